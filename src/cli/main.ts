@@ -1,0 +1,55 @@
+import yargs, { type CommandModule } from 'yargs';
+import { CremaError } from '../util/errors.js';
+import { commands } from './commands/index.js';
+
+/** Exit codes: 0 ran fine, 1 ran but a check failed (e.g. verify), 2 bad usage or bad input. */
+export const EXIT_OK = 0, EXIT_CHECK_FAILED = 1, EXIT_BAD_INPUT = 2;
+
+/** A command sets this to report a failed check (exit 1) without throwing. */
+export const exitState = { code: EXIT_OK };
+
+export async function main(argv: string[]): Promise<number> {
+  exitState.code = EXIT_OK;
+  let cli = yargs(argv)
+    .scriptName('crema')
+    .usage('crema: run, convert and verify Caffe models\n\nUsage: $0 <command> [options]')
+    .strict()
+    .demandCommand(1, 'Name a command (crema --help lists them).')
+    .recommendCommands()
+    .wrap(Math.min(110, process.stdout.columns || 110))
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    });
+  for (const c of commands) cli = cli.command(c as CommandModule);
+  try {
+    await cli.parseAsync();
+    return exitState.code;
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof CremaError) {
+      console.error(`crema: ${err.message}`);
+      return EXIT_BAD_INPUT;
+    }
+    if (isNodeFileError(err)) {
+      console.error(`crema: ${err.path}: ${describeFsError(err.code)}`);
+      return EXIT_BAD_INPUT;
+    }
+    console.error(`crema: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return 70;
+  }
+}
+
+class UsageError extends Error {}
+
+function isNodeFileError(err: unknown): err is NodeJS.ErrnoException & { path: string } {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && typeof (err as NodeJS.ErrnoException).path === 'string';
+}
+
+function describeFsError(code: string | undefined): string {
+  switch (code) {
+    case 'ENOENT': return 'no such file';
+    case 'EACCES': return 'permission denied';
+    case 'EISDIR': return 'is a directory, expected a file';
+    case 'ENOTDIR': return 'a part of the path is not a directory';
+    default: return `cannot read (${code})`;
+  }
+}

@@ -1,0 +1,97 @@
+import type { LayerParameter, NetParameter } from '../caffe/types.js';
+import type { Layer } from '../layers/layer.js';
+import { LayerError } from '../layers/layer.js';
+import { layerType } from '../layers/registry.js';
+import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+
+/** One layer of the net: its V2 definition, its instance, its blobs by name and its weights. */
+export interface GraphLayer {
+  name: string;
+  type: string;
+  def: LayerParameter;
+  impl: Layer;
+  bottoms: string[];
+  tops: string[];
+  /** The layer's blobs from the weights file, dims as stored (legacy 4-D kept); [] when it has none. */
+  weights: Tensor[];
+  bottomShapes: Shape[];
+  topShapes: Shape[];
+}
+
+/** A net as a list of layers over named blobs, in Caffe's order, with shapes inferred. */
+export interface Graph {
+  name: string;
+  layers: GraphLayer[];
+  /** Input blobs (tops of Input layers), in net order. */
+  inputs: string[];
+  /** Blobs no later layer reads (Caffe's net outputs), in net order. */
+  outputs: string[];
+  /** Every blob's shape, in the order the blobs first appear. */
+  blobShapes: Map<string, Shape>;
+}
+
+/** Refuse shapes whose element count is beyond this (2^31 floats = 8 GiB): absurd for any Caffe net. */
+export const MAX_BLOB_ELEMENTS = 2 ** 31;
+
+/**
+ * Builds the graph of an upgraded, phase-filtered V2 net: checks the wiring (every bottom produced earlier,
+ * no top written twice unless in place), creates each layer, attaches weights by layer name and infers shapes.
+ */
+export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = new Map()): Graph {
+  const produced = new Set<string>();
+  const layers: GraphLayer[] = [];
+  const names = new Set<string>();
+  for (const def of net.layer ?? []) {
+    const bottoms = def.bottom ?? [], tops = def.top ?? [];
+    if (names.has(def.name)) throw new LayerError(def, 'a layer with this name comes earlier in the net');
+    names.add(def.name);
+    for (const b of bottoms)
+      if (!produced.has(b)) throw new LayerError(def, `bottom '${b}' is not produced by any earlier layer`);
+    for (const t of tops)
+      if (produced.has(t) && !bottoms.includes(t))
+        throw new LayerError(def, `top '${t}' is already produced by an earlier layer and this layer is not in place on it`);
+    const type = layerType(def.type, def.name);
+    const w = weights.get(def.name) ?? [];
+    const impl = type.create(def, w);
+    tops.forEach((t) => produced.add(t));
+    layers.push({ name: def.name, type: def.type, def, impl, bottoms, tops, weights: w, bottomShapes: [], topShapes: [] });
+  }
+  const graph: Graph = { name: net.name ?? '', layers, inputs: [], outputs: [], blobShapes: new Map() };
+  graph.inputs = layers.filter((l) => l.type === 'Input').flatMap((l) => l.tops);
+  const outputs: string[] = [];
+  for (const l of layers) {
+    for (const t of l.tops) if (!outputs.includes(t)) outputs.push(t);
+  }
+  // A blob is an output when no layer reads it after it is last written (in-place writers read their own top).
+  graph.outputs = outputs.filter((b) => {
+    const lastWriter = layers.findLastIndex((l) => l.tops.includes(b));
+    return !layers.some((l, i) => i > lastWriter && l.bottoms.includes(b));
+  });
+  inferShapes(graph);
+  return graph;
+}
+
+/**
+ * Runs every layer's reshape in order. `inputShapes` overrides the Input layers' shapes (another batch or
+ * image size); the new shapes replace the graph's.
+ */
+export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {}): void {
+  for (const name of Object.keys(inputShapes))
+    if (!graph.inputs.includes(name)) throw new CremaError(`'${name}' is not an input of the net (inputs: ${graph.inputs.join(', ') || 'none'})`);
+  const shapes = new Map<string, Shape>();
+  for (const l of graph.layers) {
+    const bottomShapes = l.bottoms.map((b) => shapes.get(b)!);
+    let topShapes = l.impl.reshape(bottomShapes);
+    if (l.type === 'Input') topShapes = topShapes.map((s, i) => inputShapes[l.tops[i]] ?? s);
+    if (topShapes.length !== l.tops.length) throw new LayerError(l.def, `gives ${topShapes.length} top shapes for ${l.tops.length} tops`);
+    topShapes.forEach((s, i) => {
+      if (!s.every((d) => Number.isSafeInteger(d) && d >= 0) || sizeOf(s) > MAX_BLOB_ELEMENTS)
+        throw new LayerError(l.def, `top '${l.tops[i]}' would have shape ${shapeString(s)}, which is not a sane blob size`);
+      shapes.set(l.tops[i], s);
+    });
+    l.bottomShapes = bottomShapes;
+    l.topShapes = topShapes;
+  }
+  graph.blobShapes = shapes;
+}

@@ -1,0 +1,77 @@
+import type { LayerParameter, Message } from '../caffe/types.js';
+import { Tensor, type Shape, shapeString, sizeOf } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+
+/**
+ * One layer instance, split like Caffe's: `reshape` (shape inference and checks, run again whenever the
+ * input shape changes) apart from `forward` (the compute). A layer is created once per net load.
+ */
+export interface Layer {
+  /** Checks the bottom shapes (and the weights against them) and returns the top shapes. Throws LayerError. */
+  reshape(bottoms: Shape[]): Shape[];
+  /**
+   * Computes the tops from the bottoms. Tops are preallocated with the shapes `reshape` returned.
+   * When the layer is in place (top name == bottom name) the runtime passes the same Tensor as bottom and top
+   * only if `inPlace` is true; otherwise it passes a scratch top and copies it back.
+   */
+  forward(bottoms: Tensor[], tops: Tensor[]): void;
+  /** True when forward is correct with tops[i] === bottoms[i] (elementwise layers). */
+  readonly inPlace?: boolean;
+  /** Multiply-adds of one forward at the current shapes (for `crema info`); 0 when not meaningful. */
+  macs?(bottoms: Shape[], tops: Shape[]): number;
+}
+
+/** How a layer type is made. `weights` are the layer's blobs from the caffemodel (possibly empty). */
+export interface LayerType {
+  /** Caffe's type string, e.g. "Convolution". */
+  type: string;
+  create(def: LayerParameter, weights: Tensor[]): Layer;
+}
+
+/** An error about one layer, naming it. */
+export class LayerError extends CremaError {
+  constructor(def: { name: string; type: string }, message: string) {
+    super(`layer '${def.name}' (${def.type}): ${message}`);
+  }
+}
+
+/**
+ * Checks a weight blob against the shape the layer needs and returns it with the needed dims.
+ * Legacy (num, channels, height, width) blobs are matched right-aligned, as Caffe does: (1,1,N,K) fits (N,K).
+ */
+export function expectWeight(def: LayerParameter, weights: Tensor[], index: number, what: string, shape: Shape): Tensor {
+  const w = weights[index];
+  if (!w) throw new LayerError(def, `needs ${what} of shape ${shapeString(shape)} (blob ${index}) but the weights have none`);
+  if (!fitsRightAligned(w.dims, shape))
+    throw new LayerError(def, `${what} (blob ${index}) has shape ${shapeString(w.dims)} but the layer needs ${shapeString(shape)}`);
+  return w.dims.length === shape.length ? w : new Tensor(shape, w.data);
+}
+
+export function fitsRightAligned(have: Shape, want: Shape): boolean {
+  if (sizeOf(have) !== sizeOf(want)) return false;
+  const a = [...have], b = [...want];
+  while (a.length > b.length && a[0] === 1) a.shift();
+  while (b.length > a.length && b[0] === 1) b.shift();
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Throws a LayerError unless `cond` holds. */
+export function need(def: LayerParameter, cond: unknown, message: string | (() => string)): asserts cond {
+  if (!cond) throw new LayerError(def, typeof message === 'string' ? message : message());
+}
+
+/** Checks the number of bottoms and tops against the allowed counts. */
+export function expectCounts(def: LayerParameter, bottoms: [min: number, max: number], tops: [min: number, max: number]): void {
+  const nb = def.bottom?.length ?? 0, nt = def.top?.length ?? 0;
+  const range = ([lo, hi]: [number, number]) => (lo === hi ? `${lo}` : hi === Infinity ? `at least ${lo}` : `${lo} to ${hi}`);
+  need(def, nb >= bottoms[0] && nb <= bottoms[1], () => `takes ${range(bottoms)} bottom(s), got ${nb}`);
+  need(def, nt >= tops[0] && nt <= tops[1], () => `gives ${range(tops)} top(s), got ${nt}`);
+}
+
+/** Caffe's CanonicalAxisIndex: a negative axis counts from the end. */
+export function canonicalAxis(def: LayerParameter, axis: number, numAxes: number): number {
+  need(def, axis >= -numAxes && axis < numAxes, `axis ${axis} is out of range for a ${numAxes}-D blob`);
+  return axis < 0 ? axis + numAxes : axis;
+}
+
+export type { Message };

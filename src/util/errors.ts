@@ -1,0 +1,9 @@
+/** An error in what the user gave us (a file, a flag, a net): reported in one line, exit code 2. */
+export class CremaError extends Error {
+  override name = 'CremaError';
+}
+
+/** Throws a CremaError unless `cond` holds. */
+export function check(cond: unknown, message: string | (() => string)): asserts cond {
+  if (!cond) throw new CremaError(typeof message === 'string' ? message : message());
+}
