@@ -31,7 +31,7 @@ export function fieldDefault(field: protobuf.Field): unknown {
     return typeof value === 'string' ? value : field.resolvedType.valuesById[value as number];
   }
   const value = field.defaultValue;
-  if (protobuf.util.Long && protobuf.util.Long.isLong(value)) return (value as { toNumber(): number }).toNumber();
+  if (value && typeof value === 'object' && 'toNumber' in value) return (value as { toNumber(): number }).toNumber();
   return value;
 }
 
