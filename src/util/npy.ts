@@ -1,0 +1,86 @@
+import fs from 'node:fs';
+import { Tensor, sizeOf } from '../tensor.js';
+import { CremaError } from './errors.js';
+
+// NumPy .npy, version 1-3: the format Caffe users exchange blobs in (and what `--dump` writes).
+// Reads little/big-endian float32/float64/int/uint/bool arrays into a float32 Tensor; writes float32 (v1.0).
+
+const MAGIC = '\x93NUMPY';
+
+const readers: Record<string, (v: DataView, off: number, le: boolean) => number> = {
+  f4: (v, o, le) => v.getFloat32(o, le),
+  f8: (v, o, le) => v.getFloat64(o, le),
+  f2: (v, o, le) => halfToFloat(v.getUint16(o, le)),
+  i1: (v, o) => v.getInt8(o),
+  u1: (v, o) => v.getUint8(o),
+  b1: (v, o) => v.getUint8(o),
+  i2: (v, o, le) => v.getInt16(o, le),
+  u2: (v, o, le) => v.getUint16(o, le),
+  i4: (v, o, le) => v.getInt32(o, le),
+  u4: (v, o, le) => v.getUint32(o, le),
+  i8: (v, o, le) => Number(v.getBigInt64(o, le)),
+  u8: (v, o, le) => Number(v.getBigUint64(o, le)),
+};
+
+export function parseNpy(bytes: Uint8Array, file: string): Tensor {
+  const fail = (what: string): never => {
+    throw new CremaError(`${file}: ${what}`);
+  };
+  if (bytes.length < 10 || Buffer.from(bytes.subarray(0, 6)).toString('latin1') !== MAGIC) fail('not a .npy file (no \\x93NUMPY header)');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const major = bytes[6];
+  const headerLenSize = major === 1 ? 2 : 4;
+  if (major < 1 || major > 3) fail(`unsupported .npy version ${major}`);
+  if (bytes.length < 8 + headerLenSize) fail('truncated .npy header');
+  const headerLen = headerLenSize === 2 ? view.getUint16(8, true) : view.getUint32(8, true);
+  const start = 8 + headerLenSize + headerLen;
+  if (start > bytes.length) fail('truncated .npy header');
+  const header = Buffer.from(bytes.subarray(8 + headerLenSize, start)).toString(major === 3 ? 'utf8' : 'latin1');
+  const descr = /'descr'\s*:\s*'([<>|=]?)([a-z])(\d+)'/.exec(header);
+  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
+  const shapeMatch = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
+  if (!descr || !fortran || !shapeMatch) fail(`cannot read the .npy header: ${header.trim()}`);
+  const [, order, kind, width] = descr!;
+  const read = readers[kind + width];
+  if (!read) fail(`dtype '${kind}${width}' is not numeric (crema reads float, int, uint and bool arrays)`);
+  if (fortran![1] === 'True') fail('Fortran-ordered arrays are not supported; save it with np.ascontiguousarray');
+  const dims = shapeMatch![1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`bad shape (${shapeMatch![1]})`);
+  const n = sizeOf(dims), itemSize = Number(width);
+  if (bytes.length - start < n * itemSize) fail(`truncated: shape (${dims.join(', ')}) needs ${n * itemSize} bytes of data, the file has ${bytes.length - start}`);
+  const le = order !== '>';
+  const data = new Float32Array(n);
+  if (kind === 'f' && width === '4' && le) {
+    new Uint8Array(data.buffer).set(bytes.subarray(start, start + 4 * n)); // the common case: one copy
+  } else {
+    for (let i = 0; i < n; i++) data[i] = read(view, start + i * itemSize, le);
+  }
+  return new Tensor(dims, data);
+}
+
+export function readNpy(file: string): Tensor {
+  return parseNpy(fs.readFileSync(file), file);
+}
+
+export function encodeNpy(t: { dims: readonly number[]; data: Float32Array }): Buffer {
+  const shape = t.dims.length === 1 ? `(${t.dims[0]},)` : `(${t.dims.join(', ')})`;
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n'; // pad so the data starts 64-byte aligned
+  const pre = Buffer.alloc(10);
+  pre.write(MAGIC, 0, 'latin1');
+  pre[6] = 1;
+  pre[7] = 0;
+  pre.writeUInt16LE(header.length, 8);
+  return Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)]);
+}
+
+export function writeNpy(file: string, t: { dims: readonly number[]; data: Float32Array }): void {
+  fs.writeFileSync(file, encodeNpy(t));
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+  if (e === 0) return s * 2 ** -14 * (f / 1024);
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * 2 ** (e - 15) * (1 + f / 1024);
+}
