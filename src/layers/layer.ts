@@ -35,12 +35,21 @@ export class LayerError extends CremaError {
   }
 }
 
+/** The weight shapes each layer declared (through expectWeight) at its current bottom shapes. */
+export const declaredWeights = new WeakMap<LayerParameter, Shape[]>();
+
 /**
  * Checks a weight blob against the shape the layer needs and returns it with the needed dims.
  * Legacy (num, channels, height, width) blobs are matched right-aligned, as Caffe does: (1,1,N,K) fits (N,K).
+ * A net loaded without any weights still infers shapes: the layer gets an empty placeholder, and the runtime
+ * refuses to run a layer whose weights are missing (see `declaredWeights`).
  */
 export function expectWeight(def: LayerParameter, weights: Tensor[], index: number, what: string, shape: Shape): Tensor {
+  const declared = declaredWeights.get(def) ?? [];
+  declared[index] = shape;
+  declaredWeights.set(def, declared);
   const w = weights[index];
+  if (!w && weights.length === 0) return Object.assign(Object.create(Tensor.prototype) as Tensor, { type: 'float32', dims: shape, data: new Float32Array(0) });
   if (!w) throw new LayerError(def, `needs ${what} of shape ${shapeString(shape)} (blob ${index}) but the weights have none`);
   if (!fitsRightAligned(w.dims, shape))
     throw new LayerError(def, `${what} (blob ${index}) has shape ${shapeString(w.dims)} but the layer needs ${shapeString(shape)}`);
