@@ -20,7 +20,7 @@ export async function main(argv: string[]): Promise<number> {
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
     });
-  for (const c of commands) cli = cli.command(c as CommandModule);
+  for (const c of commands) cli = cli.command(c as unknown as CommandModule);
   try {
     await cli.parseAsync();
     return exitState.code;

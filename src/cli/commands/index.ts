@@ -1,6 +1,18 @@
-import type { CommandModule } from 'yargs';
+import type { Argv } from 'yargs';
+import { infoCommand } from './info.js';
+import { runCommand } from './run.js';
+
+/** A command: yargs' CommandModule, with the handler typed by each command for its own arguments. */
+export interface CremaCommand {
+  command: string;
+  describe: string;
+  builder: (y: Argv) => Argv<unknown>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  handler: (args: any) => void | Promise<void>;
+}
 
 // One line per command.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [
+export const commands: CremaCommand[] = [
+  infoCommand,
+  runCommand,
 ];

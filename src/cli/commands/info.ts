@@ -1,0 +1,44 @@
+import Table from 'cli-table3';
+import type { Argv } from 'yargs';
+import { summarize } from '../../graph/summary.js';
+import { Net } from '../../runtime/net.js';
+import { shapeString } from '../../tensor.js';
+import { loadOptionsFrom, netArgs } from '../shared.js';
+
+interface InfoArgs {
+  net: string;
+  weights?: string;
+  json: boolean;
+  phase: string;
+  lenient: boolean;
+}
+
+export const infoCommand = {
+  command: 'info <net> [weights]',
+  describe: 'Show a net\'s layers, blob shapes, parameter counts and multiply-adds',
+  builder: (y: Argv) =>
+    netArgs(y)
+      .option('json', { type: 'boolean', default: false, describe: 'print {"blobs": {...}, "layers": [...]} as JSON' })
+      .example('$0 info models/alexnet/deploy.prototxt', 'shapes and costs of AlexNet')
+      .example('$0 info deploy.prototxt weights.caffemodel --json', 'the same as JSON, checking the weights'),
+  handler: async (args: InfoArgs) => {
+    const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    const summary = summarize(net.graph);
+    if (args.json) {
+      console.log(JSON.stringify(summary));
+      return;
+    }
+    for (const note of net.notes) console.error(`note: ${note}`);
+    const table = new Table({ head: ['layer', 'type', 'bottoms → tops', 'output shape', 'params', 'MACs'], style: { head: [] } });
+    for (const l of summary.layers)
+      table.push([l.name, l.type, `${l.bottom.join(', ')} → ${l.top.join(', ')}`, l.top.map((t) => shapeString(net.shapes.get(t)!)).join(' '), fmt(l.params), fmt(l.macs)]);
+    const params = summary.layers.reduce((n, l) => n + l.params, 0), macs = summary.layers.reduce((n, l) => n + l.macs, 0);
+    table.push(['total', `${summary.layers.length} layers`, '', '', fmt(params), fmt(macs)]);
+    console.log(`${net.name || args.net}`);
+    console.log(table.toString());
+  },
+};
+
+function fmt(n: number): string {
+  return n.toLocaleString('en-US');
+}

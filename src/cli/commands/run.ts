@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { Net } from '../../runtime/net.js';
+import type { Tensor } from '../../tensor.js';
+import { shapeString } from '../../tensor.js';
+import { CremaError } from '../../util/errors.js';
+import { writeNpy } from '../../util/npy.js';
+import { readInputs } from '../inputs.js';
+import { loadOptionsFrom, netArgs, readLabels, topK } from '../shared.js';
+
+interface RunArgs {
+  net: string;
+  weights?: string;
+  input: string[];
+  dump?: string;
+  blobs?: string;
+  labels?: string;
+  top: number;
+  phase: string;
+  lenient: boolean;
+}
+
+export const runCommand = {
+  command: 'run <net> [weights]',
+  describe: 'Run a Caffe model: print its outputs (top classes for a classifier) and dump blobs as .npy',
+  builder: (y: Argv) =>
+    netArgs(y)
+      .option('input', { type: 'string', array: true, default: [], describe: 'input data, [NAME=]FILE.npy (repeatable; the first unnamed feeds the first input)' })
+      .option('dump', { type: 'string', describe: 'write every blob after the forward pass as DIR/<blob>.npy (/ in names as __)' })
+      .option('blobs', { type: 'string', describe: 'with --dump: only these blobs (comma-separated)' })
+      .option('labels', { type: 'string', describe: 'class names, one a line (e.g. synset_words.txt)' })
+      .option('top', { type: 'number', default: 5, describe: 'how many top classes to print for a classifier output' })
+      .example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input digit.npy', 'classify one input')
+      .example('$0 run net.prototxt w.caffemodel --input data=x.npy --dump out/ --blobs conv1,norm1', 'dump two blobs'),
+  handler: async (args: RunArgs) => {
+    const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    for (const note of net.notes) console.error(`note: ${note}`);
+    const inputs = await readInputs(net, args.input);
+    const missing = net.inputs.filter((n) => !(n in inputs));
+    if (missing.length) throw new CremaError(`no --input for ${missing.map((n) => `'${n}' ${shapeString(net.shapes.get(n)!)}`).join(', ')}`);
+    const outputs = net.forward(inputs);
+    if (args.dump) dumpBlobs(net.blobs, args.dump, args.blobs);
+    const labels = args.labels ? readLabels(args.labels) : undefined;
+    for (const [name, t] of Object.entries(outputs)) {
+      console.log(`${name} ${shapeString(t.dims)}`);
+      if (isClassifierOutput(net, name, t)) printTopClasses(t, args.top, labels);
+    }
+  },
+};
+
+/** Writes blobs as DIR/<blob>.npy, `/` in a blob name written `__` (the layout Caffe references use). */
+export function dumpBlobs(blobs: Map<string, Tensor>, dir: string, only?: string): void {
+  const names = only ? only.split(',').map((s) => s.trim()).filter(Boolean) : [...blobs.keys()];
+  for (const n of names) if (!blobs.has(n)) throw new CremaError(`--blobs: no blob named '${n}' (blobs: ${[...blobs.keys()].join(', ')})`);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const n of names) writeNpy(path.join(dir, `${n.replaceAll('/', '__')}.npy`), blobs.get(n)!);
+}
+
+/** A classifier's output: written by Softmax, or (N, K[, 1, 1]) scores with K > 1. */
+function isClassifierOutput(net: Net, name: string, t: Tensor): boolean {
+  const writer = net.layers.findLast((l) => l.tops.includes(name));
+  const perImage = t.dims.slice(1).filter((d) => d !== 1);
+  return perImage.length === 1 && perImage[0] > 1 && (writer?.type === 'Softmax' || t.dims.length === 2);
+}
+
+function printTopClasses(t: Tensor, k: number, labels?: string[]): void {
+  const n = t.dims[0], classes = t.size / n;
+  for (let i = 0; i < n; i++) {
+    if (n > 1) console.log(`  [${i}]`);
+    for (const { index, score } of topK(t.data.subarray(i * classes, (i + 1) * classes), k))
+      console.log(`  ${score.toFixed(4)} - ${labels?.[index] !== undefined ? `"${labels[index]}"` : `class ${index}`}`);
+  }
+}

@@ -1,0 +1,41 @@
+import path from 'node:path';
+import type { Net } from '../runtime/net.js';
+import { Tensor, shapeString } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+import { readNpy } from '../util/npy.js';
+
+/**
+ * Reads the `--input [NAME=]FILE` values of a command: the first without a name feeds the net's first input,
+ * the next unnamed the second, and so on. The batch size comes from the file (the net is reshaped to it).
+ */
+export async function readInputs(net: Net, specs: string[]): Promise<Record<string, Tensor>> {
+  const inputs: Record<string, Tensor> = {};
+  const unnamed = net.inputs.filter((n) => !specs.some((s) => s.startsWith(`${n}=`)));
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    const named = eq > 0 && net.inputs.includes(spec.slice(0, eq));
+    const name = named ? spec.slice(0, eq) : unnamed.shift();
+    const file = named ? spec.slice(eq + 1) : spec;
+    if (!name) throw new CremaError(`--input ${spec}: the net has no more inputs to feed (inputs: ${net.inputs.join(', ') || 'none'})`);
+    inputs[name] = fitToInput(net, name, await readInputFile(file), file);
+  }
+  return inputs;
+}
+
+async function readInputFile(file: string): Promise<Tensor> {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.npy') return readNpy(file);
+  throw new CremaError(`${file}: crema reads inputs from .npy files (got '${ext || 'no extension'}')`);
+}
+
+/**
+ * Checks a value against the input blob: same rank (a missing batch axis is added). Other dims may differ (another
+ * batch or image size): the net is reshaped, and a layer that cannot take the new shape says so.
+ */
+function fitToInput(net: Net, name: string, t: Tensor, file: string): Tensor {
+  const want = net.shapes.get(name)!;
+  const dims = t.dims.length === want.length - 1 ? [1, ...t.dims] : [...t.dims];
+  if (dims.length !== want.length)
+    throw new CremaError(`${file}: shape ${shapeString(t.dims)} does not fit input '${name}' of shape ${shapeString(want)}`);
+  return new Tensor(dims, t.data);
+}

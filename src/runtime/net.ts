@@ -1,0 +1,151 @@
+import { loadNet, type LoadOptions } from '../caffe/load.js';
+import type { NetParameter } from '../caffe/types.js';
+import { buildGraph, inferShapes, type Graph, type GraphLayer } from '../graph/graph.js';
+import { LayerError, declaredWeights } from '../layers/layer.js';
+import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+
+export type { LoadOptions };
+
+/** An input value: a Tensor, or bare data for the input's current shape. */
+export type InputValue = Tensor | Float32Array;
+
+export interface ForwardOptions {
+  /** Run from this layer (by name) on; blobs before it keep their values. */
+  start?: string;
+  /** Run up to and including this layer. */
+  end?: string;
+}
+
+/**
+ * A Caffe net ready to run natively, as pycaffe's caffe.Net: `inputs`, `outputs`, `blobs` (every blob by name, in
+ * net order, holding its value after the last forward), `params` (layer name -> weight tensors) and `forward`.
+ */
+export class Net {
+  readonly blobs = new Map<string, Tensor>();
+  readonly params = new Map<string, Tensor[]>();
+  /** What loading noticed (unused weights, layers without weights, dropped loss layers, ...). */
+  readonly notes: string[];
+
+  private constructor(
+    readonly graph: Graph,
+    notes: string[],
+  ) {
+    this.notes = notes;
+    for (const l of graph.layers) if (l.weights.length) this.params.set(l.name, l.weights);
+    this.allocate();
+  }
+
+  /** Loads a .prototxt and (optionally) its weights (.caffemodel of any version, or .caffemodel.h5). */
+  static async load(prototxt: string, weights?: string, options: LoadOptions = {}): Promise<Net> {
+    const loaded = await loadNet(prototxt, weights, options);
+    return Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes);
+  }
+
+  /** A net from an already upgraded, phase-filtered V2 NetParameter and weights by layer name. */
+  static fromNetParameter(net: NetParameter, weights: Map<string, Tensor[]> = new Map(), notes: string[] = []): Net {
+    return new Net(buildGraph(net, weights), notes);
+  }
+
+  get name(): string {
+    return this.graph.name;
+  }
+  get inputs(): string[] {
+    return this.graph.inputs;
+  }
+  get outputs(): string[] {
+    return this.graph.outputs;
+  }
+  get layers(): readonly GraphLayer[] {
+    return this.graph.layers;
+  }
+  /** Every blob's shape, in net order. */
+  get shapes(): Map<string, Shape> {
+    return this.graph.blobShapes;
+  }
+
+  /** Changes input shapes (another batch or image size); every blob's shape is inferred again. */
+  reshape(inputShapes: Record<string, Shape>): void {
+    inferShapes(this.graph, inputShapes);
+    this.allocate();
+  }
+
+  /**
+   * Runs the net. Inputs whose shape differs from the net's reshape it first (the batch comes from the data).
+   * Returns the output blobs; like pycaffe, they are the net's own buffers, overwritten by the next forward.
+   */
+  forward(inputs: Record<string, InputValue> = {}, options: ForwardOptions = {}): Record<string, Tensor> {
+    this.setInputs(inputs);
+    this.refuseMissingWeights();
+    const layers = this.graph.layers;
+    const from = options.start === undefined ? 0 : this.layerIndex(options.start);
+    const to = options.end === undefined ? layers.length - 1 : this.layerIndex(options.end);
+    for (let i = from; i <= to; i++) this.runLayer(layers[i]);
+    const out: Record<string, Tensor> = {};
+    for (const name of options.end === undefined ? this.outputs : layers[to].tops) out[name] = this.blobs.get(name)!;
+    return out;
+  }
+
+  /** Layers that need weights and got none cannot run: refuse rather than compute with placeholders. */
+  private refuseMissingWeights(): void {
+    const missing = this.graph.layers.filter((l) => l.weights.length === 0 && (declaredWeights.get(l.def)?.length ?? 0) > 0);
+    if (missing.length)
+      throw new CremaError(`no weights for ${missing.map((l) => `'${l.name}' (${l.type})`).join(', ')}: give the .caffemodel that goes with the net`);
+  }
+
+  private setInputs(inputs: Record<string, InputValue>): void {
+    const reshapeTo: Record<string, Shape> = {};
+    for (const [name, value] of Object.entries(inputs)) {
+      const current = this.graph.blobShapes.get(name);
+      if (!this.inputs.includes(name) || !current)
+        throw new CremaError(`'${name}' is not an input of the net (inputs: ${this.inputs.join(', ') || 'none'})`);
+      if (value instanceof Tensor) {
+        if (!sameShape(value.dims, current)) reshapeTo[name] = value.dims;
+      } else if (value.length !== sizeOf(current)) {
+        throw new CremaError(`input '${name}' has ${value.length} values, its shape ${shapeString(current)} needs ${sizeOf(current)}`);
+      }
+    }
+    if (Object.keys(reshapeTo).length) this.reshape({ ...this.currentInputShapes(), ...reshapeTo });
+    for (const [name, value] of Object.entries(inputs)) this.blobs.get(name)!.data.set(value instanceof Tensor ? value.data : value);
+  }
+
+  private currentInputShapes(): Record<string, Shape> {
+    return Object.fromEntries(this.inputs.map((n) => [n, this.graph.blobShapes.get(n)!]));
+  }
+
+  private runLayer(l: GraphLayer): void {
+    if (l.type === 'Input') return;
+    const bottoms = l.bottoms.map((b) => this.blobs.get(b)!);
+    const tops = l.tops.map((t) => this.blobs.get(t)!);
+    const aliased = tops.map((t) => bottoms.includes(t));
+    if (l.impl.inPlace || !aliased.includes(true)) {
+      l.impl.forward(bottoms, tops);
+      return;
+    }
+    // A layer that cannot write over its input gets scratch tops, copied back: the blob keeps the last value written.
+    const scratch = tops.map((t, i) => (aliased[i] ? Tensor.zeros(t.dims) : t));
+    l.impl.forward(bottoms, scratch);
+    scratch.forEach((s, i) => aliased[i] && tops[i].data.set(s.data));
+  }
+
+  private layerIndex(name: string): number {
+    const i = this.graph.layers.findIndex((l) => l.name === name);
+    if (i < 0) throw new CremaError(`no layer named '${name}' in the net`);
+    return i;
+  }
+
+  /** (Re)allocates every blob for the current shapes; a blob keeps its buffer when its size is unchanged. */
+  private allocate(): void {
+    for (const l of this.graph.layers)
+      l.tops.forEach((t, i) => {
+        const bottomIndex = l.bottoms.indexOf(t);
+        if (bottomIndex >= 0 && !sameShape(l.bottomShapes[bottomIndex], l.topShapes[i]))
+          throw new LayerError(l.def, `works in place on '${t}' but would change its shape from ${shapeString(l.bottomShapes[bottomIndex])} to ${shapeString(l.topShapes[i])}`);
+      });
+    for (const [name, shape] of this.graph.blobShapes) {
+      const old = this.blobs.get(name);
+      this.blobs.set(name, old && old.size === sizeOf(shape) ? new Tensor(shape, old.data) : Tensor.zeros(shape));
+    }
+    for (const name of [...this.blobs.keys()]) if (!this.graph.blobShapes.has(name)) this.blobs.delete(name);
+  }
+}
