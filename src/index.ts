@@ -1,0 +1,6 @@
+// crema's library API.
+export { Net, type ForwardOptions, type InputValue, type LoadOptions } from './runtime/net.js';
+export { Tensor, type Shape } from './tensor.js';
+export { CremaError } from './util/errors.js';
+export { readNpy, writeNpy, parseNpy, encodeNpy } from './util/npy.js';
+export { knownLayerTypes } from './layers/registry.js';
