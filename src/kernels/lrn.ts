@@ -1,0 +1,135 @@
+// Local response normalization, as Caffe's LRNLayer computes it, at a cost independent of local_size:
+// window sums of squares slide (the entering square is added, the leaving one subtracted) instead of being
+// re-summed. Running sums are float64: squares of float32 values are exact there, so the sliding adds only
+// rounding of order 1e-16 relative, far below float32 (Caffe itself slides in float32).
+
+/** Scratch reused across forwards; grown (never shrunk) by `lrnScratch`. */
+export interface LrnScratch {
+  /** ACROSS: running sum of squares for one HxW plane. WITHIN: running column sums of one row, zero-padded. */
+  sum: Float64Array;
+  /** The normalizer base (k + alpha/n S, or 1 + alpha/n^2 S) for one plane (ACROSS) or one row (WITHIN). */
+  base: Float64Array;
+  /** Zeros standing in for the channels / rows outside the blob, so the sliding loops have no branches. */
+  zeros: Float32Array;
+}
+
+export function lrnScratch(old: LrnScratch | undefined, sumLen: number, baseLen: number, zerosLen: number): LrnScratch {
+  if (old && old.sum.length >= sumLen && old.base.length >= baseLen && old.zeros.length >= zerosLen) return old;
+  return { sum: new Float64Array(sumLen), base: new Float64Array(baseLen), zeros: new Float32Array(zerosLen) };
+}
+
+/**
+ * y[yOff + i] = x[xOff + i] * base[i]^-beta for i < len. The betas nets use get sqrt / division instead of a
+ * per-element pow (x^-0.75 = 1 / (sqrt(x) sqrt(sqrt(x)))); any other beta uses Math.pow, which keeps pow's
+ * edge cases (a negative base with an integral beta) exactly.
+ */
+export function mulPowNegBeta(base: Float64Array, x: Float32Array, xOff: number, y: Float32Array, yOff: number, len: number, beta: number): void {
+  if (beta === 0.75) {
+    for (let i = 0; i < len; i++) {
+      const r = Math.sqrt(base[i]);
+      y[yOff + i] = x[xOff + i] / (r * Math.sqrt(r));
+    }
+  } else if (beta === 0.5) {
+    for (let i = 0; i < len; i++) y[yOff + i] = x[xOff + i] / Math.sqrt(base[i]);
+  } else if (beta === 1) {
+    for (let i = 0; i < len; i++) y[yOff + i] = x[xOff + i] / base[i];
+  } else if (beta === 1.5) {
+    for (let i = 0; i < len; i++) {
+      const b = base[i];
+      y[yOff + i] = x[xOff + i] / (b * Math.sqrt(b));
+    }
+  } else if (beta === 2) {
+    for (let i = 0; i < len; i++) {
+      const b = base[i];
+      y[yOff + i] = x[xOff + i] / (b * b);
+    }
+  } else {
+    const e = -beta;
+    for (let i = 0; i < len; i++) y[yOff + i] = x[xOff + i] * Math.pow(base[i], e);
+  }
+}
+
+/**
+ * ACROSS_CHANNELS on NCHW: y = x (k + alpha/n S)^-beta, S = sum of x^2 over channels c-(n-1)/2 .. c+(n-1)/2
+ * (outside [0, C) counts as zero). Whole HxW planes are the vectors: the running sum of one plane slides
+ * over the channels, so each element is read three times (entering, leaving, centre) whatever n is.
+ */
+export function lrnAcrossChannels(
+  x: Float32Array, y: Float32Array, num: number, channels: number, plane: number,
+  n: number, alpha: number, beta: number, k: number, scratch: LrnScratch,
+): void {
+  const pre = (n - 1) / 2;
+  const alphaOverN = alpha / n;
+  const { sum, base, zeros } = scratch;
+  for (let img = 0; img < num; img++) {
+    const image = img * channels * plane;
+    sum.fill(0, 0, plane);
+    // Channels 0 .. pre-1 are in channel 0's window before the loop adds channel 0 + pre.
+    for (let c = 0; c < Math.min(pre, channels); c++) addSquares(sum, x, image + c * plane, plane);
+    for (let c = 0; c < channels; c++) {
+      const entering = c + pre, leaving = c - pre - 1;
+      const inArr = entering < channels ? x : zeros, inOff = entering < channels ? image + entering * plane : 0;
+      const outArr = leaving >= 0 ? x : zeros, outOff = leaving >= 0 ? image + leaving * plane : 0;
+      for (let i = 0; i < plane; i++) {
+        const a = inArr[inOff + i], b = outArr[outOff + i];
+        const s = sum[i] + (a * a - b * b);
+        sum[i] = s;
+        base[i] = k + alphaOverN * s;
+      }
+      mulPowNegBeta(base, x, image + c * plane, y, image + c * plane, plane, beta);
+    }
+  }
+}
+
+function addSquares(sum: Float64Array, x: Float32Array, off: number, len: number): void {
+  for (let i = 0; i < len; i++) {
+    const a = x[off + i];
+    sum[i] += a * a;
+  }
+}
+
+/**
+ * WITHIN_CHANNEL on NCHW: y = x (1 + alpha/n^2 S)^-beta, S = sum of x^2 over the n x n window centred on the
+ * pixel, zero-padded (Caffe: Power(2) -> AVE pool (pad (n-1)/2, stride 1, divisor n^2) -> Power(-beta, alpha, 1)
+ * -> product; k plays no part). Separable box sums: per output row a running vector of column sums slides
+ * down the rows (vectorized along W), then a scalar running sum slides along the row.
+ * `sum` must hold width + n - 1 values (the pads stay zero); `base` width; `zeros` width.
+ */
+export function lrnWithinChannel(
+  x: Float32Array, y: Float32Array, planes: number, height: number, width: number,
+  n: number, alpha: number, beta: number, scratch: LrnScratch,
+): void {
+  const pre = (n - 1) / 2;
+  const alphaOverArea = alpha / (n * n);
+  const { sum: colSum, base, zeros } = scratch;
+  for (let p = 0; p < planes; p++) {
+    const plane = p * height * width;
+    colSum.fill(0, 0, width + 2 * pre);
+    for (let r = 0; r < Math.min(pre, height); r++) addSquaresAt(colSum, pre, x, plane + r * width, width);
+    for (let h = 0; h < height; h++) {
+      const entering = h + pre, leaving = h - pre - 1;
+      const inArr = entering < height ? x : zeros, inOff = entering < height ? plane + entering * width : 0;
+      const outArr = leaving >= 0 ? x : zeros, outOff = leaving >= 0 ? plane + leaving * width : 0;
+      for (let w = 0; w < width; w++) {
+        const a = inArr[inOff + w], b = outArr[outOff + w];
+        colSum[pre + w] += a * a - b * b;
+      }
+      // colSum[j] is padded column j - pre; output column w sums padded columns w .. w + 2 pre.
+      let s = 0;
+      for (let j = 0; j < 2 * pre; j++) s += colSum[j];
+      for (let w = 0; w < width; w++) {
+        s += colSum[w + 2 * pre];
+        base[w] = 1 + alphaOverArea * s;
+        s -= colSum[w];
+      }
+      mulPowNegBeta(base, x, plane + h * width, y, plane + h * width, width, beta);
+    }
+  }
+}
+
+function addSquaresAt(sum: Float64Array, at: number, x: Float32Array, off: number, len: number): void {
+  for (let i = 0; i < len; i++) {
+    const a = x[off + i];
+    sum[at + i] += a * a;
+  }
+}

@@ -1,0 +1,17 @@
+import { unaryLayer } from './unary.js';
+import { need } from './layer.js';
+
+/** y = max(min, min(x, max)) in Caffe's std::min / std::max order, so NaN comes out as `min`. */
+export const clipLayer = unaryLayer('Clip', (def) => {
+  // min and max are `required` in caffe.proto: there is no default to fall back on.
+  const p = def.clip_param as { min?: number; max?: number } | undefined;
+  need(def, p?.min !== undefined && p?.max !== undefined, 'clip_param needs both min and max');
+  const lo = p.min!, hi = p.max!;
+  return (x, y) => {
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      const below = hi < v ? hi : v;
+      y[i] = lo < below ? below : lo;
+    }
+  };
+});

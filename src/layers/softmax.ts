@@ -1,0 +1,63 @@
+import { paramsOf } from '../caffe/schema.js';
+import { type Shape } from '../tensor.js';
+import { type LayerType, canonicalAxis, expectCounts } from './layer.js';
+
+/**
+ * Softmax over `axis` (default 1, negative counts from the end), independently at every other position:
+ * the blob is (outer, channels, inner) and each of the outer * inner columns is normalized. The column's max
+ * is subtracted before exp, as Caffe does, so large inputs do not overflow.
+ */
+export const softmaxLayer: LayerType = {
+  type: 'Softmax',
+  create(def) {
+    const axisParam: number = paramsOf(def, 'softmax_param').axis;
+    let axis = 1;
+    let scratch = new Float64Array(0);
+    return {
+      inPlace: true,
+      reshape([shape]: Shape[]) {
+        expectCounts(def, [1, 1], [1, 1]);
+        axis = canonicalAxis(def, axisParam, shape.length);
+        const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+        if (scratch.length < inner) scratch = new Float64Array(inner);
+        return [shape];
+      },
+      forward([bottom], [top]) {
+        const dims = bottom.dims;
+        const channels = dims[axis], inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+        const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
+        if (scratch.length < inner) scratch = new Float64Array(inner);
+        for (let o = 0; o < outer; o++) softmaxBlock(bottom.data, top.data, o * channels * inner, channels, inner, scratch);
+      },
+    };
+  },
+};
+
+/**
+ * One (channels, inner) block; the inner positions are the vector (contiguous), so each pass runs along
+ * memory. x and y may be the same array: every x value is read before its y is written.
+ */
+function softmaxBlock(x: Float32Array, y: Float32Array, off: number, channels: number, inner: number, acc: Float64Array): void {
+  if (channels === 0) return;
+  // acc = the max over channels at each inner position.
+  for (let i = 0; i < inner; i++) acc[i] = x[off + i];
+  for (let c = 1; c < channels; c++) {
+    const row = off + c * inner;
+    for (let i = 0; i < inner; i++) if (x[row + i] > acc[i]) acc[i] = x[row + i];
+  }
+  // y = e^(x - max); then acc = the sum of y over channels.
+  for (let c = 0; c < channels; c++) {
+    const row = off + c * inner;
+    for (let i = 0; i < inner; i++) y[row + i] = Math.exp(x[row + i] - acc[i]);
+  }
+  for (let i = 0; i < inner; i++) acc[i] = y[off + i];
+  for (let c = 1; c < channels; c++) {
+    const row = off + c * inner;
+    for (let i = 0; i < inner; i++) acc[i] += y[row + i];
+  }
+  for (let i = 0; i < inner; i++) acc[i] = 1 / acc[i];
+  for (let c = 0; c < channels; c++) {
+    const row = off + c * inner;
+    for (let i = 0; i < inner; i++) y[row + i] *= acc[i];
+  }
+}

@@ -1,0 +1,13 @@
+import { paramsOf } from '../caffe/schema.js';
+import { unaryLayer } from './unary.js';
+
+/** y = x sigmoid(beta x). */
+export const swishLayer = unaryLayer('Swish', (def) => {
+  const beta: number = paramsOf(def, 'swish_param').beta;
+  return (x, y) => {
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      y[i] = v / (1 + Math.exp(-beta * v));
+    }
+  };
+});
