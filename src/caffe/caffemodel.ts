@@ -1,0 +1,113 @@
+// .caffemodel files: a binary NetParameter whose layers carry their weights as BlobProtos.
+// Any generation is read as it is: V2 (`layer`, field 100), V1 (`layers`, field 2, enum types)
+// and V0 (V1's `layer`, field 1); upgrading to V2 is a later step.
+import fs from 'node:fs';
+import { CremaError } from '../util/errors.js';
+import { messageType } from './schema.js';
+import type { BlobProto, Message } from './types.js';
+import { type ByteSource, decodeMessage, encodeMessage, fileSource, memorySource } from './wire.js';
+
+/** What a file that is not protobuf at all most likely is, from its first bytes. */
+export function sniffNonProtobuf(head: Uint8Array): string | undefined {
+  const starts = (...sig: number[]): boolean => sig.every((b, i) => head[i] === b);
+  if (starts(0xff, 0xd8, 0xff)) return 'a JPEG image';
+  if (starts(0x89, 0x50, 0x4e, 0x47)) return 'a PNG image';
+  if (starts(0x89, 0x48, 0x44, 0x46)) return 'an HDF5 file (a .caffemodel.h5?)';
+  if (starts(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59)) return 'a NumPy .npy file';
+  if (starts(0x1f, 0x8b)) return 'a gzip file';
+  if (starts(0x50, 0x4b, 0x03, 0x04)) return 'a zip file';
+  if (starts(0x42, 0x4d)) return 'a BMP image';
+  if (starts(0x47, 0x49, 0x46, 0x38)) return 'a GIF image';
+  if (head.length > 0 && head.every((b) => b === 9 || b === 10 || b === 13 || (b >= 0x20 && b < 0x7f))) {
+    return 'a text file (a .prototxt?)';
+  }
+  return undefined;
+}
+
+const HEAD_BYTES = 512;
+
+export function checkLooksBinary(head: Uint8Array, size: number, file: string, what: string): void {
+  if (size === 0) throw new CremaError(`${file}: empty file, not a ${what}`);
+  const kind = sniffNonProtobuf(head);
+  if (kind) throw new CremaError(`${file}: this is ${kind}, not a binary ${what}`);
+}
+
+/** Every blob of every layer (V2, V1 and V0 forms). */
+function* layerBlobs(net: Message): Generator<[string, number, BlobProto]> {
+  const layers = [...((net.layer as Message[] | undefined) ?? []), ...((net.layers as Message[] | undefined) ?? [])];
+  for (const [i, l] of layers.entries()) {
+    const name = String(l.name ?? l.layer?.name ?? `#${i}`);
+    const blobs = [...((l.blobs as BlobProto[] | undefined) ?? []), ...((l.layer?.blobs as BlobProto[] | undefined) ?? [])];
+    for (const [j, b] of blobs.entries()) yield [name, j, b];
+  }
+}
+
+/** The number of values a blob's header promises: shape.dim, or the legacy num/channels/height/width. */
+export function blobCount(b: BlobProto): number {
+  const dims = b.shape ? b.shape.dim : [b.num ?? 0, b.channels ?? 0, b.height ?? 0, b.width ?? 0];
+  return dims.reduce((a, d) => a * d, 1);
+}
+
+/** Caffe refuses a blob whose data does not fill its shape (Blob::FromProto); so do we, naming it. */
+export function checkBlob(b: BlobProto, where: string): void {
+  const dims = b.shape ? b.shape.dim : undefined;
+  if (dims?.some((d) => d < 0 || !Number.isSafeInteger(d))) throw new CremaError(`${where}: bad shape [${dims.join(', ')}]`);
+  const values = b.data?.length || b.double_data?.length || 0;
+  if (values === 0) return;
+  const legacy = !b.shape && b.num === undefined && b.channels === undefined && b.height === undefined && b.width === undefined;
+  if (legacy) return; // a bare list of values: its shape comes from the layer
+  const count = blobCount(b);
+  if (count !== values) {
+    const shape = dims ?? [b.num ?? 0, b.channels ?? 0, b.height ?? 0, b.width ?? 0];
+    throw new CremaError(`${where}: shape [${shape.join(', ')}] holds ${count} values but the blob has ${values}`);
+  }
+}
+
+function decodeNet(src: ByteSource, file: string): Message {
+  const head = new Uint8Array(Math.min(HEAD_BYTES, src.size));
+  src.copy(0, head);
+  checkLooksBinary(head, src.size, file, 'caffemodel');
+  const net = decodeMessage(messageType('NetParameter'), src, file);
+  if (!net.layer && !net.layers) throw new CremaError(`${file}: no layers in it: not a caffemodel`);
+  for (const [layer, j, blob] of layerBlobs(net)) checkBlob(blob, `${file}: layer '${layer}' blob ${j}`);
+  return net;
+}
+
+/** Decodes a caffemodel held in memory into a NetParameter (plain object, blobs as Float32Array). */
+export function readCaffemodel(bytes: Uint8Array, file: string): Message {
+  return decodeNet(memorySource(bytes), file);
+}
+
+/** Opens a file for the readers, with a one-line error when it cannot be. */
+export function openForReading(path: string): { fd: number; size: number } {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (e) {
+    throw new CremaError(`${path}: cannot open: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  const stat = fs.fstatSync(fd);
+  if (!stat.isFile()) {
+    fs.closeSync(fd);
+    throw new CremaError(`${path}: not a file`);
+  }
+  return { fd, size: stat.size };
+}
+
+/**
+ * Reads a caffemodel from disk without holding the file in memory: the structure is read through a
+ * small window and each blob's floats are read straight into their Float32Array.
+ */
+export function readCaffemodelFile(path: string): Message {
+  const { fd, size } = openForReading(path);
+  try {
+    return decodeNet(fileSource(fd, size), path);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Encodes a NetParameter (as the readers give it) into caffemodel bytes. */
+export function encodeCaffemodel(net: Message): Uint8Array {
+  return encodeMessage(messageType('NetParameter'), net);
+}

@@ -1,0 +1,561 @@
+// Protobuf text format (what .prototxt files are), read and written through the reflection of
+// proto/caffe.proto. Produces the plain-object form described in types.ts.
+import protobuf from 'protobufjs';
+import { CremaError } from '../util/errors.js';
+import { messageType } from './schema.js';
+import type { Message } from './types.js';
+import { finishBlobArrays, isLayerType, toSafeNumber } from './wire.js';
+
+export interface PrototxtOptions {
+  /** The message the text holds (default 'NetParameter'). */
+  typeName?: string;
+  /** Skip fields the schema lacks (with a warning) instead of failing. */
+  lenient?: boolean;
+  warn?: (msg: string) => void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+type TokenKind = 'ident' | 'number' | 'string' | 'punct' | 'eof' | 'bad';
+
+interface Token {
+  kind: TokenKind;
+  text: string; // for strings: the raw text between quotes; for 'bad': what went wrong
+  line: number;
+  col: number;
+}
+
+const PUNCT = new Set(['{', '}', '<', '>', '[', ']', ':', ',', ';', '-', '+']);
+
+/** Splits text into tokens. A lexical error becomes a 'bad' token, reported when the parser reaches it. */
+function tokenize(text: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  let line = 1;
+  let lineStart = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text[i];
+    if (c === '\n') {
+      i++;
+      line++;
+      lineStart = i;
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\r' || c === '\f' || c === '\v') {
+      i++;
+      continue;
+    }
+    if (c === '#') {
+      while (i < n && text[i] !== '\n') i++;
+      continue;
+    }
+    const col = i - lineStart + 1;
+    const start = i;
+    if (/[A-Za-z_]/.test(c)) {
+      while (i < n && /[A-Za-z0-9_]/.test(text[i])) i++;
+      tokens.push({ kind: 'ident', text: text.slice(start, i), line, col });
+    } else if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(text[i + 1] ?? ''))) {
+      i = scanNumber(text, i);
+      // A number glued to letters ("12abc") is not a number.
+      if (i < n && /[A-Za-z_0-9.]/.test(text[i])) {
+        while (i < n && /[A-Za-z_0-9.]/.test(text[i])) i++;
+        tokens.push({ kind: 'bad', text: `bad number '${text.slice(start, i)}'`, line, col });
+        return tokens;
+      }
+      tokens.push({ kind: 'number', text: text.slice(start, i), line, col });
+    } else if (c === '"' || c === "'") {
+      i++;
+      while (i < n && text[i] !== c && text[i] !== '\n') i += text[i] === '\\' ? 2 : 1;
+      if (i >= n || text[i] !== c) {
+        tokens.push({ kind: 'bad', text: 'unterminated string', line, col });
+        return tokens;
+      }
+      tokens.push({ kind: 'string', text: text.slice(start + 1, i), line, col });
+      i++;
+    } else if (PUNCT.has(c)) {
+      tokens.push({ kind: 'punct', text: c, line, col });
+      i++;
+    } else {
+      tokens.push({ kind: 'bad', text: `unexpected character ${JSON.stringify(c)}`, line, col });
+      return tokens;
+    }
+  }
+  tokens.push({ kind: 'eof', text: 'end of file', line, col: i - lineStart + 1 });
+  return tokens;
+}
+
+/** End of a number starting at i: decimal, 0x hex, float with exponent, optional f suffix. */
+function scanNumber(text: string, i: number): number {
+  const n = text.length;
+  if (text[i] === '0' && (text[i + 1] === 'x' || text[i + 1] === 'X')) {
+    i += 2;
+    while (i < n && /[0-9A-Fa-f]/.test(text[i])) i++;
+    return i;
+  }
+  while (i < n && /[0-9]/.test(text[i])) i++;
+  if (text[i] === '.') {
+    i++;
+    while (i < n && /[0-9]/.test(text[i])) i++;
+  }
+  if (text[i] === 'e' || text[i] === 'E') {
+    let j = i + 1;
+    if (text[j] === '+' || text[j] === '-') j++;
+    if (/[0-9]/.test(text[j] ?? '')) {
+      i = j;
+      while (i < n && /[0-9]/.test(text[i])) i++;
+    }
+  }
+  if (text[i] === 'f' || text[i] === 'F') i++;
+  return i;
+}
+
+/** The bytes a quoted string stands for, with C escapes resolved (text is UTF-8). */
+function unescapeBytes(raw: string, where: () => string): number[] {
+  const out: number[] = [];
+  const utf8 = new TextEncoder();
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (c !== '\\') {
+      // Copy runs of plain characters as UTF-8.
+      let j = i;
+      while (j < raw.length && raw[j] !== '\\') j++;
+      for (const b of utf8.encode(raw.slice(i, j))) out.push(b);
+      i = j - 1;
+      continue;
+    }
+    const e = raw[++i];
+    const simple: Record<string, number> = { n: 10, t: 9, r: 13, a: 7, b: 8, f: 12, v: 11, '\\': 92, "'": 39, '"': 34, '?': 63 };
+    if (Object.hasOwn(simple, e)) out.push(simple[e]);
+    else if (/[0-7]/.test(e)) {
+      let j = i;
+      while (j < i + 3 && /[0-7]/.test(raw[j] ?? '')) j++;
+      out.push(parseInt(raw.slice(i, j), 8) & 0xff);
+      i = j - 1;
+    } else if (e === 'x' || e === 'X') {
+      let j = i + 1;
+      while (j < i + 3 && /[0-9A-Fa-f]/.test(raw[j] ?? '')) j++;
+      if (j === i + 1) throw new CremaError(`${where()}: \\x escape without hex digits`);
+      out.push(parseInt(raw.slice(i + 1, j), 16));
+      i = j - 1;
+    } else throw new CremaError(`${where()}: unknown escape '\\${e}' in string`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parser
+
+const INT_RANGES: Record<string, [bigint, bigint]> = {
+  int32: [-(2n ** 31n), 2n ** 31n - 1n],
+  sint32: [-(2n ** 31n), 2n ** 31n - 1n],
+  sfixed32: [-(2n ** 31n), 2n ** 31n - 1n],
+  uint32: [0n, 2n ** 32n - 1n],
+  fixed32: [0n, 2n ** 32n - 1n],
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+  sint64: [-(2n ** 63n), 2n ** 63n - 1n],
+  sfixed64: [-(2n ** 63n), 2n ** 63n - 1n],
+  uint64: [0n, 2n ** 64n - 1n],
+  fixed64: [0n, 2n ** 64n - 1n],
+};
+
+const BOOL_WORDS = new Map<string, boolean>([
+  ['true', true], ['True', true], ['t', true], ['1', true],
+  ['false', false], ['False', false], ['f', false], ['0', false],
+]);
+
+/** What the parser knows about the layer it is inside, for error messages. */
+interface LayerContext {
+  name?: string;
+  index: number;
+  tokenIndex: number; // the layer's opening brace, to look ahead for its name
+}
+
+class TextParser {
+  private pos = 0;
+  private readonly layers: LayerContext[] = [];
+  private layerCount = 0;
+
+  constructor(
+    private readonly tokens: Token[],
+    private readonly file: string,
+    private readonly opts: PrototxtOptions,
+  ) {}
+
+  private peek(): Token {
+    return this.tokens[this.pos];
+  }
+
+  private next(): Token {
+    const t = this.tokens[this.pos];
+    if (t.kind === 'bad') this.fail(t, t.text);
+    if (t.kind !== 'eof') this.pos++;
+    return t;
+  }
+
+  private at(t: Token): string {
+    return `${this.file}:${t.line}:${t.col}`;
+  }
+
+  private fail(t: Token, what: string): never {
+    throw new CremaError(`${this.at(t)}: ${what}`);
+  }
+
+  private describe(t: Token): string {
+    if (t.kind === 'eof') return 'end of file';
+    if (t.kind === 'string') return `string "${t.text}"`;
+    return `'${t.text}'`;
+  }
+
+  private expected(what: string): never {
+    const t = this.peek();
+    if (t.kind === 'bad') this.fail(t, t.text);
+    this.fail(t, `expected ${what}, got ${this.describe(t)}`);
+  }
+
+  private isPunct(text: string): boolean {
+    const t = this.peek();
+    return t.kind === 'punct' && t.text === text;
+  }
+
+  private eat(text: string): boolean {
+    if (!this.isPunct(text)) return false;
+    this.pos++;
+    return true;
+  }
+
+  private expect(text: string, what = `'${text}'`): void {
+    if (!this.eat(text)) this.expected(what);
+  }
+
+  /** The fields of one message up to `close` ('}' / '>' or end of file for the top level). */
+  parseMessage(type: protobuf.Type, close: string | null): Message {
+    const out: Message = {};
+    for (;;) {
+      const t = this.peek();
+      if (close === null ? t.kind === 'eof' : t.kind === 'punct' && t.text === close) {
+        if (close !== null) this.pos++;
+        return out;
+      }
+      if (t.kind === 'eof') this.expected(`'${close}'`);
+      this.parseField(type, out);
+      if (!this.eat(';')) this.eat(',');
+    }
+  }
+
+  private parseField(type: protobuf.Type, out: Message): void {
+    const nameTok = this.peek();
+    let name: string;
+    if (nameTok.kind === 'ident') {
+      name = nameTok.text;
+      this.pos++;
+    } else if (this.isPunct('[')) {
+      // An extension or Any type URL: caffe.proto has none, so it is always unknown.
+      this.pos++;
+      name = '[';
+      while (!this.isPunct(']')) {
+        const t = this.next();
+        if (t.kind === 'eof') this.expected("']'");
+        name += t.text;
+      }
+      this.pos++;
+      name += ']';
+    } else this.expected('a field name');
+    const field = Object.hasOwn(type.fields, name) ? type.fields[name] : undefined;
+    if (!field) {
+      this.unknownField(type, name, nameTok);
+      return;
+    }
+    field.resolve();
+    if (field.resolvedType instanceof protobuf.Type) this.parseMessageField(field, field.resolvedType, out, nameTok);
+    else this.parseScalarField(field, out, nameTok);
+  }
+
+  private unknownField(type: protobuf.Type, name: string, at: Token): void {
+    const where = this.layers.length > 0 && isLayerType(type.name) ? `layer '${this.layerName()}'` : type.name;
+    const msg = `${this.at(at)}: ${where} has unknown field '${name}'`;
+    if (!this.opts.lenient) throw new CremaError(msg);
+    this.opts.warn?.(`${msg} (skipped)`);
+    this.skipValue();
+  }
+
+  /** The name of the innermost layer, looked up ahead when `name:` comes later in its block. */
+  private layerName(): string {
+    const ctx = this.layers[this.layers.length - 1];
+    if (ctx.name !== undefined) return ctx.name;
+    let depth = 0;
+    for (let i = ctx.tokenIndex + 1; i < this.tokens.length; i++) {
+      const t = this.tokens[i];
+      if (t.kind === 'eof' || t.kind === 'bad') break;
+      if (t.kind === 'punct' && (t.text === '{' || t.text === '<' || t.text === '[')) depth++;
+      else if (t.kind === 'punct' && (t.text === '}' || t.text === '>' || t.text === ']')) {
+        if (--depth < 0) break;
+      } else if (depth === 0 && t.kind === 'ident' && t.text === 'name') {
+        const a = this.tokens[i + 1];
+        const b = this.tokens[i + 2];
+        if (a?.text === ':' && b?.kind === 'string') return b.text;
+      }
+    }
+    return `#${ctx.index}`;
+  }
+
+  /** Skips an unknown field's value: `: scalar`, `: [list]`, `{...}`, `: {...}` or `<...>`. */
+  private skipValue(): void {
+    const colon = this.eat(':');
+    if (this.isPunct('{') || this.isPunct('<') || this.isPunct('[')) {
+      this.skipBlock();
+      return;
+    }
+    if (!colon) this.expected("':' or '{'");
+    if (!this.eat('-')) this.eat('+');
+    const t = this.next();
+    if (t.kind === 'string') {
+      while (this.peek().kind === 'string') this.pos++;
+    } else if (t.kind !== 'ident' && t.kind !== 'number') this.fail(t, `expected a value, got ${this.describe(t)}`);
+  }
+
+  private skipBlock(): void {
+    const stack: string[] = [];
+    do {
+      const t = this.next();
+      if (t.kind === 'eof') this.expected(`'${stack[stack.length - 1]}'`);
+      if (t.kind !== 'punct') continue;
+      if (t.text === '{') stack.push('}');
+      else if (t.text === '<') stack.push('>');
+      else if (t.text === '[') stack.push(']');
+      else if (t.text === '}' || t.text === '>' || t.text === ']') {
+        if (stack.pop() !== t.text) this.fail(t, `unbalanced '${t.text}'`);
+      }
+    } while (stack.length > 0);
+  }
+
+  private store(field: protobuf.Field, out: Message, value: unknown, at: Token): void {
+    if (field.repeated) {
+      ((out[field.name] ??= []) as unknown[]).push(value);
+      return;
+    }
+    if (field.name in out) this.fail(at, `field '${field.name}' is set more than once`);
+    out[field.name] = value;
+  }
+
+  private parseMessageField(field: protobuf.Field, type: protobuf.Type, out: Message, at: Token): void {
+    const colon = this.eat(':');
+    if (field.repeated && this.isPunct('[')) {
+      this.pos++;
+      if (this.eat(']')) return;
+      do this.store(field, out, this.parseSubmessage(type), at);
+      while (this.eat(','));
+      this.expect(']', "',' or ']'");
+      return;
+    }
+    if (!this.isPunct('{') && !this.isPunct('<')) this.expected(colon ? "'{'" : "'{' or ':'");
+    this.store(field, out, this.parseSubmessage(type), at);
+  }
+
+  private parseSubmessage(type: protobuf.Type): Message {
+    const open = this.peek();
+    if (!this.eat('{') && !this.eat('<')) this.expected("'{'");
+    const layer = isLayerType(type.name);
+    if (layer) this.layers.push({ index: this.layerCount++, tokenIndex: this.pos - 1 });
+    const msg = this.parseMessage(type, open.text === '{' ? '}' : '>');
+    if (layer) this.layers.pop();
+    finishBlobArrays(type, msg);
+    return msg;
+  }
+
+  private parseScalarField(field: protobuf.Field, out: Message, at: Token): void {
+    this.expect(':', "':'");
+    if (this.isPunct('[')) {
+      if (!field.repeated) this.fail(this.peek(), `field '${field.name}' is not repeated: a list is not allowed`);
+      this.pos++;
+      if (this.eat(']')) return;
+      do this.store(field, out, this.parseScalar(field), at);
+      while (this.eat(','));
+      this.expect(']', "',' or ']'");
+      return;
+    }
+    const value = this.parseScalar(field);
+    this.store(field, out, value, at);
+    if (field.name === 'name' && this.layers.length > 0 && typeof value === 'string') {
+      const ctx = this.layers[this.layers.length - 1];
+      ctx.name ??= value;
+    }
+  }
+
+  private parseScalar(field: protobuf.Field): unknown {
+    if (field.resolvedType instanceof protobuf.Enum) return this.parseEnum(field, field.resolvedType);
+    switch (field.type) {
+      case 'string':
+        return new TextDecoder().decode(new Uint8Array(this.parseStringBytes()));
+      case 'bytes':
+        return new Uint8Array(this.parseStringBytes());
+      case 'bool':
+        return this.parseBool();
+      case 'float':
+        return Math.fround(this.parseFloat());
+      case 'double':
+        return this.parseFloat();
+      default:
+        return this.parseInteger(field.type);
+    }
+  }
+
+  private parseStringBytes(): number[] {
+    const first = this.peek();
+    if (first.kind !== 'string') this.expected('a string');
+    const bytes: number[] = [];
+    while (this.peek().kind === 'string') {
+      const t = this.next();
+      for (const b of unescapeBytes(t.text, () => this.at(t))) bytes.push(b);
+    }
+    return bytes;
+  }
+
+  private parseBool(): boolean {
+    const t = this.peek();
+    const truthy = t.kind === 'ident' || t.kind === 'number' ? BOOL_WORDS.get(t.text) : undefined;
+    if (truthy === undefined) this.expected('true or false');
+    this.pos++;
+    return truthy;
+  }
+
+  private parseFloat(): number {
+    const negative = this.eat('-');
+    const t = this.peek();
+    let value: number;
+    if (t.kind === 'number') {
+      const text = t.text.replace(/[fF]$/, '');
+      value = /^0[xX]/.test(text) ? Number(BigInt(text)) : Number(text);
+      if (Number.isNaN(value)) this.fail(t, `bad number '${t.text}'`);
+    } else if (t.kind === 'ident' && /^(inf|infinity)$/i.test(t.text)) value = Infinity;
+    else if (t.kind === 'ident' && /^nan$/i.test(t.text)) value = NaN;
+    else this.expected('a number');
+    this.pos++;
+    return negative ? -value : value;
+  }
+
+  private parseInteger(type: string): number {
+    const negative = this.eat('-');
+    const t = this.peek();
+    if (t.kind !== 'number') this.expected('an integer');
+    let big: bigint;
+    if (/^0[xX][0-9A-Fa-f]+$/.test(t.text)) big = BigInt(t.text);
+    else if (/^0[0-7]+$/.test(t.text)) big = BigInt('0o' + t.text.slice(1));
+    else if (/^(0|[1-9][0-9]*)$/.test(t.text)) big = BigInt(t.text);
+    else this.fail(t, `expected an integer, got '${t.text}'`);
+    if (negative) big = -big;
+    const range = INT_RANGES[type];
+    if (!range) this.fail(t, `unsupported field type ${type}`);
+    if (big < range[0] || big > range[1]) this.fail(t, `integer ${big} out of range for ${type}`);
+    this.pos++;
+    return toSafeNumber(big, () => `${this.at(t)}: integer ${big} is too large`);
+  }
+
+  private parseEnum(field: protobuf.Field, en: protobuf.Enum): string {
+    const t = this.peek();
+    const names = Object.keys(en.values);
+    let name: string | undefined;
+    if (t.kind === 'ident') name = Object.hasOwn(en.values, t.text) ? t.text : undefined;
+    else if (t.kind === 'number' || this.isPunct('-')) {
+      const id = this.parseInteger('int32');
+      name = en.valuesById[id];
+      if (name === undefined) this.fail(t, `${id} is not a value of ${en.name} for '${field.name}' (${names.join(', ')})`);
+      return name;
+    } else this.expected(`one of ${names.join(', ')}`);
+    if (name === undefined) {
+      this.fail(t, `unknown value '${t.text}' for '${field.name}' (expected one of ${names.join(', ')})`);
+    }
+    this.pos++;
+    return name;
+  }
+}
+
+/** Parses a prototxt (protobuf text format) into the plain-object form of `opts.typeName`. */
+export function parsePrototxt(text: string, file: string, opts: PrototxtOptions = {}): Message {
+  const type = messageType(opts.typeName ?? 'NetParameter');
+  const parser = new TextParser(tokenize(text), file, opts);
+  const msg = parser.parseMessage(type, null);
+  finishBlobArrays(type, msg);
+  return msg;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+
+/** Shortest decimal that reads back as the same float32. */
+export function formatFloat32(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  const f = Math.fround(x);
+  for (let p = 1; p <= 9; p++) {
+    const s = f.toPrecision(p);
+    if (Math.fround(Number(s)) === f) return String(Number(s));
+  }
+  return String(f);
+}
+
+function formatDouble(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  return String(x);
+}
+
+function quote(bytes: Uint8Array): string {
+  let s = '"';
+  for (const b of bytes) {
+    if (b === 0x22) s += '\\"';
+    else if (b === 0x5c) s += '\\\\';
+    else if (b === 0x0a) s += '\\n';
+    else if (b === 0x09) s += '\\t';
+    else if (b === 0x0d) s += '\\r';
+    else if (b < 0x20 || b >= 0x7f) s += '\\' + b.toString(8).padStart(3, '0');
+    else s += String.fromCharCode(b);
+  }
+  return s + '"';
+}
+
+function formatScalar(field: protobuf.Field, value: unknown): string {
+  if (field.resolvedType instanceof protobuf.Enum) {
+    return typeof value === 'number' ? (field.resolvedType.valuesById[value] ?? String(value)) : String(value);
+  }
+  switch (field.type) {
+    case 'string':
+      return quote(new TextEncoder().encode(String(value)));
+    case 'bytes':
+      return quote(value as Uint8Array);
+    case 'bool':
+      return value ? 'true' : 'false';
+    case 'float':
+      return formatFloat32(Number(value));
+    case 'double':
+      return formatDouble(Number(value));
+    default:
+      return String(value);
+  }
+}
+
+function writeMessage(type: protobuf.Type, msg: Message, indent: string, lines: string[]): void {
+  for (const [key, value] of Object.entries(msg)) {
+    if (value === undefined) continue;
+    const field = type.fields[key];
+    if (!field) throw new CremaError(`cannot write field '${key}': ${type.name} has no such field`);
+    field.resolve();
+    const values: ArrayLike<unknown> = field.repeated ? (value as ArrayLike<unknown>) : [value];
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (field.resolvedType instanceof protobuf.Type) {
+        lines.push(`${indent}${key} {`);
+        writeMessage(field.resolvedType, v as Message, indent + '  ', lines);
+        lines.push(`${indent}}`);
+      } else lines.push(`${indent}${key}: ${formatScalar(field, v)}`);
+    }
+  }
+}
+
+/** Writes a plain-object message back as protobuf text format (fields in the object's key order). */
+export function formatPrototxt(msg: Message, typeName = 'NetParameter'): string {
+  const lines: string[] = [];
+  writeMessage(messageType(typeName), msg, '', lines);
+  return lines.length ? lines.join('\n') + '\n' : '';
+}
