@@ -1,40 +1,72 @@
 import type { LayerType } from './layer.js';
 import { CremaError } from '../util/errors.js';
 import { absValLayer } from './absval.js';
+import { argmaxLayer } from './argmax.js';
+import { batchNormLayer } from './batch_norm.js';
+import { biasLayer } from './bias.js';
 import { bnllLayer } from './bnll.js';
 import { clipLayer } from './clip.js';
+import { concatLayer } from './concat.js';
+import { cropLayer } from './crop.js';
 import { dropoutLayer } from './dropout.js';
+import { eltwiseLayer } from './eltwise.js';
 import { eluLayer } from './elu.js';
+import { embedLayer } from './embed.js';
 import { expLayer } from './exp.js';
+import { flattenLayer } from './flatten.js';
+import { inputLayer } from './input.js';
 import { logLayer } from './log.js';
 import { lrnLayer } from './lrn.js';
+import { mvnLayer } from './mvn.js';
 import { powerLayer } from './power.js';
 import { preluLayer } from './prelu.js';
+import { reductionLayer } from './reduction.js';
 import { reluLayer } from './relu.js';
+import { reshapeLayer } from './reshape.js';
+import { scaleLayer } from './scale.js';
 import { sigmoidLayer } from './sigmoid.js';
+import { sliceLayer } from './slice.js';
 import { softmaxLayer } from './softmax.js';
+import { splitLayer } from './split.js';
 import { swishLayer } from './swish.js';
 import { tanhLayer } from './tanh.js';
 import { thresholdLayer } from './threshold.js';
+import { tileLayer } from './tile.js';
 
 // One line per layer type. Keep alphabetical.
 const layerTypes: LayerType[] = [
   absValLayer,
+  argmaxLayer,
+  batchNormLayer,
+  biasLayer,
   bnllLayer,
   clipLayer,
+  concatLayer,
+  cropLayer,
   dropoutLayer,
+  eltwiseLayer,
   eluLayer,
+  embedLayer,
   expLayer,
+  flattenLayer,
+  inputLayer,
   logLayer,
   lrnLayer,
+  mvnLayer,
   powerLayer,
   preluLayer,
+  reductionLayer,
   reluLayer,
+  reshapeLayer,
+  scaleLayer,
   sigmoidLayer,
+  sliceLayer,
   softmaxLayer,
+  splitLayer,
   swishLayer,
   tanhLayer,
   thresholdLayer,
+  tileLayer,
 ];
 
 const byType = new Map(layerTypes.map((t) => [t.type, t]));

@@ -1,0 +1,86 @@
+import type { LayerParameter } from '../caffe/types.js';
+import { paramsOf } from '../caffe/schema.js';
+import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
+import { countRange, expectAtMostBlobs, hasParam } from './axes.js';
+import { type Layer, type LayerType, expectCounts, expectWeight, need } from './layer.js';
+
+/**
+ * BatchNorm: y = (x - mean[c]) / sqrt(var[c] + eps) per channel (axis 1). With use_global_stats (the default
+ * at TEST) mean and var are the stored sums divided by the stored factor (blobs 0, 1, 2; a factor of 0 gives
+ * 0). Without it, mean and (biased) var are the batch's own over N and the spatial axes, as Caffe trains.
+ * The affine part is a separate Scale layer.
+ */
+export const batchNormLayer: LayerType = {
+  type: 'BatchNorm',
+  create(def: LayerParameter, weights: Tensor[]): Layer {
+    expectCounts(def, [1, 1], [1, 1]);
+    const p = paramsOf(def, 'batch_norm_param');
+    const globalStats: boolean = hasParam(def, 'batch_norm_param', 'use_global_stats') ? p.use_global_stats : (def.phase ?? 'TEST') === 'TEST';
+    const eps: number = p.eps;
+    expectAtMostBlobs(def, 3, weights.length, 'mean, variance, moving-average factor');
+    let mean = new Float32Array(0), std = new Float32Array(0);
+    let stored: Tensor[] = [];
+    return {
+      inPlace: true,
+      reshape(bottoms: Shape[]): Shape[] {
+        const shape = bottoms[0];
+        need(def, shape.length >= 2, () => `needs a bottom with a channel axis (N, C, ...), got ${shapeString(shape)}`);
+        const channels = shape[1];
+        // Batch statistics need no stored blobs, but a file that has them must still fit (Caffe copies them in).
+        if (globalStats || weights.length > 0)
+          stored = [
+            expectWeight(def, weights, 0, 'mean', [channels]),
+            expectWeight(def, weights, 1, 'variance', [channels]),
+            expectWeight(def, weights, 2, 'moving-average factor', [1]),
+          ];
+        mean = new Float32Array(channels);
+        std = new Float32Array(channels);
+        return [[...shape]];
+      },
+      forward(bottoms: Tensor[], tops: Tensor[]): void {
+        const x = bottoms[0];
+        const spatial = countRange(x.dims, 2);
+        if (globalStats) storedStatistics(stored, mean, std);
+        else batchStatistics(x.data, x.dims[0], spatial, mean, std);
+        for (let c = 0; c < std.length; c++) std[c] = Math.sqrt(std[c] + eps);
+        normalize(x.data, tops[0].data, x.dims[0], spatial, mean, std);
+      },
+      macs: (bottoms: Shape[]) => sizeOf(bottoms[0]),
+    };
+  },
+};
+
+/** mean = b0 / b2, var = b1 / b2 (Caffe multiplies by 1/b2, and by 0 when b2 is 0). Leaves var in `variance`. */
+function storedStatistics([sums, squares, factor]: Tensor[], mean: Float32Array, variance: Float32Array): void {
+  const f = factor.data[0] === 0 ? 0 : Math.fround(1 / factor.data[0]);
+  for (let c = 0; c < mean.length; c++) {
+    mean[c] = sums.data[c] * f;
+    variance[c] = squares.data[c] * f;
+  }
+}
+
+/** The batch's per-channel mean and biased variance E((x - mean)^2), over N and the spatial positions. */
+function batchStatistics(x: Float32Array, num: number, spatial: number, mean: Float32Array, variance: Float32Array): void {
+  const channels = mean.length, m = num * spatial;
+  for (let c = 0; c < channels; c++) {
+    let sum = 0;
+    for (let n = 0; n < num; n++) for (let i = (n * channels + c) * spatial, end = i + spatial; i < end; i++) sum += x[i];
+    const mu = sum / m;
+    let sq = 0;
+    for (let n = 0; n < num; n++)
+      for (let i = (n * channels + c) * spatial, end = i + spatial; i < end; i++) sq += (x[i] - mu) * (x[i] - mu);
+    mean[c] = mu;
+    variance[c] = sq / m;
+  }
+}
+
+/** y = (x - mean[c]) / std[c]; safe in place. */
+function normalize(x: Float32Array, y: Float32Array, num: number, spatial: number, mean: Float32Array, std: Float32Array): void {
+  const channels = mean.length;
+  let at = 0;
+  for (let n = 0; n < num; n++)
+    for (let c = 0; c < channels; c++) {
+      const mu = mean[c], s = std[c];
+      for (const end = at + spatial; at < end; at++) y[at] = (x[at] - mu) / s;
+    }
+}

@@ -1,0 +1,50 @@
+import type { LayerParameter } from '../caffe/types.js';
+import { paramsOf } from '../caffe/schema.js';
+import { type Shape, type Tensor, shapeString } from '../tensor.js';
+import { countRange, hasParam } from './axes.js';
+import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from './layer.js';
+
+/** Concat: joins its bottoms along one axis (`axis`, or the legacy non-negative `concat_dim`); all other dims must agree. */
+export const concatLayer: LayerType = {
+  type: 'Concat',
+  create(def: LayerParameter): Layer {
+    expectCounts(def, [1, Infinity], [1, 1]);
+    const p = paramsOf(def, 'concat_param');
+    const legacyDim = hasParam(def, 'concat_param', 'concat_dim');
+    need(def, !(legacyDim && hasParam(def, 'concat_param', 'axis')), 'give either axis or concat_dim, not both');
+    const bottomNames = def.bottom ?? [];
+    let axis = 0;
+    return {
+      reshape(bottoms: Shape[]): Shape[] {
+        const first = bottoms[0];
+        if (legacyDim) {
+          need(def, p.concat_dim < first.length, () => `concat_dim ${p.concat_dim} is out of range for a ${first.length}-D blob`);
+          axis = p.concat_dim;
+        } else axis = canonicalAxis(def, p.axis, first.length);
+        const top = [...first];
+        bottoms.forEach((b, i) => {
+          if (i === 0) return;
+          const mismatch = () =>
+            `bottom[${i}] '${bottomNames[i]}' has shape ${shapeString(b)} but bottom[0] '${bottomNames[0]}' has ${shapeString(first)}: ` +
+            `all inputs must have the same shape except at the concat axis ${axis}`;
+          need(def, b.length === first.length, mismatch);
+          for (let j = 0; j < first.length; j++) need(def, j === axis || b[j] === first[j], mismatch);
+          top[axis] += b[axis];
+        });
+        return [top];
+      },
+      forward(bottoms: Tensor[], tops: Tensor[]): void {
+        const out = tops[0].data;
+        const outer = countRange(tops[0].dims, 0, axis);
+        const inner = countRange(tops[0].dims, axis + 1);
+        const topRow = tops[0].dims[axis] * inner;
+        let offset = 0;
+        for (const b of bottoms) {
+          const row = b.dims[axis] * inner;
+          for (let n = 0; n < outer; n++) out.set(b.data.subarray(n * row, (n + 1) * row), n * topRow + offset);
+          offset += row;
+        }
+      },
+    };
+  },
+};

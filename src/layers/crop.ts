@@ -1,0 +1,62 @@
+import type { LayerParameter } from '../caffe/types.js';
+import { paramsOf } from '../caffe/schema.js';
+import { type Shape, type Tensor, shapeString } from '../tensor.js';
+import { countRange } from './axes.js';
+import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from './layer.js';
+
+/**
+ * Crop: cuts bottom[0] down to bottom[1]'s size on every axis from `axis` on, starting at `offset`
+ * (one offset for all those axes, or one per axis; none means 0).
+ */
+export const cropLayer: LayerType = {
+  type: 'Crop',
+  create(def: LayerParameter): Layer {
+    expectCounts(def, [2, 2], [1, 1]);
+    const p = paramsOf(def, 'crop_param');
+    const given: number[] = p.offset ?? [];
+    let offsets: number[] = [];
+    return {
+      reshape(bottoms: Shape[]): Shape[] {
+        const [data, ref] = bottoms;
+        const start = canonicalAxis(def, p.axis, data.length);
+        need(def, given.length <= 1 || start + given.length === data.length, () =>
+          `has ${given.length} offsets; it needs one, or one per axis from axis ${start} on (${data.length - start})`);
+        need(def, ref.length >= data.length, () =>
+          `bottom[1] ${shapeString(ref)} must have at least the ${data.length} axes of bottom[0] ${shapeString(data)}`);
+        offsets = data.map((_, i) => (i < start ? 0 : given.length === 0 ? 0 : given.length === 1 ? given[0] : given[i - start]));
+        const top = data.map((d, i) => (i < start ? d : ref[i]));
+        data.forEach((d, i) =>
+          need(def, d - offsets[i] >= top[i], () =>
+            `the crop for axis ${i} is out of bounds: size ${top[i]} at offset ${offsets[i]} does not fit in ${d} (bottom[0] ${shapeString(data)})`),
+        );
+        return [top];
+      },
+      forward(bottoms: Tensor[], tops: Tensor[]): void {
+        cropCopy(bottoms[0], tops[0], offsets);
+      },
+    };
+  },
+};
+
+/** Copies the window of `src` starting at `offsets` into `dst`, one contiguous last-axis row at a time. */
+function cropCopy(src: Tensor, dst: Tensor, offsets: number[]): void {
+  const rank = dst.dims.length;
+  if (rank === 0) {
+    dst.data[0] = src.data[0];
+    return;
+  }
+  const rowLen = dst.dims[rank - 1];
+  const rows = countRange(dst.dims, 0, rank - 1);
+  const srcStrides = src.dims.map((_, i) => countRange(src.dims, i + 1));
+  const index = new Array<number>(rank - 1).fill(0);
+  for (let r = 0; r < rows; r++) {
+    let from = offsets[rank - 1];
+    for (let i = 0; i < rank - 1; i++) from += (index[i] + offsets[i]) * srcStrides[i];
+    dst.data.set(src.data.subarray(from, from + rowLen), r * rowLen);
+    // Odometer step over the leading axes.
+    for (let i = rank - 2; i >= 0; i--) {
+      if (++index[i] < dst.dims[i]) break;
+      index[i] = 0;
+    }
+  }
+}

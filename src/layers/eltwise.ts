@@ -1,0 +1,68 @@
+import type { LayerParameter } from '../caffe/types.js';
+import { paramsOf } from '../caffe/schema.js';
+import { type Shape, type Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
+import { type Layer, type LayerType, expectCounts, need } from './layer.js';
+
+type EltwiseOp = 'PROD' | 'SUM' | 'MAX';
+
+/** Eltwise: elementwise PROD, SUM (with one optional `coeff` per bottom) or MAX of bottoms of identical shape. */
+export const eltwiseLayer: LayerType = {
+  type: 'Eltwise',
+  create(def: LayerParameter): Layer {
+    expectCounts(def, [2, Infinity], [1, 1]);
+    const p = paramsOf(def, 'eltwise_param');
+    const op = p.operation as EltwiseOp;
+    const bottomNames = def.bottom ?? [];
+    const given: number[] = p.coeff ?? [];
+    need(def, given.length === 0 || given.length === bottomNames.length, () =>
+      `takes one coeff per bottom: ${given.length} coeff(s) for ${bottomNames.length} bottoms`);
+    need(def, !(op === 'PROD' && given.length > 0), 'takes coeff only for operation SUM');
+    need(def, op === 'PROD' || op === 'SUM' || op === 'MAX', () => `unknown operation ${String(op)}`);
+    const coeffs = Float32Array.from(bottomNames, (_, i) => given[i] ?? 1);
+    return {
+      reshape(bottoms: Shape[]): Shape[] {
+        bottoms.forEach((b, i) =>
+          need(def, sameShape(b, bottoms[0]), () =>
+            `bottom[0] '${bottomNames[0]}' has shape ${shapeString(bottoms[0])} but bottom[${i}] '${bottomNames[i]}' has ${shapeString(b)}: ` +
+            'Eltwise needs identical shapes'),
+        );
+        return [[...bottoms[0]]];
+      },
+      forward(bottoms: Tensor[], tops: Tensor[]): void {
+        const out = tops[0].data;
+        if (op === 'SUM') sum(bottoms, coeffs, out);
+        else if (op === 'PROD') product(bottoms, out);
+        else maximum(bottoms, out);
+      },
+      macs: (bottoms: Shape[]) => sizeOf(bottoms[0]) * (bottoms.length - 1),
+    };
+  },
+};
+
+function sum(bottoms: Tensor[], coeffs: Float32Array, out: Float32Array): void {
+  const first = bottoms[0].data, c0 = coeffs[0];
+  for (let i = 0; i < out.length; i++) out[i] = c0 * first[i];
+  for (let b = 1; b < bottoms.length; b++) {
+    const x = bottoms[b].data, c = coeffs[b];
+    if (c === 1) for (let i = 0; i < out.length; i++) out[i] += x[i];
+    else for (let i = 0; i < out.length; i++) out[i] += c * x[i];
+  }
+}
+
+function product(bottoms: Tensor[], out: Float32Array): void {
+  out.set(bottoms[0].data);
+  for (let b = 1; b < bottoms.length; b++) {
+    const x = bottoms[b].data;
+    for (let i = 0; i < out.length; i++) out[i] *= x[i];
+  }
+}
+
+/** Caffe's order: bottom 1 wins ties against bottom 0 (`a > b ? a : b`), later bottoms only when strictly greater. */
+function maximum(bottoms: Tensor[], out: Float32Array): void {
+  const a = bottoms[0].data, b = bottoms[1].data;
+  for (let i = 0; i < out.length; i++) out[i] = a[i] > b[i] ? a[i] : b[i];
+  for (let k = 2; k < bottoms.length; k++) {
+    const x = bottoms[k].data;
+    for (let i = 0; i < out.length; i++) if (x[i] > out[i]) out[i] = x[i];
+  }
+}

@@ -1,0 +1,28 @@
+import type { LayerParameter } from '../caffe/types.js';
+import { paramsOf } from '../caffe/schema.js';
+import type { Shape, Tensor } from '../tensor.js';
+import { countRange, refuseInPlace } from './axes.js';
+import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from './layer.js';
+
+/** Flatten: merges axes [axis, end_axis] into one (defaults 1 and -1: (N, C, H, W) -> (N, C*H*W)); data unchanged. */
+export const flattenLayer: LayerType = {
+  type: 'Flatten',
+  create(def: LayerParameter): Layer {
+    expectCounts(def, [1, 1], [1, 1]);
+    refuseInPlace(def);
+    const p = paramsOf(def, 'flatten_param');
+    return {
+      reshape(bottoms: Shape[]): Shape[] {
+        const shape = bottoms[0];
+        const start = canonicalAxis(def, p.axis, shape.length);
+        const end = canonicalAxis(def, p.end_axis, shape.length);
+        // end == start - 1 is Caffe's count over an empty range: it inserts an axis of 1.
+        need(def, end >= start - 1, () => `end_axis ${p.end_axis} comes before axis ${p.axis}`);
+        return [[...shape.slice(0, start), countRange(shape, start, end + 1), ...shape.slice(end + 1)]];
+      },
+      forward(bottoms: Tensor[], tops: Tensor[]): void {
+        tops[0].data.set(bottoms[0].data);
+      },
+    };
+  },
+};

@@ -1,0 +1,64 @@
+import type { LayerParameter } from '../caffe/types.js';
+import { paramsOf } from '../caffe/schema.js';
+import { type Shape, type Tensor, shapeString } from '../tensor.js';
+import { countRange, hasParam } from './axes.js';
+import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from './layer.js';
+
+/**
+ * Slice: cuts its bottom along one axis (`axis`, or the legacy `slice_dim`) into its tops, at `slice_point`s
+ * (one fewer than the tops) or, without them, into equal parts.
+ */
+export const sliceLayer: LayerType = {
+  type: 'Slice',
+  create(def: LayerParameter): Layer {
+    expectCounts(def, [1, 1], [1, Infinity]);
+    const p = paramsOf(def, 'slice_param');
+    const legacyDim = hasParam(def, 'slice_param', 'slice_dim');
+    need(def, !(legacyDim && hasParam(def, 'slice_param', 'axis')), 'give either axis or slice_dim, not both');
+    const points: number[] = p.slice_point ?? [];
+    const numTops = def.top?.length ?? 0;
+    if (points.length > 0) {
+      need(def, points.length === numTops - 1, () => `has ${points.length} slice_point(s) for ${numTops} tops; it needs ${numTops - 1}`);
+      need(def, points.every((s, i) => s > (i === 0 ? 0 : points[i - 1])), () =>
+        `slice_point must be positive and strictly increasing, got [${points.join(', ')}]`);
+    }
+    let axis = 0;
+    return {
+      reshape(bottoms: Shape[]): Shape[] {
+        const shape = bottoms[0];
+        if (legacyDim) {
+          need(def, p.slice_dim < shape.length, () => `slice_dim ${p.slice_dim} is out of range for a ${shape.length}-D blob`);
+          axis = p.slice_dim;
+        } else axis = canonicalAxis(def, p.axis, shape.length);
+        const dim = shape[axis];
+        const sizes: number[] = [];
+        if (points.length > 0) {
+          need(def, points[points.length - 1] < dim, () =>
+            `slice_point [${points.join(', ')}] must lie inside axis ${axis} of the bottom, of size ${dim} (bottom shape ${shapeString(shape)})`);
+          let prev = 0;
+          for (const s of points) {
+            sizes.push(s - prev);
+            prev = s;
+          }
+          sizes.push(dim - prev);
+        } else {
+          need(def, dim % numTops === 0, () => `${numTops} tops do not evenly divide axis ${axis} of size ${dim} (bottom shape ${shapeString(shape)})`);
+          for (let i = 0; i < numTops; i++) sizes.push(dim / numTops);
+        }
+        return sizes.map((size) => shape.map((d, j) => (j === axis ? size : d)));
+      },
+      forward(bottoms: Tensor[], tops: Tensor[]): void {
+        const src = bottoms[0].data;
+        const outer = countRange(bottoms[0].dims, 0, axis);
+        const inner = countRange(bottoms[0].dims, axis + 1);
+        const bottomRow = bottoms[0].dims[axis] * inner;
+        let offset = 0;
+        for (const t of tops) {
+          const row = t.dims[axis] * inner;
+          for (let n = 0; n < outer; n++) t.data.set(src.subarray(n * bottomRow + offset, n * bottomRow + offset + row), n * row);
+          offset += row;
+        }
+      },
+    };
+  },
+};

@@ -1,0 +1,34 @@
+import type { LayerParameter } from '../caffe/types.js';
+import { paramsOf } from '../caffe/schema.js';
+import type { Shape, Tensor } from '../tensor.js';
+import { countRange, hasParam } from './axes.js';
+import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from './layer.js';
+
+/** Tile: repeats the block of axes [axis, end) `tiles` times along `axis`. */
+export const tileLayer: LayerType = {
+  type: 'Tile',
+  create(def: LayerParameter): Layer {
+    expectCounts(def, [1, 1], [1, 1]);
+    const p = paramsOf(def, 'tile_param');
+    need(def, hasParam(def, 'tile_param', 'tiles'), 'needs tile_param { tiles: ... }');
+    const tiles: number = p.tiles;
+    need(def, Number.isSafeInteger(tiles) && tiles > 0, () => `tiles must be positive, got ${tiles}`);
+    let axis = 0;
+    return {
+      reshape(bottoms: Shape[]): Shape[] {
+        axis = canonicalAxis(def, p.axis, bottoms[0].length);
+        return [bottoms[0].map((d, i) => (i === axis ? d * tiles : d))];
+      },
+      forward(bottoms: Tensor[], tops: Tensor[]): void {
+        const src = bottoms[0].data, dst = tops[0].data;
+        const outer = countRange(bottoms[0].dims, 0, axis);
+        const inner = countRange(bottoms[0].dims, axis);
+        let at = 0;
+        for (let n = 0; n < outer; n++) {
+          const block = src.subarray(n * inner, (n + 1) * inner);
+          for (let t = 0; t < tiles; t++, at += inner) dst.set(block, at);
+        }
+      },
+    };
+  },
+};
