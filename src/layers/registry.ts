@@ -7,17 +7,21 @@ import { biasLayer } from './bias.js';
 import { bnllLayer } from './bnll.js';
 import { clipLayer } from './clip.js';
 import { concatLayer } from './concat.js';
+import { convolutionLayer } from './convolution.js';
 import { cropLayer } from './crop.js';
+import { deconvolutionLayer } from './deconvolution.js';
 import { dropoutLayer } from './dropout.js';
 import { eltwiseLayer } from './eltwise.js';
 import { eluLayer } from './elu.js';
 import { embedLayer } from './embed.js';
 import { expLayer } from './exp.js';
 import { flattenLayer } from './flatten.js';
+import { innerProductLayer } from './inner_product.js';
 import { inputLayer } from './input.js';
 import { logLayer } from './log.js';
 import { lrnLayer } from './lrn.js';
 import { mvnLayer } from './mvn.js';
+import { poolingLayer } from './pooling.js';
 import { powerLayer } from './power.js';
 import { preluLayer } from './prelu.js';
 import { reductionLayer } from './reduction.js';
@@ -42,17 +46,21 @@ const layerTypes: LayerType[] = [
   bnllLayer,
   clipLayer,
   concatLayer,
+  convolutionLayer,
   cropLayer,
+  deconvolutionLayer,
   dropoutLayer,
   eltwiseLayer,
   eluLayer,
   embedLayer,
   expLayer,
   flattenLayer,
+  innerProductLayer,
   inputLayer,
   logLayer,
   lrnLayer,
   mvnLayer,
+  poolingLayer,
   powerLayer,
   preluLayer,
   reductionLayer,

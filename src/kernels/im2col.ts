@@ -1,0 +1,136 @@
+// Caffe's im2col / col2im for 2-D convolution, plus a direct kernel for depthwise convolution.
+//
+// Layout (as Caffe's src/caffe/util/im2col.cpp): the column matrix has one row per (channel, ky, kx) and one
+// column per output position (oy, ox); entry = x[c, oy*sy - py + ky*dy, ox*sx - px + kx*dx], 0 outside the image.
+// Both functions take a range of output rows [oy0, oy1) so a caller can work in bounded chunks.
+// Instead of testing every element against the image bounds, each (row, ky, kx) computes the range of ox
+// whose input column falls inside the image and fills the rest with zeros.
+
+/** The 2-D geometry of a convolution: input (C, H, W), kernel, pad, stride, dilation, output (OH, OW). */
+export interface ConvGeometry {
+  channels: number;
+  height: number;
+  width: number;
+  kernelH: number;
+  kernelW: number;
+  padH: number;
+  padW: number;
+  strideH: number;
+  strideW: number;
+  dilationH: number;
+  dilationW: number;
+  outH: number;
+  outW: number;
+}
+
+/** First and one-past-last ox for which ox*stride + offset lies in [0, size). */
+function validRange(offset: number, stride: number, size: number, count: number): [number, number] {
+  // ox*stride + offset >= 0  <=>  ox >= ceil(-offset / stride)
+  const lo = offset >= 0 ? 0 : Math.min(count, Math.ceil(-offset / stride));
+  // ox*stride + offset <= size - 1  <=>  ox <= floor((size - 1 - offset) / stride)
+  const hiIncl = Math.floor((size - 1 - offset) / stride);
+  const hi = Math.max(lo, Math.min(count, hiIncl + 1));
+  return [lo, hi];
+}
+
+/**
+ * Writes the columns for output rows [oy0, oy1) of one image (x at xOffset) into col, row-major with
+ * (oy1 - oy0) * outW columns.
+ */
+export function im2col(g: ConvGeometry, x: Float32Array, xOffset: number, oy0: number, oy1: number, col: Float32Array): void {
+  const { channels, height, width, kernelH, kernelW, padH, padW, strideH, strideW, dilationH, dilationW, outW } = g;
+  let dst = 0;
+  for (let c = 0; c < channels; c++) {
+    const plane = xOffset + c * height * width;
+    for (let ky = 0; ky < kernelH; ky++) {
+      for (let kx = 0; kx < kernelW; kx++) {
+        const xShift = kx * dilationW - padW;
+        const [lo, hi] = validRange(xShift, strideW, width, outW);
+        for (let oy = oy0; oy < oy1; oy++) {
+          const iy = oy * strideH - padH + ky * dilationH;
+          if (iy < 0 || iy >= height) {
+            col.fill(0, dst, dst + outW);
+            dst += outW;
+            continue;
+          }
+          const rowBase = plane + iy * width + xShift;
+          if (lo > 0) col.fill(0, dst, dst + lo);
+          if (strideW === 1) {
+            col.set(x.subarray(rowBase + lo, rowBase + hi), dst + lo);
+          } else {
+            for (let ox = lo, src = rowBase + lo * strideW; ox < hi; ox++, src += strideW) col[dst + ox] = x[src];
+          }
+          if (hi < outW) col.fill(0, dst + hi, dst + outW);
+          dst += outW;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The adjoint of im2col: adds every column entry back onto the image position it was read from
+ * (out at outOffset, shape (C, H, W) of the geometry; the caller zeroes or pre-fills it).
+ */
+export function col2im(g: ConvGeometry, col: Float32Array, oy0: number, oy1: number, out: Float32Array, outOffset: number): void {
+  const { channels, height, width, kernelH, kernelW, padH, padW, strideH, strideW, dilationH, dilationW, outW } = g;
+  let src = 0;
+  for (let c = 0; c < channels; c++) {
+    const plane = outOffset + c * height * width;
+    for (let ky = 0; ky < kernelH; ky++) {
+      for (let kx = 0; kx < kernelW; kx++) {
+        const xShift = kx * dilationW - padW;
+        const [lo, hi] = validRange(xShift, strideW, width, outW);
+        for (let oy = oy0; oy < oy1; oy++, src += outW) {
+          const iy = oy * strideH - padH + ky * dilationH;
+          if (iy < 0 || iy >= height) continue;
+          const rowBase = plane + iy * width + xShift;
+          for (let ox = lo, dst = rowBase + lo * strideW; ox < hi; ox++, dst += strideW) out[dst] += col[src + ox];
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Direct convolution of one input plane with one kh x kw filter (depthwise convolution: one input channel per
+ * output channel). Writes out (OH x OW at outOffset) = conv(x plane) + bias. Interior positions (whose whole
+ * window is inside the image) run without bounds checks; the border clips the window.
+ */
+export function depthwisePlane(
+  g: ConvGeometry,
+  x: Float32Array,
+  xOffset: number,
+  w: Float32Array,
+  wOffset: number,
+  bias: number,
+  out: Float32Array,
+  outOffset: number,
+): void {
+  const { height, width, kernelH, kernelW, padH, padW, strideH, strideW, dilationH, dilationW, outH, outW } = g;
+  // Output columns whose every kernel column is inside the image: ox*s - p >= 0 and ox*s - p + (kw-1)d < W.
+  const [lo, loHi] = validRange(-padW, strideW, width, outW);
+  const [, hi] = validRange(-padW + (kernelW - 1) * dilationW, strideW, width, outW);
+  const interiorLo = lo, interiorHi = Math.max(lo, Math.min(loHi, hi));
+  for (let oy = 0; oy < outH; oy++) {
+    const iy0 = oy * strideH - padH;
+    const dst = outOffset + oy * outW;
+    for (let ox = 0; ox < outW; ox++) out[dst + ox] = bias;
+    for (let ky = 0; ky < kernelH; ky++) {
+      const iy = iy0 + ky * dilationH;
+      if (iy < 0 || iy >= height) continue;
+      const row = xOffset + iy * width;
+      const wRow = wOffset + ky * kernelW;
+      for (let kx = 0; kx < kernelW; kx++) {
+        const wv = w[wRow + kx];
+        const shift = kx * dilationW - padW;
+        const [a, b] = validRange(shift, strideW, width, outW);
+        // Interior span first (valid for every kx), then the border bits this kx can reach.
+        let src = row + interiorLo * strideW + shift;
+        for (let ox = interiorLo; ox < interiorHi; ox++, src += strideW) out[dst + ox] += wv * x[src];
+        for (let ox = a; ox < Math.min(b, interiorLo); ox++) out[dst + ox] += wv * x[row + ox * strideW + shift];
+        for (let ox = Math.max(a, interiorHi); ox < b; ox++) out[dst + ox] += wv * x[row + ox * strideW + shift];
+      }
+    }
+  }
+}

@@ -1,0 +1,198 @@
+import { paramsOf } from '../caffe/schema.js';
+import type { LayerParameter } from '../caffe/types.js';
+import { gemm, matrix } from '../kernels/gemm.js';
+import { type ConvGeometry, depthwisePlane, im2col } from '../kernels/im2col.js';
+import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
+import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
+
+/** ConvolutionParameter as Caffe reads it (also Deconvolution's). */
+interface ConvolutionParam {
+  num_output: number;
+  bias_term: boolean;
+  pad: number[];
+  kernel_size: number[];
+  stride: number[];
+  dilation: number[];
+  pad_h: number;
+  pad_w: number;
+  kernel_h: number;
+  kernel_w: number;
+  stride_h: number;
+  stride_w: number;
+  group: number;
+  axis: number;
+}
+
+/** The 2-D settings of a (de)convolution, resolved from the repeated and _h/_w forms as Caffe's LayerSetUp does. */
+export interface ConvSettings {
+  numOutput: number;
+  biasTerm: boolean;
+  group: number;
+  axis: number;
+  kernel: [number, number];
+  pad: [number, number];
+  stride: [number, number];
+  dilation: [number, number];
+}
+
+/** Caffe lets a repeated field give one value for every spatial dim or one per dim (here: 2). */
+function perDim(def: LayerParameter, name: string, values: number[], fallback: number | undefined): [number, number] {
+  if (values.length === 0) {
+    need(def, fallback !== undefined, `needs ${name} (or ${name === 'kernel_size' ? 'kernel_h and kernel_w' : `${name}_h and ${name}_w`})`);
+    return [fallback, fallback];
+  }
+  need(def, values.length === 1 || values.length === 2, () => `${name} must be given once or once per spatial dimension (2), got ${values.length} values`);
+  return values.length === 1 ? [values[0], values[0]] : [values[0], values[1]];
+}
+
+/** Either `name` (repeated) or `name_h` / `name_w`, never both, as Caffe checks. */
+function hwOrRepeated(def: LayerParameter, raw: Record<string, unknown>, p: ConvolutionParam, name: 'pad' | 'kernel' | 'stride', fallback: number | undefined): [number, number] {
+  const repeated = name === 'kernel' ? 'kernel_size' : name;
+  const h = `${name}_h`, w = `${name}_w`;
+  const hasHw = raw[h] !== undefined || raw[w] !== undefined;
+  const values = p[repeated as 'pad'];
+  if (!hasHw) return perDim(def, repeated, values, fallback);
+  need(def, values.length === 0, `gives both ${repeated} and ${h}/${w}; give one or the other`);
+  need(def, raw[h] !== undefined && raw[w] !== undefined || name === 'pad', `needs both ${h} and ${w}`);
+  return [Number(p[h as 'pad_h']), Number(p[w as 'pad_w'])];
+}
+
+/** Reads and checks convolution_param once (Convolution and Deconvolution share it). */
+export function readConvSettings(def: LayerParameter): ConvSettings {
+  const p = paramsOf<ConvolutionParam>(def, 'convolution_param');
+  const raw = (def.convolution_param ?? {}) as Record<string, unknown>;
+  const s: ConvSettings = {
+    numOutput: p.num_output,
+    biasTerm: p.bias_term,
+    group: p.group,
+    axis: p.axis,
+    kernel: hwOrRepeated(def, raw, p, 'kernel', undefined),
+    pad: hwOrRepeated(def, raw, p, 'pad', 0),
+    stride: hwOrRepeated(def, raw, p, 'stride', 1),
+    dilation: perDim(def, 'dilation', p.dilation, 1),
+  };
+  need(def, s.numOutput > 0, 'needs num_output > 0');
+  need(def, s.group > 0, 'needs group > 0');
+  need(def, s.numOutput % s.group === 0, () => `num_output ${s.numOutput} is not a multiple of group ${s.group}`);
+  need(def, s.kernel[0] > 0 && s.kernel[1] > 0, () => `kernel size must be nonzero, got ${s.kernel.join(' x ')}`);
+  need(def, s.stride[0] > 0 && s.stride[1] > 0, () => `stride must be nonzero, got ${s.stride.join(' x ')}`);
+  need(def, s.dilation[0] > 0 && s.dilation[1] > 0, () => `dilation must be nonzero, got ${s.dilation.join(' x ')}`);
+  return s;
+}
+
+/** The bottom's (num, channels, height, width) as seen from the channel axis; refuses other than 2 spatial dims. */
+export function convBottom(def: LayerParameter, s: ConvSettings, bottoms: Shape[]): { channelAxis: number; num: number; channels: number; height: number; width: number } {
+  need(def, bottoms.length > 0, 'needs a bottom');
+  const shape = bottoms[0];
+  for (let i = 1; i < bottoms.length; i++)
+    need(def, bottoms[i].join() === shape.join(), () => `all bottoms must have one shape: bottom 0 is ${shapeString(shape)}, bottom ${i} is ${shapeString(bottoms[i])}`);
+  const channelAxis = canonicalAxis(def, s.axis, shape.length);
+  const spatial = shape.length - channelAxis - 1;
+  need(def, spatial === 2, () => `crema supports 2 spatial dimensions (Caffe's N-D convolution with ${spatial} is not supported); bottom ${shapeString(shape)} with axis ${s.axis}`);
+  const channels = shape[channelAxis];
+  need(def, channels % s.group === 0, () => `input channels ${channels} are not a multiple of group ${s.group}`);
+  return { channelAxis, num: sizeOf(shape.slice(0, channelAxis)), channels, height: shape[channelAxis + 1], width: shape[channelAxis + 2] };
+}
+
+/** Checks weight and bias blobs: count first (Caffe: 1 + bias_term), then shapes. */
+export function convWeights(def: LayerParameter, s: ConvSettings, weights: Tensor[], weightShape: Shape): { w: Float32Array; bias: Float32Array | undefined } {
+  const want = 1 + (s.biasTerm ? 1 : 0);
+  need(def, weights.length === 0 || weights.length === want, () => `has ${weights.length} weight blobs but needs ${want} (${s.biasTerm ? 'weights and bias' : 'weights only: bias_term is false'})`);
+  const w = expectWeight(def, weights, 0, 'the weights', weightShape).data;
+  const bias = s.biasTerm ? expectWeight(def, weights, 1, 'the bias', [s.numOutput]).data : undefined;
+  return { w, bias };
+}
+
+/** Bounds the column buffer: im2col works in chunks of output rows of at most this many floats (16 MB). */
+export const COL_BUFFER_FLOATS = 1 << 22;
+
+/** A (de)convolution that a runtime may fuse with the ReLU after it. */
+export interface FusableLayer extends Layer {
+  /** Applies y = y > 0 ? y : y * negativeSlope to the output as part of forward. */
+  fuseRelu(negativeSlope: number): void;
+}
+
+/**
+ * Caffe's Convolution: weights (Cout, Cin/group, kh, kw), bias (Cout), output
+ * floor((H + 2p - (d(k-1)+1)) / s) + 1. Runs as im2col + GEMM per image and group, with three special cases:
+ * 1x1 / stride 1 / pad 0 (the input is already the column matrix), depthwise (one input channel per group:
+ * direct convolution) and chunked im2col when the column matrix would be large.
+ */
+export const convolutionLayer: LayerType = {
+  type: 'Convolution',
+  create(def, weights): FusableLayer {
+    const s = readConvSettings(def);
+    let geometry: ConvGeometry | undefined;
+    let w: Float32Array = new Float32Array(0), bias: Float32Array | undefined;
+    let reluSlope: number | undefined;
+    let col = new Float32Array(0);
+    return {
+      fuseRelu(negativeSlope) {
+        reluSlope = negativeSlope;
+      },
+      reshape(bottoms) {
+        expectCounts(def, [1, Infinity], [bottoms.length, bottoms.length]);
+        const b = convBottom(def, s, bottoms);
+        const [kh, kw] = s.kernel, [ph, pw] = s.pad, [sh, sw] = s.stride, [dh, dw] = s.dilation;
+        const extentH = dh * (kh - 1) + 1, extentW = dw * (kw - 1) + 1;
+        need(def, b.height + 2 * ph >= extentH && b.width + 2 * pw >= extentW, () =>
+          `kernel extent ${extentH} x ${extentW} is larger than the padded input ${b.height + 2 * ph} x ${b.width + 2 * pw} (input ${b.height} x ${b.width}, pad ${ph} x ${pw})`);
+        const outH = Math.floor((b.height + 2 * ph - extentH) / sh) + 1;
+        const outW = Math.floor((b.width + 2 * pw - extentW) / sw) + 1;
+        ({ w, bias } = convWeights(def, s, weights, [s.numOutput, b.channels / s.group, kh, kw]));
+        geometry = { channels: b.channels / s.group, height: b.height, width: b.width, kernelH: kh, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH, outW };
+        const top = [...bottoms[0].slice(0, b.channelAxis), s.numOutput, outH, outW];
+        return bottoms.map(() => top);
+      },
+      forward(bottoms, tops) {
+        const g = geometry!;
+        const num = sizeOf(bottoms[0].dims.slice(0, bottoms[0].dims.length - 3));
+        for (let i = 0; i < bottoms.length; i++) for (let n = 0; n < num; n++) convolveImage(g, n, bottoms[i].data, tops[i].data);
+      },
+      macs(bottoms, tops) {
+        const g = geometry;
+        if (!g) return 0;
+        return bottoms.length * sizeOf(tops[0]) * g.channels * g.kernelH * g.kernelW;
+      },
+    };
+
+    function convolveImage(g: ConvGeometry, n: number, x: Float32Array, y: Float32Array): void {
+      const cinG = g.channels, coutG = s.numOutput / s.group;
+      const inPlane = g.height * g.width, outPlane = g.outH * g.outW;
+      const kdim = cinG * g.kernelH * g.kernelW;
+      const xBase = n * cinG * s.group * inPlane, yBase = n * s.numOutput * outPlane;
+      if (cinG === 1) {
+        depthwise(g, coutG, x, xBase, y, yBase);
+        return;
+      }
+      const pointwise = g.kernelH === 1 && g.kernelW === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
+      for (let grp = 0; grp < s.group; grp++) {
+        const A = matrix(w, grp * coutG * kdim, kdim);
+        const xg = xBase + grp * cinG * inPlane, yg = yBase + grp * coutG * outPlane;
+        const options = { rowBias: bias, rowBiasOffset: grp * coutG, reluSlope };
+        if (pointwise) {
+          gemm(coutG, outPlane, kdim, A, matrix(x, xg, inPlane), y, yg, outPlane, options);
+          continue;
+        }
+        const rows = Math.max(1, Math.min(g.outH, Math.floor(COL_BUFFER_FLOATS / (kdim * g.outW))));
+        if (col.length < kdim * rows * g.outW) col = new Float32Array(kdim * rows * g.outW);
+        for (let oy0 = 0; oy0 < g.outH; oy0 += rows) {
+          const oy1 = Math.min(g.outH, oy0 + rows), cols = (oy1 - oy0) * g.outW;
+          im2col(g, x, xg, oy0, oy1, col);
+          gemm(coutG, cols, kdim, A, matrix(col, 0, cols), y, yg + oy0 * g.outW, outPlane, options);
+        }
+      }
+    }
+
+    function depthwise(g: ConvGeometry, coutG: number, x: Float32Array, xBase: number, y: Float32Array, yBase: number): void {
+      const inPlane = g.height * g.width, outPlane = g.outH * g.outW, taps = g.kernelH * g.kernelW;
+      for (let o = 0; o < s.numOutput; o++) {
+        const c = Math.floor(o / coutG);
+        depthwisePlane(g, x, xBase + c * inPlane, w, o * taps, bias ? bias[o] : 0, y, yBase + o * outPlane);
+        if (reluSlope !== undefined) {
+          for (let i = yBase + o * outPlane, end = i + outPlane; i < end; i++) if (y[i] < 0) y[i] *= reluSlope;
+        }
+      }
+    }
+  },
+};

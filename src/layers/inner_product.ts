@@ -1,0 +1,59 @@
+import { paramsOf } from '../caffe/schema.js';
+import { gemm, gemv, matrix } from '../kernels/gemm.js';
+import { sizeOf } from '../tensor.js';
+import type { FusableLayer } from './convolution.js';
+import { type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
+
+interface InnerProductParam {
+  num_output: number;
+  bias_term: boolean;
+  axis: number;
+  transpose: boolean;
+}
+
+/**
+ * Caffe's InnerProduct: flattens the bottom from `axis` on (K values per row, M rows), y = x W^T + b.
+ * Weights (N, K), or (K, N) with transpose: true; V1 files' legacy (1, 1, N, K) blobs fit too.
+ * One row (batch 1, most deploy nets) runs as a GEMV: the layer is then bound by reading its weights once.
+ */
+export const innerProductLayer: LayerType = {
+  type: 'InnerProduct',
+  create(def, weights): FusableLayer {
+    const p = paramsOf<InnerProductParam>(def, 'inner_product_param');
+    need(def, p.num_output > 0, 'needs num_output > 0');
+    const N = p.num_output;
+    let M = 0, K = 0;
+    let w: Float32Array = new Float32Array(0), bias: Float32Array | undefined;
+    let reluSlope: number | undefined;
+    return {
+      fuseRelu(negativeSlope) {
+        reluSlope = negativeSlope;
+      },
+      reshape([shape]) {
+        expectCounts(def, [1, 1], [1, 1]);
+        const axis = canonicalAxis(def, p.axis, shape.length);
+        M = sizeOf(shape.slice(0, axis));
+        K = sizeOf(shape.slice(axis));
+        const want = 1 + (p.bias_term ? 1 : 0);
+        need(def, weights.length === 0 || weights.length === want, () => `has ${weights.length} weight blobs but needs ${want} (${p.bias_term ? 'weights and bias' : 'weights only: bias_term is false'})`);
+        w = expectWeight(def, weights, 0, 'the weights', p.transpose ? [K, N] : [N, K]).data;
+        bias = p.bias_term ? expectWeight(def, weights, 1, 'the bias', [N]).data : undefined;
+        return [[...shape.slice(0, axis), N]];
+      },
+      forward([bottom], [top]) {
+        const x = bottom.data, y = top.data;
+        if (M === 1) {
+          // W as an (N x K) matrix: stored (N, K) row-major, or (K, N) read transposed.
+          gemv(N, K, p.transpose ? matrix(w, 0, N, true) : matrix(w, 0, K), x, 0, y, 0, bias, reluSlope);
+          return;
+        }
+        // y (M x N) = x (M x K) times W^T (K x N).
+        const Wt = p.transpose ? matrix(w, 0, N) : matrix(w, 0, K, true);
+        gemm(M, N, K, matrix(x, 0, K), Wt, y, 0, N, { colBias: bias, reluSlope });
+      },
+      macs() {
+        return M * N * K;
+      },
+    };
+  },
+};

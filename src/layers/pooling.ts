@@ -1,0 +1,187 @@
+import { paramsOf } from '../caffe/schema.js';
+import type { LayerParameter } from '../caffe/types.js';
+import { shapeString } from '../tensor.js';
+import { type LayerType, expectCounts, need } from './layer.js';
+
+interface PoolingParam {
+  pool: 'MAX' | 'AVE' | 'STOCHASTIC';
+  pad: number;
+  pad_h: number;
+  pad_w: number;
+  kernel_size: number;
+  kernel_h: number;
+  kernel_w: number;
+  stride: number;
+  stride_h: number;
+  stride_w: number;
+  global_pooling: boolean;
+  round_mode: 'CEIL' | 'FLOOR';
+}
+
+/** Caffe initialises MAX outputs to -FLT_MAX, so a window of -Infinity / NaN gives -FLT_MAX, as there. */
+const MINUS_FLT_MAX = -3.4028234663852886e38;
+
+/** Window settings after Caffe's LayerSetUp checks (kernel is 0 x 0 for global pooling until reshape). */
+interface PoolSettings {
+  method: PoolingParam['pool'];
+  global: boolean;
+  ceil: boolean;
+  kernel: [number, number];
+  pad: [number, number];
+  stride: [number, number];
+}
+
+function readPoolSettings(def: LayerParameter): PoolSettings {
+  const p = paramsOf<PoolingParam>(def, 'pooling_param');
+  const raw = (def.pooling_param ?? {}) as Record<string, unknown>;
+  const has = (f: string) => raw[f] !== undefined;
+  need(def, ['MAX', 'AVE', 'STOCHASTIC'].includes(p.pool), () => `unknown pool method ${String(p.pool)}`);
+  need(def, p.round_mode === 'CEIL' || p.round_mode === 'FLOOR', () => `unknown round_mode ${String(p.round_mode)}`);
+  let kernel: [number, number] = [0, 0];
+  if (p.global_pooling) {
+    need(def, !has('kernel_size') && !has('kernel_h') && !has('kernel_w'), 'global_pooling takes the whole input as the window: give no kernel size');
+  } else {
+    need(def, !(has('kernel_size') && (has('kernel_h') || has('kernel_w'))), 'gives both kernel_size and kernel_h/kernel_w; give one or the other');
+    need(def, has('kernel_size') || (has('kernel_h') && has('kernel_w')), 'needs kernel_size, or both kernel_h and kernel_w');
+    kernel = has('kernel_size') ? [p.kernel_size, p.kernel_size] : [p.kernel_h, p.kernel_w];
+    need(def, kernel[0] > 0 && kernel[1] > 0, () => `kernel size must be nonzero, got ${kernel.join(' x ')}`);
+  }
+  need(def, !has('pad_h') === !has('pad_w') && !(has('pad') && has('pad_h')), 'padding is pad, or both pad_h and pad_w');
+  need(def, !has('stride_h') === !has('stride_w') && !(has('stride') && has('stride_h')), 'stride is stride, or both stride_h and stride_w');
+  const pad: [number, number] = has('pad_h') ? [p.pad_h, p.pad_w] : [p.pad, p.pad];
+  const stride: [number, number] = has('stride_h') ? [p.stride_h, p.stride_w] : [p.stride, p.stride];
+  need(def, stride[0] > 0 && stride[1] > 0, () => `stride must be nonzero, got ${stride.join(' x ')}`);
+  if (p.global_pooling)
+    need(def, pad[0] === 0 && pad[1] === 0 && stride[0] === 1 && stride[1] === 1, 'global_pooling allows only pad 0 and stride 1');
+  if (pad[0] || pad[1]) {
+    need(def, p.pool !== 'STOCHASTIC', 'padding is implemented only for MAX and AVE pooling (as in Caffe)');
+    need(def, p.global_pooling || (pad[0] < kernel[0] && pad[1] < kernel[1]), () => `pad ${pad.join(' x ')} must be smaller than the kernel ${kernel.join(' x ')}`);
+  }
+  return { method: p.pool, global: p.global_pooling, ceil: p.round_mode === 'CEIL', kernel, pad, stride };
+}
+
+/** Caffe's pooled size: ceil or floor, then the last window must start inside image + pad. */
+function pooledSize(size: number, kernel: number, pad: number, stride: number, ceil: boolean): number {
+  const span = (size + 2 * pad - kernel) / stride;
+  let out = (ceil ? Math.ceil(span) : Math.floor(span)) + 1;
+  if (pad > 0 && (out - 1) * stride >= size + pad) out--;
+  return out;
+}
+
+/**
+ * Caffe's Pooling over (N, C, H, W): MAX (padding never wins; an optional second top gets the argmax index
+ * h * W + w within the plane, as a float), AVE (divisor = the window clipped to [-p, H + p) before clamping to
+ * the image) and STOCHASTIC at TEST time (sum x^2 / sum x over the window, 0 when the sum is not positive:
+ * what Caffe's GPU test path computes; its CPU path has none). Window bounds are computed once per reshape,
+ * so the inner loops only add or compare.
+ */
+export const poolingLayer: LayerType = {
+  type: 'Pooling',
+  create(def) {
+    const s = readPoolSettings(def);
+    const maxTops = s.method === 'MAX' ? 2 : 1;
+    let height = 0, width = 0, outH = 0, outW = 0;
+    // Per output row / column: first and one-past-last input index, clamped to the image, and the AVE divisor part.
+    let rowStart: Int32Array = new Int32Array(0), rowEnd: Int32Array = new Int32Array(0), rowSpan: Int32Array = new Int32Array(0);
+    let colStart: Int32Array = new Int32Array(0), colEnd: Int32Array = new Int32Array(0), colSpan: Int32Array = new Int32Array(0);
+    return {
+      reshape([shape]) {
+        expectCounts(def, [1, 1], [1, maxTops]);
+        need(def, shape.length === 4, () => `needs a 4-D bottom (num, channels, height, width), got ${shapeString(shape)}`);
+        [height, width] = [shape[2], shape[3]];
+        const [kh, kw] = s.global ? [height, width] : s.kernel;
+        const [ph, pw] = s.pad, [sh, sw] = s.stride;
+        outH = pooledSize(height, kh, ph, sh, s.ceil);
+        outW = pooledSize(width, kw, pw, sw, s.ceil);
+        need(def, outH > 0 && outW > 0, () => `kernel ${kh} x ${kw} is larger than the padded input ${height + 2 * ph} x ${width + 2 * pw}`);
+        [rowStart, rowEnd, rowSpan] = windows(outH, kh, ph, sh, height, s.method === 'STOCHASTIC');
+        [colStart, colEnd, colSpan] = windows(outW, kw, pw, sw, width, s.method === 'STOCHASTIC');
+        const top = [shape[0], shape[1], outH, outW];
+        return (def.top ?? []).map(() => top);
+      },
+      forward([bottom], [top, mask]) {
+        const planes = bottom.dims[0] * bottom.dims[1];
+        const x = bottom.data, y = top.data, m = mask?.data;
+        const inPlane = height * width, outPlane = outH * outW;
+        for (let c = 0; c < planes; c++) {
+          const xo = c * inPlane, yo = c * outPlane;
+          if (s.method === 'MAX') maxPlane(x, xo, y, yo, m);
+          else if (s.method === 'AVE') avePlane(x, xo, y, yo);
+          else stochasticPlane(x, xo, y, yo);
+        }
+      },
+    };
+
+    function maxPlane(x: Float32Array, xo: number, y: Float32Array, yo: number, m: Float32Array | undefined): void {
+      for (let oy = 0; oy < outH; oy++) {
+        const h0 = rowStart[oy], h1 = rowEnd[oy];
+        for (let ox = 0; ox < outW; ox++) {
+          const w0 = colStart[ox], w1 = colEnd[ox];
+          let best = MINUS_FLT_MAX, at = -1;
+          for (let h = h0; h < h1; h++) {
+            const row = xo + h * width;
+            for (let i = row + w0, end = row + w1; i < end; i++) {
+              const v = x[i];
+              if (v > best) {
+                best = v;
+                at = i;
+              }
+            }
+          }
+          y[yo + oy * outW + ox] = best;
+          if (m) m[yo + oy * outW + ox] = at < 0 ? -1 : at - xo;
+        }
+      }
+    }
+
+    function avePlane(x: Float32Array, xo: number, y: Float32Array, yo: number): void {
+      for (let oy = 0; oy < outH; oy++) {
+        const h0 = rowStart[oy], h1 = rowEnd[oy], hs = rowSpan[oy];
+        for (let ox = 0; ox < outW; ox++) {
+          const w0 = colStart[ox], w1 = colEnd[ox];
+          let sum = 0;
+          for (let h = h0; h < h1; h++) {
+            const row = xo + h * width;
+            for (let i = row + w0, end = row + w1; i < end; i++) sum += x[i];
+          }
+          y[yo + oy * outW + ox] = sum / (hs * colSpan[ox]);
+        }
+      }
+    }
+
+    function stochasticPlane(x: Float32Array, xo: number, y: Float32Array, yo: number): void {
+      for (let oy = 0; oy < outH; oy++) {
+        const h0 = rowStart[oy], h1 = rowEnd[oy];
+        for (let ox = 0; ox < outW; ox++) {
+          const w0 = colStart[ox], w1 = colEnd[ox];
+          let sum = 0, sumSquares = 0;
+          for (let h = h0; h < h1; h++) {
+            const row = xo + h * width;
+            for (let i = row + w0, end = row + w1; i < end; i++) {
+              const v = x[i];
+              sum += v;
+              sumSquares += v * v;
+            }
+          }
+          y[yo + oy * outW + ox] = sum > 0 ? sumSquares / sum : 0;
+        }
+      }
+    }
+  },
+};
+
+/**
+ * For each output index: the input window [start, end) clamped to [0, size) and the AVE divisor part (the window
+ * clipped to [-pad, size + pad) before clamping). Stochastic pooling has no padding and clamps only the end.
+ */
+function windows(count: number, kernel: number, pad: number, stride: number, size: number, stochastic: boolean): [Int32Array, Int32Array, Int32Array] {
+  const start = new Int32Array(count), end = new Int32Array(count), span = new Int32Array(count);
+  for (let o = 0; o < count; o++) {
+    const a = stochastic ? o * stride : o * stride - pad;
+    const b = Math.min(a + kernel, size + pad);
+    span[o] = b - a;
+    start[o] = Math.max(a, 0);
+    end[o] = Math.min(b, size);
+  }
+  return [start, end, span];
+}
