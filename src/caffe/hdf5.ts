@@ -1,0 +1,80 @@
+// Weights in HDF5, as Caffe writes them (Net::ToHDF5: `snapshot_format: HDF5`, pycaffe's `net.save_hdf5`):
+// a group `data` holding one group per layer, named after it, holding datasets `0`, `1`, ... (the layer's
+// blobs, float32, N-D). Read with h5wasm (HDF5 compiled to WebAssembly; it reads host files directly in Node).
+import fs from 'node:fs';
+import h5wasm from 'h5wasm/node';
+import { Tensor, sizeOf } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+
+/** HDF5's format signature. The superblock sits at byte 0, 512, 1024, 2048, ... of the file. */
+const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** True when the file is HDF5 (what Caffe's H5Fis_hdf5 checks before choosing how to read weights). */
+export function isHdf5File(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(8);
+    for (let offset = 0; offset <= 8192; offset = offset === 0 ? 512 : offset * 2) {
+      if (fs.readSync(fd, head, 0, 8, offset) < 8) return false;
+      if (HDF5_SIGNATURE.every((b, i) => head[i] === b)) return true;
+    }
+    return false;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+type H5Group = InstanceType<typeof h5wasm.Group>;
+type H5Dataset = InstanceType<typeof h5wasm.Dataset>;
+
+/** The weights of a Caffe HDF5 weights file, by layer name (in the file's order), blobs by index. */
+export async function readHdf5Weights(file: string): Promise<Map<string, Tensor[]>> {
+  if (!fs.statSync(file).isFile()) throw new CremaError(`${file}: is not a file`);
+  await h5wasm.ready;
+  let h5: InstanceType<typeof h5wasm.File>;
+  try {
+    h5 = new h5wasm.File(file, 'r');
+  } catch (err) {
+    throw new CremaError(`${file}: cannot open as HDF5 (${err instanceof Error ? err.message : String(err)})`);
+  }
+  try {
+    const data = h5.get('data');
+    if (!(data instanceof h5wasm.Group))
+      throw new CremaError(`${file}: has no group 'data': not Caffe HDF5 weights (Caffe writes data/<layer>/<blob index>)`);
+    const weights = new Map<string, Tensor[]>();
+    for (const layer of data.keys()) {
+      const group = data.get(layer);
+      if (!(group instanceof h5wasm.Group)) throw new CremaError(`${file}: data/${layer} is not a group of blobs`);
+      weights.set(layer, readLayerBlobs(group, `${file}: layer '${layer}'`));
+    }
+    return weights;
+  } finally {
+    h5.close();
+  }
+}
+
+/** Datasets `0`..`n-1` of one layer's group, as tensors of the dataset's shape. */
+function readLayerBlobs(group: H5Group, where: string): Tensor[] {
+  const names = group.keys();
+  const blobs: Tensor[] = [];
+  for (const name of names) {
+    const index = Number(name);
+    if (!/^\d+$/.test(name) || index >= names.length)
+      throw new CremaError(`${where}: has an entry '${name}'; Caffe names a layer's blobs 0 to ${names.length - 1}`);
+    const dataset = group.get(name);
+    if (!(dataset instanceof h5wasm.Dataset)) throw new CremaError(`${where}: blob ${name} is not a dataset`);
+    blobs[index] = tensorFromDataset(dataset, `${where} blob ${name}`);
+  }
+  return blobs;
+}
+
+function tensorFromDataset(dataset: H5Dataset, where: string): Tensor {
+  const dims = dataset.shape ?? [];
+  const value = dataset.value;
+  if (!(ArrayBuffer.isView(value) && !(value instanceof DataView)) || value instanceof BigInt64Array || value instanceof BigUint64Array)
+    throw new CremaError(`${where}: is not a numeric array (dtype ${JSON.stringify(dataset.dtype)})`);
+  const numbers = value as unknown as ArrayLike<number>;
+  if (numbers.length !== sizeOf(dims))
+    throw new CremaError(`${where}: has ${numbers.length} values but its shape [${dims.join(', ')}] needs ${sizeOf(dims)}`);
+  return new Tensor(dims, numbers instanceof Float32Array ? numbers : Float32Array.from(numbers));
+}

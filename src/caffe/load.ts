@@ -1,0 +1,130 @@
+// The one way a net comes in: prototxt (any version) -> parse -> upgrade -> phase filter & inference form,
+// plus its weights (.caffemodel of any version, or Caffe's HDF5) as tensors by layer name.
+import fs from 'node:fs';
+import { Tensor, sizeOf } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+import { readCaffemodelFile } from './caffemodel.js';
+import { isHdf5File, readHdf5Weights } from './hdf5.js';
+import { type Phase, filterNet } from './phase.js';
+import { parsePrototxt } from './prototxt.js';
+import type { BlobProto, LayerParameter, NetParameter } from './types.js';
+import { upgradeNet } from './upgrade.js';
+
+export interface LoadOptions {
+  /** Which phase's layers to keep (include / exclude rules); TEST by default. */
+  phase?: Phase;
+  /** NetState level for min_level / max_level rules (default: the net's own, else 0). */
+  level?: number;
+  /** NetState stages, added to the net's own `state { stage }`. */
+  stages?: string[];
+  /** Skip prototxt fields the schema lacks (with a warning) instead of failing. */
+  lenient?: boolean;
+  warn?: (msg: string) => void;
+  /** Shapes for data-layer tops the prototxt cannot tell (e.g. a Data layer without crop_size), by top name. */
+  dataShapes?: Record<string, number[]>;
+}
+
+export interface LoadedNet {
+  /** Upgraded to V2, filtered for the phase, data layers as Input layers, loss layers gone. */
+  net: NetParameter;
+  /** Each layer's blobs by layer name (dims as stored; legacy blobs are 4-D). */
+  weights: Map<string, Tensor[]>;
+  /** What loading noticed: upgrades, dropped layers, unused or missing weights. */
+  notes: string[];
+}
+
+/** Reads a net and (optionally) its weights. Throws CremaError naming the file on bad input. */
+export async function loadNet(prototxtPath: string, weightsPath?: string, opts: LoadOptions = {}): Promise<LoadedNet> {
+  const notes: string[] = [];
+  const full = readNetPrototxt(prototxtPath, notes, opts);
+  // Blobs written into the prototxt itself count as weights too; the weights file overrides them.
+  const weights = weightsFromNet(full, prototxtPath);
+  let fileWeights: Map<string, Tensor[]> | undefined;
+  if (weightsPath !== undefined) {
+    fileWeights = await readWeightsFile(weightsPath, notes);
+    for (const [name, blobs] of fileWeights) weights.set(name, blobs);
+  }
+  const net = filterNet(full, { phase: opts.phase, level: opts.level, stages: opts.stages }, notes, {
+    weights,
+    dataShapes: opts.dataShapes,
+  });
+  const used = new Map<string, Tensor[]>();
+  for (const l of net.layer ?? []) {
+    const w = weights.get(l.name);
+    if (w?.length) used.set(l.name, w);
+  }
+  if (fileWeights) noteUnusedWeights(fileWeights, net, weightsPath!, notes);
+  noteMissingWeights(net, used, weightsPath, notes);
+  return { net, weights: used, notes };
+}
+
+/** A prototxt parsed and upgraded to V2 (not filtered). */
+export function readNetPrototxt(file: string, notes: string[] = [], opts: Pick<LoadOptions, 'lenient' | 'warn'> = {}): NetParameter {
+  const text = fs.readFileSync(file, 'utf8');
+  const parsed = parsePrototxt(text, file, { lenient: opts.lenient, warn: opts.warn });
+  return upgradeNet(parsed, file, notes);
+}
+
+/** The weights of a .caffemodel (any version) or a Caffe HDF5 file, by layer name; told apart by content, as Caffe does. */
+export async function readWeightsFile(file: string, notes: string[] = []): Promise<Map<string, Tensor[]>> {
+  if (isHdf5File(file)) return readHdf5Weights(file);
+  const net = upgradeNet(readCaffemodelFile(file), file, notes);
+  return weightsFromNet(net, file);
+}
+
+/** Each layer's blobs as tensors, by layer name (a later layer of the same name wins, as in Caffe's copy). */
+export function weightsFromNet(net: NetParameter, file: string): Map<string, Tensor[]> {
+  const weights = new Map<string, Tensor[]>();
+  for (const l of net.layer ?? []) {
+    if (!l.blobs?.length) continue;
+    weights.set(l.name, l.blobs.map((b, i) => tensorFromBlob(b, `${file}: layer '${l.name}' blob ${i}`)));
+  }
+  return weights;
+}
+
+/**
+ * A BlobProto as a Tensor, as Caffe's Blob::FromProto reads it: the legacy num/channels/height/width (4-D) when
+ * any of them is set, else `shape.dim`; values from `data`, else `double_data`. A blob with values and no shape
+ * at all becomes 1-D. `what` names the blob in errors.
+ */
+export function tensorFromBlob(blob: BlobProto, what: string): Tensor {
+  const values = blob.data?.length ? blob.data : blob.double_data?.length ? blob.double_data : new Float32Array(0);
+  const legacy = blob.num !== undefined || blob.channels !== undefined || blob.height !== undefined || blob.width !== undefined;
+  let dims: number[];
+  if (legacy) dims = [blob.num ?? 0, blob.channels ?? 0, blob.height ?? 0, blob.width ?? 0];
+  else if (blob.shape) dims = [...blob.shape.dim];
+  else dims = values.length ? [values.length] : [0];
+  if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new CremaError(`${what}: bad shape [${dims.join(', ')}]`);
+  const count = sizeOf(dims);
+  if (count !== values.length) throw new CremaError(`${what}: shape [${dims.join(', ')}] holds ${count} values but the blob has ${values.length}`);
+  return new Tensor(dims, values instanceof Float32Array ? values : Float32Array.from(values));
+}
+
+/** Layer types that cannot run without weights (Scale and Bias take theirs from a second bottom instead). */
+export function needsWeights(l: LayerParameter): boolean {
+  const bottoms = l.bottom?.length ?? 0;
+  switch (l.type) {
+    case 'Convolution': case 'Deconvolution': case 'InnerProduct': case 'BatchNorm': case 'PReLU': case 'Embed':
+      return true;
+    case 'Scale':
+      return bottoms < 2;
+    case 'Bias':
+      return bottoms === 1;
+    default:
+      return false;
+  }
+}
+
+function noteUnusedWeights(fileWeights: Map<string, Tensor[]>, net: NetParameter, file: string, notes: string[]): void {
+  const names = new Set((net.layer ?? []).map((l) => l.name));
+  const unused = [...fileWeights.keys()].filter((n) => !names.has(n) && fileWeights.get(n)!.length > 0);
+  if (unused.length) notes.push(`${file}: weights file has layers the net does not use: ${unused.join(', ')}`);
+}
+
+function noteMissingWeights(net: NetParameter, used: Map<string, Tensor[]>, file: string | undefined, notes: string[]): void {
+  const missing = (net.layer ?? []).filter((l) => needsWeights(l) && !used.has(l.name)).map((l) => l.name);
+  if (!missing.length) return;
+  notes.push(file === undefined
+    ? `no weights given: layers that need weights have none: ${missing.join(', ')}`
+    : `${file}: layers that need weights got none: ${missing.join(', ')}`);
+}

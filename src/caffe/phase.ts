@@ -1,0 +1,259 @@
+// Picks the layers of a V2 net for one NetState, as Caffe's Net::FilterNet / StateMeetsRule do, and then
+// makes the result runnable for inference: data layers (which read databases crema does not have) become
+// Input layers of the shape they would give, and loss / accuracy layers (which need labels) go.
+import type { LayerParameter, NetParameter, NetStateRule } from './types.js';
+import { paramsOf } from './schema.js';
+import type { Tensor } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+
+export type Phase = 'TRAIN' | 'TEST';
+
+export interface FilterState {
+  /** TEST unless given. */
+  phase?: Phase;
+  /** The net's own `state { level }` (else 0) unless given. */
+  level?: number;
+  /** Added to the net's own `state { stage }`, as Caffe's Net constructor does. */
+  stages?: string[];
+}
+
+export interface FilterOptions {
+  /** The weights by layer name, to learn a data layer's channel count from the layer that reads it. */
+  weights?: Map<string, Tensor[]>;
+  /** Shapes for data-layer tops that the prototxt cannot tell (e.g. a Data layer without crop_size), by top name. */
+  dataShapes?: Record<string, number[]>;
+}
+
+interface ResolvedState {
+  phase: Phase;
+  level: number;
+  stages: string[];
+}
+
+/** Caffe's FilterNet for `state`, then the inference conversions (see `toInference`). Returns a new net. */
+export function filterNet(net: NetParameter, state: FilterState = {}, notes: string[] = [], opts: FilterOptions = {}): NetParameter {
+  const selected = selectLayers(net, state, notes);
+  return toInference(selected, notes, opts);
+}
+
+/** The layers whose include / exclude rules let them in under `state` (Net::FilterNet), nothing else changed. */
+export function selectLayers(net: NetParameter, state: FilterState = {}, notes: string[] = []): NetParameter {
+  const resolved = resolveState(net, state);
+  const layer = (net.layer ?? []).filter((l) => layerIncluded(l, resolved));
+  for (const l of layer) {
+    if (l.phase !== undefined && l.phase !== resolved.phase)
+      notes.push(`layer '${l.name}' (${l.type}) sets phase: ${l.phase}, so it behaves as in ${l.phase} although the net runs in ${resolved.phase}`);
+  }
+  const out: NetParameter = { ...net, layer, state: { phase: resolved.phase, level: resolved.level } };
+  if (resolved.stages.length) out.state!.stage = resolved.stages;
+  return out;
+}
+
+function resolveState(net: NetParameter, state: FilterState): ResolvedState {
+  return {
+    phase: state.phase ?? 'TEST',
+    level: state.level ?? net.state?.level ?? 0,
+    stages: [...(net.state?.stage ?? []), ...(state.stages ?? [])],
+  };
+}
+
+function layerIncluded(l: LayerParameter, state: ResolvedState): boolean {
+  const include = l.include ?? [], exclude = l.exclude ?? [];
+  if (include.length && exclude.length)
+    throw new CremaError(`layer '${l.name}' (${l.type}) has both include and exclude rules; Caffe allows only one kind`);
+  // Without include rules a layer is in unless an exclude rule matches; with them, it is in if one matches.
+  if (include.length === 0) return !exclude.some((rule) => stateMeetsRule(state, rule));
+  return include.some((rule) => stateMeetsRule(state, rule));
+}
+
+/** Caffe's StateMeetsRule: every condition the rule sets must hold. */
+export function stateMeetsRule(state: ResolvedState, rule: NetStateRule): boolean {
+  if (rule.phase !== undefined && rule.phase !== state.phase) return false;
+  if (rule.min_level !== undefined && state.level < rule.min_level) return false;
+  if (rule.max_level !== undefined && state.level > rule.max_level) return false;
+  if ((rule.stage ?? []).some((s) => !state.stages.includes(s))) return false;
+  if ((rule.not_stage ?? []).some((s) => state.stages.includes(s))) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------- inference conversions
+
+const DATA_TYPES = new Set(['Data', 'ImageData', 'HDF5Data', 'MemoryData', 'WindowData', 'DummyData']);
+
+const isLossLayer = (l: LayerParameter): boolean => l.type === 'Accuracy' || l.type.endsWith('Loss');
+
+/** A Python layer without bottoms is a data layer (its shapes are known only to its Python code). */
+const isDataLayer = (l: LayerParameter): boolean => DATA_TYPES.has(l.type) || (l.type === 'Python' && !(l.bottom?.length));
+
+/**
+ * Makes a filtered net runnable for inference: SoftmaxWithLoss becomes Softmax, other loss and Accuracy
+ * layers go, data layers become Input layers of the shape they would give, and tops of data / Input
+ * layers that only the removed layers read (labels) go. Each change is described in `notes`.
+ */
+export function toInference(net: NetParameter, notes: string[] = [], opts: FilterOptions = {}): NetParameter {
+  const layers = net.layer ?? [];
+  const readBefore = blobsRead(layers);
+  const kept = replaceLossLayers(layers, notes);
+  const readAfter = blobsRead(kept);
+  // Blobs some removed layer read and no remaining layer reads: the labels.
+  const orphaned = (blob: string) => readBefore.has(blob) && !readAfter.has(blob);
+  const out = kept.map((l, i) => {
+    if (isDataLayer(l)) return dataToInput(l, kept.slice(i + 1), orphaned, notes, opts);
+    if (l.type === 'Input') return dropOrphanedInputs(l, orphaned, notes);
+    return l;
+  });
+  return { ...net, layer: out };
+}
+
+function blobsRead(layers: LayerParameter[]): Set<string> {
+  return new Set(layers.flatMap((l) => l.bottom ?? []));
+}
+
+function replaceLossLayers(layers: LayerParameter[], notes: string[]): LayerParameter[] {
+  const softmaxLosses = layers.filter((l) => l.type === 'SoftmaxWithLoss');
+  const names = new Set(layers.map((l) => l.name));
+  const blobs = new Set(layers.flatMap((l) => [...(l.top ?? []), ...(l.bottom ?? [])]));
+  // A lone SoftmaxWithLoss becomes the 'prob' Softmax that deploy files end with, when that name is free.
+  const useProb = softmaxLosses.length === 1 && !names.has('prob') && !blobs.has('prob');
+  const dropped: string[] = [];
+  const kept: LayerParameter[] = [];
+  for (const l of layers) {
+    if (l.type === 'SoftmaxWithLoss') {
+      const softmax = softmaxFromLoss(l, useProb);
+      notes.push(`SoftmaxWithLoss layer '${l.name}' became Softmax layer '${softmax.name}' (top '${softmax.top![0]}'), without its label input`);
+      kept.push(softmax);
+    } else if (isLossLayer(l)) {
+      dropped.push(`${l.name} (${l.type})`);
+    } else {
+      kept.push(l);
+    }
+  }
+  if (dropped.length) notes.push(`dropped the loss / accuracy layers, which need labels: ${dropped.join(', ')}`);
+  return kept;
+}
+
+function softmaxFromLoss(l: LayerParameter, useProb: boolean): LayerParameter {
+  const bottom = l.bottom?.[0];
+  if (bottom === undefined) throw new CremaError(`layer '${l.name}' (SoftmaxWithLoss) has no bottom`);
+  const name = useProb ? 'prob' : l.name;
+  const top = useProb ? 'prob' : (l.top?.[0] ?? l.name);
+  const out: LayerParameter = { name, type: 'Softmax', bottom: [bottom], top: [top] };
+  if (l.softmax_param !== undefined) out.softmax_param = l.softmax_param;
+  return out;
+}
+
+function dropOrphanedInputs(l: LayerParameter, orphaned: (blob: string) => boolean, notes: string[]): LayerParameter {
+  const tops = l.top ?? [];
+  const keep = tops.map((t, i) => i === 0 || !orphaned(t));
+  if (keep.every(Boolean)) return l;
+  const shapes: unknown[] = l.input_param?.shape ?? [];
+  notes.push(`Input layer '${l.name}': dropped top(s) ${tops.filter((_, i) => !keep[i]).join(', ')}, read only by removed loss layers`);
+  const out: LayerParameter = { ...l, top: tops.filter((_, i) => keep[i]) };
+  // One shape serves every top when only one is given.
+  if (shapes.length > 1) out.input_param = { ...l.input_param, shape: shapes.filter((_, i) => keep[i]) };
+  return out;
+}
+
+/** A data layer as the Input layer of the shape its data would have. Tops only the removed layers read go. */
+function dataToInput(
+  l: LayerParameter, later: LayerParameter[], orphaned: (blob: string) => boolean, notes: string[], opts: FilterOptions,
+): LayerParameter {
+  const tops = l.top ?? [];
+  if (tops.length === 0) throw new CremaError(`layer '${l.name}' (${l.type}) has no top`);
+  const shapes = dataShapes(l, later, notes, opts);
+  const keptTops: string[] = [], keptShapes: number[][] = [];
+  tops.forEach((t, i) => {
+    if (i > 0 && orphaned(t)) return;
+    const shape = opts.dataShapes?.[t] ?? shapes[i];
+    if (!shape) throw new CremaError(`layer '${l.name}' (${l.type}): the shape of its top '${t}' cannot be known from the prototxt; give it (data shapes option)`);
+    keptTops.push(t);
+    keptShapes.push(shape);
+  });
+  const dropped = tops.filter((t) => !keptTops.includes(t));
+  notes.push(`${l.type} layer '${l.name}' became an Input layer: ${keptTops.map((t, i) => `${t} [${keptShapes[i].join(', ')}]`).join(', ')}` +
+    (dropped.length ? `; dropped its top(s) ${dropped.join(', ')}, read only by removed loss layers` : ''));
+  return { name: l.name, type: 'Input', top: keptTops, input_param: { shape: keptShapes.map((dim) => ({ dim })) } };
+}
+
+/** The shapes of a data layer's tops as far as the prototxt (and the weights) tell; undefined where unknown. */
+function dataShapes(l: LayerParameter, later: LayerParameter[], notes: string[], opts: FilterOptions): (number[] | undefined)[] {
+  const top0 = l.top![0];
+  if (opts.dataShapes?.[top0]) return [opts.dataShapes[top0]];
+  const transform = paramsOf(l, 'transform_param');
+  const crop: number = transform.crop_size;
+  switch (l.type) {
+    case 'Data': {
+      const p = paramsOf(l, 'data_param');
+      const n = requireBatch(l, p.batch_size, 'data_param.batch_size');
+      const c = transform.force_gray ? 1 : channelsFor(l, later, notes, opts);
+      if (!crop) throw unknownImageSize(l, 'its images come from a database and transform_param.crop_size is not set');
+      return [[n, c, crop, crop], [n]];
+    }
+    case 'ImageData': {
+      const p = paramsOf(l, 'image_data_param');
+      const c = p.is_color ? 3 : 1;
+      const [h, w] = crop ? [crop, crop] : [p.new_height, p.new_width];
+      if (!h || !w) throw unknownImageSize(l, 'neither transform_param.crop_size nor image_data_param.new_height / new_width is set');
+      return [[p.batch_size, c, h, w], [p.batch_size]];
+    }
+    case 'WindowData': {
+      const p = paramsOf(l, 'window_data_param');
+      const n = requireBatch(l, p.batch_size, 'window_data_param.batch_size');
+      if (!crop) throw unknownImageSize(l, 'transform_param.crop_size is not set');
+      return [[n, 3, crop, crop], [n]];
+    }
+    case 'MemoryData': {
+      const p = paramsOf(l, 'memory_data_param');
+      const dims = [p.batch_size, p.channels, p.height, p.width];
+      if (dims.some((d) => !d)) throw new CremaError(`layer '${l.name}' (MemoryData) needs batch_size, channels, height and width in memory_data_param`);
+      return [dims, [p.batch_size]];
+    }
+    case 'DummyData':
+      return dummyDataShapes(l);
+    default: // HDF5Data, Python: the shapes live in the data files / the Python code.
+      throw unknownImageSize(l, 'its shapes are set by its data source, not the prototxt');
+  }
+}
+
+function requireBatch(l: LayerParameter, n: number | undefined, field: string): number {
+  if (!n) throw new CremaError(`layer '${l.name}' (${l.type}) has no ${field}`);
+  return n;
+}
+
+function unknownImageSize(l: LayerParameter, why: string): CremaError {
+  return new CremaError(`layer '${l.name}' (${l.type}): cannot turn it into an Input layer: ${why}; give the shape of '${l.top![0]}' (data shapes option)`);
+}
+
+/** DummyDataLayer's shapes: `shape` (one for all tops, or one per top), else num / channels / height / width. */
+function dummyDataShapes(l: LayerParameter): number[][] {
+  const p = paramsOf(l, 'dummy_data_param');
+  const nTop = l.top!.length;
+  const pick = <T>(list: T[], i: number): T => list[list.length === 1 ? 0 : i];
+  const bad = (why: string) => new CremaError(`layer '${l.name}' (DummyData): ${why}`);
+  if (p.shape.length) {
+    if (p.shape.length !== 1 && p.shape.length !== nTop) throw bad(`gives ${p.shape.length} shapes for ${nTop} tops`);
+    return l.top!.map((_, i) => [...(pick(p.shape as { dim?: number[] }[], i).dim ?? [])]);
+  }
+  const legacy = [p.num, p.channels, p.height, p.width] as number[][];
+  if (legacy.some((list) => list.length !== 1 && list.length !== nTop)) throw bad('num, channels, height and width must each be given once or once per top');
+  return l.top!.map((_, i) => legacy.map((list) => pick(list, i)));
+}
+
+/**
+ * A Data layer's channel count is in its database, not the prototxt: learn it from the weights of the
+ * convolution that reads the data, else assume 3 (colour images) and say so.
+ */
+function channelsFor(l: LayerParameter, later: LayerParameter[], notes: string[], opts: FilterOptions): number {
+  const data = l.top![0];
+  const reader = later.find((x) => x.bottom?.includes(data));
+  const w = reader && opts.weights?.get(reader.name)?.[0];
+  if (reader && w && (reader.type === 'Convolution' || reader.type === 'Deconvolution') && w.dims.length >= 3) {
+    // Convolution weights are (Cout, Cin/group, ...); Deconvolution weights are (Cin, Cout/group, ...).
+    const group: number = paramsOf(reader, 'convolution_param').group;
+    const channels = reader.type === 'Convolution' ? w.dims[1] * group : w.dims[0];
+    notes.push(`${l.type} layer '${l.name}': took ${channels} channel(s) from the weights of '${reader.name}' (the prototxt cannot say)`);
+    return channels;
+  }
+  notes.push(`${l.type} layer '${l.name}': assumed 3 channels (the prototxt cannot say, and no weights tell)`);
+  return 3;
+}
