@@ -26,7 +26,8 @@ interface Token {
   col: number;
 }
 
-const PUNCT = new Set(['{', '}', '<', '>', '[', ']', ':', ',', ';', '-', '+']);
+// '.' and '/' only occur in extension names and type URLs ([foo.bar]).
+const PUNCT = new Set(['{', '}', '<', '>', '[', ']', ':', ',', ';', '-', '+', '.', '/']);
 
 /** Splits text into tokens. A lexical error becomes a 'bad' token, reported when the parser reaches it. */
 function tokenize(text: string): Token[] {
@@ -436,6 +437,7 @@ class TextParser {
   }
 
   private parseInteger(type: string): number {
+    const start = this.peek();
     const negative = this.eat('-');
     const t = this.peek();
     if (t.kind !== 'number') this.expected('an integer');
@@ -447,7 +449,7 @@ class TextParser {
     if (negative) big = -big;
     const range = INT_RANGES[type];
     if (!range) this.fail(t, `unsupported field type ${type}`);
-    if (big < range[0] || big > range[1]) this.fail(t, `integer ${big} out of range for ${type}`);
+    if (big < range[0] || big > range[1]) this.fail(start, `integer ${big} out of range for ${type}`);
     this.pos++;
     return toSafeNumber(big, () => `${this.at(t)}: integer ${big} is too large`);
   }
@@ -487,6 +489,7 @@ export function parsePrototxt(text: string, file: string, opts: PrototxtOptions 
 export function formatFloat32(x: number): string {
   if (Number.isNaN(x)) return 'nan';
   if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  if (Object.is(x, -0)) return '-0';
   const f = Math.fround(x);
   for (let p = 1; p <= 9; p++) {
     const s = f.toPrecision(p);
