@@ -1,0 +1,169 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Graph, GraphLayer } from '../graph/graph.js';
+import { LayerError } from '../layers/layer.js';
+import { CremaError } from '../util/errors.js';
+import { type Attr, OnnxBuilder, irVersionFor, valueInfo } from './builder.js';
+import { type LayerContext, type LrnMode, convertibleTypes, converters } from './layers.js';
+import { type ModelObj, type ValueInfoObj, encodeModel } from './proto.js';
+
+export const MIN_OPSET = 13;
+/** The newest opset ONNX Runtime 1.30 runs (and the newest crema has checked its ops against). */
+export const MAX_OPSET = 23;
+export const DEFAULT_OPSET = 17;
+
+export interface ConvertOptions {
+  /** ONNX opset of the model (default 17). */
+  opset?: number;
+  /** Graph outputs: Caffe's net outputs ('net', default), every blob ('all'), or the named blobs. */
+  outputs?: 'net' | 'all' | readonly string[];
+  /** ACROSS_CHANNELS LRN as ONNX's LRN op ('native', default) or as an AveragePool subgraph ('decomposed'). */
+  lrn?: LrnMode;
+}
+
+export interface OnnxConversion {
+  model: ModelObj;
+  /** Graph input names (Caffe's input blobs), in net order. */
+  inputs: string[];
+  /** Each requested Caffe blob -> the graph output that holds its final value. */
+  outputs: Map<string, string>;
+  /** Requested blobs that are graph inputs left unchanged by the net: their value is the input itself. */
+  passthrough: string[];
+}
+
+/**
+ * Converts a graph to an ONNX model with Caffe's semantics. ONNX values are assigned once, so a blob that
+ * layers overwrite in place becomes several values; the last one carries the blob's name.
+ */
+export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxConversion {
+  const opset = options.opset ?? DEFAULT_OPSET;
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET)
+    throw new CremaError(`--opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}, got ${opset}`);
+  const b = new OnnxBuilder(graph.blobShapes.keys());
+  const inputSet = new Set(graph.inputs);
+  const lastWriter = new Map<string, number>();
+  graph.layers.forEach((l, i) => l.tops.forEach((t) => lastWriter.set(t, i)));
+  const current = new Map<string, string>();
+  const inputs: ValueInfoObj[] = [];
+  graph.layers.forEach((layer, index) => {
+    if (layer.type === 'Input') {
+      for (const t of layer.tops) {
+        current.set(t, b.claim(t));
+        inputs.push(valueInfo(t, graph.blobShapes.get(t)));
+      }
+      return;
+    }
+    const values = convertLayer(b, layer, opset, options.lrn ?? 'native', current, (t) => lastWriter.get(t) === index && !inputSet.has(t));
+    layer.tops.forEach((t, i) => current.set(t, values[i]));
+  });
+  const { outputs, passthrough, infos } = exposeOutputs(b, graph, current, wantedBlobs(graph, options.outputs ?? 'net'));
+  const model: ModelObj = {
+    ir_version: irVersionFor(opset),
+    producer_name: 'crema',
+    producer_version: '0.1.0',
+    graph: {
+      name: graph.name || 'net',
+      doc_string: 'Converted from Caffe by crema',
+      node: b.nodes,
+      initializer: b.initializers,
+      input: inputs,
+      output: infos,
+    },
+    opset_import: [{ domain: '', version: opset }],
+  };
+  return { model, inputs: [...graph.inputs], outputs, passthrough };
+}
+
+/** Converts one layer; returns the ONNX value of each of its tops. */
+function convertLayer(
+  b: OnnxBuilder,
+  layer: GraphLayer,
+  opset: number,
+  lrn: LrnMode,
+  current: Map<string, string>,
+  keepsBlobName: (top: string) => boolean,
+): string[] {
+  const convert = converters[layer.type];
+  if (!convert) throw new LayerError(layer.def, `crema cannot convert this layer type to ONNX (it converts ${convertibleTypes().join(', ')})`);
+  const tops: (string | undefined)[] = layer.tops.map(() => undefined);
+  let nodeCount = 0;
+  const ctx: LayerContext = {
+    b,
+    layer,
+    opset,
+    lrn,
+    bottom: (i) => current.get(layer.bottoms[i])!,
+    top: (i) => {
+      const t = layer.tops[i];
+      return (tops[i] = keepsBlobName(t) ? b.claim(t) : b.fresh(`${t}/${layer.name}`));
+    },
+    alias: (i, value) => {
+      tops[i] = value;
+    },
+    tmp: (what) => b.fresh(`${layer.name}/${what}`),
+    node: (op: string, inputs: string[], outputs: string[], attrs?: Record<string, Attr>) =>
+      b.node(op, inputs, outputs, attrs, nodeCount++ === 0 ? layer.name : `${layer.name}/${op}_${nodeCount}`)[0],
+  };
+  convert(ctx);
+  return tops.map((v, i) => {
+    if (v === undefined) throw new Error(`internal: ONNX conversion of layer '${layer.name}' gave no value for top '${layer.tops[i]}'`);
+    return v;
+  });
+}
+
+function wantedBlobs(graph: Graph, outputs: 'net' | 'all' | readonly string[]): string[] {
+  if (outputs === 'net') return graph.outputs;
+  if (outputs === 'all') return [...graph.blobShapes.keys()];
+  for (const blob of outputs)
+    if (!graph.blobShapes.has(blob)) throw new CremaError(`'${blob}' is not a blob of the net (blobs: ${[...graph.blobShapes.keys()].join(', ')})`);
+  return [...outputs];
+}
+
+/** Makes each wanted blob's final value a graph output under the blob's name (Identity where it is an alias). */
+function exposeOutputs(b: OnnxBuilder, graph: Graph, current: Map<string, string>, wanted: string[]) {
+  const outputs = new Map<string, string>();
+  const passthrough: string[] = [];
+  const infos: ValueInfoObj[] = [];
+  const inputSet = new Set(graph.inputs);
+  for (const blob of wanted) {
+    const value = current.get(blob)!;
+    if (inputSet.has(blob) && value === blob) {
+      passthrough.push(blob);
+      continue;
+    }
+    // An input that layers overwrite in place keeps its name for the feed; its final value gets another.
+    const name = value === blob ? blob : inputSet.has(blob) ? b.fresh(`${blob}/final`) : b.claim(blob);
+    if (name !== value) b.node('Identity', [value], [name], {}, `${blob}/output`);
+    infos.push(valueInfo(name, graph.blobShapes.get(blob)));
+    outputs.set(blob, name);
+  }
+  return { outputs, passthrough, infos };
+}
+
+/** The serialized model (weights as raw_data, copied once into the buffer). */
+export function encodeConversion(conversion: OnnxConversion): Uint8Array {
+  return encodeModel(conversion.model);
+}
+
+/**
+ * Writes `bytes` to `file` atomically: into a temporary file beside it, then renamed over it, so an
+ * existing file is replaced only when the new one is complete.
+ */
+export function writeFileAtomic(file: string, bytes: Uint8Array): void {
+  const dir = path.dirname(path.resolve(file));
+  if (!fs.existsSync(dir)) throw new CremaError(`${file}: the directory ${dir} does not exist`);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    const fd = fs.openSync(tmp, 'wx');
+    try {
+      for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}

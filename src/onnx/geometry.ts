@@ -1,0 +1,93 @@
+import type { LayerParameter, Message } from '../caffe/types.js';
+import { LayerError } from '../layers/layer.js';
+
+// Window geometry of Convolution / Deconvolution / Pooling, read the way Caffe's LayerSetUp reads it
+// (base_conv_layer.cpp, pooling_layer.cpp): the _h/_w fields win when present, else the shared field.
+
+export interface ConvGeometry {
+  kernel: number[];
+  stride: number[];
+  pad: number[];
+  dilation: number[];
+}
+
+function has(raw: Message | undefined, field: string): boolean {
+  return raw !== undefined && raw[field] !== undefined && raw[field] !== null;
+}
+
+/** One value per spatial axis from a repeated field (1 value = all axes, else one each, none = default). */
+function perAxis(def: LayerParameter, what: string, values: number[] | undefined, spatial: number, dflt: number): number[] {
+  const v = values ?? [];
+  if (v.length === 0) return Array(spatial).fill(dflt);
+  if (v.length === 1) return Array(spatial).fill(v[0]);
+  if (v.length !== spatial) throw new LayerError(def, `${what} has ${v.length} values for ${spatial} spatial axes`);
+  return [...v];
+}
+
+/** Convolution / Deconvolution geometry over `spatial` axes, from `convolution_param`. */
+export function convGeometry(def: LayerParameter, p: Message, spatial: number): ConvGeometry {
+  const raw = def.convolution_param as Message | undefined;
+  const hw = (h: string, w: string, shared: string, dflt: number): number[] => {
+    if (has(raw, h) || has(raw, w)) {
+      if (spatial !== 2) throw new LayerError(def, `${h}/${w} are only for 2-D convolution`);
+      return [p[h] as number, p[w] as number];
+    }
+    return perAxis(def, shared, p[shared] as number[], spatial, dflt);
+  };
+  const geometry = {
+    kernel: hw('kernel_h', 'kernel_w', 'kernel_size', 0),
+    stride: hw('stride_h', 'stride_w', 'stride', 1),
+    pad: hw('pad_h', 'pad_w', 'pad', 0),
+    dilation: perAxis(def, 'dilation', p.dilation as number[], spatial, 1),
+  };
+  if (geometry.kernel.some((k) => !(k > 0))) throw new LayerError(def, 'kernel size must be positive');
+  if (geometry.stride.some((s) => !(s > 0))) throw new LayerError(def, 'stride must be positive');
+  if (geometry.dilation.some((d) => !(d > 0))) throw new LayerError(def, 'dilation must be positive');
+  return geometry;
+}
+
+export interface PoolGeometry {
+  kernel: [number, number];
+  stride: [number, number];
+  pad: [number, number];
+  global: boolean;
+  /** Caffe's output size (rows, cols). */
+  out: [number, number];
+}
+
+/**
+ * Pooling geometry for an input of H x W, with Caffe's output size: ceil (or floor with round_mode FLOOR),
+ * then, when any pad is set, the last window is dropped if it would start in the bottom/right padding.
+ */
+export function poolGeometry(def: LayerParameter, p: Message, height: number, width: number): PoolGeometry {
+  const raw = def.pooling_param as Message | undefined;
+  const global = p.global_pooling === true;
+  const pick = (h: string, w: string, shared: string): [number, number] =>
+    has(raw, h) || has(raw, w) ? [p[h] as number, p[w] as number] : [p[shared] as number, p[shared] as number];
+  const kernel: [number, number] = global ? [height, width] : pick('kernel_h', 'kernel_w', 'kernel_size');
+  const stride = pick('stride_h', 'stride_w', 'stride');
+  const pad = pick('pad_h', 'pad_w', 'pad');
+  if (!(kernel[0] > 0 && kernel[1] > 0)) throw new LayerError(def, 'kernel size must be positive');
+  if (!(stride[0] > 0 && stride[1] > 0)) throw new LayerError(def, 'stride must be positive');
+  if (pad[0] >= kernel[0] || pad[1] >= kernel[1]) throw new LayerError(def, 'pad must be smaller than the kernel');
+  const round = p.round_mode === 'FLOOR' ? Math.floor : Math.ceil;
+  const size = (n: number, i: 0 | 1): number => {
+    let out = round((n + 2 * pad[i] - kernel[i]) / stride[i]) + 1;
+    if ((pad[0] || pad[1]) && (out - 1) * stride[i] >= n + pad[i]) out -= 1;
+    return out;
+  };
+  return { kernel, stride, pad, global, out: [size(height, 0), size(width, 1)] };
+}
+
+/**
+ * Caffe's AVE divisor along one axis for each output position: the window clipped to [-pad, n + pad)
+ * (zero padding counts, a ceil overhang beyond it does not).
+ */
+export function aveDivisors(n: number, kernel: number, stride: number, pad: number, out: number): number[] {
+  const divisors: number[] = [];
+  for (let o = 0; o < out; o++) {
+    const start = o * stride - pad;
+    divisors.push(Math.min(start + kernel, n + pad) - start);
+  }
+  return divisors;
+}

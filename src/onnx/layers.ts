@@ -1,0 +1,439 @@
+import type { Message } from '../caffe/types.js';
+import { paramsOf } from '../caffe/schema.js';
+import type { GraphLayer } from '../graph/graph.js';
+import { LayerError, canonicalAxis, expectWeight } from '../layers/layer.js';
+import { type Shape, sizeOf } from '../tensor.js';
+import { type Attr, type OnnxBuilder, float, int, ints } from './builder.js';
+import { aveDivisors, convGeometry, poolGeometry } from './geometry.js';
+
+export type LrnMode = 'native' | 'decomposed';
+
+/** What a layer converter sees: the layer, the builder, and the ONNX values of its bottoms and tops. */
+export interface LayerContext {
+  b: OnnxBuilder;
+  layer: GraphLayer;
+  opset: number;
+  lrn: LrnMode;
+  /** The ONNX value holding bottom i now. */
+  bottom(i: number): string;
+  /** The name to give the value of top i (call once per top, for the node that computes it). */
+  top(i: number): string;
+  /** Top i is the value `value` itself (no node: Dropout, Split). */
+  alias(i: number, value: string): void;
+  /** A fresh name for a helper value of this layer. */
+  tmp(what: string): string;
+  /** Adds a node named after the layer; returns its first output. */
+  node(op: string, inputs: string[], outputs: string[], attrs?: Record<string, Attr>): string;
+}
+
+type Converter = (c: LayerContext) => void;
+
+const fail = (c: LayerContext, message: string): never => {
+  throw new LayerError(c.layer.def, message);
+};
+
+/** A unary elementwise op on bottom 0. */
+const unary = (op: string, attrs: (c: LayerContext) => Record<string, Attr> = () => ({})): Converter => (c) => {
+  c.node(op, [c.bottom(0)], [c.top(0)], attrs(c));
+};
+
+/** Applies `op` with a scalar constant unless the constant is the identity of `op`. */
+function withScalar(c: LayerContext, op: 'Mul' | 'Add', x: string, value: number, out?: string): string {
+  const identity = op === 'Mul' ? 1 : 0;
+  if (value === identity && !out) return x;
+  return c.node(op, [x, c.b.scalar(value)], [out ?? c.tmp(op.toLowerCase())]);
+}
+
+// ---- Vision layers ----
+
+function convolution(c: LayerContext, transposed: boolean): void {
+  const { layer } = c;
+  const def = layer.def;
+  const p = paramsOf(def, 'convolution_param');
+  const x = layer.bottomShapes[0];
+  if (layer.bottoms.length !== 1) fail(c, 'crema converts Convolution/Deconvolution with one bottom only');
+  if (canonicalAxis(def, p.axis as number, x.length) !== 1) fail(c, 'only axis 1 (channels) is supported in ONNX');
+  const spatial = x.length - 2;
+  const g = convGeometry(def, p, spatial);
+  const group = p.group as number, numOutput = p.num_output as number;
+  const channels = x[1];
+  const weightShape = transposed
+    ? [channels, numOutput / group, ...g.kernel]
+    : [numOutput, channels / group, ...g.kernel];
+  const w = expectWeight(def, layer.weights, 0, 'weights', weightShape);
+  const inputs = [c.bottom(0), c.b.floats(`${layer.name}/weights`, w.data, weightShape)];
+  if (p.bias_term) {
+    const bias = expectWeight(def, layer.weights, 1, 'bias', [numOutput]);
+    inputs.push(c.b.floats(`${layer.name}/bias`, bias.data, [numOutput]));
+  }
+  c.node(transposed ? 'ConvTranspose' : 'Conv', inputs, [c.top(0)], {
+    kernel_shape: ints(g.kernel),
+    strides: ints(g.stride),
+    pads: ints([...g.pad, ...g.pad]),
+    dilations: ints(g.dilation),
+    group: int(group),
+  });
+}
+
+function pooling(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'pooling_param');
+  const x = layer.bottomShapes[0];
+  if (layer.tops.length !== 1) fail(c, 'the MAX mask top is not supported in ONNX');
+  if (x.length !== 4) fail(c, 'Pooling needs a 4-D input');
+  if (p.pool !== 'MAX' && p.pool !== 'AVE') fail(c, `pool ${p.pool} has no ONNX equivalent; crema converts MAX and AVE`);
+  const [height, width] = [x[2], x[3]];
+  const g = poolGeometry(layer.def, p, height, width);
+  if (g.global) {
+    c.node(p.pool === 'MAX' ? 'GlobalMaxPool' : 'GlobalAveragePool', [c.bottom(0)], [c.top(0)]);
+    return;
+  }
+  // ONNX's ceil_mode differs between versions and runtimes on the window that starts in the padding, so
+  // crema never uses it: floor mode, with the bottom/right pad grown so that floor gives Caffe's size.
+  const endPad = [0, 1].map((i) => {
+    const n = i === 0 ? height : width;
+    return Math.max(g.pad[i], (g.out[i] - 1) * g.stride[i] + g.kernel[i] - n - g.pad[i]);
+  });
+  if (endPad[0] >= g.kernel[0] || endPad[1] >= g.kernel[1])
+    fail(c, 'its last window lies wholly outside the input (stride larger than kernel), which ONNX cannot express');
+  const attrs = {
+    kernel_shape: ints(g.kernel),
+    strides: ints(g.stride),
+    pads: ints([g.pad[0], g.pad[1], endPad[0], endPad[1]]),
+  };
+  if (p.pool === 'MAX') {
+    c.node('MaxPool', [c.bottom(0)], [c.top(0)], attrs); // padding never wins a MAX, however wide
+    return;
+  }
+  // AVE: with count_include_pad every window here is divided by kh * kw. Caffe divides the window that
+  // overhangs the padded input by its clipped size instead: rescale those outputs by a constant map.
+  const rows = aveDivisors(height, g.kernel[0], g.stride[0], g.pad[0], g.out[0]);
+  const cols = aveDivisors(width, g.kernel[1], g.stride[1], g.pad[1], g.out[1]);
+  const full = g.kernel[0] * g.kernel[1];
+  const exact = rows.every((d) => d === g.kernel[0]) && cols.every((d) => d === g.kernel[1]);
+  const pooled = c.node('AveragePool', [c.bottom(0)], [exact ? c.top(0) : c.tmp('sum')], { ...attrs, count_include_pad: int(1) });
+  if (exact) return;
+  const factors = new Float32Array(g.out[0] * g.out[1]);
+  for (let r = 0; r < g.out[0]; r++)
+    for (let col = 0; col < g.out[1]; col++) factors[r * g.out[1] + col] = full / (rows[r] * cols[col]);
+  c.node('Mul', [pooled, c.b.floats(`${layer.name}/edge_divisors`, factors, g.out)], [c.top(0)]);
+}
+
+function lrn(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'lrn_param');
+  const x = layer.bottomShapes[0];
+  const n = p.local_size as number, alpha = p.alpha as number, beta = p.beta as number, k = p.k as number;
+  if (x.length !== 4) fail(c, 'LRN needs a 4-D input');
+  if (!(n > 0) || n % 2 === 0) fail(c, `local_size must be odd and positive, got ${n}`);
+  const half = (n - 1) / 2;
+  if (p.norm_region === 'WITHIN_CHANNEL') {
+    // Caffe builds it from layers: x * (1 + alpha * avgpool_nxn(x^2))^-beta, zero-padded, k ignored.
+    const squared = c.node('Mul', [c.bottom(0), c.bottom(0)], [c.tmp('squared')]);
+    const mean = c.node('AveragePool', [squared], [c.tmp('window_mean')], {
+      kernel_shape: ints([n, n]),
+      pads: ints([half, half, half, half]),
+      count_include_pad: int(1),
+    });
+    lrnScale(c, mean, alpha, 1, beta);
+    return;
+  }
+  if (p.norm_region !== 'ACROSS_CHANNELS') fail(c, `unknown norm_region ${p.norm_region}`);
+  if (c.lrn === 'native') {
+    c.node('LRN', [c.bottom(0)], [c.top(0)], { size: int(n), alpha: float(alpha), beta: float(beta), bias: float(k) });
+    return;
+  }
+  // Decomposed: the channel window as an AveragePool over (N, 1, C, H*W), which ONNX Runtime runs faster.
+  const [batch, channels, height, width] = x;
+  const squared = c.node('Mul', [c.bottom(0), c.bottom(0)], [c.tmp('squared')]);
+  const planes = c.node('Reshape', [squared, c.b.int64s(`${layer.name}/planes_shape`, [batch, 1, channels, height * width])], [c.tmp('planes')]);
+  const pooled = c.node('AveragePool', [planes], [c.tmp('channel_mean_planes')], {
+    kernel_shape: ints([n, 1]),
+    pads: ints([half, 0, half, 0]),
+    count_include_pad: int(1),
+  });
+  const mean = c.node('Reshape', [pooled, c.b.int64s(`${layer.name}/shape`, x)], [c.tmp('channel_mean')]);
+  lrnScale(c, mean, alpha, k, beta);
+}
+
+/** top = x * (k + alpha * mean)^-beta, where mean is the window's mean of x^2. */
+function lrnScale(c: LayerContext, mean: string, alpha: number, k: number, beta: number): void {
+  const scaled = withScalar(c, 'Add', withScalar(c, 'Mul', mean, alpha), k);
+  const factor = c.node('Pow', [scaled, c.b.scalar(-beta)], [c.tmp('factor')]);
+  c.node('Mul', [c.bottom(0), factor], [c.top(0)]);
+}
+
+// ---- Common layers ----
+
+function innerProduct(c: LayerContext): void {
+  const { layer } = c;
+  const def = layer.def;
+  const p = paramsOf(def, 'inner_product_param');
+  const x = layer.bottomShapes[0];
+  const axis = canonicalAxis(def, p.axis as number, x.length);
+  const outputs = p.num_output as number, inputs = sizeOf(x.slice(axis));
+  const shape = p.transpose ? [inputs, outputs] : [outputs, inputs];
+  const w = expectWeight(def, layer.weights, 0, 'weights', shape);
+  const flat = c.node('Flatten', [c.bottom(0)], [c.tmp('flat')], { axis: int(axis) });
+  const gemmInputs = [flat, c.b.floats(`${layer.name}/weights`, w.data, shape)];
+  if (p.bias_term) gemmInputs.push(c.b.floats(`${layer.name}/bias`, expectWeight(def, layer.weights, 1, 'bias', [outputs]).data, [outputs]));
+  const top = layer.topShapes[0];
+  const direct = top.length === 2;
+  const y = c.node('Gemm', gemmInputs, [direct ? c.top(0) : c.tmp('gemm')], { transB: int(p.transpose ? 0 : 1) });
+  if (!direct) reshapeTo(c, y, top);
+}
+
+/** Reshapes `value` to the static `shape` as top 0. */
+function reshapeTo(c: LayerContext, value: string, shape: Shape): void {
+  c.node('Reshape', [value, c.b.int64s(`${c.layer.name}/shape`, shape)], [c.top(0)]);
+}
+
+function softmax(c: LayerContext): void {
+  const p = paramsOf(c.layer.def, 'softmax_param');
+  const axis = canonicalAxis(c.layer.def, p.axis as number, c.layer.bottomShapes[0].length);
+  c.node('Softmax', [c.bottom(0)], [c.top(0)], { axis: int(axis) });
+}
+
+function eltwise(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'eltwise_param');
+  const coeff = (p.coeff as number[]) ?? [];
+  const n = layer.bottoms.length;
+  if (n < 2) fail(c, 'Eltwise needs at least 2 bottoms');
+  const bottoms = layer.bottoms.map((_, i) => c.bottom(i));
+  if (p.operation === 'PROD') {
+    let product = bottoms[0];
+    for (let i = 1; i < n; i++) product = c.node('Mul', [product, bottoms[i]], [i === n - 1 ? c.top(0) : c.tmp('product')]);
+    return;
+  }
+  if (p.operation === 'MAX') {
+    c.node('Max', bottoms, [c.top(0)]);
+    return;
+  }
+  if (p.operation !== 'SUM') fail(c, `unknown operation ${p.operation}`);
+  if (coeff.length !== 0 && coeff.length !== n) fail(c, `has ${coeff.length} coeff for ${n} bottoms`);
+  const terms = bottoms.map((b, i) => withScalar(c, 'Mul', b, coeff[i] ?? 1));
+  c.node('Sum', terms, [c.top(0)]);
+}
+
+function concat(c: LayerContext): void {
+  const { layer } = c;
+  const raw = layer.def.concat_param as Message | undefined;
+  const p = paramsOf(layer.def, 'concat_param');
+  const rank = layer.bottomShapes[0].length;
+  const axis = raw?.concat_dim !== undefined ? (p.concat_dim as number) : canonicalAxis(layer.def, p.axis as number, rank);
+  if (layer.bottoms.length === 1) c.alias(0, c.bottom(0));
+  else c.node('Concat', layer.bottoms.map((_, i) => c.bottom(i)), [c.top(0)], { axis: int(axis) });
+}
+
+function slice(c: LayerContext): void {
+  const { layer } = c;
+  const raw = layer.def.slice_param as Message | undefined;
+  const p = paramsOf(layer.def, 'slice_param');
+  const x = layer.bottomShapes[0];
+  const axis = raw?.slice_dim !== undefined ? (p.slice_dim as number) : canonicalAxis(layer.def, p.axis as number, x.length);
+  const sizes = layer.topShapes.map((s) => s[axis]);
+  if (layer.tops.length === 1) {
+    c.alias(0, c.bottom(0));
+    return;
+  }
+  c.node('Split', [c.bottom(0), c.b.int64s(`${layer.name}/split`, sizes)], layer.tops.map((_, i) => c.top(i)), { axis: int(axis) });
+}
+
+const reshapeLayer: Converter = (c) => reshapeTo(c, c.bottom(0), c.layer.topShapes[0]);
+
+const identity: Converter = (c) => c.layer.tops.forEach((_, i) => c.alias(i, c.bottom(0)));
+
+function batchNorm(c: LayerContext): void {
+  const { layer } = c;
+  const def = layer.def;
+  const p = paramsOf(def, 'batch_norm_param');
+  const x = layer.bottomShapes[0];
+  const eps = p.eps as number;
+  const useGlobal = (def.batch_norm_param as Message | undefined)?.use_global_stats ?? def.phase !== 'TRAIN';
+  if (!useGlobal) {
+    batchStatsNorm(c, x, eps);
+    return;
+  }
+  const channels = x.length > 1 ? x[1] : 1;
+  const mean = expectWeight(def, layer.weights, 0, 'mean', [channels]).data;
+  const variance = expectWeight(def, layer.weights, 1, 'variance', [channels]).data;
+  const factor = expectWeight(def, layer.weights, 2, 'moving average factor', [1]).data[0];
+  // Caffe stores running sums: the statistics are blob / factor, and all zero when the factor is 0.
+  const scale = factor === 0 ? 0 : Math.fround(1 / factor);
+  const m = new Float32Array(channels), v = new Float32Array(channels);
+  for (let i = 0; i < channels; i++) {
+    m[i] = mean[i] * scale;
+    v[i] = variance[i] * scale;
+  }
+  const ones = new Float32Array(channels).fill(1), zeros = new Float32Array(channels);
+  c.node('BatchNormalization', [
+    c.bottom(0),
+    c.b.floats(`${layer.name}/gamma`, ones, [channels]),
+    c.b.floats(`${layer.name}/beta`, zeros, [channels]),
+    c.b.floats(`${layer.name}/mean`, m, [channels]),
+    c.b.floats(`${layer.name}/variance`, v, [channels]),
+  ], [c.top(0)], { epsilon: float(eps) });
+}
+
+/** BatchNorm with use_global_stats false: normalizes with this batch's mean and (biased) variance. */
+function batchStatsNorm(c: LayerContext, x: Shape, eps: number): void {
+  const axes = [0, ...Array.from({ length: x.length - 2 }, (_, i) => i + 2)];
+  const reduceMean = (v: string, what: string): string =>
+    c.opset >= 18
+      ? c.node('ReduceMean', [v, c.b.int64s(`${c.layer.name}/axes`, axes)], [c.tmp(what)], { keepdims: int(1) })
+      : c.node('ReduceMean', [v], [c.tmp(what)], { axes: ints(axes), keepdims: int(1) });
+  const mean = reduceMean(c.bottom(0), 'batch_mean');
+  const centered = c.node('Sub', [c.bottom(0), mean], [c.tmp('centered')]);
+  const variance = reduceMean(c.node('Mul', [centered, centered], [c.tmp('squared')]), 'batch_variance');
+  const std = c.node('Sqrt', [withScalar(c, 'Add', variance, eps)], [c.tmp('std')]);
+  c.node('Div', [centered, std], [c.top(0)]);
+}
+
+/** The shape that broadcasts a parameter over axes [axis, axis + shape.length) of an input of `rank` axes. */
+function broadcastShape(shape: Shape, axis: number, rank: number): number[] {
+  return [...shape, ...Array(rank - axis - shape.length).fill(1)];
+}
+
+/** Scale (and Bias): y = x * scale + bias, the parameter over axes [axis, axis + num_axes). */
+function scaleOrBias(c: LayerContext, isScale: boolean): void {
+  const { layer } = c;
+  const def = layer.def;
+  const p = paramsOf(def, isScale ? 'scale_param' : 'bias_param');
+  const x = layer.bottomShapes[0];
+  const axis = canonicalAxis(def, p.axis as number, x.length);
+  const fromBottom = layer.bottoms.length > 1;
+  const numAxes = p.num_axes as number;
+  if (!fromBottom && numAxes < -1) fail(c, 'num_axes must be -1 or more');
+  const paramShape = fromBottom ? layer.bottomShapes[1] : x.slice(axis, numAxes === -1 ? x.length : axis + numAxes);
+  if (axis + paramShape.length > x.length) fail(c, 'its parameter has more axes than the input has after axis');
+  const bshape = broadcastShape(paramShape, axis, x.length);
+  let param: string;
+  let weightIndex = 0;
+  if (fromBottom) param = c.node('Reshape', [c.bottom(1), c.b.int64s(`${layer.name}/param_shape`, bshape)], [c.tmp('param')]);
+  else param = c.b.floats(`${layer.name}/${isScale ? 'scale' : 'bias'}`, expectWeight(def, layer.weights, weightIndex++, isScale ? 'scale' : 'bias', paramShape).data, bshape);
+  if (!isScale) {
+    c.node('Add', [c.bottom(0), param], [c.top(0)]);
+    return;
+  }
+  if (!p.bias_term) {
+    c.node('Mul', [c.bottom(0), param], [c.top(0)]);
+    return;
+  }
+  const bias = expectWeight(def, layer.weights, weightIndex, 'bias', paramShape).data;
+  const scaled = c.node('Mul', [c.bottom(0), param], [c.tmp('scaled')]);
+  c.node('Add', [scaled, c.b.floats(`${layer.name}/bias`, bias, bshape)], [c.top(0)]);
+}
+
+// ---- Activations ----
+
+function relu(c: LayerContext): void {
+  const slope = paramsOf(c.layer.def, 'relu_param').negative_slope as number;
+  if (slope === 0) c.node('Relu', [c.bottom(0)], [c.top(0)]);
+  else c.node('LeakyRelu', [c.bottom(0)], [c.top(0)], { alpha: float(slope) });
+}
+
+function prelu(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'prelu_param');
+  const x = layer.bottomShapes[0];
+  if (x.length < 2) fail(c, 'PReLU needs at least 2 axes');
+  const shape = p.channel_shared ? [1] : [x[1]];
+  const slope = expectWeight(layer.def, layer.weights, 0, 'slopes', shape);
+  const dims = p.channel_shared ? [1] : broadcastShape(shape, 1, x.length);
+  c.node('PRelu', [c.bottom(0), c.b.floats(`${layer.name}/slope`, slope.data, dims)], [c.top(0)]);
+}
+
+function power(c: LayerContext): void {
+  const p = paramsOf(c.layer.def, 'power_param');
+  const [pw, scale, shift] = [p.power as number, p.scale as number, p.shift as number];
+  // Caffe's order: scale, then shift, then the power.
+  let v = withScalar(c, 'Mul', c.bottom(0), scale);
+  v = withScalar(c, 'Add', v, shift);
+  if (pw === 1) {
+    if (v === c.bottom(0)) c.node('Identity', [v], [c.top(0)]);
+    else renameLast(c, v);
+    return;
+  }
+  c.node('Pow', [v, c.b.scalar(pw)], [c.top(0)]);
+}
+
+/** Gives the last node's output (a helper value) the top's name instead. */
+function renameLast(c: LayerContext, value: string): void {
+  const last = c.b.nodes[c.b.nodes.length - 1];
+  if (last.output[0] !== value) throw new Error('renameLast: value is not the last node output');
+  last.output[0] = c.top(0);
+}
+
+function expLayer(c: LayerContext): void {
+  const p = paramsOf(c.layer.def, 'exp_param');
+  const base = p.base as number, scale = p.scale as number, shift = p.shift as number;
+  if (base !== -1 && !(base > 0)) fail(c, `base must be positive or -1 (e), got ${base}`);
+  // y = base^(shift + scale x) = base^shift * exp(ln(base) * scale * x), as Caffe computes it.
+  const logBase = base === -1 ? 1 : Math.log(base);
+  const outer = shift === 0 ? 1 : base === -1 ? Math.exp(shift) : Math.pow(base, shift);
+  const inner = withScalar(c, 'Mul', c.bottom(0), Math.fround(logBase * scale));
+  if (outer === 1) {
+    c.node('Exp', [inner], [c.top(0)]);
+    return;
+  }
+  const e = c.node('Exp', [inner], [c.tmp('exp')]);
+  c.node('Mul', [e, c.b.scalar(outer)], [c.top(0)]);
+}
+
+function logLayer(c: LayerContext): void {
+  const p = paramsOf(c.layer.def, 'log_param');
+  const base = p.base as number, scale = p.scale as number, shift = p.shift as number;
+  if (base !== -1 && !(base > 0 && base !== 1)) fail(c, `base must be positive (not 1) or -1 (e), got ${base}`);
+  let v = withScalar(c, 'Add', withScalar(c, 'Mul', c.bottom(0), scale), shift);
+  if (base === -1) {
+    c.node('Log', [v], [c.top(0)]);
+    return;
+  }
+  v = c.node('Log', [v], [c.tmp('ln')]);
+  c.node('Mul', [v, c.b.scalar(Math.fround(1 / Math.log(base)))], [c.top(0)]);
+}
+
+function threshold(c: LayerContext): void {
+  const t = paramsOf(c.layer.def, 'threshold_param').threshold as number;
+  const above = c.node('Greater', [c.bottom(0), c.b.scalar(t)], [c.tmp('above')]);
+  c.node('Cast', [above], [c.top(0)], { to: int(1) });
+}
+
+const noTops: Converter = () => {};
+
+/** Every Caffe layer type crema converts, with its ONNX form. */
+export const converters: Record<string, Converter> = {
+  AbsVal: unary('Abs'),
+  BatchNorm: batchNorm,
+  Bias: (c) => scaleOrBias(c, false),
+  BNLL: unary('Softplus'),
+  Concat: concat,
+  Convolution: (c) => convolution(c, false),
+  Deconvolution: (c) => convolution(c, true),
+  Dropout: identity,
+  Eltwise: eltwise,
+  ELU: unary('Elu', (c) => ({ alpha: float(paramsOf(c.layer.def, 'elu_param').alpha as number) })),
+  Exp: expLayer,
+  Flatten: reshapeLayer,
+  InnerProduct: innerProduct,
+  Log: logLayer,
+  LRN: lrn,
+  Pooling: pooling,
+  Power: power,
+  PReLU: prelu,
+  ReLU: relu,
+  Reshape: reshapeLayer,
+  Scale: (c) => scaleOrBias(c, true),
+  Sigmoid: unary('Sigmoid'),
+  Silence: noTops,
+  Slice: slice,
+  Softmax: softmax,
+  Split: identity,
+  TanH: unary('Tanh'),
+  Threshold: threshold,
+};
+
+export function convertibleTypes(): string[] {
+  return Object.keys(converters).sort();
+}

@@ -1,0 +1,88 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
+
+// proto/ sits beside src/ and dist/ at the package root.
+const protoDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto');
+
+let root: protobuf.Root | undefined;
+
+/** The ONNX schema subset crema writes (proto/onnx.proto, package `onnx`), loaded once, names as written. */
+export function onnxSchema(): protobuf.Root {
+  if (!root) {
+    root = new protobuf.Root().loadSync(path.join(protoDir, 'onnx.proto'), { keepCase: true });
+    root.resolveAll();
+  }
+  return root;
+}
+
+export function onnxType(name: 'ModelProto' | 'GraphProto' | 'NodeProto' | 'TensorProto'): protobuf.Type {
+  return onnxSchema().lookupType(`onnx.${name}`);
+}
+
+/** TensorProto.DataType values crema uses. */
+export const DataType = { FLOAT: 1, INT64: 7, BOOL: 9 } as const;
+
+/** AttributeProto.AttributeType values crema uses. */
+export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;
+
+// Plain-object forms of the messages, as protobufjs encodes them (snake_case, enums as numbers).
+export interface AttributeObj {
+  name: string;
+  type: number;
+  f?: number;
+  i?: number;
+  s?: Uint8Array;
+  floats?: number[];
+  ints?: number[];
+}
+
+export interface NodeObj {
+  input: string[];
+  output: string[];
+  name: string;
+  op_type: string;
+  attribute: AttributeObj[];
+}
+
+export interface TensorObj {
+  name: string;
+  dims: number[];
+  data_type: number;
+  /** Little-endian element bytes: a view on the weights' own buffer, copied once into the file. */
+  raw_data: Uint8Array;
+}
+
+export interface ValueInfoObj {
+  name: string;
+  type: { tensor_type: { elem_type: number; shape?: { dim: { dim_value: number }[] } } };
+}
+
+export interface GraphObj {
+  name: string;
+  node: NodeObj[];
+  initializer: TensorObj[];
+  input: ValueInfoObj[];
+  output: ValueInfoObj[];
+  doc_string?: string;
+}
+
+export interface ModelObj {
+  ir_version: number;
+  producer_name: string;
+  producer_version: string;
+  doc_string?: string;
+  graph: GraphObj;
+  opset_import: { domain: string; version: number }[];
+}
+
+/** Serializes a model. Raw tensor bytes are copied exactly once, into the returned buffer. */
+export function encodeModel(model: ModelObj): Uint8Array {
+  return onnxType('ModelProto').encode(model as unknown as protobuf.Message).finish();
+}
+
+/** Parses a model (for tests and inspection); int64 fields come back as numbers. */
+export function decodeModel(bytes: Uint8Array): ModelObj {
+  const type = onnxType('ModelProto');
+  return type.toObject(type.decode(bytes), { longs: Number, defaults: false, arrays: true }) as unknown as ModelObj;
+}

@@ -1,0 +1,98 @@
+import * as ort from 'onnxruntime-node';
+import { type Graph, inferShapes } from '../graph/graph.js';
+import { Tensor, sameShape, shapeString } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+import { type ConvertOptions, type OnnxConversion, convertGraph, encodeConversion } from './convert.js';
+
+export interface RunOnnxOptions extends ConvertOptions {
+  /** Threads for ONNX Runtime's operators (intra-op); default: ONNX Runtime's choice (one per core). */
+  threads?: number;
+}
+
+export type Inputs = Map<string, Tensor> | Record<string, Tensor>;
+
+function inputMap(inputs: Inputs): Map<string, Tensor> {
+  return inputs instanceof Map ? inputs : new Map(Object.entries(inputs));
+}
+
+/**
+ * A Caffe graph converted in memory and loaded into ONNX Runtime (no file). The graph's input shapes are
+ * fixed at creation; `run` checks that the inputs have them.
+ */
+export class OnnxRunner {
+  private constructor(
+    private readonly graph: Graph,
+    private readonly conversion: OnnxConversion,
+    private readonly session: ort.InferenceSession,
+  ) {}
+
+  static async create(graph: Graph, options: RunOnnxOptions = {}): Promise<OnnxRunner> {
+    const threads = options.threads ?? 0;
+    if (!Number.isInteger(threads) || threads < 0) throw new CremaError(`--threads must be a whole number, got ${threads}`);
+    const conversion = convertGraph(graph, options);
+    const session = await ort.InferenceSession.create(encodeConversion(conversion), {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+    });
+    return new OnnxRunner(graph, conversion, session);
+  }
+
+  /** Runs one forward; returns each requested blob's value after the whole net, by Caffe blob name. */
+  async run(inputs: Inputs): Promise<Map<string, Tensor>> {
+    const given = inputMap(inputs);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const name of this.graph.inputs) {
+      const t = given.get(name);
+      if (!t) throw new CremaError(`no value given for the net's input '${name}'`);
+      const want = this.graph.blobShapes.get(name)!;
+      if (!sameShape(t.dims, want)) throw new CremaError(`input '${name}' has shape ${shapeString(t.dims)}, the net takes ${shapeString(want)}`);
+      feeds[name] = new ort.Tensor('float32', t.data, [...t.dims]);
+    }
+    for (const name of given.keys())
+      if (!this.graph.inputs.includes(name)) throw new CremaError(`'${name}' is not an input of the net (inputs: ${this.graph.inputs.join(', ')})`);
+    const results = await this.session.run(feeds);
+    const blobs = new Map<string, Tensor>();
+    for (const blob of this.blobOrder()) {
+      if (this.conversion.passthrough.includes(blob)) {
+        blobs.set(blob, given.get(blob)!);
+        continue;
+      }
+      const value = results[this.conversion.outputs.get(blob)!];
+      blobs.set(blob, new Tensor([...value.dims], value.data as Float32Array));
+    }
+    return blobs;
+  }
+
+  /** The requested blobs in net order. */
+  private blobOrder(): string[] {
+    const wanted = new Set([...this.conversion.outputs.keys(), ...this.conversion.passthrough]);
+    return [...this.graph.blobShapes.keys()].filter((b) => wanted.has(b));
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/**
+ * Converts `graph` and runs it once in ONNX Runtime. When the inputs' shapes differ from the graph's, the
+ * graph's shapes are inferred again for them first (as the native engine does).
+ */
+export async function runOnnx(graph: Graph, inputs: Inputs, options: RunOnnxOptions = {}): Promise<Map<string, Tensor>> {
+  const given = inputMap(inputs);
+  const changed: Record<string, readonly number[]> = {};
+  for (const [name, t] of given) {
+    const want = graph.blobShapes.get(name);
+    if (want && graph.inputs.includes(name) && !sameShape(want, t.dims)) changed[name] = t.dims;
+  }
+  if (Object.keys(changed).length > 0) inferShapes(graph, changed);
+  const runner = await OnnxRunner.create(graph, options);
+  try {
+    return await runner.run(given);
+  } finally {
+    await runner.release();
+  }
+}
