@@ -320,8 +320,10 @@ function upgradeNetInput(net: Message, file: string, notes: string[]): void {
 
 // ---------------------------------------------------------------- BatchNorm param specs
 
+// Caffe checks only the count; requiring a nonzero multiplier too keeps upgradeNet's notes empty on a net it already upgraded.
 function needsBatchNormUpgrade(net: Message): boolean {
-  return (net.layer ?? []).some((l: Message) => l.type === 'BatchNorm' && l.param?.length === 3);
+  return (net.layer ?? []).some((l: Message) => l.type === 'BatchNorm' && l.param?.length === 3 &&
+    l.param.some((p: Message) => p.lr_mult !== 0 || p.decay_mult !== 0));
 }
 
 function upgradeBatchNorm(net: Message): void {

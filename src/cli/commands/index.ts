@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { infoCommand } from './info.js';
 import { runCommand } from './run.js';
+import { upgradeCommand } from './upgrade.js';
 
 /** A command: yargs' CommandModule, with the handler typed by each command for its own arguments. */
 export interface CremaCommand {
@@ -15,4 +16,5 @@ export interface CremaCommand {
 export const commands: CremaCommand[] = [
   infoCommand,
   runCommand,
+  upgradeCommand,
 ];

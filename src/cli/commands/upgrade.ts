@@ -1,0 +1,68 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { encodeCaffemodel, readCaffemodelFile } from '../../caffe/caffemodel.js';
+import { isHdf5File } from '../../caffe/hdf5.js';
+import { formatPrototxt, parsePrototxt } from '../../caffe/prototxt.js';
+import { upgradeNet } from '../../caffe/upgrade.js';
+import { CremaError } from '../../util/errors.js';
+
+interface UpgradeArgs {
+  in: string;
+  out: string;
+  lenient: boolean;
+}
+
+export const upgradeCommand = {
+  command: 'upgrade <in> <out>',
+  describe: 'Rewrite a V0/V1 .prototxt or .caffemodel in the current (V2) format, as Caffe\'s upgrade_net_proto_* tools do',
+  builder: (y: Argv) =>
+    y
+      .positional('in', { type: 'string', demandOption: true, describe: 'a .prototxt or .caffemodel of any version' })
+      .positional('out', { type: 'string', demandOption: true, describe: 'where to write the V2 file (same kind as IN)' })
+      .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields crema does not know (a fork\'s), with a warning' })
+      .example('$0 upgrade old/deploy.prototxt deploy.prototxt', 'V1 layers { type: CONVOLUTION } -> layer { type: "Convolution" }')
+      .example('$0 upgrade old.caffemodel new.caffemodel', 'the weights file likewise'),
+  handler: (args: UpgradeArgs) => {
+    const notes: string[] = [];
+    if (isPrototxt(args.in)) {
+      const text = fs.readFileSync(args.in, 'utf8');
+      const net = upgradeNet(parsePrototxt(text, args.in, { lenient: args.lenient, warn: (m) => console.error(`warning: ${m}`) }), args.in, notes);
+      writeAtomically(args.out, formatPrototxt(net));
+    } else {
+      const net = upgradeNet(readCaffemodelFile(args.in), args.in, notes);
+      writeAtomically(args.out, encodeCaffemodel(net));
+    }
+    for (const note of notes) console.error(`note: ${note}`);
+    if (notes.length === 0) console.error(`note: ${args.in} was already in the current format; wrote it unchanged in content`);
+    console.error(`wrote ${args.out}`);
+  },
+};
+
+/** Text protobuf or binary? By extension when it says, else by content (Caffe's own tools are told by the user). */
+function isPrototxt(file: string): boolean {
+  if (!fs.statSync(file).isFile()) throw new CremaError(`${file}: is not a file`);
+  if (/\.(prototxt|pbtxt)$/i.test(file)) return true;
+  if (isHdf5File(file)) throw new CremaError(`${file}: is HDF5 weights, which have no old format to upgrade from`);
+  if (/\.caffemodel$/i.test(file)) return false;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(512);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    return head.subarray(0, n).every((b) => b === 9 || b === 10 || b === 13 || (b >= 0x20 && b < 0x7f) || b >= 0x80);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Writes through a temporary file in the same directory and a rename, so OUT is never left half written. */
+export function writeAtomically(file: string, content: string | Uint8Array): void {
+  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    fs.writeFileSync(tmp, content);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
