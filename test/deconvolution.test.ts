@@ -1,0 +1,69 @@
+// Deconvolution: Caffe's sweep reference, a naive scatter loop over seeded random geometries, and bad input.
+import { describe, expect, it } from 'vitest';
+import { Tensor } from '../src/tensor.js';
+import { layerDef, randomArray, randomInt, relDiff, rng, runLayer, sweepCases } from './helpers/compute.js';
+import { sharedMissing } from './helpers/shared.js';
+
+interface Deconv { cout: number; group: number; k: number; p: number; s: number; d: number; bias: boolean }
+
+/** Every input pixel scatters its weighted kernel onto the output, which is what Caffe's deconvolution computes. */
+function referenceDeconv(x: Tensor, w: Float32Array, b: Float32Array | undefined, c: Deconv): Tensor {
+  const [N, C, H, W] = x.dims;
+  const OH = c.s * (H - 1) + c.d * (c.k - 1) + 1 - 2 * c.p, OW = c.s * (W - 1) + c.d * (c.k - 1) + 1 - 2 * c.p;
+  const cinG = C / c.group, coutG = c.cout / c.group;
+  const y = Tensor.zeros([N, c.cout, OH, OW]);
+  for (let n = 0; n < N; n++)
+    for (let ci = 0; ci < C; ci++) {
+      const g = Math.floor(ci / cinG);
+      for (let iy = 0; iy < H; iy++)
+        for (let ix = 0; ix < W; ix++) {
+          const v = x.data[((n * C + ci) * H + iy) * W + ix];
+          for (let oc = 0; oc < coutG; oc++)
+            for (let ky = 0; ky < c.k; ky++)
+              for (let kx = 0; kx < c.k; kx++) {
+                const oy = iy * c.s - c.p + ky * c.d, ox = ix * c.s - c.p + kx * c.d;
+                if (oy < 0 || oy >= OH || ox < 0 || ox >= OW) continue;
+                y.data[((n * c.cout + g * coutG + oc) * OH + oy) * OW + ox] += v * w[((ci * coutG + oc) * c.k + ky) * c.k + kx];
+              }
+        }
+    }
+  if (b) for (let n = 0; n < N; n++) for (let o = 0; o < c.cout; o++) for (let i = 0; i < OH * OW; i++) y.data[(n * c.cout + o) * OH * OW + i] += b[o];
+  return y;
+}
+
+const param = (c: Deconv) => ({ convolution_param: { num_output: c.cout, group: c.group, kernel_size: [c.k], pad: [c.p], stride: [c.s], dilation: [c.d], bias_term: c.bias } });
+
+describe.skipIf(sharedMissing())('Deconvolution vs Caffe (reference/sweep deconv_*)', () => sweepCases(/^deconv_/));
+
+describe('Deconvolution vs a reference loop', () => {
+  it('seeded random geometries (groups, stride, pad, dilation, 1x1)', () => {
+    const random = rng(21);
+    for (let t = 0; t < 50; t++) {
+      const group = randomInt(random, 1, 3);
+      const c: Deconv = { cout: group * randomInt(random, 1, 3), group, k: randomInt(random, 1, 4), p: 0, s: randomInt(random, 1, 3), d: randomInt(random, 1, 2), bias: random() < 0.7 };
+      c.p = randomInt(random, 0, Math.floor((c.d * (c.k - 1)) / 2));
+      const N = randomInt(random, 1, 2), C = group * randomInt(random, 1, 3), H = randomInt(random, 1, 7), W = randomInt(random, 1, 7);
+      const x = new Tensor([N, C, H, W], randomArray(N * C * H * W, random));
+      const w = new Tensor([C, c.cout / group, c.k, c.k], randomArray(C * (c.cout / group) * c.k * c.k, random));
+      const b = c.bias ? new Tensor([c.cout], randomArray(c.cout, random)) : undefined;
+      const [y] = runLayer(layerDef('Deconvolution', param(c)), b ? [w, b] : [w], [x]);
+      const want = referenceDeconv(x, w.data, b?.data, c);
+      const label = `case ${t}: ${JSON.stringify(c)} on ${x.dims.join('x')}`;
+      expect([...y.dims], label).toEqual([...want.dims]);
+      expect(relDiff(y.data, want.data), label).toBeLessThan(1e-5);
+    }
+  });
+});
+
+describe('Deconvolution refuses bad input, naming the layer', () => {
+  it('weights in Convolution\'s layout instead of (Cin, Cout/group, kh, kw)', () => {
+    const c: Deconv = { cout: 3, group: 1, k: 4, p: 1, s: 2, d: 1, bias: true };
+    expect(() => runLayer(layerDef('Deconvolution', param(c)), [Tensor.zeros([3, 4, 4, 4]), Tensor.zeros([3])], [Tensor.zeros([1, 4, 5, 6])])).toThrow(
+      "layer 'deconvolution' (Deconvolution): the weights (blob 0) has shape [3, 4, 4, 4] but the layer needs [4, 3, 4, 4]");
+  });
+  it('padding that leaves no output', () => {
+    const c: Deconv = { cout: 1, group: 1, k: 1, p: 1, s: 1, d: 1, bias: false };
+    expect(() => runLayer(layerDef('Deconvolution', param(c)), [Tensor.zeros([1, 1, 1, 1])], [Tensor.zeros([1, 1, 1, 1])])).toThrow(
+      "layer 'deconvolution' (Deconvolution): output would be -1 x -1: pad 1 x 1 is too large for input 1 x 1 and kernel 1 x 1");
+  });
+});
