@@ -87,8 +87,8 @@ const isDataLayer = (l: LayerParameter): boolean => DATA_TYPES.has(l.type) || (l
 
 /**
  * Makes a filtered net runnable for inference: SoftmaxWithLoss becomes Softmax, other loss and Accuracy
- * layers go, data layers become Input layers of the shape they would give, and tops of data / Input
- * layers that only the removed layers read (labels) go. Each change is described in `notes`.
+ * layers go, data layers become Input layers of the shape they would give (without the extra tops, labels,
+ * that no remaining layer reads), and Input tops that only the removed layers read go. Each change is noted.
  */
 export function toInference(net: NetParameter, notes: string[] = [], opts: FilterOptions = {}): NetParameter {
   const layers = net.layer ?? [];
@@ -97,8 +97,10 @@ export function toInference(net: NetParameter, notes: string[] = [], opts: Filte
   const readAfter = blobsRead(kept);
   // Blobs some removed layer read and no remaining layer reads: the labels.
   const orphaned = (blob: string) => readBefore.has(blob) && !readAfter.has(blob);
+  // A data layer's extra tops (labels) go when no remaining layer reads them.
+  const unread = (blob: string) => !readAfter.has(blob);
   const out = kept.map((l, i) => {
-    if (isDataLayer(l)) return dataToInput(l, kept.slice(i + 1), orphaned, notes, opts);
+    if (isDataLayer(l)) return dataToInput(l, kept.slice(i + 1), unread, notes, opts);
     if (l.type === 'Input') return dropOrphanedInputs(l, orphaned, notes);
     return l;
   });
@@ -154,16 +156,16 @@ function dropOrphanedInputs(l: LayerParameter, orphaned: (blob: string) => boole
   return out;
 }
 
-/** A data layer as the Input layer of the shape its data would have. Tops only the removed layers read go. */
+/** A data layer as the Input layer of the shape its data would have. Extra tops no remaining layer reads go. */
 function dataToInput(
-  l: LayerParameter, later: LayerParameter[], orphaned: (blob: string) => boolean, notes: string[], opts: FilterOptions,
+  l: LayerParameter, later: LayerParameter[], unread: (blob: string) => boolean, notes: string[], opts: FilterOptions,
 ): LayerParameter {
   const tops = l.top ?? [];
   if (tops.length === 0) throw new CremaError(`layer '${l.name}' (${l.type}) has no top`);
   const shapes = dataShapes(l, later, notes, opts);
   const keptTops: string[] = [], keptShapes: number[][] = [];
   tops.forEach((t, i) => {
-    if (i > 0 && orphaned(t)) return;
+    if (i > 0 && unread(t)) return;
     const shape = opts.dataShapes?.[t] ?? shapes[i];
     if (!shape) throw new CremaError(`layer '${l.name}' (${l.type}): the shape of its top '${t}' cannot be known from the prototxt; give it (data shapes option)`);
     keptTops.push(t);
@@ -171,7 +173,7 @@ function dataToInput(
   });
   const dropped = tops.filter((t) => !keptTops.includes(t));
   notes.push(`${l.type} layer '${l.name}' became an Input layer: ${keptTops.map((t, i) => `${t} [${keptShapes[i].join(', ')}]`).join(', ')}` +
-    (dropped.length ? `; dropped its top(s) ${dropped.join(', ')}, read only by removed loss layers` : ''));
+    (dropped.length ? `; dropped its top(s) ${dropped.join(', ')}, which no remaining layer reads` : ''));
   return { name: l.name, type: 'Input', top: keptTops, input_param: { shape: keptShapes.map((dim) => ({ dim })) } };
 }
 

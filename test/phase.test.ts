@@ -1,0 +1,203 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { filterNet, selectLayers, stateMeetsRule } from '../src/caffe/phase.js';
+import { parsePrototxt } from '../src/caffe/prototxt.js';
+import type { LayerParameter, Message, NetParameter } from '../src/caffe/types.js';
+import { upgradeNet } from '../src/caffe/upgrade.js';
+import { Tensor } from '../src/tensor.js';
+import { CremaError } from '../src/util/errors.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const readNet = (file: string): NetParameter => upgradeNet(parsePrototxt(fs.readFileSync(file, 'utf8'), file), file);
+const names = (net: NetParameter) => net.layer!.map((l) => l.name);
+
+describe('stateMeetsRule (Caffe\'s Net::StateMeetsRule)', () => {
+  const state = { phase: 'TEST' as const, level: 2, stages: ['a', 'b'] };
+  const cases: [Message, boolean][] = [
+    [{}, true],
+    [{ phase: 'TEST' }, true],
+    [{ phase: 'TRAIN' }, false],
+    [{ min_level: 2 }, true],
+    [{ min_level: 3 }, false],
+    [{ max_level: 2 }, true],
+    [{ max_level: 1 }, false],
+    [{ stage: ['a'] }, true],
+    [{ stage: ['a', 'b'] }, true],
+    [{ stage: ['a', 'c'] }, false], // every stage of the rule must be in the state
+    [{ not_stage: ['c'] }, true],
+    [{ not_stage: ['c', 'b'] }, false], // no not_stage may be in the state
+    [{ phase: 'TEST', min_level: 1, max_level: 3, stage: ['b'], not_stage: ['z'] }, true],
+    [{ phase: 'TEST', min_level: 1, max_level: 3, stage: ['b'], not_stage: ['a'] }, false],
+  ];
+  for (const [rule, meets] of cases) it(`${JSON.stringify(rule)} -> ${meets}`, () => expect(stateMeetsRule(state, rule)).toBe(meets));
+});
+
+describe('selectLayers (Caffe\'s Net::FilterNet)', () => {
+  const layer = (name: string, rules: Message = {}): LayerParameter => ({ name, type: 'ReLU', ...rules });
+  const net: NetParameter = {
+    layer: [
+      layer('always'),
+      layer('train_only', { include: [{ phase: 'TRAIN' }] }),
+      layer('test_only', { include: [{ phase: 'TEST' }] }),
+      layer('not_test', { exclude: [{ phase: 'TEST' }] }),
+      layer('train_or_deep', { include: [{ phase: 'TRAIN' }, { min_level: 5 }] }), // any include rule lets it in
+      layer('val_stage', { include: [{ stage: ['val'] }] }),
+      layer('not_deploy', { exclude: [{ stage: ['deploy'] }] }),
+      layer('shallow', { include: [{ max_level: 0 }] }),
+    ],
+  };
+
+  it('keeps TEST layers by default', () => {
+    expect(names(selectLayers(net))).toEqual(['always', 'test_only', 'not_deploy', 'shallow']);
+  });
+  it('TRAIN', () => {
+    expect(names(selectLayers(net, { phase: 'TRAIN' }))).toEqual(['always', 'train_only', 'not_test', 'train_or_deep', 'not_deploy', 'shallow']);
+  });
+  it('level', () => {
+    expect(names(selectLayers(net, { level: 5 }))).toEqual(['always', 'test_only', 'train_or_deep', 'not_deploy']);
+  });
+  it('stages', () => {
+    expect(names(selectLayers(net, { stages: ['val', 'deploy'] }))).toEqual(['always', 'test_only', 'val_stage', 'shallow']);
+  });
+  it('the net\'s own state gives the level and stages (stages given add to them)', () => {
+    const withState = { ...net, state: { phase: 'TRAIN' as const, level: 5, stage: ['val'] } };
+    expect(names(selectLayers(withState))).toEqual(['always', 'test_only', 'train_or_deep', 'val_stage', 'not_deploy']);
+    expect(names(selectLayers(withState, { stages: ['deploy'] }))).toEqual(['always', 'test_only', 'train_or_deep', 'val_stage']);
+    expect(names(selectLayers(withState, { level: 0 }))).toEqual(['always', 'test_only', 'val_stage', 'not_deploy', 'shallow']);
+  });
+  it('refuses a layer with both include and exclude rules', () => {
+    const bad = { layer: [layer('both', { include: [{ phase: 'TEST' }], exclude: [{ stage: ['x'] }] })] };
+    expect(() => selectLayers(bad)).toThrow(CremaError);
+    expect(() => selectLayers(bad)).toThrow("layer 'both' (ReLU) has both include and exclude rules; Caffe allows only one kind");
+  });
+  it('notes a layer whose own phase field differs from the net\'s', () => {
+    const notes: string[] = [];
+    selectLayers({ layer: [{ name: 'drop', type: 'Dropout', phase: 'TRAIN' }] }, {}, notes);
+    expect(notes).toEqual(["layer 'drop' (Dropout) sets phase: TRAIN, so it behaves as in TRAIN although the net runs in TEST"]);
+  });
+});
+
+/** A layer without the things only training reads (fillers), for comparing graphs. */
+function withoutFillers(l: LayerParameter): LayerParameter {
+  const out: Message = {};
+  for (const [k, v] of Object.entries(l)) {
+    if (k.endsWith('_param') && v && typeof v === 'object') {
+      const { weight_filler: _w, bias_filler: _b, ...rest } = v as Message;
+      out[k] = rest;
+    } else out[k] = v;
+  }
+  return out as LayerParameter;
+}
+
+describe('AlexNet train_val -> the deploy graph', () => {
+  const trainVal = readNet(path.join(repo, 'models/zoo/alexnet_train_val.prototxt'));
+  const deploy = readNet(path.join(repo, 'models/zoo/alexnet.prototxt'));
+  const deployWithBatch = (n: number) =>
+    deploy.layer!.map((l) => (l.type === 'Input' ? { ...l, input_param: { shape: [{ dim: [n, 3, 227, 227] }] } } : l));
+
+  it('TEST gives exactly the deploy net\'s layers, with the TEST data layer\'s batch (50) and crop (227)', () => {
+    const notes: string[] = [];
+    const test = filterNet(trainVal, { phase: 'TEST' }, notes);
+    expect(test.layer!.map(withoutFillers)).toEqual(deployWithBatch(50));
+    expect(notes).toEqual([
+      "SoftmaxWithLoss layer 'loss' became Softmax layer 'prob' (top 'prob'), without its label input",
+      'dropped the loss / accuracy layers, which need labels: accuracy (Accuracy)',
+      "Data layer 'data': assumed 3 channels (the prototxt cannot say, and no weights tell)",
+      "Data layer 'data' became an Input layer: data [50, 3, 227, 227]; dropped its top(s) label, which no remaining layer reads",
+    ]);
+  });
+
+  it('TRAIN gives the train graph: the TRAIN data layer (batch 256), no Accuracy', () => {
+    const notes: string[] = [];
+    const train = filterNet(trainVal, { phase: 'TRAIN' }, notes);
+    expect(train.layer!.map(withoutFillers)).toEqual(deployWithBatch(256));
+    expect(notes).not.toContain('dropped the loss / accuracy layers, which need labels: accuracy (Accuracy)');
+    // Without the inference conversions, TRAIN keeps the loss and drops the TEST-only accuracy.
+    const raw = selectLayers(trainVal, { phase: 'TRAIN' });
+    expect(names(raw).slice(-2)).toEqual(['fc8', 'loss']);
+    expect(raw.layer![0].data_param.batch_size).toBe(256);
+  });
+
+  it('takes the data layer\'s channels from the weights of the convolution reading it', () => {
+    const notes: string[] = [];
+    const weights = new Map([['conv1', [Tensor.zeros([96, 1, 11, 11])]]]);
+    const test = filterNet(trainVal, { phase: 'TEST' }, notes, { weights });
+    expect(test.layer![0].input_param).toEqual({ shape: [{ dim: [50, 1, 227, 227] }] });
+    expect(notes).toContain("Data layer 'data': took 1 channel(s) from the weights of 'conv1' (the prototxt cannot say)");
+  });
+});
+
+describe('data layers become Input layers', () => {
+  const conv = (bottom: string): LayerParameter => ({ name: `conv_${bottom}`, type: 'Convolution', bottom: [bottom], top: [`c_${bottom}`] });
+  const accuracy = (bottom: string, label: string): LayerParameter => ({ name: `acc_${bottom}`, type: 'Accuracy', bottom: [bottom, label], top: [`acc_${bottom}`] });
+  const inputOf = (l: LayerParameter) => ({ name: l.name, type: l.type, top: l.top, shapes: l.input_param?.shape?.map((s: Message) => s.dim) });
+  const convert = (data: LayerParameter, extra: LayerParameter[] = [], opts = {}) => {
+    const notes: string[] = [];
+    const net = filterNet({ layer: [data, conv(data.top![0]), ...extra] }, {}, notes, opts);
+    return { input: inputOf(net.layer![0]), notes, net };
+  };
+
+  it('ImageData: batch_size, color, new_height / new_width, or crop_size', () => {
+    const l = { name: 'img', type: 'ImageData', top: ['d', 'lab'], image_data_param: { batch_size: 4, new_height: 30, new_width: 40 } };
+    expect(convert(l).input).toEqual({ name: 'img', type: 'Input', top: ['d'], shapes: [[4, 3, 30, 40]] });
+    expect(convert({ ...l, transform_param: { crop_size: 24 }, image_data_param: { ...l.image_data_param, is_color: false } }).input.shapes).toEqual([[4, 1, 24, 24]]);
+  });
+
+  it('MemoryData: its own four numbers, and a label some remaining layer still reads is kept', () => {
+    const l = { name: 'mem', type: 'MemoryData', top: ['d', 'lab'], memory_data_param: { batch_size: 2, channels: 5, height: 6, width: 7 } };
+    const silence = { name: 's', type: 'Silence', bottom: ['lab'] };
+    expect(convert(l, [silence]).input).toEqual({ name: 'mem', type: 'Input', top: ['d', 'lab'], shapes: [[2, 5, 6, 7], [2]] });
+  });
+
+  it('DummyData: shape per top, or one shape for all, or the legacy num/channels/height/width', () => {
+    const both = { name: 'dd', type: 'DummyData', top: ['x', 'y'] };
+    const keepY = { name: 's', type: 'Silence', bottom: ['y'] };
+    expect(convert({ ...both, dummy_data_param: { shape: [{ dim: [1, 2] }, { dim: [3] }] } }, [keepY]).input.shapes).toEqual([[1, 2], [3]]);
+    expect(convert({ ...both, dummy_data_param: { shape: [{ dim: [1, 2] }] } }, [keepY]).input.shapes).toEqual([[1, 2], [1, 2]]);
+    expect(convert({ ...both, dummy_data_param: { num: [2], channels: [3, 1], height: [4], width: [5] } }, [keepY]).input.shapes).toEqual([[2, 3, 4, 5], [2, 1, 4, 5]]);
+  });
+
+  it('WindowData: batch, 3 channels, crop', () => {
+    const l = { name: 'win', type: 'WindowData', top: ['d', 'lab'], window_data_param: { batch_size: 8 }, transform_param: { crop_size: 16 } };
+    expect(convert(l, [accuracy('c_d', 'lab')]).input).toEqual({ name: 'win', type: 'Input', top: ['d'], shapes: [[8, 3, 16, 16]] });
+  });
+
+  it('drops label tops that only removed layers read, also from Input layers', () => {
+    const input = { name: 'in', type: 'Input', top: ['d', 'lab'], input_param: { shape: [{ dim: [1, 3, 8, 8] }, { dim: [1] }] } };
+    const { input: out, notes } = convert(input, [accuracy('c_d', 'lab')]);
+    expect(out).toEqual({ name: 'in', type: 'Input', top: ['d'], shapes: [[1, 3, 8, 8]] });
+    expect(notes).toContain("Input layer 'in': dropped top(s) lab, read only by removed loss layers");
+  });
+
+  it('refuses a data layer whose image size the prototxt does not give, unless told', () => {
+    const mnist = { name: 'mnist', type: 'Data', top: ['data', 'label'], data_param: { batch_size: 64, source: 'lmdb' }, transform_param: { scale: 0.00390625 } };
+    expect(() => convert(mnist)).toThrow(
+      "layer 'mnist' (Data): cannot turn it into an Input layer: its images come from a database and transform_param.crop_size is not set; give the shape of 'data' (data shapes option)",
+    );
+    expect(convert(mnist, [], { dataShapes: { data: [64, 1, 28, 28] } }).input.shapes).toEqual([[64, 1, 28, 28]]);
+    const h5 = { name: 'h5', type: 'HDF5Data', top: ['data'], hdf5_data_param: { batch_size: 2, source: 'x' } };
+    expect(() => convert(h5)).toThrow("layer 'h5' (HDF5Data): cannot turn it into an Input layer: its shapes are set by its data source, not the prototxt; give the shape of 'data' (data shapes option)");
+    const py = { name: 'py', type: 'Python', top: ['data'], python_param: { module: 'm', layer: 'L' } };
+    expect(() => convert(py)).toThrow("layer 'py' (Python): cannot turn it into an Input layer");
+  });
+
+  it('several SoftmaxWithLoss layers keep their names; other losses go', () => {
+    const input = { name: 'in', type: 'Input', top: ['x', 'label'], input_param: { shape: [{ dim: [1, 4] }, { dim: [1] }] } };
+    const net: NetParameter = {
+      layer: [
+        input,
+        { name: 'loss1', type: 'SoftmaxWithLoss', bottom: ['x', 'label'], top: ['loss1'], softmax_param: { axis: 1 }, loss_weight: [0.3] },
+        { name: 'loss2', type: 'SoftmaxWithLoss', bottom: ['x', 'label'], top: ['loss2'] },
+        { name: 'euc', type: 'EuclideanLoss', bottom: ['x', 'x'], top: ['euc'] },
+      ],
+    };
+    const out = filterNet(net);
+    expect(out.layer).toEqual([
+      { name: 'in', type: 'Input', top: ['x'], input_param: { shape: [{ dim: [1, 4] }] } },
+      { name: 'loss1', type: 'Softmax', bottom: ['x'], top: ['loss1'], softmax_param: { axis: 1 } },
+      { name: 'loss2', type: 'Softmax', bottom: ['x'], top: ['loss2'] },
+    ]);
+  });
+});
