@@ -7,45 +7,53 @@
 export interface LrnScratch {
   /** ACROSS: running sum of squares for one HxW plane. WITHIN: running column sums of one row, zero-padded. */
   sum: Float64Array;
-  /** The normalizer base (k + alpha/n S, or 1 + alpha/n^2 S) for one plane (ACROSS) or one row (WITHIN). */
-  base: Float64Array;
   /** Zeros standing in for the channels / rows outside the blob, so the sliding loops have no branches. */
   zeros: Float32Array;
 }
 
-export function lrnScratch(old: LrnScratch | undefined, sumLen: number, baseLen: number, zerosLen: number): LrnScratch {
-  if (old && old.sum.length >= sumLen && old.base.length >= baseLen && old.zeros.length >= zerosLen) return old;
-  return { sum: new Float64Array(sumLen), base: new Float64Array(baseLen), zeros: new Float32Array(zerosLen) };
+export function lrnScratch(old: LrnScratch | undefined, sumLen: number, zerosLen: number): LrnScratch {
+  if (old && old.sum.length >= sumLen && old.zeros.length >= zerosLen) return old;
+  return { sum: new Float64Array(sumLen), zeros: new Float32Array(zerosLen) };
+}
+
+/** How base^-beta is computed: the betas nets use get sqrt / division instead of a per-element pow. */
+export const enum PowMode {
+  /** beta 0.75 (AlexNet, CaffeNet, GoogLeNet): 1 / (sqrt(b) sqrt(sqrt(b))). */
+  ThreeQuarters,
+  Half,
+  One,
+  OneAndHalf,
+  Two,
+  /** Any other beta: exp(-beta ln b) for b > 0 (about 3x faster than Math.pow in V8), Math.pow otherwise. */
+  General,
+}
+
+export function powModeOf(beta: number): PowMode {
+  switch (beta) {
+    case 0.75: return PowMode.ThreeQuarters;
+    case 0.5: return PowMode.Half;
+    case 1: return PowMode.One;
+    case 1.5: return PowMode.OneAndHalf;
+    case 2: return PowMode.Two;
+    default: return PowMode.General;
+  }
 }
 
 /**
- * y[yOff + i] = x[xOff + i] * base[i]^-beta for i < len. The betas nets use get sqrt / division instead of a
- * per-element pow (x^-0.75 = 1 / (sqrt(x) sqrt(sqrt(x)))); any other beta uses Math.pow, which keeps pow's
- * edge cases (a negative base with an integral beta) exactly.
+ * b^-beta. Small enough for V8 to inline into the hot loops, where the switch on a loop-invariant mode is
+ * perfectly predicted; fusing it into the loop that slides the sums lets the sums hide behind sqrt's latency.
  */
-export function mulPowNegBeta(base: Float64Array, x: Float32Array, xOff: number, y: Float32Array, yOff: number, len: number, beta: number): void {
-  if (beta === 0.75) {
-    for (let i = 0; i < len; i++) {
-      const r = Math.sqrt(base[i]);
-      y[yOff + i] = x[xOff + i] / (r * Math.sqrt(r));
+export function negPow(b: number, mode: PowMode, beta: number): number {
+  switch (mode) {
+    case PowMode.ThreeQuarters: {
+      const r = Math.sqrt(b);
+      return 1 / (r * Math.sqrt(r));
     }
-  } else if (beta === 0.5) {
-    for (let i = 0; i < len; i++) y[yOff + i] = x[xOff + i] / Math.sqrt(base[i]);
-  } else if (beta === 1) {
-    for (let i = 0; i < len; i++) y[yOff + i] = x[xOff + i] / base[i];
-  } else if (beta === 1.5) {
-    for (let i = 0; i < len; i++) {
-      const b = base[i];
-      y[yOff + i] = x[xOff + i] / (b * Math.sqrt(b));
-    }
-  } else if (beta === 2) {
-    for (let i = 0; i < len; i++) {
-      const b = base[i];
-      y[yOff + i] = x[xOff + i] / (b * b);
-    }
-  } else {
-    const e = -beta;
-    for (let i = 0; i < len; i++) y[yOff + i] = x[xOff + i] * Math.pow(base[i], e);
+    case PowMode.Half: return 1 / Math.sqrt(b);
+    case PowMode.One: return 1 / b;
+    case PowMode.OneAndHalf: return 1 / (b * Math.sqrt(b));
+    case PowMode.Two: return 1 / (b * b);
+    default: return b > 0 ? Math.exp(-beta * Math.log(b)) : Math.pow(b, -beta);
   }
 }
 
@@ -60,7 +68,8 @@ export function lrnAcrossChannels(
 ): void {
   const pre = (n - 1) / 2;
   const alphaOverN = alpha / n;
-  const { sum, base, zeros } = scratch;
+  const { sum, zeros } = scratch;
+  const mode = powModeOf(beta);
   for (let img = 0; img < num; img++) {
     const image = img * channels * plane;
     sum.fill(0, 0, plane);
@@ -70,13 +79,13 @@ export function lrnAcrossChannels(
       const entering = c + pre, leaving = c - pre - 1;
       const inArr = entering < channels ? x : zeros, inOff = entering < channels ? image + entering * plane : 0;
       const outArr = leaving >= 0 ? x : zeros, outOff = leaving >= 0 ? image + leaving * plane : 0;
+      const at = image + c * plane;
       for (let i = 0; i < plane; i++) {
         const a = inArr[inOff + i], b = outArr[outOff + i];
         const s = sum[i] + (a * a - b * b);
         sum[i] = s;
-        base[i] = k + alphaOverN * s;
+        y[at + i] = x[at + i] * negPow(k + alphaOverN * s, mode, beta);
       }
-      mulPowNegBeta(base, x, image + c * plane, y, image + c * plane, plane, beta);
     }
   }
 }
@@ -93,7 +102,7 @@ function addSquares(sum: Float64Array, x: Float32Array, off: number, len: number
  * pixel, zero-padded (Caffe: Power(2) -> AVE pool (pad (n-1)/2, stride 1, divisor n^2) -> Power(-beta, alpha, 1)
  * -> product; k plays no part). Separable box sums: per output row a running vector of column sums slides
  * down the rows (vectorized along W), then a scalar running sum slides along the row.
- * `sum` must hold width + n - 1 values (the pads stay zero); `base` width; `zeros` width.
+ * `sum` must hold width + n - 1 values (the pads stay zero); `zeros` width.
  */
 export function lrnWithinChannel(
   x: Float32Array, y: Float32Array, planes: number, height: number, width: number,
@@ -101,7 +110,8 @@ export function lrnWithinChannel(
 ): void {
   const pre = (n - 1) / 2;
   const alphaOverArea = alpha / (n * n);
-  const { sum: colSum, base, zeros } = scratch;
+  const { sum: colSum, zeros } = scratch;
+  const mode = powModeOf(beta);
   for (let p = 0; p < planes; p++) {
     const plane = p * height * width;
     colSum.fill(0, 0, width + 2 * pre);
@@ -115,14 +125,14 @@ export function lrnWithinChannel(
         colSum[pre + w] += a * a - b * b;
       }
       // colSum[j] is padded column j - pre; output column w sums padded columns w .. w + 2 pre.
+      const row = plane + h * width;
       let s = 0;
       for (let j = 0; j < 2 * pre; j++) s += colSum[j];
       for (let w = 0; w < width; w++) {
         s += colSum[w + 2 * pre];
-        base[w] = 1 + alphaOverArea * s;
+        y[row + w] = x[row + w] * negPow(1 + alphaOverArea * s, mode, beta);
         s -= colSum[w];
       }
-      mulPowNegBeta(base, x, plane + h * width, y, plane + h * width, width, beta);
     }
   }
 }

@@ -24,8 +24,8 @@ export const lrnLayer: LayerType = {
     // Allocated at reshape, kept across forwards; only a larger shape reallocates.
     const scratchFor = ([, , height, width]: Shape): LrnScratch =>
       (scratch = within
-        ? lrnScratch(scratch, width + n - 1, width, width)
-        : lrnScratch(scratch, height * width, height * width, height * width));
+        ? lrnScratch(scratch, width + n - 1, width)
+        : lrnScratch(scratch, height * width, height * width));
     return {
       reshape([shape]: Shape[]) {
         expectCounts(def, [1, 1], [1, 1]);

@@ -1,0 +1,184 @@
+import path from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { lrnLayer } from '../src/layers/lrn.js';
+import { reluLayer } from '../src/layers/relu.js';
+import { Tensor } from '../src/tensor.js';
+import { layerDef, runLayer } from './helpers/layer-run.js';
+import { runCaseLayers } from './helpers/layer-run.js';
+import { TOLERANCE, referenceBlob, referenceCases, relativeError } from './helpers/reference.js';
+import { sharedMissing } from './helpers/shared.js';
+
+interface LrnCase {
+  n: number;
+  alpha: number;
+  beta: number;
+  k: number;
+  within: boolean;
+}
+
+/** The formula of CAFFE-SEMANTICS.md, summed window by window in float64: the O(n) (O(n^2)) reference. */
+function lrnReference(x: Float32Array, [N, C, H, W]: number[], p: LrnCase): Float64Array {
+  const y = new Float64Array(x.length), pre = (p.n - 1) / 2;
+  const at = (n: number, c: number, h: number, w: number) => ((n * C + c) * H + h) * W + w;
+  for (let n = 0; n < N; n++)
+    for (let c = 0; c < C; c++)
+      for (let h = 0; h < H; h++)
+        for (let w = 0; w < W; w++) {
+          let s = 0;
+          if (p.within) {
+            for (let hh = h - pre; hh <= h + pre; hh++)
+              for (let ww = w - pre; ww <= w + pre; ww++)
+                if (hh >= 0 && hh < H && ww >= 0 && ww < W) s += x[at(n, c, hh, ww)] ** 2;
+          } else {
+            for (let cc = c - pre; cc <= c + pre; cc++) if (cc >= 0 && cc < C) s += x[at(n, cc, h, w)] ** 2;
+          }
+          const base = p.within ? 1 + (p.alpha / (p.n * p.n)) * s : p.k + (p.alpha / p.n) * s;
+          y[at(n, c, h, w)] = x[at(n, c, h, w)] * Math.pow(base, -p.beta);
+        }
+  return y;
+}
+
+function lrnDef(p: Partial<LrnCase>) {
+  return layerDef('LRN', {
+    name: 'norm',
+    lrn_param: { local_size: p.n, alpha: p.alpha, beta: p.beta, k: p.k, norm_region: p.within ? 'WITHIN_CHANNEL' : 'ACROSS_CHANNELS' },
+  });
+}
+
+/** Largest |ours - ref| / max(1, |ref|) over the elements: tighter than the per-blob measure. */
+function worstElementError(ours: Float32Array, ref: Float64Array): number {
+  let worst = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const e = Math.abs(ours[i] - ref[i]) / Math.max(1, Math.abs(ref[i]));
+    worst = Number.isNaN(e) ? Infinity : Math.max(worst, e);
+  }
+  return worst;
+}
+
+function randomTensor(dims: number[], seed: number, scale = 3): Tensor {
+  let s = seed >>> 0 || 1;
+  const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = ((s / 2 ** 32) * 2 - 1) * scale;
+  }
+  return new Tensor(dims, data);
+}
+
+describe.skipIf(sharedMissing())('LRN against Caffe (../shared/reference/sweep)', () => {
+  const cases = referenceCases('sweep').filter((c) => c.name.startsWith('lrn_'));
+  it('has the LRN cases', () => expect(cases.length).toBeGreaterThanOrEqual(13));
+  for (const c of cases) {
+    it(`${c.name} (max|ours - caffe| <= 1e-4 max(1, max|caffe|))`, () => {
+      const ours = runCaseLayers(c.dir, [lrnLayer, reluLayer]);
+      const stored = c.blobs.filter((b) => ours.has(b));
+      expect(stored.length).toBeGreaterThan(0);
+      for (const b of stored) expect(relativeError(ours.get(b)!, referenceBlob(c, b)), `blob ${b}`).toBeLessThanOrEqual(TOLERANCE);
+    });
+  }
+  it('WITHIN_CHANNEL ignores k (the case with k: 2 matches Caffe, and k changes nothing)', () => {
+    const c = referenceCases('sweep').find((r) => r.name === 'lrn_within_n3_c4_k2_a1_b0.75')!;
+    const x = referenceBlob(c, 'data');
+    const [withK2] = runLayer(lrnLayer, lrnDef({ n: 3, alpha: 1, beta: 0.75, k: 2, within: true }), [x]);
+    const [withK1] = runLayer(lrnLayer, lrnDef({ n: 3, alpha: 1, beta: 0.75, k: 1, within: true }), [x]);
+    expect(withK2.data).toEqual(withK1.data);
+    expect(relativeError(withK2, referenceBlob(c, 'out'))).toBeLessThanOrEqual(TOLERANCE);
+    expect(path.basename(c.dir)).toBe(c.name);
+  });
+});
+
+describe('LRN against the straightforward window formula', () => {
+  const betas = [fc.constant(0.5), fc.constant(0.75), fc.constant(1), fc.double({ min: 0.05, max: 3, noNaN: true })];
+  const arbCase = fc.record({
+    dims: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 13 }), fc.integer({ min: 1, max: 13 })),
+    n: fc.integer({ min: 0, max: 5 }).map((i) => 2 * i + 1),
+    alpha: fc.double({ min: 1e-5, max: 3, noNaN: true }),
+    beta: fc.oneof(...betas),
+    k: fc.double({ min: 0.25, max: 4, noNaN: true }),
+    within: fc.boolean(),
+    seed: fc.integer(),
+  });
+  it('random shapes, sizes and parameters, both regions, batch 1-3 (per element within 1e-5)', () => {
+    fc.assert(
+      fc.property(arbCase, (p) => {
+        const x = randomTensor(p.dims, p.seed);
+        const [y] = runLayer(lrnLayer, lrnDef(p), [x]);
+        expect(y.dims).toEqual(p.dims);
+        expect(worstElementError(y.data, lrnReference(x.data, p.dims, p))).toBeLessThanOrEqual(1e-5);
+      }),
+      { numRuns: 150, seed: 20141 },
+    );
+  });
+
+  it('stays accurate when large values leave the sliding window and small ones remain', () => {
+    // Channels 0-4 (rows 0-4) up to 10, the rest up to 1e-3: squares 1e8 apart. Float64 running sums keep the small
+    // sums to ~1e-9 relative; Caffe's float32 sliding would lose them entirely. (Squares 1e16 apart and more would
+    // exhaust float64 too: no real net comes near that.)
+    const dims = [2, 40, 40, 6];
+    const x = randomTensor(dims, 7, 1e-3);
+    for (let i = 0; i < x.data.length; i++) {
+      const c = Math.floor(i / 240) % 40, h = Math.floor(i / 6) % 40;
+      if (c < 5 || h < 5) x.data[i] *= 1e4;
+    }
+    for (const within of [false, true]) {
+      const p = { n: 5, alpha: 1, beta: 0.75, k: 1e-6, within };
+      const [y] = runLayer(lrnLayer, lrnDef(p), [x]);
+      expect(worstElementError(y.data, lrnReference(x.data, dims, p)), within ? 'WITHIN' : 'ACROSS').toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it('normalizes each image of a batch on its own', () => {
+    const one = randomTensor([1, 7, 5, 4], 3);
+    const two = new Tensor([2, 7, 5, 4], new Float32Array(280));
+    two.data.set(one.data, 0);
+    two.data.set(one.data, 140);
+    for (const within of [false, true]) {
+      const def = lrnDef({ n: 5, alpha: 2, beta: 0.75, k: 1, within });
+      const [y1] = runLayer(lrnLayer, def, [one]);
+      const [y2] = runLayer(lrnLayer, def, [two]);
+      expect(y2.data.subarray(0, 140)).toEqual(y1.data);
+      expect(y2.data.subarray(140)).toEqual(y1.data);
+    }
+  });
+
+  it('keeps giving right answers when one instance is reshaped larger and smaller (reused scratch)', () => {
+    for (const within of [false, true]) {
+      const p = { n: 3, alpha: 1, beta: 0.75, k: 2, within };
+      const layer = lrnLayer.create(lrnDef(p), []);
+      for (const dims of [[1, 3, 4, 5], [2, 9, 11, 13], [1, 2, 3, 2]]) {
+        const x = randomTensor(dims, dims[1]);
+        const y = Tensor.zeros(layer.reshape([dims])[0]);
+        layer.forward([x], [y]);
+        expect(worstElementError(y.data, lrnReference(x.data, dims, p))).toBeLessThanOrEqual(1e-5);
+      }
+    }
+  });
+
+  it('uses Caffe defaults (local_size 5, alpha 1, beta 0.75, k 1, ACROSS_CHANNELS) when lrn_param is absent', () => {
+    const x = randomTensor([1, 8, 3, 3], 11);
+    const [y] = runLayer(lrnLayer, layerDef('LRN'), [x]);
+    const ref = lrnReference(x.data, [1, 8, 3, 3], { n: 5, alpha: 1, beta: 0.75, k: 1, within: false });
+    expect(worstElementError(y.data, ref)).toBeLessThanOrEqual(1e-6);
+  });
+});
+
+describe('LRN refuses what Caffe refuses', () => {
+  it('an even local_size', () => {
+    expect(() => lrnLayer.create(lrnDef({ n: 4 }), [])).toThrow("layer 'norm' (LRN): local_size must be odd (Caffe's LRN only supports odd sizes), got 4");
+    expect(() => lrnLayer.create(lrnDef({ n: 0 }), [])).toThrow('local_size must be odd');
+  });
+  it('a bottom that is not 4-D', () => {
+    const layer = lrnLayer.create(lrnDef({ n: 3 }), []);
+    expect(() => layer.reshape([[2, 3, 4]])).toThrow("layer 'norm' (LRN): needs a 4-D bottom (num, channels, height, width), got [2, 3, 4]");
+  });
+  it('two bottoms', () => {
+    const layer = lrnLayer.create({ ...lrnDef({ n: 3 }), bottom: ['a', 'b'] }, []);
+    expect(() => layer.reshape([[1, 1, 1, 1], [1, 1, 1, 1]])).toThrow("layer 'norm' (LRN): takes 1 bottom(s), got 2");
+  });
+  it('an unknown norm_region', () => {
+    expect(() => lrnLayer.create(layerDef('LRN', { name: 'norm', lrn_param: { norm_region: 'DIAGONAL' } }), [])).toThrow(
+      "layer 'norm' (LRN): unknown norm_region DIAGONAL",
+    );
+  });
+});
