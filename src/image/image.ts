@@ -1,0 +1,30 @@
+/**
+ * An image as pycaffe's `caffe.io.load_image` returns it: height x width x channels (HWC, row-major), float32 values
+ * in [0, 1], 3 channels (RGB) or 1 (gray).
+ */
+export interface FloatImage {
+  height: number;
+  width: number;
+  channels: number;
+  data: Float32Array;
+}
+
+export function makeImage(height: number, width: number, channels: number, data?: Float32Array): FloatImage {
+  return { height, width, channels, data: data ?? new Float32Array(height * width * channels) };
+}
+
+/** The rows [top, top+h) and columns [left, left+w) of an image, optionally mirrored left-right. */
+export function cropImage(im: FloatImage, top: number, left: number, h: number, w: number, mirror = false): FloatImage {
+  const out = makeImage(h, w, im.channels);
+  const k = im.channels;
+  for (let y = 0; y < h; y++) {
+    const src = ((top + y) * im.width + left) * k;
+    const dst = y * w * k;
+    if (!mirror) {
+      out.data.set(im.data.subarray(src, src + w * k), dst);
+      continue;
+    }
+    for (let x = 0; x < w; x++) for (let c = 0; c < k; c++) out.data[dst + x * k + c] = im.data[src + (w - 1 - x) * k + c];
+  }
+  return out;
+}

@@ -1,0 +1,79 @@
+import path from 'node:path';
+import { readBlobProtoFile } from '../caffe/binaryproto.js';
+import { Tensor, shapeString } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+import { readNpy } from '../util/npy.js';
+
+/** A mean to subtract: one value per channel, or a C x H x W image (the size of the net's input). */
+export type Mean = { perChannel: Float64Array } | { image: Tensor };
+
+/**
+ * Reads `--mean`: comma-separated values (one per channel, in the net's channel order, e.g. BGR `104,117,123`),
+ * a .binaryproto (a data set's mean image, as Caffe's compute_image_mean writes) or a .npy (C x H x W, or C values).
+ * A mean image is center-cropped to the input's H x W (as Caffe's data layer does with a crop), or with
+ * `perChannel` averaged over each channel.
+ */
+export function readMean(spec: string, input: { channels: number; height: number; width: number }, perChannel = false): Mean {
+  const values = parseValues(spec);
+  const mean = values ? { perChannel: values } : fromTensor(readMeanFile(spec), spec, perChannel);
+  const channels = 'perChannel' in mean ? mean.perChannel.length : mean.image.dims[0];
+  if (channels !== input.channels)
+    throw new CremaError(`--mean ${spec}: has ${channels} channel${channels === 1 ? '' : 's'}, the net's input has ${input.channels}`);
+  return 'image' in mean ? { image: centerCropMean(mean.image, input.height, input.width, spec) } : mean;
+}
+
+function parseValues(spec: string): Float64Array | undefined {
+  if (!/^\s*[-+.\d]/.test(spec) || /\.(npy|binaryproto)$/i.test(spec)) return undefined;
+  const parts = spec.split(',').map((s) => s.trim());
+  const nums = parts.map(Number);
+  if (parts.some((p) => p === '') || nums.some((n) => !Number.isFinite(n)))
+    throw new CremaError(`--mean ${spec}: expected numbers separated by commas (e.g. 104,117,123), a .binaryproto or a .npy`);
+  return Float64Array.from(nums);
+}
+
+function readMeanFile(file: string): Tensor {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.npy') return readNpy(file);
+  if (ext === '.binaryproto') {
+    const blob = readBlobProtoFile(file);
+    const data = blob.data?.length ? blob.data : Float32Array.from(blob.double_data!);
+    const dims = blob.shape?.dim?.length ? blob.shape.dim.map(Number) : [blob.num ?? 1, blob.channels ?? 1, blob.height ?? 1, blob.width ?? 1];
+    return new Tensor(dims, data);
+  }
+  throw new CremaError(`--mean ${file}: expected a .binaryproto, a .npy or numbers (e.g. 104,117,123)`);
+}
+
+/** Accepts C values, C x H x W, or 1 x C x H x W (a binaryproto's 4-D blob). */
+function fromTensor(t: Tensor, file: string, perChannel: boolean): Mean {
+  const dims = t.dims.length === 4 && t.dims[0] === 1 ? t.dims.slice(1) : t.dims;
+  if (dims.length === 1) return { perChannel: Float64Array.from(t.data) };
+  if (dims.length !== 3) throw new CremaError(`${file}: a mean is C values or a C x H x W image, got shape ${shapeString(t.dims)}`);
+  const image = new Tensor(dims, t.data);
+  return perChannel ? { perChannel: channelAverages(image) } : { image };
+}
+
+function channelAverages(t: Tensor): Float64Array {
+  const [c, h, w] = t.dims, plane = h * w;
+  const out = new Float64Array(c);
+  for (let ch = 0; ch < c; ch++) {
+    let sum = 0;
+    for (let i = ch * plane; i < (ch + 1) * plane; i++) sum += t.data[i];
+    out[ch] = sum / plane;
+  }
+  return out;
+}
+
+function centerCropMean(t: Tensor, height: number, width: number, file: string): Tensor {
+  const [c, h, w] = t.dims;
+  if (h === height && w === width) return t;
+  if (h < height || w < width)
+    throw new CremaError(`${file}: the mean image is ${h}x${w}, smaller than the net's ${height}x${width} input (use --mean-per-channel)`);
+  const top = Math.floor((h - height) / 2), left = Math.floor((w - width) / 2);
+  const out = Tensor.zeros([c, height, width]);
+  for (let ch = 0; ch < c; ch++)
+    for (let y = 0; y < height; y++) {
+      const src = (ch * h + top + y) * w + left;
+      out.data.set(t.data.subarray(src, src + width), (ch * height + y) * width);
+    }
+  return out;
+}
