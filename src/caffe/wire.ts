@@ -133,6 +133,7 @@ export function memorySource(bytes: Uint8Array): ByteSource {
 
 /** Reads a file through a small reusable buffer; big arrays are read straight into their own memory. */
 export function fileSource(fd: number, size: number, windowSize = 1 << 16): ByteSource {
+  windowSize = Math.max(windowSize, 16); // a varint or fixed64 must fit in one window
   const buf = new Uint8Array(windowSize);
   let base = 0;
   let filled = 0;
@@ -424,9 +425,11 @@ class Decoder {
         if (end - this.pos < 4) this.truncated(`field ${id}`, end, at);
         this.pos += 4;
         return;
-      case 2:
-        this.pos += this.length(end);
+      case 2: {
+        const n = this.length(end);
+        this.pos += n;
         return;
+      }
       case 3:
         this.skipGroup(id, end, depth, at);
         return;
