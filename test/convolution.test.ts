@@ -119,6 +119,22 @@ describe('Convolution vs a reference loop', () => {
   });
 });
 
+describe('Convolution along another axis', () => {
+  it('axis 2 (or -3) of a 5-D bottom treats the first two axes as the batch', () => {
+    const random = rng(18);
+    const x = new Tensor([2, 3, 2, 5, 6], randomArray(2 * 3 * 2 * 30, random));
+    const w = new Tensor([4, 2, 3, 3], randomArray(72, random)), b = new Tensor([4], randomArray(4, random));
+    const c: Conv = { cout: 4, group: 1, kh: 3, kw: 3, ph: 1, pw: 0, sh: 1, sw: 2, dh: 1, dw: 1, bias: true };
+    const want = referenceConv(new Tensor([6, 2, 5, 6], x.data), w.data, b.data, c);
+    for (const axis of [2, -3]) {
+      const p = convParam(c) as { convolution_param: Record<string, unknown> };
+      const [y] = runLayer(layerDef('Convolution', { convolution_param: { ...p.convolution_param, axis } }), [w, b], [x]);
+      expect([...y.dims]).toEqual([2, 3, 4, 5, 2]);
+      expect(relDiff(y.data, want.data)).toBeLessThan(1e-5);
+    }
+  });
+});
+
 describe('im2col / col2im', () => {
   it('col2im is the adjoint of im2col: <im2col(x), c> = <x, col2im(c)>, also over a range of output rows', () => {
     const random = rng(17);
