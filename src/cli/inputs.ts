@@ -3,12 +3,16 @@ import type { Net } from '../runtime/net.js';
 import { Tensor, shapeString } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { readNpy } from '../util/npy.js';
+import { imageInput } from '../image/input.js';
+import { isImageFile } from '../image/load.js';
+import { geometryOf } from '../image/preprocess.js';
+import { type ImageArgs, preprocessOptionsFrom } from './preprocess-options.js';
 
 /**
  * Reads the `--input [NAME=]FILE` values of a command: the first without a name feeds the net's first input,
  * the next unnamed the second, and so on. The batch size comes from the file (the net is reshaped to it).
  */
-export async function readInputs(net: Net, specs: string[]): Promise<Record<string, Tensor>> {
+export async function readInputs(net: Net, specs: string[], images: ImageArgs = {}): Promise<Record<string, Tensor>> {
   const inputs: Record<string, Tensor> = {};
   const unnamed = net.inputs.filter((n) => !specs.some((s) => s.startsWith(`${n}=`)));
   for (const spec of specs) {
@@ -17,15 +21,20 @@ export async function readInputs(net: Net, specs: string[]): Promise<Record<stri
     const name = named ? spec.slice(0, eq) : unnamed.shift();
     const file = named ? spec.slice(eq + 1) : spec;
     if (!name) throw new CremaError(`--input ${spec}: the net has no more inputs to feed (inputs: ${net.inputs.join(', ') || 'none'})`);
-    inputs[name] = fitToInput(net, name, await readInputFile(file), file);
+    inputs[name] = fitToInput(net, name, await readInputFile(file, net, name, images), file);
   }
   return inputs;
 }
 
-async function readInputFile(file: string): Promise<Tensor> {
+/** A .npy as is, or an image (.jpg, .jpeg, .png, .webp) preprocessed for the input as pycaffe does (src/image/). */
+async function readInputFile(file: string, net: Net, name: string, images: ImageArgs): Promise<Tensor> {
   const ext = path.extname(file).toLowerCase();
   if (ext === '.npy') return readNpy(file);
-  throw new CremaError(`${file}: crema reads inputs from .npy files (got '${ext || 'no extension'}')`);
+  if (isImageFile(file)) {
+    const dims = net.shapes.get(name)!;
+    return imageInput(file, dims, preprocessOptionsFrom(images, geometryOf(dims, name)), name);
+  }
+  throw new CremaError(`${file}: crema reads inputs from .npy files and images (.jpg, .jpeg, .png, .webp), got '${ext || 'no extension'}'`);
 }
 
 /**

@@ -7,9 +7,10 @@ import { shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
 import { writeNpy } from '../../util/npy.js';
 import { readInputs } from '../inputs.js';
+import { type ImageArgs, imageArgs } from '../preprocess-options.js';
 import { loadOptionsFrom, netArgs, readLabels, topK } from '../shared.js';
 
-interface RunArgs {
+interface RunArgs extends ImageArgs {
   net: string;
   weights?: string;
   input: string[];
@@ -25,18 +26,19 @@ export const runCommand = {
   command: 'run <net> [weights]',
   describe: 'Run a Caffe model: print its outputs (top classes for a classifier) and dump blobs as .npy',
   builder: (y: Argv) =>
-    netArgs(y)
-      .option('input', { type: 'string', array: true, default: [], describe: 'input data, [NAME=]FILE.npy (repeatable; the first unnamed feeds the first input)' })
+    imageArgs(netArgs(y))
+      .option('input', { type: 'string', array: true, default: [], describe: 'input data, [NAME=]FILE (.npy, or an image: .jpg .png .webp, preprocessed as pycaffe does; repeatable)' })
       .option('dump', { type: 'string', describe: 'write every blob after the forward pass as DIR/<blob>.npy (/ in names as __)' })
       .option('blobs', { type: 'string', describe: 'with --dump: only these blobs (comma-separated)' })
       .option('labels', { type: 'string', describe: 'class names, one a line (e.g. synset_words.txt)' })
       .option('top', { type: 'number', default: 5, describe: 'how many top classes to print for a classifier output' })
       .example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input digit.npy', 'classify one input')
-      .example('$0 run net.prototxt w.caffemodel --input data=x.npy --dump out/ --blobs conv1,norm1', 'dump two blobs'),
+      .example('$0 run net.prototxt w.caffemodel --input data=x.npy --dump out/ --blobs conv1,norm1', 'dump two blobs')
+      .example('$0 run models/cifar10_quick/deploy.prototxt models/cifar10_quick/weights.caffemodel --input models/cifar10_quick/examples/cat.png --labels models/cifar10_quick/labels.txt', 'an image, preprocessed as pycaffe does'),
   handler: async (args: RunArgs) => {
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
     for (const note of net.notes) console.error(`note: ${note}`);
-    const inputs = await readInputs(net, args.input);
+    const inputs = await readInputs(net, args.input, args);
     const missing = net.inputs.filter((n) => !(n in inputs));
     if (missing.length) throw new CremaError(`no --input for ${missing.map((n) => `'${n}' ${shapeString(net.shapes.get(n)!)}`).join(', ')}`);
     const outputs = net.forward(inputs);
