@@ -44,13 +44,13 @@ function* layerBlobs(net: Message): Generator<[string, number, BlobProto]> {
 
 /** The number of values a blob's header promises: shape.dim, or the legacy num/channels/height/width. */
 export function blobCount(b: BlobProto): number {
-  const dims = b.shape ? b.shape.dim : [b.num ?? 0, b.channels ?? 0, b.height ?? 0, b.width ?? 0];
+  const dims = b.shape ? (b.shape.dim ?? []) : [b.num ?? 0, b.channels ?? 0, b.height ?? 0, b.width ?? 0];
   return dims.reduce((a, d) => a * d, 1);
 }
 
 /** Caffe refuses a blob whose data does not fill its shape (Blob::FromProto); so do we, naming it. */
 export function checkBlob(b: BlobProto, where: string): void {
-  const dims = b.shape ? b.shape.dim : undefined;
+  const dims = b.shape ? (b.shape.dim ?? []) : undefined;
   if (dims?.some((d) => d < 0 || !Number.isSafeInteger(d))) throw new CremaError(`${where}: bad shape [${dims.join(', ')}]`);
   const values = b.data?.length || b.double_data?.length || 0;
   if (values === 0) return;

@@ -92,7 +92,7 @@ export function tensorFromBlob(blob: BlobProto, what: string): Tensor {
   const legacy = blob.num !== undefined || blob.channels !== undefined || blob.height !== undefined || blob.width !== undefined;
   let dims: number[];
   if (legacy) dims = [blob.num ?? 0, blob.channels ?? 0, blob.height ?? 0, blob.width ?? 0];
-  else if (blob.shape) dims = [...blob.shape.dim];
+  else if (blob.shape) dims = [...(blob.shape.dim ?? [])]; // shape {} is a scalar (count 1)
   else dims = values.length ? [values.length] : [0];
   if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new CremaError(`${what}: bad shape [${dims.join(', ')}]`);
   const count = sizeOf(dims);
