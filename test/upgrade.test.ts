@@ -1,11 +1,14 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { encodeCaffemodel, readCaffemodel, readCaffemodelFile } from '../src/caffe/caffemodel.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { caffeSchema } from '../src/caffe/schema.js';
 import type { Message } from '../src/caffe/types.js';
+import { main } from '../src/cli/main.js';
 import { V1_LAYER_TYPES, mixedLayersMessage, upgradeNet } from '../src/caffe/upgrade.js';
 import { CremaError } from '../src/util/errors.js';
 import { sharedDir, sharedMissing } from './helpers/shared.js';
@@ -181,5 +184,54 @@ describe('caffemodel upgrade', () => {
       expect(v2.layers).toBeUndefined();
       expect(blobsOf(v2.layer)).toEqual(blobsOf(v1.layers));
     }
+  });
+});
+
+// `crema upgrade` on the trained V1 models, checked against real Caffe: its upgrade_net_proto_text output
+// (trained_<m>.expected.prototxt) and the sha256 of its upgrade_net_proto_binary output. Caffe itself ran the
+// files `crema upgrade` wrote and gave every blob bit-identical to the V1 originals (check_upgraded_in_caffe.py).
+describe('crema upgrade', () => {
+  const repo = path.resolve(fixtures, '../../..');
+  const caffeSha: Record<string, string> = JSON.parse(fs.readFileSync(path.join(fixtures, 'caffe-upgraded-weights.json'), 'utf8'));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-upgrade-'));
+  const run = async (...args: string[]) => {
+    const err = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      return { code: await main(['upgrade', ...args]), stderr: err.mock.calls.map((c) => c.join(' ')) };
+    } finally {
+      err.mockRestore();
+    }
+  };
+
+  for (const model of ['lenet', 'cifar10_quick', 'cifar10_full']) {
+    it(`${model}: the prototxt as Caffe upgrades it, the caffemodel byte for byte`, async () => {
+      const protoOut = path.join(tmp, `${model}.prototxt`), weightsOut = path.join(tmp, `${model}.caffemodel`);
+      const r1 = await run(path.join(repo, 'models', model, 'deploy.prototxt'), protoOut);
+      expect(r1.code).toBe(0);
+      expect(r1.stderr).toContain(`wrote ${protoOut}`);
+      expect(readText(protoOut)).toEqual(readText(path.join(fixtures, `trained_${model}.expected.prototxt`)));
+      expect((await run(path.join(repo, 'models', model, 'weights.caffemodel'), weightsOut)).code).toBe(0);
+      expect(createHash('sha256').update(fs.readFileSync(weightsOut)).digest('hex')).toBe(caffeSha[model]);
+      expect(fs.readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    });
+  }
+
+  it('refuses bad input with exit 2 and a one-line message, writing nothing', async () => {
+    const out = path.join(tmp, 'mixed-out.prototxt');
+    const r = await run(path.join(fixtures, 'mixed.prototxt'), out);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toEqual([`crema: ${mixedLayersMessage(path.join(fixtures, 'mixed.prototxt'))}`]);
+    expect(fs.existsSync(out)).toBe(false);
+    const notModel = path.join(tmp, 'notes.caffemodel');
+    fs.writeFileSync(notModel, 'hello\n');
+    const r2 = await run(notModel, path.join(tmp, 'x.caffemodel'));
+    expect(r2.code).toBe(2);
+    expect(r2.stderr[0]).toMatch(/^crema: .*notes\.caffemodel: this is a text file/);
+  });
+
+  it('upgrades a V0 prototxt to what Caffe writes', async () => {
+    const out = path.join(tmp, 'v0.prototxt');
+    expect((await run(path.join(fixtures, 'v0_padding.prototxt'), out)).code).toBe(0);
+    expect(readText(out)).toEqual(readText(path.join(fixtures, 'v0_padding.expected.prototxt')));
   });
 });

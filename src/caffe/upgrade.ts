@@ -227,13 +227,13 @@ export const V1_LAYER_TYPES: Readonly<Record<string, string>> = {
   TANH: 'TanH', WINDOW_DATA: 'WindowData', THRESHOLD: 'Threshold',
 };
 
-/** The *_param messages a V1 layer may hold; each is carried over unchanged. */
+/** The *_param messages a V1 layer may hold, in V2 field order; each is carried over unchanged. */
 const V1_PARAMS = [
-  'accuracy_param', 'argmax_param', 'concat_param', 'contrastive_loss_param', 'convolution_param', 'data_param',
+  'transform_param', 'loss_param', 'accuracy_param', 'argmax_param', 'concat_param', 'contrastive_loss_param', 'convolution_param', 'data_param',
   'dropout_param', 'dummy_data_param', 'eltwise_param', 'exp_param', 'hdf5_data_param', 'hdf5_output_param',
   'hinge_loss_param', 'image_data_param', 'infogain_loss_param', 'inner_product_param', 'lrn_param',
   'memory_data_param', 'mvn_param', 'pooling_param', 'power_param', 'relu_param', 'sigmoid_param', 'softmax_param',
-  'slice_param', 'tanh_param', 'threshold_param', 'window_data_param', 'transform_param', 'loss_param',
+  'slice_param', 'tanh_param', 'threshold_param', 'window_data_param',
 ];
 
 export function mixedLayersMessage(file: string): string {
@@ -250,14 +250,13 @@ function upgradeV1Net(v1: Message, file: string): Message {
 }
 
 function upgradeV1Layer(v1: Message, index: number, file: string): LayerParameter {
+  // Keys in LayerParameter's field order, the order Caffe writes them in.
   const out: Message = {};
+  if (has(v1, 'name')) out.name = v1.name;
+  if (has(v1, 'type')) out.type = v1LayerType(v1.type, v1.name ?? `#${index}`, file);
   if (v1.bottom?.length) out.bottom = [...v1.bottom];
   if (v1.top?.length) out.top = [...v1.top];
-  if (has(v1, 'name')) out.name = v1.name;
-  if (v1.include?.length) out.include = v1.include;
-  if (v1.exclude?.length) out.exclude = v1.exclude;
-  if (has(v1, 'type')) out.type = v1LayerType(v1.type, v1.name ?? `#${index}`, file);
-  if (v1.blobs?.length) out.blobs = v1.blobs;
+  if (v1.loss_weight?.length) out.loss_weight = [...v1.loss_weight];
   const params: Message[] = [];
   const param = (i: number): Message => {
     while (params.length <= i) params.push({});
@@ -268,7 +267,9 @@ function upgradeV1Layer(v1: Message, index: number, file: string): LayerParamete
   (v1.blobs_lr ?? []).forEach((lr: number, i: number) => (param(i).lr_mult = lr));
   (v1.weight_decay ?? []).forEach((decay: number, i: number) => (param(i).decay_mult = decay));
   if (params.length) out.param = params;
-  if (v1.loss_weight?.length) out.loss_weight = [...v1.loss_weight];
+  if (v1.blobs?.length) out.blobs = v1.blobs;
+  if (v1.include?.length) out.include = v1.include;
+  if (v1.exclude?.length) out.exclude = v1.exclude;
   for (const p of V1_PARAMS) if (has(v1, p)) out[p] = v1[p];
   if (has(v1, 'layer')) throw new CremaError(`${file}: V1 layer '${v1.name ?? `#${index}`}' also holds a V0 layer definition`);
   return out as LayerParameter;
