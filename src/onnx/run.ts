@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { type Graph, inferShapes } from '../graph/graph.js';
+import type { Net } from '../runtime/net.js';
 import { Tensor, sameShape, shapeString } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { type ConvertOptions, type OnnxConversion, convertGraph, encodeConversion } from './convert.js';
@@ -95,4 +96,26 @@ export async function runOnnx(graph: Graph, inputs: Inputs, options: RunOnnxOpti
   } finally {
     await runner.release();
   }
+}
+
+/** What `crema run --backend onnx` needs from a forward: Caffe's net outputs and the requested blobs. */
+export interface OnnxForward {
+  outputs: Record<string, Tensor>;
+  blobs: Map<string, Tensor>;
+}
+
+/**
+ * Runs a loaded Net in ONNX Runtime instead of natively, with the same inputs (reshaping the net first when
+ * their shapes differ, as `net.forward` does). `blobs: 'all'` returns every blob, else only the outputs.
+ */
+export async function forwardOnnx(net: Net, inputs: Record<string, Tensor>, options: RunOnnxOptions & { blobs?: 'all' | 'outputs' } = {}): Promise<OnnxForward> {
+  const changed: Record<string, readonly number[]> = {};
+  for (const [name, t] of Object.entries(inputs)) {
+    const want = net.shapes.get(name);
+    if (want && net.inputs.includes(name) && !sameShape(want, t.dims)) changed[name] = t.dims;
+  }
+  if (Object.keys(changed).length > 0) net.reshape({ ...Object.fromEntries(net.inputs.map((n) => [n, net.shapes.get(n)!])), ...changed });
+  const blobs = await runOnnx(net.graph, inputs, { ...options, outputs: options.blobs === 'all' ? 'all' : 'net' });
+  const outputs = Object.fromEntries(net.outputs.map((n) => [n, blobs.get(n)!]));
+  return { outputs, blobs };
 }

@@ -6,6 +6,7 @@ import type { Tensor } from '../../tensor.js';
 import { shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
 import { writeNpy } from '../../util/npy.js';
+import { forwardOnnx } from '../../onnx/run.js';
 import { readInputs } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
 import { loadOptionsFrom, netArgs, readLabels, topK } from '../shared.js';
@@ -18,6 +19,8 @@ interface RunArgs extends ImageArgs {
   blobs?: string;
   labels?: string;
   top: number;
+  backend: 'native' | 'onnx';
+  threads?: number;
   phase: string;
   lenient: boolean;
 }
@@ -32,6 +35,8 @@ export const runCommand = {
       .option('blobs', { type: 'string', describe: 'with --dump: only these blobs (comma-separated)' })
       .option('labels', { type: 'string', describe: 'class names, one a line (e.g. synset_words.txt)' })
       .option('top', { type: 'number', default: 5, describe: 'how many top classes to print for a classifier output' })
+      .option('backend', { choices: ['native', 'onnx'], default: 'native', describe: 'run natively, or converted to ONNX in ONNX Runtime (in memory)' })
+      .option('threads', { type: 'number', describe: 'threads for the compute (default: one per core)' })
       .example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input digit.npy', 'classify one input')
       .example('$0 run net.prototxt w.caffemodel --input data=x.npy --dump out/ --blobs conv1,norm1', 'dump two blobs')
       .example('$0 run models/cifar10_quick/deploy.prototxt models/cifar10_quick/weights.caffemodel --input models/cifar10_quick/examples/cat.png --labels models/cifar10_quick/labels.txt', 'an image, preprocessed as pycaffe does'),
@@ -41,8 +46,10 @@ export const runCommand = {
     const inputs = await readInputs(net, args.input, args);
     const missing = net.inputs.filter((n) => !(n in inputs));
     if (missing.length) throw new CremaError(`no --input for ${missing.map((n) => `'${n}' ${shapeString(net.shapes.get(n)!)}`).join(', ')}`);
-    const outputs = net.forward(inputs);
-    if (args.dump) dumpBlobs(net.blobs, args.dump, args.blobs);
+    const { outputs, blobs } = args.backend === 'onnx'
+      ? await forwardOnnx(net, inputs, { threads: args.threads, blobs: args.dump ? 'all' : 'outputs' })
+      : { outputs: net.forward(inputs), blobs: net.blobs };
+    if (args.dump) dumpBlobs(blobs, args.dump, args.blobs);
     const labels = args.labels ? readLabels(args.labels) : undefined;
     for (const [name, t] of Object.entries(outputs)) {
       console.log(`${name} ${shapeString(t.dims)}`);
