@@ -205,7 +205,7 @@ class TextParser {
 
   private describe(t: Token): string {
     if (t.kind === 'eof') return 'end of file';
-    if (t.kind === 'string') return `string "${t.text}"`;
+    if (t.kind === 'string') return `string "${t.text.length > 40 ? t.text.slice(0, 37) + '...' : t.text}"`;
     return `'${t.text}'`;
   }
 
