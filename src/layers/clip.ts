@@ -6,7 +6,7 @@ export const clipLayer = unaryLayer('Clip', (def) => {
   // min and max are `required` in caffe.proto: there is no default to fall back on.
   const p = def.clip_param as { min?: number; max?: number } | undefined;
   need(def, p?.min !== undefined && p?.max !== undefined, 'clip_param needs both min and max');
-  const lo = p.min!, hi = p.max!;
+  const lo = Math.fround(p.min!), hi = Math.fround(p.max!); // float32 bounds, as Caffe holds them
   return (x, y) => {
     for (let i = 0; i < x.length; i++) {
       const v = x[i];

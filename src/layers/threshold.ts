@@ -3,7 +3,8 @@ import { unaryLayer } from './unary.js';
 
 /** y = x > threshold ? 1 : 0. */
 export const thresholdLayer = unaryLayer('Threshold', (def) => {
-  const t: number = paramsOf(def, 'threshold_param').threshold;
+  // Caffe compares against the float32 parameter: 0.2 must mean 0.2f, or x = 0.2f would pass.
+  const t = Math.fround(paramsOf(def, 'threshold_param').threshold as number);
   return (x, y) => {
     for (let i = 0; i < x.length; i++) y[i] = x[i] > t ? 1 : 0;
   };
