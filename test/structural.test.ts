@@ -143,6 +143,13 @@ describe('shape errors name the layer and say what is wrong', () => {
 });
 
 describe('small cases worked by hand', () => {
+  it('Input gives one shape to every top, or one shape per top', () => {
+    expect(reshape('layer { name: "in" type: "Input" top: "a" top: "b" input_param { shape { dim: 2 dim: 3 } } }')).toEqual([[2, 3], [2, 3]]);
+    expect(reshape('layer { name: "in" type: "Input" top: "a" top: "b" input_param { shape { dim: 2 } shape { dim: 1 dim: 4 } } }')).toEqual([[2], [1, 4]]);
+    expect(() => layerOf('layer { name: "sp" type: "Split" bottom: "a" top: "a" top: "b" }')).toThrow(
+      "layer 'sp' (Split): does not allow in-place computation (top 'a' is also a bottom)",
+    );
+  });
   it('ArgMax puts the higher index first among equal values, as Caffe partial_sort on (value, index) pairs does', () => {
     const argmax = layerOf('layer { name: "m" type: "ArgMax" bottom: "a" top: "b" argmax_param { top_k: 3 out_max_val: true } }');
     expect(argmax.reshape([[1, 5]])).toEqual([[1, 2, 3]]);

@@ -60,3 +60,9 @@ export function broadcastOver(def: LayerParameter, bottom: Shape, param: Shape, 
     `${what} of shape ${shapeString(param)} does not match bottom[0] ${shapeString(bottom)} from axis ${axis} on`);
   return { outer: countRange(bottom, 0, axis), dim: sizeOf(param), inner: countRange(bottom, axis + param.length) };
 }
+
+/** dst[to .. to+n) = src[from .. from+n). Short runs are copied by hand: a subarray view per row costs more than the copy. */
+export function copyRun(src: Float32Array, from: number, dst: Float32Array, to: number, n: number): void {
+  if (n < 32) for (let i = 0; i < n; i++) dst[to + i] = src[from + i];
+  else dst.set(src.subarray(from, from + n), to);
+}

@@ -1,7 +1,7 @@
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
-import { countRange, hasParam } from './axes.js';
+import { copyRun, countRange, hasParam } from './axes.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from './layer.js';
 
 /** Concat: joins its bottoms along one axis (`axis`, or the legacy non-negative `concat_dim`); all other dims must agree. */
@@ -41,7 +41,7 @@ export const concatLayer: LayerType = {
         let offset = 0;
         for (const b of bottoms) {
           const row = b.dims[axis] * inner;
-          for (let n = 0; n < outer; n++) out.set(b.data.subarray(n * row, (n + 1) * row), n * topRow + offset);
+          for (let n = 0; n < outer; n++) copyRun(b.data, n * row, out, n * topRow + offset, row);
           offset += row;
         }
       },

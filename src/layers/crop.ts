@@ -1,7 +1,7 @@
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
-import { countRange } from './axes.js';
+import { copyRun, countRange } from './axes.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from './layer.js';
 
 /**
@@ -52,7 +52,7 @@ function cropCopy(src: Tensor, dst: Tensor, offsets: number[]): void {
   for (let r = 0; r < rows; r++) {
     let from = offsets[rank - 1];
     for (let i = 0; i < rank - 1; i++) from += (index[i] + offsets[i]) * srcStrides[i];
-    dst.data.set(src.data.subarray(from, from + rowLen), r * rowLen);
+    copyRun(src.data, from, dst.data, r * rowLen, rowLen);
     // Odometer step over the leading axes.
     for (let i = rank - 2; i >= 0; i--) {
       if (++index[i] < dst.dims[i]) break;

@@ -1,7 +1,7 @@
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, sizeOf } from '../tensor.js';
-import { expectAtMostBlobs } from './axes.js';
+import { copyRun, expectAtMostBlobs } from './axes.js';
 import { type Layer, type LayerType, LayerError, expectCounts, expectWeight, need } from './layer.js';
 
 /**
@@ -30,7 +30,7 @@ export const embedLayer: LayerType = {
           const index = indices[n];
           if (!(Number.isInteger(index) && index >= 0 && index < inputDim))
             throw new LayerError(def, `input value ${index} at position ${n} is not an index in [0, ${inputDim}) (input_dim)`);
-          out.set(rows.subarray(index * numOutput, (index + 1) * numOutput), n * numOutput);
+          copyRun(rows, index * numOutput, out, n * numOutput, numOutput);
         }
         if (bias) addBias(out, bias.data);
       },

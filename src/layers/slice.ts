@@ -1,7 +1,7 @@
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
-import { countRange, hasParam } from './axes.js';
+import { copyRun, countRange, hasParam } from './axes.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from './layer.js';
 
 /**
@@ -55,7 +55,7 @@ export const sliceLayer: LayerType = {
         let offset = 0;
         for (const t of tops) {
           const row = t.dims[axis] * inner;
-          for (let n = 0; n < outer; n++) t.data.set(src.subarray(n * bottomRow + offset, n * bottomRow + offset + row), n * row);
+          for (let n = 0; n < outer; n++) copyRun(src, n * bottomRow + offset, t.data, n * row, row);
           offset += row;
         }
       },
