@@ -8,7 +8,7 @@ import { encodeCaffemodel, readCaffemodel, readCaffemodelFile } from '../src/caf
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { messageType } from '../src/caffe/schema.js';
 import type { BlobProto, Message } from '../src/caffe/types.js';
-import { decodeMessage, encodeMessage, fileSource } from '../src/caffe/wire.js';
+import { decodeMessage, encodeMessage, fileSource, memorySource } from '../src/caffe/wire.js';
 import { CremaError } from '../src/util/errors.js';
 import { sharedDir, sharedMissing } from './helpers/shared.js';
 import { f64, legacyBlob, len, packedFloats, str, tag, uint, unpackedFloats, varint } from './helpers/wire.js';
@@ -139,11 +139,10 @@ describe('encode / decode', () => {
   test('other message types encode and decode (SolverParameter)', () => {
     const type = messageType('SolverParameter');
     const solver = { net: 'a.prototxt', base_lr: Math.fround(0.01), max_iter: 1000, solver_mode: 'GPU', test_iter: [1, 2] };
-    expect(decodeMessage(type, { size: 0, windowSize: Infinity, window: () => ({ buf: new Uint8Array(), base: 0 }), copy: () => {} }, 'e')).toEqual({});
     const enc = encodeMessage(type, solver);
-    const fd = path.join(tmp, 'solver.bin');
-    fs.writeFileSync(fd, enc);
     expect(type.toObject(type.decode(enc), { enums: String })).toEqual(solver);
+    expect(decodeMessage(type, memorySource(enc), 'solver.bin')).toEqual(solver);
+    expect(decodeMessage(type, memorySource(new Uint8Array()), 'empty.bin')).toEqual({});
   });
 });
 
@@ -196,6 +195,14 @@ describe('caffemodel errors', () => {
     expect(errorOf(() => readCaffemodel(net, 'w.caffemodel'))).toBe("w.caffemodel: layer 'fc' blob 0: shape [2, 3] holds 6 values but the blob has 5");
     const legacy = bytes(len(2, [...str(4, 'ip'), ...len(6, legacyBlob([1, 1, 3, 1], packedFloats(5, [1, 2])))]));
     expect(errorOf(() => readCaffemodel(legacy, 'w.caffemodel'))).toBe("w.caffemodel: layer 'ip' blob 0: shape [1, 1, 3, 1] holds 3 values but the blob has 2");
+    // Caffe reads the legacy dims first when both forms are present
+    const both = bytes(len(100, [...str(1, 'fc'), ...len(7, [...legacyBlob([1, 1, 1, 2], packedFloats(5, [1, 2])), ...len(7, len(1, [3]))])]));
+    expect(readCaffemodel(both, 'w').layer[0].blobs[0].data).toEqual(new Float32Array([1, 2]));
+    const negative = bytes(len(100, [...str(1, 'fc'), ...len(7, [...len(7, len(1, varint(-2))), ...packedFloats(5, [1])])]));
+    expect(errorOf(() => readCaffemodel(negative, 'w.caffemodel'))).toBe("w.caffemodel: layer 'fc' blob 0: bad shape [-2]");
+    // shape {} is a scalar (Scale with num_axes: 0 writes one); a bare list takes its shape from the layer
+    const scalar = bytes(len(100, [...str(1, 's'), ...len(7, [...len(7, []), ...packedFloats(5, [2])]), ...len(7, packedFloats(5, [1, 2, 3]))]));
+    expect(readCaffemodel(scalar, 'w').layer[0].blobs).toEqual([{ shape: {}, data: new Float32Array([2]) }, { data: new Float32Array([1, 2, 3]) }]);
   });
 });
 

@@ -42,25 +42,34 @@ function* layerBlobs(net: Message): Generator<[string, number, BlobProto]> {
   }
 }
 
-/** The number of values a blob's header promises: shape.dim, or the legacy num/channels/height/width. */
+/**
+ * The dims a blob's header gives, as Caffe's Blob::FromProto reads them: the legacy
+ * num/channels/height/width when any of them is set, else shape.dim (`shape {}` is a scalar),
+ * else undefined (a bare list of values, shaped by its layer).
+ */
+export function blobDims(b: BlobProto): number[] | undefined {
+  if (b.num !== undefined || b.channels !== undefined || b.height !== undefined || b.width !== undefined) {
+    return [b.num ?? 0, b.channels ?? 0, b.height ?? 0, b.width ?? 0];
+  }
+  return b.shape ? (b.shape.dim ?? []) : undefined;
+}
+
+/** The number of values a blob's header promises (the bare list's own length when it has no header). */
 export function blobCount(b: BlobProto): number {
-  const dims = b.shape ? (b.shape.dim ?? []) : [b.num ?? 0, b.channels ?? 0, b.height ?? 0, b.width ?? 0];
+  const dims = blobDims(b);
+  if (!dims) return b.data?.length || b.double_data?.length || 0;
   return dims.reduce((a, d) => a * d, 1);
 }
 
 /** Caffe refuses a blob whose data does not fill its shape (Blob::FromProto); so do we, naming it. */
 export function checkBlob(b: BlobProto, where: string): void {
-  const dims = b.shape ? (b.shape.dim ?? []) : undefined;
-  if (dims?.some((d) => d < 0 || !Number.isSafeInteger(d))) throw new CremaError(`${where}: bad shape [${dims.join(', ')}]`);
+  const dims = blobDims(b);
+  if (!dims) return;
+  if (dims.some((d) => d < 0 || !Number.isSafeInteger(d))) throw new CremaError(`${where}: bad shape [${dims.join(', ')}]`);
   const values = b.data?.length || b.double_data?.length || 0;
   if (values === 0) return;
-  const legacy = !b.shape && b.num === undefined && b.channels === undefined && b.height === undefined && b.width === undefined;
-  if (legacy) return; // a bare list of values: its shape comes from the layer
-  const count = blobCount(b);
-  if (count !== values) {
-    const shape = dims ?? [b.num ?? 0, b.channels ?? 0, b.height ?? 0, b.width ?? 0];
-    throw new CremaError(`${where}: shape [${shape.join(', ')}] holds ${count} values but the blob has ${values}`);
-  }
+  const count = dims.reduce((a, d) => a * d, 1);
+  if (count !== values) throw new CremaError(`${where}: shape [${dims.join(', ')}] holds ${count} values but the blob has ${values}`);
 }
 
 function decodeNet(src: ByteSource, file: string): Message {
