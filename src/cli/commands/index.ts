@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { classifyCommand } from './classify.js';
 import { infoCommand } from './info.js';
 import { runCommand } from './run.js';
 import { upgradeCommand } from './upgrade.js';
@@ -14,6 +15,7 @@ export interface CremaCommand {
 
 // One line per command.
 export const commands: CremaCommand[] = [
+  classifyCommand,
   infoCommand,
   runCommand,
   upgradeCommand,

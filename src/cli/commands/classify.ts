@@ -1,0 +1,192 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { type FloatImage } from '../../image/image.js';
+import { IMAGE_EXTENSIONS, isImageFile, loadImage } from '../../image/load.js';
+import { type InputGeometry, type PreprocessOptions, geometryOf, inputsPerImage, preprocessImage } from '../../image/preprocess.js';
+import { Net } from '../../runtime/net.js';
+import { Tensor } from '../../tensor.js';
+import { CremaError } from '../../util/errors.js';
+import { EXIT_CHECK_FAILED, exitState } from '../main.js';
+import { type ImageArgs, imageArgs, preprocessOptionsFrom } from '../preprocess-options.js';
+import { type Progress, startProgress } from '../progress.js';
+import { loadOptionsFrom, netArgs, readLabels, topK } from '../shared.js';
+
+interface ClassifyArgs extends ImageArgs {
+  net: string;
+  weights: string;
+  images: string[];
+  labels?: string;
+  top: number;
+  batch: number;
+  json: boolean;
+  phase: string;
+  lenient: boolean;
+}
+
+export const classifyCommand = {
+  command: 'classify <net> <weights> <images..>',
+  describe: 'Classify images (files or directories): each image\'s top classes with probabilities',
+  builder: (y: Argv) =>
+    imageArgs(netArgs(y))
+      .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
+      .option('labels', { type: 'string', describe: 'class names, one a line (default: labels.txt beside the net, if any)' })
+      .option('top', { type: 'number', default: 5, describe: 'how many classes to print per image' })
+      .option('batch', { type: 'number', default: 8, describe: 'images per forward pass' })
+      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line and image: {"image", "top": [{"index", "label", "prob"}]}' })
+      .option('oversample', { type: 'boolean', group: 'Images:', describe: 'average 10 crops (corners, center, mirrored) as caffe.Classifier does' })
+      .example('$0 classify models/lenet/deploy.prototxt models/lenet/weights.caffemodel models/lenet/examples/ --raw-scale 1', 'digits (LeNet takes 0..1)')
+      .example('$0 classify models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel models/cifar10_full/examples/cat.png --mean 114,123,125', 'a photo, minus the CIFAR-10 mean (BGR)')
+      .example('$0 classify alexnet.prototxt alexnet.caffemodel photos/ --labels synset_words.txt --mean ilsvrc_2012_mean.npy --json', 'a directory as JSON lines')
+      .epilog('Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
+  handler: async (args: ClassifyArgs) => {
+    if (!Number.isInteger(args.batch) || args.batch < 1) throw new CremaError(`--batch ${args.batch}: expected a positive whole number`);
+    if (!Number.isInteger(args.top) || args.top < 1) throw new CremaError(`--top ${args.top}: expected a positive whole number`);
+    const files = collectImages(args.images);
+    const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    if (!args.json) for (const note of net.notes) console.error(`note: ${note}`);
+    const input = net.inputs[0];
+    if (!input) throw new CremaError(`${args.net}: the net has no input to feed images to`);
+    const geo = geometryOf(net.shapes.get(input)!, input);
+    const classifier: Classifier = { net, input, geo, options: preprocessOptionsFrom(args, geo), labels: labelsFor(args, net) };
+    const progress = startProgress('classify', files.length, { unit: 'images' });
+    let classified = 0, skipped = 0;
+    try {
+      for await (const result of classifyAll(classifier, files, args.batch, progress)) {
+        if ('error' in result) {
+          skipped++;
+          console.error(`crema: skipped ${result.image}: ${result.error}`);
+        } else {
+          classified++;
+          printResult(result, args, classifier.labels, progress);
+        }
+      }
+    } finally {
+      progress.stop();
+    }
+    if (classified === 0) throw new CremaError(`no image could be read (${skipped} skipped)`);
+    if (skipped) exitState.code = EXIT_CHECK_FAILED;
+  },
+};
+
+interface Classifier {
+  net: Net;
+  input: string;
+  geo: InputGeometry;
+  options: PreprocessOptions;
+  labels?: string[];
+}
+
+type Result = { image: string; scores: Float32Array } | { image: string; error: string };
+
+/** Files as given, directories walked (sorted, recursively) for image files. Missing paths become skip reports. */
+export function collectImages(paths: string[]): string[] {
+  const files: string[] = [];
+  for (const p of paths) {
+    const stat = fs.statSync(p, { throwIfNoEntry: false });
+    if (stat?.isDirectory()) files.push(...walk(p));
+    else files.push(p);
+  }
+  return files;
+}
+
+function walk(dir: string): string[] {
+  const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return entries.flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return walk(p);
+    return isImageFile(p) ? [p] : [];
+  });
+}
+
+/** Loads batch i+1 while batch i runs through the net (decoding runs on sharp's threads). */
+async function* classifyAll(c: Classifier, files: string[], batch: number, progress: Progress): AsyncGenerator<Result> {
+  const batches: string[][] = [];
+  for (let i = 0; i < files.length; i += batch) batches.push(files.slice(i, i + batch));
+  let next = batches.length ? loadBatch(batches[0], c.geo) : undefined;
+  for (let b = 0; b < batches.length; b++) {
+    const loaded = await next!;
+    next = b + 1 < batches.length ? loadBatch(batches[b + 1], c.geo) : undefined;
+    yield* runBatch(c, batches[b], loaded);
+    progress.tick(batches[b].length);
+  }
+}
+
+function loadBatch(files: string[], geo: InputGeometry): Promise<(FloatImage | Error)[]> {
+  return Promise.all(files.map((f) => loadOne(f, geo).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+}
+
+async function loadOne(file: string, geo: InputGeometry): Promise<FloatImage> {
+  if (!fs.existsSync(file)) throw new Error('no such file');
+  if (!isImageFile(file)) throw new Error(`not an image file (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
+  return loadImage(file, geo.channels === 3);
+}
+
+function* runBatch(c: Classifier, files: string[], loaded: (FloatImage | Error)[]): Generator<Result> {
+  const crops = inputsPerImage(c.options);
+  const size = c.geo.channels * c.geo.height * c.geo.width;
+  const ok: { image: string; slot: number }[] = [];
+  const data = new Float32Array(files.length * crops * size);
+  const results: Result[] = files.map((image, i) => {
+    const im = loaded[i];
+    if (im instanceof Error) return { image, error: stripFile(im.message, image) };
+    try {
+      preprocessImage(im, c.geo, c.options, data, ok.length * crops * size);
+    } catch (e) {
+      return { image, error: e instanceof Error ? e.message : String(e) };
+    }
+    ok.push({ image, slot: ok.length });
+    return { image, scores: new Float32Array(0) };
+  });
+  if (ok.length) {
+    const batch = new Tensor([ok.length * crops, c.geo.channels, c.geo.height, c.geo.width], data.subarray(0, ok.length * crops * size));
+    const out = c.net.forward({ [c.input]: batch })[c.net.outputs[0]];
+    const classes = out.size / (ok.length * crops);
+    let k = 0;
+    for (const r of results) if ('scores' in r) r.scores = averageCrops(out.data, k++, crops, classes);
+  }
+  yield* results;
+}
+
+/** caffe.Classifier averages the predictions of an image's crops. */
+function averageCrops(out: Float32Array, image: number, crops: number, classes: number): Float32Array {
+  const scores = new Float32Array(classes);
+  for (let j = 0; j < crops; j++) {
+    const from = (image * crops + j) * classes;
+    for (let i = 0; i < classes; i++) scores[i] += out[from + i];
+  }
+  if (crops > 1) for (let i = 0; i < classes; i++) scores[i] /= crops;
+  return scores;
+}
+
+function stripFile(message: string, file: string): string {
+  return message.startsWith(`${file}: `) ? message.slice(file.length + 2) : message;
+}
+
+function labelsFor(args: ClassifyArgs, net: Net): string[] | undefined {
+  const beside = path.join(path.dirname(args.net), 'labels.txt');
+  const file = args.labels ?? (fs.existsSync(beside) ? beside : undefined);
+  if (!file) return undefined;
+  const labels = readLabels(file);
+  const classes = outputClasses(net);
+  if (classes !== undefined && labels.length !== classes)
+    console.error(`warning: ${file} has ${labels.length} labels, the net's output '${net.outputs[0]}' has ${classes} classes`);
+  return labels;
+}
+
+function outputClasses(net: Net): number | undefined {
+  const dims = net.shapes.get(net.outputs[0]);
+  return dims && dims.length >= 2 ? dims.slice(1).reduce((a, b) => a * b, 1) : undefined;
+}
+
+function printResult(r: { image: string; scores: Float32Array }, args: ClassifyArgs, labels: string[] | undefined, progress: Progress): void {
+  const top = topK(r.scores, args.top);
+  if (args.json) {
+    const entries = top.map(({ index, score }) => ({ index, label: labels?.[index] ?? null, prob: score }));
+    progress.print(JSON.stringify({ image: r.image, top: entries }));
+    return;
+  }
+  // The layout of Caffe's examples/cpp_classification.
+  progress.print(`---------- Prediction for ${r.image} ----------`);
+  for (const { index, score } of top) progress.print(`${score.toFixed(4)} - "${labels?.[index] ?? `class ${index}`}"`);
+}
