@@ -23,7 +23,7 @@ import { tanhLayer } from '../src/layers/tanh.js';
 import { thresholdLayer } from '../src/layers/threshold.js';
 import { Tensor } from '../src/tensor.js';
 import { copyOf, layerDef, runCaseLayers, runLayer } from './helpers/layer-run.js';
-import { TOLERANCE, referenceBlob, referenceCases, relativeError } from './helpers/reference.js';
+import { type ReferenceCase, TOLERANCE, referenceBlob, referenceCases, relativeError } from './helpers/reference.js';
 import { sharedMissing } from './helpers/shared.js';
 
 const mine: LayerType[] = [
@@ -32,7 +32,7 @@ const mine: LayerType[] = [
 ];
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/layers');
 
-function checkAgainstCaffe(c: { name: string; dir: string; blobs: string[] }, expected: number) {
+function checkAgainstCaffe(c: ReferenceCase, expected: number) {
   it(`${c.name}: every blob these layers compute matches Caffe (1e-4 max(1, max|caffe|))`, () => {
     const ours = runCaseLayers(c.dir, mine);
     const checked = c.blobs.filter((b) => ours.has(b));
