@@ -150,8 +150,13 @@ describe('parsePrototxt errors', () => {
     const ssd = 'layer {\n  type: "PriorBox"\n  prior_box_param { min_size: 30 aspect_ratio: [2, 3] }\n  name: "mbox_prior"\n}\n';
     expect(errorOf(() => parse(ssd))).toBe(`net.prototxt:3:3: layer 'mbox_prior' has unknown field 'prior_box_param'`);
     expect(errorOf(() => parse('layer { name: "c" convolution_param { num_outputs: 3 } }'))).toBe(
-      `net.prototxt:1:39: ConvolutionParameter has unknown field 'num_outputs'`,
+      `net.prototxt:1:39: layer 'c' has unknown field 'num_outputs' in convolution_param`,
     );
+    expect(errorOf(() => parse('layer { name: "c" convolution_param { weight_filler { kind: 1 } } }'))).toBe(
+      `net.prototxt:1:55: layer 'c' has unknown field 'kind' in convolution_param.weight_filler`,
+    );
+    expect(errorOf(() => parse('layers { layer { name: "v0" bias: 1 } }'))).toBe(`net.prototxt:1:29: layer 'v0' has unknown field 'bias'`);
+    expect(errorOf(() => parse('state { phase: TEST stages: "a" }'))).toBe(`net.prototxt:1:21: NetState has unknown field 'stages'`);
     expect(errorOf(() => parse('nmae: "x"'))).toBe(`net.prototxt:1:1: NetParameter has unknown field 'nmae'`);
     expect(errorOf(() => parse('layer { [ext.thing]: 1 }'))).toBe(`net.prototxt:1:9: layer '#0' has unknown field '[ext.thing]'`);
   });

@@ -171,11 +171,13 @@ interface LayerContext {
   name?: string;
   index: number;
   tokenIndex: number; // the layer's opening brace, to look ahead for its name
+  pathDepth: number; // fieldPath's length inside the layer
 }
 
 class TextParser {
   private pos = 0;
   private readonly layers: LayerContext[] = [];
+  private readonly fieldPath: string[] = []; // message fields entered, outermost first
   private layerCount = 0;
 
   constructor(
@@ -274,8 +276,12 @@ class TextParser {
   }
 
   private unknownField(type: protobuf.Type, name: string, at: Token): void {
-    const where = this.layers.length > 0 && isLayerType(type.name) ? `layer '${this.layerName()}'` : type.name;
-    const msg = `${this.at(at)}: ${where} has unknown field '${name}'`;
+    let msg = `${this.at(at)}: ${type.name} has unknown field '${name}'`;
+    const layer = this.layers[this.layers.length - 1];
+    if (layer) {
+      const inner = this.fieldPath.slice(layer.pathDepth).join('.');
+      msg = `${this.at(at)}: layer '${this.layerName()}' has unknown field '${name}'${inner ? ` in ${inner}` : ''}`;
+    }
     if (!this.opts.lenient) throw new CremaError(msg);
     this.opts.warn?.(`${msg} (skipped)`);
     this.skipValue();
@@ -341,6 +347,12 @@ class TextParser {
   }
 
   private parseMessageField(field: protobuf.Field, type: protobuf.Type, out: Message, at: Token): void {
+    this.fieldPath.push(field.name);
+    this.parseMessageValues(field, type, out, at);
+    this.fieldPath.pop();
+  }
+
+  private parseMessageValues(field: protobuf.Field, type: protobuf.Type, out: Message, at: Token): void {
     const colon = this.eat(':');
     if (field.repeated && this.isPunct('[')) {
       this.pos++;
@@ -358,7 +370,7 @@ class TextParser {
     const open = this.peek();
     if (!this.eat('{') && !this.eat('<')) this.expected("'{'");
     const layer = isLayerType(type.name);
-    if (layer) this.layers.push({ index: this.layerCount++, tokenIndex: this.pos - 1 });
+    if (layer) this.layers.push({ index: this.layerCount++, tokenIndex: this.pos - 1, pathDepth: this.fieldPath.length });
     const msg = this.parseMessage(type, open.text === '{' ? '}' : '>');
     if (layer) this.layers.pop();
     finishBlobArrays(type, msg);
