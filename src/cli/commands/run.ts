@@ -39,7 +39,7 @@ export const runCommand = {
       .option('threads', { type: 'number', describe: 'threads for the compute (default: one per core)' })
       .example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input digit.npy', 'classify one input')
       .example('$0 run net.prototxt w.caffemodel --input data=x.npy --dump out/ --blobs conv1,norm1', 'dump two blobs')
-      .example('$0 run models/cifar10_quick/deploy.prototxt models/cifar10_quick/weights.caffemodel --input models/cifar10_quick/examples/cat.png --labels models/cifar10_quick/labels.txt', 'an image, preprocessed as pycaffe does'),
+      .example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/examples/digit-7.png --raw-scale 1', 'an image, preprocessed as pycaffe does'),
   handler: async (args: RunArgs) => {
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
     for (const note of net.notes) console.error(`note: ${note}`);
