@@ -30,13 +30,22 @@ type H5Dataset = InstanceType<typeof h5wasm.Dataset>;
 /** The weights of a Caffe HDF5 weights file, by layer name (in the file's order), blobs by index. */
 export async function readHdf5Weights(file: string): Promise<Map<string, Tensor[]>> {
   if (!fs.statSync(file).isFile()) throw new CremaError(`${file}: is not a file`);
-  await h5wasm.ready;
-  let h5: InstanceType<typeof h5wasm.File>;
+  const module = await h5wasm.ready;
+  // HDF5's errors become thrown Errors instead of HDF5-DIAG pages on the console.
+  module.activate_throwing_error_handler();
   try {
-    h5 = new h5wasm.File(file, 'r');
+    return readWeightsFrom(file);
   } catch (err) {
-    throw new CremaError(`${file}: cannot open as HDF5 (${err instanceof Error ? err.message : String(err)})`);
+    if (err instanceof CremaError) throw err;
+    throw new CremaError(`${file}: cannot read it as HDF5 weights (truncated or damaged?): ${hdf5Reason(err)}`);
+  } finally {
+    module.deactivate_throwing_error_handler();
   }
+}
+
+function readWeightsFrom(file: string): Map<string, Tensor[]> {
+  const h5 = new h5wasm.File(file, 'r');
+  if (h5.file_id < 0n) throw new CremaError(`${file}: cannot open it as HDF5 (truncated or damaged?)`);
   try {
     const data = h5.get('data');
     if (!(data instanceof h5wasm.Group))
@@ -51,6 +60,13 @@ export async function readHdf5Weights(file: string): Promise<Map<string, Tensor[
   } finally {
     h5.close();
   }
+}
+
+/** One line out of an HDF5 error stack: its innermost "minor" reason, else its first line. */
+function hdf5Reason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const minors = [...text.matchAll(/minor:\s*(.+)/g)].map((m) => m[1].trim());
+  return minors.at(-1) ?? text.split('\n')[0].trim();
 }
 
 /** Datasets `0`..`n-1` of one layer's group, as tensors of the dataset's shape. */
