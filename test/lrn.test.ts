@@ -155,6 +155,18 @@ describe('LRN against the straightforward window formula', () => {
     }
   });
 
+  it('handles a local_size far larger than the blob without giant scratch (the window just covers everything)', () => {
+    const x = randomTensor([2, 3, 4, 5], 5);
+    for (const within of [false, true]) {
+      const huge = 2_000_000_001, small = 11;
+      // Same alpha/n (ACROSS) or alpha/n^2 (WITHIN): a window of 11 already covers the whole 3 x 4 x 5 blob.
+      const scale = within ? (huge / small) ** 2 : huge / small;
+      const [y] = runLayer(lrnLayer, lrnDef({ n: huge, alpha: 2 * scale, beta: 0.75, k: 1, within }), [x]);
+      const ref = lrnReference(x.data, [2, 3, 4, 5], { n: small, alpha: 2, beta: 0.75, k: 1, within });
+      expect(worstElementError(y.data, ref)).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
   it('uses Caffe defaults (local_size 5, alpha 1, beta 0.75, k 1, ACROSS_CHANNELS) when lrn_param is absent', () => {
     const x = randomTensor([1, 8, 3, 3], 11);
     const [y] = runLayer(lrnLayer, layerDef('LRN'), [x]);

@@ -66,7 +66,7 @@ export function lrnAcrossChannels(
   x: Float32Array, y: Float32Array, num: number, channels: number, plane: number,
   n: number, alpha: number, beta: number, k: number, scratch: LrnScratch,
 ): void {
-  const pre = (n - 1) / 2;
+  const pre = Math.min((n - 1) / 2, channels); // a window wider than the blob sums the same channels
   const alphaOverN = alpha / n;
   const { sum, zeros } = scratch;
   const mode = powModeOf(beta);
@@ -74,7 +74,7 @@ export function lrnAcrossChannels(
     const image = img * channels * plane;
     sum.fill(0, 0, plane);
     // Channels 0 .. pre-1 are in channel 0's window before the loop adds channel 0 + pre.
-    for (let c = 0; c < Math.min(pre, channels); c++) addSquares(sum, x, image + c * plane, plane);
+    for (let c = 0; c < pre; c++) addSquares(sum, x, image + c * plane, plane);
     for (let c = 0; c < channels; c++) {
       const entering = c + pre, leaving = c - pre - 1;
       const inArr = entering < channels ? x : zeros, inOff = entering < channels ? image + entering * plane : 0;
@@ -102,34 +102,36 @@ function addSquares(sum: Float64Array, x: Float32Array, off: number, len: number
  * pixel, zero-padded (Caffe: Power(2) -> AVE pool (pad (n-1)/2, stride 1, divisor n^2) -> Power(-beta, alpha, 1)
  * -> product; k plays no part). Separable box sums: per output row a running vector of column sums slides
  * down the rows (vectorized along W), then a scalar running sum slides along the row.
- * `sum` must hold width + n - 1 values (the pads stay zero); `zeros` width.
+ * `sum` must hold width + 2 min((n - 1) / 2, width) values (the pads stay zero); `zeros` width.
  */
 export function lrnWithinChannel(
   x: Float32Array, y: Float32Array, planes: number, height: number, width: number,
   n: number, alpha: number, beta: number, scratch: LrnScratch,
 ): void {
-  const pre = (n - 1) / 2;
   const alphaOverArea = alpha / (n * n);
+  // A window reaching further than the plane sums the same values as one reaching just to its edges, so the
+  // half-widths are clamped to the plane: no scratch or loop grows with an absurd local_size.
+  const padW = Math.min((n - 1) / 2, width), preH = Math.min((n - 1) / 2, height);
   const { sum: colSum, zeros } = scratch;
   const mode = powModeOf(beta);
   for (let p = 0; p < planes; p++) {
     const plane = p * height * width;
-    colSum.fill(0, 0, width + 2 * pre);
-    for (let r = 0; r < Math.min(pre, height); r++) addSquaresAt(colSum, pre, x, plane + r * width, width);
+    colSum.fill(0, 0, width + 2 * padW);
+    for (let r = 0; r < preH; r++) addSquaresAt(colSum, padW, x, plane + r * width, width);
     for (let h = 0; h < height; h++) {
-      const entering = h + pre, leaving = h - pre - 1;
+      const entering = h + preH, leaving = h - preH - 1;
       const inArr = entering < height ? x : zeros, inOff = entering < height ? plane + entering * width : 0;
       const outArr = leaving >= 0 ? x : zeros, outOff = leaving >= 0 ? plane + leaving * width : 0;
       for (let w = 0; w < width; w++) {
         const a = inArr[inOff + w], b = outArr[outOff + w];
-        colSum[pre + w] += a * a - b * b;
+        colSum[padW + w] += a * a - b * b;
       }
-      // colSum[j] is padded column j - pre; output column w sums padded columns w .. w + 2 pre.
+      // colSum[j] is padded column j - padW; output column w sums padded columns w .. w + 2 padW.
       const row = plane + h * width;
       let s = 0;
-      for (let j = 0; j < 2 * pre; j++) s += colSum[j];
+      for (let j = 0; j < 2 * padW; j++) s += colSum[j];
       for (let w = 0; w < width; w++) {
-        s += colSum[w + 2 * pre];
+        s += colSum[w + 2 * padW];
         y[row + w] = x[row + w] * negPow(1 + alphaOverArea * s, mode, beta);
         s -= colSum[w];
       }

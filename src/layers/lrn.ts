@@ -24,7 +24,7 @@ export const lrnLayer: LayerType = {
     // Allocated at reshape, kept across forwards; only a larger shape reallocates.
     const scratchFor = ([, , height, width]: Shape): LrnScratch =>
       (scratch = within
-        ? lrnScratch(scratch, width + n - 1, width)
+        ? lrnScratch(scratch, width + 2 * Math.min((n - 1) / 2, width), width)
         : lrnScratch(scratch, height * width, height * width));
     return {
       reshape([shape]: Shape[]) {
