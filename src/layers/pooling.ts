@@ -60,11 +60,14 @@ function readPoolSettings(def: LayerParameter): PoolSettings {
   return { method: p.pool, global: p.global_pooling, ceil: p.round_mode === 'CEIL', kernel, pad, stride };
 }
 
-/** Caffe's pooled size: ceil or floor, then the last window must start inside image + pad. */
-function pooledSize(size: number, kernel: number, pad: number, stride: number, ceil: boolean): number {
+/**
+ * Caffe's pooled size: ceil or floor, then the last window must start inside image + pad. Caffe applies that
+ * clip on both axes when EITHER pad is set (`if (pad_h_ || pad_w_)` in pooling_layer.cpp), hence `anyPad`.
+ */
+function pooledSize(size: number, kernel: number, pad: number, stride: number, ceil: boolean, anyPad: boolean): number {
   const span = (size + 2 * pad - kernel) / stride;
   let out = (ceil ? Math.ceil(span) : Math.floor(span)) + 1;
-  if (pad > 0 && (out - 1) * stride >= size + pad) out--;
+  if (anyPad && (out - 1) * stride >= size + pad) out--;
   return out;
 }
 
@@ -91,8 +94,8 @@ export const poolingLayer: LayerType = {
         [height, width] = [shape[2], shape[3]];
         const [kh, kw] = s.global ? [height, width] : s.kernel;
         const [ph, pw] = s.pad, [sh, sw] = s.stride;
-        outH = pooledSize(height, kh, ph, sh, s.ceil);
-        outW = pooledSize(width, kw, pw, sw, s.ceil);
+        outH = pooledSize(height, kh, ph, sh, s.ceil, ph > 0 || pw > 0);
+        outW = pooledSize(width, kw, pw, sw, s.ceil, ph > 0 || pw > 0);
         need(def, outH > 0 && outW > 0, () => `kernel ${kh} x ${kw} is larger than the padded input ${height + 2 * ph} x ${width + 2 * pw}`);
         [rowStart, rowEnd, rowSpan] = windows(outH, kh, ph, sh, height, s.method === 'STOCHASTIC');
         [colStart, colEnd, colSpan] = windows(outW, kw, pw, sw, width, s.method === 'STOCHASTIC');
