@@ -400,28 +400,166 @@ function threshold(c: LayerContext): void {
   c.node('Cast', [above], [c.top(0)], { to: int(1) });
 }
 
+// ---- The rest of the layers the native engine runs ----
+
+/** A Reduce* node over `axes`: the axes are an attribute before opset 18 (ReduceSum: before 13), an input after. */
+function reduce(c: LayerContext, op: string, x: string, axes: number[], keepdims: boolean, out: string): string {
+  const asInput = op === 'ReduceSum' ? c.opset >= 13 : c.opset >= 18;
+  return asInput
+    ? c.node(op, [x, c.b.int64s(`${c.layer.name}/axes`, axes)], [out], { keepdims: int(keepdims ? 1 : 0) })
+    : c.node(op, [x], [out], { axes: ints(axes), keepdims: int(keepdims ? 1 : 0) });
+}
+
+function clip(c: LayerContext): void {
+  // min and max are `required` in caffe.proto: no defaults to fall back on.
+  const raw = c.layer.def.clip_param as { min?: number; max?: number } | undefined;
+  if (raw?.min === undefined || raw?.max === undefined) fail(c, 'clip_param needs both min and max');
+  c.node('Clip', [c.bottom(0), c.b.scalar(raw!.min!), c.b.scalar(raw!.max!)], [c.top(0)]);
+}
+
+function swish(c: LayerContext): void {
+  const beta = paramsOf(c.layer.def, 'swish_param').beta as number;
+  const gate = c.node('Sigmoid', [withScalar(c, 'Mul', c.bottom(0), beta)], [c.tmp('gate')]);
+  c.node('Mul', [c.bottom(0), gate], [c.top(0)]);
+}
+
+function crop(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'crop_param');
+  const data = layer.bottomShapes[0], top = layer.topShapes[0];
+  const start = canonicalAxis(layer.def, p.axis as number, data.length);
+  const given = (p.offset as number[]) ?? [];
+  const axes = data.map((_, i) => i).filter((i) => i >= start);
+  const offsets = axes.map((i) => (given.length === 0 ? 0 : given.length === 1 ? given[0] : given[i - start]));
+  c.node('Slice', [
+    c.bottom(0),
+    c.b.int64s(`${layer.name}/starts`, offsets),
+    c.b.int64s(`${layer.name}/ends`, axes.map((a, j) => offsets[j] + top[a])),
+    c.b.int64s(`${layer.name}/axes`, axes),
+  ], [c.top(0)]);
+}
+
+function tile(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'tile_param');
+  const x = layer.bottomShapes[0];
+  const axis = canonicalAxis(layer.def, p.axis as number, x.length);
+  const repeats = x.map((_, i) => (i === axis ? (p.tiles as number) : 1));
+  c.node('Tile', [c.bottom(0), c.b.int64s(`${layer.name}/repeats`, repeats)], [c.top(0)]);
+}
+
+function reduction(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'reduction_param');
+  const x = layer.bottomShapes[0];
+  const axis = canonicalAxis(layer.def, p.axis as number, x.length);
+  const ops: Record<string, string> = { SUM: 'ReduceSum', ASUM: 'ReduceL1', SUMSQ: 'ReduceSumSquare', MEAN: 'ReduceMean' };
+  const op = ops[p.operation as string];
+  if (!op) fail(c, `unknown operation ${p.operation}`);
+  // Caffe reduces every axis from `axis` on: flatten them into one, reduce it away.
+  const rows = c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/rows`, [...x.slice(0, axis), -1])], [c.tmp('rows')]);
+  const coeff = p.coeff as number;
+  const reduced = reduce(c, op, rows, [axis], false, coeff === 1 ? c.top(0) : c.tmp('reduced'));
+  if (coeff !== 1) c.node('Mul', [reduced, c.b.scalar(coeff)], [c.top(0)]);
+}
+
+function mvn(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'mvn_param');
+  const top = layer.topShapes[0];
+  // Caffe shapes MVN's top as (N, C, H, W), padding a shorter bottom with 1s.
+  const x = layer.bottomShapes[0].length === 4 ? c.bottom(0) : c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/nchw`, top)], [c.tmp('nchw')]);
+  const axes = p.across_channels ? [1, 2, 3] : [2, 3];
+  const mean = reduce(c, 'ReduceMean', x, axes, true, c.tmp('mean'));
+  if (!p.normalize_variance) {
+    c.node('Sub', [x, mean], [c.top(0)]);
+    return;
+  }
+  const centred = c.node('Sub', [x, mean], [c.tmp('centred')]);
+  const variance = reduce(c, 'ReduceMean', c.node('Mul', [centred, centred], [c.tmp('squared')]), axes, true, c.tmp('variance'));
+  // Caffe adds eps to the standard deviation, not to the variance.
+  const denominator = withScalar(c, 'Add', c.node('Sqrt', [variance], [c.tmp('std')]), p.eps as number);
+  c.node('Div', [centred, denominator], [c.top(0)]);
+}
+
+function embed(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'embed_param');
+  const numOutput = p.num_output as number, inputDim = p.input_dim as number;
+  const table = expectWeight(layer.def, layer.weights, 0, 'weights', [inputDim, numOutput]);
+  const indices = c.node('Cast', [c.bottom(0)], [c.tmp('indices')], { to: int(7) });
+  const rows = c.node('Gather', [c.b.floats(`${layer.name}/weights`, table.data, [inputDim, numOutput]), indices], [p.bias_term ? c.tmp('rows') : c.top(0)], { axis: int(0) });
+  if (!p.bias_term) return;
+  const bias = expectWeight(layer.def, layer.weights, 1, 'bias', [numOutput]);
+  c.node('Add', [rows, c.b.floats(`${layer.name}/bias`, bias.data, [numOutput])], [c.top(0)]);
+}
+
+/**
+ * ArgMax through TopK. Caffe ranks equal values by the HIGHER index first, ONNX's TopK by the lower one: so
+ * TopK runs on the axis reversed, and its indices are mapped back (i -> size - 1 - i), which is exact on ties.
+ */
+function argmax(c: LayerContext): void {
+  const { layer } = c;
+  const def = layer.def;
+  const p = paramsOf(def, 'argmax_param');
+  const x = layer.bottomShapes[0];
+  const k = p.top_k as number, outMaxVal = p.out_max_val === true;
+  const hasAxis = (def.argmax_param as Message | undefined)?.axis !== undefined;
+  const axis = hasAxis ? canonicalAxis(def, p.axis as number, x.length) : 1;
+  const input = hasAxis ? c.bottom(0) : c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/items`, [x[0], -1])], [c.tmp('items')]);
+  const size = hasAxis ? x[axis] : sizeOf(x.slice(1));
+  const reversed = c.node('Slice', [
+    input,
+    c.b.int64s(`${layer.name}/rev_starts`, [-1]),
+    c.b.int64s(`${layer.name}/rev_ends`, [-size - 1]),
+    c.b.int64s(`${layer.name}/rev_axes`, [axis]),
+    c.b.int64s(`${layer.name}/rev_steps`, [-1]),
+  ], [c.tmp('reversed')]);
+  const values = c.tmp('values'), reversedIndex = c.tmp('reversed_index');
+  c.node('TopK', [reversed, c.b.int64s(`${layer.name}/k`, [k])], [values, reversedIndex], { axis: int(axis), largest: int(1), sorted: int(1) });
+  const top = layer.topShapes[0];
+  if (hasAxis && outMaxVal) {
+    c.node('Identity', [values], [c.top(0)]);
+    return;
+  }
+  const index = c.node('Sub', [c.b.int64s(`${layer.name}/last`, [size - 1]), reversedIndex], [c.tmp('index')]);
+  if (hasAxis) {
+    c.node('Cast', [index], [c.top(0)], { to: int(1) });
+    return;
+  }
+  const indexFloat = c.node('Cast', [index], [c.tmp('index_float')], { to: int(1) });
+  const both = outMaxVal ? c.node('Concat', [indexFloat, values], [c.tmp('index_value')], { axis: int(1) }) : indexFloat;
+  reshapeTo(c, both, top);
+}
+
 const noTops: Converter = () => {};
 
 /** Every Caffe layer type crema converts, with its ONNX form. */
 export const converters: Record<string, Converter> = {
   AbsVal: unary('Abs'),
+  ArgMax: argmax,
   BatchNorm: batchNorm,
   Bias: (c) => scaleOrBias(c, false),
   BNLL: unary('Softplus'),
+  Clip: clip,
   Concat: concat,
   Convolution: (c) => convolution(c, false),
+  Crop: crop,
   Deconvolution: (c) => convolution(c, true),
   Dropout: identity,
   Eltwise: eltwise,
+  Embed: embed,
   ELU: unary('Elu', (c) => ({ alpha: float(paramsOf(c.layer.def, 'elu_param').alpha as number) })),
   Exp: expLayer,
   Flatten: reshapeLayer,
   InnerProduct: innerProduct,
   Log: logLayer,
   LRN: lrn,
+  MVN: mvn,
   Pooling: pooling,
   Power: power,
   PReLU: prelu,
+  Reduction: reduction,
   ReLU: relu,
   Reshape: reshapeLayer,
   Scale: (c) => scaleOrBias(c, true),
@@ -430,8 +568,10 @@ export const converters: Record<string, Converter> = {
   Slice: slice,
   Softmax: softmax,
   Split: identity,
+  Swish: swish,
   TanH: unary('Tanh'),
   Threshold: threshold,
+  Tile: tile,
 };
 
 export function convertibleTypes(): string[] {
