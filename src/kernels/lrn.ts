@@ -84,7 +84,9 @@ export function lrnAcrossChannels(
         const a = inArr[inOff + i], b = outArr[outOff + i];
         const s = sum[i] + (a * a - b * b);
         sum[i] = s;
-        y[at + i] = x[at + i] * negPow(k + alphaOverN * s, mode, beta);
+        // S >= 0, but rounding in the slide can leave a hair below 0 where all squares have left (k = 0 would then
+        // take a real power of a negative base).
+        y[at + i] = x[at + i] * negPow(k + alphaOverN * (s > 0 ? s : 0), mode, beta);
       }
     }
   }
