@@ -113,6 +113,11 @@ describe('parsePrototxt syntax', () => {
     expect(s).toEqual({ net: 'train.prototxt', base_lr: Math.fround(0.01), solver_mode: 'CPU', max_iter: 100 });
   });
 
+  test('a byte-order mark and CRLF line ends are fine', () => {
+    expect(parse('\uFEFFname: "bom"\r\ninput: "data"\r\n')).toEqual({ name: 'bom', input: ['data'] });
+    expect(errorOf(() => parse('name: "x"\r\n  input "y"\r\n'))).toBe(`net.prototxt:2:9: expected ':', got string "y"`);
+  });
+
   test('empty text is an empty net', () => {
     expect(parse('')).toEqual({});
     expect(parse('# only a comment\n')).toEqual({});

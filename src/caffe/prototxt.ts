@@ -488,7 +488,8 @@ class TextParser {
 /** Parses a prototxt (protobuf text format) into the plain-object form of `opts.typeName`. */
 export function parsePrototxt(text: string, file: string, opts: PrototxtOptions = {}): Message {
   const type = messageType(opts.typeName ?? 'NetParameter');
-  const parser = new TextParser(tokenize(text), file, opts);
+  // A byte-order mark (editors on Windows add one) is not part of the text.
+  const parser = new TextParser(tokenize(text.startsWith('\uFEFF') ? text.slice(1) : text), file, opts);
   const msg = parser.parseMessage(type, null);
   finishBlobArrays(type, msg);
   return msg;
