@@ -198,6 +198,10 @@ describe('caffemodel errors', () => {
     // Caffe reads the legacy dims first when both forms are present
     const both = bytes(len(100, [...str(1, 'fc'), ...len(7, [...legacyBlob([1, 1, 1, 2], packedFloats(5, [1, 2])), ...len(7, len(1, [3]))])]));
     expect(readCaffemodel(both, 'w').layer[0].blobs[0].data).toEqual(new Float32Array([1, 2]));
+    const empty = bytes(len(100, [...str(1, 'fc'), ...len(7, len(7, len(1, [...varint(1e9), ...varint(1e9)])))]));
+    expect(errorOf(() => readCaffemodel(empty, 'w.caffemodel'))).toBe(
+      "w.caffemodel: layer 'fc' blob 0: shape [1000000000, 1000000000] holds 1000000000000000000 values but the blob has 0",
+    );
     const negative = bytes(len(100, [...str(1, 'fc'), ...len(7, [...len(7, len(1, varint(-2))), ...packedFloats(5, [1])])]));
     expect(errorOf(() => readCaffemodel(negative, 'w.caffemodel'))).toBe("w.caffemodel: layer 'fc' blob 0: bad shape [-2]");
     // shape {} is a scalar (Scale with num_axes: 0 writes one); a bare list takes its shape from the layer

@@ -66,8 +66,9 @@ export function checkBlob(b: BlobProto, where: string): void {
   const dims = blobDims(b);
   if (!dims) return;
   if (dims.some((d) => d < 0 || !Number.isSafeInteger(d))) throw new CremaError(`${where}: bad shape [${dims.join(', ')}]`);
+  // Caffe's FromProto insists on count == number of values, even for a blob with no data at all:
+  // checking here also stops a header promising 10^18 values from reaching an allocation.
   const values = b.data?.length || b.double_data?.length || 0;
-  if (values === 0) return;
   const count = dims.reduce((a, d) => a * d, 1);
   if (count !== values) throw new CremaError(`${where}: shape [${dims.join(', ')}] holds ${count} values but the blob has ${values}`);
 }
