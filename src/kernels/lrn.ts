@@ -102,8 +102,8 @@ function addSquares(sum: Float64Array, x: Float32Array, off: number, len: number
 /**
  * WITHIN_CHANNEL on NCHW: y = x (1 + alpha/n^2 S)^-beta, S = sum of x^2 over the n x n window centred on the
  * pixel, zero-padded (Caffe: Power(2) -> AVE pool (pad (n-1)/2, stride 1, divisor n^2) -> Power(-beta, alpha, 1)
- * -> product; k plays no part). Separable box sums: per output row a running vector of column sums slides
- * down the rows (vectorized along W), then a scalar running sum slides along the row.
+ * -> product; k plays no part). Separable box sums: a vector of column sums slides down the rows, and a
+ * scalar running sum of those slides along each row, in the same loop that writes the row.
  * `sum` must hold width + 2 min((n - 1) / 2, width) values (the pads stay zero); `zeros` width.
  */
 export function lrnWithinChannel(
@@ -124,21 +124,32 @@ export function lrnWithinChannel(
       const entering = h + preH, leaving = h - preH - 1;
       const inArr = entering < height ? x : zeros, inOff = entering < height ? plane + entering * width : 0;
       const outArr = leaving >= 0 ? x : zeros, outOff = leaving >= 0 ? plane + leaving * width : 0;
-      for (let w = 0; w < width; w++) {
-        const a = inArr[inOff + w], b = outArr[outOff + w];
-        colSum[padW + w] += a * a - b * b;
-      }
-      // colSum[j] is padded column j - padW; output column w sums padded columns w .. w + 2 padW.
       const row = plane + h * width;
+      // colSum[padW + c] is column c's sum over the rows h - preH .. h + preH, brought up to date (row `entering`
+      // in, row `leaving` out) just before the row window first reaches it; output w sums colSum[w .. w + 2 padW].
       let s = 0;
-      for (let j = 0; j < 2 * padW; j++) s += colSum[j];
-      for (let w = 0; w < width; w++) {
-        s += colSum[w + 2 * padW];
+      for (let c = 0; c < padW; c++) s += slideColumn(colSum, padW + c, inArr[inOff + c], outArr[outOff + c]);
+      const updating = width - padW;
+      for (let w = 0; w < updating; w++) {
+        const c = w + padW;
+        s += slideColumn(colSum, padW + c, inArr[inOff + c], outArr[outOff + c]);
+        y[row + w] = x[row + w] * negPow(1 + alphaOverArea * s, mode, beta);
+        s -= colSum[w];
+      }
+      for (let w = Math.max(updating, 0); w < width; w++) {
+        s += colSum[w + 2 * padW]; // the right pad (zeros): kept so the window arithmetic stays uniform
         y[row + w] = x[row + w] * negPow(1 + alphaOverArea * s, mode, beta);
         s -= colSum[w];
       }
     }
   }
+}
+
+/** Adds a^2 - b^2 to colSum[j] and returns the new value. */
+function slideColumn(colSum: Float64Array, j: number, a: number, b: number): number {
+  const v = colSum[j] + (a * a - b * b);
+  colSum[j] = v;
+  return v;
 }
 
 function addSquaresAt(sum: Float64Array, at: number, x: Float32Array, off: number, len: number): void {
