@@ -1,5 +1,7 @@
 import type { Argv } from 'yargs';
+import { benchCommand } from './bench.js';
 import { classifyCommand } from './classify.js';
+import { convertCommand } from './convert.js';
 import { infoCommand } from './info.js';
 import { runCommand } from './run.js';
 import { upgradeCommand } from './upgrade.js';
@@ -15,7 +17,9 @@ export interface CremaCommand {
 
 // One line per command.
 export const commands: CremaCommand[] = [
+  benchCommand,
   classifyCommand,
+  convertCommand,
   infoCommand,
   runCommand,
   upgradeCommand,

@@ -1,0 +1,46 @@
+import type { Argv } from 'yargs';
+import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertGraph, encodeConversion, writeFileAtomic } from '../../onnx/convert.js';
+import { Net } from '../../runtime/net.js';
+import { shapeString } from '../../tensor.js';
+import { CremaError } from '../../util/errors.js';
+import { loadOptionsFrom, netArgs } from '../shared.js';
+
+interface ConvertArgs {
+  net: string;
+  weights?: string;
+  output: string;
+  opset: number;
+  outputs: string;
+  lrn: 'native' | 'decomposed';
+  phase: string;
+  lenient: boolean;
+}
+
+export const convertCommand = {
+  command: 'convert <net> [weights]',
+  describe: 'Convert a Caffe model to ONNX, with Caffe\'s exact semantics (runs in ONNX Runtime)',
+  builder: (y: Argv) =>
+    netArgs(y)
+      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the .onnx file to write (replaced only when the conversion succeeds)' })
+      .option('opset', { type: 'number', default: DEFAULT_OPSET, describe: `ONNX opset, ${MIN_OPSET} to ${MAX_OPSET}` })
+      .option('outputs', { type: 'string', default: 'net', describe: 'graph outputs: net (Caffe\'s outputs), all (every blob, named as in Caffe), or blob names, comma-separated' })
+      .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'ACROSS_CHANNELS LRN as ONNX\'s LRN op, or as an AveragePool subgraph (faster in ONNX Runtime)' })
+      .example('$0 convert deploy.prototxt weights.caffemodel -o model.onnx', 'convert a model')
+      .example('$0 convert deploy.prototxt weights.caffemodel -o debug.onnx --outputs all', 'expose every blob, for verification'),
+  handler: async (args: ConvertArgs) => {
+    const started = performance.now();
+    if (!args.weights) throw new CremaError('convert needs the weights: crema convert NET.prototxt WEIGHTS.caffemodel -o OUT.onnx');
+    const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    for (const note of net.notes) console.error(`note: ${note}`);
+    const outputs = args.outputs === 'net' || args.outputs === 'all' ? args.outputs : args.outputs.split(',').map((s) => s.trim()).filter(Boolean);
+    const conversion = convertGraph(net.graph, { opset: args.opset, outputs, lrn: args.lrn });
+    const bytes = encodeConversion(conversion);
+    writeFileAtomic(args.output, bytes);
+    const { graph } = conversion.model;
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    console.log(`wrote ${args.output}: ${(bytes.length / 1e6).toFixed(1)} MB, opset ${args.opset}, ${graph.node.length} nodes, ${graph.initializer.length} initializers, in ${seconds} s`);
+    console.log(`  inputs:  ${net.inputs.map((n) => `${n} ${shapeString(net.shapes.get(n)!)}`).join(', ')}`);
+    const shown = [...conversion.outputs.keys()];
+    console.log(`  outputs: ${shown.slice(0, 8).map((n) => `${n} ${shapeString(net.shapes.get(n)!)}`).join(', ')}${shown.length > 8 ? `, … (${shown.length})` : ''}`);
+  },
+};

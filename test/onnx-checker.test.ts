@@ -1,0 +1,59 @@
+// The ONNX checker (python3-onnx, not a crema dependency) on converted models: every sweep case and the zoo
+// models, with every blob exposed, at the oldest and the default opset. Skips loudly when python's onnx is missing.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadNet } from '../src/caffe/load.js';
+import { buildGraph } from '../src/graph/graph.js';
+import { DEFAULT_OPSET, MIN_OPSET, convertGraph, encodeConversion, writeFileAtomic } from '../src/onnx/convert.js';
+import { referenceCases, weightsOf } from './helpers/reference.js';
+import { sharedMissing } from './helpers/shared.js';
+
+/** A python with `onnx` importable (PYTHON, python3, or Debian's /usr/bin/python3), or undefined. */
+const python = [process.env.PYTHON, 'python3', '/usr/bin/python3'].find(
+  (p) => p && spawnSync(p, ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0,
+);
+if (!python) console.warn('\n*** python3 with the onnx package is missing (apt-get install python3-onnx): the ONNX checker tests are SKIPPED ***\n');
+
+const CHECK = `
+import sys, onnx
+failed = 0
+for path in sys.argv[1:]:
+    try:
+        onnx.checker.check_model(path, full_check=True)
+        print('ok', path)
+    except Exception as e:
+        failed += 1
+        print('FAIL', path, str(e).splitlines()[0] if str(e) else type(e).__name__)
+sys.exit(1 if failed else 0)
+`;
+
+function checkAll(files: string[]): string {
+  const r = spawnSync(python!, ['-c', CHECK, ...files], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  return `${r.stdout}${r.stderr}`;
+}
+
+describe.skipIf(!python || sharedMissing())('onnx.checker.check_model(full_check=True) accepts the converted models', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-onnx-check-'));
+  const big = new Set(['alexnet', 'caffenet']); // 240 MB each, and no op the others lack
+
+  for (const opset of [MIN_OPSET, DEFAULT_OPSET])
+    it(`every sweep case and zoo model at opset ${opset}, every blob an output, both LRN forms`, async () => {
+      const files: string[] = [];
+      for (const c of [...referenceCases('sweep'), ...referenceCases('zoo').filter((z) => !big.has(z.name))]) {
+        const { net, weights } = await loadNet(c.prototxt, weightsOf(c));
+        const graph = buildGraph(net, weights);
+        for (const lrn of c.name.includes('lrn') ? (['native', 'decomposed'] as const) : (['native'] as const)) {
+          const file = path.join(dir, `${c.name}-${lrn}-${opset}.onnx`);
+          writeFileAtomic(file, encodeConversion(convertGraph(graph, { opset, outputs: 'all', lrn })));
+          files.push(file);
+        }
+      }
+      const report = checkAll(files);
+      expect(report.split('\n').filter((l) => l.startsWith('FAIL'))).toEqual([]);
+      expect(report.split('\n').filter((l) => l.startsWith('ok')).length).toBe(files.length);
+      for (const f of files) fs.rmSync(f);
+    }, 120_000);
+});
