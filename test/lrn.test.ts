@@ -89,7 +89,7 @@ describe.skipIf(sharedMissing())('LRN against Caffe (../shared/reference/sweep)'
 });
 
 describe('LRN against the straightforward window formula', () => {
-  const betas = [fc.constant(0.5), fc.constant(0.75), fc.constant(1), fc.double({ min: 0.05, max: 3, noNaN: true })];
+  const betas = [0.5, 0.75, 1, 1.5, 2].map((b) => fc.constant(b)).concat(fc.double({ min: 0.05, max: 3, noNaN: true }));
   const arbCase = fc.record({
     dims: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 13 }), fc.integer({ min: 1, max: 13 })),
     n: fc.integer({ min: 0, max: 5 }).map((i) => 2 * i + 1),
@@ -164,6 +164,17 @@ describe('LRN against the straightforward window formula', () => {
       const [y] = runLayer(lrnLayer, lrnDef({ n: huge, alpha: 2 * scale, beta: 0.75, k: 1, within }), [x]);
       const ref = lrnReference(x.data, [2, 3, 4, 5], { n: small, alpha: 2, beta: 0.75, k: 1, within });
       expect(worstElementError(y.data, ref)).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it('keeps pow\'s answers for a negative base (negative k) with an integral beta, as Caffe\'s powx does', () => {
+    const x = randomTensor([1, 6, 3, 3], 9, 0.5);
+    for (const beta of [1, 2, 3]) {
+      const p = { n: 3, alpha: 1e-3, beta, k: -2, within: false };
+      const [y] = runLayer(lrnLayer, lrnDef(p), [x]);
+      const ref = lrnReference(x.data, [1, 6, 3, 3], p);
+      expect(ref.every(Number.isFinite)).toBe(true);
+      expect(worstElementError(y.data, ref)).toBeLessThanOrEqual(1e-6);
     }
   });
 
