@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { type PreprocessOptions, type InputGeometry } from '../image/preprocess.js';
+import { type InputGeometry, type PreprocessOptions, checkPreprocessOptions } from '../image/preprocess.js';
 import { readMean } from '../image/mean.js';
 import { CremaError } from '../util/errors.js';
 
@@ -29,7 +29,7 @@ export function imageArgs<T>(y: Argv<T>) {
 
 /** Turns the flags into PreprocessOptions for an input of this geometry (reads the mean file). */
 export function preprocessOptionsFrom(args: ImageArgs, geo: InputGeometry): PreprocessOptions {
-  return {
+  const options: PreprocessOptions = {
     mean: args.mean === undefined ? undefined : readMean(args.mean, geo, args.meanPerChannel),
     rawScale: finite(args.rawScale, '--raw-scale'),
     channelSwap: args.channelSwap === undefined ? undefined : integers(args.channelSwap, '--channel-swap'),
@@ -38,6 +38,8 @@ export function preprocessOptionsFrom(args: ImageArgs, geo: InputGeometry): Prep
     crop: args.crop,
     oversample: args.oversample,
   };
+  checkPreprocessOptions(geo, options);
+  return options;
 }
 
 function finite(v: number | undefined, flag: string): number | undefined {

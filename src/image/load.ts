@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
 import { CremaError } from '../util/errors.js';
 import { type FloatImage, makeImage } from './image.js';
 
@@ -24,6 +23,8 @@ interface RawPixels {
 // pixels pycaffe sees are the pixels crema sees.
 async function decode(file: string): Promise<RawPixels> {
   if (!fs.existsSync(file)) throw new CremaError(`${file}: no such file`);
+  // sharp is imported when the first image is read: commands that read no image do not pay for loading it.
+  const { default: sharp } = await import('sharp');
   try {
     const image = sharp(file, { failOn: 'error', limitInputPixels: 20000 * 20000 });
     const meta = await image.metadata();

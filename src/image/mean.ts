@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { readBlobProtoFile } from '../caffe/binaryproto.js';
 import { Tensor, shapeString } from '../tensor.js';
@@ -33,6 +34,7 @@ function parseValues(spec: string): Float64Array | undefined {
 
 function readMeanFile(file: string): Tensor {
   const ext = path.extname(file).toLowerCase();
+  if ((ext === '.npy' || ext === '.binaryproto') && !fs.existsSync(file)) throw new CremaError(`${file}: no such file`);
   if (ext === '.npy') return readNpy(file);
   if (ext === '.binaryproto') {
     const blob = readBlobProtoFile(file);

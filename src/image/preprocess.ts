@@ -66,6 +66,11 @@ export function preprocess(im: FloatImage, geo: InputGeometry, options: Preproce
 
 function checkOptions(geo: InputGeometry, o: PreprocessOptions, im: FloatImage): void {
   if (im.channels !== geo.channels) throw new CremaError(`the image has ${im.channels} channels, the input ${geo.channels}`);
+  checkPreprocessOptions(geo, o);
+}
+
+/** Throws a CremaError naming the flag when the options cannot apply to this input. */
+export function checkPreprocessOptions(geo: InputGeometry, o: PreprocessOptions): void {
   const swap = o.channelSwap;
   if (swap && (swap.length !== geo.channels || swap.some((s) => !Number.isInteger(s) || s < 0 || s >= geo.channels)))
     throw new CremaError(`--channel-swap ${swap.join(',')}: needs a permutation of 0..${geo.channels - 1} (the input has ${geo.channels} channels)`);
