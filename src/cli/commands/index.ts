@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { benchCommand } from './bench.js';
+import { benchCommand } from './bench.js';
 import { classifyCommand } from './classify.js';
 import { convertCommand } from './convert.js';
 import { infoCommand } from './info.js';
@@ -17,6 +18,7 @@ export interface CremaCommand {
 
 // One line per command.
 export const commands: CremaCommand[] = [
+  benchCommand,
   benchCommand,
   classifyCommand,
   convertCommand,

@@ -1,0 +1,105 @@
+import os from 'node:os';
+import type { LrnMode } from '../onnx/layers.js';
+import type { Net } from '../runtime/net.js';
+import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+import { NativeLayerTimer } from './native.js';
+import { OnnxLayerTimer } from './onnx.js';
+import type { Backend, BackendResult } from './result.js';
+import { type Contender, interleave, summarize } from './stats.js';
+
+export interface BenchNetOptions {
+  backends: readonly Backend[];
+  /** Threads for the compute; 0 = one per core. */
+  threads: number;
+  iterations: number;
+  /** Images per forward: the inputs' first axis. */
+  batch: number;
+  warmup?: number;
+  /** Per-node times from ONNX Runtime's profiler (on during the timed runs). Default true. */
+  onnxLayers?: boolean;
+  /** ONNX backend: ACROSS_CHANNELS LRN as ONNX's LRN op (default) or decomposed into a subgraph. */
+  lrn?: LrnMode;
+  onRound?: () => void;
+}
+
+/** Refuses counts that would make no sense or hang (negative, fractional, absurd). */
+export function checkBenchCounts(o: { threads: number; iterations: number; batch: number; warmup?: number }): void {
+  const whole = (name: string, v: number, min: number, max: number) => {
+    if (!Number.isInteger(v) || v < min || v > max) throw new CremaError(`--${name} must be a whole number from ${min} to ${max}, got ${v}`);
+  };
+  whole('threads', o.threads, 0, 256);
+  whole('iterations', o.iterations, 1, 100_000);
+  whole('batch', o.batch, 1, 4096);
+  whole('warmup', o.warmup ?? 0, 0, 10_000);
+}
+
+/** Threads a backend will use when asked for `threads` (0 = one per core). */
+export function resolveThreads(threads: number): number {
+  return threads > 0 ? threads : os.availableParallelism();
+}
+
+/** The native engine's thread count: it runs on the main thread only (until the kernels get workers). */
+export function nativeThreads(_requested: number): number {
+  return 1;
+}
+
+/**
+ * Times a loaded net on each backend, side by side: every round runs each backend once (interleaved, so load
+ * from elsewhere hits them alike). Inputs are fixed pseudo-random values in [-1, 1) with the net's input
+ * shapes, batch `batch`.
+ */
+export async function benchNet(net: Net, options: BenchNetOptions): Promise<BackendResult[]> {
+  checkBenchCounts(options);
+  const inputs = benchInputs(net, options.batch);
+  const threads = resolveThreads(options.threads);
+  const native = options.backends.includes('native') ? new NativeLayerTimer(net, inputs) : undefined;
+  if (!native) net.reshape(Object.fromEntries(Object.entries(inputs).map(([n, t]) => [n, t.dims])));
+  const onnx = options.backends.includes('onnx')
+    ? await OnnxLayerTimer.create(net.graph, inputs, { threads, lrn: options.lrn, profile: options.onnxLayers ?? true })
+    : undefined;
+  const contenders: Contender[] = [];
+  if (native) contenders.push({ name: 'native', run: () => native.run() });
+  if (onnx) contenders.push({ name: 'onnx', run: () => onnx.run() });
+  try {
+    await interleave(contenders, { iterations: 0, warmup: options.warmup ?? 2 });
+    native?.reset();
+    onnx?.reset();
+    const timed = await interleave(contenders, { iterations: options.iterations, warmup: 0, onRound: options.onRound });
+    const results: BackendResult[] = [];
+    if (native)
+      results.push({ backend: 'native', threads: nativeThreads(threads), batch: options.batch, ...summarize(timed.get('native')!), layers: native.layerTimes() });
+    if (onnx) {
+      const layers = await onnx.finish();
+      results.push({ backend: 'onnx', threads, batch: options.batch, ...summarize(timed.get('onnx')!), layers });
+    }
+    return results;
+  } catch (err) {
+    await onnx?.finish().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** One tensor per net input, batch `batch`, filled with a fixed hash sequence in [-1, 1). */
+export function benchInputs(net: Net, batch: number): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const name of net.inputs) {
+    const shape = net.shapes.get(name)!;
+    if (shape.length === 0) throw new CremaError(`input '${name}' is a scalar: it has no batch axis to set`);
+    const dims: Shape = [batch, ...shape.slice(1)];
+    const count = sizeOf(dims);
+    if (count > 1 << 28) throw new CremaError(`input '${name}' at batch ${batch} would be ${shapeString(dims)}: too large to benchmark`);
+    out[name] = new Tensor(dims, hashFill(count, name.length * 7919 + 17));
+  }
+  return out;
+}
+
+function hashFill(count: number, seed: number): Float32Array {
+  const data = new Float32Array(count);
+  let s = seed >>> 0;
+  for (let i = 0; i < count; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = (s / 2 ** 32) * 2 - 1;
+  }
+  return data;
+}

@@ -1,0 +1,121 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { Graph } from '../graph/graph.js';
+import { convertGraph, encodeConversion } from '../onnx/convert.js';
+import type { LrnMode } from '../onnx/layers.js';
+import type { Tensor } from '../tensor.js';
+import type { LayerTime } from './result.js';
+import { median } from './stats.js';
+
+export interface OnnxSessionOptions {
+  /** ONNX Runtime's intra-op threads (0: its default, one per core). */
+  threads: number;
+  /** Record per-node times with ORT's profiler (writes a JSON file into a temporary directory). */
+  profile?: boolean;
+}
+
+/** An ONNX Runtime session on a model given as bytes, set up the way crema's benchmarks compare engines. */
+export async function createSession(model: Uint8Array, options: OnnxSessionOptions & { profileDir?: string }): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(model, {
+    intraOpNumThreads: options.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    ...(options.profile ? { enableProfiling: true, profileFilePrefix: path.join(options.profileDir!, 'ort') } : {}),
+  });
+}
+
+/**
+ * A Caffe graph converted by crema (in memory) and run in ONNX Runtime for timing: `run()` is one forward;
+ * with profiling, `finish()` maps ORT's per-node times back to the Caffe layers the nodes came from.
+ */
+export class OnnxLayerTimer {
+  private runs = 0;
+  private warmupRuns = 0;
+
+  private constructor(
+    private readonly graph: Graph,
+    private readonly session: ort.InferenceSession,
+    private readonly feeds: Record<string, ort.Tensor>,
+    private readonly profileDir: string | undefined,
+  ) {}
+
+  static async create(graph: Graph, inputs: Record<string, Tensor>, options: OnnxSessionOptions & { lrn?: LrnMode }): Promise<OnnxLayerTimer> {
+    const model = encodeConversion(convertGraph(graph, { lrn: options.lrn }));
+    const profileDir = options.profile ? fs.mkdtempSync(path.join(os.tmpdir(), 'crema-bench-profile-')) : undefined;
+    const session = await createSession(model, { ...options, profileDir });
+    const feeds = Object.fromEntries(Object.entries(inputs).map(([name, t]) => [name, new ort.Tensor('float32', t.data, [...t.dims])]));
+    return new OnnxLayerTimer(graph, session, feeds, profileDir);
+  }
+
+  async run(): Promise<void> {
+    await this.session.run(this.feeds);
+    this.runs++;
+  }
+
+  /** The runs so far are warm-up: their per-node times are left out. */
+  reset(): void {
+    this.warmupRuns = this.runs;
+  }
+
+  /** Releases the session; with profiling, returns per-layer medians (else an empty list). */
+  async finish(): Promise<LayerTime[]> {
+    if (!this.profileDir) {
+      await this.session.release();
+      return [];
+    }
+    try {
+      this.session.endProfiling();
+      await this.session.release();
+      const file = fs.readdirSync(this.profileDir).find((f) => f.endsWith('.json'));
+      if (!file) return [];
+      const events = JSON.parse(fs.readFileSync(path.join(this.profileDir, file), 'utf8')) as ProfileEvent[];
+      return layerTimesFromProfile(events, this.graph, this.warmupRuns);
+    } finally {
+      fs.rmSync(this.profileDir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** The fields of ORT's profile events (Chrome trace format) that are used here. */
+export interface ProfileEvent {
+  cat: string;
+  name: string;
+  ts: number;
+  dur: number;
+  args?: { op_name?: string };
+}
+
+/**
+ * Per-layer medians from ORT's profile: node events are grouped by the `model_run` they fall in (the first
+ * `skipRuns` are dropped), summed per Caffe layer, and the median over runs taken. Nodes crema's converter
+ * made are named after their layer (`conv1`, `conv1/Add_2`); ORT's rewrites add `fused ` or `_nchwc`. Nodes
+ * ORT inserted itself (layout reorders) get a row per op type, named `(ORT ReorderInput)`.
+ */
+export function layerTimesFromProfile(events: readonly ProfileEvent[], graph: Graph, skipRuns: number): LayerTime[] {
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => a.ts - b.ts).slice(skipRuns);
+  const layerNames = graph.layers.map((l) => l.name).sort((a, b) => b.length - a.length);
+  const typeOf = new Map(graph.layers.map((l) => [l.name, l.type]));
+  const perRun = runs.map(() => new Map<string, number>());
+  const rowType = new Map<string, string>();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const run = runs.findIndex((r) => e.ts >= r.ts && e.ts <= r.ts + r.dur);
+    if (run < 0) continue;
+    const node = nodeNameOf(e.name);
+    const layer = layerNames.find((l) => node === l || node.startsWith(`${l}/`));
+    const row = layer ?? `(ORT ${e.args?.op_name ?? node})`;
+    rowType.set(row, layer ? typeOf.get(layer)! : (e.args?.op_name ?? 'ORT'));
+    perRun[run].set(row, (perRun[run].get(row) ?? 0) + e.dur / 1000);
+  }
+  const order = [...graph.layers.map((l) => l.name).filter((n) => rowType.has(n)), ...[...rowType.keys()].filter((r) => !typeOf.has(r))];
+  return order.map((name) => ({ name, type: rowType.get(name)!, median_ms: median(perRun.map((m) => m.get(name) ?? 0)) }));
+}
+
+/** `fused conv1_nchwc_kernel_time` -> `conv1`. */
+export function nodeNameOf(eventName: string): string {
+  return eventName.replace(/_kernel_time$/, '').replace(/^fused /, '').replace(/_nchwc$/, '');
+}

@@ -1,0 +1,90 @@
+import type { Argv } from 'yargs';
+import { benchNet, checkBenchCounts } from '../../bench/bench-net.js';
+import type { Backend, BackendResult } from '../../bench/result.js';
+import { timingTable } from '../../bench/table.js';
+import { Net } from '../../runtime/net.js';
+import { startProgress } from '../progress.js';
+import { loadOptionsFrom, netArgs } from '../shared.js';
+
+interface BenchArgs {
+  net: string;
+  weights?: string;
+  backend: Backend | 'both';
+  threads: number;
+  iterations: number;
+  warmup: number;
+  batch?: number;
+  lrn: 'native' | 'decomposed';
+  json: boolean;
+  phase: string;
+  lenient: boolean;
+}
+
+export const benchCommand = {
+  command: 'bench <net> [weights]',
+  describe: 'Time a model\'s forward pass, layer by layer (like `caffe time`), natively and/or in ONNX Runtime',
+  builder: (y: Argv) =>
+    netArgs(y)
+      .option('backend', { choices: ['native', 'onnx', 'both'], default: 'native', describe: 'which engine to time (both: side by side, interleaved)' })
+      .option('threads', { type: 'number', default: 0, describe: 'threads for the compute (0: one per core)' })
+      .option('iterations', { type: 'number', default: 10, describe: 'timed forward passes per backend' })
+      .option('warmup', { type: 'number', default: 2, describe: 'untimed forward passes first' })
+      .option('batch', { type: 'number', describe: 'images per forward (default: the net\'s own input batch)' })
+      .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'ONNX backend: LRN as ONNX\'s LRN op or as a subgraph' })
+      .option('json', { type: 'boolean', default: false, describe: 'print a JSON array, one object per backend, instead of the table' })
+      .example('$0 bench models/alexnet.prototxt alexnet.caffemodel --backend both --threads 1', 'native vs ONNX Runtime on one thread')
+      .example('$0 bench net.prototxt w.caffemodel --batch 10 --json', 'timings as JSON'),
+  handler: async (args: BenchArgs) => {
+    checkBenchCounts({ threads: args.threads, iterations: args.iterations, batch: args.batch ?? 1, warmup: args.warmup });
+    const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    for (const note of net.notes) console.error(`note: ${note}`);
+    const backends: Backend[] = args.backend === 'both' ? ['native', 'onnx'] : [args.backend];
+    const netBatch = net.shapes.get(net.inputs[0] ?? '')?.[0] ?? 1;
+    const progress = startProgress('bench', args.iterations, { unit: 'rounds' });
+    let results: BackendResult[];
+    try {
+      results = await benchNet(net, {
+        backends,
+        threads: args.threads,
+        iterations: args.iterations,
+        warmup: args.warmup,
+        batch: args.batch ?? netBatch,
+        lrn: args.lrn,
+        onRound: () => progress.tick(),
+      });
+    } finally {
+      progress.stop();
+    }
+    if (args.json) console.log(JSON.stringify(results, null, 2));
+    else console.log(formatBench(net.name || args.net, results, args.iterations));
+  },
+};
+
+const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
+
+/**
+ * `caffe time`'s report as a table: one row per layer (median ms per backend), then the whole forward's
+ * median / min / max. A layer with no time on a backend shows '-': ONNX Runtime fused it into another layer's
+ * node (ReLU into Convolution) or removed it (Dropout); rows `(ORT ...)` are nodes ONNX Runtime added.
+ */
+export function formatBench(name: string, results: readonly BackendResult[], iterations: number): string {
+  const head = ['layer', 'type', ...results.map((r) => `${r.backend} ms (${r.threads} thread${r.threads === 1 ? '' : 's'})`)];
+  const table = timingTable(head, 2);
+  const rows = new Map<string, { type: string; times: (number | undefined)[] }>();
+  results.forEach((r, i) =>
+    r.layers.forEach((l) => {
+      const row = rows.get(l.name) ?? { type: l.type, times: results.map(() => undefined) };
+      row.times[i] = l.median_ms;
+      rows.set(l.name, row);
+    }),
+  );
+  for (const [layer, row] of rows) table.push([layer, row.type, ...row.times.map((t) => (t === undefined ? '-' : ms(t)))]);
+  table.push(['forward, median', '', ...results.map((r) => ms(r.median_ms))]);
+  table.push(['forward, min', '', ...results.map((r) => ms(r.min_ms))]);
+  table.push(['forward, max', '', ...results.map((r) => ms(r.max_ms))]);
+  const batch = results[0]?.batch ?? 1;
+  const notes = results.some((r) => r.backend === 'onnx')
+    ? '\nonnx per-layer times are from ONNX Runtime\'s profiler (on during the runs); \'-\': fused into another node or removed'
+    : '';
+  return `${name}: batch ${batch}, ${iterations} timed forward passes per backend (interleaved); per-layer figures are medians\n${table.toString()}${notes}`;
+}

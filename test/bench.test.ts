@@ -1,0 +1,142 @@
+// `crema bench` and the timing helpers: the shapes of what they print and return, never how fast anything is.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
+import { layerTimesFromProfile, nodeNameOf, type ProfileEvent } from '../src/bench/onnx.js';
+import { interleave, median, summarize } from '../src/bench/stats.js';
+import { main } from '../src/cli/main.js';
+import { Net } from '../src/runtime/net.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const lenet = [path.join(repo, 'models/lenet/deploy.prototxt'), path.join(repo, 'models/lenet/weights.caffemodel')];
+const lenetLayers = [
+  ['conv1', 'Convolution'], ['pool1', 'Pooling'], ['conv2', 'Convolution'], ['pool2', 'Pooling'],
+  ['ip1', 'InnerProduct'], ['relu1', 'ReLU'], ['ip2', 'InnerProduct'], ['prob', 'Softmax'],
+];
+
+async function crema(...args: string[]) {
+  const out = vi.spyOn(console, 'log').mockImplementation(() => {});
+  const err = vi.spyOn(console, 'error').mockImplementation(() => {});
+  try {
+    const code = await main(args);
+    return { code, stdout: out.mock.calls.map((c) => c.join(' ')).join('\n'), stderr: err.mock.calls.map((c) => c.join(' ')) };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+describe('timing helpers', () => {
+  it('median of odd and even counts, summaries', () => {
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNaN();
+    expect(summarize([3, 9, 1, 4])).toEqual({ median_ms: 3.5, min_ms: 1, max_ms: 9 });
+  });
+
+  it('interleave runs every contender once per round, rotating the order, after the warm-up', async () => {
+    const calls: string[] = [];
+    const samples = await interleave(
+      [{ name: 'a', run: () => calls.push('a') }, { name: 'b', run: () => calls.push('b') }, { name: 'c', run: () => calls.push('c') }],
+      { iterations: 3, warmup: 1 },
+    );
+    expect(calls.join('')).toBe('abc' + 'abc' + 'bca' + 'cab');
+    expect([...samples.keys()]).toEqual(['a', 'b', 'c']);
+    for (const s of samples.values()) expect(s).toHaveLength(3);
+  });
+});
+
+describe('ONNX Runtime profile -> Caffe layers', () => {
+  it('strips ORT\'s decorations from node names', () => {
+    expect(nodeNameOf('fused conv1_nchwc_kernel_time')).toBe('conv1');
+    expect(nodeNameOf('inception_3a/1x1/Add_2_kernel_time')).toBe('inception_3a/1x1/Add_2');
+  });
+
+  it('sums a layer\'s nodes per run, drops warm-up runs, keeps net order, names ORT\'s own nodes', async () => {
+    const net = Net.fromNetParameter({
+      name: 'n',
+      layer: [
+        { name: 'data', type: 'Input', top: ['data'], input_param: { shape: [{ dim: [1, 2, 4, 4] }] } },
+        { name: 'inc/1x1', type: 'ReLU', bottom: ['data'], top: ['a'] },
+        { name: 'inc', type: 'Sigmoid', bottom: ['a'], top: ['b'] },
+      ],
+    } as never);
+    const run = (ts: number): ProfileEvent => ({ cat: 'Session', name: 'model_run', ts, dur: 100 });
+    const node = (name: string, ts: number, dur: number, op = 'X'): ProfileEvent => ({ cat: 'Node', name: `${name}_kernel_time`, ts, dur, args: { op_name: op } });
+    const events = [
+      run(0), node('inc', 10, 9000), // warm-up run: dropped
+      run(200), node('inc', 210, 1000), node('inc/1x1', 220, 2000), node('inc/1x1/Mul_2', 230, 500), node('ReorderInput_token_3', 240, 100, 'ReorderInput'),
+      run(400), node('fused inc_nchwc', 410, 3000), node('inc/1x1', 420, 4000),
+      { cat: 'Node', name: 'inc_fence_before', ts: 430, dur: 0 },
+    ];
+    expect(layerTimesFromProfile(events, net.graph, 1)).toEqual([
+      { name: 'inc/1x1', type: 'ReLU', median_ms: 3.25 }, // runs: 2.5 and 4 ms
+      { name: 'inc', type: 'Sigmoid', median_ms: 2 }, // 1 and 3 ms
+      { name: '(ORT ReorderInput)', type: 'ReorderInput', median_ms: 0.05 }, // 0.1 and absent (0)
+    ]);
+  });
+});
+
+describe('crema bench', () => {
+  it('--json: one object per backend with the documented fields; native layers in net order', async () => {
+    const r = await crema('bench', ...lenet, '--backend', 'both', '--threads', '1', '--iterations', '2', '--warmup', '0', '--json');
+    expect(r.code).toBe(0);
+    const results = JSON.parse(r.stdout);
+    expect(results.map((x: { backend: string }) => x.backend)).toEqual(['native', 'onnx']);
+    for (const x of results) {
+      expect(Object.keys(x).sort()).toEqual(['backend', 'batch', 'layers', 'max_ms', 'median_ms', 'min_ms', 'threads']);
+      expect(x.threads).toBe(1);
+      expect(x.batch).toBe(1); // LeNet's deploy net takes one image
+      expect(x.min_ms).toBeGreaterThan(0);
+      expect(x.min_ms).toBeLessThanOrEqual(x.median_ms);
+      expect(x.median_ms).toBeLessThanOrEqual(x.max_ms);
+      for (const l of x.layers) {
+        expect(Object.keys(l).sort()).toEqual(['median_ms', 'name', 'type']);
+        expect(l.median_ms).toBeGreaterThanOrEqual(0);
+      }
+    }
+    expect(results[0].layers.map((l: { name: string; type: string }) => [l.name, l.type])).toEqual(lenetLayers);
+    // ONNX Runtime fuses or drops some layers; the ones it reports are LeNet's, in net order.
+    const onnxNames = results[1].layers.map((l: { name: string }) => l.name).filter((n: string) => !n.startsWith('(ORT'));
+    expect(onnxNames.length).toBeGreaterThan(0);
+    const order = lenetLayers.map(([n]) => n);
+    expect(onnxNames.map((n: string) => order.indexOf(n))).toEqual([...onnxNames.map((n: string) => order.indexOf(n))].sort((a, b) => a - b));
+    expect(onnxNames.every((n: string) => order.includes(n))).toBe(true);
+  }, 30_000);
+
+  it('--batch sets the images per forward', async () => {
+    const r = await crema('bench', ...lenet, '--iterations', '1', '--warmup', '0', '--batch', '3', '--json');
+    expect(r.code).toBe(0);
+    const [native] = JSON.parse(r.stdout);
+    expect(native).toMatchObject({ backend: 'native', batch: 3 });
+    expect(native.threads).toBeGreaterThanOrEqual(1);
+  });
+
+  it('prints caffe time\'s per-layer rows and the forward\'s median / min / max as a table', async () => {
+    const r = await crema('bench', ...lenet, '--iterations', '2', '--warmup', '0');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toBe('LeNet: batch 1, 2 timed forward passes per backend (interleaved); per-layer figures are medians');
+    expect(r.stdout).toMatch(/│ layer\s+│ type\s+│ native ms \(1 thread\) │/);
+    for (const [name, type] of lenetLayers) expect(r.stdout).toMatch(new RegExp(`│ ${name}\\s+│ ${type}\\s+│\\s+\\d+\\.\\d{3} │`));
+    for (const what of ['median', 'min', 'max']) expect(r.stdout).toMatch(new RegExp(`│ forward, ${what}\\s+│\\s+│\\s+\\d+\\.\\d{3} │`));
+  });
+
+  it('refuses bad counts with exit 2 and a one-line message', async () => {
+    for (const [flag, value, message] of [
+      ['--iterations', '0', '--iterations must be a whole number from 1 to 100000, got 0'],
+      ['--threads', '-1', '--threads must be a whole number from 0 to 256, got -1'],
+      ['--batch', '2.5', '--batch must be a whole number from 1 to 4096, got 2.5'],
+    ]) {
+      const r = await crema('bench', ...lenet, flag, value);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toEqual([`crema: ${message}`]);
+    }
+  });
+
+  it('a net without its weights: exit 2, naming the layers that need them', async () => {
+    const r = await crema('bench', lenet[0], '--iterations', '1');
+    expect(r.code).toBe(2);
+    expect(r.stderr.at(-1)).toMatch(/^crema: no weights for 'conv1' \(Convolution\), .*give the \.caffemodel/);
+  });
+});
