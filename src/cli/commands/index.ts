@@ -1,6 +1,5 @@
 import type { Argv } from 'yargs';
 import { benchCommand } from './bench.js';
-import { benchCommand } from './bench.js';
 import { classifyCommand } from './classify.js';
 import { convertCommand } from './convert.js';
 import { infoCommand } from './info.js';
@@ -18,7 +17,6 @@ export interface CremaCommand {
 
 // One line per command.
 export const commands: CremaCommand[] = [
-  benchCommand,
   benchCommand,
   classifyCommand,
   convertCommand,
