@@ -2,9 +2,11 @@ import type { Argv } from 'yargs';
 import { benchCommand } from './bench.js';
 import { classifyCommand } from './classify.js';
 import { convertCommand } from './convert.js';
+import { drawCommand } from './draw.js';
 import { infoCommand } from './info.js';
 import { runCommand } from './run.js';
 import { upgradeCommand } from './upgrade.js';
+import { verifyCommand } from './verify.js';
 
 /** A command: yargs' CommandModule, with the handler typed by each command for its own arguments. */
 export interface CremaCommand {
@@ -20,7 +22,9 @@ export const commands: CremaCommand[] = [
   benchCommand,
   classifyCommand,
   convertCommand,
+  drawCommand,
   infoCommand,
   runCommand,
   upgradeCommand,
+  verifyCommand,
 ];

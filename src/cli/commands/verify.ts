@@ -1,0 +1,88 @@
+import Table from 'cli-table3';
+import type { Argv } from 'yargs';
+import { Net } from '../../runtime/net.js';
+import { shapeString } from '../../tensor.js';
+import type { PairResult } from '../../verify/compare.js';
+import { PAIRS, type PairName, type VerifyReport, verifyNet } from '../../verify/verify.js';
+import { EXIT_CHECK_FAILED, exitState } from '../main.js';
+import { readInputs } from '../inputs.js';
+import { loadOptionsFrom, netArgs } from '../shared.js';
+
+interface VerifyArgs {
+  net: string;
+  weights?: string;
+  input: string[];
+  reference?: string;
+  tolerance: number;
+  seed: number;
+  threads?: number;
+  lrn: 'native' | 'decomposed';
+  opset?: number;
+  json: boolean;
+  phase: string;
+  lenient: boolean;
+}
+
+const PAIR_TITLES: Record<PairName, string> = {
+  native_onnx: 'native vs onnx',
+  native_reference: 'native vs reference',
+  onnx_reference: 'onnx vs reference',
+};
+
+export const verifyCommand = {
+  command: 'verify <net> [weights]',
+  describe: 'Run the native engine and ONNX Runtime on the same input and compare every blob (and with a reference dump)',
+  builder: (y: Argv) =>
+    netArgs(y)
+      .option('input', { type: 'string', array: true, default: [], describe: 'input data, [NAME=]FILE.npy (default: the reference\'s own input, else seeded random)' })
+      .option('reference', { type: 'string', describe: 'a directory of <blob>.npy to compare against (a --dump, or Caffe\'s from caffe-ref forward)' })
+      .option('tolerance', { type: 'number', default: 1e-4, describe: 'pass when max|a - b| <= tolerance * max(1, max|b|)' })
+      .option('seed', { type: 'number', default: 1, describe: 'seed of the random input' })
+      .option('threads', { type: 'number', describe: 'threads for the compute (default: one per core)' })
+      .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'how the ONNX model writes ACROSS_CHANNELS LRN' })
+      .option('opset', { type: 'number', describe: 'ONNX opset of the converted model' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
+      .example('$0 verify deploy.prototxt weights.caffemodel', 'native vs ONNX Runtime on a random input')
+      .example('$0 verify deploy.prototxt weights.caffemodel --input x.npy --reference caffe_blobs/', 'both against Caffe\'s own blobs'),
+  handler: async (args: VerifyArgs) => {
+    const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    if (!args.json) for (const note of net.notes) console.error(`note: ${note}`);
+    const inputs = await readInputs(net, args.input);
+    const report = await verifyNet(net, {
+      inputs,
+      reference: args.reference,
+      tolerance: args.tolerance,
+      seed: args.seed,
+      threads: args.threads,
+      lrn: args.lrn,
+      opset: args.opset,
+    });
+    if (!report.pass) exitState.code = EXIT_CHECK_FAILED;
+    if (args.json) console.log(JSON.stringify(report, (_k, v) => (v === Infinity ? 'Infinity' : v)));
+    else printReport(report);
+  },
+};
+
+function errorCell(p: PairResult | undefined): string {
+  if (!p) return '-';
+  if (p.mismatch) return p.mismatch;
+  return `${p.abs.toExponential(1)} / ${p.rel.toExponential(1)}`;
+}
+
+function printReport(report: VerifyReport): void {
+  const pairs = PAIRS.filter((p) => report.blobs.some((b) => b.pairs[p]));
+  const table = new Table({ head: ['blob', 'shape', ...pairs.map((p) => `${PAIR_TITLES[p]}\nmax abs / rel`), 'verdict'], style: { head: [] } });
+  for (const b of report.blobs) {
+    const failing = pairs.filter((p) => b.pairs[p] && !b.pairs[p]!.pass).map((p) => PAIR_TITLES[p]);
+    table.push([b.blob, shapeString(b.shape), ...pairs.map((p) => errorCell(b.pairs[p])), b.pass ? 'ok' : `FAIL (${failing.join(', ')})`]);
+  }
+  console.log(`input: ${report.input}${report.reference ? `; reference: ${report.reference}` : ''}`);
+  console.log(table.toString());
+  for (const note of report.notes) console.log(`note: ${note}`);
+  const compared = pairs.map((p) => PAIR_TITLES[p]).join(', ');
+  console.log(
+    report.pass
+      ? `verify: PASS: all ${report.blobs.length} blobs within tolerance ${report.tolerance} (${compared})`
+      : `verify: FAIL: ${report.failed.length} of ${report.blobs.length} blobs out of tolerance ${report.tolerance}: ${report.failed.join(', ')}`,
+  );
+}
