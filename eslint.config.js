@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'assembly/'] }, // assembly/ is AssemblyScript (decorators ESLint cannot parse)
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
