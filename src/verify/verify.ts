@@ -70,7 +70,7 @@ export function seededInput(dims: readonly number[], seed: number): Tensor {
 function chooseInputs(net: Net, options: VerifyOptions, refDir: string | undefined): { inputs: Record<string, Tensor>; source: string } {
   const inputs: Record<string, Tensor> = { ...(options.inputs ?? {}) };
   const sources: string[] = [];
-  if (Object.keys(inputs).length) sources.push('--input');
+  for (const name of Object.keys(inputs)) sources.push(`${name} from --input`);
   for (const name of net.inputs) {
     if (inputs[name]) continue;
     const file = refDir && path.join(refDir, fileOf(name));

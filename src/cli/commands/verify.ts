@@ -71,7 +71,7 @@ function errorCell(p: PairResult | undefined): string {
 
 function printReport(report: VerifyReport): void {
   const pairs = PAIRS.filter((p) => report.blobs.some((b) => b.pairs[p]));
-  const table = new Table({ head: ['blob', 'shape', ...pairs.map((p) => `${PAIR_TITLES[p]}\nmax abs / rel`), 'verdict'], style: { head: [] } });
+  const table = new Table({ head: ['blob', 'shape', ...pairs.map((p) => `${PAIR_TITLES[p]}\nmax abs / rel`), 'verdict'], style: { head: [], border: [] } });
   for (const b of report.blobs) {
     const failing = pairs.filter((p) => b.pairs[p] && !b.pairs[p]!.pass).map((p) => PAIR_TITLES[p]);
     table.push([b.blob, shapeString(b.shape), ...pairs.map((p) => errorCell(b.pairs[p])), b.pass ? 'ok' : `FAIL (${failing.join(', ')})`]);

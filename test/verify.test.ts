@@ -1,0 +1,114 @@
+// `crema verify`: native vs ONNX Runtime vs a reference dump; the table, --json, exit codes, the failing blob named.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../src/cli/main.js';
+import { Tensor } from '../src/tensor.js';
+import { readNpy, writeNpy } from '../src/util/npy.js';
+import { comparePair } from '../src/verify/compare.js';
+import { sharedDir, sharedMissing } from './helpers/shared.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-verify-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+async function cli(...args: string[]) {
+  const out = vi.spyOn(console, 'log').mockImplementation(() => {});
+  const err = vi.spyOn(console, 'error').mockImplementation(() => {});
+  try {
+    const code = await main(args);
+    return { code, stdout: out.mock.calls.map((c) => c.join(' ')).join('\n'), stderr: err.mock.calls.map((c) => c.join(' ')).join('\n') };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+const lastLine = (s: string) => s.trimEnd().split('\n').at(-1);
+
+describe('comparePair', () => {
+  const t = (...v: number[]) => new Tensor([v.length], Float32Array.from(v));
+  it('measures max |a - b| against max(1, max |ref|)', () => {
+    expect(comparePair(t(1, 2, 3), t(1, 2, 3), 1e-4)).toEqual({ abs: 0, rel: 0, pass: true });
+    const r = comparePair(t(10, 20.5), t(10, 20), 1e-4);
+    expect(r.abs).toBe(0.5);
+    expect(r.rel).toBeCloseTo(0.5 / 20, 12);
+    expect(r.pass).toBe(false);
+    expect(comparePair(t(0.00005), t(0), 1e-4).pass).toBe(true); // small values: scale 1
+  });
+  it('fails on NaN and on a shape mismatch', () => {
+    expect(comparePair(t(1, NaN), t(1, 2), 1e-4)).toMatchObject({ abs: Infinity, pass: false });
+    expect(comparePair(t(1, 2), t(1, NaN), 1e-4).pass).toBe(false);
+    expect(comparePair(t(1, 2), new Tensor([1, 2], Float32Array.of(1, 2)), 1e-4)).toMatchObject({ pass: false, mismatch: 'shape [2] vs [1, 2]' });
+  });
+});
+
+describe('crema verify on LeNet (shipped with crema)', () => {
+  const net = path.join(repo, 'models/lenet/deploy.prototxt'), weights = path.join(repo, 'models/lenet/weights.caffemodel');
+  const input = path.join(repo, 'models/lenet/example-input.npy');
+
+  it('passes native vs ONNX Runtime on a seeded random input, one table row per blob', async () => {
+    const r = await cli('verify', net, weights);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^input: data random \(seed 1\)/);
+    for (const blob of ['data', 'conv1', 'pool1', 'conv2', 'pool2', 'ip1', 'ip2', 'prob']) expect(r.stdout).toMatch(new RegExp(`│ ${blob} +│`));
+    expect(lastLine(r.stdout)).toBe('verify: PASS: all 8 blobs within tolerance 0.0001 (native vs onnx)');
+  });
+
+  it('against a dump: passes, then fails naming the blob when one reference value is wrong (exit 1), also as JSON', async () => {
+    const dump = path.join(tmp, 'lenet-dump');
+    expect((await cli('run', net, weights, '--input', input, '--dump', dump)).code).toBe(0);
+    const ok = await cli('verify', net, weights, '--input', input, '--reference', dump);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(lastLine(ok.stdout)).toBe('verify: PASS: all 8 blobs within tolerance 0.0001 (native vs onnx, native vs reference, onnx vs reference)');
+    const ip1 = readNpy(path.join(dump, 'ip1.npy'));
+    ip1.data[7] += 0.01 * Math.max(1, ...ip1.data.map(Math.abs));
+    writeNpy(path.join(dump, 'ip1.npy'), ip1);
+    const bad = await cli('verify', net, weights, '--input', input, '--reference', dump);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/│ ip1 .*FAIL \(native vs reference, onnx vs reference\)/);
+    expect(lastLine(bad.stdout)).toBe('verify: FAIL: 1 of 8 blobs out of tolerance 0.0001: ip1');
+    const json = await cli('verify', net, weights, '--input', input, '--reference', dump, '--json');
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.stdout);
+    expect(report).toMatchObject({ pass: false, failed: ['ip1'], tolerance: 1e-4 });
+    expect(report.blobs.find((b: { blob: string }) => b.blob === 'ip1').pairs.native_onnx.pass).toBe(true);
+    // A looser tolerance lets it through.
+    expect((await cli('verify', net, weights, '--input', input, '--reference', dump, '--tolerance', '0.05')).code).toBe(0);
+  });
+
+  it('bad input: exit 2 with one line', async () => {
+    const r = await cli('verify', net, weights, '--tolerance', '-1');
+    expect(r.code).toBe(2);
+    expect(lastLine(r.stderr)).toBe('crema: --tolerance must be a positive number, got -1');
+    fs.mkdirSync(path.join(tmp, 'empty'), { recursive: true });
+    const e = await cli('verify', net, weights, '--reference', path.join(tmp, 'empty'));
+    expect(e.code).toBe(2);
+    expect(lastLine(e.stderr)).toMatch(/^crema: --reference .*empty: no <blob>\.npy file for any blob of the net/);
+  });
+});
+
+describe.skipIf(sharedMissing())('crema verify on the trained cifar10_full against real Caffe\'s dump', () => {
+  const model = () => path.join(sharedDir!, 'models/trained/cifar10_full');
+  const reference = () => path.join(sharedDir!, 'reference/zoo/cifar10_full');
+
+  it('passes, with the reference\'s own input', async () => {
+    const r = await cli('verify', path.join(model(), 'deploy.prototxt'), path.join(model(), 'weights.caffemodel'), '--reference', reference());
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/^input: data from the reference/);
+    expect(lastLine(r.stdout)).toMatch(/^verify: PASS: all 11 blobs within tolerance 0.0001 \(native vs onnx, native vs reference, onnx vs reference\)$/);
+  });
+
+  it('fails and names the blob when a reference blob is deliberately wrong', async () => {
+    const bad = path.join(tmp, 'cifar10_full-bad');
+    fs.cpSync(reference(), bad, { recursive: true });
+    const norm2 = readNpy(path.join(bad, 'blobs/norm2.npy'));
+    norm2.data[100] = -norm2.data[100] + 1;
+    writeNpy(path.join(bad, 'blobs/norm2.npy'), norm2);
+    const r = await cli('verify', path.join(model(), 'deploy.prototxt'), path.join(model(), 'weights.caffemodel'), '--reference', bad);
+    expect(r.code).toBe(1);
+    expect(lastLine(r.stdout)).toBe('verify: FAIL: 1 of 11 blobs out of tolerance 0.0001: norm2');
+  });
+});
