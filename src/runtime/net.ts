@@ -66,7 +66,13 @@ export class Net {
 
   /** Changes input shapes (another batch or image size); every blob's shape is inferred again. */
   reshape(inputShapes: Record<string, Shape>): void {
-    inferShapes(this.graph, inputShapes);
+    const before = this.currentInputShapes();
+    try {
+      inferShapes(this.graph, inputShapes);
+    } catch (err) {
+      inferShapes(this.graph, before); // layers keep per-shape state: put it back so the net still runs as it was
+      throw err;
+    }
     this.allocate();
   }
 

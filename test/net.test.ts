@@ -1,0 +1,98 @@
+// The library API (what a pycaffe user expects): Net.load, inputs/outputs, forward, blobs, params, reshape.
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Net, Tensor } from '../src/index.js';
+import { readNpy } from '../src/util/npy.js';
+import { TOLERANCE, referenceBlob, referenceCases, relativeError } from './helpers/reference.js';
+import { sharedMissing } from './helpers/shared.js';
+
+const model = path.resolve('models/cifar10_full');
+const load = () => Net.load(path.join(model, 'deploy.prototxt'), path.join(model, 'weights.caffemodel'));
+const example = () => readNpy(path.join(model, 'example-input.npy'));
+
+/** A batch of n different images: the example, then scaled and shifted copies of it. */
+function batchOf(n: number): Tensor {
+  const one = example(), data = new Float32Array(n * one.size);
+  for (let i = 0; i < n; i++) for (let j = 0; j < one.size; j++) data[i * one.size + j] = one.data[j] * (1 - 0.3 * i) + 7 * i;
+  return new Tensor([n, ...one.dims.slice(1)], data);
+}
+
+describe('Net (shipped cifar10_full, a V1 model with WITHIN_CHANNEL LRN)', () => {
+  it('has pycaffe-like inputs, outputs, blobs and params', async () => {
+    const net = await load();
+    expect(net.inputs).toEqual(['data']);
+    expect(net.outputs).toEqual(['prob']);
+    expect([...net.blobs.keys()]).toEqual(['data', 'conv1', 'pool1', 'norm1', 'conv2', 'pool2', 'norm2', 'conv3', 'pool3', 'ip1', 'prob']);
+    expect(net.blobs.get('conv1')!.dims).toEqual([1, 32, 32, 32]);
+    expect([...net.params.keys()]).toEqual(['conv1', 'conv2', 'conv3', 'ip1']);
+    expect(net.params.get('conv1')!.map((w) => w.size)).toEqual([32 * 3 * 5 * 5, 32]);
+  });
+
+  it('forward returns the outputs, which are probabilities', async () => {
+    const net = await load();
+    const { prob } = net.forward({ data: example() });
+    expect(prob.dims).toEqual([1, 10]);
+    expect(prob.data.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    expect(prob).toBe(net.blobs.get('prob'));
+  });
+
+  it('gives Caffe\'s class probabilities on the reference input', async (ctx) => {
+    if (sharedMissing()) return ctx.skip();
+    const c = referenceCases('zoo').find((r) => r.name === 'cifar10_full')!;
+    const net = await load();
+    net.forward({ data: readNpy(c.input) });
+    for (const b of c.blobs) expect(relativeError(net.blobs.get(b)!, referenceBlob(c, b)), b).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('a batch of 4 gives each image what it gives alone (the net reshapes to the data)', async () => {
+    const net = await load(), batch = batchOf(4);
+    const together = Float32Array.from(net.forward({ data: batch }).prob.data);
+    expect(net.blobs.get('norm2')!.dims[0]).toBe(4);
+    for (let i = 0; i < 4; i++) {
+      const one = new Tensor([1, 3, 32, 32], batch.data.slice(i * 3072, (i + 1) * 3072));
+      const alone = net.forward({ data: one }).prob.data;
+      for (let k = 0; k < 10; k++) expect(Math.abs(alone[k] - together[i * 10 + k])).toBeLessThan(1e-6);
+    }
+  });
+
+  it('reshape re-infers every shape (another image size for the conv part)', async () => {
+    const net = await load();
+    expect(() => net.reshape({ data: [2, 3, 48, 48] })).toThrow("layer 'ip1' (InnerProduct): the weights (blob 0) has shape [1, 1, 10, 1024] but the layer needs [10, 2304]");
+    const conv = await Net.load(path.join(model, 'deploy.prototxt'));
+    conv.reshape({ data: [2, 3, 48, 48] });
+    expect(conv.shapes.get('pool3')).toEqual([2, 64, 6, 6]);
+  });
+
+  it('forward({start, end}) runs a range of layers and returns the last one\'s tops', async () => {
+    const net = await load();
+    const full = Float32Array.from(net.forward({ data: example() }).prob.data);
+    const norm1 = Float32Array.from(net.blobs.get('norm1')!.data);
+    net.blobs.get('norm1')!.data.fill(0);
+    const out = net.forward({}, { end: 'norm1' });
+    expect(Object.keys(out)).toEqual(['norm1']);
+    expect(out.norm1.data).toEqual(norm1);
+    net.blobs.get('prob')!.data.fill(0);
+    expect(net.forward({}, { start: 'conv2' }).prob.data).toEqual(full);
+    expect(() => net.forward({}, { start: 'conv9' })).toThrow("no layer named 'conv9' in the net");
+  });
+
+  it('refuses bad inputs and missing weights with clear errors', async () => {
+    const net = await load();
+    expect(() => net.forward({ label: example() })).toThrow("'label' is not an input of the net (inputs: data)");
+    expect(() => net.forward({ data: new Float32Array(5) })).toThrow("input 'data' has 5 values, its shape [1, 3, 32, 32] needs 3072");
+    const noWeights = await Net.load(path.join(model, 'deploy.prototxt'));
+    expect(() => noWeights.forward({ data: example() })).toThrow(
+      "no weights for 'conv1' (Convolution), 'conv2' (Convolution), 'conv3' (Convolution), 'ip1' (InnerProduct): give the .caffemodel that goes with the net",
+    );
+  });
+});
+
+describe('Net after a failed reshape', () => {
+  it('still runs at its old shapes', async () => {
+    const net = await load();
+    const before = Float32Array.from(net.forward({ data: example() }).prob.data);
+    expect(() => net.forward({ data: Tensor.zeros([1, 3, 40, 40]) })).toThrow(/ip1/);
+    expect(net.shapes.get('data')).toEqual([1, 3, 32, 32]);
+    expect(net.forward({ data: example() }).prob.data).toEqual(before);
+  });
+});
