@@ -24,7 +24,7 @@ export const enum PowMode {
   One,
   OneAndHalf,
   Two,
-  /** Any other beta: exp(-beta ln b) for b > 0 (about 3x faster than Math.pow in V8), Math.pow otherwise. */
+  /** Any other beta: tables (see `powTable`), about 4x faster than exp(-beta ln b) and 10x than Math.pow. */
   General,
 }
 
@@ -40,10 +40,68 @@ export function powModeOf(beta: number): PowMode {
 }
 
 /**
+ * b^-beta for any beta by tables: b = 2^e m with m in [1, 2), so b^-beta = (2^-beta)^e m^-beta. The first factor
+ * is one of 2046 precomputed values; m^-beta is a cubic (Taylor at the start of one of 256 segments of [1, 2)),
+ * relative error below 1e-8 for betas up to 3 (Caffe's float32 powx is good to 6e-8). Zero, subnormal,
+ * infinite, NaN or negative b are left to Math.pow.
+ */
+export interface PowTable {
+  beta: number;
+  /** (2^-beta)^(e - 1023) by biased exponent e. */
+  byExponent: Float64Array;
+  /** 2^-(e - 1023): scales b to its mantissa exactly. */
+  unscale: Float64Array;
+  /** Per segment j of [1, 2): the Taylor coefficients of m^-beta at 1 + j / SEGMENTS. */
+  cubic: Float64Array;
+}
+
+const SEGMENTS = 256;
+const powTables = new Map<number, PowTable>();
+// The high word of a float64 (sign, exponent, top of the mantissa), read through an aliasing Int32Array.
+const bits64 = new Float64Array(1);
+const bits32 = new Int32Array(bits64.buffer);
+const HIGH = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1 ? 1 : 0; // little-endian: the high word is [1]
+
+export function powTable(beta: number): PowTable {
+  let t = powTables.get(beta);
+  if (t) return t;
+  const byExponent = new Float64Array(2048), unscale = new Float64Array(2048);
+  for (let e = 1; e < 2047; e++) {
+    byExponent[e] = Math.pow(2, -beta * (e - 1023));
+    unscale[e] = Math.pow(2, -(e - 1023));
+  }
+  const cubic = new Float64Array(4 * SEGMENTS);
+  for (let j = 0; j < SEGMENTS; j++) {
+    const m = 1 + j / SEGMENTS, f = Math.pow(m, -beta);
+    cubic[4 * j] = f;
+    cubic[4 * j + 1] = (-beta * f) / m;
+    cubic[4 * j + 2] = ((beta * (beta + 1)) / 2) * (f / (m * m));
+    cubic[4 * j + 3] = ((-beta * (beta + 1) * (beta + 2)) / 6) * (f / (m * m * m));
+  }
+  t = { beta, byExponent, unscale, cubic };
+  if (powTables.size > 64) powTables.clear(); // a process that loads many nets with odd betas stays small
+  powTables.set(beta, t);
+  return t;
+}
+
+/** b^-beta through `t` (see PowTable). */
+export function tablePow(b: number, t: PowTable): number {
+  bits64[0] = b;
+  const e = bits32[HIGH] >>> 20; // the sign bit makes a negative b's e >= 2048
+  if ((e - 1) >>> 0 >= 2046) return Math.pow(b, -t.beta); // zero / subnormal (e = 0), inf / NaN, negative
+  const u = (b * t.unscale[e] - 1) * SEGMENTS;
+  const j = u | 0;
+  const d = (u - j) * (1 / SEGMENTS);
+  const c = t.cubic, i = 4 * j;
+  return t.byExponent[e] * (c[i] + d * (c[i + 1] + d * (c[i + 2] + d * c[i + 3])));
+}
+
+/**
  * b^-beta. Small enough for V8 to inline into the hot loops, where the switch on a loop-invariant mode is
  * perfectly predicted; fusing it into the loop that slides the sums lets the sums hide behind sqrt's latency.
+ * `table` is `powTable(beta)` (only the General mode reads it).
  */
-export function negPow(b: number, mode: PowMode, beta: number): number {
+export function negPow(b: number, mode: PowMode, table: PowTable): number {
   switch (mode) {
     case PowMode.ThreeQuarters: {
       const r = Math.sqrt(b);
@@ -53,7 +111,7 @@ export function negPow(b: number, mode: PowMode, beta: number): number {
     case PowMode.One: return 1 / b;
     case PowMode.OneAndHalf: return 1 / (b * Math.sqrt(b));
     case PowMode.Two: return 1 / (b * b);
-    default: return b > 0 ? Math.exp(-beta * Math.log(b)) : Math.pow(b, -beta);
+    default: return tablePow(b, table);
   }
 }
 
@@ -69,7 +127,7 @@ export function lrnAcrossChannels(
   const pre = Math.min((n - 1) / 2, channels); // a window wider than the blob sums the same channels
   const alphaOverN = alpha / n;
   const { sum, zeros } = scratch;
-  const mode = powModeOf(beta);
+  const mode = powModeOf(beta), table = powTable(beta);
   for (let img = 0; img < num; img++) {
     const image = img * channels * plane;
     sum.fill(0, 0, plane);
@@ -86,7 +144,7 @@ export function lrnAcrossChannels(
         sum[i] = s;
         // S >= 0, but rounding in the slide can leave a hair below 0 where all squares have left (k = 0 would then
         // take a real power of a negative base).
-        y[at + i] = x[at + i] * negPow(k + alphaOverN * (s > 0 ? s : 0), mode, beta);
+        y[at + i] = x[at + i] * negPow(k + alphaOverN * (s > 0 ? s : 0), mode, table);
       }
     }
   }
@@ -115,7 +173,7 @@ export function lrnWithinChannel(
   // half-widths are clamped to the plane: no scratch or loop grows with an absurd local_size.
   const padW = Math.min((n - 1) / 2, width), preH = Math.min((n - 1) / 2, height);
   const { sum: colSum, zeros } = scratch;
-  const mode = powModeOf(beta);
+  const mode = powModeOf(beta), table = powTable(beta);
   for (let p = 0; p < planes; p++) {
     const plane = p * height * width;
     colSum.fill(0, 0, width + 2 * padW);
@@ -133,12 +191,12 @@ export function lrnWithinChannel(
       for (let w = 0; w < updating; w++) {
         const c = w + padW;
         s += slideColumn(colSum, padW + c, inArr[inOff + c], outArr[outOff + c]);
-        y[row + w] = x[row + w] * negPow(1 + alphaOverArea * s, mode, beta);
+        y[row + w] = x[row + w] * negPow(1 + alphaOverArea * s, mode, table);
         s -= colSum[w];
       }
       for (let w = Math.max(updating, 0); w < width; w++) {
         s += colSum[w + 2 * padW]; // the right pad (zeros): kept so the window arithmetic stays uniform
-        y[row + w] = x[row + w] * negPow(1 + alphaOverArea * s, mode, beta);
+        y[row + w] = x[row + w] * negPow(1 + alphaOverArea * s, mode, table);
         s -= colSum[w];
       }
     }

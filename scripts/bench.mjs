@@ -1,0 +1,412 @@
+#!/usr/bin/env node
+// crema's benchmarks against ONNX Runtime, as the performance issue states its goals (docs/PERFORMANCE.md).
+//   npm run bench [-- --quick] [-- --only lrn,alexnet,batch,load,zoo] [-- --iterations N] [-- --json FILE]
+// Prints one table: case, backend, threads, median / min / max ms, ratio to the ONNX Runtime reference of the
+// same case (same run, same thread count, runs interleaved), the goal and whether it is met. Builds dist/ first
+// when src/ is newer. Needs ../shared (models, zoo specs, tools/hashweights.mjs) for everything but LRN.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ort from 'onnxruntime-node';
+import protobuf from 'protobufjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const shared = path.resolve(root, '../shared');
+const args = process.argv.slice(2);
+const flag = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const quick = args.includes('--quick');
+const only = new Set(flag('--only', 'lrn,alexnet,batch,load,zoo').split(','));
+const jsonFile = flag('--json', undefined);
+const scale = Number(flag('--iterations', quick ? 0.4 : 1)); // a factor on each section's iteration count
+const iters = (n) => Math.max(2, Math.round(n * scale));
+
+buildIfStale();
+const { loadNet } = await import('../dist/caffe/load.js');
+const { Net } = await import('../dist/runtime/net.js');
+const { lrnLayer } = await import('../dist/layers/lrn.js');
+const { Tensor } = await import('../dist/tensor.js');
+const { convertGraph, encodeConversion } = await import('../dist/onnx/convert.js');
+const { interleave, summarize } = await import('../dist/bench/stats.js');
+const { nativeThreads } = await import('../dist/bench/bench-net.js');
+const { timingTable } = await import('../dist/bench/table.js');
+
+/** Recompiles dist/ when any file under src/ is newer than everything in dist/ (tsc; its errors are reported). */
+function buildIfStale() {
+  const newest = (dir, ext) => {
+    let t = 0;
+    if (!fs.existsSync(dir)) return 0;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true }))
+      if (e.isFile() && e.name.endsWith(ext)) t = Math.max(t, fs.statSync(path.join(e.parentPath ?? e.path, e.name)).mtimeMs);
+    return t;
+  };
+  if (newest(path.join(root, 'src'), '.ts') <= newest(path.join(root, 'dist'), '.js')) return;
+  console.error('src/ is newer than dist/: building (npm run build) ...');
+  try {
+    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  } catch {
+    console.error('warning: the build reported errors; benchmarking what dist/ holds');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Results: one row per timed contender; `ref` names the row its ratio is taken to.
+const rows = [];
+const notes = [];
+function addRow(row) {
+  rows.push(row);
+  return row;
+}
+function addTimed(group, name, backend, threads, samples, extra = {}) {
+  return addRow({ group, case: name, backend, threads, ...summarize(samples), ...extra });
+}
+/** ratio = row / reference (medians); `goal` is the largest ratio allowed (or smallest, with `atLeast`). */
+function judge(row, ref, goal, goalText, { atLeast = false, value } = {}) {
+  row.ratio = value ?? row.median_ms / ref.median_ms;
+  row.ratio_to = ref ? `${ref.backend}${ref.threads ? ` ${ref.threads}t` : ''}` : undefined;
+  row.goal = goalText;
+  row.met = goal === undefined ? undefined : atLeast ? row.ratio >= goal : row.ratio <= goal;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Minimal ONNX writer (schema: proto/onnx.proto), for models written here by hand rather than by crema's
+// converter: the LRN op / subgraph and the hand-built AlexNet that goal 4 compares the converter against.
+const onnx = new protobuf.Root().loadSync(path.join(root, 'proto/onnx.proto'), { keepCase: true });
+const ModelProto = onnx.lookupType('onnx.ModelProto');
+const FLOAT = 1, INT64 = 7, A_FLOAT = 1, A_INT = 2, A_INTS = 7;
+const attrs = (o) =>
+  Object.entries(o).map(([name, v]) =>
+    Array.isArray(v) ? { name, type: A_INTS, ints: v } : Number.isInteger(v) && !String(name).match(/alpha|beta|bias/) ? { name, type: A_INT, i: v } : { name, type: A_FLOAT, f: v },
+  );
+const node = (op_type, input, output, a = {}, name = output[0]) => ({ op_type, input, output, name, attribute: attrs(a) });
+const floatInit = (name, dims, data) => ({ name, dims, data_type: FLOAT, raw_data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+const int64Init = (name, values) => ({ name, dims: [values.length], data_type: INT64, raw_data: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) });
+const valueInfo = (name, dims) => ({ name, type: { tensor_type: { elem_type: FLOAT, shape: { dim: dims.map((d) => ({ dim_value: d })) } } } });
+function modelBytes(name, nodes, initializer, input, output) {
+  const model = { ir_version: 8, producer_name: 'crema scripts/bench.mjs', opset_import: [{ domain: '', version: 17 }], graph: { name, node: nodes, initializer, input, output } };
+  return ModelProto.encode(ModelProto.fromObject(model)).finish();
+}
+
+function session(bytes, threads) {
+  return ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+}
+
+function hashData(count, seed, amplitude) {
+  const data = new Float32Array(count);
+  let s = seed >>> 0;
+  for (let i = 0; i < count; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = ((s / 2 ** 32) * 2 - 1) * amplitude;
+  }
+  return data;
+}
+
+function maxRelDiff(ours, ref) {
+  let m = 0, e = 0;
+  for (let i = 0; i < ref.length; i++) {
+    m = Math.max(m, Math.abs(ref[i]));
+    e = Math.max(e, Math.abs(ours[i] - ref[i]));
+  }
+  return e / Math.max(1, m);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Goals 1 and 2: LRN alone, one thread each, native layer vs ONNX Runtime's LRN op (ACROSS) or the equivalent
+// subgraph (WITHIN: ONNX has no such op), on AlexNet's norm1 / norm2 shapes.
+const LRN_SHAPES = [[1, 96, 55, 55], [1, 256, 27, 27]];
+const ALPHA = 1e-4, K = 1;
+
+function lrnAcrossModel(dims, n, beta) {
+  return modelBytes('lrn', [node('LRN', ['x'], ['y'], { size: n, alpha: ALPHA, beta, bias: K })], [], [valueInfo('x', dims)], [valueInfo('y', dims)]);
+}
+
+function lrnWithinModel(dims, n, beta) {
+  const pad = (n - 1) / 2;
+  const nodes = [
+    node('Mul', ['x', 'x'], ['sq']),
+    node('AveragePool', ['sq'], ['avg'], { kernel_shape: [n, n], pads: [pad, pad, pad, pad], strides: [1, 1], count_include_pad: 1 }),
+    node('Mul', ['avg', 'alpha'], ['scaled']),
+    node('Add', ['scaled', 'one'], ['base']),
+    node('Pow', ['base', 'negbeta'], ['factor']),
+    node('Mul', ['x', 'factor'], ['y']),
+  ];
+  const scalar = (name, v) => floatInit(name, [], Float32Array.of(v));
+  return modelBytes('lrn', nodes, [scalar('alpha', ALPHA), scalar('one', 1), scalar('negbeta', -beta)], [valueInfo('x', dims)], [valueInfo('y', dims)]);
+}
+
+/** A native LRN layer and an ONNX Runtime session computing the same thing on the same input. */
+async function lrnPair(region, dims, n, beta) {
+  const x = hashData(dims.reduce((a, b) => a * b, 1), dims[1] * 31 + n, 50); // activations in norm1's range
+  const def = { name: 'norm', type: 'LRN', bottom: ['x'], top: ['y'], lrn_param: { local_size: n, alpha: ALPHA, beta, k: K, norm_region: region === 'within' ? 'WITHIN_CHANNEL' : 'ACROSS_CHANNELS' } };
+  const layer = lrnLayer.create(def, []);
+  const bottom = new Tensor(dims, x), top = Tensor.zeros(layer.reshape([dims])[0]);
+  const s = await session(region === 'within' ? lrnWithinModel(dims, n, beta) : lrnAcrossModel(dims, n, beta), 1);
+  const feeds = { x: new ort.Tensor('float32', x, dims) };
+  let theirs;
+  return {
+    label: `LRN ${region} [${dims.join(',')}] n=${n}${beta !== 0.75 ? ` beta=${beta}` : ''}`,
+    ortName: region === 'within' ? 'ORT subgraph' : 'ORT LRN op',
+    native: () => layer.forward([bottom], [top]),
+    onnx: async () => (theirs = (await s.run(feeds)).y),
+    /** Checks that both computed the same, then frees the session. */
+    async finish() {
+      const diff = maxRelDiff(top.data, theirs.data);
+      if (diff > 1e-4) notes.push(`${this.label}: native and ONNX Runtime differ by ${diff.toExponential(1)} (relative)`);
+      await s.release();
+    },
+  };
+}
+
+/** Times several LRN cases in one interleaved loop (so that load from elsewhere hits them all alike). */
+async function lrnGroup(cases) {
+  const pairs = [];
+  for (const [region, dims, n, beta] of cases) pairs.push(await lrnPair(region, dims, n, beta));
+  const contenders = pairs.flatMap((p, i) => [{ name: `native${i}`, run: p.native }, { name: `onnx${i}`, run: p.onnx }]);
+  const samples = await interleave(contenders, { iterations: iters(40), warmup: 3 });
+  const out = [];
+  for (const [i, p] of pairs.entries()) {
+    await p.finish();
+    const ref = addTimed('lrn', p.label, p.ortName, 1, samples.get(`onnx${i}`));
+    out.push({ ours: addTimed('lrn', p.label, 'native', 1, samples.get(`native${i}`)), ref });
+  }
+  return out;
+}
+
+async function benchLrn() {
+  const sizes = [3, 5, 7, 9, 11];
+  for (const region of ['across', 'within']) {
+    const limit = region === 'across' ? 0.35 : 0.8;
+    for (const dims of LRN_SHAPES) {
+      const results = await lrnGroup(sizes.map((n) => [region, dims, n, 0.75]));
+      results.forEach(({ ours, ref }, i) => judge(ours, ref, sizes[i] === 5 ? limit : undefined, sizes[i] === 5 ? `≤ ${limit}` : 'flat in n'));
+      const medians = results.map((r) => r.ours.median_ms);
+      const mid = [...medians].sort((a, b) => a - b)[2];
+      const spread = Math.max(...medians.map((m) => Math.abs(m / mid - 1)));
+      addRow({ group: 'lrn', case: `LRN ${region} [${dims.join(',')}] n=3..11`, backend: 'native', threads: 1, median_ms: mid, min_ms: Math.min(...medians), max_ms: Math.max(...medians), ratio: spread, ratio_to: 'spread of medians', goal: '≤ 0.15', met: spread <= 0.15 });
+    }
+  }
+  for (const dims of LRN_SHAPES) for (const { ours, ref } of await lrnGroup([0.5, 0.6, 1, 1.3, 2].map((beta) => ['across', dims, 5, beta]))) judge(ours, ref, 1, '≤ 1.0 (any beta)');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Goals 3 and 4: AlexNet, batch 1. The hand-built graph is written here, op by op, from the same weights:
+// Conv / Relu / LRN / MaxPool / Flatten / Gemm / Softmax, nothing Caffe-specific.
+function needShared(what) {
+  if (fs.existsSync(path.join(shared, 'reference'))) return true;
+  console.error(`skipped ${what}: needs ../shared (models, zoo weight specs) beside the checkout`);
+  notes.push(`${what} skipped: ../shared is missing`);
+  return false;
+}
+
+/** Zoo weights, regenerated deterministically from shared's spec once and cached in the temp directory. */
+function zooWeights(model) {
+  const file = path.join(os.tmpdir(), `crema-bench-${model}.caffemodel`);
+  if (!fs.existsSync(file)) {
+    console.error(`generating ${model} weights into ${file} ...`);
+    const tmp = `${file}.${process.pid}.tmp`;
+    execFileSync(process.execPath, [path.join(shared, 'tools/hashweights.mjs'), 'model', path.join(shared, 'reference/zoo', model, 'spec.json'), tmp, '--salt', 'dev'], { stdio: 'inherit' });
+    fs.renameSync(tmp, file);
+  }
+  return file;
+}
+
+function zooPrototxt(model) {
+  return path.join(shared, 'models/zoo', `${model}.prototxt`);
+}
+
+function handBuiltAlexNet(net) {
+  const nodes = [], inits = [];
+  let x = net.inputs[0];
+  const inDims = net.shapes.get(x);
+  for (const l of net.layers) {
+    const d = l.def, w = l.weights;
+    const weight = (i) => {
+      inits.push(floatInit(`${l.name}_${i}`, [...w[i].dims], w[i].data));
+      return `${l.name}_${i}`;
+    };
+    const out = l.tops[0] === x ? `${l.name}_out` : l.tops[0];
+    switch (l.type) {
+      case 'Input':
+        continue;
+      case 'Convolution': {
+        const p = d.convolution_param;
+        const k = p.kernel_size[0], s = p.stride?.[0] ?? 1, pad = p.pad?.[0] ?? 0;
+        nodes.push(node('Conv', [x, weight(0), weight(1)], [out], { kernel_shape: [k, k], strides: [s, s], pads: [pad, pad, pad, pad], group: p.group ?? 1 }));
+        break;
+      }
+      case 'ReLU':
+        nodes.push(node('Relu', [x], [out]));
+        break;
+      case 'LRN': {
+        const p = d.lrn_param;
+        nodes.push(node('LRN', [x], [out], { size: p.local_size, alpha: p.alpha, beta: p.beta, bias: p.k ?? 1 }));
+        break;
+      }
+      case 'Pooling': {
+        const p = d.pooling_param;
+        const k = p.kernel_size, s = p.stride ?? 1;
+        nodes.push(node('MaxPool', [x], [out], { kernel_shape: [k, k], strides: [s, s], ceil_mode: 1 }));
+        break;
+      }
+      case 'InnerProduct': {
+        const flat = `${l.name}_flat`;
+        nodes.push(node('Flatten', [x], [flat], { axis: 1 }));
+        nodes.push(node('Gemm', [flat, weight(0), weight(1)], [out], { transB: 1 }));
+        break;
+      }
+      case 'Dropout':
+        continue; // inference: the identity
+      case 'Softmax':
+        nodes.push(node('Softmax', [x], [out], { axis: 1 }));
+        break;
+      default:
+        throw new Error(`hand-built AlexNet: no op for layer type ${l.type}`);
+    }
+    x = out;
+  }
+  const outDims = net.shapes.get(net.outputs[0]);
+  return modelBytes('alexnet_hand_built', nodes, inits, [valueInfo(net.inputs[0], inDims)], [valueInfo(x, outDims)]);
+}
+
+async function benchAlexNet() {
+  if (!needShared('AlexNet')) return;
+  const weights = zooWeights('alexnet');
+  const net = await Net.load(zooPrototxt('alexnet'), weights);
+  const input = net.inputs[0], dims = net.shapes.get(input);
+  const x = new Tensor(dims, hashData(dims.reduce((a, b) => a * b, 1), 7, 100));
+  const feeds = { [input]: new ort.Tensor('float32', x.data, [...dims]) };
+  const nativeOut = net.forward({ [input]: x })[net.outputs[0]].data.slice();
+  const hand = handBuiltAlexNet(net);
+  const converted = encodeConversion(convertGraph(net.graph, {}));
+  const decomposed = encodeConversion(convertGraph(net.graph, { lrn: 'decomposed' }));
+  const it = iters(10);
+  for (const threads of [1, 2]) {
+    const sessions = { hand: await session(hand, threads), crema: await session(converted, threads), decomposed: await session(decomposed, threads) };
+    const runOrt = (s) => async () => Object.values(await s.run(feeds))[0];
+    const handOut = Object.values(await sessions.hand.run(feeds))[0].data;
+    const diff = maxRelDiff(nativeOut, handOut);
+    if (diff > 1e-4) notes.push(`AlexNet: the hand-built graph's output differs from native by ${diff.toExponential(1)}`);
+    const contenders = [
+      { name: 'hand', run: runOrt(sessions.hand) },
+      { name: 'crema', run: runOrt(sessions.crema) },
+      { name: 'decomposed', run: runOrt(sessions.decomposed) },
+    ];
+    const nt = nativeThreads(threads);
+    if (nt === threads) contenders.push({ name: 'native', run: () => net.forward({ [input]: x }) });
+    const samples = await interleave(contenders, { iterations: it, warmup: 2 });
+    const ref = addTimed('alexnet', 'AlexNet batch 1', 'ORT hand-built', threads, samples.get('hand'));
+    judge(addTimed('alexnet', 'AlexNet batch 1', 'onnx (crema graph)', threads, samples.get('crema')), ref, 1, '≤ 1.0');
+    judge(addTimed('alexnet', 'AlexNet batch 1', 'onnx --lrn decomposed', threads, samples.get('decomposed')), ref, 0.85, '≤ 0.85');
+    if (samples.has('native')) judge(addTimed('alexnet', 'AlexNet batch 1', 'native', threads, samples.get('native')), ref, 3, '≤ 3.0');
+    else notes.push(`AlexNet native at ${threads} threads: not run (the native engine uses ${nt} thread${nt === 1 ? '' : 's'})`);
+    for (const s of Object.values(sessions)) await s.release();
+  }
+}
+
+// Goal 5: images per second at batch 10 against batch 1, native. Two nets share one set of weights.
+async function benchBatch() {
+  if (!needShared('batch 10')) return;
+  const { net: param, weights } = await loadNet(zooPrototxt('alexnet'), zooWeights('alexnet'));
+  const one = Net.fromNetParameter(param, weights), ten = Net.fromNetParameter(param, weights);
+  const input = one.inputs[0], dims = one.shapes.get(input);
+  const x1 = new Tensor(dims, hashData(dims.reduce((a, b) => a * b, 1), 7, 100));
+  const dims10 = [10, ...dims.slice(1)];
+  const x10 = new Tensor(dims10, hashData(dims10.reduce((a, b) => a * b, 1), 7, 100));
+  ten.forward({ [input]: x10 }); // reshape once, outside the timing
+  const threads = nativeThreads(0);
+  const samples = await interleave(
+    [{ name: '1', run: () => one.forward({ [input]: x1 }) }, { name: '10', run: () => ten.forward({ [input]: x10 }) }],
+    { iterations: iters(5), warmup: 1 },
+  );
+  const b1 = addTimed('batch', 'AlexNet batch 1', 'native', threads, samples.get('1'), { batch: 1 });
+  const b10 = addTimed('batch', 'AlexNet batch 10', 'native', threads, samples.get('10'), { batch: 10 });
+  judge(b10, b1, 1.5, 'img/s ≥ 1.5 × batch 1', { atLeast: true, value: (10 / b10.median_ms) / (1 / b1.median_ms) });
+  b10.ratio_to = 'img/s vs batch 1';
+}
+
+// Goal 6: loading AlexNet (Net.load: prototxt + 233 MB caffemodel), each run in a fresh process.
+async function benchLoad() {
+  if (!needShared('loading')) return;
+  const weights = zooWeights('alexnet'), prototxt = zooPrototxt('alexnet');
+  const code = (load) => `
+    const { Net } = await import(${JSON.stringify(path.join(root, 'dist/runtime/net.js'))});
+    const t0 = performance.now();
+    ${load ? `const net = await Net.load(process.argv[1], process.argv[2]);` : ''}
+    const ms = performance.now() - t0;
+    console.log(JSON.stringify({ ms, rss: process.resourceUsage().maxRSS * 1024 }));`;
+  const child = (load) => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code(load), prototxt, weights], { encoding: 'utf8' }).trim().split('\n').at(-1));
+  const runs = [], base = [];
+  for (let i = 0; i < (quick ? 3 : 5); i++) {
+    base.push(child(false).rss);
+    runs.push(child(true));
+  }
+  const size = fs.statSync(weights).size;
+  const row = addTimed('load', 'AlexNet Net.load (233 MB)', 'native', 1, runs.map((r) => r.ms));
+  const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const peak = med(runs.map((r) => r.rss)), baseline = med(base);
+  row.ratio = peak / size;
+  row.ratio_to = 'peak RSS / file';
+  row.goal = '≤ 400 ms, ≤ 1.25 × file';
+  row.met = row.median_ms <= 400 && row.ratio <= 1.25;
+  notes.push(`loading: peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB for a ${(size / 2 ** 20).toFixed(0)} MiB file (node alone with crema imported: ${(baseline / 2 ** 20).toFixed(0)} MiB; above that: ${((peak - baseline) / size).toFixed(2)} × file)`);
+}
+
+// Goal 7: other zoo models, native vs ONNX Runtime running crema's conversion, same thread count.
+async function benchZoo() {
+  if (!needShared('zoo models')) return;
+  for (const model of ['googlenet', 'squeezenet_v1.1', 'resnet50', 'mobilenet']) {
+    const net = await Net.load(zooPrototxt(model), zooWeights(model));
+    const input = net.inputs[0], dims = net.shapes.get(input);
+    const x = new Tensor(dims, hashData(dims.reduce((a, b) => a * b, 1), 11, 100));
+    const bytes = encodeConversion(convertGraph(net.graph, {}));
+    for (const threads of [1, 2]) {
+      const nt = nativeThreads(threads);
+      if (nt !== threads) {
+        notes.push(`${model} at ${threads} threads: skipped (the native engine uses ${nt} thread${nt === 1 ? '' : 's'})`);
+        continue;
+      }
+      const s = await session(bytes, threads);
+      const feeds = { [input]: new ort.Tensor('float32', x.data, [...dims]) };
+      const samples = await interleave(
+        [{ name: 'native', run: () => net.forward({ [input]: x }) }, { name: 'onnx', run: () => s.run(feeds) }],
+        { iterations: iters(4), warmup: 1 },
+      );
+      await s.release();
+      const ref = addTimed('zoo', `${model} batch 1`, 'onnx (crema graph)', threads, samples.get('onnx'));
+      judge(addTimed('zoo', `${model} batch 1`, 'native', threads, samples.get('native')), ref, 4, '≤ 4.0');
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+const machine = {
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cores: os.availableParallelism(),
+  memory_gib: Math.round(os.totalmem() / 2 ** 30),
+  node: process.version,
+  onnxruntime: ort.env.versions?.common ?? 'unknown',
+  load_average_before: os.loadavg().map((x) => Number(x.toFixed(2))),
+};
+const started = performance.now();
+const sections = { lrn: benchLrn, alexnet: benchAlexNet, batch: benchBatch, load: benchLoad, zoo: benchZoo };
+for (const [name, fn] of Object.entries(sections)) {
+  if (!only.has(name)) continue;
+  console.error(`bench: ${name} ...`);
+  await fn();
+}
+machine.load_average_after = os.loadavg().map((x) => Number(x.toFixed(2)));
+
+const fmt = (x) => (Number.isFinite(x) ? x.toFixed(x >= 100 ? 1 : x >= 10 ? 2 : 3) : '-');
+const table = timingTable(['case', 'backend', 'threads', 'median ms', 'min ms', 'max ms', 'ratio', 'goal', 'met'], 2);
+for (const r of rows)
+  table.push([r.case, r.backend, r.threads ?? '', fmt(r.median_ms), fmt(r.min_ms), fmt(r.max_ms), r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}${r.ratio_to ? ` (${r.ratio_to})` : ''}`, r.goal ?? '', r.met === undefined ? '' : r.met ? 'yes' : 'NO']);
+console.log(`crema bench: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ONNX Runtime ${machine.onnxruntime}; load average ${machine.load_average_before.join(' ')} before, ${machine.load_average_after.join(' ')} after`);
+console.log('ratio: median / median of the ONNX Runtime row of the same case and thread count, timed interleaved in this run');
+console.log(table.toString());
+for (const n of notes) console.log(`note: ${n}`);
+console.log(`(${((performance.now() - started) / 1000).toFixed(0)} s)`);
+if (jsonFile) {
+  fs.writeFileSync(jsonFile, `${JSON.stringify({ machine, rows, notes }, null, 2)}\n`);
+  console.error(`wrote ${jsonFile}`);
+}
