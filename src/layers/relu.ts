@@ -7,7 +7,7 @@ export const reluLayer = unaryLayer('ReLU', (def) => {
   return (x, y) => {
     for (let i = 0; i < x.length; i++) {
       const v = x[i];
-      y[i] = v > 0 ? v : v * slope;
+      y[i] = v > 0 ? v : v * slope + 0; // + 0: Caffe gives +0, not -0, for negative x at slope 0
     }
   };
 });

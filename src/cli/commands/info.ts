@@ -29,7 +29,7 @@ export const infoCommand = {
       return;
     }
     for (const note of net.notes) console.error(`note: ${note}`);
-    const table = new Table({ head: ['layer', 'type', 'bottoms → tops', 'output shape', 'params', 'MACs'], style: { head: [] } });
+    const table = new Table({ head: ['layer', 'type', 'bottoms → tops', 'output shape', 'params', 'MACs'], style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
     for (const l of summary.layers)
       table.push([l.name, l.type, `${l.bottom.join(', ')} → ${l.top.join(', ')}`, l.top.map((t) => shapeString(net.shapes.get(t)!)).join(' '), fmt(l.params), fmt(l.macs)]);
     const params = summary.layers.reduce((n, l) => n + l.params, 0), macs = summary.layers.reduce((n, l) => n + l.macs, 0);

@@ -1,0 +1,79 @@
+// `crema run` and `crema info` end to end, as users and ../shared/tools/conformance.mjs call them (needs `npm run build`).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Tensor } from '../src/tensor.js';
+import { readNpy, writeNpy } from '../src/util/npy.js';
+
+const crema = (...args: string[]) => spawnSync('node', ['bin/crema.js', ...args], { encoding: 'utf8' });
+const m = (f: string) => path.join('models/cifar10_full', f);
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'crema-cli-'));
+
+describe('crema run', () => {
+  it('prints the outputs and a classifier\'s top classes with labels', () => {
+    const r = crema('run', m('deploy.prototxt'), m('weights.caffemodel'), '--input', m('example-input.npy'), '--labels', m('labels.txt'), '--top', '3');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe('prob [1, 10]');
+    expect(lines).toHaveLength(4);
+    for (const l of lines.slice(1)) expect(l).toMatch(/^ {2}0\.\d{4} - "(airplane|automobile|bird|cat|deer|dog|frog|horse|ship|truck)"$/);
+  });
+
+  it('--dump writes every blob (or --blobs) as float32 .npy, with / in names as __, and takes the batch from the file', () => {
+    const dir = tmp(), net = path.join(dir, 'net.prototxt');
+    fs.writeFileSync(net, `layer { name: "in" type: "Input" top: "data/x" input_param { shape { dim: 1 dim: 2 dim: 3 dim: 3 } } }
+      layer { name: "a/b" type: "ReLU" bottom: "data/x" top: "relu/out" }
+      layer { name: "s" type: "Pooling" bottom: "relu/out" top: "pool" pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 } }`);
+    const x = new Tensor([3, 2, 3, 3], Float32Array.from({ length: 54 }, (_, i) => i - 27));
+    writeNpy(path.join(dir, 'x.npy'), x);
+    const r = crema('run', net, '--input', path.join(dir, 'x.npy'), '--dump', path.join(dir, 'out'));
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(fs.readdirSync(path.join(dir, 'out')).sort()).toEqual(['data__x.npy', 'pool.npy', 'relu__out.npy']);
+    const relu = readNpy(path.join(dir, 'out', 'relu__out.npy'));
+    expect(relu.dims).toEqual([3, 2, 3, 3]);
+    expect([...relu.data]).toEqual([...x.data].map((v) => Math.max(0, v)));
+    expect(readNpy(path.join(dir, 'out', 'pool.npy')).dims).toEqual([3, 2, 2, 2]);
+    const only = crema('run', net, '--input', `data/x=${path.join(dir, 'x.npy')}`, '--dump', path.join(dir, 'o2'), '--blobs', 'pool');
+    expect(only.status).toBe(0);
+    expect(fs.readdirSync(path.join(dir, 'o2'))).toEqual(['pool.npy']);
+  });
+
+  it('bad input: one line naming the file, exit 2', () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'bad.prototxt'), 'layer { name: "x" type: "Input" top: "x"\n  input_param { shape { dim: 1 } }\n  bogus: 3 }\n');
+    const r = crema('run', path.join(dir, 'bad.prototxt'));
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`${path.join(dir, 'bad.prototxt')}:3:3`);
+    const noInput = crema('run', m('deploy.prototxt'), m('weights.caffemodel'));
+    expect(noInput.status).toBe(2);
+    expect(noInput.stderr.trim().split('\n').at(-1)).toBe("crema: no --input for 'data' [1, 3, 32, 32]");
+    const missing = crema('run', path.join(dir, 'nope.prototxt'));
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/nope\.prototxt/);
+    const usage = crema('run');
+    expect(usage.status).toBe(2);
+  });
+});
+
+describe('crema info', () => {
+  it('--json gives blobs in net order and per-layer params and MACs', () => {
+    const r = crema('info', m('deploy.prototxt'), m('weights.caffemodel'), '--json');
+    expect(r.status).toBe(0);
+    const info = JSON.parse(r.stdout) as { blobs: Record<string, number[]>; layers: { name: string; type: string; bottom: string[]; top: string[]; params: number; macs: number }[] };
+    expect(Object.keys(info.blobs)).toEqual(['data', 'conv1', 'pool1', 'norm1', 'conv2', 'pool2', 'norm2', 'conv3', 'pool3', 'ip1', 'prob']);
+    expect(info.blobs.pool3).toEqual([1, 64, 4, 4]);
+    const conv1 = info.layers.find((l) => l.name === 'conv1')!;
+    expect(conv1).toEqual({ name: 'conv1', type: 'Convolution', bottom: ['data'], top: ['conv1'], params: 32 * 75 + 32, macs: 32 * 32 * 32 * 75 });
+    expect(Object.keys(info.layers[0]).sort()).toEqual(['bottom', 'macs', 'name', 'params', 'top', 'type']);
+  });
+  it('prints a table with totals', () => {
+    const r = crema('info', 'models/zoo/alexnet.prototxt');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/conv1 .*Convolution.*data → conv1.*\[1, 96, 55, 55\]/);
+    expect(r.stdout).toMatch(/total.*60,965,224/);
+  });
+});
