@@ -26,9 +26,11 @@ async function decode(file: string): Promise<RawPixels> {
   // sharp is imported when the first image is read: commands that read no image do not pay for loading it.
   const { default: sharp } = await import('sharp');
   try {
-    const image = sharp(file, { failOn: 'error', limitInputPixels: 20000 * 20000 });
+    let image = sharp(file, { failOn: 'error', limitInputPixels: 20000 * 20000 });
     const meta = await image.metadata();
     const sixteen = meta.depth === 'ushort';
+    // sharp's raw output of a gray file is RGB unless asked: keep gray files gray (1 or 2 channels, as imread does).
+    if ((meta.channels ?? 3) <= 2) image = image.toColourspace(sixteen ? 'grey16' : 'b-w');
     const { data, info } = await image.raw(sixteen ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
     const words = sixteen ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2) : data;
     return { height: info.height, width: info.width, channels: info.channels, max: sixteen ? 65535 : 255, at: (i) => words[i] };

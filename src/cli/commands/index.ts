@@ -5,6 +5,7 @@ import { convertCommand } from './convert.js';
 import { drawCommand } from './draw.js';
 import { infoCommand } from './info.js';
 import { runCommand } from './run.js';
+import { showCommand } from './show.js';
 import { upgradeCommand } from './upgrade.js';
 import { verifyCommand } from './verify.js';
 
@@ -25,6 +26,7 @@ export const commands: CremaCommand[] = [
   drawCommand,
   infoCommand,
   runCommand,
+  showCommand,
   upgradeCommand,
   verifyCommand,
 ];
