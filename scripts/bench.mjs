@@ -74,14 +74,13 @@ function judge(row, ref, goal, goalText, { atLeast = false, value } = {}) {
 // converter: the LRN op / subgraph and the hand-built AlexNet that goal 4 compares the converter against.
 const onnx = new protobuf.Root().loadSync(path.join(root, 'proto/onnx.proto'), { keepCase: true });
 const ModelProto = onnx.lookupType('onnx.ModelProto');
-const FLOAT = 1, INT64 = 7, A_FLOAT = 1, A_INT = 2, A_INTS = 7;
+const FLOAT = 1, A_FLOAT = 1, A_INT = 2, A_INTS = 7;
 const attrs = (o) =>
   Object.entries(o).map(([name, v]) =>
     Array.isArray(v) ? { name, type: A_INTS, ints: v } : Number.isInteger(v) && !String(name).match(/alpha|beta|bias/) ? { name, type: A_INT, i: v } : { name, type: A_FLOAT, f: v },
   );
 const node = (op_type, input, output, a = {}, name = output[0]) => ({ op_type, input, output, name, attribute: attrs(a) });
 const floatInit = (name, dims, data) => ({ name, dims, data_type: FLOAT, raw_data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
-const int64Init = (name, values) => ({ name, dims: [values.length], data_type: INT64, raw_data: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) });
 const valueInfo = (name, dims) => ({ name, type: { tensor_type: { elem_type: FLOAT, shape: { dim: dims.map((d) => ({ dim_value: d })) } } } });
 function modelBytes(name, nodes, initializer, input, output) {
   const model = { ir_version: 8, producer_name: 'crema scripts/bench.mjs', opset_import: [{ domain: '', version: 17 }], graph: { name, node: nodes, initializer, input, output } };

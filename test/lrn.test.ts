@@ -1,6 +1,7 @@
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { powTable, tablePow } from '../src/kernels/lrn.js';
 import { lrnLayer } from '../src/layers/lrn.js';
 import { reluLayer } from '../src/layers/relu.js';
 import { Tensor } from '../src/tensor.js';
@@ -203,5 +204,45 @@ describe('LRN refuses what Caffe refuses', () => {
     expect(() => lrnLayer.create(layerDef('LRN', { name: 'norm', lrn_param: { norm_region: 'DIAGONAL' } }), [])).toThrow(
       "layer 'norm' (LRN): unknown norm_region DIAGONAL",
     );
+  });
+});
+
+describe('b^-beta through tables (LRN\'s betas other than 0.5, 0.75, 1, 1.5, 2)', () => {
+  it('is within 1e-8 (relative) of Math.pow over 2^-300 .. 2^300, for betas from 0.01 to 3', () => {
+    for (const beta of [0.01, 0.3, 0.6, 0.7, 1.25, 1.3, 2.5, 3]) {
+      const table = powTable(beta);
+      let worst = 0;
+      for (let i = 0; i < 20_000; i++) {
+        const b = 2 ** ((i / 20_000) * 600 - 300) * (1 + ((i * 7919) % 1000) / 1000);
+        worst = Math.max(worst, Math.abs(tablePow(b, table) / Math.pow(b, -beta) - 1));
+      }
+      expect(worst, `beta ${beta}`).toBeLessThan(1e-8);
+    }
+  });
+
+  it('gives Math.pow\'s answer for zero, subnormal, negative, infinite and NaN bases', () => {
+    const table = powTable(0.6);
+    for (const b of [0, -0, 5e-324, 1e-310, -1, -2.5, Infinity, -Infinity, NaN]) expect(tablePow(b, table)).toBe(Math.pow(b, -0.6));
+  });
+
+  it('an LRN layer with beta 0.6 matches the window formula (both regions)', () => {
+    for (const region of ['ACROSS_CHANNELS', 'WITHIN_CHANNEL']) {
+      const dims = [1, 7, 5, 6];
+      const x = new Tensor(dims, Float32Array.from({ length: 210 }, (_, i) => Math.sin(i * 1.7) * 30));
+      const layer = lrnLayer.create(layerDef('LRN', { lrn_param: { local_size: 3, alpha: 0.01, beta: 0.6, k: 2, norm_region: region } }), []);
+      const top = Tensor.zeros(layer.reshape([dims])[0]);
+      layer.forward([x], [top]);
+      const [, C, H, W] = dims;
+      for (let c = 0; c < C; c++)
+        for (let h = 0; h < H; h++)
+          for (let w = 0; w < W; w++) {
+            let s = 0;
+            if (region === 'ACROSS_CHANNELS') for (let cc = Math.max(0, c - 1); cc <= Math.min(C - 1, c + 1); cc++) s += x.data[(cc * H + h) * W + w] ** 2;
+            else for (let hh = Math.max(0, h - 1); hh <= Math.min(H - 1, h + 1); hh++) for (let ww = Math.max(0, w - 1); ww <= Math.min(W - 1, w + 1); ww++) s += x.data[(c * H + hh) * W + ww] ** 2;
+            const base = region === 'ACROSS_CHANNELS' ? 2 + (0.01 / 3) * s : 1 + (0.01 / 9) * s;
+            const i = (c * H + h) * W + w;
+            expect(top.data[i]).toBeCloseTo(x.data[i] * Math.pow(base, -0.6), 5);
+          }
+    }
   });
 });
