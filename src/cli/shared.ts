@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Argv } from 'yargs';
 import type { LoadOptions } from '../runtime/net.js';
+import { CremaError } from '../util/errors.js';
 
 /** The arguments every command that loads a net takes. */
 export function netArgs(y: Argv) {
@@ -8,11 +9,35 @@ export function netArgs(y: Argv) {
     .positional('net', { type: 'string', demandOption: true, describe: 'the net: .prototxt (V0, V1 or V2)' })
     .positional('weights', { type: 'string', describe: 'the weights: .caffemodel (V0, V1 or V2) or .caffemodel.h5' })
     .option('phase', { choices: ['TEST', 'TRAIN'], default: 'TEST', describe: 'which phase\'s layers to keep' })
+    .option('stage', { type: 'string', array: true, describe: 'NetState stages for include/exclude { stage } rules (repeatable)' })
+    .option('level', { type: 'number', describe: 'NetState level for min_level / max_level rules' })
+    .option('data-shape', { type: 'string', array: true, describe: 'shape of a data layer\'s top the prototxt cannot tell, TOP=N,C,H,W (repeatable)' })
     .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields crema does not know (a fork\'s), with a warning' });
 }
 
-export function loadOptionsFrom(args: { phase: string; lenient: boolean }): LoadOptions {
-  return { phase: args.phase as 'TEST' | 'TRAIN', lenient: args.lenient, warn: (m: string) => console.error(`warning: ${m}`) };
+export interface NetArgs {
+  phase: string;
+  lenient: boolean;
+  stage?: string[];
+  level?: number;
+  dataShape?: string[];
+}
+
+export function loadOptionsFrom(args: NetArgs): LoadOptions {
+  return {
+    phase: args.phase as 'TEST' | 'TRAIN',
+    lenient: args.lenient,
+    stages: args.stage,
+    level: args.level,
+    dataShapes: args.dataShape && Object.fromEntries(args.dataShape.map(parseDataShape)),
+    warn: (m: string) => console.error(`warning: ${m}`),
+  };
+}
+
+function parseDataShape(spec: string): [string, number[]] {
+  const m = /^([^=]+)=(\d+(?:,\d+)*)$/.exec(spec);
+  if (!m) throw new CremaError(`--data-shape ${spec}: expected TOP=N,C,H,W (e.g. data=1,3,227,227)`);
+  return [m[1], m[2].split(',').map(Number)];
 }
 
 export function readLabels(file: string): string[] {
