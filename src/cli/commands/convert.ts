@@ -1,14 +1,18 @@
+import path from 'node:path';
 import type { Argv } from 'yargs';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertGraph, encodeConversion, writeFileAtomic } from '../../onnx/convert.js';
 import { Net } from '../../runtime/net.js';
 import { shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
+import { tritonModelName, writeTritonRepository } from '../../onnx/triton.js';
 import { loadOptionsFrom, netArgs } from '../shared.js';
 
 interface ConvertArgs {
   net: string;
   weights?: string;
-  output: string;
+  output?: string;
+  triton?: string;
+  maxBatchSize: number;
   opset: number;
   outputs: string;
   lrn: 'native' | 'decomposed';
@@ -21,21 +25,31 @@ export const convertCommand = {
   describe: 'Convert a Caffe model to ONNX, with Caffe\'s exact semantics (runs in ONNX Runtime)',
   builder: (y: Argv) =>
     netArgs(y)
-      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the .onnx file to write (replaced only when the conversion succeeds)' })
+      .option('output', { alias: 'o', type: 'string', describe: 'the .onnx file to write (replaced only when the conversion succeeds)' })
+      .option('triton', { type: 'string', describe: 'also (or instead) write a Triton Inference Server model repository: DIR/<net name>/config.pbtxt and 1/model.onnx' })
+      .option('max-batch-size', { type: 'number', default: 8, describe: 'with --triton: the largest batch Triton may form (0: no batching, the net\'s fixed shapes)' })
       .option('opset', { type: 'number', default: DEFAULT_OPSET, describe: `ONNX opset, ${MIN_OPSET} to ${MAX_OPSET}` })
       .option('outputs', { type: 'string', default: 'net', describe: 'graph outputs: net (Caffe\'s outputs), all (every blob, named as in Caffe), or blob names, comma-separated' })
       .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'ACROSS_CHANNELS LRN as ONNX\'s LRN op, or as an AveragePool subgraph (faster in ONNX Runtime)' })
       .example('$0 convert deploy.prototxt weights.caffemodel -o model.onnx', 'convert a model')
-      .example('$0 convert deploy.prototxt weights.caffemodel -o debug.onnx --outputs all', 'expose every blob, for verification'),
+      .example('$0 convert deploy.prototxt weights.caffemodel -o debug.onnx --outputs all', 'expose every blob, for verification')
+      .example('$0 convert models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --triton model_repository', 'a model repository for Triton Inference Server'),
   handler: async (args: ConvertArgs) => {
     const started = performance.now();
     if (!args.weights) throw new CremaError('convert needs the weights: crema convert NET.prototxt WEIGHTS.caffemodel -o OUT.onnx');
+    if (!args.output && !args.triton) throw new CremaError('convert needs somewhere to write: -o OUT.onnx and/or --triton DIR');
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
     for (const note of net.notes) console.error(`note: ${note}`);
     const outputs = args.outputs === 'net' || args.outputs === 'all' ? args.outputs : args.outputs.split(',').map((s) => s.trim()).filter(Boolean);
+    if (args.triton) {
+      const reshape = (batch: number) => (net.reshape(Object.fromEntries(net.inputs.map((n) => [n, [batch, ...net.shapes.get(n)!.slice(1)]]))), net.graph);
+      const t = writeTritonRepository(net.graph, reshape, args.triton, tritonModelName(net.name || path.basename(path.dirname(path.resolve(args.net)))), args.maxBatchSize, { opset: args.opset, outputs, lrn: args.lrn });
+      console.log(`wrote ${t.dir}/config.pbtxt and 1/model.onnx (max_batch_size ${t.config.maxBatchSize}${t.fixedBatchReason ? `: ${t.fixedBatchReason}` : ''})`);
+      if (!args.output) return;
+    }
     const conversion = convertGraph(net.graph, { opset: args.opset, outputs, lrn: args.lrn });
     const bytes = encodeConversion(conversion);
-    writeFileAtomic(args.output, bytes);
+    writeFileAtomic(args.output!, bytes);
     const { graph } = conversion.model;
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     console.log(`wrote ${args.output}: ${(bytes.length / 1e6).toFixed(1)} MB, opset ${args.opset}, ${graph.node.length} nodes, ${graph.initializer.length} initializers, in ${seconds} s`);

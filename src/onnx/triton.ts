@@ -1,0 +1,135 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Graph } from '../graph/graph.js';
+import { CremaError } from '../util/errors.js';
+import { type ConvertOptions, convertGraph, encodeConversion } from './convert.js';
+import type { ModelObj } from './proto.js';
+
+// A Triton Inference Server model repository for a converted net:
+//   DIR/<name>/config.pbtxt      the model configuration (protobuf text format)
+//   DIR/<name>/1/model.onnx      version 1, run by Triton's onnxruntime backend
+// Inputs and outputs keep Caffe's blob names. Triton batches requests itself (max_batch_size > 0) only when the
+// model's first dimension is free; crema makes it free after checking that the graph does not depend on the batch
+// size, and otherwise writes max_batch_size 0 with the net's full, fixed shapes.
+
+export interface TritonTensor {
+  name: string;
+  /** Without the batch dimension when maxBatchSize > 0 (Triton's convention). */
+  dims: number[];
+}
+
+export interface TritonConfig {
+  name: string;
+  maxBatchSize: number;
+  inputs: TritonTensor[];
+  outputs: TritonTensor[];
+}
+
+/** config.pbtxt text for an ONNX model. */
+export function tritonConfigText(c: TritonConfig): string {
+  const tensors = (list: TritonTensor[]) =>
+    list.map((t) => `  {\n    name: ${JSON.stringify(t.name)}\n    data_type: TYPE_FP32\n    dims: [ ${t.dims.join(', ')} ]\n  }`).join(',\n');
+  const lines = [
+    `name: ${JSON.stringify(c.name)}`,
+    'platform: "onnxruntime_onnx"',
+    `max_batch_size: ${c.maxBatchSize}`,
+    `input [\n${tensors(c.inputs)}\n]`,
+    `output [\n${tensors(c.outputs)}\n]`,
+  ];
+  if (c.maxBatchSize > 0) lines.push('dynamic_batching { }');
+  return lines.join('\n') + '\n';
+}
+
+/** A Triton model name from a net's name (letters, digits, _ . -). */
+export function tritonModelName(name: string): string {
+  const clean = name.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[._]+/, '');
+  return clean || 'model';
+}
+
+export interface TritonExport {
+  dir: string;
+  config: TritonConfig;
+  /** Why batching is off, when it is. */
+  fixedBatchReason?: string;
+}
+
+/**
+ * Converts `graph` and writes the repository entry DIR/<name>/. `maxBatchSize` 0 asks for no batching; above 0,
+ * batching is used when the conversion does not depend on the batch size (checked by converting at two sizes).
+ */
+export function writeTritonRepository(graph: Graph, reshape: (batch: number) => Graph, dir: string, name: string, maxBatchSize: number, options: ConvertOptions): TritonExport {
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 0) throw new CremaError(`--max-batch-size ${maxBatchSize}: expected a whole number, 0 for no batching`);
+  const conversion = convertGraph(graph, options);
+  let batched = maxBatchSize > 0;
+  let fixedBatchReason: string | undefined;
+  if (batched) {
+    fixedBatchReason = batchDependence(graph, conversion.model, reshape, options);
+    batched = fixedBatchReason === undefined;
+  }
+  if (batched) freeBatchDimension(conversion.model);
+  const shapeOf = (blob: string): number[] => {
+    const dims = [...graph.blobShapes.get(blob)!];
+    return batched ? dims.slice(1) : dims;
+  };
+  const config: TritonConfig = {
+    name,
+    maxBatchSize: batched ? maxBatchSize : 0,
+    inputs: conversion.inputs.map((n) => ({ name: n, dims: shapeOf(n) })),
+    outputs: [...conversion.outputs.keys()].map((n) => ({ name: conversion.outputs.get(n)!, dims: shapeOf(n) })),
+  };
+  const modelDir = path.join(dir, name);
+  fs.mkdirSync(path.join(modelDir, '1'), { recursive: true });
+  fs.writeFileSync(path.join(modelDir, '1', 'model.onnx'), encodeConversion(conversion));
+  fs.writeFileSync(path.join(modelDir, 'config.pbtxt'), tritonConfigText(config));
+  return { dir: modelDir, config, fixedBatchReason };
+}
+
+/** Undefined when the graph converted at another batch size is the same model; else what differs. */
+function batchDependence(graph: Graph, model: ModelObj, reshape: (batch: number) => Graph, options: ConvertOptions): string | undefined {
+  const batch = graph.blobShapes.get(graph.inputs[0])?.[0];
+  if (batch === undefined || graph.inputs.some((n) => graph.blobShapes.get(n)!.length === 0)) return 'the net has no batched input';
+  const grown = reshape(batch + 1);
+  const conversion = convertGraph(grown, options);
+  const stuck = [...conversion.outputs.keys()].find((blob) => grown.blobShapes.get(blob)![0] !== batch + 1);
+  const other = conversion.model;
+  reshape(batch);
+  if (stuck) return `output '${stuck}' does not follow the batch size`;
+  freeBatchDimension(other);
+  const same = JSON.stringify(stripped(other)) === JSON.stringify(stripped(structuredCopy(model)));
+  return same ? undefined : 'the converted graph has the batch size built in (e.g. a Reshape to a fixed shape)';
+}
+
+function structuredCopy(model: ModelObj): ModelObj {
+  const copy: ModelObj = { ...model, graph: { ...model.graph, input: model.graph.input.map(cloneInfo), output: model.graph.output.map(cloneInfo) } };
+  freeBatchDimension(copy);
+  return copy;
+}
+
+function cloneInfo<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+/** The model as comparable data: weights as their byte lengths and sums (they are equal unless the shapes differ). */
+function stripped(model: ModelObj): unknown {
+  return {
+    ...model,
+    graph: {
+      ...model.graph,
+      initializer: model.graph.initializer.map((t) => ({ ...t, raw_data: checksum(t.raw_data) })),
+    },
+  };
+}
+
+function checksum(bytes: Uint8Array): string {
+  let h = 0;
+  for (let i = 0; i < bytes.length; i++) h = (Math.imul(h, 31) + bytes[i]) | 0;
+  return `${bytes.length}:${h}`;
+}
+
+/** Makes dimension 0 of every graph input and output the symbolic "batch". */
+function freeBatchDimension(model: ModelObj): void {
+  for (const v of [...model.graph.input, ...model.graph.output]) {
+    const dims = v.type.tensor_type.shape?.dim as { dim_value?: number; dim_param?: string }[] | undefined;
+    if (dims?.length) dims[0] = { dim_param: 'batch' };
+  }
+}

@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { tritonConfigText, tritonModelName, writeTritonRepository } from '../src/onnx/triton.js';
+import { Net } from '../src/runtime/net.js';
+import { Tensor } from '../src/tensor.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-triton-'));
+
+function reshaper(net: Net) {
+  return (batch: number) => (net.reshape(Object.fromEntries(net.inputs.map((n) => [n, [batch, ...net.shapes.get(n)!.slice(1)]]))), net.graph);
+}
+
+describe('Triton model repository', () => {
+  it('writes config.pbtxt with Caffe\'s blob names and per-item shapes, and a model that batches', async () => {
+    const net = await Net.load(path.join(root, 'models/cifar10_full/deploy.prototxt'), path.join(root, 'models/cifar10_full/weights.caffemodel'));
+    const t = writeTritonRepository(net.graph, reshaper(net), tmp, 'cifar10_full', 4, {});
+    expect(t.fixedBatchReason).toBeUndefined();
+    expect(fs.readFileSync(path.join(tmp, 'cifar10_full/config.pbtxt'), 'utf8')).toBe(
+      'name: "cifar10_full"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 4\n' +
+        'input [\n  {\n    name: "data"\n    data_type: TYPE_FP32\n    dims: [ 3, 32, 32 ]\n  }\n]\n' +
+        'output [\n  {\n    name: "prob"\n    data_type: TYPE_FP32\n    dims: [ 10 ]\n  }\n]\n' +
+        'dynamic_batching { }\n',
+    );
+    // The model Triton would run, at a batch of 3 (the net was loaded at 1): same as crema's own forward pass.
+    const session = await ort.InferenceSession.create(path.join(tmp, 'cifar10_full/1/model.onnx'));
+    const x = Float32Array.from({ length: 3 * 3 * 32 * 32 }, (_, i) => ((i * 7919) % 255) - 127);
+    const got = (await session.run({ data: new ort.Tensor('float32', x, [3, 3, 32, 32]) })).prob;
+    expect(got.dims).toEqual([3, 10]);
+    const want = net.forward({ data: new Tensor([3, 3, 32, 32], x) }).prob.data;
+    const g = got.data as Float32Array;
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(g[i] - want[i]));
+    expect(worst).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('turns batching off, saying why, when an output does not follow the batch size', async () => {
+    const file = path.join(tmp, 'fixed.prototxt');
+    fs.writeFileSync(file, 'name: "fixed"\ninput: "data"\ninput_shape { dim: 1 dim: 2 dim: 3 dim: 3 }\n' +
+      'layer { name: "r" type: "Reshape" bottom: "data" top: "flat" reshape_param { shape { dim: 1 dim: -1 } } }\n');
+    const net = await Net.load(file);
+    const t = writeTritonRepository(net.graph, reshaper(net), tmp, 'fixed', 8, {});
+    expect(t.fixedBatchReason).toBe("output 'flat' does not follow the batch size");
+    expect(t.config.maxBatchSize).toBe(0);
+    expect(t.config.inputs).toEqual([{ name: 'data', dims: [1, 2, 3, 3] }]);
+    expect(t.config.outputs).toEqual([{ name: 'flat', dims: [1, 18] }]);
+    expect(tritonConfigText(t.config)).not.toContain('dynamic_batching');
+  });
+
+  it('names models with what Triton accepts', () => {
+    expect(tritonModelName('CIFAR10 full/deploy')).toBe('CIFAR10_full_deploy');
+    expect(tritonModelName('..')).toBe('model');
+  });
+});
