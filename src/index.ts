@@ -4,3 +4,4 @@ export { Tensor, type Shape } from './tensor.js';
 export { CremaError } from './util/errors.js';
 export { readNpy, writeNpy, parseNpy, encodeNpy } from './util/npy.js';
 export { knownLayerTypes } from './layers/registry.js';
+export * from './image/index.js';
