@@ -2,6 +2,8 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { gemm, matrix } from '../kernels/gemm.js';
 import { type ConvGeometry, depthwisePlane, im2col } from '../kernels/im2col.js';
+import { type PackedConv, convolveWasm, packConvWeights } from '../kernels/packed.js';
+import { wasmEngine } from '../kernels/wasm.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
 
@@ -108,8 +110,8 @@ export const COL_BUFFER_FLOATS = 1 << 22;
 
 /** A (de)convolution that a runtime may fuse with the ReLU after it. */
 export interface FusableLayer extends Layer {
-  /** Applies y = y > 0 ? y : y * negativeSlope to the output as part of forward. */
-  fuseRelu(negativeSlope: number): void;
+  /** Applies y = y > 0 ? y : y * negativeSlope to the output as part of forward; undefined turns that off. */
+  fuseRelu(negativeSlope: number | undefined): void;
 }
 
 /**
@@ -126,7 +128,9 @@ export const convolutionLayer: LayerType = {
     let w: Float32Array = new Float32Array(0), bias: Float32Array | undefined;
     let reluSlope: number | undefined;
     let col = new Float32Array(0);
-    return {
+    // Weights packed in wasm memory, made on the first forward that uses the wasm kernels (freed with the layer).
+    let packed: PackedConv | undefined;
+    const layer: FusableLayer = {
       fuseRelu(negativeSlope) {
         reluSlope = negativeSlope;
       },
@@ -139,7 +143,9 @@ export const convolutionLayer: LayerType = {
           `kernel extent ${extentH} x ${extentW} is larger than the padded input ${b.height + 2 * ph} x ${b.width + 2 * pw} (input ${b.height} x ${b.width}, pad ${ph} x ${pw})`);
         const outH = Math.floor((b.height + 2 * ph - extentH) / sh) + 1;
         const outW = Math.floor((b.width + 2 * pw - extentW) / sw) + 1;
+        const before = w;
         ({ w, bias } = convWeights(def, s, weights, [s.numOutput, b.channels / s.group, kh, kw]));
+        if (w !== before) packed = undefined;
         geometry = { channels: b.channels / s.group, height: b.height, width: b.width, kernelH: kh, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH, outW };
         const top = [...bottoms[0].slice(0, b.channelAxis), s.numOutput, outH, outW];
         return bottoms.map(() => top);
@@ -147,6 +153,14 @@ export const convolutionLayer: LayerType = {
       forward(bottoms, tops) {
         const g = geometry!;
         const num = sizeOf(bottoms[0].dims.slice(0, bottoms[0].dims.length - 3));
+        const engine = g.channels > 1 ? wasmEngine() : null;
+        if (engine) {
+          const kdim = g.channels * g.kernelH * g.kernelW;
+          packed ??= packConvWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, kdim);
+          const pointwise = g.kernelH === 1 && g.kernelW === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
+          for (let i = 0; i < bottoms.length; i++) convolveWasm(engine, packed, g, s.group, num, bottoms[i].data, tops[i].data, pointwise, reluSlope);
+          return;
+        }
         for (let i = 0; i < bottoms.length; i++) for (let n = 0; n < num; n++) convolveImage(g, n, bottoms[i].data, tops[i].data);
       },
       macs(bottoms, tops) {
@@ -155,6 +169,7 @@ export const convolutionLayer: LayerType = {
         return bottoms.length * sizeOf(tops[0]) * g.channels * g.kernelH * g.kernelW;
       },
     };
+    return layer;
 
     function convolveImage(g: ConvGeometry, n: number, x: Float32Array, y: Float32Array): void {
       const cinG = g.channels, coutG = s.numOutput / s.group;

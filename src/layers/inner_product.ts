@@ -1,5 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import { gemm, gemv, matrix } from '../kernels/gemm.js';
+import { type PackedInnerProduct, innerProductWasm, packInnerProductWeights } from '../kernels/packed.js';
+import { wasmEngine } from '../kernels/wasm.js';
 import { sizeOf } from '../tensor.js';
 import type { FusableLayer } from './convolution.js';
 import { type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
@@ -25,7 +27,9 @@ export const innerProductLayer: LayerType = {
     let M = 0, K = 0;
     let w: Float32Array = new Float32Array(0), bias: Float32Array | undefined;
     let reluSlope: number | undefined;
-    return {
+    // Weights packed in wasm memory on the first forward that uses the wasm kernels (freed with the layer).
+    let packed: PackedInnerProduct | undefined;
+    const layer: FusableLayer = {
       fuseRelu(negativeSlope) {
         reluSlope = negativeSlope;
       },
@@ -36,12 +40,20 @@ export const innerProductLayer: LayerType = {
         K = sizeOf(shape.slice(axis));
         const want = 1 + (p.bias_term ? 1 : 0);
         need(def, weights.length === 0 || weights.length === want, () => `has ${weights.length} weight blobs but needs ${want} (${p.bias_term ? 'weights and bias' : 'weights only: bias_term is false'})`);
+        const before = w;
         w = expectWeight(def, weights, 0, 'the weights', p.transpose ? [K, N] : [N, K]).data;
+        if (w !== before || packed?.depth !== K) packed = undefined;
         bias = p.bias_term ? expectWeight(def, weights, 1, 'the bias', [N]).data : undefined;
         return [[...shape.slice(0, axis), N]];
       },
       forward([bottom], [top]) {
         const x = bottom.data, y = top.data;
+        const engine = wasmEngine();
+        if (engine) {
+          packed ??= packInnerProductWeights(engine, layer, w, bias, N, K, p.transpose);
+          innerProductWasm(engine, packed, M, x, y, reluSlope);
+          return;
+        }
         if (M === 1) {
           // W as an (N x K) matrix: stored (N, K) row-major, or (K, N) read transposed.
           gemv(N, K, p.transpose ? matrix(w, 0, N, true) : matrix(w, 0, K), x, 0, y, 0, bias, reluSlope);
@@ -55,5 +67,6 @@ export const innerProductLayer: LayerType = {
         return M * N * K;
       },
     };
+    return layer;
   },
 };

@@ -108,7 +108,10 @@ export const poolingLayer: LayerType = {
         const inPlane = height * width, outPlane = outH * outW;
         for (let c = 0; c < planes; c++) {
           const xo = c * inPlane, yo = c * outPlane;
-          if (s.method === 'MAX') maxPlane(x, xo, y, yo, m);
+          if (s.method === 'MAX') {
+            if (m) maxPlane(x, xo, y, yo, m);
+            else maxPlaneNoMask(x, xo, y, yo);
+          }
           else if (s.method === 'AVE') avePlane(x, xo, y, yo);
           else stochasticPlane(x, xo, y, yo);
         }
@@ -116,13 +119,16 @@ export const poolingLayer: LayerType = {
     };
 
     function maxPlane(x: Float32Array, xo: number, y: Float32Array, yo: number, m: Float32Array | undefined): void {
-      for (let oy = 0; oy < outH; oy++) {
-        const h0 = rowStart[oy], h1 = rowEnd[oy];
-        for (let ox = 0; ox < outW; ox++) {
-          const w0 = colStart[ox], w1 = colEnd[ox];
+      // Locals, not the closure's variables: V8 keeps these in registers in the hot loop.
+      const oh = outH, ow = outW, w = width, rs = rowStart, re = rowEnd, cs = colStart, ce = colEnd;
+      for (let oy = 0; oy < oh; oy++) {
+        const h0 = rs[oy], h1 = re[oy];
+        const out = yo + oy * ow;
+        for (let ox = 0; ox < ow; ox++) {
+          const w0 = cs[ox], w1 = ce[ox];
           let best = MINUS_FLT_MAX, at = -1;
           for (let h = h0; h < h1; h++) {
-            const row = xo + h * width;
+            const row = xo + h * w;
             for (let i = row + w0, end = row + w1; i < end; i++) {
               const v = x[i];
               if (v > best) {
@@ -131,8 +137,28 @@ export const poolingLayer: LayerType = {
               }
             }
           }
-          y[yo + oy * outW + ox] = best;
-          if (m) m[yo + oy * outW + ox] = at < 0 ? -1 : at - xo;
+          y[out + ox] = best;
+          if (m) m[out + ox] = at < 0 ? -1 : at - xo;
+        }
+      }
+    }
+
+    /** MAX without the mask top: a branch-free running max (same result as Caffe's strict > with NaNs). */
+    function maxPlaneNoMask(x: Float32Array, xo: number, y: Float32Array, yo: number): void {
+      const oh = outH, ow = outW, w = width, rs = rowStart, re = rowEnd, cs = colStart, ce = colEnd;
+      for (let oy = 0; oy < oh; oy++) {
+        const h0 = rs[oy], h1 = re[oy];
+        const out = yo + oy * ow;
+        for (let ox = 0; ox < ow; ox++) {
+          const w0 = cs[ox], w1 = ce[ox];
+          let best = MINUS_FLT_MAX;
+          for (let h = h0; h < h1; h++) {
+            for (let i = xo + h * w + w0, end = i + (w1 - w0); i < end; i++) {
+              const v = x[i];
+              best = v > best ? v : best;
+            }
+          }
+          y[out + ox] = best;
         }
       }
     }

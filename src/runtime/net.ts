@@ -1,11 +1,20 @@
 import { loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
 import { buildGraph, inferShapes, type Graph, type GraphLayer } from '../graph/graph.js';
+import { setThreads, wasmEngine } from '../kernels/wasm.js';
+import type { FusableLayer } from '../layers/convolution.js';
 import { LayerError, declaredWeights } from '../layers/layer.js';
+import { paramsOf } from '../caffe/schema.js';
+import { availableParallelism } from 'node:os';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 
 export type { LoadOptions };
+
+export interface NetOptions {
+  /** Threads for the native kernels: all cores by default, 1 = this thread only (no workers). */
+  threads?: number;
+}
 
 /** An input value: a Tensor, or bare data for the input's current shape. */
 export type InputValue = Tensor | Float32Array;
@@ -26,25 +35,38 @@ export class Net {
   readonly params = new Map<string, Tensor[]>();
   /** What loading noticed (unused weights, layers without weights, dropped loss layers, ...). */
   readonly notes: string[];
+  /** Threads the native kernels use for this net's forward (at most the workers started by setThreads + 1). */
+  threads: number;
+  /** Convolution / InnerProduct layer index -> index of the in-place ReLU it computes as part of its forward. */
+  private readonly fusedRelu: Map<number, number>;
 
   private constructor(
     readonly graph: Graph,
     notes: string[],
+    options: NetOptions,
   ) {
     this.notes = notes;
+    this.threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
+    this.fusedRelu = findReluFusions(graph.layers);
+    void setThreads(this.threads);
     for (const l of graph.layers) if (l.weights.length) this.params.set(l.name, l.weights);
     this.allocate();
   }
 
   /** Loads a .prototxt and (optionally) its weights (.caffemodel of any version, or .caffemodel.h5). */
-  static async load(prototxt: string, weights?: string, options: LoadOptions = {}): Promise<Net> {
+  static async load(prototxt: string, weights?: string, options: LoadOptions & NetOptions = {}): Promise<Net> {
     const loaded = await loadNet(prototxt, weights, options);
-    return Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes);
+    const net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, options);
+    await setThreads(net.threads);
+    return net;
   }
 
-  /** A net from an already upgraded, phase-filtered V2 NetParameter and weights by layer name. */
-  static fromNetParameter(net: NetParameter, weights: Map<string, Tensor[]> = new Map(), notes: string[] = []): Net {
-    return new Net(buildGraph(net, weights), notes);
+  /**
+   * A net from an already upgraded, phase-filtered V2 NetParameter and weights by layer name. Worker threads
+   * start in the background: forwards before they are ready use fewer threads.
+   */
+  static fromNetParameter(net: NetParameter, weights: Map<string, Tensor[]> = new Map(), notes: string[] = [], options: NetOptions = {}): Net {
+    return new Net(buildGraph(net, weights), notes, options);
   }
 
   get name(): string {
@@ -86,10 +108,24 @@ export class Net {
     const layers = this.graph.layers;
     const from = options.start === undefined ? 0 : this.layerIndex(options.start);
     const to = options.end === undefined ? layers.length - 1 : this.layerIndex(options.end);
-    for (let i = from; i <= to; i++) this.runLayer(layers[i]);
+    const engine = wasmEngine();
+    if (engine) engine.threads = this.threads;
+    for (let i = from; i <= to; i++) {
+      const relu = this.fusedRelu.get(i);
+      // A fused ReLU runs inside its producer, unless this forward stops before the ReLU.
+      if (relu !== undefined) (layers[i].impl as FusableLayer).fuseRelu(relu <= to ? reluSlope(layers[relu]) : undefined);
+      if (layers[i].type === 'ReLU' && this.isFusedInto(i, from)) continue;
+      this.runLayer(layers[i]);
+    }
     const out: Record<string, Tensor> = {};
     for (const name of options.end === undefined ? this.outputs : layers[to].tops) out[name] = this.blobs.get(name)!;
     return out;
+  }
+
+  /** True when ReLU layer i was computed by its producer in this forward (the producer ran: it is at or after `from`). */
+  private isFusedInto(i: number, from: number): boolean {
+    for (const [producer, relu] of this.fusedRelu) if (relu === i) return producer >= from;
+    return false;
   }
 
   /** Layers that need weights and got none cannot run: refuse rather than compute with placeholders. */
@@ -154,4 +190,27 @@ export class Net {
     }
     for (const name of [...this.blobs.keys()]) if (!this.graph.blobShapes.has(name)) this.blobs.delete(name);
   }
+}
+
+function reluSlope(l: GraphLayer): number {
+  return paramsOf<{ negative_slope: number }>(l.def, 'relu_param').negative_slope;
+}
+
+/**
+ * Pairs (Convolution / InnerProduct / Deconvolution, ReLU) where the ReLU works in place on the producer's only
+ * top and no layer between them reads that blob: the blob's stored value is the post-ReLU one either way, so
+ * the producer may apply the ReLU as it writes. A ReLU into another blob is never fused (the producer's blob
+ * must keep its pre-ReLU value).
+ */
+function findReluFusions(layers: readonly GraphLayer[]): Map<number, number> {
+  const fusions = new Map<number, number>();
+  layers.forEach((l, i) => {
+    if (typeof (l.impl as Partial<FusableLayer>).fuseRelu !== 'function' || l.tops.length !== 1) return;
+    const top = l.tops[0];
+    const next = layers.findIndex((m, j) => j > i && (m.bottoms.includes(top) || m.tops.includes(top)));
+    if (next < 0) return;
+    const m = layers[next];
+    if (m.type === 'ReLU' && m.bottoms.length === 1 && m.tops.length === 1 && m.bottoms[0] === top && m.tops[0] === top) fusions.set(i, next);
+  });
+  return fusions;
 }

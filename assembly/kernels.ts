@@ -1,0 +1,340 @@
+// WebAssembly SIMD kernels for crema's native engine (AssemblyScript, compiled by `npm run build` with asc).
+//
+// Everything here works on byte addresses inside one (shared) linear memory that the JavaScript side manages
+// (src/kernels/wasm.ts): the module has no heap, no static data and no runtime, so any number of instances,
+// one per worker thread, can run over the same memory at once.
+//
+// GEMM layout (as BLIS): K is cut into blocks of KC. "Packed A" holds MR-row strips: for K block kb starting at
+// k0 (kc rows long) and strip s, element (i, k) sits at aBase + (k0 * mPad + s * MR * kc + (k - k0) * MR + i % MR).
+// "Packed B" is the same with NR-column strips. The micro-kernel computes an MR x NR tile of C with 8 f32x4
+// accumulators, one splatted A value and two B vectors per k.
+
+// @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
+
+const MR: i32 = 4;
+const NR: i32 = 8;
+
+/** Bias modes for gemmStrips: none, one value per row of C (convolution), one per column (inner product). */
+const BIAS_NONE: i32 = 0;
+const BIAS_ROW: i32 = 1;
+const BIAS_COL: i32 = 2;
+
+/**
+ * One MR x NR tile: C[rows x cols] (=|+=) Apanel * Bpanel over kc, then (on the last K block) bias and leaky ReLU.
+ * `tmp` is 128 bytes of scratch for edge tiles.
+ */
+@inline
+function microTile(
+  kc: i32, pa: usize, pb: usize, c: usize, ldcBytes: usize, rows: i32, cols: i32,
+  first: bool, last: bool, biasMode: i32, bias: usize, reluOn: bool, slope: f32, tmp: usize,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(pa);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 4);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 8);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = v128.load32_splat(pa, 12);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    pa += 16;
+    pb += 32;
+  }
+  const full = rows == MR && cols == NR;
+  // Full tiles read and write C directly; edge tiles go through tmp (MR x NR, row stride 32 bytes).
+  let dst: usize = full ? c : tmp;
+  const ld: usize = full ? ldcBytes : 32;
+  if (!full) {
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) store<f32>(tmp + i * 32 + j * 4, first ? 0 : load<f32>(c + <usize>i * ldcBytes + <usize>j * 4));
+  }
+  if (!first || !full) {
+    c00 = f32x4.add(c00, v128.load(dst)); c01 = f32x4.add(c01, v128.load(dst, 16));
+    c10 = f32x4.add(c10, v128.load(dst + ld)); c11 = f32x4.add(c11, v128.load(dst + ld, 16));
+    c20 = f32x4.add(c20, v128.load(dst + 2 * ld)); c21 = f32x4.add(c21, v128.load(dst + 2 * ld, 16));
+    c30 = f32x4.add(c30, v128.load(dst + 3 * ld)); c31 = f32x4.add(c31, v128.load(dst + 3 * ld, 16));
+  }
+  if (last) {
+    if (biasMode == BIAS_ROW) {
+      let v = v128.load32_splat(bias); c00 = f32x4.add(c00, v); c01 = f32x4.add(c01, v);
+      v = v128.load32_splat(bias, 4); c10 = f32x4.add(c10, v); c11 = f32x4.add(c11, v);
+      v = v128.load32_splat(bias, 8); c20 = f32x4.add(c20, v); c21 = f32x4.add(c21, v);
+      v = v128.load32_splat(bias, 12); c30 = f32x4.add(c30, v); c31 = f32x4.add(c31, v);
+    } else if (biasMode == BIAS_COL) {
+      const v0 = v128.load(bias), v1 = v128.load(bias, 16);
+      c00 = f32x4.add(c00, v0); c01 = f32x4.add(c01, v1);
+      c10 = f32x4.add(c10, v0); c11 = f32x4.add(c11, v1);
+      c20 = f32x4.add(c20, v0); c21 = f32x4.add(c21, v1);
+      c30 = f32x4.add(c30, v0); c31 = f32x4.add(c31, v1);
+    }
+    if (reluOn) {
+      c00 = relu(c00, slope); c01 = relu(c01, slope);
+      c10 = relu(c10, slope); c11 = relu(c11, slope);
+      c20 = relu(c20, slope); c21 = relu(c21, slope);
+      c30 = relu(c30, slope); c31 = relu(c31, slope);
+    }
+  }
+  v128.store(dst, c00); v128.store(dst, c01, 16);
+  v128.store(dst + ld, c10); v128.store(dst + ld, c11, 16);
+  v128.store(dst + 2 * ld, c20); v128.store(dst + 2 * ld, c21, 16);
+  v128.store(dst + 3 * ld, c30); v128.store(dst + 3 * ld, c31, 16);
+  if (!full) {
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) store<f32>(c + <usize>i * ldcBytes + <usize>j * 4, load<f32>(tmp + i * 32 + j * 4));
+  }
+}
+
+/** y = y > 0 ? y : y * slope, lanewise (Caffe's ReLU with negative_slope). */
+@inline
+function relu(v: v128, slope: f32): v128 {
+  const scaled = f32x4.mul(v, f32x4.splat(slope));
+  return v128.bitselect(v, scaled, f32x4.gt(v, f32x4.splat(0)));
+}
+
+/**
+ * C (row-major, ldc floats) for rows [0, M) and the columns of B strips [t0, t1) over one K block:
+ * a: packed A block (all M strips, kc long each), b: packed B block (strip t at b + t * NR * kc * 4),
+ * c: address of C(0, 0); colBase: C column of strip 0 (so strip t covers colBase + t * NR ...); N: valid columns.
+ * Strips outer, rows inner: one B strip (NR x kc) stays in L1 while all of A's block streams from L2.
+ * bias: per row (biasMode 1, address of row 0's bias) or per column (biasMode 2, address of column colBase's
+ * bias, padded to whole strips).
+ */
+export function gemmStrips(
+  M: i32, N: i32, kc: i32, a: usize, b: usize, t0: i32, t1: i32, c: usize, ldc: i32, colBase: i32,
+  first: bool, last: bool, biasMode: i32, bias: usize, reluOn: bool, slope: f32, tmp: usize,
+): void {
+  const ldcBytes = <usize>ldc << 2;
+  for (let t = t0; t < t1; t++) {
+    const col = t * NR;
+    const cols = min(NR, N - col);
+    if (cols <= 0) break;
+    const pb = b + <usize>(t * NR * kc) * 4;
+    const biasCol = bias + <usize>col * 4;
+    for (let s = 0; s * MR < M; s++) {
+      const row = s * MR;
+      const pa = a + <usize>(s * MR * kc) * 4;
+      const pc = c + <usize>row * ldcBytes + <usize>(colBase + col) * 4;
+      const pbias = biasMode == BIAS_ROW ? bias + <usize>row * 4 : biasCol;
+      microTile(kc, pa, pb, pc, ldcBytes, min(MR, M - row), cols, first, last, biasMode, pbias, reluOn, slope, tmp);
+    }
+  }
+}
+
+/**
+ * Packs columns [j0, j1) of B (rows [k0, k0 + kc)) into NR-column strips at dst (strip (j - j0) / NR at
+ * dst + strip * NR * kc floats), zero-filling the last strip. B(k, j) = src[k * rs + j * cs] (floats).
+ */
+export function packB(src: usize, rs: i32, cs: i32, k0: i32, kc: i32, j0: i32, j1: i32, dst: usize): void {
+  const n = j1 - j0;
+  const strips = (n + NR - 1) / NR;
+  for (let t = 0; t < strips; t++) {
+    const cols = min(NR, n - t * NR);
+    let out = dst + <usize>(t * NR * kc) * 4;
+    const colStart = j0 + t * NR;
+    if (cols == NR && cs == 1) {
+      let p = src + (<usize>k0 * rs + colStart) * 4;
+      const step = <usize>rs * 4;
+      for (let k = 0; k < kc; k++) {
+        v128.store(out, v128.load(p));
+        v128.store(out, v128.load(p, 16), 16);
+        out += 32;
+        p += step;
+      }
+    } else {
+      for (let k = 0; k < kc; k++) {
+        const row = src + (<usize>(k0 + k) * rs) * 4;
+        for (let c = 0; c < NR; c++) store<f32>(out + c * 4, c < cols ? load<f32>(row + <usize>(colStart + c) * cs * 4) : 0);
+        out += 32;
+      }
+    }
+  }
+}
+
+/**
+ * Packs rows [0, M) of A (columns [k0, k0 + kc)) into MR-row strips at dst, zero-filling the last strip.
+ * A(i, k) = src[i * rs + k * cs] (floats).
+ */
+export function packA(src: usize, rs: i32, cs: i32, M: i32, k0: i32, kc: i32, dst: usize): void {
+  const strips = (M + MR - 1) / MR;
+  for (let s = 0; s < strips; s++) {
+    let out = dst + <usize>(s * MR * kc) * 4;
+    for (let k = 0; k < kc; k++) {
+      for (let r = 0; r < MR; r++) {
+        const i = s * MR + r;
+        store<f32>(out + r * 4, i < M ? load<f32>(src + (<usize>i * rs + <usize>(k0 + k) * cs) * 4) : 0);
+      }
+      out += 16;
+    }
+  }
+}
+
+/**
+ * im2col straight into the packed-B layout: rows [k0, k0 + kc) of the column matrix (k = (c, ky, kx)) and its
+ * columns [j0, j1) (j = oy * outW + ox), for one image plane stack at x (C x H x W floats).
+ */
+export function im2colPacked(
+  x: usize, H: i32, W: i32, kh: i32, kw: i32, ph: i32, pw: i32, sh: i32, sw: i32, dh: i32, dw: i32, outW: i32,
+  k0: i32, kc: i32, j0: i32, j1: i32, dst: usize,
+): void {
+  const n = j1 - j0;
+  const strips = (n + NR - 1) / NR;
+  const stripBytes = <usize>(NR * kc) * 4;
+  const taps = kh * kw;
+  for (let k = k0; k < k0 + kc; k++) {
+    const ch = k / taps, r = k - ch * taps;
+    const ky = r / kw, kx = r - ky * kw;
+    const plane = x + <usize>(ch * H * W) * 4;
+    const rowOff = <usize>((k - k0) * NR) * 4;
+    let oy = j0 / outW, ox = j0 - oy * outW;
+    const yShift = ky * dh - ph, xShift = kx * dw - pw;
+    for (let jj = 0; jj < n; jj++) {
+      const iy = oy * sh + yShift, ix = ox * sw + xShift;
+      let v: f32 = 0;
+      if (<u32>iy < <u32>H && <u32>ix < <u32>W) v = load<f32>(plane + <usize>(iy * W + ix) * 4);
+      store<f32>(dst + <usize>(jj >> 3) * stripBytes + rowOff + <usize>(jj & 7) * 4, v);
+      if (++ox == outW) { ox = 0; oy++; }
+    }
+    for (let jj = n; jj < strips * NR; jj++) store<f32>(dst + <usize>(jj >> 3) * stripBytes + rowOff + <usize>(jj & 7) * 4, 0);
+  }
+}
+
+/**
+ * y[j] (+)= sum_k x[k] B(k, j) for B strips [t0, t1) of a packed B over all of K (blocks of KC), then bias and
+ * leaky ReLU: the inner product at batch 1, reading each weight once with 2 vector loads per k.
+ */
+export function gemvStrips(K: i32, KC: i32, nPad: i32, N: i32, x: usize, b: usize, t0: i32, t1: i32, y: usize, bias: usize, hasBias: bool, reluOn: bool, slope: f32, tmp: usize): void {
+  for (let t = t0; t < t1; t++) {
+    let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
+    let acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
+    for (let k0 = 0; k0 < K; k0 += KC) {
+      const kc = min(KC, K - k0);
+      let pb = b + (<usize>k0 * nPad + <usize>(t * NR * kc)) * 4;
+      let px = x + <usize>k0 * 4;
+      let k = 0;
+      for (; k + 2 <= kc; k += 2) {
+        const a0 = v128.load32_splat(px), a1 = v128.load32_splat(px, 4);
+        acc0 = f32x4.add(acc0, f32x4.mul(a0, v128.load(pb)));
+        acc1 = f32x4.add(acc1, f32x4.mul(a0, v128.load(pb, 16)));
+        acc2 = f32x4.add(acc2, f32x4.mul(a1, v128.load(pb, 32)));
+        acc3 = f32x4.add(acc3, f32x4.mul(a1, v128.load(pb, 48)));
+        px += 8;
+        pb += 64;
+      }
+      if (k < kc) {
+        const a0 = v128.load32_splat(px);
+        acc0 = f32x4.add(acc0, f32x4.mul(a0, v128.load(pb)));
+        acc1 = f32x4.add(acc1, f32x4.mul(a0, v128.load(pb, 16)));
+      }
+    }
+    acc0 = f32x4.add(acc0, acc2);
+    acc1 = f32x4.add(acc1, acc3);
+    const col = t * NR;
+    if (hasBias) {
+      acc0 = f32x4.add(acc0, v128.load(bias + <usize>col * 4));
+      acc1 = f32x4.add(acc1, v128.load(bias + <usize>col * 4, 16));
+    }
+    if (reluOn) {
+      acc0 = relu(acc0, slope);
+      acc1 = relu(acc1, slope);
+    }
+    const cols = min(NR, N - col);
+    if (cols == NR) {
+      v128.store(y + <usize>col * 4, acc0);
+      v128.store(y + <usize>col * 4, acc1, 16);
+    } else {
+      v128.store(tmp, acc0);
+      v128.store(tmp, acc1, 16);
+      for (let j = 0; j < cols; j++) store<f32>(y + <usize>(col + j) * 4, load<f32>(tmp + j * 4));
+    }
+  }
+}
+
+// ---- Jobs: one layer's work cut into chunks that any thread may run (see src/kernels/pool.ts) ----
+//
+// A job is described by 32-bit words at `p` (written by src/kernels/wasm.ts); runChunk(p, chunk, thread) runs
+// one chunk. Thread t owns the scratch at scratch + t * scratchStride (packed B columns, then 128 bytes for
+// edge tiles). Field indices are shared with wasm.ts (JOB_* there).
+
+const KIND_CONV: i32 = 1;
+const KIND_GEMV: i32 = 2;
+const KIND_IP: i32 = 3;
+
+@inline function word(p: usize, i: i32): i32 {
+  return load<i32>(p + (<usize>i << 2));
+}
+@inline function addr(p: usize, i: i32): usize {
+  return <usize>load<u32>(p + (<usize>i << 2));
+}
+
+export function runChunk(p: usize, chunk: i32, thread: i32): void {
+  const kind = word(p, 0);
+  const scratch = addr(p, 1) + <usize>thread * addr(p, 2);
+  if (kind == KIND_CONV) convChunk(p, chunk, scratch);
+  else if (kind == KIND_GEMV) gemvChunk(p, chunk, scratch);
+  else if (kind == KIND_IP) ipChunk(p, chunk, scratch);
+}
+
+/**
+ * Convolution: chunk -> (image, group, column range). For each K block, the chunk's columns are packed
+ * (im2col, or the input itself for 1x1 / stride 1 / pad 0) into thread scratch, then multiplied by every
+ * row strip of the group's pre-packed weights, bias and ReLU fused in the last block.
+ */
+function convChunk(p: usize, chunk: i32, scratch: usize): void {
+  const x = addr(p, 3), C = word(p, 4), H = word(p, 5), W = word(p, 6);
+  const kh = word(p, 7), kw = word(p, 8), ph = word(p, 9), pw = word(p, 10), sh = word(p, 11), sw = word(p, 12);
+  const dh = word(p, 13), dw = word(p, 14), outH = word(p, 15), outW = word(p, 16);
+  const M = word(p, 17), K = word(p, 18), KC = word(p, 19), a = addr(p, 20), c = addr(p, 21), bias = addr(p, 22);
+  const reluOn = word(p, 23) != 0, slope = load<f32>(p + 24 * 4), pointwise = word(p, 25) != 0;
+  const groups = word(p, 26), chunkCols = word(p, 27), perGroup = word(p, 28);
+  const N = outH * outW;
+  const mPad = (M + MR - 1) / MR * MR;
+  const img = chunk / (groups * perGroup);
+  const rest = chunk - img * groups * perGroup;
+  const g = rest / perGroup, cc = rest - g * perGroup;
+  const j0 = cc * chunkCols, j1 = min(N, j0 + chunkCols);
+  if (j0 >= j1) return;
+  const xg = x + (<usize>((img * groups + g) * C) * H * W) * 4;
+  const cg = c + (<usize>((img * groups + g) * M) * N) * 4;
+  const ag = a + (<usize>g * mPad * K) * 4;
+  const bg = bias + <usize>(g * M) * 4;
+  const biasMode = bias != 0 ? BIAS_ROW : BIAS_NONE;
+  const strips = (j1 - j0 + NR - 1) / NR;
+  const buffer = scratch + 128;
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = min(KC, K - k0);
+    if (pointwise) packB(xg, N, 1, k0, kc, j0, j1, buffer);
+    else im2colPacked(xg, H, W, kh, kw, ph, pw, sh, sw, dh, dw, outW, k0, kc, j0, j1, buffer);
+    gemmStrips(M, j1 - j0, kc, ag + (<usize>k0 * mPad) * 4, buffer, 0, strips, cg, N, j0, k0 == 0, k0 + kc >= K, biasMode, bg, reluOn, slope, scratch);
+  }
+}
+
+/** Inner product at batch 1: chunk -> a range of output strips. */
+function gemvChunk(p: usize, chunk: i32, scratch: usize): void {
+  const K = word(p, 3), KC = word(p, 4), N = word(p, 5), x = addr(p, 6), b = addr(p, 7), y = addr(p, 8);
+  const bias = addr(p, 9), reluOn = word(p, 10) != 0, slope = load<f32>(p + 11 * 4), chunkStrips = word(p, 12);
+  const nPad = (N + NR - 1) / NR * NR;
+  const t0 = chunk * chunkStrips, t1 = min(nPad / NR, t0 + chunkStrips);
+  gemvStrips(K, KC, nPad, N, x, b, t0, t1, y, bias, bias != 0, reluOn, slope, scratch);
+}
+
+/** Inner product at batch M > 1: y (M x N) = packed x (A) times packed weights (B); chunk -> output strips. */
+function ipChunk(p: usize, chunk: i32, scratch: usize): void {
+  const K = word(p, 3), KC = word(p, 4), N = word(p, 5), a = addr(p, 6), b = addr(p, 7), y = addr(p, 8);
+  const bias = addr(p, 9), reluOn = word(p, 10) != 0, slope = load<f32>(p + 11 * 4), chunkStrips = word(p, 12);
+  const M = word(p, 13);
+  const nPad = (N + NR - 1) / NR * NR, mPad = (M + MR - 1) / MR * MR;
+  const t0 = chunk * chunkStrips, t1 = min(nPad / NR, t0 + chunkStrips);
+  const biasMode = bias != 0 ? BIAS_COL : BIAS_NONE;
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = min(KC, K - k0);
+    gemmStrips(M, N, kc, a + (<usize>k0 * mPad) * 4, b + (<usize>k0 * nPad) * 4, t0, t1, y, N, 0, k0 == 0, k0 + kc >= K, biasMode, bias, reluOn, slope, scratch);
+  }
+}

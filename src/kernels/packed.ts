@@ -1,0 +1,127 @@
+// Convolution and InnerProduct on the wasm engine: weights packed into wasm memory once per layer, activations
+// copied in, one parallel job per layer (all images and groups), the result copied out.
+
+import type { ConvGeometry } from './im2col.js';
+import { KC, KIND_CONV, KIND_GEMV, KIND_IP, MR, NR, type WasmEngine } from './wasm.js';
+
+const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
+
+/** A convolution's weights as MR-row strips per K block, per group; bias padded to whole strips. */
+export interface PackedConv {
+  weights: number;
+  bias: number;
+  /** Output channels per group (rows of each group's A) and the K of each (Cin/group * kh * kw). */
+  rows: number;
+  depth: number;
+}
+
+/**
+ * Packs weights (groups * rows, depth) row-major into the layout of assembly/kernels.ts's packed A:
+ * group g at g * rowsPad * depth, K block k0 at k0 * rowsPad, strip s at s * MR * kc, (k, r) at k * MR + r.
+ */
+export function packConvWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, depth: number): PackedConv {
+  const rowsPad = roundUp(rows, MR);
+  const ptr = e.heap.alloc(groups * rowsPad * depth * 4);
+  e.own(owner, ptr);
+  const out = e.f32;
+  let o = ptr / 4;
+  for (let g = 0; g < groups; g++) {
+    for (let k0 = 0; k0 < depth; k0 += KC) {
+      const kc = Math.min(KC, depth - k0);
+      for (let s = 0; s < rowsPad; s += MR) {
+        for (let k = k0; k < k0 + kc; k++) {
+          for (let r = s; r < s + MR; r++, o++) out[o] = r < rows ? w[(g * rows + r) * depth + k] : 0;
+        }
+      }
+    }
+  }
+  let biasPtr = 0;
+  if (bias) {
+    biasPtr = e.heap.alloc((bias.length + MR) * 4);
+    e.own(owner, biasPtr);
+    e.f32.fill(0, biasPtr / 4, biasPtr / 4 + bias.length + MR);
+    e.f32.set(bias, biasPtr / 4);
+  }
+  return { weights: ptr, bias: biasPtr, rows, depth };
+}
+
+/**
+ * Convolution of `num` images (x: num x groups*C x H x W) into y (num x groups*rows x OH x OW).
+ * `pointwise`: 1x1 kernel, stride 1, no pad, so the input planes are the column matrix.
+ */
+export function convolveWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, pointwise: boolean, reluSlope: number | undefined): void {
+  const N = g.outH * g.outW;
+  const xBytes = roundUp(x.length * 4, 64);
+  const base = e.scratch(xBytes + y.length * 4);
+  e.f32.set(x, base / 4);
+  const images = num * groups;
+  const perImage = Math.max(1, Math.ceil(e.chunkCount(images * Math.ceil(N / NR)) / images));
+  const chunkCols = Math.min(512, Math.max(NR, roundUp(Math.ceil(N / perImage), NR)));
+  const perGroup = Math.ceil(N / chunkCols);
+  const p = e.job(KIND_CONV);
+  p[3] = base;
+  p[4] = g.channels; p[5] = g.height; p[6] = g.width; p[7] = g.kernelH; p[8] = g.kernelW;
+  p[9] = g.padH; p[10] = g.padW; p[11] = g.strideH; p[12] = g.strideW; p[13] = g.dilationH; p[14] = g.dilationW;
+  p[15] = g.outH; p[16] = g.outW;
+  p[17] = packed.rows; p[18] = packed.depth; p[19] = KC; p[20] = packed.weights; p[21] = base + xBytes; p[22] = packed.bias;
+  p[23] = reluSlope === undefined ? 0 : 1;
+  e.setFloat(p, 24, reluSlope ?? 0);
+  p[25] = pointwise ? 1 : 0;
+  p[26] = groups; p[27] = chunkCols; p[28] = perGroup;
+  e.run(images * perGroup);
+  y.set(e.f32.subarray((base + xBytes) / 4, (base + xBytes) / 4 + y.length));
+}
+
+/** An inner product's weights as packed B (K x N: column n is output n), NR-column strips per K block. */
+export interface PackedInnerProduct {
+  weights: number;
+  bias: number;
+  outputs: number;
+  depth: number;
+}
+
+/** Packs W (N x K row-major, or K x N when `transpose`) as B = W^T in the packed-B layout. */
+export function packInnerProductWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, N: number, K: number, transpose: boolean): PackedInnerProduct {
+  const nPad = roundUp(N, NR);
+  const ptr = e.heap.alloc(nPad * K * 4);
+  e.own(owner, ptr);
+  const out = e.f32;
+  let o = ptr / 4;
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = Math.min(KC, K - k0);
+    for (let t = 0; t < nPad; t += NR) {
+      for (let k = k0; k < k0 + kc; k++) {
+        for (let n = t; n < t + NR; n++, o++) out[o] = n >= N ? 0 : transpose ? w[k * N + n] : w[n * K + k];
+      }
+    }
+  }
+  let biasPtr = 0;
+  if (bias) {
+    biasPtr = e.heap.alloc((nPad + NR) * 4);
+    e.own(owner, biasPtr);
+    e.f32.fill(0, biasPtr / 4, biasPtr / 4 + nPad + NR);
+    e.f32.set(bias, biasPtr / 4);
+  }
+  return { weights: ptr, bias: biasPtr, outputs: N, depth: K };
+}
+
+/** y (M x N) = x (M x K) W^T + bias, then leaky ReLU when given: a GEMV at M = 1, else a GEMM with x packed as A. */
+export function innerProductWasm(e: WasmEngine, packed: PackedInnerProduct, M: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): void {
+  const { outputs: N, depth: K } = packed;
+  const strips = roundUp(N, NR) / NR;
+  const mPad = roundUp(M, MR);
+  const xBytes = roundUp(x.length * 4, 64), yBytes = roundUp(y.length * 4 + NR * 4, 64);
+  const base = e.scratch(xBytes + yBytes + (M > 1 ? mPad * K * 4 : 0));
+  e.f32.set(x, base / 4);
+  const a = base + xBytes + yBytes;
+  if (M > 1) for (let k0 = 0; k0 < K; k0 += KC) e.exports.packA(base, K, 1, M, k0, Math.min(KC, K - k0), a + k0 * mPad * 4);
+  const p = e.job(M > 1 ? KIND_IP : KIND_GEMV);
+  const chunks = e.chunkCount(strips);
+  const chunkStrips = Math.ceil(strips / chunks);
+  p[3] = K; p[4] = KC; p[5] = N; p[6] = M > 1 ? a : base; p[7] = packed.weights; p[8] = base + xBytes; p[9] = packed.bias;
+  p[10] = reluSlope === undefined ? 0 : 1;
+  e.setFloat(p, 11, reluSlope ?? 0);
+  p[12] = chunkStrips; p[13] = M;
+  e.run(Math.ceil(strips / chunkStrips));
+  y.set(e.f32.subarray((base + xBytes) / 4, (base + xBytes) / 4 + y.length));
+}

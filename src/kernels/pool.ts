@@ -1,0 +1,138 @@
+// Worker threads for the wasm kernels: each worker instantiates the same module over the same shared memory and
+// sleeps on a futex (Atomics.wait) until the main thread opens a job. Jobs are cut into chunks that threads take
+// one at a time from a shared ticket, so a thread slowed down by other processes simply takes fewer chunks; the
+// main thread takes chunks too and then waits until all are done. No message passing per job.
+//
+// Control block (Int32 words at `control`): SEQ (bumped per job, what workers sleep on), TICKET (tag << 20 |
+// next chunk; tag 0 = closed), DONE (chunks finished), CHUNKS, ALLOWED (threads that may take part). A chunk is
+// taken by compare-exchange on the ticket, so a worker that wakes late can never take a chunk of a job that was
+// closed and reopened meanwhile: the job's parameters and CHUNKS only change while the ticket is closed.
+
+import { Worker } from 'node:worker_threads';
+
+const SEQ = 0, TICKET = 1, DONE = 2, CHUNKS = 3, ALLOWED = 4;
+const TAG_SHIFT = 20;
+const MAX_CHUNKS = 1 << TAG_SHIFT;
+
+interface ChunkRunner {
+  runChunk(p: number, chunk: number, thread: number): void;
+}
+
+/** Takes and runs chunks of the open job as thread `index` (the same loop runs in every worker). */
+function takeChunks(h: Int32Array, run: (chunk: number) => void): void {
+  for (;;) {
+    const v = Atomics.load(h, 1);
+    if (v >>> 20 === 0) return;
+    const chunk = v & 0xfffff;
+    const n = Atomics.load(h, 3);
+    if (chunk >= n) return;
+    if (Atomics.compareExchange(h, 1, v, v + 1) !== v) continue;
+    run(chunk);
+    if (Atomics.add(h, 2, 1) + 1 === n) Atomics.notify(h, 2);
+  }
+}
+
+// The worker's whole program (CommonJS, run with eval: no file to find next to src/ or dist/).
+const WORKER_SOURCE = `
+const { workerData, parentPort } = require('node:worker_threads');
+const { module, memory, control, params, index } = workerData;
+const instance = new WebAssembly.Instance(module, { env: { memory, abort() {} } });
+const runChunk = instance.exports.runChunk;
+const h = new Int32Array(memory.buffer, control, 16);
+const takeChunks = ${takeChunks.toString()};
+const run = (chunk) => runChunk(params, chunk, index);
+parentPort.postMessage('ready');
+let seen = Atomics.load(h, 0);
+for (;;) {
+  Atomics.wait(h, 0, seen, 1000);
+  const now = Atomics.load(h, 0);
+  if (now === seen) continue;
+  seen = now;
+  if (index < Atomics.load(h, 4)) takeChunks(h, run);
+}
+`;
+
+export class ThreadPool {
+  private readonly workers: Worker[] = [];
+  private readyCount = 0;
+  private tag = 0;
+  private readonly h: Int32Array;
+  /** Address of the job parameter block. */
+  readonly params: number;
+
+  constructor(
+    private readonly module: WebAssembly.Module,
+    private readonly memory: WebAssembly.Memory,
+    private readonly control: number,
+    private readonly kernels: ChunkRunner,
+  ) {
+    this.h = new Int32Array(memory.buffer, control, 16);
+    this.params = control + 64;
+  }
+
+  /** Workers started (ready to take chunks). */
+  get started(): number {
+    return this.readyCount;
+  }
+
+  /** Workers created, ready or not. */
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Starts workers until there are `count`; resolves when all are ready. Workers never keep the process alive. */
+  async grow(count: number): Promise<void> {
+    const starting: Promise<void>[] = [];
+    while (this.workers.length < count) {
+      const index = this.workers.length + 1;
+      const worker = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: { module: this.module, memory: this.memory, control: this.control, params: this.params, index },
+      });
+      worker.unref();
+      this.workers.push(worker);
+      starting.push(
+        new Promise<void>((resolve, reject) => {
+          worker.once('message', () => {
+            this.readyCount++;
+            resolve();
+          });
+          worker.once('error', reject);
+        }),
+      );
+    }
+    await Promise.all(starting);
+  }
+
+  /** Runs chunks 0..chunks-1 of the job whose parameters are in place, on up to `threads` threads. */
+  run(chunks: number, threads: number): void {
+    if (chunks <= 0) return;
+    if (chunks >= MAX_CHUNKS) throw new RangeError(`thread pool: ${chunks} chunks is too many`);
+    const { h, kernels, params } = this;
+    if (threads <= 1 || chunks === 1) {
+      for (let c = 0; c < chunks; c++) kernels.runChunk(params, c, 0);
+      return;
+    }
+    this.tag = (this.tag % 2047) + 1;
+    Atomics.store(h, DONE, 0);
+    Atomics.store(h, CHUNKS, chunks);
+    Atomics.store(h, ALLOWED, threads);
+    Atomics.store(h, TICKET, this.tag << TAG_SHIFT);
+    Atomics.add(h, SEQ, 1);
+    Atomics.notify(h, SEQ);
+    takeChunks(h, (chunk) => kernels.runChunk(params, chunk, 0));
+    for (let spins = 0; ; spins++) {
+      const done = Atomics.load(h, DONE);
+      if (done >= chunks) break;
+      if (spins > 2000) Atomics.wait(h, DONE, done, 5);
+    }
+    Atomics.store(h, TICKET, 0);
+  }
+
+  /** Stops the workers (they are unref'd, so this is only needed to free them early). */
+  async terminate(): Promise<void> {
+    const workers = this.workers.splice(0);
+    this.readyCount = 0;
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}

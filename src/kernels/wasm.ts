@@ -1,0 +1,216 @@
+// The WebAssembly SIMD engine: assembly/kernels.ts compiled by `npm run build` to dist/kernels.wasm, one shared
+// WebAssembly.Memory, a small allocator over it, and a pool of worker threads that run the same module over the
+// same memory (src/kernels/pool.ts).
+//
+// Layers keep their weights packed in wasm memory once (packConvWeights / packInnerProductWeights) and copy only
+// activations in and out per forward. When the module is missing (not built) or CREMA_KERNELS=js is set, layers
+// use the plain TypeScript kernels (gemm.ts), which stay the reference in tests.
+
+import { readFileSync } from 'node:fs';
+import { ThreadPool } from './pool.js';
+
+/** Register tile and K block of the wasm GEMM (must match assembly/kernels.ts). */
+export const MR = 4;
+export const NR = 8;
+export const KC = 256;
+/** Columns of one convolution chunk at most: thread scratch holds KC x this many packed floats. */
+const MAX_CHUNK_COLS = 512;
+const THREAD_SCRATCH = 128 + KC * MAX_CHUNK_COLS * 4;
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+/** Addresses below this belong to the job control block; the allocator hands out memory above it. */
+export const CONTROL = 1024;
+const HEAP_BASE = PAGE;
+
+export const KIND_CONV = 1;
+export const KIND_GEMV = 2;
+export const KIND_IP = 3;
+
+export interface KernelExports {
+  runChunk(p: number, chunk: number, thread: number): void;
+  packA(src: number, rs: number, cs: number, M: number, k0: number, kc: number, dst: number): void;
+}
+
+/** First-fit allocator over the wasm memory (64-byte aligned blocks), growing the memory when it runs out. */
+class Heap {
+  private top = HEAP_BASE;
+  private readonly free: { ptr: number; size: number }[] = [];
+  private readonly sizes = new Map<number, number>();
+
+  constructor(private readonly memory: WebAssembly.Memory) {}
+
+  alloc(bytes: number): number {
+    const size = Math.max(64, Math.ceil(bytes / 64) * 64);
+    const i = this.free.findIndex((b) => b.size >= size);
+    let ptr: number;
+    if (i >= 0) {
+      const block = this.free[i];
+      ptr = block.ptr;
+      if (block.size === size) this.free.splice(i, 1);
+      else Object.assign(block, { ptr: block.ptr + size, size: block.size - size });
+    } else {
+      ptr = this.top;
+      this.top += size;
+      const need = Math.ceil(this.top / PAGE) - this.memory.buffer.byteLength / PAGE;
+      if (need > 0) {
+        if (this.top > MAX_PAGES * PAGE) throw new RangeError(`wasm kernels: out of memory (${this.top} bytes)`);
+        this.memory.grow(Math.max(need, Math.min(MAX_PAGES - this.memory.buffer.byteLength / PAGE, 256)));
+      }
+    }
+    this.sizes.set(ptr, size);
+    return ptr;
+  }
+
+  release(ptr: number): void {
+    const size = this.sizes.get(ptr);
+    if (size === undefined) return;
+    this.sizes.delete(ptr);
+    this.free.push({ ptr, size });
+    this.free.sort((a, b) => a.ptr - b.ptr);
+    for (let i = this.free.length - 1; i > 0; i--) {
+      const a = this.free[i - 1], b = this.free[i];
+      if (a.ptr + a.size === b.ptr) {
+        a.size += b.size;
+        this.free.splice(i, 1);
+      }
+    }
+    const last = this.free[this.free.length - 1];
+    if (last && last.ptr + last.size === this.top) {
+      this.top = last.ptr;
+      this.free.pop();
+    }
+  }
+}
+
+/** One loaded engine: module, memory, allocator, pool. Process-wide (see `wasmEngine`). */
+export class WasmEngine {
+  readonly heap: Heap;
+  readonly exports: KernelExports;
+  readonly pool: ThreadPool;
+  private f32View: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  private u32View: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  private scratchPtr = 0;
+  private scratchBytes = 0;
+  private threadScratchPtr = 0;
+  private threadScratchCount = 0;
+  /** Threads the next jobs may use (Net.forward sets it from its `threads` option). */
+  threads = 1;
+  private readonly finalizer = new FinalizationRegistry<number>((ptr) => this.heap.release(ptr));
+
+  constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory) {
+    this.heap = new Heap(memory);
+    const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => {} } });
+    this.exports = instance.exports as unknown as KernelExports;
+    this.pool = new ThreadPool(module, memory, CONTROL, this.exports);
+  }
+
+  /** A Float32Array over the whole memory (renewed after the memory grows). */
+  get f32(): Float32Array<ArrayBufferLike> {
+    if (this.f32View.buffer !== this.memory.buffer || this.f32View.length * 4 !== this.memory.buffer.byteLength)
+      this.f32View = new Float32Array(this.memory.buffer);
+    return this.f32View;
+  }
+
+  get u32(): Uint32Array<ArrayBufferLike> {
+    if (this.u32View.buffer !== this.memory.buffer || this.u32View.length * 4 !== this.memory.buffer.byteLength)
+      this.u32View = new Uint32Array(this.memory.buffer);
+    return this.u32View;
+  }
+
+  /** Frees `ptr` when `owner` is garbage collected (packed weights belong to a layer instance). */
+  own(owner: object, ptr: number): void {
+    this.finalizer.register(owner, ptr);
+  }
+
+  /** A per-call scratch region of at least `bytes`, reused by every call (the main thread calls one at a time). */
+  scratch(bytes: number): number {
+    if (bytes > this.scratchBytes) {
+      if (this.scratchPtr) this.heap.release(this.scratchPtr);
+      this.scratchBytes = Math.ceil(bytes * 1.25 / 64) * 64;
+      this.scratchPtr = this.heap.alloc(this.scratchBytes);
+    }
+    return this.scratchPtr;
+  }
+
+  /** Threads for the coming job: the requested count, limited to the pool's started workers + this thread. */
+  activeThreads(): number {
+    return Math.max(1, Math.min(this.threads, this.pool.started + 1));
+  }
+
+  /**
+   * Writes the job's common header (kind, per-thread scratch) into the parameter block and returns it as words;
+   * the caller fills fields 3... and calls `run`.
+   */
+  job(kind: number): Uint32Array<ArrayBufferLike> {
+    const count = Math.max(1, this.threads, this.pool.size + 1);
+    if (count > this.threadScratchCount) {
+      if (this.threadScratchPtr) this.heap.release(this.threadScratchPtr);
+      this.threadScratchPtr = this.heap.alloc(THREAD_SCRATCH * count);
+      this.threadScratchCount = count;
+    }
+    const u32 = this.u32, p = this.pool.params / 4;
+    u32[p] = kind;
+    u32[p + 1] = this.threadScratchPtr;
+    u32[p + 2] = THREAD_SCRATCH;
+    return u32.subarray(p, p + 48);
+  }
+
+  setFloat(words: Uint32Array<ArrayBufferLike>, index: number, value: number): void {
+    new Float32Array(words.buffer, words.byteOffset + index * 4, 1)[0] = value;
+  }
+
+  run(chunks: number): void {
+    this.pool.run(chunks, this.activeThreads());
+  }
+
+  /** Chunks to cut `units` of parallel work into: a few per thread, so a thread slowed by the machine evens out. */
+  chunkCount(units: number): number {
+    const t = this.activeThreads();
+    return t <= 1 ? 1 : Math.min(units, 4 * t);
+  }
+}
+
+let engine: WasmEngine | null | undefined;
+let mode: 'wasm' | 'js' = process.env.CREMA_KERNELS === 'js' ? 'js' : 'wasm';
+
+/** Where the build puts the module: dist/kernels.wasm, two levels up from both src/kernels and dist/kernels. */
+const WASM_URL = new URL('../../dist/kernels.wasm', import.meta.url);
+
+/** The wasm engine, or null when the plain TypeScript kernels are to be used (not built, or CREMA_KERNELS=js). */
+export function wasmEngine(): WasmEngine | null {
+  if (mode === 'js') return null;
+  if (engine === undefined) engine = loadEngine();
+  return engine;
+}
+
+function loadEngine(): WasmEngine | null {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(WASM_URL);
+  } catch {
+    return null;
+  }
+  const module = new WebAssembly.Module(bytes);
+  const memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
+  return new WasmEngine(module, memory);
+}
+
+/** Chooses the kernels for layers created or run from now on: 'wasm' (default, when built) or 'js'. */
+export function useKernels(kind: 'wasm' | 'js'): void {
+  mode = kind;
+}
+
+export function kernelsInUse(): 'wasm' | 'js' {
+  return wasmEngine() ? 'wasm' : 'js';
+}
+
+/**
+ * Sets the threads the kernels may use (1 = this thread only) and starts the workers needed.
+ * Resolves when they are ready; jobs run before that simply use fewer threads.
+ */
+export async function setThreads(threads: number): Promise<void> {
+  const e = wasmEngine();
+  if (!e) return;
+  e.threads = Math.max(1, Math.floor(threads));
+  await e.pool.grow(e.threads - 1);
+}

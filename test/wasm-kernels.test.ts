@@ -1,0 +1,131 @@
+// The WebAssembly SIMD kernels (assembly/kernels.ts via src/kernels/wasm.ts) against the plain TypeScript kernels,
+// which are the reference: Convolution and InnerProduct on seeded random shapes chosen to hit every edge (rows
+// not a multiple of the 4-row tile, columns not a multiple of 8, K over the 256 block, groups, 1x1, batches),
+// fused (leaky) ReLU, on 1 and 2 threads; plus ReLU fusion in Net (in place only) and the job chunking under
+// threads. Needs `npm run build` (dist/kernels.wasm); fails, rather than skips, without it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LayerParameter } from '../src/caffe/types.js';
+import { kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
+import type { FusableLayer } from '../src/layers/convolution.js';
+import { Net } from '../src/runtime/net.js';
+import { Tensor } from '../src/tensor.js';
+import { layerDef, randomArray, randomInt, relDiff, rng, runLayer } from './helpers/compute.js';
+
+function bothKernels(def: LayerParameter, weights: Tensor[], x: Tensor, relu?: number): [Tensor, Tensor] {
+  const fuse = (l: unknown) => relu !== undefined && (l as FusableLayer).fuseRelu(relu);
+  useKernels('js');
+  const [want] = runLayer(def, weights, [x], fuse);
+  useKernels('wasm');
+  const [got] = runLayer(def, weights, [x], fuse);
+  return [got, want];
+}
+
+beforeAll(() => {
+  useKernels('wasm');
+  expect(kernelsInUse(), 'dist/kernels.wasm is missing: run npm run build').toBe('wasm');
+});
+afterAll(() => useKernels('wasm'));
+
+for (const threads of [1, 2]) {
+  describe(`wasm kernels vs TypeScript kernels, ${threads} thread(s)`, () => {
+    beforeAll(async () => {
+      await setThreads(threads);
+      expect(wasmEngine()!.activeThreads()).toBe(threads);
+    });
+
+    it('Convolution: random geometries (groups, pad, stride, dilation, 1x1, batches, K > 256)', () => {
+      const random = rng(7 + threads);
+      for (let t = 0; t < 40; t++) {
+        const group = randomInt(random, 1, 3);
+        const cinG = t % 5 === 0 ? randomInt(random, 30, 60) : randomInt(random, 2, 9);
+        const coutG = randomInt(random, 1, 13);
+        const pointwise = t % 4 === 0;
+        const k = pointwise ? 1 : randomInt(random, 1, 5), pad = pointwise ? 0 : randomInt(random, 0, 2);
+        const stride = pointwise ? 1 : randomInt(random, 1, 3), dil = pointwise ? 1 : randomInt(random, 1, 2);
+        const H = randomInt(random, k * dil, 20), W = randomInt(random, k * dil, 23), N = randomInt(random, 1, 3);
+        const x = new Tensor([N, cinG * group, H, W], randomArray(N * cinG * group * H * W, random));
+        const w = new Tensor([coutG * group, cinG, k, k], randomArray(coutG * group * cinG * k * k, random));
+        const b = new Tensor([coutG * group], randomArray(coutG * group, random));
+        const bias = t % 3 !== 2;
+        const def = layerDef('Convolution', {
+          convolution_param: { num_output: coutG * group, group, kernel_size: [k], pad: [pad], stride: [stride], dilation: [dil], bias_term: bias },
+        });
+        const relu = t % 4 === 1 ? 0 : t % 4 === 2 ? 0.1 : undefined;
+        const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+        const label = `case ${t}: N ${N} group ${group} cin/g ${cinG} cout/g ${coutG} k ${k} pad ${pad} stride ${stride} dil ${dil} ${H}x${W} relu ${relu}`;
+        expect([...got.dims], label).toEqual([...want.dims]);
+        expect(relDiff(got.data, want.data), label).toBeLessThan(1e-5);
+      }
+    });
+
+    it('InnerProduct: batch 1 (GEMV) and batches (GEMM), transpose, no bias, fused leaky ReLU', () => {
+      const random = rng(11 + threads);
+      for (let t = 0; t < 24; t++) {
+        const M = t % 3 === 0 ? 1 : randomInt(random, 2, 11);
+        const K = t % 5 === 0 ? randomInt(random, 257, 700) : randomInt(random, 1, 90);
+        const N = randomInt(random, 1, 70);
+        const transpose = t % 2 === 1, bias = t % 4 !== 3;
+        const x = new Tensor([M, K], randomArray(M * K, random));
+        const w = new Tensor(transpose ? [K, N] : [N, K], randomArray(N * K, random));
+        const b = new Tensor([N], randomArray(N, random));
+        const def = layerDef('InnerProduct', { inner_product_param: { num_output: N, transpose, bias_term: bias } });
+        const relu = t % 3 === 1 ? 0 : t % 3 === 2 ? 0.25 : undefined;
+        const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+        const label = `case ${t}: M ${M} K ${K} N ${N} transpose ${transpose} bias ${bias} relu ${relu}`;
+        expect([...got.dims], label).toEqual([...want.dims]);
+        expect(relDiff(got.data, want.data), label).toBeLessThan(1e-5);
+      }
+    });
+  });
+}
+
+describe('ReLU fusion in Net', () => {
+  const spec = (inPlace: boolean): LayerParameter[] => [
+    { name: 'data', type: 'Input', top: ['data'], input_param: { shape: [{ dim: [1, 2, 5, 5] }] } },
+    { name: 'conv', type: 'Convolution', bottom: ['data'], top: ['conv'], convolution_param: { num_output: 3, kernel_size: [3] } },
+    { name: 'relu', type: 'ReLU', bottom: ['conv'], top: [inPlace ? 'conv' : 'act'], relu_param: { negative_slope: 0.5 } },
+    { name: 'fc', type: 'InnerProduct', bottom: [inPlace ? 'conv' : 'act'], top: ['fc'], inner_product_param: { num_output: 4 } },
+  ] as LayerParameter[];
+  const random = rng(5);
+  const weights = new Map([
+    ['conv', [new Tensor([3, 2, 3, 3], randomArray(54, random)), new Tensor([3], randomArray(3, random))]],
+    ['fc', [new Tensor([4, 27], randomArray(108, random)), new Tensor([4], randomArray(4, random))]],
+  ]);
+  const x = new Tensor([1, 2, 5, 5], randomArray(50, random));
+  const leaky = (v: number) => (v > 0 ? v : v * 0.5);
+
+  it('an in-place ReLU runs inside the convolution: same blobs as unfused, and the whole net agrees', () => {
+    const net = Net.fromNetParameter({ name: 'n', layer: spec(true) } as never, weights, [], { threads: 1 });
+    const conv = Float32Array.from(net.forward({ data: x }, { end: 'conv' }).conv.data);
+    expect(conv.some((v) => v < 0), 'test data must give negative pre-ReLU values').toBe(true);
+    const slopes: (number | undefined)[] = [];
+    const conv0 = net.layers[1].impl as FusableLayer, relu0 = net.layers[2].impl;
+    const [fuse, reluForward] = [conv0.fuseRelu.bind(conv0), relu0.forward.bind(relu0)];
+    let reluRuns = 0;
+    conv0.fuseRelu = (s) => (slopes.push(s), fuse(s));
+    relu0.forward = (b, t) => (reluRuns++, reluForward(b, t));
+    const fc = Float32Array.from(net.forward({ data: x }).fc.data);
+    expect(slopes).toEqual([0.5]);
+    expect(reluRuns, 'the fused ReLU layer itself is skipped').toBe(0);
+    const after = net.blobs.get('conv')!.data;
+    expect(relDiff(after, conv.map(leaky))).toBeLessThan(1e-6);
+    const separate = Net.fromNetParameter({ name: 'n', layer: spec(false) } as never, weights, [], { threads: 1 });
+    separate.forward({ data: x });
+    expect(relDiff(separate.blobs.get('fc')!.data, fc)).toBeLessThan(1e-6);
+  });
+
+  it('a ReLU into another blob is not fused: the convolution blob keeps its pre-ReLU value', () => {
+    const net = Net.fromNetParameter({ name: 'n', layer: spec(false) } as never, weights, [], { threads: 1 });
+    net.forward({ data: x });
+    const conv = net.blobs.get('conv')!.data;
+    expect(conv.some((v) => v < 0)).toBe(true);
+    expect(relDiff(net.blobs.get('act')!.data, conv.map(leaky))).toBeLessThan(1e-6);
+  });
+
+  it('forward ending at the convolution leaves its pre-ReLU value; starting at the ReLU applies it once', () => {
+    const net = Net.fromNetParameter({ name: 'n', layer: spec(true) } as never, weights, [], { threads: 1 });
+    const pre = Float32Array.from(net.forward({ data: x }, { end: 'conv' }).conv.data);
+    const post = net.forward({}, { start: 'relu', end: 'relu' }).conv.data;
+    expect(relDiff(post, pre.map(leaky))).toBeLessThan(1e-6);
+  });
+});
