@@ -1,7 +1,7 @@
 import path from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { powTable, tablePow } from '../src/kernels/lrn.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { powTable, tablePow, useLrnSimd } from '../src/kernels/lrn.js';
 import { lrnLayer } from '../src/layers/lrn.js';
 import { reluLayer } from '../src/layers/relu.js';
 import { Tensor } from '../src/tensor.js';
@@ -243,6 +243,50 @@ describe('b^-beta through tables (LRN\'s betas other than 0.5, 0.75, 1, 1.5, 2)'
             const i = (c * H + h) * W + w;
             expect(top.data[i]).toBeCloseTo(x.data[i] * Math.pow(base, -0.6), 5);
           }
+    }
+  });
+});
+
+describe('LRN\'s WebAssembly SIMD kernels agree with the TypeScript ones', () => {
+  afterAll(() => useLrnSimd(process.env.CREMA_KERNELS !== 'js'));
+
+  it('are available in this Node', () => expect(useLrnSimd(true)).toBe(true));
+
+  it('on shapes with and without a tail of 1-3 (plane / width not a multiple of 4), every vector beta, both regions', () => {
+    let seed = 12345;
+    const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+    for (const region of ['ACROSS_CHANNELS', 'WITHIN_CHANNEL'])
+      for (const [num, channels, height, width] of [[1, 5, 4, 4], [2, 7, 5, 6], [1, 16, 9, 7], [1, 3, 1, 1], [1, 9, 3, 13]])
+        for (const beta of [0.5, 0.75, 1, 1.5, 2])
+          for (const n of [1, 3, 5, 11]) {
+            const dims = [num, channels, height, width];
+            const x = new Tensor(dims, Float32Array.from({ length: num * channels * height * width }, () => random() * 40));
+            const def = layerDef('LRN', { lrn_param: { local_size: n, alpha: 0.3, beta, k: 1.5, norm_region: region } });
+            const outputs = [true, false].map((simd) => {
+              useLrnSimd(simd);
+              const layer = lrnLayer.create(def, []);
+              const top = Tensor.zeros(layer.reshape([dims])[0]);
+              layer.forward([x], [top]);
+              return top;
+            });
+            // float32 powers (SIMD) against float64 ones: a few float32 ulps.
+            expect(relativeError(outputs[0], outputs[1]), `${region} [${dims}] beta ${beta} n ${n}`).toBeLessThan(1e-6);
+          }
+  });
+
+  it('keep NaN where the TypeScript kernels give NaN', () => {
+    const dims = [1, 3, 2, 4];
+    const data = new Float32Array(24).fill(1);
+    data[5] = NaN;
+    for (const region of ['ACROSS_CHANNELS', 'WITHIN_CHANNEL']) {
+      const outputs = [true, false].map((simd) => {
+        useLrnSimd(simd);
+        const layer = lrnLayer.create(layerDef('LRN', { lrn_param: { local_size: 3, norm_region: region } }), []);
+        const top = Tensor.zeros(layer.reshape([dims])[0]);
+        layer.forward([new Tensor(dims, data)], [top]);
+        return Array.from(top.data, (v) => Number.isNaN(v));
+      });
+      expect(outputs[0], region).toEqual(outputs[1]);
     }
   });
 });

@@ -1,3 +1,5 @@
+import { LRN_WASM_BASE64 } from './lrn-wasm.js';
+
 // Local response normalization, as Caffe's LRNLayer computes it, at a cost independent of local_size:
 // window sums of squares slide (the entering square is added, the leaving one subtracted) instead of being
 // re-summed. Running sums are float64: squares of float32 values are exact there, so the sliding adds only
@@ -128,6 +130,11 @@ export function lrnAcrossChannels(
   const alphaOverN = alpha / n;
   const { sum, zeros } = scratch;
   const mode = powModeOf(beta), table = powTable(beta);
+  const simd = mode === PowMode.General ? null : lrnSimd(8 * channels * plane + 12 * plane);
+  if (simd) {
+    acrossSimd(simd, x, y, num, channels, plane, pre, alphaOverN, k, mode);
+    return;
+  }
   for (let img = 0; img < num; img++) {
     const image = img * channels * plane;
     sum.fill(0, 0, plane);
@@ -143,8 +150,8 @@ export function lrnAcrossChannels(
         const s = sum[i] + (a * a - b * b);
         sum[i] = s;
         // S >= 0, but rounding in the slide can leave a hair below 0 where all squares have left (k = 0 would then
-        // take a real power of a negative base).
-        y[at + i] = x[at + i] * negPow(k + alphaOverN * (s > 0 ? s : 0), mode, table);
+        // take a real power of a negative base). A NaN stays NaN, as in Caffe's sliding sum.
+        y[at + i] = x[at + i] * negPow(k + alphaOverN * (s < 0 ? 0 : s), mode, table);
       }
     }
   }
@@ -174,6 +181,11 @@ export function lrnWithinChannel(
   const padW = Math.min((n - 1) / 2, width), preH = Math.min((n - 1) / 2, height);
   const { sum: colSum, zeros } = scratch;
   const mode = powModeOf(beta), table = powTable(beta);
+  const simd = mode === PowMode.General ? null : lrnSimd(8 * planes * height * width + 28 * (width + 2 * padW + 1));
+  if (simd) {
+    withinSimd(simd, x, y, planes, height, width, padW, preH, alphaOverArea, mode);
+    return;
+  }
   for (let p = 0; p < planes; p++) {
     const plane = p * height * width;
     colSum.fill(0, 0, width + 2 * padW);
@@ -215,4 +227,77 @@ function addSquaresAt(sum: Float64Array, at: number, x: Float32Array, off: numbe
     const a = x[off + i];
     sum[at + i] += a * a;
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The same two kernels in WebAssembly SIMD (assembly/lrn.ts): four outputs at a time, b^-beta with f32x4 sqrt /
+// div. Used for the betas with a PowMode other than General; CREMA_KERNELS=js (or `useLrnSimd(false)`) keeps
+// everything in the TypeScript above, which stays the reference.
+
+interface LrnSimdExports {
+  memory: WebAssembly.Memory;
+  acrossImage(x: number, y: number, zeros: number, sum: number, channels: number, plane: number, pre: number, alphaOverN: number, k: number, mode: number): void;
+  withinPlane(x: number, y: number, zeros: number, col: number, prefix: number, height: number, width: number, pad: number, preH: number, alphaOverArea: number, mode: number): void;
+}
+
+/** The module's data starts at its second page (the first is left to AssemblyScript's own statics). */
+const SIMD_BASE = 65536;
+/** Above this the TypeScript kernels run: wasm32 memory is at most 4 GiB, and growing it that far is no help. */
+const SIMD_MAX_BYTES = 1 << 30;
+let simdModule: LrnSimdExports | null | undefined;
+let simdEnabled = process.env.CREMA_KERNELS !== 'js';
+
+/** Turns the SIMD kernels on or off (tests compare both); returns whether they are available. */
+export function useLrnSimd(enabled: boolean): boolean {
+  simdEnabled = enabled;
+  return loadSimd() !== null;
+}
+
+function loadSimd(): LrnSimdExports | null {
+  if (simdModule === undefined) {
+    try {
+      const module = new WebAssembly.Module(Buffer.from(LRN_WASM_BASE64, 'base64'));
+      simdModule = new WebAssembly.Instance(module, {}).exports as unknown as LrnSimdExports;
+    } catch {
+      simdModule = null; // no SIMD in this engine: the TypeScript kernels do the work
+    }
+  }
+  return simdModule;
+}
+
+/** The SIMD module with at least `bytes` of room above SIMD_BASE, or null (disabled, unavailable, too big). */
+function lrnSimd(bytes: number): LrnSimdExports | null {
+  if (!simdEnabled || bytes > SIMD_MAX_BYTES) return null;
+  const m = loadSimd();
+  if (!m) return null;
+  const need = Math.ceil((SIMD_BASE + bytes + 64) / 65536) - m.memory.buffer.byteLength / 65536;
+  if (need > 0) m.memory.grow(need);
+  return m;
+}
+
+const align16 = (n: number) => (n + 15) & ~15;
+
+function acrossSimd(m: LrnSimdExports, x: Float32Array, y: Float32Array, num: number, channels: number, plane: number, pre: number, alphaOverN: number, k: number, mode: PowMode): void {
+  const count = channels * plane;
+  const xAt = SIMD_BASE, yAt = align16(xAt + 4 * count), sumAt = align16(yAt + 4 * count), zerosAt = align16(sumAt + 8 * plane);
+  const mem = new Float32Array(m.memory.buffer);
+  mem.fill(0, zerosAt >> 2, (zerosAt >> 2) + plane);
+  for (let img = 0; img < num; img++) {
+    mem.set(x.subarray(img * count, (img + 1) * count), xAt >> 2);
+    m.acrossImage(xAt, yAt, zerosAt, sumAt, channels, plane, pre, alphaOverN, k, mode);
+    y.set(mem.subarray(yAt >> 2, (yAt >> 2) + count), img * count);
+  }
+}
+
+function withinSimd(m: LrnSimdExports, x: Float32Array, y: Float32Array, planes: number, height: number, width: number, pad: number, preH: number, alphaOverArea: number, mode: PowMode): void {
+  const count = planes * height * width, padded = width + 2 * pad;
+  const xAt = SIMD_BASE, yAt = align16(xAt + 4 * count), colAt = align16(yAt + 4 * count);
+  const prefixAt = align16(colAt + 8 * padded), zerosAt = align16(prefixAt + 8 * (padded + 1));
+  const mem = new Float32Array(m.memory.buffer);
+  mem.fill(0, zerosAt >> 2, (zerosAt >> 2) + width);
+  mem.set(x.subarray(0, count), xAt >> 2);
+  const planeBytes = 4 * height * width;
+  for (let p = 0; p < planes; p++)
+    m.withinPlane(xAt + p * planeBytes, yAt + p * planeBytes, zerosAt, colAt, prefixAt, height, width, pad, preH, alphaOverArea, mode);
+  y.set(mem.subarray(yAt >> 2, (yAt >> 2) + count));
 }
