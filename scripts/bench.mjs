@@ -29,7 +29,7 @@ const { lrnLayer } = await import('../dist/layers/lrn.js');
 const { Tensor } = await import('../dist/tensor.js');
 const { convertGraph, encodeConversion } = await import('../dist/onnx/convert.js');
 const { interleave, summarize } = await import('../dist/bench/stats.js');
-const { nativeThreads } = await import('../dist/bench/bench-net.js');
+const { setNativeThreads } = await import('../dist/bench/bench-net.js');
 const { timingTable } = await import('../dist/bench/table.js');
 
 /** Recompiles dist/ when any file under src/ is newer than everything in dist/ (tsc; its errors are reported). */
@@ -291,7 +291,7 @@ async function benchAlexNet() {
       { name: 'crema', run: runOrt(sessions.crema) },
       { name: 'decomposed', run: runOrt(sessions.decomposed) },
     ];
-    const nt = nativeThreads(threads);
+    const nt = await setNativeThreads(threads, [net]);
     if (nt === threads) contenders.push({ name: 'native', run: () => net.forward({ [input]: x }) });
     const samples = await interleave(contenders, { iterations: it, warmup: 2 });
     const ref = addTimed('alexnet', 'AlexNet batch 1', 'ORT hand-built', threads, samples.get('hand'));
@@ -313,7 +313,7 @@ async function benchBatch() {
   const dims10 = [10, ...dims.slice(1)];
   const x10 = new Tensor(dims10, hashData(dims10.reduce((a, b) => a * b, 1), 7, 100));
   ten.forward({ [input]: x10 }); // reshape once, outside the timing
-  const threads = nativeThreads(0);
+  const threads = await setNativeThreads(0, [one, ten]);
   const samples = await interleave(
     [{ name: '1', run: () => one.forward({ [input]: x1 }) }, { name: '10', run: () => ten.forward({ [input]: x10 }) }],
     { iterations: iters(5), warmup: 1 },
@@ -360,7 +360,7 @@ async function benchZoo() {
     const x = new Tensor(dims, hashData(dims.reduce((a, b) => a * b, 1), 11, 100));
     const bytes = encodeConversion(convertGraph(net.graph, {}));
     for (const threads of [1, 2]) {
-      const nt = nativeThreads(threads);
+      const nt = await setNativeThreads(threads, [net]);
       if (nt !== threads) {
         notes.push(`${model} at ${threads} threads: skipped (the native engine uses ${nt} thread${nt === 1 ? '' : 's'})`);
         continue;

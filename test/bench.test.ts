@@ -117,7 +117,7 @@ describe('crema bench', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe('LeNet: batch 1, 2 timed forward passes per backend (interleaved); per-layer figures are medians');
-    expect(r.stdout).toMatch(/│ layer\s+│ type\s+│ native ms \(1 thread\) │/);
+    expect(r.stdout).toMatch(/│ layer\s+│ type\s+│ native ms \(\d+ threads?\) │/);
     for (const [name, type] of lenetLayers) expect(r.stdout).toMatch(new RegExp(`│ ${name}\\s+│ ${type}\\s+│\\s+\\d+\\.\\d{3} │`));
     for (const what of ['median', 'min', 'max']) expect(r.stdout).toMatch(new RegExp(`│ forward, ${what}\\s+│\\s+│\\s+\\d+\\.\\d{3} │`));
   });

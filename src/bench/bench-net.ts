@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { kernelsInUse, setThreads } from '../kernels/wasm.js';
 import type { LrnMode } from '../onnx/layers.js';
 import type { Net } from '../runtime/net.js';
 import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
@@ -39,9 +40,15 @@ export function resolveThreads(threads: number): number {
   return threads > 0 ? threads : os.availableParallelism();
 }
 
-/** The native engine's thread count: it runs on the main thread only (until the kernels get workers). */
-export function nativeThreads(_requested: number): number {
-  return 1;
+/**
+ * Sets the native engine's threads for `nets` (and starts the WebAssembly kernels' workers); returns how many
+ * it will use: `threads` (0 = one per core), or 1 with the plain TypeScript kernels (not built, CREMA_KERNELS=js).
+ */
+export async function setNativeThreads(threads: number, nets: readonly Net[] = []): Promise<number> {
+  const used = kernelsInUse() === 'wasm' ? resolveThreads(threads) : 1;
+  await setThreads(used);
+  for (const net of nets) net.threads = used;
+  return used;
 }
 
 /**
@@ -53,6 +60,7 @@ export async function benchNet(net: Net, options: BenchNetOptions): Promise<Back
   checkBenchCounts(options);
   const inputs = benchInputs(net, options.batch);
   const threads = resolveThreads(options.threads);
+  const nativeThreads = options.backends.includes('native') ? await setNativeThreads(threads, [net]) : 1;
   const native = options.backends.includes('native') ? new NativeLayerTimer(net, inputs) : undefined;
   if (!native) net.reshape(Object.fromEntries(Object.entries(inputs).map(([n, t]) => [n, t.dims])));
   const onnx = options.backends.includes('onnx')
@@ -68,7 +76,7 @@ export async function benchNet(net: Net, options: BenchNetOptions): Promise<Back
     const timed = await interleave(contenders, { iterations: options.iterations, warmup: 0, onRound: options.onRound });
     const results: BackendResult[] = [];
     if (native)
-      results.push({ backend: 'native', threads: nativeThreads(threads), batch: options.batch, ...summarize(timed.get('native')!), layers: native.layerTimes() });
+      results.push({ backend: 'native', threads: nativeThreads, batch: options.batch, ...summarize(timed.get('native')!), layers: native.layerTimes() });
     if (onnx) {
       const layers = await onnx.finish();
       results.push({ backend: 'onnx', threads, batch: options.batch, ...summarize(timed.get('onnx')!), layers });
