@@ -85,6 +85,11 @@ describe('resizeImage', () => {
     const im = makeImage(3, 4, 3, new Float32Array(36).fill(0.25));
     expect([...new Set(resizeImage(im, 5, 2).data)]).toEqual([0.25]);
   });
+  it('gives the same bits blurring only where it samples as blurring the whole image', () => {
+    const data = Float32Array.from({ length: 97 * 131 * 3 }, (_, i) => ((i * 2654435761) % 1009) / 1008);
+    const im = makeImage(97, 131, 3, data);
+    for (const [h, w] of [[32, 32], [97, 40], [13, 131], [50, 77]]) expect(resizeImage(im, h, w).data).toEqual(resizeImage(im, h, w, true).data);
+  });
   it('keeps the range of the input (skimage clips to it)', () => {
     const data = Float32Array.from({ length: 7 * 9 }, (_, i) => ((i * 37) % 11) / 10);
     const out = resizeImage(makeImage(7, 9, 1, data), 13, 4).data;

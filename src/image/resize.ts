@@ -10,8 +10,8 @@ import { type FloatImage, makeImage } from './image.js';
 // and lanczos3 differ from pycaffe by 13-19 (max) and 3-4.5 (mean) in 0..255 units. This port differs by < 1e-3
 // (float rounding; test/preprocess.test.ts states and checks the tolerance).
 
-/** Resizes an HWC float image to height x width, as caffe.io.resize_image. */
-export function resizeImage(im: FloatImage, height: number, width: number): FloatImage {
+/** Resizes an HWC float image to height x width, as caffe.io.resize_image. `exhaustive`: blur the whole image (tests). */
+export function resizeImage(im: FloatImage, height: number, width: number, exhaustive = false): FloatImage {
   let lo = Infinity, hi = -Infinity;
   for (const v of im.data) {
     if (v < lo) lo = v;
@@ -22,13 +22,92 @@ export function resizeImage(im: FloatImage, height: number, width: number): Floa
   const range = Math.fround(hi - lo);
   const std = new Float32Array(im.data.length); // float32 like numpy's (im - im_min) / (im_max - im_min)
   for (let i = 0; i < std.length; i++) std[i] = Math.fround(im.data[i] - lo) / range;
-  const fy = im.height / height, fx = im.width / width;
-  let src = makeImage(im.height, im.width, im.channels, std);
-  src = gaussianBlur(src, Math.max(0, (fy - 1) / 2), Math.max(0, (fx - 1) / 2));
-  const sampled = sampleBilinear(src, height, width, fy, fx);
-  clipToRange(sampled, src.data);
+  const normalized = makeImage(im.height, im.width, im.channels, std);
+  const sampled = exhaustive || im.height < height || im.width < width ? blurAndSample(normalized, height, width) : shrink(normalized, height, width);
   for (let i = 0; i < sampled.length; i++) out.data[i] = sampled[i] * range + lo;
   return out;
+}
+
+/** skimage's steps on the whole image: blur, sample, clip to the blurred image's range. */
+function blurAndSample(im: FloatImage, height: number, width: number): Float64Array {
+  const fy = im.height / height, fx = im.width / width;
+  const src = gaussianBlur(im, Math.max(0, (fy - 1) / 2), Math.max(0, (fx - 1) / 2));
+  const sampled = sampleBilinear(src, height, width, fy, fx);
+  clipToRange(sampled, src.data);
+  return sampled;
+}
+
+/**
+ * The same result when shrinking on both axes, computing the blur only where it is sampled: the rows the bilinear
+ * taps read (rows pass), then at those rows only the columns they read (columns pass). Each computed value goes
+ * through exactly the operations of the whole-image blur, so the result is identical. Clipping is a no-op here:
+ * when shrinking, every tap lies inside the image, and a bilinear mix never leaves the range of its four pixels.
+ * A 3000x2000 photo to 227x227 takes under a second instead of ~5 s.
+ */
+function shrink(im: FloatImage, height: number, width: number): Float64Array {
+  const fy = im.height / height, fx = im.width / width, k = im.channels;
+  const rowTaps = taps(height, fy, im.height), colTaps = taps(width, fx, im.width);
+  const rows = usedIndices(rowTaps, im.height), cols = usedIndices(colTaps, im.width);
+  const sigmaY = Math.max(0, (fy - 1) / 2), sigmaX = Math.max(0, (fx - 1) / 2);
+  // Rows pass: the used rows, all columns.
+  const rowLen = im.width * k;
+  const byRows = new Float32Array(rows.list.length * rowLen);
+  const wy = sigmaY > 1e-15 ? gaussianWeights(sigmaY) : undefined;
+  rows.list.forEach((r, i) => {
+    const dst = byRows.subarray(i * rowLen, (i + 1) * rowLen);
+    if (sigmaY > 1e-15) blurAt(im.data, r, im.height, rowLen, rowLen, wy!, dst);
+    else dst.set(im.data.subarray(r * rowLen, (r + 1) * rowLen));
+  });
+  // Columns pass: at the used rows, the used columns.
+  const nc = cols.list.length;
+  const blurred = new Float32Array(rows.list.length * nc * k);
+  const wx = sigmaX > 1e-15 ? gaussianWeights(sigmaX) : undefined;
+  const one = new Float32Array(k);
+  for (let i = 0; i < rows.list.length; i++) {
+    const line = byRows.subarray(i * rowLen, (i + 1) * rowLen);
+    for (let j = 0; j < nc; j++) {
+      const c = cols.list[j], dst = (i * nc + j) * k;
+      if (wx) {
+        blurAt(line, c, im.width, k, k, wx, one);
+        blurred.set(one, dst);
+      } else blurred.set(line.subarray(c * k, c * k + k), dst);
+    }
+  }
+  const compact = makeImage(rows.list.length, nc, k, blurred);
+  return sampleBilinear(compact, height, width, fy, fx, remap(rowTaps, rows.index), remap(colTaps, cols.index));
+}
+
+/** The sorted source indices some tap reads, and each one's position in that list. */
+function usedIndices(t: Taps, size: number): { list: number[]; index: Int32Array } {
+  const used = new Uint8Array(size);
+  for (let i = 0; i < t.lo.length; i++) {
+    if (t.lo[i] >= 0) used[t.lo[i]] = 1;
+    if (t.hi[i] >= 0) used[t.hi[i]] = 1;
+  }
+  const index = new Int32Array(size).fill(-1), list: number[] = [];
+  for (let x = 0; x < size; x++) if (used[x]) index[x] = list.push(x) - 1;
+  return { list, index };
+}
+
+function remap(t: Taps, index: Int32Array): Taps {
+  return { lo: t.lo.map((x) => (x >= 0 ? index[x] : -1)), hi: t.hi.map((x) => (x >= 0 ? index[x] : -1)), frac: t.frac };
+}
+
+/**
+ * The blur at position `at` of an axis of length `len` whose steps are `axisStride` apart, for the `count`
+ * adjacent values there (a row's columns x channels, or one pixel's channels); as blurAxis computes it.
+ */
+function blurAt(src: Float32Array, at: number, len: number, axisStride: number, count: number, w: Float64Array, dst: Float32Array): void {
+  const r = (w.length - 1) / 2;
+  for (let s = 0; s < count; s++) {
+    let acc = src[at * axisStride + s] * w[r];
+    for (let j = 1; j <= r; j++) {
+      const before = at - j >= 0 ? src[(at - j) * axisStride + s] : 0;
+      const after = at + j < len ? src[(at + j) * axisStride + s] : 0;
+      acc += (after + before) * w[r + j];
+    }
+    dst[s] = acc;
+  }
 }
 
 /** scipy.ndimage.gaussian_filter (truncate 4, mode constant 0) over rows then columns, float32 between passes. */
@@ -73,10 +152,9 @@ function blurAxis(src: Float32Array, len: number, stride: number, blocks: number
 }
 
 /** skimage's bilinear_interpolation at ((i + 0.5) * fy - 0.5, (j + 0.5) * fx - 0.5), mode 'C' (0 outside). */
-function sampleBilinear(im: FloatImage, height: number, width: number, fy: number, fx: number): Float64Array {
+function sampleBilinear(im: FloatImage, height: number, width: number, fy: number, fx: number, rows = taps(height, fy, im.height), cols = taps(width, fx, im.width)): Float64Array {
   const k = im.channels, d = im.data;
   const out = new Float64Array(height * width * k);
-  const rows = taps(height, fy, im.height), cols = taps(width, fx, im.width);
   const rowLen = im.width * k;
   for (let i = 0; i < height; i++) {
     const r0 = rows.lo[i], r1 = rows.hi[i], dr = rows.frac[i];
@@ -98,7 +176,13 @@ function sampleBilinear(im: FloatImage, height: number, width: number, fy: numbe
 }
 
 /** Per output index along one axis: floor and ceil of the source coordinate (-1 when outside) and the fraction. */
-function taps(n: number, factor: number, size: number): { lo: Int32Array; hi: Int32Array; frac: Float64Array } {
+interface Taps {
+  lo: Int32Array;
+  hi: Int32Array;
+  frac: Float64Array;
+}
+
+function taps(n: number, factor: number, size: number): Taps {
   const lo = new Int32Array(n), hi = new Int32Array(n), frac = new Float64Array(n);
   const inside = (x: number) => (x >= 0 && x < size ? x : -1);
   for (let i = 0; i < n; i++) {
