@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { messageType } from '../src/caffe/schema.js';
+import { startProgress } from '../src/cli/progress.js';
 import { readNpy } from '../src/util/npy.js';
 
 // End to end: spawns the built CLI (`npm run build` first; `npm test` does).
@@ -140,5 +141,19 @@ describe('crema run --input IMAGE', () => {
     const r = await crema('run', ...lenet, '--input', 'models/lenet/labels.txt');
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n').at(-1)).toBe("crema: models/lenet/labels.txt: crema reads inputs from .npy files and images (.jpg, .jpeg, .png, .webp), got '.txt'");
+  });
+});
+
+describe('progress off a terminal', () => {
+  it('writes a plain line at each tenth of the way, and messages as they come', () => {
+    const written: string[] = [];
+    const stream = { isTTY: false, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream;
+    const p = startProgress('classify', 25, { unit: 'images', stream });
+    for (let i = 0; i < 25; i += 4) p.tick(Math.min(4, 25 - i));
+    p.warn('crema: skipped x.png: no such file');
+    p.stop();
+    expect(written.join('')).toBe(
+      ['4/25', '8/25', '12/25', '16/25', '20/25', '24/25', '25/25'].map((n) => `classify: ${n} images\n`).join('') + 'crema: skipped x.png: no such file\n',
+    );
   });
 });

@@ -6,6 +6,8 @@ export interface Progress {
   tick(n?: number): void;
   /** Prints a result line to stdout without breaking the bar. */
   print(line: string): void;
+  /** Prints a message line to stderr without breaking the bar. */
+  warn(line: string): void;
   stop(): void;
 }
 
@@ -33,10 +35,20 @@ function barProgress(label: string, total: number, unit: string, stream: NodeJS.
   const bar = bars.create(total, 0);
   // On one terminal, lines go through the bar (which redraws below them); when stdout is a pipe, straight to it.
   const sameTerminal = process.stdout.isTTY === true;
+  // MultiBar.log only buffers until the next redraw, which a busy event loop delays: redraw (and flush) on each tick,
+  // and once more before stopping, or the last lines would be lost.
+  const redraw = () => (bars as unknown as { update(): void }).update();
   return {
-    tick: (n = 1) => bar.increment(n),
+    tick: (n = 1) => {
+      bar.increment(n);
+      redraw();
+    },
     print: (line) => (sameTerminal ? bars.log(`${line}\n`) : process.stdout.write(`${line}\n`)),
-    stop: () => bars.stop(),
+    warn: (line) => bars.log(`${line}\n`),
+    stop: () => {
+      redraw();
+      bars.stop();
+    },
   };
 }
 
@@ -52,6 +64,7 @@ function lineProgress(label: string, total: number, unit: string, stream: NodeJS
       }
     },
     print: (line) => process.stdout.write(`${line}\n`),
+    warn: (line) => stream.write(`${line}\n`),
     stop: () => {},
   };
 }

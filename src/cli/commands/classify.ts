@@ -55,7 +55,7 @@ export const classifyCommand = {
       for await (const result of classifyAll(classifier, files, args.batch, progress)) {
         if ('error' in result) {
           skipped++;
-          console.error(`crema: skipped ${result.image}: ${result.error}`);
+          progress.warn(`crema: skipped ${result.image}: ${result.error}`);
         } else {
           classified++;
           printResult(result, args, classifier.labels, progress);
