@@ -36,7 +36,7 @@ export const classifyCommand = {
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line and image: {"image", "top": [{"index", "label", "prob"}]}' })
       .option('oversample', { type: 'boolean', group: 'Images:', describe: 'average 10 crops (corners, center, mirrored) as caffe.Classifier does' })
       .example('$0 classify models/lenet/deploy.prototxt models/lenet/weights.caffemodel models/lenet/examples/ --raw-scale 1', 'digits (LeNet takes 0..1)')
-      .example('$0 classify models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel models/cifar10_full/examples/cat.png --mean 114,123,125', 'a photo, minus the CIFAR-10 mean (BGR)')
+      .example('$0 classify models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel models/cifar10_full/examples/cat.jpg --channel-swap 0,1,2 --mean 125,123,114', 'a photo (CIFAR-10 nets read RGB minus the data set\'s mean)')
       .example('$0 classify alexnet.prototxt alexnet.caffemodel photos/ --labels synset_words.txt --mean ilsvrc_2012_mean.npy --json', 'a directory as JSON lines')
       .epilog('Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
   handler: async (args: ClassifyArgs) => {
