@@ -7,7 +7,9 @@ import { type Mean, readMean } from '../src/image/mean.js';
 import { type PreprocessOptions, geometryOf, preprocess } from '../src/image/preprocess.js';
 import { resizeImage } from '../src/image/resize.js';
 import { makeImage } from '../src/image/image.js';
-import { readNpy } from '../src/util/npy.js';
+import os from 'node:os';
+import { Tensor } from '../src/tensor.js';
+import { readNpy, writeNpy } from '../src/util/npy.js';
 
 // Fixtures: test/fixtures/pycaffe/*.npy are what the real pycaffe (caffe.io.Transformer, caffe.Classifier,
 // skimage 0.18) fed the net for the images in test/fixtures/images/ (make_fixtures.sh regenerates both).
@@ -95,6 +97,26 @@ describe('resizeImage', () => {
     const out = resizeImage(makeImage(7, 9, 1, data), 13, 4).data;
     expect(Math.min(...out)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...out)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('readMean from .npy', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-mean-'));
+  const image = Tensor.zeros([3, 5, 6]);
+  image.data.forEach((_, i) => (image.data[i] = i));
+  writeNpy(path.join(dir, 'image.npy'), image);
+  writeNpy(path.join(dir, 'values.npy'), new Tensor([3], Float32Array.from([104, 117, 123])));
+  it('center-crops a C x H x W mean to the input (offsets floor((5-3)/2)=1, floor((6-4)/2)=1)', () => {
+    const m = readMean(path.join(dir, 'image.npy'), { channels: 3, height: 3, width: 4 });
+    expect('image' in m && m.image.dims).toEqual([3, 3, 4]);
+    expect('image' in m && [...m.image.data.subarray(0, 4)]).toEqual([7, 8, 9, 10]); // row 1, columns 1..4 of channel 0
+    expect('image' in m && m.image.data[12]).toBe(30 + 7); // channel 1 starts at 30
+  });
+  it('averages each channel with perChannel, and reads C values as they are', () => {
+    const m = readMean(path.join(dir, 'image.npy'), { channels: 3, height: 3, width: 4 }, true);
+    expect('perChannel' in m && [...m.perChannel]).toEqual([14.5, 44.5, 74.5]);
+    const v = readMean(path.join(dir, 'values.npy'), { channels: 3, height: 3, width: 4 });
+    expect('perChannel' in v && [...v.perChannel]).toEqual([104, 117, 123]);
   });
 });
 
