@@ -131,6 +131,22 @@ describe('crema classify', () => {
   });
 });
 
+describe('crema classify vs pycaffe\'s caffe.Classifier (CIFAR-10 full on the shipped cat photo)', () => {
+  // test/fixtures/pycaffe/classify_cifar10_full_cat.{py,json}: predict(oversample=False) and predict(oversample=True).
+  const want = JSON.parse(fs.readFileSync(path.join(root, 'test/fixtures/pycaffe/classify_cifar10_full_cat.json'), 'utf8')) as Record<string, number[]>;
+  const cifar = ['models/cifar10_full/deploy.prototxt', 'models/cifar10_full/weights.caffemodel', 'models/cifar10_full/examples/cat.jpg'];
+  it('gives pycaffe\'s probabilities, center and oversampled, within 1e-5', async () => {
+    const flags = ['--channel-swap', '0,1,2', '--mean', '125,123,114', '--top', '10', '--json'];
+    const [center, over] = await Promise.all([crema('classify', ...cifar, ...flags), crema('classify', ...cifar, ...flags, '--oversample')]);
+    for (const [r, key] of [[center, 'center'], [over, 'oversample']] as const) {
+      expect(r.code).toBe(0);
+      const [line] = jsonLines(r.stdout);
+      expect(line.top[0].label).toBe('cat');
+      for (const t of line.top) expect(Math.abs(t.prob - want[key][t.index]), `${key} class ${t.index}`).toBeLessThanOrEqual(1e-5);
+    }
+  });
+});
+
 describe('crema run --input IMAGE', () => {
   it('preprocesses an image for the input as classify does', async () => {
     const r = await crema('run', ...lenet, '--input', `${digits}/digit-7.png`, '--raw-scale', '1', '--labels', 'models/lenet/labels.txt', '--top', '1');
