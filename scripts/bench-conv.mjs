@@ -1,10 +1,15 @@
 // Times crema's Convolution / InnerProduct layers on AlexNet's shapes (batch 1), after `npm run build`.
-// Usage: node scripts/bench-conv.mjs [milliseconds per layer, default 1500]
+// Usage: node scripts/bench-conv.mjs [milliseconds per layer, default 1500] [threads, default 1]
+// Kernels: wasm when built, CREMA_KERNELS=js for the plain TypeScript ones.
+import { kernelsInUse, setThreads } from '../dist/kernels/wasm.js';
 import { convolutionLayer } from '../dist/layers/convolution.js';
 import { innerProductLayer } from '../dist/layers/inner_product.js';
 import { Tensor } from '../dist/tensor.js';
 
 const budget = Number(process.argv[2] ?? 1500);
+const threads = Number(process.argv[3] ?? 1);
+await setThreads(threads);
+console.log(`kernels: ${kernelsInUse()}, threads: ${threads}`);
 
 // name, input dims, params, weight dims
 const cases = [

@@ -58,6 +58,23 @@ for (const threads of [1, 2]) {
       }
     });
 
+    it('Convolution with large weights and few positions (split by rows on 2 threads), groups, 1x1, batch 2', () => {
+      const random = rng(3);
+      const cases = [
+        { N: 1, cin: 64, cout: 132, k: 3, pad: 1, group: 1, H: 9, W: 7 },
+        { N: 1, cin: 128, cout: 136, k: 3, pad: 1, group: 2, H: 6, W: 6 },
+        { N: 2, cin: 300, cout: 250, k: 1, pad: 0, group: 1, H: 5, W: 4 },
+      ];
+      for (const c of cases) {
+        const x = new Tensor([c.N, c.cin, c.H, c.W], randomArray(c.N * c.cin * c.H * c.W, random));
+        const w = new Tensor([c.cout, c.cin / c.group, c.k, c.k], randomArray((c.cout * c.cin * c.k * c.k) / c.group, random));
+        const b = new Tensor([c.cout], randomArray(c.cout, random));
+        const def = layerDef('Convolution', { convolution_param: { num_output: c.cout, group: c.group, kernel_size: [c.k], pad: [c.pad] } });
+        const [got, want] = bothKernels(def, [w, b], x, 0);
+        expect(relDiff(got.data, want.data), JSON.stringify(c)).toBeLessThan(1e-5);
+      }
+    });
+
     it('InnerProduct: batch 1 (GEMV) and batches (GEMM), transpose, no bias, fused leaky ReLU', () => {
       const random = rng(11 + threads);
       for (let t = 0; t < 24; t++) {

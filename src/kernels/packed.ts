@@ -2,7 +2,7 @@
 // copied in, one parallel job per layer (all images and groups), the result copied out.
 
 import type { ConvGeometry } from './im2col.js';
-import { KC, KIND_CONV, KIND_GEMV, KIND_IP, MR, NR, type WasmEngine } from './wasm.js';
+import { KC, KIND_CONV, KIND_CONV_PACK, KIND_CONV_ROWS, KIND_GEMV, KIND_IP, MR, NR, type WasmEngine } from './wasm.js';
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
@@ -50,25 +50,45 @@ export function packConvWeights(e: WasmEngine, owner: object, w: Float32Array, b
  * `pointwise`: 1x1 kernel, stride 1, no pad, so the input planes are the column matrix.
  */
 export function convolveWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, pointwise: boolean, reluSlope: number | undefined): void {
-  const N = g.outH * g.outW;
-  const xBytes = roundUp(x.length * 4, 64);
-  const base = e.scratch(xBytes + y.length * 4);
-  e.f32.set(x, base / 4);
+  const N = g.outH * g.outW, nPad = roundUp(N, NR);
   const images = num * groups;
-  const perImage = Math.max(1, Math.ceil(e.chunkCount(images * Math.ceil(N / NR)) / images));
-  const chunkCols = Math.min(512, Math.max(NR, roundUp(Math.ceil(N / perImage), NR)));
-  const perGroup = Math.ceil(N / chunkCols);
-  const p = e.job(KIND_CONV);
-  p[3] = base;
-  p[4] = g.channels; p[5] = g.height; p[6] = g.width; p[7] = g.kernelH; p[8] = g.kernelW;
-  p[9] = g.padH; p[10] = g.padW; p[11] = g.strideH; p[12] = g.strideW; p[13] = g.dilationH; p[14] = g.dilationW;
-  p[15] = g.outH; p[16] = g.outW;
-  p[17] = packed.rows; p[18] = packed.depth; p[19] = KC; p[20] = packed.weights; p[21] = base + xBytes; p[22] = packed.bias;
-  p[23] = reluSlope === undefined ? 0 : 1;
-  e.setFloat(p, 24, reluSlope ?? 0);
-  p[25] = pointwise ? 1 : 0;
-  p[26] = groups; p[27] = chunkCols; p[28] = perGroup;
-  e.run(images * perGroup);
+  const threads = e.activeThreads();
+  // Split by rows when the weights are large and the columns few: column chunks would each stream all weights.
+  const byRows = threads > 1 && N <= 1024 && packed.rows * packed.depth * 4 > (256 << 10) && images < 2 * threads;
+  const xBytes = roundUp(x.length * 4, 64), yBytes = roundUp(y.length * 4, 64);
+  const colsBytes = byRows ? images * packed.depth * nPad * 4 : 0;
+  const base = e.scratch(xBytes + yBytes + colsBytes);
+  e.f32.set(x, base / 4);
+  const fill = (kind: number): Uint32Array<ArrayBufferLike> => {
+    const p = e.job(kind);
+    p[3] = base;
+    p[4] = g.channels; p[5] = g.height; p[6] = g.width; p[7] = g.kernelH; p[8] = g.kernelW;
+    p[9] = g.padH; p[10] = g.padW; p[11] = g.strideH; p[12] = g.strideW; p[13] = g.dilationH; p[14] = g.dilationW;
+    p[15] = g.outH; p[16] = g.outW;
+    p[17] = packed.rows; p[18] = packed.depth; p[19] = KC; p[20] = packed.weights; p[21] = base + xBytes; p[22] = packed.bias;
+    p[23] = reluSlope === undefined ? 0 : 1;
+    e.setFloat(p, 24, reluSlope ?? 0);
+    p[25] = pointwise ? 1 : 0;
+    p[26] = groups;
+    p[29] = base + xBytes + yBytes;
+    return p;
+  };
+  if (byRows) {
+    fill(KIND_CONV_PACK);
+    e.run(images * Math.ceil(packed.depth / KC));
+    const p = fill(KIND_CONV_ROWS);
+    const perImage = Math.ceil((4 * threads) / images);
+    const rowsPerChunk = Math.max(4 * MR, roundUp(Math.ceil(packed.rows / perImage), MR));
+    p[30] = rowsPerChunk;
+    e.run(images * Math.ceil(packed.rows / rowsPerChunk));
+  } else {
+    const perImage = Math.max(1, Math.ceil(e.chunkCount(images * Math.ceil(N / NR)) / images));
+    const chunkCols = Math.min(512, Math.max(NR, roundUp(Math.ceil(N / perImage), NR)));
+    const perGroup = Math.ceil(N / chunkCols);
+    const p = fill(KIND_CONV);
+    p[27] = chunkCols; p[28] = perGroup;
+    e.run(images * perGroup);
+  }
   y.set(e.f32.subarray((base + xBytes) / 4, (base + xBytes) / 4 + y.length));
 }
 

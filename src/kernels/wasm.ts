@@ -25,6 +25,8 @@ const HEAP_BASE = PAGE;
 export const KIND_CONV = 1;
 export const KIND_GEMV = 2;
 export const KIND_IP = 3;
+export const KIND_CONV_PACK = 4;
+export const KIND_CONV_ROWS = 5;
 
 export interface KernelExports {
   runChunk(p: number, chunk: number, thread: number): void;
