@@ -112,6 +112,15 @@ export function depthwisePlane(
   const [lo, loHi] = validRange(-padW, strideW, width, outW);
   const [, hi] = validRange(-padW + (kernelW - 1) * dilationW, strideW, width, outW);
   const interiorLo = lo, interiorHi = Math.max(lo, Math.min(loHi, hi));
+  // Per kernel column: its valid output range (independent of the row), computed once per plane.
+  const kxLo = depthwiseScratch.lo, kxHi = depthwiseScratch.hi;
+  if (kxLo.length < kernelW) growDepthwiseScratch(kernelW);
+  for (let kx = 0; kx < kernelW; kx++) {
+    const [a, b] = validRange(kx * dilationW - padW, strideW, width, outW);
+    depthwiseScratch.lo[kx] = a;
+    depthwiseScratch.hi[kx] = b;
+  }
+  const rangeLo = depthwiseScratch.lo, rangeHi = depthwiseScratch.hi;
   for (let oy = 0; oy < outH; oy++) {
     const iy0 = oy * strideH - padH;
     const dst = outOffset + oy * outW;
@@ -124,13 +133,19 @@ export function depthwisePlane(
       for (let kx = 0; kx < kernelW; kx++) {
         const wv = w[wRow + kx];
         const shift = kx * dilationW - padW;
-        const [a, b] = validRange(shift, strideW, width, outW);
+        const a = rangeLo[kx], b = rangeHi[kx];
         // Interior span first (valid for every kx), then the border bits this kx can reach.
         let src = row + interiorLo * strideW + shift;
         for (let ox = interiorLo; ox < interiorHi; ox++, src += strideW) out[dst + ox] += wv * x[src];
-        for (let ox = a; ox < Math.min(b, interiorLo); ox++) out[dst + ox] += wv * x[row + ox * strideW + shift];
+        for (let ox = a, end = Math.min(b, interiorLo); ox < end; ox++) out[dst + ox] += wv * x[row + ox * strideW + shift];
         for (let ox = Math.max(a, interiorHi); ox < b; ox++) out[dst + ox] += wv * x[row + ox * strideW + shift];
       }
     }
   }
+}
+
+const depthwiseScratch = { lo: new Int32Array(16), hi: new Int32Array(16) };
+function growDepthwiseScratch(n: number): void {
+  depthwiseScratch.lo = new Int32Array(n);
+  depthwiseScratch.hi = new Int32Array(n);
 }
