@@ -113,8 +113,7 @@ export function depthwisePlane(
   const [, hi] = validRange(-padW + (kernelW - 1) * dilationW, strideW, width, outW);
   const interiorLo = lo, interiorHi = Math.max(lo, Math.min(loHi, hi));
   // Per kernel column: its valid output range (independent of the row), computed once per plane.
-  const kxLo = depthwiseScratch.lo, kxHi = depthwiseScratch.hi;
-  if (kxLo.length < kernelW) growDepthwiseScratch(kernelW);
+  if (depthwiseScratch.lo.length < kernelW) growDepthwiseScratch(kernelW);
   for (let kx = 0; kx < kernelW; kx++) {
     const [a, b] = validRange(kx * dilationW - padW, strideW, width, outW);
     depthwiseScratch.lo[kx] = a;
