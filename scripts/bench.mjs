@@ -88,8 +88,15 @@ function modelBytes(name, nodes, initializer, input, output) {
   return ModelProto.encode(ModelProto.fromObject(model)).finish();
 }
 
+// ORT's pool threads spin for a while after each run; interleaved with other contenders, that spinning would
+// take a core from whatever runs next, so it is off for every session here (CREMA_BENCH_SPIN=1 turns it on).
+const spin = process.env.CREMA_BENCH_SPIN === '1' ? '1' : '0';
+
 function session(bytes, threads) {
-  return ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  return ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3,
+    extra: { session: { intra_op: { allow_spinning: spin } } },
+  });
 }
 
 function hashData(count, seed, amplitude) {
@@ -330,7 +337,12 @@ async function benchLoad() {
   if (!needShared('loading')) return;
   const weights = zooWeights('alexnet'), prototxt = zooPrototxt('alexnet');
   // Three kinds of child: bare node, node that imports crema, node that loads AlexNet with Net.load's defaults.
-  const report = 'console.log(JSON.stringify({ ms, rss: process.resourceUsage().maxRSS * 1024 }));';
+  // Peak RSS from /proc's VmHWM where there is one: getrusage's maxRSS survives exec, so a child forked from this
+  // (large) process would report this process's size.
+  const report = `const { readFileSync } = await import('node:fs');
+    let hwm = 0;
+    try { hwm = Number(/VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024; } catch {}
+    console.log(JSON.stringify({ ms, rss: hwm || process.resourceUsage().maxRSS * 1024 }));`;
   const code = {
     bare: `const ms = 0; ${report}`,
     imported: `await import(${JSON.stringify(path.join(root, 'dist/runtime/net.js'))}); const ms = 0; ${report}`,

@@ -24,6 +24,8 @@ export async function createSession(model: Uint8Array, options: OnnxSessionOptio
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
+    // ORT's pool threads spin after each run; interleaved with the native engine, that would take its cores.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
     ...(options.profile ? { enableProfiling: true, profileFilePrefix: path.join(options.profileDir!, 'ort') } : {}),
   });
 }
