@@ -29,19 +29,21 @@ export interface LoadedNet {
   net: NetParameter;
   /** Each layer's blobs by layer name (dims as stored; legacy blobs are 4-D). */
   weights: Map<string, Tensor[]>;
-  /** What loading noticed: upgrades, dropped layers, unused or missing weights. */
+  /** What loading noticed that may matter: dropped layers, data layers made inputs, unused or missing weights. */
   notes: string[];
+  /** The format upgrades applied (V0/V1 to V2, net-level inputs to an Input layer), as Caffe logs them. */
+  upgrades: string[];
 }
 
 /** Reads a net and (optionally) its weights. Throws CremaError naming the file on bad input. */
 export async function loadNet(prototxtPath: string, weightsPath?: string, opts: LoadOptions = {}): Promise<LoadedNet> {
-  const notes: string[] = [];
-  const full = readNetPrototxt(prototxtPath, notes, opts);
+  const notes: string[] = [], upgrades: string[] = [];
+  const full = readNetPrototxt(prototxtPath, upgrades, opts);
   // Blobs written into the prototxt itself count as weights too; the weights file overrides them.
   const weights = weightsFromNet(full, prototxtPath);
   let fileWeights: Map<string, Tensor[]> | undefined;
   if (weightsPath !== undefined) {
-    fileWeights = await readWeightsFile(weightsPath, notes);
+    fileWeights = await readWeightsFile(weightsPath, upgrades);
     for (const [name, blobs] of fileWeights) weights.set(name, blobs);
   }
   const net = filterNet(full, { phase: opts.phase, level: opts.level, stages: opts.stages }, notes, {
@@ -55,7 +57,7 @@ export async function loadNet(prototxtPath: string, weightsPath?: string, opts: 
   }
   if (fileWeights) noteUnusedWeights(fileWeights, net, weightsPath!, notes);
   noteMissingWeights(net, used, weightsPath, notes);
-  return { net, weights: used, notes };
+  return { net, weights: used, notes, upgrades };
 }
 
 /** A prototxt parsed and upgraded to V2 (not filtered). */

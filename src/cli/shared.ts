@@ -1,6 +1,8 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Argv } from 'yargs';
-import type { LoadOptions } from '../runtime/net.js';
+import type { LoadOptions, Net } from '../runtime/net.js';
+import { sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 
 /** The arguments every command that loads a net takes. */
@@ -12,15 +14,25 @@ export function netArgs(y: Argv) {
     .option('stage', { type: 'string', array: true, describe: 'NetState stages for include/exclude { stage } rules (repeatable)' })
     .option('level', { type: 'number', describe: 'NetState level for min_level / max_level rules' })
     .option('data-shape', { type: 'string', array: true, describe: 'shape of a data layer\'s top the prototxt cannot tell, TOP=N,C,H,W (repeatable)' })
+    .option('verbose', { type: 'boolean', default: false, describe: 'also say which format upgrades loading applied' })
     .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields crema does not know (a fork\'s), with a warning' });
 }
 
+/** The arguments `netArgs` declares. */
 export interface NetArgs {
+  net: string;
+  weights?: string;
   phase: string;
   lenient: boolean;
   stage?: string[];
   level?: number;
   dataShape?: string[];
+  verbose?: boolean;
+}
+
+/** What loading noticed, on stderr: always what may matter, the format upgrades with --verbose. */
+export function printNotes(net: Net, args: NetArgs): void {
+  for (const note of [...(args.verbose ? net.upgrades : []), ...net.notes]) console.error(`note: ${note}`);
 }
 
 export function loadOptionsFrom(args: NetArgs): LoadOptions {
@@ -38,6 +50,22 @@ function parseDataShape(spec: string): [string, number[]] {
   const m = /^([^=]+)=(\d+(?:,\d+)*)$/.exec(spec);
   if (!m) throw new CremaError(`--data-shape ${spec}: expected TOP=N,C,H,W (e.g. data=1,3,227,227)`);
   return [m[1], m[2].split(',').map(Number)];
+}
+
+/**
+ * Class names for a net's output: `--labels FILE`, else a labels.txt beside the prototxt, if any. Warns when their
+ * number is not the output's.
+ */
+export function labelsFor(args: { net: string; labels?: string }, net: Net): string[] | undefined {
+  const beside = path.join(path.dirname(args.net), 'labels.txt');
+  const file = args.labels ?? (fs.existsSync(beside) ? beside : undefined);
+  if (!file) return undefined;
+  const labels = readLabels(file);
+  const dims = net.shapes.get(net.outputs[0]);
+  const classes = dims && dims.length >= 2 ? sizeOf(dims.slice(1)) : undefined;
+  if (classes !== undefined && labels.length !== classes)
+    console.error(`warning: ${file} has ${labels.length} labels, the net's output '${net.outputs[0]}' has ${classes} classes`);
+  return labels;
 }
 
 export function readLabels(file: string): string[] {

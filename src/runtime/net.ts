@@ -2,9 +2,8 @@ import { loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
 import { buildGraph, inferShapes, type Graph, type GraphLayer } from '../graph/graph.js';
 import { setThreads, wasmEngine } from '../kernels/wasm.js';
-import type { FusableLayer } from '../layers/convolution.js';
-import { LayerError, declaredWeights } from '../layers/layer.js';
-import { paramsOf } from '../caffe/schema.js';
+import { type Layer, LayerError, declaredWeights } from '../layers/layer.js';
+import { type Fusion, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
 import { availableParallelism } from 'node:os';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -35,10 +34,14 @@ export class Net {
   readonly params = new Map<string, Tensor[]>();
   /** What loading noticed (unused weights, layers without weights, dropped loss layers, ...). */
   readonly notes: string[];
+  /** The format upgrades loading applied (V0/V1 to V2, net-level inputs to an Input layer). */
+  upgrades: string[] = [];
   /** Threads the native kernels use for this net's forward (at most the workers started by setThreads + 1). */
   threads: number;
-  /** Convolution / InnerProduct layer index -> index of the in-place ReLU it computes as part of its forward. */
-  private readonly fusedRelu: Map<number, number>;
+  /** Convolution / InnerProduct layer index -> the in-place BatchNorm / Scale / ReLU it computes (fold.ts). */
+  private readonly fusions: Map<number, Fusion>;
+  /** BatchNorm / Scale / ReLU layer index -> the fusion that may compute it. */
+  private readonly fusedMembers: Map<number, Fusion>;
 
   private constructor(
     readonly graph: Graph,
@@ -47,7 +50,8 @@ export class Net {
   ) {
     this.notes = notes;
     this.threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
-    this.fusedRelu = findReluFusions(graph.layers);
+    this.fusions = findFusions(graph.layers);
+    this.fusedMembers = fusionMembers(this.fusions);
     void setThreads(this.threads);
     for (const l of graph.layers) if (l.weights.length) this.params.set(l.name, l.weights);
     this.allocate();
@@ -57,6 +61,7 @@ export class Net {
   static async load(prototxt: string, weights?: string, options: LoadOptions & NetOptions = {}): Promise<Net> {
     const loaded = await loadNet(prototxt, weights, options);
     const net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, options);
+    net.upgrades = loaded.upgrades;
     await setThreads(net.threads);
     return net;
   }
@@ -111,21 +116,19 @@ export class Net {
     const engine = wasmEngine();
     if (engine) engine.threads = this.threads;
     for (let i = from; i <= to; i++) {
-      const relu = this.fusedRelu.get(i);
-      // A fused ReLU runs inside its producer, unless this forward stops before the ReLU.
-      if (relu !== undefined) (layers[i].impl as FusableLayer).fuseRelu(relu <= to ? reluSlope(layers[relu]) : undefined);
-      if (layers[i].type === 'ReLU' && this.isFusedInto(i, from)) continue;
+      // A fused chain runs inside its producer, unless this forward starts or stops inside the chain.
+      const fusion = this.fusions.get(i);
+      if (fusion) {
+        this.runLayer(layers[i], producerFor(fusion, layers, to));
+        continue;
+      }
+      const owner = this.fusedMembers.get(i);
+      if (owner && computedByProducer(owner, from, to)) continue;
       this.runLayer(layers[i]);
     }
     const out: Record<string, Tensor> = {};
     for (const name of options.end === undefined ? this.outputs : layers[to].tops) out[name] = this.blobs.get(name)!;
     return out;
-  }
-
-  /** True when ReLU layer i was computed by its producer in this forward (the producer ran: it is at or after `from`). */
-  private isFusedInto(i: number, from: number): boolean {
-    for (const [producer, relu] of this.fusedRelu) if (relu === i) return producer >= from;
-    return false;
   }
 
   /** Layers that need weights and got none cannot run: refuse rather than compute with placeholders. */
@@ -155,18 +158,18 @@ export class Net {
     return Object.fromEntries(this.inputs.map((n) => [n, this.graph.blobShapes.get(n)!]));
   }
 
-  private runLayer(l: GraphLayer): void {
+  private runLayer(l: GraphLayer, impl: Layer = l.impl): void {
     if (l.type === 'Input') return;
     const bottoms = l.bottoms.map((b) => this.blobs.get(b)!);
     const tops = l.tops.map((t) => this.blobs.get(t)!);
     const aliased = tops.map((t) => bottoms.includes(t));
-    if (l.impl.inPlace || !aliased.includes(true)) {
-      l.impl.forward(bottoms, tops);
+    if (impl.inPlace || !aliased.includes(true)) {
+      impl.forward(bottoms, tops);
       return;
     }
     // A layer that cannot write over its input gets scratch tops, copied back: the blob keeps the last value written.
     const scratch = tops.map((t, i) => (aliased[i] ? Tensor.zeros(t.dims) : t));
-    l.impl.forward(bottoms, scratch);
+    impl.forward(bottoms, scratch);
     scratch.forEach((s, i) => aliased[i] && tops[i].data.set(s.data));
   }
 
@@ -190,27 +193,4 @@ export class Net {
     }
     for (const name of [...this.blobs.keys()]) if (!this.graph.blobShapes.has(name)) this.blobs.delete(name);
   }
-}
-
-function reluSlope(l: GraphLayer): number {
-  return paramsOf<{ negative_slope: number }>(l.def, 'relu_param').negative_slope;
-}
-
-/**
- * Pairs (Convolution / InnerProduct / Deconvolution, ReLU) where the ReLU works in place on the producer's only
- * top and no layer between them reads that blob: the blob's stored value is the post-ReLU one either way, so
- * the producer may apply the ReLU as it writes. A ReLU into another blob is never fused (the producer's blob
- * must keep its pre-ReLU value).
- */
-function findReluFusions(layers: readonly GraphLayer[]): Map<number, number> {
-  const fusions = new Map<number, number>();
-  layers.forEach((l, i) => {
-    if (typeof (l.impl as Partial<FusableLayer>).fuseRelu !== 'function' || l.tops.length !== 1) return;
-    const top = l.tops[0];
-    const next = layers.findIndex((m, j) => j > i && (m.bottoms.includes(top) || m.tops.includes(top)));
-    if (next < 0) return;
-    const m = layers[next];
-    if (m.type === 'ReLU' && m.bottoms.length === 1 && m.tops.length === 1 && m.bottoms[0] === top && m.tops[0] === top) fusions.set(i, next);
-  });
-  return fusions;
 }

@@ -4,7 +4,7 @@ import type { Backend, BackendResult } from '../../bench/result.js';
 import { timingTable } from '../../bench/table.js';
 import { Net } from '../../runtime/net.js';
 import { startProgress } from '../progress.js';
-import { loadOptionsFrom, netArgs } from '../shared.js';
+import { loadOptionsFrom, netArgs, printNotes } from '../shared.js';
 
 interface BenchArgs {
   net: string;
@@ -37,7 +37,7 @@ export const benchCommand = {
   handler: async (args: BenchArgs) => {
     checkBenchCounts({ threads: args.threads, iterations: args.iterations, batch: args.batch ?? 1, warmup: args.warmup });
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
-    for (const note of net.notes) console.error(`note: ${note}`);
+    printNotes(net, args);
     const backends: Backend[] = args.backend === 'both' ? ['native', 'onnx'] : [args.backend];
     const netBatch = net.shapes.get(net.inputs[0] ?? '')?.[0] ?? 1;
     const progress = startProgress('bench', args.iterations, { unit: 'rounds' });

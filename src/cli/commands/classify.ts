@@ -10,18 +10,15 @@ import { CremaError } from '../../util/errors.js';
 import { EXIT_CHECK_FAILED, exitState } from '../main.js';
 import { type ImageArgs, imageArgs, preprocessOptionsFrom } from '../preprocess-options.js';
 import { type Progress, startProgress } from '../progress.js';
-import { loadOptionsFrom, netArgs, readLabels, topK } from '../shared.js';
+import { labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, topK } from '../shared.js';
 
-interface ClassifyArgs extends ImageArgs {
-  net: string;
+interface ClassifyArgs extends NetArgs, ImageArgs {
   weights: string;
   images: string[];
   labels?: string;
   top: number;
   batch: number;
   json: boolean;
-  phase: string;
-  lenient: boolean;
 }
 
 export const classifyCommand = {
@@ -44,7 +41,7 @@ export const classifyCommand = {
     if (!Number.isInteger(args.top) || args.top < 1) throw new CremaError(`--top ${args.top}: expected a positive whole number`);
     const files = collectImages(args.images);
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
-    if (!args.json) for (const note of net.notes) console.error(`note: ${note}`);
+    if (!args.json) printNotes(net, args);
     const input = net.inputs[0];
     if (!input) throw new CremaError(`${args.net}: the net has no input to feed images to`);
     const geo = geometryOf(net.shapes.get(input)!, input);
@@ -161,22 +158,6 @@ function averageCrops(out: Float32Array, image: number, crops: number, classes: 
 
 function stripFile(message: string, file: string): string {
   return message.startsWith(`${file}: `) ? message.slice(file.length + 2) : message;
-}
-
-function labelsFor(args: ClassifyArgs, net: Net): string[] | undefined {
-  const beside = path.join(path.dirname(args.net), 'labels.txt');
-  const file = args.labels ?? (fs.existsSync(beside) ? beside : undefined);
-  if (!file) return undefined;
-  const labels = readLabels(file);
-  const classes = outputClasses(net);
-  if (classes !== undefined && labels.length !== classes)
-    console.error(`warning: ${file} has ${labels.length} labels, the net's output '${net.outputs[0]}' has ${classes} classes`);
-  return labels;
-}
-
-function outputClasses(net: Net): number | undefined {
-  const dims = net.shapes.get(net.outputs[0]);
-  return dims && dims.length >= 2 ? dims.slice(1).reduce((a, b) => a * b, 1) : undefined;
 }
 
 function printResult(r: { image: string; scores: Float32Array }, args: ClassifyArgs, labels: string[] | undefined, progress: Progress): void {

@@ -5,19 +5,15 @@ import { Net } from '../../runtime/net.js';
 import { shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
 import { tritonModelName, writeTritonRepository } from '../../onnx/triton.js';
-import { loadOptionsFrom, netArgs } from '../shared.js';
+import { loadOptionsFrom, type NetArgs, netArgs, printNotes } from '../shared.js';
 
-interface ConvertArgs {
-  net: string;
-  weights?: string;
+interface ConvertArgs extends NetArgs {
   output?: string;
   triton?: string;
   maxBatchSize: number;
   opset: number;
   outputs: string;
   lrn: 'native' | 'decomposed';
-  phase: string;
-  lenient: boolean;
 }
 
 export const convertCommand = {
@@ -39,7 +35,7 @@ export const convertCommand = {
     if (!args.weights) throw new CremaError('convert needs the weights: crema convert NET.prototxt WEIGHTS.caffemodel -o OUT.onnx');
     if (!args.output && !args.triton) throw new CremaError('convert needs somewhere to write: -o OUT.onnx and/or --triton DIR');
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
-    for (const note of net.notes) console.error(`note: ${note}`);
+    printNotes(net, args);
     const outputs = args.outputs === 'net' || args.outputs === 'all' ? args.outputs : args.outputs.split(',').map((s) => s.trim()).filter(Boolean);
     if (args.triton) {
       const reshape = (batch: number) => (net.reshape(Object.fromEntries(net.inputs.map((n) => [n, [batch, ...net.shapes.get(n)!.slice(1)]]))), net.graph);

@@ -1,16 +1,12 @@
-import Table from 'cli-table3';
 import type { Argv } from 'yargs';
 import { summarize } from '../../graph/summary.js';
 import { Net } from '../../runtime/net.js';
 import { shapeString } from '../../tensor.js';
-import { loadOptionsFrom, netArgs } from '../shared.js';
+import { loadOptionsFrom, type NetArgs, netArgs, printNotes } from '../shared.js';
+import { columnsTable } from '../table.js';
 
-interface InfoArgs {
-  net: string;
-  weights?: string;
+interface InfoArgs extends NetArgs {
   json: boolean;
-  phase: string;
-  lenient: boolean;
 }
 
 export const infoCommand = {
@@ -28,8 +24,8 @@ export const infoCommand = {
       console.log(JSON.stringify(summary));
       return;
     }
-    for (const note of net.notes) console.error(`note: ${note}`);
-    const table = new Table({ head: ['layer', 'type', 'bottoms → tops', 'output shape', 'params', 'MACs'], style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
+    printNotes(net, args);
+    const table = columnsTable(['layer', 'type', 'bottoms → tops', 'output shape', 'params', 'MACs'], 4);
     for (const l of summary.layers)
       table.push([l.name, l.type, `${l.bottom.join(', ')} → ${l.top.join(', ')}`, l.top.map((t) => shapeString(net.shapes.get(t)!)).join(' '), fmt(l.params), fmt(l.macs)]);
     const params = summary.layers.reduce((n, l) => n + l.params, 0), macs = summary.layers.reduce((n, l) => n + l.macs, 0);

@@ -9,11 +9,9 @@ import { writeNpy } from '../../util/npy.js';
 import { forwardOnnx } from '../../onnx/run.js';
 import { readInputs } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
-import { loadOptionsFrom, netArgs, readLabels, topK } from '../shared.js';
+import { labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, topK } from '../shared.js';
 
-interface RunArgs extends ImageArgs {
-  net: string;
-  weights?: string;
+interface RunArgs extends NetArgs, ImageArgs {
   input: string[];
   dump?: string;
   blobs?: string;
@@ -21,8 +19,6 @@ interface RunArgs extends ImageArgs {
   top: number;
   backend: 'native' | 'onnx';
   threads?: number;
-  phase: string;
-  lenient: boolean;
 }
 
 export const runCommand = {
@@ -33,7 +29,7 @@ export const runCommand = {
       .option('input', { type: 'string', array: true, default: [], describe: 'input data, [NAME=]FILE (.npy, or an image: .jpg .png .webp, preprocessed as pycaffe does; repeatable)' })
       .option('dump', { type: 'string', describe: 'write every blob after the forward pass as DIR/<blob>.npy (/ in names as __)' })
       .option('blobs', { type: 'string', describe: 'with --dump: only these blobs (comma-separated)' })
-      .option('labels', { type: 'string', describe: 'class names, one a line (e.g. synset_words.txt)' })
+      .option('labels', { type: 'string', describe: 'class names, one a line, e.g. synset_words.txt (default: labels.txt beside the net, if any)' })
       .option('top', { type: 'number', default: 5, describe: 'how many top classes to print for a classifier output' })
       .option('backend', { choices: ['native', 'onnx'], default: 'native', describe: 'run natively, or converted to ONNX in ONNX Runtime (in memory)' })
       .option('threads', { type: 'number', describe: 'threads for the compute (default: one per core)' })
@@ -42,7 +38,7 @@ export const runCommand = {
       .example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/examples/digit-7.png --raw-scale 1', 'an image, preprocessed as pycaffe does'),
   handler: async (args: RunArgs) => {
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
-    for (const note of net.notes) console.error(`note: ${note}`);
+    printNotes(net, args);
     const inputs = await readInputs(net, args.input, args);
     const missing = net.inputs.filter((n) => !(n in inputs));
     if (missing.length) throw new CremaError(`no --input for ${missing.map((n) => `'${n}' ${shapeString(net.shapes.get(n)!)}`).join(', ')}`);
@@ -50,7 +46,7 @@ export const runCommand = {
       ? await forwardOnnx(net, inputs, { threads: args.threads, blobs: args.dump ? 'all' : 'outputs' })
       : { outputs: net.forward(inputs), blobs: net.blobs };
     if (args.dump) dumpBlobs(blobs, args.dump, args.blobs);
-    const labels = args.labels ? readLabels(args.labels) : undefined;
+    const labels = labelsFor(args, net);
     for (const [name, t] of Object.entries(outputs)) {
       console.log(`${name} ${shapeString(t.dims)}`);
       if (isClassifierOutput(net, name, t)) printTopClasses(t, args.top, labels);

@@ -7,10 +7,9 @@ import { type Tensor, shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
 import { readInputs } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
-import { loadOptionsFrom, netArgs } from '../shared.js';
+import { loadOptionsFrom, type NetArgs, netArgs } from '../shared.js';
 
-interface ShowArgs extends ImageArgs {
-  net: string;
+interface ShowArgs extends NetArgs, ImageArgs {
   weights: string;
   input?: string[];
   blobs?: string;
@@ -18,8 +17,6 @@ interface ShowArgs extends ImageArgs {
   output: string;
   normalize: Normalize;
   scale?: number;
-  phase: string;
-  lenient: boolean;
 }
 
 export const showCommand = {

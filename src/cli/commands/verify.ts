@@ -1,4 +1,3 @@
-import Table from 'cli-table3';
 import type { Argv } from 'yargs';
 import { Net } from '../../runtime/net.js';
 import { shapeString } from '../../tensor.js';
@@ -6,11 +5,10 @@ import type { PairResult } from '../../verify/compare.js';
 import { PAIRS, type PairName, type VerifyReport, verifyNet } from '../../verify/verify.js';
 import { EXIT_CHECK_FAILED, exitState } from '../main.js';
 import { readInputs } from '../inputs.js';
-import { loadOptionsFrom, netArgs } from '../shared.js';
+import { loadOptionsFrom, type NetArgs, netArgs, printNotes } from '../shared.js';
+import { columnsTable } from '../table.js';
 
-interface VerifyArgs {
-  net: string;
-  weights?: string;
+interface VerifyArgs extends NetArgs {
   input: string[];
   reference?: string;
   tolerance: number;
@@ -19,8 +17,6 @@ interface VerifyArgs {
   lrn: 'native' | 'decomposed';
   opset?: number;
   json: boolean;
-  phase: string;
-  lenient: boolean;
 }
 
 const PAIR_TITLES: Record<PairName, string> = {
@@ -46,7 +42,7 @@ export const verifyCommand = {
       .example('$0 verify deploy.prototxt weights.caffemodel --input x.npy --reference caffe_blobs/', 'both against Caffe\'s own blobs'),
   handler: async (args: VerifyArgs) => {
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
-    if (!args.json) for (const note of net.notes) console.error(`note: ${note}`);
+    if (!args.json) printNotes(net, args);
     const inputs = await readInputs(net, args.input);
     const report = await verifyNet(net, {
       inputs,
@@ -71,7 +67,7 @@ function errorCell(p: PairResult | undefined): string {
 
 function printReport(report: VerifyReport): void {
   const pairs = PAIRS.filter((p) => report.blobs.some((b) => b.pairs[p]));
-  const table = new Table({ head: ['blob', 'shape', ...pairs.map((p) => `${PAIR_TITLES[p]}\nmax abs / rel`), 'verdict'], style: { head: [], border: [] } });
+  const table = columnsTable(['blob', 'shape', ...pairs.map((p) => `${PAIR_TITLES[p]}\nmax abs / rel`), 'verdict'], 2);
   for (const b of report.blobs) {
     const failing = pairs.filter((p) => b.pairs[p] && !b.pairs[p]!.pass).map((p) => PAIR_TITLES[p]);
     table.push([b.blob, shapeString(b.shape), ...pairs.map((p) => errorCell(b.pairs[p])), b.pass ? 'ok' : `FAIL (${failing.join(', ')})`]);
