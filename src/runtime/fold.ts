@@ -1,0 +1,201 @@
+// Load-time fusion of the chains that follow a Convolution / InnerProduct in place: BatchNorm (stored
+// statistics), Scale (its own weights) and ReLU, as in every BN net (ResNet, MobileNet). BatchNorm and Scale are
+// per-channel affine maps, so they fold into copies of the producer's weights and bias; the ReLU runs as the
+// producer writes. The whole chain becomes one pass over the output instead of four.
+//
+// Why this is still Caffe: each layer of the chain works in place on the producer's only top, and no other layer
+// reads that blob in between, so the value Caffe stores in the blob is the last one written: exactly the folded
+// result. A chain that writes into another blob is never fused (the intermediate blobs must keep their values).
+// A forward whose range starts or ends inside a chain runs the original layers instead (see `plan`).
+
+import type { LayerParameter } from '../caffe/types.js';
+import { paramsOf } from '../caffe/schema.js';
+import type { GraphLayer } from '../graph/graph.js';
+import type { FusableLayer } from '../layers/convolution.js';
+import { hasParam } from '../layers/axes.js';
+import type { Layer } from '../layers/layer.js';
+import { layerType } from '../layers/registry.js';
+import { Tensor } from '../tensor.js';
+
+/** A producer and the in-place layers computed as part of it (layer indices in net order). */
+export interface Fusion {
+  producer: number;
+  batchNorm?: number;
+  scale?: number;
+  relu?: number;
+  /** The chain's last layer: the fused pass is used only when a forward runs through it. */
+  last: number;
+  /** ReLU negative slope when the chain ends in a ReLU. */
+  reluSlope?: number;
+  /** The producer over folded copies of its weights (made on first use); absent when only a ReLU is fused. */
+  folded?: FusableLayer;
+  /** The bottom shapes `folded` was last reshaped for. */
+  foldedShapes?: string;
+}
+
+const foldableProducers = new Set(['Convolution', 'InnerProduct']);
+
+/** Finds every fusable chain; the map is keyed by the producer's index. */
+export function findFusions(layers: readonly GraphLayer[]): Map<number, Fusion> {
+  const fusions = new Map<number, Fusion>();
+  layers.forEach((l, i) => {
+    const fusion = chainAfter(layers, i);
+    if (fusion) fusions.set(i, fusion);
+  });
+  return fusions;
+}
+
+/** Member layer index (BatchNorm / Scale / ReLU) -> the fusion that computes it. */
+export function fusionMembers(fusions: Map<number, Fusion>): Map<number, Fusion> {
+  const members = new Map<number, Fusion>();
+  for (const f of fusions.values()) for (const m of [f.batchNorm, f.scale, f.relu]) if (m !== undefined) members.set(m, f);
+  return members;
+}
+
+/** The in-place chain [BatchNorm] [Scale] [ReLU] after producer i, or undefined when there is nothing to fuse. */
+function chainAfter(layers: readonly GraphLayer[], i: number): Fusion | undefined {
+  const l = layers[i];
+  if (typeof (l.impl as Partial<FusableLayer>).fuseRelu !== 'function' || l.tops.length !== 1) return undefined;
+  const top = l.tops[0];
+  const foldable = foldableProducers.has(l.type) && producesChannelsOnAxis1(l);
+  const fusion: Fusion = { producer: i, last: i };
+  let stage = 0; // 0: BatchNorm may come, 1: Scale may, 2: ReLU may, 3: done
+  for (let at = i; stage < 3; ) {
+    const next = layers.findIndex((m, j) => j > at && (m.bottoms.includes(top) || m.tops.includes(top)));
+    if (next < 0 || !inPlaceOn(layers[next], top)) break;
+    const m = layers[next];
+    if (stage === 0 && m.type === 'BatchNorm' && foldable && foldableBatchNorm(m, l)) {
+      fusion.batchNorm = next;
+      stage = 1;
+    } else if (stage <= 1 && m.type === 'Scale' && foldable && foldableScale(m, l)) {
+      fusion.scale = next;
+      stage = 2;
+    } else if (m.type === 'ReLU') {
+      fusion.relu = next;
+      fusion.reluSlope = paramsOf<{ negative_slope: number }>(m.def, 'relu_param').negative_slope;
+      stage = 3;
+    } else break;
+    fusion.last = at = next;
+  }
+  return fusion.last === i ? undefined : fusion;
+}
+
+function inPlaceOn(m: GraphLayer, blob: string): boolean {
+  return m.bottoms.length === 1 && m.tops.length === 1 && m.bottoms[0] === blob && m.tops[0] === blob;
+}
+
+/** The producer's output channels (what BatchNorm / Scale index on axis 1). */
+function outputChannels(l: GraphLayer): number {
+  return l.type === 'Convolution'
+    ? paramsOf<{ num_output: number }>(l.def, 'convolution_param').num_output
+    : paramsOf<{ num_output: number }>(l.def, 'inner_product_param').num_output;
+}
+
+/** Convolution with its channels on axis 1 (the default), or InnerProduct at axis 1 (output N x num_output). */
+function producesChannelsOnAxis1(l: GraphLayer): boolean {
+  if (l.bottoms.length !== 1 || l.weights.length === 0) return false;
+  const param = l.type === 'Convolution' ? 'convolution_param' : 'inner_product_param';
+  const axis = paramsOf<{ axis: number }>(l.def, param).axis;
+  const rank = l.topShapes[0]?.length ?? 0;
+  return axis === 1 || (rank > 0 && axis + rank === 1);
+}
+
+/** BatchNorm with stored statistics (use_global_stats, the TEST default) whose three blobs fit the channels. */
+function foldableBatchNorm(m: GraphLayer, producer: GraphLayer): boolean {
+  const p = paramsOf<{ use_global_stats: boolean }>(m.def, 'batch_norm_param');
+  const globalStats = hasParam(m.def, 'batch_norm_param', 'use_global_stats') ? p.use_global_stats : (m.def.phase ?? 'TEST') === 'TEST';
+  const c = outputChannels(producer);
+  return globalStats && m.weights.length === 3 && m.weights[0].size === c && m.weights[1].size === c && m.weights[2].size === 1;
+}
+
+/** Scale by its own per-channel blob on axis 1 (one bottom), bias or not. */
+function foldableScale(m: GraphLayer, producer: GraphLayer): boolean {
+  const p = paramsOf<{ axis: number; num_axes: number; bias_term: boolean }>(m.def, 'scale_param');
+  const c = outputChannels(producer);
+  const rank = producer.topShapes[0]?.length ?? 0;
+  const axisOk = p.axis === 1 || (rank > 0 && p.axis + rank === 1);
+  const numAxesOk = p.num_axes === 1 || (p.num_axes === -1 && rank === 2);
+  const blobs = 1 + (p.bias_term ? 1 : 0);
+  return axisOk && numAxesOk && m.weights.length === blobs && m.weights.every((w) => w.size === c);
+}
+
+/**
+ * The layer to run for producer `fusion.producer` in a forward that ends at layer `to`: the fused pass when the
+ * forward runs through the whole chain, else the original producer alone (the chain's layers then run as usual).
+ */
+export function producerFor(fusion: Fusion, layers: readonly GraphLayer[], to: number): Layer {
+  const l = layers[fusion.producer];
+  if (fusion.last > to) {
+    (l.impl as FusableLayer).fuseRelu(undefined);
+    return l.impl;
+  }
+  const impl = fusion.batchNorm === undefined && fusion.scale === undefined ? (l.impl as FusableLayer) : foldedProducer(fusion, layers);
+  impl.fuseRelu(fusion.reluSlope);
+  return impl;
+}
+
+/** True when member layer i was computed by its producer in a forward over layers [from, to]. */
+export function computedByProducer(fusion: Fusion, from: number, to: number): boolean {
+  return fusion.producer >= from && fusion.last <= to;
+}
+
+/** The producer over folded weights, created on first use and reshaped when the producer's bottom shape changes. */
+function foldedProducer(fusion: Fusion, layers: readonly GraphLayer[]): FusableLayer {
+  const l = layers[fusion.producer];
+  if (!fusion.folded) {
+    const [w, bias] = foldWeights(l, fusion.batchNorm === undefined ? undefined : layers[fusion.batchNorm], fusion.scale === undefined ? undefined : layers[fusion.scale]);
+    fusion.folded = layerType(l.type, l.name).create(withBias(l.def), [w, bias]) as FusableLayer;
+  }
+  const shapes = JSON.stringify(l.bottomShapes);
+  if (fusion.foldedShapes !== shapes) {
+    fusion.folded.reshape(l.bottomShapes);
+    fusion.foldedShapes = shapes;
+  }
+  return fusion.folded;
+}
+
+/** The producer's definition with a bias (the folded chain always has one). */
+function withBias(def: LayerParameter): LayerParameter {
+  const param = def.type === 'Convolution' ? 'convolution_param' : 'inner_product_param';
+  return { ...def, [param]: { ...((def[param] as object | undefined) ?? {}), bias_term: true } };
+}
+
+/**
+ * Copies of the producer's weights and bias with BatchNorm and Scale folded in, per output channel o:
+ * y = ((conv + b - mean) / sqrt(var + eps)) * s + beta = conv * f + (b - mean) * f + beta, f = s / sqrt(var + eps).
+ * mean and var are rounded to float as Caffe's BatchNorm computes them; the rest is float64, rounded once.
+ */
+export function foldWeights(producer: GraphLayer, batchNorm: GraphLayer | undefined, scale: GraphLayer | undefined): [Tensor, Tensor] {
+  const channels = outputChannels(producer);
+  const factor = new Float64Array(channels).fill(1);
+  const shift = new Float64Array(channels);
+  const hasBias = producer.weights.length > 1;
+  for (let o = 0; o < channels; o++) shift[o] = hasBias ? producer.weights[1].data[o] : 0;
+  if (batchNorm) {
+    const [sums, squares, count] = batchNorm.weights;
+    const eps = paramsOf<{ eps: number }>(batchNorm.def, 'batch_norm_param').eps;
+    const inverse = count.data[0] === 0 ? 0 : Math.fround(1 / count.data[0]);
+    for (let o = 0; o < channels; o++) {
+      const mean = Math.fround(sums.data[o] * inverse), variance = Math.fround(squares.data[o] * inverse);
+      const std = Math.sqrt(Math.fround(variance + eps));
+      factor[o] = 1 / std;
+      shift[o] = (shift[o] - mean) / std;
+    }
+  }
+  if (scale) {
+    const [s, beta] = scale.weights;
+    for (let o = 0; o < channels; o++) {
+      factor[o] *= s.data[o];
+      shift[o] = shift[o] * s.data[o] + (beta ? beta.data[o] : 0);
+    }
+  }
+  const w = producer.weights[0];
+  const folded = new Float32Array(w.size);
+  const transposed = producer.type === 'InnerProduct' && paramsOf<{ transpose: boolean }>(producer.def, 'inner_product_param').transpose;
+  const perChannel = w.size / channels;
+  for (let i = 0; i < w.size; i++) {
+    const o = transposed ? i % channels : Math.floor(i / perChannel);
+    folded[i] = w.data[i] * factor[o];
+  }
+  return [new Tensor(w.dims, folded), new Tensor([channels], Float32Array.from(shift))];
+}

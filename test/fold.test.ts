@@ -1,0 +1,156 @@
+// Load-time folding of in-place BatchNorm / Scale / ReLU chains into the Convolution / InnerProduct before them
+// (src/runtime/fold.ts): the folded pass must leave every blob as the layers run one by one would, forwards
+// over part of a chain must still run the original layers, and the net's own weights stay untouched.
+import { describe, expect, it } from 'vitest';
+import type { NetParameter } from '../src/caffe/types.js';
+import { parsePrototxt } from '../src/caffe/prototxt.js';
+import { Net } from '../src/runtime/net.js';
+import { Tensor } from '../src/tensor.js';
+import { readNpy } from '../src/util/npy.js';
+import { TOLERANCE, referenceBlob, referenceCases, relativeError, weightsOf } from './helpers/reference.js';
+import { sharedMissing } from './helpers/shared.js';
+
+/** Deterministic values in [-1, 1) (a small LCG), so the tests need no fixtures. */
+function values(n: number, seed: number, scale = 1, offset = 0): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = ((s / 2 ** 32) * 2 - 1) * scale + offset;
+  }
+  return out;
+}
+
+const C = 6;
+/** conv -> BN -> Scale -> ReLU (all in place on 'conv' when `inPlace`), then an InnerProduct -> BN -> ReLU chain. */
+function prototxt(inPlace: boolean): string {
+  const top = (name: string) => (inPlace ? 'conv' : name);
+  return `
+    name: "fold"
+    layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 3 dim: 9 dim: 9 } } }
+    layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+            convolution_param { num_output: ${C} kernel_size: 3 pad: 1 stride: 2 } }
+    layer { name: "bn" type: "BatchNorm" bottom: "conv" top: "${top('bn')}" batch_norm_param { eps: 0.001 } }
+    layer { name: "scale" type: "Scale" bottom: "${top('bn')}" top: "${top('scale')}" scale_param { bias_term: true } }
+    layer { name: "relu" type: "ReLU" bottom: "${top('scale')}" top: "${top('relu')}" relu_param { negative_slope: 0.1 } }
+    layer { name: "fc" type: "InnerProduct" bottom: "${top('relu')}" top: "fc" inner_product_param { num_output: 5 transpose: true } }
+    layer { name: "fc/bn" type: "BatchNorm" bottom: "fc" top: "fc" }
+    layer { name: "fc/relu" type: "ReLU" bottom: "fc" top: "fc" }
+    layer { name: "out" type: "InnerProduct" bottom: "fc" top: "out" inner_product_param { num_output: 3 bias_term: false } }`;
+}
+
+function weights(): Map<string, Tensor[]> {
+  const t = (dims: number[], seed: number, scale = 1, offset = 0) => new Tensor(dims, values(dims.reduce((a, b) => a * b, 1), seed, scale, offset));
+  const fcIn = C * 5 * 5;
+  return new Map([
+    ['conv', [t([C, 3, 3, 3], 1), t([C], 2)]],
+    // BN stores sums and a factor (here 2.5): mean = sums / 2.5, var = squares / 2.5 (kept positive).
+    ['bn', [t([C], 3, 2), t([C], 4, 0.5, 1), new Tensor([1], Float32Array.of(2.5))]],
+    ['scale', [t([C], 5, 1.5), t([C], 6)]],
+    ['fc', [t([fcIn, 5], 7, 0.2), t([5], 8)]],
+    ['fc/bn', [t([5], 9), t([5], 10, 0.5, 2), new Tensor([1], Float32Array.of(1))]],
+    ['out', [t([3, 5], 11)]],
+  ]);
+}
+
+const input = new Tensor([2, 3, 9, 9], values(2 * 3 * 81, 12, 3));
+const load = (inPlace: boolean, w = weights()) => Net.fromNetParameter(parsePrototxt(prototxt(inPlace), 'fold.prototxt') as NetParameter, w, [], { threads: 1 });
+
+/** Every blob after running the net one layer at a time (forward ranges of one layer never fuse). */
+function layerByLayer(net: Net): Map<string, Float32Array> {
+  net.forward({ data: input }, { end: 'data' });
+  for (const l of net.layers) net.forward({}, { start: l.name, end: l.name });
+  return new Map([...net.blobs].map(([name, t]) => [name, Float32Array.from(t.data)]));
+}
+
+function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  let d = 0, m = 1;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return a.length === b.length ? d / m : Infinity;
+}
+
+/** Counts forward calls of the named layers' own implementations. */
+function countRuns(net: Net, names: string[]): Map<string, number> {
+  const runs = new Map(names.map((n) => [n, 0]));
+  for (const l of net.layers.filter((m) => names.includes(m.name))) {
+    const forward = l.impl.forward.bind(l.impl);
+    l.impl.forward = (b, t) => (runs.set(l.name, runs.get(l.name)! + 1), forward(b, t));
+  }
+  return runs;
+}
+
+describe('folding BatchNorm / Scale / ReLU into the layer before them', () => {
+  it('a whole forward gives the blobs of the layers run one by one, without running BN, Scale or ReLU', () => {
+    const expected = layerByLayer(load(true));
+    expect(expected.get('conv')!.some((v) => v < 0), 'the ReLU must see negative values (slope 0.1)').toBe(true);
+    const net = load(true);
+    const runs = countRuns(net, ['conv', 'bn', 'scale', 'relu', 'fc', 'fc/bn', 'fc/relu']);
+    net.forward({ data: input });
+    for (const [name, want] of expected) expect(maxRelDiff(net.blobs.get(name)!.data, want), name).toBeLessThan(1e-5);
+    // The folded producers are copies: the original conv and fc do not run either.
+    expect(Object.fromEntries(runs)).toEqual({ conv: 0, bn: 0, scale: 0, relu: 0, fc: 0, 'fc/bn': 0, 'fc/relu': 0 });
+  });
+
+  it('leaves the net\'s weights (net.params) untouched', () => {
+    const w = weights(), originals = new Map([...w].map(([k, ts]) => [k, ts.map((t) => Float32Array.from(t.data))]));
+    const net = load(true, w);
+    net.forward({ data: input });
+    for (const [name, ts] of originals) ts.forEach((data, i) => expect(net.params.get(name)![i].data, `${name} blob ${i}`).toEqual(data));
+  });
+
+  it('forwards that end or start inside a chain run the original layers: same blobs as layer by layer', () => {
+    const net = load(true);
+    const expected = layerByLayer(load(true));
+    // Up to the BN: the blob holds the normalized, unscaled values.
+    const separate = load(true);
+    separate.forward({ data: input }, { end: 'conv' });
+    separate.forward({}, { start: 'bn', end: 'bn' });
+    const afterBn = Float32Array.from(separate.blobs.get('conv')!.data);
+    const runs = countRuns(net, ['conv', 'bn', 'scale', 'relu']);
+    net.forward({ data: input }, { end: 'bn' });
+    expect(maxRelDiff(net.blobs.get('conv')!.data, afterBn)).toBeLessThan(1e-6);
+    // Then the rest, starting inside the chain: Scale and ReLU run as layers, fc's chain is fused again.
+    net.forward({}, { start: 'scale' });
+    for (const [name, want] of expected) expect(maxRelDiff(net.blobs.get(name)!.data, want), name).toBeLessThan(1e-5);
+    expect(Object.fromEntries(runs)).toEqual({ conv: 1, bn: 1, scale: 1, relu: 1 });
+  });
+
+  it('a chain into other blobs is not folded: every intermediate blob keeps its own value', () => {
+    const net = load(false);
+    const runs = countRuns(net, ['conv', 'bn', 'scale', 'relu']);
+    net.forward({ data: input });
+    expect(Object.fromEntries(runs)).toEqual({ conv: 1, bn: 1, scale: 1, relu: 1 });
+    const chained = layerByLayer(load(true));
+    // The in-place net's final 'conv' is the relu blob here; 'conv' itself stays the raw convolution.
+    expect(maxRelDiff(net.blobs.get('relu')!.data, chained.get('conv')!)).toBeLessThan(1e-5);
+    expect(maxRelDiff(net.blobs.get('conv')!.data, net.blobs.get('bn')!.data)).toBeGreaterThan(1e-2);
+  });
+
+  it('a reshaped net (batch 1) still gives the layer-by-layer values', () => {
+    const net = load(true);
+    net.forward({ data: input });
+    const one = new Tensor([1, 3, 9, 9], input.data.slice(0, 3 * 81));
+    const out = Float32Array.from(net.forward({ data: one }).out.data);
+    const reference = load(true);
+    reference.forward({ data: one }, { end: 'data' });
+    for (const l of reference.layers) reference.forward({}, { start: l.name, end: l.name });
+    expect(maxRelDiff(out, reference.blobs.get('out')!.data)).toBeLessThan(1e-5);
+  });
+});
+
+describe.skipIf(sharedMissing())('folded BN nets against Caffe (../shared/reference/zoo)', () => {
+  for (const name of ['mobilenet', 'mobilenet_v2', 'resnet50']) {
+    it(`${name}: a forward split inside a BN chain (end at a Scale, start at its ReLU) matches Caffe`, async () => {
+      const c = referenceCases('zoo').find((r) => r.name === name)!;
+      const net = await Net.load(c.prototxt, weightsOf(c), { threads: 1 });
+      const scaleAt = net.layers.findIndex((l, i) => l.type === 'Scale' && net.layers[i + 1]?.type === 'ReLU' && i > net.layers.length / 3);
+      expect(scaleAt).toBeGreaterThan(0);
+      net.forward({ [c.inputName]: readNpy(c.input) }, { end: net.layers[scaleAt].name });
+      net.forward({}, { start: net.layers[scaleAt + 1].name });
+      for (const b of c.blobs) expect(relativeError(net.blobs.get(b)!, referenceBlob(c, b)), b).toBeLessThanOrEqual(TOLERANCE);
+    }, 60_000);
+  }
+});
