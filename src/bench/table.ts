@@ -1,10 +1,2 @@
-import Table from 'cli-table3';
-
-/** Rows without separator lines between them: benchmark tables are long and read as columns. */
-const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
-
-/** A cli-table3 table for timings: the first `left` columns left-aligned, the rest right-aligned (numbers). */
-export function timingTable(head: string[], left: number): Table.Table {
-  const colAligns = head.map((_, i) => (i < left ? 'left' : 'right') as 'left' | 'right');
-  return new Table({ head, chars: COMPACT, style: { head: [], border: [] }, colAligns });
-}
+// The benchmarks print with the CLI's compact table style (src/cli/table.ts).
+export { columnsTable as timingTable } from '../cli/table.js';
