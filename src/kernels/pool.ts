@@ -87,6 +87,7 @@ export class ThreadPool {
       const index = this.workers.length + 1;
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
+        execArgv: [], // not the parent's: `node --input-type=module -e` would make this CommonJS source fail
         workerData: { module: this.module, memory: this.memory, control: this.control, params: this.params, index },
       });
       worker.unref();
