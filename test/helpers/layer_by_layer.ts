@@ -29,7 +29,8 @@ export async function runLayerByLayer(dir: string, types: ReadonlySet<string>): 
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { input: string; blobs: string[] };
   const caffe = (b: string) => readNpy(path.join(dir, 'blobs', `${b.replaceAll('/', '__')}.npy`));
   const net = readNetPrototxt(path.join(dir, 'net.prototxt'));
-  const weights = await readWeightsFile(path.join(dir, 'weights.caffemodel'));
+  const weightsFile = path.join(dir, 'weights.caffemodel');
+  const weights = fs.existsSync(weightsFile) ? await readWeightsFile(weightsFile) : new Map<string, Tensor[]>();
   const blobs = new Map<string, Tensor>();
   const computed = new Set<string>();
   for (const def of net.layer ?? []) {
