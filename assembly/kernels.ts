@@ -11,6 +11,9 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
+import { depthwiseChunk } from './depthwise';
+import { poolChunk } from './pooling';
+
 const MR: i32 = 4;
 const NR: i32 = 8;
 
@@ -268,6 +271,8 @@ const KIND_GEMV: i32 = 2;
 const KIND_IP: i32 = 3;
 const KIND_CONV_PACK: i32 = 4;
 const KIND_CONV_ROWS: i32 = 5;
+const KIND_DEPTHWISE: i32 = 6;
+const KIND_POOL: i32 = 7;
 
 @inline function word(p: usize, i: i32): i32 {
   return load<i32>(p + (<usize>i << 2));
@@ -284,6 +289,8 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   else if (kind == KIND_IP) ipChunk(p, chunk, scratch);
   else if (kind == KIND_CONV_PACK) convPackChunk(p, chunk);
   else if (kind == KIND_CONV_ROWS) convRowsChunk(p, chunk, scratch);
+  else if (kind == KIND_DEPTHWISE) depthwiseChunk(p, chunk);
+  else if (kind == KIND_POOL) poolChunk(p, chunk, scratch);
 }
 
 // Convolutions with large weights and few output positions (AlexNet's conv3..5) are split by rows, so that each

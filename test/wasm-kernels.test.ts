@@ -75,6 +75,67 @@ for (const threads of [1, 2]) {
       }
     });
 
+    it('depthwise Convolution (one input channel per group): strides 1-3, pad, dilation, multipliers, batches, ReLU', () => {
+      const random = rng(17 + threads);
+      for (let t = 0; t < 40; t++) {
+        const channels = randomInt(random, 1, 9), multiplier = t % 5 === 4 ? randomInt(random, 2, 3) : 1;
+        // group 1 with one input channel is the same kernel (a grayscale first layer).
+        const group = t % 7 === 6 ? 1 : channels, cin = group === 1 ? 1 : channels;
+        const cout = (group === 1 ? randomInt(random, 1, 5) : channels) * multiplier;
+        const k = t % 3 === 0 ? 3 : randomInt(random, 1, 5), pad = randomInt(random, 0, 2);
+        const stride = t % 4 === 0 ? 2 : randomInt(random, 1, 3), dil = t % 6 === 5 ? 2 : 1;
+        const extent = dil * (k - 1) + 1;
+        const H = randomInt(random, Math.max(1, extent - 2 * pad), 30), W = randomInt(random, Math.max(1, extent - 2 * pad), 37);
+        const N = randomInt(random, 1, 2);
+        const x = new Tensor([N, cin, H, W], randomArray(N * cin * H * W, random));
+        const w = new Tensor([cout, 1, k, k], randomArray(cout * k * k, random));
+        const b = new Tensor([cout], randomArray(cout, random));
+        const bias = t % 3 !== 1;
+        const def = layerDef('Convolution', {
+          convolution_param: { num_output: cout, group, kernel_size: [k], pad: [pad], stride: [stride], dilation: [dil], bias_term: bias },
+        });
+        const relu = t % 4 === 1 ? 0 : t % 4 === 2 ? 0.1 : undefined;
+        const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+        const label = `case ${t}: N ${N} cin ${cin} cout ${cout} group ${group} k ${k} pad ${pad} stride ${stride} dil ${dil} ${H}x${W} relu ${relu}`;
+        expect([...got.dims], label).toEqual([...want.dims]);
+        expect(relDiff(got.data, want.data), label).toBeLessThan(1e-5);
+      }
+    });
+
+    it('Pooling MAX and AVE: kernels, strides 1-3, pad, ceil and floor, global, batches', () => {
+      const random = rng(23 + threads);
+      for (let t = 0; t < 48; t++) {
+        const pool = t % 2 === 0 ? 'MAX' : 'AVE', global = t % 9 === 8;
+        const k = randomInt(random, 1, 4), kw = t % 5 === 3 ? randomInt(random, 1, 4) : k;
+        const stride = t % 4 === 0 ? 2 : randomInt(random, 1, 3), pad = Math.min(k, kw) > 1 ? randomInt(random, 0, Math.min(k, kw) - 1) : 0;
+        const H = randomInt(random, k, 29), W = randomInt(random, kw, 35), N = randomInt(random, 1, 2), C = randomInt(random, 1, 6);
+        const x = new Tensor([N, C, H, W], randomArray(N * C * H * W, random));
+        const pooling_param = global
+          ? { pool, global_pooling: true }
+          : { pool, kernel_h: k, kernel_w: kw, stride, pad, round_mode: t % 3 === 0 ? 'FLOOR' : 'CEIL' };
+        const def = layerDef('Pooling', { pooling_param });
+        const [got, want] = bothKernels(def, [], x);
+        const label = `case ${t}: ${pool} ${JSON.stringify(pooling_param)} ${N}x${C}x${H}x${W}`;
+        expect([...got.dims], label).toEqual([...want.dims]);
+        // A CEIL window that starts past the image has divisor 0: AVE gives 0 / 0 = NaN there, as Caffe does.
+        const nan = (a: Float32Array) => [...a.keys()].filter((i) => Number.isNaN(a[i]));
+        expect(nan(got.data), label).toEqual(nan(want.data));
+        const finite = (a: Float32Array) => a.map((v) => (Number.isNaN(v) ? 0 : v));
+        expect(relDiff(finite(got.data), finite(want.data)), label).toBeLessThan(pool === 'MAX' ? 1e-30 : 1e-6);
+      }
+    });
+
+    it('Pooling MAX: NaN never wins, a window of NaN / -Infinity gives -FLT_MAX (as the TypeScript kernel)', () => {
+      const data = new Float32Array(2 * 9 * 9).map((_, i) => (i % 7) - 3);
+      for (let i = 0; i < 9 * 9; i++) data[i] = i % 3 === 0 ? NaN : data[i];
+      for (let i = 81; i < 81 + 27; i++) data[i] = i % 2 ? NaN : -Infinity;
+      const def = layerDef('Pooling', { pooling_param: { pool: 'MAX', kernel_size: 3, stride: 2, pad: 1 } });
+      const [got, want] = bothKernels(def, [], new Tensor([1, 2, 9, 9], data));
+      expect([...got.data]).toEqual([...want.data]);
+      expect(got.data.some((v) => v === -3.4028234663852886e38)).toBe(true);
+      expect(got.data.some((v) => Number.isNaN(v))).toBe(false);
+    });
+
     it('InnerProduct: batch 1 (GEMV) and batches (GEMM), transpose, no bias, fused leaky ReLU', () => {
       const random = rng(11 + threads);
       for (let t = 0; t < 24; t++) {

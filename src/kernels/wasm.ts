@@ -15,7 +15,7 @@ export const NR = 8;
 export const KC = 256;
 /** Columns of one convolution chunk at most: thread scratch holds KC x this many packed floats. */
 const MAX_CHUNK_COLS = 512;
-const THREAD_SCRATCH = 128 + KC * MAX_CHUNK_COLS * 4;
+export const THREAD_SCRATCH = 128 + KC * MAX_CHUNK_COLS * 4;
 const PAGE = 65536;
 const MAX_PAGES = 65536;
 /** Addresses below this belong to the job control block; the allocator hands out memory above it. */

@@ -3,6 +3,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import { gemm, matrix } from '../kernels/gemm.js';
 import { type ConvGeometry, depthwisePlane, im2col } from '../kernels/im2col.js';
 import { type PackedConv, convolveWasm, packConvWeights } from '../kernels/packed.js';
+import { type PackedDepthwise, depthwiseWasm, packDepthwiseWeights } from '../kernels/depthwise.js';
 import { wasmEngine } from '../kernels/wasm.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
@@ -130,6 +131,7 @@ export const convolutionLayer: LayerType = {
     let col = new Float32Array(0);
     // Weights packed in wasm memory, made on the first forward that uses the wasm kernels (freed with the layer).
     let packed: PackedConv | undefined;
+    let packedDepthwise: PackedDepthwise | undefined;
     const layer: FusableLayer = {
       fuseRelu(negativeSlope) {
         reluSlope = negativeSlope;
@@ -145,7 +147,7 @@ export const convolutionLayer: LayerType = {
         const outW = Math.floor((b.width + 2 * pw - extentW) / sw) + 1;
         const before = w;
         ({ w, bias } = convWeights(def, s, weights, [s.numOutput, b.channels / s.group, kh, kw]));
-        if (w !== before) packed = undefined;
+        if (w !== before) packed = packedDepthwise = undefined;
         geometry = { channels: b.channels / s.group, height: b.height, width: b.width, kernelH: kh, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH, outW };
         const top = [...bottoms[0].slice(0, b.channelAxis), s.numOutput, outH, outW];
         return bottoms.map(() => top);
@@ -153,7 +155,12 @@ export const convolutionLayer: LayerType = {
       forward(bottoms, tops) {
         const g = geometry!;
         const num = sizeOf(bottoms[0].dims.slice(0, bottoms[0].dims.length - 3));
-        const engine = g.channels > 1 ? wasmEngine() : null;
+        const engine = wasmEngine();
+        if (engine && g.channels === 1) {
+          packedDepthwise ??= packDepthwiseWeights(engine, layer, w, bias);
+          for (let i = 0; i < bottoms.length; i++) depthwiseWasm(engine, packedDepthwise, g, s.group, s.numOutput, num, bottoms[i].data, tops[i].data, reluSlope);
+          return;
+        }
         if (engine) {
           const kdim = g.channels * g.kernelH * g.kernelW;
           packed ??= packConvWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, kdim);

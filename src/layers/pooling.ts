@@ -1,5 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
+import { type PoolWindows, canPoolWasm, poolWasm } from '../kernels/pooling.js';
+import { wasmEngine } from '../kernels/wasm.js';
 import { shapeString } from '../tensor.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 
@@ -87,6 +89,7 @@ export const poolingLayer: LayerType = {
     // Per output row / column: first and one-past-last input index, clamped to the image, and the AVE divisor part.
     let rowStart: Int32Array = new Int32Array(0), rowEnd: Int32Array = new Int32Array(0), rowSpan: Int32Array = new Int32Array(0);
     let colStart: Int32Array = new Int32Array(0), colEnd: Int32Array = new Int32Array(0), colSpan: Int32Array = new Int32Array(0);
+    let wasmWindows: PoolWindows | undefined; // MAX / AVE windows for the wasm kernel (src/kernels/pooling.ts)
     return {
       reshape([shape]) {
         expectCounts(def, [1, 1], [1, maxTops]);
@@ -99,6 +102,7 @@ export const poolingLayer: LayerType = {
         need(def, outH > 0 && outW > 0, () => `kernel ${kh} x ${kw} is larger than the padded input ${height + 2 * ph} x ${width + 2 * pw}`);
         [rowStart, rowEnd, rowSpan] = windows(outH, kh, ph, sh, height, s.method === 'STOCHASTIC');
         [colStart, colEnd, colSpan] = windows(outW, kw, pw, sw, width, s.method === 'STOCHASTIC');
+        wasmWindows = { height, width, outH, outW, kernelW: kw, strideW: sw, padW: pw, rowStart, rowEnd, rowSpan, colSpan };
         const top = [shape[0], shape[1], outH, outW];
         return (def.top ?? []).map(() => top);
       },
@@ -106,6 +110,11 @@ export const poolingLayer: LayerType = {
         const planes = bottom.dims[0] * bottom.dims[1];
         const x = bottom.data, y = top.data, m = mask?.data;
         const inPlane = height * width, outPlane = outH * outW;
+        const engine = s.method === 'STOCHASTIC' || m ? null : wasmEngine();
+        if (engine && wasmWindows && canPoolWasm(wasmWindows)) {
+          poolWasm(engine, wasmWindows, s.method as 'MAX' | 'AVE', planes, x, y);
+          return;
+        }
         for (let c = 0; c < planes; c++) {
           const xo = c * inPlane, yo = c * outPlane;
           if (s.method === 'MAX') {

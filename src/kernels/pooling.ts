@@ -1,0 +1,58 @@
+// MAX (without the mask top) and AVE pooling on the wasm engine (assembly/pooling.ts): one parallel job per layer
+// over all planes. The layer's window tables (per output row / column: clamped start and end, AVE divisor part)
+// go with the job. The TypeScript loops in src/layers/pooling.ts stay the fallback and the tests' reference.
+
+import { THREAD_SCRATCH, type WasmEngine } from './wasm.js';
+
+export const KIND_POOL = 7;
+
+export interface PoolWindows {
+  height: number;
+  width: number;
+  outH: number;
+  outW: number;
+  kernelW: number;
+  strideW: number;
+  padW: number;
+  rowStart: Int32Array;
+  rowEnd: Int32Array;
+  rowSpan: Int32Array;
+  colSpan: Int32Array;
+}
+
+/** Floats of the per-thread row buffer: the padded input row, and what the last vector of outputs reads. */
+function bufferLength(w: PoolWindows): number {
+  return Math.max(w.padW + w.width, w.outW * w.strideW + w.kernelW + 8) + 8;
+}
+
+/** False when the row buffer would not fit the thread scratch (then the caller pools in TypeScript). */
+export function canPoolWasm(w: PoolWindows): boolean {
+  return bufferLength(w) * 4 <= THREAD_SCRATCH;
+}
+
+/** y (planes x outH x outW) = MAX or AVE pooling of x (planes x H x W). */
+export function poolWasm(e: WasmEngine, w: PoolWindows, method: 'MAX' | 'AVE', planes: number, x: Float32Array, y: Float32Array): void {
+  const align = (n: number) => Math.ceil(n / 16) * 16;
+  const xFloats = align(x.length), yFloats = align(y.length);
+  const tables = [w.rowStart, w.rowEnd, w.rowSpan, w.colSpan];
+  const tableFloats = tables.map((t) => align(t.length + 4));
+  const base = e.scratch((xFloats + yFloats + tableFloats.reduce((a, b) => a + b, 0)) * 4);
+  e.f32.set(x, base / 4);
+  const u32 = e.u32;
+  const tablePtrs: number[] = [];
+  let at = base + (xFloats + yFloats) * 4;
+  tables.forEach((t, i) => {
+    tablePtrs.push(at);
+    new Int32Array(u32.buffer, at, t.length).set(t);
+    at += tableFloats[i] * 4;
+  });
+  const perChunk = Math.ceil(planes / e.chunkCount(planes));
+  const p = e.job(KIND_POOL);
+  p[3] = base; p[4] = base + xFloats * 4; p[5] = perChunk; p[6] = planes;
+  p[7] = w.height; p[8] = w.width; p[9] = w.outH; p[10] = w.outW; p[11] = w.kernelW; p[12] = w.strideW; p[13] = w.padW;
+  p[14] = method === 'AVE' ? 1 : 0;
+  p[15] = tablePtrs[0]; p[16] = tablePtrs[1]; p[17] = tablePtrs[2]; p[18] = tablePtrs[3];
+  p[19] = bufferLength(w);
+  e.run(Math.ceil(planes / perChunk));
+  y.set(e.f32.subarray(base / 4 + xFloats, base / 4 + xFloats + y.length));
+}
