@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import type { LoadOptions, Net } from '../runtime/net.js';
+import type { LoadOptions, Net, NetOptions } from '../runtime/net.js';
 import { sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 
@@ -28,6 +28,8 @@ export interface NetArgs {
   level?: number;
   dataShape?: string[];
   verbose?: boolean;
+  /** For commands that compute: threads for the native kernels (default: one per core). */
+  threads?: number;
 }
 
 /** What loading noticed, on stderr: always what may matter, the format upgrades with --verbose. */
@@ -35,7 +37,7 @@ export function printNotes(net: Net, args: NetArgs): void {
   for (const note of [...(args.verbose ? net.upgrades : []), ...net.notes]) console.error(`note: ${note}`);
 }
 
-export function loadOptionsFrom(args: NetArgs): LoadOptions {
+export function loadOptionsFrom(args: NetArgs): LoadOptions & NetOptions {
   return {
     phase: args.phase as 'TEST' | 'TRAIN',
     lenient: args.lenient,
@@ -43,6 +45,7 @@ export function loadOptionsFrom(args: NetArgs): LoadOptions {
     level: args.level,
     dataShapes: args.dataShape && Object.fromEntries(args.dataShape.map(parseDataShape)),
     warn: (m: string) => console.error(`warning: ${m}`),
+    threads: args.threads || undefined, // 0 or unset: one per core
   };
 }
 

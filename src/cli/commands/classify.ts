@@ -29,6 +29,7 @@ export const classifyCommand = {
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
       .option('labels', { type: 'string', describe: 'class names, one a line (default: labels.txt beside the net, if any)' })
       .option('top', { type: 'number', default: 5, describe: 'how many classes to print per image' })
+      .option('threads', { type: 'number', describe: 'threads for the compute (default: one per core)' })
       .option('batch', { type: 'number', default: 8, describe: 'images per forward pass' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line and image: {"image", "top": [{"index", "label", "prob"}]}' })
       .option('oversample', { type: 'boolean', group: 'Images:', describe: 'average 10 crops (corners, center, mirrored) as caffe.Classifier does' })

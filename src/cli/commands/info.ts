@@ -18,7 +18,7 @@ export const infoCommand = {
       .example('$0 info models/alexnet/deploy.prototxt', 'shapes and costs of AlexNet')
       .example('$0 info deploy.prototxt weights.caffemodel --json', 'the same as JSON, checking the weights'),
   handler: async (args: InfoArgs) => {
-    const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    const net = await Net.load(args.net, args.weights, { ...loadOptionsFrom(args), threads: 1 }); // no native compute here
     const summary = summarize(net.graph);
     if (args.json) {
       console.log(JSON.stringify(summary));
