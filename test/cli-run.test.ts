@@ -41,6 +41,21 @@ describe('crema run', () => {
     expect(fs.readdirSync(path.join(dir, 'o2'))).toEqual(['pool.npy']);
   });
 
+  it('--threads 1 and 2 and --backend onnx give the same numbers', () => {
+    const dir = tmp();
+    const dump = (name: string, ...extra: string[]) => {
+      const r = crema('run', m('deploy.prototxt'), m('weights.caffemodel'), '--input', m('example-input.npy'), '--dump', path.join(dir, name), '--blobs', 'norm2,prob', ...extra);
+      expect(r.status, r.stderr).toBe(0);
+      return ['norm2', 'prob'].map((b) => readNpy(path.join(dir, name, `${b}.npy`)));
+    };
+    const one = dump('t1', '--threads', '1'), two = dump('t2', '--threads', '2'), onnx = dump('onnx', '--backend', 'onnx');
+    for (const other of [two, onnx])
+      other.forEach((t, i) => {
+        expect(t.dims).toEqual(one[i].dims);
+        t.data.forEach((v, j) => expect(Math.abs(v - one[i].data[j])).toBeLessThan(1e-4));
+      });
+  });
+
   it('bad input: one line naming the file, exit 2', () => {
     const dir = tmp();
     fs.writeFileSync(path.join(dir, 'bad.prototxt'), 'layer { name: "x" type: "Input" top: "x"\n  input_param { shape { dim: 1 } }\n  bogus: 3 }\n');
