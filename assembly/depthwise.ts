@@ -10,6 +10,8 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
+import { madd } from './simd';
+
 @inline function word(p: usize, i: i32): i32 {
   return load<i32>(p + (<usize>i << 2));
 }
@@ -68,7 +70,7 @@ function depthwisePlane(p: usize, x: usize, w: usize, b: f32, y: usize): void {
             let v: v128;
             if (sw == 1) v = v128.load(src);
             else v = i32x4.shuffle(v128.load(src), v128.load(src, 16), 0, 2, 4, 6);
-            acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(wRow + (<usize>kx << 2)), v));
+            acc = madd(acc, v128.load32_splat(wRow + (<usize>kx << 2)), v);
           }
         }
         if (reluOn) acc = v128.bitselect(acc, f32x4.mul(acc, slopeV), f32x4.gt(acc, zero));

@@ -12,6 +12,7 @@
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
 import { depthwiseChunk } from './depthwise';
+import { madd } from './simd';
 import { poolChunk } from './pooling';
 
 const MR: i32 = 4;
@@ -39,17 +40,17 @@ function microTile(
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
     let a = v128.load32_splat(pa);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd(c00, a, b0);
+    c01 = madd(c01, a, b1);
     a = v128.load32_splat(pa, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = madd(c10, a, b0);
+    c11 = madd(c11, a, b1);
     a = v128.load32_splat(pa, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = madd(c20, a, b0);
+    c21 = madd(c21, a, b1);
     a = v128.load32_splat(pa, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = madd(c30, a, b0);
+    c31 = madd(c31, a, b1);
     pa += 16;
     pb += 32;
   }
@@ -182,6 +183,8 @@ export function packA(src: usize, rs: i32, cs: i32, M: i32, k0: i32, kc: i32, ds
 /**
  * im2col straight into the packed-B layout: rows [k0, k0 + kc) of the column matrix (k = (c, ky, kx)) and its
  * columns [j0, j1) (j = oy * outW + ox), for one image plane stack at x (C x H x W floats).
+ * Per k and output row: the columns whose input is outside the image (left and right pad) are zeros, the rest
+ * are copied, four at a time with vector loads at strides 1 and 2 once the packed position is 4-aligned.
  */
 export function im2colPacked(
   x: usize, H: i32, W: i32, kh: i32, kw: i32, ph: i32, pw: i32, sh: i32, sw: i32, dh: i32, dw: i32, outW: i32,
@@ -195,18 +198,45 @@ export function im2colPacked(
     const ch = k / taps, r = k - ch * taps;
     const ky = r / kw, kx = r - ky * kw;
     const plane = x + <usize>(ch * H * W) * 4;
-    const rowOff = <usize>((k - k0) * NR) * 4;
-    let oy = j0 / outW, ox = j0 - oy * outW;
-    const yShift = ky * dh - ph, xShift = kx * dw - pw;
-    for (let jj = 0; jj < n; jj++) {
-      const iy = oy * sh + yShift, ix = ox * sw + xShift;
-      let v: f32 = 0;
-      if (<u32>iy < <u32>H && <u32>ix < <u32>W) v = load<f32>(plane + <usize>(iy * W + ix) * 4);
-      store<f32>(dst + <usize>(jj >> 3) * stripBytes + rowOff + <usize>(jj & 7) * 4, v);
-      if (++ox == outW) { ox = 0; oy++; }
+    const out = dst + <usize>((k - k0) * NR) * 4;
+    const xShift = kx * dw - pw;
+    // Output columns whose input column ox * sw + xShift is inside [0, W).
+    const lo = min(outW, xShift >= 0 ? 0 : (-xShift + sw - 1) / sw);
+    const hi = max(lo, min(outW, W - xShift <= 0 ? 0 : (W - xShift + sw - 1) / sw));
+    let oy = j0 / outW, ox0 = j0 - oy * outW;
+    let jj = 0;
+    while (jj < n) {
+      const seg = min(outW - ox0, n - jj);
+      const iy = oy * sh + ky * dh - ph;
+      if (<u32>iy >= <u32>H) {
+        for (let e = jj + seg; jj < e; jj++) store<f32>(packedAt(out, stripBytes, jj), 0);
+      } else {
+        const row = plane + <usize>(iy * W) * 4;
+        const a = max(ox0, lo), b = min(ox0 + seg, hi);
+        let ox = ox0;
+        for (; ox < a; ox++, jj++) store<f32>(packedAt(out, stripBytes, jj), 0);
+        if (sw <= 2) {
+          for (; ox < b && (jj & 3) != 0; ox++, jj++) store<f32>(packedAt(out, stripBytes, jj), load<f32>(row + <usize>(ox * sw + xShift) * 4));
+          for (; ox + 4 <= b; ox += 4, jj += 4) {
+            const src = row + <usize>(ox * sw + xShift) * 4;
+            const v = sw == 1 ? v128.load(src) : i32x4.shuffle(v128.load(src), v128.load(src, 16), 0, 2, 4, 6);
+            v128.store(packedAt(out, stripBytes, jj), v);
+          }
+        }
+        for (; ox < b; ox++, jj++) store<f32>(packedAt(out, stripBytes, jj), load<f32>(row + <usize>(ox * sw + xShift) * 4));
+        for (const e = ox0 + seg; ox < e; ox++, jj++) store<f32>(packedAt(out, stripBytes, jj), 0);
+      }
+      ox0 = 0;
+      oy++;
     }
-    for (let jj = n; jj < strips * NR; jj++) store<f32>(dst + <usize>(jj >> 3) * stripBytes + rowOff + <usize>(jj & 7) * 4, 0);
+    for (let e = strips * NR; jj < e; jj++) store<f32>(packedAt(out, stripBytes, jj), 0);
   }
+}
+
+/** Address of packed column jj (within its strip of NR) for the K row whose strip-0 entry is at `out`. */
+@inline
+function packedAt(out: usize, stripBytes: usize, jj: i32): usize {
+  return out + <usize>(jj >> 3) * stripBytes + <usize>(jj & 7) * 4;
 }
 
 /**
@@ -224,17 +254,17 @@ export function gemvStrips(K: i32, KC: i32, nPad: i32, N: i32, x: usize, b: usiz
       let k = 0;
       for (; k + 2 <= kc; k += 2) {
         const a0 = v128.load32_splat(px), a1 = v128.load32_splat(px, 4);
-        acc0 = f32x4.add(acc0, f32x4.mul(a0, v128.load(pb)));
-        acc1 = f32x4.add(acc1, f32x4.mul(a0, v128.load(pb, 16)));
-        acc2 = f32x4.add(acc2, f32x4.mul(a1, v128.load(pb, 32)));
-        acc3 = f32x4.add(acc3, f32x4.mul(a1, v128.load(pb, 48)));
+        acc0 = madd(acc0, a0, v128.load(pb));
+        acc1 = madd(acc1, a0, v128.load(pb, 16));
+        acc2 = madd(acc2, a1, v128.load(pb, 32));
+        acc3 = madd(acc3, a1, v128.load(pb, 48));
         px += 8;
         pb += 64;
       }
       if (k < kc) {
         const a0 = v128.load32_splat(px);
-        acc0 = f32x4.add(acc0, f32x4.mul(a0, v128.load(pb)));
-        acc1 = f32x4.add(acc1, f32x4.mul(a0, v128.load(pb, 16)));
+        acc0 = madd(acc0, a0, v128.load(pb));
+        acc1 = madd(acc1, a0, v128.load(pb, 16));
       }
     }
     acc0 = f32x4.add(acc0, acc2);

@@ -207,3 +207,35 @@ describe('ReLU fusion in Net', () => {
     expect(relDiff(post, pre.map(leaky))).toBeLessThan(1e-6);
   });
 });
+
+describe('the two wasm builds (dist/kernels-fma.wasm with fused multiply-adds, dist/kernels.wasm without)', () => {
+  // The engine is process-wide, so the build this process did not load runs in a child (from dist/).
+  const script = `
+    const { wasmBuild, useKernels } = await import('./dist/kernels/wasm.js');
+    const { convolutionLayer } = await import('./dist/layers/convolution.js');
+    const { Tensor } = await import('./dist/tensor.js');
+    const values = (n, seed) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 0.5);
+    const run = () => {
+      const def = { name: 'c', type: 'Convolution', bottom: ['x'], top: ['y'], convolution_param: { num_output: 10, kernel_size: [3], pad: [1], stride: [2] } };
+      const layer = convolutionLayer.create(def, [new Tensor([10, 7, 3, 3], values(630, 1)), new Tensor([10], values(10, 2))]);
+      const [shape] = layer.reshape([[1, 7, 19, 23]]);
+      const y = Tensor.zeros(shape);
+      layer.forward([new Tensor([1, 7, 19, 23], values(7 * 19 * 23, 3))], [y]);
+      return y.data;
+    };
+    const wasm = run();
+    useKernels('js');
+    const js = run();
+    let err = 0;
+    for (let i = 0; i < js.length; i++) err = Math.max(err, Math.abs(wasm[i] - js[i]));
+    useKernels('wasm');
+    console.log(JSON.stringify({ build: wasmBuild(), err }));`;
+  for (const fma of ['1', '0'])
+    it(`CREMA_FMA=${fma}: ${fma === '1' ? 'the relaxed-SIMD build where Node runs it' : 'the plain SIMD build'}, same results as the TypeScript kernels`, async () => {
+      const { execFileSync } = await import('node:child_process');
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, CREMA_FMA: fma, CREMA_KERNELS: '' }, encoding: 'utf8' });
+      const { build, err } = JSON.parse(out.trim().split('\n').pop()!) as { build: string; err: number };
+      expect(build).toBe(fma === '1' ? 'fma' : 'simd');
+      expect(err).toBeLessThan(1e-5);
+    });
+});
