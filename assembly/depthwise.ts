@@ -59,7 +59,9 @@ function depthwisePlane(p: usize, x: usize, w: usize, b: f32, y: usize): void {
     const ky1 = min(kh, iy0 < H ? (H - 1 - iy0) / dh + 1 : 0);
     const yRow = y + (<usize>(oy * outW) << 2);
     let ox = lo;
-    if (sw == 1 || sw == 2) {
+    if (kh == 3 && kw == 3 && dh == 1 && dw == 1 && ky0 == 0 && ky1 == 3 && (sw == 1 || sw == 2)) {
+      ox = rows3x3(x + (<usize>(iy0 * W - pw) << 2), W, w, bv, yRow, lo, hi, sw, reluOn, slope);
+    } else if (sw == 1 || sw == 2) {
       for (; ox + 4 <= hi; ox += 4) {
         let acc = bv;
         for (let ky = ky0; ky < ky1; ky++) {
@@ -81,6 +83,45 @@ function depthwisePlane(p: usize, x: usize, w: usize, b: f32, y: usize): void {
     for (let bx = 0; bx < lo; bx++) store<f32>(yRow + (<usize>bx << 2), tap(x, w, b, H, W, kh, kw, dh, dw, iy0, bx * sw - pw, ky0, ky1, reluOn, slope));
     for (let bx = hi; bx < outW; bx++) store<f32>(yRow + (<usize>bx << 2), tap(x, w, b, H, W, kh, kw, dh, dw, iy0, bx * sw - pw, ky0, ky1, reluOn, slope));
   }
+}
+
+/**
+ * The common case (3x3, dilation 1, all three input rows inside the image): taps unrolled, the nine weights
+ * splatted once per row. `x` is the address of input row iy0, column -pw. Returns the first column not done.
+ */
+@inline function rows3x3(x: usize, W: i32, w: usize, bv: v128, yRow: usize, lo: i32, hi: i32, sw: i32, reluOn: bool, slope: f32): i32 {
+  const w0 = v128.load32_splat(w), w1 = v128.load32_splat(w, 4), w2 = v128.load32_splat(w, 8);
+  const w3 = v128.load32_splat(w, 12), w4 = v128.load32_splat(w, 16), w5 = v128.load32_splat(w, 20);
+  const w6 = v128.load32_splat(w, 24), w7 = v128.load32_splat(w, 28), w8 = v128.load32_splat(w, 32);
+  const rowBytes = <usize>W << 2;
+  const slopeV = f32x4.splat(slope), zero = f32x4.splat(0);
+  let ox = lo;
+  for (; ox + 4 <= hi; ox += 4) {
+    const r0 = x + (<usize>(ox * sw) << 2), r1 = r0 + rowBytes, r2 = r1 + rowBytes;
+    let acc = bv;
+    if (sw == 1) {
+      acc = madd(acc, w0, v128.load(r0)); acc = madd(acc, w1, v128.load(r0, 4)); acc = madd(acc, w2, v128.load(r0, 8));
+      acc = madd(acc, w3, v128.load(r1)); acc = madd(acc, w4, v128.load(r1, 4)); acc = madd(acc, w5, v128.load(r1, 8));
+      acc = madd(acc, w6, v128.load(r2)); acc = madd(acc, w7, v128.load(r2, 4)); acc = madd(acc, w8, v128.load(r2, 8));
+    } else {
+      // Stride 2: taps 0 and 1 are the even and odd lanes of columns 0..7, tap 2 the even lanes of columns 2..9.
+      acc = madd(acc, w0, even(r0, 0)); acc = madd(acc, w1, odd(r0)); acc = madd(acc, w2, even(r0, 8));
+      acc = madd(acc, w3, even(r1, 0)); acc = madd(acc, w4, odd(r1)); acc = madd(acc, w5, even(r1, 8));
+      acc = madd(acc, w6, even(r2, 0)); acc = madd(acc, w7, odd(r2)); acc = madd(acc, w8, even(r2, 8));
+    }
+    if (reluOn) acc = v128.bitselect(acc, f32x4.mul(acc, slopeV), f32x4.gt(acc, zero));
+    v128.store(yRow + (<usize>ox << 2), acc);
+  }
+  return ox;
+}
+
+/** Floats 0, 2, 4, 6 from address p + offset. */
+@inline function even(p: usize, offset: usize): v128 {
+  return i32x4.shuffle(v128.load(p + offset), v128.load(p + offset, 16), 0, 2, 4, 6);
+}
+/** Floats 1, 3, 5, 7 from address p. */
+@inline function odd(p: usize): v128 {
+  return i32x4.shuffle(v128.load(p), v128.load(p, 16), 1, 3, 5, 7);
 }
 
 /** One output value with its window clipped to the image (borders, and what the vector loop leaves). */

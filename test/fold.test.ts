@@ -141,6 +141,41 @@ describe('folding BatchNorm / Scale / ReLU into the layer before them', () => {
   });
 });
 
+describe('Eltwise SUM + in-place ReLU in one pass (ResNet\'s shortcut joins)', () => {
+  const text = (coeffs: string, slope: number) => `
+    name: "join"
+    layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 4 dim: 5 dim: 3 } } }
+    layer { name: "a" type: "Convolution" bottom: "data" top: "a" convolution_param { num_output: 4 kernel_size: 1 } }
+    layer { name: "b" type: "Convolution" bottom: "data" top: "b" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+    layer { name: "sum" type: "Eltwise" bottom: "a" bottom: "b" bottom: "data" top: "sum" eltwise_param { operation: SUM ${coeffs} } }
+    layer { name: "relu" type: "ReLU" bottom: "sum" top: "sum" relu_param { negative_slope: ${slope} } }
+    layer { name: "sum2" type: "Eltwise" bottom: "sum" bottom: "a" top: "a" }
+    layer { name: "relu2" type: "ReLU" bottom: "a" top: "a" }`;
+  const w = () => new Map([
+    ['a', [new Tensor([4, 4, 1, 1], values(16, 21)), new Tensor([4], values(4, 22))]],
+    ['b', [new Tensor([4, 4, 3, 3], values(144, 23)), new Tensor([4], values(4, 24))]],
+  ]);
+  const x = new Tensor([2, 4, 5, 3], values(120, 25, 2));
+  const net = (coeffs: string, slope: number) => Net.fromNetParameter(parsePrototxt(text(coeffs, slope), 'join.prototxt') as NetParameter, w(), [], { threads: 1 });
+
+  for (const [coeffs, slope] of [['', 0], ['coeff: 0.5 coeff: -2 coeff: 1.5', 0.2]] as const)
+    it(`${coeffs || 'coefficients 1'}, slope ${slope}: same blobs as layer by layer, Eltwise and ReLU layers not run`, () => {
+      const reference = net(coeffs, slope);
+      reference.forward({ data: x }, { end: 'data' });
+      for (const l of reference.layers) reference.forward({}, { start: l.name, end: l.name });
+      expect(reference.blobs.get('sum')!.data.some((v) => v < 0) || slope === 0).toBe(true);
+      const fused = net(coeffs, slope);
+      const runs = countRuns(fused, ['sum', 'relu', 'sum2', 'relu2']);
+      fused.forward({ data: x });
+      for (const name of ['sum', 'a']) expect(maxRelDiff(fused.blobs.get(name)!.data, reference.blobs.get(name)!.data), name).toBe(0);
+      expect(Object.fromEntries(runs)).toEqual({ sum: 0, relu: 0, sum2: 0, relu2: 0 });
+      // A forward ending at the Eltwise leaves the plain sum.
+      fused.forward({ data: x }, { end: 'sum' });
+      expect(fused.blobs.get('sum')!.data.some((v) => v < 0), 'no ReLU yet').toBe(true);
+      expect(Object.fromEntries(runs)).toEqual({ sum: 1, relu: 0, sum2: 0, relu2: 0 });
+    });
+});
+
 describe.skipIf(sharedMissing())('folded BN nets against Caffe (../shared/reference/zoo)', () => {
   for (const name of ['mobilenet', 'mobilenet_v2', 'resnet50']) {
     it(`${name}: a forward split inside a BN chain (end at a Scale, start at its ReLU) matches Caffe`, async () => {

@@ -6,7 +6,8 @@
 // Why this is still Caffe: each layer of the chain works in place on the producer's only top, and no other layer
 // reads that blob in between, so the value Caffe stores in the blob is the last one written: exactly the folded
 // result. A chain that writes into another blob is never fused (the intermediate blobs must keep their values).
-// A forward whose range starts or ends inside a chain runs the original layers instead (see `plan`).
+// A forward whose range starts or ends inside a chain runs the original layers instead (see `producerFor`).
+// An Eltwise SUM followed by an in-place ReLU (ResNet's shortcut joins) becomes one pass the same way.
 
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
@@ -29,8 +30,10 @@ export interface Fusion {
   reluSlope?: number;
   /** The producer over folded copies of its weights (made on first use); absent when only a ReLU is fused. */
   folded?: FusableLayer;
-  /** The bottom shapes `folded` was last reshaped for. */
-  foldedShapes?: string;
+  /** The bottom shapes `folded` was last reshaped for (the graph's array: inferShapes makes new ones). */
+  foldedShapes?: unknown;
+  /** For an Eltwise SUM producer: the sum and the ReLU in one pass. */
+  eltwise?: Layer;
 }
 
 const foldableProducers = new Set(['Convolution', 'InnerProduct']);
@@ -55,6 +58,7 @@ export function fusionMembers(fusions: Map<number, Fusion>): Map<number, Fusion>
 /** The in-place chain [BatchNorm] [Scale] [ReLU] after producer i, or undefined when there is nothing to fuse. */
 function chainAfter(layers: readonly GraphLayer[], i: number): Fusion | undefined {
   const l = layers[i];
+  if (l.type === 'Eltwise') return eltwiseReluAfter(layers, i);
   if (typeof (l.impl as Partial<FusableLayer>).fuseRelu !== 'function' || l.tops.length !== 1) return undefined;
   const top = l.tops[0];
   const foldable = foldableProducers.has(l.type) && producesChannelsOnAxis1(l);
@@ -78,6 +82,47 @@ function chainAfter(layers: readonly GraphLayer[], i: number): Fusion | undefine
     fusion.last = at = next;
   }
   return fusion.last === i ? undefined : fusion;
+}
+
+/** Eltwise SUM whose only top is next worked on by an in-place ReLU. */
+function eltwiseReluAfter(layers: readonly GraphLayer[], i: number): Fusion | undefined {
+  const l = layers[i];
+  const p = paramsOf<{ operation: string; coeff: number[] }>(l.def, 'eltwise_param');
+  if (p.operation !== 'SUM' || l.tops.length !== 1) return undefined;
+  const top = l.tops[0];
+  const next = layers.findIndex((m, j) => j > i && (m.bottoms.includes(top) || m.tops.includes(top)));
+  if (next < 0 || layers[next].type !== 'ReLU' || !inPlaceOn(layers[next], top)) return undefined;
+  const reluSlope = paramsOf<{ negative_slope: number }>(layers[next].def, 'relu_param').negative_slope;
+  const coeffs = Float32Array.from(l.bottoms, (_, b) => p.coeff?.[b] ?? 1);
+  return { producer: i, relu: next, last: next, reluSlope, eltwise: eltwiseSumRelu(coeffs, reluSlope) };
+}
+
+/**
+ * y = relu(sum_b coeff_b * x_b) in one pass, with the float roundings of the Eltwise layer then ReLU: each
+ * partial sum rounded to float (an axpy: the product is exact in double). Reads every bottom at i before writing y[i], so y may be one of the bottoms.
+ */
+function eltwiseSumRelu(coeffs: Float32Array, slope: number): Layer {
+  const allOnes = coeffs.every((c) => c === 1);
+  return {
+    inPlace: true,
+    reshape: (bottoms) => [bottoms[0]],
+    forward(bottoms, [top]) {
+      const y = top.data, n = y.length;
+      if (allOnes && bottoms.length === 2) {
+        const a = bottoms[0].data, b = bottoms[1].data;
+        for (let i = 0; i < n; i++) {
+          const v = Math.fround(a[i] + b[i]);
+          y[i] = v > 0 ? v : v * slope + 0; // + 0: Caffe gives +0, not -0, for negative x at slope 0
+        }
+        return;
+      }
+      for (let i = 0; i < n; i++) {
+        let v = Math.fround(coeffs[0] * bottoms[0].data[i]);
+        for (let b = 1; b < bottoms.length; b++) v = Math.fround(v + coeffs[b] * bottoms[b].data[i]);
+        y[i] = v > 0 ? v : v * slope + 0;
+      }
+    },
+  };
 }
 
 function inPlaceOn(m: GraphLayer, blob: string): boolean {
@@ -126,9 +171,10 @@ function foldableScale(m: GraphLayer, producer: GraphLayer): boolean {
 export function producerFor(fusion: Fusion, layers: readonly GraphLayer[], to: number): Layer {
   const l = layers[fusion.producer];
   if (fusion.last > to) {
-    (l.impl as FusableLayer).fuseRelu(undefined);
+    (l.impl as Partial<FusableLayer>).fuseRelu?.(undefined);
     return l.impl;
   }
+  if (fusion.eltwise) return fusion.eltwise;
   const impl = fusion.batchNorm === undefined && fusion.scale === undefined ? (l.impl as FusableLayer) : foldedProducer(fusion, layers);
   impl.fuseRelu(fusion.reluSlope);
   return impl;
@@ -146,10 +192,9 @@ function foldedProducer(fusion: Fusion, layers: readonly GraphLayer[]): FusableL
     const [w, bias] = foldWeights(l, fusion.batchNorm === undefined ? undefined : layers[fusion.batchNorm], fusion.scale === undefined ? undefined : layers[fusion.scale]);
     fusion.folded = layerType(l.type, l.name).create(withBias(l.def), [w, bias]) as FusableLayer;
   }
-  const shapes = JSON.stringify(l.bottomShapes);
-  if (fusion.foldedShapes !== shapes) {
+  if (fusion.foldedShapes !== l.bottomShapes) {
     fusion.folded.reshape(l.bottomShapes);
-    fusion.foldedShapes = shapes;
+    fusion.foldedShapes = l.bottomShapes;
   }
   return fusion.folded;
 }
