@@ -71,6 +71,9 @@ describe('crema run', () => {
     expect(missing.stderr).toMatch(/nope\.prototxt/);
     const usage = crema('run');
     expect(usage.status).toBe(2);
+    const unknown = crema('rnu');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr.trim()).toBe("crema: unknown command 'rnu' (commands: bench, classify, convert, draw, info, run, show, upgrade, verify; crema --help)");
   });
 });
 

@@ -10,6 +10,11 @@ export const exitState = { code: EXIT_OK };
 
 export async function main(argv: string[]): Promise<number> {
   exitState.code = EXIT_OK;
+  const names = commands.map((c) => c.command.split(' ')[0]);
+  if (argv[0] && !argv[0].startsWith('-') && !names.includes(argv[0])) {
+    console.error(`crema: unknown command '${argv[0]}' (commands: ${names.join(', ')}; crema --help)`);
+    return EXIT_BAD_INPUT;
+  }
   let cli = yargs(argv)
     .scriptName('crema')
     .usage('crema: run, convert and verify Caffe models\n\nUsage: $0 <command> [options]')
