@@ -32,6 +32,9 @@ function takeChunks(h: Int32Array, run: (chunk: number) => void): void {
   }
 }
 
+/** How long an idle worker keeps polling for the next job before it sleeps. */
+const WORKER_SPIN_MS = 0.5;
+
 // The worker's whole program (CommonJS, run with eval: no file to find next to src/ or dist/).
 const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
@@ -40,12 +43,19 @@ const instance = new WebAssembly.Instance(module, { env: { memory, abort() {} } 
 const runChunk = instance.exports.runChunk;
 const h = new Int32Array(memory.buffer, control, 16);
 const takeChunks = ${takeChunks.toString()};
+const SPIN_MS = ${WORKER_SPIN_MS};
 const run = (chunk) => runChunk(params, chunk, index);
 parentPort.postMessage('ready');
 let seen = Atomics.load(h, 0);
 for (;;) {
-  Atomics.wait(h, 0, seen, 1000);
-  const now = Atomics.load(h, 0);
+  // Spin briefly before sleeping: a forward opens one job per layer, microseconds apart, and waking from
+  // Atomics.wait can take longer than a small layer's whole job.
+  let now = Atomics.load(h, 0);
+  for (const until = performance.now() + SPIN_MS; now === seen && performance.now() < until; ) now = Atomics.load(h, 0);
+  if (now === seen) {
+    Atomics.wait(h, 0, seen, 1000);
+    now = Atomics.load(h, 0);
+  }
   if (now === seen) continue;
   seen = now;
   if (index < Atomics.load(h, 4)) takeChunks(h, run);
