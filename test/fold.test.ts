@@ -129,6 +129,22 @@ describe('folding BatchNorm / Scale / ReLU into the layer before them', () => {
     expect(maxRelDiff(net.blobs.get('conv')!.data, net.blobs.get('bn')!.data)).toBeGreaterThan(1e-2);
   });
 
+  it('BatchNorm with batch statistics (use_global_stats: false) is not folded', () => {
+    const text = prototxt(true).replace('batch_norm_param { eps: 0.001 }', 'batch_norm_param { eps: 0.001 use_global_stats: false }');
+    const net = Net.fromNetParameter(parsePrototxt(text, 'fold.prototxt') as NetParameter, weights(), [], { threads: 1 });
+    const runs = countRuns(net, ['conv', 'bn', 'scale', 'relu']);
+    net.forward({ data: input });
+    expect(Object.fromEntries(runs)).toEqual({ conv: 1, bn: 1, scale: 1, relu: 1 });
+    // Normalized by its own batch: per channel, the pre-Scale values have mean 0 over N, H, W.
+    net.forward({ data: input }, { end: 'bn' });
+    const conv = net.blobs.get('conv')!, spatial = conv.dims[2] * conv.dims[3];
+    for (let c = 0; c < C; c++) {
+      let sum = 0;
+      for (let n = 0; n < 2; n++) for (let i = 0; i < spatial; i++) sum += conv.data[(n * C + c) * spatial + i];
+      expect(Math.abs(sum / (2 * spatial))).toBeLessThan(1e-5);
+    }
+  });
+
   it('a reshaped net (batch 1) still gives the layer-by-layer values', () => {
     const net = load(true);
     net.forward({ data: input });
