@@ -19,7 +19,7 @@ import { madd } from './simd';
   return <usize>load<u32>(p + (<usize>i << 2));
 }
 
-export function depthwiseChunk(p: usize, chunk: i32): void {
+export function depthwiseChunk(p: usize, chunk: i32, scratch: usize): void {
   const perChunk = word(p, 24), planes = word(p, 25);
   const first = chunk * perChunk, end = min(planes, first + perChunk);
   const cout = word(p, 17), mult = word(p, 18);
@@ -27,6 +27,10 @@ export function depthwiseChunk(p: usize, chunk: i32): void {
   const kh = word(p, 7), kw = word(p, 8);
   const outH = word(p, 15), outW = word(p, 16);
   const x = addr(p, 3), weights = addr(p, 19), y = addr(p, 20), bias = addr(p, 21);
+  if (paddedFits(p, scratch)) {
+    paddedPlanes(p, first, end, scratch);
+    return;
+  }
   for (let plane = first; plane < end; plane++) {
     const n = plane / cout, o = plane - n * cout;
     const c = o / mult;
@@ -34,6 +38,68 @@ export function depthwiseChunk(p: usize, chunk: i32): void {
     const yPlane = y + ((<usize>plane * outH * outW) << 2);
     const b: f32 = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0;
     depthwisePlane(p, xPlane, weights + (<usize>(o * kh * kw) << 2), b, yPlane);
+  }
+}
+
+// ---- 3x3 planes through a zero-padded copy (thread scratch): no border cases at all, which matters for the
+// small planes of a net's last layers (7x7, 14x14), where the border is a good part of the plane.
+
+/** Row stride (floats) of the padded copy: the padded row, plus room for the last vector's over-reads. */
+@inline function paddedWidth(p: usize): i32 {
+  const W = word(p, 6), pw = word(p, 10), sw = word(p, 12), outW = word(p, 16);
+  return (max(W + 2 * pw, (outW + 4) * sw + 12) + 3) & ~3;
+}
+
+function paddedFits(p: usize, scratch: usize): bool {
+  const kh = word(p, 7), kw = word(p, 8), sw = word(p, 12), dh = word(p, 13), dw = word(p, 14);
+  if (kh != 3 || kw != 3 || dh != 1 || dw != 1 || (sw != 1 && sw != 2)) return false;
+  const rows = word(p, 5) + 2 * word(p, 9);
+  const floats = <u64>rows * <u64>paddedWidth(p) + 32;
+  return floats * 4 + 128 <= <u64>addr(p, 2);
+}
+
+function paddedPlanes(p: usize, first: i32, end: i32, scratch: usize): void {
+  const cin = word(p, 4), H = word(p, 5), W = word(p, 6), ph = word(p, 9), pw = word(p, 10), sh = word(p, 11), sw = word(p, 12);
+  const outH = word(p, 15), outW = word(p, 16), cout = word(p, 17), mult = word(p, 18);
+  const x = addr(p, 3), weights = addr(p, 19), y = addr(p, 20), bias = addr(p, 21);
+  const reluOn = word(p, 22) != 0, slope = load<f32>(p + 23 * 4);
+  const Wp = paddedWidth(p), rows = H + 2 * ph;
+  const tmp = scratch, buffer = scratch + 64;
+  const rowBytes = <usize>Wp << 2;
+  // Zero once: the pad stays zero, each plane only overwrites the image part.
+  const total = <usize>(rows * Wp + 32);
+  for (let i: usize = 0; i < total; i += 4) v128.store(buffer + (i << 2), f32x4.splat(0));
+  let loaded = -1;
+  for (let plane = first; plane < end; plane++) {
+    const n = plane / cout, o = plane - n * cout;
+    const c = n * cin + o / mult;
+    if (c != loaded) {
+      copyIntoPadded(x + ((<usize>c * H * W) << 2), H, W, buffer + (<usize>ph * rowBytes) + (<usize>pw << 2), rowBytes);
+      loaded = c;
+    }
+    const b: f32 = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0;
+    const bv = f32x4.splat(b);
+    const w = weights + (<usize>(o * 9) << 2);
+    const yPlane = y + ((<usize>plane * outH * outW) << 2);
+    for (let oy = 0; oy < outH; oy++) {
+      const row = buffer + <usize>(oy * sh) * rowBytes;
+      const yRow = yPlane + (<usize>(oy * outW) << 2);
+      const ox = rows3x3(row, Wp, w, bv, yRow, 0, outW, sw, reluOn, slope);
+      if (ox < outW) {
+        // The last, partial vector: computed whole into tmp (its extra lanes read the slack), stored lane by lane.
+        rows3x3(row, Wp, w, bv, tmp - (<usize>ox << 2), ox, ox + 4, sw, reluOn, slope);
+        for (let j = ox; j < outW; j++) store<f32>(yRow + (<usize>j << 2), load<f32>(tmp + (<usize>(j - ox) << 2)));
+      }
+    }
+  }
+}
+
+@inline function copyIntoPadded(src: usize, H: i32, W: i32, dst: usize, dstRowBytes: usize): void {
+  for (let r = 0; r < H; r++) {
+    const s = src + (<usize>(r * W) << 2), d = dst + <usize>r * dstRowBytes;
+    let i = 0;
+    for (; i + 4 <= W; i += 4) v128.store(d + (<usize>i << 2), v128.load(s + (<usize>i << 2)));
+    for (; i < W; i++) store<f32>(d + (<usize>i << 2), load<f32>(s + (<usize>i << 2)));
   }
 }
 

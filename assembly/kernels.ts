@@ -319,7 +319,7 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   else if (kind == KIND_IP) ipChunk(p, chunk, scratch);
   else if (kind == KIND_CONV_PACK) convPackChunk(p, chunk);
   else if (kind == KIND_CONV_ROWS) convRowsChunk(p, chunk, scratch);
-  else if (kind == KIND_DEPTHWISE) depthwiseChunk(p, chunk);
+  else if (kind == KIND_DEPTHWISE) depthwiseChunk(p, chunk, scratch);
   else if (kind == KIND_POOL) poolChunk(p, chunk, scratch);
 }
 

@@ -102,6 +102,18 @@ for (const threads of [1, 2]) {
       }
     });
 
+    it('depthwise 3x3 on planes too large for the padded copy in thread scratch (the clipped-border path)', () => {
+      const random = rng(29);
+      for (const [stride, pad, relu] of [[1, 1, 0], [2, 1, undefined], [1, 2, 0.3]] as const) {
+        const H = 300, W = 470; // 300 x 470 floats padded: more than the 512 KB of thread scratch
+        const x = new Tensor([1, 2, H, W], randomArray(2 * H * W, random));
+        const w = new Tensor([2, 1, 3, 3], randomArray(18, random)), b = new Tensor([2], randomArray(2, random));
+        const def = layerDef('Convolution', { convolution_param: { num_output: 2, group: 2, kernel_size: [3], pad: [pad], stride: [stride] } });
+        const [got, want] = bothKernels(def, [w, b], x, relu);
+        expect(relDiff(got.data, want.data), `stride ${stride} pad ${pad}`).toBeLessThan(1e-5);
+      }
+    });
+
     it('Pooling MAX and AVE: kernels, strides 1-3, pad, ceil and floor, global, batches', () => {
       const random = rng(23 + threads);
       for (let t = 0; t < 48; t++) {
