@@ -33,7 +33,7 @@ function takeChunks(h: Int32Array, run: (chunk: number) => void): void {
 }
 
 /** How long an idle worker keeps polling for the next job before it sleeps. */
-const WORKER_SPIN_MS = 0.5;
+const WORKER_SPIN_MS = 2;
 
 // The worker's whole program (CommonJS, run with eval: no file to find next to src/ or dist/).
 const WORKER_SOURCE = `
