@@ -9,22 +9,13 @@ import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { messageType } from '../src/caffe/schema.js';
 import type { BlobProto, Message } from '../src/caffe/types.js';
 import { decodeMessage, encodeMessage, fileSource, memorySource } from '../src/caffe/wire.js';
-import { CremaError } from '../src/util/errors.js';
 import { sharedDir, sharedMissing } from './helpers/shared.js';
 import { f64, legacyBlob, len, packedFloats, str, tag, uint, unpackedFloats, varint } from './helpers/wire.js';
+import { errorOf } from './helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-caffemodel-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CremaError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a CremaError');
-}
 
 const bytes = (...parts: number[][]): Uint8Array => new Uint8Array(parts.flat());
 

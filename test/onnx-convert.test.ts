@@ -5,8 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
 import { convertGraph } from '../src/onnx/convert.js';
@@ -17,23 +16,13 @@ import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
 import { randomArray, rng } from './helpers/compute.js';
 import { relativeError } from './helpers/reference.js';
+import { cli } from './helpers/cli.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const lenet = path.join(repo, 'models/lenet');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-convert-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-async function cli(...args: string[]) {
-  const out = vi.spyOn(console, 'log').mockImplementation(() => {});
-  const err = vi.spyOn(console, 'error').mockImplementation(() => {});
-  try {
-    const code = await main(args);
-    return { code, stdout: out.mock.calls.map((c) => c.join(' ')).join('\n'), stderr: err.mock.calls.map((c) => c.join(' ')).join('\n') };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 describe('crema convert', () => {
   it('writes LeNet as ONNX: weights as raw_data, every blob an output under its Caffe name, same numbers in ONNX Runtime', async () => {

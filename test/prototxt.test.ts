@@ -4,21 +4,11 @@ import { describe, expect, test } from 'vitest';
 import { formatFloat32, formatPrototxt, parsePrototxt } from '../src/caffe/prototxt.js';
 import { paramsOf } from '../src/caffe/schema.js';
 import type { Message } from '../src/caffe/types.js';
-import { CremaError } from '../src/util/errors.js';
 import { sharedDir, sharedMissing } from './helpers/shared.js';
+import { errorOf } from './helpers/cli.js';
 
 const parse = (text: string, opts = {}): Message => parsePrototxt(text, 'net.prototxt', opts);
 
-/** The CremaError message `fn` throws (fails the test if it throws anything else or nothing). */
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CremaError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a CremaError');
-}
 
 describe('parsePrototxt syntax', () => {
   test('fields, nesting forms, comments and repeated values', () => {

@@ -3,28 +3,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../src/tensor.js';
 import { readNpy, writeNpy } from '../src/util/npy.js';
 import { comparePair } from '../src/verify/compare.js';
 import { sharedDir, sharedMissing } from './helpers/shared.js';
+import { cli } from './helpers/cli.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-verify-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-async function cli(...args: string[]) {
-  const out = vi.spyOn(console, 'log').mockImplementation(() => {});
-  const err = vi.spyOn(console, 'error').mockImplementation(() => {});
-  try {
-    const code = await main(args);
-    return { code, stdout: out.mock.calls.map((c) => c.join(' ')).join('\n'), stderr: err.mock.calls.map((c) => c.join(' ')).join('\n') };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 const lastLine = (s: string) => s.trimEnd().split('\n').at(-1);
 
