@@ -7,7 +7,7 @@ import { layerType } from '../../src/layers/registry.js';
 import { Net } from '../../src/runtime/net.js';
 import { type Shape, Tensor } from '../../src/tensor.js';
 import { readNpy } from '../../src/util/npy.js';
-import { TOLERANCE, referenceBlob, referenceCases, relativeError, weightsOf } from './reference.js';
+import { TOLERANCE, referenceBlob, referenceCases, relativeDifference, relativeError, weightsOf } from './reference.js';
 
 /** mulberry32: a small seeded generator, so failures reproduce. */
 export function rng(seed: number): () => number {
@@ -32,15 +32,10 @@ export function randomInt(random: () => number, lo: number, hi: number): number 
   return lo + Math.floor(random() * (hi - lo + 1));
 }
 
-/** max |a - b| / max(1, max |b|), as the project measures agreement. */
+/** max |a - b| / max(1, max |b|), as the project measures agreement; a and b must be of one length. */
 export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
-  let err = 0, scale = 1;
-  for (let i = 0; i < b.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return Number.isNaN(err) ? Infinity : err / scale;
+  return relativeDifference(a, b);
 }
 
 /** A layer definition as the readers produce it. */

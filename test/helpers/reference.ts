@@ -52,11 +52,15 @@ export function referenceBlob(c: ReferenceCase, blob: string): Tensor {
 
 /** max|ours - ref| / max(1, max|ref|): the project's measure of agreement with Caffe (pass: <= 1e-4). */
 export function relativeError(ours: Tensor, ref: Tensor): number {
-  if (ours.dims.join() !== ref.dims.join()) return Infinity;
+  return ours.dims.join() === ref.dims.join() ? relativeDifference(ours.data, ref.data) : Infinity;
+}
+
+/** The same measure on bare arrays of one length (NaN anywhere: Infinity). */
+export function relativeDifference(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
   let maxRef = 0, maxErr = 0;
-  for (let i = 0; i < ref.data.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(ref.data[i]));
-    const e = Math.abs(ref.data[i] - ours.data[i]);
+  for (let i = 0; i < ref.length; i++) {
+    maxRef = Math.max(maxRef, Math.abs(ref[i]));
+    const e = Math.abs(ref[i] - ours[i]);
     maxErr = Number.isNaN(e) ? Infinity : Math.max(maxErr, e);
   }
   return maxErr / Math.max(1, maxRef);
