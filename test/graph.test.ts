@@ -41,6 +41,12 @@ describe('wiring', () => {
     expect(() => graphOf(input([100000, 100000, 1000]))).toThrow("layer 'data' (Input): top 'data' would have shape [100000, 100000, 1000], which is not a sane blob size");
     expect(() => graphOf(`${input([1, 3, 4, 4])} layer { name: "t" type: "Tile" bottom: "data" top: "t" tile_param { axis: 1 tiles: 2000000000 } }`)).toThrow(/not a sane blob size/);
   });
+  it('refuses a net whose blobs together are beyond 16 GiB, though each one fits', () => {
+    const layers = Array.from({ length: 5 }, (_, i) => `layer { name: "s${i}" type: "Sigmoid" bottom: "${i ? `s${i - 1}` : 'data'}" top: "s${i}" }`).join(' ');
+    expect(() => graphOf(`${input([1000, 1000, 1000])} ${layers}`)).toThrow(
+      "the net's blobs would hold 6,000,000,000 values (22.4 GiB) at these input shapes, beyond crema's bound of 16 GiB; use a smaller batch or input",
+    );
+  });
   it('in-place layers keep one blob; outputs are the blobs nothing reads later', () => {
     const g = graphOf(`${input([2, 3])} layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" inner_product_param { num_output: 4 } }
       layer { name: "relu" type: "ReLU" bottom: "ip" top: "ip" } layer { name: "sm" type: "Softmax" bottom: "ip" top: "prob" }

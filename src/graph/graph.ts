@@ -33,6 +33,8 @@ export interface Graph {
 
 /** Refuse shapes whose element count is beyond this (2^31 floats = 8 GiB): absurd for any Caffe net. */
 export const MAX_BLOB_ELEMENTS = 2 ** 31;
+/** Refuse nets whose blobs together hold more than this (2^32 floats = 16 GiB): every blob is kept, as in Caffe. */
+export const MAX_NET_ELEMENTS = 2 ** 32;
 
 /**
  * Builds the graph of an upgraded, phase-filtered V2 net: checks the wiring (every bottom produced earlier,
@@ -93,5 +95,9 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {
     l.bottomShapes = bottomShapes;
     l.topShapes = topShapes;
   }
+  let total = 0;
+  for (const s of shapes.values()) total += sizeOf(s);
+  if (total > MAX_NET_ELEMENTS)
+    throw new CremaError(`the net's blobs would hold ${total.toLocaleString('en-US')} values (${(total / 2 ** 28).toFixed(1)} GiB) at these input shapes, beyond crema's bound of 16 GiB; use a smaller batch or input`);
   graph.blobShapes = shapes;
 }
