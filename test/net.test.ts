@@ -1,6 +1,8 @@
 // The library API (what a pycaffe user expects): Net.load, inputs/outputs, forward, blobs, params, reshape.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { NetParameter } from '../src/caffe/types.js';
+import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { Net, Tensor } from '../src/index.js';
 import { readNpy } from '../src/util/npy.js';
 import { TOLERANCE, referenceBlob, referenceCases, relativeError } from './helpers/reference.js';
@@ -94,5 +96,14 @@ describe('Net after a failed reshape', () => {
     expect(() => net.forward({ data: Tensor.zeros([1, 3, 40, 40]) })).toThrow(/ip1/);
     expect(net.shapes.get('data')).toEqual([1, 3, 32, 32]);
     expect(net.forward({ data: example() }).prob.data).toEqual(before);
+  });
+
+  it('still runs at its old shapes when an in-place layer would change its blob\'s shape', () => {
+    const text = `layer { name: "d" type: "Input" top: "d" input_param { shape { dim: 1 dim: 2 dim: 1 dim: 1 } } }
+      layer { name: "p" type: "Pooling" bottom: "d" top: "d" pooling_param { global_pooling: true pool: AVE } }`;
+    const net = Net.fromNetParameter(parsePrototxt(text, 'pool.prototxt') as NetParameter, new Map(), [], { threads: 1 });
+    expect(() => net.reshape({ d: [1, 2, 3, 3] })).toThrow("layer 'p' (Pooling): works in place on 'd' but would change its shape from [1, 2, 3, 3] to [1, 2, 1, 1]");
+    expect(net.shapes.get('d')).toEqual([1, 2, 1, 1]);
+    expect(net.forward({ d: Float32Array.of(1, 2) }).d.data).toEqual(Float32Array.of(1, 2));
   });
 });

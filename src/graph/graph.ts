@@ -2,7 +2,7 @@ import type { LayerParameter, NetParameter } from '../caffe/types.js';
 import type { Layer } from '../layers/layer.js';
 import { LayerError } from '../layers/layer.js';
 import { layerType } from '../layers/registry.js';
-import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
+import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 
 /** One layer of the net: its V2 definition, its instance, its blobs by name and its weights. */
@@ -90,6 +90,9 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {
     topShapes.forEach((s, i) => {
       if (!s.every((d) => Number.isSafeInteger(d) && d >= 0) || sizeOf(s) > MAX_BLOB_ELEMENTS)
         throw new LayerError(l.def, `top '${l.tops[i]}' would have shape ${shapeString(s)}, which is not a sane blob size`);
+      const inPlaceOn = l.bottoms.indexOf(l.tops[i]);
+      if (inPlaceOn >= 0 && !sameShape(bottomShapes[inPlaceOn], s))
+        throw new LayerError(l.def, `works in place on '${l.tops[i]}' but would change its shape from ${shapeString(bottomShapes[inPlaceOn])} to ${shapeString(s)}`);
       shapes.set(l.tops[i], s);
     });
     l.bottomShapes = bottomShapes;

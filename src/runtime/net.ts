@@ -2,7 +2,7 @@ import { loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
 import { buildGraph, inferShapes, type Graph, type GraphLayer } from '../graph/graph.js';
 import { setThreads, wasmEngine } from '../kernels/wasm.js';
-import { type Layer, LayerError, declaredWeights } from '../layers/layer.js';
+import { type Layer, declaredWeights } from '../layers/layer.js';
 import { type Fusion, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
 import { availableParallelism } from 'node:os';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
@@ -179,14 +179,8 @@ export class Net {
     return i;
   }
 
-  /** (Re)allocates every blob for the current shapes; a blob keeps its buffer when its size is unchanged. */
+  /** (Re)allocates every blob for the current shapes (checked by inferShapes); a blob keeps its buffer when its size is unchanged. */
   private allocate(): void {
-    for (const l of this.graph.layers)
-      l.tops.forEach((t, i) => {
-        const bottomIndex = l.bottoms.indexOf(t);
-        if (bottomIndex >= 0 && !sameShape(l.bottomShapes[bottomIndex], l.topShapes[i]))
-          throw new LayerError(l.def, `works in place on '${t}' but would change its shape from ${shapeString(l.bottomShapes[bottomIndex])} to ${shapeString(l.topShapes[i])}`);
-      });
     for (const [name, shape] of this.graph.blobShapes) {
       const old = this.blobs.get(name);
       this.blobs.set(name, old && old.size === sizeOf(shape) ? new Tensor(shape, old.data) : Tensor.zeros(shape));
