@@ -111,6 +111,11 @@ describe('encode / decode', () => {
     });
   });
 
+  test('float data mixing unpacked values and packed runs keeps every value, in order', () => {
+    const mixed = legacyBlob([1, 1, 1, 6], [...unpackedFloats(5, [1]), ...packedFloats(5, [2, 3]), ...unpackedFloats(5, [4, 5]), ...packedFloats(5, [6])]);
+    expect(readBlobProto(bytes(mixed), 'mixed.binaryproto').data).toEqual(new Float32Array([1, 2, 3, 4, 5, 6]));
+  });
+
   test('a file read through a tiny window gives the same net as one in memory', () => {
     const net = sampleNet();
     const encoded = encodeCaffemodel(net);

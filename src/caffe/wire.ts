@@ -402,6 +402,8 @@ class Decoder {
       this.pos = stop;
       const prev = out[f.name] as Float32Array | Float64Array | undefined;
       out[f.name] = prev ? concatTyped(prev, arr) : arr;
+      // Unpacked values after this run grow from out[f.name], not from the array they grew before it.
+      this.growing.get(out)?.delete(f.name);
       return;
     }
     const list = (out[f.name] ??= []) as unknown[];
