@@ -69,6 +69,10 @@ describe('crema run', () => {
     const missing = crema('run', path.join(dir, 'nope.prototxt'));
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/nope\.prototxt/);
+    // Each thread is a worker with its own heap: thousands of them ran the process out of memory (abort, no message).
+    const threads = spawnSync('node', ['bin/crema.js', 'run', m('deploy.prototxt'), m('weights.caffemodel'), '--input', m('example-input.npy'), '--threads', '3000'], { encoding: 'utf8', timeout: 20_000 });
+    expect(threads.status).toBe(2);
+    expect(threads.stderr.trim()).toBe('crema: --threads must be a whole number from 0 to 256, got 3000');
     const usage = crema('run');
     expect(usage.status).toBe(2);
     const unknown = crema('rnu');

@@ -7,6 +7,7 @@ import { CremaError } from '../util/errors.js';
 import { NativeLayerTimer } from './native.js';
 import { OnnxLayerTimer } from './onnx.js';
 import type { Backend, BackendResult } from './result.js';
+import { checkCount, checkThreads } from './counts.js';
 import { type Contender, interleave, summarize } from './stats.js';
 
 export interface BenchNetOptions {
@@ -26,13 +27,10 @@ export interface BenchNetOptions {
 
 /** Refuses counts that would make no sense or hang (negative, fractional, absurd). */
 export function checkBenchCounts(o: { threads: number; iterations: number; batch: number; warmup?: number }): void {
-  const whole = (name: string, v: number, min: number, max: number) => {
-    if (!Number.isInteger(v) || v < min || v > max) throw new CremaError(`--${name} must be a whole number from ${min} to ${max}, got ${v}`);
-  };
-  whole('threads', o.threads, 0, 256);
-  whole('iterations', o.iterations, 1, 100_000);
-  whole('batch', o.batch, 1, 4096);
-  whole('warmup', o.warmup ?? 0, 0, 10_000);
+  checkThreads(o.threads);
+  checkCount('iterations', o.iterations, 1, 100_000);
+  checkCount('batch', o.batch, 1, 4096);
+  checkCount('warmup', o.warmup ?? 0, 0, 10_000);
 }
 
 /** Threads a backend will use when asked for `threads` (0 = one per core). */

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import type { LoadOptions, Net, NetOptions } from '../runtime/net.js';
+import { checkThreads } from '../bench/counts.js';
 import { sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 
@@ -38,6 +39,7 @@ export function printNotes(net: Net, args: NetArgs): void {
 }
 
 export function loadOptionsFrom(args: NetArgs): LoadOptions & NetOptions {
+  if (args.threads !== undefined) checkThreads(args.threads);
   return {
     phase: args.phase as 'TEST' | 'TRAIN',
     lenient: args.lenient,
