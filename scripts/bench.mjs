@@ -30,7 +30,7 @@ const { Tensor } = await import('../dist/tensor.js');
 const { convertGraph, encodeConversion } = await import('../dist/onnx/convert.js');
 const { interleave, summarize } = await import('../dist/bench/stats.js');
 const { setNativeThreads } = await import('../dist/bench/bench-net.js');
-const { timingTable } = await import('../dist/bench/table.js');
+const { columnsTable } = await import('../dist/cli/table.js');
 
 /** Runs `npm run build` when a source (src/, assembly/) is newer than dist/; its errors are reported. */
 function buildIfStale() {
@@ -425,7 +425,7 @@ for (const [name, fn] of Object.entries(sections)) {
 machine.load_average_after = os.loadavg().map((x) => Number(x.toFixed(2)));
 
 const fmt = (x) => (Number.isFinite(x) ? x.toFixed(x >= 100 ? 1 : x >= 10 ? 2 : 3) : '-');
-const table = timingTable(['case', 'backend', 'threads', 'median ms', 'min ms', 'max ms', 'ratio', 'goal', 'met'], 2);
+const table = columnsTable(['case', 'backend', 'threads', 'median ms', 'min ms', 'max ms', 'ratio', 'goal', 'met'], 2);
 for (const r of rows)
   table.push([r.case, r.backend, r.threads ?? '', fmt(r.median_ms), fmt(r.min_ms), fmt(r.max_ms), r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}${r.ratio_to ? ` (${r.ratio_to})` : ''}`, r.goal ?? '', r.met === undefined ? '' : r.met ? 'yes' : 'NO']);
 console.log(`crema bench: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ONNX Runtime ${machine.onnxruntime}; load average ${machine.load_average_before.join(' ')} before, ${machine.load_average_after.join(' ')} after`);

@@ -1,10 +1,10 @@
 import type { Argv } from 'yargs';
 import { benchNet, checkBenchCounts } from '../../bench/bench-net.js';
 import type { Backend, BackendResult } from '../../bench/result.js';
-import { timingTable } from '../../bench/table.js';
 import { Net } from '../../runtime/net.js';
 import { startProgress } from '../progress.js';
 import { loadOptionsFrom, netArgs, printNotes } from '../shared.js';
+import { columnsTable } from '../table.js';
 
 interface BenchArgs {
   net: string;
@@ -69,7 +69,7 @@ const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
  */
 export function formatBench(name: string, results: readonly BackendResult[], iterations: number): string {
   const head = ['layer', 'type', ...results.map((r) => `${r.backend} ms (${r.threads} thread${r.threads === 1 ? '' : 's'})`)];
-  const table = timingTable(head, 2);
+  const table = columnsTable(head, 2);
   const rows = new Map<string, { type: string; times: (number | undefined)[] }>();
   results.forEach((r, i) =>
     r.layers.forEach((l) => {
