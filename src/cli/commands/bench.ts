@@ -3,12 +3,10 @@ import { benchNet, checkBenchCounts } from '../../bench/bench-net.js';
 import type { Backend, BackendResult } from '../../bench/result.js';
 import { Net } from '../../runtime/net.js';
 import { startProgress } from '../progress.js';
-import { loadOptionsFrom, netArgs, printNotes } from '../shared.js';
+import { loadOptionsFrom, type NetArgs, netArgs, printNotes } from '../shared.js';
 import { columnsTable } from '../table.js';
 
-interface BenchArgs {
-  net: string;
-  weights?: string;
+interface BenchArgs extends NetArgs {
   backend: Backend | 'both';
   threads: number;
   iterations: number;
@@ -16,8 +14,6 @@ interface BenchArgs {
   batch?: number;
   lrn: 'native' | 'decomposed';
   json: boolean;
-  phase: string;
-  lenient: boolean;
 }
 
 export const benchCommand = {
