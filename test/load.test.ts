@@ -9,6 +9,7 @@ import type { LayerParameter } from '../src/caffe/types.js';
 import { buildGraph } from '../src/graph/graph.js';
 import { sizeOf } from '../src/tensor.js';
 import { CremaError } from '../src/util/errors.js';
+import { readNpy } from '../src/util/npy.js';
 import { sharedDir, sharedMissing } from './helpers/shared.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -89,6 +90,18 @@ describe('loadNet on the trained V1 models', () => {
     expect(notes).toContain('dropped the loss / accuracy layers, which need labels: accuracy (Accuracy)');
     const train = await loadNet(trainTest, weightsFile, { phase: 'TRAIN', dataShapes: { data: [100, 3, 32, 32] } });
     expect(train.net.layer!.map((l) => l.name)).toEqual(net.layer!.map((l) => l.name));
+  });
+});
+
+describe('loadNet on paths that are not readable files', () => {
+  it('names the path in a CremaError (a directory as the net, the weights or a .npy)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-load-dir-'));
+    await expect(loadNet(dir)).rejects.toThrow(new CremaError(`${dir}: not a file`));
+    await expect(loadNet(model('lenet', 'deploy.prototxt'), dir)).rejects.toThrow(new CremaError(`${dir}: not a file`));
+    expect(() => readNpy(dir)).toThrow(new CremaError(`${dir}: not a file`));
+    const missing = path.join(dir, 'missing.caffemodel');
+    await expect(loadNet(model('lenet', 'deploy.prototxt'), missing)).rejects.toThrow(new CremaError(`${missing}: cannot open: ENOENT`));
+    fs.rmSync(dir, { recursive: true });
   });
 });
 

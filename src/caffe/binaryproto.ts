@@ -1,7 +1,7 @@
 // .binaryproto files: one BlobProto, e.g. the mean image of a data set (imagenet_mean.binaryproto).
-import fs from 'node:fs';
 import { CremaError } from '../util/errors.js';
-import { checkBlob, checkLooksBinary, openForReading } from './caffemodel.js';
+import { withOpenFile } from '../util/files.js';
+import { checkBlob, checkLooksBinary } from './caffemodel.js';
 import { messageType } from './schema.js';
 import type { BlobProto } from './types.js';
 import { type ByteSource, decodeMessage, fileSource, memorySource } from './wire.js';
@@ -23,10 +23,5 @@ export function readBlobProto(bytes: Uint8Array, file: string): BlobProto {
 
 /** Reads a .binaryproto from disk. */
 export function readBlobProtoFile(path: string): BlobProto {
-  const { fd, size } = openForReading(path);
-  try {
-    return decodeBlob(fileSource(fd, size), path);
-  } finally {
-    fs.closeSync(fd);
-  }
+  return withOpenFile(path, (fd, size) => decodeBlob(fileSource(fd, size), path));
 }

@@ -1,8 +1,8 @@
 // .caffemodel files: a binary NetParameter whose layers carry their weights as BlobProtos.
 // Any generation is read as it is: V2 (`layer`, field 100), V1 (`layers`, field 2, enum types)
 // and V0 (V1's `layer`, field 1); upgrading to V2 is a later step.
-import fs from 'node:fs';
 import { CremaError } from '../util/errors.js';
+import { withOpenFile } from '../util/files.js';
 import { messageType } from './schema.js';
 import type { BlobProto, Message } from './types.js';
 import { type ByteSource, decodeMessage, encodeMessage, fileSource, memorySource } from './wire.js';
@@ -88,33 +88,12 @@ export function readCaffemodel(bytes: Uint8Array, file: string): Message {
   return decodeNet(memorySource(bytes), file);
 }
 
-/** Opens a file for the readers, with a one-line error when it cannot be. */
-export function openForReading(path: string): { fd: number; size: number } {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (e) {
-    throw new CremaError(`${path}: cannot open: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  const stat = fs.fstatSync(fd);
-  if (!stat.isFile()) {
-    fs.closeSync(fd);
-    throw new CremaError(`${path}: not a file`);
-  }
-  return { fd, size: stat.size };
-}
-
 /**
  * Reads a caffemodel from disk without holding the file in memory: the structure is read through a
  * small window and each blob's floats are read straight into their Float32Array.
  */
 export function readCaffemodelFile(path: string): Message {
-  const { fd, size } = openForReading(path);
-  try {
-    return decodeNet(fileSource(fd, size), path);
-  } finally {
-    fs.closeSync(fd);
-  }
+  return withOpenFile(path, (fd, size) => decodeNet(fileSource(fd, size), path));
 }
 
 /** Encodes a NetParameter (as the readers give it) into caffemodel bytes. */

@@ -5,23 +5,21 @@ import fs from 'node:fs';
 import h5wasm from 'h5wasm/node';
 import { Tensor, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { withOpenFile } from '../util/files.js';
 
 /** HDF5's format signature. The superblock sits at byte 0, 512, 1024, 2048, ... of the file. */
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /** True when the file is HDF5 (what Caffe's H5Fis_hdf5 checks before choosing how to read weights). */
 export function isHdf5File(file: string): boolean {
-  const fd = fs.openSync(file, 'r');
-  try {
+  return withOpenFile(file, (fd) => {
     const head = Buffer.alloc(8);
     for (let offset = 0; offset <= 8192; offset = offset === 0 ? 512 : offset * 2) {
       if (fs.readSync(fd, head, 0, 8, offset) < 8) return false;
       if (HDF5_SIGNATURE.every((b, i) => head[i] === b)) return true;
     }
     return false;
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
 
 type H5Group = InstanceType<typeof h5wasm.Group>;

@@ -1,8 +1,8 @@
 // The one way a net comes in: prototxt (any version) -> parse -> upgrade -> phase filter & inference form,
 // plus its weights (.caffemodel of any version, or Caffe's HDF5) as tensors by layer name.
-import fs from 'node:fs';
 import { Tensor, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { readFileBytes } from '../util/files.js';
 import { readCaffemodelFile } from './caffemodel.js';
 import { isHdf5File, readHdf5Weights } from './hdf5.js';
 import { type Phase, filterNet } from './phase.js';
@@ -62,7 +62,7 @@ export async function loadNet(prototxtPath: string, weightsPath?: string, opts: 
 
 /** A prototxt parsed and upgraded to V2 (not filtered). */
 export function readNetPrototxt(file: string, notes: string[] = [], opts: Pick<LoadOptions, 'lenient' | 'warn'> = {}): NetParameter {
-  const text = fs.readFileSync(file, 'utf8');
+  const text = readFileBytes(file).toString('utf8');
   const parsed = parsePrototxt(text, file, { lenient: opts.lenient, warn: opts.warn });
   return upgradeNet(parsed, file, notes);
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { Tensor, sizeOf } from '../tensor.js';
 import { CremaError } from './errors.js';
+import { readFileBytes } from './files.js';
 
 // NumPy .npy, version 1-3: the format Caffe users exchange blobs in (and what `--dump` writes).
 // Reads little/big-endian float32/float64/int/uint/bool arrays into a float32 Tensor; writes float32 (v1.0).
@@ -59,7 +60,7 @@ export function parseNpy(bytes: Uint8Array, file: string): Tensor {
 }
 
 export function readNpy(file: string): Tensor {
-  return parseNpy(fs.readFileSync(file), file);
+  return parseNpy(readFileBytes(file), file);
 }
 
 export function encodeNpy(t: { dims: readonly number[]; data: Float32Array }): Buffer {

@@ -3,9 +3,11 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { encodeCaffemodel, readCaffemodelFile } from '../../caffe/caffemodel.js';
 import { isHdf5File } from '../../caffe/hdf5.js';
-import { formatPrototxt, parsePrototxt } from '../../caffe/prototxt.js';
+import { readNetPrototxt } from '../../caffe/load.js';
+import { formatPrototxt } from '../../caffe/prototxt.js';
 import { upgradeNet } from '../../caffe/upgrade.js';
 import { CremaError } from '../../util/errors.js';
+import { withOpenFile } from '../../util/files.js';
 
 interface UpgradeArgs {
   in: string;
@@ -26,8 +28,7 @@ export const upgradeCommand = {
   handler: (args: UpgradeArgs) => {
     const notes: string[] = [];
     if (isPrototxt(args.in)) {
-      const text = fs.readFileSync(args.in, 'utf8');
-      const net = upgradeNet(parsePrototxt(text, args.in, { lenient: args.lenient, warn: (m) => console.error(`warning: ${m}`) }), args.in, notes);
+      const net = readNetPrototxt(args.in, notes, { lenient: args.lenient, warn: (m) => console.error(`warning: ${m}`) });
       writeAtomically(args.out, formatPrototxt(net));
     } else {
       const net = upgradeNet(readCaffemodelFile(args.in), args.in, notes);
@@ -41,18 +42,14 @@ export const upgradeCommand = {
 
 /** Text protobuf or binary? By extension when it says, else by content (Caffe's own tools are told by the user). */
 function isPrototxt(file: string): boolean {
-  if (!fs.statSync(file).isFile()) throw new CremaError(`${file}: is not a file`);
-  if (/\.(prototxt|pbtxt)$/i.test(file)) return true;
-  if (isHdf5File(file)) throw new CremaError(`${file}: is HDF5 weights, which have no old format to upgrade from`);
-  if (/\.caffemodel$/i.test(file)) return false;
-  const fd = fs.openSync(file, 'r');
-  try {
+  return withOpenFile(file, (fd) => {
+    if (/\.(prototxt|pbtxt)$/i.test(file)) return true;
+    if (isHdf5File(file)) throw new CremaError(`${file}: is HDF5 weights, which have no old format to upgrade from`);
+    if (/\.caffemodel$/i.test(file)) return false;
     const head = Buffer.alloc(512);
     const n = fs.readSync(fd, head, 0, head.length, 0);
     return head.subarray(0, n).every((b) => b === 9 || b === 10 || b === 13 || (b >= 0x20 && b < 0x7f) || b >= 0x80);
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
 
 /** Writes through a temporary file in the same directory and a rename, so OUT is never left half written. */
