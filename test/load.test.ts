@@ -93,6 +93,15 @@ describe('loadNet on the trained V1 models', () => {
   });
 });
 
+describe('loadNet errors about layers', () => {
+  it('name the prototxt they are in', async () => {
+    const trainTest = path.join(here, 'fixtures/load/cifar10_quick_train_test.v1.prototxt');
+    await expect(loadNet(trainTest)).rejects.toThrow(new CremaError(
+      `${trainTest}: layer 'cifar' (Data): cannot turn it into an Input layer: its images come from a database and transform_param.crop_size is not set; give the shape of 'data' (data shapes option)`,
+    ));
+  });
+});
+
 describe('loadNet on paths that are not readable files', () => {
   it('names the path in a CremaError (a directory as the net, the weights or a .npy)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-load-dir-'));

@@ -46,10 +46,8 @@ export async function loadNet(prototxtPath: string, weightsPath?: string, opts: 
     fileWeights = await readWeightsFile(weightsPath, upgrades);
     for (const [name, blobs] of fileWeights) weights.set(name, blobs);
   }
-  const net = filterNet(full, { phase: opts.phase, level: opts.level, stages: opts.stages }, notes, {
-    weights,
-    dataShapes: opts.dataShapes,
-  });
+  const net = namingFile(prototxtPath, () =>
+    filterNet(full, { phase: opts.phase, level: opts.level, stages: opts.stages }, notes, { weights, dataShapes: opts.dataShapes }));
   const used = new Map<string, Tensor[]>();
   for (const l of net.layer ?? []) {
     const w = weights.get(l.name);
@@ -58,6 +56,16 @@ export async function loadNet(prototxtPath: string, weightsPath?: string, opts: 
   if (fileWeights) noteUnusedWeights(fileWeights, net, weightsPath!, notes);
   noteMissingWeights(net, used, weightsPath, notes);
   return { net, weights: used, notes, upgrades };
+}
+
+/** Runs `fn`, prefixing the file to the CremaErrors it throws about the net's layers (which name no file). */
+function namingFile<T>(file: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof CremaError) throw new CremaError(`${file}: ${err.message}`);
+    throw err;
+  }
 }
 
 /** A prototxt parsed and upgraded to V2 (not filtered). */
