@@ -28,8 +28,8 @@ export const benchCommand = {
       .option('batch', { type: 'number', describe: 'images per forward (default: the net\'s own input batch)' })
       .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'ONNX backend: LRN as ONNX\'s LRN op or as a subgraph' })
       .option('json', { type: 'boolean', default: false, describe: 'print a JSON array, one object per backend, instead of the table' })
-      .example('$0 bench models/alexnet.prototxt alexnet.caffemodel --backend both --threads 1', 'native vs ONNX Runtime on one thread')
-      .example('$0 bench net.prototxt w.caffemodel --batch 10 --json', 'timings as JSON'),
+      .example('$0 bench models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --backend both --threads 1', 'native vs ONNX Runtime on one thread')
+      .example('$0 bench models/lenet/deploy.prototxt models/lenet/weights.caffemodel --batch 10 --json', 'timings as JSON'),
   handler: async (args: BenchArgs) => {
     checkBenchCounts({ threads: args.threads, iterations: args.iterations, batch: args.batch ?? 1, warmup: args.warmup });
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));

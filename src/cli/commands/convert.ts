@@ -27,7 +27,7 @@ export const convertCommand = {
       .option('opset', { type: 'number', default: DEFAULT_OPSET, describe: `ONNX opset, ${MIN_OPSET} to ${MAX_OPSET}` })
       .option('outputs', { type: 'string', default: 'net', describe: 'graph outputs: net (Caffe\'s outputs), all (every blob, named as in Caffe), or blob names, comma-separated' })
       .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'ACROSS_CHANNELS LRN as ONNX\'s LRN op, or as an AveragePool subgraph (faster in ONNX Runtime)' })
-      .example('$0 convert deploy.prototxt weights.caffemodel -o model.onnx', 'convert a model')
+      .example('$0 convert models/lenet/deploy.prototxt models/lenet/weights.caffemodel -o lenet.onnx', 'convert a model')
       .example('$0 convert deploy.prototxt weights.caffemodel -o debug.onnx --outputs all', 'expose every blob, for verification')
       .example('$0 convert models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --triton model_repository', 'a model repository for Triton Inference Server'),
   handler: async (args: ConvertArgs) => {

@@ -15,8 +15,8 @@ export const infoCommand = {
   builder: (y: Argv) =>
     netArgs(y)
       .option('json', { type: 'boolean', default: false, describe: 'print {"blobs": {...}, "layers": [...]} as JSON' })
-      .example('$0 info models/alexnet/deploy.prototxt', 'shapes and costs of AlexNet')
-      .example('$0 info deploy.prototxt weights.caffemodel --json', 'the same as JSON, checking the weights'),
+      .example('$0 info models/zoo/alexnet.prototxt', 'shapes and costs of AlexNet')
+      .example('$0 info models/lenet/deploy.prototxt models/lenet/weights.caffemodel --json', 'as JSON, checking the weights'),
   handler: async (args: InfoArgs) => {
     const net = await Net.load(args.net, args.weights, { ...loadOptionsFrom(args), threads: 1 }); // no native compute here
     const summary = summarize(net.graph);

@@ -33,8 +33,8 @@ export const runCommand = {
       .option('top', { type: 'number', default: 5, describe: 'how many top classes to print for a classifier output' })
       .option('backend', { choices: ['native', 'onnx'], default: 'native', describe: 'run natively, or converted to ONNX in ONNX Runtime (in memory)' })
       .option('threads', { type: 'number', describe: 'threads for the compute (default: one per core)' })
-      .example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input digit.npy', 'classify one input')
-      .example('$0 run net.prototxt w.caffemodel --input data=x.npy --dump out/ --blobs conv1,norm1', 'dump two blobs')
+      .example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/example-input.npy', 'classify one input')
+      .example('$0 run models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --input data=models/cifar10_full/example-input.npy --dump out/ --blobs conv1,norm1', 'dump two blobs')
       .example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/examples/digit-7.png --raw-scale 1', 'an image, preprocessed as pycaffe does'),
   handler: async (args: RunArgs) => {
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));

@@ -38,7 +38,7 @@ export const verifyCommand = {
       .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'how the ONNX model writes ACROSS_CHANNELS LRN' })
       .option('opset', { type: 'number', describe: 'ONNX opset of the converted model' })
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
-      .example('$0 verify deploy.prototxt weights.caffemodel', 'native vs ONNX Runtime on a random input')
+      .example('$0 verify models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel', 'native vs ONNX Runtime on a random input')
       .example('$0 verify deploy.prototxt weights.caffemodel --input x.npy --reference caffe_blobs/', 'both against Caffe\'s own blobs'),
   handler: async (args: VerifyArgs) => {
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
