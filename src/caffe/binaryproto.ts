@@ -7,9 +7,7 @@ import type { BlobProto } from './types.js';
 import { type ByteSource, decodeMessage, fileSource, memorySource } from './wire.js';
 
 function decodeBlob(src: ByteSource, file: string): BlobProto {
-  const head = new Uint8Array(Math.min(512, src.size));
-  src.copy(0, head);
-  checkLooksBinary(head, src.size, file, 'binaryproto');
+  checkLooksBinary(src, file, 'binaryproto');
   const blob = decodeMessage(messageType('BlobProto'), src, file) as BlobProto;
   if (!blob.data?.length && !blob.double_data?.length) throw new CremaError(`${file}: the blob has no data: not a binaryproto`);
   checkBlob(blob, file);

@@ -8,7 +8,7 @@ import type { BlobProto, Message } from './types.js';
 import { type ByteSource, decodeMessage, encodeMessage, fileSource, memorySource } from './wire.js';
 
 /** What a file that is not protobuf at all most likely is, from its first bytes. */
-export function sniffNonProtobuf(head: Uint8Array): string | undefined {
+function sniffNonProtobuf(head: Uint8Array): string | undefined {
   const starts = (...sig: number[]): boolean => sig.every((b, i) => head[i] === b);
   if (starts(0xff, 0xd8, 0xff)) return 'a JPEG image';
   if (starts(0x89, 0x50, 0x4e, 0x47)) return 'a PNG image';
@@ -24,10 +24,11 @@ export function sniffNonProtobuf(head: Uint8Array): string | undefined {
   return undefined;
 }
 
-const HEAD_BYTES = 512;
-
-export function checkLooksBinary(head: Uint8Array, size: number, file: string, what: string): void {
-  if (size === 0) throw new CremaError(`${file}: empty file, not a ${what}`);
+/** Refuses an empty file, or one whose first bytes say it is something else than binary protobuf. */
+export function checkLooksBinary(src: ByteSource, file: string, what: string): void {
+  if (src.size === 0) throw new CremaError(`${file}: empty file, not a ${what}`);
+  const head = new Uint8Array(Math.min(512, src.size));
+  src.copy(0, head);
   const kind = sniffNonProtobuf(head);
   if (kind) throw new CremaError(`${file}: this is ${kind}, not a binary ${what}`);
 }
@@ -54,13 +55,6 @@ export function blobDims(b: BlobProto): number[] | undefined {
   return b.shape ? (b.shape.dim ?? []) : undefined;
 }
 
-/** The number of values a blob's header promises (the bare list's own length when it has no header). */
-export function blobCount(b: BlobProto): number {
-  const dims = blobDims(b);
-  if (!dims) return b.data?.length || b.double_data?.length || 0;
-  return dims.reduce((a, d) => a * d, 1);
-}
-
 /** Caffe refuses a blob whose data does not fill its shape (Blob::FromProto); so do we, naming it. */
 export function checkBlob(b: BlobProto, where: string): void {
   const dims = blobDims(b);
@@ -74,9 +68,7 @@ export function checkBlob(b: BlobProto, where: string): void {
 }
 
 function decodeNet(src: ByteSource, file: string): Message {
-  const head = new Uint8Array(Math.min(HEAD_BYTES, src.size));
-  src.copy(0, head);
-  checkLooksBinary(head, src.size, file, 'caffemodel');
+  checkLooksBinary(src, file, 'caffemodel');
   const net = decodeMessage(messageType('NetParameter'), src, file);
   if (!net.layer && !net.layers) throw new CremaError(`${file}: no layers in it: not a caffemodel`);
   for (const [layer, j, blob] of layerBlobs(net)) checkBlob(blob, `${file}: layer '${layer}' blob ${j}`);

@@ -1,9 +1,9 @@
 // The one way a net comes in: prototxt (any version) -> parse -> upgrade -> phase filter & inference form,
 // plus its weights (.caffemodel of any version, or Caffe's HDF5) as tensors by layer name.
-import { Tensor, sizeOf } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { readFileBytes } from '../util/files.js';
-import { readCaffemodelFile } from './caffemodel.js';
+import { blobDims, checkBlob, readCaffemodelFile } from './caffemodel.js';
 import { isHdf5File, readHdf5Weights } from './hdf5.js';
 import { type Phase, filterNet } from './phase.js';
 import { parsePrototxt } from './prototxt.js';
@@ -83,7 +83,7 @@ export async function readWeightsFile(file: string, notes: string[] = []): Promi
 }
 
 /** Each layer's blobs as tensors, by layer name (a later layer of the same name wins, as in Caffe's copy). */
-export function weightsFromNet(net: NetParameter, file: string): Map<string, Tensor[]> {
+function weightsFromNet(net: NetParameter, file: string): Map<string, Tensor[]> {
   const weights = new Map<string, Tensor[]>();
   for (const l of net.layer ?? []) {
     if (!l.blobs?.length) continue;
@@ -98,16 +98,10 @@ export function weightsFromNet(net: NetParameter, file: string): Map<string, Ten
  * at all becomes 1-D. `what` names the blob in errors.
  */
 export function tensorFromBlob(blob: BlobProto, what: string): Tensor {
+  checkBlob(blob, what);
   const values = blob.data?.length ? blob.data : blob.double_data?.length ? blob.double_data : new Float32Array(0);
-  const legacy = blob.num !== undefined || blob.channels !== undefined || blob.height !== undefined || blob.width !== undefined;
-  let dims: number[];
-  if (legacy) dims = [blob.num ?? 0, blob.channels ?? 0, blob.height ?? 0, blob.width ?? 0];
-  else if (blob.shape) dims = [...(blob.shape.dim ?? [])]; // shape {} is a scalar (count 1)
-  else dims = values.length ? [values.length] : [0];
-  if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new CremaError(`${what}: bad shape [${dims.join(', ')}]`);
-  const count = sizeOf(dims);
-  if (count !== values.length) throw new CremaError(`${what}: shape [${dims.join(', ')}] holds ${count} values but the blob has ${values.length}`);
-  return new Tensor(dims, values instanceof Float32Array ? values : Float32Array.from(values));
+  const dims = blobDims(blob) ?? [values.length]; // shape {} is a scalar: [] (count 1)
+  return new Tensor([...dims], values instanceof Float32Array ? values : Float32Array.from(values));
 }
 
 /** Layer types that cannot run without weights (Scale and Bias take theirs from a second bottom instead). */

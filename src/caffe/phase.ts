@@ -90,7 +90,7 @@ const isDataLayer = (l: LayerParameter): boolean => DATA_TYPES.has(l.type) || (l
  * layers go, data layers become Input layers of the shape they would give (without the extra tops, labels,
  * that no remaining layer reads), and Input tops that only the removed layers read go. Each change is noted.
  */
-export function toInference(net: NetParameter, notes: string[] = [], opts: FilterOptions = {}): NetParameter {
+function toInference(net: NetParameter, notes: string[] = [], opts: FilterOptions = {}): NetParameter {
   const layers = net.layer ?? [];
   const readBefore = blobsRead(layers);
   const kept = replaceLossLayers(layers, notes);

@@ -22,7 +22,7 @@ export function messageType(name: string): protobuf.Type {
 }
 
 /** A field's default as the readers give values: enums by name, repeated as [], messages undefined. */
-export function fieldDefault(field: protobuf.Field): unknown {
+function fieldDefault(field: protobuf.Field): unknown {
   field.resolve();
   if (field.repeated) return [];
   if (field.resolvedType instanceof protobuf.Type) return undefined;

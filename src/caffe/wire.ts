@@ -78,7 +78,7 @@ interface MessageInfo {
 
 const infos = new Map<protobuf.Type, MessageInfo>();
 
-export function messageInfo(type: protobuf.Type): MessageInfo {
+function messageInfo(type: protobuf.Type): MessageInfo {
   let info = infos.get(type);
   if (info) return info;
   info = { type, byId: new Map(), ordered: [] };
