@@ -22,8 +22,7 @@ import { swishLayer } from '../src/layers/swish.js';
 import { tanhLayer } from '../src/layers/tanh.js';
 import { thresholdLayer } from '../src/layers/threshold.js';
 import { Tensor } from '../src/tensor.js';
-import { runLayerByLayer } from './helpers/layer_by_layer.js';
-import { copyOf, layerDef, runLayer } from './helpers/layer-run.js';
+import { copyOf, layerDef, runLayer, runLayerByLayer } from './helpers/compute.js';
 import { type ReferenceCase, TOLERANCE, referenceCases } from './helpers/reference.js';
 import { sharedMissing } from './helpers/shared.js';
 
@@ -66,7 +65,7 @@ const edgeValues = Float32Array.from([-1e30, -200, -30, -3, -1, -0.5, -1e-7, 0, 
 /** Runs a unary layer on `edgeValues` and compares with `f` computed in float64 (then rounded to float32). */
 function expectElementwise(type: LayerType, fields: Record<string, unknown>, f: (x: number) => number) {
   const x = new Tensor([2, 8], edgeValues);
-  const [y] = runLayer(type, layerDef(type.type, fields), [x]);
+  const [y] = runLayer(layerDef(type.type, fields), [], [x]);
   expect(Array.from(y.data)).toEqual(Array.from(edgeValues, (v) => Math.fround(f(v))).map((v) => expect.closeTo(v, 5)));
 }
 
@@ -78,13 +77,13 @@ describe('edge semantics (formulas of Caffe\'s layer sources)', () => {
   it('AbsVal', () => expectElementwise(absValLayer, {}, Math.abs));
   it('BNLL: log(1 + e^x) never overflows', () => {
     expectElementwise(bnllLayer, {}, (v) => (v > 0 ? v + Math.log(1 + Math.exp(-v)) : Math.log(1 + Math.exp(v))));
-    const [y] = runLayer(bnllLayer, layerDef('BNLL'), [new Tensor([2], Float32Array.from([1e30, 100]))]);
+    const [y] = runLayer(layerDef('BNLL'), [], [new Tensor([2], Float32Array.from([1e30, 100]))]);
     expect(Array.from(y.data)).toEqual([1e30 === Math.fround(1e30) ? 1e30 : Math.fround(1e30), 100]);
   });
   it('Threshold: strictly greater is 1', () => expectElementwise(thresholdLayer, { threshold_param: { threshold: 0.2 } }, (v) => (v > Math.fround(0.2) ? 1 : 0)));
   it('Clip: max(min, min(x, max))', () => expectElementwise(clipLayer, { clip_param: { min: -0.5, max: 1 } }, (v) => Math.max(-0.5, Math.min(v, 1))));
   it('Clip turns NaN into min, as std::max(min, std::min(x, max)) does', () => {
-    const [y] = runLayer(clipLayer, layerDef('Clip', { clip_param: { min: -2, max: 3 } }), [new Tensor([1], Float32Array.from([NaN]))]);
+    const [y] = runLayer(layerDef('Clip', { clip_param: { min: -2, max: 3 } }), [], [new Tensor([1], Float32Array.from([NaN]))]);
     expect(y.data[0]).toBe(-2);
   });
   it('Swish: x sigmoid(beta x)', () => expectElementwise(swishLayer, { swish_param: { beta: 2 } }, (v) => (v === -1e30 ? -0 : v / (1 + Math.exp(-2 * v)))));
@@ -103,16 +102,16 @@ describe('edge semantics (formulas of Caffe\'s layer sources)', () => {
   });
   it('Log: log_base(shift + scale x); base -1 is e', () => {
     const x = new Tensor([4], Float32Array.from([0.5, 1, 10, 1000]));
-    const [y] = runLayer(logLayer, layerDef('Log', { log_param: { base: 10, scale: 2, shift: 1 } }), [x]);
+    const [y] = runLayer(layerDef('Log', { log_param: { base: 10, scale: 2, shift: 1 } }), [], [x]);
     expect(Array.from(y.data)).toEqual([2, 3, 21, 2001].map((v) => expect.closeTo(Math.log10(v), 6)));
-    const [ln] = runLayer(logLayer, layerDef('Log'), [x]);
+    const [ln] = runLayer(layerDef('Log'), [], [x]);
     expect(Array.from(ln.data)).toEqual([0.5, 1, 10, 1000].map((v) => expect.closeTo(Math.log(v), 6)));
   });
   it('Dropout is the identity (TEST phase), in place or not', () => {
     const x = new Tensor([2, 8], edgeValues.slice());
-    const [y] = runLayer(dropoutLayer, layerDef('Dropout', { dropout_param: { dropout_ratio: 0.5 } }), [x]);
+    const [y] = runLayer(layerDef('Dropout', { dropout_param: { dropout_ratio: 0.5 } }), [], [x]);
     expect(y.data).toEqual(edgeValues);
-    const [z] = runLayer(dropoutLayer, layerDef('Dropout'), [x], [], true);
+    const [z] = runLayer(layerDef('Dropout', { top: ['x'] }), [], [x]);
     expect(z).toBe(x);
     expect(z.data).toEqual(edgeValues);
   });
@@ -121,17 +120,17 @@ describe('edge semantics (formulas of Caffe\'s layer sources)', () => {
 describe('PReLU', () => {
   const x = new Tensor([2, 3, 2], Float32Array.from([-1, 2, -3, 4, -5, 6, -7, 8, -9, 10, -11, 12]));
   it('one slope per channel (axis 1), for every image', () => {
-    const [y] = runLayer(preluLayer, layerDef('PReLU', { name: 'pr' }), [x], [new Tensor([3], Float32Array.from([0.5, 0, -1]))]);
+    const [y] = runLayer(layerDef('PReLU', { name: 'pr' }), [new Tensor([3], Float32Array.from([0.5, 0, -1]))], [x]);
     expect(Array.from(y.data)).toEqual([-0.5, 2, -0, 4, 5, 6, -3.5, 8, -0, 10, 11, 12]);
   });
   it('channel_shared: one slope (a 0-D blob in Caffe)', () => {
-    const [y] = runLayer(preluLayer, layerDef('PReLU', { prelu_param: { channel_shared: true } }), [x], [new Tensor([], Float32Array.from([0.5]))]);
+    const [y] = runLayer(layerDef('PReLU', { prelu_param: { channel_shared: true } }), [new Tensor([], Float32Array.from([0.5]))], [x]);
     expect(Array.from(y.data)).toEqual(Array.from(x.data, (v) => (v > 0 ? v : 0.5 * v)));
   });
   it('without weights: Caffe\'s initial slope 0.25 (or a constant filler\'s value)', () => {
-    const [y] = runLayer(preluLayer, layerDef('PReLU'), [x]);
+    const [y] = runLayer(layerDef('PReLU'), [], [x]);
     expect(y.data[0]).toBe(-0.25);
-    const [z] = runLayer(preluLayer, layerDef('PReLU', { prelu_param: { filler: { type: 'constant', value: 0.5 } } }), [x]);
+    const [z] = runLayer(layerDef('PReLU', { prelu_param: { filler: { type: 'constant', value: 0.5 } } }), [], [x]);
     expect(z.data[0]).toBe(-0.5);
   });
   it('refuses slopes of the wrong shape', () => {
@@ -156,9 +155,9 @@ describe('in place', () => {
     it(`${type.type} gives the same values in place (top === bottom)`, () => {
       const x = new Tensor([2, 8], edgeValues.slice());
       const def = layerDef(type.type, fields);
-      const [separate] = runLayer(type, def, [copyOf(x)]);
+      const [separate] = runLayer(def, [], [copyOf(x)]);
       expect(type.create(def, []).inPlace).toBe(true);
-      const [same] = runLayer(type, def, [x], [], true);
+      const [same] = runLayer({ ...def, top: def.bottom }, [], [x]);
       expect(same.data).toEqual(separate.data);
     });
   }

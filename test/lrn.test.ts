@@ -4,8 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { powTable, tablePow, useLrnSimd } from '../src/kernels/lrn.js';
 import { lrnLayer } from '../src/layers/lrn.js';
 import { Tensor } from '../src/tensor.js';
-import { layerDef, runLayer } from './helpers/layer-run.js';
-import { runLayerByLayer } from './helpers/layer_by_layer.js';
+import { layerDef, runLayer, runLayerByLayer } from './helpers/compute.js';
 import { TOLERANCE, referenceBlob, referenceCases, relativeError } from './helpers/reference.js';
 import { sharedMissing } from './helpers/shared.js';
 
@@ -79,8 +78,8 @@ describe.skipIf(sharedMissing())('LRN against Caffe (../shared/reference/sweep)'
   it('WITHIN_CHANNEL ignores k (the case with k: 2 matches Caffe, and k changes nothing)', () => {
     const c = referenceCases('sweep').find((r) => r.name === 'lrn_within_n3_c4_k2_a1_b0.75')!;
     const x = referenceBlob(c, 'data');
-    const [withK2] = runLayer(lrnLayer, lrnDef({ n: 3, alpha: 1, beta: 0.75, k: 2, within: true }), [x]);
-    const [withK1] = runLayer(lrnLayer, lrnDef({ n: 3, alpha: 1, beta: 0.75, k: 1, within: true }), [x]);
+    const [withK2] = runLayer(lrnDef({ n: 3, alpha: 1, beta: 0.75, k: 2, within: true }), [], [x]);
+    const [withK1] = runLayer(lrnDef({ n: 3, alpha: 1, beta: 0.75, k: 1, within: true }), [], [x]);
     expect(withK2.data).toEqual(withK1.data);
     expect(relativeError(withK2, referenceBlob(c, 'out'))).toBeLessThanOrEqual(TOLERANCE);
     expect(path.basename(c.dir)).toBe(c.name);
@@ -102,7 +101,7 @@ describe('LRN against the straightforward window formula', () => {
     fc.assert(
       fc.property(arbCase, (p) => {
         const x = randomTensor(p.dims, p.seed);
-        const [y] = runLayer(lrnLayer, lrnDef(p), [x]);
+        const [y] = runLayer(lrnDef(p), [], [x]);
         expect(y.dims).toEqual(p.dims);
         expect(worstElementError(y.data, lrnReference(x.data, p.dims, p))).toBeLessThanOrEqual(1e-5);
       }),
@@ -122,7 +121,7 @@ describe('LRN against the straightforward window formula', () => {
     }
     for (const within of [false, true]) {
       const p = { n: 5, alpha: 1, beta: 0.75, k: 1e-6, within };
-      const [y] = runLayer(lrnLayer, lrnDef(p), [x]);
+      const [y] = runLayer(lrnDef(p), [], [x]);
       expect(worstElementError(y.data, lrnReference(x.data, dims, p)), within ? 'WITHIN' : 'ACROSS').toBeLessThanOrEqual(1e-5);
     }
   });
@@ -134,8 +133,8 @@ describe('LRN against the straightforward window formula', () => {
     two.data.set(one.data, 140);
     for (const within of [false, true]) {
       const def = lrnDef({ n: 5, alpha: 2, beta: 0.75, k: 1, within });
-      const [y1] = runLayer(lrnLayer, def, [one]);
-      const [y2] = runLayer(lrnLayer, def, [two]);
+      const [y1] = runLayer(def, [], [one]);
+      const [y2] = runLayer(def, [], [two]);
       expect(y2.data.subarray(0, 140)).toEqual(y1.data);
       expect(y2.data.subarray(140)).toEqual(y1.data);
     }
@@ -160,7 +159,7 @@ describe('LRN against the straightforward window formula', () => {
       const huge = 2_000_000_001, small = 11;
       // Same alpha/n (ACROSS) or alpha/n^2 (WITHIN): a window of 11 already covers the whole 3 x 4 x 5 blob.
       const scale = within ? (huge / small) ** 2 : huge / small;
-      const [y] = runLayer(lrnLayer, lrnDef({ n: huge, alpha: 2 * scale, beta: 0.75, k: 1, within }), [x]);
+      const [y] = runLayer(lrnDef({ n: huge, alpha: 2 * scale, beta: 0.75, k: 1, within }), [], [x]);
       const ref = lrnReference(x.data, [2, 3, 4, 5], { n: small, alpha: 2, beta: 0.75, k: 1, within });
       expect(worstElementError(y.data, ref)).toBeLessThanOrEqual(1e-5);
     }
@@ -170,7 +169,7 @@ describe('LRN against the straightforward window formula', () => {
     const x = randomTensor([1, 6, 3, 3], 9, 0.5);
     for (const beta of [1, 2, 3]) {
       const p = { n: 3, alpha: 1e-3, beta, k: -2, within: false };
-      const [y] = runLayer(lrnLayer, lrnDef(p), [x]);
+      const [y] = runLayer(lrnDef(p), [], [x]);
       const ref = lrnReference(x.data, [1, 6, 3, 3], p);
       expect(ref.every(Number.isFinite)).toBe(true);
       expect(worstElementError(y.data, ref)).toBeLessThanOrEqual(1e-6);
@@ -179,7 +178,7 @@ describe('LRN against the straightforward window formula', () => {
 
   it('uses Caffe defaults (local_size 5, alpha 1, beta 0.75, k 1, ACROSS_CHANNELS) when lrn_param is absent', () => {
     const x = randomTensor([1, 8, 3, 3], 11);
-    const [y] = runLayer(lrnLayer, layerDef('LRN'), [x]);
+    const [y] = runLayer(layerDef('LRN'), [], [x]);
     const ref = lrnReference(x.data, [1, 8, 3, 3], { n: 5, alpha: 1, beta: 0.75, k: 1, within: false });
     expect(worstElementError(y.data, ref)).toBeLessThanOrEqual(1e-6);
   });

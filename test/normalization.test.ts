@@ -3,11 +3,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parsePrototxt } from '../src/caffe/prototxt.js';
-import type { LayerParameter } from '../src/caffe/types.js';
-import { layerType } from '../src/layers/registry.js';
 import { type Shape, Tensor } from '../src/tensor.js';
-import { runLayerByLayer } from './helpers/layer_by_layer.js';
+import { layerOf, runLayerByLayer } from './helpers/compute.js';
 import { TOLERANCE } from './helpers/reference.js';
 import { sharedDir, sharedMissing } from './helpers/shared.js';
 
@@ -39,10 +36,6 @@ describe('normalization layers vs Caffe: test/fixtures/layers (computed by BVLC 
   it('mvn', expectMatchesCaffe(path.join(fixtures, 'mvn')));
 });
 
-function layerOf(text: string, weights: Tensor[] = []) {
-  const def = (parsePrototxt(text, 'test.prototxt', {}) as { layer: LayerParameter[] }).layer[0];
-  return layerType(def.type, def.name).create(def, weights);
-}
 const tensor = (dims: number[], values: number[]) => new Tensor(dims, Float32Array.from(values));
 const reshape = (text: string, weights: Tensor[], ...bottoms: Shape[]) => layerOf(text, weights).reshape(bottoms);
 

@@ -2,8 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { softmaxLayer } from '../src/layers/softmax.js';
 import { Tensor } from '../src/tensor.js';
-import { runLayerByLayer } from './helpers/layer_by_layer.js';
-import { copyOf, layerDef, runLayer } from './helpers/layer-run.js';
+import { copyOf, layerDef, runLayer, runLayerByLayer } from './helpers/compute.js';
 import { TOLERANCE, referenceCases } from './helpers/reference.js';
 import { sharedMissing } from './helpers/shared.js';
 
@@ -53,7 +52,7 @@ describe('Softmax', () => {
             s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
             return (s / 2 ** 32 - 0.5) * 20;
           }));
-          const [y] = runLayer(softmaxLayer, softmaxDef(negative ? axis - dims.length : axis), [x]);
+          const [y] = runLayer(softmaxDef(negative ? axis - dims.length : axis), [], [x]);
           const ref = softmaxReference(x.data, dims, axis);
           for (let i = 0; i < ref.length; i++) expect(Math.abs(y.data[i] - ref[i])).toBeLessThanOrEqual(1e-6);
         },
@@ -64,22 +63,22 @@ describe('Softmax', () => {
 
   it('defaults to axis 1: per pixel over channels on a 4-D blob', () => {
     const x = new Tensor([1, 2, 1, 2], Float32Array.from([0, 1, Math.log(3), 1]));
-    const [y] = runLayer(softmaxLayer, softmaxDef(), [x]);
+    const [y] = runLayer(softmaxDef(), [], [x]);
     expect(Array.from(y.data)).toEqual([0.25, 0.5, 0.75, 0.5].map((v) => expect.closeTo(v, 7)));
   });
 
   it('subtracts the max: huge logits neither overflow nor give NaN', () => {
     const x = new Tensor([2, 3], Float32Array.from([1000, 1001, 1002, -1e30, 0, 3e38]));
-    const [y] = runLayer(softmaxLayer, softmaxDef(), [x]);
+    const [y] = runLayer(softmaxDef(), [], [x]);
     const e = [Math.exp(-2), Math.exp(-1), 1], sum = e[0] + e[1] + e[2];
     expect(Array.from(y.data)).toEqual([...e.map((v) => expect.closeTo(v / sum, 7)), 0, 0, 1]);
   });
 
   it('runs in place (top === bottom)', () => {
     const x = new Tensor([3, 4, 5], Float32Array.from({ length: 60 }, (_, i) => Math.sin(i) * 4));
-    const [separate] = runLayer(softmaxLayer, softmaxDef(1), [copyOf(x)]);
+    const [separate] = runLayer(softmaxDef(1), [], [copyOf(x)]);
     expect(softmaxLayer.create(softmaxDef(1), []).inPlace).toBe(true);
-    const [same] = runLayer(softmaxLayer, softmaxDef(1), [x], [], true);
+    const [same] = runLayer({ ...softmaxDef(1), top: ['x'] }, [], [x]);
     expect(same.data).toEqual(separate.data);
   });
 
