@@ -82,6 +82,15 @@ describe('bad HDF5 weights', () => {
     await expect(readHdf5Weights(file)).rejects.toThrow(`${file}: layer 'conv1': has an entry 'weights'; Caffe names a layer's blobs 0 to 0`);
   });
 
+  it('with blob names that are not plain indices (01 beside 1)', async () => {
+    const file = write('padded.h5', (f) => {
+      const layer = f.create_group('data').create_group('ip');
+      layer.create_dataset({ name: '01', data: new Float32Array([1]), shape: [1] });
+      layer.create_dataset({ name: '1', data: new Float32Array([2]), shape: [1] });
+    });
+    await expect(readHdf5Weights(file)).rejects.toThrow(new CremaError(`${file}: layer 'ip': has an entry '01'; Caffe names a layer's blobs 0 to 1`));
+  });
+
   it('with a layer that is a dataset, not a group', async () => {
     const file = write('flat.h5', (f) => f.create_group('data').create_dataset({ name: 'conv1', data: new Float32Array([1]) }));
     await expect(readHdf5Weights(file)).rejects.toThrow(`${file}: data/conv1 is not a group of blobs`);

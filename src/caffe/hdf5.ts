@@ -73,7 +73,7 @@ function readLayerBlobs(group: H5Group, where: string): Tensor[] {
   const blobs: Tensor[] = [];
   for (const name of names) {
     const index = Number(name);
-    if (!/^\d+$/.test(name) || index >= names.length)
+    if (String(index) !== name || index >= names.length) // '01' would leave a hole beside '1'
       throw new CremaError(`${where}: has an entry '${name}'; Caffe names a layer's blobs 0 to ${names.length - 1}`);
     const dataset = group.get(name);
     if (!(dataset instanceof h5wasm.Dataset)) throw new CremaError(`${where}: blob ${name} is not a dataset`);
