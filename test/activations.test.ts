@@ -166,7 +166,7 @@ describe('in place', () => {
 describe('refusals (as Caffe refuses)', () => {
   it('AbsVal in place', () => {
     expect(() => absValLayer.create(layerDef('AbsVal', { name: 'a', bottom: ['x'], top: ['x'] }), [])).toThrow(
-      "layer 'a' (AbsVal): does not allow in-place computation (top 'x' is its bottom), as in Caffe",
+      "layer 'a' (AbsVal): does not allow in-place computation (top 'x' is also a bottom)",
     );
   });
   it('Exp / Log with a base that is neither positive nor -1', () => {

@@ -1,4 +1,5 @@
-import { refuseInPlace, unaryLayer } from './unary.js';
+import { refuseInPlace } from './axes.js';
+import { unaryLayer } from './unary.js';
 
 /** y = |x|. Caffe refuses to run AbsVal in place, so crema does too. */
 export const absValLayer = unaryLayer('AbsVal', (def) => {

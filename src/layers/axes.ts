@@ -11,7 +11,7 @@ export function countRange(shape: Shape, start: number, end: number = shape.leng
   return n;
 }
 
-/** Caffe refuses top == bottom for layers that only re-describe or share their bottom (Split, Flatten, Reshape). */
+/** Caffe refuses top == bottom for layers that only re-describe or share their bottom (Split, Flatten, Reshape), and for AbsVal. */
 export function refuseInPlace(def: LayerParameter): void {
   const bottoms = def.bottom ?? [];
   for (const t of def.top ?? [])

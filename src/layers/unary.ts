@@ -1,5 +1,5 @@
 import type { LayerParameter } from '../caffe/types.js';
-import { type LayerType, expectCounts, need } from './layer.js';
+import { type LayerType, expectCounts } from './layer.js';
 
 /**
  * An elementwise kernel: y[i] = f(x[i]) for every i. `x` and `y` may be the same array (in place), so a kernel
@@ -28,9 +28,4 @@ export function unaryLayer(type: string, makeKernel: (def: LayerParameter) => Un
       };
     },
   };
-}
-
-/** Caffe's CHECK that a layer is not computed in place (AbsVal refuses it at setup). */
-export function refuseInPlace(def: LayerParameter): void {
-  need(def, !def.top?.length || def.top[0] !== def.bottom?.[0], `does not allow in-place computation (top '${def.top?.[0]}' is its bottom), as in Caffe`);
 }
