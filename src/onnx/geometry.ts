@@ -1,49 +1,11 @@
 import type { LayerParameter, Message } from '../caffe/types.js';
 import { LayerError } from '../layers/layer.js';
 
-// Window geometry of Convolution / Deconvolution / Pooling, read the way Caffe's LayerSetUp reads it
-// (base_conv_layer.cpp, pooling_layer.cpp): the _h/_w fields win when present, else the shared field.
-
-export interface ConvGeometry {
-  kernel: number[];
-  stride: number[];
-  pad: number[];
-  dilation: number[];
-}
+// Window geometry of Pooling, read the way Caffe's LayerSetUp reads it (pooling_layer.cpp): the _h/_w fields win
+// when present, else the shared field. (Convolution's: readConvSettings in src/layers/convolution.ts.)
 
 function has(raw: Message | undefined, field: string): boolean {
   return raw !== undefined && raw[field] !== undefined && raw[field] !== null;
-}
-
-/** One value per spatial axis from a repeated field (1 value = all axes, else one each, none = default). */
-function perAxis(def: LayerParameter, what: string, values: number[] | undefined, spatial: number, dflt: number): number[] {
-  const v = values ?? [];
-  if (v.length === 0) return Array(spatial).fill(dflt);
-  if (v.length === 1) return Array(spatial).fill(v[0]);
-  if (v.length !== spatial) throw new LayerError(def, `${what} has ${v.length} values for ${spatial} spatial axes`);
-  return [...v];
-}
-
-/** Convolution / Deconvolution geometry over `spatial` axes, from `convolution_param`. */
-export function convGeometry(def: LayerParameter, p: Message, spatial: number): ConvGeometry {
-  const raw = def.convolution_param as Message | undefined;
-  const hw = (h: string, w: string, shared: string, dflt: number): number[] => {
-    if (has(raw, h) || has(raw, w)) {
-      if (spatial !== 2) throw new LayerError(def, `${h}/${w} are only for 2-D convolution`);
-      return [p[h] as number, p[w] as number];
-    }
-    return perAxis(def, shared, p[shared] as number[], spatial, dflt);
-  };
-  const geometry = {
-    kernel: hw('kernel_h', 'kernel_w', 'kernel_size', 0),
-    stride: hw('stride_h', 'stride_w', 'stride', 1),
-    pad: hw('pad_h', 'pad_w', 'pad', 0),
-    dilation: perAxis(def, 'dilation', p.dilation as number[], spatial, 1),
-  };
-  if (geometry.kernel.some((k) => !(k > 0))) throw new LayerError(def, 'kernel size must be positive');
-  if (geometry.stride.some((s) => !(s > 0))) throw new LayerError(def, 'stride must be positive');
-  if (geometry.dilation.some((d) => !(d > 0))) throw new LayerError(def, 'dilation must be positive');
-  return geometry;
 }
 
 export interface PoolGeometry {

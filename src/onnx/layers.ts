@@ -4,7 +4,8 @@ import type { GraphLayer } from '../graph/graph.js';
 import { LayerError, canonicalAxis, expectWeight } from '../layers/layer.js';
 import { type Shape, sizeOf } from '../tensor.js';
 import { type Attr, type OnnxBuilder, float, int, ints } from './builder.js';
-import { aveDivisors, convGeometry, poolGeometry } from './geometry.js';
+import { readConvSettings } from '../layers/convolution.js';
+import { aveDivisors, poolGeometry } from './geometry.js';
 
 export type LrnMode = 'native' | 'decomposed';
 
@@ -49,29 +50,27 @@ function withScalar(c: LayerContext, op: 'Mul' | 'Add', x: string, value: number
 function convolution(c: LayerContext, transposed: boolean): void {
   const { layer } = c;
   const def = layer.def;
-  const p = paramsOf(def, 'convolution_param');
+  // The settings the native layer read and checked when the graph was built (2 spatial axes, channels at axis 1).
+  const s = readConvSettings(def);
   const x = layer.bottomShapes[0];
   if (layer.bottoms.length !== 1) fail(c, 'crema converts Convolution/Deconvolution with one bottom only');
-  if (canonicalAxis(def, p.axis as number, x.length) !== 1) fail(c, 'only axis 1 (channels) is supported in ONNX');
-  const spatial = x.length - 2;
-  const g = convGeometry(def, p, spatial);
-  const group = p.group as number, numOutput = p.num_output as number;
+  if (canonicalAxis(def, s.axis, x.length) !== 1) fail(c, 'only axis 1 (channels) is supported in ONNX');
   const channels = x[1];
   const weightShape = transposed
-    ? [channels, numOutput / group, ...g.kernel]
-    : [numOutput, channels / group, ...g.kernel];
+    ? [channels, s.numOutput / s.group, ...s.kernel]
+    : [s.numOutput, channels / s.group, ...s.kernel];
   const w = expectWeight(def, layer.weights, 0, 'weights', weightShape);
   const inputs = [c.bottom(0), c.b.floats(`${layer.name}/weights`, w.data, weightShape)];
-  if (p.bias_term) {
-    const bias = expectWeight(def, layer.weights, 1, 'bias', [numOutput]);
-    inputs.push(c.b.floats(`${layer.name}/bias`, bias.data, [numOutput]));
+  if (s.biasTerm) {
+    const bias = expectWeight(def, layer.weights, 1, 'bias', [s.numOutput]);
+    inputs.push(c.b.floats(`${layer.name}/bias`, bias.data, [s.numOutput]));
   }
   c.node(transposed ? 'ConvTranspose' : 'Conv', inputs, [c.top(0)], {
-    kernel_shape: ints(g.kernel),
-    strides: ints(g.stride),
-    pads: ints([...g.pad, ...g.pad]),
-    dilations: ints(g.dilation),
-    group: int(group),
+    kernel_shape: ints(s.kernel),
+    strides: ints(s.stride),
+    pads: ints([...s.pad, ...s.pad]),
+    dilations: ints(s.dilation),
+    group: int(s.group),
   });
 }
 
