@@ -32,9 +32,9 @@ export interface Graph {
 }
 
 /** Refuse shapes whose element count is beyond this (2^31 floats = 8 GiB): absurd for any Caffe net. */
-export const MAX_BLOB_ELEMENTS = 2 ** 31;
+const MAX_BLOB_ELEMENTS = 2 ** 31;
 /** Refuse nets whose blobs together hold more than this (2^32 floats = 16 GiB): every blob is kept, as in Caffe. */
-export const MAX_NET_ELEMENTS = 2 ** 32;
+const MAX_NET_ELEMENTS = 2 ** 32;
 
 /**
  * Builds the graph of an upgraded, phase-filtered V2 net: checks the wiring (every bottom produced earlier,

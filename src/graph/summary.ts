@@ -12,7 +12,7 @@ export interface LayerSummary {
 }
 
 /** Parameters of a layer: its weights, or (loaded without weights) the sizes it declared. */
-export function paramCount(l: GraphLayer): number {
+function paramCount(l: GraphLayer): number {
   if (l.weights.length) return l.weights.reduce((n, w) => n + w.size, 0);
   return (declaredWeights.get(l.def) ?? []).reduce((n, s) => n + sizeOf(s), 0);
 }

@@ -1,4 +1,4 @@
-import type { LayerParameter, Message } from '../caffe/types.js';
+import type { LayerParameter } from '../caffe/types.js';
 import { Tensor, type Shape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 
@@ -82,5 +82,3 @@ export function canonicalAxis(def: LayerParameter, axis: number, numAxes: number
   need(def, axis >= -numAxes && axis < numAxes, `axis ${axis} is out of range for a ${numAxes}-D blob`);
   return axis < 0 ? axis + numAxes : axis;
 }
-
-export type { Message };

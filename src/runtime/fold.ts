@@ -210,7 +210,7 @@ function withBias(def: LayerParameter): LayerParameter {
  * y = ((conv + b - mean) / sqrt(var + eps)) * s + beta = conv * f + (b - mean) * f + beta, f = s / sqrt(var + eps).
  * mean and var are rounded to float as Caffe's BatchNorm computes them; the rest is float64, rounded once.
  */
-export function foldWeights(producer: GraphLayer, batchNorm: GraphLayer | undefined, scale: GraphLayer | undefined): [Tensor, Tensor] {
+function foldWeights(producer: GraphLayer, batchNorm: GraphLayer | undefined, scale: GraphLayer | undefined): [Tensor, Tensor] {
   const channels = outputChannels(producer);
   const factor = new Float64Array(channels).fill(1);
   const shift = new Float64Array(channels);
