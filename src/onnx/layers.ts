@@ -278,10 +278,7 @@ function batchNorm(c: LayerContext): void {
 /** BatchNorm with use_global_stats false: normalizes with this batch's mean and (biased) variance. */
 function batchStatsNorm(c: LayerContext, x: Shape, eps: number): void {
   const axes = [0, ...Array.from({ length: x.length - 2 }, (_, i) => i + 2)];
-  const reduceMean = (v: string, what: string): string =>
-    c.opset >= 18
-      ? c.node('ReduceMean', [v, c.b.int64s(`${c.layer.name}/axes`, axes)], [c.tmp(what)], { keepdims: int(1) })
-      : c.node('ReduceMean', [v], [c.tmp(what)], { axes: ints(axes), keepdims: int(1) });
+  const reduceMean = (v: string, what: string): string => reduce(c, 'ReduceMean', v, axes, true, c.tmp(what));
   const mean = reduceMean(c.bottom(0), 'batch_mean');
   const centered = c.node('Sub', [c.bottom(0), mean], [c.tmp('centered')]);
   const variance = reduceMean(c.node('Mul', [centered, centered], [c.tmp('squared')]), 'batch_variance');
