@@ -89,6 +89,18 @@ describe('Net (shipped cifar10_full, a V1 model with WITHIN_CHANNEL LRN)', () =>
   });
 });
 
+describe('Net with two inputs', () => {
+  it('reshaping one input keeps the other\'s shape', () => {
+    const text = `layer { name: "d" type: "Input" top: "a" top: "b" input_param { shape { dim: 1 dim: 2 } } }
+      layer { name: "c" type: "Concat" bottom: "a" bottom: "b" top: "c" concat_param { axis: 0 } }`;
+    const net = Net.fromNetParameter(parsePrototxt(text, 'two.prototxt') as NetParameter, new Map(), [], { threads: 1 });
+    net.reshape({ a: [3, 2], b: [4, 2] });
+    net.reshape({ a: [5, 2] });
+    expect(net.shapes.get('b')).toEqual([4, 2]);
+    expect(net.forward({ a: Tensor.zeros([2, 2]) }).c.dims).toEqual([6, 2]);
+  });
+});
+
 describe('Net after a failed reshape', () => {
   it('still runs at its old shapes', async () => {
     const net = await load();

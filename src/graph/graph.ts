@@ -76,7 +76,7 @@ export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = n
 
 /**
  * Runs every layer's reshape in order. `inputShapes` overrides the Input layers' shapes (another batch or
- * image size); the new shapes replace the graph's.
+ * image size); inputs it does not name keep their current shapes. The new shapes replace the graph's.
  */
 export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {}): void {
   for (const name of Object.keys(inputShapes))
@@ -85,7 +85,7 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {
   for (const l of graph.layers) {
     const bottomShapes = l.bottoms.map((b) => shapes.get(b)!);
     let topShapes = l.impl.reshape(bottomShapes);
-    if (l.type === 'Input') topShapes = topShapes.map((s, i) => inputShapes[l.tops[i]] ?? s);
+    if (l.type === 'Input') topShapes = topShapes.map((s, i) => inputShapes[l.tops[i]] ?? graph.blobShapes.get(l.tops[i]) ?? s);
     if (topShapes.length !== l.tops.length) throw new LayerError(l.def, `gives ${topShapes.length} top shapes for ${l.tops.length} tops`);
     topShapes.forEach((s, i) => {
       if (!s.every((d) => Number.isSafeInteger(d) && d >= 0) || sizeOf(s) > MAX_BLOB_ELEMENTS)

@@ -91,7 +91,7 @@ export class Net {
     return this.graph.blobShapes;
   }
 
-  /** Changes input shapes (another batch or image size); every blob's shape is inferred again. */
+  /** Changes input shapes (another batch or image size; inputs not named keep theirs); every blob's shape is inferred again. */
   reshape(inputShapes: Record<string, Shape>): void {
     const before = this.currentInputShapes();
     try {
@@ -150,7 +150,7 @@ export class Net {
         throw new CremaError(`input '${name}' has ${value.length} values, its shape ${shapeString(current)} needs ${sizeOf(current)}`);
       }
     }
-    if (Object.keys(reshapeTo).length) this.reshape({ ...this.currentInputShapes(), ...reshapeTo });
+    if (Object.keys(reshapeTo).length) this.reshape(reshapeTo);
     for (const [name, value] of Object.entries(inputs)) this.blobs.get(name)!.data.set(value instanceof Tensor ? value.data : value);
   }
 
