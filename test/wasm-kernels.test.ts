@@ -5,7 +5,8 @@
 // threads. Needs `npm run build` (dist/kernels.wasm); fails, rather than skips, without it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LayerParameter } from '../src/caffe/types.js';
-import { kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
+import { ThreadPool } from '../src/kernels/pool.js';
+import { KC, KIND_GEMV, kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
 import type { FusableLayer } from '../src/layers/convolution.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
@@ -168,6 +169,36 @@ for (const threads of [1, 2]) {
     });
   });
 }
+
+describe('the thread pool', () => {
+  it('a chunk that traps on a worker ends the job with its error (no hang); the worker runs the next job', async () => {
+    const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+    const control = 1024, h = new Int32Array(memory.buffer, control, 16);
+    // The main thread's chunks run here, not in wasm: each waits until a worker has failed (job 1) or finished a
+    // chunk (job 2), so the worker surely takes one.
+    let until: () => boolean = () => true;
+    const main = {
+      runChunk() {
+        for (const end = Date.now() + 10_000; !until() && Date.now() < end; );
+      },
+    };
+    const pool = new ThreadPool(wasmEngine()!.module, memory, control, main);
+    await pool.grow(1);
+    try {
+      const p = new Uint32Array(memory.buffer, pool.params, 16);
+      // A GEMV whose input lies past the end of memory: the worker's runChunk traps.
+      p.set([KIND_GEMV, 0, 0, 4, KC, 16, 0xffffff00, 4096, 8192, 0, 0, 0, 1]);
+      until = () => Atomics.load(h, 5) !== 0;
+      expect(() => pool.run(2, 2)).toThrow(/worker thread 1 failed: RuntimeError: memory access out of bounds/);
+      p[0] = 0; // a job of no kind: runChunk does nothing
+      until = () => Atomics.load(h, 2) >= 1;
+      pool.run(2, 2);
+      expect(Atomics.load(h, 2)).toBe(2);
+    } finally {
+      await pool.terminate();
+    }
+  });
+});
 
 describe('ReLU fusion in Net', () => {
   const spec = (inPlace: boolean): LayerParameter[] => [

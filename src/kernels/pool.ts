@@ -4,13 +4,15 @@
 // main thread takes chunks too and then waits until all are done. No message passing per job.
 //
 // Control block (Int32 words at `control`): SEQ (bumped per job, what workers sleep on), TICKET (tag << 20 |
-// next chunk; tag 0 = closed), DONE (chunks finished), CHUNKS, ALLOWED (threads that may take part). A chunk is
-// taken by compare-exchange on the ticket, so a worker that wakes late can never take a chunk of a job that was
-// closed and reopened meanwhile: the job's parameters and CHUNKS only change while the ticket is closed.
+// next chunk; tag 0 = closed), DONE (chunks finished), CHUNKS, ALLOWED (threads that may take part), FAILED
+// (the index, from 1, of the first worker whose chunk threw; 0 = none). A chunk is taken by compare-exchange on the
+// ticket, so a worker that wakes late can never take a chunk of a job that was closed and reopened meanwhile:
+// the job's parameters and CHUNKS only change while the ticket is closed. A chunk that throws (a trap in the
+// kernel) still counts as done, so the job ends and its caller gets the error instead of waiting forever.
 
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
 
-const SEQ = 0, TICKET = 1, DONE = 2, CHUNKS = 3, ALLOWED = 4;
+const SEQ = 0, TICKET = 1, DONE = 2, CHUNKS = 3, ALLOWED = 4, FAILED = 5;
 const TAG_SHIFT = 20;
 const MAX_CHUNKS = 1 << TAG_SHIFT;
 
@@ -38,15 +40,23 @@ const WORKER_SPIN_MS = 2;
 // The worker's whole program (CommonJS, run with eval: no file to find next to src/ or dist/).
 const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
-const { module, memory, control, params, index } = workerData;
+const { module, memory, control, params, index, errors } = workerData;
 const instance = new WebAssembly.Instance(module, { env: { memory, abort() {} } });
 const runChunk = instance.exports.runChunk;
 const h = new Int32Array(memory.buffer, control, 16);
 const takeChunks = ${takeChunks.toString()};
 const SPIN_MS = ${WORKER_SPIN_MS};
-const run = (chunk) => runChunk(params, chunk, index);
-parentPort.postMessage('ready');
+const run = (chunk) => {
+  try {
+    runChunk(params, chunk, index);
+  } catch (err) {
+    // Told before the chunk counts as done, so the main thread finds the message when the job ends.
+    if (Atomics.compareExchange(h, ${FAILED}, 0, index) === 0) errors.postMessage(String(err));
+  }
+};
+// The job count before saying ready: a job the main thread opens once it hears this is then never taken as seen.
 let seen = Atomics.load(h, 0);
+parentPort.postMessage('ready');
 for (;;) {
   // Spin briefly before sleeping: a forward opens one job per layer, microseconds apart, and waking from
   // Atomics.wait can take longer than a small layer's whole job.
@@ -64,6 +74,8 @@ for (;;) {
 
 export class ThreadPool {
   private readonly workers: Worker[] = [];
+  /** Per worker: the port its first error of a job arrives on (read synchronously when the job ends). */
+  private readonly errorPorts: MessagePort[] = [];
   private readyCount = 0;
   private tag = 0;
   private readonly h: Int32Array;
@@ -95,13 +107,17 @@ export class ThreadPool {
     const starting: Promise<void>[] = [];
     while (this.workers.length < count) {
       const index = this.workers.length + 1;
+      const { port1, port2 } = new MessageChannel();
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
         execArgv: [], // not the parent's: `node --input-type=module -e` would make this CommonJS source fail
-        workerData: { module: this.module, memory: this.memory, control: this.control, params: this.params, index },
+        workerData: { module: this.module, memory: this.memory, control: this.control, params: this.params, index, errors: port2 },
+        transferList: [port2],
       });
       worker.unref();
+      port1.unref();
       this.workers.push(worker);
+      this.errorPorts.push(port1);
       starting.push(
         new Promise<void>((resolve, reject) => {
           worker.once('message', () => {
@@ -131,18 +147,32 @@ export class ThreadPool {
     Atomics.store(h, TICKET, this.tag << TAG_SHIFT);
     Atomics.add(h, SEQ, 1);
     Atomics.notify(h, SEQ);
-    takeChunks(h, (chunk) => kernels.runChunk(params, chunk, 0));
+    let error: unknown;
+    takeChunks(h, (chunk) => {
+      try {
+        kernels.runChunk(params, chunk, 0);
+      } catch (err) {
+        error ??= err;
+      }
+    });
     for (let spins = 0; ; spins++) {
       const done = Atomics.load(h, DONE);
       if (done >= chunks) break;
       if (spins > 2000) Atomics.wait(h, DONE, done, 5);
     }
     Atomics.store(h, TICKET, 0);
+    const failed = Atomics.exchange(h, FAILED, 0);
+    if (failed) {
+      const message = receiveMessageOnPort(this.errorPorts[failed - 1])?.message as string | undefined;
+      error ??= new Error(`wasm kernels: worker thread ${failed} failed: ${message ?? 'no message'}`);
+    }
+    if (error !== undefined) throw error;
   }
 
   /** Stops the workers (they are unref'd, so this is only needed to free them early). */
   async terminate(): Promise<void> {
     const workers = this.workers.splice(0);
+    for (const port of this.errorPorts.splice(0)) port.close();
     this.readyCount = 0;
     await Promise.all(workers.map((w) => w.terminate()));
   }
