@@ -97,6 +97,14 @@ describe('crema classify', () => {
     expect(r.stderr.trim().split('\n').at(-1)).toBe('crema: no image could be read (1 skipped)');
   });
 
+  it('names a directory that holds no image, exit 2', async () => {
+    const empty = fs.mkdtempSync(path.join(tmp, 'empty-'));
+    fs.writeFileSync(path.join(empty, 'notes.txt'), 'not an image');
+    const r = await crema('classify', ...lenet, empty);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`crema: ${empty}: no image files in it (crema reads .jpg .jpeg .png .webp)`);
+  });
+
   it('refuses bad preprocessing flags in one line, exit 2', async () => {
     const cases: [string[], string][] = [
       [['--mean', '1,2'], "crema: --mean 1,2: has 2 channels, the net's input has 1"],

@@ -41,6 +41,7 @@ export const classifyCommand = {
     if (!Number.isInteger(args.batch) || args.batch < 1) throw new CremaError(`--batch ${args.batch}: expected a positive whole number`);
     if (!Number.isInteger(args.top) || args.top < 1) throw new CremaError(`--top ${args.top}: expected a positive whole number`);
     const files = collectImages(args.images);
+    if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
     if (!args.json) printNotes(net, args);
     const input = net.inputs[0];
