@@ -198,6 +198,14 @@ describe('the thread pool', () => {
       await pool.terminate();
     }
   });
+
+  it('more chunks than the ticket counts (2^20: a million groups) run on the calling thread', () => {
+    const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+    let count = 0;
+    const pool = new ThreadPool(wasmEngine()!.module, memory, 1024, { runChunk: () => count++ });
+    pool.run(1 << 20, 2);
+    expect(count).toBe(1 << 20);
+  });
 });
 
 describe('ReLU fusion in Net', () => {

@@ -134,9 +134,9 @@ export class ThreadPool {
   /** Runs chunks 0..chunks-1 of the job whose parameters are in place, on up to `threads` threads. */
   run(chunks: number, threads: number): void {
     if (chunks <= 0) return;
-    if (chunks >= MAX_CHUNKS) throw new RangeError(`thread pool: ${chunks} chunks is too many`);
     const { h, kernels, params } = this;
-    if (threads <= 1 || chunks === 1) {
+    // More chunks than the ticket counts (a net with a million groups): this thread runs them all.
+    if (threads <= 1 || chunks === 1 || chunks >= MAX_CHUNKS) {
       for (let c = 0; c < chunks; c++) kernels.runChunk(params, c, 0);
       return;
     }
