@@ -73,6 +73,12 @@ describe('crema run', () => {
     const threads = spawnSync('node', ['bin/crema.js', 'run', m('deploy.prototxt'), m('weights.caffemodel'), '--input', m('example-input.npy'), '--threads', '3000'], { encoding: 'utf8', timeout: 20_000 });
     expect(threads.status).toBe(2);
     expect(threads.stderr.trim()).toBe('crema: --threads must be a whole number from 0 to 256, got 3000');
+    // --top -1 printed all classes but the last (a negative slice end); 0 printed none.
+    for (const top of ['-1', '0']) {
+      const r = crema('run', m('deploy.prototxt'), m('weights.caffemodel'), '--input', m('example-input.npy'), '--top', top);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim()).toBe(`crema: --top ${top}: expected a positive whole number`);
+    }
     const usage = crema('run');
     expect(usage.status).toBe(2);
     const unknown = crema('rnu');

@@ -77,6 +77,11 @@ export function readLabels(file: string): string[] {
   return fs.readFileSync(file, 'utf8').split(/\r?\n/).filter((l, i, all) => l !== '' || i < all.length - 1);
 }
 
+/** Refuses a count flag (--top, --batch) that is not a whole number of at least 1. */
+export function checkPositive(flag: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) throw new CremaError(`${flag} ${v}: expected a positive whole number`);
+}
+
 /** The k largest scores, best first (ties by lower index). */
 export function topK(scores: Float32Array, k: number): { index: number; score: number }[] {
   const order = Array.from(scores.keys()).sort((a, b) => scores[b] - scores[a] || a - b);

@@ -10,7 +10,7 @@ import { CremaError } from '../../util/errors.js';
 import { EXIT_CHECK_FAILED, exitState } from '../main.js';
 import { type ImageArgs, imageArgs, preprocessOptionsFrom } from '../preprocess-options.js';
 import { type Progress, startProgress } from '../progress.js';
-import { labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, topK } from '../shared.js';
+import { checkPositive, labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, topK } from '../shared.js';
 
 interface ClassifyArgs extends NetArgs, ImageArgs {
   weights: string;
@@ -38,8 +38,8 @@ export const classifyCommand = {
       .example('$0 classify alexnet.prototxt alexnet.caffemodel photos/ --labels synset_words.txt --mean ilsvrc_2012_mean.npy --json', 'a directory as JSON lines')
       .epilog('Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
   handler: async (args: ClassifyArgs) => {
-    if (!Number.isInteger(args.batch) || args.batch < 1) throw new CremaError(`--batch ${args.batch}: expected a positive whole number`);
-    if (!Number.isInteger(args.top) || args.top < 1) throw new CremaError(`--top ${args.top}: expected a positive whole number`);
+    checkPositive('--batch', args.batch);
+    checkPositive('--top', args.top);
     const files = collectImages(args.images);
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));

@@ -9,7 +9,7 @@ import { writeNpy } from '../../util/npy.js';
 import { forwardOnnx } from '../../onnx/run.js';
 import { readInputs } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
-import { labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, topK } from '../shared.js';
+import { checkPositive, labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, topK } from '../shared.js';
 
 interface RunArgs extends NetArgs, ImageArgs {
   input: string[];
@@ -37,6 +37,7 @@ export const runCommand = {
       .example('$0 run models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --input data=models/cifar10_full/example-input.npy --dump out/ --blobs conv1,norm1', 'dump two blobs')
       .example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/examples/digit-7.png --raw-scale 1', 'an image, preprocessed as pycaffe does'),
   handler: async (args: RunArgs) => {
+    checkPositive('--top', args.top);
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
     printNotes(net, args);
     const inputs = await readInputs(net, args.input, args);
