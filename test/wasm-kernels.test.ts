@@ -10,6 +10,7 @@ import { KC, KIND_GEMV, kernelsInUse, setThreads, useKernels, wasmEngine } from 
 import type { FusableLayer } from '../src/layers/convolution.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
+import { CremaError } from '../src/util/errors.js';
 import { layerDef, randomArray, randomInt, relDiff, rng, runLayer } from './helpers/compute.js';
 
 function bothKernels(def: LayerParameter, weights: Tensor[], x: Tensor, relu?: number): [Tensor, Tensor] {
@@ -169,6 +170,19 @@ for (const threads of [1, 2]) {
     });
   });
 }
+
+describe('wasm memory', () => {
+  it('a scratch larger than the 4 GiB of wasm memory: a CremaError, and the engine stays whole', () => {
+    const e = wasmEngine()!;
+    e.scratch(1000);
+    expect(() => e.scratch(5 * 2 ** 30)).toThrow(CremaError);
+    expect(() => e.scratch(5 * 2 ** 30)).toThrow(/4 GiB of memory cannot fit 5120 MiB more: CREMA_KERNELS=js/);
+    // The scratch handed out next is a live block: nothing else may be given the same memory.
+    const scratch = e.scratch(1000), other = e.heap.alloc(1000);
+    expect(other >= scratch + 1000 || other + 1000 <= scratch, `scratch ${scratch}, other ${other}`).toBe(true);
+    e.heap.release(other);
+  });
+});
 
 describe('the thread pool', () => {
   it('a chunk that traps on a worker ends the job with its error (no hang); the worker runs the next job', async () => {

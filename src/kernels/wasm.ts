@@ -8,6 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
+import { CremaError } from '../util/errors.js';
 import { ThreadPool } from './pool.js';
 
 /** Register tile and K block of the wasm GEMM (must match assembly/kernels.ts). */
@@ -42,7 +43,16 @@ class Heap {
 
   constructor(private readonly memory: WebAssembly.Memory) {}
 
+  /** A block of at least `bytes`; a CremaError when the 4 GiB of wasm memory cannot hold it. */
   alloc(bytes: number): number {
+    const ptr = this.tryAlloc(bytes);
+    if (!ptr)
+      throw new CremaError(`the wasm kernels' 4 GiB of memory cannot fit ${Math.ceil(bytes / 2 ** 20)} MiB more: CREMA_KERNELS=js runs blobs this large in JavaScript`);
+    return ptr;
+  }
+
+  /** A block of at least `bytes`, or 0 (never a block) when it does not fit; nothing changes then. */
+  tryAlloc(bytes: number): number {
     const size = Math.max(64, Math.ceil(bytes / 64) * 64);
     const i = this.free.findIndex((b) => b.size >= size);
     let ptr: number;
@@ -52,13 +62,18 @@ class Heap {
       if (block.size === size) this.free.splice(i, 1);
       else Object.assign(block, { ptr: block.ptr + size, size: block.size - size });
     } else {
-      ptr = this.top;
-      this.top += size;
-      const need = Math.ceil(this.top / PAGE) - this.memory.buffer.byteLength / PAGE;
+      const top = this.top + size;
+      if (top > MAX_PAGES * PAGE) return 0;
+      const pages = this.memory.buffer.byteLength / PAGE, need = Math.ceil(top / PAGE) - pages;
       if (need > 0) {
-        if (this.top > MAX_PAGES * PAGE) throw new RangeError(`wasm kernels: out of memory (${this.top} bytes)`);
-        this.memory.grow(Math.max(need, Math.min(MAX_PAGES - this.memory.buffer.byteLength / PAGE, 256)));
+        try {
+          this.memory.grow(Math.max(need, Math.min(MAX_PAGES - pages, 256)));
+        } catch {
+          return 0; // the system would not give that much
+        }
       }
+      ptr = this.top;
+      this.top = top;
     }
     this.sizes.set(ptr, size);
     return ptr;
@@ -128,9 +143,11 @@ export class WasmEngine {
   /** A per-call scratch region of at least `bytes`, reused by every call (the main thread calls one at a time). */
   scratch(bytes: number): number {
     if (bytes > this.scratchBytes) {
-      if (this.scratchPtr) this.heap.release(this.scratchPtr);
-      this.scratchBytes = Math.ceil(bytes * 1.25 / 64) * 64;
-      this.scratchPtr = this.heap.alloc(this.scratchBytes);
+      this.heap.release(this.scratchPtr);
+      this.scratchPtr = this.scratchBytes = 0; // released: a failed alloc below must not leave it in use
+      const roomy = Math.ceil((bytes * 1.25) / 64) * 64; // room to grow, when the memory has it
+      const ptr = this.heap.tryAlloc(roomy);
+      [this.scratchPtr, this.scratchBytes] = ptr ? [ptr, roomy] : [this.heap.alloc(bytes), bytes];
     }
     return this.scratchPtr;
   }
@@ -147,7 +164,8 @@ export class WasmEngine {
   job(kind: number): Uint32Array<ArrayBufferLike> {
     const count = Math.max(1, this.threads, this.pool.size + 1);
     if (count > this.threadScratchCount) {
-      if (this.threadScratchPtr) this.heap.release(this.threadScratchPtr);
+      this.heap.release(this.threadScratchPtr);
+      this.threadScratchPtr = this.threadScratchCount = 0;
       this.threadScratchPtr = this.heap.alloc(THREAD_SCRATCH * count);
       this.threadScratchCount = count;
     }
