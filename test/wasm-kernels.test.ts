@@ -184,6 +184,23 @@ describe('wasm memory', () => {
   });
 });
 
+describe('threads', () => {
+  it('setThreads takes a count that is no whole number as 1', async () => {
+    await setThreads(NaN);
+    expect(wasmEngine()!.activeThreads()).toBe(1);
+  });
+
+  it('a thread count far beyond the workers started costs no thread scratch (only started threads get one)', () => {
+    const e = wasmEngine()!;
+    e.threads = 1e6; // as Net.forward sets it from Net.threads
+    try {
+      expect(() => e.job(0)).not.toThrow();
+    } finally {
+      e.threads = 1;
+    }
+  });
+});
+
 describe('the thread pool', () => {
   it('a chunk that traps on a worker ends the job with its error (no hang); the worker runs the next job', async () => {
     const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });

@@ -162,7 +162,7 @@ export class WasmEngine {
    * the caller fills fields 3... and calls `run`.
    */
   job(kind: number): Uint32Array<ArrayBufferLike> {
-    const count = Math.max(1, this.threads, this.pool.size + 1);
+    const count = this.pool.size + 1; // this thread and every worker, ready or not, allowed in this job or not
     if (count > this.threadScratchCount) {
       this.heap.release(this.threadScratchPtr);
       this.threadScratchPtr = this.threadScratchCount = 0;
@@ -253,13 +253,16 @@ export function kernelsInUse(): 'wasm' | 'js' {
   return wasmEngine() ? 'wasm' : 'js';
 }
 
+/** Threads the kernels use at most: each is a worker with its own heap, and thousands exhaust memory. */
+export const MAX_THREADS = 256;
+
 /**
- * Sets the threads the kernels may use (1 = this thread only) and starts the workers needed.
- * Resolves when they are ready; jobs run before that simply use fewer threads.
+ * Sets the threads the kernels may use (1 = this thread only, at most MAX_THREADS) and starts the workers
+ * needed. Resolves when they are ready; jobs run before that simply use fewer threads.
  */
 export async function setThreads(threads: number): Promise<void> {
   const e = wasmEngine();
   if (!e) return;
-  e.threads = Math.max(1, Math.floor(threads));
+  e.threads = Math.min(MAX_THREADS, Math.max(1, Math.floor(threads) || 1));
   await e.pool.grow(e.threads - 1);
 }
