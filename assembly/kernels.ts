@@ -292,9 +292,10 @@ export function gemvStrips(K: i32, KC: i32, nPad: i32, N: i32, x: usize, b: usiz
 
 // ---- Jobs: one layer's work cut into chunks that any thread may run (see src/kernels/pool.ts) ----
 //
-// A job is described by 32-bit words at `p` (written by src/kernels/wasm.ts); runChunk(p, chunk, thread) runs
-// one chunk. Thread t owns the scratch at scratch + t * scratchStride (packed B columns, then 128 bytes for
-// edge tiles). Field indices are shared with wasm.ts (JOB_* there).
+// A job is described by 32-bit words at `p`: 0 kind (KIND_* in src/kernels/wasm.ts), 1 thread scratch, 2 its
+// stride (written by WasmEngine.job), the rest per kind (by src/kernels/packed.ts, depthwise.ts, pooling.ts);
+// runChunk(p, chunk, thread) runs one chunk. Thread t owns the scratch at scratch + t * stride (packed B
+// columns, then 128 bytes for edge tiles).
 
 const KIND_CONV: i32 = 1;
 const KIND_GEMV: i32 = 2;

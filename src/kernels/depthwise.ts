@@ -3,9 +3,7 @@
 // depthwisePlane) stays the fallback and the tests' reference.
 
 import type { ConvGeometry } from './im2col.js';
-import type { WasmEngine } from './wasm.js';
-
-export const KIND_DEPTHWISE = 6;
+import { KIND_DEPTHWISE, type WasmEngine } from './wasm.js';
 
 /** A depthwise layer's weights (Cout x kh x kw) and bias copied into wasm memory once. */
 export interface PackedDepthwise {

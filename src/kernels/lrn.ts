@@ -19,7 +19,7 @@ export function lrnScratch(old: LrnScratch | undefined, sumLen: number, zerosLen
 }
 
 /** How base^-beta is computed: the betas nets use get sqrt / division instead of a per-element pow. */
-export const enum PowMode {
+const enum PowMode {
   /** beta 0.75 (AlexNet, CaffeNet, GoogLeNet): 1 / (sqrt(b) sqrt(sqrt(b))). */
   ThreeQuarters,
   Half,
@@ -30,7 +30,7 @@ export const enum PowMode {
   General,
 }
 
-export function powModeOf(beta: number): PowMode {
+function powModeOf(beta: number): PowMode {
   switch (beta) {
     case 0.75: return PowMode.ThreeQuarters;
     case 0.5: return PowMode.Half;
@@ -103,7 +103,7 @@ export function tablePow(b: number, t: PowTable): number {
  * perfectly predicted; fusing it into the loop that slides the sums lets the sums hide behind sqrt's latency.
  * `table` is `powTable(beta)` (only the General mode reads it).
  */
-export function negPow(b: number, mode: PowMode, table: PowTable): number {
+function negPow(b: number, mode: PowMode, table: PowTable): number {
   switch (mode) {
     case PowMode.ThreeQuarters: {
       const r = Math.sqrt(b);

@@ -2,9 +2,7 @@
 // over all planes. The layer's window tables (per output row / column: clamped start and end, AVE divisor part)
 // go with the job. The TypeScript loops in src/layers/pooling.ts stay the fallback and the tests' reference.
 
-import { THREAD_SCRATCH, type WasmEngine } from './wasm.js';
-
-export const KIND_POOL = 7;
+import { KIND_POOL, THREAD_SCRATCH, type WasmEngine } from './wasm.js';
 
 export interface PoolWindows {
   height: number;

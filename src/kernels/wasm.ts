@@ -21,14 +21,17 @@ export const THREAD_SCRATCH = 128 + KC * MAX_CHUNK_COLS * 4;
 const PAGE = 65536;
 const MAX_PAGES = 65536;
 /** Addresses below this belong to the job control block; the allocator hands out memory above it. */
-export const CONTROL = 1024;
+const CONTROL = 1024;
 const HEAP_BASE = PAGE;
 
+/** Job kinds: what runChunk in assembly/kernels.ts runs (must match its KIND_*). */
 export const KIND_CONV = 1;
 export const KIND_GEMV = 2;
 export const KIND_IP = 3;
 export const KIND_CONV_PACK = 4;
 export const KIND_CONV_ROWS = 5;
+export const KIND_DEPTHWISE = 6;
+export const KIND_POOL = 7;
 
 export interface KernelExports {
   runChunk(p: number, chunk: number, thread: number): void;
