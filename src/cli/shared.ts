@@ -19,6 +19,11 @@ export function netArgs(y: Argv) {
     .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields crema does not know (a fork\'s), with a warning' });
 }
 
+/** `--threads` for the commands that compute natively. */
+export function threadsArg<T>(y: Argv<T>) {
+  return y.option('threads', { type: 'number', describe: 'threads for the compute (default: one per core)' });
+}
+
 /** The arguments `netArgs` declares. */
 export interface NetArgs {
   net: string;

@@ -26,7 +26,8 @@ async function decode(file: string): Promise<RawPixels> {
   // sharp is imported when the first image is read: commands that read no image do not pay for loading it.
   const { default: sharp } = await import('sharp');
   try {
-    let image = sharp(file, { failOn: 'error', limitInputPixels: 20000 * 20000 });
+    // 10^8 pixels (a 100-megapixel photo) at most: its float copy is already 1.2 GB.
+    let image = sharp(file, { failOn: 'error', limitInputPixels: 10000 * 10000 });
     const meta = await image.metadata();
     const sixteen = meta.depth === 'ushort';
     // sharp's raw output of a gray file is RGB unless asked: keep gray files gray (1 or 2 channels, as imread does).

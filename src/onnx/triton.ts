@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Graph } from '../graph/graph.js';
 import { CremaError } from '../util/errors.js';
-import { type ConvertOptions, convertGraph, encodeConversion } from './convert.js';
+import { type ConvertOptions, convertGraph, encodeConversion, writeFileAtomic } from './convert.js';
 import type { ModelObj } from './proto.js';
 
 // A Triton Inference Server model repository for a converted net:
@@ -79,8 +79,8 @@ export function writeTritonRepository(graph: Graph, reshape: (batch: number) => 
   };
   const modelDir = path.join(dir, name);
   fs.mkdirSync(path.join(modelDir, '1'), { recursive: true });
-  fs.writeFileSync(path.join(modelDir, '1', 'model.onnx'), encodeConversion(conversion));
-  fs.writeFileSync(path.join(modelDir, 'config.pbtxt'), tritonConfigText(config));
+  writeFileAtomic(path.join(modelDir, '1', 'model.onnx'), encodeConversion(conversion));
+  writeFileAtomic(path.join(modelDir, 'config.pbtxt'), new TextEncoder().encode(tritonConfigText(config)));
   return { dir: modelDir, config, fixedBatchReason };
 }
 

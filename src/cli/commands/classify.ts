@@ -10,7 +10,7 @@ import { CremaError } from '../../util/errors.js';
 import { EXIT_CHECK_FAILED, exitState } from '../main.js';
 import { type ImageArgs, imageArgs, preprocessOptionsFrom } from '../preprocess-options.js';
 import { type Progress, startProgress } from '../progress.js';
-import { checkPositive, labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, topK } from '../shared.js';
+import { checkPositive, labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg, topK } from '../shared.js';
 
 interface ClassifyArgs extends NetArgs, ImageArgs {
   weights: string;
@@ -25,11 +25,10 @@ export const classifyCommand = {
   command: 'classify <net> <weights> <images..>',
   describe: 'Classify images (files or directories): each image\'s top classes with probabilities',
   builder: (y: Argv) =>
-    imageArgs(netArgs(y))
+    imageArgs(threadsArg(netArgs(y)))
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
       .option('labels', { type: 'string', describe: 'class names, one a line (default: labels.txt beside the net, if any)' })
       .option('top', { type: 'number', default: 5, describe: 'how many classes to print per image' })
-      .option('threads', { type: 'number', describe: 'threads for the compute (default: one per core)' })
       .option('batch', { type: 'number', default: 8, describe: 'images per forward pass' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line and image: {"image", "top": [{"index", "label", "prob"}]}' })
       .option('oversample', { type: 'boolean', group: 'Images:', describe: 'average 10 crops (corners, center, mirrored) as caffe.Classifier does' })
@@ -43,7 +42,7 @@ export const classifyCommand = {
     const files = collectImages(args.images);
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
-    if (!args.json) printNotes(net, args);
+    printNotes(net, args); // stderr: never mixed into --json output
     const input = net.inputs[0];
     if (!input) throw new CremaError(`${args.net}: the net has no input to feed images to`);
     const geo = geometryOf(net.shapes.get(input)!, input);

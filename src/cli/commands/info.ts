@@ -20,11 +20,11 @@ export const infoCommand = {
   handler: async (args: InfoArgs) => {
     const net = await Net.load(args.net, args.weights, { ...loadOptionsFrom(args), threads: 1 }); // no native compute here
     const summary = summarize(net.graph);
+    printNotes(net, args); // stderr: never mixed into --json output
     if (args.json) {
       console.log(JSON.stringify(summary));
       return;
     }
-    printNotes(net, args);
     const table = columnsTable(['layer', 'type', 'bottoms → tops', 'output shape', 'params', 'MACs'], 4);
     for (const l of summary.layers)
       table.push([l.name, l.type, `${l.bottom.join(', ')} → ${l.top.join(', ')}`, l.top.map((t) => shapeString(net.shapes.get(t)!)).join(' '), fmt(l.params), fmt(l.macs)]);

@@ -9,7 +9,7 @@ import { writeNpy } from '../../util/npy.js';
 import { forwardOnnx } from '../../onnx/run.js';
 import { readInputs } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
-import { checkPositive, labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, topK } from '../shared.js';
+import { checkPositive, labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg, topK } from '../shared.js';
 
 interface RunArgs extends NetArgs, ImageArgs {
   input: string[];
@@ -25,14 +25,13 @@ export const runCommand = {
   command: 'run <net> [weights]',
   describe: 'Run a Caffe model: print its outputs (top classes for a classifier) and dump blobs as .npy',
   builder: (y: Argv) =>
-    imageArgs(netArgs(y))
+    imageArgs(threadsArg(netArgs(y)))
       .option('input', { type: 'string', array: true, default: [], describe: 'input data, [NAME=]FILE (.npy, or an image: .jpg .png .webp, preprocessed as pycaffe does; repeatable)' })
       .option('dump', { type: 'string', describe: 'write every blob after the forward pass as DIR/<blob>.npy (/ in names as __)' })
       .option('blobs', { type: 'string', describe: 'with --dump: only these blobs (comma-separated)' })
       .option('labels', { type: 'string', describe: 'class names, one a line, e.g. synset_words.txt (default: labels.txt beside the net, if any)' })
       .option('top', { type: 'number', default: 5, describe: 'how many top classes to print for a classifier output' })
       .option('backend', { choices: ['native', 'onnx'], default: 'native', describe: 'run natively, or converted to ONNX in ONNX Runtime (in memory)' })
-      .option('threads', { type: 'number', describe: 'threads for the compute (default: one per core)' })
       .example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/example-input.npy', 'classify one input')
       .example('$0 run models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --input data=models/cifar10_full/example-input.npy --dump out/ --blobs conv1,norm1', 'dump two blobs')
       .example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/examples/digit-7.png --raw-scale 1', 'an image, preprocessed as pycaffe does'),

@@ -5,7 +5,7 @@ import type { PairResult } from '../../verify/compare.js';
 import { PAIRS, type PairName, type VerifyReport, verifyNet } from '../../verify/verify.js';
 import { EXIT_CHECK_FAILED, exitState } from '../main.js';
 import { readInputs } from '../inputs.js';
-import { loadOptionsFrom, type NetArgs, netArgs, printNotes } from '../shared.js';
+import { loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
 import { columnsTable } from '../table.js';
 
 interface VerifyArgs extends NetArgs {
@@ -29,12 +29,11 @@ export const verifyCommand = {
   command: 'verify <net> [weights]',
   describe: 'Run the native engine and ONNX Runtime on the same input and compare every blob (and with a reference dump)',
   builder: (y: Argv) =>
-    netArgs(y)
+    threadsArg(netArgs(y))
       .option('input', { type: 'string', array: true, default: [], describe: 'input data, [NAME=]FILE.npy (default: the reference\'s own input, else seeded random)' })
       .option('reference', { type: 'string', describe: 'a directory of <blob>.npy to compare against (a --dump, or Caffe\'s from caffe-ref forward)' })
       .option('tolerance', { type: 'number', default: 1e-4, describe: 'pass when max|a - b| <= tolerance * max(1, max|b|)' })
       .option('seed', { type: 'number', default: 1, describe: 'seed of the random input' })
-      .option('threads', { type: 'number', describe: 'threads for the compute (default: one per core)' })
       .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'how the ONNX model writes ACROSS_CHANNELS LRN' })
       .option('opset', { type: 'number', describe: 'ONNX opset of the converted model' })
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
@@ -42,7 +41,7 @@ export const verifyCommand = {
       .example('$0 verify deploy.prototxt weights.caffemodel --input x.npy --reference caffe_blobs/', 'both against Caffe\'s own blobs'),
   handler: async (args: VerifyArgs) => {
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
-    if (!args.json) printNotes(net, args);
+    printNotes(net, args); // stderr: never mixed into --json output
     const inputs = await readInputs(net, args.input);
     const report = await verifyNet(net, {
       inputs,
