@@ -35,7 +35,7 @@ export const preluLayer: LayerType = {
             const a = p.channel_shared ? slopes[0] : slopes[c];
             for (const end = i + inner; i < end; i++) {
               const v = x[i];
-              y[i] = v > 0 ? v : a * v;
+              y[i] = v > 0 ? v : a * v + 0; // + 0: as ReLU, Caffe gives +0 for negative x at slope 0
             }
           }
         }
