@@ -121,7 +121,7 @@ describe('PReLU', () => {
   const x = new Tensor([2, 3, 2], Float32Array.from([-1, 2, -3, 4, -5, 6, -7, 8, -9, 10, -11, 12]));
   it('one slope per channel (axis 1), for every image', () => {
     const [y] = runLayer(layerDef('PReLU', { name: 'pr' }), [new Tensor([3], Float32Array.from([0.5, 0, -1]))], [x]);
-    expect(Array.from(y.data)).toEqual([-0.5, 2, -0, 4, 5, 6, -3.5, 8, -0, 10, 11, 12]);
+    expect(Array.from(y.data)).toEqual([-0.5, 2, 0, 4, 5, 6, -3.5, 8, 0, 10, 11, 12]); // +0 at slope 0: Caffe's max(x, 0) + a min(x, 0)
   });
   it('channel_shared: one slope (a 0-D blob in Caffe)', () => {
     const [y] = runLayer(layerDef('PReLU', { prelu_param: { channel_shared: true } }), [new Tensor([], Float32Array.from([0.5]))], [x]);
