@@ -165,8 +165,8 @@ describe('Eltwise SUM + in-place ReLU in one pass (ResNet\'s shortcut joins)', (
     layer { name: "b" type: "Convolution" bottom: "data" top: "b" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
     layer { name: "sum" type: "Eltwise" bottom: "a" bottom: "b" bottom: "data" top: "sum" eltwise_param { operation: SUM ${coeffs} } }
     layer { name: "relu" type: "ReLU" bottom: "sum" top: "sum" relu_param { negative_slope: ${slope} } }
-    layer { name: "sum2" type: "Eltwise" bottom: "sum" bottom: "a" top: "a" }
-    layer { name: "relu2" type: "ReLU" bottom: "a" top: "a" }`;
+    layer { name: "sum2" type: "Eltwise" bottom: "sum" bottom: "a" top: "j" }
+    layer { name: "relu2" type: "ReLU" bottom: "j" top: "j" }`;
   const w = () => new Map([
     ['a', [new Tensor([4, 4, 1, 1], values(16, 21)), new Tensor([4], values(4, 22))]],
     ['b', [new Tensor([4, 4, 3, 3], values(144, 23)), new Tensor([4], values(4, 24))]],
@@ -183,7 +183,7 @@ describe('Eltwise SUM + in-place ReLU in one pass (ResNet\'s shortcut joins)', (
       const fused = net(coeffs, slope);
       const runs = countRuns(fused, ['sum', 'relu', 'sum2', 'relu2']);
       fused.forward({ data: x });
-      for (const name of ['sum', 'a']) expect(maxRelDiff(fused.blobs.get(name)!.data, reference.blobs.get(name)!.data), name).toBe(0);
+      for (const name of ['sum', 'j']) expect(maxRelDiff(fused.blobs.get(name)!.data, reference.blobs.get(name)!.data), name).toBe(0);
       expect(Object.fromEntries(runs)).toEqual({ sum: 0, relu: 0, sum2: 0, relu2: 0 });
       // A forward ending at the Eltwise leaves the plain sum.
       fused.forward({ data: x }, { end: 'sum' });

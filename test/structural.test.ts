@@ -3,6 +3,9 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import type { NetParameter } from '../src/caffe/types.js';
+import { parsePrototxt } from '../src/caffe/prototxt.js';
+import { Net } from '../src/runtime/net.js';
 import { type Shape, Tensor } from '../src/tensor.js';
 import { layerOf, runLayerByLayer } from './helpers/compute.js';
 import { TOLERANCE } from './helpers/reference.js';
@@ -159,5 +162,35 @@ describe('small cases worked by hand', () => {
   });
   it('Flatten with end_axis just before axis inserts an axis of 1, as Caffe\'s count over an empty range does', () => {
     expect(reshape('layer { name: "f" type: "Flatten" bottom: "a" top: "b" flatten_param { axis: 2 end_axis: 1 } }', [2, 3, 4])).toEqual([[2, 3, 1, 4]]);
+  });
+  describe('Eltwise in place on bottom 0, as Caffe: the top is written before the bottoms are read (fixture eltwise_inplace)', () => {
+    const net = (eltwise: string, after = '') =>
+      Net.fromNetParameter(parsePrototxt(`
+        layer { name: "in" type: "Input" top: "a" top: "b" top: "c" input_param { shape { dim: 4 } } }
+        layer { name: "e" type: "Eltwise" bottom: "a" bottom: "b" bottom: "c" top: "a" ${eltwise} }
+        ${after}`, 'inplace.prototxt') as NetParameter, new Map(), [], { threads: 1 });
+    const inputs = { a: [1, -2, 3, -4], b: [5, 6, -7, 8], c: [-1, 2, 2, -3] };
+    const floats = () => Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, Float32Array.from(v)]));
+    const resultOf = (eltwise: string, after?: string) => {
+      const n = net(eltwise, after);
+      n.forward(floats());
+      return [...n.blobs.get('a')!.data];
+    };
+    it('SUM drops bottom 0: the sum of the other bottoms (with their coeffs), also when a ReLU in place follows', () => {
+      expect(resultOf('')).toEqual([4, 8, -5, 5]);
+      expect(resultOf('eltwise_param { coeff: 10 coeff: 2 coeff: -1 }')).toEqual([11, 10, -16, 19]);
+      expect(resultOf('', 'layer { name: "r" type: "ReLU" bottom: "a" top: "a" }')).toEqual([4, 8, 0, 5]);
+    });
+    it('MAX reads bottom 0 as -FLT_MAX; PROD reads it before writing', () => {
+      expect(resultOf('eltwise_param { operation: MAX }')).toEqual([5, 6, 2, 8]);
+      expect(resultOf('eltwise_param { operation: PROD }')).toEqual([-5, -24, -42, 96]);
+    });
+    it('a top that is a later bottom is refused, as Caffe refuses it', () => {
+      const text = `layer { name: "in" type: "Input" top: "a" top: "b" input_param { shape { dim: 4 } } }
+        layer { name: "e" type: "Eltwise" bottom: "b" bottom: "a" top: "a" }`;
+      expect(() => Net.fromNetParameter(parsePrototxt(text, 'x.prototxt') as NetParameter, new Map(), [], { threads: 1 })).toThrow(
+        "layer 'e' (Eltwise): top[0] 'a' is bottom[1], not bottom[0]: Caffe works in place only when top k is bottom k",
+      );
+    });
   });
 });

@@ -50,9 +50,12 @@ export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = n
     names.add(def.name);
     for (const b of bottoms)
       if (!produced.has(b)) throw new LayerError(def, `bottom '${b}' is not produced by any earlier layer`);
-    for (const t of tops)
-      if (produced.has(t) && !bottoms.includes(t))
-        throw new LayerError(def, `top '${t}' is already produced by an earlier layer and this layer is not in place on it`);
+    tops.forEach((t, k) => {
+      if (!produced.has(t) || bottoms[k] === t) return;
+      if (!bottoms.includes(t)) throw new LayerError(def, `top '${t}' is already produced by an earlier layer and this layer is not in place on it`);
+      // Caffe (Net::AppendTop) works in place only when top k is bottom k; otherwise it refuses the net.
+      throw new LayerError(def, `top[${k}] '${t}' is bottom[${bottoms.indexOf(t)}], not bottom[${k}]: Caffe works in place only when top k is bottom k`);
+    });
     const type = layerType(def.type, def.name);
     const w = weights.get(def.name) ?? [];
     const impl = type.create(def, w);

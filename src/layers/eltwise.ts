@@ -5,7 +5,14 @@ import { type Layer, type LayerType, expectCounts, need } from './layer.js';
 
 type EltwiseOp = 'PROD' | 'SUM' | 'MAX';
 
-/** Eltwise: elementwise PROD, SUM (with one optional `coeff` per bottom) or MAX of bottoms of identical shape. */
+/** Caffe's -FLT_MAX, the value MAX starts its top from. */
+const LOWEST_FLOAT = -3.4028234663852886e38;
+
+/**
+ * Eltwise: elementwise PROD, SUM (with one optional `coeff` per bottom) or MAX of bottoms of identical shape.
+ * In place (top = one of the bottoms) it does what Caffe does: Caffe writes the top before reading every bottom,
+ * so the aliased bottom is read as the running result (SUM in place on bottom 0 drops that input).
+ */
 export const eltwiseLayer: LayerType = {
   type: 'Eltwise',
   create(def: LayerParameter): Layer {
@@ -20,6 +27,7 @@ export const eltwiseLayer: LayerType = {
     need(def, op === 'PROD' || op === 'SUM' || op === 'MAX', () => `unknown operation ${String(op)}`);
     const coeffs = Float32Array.from(bottomNames, (_, i) => given[i] ?? 1);
     return {
+      inPlace: true,
       reshape(bottoms: Shape[]): Shape[] {
         bottoms.forEach((b, i) =>
           need(def, sameShape(b, bottoms[0]), () =>
@@ -30,9 +38,16 @@ export const eltwiseLayer: LayerType = {
       },
       forward(bottoms: Tensor[], tops: Tensor[]): void {
         const out = tops[0].data;
-        if (op === 'SUM') sum(bottoms, coeffs, out);
-        else if (op === 'PROD') product(bottoms, out);
-        else maximum(bottoms, out);
+        const inPlace = bottoms.some((b) => b.data === out);
+        if (op === 'PROD') product(bottoms, out);
+        else if (op === 'SUM' && !inPlace) sum(bottoms, coeffs, out);
+        else if (op === 'SUM') {
+          out.fill(0); // Caffe's caffe_set then one axpy per bottom: an aliased bottom adds coeff * the running sum
+          accumulate(bottoms, coeffs, out, 0);
+        } else {
+          if (inPlace) out.fill(LOWEST_FLOAT); // Caffe fills first: an aliased bottom 0 or 1 reads -FLT_MAX
+          maximum(bottoms, out);
+        }
       },
       macs: (bottoms: Shape[]) => sizeOf(bottoms[0]) * (bottoms.length - 1),
     };
@@ -42,16 +57,23 @@ export const eltwiseLayer: LayerType = {
 function sum(bottoms: Tensor[], coeffs: Float32Array, out: Float32Array): void {
   const first = bottoms[0].data, c0 = coeffs[0];
   for (let i = 0; i < out.length; i++) out[i] = c0 * first[i];
-  for (let b = 1; b < bottoms.length; b++) {
+  accumulate(bottoms, coeffs, out, 1);
+}
+
+/** out += coeff_b * bottom_b for b >= from, in bottom order (an aliased bottom reads out as it stands). */
+function accumulate(bottoms: Tensor[], coeffs: Float32Array, out: Float32Array, from: number): void {
+  for (let b = from; b < bottoms.length; b++) {
     const x = bottoms[b].data, c = coeffs[b];
     if (c === 1) for (let i = 0; i < out.length; i++) out[i] += x[i];
     else for (let i = 0; i < out.length; i++) out[i] += c * x[i];
   }
 }
 
+/** Caffe's order: out = x0 * x1 element by element, then out *= x_b (an aliased x_b, b >= 2, is out as it stands). */
 function product(bottoms: Tensor[], out: Float32Array): void {
-  out.set(bottoms[0].data);
-  for (let b = 1; b < bottoms.length; b++) {
+  const a = bottoms[0].data, b1 = bottoms[1].data;
+  for (let i = 0; i < out.length; i++) out[i] = a[i] * b1[i];
+  for (let b = 2; b < bottoms.length; b++) {
     const x = bottoms[b].data;
     for (let i = 0; i < out.length; i++) out[i] *= x[i];
   }

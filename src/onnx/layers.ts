@@ -193,26 +193,42 @@ function softmax(c: LayerContext): void {
   c.node('Softmax', [c.bottom(0)], [c.top(0)], { axis: int(axis) });
 }
 
+/**
+ * Caffe writes an Eltwise top before reading every bottom, so in place the aliased bottom is read as the running
+ * result: SUM starts from 0 (bottom 0 aliased adds nothing), MAX from -FLT_MAX; PROD reads bottoms 0 and 1 before writing.
+ */
 function eltwise(c: LayerContext): void {
   const { layer } = c;
   const p = paramsOf(layer.def, 'eltwise_param');
   const coeff = (p.coeff as number[]) ?? [];
   const n = layer.bottoms.length;
   if (n < 2) fail(c, 'Eltwise needs at least 2 bottoms');
+  const aliased = layer.bottoms.map((b) => b === layer.tops[0]);
   const bottoms = layer.bottoms.map((_, i) => c.bottom(i));
   if (p.operation === 'PROD') {
-    let product = bottoms[0];
-    for (let i = 1; i < n; i++) product = c.node('Mul', [product, bottoms[i]], [i === n - 1 ? c.top(0) : c.tmp('product')]);
+    let product = c.node('Mul', [bottoms[0], bottoms[1]], [n === 2 ? c.top(0) : c.tmp('product')]);
+    for (let i = 2; i < n; i++) product = c.node('Mul', [product, aliased[i] ? product : bottoms[i]], [i === n - 1 ? c.top(0) : c.tmp('product')]);
     return;
   }
   if (p.operation === 'MAX') {
-    c.node('Max', bottoms, [c.top(0)]);
+    const lowest = (): string => c.b.scalar(-3.4028234663852886e38);
+    const terms = bottoms.flatMap((b, i) => (!aliased[i] ? [b] : i < 2 ? [lowest()] : []));
+    c.node('Max', terms, [c.top(0)]);
     return;
   }
   if (p.operation !== 'SUM') fail(c, `unknown operation ${p.operation}`);
   if (coeff.length !== 0 && coeff.length !== n) fail(c, `has ${coeff.length} coeff for ${n} bottoms`);
-  const terms = bottoms.map((b, i) => withScalar(c, 'Mul', b, coeff[i] ?? 1));
-  c.node('Sum', terms, [c.top(0)]);
+  if (!aliased.includes(true)) {
+    c.node('Sum', bottoms.map((b, i) => withScalar(c, 'Mul', b, coeff[i] ?? 1)), [c.top(0)]);
+    return;
+  }
+  let sum: string | undefined; // undefined: still Caffe's zero fill
+  bottoms.forEach((b, i) => {
+    const k = coeff[i] ?? 1;
+    if (aliased[i]) sum = sum && withScalar(c, 'Mul', sum, 1 + k);
+    else sum = sum ? c.node('Add', [sum, withScalar(c, 'Mul', b, k)], [c.tmp('sum')]) : withScalar(c, 'Mul', b, k);
+  });
+  c.alias(0, sum ?? withScalar(c, 'Mul', bottoms[0], 0));
 }
 
 function concat(c: LayerContext): void {

@@ -88,7 +88,8 @@ function chainAfter(layers: readonly GraphLayer[], i: number): Fusion | undefine
 function eltwiseReluAfter(layers: readonly GraphLayer[], i: number): Fusion | undefined {
   const l = layers[i];
   const p = paramsOf<{ operation: string; coeff: number[] }>(l.def, 'eltwise_param');
-  if (p.operation !== 'SUM' || l.tops.length !== 1) return undefined;
+  // In place, Caffe's Eltwise reads the running sum for the aliased bottom: left to the layer's literal path.
+  if (p.operation !== 'SUM' || l.tops.length !== 1 || l.bottoms.includes(l.tops[0])) return undefined;
   const top = l.tops[0];
   const next = layers.findIndex((m, j) => j > i && (m.bottoms.includes(top) || m.tops.includes(top)));
   if (next < 0 || layers[next].type !== 'ReLU' || !inPlaceOn(layers[next], top)) return undefined;
