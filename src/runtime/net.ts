@@ -1,7 +1,7 @@
 import { loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
 import { buildGraph, inferShapes, type Graph, type GraphLayer } from '../graph/graph.js';
-import { setThreads, wasmEngine } from '../kernels/wasm.js';
+import { MAX_THREADS, setThreads, wasmEngine } from '../kernels/wasm.js';
 import { type Layer, declaredWeights } from '../layers/layer.js';
 import { type Fusion, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
 import { availableParallelism } from 'node:os';
@@ -49,10 +49,11 @@ export class Net {
     options: NetOptions,
   ) {
     this.notes = notes;
-    this.threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
+    this.threads = Math.min(MAX_THREADS, Math.max(1, Math.floor(options.threads ?? availableParallelism()) || 1));
     this.fusions = findFusions(graph.layers);
     this.fusedMembers = fusionMembers(this.fusions);
-    void setThreads(this.threads);
+    // Workers start in the background; Net.load awaits the same start and reports a failure there.
+    setThreads(this.threads).catch(() => undefined);
     for (const l of graph.layers) if (l.weights.length) this.params.set(l.name, l.weights);
     this.allocate();
   }
