@@ -31,6 +31,9 @@ const { convertGraph, encodeConversion } = await import('../dist/onnx/convert.js
 const { interleave, summarize } = await import('../dist/bench/stats.js');
 const { setNativeThreads } = await import('../dist/bench/bench-net.js');
 const { columnsTable } = await import('../dist/cli/table.js');
+const { comparePair } = await import('../dist/verify/compare.js');
+/** max|ours - ref| / max(1, max|ref|), the project's measure of agreement. */
+const maxRelDiff = (ours, ref) => comparePair(new Tensor([ours.length], ours), new Tensor([ref.length], ref), 0).rel;
 
 /** Runs `npm run build` when a source (src/, assembly/) is newer than dist/; its errors are reported. */
 function buildIfStale() {
@@ -109,14 +112,6 @@ function hashData(count, seed, amplitude) {
   return data;
 }
 
-function maxRelDiff(ours, ref) {
-  let m = 0, e = 0;
-  for (let i = 0; i < ref.length; i++) {
-    m = Math.max(m, Math.abs(ref[i]));
-    e = Math.max(e, Math.abs(ours[i] - ref[i]));
-  }
-  return e / Math.max(1, m);
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Goals 1 and 2: LRN alone, one thread each, native layer vs ONNX Runtime's LRN op (ACROSS) or the equivalent
