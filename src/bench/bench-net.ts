@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { kernelsInUse, setThreads } from '../kernels/wasm.js';
-import type { LrnMode } from '../onnx/layers.js';
+import type { LrnMode } from '../onnx/context.js';
 import type { Net } from '../runtime/net.js';
 import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';

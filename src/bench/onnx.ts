@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Graph } from '../graph/graph.js';
 import { convertGraph, encodeConversion } from '../onnx/convert.js';
-import type { LrnMode } from '../onnx/layers.js';
+import type { LrnMode } from '../onnx/context.js';
 import type { Tensor } from '../tensor.js';
 import type { LayerTime } from './result.js';
 import { median } from './stats.js';

@@ -1,4 +1,5 @@
 import type { LayerParameter } from '../caffe/types.js';
+import type { Converter } from '../onnx/context.js';
 import { Tensor, type Shape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 
@@ -26,6 +27,8 @@ export interface LayerType {
   /** Caffe's type string, e.g. "Convolution". */
   type: string;
   create(def: LayerParameter, weights: Tensor[]): Layer;
+  /** Its ONNX export (optional: a type without one is refused by name by `convert`). */
+  onnx?: Converter;
 }
 
 /** An error about one layer, naming it. */

@@ -2,6 +2,8 @@ import { paramsOf } from '../caffe/schema.js';
 import { type LrnScratch, lrnAcrossChannels, lrnScratch, lrnWithinChannel } from '../kernels/lrn.js';
 import { type Shape, shapeString } from '../tensor.js';
 import { type LayerType, expectCounts, need } from './layer.js';
+import { float, int, ints } from '../onnx/builder.js';
+import { type LayerContext, fail, withScalar } from '../onnx/context.js';
 
 interface LrnParams {
   local_size: number;
@@ -46,4 +48,51 @@ export const lrnLayer: LayerType = {
       },
     };
   },
+  onnx: lrnToOnnx,
 };
+
+/** ACROSS_CHANNELS as ONNX's LRN (or an AveragePool over channels, `--lrn decomposed`); WITHIN_CHANNEL as a subgraph. */
+function lrnToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'lrn_param');
+  const x = layer.bottomShapes[0];
+  const n = p.local_size as number, alpha = p.alpha as number, beta = p.beta as number, k = p.k as number;
+  if (x.length !== 4) fail(c, 'LRN needs a 4-D input');
+  if (!(n > 0) || n % 2 === 0) fail(c, `local_size must be odd and positive, got ${n}`);
+  const half = (n - 1) / 2;
+  if (p.norm_region === 'WITHIN_CHANNEL') {
+    // Caffe builds it from layers: x * (1 + alpha * avgpool_nxn(x^2))^-beta, zero-padded, k ignored.
+    const squared = c.node('Mul', [c.bottom(0), c.bottom(0)], [c.tmp('squared')]);
+    const mean = c.node('AveragePool', [squared], [c.tmp('window_mean')], {
+      kernel_shape: ints([n, n]),
+      pads: ints([half, half, half, half]),
+      count_include_pad: int(1),
+    });
+    lrnScale(c, mean, alpha, 1, beta);
+    return;
+  }
+  if (p.norm_region !== 'ACROSS_CHANNELS') fail(c, `unknown norm_region ${p.norm_region}`);
+  if (c.lrn === 'native') {
+    c.node('LRN', [c.bottom(0)], [c.top(0)], { size: int(n), alpha: float(alpha), beta: float(beta), bias: float(k) });
+    return;
+  }
+  // Decomposed: the channel window as an AveragePool over (N, 1, C, H*W), which ONNX Runtime runs faster.
+  const [batch, channels, height, width] = x;
+  const squared = c.node('Mul', [c.bottom(0), c.bottom(0)], [c.tmp('squared')]);
+  const planes = c.node('Reshape', [squared, c.b.int64s(`${layer.name}/planes_shape`, [batch, 1, channels, height * width])], [c.tmp('planes')]);
+  const pooled = c.node('AveragePool', [planes], [c.tmp('channel_mean_planes')], {
+    kernel_shape: ints([n, 1]),
+    pads: ints([half, 0, half, 0]),
+    count_include_pad: int(1),
+  });
+  const mean = c.node('Reshape', [pooled, c.b.int64s(`${layer.name}/shape`, x)], [c.tmp('channel_mean')]);
+  lrnScale(c, mean, alpha, k, beta);
+}
+
+/** top = x * (k + alpha * mean)^-beta, where mean is the window's mean of x^2. */
+function lrnScale(c: LayerContext, mean: string, alpha: number, k: number, beta: number): void {
+  const scaled = withScalar(c, 'Add', withScalar(c, 'Mul', mean, alpha), k);
+  const factor = c.node('Pow', [scaled, c.b.scalar(-beta)], [c.tmp('factor')]);
+  c.node('Mul', [c.bottom(0), factor], [c.top(0)]);
+}
+

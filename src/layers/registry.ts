@@ -79,6 +79,11 @@ const layerTypes: LayerType[] = [
 
 const byType = new Map(layerTypes.map((t) => [t.type, t]));
 
+/** The layer type for Caffe's type string, or undefined. */
+export function findLayerType(type: string): LayerType | undefined {
+  return byType.get(type);
+}
+
 /** The layer type for Caffe's type string; an unknown type is refused with the list of known ones. */
 export function layerType(type: string, layerName?: string): LayerType {
   const t = byType.get(type);

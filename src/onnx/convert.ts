@@ -4,7 +4,8 @@ import type { Graph, GraphLayer } from '../graph/graph.js';
 import { LayerError } from '../layers/layer.js';
 import { CremaError } from '../util/errors.js';
 import { type Attr, OnnxBuilder, irVersionFor, valueInfo } from './builder.js';
-import { type LayerContext, type LrnMode, convertibleTypes, converters } from './layers.js';
+import type { LayerContext, LrnMode } from './context.js';
+import { converterFor, convertibleTypes } from './layers.js';
 import { type ModelObj, type ValueInfoObj, encodeModel } from './proto.js';
 
 export const MIN_OPSET = 13;
@@ -83,7 +84,7 @@ function convertLayer(
   current: Map<string, string>,
   keepsBlobName: (top: string) => boolean,
 ): string[] {
-  const convert = converters[layer.type];
+  const convert = converterFor(layer.type);
   if (!convert) throw new LayerError(layer.def, `crema cannot convert this layer type to ONNX (it converts ${convertibleTypes().join(', ')})`);
   const tops: (string | undefined)[] = layer.tops.map(() => undefined);
   let nodeCount = 0;

@@ -1,49 +1,14 @@
 import type { Message } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
-import type { GraphLayer } from '../graph/graph.js';
-import { LayerError, canonicalAxis, expectWeight } from '../layers/layer.js';
+import { canonicalAxis, expectWeight } from '../layers/layer.js';
 import { type Shape, sizeOf } from '../tensor.js';
-import { type Attr, type OnnxBuilder, float, int, ints } from './builder.js';
+import { float, int, ints } from './builder.js';
 import { readConvSettings } from '../layers/convolution.js';
+import { findLayerType, knownLayerTypes } from '../layers/registry.js';
 import { aveDivisors, poolGeometry } from './geometry.js';
 
-export type LrnMode = 'native' | 'decomposed';
-
-/** What a layer converter sees: the layer, the builder, and the ONNX values of its bottoms and tops. */
-export interface LayerContext {
-  b: OnnxBuilder;
-  layer: GraphLayer;
-  opset: number;
-  lrn: LrnMode;
-  /** The ONNX value holding bottom i now. */
-  bottom(i: number): string;
-  /** The name to give the value of top i (call once per top, for the node that computes it). */
-  top(i: number): string;
-  /** Top i is the value `value` itself (no node: Dropout, Split). */
-  alias(i: number, value: string): void;
-  /** A fresh name for a helper value of this layer. */
-  tmp(what: string): string;
-  /** Adds a node named after the layer; returns its first output. */
-  node(op: string, inputs: string[], outputs: string[], attrs?: Record<string, Attr>): string;
-}
-
-type Converter = (c: LayerContext) => void;
-
-const fail = (c: LayerContext, message: string): never => {
-  throw new LayerError(c.layer.def, message);
-};
-
-/** A unary elementwise op on bottom 0. */
-const unary = (op: string, attrs: (c: LayerContext) => Record<string, Attr> = () => ({})): Converter => (c) => {
-  c.node(op, [c.bottom(0)], [c.top(0)], attrs(c));
-};
-
-/** Applies `op` with a scalar constant unless the constant is the identity of `op`. */
-function withScalar(c: LayerContext, op: 'Mul' | 'Add', x: string, value: number, out?: string): string {
-  const identity = op === 'Mul' ? 1 : 0;
-  if (value === identity && !out) return x;
-  return c.node(op, [x, c.b.scalar(value)], [out ?? c.tmp(op.toLowerCase())]);
-}
+import { type Converter, type LayerContext, fail, unary, withScalar } from './context.js';
+export type { LrnMode } from './context.js';
 
 // ---- Vision layers ----
 
@@ -116,50 +81,6 @@ function pooling(c: LayerContext): void {
   for (let r = 0; r < g.out[0]; r++)
     for (let col = 0; col < g.out[1]; col++) factors[r * g.out[1] + col] = full / (rows[r] * cols[col]);
   c.node('Mul', [pooled, c.b.floats(`${layer.name}/edge_divisors`, factors, g.out)], [c.top(0)]);
-}
-
-function lrn(c: LayerContext): void {
-  const { layer } = c;
-  const p = paramsOf(layer.def, 'lrn_param');
-  const x = layer.bottomShapes[0];
-  const n = p.local_size as number, alpha = p.alpha as number, beta = p.beta as number, k = p.k as number;
-  if (x.length !== 4) fail(c, 'LRN needs a 4-D input');
-  if (!(n > 0) || n % 2 === 0) fail(c, `local_size must be odd and positive, got ${n}`);
-  const half = (n - 1) / 2;
-  if (p.norm_region === 'WITHIN_CHANNEL') {
-    // Caffe builds it from layers: x * (1 + alpha * avgpool_nxn(x^2))^-beta, zero-padded, k ignored.
-    const squared = c.node('Mul', [c.bottom(0), c.bottom(0)], [c.tmp('squared')]);
-    const mean = c.node('AveragePool', [squared], [c.tmp('window_mean')], {
-      kernel_shape: ints([n, n]),
-      pads: ints([half, half, half, half]),
-      count_include_pad: int(1),
-    });
-    lrnScale(c, mean, alpha, 1, beta);
-    return;
-  }
-  if (p.norm_region !== 'ACROSS_CHANNELS') fail(c, `unknown norm_region ${p.norm_region}`);
-  if (c.lrn === 'native') {
-    c.node('LRN', [c.bottom(0)], [c.top(0)], { size: int(n), alpha: float(alpha), beta: float(beta), bias: float(k) });
-    return;
-  }
-  // Decomposed: the channel window as an AveragePool over (N, 1, C, H*W), which ONNX Runtime runs faster.
-  const [batch, channels, height, width] = x;
-  const squared = c.node('Mul', [c.bottom(0), c.bottom(0)], [c.tmp('squared')]);
-  const planes = c.node('Reshape', [squared, c.b.int64s(`${layer.name}/planes_shape`, [batch, 1, channels, height * width])], [c.tmp('planes')]);
-  const pooled = c.node('AveragePool', [planes], [c.tmp('channel_mean_planes')], {
-    kernel_shape: ints([n, 1]),
-    pads: ints([half, 0, half, 0]),
-    count_include_pad: int(1),
-  });
-  const mean = c.node('Reshape', [pooled, c.b.int64s(`${layer.name}/shape`, x)], [c.tmp('channel_mean')]);
-  lrnScale(c, mean, alpha, k, beta);
-}
-
-/** top = x * (k + alpha * mean)^-beta, where mean is the window's mean of x^2. */
-function lrnScale(c: LayerContext, mean: string, alpha: number, k: number, beta: number): void {
-  const scaled = withScalar(c, 'Add', withScalar(c, 'Mul', mean, alpha), k);
-  const factor = c.node('Pow', [scaled, c.b.scalar(-beta)], [c.tmp('factor')]);
-  c.node('Mul', [c.bottom(0), factor], [c.top(0)]);
 }
 
 // ---- Common layers ----
@@ -546,7 +467,11 @@ function argmax(c: LayerContext): void {
 
 const noTops: Converter = () => {};
 
-/** Every Caffe layer type crema converts, with its ONNX form. */
+/**
+ * The ONNX forms of the built-in layer types whose converters have not yet moved into their layer files.
+ * A layer type in src/layers/ may carry its own `onnx` converter instead (LayerType.onnx), which wins: new layers
+ * put their export there, next to their shape and forward.
+ */
 export const converters: Record<string, Converter> = {
   AbsVal: unary('Abs'),
   ArgMax: argmax,
@@ -566,7 +491,6 @@ export const converters: Record<string, Converter> = {
   Flatten: reshapeLayer,
   InnerProduct: innerProduct,
   Log: logLayer,
-  LRN: lrn,
   MVN: mvn,
   Pooling: pooling,
   Power: power,
@@ -586,6 +510,12 @@ export const converters: Record<string, Converter> = {
   Tile: tile,
 };
 
+/** The converter of a layer type: its own (LayerType.onnx), else the table's. */
+export function converterFor(type: string): Converter | undefined {
+  return findLayerType(type)?.onnx ?? converters[type];
+}
+
 export function convertibleTypes(): string[] {
-  return Object.keys(converters).sort();
+  const own = knownLayerTypes().filter((t) => findLayerType(t)?.onnx);
+  return [...new Set([...Object.keys(converters), ...own])].sort();
 }

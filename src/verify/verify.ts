@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { forwardOnnx } from '../onnx/run.js';
-import type { LrnMode } from '../onnx/layers.js';
+import type { LrnMode } from '../onnx/context.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';

@@ -1,0 +1,43 @@
+import type { GraphLayer } from '../graph/graph.js';
+import { LayerError } from '../layers/layer.js';
+import type { Attr, OnnxBuilder } from './builder.js';
+
+export type LrnMode = 'native' | 'decomposed';
+
+/** What a layer converter sees: the layer, the builder, and the ONNX values of its bottoms and tops. */
+export interface LayerContext {
+  b: OnnxBuilder;
+  layer: GraphLayer;
+  opset: number;
+  lrn: LrnMode;
+  /** The ONNX value holding bottom i now. */
+  bottom(i: number): string;
+  /** The name to give the value of top i (call once per top, for the node that computes it). */
+  top(i: number): string;
+  /** Top i is the value `value` itself (no node: Dropout, Split). */
+  alias(i: number, value: string): void;
+  /** A fresh name for a helper value of this layer. */
+  tmp(what: string): string;
+  /** Adds a node named after the layer; returns its first output. */
+  node(op: string, inputs: string[], outputs: string[], attrs?: Record<string, Attr>): string;
+}
+
+/** A layer's ONNX export: adds the nodes computing its tops from its bottoms. */
+export type Converter = (c: LayerContext) => void;
+
+/** Refuses the layer's export with a LayerError naming it. */
+export const fail = (c: LayerContext, message: string): never => {
+  throw new LayerError(c.layer.def, message);
+};
+
+/** A unary elementwise op on bottom 0. */
+export const unary = (op: string, attrs: (c: LayerContext) => Record<string, Attr> = () => ({})): Converter => (c) => {
+  c.node(op, [c.bottom(0)], [c.top(0)], attrs(c));
+};
+
+/** Applies `op` with a scalar constant unless the constant is the identity of `op`. */
+export function withScalar(c: LayerContext, op: 'Mul' | 'Add', x: string, value: number, out?: string): string {
+  const identity = op === 'Mul' ? 1 : 0;
+  if (value === identity && !out) return x;
+  return c.node(op, [x, c.b.scalar(value)], [out ?? c.tmp(op.toLowerCase())]);
+}
