@@ -3,6 +3,9 @@
 // not a multiple of the 4-row tile, columns not a multiple of 8, K over the 256 block, groups, 1x1, batches),
 // fused (leaky) ReLU, on 1 and 2 threads; plus ReLU fusion in Net (in place only) and the job chunking under
 // threads. Needs `npm run build` (dist/kernels.wasm); fails, rather than skips, without it.
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LayerParameter } from '../src/caffe/types.js';
 import { ThreadPool } from '../src/kernels/pool.js';
@@ -12,6 +15,9 @@ import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { CremaError } from '../src/util/errors.js';
 import { layerDef, randomArray, randomInt, relDiff, rng, runLayer } from './helpers/compute.js';
+
+/** A module of the build (dist/), for code that runs in a worker thread or a child, outside vitest. */
+const dist = (file: string): string => path.resolve('dist', file);
 
 function bothKernels(def: LayerParameter, weights: Tensor[], x: Tensor, relu?: number): [Tensor, Tensor] {
   const fuse = (l: unknown) => relu !== undefined && (l as FusableLayer).fuseRelu(relu);
@@ -31,7 +37,7 @@ afterAll(() => useKernels('wasm'));
 for (const threads of [1, 2]) {
   describe(`wasm kernels vs TypeScript kernels, ${threads} thread(s)`, () => {
     beforeAll(async () => {
-      await setThreads(threads);
+      await setThreads(threads, 2); // 2 threads even on a one-core machine: the pool's paths must run
       expect(wasmEngine()!.activeThreads()).toBe(threads);
     });
 
@@ -188,6 +194,27 @@ describe('threads', () => {
   it('setThreads takes a count that is no whole number as 1', async () => {
     await setThreads(NaN);
     expect(wasmEngine()!.activeThreads()).toBe(1);
+  });
+
+  it('the pool is bounded by the cores, whatever is asked: --threads 256 on 2 cores starts 1 worker, not 255', async () => {
+    const cores = availableParallelism();
+    expect(await setThreads(256)).toBe(Math.min(cores, 256));
+    expect(wasmEngine()!.pool.size).toBeLessThanOrEqual(Math.max(cores, 2) - 1); // 2: the tests' own pool above
+    const net = Net.fromNetParameter({ name: 'n', layer: [] } as never, new Map(), [], { threads: 1e6 });
+    expect(net.threads).toBe(cores);
+    await setThreads(1);
+  });
+
+  it('a net made in a worker thread uses 1 thread by default and starts no workers there (the app is parallel already)', async () => {
+    const src = `const { parentPort } = require('node:worker_threads');
+      Promise.all([import(${JSON.stringify(dist('runtime/net.js'))}), import(${JSON.stringify(dist('kernels/wasm.js'))})]).then(([{ Net }, { wasmEngine }]) => {
+        const net = Net.fromNetParameter({ name: 'n', layer: [] }, new Map(), [], {});
+        setTimeout(() => parentPort.postMessage({ threads: net.threads, workers: wasmEngine().pool.size }), 50);
+      });`;
+    const worker = new Worker(src, { eval: true });
+    const reply = await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+    await worker.terminate();
+    expect(reply).toEqual({ threads: 1, workers: 0 });
   });
 
   it('a thread count far beyond the workers started costs no thread scratch (only started threads get one)', () => {

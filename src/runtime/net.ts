@@ -1,17 +1,19 @@
 import { loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
 import { buildGraph, inferShapes, type Graph, type GraphLayer } from '../graph/graph.js';
-import { MAX_THREADS, setThreads, wasmEngine } from '../kernels/wasm.js';
+import { boundThreads, defaultThreads, setThreads, wasmEngine } from '../kernels/wasm.js';
 import { type Layer, declaredWeights } from '../layers/layer.js';
 import { type Fusion, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
-import { availableParallelism } from 'node:os';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 
 export type { LoadOptions };
 
 export interface NetOptions {
-  /** Threads for the native kernels: all cores by default, 1 = this thread only (no workers). */
+  /**
+   * Threads for the native kernels, at most one per core (more cannot help: they only take turns): all cores
+   * by default on the main thread, 1 by default in a worker thread; 1 = this thread only (no workers).
+   */
   threads?: number;
 }
 
@@ -23,6 +25,11 @@ export interface ForwardOptions {
   start?: string;
   /** Run up to and including this layer. */
   end?: string;
+  /**
+   * Called after each layer that ran, with its wall time in ms (`crema bench`'s per-layer times). Layers folded
+   * into the one before them (fold.ts) are computed there and not reported on their own.
+   */
+  onLayer?: (layer: GraphLayer, ms: number) => void;
 }
 
 /**
@@ -49,7 +56,7 @@ export class Net {
     options: NetOptions,
   ) {
     this.notes = notes;
-    this.threads = Math.min(MAX_THREADS, Math.max(1, Math.floor(options.threads ?? availableParallelism()) || 1));
+    this.threads = boundThreads(options.threads ?? defaultThreads());
     this.fusions = findFusions(graph.layers);
     this.fusedMembers = fusionMembers(this.fusions);
     // Workers start in the background; Net.load awaits the same start and reports a failure there.
@@ -116,16 +123,20 @@ export class Net {
     const to = options.end === undefined ? layers.length - 1 : this.layerIndex(options.end);
     const engine = wasmEngine();
     if (engine) engine.threads = this.threads;
+    const onLayer = options.onLayer;
     for (let i = from; i <= to; i++) {
       // A fused chain runs inside its producer, unless this forward starts or stops inside the chain.
       const fusion = this.fusions.get(i);
-      if (fusion) {
-        this.runLayer(layers[i], producerFor(fusion, layers, to));
+      const owner = fusion ? undefined : this.fusedMembers.get(i);
+      if (owner && computedByProducer(owner, from, to)) continue;
+      const impl = fusion ? producerFor(fusion, layers, to) : layers[i].impl;
+      if (!onLayer) {
+        this.runLayer(layers[i], impl);
         continue;
       }
-      const owner = this.fusedMembers.get(i);
-      if (owner && computedByProducer(owner, from, to)) continue;
-      this.runLayer(layers[i]);
+      const t0 = performance.now();
+      this.runLayer(layers[i], impl);
+      onLayer(layers[i], performance.now() - t0);
     }
     const out: Record<string, Tensor> = {};
     for (const name of options.end === undefined ? this.outputs : layers[to].tops) out[name] = this.blobs.get(name)!;
