@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { CremaError } from '../util/errors.js';
 import { ThreadPool } from './pool.js';
 
@@ -34,6 +35,8 @@ export const KIND_CONV_PACK = 4;
 export const KIND_CONV_ROWS = 5;
 export const KIND_DEPTHWISE = 6;
 export const KIND_POOL = 7;
+export const KIND_GEMV_ROWS = 8;
+export const KIND_IP_ROWS = 9;
 
 export interface KernelExports {
   runChunk(p: number, chunk: number, thread: number): void;
@@ -47,6 +50,13 @@ class Heap {
   private readonly sizes = new Map<number, number>();
 
   constructor(private readonly memory: WebAssembly.Memory) {}
+
+  /** Bytes in blocks handed out and not released. */
+  get used(): number {
+    let bytes = 0;
+    for (const size of this.sizes.values()) bytes += size;
+    return bytes;
+  }
 
   /** A block of at least `bytes`; a CremaError when the 4 GiB of wasm memory cannot hold it. */
   alloc(bytes: number): number {
@@ -243,6 +253,26 @@ function fmaKernels(): Buffer | undefined {
 }
 
 let build: 'fma' | 'simd' = 'simd';
+
+let collector: (() => void) | null | undefined;
+
+/**
+ * Runs a full garbage collection when the engine can (V8's gc, reached through a fresh context once the flag is
+ * on; otherwise nothing). Net.load calls it after moving large weights into wasm memory: the JavaScript copies
+ * are garbage then, but V8 would free them only at some later collection, which a steady forward (no new
+ * buffers) may never trigger, so the net would keep its weights twice after all.
+ */
+export function collectGarbage(): void {
+  if (collector === undefined) {
+    try {
+      setFlagsFromString('--expose-gc');
+      collector = runInNewContext('gc') as () => void;
+    } catch {
+      collector = null;
+    }
+  }
+  collector?.();
+}
 
 /** Which build runs: 'fma' (relaxed SIMD), 'simd', or 'none' (the TypeScript kernels). */
 export function wasmBuild(): 'fma' | 'simd' | 'none' {

@@ -1,13 +1,16 @@
 import { loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
 import { buildGraph, inferShapes, type Graph, type GraphLayer } from '../graph/graph.js';
-import { boundThreads, defaultThreads, setThreads, wasmEngine } from '../kernels/wasm.js';
+import { boundThreads, collectGarbage, defaultThreads, setThreads, wasmEngine } from '../kernels/wasm.js';
 import { type Layer, declaredWeights } from '../layers/layer.js';
 import { type Fusion, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 
 export type { LoadOptions };
+
+/** Weights moved by Net.load beyond which their loaded copies are collected at once (a full GC costs ~10 ms). */
+const PREPARED_COLLECT_BYTES = 64 * 2 ** 20;
 
 export interface NetOptions {
   /**
@@ -70,6 +73,7 @@ export class Net {
     const loaded = await loadNet(prototxt, weights, options);
     const net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, options);
     net.upgrades = loaded.upgrades;
+    net.prepare();
     await setThreads(net.threads);
     return net;
   }
@@ -141,6 +145,19 @@ export class Net {
     const out: Record<string, Tensor> = {};
     for (const name of options.end === undefined ? this.outputs : layers[to].tops) out[name] = this.blobs.get(name)!;
     return out;
+  }
+
+  /**
+   * Puts the weights into the kernels' layout now (the first forward then runs at the speed of the next ones);
+   * fully connected weights move into wasm memory, and their loaded copies, garbage from then on, are collected
+   * at once when they were large (one copy of the weights, not two).
+   */
+  private prepare(): void {
+    const engine = wasmEngine();
+    if (!engine) return;
+    const before = engine.heap.used;
+    for (const l of this.layers) l.impl.prepare?.();
+    if (engine.heap.used - before >= PREPARED_COLLECT_BYTES) collectGarbage();
   }
 
   /** Layers that need weights and got none cannot run: refuse rather than compute with placeholders. */
