@@ -7,7 +7,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadNet } from '../src/caffe/load.js';
 import { buildGraph } from '../src/graph/graph.js';
-import { DEFAULT_OPSET, MIN_OPSET, convertGraph, encodeConversion, writeFileAtomic } from '../src/onnx/convert.js';
+import { DEFAULT_OPSET, MIN_OPSET, convertGraph, encodeConversion } from '../src/onnx/convert.js';
+import { writeFileAtomic } from '../src/util/files.js';
 import { referenceCases, weightsOf } from './helpers/reference.js';
 import { sharedMissing } from './helpers/shared.js';
 

@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Graph } from '../graph/graph.js';
 import { CremaError } from '../util/errors.js';
-import { type ConvertOptions, convertGraph, encodeConversion, writeFileAtomic } from './convert.js';
+import { type ConvertOptions, convertGraph, encodeConversion } from './convert.js';
 import type { ModelObj } from './proto.js';
+import { writeFileAtomic } from '../util/files.js';
 
 // A Triton Inference Server model repository for a converted net:
 //   DIR/<name>/config.pbtxt      the model configuration (protobuf text format)

@@ -1,11 +1,12 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertGraph, encodeConversion, writeFileAtomic } from '../../onnx/convert.js';
+import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertGraph, encodeConversion } from '../../onnx/convert.js';
 import { Net } from '../../runtime/net.js';
 import { shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
 import { tritonModelName, writeTritonRepository } from '../../onnx/triton.js';
 import { loadOptionsFrom, type NetArgs, netArgs, printNotes } from '../shared.js';
+import { writeFileAtomic } from '../../util/files.js';
 
 interface ConvertArgs extends NetArgs {
   output?: string;
