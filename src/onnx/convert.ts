@@ -56,6 +56,9 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
     layer.tops.forEach((t, i) => current.set(t, values[i]));
   });
   const { outputs, passthrough, infos } = exposeOutputs(b, graph, current, wantedBlobs(graph, options.outputs ?? 'net'));
+  // ONNX Runtime refuses to load a graph without nodes (an empty net, only inputs, only Dropouts): say so here.
+  if (b.nodes.length === 0)
+    throw new CremaError(`net '${graph.name || 'net'}': nothing to convert to ONNX: no layer computes anything (ONNX Runtime cannot load a model without nodes)`);
   const model: ModelObj = {
     ir_version: irVersionFor(opset),
     producer_name: 'crema',
