@@ -35,6 +35,7 @@ import { reshapeLayer } from './reshape.js';
 import { scaleLayer } from './scale.js';
 import { shuffleChannelLayer } from './shuffle_channel.js';
 import { sigmoidLayer } from './sigmoid.js';
+import { silenceLayer } from './silence.js';
 import { sliceLayer } from './slice.js';
 import { softmaxLayer } from './softmax.js';
 import { splitLayer } from './split.js';
@@ -82,6 +83,7 @@ const layerTypes: LayerType[] = [
   scaleLayer,
   shuffleChannelLayer,
   sigmoidLayer,
+  silenceLayer,
   sliceLayer,
   softmaxLayer,
   splitLayer,
