@@ -263,7 +263,9 @@ describe('threads', () => {
 
   it('a net made in a worker thread uses 1 thread by default and starts no workers there (the app is parallel already)', async () => {
     const src = `const { parentPort } = require('node:worker_threads');
-      Promise.all([import(${JSON.stringify(dist('runtime/net.js'))}), import(${JSON.stringify(dist('kernels/wasm.js'))})]).then(([{ Net }, { wasmEngine }]) => {
+      import(${JSON.stringify(dist('platform/node.js'))})
+        .then(() => Promise.all([import(${JSON.stringify(dist('runtime/net.js'))}), import(${JSON.stringify(dist('kernels/wasm.js'))})]))
+        .then(([{ Net }, { wasmEngine }]) => {
         const net = Net.fromNetParameter({ name: 'n', layer: [] }, new Map(), [], {});
         setTimeout(() => parentPort.postMessage({ threads: net.threads, workers: wasmEngine().pool.size }), 50);
       });`;
@@ -376,6 +378,7 @@ describe('ReLU fusion in Net', () => {
 describe('the two wasm builds (dist/kernels-fma.wasm with fused multiply-adds, dist/kernels.wasm without)', () => {
   // The engine is process-wide, so the build this process did not load runs in a child (from dist/).
   const script = `
+    await import('./dist/platform/node.js');
     const { wasmBuild, useKernels } = await import('./dist/kernels/wasm.js');
     const { convolutionLayer } = await import('./dist/layers/convolution.js');
     const { Tensor } = await import('./dist/tensor.js');
