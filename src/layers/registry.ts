@@ -32,6 +32,7 @@ import { reductionLayer } from './reduction.js';
 import { reluLayer } from './relu.js';
 import { relu6Layer } from './relu6.js';
 import { reshapeLayer } from './reshape.js';
+import { roiPoolingLayer } from './roi_pooling.js';
 import { scaleLayer } from './scale.js';
 import { shuffleChannelLayer } from './shuffle_channel.js';
 import { sigmoidLayer } from './sigmoid.js';
@@ -80,6 +81,7 @@ const layerTypes: LayerType[] = [
   relu6Layer,
   reluLayer,
   reshapeLayer,
+  roiPoolingLayer,
   scaleLayer,
   shuffleChannelLayer,
   sigmoidLayer,
