@@ -247,3 +247,13 @@ describe('ROIPooling (rbgirshick/caffe-fast-rcnn): the refusals (its values: fix
       .toThrow("layer 'roi' (ROIPooling): ROI 0 names batch index 1, but the features have 1 image(s)");
   });
 });
+
+describe('PSROIPooling (daijifeng001/caffe-rfcn): the refusals (its values: fixture fork_psroi_pooling, by OpenCV)', () => {
+  const net = (p: string, channels = 18) => () => netOf(`${input('data', [1, channels, 4, 4])} ${input('rois', [2, 5])}
+    layer { name: "ps" type: "PSROIPooling" bottom: "data" bottom: "rois" top: "y" psroi_pooling_param { ${p} } }`);
+  it('refuses missing fields (required in the fork), and score maps that are not output_dim x group_size^2', () => {
+    expect(net('spatial_scale: 1 output_dim: 2')).toThrow("layer 'ps' (PSROIPooling): psroi_pooling_param needs spatial_scale, output_dim and group_size");
+    expect(net('spatial_scale: 1 output_dim: 0 group_size: 3')).toThrow("layer 'ps' (PSROIPooling): output_dim and group_size must be positive, got 0 and 3");
+    expect(net('spatial_scale: 1 output_dim: 2 group_size: 3', 16)).toThrow("layer 'ps' (PSROIPooling): has 16 input channels but output_dim x group_size^2 is 18");
+  });
+});

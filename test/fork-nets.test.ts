@@ -32,7 +32,7 @@ function material(name: string): { weights: string; input: string } {
 }
 
 describe('real nets with fork layers vs real Caffe on their BVLC equivalents (test/fixtures/forknets)', () => {
-  it('has the cases', () => expect(cases).toEqual(['mobilenet_dw', 'se_resnet50', 'shufflenet_v2']));
+  it('has the cases', () => expect(cases).toEqual(['enet', 'mobilenet_dw', 'se_resnet50', 'shufflenet_v2']));
   for (const name of cases) {
     it(`${name}: every stored blob matches, natively and through ONNX Runtime`, async () => {
       const dir = path.join(root, name);
@@ -55,4 +55,15 @@ describe('real nets with fork layers vs real Caffe on their BVLC equivalents (te
       }
     });
   }
+});
+
+describe("PSPNet (hszhao/PSPNet pspnet50_ADE20K_473.prototxt, 60 BN and 5 Interp): the fork's shapes", () => {
+  it('loads without weights and gives the pyramid and the output the sizes the fork computes', async () => {
+    // Too large to run in the suite (about 150 GMACs); Interp's and BN's numbers are tested in fork-layers.test.ts.
+    const net = await Net.load(path.join(root, 'pspnet50_ade20k', 'source.prototxt'));
+    const shapes = net.graph.blobShapes;
+    for (const level of [1, 2, 3, 6]) expect(shapes.get(`conv5_3_pool${level}_interp`), `pool${level}`).toEqual([1, 512, 60, 60]);
+    expect(shapes.get('conv5_3_concat')).toEqual([1, 4096, 60, 60]);
+    expect(shapes.get('conv6_interp')).toEqual([1, 150, 473, 473]); // zoom_factor 8 of 60: 60 + 59 * 7
+  });
 });

@@ -28,6 +28,7 @@ import { mvnLayer } from './mvn.js';
 import { poolingLayer } from './pooling.js';
 import { powerLayer } from './power.js';
 import { preluLayer } from './prelu.js';
+import { psroiPoolingLayer } from './psroi_pooling.js';
 import { reductionLayer } from './reduction.js';
 import { reluLayer } from './relu.js';
 import { relu6Layer } from './relu6.js';
@@ -77,6 +78,7 @@ const layerTypes: LayerType[] = [
   poolingLayer,
   powerLayer,
   preluLayer,
+  psroiPoolingLayer,
   reductionLayer,
   relu6Layer,
   reluLayer,

@@ -2,7 +2,7 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { float, ints } from '../onnx/builder.js';
 import type { LayerContext } from '../onnx/context.js';
-import { shapeString, sizeOf } from '../tensor.js';
+import { type Shape, shapeString, sizeOf } from '../tensor.js';
 import { LayerError, type LayerType, expectCounts, need } from './layer.js';
 
 interface RoiPoolingParam {
@@ -12,7 +12,19 @@ interface RoiPoolingParam {
 }
 
 /** C's round(): halves away from zero (Math.round takes -2.5 to -2). */
-const cRound = (v: number) => Math.sign(v) * Math.round(Math.abs(v));
+export const cRound = (v: number) => Math.sign(v) * Math.round(Math.abs(v));
+
+/** Checks the ROIs bottom: R rows of [batch index, x1, y1, x2, y2] (R x 5, or R x 5 x 1 x 1). */
+export function checkRois(def: LayerParameter, rois: Shape): void {
+  need(def, rois.length >= 2 && sizeOf(rois) === rois[0] * 5, () => `the ROIs (bottom 1) must be (R, 5): [batch index, x1, y1, x2, y2] per row, got ${shapeString(rois)}`);
+}
+
+/** ROI n's batch index (truncated, as the forks' int conversion), refused when the features have no such image. */
+export function roiBatch(def: LayerParameter, rois: Float32Array, n: number, num: number): number {
+  const batch = Math.trunc(rois[n * 5]);
+  if (!(batch >= 0 && batch < num)) throw new LayerError(def, `ROI ${n} names batch index ${rois[n * 5]}, but the features have ${num} image(s)`);
+  return batch;
+}
 
 /**
  * ROIPooling (rbgirshick/caffe-fast-rcnn, Fast/Faster R-CNN): bottoms (features (N, C, H, W), rois (R, 5) of
@@ -30,7 +42,7 @@ export const roiPoolingLayer: LayerType = {
       reshape([x, rois]) {
         expectCounts(def, [2, 2], [1, 1]);
         need(def, x.length === 4, () => `needs 4-D features (num, channels, height, width), got ${shapeString(x)}`);
-        need(def, rois.length >= 2 && sizeOf(rois) === rois[0] * 5, () => `the ROIs (bottom 1) must be (R, 5): [batch index, x1, y1, x2, y2] per row, got ${shapeString(rois)}`);
+        checkRois(def, rois);
         return [[rois[0], x[1], ph, pw]];
       },
       forward([x, rois], [top]) {
@@ -38,8 +50,7 @@ export const roiPoolingLayer: LayerType = {
         const r = rois.data, y = top.data;
         const hBins = new Int32Array(2 * ph), wBins = new Int32Array(2 * pw);
         for (let n = 0; n < rois.dims[0]; n++) {
-          const batch = Math.trunc(r[n * 5]);
-          if (!(batch >= 0 && batch < num)) throw badBatch(def, n, r[n * 5], num);
+          const batch = roiBatch(def, r, n, num);
           const [x1, y1, x2, y2] = [1, 2, 3, 4].map((k) => cRound(Math.fround(r[n * 5 + k] * scale)));
           bins(y1, y2, ph, height, hBins);
           bins(x1, x2, pw, width, wBins);
@@ -54,10 +65,6 @@ export const roiPoolingLayer: LayerType = {
   },
   onnx: roiPoolingToOnnx,
 };
-
-function badBatch(def: LayerParameter, roi: number, value: number, num: number): LayerError {
-  return new LayerError(def, `ROI ${roi} names batch index ${value}, but the features have ${num} image(s)`);
-}
 
 /** [start, end) of each bin along one axis: floor / ceil of multiples of the float bin size, offset and clamped. */
 function bins(start: number, end: number, pooled: number, size: number, out: Int32Array): void {
