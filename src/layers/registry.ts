@@ -10,6 +10,7 @@ import { concatLayer } from './concat.js';
 import { convolutionLayer } from './convolution.js';
 import { cropLayer } from './crop.js';
 import { deconvolutionLayer } from './deconvolution.js';
+import { detectionOutputLayer } from './detection_output.js';
 import { dropoutLayer } from './dropout.js';
 import { eltwiseLayer } from './eltwise.js';
 import { eluLayer } from './elu.js';
@@ -21,9 +22,12 @@ import { inputLayer } from './input.js';
 import { logLayer } from './log.js';
 import { lrnLayer } from './lrn.js';
 import { mvnLayer } from './mvn.js';
+import { normalizeLayer } from './normalize.js';
+import { permuteLayer } from './permute.js';
 import { poolingLayer } from './pooling.js';
 import { powerLayer } from './power.js';
 import { preluLayer } from './prelu.js';
+import { priorBoxLayer } from './prior_box.js';
 import { reductionLayer } from './reduction.js';
 import { reluLayer } from './relu.js';
 import { reshapeLayer } from './reshape.js';
@@ -49,6 +53,7 @@ const layerTypes: LayerType[] = [
   convolutionLayer,
   cropLayer,
   deconvolutionLayer,
+  detectionOutputLayer,
   dropoutLayer,
   eltwiseLayer,
   eluLayer,
@@ -60,9 +65,12 @@ const layerTypes: LayerType[] = [
   logLayer,
   lrnLayer,
   mvnLayer,
+  normalizeLayer,
+  permuteLayer,
   poolingLayer,
   powerLayer,
   preluLayer,
+  priorBoxLayer,
   reductionLayer,
   reluLayer,
   reshapeLayer,

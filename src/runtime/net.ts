@@ -49,6 +49,7 @@ export class Net {
     options: NetOptions,
   ) {
     this.notes = notes;
+    for (const l of graph.layers) for (const note of l.impl.notes ?? []) notes.push(`layer '${l.name}' (${l.type}): ${note}`);
     this.threads = Math.min(MAX_THREADS, Math.max(1, Math.floor(options.threads ?? availableParallelism()) || 1));
     this.fusions = findFusions(graph.layers);
     this.fusedMembers = fusionMembers(this.fusions);
