@@ -1,6 +1,6 @@
 import type { LayerParameter, NetParameter } from '../caffe/types.js';
 import type { Layer } from '../layers/layer.js';
-import { LayerError } from '../layers/layer.js';
+import { LayerError, declaredWeights } from '../layers/layer.js';
 import { layerType } from '../layers/registry.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -43,11 +43,14 @@ const MAX_NET_ELEMENTS = 2 ** 32;
 export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = new Map()): Graph {
   const produced = new Set<string>();
   const layers: GraphLayer[] = [];
-  const names = new Set<string>();
+  // Caffe 1.0 allows repeated layer names (HED's four 'crop's, unnamed layers); it copies a caffemodel's
+  // weights into the first layer of a name only (Net::CopyTrainedLayersFrom), and so does crema.
+  const firstOfName = new Map<string, number>();
   for (const def of net.layer ?? []) {
     const bottoms = def.bottom ?? [], tops = def.top ?? [];
-    if (names.has(def.name)) throw new LayerError(def, 'a layer with this name comes earlier in the net');
-    names.add(def.name);
+    const name = def.name ?? ''; // Caffe's default: unnamed layers are all named ''
+    const first = !firstOfName.has(name);
+    if (first) firstOfName.set(name, layers.length);
     for (const b of bottoms)
       if (!produced.has(b)) throw new LayerError(def, `bottom '${b}' is not produced by any earlier layer`);
     tops.forEach((t, k) => {
@@ -57,10 +60,10 @@ export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = n
       throw new LayerError(def, `top[${k}] '${t}' is bottom[${bottoms.indexOf(t)}], not bottom[${k}]: Caffe works in place only when top k is bottom k`);
     });
     const type = layerType(def.type, def.name);
-    const w = weights.get(def.name) ?? [];
+    const w = (first && weights.get(name)) || [];
     const impl = type.create(def, w);
     tops.forEach((t) => produced.add(t));
-    layers.push({ name: def.name, type: def.type, def, impl, bottoms, tops, weights: w, bottomShapes: [], topShapes: [] });
+    layers.push({ name, type: def.type, def, impl, bottoms, tops, weights: w, bottomShapes: [], topShapes: [] });
   }
   const graph: Graph = { name: net.name ?? '', layers, inputs: [], outputs: [], blobShapes: new Map() };
   graph.inputs = layers.filter((l) => l.type === 'Input').flatMap((l) => l.tops);
@@ -69,12 +72,43 @@ export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = n
     for (const t of l.tops) if (!outputs.includes(t)) outputs.push(t);
   }
   // A blob is an output when no layer reads it after it is last written (in-place writers read their own top).
+  // Silence does not count as a reader: the blob it swallows is the result (colorization's class8_ab), as in
+  // OpenCV's dnn, though Caffe leaves it out of net.outputs.
   graph.outputs = outputs.filter((b) => {
     const lastWriter = layers.findLastIndex((l) => l.tops.includes(b));
-    return !layers.some((l, i) => i > lastWriter && l.bottoms.includes(b));
+    return !layers.some((l, i) => i > lastWriter && l.type !== 'Silence' && l.bottoms.includes(b));
   });
   inferShapes(graph);
+  refuseShadowedWeights(layers, firstOfName, weights);
   return graph;
+}
+
+/** The ordinal of a 1-based count, for messages: 1st, 2nd, 3rd, 4th, ... */
+const ordinal = (n: number) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][n % 10] ?? 'th'}`;
+
+/**
+ * A later layer with the name of an earlier one that needs weights would run, in Caffe, on its fillers (zeros or
+ * random), since only the first layer of a name gets the caffemodel's: refuse it by name rather than do that.
+ */
+function refuseShadowedWeights(layers: GraphLayer[], firstOfName: Map<string, number>, weights: Map<string, Tensor[]>): void {
+  layers.forEach((l, i) => {
+    const first = firstOfName.get(l.name)!;
+    if (first === i || !weights.has(l.name) || !(declaredWeights.get(l.def)?.length)) return;
+    const nth = layers.slice(0, i + 1).filter((m) => m.name === l.name).length;
+    throw new LayerError(l.def, `needs weights, but it is the ${ordinal(nth)} layer of this name and Caffe copies the caffemodel's weights into the first one only (layer #${first}); this one would run on its fillers: give the layers distinct names`);
+  });
+}
+
+/**
+ * Notes on layer names used more than once: which layer the name means for weights, forward({start, end}) and
+ * `--params` (the first, as Caffe's weight copy and pycaffe's forward do).
+ */
+export function repeatedNameNotes(graph: Graph): string[] {
+  const byName = new Map<string, number[]>();
+  graph.layers.forEach((l, i) => byName.set(l.name, [...(byName.get(l.name) ?? []), i]));
+  return [...byName]
+    .filter(([, at]) => at.length > 1)
+    .map(([name, at]) => `${at.length} layers are named '${name}' (#${at.join(', #')}): by that name (weights, forward start/end, --params) crema means the first, #${at[0]}`);
 }
 
 /**

@@ -36,7 +36,7 @@ export interface LayerType {
 /** An error about one layer, naming it. */
 export class LayerError extends CremaError {
   constructor(def: { name: string; type: string }, message: string) {
-    super(`layer '${def.name}' (${def.type}): ${message}`);
+    super(`${def.name ? `layer '${def.name}'` : 'an unnamed layer'} (${def.type}): ${message}`);
   }
 }
 

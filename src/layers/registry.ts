@@ -33,6 +33,7 @@ import { reluLayer } from './relu.js';
 import { reshapeLayer } from './reshape.js';
 import { scaleLayer } from './scale.js';
 import { sigmoidLayer } from './sigmoid.js';
+import { silenceLayer } from './silence.js';
 import { sliceLayer } from './slice.js';
 import { softmaxLayer } from './softmax.js';
 import { splitLayer } from './split.js';
@@ -76,6 +77,7 @@ const layerTypes: LayerType[] = [
   reshapeLayer,
   scaleLayer,
   sigmoidLayer,
+  silenceLayer,
   sliceLayer,
   softmaxLayer,
   splitLayer,

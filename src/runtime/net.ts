@@ -1,6 +1,6 @@
 import { loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
-import { buildGraph, inferShapes, type Graph, type GraphLayer } from '../graph/graph.js';
+import { buildGraph, inferShapes, repeatedNameNotes, type Graph, type GraphLayer } from '../graph/graph.js';
 import { MAX_THREADS, setThreads, wasmEngine } from '../kernels/wasm.js';
 import { type Layer, declaredWeights } from '../layers/layer.js';
 import { type Fusion, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
@@ -19,7 +19,7 @@ export interface NetOptions {
 export type InputValue = Tensor | Float32Array;
 
 export interface ForwardOptions {
-  /** Run from this layer (by name) on; blobs before it keep their values. */
+  /** Run from this layer (by name: the first layer of a repeated name, as pycaffe) on; blobs before it keep their values. */
   start?: string;
   /** Run up to and including this layer. */
   end?: string;
@@ -48,8 +48,8 @@ export class Net {
     notes: string[],
     options: NetOptions,
   ) {
-    this.notes = notes;
-    for (const l of graph.layers) for (const note of l.impl.notes ?? []) notes.push(`layer '${l.name}' (${l.type}): ${note}`);
+    this.notes = [...notes, ...repeatedNameNotes(graph)];
+    for (const l of graph.layers) for (const note of l.impl.notes ?? []) this.notes.push(`layer '${l.name}' (${l.type}): ${note}`);
     this.threads = Math.min(MAX_THREADS, Math.max(1, Math.floor(options.threads ?? availableParallelism()) || 1));
     this.fusions = findFusions(graph.layers);
     this.fusedMembers = fusionMembers(this.fusions);
