@@ -22,6 +22,11 @@ export interface Layer {
   macs?(bottoms: Shape[], tops: Shape[]): number;
   /** What the layer accepts but does not do (a fork's side effects), for the net's notes. */
   readonly notes?: readonly string[];
+  /**
+   * Readies the weights for the fast kernels now (after the first reshape) rather than on the first forward,
+   * so that the first forward runs at the speed of the next ones. Net.load calls it; optional.
+   */
+  prepare?(): void;
 }
 
 /** How a layer type is made. `weights` are the layer's blobs from the caffemodel (possibly empty). */
