@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CremaError } from '../util/errors.js';
 import { withOpenFile } from '../util/files.js';
+import { type Bytes, resolveSource } from '../util/source.js';
 import { type FloatImage, checkImageMemory, makeImage } from './image.js';
 
 /** The file types crema decodes as images (everything else is read as data, e.g. .npy). */
@@ -23,11 +24,12 @@ interface RawPixels {
 // The pixels pycaffe's load_image sees, which skimage.io.imread reads through imageio (2.4) and Pillow: no colour
 // management; EXIF orientation applied to JPEGs only (imageio's JPEG reader rotates, its PNG and WebP readers do
 // not); CMYK turned into RGB by Pillow's formula (not an ICC transform); float TIFFs as their float values.
-async function decode(file: string, color: boolean): Promise<RawPixels> {
-  refuseUnsupported(file);
+async function decode(source: string | Bytes, color: boolean): Promise<RawPixels> {
+  const { path: filePath, bytes, label: file } = resolveSource('image', source);
+  refuseUnsupported(file, filePath, bytes);
   // sharp is imported when the first image is read: commands that read no image do not pay for loading it.
   const { default: sharp } = await import('sharp');
-  let image = sharp(file, { failOn: 'error', limitInputPixels: 10000 * 10000 });
+  let image = sharp(filePath ?? bytes, { failOn: 'error', limitInputPixels: 10000 * 10000 });
   const meta = await image.metadata().catch((err: unknown) => cannotDecode(file, err));
   const cmyk = meta.space === 'cmyk', float = meta.depth === 'float' || meta.depth === 'double';
   const sixteen = !float && (meta.depth === 'ushort' || meta.depth === 'short');
@@ -60,10 +62,11 @@ function cannotDecode(file: string, err: unknown): never {
 }
 
 /** A missing file, or a format sharp cannot read that pycaffe would (found by content: the name may say .jpg). */
-function refuseUnsupported(file: string): void {
-  if (!fs.existsSync(file)) throw new CremaError(`${file}: no such file`);
+function refuseUnsupported(file: string, filePath?: string, bytes?: Uint8Array): void {
+  if (filePath !== undefined && !fs.existsSync(filePath)) throw new CremaError(`${file}: no such file`);
   const head = Buffer.alloc(2);
-  withOpenFile(file, (fd) => fs.readSync(fd, head, 0, 2, 0));
+  if (bytes) head.set(bytes.subarray(0, 2));
+  else withOpenFile(filePath!, (fd) => fs.readSync(fd, head, 0, 2, 0));
   if (head.toString('latin1') === 'BM')
     throw new CremaError(`${file}: is a BMP image, which crema does not decode (pycaffe would read it): convert it to PNG`);
 }
@@ -78,11 +81,11 @@ function cmykToRgb(data: Buffer): (i: number) => number {
 }
 
 /**
- * Loads an image as pycaffe's `caffe.io.load_image(file, color)`: `skimage.img_as_float(skimage.io.imread(file))`
+ * Loads an image (a path or the file's bytes) as pycaffe's `caffe.io.load_image(file, color)`: `skimage.img_as_float(skimage.io.imread(file))`
  * as float32 in [0, 1]. Color: RGB (gray tiled to 3 channels, alpha dropped). Gray: as `imread(as_gray=True)`, i.e.
  * a gray file as is, a colour one through skimage's rgb2gray (alpha first blended over white, as rgba2rgb does).
  */
-export async function loadImage(file: string, color = true): Promise<FloatImage> {
+export async function loadImage(file: string | Bytes, color = true): Promise<FloatImage> {
   const px = await decode(file, color);
   const n = px.height * px.width;
   const grayFile = px.channels <= 2;
