@@ -59,7 +59,7 @@ export function setPlatform(p: Platform): void {
 }
 
 export function platform(): Platform {
-  if (!installed) throw new CremaError("crema: no platform installed: import crema's Node entry ('crema') or its browser entry");
+  if (!installed) throw new CremaError("crema: no platform installed: import crema's Node entry ('crema-caffe') or its browser entry");
   return installed;
 }
 

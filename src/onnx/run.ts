@@ -1,9 +1,10 @@
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { type Graph, inferShapes } from '../graph/graph.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor, sameShape, shapeString } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { type ConvertOptions, type OnnxConversion, convertGraph, encodeConversion } from './convert.js';
+import { type OrtModule, loadOrt } from './ort.js';
 
 export interface RunOnnxOptions extends ConvertOptions {
   /** Threads for ONNX Runtime's operators (intra-op); default: ONNX Runtime's choice (one per core). */
@@ -25,12 +26,14 @@ export class OnnxRunner {
     private readonly graph: Graph,
     private readonly conversion: OnnxConversion,
     private readonly session: ort.InferenceSession,
+    private readonly ort: OrtModule,
   ) {}
 
   static async create(graph: Graph, options: RunOnnxOptions = {}): Promise<OnnxRunner> {
     const threads = options.threads ?? 0;
     if (!Number.isInteger(threads) || threads < 0) throw new CremaError(`--threads must be a whole number, got ${threads}`);
     const conversion = convertGraph(graph, options);
+    const ort = await loadOrt();
     const session = await ort.InferenceSession.create(encodeConversion(conversion), {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
@@ -38,7 +41,7 @@ export class OnnxRunner {
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
     });
-    return new OnnxRunner(graph, conversion, session);
+    return new OnnxRunner(graph, conversion, session, ort);
   }
 
   /** Runs one forward; returns each requested blob's value after the whole net, by Caffe blob name. */
@@ -50,7 +53,7 @@ export class OnnxRunner {
       if (!t) throw new CremaError(`no value given for the net's input '${name}'`);
       const want = this.graph.blobShapes.get(name)!;
       if (!sameShape(t.dims, want)) throw new CremaError(`input '${name}' has shape ${shapeString(t.dims)}, the net takes ${shapeString(want)}`);
-      feeds[name] = new ort.Tensor('float32', t.data, [...t.dims]);
+      feeds[name] = new this.ort.Tensor('float32', t.data, [...t.dims]);
     }
     for (const name of given.keys())
       if (!this.graph.inputs.includes(name)) throw new CremaError(`'${name}' is not an input of the net (inputs: ${this.graph.inputs.join(', ')})`);

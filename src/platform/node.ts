@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { type KernelWorker, type KernelWorkerInit, type Platform, setPlatform } from '../platform.js';
+import { CremaError } from '../util/errors.js';
 import { fileSource, readFileBytes, withOpenFile } from '../util/files.js';
 
 /** The package root: proto/ and dist/ sit there, two levels up from both src/platform and dist/platform. */
@@ -83,8 +84,11 @@ export const nodePlatform: Platform = {
   cores: () => availableParallelism(),
   startKernelWorker,
   async readHdf5Weights(source, label) {
-    // h5wasm loads only when HDF5 weights come in: nothing else pays for it.
-    const { readHdf5Weights } = await import('../caffe/hdf5.js');
+    // h5wasm (an optional peer dependency) loads only when HDF5 weights come in: nothing else pays for it.
+    const { readHdf5Weights } = await import('../caffe/hdf5.js').catch((err: unknown) => {
+      if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+      throw new CremaError(`${label}: HDF5 weights need the optional peer dependency h5wasm (npm install h5wasm)`);
+    });
     return readHdf5Weights(source, label);
   },
 };
