@@ -52,6 +52,8 @@ describe.each([
   });
 
   it.skipIf(!available)("runs the README's main command, and the library from plain ESM", () => {
+    const version = npx('crema', '--version');
+    expect(version.stdout).toBe(`${JSON.parse(fs.readFileSync('package.json', 'utf8')).version}\n`);
     const run = npx(...mainCommand);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
