@@ -9,3 +9,4 @@ export { readNpy, writeNpy, parseNpy, encodeNpy } from './util/npy.js';
 export { knownLayerTypes } from './layers/registry.js';
 export * from './image/index.js';
 export { type Classification, type ConvertOptions, type LayerSummary, type VerifyOptions, type VerifyReport, classify, convert, draw, info, upgradeCaffemodel, upgradePrototxt, verify } from './api.js';
+export { detect, detectImage, detectionsOf, parseLabels, type Detection, type DetectOptions } from './detect/detect.js';
