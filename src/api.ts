@@ -23,6 +23,7 @@ export type { ConvertOptions, LayerSummary, VerifyOptions, VerifyReport };
  * The model's inputs and outputs are the net's at its current input shapes.
  */
 export async function convert(net: Net, options: ConvertOptions & { file?: string } = {}): Promise<Uint8Array> {
+  net.checkWeights();
   const bytes = encodeConversion(convertGraph(net.graph, options));
   if (options.file !== undefined) await writeOutput(options.file, bytes);
   return bytes;

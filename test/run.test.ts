@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
-import { CremaError, Net, Tensor } from '../src/index.js';
+import { CremaError, Net, Tensor, convert } from '../src/index.js';
 import { wasmEngine } from '../src/kernels/wasm.js';
 import { readNpy } from '../src/util/npy.js';
 
@@ -38,8 +38,9 @@ describe('net.run', () => {
     expect(Object.keys(f)).toEqual(['norm1', 'prob']);
     expect(f.norm1.data).toEqual(wantNorm1);
     await expect(net.run({ data: batchOf(1) }, { fetches: ['nope'] })).rejects.toThrow(/^run: no blob named 'nope' to fetch \(blobs: data, conv1, /);
-    expect(() => net.forward({ data: batchOf(1) })).toThrow(
-      new CremaError('this net runs in its worker thread since its first run (net.run): use run, or load it again to call forward'));
+    const handedOver = new CremaError('this net runs in its worker thread since its first run (net.run): use run, or load it again to call forward');
+    expect(() => net.forward({ data: batchOf(1) })).toThrow(handedOver);
+    await expect(convert(net)).rejects.toThrow(handedOver);
   });
 
   it('runs concurrent calls without mixing them up', async () => {

@@ -8,6 +8,7 @@ import { type Fusion, computedByProducer, findFusions, fusionMembers, producerFo
 import { NetRunner } from './runner.js';
 import { type Shape, Tensor, sameShape, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { nameRecord } from '../util/names.js';
 import { type Source, isBytes, kindOf } from '../util/source.js';
 
 export type { LoadOptions };
@@ -169,7 +170,7 @@ export class Net {
     for (const name of fetches ?? [])
       if (!this.graph.blobShapes.has(name)) throw new CremaError(`run: no blob named '${name}' to fetch (blobs: ${[...this.graph.blobShapes.keys()].join(', ')})`);
     if (!this.runner) {
-      this.refuseMissingWeights();
+      this.checkWeights();
       this.runner = this.handOver();
     }
     return this.runner.run(tensors, fetches);
@@ -231,7 +232,7 @@ export class Net {
 
   private forwardHere(inputs: Record<string, InputValue>, options: ForwardOptions): Record<string, Tensor> {
     this.setInputs(inputs);
-    this.refuseMissingWeights();
+    this.checkWeights();
     const layers = this.graph.layers;
     const from = options.start === undefined ? 0 : this.layerIndex(options.start);
     const to = options.end === undefined ? layers.length - 1 : this.layerIndex(options.end);
@@ -252,7 +253,7 @@ export class Net {
       this.runLayer(layers[i], impl);
       onLayer(layers[i], performance.now() - t0);
     }
-    const out: Record<string, Tensor> = {};
+    const out = nameRecord<Tensor>();
     for (const name of options.end === undefined ? this.outputs : layers[to].tops) out[name] = this.blobs.get(name)!;
     return out;
   }
@@ -273,7 +274,8 @@ export class Net {
   }
 
   /** Layers that need weights and got none cannot run: refuse rather than compute with placeholders. */
-  private refuseMissingWeights(): void {
+  checkWeights(): void {
+    this.usable(); // a disposed net, or one handed to its worker, has no weights here
     const missing = this.graph.layers.filter((l) => l.weights.length === 0 && (declaredWeights.get(l.def)?.length ?? 0) > 0);
     if (missing.length)
       throw new CremaError(`no weights for ${missing.map((l) => `'${l.name}' (${l.type})`).join(', ')}: give the .caffemodel that goes with the net`);
@@ -281,7 +283,7 @@ export class Net {
 
   private setInputs(inputs: Record<string, InputValue>): void {
     checkFeeds(inputs, 'forward');
-    const reshapeTo: Record<string, Shape> = {};
+    const reshapeTo = nameRecord<Shape>();
     const tensors = new Map<string, Tensor>();
     for (const [name, value] of Object.entries(inputs)) {
       const t = inputTensor(name, value, this.inputShape(name));
