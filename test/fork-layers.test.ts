@@ -286,3 +286,14 @@ describe("caffemodels written by the forks: their layer parameters at the forks'
     expect(net.blobs.get('up')!.dims).toEqual([1, 2, 3, 3]);
   });
 });
+
+describe('DepthwiseConvolution (yonghenglh6/DepthwiseConvolution): Caffe\'s Convolution under another name', () => {
+  it('computes what Convolution computes with the same convolution_param and weights, natively and through ONNX', async () => {
+    const x = random([1, 4, 6, 5], 12, 2), w = random([4, 1, 3, 3], 13), b = random([4], 14);
+    const conv = (type: string) => `layer { name: "${type}" type: "${type}" bottom: "data" top: "${type}" convolution_param { num_output: 4 group: 4 kernel_size: 3 pad: 1 stride: 2 } }`;
+    const reference = netOf(`${input('data', x.dims)} ${conv('Convolution')}`, { Convolution: [w, b] });
+    reference.forward({ data: x });
+    const want = reference.blobs.get('Convolution')!;
+    await expectBoth(netOf(`${input('data', x.dims)} ${conv('DepthwiseConvolution')}`, { DepthwiseConvolution: [w, b] }), { data: x }, { DepthwiseConvolution: { dims: want.dims, data: want.data } });
+  });
+});
