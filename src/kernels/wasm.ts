@@ -210,8 +210,8 @@ function loadEngine(): WasmEngine | null {
   const kernels = platform().kernels();
   if (!kernels) return null;
   build = kernels.build;
-  const module = new WebAssembly.Module(kernels.bytes);
-  const memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
+  const module = 'module' in kernels ? kernels.module : new WebAssembly.Module(kernels.bytes as Uint8Array<ArrayBuffer>);
+  const memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: kernels.shared ?? true });
   return new WasmEngine(module, memory);
 }
 
@@ -242,5 +242,7 @@ export async function setThreads(threads: number): Promise<void> {
   const e = wasmEngine();
   if (!e) return;
   e.threads = Math.min(MAX_THREADS, Math.max(1, Math.floor(threads) || 1));
+  // Unshared memory (a browser page that is not cross-origin isolated): no worker can join it, one thread.
+  if (typeof SharedArrayBuffer === 'undefined' || !(e.memory.buffer instanceof SharedArrayBuffer)) e.threads = 1;
   await e.pool.grow(e.threads - 1);
 }
