@@ -92,7 +92,10 @@ export const browserPlatform: Platform = {
   protoText: (name) => (name === 'caffe.proto' ? caffeProto : onnxProto),
   kernels: () => kernels,
   env: () => undefined,
+  // Without shared memory no kernel worker can join: one thread, whatever a net asks.
   cores: () => (canShareMemory() ? (globalThis.navigator?.hardwareConcurrency ?? 1) : 1),
+  // The engine worker is crema's own thread, not the application's: nets there use the cores.
+  inWorkerThread: () => false,
   startKernelWorker,
   async readHdf5Weights(_source, label) {
     throw new CremaError(`${label}: HDF5 weights are read in Node only (convert them with \`crema upgrade\` to a .caffemodel)`);
