@@ -1,5 +1,5 @@
 // Images decoded by the browser, with the values the Node path (sharp) gives: createImageBitmap without colour-space
-// conversion or EXIF orientation (skimage.io.imread, hence pycaffe, applies neither), read back through a canvas,
+// conversion, EXIF orientation for JPEGs only (as imageio, hence pycaffe, does), read back through a canvas,
 // then the same conversion to floats (src/image/pixels.ts). A file's channel count (gray or colour, alpha or not)
 // comes from its header, as sharp reports it, since a canvas always gives RGBA.
 import type { FloatImage } from '../image/image.js';
@@ -26,7 +26,9 @@ export async function decodeImage(source: Blob | ArrayBuffer | Uint8Array, color
   const bytes = source instanceof Blob ? new Uint8Array(await source.arrayBuffer()) : new Uint8Array(source instanceof Uint8Array ? source : new Uint8Array(source));
   let bitmap: ImageBitmap;
   try {
-    bitmap = await createImageBitmap(new Blob([bytes]), { colorSpaceConversion: 'none', imageOrientation: 'none', premultiplyAlpha: 'none' } as ImageBitmapOptions);
+    // EXIF orientation applies to JPEGs only, as imageio (hence pycaffe) and the Node path do.
+    const imageOrientation = bytes[0] === 0xff && bytes[1] === 0xd8 ? 'from-image' : 'none';
+    bitmap = await createImageBitmap(new Blob([bytes]), { colorSpaceConversion: 'none', imageOrientation, premultiplyAlpha: 'none' } as ImageBitmapOptions);
   } catch (err) {
     throw new CremaError(`${name}: cannot decode the image (${err instanceof Error ? err.message : String(err)})`);
   }

@@ -2,7 +2,7 @@
 // src/image/load.ts) and the browser's (src/browser/image.ts), so that both give the same values.
 import { type FloatImage, makeImage } from './image.js';
 
-/** Decoded pixels: interleaved, 1-4 channels as the file has them, 8 or 16 bits (`max`: 255 or 65535). */
+/** Decoded pixels: interleaved, 1-4 channels, values `at(i) / max` in pycaffe's float image (max 1 for float files). */
 export interface RawPixels {
   height: number;
   width: number;
