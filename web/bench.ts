@@ -30,8 +30,11 @@ async function loadOpenCv(): Promise<OpenCv> {
     const s = Object.assign(document.createElement('script'), { src: '/bench/opencv.js', onload: () => resolve(), onerror: () => reject(new Error('/bench/opencv.js did not load')) });
     document.head.append(s);
   });
-  const cv = (globalThis as unknown as { cv: OpenCv | Promise<OpenCv> }).cv;
-  return cv instanceof Promise ? await cv : await new Promise<OpenCv>((resolve) => Object.assign(cv, { onRuntimeInitialized: () => resolve(cv) }));
+  // opencv.js's runtime starts asynchronously, and its Module is a thenable that resolves to itself: wait until
+  // its classes exist instead.
+  const ready = () => (globalThis as unknown as { cv?: Partial<OpenCv> }).cv?.Mat !== undefined;
+  while (!ready()) await new Promise((r) => setTimeout(r, 50));
+  return (globalThis as unknown as { cv: OpenCv }).cv;
 }
 
 /** opencv.js's dnn module on the same net and input: a function running one forward. */
