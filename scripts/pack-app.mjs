@@ -39,8 +39,11 @@ function appLock(app, tarball, appPkg, lock) {
     },
   };
   for (const [key, entry] of Object.entries(lock.packages)) {
-    if (key === '' || entry.dev || entry.devOptional || entry.link) continue;
-    packages[key] = entry;
+    // devOptional: needed by a dev dependency and by an optional one (tslib: puppeteer-core's and sharp's): the
+    // app needs it as optional.
+    if (key === '' || entry.dev || entry.link) continue;
+    const { devOptional, ...rest } = entry;
+    packages[key] = devOptional ? { ...rest, optional: true } : entry;
   }
   for (const name of Object.keys(appPkg.devDependencies ?? {})) addWithDependencies(lock, packages, name);
   return { name: appPkg.name, version: appPkg.version, lockfileVersion: 3, requires: true, packages };

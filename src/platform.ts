@@ -49,8 +49,12 @@ export interface Platform {
   writeFile(path: string, bytes: Uint8Array): void;
   /** The text of a schema shipped in the package's proto/ directory. */
   protoText(name: 'caffe.proto' | 'onnx.proto'): string;
-  /** The compiled wasm kernels (the relaxed-SIMD build when this engine runs it), or undefined when not built. */
-  kernels(): { bytes: Uint8Array; build: 'fma' | 'simd' } | undefined;
+  /**
+   * The wasm kernels (the relaxed-SIMD build when this engine runs it), or undefined when not built: their bytes, or
+   * a module compiled ahead (a browser compiles by URL, asynchronously). `shared: false` when worker threads cannot
+   * join the memory (a page that is not cross-origin isolated): the module then imports unshared memory.
+   */
+  kernels(): (({ bytes: Uint8Array } | { module: WebAssembly.Module }) & { build: 'fma' | 'simd'; shared?: boolean }) | undefined;
   /** A setting from the environment (CREMA_KERNELS, CREMA_FMA), or undefined. */
   env(name: string): string | undefined;
   /** Cores to use by default. */

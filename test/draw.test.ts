@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { readNetPrototxt } from '../src/caffe/load.js';
 import { selectLayers } from '../src/caffe/phase.js';
-import { dotToSvg, netToDot } from '../src/cli/commands/draw.js';
+import { dotToSvg } from '../src/cli/commands/draw.js';
+import { netToDot } from '../src/graph/dot.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-draw-'));

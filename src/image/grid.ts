@@ -44,15 +44,6 @@ function range(v: Float32Array, from: number, to: number): [number, number] {
   return [lo, hi];
 }
 
-/** Writes a picture as PNG, enlarged `scale` times with nearest-neighbour (crisp pixels). */
-export async function encodePng(p: Picture, scale = 1): Promise<Buffer> {
-  const { default: sharp } = await import('sharp');
-  let img = sharp(Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength), { raw: { width: p.width, height: p.height, channels: p.channels } });
-  if (scale > 1) img = img.resize(p.width * scale, p.height * scale, { kernel: 'nearest' });
-  if (p.channels === 1) img = img.toColourspace('b-w'); // a gray PNG, not gray pixels in RGB
-  return img.png().toBuffer();
-}
-
 /** How much to enlarge a picture so that it is about `target` pixels wide (small feature maps stay visible). */
 export function autoScale(p: Picture, target = 512): number {
   return Math.max(1, Math.min(16, Math.floor(target / p.width)));

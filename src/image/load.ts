@@ -3,22 +3,14 @@ import path from 'node:path';
 import { CremaError } from '../util/errors.js';
 import { withOpenFile } from '../util/files.js';
 import { type Bytes, resolveSource } from '../util/source.js';
-import { type FloatImage, checkImageMemory, makeImage } from './image.js';
+import { checkImageMemory, type FloatImage } from './image.js';
+import { type RawPixels, floatImage } from './pixels.js';
 
 /** The file types crema decodes as images (everything else is read as data, e.g. .npy). */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp'];
 
 export function isImageFile(file: string): boolean {
   return IMAGE_EXTENSIONS.includes(path.extname(file).toLowerCase());
-}
-
-/** Decoded pixels: interleaved, 1-4 channels, values `at(i) / max` in pycaffe's float image (max 1 for float files). */
-interface RawPixels {
-  height: number;
-  width: number;
-  channels: number;
-  max: number;
-  at: (i: number) => number;
 }
 
 // The pixels pycaffe's load_image sees, which skimage.io.imread reads through imageio (2.4) and Pillow: no colour
@@ -81,33 +73,9 @@ function cmykToRgb(data: Buffer): (i: number) => number {
 }
 
 /**
- * Loads an image (a path or the file's bytes) as pycaffe's `caffe.io.load_image(file, color)`: `skimage.img_as_float(skimage.io.imread(file))`
- * as float32 in [0, 1]. Color: RGB (gray tiled to 3 channels, alpha dropped). Gray: as `imread(as_gray=True)`, i.e.
- * a gray file as is, a colour one through skimage's rgb2gray (alpha first blended over white, as rgba2rgb does).
+ * Loads an image (a path or the file's bytes) as pycaffe's `caffe.io.load_image(file, color)`:
+ * `skimage.img_as_float(skimage.io.imread(file))` as float32 in [0, 1] (see floatImage).
  */
 export async function loadImage(file: string | Bytes, color = true): Promise<FloatImage> {
-  const px = await decode(file, color);
-  const n = px.height * px.width;
-  const grayFile = px.channels <= 2;
-  const out = makeImage(px.height, px.width, color ? 3 : 1);
-  const d = out.data, k = px.channels, max = px.max;
-  for (let i = 0; i < n; i++) {
-    if (grayFile) {
-      const v = Math.fround(px.at(i * k) / max);
-      if (color) d[3 * i] = d[3 * i + 1] = d[3 * i + 2] = v;
-      else d[i] = v;
-    } else if (color) {
-      for (let c = 0; c < 3; c++) d[3 * i + c] = px.at(i * k + c) / max;
-    } else {
-      d[i] = rgbToGray(px, i * k, k === 4);
-    }
-  }
-  return out;
-}
-
-// skimage 0.18: rgb2gray = 0.2125 R + 0.7154 G + 0.0721 B on float64 values; RGBA is first composited over white.
-function rgbToGray(px: RawPixels, at: number, alpha: boolean): number {
-  const a = alpha ? px.at(at + 3) / px.max : 1;
-  const ch = (c: number) => Math.min(1, Math.max(0, (1 - a) * 1 + a * (px.at(at + c) / px.max)));
-  return 0.2125 * ch(0) + 0.7154 * ch(1) + 0.0721 * ch(2);
+  return floatImage(await decode(file, color), color);
 }

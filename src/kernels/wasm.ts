@@ -247,8 +247,8 @@ function loadEngine(): WasmEngine | null {
   const kernels = platform().kernels();
   if (!kernels) return null;
   build = kernels.build;
-  const module = new WebAssembly.Module(kernels.bytes);
-  const memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
+  const module = 'module' in kernels ? kernels.module : new WebAssembly.Module(kernels.bytes as Uint8Array<ArrayBuffer>);
+  const memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: kernels.shared ?? true });
   return new WasmEngine(module, memory);
 }
 

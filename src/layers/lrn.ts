@@ -5,7 +5,8 @@ import { type LayerType, expectCounts, need } from './layer.js';
 import { float, int, ints } from '../onnx/builder.js';
 import { type LayerContext, fail, withScalar } from '../onnx/context.js';
 
-interface LrnParams {
+/** lrn_param, with Caffe's defaults filled in. */
+export interface LrnParams {
   local_size: number;
   alpha: number;
   beta: number;

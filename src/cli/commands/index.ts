@@ -7,6 +7,7 @@ import { drawCommand } from './draw.js';
 import { infoCommand } from './info.js';
 import { runCommand } from './run.js';
 import { showCommand } from './show.js';
+import { uiCommand } from './ui.js';
 import { upgradeCommand } from './upgrade.js';
 import { verifyCommand } from './verify.js';
 
@@ -29,6 +30,7 @@ export const commands: CremaCommand[] = [
   infoCommand,
   runCommand,
   showCommand,
+  uiCommand,
   upgradeCommand,
   verifyCommand,
 ];

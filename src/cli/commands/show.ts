@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { type Normalize, type Picture, autoScale, encodePng, tileGrid } from '../../image/grid.js';
+import { type Normalize, type Picture, autoScale, tileGrid } from '../../image/grid.js';
+import { encodePng } from '../../image/png.js';
 import { Net } from '../../runtime/net.js';
 import { type Tensor, shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';

@@ -1,0 +1,148 @@
+// The engine worker: crema's core running off the page's main thread (a forward takes as long as it takes, and the
+// kernels' threads wait on Atomics.wait, which a page's main thread may not call). It compiles the kernels by URL
+// (beside this script), then answers the requests of src/browser/index.ts in order, one at a time.
+import '../platform/browser.js';
+import { NativeLayerTimer } from '../bench/native.js';
+import { formatFloat32, formatPrototxt } from '../caffe/prototxt.js';
+import { paramsOf } from '../caffe/schema.js';
+import type { LayerParameter } from '../caffe/types.js';
+import { netToDot } from '../graph/dot.js';
+import { summarize } from '../graph/summary.js';
+import { canShareMemory, preloadKernels } from '../platform/browser.js';
+import type { LrnParams } from '../layers/lrn.js';
+import { Net } from '../runtime/net.js';
+import { Tensor } from '../tensor.js';
+import { bytesLabel } from '../util/source.js';
+import type { EngineReady, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
+
+interface WorkerScope {
+  postMessage(message: Reply, transfer?: Transferable[]): void;
+  onmessage: ((e: MessageEvent<Request & { id: number }>) => void) | null;
+}
+const scope = globalThis as unknown as WorkerScope;
+
+const nets = new Map<number, Net>();
+let nextId = 1;
+
+function netOf(id: number): Net {
+  const net = nets.get(id);
+  if (!net) throw new Error(`no net ${id} in this engine (disposed?)`);
+  return net;
+}
+
+/** lrn_param with Caffe's defaults, its floats as written (5e-05, not the float32's 4.99999987e-05 as a double). */
+function lrnParams(def: LayerParameter): LrnParams {
+  const p = paramsOf<LrnParams>(def, 'lrn_param');
+  const f = (x: number) => Number(formatFloat32(x));
+  return { ...p, alpha: f(p.alpha), beta: f(p.beta), k: f(p.k) };
+}
+
+function infoOf(id: number, net: Net): NetInfo {
+  const { blobs, layers } = summarize(net.graph);
+  return {
+    id,
+    name: net.name,
+    inputs: net.inputs,
+    outputs: net.outputs,
+    blobs,
+    layers: layers.map((l, i) => {
+      const def = net.layers[i].def;
+      const text = formatPrototxt({ ...def, blobs: undefined }, 'LayerParameter');
+      return { ...l, text, lrn: l.type === 'LRN' ? lrnParams(def) : undefined };
+    }),
+    notes: net.notes,
+    upgrades: net.upgrades,
+    dot: netToDot({ name: net.name, layer: net.layers.map((l) => l.def) }, 'TB'),
+  };
+}
+
+const tensors = (feeds: Record<string, TensorData>) =>
+  Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, new Tensor(t.dims, t.data)]));
+
+/** A copy of each blob asked for (the net's own buffers are overwritten by the next forward). */
+function copies(net: Net, names: string[]): [Record<string, TensorData>, Transferable[]] {
+  const out: Record<string, TensorData> = {};
+  for (const name of names) {
+    const blob = net.blobs.get(name);
+    if (!blob) throw new Error(`no blob '${name}' in the net`);
+    out[name] = { dims: [...blob.dims], data: blob.data.slice() };
+  }
+  return [out, Object.values(out).map((t) => t.data.buffer as ArrayBuffer)];
+}
+
+async function handle(req: Request): Promise<[unknown, Transferable[]]> {
+  switch (req.op) {
+    case 'load': {
+      const net = await Net.load({ prototxt: req.prototxt, weights: req.weights }, { threads: req.threads }).catch((err: unknown) => {
+        throw namingFiles(err, req);
+      });
+      const id = nextId++;
+      nets.set(id, net);
+      return [infoOf(id, net), []];
+    }
+    case 'run': {
+      const net = netOf(req.net);
+      net.forward(tensors(req.feeds));
+      return copies(net, req.fetches ?? net.outputs);
+    }
+    case 'time': {
+      const timer = new NativeLayerTimer(netOf(req.net), tensors(req.feeds));
+      timer.run(); // warm-up
+      timer.reset();
+      const totals: number[] = [];
+      for (let i = 0; i < req.iterations; i++) totals.push(timer.run());
+      const layers: LayerTiming[] = timer.layerTimes();
+      return [{ layers, total_ms: totals.sort((a, b) => a - b)[Math.floor(totals.length / 2)] }, []];
+    }
+    case 'convert': {
+      // The ONNX writer (and its schema) loads on first use: the engine alone stays small.
+      const { convertGraph, encodeConversion } = await import('../onnx/convert.js');
+      const bytes = encodeConversion(convertGraph(netOf(req.net).graph, { opset: req.opset, outputs: req.outputs }));
+      return [bytes, [bytes.buffer as ArrayBuffer]];
+    }
+    case 'dispose':
+      nets.delete(req.net);
+      return [true, []];
+  }
+}
+
+/** An error about the bytes given, naming the files they came from, as the CLI names its paths. */
+function namingFiles(err: unknown, req: Extract<Request, { op: 'load' }>): unknown {
+  if (!(err instanceof Error)) return err;
+  for (const role of ['prototxt', 'weights'] as const) {
+    const bytes = req[role], name = req.names?.[role];
+    if (name && bytes instanceof Uint8Array) err.message = err.message.replaceAll(bytesLabel(role, bytes), name);
+  }
+  return err;
+}
+
+function errorOf(err: unknown): { name: string; message: string; code?: string } {
+  if (err instanceof Error) return { name: err.name, message: err.message, code: (err as { code?: string }).code };
+  return { name: 'Error', message: String(err) };
+}
+
+// The kernels first (a net loaded before them would run on the TypeScript kernels), then the requests one after
+// another: a load that awaits must not let a forward in between.
+const preloaded = preloadKernels(new URL('./', import.meta.url));
+let queue: Promise<unknown> = preloaded.catch(() => undefined);
+
+scope.onmessage = (e) => {
+  const { id, ...req } = e.data;
+  queue = queue.then(async () => {
+    try {
+      const [result, transfer] = await handle(req as Request);
+      scope.postMessage({ id, ok: true, result }, transfer);
+    } catch (err) {
+      scope.postMessage({ id, ok: false, error: errorOf(err) });
+    }
+  });
+};
+
+preloaded.then(
+  (kernels) => {
+    const isolated = canShareMemory();
+    const ready: EngineReady = { kernels, threads: isolated ? (navigator.hardwareConcurrency ?? 1) : 1, isolated };
+    scope.postMessage({ ready });
+  },
+  (err) => scope.postMessage({ failed: errorOf(err).message }),
+);

@@ -1,0 +1,183 @@
+// crema's browser entry (package.json `exports` condition "browser"): the same engine as Node's, running in a Web
+// Worker (the engine worker, crema-worker.js beside this bundle) so that a forward never blocks the page. A Net here
+// has the library's asynchronous API: `await Net.load({ prototxt, weights })`, `await net.run(feeds)`, `dispose()`.
+import type { FloatImage } from '../image/image.js';
+import { Tensor } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+import type { EngineReady, FileNames, LayerInfo, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
+
+export { decodeImage, fileChannels } from './image.js';
+export { geometryOf, preprocess, type InputGeometry, type PreprocessOptions } from '../image/preprocess.js';
+export { tileGrid, type Picture } from '../image/grid.js';
+export { Tensor, CremaError };
+export type { EngineReady, FileNames, FloatImage, LayerInfo, LayerTiming, NetInfo };
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+
+/** One engine worker; nets loaded on it run one request at a time. */
+export class Engine {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private failure: Error | undefined;
+  /** How the engine computes (kernels, threads); resolves once the kernels are compiled. */
+  readonly ready: Promise<EngineReady>;
+
+  constructor(readonly url: URL | string = new URL('./crema-worker.js', import.meta.url)) {
+    const worker = new Worker(url, { type: 'module', name: 'crema engine' });
+    this.worker = worker;
+    this.ready = new Promise<EngineReady>((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent<Reply>) => {
+        const m = e.data;
+        if ('ready' in m) resolve(m.ready);
+        else if ('failed' in m) reject(this.fail(`the crema engine did not start: ${m.failed}`));
+        else this.settle(m);
+      };
+      // A worker that cannot start (script missing, blocked, a syntax error) reports here: said, not swallowed.
+      worker.onerror = (e) => {
+        e.preventDefault();
+        reject(this.fail(`the crema engine worker (${String(url)}) failed: ${e.message || 'it did not start (is crema-worker.js served beside crema.js?)'}`));
+      };
+    });
+    this.ready.catch(() => undefined); // reported to every call instead
+  }
+
+  private readonly worker: Worker;
+
+  private fail(message: string): Error {
+    this.failure ??= new CremaError(message);
+    for (const p of this.pending.values()) p.reject(this.failure);
+    this.pending.clear();
+    return this.failure;
+  }
+
+  private settle(m: Extract<Reply, { id: number }>): void {
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    if (m.ok) p.resolve(m.result);
+    else p.reject(remoteError(m.error));
+  }
+
+  /** Sends a request; resolves with the engine's answer, rejects with its error (a CremaError for bad input). */
+  async call<T>(req: Request, transfer: Transferable[] = []): Promise<T> {
+    await this.ready;
+    if (this.failure) throw this.failure;
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ id, ...req }, transfer);
+    });
+  }
+
+  /** Stops the worker: its nets and memory go with it. */
+  terminate(): void {
+    this.worker.terminate();
+    this.fail('the crema engine was terminated');
+  }
+}
+
+/** An error from the worker as the caller's: CremaError (bad input, one line) stays a CremaError. */
+function remoteError(e: { name: string; message: string; code?: string }): Error {
+  const err = e.name === 'CremaError' || e.name === 'LayerError' ? new CremaError(e.message) : new Error(e.message);
+  if (e.code) Object.assign(err, { code: e.code });
+  return err;
+}
+
+let defaultEngine: Engine | undefined;
+
+/** The engine nets load on unless given one: started on first use. */
+export function engine(): Engine {
+  return (defaultEngine ??= new Engine());
+}
+
+/** A file for Net.load: its bytes, a Blob / File, or (for the prototxt) its text. */
+export type NetSource = Uint8Array | ArrayBuffer | Blob | string;
+
+async function bytesOf(source: NetSource, role: string): Promise<Uint8Array | string> {
+  if (typeof source === 'string') return source;
+  if (source instanceof Uint8Array) return source.slice(); // a copy: it is transferred to the worker
+  if (source instanceof ArrayBuffer) return new Uint8Array(source.slice(0));
+  if (source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
+  throw new CremaError(`${role}: expected bytes (Uint8Array, ArrayBuffer, Blob) or text`);
+}
+
+/** An input: crema's Tensor, or a plain `{ dims, data }` of float32 (an onnxruntime-web Tensor is one). */
+export type Feed = Tensor | { dims: readonly number[]; data: Float32Array; type?: string };
+
+function feedData(feeds: Record<string, Feed>): [Record<string, TensorData>, Transferable[]] {
+  const out: Record<string, TensorData> = {};
+  for (const [name, t] of Object.entries(feeds)) {
+    if (!(t.data instanceof Float32Array)) throw new CremaError(`input '${name}': float32 data only (got ${(t.data as unknown as object)?.constructor?.name ?? typeof t.data})`);
+    out[name] = { dims: [...t.dims], data: t.data.slice() };
+  }
+  return [out, Object.values(out).map((t) => t.data.buffer as ArrayBuffer)];
+}
+
+/** A Caffe net running in the engine worker. */
+export class Net {
+  private disposed = false;
+
+  private constructor(
+    readonly engine: Engine,
+    readonly info: NetInfo,
+  ) {}
+
+  /**
+   * Loads a net from its files' bytes (or the prototxt's text). Errors name a File by its name, other bytes as
+   * "weights (Uint8Array, 1.2 MB)" unless `names` gives them one.
+   */
+  static async load(files: { prototxt: NetSource; weights?: NetSource }, options: { threads?: number; engine?: Engine; names?: FileNames } = {}): Promise<Net> {
+    const e = options.engine ?? engine();
+    const nameOf = (s: NetSource | undefined) => (typeof File !== 'undefined' && s instanceof File ? s.name : undefined);
+    const names = { prototxt: options.names?.prototxt ?? nameOf(files.prototxt), weights: options.names?.weights ?? nameOf(files.weights) };
+    const prototxt = await bytesOf(files.prototxt, 'prototxt');
+    const weights = files.weights === undefined ? undefined : ((await bytesOf(files.weights, 'weights')) as Uint8Array);
+    const transfer = [prototxt, weights].filter((b): b is Uint8Array => b instanceof Uint8Array).map((b) => b.buffer as ArrayBuffer);
+    const info = await e.call<NetInfo>({ op: 'load', prototxt, weights, names, threads: options.threads ?? (await e.ready).threads }, transfer);
+    return new Net(e, info);
+  }
+
+  get inputs(): string[] {
+    return this.info.inputs;
+  }
+  get outputs(): string[] {
+    return this.info.outputs;
+  }
+  /** Every blob's shape, in net order. */
+  get shapes(): Map<string, number[]> {
+    return new Map(Object.entries(this.info.blobs));
+  }
+  get layers(): LayerInfo[] {
+    return this.info.layers;
+  }
+
+  private call<T>(req: Request, transfer?: Transferable[]): Promise<T> {
+    if (this.disposed) return Promise.reject(new CremaError('this net was disposed'));
+    return this.engine.call<T>(req, transfer);
+  }
+
+  /** A forward pass; resolves with fresh tensors of the outputs (or of the blobs in `fetches`). */
+  async run(feeds: Record<string, Feed>, options: { fetches?: string[] } = {}): Promise<Record<string, Tensor>> {
+    const [data, transfer] = feedData(feeds);
+    const out = await this.call<Record<string, TensorData>>({ op: 'run', net: this.info.id, feeds: data, fetches: options.fetches }, transfer);
+    return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, new Tensor(t.dims, t.data)]));
+  }
+
+  /** Per-layer times (median of `iterations` forwards, after one warm-up), as `crema bench` measures them. */
+  async timeLayers(feeds: Record<string, Feed>, iterations = 5): Promise<{ layers: LayerTiming[]; total_ms: number }> {
+    const [data, transfer] = feedData(feeds);
+    return this.call({ op: 'time', net: this.info.id, feeds: data, iterations }, transfer);
+  }
+
+  /** The net as an ONNX model (the bytes of a .onnx file), as `crema convert` writes it. */
+  convert(options: { opset?: number; outputs?: 'net' | 'all' } = {}): Promise<Uint8Array> {
+    return this.call({ op: 'convert', net: this.info.id, ...options });
+  }
+
+  /** Releases the net in the engine; using it afterwards is an error. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.engine.call({ op: 'dispose', net: this.info.id });
+  }
+}

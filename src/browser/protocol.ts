@@ -1,0 +1,64 @@
+// The messages between a page (src/browser/index.ts) and its engine worker (src/browser/engine-worker.ts). The
+// engine runs in the worker: a forward never blocks the page, and the kernels may block on Atomics.wait there.
+import type { LayerSummary } from '../graph/summary.js';
+import type { LrnParams } from '../layers/lrn.js';
+
+export interface TensorData {
+  dims: number[];
+  data: Float32Array;
+}
+
+export interface LayerInfo extends LayerSummary {
+  /** The layer as prototxt (its parameters; weights left out). */
+  text: string;
+  /** An LRN layer's parameters with Caffe's defaults (for the page's LRN view). */
+  lrn?: LrnParams;
+}
+
+/** What the page learns about a loaded net. */
+export interface NetInfo {
+  id: number;
+  name: string;
+  inputs: string[];
+  outputs: string[];
+  /** Every blob's shape, in net order. */
+  blobs: Record<string, number[]>;
+  layers: LayerInfo[];
+  notes: string[];
+  upgrades: string[];
+  /** The layer graph as Graphviz DOT, as `crema draw` draws it. */
+  dot: string;
+}
+
+export interface LayerTiming {
+  name: string;
+  type: string;
+  median_ms: number;
+}
+
+/** The files' names, for errors ("weights.caffemodel: truncated file…" rather than "weights (Uint8Array, 1.2 MB): …"). */
+export interface FileNames {
+  prototxt?: string;
+  weights?: string;
+}
+
+export type Request =
+  | { op: 'load'; prototxt: Uint8Array | string; weights?: Uint8Array; threads?: number; names?: FileNames }
+  | { op: 'run'; net: number; feeds: Record<string, TensorData>; fetches?: string[] }
+  | { op: 'time'; net: number; feeds: Record<string, TensorData>; iterations: number }
+  | { op: 'convert'; net: number; opset?: number; outputs?: 'net' | 'all' }
+  | { op: 'dispose'; net: number };
+
+/** The engine worker's first message: how it will compute. */
+export interface EngineReady {
+  kernels: 'fma' | 'simd' | 'none';
+  /** Threads a net may use (1 unless the page is cross-origin isolated). */
+  threads: number;
+  isolated: boolean;
+}
+
+export type Reply =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: { name: string; message: string; code?: string } }
+  | { ready: EngineReady }
+  | { failed: string };

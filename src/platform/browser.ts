@@ -1,0 +1,105 @@
+// The browser side of the platform seam (src/platform.ts): no files (everything comes in as bytes), the schemas
+// bundled as text, the wasm kernels compiled from a URL ahead of time (preloadKernels), kernel threads as Web
+// Workers. Importing this module installs it; the engine worker (src/browser/engine-worker.ts) does.
+import caffeProto from '../../proto/caffe.proto';
+import onnxProto from '../../proto/onnx.proto';
+import { type KernelWorker, type KernelWorkerInit, type Platform, setPlatform } from '../platform.js';
+import { CremaError } from '../util/errors.js';
+
+type KernelBuild = 'fma' | 'simd';
+let kernels: { module: WebAssembly.Module; build: KernelBuild; shared: boolean } | undefined;
+
+// The smallest modules that use a SIMD (v128.const) and a relaxed-SIMD (f32x4.relaxed_madd) instruction: a
+// browser that validates them runs the matching build.
+const V128_CONST = [0xfd, 12, ...new Array<number>(16).fill(0)];
+const tinyModule = (body: number[]): Uint8Array =>
+  new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 0x7b, 3, 2, 1, 0, 10, body.length + 4, 1, body.length + 2, 0, ...body, 11]);
+const SIMD_PROBE = tinyModule(V128_CONST);
+const RELAXED_PROBE = tinyModule([...V128_CONST, ...V128_CONST, ...V128_CONST, 0xfd, 0x85, 0x02]);
+
+/** The kernels this browser can run: 'fma' (relaxed SIMD), 'simd', or 'none' (the TypeScript kernels run). */
+export function kernelSupport(): KernelBuild | 'none' {
+  if (WebAssembly.validate(RELAXED_PROBE)) return 'fma';
+  return WebAssembly.validate(SIMD_PROBE) ? 'simd' : 'none';
+}
+
+/** Whether worker threads can share the kernels' memory: only in a cross-origin isolated page (COOP + COEP). */
+export function canShareMemory(): boolean {
+  return (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+}
+
+/**
+ * Compiles the best kernels this browser runs, from the directory `base` (kernels[-fma][-single].wasm, as
+ * scripts/build-browser.mjs writes them), without blocking: a browser compiles a module this size on its main
+ * thread only asynchronously. Returns the build ('none': the TypeScript kernels run).
+ */
+export async function preloadKernels(base: URL, support = kernelSupport()): Promise<KernelBuild | 'none'> {
+  if (kernels) return kernels.build;
+  if (support === 'none') return 'none';
+  const shared = canShareMemory();
+  const url = new URL(`kernels${support === 'fma' ? '-fma' : ''}${shared ? '' : '-single'}.wasm`, base);
+  const response = await fetch(url);
+  if (!response.ok) throw new CremaError(`the wasm kernels (${url.pathname}) did not load: HTTP ${response.status}`);
+  kernels = { module: await WebAssembly.compileStreaming(response), build: support, shared };
+  return support;
+}
+
+// A kernel worker's preamble: the same loop as Node's (src/kernels/pool.ts) once the init message arrives.
+const WORKER_PREAMBLE = `
+onmessage = (e) => {
+  onmessage = null;
+  const { module, memory, control, params, index } = e.data;
+  const ready = () => postMessage({ ready: true });
+  const postError = (message) => postMessage({ error: message });
+`;
+
+/** A kernel worker as a Web Worker (from a blob: URL, so no file needs to sit beside the bundle). */
+function startKernelWorker(loop: string, init: KernelWorkerInit): KernelWorker {
+  const url = URL.createObjectURL(new Blob([`${WORKER_PREAMBLE}${loop}\n};`], { type: 'text/javascript' }));
+  const worker = new Worker(url, { name: `crema kernels ${init.index}` });
+  URL.revokeObjectURL(url);
+  let lastError: string | undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.onmessage = (e: MessageEvent<{ ready?: boolean; error?: string }>) => {
+      if (e.data.ready) resolve();
+      else lastError = e.data.error;
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      reject(new CremaError(`kernel worker ${init.index} did not start: ${e.message || 'no message'}`));
+    };
+  });
+  worker.postMessage(init);
+  return {
+    ready,
+    // Posted asynchronously: the message may arrive after the job that failed has ended.
+    takeError: () => [lastError, (lastError = undefined)][0],
+    async terminate() {
+      worker.terminate();
+    },
+  };
+}
+
+function noFiles(path: string): never {
+  throw new CremaError(`${path}: the browser reads no files: give the file's bytes`);
+}
+
+export const browserPlatform: Platform = {
+  name: 'browser',
+  readFile: noFiles,
+  withFile: noFiles,
+  writeFile: noFiles,
+  protoText: (name) => (name === 'caffe.proto' ? caffeProto : onnxProto),
+  kernels: () => kernels,
+  env: () => undefined,
+  // Without shared memory no kernel worker can join: one thread, whatever a net asks.
+  cores: () => (canShareMemory() ? (globalThis.navigator?.hardwareConcurrency ?? 1) : 1),
+  // The engine worker is crema's own thread, not the application's: nets there use the cores.
+  inWorkerThread: () => false,
+  startKernelWorker,
+  async readHdf5Weights(_source, label) {
+    throw new CremaError(`${label}: HDF5 weights are read in Node only (convert them with \`crema upgrade\` to a .caffemodel)`);
+  },
+};
+
+setPlatform(browserPlatform);

@@ -1,0 +1,227 @@
+// The page (`crema ui`) and crema's browser build in a real headless Chromium (Debian's `chromium` package, driven by
+// puppeteer-core; never a downloaded browser). Every number the page shows is checked against the Node engine on the
+// same files. CREMA_SCREENSHOTS=DIR saves the README's pictures of the page (npm run screenshots).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { imageInput } from '../src/image/input.js';
+import { loadImage } from '../src/image/load.js';
+import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
+import { Net } from '../src/runtime/net.js';
+import { type UiServer, startUiServer } from '../src/web/server.js';
+
+const CHROMIUM = process.env.CREMA_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = process.env.CREMA_SCREENSHOTS;
+const root = path.resolve(import.meta.dirname, '..');
+const model = (m: string, f: string) => path.join(root, 'models', m, f);
+const haveChromium = fs.existsSync(CHROMIUM);
+if (!haveChromium)
+  console.warn(`\n*** ${CHROMIUM} is missing: the browser tests are SKIPPED (apt-get install chromium; .ci/run installs it) ***\n`);
+
+interface PageState {
+  top: { index: number; label: string; prob: number }[];
+  probs: number[];
+  downloads: { name: string; bytes: Uint8Array }[];
+  loaded: number;
+}
+/** The part of the browser library the tests call inside the page (cremaPage.crema). */
+interface BrowserLib {
+  decodeImage(source: Blob, color: boolean): Promise<{ height: number; width: number; channels: number; data: Float32Array }>;
+  Engine: new (url: string) => { ready: Promise<unknown> };
+}
+const pageState = (page: Page) => page.evaluate(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage);
+
+async function launch(): Promise<{ browser: Browser; profile: string }> {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-chromium-'));
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    userDataDir: profile,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  return { browser, profile };
+}
+
+async function open(browser: Browser, url: string, width = 1280, height = 800): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.setViewport({ width, height });
+  await page.goto(url);
+  return { page, errors };
+}
+
+/** Waits until the page has loaded `count` nets, or shows an error (returned). */
+async function waitLoaded(page: Page, count = 1): Promise<string> {
+  await page.waitForFunction(`cremaPage.loaded >= ${count} || document.getElementById('error').textContent`);
+  return page.$eval('#error', (e) => e.textContent ?? '');
+}
+
+async function shot(page: Page, name: string, selector?: string): Promise<void> {
+  if (!SHOTS) return;
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const file = path.join(SHOTS, name) as `${string}.png`;
+  if (selector) await (await page.$(selector))!.screenshot({ path: file });
+  else await page.screenshot({ path: file });
+}
+
+/** CIFAR-10 full and the cat, through the Node engine, as the README's classify command. */
+async function nodeCat(): Promise<{ net: Net; prob: Float32Array }> {
+  const net = await Net.load(model('cifar10_full', 'deploy.prototxt'), model('cifar10_full', 'weights.caffemodel'));
+  const data = await imageInput(model('cifar10_full', 'examples/cat.jpg'), net.shapes.get('data')!, { channelSwap: [0, 1, 2], mean: { perChannel: Float64Array.from([125, 123, 114]) } });
+  return { net, prob: net.forward({ data }).prob.data.slice() };
+}
+
+describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
+  let server: UiServer, plain: UiServer, browser: Browser, profile: string;
+  let node: { net: Net; prob: Float32Array };
+
+  beforeAll(async () => {
+    [server, plain, { browser, profile }, node] = await Promise.all([startUiServer({ port: 0 }), startUiServer({ port: 0, isolated: false }), launch(), nodeCat()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all([server?.close(), plain?.close()]);
+    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('loads the shipped CIFAR-10 from bytes and classifies the cat exactly as Node does, threads shared (COOP/COEP)', async () => {
+    const { page, errors } = await open(browser, `${server.url}?model=cifar10_full`);
+    expect(await waitLoaded(page)).toBe('');
+    expect(await page.$eval('#totals', (e) => e.textContent)).toMatch(/14 layers, 89,578 parameters, 12,390,400 multiply-adds.*kernels: fma, 2 threads/);
+    await page.click('#examples button');
+    await page.waitForFunction(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage.top.length > 0);
+    expect(await page.$eval('#top li', (e) => e.textContent)).toBe('0.5820 - "cat"');
+    expect((await pageState(page)).probs).toEqual([...node.prob]);
+    await page.waitForSelector('#blob-stats:not(:empty)');
+    await shot(page, 'web-page.png');
+    await shot(page, 'web-graph.png', '#graph-box');
+    expect(errors).toEqual([]);
+
+    // norm1: its blob from the graph (a click), then the LRN view from the layer table (the keyboard).
+    await page.click('#graph g.node[data-id="blob:norm1"]');
+    expect(await page.$eval('#blob-title', (e) => e.textContent)).toBe('Blob norm1');
+    expect(await page.$eval('#blob-stats', (e) => e.textContent)).toMatch(/^1×32×16×16: min /);
+    expect(await page.$eval('#grid', (e) => [Number(e.getAttribute('width')) > 0, Number(e.getAttribute('height')) > 0])).toEqual([true, true]);
+    await shot(page, 'web-blob.png', '#blob-box');
+    await page.focus('#layers tbody tr[data-layer="4"]');
+    await page.keyboard.press('Enter');
+    expect(await page.$eval('#lrn-box', (e) => e.hasAttribute('hidden'))).toBe(false);
+    expect(await page.$eval('#lrn-formula', (e) => e.textContent)).toContain('α/n² = 0.00005/9');
+    expect(await page.$eval('#lrn-formula', (e) => e.textContent)).toContain('k = 1 is ignored, as in Caffe');
+    expect(await page.$eval('#lrn-in-caption', (e) => e.textContent)).toBe('input pool1');
+    await shot(page, 'web-lrn.png', '#lrn-box');
+
+    // Per-layer timing fills the table's last column.
+    await page.click('#time');
+    await page.waitForFunction(`document.querySelector('#layers tbody tr[data-layer="1"] td:last-child').textContent !== ''`);
+    expect(await page.$eval('#layers tbody tr[data-layer="1"] td:last-child', (e) => Number(e.textContent))).toBeGreaterThan(0);
+    await page.close();
+  });
+
+  it('converts to ONNX in the browser: the download is the file the Node converter writes', async () => {
+    const { page } = await open(browser, `${server.url}?model=cifar10_full`);
+    expect(await waitLoaded(page)).toBe('');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-download-'));
+    try {
+      const cdp = await page.createCDPSession();
+      await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: dir });
+      await page.click('#convert');
+      const file = path.join(dir, 'CIFAR10_full_deploy.onnx');
+      for (let i = 0; i < 600 && !fs.existsSync(file); i++) await new Promise((r) => setTimeout(r, 50));
+      const bytes = fs.readFileSync(file);
+      const expected = encodeConversion(convertGraph(node.net.graph));
+      expect(bytes.length).toBe(expected.length);
+      expect([...bytes.subarray(0, 16)]).toEqual([...expected.subarray(0, 16)]);
+      expect(Buffer.compare(bytes, Buffer.from(expected))).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
+  it('a truncated caffemodel is the one-line error Node gives for the same bytes', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-truncated-'));
+    const { page } = await open(browser, server.url);
+    try {
+      const weights = fs.readFileSync(model('cifar10_full', 'weights.caffemodel'));
+      const truncated = weights.subarray(0, Math.floor(weights.length / 2));
+      fs.writeFileSync(path.join(dir, 'weights.caffemodel'), truncated);
+      // The CLI's message for that file, naming it as the page knows it (by its name, not a path).
+      const file = path.join(dir, 'weights.caffemodel');
+      const expected = await Net.load(model('cifar10_full', 'deploy.prototxt'), file).then(
+        () => 'loaded',
+        (err: Error) => err.message.replaceAll(file, 'weights.caffemodel'),
+      );
+      expect(expected).toMatch(/^weights\.caffemodel: truncated file/);
+      await (await page.$('#prototxt'))!.uploadFile(model('cifar10_full', 'deploy.prototxt'));
+      await (await page.$('#weights'))!.uploadFile(path.join(dir, 'weights.caffemodel'));
+      await page.click('#load');
+      await page.waitForSelector('#error:not(:empty)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe(expected);
+      expect(expected).not.toContain('\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
+  it('decodes the shipped PNG and JPEG examples to the pixels the Node path reads', async () => {
+    const { page } = await open(browser, server.url);
+    try {
+      for (const [file, color] of [['cifar10_full/examples/cat.jpg', true], ['lenet/examples/digit-3.png', false], ['lenet/examples/digit-7.png', true]] as const) {
+        const browserPixels = await page.evaluate(
+          async (url, color) => {
+            const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+            const im = await crema.decodeImage(await (await fetch(url)).blob(), color);
+            return { dims: [im.height, im.width, im.channels], data: [...im.data] };
+          },
+          `models/${file}`,
+          color,
+        );
+        const im = await loadImage(path.join(root, 'models', file), color);
+        expect(browserPixels.dims, file).toEqual([im.height, im.width, im.channels]);
+        expect(browserPixels.data, file).toEqual([...im.data]);
+      }
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('without cross-origin isolation the engine runs the unshared kernels on one thread, with the same numbers', async () => {
+    const { page, errors } = await open(browser, `${plain.url}?model=cifar10_full`);
+    try {
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#totals', (e) => e.textContent)).toMatch(/kernels: fma, 1 thread$/);
+      await page.click('#examples button');
+      await page.waitForFunction(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage.top.length > 0);
+      expect((await pageState(page)).probs).toEqual([...node.prob]);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('reports an engine worker that cannot start, and fits a phone-sized screen', async () => {
+    const { page } = await open(browser, `${server.url}?model=lenet`, 390, 844);
+    try {
+      expect(await waitLoaded(page)).toBe('');
+      const message = await page.evaluate(async () => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+        const engine = new crema.Engine('/no-such-worker.js');
+        return engine.ready.then(
+          () => 'started',
+          (err: Error) => `${err.name}: ${err.message}`,
+        );
+      });
+      expect(message).toMatch(/^CremaError: the crema engine worker \(\/no-such-worker\.js\) failed: /);
+      // Nothing wider than the screen: no sideways scrolling on a phone.
+      expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+      await shot(page, 'web-phone.png');
+    } finally {
+      await page.close();
+    }
+  });
+});

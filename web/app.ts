@@ -1,0 +1,456 @@
+// The page (`crema ui`): open a Caffe model (shipped, picked or dropped), see its layer graph and layers, classify
+// an image with classify's preprocessing, look at any blob (channel grid + histogram), at LRN's lateral inhibition,
+// time each layer, convert to ONNX. Everything runs in the browser, on crema's engine worker.
+import { Graphviz } from '@hpcc-js/wasm-graphviz';
+import * as crema from '../src/browser/index.js';
+import { type FileNames, type FloatImage, type LayerInfo, Net, type PreprocessOptions, type Tensor, decodeImage, geometryOf, preprocess, tileGrid } from '../src/browser/index.js';
+
+interface Shipped {
+  title: string;
+  examples: string[];
+  pre: { channelSwap: string; rawScale: string; mean: string };
+}
+
+/** The models crema ships (models/<name>/), with the preprocessing their README gives. */
+const SHIPPED: Record<string, Shipped> = {
+  cifar10_full: { title: 'CIFAR-10 full (V1, 2014; LRN WITHIN_CHANNEL)', examples: ['cifar10_full/examples/cat.jpg'], pre: { channelSwap: '0,1,2', rawScale: '255', mean: '125,123,114' } },
+  cifar10_quick: { title: 'CIFAR-10 quick', examples: ['cifar10_full/examples/cat.jpg'], pre: { channelSwap: '0,1,2', rawScale: '255', mean: '125,123,114' } },
+  lenet: { title: 'LeNet (MNIST digits)', examples: [0, 2, 3, 7].map((d) => `lenet/examples/digit-${d}.png`), pre: { channelSwap: '', rawScale: '1', mean: '' } },
+};
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+
+interface State {
+  net?: Net;
+  labels: string[];
+  image?: FloatImage;
+  imageName?: string;
+  /** Every blob after the last forward. */
+  blobs: Record<string, Tensor>;
+  input?: Tensor;
+  selectedLayer?: number;
+}
+const state: State = { labels: [], blobs: {} };
+
+/** What the browser tests read (the page's last results). */
+const exposed = { top: [] as { index: number; label: string; prob: number }[], probs: [] as number[], downloads: [] as { name: string; bytes: Uint8Array }[], loaded: 0, crema };
+(globalThis as { cremaPage?: unknown }).cremaPage = exposed;
+
+function say(text: string): void {
+  $('status').textContent = text;
+}
+
+/** Errors as the CLI prints them: one line. */
+function showError(err: unknown): void {
+  const message = err instanceof Error ? err.message : String(err);
+  $('error').textContent = message.split('\n')[0];
+  $('error').title = message;
+  say('');
+}
+
+async function guarded(what: () => Promise<void>): Promise<void> {
+  $('error').textContent = '';
+  try {
+    await what();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+/** Reads a file or an HTTP response to the end, showing how far it got (weights can be hundreds of MB). */
+async function readAll(source: File | Response, name: string): Promise<Uint8Array> {
+  const total = source instanceof File ? source.size : Number(source.headers.get('content-length') ?? 0);
+  const stream = source instanceof File ? source.stream() : source.body;
+  if (!stream) return new Uint8Array(await source.arrayBuffer());
+  const progress = $<HTMLProgressElement>('progress');
+  const chunks: Uint8Array[] = [];
+  let got = 0;
+  progress.hidden = total < 4e6; // small files: no bar flashing by
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    got += value.length;
+    if (total) progress.value = got / total;
+    say(`reading ${name}: ${(got / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB`);
+  }
+  progress.hidden = true;
+  const out = new Uint8Array(got);
+  let at = 0;
+  for (const c of chunks) out.set(c, (at += c.length) - c.length);
+  return out;
+}
+
+async function fetchFile(url: string): Promise<Response> {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r;
+}
+
+async function loadNet(name: string, prototxt: Uint8Array, weights: Uint8Array | undefined, labels: string[], names: FileNames): Promise<void> {
+  say(`loading ${name}…`);
+  const old = state.net;
+  state.net = undefined;
+  $<HTMLButtonElement>('run').disabled = true;
+  await old?.dispose();
+  const net = await Net.load({ prototxt, weights }, { names });
+  Object.assign(state, { net, labels, blobs: {}, input: undefined, selectedLayer: undefined });
+  await render(net, name);
+  exposed.loaded++;
+  say(`${name} loaded`);
+}
+
+async function loadShipped(model: string): Promise<void> {
+  const base = `models/${model}/`;
+  const [prototxt, weights, labels] = await Promise.all([
+    fetchFile(`${base}deploy.prototxt`).then((r) => readAll(r, 'deploy.prototxt')),
+    fetchFile(`${base}weights.caffemodel`).then((r) => readAll(r, 'weights.caffemodel')),
+    fetch(`${base}labels.txt`).then((r) => (r.ok ? r.text() : '')),
+  ]);
+  const pre = SHIPPED[model].pre;
+  Object.entries({ 'channel-swap': pre.channelSwap, 'raw-scale': pre.rawScale, mean: pre.mean }).forEach(([id, v]) => ($<HTMLInputElement>(id).value = v));
+  showExamples(SHIPPED[model].examples);
+  await loadNet(model, prototxt, weights, lines(labels), { prototxt: `${base}deploy.prototxt`, weights: `${base}weights.caffemodel` });
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+async function loadPicked(files: { prototxt?: File; weights?: File; labels?: File }): Promise<void> {
+  if (!files.prototxt) throw new Error('choose a .prototxt (and its .caffemodel)');
+  const prototxt = await readAll(files.prototxt, files.prototxt.name);
+  const weights = files.weights && (await readAll(files.weights, files.weights.name));
+  showExamples([]);
+  const labels = files.labels ? lines(await files.labels.text()) : [];
+  await loadNet(files.prototxt.name, prototxt, weights, labels, { prototxt: files.prototxt.name, weights: files.weights?.name });
+}
+
+function showExamples(examples: string[]): void {
+  const box = $('examples');
+  box.replaceChildren(
+    ...examples.map((path) => {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = path.split('/').pop()!;
+      b.addEventListener('click', () => guarded(async () => setImage(await (await fetchFile(`models/${path}`)).blob(), b.textContent!)));
+      return b;
+    }),
+  );
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+const shape = (dims: readonly number[] | undefined) => (dims ? dims.join('×') : '');
+
+async function render(net: Net, name: string): Promise<void> {
+  const info = net.info;
+  $('main').hidden = false;
+  $('net-title').textContent = `${info.name || name}`;
+  const params = info.layers.reduce((s, l) => s + l.params, 0), macs = info.layers.reduce((s, l) => s + l.macs, 0);
+  const engine = await net.engine.ready;
+  $('totals').textContent = `${info.layers.length} layers, ${fmt(params)} parameters, ${fmt(macs)} multiply-adds; inputs ${info.inputs.map((i) => `${i} ${shape(info.blobs[i])}`).join(', ')}; kernels: ${engine.kernels}, ${engine.threads} thread${engine.threads > 1 ? 's' : ''}`;
+  $('notes').replaceChildren(...[...info.upgrades, ...info.notes].map((n) => Object.assign(document.createElement('li'), { textContent: n })));
+  $('notes-box').hidden = !info.notes.length && !info.upgrades.length;
+  renderLayers(info.layers, info.blobs);
+  $<HTMLSelectElement>('blob').replaceChildren(...Object.keys(info.blobs).map((b) => new Option(`${b} ${shape(info.blobs[b])}`, b)));
+  $<HTMLButtonElement>('run').disabled = !state.image;
+  await renderGraph(info.dot);
+}
+
+function renderLayers(layers: LayerInfo[], blobs: Record<string, number[]>): void {
+  const rows = layers.map((l, i) => {
+    const tr = document.createElement('tr');
+    tr.tabIndex = 0;
+    tr.dataset.layer = String(i);
+    for (const [text, num] of [[l.name], [l.type], [l.top.map((t) => shape(blobs[t])).join(', ')], [fmt(l.params), true], [fmt(l.macs), true], ['', true]] as [string, boolean?][]) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      if (num) td.className = 'num';
+      tr.append(td);
+    }
+    tr.addEventListener('click', () => selectLayer(i));
+    tr.addEventListener('keydown', (e) => e.key === 'Enter' && selectLayer(i));
+    return tr;
+  });
+  $('layers').querySelector('tbody')!.replaceChildren(...rows);
+}
+
+let graphviz: Promise<Awaited<ReturnType<typeof Graphviz.load>>> | undefined;
+
+async function renderGraph(dot: string): Promise<void> {
+  const svg = (await (graphviz ??= Graphviz.load())).dot(dot, 'svg');
+  const box = $('graph');
+  box.innerHTML = svg;
+  // Each node is a button: a blob shows its values, a layer its parameters.
+  for (const g of box.querySelectorAll<SVGGElement>('g.node')) {
+    const id = g.querySelector('title')?.textContent ?? '';
+    g.setAttribute('tabindex', '0');
+    g.setAttribute('role', 'button');
+    g.setAttribute('aria-label', id.replace(':', ' '));
+    g.dataset.id = id;
+    const open = () => guarded(async () => openNode(id));
+    g.addEventListener('click', open);
+    g.addEventListener('keydown', (e) => e.key === 'Enter' && open());
+  }
+}
+
+function openNode(id: string): void {
+  const [kind, name] = id.split(':');
+  if (kind === 'blob') showBlob(name);
+  else selectLayer(state.net!.info.layers.findIndex((l) => l.name === name));
+}
+
+function markGraph(id: string): void {
+  for (const g of $('graph').querySelectorAll('g.node')) g.classList.toggle('selected', (g as SVGGElement).dataset.id === id);
+}
+
+function selectLayer(i: number): void {
+  const layer = state.net?.info.layers[i];
+  if (!layer) return;
+  state.selectedLayer = i;
+  for (const tr of $('layers').querySelectorAll('tbody tr')) tr.setAttribute('aria-selected', String((tr as HTMLElement).dataset.layer === String(i)));
+  $('layer-title').textContent = `${layer.name} (${layer.type}): ${fmt(layer.params)} parameters, ${fmt(layer.macs)} multiply-adds`;
+  $('layer-text').textContent = layer.text;
+  markGraph(`layer:${layer.name}:${layer.type}`);
+  showLrn(layer);
+}
+
+// ---- images and classification
+
+async function setImage(file: Blob, name: string): Promise<void> {
+  const net = state.net;
+  const color = net ? geometryOf(net.info.blobs[net.inputs[0]], net.inputs[0]).channels === 3 : true;
+  state.image = await decodeImage(file, color, name);
+  state.imageName = name;
+  drawThumb(state.image);
+  $<HTMLButtonElement>('run').disabled = !net;
+  if (net) await classify();
+}
+
+function drawThumb(im: FloatImage): void {
+  const canvas = $<HTMLCanvasElement>('thumb');
+  canvas.width = im.width;
+  canvas.height = im.height;
+  const px = new ImageData(im.width, im.height);
+  for (let i = 0; i < im.width * im.height; i++) {
+    for (let c = 0; c < 3; c++) px.data[4 * i + c] = Math.round(255 * im.data[im.channels === 3 ? 3 * i + c : i]);
+    px.data[4 * i + 3] = 255;
+  }
+  canvas.getContext('2d')!.putImageData(px, 0, 0);
+  canvas.style.width = `${Math.min(160, im.width * Math.max(1, Math.floor(96 / im.width)))}px`;
+}
+
+function numbers(id: string): number[] | undefined {
+  const text = $<HTMLInputElement>(id).value.trim();
+  if (!text) return undefined;
+  const values = text.split(',').map(Number);
+  if (values.some((v) => !Number.isFinite(v))) throw new Error(`--${id} ${text}: numbers separated by commas`);
+  return values;
+}
+
+/** The controls as classify's options (the same flags, the same meaning). */
+function preprocessOptions(): PreprocessOptions {
+  const [rawScale] = numbers('raw-scale') ?? [];
+  const [inputScale] = numbers('input-scale') ?? [];
+  const mean = numbers('mean');
+  const resize = numbers('resize');
+  return {
+    channelSwap: numbers('channel-swap'),
+    rawScale,
+    inputScale,
+    mean: mean && { perChannel: Float64Array.from(mean) },
+    resize: resize && ([resize[0], resize[1] ?? resize[0]] as [number, number]),
+    crop: $<HTMLInputElement>('crop').checked,
+  };
+}
+
+async function classify(): Promise<void> {
+  const net = state.net, image = state.image;
+  if (!net || !image) return;
+  const name = net.inputs[0];
+  const input = preprocess(image, geometryOf(net.info.blobs[name], name), preprocessOptions());
+  state.input = input;
+  const t0 = performance.now();
+  const out = await net.run({ [name]: input });
+  const ms = performance.now() - t0;
+  const prob = out[net.outputs[net.outputs.length - 1]];
+  const values = [...prob.data.subarray(0, prob.size / prob.dims[0])];
+  const top = values.map((p, index) => ({ index, label: state.labels[index] ?? `class ${index}`, prob: p })).sort((a, b) => b.prob - a.prob).slice(0, 5);
+  Object.assign(exposed, { top, probs: values });
+  $('top').replaceChildren(...top.map((t) => Object.assign(document.createElement('li'), { textContent: `${t.prob.toFixed(4)} - "${t.label}"` })));
+  $('run-time').textContent = `${state.imageName}: one forward in ${ms.toFixed(1)} ms (in the engine worker, with the transfer)`;
+  // Every blob, for the views below (a second forward: the timed one fetched only the outputs).
+  state.blobs = await net.run({ [name]: input }, { fetches: Object.keys(net.info.blobs) });
+  const selected = $<HTMLSelectElement>('blob').value;
+  showBlob(selected || name);
+  if (state.selectedLayer !== undefined) showLrn(net.info.layers[state.selectedLayer]);
+}
+
+// ---- blobs: channel grid, histogram, LRN
+
+/** A blob's first item as a picture: N×C×H×W as C gray tiles, anything else as one row of values. */
+function blobPicture(t: Tensor): ReturnType<typeof tileGrid> {
+  if (t.dims.length === 4) {
+    const [, c, h, w] = t.dims;
+    return tileGrid(t.data.subarray(0, c * h * w), c, h, w, false);
+  }
+  const n = t.size / (t.dims[0] || 1);
+  return tileGrid(t.data.subarray(0, n), 1, 1, n, false);
+}
+
+function drawPicture(canvas: HTMLCanvasElement, t: Tensor, target = 480): void {
+  const p = blobPicture(t);
+  const scale = Math.max(1, Math.min(16, Math.floor(target / Math.max(p.width, p.height / 2))));
+  canvas.width = p.width * scale;
+  canvas.height = p.height * scale;
+  const img = new ImageData(p.width, p.height);
+  for (let i = 0; i < p.width * p.height; i++) {
+    img.data.fill(p.data[i], 4 * i, 4 * i + 3);
+    img.data[4 * i + 3] = 255;
+  }
+  const ctx = canvas.getContext('2d')!;
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(imageBitmapOf(img), 0, 0, canvas.width, canvas.height);
+}
+
+function imageBitmapOf(img: ImageData): OffscreenCanvas {
+  const c = new OffscreenCanvas(img.width, img.height);
+  c.getContext('2d')!.putImageData(img, 0, 0);
+  return c;
+}
+
+function showBlob(name: string): void {
+  $<HTMLSelectElement>('blob').value = name;
+  $('blob-title').textContent = `Blob ${name}`;
+  markGraph(`blob:${name}`);
+  const t = state.blobs[name];
+  if (!t) {
+    $('blob-stats').textContent = `${name} ${shape(state.net?.info.blobs[name])}: classify an image to see its values`;
+    return;
+  }
+  let lo = Infinity, hi = -Infinity, sum = 0;
+  for (const v of t.data) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+    sum += v;
+  }
+  $('blob-stats').textContent = `${shape(t.dims)}: min ${lo.toPrecision(4)}, max ${hi.toPrecision(4)}, mean ${(sum / t.size).toPrecision(4)}`;
+  drawPicture($<HTMLCanvasElement>('grid'), t);
+  drawHistogram($<HTMLCanvasElement>('histogram'), t.data, lo, hi);
+  $('blob-box').scrollIntoView?.({ block: 'nearest' });
+}
+
+function drawHistogram(canvas: HTMLCanvasElement, data: Float32Array, lo: number, hi: number, bins = 64): void {
+  const counts = new Array<number>(bins).fill(0);
+  const width = hi > lo ? (hi - lo) / bins : 1;
+  for (const v of data) counts[Math.min(bins - 1, Math.floor((v - lo) / width))]++;
+  const ctx = canvas.getContext('2d')!;
+  const { width: W, height: H } = canvas;
+  ctx.clearRect(0, 0, W, H);
+  const top = Math.max(...counts), bar = W / bins;
+  ctx.fillStyle = '#6b4f3f';
+  // Square-root heights: a ReLU's spike at 0 would flatten everything else.
+  counts.forEach((c, i) => c && ctx.fillRect(i * bar, H - 16 - (H - 20) * Math.sqrt(c / top), Math.max(1, bar - 1), (H - 20) * Math.sqrt(c / top)));
+  ctx.fillStyle = '#1d1d1f';
+  ctx.font = '11px sans-serif';
+  ctx.fillText(lo.toPrecision(3), 2, H - 3);
+  const right = hi.toPrecision(3);
+  ctx.fillText(right, W - ctx.measureText(right).width - 2, H - 3);
+}
+
+/** LRN: input and output side by side, and the formula Caffe computes with this layer's numbers. */
+function showLrn(layer: LayerInfo): void {
+  const box = $('lrn-box');
+  box.hidden = !layer.lrn;
+  if (!layer.lrn) return;
+  const p = layer.lrn;
+  const across = p.norm_region === 'ACROSS_CHANNELS';
+  const n = p.local_size;
+  $('lrn-title').textContent = `LRN ${layer.name}: ${p.norm_region}`;
+  $('lrn-formula').textContent = across
+    ? `b[c] = a[c] / (k + α/n · Σ a[c′]²)^β   over the n = ${n} channels c′ around c  (α/n = ${p.alpha}/${n} = ${(p.alpha / n).toPrecision(4)}, k = ${p.k}, β = ${p.beta})`
+    : `b = a / (1 + α/n² · Σ a²)^β   over the ${n}×${n} window around each pixel, zero-padded  (α/n² = ${p.alpha}/${n * n} = ${(p.alpha / (n * n)).toPrecision(4)}, β = ${p.beta}; k = ${p.k} is ignored, as in Caffe)`;
+  $('lrn-params').textContent = `local_size ${n}, alpha ${p.alpha}, beta ${p.beta}, k ${p.k}: each value is divided by a power of the energy of its ${across ? 'neighbouring channels at the same pixel' : 'neighbourhood in its own channel'} (lateral inhibition).`;
+  const [input, output] = [layer.bottom[0], layer.top[0]];
+  $('lrn-in-caption').textContent = `input ${input}`;
+  $('lrn-out-caption').textContent = `output ${output}`;
+  const a = state.blobs[input], b = state.blobs[output];
+  if (a && b) {
+    drawPicture($<HTMLCanvasElement>('lrn-in'), a, 300);
+    drawPicture($<HTMLCanvasElement>('lrn-out'), b, 300);
+  }
+}
+
+// ---- timing and conversion
+
+async function timeLayers(): Promise<void> {
+  const net = state.net;
+  if (!net) return;
+  const name = net.inputs[0];
+  const input = state.input ?? { dims: net.info.blobs[name], data: new Float32Array(net.info.blobs[name].reduce((a, b) => a * b, 1)) };
+  say('timing each layer (5 forwards after a warm-up)…');
+  const { layers, total_ms } = await net.timeLayers({ [name]: input }, 5);
+  const byName = new Map(layers.map((l) => [l.name, l.median_ms]));
+  for (const tr of $('layers').querySelectorAll<HTMLTableRowElement>('tbody tr')) {
+    const ms = byName.get(net.info.layers[Number(tr.dataset.layer)].name);
+    tr.cells[5].textContent = ms === undefined ? '' : ms.toFixed(3);
+  }
+  say(`layer by layer: ${total_ms.toFixed(2)} ms a forward (median of 5)`);
+}
+
+async function convert(): Promise<void> {
+  const net = state.net;
+  if (!net) return;
+  say('converting to ONNX…');
+  const bytes = await net.convert();
+  const name = `${(net.info.name || 'net').replace(/[^\w.-]+/g, '_')}.onnx`;
+  exposed.downloads.push({ name, bytes });
+  const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' })), download: name });
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  say(`${name}: ${fmt(bytes.length)} bytes`);
+}
+
+// ---- wiring
+
+function onDrop(files: File[]): Promise<void> {
+  const by = (re: RegExp) => files.find((f) => re.test(f.name.toLowerCase()));
+  const image = by(/\.(png|jpe?g|webp|bmp|gif)$/);
+  const prototxt = by(/\.(prototxt|pt)$/);
+  return guarded(async () => {
+    if (prototxt) await loadPicked({ prototxt, weights: by(/\.(caffemodel|h5|bin)$/), labels: by(/\.txt$/) });
+    if (image) await setImage(image, image.name);
+  });
+}
+
+function main(): void {
+  const select = $<HTMLSelectElement>('shipped');
+  for (const [name, m] of Object.entries(SHIPPED)) select.add(new Option(m.title, name));
+  select.addEventListener('change', () => select.value && guarded(() => loadShipped(select.value)));
+  $('open').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const file = (id: string) => $<HTMLInputElement>(id).files?.[0];
+    guarded(() => loadPicked({ prototxt: file('prototxt'), weights: file('weights'), labels: file('labels') }));
+  });
+  $<HTMLInputElement>('image').addEventListener('change', (e) => {
+    const f = (e.target as HTMLInputElement).files?.[0];
+    if (f) guarded(() => setImage(f, f.name));
+  });
+  $('run').addEventListener('click', () => guarded(classify));
+  $('time').addEventListener('click', () => guarded(timeLayers));
+  $('convert').addEventListener('click', () => guarded(convert));
+  $<HTMLSelectElement>('blob').addEventListener('change', (e) => showBlob((e.target as HTMLSelectElement).value));
+  document.addEventListener('dragover', (e) => e.preventDefault());
+  document.addEventListener('drop', (e) => {
+    e.preventDefault();
+    onDrop([...(e.dataTransfer?.files ?? [])]);
+  });
+  const model = new URLSearchParams(location.search).get('model');
+  if (model && SHIPPED[model]) {
+    select.value = model;
+    guarded(() => loadShipped(model));
+  }
+}
+
+main();
