@@ -3,7 +3,7 @@
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { readFileBytes } from '../util/files.js';
-import { blobDims, checkBlob, readCaffemodelFile } from './caffemodel.js';
+import { blobDims, blobValues, checkBlob, readCaffemodelFile } from './caffemodel.js';
 import { isHdf5File, readHdf5Weights } from './hdf5.js';
 import { type Phase, filterNet } from './phase.js';
 import { parsePrototxt } from './prototxt.js';
@@ -94,12 +94,12 @@ function weightsFromNet(net: NetParameter, file: string): Map<string, Tensor[]> 
 
 /**
  * A BlobProto as a Tensor, as Caffe's Blob::FromProto reads it: the legacy num/channels/height/width (4-D) when
- * any of them is set, else `shape.dim`; values from `data`, else `double_data`. A blob with values and no shape
+ * any of them is set, else `shape.dim`; values from `double_data` when it has any, else `data`. A blob with values and no shape
  * at all becomes 1-D. `what` names the blob in errors.
  */
 export function tensorFromBlob(blob: BlobProto, what: string): Tensor {
   checkBlob(blob, what);
-  const values = blob.data?.length ? blob.data : blob.double_data?.length ? blob.double_data : new Float32Array(0);
+  const values = blobValues(blob);
   const dims = blobDims(blob) ?? [values.length]; // shape {} is a scalar: [] (count 1)
   return new Tensor([...dims], values instanceof Float32Array ? values : Float32Array.from(values));
 }

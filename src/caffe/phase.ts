@@ -92,6 +92,9 @@ const isDataLayer = (l: LayerParameter): boolean => DATA_TYPES.has(l.type) || (l
  */
 function toInference(net: NetParameter, notes: string[] = [], opts: FilterOptions = {}): NetParameter {
   const layers = net.layer ?? [];
+  // Caffe's LayerRegistry refuses a layer without a type ("Unknown layer type: "), once filtering kept it.
+  const untyped = layers.find((l) => typeof l.type !== 'string' || l.type === '');
+  if (untyped) throw new CremaError(`layer '${untyped.name ?? '(no name)'}' has no type (Caffe: "Unknown layer type: ")`);
   const readBefore = blobsRead(layers);
   const kept = replaceLossLayers(layers, notes);
   const readAfter = blobsRead(kept);

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readBlobProtoFile } from '../caffe/binaryproto.js';
+import { blobDims, blobValues } from '../caffe/caffemodel.js';
+import { tensorFromBlob } from '../caffe/load.js';
 import { Tensor, shapeString } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { readNpy } from '../util/npy.js';
@@ -38,9 +40,9 @@ function readMeanFile(file: string): Tensor {
   if (ext === '.npy') return readNpy(file);
   if (ext === '.binaryproto') {
     const blob = readBlobProtoFile(file);
-    const data = blob.data?.length ? blob.data : Float32Array.from(blob.double_data!);
-    const dims = blob.shape?.dim?.length ? blob.shape.dim.map(Number) : [blob.num ?? 1, blob.channels ?? 1, blob.height ?? 1, blob.width ?? 1];
-    return new Tensor(dims, data);
+    // Caffe reads a shapeless blob as one value (and refuses more); pycaffe's blobproto_to_array fails on it.
+    if (!blobDims(blob)) throw new CremaError(`${file}: the mean blob has ${blobValues(blob).length} values but no shape (num, channels, height, width or shape { dim })`);
+    return tensorFromBlob(blob, file);
   }
   throw new CremaError(`--mean ${file}: expected a .binaryproto, a .npy or numbers (e.g. 104,117,123)`);
 }

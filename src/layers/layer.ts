@@ -61,10 +61,13 @@ export function expectWeight(def: LayerParameter, weights: Tensor[], index: numb
 
 export function fitsRightAligned(have: Shape, want: Shape): boolean {
   if (sizeOf(have) !== sizeOf(want)) return false;
-  const a = [...have], b = [...want];
-  while (a.length > b.length && a[0] === 1) a.shift();
-  while (b.length > a.length && b[0] === 1) b.shift();
-  return a.length === b.length && a.every((d, i) => d === b[i]);
+  // Skip leading 1s of the longer shape down to the other's length (indices, not shift(): linear in the axes).
+  let i = 0, j = 0;
+  while (have.length - i > want.length - j && have[i] === 1) i++;
+  while (want.length - j > have.length - i && want[j] === 1) j++;
+  if (have.length - i !== want.length - j) return false;
+  for (; i < have.length; i++, j++) if (have[i] !== want[j]) return false;
+  return true;
 }
 
 /** Throws a LayerError unless `cond` holds. */

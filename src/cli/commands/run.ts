@@ -47,9 +47,11 @@ export const runCommand = {
       : { outputs: net.forward(inputs), blobs: net.blobs };
     if (args.dump) dumpBlobs(blobs, args.dump, args.blobs);
     const labels = labelsFor(args, net);
+    // The layer that last writes each blob, found once (a search per output is quadratic on a Slice of 10^6 tops).
+    const writers = new Map(net.layers.flatMap((l) => l.tops.map((top) => [top, l.type] as const)));
     for (const [name, t] of Object.entries(outputs)) {
       console.log(`${name} ${shapeString(t.dims)}`);
-      if (isClassifierOutput(net, name, t)) printTopClasses(t, args.top, labels);
+      if (isClassifierOutput(writers.get(name), t)) printTopClasses(t, args.top, labels);
     }
   },
 };
@@ -63,10 +65,9 @@ export function dumpBlobs(blobs: Map<string, Tensor>, dir: string, only?: string
 }
 
 /** A classifier's output: written by Softmax, or (N, K[, 1, 1]) scores with K > 1. */
-function isClassifierOutput(net: Net, name: string, t: Tensor): boolean {
-  const writer = net.layers.findLast((l) => l.tops.includes(name));
+function isClassifierOutput(writerType: string | undefined, t: Tensor): boolean {
   const perImage = t.dims.slice(1).filter((d) => d !== 1);
-  return perImage.length === 1 && perImage[0] > 1 && (writer?.type === 'Softmax' || t.dims.length === 2);
+  return perImage.length === 1 && perImage[0] > 1 && (writerType === 'Softmax' || t.dims.length === 2);
 }
 
 function printTopClasses(t: Tensor, k: number, labels?: string[]): void {
