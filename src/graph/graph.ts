@@ -1,6 +1,6 @@
 import type { LayerParameter, NetParameter } from '../caffe/types.js';
 import type { Layer } from '../layers/layer.js';
-import { LayerError } from '../layers/layer.js';
+import { LayerError, declaredWeights } from '../layers/layer.js';
 import { layerType } from '../layers/registry.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -47,13 +47,16 @@ const MAX_LAYER_BLOBS = 65536;
 export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = new Map()): Graph {
   const produced = new Set<string>();
   const layers: GraphLayer[] = [];
-  const names = new Set<string>();
+  // Caffe 1.0 allows repeated layer names (HED's four 'crop's, unnamed layers); it copies a caffemodel's
+  // weights into the first layer of a name only (Net::CopyTrainedLayersFrom), and so does crema.
+  const firstOfName = new Map<string, number>();
   for (const def of net.layer ?? []) {
     const bottoms = def.bottom ?? [], tops = def.top ?? [];
     if (Math.max(tops.length, bottoms.length) > MAX_LAYER_BLOBS)
       throw new LayerError(def, `has ${tops.length.toLocaleString('en-US')} tops and ${bottoms.length.toLocaleString('en-US')} bottoms; crema allows at most ${MAX_LAYER_BLOBS.toLocaleString('en-US')} of each`);
-    if (names.has(def.name)) throw new LayerError(def, 'a layer with this name comes earlier in the net');
-    names.add(def.name);
+    const name = def.name ?? ''; // Caffe's default: unnamed layers are all named ''
+    const first = !firstOfName.has(name);
+    if (first) firstOfName.set(name, layers.length);
     for (const b of bottoms)
       if (!produced.has(b)) throw new LayerError(def, `bottom '${b}' is not produced by any earlier layer`);
     const own = new Set<string>();
@@ -66,16 +69,45 @@ export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = n
       throw new LayerError(def, `top[${k}] '${t}' is bottom[${bottoms.indexOf(t)}], not bottom[${k}]: Caffe works in place only when top k is bottom k`);
     });
     const type = layerType(def.type, def.name);
-    const w = weights.get(def.name) ?? [];
+    const w = (first && weights.get(name)) || [];
     const impl = type.create(def, w);
     tops.forEach((t) => produced.add(t));
-    layers.push({ name: def.name, type: def.type, def, impl, bottoms, tops, weights: w, bottomShapes: [], topShapes: [] });
+    layers.push({ name, type: def.type, def, impl, bottoms, tops, weights: w, bottomShapes: [], topShapes: [] });
   }
   const graph: Graph = { name: net.name ?? '', layers, inputs: [], outputs: [], blobShapes: new Map() };
   graph.inputs = layers.filter((l) => l.type === 'Input').flatMap((l) => l.tops);
   graph.outputs = netOutputs(layers);
   inferShapes(graph);
+  refuseShadowedWeights(layers, firstOfName, weights);
   return graph;
+}
+
+/** The ordinal of a 1-based count, for messages: 1st, 2nd, 3rd, 4th, ... */
+const ordinal = (n: number) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][n % 10] ?? 'th'}`;
+
+/**
+ * A later layer with the name of an earlier one that needs weights would run, in Caffe, on its fillers (zeros or
+ * random), since only the first layer of a name gets the caffemodel's: refuse it by name rather than do that.
+ */
+function refuseShadowedWeights(layers: GraphLayer[], firstOfName: Map<string, number>, weights: Map<string, Tensor[]>): void {
+  layers.forEach((l, i) => {
+    const first = firstOfName.get(l.name)!;
+    if (first === i || !weights.has(l.name) || !(declaredWeights.get(l.def)?.length)) return;
+    const nth = layers.slice(0, i + 1).filter((m) => m.name === l.name).length;
+    throw new LayerError(l.def, `needs weights, but it is the ${ordinal(nth)} layer of this name and Caffe copies the caffemodel's weights into the first one only (layer #${first}); this one would run on its fillers: give the layers distinct names`);
+  });
+}
+
+/**
+ * Notes on layer names used more than once: which layer the name means for weights, forward({start, end}) and
+ * `--params` (the first, as Caffe's weight copy and pycaffe's forward do).
+ */
+export function repeatedNameNotes(graph: Graph): string[] {
+  const byName = new Map<string, number[]>();
+  graph.layers.forEach((l, i) => byName.set(l.name, [...(byName.get(l.name) ?? []), i]));
+  return [...byName]
+    .filter(([, at]) => at.length > 1)
+    .map(([name, at]) => `${at.length} layers are named '${name}' (#${at.join(', #')}): by that name (weights, forward start/end, --params) crema means the first, #${at[0]}`);
 }
 
 /**
@@ -85,7 +117,9 @@ export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = n
 function netOutputs(layers: GraphLayer[]): string[] {
   const lastWriter = new Map<string, number>(), lastReader = new Map<string, number>();
   layers.forEach((l, i) => {
-    for (const b of l.bottoms) lastReader.set(b, i);
+    // Silence does not count as a reader: the blob it swallows is the result (colorization's class8_ab), as in
+    // OpenCV's dnn, though Caffe leaves it out of net.outputs.
+    if (l.type !== 'Silence') for (const b of l.bottoms) lastReader.set(b, i);
     for (const t of l.tops) lastWriter.set(t, i);
   });
   return [...lastWriter.keys()].filter((b) => (lastReader.get(b) ?? -1) <= lastWriter.get(b)!);

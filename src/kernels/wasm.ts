@@ -6,8 +6,7 @@
 // activations in and out per forward. When the module is missing (not built) or CREMA_KERNELS=js is set, layers
 // use the plain TypeScript kernels (gemm.ts), which stay the reference in tests.
 
-import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
+import { platform } from '../platform.js';
 import { CremaError } from '../util/errors.js';
 import { ThreadPool } from './pool.js';
 
@@ -32,6 +31,8 @@ export const KIND_CONV_PACK = 4;
 export const KIND_CONV_ROWS = 5;
 export const KIND_DEPTHWISE = 6;
 export const KIND_POOL = 7;
+export const KIND_GEMV_ROWS = 8;
+export const KIND_IP_ROWS = 9;
 
 export interface KernelExports {
   runChunk(p: number, chunk: number, thread: number): void;
@@ -45,6 +46,13 @@ class Heap {
   private readonly sizes = new Map<number, number>();
 
   constructor(private readonly memory: WebAssembly.Memory) {}
+
+  /** Bytes in blocks handed out and not released. */
+  get used(): number {
+    let bytes = 0;
+    for (const size of this.sizes.values()) bytes += size;
+    return bytes;
+  }
 
   /** A block of at least `bytes`; a CremaError when the 4 GiB of wasm memory cannot hold it. */
   alloc(bytes: number): number {
@@ -195,52 +203,37 @@ export class WasmEngine {
 }
 
 let engine: WasmEngine | null | undefined;
-let mode: 'wasm' | 'js' = process.env.CREMA_KERNELS === 'js' ? 'js' : 'wasm';
-
-/** Where the build puts the module: dist/kernels.wasm, two levels up from both src/kernels and dist/kernels. */
-const WASM_URL = new URL('../../dist/kernels.wasm', import.meta.url);
-/** The same kernels with fused multiply-adds (WebAssembly relaxed SIMD): about twice the GEMM throughput. */
-const WASM_FMA_URL = new URL('../../dist/kernels-fma.wasm', import.meta.url);
+/** 'js' when CREMA_KERNELS=js (read from the platform when first asked) or useKernels('js'). */
+let mode: 'wasm' | 'js' | undefined;
 
 /** The wasm engine, or null when the plain TypeScript kernels are to be used (not built, or CREMA_KERNELS=js). */
 export function wasmEngine(): WasmEngine | null {
+  mode ??= platform().env('CREMA_KERNELS') === 'js' ? 'js' : 'wasm';
   if (mode === 'js') return null;
   if (engine === undefined) engine = loadEngine();
   return engine;
 }
 
+/** The module the platform finds (dist/kernels-fma.wasm when this engine runs relaxed SIMD, else dist/kernels.wasm). */
 function loadEngine(): WasmEngine | null {
-  const fma = fmaKernels();
-  const bytes = fma ?? readIfBuilt(WASM_URL);
-  if (!bytes) return null;
-  build = fma ? 'fma' : 'simd';
-  const module = new WebAssembly.Module(bytes);
+  const kernels = platform().kernels();
+  if (!kernels) return null;
+  build = kernels.build;
+  const module = new WebAssembly.Module(kernels.bytes);
   const memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
   return new WasmEngine(module, memory);
 }
 
-function readIfBuilt(url: URL): Buffer | undefined {
-  try {
-    return readFileSync(url);
-  } catch {
-    return undefined;
-  }
-}
+let build: 'fma' | 'simd' = 'simd';
 
 /**
- * The relaxed-SIMD build when this engine runs it. Node 20's V8 (11.3) implements relaxed SIMD behind a flag,
- * which has to be on before the module is compiled; later Nodes have it on by default. CREMA_FMA=0 opts out
- * (the plain build then runs: same results within float rounding).
+ * Runs a full garbage collection where the platform can (Node: V8's gc). Net.load calls it after moving large
+ * weights into wasm memory: the JavaScript copies are garbage then, but V8 would free them only at some later
+ * collection, which a steady forward (no new buffers) may never trigger, so the net would keep its weights twice.
  */
-function fmaKernels(): Buffer | undefined {
-  if (process.env.CREMA_FMA === '0') return undefined;
-  const bytes = readIfBuilt(WASM_FMA_URL);
-  if (!bytes) return undefined;
-  if (!WebAssembly.validate(bytes)) setFlagsFromString('--experimental-wasm-relaxed-simd');
-  return WebAssembly.validate(bytes) ? bytes : undefined;
+export function collectGarbage(): void {
+  platform().collectGarbage?.();
 }
-
-let build: 'fma' | 'simd' = 'simd';
 
 /** Which build runs: 'fma' (relaxed SIMD), 'simd', or 'none' (the TypeScript kernels). */
 export function wasmBuild(): 'fma' | 'simd' | 'none' {
@@ -260,12 +253,37 @@ export function kernelsInUse(): 'wasm' | 'js' {
 export const MAX_THREADS = 256;
 
 /**
- * Sets the threads the kernels may use (1 = this thread only, at most MAX_THREADS) and starts the workers
- * needed. Resolves when they are ready; jobs run before that simply use fewer threads.
+ * The most threads that can help: one per core. The kernels are CPU-bound, so a thread beyond the cores only
+ * takes turns with another (and each worker costs an isolate, ~10 MB): `--threads 256` on 2 cores started 255
+ * workers, 2.1 GB and 15 s, to run no faster.
  */
-export async function setThreads(threads: number): Promise<void> {
+export function usefulThreads(): number {
+  return Math.min(MAX_THREADS, platform().cores());
+}
+
+/**
+ * Threads a net uses when not told: one per core on the main thread; 1 in a worker thread, where the
+ * application already runs in parallel (eight library users in eight workers would otherwise start eight pools
+ * of one thread per core each).
+ */
+export function defaultThreads(): number {
+  return platform().inWorkerThread?.() ? 1 : usefulThreads();
+}
+
+/** A thread count as asked (NaN and fractions taken as whole numbers, at least 1), bounded by `cap`. */
+export function boundThreads(threads: number, cap: number = usefulThreads()): number {
+  return Math.min(cap, MAX_THREADS, Math.max(1, Math.floor(threads) || 1));
+}
+
+/**
+ * Sets the threads the kernels may use (1 = this thread only; at most one per core, or `cap`: tests pass a
+ * higher one to exercise the pool on a one-core machine) and starts the workers needed. Resolves, to the
+ * threads set, when they are ready; jobs run before that simply use fewer threads.
+ */
+export async function setThreads(threads: number, cap?: number): Promise<number> {
   const e = wasmEngine();
-  if (!e) return;
-  e.threads = Math.min(MAX_THREADS, Math.max(1, Math.floor(threads) || 1));
+  if (!e) return 1;
+  e.threads = boundThreads(threads, cap);
   await e.pool.grow(e.threads - 1);
+  return e.threads;
 }

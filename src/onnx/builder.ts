@@ -42,6 +42,7 @@ export class OnnxBuilder {
   readonly initializers: TensorObj[] = [];
   private readonly used = new Set<string>();
   private readonly scalars = new Map<string, string>();
+  private readonly nodeNames = new Set<string>();
   private nodeCount = 0;
 
   constructor(reserved: Iterable<string> = []) {
@@ -63,7 +64,10 @@ export class OnnxBuilder {
   }
 
   node(opType: string, inputs: string[], outputs: string[], attrs: Record<string, Attr> = {}, name?: string): string[] {
-    const nodeName = name ?? `${opType}_${++this.nodeCount}`;
+    // Node names must be unique too (ONNX Runtime refuses a model otherwise); Caffe's layer names need not be.
+    let nodeName = name || `${opType}_${++this.nodeCount}`;
+    for (let n = 2; this.nodeNames.has(nodeName); n++) nodeName = `${name || opType}_${n}`;
+    this.nodeNames.add(nodeName);
     this.nodes.push({
       input: inputs,
       output: outputs,
