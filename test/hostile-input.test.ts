@@ -15,8 +15,8 @@ import { readMean } from '../src/image/mean.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { clip, clipMessage } from '../src/util/errors.js';
-import { encodeNpy } from '../src/util/npy.js';
-import { errorOf } from './helpers/cli.js';
+import { encodeNpy, parseNpy } from '../src/util/npy.js';
+import { cli, errorOf } from './helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-hostile-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -143,6 +143,105 @@ describe("Caffe's refusals and answers", () => {
   test('an input of 33 axes is refused as Caffe refuses it', async () => {
     const f = file('axes.prototxt', `input: "data" input_shape { dim: [${new Array(33).fill(1).join(',')}] }`);
     expect(await rejection(Net.load(f))).toBe("layer 'input' (Input): top 'data' would have 33 axes; Caffe allows at most 32 (kMaxBlobAxes)");
+  });
+});
+
+/** A .npy v1.0 with the given header text and data bytes (the header padded as numpy pads it). */
+function npy(header: string, data: Uint8Array = new Uint8Array(12)): Uint8Array {
+  const h = header + ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const pre = Buffer.alloc(10);
+  pre.write('\x93NUMPY', 0, 'latin1');
+  pre[6] = 1;
+  pre.writeUInt16LE(h.length, 8);
+  return Buffer.concat([pre, Buffer.from(h, 'latin1'), data]);
+}
+
+describe('.npy headers are read as numpy reads them (a Python dict literal), not by regex', () => {
+  test("'shape' given twice: the last wins, as in Python (numpy 2.4: shape (3,))", () => {
+    const data = new Uint8Array(new Float32Array([1, 2, 3]).buffer);
+    const t = parseNpy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'shape': (3,), }", data), 'x.npy');
+    expect(t.dims).toEqual([3]);
+    expect([...t.data]).toEqual([1, 2, 3]);
+  });
+
+  test("'fortran_order' inside a string value is no fortran_order: the extra key is refused, as numpy refuses it", () => {
+    const header = `{'descr': '<f4', 'shape': (2,), 'x': "'fortran_order': False", 'fortran_order': True}`;
+    expect(errorOf(() => parseNpy(npy(header), 'f.npy'))).toBe(
+      `f.npy: the header's keys are [descr, fortran_order, shape, x]; numpy reads exactly descr, fortran_order and shape: ${header}`);
+  });
+
+  test.each([
+    ["{'descr': '<f4', 'fortran_order': 0, 'shape': (2,), }", 'fortran_order is not a valid bool'],
+    ["{'descr': '<f4', 'fortran_order': False, 'shape': [2], }", 'shape is not a tuple of integers'],
+    ["{'descr': '<f4', 'fortran_order': False, 'shape': (True,), }", 'shape is not a tuple of integers'],
+    ["{'descr': '<f4', 'fortran_order': False, 'shape': (2,), } x", 'cannot read the header at character 59: text after the dict'],
+  ])('%s is refused, as numpy refuses it', (header, why) => {
+    expect(errorOf(() => parseNpy(npy(header), 'h.npy'))).toBe(`h.npy: ${why}: ${header}`);
+  });
+
+  test("Python 2's longs (2L) and double quotes read, as numpy reads them", () => {
+    expect(parseNpy(npy('{"descr": "<f4", "fortran_order": False, "shape": (3L,), }'), 'p.npy').dims).toEqual([3]);
+  });
+
+  test('an input of batch 0 is refused by name', async () => {
+    const f = file('b0.prototxt', INPUT);
+    const input = file('b0.npy', npy("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3, 4, 4), }", new Uint8Array(0)));
+    const r = crema('run', f, '--input', input);
+    expect(r.error).toBe(`crema: ${input}: shape [0, 3, 4, 4] holds no values: an input needs at least one item`);
+  });
+});
+
+describe('flags and options with garbage values are refused, not used as NaN', () => {
+  test('--level abc, --seed abc, phase BOGUS', async () => {
+    const net = file('flags.prototxt', `${INPUT}layer { name: "r" type: "ReLU" bottom: "data" top: "r" }`);
+    expect((await cli('info', net, '--level', 'abc')).stderr).toBe('crema: --level NaN: expected a whole number');
+    expect((await cli('verify', net, '--seed', 'abc')).stderr).toBe('crema: --seed NaN: expected a whole number');
+    expect(await rejection(Net.load(net, undefined, { phase: 'BOGUS' as 'TEST' }))).toBe(`${net}: phase 'BOGUS': expected TRAIN or TEST`);
+    expect(await rejection(Net.load(net, undefined, { level: 1.5 }))).toBe(`${net}: level 1.5: expected a whole number`);
+  });
+
+  test('bench of an empty prototxt says there is nothing to time (was a TypeError)', async () => {
+    const r = await cli('bench', file('empty.prototxt', ''));
+    expect([r.code, r.stderr]).toEqual([2, 'crema: the net has no layers: nothing to time']);
+  });
+
+  test('draw refuses by name to lay out more than 4,000 layers (Graphviz overflowed its stack at 7,000); .dot has no limit', async () => {
+    let text = INPUT, prev = 'data';
+    for (let i = 0; i < 4001; i++) {
+      text += `layer { name: "l${i}" type: "ReLU" bottom: "${prev}" top: "b${i}" }\n`;
+      prev = `b${i}`;
+    }
+    const f = file('draw.prototxt', text);
+    const r = await cli('draw', f, '-o', path.join(tmp, 'draw.svg'));
+    expect([r.code, r.stderr]).toEqual([2, `crema: ${f}: 4,002 layers are more than crema lays out (4,000: Graphviz's layout runs out of stack on long chains); write -o net.dot and lay it out with a system Graphviz (dot -Tsvg)`]);
+    expect((await cli('draw', f, '-o', path.join(tmp, 'draw.dot'))).code).toBe(0);
+  });
+});
+
+describe('memory bombs: sizes checked before anything is allocated', () => {
+  test('Pooling with kernel 10^8 and pad 10^8 - 1: the top size is refused before the window tables (2.4 GB)', () => {
+    const f = file('poolbomb.prototxt', 'input: "data" input_shape { dim: 1 dim: 1 dim: 4 dim: 4 }\n' +
+      'layer { name: "p" type: "Pooling" bottom: "data" top: "p" pooling_param { kernel_size: 100000000 pad: 99999999 } }');
+    const r = crema('info', f);
+    // Caffe 1.0: Check failed: shape[i] <= 0x7fffffff / count_ (100000001 vs. 21) blob size exceeds INT_MAX
+    expect(r.error).toBe("crema: layer 'p' (Pooling): top 'p' would have shape [1, 1, 100000003, 100000003], which is not a sane blob size");
+    expect(r.maxrssMB).toBeLessThan(1024);
+  });
+
+  test('a small .caffemodel.h5 declaring a 20000 x 20000 dataset is refused before reading it (1.6 GB)', async () => {
+    const h5wasm = (await import('h5wasm/node')).default;
+    await h5wasm.ready;
+    const w = path.join(tmp, 'bomb.caffemodel.h5');
+    const h5 = new h5wasm.File(w, 'w');
+    // A chunked dataset resized without writing: HDF5 stores no chunk, so the file stays small.
+    const d = h5.create_group('data').create_group('ip').create_dataset({ name: '0', data: new Float32Array([1]), shape: [1, 1], maxshape: [null, null], chunks: [100, 100] });
+    d.resize([20000, 20000]);
+    h5.close();
+    expect(fs.statSync(w).size).toBeLessThan(100_000);
+    const net = file('ip-h5.prototxt', 'input: "data" input_shape { dim: 1 dim: 20000 }\nlayer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" inner_product_param { num_output: 20000 bias_term: false } }');
+    const r = crema('info', net, w);
+    expect(r.error).toBe(`crema: ${w}: layer 'ip' blob 0: declares shape [20000, 20000] (1,525.9 MB), more than a file of its size can hold (crema reads at most 16 times the file's size in values, for compressed datasets)`);
+    expect(r.maxrssMB).toBeLessThan(1024);
   });
 });
 

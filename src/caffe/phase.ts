@@ -50,6 +50,10 @@ export function selectLayers(net: NetParameter, state: FilterState = {}, notes: 
 }
 
 function resolveState(net: NetParameter, state: FilterState): ResolvedState {
+  // From the library these are any values: 'BOGUS' matched no rule, NaN no level (Caffe's enum and int refuse them).
+  if (state.phase !== undefined && state.phase !== 'TRAIN' && state.phase !== 'TEST')
+    throw new CremaError(`phase '${String(state.phase)}': expected TRAIN or TEST`);
+  if (state.level !== undefined && !Number.isSafeInteger(state.level)) throw new CremaError(`level ${String(state.level)}: expected a whole number`);
   return {
     phase: state.phase ?? 'TEST',
     level: state.level ?? net.state?.level ?? 0,

@@ -156,13 +156,15 @@ function scanNumber(text: string, i: number): number {
 
 const SIMPLE_ESCAPES: Record<string, number> = { n: 10, t: 9, r: 13, a: 7, b: 8, f: 12, v: 11, '\\': 92, "'": 39, '"': 34, '?': 63 };
 
+const utf8 = new TextEncoder();
+
 /** The bytes a quoted string stands for, with C escapes resolved (text is UTF-8). */
-function unescapeBytes(raw: string, where: () => string): Buffer {
-  if (!raw.includes('\\')) return Buffer.from(raw, 'utf8'); // the common case, and a 50 MB name, in one step
-  const parts: Buffer[] = [];
+function unescapeBytes(raw: string, where: () => string): Uint8Array {
+  if (!raw.includes('\\')) return utf8.encode(raw); // the common case, and a 50 MB name, in one step
+  const parts: Uint8Array[] = [];
   const escaped: number[] = []; // the bytes of the current run of escapes
   const flush = (): void => {
-    if (escaped.length) parts.push(Buffer.from(escaped.splice(0)));
+    if (escaped.length) parts.push(Uint8Array.from(escaped.splice(0)));
   };
   for (let i = 0; i < raw.length; i++) {
     if (raw[i] !== '\\') {
@@ -170,7 +172,7 @@ function unescapeBytes(raw: string, where: () => string): Buffer {
       let j = raw.indexOf('\\', i);
       if (j < 0) j = raw.length;
       flush();
-      parts.push(Buffer.from(raw.slice(i, j), 'utf8'));
+      parts.push(utf8.encode(raw.slice(i, j)));
       i = j - 1;
       continue;
     }
@@ -190,7 +192,18 @@ function unescapeBytes(raw: string, where: () => string): Buffer {
     } else throw new CremaError(`${where()}: unknown escape '\\${e}' in string`);
   }
   flush();
-  return Buffer.concat(parts);
+  return concatBytes(parts);
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -478,7 +491,7 @@ class TextParser {
         return decodeUtf8(this.parseStringBytes(), () => this.at(at));
       }
       case 'bytes':
-        return new Uint8Array(this.parseStringBytes());
+        return this.parseStringBytes();
       case 'bool':
         return this.parseBool();
       case 'float':
@@ -491,15 +504,15 @@ class TextParser {
   }
 
   /** One string value: adjacent quoted strings are one ("a" "b" is "ab"). */
-  private parseStringBytes(): Buffer {
+  private parseStringBytes(): Uint8Array {
     const first = this.peek();
     if (first.kind !== 'string') this.expected('a string');
-    const parts: Buffer[] = [];
+    const parts: Uint8Array[] = [];
     while (this.peek().kind === 'string') {
       const t = this.next();
       parts.push(unescapeBytes(t.text, () => this.at(t)));
     }
-    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    return concatBytes(parts);
   }
 
   private parseBool(): boolean {

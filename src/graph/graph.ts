@@ -1,6 +1,6 @@
 import type { LayerParameter, NetParameter } from '../caffe/types.js';
 import type { Layer } from '../layers/layer.js';
-import { LayerError, declaredWeights } from '../layers/layer.js';
+import { LayerError, declaredWeights, needSaneShape } from '../layers/layer.js';
 import { layerType } from '../layers/registry.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -32,8 +32,6 @@ export interface Graph {
   blobShapes: Map<string, Shape>;
 }
 
-/** Refuse shapes whose element count is beyond this (2^31 floats = 8 GiB): absurd for any Caffe net. */
-const MAX_BLOB_ELEMENTS = 2 ** 31;
 /** Refuse nets whose blobs together hold more than this (2^32 floats = 16 GiB): every blob is kept, as in Caffe. */
 const MAX_NET_ELEMENTS = 2 ** 32;
 
@@ -141,8 +139,7 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {
     topShapes.forEach((s, i) => {
       if (s.length > MAX_BLOB_AXES)
         throw new LayerError(l.def, `top '${l.tops[i]}' would have ${s.length.toLocaleString('en-US')} axes; Caffe allows at most ${MAX_BLOB_AXES} (kMaxBlobAxes)`);
-      if (!s.every((d) => Number.isSafeInteger(d) && d >= 0) || sizeOf(s) > MAX_BLOB_ELEMENTS)
-        throw new LayerError(l.def, `top '${l.tops[i]}' would have shape ${shapeString(s)}, which is not a sane blob size`);
+      needSaneShape(l.def, l.tops[i], s);
       const inPlaceOn = l.bottoms.indexOf(l.tops[i]);
       if (inPlaceOn >= 0 && !sameShape(bottomShapes[inPlaceOn], s))
         throw new LayerError(l.def, `works in place on '${l.tops[i]}' but would change its shape from ${shapeString(bottomShapes[inPlaceOn])} to ${shapeString(s)}`);

@@ -80,6 +80,18 @@ export function need(def: LayerParameter, cond: unknown, message: string | (() =
   if (!cond) throw new LayerError(def, typeof message === 'string' ? message : message());
 }
 
+/** Refuse shapes whose element count is beyond this (2^31 floats = 8 GiB; Caffe: "blob size exceeds INT_MAX"). */
+const MAX_BLOB_ELEMENTS = 2 ** 31;
+
+/**
+ * Throws a LayerError unless `shape` is a blob crema can hold. inferShapes checks every top; a layer that builds
+ * tables from its output size (Pooling's windows) checks before building them.
+ */
+export function needSaneShape(def: LayerParameter, top: string, shape: Shape): void {
+  need(def, shape.every((d) => Number.isSafeInteger(d) && d >= 0) && sizeOf(shape) <= MAX_BLOB_ELEMENTS,
+    () => `top '${top}' would have shape ${shapeString(shape)}, which is not a sane blob size`);
+}
+
 /** Checks the number of bottoms and tops against the allowed counts. */
 export function expectCounts(def: LayerParameter, bottoms: [min: number, max: number], tops: [min: number, max: number]): void {
   const nb = def.bottom?.length ?? 0, nt = def.top?.length ?? 0;
