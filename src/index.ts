@@ -7,3 +7,4 @@ export { CremaError } from './util/errors.js';
 export { readNpy, writeNpy, parseNpy, encodeNpy } from './util/npy.js';
 export { knownLayerTypes } from './layers/registry.js';
 export * from './image/index.js';
+export { detect, detectImage, detectionsOf, parseLabels, type Detection, type DetectOptions } from './detect/detect.js';
