@@ -99,6 +99,12 @@ describe("Caffe's refusals and answers", () => {
       .toBe(`big.prototxt:2:${col}: '${field}: 4294967295' is above 2147483647: Caffe reads it into an int as -1 and refuses it`);
   });
 
+  test.each([2147483647, 134217727])('LRN local_size %i across 3 channels is refused, as Caffe refuses it (before ONNX export)', async (n) => {
+    // Caffe 1.0: 2147483647: Check failed: shape[i] >= 0 (-2147483647 vs. 0); 134217727: blob size exceeds INT_MAX.
+    const f = file(`lrn-${n}.prototxt`, `${INPUT}layer { name: "n" type: "LRN" bottom: "data" top: "n" lrn_param { local_size: ${n} } }`);
+    expect(await rejection(Net.load(f))).toBe(`layer 'n' (LRN): local_size ${n}: Caffe's padded blob of squares, ${n + 2} x 4 x 4, would exceed INT_MAX values, and Caffe refuses it`);
+  });
+
   test('2^31 - 1 itself still reads (Caffe takes it; the layer then judges it)', () => {
     const net = parsePrototxt('layer { name: "p" type: "Pooling" pooling_param { kernel_size: 2147483647 } }', 'p.prototxt');
     expect(net.layer[0].pooling_param.kernel_size).toBe(2147483647);
