@@ -9,6 +9,7 @@ import { OnnxLayerTimer } from './onnx.js';
 import type { Backend, BackendResult } from './result.js';
 import { checkCount, checkThreads } from './counts.js';
 import { type Contender, interleave, summarize } from './stats.js';
+import { nameRecord } from '../util/names.js';
 
 export interface BenchNetOptions {
   backends: readonly Backend[];
@@ -58,6 +59,7 @@ export async function benchNet(net: Net, options: BenchNetOptions): Promise<Back
   checkBenchCounts(options);
   // An empty prototxt loads (Caffe's too); there is nothing to time (the native timer started at layer 0).
   if (net.layers.length === 0) throw new CremaError('the net has no layers: nothing to time');
+  net.checkWeights(); // before ONNX Runtime sees empty initializers (a stack trace) or the native warm-up
   const inputs = benchInputs(net, options.batch);
   const threads = resolveThreads(options.threads);
   const nativeThreads = options.backends.includes('native') ? await setNativeThreads(threads, [net]) : 1;
@@ -90,7 +92,7 @@ export async function benchNet(net: Net, options: BenchNetOptions): Promise<Back
 
 /** One tensor per net input, batch `batch`, filled with a fixed hash sequence in [-1, 1). */
 export function benchInputs(net: Net, batch: number): Record<string, Tensor> {
-  const out: Record<string, Tensor> = {};
+  const out = nameRecord<Tensor>();
   for (const name of net.inputs) {
     const shape = net.shapes.get(name)!;
     if (shape.length === 0) throw new CremaError(`input '${name}' is a scalar: it has no batch axis to set`);
