@@ -14,7 +14,7 @@ import { encodeMessage } from '../src/caffe/wire.js';
 import { readMean } from '../src/image/mean.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
-import { clip, clipMessage } from '../src/util/errors.js';
+import { CremaError, clip, clipMessage } from '../src/util/errors.js';
 import { encodeNpy, parseNpy } from '../src/util/npy.js';
 import { cli, errorOf } from './helpers/cli.js';
 
@@ -32,7 +32,7 @@ async function rejection(p: Promise<unknown>): Promise<string> {
   try {
     await p;
   } catch (e) {
-    expect((e as Error).name).toBe('CremaError');
+    expect(e).toBeInstanceOf(CremaError); // LayerError is one too
     return (e as Error).message;
   }
   throw new Error('expected a CremaError');
