@@ -3,6 +3,8 @@ import type { NetParameter } from '../caffe/types.js';
 import { buildGraph, inferShapes, repeatedNameNotes, type Graph, type GraphLayer } from '../graph/graph.js';
 import { MAX_THREADS, setThreads, wasmEngine } from '../kernels/wasm.js';
 import { type Layer, declaredWeights } from '../layers/layer.js';
+import { loadPlugins } from '../layers/plugin.js';
+import { registerLayer } from '../layers/registry.js';
 import { type Fusion, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
 import { availableParallelism } from 'node:os';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
@@ -13,6 +15,8 @@ export type { LoadOptions };
 export interface NetOptions {
   /** Threads for the native kernels: all cores by default, 1 = this thread only (no workers). */
   threads?: number;
+  /** Plugin modules to import before loading (Net.load only): each exports layer types (see registerLayer). */
+  plugins?: readonly string[];
 }
 
 /** An input value: a Tensor, or bare data for the input's current shape. */
@@ -60,6 +64,7 @@ export class Net {
 
   /** Loads a .prototxt and (optionally) its weights (.caffemodel of any version, or .caffemodel.h5). */
   static async load(prototxt: string, weights?: string, options: LoadOptions & NetOptions = {}): Promise<Net> {
+    if (options.plugins?.length) await loadPlugins(options.plugins, registerLayer);
     const loaded = await loadNet(prototxt, weights, options);
     const net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, options);
     net.upgrades = loaded.upgrades;
