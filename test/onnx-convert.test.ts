@@ -69,6 +69,17 @@ describe('crema convert', () => {
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/the directory .*no\/such does not exist/);
   });
+
+  it('refuses a net with nothing to compute by name (ONNX Runtime cannot load a graph without nodes)', async () => {
+    for (const [name, text] of [['empty', ''], ['inputs', 'input: "data"\ninput_shape { dim: 1 dim: 2 }\n']]) {
+      const file = path.join(tmp, `${name}.prototxt`);
+      fs.writeFileSync(file, `name: "${name}"\n${text}`);
+      const r = await cli('convert', file, path.join(lenet, 'weights.caffemodel'), '-o', path.join(tmp, `${name}.onnx`));
+      expect(r.code).toBe(2);
+      expect(r.stderr.split('\n').at(-1)).toBe(`crema: net '${name}': nothing to convert to ONNX: no layer computes anything (ONNX Runtime cannot load a model without nodes)`);
+      expect(fs.existsSync(path.join(tmp, `${name}.onnx`))).toBe(false);
+    }
+  });
 });
 
 describe('the converted graph', () => {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { tritonConfigText, tritonModelName, writeTritonRepository } from '../src/onnx/triton.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
+import { cli } from './helpers/cli.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-triton-'));
@@ -18,7 +19,7 @@ function reshaper(net: Net) {
 describe('Triton model repository', () => {
   it('writes config.pbtxt with Caffe\'s blob names and per-item shapes, and a model that batches', async () => {
     const net = await Net.load(path.join(root, 'models/cifar10_full/deploy.prototxt'), path.join(root, 'models/cifar10_full/weights.caffemodel'));
-    const t = writeTritonRepository(net.graph, reshaper(net), tmp, 'cifar10_full', 4, {});
+    const t = await writeTritonRepository(net.graph, reshaper(net), tmp, 'cifar10_full', 4, {});
     expect(t.fixedBatchReason).toBeUndefined();
     expect(fs.readFileSync(path.join(tmp, 'cifar10_full/config.pbtxt'), 'utf8')).toBe(
       'name: "cifar10_full"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 4\n' +
@@ -43,12 +44,36 @@ describe('Triton model repository', () => {
     fs.writeFileSync(file, 'name: "fixed"\ninput: "data"\ninput_shape { dim: 1 dim: 2 dim: 3 dim: 3 }\n' +
       'layer { name: "r" type: "Reshape" bottom: "data" top: "flat" reshape_param { shape { dim: 1 dim: -1 } } }\n');
     const net = await Net.load(file);
-    const t = writeTritonRepository(net.graph, reshaper(net), tmp, 'fixed', 8, {});
+    const t = await writeTritonRepository(net.graph, reshaper(net), tmp, 'fixed', 8, {});
     expect(t.fixedBatchReason).toBe("output 'flat' does not follow the batch size");
     expect(t.config.maxBatchSize).toBe(0);
     expect(t.config.inputs).toEqual([{ name: 'data', dims: [1, 2, 3, 3] }]);
     expect(t.config.outputs).toEqual([{ name: 'flat', dims: [1, 18] }]);
     expect(tritonConfigText(t.config)).not.toContain('dynamic_batching');
+  });
+
+  it('refuses a max_batch_size Triton\'s int32 cannot hold', async () => {
+    const r = await cli('convert', 'models/lenet/deploy.prototxt', 'models/lenet/weights.caffemodel', '--triton', tmp, '--max-batch-size', '1e12');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('crema: --max-batch-size 1000000000000: expected a whole number from 0 (no batching) to 2147483647 (Triton reads it as an int32)');
+    expect(fs.existsSync(path.join(tmp, 'LeNet'))).toBe(false);
+  });
+
+  it('adds the next version beside the ones there (Triton serves the highest), or the one named', async () => {
+    const repo = fs.mkdtempSync(path.join(tmp, 'versions-'));
+    fs.mkdirSync(path.join(repo, 'LeNet/2'), { recursive: true });
+    fs.writeFileSync(path.join(repo, 'LeNet/2/model.onnx'), 'the model Triton serves today');
+    fs.writeFileSync(path.join(repo, 'LeNet/10.txt'), ''); // not a version
+    const r = await cli('convert', 'models/lenet/deploy.prototxt', 'models/lenet/weights.caffemodel', '--triton', repo);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`wrote ${repo}/LeNet/config.pbtxt and 3/model.onnx (max_batch_size 8)\n  version 2 kept beside it; Triton serves the highest, 3`);
+    expect(fs.readFileSync(path.join(repo, 'LeNet/2/model.onnx'), 'utf8')).toBe('the model Triton serves today');
+    expect(fs.statSync(path.join(repo, 'LeNet/3/model.onnx')).size).toBeGreaterThan(1e6);
+    const named = await cli('convert', 'models/lenet/deploy.prototxt', 'models/lenet/weights.caffemodel', '--triton', repo, '--model-version', '3');
+    expect(named.stdout).toBe(`wrote ${repo}/LeNet/config.pbtxt and 3/model.onnx (max_batch_size 8)\n  version 2 kept beside it; Triton serves the highest, 3`);
+    expect(fs.readdirSync(path.join(repo, 'LeNet')).sort()).toEqual(['10.txt', '2', '3', 'config.pbtxt']);
+    const bad = await cli('convert', 'models/lenet/deploy.prototxt', 'models/lenet/weights.caffemodel', '--triton', repo, '--model-version', '0');
+    expect(bad.stderr).toBe('crema: --model-version 0: expected a whole number from 1 to 2147483647');
   });
 
   it('names models with what Triton accepts', () => {

@@ -45,12 +45,12 @@ function range(v: Float32Array, from: number, to: number): [number, number] {
 }
 
 /** Writes a picture as PNG, enlarged `scale` times with nearest-neighbour (crisp pixels). */
-export async function writePng(p: Picture, file: string, scale = 1): Promise<void> {
+export async function encodePng(p: Picture, scale = 1): Promise<Buffer> {
   const { default: sharp } = await import('sharp');
   let img = sharp(Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength), { raw: { width: p.width, height: p.height, channels: p.channels } });
   if (scale > 1) img = img.resize(p.width * scale, p.height * scale, { kernel: 'nearest' });
   if (p.channels === 1) img = img.toColourspace('b-w'); // a gray PNG, not gray pixels in RGB
-  await img.png().toFile(file);
+  return img.png().toBuffer();
 }
 
 /** How much to enlarge a picture so that it is about `target` pixels wide (small feature maps stay visible). */

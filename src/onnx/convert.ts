@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Graph, GraphLayer } from '../graph/graph.js';
 import { LayerError } from '../layers/layer.js';
 import { CremaError } from '../util/errors.js';
@@ -58,6 +56,9 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
     layer.tops.forEach((t, i) => current.set(t, values[i]));
   });
   const { outputs, passthrough, infos } = exposeOutputs(b, graph, current, wantedBlobs(graph, options.outputs ?? 'net'));
+  // ONNX Runtime refuses to load a graph without nodes (an empty net, only inputs, only Dropouts): say so here.
+  if (b.nodes.length === 0)
+    throw new CremaError(`net '${graph.name || 'net'}': nothing to convert to ONNX: no layer computes anything (ONNX Runtime cannot load a model without nodes)`);
   const model: ModelObj = {
     ir_version: irVersionFor(opset),
     producer_name: 'crema',
@@ -144,27 +145,4 @@ function exposeOutputs(b: OnnxBuilder, graph: Graph, current: Map<string, string
 /** The serialized model (weights as raw_data, copied once into the buffer). */
 export function encodeConversion(conversion: OnnxConversion): Uint8Array {
   return encodeModel(conversion.model);
-}
-
-/**
- * Writes `bytes` to `file` atomically: into a temporary file beside it, then renamed over it, so an
- * existing file is replaced only when the new one is complete.
- */
-export function writeFileAtomic(file: string, bytes: Uint8Array): void {
-  const dir = path.dirname(path.resolve(file));
-  if (!fs.existsSync(dir)) throw new CremaError(`${file}: the directory ${dir} does not exist`);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  try {
-    const fd = fs.openSync(tmp, 'wx');
-    try {
-      for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
 }

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Graph } from '../graph/graph.js';
 import { CremaError } from '../util/errors.js';
-import { type ConvertOptions, convertGraph, encodeConversion, writeFileAtomic } from './convert.js';
+import { makeOutputDir, writeOutput } from '../util/files.js';
+import { type ConvertOptions, convertGraph, encodeConversion } from './convert.js';
 import type { ModelObj } from './proto.js';
 
 // A Triton Inference Server model repository for a converted net:
@@ -48,17 +49,33 @@ export function tritonModelName(name: string): string {
 
 export interface TritonExport {
   dir: string;
+  /** The version directory written (DIR/<name>/<version>/model.onnx). */
+  version: number;
+  /** The versions that were there before, kept. */
+  kept: number[];
   config: TritonConfig;
   /** Why batching is off, when it is. */
   fixedBatchReason?: string;
 }
 
+/** Triton reads max_batch_size and dims as int32. */
+const INT32_MAX = 2 ** 31 - 1;
+
 /**
  * Converts `graph` and writes the repository entry DIR/<name>/. `maxBatchSize` 0 asks for no batching; above 0,
  * batching is used when the conversion does not depend on the batch size (checked by converting at two sizes).
+ * The model goes into version `version`, by default the one after the highest already there (1 in a new
+ * directory): Triton serves the highest version, so a 1/ beside an existing 2/ would never be served.
  */
-export function writeTritonRepository(graph: Graph, reshape: (batch: number) => Graph, dir: string, name: string, maxBatchSize: number, options: ConvertOptions): TritonExport {
-  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 0) throw new CremaError(`--max-batch-size ${maxBatchSize}: expected a whole number, 0 for no batching`);
+export async function writeTritonRepository(graph: Graph, reshape: (batch: number) => Graph, dir: string, name: string, maxBatchSize: number, options: ConvertOptions, version?: number): Promise<TritonExport> {
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 0 || maxBatchSize > INT32_MAX)
+    throw new CremaError(`--max-batch-size ${maxBatchSize}: expected a whole number from 0 (no batching) to ${INT32_MAX} (Triton reads it as an int32)`);
+  if (version !== undefined && !(Number.isInteger(version) && version >= 1 && version <= INT32_MAX))
+    throw new CremaError(`--model-version ${version}: expected a whole number from 1 to ${INT32_MAX}`);
+  const modelDir = path.join(dir, name);
+  const kept = existingVersions(modelDir);
+  const chosen = version ?? (kept.length ? kept[kept.length - 1] + 1 : 1);
+  if (chosen > INT32_MAX) throw new CremaError(`${modelDir}: already has version ${kept[kept.length - 1]}, the highest Triton reads; name one with --model-version`);
   const conversion = convertGraph(graph, options);
   let batched = maxBatchSize > 0;
   let fixedBatchReason: string | undefined;
@@ -77,11 +94,24 @@ export function writeTritonRepository(graph: Graph, reshape: (batch: number) => 
     inputs: conversion.inputs.map((n) => ({ name: n, dims: shapeOf(n) })),
     outputs: [...conversion.outputs.keys()].map((n) => ({ name: conversion.outputs.get(n)!, dims: shapeOf(n) })),
   };
-  const modelDir = path.join(dir, name);
-  fs.mkdirSync(path.join(modelDir, '1'), { recursive: true });
-  writeFileAtomic(path.join(modelDir, '1', 'model.onnx'), encodeConversion(conversion));
-  writeFileAtomic(path.join(modelDir, 'config.pbtxt'), new TextEncoder().encode(tritonConfigText(config)));
-  return { dir: modelDir, config, fixedBatchReason };
+  makeOutputDir(path.join(modelDir, String(chosen)));
+  await writeOutput(path.join(modelDir, String(chosen), 'model.onnx'), encodeConversion(conversion));
+  await writeOutput(path.join(modelDir, 'config.pbtxt'), tritonConfigText(config));
+  return { dir: modelDir, config, fixedBatchReason, version: chosen, kept: kept.filter((v) => v !== chosen) };
+}
+
+/** The version directories (positive whole numbers, as Triton reads them) under a model's directory, ascending. */
+function existingVersions(modelDir: string): number[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(modelDir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => /^[0-9]+$/.test(n) && Number(n) >= 1 && fs.statSync(path.join(modelDir, n)).isDirectory())
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 /** Undefined when the graph converted at another batch size is the same model; else what differs. */

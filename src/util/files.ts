@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { CremaError } from './errors.js';
 
 /** Opens a file for reading, with a one-line CremaError naming it when it cannot be (missing, a directory, ...). */
@@ -30,4 +31,152 @@ export function withOpenFile<T>(path: string, read: (fd: number, size: number) =
 /** A whole file's bytes. */
 export function readFileBytes(path: string): Buffer {
   return withOpenFile(path, (fd) => fs.readFileSync(fd));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Writing: every command that writes a file goes through `writeOutput`, so none of them can lose what the user had.
+// A regular file (or a new one) is written into a temporary file beside it and renamed over it when complete, so
+// it is replaced only by a whole new file; a symlink is followed, so the file it points to is what changes (the
+// link stays a link). Devices, pipes and sockets (/dev/null, /proc/self/fd/1, a FIFO) are written straight: a rename
+// would replace the device node itself. `-` is stdout.
+
+/** Written per chunk, awaiting each, so a SIGINT / SIGTERM is handled (and the temporary file removed) mid-write. */
+const CHUNK = 8 << 20;
+/** Temporary files being written; removed if the process is interrupted or exits before their rename. */
+const pending = new Set<string>();
+
+export async function writeOutput(file: string, content: Uint8Array | string): Promise<void> {
+  const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+  if (file === '-') return writeStdout(bytes);
+  const target = resolveOutput(file);
+  if (target.stdout) return writeStdout(bytes);
+  if (target.straight) return writeStraight(file, bytes);
+  await writeAtomic(file, target.path, bytes, target.mode);
+}
+
+/** Where to write `file`: its final target after symlinks, and how (straight, or atomically keeping `mode`). */
+function resolveOutput(file: string): { path: string; straight: boolean; stdout?: boolean; mode?: number } {
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(file); // follows symlinks
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CremaError(`${file}: cannot write: ${(e as NodeJS.ErrnoException).code}`);
+  }
+  if (stat?.isDirectory()) throw new CremaError(`${file}: is a directory, expected a file name`);
+  // Our own stdout (e.g. a link to /proc/self/fd/1) is written as stdout: a socket cannot be opened by name.
+  if (stat && !stat.isFile()) return { path: file, straight: true, stdout: sameFile(stat, 1) }; // a device, FIFO or socket
+  const real = stat ? fs.realpathSync(file) : danglingTarget(file);
+  const dir = path.dirname(real);
+  if (!fs.existsSync(dir)) throw new CremaError(`${file}: the directory ${dir} does not exist`);
+  return { path: real, straight: false, mode: stat ? stat.mode & 0o7777 : undefined };
+}
+
+function sameFile(stat: fs.Stats, fd: number): boolean {
+  try {
+    const other = fs.fstatSync(fd);
+    return other.dev === stat.dev && other.ino === stat.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** A path that does not exist yet: itself, or, when it is a dangling symlink (a chain of them), where it points. */
+function danglingTarget(file: string): string {
+  let at = path.resolve(file);
+  for (let hops = 0; hops < 40; hops++) {
+    let link: string;
+    try {
+      link = fs.readlinkSync(at);
+    } catch {
+      return at; // not a link (or not there): the file to create
+    }
+    at = path.resolve(path.dirname(at), link);
+  }
+  throw new CremaError(`${file}: too many levels of symbolic links`);
+}
+
+async function writeAtomic(file: string, real: string, bytes: Uint8Array, mode?: number): Promise<void> {
+  const tmp = path.join(path.dirname(real), `.${path.basename(real)}.${process.pid}.${Date.now()}.tmp`);
+  track(tmp);
+  try {
+    const handle = await fs.promises.open(tmp, 'wx', mode ?? 0o666);
+    try {
+      if (mode !== undefined) await handle.chmod(mode); // the replaced file's permissions, not the umask's
+      await writeAll(handle, bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    fs.renameSync(tmp, real);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err instanceof CremaError ? err : new CremaError(`${file}: cannot write: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  } finally {
+    untrack(tmp);
+  }
+}
+
+async function writeStraight(file: string, bytes: Uint8Array): Promise<void> {
+  let handle: fs.promises.FileHandle | undefined;
+  try {
+    handle = await fs.promises.open(file, 'w'); // a FIFO blocks here until a reader opens it: on libuv's pool, not the event loop
+    await writeAll(handle, bytes);
+  } catch (err) {
+    throw new CremaError(`${file}: cannot write: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  } finally {
+    await handle?.close();
+  }
+}
+
+async function writeAll(handle: fs.promises.FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, Math.min(CHUNK, bytes.length - done))).bytesWritten;
+}
+
+async function writeStdout(bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.length; done += CHUNK) {
+    const chunk = bytes.subarray(done, done + CHUNK);
+    await new Promise<void>((resolve, reject) => process.stdout.write(chunk, (err) => (err ? reject(err) : resolve())));
+  }
+}
+
+function track(tmp: string): void {
+  if (pending.size === 0) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('exit', removePending);
+  }
+  pending.add(tmp);
+}
+
+function untrack(tmp: string): void {
+  pending.delete(tmp);
+  if (pending.size === 0) {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', removePending);
+  }
+}
+
+function removePending(): void {
+  for (const tmp of pending) fs.rmSync(tmp, { force: true });
+}
+
+/** Interrupted mid-write: the temporary files go, then the signal takes its default course (the exit status says so). */
+function onSignal(signal: NodeJS.Signals): void {
+  removePending();
+  pending.clear();
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  process.off('exit', removePending);
+  process.kill(process.pid, signal);
+}
+
+/** Creates a directory for outputs (with its parents), as a one-line error when it cannot be. */
+export function makeOutputDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CremaError(`${dir}: cannot create the directory: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : code}`);
+  }
 }

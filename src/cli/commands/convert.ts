@@ -1,9 +1,10 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertGraph, encodeConversion, writeFileAtomic } from '../../onnx/convert.js';
+import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertGraph, encodeConversion } from '../../onnx/convert.js';
 import { Net } from '../../runtime/net.js';
 import { shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
+import { writeOutput } from '../../util/files.js';
 import { tritonModelName, writeTritonRepository } from '../../onnx/triton.js';
 import { loadOptionsFrom, type NetArgs, netArgs, printNotes } from '../shared.js';
 
@@ -11,6 +12,7 @@ interface ConvertArgs extends NetArgs {
   output?: string;
   triton?: string;
   maxBatchSize: number;
+  modelVersion?: number;
   opset: number;
   outputs: string;
   lrn: 'native' | 'decomposed';
@@ -21,9 +23,10 @@ export const convertCommand = {
   describe: 'Convert a Caffe model to ONNX, with Caffe\'s exact semantics (runs in ONNX Runtime)',
   builder: (y: Argv) =>
     netArgs(y)
-      .option('output', { alias: 'o', type: 'string', describe: 'the .onnx file to write (replaced only when the conversion succeeds)' })
+      .option('output', { alias: 'o', type: 'string', describe: 'the .onnx file to write (replaced only when the conversion succeeds; - for stdout)' })
       .option('triton', { type: 'string', describe: 'also (or instead) write a Triton Inference Server model repository: DIR/<net name>/config.pbtxt and 1/model.onnx' })
       .option('max-batch-size', { type: 'number', default: 8, describe: 'with --triton: the largest batch Triton may form (0: no batching, the net\'s fixed shapes)' })
+      .option('model-version', { type: 'number', describe: 'with --triton: the version directory to write (default: the one after the highest there, 1 in a new repository)' })
       .option('opset', { type: 'number', default: DEFAULT_OPSET, describe: `ONNX opset, ${MIN_OPSET} to ${MAX_OPSET}` })
       .option('outputs', { type: 'string', default: 'net', describe: 'graph outputs: net (Caffe\'s outputs), all (every blob, named as in Caffe), or blob names, comma-separated' })
       .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'ACROSS_CHANNELS LRN as ONNX\'s LRN op, or as an AveragePool subgraph (faster in ONNX Runtime)' })
@@ -32,6 +35,8 @@ export const convertCommand = {
       .example('$0 convert models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --triton model_repository', 'a model repository for Triton Inference Server'),
   handler: async (args: ConvertArgs) => {
     const started = performance.now();
+    // With -o - the model is stdout: what crema says goes to stderr.
+    const log = args.output === '-' ? console.error : console.log;
     if (!args.weights) throw new CremaError('convert needs the weights: crema convert NET.prototxt WEIGHTS.caffemodel -o OUT.onnx');
     if (!args.output && !args.triton) throw new CremaError('convert needs somewhere to write: -o OUT.onnx and/or --triton DIR');
     const net = await Net.load(args.net, args.weights, { ...loadOptionsFrom(args), threads: 1 }); // no native compute here
@@ -39,18 +44,19 @@ export const convertCommand = {
     const outputs = args.outputs === 'net' || args.outputs === 'all' ? args.outputs : args.outputs.split(',').map((s) => s.trim()).filter(Boolean);
     if (args.triton) {
       const reshape = (batch: number) => (net.reshape(Object.fromEntries(net.inputs.map((n) => [n, [batch, ...net.shapes.get(n)!.slice(1)]]))), net.graph);
-      const t = writeTritonRepository(net.graph, reshape, args.triton, tritonModelName(net.name || path.basename(path.dirname(path.resolve(args.net)))), args.maxBatchSize, { opset: args.opset, outputs, lrn: args.lrn });
-      console.log(`wrote ${t.dir}/config.pbtxt and 1/model.onnx (max_batch_size ${t.config.maxBatchSize}${t.fixedBatchReason ? `: ${t.fixedBatchReason}` : ''})`);
+      const t = await writeTritonRepository(net.graph, reshape, args.triton, tritonModelName(net.name || path.basename(path.dirname(path.resolve(args.net)))), args.maxBatchSize, { opset: args.opset, outputs, lrn: args.lrn }, args.modelVersion);
+      log(`wrote ${t.dir}/config.pbtxt and ${t.version}/model.onnx (max_batch_size ${t.config.maxBatchSize}${t.fixedBatchReason ? `: ${t.fixedBatchReason}` : ''})`);
+      if (t.kept.length) log(`  version${t.kept.length > 1 ? 's' : ''} ${t.kept.join(', ')} kept beside it; Triton serves the highest, ${Math.max(t.version, ...t.kept)}`);
       if (!args.output) return;
     }
     const conversion = convertGraph(net.graph, { opset: args.opset, outputs, lrn: args.lrn });
     const bytes = encodeConversion(conversion);
-    writeFileAtomic(args.output!, bytes);
+    await writeOutput(args.output!, bytes);
     const { graph } = conversion.model;
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    console.log(`wrote ${args.output}: ${(bytes.length / 1e6).toFixed(1)} MB, opset ${args.opset}, ${graph.node.length} nodes, ${graph.initializer.length} initializers, in ${seconds} s`);
-    console.log(`  inputs:  ${net.inputs.map((n) => `${n} ${shapeString(net.shapes.get(n)!)}`).join(', ')}`);
+    log(`wrote ${args.output === '-' ? 'the model to stdout' : args.output}: ${(bytes.length / 1e6).toFixed(1)} MB, opset ${args.opset}, ${graph.node.length} nodes, ${graph.initializer.length} initializers, in ${seconds} s`);
+    log(`  inputs:  ${net.inputs.map((n) => `${n} ${shapeString(net.shapes.get(n)!)}`).join(', ')}`);
     const shown = [...conversion.outputs.keys()];
-    console.log(`  outputs: ${shown.slice(0, 8).map((n) => `${n} ${shapeString(net.shapes.get(n)!)}`).join(', ')}${shown.length > 8 ? `, … (${shown.length})` : ''}`);
+    log(`  outputs: ${shown.slice(0, 8).map((n) => `${n} ${shapeString(net.shapes.get(n)!)}`).join(', ')}${shown.length > 8 ? `, … (${shown.length})` : ''}`);
   },
 };

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { readNetPrototxt } from '../../caffe/load.js';
@@ -6,6 +5,7 @@ import { selectLayers } from '../../caffe/phase.js';
 import { paramsOf } from '../../caffe/schema.js';
 import type { LayerParameter, NetParameter } from '../../caffe/types.js';
 import { CremaError } from '../../util/errors.js';
+import { writeOutput } from '../../util/files.js';
 
 interface DrawArgs {
   net: string;
@@ -33,9 +33,8 @@ export const drawCommand = {
     let net = readNetPrototxt(args.net, [], { lenient: args.lenient, warn: (m) => console.error(`warning: ${m}`) });
     if (args.phase !== 'ALL') net = selectLayers(net, { phase: args.phase });
     const dot = netToDot(net, args.rankdir);
-    if (ext === '.dot' || ext === '.gv') fs.writeFileSync(args.output, dot);
-    else if (ext === '.svg') fs.writeFileSync(args.output, await dotToSvg(dot));
-    else await svgToPng(await dotToSvg(dot), args.output);
+    const picture = ext === '.dot' || ext === '.gv' ? dot : ext === '.svg' ? await dotToSvg(dot) : await svgToPng(await dotToSvg(dot));
+    await writeOutput(args.output, picture);
     console.log(`wrote ${args.output} (${net.layer?.length ?? 0} layers)`);
   },
 };
@@ -116,7 +115,7 @@ export async function dotToSvg(dot: string): Promise<string> {
   return graphviz.dot(dot, 'svg');
 }
 
-async function svgToPng(svg: string, file: string): Promise<void> {
+async function svgToPng(svg: string): Promise<Buffer> {
   const { default: sharp } = await import('sharp');
-  await sharp(Buffer.from(svg), { density: 96, limitInputPixels: false }).png().toFile(file);
+  return sharp(Buffer.from(svg), { density: 96, limitInputPixels: false }).png().toBuffer();
 }

@@ -1,11 +1,11 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { Net } from '../../runtime/net.js';
 import type { Tensor } from '../../tensor.js';
 import { shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
-import { writeNpy } from '../../util/npy.js';
+import { encodeNpy } from '../../util/npy.js';
+import { makeOutputDir, writeOutput } from '../../util/files.js';
 import { forwardOnnx } from '../../onnx/run.js';
 import { readInputs } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
@@ -45,7 +45,7 @@ export const runCommand = {
     const { outputs, blobs } = args.backend === 'onnx'
       ? await forwardOnnx(net, inputs, { threads: args.threads, blobs: args.dump ? 'all' : 'outputs' })
       : { outputs: net.forward(inputs), blobs: net.blobs };
-    if (args.dump) dumpBlobs(blobs, args.dump, args.blobs);
+    if (args.dump) await dumpBlobs(blobs, args.dump, args.blobs);
     const labels = labelsFor(args, net);
     for (const [name, t] of Object.entries(outputs)) {
       console.log(`${name} ${shapeString(t.dims)}`);
@@ -55,11 +55,28 @@ export const runCommand = {
 };
 
 /** Writes blobs as DIR/<blob>.npy, `/` in a blob name written `__` (the layout Caffe references use). */
-export function dumpBlobs(blobs: Map<string, Tensor>, dir: string, only?: string): void {
+export async function dumpBlobs(blobs: Map<string, Tensor>, dir: string, only?: string): Promise<void> {
   const names = only ? only.split(',').map((s) => s.trim()).filter(Boolean) : [...blobs.keys()];
   for (const n of names) if (!blobs.has(n)) throw new CremaError(`--blobs: no blob named '${n}' (blobs: ${[...blobs.keys()].join(', ')})`);
-  fs.mkdirSync(dir, { recursive: true });
-  for (const n of names) writeNpy(path.join(dir, `${n.replaceAll('/', '__')}.npy`), blobs.get(n)!);
+  makeOutputDir(dir);
+  for (const n of names) await writeOutput(path.join(dir, dumpFileName(n)), encodeNpy(blobs.get(n)!));
+}
+
+/**
+ * DIR/<blob>.npy, with `/` written `__` (the layout Caffe references use). A name no file can have (NUL, `.`,
+ * `..`, or too long for a file name) is refused by name rather than failing in the file system.
+ */
+export function dumpFileName(blob: string): string {
+  const file = `${blob.replaceAll('/', '__')}.npy`;
+  if (blob.includes('\0') || blob === '.' || blob === '..' || Buffer.byteLength(file) > 255)
+    throw new CremaError(`--dump: blob '${quoteName(blob)}' cannot be a file name (a NUL, '.' or '..', or over 255 bytes); name the others with --blobs`);
+  return file;
+}
+
+/** A blob name as a message quotes it: control characters escaped, cut at 60 characters. */
+function quoteName(s: string): string {
+  const shown = JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}` : s).slice(1, -1);
+  return s.length > 60 ? `${shown}…` : shown;
 }
 
 /** A classifier's output: written by Softmax, or (N, K[, 1, 1]) scores with K > 1. */

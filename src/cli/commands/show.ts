@@ -1,10 +1,10 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { type Normalize, type Picture, autoScale, tileGrid, writePng } from '../../image/grid.js';
+import { type Normalize, type Picture, autoScale, encodePng, tileGrid } from '../../image/grid.js';
 import { Net } from '../../runtime/net.js';
 import { type Tensor, shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
+import { makeOutputDir, writeOutput } from '../../util/files.js';
 import { readInputs } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
 import { loadOptionsFrom, type NetArgs, netArgs } from '../shared.js';
@@ -44,10 +44,10 @@ export const showCommand = {
       net.forward(await readInputs(net, args.input, args));
       for (const b of blobs) pictures.push([`${b.replaceAll('/', '__')}.png`, blobPicture(b, net.blobs.get(b)!, args.normalize)]);
     }
-    fs.mkdirSync(args.output, { recursive: true });
+    makeOutputDir(args.output);
     for (const [file, p] of pictures) {
       const out = path.join(args.output, file);
-      await writePng(p, out, args.scale ?? autoScale(p));
+      await writeOutput(out, await encodePng(p, args.scale ?? autoScale(p)));
       console.log(`wrote ${out}`);
     }
   },

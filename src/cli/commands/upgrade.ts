@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Argv } from 'yargs';
 import { encodeCaffemodel, readCaffemodelFile } from '../../caffe/caffemodel.js';
 import { isHdf5File } from '../../caffe/hdf5.js';
@@ -7,7 +6,7 @@ import { readNetPrototxt } from '../../caffe/load.js';
 import { formatPrototxt } from '../../caffe/prototxt.js';
 import { upgradeNet } from '../../caffe/upgrade.js';
 import { CremaError } from '../../util/errors.js';
-import { withOpenFile } from '../../util/files.js';
+import { withOpenFile, writeOutput } from '../../util/files.js';
 
 interface UpgradeArgs {
   in: string;
@@ -25,14 +24,14 @@ export const upgradeCommand = {
       .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields crema does not know (a fork\'s), with a warning' })
       .example('$0 upgrade old/deploy.prototxt deploy.prototxt', 'V1 layers { type: CONVOLUTION } -> layer { type: "Convolution" }')
       .example('$0 upgrade old.caffemodel new.caffemodel', 'the weights file likewise'),
-  handler: (args: UpgradeArgs) => {
+  handler: async (args: UpgradeArgs) => {
     const notes: string[] = [];
     if (isPrototxt(args.in)) {
       const net = readNetPrototxt(args.in, notes, { lenient: args.lenient, warn: (m) => console.error(`warning: ${m}`) });
-      writeAtomically(args.out, formatPrototxt(net));
+      await writeOutput(args.out, formatPrototxt(net));
     } else {
       const net = upgradeNet(readCaffemodelFile(args.in), args.in, notes);
-      writeAtomically(args.out, encodeCaffemodel(net));
+      await writeOutput(args.out, encodeCaffemodel(net));
     }
     for (const note of notes) console.error(`note: ${note}`);
     if (notes.length === 0) console.error(`note: ${args.in} was already in the current format; wrote it unchanged in content`);
@@ -50,16 +49,4 @@ function isPrototxt(file: string): boolean {
     const n = fs.readSync(fd, head, 0, head.length, 0);
     return head.subarray(0, n).every((b) => b === 9 || b === 10 || b === 13 || (b >= 0x20 && b < 0x7f) || b >= 0x80);
   });
-}
-
-/** Writes through a temporary file in the same directory and a rename, so OUT is never left half written. */
-export function writeAtomically(file: string, content: string | Uint8Array): void {
-  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    fs.writeFileSync(tmp, content);
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
 }

@@ -1,0 +1,136 @@
+// Writing outputs without losing anything of the user's: regular files replaced atomically (through a symlink,
+// keeping the link and the file's mode), devices / FIFOs / stdout written straight, no temporary file left
+// behind by an error or a signal. The spawned cases run bin/crema.js (needs `npm run build`).
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
+import { cli } from './helpers/cli.js';
+
+const lenet = (f: string) => path.join('models/lenet', f);
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'crema-out-'));
+const crema = (...args: string[]) => spawnSync('node', ['bin/crema.js', ...args], { encoding: 'buffer', maxBuffer: 1 << 26 });
+const leftovers = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+
+describe('convert / upgrade outputs', () => {
+  it('write straight into a character device: /dev/null stays a device', async () => {
+    const r = await cli('convert', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '-o', '/dev/null');
+    expect(r.code).toBe(0);
+    expect(fs.lstatSync('/dev/null').isCharacterDevice()).toBe(true);
+    const u = await cli('upgrade', lenet('deploy.prototxt'), '/dev/null');
+    expect(u.code).toBe(0);
+    expect(fs.lstatSync('/dev/null').isCharacterDevice()).toBe(true);
+  });
+
+  it('follow a symlink: the file it points to is replaced (keeping its mode), the link stays a link', async () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'real.prototxt'), 'old');
+    fs.chmodSync(path.join(dir, 'real.prototxt'), 0o640);
+    fs.symlinkSync('real.prototxt', path.join(dir, 'link.prototxt'));
+    const r = await cli('upgrade', lenet('deploy.prototxt'), path.join(dir, 'link.prototxt'));
+    expect(r.code).toBe(0);
+    expect(fs.lstatSync(path.join(dir, 'link.prototxt')).isSymbolicLink()).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'real.prototxt'), 'utf8')).toMatch(/^name: "LeNet"\n/);
+    expect(fs.statSync(path.join(dir, 'real.prototxt')).mode & 0o777).toBe(0o640);
+    // A dangling link: the file it names is created, the link kept.
+    fs.symlinkSync('new.onnx', path.join(dir, 'dangling.onnx'));
+    expect((await cli('convert', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '-o', path.join(dir, 'dangling.onnx'))).code).toBe(0);
+    expect(fs.lstatSync(path.join(dir, 'dangling.onnx')).isSymbolicLink()).toBe(true);
+    expect(fs.statSync(path.join(dir, 'new.onnx')).size).toBeGreaterThan(1e6);
+    expect(leftovers(dir)).toEqual([]);
+  });
+
+  it('-o - and a symlink to /proc/self/fd/1 write to stdout, the same bytes as a file', () => {
+    const dir = tmp();
+    const file = crema('convert', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '-o', path.join(dir, 'a.onnx'));
+    expect(file.status).toBe(0);
+    const model = fs.readFileSync(path.join(dir, 'a.onnx'));
+    const piped = crema('convert', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '-o', '-');
+    expect(piped.status).toBe(0);
+    expect(piped.stdout.equals(model)).toBe(true); // only the model: what crema says went to stderr
+    expect(piped.stderr.toString()).toMatch(/^wrote the model to stdout: 1\.7 MB, opset 17, /m);
+    fs.symlinkSync('/proc/self/fd/1', path.join(dir, 'out'));
+    const linked = crema('upgrade', lenet('deploy.prototxt'), path.join(dir, 'out'));
+    expect(linked.status).toBe(0);
+    expect(linked.stdout.toString()).toMatch(/^name: "LeNet"\nlayer \{/);
+    expect(fs.lstatSync(path.join(dir, 'out')).isSymbolicLink()).toBe(true);
+  });
+
+  it('write into a FIFO straight (a reader gets the whole file)', async () => {
+    const dir = tmp(), fifo = path.join(dir, 'fifo');
+    if (spawnSync('mkfifo', [fifo]).status !== 0) throw new Error('mkfifo failed');
+    const reader = new Promise<Buffer>((resolve) => {
+      const chunks: Buffer[] = [];
+      fs.createReadStream(fifo).on('data', (c) => chunks.push(c as Buffer)).on('end', () => resolve(Buffer.concat(chunks)));
+    });
+    const r = await cli('upgrade', lenet('deploy.prototxt'), fifo);
+    expect(r.code).toBe(0);
+    expect((await reader).toString()).toMatch(/^name: "LeNet"\n/);
+    expect(fs.lstatSync(fifo).isFIFO()).toBe(true);
+  });
+
+  it('refuse a directory, a missing directory and an unwritable place in one line, leaving nothing behind', async () => {
+    const dir = tmp();
+    const r = await cli('upgrade', lenet('deploy.prototxt'), dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`crema: ${dir}: is a directory, expected a file name`);
+    const missing = await cli('upgrade', lenet('deploy.prototxt'), path.join(dir, 'no/such.prototxt'));
+    expect(missing.stderr).toBe(`crema: ${path.join(dir, 'no/such.prototxt')}: the directory ${path.join(dir, 'no')} does not exist`);
+    const blocked = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', lenet('example-input.npy'), '--dump', path.join(dir, 'x.onnx', 'sub'));
+    fs.writeFileSync(path.join(dir, 'file'), '');
+    const inFile = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', lenet('example-input.npy'), '--dump', path.join(dir, 'file', 'sub'));
+    expect(blocked.code).toBe(0); // directories are created with their parents
+    expect(inFile.code).toBe(2);
+    expect(inFile.stderr).toBe(`crema: ${path.join(dir, 'file', 'sub')}: cannot create the directory: a file is in the way`);
+    expect(leftovers(dir)).toEqual([]);
+  });
+
+  it('run --dump, show and draw write through the same writer (a symlinked output stays a link)', async () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'target.svg'), 'old');
+    fs.symlinkSync('target.svg', path.join(dir, 'net.svg'));
+    expect((await cli('draw', lenet('deploy.prototxt'), '-o', path.join(dir, 'net.svg'))).code).toBe(0);
+    expect(fs.lstatSync(path.join(dir, 'net.svg')).isSymbolicLink()).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'target.svg'), 'utf8')).toContain('<svg');
+    fs.mkdirSync(path.join(dir, 'dump'));
+    fs.symlinkSync('/dev/null', path.join(dir, 'dump', 'prob.npy'));
+    expect((await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', lenet('example-input.npy'), '--dump', path.join(dir, 'dump'))).code).toBe(0);
+    expect(fs.lstatSync(path.join(dir, 'dump', 'prob.npy')).isSymbolicLink()).toBe(true);
+    expect(fs.statSync(path.join(dir, 'dump', 'conv1.npy')).size).toBe(128 + 20 * 24 * 24 * 4);
+    expect(leftovers(path.join(dir, 'dump'))).toEqual([]);
+  });
+});
+
+describe('an interrupted convert', () => {
+  // A net whose model is about 100 MB, so the write is under way when the signal comes (sent as soon as the
+  // temporary file appears).
+  function bigNet(dir: string): [string, string] {
+    const prototxt = path.join(dir, 'big.prototxt'), weights = path.join(dir, 'big.caffemodel');
+    fs.writeFileSync(prototxt, 'name: "big"\ninput: "data"\ninput_shape { dim: 1 dim: 4096 }\n' +
+      'layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" inner_product_param { num_output: 6144 } }\n');
+    const w = new Float32Array(6144 * 4096).fill(0.5), b = new Float32Array(6144);
+    fs.writeFileSync(weights, encodeCaffemodel({ name: 'big', layer: [{ name: 'ip', type: 'InnerProduct', blobs: [{ shape: { dim: [6144, 4096] }, data: w }, { shape: { dim: [6144] }, data: b }] }] }));
+    return [prototxt, weights];
+  }
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`by ${signal} leaves no temporary file and the old output untouched`, async () => {
+      const dir = tmp();
+      const [prototxt, weights] = bigNet(dir);
+      const out = path.join(dir, 'out');
+      fs.mkdirSync(out);
+      fs.writeFileSync(path.join(out, 'big.onnx'), 'the old model');
+      const child = spawn('node', ['bin/crema.js', 'convert', prototxt, weights, '-o', path.join(out, 'big.onnx')], { stdio: 'ignore' });
+      const watcher = fs.watch(out, () => {
+        if (leftovers(out).length) child.kill(signal);
+      });
+      const status = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, sig) => resolve({ code, signal: sig })));
+      watcher.close();
+      expect(status.signal).toBe(signal);
+      expect(fs.readdirSync(out)).toEqual(['big.onnx']);
+      expect(fs.readFileSync(path.join(out, 'big.onnx'), 'utf8')).toBe('the old model');
+    }, 60_000);
+  }
+});
