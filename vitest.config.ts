@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Tests import src/ modules directly: the Node platform (files, workers) goes under them as under src/index.ts.
+    setupFiles: ['src/platform/node.ts'],
   },
 });

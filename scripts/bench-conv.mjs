@@ -1,6 +1,7 @@
 // Times crema's Convolution / InnerProduct layers on AlexNet's shapes (batch 1), after `npm run build`.
 // Usage: node scripts/bench-conv.mjs [milliseconds per layer, default 1500] [threads, default 1]
 // Kernels: wasm when built, CREMA_KERNELS=js for the plain TypeScript ones.
+import '../dist/platform/node.js';
 import { kernelsInUse, setThreads } from '../dist/kernels/wasm.js';
 import { convolutionLayer } from '../dist/layers/convolution.js';
 import { innerProductLayer } from '../dist/layers/inner_product.js';

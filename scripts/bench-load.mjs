@@ -31,6 +31,7 @@ if (!model) {
 
 // Each child loads once and prints {ms, rss} as JSON.
 const crema = `
+  import ${JSON.stringify(path.join(root, 'dist/platform/node.js'))};
   import { readCaffemodelFile } from ${JSON.stringify(path.join(root, 'dist/caffe/caffemodel.js'))};
   const t0 = performance.now();
   const net = readCaffemodelFile(process.argv[1]);
@@ -40,6 +41,7 @@ const crema = `
   console.log(JSON.stringify({ ms, rss: process.resourceUsage().maxRSS * 1024, floats }));`;
 const generic = `
   import fs from 'node:fs';
+  import ${JSON.stringify(path.join(root, 'dist/platform/node.js'))};
   import { messageType } from ${JSON.stringify(path.join(root, 'dist/caffe/schema.js'))};
   const type = messageType('NetParameter');
   const t0 = performance.now();

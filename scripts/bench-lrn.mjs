@@ -25,6 +25,7 @@ if (!fs.existsSync(path.join(root, 'dist/layers/lrn.js'))) {
   console.error('dist/ is missing: run `npm run build` first');
   process.exit(1);
 }
+await import(path.join(root, 'dist/platform/node.js'));
 const { lrnLayer } = await import(path.join(root, 'dist/layers/lrn.js'));
 const { Tensor } = await import(path.join(root, 'dist/tensor.js'));
 const { comparePair } = await import(path.join(root, 'dist/verify/compare.js'));

@@ -5,6 +5,7 @@
 //   weights: node /work/shared/tools/hashweights.mjs model <zoo>/alexnet/spec.json /tmp/alexnet.caffemodel --salt dev
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import '../dist/platform/node.js';
 import { Net } from '../dist/runtime/net.js';
 import { OnnxRunner } from '../dist/onnx/run.js';
 import { kernelsInUse } from '../dist/kernels/wasm.js';

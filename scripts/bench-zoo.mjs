@@ -4,6 +4,7 @@
 // Usage: node scripts/bench-zoo.mjs [rounds, default 15] [net ...]
 import { existsSync, mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import '../dist/platform/node.js';
 import { Net } from '../dist/runtime/net.js';
 import { OnnxRunner } from '../dist/onnx/run.js';
 import { wasmBuild } from '../dist/kernels/wasm.js';

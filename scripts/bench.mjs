@@ -23,6 +23,7 @@ const scale = Number(flag('--iterations', quick ? 0.4 : 1)); // a factor on each
 const iters = (n) => Math.max(2, Math.round(n * scale));
 
 buildIfStale();
+await import('../dist/platform/node.js'); // the Node platform under the core (as the package's entry installs it)
 const { loadNet } = await import('../dist/caffe/load.js');
 const { Net } = await import('../dist/runtime/net.js');
 const { lrnLayer } = await import('../dist/layers/lrn.js');
@@ -340,8 +341,8 @@ async function benchLoad() {
     console.log(JSON.stringify({ ms, rss: hwm || process.resourceUsage().maxRSS * 1024 }));`;
   const code = {
     bare: `const ms = 0; ${report}`,
-    imported: `await import(${JSON.stringify(path.join(root, 'dist/runtime/net.js'))}); const ms = 0; ${report}`,
-    load: `const { Net } = await import(${JSON.stringify(path.join(root, 'dist/runtime/net.js'))});
+    imported: `await import(${JSON.stringify(path.join(root, 'dist/index.js'))}); const ms = 0; ${report}`,
+    load: `const { Net } = await import(${JSON.stringify(path.join(root, 'dist/index.js'))});
       const t0 = performance.now();
       await Net.load(process.argv[2], process.argv[3]);
       const ms = performance.now() - t0;

@@ -1,5 +1,7 @@
-// crema's library API.
-export { Net, type ForwardOptions, type InputValue, type LoadOptions } from './runtime/net.js';
+// crema's library API, for Node: installs the Node platform (files, worker threads, HDF5) under the core.
+import './platform/node.js';
+export { Net, type ForwardOptions, type InputValue, type LoadOptions, type NetFiles, type NetOptions } from './runtime/net.js';
+export type { Bytes, Source } from './util/source.js';
 export { Tensor, type Shape } from './tensor.js';
 export { CremaError } from './util/errors.js';
 export { readNpy, writeNpy, parseNpy, encodeNpy } from './util/npy.js';

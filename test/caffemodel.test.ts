@@ -8,7 +8,8 @@ import { encodeCaffemodel, readCaffemodel, readCaffemodelFile } from '../src/caf
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { messageType } from '../src/caffe/schema.js';
 import type { BlobProto, Message } from '../src/caffe/types.js';
-import { decodeMessage, encodeMessage, fileSource, memorySource } from '../src/caffe/wire.js';
+import { decodeMessage, encodeMessage, memorySource } from '../src/caffe/wire.js';
+import { fileSource } from '../src/util/files.js';
 import { sharedDir, sharedMissing } from './helpers/shared.js';
 import { f64, legacyBlob, len, packedFloats, str, tag, uint, unpackedFloats, varint } from './helpers/wire.js';
 import { errorOf } from './helpers/cli.js';

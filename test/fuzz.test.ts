@@ -10,7 +10,8 @@ import { encodeCaffemodel, readCaffemodel } from '../src/caffe/caffemodel.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { messageType } from '../src/caffe/schema.js';
 import type { Message } from '../src/caffe/types.js';
-import { decodeMessage, fileSource } from '../src/caffe/wire.js';
+import { decodeMessage } from '../src/caffe/wire.js';
+import { fileSource } from '../src/util/files.js';
 import { CremaError } from '../src/util/errors.js';
 import { legacyBlob, len, packedFloats, str, uint, unpackedFloats } from './helpers/wire.js';
 

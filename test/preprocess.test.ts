@@ -128,12 +128,12 @@ describe('bad input', () => {
   });
   it('refuses a mean image smaller than the input', () => {
     expect(() => readMean(path.join(pycaffe, 'mean36.binaryproto'), { channels: 3, height: 40, width: 40 })).toThrow(
-      /the mean image is 36x36, smaller than the net's 40x40 input \(use --mean-per-channel\)/,
+      /the mean image is 36x36, smaller than the net's 40x40 input \(or take its per-channel average\)/,
     );
   });
   it('refuses mean values that are not numbers', () => {
     expect(() => readMean('104,x,1', { channels: 3, height: 4, width: 4 })).toThrow(
-      "--mean 104,x,1: expected numbers separated by commas (e.g. 104,117,123), a .binaryproto or a .npy",
+      "mean 104,x,1: expected numbers separated by commas (e.g. 104,117,123), a .binaryproto or a .npy",
     );
   });
   it('names an image that cannot be decoded', async () => {

@@ -293,6 +293,7 @@ describe('ReLU fusion in Net', () => {
 describe('the two wasm builds (dist/kernels-fma.wasm with fused multiply-adds, dist/kernels.wasm without)', () => {
   // The engine is process-wide, so the build this process did not load runs in a child (from dist/).
   const script = `
+    await import('./dist/platform/node.js');
     const { wasmBuild, useKernels } = await import('./dist/kernels/wasm.js');
     const { convolutionLayer } = await import('./dist/layers/convolution.js');
     const { Tensor } = await import('./dist/tensor.js');

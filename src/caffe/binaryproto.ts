@@ -1,10 +1,10 @@
 // .binaryproto files: one BlobProto, e.g. the mean image of a data set (imagenet_mean.binaryproto).
 import { CremaError } from '../util/errors.js';
-import { withOpenFile } from '../util/files.js';
+import { platform } from '../platform.js';
 import { checkBlob, checkLooksBinary } from './caffemodel.js';
 import { messageType } from './schema.js';
 import type { BlobProto } from './types.js';
-import { type ByteSource, decodeMessage, fileSource, memorySource } from './wire.js';
+import { type ByteSource, decodeMessage, memorySource } from './wire.js';
 
 function decodeBlob(src: ByteSource, file: string): BlobProto {
   checkLooksBinary(src, file, 'binaryproto');
@@ -21,5 +21,5 @@ export function readBlobProto(bytes: Uint8Array, file: string): BlobProto {
 
 /** Reads a .binaryproto from disk. */
 export function readBlobProtoFile(path: string): BlobProto {
-  return withOpenFile(path, (fd, size) => decodeBlob(fileSource(fd, size), path));
+  return platform().withFile(path, (src) => decodeBlob(src, path));
 }

@@ -2,10 +2,10 @@
 // Any generation is read as it is: V2 (`layer`, field 100), V1 (`layers`, field 2, enum types)
 // and V0 (V1's `layer`, field 1); upgrading to V2 is a later step.
 import { CremaError } from '../util/errors.js';
-import { withOpenFile } from '../util/files.js';
+import { platform } from '../platform.js';
 import { messageType } from './schema.js';
 import type { BlobProto, Message } from './types.js';
-import { type ByteSource, decodeMessage, encodeMessage, fileSource, memorySource } from './wire.js';
+import { type ByteSource, decodeMessage, encodeMessage, memorySource } from './wire.js';
 
 /** What a file that is not protobuf at all most likely is, from its first bytes. */
 function sniffNonProtobuf(head: Uint8Array): string | undefined {
@@ -31,6 +31,19 @@ export function checkLooksBinary(src: ByteSource, file: string, what: string): v
   src.copy(0, head);
   const kind = sniffNonProtobuf(head);
   if (kind) throw new CremaError(`${file}: this is ${kind}, not a binary ${what}`);
+}
+
+/** HDF5's format signature. The superblock sits at byte 0, 512, 1024, 2048, ... of the file. */
+const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** True when the bytes are HDF5 (what Caffe's H5Fis_hdf5 checks before choosing how to read weights). */
+export function isHdf5Source(src: ByteSource): boolean {
+  const head = new Uint8Array(8);
+  for (let offset = 0; offset <= 8192 && offset + 8 <= src.size; offset = offset === 0 ? 512 : offset * 2) {
+    src.copy(offset, head);
+    if (HDF5_SIGNATURE.every((b, i) => head[i] === b)) return true;
+  }
+  return false;
 }
 
 /** Every blob of every layer (V2, V1 and V0 forms). */
@@ -80,12 +93,17 @@ export function readCaffemodel(bytes: Uint8Array, file: string): Message {
   return decodeNet(memorySource(bytes), file);
 }
 
+/** Decodes a caffemodel from any byte source (`label` names it in errors). */
+export function readCaffemodelSource(src: ByteSource, label: string): Message {
+  return decodeNet(src, label);
+}
+
 /**
  * Reads a caffemodel from disk without holding the file in memory: the structure is read through a
  * small window and each blob's floats are read straight into their Float32Array.
  */
 export function readCaffemodelFile(path: string): Message {
-  return withOpenFile(path, (fd, size) => decodeNet(fileSource(fd, size), path));
+  return platform().withFile(path, (src) => decodeNet(src, path));
 }
 
 /** Encodes a NetParameter (as the readers give it) into caffemodel bytes. */

@@ -1,48 +1,57 @@
 // Weights in HDF5, as Caffe writes them (Net::ToHDF5: `snapshot_format: HDF5`, pycaffe's `net.save_hdf5`):
 // a group `data` holding one group per layer, named after it, holding datasets `0`, `1`, ... (the layer's
 // blobs, float32, N-D). Read with h5wasm (HDF5 compiled to WebAssembly; it reads host files directly in Node).
+// Node only (h5wasm's Node build reads host files): the Node platform imports it when HDF5 weights come in.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import h5wasm from 'h5wasm/node';
+import { platform } from '../platform.js';
 import { Tensor, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
-import { withOpenFile } from '../util/files.js';
-
-/** HDF5's format signature. The superblock sits at byte 0, 512, 1024, 2048, ... of the file. */
-const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+import { isHdf5Source } from './caffemodel.js';
 
 /** True when the file is HDF5 (what Caffe's H5Fis_hdf5 checks before choosing how to read weights). */
 export function isHdf5File(file: string): boolean {
-  return withOpenFile(file, (fd) => {
-    const head = Buffer.alloc(8);
-    for (let offset = 0; offset <= 8192; offset = offset === 0 ? 512 : offset * 2) {
-      if (fs.readSync(fd, head, 0, 8, offset) < 8) return false;
-      if (HDF5_SIGNATURE.every((b, i) => head[i] === b)) return true;
-    }
-    return false;
-  });
+  return platform().withFile(file, isHdf5Source);
 }
 
 type H5Group = InstanceType<typeof h5wasm.Group>;
 type H5Dataset = InstanceType<typeof h5wasm.Dataset>;
 
-/** The weights of a Caffe HDF5 weights file, by layer name (in the file's order), blobs by index. */
-export async function readHdf5Weights(file: string): Promise<Map<string, Tensor[]>> {
-  if (!fs.statSync(file).isFile()) throw new CremaError(`${file}: is not a file`);
+/**
+ * The weights of Caffe HDF5 weights, by layer name (in the file's order), blobs by index: a file, or its bytes
+ * (written to a private temporary file, removed after: h5wasm's Node build reads files only). `label` names them.
+ */
+export async function readHdf5Weights(source: string | Uint8Array, label = String(source)): Promise<Map<string, Tensor[]>> {
+  if (typeof source === 'string') return readHdf5File(source, label);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-h5-'));
+  try {
+    const file = path.join(dir, 'weights.h5');
+    fs.writeFileSync(file, source);
+    return await readHdf5File(file, label);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function readHdf5File(file: string, label: string): Promise<Map<string, Tensor[]>> {
+  if (!fs.statSync(file).isFile()) throw new CremaError(`${label}: is not a file`);
   const module = await h5wasm.ready;
   // HDF5's errors become thrown Errors instead of HDF5-DIAG pages on the console.
   module.activate_throwing_error_handler();
   try {
-    return readWeightsFrom(file);
+    return readWeightsFrom(file, label);
   } catch (err) {
     if (err instanceof CremaError) throw err;
-    throw new CremaError(`${file}: cannot read it as HDF5 weights (truncated or damaged?): ${hdf5Reason(err)}`);
+    throw new CremaError(`${label}: cannot read it as HDF5 weights (truncated or damaged?): ${hdf5Reason(err)}`);
   } finally {
     module.deactivate_throwing_error_handler();
   }
 }
 
-function readWeightsFrom(file: string): Map<string, Tensor[]> {
-  const h5 = new h5wasm.File(file, 'r');
+function readWeightsFrom(h5path: string, file: string): Map<string, Tensor[]> {
+  const h5 = new h5wasm.File(h5path, 'r');
   if (h5.file_id < 0n) throw new CremaError(`${file}: cannot open it as HDF5 (truncated or damaged?)`);
   try {
     const data = h5.get('data');

@@ -1,10 +1,10 @@
 // The one way a net comes in: prototxt (any version) -> parse -> upgrade -> phase filter & inference form,
 // plus its weights (.caffemodel of any version, or Caffe's HDF5) as tensors by layer name.
+import { platform } from '../platform.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
-import { readFileBytes } from '../util/files.js';
-import { blobDims, checkBlob, readCaffemodelFile } from './caffemodel.js';
-import { isHdf5File, readHdf5Weights } from './hdf5.js';
+import { type Resolved, type Source, prototxtText, resolveSource, withSource } from '../util/source.js';
+import { blobDims, checkBlob, isHdf5Source, readCaffemodelSource } from './caffemodel.js';
 import { type Phase, filterNet } from './phase.js';
 import { parsePrototxt } from './prototxt.js';
 import type { BlobProto, LayerParameter, NetParameter } from './types.js';
@@ -35,18 +35,24 @@ export interface LoadedNet {
   upgrades: string[];
 }
 
-/** Reads a net and (optionally) its weights. Throws CremaError naming the file on bad input. */
-export async function loadNet(prototxtPath: string, weightsPath?: string, opts: LoadOptions = {}): Promise<LoadedNet> {
+/**
+ * Reads a net and (optionally) its weights: each a file path or the file's bytes; the prototxt may also be its
+ * text. Throws CremaError naming the file (or what was given: "weights (Uint8Array, 1.2 MB)") on bad input.
+ */
+export async function loadNet(prototxt: Source, weightsSource?: Source, opts: LoadOptions = {}): Promise<LoadedNet> {
   const notes: string[] = [], upgrades: string[] = [];
-  const full = readNetPrototxt(prototxtPath, upgrades, opts);
+  const { text, label: prototxtLabel } = prototxtText(prototxt);
+  const full = upgradeNet(parsePrototxt(text, prototxtLabel, { lenient: opts.lenient, warn: opts.warn }), prototxtLabel, upgrades);
   // Blobs written into the prototxt itself count as weights too; the weights file overrides them.
-  const weights = weightsFromNet(full, prototxtPath);
+  const weights = weightsFromNet(full, prototxtLabel);
   let fileWeights: Map<string, Tensor[]> | undefined;
-  if (weightsPath !== undefined) {
-    fileWeights = await readWeightsFile(weightsPath, upgrades);
+  const weightsFile = weightsSource === undefined ? undefined : resolveSource('weights', weightsSource);
+  if (weightsFile) {
+    fileWeights = await readWeights(weightsFile, upgrades);
     for (const [name, blobs] of fileWeights) weights.set(name, blobs);
   }
-  const net = namingFile(prototxtPath, () =>
+  const weightsPath = weightsFile?.label;
+  const net = namingFile(prototxtLabel, () =>
     filterNet(full, { phase: opts.phase, level: opts.level, stages: opts.stages }, notes, { weights, dataShapes: opts.dataShapes }));
   const used = new Map<string, Tensor[]>();
   for (const l of net.layer ?? []) {
@@ -68,18 +74,22 @@ function namingFile<T>(file: string, fn: () => T): T {
   }
 }
 
-/** A prototxt parsed and upgraded to V2 (not filtered). */
-export function readNetPrototxt(file: string, notes: string[] = [], opts: Pick<LoadOptions, 'lenient' | 'warn'> = {}): NetParameter {
-  const text = readFileBytes(file).toString('utf8');
-  const parsed = parsePrototxt(text, file, { lenient: opts.lenient, warn: opts.warn });
-  return upgradeNet(parsed, file, notes);
+/** A prototxt (a path, its bytes or its text) parsed and upgraded to V2 (not filtered). */
+export function readNetPrototxt(source: Source, notes: string[] = [], opts: Pick<LoadOptions, 'lenient' | 'warn'> = {}): NetParameter {
+  const { text, label } = prototxtText(source);
+  const parsed = parsePrototxt(text, label, { lenient: opts.lenient, warn: opts.warn });
+  return upgradeNet(parsed, label, notes);
 }
 
-/** The weights of a .caffemodel (any version) or a Caffe HDF5 file, by layer name; told apart by content, as Caffe does. */
-export async function readWeightsFile(file: string, notes: string[] = []): Promise<Map<string, Tensor[]>> {
-  if (isHdf5File(file)) return readHdf5Weights(file);
-  const net = upgradeNet(readCaffemodelFile(file), file, notes);
-  return weightsFromNet(net, file);
+/** The weights of a .caffemodel (any version) or Caffe HDF5 weights, by layer name; told apart by content, as Caffe does. */
+export async function readWeightsFile(source: Source, notes: string[] = []): Promise<Map<string, Tensor[]>> {
+  return readWeights(resolveSource('weights', source), notes);
+}
+
+async function readWeights(r: Resolved, notes: string[]): Promise<Map<string, Tensor[]>> {
+  if (withSource(r, isHdf5Source)) return platform().readHdf5Weights(r.bytes ?? r.path, r.label);
+  const net = upgradeNet(withSource(r, (src) => readCaffemodelSource(src, r.label)), r.label, notes);
+  return weightsFromNet(net, r.label);
 }
 
 /** Each layer's blobs as tensors, by layer name (a later layer of the same name wins, as in Caffe's copy). */

@@ -1,17 +1,14 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
+import { platform } from '../platform.js';
 import type { LayerParameter, Message } from './types.js';
-
-// proto/ sits beside src/ and dist/ at the package root.
-const protoDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto');
 
 let root: protobuf.Root | undefined;
 
 /** The caffe.proto schema (package `caffe`), loaded once, field names kept as written. */
 export function caffeSchema(): protobuf.Root {
   if (!root) {
-    root = new protobuf.Root().loadSync(path.join(protoDir, 'caffe.proto'), { keepCase: true });
+    // The text comes from the platform (proto/caffe.proto of the package, or bundled): no file access here.
+    root = protobuf.parse(platform().protoText('caffe.proto'), new protobuf.Root(), { keepCase: true }).root;
     root.resolveAll();
   }
   return root;

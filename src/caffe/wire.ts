@@ -2,13 +2,11 @@
 // Written for weights files: BlobProto float data goes straight from the file into a Float32Array
 // (one copy, no JS number arrays), and the decoder can read from a file descriptor through a small
 // window so that loading a caffemodel never holds the whole file in memory next to its floats.
-import fs from 'node:fs';
-import os from 'node:os';
 import protobuf from 'protobufjs';
 import { CremaError } from '../util/errors.js';
 import type { Message } from './types.js';
 
-const LITTLE_ENDIAN_HOST = os.endianness() === 'LE';
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Message types that are layers (error messages name the layer they are in). */
 export function isLayerType(name: string): boolean {
@@ -111,7 +109,7 @@ function messageInfo(type: protobuf.Type): MessageInfo {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Byte sources: a whole buffer in memory, or a file read through a window.
+// Byte sources: a whole buffer in memory, or a file read through a window (the platform's withFile).
 
 export interface ByteSource {
   readonly size: number;
@@ -128,38 +126,6 @@ export function memorySource(bytes: Uint8Array): ByteSource {
     windowSize: Infinity,
     window: () => ({ buf: bytes, base: 0 }),
     copy: (pos, dest) => dest.set(bytes.subarray(pos, pos + dest.length)),
-  };
-}
-
-/** Reads a file through a small reusable buffer; big arrays are read straight into their own memory. */
-export function fileSource(fd: number, size: number, windowSize = 1 << 16): ByteSource {
-  windowSize = Math.max(windowSize, 16); // a varint or fixed64 must fit in one window
-  const buf = new Uint8Array(windowSize);
-  let base = 0;
-  let filled = 0;
-  const readFully = (dest: Uint8Array, pos: number): void => {
-    let done = 0;
-    while (done < dest.length) {
-      const n = fs.readSync(fd, dest, done, dest.length - done, pos + done);
-      if (n === 0) throw new CremaError(`file shrank while reading (at byte ${pos + done})`);
-      done += n;
-    }
-  };
-  return {
-    size,
-    windowSize,
-    window(pos, n) {
-      if (pos < base || pos + n > base + filled) {
-        base = pos;
-        filled = Math.min(windowSize, size - pos);
-        readFully(buf.subarray(0, filled), pos);
-      }
-      return { buf, base };
-    },
-    copy(pos, dest) {
-      if (pos >= base && pos + dest.length <= base + filled) dest.set(buf.subarray(pos - base, pos - base + dest.length));
-      else readFully(dest, pos);
-    },
   };
 }
 

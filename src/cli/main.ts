@@ -1,3 +1,4 @@
+import '../platform/node.js';
 import yargs, { type CommandModule } from 'yargs';
 import { CremaError } from '../util/errors.js';
 import { commands } from './commands/index.js';

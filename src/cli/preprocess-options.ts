@@ -27,10 +27,21 @@ export function imageArgs<T>(y: Argv<T>) {
     .option('crop', { type: 'boolean', group: 'Images:', describe: 'take the center crop of the resized image (default: resize straight to the input size)' });
 }
 
+/** readMean in the CLI's words: its messages name the flags ('mean 1,2: ...' is '--mean 1,2: ...'). */
+function meanFromFlag(spec: string, geo: InputGeometry, perChannel: boolean | undefined): ReturnType<typeof readMean> {
+  try {
+    return readMean(spec, geo, perChannel);
+  } catch (err) {
+    if (!(err instanceof CremaError)) throw err;
+    const message = err.message.replace('(or take its per-channel average)', '(use --mean-per-channel)');
+    throw new CremaError(message.startsWith('mean ') ? `--${message}` : message);
+  }
+}
+
 /** Turns the flags into PreprocessOptions for an input of this geometry (reads the mean file). */
 export function preprocessOptionsFrom(args: ImageArgs, geo: InputGeometry): PreprocessOptions {
   const options: PreprocessOptions = {
-    mean: args.mean === undefined ? undefined : readMean(args.mean, geo, args.meanPerChannel),
+    mean: args.mean === undefined ? undefined : meanFromFlag(args.mean, geo, args.meanPerChannel),
     rawScale: finite(args.rawScale, '--raw-scale'),
     channelSwap: args.channelSwap === undefined ? undefined : integers(args.channelSwap, '--channel-swap'),
     inputScale: finite(args.inputScale, '--input-scale'),

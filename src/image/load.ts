@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CremaError } from '../util/errors.js';
+import { type Bytes, resolveSource } from '../util/source.js';
 import { type FloatImage, makeImage } from './image.js';
 
 /** The file types crema decodes as images (everything else is read as data, e.g. .npy). */
@@ -21,13 +22,14 @@ interface RawPixels {
 
 // Images are decoded without EXIF rotation and without colour management, as skimage.io.imread (PIL) does: the
 // pixels pycaffe sees are the pixels crema sees.
-async function decode(file: string): Promise<RawPixels> {
-  if (!fs.existsSync(file)) throw new CremaError(`${file}: no such file`);
+async function decode(source: string | Bytes): Promise<RawPixels> {
+  const { path: filePath, bytes, label: file } = resolveSource('image', source);
+  if (filePath !== undefined && !fs.existsSync(filePath)) throw new CremaError(`${file}: no such file`);
   // sharp is imported when the first image is read: commands that read no image do not pay for loading it.
   const { default: sharp } = await import('sharp');
   try {
     // 10^8 pixels (a 100-megapixel photo) at most: its float copy is already 1.2 GB.
-    let image = sharp(file, { failOn: 'error', limitInputPixels: 10000 * 10000 });
+    let image = sharp(filePath ?? bytes, { failOn: 'error', limitInputPixels: 10000 * 10000 });
     const meta = await image.metadata();
     const sixteen = meta.depth === 'ushort';
     // sharp's raw output of a gray file is RGB unless asked: keep gray files gray (1 or 2 channels, as imread does).
@@ -42,11 +44,11 @@ async function decode(file: string): Promise<RawPixels> {
 }
 
 /**
- * Loads an image as pycaffe's `caffe.io.load_image(file, color)`: `skimage.img_as_float(skimage.io.imread(file))`
+ * Loads an image (a path or the file's bytes) as pycaffe's `caffe.io.load_image(file, color)`: `skimage.img_as_float(skimage.io.imread(file))`
  * as float32 in [0, 1]. Color: RGB (gray tiled to 3 channels, alpha dropped). Gray: as `imread(as_gray=True)`, i.e.
  * a gray file as is, a colour one through skimage's rgb2gray (alpha first blended over white, as rgba2rgb does).
  */
-export async function loadImage(file: string, color = true): Promise<FloatImage> {
+export async function loadImage(file: string | Bytes, color = true): Promise<FloatImage> {
   const px = await decode(file);
   const n = px.height * px.width;
   const grayFile = px.channels <= 2;

@@ -1,26 +1,28 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { readBlobProtoFile } from '../caffe/binaryproto.js';
+import { readBlobProto } from '../caffe/binaryproto.js';
 import { Tensor, shapeString } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
-import { readNpy } from '../util/npy.js';
+import { parseNpy } from '../util/npy.js';
+import { type Bytes, type Resolved, bytesOf, isBytes, resolveSource } from '../util/source.js';
 
 /** A mean to subtract: one value per channel, or a C x H x W image (the size of the net's input). */
 export type Mean = { perChannel: Float64Array } | { image: Tensor };
 
 /**
- * Reads `--mean`: comma-separated values (one per channel, in the net's channel order, e.g. BGR `104,117,123`),
- * a .binaryproto (a data set's mean image, as Caffe's compute_image_mean writes) or a .npy (C x H x W, or C values).
- * A mean image is center-cropped to the input's H x W (as Caffe's data layer does with a crop), or with
- * `perChannel` averaged over each channel.
+ * Reads a mean: comma-separated values (one per channel, in the net's channel order, e.g. BGR `104,117,123`), or
+ * a .binaryproto (a data set's mean image, as Caffe's compute_image_mean writes) or a .npy (C x H x W, or C
+ * values), as a path or the file's bytes (told apart by content). A mean image is center-cropped to the input's
+ * H x W (as Caffe's data layer does with a crop), or with `perChannel` averaged over each channel.
  */
-export function readMean(spec: string, input: { channels: number; height: number; width: number }, perChannel = false): Mean {
-  const values = parseValues(spec);
-  const mean = values ? { perChannel: values } : fromTensor(readMeanFile(spec), spec, perChannel);
+export function readMean(spec: string | Bytes, input: { channels: number; height: number; width: number }, perChannel = false): Mean {
+  const values = isBytes(spec) ? undefined : parseValues(spec);
+  const label = values ? `mean ${String(spec)}` : undefined;
+  const file = values ? undefined : resolveSource('mean', spec);
+  const what = label ?? file!.label;
+  const mean = values ? { perChannel: values } : fromTensor(readMeanFile(file!), what, perChannel);
   const channels = 'perChannel' in mean ? mean.perChannel.length : mean.image.dims[0];
   if (channels !== input.channels)
-    throw new CremaError(`--mean ${spec}: has ${channels} channel${channels === 1 ? '' : 's'}, the net's input has ${input.channels}`);
-  return 'image' in mean ? { image: centerCropMean(mean.image, input.height, input.width, spec) } : mean;
+    throw new CremaError(`${what}: has ${channels} channel${channels === 1 ? '' : 's'}, the net's input has ${input.channels}`);
+  return 'image' in mean ? { image: centerCropMean(mean.image, input.height, input.width, what) } : mean;
 }
 
 function parseValues(spec: string): Float64Array | undefined {
@@ -28,21 +30,23 @@ function parseValues(spec: string): Float64Array | undefined {
   const parts = spec.split(',').map((s) => s.trim());
   const nums = parts.map(Number);
   if (parts.some((p) => p === '') || nums.some((n) => !Number.isFinite(n)))
-    throw new CremaError(`--mean ${spec}: expected numbers separated by commas (e.g. 104,117,123), a .binaryproto or a .npy`);
+    throw new CremaError(`mean ${spec}: expected numbers separated by commas (e.g. 104,117,123), a .binaryproto or a .npy`);
   return Float64Array.from(nums);
 }
 
-function readMeanFile(file: string): Tensor {
-  const ext = path.extname(file).toLowerCase();
-  if ((ext === '.npy' || ext === '.binaryproto') && !fs.existsSync(file)) throw new CremaError(`${file}: no such file`);
-  if (ext === '.npy') return readNpy(file);
-  if (ext === '.binaryproto') {
-    const blob = readBlobProtoFile(file);
-    const data = blob.data?.length ? blob.data : Float32Array.from(blob.double_data!);
-    const dims = blob.shape?.dim?.length ? blob.shape.dim.map(Number) : [blob.num ?? 1, blob.channels ?? 1, blob.height ?? 1, blob.width ?? 1];
-    return new Tensor(dims, data);
-  }
-  throw new CremaError(`--mean ${file}: expected a .binaryproto, a .npy or numbers (e.g. 104,117,123)`);
+const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
+
+/** A .npy or .binaryproto mean, told apart by content (a .npy starts with \x93NUMPY). */
+function readMeanFile(file: Resolved): Tensor {
+  const ext = file.path && /\.[^./\\]*$/.exec(file.path)?.[0].toLowerCase();
+  if (file.path && ext !== '.npy' && ext !== '.binaryproto')
+    throw new CremaError(`mean ${file.path}: expected a .binaryproto, a .npy or numbers (e.g. 104,117,123)`);
+  const bytes = bytesOf(file);
+  if (NPY_MAGIC.every((b, i) => bytes[i] === b)) return parseNpy(bytes, file.label);
+  const blob = readBlobProto(bytes, file.label);
+  const data = blob.data?.length ? blob.data : Float32Array.from(blob.double_data!);
+  const dims = blob.shape?.dim?.length ? blob.shape.dim.map(Number) : [blob.num ?? 1, blob.channels ?? 1, blob.height ?? 1, blob.width ?? 1];
+  return new Tensor(dims, data);
 }
 
 /** Accepts C values, C x H x W, or 1 x C x H x W (a binaryproto's 4-D blob). */
@@ -69,7 +73,7 @@ function centerCropMean(t: Tensor, height: number, width: number, file: string):
   const [c, h, w] = t.dims;
   if (h === height && w === width) return t;
   if (h < height || w < width)
-    throw new CremaError(`${file}: the mean image is ${h}x${w}, smaller than the net's ${height}x${width} input (use --mean-per-channel)`);
+    throw new CremaError(`${file}: the mean image is ${h}x${w}, smaller than the net's ${height}x${width} input (or take its per-channel average)`);
   const top = Math.floor((h - height) / 2), left = Math.floor((w - width) / 2);
   const out = Tensor.zeros([c, height, width]);
   for (let ch = 0; ch < c; ch++)

@@ -1,3 +1,4 @@
+import { platform } from '../platform.js';
 import { LRN_WASM_BASE64 } from './lrn-wasm.js';
 
 // Local response normalization, as Caffe's LRNLayer computes it, at a cost independent of local_size:
@@ -245,7 +246,8 @@ const SIMD_BASE = 65536;
 /** Above this the TypeScript kernels run: wasm32 memory is at most 4 GiB, and growing it that far is no help. */
 const SIMD_MAX_BYTES = 1 << 30;
 let simdModule: LrnSimdExports | null | undefined;
-let simdEnabled = process.env.CREMA_KERNELS !== 'js';
+/** Off when CREMA_KERNELS=js (read from the platform when first asked) or useLrnSimd(false). */
+let simdEnabled: boolean | undefined;
 
 /** Turns the SIMD kernels on or off (tests compare both); returns whether they are available. */
 export function useLrnSimd(enabled: boolean): boolean {
@@ -256,7 +258,7 @@ export function useLrnSimd(enabled: boolean): boolean {
 function loadSimd(): LrnSimdExports | null {
   if (simdModule === undefined) {
     try {
-      const module = new WebAssembly.Module(Buffer.from(LRN_WASM_BASE64, 'base64'));
+      const module = new WebAssembly.Module(Uint8Array.from(atob(LRN_WASM_BASE64), (c) => c.charCodeAt(0)));
       simdModule = new WebAssembly.Instance(module, {}).exports as unknown as LrnSimdExports;
     } catch {
       simdModule = null; // no SIMD in this engine: the TypeScript kernels do the work
@@ -267,6 +269,7 @@ function loadSimd(): LrnSimdExports | null {
 
 /** The SIMD module with at least `bytes` of room above SIMD_BASE, or null (disabled, unavailable, too big). */
 function lrnSimd(bytes: number): LrnSimdExports | null {
+  simdEnabled ??= platform().env('CREMA_KERNELS') !== 'js';
   if (!simdEnabled || bytes > SIMD_MAX_BYTES) return null;
   const m = loadSimd();
   if (!m) return null;

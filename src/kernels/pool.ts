@@ -10,7 +10,7 @@
 // the job's parameters and CHUNKS only change while the ticket is closed. A chunk that throws (a trap in the
 // kernel) still counts as done, so the job ends and its caller gets the error instead of waiting forever.
 
-import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
+import { type KernelWorker, platform } from '../platform.js';
 
 const SEQ = 0, TICKET = 1, DONE = 2, CHUNKS = 3, ALLOWED = 4, FAILED = 5;
 const TAG_SHIFT = 20;
@@ -37,10 +37,9 @@ function takeChunks(h: Int32Array, run: (chunk: number) => void): void {
 /** How long an idle worker keeps polling for the next job before it sleeps. */
 const WORKER_SPIN_MS = 2;
 
-// The worker's whole program (CommonJS, run with eval: no file to find next to src/ or dist/).
-const WORKER_SOURCE = `
-const { workerData, parentPort } = require('node:worker_threads');
-const { module, memory, control, params, index, errors } = workerData;
+// A worker's program after its platform's preamble (src/platform/node.ts), which defines module, memory, control,
+// params, index, ready() and postError(message) before it: plain script, no imports, the same on every platform.
+export const KERNEL_WORKER_LOOP = `
 const instance = new WebAssembly.Instance(module, { env: { memory, abort() {} } });
 const runChunk = instance.exports.runChunk;
 const h = new Int32Array(memory.buffer, control, 16);
@@ -51,12 +50,12 @@ const run = (chunk) => {
     runChunk(params, chunk, index);
   } catch (err) {
     // Told before the chunk counts as done, so the main thread finds the message when the job ends.
-    if (Atomics.compareExchange(h, ${FAILED}, 0, index) === 0) errors.postMessage(String(err));
+    if (Atomics.compareExchange(h, ${FAILED}, 0, index) === 0) postError(String(err));
   }
 };
 // The job count before saying ready: a job the main thread opens once it hears this is then never taken as seen.
 let seen = Atomics.load(h, 0);
-parentPort.postMessage('ready');
+ready();
 for (;;) {
   // Spin briefly before sleeping: a forward opens one job per layer, microseconds apart, and waking from
   // Atomics.wait can take longer than a small layer's whole job.
@@ -73,9 +72,7 @@ for (;;) {
 `;
 
 export class ThreadPool {
-  private readonly workers: Worker[] = [];
-  /** Per worker: the port its first error of a job arrives on (read synchronously when the job ends). */
-  private readonly errorPorts: MessagePort[] = [];
+  private readonly workers: KernelWorker[] = [];
   private readyCount = 0;
   private tag = 0;
   private readonly h: Int32Array;
@@ -107,26 +104,9 @@ export class ThreadPool {
     const starting: Promise<void>[] = [];
     while (this.workers.length < count) {
       const index = this.workers.length + 1;
-      const { port1, port2 } = new MessageChannel();
-      const worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        execArgv: [], // not the parent's: `node --input-type=module -e` would make this CommonJS source fail
-        workerData: { module: this.module, memory: this.memory, control: this.control, params: this.params, index, errors: port2 },
-        transferList: [port2],
-      });
-      worker.unref();
-      port1.unref();
+      const worker = platform().startKernelWorker(KERNEL_WORKER_LOOP, { module: this.module, memory: this.memory, control: this.control, params: this.params, index });
       this.workers.push(worker);
-      this.errorPorts.push(port1);
-      starting.push(
-        new Promise<void>((resolve, reject) => {
-          worker.once('message', () => {
-            this.readyCount++;
-            resolve();
-          });
-          worker.once('error', reject);
-        }),
-      );
+      starting.push(worker.ready.then(() => void this.readyCount++));
     }
     await Promise.all(starting);
   }
@@ -163,7 +143,7 @@ export class ThreadPool {
     Atomics.store(h, TICKET, 0);
     const failed = Atomics.exchange(h, FAILED, 0);
     if (failed) {
-      const message = receiveMessageOnPort(this.errorPorts[failed - 1])?.message as string | undefined;
+      const message = this.workers[failed - 1]?.takeError();
       error ??= new Error(`wasm kernels: worker thread ${failed} failed: ${message ?? 'no message'}`);
     }
     if (error !== undefined) throw error;
@@ -172,7 +152,6 @@ export class ThreadPool {
   /** Stops the workers (they are unref'd, so this is only needed to free them early). */
   async terminate(): Promise<void> {
     const workers = this.workers.splice(0);
-    for (const port of this.errorPorts.splice(0)) port.close();
     this.readyCount = 0;
     await Promise.all(workers.map((w) => w.terminate()));
   }

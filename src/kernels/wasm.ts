@@ -6,8 +6,7 @@
 // activations in and out per forward. When the module is missing (not built) or CREMA_KERNELS=js is set, layers
 // use the plain TypeScript kernels (gemm.ts), which stay the reference in tests.
 
-import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
+import { platform } from '../platform.js';
 import { CremaError } from '../util/errors.js';
 import { ThreadPool } from './pool.js';
 
@@ -195,49 +194,25 @@ export class WasmEngine {
 }
 
 let engine: WasmEngine | null | undefined;
-let mode: 'wasm' | 'js' = process.env.CREMA_KERNELS === 'js' ? 'js' : 'wasm';
-
-/** Where the build puts the module: dist/kernels.wasm, two levels up from both src/kernels and dist/kernels. */
-const WASM_URL = new URL('../../dist/kernels.wasm', import.meta.url);
-/** The same kernels with fused multiply-adds (WebAssembly relaxed SIMD): about twice the GEMM throughput. */
-const WASM_FMA_URL = new URL('../../dist/kernels-fma.wasm', import.meta.url);
+/** 'js' when CREMA_KERNELS=js (read from the platform when first asked) or useKernels('js'). */
+let mode: 'wasm' | 'js' | undefined;
 
 /** The wasm engine, or null when the plain TypeScript kernels are to be used (not built, or CREMA_KERNELS=js). */
 export function wasmEngine(): WasmEngine | null {
+  mode ??= platform().env('CREMA_KERNELS') === 'js' ? 'js' : 'wasm';
   if (mode === 'js') return null;
   if (engine === undefined) engine = loadEngine();
   return engine;
 }
 
+/** The module the platform finds (dist/kernels-fma.wasm when this engine runs relaxed SIMD, else dist/kernels.wasm). */
 function loadEngine(): WasmEngine | null {
-  const fma = fmaKernels();
-  const bytes = fma ?? readIfBuilt(WASM_URL);
-  if (!bytes) return null;
-  build = fma ? 'fma' : 'simd';
-  const module = new WebAssembly.Module(bytes);
+  const kernels = platform().kernels();
+  if (!kernels) return null;
+  build = kernels.build;
+  const module = new WebAssembly.Module(kernels.bytes);
   const memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
   return new WasmEngine(module, memory);
-}
-
-function readIfBuilt(url: URL): Buffer | undefined {
-  try {
-    return readFileSync(url);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The relaxed-SIMD build when this engine runs it. Node 20's V8 (11.3) implements relaxed SIMD behind a flag,
- * which has to be on before the module is compiled; later Nodes have it on by default. CREMA_FMA=0 opts out
- * (the plain build then runs: same results within float rounding).
- */
-function fmaKernels(): Buffer | undefined {
-  if (process.env.CREMA_FMA === '0') return undefined;
-  const bytes = readIfBuilt(WASM_FMA_URL);
-  if (!bytes) return undefined;
-  if (!WebAssembly.validate(bytes)) setFlagsFromString('--experimental-wasm-relaxed-simd');
-  return WebAssembly.validate(bytes) ? bytes : undefined;
 }
 
 let build: 'fma' | 'simd' = 'simd';

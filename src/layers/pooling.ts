@@ -18,6 +18,7 @@ interface PoolingParam {
   stride_w: number;
   global_pooling: boolean;
   round_mode: 'CEIL' | 'FLOOR';
+  ceil_mode: boolean;
 }
 
 /** Caffe initialises MAX outputs to -FLT_MAX, so a window of -Infinity / NaN gives -FLT_MAX, as there. */
@@ -38,7 +39,6 @@ function readPoolSettings(def: LayerParameter): PoolSettings {
   const raw = (def.pooling_param ?? {}) as Record<string, unknown>;
   const has = (f: string) => raw[f] !== undefined;
   need(def, ['MAX', 'AVE', 'STOCHASTIC'].includes(p.pool), () => `unknown pool method ${String(p.pool)}`);
-  need(def, p.round_mode === 'CEIL' || p.round_mode === 'FLOOR', () => `unknown round_mode ${String(p.round_mode)}`);
   let kernel: [number, number] = [0, 0];
   if (p.global_pooling) {
     need(def, !has('kernel_size') && !has('kernel_h') && !has('kernel_w'), 'global_pooling takes the whole input as the window: give no kernel size');
@@ -59,7 +59,19 @@ function readPoolSettings(def: LayerParameter): PoolSettings {
     need(def, p.pool !== 'STOCHASTIC', 'padding is implemented only for MAX and AVE pooling (as in Caffe)');
     need(def, p.global_pooling || (pad[0] < kernel[0] && pad[1] < kernel[1]), () => `pad ${pad.join(' x ')} must be smaller than the kernel ${kernel.join(' x ')}`);
   }
-  return { method: p.pool, global: p.global_pooling, ceil: p.round_mode === 'CEIL', kernel, pad, stride };
+  return { method: p.pool, global: p.global_pooling, ceil: poolRoundsUp(def), kernel, pad, stride };
+}
+
+/**
+ * Whether the pooled size rounds up: BVLC's round_mode (CEIL unless FLOOR), or the forks' bool ceil_mode (DenseNet's
+ * and OpenCV's caffe.proto put it at 13, where BVLC has round_mode). A layer may give one of them, not both.
+ */
+export function poolRoundsUp(def: LayerParameter): boolean {
+  const p = paramsOf<PoolingParam>(def, 'pooling_param');
+  const raw = (def.pooling_param ?? {}) as Record<string, unknown>;
+  need(def, p.round_mode === 'CEIL' || p.round_mode === 'FLOOR', () => `unknown round_mode ${String(p.round_mode)}`);
+  need(def, raw.ceil_mode === undefined || raw.round_mode === undefined, 'gives both round_mode (BVLC) and ceil_mode (a fork\'s); give one');
+  return raw.ceil_mode !== undefined ? p.ceil_mode : p.round_mode === 'CEIL';
 }
 
 /**

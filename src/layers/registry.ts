@@ -5,12 +5,15 @@ import { pluginLayerType } from './plugin.js';
 import { CremaError } from '../util/errors.js';
 import { absValLayer } from './absval.js';
 import { argmaxLayer } from './argmax.js';
+import { axpyLayer } from './axpy.js';
 import { batchNormLayer } from './batch_norm.js';
 import { biasLayer } from './bias.js';
+import { bnLayer } from './bn.js';
 import { bnllLayer } from './bnll.js';
 import { clipLayer } from './clip.js';
 import { concatLayer } from './concat.js';
 import { convolutionLayer } from './convolution.js';
+import { convolutionDepthwiseLayer, depthwiseConvolutionLayer } from './convolution_depthwise.js';
 import { cropLayer } from './crop.js';
 import { deconvolutionLayer } from './deconvolution.js';
 import { dropoutLayer } from './dropout.js';
@@ -21,6 +24,7 @@ import { expLayer } from './exp.js';
 import { flattenLayer } from './flatten.js';
 import { innerProductLayer } from './inner_product.js';
 import { inputLayer } from './input.js';
+import { interpLayer } from './interp.js';
 import { logLayer } from './log.js';
 import { lrnLayer } from './lrn.js';
 import { mvnLayer } from './mvn.js';
@@ -29,8 +33,10 @@ import { powerLayer } from './power.js';
 import { preluLayer } from './prelu.js';
 import { reductionLayer } from './reduction.js';
 import { reluLayer } from './relu.js';
+import { relu6Layer } from './relu6.js';
 import { reshapeLayer } from './reshape.js';
 import { scaleLayer } from './scale.js';
+import { shuffleChannelLayer } from './shuffle_channel.js';
 import { sigmoidLayer } from './sigmoid.js';
 import { silenceLayer } from './silence.js';
 import { sliceLayer } from './slice.js';
@@ -40,19 +46,24 @@ import { swishLayer } from './swish.js';
 import { tanhLayer } from './tanh.js';
 import { thresholdLayer } from './threshold.js';
 import { tileLayer } from './tile.js';
+import { upsampleLayer } from './upsample.js';
 
 // One line per layer type. Keep alphabetical.
 const layerTypes: LayerType[] = [
   absValLayer,
   argmaxLayer,
+  axpyLayer,
   batchNormLayer,
   biasLayer,
+  bnLayer,
   bnllLayer,
   clipLayer,
   concatLayer,
+  convolutionDepthwiseLayer,
   convolutionLayer,
   cropLayer,
   deconvolutionLayer,
+  depthwiseConvolutionLayer,
   dropoutLayer,
   eltwiseLayer,
   eluLayer,
@@ -61,6 +72,7 @@ const layerTypes: LayerType[] = [
   flattenLayer,
   innerProductLayer,
   inputLayer,
+  interpLayer,
   logLayer,
   lrnLayer,
   mvnLayer,
@@ -68,9 +80,11 @@ const layerTypes: LayerType[] = [
   powerLayer,
   preluLayer,
   reductionLayer,
+  relu6Layer,
   reluLayer,
   reshapeLayer,
   scaleLayer,
+  shuffleChannelLayer,
   sigmoidLayer,
   silenceLayer,
   sliceLayer,
@@ -80,6 +94,7 @@ const layerTypes: LayerType[] = [
   tanhLayer,
   thresholdLayer,
   tileLayer,
+  upsampleLayer,
 ];
 
 const byType = new Map(layerTypes.map((t) => [t.type, t]));

@@ -1,5 +1,6 @@
 import type { LayerParameter, Message } from '../caffe/types.js';
 import { LayerError } from '../layers/layer.js';
+import { poolRoundsUp } from '../layers/pooling.js';
 
 // Window geometry of Pooling, read the way Caffe's LayerSetUp reads it (pooling_layer.cpp): the _h/_w fields win
 // when present, else the shared field. (Convolution's: readConvSettings in src/layers/convolution.ts.)
@@ -18,7 +19,7 @@ export interface PoolGeometry {
 }
 
 /**
- * Pooling geometry for an input of H x W, with Caffe's output size: ceil (or floor with round_mode FLOOR),
+ * Pooling geometry for an input of H x W, with Caffe's output size: ceil (or floor: round_mode FLOOR, ceil_mode false),
  * then, when any pad is set, the last window is dropped if it would start in the bottom/right padding.
  */
 export function poolGeometry(def: LayerParameter, p: Message, height: number, width: number): PoolGeometry {
@@ -32,7 +33,7 @@ export function poolGeometry(def: LayerParameter, p: Message, height: number, wi
   if (!(kernel[0] > 0 && kernel[1] > 0)) throw new LayerError(def, 'kernel size must be positive');
   if (!(stride[0] > 0 && stride[1] > 0)) throw new LayerError(def, 'stride must be positive');
   if (pad[0] >= kernel[0] || pad[1] >= kernel[1]) throw new LayerError(def, 'pad must be smaller than the kernel');
-  const round = p.round_mode === 'FLOOR' ? Math.floor : Math.ceil;
+  const round = poolRoundsUp(def) ? Math.ceil : Math.floor;
   const size = (n: number, i: 0 | 1): number => {
     let out = round((n + 2 * pad[i] - kernel[i]) / stride[i]) + 1;
     if ((pad[0] || pad[1]) && (out - 1) * stride[i] >= n + pad[i]) out -= 1;

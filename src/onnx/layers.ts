@@ -43,7 +43,6 @@ function pooling(c: LayerContext): void {
   const { layer } = c;
   const p = paramsOf(layer.def, 'pooling_param');
   const x = layer.bottomShapes[0];
-  if (layer.tops.length !== 1) fail(c, 'the MAX mask top is not supported in ONNX');
   if (x.length !== 4) fail(c, 'Pooling needs a 4-D input');
   if (p.pool !== 'MAX' && p.pool !== 'AVE') fail(c, `pool ${p.pool} has no ONNX equivalent; crema converts MAX and AVE`);
   const [height, width] = [x[2], x[3]];
@@ -66,7 +65,14 @@ function pooling(c: LayerContext): void {
     pads: ints([g.pad[0], g.pad[1], endPad[0], endPad[1]]),
   };
   if (p.pool === 'MAX') {
-    c.node('MaxPool', [c.bottom(0)], [c.top(0)], attrs); // padding never wins a MAX, however wide
+    // Padding never wins a MAX, however wide. The mask top (SegNet's Upsample reads it) is Caffe's h * W + w within
+    // the plane, as a float: ONNX's Indices count from the start of the tensor, so they are taken modulo H * W.
+    const outputs = layer.tops.length > 1 ? [c.top(0), c.tmp('indices')] : [c.top(0)];
+    c.node('MaxPool', [c.bottom(0)], outputs, attrs);
+    if (layer.tops.length > 1) {
+      const within = c.node('Mod', [outputs[1], c.b.int64s(`${layer.name}/plane`, [height * width])], [c.tmp('plane_index')]);
+      c.node('Cast', [within], [c.top(1)], { to: int(1) }); // FLOAT
+    }
     return;
   }
   // AVE: with count_include_pad every window here is divided by kh * kw. Caffe divides the window that
@@ -483,7 +489,6 @@ export const converters: Record<string, Converter> = {
   Convolution: (c) => convolution(c, false),
   Crop: crop,
   Deconvolution: (c) => convolution(c, true),
-  Dropout: identity,
   Eltwise: eltwise,
   Embed: embed,
   ELU: unary('Elu', (c) => ({ alpha: float(paramsOf(c.layer.def, 'elu_param').alpha as number) })),

@@ -1,16 +1,13 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-
-// proto/ sits beside src/ and dist/ at the package root.
-const protoDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto');
+import { platform } from '../platform.js';
 
 let root: protobuf.Root | undefined;
 
 /** The ONNX schema subset crema writes (proto/onnx.proto, package `onnx`), loaded once, names as written. */
 export function onnxSchema(): protobuf.Root {
   if (!root) {
-    root = new protobuf.Root().loadSync(path.join(protoDir, 'onnx.proto'), { keepCase: true });
+    // The text comes from the platform (proto/onnx.proto of the package, or bundled): no file access here.
+    root = protobuf.parse(platform().protoText('onnx.proto'), new protobuf.Root(), { keepCase: true }).root;
     root.resolveAll();
   }
   return root;

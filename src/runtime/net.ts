@@ -6,9 +6,10 @@ import { type Layer, declaredWeights } from '../layers/layer.js';
 import { loadPlugins } from '../layers/plugin.js';
 import { registerLayer } from '../layers/registry.js';
 import { type Fusion, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
-import { availableParallelism } from 'node:os';
+import { platform } from '../platform.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { type Source, isBytes, kindOf } from '../util/source.js';
 
 export type { LoadOptions };
 
@@ -21,6 +22,12 @@ export interface NetOptions {
 
 /** An input value: a Tensor, or bare data for the input's current shape. */
 export type InputValue = Tensor | Float32Array;
+
+/** A net to load: the prototxt (a path, its bytes or its text) and its weights (a path or the file's bytes). */
+export interface NetFiles {
+  prototxt: Source;
+  weights?: Source;
+}
 
 export interface ForwardOptions {
   /** Run from this layer (by name: the first layer of a repeated name, as pycaffe) on; blobs before it keep their values. */
@@ -53,7 +60,7 @@ export class Net {
     options: NetOptions,
   ) {
     this.notes = [...notes, ...repeatedNameNotes(graph)];
-    this.threads = Math.min(MAX_THREADS, Math.max(1, Math.floor(options.threads ?? availableParallelism()) || 1));
+    this.threads = Math.min(MAX_THREADS, Math.max(1, Math.floor(options.threads ?? platform().cores()) || 1));
     this.fusions = findFusions(graph.layers);
     this.fusedMembers = fusionMembers(this.fusions);
     // Workers start in the background; Net.load awaits the same start and reports a failure there.
@@ -62,8 +69,15 @@ export class Net {
     this.allocate();
   }
 
-  /** Loads a .prototxt and (optionally) its weights (.caffemodel of any version, or .caffemodel.h5). */
-  static async load(prototxt: string, weights?: string, options: LoadOptions & NetOptions = {}): Promise<Net> {
+  /**
+   * Loads a net: `Net.load('deploy.prototxt', 'weights.caffemodel')`, or `Net.load({ prototxt, weights }, options)`
+   * where each is a file path or the file's bytes (Uint8Array, ArrayBuffer, Buffer) and the prototxt may be its
+   * text. Weights: a .caffemodel of any version, or Caffe HDF5 (told apart by content).
+   */
+  static async load(files: NetFiles, options?: LoadOptions & NetOptions): Promise<Net>;
+  static async load(prototxt: Source, weights?: Source, options?: LoadOptions & NetOptions): Promise<Net>;
+  static async load(first: Source | NetFiles, second?: Source | (LoadOptions & NetOptions), third?: LoadOptions & NetOptions): Promise<Net> {
+    const [prototxt, weights, options = {}] = isNetFiles(first) ? [first.prototxt, first.weights, second as LoadOptions & NetOptions | undefined] : [first, second as Source | undefined, third];
     if (options.plugins?.length) await loadPlugins(options.plugins, registerLayer);
     const loaded = await loadNet(prototxt, weights, options);
     const net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, options);
@@ -193,4 +207,10 @@ export class Net {
     }
     for (const name of [...this.blobs.keys()]) if (!this.graph.blobShapes.has(name)) this.blobs.delete(name);
   }
+}
+
+function isNetFiles(value: unknown): value is NetFiles {
+  if (value === null || typeof value !== 'object' || isBytes(value)) return false;
+  if (!('prototxt' in value)) throw new CremaError(`Net.load: expected a prototxt (path, bytes or text) or { prototxt, weights }, got ${kindOf(value)} without 'prototxt'`);
+  return true;
 }

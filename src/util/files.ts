@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { ByteSource } from '../caffe/wire.js';
 import { CremaError } from './errors.js';
 
 /** Opens a file for reading, with a one-line CremaError naming it when it cannot be (missing, a directory, ...). */
@@ -31,6 +32,38 @@ export function withOpenFile<T>(path: string, read: (fd: number, size: number) =
 /** A whole file's bytes. */
 export function readFileBytes(path: string): Buffer {
   return withOpenFile(path, (fd) => fs.readFileSync(fd));
+}
+
+/** Reads a file through a small reusable buffer; big arrays are read straight into their own memory. */
+export function fileSource(fd: number, size: number, windowSize = 1 << 16): ByteSource {
+  windowSize = Math.max(windowSize, 16); // a varint or fixed64 must fit in one window
+  const buf = new Uint8Array(windowSize);
+  let base = 0;
+  let filled = 0;
+  const readFully = (dest: Uint8Array, pos: number): void => {
+    let done = 0;
+    while (done < dest.length) {
+      const n = fs.readSync(fd, dest, done, dest.length - done, pos + done);
+      if (n === 0) throw new CremaError(`file shrank while reading (at byte ${pos + done})`);
+      done += n;
+    }
+  };
+  return {
+    size,
+    windowSize,
+    window(pos, n) {
+      if (pos < base || pos + n > base + filled) {
+        base = pos;
+        filled = Math.min(windowSize, size - pos);
+        readFully(buf.subarray(0, filled), pos);
+      }
+      return { buf, base };
+    },
+    copy(pos, dest) {
+      if (pos >= base && pos + dest.length <= base + filled) dest.set(buf.subarray(pos - base, pos - base + dest.length));
+      else readFully(dest, pos);
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------

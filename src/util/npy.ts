@@ -1,12 +1,18 @@
-import fs from 'node:fs';
+import { platform } from '../platform.js';
 import { Tensor, sizeOf } from '../tensor.js';
 import { CremaError } from './errors.js';
-import { readFileBytes } from './files.js';
 
 // NumPy .npy, version 1-3: the format Caffe users exchange blobs in (and what `--dump` writes).
 // Reads little/big-endian float32/float64/int/uint/bool arrays into a float32 Tensor; writes float32 (v1.0).
 
 const MAGIC = '\x93NUMPY';
+
+/** Bytes as text, one character per byte (.npy headers are latin1, or ASCII in UTF-8). */
+function latin1(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  return s;
+}
 
 const readers: Record<string, (v: DataView, off: number, le: boolean) => number> = {
   f4: (v, o, le) => v.getFloat32(o, le),
@@ -27,7 +33,7 @@ export function parseNpy(bytes: Uint8Array, file: string): Tensor {
   const fail = (what: string): never => {
     throw new CremaError(`${file}: ${what}`);
   };
-  if (bytes.length < 10 || Buffer.from(bytes.subarray(0, 6)).toString('latin1') !== MAGIC) fail('not a .npy file (no \\x93NUMPY header)');
+  if (bytes.length < 10 || latin1(bytes.subarray(0, 6)) !== MAGIC) fail('not a .npy file (no \\x93NUMPY header)');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const major = bytes[6];
   const headerLenSize = major === 1 ? 2 : 4;
@@ -36,7 +42,8 @@ export function parseNpy(bytes: Uint8Array, file: string): Tensor {
   const headerLen = headerLenSize === 2 ? view.getUint16(8, true) : view.getUint32(8, true);
   const start = 8 + headerLenSize + headerLen;
   if (start > bytes.length) fail('truncated .npy header');
-  const header = Buffer.from(bytes.subarray(8 + headerLenSize, start)).toString(major === 3 ? 'utf8' : 'latin1');
+  const headerBytes = bytes.subarray(8 + headerLenSize, start);
+  const header = major === 3 ? new TextDecoder().decode(headerBytes) : latin1(headerBytes);
   const descr = /'descr'\s*:\s*'([<>|=]?)([a-z])(\d+)'/.exec(header);
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
   const shapeMatch = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
@@ -60,23 +67,24 @@ export function parseNpy(bytes: Uint8Array, file: string): Tensor {
 }
 
 export function readNpy(file: string): Tensor {
-  return parseNpy(readFileBytes(file), file);
+  return parseNpy(platform().readFile(file), file);
 }
 
-export function encodeNpy(t: { dims: readonly number[]; data: Float32Array }): Buffer {
+export function encodeNpy(t: { dims: readonly number[]; data: Float32Array }): Uint8Array {
   const shape = t.dims.length === 1 ? `(${t.dims[0]},)` : `(${t.dims.join(', ')})`;
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }`;
   header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n'; // pad so the data starts 64-byte aligned
-  const pre = Buffer.alloc(10);
-  pre.write(MAGIC, 0, 'latin1');
-  pre[6] = 1;
-  pre[7] = 0;
-  pre.writeUInt16LE(header.length, 8);
-  return Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)]);
+  const out = new Uint8Array(10 + header.length + t.data.byteLength);
+  for (let i = 0; i < 6; i++) out[i] = MAGIC.charCodeAt(i);
+  out[6] = 1; // version 1.0
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
+  out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), 10 + header.length);
+  return out;
 }
 
 export function writeNpy(file: string, t: { dims: readonly number[]; data: Float32Array }): void {
-  fs.writeFileSync(file, encodeNpy(t));
+  platform().writeFile(file, encodeNpy(t));
 }
 
 function halfToFloat(h: number): number {

@@ -1,0 +1,15 @@
+// crema's platform-neutral core: parse prototxt / caffemodel bytes -> upgrade -> phase -> graph -> forward -> ONNX.
+// Nothing here (or below) imports a `node:` module, Buffer or process (test/core.test.ts checks): an entry installs
+// a Platform (src/platform.ts) first, as src/index.ts does for Node and a browser entry does for the browser.
+export { type KernelWorker, type KernelWorkerInit, type Platform, setPlatform } from './platform.js';
+export { Net, type ForwardOptions, type InputValue, type LoadOptions, type NetFiles, type NetOptions } from './runtime/net.js';
+export { Tensor, type Shape } from './tensor.js';
+export { CremaError } from './util/errors.js';
+export type { Bytes, Source } from './util/source.js';
+export { parseNpy, encodeNpy } from './util/npy.js';
+export { knownLayerTypes } from './layers/registry.js';
+export { type ConvertOptions, convertGraph, encodeConversion } from './onnx/convert.js';
+export { type FloatImage, cropImage } from './image/image.js';
+export { resizeImage } from './image/resize.js';
+export { type Mean, readMean } from './image/mean.js';
+export { type InputGeometry, type PreprocessOptions, geometryOf, inputsPerImage, preprocess, preprocessImage } from './image/preprocess.js';

@@ -1,0 +1,142 @@
+import { paramsOf } from '../caffe/schema.js';
+import type { LayerParameter } from '../caffe/types.js';
+import type { LayerContext } from '../onnx/context.js';
+import { type Shape, shapeString } from '../tensor.js';
+import { type LayerType, expectCounts, need } from './layer.js';
+
+interface InterpParam {
+  height: number;
+  width: number;
+  zoom_factor: number;
+  shrink_factor: number;
+  pad_beg: number;
+  pad_end: number;
+}
+
+/** What interp_layer.cpp's Reshape decides: the input window (after cropping by pad_beg / pad_end) and the output size. */
+interface InterpGeometry {
+  /** First input row / column of the window (-pad_beg). */
+  offset: number;
+  inH: number;
+  inW: number;
+  outH: number;
+  outW: number;
+}
+
+/** Reads interp_param once; returns the geometry for a given (H, W), with the fork's checks as LayerErrors. */
+function interpGeometry(def: LayerParameter): (height: number, width: number) => InterpGeometry {
+  const p = paramsOf<InterpParam>(def, 'interp_param');
+  const raw = (def.interp_param ?? {}) as Record<string, unknown>;
+  const has = (f: keyof InterpParam) => raw[f] !== undefined;
+  need(def, p.pad_beg <= 0 && p.pad_end <= 0, () => `pad_beg and pad_end must be 0 or negative (the fork only crops), got ${p.pad_beg} and ${p.pad_end}`);
+  const shrink = has('shrink_factor'), zoom = has('zoom_factor');
+  need(def, shrink || zoom || (has('height') && has('width')), 'needs zoom_factor, shrink_factor, or both height and width');
+  if (shrink) need(def, p.shrink_factor >= 1, () => `shrink_factor must be at least 1, got ${p.shrink_factor}`);
+  if (zoom) need(def, p.zoom_factor >= 1, () => `zoom_factor must be at least 1, got ${p.zoom_factor}`);
+  // The fork's order of cases: shrink alone, zoom alone, height and width, then shrink followed by zoom.
+  const shrunk = (n: number) => Math.floor((n - 1) / p.shrink_factor) + 1;
+  const zoomed = (n: number) => n + (n - 1) * (p.zoom_factor - 1);
+  const size = (n: number, fixed: number): number =>
+    shrink && !zoom ? shrunk(n) : zoom && !shrink ? zoomed(n) : !shrink ? fixed : zoomed(shrunk(n));
+  return (height, width) => {
+    const inH = height + p.pad_beg + p.pad_end, inW = width + p.pad_beg + p.pad_end;
+    need(def, inH > 0 && inW > 0, () => `pad_beg ${p.pad_beg} and pad_end ${p.pad_end} crop all of the ${height} x ${width} input`);
+    const outH = size(inH, p.height), outW = size(inW, p.width);
+    need(def, outH > 0 && outW > 0, () => `output size ${outH} x ${outW} must be positive`);
+    return { offset: -p.pad_beg, inH, inW, outH, outW };
+  };
+}
+
+/**
+ * One axis of the fork's bilinear sampling (caffe_cpu_interp2 in src/caffe/util/interp.cpp): aligned corners,
+ * ratio (in - 1) / (out - 1) and the source position computed in float32 as there; the last row/column has no
+ * neighbour (step 0).
+ */
+function axisTable(inSize: number, outSize: number): { index: Int32Array; step: Int32Array; lambda: Float32Array } {
+  const index = new Int32Array(outSize), step = new Int32Array(outSize), lambda = new Float32Array(outSize);
+  const ratio = outSize > 1 ? Math.fround((inSize - 1) / (outSize - 1)) : 0;
+  for (let o = 0; o < outSize; o++) {
+    const r = Math.fround(ratio * o);
+    const i = Math.trunc(r);
+    index[o] = i;
+    step[o] = i < inSize - 1 ? 1 : 0;
+    lambda[o] = Math.fround(r - i);
+  }
+  return { index, step, lambda };
+}
+
+/**
+ * Interp (hszhao/PSPNet, DeepLab v2): bilinear resize with aligned corners of each (N, C) plane, after cropping
+ * -pad_beg rows/columns at the start and -pad_end at the end. Output size from zoom_factor (n + (n - 1)(z - 1)),
+ * shrink_factor ((n - 1) / s + 1), both (shrink, then zoom), or height and width. ONNX: Slice + Resize
+ * (linear, align_corners).
+ */
+export const interpLayer: LayerType = {
+  type: 'Interp',
+  create(def) {
+    const geometryFor = interpGeometry(def);
+    let g: InterpGeometry | undefined;
+    let rows = axisTable(1, 1), cols = rows;
+    return {
+      reshape([shape]) {
+        expectCounts(def, [1, 1], [1, 1]);
+        need(def, shape.length === 4, () => `needs a 4-D bottom (num, channels, height, width), got ${shapeString(shape)}`);
+        g = geometryFor(shape[2], shape[3]);
+        rows = axisTable(g.inH, g.outH);
+        cols = axisTable(g.inW, g.outW);
+        return [[shape[0], shape[1], g.outH, g.outW]];
+      },
+      forward([bottom], [top]) {
+        const [num, channels, height, width] = bottom.dims;
+        const planes = num * channels, inPlane = height * width, outPlane = g!.outH * g!.outW;
+        const copy = g!.inH === g!.outH && g!.inW === g!.outW;
+        for (let c = 0; c < planes; c++) {
+          const xo = c * inPlane + g!.offset * width + g!.offset;
+          if (copy) copyWindow(bottom.data, xo, width, top.data, c * outPlane, g!.outH, g!.outW);
+          else bilinear(bottom.data, xo, width, top.data, c * outPlane, rows, cols);
+        }
+      },
+    };
+  },
+  onnx: interpToOnnx,
+};
+
+function copyWindow(x: Float32Array, xo: number, width: number, y: Float32Array, yo: number, outH: number, outW: number): void {
+  for (let h = 0; h < outH; h++) y.set(x.subarray(xo + h * width, xo + h * width + outW), yo + h * outW);
+}
+
+function bilinear(x: Float32Array, xo: number, width: number, y: Float32Array, yo: number, rows: ReturnType<typeof axisTable>, cols: ReturnType<typeof axisTable>): void {
+  const outH = rows.index.length, outW = cols.index.length;
+  const ci = cols.index, cs = cols.step, cl = cols.lambda;
+  for (let h = 0; h < outH; h++) {
+    const top = xo + rows.index[h] * width, below = rows.step[h] * width;
+    const h1 = rows.lambda[h], h0 = Math.fround(1 - h1);
+    const out = yo + h * outW;
+    for (let w = 0; w < outW; w++) {
+      const p = top + ci[w], dx = cs[w];
+      const w1 = cl[w], w0 = Math.fround(1 - w1);
+      y[out + w] = h0 * (w0 * x[p] + w1 * x[p + dx]) + h1 * (w0 * x[p + below] + w1 * x[p + below + dx]);
+    }
+  }
+}
+
+function interpToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const x: Shape = layer.bottomShapes[0];
+  const g = interpGeometry(layer.def)(x[2], x[3]);
+  let input = c.bottom(0);
+  if (g.inH !== x[2] || g.inW !== x[3]) {
+    const starts = c.b.int64s(`${layer.name}/crop_starts`, [g.offset, g.offset]);
+    const ends = c.b.int64s(`${layer.name}/crop_ends`, [g.offset + g.inH, g.offset + g.inW]);
+    input = c.node('Slice', [input, starts, ends, c.b.int64s(`${layer.name}/crop_axes`, [2, 3])], [c.tmp('cropped')]);
+  }
+  if (g.inH === g.outH && g.inW === g.outW) {
+    c.alias(0, input); // the fork copies the window
+    return;
+  }
+  const sizes = c.b.int64s(`${layer.name}/sizes`, [x[0], x[1], g.outH, g.outW]);
+  c.node('Resize', [input, '', '', sizes], [c.top(0)], {
+    mode: { string: 'linear' },
+    coordinate_transformation_mode: { string: 'align_corners' },
+  });
+}

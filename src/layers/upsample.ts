@@ -1,0 +1,85 @@
+import { paramsOf } from '../caffe/schema.js';
+import type { LayerParameter } from '../caffe/types.js';
+import { int } from '../onnx/builder.js';
+import type { LayerContext } from '../onnx/context.js';
+import { type Shape, shapeString } from '../tensor.js';
+import { LayerError, type LayerType, expectCounts, need } from './layer.js';
+
+interface UpsampleParam {
+  scale: number;
+  scale_h: number;
+  scale_w: number;
+  pad_out_h: boolean;
+  pad_out_w: boolean;
+  upsample_h: number;
+  upsample_w: number;
+}
+
+/** The fork's LayerSetUp checks; returns the top's (height, width) for a bottom's. */
+function upsampleSize(def: LayerParameter): (height: number, width: number) => [number, number] {
+  const p = paramsOf<UpsampleParam>(def, 'upsample_param');
+  const raw = (def.upsample_param ?? {}) as Record<string, unknown>;
+  const has = (f: keyof UpsampleParam) => raw[f] !== undefined;
+  if (has('upsample_h') && has('upsample_w')) {
+    need(def, p.upsample_h > 1 && p.upsample_w > 1, () => `upsample_h and upsample_w must be larger than 1, got ${p.upsample_h} and ${p.upsample_w}`);
+    return () => [p.upsample_h, p.upsample_w];
+  }
+  need(def, (!has('scale') && has('scale_h') && has('scale_w')) || (!has('scale_h') && !has('scale_w')),
+    'needs upsample_h and upsample_w, or scale, or both scale_h and scale_w (not scale with them)');
+  const [sh, sw] = has('scale_h') ? [p.scale_h, p.scale_w] : [p.scale, p.scale];
+  need(def, sh > 1 && sw > 1, () => `scale must be larger than 1, got ${sh} x ${sw}`);
+  need(def, (!p.pad_out_h || sh === 2) && (!p.pad_out_w || sw === 2), 'pad_out_h / pad_out_w need a scale of 2');
+  return (height, width) => [height * sh - Number(p.pad_out_h), width * sw - Number(p.pad_out_w)];
+}
+
+/**
+ * Upsample (alexgkendall/caffe-segnet, SegNet and ENet): max-unpooling. Bottoms (x, mask), the mask being the
+ * second top of a MAX Pooling (the index h * W + w of each maximum within its plane, as a float); each x goes to
+ * its index in a zeroed top plane, later writes winning. Size: upsample_h / upsample_w, or the bottom's times
+ * scale (scale_h / scale_w) less pad_out_h / pad_out_w. ONNX: ScatterElements into zeros.
+ */
+export const upsampleLayer: LayerType = {
+  type: 'Upsample',
+  create(def) {
+    const sizeFor = upsampleSize(def);
+    return {
+      reshape([x, mask]) {
+        expectCounts(def, [2, 2], [1, 1]);
+        need(def, x.length === 4, () => `needs a 4-D bottom (num, channels, height, width), got ${shapeString(x)}`);
+        need(def, shapeString(mask) === shapeString(x), () => `the mask (bottom 1) has shape ${shapeString(mask)}, the input ${shapeString(x)}: they must match`);
+        return [[x[0], x[1], ...sizeFor(x[2], x[3])]];
+      },
+      forward([x, mask], [top]) {
+        const inPlane = x.dims[2] * x.dims[3], outPlane = top.dims[2] * top.dims[3];
+        const xs = x.data, m = mask.data, y = top.data;
+        y.fill(0);
+        for (let c = 0, planes = x.dims[0] * x.dims[1]; c < planes; c++) {
+          const xo = c * inPlane, yo = c * outPlane;
+          for (let i = 0; i < inPlane; i++) {
+            const at = Math.trunc(m[xo + i]);
+            if (!(at >= 0 && at < outPlane)) throw outOfRange(def, m[xo + i], top.dims);
+            y[yo + at] = xs[xo + i];
+          }
+        }
+      },
+    };
+  },
+  onnx: upsampleToOnnx,
+};
+
+function outOfRange(def: LayerParameter, index: number, top: Shape): LayerError {
+  return new LayerError(def, `mask index ${index} is outside the ${top[2]} x ${top[3]} top: the scale does not match the pooling that made the mask`);
+}
+
+/** Per (N, C) plane: zeros of the top's plane size, x scattered to the mask's indices (the last write wins, as in the fork). */
+function upsampleToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const [x] = layer.bottomShapes, top = layer.topShapes[0];
+  const planes = x[0] * x[1];
+  const rows = (name: string, value: string, width: number) => c.node('Reshape', [value, c.b.int64s(`${layer.name}/${name}_shape`, [planes, width])], [c.tmp(name)]);
+  const updates = rows('updates', c.bottom(0), x[2] * x[3]);
+  const indices = c.node('Cast', [rows('mask', c.bottom(1), x[2] * x[3])], [c.tmp('indices')], { to: int(7) }); // INT64
+  const zeros = c.node('Expand', [c.b.scalar(0), c.b.int64s(`${layer.name}/zeros_shape`, [planes, top[2] * top[3]])], [c.tmp('zeros')]);
+  const scattered = c.node('ScatterElements', [zeros, indices, updates], [c.tmp('scattered')], { axis: int(1) });
+  c.node('Reshape', [scattered, c.b.int64s(`${layer.name}/shape`, top)], [c.top(0)]);
+}

@@ -1,0 +1,69 @@
+// The seam between crema's platform-neutral core (parse prototxt / caffemodel bytes -> upgrade -> phase -> graph ->
+// forward -> ONNX convert) and the system it runs on. The core imports no `node:` module and touches no Buffer or
+// process: whatever needs files, settings, cores, worker threads or HDF5 asks the installed Platform. The Node
+// entry (src/index.ts, the CLI) installs src/platform/node.ts; a browser entry installs its own.
+
+import type { ByteSource } from './caffe/wire.js';
+import type { Tensor } from './tensor.js';
+import { CremaError } from './util/errors.js';
+
+/** What a kernel worker thread is started with: the module and memory it shares, and where its jobs are. */
+export interface KernelWorkerInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  /** Byte address of the job control block (src/kernels/pool.ts). */
+  control: number;
+  /** Byte address of the job parameter block. */
+  params: number;
+  /** The worker's thread index (1 up; 0 is the calling thread). */
+  index: number;
+}
+
+/** A started kernel worker, as src/kernels/pool.ts drives it. */
+export interface KernelWorker {
+  /** Resolves when the worker sleeps on the control block, ready for jobs. */
+  readonly ready: Promise<void>;
+  /** The message of the chunk that failed on this worker in the job that just ended (read synchronously). */
+  takeError(): string | undefined;
+  terminate(): Promise<void>;
+}
+
+export interface Platform {
+  /** Names the platform in messages ('node', 'browser'). */
+  readonly name: string;
+  /** A whole file's bytes; a one-line CremaError naming the file when it cannot be read. */
+  readFile(path: string): Uint8Array;
+  /** Runs `read` over a file read through a small window (a big caffemodel is never held whole), then closes it. */
+  withFile<T>(path: string, read: (src: ByteSource) => T): T;
+  /** Writes a whole file. */
+  writeFile(path: string, bytes: Uint8Array): void;
+  /** The text of a schema shipped in the package's proto/ directory. */
+  protoText(name: 'caffe.proto' | 'onnx.proto'): string;
+  /** The compiled wasm kernels (the relaxed-SIMD build when this engine runs it), or undefined when not built. */
+  kernels(): { bytes: Uint8Array; build: 'fma' | 'simd' } | undefined;
+  /** A setting from the environment (CREMA_KERNELS, CREMA_FMA), or undefined. */
+  env(name: string): string | undefined;
+  /** Cores to use by default. */
+  cores(): number;
+  /** Starts a worker thread running the kernels' chunk loop (`loop`, a script over the names of KernelWorkerInit). */
+  startKernelWorker(loop: string, init: KernelWorkerInit): KernelWorker;
+  /** Caffe HDF5 weights (data/<layer>/<blob index>) from a file or its bytes, by layer name. */
+  readHdf5Weights(source: string | Uint8Array, label: string): Promise<Map<string, Tensor[]>>;
+}
+
+let installed: Platform | undefined;
+
+/** Installs the platform the core runs on (the Node and browser entries do this when imported). */
+export function setPlatform(p: Platform): void {
+  installed = p;
+}
+
+export function platform(): Platform {
+  if (!installed) throw new CremaError("crema: no platform installed: import crema's Node entry ('crema') or its browser entry");
+  return installed;
+}
+
+/** The platform, or undefined before one is installed (for code that has a fallback). */
+export function platformIfInstalled(): Platform | undefined {
+  return installed;
+}

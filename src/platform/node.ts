@@ -1,0 +1,92 @@
+// The Node side of the platform seam (src/platform.ts): files, environment, cores, worker threads, HDF5 through
+// h5wasm's Node build. Importing this module installs it; the Node entry (src/index.ts) and the CLI do.
+import fs from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
+import { type KernelWorker, type KernelWorkerInit, type Platform, setPlatform } from '../platform.js';
+import { fileSource, readFileBytes, withOpenFile } from '../util/files.js';
+
+/** The package root: proto/ and dist/ sit there, two levels up from both src/platform and dist/platform. */
+const ROOT = new URL('../../', import.meta.url);
+
+function readIfPresent(url: URL): Uint8Array | undefined {
+  try {
+    return fs.readFileSync(url);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The relaxed-SIMD build when this engine runs it. Node 20's V8 (11.3) implements relaxed SIMD behind a flag,
+ * which has to be on before the module is compiled; later Nodes have it on by default. CREMA_FMA=0 opts out
+ * (the plain build then runs: same results within float rounding).
+ */
+function fmaKernels(): Uint8Array | undefined {
+  if (process.env.CREMA_FMA === '0') return undefined;
+  const bytes = readIfPresent(new URL('dist/kernels-fma.wasm', ROOT));
+  if (!bytes) return undefined;
+  if (!WebAssembly.validate(bytes)) setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return WebAssembly.validate(bytes) ? bytes : undefined;
+}
+
+function kernels(): { bytes: Uint8Array; build: 'fma' | 'simd' } | undefined {
+  const fma = fmaKernels();
+  if (fma) return { bytes: fma, build: 'fma' };
+  const simd = readIfPresent(new URL('dist/kernels.wasm', ROOT));
+  return simd && { bytes: simd, build: 'simd' };
+}
+
+// The worker's preamble (CommonJS, run with eval: no file to find next to src/ or dist/); the loop is the core's.
+const WORKER_PREAMBLE = `
+const { workerData, parentPort } = require('node:worker_threads');
+const { module, memory, control, params, index, errors } = workerData;
+const ready = () => parentPort.postMessage('ready');
+const postError = (message) => errors.postMessage(message);
+`;
+
+/** A kernel worker thread; its first error of a job arrives on a port read synchronously when the job ends. */
+function startKernelWorker(loop: string, init: KernelWorkerInit): KernelWorker {
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(WORKER_PREAMBLE + loop, {
+    eval: true,
+    execArgv: [], // not the parent's: `node --input-type=module -e` would make this CommonJS source fail
+    workerData: { ...init, errors: port2 },
+    transferList: [port2],
+  });
+  // Workers never keep the process alive.
+  worker.unref();
+  port1.unref();
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.once('message', () => resolve());
+    worker.once('error', reject);
+  });
+  return {
+    ready,
+    takeError: () => receiveMessageOnPort(port1)?.message as string | undefined,
+    async terminate() {
+      port1.close();
+      await worker.terminate();
+    },
+  };
+}
+
+export const nodePlatform: Platform = {
+  name: 'node',
+  readFile: (path) => readFileBytes(path),
+  withFile: (path, read) => withOpenFile(path, (fd, size) => read(fileSource(fd, size))),
+  writeFile: (path, bytes) => fs.writeFileSync(path, bytes),
+  protoText: (name) => fs.readFileSync(new URL(`proto/${name}`, ROOT), 'utf8'),
+  kernels,
+  env: (name) => process.env[name],
+  cores: () => availableParallelism(),
+  startKernelWorker,
+  async readHdf5Weights(source, label) {
+    // h5wasm loads only when HDF5 weights come in: nothing else pays for it.
+    const { readHdf5Weights } = await import('../caffe/hdf5.js');
+    return readHdf5Weights(source, label);
+  },
+};
+
+setPlatform(nodePlatform);

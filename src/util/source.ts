@@ -1,0 +1,89 @@
+// What the loaders accept: a file path, or the file's bytes (Uint8Array, ArrayBuffer, Node's Buffer), or for a
+// prototxt its text. Errors name a path as it was given and bytes by what they are: "weights (Uint8Array, 1.2 MB)".
+import type { ByteSource } from '../caffe/wire.js';
+import { memorySource } from '../caffe/wire.js';
+import { platform } from '../platform.js';
+import { CremaError } from './errors.js';
+
+/** Bytes as the loaders take them. A Node Buffer is a Uint8Array. */
+export type Bytes = Uint8Array | ArrayBuffer;
+/** A file path or the file's bytes. */
+export type Source = string | Bytes;
+
+/** A source made concrete: bytes in memory, or a file path; `label` is how errors name it. */
+export type Resolved = { label: string; bytes: Uint8Array; path?: undefined } | { label: string; path: string; bytes?: undefined };
+
+export function isBytes(value: unknown): value is Bytes {
+  return value instanceof Uint8Array || value instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer);
+}
+
+/** "1.2 MB", "512 bytes": sizes in errors, decimal units. */
+export function sizeText(bytes: number): string {
+  if (bytes < 1000) return `${bytes} byte${bytes === 1 ? '' : 's'}`;
+  const [unit, div] = bytes < 1e6 ? ['kB', 1e3] : bytes < 1e9 ? ['MB', 1e6] : ['GB', 1e9];
+  return `${(bytes / div).toFixed(1)} ${unit}`;
+}
+
+/** How errors name bytes given for `role`: "weights (Uint8Array, 1.2 MB)". */
+export function bytesLabel(role: string, bytes: Bytes): string {
+  const kind = bytes.constructor?.name || 'bytes';
+  return `${role} (${kind}, ${sizeText(bytes.byteLength)})`;
+}
+
+/**
+ * Resolves a path or bytes given as `role` ('weights', 'mean', ...). Anything else is refused naming what it is,
+ * so a wrong argument never reaches a parser.
+ */
+export function resolveSource(role: string, source: unknown): Resolved {
+  if (typeof source === 'string') {
+    if (source === '') throw new CremaError(`${role}: an empty string is neither a file path nor its contents`);
+    return { label: source, path: source };
+  }
+  if (isBytes(source)) return { label: bytesLabel(role, source), bytes: source instanceof Uint8Array ? source : new Uint8Array(source) };
+  throw new CremaError(`${role}: expected a file path or the file's bytes (Uint8Array, ArrayBuffer, Buffer), got ${kindOf(source)}`);
+}
+
+/** Names a value's kind in errors: "null", "a number", "an object (Map)". */
+export function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') {
+    const name = (value as object).constructor?.name;
+    return name && name !== 'Object' ? `a ${name}` : 'an object';
+  }
+  return `a ${typeof value}`;
+}
+
+/** The bytes of a resolved source (a path is read whole). */
+export function bytesOf(r: Resolved): Uint8Array {
+  return r.bytes ?? platform().readFile(r.path);
+}
+
+/** Runs `read` over the source: bytes in memory as they are, a file through a window (never held whole). */
+export function withSource<T>(r: Resolved, read: (src: ByteSource) => T): T {
+  return r.bytes ? read(memorySource(r.bytes)) : platform().withFile(r.path, read);
+}
+
+/** UTF-8 text of bytes (prototxt, labels). */
+export function utf8(bytes: Uint8Array): string {
+  return new TextDecoder('utf-8').decode(bytes);
+}
+
+/**
+ * A prototxt given as a string is its text when it reads as protobuf text (a newline, a brace, or `name: value`
+ * at the start), else a path. A path never has those in practice; Windows drive letters (`C:\`) stay paths.
+ */
+export function looksLikePrototxtText(s: string): boolean {
+  return /[\n{}]/.test(s) || /^\s*#/.test(s) || /^\s*[A-Za-z_]\w*\s*:\s*["'\w-]/.test(s);
+}
+
+/** A prototxt's text and how errors name it: a path read, bytes decoded, or the text itself. */
+export function prototxtText(source: unknown): { text: string; label: string } {
+  if (typeof source === 'string' && looksLikePrototxtText(source)) {
+    const lines = source.split('\n').length;
+    return { text: source, label: `prototxt (text, ${lines} line${lines === 1 ? '' : 's'})` };
+  }
+  const r = resolveSource('prototxt', source);
+  return { text: utf8(bytesOf(r)), label: r.label };
+}

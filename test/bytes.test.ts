@@ -1,0 +1,106 @@
+// Bytes in: every loader takes a path, bytes (Uint8Array, ArrayBuffer, Buffer) or, for a prototxt, its text; the
+// results are the same as from the files, and errors name what was given. And the core (src/core.ts and all it
+// imports) stays platform-neutral: no `node:` module, no Buffer, no process, no Node-only package.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CremaError, Net, imageInput, readMean } from '../src/index.js';
+import { readNpy } from '../src/util/npy.js';
+
+const model = path.resolve('models/lenet');
+const prototxtFile = path.join(model, 'deploy.prototxt');
+const weightsFile = path.join(model, 'weights.caffemodel');
+const input = () => readNpy(path.join(model, 'example-input.npy'));
+
+async function probOf(net: Net): Promise<Float32Array> {
+  return Float32Array.from(net.forward({ data: input() }).prob.data);
+}
+
+describe('Net.load from bytes and text', () => {
+  it('gives the same net and numbers from Uint8Array, ArrayBuffer, Buffer and prototxt text as from paths', async () => {
+    const want = await probOf(await Net.load(prototxtFile, weightsFile));
+    const text = fs.readFileSync(prototxtFile, 'utf8');
+    const buffer = fs.readFileSync(weightsFile);
+    const u8 = new Uint8Array(buffer);
+    const ab = u8.slice().buffer;
+    for (const net of [
+      await Net.load({ prototxt: text, weights: u8 }),
+      await Net.load({ prototxt: new TextEncoder().encode(text), weights: ab }),
+      await Net.load(text, buffer),
+      await Net.load({ prototxt: prototxtFile, weights: weightsFile }),
+    ]) {
+      expect(net.inputs).toEqual(['data']);
+      expect(await probOf(net)).toEqual(want);
+    }
+  });
+
+  it('names bytes by kind and size, and text by its lines, in errors', async () => {
+    const text = fs.readFileSync(prototxtFile, 'utf8');
+    const jpeg = new Uint8Array(1_234_567);
+    jpeg.set([0xff, 0xd8, 0xff]);
+    await expect(Net.load({ prototxt: text, weights: jpeg })).rejects.toThrow(
+      new CremaError('weights (Uint8Array, 1.2 MB): this is a JPEG image, not a binary caffemodel'));
+    await expect(Net.load({ prototxt: text, weights: new ArrayBuffer(0) })).rejects.toThrow(
+      new CremaError('weights (ArrayBuffer, 0 bytes): empty file, not a caffemodel'));
+    await expect(Net.load({ prototxt: 'layer {\n  bogus_field: 1\n}\n' })).rejects.toThrow(
+      new CremaError("prototxt (text, 4 lines):2:3: layer '#0' has unknown field 'bogus_field'"));
+    await expect(Net.load({ prototxt: 42 as unknown as string })).rejects.toThrow(
+      new CremaError("prototxt: expected a file path or the file's bytes (Uint8Array, ArrayBuffer, Buffer), got a number"));
+    await expect(Net.load({ weights: weightsFile } as unknown as { prototxt: string })).rejects.toThrow(
+      new CremaError("Net.load: expected a prototxt (path, bytes or text) or { prototxt, weights }, got an object without 'prototxt'"));
+  });
+});
+
+describe('images and means from bytes', () => {
+  it('prepares an image from its bytes exactly as from its file', async () => {
+    const file = path.resolve('models/cifar10_full/examples/cat.jpg');
+    const dims = [1, 3, 32, 32];
+    const fromFile = await imageInput(file, dims, {});
+    const fromBytes = await imageInput(new Uint8Array(fs.readFileSync(file)), dims, {});
+    expect(fromBytes.data).toEqual(fromFile.data);
+    await expect(imageInput(new Uint8Array([1, 2, 3]), dims, {})).rejects.toThrow(/^image \(Uint8Array, 3 bytes\): cannot decode the image/);
+  });
+
+  it('reads a .binaryproto or .npy mean from its bytes, told apart by content', () => {
+    const geo = { channels: 3, height: 1, width: 1 };
+    const binaryproto = path.resolve('test/fixtures/pycaffe/mean36.binaryproto');
+    if (fs.existsSync(binaryproto)) {
+      const g = { channels: 3, height: 36, width: 36 };
+      expect(readMean(fs.readFileSync(binaryproto), g)).toEqual(readMean(binaryproto, g));
+    }
+    const npy = new Uint8Array(fs.readFileSync(path.join(model, 'example-input.npy')));
+    expect(() => readMean(npy, geo)).toThrow(new CremaError("mean (Uint8Array, 3.3 kB): has 1 channel, the net's input has 3"));
+  });
+});
+
+/** Every module src/core.ts reaches through static imports (dynamic imports are the platform's business). */
+function coreModules(): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const code = fs.readFileSync(file, 'utf8');
+    for (const m of code.matchAll(/^(?:import|export)\s[^;]*?from\s+'([^']+)'/gms)) {
+      const spec = m[1];
+      if (spec.startsWith('.')) visit(path.resolve(path.dirname(file), spec.replace(/\.js$/, '.ts')));
+      else seen.add(`package:${spec}`);
+    }
+  };
+  visit(path.resolve('src/core.ts'));
+  return [...seen];
+}
+
+describe('the core is platform-neutral', () => {
+  it('imports no node: module and no Node-only package, and uses no Buffer or process', () => {
+    const modules = coreModules();
+    expect(modules.length).toBeGreaterThan(30);
+    const packages = modules.filter((m) => m.startsWith('package:')).map((m) => m.slice(8));
+    expect(packages.filter((p) => p.startsWith('node:') || /^(sharp|h5wasm|onnxruntime-node|yargs)/.test(p))).toEqual([]);
+    const offenders = modules.filter((m) => !m.startsWith('package:')).filter((file) => {
+      // Comments and string literals may name them; code may not.
+      const code = fs.readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`/gm, '');
+      return /\bBuffer\b|\bprocess\b/.test(code);
+    });
+    expect(offenders.map((f) => path.relative(process.cwd(), f))).toEqual([]);
+  });
+});

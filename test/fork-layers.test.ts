@@ -1,0 +1,237 @@
+// The fork layers that no available referee runs as the fork does (OpenCV 4.5.1's caffe.proto lacks interp_param
+// and shuffle_channel_param, its Axpy swaps x and y, it has no Upsample or BN): each is checked against a plain
+// re-statement of its fork's source, natively and through ONNX Runtime, plus small cases worked out by hand.
+// The forks: hszhao/PSPNet (Interp: src/caffe/util/interp.cpp; BN: bn_layer.cpp), alexgkendall/caffe-segnet
+// (Upsample: upsample_layer.cpp; BN: bn_layer.cpp), farmingyard/ShuffleNet (shuffle_channel_layer.cpp),
+// hujie-frank/SENet (axpy_layer.cpp), rbgirshick/caffe-fast-rcnn (Dropout scale_train).
+import { describe, expect, it } from 'vitest';
+import { parsePrototxt } from '../src/caffe/prototxt.js';
+import type { NetParameter } from '../src/caffe/types.js';
+import { runOnnx } from '../src/onnx/run.js';
+import { Net } from '../src/runtime/net.js';
+import { Tensor, sizeOf } from '../src/tensor.js';
+import { randomArray, rng } from './helpers/compute.js';
+import { TOLERANCE, relativeDifference } from './helpers/reference.js';
+
+const f = Math.fround;
+
+function netOf(layers: string, weights: Record<string, Tensor[]> = {}): Net {
+  return Net.fromNetParameter(parsePrototxt(layers, 'fork.prototxt') as NetParameter, new Map(Object.entries(weights)));
+}
+
+/** Runs the net natively and through ONNX Runtime; every expected blob must match both. */
+async function expectBoth(net: Net, inputs: Record<string, Tensor>, expected: Record<string, { dims: readonly number[]; data: ArrayLike<number> }>): Promise<void> {
+  net.forward(inputs);
+  const native = Object.fromEntries(net.blobs);
+  const onnx = await runOnnx(net.graph, inputs, { threads: 1, outputs: Object.keys(expected) });
+  for (const [blob, want] of Object.entries(expected)) {
+    expect(native[blob].dims, `${blob} shape`).toEqual(want.dims);
+    expect(relativeDifference(native[blob].data, want.data), `${blob} native`).toBeLessThanOrEqual(TOLERANCE);
+    const o = onnx.get(blob)!;
+    expect(o.dims, `${blob} ONNX shape`).toEqual(want.dims);
+    expect(relativeDifference(o.data, want.data), `${blob} ONNX`).toBeLessThanOrEqual(TOLERANCE);
+  }
+}
+
+const input = (name: string, dims: readonly number[]) => `layer { name: "${name}" type: "Input" top: "${name}" input_param { shape { ${dims.map((d) => `dim: ${d}`).join(' ')} } } }`;
+const random = (dims: readonly number[], seed: number, amp = 1) => new Tensor(dims, randomArray(sizeOf(dims), rng(seed)).map((v) => v * amp));
+
+/** caffe_cpu_interp2 (not packed) restated: the window [y1, y1 + h1) x [x1, x1 + w1) of each plane resized to h2 x w2. */
+function forkInterp(x: Tensor, offset: number, h1: number, w1: number, h2: number, w2: number): { dims: readonly number[]; data: Float32Array } {
+  const [num, channels, H1, W1] = x.dims, out = new Float32Array(num * channels * h2 * w2);
+  const rh = h2 > 1 ? f((h1 - 1) / (h2 - 1)) : 0, rw = w2 > 1 ? f((w1 - 1) / (w2 - 1)) : 0;
+  for (let c = 0; c < num * channels; c++)
+    for (let i = 0; i < h2; i++)
+      for (let j = 0; j < w2; j++) {
+        const at = (r: number, s: number) => x.data[c * H1 * W1 + (offset + r) * W1 + offset + s];
+        if (h1 === h2 && w1 === w2) {
+          out[(c * h2 + i) * w2 + j] = at(i, j);
+          continue;
+        }
+        const hr = f(rh * i), h = Math.trunc(hr), hp = h < h1 - 1 ? 1 : 0, hl = f(hr - h);
+        const wr = f(rw * j), w = Math.trunc(wr), wp = w < w1 - 1 ? 1 : 0, wl = f(wr - w);
+        out[(c * h2 + i) * w2 + j] = (1 - hl) * ((1 - wl) * at(h, w) + wl * at(h, w + wp)) + hl * ((1 - wl) * at(h + hp, w) + wl * at(h + hp, w + wp));
+      }
+  return { dims: [num, channels, h2, w2], data: out };
+}
+
+describe('Interp (hszhao/PSPNet)', () => {
+  it('zoom_factor 2 of a 2 x 2 plane, worked by hand (aligned corners)', async () => {
+    const net = netOf(`${input('data', [1, 1, 2, 2])} layer { name: "up" type: "Interp" bottom: "data" top: "up" interp_param { zoom_factor: 2 } }`);
+    await expectBoth(net, { data: new Tensor([1, 1, 2, 2], Float32Array.of(0, 1, 2, 3)) }, {
+      up: { dims: [1, 1, 3, 3], data: [0, 0.5, 1, 1, 1.5, 2, 2, 2.5, 3] },
+    });
+  });
+
+  it('every way to give the size, and cropping by pad_beg / pad_end, against the fork\'s interp2', async () => {
+    const x = random([2, 3, 5, 7], 5, 3);
+    const cases: [string, number, number, number, number, number][] = [
+      // params, offset, window h x w, out h x w
+      ['zoom_factor: 3', 0, 5, 7, 13, 19],
+      ['shrink_factor: 2', 0, 5, 7, 3, 4],
+      ['shrink_factor: 2 zoom_factor: 4', 0, 5, 7, 9, 13],
+      ['height: 11 width: 4', 0, 5, 7, 11, 4],
+      ['height: 1 width: 6', 0, 5, 7, 1, 6],
+      ['zoom_factor: 2 pad_beg: -1 pad_end: -1', 1, 3, 5, 5, 9],
+      ['height: 3 width: 5 pad_beg: -1 pad_end: -1', 1, 3, 5, 3, 5], // same size: the fork copies the window
+      ['zoom_factor: 1', 0, 5, 7, 5, 7],
+      ['height: 33 width: 65', 0, 5, 7, 33, 65],
+    ];
+    const layers = cases.map(([p], i) => `layer { name: "i${i}" type: "Interp" bottom: "data" top: "i${i}" interp_param { ${p} } }`);
+    const net = netOf(`${input('data', x.dims)} ${layers.join(' ')}`);
+    const expected = Object.fromEntries(cases.map(([, o, h1, w1, h2, w2], i) => [`i${i}`, forkInterp(x, o, h1, w1, h2, w2)]));
+    await expectBoth(net, { data: x }, expected);
+  });
+
+  it('refuses what the fork refuses, in one line', () => {
+    const one = (p: string) => () => netOf(`${input('data', [1, 2, 4, 4])} layer { name: "interp" type: "Interp" bottom: "data" top: "y" interp_param { ${p} } }`);
+    expect(one('')).toThrow("layer 'interp' (Interp): needs zoom_factor, shrink_factor, or both height and width");
+    expect(one('height: 5')).toThrow("layer 'interp' (Interp): needs zoom_factor, shrink_factor, or both height and width");
+    expect(one('zoom_factor: 0')).toThrow("layer 'interp' (Interp): zoom_factor must be at least 1, got 0");
+    expect(one('shrink_factor: -2')).toThrow("layer 'interp' (Interp): shrink_factor must be at least 1, got -2");
+    expect(one('zoom_factor: 2 pad_beg: 1')).toThrow("layer 'interp' (Interp): pad_beg and pad_end must be 0 or negative (the fork only crops), got 1 and 0");
+    expect(one('zoom_factor: 2 pad_beg: -2 pad_end: -2')).toThrow("layer 'interp' (Interp): pad_beg -2 and pad_end -2 crop all of the 4 x 4 input");
+  });
+});
+
+describe('ShuffleChannel (farmingyard/ShuffleNet)', () => {
+  it('group 2 of 6 channels gives channels 0 3 1 4 2 5; group 3 of 6 gives 0 2 4 1 3 5 (worked by hand)', async () => {
+    const plane = 2, x = new Tensor([1, 6, 1, plane], Float32Array.from({ length: 6 * plane }, (_, i) => Math.floor(i / plane) * 10 + (i % plane)));
+    const order = (channels: number[]) => ({ dims: [1, 6, 1, plane], data: channels.flatMap((ch) => [ch * 10, ch * 10 + 1]) });
+    const net = netOf(`${input('data', x.dims)}
+      layer { name: "s2" type: "ShuffleChannel" bottom: "data" top: "s2" shuffle_channel_param { group: 2 } }
+      layer { name: "s3" type: "ShuffleChannel" bottom: "data" top: "s3" shuffle_channel_param { group: 3 } }
+      layer { name: "s1" type: "ShuffleChannel" bottom: "data" top: "s1" }`);
+    await expectBoth(net, { data: x }, { s2: order([0, 3, 1, 4, 2, 5]), s3: order([0, 2, 4, 1, 3, 5]), s1: order([0, 1, 2, 3, 4, 5]) });
+  });
+
+  it('refuses channels that are not a multiple of group, and group 0', () => {
+    expect(() => netOf(`${input('data', [1, 6, 2, 2])} layer { name: "sh" type: "ShuffleChannel" bottom: "data" top: "y" shuffle_channel_param { group: 4 } }`))
+      .toThrow("layer 'sh' (ShuffleChannel): channels 6 are not a multiple of group 4");
+    expect(() => netOf(`${input('data', [1, 6, 2, 2])} layer { name: "sh" type: "ShuffleChannel" bottom: "data" top: "y" shuffle_channel_param { group: 0 } }`))
+      .toThrow("layer 'sh' (ShuffleChannel): group must be positive, got 0");
+  });
+});
+
+describe('Axpy (hujie-frank/SENet)', () => {
+  it('top = a * x + y with bottoms (a, x, y), a of shape (N, C, 1, 1) and (N, C)', async () => {
+    const a = random([2, 3, 1, 1], 1), x = random([2, 3, 4, 5], 2, 2), y = random([2, 3, 4, 5], 3, 2);
+    const want = Float32Array.from(x.data, (v, i) => a.data[Math.floor(i / 20)] * v + y.data[i]);
+    const net = netOf(`${input('a', a.dims)} ${input('x', x.dims)} ${input('y', y.dims)} ${input('a2', [2, 3])}
+      layer { name: "axpy" type: "Axpy" bottom: "a" bottom: "x" bottom: "y" top: "out" }
+      layer { name: "axpy2" type: "Axpy" bottom: "a2" bottom: "x" bottom: "y" top: "out2" }`);
+    await expectBoth(net, { a, x, y, a2: new Tensor([2, 3], a.data) }, {
+      out: { dims: x.dims, data: want }, out2: { dims: x.dims, data: want },
+    });
+  });
+
+  it('refuses a scale of the wrong shape', () => {
+    const net = (a: number[]) => () =>
+      netOf(`${input('a', a)} ${input('x', [1, 3, 2, 2])} ${input('y', [1, 3, 2, 2])} layer { name: "axpy" type: "Axpy" bottom: "a" bottom: "x" bottom: "y" top: "out" }`);
+    expect(net([1, 3, 2, 1])).toThrow("layer 'axpy' (Axpy): the scale (bottom 0) must be (num, channels) of x, optionally with 1 x 1 after: got [1, 3, 2, 1] for x [1, 3, 2, 2]");
+  });
+});
+
+describe('Upsample (alexgkendall/caffe-segnet) with the Pooling mask top', () => {
+  it('puts each max back where the pooling found it, zeros elsewhere (worked by hand)', async () => {
+    const x = new Tensor([1, 1, 4, 4], Float32Array.of(1, 2, 0, 0, 3, 4, 9, 0, -1, -2, -3, -4, -5, -6, -7, -8));
+    const net = netOf(`${input('data', x.dims)}
+      layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" top: "mask" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+      layer { name: "up" type: "Upsample" bottom: "pool" bottom: "mask" top: "up" upsample_param { scale: 2 } }
+      layer { name: "up_hw" type: "Upsample" bottom: "pool" bottom: "mask" top: "up_hw" upsample_param { upsample_h: 3 upsample_w: 4 } }
+      layer { name: "up_pad" type: "Upsample" bottom: "pool" bottom: "mask" top: "up_pad" upsample_param { scale: 2 pad_out_h: true } }`);
+    await expectBoth(net, { data: x }, {
+      pool: { dims: [1, 1, 2, 2], data: [4, 9, -1, -3] },
+      mask: { dims: [1, 1, 2, 2], data: [5, 6, 8, 10] },
+      up: { dims: [1, 1, 4, 4], data: [0, 0, 0, 0, 0, 4, 9, 0, -1, 0, -3, 0, 0, 0, 0, 0] },
+      up_hw: { dims: [1, 1, 3, 4], data: [0, 0, 0, 0, 0, 4, 9, 0, -1, 0, -3, 0] },
+      up_pad: { dims: [1, 1, 3, 4], data: [0, 0, 0, 0, 0, 4, 9, 0, -1, 0, -3, 0] },
+    });
+  });
+
+  it('refuses a mask index outside the top, and bad sizes, in one line', () => {
+    const layers = (p: string) => `${input('data', [1, 1, 4, 4])}
+      layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" top: "mask" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+      layer { name: "up" type: "Upsample" bottom: "pool" bottom: "mask" top: "up" upsample_param { ${p} } }`;
+    const small = netOf(layers('upsample_h: 2 upsample_w: 2'));
+    expect(() => small.forward({ data: new Tensor([1, 1, 4, 4], Float32Array.from({ length: 16 }, (_, i) => i)) }))
+      .toThrow("layer 'up' (Upsample): mask index 5 is outside the 2 x 2 top: the scale does not match the pooling that made the mask");
+    expect(() => netOf(layers('scale: 1'))).toThrow("layer 'up' (Upsample): scale must be larger than 1, got 1 x 1");
+    expect(() => netOf(layers('scale: 2 scale_h: 2 scale_w: 2'))).toThrow("layer 'up' (Upsample): needs upsample_h and upsample_w, or scale, or both scale_h and scale_w (not scale with them)");
+    expect(() => netOf(layers('scale: 3 pad_out_w: true'))).toThrow("layer 'up' (Upsample): pad_out_h / pad_out_w need a scale of 2");
+  });
+});
+
+describe('BN (caffe-segnet and PSPNet)', () => {
+  const x = random([2, 3, 4, 5], 9, 2);
+  const channelOf = (i: number) => Math.floor(i / 20) % 3;
+  const blob = (seed: number, shift = 0) => new Tensor([1, 3, 1, 1], randomArray(3, rng(seed)).map((v) => v + shift));
+
+  it('PSPNet (4 blobs): (x - mean) / sqrt(var + eps) * slope + bias, eps from bn_param', async () => {
+    const [slope, bias, mean, variance] = [blob(1, 1), blob(2), blob(3), blob(4, 1.5)];
+    const want = (eps: number) => Float32Array.from(x.data, (v, i) => {
+      const c = channelOf(i);
+      return ((v - mean.data[c]) / Math.sqrt(variance.data[c] + eps)) * slope.data[c] + bias.data[c];
+    });
+    const net = netOf(`${input('data', x.dims)}
+      layer { name: "bn" type: "BN" bottom: "data" top: "bn" }
+      layer { name: "bn_eps" type: "BN" bottom: "data" top: "bn_eps" bn_param { eps: 0.5 frozen: true } }`,
+    { bn: [slope, bias, mean, variance], bn_eps: [slope, bias, mean, variance] });
+    await expectBoth(net, { data: x }, { bn: { dims: x.dims, data: want(1e-5) }, bn_eps: { dims: x.dims, data: want(0.5) } });
+  });
+
+  it('caffe-segnet (2 blobs): INFERENCE is x * scale + shift; LEARN normalizes by the batch (eps 1e-9), tops 1 and 2 its mean and variance', async () => {
+    const [scale, shift] = [blob(5, 1), blob(6)];
+    const stats = [0, 1, 2].map((c) => {
+      const values = [...x.data].filter((_, i) => channelOf(i) === c);
+      const m = values.reduce((s, v) => s + v, 0) / values.length;
+      return { m, v: values.reduce((s, v) => s + v * v, 0) / values.length - m * m };
+    });
+    const net = netOf(`${input('data', x.dims)}
+      layer { name: "inf" type: "BN" bottom: "data" top: "inf" bn_param { bn_mode: INFERENCE } }
+      layer { name: "learn" type: "BN" bottom: "data" top: "learn" top: "mean" top: "var" bn_param { scale_filler { type: "constant" value: 1 } } }`,
+    { inf: [scale, shift], learn: [scale, shift] });
+    await expectBoth(net, { data: x }, {
+      inf: { dims: x.dims, data: Float32Array.from(x.data, (v, i) => v * scale.data[channelOf(i)] + shift.data[channelOf(i)]) },
+      learn: { dims: x.dims, data: Float32Array.from(x.data, (v, i) => {
+        const c = channelOf(i);
+        return ((v - stats[c].m) / Math.sqrt(stats[c].v + 1e-9)) * scale.data[c] + shift.data[c];
+      }) },
+      mean: { dims: [1, 3, 1, 1], data: stats.map((s) => s.m) },
+      var: { dims: [1, 3, 1, 1], data: stats.map((s) => s.v) },
+    });
+  });
+
+  it('refuses a blob count of neither fork, and one fork\'s fields with the other\'s blobs', () => {
+    const bn = (p: string, blobs: number) => () => netOf(`${input('data', [1, 3, 2, 2])} layer { name: "bn" type: "BN" bottom: "data" top: "y" ${p} }`, { bn: Array.from({ length: blobs }, (_, i) => blob(i)) });
+    expect(bn('', 3)).toThrow("layer 'bn' (BN): has 3 weight blobs; BN has 2 (caffe-segnet: scale, shift) or 4 (PSPNet: slope, bias, mean, variance)");
+    expect(bn('bn_param { bn_mode: INFERENCE }', 4)).toThrow("layer 'bn' (BN): its weights are PSPNet's (4 blobs) but bn_param names bn_mode, which only the other fork has");
+    expect(bn('bn_param { eps: 0.001 }', 2)).toThrow("layer 'bn' (BN): its weights are caffe-segnet's (2 blobs) but bn_param names eps, which only the other fork has");
+    expect(bn('bn_param { bn_mode: INFERENCE eps: 0.001 }', 2)).toThrow("layer 'bn' (BN): mixes caffe-segnet's bn_param fields (bn_mode) with PSPNet's (eps)");
+  });
+});
+
+describe('Dropout scale_train (rbgirshick/caffe-fast-rcnn), ReLU6, pooling ceil_mode', () => {
+  it('scale_train: false multiplies by 1 - dropout_ratio at test; true (the default) is the identity', async () => {
+    const x = random([1, 2, 3, 3], 4, 5);
+    const net = netOf(`${input('data', x.dims)}
+      layer { name: "d" type: "Dropout" bottom: "data" top: "d" dropout_param { dropout_ratio: 0.3 scale_train: false } }
+      layer { name: "d_default" type: "Dropout" bottom: "data" top: "d_default" dropout_param { dropout_ratio: 0.3 scale_train: true } }`);
+    await expectBoth(net, { data: x }, {
+      d: { dims: x.dims, data: Float32Array.from(x.data, (v) => v * 0.7) },
+      d_default: { dims: x.dims, data: x.data },
+    });
+  });
+
+  it('ReLU6 clips to [0, 6]', async () => {
+    const x = new Tensor([1, 1, 1, 5], Float32Array.of(-3, 0, 2.5, 6, 7.5));
+    await expectBoth(netOf(`${input('data', x.dims)} layer { name: "r" type: "ReLU6" bottom: "data" top: "r" }`), { data: x }, { r: { dims: x.dims, data: [0, 0, 2.5, 6, 6] } });
+  });
+
+  it('ceil_mode false rounds the pooled size down, true up; giving it with round_mode is refused', () => {
+    const pool = (p: string) => netOf(`${input('data', [1, 1, 5, 5])} layer { name: "pool" type: "Pooling" bottom: "data" top: "p" pooling_param { kernel_size: 2 stride: 2 ${p} } }`);
+    expect(pool('ceil_mode: false').graph.blobShapes.get('p')).toEqual([1, 1, 2, 2]);
+    expect(pool('ceil_mode: true').graph.blobShapes.get('p')).toEqual([1, 1, 3, 3]);
+    expect(() => pool('ceil_mode: true round_mode: FLOOR')).toThrow("layer 'pool' (Pooling): gives both round_mode (BVLC) and ceil_mode (a fork's); give one");
+  });
+});
