@@ -31,10 +31,12 @@ import { mvnLayer } from './mvn.js';
 import { poolingLayer } from './pooling.js';
 import { powerLayer } from './power.js';
 import { preluLayer } from './prelu.js';
+import { psroiPoolingLayer } from './psroi_pooling.js';
 import { reductionLayer } from './reduction.js';
 import { reluLayer } from './relu.js';
 import { relu6Layer } from './relu6.js';
 import { reshapeLayer } from './reshape.js';
+import { roiPoolingLayer } from './roi_pooling.js';
 import { scaleLayer } from './scale.js';
 import { shuffleChannelLayer } from './shuffle_channel.js';
 import { sigmoidLayer } from './sigmoid.js';
@@ -79,10 +81,12 @@ const layerTypes: LayerType[] = [
   poolingLayer,
   powerLayer,
   preluLayer,
+  psroiPoolingLayer,
   reductionLayer,
   relu6Layer,
   reluLayer,
   reshapeLayer,
+  roiPoolingLayer,
   scaleLayer,
   shuffleChannelLayer,
   sigmoidLayer,
