@@ -1,7 +1,5 @@
 // The plugin API: layer types from outside crema (Caffe's Python layers, a fork's C++ layers), registered by
 // the library's `registerLayer` or loaded from a module by `--plugin FILE.js` / `Net.load(…, { plugins })`.
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { LayerParameter } from '../caffe/types.js';
 import type { LayerContext } from '../onnx/context.js';
 import { CremaError } from '../util/errors.js';
@@ -57,15 +55,22 @@ function guardedLayer(def: LayerParameter, source: string, layer: Layer): Layer 
   };
 }
 
+/** How a plugin file becomes a module: set by the platform that has files (src/platform/node.ts). */
+let importModule: ((file: string) => Promise<Record<string, unknown>>) | undefined;
+export function setPluginImporter(f: (file: string) => Promise<Record<string, unknown>>): void {
+  importModule = f;
+}
+
 /**
  * Imports plugin modules (each exports, as `default` or `layers`, a layer type or an array of them) and registers
  * their layer types. A module that cannot be imported or exports no layer type is a one-line CremaError naming it.
  */
 export async function loadPlugins(files: readonly string[], register: (t: LayerType, source: string) => void): Promise<void> {
   for (const file of files) {
+    if (!importModule) throw new CremaError(`--plugin ${file}: this platform loads no plugin files; register the layer type with registerLayer`);
     let mod: Record<string, unknown>;
     try {
-      mod = (await import(pathToFileURL(path.resolve(file)).href)) as Record<string, unknown>;
+      mod = await importModule(file);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       throw new CremaError(`--plugin ${file}: cannot load it: ${message.split('\n')[0]}`);

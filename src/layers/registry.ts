@@ -31,6 +31,7 @@ import { mvnLayer } from './mvn.js';
 import { poolingLayer } from './pooling.js';
 import { powerLayer } from './power.js';
 import { preluLayer } from './prelu.js';
+import { builtInPythonLayers, proposalLayer } from './proposal.js';
 import { psroiPoolingLayer } from './psroi_pooling.js';
 import { reductionLayer } from './reduction.js';
 import { reluLayer } from './relu.js';
@@ -81,6 +82,7 @@ const layerTypes: LayerType[] = [
   poolingLayer,
   powerLayer,
   preluLayer,
+  proposalLayer,
   psroiPoolingLayer,
   reductionLayer,
   relu6Layer,
@@ -139,10 +141,18 @@ export function layerTypeOf(def: LayerParameter): LayerType {
   if (def.type !== 'Python') return layerType(def.type, def.name);
   const p = paramsOf<{ module: string; layer: string }>(def, 'python_param');
   const key = `${p.module}.${p.layer}`;
-  const t = pluginTypes.get(key);
+  const t = pluginTypes.get(key) ?? builtInPythonLayers.get(key)?.type;
   if (!t)
     throw new LayerError(def, `crema cannot run Python layers; this one is ${key} (python_param module '${p.module}', layer '${p.layer}'). Register a replacement: a plugin module exporting { type: '${key}', create(def, weights) { … } }, given with --plugin FILE.js (or registerLayer from the library)`);
   return t;
+}
+
+/** What loading says about a Python layer that runs as one of crema's built-in layers (none for a plugin's). */
+export function builtInPythonNote(def: LayerParameter): string | undefined {
+  if (def.type !== 'Python') return undefined;
+  const p = paramsOf<{ module: string; layer: string }>(def, 'python_param');
+  const key = `${p.module}.${p.layer}`;
+  return pluginTypes.has(key) ? undefined : builtInPythonLayers.get(key)?.note(def);
 }
 
 export function knownLayerTypes(): string[] {

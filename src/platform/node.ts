@@ -6,6 +6,9 @@ import { setFlagsFromString } from 'node:v8';
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { type KernelWorker, type KernelWorkerInit, type Platform, setPlatform } from '../platform.js';
 import { fileSource, readFileBytes, withOpenFile } from '../util/files.js';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { setPluginImporter } from '../layers/plugin.js';
 
 /** The package root: proto/ and dist/ sit there, two levels up from both src/platform and dist/platform. */
 const ROOT = new URL('../../', import.meta.url);
@@ -90,3 +93,4 @@ export const nodePlatform: Platform = {
 };
 
 setPlatform(nodePlatform);
+setPluginImporter(async (file) => (await import(pathToFileURL(path.resolve(file)).href)) as Record<string, unknown>);

@@ -4,7 +4,7 @@ import { buildGraph, inferShapes, repeatedNameNotes, type Graph, type GraphLayer
 import { MAX_THREADS, setThreads, wasmEngine } from '../kernels/wasm.js';
 import { type Layer, declaredWeights } from '../layers/layer.js';
 import { loadPlugins } from '../layers/plugin.js';
-import { registerLayer } from '../layers/registry.js';
+import { builtInPythonNote, registerLayer } from '../layers/registry.js';
 import { type Fusion, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
 import { platform } from '../platform.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
@@ -59,7 +59,7 @@ export class Net {
     notes: string[],
     options: NetOptions,
   ) {
-    this.notes = [...notes, ...repeatedNameNotes(graph)];
+    this.notes = [...notes, ...repeatedNameNotes(graph), ...graph.layers.flatMap((l) => builtInPythonNote(l.def) ?? [])];
     this.threads = Math.min(MAX_THREADS, Math.max(1, Math.floor(options.threads ?? platform().cores()) || 1));
     this.fusions = findFusions(graph.layers);
     this.fusedMembers = fusionMembers(this.fusions);
