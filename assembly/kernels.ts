@@ -14,6 +14,7 @@
 import { depthwiseChunk } from './depthwise';
 import { madd } from './simd';
 import { poolChunk } from './pooling';
+import { gemvRows, packRowsAsB } from './rowmajor';
 
 const MR: i32 = 4;
 const NR: i32 = 8;
@@ -304,6 +305,8 @@ const KIND_CONV_PACK: i32 = 4;
 const KIND_CONV_ROWS: i32 = 5;
 const KIND_DEPTHWISE: i32 = 6;
 const KIND_POOL: i32 = 7;
+const KIND_GEMV_ROWS: i32 = 8;
+const KIND_IP_ROWS: i32 = 9;
 
 @inline function word(p: usize, i: i32): i32 {
   return load<i32>(p + (<usize>i << 2));
@@ -322,6 +325,8 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   else if (kind == KIND_CONV_ROWS) convRowsChunk(p, chunk, scratch);
   else if (kind == KIND_DEPTHWISE) depthwiseChunk(p, chunk, scratch);
   else if (kind == KIND_POOL) poolChunk(p, chunk, scratch);
+  else if (kind == KIND_GEMV_ROWS) gemvRowsChunk(p, chunk);
+  else if (kind == KIND_IP_ROWS) ipRowsChunk(p, chunk, scratch);
 }
 
 // Convolutions with large weights and few output positions (AlexNet's conv3..5) are split by rows, so that each
@@ -421,5 +426,39 @@ function ipChunk(p: usize, chunk: i32, scratch: usize): void {
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
     gemmStrips(M, N, kc, a + (<usize>k0 * mPad) * 4, b + (<usize>k0 * nPad) * 4, t0, t1, y, N, 0, k0 == 0, k0 + kc >= K, biasMode, bias, reluOn, slope, scratch);
+  }
+}
+
+// Inner product over row-major weights (assembly/rowmajor.ts). Batch 1: chunk -> a range of output rows
+// (fields 3 K, 4 N, 5 x, 6 W, 7 y, 8 bias, 9 relu on, 10 slope, 11 rows per chunk).
+function gemvRowsChunk(p: usize, chunk: i32): void {
+  const K = word(p, 3), N = word(p, 4), x = addr(p, 5), w = addr(p, 6), y = addr(p, 7), bias = addr(p, 8);
+  const reluOn = word(p, 9) != 0, slope = load<f32>(p + 10 * 4), rowsPerChunk = word(p, 11);
+  const n0 = chunk * rowsPerChunk;
+  gemvRows(w, K, x, y, bias, n0, min(N, n0 + rowsPerChunk), reluOn, slope);
+}
+
+/** Strips of packed B that fit in a thread's scratch per K block (THREAD_SCRATCH: KC x 512 floats). */
+const SCRATCH_STRIPS: i32 = 64;
+
+/**
+ * Batch M > 1 over row-major W: fields as ipChunk's, 7 = W (N x K row-major). For each group of up to 64 of the
+ * chunk's strips and each K block, the strips are packed from W into thread scratch and multiplied by packed x.
+ */
+function ipRowsChunk(p: usize, chunk: i32, scratch: usize): void {
+  const K = word(p, 3), KC = word(p, 4), N = word(p, 5), a = addr(p, 6), w = addr(p, 7), y = addr(p, 8);
+  const bias = addr(p, 9), reluOn = word(p, 10) != 0, slope = load<f32>(p + 11 * 4), chunkStrips = word(p, 12);
+  const M = word(p, 13);
+  const mPad = (M + MR - 1) / MR * MR;
+  const t0 = chunk * chunkStrips, t1 = min((N + NR - 1) / NR, t0 + chunkStrips);
+  const biasMode = bias != 0 ? BIAS_COL : BIAS_NONE;
+  const buffer = scratch + 128;
+  for (let s0 = t0; s0 < t1; s0 += SCRATCH_STRIPS) {
+    const strips = min(SCRATCH_STRIPS, t1 - s0), col = s0 * NR, cols = min(N, (s0 + strips) * NR) - col;
+    for (let k0 = 0; k0 < K; k0 += KC) {
+      const kc = min(KC, K - k0);
+      packRowsAsB(w, K, k0, kc, col, col + cols, buffer);
+      gemmStrips(M, cols, kc, a + (<usize>k0 * mPad) * 4, buffer, 0, strips, y, N, col, k0 == 0, k0 + kc >= K, biasMode, bias + <usize>col * 4, reluOn, slope, scratch);
+    }
   }
 }

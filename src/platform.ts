@@ -45,6 +45,13 @@ export interface Platform {
   env(name: string): string | undefined;
   /** Cores to use by default. */
   cores(): number;
+  /**
+   * True in a thread the application started itself (Node's worker_threads): a net there defaults to 1 thread,
+   * the application being parallel already. Optional: false when absent.
+   */
+  inWorkerThread?(): boolean;
+  /** A full garbage collection now, where the engine allows one (optional: nothing when absent). */
+  collectGarbage?(): void;
   /** Starts a worker thread running the kernels' chunk loop (`loop`, a script over the names of KernelWorkerInit). */
   startKernelWorker(loop: string, init: KernelWorkerInit): KernelWorker;
   /** Caffe HDF5 weights (data/<layer>/<blob index>) from a file or its bytes, by layer name. */

@@ -3,15 +3,22 @@
 // not a multiple of the 4-row tile, columns not a multiple of 8, K over the 256 block, groups, 1x1, batches),
 // fused (leaky) ReLU, on 1 and 2 threads; plus ReLU fusion in Net (in place only) and the job chunking under
 // threads. Needs `npm run build` (dist/kernels.wasm); fails, rather than skips, without it.
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LayerParameter } from '../src/caffe/types.js';
 import { ThreadPool } from '../src/kernels/pool.js';
 import { KC, KIND_GEMV, kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
 import type { FusableLayer } from '../src/layers/convolution.js';
+import { innerProductLayer } from '../src/layers/inner_product.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { CremaError } from '../src/util/errors.js';
 import { layerDef, randomArray, randomInt, relDiff, rng, runLayer } from './helpers/compute.js';
+
+/** A module of the build (dist/), for code that runs in a worker thread or a child, outside vitest. */
+const dist = (file: string): string => path.resolve('dist', file);
 
 function bothKernels(def: LayerParameter, weights: Tensor[], x: Tensor, relu?: number): [Tensor, Tensor] {
   const fuse = (l: unknown) => relu !== undefined && (l as FusableLayer).fuseRelu(relu);
@@ -31,7 +38,7 @@ afterAll(() => useKernels('wasm'));
 for (const threads of [1, 2]) {
   describe(`wasm kernels vs TypeScript kernels, ${threads} thread(s)`, () => {
     beforeAll(async () => {
-      await setThreads(threads);
+      await setThreads(threads, 2); // 2 threads even on a one-core machine: the pool's paths must run
       expect(wasmEngine()!.activeThreads()).toBe(threads);
     });
 
@@ -168,8 +175,63 @@ for (const threads of [1, 2]) {
         expect(relDiff(got.data, want.data), label).toBeLessThan(1e-5);
       }
     });
+
+    it('InnerProduct over row-major weights: more than 64 strips a chunk (packed in groups), K tails, rows not of 4', () => {
+      const random = rng(23 + threads);
+      for (const [M, K, N] of [[1, 301, 603], [3, 259, 1029], [9, 7, 517], [2, 1, 5], [1, 3, 1]]) {
+        const x = new Tensor([M, K], randomArray(M * K, random));
+        const w = new Tensor([N, K], randomArray(N * K, random));
+        const b = new Tensor([N], randomArray(N, random));
+        const def = layerDef('InnerProduct', { inner_product_param: { num_output: N } });
+        const [got, want] = bothKernels(def, [w, b], x, M === 3 ? 0.5 : undefined);
+        expect(relDiff(got.data, want.data), `M ${M} K ${K} N ${N}`).toBeLessThan(1e-5);
+      }
+    });
   });
 }
+
+describe('InnerProduct weights: one copy', () => {
+  it('Net.load moves them into wasm memory before the first forward (net.params views them, same values)', async () => {
+    const lenet = (f: string): string => path.resolve('models/lenet', f);
+    const net = await Net.load(lenet('deploy.prototxt'), lenet('weights.caffemodel'), { threads: 1 });
+    useKernels('js');
+    const js = await Net.load(lenet('deploy.prototxt'), lenet('weights.caffemodel'), { threads: 1 });
+    useKernels('wasm');
+    for (const name of ['ip1', 'ip2']) {
+      const [w] = net.params.get(name)!;
+      expect(w.data.buffer, name).toBe(wasmEngine()!.memory.buffer);
+      expect(relDiff(w.data, js.params.get(name)![0].data), name).toBe(0);
+    }
+    expect(net.params.get('conv1')![0].data.buffer).not.toBe(wasmEngine()!.memory.buffer); // only fully connected layers move
+    const x = randomArray(28 * 28, rng(3));
+    const want = js.forward({ data: new Tensor([1, 1, 28, 28], x) }).prob.data.slice();
+    expect(relDiff(net.forward({ data: new Tensor([1, 1, 28, 28], x) }).prob.data, want)).toBeLessThan(1e-5);
+  });
+
+  it('after the first forward the weight tensor is a view of wasm memory with the same values, kept across reshapes', () => {
+    const random = rng(5);
+    const values = randomArray(40 * 30, random);
+    const w = new Tensor([40, 30], values.slice());
+    const layer = innerProductLayer.create(layerDef('InnerProduct', { inner_product_param: { num_output: 40 } }), [w, new Tensor([40], randomArray(40, random))]);
+    const run = (M: number): Float32Array => {
+      const [shape] = layer.reshape([[M, 30]]);
+      const y = Tensor.zeros(shape);
+      layer.forward([new Tensor([M, 30], randomArray(M * 30, rng(M)))], [y]);
+      return y.data;
+    };
+    run(1);
+    const view = w.data;
+    expect(view.buffer).toBe(wasmEngine()!.memory.buffer);
+    expect([...view]).toEqual([...values]);
+    run(4);
+    run(1);
+    expect(w.data).toBe(view); // not moved (copied) again
+    useKernels('js');
+    const js = run(4);
+    useKernels('wasm');
+    expect(relDiff(run(4), js)).toBeLessThan(1e-5);
+  });
+});
 
 describe('wasm memory', () => {
   it('a scratch larger than the 4 GiB of wasm memory: a CremaError, and the engine stays whole', () => {
@@ -188,6 +250,29 @@ describe('threads', () => {
   it('setThreads takes a count that is no whole number as 1', async () => {
     await setThreads(NaN);
     expect(wasmEngine()!.activeThreads()).toBe(1);
+  });
+
+  it('the pool is bounded by the cores, whatever is asked: --threads 256 on 2 cores starts 1 worker, not 255', async () => {
+    const cores = availableParallelism();
+    expect(await setThreads(256)).toBe(Math.min(cores, 256));
+    expect(wasmEngine()!.pool.size).toBeLessThanOrEqual(Math.max(cores, 2) - 1); // 2: the tests' own pool above
+    const net = Net.fromNetParameter({ name: 'n', layer: [] } as never, new Map(), [], { threads: 1e6 });
+    expect(net.threads).toBe(cores);
+    await setThreads(1);
+  });
+
+  it('a net made in a worker thread uses 1 thread by default and starts no workers there (the app is parallel already)', async () => {
+    const src = `const { parentPort } = require('node:worker_threads');
+      import(${JSON.stringify(dist('platform/node.js'))})
+        .then(() => Promise.all([import(${JSON.stringify(dist('runtime/net.js'))}), import(${JSON.stringify(dist('kernels/wasm.js'))})]))
+        .then(([{ Net }, { wasmEngine }]) => {
+        const net = Net.fromNetParameter({ name: 'n', layer: [] }, new Map(), [], {});
+        setTimeout(() => parentPort.postMessage({ threads: net.threads, workers: wasmEngine().pool.size }), 50);
+      });`;
+    const worker = new Worker(src, { eval: true });
+    const reply = await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+    await worker.terminate();
+    expect(reply).toEqual({ threads: 1, workers: 0 });
   });
 
   it('a thread count far beyond the workers started costs no thread scratch (only started threads get one)', () => {

@@ -40,11 +40,11 @@ export function resolveThreads(threads: number): number {
 
 /**
  * Sets the native engine's threads for `nets` (and starts the WebAssembly kernels' workers); returns how many
- * it will use: `threads` (0 = one per core), or 1 with the plain TypeScript kernels (not built, CREMA_KERNELS=js).
+ * it will use: `threads` (0 = one per core) up to one per core, or 1 with the plain TypeScript kernels (not
+ * built, CREMA_KERNELS=js).
  */
 export async function setNativeThreads(threads: number, nets: readonly Net[] = []): Promise<number> {
-  const used = kernelsInUse() === 'wasm' ? resolveThreads(threads) : 1;
-  await setThreads(used);
+  const used = kernelsInUse() === 'wasm' ? await setThreads(resolveThreads(threads)) : 1;
   for (const net of nets) net.threads = used;
   return used;
 }

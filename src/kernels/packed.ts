@@ -2,7 +2,8 @@
 // copied in, one parallel job per layer (all images and groups), the result copied out.
 
 import type { ConvGeometry } from './im2col.js';
-import { KC, KIND_CONV, KIND_CONV_PACK, KIND_CONV_ROWS, KIND_GEMV, KIND_IP, MR, NR, type WasmEngine } from './wasm.js';
+import type { Tensor } from '../tensor.js';
+import { KC, KIND_CONV, KIND_CONV_PACK, KIND_CONV_ROWS, KIND_GEMV, KIND_GEMV_ROWS, KIND_IP, KIND_IP_ROWS, MR, NR, type WasmEngine } from './wasm.js';
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
@@ -125,9 +126,13 @@ export function packInnerProductWeights(e: WasmEngine, owner: object, w: Float32
   return { weights: ptr, bias: biasPtr, outputs: N, depth: K };
 }
 
-/** y (M x N) = x (M x K) W^T + bias, then leaky ReLU when given: a GEMV at M = 1, else a GEMM with x packed as A. */
-export function innerProductWasm(e: WasmEngine, packed: PackedInnerProduct, M: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): void {
-  const { outputs: N, depth: K } = packed;
+/**
+ * y (M x N) = x (M x K) W^T + bias, then leaky ReLU when given: a GEMV at M = 1, else a GEMM with x packed as A.
+ * W is packed B (PackedInnerProduct) or Caffe's own row-major N x K (RowMajorInnerProduct).
+ */
+export function innerProductWasm(e: WasmEngine, w: PackedInnerProduct | RowMajorInnerProduct, M: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): void {
+  const { outputs: N, depth: K } = w;
+  const rowMajor = 'view' in w;
   const strips = roundUp(N, NR) / NR;
   const mPad = roundUp(M, MR);
   const xBytes = roundUp(x.length * 4, 64), yBytes = roundUp(y.length * 4 + NR * 4, 64);
@@ -135,13 +140,66 @@ export function innerProductWasm(e: WasmEngine, packed: PackedInnerProduct, M: n
   e.f32.set(x, base / 4);
   const a = base + xBytes + yBytes;
   if (M > 1) for (let k0 = 0; k0 < K; k0 += KC) e.exports.packA(base, K, 1, M, k0, Math.min(KC, K - k0), a + k0 * mPad * 4);
-  const p = e.job(M > 1 ? KIND_IP : KIND_GEMV);
-  const chunks = e.chunkCount(strips);
-  const chunkStrips = Math.ceil(strips / chunks);
-  p[3] = K; p[4] = KC; p[5] = N; p[6] = M > 1 ? a : base; p[7] = packed.weights; p[8] = base + xBytes; p[9] = packed.bias;
-  p[10] = reluSlope === undefined ? 0 : 1;
-  e.setFloat(p, 11, reluSlope ?? 0);
-  p[12] = chunkStrips; p[13] = M;
-  e.run(Math.ceil(strips / chunkStrips));
+  const relu = (p: Uint32Array<ArrayBufferLike>, at: number): void => {
+    p[at] = reluSlope === undefined ? 0 : 1;
+    e.setFloat(p, at + 1, reluSlope ?? 0);
+  };
+  if (rowMajor && M === 1) {
+    const p = e.job(KIND_GEMV_ROWS);
+    const rowsPerChunk = roundUp(Math.ceil(N / e.chunkCount(Math.ceil(N / 4))), 4);
+    p[3] = K; p[4] = N; p[5] = base; p[6] = w.weights; p[7] = base + xBytes; p[8] = w.bias;
+    relu(p, 9);
+    p[11] = rowsPerChunk;
+    e.run(Math.ceil(N / rowsPerChunk));
+  } else {
+    const p = e.job(rowMajor ? KIND_IP_ROWS : M > 1 ? KIND_IP : KIND_GEMV);
+    const chunkStrips = Math.ceil(strips / e.chunkCount(strips));
+    p[3] = K; p[4] = KC; p[5] = N; p[6] = M > 1 ? a : base; p[7] = w.weights; p[8] = base + xBytes; p[9] = w.bias;
+    relu(p, 10);
+    p[12] = chunkStrips; p[13] = M;
+    e.run(Math.ceil(strips / chunkStrips));
+  }
   y.set(e.f32.subarray((base + xBytes) / 4, (base + xBytes) / 4 + y.length));
+}
+
+/**
+ * An inner product's weights kept as Caffe stores them (N x K, row-major) in wasm memory, the only copy: the
+ * weight tensor's data becomes a view of that memory (net.params shows it), so a net holds its fully connected
+ * weights once rather than as loaded and packed (AlexNet: 557 MB after the first forward for a 233 MB file).
+ */
+export interface RowMajorInnerProduct {
+  weights: number;
+  /** Bias padded to whole NR strips (0: none). */
+  bias: number;
+  outputs: number;
+  depth: number;
+  /** The weight tensor's data: a view of `weights`. */
+  view: Float32Array;
+}
+
+/** Weight tensors already moved into wasm memory, by their view (a layer reshaped again finds its block). */
+const moved = new WeakMap<Float32Array, number>();
+
+/**
+ * Moves `weights` (an N x K tensor) into wasm memory and points its data there (a no-op when it is there
+ * already); the block lives as long as the tensor. The bias is copied, padded, and belongs to `owner`.
+ */
+export function moveInnerProductWeights(e: WasmEngine, owner: object, weights: Tensor, bias: Float32Array | undefined, N: number, K: number): RowMajorInnerProduct {
+  let ptr = moved.get(weights.data);
+  if (ptr === undefined) {
+    ptr = e.heap.alloc(N * K * 4);
+    e.own(weights, ptr);
+    const view = new Float32Array(e.memory.buffer, ptr, N * K);
+    view.set(weights.data);
+    weights.data = view;
+    moved.set(view, ptr);
+  }
+  let biasPtr = 0;
+  if (bias) {
+    biasPtr = e.heap.alloc((roundUp(N, NR) + NR) * 4);
+    e.own(owner, biasPtr);
+    e.f32.fill(0, biasPtr / 4, biasPtr / 4 + roundUp(N, NR) + NR);
+    e.f32.set(bias, biasPtr / 4);
+  }
+  return { weights: ptr, bias: biasPtr, outputs: N, depth: K, view: weights.data };
 }

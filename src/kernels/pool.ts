@@ -34,8 +34,15 @@ function takeChunks(h: Int32Array, run: (chunk: number) => void): void {
   }
 }
 
-/** How long an idle worker keeps polling for the next job before it sleeps. */
-const WORKER_SPIN_MS = 2;
+/**
+ * How long an idle worker keeps polling for the next job before it sleeps: long enough for back-to-back jobs
+ * (a forward opens one per layer), short enough that a worker does not hold a core the main thread or other
+ * processes need. It was 2 ms: on a busy machine the spinning took turns with the main thread's own work, and
+ * two threads ran slower than one (docs/PERFORMANCE.md).
+ */
+const WORKER_SPIN_MS = 0.1;
+/** A gap this long between two polls means the OS took the core away: the machine is busy, stop spinning. */
+const PREEMPTED_MS = 0.05;
 
 // A worker's program after its platform's preamble (src/platform/node.ts), which defines module, memory, control,
 // params, index, ready() and postError(message) before it: plain script, no imports, the same on every platform.
@@ -44,7 +51,7 @@ const instance = new WebAssembly.Instance(module, { env: { memory, abort() {} } 
 const runChunk = instance.exports.runChunk;
 const h = new Int32Array(memory.buffer, control, 16);
 const takeChunks = ${takeChunks.toString()};
-const SPIN_MS = ${WORKER_SPIN_MS};
+const SPIN_MS = ${WORKER_SPIN_MS}, PREEMPTED_MS = ${PREEMPTED_MS};
 const run = (chunk) => {
   try {
     runChunk(params, chunk, index);
@@ -60,7 +67,12 @@ for (;;) {
   // Spin briefly before sleeping: a forward opens one job per layer, microseconds apart, and waking from
   // Atomics.wait can take longer than a small layer's whole job.
   let now = Atomics.load(h, 0);
-  for (const until = performance.now() + SPIN_MS; now === seen && performance.now() < until; ) now = Atomics.load(h, 0);
+  for (let t = performance.now(), until = t + SPIN_MS; now === seen && t < until; ) {
+    now = Atomics.load(h, 0);
+    const next = performance.now();
+    if (next - t > PREEMPTED_MS) break;
+    t = next;
+  }
   if (now === seen) {
     Atomics.wait(h, 0, seen, 1000);
     now = Atomics.load(h, 0);

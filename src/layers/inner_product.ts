@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import { gemm, gemv, matrix } from '../kernels/gemm.js';
-import { type PackedInnerProduct, innerProductWasm, packInnerProductWeights } from '../kernels/packed.js';
-import { wasmEngine } from '../kernels/wasm.js';
+import { type PackedInnerProduct, type RowMajorInnerProduct, innerProductWasm, moveInnerProductWeights, packInnerProductWeights } from '../kernels/packed.js';
+import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
 import { sizeOf } from '../tensor.js';
 import type { FusableLayer } from './convolution.js';
 import { type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
@@ -27,8 +27,9 @@ export const innerProductLayer: LayerType = {
     let M = 0, K = 0;
     let w: Float32Array = new Float32Array(0), bias: Float32Array | undefined;
     let reluSlope: number | undefined;
-    // Weights packed in wasm memory on the first forward that uses the wasm kernels (freed with the layer).
-    let packed: PackedInnerProduct | undefined;
+    // On the first forward that uses the wasm kernels, the weights move into wasm memory as they are (the only
+    // copy: the tensor views it), or are packed there when stored transposed (freed with the layer).
+    let packed: PackedInnerProduct | RowMajorInnerProduct | undefined;
     const layer: FusableLayer = {
       fuseRelu(negativeSlope) {
         reluSlope = negativeSlope;
@@ -42,7 +43,7 @@ export const innerProductLayer: LayerType = {
         need(def, weights.length === 0 || weights.length === want, () => `has ${weights.length} weight blobs but needs ${want} (${p.bias_term ? 'weights and bias' : 'weights only: bias_term is false'})`);
         const before = w;
         w = expectWeight(def, weights, 0, 'the weights', p.transpose ? [K, N] : [N, K]).data;
-        if (w !== before || packed?.depth !== K) packed = undefined;
+        if (w !== before || packed?.depth !== K) packed = undefined; // (the same tensor moved: found again, not copied)
         bias = p.bias_term ? expectWeight(def, weights, 1, 'the bias', [N]).data : undefined;
         return [[...shape.slice(0, axis), N]];
       },
@@ -50,8 +51,7 @@ export const innerProductLayer: LayerType = {
         const x = bottom.data, y = top.data;
         const engine = wasmEngine();
         if (engine) {
-          packed ??= packInnerProductWeights(engine, layer, w, bias, N, K, p.transpose);
-          innerProductWasm(engine, packed, M, x, y, reluSlope);
+          innerProductWasm(engine, ready(engine), M, x, y, reluSlope);
           return;
         }
         if (M === 1) {
@@ -66,7 +66,18 @@ export const innerProductLayer: LayerType = {
       macs() {
         return M * N * K;
       },
+      prepare() {
+        const engine = wasmEngine();
+        if (engine && K > 0 && weights.length) ready(engine);
+      },
     };
     return layer;
+
+    /** The weights in wasm memory: moved there as they are (their tensor then views them), or packed when transposed. */
+    function ready(engine: WasmEngine): PackedInnerProduct | RowMajorInnerProduct {
+      packed ??= p.transpose ? packInnerProductWeights(engine, layer, w, bias, N, K, true) : moveInnerProductWeights(engine, layer, weights[0], bias, N, K);
+      w = weights[0].data;
+      return packed;
+    }
   },
 };

@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
-import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
+import { runInNewContext } from 'node:vm';
+import { MessageChannel, Worker, isMainThread, receiveMessageOnPort } from 'node:worker_threads';
 import { type KernelWorker, type KernelWorkerInit, type Platform, setPlatform } from '../platform.js';
 import { fileSource, readFileBytes, withOpenFile } from '../util/files.js';
 import path from 'node:path';
@@ -32,6 +33,21 @@ function fmaKernels(): Uint8Array | undefined {
   if (!bytes) return undefined;
   if (!WebAssembly.validate(bytes)) setFlagsFromString('--experimental-wasm-relaxed-simd');
   return WebAssembly.validate(bytes) ? bytes : undefined;
+}
+
+let gc: (() => void) | null | undefined;
+
+/** V8's full collection, reached through a fresh context once --expose-gc is on (the flag alone adds no global here). */
+function collectGarbage(): void {
+  if (gc === undefined) {
+    try {
+      setFlagsFromString('--expose-gc');
+      gc = runInNewContext('gc') as () => void;
+    } catch {
+      gc = null;
+    }
+  }
+  gc?.();
 }
 
 function kernels(): { bytes: Uint8Array; build: 'fma' | 'simd' } | undefined {
@@ -84,6 +100,8 @@ export const nodePlatform: Platform = {
   kernels,
   env: (name) => process.env[name],
   cores: () => availableParallelism(),
+  inWorkerThread: () => !isMainThread,
+  collectGarbage,
   startKernelWorker,
   async readHdf5Weights(source, label) {
     // h5wasm loads only when HDF5 weights come in: nothing else pays for it.

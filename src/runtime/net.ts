@@ -1,20 +1,25 @@
 import { loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
 import { buildGraph, inferShapes, repeatedNameNotes, type Graph, type GraphLayer } from '../graph/graph.js';
-import { MAX_THREADS, setThreads, wasmEngine } from '../kernels/wasm.js';
+import { boundThreads, collectGarbage, defaultThreads, setThreads, wasmEngine } from '../kernels/wasm.js';
 import { type Layer, declaredWeights } from '../layers/layer.js';
 import { loadPlugins } from '../layers/plugin.js';
 import { builtInPythonNote, registerLayer } from '../layers/registry.js';
 import { type Fusion, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
-import { platform } from '../platform.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { type Source, isBytes, kindOf } from '../util/source.js';
 
 export type { LoadOptions };
 
+/** Weights moved by Net.load beyond which their loaded copies are collected at once (a full GC costs ~10 ms). */
+const PREPARED_COLLECT_BYTES = 64 * 2 ** 20;
+
 export interface NetOptions {
-  /** Threads for the native kernels: all cores by default, 1 = this thread only (no workers). */
+  /**
+   * Threads for the native kernels, at most one per core (more cannot help: they only take turns): all cores
+   * by default on the main thread, 1 by default in a worker thread; 1 = this thread only (no workers).
+   */
   threads?: number;
   /** Plugin modules to import before loading (Net.load only): each exports layer types (see registerLayer). */
   plugins?: readonly string[];
@@ -34,6 +39,11 @@ export interface ForwardOptions {
   start?: string;
   /** Run up to and including this layer. */
   end?: string;
+  /**
+   * Called after each layer that ran, with its wall time in ms (`crema bench`'s per-layer times). Layers folded
+   * into the one before them (fold.ts) are computed there and not reported on their own.
+   */
+  onLayer?: (layer: GraphLayer, ms: number) => void;
 }
 
 /**
@@ -60,7 +70,7 @@ export class Net {
     options: NetOptions,
   ) {
     this.notes = [...notes, ...repeatedNameNotes(graph), ...graph.layers.flatMap((l) => builtInPythonNote(l.def) ?? [])];
-    this.threads = Math.min(MAX_THREADS, Math.max(1, Math.floor(options.threads ?? platform().cores()) || 1));
+    this.threads = boundThreads(options.threads ?? defaultThreads());
     this.fusions = findFusions(graph.layers);
     this.fusedMembers = fusionMembers(this.fusions);
     // Workers start in the background; Net.load awaits the same start and reports a failure there.
@@ -82,6 +92,7 @@ export class Net {
     const loaded = await loadNet(prototxt, weights, options);
     const net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, options);
     net.upgrades = loaded.upgrades;
+    net.prepare();
     await setThreads(net.threads);
     return net;
   }
@@ -135,20 +146,37 @@ export class Net {
     const to = options.end === undefined ? layers.length - 1 : this.layerIndex(options.end);
     const engine = wasmEngine();
     if (engine) engine.threads = this.threads;
+    const onLayer = options.onLayer;
     for (let i = from; i <= to; i++) {
       // A fused chain runs inside its producer, unless this forward starts or stops inside the chain.
       const fusion = this.fusions.get(i);
-      if (fusion) {
-        this.runLayer(layers[i], producerFor(fusion, layers, to));
+      const owner = fusion ? undefined : this.fusedMembers.get(i);
+      if (owner && computedByProducer(owner, from, to)) continue;
+      const impl = fusion ? producerFor(fusion, layers, to) : layers[i].impl;
+      if (!onLayer) {
+        this.runLayer(layers[i], impl);
         continue;
       }
-      const owner = this.fusedMembers.get(i);
-      if (owner && computedByProducer(owner, from, to)) continue;
-      this.runLayer(layers[i]);
+      const t0 = performance.now();
+      this.runLayer(layers[i], impl);
+      onLayer(layers[i], performance.now() - t0);
     }
     const out: Record<string, Tensor> = {};
     for (const name of options.end === undefined ? this.outputs : layers[to].tops) out[name] = this.blobs.get(name)!;
     return out;
+  }
+
+  /**
+   * Puts the weights into the kernels' layout now (the first forward then runs at the speed of the next ones);
+   * fully connected weights move into wasm memory, and their loaded copies, garbage from then on, are collected
+   * at once when they were large (one copy of the weights, not two).
+   */
+  private prepare(): void {
+    const engine = wasmEngine();
+    if (!engine) return;
+    const before = engine.heap.used;
+    for (const l of this.layers) l.impl.prepare?.();
+    if (engine.heap.used - before >= PREPARED_COLLECT_BYTES) collectGarbage();
   }
 
   /** Layers that need weights and got none cannot run: refuse rather than compute with placeholders. */

@@ -60,8 +60,9 @@ const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
 
 /**
  * `caffe time`'s report as a table: one row per layer (median ms per backend), then the whole forward's
- * median / min / max. A layer with no time on a backend shows '-': ONNX Runtime fused it into another layer's
- * node (ReLU into Convolution) or removed it (Dropout); rows `(ORT ...)` are nodes ONNX Runtime added.
+ * median / min / max. A layer with no time on a backend shows '-': folded into the layer before it (native: a
+ * whole forward computes an in-place ReLU inside its Convolution), or ONNX Runtime fused it into another node or
+ * removed it (Dropout); rows `(ORT ...)` are nodes ONNX Runtime added.
  */
 export function formatBench(name: string, results: readonly BackendResult[], iterations: number): string {
   const head = ['layer', 'type', ...results.map((r) => `${r.backend} ms (${r.threads} thread${r.threads === 1 ? '' : 's'})`)];
@@ -79,8 +80,9 @@ export function formatBench(name: string, results: readonly BackendResult[], ite
   table.push(['forward, min', '', ...results.map((r) => ms(r.min_ms))]);
   table.push(['forward, max', '', ...results.map((r) => ms(r.max_ms))]);
   const batch = results[0]?.batch ?? 1;
-  const notes = results.some((r) => r.backend === 'onnx')
-    ? '\nonnx per-layer times are from ONNX Runtime\'s profiler (on during the runs); \'-\': fused into another node or removed'
-    : '';
+  const notes = [
+    results.some((r) => r.backend === 'native') ? 'native: \'-\' = computed inside the layer before it (folded: BatchNorm, Scale, ReLU)' : '',
+    results.some((r) => r.backend === 'onnx') ? 'onnx per-layer times are from ONNX Runtime\'s profiler (on during the runs); \'-\': fused into another node or removed' : '',
+  ].filter(Boolean).map((n) => `\n${n}`).join('');
   return `${name}: batch ${batch}, ${iterations} timed forward passes per backend (interleaved); per-layer figures are medians\n${table.toString()}${notes}`;
 }

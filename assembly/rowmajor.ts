@@ -1,0 +1,114 @@
+// Inner product over weights kept as Caffe stores them: W row-major (N outputs x K inputs), in wasm memory once.
+// net.params views that same memory, so a net holds one copy of its fully connected weights (the biggest part
+// of AlexNet / VGG), not a loaded copy and a packed one.
+//
+// Batch 1 is a GEMV straight over W's rows (bound by reading W once, as the packed GEMV was). Batch M > 1 packs
+// W's rows into the GEMM's packed-B strips on the fly, a K block of up to 64 strips at a time in thread scratch
+// (a 4x4 transpose per 4 k and 4 rows), then runs the packed GEMM: W is read once per forward whatever M is.
+
+// @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
+
+import { madd } from './simd';
+
+const NR: i32 = 8;
+
+@inline
+function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+@inline
+function finish(s: f32, bias: usize, n: i32, reluOn: bool, slope: f32): f32 {
+  if (bias != 0) s += load<f32>(bias + <usize>n * 4);
+  return reluOn && !(s > 0) ? s * slope : s;
+}
+
+/** One row: sum_k W[n, k] x[k] (two accumulators, then the K % 4 tail). */
+@inline
+function dotRow(w: usize, x: usize, K: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const o = <usize>k * 4;
+    a0 = madd(a0, v128.load(w + o), v128.load(x + o));
+    a1 = madd(a1, v128.load(w + o, 16), v128.load(x + o, 16));
+  }
+  if (k + 4 <= K) {
+    const o = <usize>k * 4;
+    a0 = madd(a0, v128.load(w + o), v128.load(x + o));
+    k += 4;
+  }
+  let s = hsum(f32x4.add(a0, a1));
+  for (; k < K; k++) s += load<f32>(w + <usize>k * 4) * load<f32>(x + <usize>k * 4);
+  return s;
+}
+
+/**
+ * y[n] = bias[n] + sum_k W[n, k] x[k] for rows [n0, n1), then leaky ReLU: four rows at a time share each load
+ * of x (W is the stream; x stays in L1).
+ */
+export function gemvRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: i32, n1: i32, reluOn: bool, slope: f32): void {
+  const rowBytes = <usize>K * 4;
+  const K4 = K & ~3;
+  let n = n0;
+  for (; n + 4 <= n1; n += 4) {
+    const w0 = w + <usize>n * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let k = 0; k < K4; k += 4) {
+      const o = <usize>k * 4;
+      const xv = v128.load(x + o);
+      a0 = madd(a0, v128.load(w0 + o), xv);
+      a1 = madd(a1, v128.load(w1 + o), xv);
+      a2 = madd(a2, v128.load(w2 + o), xv);
+      a3 = madd(a3, v128.load(w3 + o), xv);
+    }
+    let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+    for (let k = K4; k < K; k++) {
+      const o = <usize>k * 4, xk = load<f32>(x + o);
+      s0 += load<f32>(w0 + o) * xk;
+      s1 += load<f32>(w1 + o) * xk;
+      s2 += load<f32>(w2 + o) * xk;
+      s3 += load<f32>(w3 + o) * xk;
+    }
+    store<f32>(y + <usize>n * 4, finish(s0, bias, n, reluOn, slope));
+    store<f32>(y + <usize>(n + 1) * 4, finish(s1, bias, n + 1, reluOn, slope));
+    store<f32>(y + <usize>(n + 2) * 4, finish(s2, bias, n + 2, reluOn, slope));
+    store<f32>(y + <usize>(n + 3) * 4, finish(s3, bias, n + 3, reluOn, slope));
+  }
+  for (; n < n1; n++) store<f32>(y + <usize>n * 4, finish(dotRow(w + <usize>n * rowBytes, x, K), bias, n, reluOn, slope));
+}
+
+/**
+ * Packs rows [j0, j1) of W (N x K row-major), columns [k0, k0 + kc), as packed-B strips of B = W^T at dst
+ * (strip (j - j0) / NR at dst + strip * NR * kc floats; the last strip zero-filled): B(k, j) = W[j * K + k].
+ * Whole strips go 4 k by 4 rows at a time through a 4x4 transpose in registers; the rest element by element.
+ */
+export function packRowsAsB(w: usize, K: i32, k0: i32, kc: i32, j0: i32, j1: i32, dst: usize): void {
+  const rowBytes = <usize>K * 4;
+  const strips = (j1 - j0 + NR - 1) / NR;
+  for (let t = 0; t < strips; t++) {
+    const col = j0 + t * NR, cols = min(NR, j1 - col);
+    const out = dst + <usize>(t * NR * kc) * 4;
+    let k = 0;
+    if (cols == NR) {
+      for (; k + 4 <= kc; k += 4) {
+        const src = w + <usize>col * rowBytes + <usize>(k0 + k) * 4;
+        for (let half = 0; half < 2; half++) {
+          const r = src + <usize>(half * 4) * rowBytes;
+          const r0 = v128.load(r), r1 = v128.load(r + rowBytes), r2 = v128.load(r + 2 * rowBytes), r3 = v128.load(r + 3 * rowBytes);
+          const t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5), t1 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
+          const t2 = f32x4.shuffle(r0, r1, 2, 6, 3, 7), t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
+          const o = out + <usize>k * 32 + <usize>half * 16;
+          v128.store(o, f32x4.shuffle(t0, t1, 0, 1, 4, 5));
+          v128.store(o + 32, f32x4.shuffle(t0, t1, 2, 3, 6, 7));
+          v128.store(o + 64, f32x4.shuffle(t2, t3, 0, 1, 4, 5));
+          v128.store(o + 96, f32x4.shuffle(t2, t3, 2, 3, 6, 7));
+        }
+      }
+    }
+    for (; k < kc; k++) {
+      const o = out + <usize>k * 32;
+      for (let c = 0; c < NR; c++) store<f32>(o + c * 4, c < cols ? load<f32>(w + <usize>(col + c) * rowBytes + <usize>(k0 + k) * 4) : 0);
+    }
+  }
+}
