@@ -235,3 +235,25 @@ describe('Dropout scale_train (rbgirshick/caffe-fast-rcnn), ReLU6, pooling ceil_
     expect(() => pool('ceil_mode: true round_mode: FLOOR')).toThrow("layer 'pool' (Pooling): gives both round_mode (BVLC) and ceil_mode (a fork's); give one");
   });
 });
+
+describe('ROIPooling (rbgirshick/caffe-fast-rcnn): the refusals (its values: fixture fork_roi_pooling, by OpenCV)', () => {
+  const net = (p: string, rois: number[]) => netOf(`${input('data', [1, 2, 4, 4])} ${input('rois', rois)}
+    layer { name: "roi" type: "ROIPooling" bottom: "data" bottom: "rois" top: "y" roi_pooling_param { ${p} } }`);
+  it('refuses a zero pooled size, ROIs that are not rows of 5, and a batch index outside the features', () => {
+    expect(() => net('pooled_w: 2', [1, 5])).toThrow("layer 'roi' (ROIPooling): pooled_h and pooled_w must be positive, got 0 and 2");
+    expect(() => net('pooled_h: 2 pooled_w: 2', [2, 4])).toThrow("layer 'roi' (ROIPooling): the ROIs (bottom 1) must be (R, 5): [batch index, x1, y1, x2, y2] per row, got [2, 4]");
+    const ok = net('pooled_h: 2 pooled_w: 2', [1, 5]);
+    expect(() => ok.forward({ data: random([1, 2, 4, 4], 1), rois: new Tensor([1, 5], Float32Array.of(1, 0, 0, 3, 3)) }))
+      .toThrow("layer 'roi' (ROIPooling): ROI 0 names batch index 1, but the features have 1 image(s)");
+  });
+});
+
+describe('PSROIPooling (daijifeng001/caffe-rfcn): the refusals (its values: fixture fork_psroi_pooling, by OpenCV)', () => {
+  const net = (p: string, channels = 18) => () => netOf(`${input('data', [1, channels, 4, 4])} ${input('rois', [2, 5])}
+    layer { name: "ps" type: "PSROIPooling" bottom: "data" bottom: "rois" top: "y" psroi_pooling_param { ${p} } }`);
+  it('refuses missing fields (required in the fork), and score maps that are not output_dim x group_size^2', () => {
+    expect(net('spatial_scale: 1 output_dim: 2')).toThrow("layer 'ps' (PSROIPooling): psroi_pooling_param needs spatial_scale, output_dim and group_size");
+    expect(net('spatial_scale: 1 output_dim: 0 group_size: 3')).toThrow("layer 'ps' (PSROIPooling): output_dim and group_size must be positive, got 0 and 3");
+    expect(net('spatial_scale: 1 output_dim: 2 group_size: 3', 16)).toThrow("layer 'ps' (PSROIPooling): has 16 input channels but output_dim x group_size^2 is 18");
+  });
+});

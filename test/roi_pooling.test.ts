@@ -1,4 +1,5 @@
-// Two-stage detectors' layers. ROIPooling (rbgirshick/caffe-fast-rcnn) against OpenCV 4.5.1 dnn, which runs it
+// Two-stage detectors' poolers (seg's src/layers/roi_pooling.ts, psroi_pooling.ts; their own tests have the errors),
+// against two more referees. ROIPooling (rbgirshick/caffe-fast-rcnn) against OpenCV 4.5.1 dnn, which runs it
 // (test/fixtures/fork/roi_pooling: a net whose one input is sliced into the feature map and 8 ROIs — fractional,
 // off the map, malformed with x2 < x1, tiny — made by shared/tools/caffe-ref opencv), natively and through ONNX
 // Runtime (MaxRoiPool). PSROIPooling (daijifeng001/caffe-rfcn) has no CPU forward in its fork and OpenCV lacks it:
@@ -8,12 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
-import { convertGraph } from '../src/onnx/convert.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
-import { errorOf } from './helpers/cli.js';
 import { randomArray, rng } from './helpers/compute.js';
 import { TOLERANCE, relativeError } from './helpers/reference.js';
 
@@ -30,17 +29,6 @@ describe('ROIPooling against OpenCV 4.5.1 dnn', () => {
     for (const b of ['pool', 'pool1']) expect(relativeError(onnx.get(b)!, readNpy(path.join(fixture, `${b}.npy`))), `onnx ${b}`).toBeLessThanOrEqual(TOLERANCE);
   });
 
-  const head = 'input: "x" input_shape { dim: 1 dim: 2 dim: 4 dim: 4 } input: "r" input_shape { dim: 1 dim: 5 }';
-  it('refuses bad parameters and ROIs by name', () => {
-    expect(errorOf(() => netOf(`${head} layer { name: "p" type: "ROIPooling" bottom: "x" bottom: "r" top: "p" }`))).toBe(
-      "layer 'p' (ROIPooling): roi_pooling_param needs pooled_h and pooled_w > 0, got 0 x 0",
-    );
-    expect(errorOf(() => netOf(`${head.replace('dim: 5', 'dim: 4')} layer { name: "p" type: "ROIPooling" bottom: "x" bottom: "r" top: "p" roi_pooling_param { pooled_h: 2 pooled_w: 2 } }`))).toBe(
-      "layer 'p' (ROIPooling): bottom[1] holds the ROIs, 5 values each ([batch index, x1, y1, x2, y2]): (R, 5) or (R, 5, 1, 1), got [1, 4]",
-    );
-    const net = netOf(`${head} layer { name: "p" type: "ROIPooling" bottom: "x" bottom: "r" top: "p" roi_pooling_param { pooled_h: 2 pooled_w: 2 } }`);
-    expect(errorOf(() => net.forward({ x: new Float32Array(32), r: Float32Array.of(1, 0, 0, 3, 3) }))).toBe("layer 'p' (ROIPooling): ROI 0 has batch index 1, the batch has 1 item(s)");
-  });
 });
 
 /** The fork's PSROIPoolingForward kernel, one output index at a time, in float32 as the GPU computes it. */
@@ -89,14 +77,5 @@ describe('PSROIPooling, as the fork\'s kernel computes it', () => {
     const out = net(dims, R, 'spatial_scale: 0.0625 output_dim: 3 group_size: 3').forward({ x, r: new Tensor([R, 5], rois) }).ps;
     expect(out.dims).toEqual([R, 3, 3, 3]);
     expect(Array.from(out.data)).toEqual(Array.from(psroiKernel(x, rois, R, Math.fround(0.0625), 3, 3)));
-  });
-
-  it('refuses a map without output_dim x group_size^2 channels, and ONNX export, by name', () => {
-    expect(errorOf(() => net([1, 8, 4, 4], 1, 'spatial_scale: 1 output_dim: 1 group_size: 2'))).toBe(
-      "layer 'ps' (PSROIPooling): bottom[0] [1, 8, 4, 4] must have output_dim x group_size^2 = 4 channels",
-    );
-    expect(errorOf(() => convertGraph(net([1, 4, 4, 4], 1, 'spatial_scale: 1 output_dim: 1 group_size: 2').graph))).toBe(
-      "layer 'ps' (PSROIPooling): PSROIPooling has no exact ONNX form (ONNX has no position-sensitive ROI pooling); crema runs it natively only",
-    );
   });
 });

@@ -1,5 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
-import { type Shape, shapeString } from '../tensor.js';
+import type { LayerParameter } from '../caffe/types.js';
+import { type LayerContext, fail } from '../onnx/context.js';
+import { type Shape, type Tensor, shapeString } from '../tensor.js';
 import { type LayerType, expectCounts, expectWeight, need } from './layer.js';
 
 /**
@@ -7,13 +9,23 @@ import { type LayerType, expectCounts, expectWeight, need } from './layer.js';
  * Weights: (C), or one value when shared. A net without weights gets Caffe's own initial slopes when they are
  * deterministic (no filler: 0.25; a constant filler: its value).
  */
+interface PReLUParam {
+  channel_shared: boolean;
+  filler?: { type?: string; value?: number };
+}
+
+/** Caffe's initial slope when the net has no weights and the filler is deterministic (none: 0.25; constant: its value). */
+function initialSlope(def: LayerParameter, weights: Tensor[]): number | undefined {
+  const filler = paramsOf<PReLUParam>(def, 'prelu_param').filler;
+  const deterministic = weights.length === 0 && (!filler || (filler.type ?? 'constant') === 'constant');
+  return deterministic ? (filler ? (filler.value ?? 0) : 0.25) : undefined;
+}
+
 export const preluLayer: LayerType = {
   type: 'PReLU',
   create(def, weights) {
-    const p = paramsOf<{ channel_shared: boolean; filler?: { type?: string; value?: number } }>(def, 'prelu_param');
-    const filler = p.filler;
-    const deterministic = weights.length === 0 && (!filler || (filler.type ?? 'constant') === 'constant');
-    const fillerSlope = deterministic ? (filler ? (filler.value ?? 0) : 0.25) : undefined;
+    const p = paramsOf<PReLUParam>(def, 'prelu_param');
+    const fillerSlope = initialSlope(def, weights);
     let slopes: Float32Array = new Float32Array(0);
     return {
       inPlace: true,
@@ -42,4 +54,18 @@ export const preluLayer: LayerType = {
       },
     };
   },
+  onnx: preluToOnnx,
 };
+
+/** ONNX PRelu with the slopes broadcast over the axes after the channels (the initial slopes when there are no weights). */
+function preluToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf<PReLUParam>(layer.def, 'prelu_param');
+  const x = layer.bottomShapes[0];
+  if (x.length < 2) fail(c, 'PReLU needs at least 2 axes');
+  const count = p.channel_shared ? 1 : x[1];
+  const initial = initialSlope(layer.def, layer.weights);
+  const slopes = initial !== undefined ? new Float32Array(count).fill(initial) : expectWeight(layer.def, layer.weights, 0, 'slopes', [count]).data;
+  const dims = p.channel_shared ? [1] : [count, ...x.slice(2).map(() => 1)];
+  c.node('PRelu', [c.bottom(0), c.b.floats(`${layer.name}/slope`, slopes, dims)], [c.top(0)]);
+}

@@ -1,90 +1,95 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { float, ints } from '../onnx/builder.js';
-import { type LayerContext } from '../onnx/context.js';
+import type { LayerContext } from '../onnx/context.js';
 import { type Shape, shapeString, sizeOf } from '../tensor.js';
-import { type LayerType, LayerError, expectCounts, need } from './layer.js';
+import { LayerError, type LayerType, expectCounts, need } from './layer.js';
 
-const f32 = Math.fround;
-/** C's round(): halves away from zero (Math.round rounds them up). */
-export const roundHalfAway = (v: number) => Math.sign(v) * Math.round(Math.abs(v));
-
-/** Checks (data, rois): data 4-D, rois (R, 5) or (R, 5, 1, 1) as [batch index, x1, y1, x2, y2]. */
-export function checkRoiBottoms(def: LayerParameter, [data, rois]: Shape[]): number {
-  need(def, data.length === 4, () => `needs a 4-D bottom[0] (num, channels, height, width), got ${shapeString(data)}`);
-  need(def, rois.length >= 1 && sizeOf(rois.slice(1)) === 5, () => `bottom[1] holds the ROIs, 5 values each ([batch index, x1, y1, x2, y2]): (R, 5) or (R, 5, 1, 1), got ${shapeString(rois)}`);
-  return rois[0];
+interface RoiPoolingParam {
+  pooled_h: number;
+  pooled_w: number;
+  spatial_scale: number;
 }
 
-/** The ROI's batch index, checked as Caffe does (CHECK_GE 0, CHECK_LT batch). */
-export function roiBatch(def: LayerParameter, rois: Float32Array, r: number, batch: number): number {
-  const b = Math.trunc(rois[r * 5]);
-  if (!(b >= 0 && b < batch)) throw new LayerError(def, `ROI ${r} has batch index ${rois[r * 5]}, the batch has ${batch} item(s)`);
-  return b;
+/** C's round(): halves away from zero (Math.round takes -2.5 to -2). */
+export const cRound = (v: number) => Math.sign(v) * Math.round(Math.abs(v));
+
+/** Checks the ROIs bottom: R rows of [batch index, x1, y1, x2, y2] (R x 5, or R x 5 x 1 x 1). */
+export function checkRois(def: LayerParameter, rois: Shape): void {
+  need(def, rois.length >= 2 && sizeOf(rois) === rois[0] * 5, () => `the ROIs (bottom 1) must be (R, 5): [batch index, x1, y1, x2, y2] per row, got ${shapeString(rois)}`);
+}
+
+/** ROI n's batch index (truncated, as the forks' int conversion), refused when the features have no such image. */
+export function roiBatch(def: LayerParameter, rois: Float32Array, n: number, num: number): number {
+  const batch = Math.trunc(rois[n * 5]);
+  if (!(batch >= 0 && batch < num)) throw new LayerError(def, `ROI ${n} names batch index ${rois[n * 5]}, but the features have ${num} image(s)`);
+  return batch;
 }
 
 /**
- * Fast R-CNN's ROIPooling (rbgirshick/caffe-fast-rcnn roi_pooling_layer.cpp): each ROI, scaled by spatial_scale and
- * rounded, is divided into pooled_h x pooled_w bins (floor/ceil of float bin edges); each bin takes the max of its
- * window, 0 when the window is empty. Top: (R, C, pooled_h, pooled_w).
+ * ROIPooling (rbgirshick/caffe-fast-rcnn, Fast/Faster R-CNN): bottoms (features (N, C, H, W), rois (R, 5) of
+ * [batch index, x1, y1, x2, y2] in image pixels); top (R, C, pooled_h, pooled_w), each bin the MAX over its part of
+ * the ROI scaled by spatial_scale and rounded, an empty bin 0 (roi_pooling_layer.cpp, in its float arithmetic).
+ * ONNX: MaxRoiPool, which ONNX Runtime computes the same way.
  */
 export const roiPoolingLayer: LayerType = {
   type: 'ROIPooling',
   create(def) {
-    expectCounts(def, [2, 2], [1, 1]);
-    const p = paramsOf<{ pooled_h: number; pooled_w: number; spatial_scale: number }>(def, 'roi_pooling_param');
-    need(def, p.pooled_h > 0 && p.pooled_w > 0, () => `roi_pooling_param needs pooled_h and pooled_w > 0, got ${p.pooled_h} x ${p.pooled_w}`);
+    const p = paramsOf<RoiPoolingParam>(def, 'roi_pooling_param');
+    need(def, p.pooled_h > 0 && p.pooled_w > 0, () => `pooled_h and pooled_w must be positive, got ${p.pooled_h} and ${p.pooled_w}`);
+    const scale = Math.fround(p.spatial_scale), ph = p.pooled_h, pw = p.pooled_w;
     return {
-      reshape(bottoms) {
-        const r = checkRoiBottoms(def, bottoms);
-        return [[r, bottoms[0][1], p.pooled_h, p.pooled_w]];
+      reshape([x, rois]) {
+        expectCounts(def, [2, 2], [1, 1]);
+        need(def, x.length === 4, () => `needs 4-D features (num, channels, height, width), got ${shapeString(x)}`);
+        checkRois(def, rois);
+        return [[rois[0], x[1], ph, pw]];
       },
       forward([x, rois], [top]) {
-        const [batch, channels, height, width] = x.dims;
-        const plane = height * width, pooled = p.pooled_h * p.pooled_w;
-        for (let r = 0; r < top.dims[0]; r++) {
-          const b = roiBatch(def, rois.data, r, batch);
-          const at = (k: number) => roundHalfAway(f32(rois.data[r * 5 + k] * p.spatial_scale));
-          const x1 = at(1), y1 = at(2), x2 = at(3), y2 = at(4);
-          const binH = f32(Math.max(y2 - y1 + 1, 1) / p.pooled_h), binW = f32(Math.max(x2 - x1 + 1, 1) / p.pooled_w);
-          const hs = edges(p.pooled_h, binH, y1, height), ws = edges(p.pooled_w, binW, x1, width);
+        const [num, channels, height, width] = x.dims, plane = height * width;
+        const r = rois.data, y = top.data;
+        const hBins = new Int32Array(2 * ph), wBins = new Int32Array(2 * pw);
+        for (let n = 0; n < rois.dims[0]; n++) {
+          const batch = roiBatch(def, r, n, num);
+          const [x1, y1, x2, y2] = [1, 2, 3, 4].map((k) => cRound(Math.fround(r[n * 5 + k] * scale)));
+          bins(y1, y2, ph, height, hBins);
+          bins(x1, x2, pw, width, wBins);
           for (let c = 0; c < channels; c++) {
-            const src = (b * channels + c) * plane, dst = (r * channels + c) * pooled;
-            for (let ph = 0; ph < p.pooled_h; ph++)
-              for (let pw = 0; pw < p.pooled_w; pw++)
-                top.data[dst + ph * p.pooled_w + pw] = windowMax(x.data, src, width, hs[2 * ph], hs[2 * ph + 1], ws[2 * pw], ws[2 * pw + 1]);
+            const xo = (batch * channels + c) * plane, yo = ((n * channels + c) * ph) * pw;
+            for (let i = 0; i < ph; i++)
+              for (let j = 0; j < pw; j++) y[yo + i * pw + j] = binMax(x.data, xo, width, hBins[2 * i], hBins[2 * i + 1], wBins[2 * j], wBins[2 * j + 1]);
           }
         }
       },
-      macs: (_, [t]) => sizeOf(t),
     };
   },
   onnx: roiPoolingToOnnx,
 };
 
-/** Start and end of each bin along one axis: [floor(i bin), ceil((i + 1) bin)) + offset, clipped to [0, size]. */
-function edges(count: number, bin: number, offset: number, size: number): Int32Array {
-  const e = new Int32Array(2 * count);
-  const clip = (v: number) => Math.min(Math.max(v + offset, 0), size);
-  for (let i = 0; i < count; i++) {
-    e[2 * i] = clip(Math.floor(f32(i * bin)));
-    e[2 * i + 1] = clip(Math.ceil(f32((i + 1) * bin)));
+/** [start, end) of each bin along one axis: floor / ceil of multiples of the float bin size, offset and clamped. */
+function bins(start: number, end: number, pooled: number, size: number, out: Int32Array): void {
+  const length = Math.max(end - start + 1, 1);
+  const bin = Math.fround(length / pooled);
+  const clamp = (v: number) => Math.min(Math.max(v + start, 0), size);
+  for (let i = 0; i < pooled; i++) {
+    out[2 * i] = clamp(Math.floor(Math.fround(i * bin)));
+    out[2 * i + 1] = clamp(Math.ceil(Math.fround((i + 1) * bin)));
   }
-  return e;
 }
 
-function windowMax(x: Float32Array, base: number, width: number, h0: number, h1: number, w0: number, w1: number): number {
+/** MAX over rows [h0, h1) and columns [w0, w1) of one plane; 0 for an empty bin. */
+function binMax(x: Float32Array, xo: number, width: number, h0: number, h1: number, w0: number, w1: number): number {
   if (h1 <= h0 || w1 <= w0) return 0;
-  let m = -3.4028234663852886e38; // Caffe starts from -FLT_MAX
+  let best = -3.4028234663852886e38; // -FLT_MAX, where the fork starts
   for (let h = h0; h < h1; h++)
-    for (let i = base + h * width + w0, end = base + h * width + w1; i < end; i++) if (x[i] > m) m = x[i];
-  return m;
+    for (let i = xo + h * width + w0, end = xo + h * width + w1; i < end; i++) if (x[i] > best) best = x[i];
+  return best;
 }
 
-/** ONNX's MaxRoiPool computes Fast R-CNN's ROI pooling (its rounding, bins and empty windows). */
 function roiPoolingToOnnx(c: LayerContext): void {
-  const p = paramsOf<{ pooled_h: number; pooled_w: number; spatial_scale: number }>(c.layer.def, 'roi_pooling_param');
-  const rois = c.layer.bottomShapes[1];
-  const r = rois.length === 2 ? c.bottom(1) : c.node('Reshape', [c.bottom(1), c.b.int64s(`${c.layer.name}/rois_shape`, [rois[0], 5])], [c.tmp('rois')]);
-  c.node('MaxRoiPool', [c.bottom(0), r], [c.top(0)], { pooled_shape: ints([p.pooled_h, p.pooled_w]), spatial_scale: float(p.spatial_scale) });
+  const { layer } = c;
+  const p = paramsOf<RoiPoolingParam>(layer.def, 'roi_pooling_param');
+  const rois = layer.bottomShapes[1];
+  const flat = rois.length === 2 ? c.bottom(1) : c.node('Reshape', [c.bottom(1), c.b.int64s(`${layer.name}/rois_shape`, [rois[0], 5])], [c.tmp('rois')]);
+  c.node('MaxRoiPool', [c.bottom(0), flat], [c.top(0)], { pooled_shape: ints([p.pooled_h, p.pooled_w]), spatial_scale: float(p.spatial_scale) });
 }

@@ -272,17 +272,6 @@ function relu(c: LayerContext): void {
   else c.node('LeakyRelu', [c.bottom(0)], [c.top(0)], { alpha: float(slope) });
 }
 
-function prelu(c: LayerContext): void {
-  const { layer } = c;
-  const p = paramsOf(layer.def, 'prelu_param');
-  const x = layer.bottomShapes[0];
-  if (x.length < 2) fail(c, 'PReLU needs at least 2 axes');
-  const shape = p.channel_shared ? [1] : [x[1]];
-  const slope = expectWeight(layer.def, layer.weights, 0, 'slopes', shape);
-  const dims = p.channel_shared ? [1] : broadcastShape(shape, 1, x.length);
-  c.node('PRelu', [c.bottom(0), c.b.floats(`${layer.name}/slope`, slope.data, dims)], [c.top(0)]);
-}
-
 function power(c: LayerContext): void {
   const p = paramsOf(c.layer.def, 'power_param');
   const [pw, scale, shift] = [p.power as number, p.scale as number, p.shift as number];
@@ -499,7 +488,6 @@ export const converters: Record<string, Converter> = {
   MVN: mvn,
   Pooling: pooling,
   Power: power,
-  PReLU: prelu,
   Reduction: reduction,
   ReLU: relu,
   Reshape: reshapeLayer,
