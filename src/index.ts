@@ -9,3 +9,4 @@ export { knownLayerTypes, registerLayer } from './layers/registry.js';
 export { LayerError, type Layer, type LayerType } from './layers/layer.js';
 export type { LayerContext, Converter } from './onnx/context.js';
 export * from './image/index.js';
+export { detect, detectImage, detectionsOf, parseLabels, type Detection, type DetectOptions } from './detect/detect.js';

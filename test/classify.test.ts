@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,20 +6,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { messageType } from '../src/caffe/schema.js';
 import { startProgress } from '../src/cli/progress.js';
 import { readNpy } from '../src/util/npy.js';
+import { spawnCli } from './helpers/cli.js';
 
 // End to end: spawns the built CLI (`npm run build` first; `npm test` does).
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const lenet = ['models/lenet/deploy.prototxt', 'models/lenet/weights.caffemodel'];
 const digits = 'models/lenet/examples';
 
-/** Runs the CLI; independent runs go in parallel (each spawn costs about a second on a busy machine). */
-function crema(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/crema.js', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
-    );
-  });
-}
+const crema = (...args: string[]) => spawnCli(root, ...args);
 
 interface JsonLine {
   image: string;

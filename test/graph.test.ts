@@ -27,12 +27,12 @@ describe('wiring', () => {
   it('refuses an unknown layer type, listing the known ones', () => {
     const err = (() => {
       try {
-        graphOf(`${input([1, 3])} layer { name: "p" type: "PriorBox" bottom: "data" top: "p" }`);
+        graphOf(`${input([1, 3])} layer { name: "p" type: "Region" bottom: "data" top: "p" }`);
       } catch (e) {
         return (e as Error).message;
       }
     })();
-    expect(err).toBe(`layer 'p': unknown layer type 'PriorBox'; crema runs: ${knownLayerTypes().join(', ')} (others can be added: see --plugin)`);
+    expect(err).toBe(`layer 'p': unknown layer type 'Region'; crema runs: ${knownLayerTypes().join(', ')} (others can be added: see --plugin)`);
     expect(knownLayerTypes()).toEqual(expect.arrayContaining(['Convolution', 'LRN', 'Pooling', 'InnerProduct', 'Softmax', 'BatchNorm', 'Eltwise']));
   });
   it('refuses blobs of absurd size before allocating anything', () => {

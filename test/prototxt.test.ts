@@ -142,8 +142,8 @@ describe('parsePrototxt errors', () => {
   });
 
   test('unknown field names the layer (even when its name comes later)', () => {
-    const ssd = 'layer {\n  type: "PriorBox"\n  prior_box_param { min_size: 30 aspect_ratio: [2, 3] }\n  name: "mbox_prior"\n}\n';
-    expect(errorOf(() => parse(ssd))).toBe(`net.prototxt:3:3: layer 'mbox_prior' has unknown field 'prior_box_param'`);
+    const yolo = 'layer {\n  type: "Region"\n  region_param { classes: 20 anchors: [2, 3] }\n  name: "region"\n}\n';
+    expect(errorOf(() => parse(yolo))).toBe(`net.prototxt:3:3: layer 'region' has unknown field 'region_param'`);
     expect(errorOf(() => parse('layer { name: "c" convolution_param { num_outputs: 3 } }'))).toBe(
       `net.prototxt:1:39: layer 'c' has unknown field 'num_outputs' in convolution_param`,
     );
@@ -159,15 +159,15 @@ describe('parsePrototxt errors', () => {
   test('lenient: unknown fields are skipped with a warning', () => {
     const warnings: string[] = [];
     const text =
-      'layer { name: "mbox_prior" type: "PriorBox" prior_box_param { min_size: 30 nested { a: [1, 2] } } top: "p" }\n' +
+      'layer { name: "mbox_prior" type: "Region" region_param { classes: 30 nested { a: [1, 2] } } top: "p" }\n' +
       'layer { name: "b" flip: true clip: -0.5 note: "x" "y" ratios: [1, 2] type: "ReLU" }';
     const net = parse(text, { lenient: true, warn: (m: string) => warnings.push(m) });
     expect(net.layer).toEqual([
-      { name: 'mbox_prior', type: 'PriorBox', top: ['p'] },
+      { name: 'mbox_prior', type: 'Region', top: ['p'] },
       { name: 'b', type: 'ReLU' },
     ]);
     expect(warnings).toEqual([
-      `net.prototxt:1:45: layer 'mbox_prior' has unknown field 'prior_box_param' (skipped)`,
+      `net.prototxt:1:43: layer 'mbox_prior' has unknown field 'region_param' (skipped)`,
       `net.prototxt:2:19: layer 'b' has unknown field 'flip' (skipped)`,
       `net.prototxt:2:30: layer 'b' has unknown field 'clip' (skipped)`,
       `net.prototxt:2:41: layer 'b' has unknown field 'note' (skipped)`,

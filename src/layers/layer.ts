@@ -20,6 +20,8 @@ export interface Layer {
   readonly inPlace?: boolean;
   /** Multiply-adds of one forward at the current shapes (for `crema info`); 0 when not meaningful. */
   macs?(bottoms: Shape[], tops: Shape[]): number;
+  /** What the layer accepts but does not do (a fork's side effects), for the net's notes. */
+  readonly notes?: readonly string[];
   /**
    * Readies the weights for the fast kernels now (after the first reshape) rather than on the first forward,
    * so that the first forward runs at the speed of the next ones. Net.load calls it; optional.

@@ -16,6 +16,7 @@ import { convolutionLayer } from './convolution.js';
 import { convolutionDepthwiseLayer, depthwiseConvolutionLayer } from './convolution_depthwise.js';
 import { cropLayer } from './crop.js';
 import { deconvolutionLayer } from './deconvolution.js';
+import { detectionOutputLayer } from './detection_output.js';
 import { dropoutLayer } from './dropout.js';
 import { eltwiseLayer } from './eltwise.js';
 import { eluLayer } from './elu.js';
@@ -28,9 +29,12 @@ import { interpLayer } from './interp.js';
 import { logLayer } from './log.js';
 import { lrnLayer } from './lrn.js';
 import { mvnLayer } from './mvn.js';
+import { normalizeLayer } from './normalize.js';
+import { permuteLayer } from './permute.js';
 import { poolingLayer } from './pooling.js';
 import { powerLayer } from './power.js';
 import { preluLayer } from './prelu.js';
+import { priorBoxLayer } from './prior_box.js';
 import { builtInPythonLayers, proposalLayer } from './proposal.js';
 import { psroiPoolingLayer } from './psroi_pooling.js';
 import { reductionLayer } from './reduction.js';
@@ -67,6 +71,7 @@ const layerTypes: LayerType[] = [
   cropLayer,
   deconvolutionLayer,
   depthwiseConvolutionLayer,
+  detectionOutputLayer,
   dropoutLayer,
   eltwiseLayer,
   eluLayer,
@@ -79,9 +84,12 @@ const layerTypes: LayerType[] = [
   logLayer,
   lrnLayer,
   mvnLayer,
+  normalizeLayer,
+  permuteLayer,
   poolingLayer,
   powerLayer,
   preluLayer,
+  priorBoxLayer,
   proposalLayer,
   psroiPoolingLayer,
   reductionLayer,

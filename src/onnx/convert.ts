@@ -29,6 +29,8 @@ export interface OnnxConversion {
   outputs: Map<string, string>;
   /** Requested blobs that are graph inputs left unchanged by the net: their value is the input itself. */
   passthrough: string[];
+  /** What the model does not reproduce exactly (also in its doc_string), one line each. */
+  notes: string[];
 }
 
 /**
@@ -45,6 +47,7 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
   graph.layers.forEach((l, i) => l.tops.forEach((t) => lastWriter.set(t, i)));
   const current = new Map<string, string>();
   const inputs: ValueInfoObj[] = [];
+  const notes: string[] = [], dynamic = new Set<string>();
   graph.layers.forEach((layer, index) => {
     if (layer.type === 'Input') {
       for (const t of layer.tops) {
@@ -53,10 +56,11 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
       }
       return;
     }
-    const values = convertLayer(b, layer, opset, options.lrn ?? 'native', current, (t) => lastWriter.get(t) === index && !inputSet.has(t));
+    const keepsName = (t: string) => lastWriter.get(t) === index && !inputSet.has(t);
+    const values = convertLayer(b, layer, { opset, lrn: options.lrn ?? 'native', notes, dynamic }, current, keepsName);
     layer.tops.forEach((t, i) => current.set(t, values[i]));
   });
-  const { outputs, passthrough, infos } = exposeOutputs(b, graph, current, wantedBlobs(graph, options.outputs ?? 'net'));
+  const { outputs, passthrough, infos } = exposeOutputs(b, graph, current, wantedBlobs(graph, options.outputs ?? 'net'), dynamic);
   // ONNX Runtime refuses to load a graph without nodes (an empty net, only inputs, only Dropouts): say so here.
   if (b.nodes.length === 0)
     throw new CremaError(`net '${graph.name || 'net'}': nothing to convert to ONNX: no layer computes anything (ONNX Runtime cannot load a model without nodes)`);
@@ -66,7 +70,7 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
     producer_version: '0.1.0',
     graph: {
       name: graph.name || 'net',
-      doc_string: 'Converted from Caffe by crema',
+      doc_string: ['Converted from Caffe by crema', ...notes.map((n) => `note: ${n}`)].join('\n'),
       node: b.nodes,
       initializer: b.initializers,
       input: inputs,
@@ -74,15 +78,23 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
     },
     opset_import: [{ domain: '', version: opset }],
   };
-  return { model, inputs: [...graph.inputs], outputs, passthrough };
+  return { model, inputs: [...graph.inputs], outputs, passthrough, notes };
 }
 
 /** Converts one layer; returns the ONNX value of each of its tops. */
+/** Conversion-wide settings and what layers report back. */
+interface ConvertState {
+  opset: number;
+  lrn: LrnMode;
+  notes: string[];
+  /** Blobs whose shape depends on the data. */
+  dynamic: Set<string>;
+}
+
 function convertLayer(
   b: OnnxBuilder,
   layer: GraphLayer,
-  opset: number,
-  lrn: LrnMode,
+  { opset, lrn, notes, dynamic }: ConvertState,
   current: Map<string, string>,
   keepsBlobName: (top: string) => boolean,
 ): string[] {
@@ -107,6 +119,11 @@ function convertLayer(
     tmp: (what) => b.fresh(`${layer.name}/${what}`),
     node: (op: string, inputs: string[], outputs: string[], attrs?: Record<string, Attr>) =>
       b.node(op, inputs, outputs, attrs, nodeCount++ === 0 ? layer.name : `${layer.name}/${op}_${nodeCount}`)[0],
+    note: (text) => {
+      const line = `layer '${layer.name}' (${layer.type}): ${text}`;
+      if (!notes.includes(line)) notes.push(line);
+    },
+    dynamicShape: (i) => dynamic.add(layer.tops[i]),
   };
   convert(ctx);
   return tops.map((v, i) => {
@@ -124,7 +141,7 @@ function wantedBlobs(graph: Graph, outputs: 'net' | 'all' | readonly string[]): 
 }
 
 /** Makes each wanted blob's final value a graph output under the blob's name (Identity where it is an alias). */
-function exposeOutputs(b: OnnxBuilder, graph: Graph, current: Map<string, string>, wanted: string[]) {
+function exposeOutputs(b: OnnxBuilder, graph: Graph, current: Map<string, string>, wanted: string[], dynamic: Set<string>) {
   const outputs = new Map<string, string>();
   const passthrough: string[] = [];
   const infos: ValueInfoObj[] = [];
@@ -138,7 +155,7 @@ function exposeOutputs(b: OnnxBuilder, graph: Graph, current: Map<string, string
     // An input that layers overwrite in place keeps its name for the feed; its final value gets another.
     const name = value === blob ? blob : inputSet.has(blob) ? b.fresh(`${blob}/final`) : b.claim(blob);
     if (name !== value) b.node('Identity', [value], [name], {}, `${blob}/output`);
-    infos.push(valueInfo(name, graph.blobShapes.get(blob)));
+    infos.push(valueInfo(name, dynamic.has(blob) ? undefined : graph.blobShapes.get(blob)));
     outputs.set(blob, name);
   }
   return { outputs, passthrough, infos };

@@ -70,6 +70,7 @@ export class Net {
     options: NetOptions,
   ) {
     this.notes = [...notes, ...repeatedNameNotes(graph), ...graph.layers.flatMap((l) => builtInPythonNote(l.def) ?? [])];
+    for (const l of graph.layers) for (const note of l.impl.notes ?? []) this.notes.push(`layer '${l.name}' (${l.type}): ${note}`);
     this.threads = boundThreads(options.threads ?? defaultThreads());
     this.fusions = findFusions(graph.layers);
     this.fusedMembers = fusionMembers(this.fusions);

@@ -7,6 +7,7 @@ import { Tensor, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { readNpy } from '../util/npy.js';
 import { type PairResult, comparePair } from './compare.js';
+import { compareDetections } from './detections.js';
 
 /** The comparisons verify makes: native vs ONNX Runtime always, each vs the reference when there is one. */
 export type PairName = 'native_onnx' | 'native_reference' | 'onnx_reference';
@@ -99,12 +100,16 @@ export async function verifyNet(net: Net, options: VerifyOptions = {}): Promise<
   const notes: string[] = [];
   const reference = refDir ? readReference(net, refDir, notes) : undefined;
   const blobs: BlobVerdict[] = [];
+  // DetectionOutput's rows are compared as sets: ONNX's NonMaximumSuppression may order equal scores otherwise.
+  const detections = new Set(net.layers.filter((l) => l.type === 'DetectionOutput').flatMap((l) => l.tops));
+  if (detections.size) notes.push(`detections (${[...detections].join(', ')}) compared as sets: same image and label, IoU >= 0.99, |score difference| <= ${tolerance}`);
   for (const [blob, native] of net.blobs) {
     const ref = reference?.get(blob);
-    const pairs: BlobVerdict['pairs'] = { native_onnx: comparePair(onnx.get(blob)!, native, tolerance) };
+    const compare = (ours: Tensor, theirs: Tensor) => (detections.has(blob) ? compareDetections : comparePair)(ours, theirs, tolerance);
+    const pairs: BlobVerdict['pairs'] = { native_onnx: compare(onnx.get(blob)!, native) };
     if (ref) {
-      pairs.native_reference = comparePair(native, ref, tolerance);
-      pairs.onnx_reference = comparePair(onnx.get(blob)!, ref, tolerance);
+      pairs.native_reference = compare(native, ref);
+      pairs.onnx_reference = compare(onnx.get(blob)!, ref);
     }
     blobs.push({ blob, shape: [...native.dims], pairs, pass: Object.values(pairs).every((p) => p.pass) });
   }

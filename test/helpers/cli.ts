@@ -1,4 +1,5 @@
 // Running the CLI in-process (no build needed), capturing what it prints, and checking error messages.
+import { execFile } from 'node:child_process';
 import { expect, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { CremaError } from '../../src/util/errors.js';
@@ -25,4 +26,16 @@ export function errorOf(fn: () => unknown): string {
     return (e as Error).message;
   }
   throw new Error('expected a CremaError');
+}
+
+/**
+ * Runs the built CLI (`bin/crema.js` under `root`; `npm run build` first, as `npm test` does) in a child process,
+ * for output written to process.stdout; independent runs go in parallel (each spawn costs about a second on a busy machine).
+ */
+export function spawnCli(root: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/crema.js', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
+    );
+  });
 }

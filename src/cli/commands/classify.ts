@@ -114,7 +114,8 @@ function loadBatch(files: string[], geo: InputGeometry): Promise<(FloatImage | E
   return Promise.all(files.map((f) => loadOne(f, geo).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
 }
 
-async function loadOne(file: string, geo: InputGeometry): Promise<FloatImage> {
+/** One image file as pycaffe loads it (color or gray for the input), or an error saying why it cannot be read. */
+export async function loadOne(file: string, geo: InputGeometry): Promise<FloatImage> {
   if (!fs.existsSync(file)) throw new Error('no such file');
   if (!isImageFile(file)) throw new Error(`not an image file (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
   return loadImage(file, geo.channels === 3);

@@ -58,5 +58,7 @@ export const convertCommand = {
     log(`  inputs:  ${net.inputs.map((n) => `${n} ${shapeString(net.shapes.get(n)!)}`).join(', ')}`);
     const shown = [...conversion.outputs.keys()];
     log(`  outputs: ${shown.slice(0, 8).map((n) => `${n} ${shapeString(net.shapes.get(n)!)}`).join(', ')}${shown.length > 8 ? `, … (${shown.length})` : ''}`);
+    // What the model does not reproduce exactly (also in its doc_string): on stderr, as loading's notes.
+    for (const note of conversion.notes) console.error(`note: ${note}`);
   },
 };

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { benchCommand } from './bench.js';
 import { classifyCommand } from './classify.js';
 import { convertCommand } from './convert.js';
+import { detectCommand } from './detect.js';
 import { drawCommand } from './draw.js';
 import { infoCommand } from './info.js';
 import { runCommand } from './run.js';
@@ -23,6 +24,7 @@ export const commands: CremaCommand[] = [
   benchCommand,
   classifyCommand,
   convertCommand,
+  detectCommand,
   drawCommand,
   infoCommand,
   runCommand,

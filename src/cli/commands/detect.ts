@@ -1,0 +1,109 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { type Detection, detectImage, detectionBlob, parseLabels } from '../../detect/detect.js';
+import { drawDetections } from '../../detect/draw.js';
+import { IMAGE_EXTENSIONS } from '../../image/load.js';
+import { geometryOf } from '../../image/preprocess.js';
+import { paramsOf } from '../../caffe/schema.js';
+import { Net } from '../../runtime/net.js';
+import { CremaError } from '../../util/errors.js';
+import { makeOutputDir, writeOutput } from '../../util/files.js';
+import { EXIT_CHECK_FAILED, exitState } from '../main.js';
+import { type ImageArgs, imageArgs, preprocessOptionsFrom } from '../preprocess-options.js';
+import { startProgress } from '../progress.js';
+import { loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
+import { collectImages, loadOne } from './classify.js';
+
+interface DetectArgs extends NetArgs, ImageArgs {
+  weights: string;
+  images: string[];
+  labels?: string;
+  threshold: number;
+  json: boolean;
+  output?: string;
+}
+
+export const detectCommand = {
+  command: 'detect <net> <weights> <images..>',
+  describe: 'Detect objects with an SSD-style net (ending in DetectionOutput): boxes in image pixels, optionally drawn',
+  builder: (y: Argv) =>
+    imageArgs(threadsArg(netArgs(y)))
+      .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
+      .option('threshold', { type: 'number', default: 0.5, describe: 'report detections scoring at least this' })
+      .option('labels', { type: 'string', describe: 'class names: one a line (line i = label i), or the SSD fork\'s labelmap .prototxt (default: labels.txt beside the net, if any)' })
+      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line and image: {"image", "width", "height", "detections": [{"label", "name", "score", "xmin", "ymin", "xmax", "ymax"}]}' })
+      .option('output', { alias: 'o', type: 'string', describe: 'write each image with its boxes and labels drawn as DIR/<name>.png' })
+      .example('$0 detect res10_300x300_ssd.prototxt res10_300x300_ssd.caffemodel faces/ --mean 104,177,123 -o boxed/', 'OpenCV\'s face detector')
+      .example('$0 detect MobileNetSSD_deploy.prototxt MobileNetSSD_deploy.caffemodel street.jpg --mean 127.5,127.5,127.5 --input-scale 0.007843 --labels voc.txt --json', 'MobileNet-SSD, as JSON lines')
+      .epilog('Images are prepared as pycaffe does (the flags of classify) and stretched to the input size; boxes are the net\'s normalized corners times the image size. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
+  handler: async (args: DetectArgs) => {
+    if (!Number.isFinite(args.threshold)) throw new CremaError('--threshold: expected a number');
+    const files = collectImages(args.images);
+    if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
+    const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    printNotes(net, args);
+    detectionBlob(net); // refuses a net without DetectionOutput before any image is read
+    const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
+    const options = { ...preprocessOptionsFrom(args, geo), threshold: args.threshold, labels: labelsOf(args, net) };
+    if (args.output !== undefined) makeOutputDir(args.output);
+    const outputs = new Set<string>();
+    const progress = startProgress('detect', files.length, { unit: 'images' });
+    let done = 0, skipped = 0;
+    try {
+      for (const file of files) {
+        const image = await loadOne(file, geo).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+        progress.tick(1);
+        if (image instanceof Error) {
+          skipped++;
+          progress.warn(`crema: skipped ${file}: ${image.message.startsWith(`${file}: `) ? image.message.slice(file.length + 2) : image.message}`);
+          continue;
+        }
+        const found = detectImage(net, image, options);
+        done++;
+        progress.print(args.json ? JSON.stringify({ image: file, width: image.width, height: image.height, detections: found }) : describe(file, image, found, args.threshold));
+        if (args.output !== undefined) await writeOutput(outputName(args.output, file, outputs), await drawDetections(image, found));
+      }
+    } finally {
+      progress.stop();
+    }
+    if (done === 0) throw new CremaError(`no image could be read (${skipped} skipped)`);
+    if (skipped) exitState.code = EXIT_CHECK_FAILED;
+  },
+};
+
+/** `--labels FILE`, else labels.txt beside the net; warns when their count is not DetectionOutput's num_classes. */
+function labelsOf(args: DetectArgs, net: Net): string[] | undefined {
+  const beside = path.join(path.dirname(args.net), 'labels.txt');
+  const file = args.labels ?? (fs.existsSync(beside) ? beside : undefined);
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CremaError(`--labels ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  const labels = parseLabels(text);
+  const layer = net.layers.find((l) => l.type === 'DetectionOutput')!;
+  const classes = paramsOf(layer.def, 'detection_output_param').num_classes as number;
+  if (labels.length !== classes) console.error(`warning: ${file} has ${labels.length} labels, DetectionOutput '${layer.name}' has ${classes} classes`);
+  return labels;
+}
+
+/** The text form: a header per image, then one line per detection. */
+function describe(file: string, image: { width: number; height: number }, found: Detection[], threshold: number): string {
+  const lines = [`---------- Detections in ${file} (${image.width} x ${image.height}) ----------`];
+  const px = (v: number) => Math.round(v);
+  for (const d of found) lines.push(`${d.score.toFixed(4)} - "${d.name ?? `class ${d.label}`}" at [${px(d.xmin)}, ${px(d.ymin)}, ${px(d.xmax)}, ${px(d.ymax)}]`);
+  if (found.length === 0) lines.push(`(none scoring ${threshold} or more)`);
+  return lines.join('\n');
+}
+
+/** DIR/<image name>.png; a second image of the same name gets -2, -3, … */
+function outputName(dir: string, file: string, used: Set<string>): string {
+  const base = path.basename(file, path.extname(file));
+  let name = `${base}.png`;
+  for (let n = 2; used.has(name); n++) name = `${base}-${n}.png`;
+  used.add(name);
+  return path.join(dir, name);
+}

@@ -1,0 +1,89 @@
+import type { FloatImage } from '../image/image.js';
+import { loadImage } from '../image/load.js';
+import { type PreprocessOptions, geometryOf, preprocess } from '../image/preprocess.js';
+import type { Net } from '../runtime/net.js';
+import type { Tensor } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+import type { Bytes } from '../util/source.js';
+
+/** One detected object, its box in the image's pixels (the fork's normalized corners times the image size, not clipped). */
+export interface Detection {
+  /** The class index DetectionOutput gives (the background class is never reported). */
+  label: number;
+  /** labels[label], when labels were given. */
+  name: string | null;
+  score: number;
+  xmin: number;
+  ymin: number;
+  xmax: number;
+  ymax: number;
+}
+
+export interface DetectOptions extends PreprocessOptions {
+  /** Detections scoring below it are left out (default 0.5). */
+  threshold?: number;
+  /** Class names by label (e.g. from a labels file or the fork's labelmap). */
+  labels?: readonly string[];
+}
+
+/** The blob the net's (first) DetectionOutput layer writes; an SSD-style net is refused otherwise. */
+export function detectionBlob(net: Net): string {
+  const layer = net.layers.find((l) => l.type === 'DetectionOutput');
+  if (!layer) throw new CremaError(`net '${net.name || 'net'}' has no DetectionOutput layer: detect runs SSD-style nets (classify runs classifiers)`);
+  return layer.tops[0];
+}
+
+/**
+ * The rows of a DetectionOutput blob ([1, 1, N, 7]: image, label, score, xmin, ymin, xmax, ymax normalized) for
+ * image `index`, scored at least `threshold`, as boxes in a width x height image. The fork's "no detection" row
+ * (label -1) gives none.
+ */
+export function detectionsOf(rows: Tensor, index: number, width: number, height: number, threshold: number, labels?: readonly string[]): Detection[] {
+  const d = rows.data, out: Detection[] = [];
+  for (let r = 0; r + 7 <= d.length; r += 7) {
+    if (d[r] !== index || d[r + 1] < 0 || !(d[r + 2] >= threshold)) continue;
+    const label = d[r + 1];
+    out.push({
+      label, name: labels?.[label] ?? null, score: d[r + 2],
+      xmin: d[r + 3] * width, ymin: d[r + 4] * height, xmax: d[r + 5] * width, ymax: d[r + 6] * height,
+    });
+  }
+  return out;
+}
+
+/** Detections in an already decoded image (pycaffe's load_image form), prepared with `options` for the net's first input. */
+export function detectImage(net: Net, image: FloatImage, options: DetectOptions = {}): Detection[] {
+  const threshold = options.threshold ?? 0.5;
+  if (!Number.isFinite(threshold)) throw new CremaError(`the threshold must be a number, got ${threshold}`);
+  const input = net.inputs[0];
+  if (!input) throw new CremaError(`net '${net.name || 'net'}' has no input to feed images to`);
+  const blob = detectionBlob(net);
+  const geo = geometryOf(net.shapes.get(input)!, input);
+  net.forward({ [input]: preprocess(image, geo, { ...options, oversample: false }) });
+  return detectionsOf(net.blobs.get(blob)!, 0, image.width, image.height, threshold, options.labels);
+}
+
+/**
+ * Runs an SSD-style net (ending in the fork's DetectionOutput) on an image file or its bytes: pycaffe's
+ * preprocessing (the same options as classify), then the detections scoring at least `threshold` (default 0.5),
+ * in the image's pixels, as plain objects.
+ */
+export async function detect(net: Net, image: string | Bytes, options: DetectOptions = {}): Promise<Detection[]> {
+  const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
+  return detectImage(net, await loadImage(image, geo.channels === 3), options);
+}
+
+/**
+ * Class names from a labels file: one a line (line i = label i), or the SSD fork's labelmap prototxt
+ * (`item { name label display_name }`, display_name preferred).
+ */
+export function parseLabels(text: string): string[] {
+  if (!/^\s*item\s*\{/m.test(text)) return text.split(/\r?\n/).filter((l, i, all) => l !== '' || i < all.length - 1);
+  const names: string[] = [];
+  for (const [, body] of text.matchAll(/item\s*\{([^}]*)\}/g)) {
+    const label = Number(/\blabel\s*:\s*(\d+)/.exec(body)?.[1]);
+    const name = /\bdisplay_name\s*:\s*"([^"]*)"/.exec(body)?.[1] ?? /\bname\s*:\s*"([^"]*)"/.exec(body)?.[1];
+    if (Number.isInteger(label) && name !== undefined && label < 1e5) names[label] = name;
+  }
+  return Array.from(names, (n, i) => n ?? `class ${i}`);
+}

@@ -1,0 +1,143 @@
+import { formatFloat32 } from '../../caffe/prototxt.js';
+import { int, ints } from '../../onnx/builder.js';
+import { type LayerContext, fail } from '../../onnx/context.js';
+import { priorCount, readDetectionSettings, type DetectionSettings } from '../detection_output.js';
+
+/**
+ * DetectionOutput as ONNX: box decoding, the fork's top_k as a TopK per class before NonMaximumSuppression
+ * (the fork limits the candidates, ONNX's max_output_boxes_per_class the survivors), one NMS batch per
+ * (image, class) so that unshared locations work too, keep_top_k as a TopK over the survivors put back in
+ * NMS's order, and the "no detection" row when nothing is left: the same [1, 1, N, 7] as the fork, in its
+ * order (image, label, score). What ONNX cannot reproduce is said in the model's notes.
+ */
+export function detectionOutputToOnnx(c: LayerContext): void {
+  const { def } = c.layer;
+  const s = readDetectionSettings(def);
+  const [loc] = c.layer.bottomShapes;
+  const priors = priorCount(def, s, c.layer.bottomShapes);
+  const num = loc[0], classes = s.numClasses, k = s.topK > -1 ? Math.min(s.topK, priors) : priors;
+  if (s.keepTopK > -1 && num > 1) fail(c, `keep_top_k is exported for a batch of 1 only (this net has ${num}): convert it with batch 1`);
+  if (s.eta < 1 && s.nmsThreshold > 0.5)
+    c.note(`adaptive NMS (eta ${formatFloat32(s.eta)}) is not reproduced: ONNX's NonMaximumSuppression keeps the threshold at ${formatFloat32(s.nmsThreshold)}, so detections may differ`);
+  c.note('ONNX NonMaximumSuppression may order equal scores otherwise than the fork; crema verify compares detections as sets (IoU >= 0.99, |score difference| <= its tolerance)');
+  c.dynamicShape(0);
+  const boxes = decode(c, s, num, priors);
+  const [scores, order] = candidates(c, s, num, priors, k);
+  // The boxes of each (image, class)'s candidates: [num * classes, k, 4].
+  const perClass = s.shareLocation && classes > 1 ? c.node('Expand', [boxes, c.b.int64s(`${c.layer.name}/class_boxes`, [num, classes, priors, 4])], [c.tmp('class_boxes')]) : boxes;
+  const index4 = c.node('Expand', [c.node('Unsqueeze', [order, c.b.int64s(`${c.layer.name}/axis3`, [3])], [c.tmp('order4')]), c.b.int64s(`${c.layer.name}/index_shape`, [num, classes, k, 4])], [c.tmp('index4')]);
+  const picked = c.node('GatherElements', [perClass, index4], [c.tmp('candidate_boxes')], { axis: int(2) });
+  const candidateBoxes = reshape(c, picked, [num * classes, k, 4], 'nms_boxes');
+  const nmsScores = reshape(c, scores, [num * classes, 1, k], 'nms_scores');
+  const selected = c.node('NonMaxSuppression', [apartIfInverted(c, candidateBoxes, k), nmsScores, c.b.int64s(`${c.layer.name}/max_out`, [k]), c.b.floats(`${c.layer.name}/iou`, Float32Array.of(s.nmsThreshold), [1]), c.b.floats(`${c.layer.name}/score_threshold`, Float32Array.of(s.confidenceThreshold), [1])], [c.tmp('selected')]);
+  let rows = detectionRows(c, selected, candidateBoxes, reshape(c, scores, [num * classes, k], 'flat_scores'), classes);
+  if (s.keepTopK > -1) rows = keepTopK(c, rows, s.keepTopK);
+  const out = withNoDetectionRows(c, rows, num);
+  c.node('Reshape', [out, c.b.int64s(`${c.layer.name}/out_shape`, [1, 1, -1, 7])], [c.top(0)]);
+}
+
+/**
+ * The boxes NMS sees: an inverted box (xmax < xmin or ymax < ymin) overlaps nothing in the fork (its
+ * intersection has a negative side), while ONNX's NMS would sort its corners; so each one is replaced by a
+ * unit box far away from every other box of its (image, class). The detections keep the decoded corners.
+ */
+function apartIfInverted(c: LayerContext, boxes: string, k: number): string {
+  const far = new Float32Array(k * 4);
+  for (let j = 0; j < k; j++) far.set([1e4 + 3 * j, 1e4, 1e4 + 3 * j + 1, 1e4 + 1], j * 4);
+  const side = (i: number) => lastAxis(c, boxes, i, i + 1, `nms_${'xyXY'[i]}`);
+  const [x1, y1, x2, y2] = [0, 1, 2, 3].map(side);
+  const less = (a: string, b: string, what: string) => c.node('Less', [a, b], [c.tmp(what)]);
+  const anyInverted = c.node('Or', [less(x2, x1, 'inverted_x'), less(y2, y1, 'inverted_y')], [c.tmp('inverted')]);
+  return c.node('Where', [anyInverted, c.b.floats(`${c.layer.name}/apart`, far, [1, k, 4]), boxes], [c.tmp('nms_input')]);
+}
+
+function reshape(c: LayerContext, x: string, shape: number[], what: string): string {
+  return c.node('Reshape', [x, c.b.int64s(`${c.layer.name}/${what}_shape`, shape)], [c.tmp(what)]);
+}
+
+/** Slice of the last axis [from, to). */
+function lastAxis(c: LayerContext, x: string, from: number, to: number, what: string): string {
+  const n = c.layer.name;
+  return c.node('Slice', [x, c.b.int64s(`${n}/${what}_from`, [from]), c.b.int64s(`${n}/${what}_to`, [to]), c.b.int64s(`${n}/last_axis`, [-1])], [c.tmp(what)]);
+}
+
+/** DecodeBBox for every prior and location class: [num, locClasses, priors, 4] corners. */
+function decode(c: LayerContext, s: DetectionSettings, num: number, priors: number): string {
+  const locClasses = s.shareLocation ? 1 : s.numClasses;
+  const locs = c.node('Transpose', [reshape(c, c.bottom(0), [num, priors, locClasses, 4], 'loc4')], [c.tmp('loc')], { perm: ints([0, 2, 1, 3]) });
+  const prior = reshape(c, c.bottom(2), [2, priors, 4], 'prior2');
+  const pick = (i: number, what: string) =>
+    c.node('Gather', [prior, c.b.int64s(`${c.layer.name}/${what}_index`, [i])], [c.tmp(what)], { axis: int(0) });
+  const box = reshape(c, pick(0, 'prior_box_1'), [priors, 4], 'prior_box');
+  const t = s.varianceInTarget ? locs : c.node('Mul', [locs, reshape(c, pick(1, 'prior_var_1'), [priors, 4], 'prior_var')], [c.tmp('scaled_loc')]);
+  if (s.code === 'CORNER') return c.node('Add', [box, t], [c.tmp('boxes')]);
+  const min = lastAxis(c, box, 0, 2, 'prior_min'), max = lastAxis(c, box, 2, 4, 'prior_max');
+  const size = c.node('Sub', [max, min], [c.tmp('prior_size')]);
+  if (s.code === 'CORNER_SIZE') {
+    const sizes = c.node('Concat', [size, size], [c.tmp('prior_sizes')], { axis: int(-1) });
+    return c.node('Add', [box, c.node('Mul', [t, sizes], [c.tmp('offsets')])], [c.tmp('boxes')]);
+  }
+  const center = c.node('Mul', [c.node('Add', [min, max], [c.tmp('corner_sum')]), c.b.scalar(0.5)], [c.tmp('prior_center')]);
+  const cxy = c.node('Add', [c.node('Mul', [lastAxis(c, t, 0, 2, 'dxy'), size], [c.tmp('shift')]), center], [c.tmp('center')]);
+  const half = c.node('Mul', [c.node('Mul', [c.node('Exp', [lastAxis(c, t, 2, 4, 'dwh')], [c.tmp('growth')]), size], [c.tmp('wh')]), c.b.scalar(0.5)], [c.tmp('half_wh')]);
+  const lo = c.node('Sub', [cxy, half], [c.tmp('box_min')]), hi = c.node('Add', [cxy, half], [c.tmp('box_max')]);
+  return c.node('Concat', [lo, hi], [c.tmp('boxes')], { axis: int(-1) });
+}
+
+/** Each (image, class)'s k best scores and their prior indices ([num, classes, k]); the background never qualifies. */
+function candidates(c: LayerContext, s: DetectionSettings, num: number, priors: number, k: number): [string, string] {
+  const classes = s.numClasses, n = c.layer.name;
+  let scores = c.node('Transpose', [reshape(c, c.bottom(1), [num, priors, classes], 'conf3')], [c.tmp('class_scores')], { perm: ints([0, 2, 1]) });
+  if (s.backgroundLabelId >= 0 && s.backgroundLabelId < classes) {
+    const mask = new Float32Array(classes);
+    mask[s.backgroundLabelId] = -Infinity; // never above the score threshold (at least -FLT_MAX)
+    scores = c.node('Add', [scores, c.b.floats(`${n}/background_mask`, mask, [1, classes, 1])], [c.tmp('scores')]);
+  }
+  const [values, order] = [c.tmp('top_scores'), c.tmp('top_index')];
+  c.node('TopK', [scores, c.b.int64s(`${n}/top_k`, [k])], [values, order], { axis: int(2), largest: int(1), sorted: int(1) });
+  return [values, order];
+}
+
+/** [image, label, score, xmin, ymin, xmax, ymax] for each selected (batch = image * classes + label, 0, candidate). */
+function detectionRows(c: LayerContext, selected: string, boxes: string, scores: string, classes: number): string {
+  const n = c.layer.name;
+  const column = (cols: number[], what: string) => c.node('Gather', [selected, c.b.int64s(`${n}/${what}_cols`, cols)], [c.tmp(what)], { axis: int(1) });
+  const pairs = column([0, 2], 'pairs');
+  const batch = column([0], 'batch');
+  const classCount = c.b.int64s(`${n}/classes`, [classes]);
+  const asFloat = (x: string, what: string) => c.node('Cast', [x], [c.tmp(what)], { to: int(1) });
+  const image = asFloat(c.node('Div', [batch, classCount], [c.tmp('image_i')]), 'image');
+  const label = asFloat(c.node('Mod', [batch, classCount], [c.tmp('label_i')]), 'label');
+  const score = c.node('Unsqueeze', [c.node('GatherND', [scores, pairs], [c.tmp('score_1')]), c.b.int64s(`${n}/axis1`, [1])], [c.tmp('score')]);
+  const box = c.node('GatherND', [boxes, pairs], [c.tmp('box')]);
+  return c.node('Concat', [image, label, score, box], [c.tmp('rows')], { axis: int(1) });
+}
+
+/** The keep_top_k best rows by score (batch 1), back in NMS's (label, score) order. */
+function keepTopK(c: LayerContext, rows: string, keep: number): string {
+  const n = c.layer.name;
+  const count = c.node('Gather', [c.node('Shape', [rows], [c.tmp('rows_shape')]), c.b.int64s(`${n}/dim0`, [0])], [c.tmp('row_count')], { axis: int(0) });
+  const kept = c.node('Min', [count, c.b.int64s(`${n}/keep_top_k`, [keep])], [c.tmp('kept_count')]);
+  const score = c.node('Gather', [rows, c.b.int64s(`${n}/score_col`, [2])], [c.tmp('row_scores_1')], { axis: int(1) });
+  const flat = reshape(c, score, [-1], 'row_scores');
+  const [best, bestIndex] = [c.tmp('best_scores'), c.tmp('best_rows')];
+  c.node('TopK', [flat, kept], [best, bestIndex], { axis: int(0), largest: int(1), sorted: int(1) });
+  // Sorting the chosen row numbers ascending restores the (label, score) order.
+  const [ascending, unused] = [c.tmp('kept_rows_f'), c.tmp('kept_rows_order')];
+  c.node('TopK', [c.node('Cast', [bestIndex], [c.tmp('best_rows_f')], { to: int(1) }), kept], [ascending, unused], { axis: int(0), largest: int(0), sorted: int(1) });
+  const keptRows = c.node('Cast', [ascending], [c.tmp('kept_rows')], { to: int(7) });
+  return c.node('Gather', [rows, keptRows], [c.tmp('kept')], { axis: int(0) });
+}
+
+/** rows when there are any, else the fork's [image, -1, -1, -1, -1, -1, -1] per image. */
+function withNoDetectionRows(c: LayerContext, rows: string, num: number): string {
+  const n = c.layer.name;
+  const none = new Float32Array(num * 7).fill(-1);
+  for (let i = 0; i < num; i++) none[i * 7] = i;
+  const all = c.node('Concat', [rows, c.b.floats(`${n}/no_detection`, none, [num, 7])], [c.tmp('rows_or_none')], { axis: int(0) });
+  const count = c.node('Gather', [c.node('Shape', [rows], [c.tmp('found_shape')]), c.b.int64s(`${n}/found_dim0`, [0])], [c.tmp('found')], { axis: int(0) });
+  const zero = c.b.int64s(`${n}/zero`, [0]);
+  const empty = c.node('Cast', [c.node('Equal', [count, zero], [c.tmp('empty_b')])], [c.tmp('empty')], { to: int(7) });
+  const end = c.node('Add', [count, c.node('Mul', [empty, c.b.int64s(`${n}/images`, [num])], [c.tmp('extra')])], [c.tmp('end')]);
+  return c.node('Slice', [all, zero, end, zero], [c.tmp('out')]);
+}

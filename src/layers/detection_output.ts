@@ -1,0 +1,150 @@
+import { formatFloat32 } from '../caffe/prototxt.js';
+import type { LayerParameter } from '../caffe/types.js';
+import { paramsOf, withDefaults } from '../caffe/schema.js';
+import { type Shape, type Tensor, shapeString } from '../tensor.js';
+import { hasParam } from './axes.js';
+import { type LayerType, LayerError, expectCounts, need } from './layer.js';
+import { type Boxes, type CodeType, type NmsSettings, decodeBoxes, nmsFast } from './detection/nms.js';
+import { detectionOutputToOnnx } from './detection/onnx.js';
+
+/** DetectionOutput's settings, checked as the fork's LayerSetUp checks them. */
+export interface DetectionSettings extends NmsSettings {
+  numClasses: number;
+  shareLocation: boolean;
+  backgroundLabelId: number;
+  code: CodeType;
+  varianceInTarget: boolean;
+  /** Detections kept per image after NMS over all classes, -1 for all. */
+  keepTopK: number;
+}
+
+export function readDetectionSettings(def: LayerParameter): DetectionSettings {
+  const p = paramsOf(def, 'detection_output_param');
+  const nms = withDefaults('NonMaximumSuppressionParameter', p.nms_param);
+  // top_k has no default: unset means every candidate (the fork's has_top_k()).
+  const topK: number = (p.nms_param as { top_k?: number } | undefined)?.top_k ?? -1;
+  need(def, hasParam(def, 'detection_output_param', 'num_classes') && p.num_classes > 0,
+    'needs num_classes (detection_output_param.num_classes), a positive count that includes the background');
+  const nmsThreshold = nms.nms_threshold as number, eta = nms.eta as number;
+  need(def, nmsThreshold >= 0, () => `nms_threshold must be non-negative, got ${formatFloat32(nmsThreshold)}`);
+  need(def, eta > 0 && eta <= 1, () => `eta must be in (0, 1], got ${formatFloat32(eta)}`);
+  // The fork skips decoding the shared locations (label -1) as if they were the background, then aborts.
+  need(def, !(p.share_location && p.background_label_id === -1),
+    "background_label_id -1 with share_location: the fork aborts on it ('Could not find location predictions for label -1'); set share_location: false or a background class");
+  need(def, ['CORNER', 'CENTER_SIZE', 'CORNER_SIZE'].includes(p.code_type), () => `unknown code_type ${String(p.code_type)}`);
+  return {
+    numClasses: p.num_classes,
+    shareLocation: p.share_location,
+    backgroundLabelId: p.background_label_id,
+    code: p.code_type as CodeType,
+    varianceInTarget: p.variance_encoded_in_target,
+    keepTopK: p.keep_top_k,
+    confidenceThreshold: hasParam(def, 'detection_output_param', 'confidence_threshold') ? p.confidence_threshold : -3.4028234663852886e38,
+    nmsThreshold,
+    topK,
+    eta,
+  };
+}
+
+/** The number of priors, checked against the location and confidence predictions as the fork's Reshape does. */
+export function priorCount(def: LayerParameter, s: DetectionSettings, [loc, conf, prior]: Shape[]): number {
+  // Caffe's legacy accessors: num = shape(0), channels = shape(1), height = shape(2), 1 where the blob has no such axis.
+  const axis = (shape: Shape, i: number) => shape[i] ?? 1;
+  need(def, axis(loc, 0) === axis(conf, 0), () => `location ${shapeString(loc)} and confidence ${shapeString(conf)} have different batch sizes`);
+  const priors = Math.floor(axis(prior, 2) / 4), locClasses = s.shareLocation ? 1 : s.numClasses;
+  need(def, priors * locClasses * 4 === axis(loc, 1),
+    () => `location predictions ${shapeString(loc)} have ${axis(loc, 1)} values per image, but ${priors} priors need ${priors * locClasses * 4}`);
+  need(def, priors * s.numClasses === axis(conf, 1),
+    () => `confidence predictions ${shapeString(conf)} have ${axis(conf, 1)} values per image, but ${priors} priors x ${s.numClasses} classes need ${priors * s.numClasses}`);
+  need(def, prior.length >= 3 && axis(prior, 1) === 2, () => `priors ${shapeString(prior)} must be [1, 2, priors * 4] (PriorBox's output)`);
+  return priors;
+}
+
+/** One kept detection: image, label, score and the index of its box among the priors. */
+interface Kept {
+  label: number;
+  score: number;
+  box: number;
+}
+
+/**
+ * The detections of one image, in the fork's order: by label ascending, by score within a label. Over
+ * keep_top_k, the best keep_top_k by score are kept (equal scores: the earlier label and box first; the fork's
+ * std::sort leaves their order unspecified).
+ */
+function detectImage(s: DetectionSettings, loc: Float32Array, conf: Float32Array, priors: Float32Array, n: number, count: number): { kept: Kept[]; boxes: Map<number, Boxes> } {
+  const locClasses = s.shareLocation ? 1 : s.numClasses;
+  // Decoded once per location class (one for all classes with share_location).
+  const boxes = new Map<number, Boxes>();
+  const boxesOf = (locClass: number): Boxes => {
+    let b = boxes.get(locClass);
+    if (!b) boxes.set(locClass, (b = decodeBoxes(loc, (n * count * locClasses + locClass) * 4, locClasses * 4, priors, count, s.code, s.varianceInTarget)));
+    return b;
+  };
+  let kept: Kept[] = [];
+  for (let c = 0; c < s.numClasses; c++) {
+    if (c === s.backgroundLabelId) continue;
+    const confAt = n * count * s.numClasses + c;
+    for (const box of nmsFast(boxesOf(s.shareLocation ? 0 : c), conf, confAt, s.numClasses, count, s))
+      kept.push({ label: c, score: conf[confAt + box * s.numClasses], box });
+  }
+  if (s.keepTopK > -1 && kept.length > s.keepTopK) {
+    kept = kept.map((k, i) => ({ k, i })).sort((a, b) => b.k.score - a.k.score || a.i - b.i).slice(0, s.keepTopK).map(({ k }) => k);
+    kept.sort((a, b) => a.label - b.label); // stable: by score within a label
+  }
+  return { kept, boxes };
+}
+
+/** The fork's DetectionOutput (detection_output_layer.cpp, CPU): decode, per-class NMS, keep_top_k; [1, 1, N, 7]. */
+export const detectionOutputLayer: LayerType = {
+  type: 'DetectionOutput',
+  create(def) {
+    expectCounts(def, [3, 3], [1, 1]);
+    const s = readDetectionSettings(def);
+    let count = 0;
+    return {
+      notes: ignoredSettings(def),
+      reshape(bottoms) {
+        count = priorCount(def, s, bottoms);
+        // The real row count is known only after the forward (the fork reshapes its top there too).
+        return [[1, 1, 1, 7]];
+      },
+      forward([loc, conf, prior], [top]) {
+        const num = loc.dims[0];
+        const rows: number[] = [];
+        for (let n = 0; n < num; n++) {
+          let result;
+          try {
+            result = detectImage(s, loc.data, conf.data, prior.data, n, count);
+          } catch (err) {
+            throw new LayerError(def, (err as Error).message);
+          }
+          for (const k of result.kept) {
+            const b = result.boxes.get(s.shareLocation ? 0 : k.label)!.coords;
+            rows.push(n, k.label, k.score, b[k.box * 4], b[k.box * 4 + 1], b[k.box * 4 + 2], b[k.box * 4 + 3]);
+          }
+        }
+        // The fork's "no detection" output: one row per image, [image, -1, -1, -1, -1, -1, -1].
+        if (rows.length === 0) for (let n = 0; n < num; n++) rows.push(n, -1, -1, -1, -1, -1, -1);
+        setTop(top, Float32Array.from(rows));
+      },
+    };
+  },
+  onnx: detectionOutputToOnnx,
+};
+
+/** The fork's side effects crema does not have: writing results to files, showing them in a window. */
+function ignoredSettings(def: LayerParameter): string[] {
+  const p = def.detection_output_param as { save_output_param?: { output_directory?: string }; visualize?: boolean } | undefined;
+  const notes: string[] = [];
+  if (p?.save_output_param)
+    notes.push(`save_output_param (the fork's writing of detections to ${p.save_output_param.output_directory || 'files'}) is ignored: the detections are the blob '${def.top?.[0]}'`);
+  if (p?.visualize) notes.push("visualize (the fork's OpenCV window) is ignored: use crema detect -o DIR to draw the boxes");
+  return notes;
+}
+
+/** DetectionOutput's top changes size with the data, as the fork's Forward reshapes it. */
+function setTop(top: Tensor, rows: Float32Array): void {
+  top.dims = [1, 1, rows.length / 7, 7];
+  top.data = rows;
+}

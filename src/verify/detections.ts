@@ -1,0 +1,52 @@
+import { type Tensor, shapeString } from '../tensor.js';
+import type { PairResult } from './compare.js';
+
+/** Boxes match when their IoU is at least this (with the same image and label, and scores within the tolerance). */
+export const MIN_IOU = 0.99;
+
+/** A row's box with its corners in order (the fork leaves inverted boxes inverted). */
+function corners(x: Float32Array, i: number): [number, number, number, number] {
+  const [x1, y1, x2, y2] = [x[i + 3], x[i + 4], x[i + 5], x[i + 6]];
+  return [Math.min(x1, x2), Math.min(y1, y2), Math.max(x1, x2), Math.max(y1, y2)];
+}
+
+/** IoU of two rows' boxes (corners ordered); boxes without area match only when their corners agree within 1e-4. */
+function iou(a: Float32Array, i: number, b: Float32Array, j: number): number {
+  const p = corners(a, i), q = corners(b, j);
+  const area = (r: number[]) => (r[2] - r[0]) * (r[3] - r[1]);
+  const w = Math.min(p[2], q[2]) - Math.max(p[0], q[0]), h = Math.min(p[3], q[3]) - Math.max(p[1], q[1]);
+  const inter = w > 0 && h > 0 ? w * h : 0, union = area(p) + area(q) - inter;
+  if (union > 0) return inter / union;
+  return p.every((v, k) => Math.abs(v - q[k]) <= 1e-4) ? 1 : 0; // also the "no detection" rows' [-1, -1, -1, -1]
+}
+
+/**
+ * Compares two DetectionOutput blobs ([1, 1, N, 7] rows of image, label, score, xmin, ymin, xmax, ymax) as sets:
+ * every row of `ref` must pair with its own row of `ours` of the same image and label, IoU >= 0.99 and
+ * |score difference| <= `tolerance`, and the counts must be equal. ONNX's NonMaximumSuppression may order equal
+ * scores differently from the SSD fork, so the order is not compared. `abs` and `rel` are the largest score difference.
+ */
+export function compareDetections(ours: Tensor, ref: Tensor, tolerance: number): PairResult {
+  const rowsOf = (t: Tensor) => t.data.length / 7;
+  if (ours.dims.length !== 4 || ref.dims.length !== 4 || ours.dims[3] !== 7 || ref.dims[3] !== 7)
+    return { abs: Infinity, rel: Infinity, pass: false, mismatch: `shape ${shapeString(ours.dims)} vs ${shapeString(ref.dims)}: not detections` };
+  const a = ours.data, b = ref.data, used = new Uint8Array(rowsOf(ours));
+  let worst = 0, unmatched = 0;
+  for (let j = 0; j < rowsOf(ref); j++) {
+    let best = -1, bestDiff = Infinity;
+    for (let i = 0; i < used.length; i++) {
+      if (used[i] || a[i * 7] !== b[j * 7] || a[i * 7 + 1] !== b[j * 7 + 1]) continue;
+      const diff = Math.abs(a[i * 7 + 2] - b[j * 7 + 2]);
+      if (diff <= tolerance && diff < bestDiff && iou(a, i * 7, b, j * 7) >= MIN_IOU) [best, bestDiff] = [i, diff];
+    }
+    if (best < 0) unmatched++;
+    else {
+      used[best] = 1;
+      worst = Math.max(worst, bestDiff);
+    }
+  }
+  const extra = used.length - used.reduce((n, u) => n + u, 0);
+  if (unmatched || extra)
+    return { abs: Infinity, rel: Infinity, pass: false, mismatch: `detections: ${unmatched} of ${rowsOf(ref)} without a match (IoU >= ${MIN_IOU}, score within ${tolerance}), ${extra} extra` };
+  return { abs: worst, rel: worst, pass: true };
+}

@@ -1,0 +1,117 @@
+// crema detect and the library's detect(): an image through MobileNet-SSD (synthetic weights rebuilt from the
+// fixture's spec.json) against the SSD fork's detections for the same prepared input, the JSON and text
+// output, the drawn PNG, labels files, and the refusals.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
+import { readNetPrototxt } from '../src/caffe/load.js';
+import { type Detection, detect, detectionsOf, parseLabels } from '../src/index.js';
+import { readMean } from '../src/image/mean.js';
+import { Net } from '../src/runtime/net.js';
+import { Tensor } from '../src/tensor.js';
+import { readNpy } from '../src/util/npy.js';
+import { spawnCli } from './helpers/cli.js';
+import { hashWeightBlobs } from './helpers/hashweights.mjs';
+
+const fixture = path.join(import.meta.dirname, 'fixtures/ssd/mobilenet_ssd');
+const prototxt = path.join(fixture, 'net.prototxt');
+const cat = path.join(import.meta.dirname, '../models/cifar10_full/examples/cat.jpg');
+const CAT = { width: 451, height: 260 };
+const layers = hashWeightBlobs(path.join(fixture, 'spec.json'), 'ssd', 0.5);
+const geo = { channels: 3, height: 300, width: 300 };
+const options = { mean: readMean('127.5,127.5,127.5', geo), inputScale: 0.007843 };
+const flags = ['--mean', '127.5,127.5,127.5', '--input-scale', '0.007843', '--threads', '1'];
+const crema = (...args: string[]) => spawnCli(path.join(import.meta.dirname, '..'), ...args);
+const fork = readNpy(path.join(fixture, 'blobs_cat/detection_out.npy'));
+
+let dir: string, weights: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-detect-'));
+  weights = path.join(dir, 'mobilenet_ssd.caffemodel');
+  const net = { name: 'net', layer: layers.map((l) => ({ name: l.name, type: l.type, blobs: l.blobs.map((b) => ({ shape: { dim: b.shape }, data: b.data })) })) };
+  fs.writeFileSync(weights, encodeCaffemodel(net));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** The fork's rows for the cat at a threshold, as detect reports them (pixels of the 451 x 260 photo). */
+const forkDetections = (threshold: number) => detectionsOf(fork, 0, CAT.width, CAT.height, threshold);
+
+function expectSame(ours: Detection[], theirs: Detection[]): void {
+  expect(ours.length).toBe(theirs.length);
+  ours.forEach((d, i) => {
+    expect(d.label).toBe(theirs[i].label);
+    expect(d.score).toBeCloseTo(theirs[i].score, 4);
+    for (const k of ['xmin', 'ymin', 'xmax', 'ymax'] as const) expect(Math.abs(d[k] - theirs[i][k])).toBeLessThan(0.05); // pixels
+  });
+}
+
+describe('detect (library)', () => {
+  it('gives the fork\'s detections for the cat photo, in its order, boxes in the photo\'s pixels', async () => {
+    const net = Net.fromNetParameter(readNetPrototxt(prototxt), new Map(layers.map((l) => [l.name, l.blobs.map((b) => new Tensor(b.shape, b.data))])), [], { threads: 1 });
+    const found = await detect(net, cat, { ...options, threshold: 0.6 });
+    expect(found.length).toBeGreaterThan(10);
+    expectSame(found, forkDetections(0.6));
+    expect(found[0]).toEqual({ ...found[0], name: null });
+    // Bytes in, labels, and the default threshold of 0.5.
+    const named = await detect(net, fs.readFileSync(cat), { ...options, labels: Array.from({ length: 21 }, (_, i) => `c${i}`) });
+    expectSame(named, forkDetections(0.5));
+    expect(named.every((d) => d.name === `c${d.label}`)).toBe(true);
+  });
+
+  it('refuses a net without DetectionOutput', async () => {
+    const net = await Net.load(path.join(import.meta.dirname, '../models/lenet/deploy.prototxt'), path.join(import.meta.dirname, '../models/lenet/weights.caffemodel'));
+    await expect(detect(net, path.join(import.meta.dirname, '../models/lenet/examples/digit-2.png'))).rejects.toThrow(
+      "net 'LeNet' has no DetectionOutput layer: detect runs SSD-style nets (classify runs classifiers)",
+    );
+  });
+
+  it('reads labels one a line or as the fork\'s labelmap prototxt', () => {
+    expect(parseLabels('background\ncat\ndog\n')).toEqual(['background', 'cat', 'dog']);
+    const labelmap = 'item {\n  name: "none_of_the_above"\n  label: 0\n  display_name: "background"\n}\nitem { name: "n02" label: 2 display_name: "dog" }\nitem { name: "cat" label: 1 }\n';
+    expect(parseLabels(labelmap)).toEqual(['background', 'cat', 'dog']);
+  });
+});
+
+describe('crema detect', () => {
+  it('--json: one object per image, the fork\'s detections above the threshold', async () => {
+    const r = await crema('detect', prototxt, weights, cat, ...flags, '--threshold', '0.6', '--json');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { image: string; width: number; height: number; detections: Detection[] };
+    expect(out).toMatchObject({ image: cat, ...CAT });
+    expectSame(out.detections, forkDetections(0.6));
+  });
+
+  it('text, and -o DIR: the photo with its boxes drawn, as PNG', async () => {
+    const out = path.join(dir, 'drawn');
+    const r = await crema('detect', prototxt, weights, cat, ...flags, '--threshold', '0.78', '-o', out);
+    expect(r.code).toBe(0);
+    const best = forkDetections(0.78);
+    expect(best.length).toBeGreaterThan(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe(`---------- Detections in ${cat} (451 x 260) ----------`);
+    expect(lines[1]).toBe(`${best[0].score.toFixed(4)} - "class ${best[0].label}" at [${[best[0].xmin, best[0].ymin, best[0].xmax, best[0].ymax].map(Math.round).join(', ')}]`);
+    expect(lines.length).toBe(1 + best.length);
+    const { default: sharp } = await import('sharp');
+    const drawn = await sharp(path.join(out, 'cat.png')).raw().toBuffer({ resolveWithObject: true });
+    expect(drawn.info).toMatchObject({ width: 451, height: 260, channels: 3 });
+    const photo = await sharp(cat).raw().toBuffer();
+    // The box edges changed pixels; most of the photo is untouched.
+    let changed = 0;
+    for (let i = 0; i < photo.length; i++) if (Math.abs(photo[i] - drawn.data[i]) > 40) changed++;
+    expect(changed).toBeGreaterThan(500);
+    expect(changed).toBeLessThan(photo.length / 3);
+  });
+
+  it('says so when nothing scores enough; refuses a classifier and a bad threshold', async () => {
+    const none = await crema('detect', prototxt, weights, cat, ...flags, '--threshold', '0.99');
+    expect(none.stdout.split('\n')[1]).toBe('(none scoring 0.99 or more)');
+    const lenet = await crema('detect', path.join(import.meta.dirname, '../models/lenet/deploy.prototxt'), path.join(import.meta.dirname, '../models/lenet/weights.caffemodel'), cat);
+    expect(lenet.code).toBe(2);
+    expect(lenet.stderr).toContain("net 'LeNet' has no DetectionOutput layer");
+    const bad = await crema('detect', prototxt, weights, cat, '--threshold', 'high');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--threshold');
+  });
+});

@@ -1,0 +1,172 @@
+// The SSD fork's layers (PriorBox, Normalize, Permute, DetectionOutput) against the fork's own Caffe
+// (weiliu89/caffe, branch ssd; fixtures in test/fixtures/ssd, made by make-fixtures.sh), natively and through ONNX
+// Runtime, and their one-line refusals of bad parameters.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readNetPrototxt } from '../src/caffe/load.js';
+import { parsePrototxt } from '../src/caffe/prototxt.js';
+import type { NetParameter } from '../src/caffe/types.js';
+import { convertGraph } from '../src/onnx/convert.js';
+import { runOnnx } from '../src/onnx/run.js';
+import { Net } from '../src/runtime/net.js';
+import { Tensor } from '../src/tensor.js';
+import { readNpy } from '../src/util/npy.js';
+import { compareDetections } from '../src/verify/detections.js';
+import { verifyNet } from '../src/verify/verify.js';
+import { errorOf } from './helpers/cli.js';
+import { hashInputData, hashWeightBlobs } from './helpers/hashweights.mjs';
+import { relativeError } from './helpers/reference.js';
+
+const TOLERANCE = 1e-4;
+const head = path.join(import.meta.dirname, 'fixtures/ssd/head');
+const manifest = JSON.parse(fs.readFileSync(path.join(head, 'manifest.json'), 'utf8')) as { blobs: string[] };
+const dets = manifest.blobs.filter((b) => b.startsWith('det_'));
+const fork = (dir: string, blob: string) => readNpy(path.join(head, dir, `${blob}.npy`));
+const loadHead = () => Net.load(path.join(head, 'net.prototxt'), path.join(head, 'weights.caffemodel'), { threads: 1 });
+
+describe('SSD layers vs the fork (test/fixtures/ssd/head: 2 feature maps, 8 DetectionOutput settings, batch 2)', () => {
+  it('every stored blob matches the fork natively, detections row by row in its order', async () => {
+    const net = await loadHead();
+    net.forward({ data: readNpy(path.join(head, 'input.npy')) });
+    for (const blob of manifest.blobs) {
+      const ref = fork('blobs', blob), ours = net.blobs.get(blob)!;
+      expect([...ours.dims], `shape of ${blob}`).toEqual([...ref.dims]);
+      expect(relativeError(ours, ref), `blob ${blob}`).toBeLessThanOrEqual(TOLERANCE);
+    }
+    expect(net.notes).toContain("layer 'det_center' (DetectionOutput): save_output_param (the fork's writing of detections to /tmp/crema_ssd_ignored) is ignored: the detections are the blob 'det_center'");
+    // The fixture exercises what it should: real detections, keep_top_k cutting, and the "no detection" rows.
+    expect(fork('blobs', 'det_corner').dims[2]).toBeGreaterThan(100);
+    expect(fork('blobs', 'det_keep').dims[2]).toBe(14); // 7 per image
+    expect([...fork('blobs', 'det_none').data]).toEqual([0, -1, -1, -1, -1, -1, -1, 1, -1, -1, -1, -1, -1, -1]);
+  });
+
+  it('through ONNX Runtime (batch 1): the same detections as sets, the other blobs within tolerance', async () => {
+    const net = await loadHead();
+    const input = readNpy(path.join(head, 'input.npy'));
+    const first = new Tensor([1, 3, 16, 16], input.data.slice(0, 3 * 16 * 16));
+    net.reshape({ data: first.dims }); // before runOnnx, which reshapes the graph but not the net's blobs
+    const onnx = await runOnnx(net.graph, { data: first }, { outputs: 'all', threads: 1 });
+    net.forward({ data: first });
+    for (const blob of dets) {
+      const result = compareDetections(onnx.get(blob)!, fork('blobs_b1', blob), TOLERANCE);
+      if (blob === 'det_eta') continue; // adaptive NMS: not reproduced by ONNX (said in the notes, checked below)
+      expect(result, `detections ${blob}`).toMatchObject({ pass: true });
+    }
+    for (const blob of ['norm_a', 'norm_b', 'prior_a', 'prior_b', 'loc', 'conf'])
+      expect(relativeError(onnx.get(blob)!, net.blobs.get(blob)!), `blob ${blob}`).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('the converted model says what ONNX does not reproduce (eta, equal-score order)', async () => {
+    const net = await loadHead();
+    net.reshape({ data: [1, 3, 16, 16] });
+    const { notes, model } = convertGraph(net.graph);
+    expect(notes).toContain("layer 'det_eta' (DetectionOutput): adaptive NMS (eta 0.9) is not reproduced: ONNX's NonMaximumSuppression keeps the threshold at 0.8, so detections may differ");
+    expect(model.graph.doc_string).toContain('adaptive NMS (eta 0.9)');
+  });
+
+  it('keep_top_k at batch 2 is refused by name in the ONNX export', async () => {
+    const net = await loadHead();
+    expect(errorOf(() => convertGraph(net.graph))).toBe("layer 'det_center' (DetectionOutput): keep_top_k is exported for a batch of 1 only (this net has 2): convert it with batch 1");
+  });
+
+  it('crema verify compares the detections as sets and passes against the fork', async () => {
+    const net = await loadHead();
+    const dir = fs.mkdtempSync(path.join(fs.realpathSync(process.env.TMPDIR ?? '/tmp'), 'crema-ssd-'));
+    try {
+      for (const blob of dets) fs.copyFileSync(path.join(head, 'blobs_b1', `${blob}.npy`), path.join(dir, `${blob}.npy`));
+      const input = readNpy(path.join(head, 'input.npy'));
+      const report = await verifyNet(net, { inputs: { data: new Tensor([1, 3, 16, 16], input.data.slice(0, 768)) }, reference: dir, threads: 1 });
+      expect(report.notes.join('\n')).toContain('compared as sets');
+      expect(report.failed).toEqual(['det_eta']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+interface RealCase {
+  dims: number[];
+  seed: number;
+  amplitude: number;
+  salt: string;
+  gain: number;
+  blobs: string[];
+}
+
+/** A real net's fixture: its prototxt, the weights and input rebuilt from spec.json, the fork's blobs. */
+function realNet(name: string) {
+  const dir = path.join(import.meta.dirname, 'fixtures/ssd', name);
+  const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as RealCase;
+  const weights = new Map(hashWeightBlobs(path.join(dir, 'spec.json'), m.salt, m.gain).map((l) => [l.name, l.blobs.map((b) => new Tensor(b.shape, b.data))]));
+  const load = () => Net.fromNetParameter(readNetPrototxt(path.join(dir, 'net.prototxt')), weights, [], { threads: 1 });
+  const input = new Tensor(m.dims, hashInputData(m.seed, m.amplitude, m.dims));
+  return { load, input, blobs: m.blobs, fork: (blob: string) => readNpy(path.join(dir, 'blobs', `${blob}.npy`)) };
+}
+
+describe.each(['mobilenet_ssd', 'res10_face'])('real net %s (synthetic weights) vs the fork', (name) => {
+  const c = realNet(name);
+  it('matches the fork natively, detections row by row in its order', async () => {
+    const net = c.load();
+    net.forward({ data: c.input });
+    for (const blob of c.blobs) {
+      const ref = c.fork(blob), ours = net.blobs.get(blob)!;
+      expect([...ours.dims], `shape of ${blob}`).toEqual([...ref.dims]);
+      expect(relativeError(ours, ref), `blob ${blob}`).toBeLessThanOrEqual(TOLERANCE);
+    }
+    expect(c.fork('detection_out').dims[2]).toBeGreaterThan(10); // real detections, not the "none" row
+  });
+  it('through ONNX Runtime: the same detections as sets', async () => {
+    const net = c.load();
+    const onnx = await runOnnx(net.graph, { data: c.input }, { outputs: c.blobs, threads: 1 });
+    expect(compareDetections(onnx.get('detection_out')!, c.fork('detection_out'), TOLERANCE)).toMatchObject({ pass: true });
+    for (const blob of c.blobs.filter((b) => b !== 'detection_out'))
+      expect(relativeError(onnx.get(blob)!, c.fork(blob)), `blob ${blob}`).toBeLessThanOrEqual(TOLERANCE);
+  });
+});
+
+describe('compareDetections', () => {
+  const rows = (...r: number[][]) => new Tensor([1, 1, r.length, 7], Float32Array.from(r.flat()));
+  const a = [0, 1, 0.9, 0.1, 0.1, 0.5, 0.5], b = [0, 2, 0.8, 0.2, 0.2, 0.6, 0.7];
+  it('matches rows in any order', () => expect(compareDetections(rows(b, a), rows(a, b), 1e-4).pass).toBe(true));
+  it('refuses a moved box, another label, a changed score, a missing row', () => {
+    expect(compareDetections(rows(a, [0, 2, 0.8, 0.25, 0.2, 0.6, 0.7]), rows(a, b), 1e-4).mismatch).toBe('detections: 1 of 2 without a match (IoU >= 0.99, score within 0.0001), 1 extra');
+    expect(compareDetections(rows(a, [0, 3, 0.8, 0.2, 0.2, 0.6, 0.7]), rows(a, b), 1e-4).pass).toBe(false);
+    expect(compareDetections(rows(a, [0, 2, 0.8002, 0.2, 0.2, 0.6, 0.7]), rows(a, b), 1e-4).pass).toBe(false);
+    expect(compareDetections(rows(a), rows(a, b), 1e-4).pass).toBe(false);
+  });
+});
+
+/** A net of one SSD layer on Input blobs, for the refusals. */
+function net(layer: string, inputs: Record<string, number[]> = { data: [1, 8, 4, 4], image: [1, 3, 32, 32] }): () => Net {
+  const input = Object.entries(inputs)
+    .map(([n, d]) => `layer { name: "${n}" type: "Input" top: "${n}" input_param { shape { ${d.map((x) => `dim: ${x}`).join(' ')} } } }`)
+    .join('\n');
+  return () => Net.fromNetParameter(parsePrototxt(`${input}\n${layer}`, 'ssd.prototxt') as NetParameter);
+}
+
+const prior = (p: string) => net(`layer { name: "pb" type: "PriorBox" bottom: "data" bottom: "image" top: "pb" prior_box_param { ${p} } }`);
+const detInputs = { loc: [1, 64], conf: [1, 48], prior: [1, 2, 64] };
+const detection = (p: string) => net(`layer { name: "det" type: "DetectionOutput" bottom: "loc" bottom: "conf" bottom: "prior" top: "det" detection_output_param { ${p} } }`, detInputs);
+
+describe('bad parameters: one line naming the layer', () => {
+  const cases: [string, () => Net, string][] = [
+    ['PriorBox without min_size', prior('max_size: 4'), "layer 'pb' (PriorBox): needs at least one min_size (prior_box_param.min_size)"],
+    ['PriorBox max_size <= min_size', prior('min_size: 8 max_size: 8'), "layer 'pb' (PriorBox): max_size 8 must be greater than min_size 8"],
+    ['PriorBox max_size count', prior('min_size: 8 min_size: 9 max_size: 10'), "layer 'pb' (PriorBox): has 1 max_size for 2 min_size: give one per min_size, or none"],
+    ['PriorBox 3 variances', prior('min_size: 8 variance: 0.1 variance: 0.1 variance: 0.2'), "layer 'pb' (PriorBox): takes 1 or 4 variance values, got 3"],
+    ['PriorBox img_size and img_h', prior('min_size: 8 img_size: 32 img_h: 32 img_w: 32'), "layer 'pb' (PriorBox): give either img_size or img_h/img_w, not both"],
+    ['PriorBox step_h alone', prior('min_size: 8 step_h: 4'), "layer 'pb' (PriorBox): step_h and step_w must both be positive, got 4 and 0"],
+    ['PriorBox one bottom', net('layer { name: "pb" type: "PriorBox" bottom: "data" top: "pb" prior_box_param { min_size: 8 } }'), "layer 'pb' (PriorBox): takes 2 bottom(s), got 1"],
+    ['DetectionOutput num_classes 0', detection('num_classes: 0'), "layer 'det' (DetectionOutput): needs num_classes (detection_output_param.num_classes), a positive count that includes the background"],
+    ['DetectionOutput without num_classes', detection('keep_top_k: 3'), "layer 'det' (DetectionOutput): needs num_classes (detection_output_param.num_classes), a positive count that includes the background"],
+    ['DetectionOutput eta 0', detection('num_classes: 3 nms_param { eta: 0 }'), "layer 'det' (DetectionOutput): eta must be in (0, 1], got 0"],
+    ['DetectionOutput negative nms_threshold', detection('num_classes: 3 nms_param { nms_threshold: -0.1 }'), "layer 'det' (DetectionOutput): nms_threshold must be non-negative, got -0.1"],
+    ['DetectionOutput conf count', detection('num_classes: 4'), "layer 'det' (DetectionOutput): confidence predictions [1, 48] have 48 values per image, but 16 priors x 4 classes need 64"],
+    ['DetectionOutput shared locations without background', detection('num_classes: 3 background_label_id: -1'), "layer 'det' (DetectionOutput): background_label_id -1 with share_location: the fork aborts on it ('Could not find location predictions for label -1'); set share_location: false or a background class"],
+    ['Permute repeated axis', net('layer { name: "p" type: "Permute" bottom: "data" top: "p" permute_param { order: 0 order: 2 order: 2 } }'), "layer 'p' (Permute): order 0, 2, 2 repeats axis 2"],
+    ['Permute axis out of range', net('layer { name: "p" type: "Permute" bottom: "data" top: "p" permute_param { order: 4 } }'), "layer 'p' (Permute): order 4 is out of range for a 4-D bottom"],
+    ['Normalize 5-D', net('layer { name: "n" type: "Normalize" bottom: "data" top: "n" }', { data: [1, 2, 2, 2, 2] }), "layer 'n' (Normalize): needs a 2- to 4-D bottom, got [1, 2, 2, 2, 2]"],
+  ];
+  for (const [what, make, message] of cases) it(what, () => expect(errorOf(make)).toBe(message));
+});
