@@ -12,6 +12,7 @@ import { Net } from '../src/runtime/net.js';
 import { Tensor, sizeOf } from '../src/tensor.js';
 import { randomArray, rng } from './helpers/compute.js';
 import { TOLERANCE, relativeDifference } from './helpers/reference.js';
+import { f32, len, packedFloats, str, tag, uint, varint } from './helpers/wire.js';
 
 const f = Math.fround;
 
@@ -255,5 +256,33 @@ describe('PSROIPooling (daijifeng001/caffe-rfcn): the refusals (its values: fixt
     expect(net('spatial_scale: 1 output_dim: 2')).toThrow("layer 'ps' (PSROIPooling): psroi_pooling_param needs spatial_scale, output_dim and group_size");
     expect(net('spatial_scale: 1 output_dim: 0 group_size: 3')).toThrow("layer 'ps' (PSROIPooling): output_dim and group_size must be positive, got 0 and 3");
     expect(net('spatial_scale: 1 output_dim: 2 group_size: 3', 16)).toThrow("layer 'ps' (PSROIPooling): has 16 input channels but output_dim x group_size^2 is 18");
+  });
+});
+
+describe("caffemodels written by the forks: their layer parameters at the forks' field numbers", () => {
+  it('still give their weights: PSPNet interp_param at 143 and bn_param at 152, caffe-segnet upsample_param at 137, a ceil_mode bool at 13', async () => {
+    // A trained fork's caffemodel stores each layer's parameters beside its blobs, under the fork's numbers, some of
+    // which BVLC uses for other messages (docs/FORKS.md). Only the blobs are read from it; the rest must not get in the way.
+    const blob = (values: number[]) => len(7, [...len(7, len(1, [1, values.length, 1, 1].flatMap((d) => varint(d)))), ...packedFloats(5, values)]); // (1, C, 1, 1)
+    const layer = (name: string, type: string, ...rest: number[][]) => len(100, [...str(1, name), ...str(2, type), ...rest.flat()]);
+    const caffemodel = Uint8Array.from([
+      ...str(1, 'fork'),
+      ...layer('pool', 'Pooling', len(121, [...uint(1, 0), ...uint(2, 2), ...uint(3, 2), ...uint(13, 1)])),
+      ...layer('bn', 'BN', len(152, [...tag(3, 5), ...f32(0.9), ...tag(4, 5), ...f32(1e-5), ...uint(5, 1)]), blob([2, 3]), blob([0.5, -1]), blob([1, 2]), blob([4, 9])),
+      ...layer('interp', 'Interp', len(143, [...uint(3, 2)])),
+      ...layer('up', 'Upsample', len(137, [...uint(1, 2), ...uint(4, 1)])),
+    ]);
+    const net = await Net.load({ prototxt: `${input('data', [1, 2, 2, 2])}
+      layer { name: "bn" type: "BN" bottom: "data" top: "bn" bn_param { frozen: true } }
+      layer { name: "interp" type: "Interp" bottom: "bn" top: "interp" interp_param { zoom_factor: 2 } }
+      layer { name: "pool" type: "Pooling" bottom: "interp" top: "pool" top: "mask" pooling_param { pool: MAX kernel_size: 2 stride: 2 ceil_mode: true } }
+      layer { name: "up" type: "Upsample" bottom: "pool" bottom: "mask" top: "up" upsample_param { scale: 2 pad_out_h: true pad_out_w: true } }`, weights: caffemodel });
+    expect(net.params.get('bn')?.map((t) => [...t.data])).toEqual([[2, 3], [0.5, -1], [1, 2], [4, 9]]);
+    const x = new Tensor([1, 2, 2, 2], Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8));
+    net.forward({ data: x });
+    const bn = [...x.data].map((v, i) => { const c = i < 4 ? 0 : 1; return ((v - [1, 2][c]) / Math.sqrt([4, 9][c] + 1e-5)) * [2, 3][c] + [0.5, -1][c]; });
+    expect(relativeDifference(net.blobs.get('bn')!.data, bn)).toBeLessThanOrEqual(TOLERANCE);
+    expect(net.blobs.get('pool')!.dims).toEqual([1, 2, 2, 2]); // the prototxt's ceil_mode, not the file's 13 read as round_mode FLOOR
+    expect(net.blobs.get('up')!.dims).toEqual([1, 2, 3, 3]);
   });
 });

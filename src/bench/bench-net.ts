@@ -9,6 +9,7 @@ import { OnnxLayerTimer } from './onnx.js';
 import type { Backend, BackendResult } from './result.js';
 import { checkCount, checkThreads } from './counts.js';
 import { type Contender, interleave, summarize } from './stats.js';
+import { nameRecord } from '../util/names.js';
 
 export interface BenchNetOptions {
   backends: readonly Backend[];
@@ -56,6 +57,7 @@ export async function setNativeThreads(threads: number, nets: readonly Net[] = [
  */
 export async function benchNet(net: Net, options: BenchNetOptions): Promise<BackendResult[]> {
   checkBenchCounts(options);
+  net.checkWeights(); // before ONNX Runtime sees empty initializers (a stack trace) or the native warm-up
   const inputs = benchInputs(net, options.batch);
   const threads = resolveThreads(options.threads);
   const nativeThreads = options.backends.includes('native') ? await setNativeThreads(threads, [net]) : 1;
@@ -88,7 +90,7 @@ export async function benchNet(net: Net, options: BenchNetOptions): Promise<Back
 
 /** One tensor per net input, batch `batch`, filled with a fixed hash sequence in [-1, 1). */
 export function benchInputs(net: Net, batch: number): Record<string, Tensor> {
-  const out: Record<string, Tensor> = {};
+  const out = nameRecord<Tensor>();
   for (const name of net.inputs) {
     const shape = net.shapes.get(name)!;
     if (shape.length === 0) throw new CremaError(`input '${name}' is a scalar: it has no batch axis to set`);

@@ -7,13 +7,14 @@ import { imageInput } from '../image/input.js';
 import { isImageFile } from '../image/load.js';
 import { geometryOf } from '../image/preprocess.js';
 import { type ImageArgs, preprocessOptionsFrom } from './preprocess-options.js';
+import { nameRecord } from '../util/names.js';
 
 /**
  * Reads the `--input [NAME=]FILE` values of a command: the first without a name feeds the net's first input,
  * the next unnamed the second, and so on. The batch size comes from the file (the net is reshaped to it).
  */
 export async function readInputs(net: Net, specs: string[], images: ImageArgs = {}): Promise<Record<string, Tensor>> {
-  const inputs: Record<string, Tensor> = {};
+  const inputs = nameRecord<Tensor>();
   const unnamed = net.inputs.filter((n) => !specs.some((s) => s.startsWith(`${n}=`)));
   for (const spec of specs) {
     const eq = spec.indexOf('=');

@@ -24,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     .recommendCommands()
     .wrap(Math.min(110, process.stdout.columns || 110))
     .fail((msg, err) => {
-      throw err ?? new UsageError(msg);
+      throw err ?? new UsageError(oneLine(msg));
     });
   for (const c of commands) cli = cli.command(c as unknown as CommandModule);
   try {
@@ -45,6 +45,17 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/**
+ * yargs' messages on one line, as every crema error is: "Invalid values:\n  Argument: backend, Given: "xx",
+ * Choices: "native", "onnx"" becomes "--backend xx: expected one of native, onnx".
+ */
+function oneLine(msg: string): string {
+  const choices = [...msg.matchAll(/Argument: (\S+), Given: "?(.*?)"?, Choices: (.*)/g)];
+  if (choices.length)
+    return choices.map(([, arg, given, list]) => `--${arg} ${given}: expected one of ${list.replace(/"/g, '')}`).join('; ');
+  return msg.trim().split(/\s*\n\s*/).join(' ');
+}
 
 function isNodeFileError(err: unknown): err is NodeJS.ErrnoException & { path: string } {
   return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && typeof (err as NodeJS.ErrnoException).path === 'string';

@@ -5,6 +5,7 @@ import type { LoadOptions, Net, NetOptions } from '../runtime/net.js';
 import { checkThreads } from '../bench/counts.js';
 import { sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { readFileBytes } from '../util/files.js';
 
 /** The arguments every command that loads a net takes. */
 export function netArgs(y: Argv) {
@@ -82,7 +83,7 @@ export function labelsFor(args: { net: string; labels?: string }, net: Net): str
 }
 
 export function readLabels(file: string): string[] {
-  return fs.readFileSync(file, 'utf8').split(/\r?\n/).filter((l, i, all) => l !== '' || i < all.length - 1);
+  return readFileBytes(file).toString('utf8').split(/\r?\n/).filter((l, i, all) => l !== '' || i < all.length - 1);
 }
 
 /** Refuses a count flag (--top, --batch) that is not a whole number of at least 1. */

@@ -4,6 +4,7 @@ import { LayerError, declaredWeights } from '../layers/layer.js';
 import { layerTypeOf } from '../layers/registry.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { own } from '../util/names.js';
 
 /** One layer of the net: its V2 definition, its instance, its blobs by name and its weights. */
 export interface GraphLayer {
@@ -122,7 +123,7 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {
   for (const l of graph.layers) {
     const bottomShapes = l.bottoms.map((b) => shapes.get(b)!);
     let topShapes = l.impl.reshape(bottomShapes);
-    if (l.type === 'Input') topShapes = topShapes.map((s, i) => inputShapes[l.tops[i]] ?? graph.blobShapes.get(l.tops[i]) ?? s);
+    if (l.type === 'Input') topShapes = topShapes.map((s, i) => own(inputShapes, l.tops[i]) ?? graph.blobShapes.get(l.tops[i]) ?? s);
     if (topShapes.length !== l.tops.length) throw new LayerError(l.def, `gives ${topShapes.length} top shapes for ${l.tops.length} tops`);
     topShapes.forEach((s, i) => {
       if (!s.every((d) => Number.isSafeInteger(d) && d >= 0) || sizeOf(s) > MAX_BLOB_ELEMENTS)

@@ -1,3 +1,5 @@
+import { CremaError } from '../util/errors.js';
+
 /**
  * An image as pycaffe's `caffe.io.load_image` returns it: height x width x channels (HWC, row-major), float32 values
  * in [0, 1], 3 channels (RGB) or 1 (gray).
@@ -27,4 +29,18 @@ export function cropImage(im: FloatImage, top: number, left: number, h: number, 
     for (let x = 0; x < w; x++) for (let c = 0; c < k; c++) out.data[dst + x * k + c] = im.data[src + (w - 1 - x) * k + c];
   }
   return out;
+}
+
+/**
+ * Memory one image may take while it is decoded and prepared (the decoded pixels, their float copy, the resize's
+ * buffers): with Node itself and the net's buffers a 10 MB file keeps crema under 1 GB. A 16-bit RGBA PNG of
+ * 10^8 pixels compresses to a few MB and took 2.1 GB; this allows about 24 megapixels of 8-bit RGB.
+ */
+export const IMAGE_MEMORY = 640 * 2 ** 20;
+
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes % 2 ** 20 ? 1 : 0)} MB`;
+
+/** Refuses work on one image that would take more than IMAGE_MEMORY. */
+export function checkImageMemory(bytes: number, what: () => string): void {
+  if (bytes > IMAGE_MEMORY) throw new CremaError(`${what()} would take ${mb(bytes)} (crema's limit for one image is ${mb(IMAGE_MEMORY)}): make it smaller first`);
 }

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CremaError } from '../util/errors.js';
+import { withOpenFile } from '../util/files.js';
 import { type Bytes, resolveSource } from '../util/source.js';
-import { type FloatImage, makeImage } from './image.js';
+import { type FloatImage, checkImageMemory, makeImage } from './image.js';
 
 /** The file types crema decodes as images (everything else is read as data, e.g. .npy). */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp'];
@@ -11,7 +12,7 @@ export function isImageFile(file: string): boolean {
   return IMAGE_EXTENSIONS.includes(path.extname(file).toLowerCase());
 }
 
-/** Decoded pixels as sharp gives them: interleaved, 1-4 channels, 8 or 16 bits. */
+/** Decoded pixels: interleaved, 1-4 channels, values `at(i) / max` in pycaffe's float image (max 1 for float files). */
 interface RawPixels {
   height: number;
   width: number;
@@ -20,27 +21,63 @@ interface RawPixels {
   at: (i: number) => number;
 }
 
-// Images are decoded without EXIF rotation and without colour management, as skimage.io.imread (PIL) does: the
-// pixels pycaffe sees are the pixels crema sees.
-async function decode(source: string | Bytes): Promise<RawPixels> {
+// The pixels pycaffe's load_image sees, which skimage.io.imread reads through imageio (2.4) and Pillow: no colour
+// management; EXIF orientation applied to JPEGs only (imageio's JPEG reader rotates, its PNG and WebP readers do
+// not); CMYK turned into RGB by Pillow's formula (not an ICC transform); float TIFFs as their float values.
+async function decode(source: string | Bytes, color: boolean): Promise<RawPixels> {
   const { path: filePath, bytes, label: file } = resolveSource('image', source);
-  if (filePath !== undefined && !fs.existsSync(filePath)) throw new CremaError(`${file}: no such file`);
+  refuseUnsupported(file, filePath, bytes);
   // sharp is imported when the first image is read: commands that read no image do not pay for loading it.
   const { default: sharp } = await import('sharp');
+  let image = sharp(filePath ?? bytes, { failOn: 'error', limitInputPixels: 10000 * 10000 });
+  const meta = await image.metadata().catch((err: unknown) => cannotDecode(file, err));
+  const cmyk = meta.space === 'cmyk', float = meta.depth === 'float' || meta.depth === 'double';
+  const sixteen = !float && (meta.depth === 'ushort' || meta.depth === 'short');
+  const gray = (meta.channels ?? 3) <= 2 && !cmyk;
+  // What comes out of sharp: 1-2 channels for gray files, 4 for CMYK, 3 for colour (alpha kept only for rgb2gray).
+  const channels = gray ? (meta.channels ?? 1) : cmyk ? 4 : color || !meta.hasAlpha ? 3 : 4;
+  const sample = float ? 4 : sixteen ? 2 : 1;
+  // The float copy load_image makes, and the resize's normalized copy of it (see resize.ts).
+  checkImageMemory((meta.width ?? 0) * (meta.height ?? 0) * (channels * sample + 8 * (color ? 3 : 1)),
+    () => `${file}: ${meta.width} x ${meta.height} pixels`);
+  if (meta.format === 'jpeg' && (meta.orientation ?? 1) > 1) image = image.rotate(); // upright, as imageio does
+  if (cmyk) image = image.pipelineColourspace('cmyk').toColourspace('cmyk'); // the file's own CMYK values
+  else if (gray) image = image.toColourspace(sixteen ? 'grey16' : 'b-w'); // sharp would make gray files RGB
+  else if (channels === 3) image = image.removeAlpha();
   try {
-    // 10^8 pixels (a 100-megapixel photo) at most: its float copy is already 1.2 GB.
-    let image = sharp(filePath ?? bytes, { failOn: 'error', limitInputPixels: 10000 * 10000 });
-    const meta = await image.metadata();
-    const sixteen = meta.depth === 'ushort';
-    // sharp's raw output of a gray file is RGB unless asked: keep gray files gray (1 or 2 channels, as imread does).
-    if ((meta.channels ?? 3) <= 2) image = image.toColourspace(sixteen ? 'grey16' : 'b-w');
-    const { data, info } = await image.raw(sixteen ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
-    const words = sixteen ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2) : data;
-    return { height: info.height, width: info.width, channels: info.channels, max: sixteen ? 65535 : 255, at: (i) => words[i] };
+    const { data, info } = await image.raw({ depth: float ? 'float' : sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
+    const { height, width } = info;
+    if (cmyk) return { height, width, channels: 3, max: 255, at: cmykToRgb(data) };
+    const words = float ? new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4)
+      : sixteen ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2) : data;
+    return { height, width, channels: info.channels, max: float ? 1 : sixteen ? 65535 : 255, at: (i) => words[i] };
   } catch (err) {
-    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new CremaError(`${file}: cannot decode the image (${why})`);
+    return cannotDecode(file, err);
   }
+}
+
+function cannotDecode(file: string, err: unknown): never {
+  const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  throw new CremaError(`${file}: cannot decode the image (${why})`);
+}
+
+/** A missing file, or a format sharp cannot read that pycaffe would (found by content: the name may say .jpg). */
+function refuseUnsupported(file: string, filePath?: string, bytes?: Uint8Array): void {
+  if (filePath !== undefined && !fs.existsSync(filePath)) throw new CremaError(`${file}: no such file`);
+  const head = Buffer.alloc(2);
+  if (bytes) head.set(bytes.subarray(0, 2));
+  else withOpenFile(filePath!, (fd) => fs.readSync(fd, head, 0, 2, 0));
+  if (head.toString('latin1') === 'BM')
+    throw new CremaError(`${file}: is a BMP image, which crema does not decode (pycaffe would read it): convert it to PNG`);
+}
+
+/** RGB from Pillow's CMYK conversion (Pillow 8): each of R, G, B is (255 - C/M/Y) (255 - K) / 255, rounded. */
+function cmykToRgb(data: Buffer): (i: number) => number {
+  return (i) => {
+    const px = (i / 3) | 0, c = i - 3 * px;
+    const nk = 255 - data[4 * px + 3], t = data[4 * px + c] * nk + 128;
+    return nk - ((t + (t >> 8)) >> 8);
+  };
 }
 
 /**
@@ -49,7 +86,7 @@ async function decode(source: string | Bytes): Promise<RawPixels> {
  * a gray file as is, a colour one through skimage's rgb2gray (alpha first blended over white, as rgba2rgb does).
  */
 export async function loadImage(file: string | Bytes, color = true): Promise<FloatImage> {
-  const px = await decode(file);
+  const px = await decode(file, color);
   const n = px.height * px.width;
   const grayFile = px.channels <= 2;
   const out = makeImage(px.height, px.width, color ? 3 : 1);

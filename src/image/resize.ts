@@ -1,4 +1,4 @@
-import { type FloatImage, makeImage } from './image.js';
+import { type FloatImage, checkImageMemory, makeImage } from './image.js';
 
 // pycaffe's caffe.io.resize_image(im, (h, w)) with its default interp_order=1, reimplemented on float data.
 //
@@ -12,6 +12,10 @@ import { type FloatImage, makeImage } from './image.js';
 
 /** Resizes an HWC float image to height x width, as caffe.io.resize_image. `exhaustive`: blur the whole image (tests). */
 export function resizeImage(im: FloatImage, height: number, width: number, exhaustive = false): FloatImage {
+  // The normalized copy (and the blur's two when growing), the float64 samples and the result.
+  const growing = exhaustive || im.height < height || im.width < width;
+  checkImageMemory(4 * im.data.length * (growing ? 3 : 1) + 12 * height * width * im.channels,
+    () => `resizing the ${im.width} x ${im.height} image to ${width} x ${height}`);
   let lo = Infinity, hi = -Infinity;
   for (const v of im.data) {
     if (v < lo) lo = v;
@@ -23,7 +27,7 @@ export function resizeImage(im: FloatImage, height: number, width: number, exhau
   const std = new Float32Array(im.data.length); // float32 like numpy's (im - im_min) / (im_max - im_min)
   for (let i = 0; i < std.length; i++) std[i] = Math.fround(im.data[i] - lo) / range;
   const normalized = makeImage(im.height, im.width, im.channels, std);
-  const sampled = exhaustive || im.height < height || im.width < width ? blurAndSample(normalized, height, width) : shrink(normalized, height, width);
+  const sampled = growing ? blurAndSample(normalized, height, width) : shrink(normalized, height, width);
   for (let i = 0; i < sampled.length; i++) out.data[i] = sampled[i] * range + lo;
   return out;
 }

@@ -176,6 +176,80 @@ export function lrnWithinChannel(
   x: Float32Array, y: Float32Array, planes: number, height: number, width: number,
   n: number, alpha: number, beta: number, scratch: LrnScratch,
 ): void {
+  const count = planes * height * width;
+  if (firstUnsafe(x, count) < 0) withinFinite(x, y, planes, height, width, n, alpha, beta, scratch);
+  else withinNonFinite(x, y, planes, height, width, n, alpha, beta, scratch);
+}
+
+/**
+ * From this on a value's float32 square is infinite in Caffe, which squares in float32 (the running sums here are
+ * float64, where it would stay finite): 2^64, the float32 square root of FLT_MAX rounded up.
+ */
+const SQUARE_OVERFLOW = 2 ** 64;
+
+/** The first index whose square is not finite in float32 (NaN, an infinity, or a huge value), or -1. */
+function firstUnsafe(x: Float32Array, count: number): number {
+  for (let i = 0; i < count; i++) if (!(Math.abs(x[i]) < SQUARE_OVERFLOW)) return i;
+  return -1;
+}
+
+/**
+ * WITHIN_CHANNEL with NaN or infinite squares. Caffe sums each window anew (AVE pooling), so such a value reaches
+ * only the outputs whose window holds it; the running sums above would carry it across whole planes (a NaN never
+ * leaves a running sum). So: the sliding kernel on a copy with those values zeroed, then the outputs whose window
+ * holds one are set as Caffe's arithmetic makes them: S is NaN if the window holds a NaN, else +inf, and
+ * y = x (1 + alpha/n^2 S)^-beta (0 times x, NaN for an infinite x). Window counts come from 2-D prefix sums, so the
+ * cost stays linear in the plane whatever local_size is.
+ */
+function withinNonFinite(
+  x: Float32Array, y: Float32Array, planes: number, height: number, width: number,
+  n: number, alpha: number, beta: number, scratch: LrnScratch,
+): void {
+  const count = planes * height * width, plane = height * width;
+  const clean = new Float32Array(count);
+  for (let i = 0; i < count; i++) clean[i] = Math.abs(x[i]) < SQUARE_OVERFLOW ? x[i] : 0;
+  withinFinite(clean, y, planes, height, width, n, alpha, beta, scratch);
+  const pre = (n - 1) / 2, stride = width + 1;
+  const nans = new Int32Array((height + 1) * stride), infs = new Int32Array((height + 1) * stride);
+  const scale = alpha / (n * n);
+  for (let p = 0; p < planes; p++) {
+    const at = p * plane;
+    if (firstUnsafe(x.subarray(at, at + plane), plane) < 0) continue;
+    prefixCounts(x, at, height, width, nans, infs);
+    for (let h = 0; h < height; h++) {
+      const r0 = Math.max(0, h - pre), r1 = Math.min(height, h + pre + 1);
+      for (let w = 0; w < width; w++) {
+        const c0 = Math.max(0, w - pre), c1 = Math.min(width, w + pre + 1);
+        const boxNan = nans[r1 * stride + c1] - nans[r0 * stride + c1] - nans[r1 * stride + c0] + nans[r0 * stride + c0];
+        const boxInf = infs[r1 * stride + c1] - infs[r0 * stride + c1] - infs[r1 * stride + c0] + infs[r0 * stride + c0];
+        if (boxNan === 0 && boxInf === 0) continue;
+        const i = at + h * width + w;
+        y[i] = x[i] * Math.pow(1 + scale * (boxNan > 0 ? NaN : Infinity), -beta);
+      }
+    }
+  }
+}
+
+/** 2-D prefix counts of one plane's NaNs and of its values with an infinite float32 square. */
+function prefixCounts(x: Float32Array, at: number, height: number, width: number, nans: Int32Array, infs: Int32Array): void {
+  const stride = width + 1;
+  for (let h = 0; h < height; h++) {
+    let rowNan = 0, rowInf = 0;
+    for (let w = 0; w < width; w++) {
+      const v = x[at + h * width + w];
+      if (v !== v) rowNan++;
+      else if (!(Math.abs(v) < SQUARE_OVERFLOW)) rowInf++;
+      nans[(h + 1) * stride + w + 1] = nans[h * stride + w + 1] + rowNan;
+      infs[(h + 1) * stride + w + 1] = infs[h * stride + w + 1] + rowInf;
+    }
+  }
+}
+
+/** lrnWithinChannel on values whose squares are all finite. */
+function withinFinite(
+  x: Float32Array, y: Float32Array, planes: number, height: number, width: number,
+  n: number, alpha: number, beta: number, scratch: LrnScratch,
+): void {
   const alphaOverArea = alpha / (n * n);
   // A window reaching further than the plane sums the same values as one reaching just to its edges, so the
   // half-widths are clamped to the plane: no scratch or loop grows with an absurd local_size.

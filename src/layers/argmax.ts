@@ -49,7 +49,13 @@ export const argmaxLayer: LayerType = {
           const outer = Math.floor(r / stride), innerPos = r % stride;
           const base = outer * dim * stride + innerPos;
           best.clear();
-          for (let j = 0; j < dim; j++) best.offer(x[base + j * stride], j);
+          let nan = false;
+          for (let j = 0; j < dim; j++) {
+            const v = x[base + j * stride];
+            nan ||= v !== v;
+            best.offer(v, j);
+          }
+          if (nan) best.caffeOrder(x, base, stride, dim); // a NaN breaks the order the fast path assumes
           for (let j = 0; j < topK; j++) {
             if (!hasAxis) {
               out[(outMaxVal ? 2 : 1) * r * topK + j] = best.index[j];
@@ -67,10 +73,35 @@ class TopK {
   readonly value: Float32Array;
   readonly index: Int32Array;
   private count = 0;
+  /** Scratch for `caffeOrder`: the whole row's pairs. */
+  private rowValue = new Float32Array(0);
+  private rowIndex = new Int32Array(0);
   constructor(private readonly k: number) {
     this.value = new Float32Array(k);
     this.index = new Int32Array(k);
   }
+
+  /**
+   * The top k of a row holding a NaN, exactly as Caffe finds them: libstdc++'s std::partial_sort (heap select, then
+   * sort_heap) with std::greater on (value, index) pairs. A NaN compares neither less nor greater than any value,
+   * so pairs with a NaN are ordered by index alone and the order is not transitive: the result depends on the
+   * algorithm's steps, which this replays (for [NaN, 1, 2] Caffe's top 1 is 2, not the NaN).
+   */
+  caffeOrder(x: Float32Array, base: number, stride: number, dim: number): void {
+    if (this.rowValue.length < dim) {
+      this.rowValue = new Float32Array(dim);
+      this.rowIndex = new Int32Array(dim);
+    }
+    const v = this.rowValue, ix = this.rowIndex;
+    for (let j = 0; j < dim; j++) {
+      v[j] = x[base + j * stride];
+      ix[j] = j;
+    }
+    partialSortGreater(v, ix, this.k, dim);
+    this.value.set(v.subarray(0, this.k));
+    this.index.set(ix.subarray(0, this.k));
+  }
+
   clear(): void {
     this.count = 0;
   }
@@ -88,4 +119,61 @@ class TopK {
     this.index[at] = i;
     if (this.count < this.k) this.count++;
   }
+}
+
+// libstdc++'s std::partial_sort(first, first + k, first + n, std::greater<std::pair<float, int>>()), step for
+// step (bits/stl_heap.h, bits/stl_algo.h): on NaN-free rows it is an ordinary sort, on rows with a NaN only a
+// replay of the same comparisons gives the same answer.
+
+/** std::greater on pairs: b < a, i.e. b.value < a.value, or neither value less and b.index < a.index. */
+function greater(av: number, ai: number, bv: number, bi: number): boolean {
+  return bv < av || (!(av < bv) && bi < ai);
+}
+
+function partialSortGreater(v: Float32Array, ix: Int32Array, k: number, n: number): void {
+  // __heap_select: a heap of the first k, then each later pair that beats the heap's top replaces it.
+  if (k >= 2) for (let parent = (k - 2) >> 1; parent >= 0; parent--) adjustHeap(v, ix, parent, k, v[parent], ix[parent]);
+  for (let i = k; i < n; i++) {
+    if (!greater(v[i], ix[i], v[0], ix[0])) continue;
+    const value = v[i], index = ix[i];
+    v[i] = v[0];
+    ix[i] = ix[0];
+    adjustHeap(v, ix, 0, k, value, index);
+  }
+  // __sort_heap
+  for (let last = k - 1; last > 0; last--) {
+    const value = v[last], index = ix[last];
+    v[last] = v[0];
+    ix[last] = ix[0];
+    adjustHeap(v, ix, 0, last, value, index);
+  }
+}
+
+/** std::__adjust_heap: moves the hole at `hole` down to a leaf, then pushes (value, index) up from there. */
+function adjustHeap(v: Float32Array, ix: Int32Array, hole: number, len: number, value: number, index: number): void {
+  const top = hole;
+  let child = hole;
+  while (child < (len - 1) >> 1) {
+    child = 2 * (child + 1);
+    if (greater(v[child], ix[child], v[child - 1], ix[child - 1])) child--;
+    v[hole] = v[child];
+    ix[hole] = ix[child];
+    hole = child;
+  }
+  if ((len & 1) === 0 && child === (len - 2) >> 1) {
+    child = 2 * (child + 1);
+    v[hole] = v[child - 1];
+    ix[hole] = ix[child - 1];
+    hole = child - 1;
+  }
+  // std::__push_heap
+  let parent = (hole - 1) >> 1;
+  while (hole > top && greater(v[parent], ix[parent], value, index)) {
+    v[hole] = v[parent];
+    ix[hole] = ix[parent];
+    hole = parent;
+    parent = (hole - 1) >> 1;
+  }
+  v[hole] = value;
+  ix[hole] = index;
 }

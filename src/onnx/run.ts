@@ -3,6 +3,8 @@ import { type Graph, inferShapes } from '../graph/graph.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor, sameShape, shapeString } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { nameRecord } from '../util/names.js';
+import type { ModelObj } from './proto.js';
 import { type ConvertOptions, type OnnxConversion, convertGraph, encodeConversion } from './convert.js';
 
 export interface RunOnnxOptions extends ConvertOptions {
@@ -25,12 +27,15 @@ export class OnnxRunner {
     private readonly graph: Graph,
     private readonly conversion: OnnxConversion,
     private readonly session: ort.InferenceSession,
+    /** The session's name for a graph input or output, where it is not the model's (see `sessionSafe`). */
+    private readonly renamed: Map<string, string>,
   ) {}
 
   static async create(graph: Graph, options: RunOnnxOptions = {}): Promise<OnnxRunner> {
     const threads = options.threads ?? 0;
     if (!Number.isInteger(threads) || threads < 0) throw new CremaError(`--threads must be a whole number, got ${threads}`);
     const conversion = convertGraph(graph, options);
+    const renamed = sessionSafe(conversion.model);
     const session = await ort.InferenceSession.create(encodeConversion(conversion), {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
@@ -38,19 +43,20 @@ export class OnnxRunner {
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
     });
-    return new OnnxRunner(graph, conversion, session);
+    return new OnnxRunner(graph, conversion, session, renamed);
   }
 
   /** Runs one forward; returns each requested blob's value after the whole net, by Caffe blob name. */
   async run(inputs: Inputs): Promise<Map<string, Tensor>> {
     const given = inputMap(inputs);
-    const feeds: Record<string, ort.Tensor> = {};
+    const feeds = nameRecord<ort.Tensor>();
+    const sessionName = (n: string) => this.renamed.get(n) ?? n;
     for (const name of this.graph.inputs) {
       const t = given.get(name);
       if (!t) throw new CremaError(`no value given for the net's input '${name}'`);
       const want = this.graph.blobShapes.get(name)!;
       if (!sameShape(t.dims, want)) throw new CremaError(`input '${name}' has shape ${shapeString(t.dims)}, the net takes ${shapeString(want)}`);
-      feeds[name] = new ort.Tensor('float32', t.data, [...t.dims]);
+      feeds[sessionName(name)] = new ort.Tensor('float32', t.data, [...t.dims]);
     }
     for (const name of given.keys())
       if (!this.graph.inputs.includes(name)) throw new CremaError(`'${name}' is not an input of the net (inputs: ${this.graph.inputs.join(', ')})`);
@@ -61,7 +67,7 @@ export class OnnxRunner {
         blobs.set(blob, given.get(blob)!);
         continue;
       }
-      const value = results[this.conversion.outputs.get(blob)!];
+      const value = results[sessionName(this.conversion.outputs.get(blob)!)];
       blobs.set(blob, new Tensor([...value.dims], value.data as Float32Array));
     }
     return blobs;
@@ -79,12 +85,30 @@ export class OnnxRunner {
 }
 
 /**
+ * onnxruntime-node passes feeds and results as plain objects keyed by name, where `__proto__` is no key: such a
+ * graph input or output (a Caffe blob may have any name) is renamed in the model run in memory. Returns the renames.
+ */
+function sessionSafe(model: ModelObj): Map<string, string> {
+  const renamed = new Map<string, string>();
+  for (const v of [...model.graph.input, ...model.graph.output])
+    if (v.name === '__proto__') renamed.set(v.name, `${v.name}#crema`);
+  if (renamed.size === 0) return renamed;
+  const rename = (n: string) => renamed.get(n) ?? n;
+  for (const v of [...model.graph.input, ...model.graph.output]) v.name = rename(v.name);
+  for (const node of model.graph.node) {
+    node.input = node.input.map(rename);
+    node.output = node.output.map(rename);
+  }
+  return renamed;
+}
+
+/**
  * Converts `graph` and runs it once in ONNX Runtime. When the inputs' shapes differ from the graph's, the
  * graph's shapes are inferred again for them first (as the native engine does).
  */
 export async function runOnnx(graph: Graph, inputs: Inputs, options: RunOnnxOptions = {}): Promise<Map<string, Tensor>> {
   const given = inputMap(inputs);
-  const changed: Record<string, readonly number[]> = {};
+  const changed = nameRecord<readonly number[]>();
   for (const [name, t] of given) {
     const want = graph.blobShapes.get(name);
     if (want && graph.inputs.includes(name) && !sameShape(want, t.dims)) changed[name] = t.dims;
@@ -109,7 +133,8 @@ export interface OnnxForward {
  * their shapes differ, as `net.forward` does). `blobs: 'all'` returns every blob, else only the outputs.
  */
 export async function forwardOnnx(net: Net, inputs: Record<string, Tensor>, options: RunOnnxOptions & { blobs?: 'all' | 'outputs' } = {}): Promise<OnnxForward> {
-  const changed: Record<string, readonly number[]> = {};
+  const changed = nameRecord<readonly number[]>();
+  net.checkWeights(); // ONNX Runtime would fail on the empty initializers with a stack trace
   for (const [name, t] of Object.entries(inputs)) {
     const want = net.shapes.get(name);
     if (want && net.inputs.includes(name) && !sameShape(want, t.dims)) changed[name] = t.dims;

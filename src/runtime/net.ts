@@ -8,6 +8,7 @@ import { builtInPythonNote, registerLayer } from '../layers/registry.js';
 import { type Fusion, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { nameRecord } from '../util/names.js';
 import { type Source, isBytes, kindOf } from '../util/source.js';
 
 export type { LoadOptions };
@@ -141,7 +142,7 @@ export class Net {
    */
   forward(inputs: Record<string, InputValue> = {}, options: ForwardOptions = {}): Record<string, Tensor> {
     this.setInputs(inputs);
-    this.refuseMissingWeights();
+    this.checkWeights();
     const layers = this.graph.layers;
     const from = options.start === undefined ? 0 : this.layerIndex(options.start);
     const to = options.end === undefined ? layers.length - 1 : this.layerIndex(options.end);
@@ -162,7 +163,7 @@ export class Net {
       this.runLayer(layers[i], impl);
       onLayer(layers[i], performance.now() - t0);
     }
-    const out: Record<string, Tensor> = {};
+    const out = nameRecord<Tensor>();
     for (const name of options.end === undefined ? this.outputs : layers[to].tops) out[name] = this.blobs.get(name)!;
     return out;
   }
@@ -181,14 +182,14 @@ export class Net {
   }
 
   /** Layers that need weights and got none cannot run: refuse rather than compute with placeholders. */
-  private refuseMissingWeights(): void {
+  checkWeights(): void {
     const missing = this.graph.layers.filter((l) => l.weights.length === 0 && (declaredWeights.get(l.def)?.length ?? 0) > 0);
     if (missing.length)
       throw new CremaError(`no weights for ${missing.map((l) => `'${l.name}' (${l.type})`).join(', ')}: give the .caffemodel that goes with the net`);
   }
 
   private setInputs(inputs: Record<string, InputValue>): void {
-    const reshapeTo: Record<string, Shape> = {};
+    const reshapeTo = nameRecord<Shape>();
     for (const [name, value] of Object.entries(inputs)) {
       const current = this.graph.blobShapes.get(name);
       if (!this.inputs.includes(name) || !current)

@@ -7,23 +7,36 @@ export interface PairResult {
   pass: boolean;
   /** Set when the shapes differ (then abs and rel are Infinity). */
   mismatch?: string;
+  /** Values that are NaN on both sides, or the same infinity: counted as agreeing (set when there are any). */
+  nonfinite?: number;
 }
 
 /**
  * Compares `ours` with `ref` as the project measures agreement with Caffe:
- * max|ours - ref| <= tolerance * max(1, max|ref|). A NaN anywhere on either side fails.
+ * max|ours - ref| <= tolerance * max(1, max|ref|). A NaN on both sides, or the same infinity, agrees (two engines
+ * that give NaN for a NaN input agree); a NaN or infinity on one side only fails.
  */
 export function comparePair(ours: Tensor, ref: Tensor, tolerance: number): PairResult {
   if (!sameShape(ours.dims, ref.dims))
     return { abs: Infinity, rel: Infinity, pass: false, mismatch: `shape ${shapeString(ours.dims)} vs ${shapeString(ref.dims)}` };
-  const a = ours.data, b = ref.data;
-  let maxErr = 0, maxRef = 0;
-  for (let i = 0; i < b.length; i++) {
-    const r = Math.abs(b[i]);
-    if (r > maxRef) maxRef = r;
-    const e = Math.abs(a[i] - b[i]);
-    if (!(e <= maxErr)) maxErr = Number.isNaN(e) ? Infinity : e; // a NaN on either side makes e NaN
+  const { abs, rel, nonfinite } = agreement(ours.data, ref.data);
+  return { abs, rel, pass: rel <= tolerance, ...(nonfinite ? { nonfinite } : {}) };
+}
+
+/** max|ours - ref|, that over max(1, max finite |ref|), and how many non-finite values agree exactly. */
+export function agreement(ours: ArrayLike<number>, ref: ArrayLike<number>): { abs: number; rel: number; nonfinite: number } {
+  let maxErr = 0, maxRef = 0, nonfinite = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const a = ours[i], b = ref[i];
+    const r = Math.abs(b);
+    if (r < Infinity) {
+      if (r > maxRef) maxRef = r;
+    } else if (a === b || (a !== a && b !== b)) {
+      nonfinite++; // the same infinity, or NaN on both sides
+      continue;
+    }
+    const e = Math.abs(a - b);
+    if (!(e <= maxErr)) maxErr = Number.isNaN(e) ? Infinity : e; // a NaN or infinity on one side only
   }
-  const rel = maxErr / Math.max(1, maxRef);
-  return { abs: maxErr, rel, pass: rel <= tolerance };
+  return { abs: maxErr, rel: maxErr / Math.max(1, maxRef), nonfinite };
 }

@@ -113,8 +113,19 @@ export async function verifyNet(net: Net, options: VerifyOptions = {}): Promise<
     }
     blobs.push({ blob, shape: [...native.dims], pairs, pass: Object.values(pairs).every((p) => p.pass) });
   }
+  notes.push(...nonfiniteNotes(blobs));
   const failed = blobs.filter((b) => !b.pass).map((b) => b.blob);
   return { pass: failed.length === 0, tolerance, input: source, reference: options.reference, blobs, failed, notes };
+}
+
+/** Says which blobs have NaN or infinite values on both sides of a pair, which the comparison counts as equal. */
+function nonfiniteNotes(blobs: BlobVerdict[]): string[] {
+  const notes: string[] = [];
+  for (const b of blobs) {
+    const most = Math.max(0, ...Object.values(b.pairs).map((p) => p.nonfinite ?? 0));
+    if (most > 0) notes.push(`'${b.blob}': ${most} value${most === 1 ? ' is' : 's are'} NaN or infinite on both sides, counted as equal`);
+  }
+  return notes;
 }
 
 /** The reference's blobs that the net has; other files are noted (Caffe's own *_split_* blobs silently skipped). */

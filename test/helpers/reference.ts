@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Tensor } from '../../src/tensor.js';
 import { readNpy } from '../../src/util/npy.js';
+import { agreement } from '../../src/verify/compare.js';
 import { sharedDir } from './shared.js';
 
 /** A reference case: a net, its weights, an input and the blobs real Caffe computed (the layout of ../shared/reference). */
@@ -55,15 +56,9 @@ export function relativeError(ours: Tensor, ref: Tensor): number {
   return ours.dims.join() === ref.dims.join() ? relativeDifference(ours.data, ref.data) : Infinity;
 }
 
-/** The same measure on bare arrays of one length (NaN anywhere: Infinity). */
+/** The same measure on bare arrays of one length (NaN on both sides agrees, as verify counts it; on one: Infinity). */
 export function relativeDifference(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let maxRef = 0, maxErr = 0;
-  for (let i = 0; i < ref.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(ref[i]));
-    const e = Math.abs(ref[i] - ours[i]);
-    maxErr = Number.isNaN(e) ? Infinity : Math.max(maxErr, e);
-  }
-  return maxErr / Math.max(1, maxRef);
+  return agreement(ours, ref).rel;
 }
 
 export const TOLERANCE = 1e-4;

@@ -10,6 +10,7 @@ import { forwardOnnx } from '../../onnx/run.js';
 import { readInputs } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
 import { checkPositive, labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg, topK } from '../shared.js';
+import { quoteName } from '../../util/names.js';
 
 interface RunArgs extends NetArgs, ImageArgs {
   input: string[];
@@ -39,6 +40,9 @@ export const runCommand = {
     checkPositive('--top', args.top);
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
     printNotes(net, args);
+    // Before the forward: a bad --labels or --dump is found before the work.
+    const labels = labelsFor(args, net);
+    if (args.dump) dumpNames([...net.shapes.keys()], args.blobs);
     const inputs = await readInputs(net, args.input, args);
     const missing = net.inputs.filter((n) => !(n in inputs));
     if (missing.length) throw new CremaError(`no --input for ${missing.map((n) => `'${n}' ${shapeString(net.shapes.get(n)!)}`).join(', ')}`);
@@ -46,7 +50,6 @@ export const runCommand = {
       ? await forwardOnnx(net, inputs, { threads: args.threads, blobs: args.dump ? 'all' : 'outputs' })
       : { outputs: net.forward(inputs), blobs: net.blobs };
     if (args.dump) await dumpBlobs(blobs, args.dump, args.blobs);
-    const labels = labelsFor(args, net);
     for (const [name, t] of Object.entries(outputs)) {
       console.log(`${name} ${shapeString(t.dims)}`);
       if (isClassifierOutput(net, name, t)) printTopClasses(t, args.top, labels);
@@ -56,10 +59,18 @@ export const runCommand = {
 
 /** Writes blobs as DIR/<blob>.npy, `/` in a blob name written `__` (the layout Caffe references use). */
 export async function dumpBlobs(blobs: Map<string, Tensor>, dir: string, only?: string): Promise<void> {
-  const names = only ? only.split(',').map((s) => s.trim()).filter(Boolean) : [...blobs.keys()];
-  for (const n of names) if (!blobs.has(n)) throw new CremaError(`--blobs: no blob named '${n}' (blobs: ${[...blobs.keys()].join(', ')})`);
+  const names = dumpNames([...blobs.keys()], only);
   makeOutputDir(dir);
   for (const n of names) await writeOutput(path.join(dir, dumpFileName(n)), encodeNpy(blobs.get(n)!));
+}
+
+/** The blobs `--dump` writes (all, or `--blobs`), each checked to exist and to make a file name. */
+export function dumpNames(all: string[], only?: string): string[] {
+  const names = only ? only.split(',').map((s) => s.trim()).filter(Boolean) : all;
+  const known = new Set(all);
+  for (const n of names) if (!known.has(n)) throw new CremaError(`--blobs: no blob named '${quoteName(n)}' (blobs: ${all.join(', ')})`);
+  names.forEach(dumpFileName);
+  return names;
 }
 
 /**
@@ -73,11 +84,7 @@ export function dumpFileName(blob: string): string {
   return file;
 }
 
-/** A blob name as a message quotes it: control characters escaped, cut at 60 characters. */
-function quoteName(s: string): string {
-  const shown = JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}` : s).slice(1, -1);
-  return s.length > 60 ? `${shown}…` : shown;
-}
+
 
 /** A classifier's output: written by Softmax, or (N, K[, 1, 1]) scores with K > 1. */
 function isClassifierOutput(net: Net, name: string, t: Tensor): boolean {

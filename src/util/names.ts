@@ -1,0 +1,20 @@
+// Blob and layer names come from the user's files: any string, `__proto__` and `constructor` included.
+
+/**
+ * An empty record to key by names: without a prototype, so `r['__proto__'] = v` stores a value (on a plain object
+ * it replaces the prototype and the value is lost) and `r['constructor']` is undefined until set.
+ */
+export function nameRecord<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
+/** The value `record` holds for `name` itself (never one inherited from Object.prototype). */
+export function own<T>(record: Record<string, T>, name: string): T | undefined {
+  return Object.hasOwn(record, name) ? record[name] : undefined;
+}
+
+/** A name as a message quotes it: control characters escaped, cut at 60 characters. */
+export function quoteName(s: string): string {
+  const cut = s.length > 60;
+  return JSON.stringify(cut ? s.slice(0, 60) : s).slice(1, -1) + (cut ? '…' : '');
+}

@@ -1,0 +1,87 @@
+// Internal errors turned into one-line errors (exit 2): bad --labels, blob names no file can have, ONNX Runtime
+// without weights, blobs named __proto__, yargs' fixed choices.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Tensor } from '../src/tensor.js';
+import { readNpy, writeNpy } from '../src/util/npy.js';
+import { cli } from './helpers/cli.js';
+
+const lenet = (f: string) => path.join('models/lenet', f);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-errors-'));
+const lastLine = (s: string) => s.trim().split('\n').at(-1);
+
+function net(name: string, body: string): string {
+  const file = path.join(tmp, `${name}.prototxt`);
+  fs.writeFileSync(file, `name: "${name}"\ninput: "data"\ninput_shape { dim: 1 dim: 3 }\n${body}`);
+  return file;
+}
+const x = path.join(tmp, 'x.npy');
+writeNpy(x, new Tensor([1, 3], Float32Array.from([-1, 0.5, 2])));
+
+describe('one-line errors instead of internal ones', () => {
+  it('--labels naming a directory is refused before the forward (was EISDIR after it)', async () => {
+    const r = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', lenet('example-input.npy'), '--labels', '.');
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe(''); // nothing printed: the net did not run
+    expect(lastLine(r.stderr)).toBe('crema: .: not a file');
+  });
+
+  it('a blob whose name cannot be a file name is refused under --dump, before the forward and any file', async () => {
+    const file = net('nul', 'layer { name: "r" type: "ReLU" bottom: "data" top: "a\\000b" }\n');
+    const dir = path.join(tmp, 'dump-nul');
+    const r = await cli('run', file, '--input', x, '--dump', dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("crema: --dump: blob 'a\\u0000b' cannot be a file name (a NUL, '.' or '..', or over 255 bytes); name the others with --blobs");
+    expect(fs.existsSync(dir)).toBe(false);
+    expect((await cli('run', file, '--input', x, '--dump', dir, '--blobs', 'data')).code).toBe(0);
+    expect(fs.readdirSync(dir)).toEqual(['data.npy']);
+  });
+
+  it('verify, run and bench through ONNX Runtime without weights name the layers (was a stack trace, exit 70)', async () => {
+    const want = "crema: no weights for 'conv1' (Convolution), 'conv2' (Convolution), 'ip1' (InnerProduct), 'ip2' (InnerProduct): give the .caffemodel that goes with the net";
+    for (const args of [['verify'], ['run', '--input', lenet('example-input.npy'), '--backend', 'onnx'], ['bench', '--backend', 'onnx']]) {
+      const r = await cli(args[0], lenet('deploy.prototxt'), ...args.slice(1));
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(lastLine(r.stderr)).toBe(want);
+    }
+  });
+
+  it('blobs named __proto__ and constructor go through ONNX Runtime, verify and --dump like any other', async () => {
+    const file = net('proto', 'layer { name: "r" type: "ReLU" bottom: "data" top: "__proto__" }\n' +
+      'layer { name: "t" type: "TanH" bottom: "__proto__" top: "constructor" }\n' +
+      'layer { name: "s" type: "Sigmoid" bottom: "__proto__" top: "toString" }\n');
+    const v = await cli('verify', file, '--input', x);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stdout).toMatch(/verify: PASS: all 4 blobs within tolerance/);
+    for (const backend of ['native', 'onnx']) {
+      const dir = path.join(tmp, `dump-${backend}`);
+      const r = await cli('run', file, '--input', x, '--dump', dir, '--backend', backend);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.split('\n').filter((l) => !l.startsWith(' '))).toEqual(['constructor [1, 3]', 'toString [1, 3]']);
+      expect(fs.readdirSync(dir).sort()).toEqual(['__proto__.npy', 'constructor.npy', 'data.npy', 'toString.npy']);
+      expect([...readNpy(path.join(dir, '__proto__.npy')).data]).toEqual([0, 0.5, 2]);
+      expect(readNpy(path.join(dir, 'constructor.npy')).data[2]).toBeCloseTo(Math.tanh(2), 6);
+    }
+  });
+
+  it('an input named __proto__ feeds the net', async () => {
+    const file = path.join(tmp, 'in-proto.prototxt');
+    fs.writeFileSync(file, 'name: "p"\ninput: "__proto__"\ninput_shape { dim: 1 dim: 3 }\nlayer { name: "r" type: "ReLU" bottom: "__proto__" top: "y" }\n');
+    for (const backend of ['native', 'onnx']) {
+      const dir = path.join(tmp, `in-${backend}`);
+      const r = await cli('run', file, '--input', `__proto__=${x}`, '--dump', dir, '--backend', backend);
+      expect(r.code, r.stderr).toBe(0);
+      expect([...readNpy(path.join(dir, 'y.npy')).data]).toEqual([0, 0.5, 2]);
+    }
+  });
+
+  it('a flag with fixed choices gets one line naming the flag and its choices', async () => {
+    const r = await cli('run', lenet('deploy.prototxt'), '--backend', 'xx');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('crema: --backend xx: expected one of native, onnx');
+    const two = await cli('verify', lenet('deploy.prototxt'), '--lrn', 'x', '--phase', 'y');
+    expect(two.stderr).toBe('crema: --lrn x: expected one of native, decomposed; --phase y: expected one of TEST, TRAIN');
+  });
+});
