@@ -22,8 +22,8 @@ export interface LayerContext {
   node(op: string, inputs: string[], outputs: string[], attrs?: Record<string, Attr>): string;
   /** Something the converted model does not reproduce exactly, for the model's notes (doc_string) and `convert`'s output. */
   note(text: string): void;
-  /** Top i's shape depends on the data (DetectionOutput's row count): its graph output declares no shape. */
-  dynamicShape(i: number): void;
+  /** Top i's size along `axes` depends on the data (DetectionOutput's row count): outputs declare them symbolic. */
+  dynamicShape(i: number, axes: number[]): void;
 }
 
 /** A layer's ONNX export: adds the nodes computing its tops from its bottoms. */

@@ -31,6 +31,8 @@ export interface OnnxConversion {
   passthrough: string[];
   /** What the model does not reproduce exactly (also in its doc_string), one line each. */
   notes: string[];
+  /** Blobs whose size along some axes depends on the data (DetectionOutput's rows) -> those axes. */
+  dynamic: Map<string, number[]>;
 }
 
 /**
@@ -47,7 +49,7 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
   graph.layers.forEach((l, i) => l.tops.forEach((t) => lastWriter.set(t, i)));
   const current = new Map<string, string>();
   const inputs: ValueInfoObj[] = [];
-  const notes: string[] = [], dynamic = new Set<string>();
+  const notes: string[] = [], dynamic = new Map<string, number[]>();
   graph.layers.forEach((layer, index) => {
     if (layer.type === 'Input') {
       for (const t of layer.tops) {
@@ -78,7 +80,7 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
     },
     opset_import: [{ domain: '', version: opset }],
   };
-  return { model, inputs: [...graph.inputs], outputs, passthrough, notes };
+  return { model, inputs: [...graph.inputs], outputs, passthrough, notes, dynamic };
 }
 
 /** Converts one layer; returns the ONNX value of each of its tops. */
@@ -87,8 +89,8 @@ interface ConvertState {
   opset: number;
   lrn: LrnMode;
   notes: string[];
-  /** Blobs whose shape depends on the data. */
-  dynamic: Set<string>;
+  /** Blobs whose size along some axes depends on the data -> those axes. */
+  dynamic: Map<string, number[]>;
 }
 
 function convertLayer(
@@ -123,7 +125,7 @@ function convertLayer(
       const line = `layer '${layer.name}' (${layer.type}): ${text}`;
       if (!notes.includes(line)) notes.push(line);
     },
-    dynamicShape: (i) => dynamic.add(layer.tops[i]),
+    dynamicShape: (i, axes) => dynamic.set(layer.tops[i], axes),
   };
   convert(ctx);
   return tops.map((v, i) => {
@@ -141,7 +143,7 @@ function wantedBlobs(graph: Graph, outputs: 'net' | 'all' | readonly string[]): 
 }
 
 /** Makes each wanted blob's final value a graph output under the blob's name (Identity where it is an alias). */
-function exposeOutputs(b: OnnxBuilder, graph: Graph, current: Map<string, string>, wanted: string[], dynamic: Set<string>) {
+function exposeOutputs(b: OnnxBuilder, graph: Graph, current: Map<string, string>, wanted: string[], dynamic: Map<string, number[]>) {
   const outputs = new Map<string, string>();
   const passthrough: string[] = [];
   const infos: ValueInfoObj[] = [];
@@ -155,7 +157,9 @@ function exposeOutputs(b: OnnxBuilder, graph: Graph, current: Map<string, string
     // An input that layers overwrite in place keeps its name for the feed; its final value gets another.
     const name = value === blob ? blob : inputSet.has(blob) ? b.fresh(`${blob}/final`) : b.claim(blob);
     if (name !== value) b.node('Identity', [value], [name], {}, `${blob}/output`);
-    infos.push(valueInfo(name, dynamic.has(blob) ? undefined : graph.blobShapes.get(blob)));
+    const info = valueInfo(name, graph.blobShapes.get(blob));
+    for (const axis of dynamic.get(blob) ?? []) info.type.tensor_type.shape!.dim[axis] = { dim_param: `${blob}_${axis}` };
+    infos.push(info);
     outputs.set(blob, name);
   }
   return { outputs, passthrough, infos };

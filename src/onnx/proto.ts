@@ -52,7 +52,7 @@ export interface TensorObj {
 
 export interface ValueInfoObj {
   name: string;
-  type: { tensor_type: { elem_type: number; shape?: { dim: { dim_value: number }[] } } };
+  type: { tensor_type: { elem_type: number; shape?: { dim: ({ dim_value: number } | { dim_param: string })[] } } };
 }
 
 export interface GraphObj {

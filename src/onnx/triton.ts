@@ -86,6 +86,7 @@ export async function writeTritonRepository(graph: Graph, reshape: (batch: numbe
   if (batched) freeBatchDimension(conversion.model);
   const shapeOf = (blob: string): number[] => {
     const dims = [...graph.blobShapes.get(blob)!];
+    for (const axis of conversion.dynamic.get(blob) ?? []) dims[axis] = -1; // a size the data decides (Triton's -1)
     return batched ? dims.slice(1) : dims;
   };
   const config: TritonConfig = {

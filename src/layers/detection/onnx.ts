@@ -1,6 +1,6 @@
 import { formatFloat32 } from '../../caffe/prototxt.js';
 import { int, ints } from '../../onnx/builder.js';
-import { type LayerContext, fail } from '../../onnx/context.js';
+import type { LayerContext } from '../../onnx/context.js';
 import { priorCount, readDetectionSettings, type DetectionSettings } from '../detection_output.js';
 
 /**
@@ -16,11 +16,10 @@ export function detectionOutputToOnnx(c: LayerContext): void {
   const [loc] = c.layer.bottomShapes;
   const priors = priorCount(def, s, c.layer.bottomShapes);
   const num = loc[0], classes = s.numClasses, k = s.topK > -1 ? Math.min(s.topK, priors) : priors;
-  if (s.keepTopK > -1 && num > 1) fail(c, `keep_top_k is exported for a batch of 1 only (this net has ${num}): convert it with batch 1`);
   if (s.eta < 1 && s.nmsThreshold > 0.5)
     c.note(`adaptive NMS (eta ${formatFloat32(s.eta)}) is not reproduced: ONNX's NonMaximumSuppression keeps the threshold at ${formatFloat32(s.nmsThreshold)}, so detections may differ`);
   c.note('ONNX NonMaximumSuppression may order equal scores otherwise than the fork; crema verify compares detections as sets (IoU >= 0.99, |score difference| <= its tolerance)');
-  c.dynamicShape(0);
+  c.dynamicShape(0, [2]);
   const boxes = decode(c, s, num, priors);
   const [scores, order] = candidates(c, s, num, priors, k);
   // The boxes of each (image, class)'s candidates: [num * classes, k, 4].
@@ -31,7 +30,7 @@ export function detectionOutputToOnnx(c: LayerContext): void {
   const nmsScores = reshape(c, scores, [num * classes, 1, k], 'nms_scores');
   const selected = c.node('NonMaxSuppression', [apartIfInverted(c, candidateBoxes, k), nmsScores, c.b.int64s(`${c.layer.name}/max_out`, [k]), c.b.floats(`${c.layer.name}/iou`, Float32Array.of(s.nmsThreshold), [1]), c.b.floats(`${c.layer.name}/score_threshold`, Float32Array.of(s.confidenceThreshold), [1])], [c.tmp('selected')]);
   let rows = detectionRows(c, selected, candidateBoxes, reshape(c, scores, [num * classes, k], 'flat_scores'), classes);
-  if (s.keepTopK > -1) rows = keepTopK(c, rows, s.keepTopK);
+  if (s.keepTopK > -1) rows = keepTopK(c, rows, s.keepTopK, num);
   const out = withNoDetectionRows(c, rows, num);
   c.node('Reshape', [out, c.b.int64s(`${c.layer.name}/out_shape`, [1, 1, -1, 7])], [c.top(0)]);
 }
@@ -113,20 +112,46 @@ function detectionRows(c: LayerContext, selected: string, boxes: string, scores:
   return c.node('Concat', [image, label, score, box], [c.tmp('rows')], { axis: int(1) });
 }
 
-/** The keep_top_k best rows by score (batch 1), back in NMS's (label, score) order. */
-function keepTopK(c: LayerContext, rows: string, keep: number): string {
+/** The number of rows of a [K, ...] value, as a [1] int64. */
+function rowCount(c: LayerContext, x: string, what: string): string {
+  return c.node('Gather', [c.node('Shape', [x], [c.tmp(`${what}_shape`)]), c.b.int64s(`${c.layer.name}/dim0`, [0])], [c.tmp(what)], { axis: int(0) });
+}
+
+/** Sorts `x` ([K] floats) along its only axis; equal values keep their order (TopK's rule). Returns [values, indices]. */
+function sorted(c: LayerContext, x: string, count: string, largest: boolean, what: string): [string, string] {
+  const [values, indices] = [c.tmp(`${what}_values`), c.tmp(`${what}_index`)];
+  c.node('TopK', [x, count], [values, indices], { axis: int(0), largest: int(largest ? 1 : 0), sorted: int(1) });
+  return [values, indices];
+}
+
+/**
+ * The keep_top_k best rows of each image by score, back in NMS's (image, label, score) order: the rows sorted
+ * by score, then stably by image; a row's rank is its position less the rows of the images before its own.
+ */
+function keepTopK(c: LayerContext, rows: string, keep: number, num: number): string {
   const n = c.layer.name;
-  const count = c.node('Gather', [c.node('Shape', [rows], [c.tmp('rows_shape')]), c.b.int64s(`${n}/dim0`, [0])], [c.tmp('row_count')], { axis: int(0) });
-  const kept = c.node('Min', [count, c.b.int64s(`${n}/keep_top_k`, [keep])], [c.tmp('kept_count')]);
-  const score = c.node('Gather', [rows, c.b.int64s(`${n}/score_col`, [2])], [c.tmp('row_scores_1')], { axis: int(1) });
-  const flat = reshape(c, score, [-1], 'row_scores');
-  const [best, bestIndex] = [c.tmp('best_scores'), c.tmp('best_rows')];
-  c.node('TopK', [flat, kept], [best, bestIndex], { axis: int(0), largest: int(1), sorted: int(1) });
-  // Sorting the chosen row numbers ascending restores the (label, score) order.
-  const [ascending, unused] = [c.tmp('kept_rows_f'), c.tmp('kept_rows_order')];
-  c.node('TopK', [c.node('Cast', [bestIndex], [c.tmp('best_rows_f')], { to: int(1) }), kept], [ascending, unused], { axis: int(0), largest: int(0), sorted: int(1) });
-  const keptRows = c.node('Cast', [ascending], [c.tmp('kept_rows')], { to: int(7) });
-  return c.node('Gather', [rows, keptRows], [c.tmp('kept')], { axis: int(0) });
+  const count = rowCount(c, rows, 'row_count');
+  const column = (i: number, what: string) => reshape(c, c.node('Gather', [rows, c.b.int64s(`${n}/${what}_col`, [i])], [c.tmp(`${what}_1`)], { axis: int(1) }), [-1], what);
+  const gather = (x: string, at: string, what: string) => c.node('Gather', [x, at], [c.tmp(what)], { axis: int(0) });
+  const byScore = sorted(c, column(2, 'row_scores'), count, true, 'by_score')[1];
+  const [image, byImage] = sorted(c, gather(column(0, 'row_images'), byScore, 'images_by_score'), count, false, 'by_image');
+  const order = gather(byScore, byImage, 'order');
+  // Rows of each image (one-hot over the images, summed), and of the images before each (a strict prefix sum).
+  const images = c.b.floats(`${n}/image_ids`, Float32Array.from({ length: num }, (_, i) => i), [1, num]);
+  const onehot = c.node('Cast', [c.node('Equal', [c.node('Unsqueeze', [image, c.b.int64s(`${n}/axis1`, [1])], [c.tmp('image_col')]), images], [c.tmp('is_image')])], [c.tmp('onehot')], { to: int(1) });
+  const perImage = c.node('ReduceSum', [onehot, c.b.int64s(`${n}/axis0`, [0])], [c.tmp('per_image')], { keepdims: int(1) });
+  const before = new Float32Array(num * num);
+  for (let i = 0; i < num; i++) for (let j = i + 1; j < num; j++) before[i * num + j] = 1;
+  const starts = reshape(c, c.node('MatMul', [perImage, c.b.floats(`${n}/earlier`, before, [num, num])], [c.tmp('starts_1')]), [-1], 'starts');
+  const start = gather(starts, c.node('Cast', [image], [c.tmp('image_i')], { to: int(7) }), 'start');
+  // A row's position in the sorted list, as floats: the running count of ones.
+  const ones = c.node('Cast', [c.node('Equal', [order, order], [c.tmp('true')])], [c.tmp('ones')], { to: int(1) });
+  const position = c.node('Sub', [c.node('CumSum', [ones, c.b.int64s(`${n}/cumsum_axis`, [0])], [c.tmp('running')]), c.b.scalar(1)], [c.tmp('position')]);
+  const rank = c.node('Sub', [position, start], [c.tmp('rank')]);
+  const kept = c.node('Compress', [order, c.node('Less', [rank, c.b.scalar(keep)], [c.tmp('keep')])], [c.tmp('kept_order')], { axis: int(0) });
+  // The kept row numbers ascending restore NMS's order.
+  const ascending = sorted(c, c.node('Cast', [kept], [c.tmp('kept_f')], { to: int(1) }), rowCount(c, kept, 'kept_count'), false, 'restore')[0];
+  return gather(rows, c.node('Cast', [ascending], [c.tmp('kept_rows')], { to: int(7) }), 'kept');
 }
 
 /** rows when there are any, else the fork's [image, -1, -1, -1, -1, -1, -1] per image. */
@@ -135,7 +160,7 @@ function withNoDetectionRows(c: LayerContext, rows: string, num: number): string
   const none = new Float32Array(num * 7).fill(-1);
   for (let i = 0; i < num; i++) none[i * 7] = i;
   const all = c.node('Concat', [rows, c.b.floats(`${n}/no_detection`, none, [num, 7])], [c.tmp('rows_or_none')], { axis: int(0) });
-  const count = c.node('Gather', [c.node('Shape', [rows], [c.tmp('found_shape')]), c.b.int64s(`${n}/found_dim0`, [0])], [c.tmp('found')], { axis: int(0) });
+  const count = rowCount(c, rows, 'found');
   const zero = c.b.int64s(`${n}/zero`, [0]);
   const empty = c.node('Cast', [c.node('Equal', [count, zero], [c.tmp('empty_b')])], [c.tmp('empty')], { to: int(7) });
   const end = c.node('Add', [count, c.node('Mul', [empty, c.b.int64s(`${n}/images`, [num])], [c.tmp('extra')])], [c.tmp('end')]);
