@@ -1,12 +1,14 @@
 // crema's library API, for Node: installs the Node platform (files, worker threads, HDF5) under the core.
 import './platform/node.js';
-export { Net, type ForwardOptions, type InputValue, type LoadOptions, type NetFiles, type NetOptions } from './runtime/net.js';
+export { Net, type ForwardOptions, type InputValue, type LoadOptions, type NetFiles, type NetOptions, type RunOptions, type TensorLike } from './runtime/net.js';
+export { LayerError } from './layers/layer.js';
 export type { Bytes, Source } from './util/source.js';
 export { Tensor, type Shape } from './tensor.js';
 export { CremaError } from './util/errors.js';
 export { readNpy, writeNpy, parseNpy, encodeNpy } from './util/npy.js';
 export { knownLayerTypes, registerLayer } from './layers/registry.js';
-export { LayerError, type Layer, type LayerType } from './layers/layer.js';
+export type { Layer, LayerType } from './layers/layer.js';
 export type { LayerContext, Converter } from './onnx/context.js';
 export * from './image/index.js';
+export { type Classification, type ConvertOptions, type LayerSummary, type VerifyOptions, type VerifyReport, classify, convert, draw, info, upgradeCaffemodel, upgradePrototxt, verify } from './api.js';
 export { detect, detectImage, detectionsOf, parseLabels, type Detection, type DetectOptions } from './detect/detect.js';

@@ -28,6 +28,16 @@ export interface KernelWorker {
   terminate(): Promise<void>;
 }
 
+/** A thread that runs a net off the caller's thread (src/runtime/runner.ts speaks to it; messages are cloned). */
+export interface NetWorker {
+  post(message: unknown): void;
+  /** Whether the worker keeps the process (or page) alive: while runs are pending, not when idle. */
+  keepAlive(on: boolean): void;
+  /** Called with each message the worker sends, and with an Error when the worker fails or exits. */
+  listen(onMessage: (message: unknown) => void, onFailure: (err: Error) => void): void;
+  terminate(): Promise<void>;
+}
+
 export interface Platform {
   /** Names the platform in messages ('node', 'browser'). */
   readonly name: string;
@@ -54,6 +64,8 @@ export interface Platform {
   collectGarbage?(): void;
   /** Starts a worker thread running the kernels' chunk loop (`loop`, a script over the names of KernelWorkerInit). */
   startKernelWorker(loop: string, init: KernelWorkerInit): KernelWorker;
+  /** Starts a thread that serves one net (src/runtime/net-worker.ts's serveNet on the platform's messages). */
+  startNetWorker(): NetWorker;
   /** Caffe HDF5 weights (data/<layer>/<blob index>) from a file or its bytes, by layer name. */
   readHdf5Weights(source: string | Uint8Array, label: string): Promise<Map<string, Tensor[]>>;
 }
@@ -66,7 +78,7 @@ export function setPlatform(p: Platform): void {
 }
 
 export function platform(): Platform {
-  if (!installed) throw new CremaError("crema: no platform installed: import crema's Node entry ('crema') or its browser entry");
+  if (!installed) throw new CremaError("crema: no platform installed: import crema's Node entry ('crema-caffe') or its browser entry");
   return installed;
 }
 

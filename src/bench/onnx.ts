@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
+import { loadOrt } from '../onnx/ort.js';
 import type { Graph } from '../graph/graph.js';
 import { convertGraph, encodeConversion } from '../onnx/convert.js';
 import type { LrnMode } from '../onnx/context.js';
@@ -18,7 +19,8 @@ export interface OnnxSessionOptions {
 
 /** An ONNX Runtime session on a model given as bytes, set up the way crema's benchmarks compare engines. */
 export async function createSession(model: Uint8Array, options: OnnxSessionOptions & { profileDir?: string }): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(model, {
+  const { InferenceSession } = await loadOrt();
+  return InferenceSession.create(model, {
     intraOpNumThreads: options.threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
@@ -49,7 +51,8 @@ export class OnnxLayerTimer {
     const model = encodeConversion(convertGraph(graph, { lrn: options.lrn }));
     const profileDir = options.profile ? fs.mkdtempSync(path.join(os.tmpdir(), 'crema-bench-profile-')) : undefined;
     const session = await createSession(model, { ...options, profileDir });
-    const feeds = Object.fromEntries(Object.entries(inputs).map(([name, t]) => [name, new ort.Tensor('float32', t.data, [...t.dims])]));
+    const { Tensor: OrtTensor } = await loadOrt();
+    const feeds = Object.fromEntries(Object.entries(inputs).map(([name, t]) => [name, new OrtTensor('float32', t.data, [...t.dims])]));
     return new OnnxLayerTimer(graph, session, feeds, profileDir);
   }
 

@@ -46,6 +46,11 @@ export function isHdf5Source(src: ByteSource): boolean {
   return false;
 }
 
+/** True when the file is HDF5 weights rather than a caffemodel. */
+export function isHdf5File(file: string): boolean {
+  return platform().withFile(file, isHdf5Source);
+}
+
 /** Every blob of every layer (V2, V1 and V0 forms). */
 function* layerBlobs(net: Message): Generator<[string, number, BlobProto]> {
   const layers = [...((net.layer as Message[] | undefined) ?? []), ...((net.layers as Message[] | undefined) ?? [])];

@@ -6,15 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import h5wasm from 'h5wasm/node';
-import { platform } from '../platform.js';
 import { Tensor, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
-import { isHdf5Source } from './caffemodel.js';
 
-/** True when the file is HDF5 (what Caffe's H5Fis_hdf5 checks before choosing how to read weights). */
-export function isHdf5File(file: string): boolean {
-  return platform().withFile(file, isHdf5Source);
-}
+export { isHdf5File } from './caffemodel.js';
 
 type H5Group = InstanceType<typeof h5wasm.Group>;
 type H5Dataset = InstanceType<typeof h5wasm.Dataset>;

@@ -111,6 +111,12 @@ class Heap {
   }
 }
 
+/** A block of wasm memory owned by an object (see WasmEngine.own); ptr 0 once freed. */
+export interface Owned {
+  ptr: number;
+  scope: Set<Owned> | undefined;
+}
+
 /** One loaded engine: module, memory, allocator, pool. Process-wide (see `wasmEngine`). */
 export class WasmEngine {
   readonly heap: Heap;
@@ -124,7 +130,12 @@ export class WasmEngine {
   private threadScratchCount = 0;
   /** Threads the next jobs may use (Net.forward sets it from its `threads` option). */
   threads = 1;
-  private readonly finalizer = new FinalizationRegistry<number>((ptr) => this.heap.release(ptr));
+  private readonly finalizer = new FinalizationRegistry<Owned>((block) => this.releaseOwned(block));
+  /**
+   * Where the blocks owned from now on are also listed (Net sets its own while its layers run or prepare), so
+   * that Net.dispose can free them at once instead of waiting for the garbage collector.
+   */
+  scope: Set<Owned> | undefined;
 
   constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory) {
     this.heap = new Heap(memory);
@@ -146,9 +157,26 @@ export class WasmEngine {
     return this.u32View;
   }
 
-  /** Frees `ptr` when `owner` is garbage collected (packed weights belong to a layer instance). */
+  /** Frees `ptr` when `owner` is garbage collected (packed weights belong to a layer instance), or its scope is released. */
   own(owner: object, ptr: number): void {
-    this.finalizer.register(owner, ptr);
+    const block: Owned = { ptr, scope: this.scope };
+    this.finalizer.register(owner, block, block);
+    this.scope?.add(block);
+  }
+
+  /** Frees every block of a scope now (a disposed net's packed weights); their owners' finalizers are dropped. */
+  releaseScope(scope: Set<Owned>): void {
+    for (const block of scope) {
+      this.finalizer.unregister(block);
+      this.releaseOwned(block);
+    }
+  }
+
+  private releaseOwned(block: Owned): void {
+    if (block.ptr === 0) return; // freed already
+    this.heap.release(block.ptr);
+    block.ptr = 0;
+    block.scope?.delete(block);
   }
 
   /** A per-call scratch region of at least `bytes`, reused by every call (the main thread calls one at a time). */

@@ -40,8 +40,15 @@ export interface LayerType {
 
 /** An error about one layer, naming it. */
 export class LayerError extends CremaError {
+  override name = 'LayerError';
+  override readonly code: string = 'ERR_CREMA_LAYER';
+  /** The layer's name ('' for an unnamed layer) and type. */
+  readonly layer: string;
+  readonly layerType: string;
   constructor(def: { name: string; type: string }, message: string) {
     super(`${def.name ? `layer '${def.name}'` : 'an unnamed layer'} (${def.type}): ${message}`);
+    this.layer = def.name;
+    this.layerType = def.type;
   }
 }
 

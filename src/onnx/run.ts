@@ -1,4 +1,4 @@
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { type Graph, inferShapes } from '../graph/graph.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor, sameShape, shapeString } from '../tensor.js';
@@ -6,6 +6,7 @@ import { CremaError } from '../util/errors.js';
 import { nameRecord } from '../util/names.js';
 import type { ModelObj } from './proto.js';
 import { type ConvertOptions, type OnnxConversion, convertGraph, encodeConversion } from './convert.js';
+import { type OrtModule, loadOrt } from './ort.js';
 
 export interface RunOnnxOptions extends ConvertOptions {
   /** Threads for ONNX Runtime's operators (intra-op); default: ONNX Runtime's choice (one per core). */
@@ -29,6 +30,7 @@ export class OnnxRunner {
     private readonly session: ort.InferenceSession,
     /** The session's name for a graph input or output, where it is not the model's (see `sessionSafe`). */
     private readonly renamed: Map<string, string>,
+    private readonly ort: OrtModule,
   ) {}
 
   static async create(graph: Graph, options: RunOnnxOptions = {}): Promise<OnnxRunner> {
@@ -36,6 +38,7 @@ export class OnnxRunner {
     if (!Number.isInteger(threads) || threads < 0) throw new CremaError(`--threads must be a whole number, got ${threads}`);
     const conversion = convertGraph(graph, options);
     const renamed = sessionSafe(conversion.model);
+    const ort = await loadOrt();
     const session = await ort.InferenceSession.create(encodeConversion(conversion), {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
@@ -43,7 +46,7 @@ export class OnnxRunner {
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
     });
-    return new OnnxRunner(graph, conversion, session, renamed);
+    return new OnnxRunner(graph, conversion, session, renamed, ort);
   }
 
   /** Runs one forward; returns each requested blob's value after the whole net, by Caffe blob name. */
@@ -56,7 +59,7 @@ export class OnnxRunner {
       if (!t) throw new CremaError(`no value given for the net's input '${name}'`);
       const want = this.graph.blobShapes.get(name)!;
       if (!sameShape(t.dims, want)) throw new CremaError(`input '${name}' has shape ${shapeString(t.dims)}, the net takes ${shapeString(want)}`);
-      feeds[sessionName(name)] = new ort.Tensor('float32', t.data, [...t.dims]);
+      feeds[sessionName(name)] = new this.ort.Tensor('float32', t.data, [...t.dims]);
     }
     for (const name of given.keys())
       if (!this.graph.inputs.includes(name)) throw new CremaError(`'${name}' is not an input of the net (inputs: ${this.graph.inputs.join(', ')})`);

@@ -5,7 +5,8 @@ import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { MessageChannel, Worker, isMainThread, receiveMessageOnPort } from 'node:worker_threads';
-import { type KernelWorker, type KernelWorkerInit, type Platform, setPlatform } from '../platform.js';
+import { type KernelWorker, type KernelWorkerInit, type NetWorker, type Platform, setPlatform } from '../platform.js';
+import { CremaError } from '../util/errors.js';
 import { fileSource, readFileBytes, withOpenFile } from '../util/files.js';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -91,6 +92,22 @@ function startKernelWorker(loop: string, init: KernelWorkerInit): KernelWorker {
   };
 }
 
+/** A worker thread serving a net (dist/platform/node-net-worker.js: compiled code, also under vitest). */
+function startNetWorker(): NetWorker {
+  const worker = new Worker(new URL('dist/platform/node-net-worker.js', ROOT), { execArgv: [] });
+  worker.unref(); // an idle net never keeps the process alive; pending runs do (keepAlive)
+  return {
+    post: (message) => worker.postMessage(message),
+    keepAlive: (on) => void (on ? worker.ref() : worker.unref()),
+    listen(onMessage, onFailure) {
+      worker.on('message', onMessage);
+      worker.on('error', onFailure);
+      worker.on('exit', (code) => onFailure(new Error(`the net's worker thread exited (code ${code})`)));
+    },
+    terminate: async () => void (await worker.terminate()),
+  };
+}
+
 export const nodePlatform: Platform = {
   name: 'node',
   readFile: (path) => readFileBytes(path),
@@ -103,9 +120,13 @@ export const nodePlatform: Platform = {
   inWorkerThread: () => !isMainThread,
   collectGarbage,
   startKernelWorker,
+  startNetWorker,
   async readHdf5Weights(source, label) {
-    // h5wasm loads only when HDF5 weights come in: nothing else pays for it.
-    const { readHdf5Weights } = await import('../caffe/hdf5.js');
+    // h5wasm (an optional peer dependency) loads only when HDF5 weights come in: nothing else pays for it.
+    const { readHdf5Weights } = await import('../caffe/hdf5.js').catch((err: unknown) => {
+      if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+      throw new CremaError(`${label}: HDF5 weights need the optional peer dependency h5wasm (npm install h5wasm)`);
+    });
     return readHdf5Weights(source, label);
   },
 };

@@ -20,6 +20,7 @@ interface RunArgs extends NetArgs, ImageArgs {
   top: number;
   backend: 'native' | 'onnx';
   threads?: number;
+  json: boolean;
 }
 
 export const runCommand = {
@@ -32,6 +33,7 @@ export const runCommand = {
       .option('blobs', { type: 'string', describe: 'with --dump: only these blobs (comma-separated)' })
       .option('labels', { type: 'string', describe: 'class names, one a line, e.g. synset_words.txt (default: labels.txt beside the net, if any)' })
       .option('top', { type: 'number', default: 5, describe: 'how many top classes to print for a classifier output' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object: {"outputs": [{"blob", "shape", "top"}]} (top: per item, the classes {"index", "label", "prob"}; classifier outputs only)' })
       .option('backend', { choices: ['native', 'onnx'], default: 'native', describe: 'run natively, or converted to ONNX in ONNX Runtime (in memory)' })
       .example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/example-input.npy', 'classify one input')
       .example('$0 run models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --input data=models/cifar10_full/example-input.npy --dump out/ --blobs conv1,norm1', 'dump two blobs')
@@ -50,6 +52,10 @@ export const runCommand = {
       ? await forwardOnnx(net, inputs, { threads: args.threads, blobs: args.dump ? 'all' : 'outputs' })
       : { outputs: net.forward(inputs), blobs: net.blobs };
     if (args.dump) await dumpBlobs(blobs, args.dump, args.blobs);
+    if (args.json) {
+      console.log(JSON.stringify({ outputs: Object.entries(outputs).map(([name, t]) => outputJson(net, name, t, args.top, labels)) }));
+      return;
+    }
     for (const [name, t] of Object.entries(outputs)) {
       console.log(`${name} ${shapeString(t.dims)}`);
       if (isClassifierOutput(net, name, t)) printTopClasses(t, args.top, labels);
@@ -91,6 +97,15 @@ function isClassifierOutput(net: Net, name: string, t: Tensor): boolean {
   const writer = net.layers.findLast((l) => l.tops.includes(name));
   const perImage = t.dims.slice(1).filter((d) => d !== 1);
   return perImage.length === 1 && perImage[0] > 1 && (writer?.type === 'Softmax' || t.dims.length === 2);
+}
+
+/** An output for --json: its shape, and a classifier's top classes per item (probabilities to 6 digits). */
+function outputJson(net: Net, blob: string, t: Tensor, k: number, labels?: string[]): { blob: string; shape: number[]; top?: { index: number; label?: string; prob: number }[][] } {
+  if (!isClassifierOutput(net, blob, t)) return { blob, shape: [...t.dims] };
+  const n = t.dims[0], classes = t.size / n;
+  const top = Array.from({ length: n }, (_, i) =>
+    topK(t.data.subarray(i * classes, (i + 1) * classes), k).map(({ index, score }) => ({ index, ...(labels?.[index] !== undefined ? { label: labels[index] } : {}), prob: Number(score.toPrecision(6)) })));
+  return { blob, shape: [...t.dims], top };
 }
 
 function printTopClasses(t: Tensor, k: number, labels?: string[]): void {

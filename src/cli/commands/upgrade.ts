@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import type { Argv } from 'yargs';
-import { encodeCaffemodel, readCaffemodelFile } from '../../caffe/caffemodel.js';
-import { isHdf5File } from '../../caffe/hdf5.js';
+import { encodeCaffemodel, readCaffemodelFile, isHdf5File } from '../../caffe/caffemodel.js';
 import { readNetPrototxt } from '../../caffe/load.js';
 import { formatPrototxt } from '../../caffe/prototxt.js';
 import { upgradeNet } from '../../caffe/upgrade.js';

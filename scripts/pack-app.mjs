@@ -1,0 +1,94 @@
+// Packs crema (npm pack) and installs the tarball into a fresh app directory, offline: what a user's
+// `npm install crema-caffe` does, without the network. The app gets a lockfile made from crema's own
+// package-lock.json (the production dependencies only, as the registry would resolve them), so npm takes every
+// package from its cache (filled by `npm ci` in the checkout) and never asks the registry.
+//
+//   node scripts/pack-app.mjs APP_DIR [--npm "npx -y npm@10"] [--from examples/app] [--dev typescript,@types/node]
+//
+// APP_DIR is created (it must not exist); --from copies an app's files (package.json, sources) into it first;
+// --dev adds packages of crema's own devDependencies (e.g. TypeScript for a TypeScript app) to the app's.
+import { execFileSync, execSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** `npm pack` of the checkout as it is built (dist/ must be current: no build here) into `dir`; the tarball's path. */
+export function packTarball(dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return path.join(dir, JSON.parse(out)[0].filename);
+}
+
+/** A lockfile for an app depending on the tarball: crema's production dependency tree, as its lockfile resolved it. */
+function appLock(app, tarball, appPkg, lock) {
+  const own = lock.packages[''];
+  const rel = `file:${path.relative(app, tarball)}`;
+  const packages = {
+    '': { name: appPkg.name, version: appPkg.version, dependencies: appPkg.dependencies, devDependencies: appPkg.devDependencies },
+    'node_modules/crema-caffe': {
+      version: own.version,
+      resolved: rel,
+      license: own.license,
+      dependencies: own.dependencies,
+      peerDependencies: own.peerDependencies,
+      peerDependenciesMeta: own.peerDependenciesMeta,
+      bin: own.bin,
+      engines: own.engines,
+    },
+  };
+  for (const [key, entry] of Object.entries(lock.packages)) {
+    if (key === '' || entry.dev || entry.devOptional || entry.link) continue;
+    packages[key] = entry;
+  }
+  for (const name of Object.keys(appPkg.devDependencies ?? {})) addWithDependencies(lock, packages, name);
+  return { name: appPkg.name, version: appPkg.version, lockfileVersion: 3, requires: true, packages };
+}
+
+/** A package of crema's lockfile and what it depends on (hoisted at the top level, as crema's lockfile has them). */
+function addWithDependencies(lock, packages, name) {
+  const key = `node_modules/${name}`;
+  const entry = lock.packages[key];
+  if (!entry) throw new Error(`${name} is not in crema's package-lock.json`);
+  if (packages[key] && !packages[key].dev) return;
+  packages[key] = { ...entry, dev: true };
+  for (const dep of Object.keys(entry.dependencies ?? {})) addWithDependencies(lock, packages, dep);
+}
+
+/**
+ * Creates `app` (from the files of `from`, if given), packs crema and installs it offline with `npm` (a command
+ * line, e.g. 'npm' or 'npx -y npm@10'). Returns the tarball's path.
+ */
+export function installPackedApp(app, { npm = 'npm', from, dev = [] } = {}) {
+  if (fs.existsSync(app)) throw new Error(`${app} exists`);
+  fs.mkdirSync(app, { recursive: true });
+  if (from) fs.cpSync(from, app, { recursive: true, filter: (src) => !/node_modules|package-lock\.json/.test(path.relative(from, src)) });
+  const tarball = packTarball(path.join(app, '..', `${path.basename(app)}-pack`));
+  const pkgFile = path.join(app, 'package.json');
+  const pkg = fs.existsSync(pkgFile) ? JSON.parse(fs.readFileSync(pkgFile, 'utf8')) : { name: 'app', version: '1.0.0', private: true, type: 'module' };
+  const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8'));
+  pkg.dependencies = { ...pkg.dependencies, 'crema-caffe': `file:${path.relative(app, tarball)}` };
+  if (dev.length) pkg.devDependencies = { ...pkg.devDependencies, ...Object.fromEntries(dev.map((d) => [d, lock.packages[`node_modules/${d}`].version])) };
+  fs.writeFileSync(pkgFile, `${JSON.stringify(pkg, null, 2)}\n`);
+  fs.writeFileSync(path.join(app, 'package-lock.json'), `${JSON.stringify(appLock(app, tarball, pkg, lock), null, 2)}\n`);
+  // No onnxruntime setting of any kind: a user's app has none. --offline: the cache or nothing.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/onnxruntime/i.test(k) && !k.startsWith('npm_')));
+  execSync(`${npm} ci --offline --no-audit --no-fund --loglevel=error`, { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return tarball;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const opt = (name) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args.splice(i, 2)[1] : undefined;
+  };
+  const npm = opt('--npm'), from = opt('--from'), dev = opt('--dev');
+  if (args.length !== 1) {
+    console.error('usage: node scripts/pack-app.mjs APP_DIR [--npm "npx -y npm@10"] [--from DIR] [--dev a,b]');
+    process.exit(2);
+  }
+  installPackedApp(path.resolve(args[0]), { npm, from: from && path.resolve(from), dev: dev ? dev.split(',') : [] });
+  console.log(`installed crema-caffe into ${args[0]}`);
+}

@@ -1,0 +1,93 @@
+// The CLI's commands as library functions (Node entry): convert, info, verify, classify, upgrade, draw. Each takes
+// what the loaders take (a Net, paths or bytes) and returns data; messages name no CLI flag.
+import { encodeCaffemodel, readCaffemodelSource } from './caffe/caffemodel.js';
+import { readNetPrototxt } from './caffe/load.js';
+import { type Phase, selectLayers } from './caffe/phase.js';
+import { formatPrototxt } from './caffe/prototxt.js';
+import { upgradeNet } from './caffe/upgrade.js';
+import { dotToSvg, netToDot } from './cli/commands/draw.js';
+import { type LayerSummary, summarize } from './graph/summary.js';
+import { imageInput } from './image/input.js';
+import { type PreprocessOptions, geometryOf } from './image/preprocess.js';
+import { type ConvertOptions, convertGraph, encodeConversion } from './onnx/convert.js';
+import type { Net } from './runtime/net.js';
+import { CremaError } from './util/errors.js';
+import { writeOutput } from './util/files.js';
+import { type Bytes, type Source, resolveSource, withSource } from './util/source.js';
+import { type VerifyOptions, type VerifyReport, verifyNet } from './verify/verify.js';
+
+export type { ConvertOptions, LayerSummary, VerifyOptions, VerifyReport };
+
+/**
+ * The net as an ONNX model with Caffe's semantics: its bytes, also written (atomically) to `file` when given.
+ * The model's inputs and outputs are the net's at its current input shapes.
+ */
+export async function convert(net: Net, options: ConvertOptions & { file?: string } = {}): Promise<Uint8Array> {
+  net.checkWeights();
+  const bytes = encodeConversion(convertGraph(net.graph, options));
+  if (options.file !== undefined) await writeOutput(options.file, bytes);
+  return bytes;
+}
+
+/** Every blob's shape and, per layer, its bottoms, tops, parameter count and multiply-adds (`crema info --json`). */
+export function info(net: Net): { blobs: Record<string, number[]>; layers: LayerSummary[] } {
+  return summarize(net.graph);
+}
+
+/** The native engine against ONNX Runtime (and a directory of Caffe's `<blob>.npy` dumps), blob by blob. */
+export function verify(net: Net, options: VerifyOptions = {}): Promise<VerifyReport> {
+  return verifyNet(net, options);
+}
+
+/** One image's top classes. */
+export interface Classification {
+  top: { index: number; label?: string; prob: number }[];
+}
+
+/**
+ * Images (paths or bytes) through a classifier, prepared as pycaffe does (`options`: mean, raw scale, channel
+ * swap, resize, crop, oversample): each image's `top` classes (5 by default), the net's first output read as
+ * probabilities (averaged over crops when oversampling), labelled from `labels` when given.
+ */
+export async function classify(net: Net, images: (string | Bytes)[], options: PreprocessOptions & { top?: number; labels?: string[] } = {}): Promise<Classification[]> {
+  const input = net.inputs[0];
+  if (!input) throw new CremaError('classify: the net has no input to feed images to');
+  const top = options.top ?? 5;
+  if (!Number.isInteger(top) || top < 1) throw new CremaError(`classify: top must be a positive whole number, got ${top}`);
+  const dims = [1, ...net.shapes.get(input)!.slice(1)];
+  geometryOf(dims, input);
+  const results: Classification[] = [];
+  for (const image of images) {
+    const data = await imageInput(image, dims, options, input);
+    const out = net.forward({ [input]: data })[net.outputs[0]];
+    const rows = out.dims[0], classes = out.size / rows;
+    const scores = new Float64Array(classes);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < classes; c++) scores[c] += out.data[r * classes + c] / rows;
+    const order = [...scores.keys()].sort((a, b) => scores[b] - scores[a]).slice(0, top);
+    results.push({ top: order.map((index) => ({ index, ...(options.labels?.[index] !== undefined ? { label: options.labels[index] } : {}), prob: scores[index] })) });
+  }
+  return results;
+}
+
+/** A V0/V1 prototxt rewritten as V2 text, as Caffe's upgrade_net_proto_text does; `notes` say what changed. */
+export function upgradePrototxt(prototxt: Source, options: { lenient?: boolean } = {}): { text: string; notes: string[] } {
+  const notes: string[] = [];
+  const net = readNetPrototxt(prototxt, notes, { lenient: options.lenient });
+  return { text: formatPrototxt(net), notes };
+}
+
+/** A V0/V1 caffemodel rewritten as V2 bytes, as Caffe's upgrade_net_proto_binary does; `notes` say what changed. */
+export function upgradeCaffemodel(caffemodel: Source): { bytes: Uint8Array; notes: string[] } {
+  const notes: string[] = [];
+  const r = resolveSource('caffemodel', caffemodel);
+  const net = upgradeNet(withSource(r, (src) => readCaffemodelSource(src, r.label)), r.label, notes);
+  return { bytes: encodeCaffemodel(net), notes };
+}
+
+/** The layer graph as Caffe's draw_net.py draws it: Graphviz DOT, or laid out as SVG (Graphviz in WebAssembly). */
+export async function draw(prototxt: Source, options: { format?: 'svg' | 'dot'; rankdir?: 'LR' | 'TB' | 'BT' | 'RL'; phase?: Phase } = {}): Promise<string> {
+  let net = readNetPrototxt(prototxt);
+  if (options.phase) net = selectLayers(net, { phase: options.phase });
+  const dot = netToDot(net, options.rankdir ?? 'LR');
+  return options.format === 'dot' ? dot : dotToSvg(dot);
+}

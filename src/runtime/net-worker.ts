@@ -1,0 +1,46 @@
+// The thread side of Net.run (src/runtime/runner.ts): holds the net handed over to it and runs each request's
+// forward in turn, answering with fresh copies of the fetched blobs (transferred, not copied again).
+import type { NetParameter } from '../caffe/types.js';
+import { Tensor } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+import { Net } from './net.js';
+
+/** A tensor as it crosses threads. */
+export interface WireTensor {
+  dims: number[];
+  data: Float32Array;
+}
+
+export type ToWorker =
+  | { kind: 'init'; net: NetParameter; weights: [string, WireTensor[]][]; threads: number }
+  | { kind: 'run'; id: number; feeds: Record<string, WireTensor>; fetches?: string[] };
+
+export type FromWorker =
+  | { id: number; outputs: Record<string, WireTensor> }
+  | { id: number; error: { name: string; message: string; layer?: string; layerType?: string; code?: string } };
+
+/** The message handler of a net worker; `post` sends a reply, transferring the listed buffers. */
+export function serveNet(post: (message: FromWorker, transfer: ArrayBuffer[]) => void): (message: ToWorker) => void {
+  let net: Net | undefined;
+  return (message) => {
+    if (message.kind === 'init') {
+      const weights = new Map(message.weights.map(([name, ts]) => [name, ts.map((t) => new Tensor(t.dims, t.data))]));
+      net = Net.fromNetParameter(message.net, weights, [], { threads: message.threads });
+      return;
+    }
+    try {
+      if (!net) throw new CremaError('the net worker got a run before its net');
+      const feeds = Object.fromEntries(Object.entries(message.feeds).map(([k, t]) => [k, new Tensor(t.dims, t.data)]));
+      const out = net.forward(feeds);
+      const outputs: Record<string, WireTensor> = {};
+      for (const name of message.fetches ?? Object.keys(out)) {
+        const blob = net.blobs.get(name)!;
+        outputs[name] = { dims: [...blob.dims], data: blob.data.slice() };
+      }
+      post({ id: message.id, outputs }, Object.values(outputs).map((t) => t.data.buffer as ArrayBuffer));
+    } catch (err) {
+      const e = err as Error & { layer?: string; layerType?: string; code?: string };
+      post({ id: message.id, error: { name: e.name, message: e.message, layer: e.layer, layerType: e.layerType, code: e.code } }, []);
+    }
+  };
+}

@@ -1,0 +1,85 @@
+// Net.run's side of the net worker (src/runtime/net-worker.ts): the net is handed over to a worker thread once,
+// then each run is a message; runs queue in the worker, in order, and each gets its own fresh output tensors.
+import type { NetParameter } from '../caffe/types.js';
+import type { Graph } from '../graph/graph.js';
+import { LayerError } from '../layers/layer.js';
+import { type NetWorker, platform } from '../platform.js';
+import { Tensor } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+import type { FromWorker, ToWorker, WireTensor } from './net-worker.js';
+
+interface Pending {
+  resolve: (outputs: Record<string, Tensor>) => void;
+  reject: (err: Error) => void;
+}
+
+/** A weight as it goes to the worker: shared wasm memory is copied out (its blocks are freed after the handover). */
+function wire(t: Tensor): WireTensor {
+  const shared = typeof SharedArrayBuffer !== 'undefined' && t.data.buffer instanceof SharedArrayBuffer;
+  return { dims: [...t.dims], data: shared ? t.data.slice() : t.data };
+}
+
+/** An error from the worker as the caller would have got it from forward. */
+function revive(e: { name: string; message: string; layer?: string; layerType?: string }): Error {
+  if (e.name === 'LayerError' && e.layer !== undefined) {
+    const err = new LayerError({ name: e.layer, type: e.layerType ?? '' }, '');
+    err.message = e.message; // as the worker wrote it
+    return err;
+  }
+  return e.name === 'CremaError' || e.name === 'LayerError' ? new CremaError(e.message) : new Error(e.message);
+}
+
+export class NetRunner {
+  private readonly worker: NetWorker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private failure: Error | undefined;
+
+  /** Starts the worker and hands it the net (its layers' definitions and weights, by structured clone). */
+  constructor(graph: Graph, threads: number) {
+    this.worker = platform().startNetWorker();
+    this.worker.listen(
+      (m) => this.settle(m as FromWorker),
+      (err) => this.fail(err),
+    );
+    const net: NetParameter = { name: graph.name, layer: graph.layers.map((l) => l.def) };
+    const weights: [string, WireTensor[]][] = graph.layers.filter((l) => l.weights.length).map((l) => [l.name, l.weights.map(wire)]);
+    this.post({ kind: 'init', net, weights, threads });
+  }
+
+  run(feeds: Record<string, Tensor>, fetches: string[] | undefined): Promise<Record<string, Tensor>> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    const wireFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { dims: [...t.dims], data: t.data }]));
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (this.pending.size === 1) this.worker.keepAlive(true);
+      this.post({ kind: 'run', id, feeds: wireFeeds, fetches });
+    });
+  }
+
+  async terminate(): Promise<void> {
+    this.fail(new CremaError('the net was disposed while this run was pending'));
+    await this.worker.terminate();
+  }
+
+  private post(message: ToWorker): void {
+    this.worker.post(message);
+  }
+
+  private settle(m: FromWorker): void {
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    if (this.pending.size === 0) this.worker.keepAlive(false);
+    if ('error' in m) p.reject(revive(m.error));
+    else p.resolve(Object.fromEntries(Object.entries(m.outputs).map(([k, t]) => [k, new Tensor(t.dims, t.data)])));
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const p of this.pending.values()) p.reject(this.failure);
+    this.pending.clear();
+    this.worker.keepAlive(false);
+  }
+}

@@ -1,0 +1,69 @@
+// The product as a library: convert, info, verify, classify, upgrade, draw from the Node entry, on the shipped
+// models, with the numbers the CLI gives for the same (README's examples).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { CremaError, LayerError, Net, classify, convert, draw, info, upgradeCaffemodel, upgradePrototxt, verify } from '../src/index.js';
+import { readNpy } from '../src/util/npy.js';
+
+const cifar = path.resolve('models/cifar10_full');
+const load = () => Net.load(path.join(cifar, 'deploy.prototxt'), path.join(cifar, 'weights.caffemodel'), { threads: 1 });
+
+describe('the library API', () => {
+  it('convert gives ONNX bytes that ONNX Runtime runs to the native numbers, and writes the file when asked', async () => {
+    const net = await load();
+    const x = readNpy(path.join(cifar, 'example-input.npy'));
+    const want = Float32Array.from(net.forward({ data: x }).prob.data);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'crema-api-')), 'cifar.onnx');
+    const bytes = await convert(net, { file });
+    expect(fs.readFileSync(file)).toEqual(Buffer.from(bytes));
+    const session = await ort.InferenceSession.create(bytes);
+    const got = (await session.run({ data: new ort.Tensor('float32', x.data, x.dims) })).prob.data as Float32Array;
+    got.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThan(1e-5));
+  });
+
+  it('info and verify give the CLI --json objects', async () => {
+    const net = await load();
+    const summary = info(net);
+    expect(summary.blobs.prob).toEqual([1, 10]);
+    expect(summary.layers.find((l) => l.name === 'conv1')).toEqual({ name: 'conv1', type: 'Convolution', bottom: ['data'], top: ['conv1'], params: 32 * 3 * 5 * 5 + 32, macs: 32 * 32 * 32 * 75 });
+    const report = await verify(net, { seed: 1 });
+    expect(report.pass).toBe(true);
+    expect(report.blobs.map((b) => b.blob)).toContain('prob');
+  });
+
+  it('classify gives the README cat (from a path or bytes) with labels', async () => {
+    const net = await load();
+    const cat = path.join(cifar, 'examples/cat.jpg');
+    const labels = fs.readFileSync(path.join(cifar, 'labels.txt'), 'utf8').trim().split('\n');
+    const options = { channelSwap: [0, 1, 2], mean: { perChannel: Float64Array.from([125, 123, 114]) }, top: 2, labels };
+    const [fromPath, fromBytes] = await classify(net, [cat, fs.readFileSync(cat)], options);
+    expect(fromPath.top.map((t) => [t.label, t.prob.toFixed(4)])).toEqual([['cat', '0.5820'], ['dog', '0.3328']]);
+    expect(fromBytes).toEqual(fromPath);
+    await expect(classify(net, [cat], { top: 0 })).rejects.toThrow(new CremaError('classify: top must be a positive whole number, got 0'));
+  });
+
+  it('upgrades V1 files and draws the graph', async () => {
+    const { text, notes } = upgradePrototxt(path.join(cifar, 'deploy.prototxt'));
+    expect(text).toMatch(/layer \{\n {2}name: "conv1"\n {2}type: "Convolution"/);
+    expect(notes.join('\n')).toMatch(/V1/);
+    const { bytes } = upgradeCaffemodel(fs.readFileSync(path.join(cifar, 'weights.caffemodel')));
+    const upgraded = await Net.load({ prototxt: text, weights: bytes });
+    expect(upgraded.params.get('conv1')![0].dims).toEqual([32, 3, 5, 5]);
+    const dot = await draw(text, { format: 'dot' });
+    expect(dot).toMatch(/^digraph/);
+    expect(dot).toContain('conv1');
+    expect(await draw(text)).toMatch(/<svg/);
+  });
+
+  it('errors are typed: LayerError names the layer and its type, with stable codes', async () => {
+    const bad = 'input: "data"\ninput_shape { dim: 1 dim: 3 }\nlayer { name: "c" type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 2 kernel_size: 3 } }\n';
+    const err = await Net.load({ prototxt: bad }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LayerError);
+    expect(err).toBeInstanceOf(CremaError);
+    expect(err).toMatchObject({ layer: 'c', layerType: 'Convolution', code: 'ERR_CREMA_LAYER' });
+    expect(new CremaError('x').code).toBe('ERR_CREMA_INPUT');
+  });
+});

@@ -1,0 +1,79 @@
+// The package as a user gets it: `npm pack`, installed offline into an empty app with npm 11 and with npm 10,
+// neither given any onnxruntime setting. The install is small (no onnxruntime-node, no h5wasm: optional peers),
+// and the README's main command runs from the app; the ONNX features say in one line how to add ONNX Runtime.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain .mjs script (also run by hand and by .ci/run), no declarations
+import { installPackedApp } from '../scripts/pack-app.mjs';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-install-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Bytes under a directory (files only, as du counts them roughly). */
+function treeSize(dir: string): number {
+  let total = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) total += treeSize(p);
+    else if (e.isFile()) total += fs.statSync(p).size;
+  }
+  return total;
+}
+
+/** A user's environment: none of the settings `npm test` passes down (npm_config_*), no onnxruntime setting. */
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('npm_') && !/onnxruntime/i.test(k)));
+
+const models = 'node_modules/crema-caffe/models/cifar10_full';
+/** README's main command (section "Install"), from the app's directory. */
+const mainCommand = ['crema', 'run', `${models}/deploy.prototxt`, `${models}/weights.caffemodel`, '--input', `${models}/examples/cat.jpg`, '--channel-swap', '0,1,2', '--mean', '125,123,114'];
+
+/** npm 10 comes through npx (fetched once from the registry into npx's cache). */
+const npm10 = 'npx -y npm@10';
+const npm10Works = spawnSync('sh', ['-c', `${npm10} --version`], { encoding: 'utf8' }).stdout.startsWith('10.');
+if (!npm10Works) console.warn('\n*** npm 10 (npx -y npm@10) is not available here: the npm 10 install test is SKIPPED ***\n');
+
+describe.each([
+  ['npm 11', 'npm', true],
+  ['npm 10', npm10, npm10Works],
+])('the packed tarball installed offline with %s', (_, npm, available) => {
+  const app = path.join(tmp, npm === 'npm' ? 'app11' : 'app10');
+  const npx = (...args: string[]) => spawnSync('npx', ['--no-install', ...args], { cwd: app, env, encoding: 'utf8' });
+
+  it.skipIf(!available)('installs without onnxruntime-node or h5wasm, under 40 MB of node_modules', () => {
+    installPackedApp(app, { npm });
+    const nm = path.join(app, 'node_modules');
+    expect(fs.existsSync(path.join(nm, 'crema-caffe/dist/index.js'))).toBe(true);
+    expect(fs.existsSync(path.join(nm, 'onnxruntime-node'))).toBe(false);
+    expect(fs.existsSync(path.join(nm, 'h5wasm'))).toBe(false);
+    expect(treeSize(nm) / 2 ** 20).toBeLessThan(40);
+  });
+
+  it.skipIf(!available)("runs the README's main command, and the library from plain ESM", () => {
+    const version = npx('crema', '--version');
+    expect(version.stdout).toBe(`${JSON.parse(fs.readFileSync('package.json', 'utf8')).version}\n`);
+    const run = npx(...mainCommand);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^prob \[1, 10\]\n {2}0\.58\d\d - "cat"\n {2}0\.33\d\d - "dog"\n/);
+    const script = `import { Net } from 'crema-caffe';
+      import { readFileSync } from 'node:fs';
+      const m = '${models}';
+      const net = await Net.load({ prototxt: readFileSync(m + '/deploy.prototxt', 'utf8'), weights: readFileSync(m + '/weights.caffemodel') });
+      console.log(net.inputs.join(), net.outputs.join());`;
+    const lib = spawnSync('node', ['--input-type=module', '-e', script], { cwd: app, env, encoding: 'utf8' });
+    expect(lib.stderr).toBe('');
+    expect(lib.stdout).toBe('data prob\n');
+  });
+
+  it.skipIf(!available)('says in one line how to add ONNX Runtime when an ONNX feature needs it (exit 2)', () => {
+    const r = npx(...mainCommand, '--backend', 'onnx');
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('note:'))).toEqual([
+      'crema: ONNX Runtime is not installed: the ONNX Runtime features need the optional peer dependency onnxruntime-node (npm install onnxruntime-node)',
+    ]);
+    expect(r.status).toBe(2);
+  });
+});

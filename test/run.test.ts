@@ -1,0 +1,146 @@
+// Async out: `await net.run(feeds, { fetches })` off the caller's thread (a worker; the event loop keeps ticking),
+// fresh output tensors, concurrent runs that never corrupt each other; dispose / Symbol.asyncDispose; the inputs a
+// net takes (crema Tensor, onnxruntime Tensor, plain { dims, type, data }) and the ones it refuses in one line.
+// The worker runs dist/ (npm test builds it first).
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
+import { CremaError, Net, Tensor, convert } from '../src/index.js';
+import { wasmEngine } from '../src/kernels/wasm.js';
+import { readNpy } from '../src/util/npy.js';
+
+const model = path.resolve('models/cifar10_full');
+const load = (threads?: number) => Net.load(path.join(model, 'deploy.prototxt'), path.join(model, 'weights.caffemodel'), { threads });
+const example = () => readNpy(path.join(model, 'example-input.npy'));
+
+/** Batch n of distinct images: the example, scaled and shifted. */
+function batchOf(n: number, seed = 0): Tensor {
+  const one = example(), data = new Float32Array(n * one.size);
+  for (let i = 0; i < n; i++) for (let j = 0; j < one.size; j++) data[i * one.size + j] = one.data[j] * (1 - 0.01 * (i + seed)) + (i + seed);
+  return new Tensor([n, ...one.dims.slice(1)], data);
+}
+
+describe('net.run', () => {
+  it('gives forward numbers, fresh tensors, and the fetched blobs', async () => {
+    const sync = await load(1);
+    const want = Float32Array.from(sync.forward({ data: batchOf(2) }).prob.data);
+    const wantNorm1 = Float32Array.from(sync.blobs.get('norm1')!.data);
+    await using net = await load(1);
+    const a = await net.run({ data: batchOf(2) });
+    const b = await net.run({ data: batchOf(2) });
+    expect(Object.keys(a)).toEqual(['prob']);
+    expect(a.prob.dims).toEqual([2, 10]);
+    expect(a.prob.data).toEqual(want);
+    expect(b.prob.data).toEqual(want);
+    expect(b.prob.data.buffer).not.toBe(a.prob.data.buffer);
+    const f = await net.run({ data: batchOf(2) }, { fetches: ['norm1', 'prob'] });
+    expect(Object.keys(f)).toEqual(['norm1', 'prob']);
+    expect(f.norm1.data).toEqual(wantNorm1);
+    await expect(net.run({ data: batchOf(1) }, { fetches: ['nope'] })).rejects.toThrow(/^run: no blob named 'nope' to fetch \(blobs: data, conv1, /);
+    const handedOver = new CremaError('this net runs in its worker thread since its first run (net.run): use run, or load it again to call forward');
+    expect(() => net.forward({ data: batchOf(1) })).toThrow(handedOver);
+    await expect(convert(net)).rejects.toThrow(handedOver);
+  });
+
+  it('runs concurrent calls without mixing them up', async () => {
+    const sync = await load(1);
+    const inputs = [0, 1, 2, 3].map((s) => batchOf(3, s * 5));
+    const want = inputs.map((x) => Float32Array.from(sync.forward({ data: x }).prob.data));
+    const net = await load(2);
+    const got = await Promise.all(inputs.map((x) => net.run({ data: x })));
+    got.forEach((g, i) => expect(g.prob.data).toEqual(want[i]));
+    await net.dispose();
+  });
+
+  it('keeps the event loop ticking during a batch-256 forward (forward blocks it)', async () => {
+    const net = await load(2);
+    const data = batchOf(256);
+    const ticksDuring = async (work: () => Promise<unknown>) => {
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 2);
+      await new Promise((r) => setTimeout(r, 10)); // the interval is running
+      const before = ticks;
+      await work();
+      clearInterval(timer);
+      return ticks - before;
+    };
+    const sync = await load(2);
+    expect(await ticksDuring(async () => sync.forward({ data }))).toBe(0);
+    await sync.dispose();
+    expect(await ticksDuring(() => net.run({ data }))).toBeGreaterThanOrEqual(3);
+    await net.dispose();
+  });
+
+  it('dispose releases the net; a disposed net says so', async () => {
+    const net = await load(1);
+    net.forward({ data: example() });
+    await net.dispose();
+    await net.dispose(); // twice is fine
+    expect(() => net.forward({ data: example() })).toThrow(new CremaError('this net was disposed'));
+    await expect(net.run({ data: example() })).rejects.toThrow(new CremaError('this net was disposed'));
+    expect(() => net.reshape({ data: [1, 3, 32, 32] })).toThrow(new CremaError('this net was disposed'));
+    const running = await load(1);
+    const pending = expect(running.run({ data: batchOf(64) })).rejects.toThrow(new CremaError('the net was disposed while this run was pending'));
+    await running.dispose();
+    await pending;
+  });
+});
+
+describe('inputs a net takes', () => {
+  it('takes crema, onnxruntime and plain tensors alike', async () => {
+    const net = await load(1);
+    const x = example();
+    const want = Float32Array.from(net.forward({ data: x }).prob.data);
+    for (const value of [new ort.Tensor('float32', x.data, x.dims), { dims: [...x.dims], type: 'float32', data: x.data }, x.data]) {
+      expect(net.forward({ data: value }).prob.data).toEqual(want);
+    }
+    const out = net.forward({ data: x }).prob;
+    const asOrt = new ort.Tensor(out.type, out.data, out.dims); // no copy: the same buffer
+    expect(asOrt.data).toBe(out.data);
+  });
+
+  it('refuses other element types, null and undefined in one line', async () => {
+    const net = await load(1);
+    const x = example();
+    const cases: [unknown, string][] = [
+      [null, "input 'data' is null: give a Tensor, an onnxruntime Tensor, { dims, type: 'float32', data: Float32Array } or a Float32Array"],
+      [undefined, "input 'data' is undefined: give a Tensor, an onnxruntime Tensor, { dims, type: 'float32', data: Float32Array } or a Float32Array"],
+      [Float64Array.from(x.data), "input 'data' is a Float64Array: give a Tensor, an onnxruntime Tensor, { dims, type: 'float32', data: Float32Array } or a Float32Array"],
+      [Array.from(x.data), "input 'data' is an array: give a Tensor, an onnxruntime Tensor, { dims, type: 'float32', data: Float32Array } or a Float32Array"],
+      [new ort.Tensor('float64', Float64Array.from(x.data), x.dims), "input 'data' is a float64 tensor: crema computes in float32 (convert its data with Float32Array.from)"],
+      [{ dims: x.dims, data: Array.from(x.data) }, "input 'data' has data of type an array: crema computes in float32 (Float32Array.from(data) converts it)"],
+      [{ dims: [1, 3, 32], type: 'float32', data: x.data }, "input 'data' has 3072 values, its dims [1, 3, 32] need 96"],
+    ];
+    for (const [value, message] of cases) expect(() => net.forward({ data: value as Float32Array }), message).toThrow(new CremaError(message));
+    expect(() => net.forward(null as unknown as Record<string, Tensor>)).toThrow(new CremaError('forward takes an object of inputs by name (e.g. { data: tensor }), got null'));
+    expect(() => net.reshape(null as unknown as Record<string, number[]>)).toThrow(
+      new CremaError('reshape takes an object of inputs by name (e.g. { data: [1, 3, 224, 224] }), got null'));
+    await expect(net.run({ data: null as unknown as Float32Array })).rejects.toThrow(/^input 'data' is null: /);
+  });
+});
+
+describe('memory of nets loaded and dropped', () => {
+  // A 64 MB fully connected layer: Net.load moves its weights into the kernels' wasm memory.
+  const K = 4096, N = 4096;
+  const prototxt = `name: "big"\ninput: "data"\ninput_shape { dim: 1 dim: ${K} }\nlayer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" inner_product_param { num_output: ${N} bias_term: false } }\n`;
+  const weights = encodeCaffemodel({ name: 'big', layer: [{ name: 'ip', type: 'InnerProduct', blobs: [{ shape: { dim: [N, K] }, data: new Float32Array(N * K).fill(0.001) }] }] });
+  const wasmBytes = () => wasmEngine()?.memory.buffer.byteLength ?? 0;
+
+  it.each([
+    ['disposed', true],
+    ['dropped without dispose', false],
+  ])('grows the wasm memory by about one net, not one per load (%s)', async (_, dispose) => {
+    const first = await Net.load({ prototxt, weights });
+    first.forward({ data: new Float32Array(K).fill(1) });
+    await first.dispose();
+    const start = wasmBytes();
+    for (let i = 0; i < 12; i++) {
+      const net = await Net.load({ prototxt, weights });
+      expect(net.forward({ data: new Float32Array(K).fill(1) }).ip.data[0]).toBeCloseTo(K * 0.001, 3);
+      if (dispose) await net.dispose();
+    }
+    expect(wasmEngine(), 'the wasm kernels are built').not.toBeNull();
+    expect(wasmBytes() - start).toBeLessThanOrEqual(2 * N * K * 4);
+  });
+});
