@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // crema's benchmarks against ONNX Runtime, as the performance issue states its goals (docs/PERFORMANCE.md).
-//   npm run bench [-- --quick] [-- --only lrn,alexnet,zoo,busy,memory,batch,load] [-- --nets alexnet,resnet50]
+//   npm run bench [-- --quick] [-- --only lrn,alexnet,zoo,busy,memory,batch,opencv,load] [-- --nets alexnet,resnet50]
 //                 [-- --iterations N] [-- --json FILE]
 // Prints one table: case, backend, threads, median / min / max ms, ratio to the ONNX Runtime reference of the
 // same case (same run, same thread count, runs interleaved), the goal and whether it is met. Builds dist/ first
 // when src/ is newer. Needs ../shared (models, zoo specs, tools/hashweights.mjs) for everything but LRN.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +19,7 @@ const shared = path.resolve(root, '../shared');
 const args = process.argv.slice(2);
 const flag = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const quick = args.includes('--quick');
-const only = new Set(flag('--only', 'lrn,alexnet,zoo,busy,memory,batch,load').split(','));
+const only = new Set(flag('--only', 'lrn,alexnet,zoo,busy,memory,batch,opencv,load').split(','));
 const jsonFile = flag('--json', undefined);
 const netsOnly = flag('--nets', undefined)?.split(','); // the zoo, busy and batch sections on these nets only
 const scale = Number(flag('--iterations', quick ? 0.4 : 1)); // a factor on each section's iteration count
@@ -501,6 +502,64 @@ async function benchMemory() {
   notes.push(`memory: whole RSS after the first forward ${mib(med(runs.map((r) => r.rss)))} (bare node ${mib(med(runs.map((r) => r.bare)))})`);
 }
 
+// Goal 6: the JavaScript peer, opencv.js (@techstark/opencv-js, OpenCV's dnn compiled to WebAssembly: how JS users
+// run Caffe models today), on AlexNet, GoogLeNet and ResNet-50: native ≥ 10 × its speed, both on one thread
+// (opencv.js is built without threads), the same input, interleaved; their outputs are compared.
+async function loadOpenCv() {
+  const require = createRequire(import.meta.url);
+  let cv;
+  try {
+    cv = require('@techstark/opencv-js');
+  } catch {
+    return undefined;
+  }
+  if (!cv.Mat) await new Promise((resolve) => (cv.onRuntimeInitialized = resolve));
+  // Wrapped: the module is a thenable resolving to itself, so returning it from an async function never settles.
+  return { cv };
+}
+
+async function benchOpenCv() {
+  if (!needShared('opencv.js')) return;
+  const { cv } = (await loadOpenCv()) ?? {};
+  if (!cv) {
+    notes.push('opencv.js: skipped (@techstark/opencv-js is not installed: npm ci installs the dev dependencies)');
+    return;
+  }
+  for (const model of ['alexnet', 'googlenet', 'resnet50']) {
+    if (!zooAvailable(model)) continue;
+    const net = await Net.load(zooPrototxt(model), zooWeights(model), { threads: 1 });
+    await setNativeThreads(1, [net]);
+    const input = net.inputs[0], dims = net.shapes.get(input);
+    const x = new Tensor(dims, hashData(dims.reduce((a, b) => a * b, 1), 13, 100));
+    cv.FS_createDataFile('/', `${model}.prototxt`, fs.readFileSync(zooPrototxt(model)), true, false, false);
+    cv.FS_createDataFile('/', `${model}.caffemodel`, fs.readFileSync(zooWeights(model)), true, false, false);
+    const cvNet = cv.readNetFromCaffe(`${model}.prototxt`, `${model}.caffemodel`);
+    cv.FS_unlink(`/${model}.caffemodel`);
+    // An NCHW blob of the input's shape (blobFromImage of a blank image), then filled with the same values.
+    const image = new cv.Mat(dims[2], dims[3], cv.CV_32FC3, new cv.Scalar(0, 0, 0));
+    const blob = cv.blobFromImage(image, 1, new cv.Size(dims[3], dims[2]), new cv.Scalar(0, 0, 0, 0), false, false);
+    blob.data32F.set(x.data);
+    const runCv = () => {
+      cvNet.setInput(blob);
+      const out = cvNet.forward();
+      const data = out.data32F.slice();
+      out.delete();
+      return data;
+    };
+    const diff = maxRelDiff(net.forward({ [input]: x })[net.outputs[0]].data, runCv());
+    if (diff > 1e-4) notes.push(`opencv.js ${model}: its output differs from native by ${diff.toExponential(1)}`);
+    const samples = await interleave(
+      [{ name: 'native', run: () => net.forward({ [input]: x }) }, { name: 'opencv', run: runCv }],
+      { iterations: iters(3), warmup: 1 },
+    );
+    for (const m of [image, blob, cvNet]) m.delete();
+    const ref = addTimed('opencv', `${model} batch 1`, 'opencv.js', 1, samples.get('opencv'));
+    const row = addTimed('opencv', `${model} batch 1`, 'native', 1, samples.get('native'));
+    judge(row, ref, 10, 'G6: ≥ 10 × opencv.js', { atLeast: true, value: ref.median_ms / row.median_ms });
+    row.ratio_to = 'speed vs opencv.js';
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 const machine = {
   cpu: os.cpus()[0]?.model ?? 'unknown',
@@ -511,7 +570,7 @@ const machine = {
   load_average_before: os.loadavg().map((x) => Number(x.toFixed(2))),
 };
 const started = performance.now();
-const sections = { lrn: benchLrn, alexnet: benchAlexNet, zoo: benchZoo, busy: benchBusy, memory: benchMemory, batch: benchBatch, load: benchLoad };
+const sections = { lrn: benchLrn, alexnet: benchAlexNet, zoo: benchZoo, busy: benchBusy, memory: benchMemory, batch: benchBatch, opencv: benchOpenCv, load: benchLoad };
 for (const [name, fn] of Object.entries(sections)) {
   if (!only.has(name)) continue;
   console.error(`bench: ${name} ...`);
