@@ -9,8 +9,15 @@ import { readBlobProto } from '../src/caffe/binaryproto.js';
 import { encodeCaffemodel, readCaffemodel } from '../src/caffe/caffemodel.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { messageType } from '../src/caffe/schema.js';
-import type { Message } from '../src/caffe/types.js';
-import { decodeMessage } from '../src/caffe/wire.js';
+import { readHdf5Weights } from '../src/caffe/hdf5.js';
+import { tensorFromBlob } from '../src/caffe/load.js';
+import { filterNet } from '../src/caffe/phase.js';
+import type { BlobProto, Message } from '../src/caffe/types.js';
+import { upgradeNet } from '../src/caffe/upgrade.js';
+import { decodeMessage, encodeMessage } from '../src/caffe/wire.js';
+import { buildGraph } from '../src/graph/graph.js';
+import type { Tensor } from '../src/tensor.js';
+import { parseNpy } from '../src/util/npy.js';
 import { fileSource } from '../src/util/files.js';
 import { CremaError } from '../src/util/errors.js';
 import { legacyBlob, len, packedFloats, str, uint, unpackedFloats } from './helpers/wire.js';
@@ -181,6 +188,122 @@ describe('prototxt parser on token soup', () => {
         if (msg !== 'ok') expect(msg).toMatch(/^u\.prototxt:\d+:\d+: \S/);
       }),
       { numRuns: 1500, seed: 3 },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Structure-aware: well-formed files with crafted lengths, ranks, repeated fields and long tokens (issue 13). Each
+// reads, or fails with a one-line CremaError naming the file whose quotations are cut (clipMessage).
+
+/** A CremaError's message stays one short line, whatever the input's tokens. */
+function expectShortLine(msg: string, prefix: string): void {
+  expect(msg.startsWith(prefix)).toBe(true);
+  expect(msg).not.toContain('\n');
+  expect(msg.length).toBeLessThan(2000);
+}
+
+const dimArb = fc.oneof(fc.integer({ min: 0, max: 4 }), fc.constantFrom(2 ** 31, 2 ** 40, 2 ** 53 - 1));
+
+describe('structure-aware: caffemodel and binaryproto blobs with crafted shapes and lengths', () => {
+  test('ranks up to 40, huge or zero dims, data and double_data of any length', () => {
+    fc.assert(
+      fc.property(
+        fc.array(dimArb, { maxLength: 40 }), fc.boolean(), fc.nat(6), fc.nat(6), fc.boolean(),
+        (dims, legacy, nData, nDouble, asBinaryproto) => {
+          const blob: Message = legacy && dims.length <= 4 ? Object.fromEntries(['num', 'channels', 'height', 'width'].slice(0, dims.length).map((k, i) => [k, dims[i]])) : { shape: { dim: dims } };
+          if (nData) blob.data = new Float32Array(nData).fill(1);
+          if (nDouble) blob.double_data = new Float64Array(nDouble).fill(2);
+          const read = (): BlobProto => asBinaryproto
+            ? readBlobProto(encodeMessage(messageType('BlobProto'), blob), 'b.binaryproto')
+            : readCaffemodel(encodeCaffemodel({ name: 'n', layer: [{ name: 'l', type: 'Scale', blobs: [blob] }] }), 'b.caffemodel').layer[0].blobs[0];
+          let t: Tensor | undefined;
+          const msg = outcome(() => (t = tensorFromBlob(read(), 'b')));
+          if (msg !== 'ok') return expectShortLine(msg, 'b');
+          // What reads is what Caffe's FromProto would take: at most 32 axes, double_data first, count == values.
+          expect(t!.dims.length).toBeLessThanOrEqual(32);
+          expect([...t!.data]).toEqual(new Array(t!.size).fill(nDouble ? 2 : 1));
+        },
+      ),
+      { numRuns: 600, seed: 13 },
+    );
+  });
+});
+
+describe('structure-aware: prototxt with long tokens, repeated fields and crafted ranks, through the whole load', () => {
+  const name = fc.oneof(fc.constantFrom('data', 'a', 'b', '\\377', ''), fc.integer({ min: 1, max: 200_000 }).map((n) => 'x'.repeat(n)));
+  const layer = fc.record({
+    name,
+    type: fc.constantFrom('ReLU', 'Slice', 'Pooling', 'LRN', 'Nope', ''),
+    bottoms: fc.array(name, { maxLength: 3 }),
+    tops: fc.array(name, { maxLength: 3 }),
+    param: fc.constantFrom('', 'pooling_param { kernel_size: 2 }', 'pooling_param { kernel_size: 4294967295 }',
+      'lrn_param { local_size: 2147483648 }', 'lrn_param { alpha: 0x }', 'name: "again"', 'pooling_param { kernel_size: 100000000 pad: 99999999 }'),
+  });
+  test('parse, upgrade, filter and build the graph: a net or a one-line error', () => {
+    fc.assert(
+      fc.property(fc.array(dimArb, { maxLength: 40 }), fc.array(layer, { maxLength: 4 }), (dims, layers) => {
+        const text = `input: "data" input_shape { dim: [${dims.join(', ')}] }\n` + layers.map((l) =>
+          `layer { name: "${l.name}" ${l.type ? `type: "${l.type}"` : ''} ${l.bottoms.map((b) => `bottom: "${b}"`).join(' ')} ${l.tops.map((t) => `top: "${t}"`).join(' ')} ${l.param} }`).join('\n');
+        const msg = outcome(() => buildGraph(filterNet(upgradeNet(parsePrototxt(text, 's.prototxt'), 's.prototxt'))));
+        if (msg !== 'ok') expectShortLine(msg, '');
+      }),
+      { numRuns: 300, seed: 21 },
+    );
+  });
+});
+
+describe('structure-aware: .npy headers with repeated keys, odd values and crafted shapes', () => {
+  const value = fc.oneof(
+    fc.constantFrom("'<f4'", "'>f8'", "'|u1'", "'<c8'", 'True', 'False', '0', "'fortran_order'", '"shape"', '()', '[2]', '(True,)'),
+    fc.array(dimArb, { maxLength: 40 }).map((d) => `(${d.join(', ')}${d.length === 1 ? ',' : ''})`),
+  );
+  const entry = fc.tuple(fc.constantFrom("'descr'", "'fortran_order'", "'shape'", "'x'", '"descr"'), value);
+  test('reads as numpy would, or fails naming the file', () => {
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 6 }), fc.nat(64), (entries, dataBytes) => {
+        const header = `{${entries.map(([k, v]) => `${k}: ${v}`).join(', ')}, }`;
+        const h = header + ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+        const pre = Buffer.alloc(10);
+        pre.write('\x93NUMPY', 0, 'latin1');
+        pre[6] = 1;
+        pre.writeUInt16LE(h.length, 8);
+        let t: Tensor | undefined;
+        const msg = outcome(() => (t = parseNpy(Buffer.concat([pre, Buffer.from(h, 'latin1'), Buffer.alloc(dataBytes)]), 'f.npy')));
+        if (msg !== 'ok') return expectShortLine(msg, 'f.npy: ');
+        // The shape read is the last 'shape' given, as Python's dict keeps it.
+        const last = entries.filter(([k]) => k === "'shape'").at(-1)![1];
+        expect(`(${t!.dims.join(', ')}${t!.dims.length === 1 ? ',' : ''})`).toBe(last);
+      }),
+      { numRuns: 1500, seed: 8 },
+    );
+  });
+});
+
+describe('structure-aware: HDF5 weights declaring crafted shapes', () => {
+  test('a dataset resized to any shape without data: read when the file can hold it, else refused before reading', async () => {
+    const h5wasm = (await import('h5wasm/node')).default;
+    await h5wasm.ready;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 300_000 }), { minLength: 1, maxLength: 3 }), async (shape) => {
+        const file = path.join(tmp, 'fuzz.caffemodel.h5');
+        const h5 = new h5wasm.File(file, 'w');
+        const d = h5.create_group('data').create_group('l').create_dataset({
+          name: '0', data: new Float32Array(1), shape: shape.map(() => 1), maxshape: shape.map(() => null), chunks: shape.map(() => 64),
+        });
+        d.resize(shape);
+        h5.close();
+        let weights: Map<string, Tensor[]> | undefined;
+        try {
+          weights = await readHdf5Weights(file);
+        } catch (e) {
+          expect(e).toBeInstanceOf(CremaError);
+          return expectShortLine((e as Error).message, file);
+        }
+        expect(weights.get('l')![0].dims).toEqual(shape);
+        expect(shape.reduce((a, b) => a * b, 1) * 4).toBeLessThanOrEqual(16 * fs.statSync(file).size + 16 * 2 ** 20);
+      }),
+      { numRuns: 25, seed: 4 },
     );
   });
 });

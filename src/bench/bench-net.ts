@@ -57,6 +57,8 @@ export async function setNativeThreads(threads: number, nets: readonly Net[] = [
  */
 export async function benchNet(net: Net, options: BenchNetOptions): Promise<BackendResult[]> {
   checkBenchCounts(options);
+  // An empty prototxt loads (Caffe's too); there is nothing to time (the native timer started at layer 0).
+  if (net.layers.length === 0) throw new CremaError('the net has no layers: nothing to time');
   net.checkWeights(); // before ONNX Runtime sees empty initializers (a stack trace) or the native warm-up
   const inputs = benchInputs(net, options.batch);
   const threads = resolveThreads(options.threads);

@@ -73,14 +73,28 @@ export function blobDims(b: BlobProto): number[] | undefined {
   return b.shape ? (b.shape.dim ?? []) : undefined;
 }
 
+/** Caffe's kMaxBlobAxes (blob.hpp): Blob::Reshape refuses more axes, in a weights file as in a net. */
+export const MAX_BLOB_AXES = 32;
+
+/** Refuses a shape of more than 32 axes, as Caffe's Blob::Reshape does, before anything walks its axes. */
+export function checkAxes(count: number, where: string): void {
+  if (count > MAX_BLOB_AXES) throw new CremaError(`${where}: a shape of ${count.toLocaleString('en-US')} axes; Caffe allows at most ${MAX_BLOB_AXES} (kMaxBlobAxes)`);
+}
+
+/** A blob's values as Caffe's Blob::FromProto takes them: `double_data` when it has any, else `data`. */
+export function blobValues(b: BlobProto): Float32Array | Float64Array {
+  return b.double_data?.length ? b.double_data : (b.data ?? new Float32Array(0));
+}
+
 /** Caffe refuses a blob whose data does not fill its shape (Blob::FromProto); so do we, naming it. */
 export function checkBlob(b: BlobProto, where: string): void {
   const dims = blobDims(b);
   if (!dims) return;
+  checkAxes(dims.length, where);
   if (dims.some((d) => d < 0 || !Number.isSafeInteger(d))) throw new CremaError(`${where}: bad shape [${dims.join(', ')}]`);
   // Caffe's FromProto insists on count == number of values, even for a blob with no data at all:
   // checking here also stops a header promising 10^18 values from reaching an allocation.
-  const values = b.data?.length || b.double_data?.length || 0;
+  const values = blobValues(b).length;
   const count = dims.reduce((a, d) => a * d, 1);
   if (count !== values) throw new CremaError(`${where}: shape [${dims.join(', ')}] holds ${count} values but the blob has ${values}`);
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import h5wasm from 'h5wasm/node';
 import { Tensor, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { checkAxes } from './caffemodel.js';
 
 export { isHdf5File } from './caffemodel.js';
 
@@ -53,10 +54,11 @@ function readWeightsFrom(h5path: string, file: string): Map<string, Tensor[]> {
     if (!(data instanceof h5wasm.Group))
       throw new CremaError(`${file}: has no group 'data': not Caffe HDF5 weights (Caffe writes data/<layer>/<blob index>)`);
     const weights = new Map<string, Tensor[]>();
+    const budget = { bytes: valueBudget(fs.statSync(h5path).size), file };
     for (const layer of data.keys()) {
       const group = data.get(layer);
       if (!(group instanceof h5wasm.Group)) throw new CremaError(`${file}: data/${layer} is not a group of blobs`);
-      weights.set(layer, readLayerBlobs(group, `${file}: layer '${layer}'`));
+      weights.set(layer, readLayerBlobs(group, `${file}: layer '${layer}'`, budget));
     }
     return weights;
   } finally {
@@ -71,8 +73,35 @@ function hdf5Reason(err: unknown): string {
   return minors.at(-1) ?? text.split('\n')[0].trim();
 }
 
+/**
+ * How many bytes of values a weights file of `size` bytes may declare. Caffe writes its datasets uncompressed
+ * (values <= file size); h5py users may compress, so allow 16 times the file and 16 MB more. A 7 KB file
+ * declaring a 20000 x 20000 dataset (1.6 GB read, 3.15 GB peak) is refused before anything is read.
+ */
+function valueBudget(size: number): number {
+  return 16 * size + 16 * 2 ** 20;
+}
+
+interface Budget {
+  bytes: number;
+  readonly file: string;
+}
+
+/** Takes a dataset's declared size out of the budget before its values are read, or refuses the file. */
+function spend(budget: Budget, dataset: H5Dataset, where: string): void {
+  const dims = dataset.shape ?? [];
+  checkAxes(dims.length, where);
+  const bytes = sizeOf(dims) * Math.max(4, Number(dataset.metadata.size) || 4);
+  if (bytes > budget.bytes)
+    throw new CremaError(`${where}: declares shape [${dims.join(', ')}] (${mb(bytes)}), more than a file of its size can hold ` +
+      `(crema reads at most 16 times the file's size in values, for compressed datasets)`);
+  budget.bytes -= bytes;
+}
+
+const mb = (bytes: number): string => `${(bytes / 2 ** 20).toLocaleString('en-US', { maximumFractionDigits: 1 })} MB`;
+
 /** Datasets `0`..`n-1` of one layer's group, as tensors of the dataset's shape. */
-function readLayerBlobs(group: H5Group, where: string): Tensor[] {
+function readLayerBlobs(group: H5Group, where: string, budget: Budget): Tensor[] {
   const names = group.keys();
   const blobs: Tensor[] = [];
   for (const name of names) {
@@ -81,6 +110,7 @@ function readLayerBlobs(group: H5Group, where: string): Tensor[] {
       throw new CremaError(`${where}: has an entry '${name}'; Caffe names a layer's blobs 0 to ${names.length - 1}`);
     const dataset = group.get(name);
     if (!(dataset instanceof h5wasm.Dataset)) throw new CremaError(`${where}: blob ${name} is not a dataset`);
+    spend(budget, dataset, `${where} blob ${name}`);
     blobs[index] = tensorFromDataset(dataset, `${where} blob ${name}`);
   }
   return blobs;

@@ -4,7 +4,7 @@ import { platform } from '../platform.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { type Resolved, type Source, prototxtText, resolveSource, withSource } from '../util/source.js';
-import { blobDims, checkBlob, isHdf5Source, readCaffemodelSource } from './caffemodel.js';
+import { blobDims, blobValues, checkBlob, isHdf5Source, readCaffemodelSource } from './caffemodel.js';
 import { type Phase, filterNet } from './phase.js';
 import { parsePrototxt } from './prototxt.js';
 import type { BlobProto, LayerParameter, NetParameter } from './types.js';
@@ -104,12 +104,12 @@ function weightsFromNet(net: NetParameter, file: string): Map<string, Tensor[]> 
 
 /**
  * A BlobProto as a Tensor, as Caffe's Blob::FromProto reads it: the legacy num/channels/height/width (4-D) when
- * any of them is set, else `shape.dim`; values from `data`, else `double_data`. A blob with values and no shape
+ * any of them is set, else `shape.dim`; values from `double_data` when it has any, else `data`. A blob with values and no shape
  * at all becomes 1-D. `what` names the blob in errors.
  */
 export function tensorFromBlob(blob: BlobProto, what: string): Tensor {
   checkBlob(blob, what);
-  const values = blob.data?.length ? blob.data : blob.double_data?.length ? blob.double_data : new Float32Array(0);
+  const values = blobValues(blob);
   const dims = blobDims(blob) ?? [values.length]; // shape {} is a scalar: [] (count 1)
   return new Tensor([...dims], values instanceof Float32Array ? values : Float32Array.from(values));
 }

@@ -50,6 +50,10 @@ export function selectLayers(net: NetParameter, state: FilterState = {}, notes: 
 }
 
 function resolveState(net: NetParameter, state: FilterState): ResolvedState {
+  // From the library these are any values: 'BOGUS' matched no rule, NaN no level (Caffe's enum and int refuse them).
+  if (state.phase !== undefined && state.phase !== 'TRAIN' && state.phase !== 'TEST')
+    throw new CremaError(`phase '${String(state.phase)}': expected TRAIN or TEST`);
+  if (state.level !== undefined && !Number.isSafeInteger(state.level)) throw new CremaError(`level ${String(state.level)}: expected a whole number`);
   return {
     phase: state.phase ?? 'TEST',
     level: state.level ?? net.state?.level ?? 0,
@@ -92,6 +96,9 @@ const isDataLayer = (l: LayerParameter): boolean => DATA_TYPES.has(l.type) || (l
  */
 function toInference(net: NetParameter, notes: string[] = [], opts: FilterOptions = {}): NetParameter {
   const layers = net.layer ?? [];
+  // Caffe's LayerRegistry refuses a layer without a type ("Unknown layer type: "), once filtering kept it.
+  const untyped = layers.find((l) => typeof l.type !== 'string' || l.type === '');
+  if (untyped) throw new CremaError(`layer '${untyped.name ?? '(no name)'}' has no type (Caffe: "Unknown layer type: ")`);
   const readBefore = blobsRead(layers);
   const kept = replaceLossLayers(layers, notes);
   const readAfter = blobsRead(kept);
@@ -99,8 +106,22 @@ function toInference(net: NetParameter, notes: string[] = [], opts: FilterOption
   const orphaned = (blob: string) => readBefore.has(blob) && !readAfter.has(blob);
   // A data layer's extra tops (labels) go when no remaining layer reads them.
   const unread = (blob: string) => !readAfter.has(blob);
+  // Each blob's readers, by index: a data layer looks up the next one (a slice of the later layers per data layer
+  // was quadratic in a net of many).
+  const readers = new Map<string, number[]>();
+  kept.forEach((l, j) => {
+    for (const b of l.bottom ?? []) {
+      const r = readers.get(b) ?? [];
+      if (r.at(-1) !== j) r.push(j);
+      readers.set(b, r);
+    }
+  });
+  const readerAfter = (i: number) => (blob: string): LayerParameter | undefined => {
+    const j = readers.get(blob)?.find((k) => k > i);
+    return j === undefined ? undefined : kept[j];
+  };
   const out = kept.map((l, i) => {
-    if (isDataLayer(l)) return dataToInput(l, kept.slice(i + 1), unread, notes, opts);
+    if (isDataLayer(l)) return dataToInput(l, readerAfter(i), unread, notes, opts);
     if (l.type === 'Input') return dropOrphanedInputs(l, orphaned, notes);
     return l;
   });
@@ -156,13 +177,16 @@ function dropOrphanedInputs(l: LayerParameter, orphaned: (blob: string) => boole
   return out;
 }
 
+/** The first layer after a data layer that reads a blob. */
+type Reader = (blob: string) => LayerParameter | undefined;
+
 /** A data layer as the Input layer of the shape its data would have. Extra tops no remaining layer reads go. */
 function dataToInput(
-  l: LayerParameter, later: LayerParameter[], unread: (blob: string) => boolean, notes: string[], opts: FilterOptions,
+  l: LayerParameter, readerOf: Reader, unread: (blob: string) => boolean, notes: string[], opts: FilterOptions,
 ): LayerParameter {
   const tops = l.top ?? [];
   if (tops.length === 0) throw new CremaError(`layer '${l.name}' (${l.type}) has no top`);
-  const shapes = dataShapes(l, later, notes, opts);
+  const shapes = dataShapes(l, readerOf, notes, opts);
   const keptTops: string[] = [], keptShapes: number[][] = [];
   tops.forEach((t, i) => {
     if (i > 0 && unread(t)) return;
@@ -178,7 +202,7 @@ function dataToInput(
 }
 
 /** The shapes of a data layer's tops as far as the prototxt (and the weights) tell; undefined where unknown. */
-function dataShapes(l: LayerParameter, later: LayerParameter[], notes: string[], opts: FilterOptions): (number[] | undefined)[] {
+function dataShapes(l: LayerParameter, readerOf: Reader, notes: string[], opts: FilterOptions): (number[] | undefined)[] {
   const top0 = l.top![0];
   if (opts.dataShapes?.[top0]) return [opts.dataShapes[top0]];
   const transform = paramsOf(l, 'transform_param');
@@ -187,7 +211,7 @@ function dataShapes(l: LayerParameter, later: LayerParameter[], notes: string[],
     case 'Data': {
       const p = paramsOf(l, 'data_param');
       const n = requireBatch(l, p.batch_size, 'data_param.batch_size');
-      const c = transform.force_gray ? 1 : channelsFor(l, later, notes, opts);
+      const c = transform.force_gray ? 1 : channelsFor(l, readerOf, notes, opts);
       if (!crop) throw unknownImageSize(l, 'its images come from a database and transform_param.crop_size is not set');
       return [[n, c, crop, crop], [n]];
     }
@@ -245,9 +269,8 @@ function dummyDataShapes(l: LayerParameter): number[][] {
  * A Data layer's channel count is in its database, not the prototxt: learn it from the weights of the
  * convolution that reads the data, else assume 3 (colour images) and say so.
  */
-function channelsFor(l: LayerParameter, later: LayerParameter[], notes: string[], opts: FilterOptions): number {
-  const data = l.top![0];
-  const reader = later.find((x) => x.bottom?.includes(data));
+function channelsFor(l: LayerParameter, readerOf: Reader, notes: string[], opts: FilterOptions): number {
+  const reader = readerOf(l.top![0]);
   const w = reader && opts.weights?.get(reader.name)?.[0];
   if (reader && w && (reader.type === 'Convolution' || reader.type === 'Deconvolution') && w.dims.length >= 3) {
     // Convolution weights are (Cout, Cin/group, ...); Deconvolution weights are (Cin, Cout/group, ...).

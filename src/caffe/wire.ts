@@ -19,6 +19,20 @@ export function toSafeNumber(v: bigint, tooLarge: () => string): number {
   return Number(v);
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A string field's bytes as text. Invalid UTF-8 is refused: decoded leniently, two different byte strings would
+ * become the same name (both U+FFFD), and crema would wire blobs that Caffe, comparing bytes, keeps apart.
+ */
+export function decodeUtf8(bytes: Uint8Array, where: () => string): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new CremaError(`${where()}: string is not valid UTF-8 (crema reads names as UTF-8 text; Caffe compares their bytes)`);
+  }
+}
+
 /** BlobProto's repeated float/double fields are typed arrays in every reader's output. */
 const BLOB_ARRAYS: Record<string, 'f32' | 'f64'> = { data: 'f32', diff: 'f32', double_data: 'f64', double_diff: 'f64' };
 
@@ -319,8 +333,9 @@ class Decoder {
       const len = this.length(end);
       value = this.message(f.message!, this.pos + len, depth + 1);
     } else if (f.kind === Kind.String || f.kind === Kind.Bytes) {
+      const at = this.pos;
       const bytes = this.bytes(this.length(end));
-      value = f.kind === Kind.String ? new TextDecoder().decode(bytes) : bytes;
+      value = f.kind === Kind.String ? decodeUtf8(bytes, () => `${this.file}: field '${f.name}' at byte ${at}`) : bytes;
     } else {
       value = this.scalar(f, end);
       if (value === undefined) return;

@@ -45,6 +45,8 @@ async function readInputFile(file: string, net: Net, name: string, images: Image
 function fitToInput(net: Net, name: string, t: Tensor, file: string): Tensor {
   const want = net.shapes.get(name)!;
   const dims = t.dims.length === want.length - 1 ? [1, ...t.dims] : [...t.dims];
+  // numpy reads a (0, C, H, W) array; Caffe has nothing to compute on it, and crema would print empty outputs.
+  if (t.size === 0) throw new CremaError(`${file}: shape ${shapeString(t.dims)} holds no values: an input needs at least one item`);
   if (dims.length !== want.length)
     throw new CremaError(`${file}: shape ${shapeString(t.dims)} does not fit input '${name}' of shape ${shapeString(want)}`);
   return new Tensor(dims, t.data);

@@ -48,6 +48,7 @@ export function printNotes(net: Net, args: NetArgs): void {
 
 export function loadOptionsFrom(args: NetArgs): LoadOptions & NetOptions {
   if (args.threads !== undefined) checkThreads(args.threads);
+  checkInteger('--level', args.level);
   return {
     phase: args.phase as 'TEST' | 'TRAIN',
     lenient: args.lenient,
@@ -84,6 +85,11 @@ export function labelsFor(args: { net: string; labels?: string }, net: Net): str
 
 export function readLabels(file: string): string[] {
   return readFileBytes(file).toString('utf8').split(/\r?\n/).filter((l, i, all) => l !== '' || i < all.length - 1);
+}
+
+/** Refuses a flag that is not a whole number (yargs reads `--seed abc` as NaN, which would be used as is). */
+export function checkInteger(flag: string, v: number | undefined): void {
+  if (v !== undefined && !Number.isSafeInteger(v)) throw new CremaError(`${flag} ${v}: expected a whole number`);
 }
 
 /** Refuses a count flag (--top, --batch) that is not a whole number of at least 1. */

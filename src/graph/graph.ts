@@ -1,9 +1,10 @@
 import type { LayerParameter, NetParameter } from '../caffe/types.js';
 import type { Layer } from '../layers/layer.js';
-import { LayerError, declaredWeights } from '../layers/layer.js';
+import { LayerError, declaredWeights, needSaneShape } from '../layers/layer.js';
 import { layerTypeOf } from '../layers/registry.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { MAX_BLOB_AXES } from '../caffe/caffemodel.js';
 import { own } from '../util/names.js';
 
 /** One layer of the net: its V2 definition, its instance, its blobs by name and its weights. */
@@ -32,10 +33,11 @@ export interface Graph {
   blobShapes: Map<string, Shape>;
 }
 
-/** Refuse shapes whose element count is beyond this (2^31 floats = 8 GiB): absurd for any Caffe net. */
-const MAX_BLOB_ELEMENTS = 2 ** 31;
 /** Refuse nets whose blobs together hold more than this (2^32 floats = 16 GiB): every blob is kept, as in Caffe. */
 const MAX_NET_ELEMENTS = 2 ** 32;
+
+/** Tops (or bottoms) of one layer: real nets have a few dozen; a Slice of 10^6 tops is a denial of service. */
+const MAX_LAYER_BLOBS = 65536;
 
 /**
  * Builds the graph of an upgraded, phase-filtered V2 net: checks the wiring (every bottom produced earlier,
@@ -49,12 +51,17 @@ export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = n
   const firstOfName = new Map<string, number>();
   for (const def of net.layer ?? []) {
     const bottoms = def.bottom ?? [], tops = def.top ?? [];
+    if (Math.max(tops.length, bottoms.length) > MAX_LAYER_BLOBS)
+      throw new LayerError(def, `has ${tops.length.toLocaleString('en-US')} tops and ${bottoms.length.toLocaleString('en-US')} bottoms; crema allows at most ${MAX_LAYER_BLOBS.toLocaleString('en-US')} of each`);
     const name = def.name ?? ''; // Caffe's default: unnamed layers are all named ''
     const first = !firstOfName.has(name);
     if (first) firstOfName.set(name, layers.length);
     for (const b of bottoms)
       if (!produced.has(b)) throw new LayerError(def, `bottom '${b}' is not produced by any earlier layer`);
+    const own = new Set<string>();
     tops.forEach((t, k) => {
+      if (bottoms[k] !== t && own.has(t)) throw new LayerError(def, `top '${t}' is given twice (Caffe: "Top blob '${t}' produced by multiple sources.")`);
+      own.add(t);
       if (!produced.has(t) || bottoms[k] === t) return;
       if (!bottoms.includes(t)) throw new LayerError(def, `top '${t}' is already produced by an earlier layer and this layer is not in place on it`);
       // Caffe (Net::AppendTop) works in place only when top k is bottom k; otherwise it refuses the net.
@@ -68,17 +75,7 @@ export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = n
   }
   const graph: Graph = { name: net.name ?? '', layers, inputs: [], outputs: [], blobShapes: new Map() };
   graph.inputs = layers.filter((l) => l.type === 'Input').flatMap((l) => l.tops);
-  const outputs: string[] = [];
-  for (const l of layers) {
-    for (const t of l.tops) if (!outputs.includes(t)) outputs.push(t);
-  }
-  // A blob is an output when no layer reads it after it is last written (in-place writers read their own top).
-  // Silence does not count as a reader: the blob it swallows is the result (colorization's class8_ab), as in
-  // OpenCV's dnn, though Caffe leaves it out of net.outputs.
-  graph.outputs = outputs.filter((b) => {
-    const lastWriter = layers.findLastIndex((l) => l.tops.includes(b));
-    return !layers.some((l, i) => i > lastWriter && l.type !== 'Silence' && l.bottoms.includes(b));
-  });
+  graph.outputs = netOutputs(layers);
   inferShapes(graph);
   refuseShadowedWeights(layers, firstOfName, weights);
   return graph;
@@ -113,6 +110,21 @@ export function repeatedNameNotes(graph: Graph): string[] {
 }
 
 /**
+ * The blobs no layer reads after it last writes them (in-place writers read their own top), in the order they
+ * first appear. Linear in the net's size: a chain of 10^5 layers or a Slice of 10^6 tops is no search per blob.
+ */
+function netOutputs(layers: GraphLayer[]): string[] {
+  const lastWriter = new Map<string, number>(), lastReader = new Map<string, number>();
+  layers.forEach((l, i) => {
+    // Silence does not count as a reader: the blob it swallows is the result (colorization's class8_ab), as in
+    // OpenCV's dnn, though Caffe leaves it out of net.outputs.
+    if (l.type !== 'Silence') for (const b of l.bottoms) lastReader.set(b, i);
+    for (const t of l.tops) lastWriter.set(t, i);
+  });
+  return [...lastWriter.keys()].filter((b) => (lastReader.get(b) ?? -1) <= lastWriter.get(b)!);
+}
+
+/**
  * Runs every layer's reshape in order. `inputShapes` overrides the Input layers' shapes (another batch or
  * image size); inputs it does not name keep their current shapes. The new shapes replace the graph's.
  */
@@ -126,8 +138,9 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {
     if (l.type === 'Input') topShapes = topShapes.map((s, i) => own(inputShapes, l.tops[i]) ?? graph.blobShapes.get(l.tops[i]) ?? s);
     if (topShapes.length !== l.tops.length) throw new LayerError(l.def, `gives ${topShapes.length} top shapes for ${l.tops.length} tops`);
     topShapes.forEach((s, i) => {
-      if (!s.every((d) => Number.isSafeInteger(d) && d >= 0) || sizeOf(s) > MAX_BLOB_ELEMENTS)
-        throw new LayerError(l.def, `top '${l.tops[i]}' would have shape ${shapeString(s)}, which is not a sane blob size`);
+      if (s.length > MAX_BLOB_AXES)
+        throw new LayerError(l.def, `top '${l.tops[i]}' would have ${s.length.toLocaleString('en-US')} axes; Caffe allows at most ${MAX_BLOB_AXES} (kMaxBlobAxes)`);
+      needSaneShape(l.def, l.tops[i], s);
       const inPlaceOn = l.bottoms.indexOf(l.tops[i]);
       if (inPlaceOn >= 0 && !sameShape(bottomShapes[inPlaceOn], s))
         throw new LayerError(l.def, `works in place on '${l.tops[i]}' but would change its shape from ${shapeString(bottomShapes[inPlaceOn])} to ${shapeString(s)}`);

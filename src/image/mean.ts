@@ -1,4 +1,6 @@
 import { readBlobProto } from '../caffe/binaryproto.js';
+import { blobDims, blobValues } from '../caffe/caffemodel.js';
+import { tensorFromBlob } from '../caffe/load.js';
 import { Tensor, shapeString } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { parseNpy } from '../util/npy.js';
@@ -44,9 +46,9 @@ function readMeanFile(file: Resolved): Tensor {
   const bytes = bytesOf(file);
   if (NPY_MAGIC.every((b, i) => bytes[i] === b)) return parseNpy(bytes, file.label);
   const blob = readBlobProto(bytes, file.label);
-  const data = blob.data?.length ? blob.data : Float32Array.from(blob.double_data!);
-  const dims = blob.shape?.dim?.length ? blob.shape.dim.map(Number) : [blob.num ?? 1, blob.channels ?? 1, blob.height ?? 1, blob.width ?? 1];
-  return new Tensor(dims, data);
+  // Caffe reads a shapeless blob as one value (and refuses more); pycaffe's blobproto_to_array fails on it.
+  if (!blobDims(blob)) throw new CremaError(`${file.label}: the mean blob has ${blobValues(blob).length} values but no shape (num, channels, height, width or shape { dim })`);
+  return tensorFromBlob(blob, file.label);
 }
 
 /** Accepts C values, C x H x W, or 1 x C x H x W (a binaryproto's 4-D blob). */

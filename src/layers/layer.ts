@@ -75,15 +75,30 @@ export function expectWeight(def: LayerParameter, weights: Tensor[], index: numb
 
 export function fitsRightAligned(have: Shape, want: Shape): boolean {
   if (sizeOf(have) !== sizeOf(want)) return false;
-  const a = [...have], b = [...want];
-  while (a.length > b.length && a[0] === 1) a.shift();
-  while (b.length > a.length && b[0] === 1) b.shift();
-  return a.length === b.length && a.every((d, i) => d === b[i]);
+  // Skip leading 1s of the longer shape down to the other's length (indices, not shift(): linear in the axes).
+  let i = 0, j = 0;
+  while (have.length - i > want.length - j && have[i] === 1) i++;
+  while (want.length - j > have.length - i && want[j] === 1) j++;
+  if (have.length - i !== want.length - j) return false;
+  for (; i < have.length; i++, j++) if (have[i] !== want[j]) return false;
+  return true;
 }
 
 /** Throws a LayerError unless `cond` holds. */
 export function need(def: LayerParameter, cond: unknown, message: string | (() => string)): asserts cond {
   if (!cond) throw new LayerError(def, typeof message === 'string' ? message : message());
+}
+
+/** Refuse shapes whose element count is beyond this (2^31 floats = 8 GiB; Caffe: "blob size exceeds INT_MAX"). */
+const MAX_BLOB_ELEMENTS = 2 ** 31;
+
+/**
+ * Throws a LayerError unless `shape` is a blob crema can hold. inferShapes checks every top; a layer that builds
+ * tables from its output size (Pooling's windows) checks before building them.
+ */
+export function needSaneShape(def: LayerParameter, top: string, shape: Shape): void {
+  need(def, shape.every((d) => Number.isSafeInteger(d) && d >= 0) && sizeOf(shape) <= MAX_BLOB_ELEMENTS,
+    () => `top '${top}' would have shape ${shapeString(shape)}, which is not a sane blob size`);
 }
 
 /** Checks the number of bottoms and tops against the allowed counts. */

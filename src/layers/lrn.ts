@@ -32,6 +32,11 @@ export const lrnLayer: LayerType = {
       reshape([shape]: Shape[]) {
         expectCounts(def, [1, 1], [1, 1]);
         need(def, shape.length === 4, () => `needs a 4-D bottom (num, channels, height, width), got ${shapeString(shape)}`);
+        // Caffe squares ACROSS_CHANNELS input into a (C + n - 1) x H x W blob and refuses one beyond INT_MAX values
+        // (local_size 2^31 - 1 on 3 channels); ONNX Runtime would try to allocate it.
+        const [, c, h, w] = shape;
+        need(def, within || (c + n - 1) * h * w <= 2 ** 31 - 1,
+          () => `local_size ${n}: Caffe's padded blob of squares, ${c + n - 1} x ${h} x ${w}, would exceed INT_MAX values, and Caffe refuses it`);
         scratchFor(shape);
         return [shape];
       },

@@ -3,7 +3,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import { type PoolWindows, canPoolWasm, poolWasm } from '../kernels/pooling.js';
 import { wasmEngine } from '../kernels/wasm.js';
 import { shapeString } from '../tensor.js';
-import { type LayerType, expectCounts, need } from './layer.js';
+import { type LayerType, expectCounts, need, needSaneShape } from './layer.js';
 
 interface PoolingParam {
   pool: 'MAX' | 'AVE' | 'STOCHASTIC';
@@ -112,10 +112,12 @@ export const poolingLayer: LayerType = {
         outH = pooledSize(height, kh, ph, sh, s.ceil, ph > 0 || pw > 0);
         outW = pooledSize(width, kw, pw, sw, s.ceil, ph > 0 || pw > 0);
         need(def, outH > 0 && outW > 0, () => `kernel ${kh} x ${kw} is larger than the padded input ${height + 2 * ph} x ${width + 2 * pw}`);
+        const top = [shape[0], shape[1], outH, outW];
+        // Before the window tables, which are as long as the output (kernel 10^8, pad 10^8 - 1: 2.4 GB of them).
+        needSaneShape(def, def.top?.[0] ?? '', top);
         [rowStart, rowEnd, rowSpan] = windows(outH, kh, ph, sh, height, s.method === 'STOCHASTIC');
         [colStart, colEnd, colSpan] = windows(outW, kw, pw, sw, width, s.method === 'STOCHASTIC');
         wasmWindows = { height, width, outH, outW, kernelW: kw, strideW: sw, padW: pw, rowStart, rowEnd, rowSpan, colSpan };
-        const top = [shape[0], shape[1], outH, outW];
         return (def.top ?? []).map(() => top);
       },
       forward([bottom], [top, mask]) {

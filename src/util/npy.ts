@@ -1,6 +1,7 @@
 import { platform } from '../platform.js';
 import { Tensor, sizeOf } from '../tensor.js';
 import { CremaError } from './errors.js';
+import { type NpyHeader, parseNpyHeader } from './npy-header.js';
 
 // NumPy .npy, version 1-3: the format Caffe users exchange blobs in (and what `--dump` writes).
 // Reads little/big-endian float32/float64/int/uint/bool arrays into a float32 Tensor; writes float32 (v1.0).
@@ -44,16 +45,20 @@ export function parseNpy(bytes: Uint8Array, file: string): Tensor {
   if (start > bytes.length) fail('truncated .npy header');
   const headerBytes = bytes.subarray(8 + headerLenSize, start);
   const header = major === 3 ? new TextDecoder().decode(headerBytes) : latin1(headerBytes);
-  const descr = /'descr'\s*:\s*'([<>|=]?)([a-z])(\d+)'/.exec(header);
-  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
-  const shapeMatch = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
-  if (!descr || !fortran || !shapeMatch) fail(`cannot read the .npy header: ${header.trim()}`);
+  let h: NpyHeader;
+  try {
+    h = parseNpyHeader(header);
+  } catch (e) {
+    return fail(`${(e as Error).message}: ${header.trim()}`);
+  }
+  const descr = /^([<>|=]?)([a-z])(\d+)$/.exec(h.descr);
+  if (!descr) fail(`dtype '${h.descr}' is not numeric (crema reads float, int, uint and bool arrays)`);
   const [, order, kind, width] = descr!;
   const read = readers[kind + width];
   if (!read) fail(`dtype '${kind}${width}' is not numeric (crema reads float, int, uint and bool arrays)`);
-  if (fortran![1] === 'True') fail('Fortran-ordered arrays are not supported; save it with np.ascontiguousarray');
-  const dims = shapeMatch![1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`bad shape (${shapeMatch![1]})`);
+  if (h.fortranOrder) fail('Fortran-ordered arrays are not supported; save it with np.ascontiguousarray');
+  const dims = h.shape;
+  if (!dims.every((d) => d >= 0)) fail(`negative dimensions in shape (${dims.join(', ')})`);
   const n = sizeOf(dims), itemSize = Number(width);
   if (bytes.length - start < n * itemSize) fail(`truncated: shape (${dims.join(', ')}) needs ${n * itemSize} bytes of data, the file has ${bytes.length - start}`);
   const le = order !== '>';

@@ -94,9 +94,18 @@ export function dumpFileName(blob: string): string {
 
 /** A classifier's output: written by Softmax, or (N, K[, 1, 1]) scores with K > 1. */
 function isClassifierOutput(net: Net, name: string, t: Tensor): boolean {
-  const writer = net.layers.findLast((l) => l.tops.includes(name));
+  const writer = writerTypes(net).get(name);
   const perImage = t.dims.slice(1).filter((d) => d !== 1);
-  return perImage.length === 1 && perImage[0] > 1 && (writer?.type === 'Softmax' || t.dims.length === 2);
+  return perImage.length === 1 && perImage[0] > 1 && (writer === 'Softmax' || t.dims.length === 2);
+}
+
+const writers = new WeakMap<Net, Map<string, string>>();
+
+/** The type of the layer that last writes each blob, found once per net (a search per output is quadratic on a Slice of 10^6 tops). */
+function writerTypes(net: Net): Map<string, string> {
+  let m = writers.get(net);
+  if (!m) writers.set(net, (m = new Map(net.layers.flatMap((l) => l.tops.map((top) => [top, l.type] as const)))));
+  return m;
 }
 
 /** An output for --json: its shape, and a classifier's top classes per item (probabilities to 6 digits). */

@@ -5,7 +5,7 @@ import type { PairResult } from '../../verify/compare.js';
 import { PAIRS, type PairName, type VerifyReport, verifyNet } from '../../verify/verify.js';
 import { EXIT_CHECK_FAILED, exitState } from '../main.js';
 import { readInputs } from '../inputs.js';
-import { loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
+import { checkInteger, loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
 import { columnsTable } from '../table.js';
 
 interface VerifyArgs extends NetArgs {
@@ -40,6 +40,7 @@ export const verifyCommand = {
       .example('$0 verify models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel', 'native vs ONNX Runtime on a random input')
       .example('$0 verify deploy.prototxt weights.caffemodel --input x.npy --reference caffe_blobs/', 'both against Caffe\'s own blobs'),
   handler: async (args: VerifyArgs) => {
+    checkInteger('--seed', args.seed);
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
     printNotes(net, args); // stderr: never mixed into --json output
     const inputs = await readInputs(net, args.input);
