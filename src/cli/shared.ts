@@ -17,7 +17,8 @@ export function netArgs(y: Argv) {
     .option('level', { type: 'number', describe: 'NetState level for min_level / max_level rules' })
     .option('data-shape', { type: 'string', array: true, describe: 'shape of a data layer\'s top the prototxt cannot tell, TOP=N,C,H,W (repeatable)' })
     .option('verbose', { type: 'boolean', default: false, describe: 'also say which format upgrades loading applied' })
-    .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields crema does not know (a fork\'s), with a warning' });
+    .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields crema does not know (a fork\'s), with a warning' })
+    .option('plugin', { type: 'string', array: true, describe: 'a JS module adding layer types crema lacks (export default { type, create, onnx? }); repeatable' });
 }
 
 /** `--threads` for the commands that compute natively. */
@@ -35,6 +36,7 @@ export interface NetArgs {
   level?: number;
   dataShape?: string[];
   verbose?: boolean;
+  plugin?: string[];
   /** For commands that compute: threads for the native kernels (default: one per core). */
   threads?: number;
 }
@@ -55,6 +57,7 @@ export function loadOptionsFrom(args: NetArgs): LoadOptions & NetOptions {
     dataShapes: args.dataShape && Object.fromEntries(args.dataShape.map(parseDataShape)),
     warn: (m: string) => console.error(`warning: ${m}`),
     threads: args.threads || undefined, // 0 or unset: one per core
+    plugins: args.plugin,
   };
 }
 

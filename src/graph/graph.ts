@@ -1,7 +1,7 @@
 import type { LayerParameter, NetParameter } from '../caffe/types.js';
 import type { Layer } from '../layers/layer.js';
 import { LayerError, declaredWeights, needSaneShape } from '../layers/layer.js';
-import { layerType } from '../layers/registry.js';
+import { layerTypeOf } from '../layers/registry.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { MAX_BLOB_AXES } from '../caffe/caffemodel.js';
@@ -67,7 +67,7 @@ export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = n
       // Caffe (Net::AppendTop) works in place only when top k is bottom k; otherwise it refuses the net.
       throw new LayerError(def, `top[${k}] '${t}' is bottom[${bottoms.indexOf(t)}], not bottom[${k}]: Caffe works in place only when top k is bottom k`);
     });
-    const type = layerType(def.type, def.name);
+    const type = layerTypeOf(def);
     const w = (first && weights.get(name)) || [];
     const impl = type.create(def, w);
     tops.forEach((t) => produced.add(t));

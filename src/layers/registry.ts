@@ -1,4 +1,7 @@
-import type { LayerType } from './layer.js';
+import { paramsOf } from '../caffe/schema.js';
+import type { LayerParameter } from '../caffe/types.js';
+import { LayerError, type LayerType } from './layer.js';
+import { pluginLayerType } from './plugin.js';
 import { CremaError } from '../util/errors.js';
 import { absValLayer } from './absval.js';
 import { argmaxLayer } from './argmax.js';
@@ -32,6 +35,7 @@ import { poolingLayer } from './pooling.js';
 import { powerLayer } from './power.js';
 import { preluLayer } from './prelu.js';
 import { priorBoxLayer } from './prior_box.js';
+import { builtInPythonLayers, proposalLayer } from './proposal.js';
 import { psroiPoolingLayer } from './psroi_pooling.js';
 import { reductionLayer } from './reduction.js';
 import { reluLayer } from './relu.js';
@@ -86,6 +90,7 @@ const layerTypes: LayerType[] = [
   powerLayer,
   preluLayer,
   priorBoxLayer,
+  proposalLayer,
   psroiPoolingLayer,
   reductionLayer,
   relu6Layer,
@@ -107,22 +112,57 @@ const layerTypes: LayerType[] = [
 ];
 
 const byType = new Map(layerTypes.map((t) => [t.type, t]));
+/** Layer types added by plugins (registerLayer, --plugin), by type string; a Python layer's by `module.layer`. */
+const pluginTypes = new Map<string, LayerType>();
+
+/**
+ * Adds a layer type from outside crema (the plugin API): the same interface as the built-in types, checked and
+ * wrapped so that what it throws is one line naming `source` (the plugin file) and the layer. Registering a type
+ * again replaces it; a built-in type cannot be replaced.
+ */
+export function registerLayer(type: LayerType, source = 'given to registerLayer'): void {
+  const t = pluginLayerType(type, source);
+  if (byType.has(t.type)) throw new CremaError(`registerLayer: '${t.type}' is a built-in layer type of crema; a plugin adds types crema lacks`);
+  pluginTypes.set(t.type, t);
+}
 
 /** The layer type for Caffe's type string, or undefined. */
 export function findLayerType(type: string): LayerType | undefined {
-  return byType.get(type);
+  return byType.get(type) ?? pluginTypes.get(type);
 }
 
 /** The layer type for Caffe's type string; an unknown type is refused with the list of known ones. */
 export function layerType(type: string, layerName?: string): LayerType {
-  const t = byType.get(type);
+  const t = findLayerType(type);
   if (!t) {
     const where = layerName ? `layer '${layerName}': ` : '';
-    throw new CremaError(`${where}unknown layer type '${type}'; crema runs: ${knownLayerTypes().join(', ')}`);
+    throw new CremaError(`${where}unknown layer type '${type}'; crema runs: ${knownLayerTypes().join(', ')} (others can be added: see --plugin)`);
   }
   return t;
 }
 
+/**
+ * The layer type of a layer: by its type string, and for Caffe's `Python` layers by python_param's module and
+ * class, which a plugin registers as the type 'module.layer'.
+ */
+export function layerTypeOf(def: LayerParameter): LayerType {
+  if (def.type !== 'Python') return layerType(def.type, def.name);
+  const p = paramsOf<{ module: string; layer: string }>(def, 'python_param');
+  const key = `${p.module}.${p.layer}`;
+  const t = pluginTypes.get(key) ?? builtInPythonLayers.get(key)?.type;
+  if (!t)
+    throw new LayerError(def, `crema cannot run Python layers; this one is ${key} (python_param module '${p.module}', layer '${p.layer}'). Register a replacement: a plugin module exporting { type: '${key}', create(def, weights) { … } }, given with --plugin FILE.js (or registerLayer from the library)`);
+  return t;
+}
+
+/** What loading says about a Python layer that runs as one of crema's built-in layers (none for a plugin's). */
+export function builtInPythonNote(def: LayerParameter): string | undefined {
+  if (def.type !== 'Python') return undefined;
+  const p = paramsOf<{ module: string; layer: string }>(def, 'python_param');
+  const key = `${p.module}.${p.layer}`;
+  return pluginTypes.has(key) ? undefined : builtInPythonLayers.get(key)?.note(def);
+}
+
 export function knownLayerTypes(): string[] {
-  return [...byType.keys()].sort();
+  return [...byType.keys(), ...pluginTypes.keys()].sort();
 }

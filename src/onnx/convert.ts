@@ -4,6 +4,7 @@ import { CremaError } from '../util/errors.js';
 import { type Attr, OnnxBuilder, irVersionFor, valueInfo } from './builder.js';
 import type { LayerContext, LrnMode } from './context.js';
 import { converterFor, convertibleTypes } from './layers.js';
+import { layerTypeOf } from '../layers/registry.js';
 import { type ModelObj, type ValueInfoObj, encodeModel } from './proto.js';
 
 export const MIN_OPSET = 13;
@@ -99,7 +100,8 @@ function convertLayer(
   current: Map<string, string>,
   keepsBlobName: (top: string) => boolean,
 ): string[] {
-  const convert = converterFor(layer.type);
+  // A Python layer converts as the layer type it runs as (a plugin's, or a built-in replacement).
+  const convert = layer.type === 'Python' ? layerTypeOf(layer.def).onnx : converterFor(layer.type);
   if (!convert) throw new LayerError(layer.def, `crema cannot convert this layer type to ONNX (it converts ${convertibleTypes().join(', ')})`);
   const tops: (string | undefined)[] = layer.tops.map(() => undefined);
   let nodeCount = 0;

@@ -8,6 +8,9 @@ import { MessageChannel, Worker, isMainThread, receiveMessageOnPort } from 'node
 import { type KernelWorker, type KernelWorkerInit, type NetWorker, type Platform, setPlatform } from '../platform.js';
 import { CremaError } from '../util/errors.js';
 import { fileSource, readFileBytes, withOpenFile } from '../util/files.js';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { setPluginImporter } from '../layers/plugin.js';
 
 /** The package root: proto/ and dist/ sit there, two levels up from both src/platform and dist/platform. */
 const ROOT = new URL('../../', import.meta.url);
@@ -129,3 +132,4 @@ export const nodePlatform: Platform = {
 };
 
 setPlatform(nodePlatform);
+setPluginImporter(async (file) => (await import(pathToFileURL(path.resolve(file)).href)) as Record<string, unknown>);

@@ -4,6 +4,8 @@ import { buildGraph, inferShapes, repeatedNameNotes, type Graph, type GraphLayer
 import { type Owned, boundThreads, collectGarbage, defaultThreads, setThreads, wasmEngine } from '../kernels/wasm.js';
 import { type Layer, declaredWeights } from '../layers/layer.js';
 import { type InputValue, checkFeeds, inputTensor } from './feeds.js';
+import { loadPlugins } from '../layers/plugin.js';
+import { builtInPythonNote, registerLayer } from '../layers/registry.js';
 import { type Fusion, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
 import { NetRunner } from './runner.js';
 import { type Shape, Tensor, sameShape, sizeOf } from '../tensor.js';
@@ -22,6 +24,8 @@ export interface NetOptions {
    * by default on the main thread, 1 by default in a worker thread; 1 = this thread only (no workers).
    */
   threads?: number;
+  /** Plugin modules to import before loading (Net.load only): each exports layer types (see registerLayer). */
+  plugins?: readonly string[];
 }
 
 export type { InputValue, TensorLike } from './feeds.js';
@@ -78,7 +82,7 @@ export class Net {
     notes: string[],
     options: NetOptions,
   ) {
-    this.notes = [...notes, ...repeatedNameNotes(graph)];
+    this.notes = [...notes, ...repeatedNameNotes(graph), ...graph.layers.flatMap((l) => builtInPythonNote(l.def) ?? [])];
     for (const l of graph.layers) for (const note of l.impl.notes ?? []) this.notes.push(`layer '${l.name}' (${l.type}): ${note}`);
     this.threads = boundThreads(options.threads ?? defaultThreads());
     this.fusions = findFusions(graph.layers);
@@ -99,6 +103,7 @@ export class Net {
   static async load(first: Source | NetFiles, second?: Source | (LoadOptions & NetOptions), third?: LoadOptions & NetOptions): Promise<Net> {
     const [prototxt, weights, options = {}] = isNetFiles(first) ? [first.prototxt, first.weights, second as LoadOptions & NetOptions | undefined] : [first, second as Source | undefined, third];
     await reclaimDroppedNets();
+    if (options.plugins?.length) await loadPlugins(options.plugins, registerLayer);
     const loaded = await loadNet(prototxt, weights, options);
     const net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, options);
     net.upgrades = loaded.upgrades;

@@ -1,0 +1,164 @@
+import { paramsOf } from '../caffe/schema.js';
+import type { LayerParameter } from '../caffe/types.js';
+import { fail } from '../onnx/context.js';
+import { shapeString, sizeOf } from '../tensor.js';
+import { LayerError, type LayerType, expectCounts, need } from './layer.js';
+
+const f32 = Math.fround;
+
+/** What a Proposal layer does: py-faster-rcnn's settings (cfg.TEST and the layer's own). */
+export interface ProposalSettings {
+  featStride: number;
+  baseSize: number;
+  minSize: number;
+  ratios: number[];
+  scales: number[];
+  preNms: number;
+  postNms: number;
+  nmsThresh: number;
+}
+
+/** py-faster-rcnn's TEST configuration (lib/fast_rcnn/config.py) and generate_anchors' defaults. */
+const PY_FASTER_RCNN: ProposalSettings = { featStride: 16, baseSize: 16, minSize: 16, ratios: [0.5, 1, 2], scales: [8, 16, 32], preNms: 6000, postNms: 300, nmsThresh: 0.7 };
+
+/** numpy's round(): halves to even. */
+const roundHalfEven = (v: number) => {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+};
+
+/** py-faster-rcnn's generate_anchors: for each ratio, for each scale, (x1, y1, x2, y2) around the base window's center. */
+export function generateAnchors(base: number, ratios: number[], scales: number[]): Float64Array {
+  const out: number[] = [];
+  const c = 0.5 * (base - 1);
+  for (const ratio of ratios) {
+    const ws = roundHalfEven(Math.sqrt((base * base) / ratio)), hs = roundHalfEven(ws * ratio);
+    for (const s of scales) {
+      const w = ws * s, h = hs * s;
+      out.push(c - 0.5 * (w - 1), c - 0.5 * (h - 1), c + 0.5 * (w - 1), c + 0.5 * (h - 1));
+    }
+  }
+  return Float64Array.from(out);
+}
+
+/**
+ * The proposals of one image, as py-faster-rcnn's ProposalLayer.forward makes them (float32 arithmetic as numpy's):
+ * anchors shifted over the map, decoded by the deltas, clipped to the image, boxes under min_size · scale dropped,
+ * the pre_nms best by score, greedy NMS (IoU > thresh suppressed), the first post_nms kept. Returns [x1, y1, x2, y2]
+ * rows and their scores.
+ */
+export function proposals(s: ProposalSettings, scores: Float32Array, deltas: Float32Array, height: number, width: number, imInfo: Float32Array): { boxes: Float32Array; scores: Float32Array } {
+  const anchors = generateAnchors(s.baseSize, s.ratios, s.scales), A = anchors.length / 4, plane = height * width;
+  const imH = imInfo[0], imW = imInfo[1], min = f32(s.minSize * imInfo[2]);
+  const boxes = new Float32Array(plane * A * 4), score = new Float32Array(plane * A), keep: number[] = [];
+  const clip = (v: number, hi: number) => Math.max(Math.min(v, f32(hi - 1)), 0);
+  for (let h = 0, k = 0; h < height; h++)
+    for (let w = 0; w < width; w++)
+      for (let a = 0; a < A; a++, k++) {
+        const x1 = f32(anchors[4 * a] + w * s.featStride), y1 = f32(anchors[4 * a + 1] + h * s.featStride);
+        const x2 = f32(anchors[4 * a + 2] + w * s.featStride), y2 = f32(anchors[4 * a + 3] + h * s.featStride);
+        const d = (j: number) => deltas[(4 * a + j) * plane + h * width + w];
+        const bw = f32(f32(x2 - x1) + 1), bh = f32(f32(y2 - y1) + 1);
+        const cx = f32(f32(d(0) * bw) + f32(x1 + f32(0.5 * bw))), cy = f32(f32(d(1) * bh) + f32(y1 + f32(0.5 * bh)));
+        const pw = f32(f32(Math.exp(d(2))) * bw), ph = f32(f32(Math.exp(d(3))) * bh);
+        const b = [clip(f32(cx - f32(0.5 * pw)), imW), clip(f32(cy - f32(0.5 * ph)), imH), clip(f32(cx + f32(0.5 * pw)), imW), clip(f32(cy + f32(0.5 * ph)), imH)];
+        boxes.set(b, 4 * k);
+        score[k] = scores[(A + a) * plane + h * width + w];
+        if (f32(f32(b[2] - b[0]) + 1) >= min && f32(f32(b[3] - b[1]) + 1) >= min) keep.push(k);
+      }
+  // numpy's argsort()[::-1]: highest first (ties: the later index first, as the reversed ascending sort gives them).
+  keep.sort((i, j) => score[j] - score[i] || j - i);
+  const order = keep.slice(0, s.preNms > 0 ? s.preNms : keep.length);
+  const kept = nms(boxes, order, s.nmsThresh, s.postNms > 0 ? s.postNms : order.length);
+  return { boxes: Float32Array.from(kept.flatMap((k) => Array.from(boxes.subarray(4 * k, 4 * k + 4)))), scores: Float32Array.from(kept, (k) => score[k]) };
+}
+
+/** Greedy NMS over `order` (best first): a box whose IoU (pixel-inclusive, +1) with a kept one is above `thresh` goes. */
+function nms(boxes: Float32Array, order: number[], thresh: number, limit: number): number[] {
+  const kept: number[] = [];
+  const suppressed = new Uint8Array(order.length);
+  const area = (k: number) => f32(f32(f32(boxes[4 * k + 2] - boxes[4 * k]) + 1) * f32(f32(boxes[4 * k + 3] - boxes[4 * k + 1]) + 1));
+  for (let i = 0; i < order.length && kept.length < limit; i++) {
+    if (suppressed[i]) continue;
+    const a = order[i], areaA = area(a);
+    kept.push(a);
+    for (let j = i + 1; j < order.length; j++) {
+      if (suppressed[j]) continue;
+      const b = order[j];
+      const w = Math.max(0, f32(f32(Math.min(boxes[4 * a + 2], boxes[4 * b + 2]) - Math.max(boxes[4 * a], boxes[4 * b])) + 1));
+      const h = Math.max(0, f32(f32(Math.min(boxes[4 * a + 3], boxes[4 * b + 3]) - Math.max(boxes[4 * a + 1], boxes[4 * b + 1])) + 1));
+      const inter = f32(w * h);
+      if (f32(inter / f32(f32(areaA + area(b)) - inter)) > thresh) suppressed[j] = 1;
+    }
+  }
+  return kept;
+}
+
+/** The settings of a built-in `Proposal` layer (proposal_param, OpenCV's and Intel's fields) or of py-faster-rcnn's Python layer. */
+function settingsOf(def: LayerParameter): ProposalSettings {
+  if (def.type === 'Python') return { ...PY_FASTER_RCNN, ...pythonParams(def) };
+  const p = paramsOf<{ feat_stride: number; base_size: number; min_size: number; ratio: number[]; scale: number[]; pre_nms_topn: number; post_nms_topn: number; nms_thresh: number }>(def, 'proposal_param');
+  return {
+    featStride: p.feat_stride, baseSize: p.base_size, minSize: p.min_size,
+    ratios: p.ratio.length ? p.ratio : PY_FASTER_RCNN.ratios, scales: p.scale.length ? p.scale : PY_FASTER_RCNN.scales,
+    preNms: p.pre_nms_topn, postNms: p.post_nms_topn, nmsThresh: p.nms_thresh,
+  };
+}
+
+/** param_str of rpn.proposal_layer: YAML "'feat_stride': 16" (and 'scales': [8, 16, 32] in some of its forks). */
+function pythonParams(def: LayerParameter): Partial<ProposalSettings> {
+  const text = paramsOf<{ param_str: string }>(def, 'python_param').param_str;
+  const out: Partial<ProposalSettings> = {};
+  for (const m of text.matchAll(/['"]?(\w+)['"]?\s*:\s*(\[[^\]]*\]|\([^)]*\)|[-+\d.eE]+)/g)) {
+    const values = m[2].replace(/[[\]()]/g, '').split(',').filter((v) => v.trim()).map(Number);
+    if (values.some((v) => !Number.isFinite(v))) throw new LayerError(def, `param_str '${text}': cannot read ${m[1]}`);
+    if (m[1] === 'feat_stride') out.featStride = values[0];
+    else if (m[1] === 'scales') out.scales = values;
+    else if (m[1] === 'ratios') out.ratios = values;
+    else throw new LayerError(def, `param_str '${text}': crema's Proposal does not know '${m[1]}' (it reads feat_stride, scales, ratios)`);
+  }
+  if (out.featStride === undefined) throw new LayerError(def, `param_str '${text}' has no feat_stride`);
+  return out;
+}
+
+/**
+ * Faster R-CNN's region proposals: py-faster-rcnn's Python layer rpn.proposal_layer.ProposalLayer, built in (as
+ * OpenCV builds in its `Proposal`). Bottoms: the RPN's class probabilities (1, 2A, H, W), its box deltas
+ * (1, 4A, H, W), im_info (height, width, scale). Top: (post_nms_topN, 5) rows [0, x1, y1, x2, y2], and optionally
+ * the scores (post_nms_topN, 1). py-faster-rcnn's top has as many rows as boxes survive NMS; crema fixes every shape
+ * when it loads the net, so an image that leaves fewer than post_nms_topN is refused by name, never padded.
+ */
+export const proposalLayer: LayerType = {
+  type: 'Proposal',
+  create(def) {
+    expectCounts(def, [3, 3], [1, 2]);
+    const s = settingsOf(def);
+    need(def, s.featStride > 0 && s.postNms > 0 && s.ratios.length > 0 && s.scales.length > 0, 'needs feat_stride > 0, post_nms_topn > 0, and ratios and scales');
+    const A = s.ratios.length * s.scales.length;
+    return {
+      reshape([cls, deltas, info]) {
+        need(def, cls.length === 4 && cls[0] === 1 && cls[1] === 2 * A, () => `bottom[0] must be (1, ${2 * A}, H, W): background and object scores of ${A} anchors, got ${shapeString(cls)}`);
+        need(def, deltas.length === 4 && deltas[1] === 4 * A && deltas[2] === cls[2] && deltas[3] === cls[3], () => `bottom[1] must be (1, ${4 * A}, ${cls[2]}, ${cls[3]}): 4 deltas per anchor, got ${shapeString(deltas)}`);
+        need(def, sizeOf(info) >= 3, () => `bottom[2] must hold im_info (height, width, scale), got ${shapeString(info)}`);
+        return [[s.postNms, 5], [s.postNms, 1]].slice(0, def.top!.length);
+      },
+      forward([cls, deltas, info], [rois, scores]) {
+        const p = proposals(s, cls.data, deltas.data, cls.dims[2], cls.dims[3], info.data);
+        const n = p.scores.length;
+        if (n < s.postNms)
+          throw new LayerError(def, `only ${n} proposals survive NMS, fewer than post_nms_topN ${s.postNms}: py-faster-rcnn would give ${n} rows, and crema's shapes are fixed when the net loads (a smaller post_nms_topn, or a larger image)`);
+        for (let i = 0; i < n; i++) rois.data.set([0, ...p.boxes.subarray(4 * i, 4 * i + 4)], 5 * i);
+        scores?.data.set(p.scores);
+      },
+    };
+  },
+  onnx: (c) => fail(c, 'Proposal has no exact ONNX form (its greedy NMS and ordering are py-faster-rcnn\'s); crema runs it natively only'),
+};
+
+/** The Python layers crema builds in, by `module.layer`, and what it says when it uses one. */
+export const builtInPythonLayers = new Map<string, { type: LayerType; note: (def: LayerParameter) => string }>([
+  ['rpn.proposal_layer.ProposalLayer', {
+    type: proposalLayer,
+    note: (def) => `layer '${def.name}': the Python layer rpn.proposal_layer.ProposalLayer runs as crema's built-in Proposal (as OpenCV does), with py-faster-rcnn's TEST settings: pre_nms_topN 6000, post_nms_topN 300, NMS 0.7, min_size 16`,
+  }],
+]);

@@ -1,0 +1,120 @@
+// The plugin API: registerLayer, `--plugin FILE.js` (examples/plugins/mish.js, the README's worked example, runs
+// here natively and through ONNX Runtime), Python layers refused by module, and plugins that misbehave.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parsePrototxt } from '../src/caffe/prototxt.js';
+import { upgradeNet } from '../src/caffe/upgrade.js';
+import { registerLayer } from '../src/index.js';
+import { Net } from '../src/runtime/net.js';
+import { Tensor } from '../src/tensor.js';
+import { readNpy, writeNpy } from '../src/util/npy.js';
+import { runOnnx } from '../src/onnx/run.js';
+import { cli, errorOf } from './helpers/cli.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const example = path.join(root, 'examples/plugins/mish.js');
+const examplePrototxt = path.join(root, 'examples/plugins/mish.prototxt');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-plugins-'));
+const write = (name: string, text: string) => {
+  fs.writeFileSync(path.join(tmp, name), text);
+  return path.join(tmp, name);
+};
+const netOf = (text: string) => Net.fromNetParameter(upgradeNet(parsePrototxt(text, 'net.prototxt'), 'net.prototxt'), new Map(), [], { threads: 1 });
+const head = 'input: "data" input_shape { dim: 1 dim: 4 }';
+const mish = (x: number) => x * Math.tanh(Math.log1p(Math.exp(x)));
+
+describe('--plugin: the worked example of the README (examples/plugins/mish.js)', () => {
+  // A 1x1 convolution (its weights in the prototxt) then Mish in place: conv = w . x + b per pixel, then mish.
+  const input = new Tensor([1, 2, 3, 4], Float32Array.from({ length: 24 }, (_, i) => (i - 12) / 3));
+  const w = [1, -1, 0.5, 0.5, -2, 1], b = [0, 0.1, -0.2];
+  const expected = Array.from({ length: 36 }, (_, i) => {
+    const o = Math.floor(i / 12), p = i % 12;
+    return mish(w[o * 2] * input.data[p] + w[o * 2 + 1] * input.data[12 + p] + b[o]);
+  });
+
+  it('runs natively and through ONNX Runtime, as the formula says', async () => {
+    const net = await Net.load(examplePrototxt, undefined, { plugins: [example], threads: 1 });
+    const out = net.forward({ data: input }).conv;
+    Array.from(out.data).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
+    const onnxOut = await runOnnx(net.graph, { data: input });
+    Array.from(onnxOut.get('conv')!.data).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
+  });
+
+  it('crema run --plugin, natively and with --backend onnx', async () => {
+    const npy = path.join(tmp, 'input.npy');
+    writeNpy(npy, input);
+    for (const backend of ['native', 'onnx']) {
+      const dump = path.join(tmp, `dump-${backend}`);
+      const r = await cli('run', examplePrototxt, '--plugin', example, '--input', npy, '--backend', backend, '--dump', dump);
+      expect(r.code, r.stderr).toBe(0);
+      Array.from(readNpy(path.join(dump, 'conv.npy')).data).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
+    }
+  });
+
+  it('crema info --plugin shows the layer', async () => {
+    const r = await cli('info', examplePrototxt, '--plugin', example);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/│ mish\s+│ Mish\s+│ conv → conv\s+│ \[1, 3, 3, 4\]/);
+  });
+
+  it('a plugin that throws is one line naming the plugin file and the layer', async () => {
+    const bad = write('bad.prototxt', `${head} layer { name: "m" type: "Mish" bottom: "data" bottom: "data" top: "m" }`);
+    const r = await cli('info', bad, '--plugin', example);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`crema: layer 'm' (Mish): the plugin ${example} threw: Error: Mish takes one bottom and gives one top`);
+  });
+});
+
+describe('plugins that are not right', () => {
+  it('a file that cannot be imported, or exports no layer type', async () => {
+    const broken = write('broken.js', 'export default {;');
+    expect((await cli('info', examplePrototxt, '--plugin', broken)).stderr).toMatch(new RegExp(`^crema: --plugin ${broken}: cannot load it: `));
+    const empty = write('empty.js', 'export const x = 1;');
+    expect((await cli('info', examplePrototxt, '--plugin', empty)).stderr).toBe(`crema: --plugin ${empty}: exports no layer type (export default { type, create } or an array of them)`);
+    const noCreate = write('nocreate.js', "export default { type: 'Foo' };");
+    expect((await cli('info', examplePrototxt, '--plugin', noCreate)).stderr).toBe(
+      `crema: ${noCreate}: a layer type is an object { type: 'Name', create(def, weights) { return { reshape, forward } }, onnx? }`,
+    );
+  });
+
+  it('a plugin cannot replace a built-in layer type', () => {
+    expect(errorOf(() => registerLayer({ type: 'ReLU', create: () => ({ reshape: (s) => s, forward: () => undefined }) }))).toBe(
+      "registerLayer: 'ReLU' is a built-in layer type of crema; a plugin adds types crema lacks",
+    );
+  });
+
+  it('errors in reshape and forward name the layer; a wrong reshape result is refused', () => {
+    registerLayer({
+      type: 'TestThrowing',
+      create: (def) => ({
+        reshape: (s) => (def.name === 'shape' ? (7 as unknown as number[][]) : s),
+        forward: () => {
+          throw new RangeError('boom\nsecond line');
+        },
+      }),
+    });
+    expect(errorOf(() => netOf(`${head} layer { name: "shape" type: "TestThrowing" bottom: "data" top: "y" }`))).toBe(
+      "layer 'shape' (TestThrowing): the plugin given to registerLayer: reshape() must return one shape (an array of dims) per top",
+    );
+    const net = netOf(`${head} layer { name: "t" type: "TestThrowing" bottom: "data" top: "y" }`);
+    expect(errorOf(() => net.forward())).toBe("layer 't' (TestThrowing): the plugin given to registerLayer threw: RangeError: boom");
+  });
+});
+
+describe('Python layers', () => {
+  const python = `${head} layer { name: "prop" type: "Python" bottom: "data" top: "p" python_param { module: "my.layers" layer: "Thing" } }`;
+  it('a module crema does not build in is refused by name, saying how to register a replacement', () => {
+    expect(errorOf(() => netOf(python))).toBe(
+      "layer 'prop' (Python): crema cannot run Python layers; this one is my.layers.Thing (python_param module 'my.layers', layer 'Thing'). Register a replacement: a plugin module exporting { type: 'my.layers.Thing', create(def, weights) { … } }, given with --plugin FILE.js (or registerLayer from the library)",
+    );
+  });
+  it('a registered replacement runs in its place', () => {
+    registerLayer({ type: 'my.layers.Thing', create: () => ({ reshape: (s) => s, forward: ([x], [y]) => y.data.set(x.data.map((v) => v * 2)) }) });
+    const net = netOf(python);
+    expect(Array.from(net.forward({ data: Float32Array.of(1, 2, 3, 4) }).p.data)).toEqual([2, 4, 6, 8]);
+  });
+});
+
