@@ -22,6 +22,14 @@ function newest(p) {
   return fs.readdirSync(p).reduce((m, name) => Math.max(m, newest(path.join(p, name))), st.mtimeMs);
 }
 
+// `npx crema` in the checkout finds this link and runs the checkout's own CLI; without it npm installs the checkout
+// (named crema-caffe) into its npx cache first, and concurrent first calls race on that cache entry (ENOENT).
+const bin = path.join(root, 'node_modules', '.bin');
+if (fs.existsSync(path.join(root, 'node_modules')) && !fs.existsSync(path.join(bin, 'crema'))) {
+  fs.mkdirSync(bin, { recursive: true });
+  fs.symlinkSync(path.join('..', '..', 'bin', 'crema.js'), path.join(bin, 'crema'));
+}
+
 const built = fs.existsSync(stamp) ? fs.statSync(stamp).mtimeMs : 0;
 if (built > 0 && sources.every((s) => newest(path.join(root, s)) < built)) {
   console.log('crema: dist/ is up to date');
