@@ -4,6 +4,7 @@
 // entry (src/index.ts, the CLI) installs src/platform/node.ts; a browser entry installs its own.
 
 import type { ByteSource } from './caffe/wire.js';
+import type { OrtModule } from './onnx/ort.js';
 import type { Tensor } from './tensor.js';
 import { CremaError } from './util/errors.js';
 
@@ -70,6 +71,11 @@ export interface Platform {
   startKernelWorker(loop: string, init: KernelWorkerInit): KernelWorker;
   /** Starts a thread that serves one net (src/runtime/net-worker.ts's serveNet on the platform's messages). */
   startNetWorker(): NetWorker;
+  /**
+   * ONNX Runtime, loaded on first use (an optional peer: onnxruntime-node in Node, onnxruntime-web in a browser),
+   * or a one-line CremaError saying how to add it.
+   */
+  onnxRuntime(): Promise<OrtModule>;
   /** Caffe HDF5 weights (data/<layer>/<blob index>) from a file or its bytes, by layer name. */
   readHdf5Weights(source: string | Uint8Array, label: string): Promise<Map<string, Tensor[]>>;
 }

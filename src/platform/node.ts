@@ -11,6 +11,7 @@ import { fileSource, readFileBytes, withOpenFile } from '../util/files.js';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setPluginImporter } from '../layers/plugin.js';
+import { loadOrt } from '../onnx/ort.js';
 
 /** The package root: proto/ and dist/ sit there, two levels up from both src/platform and dist/platform. */
 const ROOT = new URL('../../', import.meta.url);
@@ -121,6 +122,7 @@ export const nodePlatform: Platform = {
   collectGarbage,
   startKernelWorker,
   startNetWorker,
+  onnxRuntime: loadOrt,
   async readHdf5Weights(source, label) {
     // h5wasm (an optional peer dependency) loads only when HDF5 weights come in: nothing else pays for it.
     const { readHdf5Weights } = await import('../caffe/hdf5.js').catch((err: unknown) => {
