@@ -175,15 +175,15 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(errors).toEqual([]);
 
       // Without onnxruntime-web where the engine is told to find it: a one-line error saying how to add it.
-      const missing = await page.evaluate(async () => {
+      const missing = await page.evaluate(async (onnxRuntime) => {
         const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
-        const engine = new crema.Engine(undefined, { onnxRuntime: new URL('no-ort/ort.mjs', location.href).href });
+        const engine = new crema.Engine(undefined, { onnxRuntime });
         const net = await crema.Net.load({ prototxt: 'input: "x" input_shape { dim: 1 dim: 2 } layer { name: "r" type: "ReLU" bottom: "x" top: "y" }' }, { engine });
         return net.run({ x: { dims: [1, 2], data: Float32Array.of(-1, 1) } }, { backend: 'onnx' }).then(
           () => 'ran',
           (err: Error) => `${err.name}: ${err.message}`,
         );
-      });
+      }, `${server.url}no-ort/ort.mjs`);
       expect(missing).toMatch(/^CremaError: ONNX Runtime Web did not load from http:\/\/127\.0\.0\.1:\d+\/no-ort\/ort\.mjs: .* \(the ONNX backend in a browser needs the optional peer dependency onnxruntime-web: npm install onnxruntime-web\)$/);
       expect(missing).not.toContain('\n');
     } finally {
