@@ -4,7 +4,6 @@
 // entry (src/index.ts, the CLI) installs src/platform/node.ts; a browser entry installs its own.
 
 import type { ByteSource } from './caffe/wire.js';
-import type { OrtModule } from './onnx/ort.js';
 import type { Tensor } from './tensor.js';
 import { CremaError } from './util/errors.js';
 
@@ -73,9 +72,10 @@ export interface Platform {
   startNetWorker(): NetWorker;
   /**
    * ONNX Runtime, loaded on first use (an optional peer: onnxruntime-node in Node, onnxruntime-web in a browser),
-   * or a one-line CremaError saying how to add it.
+   * or a one-line CremaError saying how to add it. Both have one API: src/onnx/ort.ts's OrtModule (not named here, so
+   * that the package's public types need neither installed).
    */
-  onnxRuntime(): Promise<OrtModule>;
+  onnxRuntime(): Promise<unknown>;
   /** Caffe HDF5 weights (data/<layer>/<blob index>) from a file or its bytes, by layer name. */
   readHdf5Weights(source: string | Uint8Array, label: string): Promise<Map<string, Tensor[]>>;
 }

@@ -73,17 +73,14 @@ describe('images and means from bytes', () => {
   });
 });
 
-/**
- * Every module src/core.ts reaches through static imports (dynamic imports are the platform's business; `import
- * type` is erased from the JavaScript, as the ORT module's type in src/platform.ts).
- */
+/** Every module src/core.ts reaches through static imports (dynamic imports are the platform's business). */
 function coreModules(): string[] {
   const seen = new Set<string>();
   const visit = (file: string): void => {
     if (seen.has(file)) return;
     seen.add(file);
     const code = fs.readFileSync(file, 'utf8');
-    for (const m of code.matchAll(/^(?:import|export)\s(?!type\s)[^;]*?from\s+'([^']+)'/gms)) {
+    for (const m of code.matchAll(/^(?:import|export)\s[^;]*?from\s+'([^']+)'/gms)) {
       const spec = m[1];
       if (spec.startsWith('.')) visit(path.resolve(path.dirname(file), spec.replace(/\.js$/, '.ts')));
       else seen.add(`package:${spec}`);

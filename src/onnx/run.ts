@@ -39,7 +39,7 @@ export class OnnxRunner {
     if (!Number.isInteger(threads) || threads < 0) throw new CremaError(`--threads must be a whole number, got ${threads}`);
     const conversion = convertGraph(graph, options);
     const renamed = sessionSafe(conversion.model);
-    const ort = await platform().onnxRuntime();
+    const ort = (await platform().onnxRuntime()) as OrtModule;
     const session = await ort.InferenceSession.create(encodeConversion(conversion), {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
