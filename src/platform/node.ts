@@ -11,7 +11,6 @@ import { fileSource, readFileBytes, withOpenFile } from '../util/files.js';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setPluginImporter } from '../layers/plugin.js';
-import { loadOrt } from '../onnx/ort.js';
 
 /** The package root: proto/ and dist/ sit there, two levels up from both src/platform and dist/platform. */
 const ROOT = new URL('../../', import.meta.url);
@@ -122,7 +121,8 @@ export const nodePlatform: Platform = {
   collectGarbage,
   startKernelWorker,
   startNetWorker,
-  onnxRuntime: loadOrt,
+  // Imported when asked: startup loads nothing of ONNX (test/startup.test.ts).
+  onnxRuntime: async () => (await import('../onnx/ort.js')).loadOrt(),
   async readHdf5Weights(source, label) {
     // h5wasm (an optional peer dependency) loads only when HDF5 weights come in: nothing else pays for it.
     const { readHdf5Weights } = await import('../caffe/hdf5.js').catch((err: unknown) => {
