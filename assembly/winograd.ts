@@ -95,8 +95,8 @@ function inputTransform(xp: usize, C: i32, Hp: i32, Wp: i32, tilesX: i32, j0: i3
     const stripBytes = <usize>(NR * kc) << 2;
     const base = V + ((<usize>k0 * nt + <usize>(c - k0) * NR) << 2);
     const plane = xp + <usize>c * Hp * rowBytes;
-    let ty = j0 / tilesX, tx = j0 - ty * tilesX;
     for (let j = 0; j < nt; ) {
+      const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX;
       const out = base + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
       if (j >= n) {
         for (let xi = 0; xi < 16; xi++) store<f32>(out + <usize>xi * xiBytes, 0);
@@ -107,56 +107,38 @@ function inputTransform(xp: usize, C: i32, Hp: i32, Wp: i32, tilesX: i32, j0: i3
       const four = (j & 3) == 0 && j + 4 <= n && tx + 4 <= tilesX;
       if (four) inputFour(src, rowBytes, out, xiBytes);
       else inputOne(src, rowBytes, out, xiBytes);
-      const step = four ? 4 : 1;
-      j += step;
-      tx += step;
-      if (tx >= tilesX) {
-        tx = 0;
-        ty++;
-      }
+      j += four ? 4 : 1;
     }
   }
 }
 
-/** B^T d B of four horizontally adjacent tiles (patch rows at src + r * rowBytes), stored one vector per xi. */
+/**
+ * B^T d B of four horizontally adjacent tiles (patch rows at src + r * rowBytes), stored one vector per xi.
+ * B^T first, on the patch rows as loaded (12 floats from the first tile's column 0: shuffles are linear), then
+ * each combined row is split into the tiles' columns and multiplied by B.
+ */
 @inline function inputFour(src: usize, rowBytes: usize, out: usize, xiBytes: usize): void {
-  // Per patch row r: columns c0..c3 of the four tiles (tile i's column c is x[2 i + c]), then u = d B.
-  let a = v128.load(src), b = v128.load(src, 16), e = v128.load(src, 32);
-  let c0 = v128.shuffle<f32>(a, b, 0, 2, 4, 6), c1 = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
-  let c2 = v128.shuffle<f32>(c0, e, 1, 2, 3, 4), c3 = v128.shuffle<f32>(c1, e, 1, 2, 3, 5);
-  const u00 = f32x4.sub(c0, c2), u01 = f32x4.add(c1, c2), u02 = f32x4.sub(c2, c1), u03 = f32x4.sub(c1, c3);
+  const a0 = v128.load(src), b0 = v128.load(src, 16), e0 = v128.load(src, 32);
   src += rowBytes;
-  a = v128.load(src); b = v128.load(src, 16); e = v128.load(src, 32);
-  c0 = v128.shuffle<f32>(a, b, 0, 2, 4, 6); c1 = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
-  c2 = v128.shuffle<f32>(c0, e, 1, 2, 3, 4); c3 = v128.shuffle<f32>(c1, e, 1, 2, 3, 5);
-  const u10 = f32x4.sub(c0, c2), u11 = f32x4.add(c1, c2), u12 = f32x4.sub(c2, c1), u13 = f32x4.sub(c1, c3);
+  const a1 = v128.load(src), b1 = v128.load(src, 16), e1 = v128.load(src, 32);
   src += rowBytes;
-  a = v128.load(src); b = v128.load(src, 16); e = v128.load(src, 32);
-  c0 = v128.shuffle<f32>(a, b, 0, 2, 4, 6); c1 = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
-  c2 = v128.shuffle<f32>(c0, e, 1, 2, 3, 4); c3 = v128.shuffle<f32>(c1, e, 1, 2, 3, 5);
-  const u20 = f32x4.sub(c0, c2), u21 = f32x4.add(c1, c2), u22 = f32x4.sub(c2, c1), u23 = f32x4.sub(c1, c3);
+  const a2 = v128.load(src), b2 = v128.load(src, 16), e2 = v128.load(src, 32);
   src += rowBytes;
-  a = v128.load(src); b = v128.load(src, 16); e = v128.load(src, 32);
-  c0 = v128.shuffle<f32>(a, b, 0, 2, 4, 6); c1 = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
-  c2 = v128.shuffle<f32>(c0, e, 1, 2, 3, 4); c3 = v128.shuffle<f32>(c1, e, 1, 2, 3, 5);
-  const u30 = f32x4.sub(c0, c2), u31 = f32x4.add(c1, c2), u32 = f32x4.sub(c2, c1), u33 = f32x4.sub(c1, c3);
-  // B^T u down the columns: V[r][c] at matrix 4 r + c.
-  v128.store(out, f32x4.sub(u00, u20));
-  v128.store(out + xiBytes, f32x4.sub(u01, u21));
-  v128.store(out + 2 * xiBytes, f32x4.sub(u02, u22));
-  v128.store(out + 3 * xiBytes, f32x4.sub(u03, u23));
-  v128.store(out + 4 * xiBytes, f32x4.add(u10, u20));
-  v128.store(out + 5 * xiBytes, f32x4.add(u11, u21));
-  v128.store(out + 6 * xiBytes, f32x4.add(u12, u22));
-  v128.store(out + 7 * xiBytes, f32x4.add(u13, u23));
-  v128.store(out + 8 * xiBytes, f32x4.sub(u20, u10));
-  v128.store(out + 9 * xiBytes, f32x4.sub(u21, u11));
-  v128.store(out + 10 * xiBytes, f32x4.sub(u22, u12));
-  v128.store(out + 11 * xiBytes, f32x4.sub(u23, u13));
-  v128.store(out + 12 * xiBytes, f32x4.sub(u10, u30));
-  v128.store(out + 13 * xiBytes, f32x4.sub(u11, u31));
-  v128.store(out + 14 * xiBytes, f32x4.sub(u12, u32));
-  v128.store(out + 15 * xiBytes, f32x4.sub(u13, u33));
+  const a3 = v128.load(src), b3 = v128.load(src, 16), e3 = v128.load(src, 32);
+  rowFour(f32x4.sub(a0, a2), f32x4.sub(b0, b2), f32x4.sub(e0, e2), out, xiBytes);
+  rowFour(f32x4.add(a1, a2), f32x4.add(b1, b2), f32x4.add(e1, e2), out + 4 * xiBytes, xiBytes);
+  rowFour(f32x4.sub(a2, a1), f32x4.sub(b2, b1), f32x4.sub(e2, e1), out + 8 * xiBytes, xiBytes);
+  rowFour(f32x4.sub(a1, a3), f32x4.sub(b1, b3), f32x4.sub(e1, e3), out + 12 * xiBytes, xiBytes);
+}
+
+/** One row of B^T d (12 floats a, b, e: tile i's column c is float 2 i + c) times B, four tiles as lanes. */
+@inline function rowFour(a: v128, b: v128, e: v128, out: usize, xiBytes: usize): void {
+  const c0 = v128.shuffle<f32>(a, b, 0, 2, 4, 6), c1 = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
+  const c2 = v128.shuffle<f32>(c0, e, 1, 2, 3, 4), c3 = v128.shuffle<f32>(c1, e, 1, 2, 3, 5);
+  v128.store(out, f32x4.sub(c0, c2));
+  v128.store(out + xiBytes, f32x4.add(c1, c2));
+  v128.store(out + 2 * xiBytes, f32x4.sub(c2, c1));
+  v128.store(out + 3 * xiBytes, f32x4.sub(c1, c3));
 }
 
 /** d B for one patch row held in a vector (lanes = columns): [d0 - d2, d1 + d2, d2 - d1, d1 - d3]. */
@@ -191,20 +173,14 @@ function outputTransform(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX:
   for (let o = 0; o < rows; o++) {
     const b: f32 = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0;
     const plane = y + <usize>o * outH * rowBytes;
-    let ty = j0 / tilesX, tx = j0 - ty * tilesX;
     for (let j = 0; j < n; ) {
+      const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX;
       const m = Mb + ((<usize>o * nt + j) << 2);
       const dst = plane + <usize>(2 * ty) * rowBytes + (<usize>(2 * tx) << 2);
       const four = (j & 3) == 0 && j + 4 <= n && tx + 4 <= tilesX && 2 * tx + 8 <= outW && 2 * ty + 2 <= outH;
       if (four) outputFour(m, xiBytes, dst, rowBytes, b, reluOn, slope);
       else outputOne(m, xiBytes, dst, rowBytes, min(2, outW - 2 * tx), min(2, outH - 2 * ty), b, reluOn, slope);
-      const step = four ? 4 : 1;
-      j += step;
-      tx += step;
-      if (tx >= tilesX) {
-        tx = 0;
-        ty++;
-      }
+      j += four ? 4 : 1;
     }
   }
 }

@@ -62,8 +62,8 @@ export function winogradWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry,
   // enough blocks (or blocks of output rows) for every thread to have a few chunks.
   const wanted = e.chunkCount(images * Math.ceil(tiles / NR) * Math.ceil(M / (4 * MR)));
   const fit = Math.max(NR, Math.floor(BLOCK_BYTES / (64 * (C + M)) / NR) * NR);
-  const nt = Math.min(fit, roundUp(Math.ceil(tiles / Math.max(1, Math.ceil(wanted / images))), NR));
-  const blocks = Math.ceil(tiles / nt);
+  const blocks = Math.ceil(tiles / Math.min(fit, roundUp(Math.ceil(tiles / Math.max(1, Math.ceil(wanted / images))), NR)));
+  const nt = roundUp(Math.ceil(tiles / blocks), NR); // blocks of even size: no block of a few tiles that reads all of U
   const rowBlocks = Math.max(1, Math.min(Math.ceil(wanted / (images * blocks)), Math.floor(M / (4 * MR))));
   const rowsPer = roundUp(Math.ceil(M / rowBlocks), MR);
   const xBytes = roundUp(x.length * 4, 64), yBytes = roundUp(y.length * 4, 64);
