@@ -1,3 +1,4 @@
+import { unary } from '../onnx/context.js';
 import { refuseInPlace } from './axes.js';
 import { unaryLayer } from './unary.js';
 
@@ -7,4 +8,4 @@ export const absValLayer = unaryLayer('AbsVal', (def) => {
   return (x, y) => {
     for (let i = 0; i < x.length; i++) y[i] = Math.abs(x[i]);
   };
-});
+}, unary('Abs'));

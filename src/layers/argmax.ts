@@ -1,6 +1,9 @@
+import type { Message } from '../caffe/types.js';
+import { int } from '../onnx/builder.js';
+import { type LayerContext, reshapeTo } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
-import { type Shape, type Tensor, shapeString } from '../tensor.js';
+import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
 import { countRange, hasParam } from './axes.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from './layer.js';
 
@@ -14,6 +17,7 @@ import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from '.
  */
 export const argmaxLayer: LayerType = {
   type: 'ArgMax',
+  onnx: argmaxToOnnx,
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, 1]);
     const p = paramsOf(def, 'argmax_param');
@@ -176,4 +180,42 @@ function adjustHeap(v: Float32Array, ix: Int32Array, hole: number, len: number, 
   }
   v[hole] = value;
   ix[hole] = index;
+}
+
+/**
+ * ArgMax through TopK. Caffe ranks equal values by the HIGHER index first, ONNX's TopK by the lower one: so
+ * TopK runs on the axis reversed, and its indices are mapped back (i -> size - 1 - i), which is exact on ties.
+ */
+function argmaxToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const def = layer.def;
+  const p = paramsOf(def, 'argmax_param');
+  const x = layer.bottomShapes[0];
+  const k = p.top_k as number, outMaxVal = p.out_max_val === true;
+  const hasAxis = (def.argmax_param as Message | undefined)?.axis !== undefined;
+  const axis = hasAxis ? canonicalAxis(def, p.axis as number, x.length) : 1;
+  const input = hasAxis ? c.bottom(0) : c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/items`, [x[0], -1])], [c.tmp('items')]);
+  const size = hasAxis ? x[axis] : sizeOf(x.slice(1));
+  const reversed = c.node('Slice', [
+    input,
+    c.b.int64s(`${layer.name}/rev_starts`, [-1]),
+    c.b.int64s(`${layer.name}/rev_ends`, [-size - 1]),
+    c.b.int64s(`${layer.name}/rev_axes`, [axis]),
+    c.b.int64s(`${layer.name}/rev_steps`, [-1]),
+  ], [c.tmp('reversed')]);
+  const values = c.tmp('values'), reversedIndex = c.tmp('reversed_index');
+  c.node('TopK', [reversed, c.b.int64s(`${layer.name}/k`, [k])], [values, reversedIndex], { axis: int(axis), largest: int(1), sorted: int(1) });
+  const top = layer.topShapes[0];
+  if (hasAxis && outMaxVal) {
+    c.node('Identity', [values], [c.top(0)]);
+    return;
+  }
+  const index = c.node('Sub', [c.b.int64s(`${layer.name}/last`, [size - 1]), reversedIndex], [c.tmp('index')]);
+  if (hasAxis) {
+    c.node('Cast', [index], [c.top(0)], { to: int(1) });
+    return;
+  }
+  const indexFloat = c.node('Cast', [index], [c.tmp('index_float')], { to: int(1) });
+  const both = outMaxVal ? c.node('Concat', [indexFloat, values], [c.tmp('index_value')], { axis: int(1) }) : indexFloat;
+  reshapeTo(c, both, top);
 }

@@ -1,3 +1,4 @@
+import { unary } from '../onnx/context.js';
 import { unaryLayer } from './unary.js';
 
 /** y = log(1 + e^x), computed as x + log(1 + e^-x) for x > 0 so that e^x never overflows (as Caffe does). */
@@ -6,4 +7,4 @@ export const bnllLayer = unaryLayer('BNLL', () => (x, y) => {
     const v = x[i];
     y[i] = v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v));
   }
-});
+}, unary('Softplus'));

@@ -1,3 +1,4 @@
+import { type LayerContext, fail } from '../onnx/context.js';
 import { unaryLayer } from './unary.js';
 import { need } from './layer.js';
 
@@ -14,4 +15,11 @@ export const clipLayer = unaryLayer('Clip', (def) => {
       y[i] = lo < below ? below : lo;
     }
   };
-});
+}, clipToOnnx);
+
+function clipToOnnx(c: LayerContext): void {
+  // min and max are `required` in caffe.proto: no defaults to fall back on.
+  const raw = c.layer.def.clip_param as { min?: number; max?: number } | undefined;
+  if (raw?.min === undefined || raw?.max === undefined) fail(c, 'clip_param needs both min and max');
+  c.node('Clip', [c.bottom(0), c.b.scalar(raw!.min!), c.b.scalar(raw!.max!)], [c.top(0)]);
+}

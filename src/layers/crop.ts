@@ -1,3 +1,4 @@
+import { type LayerContext } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
@@ -10,6 +11,7 @@ import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from '.
  */
 export const cropLayer: LayerType = {
   type: 'Crop',
+  onnx: cropToOnnx,
   create(def: LayerParameter): Layer {
     expectCounts(def, [2, 2], [1, 1]);
     const p = paramsOf(def, 'crop_param');
@@ -59,4 +61,20 @@ function cropCopy(src: Tensor, dst: Tensor, offsets: number[]): void {
       index[i] = 0;
     }
   }
+}
+
+function cropToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'crop_param');
+  const data = layer.bottomShapes[0], top = layer.topShapes[0];
+  const start = canonicalAxis(layer.def, p.axis as number, data.length);
+  const given = (p.offset as number[]) ?? [];
+  const axes = data.map((_, i) => i).filter((i) => i >= start);
+  const offsets = axes.map((i) => (given.length === 0 ? 0 : given.length === 1 ? given[0] : given[i - start]));
+  c.node('Slice', [
+    c.bottom(0),
+    c.b.int64s(`${layer.name}/starts`, offsets),
+    c.b.int64s(`${layer.name}/ends`, axes.map((a, j) => offsets[j] + top[a])),
+    c.b.int64s(`${layer.name}/axes`, axes),
+  ], [c.top(0)]);
 }

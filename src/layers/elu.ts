@@ -1,3 +1,5 @@
+import { unary } from '../onnx/context.js';
+import { float } from '../onnx/builder.js';
 import { paramsOf } from '../caffe/schema.js';
 import { unaryLayer } from './unary.js';
 
@@ -10,4 +12,4 @@ export const eluLayer = unaryLayer('ELU', (def) => {
       y[i] = v > 0 ? v : alpha * Math.expm1(v);
     }
   };
-});
+}, unary('Elu', (c) => ({ alpha: float(paramsOf(c.layer.def, 'elu_param').alpha as number) })));

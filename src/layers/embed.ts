@@ -1,3 +1,5 @@
+import { int } from '../onnx/builder.js';
+import { type LayerContext } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, sizeOf } from '../tensor.js';
@@ -10,6 +12,7 @@ import { type Layer, type LayerType, LayerError, expectCounts, expectWeight, nee
  */
 export const embedLayer: LayerType = {
   type: 'Embed',
+  onnx: embedToOnnx,
   create(def: LayerParameter, weights: Tensor[]): Layer {
     expectCounts(def, [1, 1], [1, 1]);
     const p = paramsOf(def, 'embed_param');
@@ -42,4 +45,16 @@ export const embedLayer: LayerType = {
 function addBias(out: Float32Array, bias: Float32Array): void {
   const n = bias.length;
   for (let at = 0; at < out.length; at += n) for (let j = 0; j < n; j++) out[at + j] += bias[j];
+}
+
+function embedToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'embed_param');
+  const numOutput = p.num_output as number, inputDim = p.input_dim as number;
+  const table = expectWeight(layer.def, layer.weights, 0, 'weights', [inputDim, numOutput]);
+  const indices = c.node('Cast', [c.bottom(0)], [c.tmp('indices')], { to: int(7) });
+  const rows = c.node('Gather', [c.b.floats(`${layer.name}/weights`, table.data, [inputDim, numOutput]), indices], [p.bias_term ? c.tmp('rows') : c.top(0)], { axis: int(0) });
+  if (!p.bias_term) return;
+  const bias = expectWeight(layer.def, layer.weights, 1, 'bias', [numOutput]);
+  c.node('Add', [rows, c.b.floats(`${layer.name}/bias`, bias.data, [numOutput])], [c.top(0)]);
 }

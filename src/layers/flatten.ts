@@ -1,3 +1,4 @@
+import { reshapeTo } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import type { Shape, Tensor } from '../tensor.js';
@@ -7,6 +8,7 @@ import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from '.
 /** Flatten: merges axes [axis, end_axis] into one (defaults 1 and -1: (N, C, H, W) -> (N, C*H*W)); data unchanged. */
 export const flattenLayer: LayerType = {
   type: 'Flatten',
+  onnx: (c) => reshapeTo(c, c.bottom(0), c.layer.topShapes[0]),
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, 1]);
     refuseInPlace(def);

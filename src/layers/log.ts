@@ -1,3 +1,4 @@
+import { type LayerContext, fail, withScalar } from '../onnx/context.js';
 import { paramsOf } from '../caffe/schema.js';
 import { need } from './layer.js';
 import { unaryLayer } from './unary.js';
@@ -12,4 +13,17 @@ export const logLayer = unaryLayer('Log', (def) => {
   return (x, y) => {
     for (let i = 0; i < x.length; i++) y[i] = Math.log(shift + scale * x[i]) * invLogBase;
   };
-});
+}, logToOnnx);
+
+function logToOnnx(c: LayerContext): void {
+  const p = paramsOf(c.layer.def, 'log_param');
+  const base = p.base as number, scale = p.scale as number, shift = p.shift as number;
+  if (base !== -1 && !(base > 0 && base !== 1)) fail(c, `base must be positive (not 1) or -1 (e), got ${base}`);
+  let v = withScalar(c, 'Add', withScalar(c, 'Mul', c.bottom(0), scale), shift);
+  if (base === -1) {
+    c.node('Log', [v], [c.top(0)]);
+    return;
+  }
+  v = c.node('Log', [v], [c.tmp('ln')]);
+  c.node('Mul', [v, c.b.scalar(Math.fround(1 / Math.log(base)))], [c.top(0)]);
+}

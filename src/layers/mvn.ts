@@ -1,3 +1,4 @@
+import { type LayerContext, reduce, withScalar } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
@@ -11,6 +12,7 @@ import { type Layer, type LayerType, expectCounts, need } from './layer.js';
  */
 export const mvnLayer: LayerType = {
   type: 'MVN',
+  onnx: mvnToOnnx,
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, 1]);
     const p = paramsOf(def, 'mvn_param');
@@ -50,4 +52,23 @@ function normalizeGroup(x: Float32Array, y: Float32Array, start: number, dim: nu
   if (!scaleVariance) return;
   const denom = Math.fround(Math.sqrt(sq / dim) + eps);
   for (let i = start; i < end; i++) y[i] /= denom;
+}
+
+function mvnToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'mvn_param');
+  const top = layer.topShapes[0];
+  // Caffe shapes MVN's top as (N, C, H, W), padding a shorter bottom with 1s.
+  const x = layer.bottomShapes[0].length === 4 ? c.bottom(0) : c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/nchw`, top)], [c.tmp('nchw')]);
+  const axes = p.across_channels ? [1, 2, 3] : [2, 3];
+  const mean = reduce(c, 'ReduceMean', x, axes, true, c.tmp('mean'));
+  if (!p.normalize_variance) {
+    c.node('Sub', [x, mean], [c.top(0)]);
+    return;
+  }
+  const centred = c.node('Sub', [x, mean], [c.tmp('centred')]);
+  const variance = reduce(c, 'ReduceMean', c.node('Mul', [centred, centred], [c.tmp('squared')]), axes, true, c.tmp('variance'));
+  // Caffe adds eps to the standard deviation, not to the variance.
+  const denominator = withScalar(c, 'Add', c.node('Sqrt', [variance], [c.tmp('std')]), p.eps as number);
+  c.node('Div', [centred, denominator], [c.top(0)]);
 }

@@ -1,3 +1,4 @@
+import { type LayerContext, fail, reduce } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import type { Shape, Tensor } from '../tensor.js';
@@ -13,6 +14,7 @@ const OPS: readonly string[] = ['SUM', 'ASUM', 'SUMSQ', 'MEAN'];
  */
 export const reductionLayer: LayerType = {
   type: 'Reduction',
+  onnx: reductionToOnnx,
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, 1]);
     const p = paramsOf(def, 'reduction_param');
@@ -44,4 +46,19 @@ function reduceRow(x: Float32Array, start: number, dim: number, op: ReductionOp)
   else if (op === 'SUMSQ') for (let i = start; i < end; i++) acc += x[i] * x[i];
   else for (let i = start; i < end; i++) acc += x[i];
   return acc;
+}
+
+function reductionToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'reduction_param');
+  const x = layer.bottomShapes[0];
+  const axis = canonicalAxis(layer.def, p.axis as number, x.length);
+  const ops: Record<string, string> = { SUM: 'ReduceSum', ASUM: 'ReduceL1', SUMSQ: 'ReduceSumSquare', MEAN: 'ReduceMean' };
+  const op = ops[p.operation as string];
+  if (!op) fail(c, `unknown operation ${p.operation}`);
+  // Caffe reduces every axis from `axis` on: flatten them into one, reduce it away.
+  const rows = c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/rows`, [...x.slice(0, axis), -1])], [c.tmp('rows')]);
+  const coeff = p.coeff as number;
+  const reduced = reduce(c, op, rows, [axis], false, coeff === 1 ? c.top(0) : c.tmp('reduced'));
+  if (coeff !== 1) c.node('Mul', [reduced, c.b.scalar(coeff)], [c.top(0)]);
 }

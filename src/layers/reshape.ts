@@ -1,3 +1,4 @@
+import { reshapeTo } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
@@ -10,6 +11,7 @@ import { type Layer, type LayerType, expectCounts, need } from './layer.js';
  */
 export const reshapeLayer: LayerType = {
   type: 'Reshape',
+  onnx: (c) => reshapeTo(c, c.bottom(0), c.layer.topShapes[0]),
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, 1]);
     refuseInPlace(def);

@@ -1,3 +1,6 @@
+import type { Message } from '../caffe/types.js';
+import { int } from '../onnx/builder.js';
+import { type LayerContext } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
@@ -10,6 +13,7 @@ import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from '.
  */
 export const sliceLayer: LayerType = {
   type: 'Slice',
+  onnx: sliceToOnnx,
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, Infinity]);
     const p = paramsOf(def, 'slice_param');
@@ -62,3 +66,17 @@ export const sliceLayer: LayerType = {
     };
   },
 };
+
+function sliceToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const raw = layer.def.slice_param as Message | undefined;
+  const p = paramsOf(layer.def, 'slice_param');
+  const x = layer.bottomShapes[0];
+  const axis = raw?.slice_dim !== undefined ? (p.slice_dim as number) : canonicalAxis(layer.def, p.axis as number, x.length);
+  const sizes = layer.topShapes.map((s) => s[axis]);
+  if (layer.tops.length === 1) {
+    c.alias(0, c.bottom(0));
+    return;
+  }
+  c.node('Split', [c.bottom(0), c.b.int64s(`${layer.name}/split`, sizes)], layer.tops.map((_, i) => c.top(i)), { axis: int(axis) });
+}

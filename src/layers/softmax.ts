@@ -1,3 +1,5 @@
+import { int } from '../onnx/builder.js';
+import { type LayerContext } from '../onnx/context.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape } from '../tensor.js';
 import { type LayerType, canonicalAxis, expectCounts } from './layer.js';
@@ -9,6 +11,7 @@ import { type LayerType, canonicalAxis, expectCounts } from './layer.js';
  */
 export const softmaxLayer: LayerType = {
   type: 'Softmax',
+  onnx: softmaxToOnnx,
   create(def) {
     const axisParam: number = paramsOf(def, 'softmax_param').axis;
     let axis = 1;
@@ -60,4 +63,10 @@ function softmaxBlock(x: Float32Array, y: Float32Array, off: number, channels: n
     const row = off + c * inner;
     for (let i = 0; i < inner; i++) y[row + i] *= acc[i];
   }
+}
+
+function softmaxToOnnx(c: LayerContext): void {
+  const p = paramsOf(c.layer.def, 'softmax_param');
+  const axis = canonicalAxis(c.layer.def, p.axis as number, c.layer.bottomShapes[0].length);
+  c.node('Softmax', [c.bottom(0)], [c.top(0)], { axis: int(axis) });
 }

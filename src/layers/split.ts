@@ -6,6 +6,7 @@ import { type Layer, type LayerType, expectCounts } from './layer.js';
 /** Split: gives its bottom to several tops (Caffe shares the data; we copy it, since tops are separate blobs). */
 export const splitLayer: LayerType = {
   type: 'Split',
+  onnx: (c) => c.layer.tops.forEach((_, i) => c.alias(i, c.bottom(0))),
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, Infinity]);
     refuseInPlace(def);

@@ -1,3 +1,4 @@
+import { type LayerContext, withScalar } from '../onnx/context.js';
 import { paramsOf } from '../caffe/schema.js';
 import { unaryLayer } from './unary.js';
 
@@ -10,4 +11,10 @@ export const swishLayer = unaryLayer('Swish', (def) => {
       y[i] = v / (1 + Math.exp(-beta * v));
     }
   };
-});
+}, swishToOnnx);
+
+function swishToOnnx(c: LayerContext): void {
+  const beta = paramsOf(c.layer.def, 'swish_param').beta as number;
+  const gate = c.node('Sigmoid', [withScalar(c, 'Mul', c.bottom(0), beta)], [c.tmp('gate')]);
+  c.node('Mul', [c.bottom(0), gate], [c.top(0)]);
+}

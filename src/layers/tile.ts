@@ -1,3 +1,4 @@
+import { type LayerContext } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import type { Shape, Tensor } from '../tensor.js';
@@ -7,6 +8,7 @@ import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from '.
 /** Tile: repeats the block of axes [axis, end) `tiles` times along `axis`. */
 export const tileLayer: LayerType = {
   type: 'Tile',
+  onnx: tileToOnnx,
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, 1]);
     const p = paramsOf(def, 'tile_param');
@@ -32,3 +34,12 @@ export const tileLayer: LayerType = {
     };
   },
 };
+
+function tileToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'tile_param');
+  const x = layer.bottomShapes[0];
+  const axis = canonicalAxis(layer.def, p.axis as number, x.length);
+  const repeats = x.map((_, i) => (i === axis ? (p.tiles as number) : 1));
+  c.node('Tile', [c.bottom(0), c.b.int64s(`${layer.name}/repeats`, repeats)], [c.top(0)]);
+}

@@ -1,4 +1,5 @@
 import type { LayerParameter } from '../caffe/types.js';
+import type { Converter } from '../onnx/context.js';
 import { type LayerType, expectCounts } from './layer.js';
 
 /**
@@ -9,11 +10,13 @@ export type UnaryKernel = (x: Float32Array, y: Float32Array) => void;
 
 /**
  * The layer type of an elementwise function of one bottom (Caffe's NeuronLayer): one bottom, one top of the
- * same shape, in place allowed. `makeKernel` reads the layer's parameters once and returns its loop.
+ * same shape, in place allowed. `makeKernel` reads the layer's parameters once and returns its loop; `onnx` is its
+ * ONNX export.
  */
-export function unaryLayer(type: string, makeKernel: (def: LayerParameter) => UnaryKernel): LayerType {
+export function unaryLayer(type: string, makeKernel: (def: LayerParameter) => UnaryKernel, onnx?: Converter): LayerType {
   return {
     type,
+    onnx,
     create(def) {
       const kernel = makeKernel(def);
       return {

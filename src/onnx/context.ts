@@ -1,6 +1,7 @@
 import type { GraphLayer } from '../graph/graph.js';
 import { LayerError } from '../layers/layer.js';
-import type { Attr, OnnxBuilder } from './builder.js';
+import { type Attr, type OnnxBuilder, int, ints } from './builder.js';
+import type { Shape } from '../tensor.js';
 
 export type LrnMode = 'native' | 'decomposed';
 
@@ -44,4 +45,17 @@ export function withScalar(c: LayerContext, op: 'Mul' | 'Add', x: string, value:
   const identity = op === 'Mul' ? 1 : 0;
   if (value === identity && !out) return x;
   return c.node(op, [x, c.b.scalar(value)], [out ?? c.tmp(op.toLowerCase())]);
+}
+
+/** Reshapes `value` to the static `shape` as top 0. */
+export function reshapeTo(c: LayerContext, value: string, shape: Shape): void {
+  c.node('Reshape', [value, c.b.int64s(`${c.layer.name}/shape`, shape)], [c.top(0)]);
+}
+
+/** A Reduce* node over `axes`: the axes are an attribute before opset 18 (ReduceSum: before 13), an input after. */
+export function reduce(c: LayerContext, op: string, x: string, axes: number[], keepdims: boolean, out: string): string {
+  const asInput = op === 'ReduceSum' ? c.opset >= 13 : c.opset >= 18;
+  return asInput
+    ? c.node(op, [x, c.b.int64s(`${c.layer.name}/axes`, axes)], [out], { keepdims: int(keepdims ? 1 : 0) })
+    : c.node(op, [x], [out], { axes: ints(axes), keepdims: int(keepdims ? 1 : 0) });
 }

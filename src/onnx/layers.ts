@@ -7,7 +7,7 @@ import { readConvSettings } from '../layers/convolution.js';
 import { findLayerType, knownLayerTypes } from '../layers/registry.js';
 import { aveDivisors, poolGeometry } from './geometry.js';
 
-import { type Converter, type LayerContext, fail, unary, withScalar } from './context.js';
+import { type Converter, type LayerContext, fail, reduce, reshapeTo, withScalar } from './context.js';
 export type { LrnMode } from './context.js';
 
 // ---- Vision layers ----
@@ -109,16 +109,7 @@ function innerProduct(c: LayerContext): void {
   if (!direct) reshapeTo(c, y, top);
 }
 
-/** Reshapes `value` to the static `shape` as top 0. */
-function reshapeTo(c: LayerContext, value: string, shape: Shape): void {
-  c.node('Reshape', [value, c.b.int64s(`${c.layer.name}/shape`, shape)], [c.top(0)]);
-}
 
-function softmax(c: LayerContext): void {
-  const p = paramsOf(c.layer.def, 'softmax_param');
-  const axis = canonicalAxis(c.layer.def, p.axis as number, c.layer.bottomShapes[0].length);
-  c.node('Softmax', [c.bottom(0)], [c.top(0)], { axis: int(axis) });
-}
 
 /**
  * Caffe writes an Eltwise top before reading every bottom, so in place the aliased bottom is read as the running
@@ -168,23 +159,6 @@ function concat(c: LayerContext): void {
   else c.node('Concat', layer.bottoms.map((_, i) => c.bottom(i)), [c.top(0)], { axis: int(axis) });
 }
 
-function slice(c: LayerContext): void {
-  const { layer } = c;
-  const raw = layer.def.slice_param as Message | undefined;
-  const p = paramsOf(layer.def, 'slice_param');
-  const x = layer.bottomShapes[0];
-  const axis = raw?.slice_dim !== undefined ? (p.slice_dim as number) : canonicalAxis(layer.def, p.axis as number, x.length);
-  const sizes = layer.topShapes.map((s) => s[axis]);
-  if (layer.tops.length === 1) {
-    c.alias(0, c.bottom(0));
-    return;
-  }
-  c.node('Split', [c.bottom(0), c.b.int64s(`${layer.name}/split`, sizes)], layer.tops.map((_, i) => c.top(i)), { axis: int(axis) });
-}
-
-const reshapeLayer: Converter = (c) => reshapeTo(c, c.bottom(0), c.layer.topShapes[0]);
-
-const identity: Converter = (c) => c.layer.tops.forEach((_, i) => c.alias(i, c.bottom(0)));
 
 function batchNorm(c: LayerContext): void {
   const { layer } = c;
@@ -272,195 +246,21 @@ function relu(c: LayerContext): void {
   else c.node('LeakyRelu', [c.bottom(0)], [c.top(0)], { alpha: float(slope) });
 }
 
-function power(c: LayerContext): void {
-  const p = paramsOf(c.layer.def, 'power_param');
-  const [pw, scale, shift] = [p.power as number, p.scale as number, p.shift as number];
-  // Caffe's order: scale, then shift, then the power.
-  let v = withScalar(c, 'Mul', c.bottom(0), scale);
-  v = withScalar(c, 'Add', v, shift);
-  if (pw === 1) {
-    if (v === c.bottom(0)) c.node('Identity', [v], [c.top(0)]);
-    else renameLast(c, v);
-    return;
-  }
-  c.node('Pow', [v, c.b.scalar(pw)], [c.top(0)]);
-}
 
-/** Gives the last node's output (a helper value) the top's name instead. */
-function renameLast(c: LayerContext, value: string): void {
-  const last = c.b.nodes[c.b.nodes.length - 1];
-  if (last.output[0] !== value) throw new Error('renameLast: value is not the last node output');
-  last.output[0] = c.top(0);
-}
 
-function expLayer(c: LayerContext): void {
-  const p = paramsOf(c.layer.def, 'exp_param');
-  const base = p.base as number, scale = p.scale as number, shift = p.shift as number;
-  if (base !== -1 && !(base > 0)) fail(c, `base must be positive or -1 (e), got ${base}`);
-  // y = base^(shift + scale x) = base^shift * exp(ln(base) * scale * x), as Caffe computes it.
-  const logBase = base === -1 ? 1 : Math.log(base);
-  const outer = shift === 0 ? 1 : base === -1 ? Math.exp(shift) : Math.pow(base, shift);
-  const inner = withScalar(c, 'Mul', c.bottom(0), Math.fround(logBase * scale));
-  if (outer === 1) {
-    c.node('Exp', [inner], [c.top(0)]);
-    return;
-  }
-  const e = c.node('Exp', [inner], [c.tmp('exp')]);
-  c.node('Mul', [e, c.b.scalar(outer)], [c.top(0)]);
-}
 
-function logLayer(c: LayerContext): void {
-  const p = paramsOf(c.layer.def, 'log_param');
-  const base = p.base as number, scale = p.scale as number, shift = p.shift as number;
-  if (base !== -1 && !(base > 0 && base !== 1)) fail(c, `base must be positive (not 1) or -1 (e), got ${base}`);
-  let v = withScalar(c, 'Add', withScalar(c, 'Mul', c.bottom(0), scale), shift);
-  if (base === -1) {
-    c.node('Log', [v], [c.top(0)]);
-    return;
-  }
-  v = c.node('Log', [v], [c.tmp('ln')]);
-  c.node('Mul', [v, c.b.scalar(Math.fround(1 / Math.log(base)))], [c.top(0)]);
-}
 
-function threshold(c: LayerContext): void {
-  const t = paramsOf(c.layer.def, 'threshold_param').threshold as number;
-  const above = c.node('Greater', [c.bottom(0), c.b.scalar(t)], [c.tmp('above')]);
-  c.node('Cast', [above], [c.top(0)], { to: int(1) });
-}
 
 // ---- The rest of the layers the native engine runs ----
 
-/** A Reduce* node over `axes`: the axes are an attribute before opset 18 (ReduceSum: before 13), an input after. */
-function reduce(c: LayerContext, op: string, x: string, axes: number[], keepdims: boolean, out: string): string {
-  const asInput = op === 'ReduceSum' ? c.opset >= 13 : c.opset >= 18;
-  return asInput
-    ? c.node(op, [x, c.b.int64s(`${c.layer.name}/axes`, axes)], [out], { keepdims: int(keepdims ? 1 : 0) })
-    : c.node(op, [x], [out], { axes: ints(axes), keepdims: int(keepdims ? 1 : 0) });
-}
 
-function clip(c: LayerContext): void {
-  // min and max are `required` in caffe.proto: no defaults to fall back on.
-  const raw = c.layer.def.clip_param as { min?: number; max?: number } | undefined;
-  if (raw?.min === undefined || raw?.max === undefined) fail(c, 'clip_param needs both min and max');
-  c.node('Clip', [c.bottom(0), c.b.scalar(raw!.min!), c.b.scalar(raw!.max!)], [c.top(0)]);
-}
 
-function swish(c: LayerContext): void {
-  const beta = paramsOf(c.layer.def, 'swish_param').beta as number;
-  const gate = c.node('Sigmoid', [withScalar(c, 'Mul', c.bottom(0), beta)], [c.tmp('gate')]);
-  c.node('Mul', [c.bottom(0), gate], [c.top(0)]);
-}
 
-function crop(c: LayerContext): void {
-  const { layer } = c;
-  const p = paramsOf(layer.def, 'crop_param');
-  const data = layer.bottomShapes[0], top = layer.topShapes[0];
-  const start = canonicalAxis(layer.def, p.axis as number, data.length);
-  const given = (p.offset as number[]) ?? [];
-  const axes = data.map((_, i) => i).filter((i) => i >= start);
-  const offsets = axes.map((i) => (given.length === 0 ? 0 : given.length === 1 ? given[0] : given[i - start]));
-  c.node('Slice', [
-    c.bottom(0),
-    c.b.int64s(`${layer.name}/starts`, offsets),
-    c.b.int64s(`${layer.name}/ends`, axes.map((a, j) => offsets[j] + top[a])),
-    c.b.int64s(`${layer.name}/axes`, axes),
-  ], [c.top(0)]);
-}
 
-function tile(c: LayerContext): void {
-  const { layer } = c;
-  const p = paramsOf(layer.def, 'tile_param');
-  const x = layer.bottomShapes[0];
-  const axis = canonicalAxis(layer.def, p.axis as number, x.length);
-  const repeats = x.map((_, i) => (i === axis ? (p.tiles as number) : 1));
-  c.node('Tile', [c.bottom(0), c.b.int64s(`${layer.name}/repeats`, repeats)], [c.top(0)]);
-}
 
-function reduction(c: LayerContext): void {
-  const { layer } = c;
-  const p = paramsOf(layer.def, 'reduction_param');
-  const x = layer.bottomShapes[0];
-  const axis = canonicalAxis(layer.def, p.axis as number, x.length);
-  const ops: Record<string, string> = { SUM: 'ReduceSum', ASUM: 'ReduceL1', SUMSQ: 'ReduceSumSquare', MEAN: 'ReduceMean' };
-  const op = ops[p.operation as string];
-  if (!op) fail(c, `unknown operation ${p.operation}`);
-  // Caffe reduces every axis from `axis` on: flatten them into one, reduce it away.
-  const rows = c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/rows`, [...x.slice(0, axis), -1])], [c.tmp('rows')]);
-  const coeff = p.coeff as number;
-  const reduced = reduce(c, op, rows, [axis], false, coeff === 1 ? c.top(0) : c.tmp('reduced'));
-  if (coeff !== 1) c.node('Mul', [reduced, c.b.scalar(coeff)], [c.top(0)]);
-}
 
-function mvn(c: LayerContext): void {
-  const { layer } = c;
-  const p = paramsOf(layer.def, 'mvn_param');
-  const top = layer.topShapes[0];
-  // Caffe shapes MVN's top as (N, C, H, W), padding a shorter bottom with 1s.
-  const x = layer.bottomShapes[0].length === 4 ? c.bottom(0) : c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/nchw`, top)], [c.tmp('nchw')]);
-  const axes = p.across_channels ? [1, 2, 3] : [2, 3];
-  const mean = reduce(c, 'ReduceMean', x, axes, true, c.tmp('mean'));
-  if (!p.normalize_variance) {
-    c.node('Sub', [x, mean], [c.top(0)]);
-    return;
-  }
-  const centred = c.node('Sub', [x, mean], [c.tmp('centred')]);
-  const variance = reduce(c, 'ReduceMean', c.node('Mul', [centred, centred], [c.tmp('squared')]), axes, true, c.tmp('variance'));
-  // Caffe adds eps to the standard deviation, not to the variance.
-  const denominator = withScalar(c, 'Add', c.node('Sqrt', [variance], [c.tmp('std')]), p.eps as number);
-  c.node('Div', [centred, denominator], [c.top(0)]);
-}
 
-function embed(c: LayerContext): void {
-  const { layer } = c;
-  const p = paramsOf(layer.def, 'embed_param');
-  const numOutput = p.num_output as number, inputDim = p.input_dim as number;
-  const table = expectWeight(layer.def, layer.weights, 0, 'weights', [inputDim, numOutput]);
-  const indices = c.node('Cast', [c.bottom(0)], [c.tmp('indices')], { to: int(7) });
-  const rows = c.node('Gather', [c.b.floats(`${layer.name}/weights`, table.data, [inputDim, numOutput]), indices], [p.bias_term ? c.tmp('rows') : c.top(0)], { axis: int(0) });
-  if (!p.bias_term) return;
-  const bias = expectWeight(layer.def, layer.weights, 1, 'bias', [numOutput]);
-  c.node('Add', [rows, c.b.floats(`${layer.name}/bias`, bias.data, [numOutput])], [c.top(0)]);
-}
 
-/**
- * ArgMax through TopK. Caffe ranks equal values by the HIGHER index first, ONNX's TopK by the lower one: so
- * TopK runs on the axis reversed, and its indices are mapped back (i -> size - 1 - i), which is exact on ties.
- */
-function argmax(c: LayerContext): void {
-  const { layer } = c;
-  const def = layer.def;
-  const p = paramsOf(def, 'argmax_param');
-  const x = layer.bottomShapes[0];
-  const k = p.top_k as number, outMaxVal = p.out_max_val === true;
-  const hasAxis = (def.argmax_param as Message | undefined)?.axis !== undefined;
-  const axis = hasAxis ? canonicalAxis(def, p.axis as number, x.length) : 1;
-  const input = hasAxis ? c.bottom(0) : c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/items`, [x[0], -1])], [c.tmp('items')]);
-  const size = hasAxis ? x[axis] : sizeOf(x.slice(1));
-  const reversed = c.node('Slice', [
-    input,
-    c.b.int64s(`${layer.name}/rev_starts`, [-1]),
-    c.b.int64s(`${layer.name}/rev_ends`, [-size - 1]),
-    c.b.int64s(`${layer.name}/rev_axes`, [axis]),
-    c.b.int64s(`${layer.name}/rev_steps`, [-1]),
-  ], [c.tmp('reversed')]);
-  const values = c.tmp('values'), reversedIndex = c.tmp('reversed_index');
-  c.node('TopK', [reversed, c.b.int64s(`${layer.name}/k`, [k])], [values, reversedIndex], { axis: int(axis), largest: int(1), sorted: int(1) });
-  const top = layer.topShapes[0];
-  if (hasAxis && outMaxVal) {
-    c.node('Identity', [values], [c.top(0)]);
-    return;
-  }
-  const index = c.node('Sub', [c.b.int64s(`${layer.name}/last`, [size - 1]), reversedIndex], [c.tmp('index')]);
-  if (hasAxis) {
-    c.node('Cast', [index], [c.top(0)], { to: int(1) });
-    return;
-  }
-  const indexFloat = c.node('Cast', [index], [c.tmp('index_float')], { to: int(1) });
-  const both = outMaxVal ? c.node('Concat', [indexFloat, values], [c.tmp('index_value')], { axis: int(1) }) : indexFloat;
-  reshapeTo(c, both, top);
-}
-
-const noTops: Converter = () => {};
 
 /**
  * The ONNX forms of the built-in layer types whose converters have not yet moved into their layer files.
@@ -468,39 +268,16 @@ const noTops: Converter = () => {};
  * put their export there, next to their shape and forward.
  */
 export const converters: Record<string, Converter> = {
-  AbsVal: unary('Abs'),
-  ArgMax: argmax,
   BatchNorm: batchNorm,
   Bias: (c) => scaleOrBias(c, false),
-  BNLL: unary('Softplus'),
-  Clip: clip,
   Concat: concat,
   Convolution: (c) => convolution(c, false),
-  Crop: crop,
   Deconvolution: (c) => convolution(c, true),
   Eltwise: eltwise,
-  Embed: embed,
-  ELU: unary('Elu', (c) => ({ alpha: float(paramsOf(c.layer.def, 'elu_param').alpha as number) })),
-  Exp: expLayer,
-  Flatten: reshapeLayer,
   InnerProduct: innerProduct,
-  Log: logLayer,
-  MVN: mvn,
   Pooling: pooling,
-  Power: power,
-  Reduction: reduction,
   ReLU: relu,
-  Reshape: reshapeLayer,
   Scale: (c) => scaleOrBias(c, true),
-  Sigmoid: unary('Sigmoid'),
-  Silence: noTops,
-  Slice: slice,
-  Softmax: softmax,
-  Split: identity,
-  Swish: swish,
-  TanH: unary('Tanh'),
-  Threshold: threshold,
-  Tile: tile,
 };
 
 /** The converter of a layer type: its own (LayerType.onnx), else the table's. */
