@@ -1,5 +1,5 @@
 import '../platform/node.js';
-import yargs, { type CommandModule } from 'yargs';
+import yargs, { type Argv, type CommandModule } from 'yargs';
 import { CremaError } from '../util/errors.js';
 import { commands } from './commands/index.js';
 
@@ -26,8 +26,13 @@ export async function main(argv: string[]): Promise<number> {
     .fail((msg, err) => {
       throw err ?? new UsageError(oneLine(msg));
     });
-  for (const c of commands) cli = cli.command(c as unknown as CommandModule);
   try {
+    // Only the command named is imported (its options and handler); the others are listed for --help.
+    for (const c of commands) {
+      const named = c.command.split(' ')[0] === argv[0];
+      const module = named ? await c.load() : { builder: (y: Argv) => y, handler: () => {} };
+      cli = cli.command({ command: c.command, describe: c.describe, ...module } as unknown as CommandModule);
+    }
     await cli.parseAsync();
     return exitState.code;
   } catch (err) {

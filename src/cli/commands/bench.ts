@@ -17,8 +17,6 @@ interface BenchArgs extends NetArgs {
 }
 
 export const benchCommand = {
-  command: 'bench <net> [weights]',
-  describe: 'Time a model\'s forward pass, layer by layer (like `caffe time`), natively and/or in ONNX Runtime',
   builder: (y: Argv) =>
     netArgs(y)
       .option('backend', { choices: ['native', 'onnx', 'both'], default: 'native', describe: 'which engine to time (both: side by side, interleaved)' })

@@ -22,8 +22,6 @@ interface ClassifyArgs extends NetArgs, ImageArgs {
 }
 
 export const classifyCommand = {
-  command: 'classify <net> <weights> <images..>',
-  describe: 'Classify images (files or directories): each image\'s top classes with probabilities',
   builder: (y: Argv) =>
     imageArgs(threadsArg(netArgs(y)))
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })

@@ -19,8 +19,6 @@ interface ConvertArgs extends NetArgs {
 }
 
 export const convertCommand = {
-  command: 'convert <net> [weights]',
-  describe: 'Convert a Caffe model to ONNX, with Caffe\'s exact semantics (runs in ONNX Runtime)',
   builder: (y: Argv) =>
     netArgs(y)
       .option('output', { alias: 'o', type: 'string', describe: 'the .onnx file to write (replaced only when the conversion succeeds; - for stdout)' })

@@ -25,8 +25,6 @@ interface DetectArgs extends NetArgs, ImageArgs {
 }
 
 export const detectCommand = {
-  command: 'detect <net> <weights> <images..>',
-  describe: 'Detect objects with an SSD-style net (ending in DetectionOutput): boxes in image pixels, optionally drawn',
   builder: (y: Argv) =>
     imageArgs(threadsArg(netArgs(y)))
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })

@@ -15,8 +15,6 @@ interface DrawArgs {
 }
 
 export const drawCommand = {
-  command: 'draw <net>',
-  describe: 'Draw a net\'s layer graph as Caffe\'s draw_net.py does: .dot (Graphviz), .svg or .png',
   builder: (y: Argv) =>
     y
       .positional('net', { type: 'string', demandOption: true, describe: 'the net: .prototxt (V0, V1 or V2)' })

@@ -1,36 +1,33 @@
 import type { Argv } from 'yargs';
-import { benchCommand } from './bench.js';
-import { classifyCommand } from './classify.js';
-import { convertCommand } from './convert.js';
-import { detectCommand } from './detect.js';
-import { drawCommand } from './draw.js';
-import { infoCommand } from './info.js';
-import { runCommand } from './run.js';
-import { showCommand } from './show.js';
-import { uiCommand } from './ui.js';
-import { upgradeCommand } from './upgrade.js';
-import { verifyCommand } from './verify.js';
 
-/** A command: yargs' CommandModule, with the handler typed by each command for its own arguments. */
-export interface CremaCommand {
-  command: string;
-  describe: string;
+/** What a command module exports: its options (yargs' builder) and what it does. */
+export interface CommandModule {
   builder: (y: Argv) => Argv<unknown>;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   handler: (args: any) => void | Promise<void>;
 }
 
+/**
+ * A command as `crema --help` lists it. Its module (options and handler) is imported only when the command is
+ * named: `crema --help` and `crema info` never load what `run`, `verify` or `draw` need (startup time).
+ */
+export interface CremaCommand {
+  command: string;
+  describe: string;
+  load: () => Promise<CommandModule>;
+}
+
 // One line per command.
 export const commands: CremaCommand[] = [
-  benchCommand,
-  classifyCommand,
-  convertCommand,
-  detectCommand,
-  drawCommand,
-  infoCommand,
-  runCommand,
-  showCommand,
-  uiCommand,
-  upgradeCommand,
-  verifyCommand,
+  { command: 'bench <net> [weights]', describe: 'Time a model\'s forward pass, layer by layer (like `caffe time`), natively and/or in ONNX Runtime', load: async () => (await import('./bench.js')).benchCommand },
+  { command: 'classify <net> <weights> <images..>', describe: 'Classify images (files or directories): each image\'s top classes with probabilities', load: async () => (await import('./classify.js')).classifyCommand },
+  { command: 'convert <net> [weights]', describe: 'Convert a Caffe model to ONNX, with Caffe\'s exact semantics (runs in ONNX Runtime)', load: async () => (await import('./convert.js')).convertCommand },
+  { command: 'detect <net> <weights> <images..>', describe: 'Detect objects with an SSD-style net (ending in DetectionOutput): boxes in image pixels, optionally drawn', load: async () => (await import('./detect.js')).detectCommand },
+  { command: 'draw <net>', describe: 'Draw a net\'s layer graph as Caffe\'s draw_net.py does: .dot (Graphviz), .svg or .png', load: async () => (await import('./draw.js')).drawCommand },
+  { command: 'info <net> [weights]', describe: 'Show a net\'s layers, blob shapes, parameter counts and multiply-adds', load: async () => (await import('./info.js')).infoCommand },
+  { command: 'run <net> [weights]', describe: 'Run a Caffe model: print its outputs (top classes for a classifier) and dump blobs as .npy', load: async () => (await import('./run.js')).runCommand },
+  { command: 'show <net> <weights>', describe: 'Picture blobs (channels tiled in a grid) and layers\' filters as PNGs, as pycaffe\'s vis_square', load: async () => (await import('./show.js')).showCommand },
+  { command: 'ui', describe: 'Serve the web page (look inside a model, in the browser) on 127.0.0.1', load: async () => (await import('./ui.js')).uiCommand },
+  { command: 'upgrade <in> <out>', describe: 'Rewrite a V0/V1 .prototxt or .caffemodel in the current (V2) format, as Caffe\'s upgrade_net_proto_* tools do', load: async () => (await import('./upgrade.js')).upgradeCommand },
+  { command: 'verify <net> [weights]', describe: 'Run the native engine and ONNX Runtime on the same input and compare every blob (and with a reference dump)', load: async () => (await import('./verify.js')).verifyCommand },
 ];

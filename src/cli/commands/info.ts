@@ -10,8 +10,6 @@ interface InfoArgs extends NetArgs {
 }
 
 export const infoCommand = {
-  command: 'info <net> [weights]',
-  describe: 'Show a net\'s layers, blob shapes, parameter counts and multiply-adds',
   builder: (y: Argv) =>
     netArgs(y)
       .option('json', { type: 'boolean', default: false, describe: 'print {"blobs": {...}, "layers": [...]} as JSON' })

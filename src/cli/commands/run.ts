@@ -24,8 +24,6 @@ interface RunArgs extends NetArgs, ImageArgs {
 }
 
 export const runCommand = {
-  command: 'run <net> [weights]',
-  describe: 'Run a Caffe model: print its outputs (top classes for a classifier) and dump blobs as .npy',
   builder: (y: Argv) =>
     imageArgs(threadsArg(netArgs(y)))
       .option('input', { type: 'string', array: true, default: [], describe: 'input data, [NAME=]FILE (.npy, or an image: .jpg .png .webp, preprocessed as pycaffe does; repeatable)' })

@@ -21,8 +21,6 @@ interface ShowArgs extends NetArgs, ImageArgs {
 }
 
 export const showCommand = {
-  command: 'show <net> <weights>',
-  describe: 'Picture blobs (channels tiled in a grid) and layers\' filters as PNGs, as pycaffe\'s vis_square',
   builder: (y: Argv) =>
     imageArgs(netArgs(y))
       .option('input', { type: 'string', array: true, describe: 'input data: [NAME=]FILE, an image (preprocessed as pycaffe does) or a .npy' })

@@ -6,8 +6,6 @@ interface UiArgs {
 }
 
 export const uiCommand = {
-  command: 'ui',
-  describe: 'Serve the web page (look inside a model, in the browser) on 127.0.0.1',
   builder: (y: Argv) =>
     y
       .option('port', { type: 'number', default: 8080, describe: 'the port (0: any free one)' })

@@ -14,8 +14,6 @@ interface UpgradeArgs {
 }
 
 export const upgradeCommand = {
-  command: 'upgrade <in> <out>',
-  describe: 'Rewrite a V0/V1 .prototxt or .caffemodel in the current (V2) format, as Caffe\'s upgrade_net_proto_* tools do',
   builder: (y: Argv) =>
     y
       .positional('in', { type: 'string', demandOption: true, describe: 'a .prototxt or .caffemodel of any version' })

@@ -26,8 +26,6 @@ const PAIR_TITLES: Record<PairName, string> = {
 };
 
 export const verifyCommand = {
-  command: 'verify <net> [weights]',
-  describe: 'Run the native engine and ONNX Runtime on the same input and compare every blob (and with a reference dump)',
   builder: (y: Argv) =>
     threadsArg(netArgs(y))
       .option('input', { type: 'string', array: true, default: [], describe: 'input data, [NAME=]FILE.npy (default: the reference\'s own input, else seeded random)' })
