@@ -35,7 +35,7 @@ export class OnnxRunner {
 
   static async create(graph: Graph, options: RunOnnxOptions = {}): Promise<OnnxRunner> {
     const threads = options.threads ?? 0;
-    if (!Number.isInteger(threads) || threads < 0) throw new CremaError(`--threads must be a whole number, got ${threads}`);
+    if (!Number.isInteger(threads) || threads < 0) throw new CremaError(`options.threads must be a whole number, got ${threads}`);
     const conversion = convertGraph(graph, options);
     const renamed = sessionSafe(conversion.model);
     const ort = await loadOrt();

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
+import { example } from '../examples.js';
 import { readNetPrototxt } from '../../caffe/load.js';
 import { selectLayers } from '../../caffe/phase.js';
 import { netToDot } from '../../graph/dot.js';
@@ -22,8 +23,8 @@ export const drawCommand = {
       .option('rankdir', { choices: ['LR', 'TB', 'BT', 'RL'], default: 'LR', describe: 'direction of the graph (draw_net.py\'s default: LR)' })
       .option('phase', { choices: ['ALL', 'TRAIN', 'TEST'], default: 'ALL', describe: 'draw only this phase\'s layers (default: every layer)' })
       .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields crema does not know (a fork\'s), with a warning' })
-      .example('$0 draw models/cifar10_full/deploy.prototxt -o cifar10_full.svg', 'the layer graph as SVG')
-      .example('$0 draw models/zoo/alexnet_train_val.prototxt -o alexnet.dot --phase TRAIN --rankdir TB', 'the training net as Graphviz DOT'),
+      .example(example('$0 draw models/cifar10_full/deploy.prototxt -o cifar10_full.svg'), 'the layer graph as SVG')
+      .example(example('$0 draw models/zoo/alexnet_train_val.prototxt -o alexnet.dot --phase TRAIN --rankdir TB'), 'the training net as Graphviz DOT'),
   handler: async (args: DrawArgs) => {
     const ext = path.extname(args.output).toLowerCase();
     if (!['.dot', '.gv', '.svg', '.png'].includes(ext)) throw new CremaError(`-o ${args.output}: crema draws .svg, .png or .dot (got '${ext || 'no extension'}')`);
