@@ -12,9 +12,10 @@
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
 import { depthwiseChunk } from './depthwise';
-import { madd } from './simd';
+import { madd, relu } from './simd';
 import { poolChunk } from './pooling';
 import { gemvRows, packRowsAsB } from './rowmajor';
+import { winogradChunk, winogradPadChunk } from './winograd';
 
 const MR: i32 = 4;
 const NR: i32 = 8;
@@ -95,13 +96,6 @@ function microTile(
   if (!full) {
     for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) store<f32>(c + <usize>i * ldcBytes + <usize>j * 4, load<f32>(tmp + i * 32 + j * 4));
   }
-}
-
-/** y = y > 0 ? y : y * slope, lanewise (Caffe's ReLU with negative_slope). */
-@inline
-function relu(v: v128, slope: f32): v128 {
-  const scaled = f32x4.mul(v, f32x4.splat(slope));
-  return v128.bitselect(v, scaled, f32x4.gt(v, f32x4.splat(0)));
 }
 
 /**
@@ -307,6 +301,8 @@ const KIND_DEPTHWISE: i32 = 6;
 const KIND_POOL: i32 = 7;
 const KIND_GEMV_ROWS: i32 = 8;
 const KIND_IP_ROWS: i32 = 9;
+const KIND_WINOGRAD_PAD: i32 = 10;
+const KIND_WINOGRAD: i32 = 11;
 
 @inline function word(p: usize, i: i32): i32 {
   return load<i32>(p + (<usize>i << 2));
@@ -327,6 +323,8 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   else if (kind == KIND_POOL) poolChunk(p, chunk, scratch);
   else if (kind == KIND_GEMV_ROWS) gemvRowsChunk(p, chunk);
   else if (kind == KIND_IP_ROWS) ipRowsChunk(p, chunk, scratch);
+  else if (kind == KIND_WINOGRAD_PAD) winogradPadChunk(p, chunk);
+  else if (kind == KIND_WINOGRAD) winogradChunk(p, chunk, scratch);
 }
 
 // Convolutions with large weights and few output positions (AlexNet's conv3..5) are split by rows, so that each

@@ -11,3 +11,10 @@ export function madd(acc: v128, a: v128, b: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
   return f32x4.add(acc, f32x4.mul(a, b));
 }
+
+/** y = y > 0 ? y : y * slope, lanewise (Caffe's ReLU with negative_slope; NaN stays NaN). */
+@inline
+export function relu(v: v128, slope: f32): v128 {
+  const scaled = f32x4.mul(v, f32x4.splat(slope));
+  return v128.bitselect(v, scaled, f32x4.gt(v, f32x4.splat(0)));
+}

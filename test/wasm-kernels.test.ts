@@ -84,6 +84,30 @@ for (const threads of [1, 2]) {
       }
     });
 
+    it('Winograd F(2x2, 3x3): random 3x3 stride-1 shapes (odd sizes, pads 0-3, groups, batches, C over 256, ReLU) vs TypeScript and im2col', () => {
+      const random = rng(41 + threads);
+      for (let t = 0; t < 24; t++) {
+        const group = t % 5 === 3 ? 2 : 1;
+        const cinG = t % 7 === 0 ? randomInt(random, 257, 300) : randomInt(random, 16, 70);
+        const coutG = randomInt(random, 16, 75), pad = randomInt(random, 0, 3), N = randomInt(random, 1, 3);
+        const H = randomInt(random, Math.max(1, 3 - 2 * pad), t % 6 === 0 ? 40 : 15), W = randomInt(random, Math.max(1, 3 - 2 * pad), t % 6 === 0 ? 37 : 17);
+        const x = new Tensor([N, cinG * group, H, W], randomArray(N * cinG * group * H * W, random));
+        const w = new Tensor([coutG * group, cinG, 3, 3], randomArray(coutG * group * cinG * 9, random));
+        const b = new Tensor([coutG * group], randomArray(coutG * group, random));
+        const bias = t % 4 !== 2;
+        const def = layerDef('Convolution', { convolution_param: { num_output: coutG * group, group, kernel_size: [3], pad: [pad], bias_term: bias } });
+        const relu = t % 3 === 1 ? 0 : t % 3 === 2 ? 0.2 : undefined;
+        const label = `case ${t}: N ${N} group ${group} cin/g ${cinG} cout/g ${coutG} pad ${pad} ${H}x${W} relu ${relu}`;
+        const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+        expect([...got.dims], label).toEqual([...want.dims]);
+        expect(relDiff(got.data, want.data), label).toBeLessThan(1e-5);
+        process.env.CREMA_WINOGRAD = '0';
+        const [im2col] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+        delete process.env.CREMA_WINOGRAD;
+        expect(relDiff(got.data, im2col.data), label).toBeLessThan(1e-5);
+      }
+    });
+
     it('depthwise Convolution (one input channel per group): strides 1-3, pad, dilation, multipliers, batches, ReLU', () => {
       const random = rng(17 + threads);
       for (let t = 0; t < 40; t++) {

@@ -5,6 +5,8 @@ import { type ConvGeometry, depthwisePlane, im2col } from '../kernels/im2col.js'
 import { type PackedConv, convolveWasm, packConvWeights } from '../kernels/packed.js';
 import { type PackedDepthwise, depthwiseWasm, packDepthwiseWeights } from '../kernels/depthwise.js';
 import { wasmEngine } from '../kernels/wasm.js';
+import { packWinogradWeights, winogradFits, winogradWasm } from '../kernels/winograd.js';
+import { platform } from '../platform.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
 
@@ -132,6 +134,7 @@ export const convolutionLayer: LayerType = {
     // Weights packed in wasm memory, made on the first forward that uses the wasm kernels (freed with the layer).
     let packed: PackedConv | undefined;
     let packedDepthwise: PackedDepthwise | undefined;
+    let packedWinograd: PackedConv | undefined;
     const layer: FusableLayer = {
       fuseRelu(negativeSlope) {
         reluSlope = negativeSlope;
@@ -147,7 +150,7 @@ export const convolutionLayer: LayerType = {
         const outW = Math.floor((b.width + 2 * pw - extentW) / sw) + 1;
         const before = w;
         ({ w, bias } = convWeights(def, s, weights, [s.numOutput, b.channels / s.group, kh, kw]));
-        if (w !== before) packed = packedDepthwise = undefined;
+        if (w !== before) packed = packedDepthwise = packedWinograd = undefined;
         geometry = { channels: b.channels / s.group, height: b.height, width: b.width, kernelH: kh, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH, outW };
         const top = [...bottoms[0].slice(0, b.channelAxis), s.numOutput, outH, outW];
         return bottoms.map(() => top);
@@ -159,6 +162,11 @@ export const convolutionLayer: LayerType = {
         if (engine && g.channels === 1) {
           packedDepthwise ??= packDepthwiseWeights(engine, layer, w, bias);
           for (let i = 0; i < bottoms.length; i++) depthwiseWasm(engine, packedDepthwise, g, s.group, s.numOutput, num, bottoms[i].data, tops[i].data, reluSlope);
+          return;
+        }
+        if (engine && winogradFits(g, s.numOutput / s.group, platform().env('CREMA_WINOGRAD') !== '0')) {
+          packedWinograd ??= packWinogradWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, g.channels);
+          for (let i = 0; i < bottoms.length; i++) winogradWasm(engine, packedWinograd, g, s.group, num, bottoms[i].data, tops[i].data, reluSlope);
           return;
         }
         if (engine) {
