@@ -12,6 +12,7 @@ export interface GraphLayer {
   name: string;
   type: string;
   def: LayerParameter;
+  /** @internal The layer's implementation. */
   impl: Layer;
   bottoms: string[];
   tops: string[];

@@ -9,7 +9,7 @@ import { CremaError } from '../../util/errors.js';
 import { makeOutputDir, writeOutput } from '../../util/files.js';
 import { readInputs } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
-import { loadOptionsFrom, type NetArgs, netArgs } from '../shared.js';
+import { loadOptionsFrom, type NetArgs, netArgs, printNotes } from '../shared.js';
 
 interface ShowArgs extends NetArgs, ImageArgs {
   weights: string;
@@ -37,6 +37,7 @@ export const showCommand = {
     if (!blobs.length && !layers.length) throw new CremaError('name what to show: --blobs conv1,norm1 and/or --params conv1');
     if (args.scale !== undefined && !(Number.isInteger(args.scale) && args.scale >= 1 && args.scale <= 64)) throw new CremaError(`--scale ${args.scale}: expected a whole number from 1 to 64`);
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    printNotes(net, args);
     const pictures: [string, Picture][] = layers.map((l) => [`${l}-filters.png`, filterPicture(net, l, args)]);
     if (blobs.length) {
       for (const b of blobs) if (!net.shapes.has(b)) throw new CremaError(`--blobs: no blob named '${b}' (blobs: ${[...net.shapes.keys()].join(', ')})`);
