@@ -255,6 +255,10 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await page.keyboard.press('Enter');
       expect(await page.$eval('#lrn-title', (e) => e.textContent)).toBe('LRN norm: ACROSS_CHANNELS');
       expect(await page.$eval('#lrn-formula', (e) => e.textContent)).toContain('over the n = 5 channels c′ around c  (α/n = 0.0001/5 = 0.00002000, k = 2, β = 0.75)');
+      // The graph by keyboard: a blob's node takes the focus, Enter opens it.
+      await page.focus('#graph g.node[data-id="blob:norm"]');
+      await page.keyboard.press('Enter');
+      expect(await page.$eval('#blob-title', (e) => e.textContent)).toBe('Blob norm');
 
       // HDF5 weights are read in Node only: the page says so in one line.
       await (await page.$('#prototxt'))!.uploadFile(model('cifar10_full', 'deploy.prototxt'));
