@@ -256,7 +256,9 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(await page.$eval('#lrn-title', (e) => e.textContent)).toBe('LRN norm: ACROSS_CHANNELS');
       expect(await page.$eval('#lrn-formula', (e) => e.textContent)).toContain('over the n = 5 channels c′ around c  (α/n = 0.0001/5 = 0.00002000, k = 2, β = 0.75)');
       // The graph by keyboard: a blob's node takes the focus, Enter opens it.
-      await page.focus('#graph g.node[data-id="blob:norm"]');
+      // (puppeteer's focus() takes HTML elements only: the SVG node focuses itself, as Tab would focus it.)
+      await page.$eval('#graph g.node[data-id="blob:norm"]', (g) => (g as unknown as { focus(): void }).focus());
+      expect(await page.evaluate('document.activeElement.dataset.id')).toBe('blob:norm');
       await page.keyboard.press('Enter');
       expect(await page.$eval('#blob-title', (e) => e.textContent)).toBe('Blob norm');
 
