@@ -90,6 +90,7 @@ export class Net {
   private gone: string | undefined;
 
   private constructor(
+    /** @internal The layer graph (shapes, layer implementations): the engine's, not the library's API. */
     readonly graph: Graph,
     notes: string[],
     options: NetOptions,
@@ -130,6 +131,7 @@ export class Net {
   }
 
   /**
+   * @internal
    * A net from an already upgraded, phase-filtered V2 NetParameter and weights by layer name. Worker threads
    * start in the background: forwards before they are ready use fewer threads.
    */
@@ -222,6 +224,9 @@ export class Net {
 
   /** Frees what this thread holds of the net: packed weights, weights, blobs (the graph keeps only its shapes). */
   private releaseHere(): void {
+    // A weight tensor kept from net.params may view the kernels' wasm memory (fully connected weights live there
+    // once): from now on it refuses to be read rather than read freed memory.
+    for (const weights of this.params.values()) for (const t of weights) refuseData(t, this.gone ?? 'this net was released');
     wasmEngine()?.releaseScope(this.owned);
     for (const l of this.graph.layers) l.weights = [];
     this.fusions.clear();
@@ -300,7 +305,7 @@ export class Net {
     if (engine.heap.used - before >= PREPARED_COLLECT_BYTES) collectGarbage();
   }
 
-  /** Layers that need weights and got none cannot run: refuse rather than compute with placeholders. */
+  /** @internal Layers that need weights and got none cannot run: refuse rather than compute with placeholders. */
   checkWeights(): void {
     this.usable(); // a disposed net, or one handed to its worker, has no weights here
     const missing = this.graph.layers.filter((l) => l.weights.length === 0 && (declaredWeights.get(l.def)?.length ?? 0) > 0);
@@ -430,4 +435,10 @@ async function reclaimDroppedNets(): Promise<void> {
   if (!engine || engine.heap.used < PREPARED_COLLECT_BYTES) return;
   collectGarbage();
   await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** From now on `t.data` (and `t.size`) throws a CremaError saying why (a disposed net's weights). */
+function refuseData(t: Tensor, why: string): void {
+  const message = `net.params: ${why}; its weights were freed (copy one out before: Float32Array.from(t.data))`;
+  Object.defineProperty(t, 'data', { get: () => { throw new CremaError(message); }, configurable: true });
 }
