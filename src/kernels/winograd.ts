@@ -1,8 +1,8 @@
-// Winograd F(2x2, 3x3) convolution on the wasm engine (assembly/winograd.ts): 3x3, stride 1, dilation 1, any
-// pad, groups. The filter is transformed once (U = G g G^T, 16 values per 3x3 filter) and packed as 16 GEMM A
-// matrices per group; a forward is two parallel jobs, a zero-bordered copy of the input and then blocks of tiles
-// (input transform, 16 GEMMs, output transform with bias and ReLU). The im2col path (packed.ts) and the
-// TypeScript kernels stay the reference (test/wasm-kernels.test.ts compares all three).
+// Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution on the wasm engine (assembly/winograd.ts): 3x3, stride 1,
+// dilation 1, any pad, groups. The filter is transformed once (U = G g G^T, (m + 2)^2 values per 3x3 filter) and
+// packed as that many GEMM A matrices per group; a forward is two parallel jobs, a zero-bordered copy of the
+// input and then blocks of tiles (input transform, GEMMs, output transform with bias and ReLU). The im2col path
+// (packed.ts) and the TypeScript kernels stay the reference (test/wasm-kernels.test.ts compares all three).
 
 import type { ConvGeometry } from './im2col.js';
 import { type PackedConv, packConvWeights } from './packed.js';
@@ -10,65 +10,86 @@ import { KC, KIND_WINOGRAD, KIND_WINOGRAD_PAD, MR, NR, type WasmEngine } from '.
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
+/** A convolution's weights transformed for Winograd F(tile x tile, 3x3). */
+export interface PackedWinograd extends PackedConv {
+  tile: 2 | 4;
+}
+
 /**
- * Whether a convolution runs through Winograd F(2x2, 3x3): its geometry, and enough input and output channels
- * that the 16 GEMMs (K = C) beat one im2col GEMM (K = 9 C). `CREMA_WINOGRAD=0` turns it off.
+ * Which Winograd a convolution runs, 0 for none: its geometry (3x3, stride 1, dilation 1) and enough input and
+ * output channels that the GEMMs (K = C) beat one im2col GEMM (K = 9 C). `setting` is CREMA_WINOGRAD: '0' none,
+ * '2' or '4' F(2x2, 3x3) or F(4x4, 3x3) only; unset: DEFAULT_TILE.
  */
-export function winogradFits(g: ConvGeometry, rows: number, enabled: boolean): boolean {
-  return enabled && g.kernelH === 3 && g.kernelW === 3 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
+export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined): 0 | 2 | 4 {
+  const fits = g.kernelH === 3 && g.kernelW === 3 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
     g.channels >= MIN_CHANNELS && rows >= MIN_CHANNELS;
+  if (!fits || setting === '0') return 0;
+  if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
+  return tileCost(g, 4) < tileCost(g, 2) ? 4 : 2;
+}
+
+/**
+ * Time of F(m x m, 3x3) per image, in units of C x M: (m + 2)^2 products per tile (tiles cover the plane in
+ * whole m x m blocks) at ~0.05 ns per multiply-add, plus reading U ((m + 2)^2 C x M floats) at ~0.4 ns per
+ * float. The second term is why small planes (7 x 7: 4 tiles of 4 x 4, most of them padding) keep F(2x2).
+ */
+function tileCost(g: ConvGeometry, m: number): number {
+  const tiles = Math.ceil(g.outH / m) * Math.ceil(g.outW / m);
+  return (m + 2) ** 2 * (tiles + 8);
 }
 
 /** Below this many channels per group (in or out), im2col's longer K wins (measured: docs/PERFORMANCE.md). */
 const MIN_CHANNELS = 16;
 
+/** G applied to one line (a, b, d) of a 3x3 filter: F(2x2, 3x3)'s 4 values or F(4x4, 3x3)'s 6 (Lavin and Gray). */
+function lineG(m: 2 | 4, a: number, b: number, d: number): number[] {
+  if (m === 2) return [a, (a + b + d) / 2, (a - b + d) / 2, d];
+  return [a / 4, -(a + b + d) / 6, -(a - b + d) / 6, a / 24 + b / 12 + d / 6, a / 24 - b / 12 + d / 6, d];
+}
+
 /**
- * U = G g G^T per filter (G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]), in float64 then rounded once, packed
- * as A matrices (rows x depth) for "group" g * 16 + xi, xi = 4 r + c: the layout winogradChunk reads.
+ * U = G g G^T per filter, in float64 then rounded once, packed as A matrices (rows x depth) for "group"
+ * g * n + xi (n = (m + 2)^2 positions, xi = (m + 2) r + c): the layout winogradChunk reads.
  */
-export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, depth: number): PackedConv {
-  const u = new Float32Array(groups * 16 * rows * depth);
-  const t = new Float64Array(12);
+export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, depth: number, m: 2 | 4): PackedWinograd {
+  const alpha = m + 2, n = alpha * alpha;
+  const u = new Float32Array(groups * n * rows * depth);
   for (let g = 0; g < groups; g++) {
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < depth; c++) {
         const f = ((g * rows + r) * depth + c) * 9;
-        // t = G f (4 x 3)
-        for (let j = 0; j < 3; j++) {
-          const a = w[f + j], b = w[f + 3 + j], d = w[f + 6 + j];
-          t[j] = a; t[3 + j] = (a + b + d) / 2; t[6 + j] = (a - b + d) / 2; t[9 + j] = d;
-        }
-        // U = t G^T (4 x 4), U[i][k] into matrix 4 i + k
-        for (let i = 0; i < 4; i++) {
-          const a = t[3 * i], b = t[3 * i + 1], d = t[3 * i + 2];
-          const values = [a, (a + b + d) / 2, (a - b + d) / 2, d];
-          for (let k = 0; k < 4; k++) u[((g * 16 + 4 * i + k) * rows + r) * depth + c] = values[k];
+        const cols = [0, 1, 2].map((j) => lineG(m, w[f + j], w[f + 3 + j], w[f + 6 + j])); // G g, by filter column
+        for (let i = 0; i < alpha; i++) {
+          const values = lineG(m, cols[0][i], cols[1][i], cols[2][i]); // row i of (G g) G^T
+          for (let k = 0; k < alpha; k++) u[((g * n + alpha * i + k) * rows + r) * depth + c] = values[k];
         }
       }
     }
   }
-  return packConvWeights(e, owner, u, bias, groups * 16, rows, depth);
+  return { ...packConvWeights(e, owner, u, bias, groups * n, rows, depth), tile: m };
 }
 
 /** Scratch a thread may use for one block of tiles (the 16 transformed inputs and 16 GEMM results). */
 const BLOCK_BYTES = 2 << 20;
+/** Thread scratch before the transformed inputs (SCRATCH_HEAD in assembly/winograd.ts). */
+const SCRATCH_HEAD = 128 + 36 * 16;
 
 /** Convolution of `num` images (x: num x groups*C x H x W) into y (num x groups*rows x OH x OW). */
-export function winogradWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): void {
-  const C = packed.depth, M = packed.rows, images = num * groups;
-  const tilesY = Math.ceil(g.outH / 2), tilesX = Math.ceil(g.outW / 2), tiles = tilesY * tilesX;
-  const Hp = 2 * tilesY + 2, Wp = 2 * tilesX + 2;
+export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): void {
+  const m = packed.tile, C = packed.depth, M = packed.rows, images = num * groups, n = (m + 2) ** 2;
+  const tilesY = Math.ceil(g.outH / m), tilesX = Math.ceil(g.outW / m), tiles = tilesY * tilesX;
+  const Hp = m * tilesY + 2, Wp = m * tilesX + 2;
   // Tiles per block: as many as the scratch holds (each U value is reused once per tile of the block), but
   // enough blocks (or blocks of output rows) for every thread to have a few chunks.
   const wanted = e.chunkCount(images * Math.ceil(tiles / NR) * Math.ceil(M / (4 * MR)));
-  const fit = Math.max(NR, Math.floor(BLOCK_BYTES / (64 * (C + M)) / NR) * NR);
+  const fit = Math.max(NR, Math.floor(BLOCK_BYTES / (4 * n * (C + M)) / NR) * NR);
   const blocks = Math.ceil(tiles / Math.min(fit, roundUp(Math.ceil(tiles / Math.max(1, Math.ceil(wanted / images))), NR)));
   const nt = roundUp(Math.ceil(tiles / blocks), NR); // blocks of even size: no block of a few tiles that reads all of U
   const rowBlocks = Math.max(1, Math.min(Math.ceil(wanted / (images * blocks)), Math.floor(M / (4 * MR))));
   const rowsPer = roundUp(Math.ceil(M / rowBlocks), MR);
   const xBytes = roundUp(x.length * 4, 64), yBytes = roundUp(y.length * 4, 64);
   const padBytes = roundUp((images * C * Hp * Wp + 16) * 4, 64);
-  const threadBytes = roundUp(128 + 64 * (C + rowsPer) * nt, 64);
+  const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * (C + rowsPer) * nt, 64);
   const threads = e.pool.size + 1;
   const base = e.scratch(xBytes + yBytes + padBytes + threads * threadBytes);
   const xp = base + xBytes + yBytes;
@@ -84,7 +105,7 @@ export function winogradWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry,
   p[11] = M; p[12] = packed.weights; p[13] = base + xBytes; p[14] = packed.bias;
   p[15] = reluSlope === undefined ? 0 : 1;
   e.setFloat(p, 16, reluSlope ?? 0);
-  p[17] = groups; p[18] = nt; p[19] = blocks; p[20] = KC; p[21] = rowsPer; p[22] = Math.ceil(M / rowsPer);
+  p[17] = groups; p[18] = nt; p[19] = blocks; p[20] = KC; p[21] = rowsPer; p[22] = Math.ceil(M / rowsPer); p[23] = m;
   e.run(images * blocks * p[22]);
   y.set(e.f32.subarray((base + xBytes) / 4, (base + xBytes) / 4 + y.length));
 }

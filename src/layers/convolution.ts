@@ -5,7 +5,7 @@ import { type ConvGeometry, depthwisePlane, im2col } from '../kernels/im2col.js'
 import { type PackedConv, convolveWasm, packConvWeights } from '../kernels/packed.js';
 import { type PackedDepthwise, depthwiseWasm, packDepthwiseWeights } from '../kernels/depthwise.js';
 import { wasmEngine } from '../kernels/wasm.js';
-import { packWinogradWeights, winogradFits, winogradWasm } from '../kernels/winograd.js';
+import { type PackedWinograd, packWinogradWeights, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { platform } from '../platform.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
@@ -134,7 +134,7 @@ export const convolutionLayer: LayerType = {
     // Weights packed in wasm memory, made on the first forward that uses the wasm kernels (freed with the layer).
     let packed: PackedConv | undefined;
     let packedDepthwise: PackedDepthwise | undefined;
-    let packedWinograd: PackedConv | undefined;
+    let packedWinograd: PackedWinograd | undefined;
     const layer: FusableLayer = {
       fuseRelu(negativeSlope) {
         reluSlope = negativeSlope;
@@ -164,8 +164,9 @@ export const convolutionLayer: LayerType = {
           for (let i = 0; i < bottoms.length; i++) depthwiseWasm(engine, packedDepthwise, g, s.group, s.numOutput, num, bottoms[i].data, tops[i].data, reluSlope);
           return;
         }
-        if (engine && winogradFits(g, s.numOutput / s.group, platform().env('CREMA_WINOGRAD') !== '0')) {
-          packedWinograd ??= packWinogradWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, g.channels);
+        const tile = engine ? winogradTile(g, s.numOutput / s.group, platform().env('CREMA_WINOGRAD')) : 0;
+        if (engine && tile) {
+          if (packedWinograd?.tile !== tile) packedWinograd = packWinogradWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, g.channels, tile);
           for (let i = 0; i < bottoms.length; i++) winogradWasm(engine, packedWinograd, g, s.group, num, bottoms[i].data, tops[i].data, reluSlope);
           return;
         }
