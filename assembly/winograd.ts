@@ -16,7 +16,8 @@
 //    the output transform adds bias and leaky ReLU and writes y. Fields: 3 padded copy, 4 C, 5 Hp, 6 Wp,
 //    7 tilesY, 8 tilesX, 9 outH, 10 outW, 11 M (rows per group), 12 U (packed A per group and position),
 //    13 y, 14 bias (0: none), 15 relu on, 16 slope, 17 groups, 18 nt (multiple of 8), 19 tile blocks per
-//    image-group, 20 KC, 21 rows per chunk (multiple of 4), 22 row blocks, 23 m.
+//    image-group, 20 KC, 21 rows per chunk (multiple of 4), 22 row blocks, 23 m, 24 / 25 the kernel's 3x3
+//    blocks down / across (1 / 1 for 3x3; 2 / 2 for 5x5, 3 / 3 for 7x7: see inputTransform).
 // Tiles are numbered row-major over the output (tile t at ty = t / tilesX, tx = t % tilesX); four tiles in one
 // tile row, starting at a multiple of 4 in the block, are transformed at once (one f32x4 lane each), the rest
 // one at a time.
@@ -62,21 +63,23 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   const outH = word(p, 9), outW = word(p, 10), M = word(p, 11), U = addr(p, 12), y = addr(p, 13), bias = addr(p, 14);
   const reluOn = word(p, 15) != 0, slope = load<f32>(p + 16 * 4), groups = word(p, 17), nt = word(p, 18);
   const blocks = word(p, 19), KC = word(p, 20), rowsPer = word(p, 21), rowBlocks = word(p, 22), m = word(p, 23);
+  const subH = word(p, 24), subW = word(p, 25);
   const ig = chunk / (blocks * rowBlocks), rest = chunk - ig * blocks * rowBlocks;
   const block = rest / rowBlocks, row0 = (rest - block * rowBlocks) * rowsPer;
   const j0 = block * nt, n = min(nt, tilesY * tilesX - j0), rows = min(rowsPer, M - row0);
   if (n <= 0 || rows <= 0) return;
-  const g = ig % groups, mPad = (M + MR - 1) / MR * MR, count = (m + 2) * (m + 2);
-  const tmp = scratch, V = scratch + SCRATCH_HEAD, Mb = V + ((<usize>count * C * nt) << 2);
-  inputTransform(xp + ((<usize>ig * C * Hp * Wp) << 2), C, Hp, Wp, tilesX, j0, n, nt, KC, m, V, tmp + 128);
-  const Ug = U + ((<usize>g * count * mPad * C) << 2);
-  for (let xi = 0; xi < count; xi++) {
-    const u = Ug + ((<usize>xi * mPad * C) << 2), v = V + ((<usize>xi * C * nt) << 2);
-    const mx = Mb + ((<usize>xi * rows * nt) << 2);
-    for (let k0 = 0; k0 < C; k0 += KC) {
-      const kc = min(KC, C - k0);
-      const pa = u + ((<usize>k0 * mPad + <usize>row0 * kc) << 2);
-      gemmStrips(rows, nt, kc, pa, v + ((<usize>k0 * nt) << 2), 0, nt / NR, mx, nt, 0, k0 == 0, k0 + kc >= C, 0, 0, false, 0, tmp);
+  const g = ig % groups, mPad = (M + MR - 1) / MR * MR, count = (m + 2) * (m + 2), K = C * subH * subW;
+  const tmp = scratch, Mb = scratch + SCRATCH_HEAD, V = Mb + ((<usize>count * rows * nt) << 2);
+  const Ug = U + ((<usize>g * count * mPad * K) << 2), x = xp + ((<usize>ig * C * Hp * Wp) << 2);
+  // One K block at a time: its transformed inputs (count x kc x nt) fit in scratch whatever K is, so blocks of
+  // many tiles (each U value is reused once per tile) stay possible for 7x7 kernels (K = 9 C).
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = min(KC, K - k0);
+    inputTransform(x, C, subW, k0, kc, Hp, Wp, tilesX, j0, n, nt, m, V, tmp + 128);
+    for (let xi = 0; xi < count; xi++) {
+      const pa = Ug + ((<usize>xi * mPad * K + <usize>k0 * mPad + <usize>row0 * kc) << 2);
+      const v = V + ((<usize>xi * kc * nt) << 2), mx = Mb + ((<usize>xi * rows * nt) << 2);
+      gemmStrips(rows, nt, kc, pa, v, 0, nt / NR, mx, nt, 0, k0 == 0, k0 + kc >= K, 0, 0, false, 0, tmp);
     }
   }
   const yRows = y + ((<usize>(ig * M + row0) * outH * outW) << 2);
@@ -88,17 +91,18 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
 const SCRATCH_HEAD: usize = 128 + 36 * 16;
 
 /**
- * V ((m + 2)^2 packed-B matrices of C x nt, matrix xi = (m + 2) r + c at V + xi * C * nt floats) = B^T d B of
- * the tiles [j0, j0 + n) of one image-group's padded planes; tiles n..nt of the block are zero.
+ * V ((m + 2)^2 packed-B matrices of kc x nt, matrix xi = (m + 2) r + c at V + xi * kc * nt floats) = B^T d B
+ * for GEMM rows [k0, k0 + kc) and the tiles [j0, j0 + n) of one image-group's padded planes; tiles n..nt of the
+ * block are zero. GEMM row k is input channel k % C read at the offset of 3x3 sub-kernel k / C (row 3 (s / subW),
+ * column 3 (s % subW)): a larger kernel is the sum of the 3x3 convolutions of its 3x3 blocks over shifted inputs.
  */
-function inputTransform(xp: usize, C: i32, Hp: i32, Wp: i32, tilesX: i32, j0: i32, n: i32, nt: i32, KC: i32, m: i32, V: usize, tmp: usize): void {
+function inputTransform(xp: usize, C: i32, subW: i32, k0: i32, kc: i32, Hp: i32, Wp: i32, tilesX: i32, j0: i32, n: i32, nt: i32, m: i32, V: usize, tmp: usize): void {
   const count = (m + 2) * (m + 2);
-  const xiBytes = (<usize>C * nt) << 2, rowBytes = <usize>Wp << 2;
-  for (let c = 0; c < C; c++) {
-    const k0 = c / KC * KC, kc = min(KC, C - k0);
-    const stripBytes = <usize>(NR * kc) << 2;
-    const base = V + ((<usize>k0 * nt + <usize>(c - k0) * NR) << 2);
-    const plane = xp + <usize>c * Hp * rowBytes;
+  const xiBytes = (<usize>kc * nt) << 2, rowBytes = <usize>Wp << 2, stripBytes = <usize>(NR * kc) << 2;
+  for (let k = k0; k < k0 + kc; k++) {
+    const base = V + (<usize>((k - k0) * NR) << 2);
+    const s = k / C, c = k - s * C, sy = s / subW, sx = s - sy * subW;
+    const plane = xp + <usize>c * Hp * rowBytes + <usize>(3 * sy) * rowBytes + (<usize>(3 * sx) << 2);
     for (let j = 0; j < nt; ) {
       const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX;
       const out = base + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);

@@ -14,15 +14,17 @@ const all = [
   ['res 3x3 s2', 64, 64, 56, 1], ['res 3x3 s3', 128, 128, 28, 1], ['res 3x3 s4', 256, 256, 14, 1], ['res 3x3 s5', 512, 512, 7, 1],
   ['goog 3x3 a', 96, 128, 28, 1], ['goog 3x3 b', 32, 64, 28, 1], ['goog 3x3 4a', 96, 208, 14, 1], ['goog 3x3 5b', 192, 384, 7, 1],
   ['squeeze e3', 16, 64, 55, 1], ['squeeze e3 b', 64, 256, 13, 1], ['pose 128 46', 128, 128, 46, 1],
+  ['5x5 alex conv2', 96, 256, 27, 2, 5], ['5x5 goog 3a', 16, 32, 28, 1, 5], ['5x5 goog 4e', 32, 128, 14, 1, 5], ['5x5 incv3', 48, 64, 35, 1, 5],
+  ['5x5 goog 5b', 48, 128, 7, 1, 5], ['7x7 pose Mconv', 128, 128, 46, 1, 7], ['7x7 pose in', 185, 128, 46, 1, 7],
 ];
 const f = process.env.CASES; const pick = f ? all.filter((c) => f.split(',').some((n) => c[0].includes(n))) : all;
 const rand = (dims) => { const t = Tensor.zeros(dims); for (let i = 0; i < t.data.length; i++) t.data[i] = Math.random() - 0.5; return t; };
 const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
 const modes = ['0', '2', '4'];
 const sums = [0, 0, 0];
-for (const [name, cin, cout, hw, group] of pick) {
-  const def = { name, type: 'Convolution', bottom: ['x'], top: ['y'], convolution_param: { num_output: cout, kernel_size: [3], pad: [1], group } };
-  const w = [rand([cout, cin / group, 3, 3]), rand([cout])];
+for (const [name, cin, cout, hw, group, k = 3] of pick) {
+  const def = { name, type: 'Convolution', bottom: ['x'], top: ['y'], convolution_param: { num_output: cout, kernel_size: [k], pad: [(k - 1) / 2], group } };
+  const w = [rand([cout, cin / group, k, k]), rand([cout])];
   const x = rand([1, cin, hw, hw]);
   const ls = modes.map(() => convolutionLayer.create(def, w)); const [top] = ls.map((l) => l.reshape([[1, cin, hw, hw]]))[0];
   const ys = modes.map(() => Tensor.zeros(top));

@@ -90,20 +90,22 @@ for (const threads of [1, 2]) {
     // F(2x2)'s, measured up to 1.5e-5 of the output's range here (C = 283, weights uniform in +-1) and 2e-6 - 9e-6
     // on real layer shapes with trained-like weights (docs/PERFORMANCE.md); the project's tolerance is 1e-4.
     for (const [tile, tolerance] of [['2', 1e-5], ['4', 5e-5]] as const) {
-      it(`Winograd F(${tile}x${tile}, 3x3): random 3x3 stride-1 shapes (odd sizes, pads 0-3, groups, batches, C over 256, ReLU) vs TypeScript and im2col`, () => {
+      it(`Winograd F(${tile}x${tile}, 3x3): random stride-1 shapes (kernels 3x3 to 7x7 and 3x5, odd sizes, pads 0-3, groups, batches, K over 256, ReLU) vs TypeScript and im2col`, () => {
         const random = rng(41 + threads);
         for (let t = 0; t < 24; t++) {
           const group = t % 5 === 3 ? 2 : 1;
           const cinG = t % 7 === 0 ? randomInt(random, 257, 300) : randomInt(random, 16, 70);
           const coutG = randomInt(random, 16, 75), pad = randomInt(random, 0, 3), N = randomInt(random, 1, 3);
-          const H = randomInt(random, Math.max(1, 3 - 2 * pad), t % 6 === 0 ? 40 : 15), W = randomInt(random, Math.max(1, 3 - 2 * pad), t % 6 === 0 ? 37 : 17);
+          // Larger kernels run as sums of 3x3 blocks (5x5: 4, 7x7: 9, 3x5: 2, 4x4: 4 with zeros past the edge).
+          const [kh, kw] = ([[3, 3], [3, 3], [5, 5], [7, 7], [3, 5], [4, 4]] as const)[t % 6];
+          const H = randomInt(random, Math.max(1, kh - 2 * pad), t % 6 === 0 ? 40 : 15), W = randomInt(random, Math.max(1, kw - 2 * pad), t % 6 === 0 ? 37 : 17);
           const x = new Tensor([N, cinG * group, H, W], randomArray(N * cinG * group * H * W, random));
-          const w = new Tensor([coutG * group, cinG, 3, 3], randomArray(coutG * group * cinG * 9, random));
+          const w = new Tensor([coutG * group, cinG, kh, kw], randomArray(coutG * group * cinG * kh * kw, random));
           const b = new Tensor([coutG * group], randomArray(coutG * group, random));
           const bias = t % 4 !== 2;
-          const def = layerDef('Convolution', { convolution_param: { num_output: coutG * group, group, kernel_size: [3], pad: [pad], bias_term: bias } });
+          const def = layerDef('Convolution', { convolution_param: { num_output: coutG * group, group, kernel_h: kh, kernel_w: kw, pad: [pad], bias_term: bias } });
           const relu = t % 3 === 1 ? 0 : t % 3 === 2 ? 0.2 : undefined;
-          const label = `case ${t}: N ${N} group ${group} cin/g ${cinG} cout/g ${coutG} pad ${pad} ${H}x${W} relu ${relu}`;
+          const label = `case ${t}: N ${N} group ${group} cin/g ${cinG} cout/g ${coutG} kernel ${kh}x${kw} pad ${pad} ${H}x${W} relu ${relu}`;
           process.env.CREMA_WINOGRAD = tile;
           const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
           process.env.CREMA_WINOGRAD = '0';
@@ -270,10 +272,11 @@ describe('which convolutions run Winograd', () => {
     channels, height: size, width: size, kernelH: k, kernelW: k, padH: 1, padW: 1, strideH: stride, strideW: stride,
     dilationH: dilation, dilationW: dilation, outH: size, outW: size,
   });
-  it('3x3 stride 1 with 16 or more channels in and out; F(4x4) on large planes, F(2x2) on small ones (7x7: mostly padding)', () => {
+  it('3x3 to 9x9, stride 1, with 16 or more channels in and out; F(4x4) on large planes, F(2x2) on small ones (7x7: mostly padding)', () => {
     expect([56, 28, 14, 13].map((n) => winogradTile(conv(n), 64, undefined))).toEqual([4, 4, 4, 4]);
     expect(winogradTile(conv(7), 512, undefined)).toBe(2);
-    expect([conv(28, 1), conv(28, 5), conv(28, 3, 2), conv(28, 3, 1, 2), conv(28, 3, 1, 1, 8)].map((g) => winogradTile(g, 64, undefined))).toEqual([0, 0, 0, 0, 0]);
+    expect([conv(28, 5), conv(28, 7), conv(28, 9)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 4]);
+    expect([conv(28, 1), conv(28, 11), conv(28, 3, 2), conv(28, 3, 1, 2), conv(28, 3, 1, 1, 8)].map((g) => winogradTile(g, 64, undefined))).toEqual([0, 0, 0, 0, 0]);
     expect(winogradTile(conv(28), 8, undefined)).toBe(0);
   });
   it('CREMA_WINOGRAD=0 turns it off; 2 or 4 picks the tile', () => {

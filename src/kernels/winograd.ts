@@ -13,15 +13,19 @@ const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 /** A convolution's weights transformed for Winograd F(tile x tile, 3x3). */
 export interface PackedWinograd extends PackedConv {
   tile: 2 | 4;
+  /** The kernel's 3x3 blocks down and across (depth = input channels x both). */
+  subH: number;
+  subW: number;
 }
 
 /**
- * Which Winograd a convolution runs, 0 for none: its geometry (3x3, stride 1, dilation 1) and enough input and
- * output channels that the GEMMs (K = C) beat one im2col GEMM (K = 9 C). `setting` is CREMA_WINOGRAD: '0' none,
- * '2' or '4' F(2x2, 3x3) or F(4x4, 3x3) only; unset: DEFAULT_TILE.
+ * Which Winograd a convolution runs, 0 for none: its geometry (stride 1, dilation 1, a kernel of 3 to 9 each way:
+ * larger than 3x3 runs as the sum of its 3x3 blocks, e.g. 5x5 as four, 7x7 as nine) and enough input and output
+ * channels that the GEMMs beat one im2col GEMM. `setting` is CREMA_WINOGRAD: '0' none, '2' or '4' F(2x2, 3x3)
+ * or F(4x4, 3x3) only; unset: the cheaper by tileCost.
  */
 export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined): 0 | 2 | 4 {
-  const fits = g.kernelH === 3 && g.kernelW === 3 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
+  const fits = g.kernelH >= 3 && g.kernelH <= 9 && g.kernelW >= 3 && g.kernelW <= 9 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
     g.channels >= MIN_CHANNELS && rows >= MIN_CHANNELS;
   if (!fits || setting === '0') return 0;
   if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
@@ -48,48 +52,55 @@ function lineG(m: 2 | 4, a: number, b: number, d: number): number[] {
 }
 
 /**
- * U = G g G^T per filter, in float64 then rounded once, packed as A matrices (rows x depth) for "group"
- * g * n + xi (n = (m + 2)^2 positions, xi = (m + 2) r + c): the layout winogradChunk reads.
+ * U = G g G^T per 3x3 block of each filter (blocks past the kernel's edge are zero), in float64 then rounded
+ * once, packed as A matrices (rows x K, K = C x blocks, column s C + c for block s of input channel c) for
+ * "group" g * n + xi (n = (m + 2)^2 positions, xi = (m + 2) r + c): the layout winogradChunk reads.
  */
-export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, depth: number, m: 2 | 4): PackedWinograd {
-  const alpha = m + 2, n = alpha * alpha;
-  const u = new Float32Array(groups * n * rows * depth);
-  for (let g = 0; g < groups; g++) {
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < depth; c++) {
-        const f = ((g * rows + r) * depth + c) * 9;
-        const cols = [0, 1, 2].map((j) => lineG(m, w[f + j], w[f + 3 + j], w[f + 6 + j])); // G g, by filter column
+export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: 2 | 4): PackedWinograd {
+  const alpha = m + 2, n = alpha * alpha, { channels: C, kernelH: kh, kernelW: kw } = g;
+  const subH = Math.ceil(kh / 3), subW = Math.ceil(kw / 3), K = C * subH * subW;
+  const u = new Float32Array(groups * n * rows * K);
+  const at = (f: number, y: number, x: number): number => (y < kh && x < kw ? w[f + y * kw + x] : 0);
+  for (let o = 0; o < groups * rows; o++) {
+    const gi = Math.floor(o / rows), r = o - gi * rows;
+    for (let c = 0; c < C; c++) {
+      const f = (o * C + c) * kh * kw;
+      for (let s = 0; s < subH * subW; s++) {
+        const y0 = 3 * Math.floor(s / subW), x0 = 3 * (s % subW);
+        // G g, by block column j; then row i of (G g) G^T
+        const cols = [0, 1, 2].map((j) => lineG(m, at(f, y0, x0 + j), at(f, y0 + 1, x0 + j), at(f, y0 + 2, x0 + j)));
         for (let i = 0; i < alpha; i++) {
-          const values = lineG(m, cols[0][i], cols[1][i], cols[2][i]); // row i of (G g) G^T
-          for (let k = 0; k < alpha; k++) u[((g * n + alpha * i + k) * rows + r) * depth + c] = values[k];
+          const values = lineG(m, cols[0][i], cols[1][i], cols[2][i]);
+          for (let k = 0; k < alpha; k++) u[((gi * n + alpha * i + k) * rows + r) * K + s * C + c] = values[k];
         }
       }
     }
   }
-  return { ...packConvWeights(e, owner, u, bias, groups * n, rows, depth), tile: m };
+  return { ...packConvWeights(e, owner, u, bias, groups * n, rows, K), tile: m, subH, subW };
 }
 
-/** Scratch a thread may use for one block of tiles (the 16 transformed inputs and 16 GEMM results). */
+/** Scratch a thread may use for one block of tiles (one K block's transformed inputs, and the GEMM results). */
 const BLOCK_BYTES = 2 << 20;
 /** Thread scratch before the transformed inputs (SCRATCH_HEAD in assembly/winograd.ts). */
 const SCRATCH_HEAD = 128 + 36 * 16;
 
 /** Convolution of `num` images (x: num x groups*C x H x W) into y (num x groups*rows x OH x OW). */
 export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): void {
-  const m = packed.tile, C = packed.depth, M = packed.rows, images = num * groups, n = (m + 2) ** 2;
+  const m = packed.tile, C = g.channels, K = packed.depth, M = packed.rows, images = num * groups, n = (m + 2) ** 2;
   const tilesY = Math.ceil(g.outH / m), tilesX = Math.ceil(g.outW / m), tiles = tilesY * tilesX;
-  const Hp = m * tilesY + 2, Wp = m * tilesX + 2;
+  // Room for every tile's patch at every block's offset (3 per block down / across).
+  const Hp = m * tilesY + 2 + 3 * (packed.subH - 1), Wp = m * tilesX + 2 + 3 * (packed.subW - 1);
   // Tiles per block: as many as the scratch holds (each U value is reused once per tile of the block), but
   // enough blocks (or blocks of output rows) for every thread to have a few chunks.
   const wanted = e.chunkCount(images * Math.ceil(tiles / NR) * Math.ceil(M / (4 * MR)));
-  const fit = Math.max(NR, Math.floor(BLOCK_BYTES / (4 * n * (C + M)) / NR) * NR);
+  const fit = Math.max(NR, Math.floor(BLOCK_BYTES / (4 * n * (Math.min(K, KC) + M)) / NR) * NR);
   const blocks = Math.ceil(tiles / Math.min(fit, roundUp(Math.ceil(tiles / Math.max(1, Math.ceil(wanted / images))), NR)));
   const nt = roundUp(Math.ceil(tiles / blocks), NR); // blocks of even size: no block of a few tiles that reads all of U
   const rowBlocks = Math.max(1, Math.min(Math.ceil(wanted / (images * blocks)), Math.floor(M / (4 * MR))));
   const rowsPer = roundUp(Math.ceil(M / rowBlocks), MR);
   const xBytes = roundUp(x.length * 4, 64), yBytes = roundUp(y.length * 4, 64);
   const padBytes = roundUp((images * C * Hp * Wp + 16) * 4, 64);
-  const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * (C + rowsPer) * nt, 64);
+  const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * (Math.min(K, KC) + rowsPer) * nt, 64);
   const threads = e.pool.size + 1;
   const base = e.scratch(xBytes + yBytes + padBytes + threads * threadBytes);
   const xp = base + xBytes + yBytes;
@@ -106,6 +117,7 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
   p[15] = reluSlope === undefined ? 0 : 1;
   e.setFloat(p, 16, reluSlope ?? 0);
   p[17] = groups; p[18] = nt; p[19] = blocks; p[20] = KC; p[21] = rowsPer; p[22] = Math.ceil(M / rowsPer); p[23] = m;
+  p[24] = packed.subH; p[25] = packed.subW;
   e.run(images * blocks * p[22]);
   y.set(e.f32.subarray((base + xBytes) / 4, (base + xBytes) / 4 + y.length));
 }

@@ -166,7 +166,7 @@ export const convolutionLayer: LayerType = {
         }
         const tile = engine ? winogradTile(g, s.numOutput / s.group, platform().env('CREMA_WINOGRAD')) : 0;
         if (engine && tile) {
-          if (packedWinograd?.tile !== tile) packedWinograd = packWinogradWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, g.channels, tile);
+          if (packedWinograd?.tile !== tile) packedWinograd = packWinogradWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, g, tile);
           for (let i = 0; i < bottoms.length; i++) winogradWasm(engine, packedWinograd, g, s.group, num, bottoms[i].data, tops[i].data, reluSlope);
           return;
         }
