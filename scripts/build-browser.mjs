@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
@@ -44,6 +45,8 @@ const common = {
   plugins: [noNode],
   logLevel: 'warning',
   metafile: true,
+  // onnxruntime-web (an optional peer) is imported on first use, by URL or by the application's bundler: never here.
+  external: ['onnxruntime-web', 'onnxruntime-web/*'],
 };
 
 /** The memory import's limits flag: bit 1 = shared. The kernels use no atomic instruction, so clearing it is all. */
@@ -95,9 +98,33 @@ function copyKernels(dir) {
   }
 }
 
-/** Bundles `entry` as dir/name.js; what it imports dynamically (the ONNX writer) becomes crema-*.js chunks beside it. */
+/** Bundles `entry` as dir/name.js; what it imports dynamically becomes crema-*.js chunks beside it. Returns the metafile. */
 async function bundle(entry, dir, name) {
-  await esbuild.build({ ...common, entryPoints: { [name]: at(entry) }, outdir: dir, splitting: true, chunkNames: 'crema-[name]-[hash]' });
+  return (await esbuild.build({ ...common, entryPoints: { [name]: at(entry) }, outdir: dir, splitting: true, chunkNames: 'crema-[name]-[hash]' })).metafile;
+}
+
+/** The files `start` (an output of the metafile, by name) loads before it runs: itself and its static imports. */
+function staticClosure(meta, dir, start, seen = new Set()) {
+  const key = path.relative(root, path.join(dir, start));
+  if (seen.has(key) || !meta.outputs[key]) return seen;
+  seen.add(key);
+  for (const i of meta.outputs[key].imports) if (i.kind === 'import-statement') staticClosure(meta, dir, path.relative(dir, path.join(root, i.path)), seen);
+  return seen;
+}
+
+/** The worker's parts by when they load: the engine at start, the rest on first use (each without what loaded before). */
+function workerParts(meta, dir) {
+  const files = Object.keys(meta.outputs).filter((f) => f.endsWith('.js')).map((f) => path.relative(dir, path.join(root, f)));
+  const engine = staticClosure(meta, dir, 'crema-worker.js');
+  const lazy = (re) => {
+    const all = new Set();
+    for (const f of files.filter((f) => re.test(f))) staticClosure(meta, dir, f, all);
+    return [...all].filter((f) => !engine.has(f));
+  };
+  const writer = lazy(/^crema-convert-/);
+  const ort = lazy(/^crema-(run|blobs)-/).filter((f) => !writer.includes(f));
+  const names = (list) => [...list].map((f) => path.basename(f));
+  return { engine: names(engine), writer: names(writer), ort: names(ort) };
 }
 
 const sum = (list, size) => list.reduce((n, f) => n + size(f), 0);
@@ -113,18 +140,21 @@ async function main() {
   for (const dir of [lib, web]) fs.mkdirSync(dir, { recursive: true });
   for (const dir of [lib, web]) for (const f of fs.readdirSync(dir)) if (/^crema-.*\.js(\.map)?$/.test(f)) fs.rmSync(path.join(dir, f)); // old chunks
   await bundle('src/browser/index.ts', lib, 'crema');
-  await bundle('src/browser/engine-worker.ts', lib, 'crema-worker');
+  const worker = workerParts(await bundle('src/browser/engine-worker.ts', lib, 'crema-worker'), lib);
   copyKernels(lib);
   await bundle('web/app.ts', web, 'app');
   await bundle('web/bench.ts', web, 'bench');
   for (const f of fs.readdirSync(lib).filter((f) => /^crema-.*\.(js|map)$|\.wasm$/.test(f))) fs.copyFileSync(path.join(lib, f), path.join(web, f));
   for (const f of ['index.html', 'style.css', 'bench.html']) fs.copyFileSync(at('web', f), path.join(web, f));
-  if (staticDir) copyModels(path.join(web, 'models'));
-  const files = fs.readdirSync(lib);
+  if (staticDir) {
+    copyModels(path.join(web, 'models'));
+    copyOnnxRuntime(path.join(web, 'ort'));
+  }
   const parts = {
     'crema.js (the page side)': ['crema.js'],
-    'the engine (crema-worker.js and its chunk)': files.filter((f) => /^crema-(worker|chunk-.*)\.js$/.test(f)),
-    'the ONNX writer (loaded on the first convert)': files.filter((f) => /^crema-convert-.*\.js$/.test(f)),
+    'the engine (crema-worker.js and its chunks)': worker.engine,
+    'the ONNX writer (loaded on the first convert)': worker.writer,
+    'the ONNX backend and verify (loaded on first use; onnxruntime-web itself not counted)': worker.ort,
     'kernels-fma.wasm': ['kernels-fma.wasm'],
   };
   const sizes = Object.fromEntries(
@@ -140,6 +170,21 @@ export const SHIPPED_MODELS = ['lenet', 'cifar10_full', 'cifar10_quick'];
 
 function copyModels(dir) {
   for (const m of SHIPPED_MODELS) fs.cpSync(at('models', m), path.join(dir, m), { recursive: true });
+}
+
+/** The files of onnxruntime-web the page loads (ONNX backend, verify), when it is installed; `crema ui` serves the same. */
+export const ORT_FILES = ['ort.wasm.bundle.min.mjs', 'ort-wasm-simd-threaded.wasm'];
+
+function copyOnnxRuntime(dir) {
+  let from;
+  try {
+    from = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-web/wasm'));
+  } catch {
+    console.warn('build-browser: onnxruntime-web is not installed: the static page runs without the ONNX backend and verify');
+    return;
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of ORT_FILES) fs.copyFileSync(path.join(from, f), path.join(dir, f));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -70,6 +70,12 @@ export interface Platform {
   startKernelWorker(loop: string, init: KernelWorkerInit): KernelWorker;
   /** Starts a thread that serves one net (src/runtime/net-worker.ts's serveNet on the platform's messages). */
   startNetWorker(): NetWorker;
+  /**
+   * ONNX Runtime, loaded on first use (an optional peer: onnxruntime-node in Node, onnxruntime-web in a browser),
+   * or a one-line CremaError saying how to add it. Both have one API: src/onnx/ort.ts's OrtModule (not named here, so
+   * that the package's public types need neither installed).
+   */
+  onnxRuntime(): Promise<unknown>;
   /** Caffe HDF5 weights (data/<layer>/<blob index>) from a file or its bytes, by layer name. */
   readHdf5Weights(source: string | Uint8Array, label: string): Promise<Map<string, Tensor[]>>;
 }

@@ -10,6 +10,7 @@ import { imageInput } from '../src/image/input.js';
 import { loadImage } from '../src/image/load.js';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { Net } from '../src/runtime/net.js';
+import { agreement } from '../src/verify/compare.js';
 import { type UiServer, startUiServer } from '../src/web/server.js';
 
 const CHROMIUM = process.env.CREMA_CHROMIUM ?? '/usr/bin/chromium';
@@ -29,7 +30,8 @@ interface PageState {
 /** The part of the browser library the tests call inside the page (cremaPage.crema). */
 interface BrowserLib {
   decodeImage(source: Blob, color: boolean): Promise<{ height: number; width: number; channels: number; data: Float32Array }>;
-  Engine: new (url: string) => { ready: Promise<unknown> };
+  Engine: new (url?: string, options?: { onnxRuntime?: string }) => { ready: Promise<unknown> };
+  Net: { load(files: { prototxt: string; weights?: Uint8Array }, options: { engine: unknown }): Promise<{ run(feeds: unknown, options: { backend: string }): Promise<unknown> }> };
 }
 const pageState = (page: Page) => page.evaluate(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage);
 
@@ -138,6 +140,53 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(Buffer.compare(bytes, Buffer.from(expected))).toBe(0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
+  it('runs CIFAR-10 through onnxruntime-web (the ONNX backend) within tolerance of Node, and shows verify\'s table', async () => {
+    const { page, errors } = await open(browser, `${server.url}?model=cifar10_full`);
+    try {
+      expect(await waitLoaded(page)).toBe('');
+      await page.select('#backend', 'onnx');
+      await page.click('#examples button');
+      await page.waitForFunction(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage.top.length > 0);
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      expect(await page.$eval('#top li', (e) => e.textContent)).toBe('0.5820 - "cat"');
+      expect(await page.$eval('#run-time', (e) => e.textContent)).toContain('ONNX Runtime Web');
+      const probs = (await pageState(page)).probs;
+      expect(probs).toHaveLength(10);
+      expect(agreement(probs, node.prob).rel).toBeLessThanOrEqual(1e-4);
+      expect(probs).not.toEqual([...node.prob]); // a different engine (ONNX Runtime's kernels), not crema's again
+
+      // Verify: every blob, crema's engine vs onnxruntime-web, on the cat.
+      await page.click('#verify');
+      await page.waitForSelector('#verify-box:not([hidden])');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      expect(await page.$eval('#verify-summary', (e) => e.textContent)).toMatch(/^PASS: 11 blobs on the image cat\.jpg, every blob within 0\.0001\./);
+      const rows = await page.$$eval('#verify-table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+      expect(rows.map((r) => r[0])).toEqual([...node.net.blobs.keys()]);
+      for (const [blob, , abs, rel, ok] of rows) {
+        expect(ok, blob!).toBe('yes');
+        expect(Number(rel), blob!).toBeLessThanOrEqual(1e-4);
+        expect(Number(abs), blob!).toBeGreaterThanOrEqual(0);
+      }
+      await shot(page, 'web-verify.png', '#verify-box');
+      expect(errors).toEqual([]);
+
+      // Without onnxruntime-web where the engine is told to find it: a one-line error saying how to add it.
+      const missing = await page.evaluate(async (onnxRuntime) => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+        const engine = new crema.Engine(undefined, { onnxRuntime });
+        const net = await crema.Net.load({ prototxt: 'input: "x" input_shape { dim: 1 dim: 2 } layer { name: "r" type: "ReLU" bottom: "x" top: "y" }' }, { engine });
+        return net.run({ x: { dims: [1, 2], data: Float32Array.of(-1, 1) } }, { backend: 'onnx' }).then(
+          () => 'ran',
+          (err: Error) => `${err.name}: ${err.message}`,
+        );
+      }, `${server.url}no-ort/ort.mjs`);
+      expect(missing).toMatch(/^CremaError: ONNX Runtime Web did not load from http:\/\/127\.0\.0\.1:\d+\/no-ort\/ort\.mjs: .* \(the ONNX backend in a browser needs the optional peer dependency onnxruntime-web: npm install onnxruntime-web\)$/);
+      expect(missing).not.toContain('\n');
+    } finally {
       await page.close();
     }
   });

@@ -42,11 +42,12 @@ describe.each([
   const app = path.join(tmp, npm === 'npm' ? 'app11' : 'app10');
   const npx = (...args: string[]) => spawnSync('npx', ['--no-install', ...args], { cwd: app, env, encoding: 'utf8' });
 
-  it.skipIf(!available)('installs without onnxruntime-node or h5wasm, under 40 MB of node_modules', () => {
+  it.skipIf(!available)('installs without onnxruntime-node, onnxruntime-web or h5wasm, under 40 MB of node_modules', () => {
     installPackedApp(app, { npm });
     const nm = path.join(app, 'node_modules');
     expect(fs.existsSync(path.join(nm, 'crema-caffe/dist/index.js'))).toBe(true);
     expect(fs.existsSync(path.join(nm, 'onnxruntime-node'))).toBe(false);
+    expect(fs.existsSync(path.join(nm, 'onnxruntime-web'))).toBe(false);
     expect(fs.existsSync(path.join(nm, 'h5wasm'))).toBe(false);
     expect(treeSize(nm) / 2 ** 20).toBeLessThan(40);
   });

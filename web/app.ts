@@ -3,7 +3,22 @@
 // time each layer, convert to ONNX. Everything runs in the browser, on crema's engine worker.
 import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import * as crema from '../src/browser/index.js';
-import { type FileNames, type FloatImage, type LayerInfo, Net, type PreprocessOptions, type Tensor, decodeImage, geometryOf, preprocess, tileGrid } from '../src/browser/index.js';
+import {
+  type Backend,
+  type BrowserVerifyReport,
+  Engine,
+  type FileNames,
+  type FloatImage,
+  type LayerInfo,
+  Net,
+  type PreprocessOptions,
+  type Tensor,
+  decodeImage,
+  geometryOf,
+  preprocess,
+  seededInput,
+  tileGrid,
+} from '../src/browser/index.js';
 
 interface Shipped {
   title: string;
@@ -31,6 +46,9 @@ interface State {
   selectedLayer?: number;
 }
 const state: State = { labels: [], blobs: {} };
+
+/** The page's engine; onnxruntime-web (when installed) comes from /ort/, where `crema ui` and the static build put it. */
+const pageEngine = new Engine(undefined, { onnxRuntime: new URL('ort/ort.wasm.bundle.min.mjs', location.href) });
 
 /** What the browser tests read (the page's last results). */
 const exposed = { top: [] as { index: number; label: string; prob: number }[], probs: [] as number[], downloads: [] as { name: string; bytes: Uint8Array }[], loaded: 0, crema };
@@ -94,8 +112,9 @@ async function loadNet(name: string, prototxt: Uint8Array, weights: Uint8Array |
   state.net = undefined;
   $<HTMLButtonElement>('run').disabled = true;
   await old?.dispose();
-  const net = await Net.load({ prototxt, weights }, { names });
+  const net = await Net.load({ prototxt, weights }, { names, engine: pageEngine });
   Object.assign(state, { net, labels, blobs: {}, input: undefined, selectedLayer: undefined });
+  $('verify-box').hidden = true;
   await render(net, name);
   exposed.loaded++;
   say(`${name} loaded`);
@@ -271,17 +290,19 @@ async function classify(): Promise<void> {
   const name = net.inputs[0];
   const input = preprocess(image, geometryOf(net.info.blobs[name], name), preprocessOptions());
   state.input = input;
+  const backend = $<HTMLSelectElement>('backend').value as Backend;
   const t0 = performance.now();
-  const out = await net.run({ [name]: input });
+  const out = await net.run({ [name]: input }, { backend });
   const ms = performance.now() - t0;
   const prob = out[net.outputs[net.outputs.length - 1]];
   const values = [...prob.data.subarray(0, prob.size / prob.dims[0])];
   const top = values.map((p, index) => ({ index, label: state.labels[index] ?? `class ${index}`, prob: p })).sort((a, b) => b.prob - a.prob).slice(0, 5);
   Object.assign(exposed, { top, probs: values });
   $('top').replaceChildren(...top.map((t) => Object.assign(document.createElement('li'), { textContent: `${t.prob.toFixed(4)} - "${t.label}"` })));
-  $('run-time').textContent = `${state.imageName}: one forward in ${ms.toFixed(1)} ms (in the engine worker, with the transfer)`;
+  const by = backend === 'onnx' ? 'ONNX Runtime Web (converted in the engine worker, session included)' : 'the engine worker, with the transfer';
+  $('run-time').textContent = `${state.imageName}: one forward in ${ms.toFixed(1)} ms (${by})`;
   // Every blob, for the views below (a second forward: the timed one fetched only the outputs).
-  state.blobs = await net.run({ [name]: input }, { fetches: Object.keys(net.info.blobs) });
+  state.blobs = await net.run({ [name]: input }, { fetches: Object.keys(net.info.blobs), backend });
   const selected = $<HTMLSelectElement>('blob').value;
   showBlob(selected || name);
   if (state.selectedLayer !== undefined) showLrn(net.info.layers[state.selectedLayer]);
@@ -412,6 +433,37 @@ async function convert(): Promise<void> {
   say(`${name}: ${fmt(bytes.length)} bytes`);
 }
 
+/** Every blob through crema's engine and through onnxruntime-web, on the classified image (else a seeded draw). */
+async function verify(): Promise<void> {
+  const net = state.net;
+  if (!net) return;
+  const name = net.inputs[0];
+  const input = state.input ?? seededInput(net.info.blobs[name], 1);
+  say('verifying: the net in crema\'s engine and in ONNX Runtime Web…');
+  const report = await net.verify({ [name]: input });
+  showVerify(report, state.input ? `the image ${state.imageName}` : `random values (seed 1)`);
+  say('');
+}
+
+function showVerify(report: BrowserVerifyReport, input: string): void {
+  $('verify-box').hidden = false;
+  const verdict = report.pass ? `every blob within ${report.tolerance}` : `${report.failed.length} blob(s) out of tolerance: ${report.failed.join(', ')}`;
+  $('verify-summary').textContent = `${report.pass ? 'PASS' : 'FAIL'}: ${report.blobs.length} blobs on ${input}, ${verdict}. ${report.notes.join(' ')}`;
+  const rows = report.blobs.map((b) => {
+    const p = b.pairs.native_onnx!;
+    const tr = document.createElement('tr');
+    for (const [text, num] of [[b.blob], [shape(b.shape)], [p.mismatch ?? p.abs.toExponential(2), true], [p.rel.toExponential(2), true], [p.pass ? 'yes' : 'NO']] as [string, boolean?][]) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      if (num) td.className = 'num';
+      tr.append(td);
+    }
+    return tr;
+  });
+  $('verify-table').querySelector('tbody')!.replaceChildren(...rows);
+  $('verify-box').scrollIntoView?.({ block: 'nearest' });
+}
+
 // ---- wiring
 
 function onDrop(files: File[]): Promise<void> {
@@ -440,6 +492,7 @@ function main(): void {
   $('run').addEventListener('click', () => guarded(classify));
   $('time').addEventListener('click', () => guarded(timeLayers));
   $('convert').addEventListener('click', () => guarded(convert));
+  $('verify').addEventListener('click', () => guarded(verify));
   $<HTMLSelectElement>('blob').addEventListener('change', (e) => showBlob((e.target as HTMLSelectElement).value));
   document.addEventListener('dragover', (e) => e.preventDefault());
   document.addEventListener('drop', (e) => {

@@ -8,12 +8,13 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { netToDot } from '../graph/dot.js';
 import { summarize } from '../graph/summary.js';
-import { canShareMemory, preloadKernels } from '../platform/browser.js';
+import { canShareMemory, preloadKernels, setOnnxRuntimeUrl } from '../platform/browser.js';
 import type { LrnParams } from '../layers/lrn.js';
 import { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
 import { bytesLabel } from '../util/source.js';
-import type { EngineReady, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
+import type { BrowserVerifyReport, EngineReady, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
 interface WorkerScope {
   postMessage(message: Reply, transfer?: Transferable[]): void;
@@ -60,14 +61,32 @@ const tensors = (feeds: Record<string, TensorData>) =>
   Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, new Tensor(t.dims, t.data)]));
 
 /** A copy of each blob asked for (the net's own buffers are overwritten by the next forward). */
-function copies(net: Net, names: string[]): [Record<string, TensorData>, Transferable[]] {
+function copies(blobs: ReadonlyMap<string, Tensor>, names: string[]): [Record<string, TensorData>, Transferable[]] {
   const out: Record<string, TensorData> = {};
   for (const name of names) {
-    const blob = net.blobs.get(name);
+    const blob = blobs.get(name);
     if (!blob) throw new Error(`no blob '${name}' in the net`);
     out[name] = { dims: [...blob.dims], data: blob.data.slice() };
   }
   return [out, Object.values(out).map((t) => t.data.buffer as ArrayBuffer)];
+}
+
+/** The net converted to ONNX and run once in onnxruntime-web (loaded on first use, from `ort` when given). */
+async function forwardOrt(net: Net, feeds: Record<string, TensorData>, ort: string | undefined, blobs: 'all' | 'outputs') {
+  setOnnxRuntimeUrl(ort);
+  const { forwardOnnx } = await import('../onnx/run.js');
+  return forwardOnnx(net, tensors(feeds), { blobs });
+}
+
+/** Verify as the CLI's: crema's engine and onnxruntime-web on the same inputs, every blob compared. */
+async function verify(net: Net, req: Extract<Request, { op: 'verify' }>): Promise<BrowserVerifyReport> {
+  const tolerance = req.tolerance ?? 1e-4;
+  if (!(tolerance > 0)) throw new CremaError(`tolerance must be a positive number, got ${tolerance}`);
+  const onnx = (await forwardOrt(net, req.feeds, req.ort, 'all')).blobs;
+  net.forward(tensors(req.feeds));
+  const { compareBlobs } = await import('../verify/blobs.js');
+  const compared = compareBlobs(net, onnx, undefined, tolerance);
+  return { pass: compared.failed.length === 0, tolerance, ...compared };
 }
 
 async function handle(req: Request): Promise<[unknown, Transferable[]]> {
@@ -82,9 +101,13 @@ async function handle(req: Request): Promise<[unknown, Transferable[]]> {
     }
     case 'run': {
       const net = netOf(req.net);
+      const names = req.fetches ?? net.outputs;
+      if (req.backend === 'onnx') return copies((await forwardOrt(net, req.feeds, req.ort, req.fetches ? 'all' : 'outputs')).blobs, names);
       net.forward(tensors(req.feeds));
-      return copies(net, req.fetches ?? net.outputs);
+      return copies(net.blobs, names);
     }
+    case 'verify':
+      return [await verify(netOf(req.net), req), []];
     case 'time': {
       const timer = new NativeLayerTimer(netOf(req.net), tensors(req.feeds));
       timer.run(); // warm-up

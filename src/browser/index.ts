@@ -4,13 +4,25 @@
 import type { FloatImage } from '../image/image.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
-import type { EngineReady, FileNames, LayerInfo, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
+import type { Backend, BrowserVerifyReport, EngineReady, FileNames, LayerInfo, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
 export { decodeImage, fileChannels } from './image.js';
 export { geometryOf, preprocess, type InputGeometry, type PreprocessOptions } from '../image/preprocess.js';
 export { tileGrid, type Picture } from '../image/grid.js';
+export { seededInput } from '../verify/blobs.js';
 export { Tensor, CremaError };
-export type { EngineReady, FileNames, FloatImage, LayerInfo, LayerTiming, NetInfo };
+export type { Backend, BrowserVerifyReport, EngineReady, FileNames, FloatImage, LayerInfo, LayerTiming, NetInfo };
+export type { BlobVerdict } from '../verify/blobs.js';
+export type { PairResult } from '../verify/compare.js';
+
+export interface EngineOptions {
+  /**
+   * Where onnxruntime-web (an optional peer dependency) is, for the ONNX backend and verify: the URL of its ESM build
+   * (`ort.wasm.bundle.min.mjs`, with `ort-wasm-simd-threaded.wasm` beside it; `crema ui` serves them at `/ort/`).
+   * Default: the module 'onnxruntime-web/wasm', as the application's bundler resolves it.
+   */
+  onnxRuntime?: string | URL;
+}
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
@@ -22,7 +34,14 @@ export class Engine {
   /** How the engine computes (kernels, threads); resolves once the kernels are compiled. */
   readonly ready: Promise<EngineReady>;
 
-  constructor(readonly url: URL | string = new URL('./crema-worker.js', import.meta.url)) {
+  /** The URL of onnxruntime-web's module, when given (see EngineOptions). */
+  readonly onnxRuntime: string | undefined;
+
+  constructor(
+    readonly url: URL | string = new URL('./crema-worker.js', import.meta.url),
+    options: EngineOptions = {},
+  ) {
+    this.onnxRuntime = options.onnxRuntime === undefined ? undefined : String(options.onnxRuntime);
     const worker = new Worker(url, { type: 'module', name: 'crema engine' });
     this.worker = worker;
     this.ready = new Promise<EngineReady>((resolve, reject) => {
@@ -156,11 +175,24 @@ export class Net {
     return this.engine.call<T>(req, transfer);
   }
 
-  /** A forward pass; resolves with fresh tensors of the outputs (or of the blobs in `fetches`). */
-  async run(feeds: Record<string, Feed>, options: { fetches?: string[] } = {}): Promise<Record<string, Tensor>> {
+  /**
+   * A forward pass; resolves with fresh tensors of the outputs (or of the blobs in `fetches`). `backend: 'onnx'`
+   * runs the net converted to ONNX in onnxruntime-web instead of crema's engine (`crema run --backend onnx`).
+   */
+  async run(feeds: Record<string, Feed>, options: { fetches?: string[]; backend?: Backend } = {}): Promise<Record<string, Tensor>> {
     const [data, transfer] = feedData(feeds);
-    const out = await this.call<Record<string, TensorData>>({ op: 'run', net: this.info.id, feeds: data, fetches: options.fetches }, transfer);
+    const { fetches, backend } = options;
+    const out = await this.call<Record<string, TensorData>>({ op: 'run', net: this.info.id, feeds: data, fetches, backend, ort: this.engine.onnxRuntime }, transfer);
     return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, new Tensor(t.dims, t.data)]));
+  }
+
+  /**
+   * `crema verify` in the browser: the net run by crema's engine and by onnxruntime-web on the same inputs, every
+   * blob compared (max|native − onnx| ≤ tolerance · max(1, max|native|)).
+   */
+  async verify(feeds: Record<string, Feed>, options: { tolerance?: number } = {}): Promise<BrowserVerifyReport> {
+    const [data, transfer] = feedData(feeds);
+    return this.call({ op: 'verify', net: this.info.id, feeds: data, tolerance: options.tolerance, ort: this.engine.onnxRuntime }, transfer);
   }
 
   /** Per-layer times (median of `iterations` forwards, after one warm-up), as `crema bench` measures them. */

@@ -2,6 +2,7 @@
 // engine runs in the worker: a forward never blocks the page, and the kernels may block on Atomics.wait there.
 import type { LayerSummary } from '../graph/summary.js';
 import type { LrnParams } from '../layers/lrn.js';
+import type { BlobComparison } from '../verify/blobs.js';
 
 export interface TensorData {
   dims: number[];
@@ -42,9 +43,19 @@ export interface FileNames {
   weights?: string;
 }
 
+/** What runs a forward: crema's engine, or the net converted to ONNX in onnxruntime-web. */
+export type Backend = 'native' | 'onnx';
+
+/** Verify in the browser: every blob, crema's engine vs onnxruntime-web on the same inputs. */
+export interface BrowserVerifyReport extends BlobComparison {
+  pass: boolean;
+  tolerance: number;
+}
+
 export type Request =
   | { op: 'load'; prototxt: Uint8Array | string; weights?: Uint8Array; threads?: number; names?: FileNames }
-  | { op: 'run'; net: number; feeds: Record<string, TensorData>; fetches?: string[] }
+  | { op: 'run'; net: number; feeds: Record<string, TensorData>; fetches?: string[]; backend?: Backend; ort?: string }
+  | { op: 'verify'; net: number; feeds: Record<string, TensorData>; tolerance?: number; ort?: string }
   | { op: 'time'; net: number; feeds: Record<string, TensorData>; iterations: number }
   | { op: 'convert'; net: number; opset?: number; outputs?: 'net' | 'all' }
   | { op: 'dispose'; net: number };

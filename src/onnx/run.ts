@@ -6,7 +6,8 @@ import { CremaError } from '../util/errors.js';
 import { nameRecord } from '../util/names.js';
 import type { ModelObj } from './proto.js';
 import { type ConvertOptions, type OnnxConversion, convertGraph, encodeConversion } from './convert.js';
-import { type OrtModule, loadOrt } from './ort.js';
+import type { OrtModule } from './ort.js';
+import { platform } from '../platform.js';
 
 export interface RunOnnxOptions extends ConvertOptions {
   /** Threads for ONNX Runtime's operators (intra-op); default: ONNX Runtime's choice (one per core). */
@@ -38,7 +39,7 @@ export class OnnxRunner {
     if (!Number.isInteger(threads) || threads < 0) throw new CremaError(`--threads must be a whole number, got ${threads}`);
     const conversion = convertGraph(graph, options);
     const renamed = sessionSafe(conversion.model);
-    const ort = await loadOrt();
+    const ort = (await platform().onnxRuntime()) as OrtModule;
     const session = await ort.InferenceSession.create(encodeConversion(conversion), {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,

@@ -3,6 +3,7 @@
 // Workers. Importing this module installs it; the engine worker (src/browser/engine-worker.ts) does.
 import caffeProto from '../../proto/caffe.proto';
 import onnxProto from '../../proto/onnx.proto';
+import type { OrtModule } from '../onnx/ort.js';
 import { type KernelWorker, type KernelWorkerInit, type Platform, setPlatform } from '../platform.js';
 import { CremaError } from '../util/errors.js';
 
@@ -12,7 +13,7 @@ let kernels: { module: WebAssembly.Module; build: KernelBuild; shared: boolean }
 // The smallest modules that use a SIMD (v128.const) and a relaxed-SIMD (f32x4.relaxed_madd) instruction: a
 // browser that validates them runs the matching build.
 const V128_CONST = [0xfd, 12, ...new Array<number>(16).fill(0)];
-const tinyModule = (body: number[]): Uint8Array =>
+const tinyModule = (body: number[]): Uint8Array<ArrayBuffer> =>
   new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 0x7b, 3, 2, 1, 0, 10, body.length + 4, 1, body.length + 2, 0, ...body, 11]);
 const SIMD_PROBE = tinyModule(V128_CONST);
 const RELAXED_PROBE = tinyModule([...V128_CONST, ...V128_CONST, ...V128_CONST, 0xfd, 0x85, 0x02]);
@@ -80,6 +81,38 @@ function startKernelWorker(loop: string, init: KernelWorkerInit): KernelWorker {
   };
 }
 
+let ortUrl: string | undefined;
+let ort: Promise<OrtModule> | undefined;
+
+/**
+ * Where onnxruntime-web comes from: the URL of its ESM build (ort.wasm.bundle.min.mjs, its .wasm beside it), as
+ * `crema ui` serves it (/ort/) and the static build copies it; undefined: the bare specifier 'onnxruntime-web/wasm',
+ * which the application's bundler resolves. Set before the first ONNX Runtime call.
+ */
+export function setOnnxRuntimeUrl(url: string | undefined): void {
+  if (url !== ortUrl) ort = undefined;
+  ortUrl = url;
+}
+
+/** onnxruntime-web (an optional peer), imported on first use: never part of the engine's own bundle. */
+function onnxRuntime(): Promise<OrtModule> {
+  const from = ortUrl;
+  ort ??= (from === undefined ? import('onnxruntime-web/wasm') : import(/* @vite-ignore */ from)).then(
+    (module: OrtModule) => {
+      // Its threads are Web Workers too: only in a cross-origin isolated page, as many as the engine's.
+      module.env.wasm.numThreads = browserPlatform.cores();
+      if (from !== undefined) module.env.wasm.wasmPaths = new URL('./', from).href;
+      return module;
+    },
+    (err: unknown) => {
+      ort = undefined;
+      const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      throw new CremaError(`ONNX Runtime Web did not load${from ? ` from ${from}` : ''}: ${why} (the ONNX backend in a browser needs the optional peer dependency onnxruntime-web: npm install onnxruntime-web)`);
+    },
+  );
+  return ort;
+}
+
 function noFiles(path: string): never {
   throw new CremaError(`${path}: the browser reads no files: give the file's bytes`);
 }
@@ -97,6 +130,11 @@ export const browserPlatform: Platform = {
   // The engine worker is crema's own thread, not the application's: nets there use the cores.
   inWorkerThread: () => false,
   startKernelWorker,
+  startNetWorker() {
+    // The engine worker is the net's thread in a browser: the browser entry's Net.run goes there.
+    throw new CremaError("the core's Net.run starts no thread in a browser: use the browser entry's Net, which runs in crema's engine worker");
+  },
+  onnxRuntime,
   async readHdf5Weights(_source, label) {
     throw new CremaError(`${label}: HDF5 weights are read in Node only (convert them with \`crema upgrade\` to a .caffemodel)`);
   },

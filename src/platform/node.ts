@@ -121,6 +121,8 @@ export const nodePlatform: Platform = {
   collectGarbage,
   startKernelWorker,
   startNetWorker,
+  // Imported when asked: startup loads nothing of ONNX (test/startup.test.ts).
+  onnxRuntime: async () => (await import('../onnx/ort.js')).loadOrt(),
   async readHdf5Weights(source, label) {
     // h5wasm (an optional peer dependency) loads only when HDF5 weights come in: nothing else pays for it.
     const { readHdf5Weights } = await import('../caffe/hdf5.js').catch((err: unknown) => {

@@ -3,22 +3,12 @@ import path from 'node:path';
 import { forwardOnnx } from '../onnx/run.js';
 import type { LrnMode } from '../onnx/context.js';
 import type { Net } from '../runtime/net.js';
-import { Tensor, sizeOf } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { readNpy } from '../util/npy.js';
-import { type PairResult, comparePair } from './compare.js';
-import { compareDetections } from './detections.js';
+import { type BlobVerdict, compareBlobs, seededInput } from './blobs.js';
 
-/** The comparisons verify makes: native vs ONNX Runtime always, each vs the reference when there is one. */
-export type PairName = 'native_onnx' | 'native_reference' | 'onnx_reference';
-export const PAIRS: readonly PairName[] = ['native_onnx', 'native_reference', 'onnx_reference'];
-
-export interface BlobVerdict {
-  blob: string;
-  shape: number[];
-  pairs: Partial<Record<PairName, PairResult>>;
-  pass: boolean;
-}
+export { PAIRS, type BlobVerdict, type PairName, seededInput } from './blobs.js';
 
 export interface VerifyReport {
   pass: boolean;
@@ -53,20 +43,6 @@ export function referenceBlobDir(dir: string): string {
   return fs.existsSync(blobs) && fs.statSync(blobs).isDirectory() ? blobs : dir;
 }
 
-/** Uniform values in [-1, 1) from a seeded generator (mulberry32), so a run can be repeated exactly. */
-export function seededInput(dims: readonly number[], seed: number): Tensor {
-  let a = seed >>> 0;
-  const data = new Float32Array(sizeOf(dims));
-  for (let i = 0; i < data.length; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    data[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return new Tensor(dims, data);
-}
-
 /** Picks the inputs: given ones, else the reference's own `<input>.npy`, else seeded random values. */
 function chooseInputs(net: Net, options: VerifyOptions, refDir: string | undefined): { inputs: Record<string, Tensor>; source: string } {
   const inputs: Record<string, Tensor> = { ...(options.inputs ?? {}) };
@@ -99,33 +75,9 @@ export async function verifyNet(net: Net, options: VerifyOptions = {}): Promise<
   net.forward(inputs);
   const notes: string[] = [];
   const reference = refDir ? readReference(net, refDir, notes) : undefined;
-  const blobs: BlobVerdict[] = [];
-  // DetectionOutput's rows are compared as sets: ONNX's NonMaximumSuppression may order equal scores otherwise.
-  const detections = new Set(net.layers.filter((l) => l.type === 'DetectionOutput').flatMap((l) => l.tops));
-  if (detections.size) notes.push(`detections (${[...detections].join(', ')}) compared as sets: same image and label, IoU >= 0.99, |score difference| <= ${tolerance}`);
-  for (const [blob, native] of net.blobs) {
-    const ref = reference?.get(blob);
-    const compare = (ours: Tensor, theirs: Tensor) => (detections.has(blob) ? compareDetections : comparePair)(ours, theirs, tolerance);
-    const pairs: BlobVerdict['pairs'] = { native_onnx: compare(onnx.get(blob)!, native) };
-    if (ref) {
-      pairs.native_reference = compare(native, ref);
-      pairs.onnx_reference = compare(onnx.get(blob)!, ref);
-    }
-    blobs.push({ blob, shape: [...native.dims], pairs, pass: Object.values(pairs).every((p) => p.pass) });
-  }
-  notes.push(...nonfiniteNotes(blobs));
-  const failed = blobs.filter((b) => !b.pass).map((b) => b.blob);
-  return { pass: failed.length === 0, tolerance, input: source, reference: options.reference, blobs, failed, notes };
-}
-
-/** Says which blobs have NaN or infinite values on both sides of a pair, which the comparison counts as equal. */
-function nonfiniteNotes(blobs: BlobVerdict[]): string[] {
-  const notes: string[] = [];
-  for (const b of blobs) {
-    const most = Math.max(0, ...Object.values(b.pairs).map((p) => p.nonfinite ?? 0));
-    if (most > 0) notes.push(`'${b.blob}': ${most} value${most === 1 ? ' is' : 's are'} NaN or infinite on both sides, counted as equal`);
-  }
-  return notes;
+  const compared = compareBlobs(net, onnx, reference, tolerance);
+  notes.push(...compared.notes);
+  return { pass: compared.failed.length === 0, tolerance, input: source, reference: options.reference, blobs: compared.blobs, failed: compared.failed, notes };
 }
 
 /** The reference's blobs that the net has; other files are noted (Caffe's own *_split_* blobs silently skipped). */

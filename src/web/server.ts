@@ -1,7 +1,9 @@
 // The page's local server (`crema ui`): the built page (dist/web) and the shipped models (models/), on 127.0.0.1
-// only, cross-origin isolated (COOP + COEP) so that the engine's worker threads can share the kernels' memory.
+// only, cross-origin isolated (COOP + COEP) so that the engine's worker threads can share the kernels' memory;
+// onnxruntime-web's files at /ort/ when it is installed.
 import fs from 'node:fs';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { CremaError } from '../util/errors.js';
 
@@ -11,6 +13,7 @@ const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.wasm': 'application/wasm',
   '.map': 'application/json',
@@ -38,6 +41,15 @@ export interface UiOptions {
   mounts?: Record<string, string>;
   /** Cross-origin isolation headers (default true): without them the engine runs on one thread, as on most hosts. */
   isolated?: boolean;
+}
+
+/** onnxruntime-web's files (an optional peer: the page's ONNX backend and verify), or undefined when not installed. */
+function onnxRuntimeDir(): string | undefined {
+  try {
+    return path.dirname(createRequire(import.meta.url).resolve('onnxruntime-web/wasm'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The file a request path names under `dir`, or undefined when it would leave it (`..`, absolute, NUL). */
@@ -77,7 +89,8 @@ function serve(req: http.IncomingMessage, res: http.ServerResponse, page: string
 /** Starts the server on 127.0.0.1; resolves with its URL once it listens. */
 export async function startUiServer(options: UiOptions = {}): Promise<UiServer> {
   const page = path.resolve(options.page ?? path.join(ROOT, 'dist/web'));
-  const mounts = Object.entries({ '/models/': options.models ?? path.join(ROOT, 'models'), ...options.mounts }).map(([p, dir]): [string, string] => [p, path.resolve(dir)]);
+  const ort = onnxRuntimeDir();
+  const mounts = Object.entries({ '/models/': options.models ?? path.join(ROOT, 'models'), ...(ort ? { '/ort/': ort } : {}), ...options.mounts }).map(([p, dir]): [string, string] => [p, path.resolve(dir)]);
   if (!fs.existsSync(path.join(page, 'index.html'))) throw new CremaError(`${page}: the page is not built (npm run build)`);
   const server = http.createServer((req, res) => serve(req, res, page, mounts, options.isolated ?? true));
   await new Promise<void>((resolve, reject) => {

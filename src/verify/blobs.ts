@@ -1,0 +1,72 @@
+// The blob-by-blob comparison verify makes, platform-neutral (the CLI's verify and the browser's engine worker use
+// it): native vs ONNX Runtime always, each vs the reference where there is one.
+import type { Net } from '../runtime/net.js';
+import { Tensor, sizeOf } from '../tensor.js';
+import { type PairResult, comparePair } from './compare.js';
+import { compareDetections } from './detections.js';
+
+/** The comparisons verify makes: native vs ONNX Runtime always, each vs the reference when there is one. */
+export type PairName = 'native_onnx' | 'native_reference' | 'onnx_reference';
+export const PAIRS: readonly PairName[] = ['native_onnx', 'native_reference', 'onnx_reference'];
+
+export interface BlobVerdict {
+  blob: string;
+  shape: number[];
+  pairs: Partial<Record<PairName, PairResult>>;
+  pass: boolean;
+}
+
+export interface BlobComparison {
+  blobs: BlobVerdict[];
+  /** Blobs out of tolerance, in net order. */
+  failed: string[];
+  notes: string[];
+}
+
+/**
+ * Compares every blob of `net` (after its forward on the inputs ONNX Runtime ran) with ONNX Runtime's `onnx`
+ * blobs, and both with `reference` where it has the blob.
+ */
+export function compareBlobs(net: Net, onnx: Map<string, Tensor>, reference: Map<string, Tensor> | undefined, tolerance: number): BlobComparison {
+  const notes: string[] = [];
+  const blobs: BlobVerdict[] = [];
+  // DetectionOutput's rows are compared as sets: ONNX's NonMaximumSuppression may order equal scores otherwise.
+  const detections = new Set(net.layers.filter((l) => l.type === 'DetectionOutput').flatMap((l) => l.tops));
+  if (detections.size) notes.push(`detections (${[...detections].join(', ')}) compared as sets: same image and label, IoU >= 0.99, |score difference| <= ${tolerance}`);
+  for (const [blob, native] of net.blobs) {
+    const ref = reference?.get(blob);
+    const compare = (ours: Tensor, theirs: Tensor) => (detections.has(blob) ? compareDetections : comparePair)(ours, theirs, tolerance);
+    const pairs: BlobVerdict['pairs'] = { native_onnx: compare(onnx.get(blob)!, native) };
+    if (ref) {
+      pairs.native_reference = compare(native, ref);
+      pairs.onnx_reference = compare(onnx.get(blob)!, ref);
+    }
+    blobs.push({ blob, shape: [...native.dims], pairs, pass: Object.values(pairs).every((p) => p.pass) });
+  }
+  notes.push(...nonfiniteNotes(blobs));
+  return { blobs, failed: blobs.filter((b) => !b.pass).map((b) => b.blob), notes };
+}
+
+/** Says which blobs have NaN or infinite values on both sides of a pair, which the comparison counts as equal. */
+function nonfiniteNotes(blobs: BlobVerdict[]): string[] {
+  const notes: string[] = [];
+  for (const b of blobs) {
+    const most = Math.max(0, ...Object.values(b.pairs).map((p) => p.nonfinite ?? 0));
+    if (most > 0) notes.push(`'${b.blob}': ${most} value${most === 1 ? ' is' : 's are'} NaN or infinite on both sides, counted as equal`);
+  }
+  return notes;
+}
+
+/** Uniform values in [-1, 1) from a seeded generator (mulberry32), so a run can be repeated exactly. */
+export function seededInput(dims: readonly number[], seed: number): Tensor {
+  let a = seed >>> 0;
+  const data = new Float32Array(sizeOf(dims));
+  for (let i = 0; i < data.length; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    data[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return new Tensor(dims, data);
+}
