@@ -366,3 +366,49 @@ function outputOne6(m: usize, xiBytes: usize, dst: usize, rowBytes: usize, cols:
     for (let i = 0; i < cols; i++) store<f32>(dst + <usize>a * rowBytes + (<usize>i << 2), f32x4.extract_lane(outputRow6(tmp, a, b, reluOn, slope, i), 0));
   }
 }
+
+// ---- The filter transform U = G g G^T (run once per layer, at its first forward), as a job: chunk -> output
+// channels [chunk * per, ...). Fields: 3 weights (Cout x C x kh x kw), 4 C, 5 kh, 6 kw, 7 rows (output channels
+// per group), 8 per, 9 m, 10 blocks across, 11 blocks down, 12 rows padded to MR, 13 KC, 14 U (zeroed), 15 Cout.
+// Each 3x3 block s of filter (o, c) (zeros past the kernel's edge) goes to column s C + c of the (m + 2)^2
+// packed A matrices of o's group, in float64 and rounded once (the layout of src/kernels/packed.ts's
+// packConvWeights). In wasm, across the threads, because in JavaScript it took longer than the layer's forward.
+
+export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void {
+  const w = addr(p, 3), C = word(p, 4), kh = word(p, 5), kw = word(p, 6), rows = word(p, 7), per = word(p, 8);
+  const m = word(p, 9), subW = word(p, 10), subH = word(p, 11), rowsPad = word(p, 12), KC = word(p, 13), U = addr(p, 14);
+  const alpha = m + 2, K = C * subH * subW, matrix = <usize>rowsPad * K;
+  const end = min(word(p, 15), chunk * per + per);
+  for (let o = chunk * per; o < end; o++) {
+    const gi = o / rows, r = o - gi * rows;
+    for (let k = 0; k < K; k++) {
+      const s = k / C, c = k - s * C, y0 = 3 * (s / subW), x0 = 3 * (s - (s / subW) * subW);
+      const f = w + ((<usize>(o * C + c) * kh * kw) << 2);
+      for (let j = 0; j < 3; j++) {
+        const x = x0 + j;
+        const a = x < kw ? <f64>load<f32>(f + ((<usize>(y0 * kw + x)) << 2)) : 0;
+        const b = x < kw && y0 + 1 < kh ? <f64>load<f32>(f + ((<usize>((y0 + 1) * kw + x)) << 2)) : 0;
+        const d = x < kw && y0 + 2 < kh ? <f64>load<f32>(f + ((<usize>((y0 + 2) * kw + x)) << 2)) : 0;
+        lineG(m, a, b, d, scratch + (<usize>(j * alpha) << 3), 8); // G g, by block column
+      }
+      const k0 = k - k % KC, kc = min(KC, K - k0);
+      const at = U + ((<usize>gi * alpha * alpha * matrix + <usize>k0 * rowsPad + <usize>(r - (r & 3)) * kc + <usize>((k - k0) * MR + (r & 3))) << 2);
+      const row = scratch + 256;
+      for (let i = 0; i < alpha; i++) {
+        const g0 = load<f64>(scratch + (<usize>i << 3)), g1 = load<f64>(scratch + (<usize>(alpha + i) << 3)), g2 = load<f64>(scratch + (<usize>(2 * alpha + i) << 3));
+        lineG(m, g0, g1, g2, row, 8); // row i of (G g) G^T
+        for (let x = 0; x < alpha; x++) store<f32>(at + ((<usize>(alpha * i + x) * matrix) << 2), <f32>load<f64>(row + (<usize>x << 3)));
+      }
+    }
+  }
+}
+
+/** G (a, b, d)^T into out, `step` bytes apart: F(2x2)'s 4 values or F(4x4)'s 6 (Lavin and Gray's points). */
+@inline function lineG(m: i32, a: f64, b: f64, d: f64, out: usize, step: usize): void {
+  if (m == 2) {
+    store<f64>(out, a); store<f64>(out + step, (a + b + d) / 2); store<f64>(out + 2 * step, (a - b + d) / 2); store<f64>(out + 3 * step, d);
+    return;
+  }
+  store<f64>(out, a / 4); store<f64>(out + step, -(a + b + d) / 6); store<f64>(out + 2 * step, -(a - b + d) / 6);
+  store<f64>(out + 3 * step, a / 24 + b / 12 + d / 6); store<f64>(out + 4 * step, a / 24 - b / 12 + d / 6); store<f64>(out + 5 * step, d);
+}

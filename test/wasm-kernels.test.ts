@@ -272,9 +272,8 @@ describe('which convolutions run Winograd', () => {
     channels, height: size, width: size, kernelH: k, kernelW: k, padH: 1, padW: 1, strideH: stride, strideW: stride,
     dilationH: dilation, dilationW: dilation, outH: size, outW: size,
   });
-  it('3x3 to 9x9, stride 1, with 16 or more channels in and out; F(4x4) on large planes, F(2x2) on small ones (7x7: mostly padding)', () => {
-    expect([56, 28, 14, 13].map((n) => winogradTile(conv(n), 64, undefined))).toEqual([4, 4, 4, 4]);
-    expect(winogradTile(conv(7), 512, undefined)).toBe(2);
+  it('3x3 to 9x9, stride 1, with 16 or more channels in and out; F(4x4) on planes of 16x16 and more, F(2x2) below', () => {
+    expect([56, 28, 16, 14, 13, 7].map((n) => winogradTile(conv(n), 64, undefined))).toEqual([4, 4, 4, 2, 2, 2]);
     expect([conv(28, 5), conv(28, 7), conv(28, 9)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 4]);
     expect([conv(28, 1), conv(28, 11), conv(28, 3, 2), conv(28, 3, 1, 2), conv(28, 3, 1, 1, 8)].map((g) => winogradTile(g, 64, undefined))).toEqual([0, 0, 0, 0, 0]);
     expect(winogradTile(conv(28), 8, undefined)).toBe(0);

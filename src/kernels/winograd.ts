@@ -5,8 +5,8 @@
 // (packed.ts) and the TypeScript kernels stay the reference (test/wasm-kernels.test.ts compares all three).
 
 import type { ConvGeometry } from './im2col.js';
-import { type PackedConv, packConvWeights } from './packed.js';
-import { KC, KIND_WINOGRAD, KIND_WINOGRAD_PAD, MR, NR, type WasmEngine } from './wasm.js';
+import { type PackedConv, packBias } from './packed.js';
+import { KC, KIND_WINOGRAD, KIND_WINOGRAD_FILTERS, KIND_WINOGRAD_PAD, MR, NR, type WasmEngine } from './wasm.js';
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
@@ -29,8 +29,15 @@ export function winogradTile(g: ConvGeometry, rows: number, setting: string | un
     g.channels >= MIN_CHANNELS && rows >= MIN_CHANNELS;
   if (!fits || setting === '0') return 0;
   if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
-  return tileCost(g, 4) < tileCost(g, 2) ? 4 : 2;
+  return g.outH * g.outW >= MIN_F4_OUTPUTS && tileCost(g, 4) < tileCost(g, 2) ? 4 : 2;
 }
+
+/**
+ * F(4x4)'s U is 36/16 of F(2x2)'s; on planes below 16 x 16 (AlexNet's 13 x 13, the 14 x 14 stages) it saves
+ * ~20 % of a layer's time over F(2x2) and would cost AlexNet ~25 MB more (goal 4: its memory after the first
+ * forward within 1.3x the caffemodel), so those keep F(2x2).
+ */
+const MIN_F4_OUTPUTS = 16 * 16;
 
 /**
  * Time of F(m x m, 3x3) per image, in units of C x M: (m + 2)^2 products per tile (tiles cover the plane in
@@ -45,38 +52,26 @@ function tileCost(g: ConvGeometry, m: number): number {
 /** Below this many channels per group (in or out), im2col's longer K wins (measured: docs/PERFORMANCE.md). */
 const MIN_CHANNELS = 16;
 
-/** G applied to one line (a, b, d) of a 3x3 filter: F(2x2, 3x3)'s 4 values or F(4x4, 3x3)'s 6 (Lavin and Gray). */
-function lineG(m: 2 | 4, a: number, b: number, d: number): number[] {
-  if (m === 2) return [a, (a + b + d) / 2, (a - b + d) / 2, d];
-  return [a / 4, -(a + b + d) / 6, -(a - b + d) / 6, a / 24 + b / 12 + d / 6, a / 24 - b / 12 + d / 6, d];
-}
-
 /**
- * U = G g G^T per 3x3 block of each filter (blocks past the kernel's edge are zero), in float64 then rounded
- * once, packed as A matrices (rows x K, K = C x blocks, column s C + c for block s of input channel c) for
- * "group" g * n + xi (n = (m + 2)^2 positions, xi = (m + 2) r + c): the layout winogradChunk reads.
+ * U = G g G^T per 3x3 block of each filter (blocks past the kernel's edge are zero), packed as A matrices
+ * (rows x K, K = C x blocks, column s C + c for block s of input channel c) for "group" g * n + xi
+ * (n = (m + 2)^2 positions, xi = (m + 2) r + c): the layout winogradChunk reads. Computed by a wasm job
+ * (winogradFiltersChunk) straight into wasm memory: no JavaScript copy of U (16/9 or 4x the weights).
  */
 export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: 2 | 4): PackedWinograd {
-  const alpha = m + 2, n = alpha * alpha, { channels: C, kernelH: kh, kernelW: kw } = g;
-  const subH = Math.ceil(kh / 3), subW = Math.ceil(kw / 3), K = C * subH * subW;
-  const u = new Float32Array(groups * n * rows * K);
-  const at = (f: number, y: number, x: number): number => (y < kh && x < kw ? w[f + y * kw + x] : 0);
-  for (let o = 0; o < groups * rows; o++) {
-    const gi = Math.floor(o / rows), r = o - gi * rows;
-    for (let c = 0; c < C; c++) {
-      const f = (o * C + c) * kh * kw;
-      for (let s = 0; s < subH * subW; s++) {
-        const y0 = 3 * Math.floor(s / subW), x0 = 3 * (s % subW);
-        // G g, by block column j; then row i of (G g) G^T
-        const cols = [0, 1, 2].map((j) => lineG(m, at(f, y0, x0 + j), at(f, y0 + 1, x0 + j), at(f, y0 + 2, x0 + j)));
-        for (let i = 0; i < alpha; i++) {
-          const values = lineG(m, cols[0][i], cols[1][i], cols[2][i]);
-          for (let k = 0; k < alpha; k++) u[((gi * n + alpha * i + k) * rows + r) * K + s * C + c] = values[k];
-        }
-      }
-    }
-  }
-  return { ...packConvWeights(e, owner, u, bias, groups * n, rows, K), tile: m, subH, subW };
+  const n = (m + 2) ** 2, { channels: C, kernelH: kh, kernelW: kw } = g;
+  const subH = Math.ceil(kh / 3), subW = Math.ceil(kw / 3), K = C * subH * subW, rowsPad = roundUp(rows, MR);
+  const ptr = e.heap.alloc(groups * n * rowsPad * K * 4);
+  e.own(owner, ptr);
+  e.f32.fill(0, ptr / 4, ptr / 4 + groups * n * rowsPad * K); // rows past `rows` in the last strip stay zero
+  const src = e.scratch(w.length * 4);
+  e.f32.set(w, src / 4);
+  const filters = groups * rows, per = Math.ceil(filters / e.chunkCount(filters));
+  const p = e.job(KIND_WINOGRAD_FILTERS);
+  p[3] = src; p[4] = C; p[5] = kh; p[6] = kw; p[7] = rows; p[8] = per; p[9] = m; p[10] = subW; p[11] = subH;
+  p[12] = rowsPad; p[13] = KC; p[14] = ptr; p[15] = filters;
+  e.run(Math.ceil(filters / per));
+  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW };
 }
 
 /** Scratch a thread may use for one block of tiles (one K block's transformed inputs, and the GEMM results). */

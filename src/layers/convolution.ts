@@ -4,7 +4,7 @@ import { gemm, matrix } from '../kernels/gemm.js';
 import { type ConvGeometry, depthwisePlane, im2col } from '../kernels/im2col.js';
 import { type PackedConv, convolveWasm, packConvWeights } from '../kernels/packed.js';
 import { type PackedDepthwise, depthwiseWasm, packDepthwiseWeights } from '../kernels/depthwise.js';
-import { wasmEngine } from '../kernels/wasm.js';
+import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
 import { type PackedWinograd, packWinogradWeights, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { platform } from '../platform.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
@@ -111,6 +111,11 @@ export function convWeights(def: LayerParameter, s: ConvSettings, weights: Tenso
 /** Bounds the column buffer: im2col works in chunks of output rows of at most this many floats (16 MB). */
 export const COL_BUFFER_FLOATS = 1 << 22;
 
+/** 1x1, stride 1, no pad: the input planes are already the column matrix. */
+function isPointwise(g: ConvGeometry): boolean {
+  return g.kernelH === 1 && g.kernelW === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
+}
+
 /** A (de)convolution that a runtime may fuse with the ReLU after it. */
 export interface FusableLayer extends Layer {
   /** Applies y = y > 0 ? y : y * negativeSlope to the output as part of forward; undefined turns that off. */
@@ -159,22 +164,14 @@ export const convolutionLayer: LayerType = {
         const g = geometry!;
         const num = sizeOf(bottoms[0].dims.slice(0, bottoms[0].dims.length - 3));
         const engine = wasmEngine();
-        if (engine && g.channels === 1) {
-          packedDepthwise ??= packDepthwiseWeights(engine, layer, w, bias);
-          for (let i = 0; i < bottoms.length; i++) depthwiseWasm(engine, packedDepthwise, g, s.group, s.numOutput, num, bottoms[i].data, tops[i].data, reluSlope);
-          return;
-        }
-        const tile = engine ? winogradTile(g, s.numOutput / s.group, platform().env('CREMA_WINOGRAD')) : 0;
-        if (engine && tile) {
-          if (packedWinograd?.tile !== tile) packedWinograd = packWinogradWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, g, tile);
-          for (let i = 0; i < bottoms.length; i++) winogradWasm(engine, packedWinograd, g, s.group, num, bottoms[i].data, tops[i].data, reluSlope);
-          return;
-        }
         if (engine) {
-          const kdim = g.channels * g.kernelH * g.kernelW;
-          packed ??= packConvWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, kdim);
-          const pointwise = g.kernelH === 1 && g.kernelW === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
-          for (let i = 0; i < bottoms.length; i++) convolveWasm(engine, packed, g, s.group, num, bottoms[i].data, tops[i].data, pointwise, reluSlope);
+          const kind = ready(engine, g);
+          for (let i = 0; i < bottoms.length; i++) {
+            const [x, y] = [bottoms[i].data, tops[i].data];
+            if (kind === 'depthwise') depthwiseWasm(engine, packedDepthwise!, g, s.group, s.numOutput, num, x, y, reluSlope);
+            else if (kind === 'winograd') winogradWasm(engine, packedWinograd!, g, s.group, num, x, y, reluSlope);
+            else convolveWasm(engine, packed!, g, s.group, num, x, y, isPointwise(g), reluSlope);
+          }
           return;
         }
         for (let i = 0; i < bottoms.length; i++) for (let n = 0; n < num; n++) convolveImage(g, n, bottoms[i].data, tops[i].data);
@@ -184,8 +181,32 @@ export const convolutionLayer: LayerType = {
         if (!g) return 0;
         return bottoms.length * sizeOf(tops[0]) * g.channels * g.kernelH * g.kernelW;
       },
+      prepare() {
+        const engine = wasmEngine();
+        if (engine && geometry && weights.length) ready(engine, geometry);
+      },
     };
     return layer;
+
+    /**
+     * The weights in the wasm kernel's form for this geometry, made once (by Net.load's prepare, so the first
+     * forward runs at the speed of the next ones) and again only when the form changes (a reshape to a plane
+     * that picks another Winograd tile, or CREMA_WINOGRAD changed).
+     */
+    function ready(engine: WasmEngine, g: ConvGeometry): 'depthwise' | 'winograd' | 'gemm' {
+      const rows = s.numOutput / s.group;
+      if (g.channels === 1) {
+        packedDepthwise ??= packDepthwiseWeights(engine, layer, w, bias);
+        return 'depthwise';
+      }
+      const tile = winogradTile(g, rows, platform().env('CREMA_WINOGRAD'));
+      if (tile) {
+        if (packedWinograd?.tile !== tile) packedWinograd = packWinogradWeights(engine, layer, w, bias, s.group, rows, g, tile);
+        return 'winograd';
+      }
+      packed ??= packConvWeights(engine, layer, w, bias, s.group, rows, g.channels * g.kernelH * g.kernelW);
+      return 'gemm';
+    }
 
     function convolveImage(g: ConvGeometry, n: number, x: Float32Array, y: Float32Array): void {
       const cinG = g.channels, coutG = s.numOutput / s.group;
@@ -196,7 +217,7 @@ export const convolutionLayer: LayerType = {
         depthwise(g, coutG, x, xBase, y, yBase);
         return;
       }
-      const pointwise = g.kernelH === 1 && g.kernelW === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
+      const pointwise = isPointwise(g);
       for (let grp = 0; grp < s.group; grp++) {
         const A = matrix(w, grp * coutG * kdim, kdim);
         const xg = xBase + grp * cinG * inPlane, yg = yBase + grp * coutG * outPlane;
