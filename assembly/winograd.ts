@@ -37,7 +37,11 @@ const MR: i32 = 4;
   return <usize>load<u32>(p + (<usize>i << 2));
 }
 
-/** The pad job: planes [chunk * per, ...) of x copied into the zero-bordered planes of the padded copy. */
+/**
+ * The pad job: planes [chunk * per, ...) of x copied into the zero-bordered planes of the padded copy. Sets
+ * field 13 when one of them holds a NaN or an infinity (v - v is NaN then): the transforms would spread it over
+ * whole tiles, so the caller takes the im2col path instead.
+ */
 export function winogradPadChunk(p: usize, chunk: i32): void {
   const x = addr(p, 3), planes = word(p, 4), H = word(p, 5), W = word(p, 6), Hp = word(p, 7), Wp = word(p, 8);
   const ph = word(p, 9), pw = word(p, 10), xp = addr(p, 11), per = word(p, 12);
@@ -56,6 +60,24 @@ export function winogradPadChunk(p: usize, chunk: i32): void {
       memory.fill(row + (<usize>(pw + W) << 2), 0, <usize>(Wp - pw - W) << 2);
     }
   }
+  const from = x + ((<usize>(chunk * per) * H * W) << 2), to = x + ((<usize>end * H * W) << 2);
+  if (from < to && !finite(from, to)) store<i32>(p + 13 * 4, 1);
+}
+
+/** Whether the floats in [from, to) are all finite. */
+function finite(from: usize, to: usize): bool {
+  let acc = f32x4.splat(0);
+  let q = from;
+  for (; q + 16 <= to; q += 16) {
+    const v = v128.load(q);
+    acc = f32x4.add(acc, f32x4.sub(v, v)); // 0 for finite lanes, NaN otherwise (and NaN stays)
+  }
+  let s: f32 = 0;
+  for (; q < to; q += 4) {
+    const v = load<f32>(q);
+    s += v - v;
+  }
+  return s == s && v128.all_true<i32>(f32x4.eq(acc, acc));
 }
 
 export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {

@@ -274,9 +274,28 @@ describe('which convolutions run Winograd', () => {
   });
   it('3x3 to 9x9, stride 1, with 16 or more channels in and out; F(4x4) on planes of 16x16 and more, F(2x2) below', () => {
     expect([56, 28, 16, 14, 13, 7].map((n) => winogradTile(conv(n), 64, undefined))).toEqual([4, 4, 4, 2, 2, 2]);
-    expect([conv(28, 5), conv(28, 7), conv(28, 9)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 4]);
+    // U within 4x the weights: F(4x4) of 5x5 and 7x7 would be 5.8x and 6.6x, so those take F(2x2).
+    expect([conv(28, 5), conv(28, 7), conv(28, 9)].map((g) => winogradTile(g, 64, undefined))).toEqual([2, 2, 4]);
+    // and within 64 MiB a group: FCN's fc6 (7x7, 512 -> 4096) stays on im2col.
+    expect(winogradTile(conv(28, 7, 1, 1, 512), 4096, undefined)).toBe(0);
     expect([conv(28, 1), conv(28, 11), conv(28, 3, 2), conv(28, 3, 1, 2), conv(28, 3, 1, 1, 8)].map((g) => winogradTile(g, 64, undefined))).toEqual([0, 0, 0, 0, 0]);
     expect(winogradTile(conv(28), 8, undefined)).toBe(0);
+  });
+  it('a NaN or infinity in the input or the weights takes the im2col path: non-finite outputs exactly where Caffe has them', () => {
+    const random = rng(5);
+    const x = new Tensor([1, 16, 20, 20], randomArray(16 * 400, random));
+    x.data[3 * 400 + 5 * 20 + 7] = Infinity;
+    x.data[9 * 400 + 12 * 20 + 2] = NaN;
+    const w = new Tensor([16, 16, 3, 3], randomArray(16 * 16 * 9, random)), b = new Tensor([16], randomArray(16, random));
+    const def = layerDef('Convolution', { convolution_param: { num_output: 16, kernel_size: [3], pad: [1] } });
+    const [got, want] = bothKernels(def, [w, b], x);
+    expect(got.data.filter((v) => !Number.isFinite(v)).length).toBeGreaterThan(0);
+    expect([...got.data].map(Number.isFinite)).toEqual([...want.data].map(Number.isFinite));
+    expect(relDiff(got.data, want.data)).toBeLessThan(1e-5);
+    const wBad = new Tensor(w.dims, w.data.slice());
+    wBad.data[40] = -Infinity;
+    const [gotW, wantW] = bothKernels(def, [wBad, b], new Tensor(x.dims, randomArray(x.data.length, random)));
+    expect([...gotW.data].map(Number.isFinite)).toEqual([...wantW.data].map(Number.isFinite));
   });
   it('CREMA_WINOGRAD=0 turns it off; 2 or 4 picks the tile', () => {
     expect(['0', '2', '4'].map((s) => winogradTile(conv(28), 64, s))).toEqual([0, 2, 4]);

@@ -29,8 +29,21 @@ export function winogradTile(g: ConvGeometry, rows: number, setting: string | un
     g.channels >= MIN_CHANNELS && rows >= MIN_CHANNELS;
   if (!fits || setting === '0') return 0;
   if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
-  return g.outH * g.outW >= MIN_F4_OUTPUTS && tileCost(g, 4) < tileCost(g, 2) ? 4 : 2;
+  const f4 = g.outH * g.outW >= MIN_F4_OUTPUTS && tileCost(g, 4) < tileCost(g, 2) && uFits(g, rows, 4);
+  return f4 ? 4 : uFits(g, rows, 2) ? 2 : 0;
 }
+
+/**
+ * Whether U, (m + 2)^2 floats per 3x3 block of each filter, stays within 4x the weights (F(4x4) of 3x3: 4x;
+ * of 5x5 and 7x7: 5.8x and 6.6x, so those take F(2x2): 2.6x, 2.9x) and 64 MiB a layer per group (FCN's fc6, a
+ * 7x7 convolution of 512 -> 4096 channels, would need 1.2 GB).
+ */
+function uFits(g: ConvGeometry, rows: number, m: number): boolean {
+  const u = (m + 2) ** 2 * Math.ceil(g.kernelH / 3) * Math.ceil(g.kernelW / 3), weights = g.kernelH * g.kernelW;
+  return u <= 4 * weights && u * rows * g.channels * 4 <= MAX_U_BYTES;
+}
+
+const MAX_U_BYTES = 64 << 20;
 
 /**
  * F(4x4)'s U is 36/16 of F(2x2)'s; on planes below 16 x 16 (AlexNet's 13 x 13, the 14 x 14 stages) it saves
@@ -79,8 +92,12 @@ const BLOCK_BYTES = 2 << 20;
 /** Thread scratch before the transformed inputs (SCRATCH_HEAD in assembly/winograd.ts). */
 const SCRATCH_HEAD = 128 + 36 * 16;
 
-/** Convolution of `num` images (x: num x groups*C x H x W) into y (num x groups*rows x OH x OW). */
-export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): void {
+/**
+ * Convolution of `num` images (x: num x groups*C x H x W) into y (num x groups*rows x OH x OW). False, y
+ * untouched, when x holds a NaN or an infinity: the transforms would spread it over whole tiles (Inf - Inf), where
+ * Caffe has it only in the outputs whose window holds it; the caller runs the im2col path then.
+ */
+export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): boolean {
   const m = packed.tile, C = g.channels, K = packed.depth, M = packed.rows, images = num * groups, n = (m + 2) ** 2;
   const tilesY = Math.ceil(g.outH / m), tilesX = Math.ceil(g.outW / m), tiles = tilesY * tilesX;
   // Room for every tile's patch at every block's offset (3 per block down / across).
@@ -103,8 +120,9 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
   const planes = images * C, perChunk = Math.ceil(planes / e.chunkCount(planes));
   let p = e.job(KIND_WINOGRAD_PAD);
   p[3] = base; p[4] = planes; p[5] = g.height; p[6] = g.width; p[7] = Hp; p[8] = Wp; p[9] = g.padH; p[10] = g.padW;
-  p[11] = xp; p[12] = perChunk;
+  p[11] = xp; p[12] = perChunk; p[13] = 0;
   e.run(Math.ceil(planes / perChunk));
+  if (p[13]) return false; // a NaN or infinity in x: see winogradPadChunk
   p = e.job(KIND_WINOGRAD);
   p[1] = xp + padBytes; p[2] = threadBytes; // per-thread blocks sized for this layer, not the shared thread scratch
   p[3] = xp; p[4] = C; p[5] = Hp; p[6] = Wp; p[7] = tilesY; p[8] = tilesX; p[9] = g.outH; p[10] = g.outW;
@@ -115,4 +133,11 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
   p[24] = packed.subH; p[25] = packed.subW;
   e.run(images * blocks * p[22]);
   y.set(e.f32.subarray((base + xBytes) / 4, (base + xBytes) / 4 + y.length));
+  return true;
+}
+
+/** Whether every weight is finite: a NaN or infinity in a filter would spread through U the same way. */
+export function allFinite(w: Float32Array): boolean {
+  for (let i = 0; i < w.length; i++) if (!Number.isFinite(w[i])) return false;
+  return true;
 }

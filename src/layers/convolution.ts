@@ -5,7 +5,7 @@ import { type ConvGeometry, depthwisePlane, im2col } from '../kernels/im2col.js'
 import { type PackedConv, convolveWasm, packConvWeights } from '../kernels/packed.js';
 import { type PackedDepthwise, depthwiseWasm, packDepthwiseWeights } from '../kernels/depthwise.js';
 import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
-import { type PackedWinograd, packWinogradWeights, winogradTile, winogradWasm } from '../kernels/winograd.js';
+import { type PackedWinograd, allFinite, packWinogradWeights, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { platform } from '../platform.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
@@ -140,6 +140,7 @@ export const convolutionLayer: LayerType = {
     let packed: PackedConv | undefined;
     let packedDepthwise: PackedDepthwise | undefined;
     let packedWinograd: PackedWinograd | undefined;
+    let finiteWeights: boolean | undefined; // Winograd only with finite weights (see allFinite)
     const layer: FusableLayer = {
       fuseRelu(negativeSlope) {
         reluSlope = negativeSlope;
@@ -155,7 +156,7 @@ export const convolutionLayer: LayerType = {
         const outW = Math.floor((b.width + 2 * pw - extentW) / sw) + 1;
         const before = w;
         ({ w, bias } = convWeights(def, s, weights, [s.numOutput, b.channels / s.group, kh, kw]));
-        if (w !== before) packed = packedDepthwise = packedWinograd = undefined;
+        if (w !== before) [packed, packedDepthwise, packedWinograd, finiteWeights] = [undefined, undefined, undefined, undefined];
         geometry = { channels: b.channels / s.group, height: b.height, width: b.width, kernelH: kh, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH, outW };
         const top = [...bottoms[0].slice(0, b.channelAxis), s.numOutput, outH, outW];
         return bottoms.map(() => top);
@@ -168,9 +169,13 @@ export const convolutionLayer: LayerType = {
           const kind = ready(engine, g);
           for (let i = 0; i < bottoms.length; i++) {
             const [x, y] = [bottoms[i].data, tops[i].data];
-            if (kind === 'depthwise') depthwiseWasm(engine, packedDepthwise!, g, s.group, s.numOutput, num, x, y, reluSlope);
-            else if (kind === 'winograd') winogradWasm(engine, packedWinograd!, g, s.group, num, x, y, reluSlope);
-            else convolveWasm(engine, packed!, g, s.group, num, x, y, isPointwise(g), reluSlope);
+            if (kind === 'depthwise') {
+              depthwiseWasm(engine, packedDepthwise!, g, s.group, s.numOutput, num, x, y, reluSlope);
+              continue;
+            }
+            if (kind === 'winograd' && winogradWasm(engine, packedWinograd!, g, s.group, num, x, y, reluSlope)) continue;
+            packed ??= packConvWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, g.channels * g.kernelH * g.kernelW);
+            convolveWasm(engine, packed, g, s.group, num, x, y, isPointwise(g), reluSlope);
           }
           return;
         }
@@ -200,7 +205,8 @@ export const convolutionLayer: LayerType = {
         return 'depthwise';
       }
       const tile = winogradTile(g, rows, platform().env('CREMA_WINOGRAD'));
-      if (tile) {
+      finiteWeights ??= allFinite(w);
+      if (tile && finiteWeights) {
         if (packedWinograd?.tile !== tile) packedWinograd = packWinogradWeights(engine, layer, w, bias, s.group, rows, g, tile);
         return 'winograd';
       }
