@@ -205,20 +205,33 @@ function needShared(what) {
   return false;
 }
 
-/** Zoo weights, regenerated deterministically from shared's spec once and cached in the temp directory. */
+/**
+ * Zoo weights, regenerated deterministically from the net's weight spec once and cached in the temp directory
+ * (shared's hashweights.mjs, or the repository's copy, test/fixtures/corpus/hashweights.mjs, without ../shared).
+ */
 function zooWeights(model) {
   const file = path.join(os.tmpdir(), `crema-bench-${model}.caffemodel`);
   if (!fs.existsSync(file)) {
     console.error(`generating ${model} weights into ${file} ...`);
     const tmp = `${file}.${process.pid}.tmp`;
-    execFileSync(process.execPath, [path.join(shared, 'tools/hashweights.mjs'), 'model', path.join(shared, 'reference/zoo', model, 'spec.json'), tmp, '--salt', 'dev'], { stdio: 'inherit' });
+    const tool = [path.join(shared, 'tools/hashweights.mjs'), path.join(root, 'test/fixtures/corpus/hashweights.mjs')].find((f) => fs.existsSync(f));
+    execFileSync(process.execPath, [tool, 'model', zooSpec(model), tmp, '--salt', 'dev'], { stdio: 'inherit' });
     fs.renameSync(tmp, file);
   }
   return file;
 }
 
+/** The first of `files` that exists (else the first, for the message). */
+const firstFile = (...files) => files.find((f) => fs.existsSync(f)) ?? files[0];
+
+/** A zoo net's prototxt: ../shared's, else the repository's models/zoo (VGG-16, Inception-v3, OpenPose: sources in models/README.md). */
 function zooPrototxt(model) {
-  return path.join(shared, 'models/zoo', `${model}.prototxt`);
+  return firstFile(path.join(shared, 'models/zoo', `${model}.prototxt`), path.join(root, 'models/zoo', `${model}.prototxt`));
+}
+
+/** A zoo net's weight spec (blob shapes per layer, as `caffe-ref spec` writes it): ../shared's, else models/zoo/specs. */
+function zooSpec(model) {
+  return firstFile(path.join(shared, 'reference/zoo', model, 'spec.json'), path.join(root, 'models/zoo/specs', `${model}.json`));
 }
 
 function handBuiltAlexNet(net) {
@@ -369,8 +382,8 @@ const quiet = new Map();
 
 function zooAvailable(model) {
   if (netsOnly && !netsOnly.includes(model)) return false;
-  const ok = fs.existsSync(zooPrototxt(model)) && fs.existsSync(path.join(shared, 'reference/zoo', model, 'spec.json'));
-  if (!ok) notes.push(`${model}: skipped (no prototxt or weight spec in ../shared)`);
+  const ok = fs.existsSync(zooPrototxt(model)) && fs.existsSync(zooSpec(model));
+  if (!ok) notes.push(`${model}: skipped (no prototxt or weight spec in ../shared or models/zoo)`);
   return ok;
 }
 

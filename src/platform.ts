@@ -3,7 +3,7 @@
 // process: whatever needs files, settings, cores, worker threads or HDF5 asks the installed Platform. The Node
 // entry (src/index.ts, the CLI) installs src/platform/node.ts; a browser entry installs its own.
 
-import type { ByteSource } from './caffe/wire.js';
+import type { ByteSource } from './caffe/types.js';
 import type { Tensor } from './tensor.js';
 import { CremaError } from './util/errors.js';
 

@@ -19,7 +19,11 @@ interface JsonLine {
   image: string;
   top: { index: number; label: string | null; prob: number }[];
 }
-const jsonLines = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l) as JsonLine);
+/** classify --json: one object (on one line), every image read under `images`. */
+const jsonLines = (out: string) => {
+  expect(out.trim().split('\n')).toHaveLength(1);
+  return (JSON.parse(out) as { images: JsonLine[] }).images;
+};
 
 let tmp: string;
 beforeAll(() => {
@@ -75,6 +79,7 @@ describe('crema classify', () => {
     const r = await crema('classify', ...lenet, dir, path.join(tmp, 'missing.png'), '--raw-scale', '1', '--json');
     expect(r.code).toBe(1);
     expect(jsonLines(r.stdout).map((l) => [path.basename(l.image), l.top[0].index])).toEqual([['a.png', 7], ['c.png', 3]]);
+    expect(JSON.parse(r.stdout).skipped.map((s: { image: string }) => path.basename(s.image))).toEqual(['b.jpg', 'missing.png']);
     const skips = r.stderr.split('\n').filter((l) => l.startsWith('crema: skipped'));
     expect(skips).toEqual([
       expect.stringMatching(new RegExp(`^crema: skipped ${path.join(dir, 'b.jpg')}: cannot decode the image \\(.+\\)$`)),

@@ -41,7 +41,7 @@ describe('one-line errors instead of internal ones', () => {
 
   it('verify, run and bench through ONNX Runtime without weights name the layers (was a stack trace, exit 70)', async () => {
     const want = "crema: no weights for 'conv1' (Convolution), 'conv2' (Convolution), 'ip1' (InnerProduct), 'ip2' (InnerProduct): give the .caffemodel that goes with the net";
-    for (const args of [['verify'], ['run', '--input', lenet('example-input.npy'), '--backend', 'onnx'], ['bench', '--backend', 'onnx']]) {
+    for (const args of [['verify'], ['run', '--input', lenet('example-input.npy'), '--backend', 'onnx'], ['bench', '--backend', 'onnx'], ['bench', '--backend', 'both']]) {
       const r = await cli(args[0], lenet('deploy.prototxt'), ...args.slice(1));
       expect(r.code, args.join(' ')).toBe(2);
       expect(lastLine(r.stderr)).toBe(want);
@@ -75,6 +75,10 @@ describe('one-line errors instead of internal ones', () => {
       expect(r.code, r.stderr).toBe(0);
       expect([...readNpy(path.join(dir, 'y.npy')).data]).toEqual([0, 0.5, 2]);
     }
+    // bench feeds ONNX Runtime too: the input is renamed in the session as run's is (it was fed nothing: an error).
+    const b = await cli('bench', file, '--backend', 'onnx', '--iterations', '1', '--warmup', '0', '--json');
+    expect(b.code, b.stderr).toBe(0);
+    expect(JSON.parse(b.stdout)[0]).toMatchObject({ backend: 'onnx', batch: 1 });
   });
 
   it('a flag with fixed choices gets one line naming the flag and its choices', async () => {

@@ -75,10 +75,11 @@ describe('detect (library)', () => {
 });
 
 describe('crema detect', () => {
-  it('--json: one object per image, the fork\'s detections above the threshold', async () => {
+  it('--json: one object, per image the fork\'s detections above the threshold', async () => {
     const r = await crema('detect', prototxt, weights, cat, ...flags, '--threshold', '0.6', '--json');
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { image: string; width: number; height: number; detections: Detection[] };
+    const { images: [out], skipped } = JSON.parse(r.stdout) as { images: { image: string; width: number; height: number; detections: Detection[] }[]; skipped: unknown[] };
+    expect(skipped).toEqual([]);
     expect(out).toMatchObject({ image: cat, ...CAT });
     expectSame(out.detections, forkDetections(0.6));
   });

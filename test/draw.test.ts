@@ -83,4 +83,13 @@ describe('crema draw', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe(`crema: -o ${path.join(tmp, 'c.pdf')}: crema draws .svg, .png or .dot (got '.pdf')`);
   });
+
+  it('-o - writes the picture to stdout (SVG, or --format dot), saying so on stderr', async () => {
+    const net = 'models/cifar10_full/deploy.prototxt';
+    const [svg, dot] = await Promise.all([crema('draw', net, '-o', '-'), crema('draw', net, '-o', '-', '--format', 'dot')]);
+    expect([svg.code, dot.code]).toEqual([0, 0]);
+    expect(svg.stdout).toMatch(/<svg[\s\S]*<\/svg>\s*$/);
+    expect(dot.stdout).toMatch(/^digraph "CIFAR10_full_deploy" \{/);
+    expect(dot.stderr.trim()).toBe('wrote stdout (14 layers)');
+  });
 });

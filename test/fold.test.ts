@@ -1,6 +1,7 @@
-// Load-time folding of in-place BatchNorm / Scale / ReLU chains into the Convolution / InnerProduct before them
-// (src/runtime/fold.ts): the folded pass must leave every blob as the layers run one by one would, forwards
-// over part of a chain must still run the original layers, and the net's own weights stay untouched.
+// Load-time folding of BatchNorm / Scale / ReLU chains (in place or into new tops) into the Convolution /
+// InnerProduct before them (src/runtime/fold.ts): the folded pass must leave every blob as the layers run one by one
+// would (blobs the pass does not write are recomputed when read), forwards over part of a chain must still run the
+// original layers, and the net's own weights stay untouched.
 import { describe, expect, it } from 'vitest';
 import type { NetParameter } from '../src/caffe/types.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
@@ -118,15 +119,77 @@ describe('folding BatchNorm / Scale / ReLU into the layer before them', () => {
     expect(Object.fromEntries(runs)).toEqual({ conv: 1, bn: 1, scale: 1, relu: 1 });
   });
 
-  it('a chain into other blobs is not folded: every intermediate blob keeps its own value', () => {
+  it('a chain into new tops is folded; reading a hidden blob recomputes it with the original layers', () => {
+    const expected = layerByLayer(load(false));
     const net = load(false);
     const runs = countRuns(net, ['conv', 'bn', 'scale', 'relu']);
     net.forward({ data: input });
-    expect(Object.fromEntries(runs)).toEqual({ conv: 1, bn: 1, scale: 1, relu: 1 });
-    const chained = layerByLayer(load(true));
-    // The in-place net's final 'conv' is the relu blob here; 'conv' itself stays the raw convolution.
-    expect(maxRelDiff(net.blobs.get('relu')!.data, chained.get('conv')!)).toBeLessThan(1e-5);
-    expect(maxRelDiff(net.blobs.get('conv')!.data, net.blobs.get('bn')!.data)).toBeGreaterThan(1e-2);
+    expect(Object.fromEntries(runs)).toEqual({ conv: 0, bn: 0, scale: 0, relu: 0 });
+    // The chain's last blob and everything after it are there at once.
+    for (const name of ['relu', 'fc', 'out']) expect(maxRelDiff(net.blobs.get(name)!.data, expected.get(name)!), name).toBeLessThan(1e-5);
+    expect(Object.fromEntries(runs)).toEqual({ conv: 0, bn: 0, scale: 0, relu: 0 });
+    // Reading a hidden blob runs conv, BN and Scale once (not the ReLU: its blob is the fused pass's), exactly.
+    const conv = net.blobs.get('conv')!;
+    expect(Object.fromEntries(runs)).toEqual({ conv: 0, bn: 0, scale: 0, relu: 0 });
+    expect(maxRelDiff(conv.data, expected.get('conv')!)).toBe(0);
+    expect(Object.fromEntries(runs)).toEqual({ conv: 1, bn: 1, scale: 1, relu: 0 });
+    for (const [name, want] of expected) expect(maxRelDiff(net.blobs.get(name)!.data, want), name).toBeLessThan(1e-5);
+    expect(maxRelDiff(net.blobs.get('bn')!.data, net.blobs.get('conv')!.data)).toBeGreaterThan(1e-2);
+    expect(Object.fromEntries(runs)).toEqual({ conv: 1, bn: 1, scale: 1, relu: 0 });
+  });
+
+  it('a tensor of a hidden blob held across forwards shows the latest forward\'s value', () => {
+    const net = load(false);
+    const held = net.blobs.get('bn')!;
+    net.forward({ data: input });
+    const first = Float32Array.from(held.data);
+    const other = new Tensor(input.dims, values(input.size, 99, 3));
+    net.forward({ data: other });
+    const reference = load(false);
+    reference.forward({ data: other }, { end: 'bn' });
+    expect(maxRelDiff(held.data, reference.blobs.get('bn')!.data)).toBe(0);
+    expect(maxRelDiff(held.data, first)).toBeGreaterThan(1e-2);
+  });
+
+  it('writing into a chain\'s source blob after a forward leaves the hidden blobs as that forward computed them', () => {
+    const net = load(false);
+    net.forward({ data: input });
+    const expected = layerByLayer(load(false));
+    net.blobs.get('data')!.data.fill(7); // as pycaffe users set the next input
+    expect(maxRelDiff(net.blobs.get('scale')!.data, expected.get('scale')!)).toBeLessThan(1e-6);
+    // A partial forward from the changed input computes the hidden blobs anew.
+    net.forward({}, { end: 'bn' });
+    const fresh = load(false);
+    fresh.forward({ data: new Tensor(input.dims, new Float32Array(input.size).fill(7)) }, { end: 'bn' });
+    expect(maxRelDiff(net.blobs.get('bn')!.data, fresh.blobs.get('bn')!.data)).toBe(0);
+  });
+
+  it('folds into depthwise convolutions (ConvolutionDepthwise and group = channels), chains into new tops', () => {
+    for (const type of ['ConvolutionDepthwise', 'Convolution']) {
+      const text = `
+        name: "dw"
+        layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: ${C} dim: 7 dim: 7 } } }
+        layer { name: "dw" type: "${type}" bottom: "data" top: "dw"
+                convolution_param { num_output: ${C} group: ${C} kernel_size: 3 pad: 1 stride: 2 bias_term: false } }
+        layer { name: "bn" type: "BatchNorm" bottom: "dw" top: "dw/bn" }
+        layer { name: "scale" type: "Scale" bottom: "dw/bn" top: "dw/bn" scale_param { bias_term: true } }
+        layer { name: "relu" type: "ReLU" bottom: "dw/bn" top: "dw/bn" }`;
+      const w = () => new Map([
+        ['dw', [new Tensor([C, 1, 3, 3], values(C * 9, 31))]],
+        ['bn', [new Tensor([C], values(C, 32, 2)), new Tensor([C], values(C, 33, 0.5, 1)), new Tensor([1], Float32Array.of(2))]],
+        ['scale', [new Tensor([C], values(C, 34, 1.5)), new Tensor([C], values(C, 35))]],
+      ]);
+      const make = () => Net.fromNetParameter(parsePrototxt(text, 'dw.prototxt') as NetParameter, w(), [], { threads: 1 });
+      const x = new Tensor([2, C, 7, 7], values(2 * C * 49, 36, 2));
+      const reference = make();
+      reference.forward({ data: x }, { end: 'data' });
+      for (const l of reference.layers) reference.forward({}, { start: l.name, end: l.name });
+      const net = make();
+      const runs = countRuns(net, ['dw', 'bn', 'scale', 'relu']);
+      net.forward({ data: x });
+      expect(Object.fromEntries(runs), type).toEqual({ dw: 0, bn: 0, scale: 0, relu: 0 });
+      for (const name of ['dw/bn', 'dw']) expect(maxRelDiff(net.blobs.get(name)!.data, reference.blobs.get(name)!.data), `${type} ${name}`).toBeLessThan(1e-5);
+    }
   });
 
   it('BatchNorm with batch statistics (use_global_stats: false) is not folded', () => {
@@ -189,6 +252,22 @@ describe('Eltwise SUM + in-place ReLU in one pass (ResNet\'s shortcut joins)', (
       fused.forward({ data: x }, { end: 'sum' });
       expect(fused.blobs.get('sum')!.data.some((v) => v < 0), 'no ReLU yet').toBe(true);
       expect(Object.fromEntries(runs)).toEqual({ sum: 1, relu: 0, sum2: 0, relu2: 0 });
+    });
+});
+
+describe('a MobileNet v2 block with chains into new tops against Caffe (test/fixtures/layers/fold_chains)', () => {
+  const c = referenceCases('fixtures').find((r) => r.name === 'fold_chains')!;
+  for (const threads of [1, 2])
+    it(`${threads} thread(s): the chains run folded, and every blob read afterwards is Caffe's`, async () => {
+      const net = await Net.load(c.prototxt, weightsOf(c), { threads });
+      const members = net.layers.filter((l) => /_(bn|scale|relu)$/.test(l.name)).map((l) => l.name);
+      const runs = countRuns(net, ['expand', 'dwise', 'linear', ...members]);
+      net.forward({ data: readNpy(c.input) });
+      expect([...runs.values()].every((n) => n === 0), JSON.stringify(Object.fromEntries(runs))).toBe(true);
+      for (const b of [...c.blobs].reverse()) expect(relativeError(net.blobs.get(b)!, referenceBlob(c, b)), b).toBeLessThanOrEqual(TOLERANCE);
+      // Reading the hidden blobs ran each chain's original layers once, up to its last hidden blob.
+      expect(Object.fromEntries(runs)).toEqual({ expand: 1, dwise: 1, linear: 1, expand_bn: 0, expand_scale: 0, expand_relu: 0,
+        dwise_bn: 1, dwise_scale: 1, dwise_relu: 0, linear_bn: 0, linear_scale: 0 });
     });
 });
 

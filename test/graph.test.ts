@@ -32,7 +32,7 @@ describe('wiring', () => {
         return (e as Error).message;
       }
     })();
-    expect(err).toBe(`layer 'p': unknown layer type 'Region'; crema runs: ${knownLayerTypes().join(', ')} (others can be added: see --plugin)`);
+    expect(err).toBe(`layer 'p': unknown layer type 'Region'; crema runs: ${knownLayerTypes().join(', ')} (others can be added as plugins: options.plugins)`);
     expect(knownLayerTypes()).toEqual(expect.arrayContaining(['Convolution', 'LRN', 'Pooling', 'InnerProduct', 'Softmax', 'BatchNorm', 'Eltwise']));
   });
   it('refuses blobs of absurd size before allocating anything', () => {

@@ -77,4 +77,23 @@ describe.each([
     ]);
     expect(r.status).toBe(2);
   });
+
+  it.skipIf(!available || npm !== 'npm')('runs every --help example (they name the shipped models as seen from the app)', () => {
+    const crema = path.join(app, 'node_modules/.bin/crema');
+    const names = npx('crema', '--help').stdout.match(/^ {2}crema (\w+)/gm)!.map((l) => l.trim().split(' ')[1]);
+    expect(names).toContain('info');
+    // Not run: ui serves until stopped; detect needs an SSD model, and none ships (its examples name OpenCV's).
+    const examples = names.filter((n) => n !== 'ui' && n !== 'detect').flatMap((name) => {
+      const help = spawnSync(process.execPath, [crema, name, '--help'], { cwd: app, env, encoding: 'utf8' }).stdout;
+      return help.split('Examples:\n')[1].split('\n').filter((l) => l.startsWith('  crema ')).map((l) => l.trim().split(/ {2,}/)[0].split(' ').slice(1));
+    });
+    expect(examples.length).toBeGreaterThan(15);
+    for (const args of examples) {
+      expect(args.join(' ')).toMatch(/node_modules\/crema-caffe\/models\//);
+      const r = spawnSync(process.execPath, [crema, ...args], { cwd: app, env, encoding: 'utf8' });
+      // The ONNX Runtime examples (verify, bench --backend both) say in one line how to add it: it is an optional peer.
+      const ok = r.status === 0 || (r.status === 2 && /^crema: ONNX Runtime is not installed/m.test(r.stderr));
+      expect(ok, `crema ${args.join(' ')}: exit ${r.status}: ${r.stderr}`).toBe(true);
+    }
+  });
 });

@@ -27,9 +27,9 @@ describe('repeated layer names (HED, unnamed layers): loaded as Caffe 1.0 loads 
     const net = await Net.load(fixture('net.prototxt'), fixture('weights.caffemodel'), { threads: 1 });
     expect(net.layers.map((l) => l.name)).toEqual(['input', 'c', 'r', 'r', '', '', 'pool', 'crop', 'crop', 's']);
     expect(net.notes).toEqual([
-      "2 layers are named 'r' (#2, #3): by that name (weights, forward start/end, --params) crema means the first, #2",
-      "2 layers are named '' (#4, #5): by that name (weights, forward start/end, --params) crema means the first, #4",
-      "2 layers are named 'crop' (#7, #8): by that name (weights, forward start/end, --params) crema means the first, #7",
+      "2 layers are named 'r' (#2, #3): by that name (weights, forward start/end, net.params) crema means the first, #2",
+      "2 layers are named '' (#4, #5): by that name (weights, forward start/end, net.params) crema means the first, #4",
+      "2 layers are named 'crop' (#7, #8): by that name (weights, forward start/end, net.params) crema means the first, #7",
     ]);
   });
 

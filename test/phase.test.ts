@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { filterNet, selectLayers, stateMeetsRule } from '../src/caffe/phase.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
-import type { LayerParameter, Message, NetParameter } from '../src/caffe/types.js';
+import type { LayerParameter, NetParameter } from '../src/caffe/types.js';
+import type { Message } from '../src/caffe/message.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
 import { Tensor } from '../src/tensor.js';
 import { CremaError } from '../src/util/errors.js';
@@ -117,7 +118,7 @@ describe('AlexNet train_val -> the deploy graph', () => {
     // Without the inference conversions, TRAIN keeps the loss and drops the TEST-only accuracy.
     const raw = selectLayers(trainVal, { phase: 'TRAIN' });
     expect(names(raw).slice(-2)).toEqual(['fc8', 'loss']);
-    expect(raw.layer![0].data_param.batch_size).toBe(256);
+    expect((raw.layer![0] as Message).data_param.batch_size).toBe(256);
   });
 
   it('takes the data layer\'s channels from the weights of the convolution reading it', () => {
@@ -132,7 +133,7 @@ describe('AlexNet train_val -> the deploy graph', () => {
 describe('data layers become Input layers', () => {
   const conv = (bottom: string): LayerParameter => ({ name: `conv_${bottom}`, type: 'Convolution', bottom: [bottom], top: [`c_${bottom}`] });
   const accuracy = (bottom: string, label: string): LayerParameter => ({ name: `acc_${bottom}`, type: 'Accuracy', bottom: [bottom, label], top: [`acc_${bottom}`] });
-  const inputOf = (l: LayerParameter) => ({ name: l.name, type: l.type, top: l.top, shapes: l.input_param?.shape?.map((s: Message) => s.dim) });
+  const inputOf = (l: LayerParameter) => ({ name: l.name, type: l.type, top: l.top, shapes: (l.input_param as Message | undefined)?.shape?.map((s: Message) => s.dim) });
   const convert = (data: LayerParameter, extra: LayerParameter[] = [], opts = {}) => {
     const notes: string[] = [];
     const net = filterNet({ layer: [data, conv(data.top![0]), ...extra] }, {}, notes, opts);

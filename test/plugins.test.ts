@@ -108,7 +108,7 @@ describe('Python layers', () => {
   const python = `${head} layer { name: "prop" type: "Python" bottom: "data" top: "p" python_param { module: "my.layers" layer: "Thing" } }`;
   it('a module crema does not build in is refused by name, saying how to register a replacement', () => {
     expect(errorOf(() => netOf(python))).toBe(
-      "layer 'prop' (Python): crema cannot run Python layers; this one is my.layers.Thing (python_param module 'my.layers', layer 'Thing'). Register a replacement: a plugin module exporting { type: 'my.layers.Thing', create(def, weights) { … } }, given with --plugin FILE.js (or registerLayer from the library)",
+      "layer 'prop' (Python): crema cannot run Python layers; this one is my.layers.Thing (python_param module 'my.layers', layer 'Thing'). Register a replacement: a plugin module exporting { type: 'my.layers.Thing', create(def, weights) { … } }, given in options.plugins (or registerLayer)",
     );
   });
   it('a registered replacement runs in its place', () => {

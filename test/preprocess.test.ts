@@ -148,7 +148,7 @@ describe('bad input', () => {
   it('refuses a channel swap that is not a permutation of the channels', async () => {
     const im = await loadImage(path.join(images, 'rgb32.png'));
     expect(() => preprocess(im, geometryOf([1, 3, 32, 32]), { channelSwap: [2, 1] })).toThrow(
-      '--channel-swap 2,1: needs a permutation of 0..2 (the input has 3 channels)',
+      'options.channelSwap 2,1: needs a permutation of 0..2 (the input has 3 channels)',
     );
   });
   it('refuses images for inputs that are not 1 or 3 channels', () => {

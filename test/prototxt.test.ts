@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { formatFloat32, formatPrototxt, parsePrototxt } from '../src/caffe/prototxt.js';
 import { paramsOf } from '../src/caffe/schema.js';
-import type { Message } from '../src/caffe/types.js';
+import type { Message } from '../src/caffe/message.js';
 import { sharedDir, sharedMissing } from './helpers/shared.js';
 import { errorOf } from './helpers/cli.js';
 

@@ -64,8 +64,10 @@ describe('crema show', () => {
   });
 
   it('writes a layer\'s 3-channel filters in colour, enlarged to about 512 pixels', async () => {
-    const r = await crema('show', ...cifar, '--params', 'conv1', '--channel-swap', '0,1,2', '-o', tmp);
+    const r = await crema('show', ...cifar, '--params', 'conv1', '--channel-swap', '0,1,2', '-o', tmp, '--verbose');
     expect(r.code).toBe(0);
+    // Loading's notes, as every command that loads a net prints them (--verbose: the format upgrades too).
+    expect(r.stderr).toMatch(/^note: models\/cifar10_full\/deploy\.prototxt: upgraded V1 layers/m);
     const meta = await sharp(path.join(tmp, 'conv1-filters.png')).metadata();
     expect([meta.width, meta.height, meta.channels]).toEqual([35 * 14, 35 * 14, 3]); // 32 filters 5x5: 6x6 grid
   });

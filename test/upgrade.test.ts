@@ -7,7 +7,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { encodeCaffemodel, readCaffemodel, readCaffemodelFile } from '../src/caffe/caffemodel.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { caffeSchema } from '../src/caffe/schema.js';
-import type { Message } from '../src/caffe/types.js';
+import type { Message } from '../src/caffe/message.js';
 import { main } from '../src/cli/main.js';
 import { V1_LAYER_TYPES, mixedLayersMessage, upgradeNet } from '../src/caffe/upgrade.js';
 import { CremaError } from '../src/util/errors.js';
@@ -36,9 +36,9 @@ describe('upgradeNet gives what Caffe\'s upgrade_net_proto_text gives', () => {
     const byName = new Map(net.layer!.map((l) => [l.name, l]));
     expect(byName.has('pad1')).toBe(false);
     expect(byName.get('conv1')!.bottom).toEqual(['data']);
-    expect(byName.get('conv1')!.convolution_param.pad).toEqual([2]);
+    expect((byName.get('conv1') as Message).convolution_param.pad).toEqual([2]);
     expect(byName.get('pool1')!.bottom).toEqual(['conv1']);
-    expect(byName.get('pool1')!.pooling_param.pad).toBe(1);
+    expect((byName.get('pool1') as Message).pooling_param.pad).toBe(1);
   });
 
   it('is idempotent on V2 nets', () => {

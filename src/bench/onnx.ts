@@ -5,6 +5,7 @@ import type * as ort from 'onnxruntime-node';
 import { loadOrt } from '../onnx/ort.js';
 import type { Graph } from '../graph/graph.js';
 import { convertGraph, encodeConversion } from '../onnx/convert.js';
+import { sessionSafe } from '../onnx/run.js';
 import type { LrnMode } from '../onnx/context.js';
 import type { Tensor } from '../tensor.js';
 import type { LayerTime } from './result.js';
@@ -48,11 +49,13 @@ export class OnnxLayerTimer {
   ) {}
 
   static async create(graph: Graph, inputs: Record<string, Tensor>, options: OnnxSessionOptions & { lrn?: LrnMode }): Promise<OnnxLayerTimer> {
-    const model = encodeConversion(convertGraph(graph, { lrn: options.lrn }));
+    const conversion = convertGraph(graph, { lrn: options.lrn });
+    const renamed = sessionSafe(conversion.model); // a graph input or output named __proto__ (see sessionSafe)
+    const model = encodeConversion(conversion);
     const profileDir = options.profile ? fs.mkdtempSync(path.join(os.tmpdir(), 'crema-bench-profile-')) : undefined;
     const session = await createSession(model, { ...options, profileDir });
     const { Tensor: OrtTensor } = await loadOrt();
-    const feeds = Object.fromEntries(Object.entries(inputs).map(([name, t]) => [name, new OrtTensor('float32', t.data, [...t.dims])]));
+    const feeds = Object.fromEntries(Object.entries(inputs).map(([name, t]) => [renamed.get(name) ?? name, new OrtTensor('float32', t.data, [...t.dims])]));
     return new OnnxLayerTimer(graph, session, feeds, profileDir);
   }
 

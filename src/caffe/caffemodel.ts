@@ -4,7 +4,8 @@
 import { CremaError } from '../util/errors.js';
 import { platform } from '../platform.js';
 import { messageType } from './schema.js';
-import type { BlobProto, Message } from './types.js';
+import type { BlobProto } from './types.js';
+import type { Message } from './message.js';
 import { type ByteSource, decodeMessage, encodeMessage, memorySource } from './wire.js';
 
 /** What a file that is not protobuf at all most likely is, from its first bytes. */

@@ -2,6 +2,7 @@
 // makes the result runnable for inference: data layers (which read databases crema does not have) become
 // Input layers of the shape they would give, and loss / accuracy layers (which need labels) go.
 import type { LayerParameter, NetParameter, NetStateRule } from './types.js';
+import type { Message } from './message.js';
 import { paramsOf } from './schema.js';
 import type { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -169,11 +170,12 @@ function dropOrphanedInputs(l: LayerParameter, orphaned: (blob: string) => boole
   const tops = l.top ?? [];
   const keep = tops.map((t, i) => i === 0 || !orphaned(t));
   if (keep.every(Boolean)) return l;
-  const shapes: unknown[] = l.input_param?.shape ?? [];
+  const inputParam = l.input_param as Message | undefined;
+  const shapes: unknown[] = inputParam?.shape ?? [];
   notes.push(`Input layer '${l.name}': dropped top(s) ${tops.filter((_, i) => !keep[i]).join(', ')}, read only by removed loss layers`);
   const out: LayerParameter = { ...l, top: tops.filter((_, i) => keep[i]) };
   // One shape serves every top when only one is given.
-  if (shapes.length > 1) out.input_param = { ...l.input_param, shape: shapes.filter((_, i) => keep[i]) };
+  if (shapes.length > 1) out.input_param = { ...inputParam, shape: shapes.filter((_, i) => keep[i]) };
   return out;
 }
 

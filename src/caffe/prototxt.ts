@@ -3,7 +3,7 @@
 import protobuf from 'protobufjs';
 import { CremaError, clip } from '../util/errors.js';
 import { messageType } from './schema.js';
-import type { Message } from './types.js';
+import type { Message } from './message.js';
 import { decodeUtf8, finishBlobArrays, isLayerType, toSafeNumber } from './wire.js';
 
 export interface PrototxtOptions {

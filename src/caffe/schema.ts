@@ -1,6 +1,7 @@
 import protobuf from 'protobufjs';
 import { platform } from '../platform.js';
-import type { LayerParameter, Message } from './types.js';
+import type { LayerParameter } from './types.js';
+import type { Message } from './message.js';
 
 let root: protobuf.Root | undefined;
 

@@ -2,11 +2,9 @@
 // field names exactly as in proto/caffe.proto (snake_case), enums as their NAMES (strings),
 // int64/uint64 as JS numbers (refused beyond 2^53), repeated fields as arrays (absent when empty),
 // BlobProto.data as Float32Array and double_data as Float64Array (never number[]).
-// Parameter messages stay loosely typed: read them through `paramsOf` (schema.ts), which fills defaults.
+// Parameter messages stay loosely typed: read them through `paramsOf` (schema.ts), which fills defaults. The
+// public types (LayerParameter, NetParameter: what a plugin's `create` gets) give other fields as `unknown`.
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-export type Message = Record<string, any>;
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
 export interface BlobShape {
   dim: number[];
@@ -39,7 +37,7 @@ export interface NetState {
 }
 
 /** A V2 layer (`layer { type: "Convolution" }`). Other fields are the `*_param` messages. */
-export interface LayerParameter extends Message {
+export interface LayerParameter extends Record<string, unknown> {
   name: string;
   type: string;
   bottom?: string[];
@@ -51,8 +49,18 @@ export interface LayerParameter extends Message {
 }
 
 /** A V2 net after upgrade: only `layer` remains (no `layers`, `input`, `input_dim`, `input_shape`). */
-export interface NetParameter extends Message {
+export interface NetParameter extends Record<string, unknown> {
   name?: string;
   layer?: LayerParameter[];
   state?: NetState;
+}
+
+/** Bytes to decode: a whole buffer in memory, or a file read through a window (the platform's withFile; wire.ts). */
+export interface ByteSource {
+  readonly size: number;
+  /** Bytes [pos, pos + n) of the source, n <= windowSize (a view, valid until the next call). */
+  window(pos: number, n: number): { buf: Uint8Array; base: number };
+  /** Copies bytes [pos, pos + dest.length) into dest. */
+  copy(pos: number, dest: Uint8Array): void;
+  readonly windowSize: number;
 }

@@ -6,7 +6,8 @@
 //   net-level `input` + `input_dim` / `input_shape` -> an Input layer at the front
 //   BatchNorm layers with three param specs -> lr_mult = decay_mult = 0
 // Same order as Caffe, so the result equals what `upgrade_net_proto_text` writes.
-import type { BlobShape, LayerParameter, Message, NetParameter } from './types.js';
+import type { BlobShape, LayerParameter, NetParameter } from './types.js';
+import type { Message } from './message.js';
 import { CremaError } from '../util/errors.js';
 
 /**

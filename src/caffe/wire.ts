@@ -4,7 +4,8 @@
 // window so that loading a caffemodel never holds the whole file in memory next to its floats.
 import protobuf from 'protobufjs';
 import { CremaError } from '../util/errors.js';
-import type { Message } from './types.js';
+import type { Message } from './message.js';
+import type { ByteSource } from './types.js';
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -125,14 +126,7 @@ function messageInfo(type: protobuf.Type): MessageInfo {
 // ---------------------------------------------------------------------------------------------
 // Byte sources: a whole buffer in memory, or a file read through a window (the platform's withFile).
 
-export interface ByteSource {
-  readonly size: number;
-  /** Bytes [pos, pos + n) of the source, n <= windowSize (a view, valid until the next call). */
-  window(pos: number, n: number): { buf: Uint8Array; base: number };
-  /** Copies bytes [pos, pos + dest.length) into dest. */
-  copy(pos: number, dest: Uint8Array): void;
-  readonly windowSize: number;
-}
+export type { ByteSource };
 
 export function memorySource(bytes: Uint8Array): ByteSource {
   return {

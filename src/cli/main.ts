@@ -22,7 +22,8 @@ export async function main(argv: string[]): Promise<number> {
     .strict()
     .demandCommand(1, 'Name a command (crema --help lists them).')
     .recommendCommands()
-    .wrap(Math.min(110, process.stdout.columns || 110))
+    // A terminal's help is wrapped to fit; piped (crema run --help | less, scripts, tests) each example stays one line.
+    .wrap(process.stdout.isTTY ? Math.min(110, process.stdout.columns || 110) : null)
     .fail((msg, err) => {
       throw err ?? new UsageError(oneLine(msg));
     });
@@ -37,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
     return exitState.code;
   } catch (err) {
     if (err instanceof UsageError || err instanceof CremaError) {
-      console.error(`crema: ${err.message}`);
+      console.error(`crema: ${inCliWords(err.message)}`);
       return EXIT_BAD_INPUT;
     }
     if (isNodeFileError(err)) {
@@ -50,6 +51,17 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/** The library's names of options whose flag is not just their kebab-case form. */
+const FLAG_OF: Record<string, string> = { plugins: 'plugin', inputs: 'input' };
+
+/**
+ * A library message in the CLI's words: the library names an option `options.channelSwap`, the CLI's flag for it is
+ * `--channel-swap` (test/messages.test.ts checks both sides).
+ */
+export function inCliWords(message: string): string {
+  return message.replace(/\boptions\.(\w+)/g, (_, name: string) => `--${FLAG_OF[name] ?? name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+}
 
 /**
  * yargs' messages on one line, as every crema error is: "Invalid values:\n  Argument: backend, Given: "xx",

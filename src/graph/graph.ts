@@ -12,6 +12,7 @@ export interface GraphLayer {
   name: string;
   type: string;
   def: LayerParameter;
+  /** @internal The layer's implementation. */
   impl: Layer;
   bottoms: string[];
   tops: string[];
@@ -106,7 +107,7 @@ export function repeatedNameNotes(graph: Graph): string[] {
   graph.layers.forEach((l, i) => byName.set(l.name, [...(byName.get(l.name) ?? []), i]));
   return [...byName]
     .filter(([, at]) => at.length > 1)
-    .map(([name, at]) => `${at.length} layers are named '${name}' (#${at.join(', #')}): by that name (weights, forward start/end, --params) crema means the first, #${at[0]}`);
+    .map(([name, at]) => `${at.length} layers are named '${name}' (#${at.join(', #')}): by that name (weights, forward start/end, net.params) crema means the first, #${at[0]}`);
 }
 
 /**

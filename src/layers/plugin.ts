@@ -67,17 +67,17 @@ export function setPluginImporter(f: (file: string) => Promise<Record<string, un
  */
 export async function loadPlugins(files: readonly string[], register: (t: LayerType, source: string) => void): Promise<void> {
   for (const file of files) {
-    if (!importModule) throw new CremaError(`--plugin ${file}: this platform loads no plugin files; register the layer type with registerLayer`);
+    if (!importModule) throw new CremaError(`options.plugins ${file}: this platform loads no plugin files; register the layer type with registerLayer`);
     let mod: Record<string, unknown>;
     try {
       mod = await importModule(file);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      throw new CremaError(`--plugin ${file}: cannot load it: ${message.split('\n')[0]}`);
+      throw new CremaError(`options.plugins ${file}: cannot load it: ${message.split('\n')[0]}`);
     }
     const exported = mod.default ?? mod.layers;
     const types = Array.isArray(exported) ? exported : exported === undefined ? [] : [exported];
-    if (!types.length) throw new CremaError(`--plugin ${file}: exports no layer type (export default { type, create } or an array of them)`);
+    if (!types.length) throw new CremaError(`options.plugins ${file}: exports no layer type (export default { type, create } or an array of them)`);
     for (const t of types) register(t as LayerType, file);
   }
 }

@@ -136,7 +136,7 @@ export function layerType(type: string, layerName?: string): LayerType {
   const t = findLayerType(type);
   if (!t) {
     const where = layerName ? `layer '${layerName}': ` : '';
-    throw new CremaError(`${where}unknown layer type '${type}'; crema runs: ${knownLayerTypes().join(', ')} (others can be added: see --plugin)`);
+    throw new CremaError(`${where}unknown layer type '${type}'; crema runs: ${knownLayerTypes().join(', ')} (others can be added as plugins: options.plugins)`);
   }
   return t;
 }
@@ -151,7 +151,7 @@ export function layerTypeOf(def: LayerParameter): LayerType {
   const key = `${p.module}.${p.layer}`;
   const t = pluginTypes.get(key) ?? builtInPythonLayers.get(key)?.type;
   if (!t)
-    throw new LayerError(def, `crema cannot run Python layers; this one is ${key} (python_param module '${p.module}', layer '${p.layer}'). Register a replacement: a plugin module exporting { type: '${key}', create(def, weights) { … } }, given with --plugin FILE.js (or registerLayer from the library)`);
+    throw new LayerError(def, `crema cannot run Python layers; this one is ${key} (python_param module '${p.module}', layer '${p.layer}'). Register a replacement: a plugin module exporting { type: '${key}', create(def, weights) { … } }, given in options.plugins (or registerLayer)`);
   return t;
 }
 

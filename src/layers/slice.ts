@@ -1,4 +1,4 @@
-import type { Message } from '../caffe/types.js';
+import type { Message } from '../caffe/message.js';
 import { int } from '../onnx/builder.js';
 import { type LayerContext } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';

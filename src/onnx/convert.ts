@@ -42,7 +42,7 @@ export interface OnnxConversion {
 export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxConversion {
   const opset = options.opset ?? DEFAULT_OPSET;
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET)
-    throw new CremaError(`--opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}, got ${opset}`);
+    throw new CremaError(`options.opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}, got ${opset}`);
   const b = new OnnxBuilder(graph.blobShapes.keys());
   const inputSet = new Set(graph.inputs);
   const lastWriter = new Map<string, number>();

@@ -1,4 +1,5 @@
-import type { LayerParameter, Message } from '../caffe/types.js';
+import type { LayerParameter } from '../caffe/types.js';
+import type { Message } from '../caffe/message.js';
 import { LayerError } from '../layers/layer.js';
 import { poolRoundsUp } from '../layers/pooling.js';
 

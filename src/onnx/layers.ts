@@ -1,4 +1,4 @@
-import type { Message } from '../caffe/types.js';
+import type { Message } from '../caffe/message.js';
 import { paramsOf } from '../caffe/schema.js';
 import { canonicalAxis, expectWeight } from '../layers/layer.js';
 import { type Shape, sizeOf } from '../tensor.js';

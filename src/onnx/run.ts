@@ -36,7 +36,7 @@ export class OnnxRunner {
 
   static async create(graph: Graph, options: RunOnnxOptions = {}): Promise<OnnxRunner> {
     const threads = options.threads ?? 0;
-    if (!Number.isInteger(threads) || threads < 0) throw new CremaError(`--threads must be a whole number, got ${threads}`);
+    if (!Number.isInteger(threads) || threads < 0) throw new CremaError(`options.threads must be a whole number, got ${threads}`);
     const conversion = convertGraph(graph, options);
     const renamed = sessionSafe(conversion.model);
     const ort = (await platform().onnxRuntime()) as OrtModule;
@@ -92,7 +92,7 @@ export class OnnxRunner {
  * onnxruntime-node passes feeds and results as plain objects keyed by name, where `__proto__` is no key: such a
  * graph input or output (a Caffe blob may have any name) is renamed in the model run in memory. Returns the renames.
  */
-function sessionSafe(model: ModelObj): Map<string, string> {
+export function sessionSafe(model: ModelObj): Map<string, string> {
   const renamed = new Map<string, string>();
   for (const v of [...model.graph.input, ...model.graph.output])
     if (v.name === '__proto__') renamed.set(v.name, `${v.name}#crema`);
@@ -107,8 +107,9 @@ function sessionSafe(model: ModelObj): Map<string, string> {
 }
 
 /**
- * Converts `graph` and runs it once in ONNX Runtime. When the inputs' shapes differ from the graph's, the
- * graph's shapes are inferred again for them first (as the native engine does).
+ * Converts `graph` and runs it once in ONNX Runtime. When the inputs' shapes differ from the graph's, the graph's
+ * shapes are inferred again for them for the conversion, then put back: the graph may be a Net's, whose buffers are
+ * at its shapes (a later net.forward would otherwise take the new shapes for its buffers': silently wrong).
  */
 export async function runOnnx(graph: Graph, inputs: Inputs, options: RunOnnxOptions = {}): Promise<Map<string, Tensor>> {
   const given = inputMap(inputs);
@@ -117,12 +118,18 @@ export async function runOnnx(graph: Graph, inputs: Inputs, options: RunOnnxOpti
     const want = graph.blobShapes.get(name);
     if (want && graph.inputs.includes(name) && !sameShape(want, t.dims)) changed[name] = t.dims;
   }
+  const before = nameRecord<readonly number[]>();
+  for (const name of Object.keys(changed)) before[name] = graph.blobShapes.get(name)!;
   if (Object.keys(changed).length > 0) inferShapes(graph, changed);
-  const runner = await OnnxRunner.create(graph, options);
   try {
-    return await runner.run(given);
+    const runner = await OnnxRunner.create(graph, options);
+    try {
+      return await runner.run(given);
+    } finally {
+      await runner.release();
+    }
   } finally {
-    await runner.release();
+    if (Object.keys(before).length > 0) inferShapes(graph, before);
   }
 }
 

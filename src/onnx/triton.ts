@@ -69,13 +69,13 @@ const INT32_MAX = 2 ** 31 - 1;
  */
 export async function writeTritonRepository(graph: Graph, reshape: (batch: number) => Graph, dir: string, name: string, maxBatchSize: number, options: ConvertOptions, version?: number): Promise<TritonExport> {
   if (!Number.isInteger(maxBatchSize) || maxBatchSize < 0 || maxBatchSize > INT32_MAX)
-    throw new CremaError(`--max-batch-size ${maxBatchSize}: expected a whole number from 0 (no batching) to ${INT32_MAX} (Triton reads it as an int32)`);
+    throw new CremaError(`options.maxBatchSize ${maxBatchSize}: expected a whole number from 0 (no batching) to ${INT32_MAX} (Triton reads it as an int32)`);
   if (version !== undefined && !(Number.isInteger(version) && version >= 1 && version <= INT32_MAX))
-    throw new CremaError(`--model-version ${version}: expected a whole number from 1 to ${INT32_MAX}`);
+    throw new CremaError(`options.modelVersion ${version}: expected a whole number from 1 to ${INT32_MAX}`);
   const modelDir = path.join(dir, name);
   const kept = existingVersions(modelDir);
   const chosen = version ?? (kept.length ? kept[kept.length - 1] + 1 : 1);
-  if (chosen > INT32_MAX) throw new CremaError(`${modelDir}: already has version ${kept[kept.length - 1]}, the highest Triton reads; name one with --model-version`);
+  if (chosen > INT32_MAX) throw new CremaError(`${modelDir}: already has version ${kept[kept.length - 1]}, the highest Triton reads; name one with options.modelVersion`);
   const conversion = convertGraph(graph, options);
   let batched = maxBatchSize > 0;
   let fixedBatchReason: string | undefined;

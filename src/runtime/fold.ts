@@ -5,7 +5,10 @@
 //
 // Why this is still Caffe: each layer of the chain works in place on the producer's only top, and no other layer
 // reads that blob in between, so the value Caffe stores in the blob is the last one written: exactly the folded
-// result. A chain that writes into another blob is never fused (the intermediate blobs must keep their values).
+// result. A chain may also write new tops (MobileNet v2: conv -> BatchNorm into 'conv/bn' -> Scale, ReLU in
+// place) when no other layer reads or writes its intermediate blobs: the fused pass then writes only the last
+// blob, and the intermediate ones are `hidden`: the Net recomputes them with the original layers when anyone
+// looks at them (net.blobs, fetches, verify, show), so every blob still holds Caffe's value when read.
 // A forward whose range starts or ends inside a chain runs the original layers instead (see `producerFor`).
 // An Eltwise SUM followed by an in-place ReLU (ResNet's shortcut joins) becomes one pass the same way.
 
@@ -26,6 +29,10 @@ export interface Fusion {
   relu?: number;
   /** The chain's last layer: the fused pass is used only when a forward runs through it. */
   last: number;
+  /** The blob the fused pass writes: the chain's last top (the producer's own top when the chain is in place). */
+  top: string;
+  /** Blobs between producer and `top` that the fused pass does not write (a chain into new tops), in order. */
+  hidden: string[];
   /** ReLU negative slope when the chain ends in a ReLU. */
   reluSlope?: number;
   /** The producer over folded copies of its weights (made on first use); absent when only a ReLU is fused. */
@@ -36,7 +43,7 @@ export interface Fusion {
   eltwise?: Layer;
 }
 
-const foldableProducers = new Set(['Convolution', 'InnerProduct']);
+const foldableProducers = new Set(['Convolution', 'InnerProduct', 'ConvolutionDepthwise', 'DepthwiseConvolution']);
 
 /** Finds every fusable chain; the map is keyed by the producer's index. */
 export function findFusions(layers: readonly GraphLayer[]): Map<number, Fusion> {
@@ -51,23 +58,32 @@ export function findFusions(layers: readonly GraphLayer[]): Map<number, Fusion> 
 /** Member layer index (BatchNorm / Scale / ReLU) -> the fusion that computes it. */
 export function fusionMembers(fusions: Map<number, Fusion>): Map<number, Fusion> {
   const members = new Map<number, Fusion>();
-  for (const f of fusions.values()) for (const m of [f.batchNorm, f.scale, f.relu]) if (m !== undefined) members.set(m, f);
+  for (const f of fusions.values()) for (const m of chainMembers(f)) members.set(m, f);
   return members;
 }
 
-/** The in-place chain [BatchNorm] [Scale] [ReLU] after producer i, or undefined when there is nothing to fuse. */
+/** The chain's layers after the producer, in net order. */
+export function chainMembers(f: Fusion): number[] {
+  return [f.batchNorm, f.scale, f.relu].filter((m): m is number => m !== undefined);
+}
+
+/**
+ * The chain [BatchNorm] [Scale] [ReLU] after producer i, each in place or into a new top that only the next
+ * member reads (see `hides`), or undefined when there is nothing to fuse.
+ */
 function chainAfter(layers: readonly GraphLayer[], i: number): Fusion | undefined {
   const l = layers[i];
   if (l.type === 'Eltwise') return eltwiseReluAfter(layers, i);
   if (typeof (l.impl as Partial<FusableLayer>).fuseRelu !== 'function' || l.tops.length !== 1) return undefined;
-  const top = l.tops[0];
   const foldable = foldableProducers.has(l.type) && producesChannelsOnAxis1(l);
-  const fusion: Fusion = { producer: i, last: i };
+  const fusion: Fusion = { producer: i, last: i, top: l.tops[0], hidden: [] };
   let stage = 0; // 0: BatchNorm may come, 1: Scale may, 2: ReLU may, 3: done
-  for (let at = i; stage < 3; ) {
-    const next = layers.findIndex((m, j) => j > at && (m.bottoms.includes(top) || m.tops.includes(top)));
-    if (next < 0 || !inPlaceOn(layers[next], top)) break;
+  for (let at = i, blob = l.tops[0]; stage < 3; ) {
+    const next = layers.findIndex((m, j) => j > at && (m.bottoms.includes(blob) || m.tops.includes(blob)));
+    if (next < 0) break;
     const m = layers[next];
+    const moves = m.tops[0] !== blob;
+    if (!(inPlaceOn(m, blob) || (moves && hides(layers, i, next, blob)))) break;
     if (stage === 0 && m.type === 'BatchNorm' && foldable && foldableBatchNorm(m, l)) {
       fusion.batchNorm = next;
       stage = 1;
@@ -79,9 +95,24 @@ function chainAfter(layers: readonly GraphLayer[], i: number): Fusion | undefine
       fusion.reluSlope = paramsOf<{ negative_slope: number }>(m.def, 'relu_param').negative_slope;
       stage = 3;
     } else break;
+    if (moves) fusion.hidden.push(blob);
     fusion.last = at = next;
+    fusion.top = blob = m.tops[0];
   }
   return fusion.last === i ? undefined : fusion;
+}
+
+/**
+ * True when member `next` (one bottom `blob`, one new top) may take `blob` out of the fused pass: no layer after
+ * it reads or writes `blob`, the new top is not one of the producer's bottoms, and no layer after the producer
+ * writes the producer's bottoms (so the Net can recompute `blob` later from them, unchanged).
+ */
+function hides(layers: readonly GraphLayer[], producer: number, next: number, blob: string): boolean {
+  const m = layers[next], sources = layers[producer].bottoms;
+  if (m.bottoms.length !== 1 || m.tops.length !== 1 || m.bottoms[0] !== blob || sources.includes(blob) || sources.includes(m.tops[0])) return false;
+  for (let j = next + 1; j < layers.length; j++) if (layers[j].bottoms.includes(blob) || layers[j].tops.includes(blob)) return false;
+  for (let j = producer + 1; j < layers.length; j++) if (layers[j].tops.some((t) => sources.includes(t))) return false;
+  return true;
 }
 
 /** Eltwise SUM whose only top is next worked on by an in-place ReLU. */
@@ -95,7 +126,7 @@ function eltwiseReluAfter(layers: readonly GraphLayer[], i: number): Fusion | un
   if (next < 0 || layers[next].type !== 'ReLU' || !inPlaceOn(layers[next], top)) return undefined;
   const reluSlope = paramsOf<{ negative_slope: number }>(layers[next].def, 'relu_param').negative_slope;
   const coeffs = Float32Array.from(l.bottoms, (_, b) => p.coeff?.[b] ?? 1);
-  return { producer: i, relu: next, last: next, reluSlope, eltwise: eltwiseSumRelu(coeffs, reluSlope) };
+  return { producer: i, relu: next, last: next, top, hidden: [], reluSlope, eltwise: eltwiseSumRelu(coeffs, reluSlope) };
 }
 
 /**
@@ -132,7 +163,8 @@ function inPlaceOn(m: GraphLayer, blob: string): boolean {
 
 /** The producer's output channels (what BatchNorm / Scale index on axis 1). */
 function outputChannels(l: GraphLayer): number {
-  return l.type === 'Convolution'
+  if (l.type === 'ConvolutionDepthwise') return l.bottomShapes[0][1]; // one filter per input channel, whatever num_output says
+  return l.type !== 'InnerProduct'
     ? paramsOf<{ num_output: number }>(l.def, 'convolution_param').num_output
     : paramsOf<{ num_output: number }>(l.def, 'inner_product_param').num_output;
 }
@@ -140,7 +172,7 @@ function outputChannels(l: GraphLayer): number {
 /** Convolution with its channels on axis 1 (the default), or InnerProduct at axis 1 (output N x num_output). */
 function producesChannelsOnAxis1(l: GraphLayer): boolean {
   if (l.bottoms.length !== 1 || l.weights.length === 0) return false;
-  const param = l.type === 'Convolution' ? 'convolution_param' : 'inner_product_param';
+  const param = l.type === 'InnerProduct' ? 'inner_product_param' : 'convolution_param';
   const axis = paramsOf<{ axis: number }>(l.def, param).axis;
   const rank = l.topShapes[0]?.length ?? 0;
   return axis === 1 || (rank > 0 && axis + rank === 1);
@@ -202,7 +234,7 @@ function foldedProducer(fusion: Fusion, layers: readonly GraphLayer[]): FusableL
 
 /** The producer's definition with a bias (the folded chain always has one). */
 function withBias(def: LayerParameter): LayerParameter {
-  const param = def.type === 'Convolution' ? 'convolution_param' : 'inner_product_param';
+  const param = def.type === 'InnerProduct' ? 'inner_product_param' : 'convolution_param';
   return { ...def, [param]: { ...((def[param] as object | undefined) ?? {}), bias_term: true } };
 }
 

@@ -6,7 +6,8 @@ import { type Layer, declaredWeights } from '../layers/layer.js';
 import { type InputValue, checkFeeds, inputTensor } from './feeds.js';
 import { loadPlugins } from '../layers/plugin.js';
 import { builtInPythonNote, registerLayer } from '../layers/registry.js';
-import { type Fusion, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
+import { type Fusion, chainMembers, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
+import type { FusableLayer } from '../layers/convolution.js';
 import { NetRunner } from './runner.js';
 import { type Shape, Tensor, sameShape, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -58,7 +59,18 @@ export interface ForwardOptions {
  * net order, holding its value after the last forward), `params` (layer name -> weight tensors) and `forward`.
  */
 export class Net {
+  /**
+   * Every blob by name. A blob a fused chain did not write (fold.ts: `hidden`) is recomputed by the original
+   * layers the first time its data is read after the forward, so reading any blob gives Caffe's value.
+   */
   readonly blobs = new Map<string, Tensor>();
+  /** The blobs as the layers see them: the same buffers, without the read hooks of `blobs`. */
+  private readonly store = new Map<string, Tensor>();
+  /** Hidden blob -> its fusion, and a fusion's source blob (a bottom of its producer) -> the fusions that read it. */
+  private readonly hiddenBy = new Map<string, Fusion>();
+  private readonly sourceOf = new Map<string, Fusion[]>();
+  /** Fusions whose hidden blobs the last forward did not compute (recomputed on first read, see `materialize`). */
+  private readonly stale = new Set<Fusion>();
   readonly params = new Map<string, Tensor[]>();
   /** What loading noticed (unused weights, layers without weights, dropped loss layers, ...). */
   readonly notes: string[];
@@ -78,6 +90,7 @@ export class Net {
   private gone: string | undefined;
 
   private constructor(
+    /** @internal The layer graph (shapes, layer implementations): the engine's, not the library's API. */
     readonly graph: Graph,
     notes: string[],
     options: NetOptions,
@@ -87,6 +100,11 @@ export class Net {
     this.threads = boundThreads(options.threads ?? defaultThreads());
     this.fusions = findFusions(graph.layers);
     this.fusedMembers = fusionMembers(this.fusions);
+    for (const f of this.fusions.values()) {
+      if (!f.hidden.length) continue;
+      for (const b of f.hidden) this.hiddenBy.set(b, f);
+      for (const b of graph.layers[f.producer].bottoms) this.sourceOf.set(b, [...(this.sourceOf.get(b) ?? []), f]);
+    }
     // Workers start in the background; Net.load awaits the same start and reports a failure there.
     setThreads(this.threads).catch(() => undefined);
     for (const l of graph.layers) if (l.weights.length) this.params.set(l.name, l.weights);
@@ -113,6 +131,7 @@ export class Net {
   }
 
   /**
+   * @internal
    * A net from an already upgraded, phase-filtered V2 NetParameter and weights by layer name. Worker threads
    * start in the background: forwards before they are ready use fewer threads.
    */
@@ -142,6 +161,7 @@ export class Net {
     this.usable();
     checkFeeds(inputShapes, 'reshape', '{ data: [1, 3, 224, 224] }');
     const before = this.currentInputShapes();
+    this.materializeAll(); // the hidden blobs of the last forward, from the blobs as they were
     try {
       inferShapes(this.graph, inputShapes);
     } catch (err) {
@@ -204,12 +224,17 @@ export class Net {
 
   /** Frees what this thread holds of the net: packed weights, weights, blobs (the graph keeps only its shapes). */
   private releaseHere(): void {
+    // A weight tensor kept from net.params may view the kernels' wasm memory (fully connected weights live there
+    // once): from now on it refuses to be read rather than read freed memory.
+    for (const weights of this.params.values()) for (const t of weights) refuseData(t, this.gone ?? 'this net was released');
     wasmEngine()?.releaseScope(this.owned);
     for (const l of this.graph.layers) l.weights = [];
     this.fusions.clear();
     this.fusedMembers.clear();
+    this.stale.clear();
     this.params.clear();
     this.blobs.clear();
+    this.store.clear();
   }
 
   private usable(): void {
@@ -241,6 +266,10 @@ export class Net {
     const layers = this.graph.layers;
     const from = options.start === undefined ? 0 : this.layerIndex(options.start);
     const to = options.end === undefined ? layers.length - 1 : this.layerIndex(options.end);
+    // A whole forward recomputes every chain; a partial one may rewrite a chain's sources without running the
+    // chain, so the hidden blobs of the last forward are computed first, from the blobs they came from.
+    if (from === 0 && to === layers.length - 1) this.stale.clear();
+    else this.materializeAll();
     const engine = wasmEngine();
     if (engine) engine.threads = this.threads;
     const onLayer = options.onLayer;
@@ -250,13 +279,11 @@ export class Net {
       const owner = fusion ? undefined : this.fusedMembers.get(i);
       if (owner && computedByProducer(owner, from, to)) continue;
       const impl = fusion ? producerFor(fusion, layers, to) : layers[i].impl;
-      if (!onLayer) {
-        this.runLayer(layers[i], impl);
-        continue;
-      }
-      const t0 = performance.now();
-      this.runLayer(layers[i], impl);
-      onLayer(layers[i], performance.now() - t0);
+      const top = fusion && fusion.last <= to ? fusion.top : undefined;
+      const t0 = onLayer ? performance.now() : 0;
+      this.runLayer(layers[i], impl, top);
+      if (top !== undefined && fusion!.hidden.length) this.stale.add(fusion!);
+      onLayer?.(layers[i], performance.now() - t0);
     }
     const out = nameRecord<Tensor>();
     for (const name of options.end === undefined ? this.outputs : layers[to].tops) out[name] = this.blobs.get(name)!;
@@ -278,7 +305,7 @@ export class Net {
     if (engine.heap.used - before >= PREPARED_COLLECT_BYTES) collectGarbage();
   }
 
-  /** Layers that need weights and got none cannot run: refuse rather than compute with placeholders. */
+  /** @internal Layers that need weights and got none cannot run: refuse rather than compute with placeholders. */
   checkWeights(): void {
     this.usable(); // a disposed net, or one handed to its worker, has no weights here
     const missing = this.graph.layers.filter((l) => l.weights.length === 0 && (declaredWeights.get(l.def)?.length ?? 0) > 0);
@@ -296,17 +323,18 @@ export class Net {
       tensors.set(name, t);
     }
     if (Object.keys(reshapeTo).length) this.reshape(reshapeTo);
-    for (const [name, t] of tensors) this.blobs.get(name)!.data.set(t.data);
+    for (const [name, t] of tensors) this.store.get(name)!.data.set(t.data);
   }
 
   private currentInputShapes(): Record<string, Shape> {
     return Object.fromEntries(this.inputs.map((n) => [n, this.graph.blobShapes.get(n)!]));
   }
 
-  private runLayer(l: GraphLayer, impl: Layer = l.impl): void {
+  /** Runs one layer over the stored blobs; `top` redirects a fused chain's single output to the chain's last blob. */
+  private runLayer(l: GraphLayer, impl: Layer = l.impl, top?: string): void {
     if (l.type === 'Input') return;
-    const bottoms = l.bottoms.map((b) => this.blobs.get(b)!);
-    const tops = l.tops.map((t) => this.blobs.get(t)!);
+    const bottoms = l.bottoms.map((b) => this.store.get(b)!);
+    const tops = top === undefined ? l.tops.map((t) => this.store.get(t)!) : [this.store.get(top)!];
     const aliased = tops.map((t) => bottoms.includes(t));
     if (impl.inPlace || !aliased.includes(true)) {
       impl.forward(bottoms, tops);
@@ -324,13 +352,62 @@ export class Net {
     return i;
   }
 
+  /**
+   * Computes the hidden blobs of a fusion the last forward ran fused: its producer and the chain's layers up to
+   * the last hidden blob run as the original layers (the chain's final blob, already written, is left alone).
+   */
+  private materialize(f: Fusion): void {
+    if (!this.stale.delete(f)) return;
+    const layers = this.graph.layers, producer = layers[f.producer];
+    (producer.impl as Partial<FusableLayer>).fuseRelu?.(undefined);
+    const engine = wasmEngine();
+    if (engine) engine.threads = this.threads;
+    this.inScope(() => {
+      this.runLayer(producer);
+      for (const m of chainMembers(f)) {
+        if (!f.hidden.includes(layers[m].tops[0])) break;
+        this.runLayer(layers[m]);
+      }
+    });
+  }
+
+  private materializeAll(): void {
+    for (const f of [...this.stale]) this.materialize(f);
+  }
+
   /** (Re)allocates every blob for the current shapes (checked by inferShapes); a blob keeps its buffer when its size is unchanged. */
   private allocate(): void {
     for (const [name, shape] of this.graph.blobShapes) {
-      const old = this.blobs.get(name);
-      this.blobs.set(name, old && old.size === sizeOf(shape) ? new Tensor(shape, old.data) : Tensor.zeros(shape));
+      const old = this.store.get(name);
+      const t = old && old.size === sizeOf(shape) ? new Tensor(shape, old.data) : Tensor.zeros(shape);
+      this.store.set(name, t);
+      this.blobs.set(name, this.published(name, t));
     }
-    for (const name of [...this.blobs.keys()]) if (!this.graph.blobShapes.has(name)) this.blobs.delete(name);
+    for (const name of [...this.store.keys()])
+      if (!this.graph.blobShapes.has(name)) {
+        this.store.delete(name);
+        this.blobs.delete(name);
+      }
+  }
+
+  /**
+   * The tensor `blobs` shows for a stored one: the same object, or for a hidden blob (or a source a caller might
+   * write into) one whose `data`, when read, first computes what the last forward left hidden.
+   */
+  private published(name: string, t: Tensor): Tensor {
+    const hidden = this.hiddenBy.get(name), sources = this.sourceOf.get(name);
+    if (!hidden && !sources) return t;
+    const view = new Tensor(t.dims, t.data);
+    Object.defineProperty(view, 'data', {
+      enumerable: true,
+      get: () => {
+        if (hidden) this.materialize(hidden);
+        for (const f of sources ?? []) this.materialize(f);
+        return t.data;
+      },
+      set: (data: Float32Array) => void (t.data = data),
+    });
+    return view;
   }
 }
 
@@ -350,4 +427,10 @@ async function reclaimDroppedNets(): Promise<void> {
   if (!engine || engine.heap.used < PREPARED_COLLECT_BYTES) return;
   collectGarbage();
   await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** From now on `t.data` (and `t.size`) throws a CremaError saying why (a disposed net's weights). */
+function refuseData(t: Tensor, why: string): void {
+  const message = `net.params: ${why}; its weights were freed (copy one out before: Float32Array.from(t.data))`;
+  Object.defineProperty(t, 'data', { get: () => { throw new CremaError(message); }, configurable: true });
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ByteSource } from '../caffe/wire.js';
+import type { ByteSource } from '../caffe/types.js';
 import { CremaError } from './errors.js';
 
 /** Opens a file for reading, with a one-line CremaError naming it when it cannot be (missing, a directory, ...). */

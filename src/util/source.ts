@@ -1,6 +1,6 @@
 // What the loaders accept: a file path, or the file's bytes (Uint8Array, ArrayBuffer, Node's Buffer), or for a
 // prototxt its text. Errors name a path as it was given and bytes by what they are: "weights (Uint8Array, 1.2 MB)".
-import type { ByteSource } from '../caffe/wire.js';
+import type { ByteSource } from '../caffe/types.js';
 import { memorySource } from '../caffe/wire.js';
 import { platform } from '../platform.js';
 import { CremaError } from './errors.js';

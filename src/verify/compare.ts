@@ -5,7 +5,7 @@ export interface PairResult {
   abs: number;
   rel: number;
   pass: boolean;
-  /** Set when the shapes differ (then abs and rel are Infinity). */
+  /** Why abs and rel are Infinity: the shapes differ, or a value is NaN or infinite on one side only. */
   mismatch?: string;
   /** Values that are NaN on both sides, or the same infinity: counted as agreeing (set when there are any). */
   nonfinite?: number;
@@ -20,7 +20,8 @@ export function comparePair(ours: Tensor, ref: Tensor, tolerance: number): PairR
   if (!sameShape(ours.dims, ref.dims))
     return { abs: Infinity, rel: Infinity, pass: false, mismatch: `shape ${shapeString(ours.dims)} vs ${shapeString(ref.dims)}` };
   const { abs, rel, nonfinite } = agreement(ours.data, ref.data);
-  return { abs, rel, pass: rel <= tolerance, ...(nonfinite ? { nonfinite } : {}) };
+  const oneSided = Number.isFinite(abs) ? {} : { mismatch: 'NaN or infinity on one side only' };
+  return { abs, rel, pass: rel <= tolerance, ...oneSided, ...(nonfinite ? { nonfinite } : {}) };
 }
 
 /** max|ours - ref|, that over max(1, max finite |ref|), and how many non-finite values agree exactly. */

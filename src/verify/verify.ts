@@ -38,7 +38,7 @@ const fileOf = (blob: string) => `${blob.replaceAll('/', '__')}.npy`;
 
 /** The directory holding the <blob>.npy files: DIR itself, or DIR/blobs for a reference case. */
 export function referenceBlobDir(dir: string): string {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new CremaError(`--reference ${dir}: not a directory`);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new CremaError(`options.reference ${dir}: not a directory`);
   const blobs = path.join(dir, 'blobs');
   return fs.existsSync(blobs) && fs.statSync(blobs).isDirectory() ? blobs : dir;
 }
@@ -47,7 +47,7 @@ export function referenceBlobDir(dir: string): string {
 function chooseInputs(net: Net, options: VerifyOptions, refDir: string | undefined): { inputs: Record<string, Tensor>; source: string } {
   const inputs: Record<string, Tensor> = { ...(options.inputs ?? {}) };
   const sources: string[] = [];
-  for (const name of Object.keys(inputs)) sources.push(`${name} from --input`);
+  for (const name of Object.keys(inputs)) sources.push(`${name} from options.inputs`);
   for (const name of net.inputs) {
     if (inputs[name]) continue;
     const file = refDir && path.join(refDir, fileOf(name));
@@ -68,7 +68,7 @@ function chooseInputs(net: Net, options: VerifyOptions, refDir: string | undefin
  */
 export async function verifyNet(net: Net, options: VerifyOptions = {}): Promise<VerifyReport> {
   const tolerance = options.tolerance ?? 1e-4;
-  if (!(tolerance > 0)) throw new CremaError(`--tolerance must be a positive number, got ${tolerance}`);
+  if (!(tolerance > 0)) throw new CremaError(`options.tolerance must be a positive number, got ${tolerance}`);
   const refDir = options.reference === undefined ? undefined : referenceBlobDir(options.reference);
   const { inputs, source } = chooseInputs(net, options, refDir);
   const onnx = (await forwardOnnx(net, inputs, { threads: options.threads, lrn: options.lrn, opset: options.opset, blobs: 'all' })).blobs;
@@ -91,7 +91,7 @@ function readReference(net: Net, dir: string, notes: string[]): Map<string, Tens
     else if (!/_split_\d+\.npy$/.test(file)) unknown.push(file);
   }
   if (found.size === 0)
-    throw new CremaError(`--reference ${dir}: no <blob>.npy file for any blob of the net (blobs: ${[...net.blobs.keys()].slice(0, 10).join(', ')}${net.blobs.size > 10 ? ', …' : ''})`);
+    throw new CremaError(`options.reference ${dir}: no <blob>.npy file for any blob of the net (blobs: ${[...net.blobs.keys()].slice(0, 10).join(', ')}${net.blobs.size > 10 ? ', …' : ''})`);
   if (unknown.length) notes.push(`the reference has files for blobs the net lacks: ${unknown.join(', ')}`);
   const missing = [...net.blobs.keys()].filter((b) => !found.has(b));
   if (missing.length) notes.push(`the reference has no file for ${missing.length} blob(s), compared native vs ONNX only: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`);

@@ -1,9 +1,11 @@
 import type { Argv } from 'yargs';
+import { example } from '../examples.js';
 import { benchNet, checkBenchCounts } from '../../bench/bench-net.js';
 import type { Backend, BackendResult } from '../../bench/result.js';
 import { Net } from '../../runtime/net.js';
 import { startProgress } from '../progress.js';
 import { loadOptionsFrom, type NetArgs, netArgs, printNotes } from '../shared.js';
+import { printJson } from '../json.js';
 import { columnsTable } from '../table.js';
 
 interface BenchArgs extends NetArgs {
@@ -26,8 +28,8 @@ export const benchCommand = {
       .option('batch', { type: 'number', describe: 'images per forward (default: the net\'s own input batch)' })
       .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'ONNX backend: LRN as ONNX\'s LRN op or as a subgraph' })
       .option('json', { type: 'boolean', default: false, describe: 'print a JSON array, one object per backend, instead of the table' })
-      .example('$0 bench models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --backend both --threads 1', 'native vs ONNX Runtime on one thread')
-      .example('$0 bench models/lenet/deploy.prototxt models/lenet/weights.caffemodel --batch 10 --json', 'timings as JSON'),
+      .example(example('$0 bench models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --backend both --threads 1'), 'native vs ONNX Runtime on one thread')
+      .example(example('$0 bench models/lenet/deploy.prototxt models/lenet/weights.caffemodel --batch 10 --json'), 'timings as JSON'),
   handler: async (args: BenchArgs) => {
     checkBenchCounts({ threads: args.threads, iterations: args.iterations, batch: args.batch ?? 1, warmup: args.warmup });
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
@@ -49,7 +51,7 @@ export const benchCommand = {
     } finally {
       progress.stop();
     }
-    if (args.json) console.log(JSON.stringify(results, null, 2));
+    if (args.json) printJson(results, 2); // an array, one object per backend: the shape tools read since the first release
     else console.log(formatBench(net.name || args.net, results, args.iterations));
   },
 };

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
+import { example } from '../examples.js';
 import { type FloatImage } from '../../image/image.js';
 import { IMAGE_EXTENSIONS, isImageFile, loadImage } from '../../image/load.js';
 import { type InputGeometry, type PreprocessOptions, geometryOf, inputsPerImage, preprocessImage } from '../../image/preprocess.js';
@@ -10,6 +11,7 @@ import { CremaError } from '../../util/errors.js';
 import { EXIT_CHECK_FAILED, exitState } from '../main.js';
 import { type ImageArgs, imageArgs, preprocessOptionsFrom } from '../preprocess-options.js';
 import { type Progress, startProgress } from '../progress.js';
+import { printJson } from '../json.js';
 import { checkPositive, labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg, topK } from '../shared.js';
 
 interface ClassifyArgs extends NetArgs, ImageArgs {
@@ -28,11 +30,11 @@ export const classifyCommand = {
       .option('labels', { type: 'string', describe: 'class names, one a line (default: labels.txt beside the net, if any)' })
       .option('top', { type: 'number', default: 5, describe: 'how many classes to print per image' })
       .option('batch', { type: 'number', default: 8, describe: 'images per forward pass' })
-      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line and image: {"image", "top": [{"index", "label", "prob"}]}' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object when done: {"images": [{"image", "top": [{"index", "label", "prob"}]}], "skipped": [{"image", "error"}]}' })
       .option('oversample', { type: 'boolean', group: 'Images:', describe: 'average 10 crops (corners, center, mirrored) as caffe.Classifier does' })
-      .example('$0 classify models/lenet/deploy.prototxt models/lenet/weights.caffemodel models/lenet/examples/ --raw-scale 1', 'digits (LeNet takes 0..1)')
-      .example('$0 classify models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel models/cifar10_full/examples/cat.jpg --channel-swap 0,1,2 --mean 125,123,114', 'a photo (CIFAR-10 nets read RGB minus the data set\'s mean)')
-      .example('$0 classify alexnet.prototxt alexnet.caffemodel photos/ --labels synset_words.txt --mean ilsvrc_2012_mean.npy --json', 'a directory as JSON lines')
+      .example(example('$0 classify models/lenet/deploy.prototxt models/lenet/weights.caffemodel models/lenet/examples/ --raw-scale 1'), 'digits (LeNet takes 0..1)')
+      .example(example('$0 classify models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel models/cifar10_full/examples/cat.jpg --channel-swap 0,1,2 --mean 125,123,114'), 'a photo (CIFAR-10 nets read RGB minus the data set\'s mean)')
+      .example(example('$0 classify models/lenet/deploy.prototxt models/lenet/weights.caffemodel models/lenet/examples/ --raw-scale 1 --top 1 --json'), 'a directory, as one JSON object')
       .epilog('Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
   handler: async (args: ClassifyArgs) => {
     checkPositive('--batch', args.batch);
@@ -46,24 +48,34 @@ export const classifyCommand = {
     const geo = geometryOf(net.shapes.get(input)!, input);
     const classifier: Classifier = { net, input, geo, options: preprocessOptionsFrom(args, geo), labels: labelsFor(args, net) };
     const progress = startProgress('classify', files.length, { unit: 'images' });
+    const json: JsonResults<{ image: string; top: { index: number; label: string | null; prob: number }[] }> = { images: [], skipped: [] };
     let classified = 0, skipped = 0;
     try {
       for await (const result of classifyAll(classifier, files, args.batch, progress)) {
         if ('error' in result) {
           skipped++;
+          json.skipped.push(result);
           progress.warn(`crema: skipped ${result.image}: ${result.error}`);
         } else {
           classified++;
-          printResult(result, args, classifier.labels, progress);
+          if (args.json) json.images.push({ image: result.image, top: topClasses(result.scores, args.top, classifier.labels) });
+          else printResult(result, args.top, classifier.labels, progress);
         }
       }
     } finally {
       progress.stop();
     }
     if (classified === 0) throw new CremaError(`no image could be read (${skipped} skipped)`);
+    if (args.json) printJson(json);
     if (skipped) exitState.code = EXIT_CHECK_FAILED;
   },
 };
+
+/** `--json` of classify and detect: one object when done, every image read, and those skipped with the reason. */
+export interface JsonResults<T> {
+  images: T[];
+  skipped: { image: string; error: string }[];
+}
 
 interface Classifier {
   net: Net;
@@ -160,14 +172,12 @@ function stripFile(message: string, file: string): string {
   return message.startsWith(`${file}: `) ? message.slice(file.length + 2) : message;
 }
 
-function printResult(r: { image: string; scores: Float32Array }, args: ClassifyArgs, labels: string[] | undefined, progress: Progress): void {
-  const top = topK(r.scores, args.top);
-  if (args.json) {
-    const entries = top.map(({ index, score }) => ({ index, label: labels?.[index] ?? null, prob: score }));
-    progress.print(JSON.stringify({ image: r.image, top: entries }));
-    return;
-  }
-  // The layout of Caffe's examples/cpp_classification.
+function topClasses(scores: Float32Array, k: number, labels: string[] | undefined): { index: number; label: string | null; prob: number }[] {
+  return topK(scores, k).map(({ index, score }) => ({ index, label: labels?.[index] ?? null, prob: score }));
+}
+
+/** The layout of Caffe's examples/cpp_classification. */
+function printResult(r: { image: string; scores: Float32Array }, k: number, labels: string[] | undefined, progress: Progress): void {
   progress.print(`---------- Prediction for ${r.image} ----------`);
-  for (const { index, score } of top) progress.print(`${score.toFixed(4)} - "${labels?.[index] ?? `class ${index}`}"`);
+  for (const { index, score } of topK(r.scores, k)) progress.print(`${score.toFixed(4)} - "${labels?.[index] ?? `class ${index}`}"`);
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
+import { example } from '../examples.js';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertGraph, encodeConversion } from '../../onnx/convert.js';
 import { Net } from '../../runtime/net.js';
 import { shapeString } from '../../tensor.js';
@@ -28,9 +29,9 @@ export const convertCommand = {
       .option('opset', { type: 'number', default: DEFAULT_OPSET, describe: `ONNX opset, ${MIN_OPSET} to ${MAX_OPSET}` })
       .option('outputs', { type: 'string', default: 'net', describe: 'graph outputs: net (Caffe\'s outputs), all (every blob, named as in Caffe), or blob names, comma-separated' })
       .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'ACROSS_CHANNELS LRN as ONNX\'s LRN op, or as an AveragePool subgraph (faster in ONNX Runtime)' })
-      .example('$0 convert models/lenet/deploy.prototxt models/lenet/weights.caffemodel -o lenet.onnx', 'convert a model')
-      .example('$0 convert deploy.prototxt weights.caffemodel -o debug.onnx --outputs all', 'expose every blob, for verification')
-      .example('$0 convert models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --triton model_repository', 'a model repository for Triton Inference Server'),
+      .example(example('$0 convert models/lenet/deploy.prototxt models/lenet/weights.caffemodel -o lenet.onnx'), 'convert a model')
+      .example(example('$0 convert models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel -o debug.onnx --outputs all'), 'expose every blob, for verification')
+      .example(example('$0 convert models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --triton model_repository'), 'a model repository for Triton Inference Server'),
   handler: async (args: ConvertArgs) => {
     const started = performance.now();
     // With -o - the model is stdout: what crema says goes to stderr.

@@ -13,7 +13,8 @@ import { EXIT_CHECK_FAILED, exitState } from '../main.js';
 import { type ImageArgs, imageArgs, preprocessOptionsFrom } from '../preprocess-options.js';
 import { startProgress } from '../progress.js';
 import { loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
-import { collectImages, loadOne } from './classify.js';
+import { printJson } from '../json.js';
+import { type JsonResults, collectImages, loadOne } from './classify.js';
 
 interface DetectArgs extends NetArgs, ImageArgs {
   weights: string;
@@ -30,10 +31,10 @@ export const detectCommand = {
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
       .option('threshold', { type: 'number', default: 0.5, describe: 'report detections scoring at least this' })
       .option('labels', { type: 'string', describe: 'class names: one a line (line i = label i), or the SSD fork\'s labelmap .prototxt (default: labels.txt beside the net, if any)' })
-      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line and image: {"image", "width", "height", "detections": [{"label", "name", "score", "xmin", "ymin", "xmax", "ymax"}]}' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object when done: {"images": [{"image", "width", "height", "detections": [{"label", "name", "score", "xmin", "ymin", "xmax", "ymax"}]}], "skipped": [{"image", "error"}]}' })
       .option('output', { alias: 'o', type: 'string', describe: 'write each image with its boxes and labels drawn as DIR/<name>.png' })
-      .example('$0 detect res10_300x300_ssd.prototxt res10_300x300_ssd.caffemodel faces/ --mean 104,177,123 -o boxed/', 'OpenCV\'s face detector')
-      .example('$0 detect MobileNetSSD_deploy.prototxt MobileNetSSD_deploy.caffemodel street.jpg --mean 127.5,127.5,127.5 --input-scale 0.007843 --labels voc.txt --json', 'MobileNet-SSD, as JSON lines')
+      .example('$0 detect res10_300x300_ssd.prototxt res10_300x300_ssd.caffemodel faces/ --mean 104,177,123 -o boxed/', 'OpenCV\'s face detector (its files: no SSD model ships with crema)')
+      .example('$0 detect MobileNetSSD_deploy.prototxt MobileNetSSD_deploy.caffemodel street.jpg --mean 127.5,127.5,127.5 --input-scale 0.007843 --labels voc.txt --json', 'MobileNet-SSD, as one JSON object')
       .epilog('Images are prepared as pycaffe does (the flags of classify) and stretched to the input size; boxes are the net\'s normalized corners times the image size. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
   handler: async (args: DetectArgs) => {
     if (!Number.isFinite(args.threshold)) throw new CremaError('--threshold: expected a number');
@@ -47,6 +48,7 @@ export const detectCommand = {
     if (args.output !== undefined) makeOutputDir(args.output);
     const outputs = new Set<string>();
     const progress = startProgress('detect', files.length, { unit: 'images' });
+    const json: JsonResults<{ image: string; width: number; height: number; detections: Detection[] }> = { images: [], skipped: [] };
     let done = 0, skipped = 0;
     try {
       for (const file of files) {
@@ -54,18 +56,22 @@ export const detectCommand = {
         progress.tick(1);
         if (image instanceof Error) {
           skipped++;
-          progress.warn(`crema: skipped ${file}: ${image.message.startsWith(`${file}: `) ? image.message.slice(file.length + 2) : image.message}`);
+          const error = image.message.startsWith(`${file}: `) ? image.message.slice(file.length + 2) : image.message;
+          json.skipped.push({ image: file, error });
+          progress.warn(`crema: skipped ${file}: ${error}`);
           continue;
         }
         const found = detectImage(net, image, options);
         done++;
-        progress.print(args.json ? JSON.stringify({ image: file, width: image.width, height: image.height, detections: found }) : describe(file, image, found, args.threshold));
+        if (args.json) json.images.push({ image: file, width: image.width, height: image.height, detections: found });
+        else progress.print(describe(file, image, found, args.threshold));
         if (args.output !== undefined) await writeOutput(outputName(args.output, file, outputs), await drawDetections(image, found));
       }
     } finally {
       progress.stop();
     }
     if (done === 0) throw new CremaError(`no image could be read (${skipped} skipped)`);
+    if (args.json) printJson(json);
     if (skipped) exitState.code = EXIT_CHECK_FAILED;
   },
 };

@@ -1,8 +1,10 @@
 import type { Argv } from 'yargs';
+import { example } from '../examples.js';
 import { summarize } from '../../graph/summary.js';
 import { Net } from '../../runtime/net.js';
 import { shapeString } from '../../tensor.js';
 import { loadOptionsFrom, type NetArgs, netArgs, printNotes } from '../shared.js';
+import { printJson } from '../json.js';
 import { columnsTable } from '../table.js';
 
 interface InfoArgs extends NetArgs {
@@ -13,14 +15,14 @@ export const infoCommand = {
   builder: (y: Argv) =>
     netArgs(y)
       .option('json', { type: 'boolean', default: false, describe: 'print {"blobs": {...}, "layers": [...]} as JSON' })
-      .example('$0 info models/zoo/alexnet.prototxt', 'shapes and costs of AlexNet')
-      .example('$0 info models/lenet/deploy.prototxt models/lenet/weights.caffemodel --json', 'as JSON, checking the weights'),
+      .example(example('$0 info models/zoo/alexnet.prototxt'), 'shapes and costs of AlexNet')
+      .example(example('$0 info models/lenet/deploy.prototxt models/lenet/weights.caffemodel --json'), 'as JSON, checking the weights'),
   handler: async (args: InfoArgs) => {
     const net = await Net.load(args.net, args.weights, { ...loadOptionsFrom(args), threads: 1 }); // no native compute here
     const summary = summarize(net.graph);
     printNotes(net, args); // stderr: never mixed into --json output
     if (args.json) {
-      console.log(JSON.stringify(summary));
+      printJson(summary);
       return;
     }
     const table = columnsTable(['layer', 'type', 'bottoms → tops', 'output shape', 'params', 'MACs'], 4);

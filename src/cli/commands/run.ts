@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
+import { example } from '../examples.js';
 import { Net } from '../../runtime/net.js';
 import type { Tensor } from '../../tensor.js';
 import { shapeString } from '../../tensor.js';
@@ -11,6 +12,7 @@ import { readInputs } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
 import { checkPositive, labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg, topK } from '../shared.js';
 import { quoteName } from '../../util/names.js';
+import { printJson } from '../json.js';
 
 interface RunArgs extends NetArgs, ImageArgs {
   input: string[];
@@ -33,9 +35,9 @@ export const runCommand = {
       .option('top', { type: 'number', default: 5, describe: 'how many top classes to print for a classifier output' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object: {"outputs": [{"blob", "shape", "top"}]} (top: per item, the classes {"index", "label", "prob"}; classifier outputs only)' })
       .option('backend', { choices: ['native', 'onnx'], default: 'native', describe: 'run natively, or converted to ONNX in ONNX Runtime (in memory)' })
-      .example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/example-input.npy', 'classify one input')
-      .example('$0 run models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --input data=models/cifar10_full/example-input.npy --dump out/ --blobs conv1,norm1', 'dump two blobs')
-      .example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/examples/digit-7.png --raw-scale 1', 'an image, preprocessed as pycaffe does'),
+      .example(example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/example-input.npy'), 'classify one input')
+      .example(example('$0 run models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --input data=models/cifar10_full/example-input.npy --dump out/ --blobs conv1,norm1'), 'dump two blobs')
+      .example(example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/examples/digit-7.png --raw-scale 1'), 'an image, preprocessed as pycaffe does'),
   handler: async (args: RunArgs) => {
     checkPositive('--top', args.top);
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
@@ -51,7 +53,7 @@ export const runCommand = {
       : { outputs: net.forward(inputs), blobs: net.blobs };
     if (args.dump) await dumpBlobs(blobs, args.dump, args.blobs);
     if (args.json) {
-      console.log(JSON.stringify({ outputs: Object.entries(outputs).map(([name, t]) => outputJson(net, name, t, args.top, labels)) }));
+      printJson({ outputs: Object.entries(outputs).map(([name, t]) => outputJson(net, name, t, args.top, labels)) });
       return;
     }
     for (const [name, t] of Object.entries(outputs)) {
@@ -106,12 +108,12 @@ function writerTypes(net: Net): Map<string, string> {
   return m;
 }
 
-/** An output for --json: its shape, and a classifier's top classes per item (probabilities to 6 digits). */
-function outputJson(net: Net, blob: string, t: Tensor, k: number, labels?: string[]): { blob: string; shape: number[]; top?: { index: number; label?: string; prob: number }[][] } {
+/** An output for --json: its shape, and a classifier's top classes per item (label null without labels). */
+function outputJson(net: Net, blob: string, t: Tensor, k: number, labels?: string[]): { blob: string; shape: number[]; top?: { index: number; label: string | null; prob: number }[][] } {
   if (!isClassifierOutput(net, blob, t)) return { blob, shape: [...t.dims] };
   const n = t.dims[0], classes = t.size / n;
   const top = Array.from({ length: n }, (_, i) =>
-    topK(t.data.subarray(i * classes, (i + 1) * classes), k).map(({ index, score }) => ({ index, ...(labels?.[index] !== undefined ? { label: labels[index] } : {}), prob: Number(score.toPrecision(6)) })));
+    topK(t.data.subarray(i * classes, (i + 1) * classes), k).map(({ index, score }) => ({ index, label: labels?.[index] ?? null, prob: score })));
   return { blob, shape: [...t.dims], top };
 }
 

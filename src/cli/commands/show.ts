@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
+import { example } from '../examples.js';
 import { type Normalize, type Picture, autoScale, tileGrid } from '../../image/grid.js';
 import { encodePng } from '../../image/png.js';
 import { Net } from '../../runtime/net.js';
@@ -8,7 +9,7 @@ import { CremaError } from '../../util/errors.js';
 import { makeOutputDir, writeOutput } from '../../util/files.js';
 import { readInputs } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
-import { loadOptionsFrom, type NetArgs, netArgs } from '../shared.js';
+import { loadOptionsFrom, type NetArgs, netArgs, printNotes } from '../shared.js';
 
 interface ShowArgs extends NetArgs, ImageArgs {
   weights: string;
@@ -29,13 +30,14 @@ export const showCommand = {
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the directory to write the PNGs to' })
       .option('normalize', { choices: ['all', 'each'], default: 'all', describe: 'scale to 0..255 over the whole blob (vis_square) or each channel on its own' })
       .option('scale', { type: 'number', describe: 'enlarge the pictures this many times (default: to about 512 pixels wide)' })
-      .example('$0 show models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --input models/cifar10_full/examples/cat.jpg --channel-swap 0,1,2 --mean 125,123,114 --blobs pool1,norm1 -o out/', 'what LRN does: its input and output')
-      .example('$0 show models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --params conv1 --channel-swap 0,1,2 -o out/', 'the first layer\'s filters, in colour'),
+      .example(example('$0 show models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --input models/cifar10_full/examples/cat.jpg --channel-swap 0,1,2 --mean 125,123,114 --blobs pool1,norm1 -o out/'), 'what LRN does: its input and output')
+      .example(example('$0 show models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --params conv1 --channel-swap 0,1,2 -o out/'), 'the first layer\'s filters, in colour'),
   handler: async (args: ShowArgs) => {
     const blobs = list(args.blobs), layers = list(args.params);
     if (!blobs.length && !layers.length) throw new CremaError('name what to show: --blobs conv1,norm1 and/or --params conv1');
     if (args.scale !== undefined && !(Number.isInteger(args.scale) && args.scale >= 1 && args.scale <= 64)) throw new CremaError(`--scale ${args.scale}: expected a whole number from 1 to 64`);
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    printNotes(net, args);
     const pictures: [string, Picture][] = layers.map((l) => [`${l}-filters.png`, filterPicture(net, l, args)]);
     if (blobs.length) {
       for (const b of blobs) if (!net.shapes.has(b)) throw new CremaError(`--blobs: no blob named '${b}' (blobs: ${[...net.shapes.keys()].join(', ')})`);

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { Argv } from 'yargs';
+import { example } from '../examples.js';
 import { encodeCaffemodel, readCaffemodelFile, isHdf5File } from '../../caffe/caffemodel.js';
 import { readNetPrototxt } from '../../caffe/load.js';
 import { formatPrototxt } from '../../caffe/prototxt.js';
@@ -19,8 +20,8 @@ export const upgradeCommand = {
       .positional('in', { type: 'string', demandOption: true, describe: 'a .prototxt or .caffemodel of any version' })
       .positional('out', { type: 'string', demandOption: true, describe: 'where to write the V2 file (same kind as IN)' })
       .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields crema does not know (a fork\'s), with a warning' })
-      .example('$0 upgrade old/deploy.prototxt deploy.prototxt', 'V1 layers { type: CONVOLUTION } -> layer { type: "Convolution" }')
-      .example('$0 upgrade old.caffemodel new.caffemodel', 'the weights file likewise'),
+      .example(example('$0 upgrade models/cifar10_full/deploy.prototxt cifar10_full_v2.prototxt'), 'V1 layers { type: CONVOLUTION } -> layer { type: "Convolution" }')
+      .example(example('$0 upgrade models/cifar10_full/weights.caffemodel cifar10_full_v2.caffemodel'), 'the weights file likewise'),
   handler: async (args: UpgradeArgs) => {
     const notes: string[] = [];
     if (isPrototxt(args.in)) {

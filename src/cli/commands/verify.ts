@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { example } from '../examples.js';
 import { Net } from '../../runtime/net.js';
 import { shapeString } from '../../tensor.js';
 import type { PairResult } from '../../verify/compare.js';
@@ -6,6 +7,7 @@ import { PAIRS, type PairName, type VerifyReport, verifyNet } from '../../verify
 import { EXIT_CHECK_FAILED, exitState } from '../main.js';
 import { readInputs } from '../inputs.js';
 import { checkInteger, loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
+import { printJson } from '../json.js';
 import { columnsTable } from '../table.js';
 
 interface VerifyArgs extends NetArgs {
@@ -34,9 +36,9 @@ export const verifyCommand = {
       .option('seed', { type: 'number', default: 1, describe: 'seed of the random input' })
       .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'how the ONNX model writes ACROSS_CHANNELS LRN' })
       .option('opset', { type: 'number', describe: 'ONNX opset of the converted model' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
-      .example('$0 verify models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel', 'native vs ONNX Runtime on a random input')
-      .example('$0 verify deploy.prototxt weights.caffemodel --input x.npy --reference caffe_blobs/', 'both against Caffe\'s own blobs'),
+      .option('json', { type: 'boolean', default: false, describe: 'print the report as one JSON object: {"pass", "tolerance", "input", "blobs": [{"blob", "shape", "pairs", "pass"}], "failed", "notes"}' })
+      .example(example('$0 verify models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel'), 'native vs ONNX Runtime on a random input')
+      .example(example('$0 verify models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/example-input.npy --json'), 'a given input, the report as JSON (--reference DIR: also against Caffe\'s own blobs)'),
   handler: async (args: VerifyArgs) => {
     checkInteger('--seed', args.seed);
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
@@ -52,7 +54,7 @@ export const verifyCommand = {
       opset: args.opset,
     });
     if (!report.pass) exitState.code = EXIT_CHECK_FAILED;
-    if (args.json) console.log(JSON.stringify(report, (_k, v) => (v === Infinity ? 'Infinity' : v)));
+    if (args.json) printJson(report);
     else printReport(report);
   },
 };

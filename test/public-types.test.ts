@@ -1,0 +1,47 @@
+// The public types (the .d.ts `npm run build` emits for the package's entries, and every file they reach): no
+// `any`, and no internals (the net's graph, layer implementations, the worker protocol, the platform seam). Those
+// are marked @internal and stripped from the declarations (tsconfig.build.json: stripInternal); the code that
+// needs them (the browser entry, bench scripts, tests) imports src/ or dist/ modules, not the public types.
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const dist = path.resolve(import.meta.dirname, '../dist');
+
+/** Each .d.ts reachable from `entry` through relative imports, with its text (comments removed). */
+function declarations(entry: string): Map<string, string> {
+  const files = new Map<string, string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    const text = fs.readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+    files.set(file, text);
+    for (const m of text.matchAll(/(?:from\s+|import\()['"](\.[^'"]+)['"]/g)) visit(path.resolve(path.dirname(file), m[1].replace(/\.js$/, '.d.ts')));
+  };
+  visit(path.join(dist, entry));
+  return files;
+}
+
+describe.each(['index.d.ts', 'core.d.ts'])('the public types of %s', (entry) => {
+  let files: Map<string, string>;
+  beforeAll(() => {
+    if (!fs.existsSync(path.join(dist, entry))) throw new Error('dist/ is missing: run `npm run build` first');
+    files = declarations(entry);
+  });
+
+  it('have no any', () => {
+    const hits = [...files].flatMap(([file, text]) => text.split('\n').filter((l) => /\bany\b/.test(l)).map((l) => `${path.relative(dist, file)}: ${l.trim()}`));
+    expect(hits).toEqual([]);
+  });
+
+  it('show no internals: the graph, layer implementations, the worker protocol, the platform seam', () => {
+    const all = [...files.values()].join('\n');
+    const net = files.get(path.join(dist, 'runtime/net.d.ts'))!;
+    expect(net).toMatch(/declare class Net \{/);
+    expect(net).not.toMatch(/\breadonly graph\b|\bfromNetParameter\b|\bcheckWeights\b/);
+    expect(files.get(path.join(dist, 'graph/graph.d.ts'))).not.toMatch(/\bimpl: Layer\b/);
+    for (const name of ['serveNet', 'setPlatform', 'convertGraph', 'ToWorker', 'FromWorker']) expect(files.get(path.join(dist, entry))).not.toMatch(new RegExp(`\\b${name}\\b`));
+    // The plugin API stays public and typed.
+    expect(all).toMatch(/export declare function registerLayer\(type: LayerType\b/);
+    expect(files.get(path.join(dist, 'layers/layer.d.ts'))).toMatch(/create\(def: LayerParameter, weights: Tensor\[\]\): Layer;/);
+  });
+});
