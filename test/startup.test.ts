@@ -11,9 +11,13 @@ const root = path.resolve(import.meta.dirname, '..');
 
 /** The modules `crema ...args` loads (package names under node_modules, and files of dist/ relative to it). */
 function modulesLoadedBy(...args: string[]): Promise<{ code: number; packages: Set<string>; dist: Set<string> }> {
+  return modulesLoadedByNode('bin/crema.js', ...args);
+}
+
+function modulesLoadedByNode(...nodeArgs: string[]): Promise<{ code: number; packages: Set<string>; dist: Set<string> }> {
   const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'crema-startup-')), 'modules.txt');
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', './test/helpers/module-log.mjs', 'bin/crema.js', ...args], { cwd: root, env: { ...process.env, CREMA_MODULE_LOG: log } }, (err) => {
+    execFile(process.execPath, ['--import', './test/helpers/module-log.mjs', ...nodeArgs], { cwd: root, env: { ...process.env, CREMA_MODULE_LOG: log } }, (err) => {
       const files = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((f) => (f.startsWith('file:') ? decodeURIComponent(new URL(f).pathname) : f));
       fs.rmSync(path.dirname(log), { recursive: true, force: true });
       const packages = new Set(files.flatMap((f) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f)?.[1] ?? []));
@@ -51,5 +55,12 @@ describe('startup', () => {
     // ONNX Runtime's runner, verify, bench, the image pipeline and HDF5 reader are other features' modules.
     const others = [...r.dist].filter((f) => /^(onnx\/(run|ort|convert|triton)|verify\/|bench\/(?!counts)|image\/|detect\/|caffe\/hdf5|web\/)/.test(f));
     expect(others).toEqual([]);
+  });
+
+  it("import('crema-caffe') loads no optional or heavy package (ONNX Runtime, h5wasm, sharp, Graphviz) until used", async () => {
+    const r = await modulesLoadedByNode('--input-type=module', '-e', "await import('./dist/index.js')");
+    expect(r.code).toBe(0);
+    expect(r.dist.has('index.js')).toBe(true);
+    expect([...r.packages].filter((p) => HEAVY.includes(p) || p === 'yargs')).toEqual([]);
   });
 });
