@@ -17,6 +17,7 @@ import { Tensor } from '../src/tensor.js';
 import { winogradTile } from '../src/kernels/winograd.js';
 import type { ConvGeometry } from '../src/kernels/im2col.js';
 import { CremaError } from '../src/util/errors.js';
+import { readNpy } from '../src/util/npy.js';
 import { layerDef, randomArray, randomInt, relDiff, rng, runLayer } from './helpers/compute.js';
 
 /** A module of the build (dist/), for code that runs in a worker thread or a child, outside vitest. */
@@ -475,4 +476,37 @@ describe('the two wasm builds (dist/kernels-fma.wasm with fused multiply-adds, d
       expect(build).toBe(fma === '1' ? 'fma' : 'simd');
       expect(err).toBeLessThan(1e-5);
     });
+});
+
+describe('blobs resident in the kernels\' memory (no copy in and out around each layer)', () => {
+  const model = path.resolve('models/cifar10_full');
+  const load = () => Net.load(path.join(model, 'deploy.prototxt'), path.join(model, 'weights.caffemodel'), { threads: 2 });
+  const input = () => readNpy(path.join(model, 'example-input.npy'));
+
+  it('a net\'s blobs live in wasm memory, give the TypeScript kernels\' numbers, and stay right after the memory grows', async () => {
+    const e = wasmEngine()!;
+    const net = await load();
+    for (const [name, t] of net.blobs) expect(e.addressOf(t.data), name).toBeGreaterThan(0);
+    const got = Float32Array.from(net.forward({ data: input() }).prob.data);
+    useKernels('js');
+    const reference = await load();
+    useKernels('wasm');
+    for (const [name, t] of reference.blobs) expect(e.addressOf(t.data), name).toBe(0);
+    const want = reference.forward({ data: input() });
+    expect(relDiff(got, want.prob.data)).toBeLessThan(1e-5);
+    for (const name of ['conv1', 'pool2', 'ip1']) expect(relDiff(net.blobs.get(name)!.data, reference.blobs.get(name)!.data), name).toBeLessThan(1e-5);
+    // A shared memory never moves: views made before it grows still read and write the same memory.
+    const bytes = e.memory.buffer.byteLength;
+    e.memory.grow(16);
+    expect(e.memory.buffer.byteLength).toBeGreaterThan(bytes);
+    const again = net.forward({ data: input() }).prob.data;
+    expect(Array.from(again)).toEqual(Array.from(got));
+    // A reshape to another batch gets new resident blobs, and the same numbers per image.
+    const two = new Tensor([2, 3, 32, 32], new Float32Array(2 * 3072));
+    two.data.set(input().data, 0);
+    two.data.set(input().data, 3072);
+    const batch = net.forward({ data: two }).prob;
+    expect(e.addressOf(batch.data)).toBeGreaterThan(0);
+    expect(relDiff(batch.data.subarray(10, 20), got)).toBeLessThan(1e-6);
+  });
 });

@@ -29,19 +29,19 @@ export function packDepthwiseWeights(e: WasmEngine, owner: object, w: Float32Arr
  * channel floor(o / (Cout / Cin)); then leaky ReLU when `reluSlope` is given.
  */
 export function depthwiseWasm(e: WasmEngine, packed: PackedDepthwise, g: ConvGeometry, inChannels: number, outChannels: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): void {
-  const xBytes = Math.ceil((x.length * 4 + 16) / 64) * 64; // + 16: stride-2 vector loads may read 4 floats past a row
-  const base = e.scratch(xBytes + y.length * 4);
-  e.f32.set(x, base / 4);
+  // + 16: stride-2 vector loads may read 4 floats past a row (a resident x has 64 bytes of room after it).
+  const xBytes = e.stagedBytes(x, 16), base = e.scratch(xBytes + e.stagedBytes(y));
+  const xAt = e.stageIn(x, base), yAt = e.stageOut(y, base + xBytes);
   const planes = num * outChannels;
   const perChunk = Math.ceil(planes / e.chunkCount(planes));
   const p = e.job(KIND_DEPTHWISE);
-  p[3] = base; p[4] = inChannels; p[5] = g.height; p[6] = g.width; p[7] = g.kernelH; p[8] = g.kernelW;
+  p[3] = xAt; p[4] = inChannels; p[5] = g.height; p[6] = g.width; p[7] = g.kernelH; p[8] = g.kernelW;
   p[9] = g.padH; p[10] = g.padW; p[11] = g.strideH; p[12] = g.strideW; p[13] = g.dilationH; p[14] = g.dilationW;
   p[15] = g.outH; p[16] = g.outW; p[17] = outChannels; p[18] = outChannels / inChannels;
-  p[19] = packed.weights; p[20] = base + xBytes; p[21] = packed.bias;
+  p[19] = packed.weights; p[20] = yAt; p[21] = packed.bias;
   p[22] = reluSlope === undefined ? 0 : 1;
   e.setFloat(p, 23, reluSlope ?? 0);
   p[24] = perChunk; p[25] = planes;
   e.run(Math.ceil(planes / perChunk));
-  y.set(e.f32.subarray((base + xBytes) / 4, (base + xBytes) / 4 + y.length));
+  e.unstage(y, yAt);
 }

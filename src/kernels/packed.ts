@@ -59,17 +59,18 @@ export function convolveWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry,
   const threads = e.activeThreads();
   // Split by rows when the weights are large and the columns few: column chunks would each stream all weights.
   const byRows = threads > 1 && N <= 1024 && packed.rows * packed.depth * 4 > (256 << 10) && images < 2 * threads;
-  const xBytes = roundUp(x.length * 4, 64), yBytes = roundUp(y.length * 4, 64);
+  // Resident blobs (the Net keeps them in wasm memory) are read and written in place; others go through scratch.
+  const xBytes = e.stagedBytes(x), yBytes = e.stagedBytes(y);
   const colsBytes = byRows ? images * packed.depth * nPad * 4 : 0;
   const base = e.scratch(xBytes + yBytes + colsBytes);
-  e.f32.set(x, base / 4);
+  const xAt = e.stageIn(x, base), yAt = e.stageOut(y, base + xBytes);
   const fill = (kind: number): Uint32Array<ArrayBufferLike> => {
     const p = e.job(kind);
-    p[3] = base;
+    p[3] = xAt;
     p[4] = g.channels; p[5] = g.height; p[6] = g.width; p[7] = g.kernelH; p[8] = g.kernelW;
     p[9] = g.padH; p[10] = g.padW; p[11] = g.strideH; p[12] = g.strideW; p[13] = g.dilationH; p[14] = g.dilationW;
     p[15] = g.outH; p[16] = g.outW;
-    p[17] = packed.rows; p[18] = packed.depth; p[19] = KC; p[20] = packed.weights; p[21] = base + xBytes; p[22] = packed.bias;
+    p[17] = packed.rows; p[18] = packed.depth; p[19] = KC; p[20] = packed.weights; p[21] = yAt; p[22] = packed.bias;
     p[23] = reluSlope === undefined ? 0 : 1;
     e.setFloat(p, 24, reluSlope ?? 0);
     p[25] = pointwise ? 1 : 0;
@@ -93,7 +94,7 @@ export function convolveWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry,
     p[27] = chunkCols; p[28] = perGroup;
     e.run(images * perGroup);
   }
-  y.set(e.f32.subarray((base + xBytes) / 4, (base + xBytes) / 4 + y.length));
+  e.unstage(y, yAt);
 }
 
 /** An inner product's weights as packed B (K x N: column n is output n), NR-column strips per K block. */
@@ -138,11 +139,12 @@ export function innerProductWasm(e: WasmEngine, w: PackedInnerProduct | RowMajor
   const rowMajor = 'view' in w;
   const strips = roundUp(N, NR) / NR;
   const mPad = roundUp(M, MR);
-  const xBytes = roundUp(x.length * 4, 64), yBytes = roundUp(y.length * 4 + NR * 4, 64);
+  // The kernels write whole NR strips of y: a resident y (64 bytes of room after it) takes up to NR - 1 more floats.
+  const xBytes = e.stagedBytes(x), yBytes = e.stagedBytes(y, NR * 4);
   const base = e.scratch(xBytes + yBytes + (M > 1 ? mPad * K * 4 : 0));
-  e.f32.set(x, base / 4);
+  const xAt = e.stageIn(x, base), yAt = e.stageOut(y, base + xBytes);
   const a = base + xBytes + yBytes;
-  if (M > 1) for (let k0 = 0; k0 < K; k0 += KC) e.exports.packA(base, K, 1, M, k0, Math.min(KC, K - k0), a + k0 * mPad * 4);
+  if (M > 1) for (let k0 = 0; k0 < K; k0 += KC) e.exports.packA(xAt, K, 1, M, k0, Math.min(KC, K - k0), a + k0 * mPad * 4);
   const relu = (p: Uint32Array<ArrayBufferLike>, at: number): void => {
     p[at] = reluSlope === undefined ? 0 : 1;
     e.setFloat(p, at + 1, reluSlope ?? 0);
@@ -150,19 +152,19 @@ export function innerProductWasm(e: WasmEngine, w: PackedInnerProduct | RowMajor
   if (rowMajor && M === 1) {
     const p = e.job(KIND_GEMV_ROWS);
     const rowsPerChunk = roundUp(Math.ceil(N / e.chunkCount(Math.ceil(N / 4))), 4);
-    p[3] = K; p[4] = N; p[5] = base; p[6] = w.weights; p[7] = base + xBytes; p[8] = w.bias;
+    p[3] = K; p[4] = N; p[5] = xAt; p[6] = w.weights; p[7] = yAt; p[8] = w.bias;
     relu(p, 9);
     p[11] = rowsPerChunk;
     e.run(Math.ceil(N / rowsPerChunk));
   } else {
     const p = e.job(rowMajor ? KIND_IP_ROWS : M > 1 ? KIND_IP : KIND_GEMV);
     const chunkStrips = Math.ceil(strips / e.chunkCount(strips));
-    p[3] = K; p[4] = KC; p[5] = N; p[6] = M > 1 ? a : base; p[7] = w.weights; p[8] = base + xBytes; p[9] = w.bias;
+    p[3] = K; p[4] = KC; p[5] = N; p[6] = M > 1 ? a : xAt; p[7] = w.weights; p[8] = yAt; p[9] = w.bias;
     relu(p, 10);
     p[12] = chunkStrips; p[13] = M;
     e.run(Math.ceil(strips / chunkStrips));
   }
-  y.set(e.f32.subarray((base + xBytes) / 4, (base + xBytes) / 4 + y.length));
+  e.unstage(y, yAt);
 }
 
 /**

@@ -31,14 +31,14 @@ export function canPoolWasm(w: PoolWindows): boolean {
 /** y (planes x outH x outW) = MAX or AVE pooling of x (planes x H x W). */
 export function poolWasm(e: WasmEngine, w: PoolWindows, method: 'MAX' | 'AVE', planes: number, x: Float32Array, y: Float32Array): void {
   const align = (n: number) => Math.ceil(n / 16) * 16;
-  const xFloats = align(x.length), yFloats = align(y.length);
+  const xBytes = e.stagedBytes(x), yBytes = e.stagedBytes(y);
   const tables = [w.rowStart, w.rowEnd, w.rowSpan, w.colSpan];
   const tableFloats = tables.map((t) => align(t.length + 4));
-  const base = e.scratch((xFloats + yFloats + tableFloats.reduce((a, b) => a + b, 0)) * 4);
-  e.f32.set(x, base / 4);
+  const base = e.scratch(xBytes + yBytes + tableFloats.reduce((a, b) => a + b, 0) * 4);
+  const xAt = e.stageIn(x, base), yAt = e.stageOut(y, base + xBytes);
   const u32 = e.u32;
   const tablePtrs: number[] = [];
-  let at = base + (xFloats + yFloats) * 4;
+  let at = base + xBytes + yBytes;
   tables.forEach((t, i) => {
     tablePtrs.push(at);
     new Int32Array(u32.buffer, at, t.length).set(t);
@@ -46,11 +46,11 @@ export function poolWasm(e: WasmEngine, w: PoolWindows, method: 'MAX' | 'AVE', p
   });
   const perChunk = Math.ceil(planes / e.chunkCount(planes));
   const p = e.job(KIND_POOL);
-  p[3] = base; p[4] = base + xFloats * 4; p[5] = perChunk; p[6] = planes;
+  p[3] = xAt; p[4] = yAt; p[5] = perChunk; p[6] = planes;
   p[7] = w.height; p[8] = w.width; p[9] = w.outH; p[10] = w.outW; p[11] = w.kernelW; p[12] = w.strideW; p[13] = w.padW;
   p[14] = method === 'AVE' ? 1 : 0;
   p[15] = tablePtrs[0]; p[16] = tablePtrs[1]; p[17] = tablePtrs[2]; p[18] = tablePtrs[3];
   p[19] = bufferLength(w);
   e.run(Math.ceil(planes / perChunk));
-  y.set(e.f32.subarray(base / 4 + xFloats, base / 4 + xFloats + y.length));
+  e.unstage(y, yAt);
 }

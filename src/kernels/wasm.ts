@@ -135,6 +135,11 @@ export class WasmEngine {
   threads = 1;
   private readonly finalizer = new FinalizationRegistry<Owned>((block) => this.releaseOwned(block));
   /**
+   * The SharedArrayBuffers of this memory that resident arrays view (a new one after each growth). A shared
+   * memory never moves, so a view made before a growth stays valid: blobs can live here (see `residentArray`).
+   */
+  private readonly buffers = new WeakSet<ArrayBufferLike>();
+  /**
    * Where the blocks owned from now on are also listed (Net sets its own while its layers run or prepare), so
    * that Net.dispose can free them at once instead of waiting for the garbage collector.
    */
@@ -165,6 +170,54 @@ export class WasmEngine {
     const block: Owned = { ptr, scope: this.scope };
     this.finalizer.register(owner, block, block);
     this.scope?.add(block);
+  }
+
+  /**
+   * A zeroed array of `length` floats in this memory, freed when the array is garbage collected (never by a
+   * scope: a caller may hold a net's output after dispose), with `pad` bytes of room after it (kernels' vector
+   * loads may read past a row). Kernels read and write it in place instead of copying it in and out (see
+   * `addressOf`). Undefined when the memory is not shared (a view would be detached by a growth) or is full.
+   */
+  residentArray(length: number, pad = 64): Float32Array | undefined {
+    if (typeof SharedArrayBuffer === 'undefined' || !(this.memory.buffer instanceof SharedArrayBuffer)) return undefined;
+    const ptr = this.heap.tryAlloc(length * 4 + pad);
+    if (!ptr) return undefined;
+    const buffer = this.memory.buffer;
+    this.buffers.add(buffer);
+    const view = new Float32Array(buffer, ptr, length).fill(0);
+    this.finalizer.register(view, { ptr, scope: undefined });
+    return view;
+  }
+
+  /** The address of `a` in this memory when it is a resident array (see `residentArray`), else 0. */
+  addressOf(a: Float32Array): number {
+    return this.buffers.has(a.buffer) ? a.byteOffset : 0;
+  }
+
+  /**
+   * Where a kernel reads an input `a`: its own address when resident, else a copy of it at `at` (scratch the
+   * caller reserved: `stagedBytes`).
+   */
+  stageIn(a: Float32Array, at: number): number {
+    const own = this.addressOf(a);
+    if (own) return own;
+    this.f32.set(a, at / 4);
+    return at;
+  }
+
+  /** Scratch bytes an array needs when it is not resident (with `pad` bytes after it, 64-byte aligned). */
+  stagedBytes(a: Float32Array, pad = 0): number {
+    return this.addressOf(a) ? 0 : Math.ceil((a.length * 4 + pad) / 64) * 64;
+  }
+
+  /** Where a kernel writes an output `a`: its own address when resident, else `at` (copy it back with `unstage`). */
+  stageOut(a: Float32Array, at: number): number {
+    return this.addressOf(a) || at;
+  }
+
+  /** Copies a kernel's output at `ptr` into `a`, unless `a` is resident (the kernel wrote it in place). */
+  unstage(a: Float32Array, ptr: number): void {
+    if (ptr !== this.addressOf(a)) a.set(this.f32.subarray(ptr / 4, ptr / 4 + a.length));
   }
 
   /** Frees every block of a scope now (a disposed net's packed weights); their owners' finalizers are dropped. */

@@ -110,29 +110,29 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
   const nt = roundUp(Math.ceil(tiles / blocks), NR); // blocks of even size: no block of a few tiles that reads all of U
   const rowBlocks = Math.max(1, Math.min(Math.ceil(wanted / (images * blocks)), Math.floor(M / (4 * MR))));
   const rowsPer = roundUp(Math.ceil(M / rowBlocks), MR);
-  const xBytes = roundUp(x.length * 4, 64), yBytes = roundUp(y.length * 4, 64);
+  const xBytes = e.stagedBytes(x), yBytes = e.stagedBytes(y); // 0 for resident blobs: read and written in place
   const padBytes = roundUp((images * C * Hp * Wp + 16) * 4, 64);
   const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * (Math.min(K, KC) + rowsPer) * nt, 64);
   const threads = e.pool.size + 1;
   const base = e.scratch(xBytes + yBytes + padBytes + threads * threadBytes);
   const xp = base + xBytes + yBytes;
-  e.f32.set(x, base / 4);
+  const xAt = e.stageIn(x, base), yAt = e.stageOut(y, base + xBytes);
   const planes = images * C, perChunk = Math.ceil(planes / e.chunkCount(planes));
   let p = e.job(KIND_WINOGRAD_PAD);
-  p[3] = base; p[4] = planes; p[5] = g.height; p[6] = g.width; p[7] = Hp; p[8] = Wp; p[9] = g.padH; p[10] = g.padW;
+  p[3] = xAt; p[4] = planes; p[5] = g.height; p[6] = g.width; p[7] = Hp; p[8] = Wp; p[9] = g.padH; p[10] = g.padW;
   p[11] = xp; p[12] = perChunk; p[13] = 0;
   e.run(Math.ceil(planes / perChunk));
   if (p[13]) return false; // a NaN or infinity in x: see winogradPadChunk
   p = e.job(KIND_WINOGRAD);
   p[1] = xp + padBytes; p[2] = threadBytes; // per-thread blocks sized for this layer, not the shared thread scratch
   p[3] = xp; p[4] = C; p[5] = Hp; p[6] = Wp; p[7] = tilesY; p[8] = tilesX; p[9] = g.outH; p[10] = g.outW;
-  p[11] = M; p[12] = packed.weights; p[13] = base + xBytes; p[14] = packed.bias;
+  p[11] = M; p[12] = packed.weights; p[13] = yAt; p[14] = packed.bias;
   p[15] = reluSlope === undefined ? 0 : 1;
   e.setFloat(p, 16, reluSlope ?? 0);
   p[17] = groups; p[18] = nt; p[19] = blocks; p[20] = KC; p[21] = rowsPer; p[22] = Math.ceil(M / rowsPer); p[23] = m;
   p[24] = packed.subH; p[25] = packed.subW;
   e.run(images * blocks * p[22]);
-  y.set(e.f32.subarray((base + xBytes) / 4, (base + xBytes) / 4 + y.length));
+  e.unstage(y, yAt);
   return true;
 }
 

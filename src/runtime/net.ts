@@ -379,7 +379,7 @@ export class Net {
   private allocate(): void {
     for (const [name, shape] of this.graph.blobShapes) {
       const old = this.store.get(name);
-      const t = old && old.size === sizeOf(shape) ? new Tensor(shape, old.data) : Tensor.zeros(shape);
+      const t = new Tensor(shape, old && old.size === sizeOf(shape) ? old.data : blobData(sizeOf(shape)));
       this.store.set(name, t);
       this.blobs.set(name, this.published(name, t));
     }
@@ -409,6 +409,14 @@ export class Net {
     });
     return view;
   }
+}
+
+/**
+ * A blob's storage: in the wasm kernels' memory when they run (its kernels then read and write it in place:
+ * no copy in and out around every layer), else, or when that memory is full, a plain array.
+ */
+function blobData(length: number): Float32Array {
+  return wasmEngine()?.residentArray(length) ?? new Float32Array(length);
 }
 
 function isNetFiles(value: unknown): value is NetFiles {
