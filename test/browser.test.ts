@@ -8,6 +8,7 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imageInput } from '../src/image/input.js';
 import { loadImage } from '../src/image/load.js';
+import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { Net } from '../src/runtime/net.js';
 import { agreement } from '../src/verify/compare.js';
@@ -211,6 +212,63 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await page.waitForSelector('#error:not(:empty)');
       expect(await page.$eval('#error', (e) => e.textContent)).toBe(expected);
       expect(expected).not.toContain('\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
+  it('shows a progress bar while reading big weights, the ACROSS_CHANNELS LRN formula, and refuses HDF5 in one line', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-big-'));
+    const { page, errors } = await open(browser, server.url);
+    try {
+      // A 4.8 MB caffemodel (one InnerProduct): the bar shows while it is read, then hides.
+      const big = path.join(dir, 'big.caffemodel'), bigNet = path.join(dir, 'big.prototxt');
+      fs.writeFileSync(bigNet, 'input: "x" input_shape { dim: 1 dim: 1000 } layer { name: "ip" type: "InnerProduct" bottom: "x" top: "y" inner_product_param { num_output: 1200 } }');
+      const blob = (dim: number[]) => ({ shape: { dim }, data: new Float32Array(dim.reduce((a, b) => a * b)).fill(0.5) });
+      fs.writeFileSync(big, encodeCaffemodel({ name: 'big', layer: [{ name: 'ip', type: 'InnerProduct', blobs: [blob([1200, 1000]), blob([1200])] }] }));
+      // Every change of the bar (shown with its value, or hidden), as the page makes them.
+      await page.evaluate(`{
+        const seen = (globalThis.progressSeen = []), bar = document.getElementById('progress');
+        new MutationObserver(() => seen.push(bar.hidden ? 'hidden' : 'shown ' + bar.value.toFixed(2))).observe(bar, { attributes: true });
+      }`);
+      await (await page.$('#prototxt'))!.uploadFile(bigNet);
+      await (await page.$('#weights'))!.uploadFile(big);
+      await page.click('#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#totals', (e) => e.textContent)).toMatch(/^2 layers, 1,201,200 parameters/);
+      const seen = (await page.evaluate('progressSeen')) as string[];
+      const shown = seen.filter((s) => s.startsWith('shown')).map((s) => Number(s.slice(6)));
+      expect(shown.length).toBeGreaterThan(0);
+      expect(shown.every((v, i) => v >= 0 && v <= 1 && (i === 0 || v >= shown[i - 1]))).toBe(true);
+      expect(seen.at(-1)).toBe('hidden');
+
+      // An LRN across channels (AlexNet's kind), from a prototxt alone: Caffe's alpha/n, with k.
+      const lrnNet = path.join(dir, 'lrn.prototxt');
+      fs.writeFileSync(lrnNet, 'input: "data" input_shape { dim: 1 dim: 8 dim: 4 dim: 4 } layer { name: "norm" type: "LRN" bottom: "data" top: "norm" lrn_param { local_size: 5 alpha: 0.0001 beta: 0.75 k: 2 } }');
+      await (await page.$('#prototxt'))!.uploadFile(lrnNet);
+      await page.$eval('#weights', (e) => ((e as unknown as { value: string }).value = ''));
+      await page.click('#load');
+      expect(await waitLoaded(page, 2)).toBe('');
+      const norm = await page.$$eval('#layers tbody tr', (trs) => trs.findIndex((tr) => tr.firstElementChild?.textContent === 'norm'));
+      await page.focus(`#layers tbody tr[data-layer="${norm}"]`);
+      await page.keyboard.press('Enter');
+      expect(await page.$eval('#lrn-title', (e) => e.textContent)).toBe('LRN norm: ACROSS_CHANNELS');
+      expect(await page.$eval('#lrn-formula', (e) => e.textContent)).toContain('over the n = 5 channels c′ around c  (α/n = 0.0001/5 = 0.00002000, k = 2, β = 0.75)');
+      // The graph by keyboard: a blob's node takes the focus, Enter opens it.
+      // (puppeteer's focus() takes HTML elements only: the SVG node focuses itself, as Tab would focus it.)
+      await page.$eval('#graph g.node[data-id="blob:norm"]', (g) => (g as unknown as { focus(): void }).focus());
+      expect(await page.evaluate('document.activeElement.dataset.id')).toBe('blob:norm');
+      await page.keyboard.press('Enter');
+      expect(await page.$eval('#blob-title', (e) => e.textContent)).toBe('Blob norm');
+
+      // HDF5 weights are read in Node only: the page says so in one line.
+      await (await page.$('#prototxt'))!.uploadFile(model('cifar10_full', 'deploy.prototxt'));
+      await (await page.$('#weights'))!.uploadFile(path.join(root, 'test/fixtures/hdf5/cifar10_full.caffemodel.h5'));
+      await page.click('#load');
+      await page.waitForSelector('#error:not(:empty)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('cifar10_full.caffemodel.h5: HDF5 weights are read in Node only (convert them with `crema upgrade` to a .caffemodel)');
+      expect(errors).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
       await page.close();

@@ -83,6 +83,7 @@ async function readAll(source: File | Response, name: string): Promise<Uint8Arra
   const progress = $<HTMLProgressElement>('progress');
   const chunks: Uint8Array[] = [];
   let got = 0;
+  progress.value = 0; // not the last file's full bar
   progress.hidden = total < 4e6; // small files: no bar flashing by
   const reader = stream.getReader();
   for (;;) {
