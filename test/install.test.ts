@@ -67,6 +67,11 @@ describe.each([
     const lib = spawnSync('node', ['--input-type=module', '-e', script], { cwd: app, env, encoding: 'utf8' });
     expect(lib.stderr).toBe('');
     expect(lib.stdout).toBe('data prob\n');
+    // The README's library example (section "Library": bytes in, await net.run, dispose) as printed, in plain ESM.
+    const readme = fs.readFileSync('README.md', 'utf8').split('## Library')[1].split('```ts\n')[1].split('```')[0];
+    const example = spawnSync('node', ['--input-type=module', '-e', `${readme.replace(/\)!/g, ')')}\nconsole.log(prob.data[3].toFixed(4));`], { cwd: app, env, encoding: 'utf8' });
+    expect(example.stderr).toBe('');
+    expect(example.stdout).toBe('0.5820\n');
   });
 
   it.skipIf(!available)('says in one line how to add ONNX Runtime when an ONNX feature needs it (exit 2)', () => {
