@@ -15,7 +15,7 @@ import { depthwiseChunk } from './depthwise';
 import { madd, relu } from './simd';
 import { poolChunk } from './pooling';
 import { gemvRows, packRowsAsB } from './rowmajor';
-import { winogradChunk, winogradPadChunk } from './winograd';
+import { winogradChunk, winogradFiltersChunk, winogradPadChunk } from './winograd';
 
 const MR: i32 = 4;
 const NR: i32 = 8;
@@ -303,6 +303,7 @@ const KIND_GEMV_ROWS: i32 = 8;
 const KIND_IP_ROWS: i32 = 9;
 const KIND_WINOGRAD_PAD: i32 = 10;
 const KIND_WINOGRAD: i32 = 11;
+const KIND_WINOGRAD_FILTERS: i32 = 12;
 
 @inline function word(p: usize, i: i32): i32 {
   return load<i32>(p + (<usize>i << 2));
@@ -325,6 +326,7 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   else if (kind == KIND_IP_ROWS) ipRowsChunk(p, chunk, scratch);
   else if (kind == KIND_WINOGRAD_PAD) winogradPadChunk(p, chunk);
   else if (kind == KIND_WINOGRAD) winogradChunk(p, chunk, scratch);
+  else if (kind == KIND_WINOGRAD_FILTERS) winogradFiltersChunk(p, chunk, scratch);
 }
 
 // Convolutions with large weights and few output positions (AlexNet's conv3..5) are split by rows, so that each

@@ -1,22 +1,23 @@
-// Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions (dilation 1, any pad, groups): each 2x2 block of outputs
-// ("tile") is computed from its 4x4 input patch d as Y = A^T [U . (B^T d B)] A, where U = G g G^T is the
-// filter transformed once at load (src/kernels/winograd.ts). The 16 elementwise products, summed over input
-// channels, are 16 independent GEMMs (M x C) x (C x tiles): 16 multiply-adds per tile and channel pair
-// instead of im2col's 36, so 2.25x fewer. F(2x2, 3x3)'s transforms only add and subtract (B, A have entries 0,
-// +-1; G has 1/2, exact in float32), so the error stays at the level of the plain GEMM's (F(4x4, 3x3)
-// multiplies by up to 8 and 1/24: docs/PERFORMANCE.md, round three, has the measured errors).
+// Winograd F(m x m, 3x3), m = 2 or 4, for 3x3 stride-1 convolutions (dilation 1, any pad, groups): each m x m
+// block of outputs ("tile") is computed from its (m + 2)^2 input patch d as Y = A^T [U . (B^T d B)] A, where
+// U = G g G^T is the filter transformed once (src/kernels/winograd.ts). The (m + 2)^2 elementwise products,
+// summed over input channels, are that many independent GEMMs (M x C) x (C x tiles): per output, 16 / 4 = 4
+// (F(2x2)) or 36 / 16 = 2.25 (F(4x4)) multiply-adds per input channel instead of im2col's 9. F(2x2)'s transforms
+// only add and subtract (G's 1/2 is exact), so its error is the plain GEMM's; F(4x4)'s multiply by up to 8 (G by
+// 1/24) and its error is about 10x larger, still 1e-5 - 1e-6 of the output's range (docs/PERFORMANCE.md).
 //
 // Two jobs per layer (written by src/kernels/winograd.ts):
-//  - pad: copies each input plane into a zero-bordered one of (2 tilesY + 2) x (2 tilesX + 2), so every tile's
+//  - pad: copies each input plane into a zero-bordered one of (m tilesY + 2) x (m tilesX + 2), so every tile's
 //    patch is inside it (no border cases in the transforms). Fields: 3 x, 4 planes, 5 H, 6 W, 7 Hp, 8 Wp, 9 ph,
 //    10 pw, 11 padded copy, 12 planes per chunk.
 //  - tiles: chunk -> (image-group, block of nt tiles, block of output rows). Input transform of the block's
-//    tiles into thread scratch, laid out as 16 packed-B matrices (C x nt, assembly/kernels.ts's layout); the 16
-//    GEMMs (through gemmStrips, the same micro-kernel as every convolution) into 16 M x nt row-major matrices;
+//    tiles into thread scratch, laid out as (m + 2)^2 packed-B matrices (C x nt, assembly/kernels.ts's layout);
+//    the GEMMs (through gemmStrips, the micro-kernel of every convolution) into as many M x nt row-major matrices;
 //    the output transform adds bias and leaky ReLU and writes y. Fields: 3 padded copy, 4 C, 5 Hp, 6 Wp,
 //    7 tilesY, 8 tilesX, 9 outH, 10 outW, 11 M (rows per group), 12 U (packed A per group and position),
 //    13 y, 14 bias (0: none), 15 relu on, 16 slope, 17 groups, 18 nt (multiple of 8), 19 tile blocks per
-//    image-group, 20 KC, 21 rows per chunk (multiple of 4), 22 row blocks.
+//    image-group, 20 KC, 21 rows per chunk (multiple of 4), 22 row blocks, 23 m, 24 / 25 the kernel's 3x3
+//    blocks down / across (1 / 1 for 3x3; 2 / 2 for 5x5, 3 / 3 for 7x7: see inputTransform).
 // Tiles are numbered row-major over the output (tile t at ty = t / tilesX, tx = t % tilesX); four tiles in one
 // tile row, starting at a multiple of 4 in the block, are transformed at once (one f32x4 lane each), the rest
 // one at a time.
@@ -36,7 +37,11 @@ const MR: i32 = 4;
   return <usize>load<u32>(p + (<usize>i << 2));
 }
 
-/** The pad job: planes [chunk * per, ...) of x copied into the zero-bordered planes of the padded copy. */
+/**
+ * The pad job: planes [chunk * per, ...) of x copied into the zero-bordered planes of the padded copy. Sets
+ * field 13 when one of them holds a NaN or an infinity (v - v is NaN then): the transforms would spread it over
+ * whole tiles, so the caller takes the im2col path instead.
+ */
 export function winogradPadChunk(p: usize, chunk: i32): void {
   const x = addr(p, 3), planes = word(p, 4), H = word(p, 5), W = word(p, 6), Hp = word(p, 7), Wp = word(p, 8);
   const ph = word(p, 9), pw = word(p, 10), xp = addr(p, 11), per = word(p, 12);
@@ -55,57 +60,85 @@ export function winogradPadChunk(p: usize, chunk: i32): void {
       memory.fill(row + (<usize>(pw + W) << 2), 0, <usize>(Wp - pw - W) << 2);
     }
   }
+  const from = x + ((<usize>(chunk * per) * H * W) << 2), to = x + ((<usize>end * H * W) << 2);
+  if (from < to && !finite(from, to)) store<i32>(p + 13 * 4, 1);
+}
+
+/** Whether the floats in [from, to) are all finite. */
+function finite(from: usize, to: usize): bool {
+  let acc = f32x4.splat(0);
+  let q = from;
+  for (; q + 16 <= to; q += 16) {
+    const v = v128.load(q);
+    acc = f32x4.add(acc, f32x4.sub(v, v)); // 0 for finite lanes, NaN otherwise (and NaN stays)
+  }
+  let s: f32 = 0;
+  for (; q < to; q += 4) {
+    const v = load<f32>(q);
+    s += v - v;
+  }
+  return s == s && v128.all_true<i32>(f32x4.eq(acc, acc));
 }
 
 export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   const xp = addr(p, 3), C = word(p, 4), Hp = word(p, 5), Wp = word(p, 6), tilesY = word(p, 7), tilesX = word(p, 8);
   const outH = word(p, 9), outW = word(p, 10), M = word(p, 11), U = addr(p, 12), y = addr(p, 13), bias = addr(p, 14);
   const reluOn = word(p, 15) != 0, slope = load<f32>(p + 16 * 4), groups = word(p, 17), nt = word(p, 18);
-  const blocks = word(p, 19), KC = word(p, 20), rowsPer = word(p, 21), rowBlocks = word(p, 22);
+  const blocks = word(p, 19), KC = word(p, 20), rowsPer = word(p, 21), rowBlocks = word(p, 22), m = word(p, 23);
+  const subH = word(p, 24), subW = word(p, 25);
   const ig = chunk / (blocks * rowBlocks), rest = chunk - ig * blocks * rowBlocks;
   const block = rest / rowBlocks, row0 = (rest - block * rowBlocks) * rowsPer;
   const j0 = block * nt, n = min(nt, tilesY * tilesX - j0), rows = min(rowsPer, M - row0);
   if (n <= 0 || rows <= 0) return;
-  const g = ig % groups, mPad = (M + MR - 1) / MR * MR;
-  const tmp = scratch, V = scratch + 128, Mb = V + ((<usize>16 * C * nt) << 2);
-  inputTransform(xp + ((<usize>ig * C * Hp * Wp) << 2), C, Hp, Wp, tilesX, j0, n, nt, KC, V);
-  const Ug = U + ((<usize>g * 16 * mPad * C) << 2);
-  for (let xi = 0; xi < 16; xi++) {
-    const u = Ug + ((<usize>xi * mPad * C) << 2), v = V + ((<usize>xi * C * nt) << 2);
-    const m = Mb + ((<usize>xi * rows * nt) << 2);
-    for (let k0 = 0; k0 < C; k0 += KC) {
-      const kc = min(KC, C - k0);
-      const pa = u + ((<usize>k0 * mPad + <usize>row0 * kc) << 2);
-      gemmStrips(rows, nt, kc, pa, v + ((<usize>k0 * nt) << 2), 0, nt / NR, m, nt, 0, k0 == 0, k0 + kc >= C, 0, 0, false, 0, tmp);
+  const g = ig % groups, mPad = (M + MR - 1) / MR * MR, count = (m + 2) * (m + 2), K = C * subH * subW;
+  const tmp = scratch, Mb = scratch + SCRATCH_HEAD, V = Mb + ((<usize>count * rows * nt) << 2);
+  const Ug = U + ((<usize>g * count * mPad * K) << 2), x = xp + ((<usize>ig * C * Hp * Wp) << 2);
+  // One K block at a time: its transformed inputs (count x kc x nt) fit in scratch whatever K is, so blocks of
+  // many tiles (each U value is reused once per tile) stay possible for 7x7 kernels (K = 9 C).
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = min(KC, K - k0);
+    inputTransform(x, C, subW, k0, kc, Hp, Wp, tilesX, j0, n, nt, m, V, tmp + 128);
+    for (let xi = 0; xi < count; xi++) {
+      const pa = Ug + ((<usize>xi * mPad * K + <usize>k0 * mPad + <usize>row0 * kc) << 2);
+      const v = V + ((<usize>xi * kc * nt) << 2), mx = Mb + ((<usize>xi * rows * nt) << 2);
+      gemmStrips(rows, nt, kc, pa, v, 0, nt / NR, mx, nt, 0, k0 == 0, k0 + kc >= K, 0, 0, false, 0, tmp);
     }
   }
   const yRows = y + ((<usize>(ig * M + row0) * outH * outW) << 2);
   const bRows: usize = bias == 0 ? 0 : bias + (<usize>(g * M + row0) << 2);
-  outputTransform(Mb, rows, nt, j0, n, tilesX, outH, outW, yRows, bRows, reluOn, slope);
+  outputTransform(Mb, rows, nt, j0, n, tilesX, outH, outW, m, yRows, bRows, reluOn, slope, tmp + 128);
 }
 
+/** Thread scratch before the transformed inputs: 128 bytes for gemmStrips' edge tiles, 36 vectors for F(4x4). */
+const SCRATCH_HEAD: usize = 128 + 36 * 16;
+
 /**
- * V (16 packed-B matrices of C x nt, matrix xi = 4 r + c at V + xi * C * nt floats) = B^T d B of the tiles
- * [j0, j0 + n) of one image-group's padded planes; tiles n..nt of the block are zero.
+ * V ((m + 2)^2 packed-B matrices of kc x nt, matrix xi = (m + 2) r + c at V + xi * kc * nt floats) = B^T d B
+ * for GEMM rows [k0, k0 + kc) and the tiles [j0, j0 + n) of one image-group's padded planes; tiles n..nt of the
+ * block are zero. GEMM row k is input channel k % C read at the offset of 3x3 sub-kernel k / C (row 3 (s / subW),
+ * column 3 (s % subW)): a larger kernel is the sum of the 3x3 convolutions of its 3x3 blocks over shifted inputs.
  */
-function inputTransform(xp: usize, C: i32, Hp: i32, Wp: i32, tilesX: i32, j0: i32, n: i32, nt: i32, KC: i32, V: usize): void {
-  const xiBytes = (<usize>C * nt) << 2, rowBytes = <usize>Wp << 2;
-  for (let c = 0; c < C; c++) {
-    const k0 = c / KC * KC, kc = min(KC, C - k0);
-    const stripBytes = <usize>(NR * kc) << 2;
-    const base = V + ((<usize>k0 * nt + <usize>(c - k0) * NR) << 2);
-    const plane = xp + <usize>c * Hp * rowBytes;
+function inputTransform(xp: usize, C: i32, subW: i32, k0: i32, kc: i32, Hp: i32, Wp: i32, tilesX: i32, j0: i32, n: i32, nt: i32, m: i32, V: usize, tmp: usize): void {
+  const count = (m + 2) * (m + 2);
+  const xiBytes = (<usize>kc * nt) << 2, rowBytes = <usize>Wp << 2, stripBytes = <usize>(NR * kc) << 2;
+  for (let k = k0; k < k0 + kc; k++) {
+    const base = V + (<usize>((k - k0) * NR) << 2);
+    const s = k / C, c = k - s * C, sy = s / subW, sx = s - sy * subW;
+    const plane = xp + <usize>c * Hp * rowBytes + <usize>(3 * sy) * rowBytes + (<usize>(3 * sx) << 2);
     for (let j = 0; j < nt; ) {
       const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX;
       const out = base + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
       if (j >= n) {
-        for (let xi = 0; xi < 16; xi++) store<f32>(out + <usize>xi * xiBytes, 0);
+        for (let xi = 0; xi < count; xi++) store<f32>(out + <usize>xi * xiBytes, 0);
         j++;
         continue;
       }
-      const src = plane + <usize>(2 * ty) * rowBytes + (<usize>(2 * tx) << 2);
+      const src = plane + <usize>(m * ty) * rowBytes + (<usize>(m * tx) << 2);
       const four = (j & 3) == 0 && j + 4 <= n && tx + 4 <= tilesX;
-      if (four) inputFour(src, rowBytes, out, xiBytes);
+      if (m == 4) {
+        if (four) inputFour6(src, rowBytes, out, xiBytes, tmp);
+        else inputOne6(src, rowBytes, out, xiBytes, tmp);
+      } else if (four) inputFour(src, rowBytes, out, xiBytes);
       else inputOne(src, rowBytes, out, xiBytes);
       j += four ? 4 : 1;
     }
@@ -168,18 +201,22 @@ function inputTransform(xp: usize, C: i32, Hp: i32, Wp: i32, tilesX: i32, j0: i3
  * (matrix xi at Mb + xi * rows * nt floats, row o, column j). Four tiles in one tile row whose outputs are all
  * inside the plane go as vectors (lanes = tiles), the rest tile by tile.
  */
-function outputTransform(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX: i32, outH: i32, outW: i32, y: usize, bias: usize, reluOn: bool, slope: f32): void {
+function outputTransform(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX: i32, outH: i32, outW: i32, m: i32, y: usize, bias: usize, reluOn: bool, slope: f32, tmp: usize): void {
   const xiBytes = (<usize>rows * nt) << 2, rowBytes = <usize>outW << 2;
   for (let o = 0; o < rows; o++) {
     const b: f32 = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0;
     const plane = y + <usize>o * outH * rowBytes;
     for (let j = 0; j < n; ) {
       const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX;
-      const m = Mb + ((<usize>o * nt + j) << 2);
-      const dst = plane + <usize>(2 * ty) * rowBytes + (<usize>(2 * tx) << 2);
-      const four = (j & 3) == 0 && j + 4 <= n && tx + 4 <= tilesX && 2 * tx + 8 <= outW && 2 * ty + 2 <= outH;
-      if (four) outputFour(m, xiBytes, dst, rowBytes, b, reluOn, slope);
-      else outputOne(m, xiBytes, dst, rowBytes, min(2, outW - 2 * tx), min(2, outH - 2 * ty), b, reluOn, slope);
+      const mo = Mb + ((<usize>o * nt + j) << 2);
+      const dst = plane + <usize>(m * ty) * rowBytes + (<usize>(m * tx) << 2);
+      const four = (j & 3) == 0 && j + 4 <= n && tx + 4 <= tilesX && m * (tx + 4) <= outW && m * (ty + 1) <= outH;
+      const cols = min(m, outW - m * tx), rowsIn = min(m, outH - m * ty);
+      if (m == 4) {
+        if (four) outputFour6(mo, xiBytes, dst, rowBytes, b, reluOn, slope, tmp);
+        else outputOne6(mo, xiBytes, dst, rowBytes, cols, rowsIn, b, reluOn, slope, tmp);
+      } else if (four) outputFour(mo, xiBytes, dst, rowBytes, b, reluOn, slope);
+      else outputOne(mo, xiBytes, dst, rowBytes, cols, rowsIn, b, reluOn, slope);
       j += four ? 4 : 1;
     }
   }
@@ -235,4 +272,165 @@ function outputOne(m: usize, xiBytes: usize, dst: usize, rowBytes: usize, cols: 
   v = f32x4.replace_lane(v, 1, load<f32>(m + <usize>(first + 1) * xiBytes));
   v = f32x4.replace_lane(v, 2, load<f32>(m + <usize>(first + 2) * xiBytes));
   return f32x4.replace_lane(v, 3, load<f32>(m + <usize>(first + 3) * xiBytes));
+}
+
+// ---- F(4x4, 3x3): 6x6 patches, 36 matrices. B^T, G, A^T are Lavin and Gray's (points 0, +-1, +-2). Lanes are
+// four tiles (or, for a single tile, every lane the same value); the two passes go through 36 vectors at tmp.
+
+/** t = B^T d for one line of six (each value a vector), stored at dst + i * ds (one = lane 0 only). */
+@inline function lineB6(d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128, dst: usize, ds: usize, one: bool): void {
+  const f4 = f32x4.splat(4), f5 = f32x4.splat(5), f2 = f32x4.splat(2);
+  const p = f32x4.add(d3, d4), q = f32x4.sub(d4, d3), r = f32x4.sub(d4, d2), s = f32x4.mul(f2, f32x4.sub(d3, d1));
+  put(dst, f32x4.add(f32x4.sub(f32x4.mul(f4, d0), f32x4.mul(f5, d2)), d4), one);
+  put(dst + ds, f32x4.sub(p, f32x4.mul(f4, f32x4.add(d1, d2))), one);
+  put(dst + 2 * ds, f32x4.add(q, f32x4.mul(f4, f32x4.sub(d1, d2))), one);
+  put(dst + 3 * ds, f32x4.add(r, s), one);
+  put(dst + 4 * ds, f32x4.sub(r, s), one);
+  put(dst + 5 * ds, f32x4.add(f32x4.sub(f32x4.mul(f4, d1), f32x4.mul(f5, d3)), d5), one);
+}
+
+@inline function put(dst: usize, v: v128, one: bool): void {
+  if (one) store<f32>(dst, f32x4.extract_lane(v, 0));
+  else v128.store(dst, v);
+}
+
+/** B^T applied down the columns of the 6x6 vectors at tmp (row r, column c at tmp + (6 r + c) * 16). */
+@inline function columnsB6(tmp: usize, out: usize, xiBytes: usize, one: bool): void {
+  for (let c = 0; c < 6; c++) {
+    const t = tmp + (<usize>c << 4);
+    lineB6(v128.load(t), v128.load(t, 96), v128.load(t, 192), v128.load(t, 288), v128.load(t, 384), v128.load(t, 480), out + <usize>c * xiBytes, 6 * xiBytes, one);
+  }
+}
+
+/** B^T d B of four horizontally adjacent 6x6 patches (tile i's column c is row float 4 i + c). */
+function inputFour6(src: usize, rowBytes: usize, out: usize, xiBytes: usize, tmp: usize): void {
+  for (let r = 0; r < 6; r++) {
+    const row = src + <usize>r * rowBytes;
+    const r0 = v128.load(row), r1 = v128.load(row, 16), r2 = v128.load(row, 32), r3 = v128.load(row, 48), r4 = v128.load(row, 64);
+    const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+    const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+    const c0 = v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), c1 = v128.shuffle<f32>(t0, t1, 2, 3, 6, 7);
+    const c2 = v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), c3 = v128.shuffle<f32>(t2, t3, 2, 3, 6, 7);
+    const c4 = v128.shuffle<f32>(c0, r4, 1, 2, 3, 4), c5 = v128.shuffle<f32>(c1, r4, 1, 2, 3, 5);
+    lineB6(c0, c1, c2, c3, c4, c5, tmp + <usize>r * 96, 16, false);
+  }
+  columnsB6(tmp, out, xiBytes, false);
+}
+
+/** B^T d B of one 6x6 patch (every lane the same). */
+function inputOne6(src: usize, rowBytes: usize, out: usize, xiBytes: usize, tmp: usize): void {
+  for (let r = 0; r < 6; r++) {
+    const row = src + <usize>r * rowBytes;
+    lineB6(v128.load32_splat(row), v128.load32_splat(row, 4), v128.load32_splat(row, 8), v128.load32_splat(row, 12),
+      v128.load32_splat(row, 16), v128.load32_splat(row, 20), tmp + <usize>r * 96, 16, false);
+  }
+  columnsB6(tmp, out, xiBytes, true);
+}
+
+/** A^T over one line of six: [m0 + m1 + m2 + m3 + m4, (m1 - m2) + 2 (m3 - m4), (m1 + m2) + 4 (m3 + m4), (m1 - m2) + 8 (m3 - m4) + m5]. */
+@inline function lineA0(m1: v128, m2: v128, m3: v128, m4: v128, m0: v128): v128 {
+  return f32x4.add(f32x4.add(m0, f32x4.add(m1, m2)), f32x4.add(m3, m4));
+}
+@inline function lineA1(m1: v128, m2: v128, m3: v128, m4: v128): v128 {
+  return f32x4.add(f32x4.sub(m1, m2), f32x4.mul(f32x4.splat(2), f32x4.sub(m3, m4)));
+}
+@inline function lineA2(m1: v128, m2: v128, m3: v128, m4: v128): v128 {
+  return f32x4.add(f32x4.add(m1, m2), f32x4.mul(f32x4.splat(4), f32x4.add(m3, m4)));
+}
+@inline function lineA3(m1: v128, m2: v128, m3: v128, m4: v128, m5: v128): v128 {
+  return f32x4.add(f32x4.add(f32x4.sub(m1, m2), f32x4.mul(f32x4.splat(8), f32x4.sub(m3, m4))), m5);
+}
+
+/** A^T down the columns of the 36 matrices (row r, column c at m + (6 r + c) * xiBytes) into tmp (4 x 6 vectors). */
+@inline function rowsA6(m: usize, xiBytes: usize, tmp: usize, one: bool): void {
+  for (let c = 0; c < 6; c++) {
+    const p = m + <usize>c * xiBytes, s: usize = 6 * xiBytes;
+    const m0 = one ? v128.load32_splat(p) : v128.load(p), m1 = one ? v128.load32_splat(p + s) : v128.load(p + s);
+    const m2 = one ? v128.load32_splat(p + 2 * s) : v128.load(p + 2 * s), m3 = one ? v128.load32_splat(p + 3 * s) : v128.load(p + 3 * s);
+    const m4 = one ? v128.load32_splat(p + 4 * s) : v128.load(p + 4 * s), m5 = one ? v128.load32_splat(p + 5 * s) : v128.load(p + 5 * s);
+    const t = tmp + (<usize>c << 4);
+    v128.store(t, lineA0(m1, m2, m3, m4, m0));
+    v128.store(t, lineA1(m1, m2, m3, m4), 96);
+    v128.store(t, lineA2(m1, m2, m3, m4), 192);
+    v128.store(t, lineA3(m1, m2, m3, m4, m5), 288);
+  }
+}
+
+/** Output row a of the tile(s): A^T along the row of tmp, bias, leaky ReLU; y_a0..y_a3 (lanes = tiles). */
+@inline function outputRow6(tmp: usize, a: i32, b: f32, reluOn: bool, slope: f32, i: i32): v128 {
+  const t = tmp + <usize>a * 96;
+  const m0 = v128.load(t), m1 = v128.load(t, 16), m2 = v128.load(t, 32), m3 = v128.load(t, 48), m4 = v128.load(t, 64), m5 = v128.load(t, 80);
+  let v = i == 0 ? lineA0(m1, m2, m3, m4, m0) : i == 1 ? lineA1(m1, m2, m3, m4) : i == 2 ? lineA2(m1, m2, m3, m4) : lineA3(m1, m2, m3, m4, m5);
+  v = f32x4.add(v, f32x4.splat(b));
+  return reluOn ? relu(v, slope) : v;
+}
+
+/** A^T m A of four horizontally adjacent tiles: each output row is a 4x4 transpose (tile i's 4 outputs contiguous). */
+function outputFour6(m: usize, xiBytes: usize, dst: usize, rowBytes: usize, b: f32, reluOn: bool, slope: f32, tmp: usize): void {
+  rowsA6(m, xiBytes, tmp, false);
+  for (let a = 0; a < 4; a++) {
+    const y0 = outputRow6(tmp, a, b, reluOn, slope, 0), y1 = outputRow6(tmp, a, b, reluOn, slope, 1);
+    const y2 = outputRow6(tmp, a, b, reluOn, slope, 2), y3 = outputRow6(tmp, a, b, reluOn, slope, 3);
+    const t0 = v128.shuffle<f32>(y0, y1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(y2, y3, 0, 4, 1, 5);
+    const t2 = v128.shuffle<f32>(y0, y1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(y2, y3, 2, 6, 3, 7);
+    const row = dst + <usize>a * rowBytes;
+    v128.store(row, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+    v128.store(row, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 16);
+    v128.store(row, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 32);
+    v128.store(row, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
+  }
+}
+
+/** A^T m A of one tile: its cols x rows (1..4 each) outputs that lie inside the plane. */
+function outputOne6(m: usize, xiBytes: usize, dst: usize, rowBytes: usize, cols: i32, rows: i32, b: f32, reluOn: bool, slope: f32, tmp: usize): void {
+  rowsA6(m, xiBytes, tmp, true);
+  for (let a = 0; a < rows; a++) {
+    for (let i = 0; i < cols; i++) store<f32>(dst + <usize>a * rowBytes + (<usize>i << 2), f32x4.extract_lane(outputRow6(tmp, a, b, reluOn, slope, i), 0));
+  }
+}
+
+// ---- The filter transform U = G g G^T (run once per layer, at its first forward), as a job: chunk -> output
+// channels [chunk * per, ...). Fields: 3 weights (Cout x C x kh x kw), 4 C, 5 kh, 6 kw, 7 rows (output channels
+// per group), 8 per, 9 m, 10 blocks across, 11 blocks down, 12 rows padded to MR, 13 KC, 14 U (zeroed), 15 Cout.
+// Each 3x3 block s of filter (o, c) (zeros past the kernel's edge) goes to column s C + c of the (m + 2)^2
+// packed A matrices of o's group, in float64 and rounded once (the layout of src/kernels/packed.ts's
+// packConvWeights). In wasm, across the threads, because in JavaScript it took longer than the layer's forward.
+
+export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void {
+  const w = addr(p, 3), C = word(p, 4), kh = word(p, 5), kw = word(p, 6), rows = word(p, 7), per = word(p, 8);
+  const m = word(p, 9), subW = word(p, 10), subH = word(p, 11), rowsPad = word(p, 12), KC = word(p, 13), U = addr(p, 14);
+  const alpha = m + 2, K = C * subH * subW, matrix = <usize>rowsPad * K;
+  const end = min(word(p, 15), chunk * per + per);
+  for (let o = chunk * per; o < end; o++) {
+    const gi = o / rows, r = o - gi * rows;
+    for (let k = 0; k < K; k++) {
+      const s = k / C, c = k - s * C, y0 = 3 * (s / subW), x0 = 3 * (s - (s / subW) * subW);
+      const f = w + ((<usize>(o * C + c) * kh * kw) << 2);
+      for (let j = 0; j < 3; j++) {
+        const x = x0 + j;
+        const a = x < kw ? <f64>load<f32>(f + ((<usize>(y0 * kw + x)) << 2)) : 0;
+        const b = x < kw && y0 + 1 < kh ? <f64>load<f32>(f + ((<usize>((y0 + 1) * kw + x)) << 2)) : 0;
+        const d = x < kw && y0 + 2 < kh ? <f64>load<f32>(f + ((<usize>((y0 + 2) * kw + x)) << 2)) : 0;
+        lineG(m, a, b, d, scratch + (<usize>(j * alpha) << 3), 8); // G g, by block column
+      }
+      const k0 = k - k % KC, kc = min(KC, K - k0);
+      const at = U + ((<usize>gi * alpha * alpha * matrix + <usize>k0 * rowsPad + <usize>(r - (r & 3)) * kc + <usize>((k - k0) * MR + (r & 3))) << 2);
+      const row = scratch + 256;
+      for (let i = 0; i < alpha; i++) {
+        const g0 = load<f64>(scratch + (<usize>i << 3)), g1 = load<f64>(scratch + (<usize>(alpha + i) << 3)), g2 = load<f64>(scratch + (<usize>(2 * alpha + i) << 3));
+        lineG(m, g0, g1, g2, row, 8); // row i of (G g) G^T
+        for (let x = 0; x < alpha; x++) store<f32>(at + ((<usize>(alpha * i + x) * matrix) << 2), <f32>load<f64>(row + (<usize>x << 3)));
+      }
+    }
+  }
+}
+
+/** G (a, b, d)^T into out, `step` bytes apart: F(2x2)'s 4 values or F(4x4)'s 6 (Lavin and Gray's points). */
+@inline function lineG(m: i32, a: f64, b: f64, d: f64, out: usize, step: usize): void {
+  if (m == 2) {
+    store<f64>(out, a); store<f64>(out + step, (a + b + d) / 2); store<f64>(out + 2 * step, (a - b + d) / 2); store<f64>(out + 3 * step, d);
+    return;
+  }
+  store<f64>(out, a / 4); store<f64>(out + step, -(a + b + d) / 6); store<f64>(out + 2 * step, -(a - b + d) / 6);
+  store<f64>(out + 3 * step, a / 24 + b / 12 + d / 6); store<f64>(out + 4 * step, a / 24 - b / 12 + d / 6); store<f64>(out + 5 * step, d);
 }

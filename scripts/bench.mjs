@@ -4,7 +4,8 @@
 //                 [-- --iterations N] [-- --json FILE]
 // Prints one table: case, backend, threads, median / min / max ms, ratio to the ONNX Runtime reference of the
 // same case (same run, same thread count, runs interleaved), the goal and whether it is met. Builds dist/ first
-// when src/ is newer. Needs ../shared (models, zoo specs, tools/hashweights.mjs) for everything but LRN.
+// when src/ is newer. Needs ../shared (models, zoo specs, tools/hashweights.mjs) for everything but LRN; VGG-16,
+// Inception-v3 and OpenPose come from models/zoo when ../shared lacks them.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';

@@ -36,14 +36,17 @@ export function packConvWeights(e: WasmEngine, owner: object, w: Float32Array, b
       }
     }
   }
-  let biasPtr = 0;
-  if (bias) {
-    biasPtr = e.heap.alloc((bias.length + MR) * 4);
-    e.own(owner, biasPtr);
-    e.f32.fill(0, biasPtr / 4, biasPtr / 4 + bias.length + MR);
-    e.f32.set(bias, biasPtr / 4);
-  }
-  return { weights: ptr, bias: biasPtr, rows, depth };
+  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth };
+}
+
+/** A convolution's bias in wasm memory, padded with zeros to a whole MR strip past its end; 0 for none. */
+export function packBias(e: WasmEngine, owner: object, bias: Float32Array | undefined): number {
+  if (!bias) return 0;
+  const ptr = e.heap.alloc((bias.length + MR) * 4);
+  e.own(owner, ptr);
+  e.f32.fill(0, ptr / 4, ptr / 4 + bias.length + MR);
+  e.f32.set(bias, ptr / 4);
+  return ptr;
 }
 
 /**

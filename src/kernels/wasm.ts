@@ -35,6 +35,7 @@ export const KIND_GEMV_ROWS = 8;
 export const KIND_IP_ROWS = 9;
 export const KIND_WINOGRAD_PAD = 10;
 export const KIND_WINOGRAD = 11;
+export const KIND_WINOGRAD_FILTERS = 12;
 
 export interface KernelExports {
   runChunk(p: number, chunk: number, thread: number): void;

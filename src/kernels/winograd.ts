@@ -1,74 +1,118 @@
-// Winograd F(2x2, 3x3) convolution on the wasm engine (assembly/winograd.ts): 3x3, stride 1, dilation 1, any
-// pad, groups. The filter is transformed once (U = G g G^T, 16 values per 3x3 filter) and packed as 16 GEMM A
-// matrices per group; a forward is two parallel jobs, a zero-bordered copy of the input and then blocks of tiles
-// (input transform, 16 GEMMs, output transform with bias and ReLU). The im2col path (packed.ts) and the
-// TypeScript kernels stay the reference (test/wasm-kernels.test.ts compares all three).
+// Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution on the wasm engine (assembly/winograd.ts): 3x3, stride 1,
+// dilation 1, any pad, groups. The filter is transformed once (U = G g G^T, (m + 2)^2 values per 3x3 filter) and
+// packed as that many GEMM A matrices per group; a forward is two parallel jobs, a zero-bordered copy of the
+// input and then blocks of tiles (input transform, GEMMs, output transform with bias and ReLU). The im2col path
+// (packed.ts) and the TypeScript kernels stay the reference (test/wasm-kernels.test.ts compares all three).
 
 import type { ConvGeometry } from './im2col.js';
-import { type PackedConv, packConvWeights } from './packed.js';
-import { KC, KIND_WINOGRAD, KIND_WINOGRAD_PAD, MR, NR, type WasmEngine } from './wasm.js';
+import { type PackedConv, packBias } from './packed.js';
+import { KC, KIND_WINOGRAD, KIND_WINOGRAD_FILTERS, KIND_WINOGRAD_PAD, MR, NR, type WasmEngine } from './wasm.js';
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
+/** A convolution's weights transformed for Winograd F(tile x tile, 3x3). */
+export interface PackedWinograd extends PackedConv {
+  tile: 2 | 4;
+  /** The kernel's 3x3 blocks down and across (depth = input channels x both). */
+  subH: number;
+  subW: number;
+}
+
 /**
- * Whether a convolution runs through Winograd F(2x2, 3x3): its geometry, and enough input and output channels
- * that the 16 GEMMs (K = C) beat one im2col GEMM (K = 9 C). `CREMA_WINOGRAD=0` turns it off.
+ * Which Winograd a convolution runs, 0 for none: its geometry (stride 1, dilation 1, a kernel of 3 to 9 each way:
+ * larger than 3x3 runs as the sum of its 3x3 blocks, e.g. 5x5 as four, 7x7 as nine) and enough input and output
+ * channels that the GEMMs beat one im2col GEMM. `setting` is CREMA_WINOGRAD: '0' none, '2' or '4' F(2x2, 3x3)
+ * or F(4x4, 3x3) only; unset: the cheaper by tileCost.
  */
-export function winogradFits(g: ConvGeometry, rows: number, enabled: boolean): boolean {
-  return enabled && g.kernelH === 3 && g.kernelW === 3 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
+export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined): 0 | 2 | 4 {
+  const fits = g.kernelH >= 3 && g.kernelH <= 9 && g.kernelW >= 3 && g.kernelW <= 9 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
     g.channels >= MIN_CHANNELS && rows >= MIN_CHANNELS;
+  if (!fits || setting === '0') return 0;
+  if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
+  const f4 = g.outH * g.outW >= MIN_F4_OUTPUTS && tileCost(g, 4) < tileCost(g, 2) && uFits(g, rows, 4);
+  return f4 ? 4 : uFits(g, rows, 2) ? 2 : 0;
+}
+
+/**
+ * Whether U, (m + 2)^2 floats per 3x3 block of each filter, stays within 4x the weights (F(4x4) of 3x3: 4x;
+ * of 5x5 and 7x7: 5.8x and 6.6x, so those take F(2x2): 2.6x, 2.9x) and 64 MiB a layer per group (FCN's fc6, a
+ * 7x7 convolution of 512 -> 4096 channels, would need 1.2 GB).
+ */
+function uFits(g: ConvGeometry, rows: number, m: number): boolean {
+  const u = (m + 2) ** 2 * Math.ceil(g.kernelH / 3) * Math.ceil(g.kernelW / 3), weights = g.kernelH * g.kernelW;
+  return u <= 4 * weights && u * rows * g.channels * 4 <= MAX_U_BYTES;
+}
+
+const MAX_U_BYTES = 64 << 20;
+
+/**
+ * F(4x4)'s U is 36/16 of F(2x2)'s; on planes below 16 x 16 (AlexNet's 13 x 13, the 14 x 14 stages) it saves
+ * ~20 % of a layer's time over F(2x2) and would cost AlexNet ~25 MB more (goal 4: its memory after the first
+ * forward within 1.3x the caffemodel), so those keep F(2x2).
+ */
+const MIN_F4_OUTPUTS = 16 * 16;
+
+/**
+ * Time of F(m x m, 3x3) per image, in units of C x M: (m + 2)^2 products per tile (tiles cover the plane in
+ * whole m x m blocks) at ~0.05 ns per multiply-add, plus reading U ((m + 2)^2 C x M floats) at ~0.4 ns per
+ * float. The second term is why small planes (7 x 7: 4 tiles of 4 x 4, most of them padding) keep F(2x2).
+ */
+function tileCost(g: ConvGeometry, m: number): number {
+  const tiles = Math.ceil(g.outH / m) * Math.ceil(g.outW / m);
+  return (m + 2) ** 2 * (tiles + 8);
 }
 
 /** Below this many channels per group (in or out), im2col's longer K wins (measured: docs/PERFORMANCE.md). */
 const MIN_CHANNELS = 16;
 
 /**
- * U = G g G^T per filter (G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]), in float64 then rounded once, packed
- * as A matrices (rows x depth) for "group" g * 16 + xi, xi = 4 r + c: the layout winogradChunk reads.
+ * U = G g G^T per 3x3 block of each filter (blocks past the kernel's edge are zero), packed as A matrices
+ * (rows x K, K = C x blocks, column s C + c for block s of input channel c) for "group" g * n + xi
+ * (n = (m + 2)^2 positions, xi = (m + 2) r + c): the layout winogradChunk reads. Computed by a wasm job
+ * (winogradFiltersChunk) straight into wasm memory: no JavaScript copy of U (16/9 or 4x the weights).
  */
-export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, depth: number): PackedConv {
-  const u = new Float32Array(groups * 16 * rows * depth);
-  const t = new Float64Array(12);
-  for (let g = 0; g < groups; g++) {
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < depth; c++) {
-        const f = ((g * rows + r) * depth + c) * 9;
-        // t = G f (4 x 3)
-        for (let j = 0; j < 3; j++) {
-          const a = w[f + j], b = w[f + 3 + j], d = w[f + 6 + j];
-          t[j] = a; t[3 + j] = (a + b + d) / 2; t[6 + j] = (a - b + d) / 2; t[9 + j] = d;
-        }
-        // U = t G^T (4 x 4), U[i][k] into matrix 4 i + k
-        for (let i = 0; i < 4; i++) {
-          const a = t[3 * i], b = t[3 * i + 1], d = t[3 * i + 2];
-          const values = [a, (a + b + d) / 2, (a - b + d) / 2, d];
-          for (let k = 0; k < 4; k++) u[((g * 16 + 4 * i + k) * rows + r) * depth + c] = values[k];
-        }
-      }
-    }
-  }
-  return packConvWeights(e, owner, u, bias, groups * 16, rows, depth);
+export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: 2 | 4): PackedWinograd {
+  const n = (m + 2) ** 2, { channels: C, kernelH: kh, kernelW: kw } = g;
+  const subH = Math.ceil(kh / 3), subW = Math.ceil(kw / 3), K = C * subH * subW, rowsPad = roundUp(rows, MR);
+  const ptr = e.heap.alloc(groups * n * rowsPad * K * 4);
+  e.own(owner, ptr);
+  e.f32.fill(0, ptr / 4, ptr / 4 + groups * n * rowsPad * K); // rows past `rows` in the last strip stay zero
+  const src = e.scratch(w.length * 4);
+  e.f32.set(w, src / 4);
+  const filters = groups * rows, per = Math.ceil(filters / e.chunkCount(filters));
+  const p = e.job(KIND_WINOGRAD_FILTERS);
+  p[3] = src; p[4] = C; p[5] = kh; p[6] = kw; p[7] = rows; p[8] = per; p[9] = m; p[10] = subW; p[11] = subH;
+  p[12] = rowsPad; p[13] = KC; p[14] = ptr; p[15] = filters;
+  e.run(Math.ceil(filters / per));
+  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW };
 }
 
-/** Scratch a thread may use for one block of tiles (the 16 transformed inputs and 16 GEMM results). */
+/** Scratch a thread may use for one block of tiles (one K block's transformed inputs, and the GEMM results). */
 const BLOCK_BYTES = 2 << 20;
+/** Thread scratch before the transformed inputs (SCRATCH_HEAD in assembly/winograd.ts). */
+const SCRATCH_HEAD = 128 + 36 * 16;
 
-/** Convolution of `num` images (x: num x groups*C x H x W) into y (num x groups*rows x OH x OW). */
-export function winogradWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): void {
-  const C = packed.depth, M = packed.rows, images = num * groups;
-  const tilesY = Math.ceil(g.outH / 2), tilesX = Math.ceil(g.outW / 2), tiles = tilesY * tilesX;
-  const Hp = 2 * tilesY + 2, Wp = 2 * tilesX + 2;
+/**
+ * Convolution of `num` images (x: num x groups*C x H x W) into y (num x groups*rows x OH x OW). False, y
+ * untouched, when x holds a NaN or an infinity: the transforms would spread it over whole tiles (Inf - Inf), where
+ * Caffe has it only in the outputs whose window holds it; the caller runs the im2col path then.
+ */
+export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): boolean {
+  const m = packed.tile, C = g.channels, K = packed.depth, M = packed.rows, images = num * groups, n = (m + 2) ** 2;
+  const tilesY = Math.ceil(g.outH / m), tilesX = Math.ceil(g.outW / m), tiles = tilesY * tilesX;
+  // Room for every tile's patch at every block's offset (3 per block down / across).
+  const Hp = m * tilesY + 2 + 3 * (packed.subH - 1), Wp = m * tilesX + 2 + 3 * (packed.subW - 1);
   // Tiles per block: as many as the scratch holds (each U value is reused once per tile of the block), but
   // enough blocks (or blocks of output rows) for every thread to have a few chunks.
   const wanted = e.chunkCount(images * Math.ceil(tiles / NR) * Math.ceil(M / (4 * MR)));
-  const fit = Math.max(NR, Math.floor(BLOCK_BYTES / (64 * (C + M)) / NR) * NR);
+  const fit = Math.max(NR, Math.floor(BLOCK_BYTES / (4 * n * (Math.min(K, KC) + M)) / NR) * NR);
   const blocks = Math.ceil(tiles / Math.min(fit, roundUp(Math.ceil(tiles / Math.max(1, Math.ceil(wanted / images))), NR)));
   const nt = roundUp(Math.ceil(tiles / blocks), NR); // blocks of even size: no block of a few tiles that reads all of U
   const rowBlocks = Math.max(1, Math.min(Math.ceil(wanted / (images * blocks)), Math.floor(M / (4 * MR))));
   const rowsPer = roundUp(Math.ceil(M / rowBlocks), MR);
   const xBytes = e.stagedBytes(x), yBytes = e.stagedBytes(y); // 0 for resident blobs: read and written in place
   const padBytes = roundUp((images * C * Hp * Wp + 16) * 4, 64);
-  const threadBytes = roundUp(128 + 64 * (C + rowsPer) * nt, 64);
+  const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * (Math.min(K, KC) + rowsPer) * nt, 64);
   const threads = e.pool.size + 1;
   const base = e.scratch(xBytes + yBytes + padBytes + threads * threadBytes);
   const xp = base + xBytes + yBytes;
@@ -76,15 +120,24 @@ export function winogradWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry,
   const planes = images * C, perChunk = Math.ceil(planes / e.chunkCount(planes));
   let p = e.job(KIND_WINOGRAD_PAD);
   p[3] = xAt; p[4] = planes; p[5] = g.height; p[6] = g.width; p[7] = Hp; p[8] = Wp; p[9] = g.padH; p[10] = g.padW;
-  p[11] = xp; p[12] = perChunk;
+  p[11] = xp; p[12] = perChunk; p[13] = 0;
   e.run(Math.ceil(planes / perChunk));
+  if (p[13]) return false; // a NaN or infinity in x: see winogradPadChunk
   p = e.job(KIND_WINOGRAD);
   p[1] = xp + padBytes; p[2] = threadBytes; // per-thread blocks sized for this layer, not the shared thread scratch
   p[3] = xp; p[4] = C; p[5] = Hp; p[6] = Wp; p[7] = tilesY; p[8] = tilesX; p[9] = g.outH; p[10] = g.outW;
   p[11] = M; p[12] = packed.weights; p[13] = yAt; p[14] = packed.bias;
   p[15] = reluSlope === undefined ? 0 : 1;
   e.setFloat(p, 16, reluSlope ?? 0);
-  p[17] = groups; p[18] = nt; p[19] = blocks; p[20] = KC; p[21] = rowsPer; p[22] = Math.ceil(M / rowsPer);
+  p[17] = groups; p[18] = nt; p[19] = blocks; p[20] = KC; p[21] = rowsPer; p[22] = Math.ceil(M / rowsPer); p[23] = m;
+  p[24] = packed.subH; p[25] = packed.subW;
   e.run(images * blocks * p[22]);
   e.unstage(y, yAt);
+  return true;
+}
+
+/** Whether every weight is finite: a NaN or infinity in a filter would spread through U the same way. */
+export function allFinite(w: Float32Array): boolean {
+  for (let i = 0; i < w.length; i++) if (!Number.isFinite(w[i])) return false;
+  return true;
 }

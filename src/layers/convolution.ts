@@ -4,8 +4,8 @@ import { gemm, matrix } from '../kernels/gemm.js';
 import { type ConvGeometry, depthwisePlane, im2col } from '../kernels/im2col.js';
 import { type PackedConv, convolveWasm, packConvWeights } from '../kernels/packed.js';
 import { type PackedDepthwise, depthwiseWasm, packDepthwiseWeights } from '../kernels/depthwise.js';
-import { wasmEngine } from '../kernels/wasm.js';
-import { packWinogradWeights, winogradFits, winogradWasm } from '../kernels/winograd.js';
+import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
+import { type PackedWinograd, allFinite, packWinogradWeights, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { platform } from '../platform.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
@@ -111,6 +111,11 @@ export function convWeights(def: LayerParameter, s: ConvSettings, weights: Tenso
 /** Bounds the column buffer: im2col works in chunks of output rows of at most this many floats (16 MB). */
 export const COL_BUFFER_FLOATS = 1 << 22;
 
+/** 1x1, stride 1, no pad: the input planes are already the column matrix. */
+function isPointwise(g: ConvGeometry): boolean {
+  return g.kernelH === 1 && g.kernelW === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
+}
+
 /** A (de)convolution that a runtime may fuse with the ReLU after it. */
 export interface FusableLayer extends Layer {
   /** Applies y = y > 0 ? y : y * negativeSlope to the output as part of forward; undefined turns that off. */
@@ -134,7 +139,8 @@ export const convolutionLayer: LayerType = {
     // Weights packed in wasm memory, made on the first forward that uses the wasm kernels (freed with the layer).
     let packed: PackedConv | undefined;
     let packedDepthwise: PackedDepthwise | undefined;
-    let packedWinograd: PackedConv | undefined;
+    let packedWinograd: PackedWinograd | undefined;
+    let finiteWeights: boolean | undefined; // Winograd only with finite weights (see allFinite)
     const layer: FusableLayer = {
       fuseRelu(negativeSlope) {
         reluSlope = negativeSlope;
@@ -150,7 +156,7 @@ export const convolutionLayer: LayerType = {
         const outW = Math.floor((b.width + 2 * pw - extentW) / sw) + 1;
         const before = w;
         ({ w, bias } = convWeights(def, s, weights, [s.numOutput, b.channels / s.group, kh, kw]));
-        if (w !== before) packed = packedDepthwise = packedWinograd = undefined;
+        if (w !== before) [packed, packedDepthwise, packedWinograd, finiteWeights] = [undefined, undefined, undefined, undefined];
         geometry = { channels: b.channels / s.group, height: b.height, width: b.width, kernelH: kh, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH, outW };
         const top = [...bottoms[0].slice(0, b.channelAxis), s.numOutput, outH, outW];
         return bottoms.map(() => top);
@@ -159,21 +165,18 @@ export const convolutionLayer: LayerType = {
         const g = geometry!;
         const num = sizeOf(bottoms[0].dims.slice(0, bottoms[0].dims.length - 3));
         const engine = wasmEngine();
-        if (engine && g.channels === 1) {
-          packedDepthwise ??= packDepthwiseWeights(engine, layer, w, bias);
-          for (let i = 0; i < bottoms.length; i++) depthwiseWasm(engine, packedDepthwise, g, s.group, s.numOutput, num, bottoms[i].data, tops[i].data, reluSlope);
-          return;
-        }
-        if (engine && winogradFits(g, s.numOutput / s.group, platform().env('CREMA_WINOGRAD') !== '0')) {
-          packedWinograd ??= packWinogradWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, g.channels);
-          for (let i = 0; i < bottoms.length; i++) winogradWasm(engine, packedWinograd, g, s.group, num, bottoms[i].data, tops[i].data, reluSlope);
-          return;
-        }
         if (engine) {
-          const kdim = g.channels * g.kernelH * g.kernelW;
-          packed ??= packConvWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, kdim);
-          const pointwise = g.kernelH === 1 && g.kernelW === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
-          for (let i = 0; i < bottoms.length; i++) convolveWasm(engine, packed, g, s.group, num, bottoms[i].data, tops[i].data, pointwise, reluSlope);
+          const kind = ready(engine, g);
+          for (let i = 0; i < bottoms.length; i++) {
+            const [x, y] = [bottoms[i].data, tops[i].data];
+            if (kind === 'depthwise') {
+              depthwiseWasm(engine, packedDepthwise!, g, s.group, s.numOutput, num, x, y, reluSlope);
+              continue;
+            }
+            if (kind === 'winograd' && winogradWasm(engine, packedWinograd!, g, s.group, num, x, y, reluSlope)) continue;
+            packed ??= packConvWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, g.channels * g.kernelH * g.kernelW);
+            convolveWasm(engine, packed, g, s.group, num, x, y, isPointwise(g), reluSlope);
+          }
           return;
         }
         for (let i = 0; i < bottoms.length; i++) for (let n = 0; n < num; n++) convolveImage(g, n, bottoms[i].data, tops[i].data);
@@ -183,8 +186,33 @@ export const convolutionLayer: LayerType = {
         if (!g) return 0;
         return bottoms.length * sizeOf(tops[0]) * g.channels * g.kernelH * g.kernelW;
       },
+      prepare() {
+        const engine = wasmEngine();
+        if (engine && geometry && weights.length) ready(engine, geometry);
+      },
     };
     return layer;
+
+    /**
+     * The weights in the wasm kernel's form for this geometry, made once (by Net.load's prepare, so the first
+     * forward runs at the speed of the next ones) and again only when the form changes (a reshape to a plane
+     * that picks another Winograd tile, or CREMA_WINOGRAD changed).
+     */
+    function ready(engine: WasmEngine, g: ConvGeometry): 'depthwise' | 'winograd' | 'gemm' {
+      const rows = s.numOutput / s.group;
+      if (g.channels === 1) {
+        packedDepthwise ??= packDepthwiseWeights(engine, layer, w, bias);
+        return 'depthwise';
+      }
+      const tile = winogradTile(g, rows, platform().env('CREMA_WINOGRAD'));
+      finiteWeights ??= allFinite(w);
+      if (tile && finiteWeights) {
+        if (packedWinograd?.tile !== tile) packedWinograd = packWinogradWeights(engine, layer, w, bias, s.group, rows, g, tile);
+        return 'winograd';
+      }
+      packed ??= packConvWeights(engine, layer, w, bias, s.group, rows, g.channels * g.kernelH * g.kernelW);
+      return 'gemm';
+    }
 
     function convolveImage(g: ConvGeometry, n: number, x: Float32Array, y: Float32Array): void {
       const cinG = g.channels, coutG = s.numOutput / s.group;
@@ -195,7 +223,7 @@ export const convolutionLayer: LayerType = {
         depthwise(g, coutG, x, xBase, y, yBase);
         return;
       }
-      const pointwise = g.kernelH === 1 && g.kernelW === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
+      const pointwise = isPointwise(g);
       for (let grp = 0; grp < s.group; grp++) {
         const A = matrix(w, grp * coutG * kdim, kdim);
         const xg = xBase + grp * cinG * inPlane, yg = yBase + grp * coutG * outPlane;

@@ -1,0 +1,39 @@
+// Winograd against im2col, one convolution layer at a time on the zoo nets' 3x3 shapes (batch 1), after `npm run build`:
+// im2col, F(2x2, 3x3) and F(4x4, 3x3) run interleaved (CREMA_WINOGRAD=0 / 2 / 4), medians and their ratios.
+// Usage: node scripts/bench-winograd.mjs [threads, default 1] [rounds, default 15]; CASES=vgg,res picks shapes by name.
+import '../dist/platform/node.js';
+import { setThreads } from '../dist/kernels/wasm.js';
+import { convolutionLayer } from '../dist/layers/convolution.js';
+import { Tensor } from '../dist/tensor.js';
+import os from 'node:os';
+const threads = Number(process.argv[2] ?? 1), rounds = Number(process.argv[3] ?? 15);
+await setThreads(threads);
+const all = [
+  ['alex conv3', 256, 384, 13, 1], ['alex conv4', 192, 192, 13, 2], ['alex conv5', 192, 128, 13, 2],
+  ['vgg conv1_2', 64, 64, 224, 1], ['vgg conv2_2', 128, 128, 112, 1], ['vgg conv3_2', 256, 256, 56, 1], ['vgg conv4_2', 512, 512, 28, 1], ['vgg conv5_2', 512, 512, 14, 1],
+  ['res 3x3 s2', 64, 64, 56, 1], ['res 3x3 s3', 128, 128, 28, 1], ['res 3x3 s4', 256, 256, 14, 1], ['res 3x3 s5', 512, 512, 7, 1],
+  ['goog 3x3 a', 96, 128, 28, 1], ['goog 3x3 b', 32, 64, 28, 1], ['goog 3x3 4a', 96, 208, 14, 1], ['goog 3x3 5b', 192, 384, 7, 1],
+  ['squeeze e3', 16, 64, 55, 1], ['squeeze e3 b', 64, 256, 13, 1], ['pose 128 46', 128, 128, 46, 1],
+  ['5x5 alex conv2', 96, 256, 27, 2, 5], ['5x5 goog 3a', 16, 32, 28, 1, 5], ['5x5 goog 4e', 32, 128, 14, 1, 5], ['5x5 incv3', 48, 64, 35, 1, 5],
+  ['5x5 goog 5b', 48, 128, 7, 1, 5], ['7x7 pose Mconv', 128, 128, 46, 1, 7], ['7x7 pose in', 185, 128, 46, 1, 7],
+];
+const f = process.env.CASES; const pick = f ? all.filter((c) => f.split(',').some((n) => c[0].includes(n))) : all;
+const rand = (dims) => { const t = Tensor.zeros(dims); for (let i = 0; i < t.data.length; i++) t.data[i] = Math.random() - 0.5; return t; };
+const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
+const modes = ['0', '2', '4'];
+const sums = [0, 0, 0];
+for (const [name, cin, cout, hw, group, k = 3] of pick) {
+  const def = { name, type: 'Convolution', bottom: ['x'], top: ['y'], convolution_param: { num_output: cout, kernel_size: [k], pad: [(k - 1) / 2], group } };
+  const w = [rand([cout, cin / group, k, k]), rand([cout])];
+  const x = rand([1, cin, hw, hw]);
+  const ls = modes.map(() => convolutionLayer.create(def, w)); const [top] = ls.map((l) => l.reshape([[1, cin, hw, hw]]))[0];
+  const ys = modes.map(() => Tensor.zeros(top));
+  const run = (i) => { process.env.CREMA_WINOGRAD = modes[i]; const t0 = performance.now(); ls[i].forward([x], [ys[i]]); return performance.now() - t0; };
+  modes.forEach((_, i) => run(i));
+  const t = modes.map(() => []);
+  const reps = hw >= 112 ? Math.max(3, rounds >> 2) : rounds;
+  for (let r = 0; r < reps; r++) for (let k = 0; k < 3; k++) { const i = (k + r) % 3; t[i].push(run(i)); }
+  const m = t.map(med); m.forEach((v, i) => (sums[i] += v));
+  console.log(`${name.padEnd(14)} im2col ${m[0].toFixed(2).padStart(7)}  F2 ${m[1].toFixed(2).padStart(7)} (${(m[1] / m[0]).toFixed(2)})  F4 ${m[2].toFixed(2).padStart(7)} (${(m[2] / m[0]).toFixed(2)})`);
+}
+console.log(`sum im2col ${sums[0].toFixed(1)} F2 ${sums[1].toFixed(1)} (${(sums[1] / sums[0]).toFixed(2)}) F4 ${sums[2].toFixed(1)} (${(sums[2] / sums[0]).toFixed(2)}); threads ${threads}; load ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
