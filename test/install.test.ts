@@ -83,7 +83,8 @@ describe.each([
     expect(r.status).toBe(2);
   });
 
-  it.skipIf(!available || npm !== 'npm')('runs every --help example (they name the shipped models as seen from the app)', () => {
+  // Once is enough (the examples do not depend on npm's version): only in the npm 11 app, not a skip in the npm 10 one.
+  if (npm === 'npm') it.skipIf(!available)('runs every --help example (they name the shipped models as seen from the app)', () => {
     const crema = path.join(app, 'node_modules/.bin/crema');
     const names = npx('crema', '--help').stdout.match(/^ {2}crema (\w+)/gm)!.map((l) => l.trim().split(' ')[1]);
     expect(names).toContain('info');
