@@ -35,6 +35,7 @@ const { Tensor } = await import('../dist/tensor.js');
 const { convertGraph, encodeConversion } = await import('../dist/onnx/convert.js');
 const { interleave, summarize } = await import('../dist/bench/stats.js');
 const { setNativeThreads } = await import('../dist/bench/bench-net.js');
+const { collectGarbage } = await import('../dist/kernels/wasm.js');
 const { columnsTable } = await import('../dist/cli/table.js');
 const { comparePair } = await import('../dist/verify/compare.js');
 /** max|ours - ref| / max(1, max|ref|), the project's measure of agreement. */
@@ -388,6 +389,17 @@ function zooAvailable(model) {
   return ok;
 }
 
+/**
+ * Disposes nets and lets their blobs' wasm blocks come back before the next net loads: blobs live in the kernels'
+ * one 4 GiB memory and are returned when the collector finalizes them, which a benchmark loading every zoo net in
+ * one process would otherwise outrun (batch 8 of VGG-16 after all the others: "cannot fit 277 MiB more").
+ */
+async function release(...nets) {
+  for (const net of nets) await net.dispose();
+  collectGarbage();
+  await new Promise((resolve) => setTimeout(resolve, 0)); // FinalizationRegistry callbacks run as tasks after a GC
+}
+
 /** Native vs ORT (crema's graph) per net and thread count, interleaved; rows in `group`, judged by `judgeRow`. */
 async function zooRatios(group, label, judgeRow) {
   for (const [model, goal, limit] of ZOO) {
@@ -412,6 +424,7 @@ async function zooRatios(group, label, judgeRow) {
       const ref = addTimed(group, `${model} batch 1${label}`, 'onnx (crema graph)', threads, samples.get('onnx'));
       judgeRow(model, threads, goal, limit, ref, addTimed(group, `${model} batch 1${label}`, 'native', threads, samples.get('native')));
     }
+    await release(net);
   }
 }
 
@@ -479,6 +492,7 @@ async function benchBatch() {
     const b8 = addTimed('batch', `${model} batch 8`, 'native', threads, samples.get('8'), { batch: 8 });
     judge(b8, b1, 1.5, 'G5: img/s ≥ 1.5 × batch 1', { atLeast: true, value: (8 / b8.median_ms) / (1 / b1.median_ms) });
     b8.ratio_to = 'img/s vs batch 1';
+    await release(one, eight);
   }
 }
 
