@@ -10,14 +10,8 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
-import { madd } from './simd';
+import { addr, madd, word } from './simd';
 
-@inline function word(p: usize, i: i32): i32 {
-  return load<i32>(p + (<usize>i << 2));
-}
-@inline function addr(p: usize, i: i32): usize {
-  return <usize>load<u32>(p + (<usize>i << 2));
-}
 
 export function depthwiseChunk(p: usize, chunk: i32, scratch: usize): void {
   const perChunk = word(p, 24), planes = word(p, 25);

@@ -12,13 +12,11 @@
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
 import { depthwiseChunk } from './depthwise';
-import { madd, relu } from './simd';
+import { MR, NR, addr, madd, relu, word } from './simd';
 import { poolChunk } from './pooling';
 import { gemvRows, packRowsAsB } from './rowmajor';
 import { winogradChunk, winogradFiltersChunk, winogradPadChunk } from './winograd';
 
-const MR: i32 = 4;
-const NR: i32 = 8;
 
 /** Bias modes for gemmStrips: none, one value per row of C (convolution), one per column (inner product). */
 const BIAS_NONE: i32 = 0;
@@ -305,12 +303,6 @@ const KIND_WINOGRAD_PAD: i32 = 10;
 const KIND_WINOGRAD: i32 = 11;
 const KIND_WINOGRAD_FILTERS: i32 = 12;
 
-@inline function word(p: usize, i: i32): i32 {
-  return load<i32>(p + (<usize>i << 2));
-}
-@inline function addr(p: usize, i: i32): usize {
-  return <usize>load<u32>(p + (<usize>i << 2));
-}
 
 export function runChunk(p: usize, chunk: i32, thread: i32): void {
   const kind = word(p, 0);

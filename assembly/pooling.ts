@@ -10,14 +10,10 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
+import { addr, word } from './simd';
+
 const MINUS_FLT_MAX: f32 = -3.4028234663852886e38;
 
-@inline function word(p: usize, i: i32): i32 {
-  return load<i32>(p + (<usize>i << 2));
-}
-@inline function addr(p: usize, i: i32): usize {
-  return <usize>load<u32>(p + (<usize>i << 2));
-}
 @inline function at(base: usize, i: i32): usize {
   return base + (<usize>i << 2);
 }

@@ -8,9 +8,8 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
-import { madd } from './simd';
+import { NR, madd } from './simd';
 
-const NR: i32 = 8;
 
 @inline
 function hsum(v: v128): f32 {

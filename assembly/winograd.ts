@@ -25,17 +25,9 @@
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
 import { gemmStrips } from './kernels';
-import { relu } from './simd';
+import { MR, NR, addr, relu, word } from './simd';
 
-const NR: i32 = 8;
-const MR: i32 = 4;
 
-@inline function word(p: usize, i: i32): i32 {
-  return load<i32>(p + (<usize>i << 2));
-}
-@inline function addr(p: usize, i: i32): usize {
-  return <usize>load<u32>(p + (<usize>i << 2));
-}
 
 /**
  * The pad job: planes [chunk * per, ...) of x copied into the zero-bordered planes of the padded copy. Sets
