@@ -8,13 +8,13 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LayerParameter } from '../src/caffe/types.js';
-import { ThreadPool } from '../src/kernels/pool.js';
+import { Judge, ThreadPool } from '../src/kernels/pool.js';
 import { KC, KIND_GEMV, kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
 import type { FusableLayer } from '../src/layers/convolution.js';
 import { innerProductLayer } from '../src/layers/inner_product.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
-import { winogradTile } from '../src/kernels/winograd.js';
+import { winogradSplit, winogradTile } from '../src/kernels/winograd.js';
 import type { ConvGeometry } from '../src/kernels/im2col.js';
 import { CremaError } from '../src/util/errors.js';
 import { readNpy } from '../src/util/npy.js';
@@ -383,6 +383,81 @@ describe('the thread pool', () => {
     } finally {
       await pool.terminate();
     }
+  });
+
+  it('a job the judge runs alone takes every chunk on the calling thread, wakes no worker, and still reports a chunk that throws', async () => {
+    const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+    const h = new Int32Array(memory.buffer, 1024, 16);
+    const ran: number[] = [];
+    const pool = new ThreadPool(wasmEngine()!.module, memory, 1024, { runChunk: (_p, c, thread) => void ran.push(c * 10 + thread) });
+    await pool.grow(1);
+    try {
+      const alone = new Judge();
+      alone.parallel = () => false;
+      pool.judge = alone;
+      pool.run(5, 2);
+      expect(ran).toEqual([0, 10, 20, 30, 40]); // chunks 0-4, all on thread 0
+      expect(Atomics.load(h, 0), 'no job was opened for the workers').toBe(0);
+      const failing = new ThreadPool(wasmEngine()!.module, memory, 1024, { runChunk: (_p, c) => { if (c === 2) throw new Error('chunk 2 failed'); } });
+      failing.judge = alone;
+      expect(() => failing.run(4, 2)).toThrow('chunk 2 failed');
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  it('grow resolves once the workers an earlier, unawaited grow started are ready (Net.load after Net\'s constructor)', async () => {
+    const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+    const pool = new ThreadPool(wasmEngine()!.module, memory, 1024, { runChunk: () => {} });
+    try {
+      void pool.grow(1);
+      await pool.grow(1);
+      expect(pool.started).toBe(1);
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  it('the judge times each job both ways, then runs it the faster way, trying the slower one every 8 runs while close and every 32 when far', () => {
+    const judge = new Judge();
+    const runs = (key: number, count: number, solo: number, parallel: number): string => {
+      let ways = '';
+      for (let i = 0; i < count; i++) {
+        const p = judge.parallel(key);
+        ways += p ? 'P' : 's';
+        judge.record(key, p, p ? parallel : solo);
+      }
+      return ways;
+    };
+    // Job 1: parallel takes 1 ms, alone 2 ms (far apart): parallel, but alone once every 32 runs.
+    const far = runs(1, 66, 2, 1);
+    expect(far.slice(0, 2)).toBe('Ps');
+    expect([...far.slice(2)].filter((w) => w === 's').length).toBe(2);
+    // Job 2 (another key, its own times): alone 1 ms, parallel 1.1 ms (close): alone, parallel every 8 runs.
+    const close = runs(2, 34, 1, 1.1);
+    expect(close.slice(0, 2)).toBe('Ps');
+    expect([...close.slice(2)].filter((w) => w === 'P').length).toBe(4);
+    // A busy machine comes: job 1's parallel runs now take 5 ms; two runs move the average (weight 1/4) past
+    // alone's 2 ms, and it runs alone from then on, but for a probe of parallel every 32 runs.
+    const busy = runs(1, 64, 2, 5);
+    expect(busy.slice(0, 3)).toBe('PPs');
+    expect([...busy.slice(2)].filter((w) => w === 'P').length).toBe(2);
+    expect(judge.solo + judge.parallelRuns).toBe(66 + 34 + 64);
+  });
+
+  it('winogradSplit: blocks cover every tile in multiples of 8, and output rows are cut only when the tiles cannot give each thread a chunk', () => {
+    for (const threads of [1, 2, 4])
+      for (const [tiles, images, n, K, M] of [[196, 1, 36, 64, 64], [49, 1, 36, 128, 128], [16, 1, 16, 512, 512], [81, 1, 36, 64, 96], [1, 1, 16, 16, 16], [2704, 2, 36, 64, 64], [16, 3, 16, 448, 384]]) {
+        const { nt, blocks, rowsPer } = winogradSplit(threads, tiles, images, n, K, M);
+        const label = `threads ${threads} tiles ${tiles} images ${images} M ${M}: nt ${nt} blocks ${blocks} rows ${rowsPer}`;
+        expect(nt % 8, label).toBe(0);
+        expect(blocks * nt, label).toBeGreaterThanOrEqual(tiles);
+        expect((blocks - 1) * nt, label).toBeLessThan(tiles); // no empty block
+        expect(rowsPer % 4, label).toBe(0);
+        expect(rowsPer, label).toBeLessThanOrEqual(Math.ceil(M / 4) * 4);
+        if (threads === 1 || images * blocks >= threads) expect(rowsPer, label).toBeGreaterThanOrEqual(M); // no row blocks
+        else if (M >= 32) expect(rowsPer, label).toBeLessThan(M);
+      }
   });
 
   it('more chunks than the ticket counts (2^20: a million groups) run on the calling thread', () => {
