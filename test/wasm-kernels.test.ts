@@ -14,7 +14,7 @@ import type { FusableLayer } from '../src/layers/convolution.js';
 import { innerProductLayer } from '../src/layers/inner_product.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
-import { winogradTile } from '../src/kernels/winograd.js';
+import { splitTiles, winogradTile } from '../src/kernels/winograd.js';
 import type { ConvGeometry } from '../src/kernels/im2col.js';
 import { CremaError } from '../src/util/errors.js';
 import { readNpy } from '../src/util/npy.js';
@@ -297,6 +297,16 @@ describe('which convolutions run Winograd', () => {
     wBad.data[40] = -Infinity;
     const [gotW, wantW] = bothKernels(def, [wBad, b], new Tensor(x.dims, randomArray(x.data.length, random)));
     expect([...gotW.data].map(Number.isFinite)).toEqual([...wantW.data].map(Number.isFinite));
+  });
+  it('blocks of tiles: one chunk takes the fewest blocks that fit the scratch, padding the fewest tiles; more chunks split tiles, then rows', () => {
+    // AlexNet conv3, F(2x2): 49 tiles in one block of 56 (not two of 32); VGG conv1_2, F(4x4): 3136 tiles of 36 x
+    // (64 + 64) floats in blocks within 8 MiB (448 tiles), 7 blocks of 448.
+    expect(splitTiles(49, 384, 256, 16, 1)).toEqual({ blocks: 1, nt: 56, rowsPer: 384 });
+    expect(splitTiles(3136, 64, 64, 36, 1)).toEqual({ blocks: 7, nt: 448, rowsPer: 64 });
+    // 520 tiles, room for 256 a block: 3 blocks of 176 would pad 8 tiles, 4 of 136 pad 24, 5 of 104 none.
+    expect(splitTiles(520, 256, 256, 16, 1)).toEqual({ blocks: 5, nt: 104, rowsPer: 256 });
+    // Eight chunks wanted (two threads): blocks of 8 tiles, then two row blocks.
+    expect(splitTiles(49, 384, 256, 16, 8)).toEqual({ blocks: 7, nt: 8, rowsPer: 192 });
   });
   it('CREMA_WINOGRAD=0 turns it off; 2 or 4 picks the tile', () => {
     expect(['0', '2', '4'].map((s) => winogradTile(conv(28), 64, s))).toEqual([0, 2, 4]);

@@ -87,8 +87,13 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
   return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW };
 }
 
-/** Scratch a thread may use for one block of tiles (one K block's transformed inputs, and the GEMM results). */
-const BLOCK_BYTES = 2 << 20;
+/**
+ * Scratch a thread may use for one block of tiles (one K block's transformed inputs, and the GEMM results): 8 MiB,
+ * past the 1-2 MiB L2 (both are written once and read once, from L3), because every block of tiles reads all of U
+ * (AlexNet conv3: 6.3 MB) and a block of fewer tiles pads more of them to whole strips of NR (docs/PERFORMANCE.md,
+ * round four: 2 MiB -> 8 MiB took AlexNet conv3 from 2 blocks of 32 tiles to one of 56, 0.71x its time).
+ */
+const BLOCK_BYTES = 8 << 20;
 /** Thread scratch before the transformed inputs (SCRATCH_HEAD in assembly/winograd.ts). */
 const SCRATCH_HEAD = 128 + 36 * 16;
 
@@ -102,14 +107,8 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
   const tilesY = Math.ceil(g.outH / m), tilesX = Math.ceil(g.outW / m), tiles = tilesY * tilesX;
   // Room for every tile's patch at every block's offset (3 per block down / across).
   const Hp = m * tilesY + 2 + 3 * (packed.subH - 1), Wp = m * tilesX + 2 + 3 * (packed.subW - 1);
-  // Tiles per block: as many as the scratch holds (each U value is reused once per tile of the block), but
-  // enough blocks (or blocks of output rows) for every thread to have a few chunks.
   const wanted = e.chunkCount(images * Math.ceil(tiles / NR) * Math.ceil(M / (4 * MR)));
-  const fit = Math.max(NR, Math.floor(BLOCK_BYTES / (4 * n * (Math.min(K, KC) + M)) / NR) * NR);
-  const blocks = Math.ceil(tiles / Math.min(fit, roundUp(Math.ceil(tiles / Math.max(1, Math.ceil(wanted / images))), NR)));
-  const nt = roundUp(Math.ceil(tiles / blocks), NR); // blocks of even size: no block of a few tiles that reads all of U
-  const rowBlocks = Math.max(1, Math.min(Math.ceil(wanted / (images * blocks)), Math.floor(M / (4 * MR))));
-  const rowsPer = roundUp(Math.ceil(M / rowBlocks), MR);
+  const { blocks, nt, rowsPer } = splitTiles(tiles, M, Math.min(K, KC), n, Math.max(1, Math.ceil(wanted / images)));
   const xBytes = e.stagedBytes(x), yBytes = e.stagedBytes(y); // 0 for resident blobs: read and written in place
   const padBytes = roundUp((images * C * Hp * Wp + 16) * 4, 64);
   const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * (Math.min(K, KC) + rowsPer) * nt, 64);
@@ -134,6 +133,30 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
   e.run(images * blocks * p[22]);
   e.unstage(y, yAt);
   return true;
+}
+
+/**
+ * How one image-group's work is cut: `blocks` blocks of `nt` tiles (a multiple of NR) times blocks of `rowsPer`
+ * output channels, into at least `need` chunks where the shape allows (for the threads: each row block transforms
+ * its tiles' inputs again, each tile block reads U again). With one chunk per image-group (one thread), the
+ * fewest blocks whose scratch fits BLOCK_BYTES, then the number of blocks (up to 2 more) that pads the fewest
+ * tiles to whole strips: AlexNet's 13 x 13 F(2x2) has 49 tiles, one block of 56 rather than two of 32.
+ */
+export function splitTiles(tiles: number, M: number, kc: number, n: number, need: number): { blocks: number; nt: number; rowsPer: number } {
+  const strips = Math.ceil(tiles / NR);
+  const fit = Math.max(NR, Math.floor(BLOCK_BYTES / (4 * n * (kc + M)) / NR) * NR);
+  if (need > 1) {
+    const blocks = Math.ceil(tiles / Math.min(fit, roundUp(Math.ceil(tiles / need), NR)));
+    const rowBlocks = Math.max(1, Math.min(Math.ceil(need / blocks), Math.floor(M / (4 * MR))));
+    return { blocks, nt: roundUp(Math.ceil(tiles / blocks), NR), rowsPer: roundUp(Math.ceil(M / rowBlocks), MR) };
+  }
+  let best = { blocks: 0, nt: 0, rowsPer: roundUp(M, MR) };
+  const least = Math.min(strips, Math.ceil(tiles / fit));
+  for (let b = least; b <= Math.min(strips, least + 2); b++) {
+    const nt = roundUp(Math.ceil(tiles / b), NR), blocks = Math.ceil(tiles / nt);
+    if (!best.blocks || blocks * nt < best.blocks * best.nt) best = { ...best, blocks, nt };
+  }
+  return best;
 }
 
 /** Whether every weight is finite: a NaN or infinity in a filter would spread through U the same way. */
