@@ -18,9 +18,10 @@
 //    13 y, 14 bias (0: none), 15 relu on, 16 slope, 17 groups, 18 nt (multiple of 8), 19 tile blocks per
 //    image-group, 20 KC, 21 rows per chunk (multiple of 4), 22 row blocks, 23 m, 24 / 25 the kernel's 3x3
 //    blocks down / across (1 / 1 for 3x3; 2 / 2 for 5x5, 3 / 3 for 7x7: see inputTransform).
-// Tiles are numbered row-major over the output (tile t at ty = t / tilesX, tx = t % tilesX); four tiles in one
-// tile row, starting at a multiple of 4 in the block, are transformed at once (one f32x4 lane each), the rest
-// one at a time.
+// Tiles are numbered row-major over the output (tile t at ty = t / tilesX, tx = t % tilesX). Input transform:
+// four tiles in one tile row, starting at a multiple of 4 in the block, at once (one f32x4 lane each), the rest
+// one at a time. Output transform: every tile in fours (a row's last four overlapping the previous ones), where
+// the plane is at least 4 tiles wide.
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
@@ -101,8 +102,12 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   outputTransform(Mb, rows, nt, j0, n, tilesX, outH, outW, m, yRows, bRows, reluOn, slope, tmp + 128);
 }
 
-/** Thread scratch before the transformed inputs: 128 bytes for gemmStrips' edge tiles, 36 vectors for F(4x4). */
-const SCRATCH_HEAD: usize = 128 + 36 * 16;
+/**
+ * Thread scratch before the GEMM results: 128 bytes for gemmStrips' edge tiles, 36 vectors for F(4x4)'s passes,
+ * 36 for four tiles' outputs on their way to the ones that are written (outputTransform reads up to 3 floats
+ * before the GEMM results: these).
+ */
+const SCRATCH_HEAD: usize = 128 + 72 * 16;
 
 /**
  * V ((m + 2)^2 packed-B matrices of kc x nt, matrix xi = (m + 2) r + c at V + xi * kc * nt floats) = B^T d B
@@ -195,6 +200,7 @@ function inputTransform(xp: usize, C: i32, subW: i32, k0: i32, kc: i32, Hp: i32,
  */
 function outputTransform(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX: i32, outH: i32, outW: i32, m: i32, y: usize, bias: usize, reluOn: bool, slope: f32, tmp: usize): void {
   const xiBytes = (<usize>rows * nt) << 2, rowBytes = <usize>outW << 2;
+  const lanes = tmp + 36 * 16, lanesRow = <usize>(16 * m); // four tiles' outputs (m rows of 4 m) when not stored straight
   for (let o = 0; o < rows; o++) {
     const b: f32 = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0;
     const plane = y + <usize>o * outH * rowBytes;
@@ -202,14 +208,29 @@ function outputTransform(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX:
       const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX;
       const mo = Mb + ((<usize>o * nt + j) << 2);
       const dst = plane + <usize>(m * ty) * rowBytes + (<usize>(m * tx) << 2);
-      const four = (j & 3) == 0 && j + 4 <= n && tx + 4 <= tilesX && m * (tx + 4) <= outW && m * (ty + 1) <= outH;
-      const cols = min(m, outW - m * tx), rowsIn = min(m, outH - m * ty);
-      if (m == 4) {
-        if (four) outputFour6(mo, xiBytes, dst, rowBytes, b, reluOn, slope, tmp);
-        else outputOne6(mo, xiBytes, dst, rowBytes, cols, rowsIn, b, reluOn, slope, tmp);
-      } else if (four) outputFour(mo, xiBytes, dst, rowBytes, b, reluOn, slope);
-      else outputOne(mo, xiBytes, dst, rowBytes, cols, rowsIn, b, reluOn, slope);
-      j += four ? 4 : 1;
+      const rowsIn = min(m, outH - m * ty);
+      if (tilesX < 4) {
+        const cols = min(m, outW - m * tx);
+        if (m == 4) outputOne6(mo, xiBytes, dst, rowBytes, cols, rowsIn, b, reluOn, slope, tmp);
+        else outputOne(mo, xiBytes, dst, rowBytes, cols, rowsIn, b, reluOn, slope);
+        j++;
+        continue;
+      }
+      // Four tiles of this tile row, the row's last four when fewer are left (lanes skip.. are the new ones), as
+      // vectors; those past the plane's edge or the block, and the skipped ones (possibly another block's: their
+      // Mb columns, up to 3 floats before this row's, are not theirs), go through `lanes` and are not written.
+      const skip = tx - min(tx, tilesX - 4), news = min(4 - skip, n - j);
+      const from = mo - (<usize>skip << 2);
+      if (skip == 0 && news == 4 && m * (tx + 4) <= outW && rowsIn == m) {
+        if (m == 4) outputFour6(from, xiBytes, dst, rowBytes, b, reluOn, slope, tmp);
+        else outputFour(from, xiBytes, dst, rowBytes, b, reluOn, slope);
+      } else {
+        if (m == 4) outputFour6(from, xiBytes, lanes, lanesRow, b, reluOn, slope, tmp);
+        else outputFour(from, xiBytes, lanes, lanesRow, b, reluOn, slope);
+        const bytes = <usize>min(news * m, outW - m * tx) << 2, first = lanes + (<usize>(skip * m) << 2);
+        for (let a = 0; a < rowsIn; a++) memory.copy(dst + <usize>a * rowBytes, first + <usize>a * lanesRow, bytes);
+      }
+      j += news;
     }
   }
 }

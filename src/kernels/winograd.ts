@@ -95,7 +95,7 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
  */
 const BLOCK_BYTES = 8 << 20;
 /** Thread scratch before the transformed inputs (SCRATCH_HEAD in assembly/winograd.ts). */
-const SCRATCH_HEAD = 128 + 36 * 16;
+const SCRATCH_HEAD = 128 + 72 * 16;
 
 /**
  * Convolution of `num` images (x: num x groups*C x H x W) into y (num x groups*rows x OH x OW). False, y
