@@ -1,5 +1,8 @@
 import type { LayerParameter } from '../caffe/types.js';
+import type { Message } from '../caffe/message.js';
 import { paramsOf } from '../caffe/schema.js';
+import { type LayerContext, reduce, withScalar } from '../onnx/context.js';
+import { float } from '../onnx/builder.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
 import { countRange, expectAtMostBlobs, hasParam } from './axes.js';
 import { type Layer, type LayerType, expectCounts, expectWeight, need } from './layer.js';
@@ -12,6 +15,7 @@ import { type Layer, type LayerType, expectCounts, expectWeight, need } from './
  */
 export const batchNormLayer: LayerType = {
   type: 'BatchNorm',
+  onnx: batchNormToOnnx,
   create(def: LayerParameter, weights: Tensor[]): Layer {
     expectCounts(def, [1, 1], [1, 1]);
     const p = paramsOf(def, 'batch_norm_param');
@@ -83,4 +87,48 @@ function normalize(x: Float32Array, y: Float32Array, num: number, spatial: numbe
       const mu = mean[c], s = std[c];
       for (const end = at + spatial; at < end; at++) y[at] = (x[at] - mu) / s;
     }
+}
+
+/** BatchNormalization with Caffe's running sums divided by the factor; with batch statistics, the subgraph below. */
+function batchNormToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const def = layer.def;
+  const p = paramsOf(def, 'batch_norm_param');
+  const x = layer.bottomShapes[0];
+  const eps = p.eps as number;
+  const useGlobal = (def.batch_norm_param as Message | undefined)?.use_global_stats ?? def.phase !== 'TRAIN';
+  if (!useGlobal) {
+    batchStatsNorm(c, x, eps);
+    return;
+  }
+  const channels = x.length > 1 ? x[1] : 1;
+  const mean = expectWeight(def, layer.weights, 0, 'mean', [channels]).data;
+  const variance = expectWeight(def, layer.weights, 1, 'variance', [channels]).data;
+  const factor = expectWeight(def, layer.weights, 2, 'moving average factor', [1]).data[0];
+  // Caffe stores running sums: the statistics are blob / factor, and all zero when the factor is 0.
+  const scale = factor === 0 ? 0 : Math.fround(1 / factor);
+  const m = new Float32Array(channels), v = new Float32Array(channels);
+  for (let i = 0; i < channels; i++) {
+    m[i] = mean[i] * scale;
+    v[i] = variance[i] * scale;
+  }
+  const ones = new Float32Array(channels).fill(1), zeros = new Float32Array(channels);
+  c.node('BatchNormalization', [
+    c.bottom(0),
+    c.b.floats(`${layer.name}/gamma`, ones, [channels]),
+    c.b.floats(`${layer.name}/beta`, zeros, [channels]),
+    c.b.floats(`${layer.name}/mean`, m, [channels]),
+    c.b.floats(`${layer.name}/variance`, v, [channels]),
+  ], [c.top(0)], { epsilon: float(eps) });
+}
+
+/** BatchNorm with use_global_stats false: normalizes with this batch's mean and (biased) variance. */
+function batchStatsNorm(c: LayerContext, x: Shape, eps: number): void {
+  const axes = [0, ...Array.from({ length: x.length - 2 }, (_, i) => i + 2)];
+  const reduceMean = (v: string, what: string): string => reduce(c, 'ReduceMean', v, axes, true, c.tmp(what));
+  const mean = reduceMean(c.bottom(0), 'batch_mean');
+  const centered = c.node('Sub', [c.bottom(0), mean], [c.tmp('centered')]);
+  const variance = reduceMean(c.node('Mul', [centered, centered], [c.tmp('squared')]), 'batch_variance');
+  const std = c.node('Sqrt', [withScalar(c, 'Add', variance, eps)], [c.tmp('std')]);
+  c.node('Div', [centered, std], [c.top(0)]);
 }

@@ -3,6 +3,7 @@ import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, sizeOf } from '../tensor.js';
 import { type Broadcast, broadcastOver, expectAtMostBlobs, learnedParamShape } from './axes.js';
 import { type Layer, type LayerType, expectCounts, expectWeight } from './layer.js';
+import { scaleOrBiasToOnnx } from './scale.js';
 
 /**
  * Bias: y = x + b, b covering bottom axes [axis, axis + num_axes) and broadcast over the rest; b is the
@@ -10,6 +11,7 @@ import { type Layer, type LayerType, expectCounts, expectWeight } from './layer.
  */
 export const biasLayer: LayerType = {
   type: 'Bias',
+  onnx: (c) => scaleOrBiasToOnnx(c, false),
   create(def: LayerParameter, weights: Tensor[]): Layer {
     expectCounts(def, [1, 2], [1, 1]);
     const p = paramsOf(def, 'bias_param');

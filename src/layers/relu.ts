@@ -1,4 +1,6 @@
 import { paramsOf } from '../caffe/schema.js';
+import { type LayerContext } from '../onnx/context.js';
+import { float } from '../onnx/builder.js';
 import { unaryLayer } from './unary.js';
 
 /** y = x > 0 ? x : negative_slope * x (Caffe's max(x, 0) + slope * min(x, 0)). */
@@ -10,4 +12,12 @@ export const reluLayer = unaryLayer('ReLU', (def) => {
       y[i] = v > 0 ? v : v * slope + 0; // + 0: Caffe gives +0, not -0, for negative x at slope 0
     }
   };
-});
+}, reluToOnnx);
+
+/** Relu, or LeakyRelu with the slope. */
+function reluToOnnx(c: LayerContext): void {
+  const slope = paramsOf(c.layer.def, 'relu_param').negative_slope as number;
+  if (slope === 0) c.node('Relu', [c.bottom(0)], [c.top(0)]);
+  else c.node('LeakyRelu', [c.bottom(0)], [c.top(0)], { alpha: float(slope) });
+}
+

@@ -1,8 +1,9 @@
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
+import { type LayerContext, fail } from '../onnx/context.js';
 import { type Shape, type Tensor, sizeOf } from '../tensor.js';
 import { type Broadcast, broadcastOver, expectAtMostBlobs, learnedParamShape } from './axes.js';
-import { type Layer, type LayerType, expectCounts, expectWeight } from './layer.js';
+import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight } from './layer.js';
 
 /**
  * Scale: y = x * s (+ b with bias_term), s and b covering bottom axes [axis, axis + num_axes) and broadcast
@@ -11,6 +12,7 @@ import { type Layer, type LayerType, expectCounts, expectWeight } from './layer.
  */
 export const scaleLayer: LayerType = {
   type: 'Scale',
+  onnx: (c) => scaleOrBiasToOnnx(c, true),
   create(def: LayerParameter, weights: Tensor[]): Layer {
     expectCounts(def, [1, 2], [1, 1]);
     const p = paramsOf(def, 'scale_param');
@@ -54,4 +56,39 @@ function scaleRows(x: Float32Array, y: Float32Array, s: Float32Array, b: Float32
       else for (; at < end; at++) y[at] = x[at] * factor;
     }
   }
+}
+
+/** The shape that broadcasts a parameter over axes [axis, axis + shape.length) of an input of `rank` axes. */
+function broadcastShape(shape: Shape, axis: number, rank: number): number[] {
+  return [...shape, ...Array(rank - axis - shape.length).fill(1)];
+}
+
+/** Scale (and Bias): y = x * scale + bias, the parameter over axes [axis, axis + num_axes). */
+export function scaleOrBiasToOnnx(c: LayerContext, isScale: boolean): void {
+  const { layer } = c;
+  const def = layer.def;
+  const p = paramsOf(def, isScale ? 'scale_param' : 'bias_param');
+  const x = layer.bottomShapes[0];
+  const axis = canonicalAxis(def, p.axis as number, x.length);
+  const fromBottom = layer.bottoms.length > 1;
+  const numAxes = p.num_axes as number;
+  if (!fromBottom && numAxes < -1) fail(c, 'num_axes must be -1 or more');
+  const paramShape = fromBottom ? layer.bottomShapes[1] : x.slice(axis, numAxes === -1 ? x.length : axis + numAxes);
+  if (axis + paramShape.length > x.length) fail(c, 'its parameter has more axes than the input has after axis');
+  const bshape = broadcastShape(paramShape, axis, x.length);
+  let param: string;
+  let weightIndex = 0;
+  if (fromBottom) param = c.node('Reshape', [c.bottom(1), c.b.int64s(`${layer.name}/param_shape`, bshape)], [c.tmp('param')]);
+  else param = c.b.floats(`${layer.name}/${isScale ? 'scale' : 'bias'}`, expectWeight(def, layer.weights, weightIndex++, isScale ? 'scale' : 'bias', paramShape).data, bshape);
+  if (!isScale) {
+    c.node('Add', [c.bottom(0), param], [c.top(0)]);
+    return;
+  }
+  if (!p.bias_term) {
+    c.node('Mul', [c.bottom(0), param], [c.top(0)]);
+    return;
+  }
+  const bias = expectWeight(def, layer.weights, weightIndex, 'bias', paramShape).data;
+  const scaled = c.node('Mul', [c.bottom(0), param], [c.tmp('scaled')]);
+  c.node('Add', [scaled, c.b.floats(`${layer.name}/bias`, bias, bshape)], [c.top(0)]);
 }

@@ -1,13 +1,13 @@
 import type { Message } from '../caffe/message.js';
 import { paramsOf } from '../caffe/schema.js';
 import { canonicalAxis, expectWeight } from '../layers/layer.js';
-import { type Shape, sizeOf } from '../tensor.js';
-import { float, int, ints } from './builder.js';
+import { sizeOf } from '../tensor.js';
+import { int, ints } from './builder.js';
 import { readConvSettings } from '../layers/convolution.js';
 import { findLayerType, knownLayerTypes } from '../layers/registry.js';
 import { aveDivisors, poolGeometry } from './geometry.js';
 
-import { type Converter, type LayerContext, fail, reduce, reshapeTo, withScalar } from './context.js';
+import { type Converter, type LayerContext, fail, reshapeTo, withScalar } from './context.js';
 export type { LrnMode } from './context.js';
 
 // ---- Vision layers ----
@@ -109,8 +109,6 @@ function innerProduct(c: LayerContext): void {
   if (!direct) reshapeTo(c, y, top);
 }
 
-
-
 /**
  * Caffe writes an Eltwise top before reading every bottom, so in place the aliased bottom is read as the running
  * result: SUM starts from 0 (bottom 0 aliased adds nothing), MAX from -FLT_MAX; PROD reads bottoms 0 and 1 before writing.
@@ -159,125 +157,18 @@ function concat(c: LayerContext): void {
   else c.node('Concat', layer.bottoms.map((_, i) => c.bottom(i)), [c.top(0)], { axis: int(axis) });
 }
 
-
-function batchNorm(c: LayerContext): void {
-  const { layer } = c;
-  const def = layer.def;
-  const p = paramsOf(def, 'batch_norm_param');
-  const x = layer.bottomShapes[0];
-  const eps = p.eps as number;
-  const useGlobal = (def.batch_norm_param as Message | undefined)?.use_global_stats ?? def.phase !== 'TRAIN';
-  if (!useGlobal) {
-    batchStatsNorm(c, x, eps);
-    return;
-  }
-  const channels = x.length > 1 ? x[1] : 1;
-  const mean = expectWeight(def, layer.weights, 0, 'mean', [channels]).data;
-  const variance = expectWeight(def, layer.weights, 1, 'variance', [channels]).data;
-  const factor = expectWeight(def, layer.weights, 2, 'moving average factor', [1]).data[0];
-  // Caffe stores running sums: the statistics are blob / factor, and all zero when the factor is 0.
-  const scale = factor === 0 ? 0 : Math.fround(1 / factor);
-  const m = new Float32Array(channels), v = new Float32Array(channels);
-  for (let i = 0; i < channels; i++) {
-    m[i] = mean[i] * scale;
-    v[i] = variance[i] * scale;
-  }
-  const ones = new Float32Array(channels).fill(1), zeros = new Float32Array(channels);
-  c.node('BatchNormalization', [
-    c.bottom(0),
-    c.b.floats(`${layer.name}/gamma`, ones, [channels]),
-    c.b.floats(`${layer.name}/beta`, zeros, [channels]),
-    c.b.floats(`${layer.name}/mean`, m, [channels]),
-    c.b.floats(`${layer.name}/variance`, v, [channels]),
-  ], [c.top(0)], { epsilon: float(eps) });
-}
-
-/** BatchNorm with use_global_stats false: normalizes with this batch's mean and (biased) variance. */
-function batchStatsNorm(c: LayerContext, x: Shape, eps: number): void {
-  const axes = [0, ...Array.from({ length: x.length - 2 }, (_, i) => i + 2)];
-  const reduceMean = (v: string, what: string): string => reduce(c, 'ReduceMean', v, axes, true, c.tmp(what));
-  const mean = reduceMean(c.bottom(0), 'batch_mean');
-  const centered = c.node('Sub', [c.bottom(0), mean], [c.tmp('centered')]);
-  const variance = reduceMean(c.node('Mul', [centered, centered], [c.tmp('squared')]), 'batch_variance');
-  const std = c.node('Sqrt', [withScalar(c, 'Add', variance, eps)], [c.tmp('std')]);
-  c.node('Div', [centered, std], [c.top(0)]);
-}
-
-/** The shape that broadcasts a parameter over axes [axis, axis + shape.length) of an input of `rank` axes. */
-function broadcastShape(shape: Shape, axis: number, rank: number): number[] {
-  return [...shape, ...Array(rank - axis - shape.length).fill(1)];
-}
-
-/** Scale (and Bias): y = x * scale + bias, the parameter over axes [axis, axis + num_axes). */
-function scaleOrBias(c: LayerContext, isScale: boolean): void {
-  const { layer } = c;
-  const def = layer.def;
-  const p = paramsOf(def, isScale ? 'scale_param' : 'bias_param');
-  const x = layer.bottomShapes[0];
-  const axis = canonicalAxis(def, p.axis as number, x.length);
-  const fromBottom = layer.bottoms.length > 1;
-  const numAxes = p.num_axes as number;
-  if (!fromBottom && numAxes < -1) fail(c, 'num_axes must be -1 or more');
-  const paramShape = fromBottom ? layer.bottomShapes[1] : x.slice(axis, numAxes === -1 ? x.length : axis + numAxes);
-  if (axis + paramShape.length > x.length) fail(c, 'its parameter has more axes than the input has after axis');
-  const bshape = broadcastShape(paramShape, axis, x.length);
-  let param: string;
-  let weightIndex = 0;
-  if (fromBottom) param = c.node('Reshape', [c.bottom(1), c.b.int64s(`${layer.name}/param_shape`, bshape)], [c.tmp('param')]);
-  else param = c.b.floats(`${layer.name}/${isScale ? 'scale' : 'bias'}`, expectWeight(def, layer.weights, weightIndex++, isScale ? 'scale' : 'bias', paramShape).data, bshape);
-  if (!isScale) {
-    c.node('Add', [c.bottom(0), param], [c.top(0)]);
-    return;
-  }
-  if (!p.bias_term) {
-    c.node('Mul', [c.bottom(0), param], [c.top(0)]);
-    return;
-  }
-  const bias = expectWeight(def, layer.weights, weightIndex, 'bias', paramShape).data;
-  const scaled = c.node('Mul', [c.bottom(0), param], [c.tmp('scaled')]);
-  c.node('Add', [scaled, c.b.floats(`${layer.name}/bias`, bias, bshape)], [c.top(0)]);
-}
-
-// ---- Activations ----
-
-function relu(c: LayerContext): void {
-  const slope = paramsOf(c.layer.def, 'relu_param').negative_slope as number;
-  if (slope === 0) c.node('Relu', [c.bottom(0)], [c.top(0)]);
-  else c.node('LeakyRelu', [c.bottom(0)], [c.top(0)], { alpha: float(slope) });
-}
-
-
-
-
-
-
-// ---- The rest of the layers the native engine runs ----
-
-
-
-
-
-
-
-
-
-
 /**
  * The ONNX forms of the built-in layer types whose converters have not yet moved into their layer files.
  * A layer type in src/layers/ may carry its own `onnx` converter instead (LayerType.onnx), which wins: new layers
  * put their export there, next to their shape and forward.
  */
 export const converters: Record<string, Converter> = {
-  BatchNorm: batchNorm,
-  Bias: (c) => scaleOrBias(c, false),
   Concat: concat,
   Convolution: (c) => convolution(c, false),
   Deconvolution: (c) => convolution(c, true),
   Eltwise: eltwise,
   InnerProduct: innerProduct,
   Pooling: pooling,
-  ReLU: relu,
-  Scale: (c) => scaleOrBias(c, true),
 };
 
 /** The converter of a layer type: its own (LayerType.onnx), else the table's. */
