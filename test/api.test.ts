@@ -66,4 +66,13 @@ describe('the library API', () => {
     expect(err).toMatchObject({ layer: 'c', layerType: 'Convolution', code: 'ERR_CREMA_LAYER' });
     expect(new CremaError('x').code).toBe('ERR_CREMA_INPUT');
   });
+
+  it('refuses a thread count that is not a whole number in one line (0: one per core, as the CLI)', async () => {
+    const files = [path.join(cifar, 'deploy.prototxt'), path.join(cifar, 'weights.caffemodel')] as const;
+    for (const [threads, shown] of [[-1, '-1'], [1.5, '1.5'], [Number.NaN, 'NaN'], ['2', 'a string']] as const)
+      await expect(Net.load(...files, { threads: threads as number })).rejects.toThrow(
+        new CremaError(`options.threads: expected a whole number of threads, 1 or more (0: one per core), got ${shown}`),
+      );
+    expect((await Net.load(...files, { threads: 0 })).threads).toBeGreaterThanOrEqual(1);
+  });
 });

@@ -17,7 +17,7 @@ async function messageOf(p: Promise<unknown>): Promise<string> {
 describe('library messages name options, never a CLI flag', () => {
   it.each([
     ['convert opset', (net: Net) => convert(net, { opset: 3 }), /^options\.opset must be an integer from \d+ to \d+, got 3$/],
-    ['classify channelSwap', (net: Net) => classify(net, [digit], { channelSwap: [2, 1] }), /^options\.channelSwap 2,1: needs a permutation of 0\.\.0 \(the input has 1 channels\)$/],
+    ['classify channelSwap', (net: Net) => classify(net, [digit], { channelSwap: [2, 1] }), /^options\.channelSwap 2,1: needs a permutation of 0\.\.0 \(the input has 1 channel\)$/],
     ['verify tolerance', (net: Net) => verify(net, { tolerance: -1 }), /^options\.tolerance must be a positive number, got -1$/],
     ['verify reference', (net: Net) => verify(net, { reference: '/nonexistent-dir' }), /^options\.reference \/nonexistent-dir: not a directory$/],
     ['Net.load plugins', () => Net.load(lenet[0], lenet[1], { plugins: ['/nonexistent-plugin.js'] }), /^options\.plugins \/nonexistent-plugin\.js: cannot load it: /],
@@ -30,7 +30,7 @@ describe('library messages name options, never a CLI flag', () => {
 
   it('the CLI says the same with its flags', async () => {
     expect((await cli('convert', ...lenet, '-o', '/dev/null', '--opset', '3')).stderr).toMatch(/^crema: --opset must be an integer from \d+ to \d+, got 3$/);
-    expect((await cli('classify', ...lenet, digit, '--channel-swap', '2,1')).stderr).toBe('crema: --channel-swap 2,1: needs a permutation of 0..0 (the input has 1 channels)');
+    expect((await cli('classify', ...lenet, digit, '--channel-swap', '2,1')).stderr).toBe('crema: --channel-swap 2,1: needs a permutation of 0..0 (the input has 1 channel)');
     expect((await cli('verify', ...lenet, '--reference', '/nonexistent-dir')).stderr).toBe('crema: --reference /nonexistent-dir: not a directory');
     expect((await cli('info', lenet[0], '--plugin', '/nonexistent-plugin.js')).stderr).toMatch(/^crema: --plugin \/nonexistent-plugin\.js: cannot load it: /);
   });

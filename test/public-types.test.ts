@@ -21,16 +21,21 @@ function declarations(entry: string): Map<string, string> {
   return files;
 }
 
+/** The lines of `files` that use `any`. */
+const anyLines = (files: Map<string, string>): string[] =>
+  [...files].flatMap(([file, text]) => text.split('\n').filter((l) => /\bany\b/.test(l)).map((l) => `${path.relative(dist, file)}: ${l.trim()}`));
+
+function loaded(entry: string): Map<string, string> {
+  if (!fs.existsSync(path.join(dist, entry))) throw new Error('dist/ is missing: run `npm run build` first');
+  return declarations(entry);
+}
+
 describe.each(['index.d.ts', 'core.d.ts'])('the public types of %s', (entry) => {
   let files: Map<string, string>;
-  beforeAll(() => {
-    if (!fs.existsSync(path.join(dist, entry))) throw new Error('dist/ is missing: run `npm run build` first');
-    files = declarations(entry);
-  });
+  beforeAll(() => void (files = loaded(entry)));
 
   it('have no any', () => {
-    const hits = [...files].flatMap(([file, text]) => text.split('\n').filter((l) => /\bany\b/.test(l)).map((l) => `${path.relative(dist, file)}: ${l.trim()}`));
-    expect(hits).toEqual([]);
+    expect(anyLines(files)).toEqual([]);
   });
 
   it('show no internals: the graph, layer implementations, the worker protocol, the platform seam', () => {
@@ -43,5 +48,22 @@ describe.each(['index.d.ts', 'core.d.ts'])('the public types of %s', (entry) => 
     // The plugin API stays public and typed.
     expect(all).toMatch(/export declare function registerLayer\(type: LayerType\b/);
     expect(files.get(path.join(dist, 'layers/layer.d.ts'))).toMatch(/create\(def: LayerParameter, weights: Tensor\[\]\): Layer;/);
+  });
+});
+
+// A bundler resolving 'crema-caffe' for the browser (the `browser` condition) gets the browser entry's own types,
+// not the Node entry's (paths, Node streams): the same checks on them.
+describe('the public types of the browser entry', () => {
+  const entry = 'browser/types/browser/index.d.ts';
+  let files: Map<string, string>;
+  beforeAll(() => void (files = loaded(entry)));
+
+  it('are what the package exports to the browser condition, with no any and no internals', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(dist, '../package.json'), 'utf8'));
+    expect(pkg.exports['.'].browser).toEqual({ types: `./dist/${entry}`, default: './dist/browser/crema.js' });
+    expect(anyLines(files)).toEqual([]);
+    const index = files.get(path.join(dist, entry))!;
+    expect(index).toMatch(/export declare class Net \{/);
+    for (const name of ['serveNet', 'setPlatform', 'convertGraph', 'ToWorker', 'FromWorker', 'readonly graph']) expect(index).not.toMatch(new RegExp(`\\b${name}\\b`));
   });
 });

@@ -38,7 +38,7 @@ describe('net.run', () => {
     expect(Object.keys(f)).toEqual(['norm1', 'prob']);
     expect(f.norm1.data).toEqual(wantNorm1);
     await expect(net.run({ data: batchOf(1) }, { fetches: ['nope'] })).rejects.toThrow(/^run: no blob named 'nope' to fetch \(blobs: data, conv1, /);
-    const handedOver = new CremaError('this net runs in its worker thread since its first run (net.run): use run, or load it again to call forward');
+    const handedOver = new CremaError('this net runs in its worker thread since its first run (net.run): use run, or load the net again for forward, reshape, convert or verify');
     expect(() => net.forward({ data: batchOf(1) })).toThrow(handedOver);
     await expect(convert(net)).rejects.toThrow(handedOver);
   });

@@ -8,13 +8,13 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LayerParameter } from '../src/caffe/types.js';
-import { ThreadPool } from '../src/kernels/pool.js';
+import { Judge, ThreadPool } from '../src/kernels/pool.js';
 import { KC, KIND_GEMV, kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
 import type { FusableLayer } from '../src/layers/convolution.js';
 import { innerProductLayer } from '../src/layers/inner_product.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
-import { splitTiles, winogradTile } from '../src/kernels/winograd.js';
+import { winogradSplit, winogradTile } from '../src/kernels/winograd.js';
 import type { ConvGeometry } from '../src/kernels/im2col.js';
 import { CremaError } from '../src/util/errors.js';
 import { readNpy } from '../src/util/npy.js';
@@ -298,15 +298,12 @@ describe('which convolutions run Winograd', () => {
     const [gotW, wantW] = bothKernels(def, [wBad, b], new Tensor(x.dims, randomArray(x.data.length, random)));
     expect([...gotW.data].map(Number.isFinite)).toEqual([...wantW.data].map(Number.isFinite));
   });
-  it('blocks of tiles: one chunk takes the fewest blocks that fit the scratch, padding the fewest tiles; more chunks split tiles, then rows', () => {
-    // AlexNet conv3, F(2x2): 49 tiles in one block of 56 (not two of 32); VGG conv1_2, F(4x4): 3136 tiles of 36 x
-    // (64 + 64) floats in blocks within 8 MiB (448 tiles), 7 blocks of 448.
-    expect(splitTiles(49, 384, 256, 16, 1)).toEqual({ blocks: 1, nt: 56, rowsPer: 384 });
-    expect(splitTiles(3136, 64, 64, 36, 1)).toEqual({ blocks: 7, nt: 448, rowsPer: 64 });
-    // 520 tiles, room for 256 a block: 3 blocks of 176 would pad 8 tiles, 4 of 136 pad 24, 5 of 104 none.
-    expect(splitTiles(520, 256, 256, 16, 1)).toEqual({ blocks: 5, nt: 104, rowsPer: 256 });
-    // Eight chunks wanted (two threads): blocks of 8 tiles, then two row blocks.
-    expect(splitTiles(49, 384, 256, 16, 8)).toEqual({ blocks: 7, nt: 8, rowsPer: 192 });
+  it('one thread: the fewest blocks of tiles that fit the scratch, or up to two more when they pad fewer tiles to whole strips', () => {
+    // AlexNet conv3, F(2x2): 49 tiles in one block of 56 (not two of 32).
+    expect(winogradSplit(1, 49, 1, 16, 256, 384)).toEqual({ nt: 56, blocks: 1, rowsPer: 384 });
+    // Room for 128 tiles of 16 x (256 + 256) floats in 4 MiB: 390 tiles as 5 blocks of 80, not 4 of 104 (26 padded).
+    expect(winogradSplit(1, 390, 1, 16, 256, 256)).toEqual({ nt: 80, blocks: 5, rowsPer: 256 });
+    expect(winogradSplit(1, 384, 1, 16, 256, 256)).toEqual({ nt: 128, blocks: 3, rowsPer: 256 });
   });
   it('CREMA_WINOGRAD=0 turns it off; 2 or 4 picks the tile', () => {
     expect(['0', '2', '4'].map((s) => winogradTile(conv(28), 64, s))).toEqual([0, 2, 4]);
@@ -393,6 +390,81 @@ describe('the thread pool', () => {
     } finally {
       await pool.terminate();
     }
+  });
+
+  it('a job the judge runs alone takes every chunk on the calling thread, wakes no worker, and still reports a chunk that throws', async () => {
+    const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+    const h = new Int32Array(memory.buffer, 1024, 16);
+    const ran: number[] = [];
+    const pool = new ThreadPool(wasmEngine()!.module, memory, 1024, { runChunk: (_p, c, thread) => void ran.push(c * 10 + thread) });
+    await pool.grow(1);
+    try {
+      const alone = new Judge();
+      alone.parallel = () => false;
+      pool.judge = alone;
+      pool.run(5, 2);
+      expect(ran).toEqual([0, 10, 20, 30, 40]); // chunks 0-4, all on thread 0
+      expect(Atomics.load(h, 0), 'no job was opened for the workers').toBe(0);
+      const failing = new ThreadPool(wasmEngine()!.module, memory, 1024, { runChunk: (_p, c) => { if (c === 2) throw new Error('chunk 2 failed'); } });
+      failing.judge = alone;
+      expect(() => failing.run(4, 2)).toThrow('chunk 2 failed');
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  it('grow resolves once the workers an earlier, unawaited grow started are ready (Net.load after Net\'s constructor)', async () => {
+    const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+    const pool = new ThreadPool(wasmEngine()!.module, memory, 1024, { runChunk: () => {} });
+    try {
+      void pool.grow(1);
+      await pool.grow(1);
+      expect(pool.started).toBe(1);
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  it('the judge times each job both ways, then runs it the faster way, trying the slower one every 8 runs while close and every 32 when far', () => {
+    const judge = new Judge();
+    const runs = (key: number, count: number, solo: number, parallel: number): string => {
+      let ways = '';
+      for (let i = 0; i < count; i++) {
+        const p = judge.parallel(key);
+        ways += p ? 'P' : 's';
+        judge.record(key, p, p ? parallel : solo);
+      }
+      return ways;
+    };
+    // Job 1: parallel takes 1 ms, alone 2 ms (far apart): parallel, but alone once every 32 runs.
+    const far = runs(1, 66, 2, 1);
+    expect(far.slice(0, 2)).toBe('Ps');
+    expect([...far.slice(2)].filter((w) => w === 's').length).toBe(2);
+    // Job 2 (another key, its own times): alone 1 ms, parallel 1.1 ms (close): alone, parallel every 8 runs.
+    const close = runs(2, 34, 1, 1.1);
+    expect(close.slice(0, 2)).toBe('Ps');
+    expect([...close.slice(2)].filter((w) => w === 'P').length).toBe(4);
+    // A busy machine comes: job 1's parallel runs now take 5 ms; two runs move the average (weight 1/4) past
+    // alone's 2 ms, and it runs alone from then on, but for a probe of parallel every 32 runs.
+    const busy = runs(1, 64, 2, 5);
+    expect(busy.slice(0, 3)).toBe('PPs');
+    expect([...busy.slice(2)].filter((w) => w === 'P').length).toBe(2);
+    expect(judge.solo + judge.parallelRuns).toBe(66 + 34 + 64);
+  });
+
+  it('winogradSplit: blocks cover every tile in multiples of 8, and output rows are cut only when the tiles cannot give each thread a chunk', () => {
+    for (const threads of [1, 2, 4])
+      for (const [tiles, images, n, K, M] of [[196, 1, 36, 64, 64], [49, 1, 36, 128, 128], [16, 1, 16, 512, 512], [81, 1, 36, 64, 96], [1, 1, 16, 16, 16], [2704, 2, 36, 64, 64], [16, 3, 16, 448, 384]]) {
+        const { nt, blocks, rowsPer } = winogradSplit(threads, tiles, images, n, K, M);
+        const label = `threads ${threads} tiles ${tiles} images ${images} M ${M}: nt ${nt} blocks ${blocks} rows ${rowsPer}`;
+        expect(nt % 8, label).toBe(0);
+        expect(blocks * nt, label).toBeGreaterThanOrEqual(tiles);
+        expect((blocks - 1) * nt, label).toBeLessThan(tiles); // no empty block
+        expect(rowsPer % 4, label).toBe(0);
+        expect(rowsPer, label).toBeLessThanOrEqual(Math.ceil(M / 4) * 4);
+        if (threads === 1 || images * blocks >= threads) expect(rowsPer, label).toBeGreaterThanOrEqual(M); // no row blocks
+        else if (M >= 32) expect(rowsPer, label).toBeLessThan(M);
+      }
   });
 
   it('more chunks than the ticket counts (2^20: a million groups) run on the calling thread', () => {

@@ -65,7 +65,7 @@ export function preprocess(im: FloatImage, geo: InputGeometry, options: Preproce
 }
 
 function checkOptions(geo: InputGeometry, o: PreprocessOptions, im: FloatImage): void {
-  if (im.channels !== geo.channels) throw new CremaError(`the image has ${im.channels} channels, the input ${geo.channels}`);
+  if (im.channels !== geo.channels) throw new CremaError(`the image has ${im.channels} channel${im.channels === 1 ? '' : 's'}, the input ${geo.channels}`);
   checkPreprocessOptions(geo, o);
 }
 
@@ -73,7 +73,7 @@ function checkOptions(geo: InputGeometry, o: PreprocessOptions, im: FloatImage):
 export function checkPreprocessOptions(geo: InputGeometry, o: PreprocessOptions): void {
   const swap = o.channelSwap;
   if (swap && (swap.length !== geo.channels || swap.some((s) => !Number.isInteger(s) || s < 0 || s >= geo.channels)))
-    throw new CremaError(`options.channelSwap ${swap.join(',')}: needs a permutation of 0..${geo.channels - 1} (the input has ${geo.channels} channels)`);
+    throw new CremaError(`options.channelSwap ${swap.join(',')}: needs a permutation of 0..${geo.channels - 1} (the input has ${geo.channels} channel${geo.channels === 1 ? '' : 's'})`);
   const [rh, rw] = o.resize ?? [geo.height, geo.width];
   if ((o.crop || o.oversample) && (rh < geo.height || rw < geo.width))
     throw new CremaError(`options.resize ${rh},${rw} is smaller than the input's ${geo.height}x${geo.width}: nothing to crop from`);

@@ -15,6 +15,8 @@ import { type KernelWorker, platform } from '../platform.js';
 const SEQ = 0, TICKET = 1, DONE = 2, CHUNKS = 3, ALLOWED = 4, FAILED = 5;
 const TAG_SHIFT = 20;
 const MAX_CHUNKS = 1 << TAG_SHIFT;
+/** Words of the parameter block a job writes (WasmEngine.job hands out 48). */
+const PARAM_WORDS = 48;
 
 interface ChunkRunner {
   runChunk(p: number, chunk: number, thread: number): void;
@@ -83,13 +85,93 @@ for (;;) {
 }
 `;
 
+/** The judge's clock (ms). */
+const now = (): number => performance.now();
+
+/** What the judge knows of one recurring job: its times alone and in parallel (moving averages, ms), runs. */
+interface Record {
+  solo: number;
+  parallel: number;
+  runs: number;
+}
+
+/**
+ * Whether a job runs on several threads or on the calling thread alone, from how that same job went before. A
+ * forward opens the same jobs in the same order every time (same kind, same blobs, same split), so each is
+ * known by its parameter words and timed both ways: alone, and in parallel. On a busy machine the OS preempts
+ * a worker while it holds a chunk and the main thread, done with its share, waits for it: a time slice
+ * (milliseconds) on jobs of 0.1-3 ms, so two threads ran slower than one (docs/PERFORMANCE.md, "Two threads").
+ * A job runs the way that was faster lately (moving averages), and the other way now and then to notice a
+ * change (every EXPLORE_CLOSE runs while the two are within 25 %, every EXPLORE_FAR runs otherwise). Estimating
+ * one thread's time from the main thread's pace during a parallel job did not work: on a busy machine that pace
+ * is slower than one thread's (the judge "gained" 180 ms where the wall clock lost). Times are passed in (no
+ * clock inside), so the decisions are tested without timing anything.
+ */
+export class Judge {
+  private readonly jobs = new Map<number, Record>();
+  /** Jobs run alone and in parallel so far (benchmarks print them). */
+  solo = 0;
+  parallelRuns = 0;
+
+  /** Whether the job `key` runs in parallel this time. */
+  parallel(key: number): boolean {
+    const r = this.jobs.get(key);
+    let parallel: boolean;
+    if (!r || r.runs < 2) parallel = !r || r.runs === 0; // first in parallel, then alone: one time each way
+    else {
+      const better = r.parallel <= r.solo, close = Math.max(r.parallel, r.solo) < 1.25 * Math.min(r.parallel, r.solo);
+      const explore = r.runs % (close ? EXPLORE_CLOSE : EXPLORE_FAR) === 0;
+      parallel = better !== explore;
+    }
+    if (parallel) this.parallelRuns++;
+    else this.solo++;
+    return parallel;
+  }
+
+  /** The job `key` took `ms`, in parallel or alone. */
+  record(key: number, parallel: boolean, ms: number): void {
+    let r = this.jobs.get(key);
+    if (!r) {
+      if (this.jobs.size >= MAX_JOBS) this.jobs.clear(); // many nets or shapes: start afresh
+      r = { solo: NaN, parallel: NaN, runs: 0 };
+      this.jobs.set(key, r);
+    }
+    const field = parallel ? 'parallel' : 'solo', old = r[field];
+    r[field] = Number.isNaN(old) ? ms : old + WEIGHT * (ms - old);
+    r.runs++;
+  }
+}
+
+/** Runs between tries of the slower way: often while the two are close, seldom when one is far ahead. */
+const EXPLORE_CLOSE = 8;
+const EXPLORE_FAR = 32;
+/** Weight of the newest time in a moving average. */
+const WEIGHT = 0.25;
+/** Jobs remembered at most. */
+const MAX_JOBS = 4096;
+
+/** A job's key: a hash of its parameter words (kind, addresses, sizes: the same for the same layer's job). */
+function jobKey(words: Uint32Array, chunks: number): number {
+  let h = chunks | 0;
+  for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i], 0x9e3779b1) ^ (h >>> 15);
+  return h;
+}
+
 export class ThreadPool {
   private readonly workers: KernelWorker[] = [];
+  /** Each worker's start, settled when it is ready (or failed). */
+  private starting: Promise<void>[] = [];
+  /**
+   * Decides when a parallel job would lose to the main thread alone (see Judge); undefined: always parallel
+   * (CREMA_JUDGE=0, which the tests set so that their 2-thread cases run the parallel paths on a busy machine).
+   */
+  judge: Judge | undefined = platform().env('CREMA_JUDGE') === '0' ? undefined : new Judge();
   private readyCount = 0;
   private tag = 0;
   private readonly h: Int32Array;
-  /** Address of the job parameter block. */
+  /** Address of the job parameter block, and its words (what identifies a job to the judge). */
   readonly params: number;
+  private readonly words: Uint32Array;
 
   constructor(
     private readonly module: WebAssembly.Module,
@@ -99,6 +181,7 @@ export class ThreadPool {
   ) {
     this.h = new Int32Array(memory.buffer, control, 16);
     this.params = control + 64;
+    this.words = new Uint32Array(memory.buffer, this.params, PARAM_WORDS);
   }
 
   /** Workers started (ready to take chunks). */
@@ -111,16 +194,20 @@ export class ThreadPool {
     return this.workers.length;
   }
 
-  /** Starts workers until there are `count`; resolves when all are ready. Workers never keep the process alive. */
+  /**
+   * Starts workers until there are `count`; resolves when the first `count` are ready, those an earlier call
+   * started included (Net's constructor starts them in the background and Net.load awaits the same count: it
+   * returned before they were ready, and a caller running forwards without yielding to the event loop never
+   * heard them, staying on one thread). Workers never keep the process alive.
+   */
   async grow(count: number): Promise<void> {
-    const starting: Promise<void>[] = [];
     while (this.workers.length < count) {
       const index = this.workers.length + 1;
       const worker = platform().startKernelWorker(KERNEL_WORKER_LOOP, { module: this.module, memory: this.memory, control: this.control, params: this.params, index });
       this.workers.push(worker);
-      starting.push(worker.ready.then(() => void this.readyCount++));
+      this.starting.push(worker.ready.then(() => void this.readyCount++));
     }
-    await Promise.all(starting);
+    await Promise.all(this.starting.slice(0, count));
   }
 
   /** Runs chunks 0..chunks-1 of the job whose parameters are in place, on up to `threads` threads. */
@@ -130,6 +217,13 @@ export class ThreadPool {
     // More chunks than the ticket counts (a net with a million groups): this thread runs them all.
     if (threads <= 1 || chunks === 1 || chunks >= MAX_CHUNKS) {
       for (let c = 0; c < chunks; c++) kernels.runChunk(params, c, 0);
+      return;
+    }
+    const judge = this.judge, key = judge ? jobKey(this.words, chunks) : 0;
+    const start = now();
+    if (judge && !judge.parallel(key)) {
+      for (let c = 0; c < chunks; c++) kernels.runChunk(params, c, 0);
+      judge.record(key, false, now() - start);
       return;
     }
     this.tag = (this.tag % 2047) + 1;
@@ -153,6 +247,7 @@ export class ThreadPool {
       if (spins > 2000) Atomics.wait(h, DONE, done, 5);
     }
     Atomics.store(h, TICKET, 0);
+    judge?.record(key, true, now() - start);
     const failed = Atomics.exchange(h, FAILED, 0);
     if (failed) {
       const message = this.workers[failed - 1]?.takeError();
@@ -164,6 +259,7 @@ export class ThreadPool {
   /** Stops the workers (they are unref'd, so this is only needed to free them early). */
   async terminate(): Promise<void> {
     const workers = this.workers.splice(0);
+    this.starting = [];
     this.readyCount = 0;
     await Promise.all(workers.map((w) => w.terminate()));
   }

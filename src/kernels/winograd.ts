@@ -88,12 +88,12 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
 }
 
 /**
- * Scratch a thread may use for one block of tiles (one K block's transformed inputs, and the GEMM results): 8 MiB,
- * past the 1-2 MiB L2 (both are written once and read once, from L3), because every block of tiles reads all of U
- * (AlexNet conv3: 6.3 MB) and a block of fewer tiles pads more of them to whole strips of NR (docs/PERFORMANCE.md,
- * round four: 2 MiB -> 8 MiB took AlexNet conv3 from 2 blocks of 32 tiles to one of 56, 0.71x its time).
+ * Scratch a thread may use for one block of tiles (one K block's transformed inputs, and the GEMM results): 4 MiB,
+ * past the 1-2 MiB of L2 (both are written once and read once, from L3), because every block of tiles reads all of
+ * U and a block of fewer tiles pads more of them to whole strips (round four: 2 -> 4 MiB took AlexNet conv2 (5x5)
+ * from 3 blocks to 1, 0.86x; 8 MiB gained ~10 % more on VGG-16's 28 x 28 but put AlexNet's scratch up by 6 MiB).
  */
-const BLOCK_BYTES = 8 << 20;
+const BLOCK_BYTES = 4 << 20;
 /** Thread scratch before the transformed inputs (SCRATCH_HEAD in assembly/winograd.ts). */
 const SCRATCH_HEAD = 128 + 72 * 16;
 
@@ -107,8 +107,7 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
   const tilesY = Math.ceil(g.outH / m), tilesX = Math.ceil(g.outW / m), tiles = tilesY * tilesX;
   // Room for every tile's patch at every block's offset (3 per block down / across).
   const Hp = m * tilesY + 2 + 3 * (packed.subH - 1), Wp = m * tilesX + 2 + 3 * (packed.subW - 1);
-  const wanted = e.chunkCount(images * Math.ceil(tiles / NR) * Math.ceil(M / (4 * MR)));
-  const { blocks, nt, rowsPer } = splitTiles(tiles, M, Math.min(K, KC), n, Math.max(1, Math.ceil(wanted / images)));
+  const { nt, blocks, rowsPer } = winogradSplit(e.activeThreads(), tiles, images, n, K, M);
   const xBytes = e.stagedBytes(x), yBytes = e.stagedBytes(y); // 0 for resident blobs: read and written in place
   const padBytes = roundUp((images * C * Hp * Wp + 16) * 4, 64);
   const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * (Math.min(K, KC) + rowsPer) * nt, 64);
@@ -136,28 +135,52 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
 }
 
 /**
- * How one image-group's work is cut: `blocks` blocks of `nt` tiles (a multiple of NR) times blocks of `rowsPer`
- * output channels, into at least `need` chunks where the shape allows (for the threads: each row block transforms
- * its tiles' inputs again, each tile block reads U again). With one chunk per image-group (one thread), the
- * fewest blocks whose scratch fits BLOCK_BYTES, then the number of blocks (up to 2 more) that pads the fewest
- * tiles to whole strips: AlexNet's 13 x 13 F(2x2) has 49 tiles, one block of 56 rather than two of 32.
+ * How a Winograd job is cut: blocks of `nt` tiles (a multiple of NR) per image-group, each block's output rows
+ * in pieces of `rowsPer`. One thread: blocks as large as the scratch holds (each U value is reused once per
+ * tile of a block; reading U costs about as much as 8 more tiles), in the count that pads fewest (leastPadding). Several threads: the block size whose
+ * expected time is least, counting the work spread over the threads plus half a block of tail (chunks are taken
+ * one at a time, so the last one is what a thread waits for), so that every thread gets a few chunks without
+ * reading U once per handful of tiles. Blocks of output rows only when the tiles cannot give each thread a
+ * chunk: every row block transforms its tiles' inputs again (ResNet's 64-channel 3x3 at 56 x 56 took 1.8x the
+ * CPU time of one thread when it was cut into 2 row blocks x 7 tile blocks).
  */
-export function splitTiles(tiles: number, M: number, kc: number, n: number, need: number): { blocks: number; nt: number; rowsPer: number } {
-  const strips = Math.ceil(tiles / NR);
-  const fit = Math.max(NR, Math.floor(BLOCK_BYTES / (4 * n * (kc + M)) / NR) * NR);
-  if (need > 1) {
-    const blocks = Math.ceil(tiles / Math.min(fit, roundUp(Math.ceil(tiles / need), NR)));
-    const rowBlocks = Math.max(1, Math.min(Math.ceil(need / blocks), Math.floor(M / (4 * MR))));
-    return { blocks, nt: roundUp(Math.ceil(tiles / blocks), NR), rowsPer: roundUp(Math.ceil(M / rowBlocks), MR) };
+export function winogradSplit(threads: number, tiles: number, images: number, n: number, K: number, M: number): { nt: number; blocks: number; rowsPer: number } {
+  const fit = Math.max(NR, Math.floor(BLOCK_BYTES / (4 * n * (Math.min(K, KC) + M)) / NR) * NR);
+  let nt = Math.min(fit, roundUp(tiles, NR));
+  if (threads > 1) {
+    let best = Infinity;
+    for (let size = Math.min(nt, MIN_BLOCK_TILES); size <= Math.min(fit, roundUp(tiles, NR)); size += NR) {
+      const cost = (images * Math.ceil(tiles / size) * (size + U_TILES)) / threads + (size + U_TILES) / 2;
+      if (cost < best) [best, nt] = [cost, size];
+    }
   }
-  let best = { blocks: 0, nt: 0, rowsPer: roundUp(M, MR) };
-  const least = Math.min(strips, Math.ceil(tiles / fit));
-  for (let b = least; b <= Math.min(strips, least + 2); b++) {
+  let blocks = Math.ceil(tiles / nt);
+  nt = roundUp(Math.ceil(tiles / blocks), NR); // blocks of even size: no block of a few tiles that reads all of U
+  if (threads <= 1) [blocks, nt] = leastPadding(tiles, blocks);
+  const rowBlocks = images * blocks >= threads ? 1 : Math.max(1, Math.min(Math.ceil((CHUNKS_PER_THREAD * threads) / (images * blocks)), Math.floor(M / (4 * MR))));
+  return { nt, blocks, rowsPer: roundUp(Math.ceil(M / rowBlocks), MR) };
+}
+
+/**
+ * Of `least` blocks (the fewest whose scratch fits) and up to two more, the count that pads the fewest tiles to
+ * whole strips of NR (fewer blocks on a tie): AlexNet's 13 x 13 F(2x2) has 49 tiles, one block of 56 rather than
+ * two of 32 (0.88x the layer's time); 390 tiles in blocks of at most 104: 5 of 80, not 4 of 104.
+ */
+function leastPadding(tiles: number, least: number): [number, number] {
+  let best: [number, number] = [least, roundUp(Math.ceil(tiles / least), NR)];
+  for (let b = least + 1; b <= Math.min(Math.ceil(tiles / NR), least + 2); b++) {
     const nt = roundUp(Math.ceil(tiles / b), NR), blocks = Math.ceil(tiles / nt);
-    if (!best.blocks || blocks * nt < best.blocks * best.nt) best = { ...best, blocks, nt };
+    if (blocks * nt < best[0] * best[1]) best = [blocks, nt];
   }
   return best;
 }
+
+/** Reading a block's U costs about as much as this many more tiles (tileCost's 8). */
+const U_TILES = 8;
+/** Chunks per thread when a job must be cut into blocks of output rows (see winogradSplit). */
+const CHUNKS_PER_THREAD = 3;
+/** Tile blocks smaller than this read U too often for what they compute. */
+const MIN_BLOCK_TILES = 8;
 
 /** Whether every weight is finite: a NaN or infinity in a filter would spread through U the same way. */
 export function allFinite(w: Float32Array): boolean {

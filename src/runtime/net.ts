@@ -97,7 +97,7 @@ export class Net {
   ) {
     this.notes = [...notes, ...repeatedNameNotes(graph), ...graph.layers.flatMap((l) => builtInPythonNote(l.def) ?? [])];
     for (const l of graph.layers) for (const note of l.impl.notes ?? []) this.notes.push(`layer '${l.name}' (${l.type}): ${note}`);
-    this.threads = boundThreads(options.threads ?? defaultThreads());
+    this.threads = boundThreads(checkedThreads(options.threads) ?? defaultThreads());
     this.fusions = findFusions(graph.layers);
     this.fusedMembers = fusionMembers(this.fusions);
     for (const f of this.fusions.values()) {
@@ -217,7 +217,7 @@ export class Net {
   /** Gives the net to a worker thread: the weights go with it and this thread's copies (and wasm blocks) are freed. */
   private handOver(): NetRunner {
     const runner = new NetRunner(this.graph, this.threads);
-    this.gone = 'this net runs in its worker thread since its first run (net.run): use run, or load it again to call forward';
+    this.gone = 'this net runs in its worker thread since its first run (net.run): use run, or load the net again for forward, reshape, convert or verify';
     this.releaseHere();
     return runner;
   }
@@ -409,6 +409,14 @@ export class Net {
     });
     return view;
   }
+}
+
+/** `options.threads` as asked (0, like the CLI's `--threads 0`: one per core), or a one-line refusal. */
+function checkedThreads(threads: number | undefined): number | undefined {
+  if (threads === undefined) return undefined;
+  if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 0)
+    throw new CremaError(`options.threads: expected a whole number of threads, 1 or more (0: one per core), got ${typeof threads === 'number' ? threads : kindOf(threads)}`);
+  return threads === 0 ? undefined : threads;
 }
 
 /**
