@@ -273,8 +273,8 @@ describe('which convolutions run Winograd', () => {
     channels, height: size, width: size, kernelH: k, kernelW: k, padH: 1, padW: 1, strideH: stride, strideW: stride,
     dilationH: dilation, dilationW: dilation, outH: size, outW: size,
   });
-  it('3x3 to 9x9, stride 1, with 16 or more channels in and out; F(4x4) on planes of 16x16 and more, F(2x2) below', () => {
-    expect([56, 28, 16, 14, 13, 7].map((n) => winogradTile(conv(n), 64, undefined))).toEqual([4, 4, 4, 2, 2, 2]);
+  it('3x3 to 9x9, stride 1, with 16 or more channels in and out; F(4x4) on planes of 14x14 and more, F(2x2) below', () => {
+    expect([56, 28, 16, 14, 13, 7].map((n) => winogradTile(conv(n), 64, undefined))).toEqual([4, 4, 4, 4, 2, 2]);
     // U within 4x the weights: F(4x4) of 5x5 and 7x7 would be 5.8x and 6.6x, so those take F(2x2).
     expect([conv(28, 5), conv(28, 7), conv(28, 9)].map((g) => winogradTile(g, 64, undefined))).toEqual([2, 2, 4]);
     // and within 64 MiB a group: FCN's fc6 (7x7, 512 -> 4096) stays on im2col.

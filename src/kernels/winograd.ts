@@ -46,11 +46,12 @@ function uFits(g: ConvGeometry, rows: number, m: number): boolean {
 const MAX_U_BYTES = 64 << 20;
 
 /**
- * F(4x4)'s U is 36/16 of F(2x2)'s; on planes below 16 x 16 (AlexNet's 13 x 13, the 14 x 14 stages) it saves
- * ~20 % of a layer's time over F(2x2) and would cost AlexNet ~25 MB more (goal 4: its memory after the first
- * forward within 1.3x the caffemodel), so those keep F(2x2).
+ * F(4x4)'s U is 36/16 of F(2x2)'s. On 14 x 14 planes (ResNet-50's res4, GoogLeNet's inception 4) it takes
+ * 0.65-0.69x F(2x2)'s time; on AlexNet's 13 x 13 0.67-0.77x too, but there it would cost ~17 MiB more where goal
+ * 4 (AlexNet's memory after the first forward within 1.3x the caffemodel) leaves ~5: smaller planes keep F(2x2)
+ * (docs/PERFORMANCE.md, round four).
  */
-const MIN_F4_OUTPUTS = 16 * 16;
+const MIN_F4_OUTPUTS = 14 * 14;
 
 /**
  * Time of F(m x m, 3x3) per image, in units of C x M: (m + 2)^2 products per tile (tiles cover the plane in
