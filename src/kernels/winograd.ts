@@ -29,18 +29,21 @@ export function winogradTile(g: ConvGeometry, rows: number, setting: string | un
     g.channels >= MIN_CHANNELS && rows >= MIN_CHANNELS;
   if (!fits || setting === '0') return 0;
   if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
-  const f4 = g.outH * g.outW >= MIN_F4_OUTPUTS && tileCost(g, 4) < tileCost(g, 2) && uFits(g, rows, 4);
+  const least = g.kernelH > 3 || g.kernelW > 3 ? MIN_F4_OUTPUTS_LARGE : MIN_F4_OUTPUTS;
+  const f4 = g.outH * g.outW >= least && tileCost(g, 4) < tileCost(g, 2) && uFits(g, rows, 4);
   return f4 ? 4 : uFits(g, rows, 2) ? 2 : 0;
 }
 
 /**
- * Whether U, (m + 2)^2 floats per 3x3 block of each filter, stays within 4x the weights (F(4x4) of 3x3: 4x;
- * of 5x5 and 7x7: 5.8x and 6.6x, so those take F(2x2): 2.6x, 2.9x) and 64 MiB a layer per group (FCN's fc6, a
- * 7x7 convolution of 512 -> 4096 channels, would need 1.2 GB).
+ * Whether U, (m + 2)^2 floats per 3x3 block of each filter, stays within 7x the weights (F(4x4) of 3x3: 4x, of
+ * 5x5 and 7x7: 5.8x and 6.6x, of 4x4: 9x) and 64 MiB a layer per group (FCN's fc6, a 7x7 convolution of
+ * 512 -> 4096 channels, would need 1.2 GB). F(4x4) of 5x5 and 7x7 takes 0.53-0.74x F(2x2)'s time (AlexNet
+ * conv2, OpenPose's stages: docs/PERFORMANCE.md, round four) for 2.25x its U: OpenPose's 50 7x7 layers hold
+ * 1.15 GB of U instead of 0.51.
  */
 function uFits(g: ConvGeometry, rows: number, m: number): boolean {
   const u = (m + 2) ** 2 * Math.ceil(g.kernelH / 3) * Math.ceil(g.kernelW / 3), weights = g.kernelH * g.kernelW;
-  return u <= 4 * weights && u * rows * g.channels * 4 <= MAX_U_BYTES;
+  return u <= 7 * weights && u * rows * g.channels * 4 <= MAX_U_BYTES;
 }
 
 const MAX_U_BYTES = 64 << 20;
@@ -52,6 +55,12 @@ const MAX_U_BYTES = 64 << 20;
  * (docs/PERFORMANCE.md, round four).
  */
 const MIN_F4_OUTPUTS = 14 * 14;
+/**
+ * The same for kernels larger than 3x3, whose F(4x4) U is 5.8x (5x5) to 6.6x (7x7) the weights: from 28 x 28
+ * (GoogLeNet's and Inception-v3's 5x5, OpenPose's 7x7 stages). AlexNet's conv2 (5x5 at 27 x 27) in F(4x4) took
+ * 0.73x F(2x2)'s time but its memory after the first forward from 1.26x to 1.30x the caffemodel, goal 4's limit.
+ */
+const MIN_F4_OUTPUTS_LARGE = 28 * 28;
 
 /**
  * Time of F(m x m, 3x3) per image, in units of C x M: (m + 2)^2 products per tile (tiles cover the plane in
