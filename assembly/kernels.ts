@@ -12,6 +12,7 @@
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
 import { depthwiseChunk } from './depthwise';
+import { eltwiseChunk } from './eltwise';
 import { MR, NR, addr, madd, relu, word } from './simd';
 import { poolChunk } from './pooling';
 import { gemvRows, packRowsAsB } from './rowmajor';
@@ -302,6 +303,7 @@ const KIND_IP_ROWS: i32 = 9;
 const KIND_WINOGRAD_PAD: i32 = 10;
 const KIND_WINOGRAD: i32 = 11;
 const KIND_WINOGRAD_FILTERS: i32 = 12;
+const KIND_ELTWISE: i32 = 13;
 
 
 export function runChunk(p: usize, chunk: i32, thread: i32): void {
@@ -319,6 +321,7 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   else if (kind == KIND_WINOGRAD_PAD) winogradPadChunk(p, chunk);
   else if (kind == KIND_WINOGRAD) winogradChunk(p, chunk, scratch);
   else if (kind == KIND_WINOGRAD_FILTERS) winogradFiltersChunk(p, chunk, scratch);
+  else if (kind == KIND_ELTWISE) eltwiseChunk(p, chunk);
 }
 
 // Convolutions with large weights and few output positions (AlexNet's conv3..5) are split by rows, so that each

@@ -1,12 +1,15 @@
 // MAX and AVE pooling in WebAssembly SIMD, separably: per output row, the window's input rows are reduced into a
 // padded row buffer (vectors along the row), then each output reduces kw entries of that buffer (four outputs per
-// vector for strides 1 and 2). The buffer's padding holds the reduction's identity (-FLT_MAX for MAX, 0 for AVE),
-// so windows that stick out of the image need no special case. MAX keeps Caffe's strict `>` (NaN never wins;
-// a window of NaN only gives -FLT_MAX); AVE divides by Caffe's divisor (the window clipped to the padded image).
+// vector for strides 1 and 2, the taps unrolled for kernels 2 and 3, the nets' pools). The buffer's padding holds
+// the reduction's identity (-FLT_MAX for MAX, 0 for AVE), so windows that stick out of the image need no special
+// case. MAX keeps Caffe's strict `>` (NaN never wins; a window of NaN only gives -FLT_MAX): f32x4.pmax(best, v) is
+// `best < v ? v : best`. AVE divides by Caffe's divisor (the window clipped to the padded image). A window that
+// is the whole plane (global pooling, ResNet's 7x7 pool5) is one reduction over the plane's contiguous floats.
 //
 // Job fields (32-bit words at p, written by src/kernels/pooling.ts): 3 x, 4 y, 5 planes per chunk, 6 planes,
 // 7 H, 8 W, 9 outH, 10 outW, 11 kw, 12 sw, 13 pw, 14 method (0 MAX, 1 AVE), 15 rowStart, 16 rowEnd, 17 rowSpan,
-// 18 colSpan (Int32 tables per output row / column), 19 buffer length (floats).
+// 18 colSpan (Int32 tables per output row / column, readable 4 entries past their end), 19 buffer length
+// (floats; the thread scratch holds 4 more after it for the last, partial vector of a row).
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
@@ -18,24 +21,56 @@ const MINUS_FLT_MAX: f32 = -3.4028234663852886e38;
   return base + (<usize>i << 2);
 }
 
-/** max as Caffe's `if (v > best) best = v`: lanes where v is NaN or not greater keep best. */
-@inline function maxV(best: v128, v: v128): v128 {
-  return v128.bitselect(v, best, f32x4.gt(v, best));
+@inline function reduceV(ave: bool, acc: v128, v: v128): v128 {
+  return ave ? f32x4.add(acc, v) : f32x4.pmax(acc, v);
+}
+
+@inline function reduce(ave: bool, acc: f32, v: f32): f32 {
+  return ave ? acc + v : v > acc ? v : acc;
 }
 
 export function poolChunk(p: usize, chunk: i32, scratch: usize): void {
   const perChunk = word(p, 5), planes = word(p, 6);
   const H = word(p, 7), W = word(p, 8), outH = word(p, 9), outW = word(p, 10);
   const first = chunk * perChunk, end = min(planes, first + perChunk);
-  const x = addr(p, 3), y = addr(p, 4);
-  for (let c = first; c < end; c++) poolPlane(p, x + ((<usize>c * H * W) << 2), y + ((<usize>c * outH * outW) << 2), scratch);
+  const x = addr(p, 3), y = addr(p, 4), ave = word(p, 14) == 1;
+  // The one window is the plane itself (no padding inside it): rows [0, H) with divisor part H, columns [0, W).
+  const rowStart = addr(p, 15), rowEnd = addr(p, 16), rowSpan = addr(p, 17), colSpan = addr(p, 18);
+  const whole = outH == 1 && outW == 1 && load<i32>(rowStart) == 0 && load<i32>(rowEnd) == H && load<i32>(rowSpan) == H &&
+    word(p, 13) == 0 && word(p, 11) == W && load<i32>(colSpan) == W;
+  for (let c = first; c < end; c++) {
+    const xc = x + ((<usize>c * H * W) << 2), yc = y + ((<usize>c * outH * outW) << 2);
+    if (whole) {
+      if (ave) store<f32>(yc, reducePlane(true, xc, H * W) / <f32>(H * W));
+      else store<f32>(yc, reducePlane(false, xc, H * W));
+    } else if (ave) poolPlane(true, p, xc, yc, scratch);
+    else poolPlane(false, p, xc, yc, scratch);
+  }
 }
 
-function poolPlane(p: usize, x: usize, y: usize, buffer: usize): void {
+/** Sum or max of n contiguous floats: four vector accumulators, then across them and their lanes. */
+@inline function reducePlane(ave: bool, x: usize, n: i32): f32 {
+  const identity: f32 = ave ? 0 : MINUS_FLT_MAX;
+  let a = f32x4.splat(identity), b = a, c = a, d = a;
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const o = at(x, i);
+    a = reduceV(ave, a, v128.load(o)); b = reduceV(ave, b, v128.load(o, 16));
+    c = reduceV(ave, c, v128.load(o, 32)); d = reduceV(ave, d, v128.load(o, 48));
+  }
+  for (; i + 4 <= n; i += 4) a = reduceV(ave, a, v128.load(at(x, i)));
+  a = reduceV(ave, reduceV(ave, a, b), reduceV(ave, c, d));
+  let acc = reduce(ave, reduce(ave, f32x4.extract_lane(a, 0), f32x4.extract_lane(a, 1)), reduce(ave, f32x4.extract_lane(a, 2), f32x4.extract_lane(a, 3)));
+  for (; i < n; i++) acc = reduce(ave, acc, load<f32>(at(x, i)));
+  return acc;
+}
+
+@inline function poolPlane(ave: bool, p: usize, x: usize, y: usize, buffer: usize): void {
   const W = word(p, 8), outH = word(p, 9), outW = word(p, 10);
-  const kw = word(p, 11), sw = word(p, 12), pw = word(p, 13), ave = word(p, 14) == 1;
+  const kw = word(p, 11), sw = word(p, 12), pw = word(p, 13);
   const rowStart = addr(p, 15), rowEnd = addr(p, 16), rowSpan = addr(p, 17), colSpan = addr(p, 18);
   const length = word(p, 19);
+  const tmp = at(buffer, length);
   const identity: f32 = ave ? 0 : MINUS_FLT_MAX;
   const identityV = f32x4.splat(identity);
   // Padding of the row buffer: the image row sits at [pw, pw + W).
@@ -45,52 +80,82 @@ function poolPlane(p: usize, x: usize, y: usize, buffer: usize): void {
   for (let oy = 0; oy < outH; oy++) {
     const h0 = load<i32>(at(rowStart, oy)), h1 = load<i32>(at(rowEnd, oy));
     // Vertical: row[w] = reduce over h in [h0, h1) of x[h][w].
+    const top = at(x, h0 * W), rows = h1 - h0, rowBytes = <usize>W << 2;
     let w = 0;
-    for (; w + 4 <= W; w += 4) {
-      let acc = identityV;
-      for (let h = h0; h < h1; h++) {
-        const v = v128.load(at(x, h * W + w));
-        acc = ave ? f32x4.add(acc, v) : maxV(acc, v);
+    if (rows == 3) {
+      // Kernel 3 (most pools): the three rows unrolled, two vectors a step.
+      for (; w + 8 <= W; w += 8) {
+        const src = at(top, w);
+        const a = reduceV(ave, reduceV(ave, reduceV(ave, identityV, v128.load(src)), v128.load(src + rowBytes)), v128.load(src + 2 * rowBytes));
+        const b = reduceV(ave, reduceV(ave, reduceV(ave, identityV, v128.load(src, 16)), v128.load(src + rowBytes, 16)), v128.load(src + 2 * rowBytes, 16));
+        v128.store(at(row, w), a);
+        v128.store(at(row, w), b, 16);
       }
+    } else if (rows == 2) {
+      for (; w + 8 <= W; w += 8) {
+        const src = at(top, w);
+        const a = reduceV(ave, reduceV(ave, identityV, v128.load(src)), v128.load(src + rowBytes));
+        const b = reduceV(ave, reduceV(ave, identityV, v128.load(src, 16)), v128.load(src + rowBytes, 16));
+        v128.store(at(row, w), a);
+        v128.store(at(row, w), b, 16);
+      }
+    }
+    for (; w + 4 <= W; w += 4) {
+      let src = at(top, w);
+      let acc = identityV;
+      for (let h = 0; h < rows; h++, src += rowBytes) acc = reduceV(ave, acc, v128.load(src));
       v128.store(at(row, w), acc);
     }
     for (; w < W; w++) {
+      let src = at(top, w);
       let acc = identity;
-      for (let h = h0; h < h1; h++) {
-        const v = load<f32>(at(x, h * W + w));
-        if (ave) acc += v;
-        else if (v > acc) acc = v;
-      }
+      for (let h = 0; h < rows; h++, src += rowBytes) acc = reduce(ave, acc, load<f32>(src));
       store<f32>(at(row, w), acc);
     }
     // Horizontal: out[ox] = reduce over kx of buffer[ox * sw + kx] (buffer index 0 is image column -pw).
     const out = at(y, oy * outW);
-    const hs = <f32>load<i32>(at(rowSpan, oy));
+    const hs = f32x4.splat(<f32>load<i32>(at(rowSpan, oy)));
     let ox = 0;
     if (sw <= 2) {
-      for (; ox + 4 <= outW; ox += 4) {
-        let acc = identityV;
-        for (let kx = 0; kx < kw; kx++) {
-          const src = at(buffer, ox * sw + kx);
-          const v = sw == 1 ? v128.load(src) : i32x4.shuffle(v128.load(src), v128.load(src, 16), 0, 2, 4, 6);
-          acc = ave ? f32x4.add(acc, v) : maxV(acc, v);
+      for (; ox < outW; ox += 4) {
+        let acc = windowsOf4(ave, buffer, ox, kw, sw);
+        if (ave) acc = f32x4.div(acc, f32x4.mul(hs, f32x4.convert_i32x4_s(v128.load(at(colSpan, ox)))));
+        if (ox + 4 <= outW) v128.store(at(out, ox), acc);
+        else {
+          // The row's last, partial vector: its extra lanes read the buffer's padding; only the real ones are kept.
+          v128.store(tmp, acc);
+          for (let j = ox; j < outW; j++) store<f32>(at(out, j), load<f32>(at(tmp, j - ox)));
         }
-        if (ave) {
-          const divisor = f32x4.mul(f32x4.splat(hs), f32x4.convert_i32x4_s(v128.load(at(colSpan, ox))));
-          acc = f32x4.div(acc, divisor);
-        }
-        v128.store(at(out, ox), acc);
       }
     }
     for (; ox < outW; ox++) {
       let acc = identity;
-      for (let kx = 0; kx < kw; kx++) {
-        const v = load<f32>(at(buffer, ox * sw + kx));
-        if (ave) acc += v;
-        else if (v > acc) acc = v;
-      }
-      if (ave) acc /= hs * <f32>load<i32>(at(colSpan, ox));
+      for (let kx = 0; kx < kw; kx++) acc = reduce(ave, acc, load<f32>(at(buffer, ox * sw + kx)));
+      if (ave) acc /= f32x4.extract_lane(hs, 0) * <f32>load<i32>(at(colSpan, ox));
       store<f32>(at(out, ox), acc);
     }
   }
+}
+
+/** Outputs ox..ox+3 of a buffered row (stride 1 or 2): taps unrolled for kernels 2 and 3, a loop otherwise. */
+@inline function windowsOf4(ave: bool, buffer: usize, ox: i32, kw: i32, sw: i32): v128 {
+  const src = at(buffer, ox * sw);
+  if (sw == 1) {
+    if (kw == 3) return reduceV(ave, reduceV(ave, v128.load(src), v128.load(src, 4)), v128.load(src, 8));
+    if (kw == 2) return reduceV(ave, v128.load(src), v128.load(src, 4));
+    let acc = v128.load(src);
+    for (let kx = 1; kx < kw; kx++) acc = reduceV(ave, acc, v128.load(at(src, kx)));
+    return acc;
+  }
+  // Stride 2: taps 0 and 1 are the even and odd lanes of entries 0..7, tap 2 the even lanes of entries 2..9.
+  const v0 = v128.load(src), v1 = v128.load(src, 16);
+  const even = i32x4.shuffle(v0, v1, 0, 2, 4, 6), odd = i32x4.shuffle(v0, v1, 1, 3, 5, 7);
+  if (kw == 2) return reduceV(ave, even, odd);
+  if (kw == 3) return reduceV(ave, reduceV(ave, even, odd), i32x4.shuffle(v128.load(src, 8), v128.load(src, 24), 0, 2, 4, 6));
+  let acc = even;
+  for (let kx = 1; kx < kw; kx++) {
+    const s = at(src, kx);
+    acc = reduceV(ave, acc, i32x4.shuffle(v128.load(s), v128.load(s, 16), 0, 2, 4, 6));
+  }
+  return acc;
 }

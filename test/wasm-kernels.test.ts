@@ -15,6 +15,7 @@ import { innerProductLayer } from '../src/layers/inner_product.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { winogradSplit, winogradTile } from '../src/kernels/winograd.js';
+import { eltwiseSumWasm } from '../src/kernels/eltwise.js';
 import type { ConvGeometry } from '../src/kernels/im2col.js';
 import { CremaError } from '../src/util/errors.js';
 import { readNpy } from '../src/util/npy.js';
@@ -181,6 +182,32 @@ for (const threads of [1, 2]) {
       }
     });
 
+    it('Pooling: the nets\' shapes (3x3 / 2x2 stride 2, 3x3 stride 1 pad 1), whole-plane windows, a lone window with pad', () => {
+      const random = rng(29 + threads);
+      const cases: [string, number[], Record<string, unknown>][] = [
+        ['max 3x3 s2 (ceil)', [2, 3, 15, 15], { pool: 'MAX', kernel_size: 3, stride: 2 }],
+        ['max 3x3 s2 pad 1', [1, 5, 18, 17], { pool: 'MAX', kernel_size: 3, stride: 2, pad: 1 }],
+        ['max 2x2 s2', [2, 4, 13, 20], { pool: 'MAX', kernel_size: 2, stride: 2 }],
+        ['ave 2x2 s2', [1, 4, 12, 9], { pool: 'AVE', kernel_size: 2, stride: 2 }],
+        ['ave 3x3 s1 pad 1', [2, 6, 17, 17], { pool: 'AVE', kernel_size: 3, stride: 1, pad: 1 }],
+        ['max 3x3 s1 pad 1', [1, 7, 14, 11], { pool: 'MAX', kernel_size: 3, stride: 1, pad: 1 }],
+        ['ave global 7x7', [2, 9, 7, 7], { pool: 'AVE', global_pooling: true }],
+        ['max global 13x13', [1, 5, 13, 13], { pool: 'MAX', global_pooling: true }],
+        ['ave global 1x1', [3, 2, 1, 1], { pool: 'AVE', global_pooling: true }],
+        ['ave 7x7 kernel on a 7x7 plane', [1, 33, 7, 7], { pool: 'AVE', kernel_size: 7, stride: 1 }],
+        ['ave 8x8 kernel on an 8x8 plane', [2, 3, 8, 8], { pool: 'AVE', kernel_size: 8, stride: 1 }],
+        // One output, but its window holds padding (rows -1..1 of 3): not the plane itself, divisor 3 x 3.
+        ['ave lone window with pad', [1, 2, 3, 3], { pool: 'AVE', kernel_size: 3, stride: 5, pad: 1 }],
+        ['max lone window with pad', [1, 2, 3, 3], { pool: 'MAX', kernel_size: 3, stride: 5, pad: 1 }],
+      ];
+      for (const [label, dims, pooling_param] of cases) {
+        const x = new Tensor(dims, randomArray(dims.reduce((a, b) => a * b), random));
+        const [got, want] = bothKernels(layerDef('Pooling', { pooling_param }), [], x);
+        expect([...got.dims], label).toEqual([...want.dims]);
+        expect(relDiff(got.data, want.data), label).toBeLessThan(pooling_param.pool === 'MAX' ? 1e-30 : 1e-6);
+      }
+    });
+
     it('Pooling MAX: NaN never wins, a window of NaN / -Infinity gives -FLT_MAX (as the TypeScript kernel)', () => {
       const data = new Float32Array(2 * 9 * 9).map((_, i) => (i % 7) - 3);
       for (let i = 0; i < 9 * 9; i++) data[i] = i % 3 === 0 ? NaN : data[i];
@@ -190,6 +217,40 @@ for (const threads of [1, 2]) {
       expect([...got.data]).toEqual([...want.data]);
       expect(got.data.some((v) => v === -3.4028234663852886e38)).toBe(true);
       expect(got.data.some((v) => Number.isNaN(v))).toBe(false);
+    });
+
+    it('Eltwise SUM (+ leaky ReLU) over resident blobs: 2-4 bottoms, coefficients, odd lengths, in place', () => {
+      const random = rng(31 + threads), e = wasmEngine()!;
+      const resident = (a: Float32Array) => {
+        const r = e.residentArray(a.length)!;
+        r.set(a);
+        return r;
+      };
+      for (let t = 0; t < 16; t++) {
+        const n = [1, 3, 7, 9, 40_001, 70_003][t % 6] + (t > 6 ? randomInt(random, 0, 5) : 0);
+        const count = t % 3 === 0 ? 2 : randomInt(random, 2, 4);
+        const ones = t % 2 === 0;
+        const coeffs = Float32Array.from({ length: count }, () => (ones ? 1 : randomInt(random, -4, 4) / 2));
+        const slope = [undefined, 0, 0.1][t % 3];
+        const xs = Array.from({ length: count }, () => resident(randomArray(n, random)));
+        // Caffe's order (y = 0, then y += c_b * x_b), each step rounded to float, as the TypeScript loops.
+        const want = new Float32Array(n);
+        for (let i = 0; i < n; i++) {
+          let v = Math.fround(coeffs[0] * xs[0][i]);
+          for (let b = 1; b < count; b++) v = Math.fround(v + coeffs[b] * xs[b][i]);
+          want[i] = slope === undefined || v > 0 ? v : v * Math.fround(slope); // Caffe's slope is a float
+        }
+        const inPlace = t % 4 === 1;
+        const y = inPlace ? xs[count - 1] : resident(new Float32Array(n));
+        expect(eltwiseSumWasm(xs, coeffs, y, slope), 'resident arrays run in wasm').toBe(true);
+        const label = `case ${t}: n ${n} coeffs ${[...coeffs]} slope ${slope} in place ${inPlace}`;
+        if (ones) expect([...y], label).toEqual([...want]);
+        else expect(relDiff(y, want), label).toBeLessThan(1e-6);
+      }
+      // A plain (not resident) array is left to the TypeScript loops.
+      const x = resident(new Float32Array(8).fill(1));
+      expect(eltwiseSumWasm([x, new Float32Array(8)], Float32Array.of(1, 1), x, undefined)).toBe(false);
+      expect([...x]).toEqual(new Array(8).fill(1));
     });
 
     it('InnerProduct: batch 1 (GEMV) and batches (GEMM), transpose, no bias, fused leaky ReLU', () => {

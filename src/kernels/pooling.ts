@@ -25,7 +25,7 @@ function bufferLength(w: PoolWindows): number {
 
 /** False when the row buffer would not fit the thread scratch (then the caller pools in TypeScript). */
 export function canPoolWasm(w: PoolWindows): boolean {
-  return bufferLength(w) * 4 <= THREAD_SCRATCH;
+  return (bufferLength(w) + 4) * 4 <= THREAD_SCRATCH; // + 4: where a row's last, partial vector of outputs goes
 }
 
 /** y (planes x outH x outW) = MAX or AVE pooling of x (planes x H x W). */

@@ -36,6 +36,7 @@ export const KIND_IP_ROWS = 9;
 export const KIND_WINOGRAD_PAD = 10;
 export const KIND_WINOGRAD = 11;
 export const KIND_WINOGRAD_FILTERS = 12;
+export const KIND_ELTWISE = 13;
 
 export interface KernelExports {
   runChunk(p: number, chunk: number, thread: number): void;

@@ -22,15 +22,16 @@ export interface PackedWinograd extends PackedConv {
  * Which Winograd a convolution runs, 0 for none: its geometry (stride 1, dilation 1, a kernel of 3 to 9 each way:
  * larger than 3x3 runs as the sum of its 3x3 blocks, e.g. 5x5 as four, 7x7 as nine) and enough input and output
  * channels that the GEMMs beat one im2col GEMM. `setting` is CREMA_WINOGRAD: '0' none, '2' or '4' F(2x2, 3x3)
- * or F(4x4, 3x3) only; unset: the cheaper by tileCost.
+ * or F(4x4, 3x3) only; unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / _LARGE at batch `num` > 1: by batchF4).
  */
-export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined): 0 | 2 | 4 {
+export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | 2 | 4 {
   const fits = g.kernelH >= 3 && g.kernelH <= 9 && g.kernelW >= 3 && g.kernelW <= 9 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
     g.channels >= MIN_CHANNELS && rows >= MIN_CHANNELS;
   if (!fits || setting === '0') return 0;
   if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
   const least = g.kernelH > 3 || g.kernelW > 3 ? MIN_F4_OUTPUTS_LARGE : MIN_F4_OUTPUTS;
-  const f4 = g.outH * g.outW >= least && tileCost(g, 4) < tileCost(g, 2) && uFits(g, rows, 4);
+  const small = g.outH * g.outW < least;
+  const f4 = (num > 1 && small ? batchF4(g) : !small && tileCost(g, 4) < tileCost(g, 2)) && uFits(g, rows, 4);
   return f4 ? 4 : uFits(g, rows, 2) ? 2 : 0;
 }
 
@@ -71,6 +72,18 @@ function tileCost(g: ConvGeometry, m: number): number {
   const tiles = Math.ceil(g.outH / m) * Math.ceil(g.outW / m);
   return (m + 2) ** 2 * (tiles + 8);
 }
+
+/**
+ * Planes below MIN_F4_OUTPUTS at batch > 1 (AlexNet's memory, goal 4, is a batch-1 figure): F(4x4) on 13x13 and
+ * 14x14 with 96 to 512 input channels took 0.61-0.88 of F(2x2)'s CPU time at batch 8 (docs/PERFORMANCE.md,
+ * "Batch"), with 32-64 channels 1.04-1.33; 7x7 and 8x8 are 4 tiles of 4x4 in a block NR tiles wide (1.31).
+ */
+function batchF4(g: ConvGeometry): boolean {
+  const tiles = (m: number): number => Math.ceil(g.outH / m) * Math.ceil(g.outW / m);
+  return g.channels >= MIN_F4_BATCH_CHANNELS && 36 * roundUp(tiles(4), NR) < 16 * roundUp(tiles(2), NR);
+}
+
+const MIN_F4_BATCH_CHANNELS = 96;
 
 /** Below this many channels per group (in or out), im2col's longer K wins (measured: docs/PERFORMANCE.md). */
 const MIN_CHANNELS = 16;

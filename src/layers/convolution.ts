@@ -133,13 +133,15 @@ export const convolutionLayer: LayerType = {
   create(def, weights): FusableLayer {
     const s = readConvSettings(def);
     let geometry: ConvGeometry | undefined;
+    let batch = 1; // images of the last reshape (the Winograd tile depends on it)
     let w: Float32Array = new Float32Array(0), bias: Float32Array | undefined;
     let reluSlope: number | undefined;
     let col = new Float32Array(0);
     // Weights packed in wasm memory, made on the first forward that uses the wasm kernels (freed with the layer).
     let packed: PackedConv | undefined;
     let packedDepthwise: PackedDepthwise | undefined;
-    let packedWinograd: PackedWinograd | undefined;
+    // By tile: a net run at batch 1 and at batch > 1 may take both (winogradTile), each made once.
+    let packedWinograd: { 2?: PackedWinograd; 4?: PackedWinograd } = {};
     let finiteWeights: boolean | undefined; // Winograd only with finite weights (see allFinite)
     const layer: FusableLayer = {
       fuseRelu(negativeSlope) {
@@ -156,7 +158,8 @@ export const convolutionLayer: LayerType = {
         const outW = Math.floor((b.width + 2 * pw - extentW) / sw) + 1;
         const before = w;
         ({ w, bias } = convWeights(def, s, weights, [s.numOutput, b.channels / s.group, kh, kw]));
-        if (w !== before) [packed, packedDepthwise, packedWinograd, finiteWeights] = [undefined, undefined, undefined, undefined];
+        if (w !== before) [packed, packedDepthwise, packedWinograd, finiteWeights] = [undefined, undefined, {}, undefined];
+        batch = b.num;
         geometry = { channels: b.channels / s.group, height: b.height, width: b.width, kernelH: kh, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH, outW };
         const top = [...bottoms[0].slice(0, b.channelAxis), s.numOutput, outH, outW];
         return bottoms.map(() => top);
@@ -166,14 +169,14 @@ export const convolutionLayer: LayerType = {
         const num = sizeOf(bottoms[0].dims.slice(0, bottoms[0].dims.length - 3));
         const engine = wasmEngine();
         if (engine) {
-          const kind = ready(engine, g);
+          const kind = ready(engine, g, num);
           for (let i = 0; i < bottoms.length; i++) {
             const [x, y] = [bottoms[i].data, tops[i].data];
             if (kind === 'depthwise') {
               depthwiseWasm(engine, packedDepthwise!, g, s.group, s.numOutput, num, x, y, reluSlope);
               continue;
             }
-            if (kind === 'winograd' && winogradWasm(engine, packedWinograd!, g, s.group, num, x, y, reluSlope)) continue;
+            if (typeof kind === 'object' && winogradWasm(engine, kind, g, s.group, num, x, y, reluSlope)) continue;
             packed ??= packConvWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, g.channels * g.kernelH * g.kernelW);
             convolveWasm(engine, packed, g, s.group, num, x, y, isPointwise(g), reluSlope);
           }
@@ -188,27 +191,26 @@ export const convolutionLayer: LayerType = {
       },
       prepare() {
         const engine = wasmEngine();
-        if (engine && geometry && weights.length) ready(engine, geometry);
+        if (engine && geometry && weights.length) ready(engine, geometry, batch);
       },
     };
     return layer;
 
     /**
      * The weights in the wasm kernel's form for this geometry, made once (by Net.load's prepare, so the first
-     * forward runs at the speed of the next ones) and again only when the form changes (a reshape to a plane
-     * that picks another Winograd tile, or CREMA_WINOGRAD changed).
+     * forward runs at the speed of the next ones) and again only when the form changes (a reshape to a plane or a
+     * batch that picks another Winograd tile, or CREMA_WINOGRAD changed). Winograd returns its packed weights.
      */
-    function ready(engine: WasmEngine, g: ConvGeometry): 'depthwise' | 'winograd' | 'gemm' {
+    function ready(engine: WasmEngine, g: ConvGeometry, num: number): 'depthwise' | PackedWinograd | 'gemm' {
       const rows = s.numOutput / s.group;
       if (g.channels === 1) {
         packedDepthwise ??= packDepthwiseWeights(engine, layer, w, bias);
         return 'depthwise';
       }
-      const tile = winogradTile(g, rows, platform().env('CREMA_WINOGRAD'));
+      const tile = winogradTile(g, rows, platform().env('CREMA_WINOGRAD'), num);
       finiteWeights ??= allFinite(w);
       if (tile && finiteWeights) {
-        if (packedWinograd?.tile !== tile) packedWinograd = packWinogradWeights(engine, layer, w, bias, s.group, rows, g, tile);
-        return 'winograd';
+        return (packedWinograd[tile] ??= packWinogradWeights(engine, layer, w, bias, s.group, rows, g, tile));
       }
       packed ??= packConvWeights(engine, layer, w, bias, s.group, rows, g.channels * g.kernelH * g.kernelW);
       return 'gemm';

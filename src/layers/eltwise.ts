@@ -1,6 +1,7 @@
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
+import { eltwiseSumWasm } from '../kernels/eltwise.js';
 import { type Layer, type LayerType, expectCounts, need } from './layer.js';
 
 type EltwiseOp = 'PROD' | 'SUM' | 'MAX';
@@ -54,7 +55,9 @@ export const eltwiseLayer: LayerType = {
   },
 };
 
+/** Not in place: the wasm kernel over resident blobs (split over the threads), else these loops. */
 function sum(bottoms: Tensor[], coeffs: Float32Array, out: Float32Array): void {
+  if (eltwiseSumWasm(bottoms.map((b) => b.data), coeffs, out, undefined)) return;
   const first = bottoms[0].data, c0 = coeffs[0];
   for (let i = 0; i < out.length; i++) out[i] = c0 * first[i];
   accumulate(bottoms, coeffs, out, 1);

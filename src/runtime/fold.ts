@@ -20,6 +20,7 @@ import { hasParam } from '../layers/axes.js';
 import type { Layer } from '../layers/layer.js';
 import { layerType } from '../layers/registry.js';
 import { Tensor } from '../tensor.js';
+import { eltwiseSumWasm } from '../kernels/eltwise.js';
 
 /** A producer and the in-place layers computed as part of it (layer indices in net order). */
 export interface Fusion {
@@ -132,6 +133,7 @@ function eltwiseReluAfter(layers: readonly GraphLayer[], i: number): Fusion | un
 /**
  * y = relu(sum_b coeff_b * x_b) in one pass, with the float roundings of the Eltwise layer then ReLU: each
  * partial sum rounded to float (an axpy: the product is exact in double). Reads every bottom at i before writing y[i], so y may be one of the bottoms.
+ * Resident blobs go to the wasm kernel (split over the threads); these loops are its fallback.
  */
 function eltwiseSumRelu(coeffs: Float32Array, slope: number): Layer {
   const allOnes = coeffs.every((c) => c === 1);
@@ -140,6 +142,7 @@ function eltwiseSumRelu(coeffs: Float32Array, slope: number): Layer {
     reshape: (bottoms) => [bottoms[0]],
     forward(bottoms, [top]) {
       const y = top.data, n = y.length;
+      if (eltwiseSumWasm(bottoms.map((b) => b.data), coeffs, y, slope)) return;
       if (allOnes && bottoms.length === 2) {
         const a = bottoms[0].data, b = bottoms[1].data;
         for (let i = 0; i < n; i++) {
