@@ -120,6 +120,30 @@ for (const threads of [1, 2]) {
       });
     }
 
+    it('1-D Winograd F(4, 3): random K x 1 and 1 x K kernels (K 3 to 9), odd sizes, separate pads, groups, batches, K over 256, ReLU vs TypeScript and im2col', () => {
+      const random = rng(61 + threads);
+      for (let t = 0; t < 24; t++) {
+        const [kh, kw] = ([[1, 7], [7, 1], [1, 3], [3, 1], [1, 5], [9, 1], [1, 4], [8, 1]] as const)[t % 8];
+        const group = t % 5 === 3 ? 2 : 1, cinG = t % 7 === 0 ? randomInt(random, 86, 100) : randomInt(random, 16, 70);
+        const coutG = randomInt(random, 16, 75), N = randomInt(random, 1, 3), ph = randomInt(random, 0, 4), pw = randomInt(random, 0, 4);
+        const H = randomInt(random, Math.max(1, kh - 2 * ph), 23), W = randomInt(random, Math.max(1, kw - 2 * pw), 21);
+        const x = new Tensor([N, cinG * group, H, W], randomArray(N * cinG * group * H * W, random));
+        const w = new Tensor([coutG * group, cinG, kh, kw], randomArray(coutG * group * cinG * kh * kw, random));
+        const b = new Tensor([coutG * group], randomArray(coutG * group, random));
+        const bias = t % 4 !== 2, relu = t % 3 === 1 ? 0 : t % 3 === 2 ? 0.2 : undefined;
+        const def = layerDef('Convolution', { convolution_param: { num_output: coutG * group, group, kernel_h: kh, kernel_w: kw, pad_h: ph, pad_w: pw, bias_term: bias } });
+        const label = `case ${t}: N ${N} group ${group} cin/g ${cinG} cout/g ${coutG} kernel ${kh}x${kw} pad ${ph}x${pw} ${H}x${W} relu ${relu}`;
+        const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+        process.env.CREMA_WINOGRAD = '0';
+        const [im2col] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+        delete process.env.CREMA_WINOGRAD;
+        expect([...got.dims], label).toEqual([...want.dims]);
+        expect(relDiff(got.data, want.data), label).toBeLessThan(5e-5);
+        expect(relDiff(got.data, im2col.data), label).toBeLessThan(5e-5);
+        expect(relDiff(got.data, im2col.data), label).toBeGreaterThan(0); // Winograd ran, not im2col twice
+      }
+    });
+
     it('depthwise Convolution (one input channel per group): strides 1-3, pad, dilation, multipliers, batches, ReLU', () => {
       const random = rng(17 + threads);
       for (let t = 0; t < 40; t++) {
@@ -343,6 +367,9 @@ describe('which convolutions run Winograd', () => {
     expect(winogradTile(conv(28, 7, 1, 1, 512), 4096, undefined)).toBe(0);
     expect([conv(28, 1), conv(28, 11), conv(28, 3, 2), conv(28, 3, 1, 2), conv(28, 3, 1, 1, 8)].map((g) => winogradTile(g, 64, undefined))).toEqual([0, 0, 0, 0, 0]);
     expect(winogradTile(conv(28), 8, undefined)).toBe(0);
+    // 1-D F(4, 3) for K x 1 and 1 x K kernels, K = 3 to 9; not 1 x 1, 1 x 11, strided or with few channels.
+    const line = (kh: number, kw: number, stride = 1, channels = 64): ConvGeometry => ({ ...conv(17, 1, stride, 1, channels), kernelH: kh, kernelW: kw });
+    expect([line(1, 7), line(7, 1), line(1, 3), line(9, 1), line(1, 1), line(1, 11), line(1, 7, 2), line(1, 7, 1, 8)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 4, 4, 0, 0, 0, 0]);
   });
   it('a NaN or infinity in the input or the weights takes the im2col path: non-finite outputs exactly where Caffe has them', () => {
     const random = rng(5);

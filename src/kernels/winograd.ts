@@ -13,18 +13,22 @@ const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 /** A convolution's weights transformed for Winograd F(tile x tile, 3x3). */
 export interface PackedWinograd extends PackedConv {
   tile: 2 | 4;
-  /** The kernel's 3x3 blocks down and across (depth = input channels x both). */
+  /** The kernel's 3x3 blocks down and across (depth = input channels x both); 1 x 3 / 3 x 1 blocks for 1-D. */
   subH: number;
   subW: number;
+  /** 0: 2-D tiles; 1-D F(4, 3) for a K x 1 kernel (1: tiles of 4 x 1 outputs) or a 1 x K one (2: 1 x 4). */
+  dir: 0 | 1 | 2;
 }
 
 /**
  * Which Winograd a convolution runs, 0 for none: its geometry (stride 1, dilation 1, a kernel of 3 to 9 each way:
  * larger than 3x3 runs as the sum of its 3x3 blocks, e.g. 5x5 as four, 7x7 as nine) and enough input and output
- * channels that the GEMMs beat one im2col GEMM. `setting` is CREMA_WINOGRAD: '0' none, '2' or '4' F(2x2, 3x3)
+ * channels that the GEMMs beat one im2col GEMM; a K x 1 or 1 x K kernel takes 1-D F(4, 3) (oneD), reported
+ * as 4. `setting` is CREMA_WINOGRAD: '0' none, '2' or '4' F(2x2, 3x3)
  * or F(4x4, 3x3) only; unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / _LARGE at batch `num` > 1: by batchF4).
  */
 export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | 2 | 4 {
+  if (oneD(g) !== 0) return setting === '0' || g.channels < MIN_CHANNELS || rows < MIN_CHANNELS ? 0 : 4;
   const fits = g.kernelH >= 3 && g.kernelH <= 9 && g.kernelW >= 3 && g.kernelW <= 9 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
     g.channels >= MIN_CHANNELS && rows >= MIN_CHANNELS;
   if (!fits || setting === '0') return 0;
@@ -33,6 +37,17 @@ export function winogradTile(g: ConvGeometry, rows: number, setting: string | un
   const small = g.outH * g.outW < least;
   const f4 = (num > 1 && small ? batchF4(g) : !small && tileCost(g, 4) < tileCost(g, 2)) && uFits(g, rows, 4);
   return f4 ? 4 : uFits(g, rows, 2) ? 2 : 0;
+}
+
+/**
+ * 1-D Winograd F(4, 3) (6 values per 1 x 3 block, 1.5 multiply-adds an output instead of 3) for a K x 1 (1) or
+ * 1 x K (2) kernel, K = 3 to 9, stride 1, dilation 1: Inception-v3's 1x7 / 7x1 (4.5 multiply-adds per output and
+ * input channel instead of 7), 1x3 / 3x1; 0 for other kernels. '2' and '4' of CREMA_WINOGRAD leave it on.
+ */
+function oneD(g: ConvGeometry): 0 | 1 | 2 {
+  if (g.strideH !== 1 || g.strideW !== 1 || g.dilationH !== 1 || g.dilationW !== 1) return 0;
+  if (g.kernelW === 1 && g.kernelH >= 3 && g.kernelH <= 9) return 1;
+  return g.kernelH === 1 && g.kernelW >= 3 && g.kernelW <= 9 ? 2 : 0;
 }
 
 /**
@@ -95,7 +110,7 @@ const MIN_CHANNELS = 16;
  * (winogradFiltersChunk) straight into wasm memory: no JavaScript copy of U (16/9 or 4x the weights).
  */
 export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: 2 | 4): PackedWinograd {
-  const n = (m + 2) ** 2, { channels: C, kernelH: kh, kernelW: kw } = g;
+  const dir = oneD(g), n = dir ? 6 : (m + 2) ** 2, { channels: C, kernelH: kh, kernelW: kw } = g;
   const subH = Math.ceil(kh / 3), subW = Math.ceil(kw / 3), K = C * subH * subW, rowsPad = roundUp(rows, MR);
   const ptr = e.heap.alloc(groups * n * rowsPad * K * 4);
   e.own(owner, ptr);
@@ -105,9 +120,9 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
   const filters = groups * rows, per = Math.ceil(filters / e.chunkCount(filters));
   const p = e.job(KIND_WINOGRAD_FILTERS);
   p[3] = src; p[4] = C; p[5] = kh; p[6] = kw; p[7] = rows; p[8] = per; p[9] = m; p[10] = subW; p[11] = subH;
-  p[12] = rowsPad; p[13] = KC; p[14] = ptr; p[15] = filters;
+  p[12] = rowsPad; p[13] = KC; p[14] = ptr; p[15] = filters; p[16] = dir;
   e.run(Math.ceil(filters / per));
-  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW };
+  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW, dir };
 }
 
 /**
@@ -126,10 +141,11 @@ const SCRATCH_HEAD = 128 + 72 * 16;
  * Caffe has it only in the outputs whose window holds it; the caller runs the im2col path then.
  */
 export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): boolean {
-  const m = packed.tile, C = g.channels, K = packed.depth, M = packed.rows, images = num * groups, n = (m + 2) ** 2;
-  const tilesY = Math.ceil(g.outH / m), tilesX = Math.ceil(g.outW / m), tiles = tilesY * tilesX;
-  // Room for every tile's patch at every block's offset (3 per block down / across).
-  const Hp = m * tilesY + 2 + 3 * (packed.subH - 1), Wp = m * tilesX + 2 + 3 * (packed.subW - 1);
+  const m = packed.tile, C = g.channels, K = packed.depth, M = packed.rows, images = num * groups, dir = packed.dir;
+  const n = dir ? 6 : (m + 2) ** 2, down = dir === 2 ? 1 : m, across = dir === 1 ? 1 : m; // outputs per tile
+  const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), tiles = tilesY * tilesX;
+  // Room for every tile's patch at every block's offset (3 per block down / across); a 1-D kernel's other axis is 1.
+  const Hp = down * tilesY + (dir === 2 ? 0 : 2 + 3 * (packed.subH - 1)), Wp = across * tilesX + (dir === 1 ? 0 : 2 + 3 * (packed.subW - 1));
   const { nt, blocks, rowsPer } = winogradSplit(e.activeThreads(), tiles, images, n, K, M);
   const xBytes = e.stagedBytes(x), yBytes = e.stagedBytes(y); // 0 for resident blobs: read and written in place
   const padBytes = roundUp((images * C * Hp * Wp + 16) * 4, 64);
@@ -151,7 +167,7 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
   p[15] = reluSlope === undefined ? 0 : 1;
   e.setFloat(p, 16, reluSlope ?? 0);
   p[17] = groups; p[18] = nt; p[19] = blocks; p[20] = KC; p[21] = rowsPer; p[22] = Math.ceil(M / rowsPer); p[23] = m;
-  p[24] = packed.subH; p[25] = packed.subW;
+  p[24] = packed.subH; p[25] = packed.subW; p[26] = dir;
   e.run(images * blocks * p[22]);
   e.unstage(y, yAt);
   return true;
