@@ -35,66 +35,123 @@ export function depthwiseChunk(p: usize, chunk: i32, scratch: usize): void {
   }
 }
 
-// ---- 3x3 planes through a zero-padded copy (thread scratch): no border cases at all, which matters for the
-// small planes of a net's last layers (7x7, 14x14), where the border is a good part of the plane.
+// ---- 3x3 planes, stride 1 or 2 (the same both ways), through a zero-padded copy in thread scratch, computed as
+// one flat loop over the plane. With the copy's row stride Wp and output rows Wo = Wp / s long, output (oy, ox) at
+// j = oy * Wo + ox reads the copy at s * j + (the tap's offset), the same for every j: no border cases and no
+// per-row work, which is most of the cost on a net's small planes (14x14, 7x7: rows of 2-4 vectors). For stride 2
+// the copy keeps even and odd rows apart (even rows from 0, odd rows from `odd`, both with stride Wp = 2 Wo), so
+// that 2j lands on row 2 oy. The Wo - outW columns after each output row are computed too (reading the pad) and
+// dropped when the rows are copied out of `out` into y.
 
-/** Row stride (floats) of the padded copy: the padded row, plus room for the last vector's over-reads. */
-@inline function paddedWidth(p: usize): i32 {
-  const W = word(p, 6), pw = word(p, 10), sw = word(p, 12), outW = word(p, 16);
-  return (max(W + 2 * pw, (outW + 4) * sw + 12) + 3) & ~3;
+/** Row stride (floats) of the padded copy: the padded row, made even for stride 2. */
+@inline function flatWidth(p: usize): i32 {
+  const w = word(p, 6) + 2 * word(p, 10);
+  return word(p, 12) == 2 ? (w + 1) & ~1 : w;
+}
+
+/** Where the odd rows start (stride 2; stride 1 has one block) and where `out` starts, in floats from the copy. */
+@inline function oddBlock(p: usize): i32 {
+  const rows = word(p, 5) + 2 * word(p, 9);
+  return word(p, 12) == 2 ? ((rows + 1) >> 1) * flatWidth(p) + 32 : 0;
+}
+@inline function outBlock(p: usize): i32 {
+  const rows = word(p, 5) + 2 * word(p, 9);
+  const copy = word(p, 12) == 2 ? oddBlock(p) + (rows >> 1) * flatWidth(p) + 32 : rows * flatWidth(p) + 32;
+  return (copy + 3) & ~3;
 }
 
 function paddedFits(p: usize, scratch: usize): bool {
-  const kh = word(p, 7), kw = word(p, 8), sw = word(p, 12), dh = word(p, 13), dw = word(p, 14);
-  if (kh != 3 || kw != 3 || dh != 1 || dw != 1 || (sw != 1 && sw != 2)) return false;
-  const rows = word(p, 5) + 2 * word(p, 9);
-  const floats = <u64>rows * <u64>paddedWidth(p) + 32;
-  return floats * 4 + 128 <= <u64>addr(p, 2);
+  const kh = word(p, 7), kw = word(p, 8), sh = word(p, 11), sw = word(p, 12), dh = word(p, 13), dw = word(p, 14);
+  if (kh != 3 || kw != 3 || dh != 1 || dw != 1 || sh != sw || (sw != 1 && sw != 2)) return false;
+  const Wo = flatWidth(p) / sw;
+  const floats = <u64>outBlock(p) + <u64>word(p, 15) * <u64>Wo + 16;
+  return floats * 4 <= <u64>addr(p, 2);
 }
 
 function paddedPlanes(p: usize, first: i32, end: i32, scratch: usize): void {
-  const cin = word(p, 4), H = word(p, 5), W = word(p, 6), ph = word(p, 9), pw = word(p, 10), sh = word(p, 11), sw = word(p, 12);
+  const cin = word(p, 4), H = word(p, 5), W = word(p, 6), ph = word(p, 9), pw = word(p, 10), s = word(p, 12);
   const outH = word(p, 15), outW = word(p, 16), cout = word(p, 17), mult = word(p, 18);
   const x = addr(p, 3), weights = addr(p, 19), y = addr(p, 20), bias = addr(p, 21);
   const reluOn = word(p, 22) != 0, slope = load<f32>(p + 23 * 4);
-  const Wp = paddedWidth(p), rows = H + 2 * ph;
-  const tmp = scratch, buffer = scratch + 64;
-  const rowBytes = <usize>Wp << 2;
+  const Wp = flatWidth(p), Wo = Wp / s, n = outH * Wo;
+  const buffer = scratch, odd = buffer + (<usize>oddBlock(p) << 2), out = buffer + (<usize>outBlock(p) << 2);
   // Zero once: the pad stays zero, each plane only overwrites the image part.
-  const total = <usize>(rows * Wp + 32);
-  for (let i: usize = 0; i < total; i += 4) v128.store(buffer + (i << 2), f32x4.splat(0));
+  for (let a = buffer; a < out; a += 16) v128.store(a, f32x4.splat(0));
   let loaded = -1;
   for (let plane = first; plane < end; plane++) {
-    const n = plane / cout, o = plane - n * cout;
-    const c = n * cin + o / mult;
+    const i = plane / cout, o = plane - i * cout;
+    const c = i * cin + o / mult;
     if (c != loaded) {
-      copyIntoPadded(x + ((<usize>c * H * W) << 2), H, W, buffer + (<usize>ph * rowBytes) + (<usize>pw << 2), rowBytes);
+      const src = x + ((<usize>c * H * W) << 2);
+      for (let r = 0; r < H; r++) {
+        const R = r + ph, block = s == 2 && (R & 1) != 0 ? odd : buffer;
+        copyRow(src + (<usize>(r * W) << 2), W, block + (<usize>((s == 2 ? R >> 1 : R) * Wp + pw) << 2));
+      }
       loaded = c;
     }
-    const b: f32 = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0;
-    const bv = f32x4.splat(b);
+    const bv = f32x4.splat(bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0);
     const w = weights + (<usize>(o * 9) << 2);
+    if (s == 1) flat3x3(buffer, buffer + (<usize>Wp << 2), buffer + (<usize>(2 * Wp) << 2), 1, w, bv, out, n, reluOn, slope);
+    else flat3x3(buffer, odd, buffer + (<usize>Wp << 2), 2, w, bv, out, n, reluOn, slope);
+    // The outW valid columns of each row into y; a row's last vector may spill into the next row, written after it.
     const yPlane = y + ((<usize>plane * outH * outW) << 2);
     for (let oy = 0; oy < outH; oy++) {
-      const row = buffer + <usize>(oy * sh) * rowBytes;
-      const yRow = yPlane + (<usize>(oy * outW) << 2);
-      const ox = rows3x3(row, Wp, w, bv, yRow, 0, outW, sw, reluOn, slope);
-      if (ox < outW) {
-        // The last, partial vector: computed whole into tmp (its extra lanes read the slack), stored lane by lane.
-        rows3x3(row, Wp, w, bv, tmp - (<usize>ox << 2), ox, ox + 4, sw, reluOn, slope);
-        for (let j = ox; j < outW; j++) store<f32>(yRow + (<usize>j << 2), load<f32>(tmp + (<usize>(j - ox) << 2)));
-      }
+      const from = out + (<usize>(oy * Wo) << 2), to = yPlane + (<usize>(oy * outW) << 2);
+      const vectorEnd = oy + 1 < outH ? outW : outW & ~3;
+      let k = 0;
+      for (; k < vectorEnd; k += 4) v128.store(to + (<usize>k << 2), v128.load(from + (<usize>k << 2)));
+      for (; k < outW; k++) store<f32>(to + (<usize>k << 2), load<f32>(from + (<usize>k << 2)));
     }
   }
 }
 
-@inline function copyIntoPadded(src: usize, H: i32, W: i32, dst: usize, dstRowBytes: usize): void {
-  for (let r = 0; r < H; r++) {
-    const s = src + (<usize>(r * W) << 2), d = dst + <usize>r * dstRowBytes;
-    let i = 0;
-    for (; i + 4 <= W; i += 4) v128.store(d + (<usize>i << 2), v128.load(s + (<usize>i << 2)));
-    for (; i < W; i++) store<f32>(d + (<usize>i << 2), load<f32>(s + (<usize>i << 2)));
+/**
+ * out[j] = bias + sum of the nine taps for j in [0, n) (rounded up to 8), taps in the order (ky, kx) as
+ * rows3x3, so the results are the same to the bit. r0, r1, r2: where kernel rows 0, 1, 2 read for j = 0; s: stride.
+ * Two vectors a step: two independent chains of multiply-adds.
+ */
+@inline function flat3x3(r0: usize, r1: usize, r2: usize, s: i32, w: usize, bv: v128, out: usize, n: i32, reluOn: bool, slope: f32): void {
+  const w0 = v128.load32_splat(w), w1 = v128.load32_splat(w, 4), w2 = v128.load32_splat(w, 8);
+  const w3 = v128.load32_splat(w, 12), w4 = v128.load32_splat(w, 16), w5 = v128.load32_splat(w, 20);
+  const w6 = v128.load32_splat(w, 24), w7 = v128.load32_splat(w, 28), w8 = v128.load32_splat(w, 32);
+  for (let j = 0; j < n; j += 8) {
+    const at = <usize>(j * s) << 2, step = <usize>(4 * s) << 2;
+    let a = bv, b = bv;
+    if (s == 1) {
+      a = madd(a, w0, v128.load(r0 + at)); b = madd(b, w0, v128.load(r0 + at, 16));
+      a = madd(a, w1, v128.load(r0 + at, 4)); b = madd(b, w1, v128.load(r0 + at, 20));
+      a = madd(a, w2, v128.load(r0 + at, 8)); b = madd(b, w2, v128.load(r0 + at, 24));
+      a = madd(a, w3, v128.load(r1 + at)); b = madd(b, w3, v128.load(r1 + at, 16));
+      a = madd(a, w4, v128.load(r1 + at, 4)); b = madd(b, w4, v128.load(r1 + at, 20));
+      a = madd(a, w5, v128.load(r1 + at, 8)); b = madd(b, w5, v128.load(r1 + at, 24));
+      a = madd(a, w6, v128.load(r2 + at)); b = madd(b, w6, v128.load(r2 + at, 16));
+      a = madd(a, w7, v128.load(r2 + at, 4)); b = madd(b, w7, v128.load(r2 + at, 20));
+      a = madd(a, w8, v128.load(r2 + at, 8)); b = madd(b, w8, v128.load(r2 + at, 24));
+    } else {
+      // Stride 2: taps 0 and 1 are the even and odd lanes of entries 0..7, tap 2 the even lanes of entries 2..9.
+      a = madd(a, w0, even(r0 + at, 0)); b = madd(b, w0, even(r0 + at + step, 0));
+      a = madd(a, w1, odd(r0 + at)); b = madd(b, w1, odd(r0 + at + step));
+      a = madd(a, w2, even(r0 + at, 8)); b = madd(b, w2, even(r0 + at + step, 8));
+      a = madd(a, w3, even(r1 + at, 0)); b = madd(b, w3, even(r1 + at + step, 0));
+      a = madd(a, w4, odd(r1 + at)); b = madd(b, w4, odd(r1 + at + step));
+      a = madd(a, w5, even(r1 + at, 8)); b = madd(b, w5, even(r1 + at + step, 8));
+      a = madd(a, w6, even(r2 + at, 0)); b = madd(b, w6, even(r2 + at + step, 0));
+      a = madd(a, w7, odd(r2 + at)); b = madd(b, w7, odd(r2 + at + step));
+      a = madd(a, w8, even(r2 + at, 8)); b = madd(b, w8, even(r2 + at + step, 8));
+    }
+    if (reluOn) {
+      a = v128.bitselect(a, f32x4.mul(a, f32x4.splat(slope)), f32x4.gt(a, f32x4.splat(0)));
+      b = v128.bitselect(b, f32x4.mul(b, f32x4.splat(slope)), f32x4.gt(b, f32x4.splat(0)));
+    }
+    v128.store(out + (<usize>j << 2), a);
+    v128.store(out + (<usize>j << 2), b, 16);
   }
+}
+
+@inline function copyRow(src: usize, W: i32, dst: usize): void {
+  let i = 0;
+  for (; i + 4 <= W; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
+  for (; i < W; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
 }
 
 /** First output column at or after which ox * s + shift >= 0, and the first at which ox * s + shift >= W. */

@@ -183,6 +183,25 @@ for (const threads of [1, 2]) {
       }
     });
 
+    it('Depthwise 3x3 (the flat padded path): strides 1 and 2, pads 0-2, odd and tiny planes, multiplier 2, batches, ReLU', () => {
+      const random = rng(37 + threads);
+      for (let t = 0; t < 36; t++) {
+        const stride = t % 2 === 0 ? 1 : 2, strideW = t % 9 === 4 ? 3 - stride : stride; // sh != sw: the general path
+        const pad = t % 3, mult = t % 5 === 2 ? 2 : 1;
+        const H = randomInt(random, Math.max(1, 3 - 2 * pad), 20), W = randomInt(random, Math.max(1, 3 - 2 * pad), 21);
+        const C = randomInt(random, 1, 7), N = t % 4 === 3 ? 2 : 1;
+        const x = new Tensor([N, C, H, W], randomArray(N * C * H * W, random));
+        const w = new Tensor([C * mult, 1, 3, 3], randomArray(C * mult * 9, random));
+        const b = new Tensor([C * mult], randomArray(C * mult, random));
+        const def = layerDef('Convolution', { convolution_param: { num_output: C * mult, group: C, kernel_size: [3], pad: [pad], stride_h: stride, stride_w: strideW } });
+        const relu = t % 3 === 1 ? 0.1 : undefined;
+        const [got, want] = bothKernels(def, [w, b], x, relu);
+        const label = `case ${t}: ${N}x${C}x${H}x${W} stride ${stride}/${strideW} pad ${pad} x${mult} relu ${relu}`;
+        expect([...got.dims], label).toEqual([...want.dims]);
+        expect(relDiff(got.data, want.data), label).toBeLessThan(1e-5);
+      }
+    });
+
     it('Pooling MAX and AVE: kernels, strides 1-3, pad, ceil and floor, global, batches', () => {
       const random = rng(23 + threads);
       for (let t = 0; t < 48; t++) {
