@@ -69,14 +69,15 @@ async function* cases() {
   }
 }
 for await (const [name, forward] of cases()) {
-  const times = contenders.map(() => []), cpu = contenders.map(() => []);
+  const times = contenders.map(() => []), cpu = contenders.map(() => []), waited = contenders.map(() => []);
   const run = (i) => {
     const c = contenders[i];
     if (abName && abName !== 'judge') process.env[abName] = c.env ?? '';
     e.pool.judge = c.unjudged ? undefined : judge;
-    const c0 = process.cpuUsage(), t0 = performance.now();
+    const c0 = process.cpuUsage(), t0 = performance.now(), w0 = e.pool.waitedMs;
     forward(c.threads);
     times[i].push(performance.now() - t0);
+    waited[i].push(e.pool.waitedMs - w0);
     const used = process.cpuUsage(c0);
     cpu[i].push((used.user + used.system) / 1000);
   };
@@ -85,7 +86,8 @@ for await (const [name, forward] of cases()) {
   for (let r = 0; r < rounds; r++) contenders.forEach((_, k) => run((k + r) % contenders.length));
   const m = times.map(process.env.MEAN ? (a) => a.reduce((x, y) => x + y, 0) / a.length : med), c = cpu.map(med);
   m.forEach((v, i) => (sums[i] += v));
-  const cols = contenders.map((ct, i) => `${ct.label} ${m[i].toFixed(3).padStart(7)}${i ? ` (1t/this ${(m[0] / m[i]).toFixed(2)}, cpu ${(c[i] / c[0]).toFixed(2)})` : ''}`);
+  // waited: the main thread's time, its chunks done, waiting for the workers' last chunks (median per run).
+  const cols = contenders.map((ct, i) => `${ct.label} ${m[i].toFixed(3).padStart(7)}${i ? ` (1t/this ${(m[0] / m[i]).toFixed(2)}, cpu ${(c[i] / c[0]).toFixed(2)}, waited ${med(waited[i]).toFixed(2)})` : ''}`);
   console.log(`${name.padEnd(20)} ${cols.join('  ')}`);
 }
 hog?.kill();

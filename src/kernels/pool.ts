@@ -136,8 +136,11 @@ export class Judge {
       r = { solo: NaN, parallel: NaN, runs: 0 };
       this.jobs.set(key, r);
     }
+    // A time far from the average moves it as if it were twice (or half) the average: one burst of load from
+    // elsewhere (a 10 ms run of a 1 ms job) would otherwise keep a job off that way until its next try, 32 runs
+    // later; a lasting change still moves the average by a quarter per run.
     const field = parallel ? 'parallel' : 'solo', old = r[field];
-    r[field] = Number.isNaN(old) ? ms : old + WEIGHT * (ms - old);
+    r[field] = Number.isNaN(old) ? ms : old + WEIGHT * (Math.min(2 * old, Math.max(old / 2, ms)) - old);
     r.runs++;
   }
 }
@@ -168,6 +171,8 @@ export class ThreadPool {
   judge: Judge | undefined = platform().env('CREMA_JUDGE') === '0' ? undefined : new Judge();
   private readyCount = 0;
   private tag = 0;
+  /** Time (ms) this thread waited, its chunks done, for the workers' last chunks of parallel jobs (benchmarks). */
+  waitedMs = 0;
   private readonly h: Int32Array;
   /** Address of the job parameter block, and its words (what identifies a job to the judge). */
   readonly params: number;
@@ -241,13 +246,16 @@ export class ThreadPool {
         error ??= err;
       }
     });
+    const waitFrom = now();
     for (let spins = 0; ; spins++) {
       const done = Atomics.load(h, DONE);
       if (done >= chunks) break;
       if (spins > 2000) Atomics.wait(h, DONE, done, 5);
     }
     Atomics.store(h, TICKET, 0);
-    judge?.record(key, true, now() - start);
+    const end = now();
+    this.waitedMs += end - waitFrom;
+    judge?.record(key, true, end - start);
     const failed = Atomics.exchange(h, FAILED, 0);
     if (failed) {
       const message = this.workers[failed - 1]?.takeError();
