@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConvGeometry } from '../src/kernels/im2col.js';
 import { kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
-import { winogradTile } from '../src/kernels/winograd.js';
+import { winogradLimits, winogradTile } from '../src/kernels/winograd.js';
 import type { FusableLayer } from '../src/layers/convolution.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
@@ -74,18 +74,48 @@ for (const threads of [1, 2]) {
         const b = new Tensor([coutG * group], randomArray(coutG * group, random));
         const def = layerDef('Convolution', { convolution_param: { num_output: coutG * group, group, kernel_size: [3], pad: [pad] } });
         const relu = t % 2 ? 0.1 : undefined;
-        const fuse = (l: unknown): void => {
-          if (relu !== undefined) (l as FusableLayer).fuseRelu(relu);
-        };
-        useKernels('js');
-        const [want] = runLayer(def, [w, b], [x], fuse);
-        useKernels('wasm');
-        const [got] = runLayer(def, [w, b], [x], fuse);
+        const [got, want] = both(def, [w, b], x, relu);
         const label = `case ${t}: N ${num} group ${group} cin/g ${cinG} cout/g ${coutG} ${size}x${size} pad ${pad} relu ${relu}`;
         expect([...got.dims], label).toEqual([...want.dims]);
         // F(4x4): its transforms' float32 error is ~10x F(2x2)'s (test/wasm-kernels.test.ts).
         expect(relDiff(got.data, want.data), label).toBeLessThan(5e-5);
       }
     });
+
+    it('a batch whose bordered input copy passes the bound runs Winograd in groups of images (1 and 2 a group, a NaN in the last)', () => {
+      const random = rng(23 + threads);
+      const [num, C, size, cout] = [5, 16, 14, 24];
+      const x = new Tensor([num, C, size, size], randomArray(num * C * size * size, random));
+      const w = new Tensor([cout, C, 3, 3], randomArray(cout * C * 9, random)), b = new Tensor([cout], randomArray(cout, random));
+      const def = layerDef('Convolution', { convolution_param: { num_output: cout, kernel_size: [3], pad: [1] } });
+      const image = C * 16 * 16 * 4; // F(2x2) on 14x14: 7 x 7 tiles, patches of 16 x 16
+      const saved = winogradLimits.padBytes;
+      try {
+        for (const fit of [1, 2]) {
+          winogradLimits.padBytes = fit * image;
+          const [got, want] = both(def, [w, b], x);
+          expect(relDiff(got.data, want.data), `${fit} a group`).toBeLessThan(1e-5);
+        }
+        x.data[(num - 1) * C * size * size + 3 * size * size + 40] = NaN; // in image 5: the whole batch takes im2col
+        const [got, want] = both(def, [w, b], x);
+        expect([...got.data].map(Number.isNaN)).toEqual([...want.data].map(Number.isNaN));
+        expect(got.data.filter(Number.isNaN).length).toBeGreaterThan(0);
+        expect(relDiff(got.data.map((v) => (Number.isNaN(v) ? 0 : v)), want.data.map((v) => (Number.isNaN(v) ? 0 : v)))).toBeLessThan(1e-5);
+      } finally {
+        winogradLimits.padBytes = saved;
+      }
+    });
   });
+}
+
+/** A layer run on the TypeScript kernels and on the wasm kernels: [wasm, TypeScript]. */
+function both(def: ReturnType<typeof layerDef>, weights: Tensor[], x: Tensor, relu?: number): [Tensor, Tensor] {
+  const fuse = (l: unknown): void => {
+    if (relu !== undefined) (l as FusableLayer).fuseRelu(relu);
+  };
+  useKernels('js');
+  const [want] = runLayer(def, weights, [x], fuse);
+  useKernels('wasm');
+  const [got] = runLayer(def, weights, [x], fuse);
+  return [got, want];
 }

@@ -136,8 +136,8 @@ const BLOCK_BYTES = 4 << 20;
 const SCRATCH_HEAD = 128 + 72 * 16;
 
 /**
- * Convolution of `num` images (x: num x groups*C x H x W) into y (num x groups*rows x OH x OW). False, y
- * untouched, when x holds a NaN or an infinity: the transforms would spread it over whole tiles (Inf - Inf), where
+ * Convolution of `num` images (x: num x groups*C x H x W) into y (num x groups*rows x OH x OW). False (y then
+ * holds nothing of use: the caller writes all of it) when x holds a NaN or an infinity: the transforms would spread it over whole tiles (Inf - Inf), where
  * Caffe has it only in the outputs whose window holds it; the caller runs the im2col path then.
  */
 export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): boolean {
@@ -146,6 +146,8 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
   const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), tiles = tilesY * tilesX;
   // Room for every tile's patch at every block's offset (3 per block down / across); a 1-D kernel's other axis is 1.
   const Hp = down * tilesY + (dir === 2 ? 0 : 2 + 3 * (packed.subH - 1)), Wp = across * tilesX + (dir === 1 ? 0 : 2 + 3 * (packed.subW - 1));
+  const fit = Math.max(1, Math.floor(winogradLimits.padBytes / (groups * C * Hp * Wp * 4)));
+  if (num > fit) return inImageGroups(num, fit, x, y, (k, xs, ys) => winogradWasm(e, packed, g, groups, k, xs, ys, reluSlope));
   const { nt, blocks, rowsPer } = winogradSplit(e.activeThreads(), tiles, images, n, K, M);
   const xBytes = e.stagedBytes(x), yBytes = e.stagedBytes(y); // 0 for resident blobs: read and written in place
   const padBytes = roundUp((images * C * Hp * Wp + 16) * 4, 64);
@@ -170,6 +172,24 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
   p[24] = packed.subH; p[25] = packed.subW; p[26] = dir;
   e.run(images * blocks * p[22]);
   e.unstage(y, yAt);
+  return true;
+}
+
+/**
+ * The zero-bordered copy of a batch's input lives in the engine's one scratch region, which keeps its largest size
+ * in the 4 GiB that every net of the process shares: a batch whose copy would pass this runs in groups of images
+ * (OpenPose at batch 8: conv1_2's copy was 280 MB, one image's is 35 MB).
+ */
+/** @internal The bound (tests lower it to run small batches in groups). */
+export const winogradLimits = { padBytes: 64 << 20 };
+
+/** Runs `run` on groups of at most `fit` images of x and y (views, no copies); false as soon as one is. */
+function inImageGroups(num: number, fit: number, x: Float32Array, y: Float32Array, run: (images: number, x: Float32Array, y: Float32Array) => boolean): boolean {
+  const xPer = x.length / num, yPer = y.length / num;
+  for (let n0 = 0; n0 < num; n0 += fit) {
+    const k = Math.min(fit, num - n0);
+    if (!run(k, x.subarray(n0 * xPer, (n0 + k) * xPer), y.subarray(n0 * yPer, (n0 + k) * yPer))) return false;
+  }
   return true;
 }
 
