@@ -93,11 +93,12 @@ function paddedPlanes(p: usize, first: i32, end: i32, scratch: usize): void {
     const w = weights + (<usize>(o * 9) << 2);
     if (s == 1) flat3x3(buffer, buffer + (<usize>Wp << 2), buffer + (<usize>(2 * Wp) << 2), 1, w, bv, out, n, reluOn, slope);
     else flat3x3(buffer, odd, buffer + (<usize>Wp << 2), 2, w, bv, out, n, reluOn, slope);
-    // The outW valid columns of each row into y; a row's last vector may spill into the next row, written after it.
+    // The outW valid columns of each row into y; a row's last vector may spill into the next rows, written after
+    // it, but never past the plane (with outW < 4 it would reach the next plane, another thread's).
     const yPlane = y + ((<usize>plane * outH * outW) << 2);
     for (let oy = 0; oy < outH; oy++) {
       const from = out + (<usize>(oy * Wo) << 2), to = yPlane + (<usize>(oy * outW) << 2);
-      const vectorEnd = oy + 1 < outH ? outW : outW & ~3;
+      const vectorEnd = min(outW, (outH - oy) * outW - 3);
       let k = 0;
       for (; k < vectorEnd; k += 4) v128.store(to + (<usize>k << 2), v128.load(from + (<usize>k << 2)));
       for (; k < outW; k++) store<f32>(to + (<usize>k << 2), load<f32>(from + (<usize>k << 2)));

@@ -18,9 +18,10 @@
 //    13 y, 14 bias (0: none), 15 relu on, 16 slope, 17 groups, 18 nt (multiple of 8), 19 tile blocks per
 //    image-group, 20 KC, 21 rows per chunk (multiple of 4), 22 row blocks, 23 m, 24 / 25 the kernel's 3x3
 //    blocks down / across (1 / 1 for 3x3; 2 / 2 for 5x5, 3 / 3 for 7x7: see inputTransform).
-// Tiles are numbered row-major over the output (tile t at ty = t / tilesX, tx = t % tilesX); four tiles in one
-// tile row, starting at a multiple of 4 in the block, are transformed at once (one f32x4 lane each), the rest
-// one at a time.
+// Tiles are numbered row-major over the output (tile t at ty = t / tilesX, tx = t % tilesX). Input transform:
+// four tiles in one tile row, starting at a multiple of 4 in the block, at once (one f32x4 lane each), the rest
+// one at a time. Output transform: every tile in fours (a row's last four overlapping the previous ones), where
+// the plane is at least 4 tiles wide.
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
@@ -77,19 +78,19 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   const outH = word(p, 9), outW = word(p, 10), M = word(p, 11), U = addr(p, 12), y = addr(p, 13), bias = addr(p, 14);
   const reluOn = word(p, 15) != 0, slope = load<f32>(p + 16 * 4), groups = word(p, 17), nt = word(p, 18);
   const blocks = word(p, 19), KC = word(p, 20), rowsPer = word(p, 21), rowBlocks = word(p, 22), m = word(p, 23);
-  const subH = word(p, 24), subW = word(p, 25);
+  const subH = word(p, 24), subW = word(p, 25), dir = word(p, 26);
   const ig = chunk / (blocks * rowBlocks), rest = chunk - ig * blocks * rowBlocks;
   const block = rest / rowBlocks, row0 = (rest - block * rowBlocks) * rowsPer;
   const j0 = block * nt, n = min(nt, tilesY * tilesX - j0), rows = min(rowsPer, M - row0);
   if (n <= 0 || rows <= 0) return;
-  const g = ig % groups, mPad = (M + MR - 1) / MR * MR, count = (m + 2) * (m + 2), K = C * subH * subW;
+  const g = ig % groups, mPad = (M + MR - 1) / MR * MR, count = dir != 0 ? 6 : (m + 2) * (m + 2), K = C * subH * subW;
   const tmp = scratch, Mb = scratch + SCRATCH_HEAD, V = Mb + ((<usize>count * rows * nt) << 2);
   const Ug = U + ((<usize>g * count * mPad * K) << 2), x = xp + ((<usize>ig * C * Hp * Wp) << 2);
   // One K block at a time: its transformed inputs (count x kc x nt) fit in scratch whatever K is, so blocks of
   // many tiles (each U value is reused once per tile) stay possible for 7x7 kernels (K = 9 C).
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
-    inputTransform(x, C, subW, k0, kc, Hp, Wp, tilesX, j0, n, nt, m, V, tmp + 128);
+    inputTransform(x, C, subW, k0, kc, Hp, Wp, tilesX, j0, n, nt, m, dir, V, tmp + 128);
     for (let xi = 0; xi < count; xi++) {
       const pa = Ug + ((<usize>xi * mPad * K + <usize>k0 * mPad + <usize>row0 * kc) << 2);
       const v = V + ((<usize>xi * kc * nt) << 2), mx = Mb + ((<usize>xi * rows * nt) << 2);
@@ -98,20 +99,25 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   }
   const yRows = y + ((<usize>(ig * M + row0) * outH * outW) << 2);
   const bRows: usize = bias == 0 ? 0 : bias + (<usize>(g * M + row0) << 2);
-  outputTransform(Mb, rows, nt, j0, n, tilesX, outH, outW, m, yRows, bRows, reluOn, slope, tmp + 128);
+  outputTransform(Mb, rows, nt, j0, n, tilesX, outH, outW, m, dir, yRows, bRows, reluOn, slope, tmp + 128);
 }
 
-/** Thread scratch before the transformed inputs: 128 bytes for gemmStrips' edge tiles, 36 vectors for F(4x4). */
-const SCRATCH_HEAD: usize = 128 + 36 * 16;
+/**
+ * Thread scratch before the GEMM results: 128 bytes for gemmStrips' edge tiles, 36 vectors for F(4x4)'s passes,
+ * 36 for four tiles' outputs on their way to the ones that are written (outputTransform reads up to 3 floats
+ * before the GEMM results: these).
+ */
+const SCRATCH_HEAD: usize = 128 + 72 * 16;
 
 /**
  * V ((m + 2)^2 packed-B matrices of kc x nt, matrix xi = (m + 2) r + c at V + xi * kc * nt floats) = B^T d B
  * for GEMM rows [k0, k0 + kc) and the tiles [j0, j0 + n) of one image-group's padded planes; tiles n..nt of the
  * block are zero. GEMM row k is input channel k % C read at the offset of 3x3 sub-kernel k / C (row 3 (s / subW),
  * column 3 (s % subW)): a larger kernel is the sum of the 3x3 convolutions of its 3x3 blocks over shifted inputs.
+ * A 1-D job (dir != 0) has 6 matrices and 1 x 3 blocks (inputLine).
  */
-function inputTransform(xp: usize, C: i32, subW: i32, k0: i32, kc: i32, Hp: i32, Wp: i32, tilesX: i32, j0: i32, n: i32, nt: i32, m: i32, V: usize, tmp: usize): void {
-  const count = (m + 2) * (m + 2);
+function inputTransform(xp: usize, C: i32, subW: i32, k0: i32, kc: i32, Hp: i32, Wp: i32, tilesX: i32, j0: i32, n: i32, nt: i32, m: i32, dir: i32, V: usize, tmp: usize): void {
+  const count = dir != 0 ? 6 : (m + 2) * (m + 2);
   const xiBytes = (<usize>kc * nt) << 2, rowBytes = <usize>Wp << 2, stripBytes = <usize>(NR * kc) << 2;
   for (let k = k0; k < k0 + kc; k++) {
     const base = V + (<usize>((k - k0) * NR) << 2);
@@ -125,14 +131,18 @@ function inputTransform(xp: usize, C: i32, subW: i32, k0: i32, kc: i32, Hp: i32,
         j++;
         continue;
       }
-      const src = plane + <usize>(m * ty) * rowBytes + (<usize>(m * tx) << 2);
       const four = (j & 3) == 0 && j + 4 <= n && tx + 4 <= tilesX;
+      j += four ? 4 : 1;
+      if (dir != 0) {
+        inputLine(plane, ty, tx, dir, four, rowBytes, out, xiBytes);
+        continue;
+      }
+      const src = plane + <usize>(m * ty) * rowBytes + (<usize>(m * tx) << 2);
       if (m == 4) {
         if (four) inputFour6(src, rowBytes, out, xiBytes, tmp);
         else inputOne6(src, rowBytes, out, xiBytes, tmp);
       } else if (four) inputFour(src, rowBytes, out, xiBytes);
       else inputOne(src, rowBytes, out, xiBytes);
-      j += four ? 4 : 1;
     }
   }
 }
@@ -193,23 +203,43 @@ function inputTransform(xp: usize, C: i32, subW: i32, k0: i32, kc: i32, Hp: i32,
  * (matrix xi at Mb + xi * rows * nt floats, row o, column j). Four tiles in one tile row whose outputs are all
  * inside the plane go as vectors (lanes = tiles), the rest tile by tile.
  */
-function outputTransform(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX: i32, outH: i32, outW: i32, m: i32, y: usize, bias: usize, reluOn: bool, slope: f32, tmp: usize): void {
+function outputTransform(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX: i32, outH: i32, outW: i32, m: i32, dir: i32, y: usize, bias: usize, reluOn: bool, slope: f32, tmp: usize): void {
   const xiBytes = (<usize>rows * nt) << 2, rowBytes = <usize>outW << 2;
+  const lanes = tmp + 36 * 16, lanesRow = <usize>(16 * m); // four tiles' outputs (m rows of 4 m) when not stored straight
   for (let o = 0; o < rows; o++) {
     const b: f32 = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0;
     const plane = y + <usize>o * outH * rowBytes;
     for (let j = 0; j < n; ) {
       const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX;
       const mo = Mb + ((<usize>o * nt + j) << 2);
+      if (dir != 0) {
+        j += outputTiles1(mo, xiBytes, plane, rowBytes, ty, tx, j + 4 <= n && tx + 4 <= tilesX, outH, outW, dir, b, reluOn, slope);
+        continue;
+      }
       const dst = plane + <usize>(m * ty) * rowBytes + (<usize>(m * tx) << 2);
-      const four = (j & 3) == 0 && j + 4 <= n && tx + 4 <= tilesX && m * (tx + 4) <= outW && m * (ty + 1) <= outH;
-      const cols = min(m, outW - m * tx), rowsIn = min(m, outH - m * ty);
-      if (m == 4) {
-        if (four) outputFour6(mo, xiBytes, dst, rowBytes, b, reluOn, slope, tmp);
-        else outputOne6(mo, xiBytes, dst, rowBytes, cols, rowsIn, b, reluOn, slope, tmp);
-      } else if (four) outputFour(mo, xiBytes, dst, rowBytes, b, reluOn, slope);
-      else outputOne(mo, xiBytes, dst, rowBytes, cols, rowsIn, b, reluOn, slope);
-      j += four ? 4 : 1;
+      const rowsIn = min(m, outH - m * ty);
+      if (tilesX < 4) {
+        const cols = min(m, outW - m * tx);
+        if (m == 4) outputOne6(mo, xiBytes, dst, rowBytes, cols, rowsIn, b, reluOn, slope, tmp);
+        else outputOne(mo, xiBytes, dst, rowBytes, cols, rowsIn, b, reluOn, slope);
+        j++;
+        continue;
+      }
+      // Four tiles of this tile row, the row's last four when fewer are left (lanes skip.. are the new ones), as
+      // vectors; those past the plane's edge or the block, and the skipped ones (possibly another block's: their
+      // Mb columns, up to 3 floats before this row's, are not theirs), go through `lanes` and are not written.
+      const skip = tx - min(tx, tilesX - 4), news = min(4 - skip, n - j);
+      const from = mo - (<usize>skip << 2);
+      if (skip == 0 && news == 4 && m * (tx + 4) <= outW && rowsIn == m) {
+        if (m == 4) outputFour6(from, xiBytes, dst, rowBytes, b, reluOn, slope, tmp);
+        else outputFour(from, xiBytes, dst, rowBytes, b, reluOn, slope);
+      } else {
+        if (m == 4) outputFour6(from, xiBytes, lanes, lanesRow, b, reluOn, slope, tmp);
+        else outputFour(from, xiBytes, lanes, lanesRow, b, reluOn, slope);
+        const bytes = <usize>min(news * m, outW - m * tx) << 2, first = lanes + (<usize>(skip * m) << 2);
+        for (let a = 0; a < rowsIn; a++) memory.copy(dst + <usize>a * rowBytes, first + <usize>a * lanesRow, bytes);
+      }
+      j += news;
     }
   }
 }
@@ -351,10 +381,7 @@ function inputOne6(src: usize, rowBytes: usize, out: usize, xiBytes: usize, tmp:
 /** Output row a of the tile(s): A^T along the row of tmp, bias, leaky ReLU; y_a0..y_a3 (lanes = tiles). */
 @inline function outputRow6(tmp: usize, a: i32, b: f32, reluOn: bool, slope: f32, i: i32): v128 {
   const t = tmp + <usize>a * 96;
-  const m0 = v128.load(t), m1 = v128.load(t, 16), m2 = v128.load(t, 32), m3 = v128.load(t, 48), m4 = v128.load(t, 64), m5 = v128.load(t, 80);
-  let v = i == 0 ? lineA0(m1, m2, m3, m4, m0) : i == 1 ? lineA1(m1, m2, m3, m4) : i == 2 ? lineA2(m1, m2, m3, m4) : lineA3(m1, m2, m3, m4, m5);
-  v = f32x4.add(v, f32x4.splat(b));
-  return reluOn ? relu(v, slope) : v;
+  return outputLine(v128.load(t), v128.load(t, 16), v128.load(t, 32), v128.load(t, 48), v128.load(t, 64), v128.load(t, 80), i, b, reluOn, slope);
 }
 
 /** A^T m A of four horizontally adjacent tiles: each output row is a 4x4 transpose (tile i's 4 outputs contiguous). */
@@ -381,6 +408,83 @@ function outputOne6(m: usize, xiBytes: usize, dst: usize, rowBytes: usize, cols:
   }
 }
 
+// ---- 1-D Winograd F(4, 3) for K x 1 (dir 1: tiles of 4 rows x 1 column) and 1 x K (dir 2: 1 row x 4 columns)
+// kernels, K = 3 to 9 as 1 x 3 blocks: 6 GEMMs (B^T d, G g and A^T of F(4x4) along one axis): 1.5 multiply-adds
+// per output and 1 x 3 block instead of 3 (Inception-v3's 1x7 and 7x1: 4.5 instead of 7). Lanes are four tiles
+// side by side in one tile row; the rest go one at a time.
+
+/** B^T d of a 1-D tile (or four side by side: lanes) of the plane, its 6 values stored one per matrix. */
+@inline function inputLine(plane: usize, ty: i32, tx: i32, dir: i32, four: bool, rowBytes: usize, out: usize, xiBytes: usize): void {
+  if (dir == 1) {
+    // Rows 4 ty .. 4 ty + 5 of column tx (and the next three columns: lanes).
+    const src = plane + <usize>(4 * ty) * rowBytes + (<usize>tx << 2);
+    if (four) lineB6(v128.load(src), v128.load(src + rowBytes), v128.load(src + 2 * rowBytes), v128.load(src + 3 * rowBytes), v128.load(src + 4 * rowBytes), v128.load(src + 5 * rowBytes), out, xiBytes, false);
+    else lineB6(v128.load32_splat(src), v128.load32_splat(src + rowBytes), v128.load32_splat(src + 2 * rowBytes), v128.load32_splat(src + 3 * rowBytes), v128.load32_splat(src + 4 * rowBytes), v128.load32_splat(src + 5 * rowBytes), out, xiBytes, true);
+    return;
+  }
+  // Columns 4 tx .. 4 tx + 5 of row ty; four tiles: columns 4 tx .. 4 tx + 17, tile i's column c at 4 i + c.
+  const src = plane + <usize>ty * rowBytes + (<usize>(4 * tx) << 2);
+  if (!four) {
+    lineB6(v128.load32_splat(src), v128.load32_splat(src, 4), v128.load32_splat(src, 8), v128.load32_splat(src, 12), v128.load32_splat(src, 16), v128.load32_splat(src, 20), out, xiBytes, true);
+    return;
+  }
+  const r0 = v128.load(src), r1 = v128.load(src, 16), r2 = v128.load(src, 32), r3 = v128.load(src, 48), r4 = v128.load(src, 64);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  const c0 = v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), c1 = v128.shuffle<f32>(t0, t1, 2, 3, 6, 7);
+  const c2 = v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), c3 = v128.shuffle<f32>(t2, t3, 2, 3, 6, 7);
+  lineB6(c0, c1, c2, c3, v128.shuffle<f32>(c0, r4, 1, 2, 3, 4), v128.shuffle<f32>(c1, r4, 1, 2, 3, 5), out, xiBytes, false);
+}
+
+/** Output i of a tile line: A^T m (m0..m5), plus bias, leaky ReLU (lanes = tiles). */
+@inline function outputLine(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, i: i32, b: f32, reluOn: bool, slope: f32): v128 {
+  let v = i == 0 ? lineA0(m1, m2, m3, m4, m0) : i == 1 ? lineA1(m1, m2, m3, m4) : i == 2 ? lineA2(m1, m2, m3, m4) : lineA3(m1, m2, m3, m4, m5);
+  v = f32x4.add(v, f32x4.splat(b));
+  return reluOn ? relu(v, slope) : v;
+}
+
+/**
+ * A^T m + bias, leaky ReLU of the 1-D tile at mo (column j of the 6 matrices, row o) and, when `four` (the next
+ * three are in this block and tile row), those three too as lanes: writes their outputs inside the plane and
+ * returns how many tiles that was.
+ */
+function outputTiles1(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, ty: i32, tx: i32, fourTiles: bool, outH: i32, outW: i32, dir: i32, b: f32, reluOn: bool, slope: f32): i32 {
+  // Outputs of the tile inside the plane: rows (dir 1) or columns (dir 2) of its 4.
+  const inside = dir == 1 ? min(4, outH - 4 * ty) : min(4, outW - 4 * tx);
+  const four = fourTiles && (dir == 1 || 4 * (tx + 4) <= outW), one = !four;
+  const m0 = one ? v128.load32_splat(mo) : v128.load(mo), m1 = one ? v128.load32_splat(mo + xiBytes) : v128.load(mo + xiBytes);
+  const m2 = one ? v128.load32_splat(mo + 2 * xiBytes) : v128.load(mo + 2 * xiBytes), m3 = one ? v128.load32_splat(mo + 3 * xiBytes) : v128.load(mo + 3 * xiBytes);
+  const m4 = one ? v128.load32_splat(mo + 4 * xiBytes) : v128.load(mo + 4 * xiBytes), m5 = one ? v128.load32_splat(mo + 5 * xiBytes) : v128.load(mo + 5 * xiBytes);
+  if (dir == 1) {
+    // Output rows 4 ty + i of columns tx.. (lanes): one vector (or one float) per row.
+    const dst = plane + <usize>(4 * ty) * rowBytes + (<usize>tx << 2);
+    for (let i = 0; i < inside; i++) {
+      const v = outputLine(m0, m1, m2, m3, m4, m5, i, b, reluOn, slope);
+      if (four) v128.store(dst + <usize>i * rowBytes, v);
+      else store<f32>(dst + <usize>i * rowBytes, f32x4.extract_lane(v, 0));
+    }
+    return four ? 4 : 1;
+  }
+  const dst = plane + <usize>ty * rowBytes + (<usize>(4 * tx) << 2);
+  const y0 = outputLine(m0, m1, m2, m3, m4, m5, 0, b, reluOn, slope), y1 = outputLine(m0, m1, m2, m3, m4, m5, 1, b, reluOn, slope);
+  const y2 = outputLine(m0, m1, m2, m3, m4, m5, 2, b, reluOn, slope), y3 = outputLine(m0, m1, m2, m3, m4, m5, 3, b, reluOn, slope);
+  if (one) {
+    store<f32>(dst, f32x4.extract_lane(y0, 0));
+    if (inside > 1) store<f32>(dst, f32x4.extract_lane(y1, 0), 4);
+    if (inside > 2) store<f32>(dst, f32x4.extract_lane(y2, 0), 8);
+    if (inside > 3) store<f32>(dst, f32x4.extract_lane(y3, 0), 12);
+    return 1;
+  }
+  // Lanes are tiles, vectors outputs: a 4x4 transpose puts each tile's four outputs together.
+  const t0 = v128.shuffle<f32>(y0, y1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(y2, y3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(y0, y1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(y2, y3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+  v128.store(dst, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 16);
+  v128.store(dst, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 32);
+  v128.store(dst, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
+  return 4;
+}
+
 // ---- The filter transform U = G g G^T (run once per layer, at its first forward), as a job: chunk -> output
 // channels [chunk * per, ...). Fields: 3 weights (Cout x C x kh x kw), 4 C, 5 kh, 6 kw, 7 rows (output channels
 // per group), 8 per, 9 m, 10 blocks across, 11 blocks down, 12 rows padded to MR, 13 KC, 14 U (zeroed), 15 Cout.
@@ -391,10 +495,14 @@ function outputOne6(m: usize, xiBytes: usize, dst: usize, rowBytes: usize, cols:
 export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void {
   const w = addr(p, 3), C = word(p, 4), kh = word(p, 5), kw = word(p, 6), rows = word(p, 7), per = word(p, 8);
   const m = word(p, 9), subW = word(p, 10), subH = word(p, 11), rowsPad = word(p, 12), KC = word(p, 13), U = addr(p, 14);
-  const alpha = m + 2, K = C * subH * subW, matrix = <usize>rowsPad * K;
+  const alpha = m + 2, K = C * subH * subW, matrix = <usize>rowsPad * K, oneD = word(p, 16) != 0;
   const end = min(word(p, 15), chunk * per + per);
   for (let o = chunk * per; o < end; o++) {
     const gi = o / rows, r = o - gi * rows;
+    if (oneD) {
+      filters1(w, o, C, kh * kw, K, KC, rowsPad, U + ((<usize>gi * 6 * matrix) << 2), matrix, r, scratch);
+      continue;
+    }
     for (let k = 0; k < K; k++) {
       const s = k / C, c = k - s * C, y0 = 3 * (s / subW), x0 = 3 * (s - (s / subW) * subW);
       const f = w + ((<usize>(o * C + c) * kh * kw) << 2);
@@ -425,4 +533,21 @@ export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void
   }
   store<f64>(out, a / 4); store<f64>(out + step, -(a + b + d) / 6); store<f64>(out + 2 * step, -(a - b + d) / 6);
   store<f64>(out + 3 * step, a / 24 + b / 12 + d / 6); store<f64>(out + 4 * step, a / 24 - b / 12 + d / 6); store<f64>(out + 5 * step, d);
+}
+
+/**
+ * A K x 1 or 1 x K filter o (its taps in a row: both layouts flatten the same), 1 x 3 block s of input channel c
+ * (zeros past its end) as column s C + c of the 6 packed A matrices at Ug: G g in float64, rounded once.
+ */
+function filters1(w: usize, o: i32, C: i32, taps: i32, K: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize): void {
+  for (let k = 0; k < K; k++) {
+    const s = k / C, c = k - s * C, f = w + ((<usize>(o * C + c) * taps) << 2), t = 3 * s;
+    const a = t < taps ? <f64>load<f32>(f + (<usize>t << 2)) : 0;
+    const b = t + 1 < taps ? <f64>load<f32>(f + (<usize>(t + 1) << 2)) : 0;
+    const d = t + 2 < taps ? <f64>load<f32>(f + (<usize>(t + 2) << 2)) : 0;
+    lineG(4, a, b, d, scratch, 8);
+    const k0 = k - k % KC, kc = min(KC, K - k0);
+    const at = Ug + ((<usize>k0 * rowsPad + <usize>(r - (r & 3)) * kc + <usize>((k - k0) * MR + (r & 3))) << 2);
+    for (let xi = 0; xi < 6; xi++) store<f32>(at + ((<usize>xi * matrix) << 2), <f32>load<f64>(scratch + (<usize>xi << 3)));
+  }
 }

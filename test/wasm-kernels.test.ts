@@ -120,6 +120,30 @@ for (const threads of [1, 2]) {
       });
     }
 
+    it('1-D Winograd F(4, 3): random K x 1 and 1 x K kernels (K 3 to 9), odd sizes, separate pads, groups, batches, K over 256, ReLU vs TypeScript and im2col', () => {
+      const random = rng(61 + threads);
+      for (let t = 0; t < 24; t++) {
+        const [kh, kw] = ([[1, 7], [7, 1], [1, 3], [3, 1], [1, 5], [9, 1], [1, 4], [8, 1]] as const)[t % 8];
+        const group = t % 5 === 3 ? 2 : 1, cinG = t % 7 === 0 ? randomInt(random, 86, 100) : randomInt(random, 16, 70);
+        const coutG = randomInt(random, 16, 75), N = randomInt(random, 1, 3), ph = randomInt(random, 0, 4), pw = randomInt(random, 0, 4);
+        const H = randomInt(random, Math.max(1, kh - 2 * ph), 23), W = randomInt(random, Math.max(1, kw - 2 * pw), 21);
+        const x = new Tensor([N, cinG * group, H, W], randomArray(N * cinG * group * H * W, random));
+        const w = new Tensor([coutG * group, cinG, kh, kw], randomArray(coutG * group * cinG * kh * kw, random));
+        const b = new Tensor([coutG * group], randomArray(coutG * group, random));
+        const bias = t % 4 !== 2, relu = t % 3 === 1 ? 0 : t % 3 === 2 ? 0.2 : undefined;
+        const def = layerDef('Convolution', { convolution_param: { num_output: coutG * group, group, kernel_h: kh, kernel_w: kw, pad_h: ph, pad_w: pw, bias_term: bias } });
+        const label = `case ${t}: N ${N} group ${group} cin/g ${cinG} cout/g ${coutG} kernel ${kh}x${kw} pad ${ph}x${pw} ${H}x${W} relu ${relu}`;
+        const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+        process.env.CREMA_WINOGRAD = '0';
+        const [im2col] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+        delete process.env.CREMA_WINOGRAD;
+        expect([...got.dims], label).toEqual([...want.dims]);
+        expect(relDiff(got.data, want.data), label).toBeLessThan(5e-5);
+        expect(relDiff(got.data, im2col.data), label).toBeLessThan(5e-5);
+        expect(relDiff(got.data, im2col.data), label).toBeGreaterThan(0); // Winograd ran, not im2col twice
+      }
+    });
+
     it('depthwise Convolution (one input channel per group): strides 1-3, pad, dilation, multipliers, batches, ReLU', () => {
       const random = rng(17 + threads);
       for (let t = 0; t < 40; t++) {
@@ -353,14 +377,18 @@ describe('which convolutions run Winograd', () => {
     channels, height: size, width: size, kernelH: k, kernelW: k, padH: 1, padW: 1, strideH: stride, strideW: stride,
     dilationH: dilation, dilationW: dilation, outH: size, outW: size,
   });
-  it('3x3 to 9x9, stride 1, with 16 or more channels in and out; F(4x4) on planes of 16x16 and more, F(2x2) below', () => {
-    expect([56, 28, 16, 14, 13, 7].map((n) => winogradTile(conv(n), 64, undefined))).toEqual([4, 4, 4, 2, 2, 2]);
-    // U within 4x the weights: F(4x4) of 5x5 and 7x7 would be 5.8x and 6.6x, so those take F(2x2).
-    expect([conv(28, 5), conv(28, 7), conv(28, 9)].map((g) => winogradTile(g, 64, undefined))).toEqual([2, 2, 4]);
+  it('3x3 to 9x9, stride 1, with 16 or more channels in and out; F(4x4) on planes of 14x14 and more, F(2x2) below', () => {
+    expect([56, 28, 16, 14, 13, 7].map((n) => winogradTile(conv(n), 64, undefined))).toEqual([4, 4, 4, 4, 2, 2]);
+    // U within 7x the weights: F(4x4) of 5x5 and 7x7 is 5.8x and 6.6x; of a 4x4 kernel 9x, so that takes F(2x2).
+    // From 28 x 28 (AlexNet's 5x5 conv2 at 27 x 27 keeps F(2x2): goal 4's memory).
+    expect([conv(28, 5), conv(28, 7), conv(28, 9), conv(28, 4), conv(27, 5)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 4, 2, 2]);
     // and within 64 MiB a group: FCN's fc6 (7x7, 512 -> 4096) stays on im2col.
     expect(winogradTile(conv(28, 7, 1, 1, 512), 4096, undefined)).toBe(0);
     expect([conv(28, 1), conv(28, 11), conv(28, 3, 2), conv(28, 3, 1, 2), conv(28, 3, 1, 1, 8)].map((g) => winogradTile(g, 64, undefined))).toEqual([0, 0, 0, 0, 0]);
     expect(winogradTile(conv(28), 8, undefined)).toBe(0);
+    // 1-D F(4, 3) for K x 1 and 1 x K kernels, K = 3 to 9; not 1 x 1, 1 x 11, strided or with few channels.
+    const line = (kh: number, kw: number, stride = 1, channels = 64): ConvGeometry => ({ ...conv(17, 1, stride, 1, channels), kernelH: kh, kernelW: kw });
+    expect([line(1, 7), line(7, 1), line(1, 3), line(9, 1), line(1, 1), line(1, 11), line(1, 7, 2), line(1, 7, 1, 8)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 4, 4, 0, 0, 0, 0]);
   });
   it('a NaN or infinity in the input or the weights takes the im2col path: non-finite outputs exactly where Caffe has them', () => {
     const random = rng(5);
@@ -377,6 +405,13 @@ describe('which convolutions run Winograd', () => {
     wBad.data[40] = -Infinity;
     const [gotW, wantW] = bothKernels(def, [wBad, b], new Tensor(x.dims, randomArray(x.data.length, random)));
     expect([...gotW.data].map(Number.isFinite)).toEqual([...wantW.data].map(Number.isFinite));
+  });
+  it('one thread: the fewest blocks of tiles that fit the scratch, or up to two more when they pad fewer tiles to whole strips', () => {
+    // AlexNet conv3, F(2x2): 49 tiles in one block of 56 (not two of 32).
+    expect(winogradSplit(1, 49, 1, 16, 256, 384)).toEqual({ nt: 56, blocks: 1, rowsPer: 384 });
+    // Room for 128 tiles of 16 x (256 + 256) floats in 4 MiB: 390 tiles as 5 blocks of 80, not 4 of 104 (26 padded).
+    expect(winogradSplit(1, 390, 1, 16, 256, 256)).toEqual({ nt: 80, blocks: 5, rowsPer: 256 });
+    expect(winogradSplit(1, 384, 1, 16, 256, 256)).toEqual({ nt: 128, blocks: 3, rowsPer: 256 });
   });
   it('CREMA_WINOGRAD=0 turns it off; 2 or 4 picks the tile', () => {
     expect(['0', '2', '4'].map((s) => winogradTile(conv(28), 64, s))).toEqual([0, 2, 4]);

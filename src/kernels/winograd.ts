@@ -13,45 +13,70 @@ const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 /** A convolution's weights transformed for Winograd F(tile x tile, 3x3). */
 export interface PackedWinograd extends PackedConv {
   tile: 2 | 4;
-  /** The kernel's 3x3 blocks down and across (depth = input channels x both). */
+  /** The kernel's 3x3 blocks down and across (depth = input channels x both); 1 x 3 / 3 x 1 blocks for 1-D. */
   subH: number;
   subW: number;
+  /** 0: 2-D tiles; 1-D F(4, 3) for a K x 1 kernel (1: tiles of 4 x 1 outputs) or a 1 x K one (2: 1 x 4). */
+  dir: 0 | 1 | 2;
 }
 
 /**
  * Which Winograd a convolution runs, 0 for none: its geometry (stride 1, dilation 1, a kernel of 3 to 9 each way:
  * larger than 3x3 runs as the sum of its 3x3 blocks, e.g. 5x5 as four, 7x7 as nine) and enough input and output
- * channels that the GEMMs beat one im2col GEMM. `setting` is CREMA_WINOGRAD: '0' none, '2' or '4' F(2x2, 3x3)
- * or F(4x4, 3x3) only; unset: the cheaper by tileCost (planes under 16x16 at batch `num` > 1: by batchF4).
+ * channels that the GEMMs beat one im2col GEMM; a K x 1 or 1 x K kernel takes 1-D F(4, 3) (oneD), reported
+ * as 4. `setting` is CREMA_WINOGRAD: '0' none, '2' or '4' F(2x2, 3x3)
+ * or F(4x4, 3x3) only; unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / _LARGE at batch `num` > 1: by batchF4).
  */
 export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | 2 | 4 {
+  if (oneD(g) !== 0) return setting === '0' || g.channels < MIN_CHANNELS || rows < MIN_CHANNELS ? 0 : 4;
   const fits = g.kernelH >= 3 && g.kernelH <= 9 && g.kernelW >= 3 && g.kernelW <= 9 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
     g.channels >= MIN_CHANNELS && rows >= MIN_CHANNELS;
   if (!fits || setting === '0') return 0;
   if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
-  const small = g.outH * g.outW < MIN_F4_OUTPUTS;
+  const least = g.kernelH > 3 || g.kernelW > 3 ? MIN_F4_OUTPUTS_LARGE : MIN_F4_OUTPUTS;
+  const small = g.outH * g.outW < least;
   const f4 = (num > 1 && small ? batchF4(g) : !small && tileCost(g, 4) < tileCost(g, 2)) && uFits(g, rows, 4);
   return f4 ? 4 : uFits(g, rows, 2) ? 2 : 0;
 }
 
 /**
- * Whether U, (m + 2)^2 floats per 3x3 block of each filter, stays within 4x the weights (F(4x4) of 3x3: 4x;
- * of 5x5 and 7x7: 5.8x and 6.6x, so those take F(2x2): 2.6x, 2.9x) and 64 MiB a layer per group (FCN's fc6, a
- * 7x7 convolution of 512 -> 4096 channels, would need 1.2 GB).
+ * 1-D Winograd F(4, 3) (6 values per 1 x 3 block, 1.5 multiply-adds an output instead of 3) for a K x 1 (1) or
+ * 1 x K (2) kernel, K = 3 to 9, stride 1, dilation 1: Inception-v3's 1x7 / 7x1 (4.5 multiply-adds per output and
+ * input channel instead of 7), 1x3 / 3x1; 0 for other kernels. '2' and '4' of CREMA_WINOGRAD leave it on.
+ */
+function oneD(g: ConvGeometry): 0 | 1 | 2 {
+  if (g.strideH !== 1 || g.strideW !== 1 || g.dilationH !== 1 || g.dilationW !== 1) return 0;
+  if (g.kernelW === 1 && g.kernelH >= 3 && g.kernelH <= 9) return 1;
+  return g.kernelH === 1 && g.kernelW >= 3 && g.kernelW <= 9 ? 2 : 0;
+}
+
+/**
+ * Whether U, (m + 2)^2 floats per 3x3 block of each filter, stays within 7x the weights (F(4x4) of 3x3: 4x, of
+ * 5x5 and 7x7: 5.8x and 6.6x, of 4x4: 9x) and 64 MiB a layer per group (FCN's fc6, a 7x7 convolution of
+ * 512 -> 4096 channels, would need 1.2 GB). F(4x4) of 5x5 and 7x7 takes 0.53-0.74x F(2x2)'s time (AlexNet
+ * conv2, OpenPose's stages: docs/PERFORMANCE.md, round four) for 2.25x its U: OpenPose's 50 7x7 layers hold
+ * 1.15 GB of U instead of 0.51.
  */
 function uFits(g: ConvGeometry, rows: number, m: number): boolean {
   const u = (m + 2) ** 2 * Math.ceil(g.kernelH / 3) * Math.ceil(g.kernelW / 3), weights = g.kernelH * g.kernelW;
-  return u <= 4 * weights && u * rows * g.channels * 4 <= MAX_U_BYTES;
+  return u <= 7 * weights && u * rows * g.channels * 4 <= MAX_U_BYTES;
 }
 
 const MAX_U_BYTES = 64 << 20;
 
 /**
- * F(4x4)'s U is 36/16 of F(2x2)'s; on planes below 16 x 16 (AlexNet's 13 x 13, the 14 x 14 stages) it saves
- * ~20 % of a layer's time over F(2x2) and would cost AlexNet ~25 MB more (goal 4: its memory after the first
- * forward within 1.3x the caffemodel), so those keep F(2x2).
+ * F(4x4)'s U is 36/16 of F(2x2)'s. On 14 x 14 planes (ResNet-50's res4, GoogLeNet's inception 4) it takes
+ * 0.65-0.69x F(2x2)'s time; on AlexNet's 13 x 13 0.67-0.77x too, but there it would cost ~17 MiB more where goal
+ * 4 (AlexNet's memory after the first forward within 1.3x the caffemodel) leaves ~5: smaller planes keep F(2x2)
+ * (docs/PERFORMANCE.md, round four).
  */
-const MIN_F4_OUTPUTS = 16 * 16;
+const MIN_F4_OUTPUTS = 14 * 14;
+/**
+ * The same for kernels larger than 3x3, whose F(4x4) U is 5.8x (5x5) to 6.6x (7x7) the weights: from 28 x 28
+ * (GoogLeNet's and Inception-v3's 5x5, OpenPose's 7x7 stages). AlexNet's conv2 (5x5 at 27 x 27) in F(4x4) took
+ * 0.73x F(2x2)'s time but its memory after the first forward from 1.26x to 1.30x the caffemodel, goal 4's limit.
+ */
+const MIN_F4_OUTPUTS_LARGE = 28 * 28;
 
 /**
  * Time of F(m x m, 3x3) per image, in units of C x M: (m + 2)^2 products per tile (tiles cover the plane in
@@ -85,7 +110,7 @@ const MIN_CHANNELS = 16;
  * (winogradFiltersChunk) straight into wasm memory: no JavaScript copy of U (16/9 or 4x the weights).
  */
 export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: 2 | 4): PackedWinograd {
-  const n = (m + 2) ** 2, { channels: C, kernelH: kh, kernelW: kw } = g;
+  const dir = oneD(g), n = dir ? 6 : (m + 2) ** 2, { channels: C, kernelH: kh, kernelW: kw } = g;
   const subH = Math.ceil(kh / 3), subW = Math.ceil(kw / 3), K = C * subH * subW, rowsPad = roundUp(rows, MR);
   const ptr = e.heap.alloc(groups * n * rowsPad * K * 4);
   e.own(owner, ptr);
@@ -95,15 +120,20 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
   const filters = groups * rows, per = Math.ceil(filters / e.chunkCount(filters));
   const p = e.job(KIND_WINOGRAD_FILTERS);
   p[3] = src; p[4] = C; p[5] = kh; p[6] = kw; p[7] = rows; p[8] = per; p[9] = m; p[10] = subW; p[11] = subH;
-  p[12] = rowsPad; p[13] = KC; p[14] = ptr; p[15] = filters;
+  p[12] = rowsPad; p[13] = KC; p[14] = ptr; p[15] = filters; p[16] = dir;
   e.run(Math.ceil(filters / per));
-  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW };
+  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW, dir };
 }
 
-/** Scratch a thread may use for one block of tiles (one K block's transformed inputs, and the GEMM results). */
-const BLOCK_BYTES = 2 << 20;
+/**
+ * Scratch a thread may use for one block of tiles (one K block's transformed inputs, and the GEMM results): 4 MiB,
+ * past the 1-2 MiB of L2 (both are written once and read once, from L3), because every block of tiles reads all of
+ * U and a block of fewer tiles pads more of them to whole strips (round four: 2 -> 4 MiB took AlexNet conv2 (5x5)
+ * from 3 blocks to 1, 0.86x; 8 MiB gained ~10 % more on VGG-16's 28 x 28 but put AlexNet's scratch up by 6 MiB).
+ */
+const BLOCK_BYTES = 4 << 20;
 /** Thread scratch before the transformed inputs (SCRATCH_HEAD in assembly/winograd.ts). */
-const SCRATCH_HEAD = 128 + 36 * 16;
+const SCRATCH_HEAD = 128 + 72 * 16;
 
 /**
  * Convolution of `num` images (x: num x groups*C x H x W) into y (num x groups*rows x OH x OW). False (y then
@@ -111,10 +141,11 @@ const SCRATCH_HEAD = 128 + 36 * 16;
  * Caffe has it only in the outputs whose window holds it; the caller runs the im2col path then.
  */
 export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): boolean {
-  const m = packed.tile, C = g.channels, K = packed.depth, M = packed.rows, images = num * groups, n = (m + 2) ** 2;
-  const tilesY = Math.ceil(g.outH / m), tilesX = Math.ceil(g.outW / m), tiles = tilesY * tilesX;
-  // Room for every tile's patch at every block's offset (3 per block down / across).
-  const Hp = m * tilesY + 2 + 3 * (packed.subH - 1), Wp = m * tilesX + 2 + 3 * (packed.subW - 1);
+  const m = packed.tile, C = g.channels, K = packed.depth, M = packed.rows, images = num * groups, dir = packed.dir;
+  const n = dir ? 6 : (m + 2) ** 2, down = dir === 2 ? 1 : m, across = dir === 1 ? 1 : m; // outputs per tile
+  const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), tiles = tilesY * tilesX;
+  // Room for every tile's patch at every block's offset (3 per block down / across); a 1-D kernel's other axis is 1.
+  const Hp = down * tilesY + (dir === 2 ? 0 : 2 + 3 * (packed.subH - 1)), Wp = across * tilesX + (dir === 1 ? 0 : 2 + 3 * (packed.subW - 1));
   const fit = Math.max(1, Math.floor(winogradLimits.padBytes / (groups * C * Hp * Wp * 4)));
   if (num > fit) return inImageGroups(num, fit, x, y, (k, xs, ys) => winogradWasm(e, packed, g, groups, k, xs, ys, reluSlope));
   const { nt, blocks, rowsPer } = winogradSplit(e.activeThreads(), tiles, images, n, K, M);
@@ -138,7 +169,7 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
   p[15] = reluSlope === undefined ? 0 : 1;
   e.setFloat(p, 16, reluSlope ?? 0);
   p[17] = groups; p[18] = nt; p[19] = blocks; p[20] = KC; p[21] = rowsPer; p[22] = Math.ceil(M / rowsPer); p[23] = m;
-  p[24] = packed.subH; p[25] = packed.subW;
+  p[24] = packed.subH; p[25] = packed.subW; p[26] = dir;
   e.run(images * blocks * p[22]);
   e.unstage(y, yAt);
   return true;
@@ -165,7 +196,7 @@ function inImageGroups(num: number, fit: number, x: Float32Array, y: Float32Arra
 /**
  * How a Winograd job is cut: blocks of `nt` tiles (a multiple of NR) per image-group, each block's output rows
  * in pieces of `rowsPer`. One thread: blocks as large as the scratch holds (each U value is reused once per
- * tile of a block; reading U costs about as much as 8 more tiles). Several threads: the block size whose
+ * tile of a block; reading U costs about as much as 8 more tiles), in the count that pads fewest (leastPadding). Several threads: the block size whose
  * expected time is least, counting the work spread over the threads plus half a block of tail (chunks are taken
  * one at a time, so the last one is what a thread waits for), so that every thread gets a few chunks without
  * reading U once per handful of tiles. Blocks of output rows only when the tiles cannot give each thread a
@@ -182,10 +213,25 @@ export function winogradSplit(threads: number, tiles: number, images: number, n:
       if (cost < best) [best, nt] = [cost, size];
     }
   }
-  const blocks = Math.ceil(tiles / nt);
+  let blocks = Math.ceil(tiles / nt);
   nt = roundUp(Math.ceil(tiles / blocks), NR); // blocks of even size: no block of a few tiles that reads all of U
+  if (threads <= 1) [blocks, nt] = leastPadding(tiles, blocks);
   const rowBlocks = images * blocks >= threads ? 1 : Math.max(1, Math.min(Math.ceil((CHUNKS_PER_THREAD * threads) / (images * blocks)), Math.floor(M / (4 * MR))));
   return { nt, blocks, rowsPer: roundUp(Math.ceil(M / rowBlocks), MR) };
+}
+
+/**
+ * Of `least` blocks (the fewest whose scratch fits) and up to two more, the count that pads the fewest tiles to
+ * whole strips of NR (fewer blocks on a tie): AlexNet's 13 x 13 F(2x2) has 49 tiles, one block of 56 rather than
+ * two of 32 (0.88x the layer's time); 390 tiles in blocks of at most 104: 5 of 80, not 4 of 104.
+ */
+function leastPadding(tiles: number, least: number): [number, number] {
+  let best: [number, number] = [least, roundUp(Math.ceil(tiles / least), NR)];
+  for (let b = least + 1; b <= Math.min(Math.ceil(tiles / NR), least + 2); b++) {
+    const nt = roundUp(Math.ceil(tiles / b), NR), blocks = Math.ceil(tiles / nt);
+    if (blocks * nt < best[0] * best[1]) best = [blocks, nt];
+  }
+  return best;
 }
 
 /** Reading a block's U costs about as much as this many more tiles (tileCost's 8). */
