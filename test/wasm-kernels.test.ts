@@ -429,6 +429,27 @@ describe('wasm memory', () => {
     expect(other >= scratch + 1000 || other + 1000 <= scratch, `scratch ${scratch}, other ${other}`).toBe(true);
     e.heap.release(other);
   });
+
+  it("a Winograd layer whose transformed weights do not fit runs im2col (the same numbers, no error)", () => {
+    const e = wasmEngine()!, random = rng(71);
+    const x = new Tensor([2, 32, 14, 14], randomArray(2 * 32 * 14 * 14, random));
+    const w = new Tensor([40, 32, 3, 3], randomArray(40 * 32 * 9, random)), b = new Tensor([40], randomArray(40, random));
+    const def = layerDef('Convolution', { convolution_param: { num_output: 40, kernel_size: [3], pad: [1] } });
+    process.env.CREMA_WINOGRAD = '0';
+    const [im2col] = bothKernels(def, [w, b], x);
+    delete process.env.CREMA_WINOGRAD;
+    const [winograd] = bothKernels(def, [w, b], x);
+    expect(relDiff(winograd.data, im2col.data)).toBeGreaterThan(0); // this shape does take Winograd when U fits
+    const U = 16 * 40 * 32 * 4; // F(2x2)'s U at least: 16 GEMMs of 40 x 32 floats
+    const tryAlloc = e.heap.tryAlloc.bind(e.heap);
+    e.heap.tryAlloc = (bytes: number) => (bytes >= U ? 0 : tryAlloc(bytes)); // a full memory, for U only
+    try {
+      const [full] = bothKernels(def, [w, b], x);
+      expect(full.data).toEqual(im2col.data);
+    } finally {
+      e.heap.tryAlloc = tryAlloc;
+    }
+  });
 });
 
 describe('threads', () => {

@@ -107,12 +107,14 @@ const MIN_CHANNELS = 16;
  * U = G g G^T per 3x3 block of each filter (blocks past the kernel's edge are zero), packed as A matrices
  * (rows x K, K = C x blocks, column s C + c for block s of input channel c) for "group" g * n + xi
  * (n = (m + 2)^2 positions, xi = (m + 2) r + c): the layout winogradChunk reads. Computed by a wasm job
- * (winogradFiltersChunk) straight into wasm memory: no JavaScript copy of U (16/9 or 4x the weights).
+ * (winogradFiltersChunk) straight into wasm memory: no JavaScript copy of U (16/9 to 7x the weights). Undefined,
+ * with nothing allocated, when the kernels' memory cannot hold U.
  */
-export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: 2 | 4): PackedWinograd {
+export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: 2 | 4): PackedWinograd | undefined {
   const dir = oneD(g), n = dir ? 6 : (m + 2) ** 2, { channels: C, kernelH: kh, kernelW: kw } = g;
   const subH = Math.ceil(kh / 3), subW = Math.ceil(kw / 3), K = C * subH * subW, rowsPad = roundUp(rows, MR);
-  const ptr = e.heap.alloc(groups * n * rowsPad * K * 4);
+  const ptr = e.heap.tryAlloc(groups * n * rowsPad * K * 4);
+  if (!ptr) return undefined; // no room: the caller runs im2col
   e.own(owner, ptr);
   e.f32.fill(0, ptr / 4, ptr / 4 + groups * n * rowsPad * K); // rows past `rows` in the last strip stay zero
   const src = e.scratch(w.length * 4);

@@ -210,7 +210,11 @@ export const convolutionLayer: LayerType = {
       const tile = winogradTile(g, rows, platform().env('CREMA_WINOGRAD'), num);
       finiteWeights ??= allFinite(w);
       if (tile && finiteWeights) {
-        return (packedWinograd[tile] ??= packWinogradWeights(engine, layer, w, bias, s.group, rows, g, tile));
+        // U is up to 7x the weights (OpenPose's 7x7 stages: 1.15 GB): when the kernels' one 4 GiB memory cannot hold
+        // it (big batches, or several large nets in one process), the layer runs im2col on its 1x packed weights
+        // instead of failing; it tries again on the next forward (memory may have been freed meanwhile).
+        const u = (packedWinograd[tile] ??= packWinogradWeights(engine, layer, w, bias, s.group, rows, g, tile));
+        if (u) return u;
       }
       packed ??= packConvWeights(engine, layer, w, bias, s.group, rows, g.channels * g.kernelH * g.kernelW);
       return 'gemm';
