@@ -89,7 +89,7 @@ for (;;) {
 const now = (): number => performance.now();
 
 /** What the judge knows of one recurring job: its times alone and in parallel (moving averages, ms), runs. */
-interface Record {
+interface JobTimes {
   solo: number;
   parallel: number;
   runs: number;
@@ -108,7 +108,7 @@ interface Record {
  * clock inside), so the decisions are tested without timing anything.
  */
 export class Judge {
-  private readonly jobs = new Map<number, Record>();
+  private readonly jobs = new Map<number, JobTimes>();
   /** Jobs run alone and in parallel so far (benchmarks print them). */
   solo = 0;
   parallelRuns = 0;

@@ -3,10 +3,14 @@ import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
 import { copyRun, countRange, hasParam } from './axes.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from './layer.js';
+import type { Message } from '../caffe/message.js';
+import { type LayerContext } from '../onnx/context.js';
+import { int } from '../onnx/builder.js';
 
 /** Concat: joins its bottoms along one axis (`axis`, or the legacy non-negative `concat_dim`); all other dims must agree. */
 export const concatLayer: LayerType = {
   type: 'Concat',
+  onnx: concatToOnnx,
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, Infinity], [1, 1]);
     const p = paramsOf(def, 'concat_param');
@@ -48,3 +52,14 @@ export const concatLayer: LayerType = {
     };
   },
 };
+
+/** ONNX Concat on the axis (concat_dim when the prototxt gives it); one bottom is the top itself. */
+function concatToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const raw = layer.def.concat_param as Message | undefined;
+  const p = paramsOf(layer.def, 'concat_param');
+  const rank = layer.bottomShapes[0].length;
+  const axis = raw?.concat_dim !== undefined ? (p.concat_dim as number) : canonicalAxis(layer.def, p.axis as number, rank);
+  if (layer.bottoms.length === 1) c.alias(0, c.bottom(0));
+  else c.node('Concat', layer.bottoms.map((_, i) => c.bottom(i)), [c.top(0)], { axis: int(axis) });
+}

@@ -9,6 +9,8 @@ import { type PackedWinograd, allFinite, packWinogradWeights, winogradTile, wino
 import { platform } from '../platform.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
+import { type LayerContext, fail } from '../onnx/context.js';
+import { int, ints } from '../onnx/builder.js';
 
 /** ConvolutionParameter as Caffe reads it (also Deconvolution's). */
 interface ConvolutionParam {
@@ -130,6 +132,7 @@ export interface FusableLayer extends Layer {
  */
 export const convolutionLayer: LayerType = {
   type: 'Convolution',
+  onnx: (c) => convolutionToOnnx(c, false),
   create(def, weights): FusableLayer {
     const s = readConvSettings(def);
     let geometry: ConvGeometry | undefined;
@@ -260,3 +263,31 @@ export const convolutionLayer: LayerType = {
     }
   },
 };
+
+/** Conv, or ConvTranspose for Deconvolution (its weights are C x M/g x kh x kw). */
+export function convolutionToOnnx(c: LayerContext, transposed: boolean): void {
+  const { layer } = c;
+  const def = layer.def;
+  // The settings the native layer read and checked when the graph was built (2 spatial axes, channels at axis 1).
+  const s = readConvSettings(def);
+  const x = layer.bottomShapes[0];
+  if (layer.bottoms.length !== 1) fail(c, 'crema converts Convolution/Deconvolution with one bottom only');
+  if (canonicalAxis(def, s.axis, x.length) !== 1) fail(c, 'only axis 1 (channels) is supported in ONNX');
+  const channels = x[1];
+  const weightShape = transposed
+    ? [channels, s.numOutput / s.group, ...s.kernel]
+    : [s.numOutput, channels / s.group, ...s.kernel];
+  const w = expectWeight(def, layer.weights, 0, 'weights', weightShape);
+  const inputs = [c.bottom(0), c.b.floats(`${layer.name}/weights`, w.data, weightShape)];
+  if (s.biasTerm) {
+    const bias = expectWeight(def, layer.weights, 1, 'bias', [s.numOutput]);
+    inputs.push(c.b.floats(`${layer.name}/bias`, bias.data, [s.numOutput]));
+  }
+  c.node(transposed ? 'ConvTranspose' : 'Conv', inputs, [c.top(0)], {
+    kernel_shape: ints(s.kernel),
+    strides: ints(s.stride),
+    pads: ints([...s.pad, ...s.pad]),
+    dilations: ints(s.dilation),
+    group: int(s.group),
+  });
+}

@@ -1,8 +1,7 @@
 import type { LayerParameter } from '../caffe/types.js';
-import { converters } from '../onnx/layers.js';
 import type { LayerContext } from '../onnx/context.js';
 import type { Shape } from '../tensor.js';
-import { type FusableLayer, convolutionLayer } from './convolution.js';
+import { type FusableLayer, convolutionLayer, convolutionToOnnx } from './convolution.js';
 import { type LayerType, declaredWeights, need } from './layer.js';
 
 /**
@@ -43,13 +42,13 @@ export const convolutionDepthwiseLayer: LayerType = {
       },
     };
   },
-  onnx: (c: LayerContext) => converters.Convolution({ ...c, layer: { ...c.layer, def: depthwiseDef(c.layer.def, c.layer.bottomShapes[0][1]) } }),
+  onnx: (c: LayerContext) => convolutionToOnnx({ ...c, layer: { ...c.layer, def: depthwiseDef(c.layer.def, c.layer.bottomShapes[0][1]) } }, false),
 };
 
 export const depthwiseConvolutionLayer: LayerType = {
   type: 'DepthwiseConvolution',
   create: (def, weights) => convolutionLayer.create(def, weights),
-  onnx: (c) => converters.Convolution(c),
+  onnx: (c) => convolutionToOnnx(c, false),
 };
 
 /** The layer as the Convolution it computes: num_output and group both the bottom's channel count. */

@@ -1,7 +1,7 @@
 import { gemm, matrix } from '../kernels/gemm.js';
 import { type ConvGeometry, col2im } from '../kernels/im2col.js';
 import { type Tensor, sizeOf } from '../tensor.js';
-import { COL_BUFFER_FLOATS, type FusableLayer, convBottom, convWeights, readConvSettings } from './convolution.js';
+import { COL_BUFFER_FLOATS, type FusableLayer, convBottom, convWeights, convolutionToOnnx, readConvSettings } from './convolution.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 
 /**
@@ -12,6 +12,7 @@ import { type LayerType, expectCounts, need } from './layer.js';
  */
 export const deconvolutionLayer: LayerType = {
   type: 'Deconvolution',
+  onnx: (c) => convolutionToOnnx(c, true),
   create(def, weights): FusableLayer {
     const s = readConvSettings(def);
     let geometry: ConvGeometry | undefined;

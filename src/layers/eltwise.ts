@@ -3,6 +3,7 @@ import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { eltwiseSumWasm } from '../kernels/eltwise.js';
 import { type Layer, type LayerType, expectCounts, need } from './layer.js';
+import { type LayerContext, fail, withScalar } from '../onnx/context.js';
 
 type EltwiseOp = 'PROD' | 'SUM' | 'MAX';
 
@@ -16,6 +17,7 @@ const LOWEST_FLOAT = -3.4028234663852886e38;
  */
 export const eltwiseLayer: LayerType = {
   type: 'Eltwise',
+  onnx: eltwiseToOnnx,
   create(def: LayerParameter): Layer {
     expectCounts(def, [2, Infinity], [1, 1]);
     const p = paramsOf(def, 'eltwise_param');
@@ -90,4 +92,42 @@ function maximum(bottoms: Tensor[], out: Float32Array): void {
     const x = bottoms[k].data;
     for (let i = 0; i < out.length; i++) if (x[i] > out[i]) out[i] = x[i];
   }
+}
+
+/**
+ * Caffe writes an Eltwise top before reading every bottom, so in place the aliased bottom is read as the running
+ * result: SUM starts from 0 (bottom 0 aliased adds nothing), MAX from -FLT_MAX; PROD reads bottoms 0 and 1 before writing.
+ */
+function eltwiseToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'eltwise_param');
+  const coeff = (p.coeff as number[]) ?? [];
+  const n = layer.bottoms.length;
+  if (n < 2) fail(c, 'Eltwise needs at least 2 bottoms');
+  const aliased = layer.bottoms.map((b) => b === layer.tops[0]);
+  const bottoms = layer.bottoms.map((_, i) => c.bottom(i));
+  if (p.operation === 'PROD') {
+    let product = c.node('Mul', [bottoms[0], bottoms[1]], [n === 2 ? c.top(0) : c.tmp('product')]);
+    for (let i = 2; i < n; i++) product = c.node('Mul', [product, aliased[i] ? product : bottoms[i]], [i === n - 1 ? c.top(0) : c.tmp('product')]);
+    return;
+  }
+  if (p.operation === 'MAX') {
+    const lowest = (): string => c.b.scalar(-3.4028234663852886e38);
+    const terms = bottoms.flatMap((b, i) => (!aliased[i] ? [b] : i < 2 ? [lowest()] : []));
+    c.node('Max', terms, [c.top(0)]);
+    return;
+  }
+  if (p.operation !== 'SUM') fail(c, `unknown operation ${p.operation}`);
+  if (coeff.length !== 0 && coeff.length !== n) fail(c, `has ${coeff.length} coeff for ${n} bottoms`);
+  if (!aliased.includes(true)) {
+    c.node('Sum', bottoms.map((b, i) => withScalar(c, 'Mul', b, coeff[i] ?? 1)), [c.top(0)]);
+    return;
+  }
+  let sum: string | undefined; // undefined: still Caffe's zero fill
+  bottoms.forEach((b, i) => {
+    const k = coeff[i] ?? 1;
+    if (aliased[i]) sum = sum && withScalar(c, 'Mul', sum, 1 + k);
+    else sum = sum ? c.node('Add', [sum, withScalar(c, 'Mul', b, k)], [c.tmp('sum')]) : withScalar(c, 'Mul', b, k);
+  });
+  c.alias(0, sum ?? withScalar(c, 'Mul', bottoms[0], 0));
 }

@@ -5,6 +5,8 @@ import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
 import { sizeOf } from '../tensor.js';
 import type { FusableLayer } from './convolution.js';
 import { type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
+import { type LayerContext, reshapeTo } from '../onnx/context.js';
+import { int } from '../onnx/builder.js';
 
 interface InnerProductParam {
   num_output: number;
@@ -20,6 +22,7 @@ interface InnerProductParam {
  */
 export const innerProductLayer: LayerType = {
   type: 'InnerProduct',
+  onnx: innerProductToOnnx,
   create(def, weights): FusableLayer {
     const p = paramsOf<InnerProductParam>(def, 'inner_product_param');
     need(def, p.num_output > 0, 'needs num_output > 0');
@@ -81,3 +84,22 @@ export const innerProductLayer: LayerType = {
     }
   },
 };
+
+/** Flatten at the axis, then Gemm (reshaped when the top keeps more axes). */
+function innerProductToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const def = layer.def;
+  const p = paramsOf(def, 'inner_product_param');
+  const x = layer.bottomShapes[0];
+  const axis = canonicalAxis(def, p.axis as number, x.length);
+  const outputs = p.num_output as number, inputs = sizeOf(x.slice(axis));
+  const shape = p.transpose ? [inputs, outputs] : [outputs, inputs];
+  const w = expectWeight(def, layer.weights, 0, 'weights', shape);
+  const flat = c.node('Flatten', [c.bottom(0)], [c.tmp('flat')], { axis: int(axis) });
+  const gemmInputs = [flat, c.b.floats(`${layer.name}/weights`, w.data, shape)];
+  if (p.bias_term) gemmInputs.push(c.b.floats(`${layer.name}/bias`, expectWeight(def, layer.weights, 1, 'bias', [outputs]).data, [outputs]));
+  const top = layer.topShapes[0];
+  const direct = top.length === 2;
+  const y = c.node('Gemm', gemmInputs, [direct ? c.top(0) : c.tmp('gemm')], { transB: int(p.transpose ? 0 : 1) });
+  if (!direct) reshapeTo(c, y, top);
+}

@@ -4,6 +4,9 @@ import { type PoolWindows, canPoolWasm, poolWasm } from '../kernels/pooling.js';
 import { wasmEngine } from '../kernels/wasm.js';
 import { shapeString } from '../tensor.js';
 import { type LayerType, expectCounts, need, needSaneShape } from './layer.js';
+import { type LayerContext, fail } from '../onnx/context.js';
+import { int, ints } from '../onnx/builder.js';
+import { aveDivisors, poolGeometry } from '../onnx/geometry.js';
 
 interface PoolingParam {
   pool: 'MAX' | 'AVE' | 'STOCHASTIC';
@@ -94,6 +97,7 @@ function pooledSize(size: number, kernel: number, pad: number, stride: number, c
  */
 export const poolingLayer: LayerType = {
   type: 'Pooling',
+  onnx: poolingToOnnx,
   create(def) {
     const s = readPoolSettings(def);
     const maxTops = s.method === 'MAX' ? 2 : 1;
@@ -236,4 +240,55 @@ function windows(count: number, kernel: number, pad: number, stride: number, siz
     end[o] = Math.min(b, size);
   }
   return [start, end, span];
+}
+
+/** MaxPool / AveragePool in floor mode with the end pads grown to Caffe's ceil size; AVE edge windows rescaled. */
+function poolingToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const p = paramsOf(layer.def, 'pooling_param');
+  const x = layer.bottomShapes[0];
+  if (x.length !== 4) fail(c, 'Pooling needs a 4-D input');
+  if (p.pool !== 'MAX' && p.pool !== 'AVE') fail(c, `pool ${p.pool} has no ONNX equivalent; crema converts MAX and AVE`);
+  const [height, width] = [x[2], x[3]];
+  const g = poolGeometry(layer.def, p, height, width);
+  if (g.global) {
+    c.node(p.pool === 'MAX' ? 'GlobalMaxPool' : 'GlobalAveragePool', [c.bottom(0)], [c.top(0)]);
+    return;
+  }
+  // ONNX's ceil_mode differs between versions and runtimes on the window that starts in the padding, so
+  // crema never uses it: floor mode, with the bottom/right pad grown so that floor gives Caffe's size.
+  const endPad = [0, 1].map((i) => {
+    const n = i === 0 ? height : width;
+    return Math.max(g.pad[i], (g.out[i] - 1) * g.stride[i] + g.kernel[i] - n - g.pad[i]);
+  });
+  if (endPad[0] >= g.kernel[0] || endPad[1] >= g.kernel[1])
+    fail(c, 'its last window lies wholly outside the input (stride larger than kernel), which ONNX cannot express');
+  const attrs = {
+    kernel_shape: ints(g.kernel),
+    strides: ints(g.stride),
+    pads: ints([g.pad[0], g.pad[1], endPad[0], endPad[1]]),
+  };
+  if (p.pool === 'MAX') {
+    // Padding never wins a MAX, however wide. The mask top (SegNet's Upsample reads it) is Caffe's h * W + w within
+    // the plane, as a float: ONNX's Indices count from the start of the tensor, so they are taken modulo H * W.
+    const outputs = layer.tops.length > 1 ? [c.top(0), c.tmp('indices')] : [c.top(0)];
+    c.node('MaxPool', [c.bottom(0)], outputs, attrs);
+    if (layer.tops.length > 1) {
+      const within = c.node('Mod', [outputs[1], c.b.int64s(`${layer.name}/plane`, [height * width])], [c.tmp('plane_index')]);
+      c.node('Cast', [within], [c.top(1)], { to: int(1) }); // FLOAT
+    }
+    return;
+  }
+  // AVE: with count_include_pad every window here is divided by kh * kw. Caffe divides the window that
+  // overhangs the padded input by its clipped size instead: rescale those outputs by a constant map.
+  const rows = aveDivisors(height, g.kernel[0], g.stride[0], g.pad[0], g.out[0]);
+  const cols = aveDivisors(width, g.kernel[1], g.stride[1], g.pad[1], g.out[1]);
+  const full = g.kernel[0] * g.kernel[1];
+  const exact = rows.every((d) => d === g.kernel[0]) && cols.every((d) => d === g.kernel[1]);
+  const pooled = c.node('AveragePool', [c.bottom(0)], [exact ? c.top(0) : c.tmp('sum')], { ...attrs, count_include_pad: int(1) });
+  if (exact) return;
+  const factors = new Float32Array(g.out[0] * g.out[1]);
+  for (let r = 0; r < g.out[0]; r++)
+    for (let col = 0; col < g.out[1]; col++) factors[r * g.out[1] + col] = full / (rows[r] * cols[col]);
+  c.node('Mul', [pooled, c.b.floats(`${layer.name}/edge_divisors`, factors, g.out)], [c.top(0)]);
 }
