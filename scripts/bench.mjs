@@ -482,23 +482,23 @@ async function benchBatch() {
     const x1 = new Tensor(dims, hashData(dims.reduce((a, b) => a * b, 1), 7, 100));
     const dims8 = [8, ...dims.slice(1)];
     const x8 = new Tensor(dims8, hashData(dims8.reduce((a, b) => a * b, 1), 7, 100));
-    const runs = { '1': () => one.forward({ [input]: x1 }) };
+    const batchOne = { name: '1', run: () => one.forward({ [input]: x1 }) };
     const options = { iterations: iters(4), warmup: 1 };
     // OpenPose's two nets do not fit the kernels' one 4 GiB memory together (each holds 1.15 GB of Winograd
     // weights; batch 8's blobs take 2 GB more): batch 1 is timed first and freed, then batch 8, not interleaved.
     const together = model !== 'openpose';
-    let samples = new Map();
+    const samples = new Map();
     if (!together) {
       await setNativeThreads(0, [one]);
-      samples = await interleave([{ name: '1', run: runs['1'] }], options);
+      for (const [name, times] of await interleave([batchOne], options)) samples.set(name, times);
       await release(one);
     }
     // A disposed net's weight tensors refuse to be read: the second net loads its own.
     const eight = Net.fromNetParameter(param, together ? weights : (await loadNet(zooPrototxt(model), zooWeights(model))).weights);
     eight.forward({ [input]: x8 }); // reshape once, outside the timing
     const threads = await setNativeThreads(0, together ? [one, eight] : [eight]);
-    const pairs = [...(together ? [{ name: '1', run: runs['1'] }] : []), { name: '8', run: () => eight.forward({ [input]: x8 }) }];
-    for (const [name, times] of await interleave(pairs, options)) samples.set(name, times);
+    const contenders = [...(together ? [batchOne] : []), { name: '8', run: () => eight.forward({ [input]: x8 }) }];
+    for (const [name, times] of await interleave(contenders, options)) samples.set(name, times);
     if (!together) notes.push(`${model}: batch 1 and batch 8 timed one after the other (their two nets do not fit the kernels' 4 GiB together)`);
     const b1 = addTimed('batch', `${model} batch 1 (batch reference)`, 'native', threads, samples.get('1'), { batch: 1 });
     const b8 = addTimed('batch', `${model} batch 8`, 'native', threads, samples.get('8'), { batch: 8 });

@@ -30,8 +30,7 @@ export function packDepthwiseWeights(e: WasmEngine, owner: object, w: Float32Arr
  */
 export function depthwiseWasm(e: WasmEngine, packed: PackedDepthwise, g: ConvGeometry, inChannels: number, outChannels: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): void {
   // + 16: stride-2 vector loads may read 4 floats past a row (a resident x has 64 bytes of room after it).
-  const xBytes = e.stagedBytes(x, 16), base = e.scratch(xBytes + e.stagedBytes(y));
-  const xAt = e.stageIn(x, base), yAt = e.stageOut(y, base + xBytes);
+  const { xAt, yAt } = e.stage(x, y, 0, 16);
   const planes = num * outChannels;
   const perChunk = Math.ceil(planes / e.chunkCount(planes));
   const p = e.job(KIND_DEPTHWISE);

@@ -60,10 +60,7 @@ export function convolveWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry,
   // Split by rows when the weights are large and the columns few: column chunks would each stream all weights.
   const byRows = threads > 1 && N <= 1024 && packed.rows * packed.depth * 4 > (256 << 10) && images < 2 * threads;
   // Resident blobs (the Net keeps them in wasm memory) are read and written in place; others go through scratch.
-  const xBytes = e.stagedBytes(x), yBytes = e.stagedBytes(y);
-  const colsBytes = byRows ? images * packed.depth * nPad * 4 : 0;
-  const base = e.scratch(xBytes + yBytes + colsBytes);
-  const xAt = e.stageIn(x, base), yAt = e.stageOut(y, base + xBytes);
+  const { xAt, yAt, extra: cols } = e.stage(x, y, byRows ? images * packed.depth * nPad * 4 : 0);
   const fill = (kind: number): Uint32Array<ArrayBufferLike> => {
     const p = e.job(kind);
     p[3] = xAt;
@@ -75,7 +72,7 @@ export function convolveWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry,
     e.setFloat(p, 24, reluSlope ?? 0);
     p[25] = pointwise ? 1 : 0;
     p[26] = groups;
-    p[29] = base + xBytes + yBytes;
+    p[29] = cols;
     return p;
   };
   if (byRows) {
@@ -140,10 +137,7 @@ export function innerProductWasm(e: WasmEngine, w: PackedInnerProduct | RowMajor
   const strips = roundUp(N, NR) / NR;
   const mPad = roundUp(M, MR);
   // The kernels write whole NR strips of y: a resident y (64 bytes of room after it) takes up to NR - 1 more floats.
-  const xBytes = e.stagedBytes(x), yBytes = e.stagedBytes(y, NR * 4);
-  const base = e.scratch(xBytes + yBytes + (M > 1 ? mPad * K * 4 : 0));
-  const xAt = e.stageIn(x, base), yAt = e.stageOut(y, base + xBytes);
-  const a = base + xBytes + yBytes;
+  const { xAt, yAt, extra: a } = e.stage(x, y, M > 1 ? mPad * K * 4 : 0, 0, NR * 4);
   if (M > 1) for (let k0 = 0; k0 < K; k0 += KC) e.exports.packA(xAt, K, 1, M, k0, Math.min(KC, K - k0), a + k0 * mPad * 4);
   const relu = (p: Uint32Array<ArrayBufferLike>, at: number): void => {
     p[at] = reluSlope === undefined ? 0 : 1;

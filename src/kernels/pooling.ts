@@ -31,14 +31,12 @@ export function canPoolWasm(w: PoolWindows): boolean {
 /** y (planes x outH x outW) = MAX or AVE pooling of x (planes x H x W). */
 export function poolWasm(e: WasmEngine, w: PoolWindows, method: 'MAX' | 'AVE', planes: number, x: Float32Array, y: Float32Array): void {
   const align = (n: number) => Math.ceil(n / 16) * 16;
-  const xBytes = e.stagedBytes(x), yBytes = e.stagedBytes(y);
   const tables = [w.rowStart, w.rowEnd, w.rowSpan, w.colSpan];
   const tableFloats = tables.map((t) => align(t.length + 4));
-  const base = e.scratch(xBytes + yBytes + tableFloats.reduce((a, b) => a + b, 0) * 4);
-  const xAt = e.stageIn(x, base), yAt = e.stageOut(y, base + xBytes);
+  const { xAt, yAt, extra } = e.stage(x, y, tableFloats.reduce((a, b) => a + b, 0) * 4);
   const u32 = e.u32;
   const tablePtrs: number[] = [];
-  let at = base + xBytes + yBytes;
+  let at = extra;
   tables.forEach((t, i) => {
     tablePtrs.push(at);
     new Int32Array(u32.buffer, at, t.length).set(t);

@@ -196,24 +196,17 @@ export class WasmEngine {
   }
 
   /**
-   * Where a kernel reads an input `a`: its own address when resident, else a copy of it at `at` (scratch the
-   * caller reserved: `stagedBytes`).
+   * Where a kernel reads its input x and writes its output y, and `extraBytes` of scratch for the job (at `extra`):
+   * a resident array (the Net's blobs) is used in place; another goes through scratch, x copied in (with `xPad`
+   * bytes of room after it) and y copied back by `unstage` (with `yPad`), each 64-byte aligned.
    */
-  stageIn(a: Float32Array, at: number): number {
-    const own = this.addressOf(a);
-    if (own) return own;
-    this.f32.set(a, at / 4);
-    return at;
-  }
-
-  /** Scratch bytes an array needs when it is not resident (with `pad` bytes after it, 64-byte aligned). */
-  stagedBytes(a: Float32Array, pad = 0): number {
-    return this.addressOf(a) ? 0 : Math.ceil((a.length * 4 + pad) / 64) * 64;
-  }
-
-  /** Where a kernel writes an output `a`: its own address when resident, else `at` (copy it back with `unstage`). */
-  stageOut(a: Float32Array, at: number): number {
-    return this.addressOf(a) || at;
+  stage(x: Float32Array, y: Float32Array, extraBytes = 0, xPad = 0, yPad = 0): { xAt: number; yAt: number; extra: number } {
+    const xOwn = this.addressOf(x), yOwn = this.addressOf(y);
+    const bytes = (a: Float32Array, own: number, pad: number): number => (own ? 0 : Math.ceil((a.length * 4 + pad) / 64) * 64);
+    const xBytes = bytes(x, xOwn, xPad), yBytes = bytes(y, yOwn, yPad);
+    const base = this.scratch(xBytes + yBytes + extraBytes);
+    if (!xOwn) this.f32.set(x, base / 4);
+    return { xAt: xOwn || base, yAt: yOwn || base + xBytes, extra: base + xBytes + yBytes };
   }
 
   /** Copies a kernel's output at `ptr` into `a`, unless `a` is resident (the kernel wrote it in place). */

@@ -151,13 +151,11 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
   const fit = Math.max(1, Math.floor(winogradLimits.padBytes / (groups * C * Hp * Wp * 4)));
   if (num > fit) return inImageGroups(num, fit, x, y, (k, xs, ys) => winogradWasm(e, packed, g, groups, k, xs, ys, reluSlope));
   const { nt, blocks, rowsPer } = winogradSplit(e.activeThreads(), tiles, images, n, K, M);
-  const xBytes = e.stagedBytes(x), yBytes = e.stagedBytes(y); // 0 for resident blobs: read and written in place
   const padBytes = roundUp((images * C * Hp * Wp + 16) * 4, 64);
   const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * (Math.min(K, KC) + rowsPer) * nt, 64);
   const threads = e.pool.size + 1;
-  const base = e.scratch(xBytes + yBytes + padBytes + threads * threadBytes);
-  const xp = base + xBytes + yBytes;
-  const xAt = e.stageIn(x, base), yAt = e.stageOut(y, base + xBytes);
+  // xp: the zero-bordered copy of x, then each thread's block scratch (resident x and y are used in place).
+  const { xAt, yAt, extra: xp } = e.stage(x, y, padBytes + threads * threadBytes);
   const planes = images * C, perChunk = Math.ceil(planes / e.chunkCount(planes));
   let p = e.job(KIND_WINOGRAD_PAD);
   p[3] = xAt; p[4] = planes; p[5] = g.height; p[6] = g.width; p[7] = Hp; p[8] = Wp; p[9] = g.padH; p[10] = g.padW;
@@ -181,8 +179,8 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
  * The zero-bordered copy of a batch's input lives in the engine's one scratch region, which keeps its largest size
  * in the 4 GiB that every net of the process shares: a batch whose copy would pass this runs in groups of images
  * (OpenPose at batch 8: conv1_2's copy was 280 MB, one image's is 35 MB).
+ * @internal The bound (tests lower it to run small batches in groups).
  */
-/** @internal The bound (tests lower it to run small batches in groups). */
 export const winogradLimits = { padBytes: 64 << 20 };
 
 /** Runs `run` on groups of at most `fit` images of x and y (views, no copies); false as soon as one is. */

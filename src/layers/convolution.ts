@@ -180,8 +180,7 @@ export const convolutionLayer: LayerType = {
               continue;
             }
             if (typeof kind === 'object' && winogradWasm(engine, kind, g, s.group, num, x, y, reluSlope)) continue;
-            packed ??= packConvWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, g.channels * g.kernelH * g.kernelW);
-            convolveWasm(engine, packed, g, s.group, num, x, y, isPointwise(g), reluSlope);
+            convolveWasm(engine, gemmWeights(engine, g), g, s.group, num, x, y, isPointwise(g), reluSlope);
           }
           return;
         }
@@ -219,8 +218,13 @@ export const convolutionLayer: LayerType = {
         const u = (packedWinograd[tile] ??= packWinogradWeights(engine, layer, w, bias, s.group, rows, g, tile));
         if (u) return u;
       }
-      packed ??= packConvWeights(engine, layer, w, bias, s.group, rows, g.channels * g.kernelH * g.kernelW);
+      gemmWeights(engine, g);
       return 'gemm';
+    }
+
+    /** The weights packed for the im2col GEMM (made once; also the path of a Winograd layer whose input has a NaN). */
+    function gemmWeights(engine: WasmEngine, g: ConvGeometry): PackedConv {
+      return (packed ??= packConvWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, g.channels * g.kernelH * g.kernelW));
     }
 
     function convolveImage(g: ConvGeometry, n: number, x: Float32Array, y: Float32Array): void {

@@ -270,8 +270,7 @@ export class Net {
     // chain, so the hidden blobs of the last forward are computed first, from the blobs they came from.
     if (from === 0 && to === layers.length - 1) this.stale.clear();
     else this.materializeAll();
-    const engine = wasmEngine();
-    if (engine) engine.threads = this.threads;
+    this.useThreads();
     const onLayer = options.onLayer;
     for (let i = from; i <= to; i++) {
       // A fused chain runs inside its producer, unless this forward starts or stops inside the chain.
@@ -360,8 +359,7 @@ export class Net {
     if (!this.stale.delete(f)) return;
     const layers = this.graph.layers, producer = layers[f.producer];
     (producer.impl as Partial<FusableLayer>).fuseRelu?.(undefined);
-    const engine = wasmEngine();
-    if (engine) engine.threads = this.threads;
+    this.useThreads();
     this.inScope(() => {
       this.runLayer(producer);
       for (const m of chainMembers(f)) {
@@ -369,6 +367,12 @@ export class Net {
         this.runLayer(layers[m]);
       }
     });
+  }
+
+  /** The kernels' jobs from now on use this net's thread count. */
+  private useThreads(): void {
+    const engine = wasmEngine();
+    if (engine) engine.threads = this.threads;
   }
 
   private materializeAll(): void {
