@@ -10,7 +10,7 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
-import { addr, madd, relu, word } from './simd';
+import { addr, copyRow, madd, relu, splitRow, word } from './simd';
 
 
 export function depthwiseChunk(p: usize, chunk: i32, scratch: usize): void {
@@ -161,40 +161,6 @@ function paddedPlanes(p: usize, first: i32, end: i32, scratch: usize): void {
       const v = v128.load(src + at);
       v128.store(dst + at, reluOn ? relu(v, slope) : v);
     }
-  }
-}
-
-/** W floats from src to dst; whole vectors, the last one ending at the row's end, when W >= 4. */
-@inline function copyRow(src: usize, W: i32, dst: usize): void {
-  if (W < 4) {
-    for (let i = 0; i < W; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
-    return;
-  }
-  for (let i = 0; i < W; i += 4) {
-    const at = <usize>min(i, W - 4) << 2;
-    v128.store(dst + at, v128.load(src + at));
-  }
-}
-
-/**
- * One input row (W floats) into a stride-2 copy's row: padded column X = c + pw goes to the even-column block
- * at dst + X / 2 (X even) or to the odd-column block at dst + q + X / 2 (X odd, q bytes on).
- */
-@inline function splitRow(src: usize, W: i32, pw: i32, dst: usize, q: usize): void {
-  if (W < 8) {
-    for (let c = 0; c < W; c++) {
-      const X = c + pw;
-      store<f32>(dst + ((X & 1) != 0 ? q : 0) + (<usize>(X >> 1) << 2), load<f32>(src + (<usize>c << 2)));
-    }
-    return;
-  }
-  // Eight columns a step, the last step ending at the row's end (overlapping the one before: same values).
-  // Columns c, c + 2, ... share the parity of X: the even lanes go to one block, the odd lanes to the other.
-  for (let i = 0; i < W; i += 8) {
-    const c = min(i, W - 8), X = c + pw, odd = (X & 1) != 0;
-    const u = v128.load(src + (<usize>c << 2)), v = v128.load(src + (<usize>c << 2), 16);
-    v128.store(dst + (odd ? q : 0) + (<usize>(X >> 1) << 2), i32x4.shuffle(u, v, 0, 2, 4, 6));
-    v128.store(dst + (odd ? 0 : q) + (<usize>((X + 1) >> 1) << 2), i32x4.shuffle(u, v, 1, 3, 5, 7));
   }
 }
 

@@ -12,6 +12,7 @@
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
 import { depthwiseChunk } from './depthwise';
+import { directChunk } from './direct';
 import { eltwiseChunk } from './eltwise';
 import { MR, NR, addr, madd, relu, word } from './simd';
 import { poolChunk } from './pooling';
@@ -304,6 +305,7 @@ const KIND_WINOGRAD_PAD: i32 = 10;
 const KIND_WINOGRAD: i32 = 11;
 const KIND_WINOGRAD_FILTERS: i32 = 12;
 const KIND_ELTWISE: i32 = 13;
+const KIND_CONV_DIRECT: i32 = 14;
 
 
 export function runChunk(p: usize, chunk: i32, thread: i32): void {
@@ -322,6 +324,7 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   else if (kind == KIND_WINOGRAD) winogradChunk(p, chunk, scratch);
   else if (kind == KIND_WINOGRAD_FILTERS) winogradFiltersChunk(p, chunk, scratch);
   else if (kind == KIND_ELTWISE) eltwiseChunk(p, chunk);
+  else if (kind == KIND_CONV_DIRECT) directChunk(p, chunk, scratch);
 }
 
 // Convolutions with large weights and few output positions (AlexNet's conv3..5) are split by rows, so that each

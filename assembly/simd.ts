@@ -1,4 +1,4 @@
-// Small helpers shared by the kernels: SIMD arithmetic, the GEMM tile, reading a job's words.
+// Small helpers shared by the kernels: SIMD arithmetic, the GEMM tile, reading a job's words, copying rows.
 
 // @ts-nocheck: AssemblyScript types (v128) are not TypeScript's.
 
@@ -31,4 +31,49 @@ export function word(p: usize, i: i32): i32 {
 @inline
 export function addr(p: usize, i: i32): usize {
   return <usize>load<u32>(p + (<usize>i << 2));
+}
+
+/** W floats from src to dst; whole vectors, the last one ending at the row's end, when W >= 4. */
+@inline
+export function copyRow(src: usize, W: i32, dst: usize): void {
+  if (W < 4) {
+    for (let i = 0; i < W; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+    return;
+  }
+  const last = <usize>(W - 4) << 2;
+  for (let at: usize = 0; at < last; at += 16) v128.store(dst + at, v128.load(src + at));
+  v128.store(dst + last, v128.load(src + last)); // may overlap the one before: the same values
+}
+
+/**
+ * One input row (W floats) into a stride-2 kernel's padded copy, its columns deinterleaved: padded column
+ * X = c + pw goes to the even half at dst + X / 2 (X even) or to the odd half at dst + q + X / 2 (X odd, q bytes
+ * on), so that columns 2 ox + kx are consecutive in ox for each kx.
+ */
+@inline
+export function splitRow(src: usize, W: i32, pw: i32, dst: usize, q: usize): void {
+  if (W < 8) {
+    for (let c = 0; c < W; c++) {
+      const X = c + pw;
+      store<f32>(dst + ((X & 1) != 0 ? q : 0) + (<usize>(X >> 1) << 2), load<f32>(src + (<usize>c << 2)));
+    }
+    return;
+  }
+  // Eight columns a step, the last step ending at the row's end (overlapping the one before: same values).
+  split8(src, 0, pw, dst, q, W - 8);
+  split8(src, W - 8, pw, dst, q, W - 8 + 1);
+}
+
+/** Columns c0, c0 + 8, ... below `end` (eight each) of splitRow: lanes 0, 2, 4, 6 share X's parity. */
+@inline
+function split8(src: usize, c0: i32, pw: i32, dst: usize, q: usize, end: i32): void {
+  const X = c0 + pw, odd = (X & 1) != 0;
+  let a = dst + (odd ? q : 0) + (<usize>(X >> 1) << 2), b = dst + (odd ? 0 : q) + (<usize>((X + 1) >> 1) << 2);
+  let from = src + (<usize>c0 << 2);
+  for (let c = c0; c < end; c += 8) {
+    const u = v128.load(from), v = v128.load(from, 16);
+    v128.store(a, i32x4.shuffle(u, v, 0, 2, 4, 6));
+    v128.store(b, i32x4.shuffle(u, v, 1, 3, 5, 7));
+    from += 32; a += 16; b += 16;
+  }
 }

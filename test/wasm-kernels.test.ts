@@ -16,6 +16,7 @@ import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { winogradLimits, winogradSplit, winogradTile } from '../src/kernels/winograd.js';
 import { eltwiseSumWasm } from '../src/kernels/eltwise.js';
+import { directFits } from '../src/kernels/direct.js';
 import type { ConvGeometry } from '../src/kernels/im2col.js';
 import { CremaError } from '../src/util/errors.js';
 import { readNpy } from '../src/util/npy.js';
@@ -236,6 +237,28 @@ for (const threads of [1, 2]) {
         const label = `case ${t}: ${N}x${C}x${H}x${W} stride ${stride}/${strideW} pad ${pad} x${mult} relu ${relu}`;
         expect([...got.dims], label).toEqual([...want.dims]);
         expect(relDiff(got.data, want.data), label).toBeLessThan(1e-5);
+      }
+    });
+
+    it('direct convolution of 2-4 input channels (first layers): kernels 1-7, strides 1 and 2, pads 0-3, odd sizes, outputs not of 4, batches, bands of rows, ReLU vs TypeScript', () => {
+      const random = rng(97 + threads);
+      for (let t = 0; t < 24; t++) {
+        const C = randomInt(random, 2, 4), stride = t % 3 === 0 ? 1 : 2, k = t % 4 === 0 ? 3 : randomInt(random, 1, 7);
+        const pad = randomInt(random, 0, 3), cout = randomInt(random, 1, 21), N = randomInt(random, 1, 3);
+        // Case 0 is wide (its input rows past 128 KB: several bands of output rows a chunk, even at 1 thread).
+        const H = t === 0 ? 61 : randomInt(random, Math.max(1, k - 2 * pad), 40), W = t === 0 ? 3001 : randomInt(random, Math.max(1, k - 2 * pad), 45);
+        // Raw pixel values (a mean-subtracted image reaches ~150), as a first layer sees them.
+        const x = new Tensor([N, C, H, W], randomArray(N * C * H * W, random).map((v) => 150 * v));
+        const w = new Tensor([cout, C, k, k], randomArray(cout * C * k * k, random)), b = new Tensor([cout], randomArray(cout, random));
+        const bias = t % 4 !== 1, relu = t % 3 === 1 ? 0 : t % 3 === 2 ? 0.2 : undefined;
+        const def = layerDef('Convolution', { convolution_param: { num_output: cout, kernel_size: [k], pad: [pad], stride: [stride], bias_term: bias } });
+        const outH = Math.floor((H + 2 * pad - k) / stride) + 1, outW = Math.floor((W + 2 * pad - k) / stride) + 1;
+        const g: ConvGeometry = { channels: C, height: H, width: W, kernelH: k, kernelW: k, padH: pad, padW: pad, strideH: stride, strideW: stride, dilationH: 1, dilationW: 1, outH, outW };
+        const label = `case ${t}: N ${N} C ${C} cout ${cout} kernel ${k} stride ${stride} pad ${pad} ${H}x${W} relu ${relu}`;
+        expect(directFits(g, 1), label).toBe(outW >= 8); // narrower outputs take im2col
+        const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+        expect([...got.dims], label).toEqual([N, cout, outH, outW]);
+        expect(relDiff(got.data, want.data), label).toBeLessThan(5e-5);
       }
     });
 
@@ -479,6 +502,22 @@ describe('which convolutions run Winograd', () => {
   });
   it('CREMA_WINOGRAD=0 turns it off; 2 or 4 picks the tile', () => {
     expect(['0', '2', '4'].map((s) => winogradTile(conv(28), 64, s))).toEqual([0, 2, 4]);
+  });
+});
+
+describe('which convolutions run the direct kernel', () => {
+  it('the direct kernel takes the zoo\'s first layers (3 channels, 3x3 stride 2, 7x7 stride 2, 3x3 stride 1), not more channels, groups, dilation or strides over 2', () => {
+    const geometry = (C: number, size: number, k: number, s: number, pad: number, d = 1): ConvGeometry => {
+      const out = Math.floor((size + 2 * pad - d * (k - 1) - 1) / s) + 1;
+      return { channels: C, height: size, width: size, kernelH: k, kernelW: k, padH: pad, padW: pad, strideH: s, strideW: s, dilationH: d, dilationW: d, outH: out, outW: out };
+    };
+    for (const [C, size, k, s, pad] of [[3, 224, 3, 2, 1], [3, 227, 3, 2, 0], [3, 299, 3, 2, 0], [3, 224, 7, 2, 3], [3, 224, 3, 1, 1]])
+      expect(directFits(geometry(C, size, k, s, pad), 1), `${C} x ${size}, ${k}x${k} stride ${s}`).toBe(true);
+    expect(directFits(geometry(5, 224, 3, 2, 1), 1)).toBe(false);
+    expect(directFits(geometry(3, 224, 3, 2, 1), 3)).toBe(false);
+    expect(directFits(geometry(3, 224, 3, 1, 2, 2), 1)).toBe(false);
+    expect(directFits(geometry(3, 227, 11, 4, 0), 1)).toBe(false);
+    expect(directFits(geometry(3, 15, 3, 2, 0), 1)).toBe(false); // 7 output columns
   });
 });
 

@@ -37,6 +37,7 @@ export const KIND_WINOGRAD_PAD = 10;
 export const KIND_WINOGRAD = 11;
 export const KIND_WINOGRAD_FILTERS = 12;
 export const KIND_ELTWISE = 13;
+export const KIND_CONV_DIRECT = 14;
 
 export interface KernelExports {
   runChunk(p: number, chunk: number, thread: number): void;

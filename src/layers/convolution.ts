@@ -4,6 +4,7 @@ import { gemm, matrix } from '../kernels/gemm.js';
 import { type ConvGeometry, depthwisePlane, im2col } from '../kernels/im2col.js';
 import { type PackedConv, convolveWasm, packConvWeights } from '../kernels/packed.js';
 import { type PackedDepthwise, depthwiseWasm, packDepthwiseWeights } from '../kernels/depthwise.js';
+import { convDirectWasm, directFits } from '../kernels/direct.js';
 import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
 import { type PackedWinograd, allFinite, packWinogradWeights, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { platform } from '../platform.js';
@@ -126,9 +127,10 @@ export interface FusableLayer extends Layer {
 
 /**
  * Caffe's Convolution: weights (Cout, Cin/group, kh, kw), bias (Cout), output
- * floor((H + 2p - (d(k-1)+1)) / s) + 1. Runs as im2col + GEMM per image and group, with three special cases:
+ * floor((H + 2p - (d(k-1)+1)) / s) + 1. Runs as im2col + GEMM per image and group, with special cases:
  * 1x1 / stride 1 / pad 0 (the input is already the column matrix), depthwise (one input channel per group:
- * direct convolution) and chunked im2col when the column matrix would be large.
+ * direct convolution), a few input channels (a first layer: kernels/direct.ts, no im2col), Winograd, and
+ * chunked im2col when the column matrix would be large.
  */
 export const convolutionLayer: LayerType = {
   type: 'Convolution',
@@ -179,6 +181,10 @@ export const convolutionLayer: LayerType = {
               depthwiseWasm(engine, packedDepthwise!, g, s.group, s.numOutput, num, x, y, reluSlope);
               continue;
             }
+            if (kind === 'direct') {
+              convDirectWasm(engine, gemmWeights(engine, g), g, num, x, y, reluSlope);
+              continue;
+            }
             if (typeof kind === 'object' && winogradWasm(engine, kind, g, s.group, num, x, y, reluSlope)) continue;
             convolveWasm(engine, gemmWeights(engine, g), g, s.group, num, x, y, isPointwise(g), reluSlope);
           }
@@ -203,7 +209,7 @@ export const convolutionLayer: LayerType = {
      * forward runs at the speed of the next ones) and again only when the form changes (a reshape to a plane or a
      * batch that picks another Winograd tile, or CREMA_WINOGRAD changed). Winograd returns its packed weights.
      */
-    function ready(engine: WasmEngine, g: ConvGeometry, num: number): 'depthwise' | PackedWinograd | 'gemm' {
+    function ready(engine: WasmEngine, g: ConvGeometry, num: number): 'depthwise' | 'direct' | PackedWinograd | 'gemm' {
       const rows = s.numOutput / s.group;
       if (g.channels === 1) {
         packedDepthwise ??= packDepthwiseWeights(engine, layer, w, bias);
@@ -218,8 +224,8 @@ export const convolutionLayer: LayerType = {
         const u = (packedWinograd[tile] ??= packWinogradWeights(engine, layer, w, bias, s.group, rows, g, tile));
         if (u) return u;
       }
-      gemmWeights(engine, g);
-      return 'gemm';
+      gemmWeights(engine, g); // the direct kernel walks them too
+      return directFits(g, s.group) ? 'direct' : 'gemm';
     }
 
     /** The weights packed for the im2col GEMM (made once; also the path of a Winograd layer whose input has a NaN). */
