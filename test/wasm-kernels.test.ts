@@ -511,7 +511,8 @@ describe('which convolutions run Winograd', () => {
 });
 
 describe('which convolutions run the direct kernel', () => {
-  it('the direct kernel takes the zoo\'s first layers (3 channels, 3x3 stride 2, 7x7 stride 2, 3x3 stride 1), not more channels, groups, dilation or strides over 2', () => {
+  // It runs where Winograd declines (the 7x7 stride 2 conv1s take strided Winograd first).
+  it('the direct kernel fits the zoo\'s first layers (3 channels, 3x3 stride 2, 7x7 stride 2, 3x3 stride 1), not more channels, groups, dilation or strides over 2', () => {
     const geometry = (C: number, size: number, k: number, s: number, pad: number, d = 1): ConvGeometry => {
       const out = Math.floor((size + 2 * pad - d * (k - 1) - 1) / s) + 1;
       return { channels: C, height: size, width: size, kernelH: k, kernelW: k, padH: pad, padW: pad, strideH: s, strideW: s, dilationH: d, dilationW: d, outH: out, outW: out };
