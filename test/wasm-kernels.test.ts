@@ -14,7 +14,7 @@ import type { FusableLayer } from '../src/layers/convolution.js';
 import { innerProductLayer } from '../src/layers/inner_product.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
-import { winogradSplit, winogradTile } from '../src/kernels/winograd.js';
+import { packWinogradWeights, winogradSplit, winogradTile } from '../src/kernels/winograd.js';
 import { eltwiseSumWasm } from '../src/kernels/eltwise.js';
 import type { ConvGeometry } from '../src/kernels/im2col.js';
 import { CremaError } from '../src/util/errors.js';
@@ -428,6 +428,21 @@ describe('wasm memory', () => {
     const scratch = e.scratch(1000), other = e.heap.alloc(1000);
     expect(other >= scratch + 1000 || other + 1000 <= scratch, `scratch ${scratch}, other ${other}`).toBe(true);
     e.heap.release(other);
+  });
+
+  it('packing Winograd weights keeps only U and the bias: the weights staged for the filter transform leave no block behind', () => {
+    const e = wasmEngine()!, random = rng(72), geometry: ConvGeometry = {
+      channels: 48, height: 27, width: 27, kernelH: 5, kernelW: 5, padH: 2, padW: 2, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, outH: 27, outW: 27,
+    };
+    const w = randomArray(64 * 48 * 25, random), bias = randomArray(64, random);
+    const sizes = (e.heap as unknown as { sizes: Map<number, number> }).sizes;
+    const scratch = e.scratch(0), blocks = sizes.size, used = e.heap.used;
+    const packed = packWinogradWeights(e, {}, w, bias, 1, 64, geometry, 4)!;
+    const U = 36 * 4 * 64 * 48 * 4, biasBytes = Math.ceil(((64 + 4) * 4) / 64) * 64; // 36 positions x 4 3x3 blocks
+    expect([sizes.size - blocks, e.heap.used - used]).toEqual([2, U + biasBytes]);
+    expect([sizes.get(packed.weights), e.scratch(0)]).toEqual([U, scratch]); // the shared scratch is not used either
+    e.heap.release(packed.weights);
+    e.heap.release(packed.bias);
   });
 
   it("a Winograd layer whose transformed weights do not fit runs im2col (the same numbers, no error)", () => {

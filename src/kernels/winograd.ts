@@ -115,15 +115,27 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
   const subH = Math.ceil(kh / 3), subW = Math.ceil(kw / 3), K = C * subH * subW, rowsPad = roundUp(rows, MR);
   const ptr = e.heap.tryAlloc(groups * n * rowsPad * K * 4);
   if (!ptr) return undefined; // no room: the caller runs im2col
-  e.own(owner, ptr);
   e.f32.fill(0, ptr / 4, ptr / 4 + groups * n * rowsPad * K); // rows past `rows` in the last strip stay zero
-  const src = e.scratch(w.length * 4);
+  // The weights go through a block taken for this job and released right after, on top of U: the next layer's U
+  // or weights reuse its pages. Through the shared scratch they left holes as it grew layer by layer (AlexNet:
+  // 1.4 MiB, and 4.2 MiB more when the first forward's scratch outgrew it: resident, never used again).
+  e.job(KIND_WINOGRAD_FILTERS); // the threads' scratch, if not made yet, goes below it
+  const src = e.heap.tryAlloc(w.length * 4);
+  if (!src) {
+    e.heap.release(ptr);
+    return undefined;
+  }
+  e.own(owner, ptr);
   e.f32.set(w, src / 4);
   const filters = groups * rows, per = Math.ceil(filters / e.chunkCount(filters));
   const p = e.job(KIND_WINOGRAD_FILTERS);
   p[3] = src; p[4] = C; p[5] = kh; p[6] = kw; p[7] = rows; p[8] = per; p[9] = m; p[10] = subW; p[11] = subH;
   p[12] = rowsPad; p[13] = KC; p[14] = ptr; p[15] = filters; p[16] = dir;
-  e.run(Math.ceil(filters / per));
+  try {
+    e.run(Math.ceil(filters / per));
+  } finally {
+    e.heap.release(src);
+  }
   return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW, dir };
 }
 
