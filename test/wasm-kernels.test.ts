@@ -417,8 +417,11 @@ describe('which convolutions run Winograd', () => {
   it('3x3 to 9x9, stride 1, with 16 or more channels in and out; F(4x4) on planes of 14x14 and more, F(2x2) below', () => {
     expect([56, 28, 16, 14, 13, 7].map((n) => winogradTile(conv(n), 64, undefined))).toEqual([4, 4, 4, 4, 2, 2]);
     // U within 7x the weights: F(4x4) of 5x5 and 7x7 is 5.8x and 6.6x; of a 4x4 kernel 9x, so that takes F(2x2).
-    // From 28 x 28 (AlexNet's 5x5 conv2 at 27 x 27 keeps F(2x2): goal 4's memory).
-    expect([conv(28, 5), conv(28, 7), conv(28, 9), conv(28, 4), conv(27, 5)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 4, 2, 2]);
+    // From 7 x 7 tiles of 4 x 4 outputs: 25 x 25 to 28 x 28 (AlexNet's 5x5 conv2 at 27 x 27), at batch 1 and 2;
+    // 24 x 24 (6 x 6 tiles) and GoogLeNet's 14 x 14 keep F(2x2).
+    expect([conv(28, 5), conv(28, 7), conv(28, 9), conv(28, 4), conv(27, 5), conv(25, 7)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 4, 2, 4, 4]);
+    expect([conv(27, 5), conv(24, 5), conv(14, 5)].map((g) => winogradTile(g, 64, undefined, 2))).toEqual([4, 2, 2]);
+    expect([conv(24, 5), conv(14, 5)].map((g) => winogradTile(g, 64, undefined))).toEqual([2, 2]);
     // and within 64 MiB a group: FCN's fc6 (7x7, 512 -> 4096) stays on im2col.
     expect(winogradTile(conv(28, 7, 1, 1, 512), 4096, undefined)).toBe(0);
     expect([conv(28, 1), conv(28, 11), conv(28, 3, 2), conv(28, 3, 1, 2), conv(28, 3, 1, 1, 8)].map((g) => winogradTile(g, 64, undefined))).toEqual([0, 0, 0, 0, 0]);
