@@ -1,5 +1,6 @@
 // Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution on the wasm engine (assembly/winograd.ts): 3x3, stride 1,
-// dilation 1, any pad, groups. The filter is transformed once (U = G g G^T, (m + 2)^2 values per 3x3 filter) and
+// dilation 1, any pad, groups (larger kernels as sums of 3x3 blocks; strided ones on their space-to-depth, whose
+// 4x4 kernels take F(3x3, 4x4)). The filter is transformed once (U = G g G^T, (m + 2)^2 values per 3x3 filter) and
 // packed as that many GEMM A matrices per group; a forward is two parallel jobs, a zero-bordered copy of the
 // input and then blocks of tiles (input transform, GEMMs, output transform with bias and ReLU). The im2col path
 // (packed.ts) and the TypeScript kernels stay the reference (test/wasm-kernels.test.ts compares all three).
@@ -10,10 +11,17 @@ import { KC, KIND_WINOGRAD, KIND_WINOGRAD_FILTERS, KIND_WINOGRAD_PAD, MR, NR, ty
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
-/** A convolution's weights transformed for Winograd F(tile x tile, 3x3). */
+/** Outputs a tile across: F(2x2, 3x3), F(4x4, 3x3), or F(3x3, 4x4) (blocks of 4x4: the same 6 points as F(4x4, 3x3)). */
+export type WinogradTileSize = 2 | 3 | 4;
+
+/** Transformed values per tile and block, and the kernel blocks' size (3x3, or 4x4 for F(3x3, 4x4)). */
+const points = (m: WinogradTileSize): number => (m === 2 ? 16 : 36);
+const blockSize = (m: WinogradTileSize): number => (m === 3 ? 4 : 3);
+
+/** A convolution's weights transformed for Winograd F(tile x tile, 3x3) (F(3x3, 4x4) for tile 3). */
 export interface PackedWinograd extends PackedConv {
-  tile: 2 | 4;
-  /** The kernel's 3x3 blocks down and across (depth = input channels x both); 1 x 3 / 3 x 1 blocks for 1-D. */
+  tile: WinogradTileSize;
+  /** The kernel's 3x3 (4x4) blocks down and across (depth = input channels x both); 1 x 3 / 3 x 1 blocks for 1-D. */
   subH: number;
   subW: number;
   /** 0: 2-D tiles; 1-D F(4, 3) for a K x 1 kernel (1: tiles of 4 x 1 outputs) or a 1 x K one (2: 1 x 4). */
@@ -27,7 +35,7 @@ export interface PackedWinograd extends PackedConv {
  * as 4. `setting` is CREMA_WINOGRAD: '0' none, '2' or '4' F(2x2, 3x3)
  * or F(4x4, 3x3) only; unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / MIN_F4_TILES_LARGE at batch `num` > 1: by batchF4).
  */
-export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | 2 | 4 {
+export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | WinogradTileSize {
   if (g.strideH > 1 || g.strideW > 1) return stridedTile(g, rows, setting, num);
   if (oneD(g) !== 0) return setting === '0' || g.channels < MIN_CHANNELS || rows < MIN_CHANNELS ? 0 : 4;
   const fits = g.kernelH >= 3 && g.kernelH <= 9 && g.kernelW >= 3 && g.kernelW <= 9 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
@@ -56,19 +64,23 @@ export function spaceToDepth(g: ConvGeometry): ConvGeometry | undefined {
 
 /**
  * The tile of a strided convolution run as Winograd on its space-to-depth (spaceToDepth), 0 for im2col: only
- * where Winograd's multiply-adds ((m + 2)^2 / m^2 per 3x3 block of the new kernel, s^2 as many channels) are at
- * most winogradLimits.stridedMacs of the kernel's taps. AlexNet's conv1 (11x11, stride 4: 48 channels, 3x3 on
+ * where Winograd's multiply-adds (points / m^2 per block of the new kernel, s^2 as many channels) are at most
+ * winogradLimits.stridedMacs of the kernel's taps. AlexNet's conv1 (11x11, stride 4: 48 channels, 3x3 on
  * 57 x 57) takes F(4x4) at 0.30 of im2col's multiply-adds; a 7x7 stride 2 (ResNet-50's, GoogLeNet's conv1: 12
- * channels, a 4x4 kernel as four 3x3 blocks) would be 0.73 (F(4x4)) or 1.31 (F(2x2)), and a 3x3 stride 2 has a
- * 2x2 kernel, not Winograd's (docs/PERFORMANCE.md, round five).
+ * channels, a 4x4 kernel) F(3x3, 4x4) at 0.33 (as four 3x3 blocks it was 0.73 in F(4x4), 1.31 in F(2x2)); a 3x3
+ * stride 2 has a 2x2 kernel, not Winograd's (docs/PERFORMANCE.md, round five).
  */
-function stridedTile(g: ConvGeometry, rows: number, setting: string | undefined, num: number): 0 | 2 | 4 {
+function stridedTile(g: ConvGeometry, rows: number, setting: string | undefined, num: number): 0 | WinogradTileSize {
   const s = spaceToDepth(g);
   if (!s || s.kernelH < 3 || s.kernelW < 3) return 0;
-  const m = winogradTile(s, rows, setting, num);
-  const macs = (g.strideH * g.strideW * (m + 2) ** 2 * Math.ceil(s.kernelH / 3) * Math.ceil(s.kernelW / 3)) / (m * m);
+  const f3 = s.kernelH === 4 && s.kernelW === 4 && setting !== '0' && s.channels >= MIN_F3_CHANNELS && rows >= MIN_CHANNELS;
+  const m = f3 ? 3 : winogradTile(s, rows, setting, num);
+  const macs = m && (g.strideH * g.strideW * points(m) * Math.ceil(s.kernelH / blockSize(m)) * Math.ceil(s.kernelW / blockSize(m))) / (m * m);
   return m && macs <= winogradLimits.stridedMacs * g.kernelH * g.kernelW ? m : 0;
 }
+
+/** F(3x3, 4x4) from 12 channels: a 3-channel 7x7 stride 2 (ResNet-50's conv1) has 12 on its space-to-depth. */
+const MIN_F3_CHANNELS = 12;
 
 /**
  * 1-D Winograd F(4, 3) (6 values per 1 x 3 block, 1.5 multiply-adds an output instead of 3) for a K x 1 (1) or
@@ -88,8 +100,8 @@ function oneD(g: ConvGeometry): 0 | 1 | 2 {
  * conv2, OpenPose's stages: docs/PERFORMANCE.md, round four) for 2.25x its U: OpenPose's 50 7x7 layers hold
  * 1.15 GB of U instead of 0.51.
  */
-function uFits(g: ConvGeometry, rows: number, m: number): boolean {
-  const u = (m + 2) ** 2 * Math.ceil(g.kernelH / 3) * Math.ceil(g.kernelW / 3), weights = g.kernelH * g.kernelW;
+function uFits(g: ConvGeometry, rows: number, m: WinogradTileSize): boolean {
+  const u = points(m) * Math.ceil(g.kernelH / blockSize(m)) * Math.ceil(g.kernelW / blockSize(m)), weights = g.kernelH * g.kernelW;
   return u <= 7 * weights && u * rows * g.channels * 4 <= MAX_U_BYTES;
 }
 
@@ -146,10 +158,10 @@ const MIN_CHANNELS = 16;
  * (winogradFiltersChunk) straight into wasm memory: no JavaScript copy of U (16/9 to 7x the weights). Undefined,
  * with nothing allocated, when the kernels' memory cannot hold U.
  */
-export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: 2 | 4): PackedWinograd | undefined {
+export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: WinogradTileSize): PackedWinograd | undefined {
   if (g.strideH > 1 || g.strideW > 1) [w, g] = [stridedWeights(w, g), spaceToDepth(g)!];
-  const dir = oneD(g), n = dir ? 6 : (m + 2) ** 2, { channels: C, kernelH: kh, kernelW: kw } = g;
-  const subH = Math.ceil(kh / 3), subW = Math.ceil(kw / 3), K = C * subH * subW, rowsPad = roundUp(rows, MR);
+  const dir = oneD(g), n = dir ? 6 : points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
+  const subH = Math.ceil(kh / blockSize(m)), subW = Math.ceil(kw / blockSize(m)), K = C * subH * subW, rowsPad = roundUp(rows, MR);
   const ptr = e.heap.tryAlloc(groups * n * rowsPad * K * 4);
   if (!ptr) return undefined; // no room: the caller runs im2col
   e.f32.fill(0, ptr / 4, ptr / 4 + groups * n * rowsPad * K); // rows past `rows` in the last strip stay zero
@@ -198,6 +210,8 @@ function stridedWeights(w: Float32Array, g: ConvGeometry): Float32Array {
  * from 3 blocks to 1, 0.86x; 8 MiB gained ~10 % more on VGG-16's 28 x 28 but put AlexNet's scratch up by 6 MiB).
  */
 const BLOCK_BYTES = 4 << 20;
+/** Floats of skew between the transformed matrices in thread scratch (SKEW in assembly/winograd.ts). */
+const SKEW = 16;
 /** Thread scratch before the transformed inputs (SCRATCH_HEAD in assembly/winograd.ts). */
 const SCRATCH_HEAD = 128 + 72 * 16;
 
@@ -209,15 +223,15 @@ const SCRATCH_HEAD = 128 + 72 * 16;
 export function winogradWasm(e: WasmEngine, packed: PackedWinograd, source: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): boolean {
   const g = source.strideH > 1 || source.strideW > 1 ? spaceToDepth(source)! : source; // the pad job gathers x's phases
   const m = packed.tile, C = g.channels, K = packed.depth, M = packed.rows, images = num * groups, dir = packed.dir;
-  const n = dir ? 6 : (m + 2) ** 2, down = dir === 2 ? 1 : m, across = dir === 1 ? 1 : m; // outputs per tile
-  const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), tiles = tilesY * tilesX;
-  // Room for every tile's patch at every block's offset (3 per block down / across); a 1-D kernel's other axis is 1.
-  const Hp = down * tilesY + (dir === 2 ? 0 : 2 + 3 * (packed.subH - 1)), Wp = across * tilesX + (dir === 1 ? 0 : 2 + 3 * (packed.subW - 1));
+  const n = dir ? 6 : points(m), down = dir === 2 ? 1 : m, across = dir === 1 ? 1 : m; // outputs per tile
+  const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), tiles = tilesY * tilesX, r = blockSize(m);
+  // Room for every tile's patch at every block's offset (r per block down / across); a 1-D kernel's other axis is 1.
+  const Hp = down * tilesY + (dir === 2 ? 0 : r - 1 + r * (packed.subH - 1)), Wp = across * tilesX + (dir === 1 ? 0 : r - 1 + r * (packed.subW - 1));
   const fit = Math.max(1, Math.floor(winogradLimits.padBytes / (groups * C * Hp * Wp * 4)));
   if (num > fit) return inImageGroups(num, fit, x, y, (k, xs, ys) => winogradWasm(e, packed, source, groups, k, xs, ys, reluSlope));
   const { nt, blocks, rowsPer } = winogradSplit(e.activeThreads(), tiles, images, n, K, M);
   const padBytes = roundUp((images * C * Hp * Wp + 16) * 4, 64);
-  const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * (Math.min(K, KC) + rowsPer) * nt, 64);
+  const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * ((Math.min(K, KC) + rowsPer) * nt + 2 * SKEW), 64);
   const threads = e.pool.size + 1;
   // xp: the zero-bordered copy of x, then each thread's block scratch (resident x and y are used in place).
   const { xAt, yAt, extra: xp } = e.stage(x, y, padBytes + threads * threadBytes);
