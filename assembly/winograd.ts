@@ -17,7 +17,8 @@
 //    7 tilesY, 8 tilesX, 9 outH, 10 outW, 11 M (rows per group), 12 U (packed A per group and position),
 //    13 y, 14 bias (0: none), 15 relu on, 16 slope, 17 groups, 18 nt (multiple of 8), 19 tile blocks per
 //    image-group, 20 KC, 21 rows per chunk (multiple of 4), 22 row blocks, 23 m, 24 / 25 the kernel's 3x3
-//    blocks down / across (1 / 1 for 3x3; 2 / 2 for 5x5, 3 / 3 for 7x7: see inputTransform).
+//    blocks down / across (1 / 1 for 3x3; 2 / 2 for 5x5, 3 / 3 for 7x7: see inputTransform), 26 1-D direction
+//    (0: 2-D), 27 1-D values per tile (6: F(4, 3) on 1 x 3 blocks; 10: F(4, 7), assembly/winograd7.ts).
 // Tiles are numbered row-major over the output (tile t at ty = t / tilesX, tx = t % tilesX). Input transform:
 // four tiles in one tile row, starting at a multiple of 4 in the block, at once (one f32x4 lane each), the rest
 // one at a time. Output transform: every tile in fours (a row's last four overlapping the previous ones), where
@@ -27,6 +28,7 @@
 
 import { gemmStrips } from './kernels';
 import { MR, NR, addr, relu, word } from './simd';
+import { filters7, inputTransform7, outputTransform7 } from './winograd7';
 
 
 
@@ -78,19 +80,20 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   const outH = word(p, 9), outW = word(p, 10), M = word(p, 11), U = addr(p, 12), y = addr(p, 13), bias = addr(p, 14);
   const reluOn = word(p, 15) != 0, slope = load<f32>(p + 16 * 4), groups = word(p, 17), nt = word(p, 18);
   const blocks = word(p, 19), KC = word(p, 20), rowsPer = word(p, 21), rowBlocks = word(p, 22), m = word(p, 23);
-  const subH = word(p, 24), subW = word(p, 25), dir = word(p, 26);
+  const subH = word(p, 24), subW = word(p, 25), dir = word(p, 26), points = word(p, 27);
   const ig = chunk / (blocks * rowBlocks), rest = chunk - ig * blocks * rowBlocks;
   const block = rest / rowBlocks, row0 = (rest - block * rowBlocks) * rowsPer;
   const j0 = block * nt, n = min(nt, tilesY * tilesX - j0), rows = min(rowsPer, M - row0);
   if (n <= 0 || rows <= 0) return;
-  const g = ig % groups, mPad = (M + MR - 1) / MR * MR, count = dir != 0 ? 6 : (m + 2) * (m + 2), K = C * subH * subW;
+  const g = ig % groups, mPad = (M + MR - 1) / MR * MR, count = dir != 0 ? points : (m + 2) * (m + 2), K = C * subH * subW;
   const tmp = scratch, Mb = scratch + SCRATCH_HEAD, V = Mb + ((<usize>count * rows * nt) << 2);
   const Ug = U + ((<usize>g * count * mPad * K) << 2), x = xp + ((<usize>ig * C * Hp * Wp) << 2);
   // One K block at a time: its transformed inputs (count x kc x nt) fit in scratch whatever K is, so blocks of
   // many tiles (each U value is reused once per tile) stay possible for 7x7 kernels (K = 9 C).
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
-    inputTransform(x, C, subW, k0, kc, Hp, Wp, tilesX, j0, n, nt, m, dir, V, tmp + 128);
+    if (points == 10) inputTransform7(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, dir, V);
+    else inputTransform(x, C, subW, k0, kc, Hp, Wp, tilesX, j0, n, nt, m, dir, V, tmp + 128);
     for (let xi = 0; xi < count; xi++) {
       const pa = Ug + ((<usize>xi * mPad * K + <usize>k0 * mPad + <usize>row0 * kc) << 2);
       const v = V + ((<usize>xi * kc * nt) << 2), mx = Mb + ((<usize>xi * rows * nt) << 2);
@@ -99,7 +102,8 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   }
   const yRows = y + ((<usize>(ig * M + row0) * outH * outW) << 2);
   const bRows: usize = bias == 0 ? 0 : bias + (<usize>(g * M + row0) << 2);
-  outputTransform(Mb, rows, nt, j0, n, tilesX, outH, outW, m, dir, yRows, bRows, reluOn, slope, tmp + 128);
+  if (points == 10) outputTransform7(Mb, rows, nt, j0, n, tilesX, outH, outW, dir, yRows, bRows, reluOn, slope);
+  else outputTransform(Mb, rows, nt, j0, n, tilesX, outH, outW, m, dir, yRows, bRows, reluOn, slope, tmp + 128);
 }
 
 /**
@@ -487,7 +491,8 @@ function outputTiles1(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, 
 
 // ---- The filter transform U = G g G^T (run once per layer, at its first forward), as a job: chunk -> output
 // channels [chunk * per, ...). Fields: 3 weights (Cout x C x kh x kw), 4 C, 5 kh, 6 kw, 7 rows (output channels
-// per group), 8 per, 9 m, 10 blocks across, 11 blocks down, 12 rows padded to MR, 13 KC, 14 U (zeroed), 15 Cout.
+// per group), 8 per, 9 m, 10 blocks across, 11 blocks down, 12 rows padded to MR, 13 KC, 14 U (zeroed), 15 Cout,
+// 16 1-D direction, 17 1-D values per tile (10: filters7).
 // Each 3x3 block s of filter (o, c) (zeros past the kernel's edge) goes to column s C + c of the (m + 2)^2
 // packed A matrices of o's group, in float64 and rounded once (the layout of src/kernels/packed.ts's
 // packConvWeights). In wasm, across the threads, because in JavaScript it took longer than the layer's forward.
@@ -495,10 +500,14 @@ function outputTiles1(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, 
 export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void {
   const w = addr(p, 3), C = word(p, 4), kh = word(p, 5), kw = word(p, 6), rows = word(p, 7), per = word(p, 8);
   const m = word(p, 9), subW = word(p, 10), subH = word(p, 11), rowsPad = word(p, 12), KC = word(p, 13), U = addr(p, 14);
-  const alpha = m + 2, K = C * subH * subW, matrix = <usize>rowsPad * K, oneD = word(p, 16) != 0;
+  const alpha = m + 2, K = C * subH * subW, matrix = <usize>rowsPad * K, oneD = word(p, 16) != 0, points = word(p, 17);
   const end = min(word(p, 15), chunk * per + per);
   for (let o = chunk * per; o < end; o++) {
     const gi = o / rows, r = o - gi * rows;
+    if (points == 10) {
+      filters7(w, o, C, KC, rowsPad, U + ((<usize>gi * 10 * matrix) << 2), matrix, r);
+      continue;
+    }
     if (oneD) {
       filters1(w, o, C, kh * kw, K, KC, rowsPad, U + ((<usize>gi * 6 * matrix) << 2), matrix, r, scratch);
       continue;

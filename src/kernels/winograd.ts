@@ -18,13 +18,15 @@ export interface PackedWinograd extends PackedConv {
   subW: number;
   /** 0: 2-D tiles; 1-D F(4, 3) for a K x 1 kernel (1: tiles of 4 x 1 outputs) or a 1 x K one (2: 1 x 4). */
   dir: 0 | 1 | 2;
+  /** 1-D: values per tile, 6 (F(4, 3) on 1 x 3 blocks) or 10 (F(4, 7), the whole 7-tap kernel; subH = subW = 1). */
+  points: number;
 }
 
 /**
  * Which Winograd a convolution runs, 0 for none: its geometry (stride 1, dilation 1, a kernel of 3 to 9 each way:
  * larger than 3x3 runs as the sum of its 3x3 blocks, e.g. 5x5 as four, 7x7 as nine) and enough input and output
- * channels that the GEMMs beat one im2col GEMM; a K x 1 or 1 x K kernel takes 1-D F(4, 3) (oneD), reported
- * as 4. `setting` is CREMA_WINOGRAD: '0' none, '2' or '4' F(2x2, 3x3)
+ * channels that the GEMMs beat one im2col GEMM; a K x 1 or 1 x K kernel takes 1-D F(4, 3) (oneD; F(4, 7) for 7
+ * taps: oneDPoints), reported as 4. `setting` is CREMA_WINOGRAD: '0' none, '2' or '4' F(2x2, 3x3)
  * or F(4x4, 3x3) only; unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / _LARGE at batch `num` > 1: by batchF4).
  */
 export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | 2 | 4 {
@@ -49,6 +51,12 @@ function oneD(g: ConvGeometry): 0 | 1 | 2 {
   if (g.kernelW === 1 && g.kernelH >= 3 && g.kernelH <= 9) return 1;
   return g.kernelH === 1 && g.kernelW >= 3 && g.kernelW <= 9 ? 2 : 0;
 }
+
+/**
+ * A 7-tap 1-D kernel runs F(4, 7) (assembly/winograd7.ts): 10 GEMMs of C rows where F(4, 3) on its 1 x 3 blocks
+ * ran 6 of 3 C (Inception-v3's 1x7 / 7x1: 2.5 multiply-adds per output instead of 4.5); other lengths F(4, 3).
+ */
+const oneDPoints = (g: ConvGeometry): number => (g.kernelH * g.kernelW === 7 ? 10 : 6);
 
 /**
  * Whether U, (m + 2)^2 floats per 3x3 block of each filter, stays within 7x the weights (F(4x4) of 3x3: 4x, of
@@ -111,8 +119,9 @@ const MIN_CHANNELS = 16;
  * with nothing allocated, when the kernels' memory cannot hold U.
  */
 export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: 2 | 4): PackedWinograd | undefined {
-  const dir = oneD(g), n = dir ? 6 : (m + 2) ** 2, { channels: C, kernelH: kh, kernelW: kw } = g;
-  const subH = Math.ceil(kh / 3), subW = Math.ceil(kw / 3), K = C * subH * subW, rowsPad = roundUp(rows, MR);
+  const dir = oneD(g), points = dir ? oneDPoints(g) : 0, n = points || (m + 2) ** 2, { channels: C, kernelH: kh, kernelW: kw } = g;
+  const whole = points === 10, subH = whole ? 1 : Math.ceil(kh / 3), subW = whole ? 1 : Math.ceil(kw / 3);
+  const K = C * subH * subW, rowsPad = roundUp(rows, MR);
   const ptr = e.heap.tryAlloc(groups * n * rowsPad * K * 4);
   if (!ptr) return undefined; // no room: the caller runs im2col
   e.own(owner, ptr);
@@ -122,9 +131,9 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
   const filters = groups * rows, per = Math.ceil(filters / e.chunkCount(filters));
   const p = e.job(KIND_WINOGRAD_FILTERS);
   p[3] = src; p[4] = C; p[5] = kh; p[6] = kw; p[7] = rows; p[8] = per; p[9] = m; p[10] = subW; p[11] = subH;
-  p[12] = rowsPad; p[13] = KC; p[14] = ptr; p[15] = filters; p[16] = dir;
+  p[12] = rowsPad; p[13] = KC; p[14] = ptr; p[15] = filters; p[16] = dir; p[17] = points;
   e.run(Math.ceil(filters / per));
-  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW, dir };
+  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW, dir, points };
 }
 
 /**
@@ -144,14 +153,16 @@ const SCRATCH_HEAD = 128 + 72 * 16;
  */
 export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): boolean {
   const m = packed.tile, C = g.channels, K = packed.depth, M = packed.rows, images = num * groups, dir = packed.dir;
-  const n = dir ? 6 : (m + 2) ** 2, down = dir === 2 ? 1 : m, across = dir === 1 ? 1 : m; // outputs per tile
+  const n = packed.points || (m + 2) ** 2, down = dir === 2 ? 1 : m, across = dir === 1 ? 1 : m; // outputs per tile
   const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), tiles = tilesY * tilesX;
-  // Room for every tile's patch at every block's offset (3 per block down / across); a 1-D kernel's other axis is 1.
-  const Hp = down * tilesY + (dir === 2 ? 0 : 2 + 3 * (packed.subH - 1)), Wp = across * tilesX + (dir === 1 ? 0 : 2 + 3 * (packed.subW - 1));
+  // Room for every tile's patch at every block's offset (3 per block down / across; F(4, 7)'s patch is 10 long);
+  // a 1-D kernel's other axis is 1.
+  const reach = (blocks: number): number => (packed.points === 10 ? 6 : 2 + 3 * (blocks - 1));
+  const Hp = down * tilesY + (dir === 2 ? 0 : reach(packed.subH)), Wp = across * tilesX + (dir === 1 ? 0 : reach(packed.subW));
   const fit = Math.max(1, Math.floor(winogradLimits.padBytes / (groups * C * Hp * Wp * 4)));
   if (num > fit) return inImageGroups(num, fit, x, y, (k, xs, ys) => winogradWasm(e, packed, g, groups, k, xs, ys, reluSlope));
   const { nt, blocks, rowsPer } = winogradSplit(e.activeThreads(), tiles, images, n, K, M);
-  const padBytes = roundUp((images * C * Hp * Wp + 16) * 4, 64);
+  const padBytes = roundUp((images * C * Hp * Wp + 32) * 4, 64); // F(4, 7)'s unstored lanes read up to 18 floats past
   const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * (Math.min(K, KC) + rowsPer) * nt, 64);
   const threads = e.pool.size + 1;
   // xp: the zero-bordered copy of x, then each thread's block scratch (resident x and y are used in place).
@@ -169,7 +180,7 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
   p[15] = reluSlope === undefined ? 0 : 1;
   e.setFloat(p, 16, reluSlope ?? 0);
   p[17] = groups; p[18] = nt; p[19] = blocks; p[20] = KC; p[21] = rowsPer; p[22] = Math.ceil(M / rowsPer); p[23] = m;
-  p[24] = packed.subH; p[25] = packed.subW; p[26] = dir;
+  p[24] = packed.subH; p[25] = packed.subW; p[26] = dir; p[27] = packed.points;
   e.run(images * blocks * p[22]);
   e.unstage(y, yAt);
   return true;
