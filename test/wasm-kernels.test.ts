@@ -120,6 +120,25 @@ for (const threads of [1, 2]) {
       });
     }
 
+    /** One random K x 1 / 1 x K case (bias and ReLU by t): Winograd against the TypeScript kernels and im2col within 5e-5. */
+    const lineCase = (random: () => number, t: number, c: Record<'kh' | 'kw' | 'group' | 'cinG' | 'coutG' | 'N' | 'ph' | 'pw' | 'H' | 'W', number>): void => {
+      const { kh, kw, group, cinG, coutG, N, ph, pw, H, W } = c;
+      const x = new Tensor([N, cinG * group, H, W], randomArray(N * cinG * group * H * W, random));
+      const w = new Tensor([coutG * group, cinG, kh, kw], randomArray(coutG * group * cinG * kh * kw, random));
+      const b = new Tensor([coutG * group], randomArray(coutG * group, random));
+      const bias = t % 4 !== 2, relu = t % 3 === 1 ? 0 : t % 3 === 2 ? 0.2 : undefined;
+      const def = layerDef('Convolution', { convolution_param: { num_output: coutG * group, group, kernel_h: kh, kernel_w: kw, pad_h: ph, pad_w: pw, bias_term: bias } });
+      const label = `case ${t}: N ${N} group ${group} cin/g ${cinG} cout/g ${coutG} kernel ${kh}x${kw} pad ${ph}x${pw} ${H}x${W} relu ${relu}`;
+      const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+      process.env.CREMA_WINOGRAD = '0';
+      const [im2col] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+      delete process.env.CREMA_WINOGRAD;
+      expect([...got.dims], label).toEqual([...want.dims]);
+      expect(relDiff(got.data, want.data), label).toBeLessThan(5e-5);
+      expect(relDiff(got.data, im2col.data), label).toBeLessThan(5e-5);
+      expect(relDiff(got.data, im2col.data), label).toBeGreaterThan(0); // Winograd ran, not im2col twice
+    };
+
     it('1-D Winograd F(4, 3) (F(4, 7) for 7 taps): random K x 1 and 1 x K kernels (K 3 to 9), odd sizes, separate pads, groups, batches, K over 256, ReLU vs TypeScript and im2col', () => {
       const random = rng(61 + threads);
       for (let t = 0; t < 24; t++) {
@@ -127,20 +146,7 @@ for (const threads of [1, 2]) {
         const group = t % 5 === 3 ? 2 : 1, cinG = t % 7 === 0 ? randomInt(random, 86, 100) : randomInt(random, 16, 70);
         const coutG = randomInt(random, 16, 75), N = randomInt(random, 1, 3), ph = randomInt(random, 0, 4), pw = randomInt(random, 0, 4);
         const H = randomInt(random, Math.max(1, kh - 2 * ph), 23), W = randomInt(random, Math.max(1, kw - 2 * pw), 21);
-        const x = new Tensor([N, cinG * group, H, W], randomArray(N * cinG * group * H * W, random));
-        const w = new Tensor([coutG * group, cinG, kh, kw], randomArray(coutG * group * cinG * kh * kw, random));
-        const b = new Tensor([coutG * group], randomArray(coutG * group, random));
-        const bias = t % 4 !== 2, relu = t % 3 === 1 ? 0 : t % 3 === 2 ? 0.2 : undefined;
-        const def = layerDef('Convolution', { convolution_param: { num_output: coutG * group, group, kernel_h: kh, kernel_w: kw, pad_h: ph, pad_w: pw, bias_term: bias } });
-        const label = `case ${t}: N ${N} group ${group} cin/g ${cinG} cout/g ${coutG} kernel ${kh}x${kw} pad ${ph}x${pw} ${H}x${W} relu ${relu}`;
-        const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
-        process.env.CREMA_WINOGRAD = '0';
-        const [im2col] = bothKernels(def, bias ? [w, b] : [w], x, relu);
-        delete process.env.CREMA_WINOGRAD;
-        expect([...got.dims], label).toEqual([...want.dims]);
-        expect(relDiff(got.data, want.data), label).toBeLessThan(5e-5);
-        expect(relDiff(got.data, im2col.data), label).toBeLessThan(5e-5);
-        expect(relDiff(got.data, im2col.data), label).toBeGreaterThan(0); // Winograd ran, not im2col twice
+        lineCase(random, t, { kh, kw, group, cinG, coutG, N, ph, pw, H, W });
       }
     });
 
@@ -156,20 +162,7 @@ for (const threads of [1, 2]) {
         const pw = kw === 7 ? randomInt(random, 0, 4) : randomInt(random, 0, 1);
         // Output widths / heights 1 to 21: rows of tiles that end at every offset of the packed B's strips of 8.
         const H = kh === 7 ? randomInt(random, Math.max(1, 7 - 2 * ph), 27) : 8 + (t % 9), W = kw === 7 ? randomInt(random, Math.max(1, 7 - 2 * pw), 27) : 8 + (t % 9);
-        const x = new Tensor([N, cinG * group, H, W], randomArray(N * cinG * group * H * W, random));
-        const w = new Tensor([coutG * group, cinG, kh, kw], randomArray(coutG * group * cinG * kh * kw, random));
-        const b = new Tensor([coutG * group], randomArray(coutG * group, random));
-        const bias = t % 4 !== 2, relu = t % 3 === 1 ? 0 : t % 3 === 2 ? 0.2 : undefined;
-        const def = layerDef('Convolution', { convolution_param: { num_output: coutG * group, group, kernel_h: kh, kernel_w: kw, pad_h: ph, pad_w: pw, bias_term: bias } });
-        const label = `case ${t}: N ${N} group ${group} cin/g ${cinG} cout/g ${coutG} kernel ${kh}x${kw} pad ${ph}x${pw} ${H}x${W} relu ${relu}`;
-        const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
-        process.env.CREMA_WINOGRAD = '0';
-        const [im2col] = bothKernels(def, bias ? [w, b] : [w], x, relu);
-        delete process.env.CREMA_WINOGRAD;
-        expect([...got.dims], label).toEqual([...want.dims]);
-        expect(relDiff(got.data, want.data), label).toBeLessThan(5e-5);
-        expect(relDiff(got.data, im2col.data), label).toBeLessThan(5e-5);
-        expect(relDiff(got.data, im2col.data), label).toBeGreaterThan(0); // Winograd ran, not im2col twice
+        lineCase(random, t, { kh, kw, group, cinG, coutG, N, ph, pw, H, W });
       }
     });
 
