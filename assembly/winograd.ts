@@ -9,7 +9,8 @@
 // Two jobs per layer (written by src/kernels/winograd.ts):
 //  - pad: copies each input plane into a zero-bordered one of (m tilesY + 2) x (m tilesX + 2), so every tile's
 //    patch is inside it (no border cases in the transforms). Fields: 3 x, 4 planes, 5 H, 6 W, 7 Hp, 8 Wp, 9 ph,
-//    10 pw, 11 padded copy, 12 planes per chunk.
+//    10 pw, 11 padded copy, 12 planes per chunk, 13 set when x is not all finite, 14 / 15 stride: above 1, the
+//    planes are x's space-to-depth (gatherPlane), for a strided convolution run as a stride-1 one.
 //  - tiles: chunk -> (image-group, block of nt tiles, block of output rows). Input transform of the block's
 //    tiles into thread scratch, laid out as (m + 2)^2 packed-B matrices (C x nt, assembly/kernels.ts's layout);
 //    the GEMMs (through gemmStrips, the micro-kernel of every convolution) into as many M x nt row-major matrices;
@@ -39,9 +40,16 @@ import { filters7, inputTransform7, outputTransform7 } from './winograd7';
  */
 export function winogradPadChunk(p: usize, chunk: i32): void {
   const x = addr(p, 3), planes = word(p, 4), H = word(p, 5), W = word(p, 6), Hp = word(p, 7), Wp = word(p, 8);
-  const ph = word(p, 9), pw = word(p, 10), xp = addr(p, 11), per = word(p, 12);
-  const end = min(planes, chunk * per + per);
+  const ph = word(p, 9), pw = word(p, 10), xp = addr(p, 11), per = word(p, 12), sh = word(p, 14), sw = word(p, 15);
+  const end = min(planes, chunk * per + per), phases = sh * sw;
   const rowBytes = <usize>Wp << 2;
+  if (phases > 1) {
+    for (let c = chunk * per; c < end; c++) gatherPlane(x, c, H, W, Hp, Wp, ph, pw, sh, sw, xp + <usize>c * Hp * rowBytes);
+    // The source planes these phases come from (a plane may be checked by two chunks).
+    const first = x + ((<usize>((chunk * per) / phases) * H * W) << 2), last = x + ((<usize>((end + phases - 1) / phases) * H * W) << 2);
+    if (first < last && !finite(first, last)) store<i32>(p + 13 * 4, 1);
+    return;
+  }
   for (let c = chunk * per; c < end; c++) {
     const src = x + ((<usize>c * H * W) << 2), dst = xp + <usize>c * Hp * rowBytes;
     for (let r = 0; r < Hp; r++) {
@@ -57,6 +65,32 @@ export function winogradPadChunk(p: usize, chunk: i32): void {
   }
   const from = x + ((<usize>(chunk * per) * H * W) << 2), to = x + ((<usize>end * H * W) << 2);
   if (from < to && !finite(from, to)) store<i32>(p + 13 * 4, 1);
+}
+
+/**
+ * Plane c of a strided convolution's space-to-depth (src/kernels/winograd.ts spaceToDepth), zero-bordered as the
+ * stride-1 planes are: phase (p, q) = ((c / sw) % sh, c % sw) of x's plane c / (sh sw), row r and column v of it
+ * x[sh r + p - ph, sw v + q - pw], zero outside x (Caffe's padding, and past it).
+ */
+function gatherPlane(x: usize, c: i32, H: i32, W: i32, Hp: i32, Wp: i32, ph: i32, pw: i32, sh: i32, sw: i32, dst: usize): void {
+  const phases = sh * sw, plane = c / phases, p = (c / sw) % sh, q = c % sw, rowBytes = <usize>Wp << 2;
+  const src = x + ((<usize>plane * H * W) << 2);
+  // Columns v whose source column sw v + q - pw lies in [0, W): [v0, v1).
+  let v0 = 0;
+  while (v0 < Wp && sw * v0 + q - pw < 0) v0++;
+  let v1 = v0;
+  while (v1 < Wp && sw * v1 + q - pw < W) v1++;
+  for (let r = 0; r < Hp; r++) {
+    const row = dst + <usize>r * rowBytes, iy = sh * r + p - ph;
+    if (<u32>iy >= <u32>H) {
+      memory.fill(row, 0, rowBytes);
+      continue;
+    }
+    memory.fill(row, 0, <usize>v0 << 2);
+    const from = src + ((<usize>iy * W + <usize>(sw * v0 + q - pw)) << 2), step = <usize>sw << 2;
+    for (let v = v0, at = from; v < v1; v++, at += step) store<f32>(row + (<usize>v << 2), load<f32>(at));
+    memory.fill(row + (<usize>v1 << 2), 0, <usize>(Wp - v1) << 2);
+  }
 }
 
 /** Whether the floats in [from, to) are all finite. */

@@ -1,8 +1,11 @@
 // Winograd against im2col, one convolution layer at a time on the zoo nets' 3x3 shapes (batch 1), after `npm run build`:
 // im2col, F(2x2, 3x3) and F(4x4, 3x3) run interleaved (CREMA_WINOGRAD=0 / 2 / 4), medians and their ratios.
+// Strided shapes (AlexNet's 11x11 stride 4, the 7x7 stride 2 conv1s) run as Winograd on their space-to-depth
+// here even where the layer's rule (winogradLimits.stridedMacs) would keep im2col, to measure that rule.
 // Usage: node scripts/bench-winograd.mjs [threads, default 1] [rounds, default 15]; CASES=vgg,res picks shapes by name.
 import '../dist/platform/node.js';
 import { setThreads } from '../dist/kernels/wasm.js';
+import { winogradLimits } from '../dist/kernels/winograd.js';
 import { convolutionLayer } from '../dist/layers/convolution.js';
 import { Tensor } from '../dist/tensor.js';
 import os from 'node:os';
@@ -16,14 +19,17 @@ const all = [
   ['squeeze e3', 16, 64, 55, 1], ['squeeze e3 b', 64, 256, 13, 1], ['pose 128 46', 128, 128, 46, 1],
   ['5x5 alex conv2', 96, 256, 27, 2, 5], ['5x5 goog 3a', 16, 32, 28, 1, 5], ['5x5 goog 4e', 32, 128, 14, 1, 5], ['5x5 incv3', 48, 64, 35, 1, 5],
   ['5x5 goog 5b', 48, 128, 7, 1, 5], ['7x7 pose Mconv', 128, 128, 46, 1, 7], ['7x7 pose in', 185, 128, 46, 1, 7],
+  // name, C, M, size, group, kernel, stride, pad
+  ['11x11 s4 alex conv1', 3, 96, 227, 1, 11, 4, 0], ['7x7 s2 res conv1', 3, 64, 224, 1, 7, 2, 3], ['7x7 s2 sq1.0 conv1', 3, 96, 227, 1, 7, 2, 0],
 ];
+winogradLimits.stridedMacs = Infinity;
 const f = process.env.CASES; const pick = f ? all.filter((c) => f.split(',').some((n) => c[0].includes(n))) : all;
 const rand = (dims) => { const t = Tensor.zeros(dims); for (let i = 0; i < t.data.length; i++) t.data[i] = Math.random() - 0.5; return t; };
 const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
 const modes = ['0', '2', '4'];
 const sums = [0, 0, 0];
-for (const [name, cin, cout, hw, group, k = 3] of pick) {
-  const def = { name, type: 'Convolution', bottom: ['x'], top: ['y'], convolution_param: { num_output: cout, kernel_size: [k], pad: [(k - 1) / 2], group } };
+for (const [name, cin, cout, hw, group, k = 3, stride = 1, pad = (k - 1) / 2] of pick) {
+  const def = { name, type: 'Convolution', bottom: ['x'], top: ['y'], convolution_param: { num_output: cout, kernel_size: [k], pad: [pad], stride: [stride], group } };
   const w = [rand([cout, cin / group, k, k]), rand([cout])];
   const x = rand([1, cin, hw, hw]);
   const ls = modes.map(() => convolutionLayer.create(def, w)); const [top] = ls.map((l) => l.reshape([[1, cin, hw, hw]]))[0];
@@ -31,7 +37,7 @@ for (const [name, cin, cout, hw, group, k = 3] of pick) {
   const run = (i) => { process.env.CREMA_WINOGRAD = modes[i]; const t0 = performance.now(); ls[i].forward([x], [ys[i]]); return performance.now() - t0; };
   modes.forEach((_, i) => run(i));
   const t = modes.map(() => []);
-  const reps = hw >= 112 ? Math.max(3, rounds >> 2) : rounds;
+  const reps = hw >= 112 && stride === 1 ? Math.max(3, rounds >> 2) : rounds;
   for (let r = 0; r < reps; r++) for (let k = 0; k < 3; k++) { const i = (k + r) % 3; t[i].push(run(i)); }
   const m = t.map(med); m.forEach((v, i) => (sums[i] += v));
   console.log(`${name.padEnd(14)} im2col ${m[0].toFixed(2).padStart(7)}  F2 ${m[1].toFixed(2).padStart(7)} (${(m[1] / m[0]).toFixed(2)})  F4 ${m[2].toFixed(2).padStart(7)} (${(m[2] / m[0]).toFixed(2)})`);

@@ -14,7 +14,7 @@ import type { FusableLayer } from '../src/layers/convolution.js';
 import { innerProductLayer } from '../src/layers/inner_product.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
-import { winogradSplit, winogradTile } from '../src/kernels/winograd.js';
+import { winogradLimits, winogradSplit, winogradTile } from '../src/kernels/winograd.js';
 import { eltwiseSumWasm } from '../src/kernels/eltwise.js';
 import type { ConvGeometry } from '../src/kernels/im2col.js';
 import { CremaError } from '../src/util/errors.js';
@@ -163,6 +163,43 @@ for (const threads of [1, 2]) {
         // Output widths / heights 1 to 21: rows of tiles that end at every offset of the packed B's strips of 8.
         const H = kh === 7 ? randomInt(random, Math.max(1, 7 - 2 * ph), 27) : 8 + (t % 9), W = kw === 7 ? randomInt(random, Math.max(1, 7 - 2 * pw), 27) : 8 + (t % 9);
         lineCase(random, t, { kh, kw, group, cinG, coutG, N, ph, pw, H, W });
+      }
+    });
+
+    // A strided convolution runs as a stride-1 one on its space-to-depth (kernel ceil(K / s)); the rule that picks
+    // it (winogradLimits.stridedMacs) is lifted so that every shape here takes Winograd.
+    it('strided Winograd (space-to-depth): random strides 2-4 (separate down / across), kernels up to 11 (not multiples of the stride), odd sizes, pads 0-3, groups, batches, ReLU vs TypeScript and im2col', () => {
+      const random = rng(83 + threads), saved = winogradLimits.stridedMacs;
+      winogradLimits.stridedMacs = Infinity;
+      try {
+        for (let t = 0; t < 20; t++) {
+          const sh = randomInt(random, 2, 4), sw = t % 3 === 0 ? randomInt(random, 2, 4) : sh;
+          // Kernels giving a new kernel of 3 to 4 each way (2 s + 1 .. 4 s, capped at 11): AlexNet's conv1 is 11 / 4 -> 3.
+          const kh = Math.min(11, randomInt(random, 2 * sh + 1, 4 * sh)), kw = Math.min(11, randomInt(random, 2 * sw + 1, 4 * sw));
+          const group = t % 5 === 3 ? 2 : 1, cinG = randomInt(random, Math.ceil(16 / (sh * sw)), 7), coutG = randomInt(random, 16, 40);
+          const ph = randomInt(random, 0, 3), pw = t % 2 ? randomInt(random, 0, 3) : ph, N = randomInt(random, 1, 3);
+          const H = randomInt(random, Math.max(1, kh - 2 * ph), 45), W = randomInt(random, Math.max(1, kw - 2 * pw), 43);
+          // Raw pixel values (a mean-subtracted image reaches ~150), as a first layer sees them.
+          const x = new Tensor([N, cinG * group, H, W], randomArray(N * cinG * group * H * W, random).map((v) => 150 * v));
+          const w = new Tensor([coutG * group, cinG, kh, kw], randomArray(coutG * group * cinG * kh * kw, random));
+          const b = new Tensor([coutG * group], randomArray(coutG * group, random));
+          const bias = t % 4 !== 2, relu = t % 3 === 1 ? 0 : t % 3 === 2 ? 0.2 : undefined, tile = t % 2 ? '2' : '4';
+          const def = layerDef('Convolution', { convolution_param: { num_output: coutG * group, group, kernel_h: kh, kernel_w: kw, stride_h: sh, stride_w: sw, pad_h: ph, pad_w: pw, bias_term: bias } });
+          const label = `case ${t}: F(${tile}) N ${N} group ${group} cin/g ${cinG} cout/g ${coutG} kernel ${kh}x${kw} stride ${sh}x${sw} pad ${ph}x${pw} ${H}x${W} relu ${relu}`;
+          process.env.CREMA_WINOGRAD = tile;
+          const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+          process.env.CREMA_WINOGRAD = '0';
+          const [im2col] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+          delete process.env.CREMA_WINOGRAD;
+          // Caffe's output size: floor((H + 2 p - K) / s) + 1.
+          expect([...got.dims], label).toEqual([N, coutG * group, Math.floor((H + 2 * ph - kh) / sh) + 1, Math.floor((W + 2 * pw - kw) / sw) + 1]);
+          expect([...want.dims], label).toEqual([...got.dims]);
+          expect(relDiff(got.data, want.data), label).toBeLessThan(5e-5);
+          expect(relDiff(got.data, im2col.data), label).toBeLessThan(5e-5);
+          expect(relDiff(got.data, im2col.data), label).toBeGreaterThan(0); // Winograd ran, not im2col twice
+        }
+      } finally {
+        winogradLimits.stridedMacs = saved;
       }
     });
 
@@ -412,6 +449,20 @@ describe('which convolutions run Winograd', () => {
     const line = (kh: number, kw: number, stride = 1, channels = 64): ConvGeometry => ({ ...conv(17, 1, stride, 1, channels), kernelH: kh, kernelW: kw });
     expect([line(1, 7), line(7, 1), line(1, 3), line(9, 1), line(1, 1), line(1, 11), line(1, 7, 2), line(1, 7, 1, 8)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 4, 4, 0, 0, 0, 0]);
   });
+  it("strided convolutions: Winograd on the space-to-depth where it needs at most half im2col's multiply-adds (AlexNet's 11x11 stride 4), not 7x7 or 3x3 stride 2", () => {
+    const strided = (size: number, k: number, s: number, pad: number, channels = 3, dilation = 1): ConvGeometry => {
+      const out = Math.floor((size + 2 * pad - (dilation * (k - 1) + 1)) / s) + 1;
+      return { ...conv(size, k, s, dilation, channels), padH: pad, padW: pad, outH: out, outW: out };
+    };
+    // AlexNet conv1: 48 channels, 3x3 on 57 x 57 -> 55 x 55, F(4x4): 0.30 of the 121 taps; 9x9 stride 3 and 5x5
+    // stride 2 on planes of 14 x 14 and more the same.
+    expect([strided(227, 11, 4, 0), strided(99, 9, 3, 0), strided(64, 5, 2, 2, 8)].map((g) => winogradTile(g, 96, undefined))).toEqual([4, 4, 4]);
+    // 7x7 stride 2 (ResNet-50's, GoogLeNet's conv1: a 4x4 kernel, F(2x2) 1.31x the taps), 3x3 stride 2 (a 2x2
+    // kernel), 5x5 stride 2 on 13 x 13 outputs (F(2x2): 0.64x), dilation, too few channels (1 x 2 x 2 = 4 < 16).
+    const refused = [strided(224, 7, 2, 3), strided(224, 3, 2, 1, 64), strided(27, 5, 2, 1, 8), strided(227, 11, 4, 0, 3, 2), strided(227, 11, 2, 0, 1)];
+    expect(refused.map((g) => winogradTile(g, 96, undefined))).toEqual([0, 0, 0, 0, 0]);
+    expect(winogradTile(strided(227, 11, 4, 0), 96, '0')).toBe(0);
+  });
   it('a NaN or infinity in the input or the weights takes the im2col path: non-finite outputs exactly where Caffe has them', () => {
     const random = rng(5);
     const x = new Tensor([1, 16, 20, 20], randomArray(16 * 400, random));
@@ -427,6 +478,19 @@ describe('which convolutions run Winograd', () => {
     wBad.data[40] = -Infinity;
     const [gotW, wantW] = bothKernels(def, [wBad, b], new Tensor(x.dims, randomArray(x.data.length, random)));
     expect([...gotW.data].map(Number.isFinite)).toEqual([...wantW.data].map(Number.isFinite));
+    // A strided layer (AlexNet's conv1, on 75 x 75: F(4x4) on 17 x 17 outputs), its NaN in the second image's last channel.
+    const xs = new Tensor([2, 3, 75, 75], randomArray(2 * 3 * 75 * 75, random));
+    const ws = new Tensor([24, 3, 11, 11], randomArray(24 * 3 * 121, random));
+    const defS = layerDef('Convolution', { convolution_param: { num_output: 24, kernel_size: [11], stride: [4], bias_term: false } });
+    process.env.CREMA_WINOGRAD = '0';
+    const [im2colS] = bothKernels(defS, [ws], xs);
+    delete process.env.CREMA_WINOGRAD;
+    expect(relDiff(bothKernels(defS, [ws], xs)[0].data, im2colS.data)).toBeGreaterThan(0); // it takes Winograd when finite
+    xs.data[xs.data.length - 100] = NaN;
+    const [gotS, wantS] = bothKernels(defS, [ws], xs);
+    expect(gotS.data.filter((v) => !Number.isFinite(v)).length).toBeGreaterThan(0);
+    expect([...gotS.data].map(Number.isFinite)).toEqual([...wantS.data].map(Number.isFinite));
+    expect(relDiff(gotS.data, wantS.data)).toBeLessThan(1e-5);
   });
   it('one thread: the fewest blocks of tiles that fit the scratch, or up to two more when they pad fewer tiles to whole strips', () => {
     // AlexNet conv3, F(2x2): 49 tiles in one block of 56 (not two of 32).

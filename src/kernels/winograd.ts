@@ -30,6 +30,7 @@ export interface PackedWinograd extends PackedConv {
  * or F(4x4, 3x3) only; unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / _LARGE at batch `num` > 1: by batchF4).
  */
 export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | 2 | 4 {
+  if (g.strideH > 1 || g.strideW > 1) return stridedTile(g, rows, setting, num);
   if (oneD(g) !== 0) return setting === '0' || g.channels < MIN_CHANNELS || rows < MIN_CHANNELS ? 0 : 4;
   const fits = g.kernelH >= 3 && g.kernelH <= 9 && g.kernelW >= 3 && g.kernelW <= 9 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
     g.channels >= MIN_CHANNELS && rows >= MIN_CHANNELS;
@@ -42,9 +43,40 @@ export function winogradTile(g: ConvGeometry, rows: number, setting: string | un
 }
 
 /**
+ * A strided convolution (stride s, a K x K kernel) is a stride-1 one with a ceil(K / s) kernel on the input's
+ * space-to-depth: input channel (c, p, q) is x[c, s u + p, s v + q] (Caffe's zero padding included), weight
+ * W'[o, (c, p, q), a, b] = w[o, c, s a + p, s b + q] (zero past the kernel). Of stride-1 geometry: channels
+ * C sh sw, kernel ceil(kh / sh) x ceil(kw / sw), no pad, the same output; its input is the output plus the kernel
+ * less one (the rows and columns of the padded input past that feed no output). Undefined when it is not Winograd's
+ * (dilation, a kernel not above the stride).
+ */
+export function spaceToDepth(g: ConvGeometry): ConvGeometry | undefined {
+  if (g.dilationH !== 1 || g.dilationW !== 1) return undefined;
+  const kernelH = Math.ceil(g.kernelH / g.strideH), kernelW = Math.ceil(g.kernelW / g.strideW);
+  return { channels: g.channels * g.strideH * g.strideW, height: g.outH + kernelH - 1, width: g.outW + kernelW - 1, kernelH, kernelW, padH: 0, padW: 0,
+    strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, outH: g.outH, outW: g.outW };
+}
+
+/**
+ * The tile of a strided convolution run as Winograd on its space-to-depth (spaceToDepth), 0 for im2col: only
+ * where Winograd's multiply-adds ((m + 2)^2 / m^2 per 3x3 block of the new kernel, s^2 as many channels) are at
+ * most winogradLimits.stridedMacs of the kernel's taps. AlexNet's conv1 (11x11, stride 4: 48 channels, 3x3 on
+ * 57 x 57) takes F(4x4) at 0.30 of im2col's multiply-adds; a 7x7 stride 2 (ResNet-50's, GoogLeNet's conv1: 12
+ * channels, a 4x4 kernel as four 3x3 blocks) would be 0.73 (F(4x4)) or 1.31 (F(2x2)), and a 3x3 stride 2 has a
+ * 2x2 kernel, not Winograd's (docs/PERFORMANCE.md, round five).
+ */
+function stridedTile(g: ConvGeometry, rows: number, setting: string | undefined, num: number): 0 | 2 | 4 {
+  const s = spaceToDepth(g);
+  if (!s || s.kernelH < 3 || s.kernelW < 3) return 0;
+  const m = winogradTile(s, rows, setting, num);
+  const macs = (g.strideH * g.strideW * (m + 2) ** 2 * Math.ceil(s.kernelH / 3) * Math.ceil(s.kernelW / 3)) / (m * m);
+  return m && macs <= winogradLimits.stridedMacs * g.kernelH * g.kernelW ? m : 0;
+}
+
+/**
  * 1-D Winograd F(4, 3) (6 values per 1 x 3 block, 1.5 multiply-adds an output instead of 3) for a K x 1 (1) or
- * 1 x K (2) kernel, K = 3 to 9, stride 1, dilation 1: Inception-v3's 1x7 / 7x1 (4.5 multiply-adds per output and
- * input channel instead of 7), 1x3 / 3x1; 0 for other kernels. '2' and '4' of CREMA_WINOGRAD leave it on.
+ * 1 x K (2) kernel, K = 3 to 9, stride 1, dilation 1 (Inception-v3's 1x3 / 3x1; 7 taps take F(4, 7): oneDPoints);
+ * 0 for other kernels. '2' and '4' of CREMA_WINOGRAD leave it on.
  */
 function oneD(g: ConvGeometry): 0 | 1 | 2 {
   if (g.strideH !== 1 || g.strideW !== 1 || g.dilationH !== 1 || g.dilationW !== 1) return 0;
@@ -119,6 +151,7 @@ const MIN_CHANNELS = 16;
  * with nothing allocated, when the kernels' memory cannot hold U.
  */
 export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: 2 | 4): PackedWinograd | undefined {
+  if (g.strideH > 1 || g.strideW > 1) [w, g] = [stridedWeights(w, g), spaceToDepth(g)!];
   const dir = oneD(g), points = dir ? oneDPoints(g) : 0, n = points || (m + 2) ** 2, { channels: C, kernelH: kh, kernelW: kw } = g;
   const whole = points === 10, subH = whole ? 1 : Math.ceil(kh / 3), subW = whole ? 1 : Math.ceil(kw / 3);
   const K = C * subH * subW, rowsPad = roundUp(rows, MR);
@@ -136,6 +169,21 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
   return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW, dir, points };
 }
 
+/** W' of spaceToDepth: W'[o, (c, p, q), a, b] = w[o, c, s a + p, s b + q], zero past the kernel (done once, at load). */
+function stridedWeights(w: Float32Array, g: ConvGeometry): Float32Array {
+  const { channels: C, kernelH: kh, kernelW: kw, strideH: sh, strideW: sw } = g, s = spaceToDepth(g)!;
+  const a = s.kernelH, b = s.kernelW, filters = w.length / (C * kh * kw), out = new Float32Array(filters * C * sh * sw * a * b);
+  for (let o = 0; o < filters * C; o++) { // (filter, input channel) pairs: both layouts keep them in this order
+    for (let y = 0; y < kh; y++) {
+      for (let x = 0; x < kw; x++) {
+        const channel = (o * sh + (y % sh)) * sw + (x % sw); // (o, c, p, q) flattened
+        out[(channel * a + Math.floor(y / sh)) * b + Math.floor(x / sw)] = w[(o * kh + y) * kw + x];
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * Scratch a thread may use for one block of tiles (one K block's transformed inputs, and the GEMM results): 4 MiB,
  * past the 1-2 MiB of L2 (both are written once and read once, from L3), because every block of tiles reads all of
@@ -151,7 +199,8 @@ const SCRATCH_HEAD = 128 + 72 * 16;
  * holds nothing of use: the caller writes all of it) when x holds a NaN or an infinity: the transforms would spread it over whole tiles (Inf - Inf), where
  * Caffe has it only in the outputs whose window holds it; the caller runs the im2col path then.
  */
-export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): boolean {
+export function winogradWasm(e: WasmEngine, packed: PackedWinograd, source: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): boolean {
+  const g = source.strideH > 1 || source.strideW > 1 ? spaceToDepth(source)! : source; // the pad job gathers x's phases
   const m = packed.tile, C = g.channels, K = packed.depth, M = packed.rows, images = num * groups, dir = packed.dir;
   const n = packed.points || (m + 2) ** 2, down = dir === 2 ? 1 : m, across = dir === 1 ? 1 : m; // outputs per tile
   const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), tiles = tilesY * tilesX;
@@ -160,7 +209,7 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
   const reach = (blocks: number): number => (packed.points === 10 ? 6 : 2 + 3 * (blocks - 1));
   const Hp = down * tilesY + (dir === 2 ? 0 : reach(packed.subH)), Wp = across * tilesX + (dir === 1 ? 0 : reach(packed.subW));
   const fit = Math.max(1, Math.floor(winogradLimits.padBytes / (groups * C * Hp * Wp * 4)));
-  if (num > fit) return inImageGroups(num, fit, x, y, (k, xs, ys) => winogradWasm(e, packed, g, groups, k, xs, ys, reluSlope));
+  if (num > fit) return inImageGroups(num, fit, x, y, (k, xs, ys) => winogradWasm(e, packed, source, groups, k, xs, ys, reluSlope));
   const { nt, blocks, rowsPer } = winogradSplit(e.activeThreads(), tiles, images, n, K, M);
   const padBytes = roundUp((images * C * Hp * Wp + 32) * 4, 64); // F(4, 7)'s unstored lanes read up to 18 floats past
   const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * (Math.min(K, KC) + rowsPer) * nt, 64);
@@ -169,8 +218,8 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
   const { xAt, yAt, extra: xp } = e.stage(x, y, padBytes + threads * threadBytes);
   const planes = images * C, perChunk = Math.ceil(planes / e.chunkCount(planes));
   let p = e.job(KIND_WINOGRAD_PAD);
-  p[3] = xAt; p[4] = planes; p[5] = g.height; p[6] = g.width; p[7] = Hp; p[8] = Wp; p[9] = g.padH; p[10] = g.padW;
-  p[11] = xp; p[12] = perChunk; p[13] = 0;
+  p[3] = xAt; p[4] = planes; p[5] = source.height; p[6] = source.width; p[7] = Hp; p[8] = Wp; p[9] = source.padH; p[10] = source.padW;
+  p[11] = xp; p[12] = perChunk; p[13] = 0; p[14] = source.strideH; p[15] = source.strideW;
   e.run(Math.ceil(planes / perChunk));
   if (p[13]) return false; // a NaN or infinity in x: see winogradPadChunk
   p = e.job(KIND_WINOGRAD);
@@ -186,13 +235,16 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, g: ConvGeome
   return true;
 }
 
+/** See stridedTile (tests raise it to run other strided shapes as Winograd). */
+const STRIDED_MACS = 0.5;
+
 /**
  * The zero-bordered copy of a batch's input lives in the engine's one scratch region, which keeps its largest size
  * in the 4 GiB that every net of the process shares: a batch whose copy would pass this runs in groups of images
  * (OpenPose at batch 8: conv1_2's copy was 280 MB, one image's is 35 MB).
  * @internal The bound (tests lower it to run small batches in groups).
  */
-export const winogradLimits = { padBytes: 64 << 20 };
+export const winogradLimits = { padBytes: 64 << 20, stridedMacs: STRIDED_MACS };
 
 /** Runs `run` on groups of at most `fit` images of x and y (views, no copies); false as soon as one is. */
 function inImageGroups(num: number, fit: number, x: Float32Array, y: Float32Array, run: (images: number, x: Float32Array, y: Float32Array) => boolean): boolean {
