@@ -10,7 +10,7 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
-import { addr, madd, word } from './simd';
+import { addr, madd, relu, word } from './simd';
 
 
 export function depthwiseChunk(p: usize, chunk: i32, scratch: usize): void {
@@ -37,11 +37,18 @@ export function depthwiseChunk(p: usize, chunk: i32, scratch: usize): void {
 
 // ---- 3x3 planes, stride 1 or 2 (the same both ways), through a zero-padded copy in thread scratch, computed as
 // one flat loop over the plane. With the copy's row stride Wp and output rows Wo = Wp / s long, output (oy, ox) at
-// j = oy * Wo + ox reads the copy at s * j + (the tap's offset), the same for every j: no border cases and no
-// per-row work, which is most of the cost on a net's small planes (14x14, 7x7: rows of 2-4 vectors). For stride 2
-// the copy keeps even and odd rows apart (even rows from 0, odd rows from `odd`, both with stride Wp = 2 Wo), so
-// that 2j lands on row 2 oy. The Wo - outW columns after each output row are computed too (reading the pad) and
-// dropped when the rows are copied out of `out` into y.
+// j = oy * Wo + ox reads every tap at j + (the tap's offset), the same for every j: no border cases and no per-row
+// work, which is most of the cost on a net's small planes (14x14, 7x7: rows of 2-4 vectors). For stride 2 the copy
+// is split into four blocks, even / odd rows by even / odd columns, each with rows Wo = Wp / 2 apart: the columns
+// are deinterleaved once as the rows are copied in (two shuffles per eight input floats), so that every tap of
+// the loop is a plain vector load (taps 0, 1, 2 of a row: even columns at j, odd at j, even at j + 1), not the
+// two loads and a shuffle per tap of reading 2j. The Wo - outW columns after each output row are computed too
+// (reading the pad) and dropped when the rows are copied out of `out` into y, with the leaky ReLU.
+
+/** Floats of room after each block of the copy: the loop's last step reads up to 31 floats past a block's rows. */
+const SLACK: i32 = 64;
+/** Output vectors a step of the loop: eight independent chains of nine multiply-adds hide the FMA latency. */
+const STEP: i32 = 32;
 
 /** Row stride (floats) of the padded copy: the padded row, made even for stride 2. */
 @inline function flatWidth(p: usize): i32 {
@@ -49,22 +56,27 @@ export function depthwiseChunk(p: usize, chunk: i32, scratch: usize): void {
   return word(p, 12) == 2 ? (w + 1) & ~1 : w;
 }
 
-/** Where the odd rows start (stride 2; stride 1 has one block) and where `out` starts, in floats from the copy. */
-@inline function oddBlock(p: usize): i32 {
+/** Floats of one block of the copy: the whole padded plane (stride 1), or a quarter of it (stride 2). */
+@inline function blockFloats(p: usize): i32 {
   const rows = word(p, 5) + 2 * word(p, 9);
-  return word(p, 12) == 2 ? ((rows + 1) >> 1) * flatWidth(p) + 32 : 0;
+  const floats = word(p, 12) == 2 ? ((rows + 1) >> 1) * (flatWidth(p) >> 1) : rows * flatWidth(p);
+  return (floats + SLACK + 3) & ~3;
 }
+
+/** Where `out` starts, in floats from the copy. */
 @inline function outBlock(p: usize): i32 {
-  const rows = word(p, 5) + 2 * word(p, 9);
-  const copy = word(p, 12) == 2 ? oddBlock(p) + (rows >> 1) * flatWidth(p) + 32 : rows * flatWidth(p) + 32;
-  return (copy + 3) & ~3;
+  return word(p, 12) == 2 ? 4 * blockFloats(p) : blockFloats(p);
+}
+
+/** Outputs the flat loop computes for a plane: outH rows of Wo, rounded up to whole steps. */
+@inline function flatOutputs(p: usize): i32 {
+  return (word(p, 15) * (flatWidth(p) / word(p, 12)) + STEP - 1) / STEP * STEP;
 }
 
 function paddedFits(p: usize, scratch: usize): bool {
   const kh = word(p, 7), kw = word(p, 8), sh = word(p, 11), sw = word(p, 12), dh = word(p, 13), dw = word(p, 14);
   if (kh != 3 || kw != 3 || dh != 1 || dw != 1 || sh != sw || (sw != 1 && sw != 2)) return false;
-  const Wo = flatWidth(p) / sw;
-  const floats = <u64>outBlock(p) + <u64>word(p, 15) * <u64>Wo + 16;
+  const floats = <u64>outBlock(p) + <u64>flatOutputs(p);
   return floats * 4 <= <u64>addr(p, 2);
 }
 
@@ -73,10 +85,10 @@ function paddedPlanes(p: usize, first: i32, end: i32, scratch: usize): void {
   const outH = word(p, 15), outW = word(p, 16), cout = word(p, 17), mult = word(p, 18);
   const x = addr(p, 3), weights = addr(p, 19), y = addr(p, 20), bias = addr(p, 21);
   const reluOn = word(p, 22) != 0, slope = load<f32>(p + 23 * 4);
-  const Wp = flatWidth(p), Wo = Wp / s, n = outH * Wo;
-  const buffer = scratch, odd = buffer + (<usize>oddBlock(p) << 2), out = buffer + (<usize>outBlock(p) << 2);
-  // Zero once: the pad stays zero, each plane only overwrites the image part.
-  for (let a = buffer; a < out; a += 16) v128.store(a, f32x4.splat(0));
+  const Wp = flatWidth(p), Wo = Wp / s, n = flatOutputs(p);
+  const buffer = scratch, q = <usize>blockFloats(p) << 2, out = buffer + (<usize>outBlock(p) << 2);
+  // Zero once: the pad stays zero, each plane only overwrites the image part (and `out` holds no stale NaNs).
+  for (let a = buffer, e = out + (<usize>n << 2); a < e; a += 16) v128.store(a, f32x4.splat(0));
   let loaded = -1;
   for (let plane = first; plane < end; plane++) {
     const i = plane / cout, o = plane - i * cout;
@@ -84,75 +96,106 @@ function paddedPlanes(p: usize, first: i32, end: i32, scratch: usize): void {
     if (c != loaded) {
       const src = x + ((<usize>c * H * W) << 2);
       for (let r = 0; r < H; r++) {
-        const R = r + ph, block = s == 2 && (R & 1) != 0 ? odd : buffer;
-        copyRow(src + (<usize>(r * W) << 2), W, block + (<usize>((s == 2 ? R >> 1 : R) * Wp + pw) << 2));
+        const R = r + ph, from = src + (<usize>(r * W) << 2);
+        if (s == 1) copyRow(from, W, buffer + (<usize>(R * Wp + pw) << 2));
+        else splitRow(from, W, pw, buffer + ((R & 1) != 0 ? 2 * q : 0) + (<usize>((R >> 1) * Wo) << 2), q);
       }
       loaded = c;
     }
-    const bv = f32x4.splat(bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0);
+    const b = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0;
     const w = weights + (<usize>(o * 9) << 2);
-    if (s == 1) flat3x3(buffer, buffer + (<usize>Wp << 2), buffer + (<usize>(2 * Wp) << 2), 1, w, bv, out, n, reluOn, slope);
-    else flat3x3(buffer, odd, buffer + (<usize>Wp << 2), 2, w, bv, out, n, reluOn, slope);
-    // The outW valid columns of each row into y; a row's last vector may spill into the next rows, written after
-    // it, but never past the plane (with outW < 4 it would reach the next plane, another thread's).
-    const yPlane = y + ((<usize>plane * outH * outW) << 2);
-    for (let oy = 0; oy < outH; oy++) {
-      const from = out + (<usize>(oy * Wo) << 2), to = yPlane + (<usize>(oy * outW) << 2);
-      const vectorEnd = min(outW, (outH - oy) * outW - 3);
-      let k = 0;
-      for (; k < vectorEnd; k += 4) v128.store(to + (<usize>k << 2), v128.load(from + (<usize>k << 2)));
-      for (; k < outW; k++) store<f32>(to + (<usize>k << 2), load<f32>(from + (<usize>k << 2)));
-    }
+    const rowBytes = <usize>Wp << 2;
+    if (s == 1) flat3x3(buffer, buffer + 4, buffer + rowBytes, buffer + rowBytes + 4, buffer + 2 * rowBytes, buffer + 2 * rowBytes + 4, 8, w, b, out, n);
+    else flat3x3(buffer, buffer + q, buffer + 2 * q, buffer + 3 * q, buffer + (<usize>Wo << 2), buffer + q + (<usize>Wo << 2), 4, w, b, out, n);
+    copyOut(out, Wo, outH, outW, y + ((<usize>plane * outH * outW) << 2), reluOn, slope);
   }
 }
 
 /**
- * out[j] = bias + sum of the nine taps for j in [0, n) (rounded up to 8), taps in the order (ky, kx) as
- * rows3x3, so the results are the same to the bit. r0, r1, r2: where kernel rows 0, 1, 2 read for j = 0; s: stride.
- * Two vectors a step: two independent chains of multiply-adds.
+ * out[j] = bias + sum of the nine taps for j in [0, n) (a multiple of STEP), taps in the order (ky, kx) as the
+ * TypeScript kernel adds them. Kernel row ky reads tap 0 at a_ky + 4j, tap 1 at b_ky + 4j, tap 2 at a_ky + 4j +
+ * `last` bytes. Eight vectors a step (eight independent chains: the multiply-add's latency hidden), each tap's
+ * weight splatted once for all eight.
  */
-@inline function flat3x3(r0: usize, r1: usize, r2: usize, s: i32, w: usize, bv: v128, out: usize, n: i32, reluOn: bool, slope: f32): void {
-  const w0 = v128.load32_splat(w), w1 = v128.load32_splat(w, 4), w2 = v128.load32_splat(w, 8);
-  const w3 = v128.load32_splat(w, 12), w4 = v128.load32_splat(w, 16), w5 = v128.load32_splat(w, 20);
-  const w6 = v128.load32_splat(w, 24), w7 = v128.load32_splat(w, 28), w8 = v128.load32_splat(w, 32);
-  for (let j = 0; j < n; j += 8) {
-    const at = <usize>(j * s) << 2, step = <usize>(4 * s) << 2;
-    let a = bv, b = bv;
-    if (s == 1) {
-      a = madd(a, w0, v128.load(r0 + at)); b = madd(b, w0, v128.load(r0 + at, 16));
-      a = madd(a, w1, v128.load(r0 + at, 4)); b = madd(b, w1, v128.load(r0 + at, 20));
-      a = madd(a, w2, v128.load(r0 + at, 8)); b = madd(b, w2, v128.load(r0 + at, 24));
-      a = madd(a, w3, v128.load(r1 + at)); b = madd(b, w3, v128.load(r1 + at, 16));
-      a = madd(a, w4, v128.load(r1 + at, 4)); b = madd(b, w4, v128.load(r1 + at, 20));
-      a = madd(a, w5, v128.load(r1 + at, 8)); b = madd(b, w5, v128.load(r1 + at, 24));
-      a = madd(a, w6, v128.load(r2 + at)); b = madd(b, w6, v128.load(r2 + at, 16));
-      a = madd(a, w7, v128.load(r2 + at, 4)); b = madd(b, w7, v128.load(r2 + at, 20));
-      a = madd(a, w8, v128.load(r2 + at, 8)); b = madd(b, w8, v128.load(r2 + at, 24));
-    } else {
-      // Stride 2: taps 0 and 1 are the even and odd lanes of entries 0..7, tap 2 the even lanes of entries 2..9.
-      a = madd(a, w0, even(r0 + at, 0)); b = madd(b, w0, even(r0 + at + step, 0));
-      a = madd(a, w1, odd(r0 + at)); b = madd(b, w1, odd(r0 + at + step));
-      a = madd(a, w2, even(r0 + at, 8)); b = madd(b, w2, even(r0 + at + step, 8));
-      a = madd(a, w3, even(r1 + at, 0)); b = madd(b, w3, even(r1 + at + step, 0));
-      a = madd(a, w4, odd(r1 + at)); b = madd(b, w4, odd(r1 + at + step));
-      a = madd(a, w5, even(r1 + at, 8)); b = madd(b, w5, even(r1 + at + step, 8));
-      a = madd(a, w6, even(r2 + at, 0)); b = madd(b, w6, even(r2 + at + step, 0));
-      a = madd(a, w7, odd(r2 + at)); b = madd(b, w7, odd(r2 + at + step));
-      a = madd(a, w8, even(r2 + at, 8)); b = madd(b, w8, even(r2 + at + step, 8));
+@inline function flat3x3(a0: usize, b0: usize, a1: usize, b1: usize, a2: usize, b2: usize, last: usize, w: usize, bias: f32, out: usize, n: i32): void {
+  const bv = f32x4.splat(bias);
+  for (let j = 0; j < n; j += STEP) {
+    const at = <usize>j << 2;
+    let v0 = bv, v1 = bv, v2 = bv, v3 = bv, v4 = bv, v5 = bv, v6 = bv, v7 = bv;
+    // A loop over the kernel rows, not nine taps in a line: the accumulators stay in registers across its
+    // iterations, where straight-line code let the optimizer hoist all nine loads of a vector (spilled by V8).
+    for (let ky = 0; ky < 3; ky++) {
+      const a = (ky == 0 ? a0 : ky == 1 ? a1 : a2) + at, b = (ky == 0 ? b0 : ky == 1 ? b1 : b2) + at, c = a + last;
+      const wk = w + (<usize>(ky * 3) << 2);
+      const x0 = v128.load32_splat(wk), x1 = v128.load32_splat(wk, 4), x2 = v128.load32_splat(wk, 8);
+      v0 = madd(madd(madd(v0, x0, v128.load(a)), x1, v128.load(b)), x2, v128.load(c));
+      v1 = madd(madd(madd(v1, x0, v128.load(a, 16)), x1, v128.load(b, 16)), x2, v128.load(c, 16));
+      v2 = madd(madd(madd(v2, x0, v128.load(a, 32)), x1, v128.load(b, 32)), x2, v128.load(c, 32));
+      v3 = madd(madd(madd(v3, x0, v128.load(a, 48)), x1, v128.load(b, 48)), x2, v128.load(c, 48));
+      v4 = madd(madd(madd(v4, x0, v128.load(a, 64)), x1, v128.load(b, 64)), x2, v128.load(c, 64));
+      v5 = madd(madd(madd(v5, x0, v128.load(a, 80)), x1, v128.load(b, 80)), x2, v128.load(c, 80));
+      v6 = madd(madd(madd(v6, x0, v128.load(a, 96)), x1, v128.load(b, 96)), x2, v128.load(c, 96));
+      v7 = madd(madd(madd(v7, x0, v128.load(a, 112)), x1, v128.load(b, 112)), x2, v128.load(c, 112));
     }
-    if (reluOn) {
-      a = v128.bitselect(a, f32x4.mul(a, f32x4.splat(slope)), f32x4.gt(a, f32x4.splat(0)));
-      b = v128.bitselect(b, f32x4.mul(b, f32x4.splat(slope)), f32x4.gt(b, f32x4.splat(0)));
-    }
-    v128.store(out + (<usize>j << 2), a);
-    v128.store(out + (<usize>j << 2), b, 16);
+    const d = out + at;
+    v128.store(d, v0); v128.store(d, v1, 16); v128.store(d, v2, 32); v128.store(d, v3, 48);
+    v128.store(d, v4, 64); v128.store(d, v5, 80); v128.store(d, v6, 96); v128.store(d, v7, 112);
   }
 }
 
+/** The outW valid columns of each of the outH rows (Wo apart in `from`) into y, leaky ReLU on the way. */
+@inline function copyOut(from: usize, Wo: i32, outH: i32, outW: i32, y: usize, reluOn: bool, slope: f32): void {
+  for (let oy = 0; oy < outH; oy++) {
+    const src = from + (<usize>(oy * Wo) << 2), dst = y + (<usize>(oy * outW) << 2);
+    if (outW < 4) {
+      for (let k = 0; k < outW; k++) {
+        let v = load<f32>(src + (<usize>k << 2));
+        if (reluOn && !(v > 0)) v *= slope;
+        store<f32>(dst + (<usize>k << 2), v);
+      }
+      continue;
+    }
+    // Whole vectors, the last one ending at the row's end (it may overlap the one before: same values).
+    for (let k = 0; k < outW; k += 4) {
+      const at = <usize>min(k, outW - 4) << 2;
+      const v = v128.load(src + at);
+      v128.store(dst + at, reluOn ? relu(v, slope) : v);
+    }
+  }
+}
+
+/** W floats from src to dst; whole vectors, the last one ending at the row's end, when W >= 4. */
 @inline function copyRow(src: usize, W: i32, dst: usize): void {
-  let i = 0;
-  for (; i + 4 <= W; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
-  for (; i < W; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+  if (W < 4) {
+    for (let i = 0; i < W; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+    return;
+  }
+  for (let i = 0; i < W; i += 4) {
+    const at = <usize>min(i, W - 4) << 2;
+    v128.store(dst + at, v128.load(src + at));
+  }
+}
+
+/**
+ * One input row (W floats) into a stride-2 copy's row: padded column X = c + pw goes to the even-column block
+ * at dst + X / 2 (X even) or to the odd-column block at dst + q + X / 2 (X odd, q bytes on).
+ */
+@inline function splitRow(src: usize, W: i32, pw: i32, dst: usize, q: usize): void {
+  if (W < 8) {
+    for (let c = 0; c < W; c++) {
+      const X = c + pw;
+      store<f32>(dst + ((X & 1) != 0 ? q : 0) + (<usize>(X >> 1) << 2), load<f32>(src + (<usize>c << 2)));
+    }
+    return;
+  }
+  // Eight columns a step, the last step ending at the row's end (overlapping the one before: same values).
+  // Columns c, c + 2, ... share the parity of X: the even lanes go to one block, the odd lanes to the other.
+  for (let i = 0; i < W; i += 8) {
+    const c = min(i, W - 8), X = c + pw, odd = (X & 1) != 0;
+    const u = v128.load(src + (<usize>c << 2)), v = v128.load(src + (<usize>c << 2), 16);
+    v128.store(dst + (odd ? q : 0) + (<usize>(X >> 1) << 2), i32x4.shuffle(u, v, 0, 2, 4, 6));
+    v128.store(dst + (odd ? 0 : q) + (<usize>((X + 1) >> 1) << 2), i32x4.shuffle(u, v, 1, 3, 5, 7));
+  }
 }
 
 /** First output column at or after which ox * s + shift >= 0, and the first at which ox * s + shift >= W. */

@@ -1,4 +1,6 @@
-// Winograd F(m x m, 3x3), m = 2 or 4, for 3x3 stride-1 convolutions (dilation 1, any pad, groups): each m x m
+// Winograd F(m x m, 3x3), m = 2 or 4, for 3x3 stride-1 convolutions (dilation 1, any pad, groups), and
+// F(3x3, 4x4) ("m = 3": the same 6 points, B^T and 36 GEMMs; G is 6 x 4, A^T 3 x 6) for the 4x4 kernels of
+// strided convolutions run on their space-to-depth (7x7 stride 2: src/kernels/winograd.ts): each m x m
 // block of outputs ("tile") is computed from its (m + 2)^2 input patch d as Y = A^T [U . (B^T d B)] A, where
 // U = G g G^T is the filter transformed once (src/kernels/winograd.ts). The (m + 2)^2 elementwise products,
 // summed over input channels, are that many independent GEMMs (M x C) x (C x tiles): per output, 16 / 4 = 4
@@ -119,8 +121,8 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   const block = rest / rowBlocks, row0 = (rest - block * rowBlocks) * rowsPer;
   const j0 = block * nt, n = min(nt, tilesY * tilesX - j0), rows = min(rowsPer, M - row0);
   if (n <= 0 || rows <= 0) return;
-  const g = ig % groups, mPad = (M + MR - 1) / MR * MR, count = dir != 0 ? points : (m + 2) * (m + 2), K = C * subH * subW;
-  const tmp = scratch, Mb = scratch + SCRATCH_HEAD, V = Mb + ((<usize>count * rows * nt) << 2);
+  const g = ig % groups, mPad = (M + MR - 1) / MR * MR, count = points != 0 ? points : m == 2 ? 16 : 36, K = C * subH * subW;
+  const tmp = scratch, Mb = scratch + SCRATCH_HEAD, V = Mb + ((<usize>count * (rows * nt + SKEW)) << 2);
   const Ug = U + ((<usize>g * count * mPad * K) << 2), x = xp + ((<usize>ig * C * Hp * Wp) << 2);
   // One K block at a time: its transformed inputs (count x kc x nt) fit in scratch whatever K is, so blocks of
   // many tiles (each U value is reused once per tile) stay possible for 7x7 kernels (K = 9 C).
@@ -130,7 +132,7 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
     else inputTransform(x, C, subW, k0, kc, Hp, Wp, tilesX, j0, n, nt, m, dir, V, tmp + 128);
     for (let xi = 0; xi < count; xi++) {
       const pa = Ug + ((<usize>xi * mPad * K + <usize>k0 * mPad + <usize>row0 * kc) << 2);
-      const v = V + ((<usize>xi * kc * nt) << 2), mx = Mb + ((<usize>xi * rows * nt) << 2);
+      const v = V + ((<usize>xi * (kc * nt + SKEW)) << 2), mx = Mb + ((<usize>xi * (rows * nt + SKEW)) << 2);
       gemmStrips(rows, nt, kc, pa, v, 0, nt / NR, mx, nt, 0, k0 == 0, k0 + kc >= K, 0, 0, false, 0, tmp);
     }
   }
@@ -148,19 +150,26 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
 const SCRATCH_HEAD: usize = 128 + 72 * 16;
 
 /**
- * V ((m + 2)^2 packed-B matrices of kc x nt, matrix xi = (m + 2) r + c at V + xi * kc * nt floats) = B^T d B
+ * Floats between consecutive transformed-input (V) and GEMM-result (Mb) matrices beyond their size: the
+ * transforms touch the same element of all 16 / 36 matrices at once, and at a stride that is a multiple of 4 KiB
+ * (M x nt floats: M = 64, nt a multiple of 16) those all fall in one L1 set (src/kernels/winograd.ts SKEW).
+ */
+export const SKEW: i32 = 16;
+
+/**
+ * V ((m + 2)^2 packed-B matrices of kc x nt, matrix xi = (m + 2) r + c at V + xi * (kc * nt + SKEW) floats) = B^T d B
  * for GEMM rows [k0, k0 + kc) and the tiles [j0, j0 + n) of one image-group's padded planes; tiles n..nt of the
  * block are zero. GEMM row k is input channel k % C read at the offset of 3x3 sub-kernel k / C (row 3 (s / subW),
  * column 3 (s % subW)): a larger kernel is the sum of the 3x3 convolutions of its 3x3 blocks over shifted inputs.
  * A 1-D job (dir != 0) has 6 matrices and 1 x 3 blocks (inputLine).
  */
 function inputTransform(xp: usize, C: i32, subW: i32, k0: i32, kc: i32, Hp: i32, Wp: i32, tilesX: i32, j0: i32, n: i32, nt: i32, m: i32, dir: i32, V: usize, tmp: usize): void {
-  const count = dir != 0 ? 6 : (m + 2) * (m + 2);
-  const xiBytes = (<usize>kc * nt) << 2, rowBytes = <usize>Wp << 2, stripBytes = <usize>(NR * kc) << 2;
+  const count = dir != 0 ? 6 : m == 2 ? 16 : 36, r = m == 3 ? 4 : 3; // r: the kernel's blocks are r x r
+  const xiBytes = (<usize>(kc * nt + SKEW)) << 2, rowBytes = <usize>Wp << 2, stripBytes = <usize>(NR * kc) << 2;
   for (let k = k0; k < k0 + kc; k++) {
     const base = V + (<usize>((k - k0) * NR) << 2);
     const s = k / C, c = k - s * C, sy = s / subW, sx = s - sy * subW;
-    const plane = xp + <usize>c * Hp * rowBytes + <usize>(3 * sy) * rowBytes + (<usize>(3 * sx) << 2);
+    const plane = xp + <usize>c * Hp * rowBytes + <usize>(r * sy) * rowBytes + (<usize>(r * sx) << 2);
     for (let j = 0; j < nt; ) {
       const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX;
       const out = base + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
@@ -178,6 +187,9 @@ function inputTransform(xp: usize, C: i32, subW: i32, k0: i32, kc: i32, Hp: i32,
       const src = plane + <usize>(m * ty) * rowBytes + (<usize>(m * tx) << 2);
       if (m == 4) {
         if (four) inputFour6(src, rowBytes, out, xiBytes, tmp);
+        else inputOne6(src, rowBytes, out, xiBytes, tmp);
+      } else if (m == 3) {
+        if (four) inputFour63(src, rowBytes, out, xiBytes, tmp);
         else inputOne6(src, rowBytes, out, xiBytes, tmp);
       } else if (four) inputFour(src, rowBytes, out, xiBytes);
       else inputOne(src, rowBytes, out, xiBytes);
@@ -238,11 +250,11 @@ function inputTransform(xp: usize, C: i32, subW: i32, k0: i32, kc: i32, Hp: i32,
 
 /**
  * y (rows planes of outH x outW) = A^T m A + bias, leaky ReLU, for tiles [j0, j0 + n): m is the 16 GEMM results
- * (matrix xi at Mb + xi * rows * nt floats, row o, column j). Four tiles in one tile row whose outputs are all
+ * (matrix xi at Mb + xi * (rows * nt + SKEW) floats, row o, column j). Four tiles in one tile row whose outputs are all
  * inside the plane go as vectors (lanes = tiles), the rest tile by tile.
  */
 function outputTransform(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX: i32, outH: i32, outW: i32, m: i32, dir: i32, y: usize, bias: usize, reluOn: bool, slope: f32, tmp: usize): void {
-  const xiBytes = (<usize>rows * nt) << 2, rowBytes = <usize>outW << 2;
+  const xiBytes = (<usize>(rows * nt + SKEW)) << 2, rowBytes = <usize>outW << 2;
   const lanes = tmp + 36 * 16, lanesRow = <usize>(16 * m); // four tiles' outputs (m rows of 4 m) when not stored straight
   for (let o = 0; o < rows; o++) {
     const b: f32 = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0;
@@ -258,7 +270,7 @@ function outputTransform(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX:
       const rowsIn = min(m, outH - m * ty);
       if (tilesX < 4) {
         const cols = min(m, outW - m * tx);
-        if (m == 4) outputOne6(mo, xiBytes, dst, rowBytes, cols, rowsIn, b, reluOn, slope, tmp);
+        if (m != 2) outputOne6(mo, xiBytes, dst, rowBytes, cols, rowsIn, b, reluOn, slope, tmp, m == 3);
         else outputOne(mo, xiBytes, dst, rowBytes, cols, rowsIn, b, reluOn, slope);
         j++;
         continue;
@@ -270,9 +282,11 @@ function outputTransform(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX:
       const from = mo - (<usize>skip << 2);
       if (skip == 0 && news == 4 && m * (tx + 4) <= outW && rowsIn == m) {
         if (m == 4) outputFour6(from, xiBytes, dst, rowBytes, b, reluOn, slope, tmp);
+        else if (m == 3) outputFour63(from, xiBytes, dst, rowBytes, b, reluOn, slope, tmp);
         else outputFour(from, xiBytes, dst, rowBytes, b, reluOn, slope);
       } else {
         if (m == 4) outputFour6(from, xiBytes, lanes, lanesRow, b, reluOn, slope, tmp);
+        else if (m == 3) outputFour63(from, xiBytes, lanes, lanesRow, b, reluOn, slope, tmp);
         else outputFour(from, xiBytes, lanes, lanesRow, b, reluOn, slope);
         const bytes = <usize>min(news * m, outW - m * tx) << 2, first = lanes + (<usize>(skip * m) << 2);
         for (let a = 0; a < rowsIn; a++) memory.copy(dst + <usize>a * rowBytes, first + <usize>a * lanesRow, bytes);
@@ -377,6 +391,22 @@ function inputFour6(src: usize, rowBytes: usize, out: usize, xiBytes: usize, tmp
   columnsB6(tmp, out, xiBytes, false);
 }
 
+/** B^T d B of four 6x6 patches 3 columns apart (F(3x3, 4x4): tile i's column c is row float 3 i + c). */
+function inputFour63(src: usize, rowBytes: usize, out: usize, xiBytes: usize, tmp: usize): void {
+  for (let r = 0; r < 6; r++) {
+    const row = src + <usize>r * rowBytes;
+    const r0 = v128.load(row), r1 = v128.load(row, 16), r2 = v128.load(row, 32), r3 = v128.load(row, 48);
+    // c_k = floats (k, 3 + k, 6 + k, 9 + k), k = 0..5 (floats 0..14 of the row; the 16th is read, not used).
+    const a0 = v128.shuffle<f32>(r0, r1, 0, 3, 6, 7), a1 = v128.shuffle<f32>(r0, r1, 1, 4, 7, 7), a2 = v128.shuffle<f32>(r0, r1, 2, 5, 7, 7);
+    const c0 = v128.shuffle<f32>(a0, r2, 0, 1, 2, 5), c1 = v128.shuffle<f32>(a1, r2, 0, 1, 2, 6), c2 = v128.shuffle<f32>(a2, r2, 0, 1, 4, 7);
+    const u3 = v128.shuffle<f32>(r0, r1, 3, 6, 3, 6), v3 = v128.shuffle<f32>(r2, r3, 1, 4, 1, 4);
+    const b4 = v128.shuffle<f32>(r1, r2, 0, 3, 6, 7), b5 = v128.shuffle<f32>(r1, r2, 1, 4, 7, 7);
+    const c3 = v128.shuffle<f32>(u3, v3, 0, 1, 4, 5), c4 = v128.shuffle<f32>(b4, r3, 0, 1, 2, 5), c5 = v128.shuffle<f32>(b5, r3, 0, 1, 2, 6);
+    lineB6(c0, c1, c2, c3, c4, c5, tmp + <usize>r * 96, 16, false);
+  }
+  columnsB6(tmp, out, xiBytes, false);
+}
+
 /** B^T d B of one 6x6 patch (every lane the same). */
 function inputOne6(src: usize, rowBytes: usize, out: usize, xiBytes: usize, tmp: usize): void {
   for (let r = 0; r < 6; r++) {
@@ -401,8 +431,11 @@ function inputOne6(src: usize, rowBytes: usize, out: usize, xiBytes: usize, tmp:
   return f32x4.add(f32x4.add(f32x4.sub(m1, m2), f32x4.mul(f32x4.splat(8), f32x4.sub(m3, m4))), m5);
 }
 
-/** A^T down the columns of the 36 matrices (row r, column c at m + (6 r + c) * xiBytes) into tmp (4 x 6 vectors). */
-@inline function rowsA6(m: usize, xiBytes: usize, tmp: usize, one: bool): void {
+/**
+ * A^T down the columns of the 36 matrices (row r, column c at m + (6 r + c) * xiBytes) into tmp (4 x 6 vectors);
+ * F(3x3, 4x4) (three): 3 rows, the third m1 + m2 + 4 (m3 + m4) + m5.
+ */
+@inline function rowsA6(m: usize, xiBytes: usize, tmp: usize, one: bool, three: bool): void {
   for (let c = 0; c < 6; c++) {
     const p = m + <usize>c * xiBytes, s: usize = 6 * xiBytes;
     const m0 = one ? v128.load32_splat(p) : v128.load(p), m1 = one ? v128.load32_splat(p + s) : v128.load(p + s);
@@ -411,23 +444,25 @@ function inputOne6(src: usize, rowBytes: usize, out: usize, xiBytes: usize, tmp:
     const t = tmp + (<usize>c << 4);
     v128.store(t, lineA0(m1, m2, m3, m4, m0));
     v128.store(t, lineA1(m1, m2, m3, m4), 96);
-    v128.store(t, lineA2(m1, m2, m3, m4), 192);
-    v128.store(t, lineA3(m1, m2, m3, m4, m5), 288);
+    v128.store(t, three ? f32x4.add(lineA2(m1, m2, m3, m4), m5) : lineA2(m1, m2, m3, m4), 192);
+    if (!three) v128.store(t, lineA3(m1, m2, m3, m4, m5), 288);
   }
 }
 
 /** Output row a of the tile(s): A^T along the row of tmp, bias, leaky ReLU; y_a0..y_a3 (lanes = tiles). */
-@inline function outputRow6(tmp: usize, a: i32, b: f32, reluOn: bool, slope: f32, i: i32): v128 {
+@inline function outputRow6(tmp: usize, a: i32, b: f32, reluOn: bool, slope: f32, i: i32, three: bool = false): v128 {
   const t = tmp + <usize>a * 96;
-  return outputLine(v128.load(t), v128.load(t, 16), v128.load(t, 32), v128.load(t, 48), v128.load(t, 64), v128.load(t, 80), i, b, reluOn, slope);
+  return outputLine(v128.load(t), v128.load(t, 16), v128.load(t, 32), v128.load(t, 48), v128.load(t, 64), v128.load(t, 80), i, b, reluOn, slope, three);
 }
 
 /** A^T m A of four horizontally adjacent tiles: each output row is a 4x4 transpose (tile i's 4 outputs contiguous). */
 function outputFour6(m: usize, xiBytes: usize, dst: usize, rowBytes: usize, b: f32, reluOn: bool, slope: f32, tmp: usize): void {
-  rowsA6(m, xiBytes, tmp, false);
+  rowsA6(m, xiBytes, tmp, false, false);
   for (let a = 0; a < 4; a++) {
-    const y0 = outputRow6(tmp, a, b, reluOn, slope, 0), y1 = outputRow6(tmp, a, b, reluOn, slope, 1);
-    const y2 = outputRow6(tmp, a, b, reluOn, slope, 2), y3 = outputRow6(tmp, a, b, reluOn, slope, 3);
+    // Row a of A^T m (six vectors, loaded once), then A^T along it: outputs 0..3.
+    const t = tmp + <usize>a * 96, m0 = v128.load(t), m1 = v128.load(t, 16), m2 = v128.load(t, 32), m3 = v128.load(t, 48), m4 = v128.load(t, 64), m5 = v128.load(t, 80);
+    const y0 = outputLine(m0, m1, m2, m3, m4, m5, 0, b, reluOn, slope), y1 = outputLine(m0, m1, m2, m3, m4, m5, 1, b, reluOn, slope);
+    const y2 = outputLine(m0, m1, m2, m3, m4, m5, 2, b, reluOn, slope), y3 = outputLine(m0, m1, m2, m3, m4, m5, 3, b, reluOn, slope);
     const t0 = v128.shuffle<f32>(y0, y1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(y2, y3, 0, 4, 1, 5);
     const t2 = v128.shuffle<f32>(y0, y1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(y2, y3, 2, 6, 3, 7);
     const row = dst + <usize>a * rowBytes;
@@ -438,11 +473,27 @@ function outputFour6(m: usize, xiBytes: usize, dst: usize, rowBytes: usize, b: f
   }
 }
 
-/** A^T m A of one tile: its cols x rows (1..4 each) outputs that lie inside the plane. */
-function outputOne6(m: usize, xiBytes: usize, dst: usize, rowBytes: usize, cols: i32, rows: i32, b: f32, reluOn: bool, slope: f32, tmp: usize): void {
-  rowsA6(m, xiBytes, tmp, true);
+/** A^T m A of four horizontally adjacent F(3x3, 4x4) tiles: each output row's 3 x 4 values interleaved (tile i's 3 outputs contiguous). */
+function outputFour63(m: usize, xiBytes: usize, dst: usize, rowBytes: usize, b: f32, reluOn: bool, slope: f32, tmp: usize): void {
+  rowsA6(m, xiBytes, tmp, false, true);
+  for (let a = 0; a < 3; a++) {
+    const t0 = tmp + <usize>a * 96, m0 = v128.load(t0), m1 = v128.load(t0, 16), m2 = v128.load(t0, 32), m3 = v128.load(t0, 48), m4 = v128.load(t0, 64), m5 = v128.load(t0, 80);
+    const y0 = outputLine(m0, m1, m2, m3, m4, m5, 0, b, reluOn, slope, true), y1 = outputLine(m0, m1, m2, m3, m4, m5, 1, b, reluOn, slope, true);
+    const y2 = outputLine(m0, m1, m2, m3, m4, m5, 2, b, reluOn, slope, true);
+    const t = v128.shuffle<f32>(y0, y1, 0, 4, 1, 5), t2 = v128.shuffle<f32>(y0, y1, 2, 6, 3, 7); // y0_0 y1_0 y0_1 y1_1, y0_2 y1_2 y0_3 y1_3
+    const u = v128.shuffle<f32>(t, y2, 3, 5, 3, 5); // y1_1 y2_1
+    const row = dst + <usize>a * rowBytes;
+    v128.store(row, v128.shuffle<f32>(t, y2, 0, 1, 4, 2));
+    v128.store(row, v128.shuffle<f32>(u, t2, 0, 1, 4, 5), 16);
+    v128.store(row, v128.shuffle<f32>(y2, t2, 2, 6, 7, 3), 32);
+  }
+}
+
+/** A^T m A of one tile: its cols x rows (1..m each) outputs that lie inside the plane (three: F(3x3, 4x4)). */
+function outputOne6(m: usize, xiBytes: usize, dst: usize, rowBytes: usize, cols: i32, rows: i32, b: f32, reluOn: bool, slope: f32, tmp: usize, three: bool = false): void {
+  rowsA6(m, xiBytes, tmp, true, three);
   for (let a = 0; a < rows; a++) {
-    for (let i = 0; i < cols; i++) store<f32>(dst + <usize>a * rowBytes + (<usize>i << 2), f32x4.extract_lane(outputRow6(tmp, a, b, reluOn, slope, i), 0));
+    for (let i = 0; i < cols; i++) store<f32>(dst + <usize>a * rowBytes + (<usize>i << 2), f32x4.extract_lane(outputRow6(tmp, a, b, reluOn, slope, i, three), 0));
   }
 }
 
@@ -475,8 +526,9 @@ function outputOne6(m: usize, xiBytes: usize, dst: usize, rowBytes: usize, cols:
 }
 
 /** Output i of a tile line: A^T m (m0..m5), plus bias, leaky ReLU (lanes = tiles). */
-@inline function outputLine(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, i: i32, b: f32, reluOn: bool, slope: f32): v128 {
+@inline function outputLine(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, i: i32, b: f32, reluOn: bool, slope: f32, three: bool = false): v128 {
   let v = i == 0 ? lineA0(m1, m2, m3, m4, m0) : i == 1 ? lineA1(m1, m2, m3, m4) : i == 2 ? lineA2(m1, m2, m3, m4) : lineA3(m1, m2, m3, m4, m5);
+  if (three && i == 2) v = f32x4.add(v, m5); // F(3x3, 4x4)'s last row of A^T
   v = f32x4.add(v, f32x4.splat(b));
   return reluOn ? relu(v, slope) : v;
 }
@@ -526,46 +578,58 @@ function outputTiles1(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, 
 // ---- The filter transform U = G g G^T (run once per layer, at its first forward), as a job: chunk -> output
 // channels [chunk * per, ...). Fields: 3 weights (Cout x C x kh x kw), 4 C, 5 kh, 6 kw, 7 rows (output channels
 // per group), 8 per, 9 m, 10 blocks across, 11 blocks down, 12 rows padded to MR, 13 KC, 14 U (zeroed), 15 Cout,
-// 16 1-D direction, 17 1-D values per tile (10: filters7).
-// Each 3x3 block s of filter (o, c) (zeros past the kernel's edge) goes to column s C + c of the (m + 2)^2
+// 16 1-D direction, 17 values per tile as field 27 of the tiles job (10: filters7).
+// Each 3x3 block (4x4 for m = 3) s of filter (o, c) (zeros past the kernel's edge) goes to column s C + c of the (m + 2)^2
 // packed A matrices of o's group, in float64 and rounded once (the layout of src/kernels/packed.ts's
 // packConvWeights). In wasm, across the threads, because in JavaScript it took longer than the layer's forward.
 
 export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void {
   const w = addr(p, 3), C = word(p, 4), kh = word(p, 5), kw = word(p, 6), rows = word(p, 7), per = word(p, 8);
   const m = word(p, 9), subW = word(p, 10), subH = word(p, 11), rowsPad = word(p, 12), KC = word(p, 13), U = addr(p, 14);
-  const alpha = m + 2, K = C * subH * subW, matrix = <usize>rowsPad * K, oneD = word(p, 16) != 0, points = word(p, 17);
-  const end = min(word(p, 15), chunk * per + per);
+  const alpha = m == 2 ? 4 : 6, r = m == 3 ? 4 : 3, K = C * subH * subW, matrix = <usize>rowsPad * K, oneD = word(p, 16) != 0;
+  const points = word(p, 17), end = min(word(p, 15), chunk * per + per);
   for (let o = chunk * per; o < end; o++) {
-    const gi = o / rows, r = o - gi * rows;
+    const gi = o / rows, ro = o - gi * rows;
     if (points == 10) {
-      filters7(w, o, C, KC, rowsPad, U + ((<usize>gi * 10 * matrix) << 2), matrix, r);
+      filters7(w, o, C, KC, rowsPad, U + ((<usize>gi * 10 * matrix) << 2), matrix, ro);
       continue;
     }
     if (oneD) {
-      filters1(w, o, C, kh * kw, K, KC, rowsPad, U + ((<usize>gi * 6 * matrix) << 2), matrix, r, scratch);
+      filters1(w, o, C, kh * kw, K, KC, rowsPad, U + ((<usize>gi * 6 * matrix) << 2), matrix, ro, scratch);
       continue;
     }
     for (let k = 0; k < K; k++) {
-      const s = k / C, c = k - s * C, y0 = 3 * (s / subW), x0 = 3 * (s - (s / subW) * subW);
+      const s = k / C, c = k - s * C, y0 = r * (s / subW), x0 = r * (s - (s / subW) * subW);
       const f = w + ((<usize>(o * C + c) * kh * kw) << 2);
-      for (let j = 0; j < 3; j++) {
+      for (let j = 0; j < r; j++) {
         const x = x0 + j;
-        const a = x < kw ? <f64>load<f32>(f + ((<usize>(y0 * kw + x)) << 2)) : 0;
-        const b = x < kw && y0 + 1 < kh ? <f64>load<f32>(f + ((<usize>((y0 + 1) * kw + x)) << 2)) : 0;
-        const d = x < kw && y0 + 2 < kh ? <f64>load<f32>(f + ((<usize>((y0 + 2) * kw + x)) << 2)) : 0;
-        lineG(m, a, b, d, scratch + (<usize>(j * alpha) << 3), 8); // G g, by block column
+        const a = tap(f, kh, kw, y0, x), b = tap(f, kh, kw, y0 + 1, x), d = tap(f, kh, kw, y0 + 2, x);
+        const out = scratch + (<usize>(j * alpha) << 3); // G g, by block column
+        if (r == 4) lineG4(a, b, d, tap(f, kh, kw, y0 + 3, x), out, 8);
+        else lineG(m, a, b, d, out, 8);
       }
       const k0 = k - k % KC, kc = min(KC, K - k0);
-      const at = U + ((<usize>gi * alpha * alpha * matrix + <usize>k0 * rowsPad + <usize>(r - (r & 3)) * kc + <usize>((k - k0) * MR + (r & 3))) << 2);
+      const at = U + ((<usize>gi * alpha * alpha * matrix + <usize>k0 * rowsPad + <usize>(ro - (ro & 3)) * kc + <usize>((k - k0) * MR + (ro & 3))) << 2);
       const row = scratch + 256;
       for (let i = 0; i < alpha; i++) {
         const g0 = load<f64>(scratch + (<usize>i << 3)), g1 = load<f64>(scratch + (<usize>(alpha + i) << 3)), g2 = load<f64>(scratch + (<usize>(2 * alpha + i) << 3));
-        lineG(m, g0, g1, g2, row, 8); // row i of (G g) G^T
+        if (r == 4) lineG4(g0, g1, g2, load<f64>(scratch + (<usize>(3 * alpha + i) << 3)), row, 8); // row i of (G g) G^T
+        else lineG(m, g0, g1, g2, row, 8);
         for (let x = 0; x < alpha; x++) store<f32>(at + ((<usize>(alpha * i + x) * matrix) << 2), <f32>load<f64>(row + (<usize>x << 3)));
       }
     }
   }
+}
+
+/** Tap (y, x) of a kh x kw filter at f, in float64; 0 past its edge (blocks reach past it). */
+@inline function tap(f: usize, kh: i32, kw: i32, y: i32, x: i32): f64 {
+  return x < kw && y < kh ? <f64>load<f32>(f + ((<usize>(y * kw + x)) << 2)) : 0;
+}
+
+/** F(3x3, 4x4)'s G (a, b, c, d)^T: F(4x4, 3x3)'s points and scales (Vandermonde rows of 4 at 0, 1, -1, 2, -2, infinity). */
+@inline function lineG4(a: f64, b: f64, c: f64, d: f64, out: usize, step: usize): void {
+  store<f64>(out, a / 4); store<f64>(out + step, -(a + b + c + d) / 6); store<f64>(out + 2 * step, -(a - b + c - d) / 6);
+  store<f64>(out + 3 * step, a / 24 + b / 12 + c / 6 + d / 3); store<f64>(out + 4 * step, a / 24 - b / 12 + c / 6 - d / 3); store<f64>(out + 5 * step, d);
 }
 
 /** G (a, b, d)^T into out, `step` bytes apart: F(2x2)'s 4 values or F(4x4)'s 6 (Lavin and Gray's points). */

@@ -13,13 +13,14 @@
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
 import { MR, NR, madd, relu } from './simd';
+import { SKEW } from './winograd';
 
 /**
- * V (10 packed-B matrices of kc x nt) = B^T d for input channels [k0, k0 + kc) (K = C: one block) and tiles
+ * V (10 packed-B matrices of kc x nt, SKEW floats apart) = B^T d for input channels [k0, k0 + kc) (K = C: one block) and tiles
  * [j0, j0 + n) of one image-group's padded planes; tiles n..nt are zero.
  */
 export function inputTransform7(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, tilesX: i32, j0: i32, n: i32, nt: i32, dir: i32, V: usize): void {
-  const xiBytes = (<usize>kc * nt) << 2, rowBytes = <usize>Wp << 2, stripBytes = <usize>(NR * kc) << 2;
+  const xiBytes = (<usize>(kc * nt + SKEW)) << 2, rowBytes = <usize>Wp << 2, stripBytes = <usize>(NR * kc) << 2;
   for (let k = k0; k < k0 + kc; k++) {
     const base = V + (<usize>((k - k0) * NR) << 2), plane = xp + <usize>k * Hp * rowBytes;
     for (let j = 0; j < n; ) {
@@ -98,10 +99,10 @@ export function inputTransform7(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
 
 /**
  * y (rows planes of outH x outW) = A^T m + bias, leaky ReLU, for tiles [j0, j0 + n): m is the 10 GEMM results
- * (matrix xi at Mb + xi * rows * nt floats, row o, column j), four tiles at a time as lanes.
+ * (matrix xi at Mb + xi * (rows * nt + SKEW) floats, row o, column j), four tiles at a time as lanes.
  */
 export function outputTransform7(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX: i32, outH: i32, outW: i32, dir: i32, y: usize, bias: usize, reluOn: bool, slope: f32): void {
-  const xiBytes = (<usize>rows * nt) << 2, rowBytes = <usize>outW << 2;
+  const xiBytes = (<usize>(rows * nt + SKEW)) << 2, rowBytes = <usize>outW << 2;
   for (let o = 0; o < rows; o++) {
     const b = f32x4.splat(bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0);
     const plane = y + <usize>o * outH * rowBytes;

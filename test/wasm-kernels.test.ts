@@ -172,11 +172,13 @@ for (const threads of [1, 2]) {
       const random = rng(83 + threads), saved = winogradLimits.stridedMacs;
       winogradLimits.stridedMacs = Infinity;
       try {
-        for (let t = 0; t < 20; t++) {
-          const sh = randomInt(random, 2, 4), sw = t % 3 === 0 ? randomInt(random, 2, 4) : sh;
+        for (let t = 0; t < 24; t++) {
+          // Every fourth case a new kernel of 4x4 (F(3x3, 4x4): 7x7 or 8x8 stride 2, 10x10 or 11x11 stride 3).
+          const f3 = t % 4 === 0, sh = randomInt(random, 2, f3 ? 3 : 4), sw = f3 ? sh : t % 3 === 0 ? randomInt(random, 2, 4) : sh;
           // Kernels giving a new kernel of 3 to 4 each way (2 s + 1 .. 4 s, capped at 11): AlexNet's conv1 is 11 / 4 -> 3.
-          const kh = Math.min(11, randomInt(random, 2 * sh + 1, 4 * sh)), kw = Math.min(11, randomInt(random, 2 * sw + 1, 4 * sw));
-          const group = t % 5 === 3 ? 2 : 1, cinG = randomInt(random, Math.ceil(16 / (sh * sw)), 7), coutG = randomInt(random, 16, 40);
+          const newKernel = (s: number): number => Math.min(11, f3 ? randomInt(random, 3 * s + 1, 4 * s) : randomInt(random, 2 * s + 1, 4 * s));
+          const kh = newKernel(sh), kw = newKernel(sw);
+          const group = t % 5 === 3 ? 2 : 1, cinG = randomInt(random, Math.max(2, Math.ceil(16 / (sh * sw))), 7), coutG = randomInt(random, 16, 40);
           const ph = randomInt(random, 0, 3), pw = t % 2 ? randomInt(random, 0, 3) : ph, N = randomInt(random, 1, 3);
           const H = randomInt(random, Math.max(1, kh - 2 * ph), 45), W = randomInt(random, Math.max(1, kw - 2 * pw), 43);
           // Raw pixel values (a mean-subtracted image reaches ~150), as a first layer sees them.
@@ -449,7 +451,7 @@ describe('which convolutions run Winograd', () => {
     const line = (kh: number, kw: number, stride = 1, channels = 64): ConvGeometry => ({ ...conv(17, 1, stride, 1, channels), kernelH: kh, kernelW: kw });
     expect([line(1, 7), line(7, 1), line(1, 3), line(9, 1), line(1, 1), line(1, 11), line(1, 7, 2), line(1, 7, 1, 8)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 4, 4, 0, 0, 0, 0]);
   });
-  it("strided convolutions: Winograd on the space-to-depth where it needs at most half im2col's multiply-adds (AlexNet's 11x11 stride 4), not 7x7 or 3x3 stride 2", () => {
+  it("strided convolutions: Winograd on the space-to-depth where it needs at most half im2col's multiply-adds (AlexNet's 11x11 stride 4, F(3x3, 4x4) for 7x7 stride 2), not 3x3 stride 2", () => {
     const strided = (size: number, k: number, s: number, pad: number, channels = 3, dilation = 1): ConvGeometry => {
       const out = Math.floor((size + 2 * pad - (dilation * (k - 1) + 1)) / s) + 1;
       return { ...conv(size, k, s, dilation, channels), padH: pad, padW: pad, outH: out, outW: out };
@@ -457,10 +459,13 @@ describe('which convolutions run Winograd', () => {
     // AlexNet conv1: 48 channels, 3x3 on 57 x 57 -> 55 x 55, F(4x4): 0.30 of the 121 taps; 9x9 stride 3 and 5x5
     // stride 2 on planes of 14 x 14 and more the same.
     expect([strided(227, 11, 4, 0), strided(99, 9, 3, 0), strided(64, 5, 2, 2, 8)].map((g) => winogradTile(g, 96, undefined))).toEqual([4, 4, 4]);
-    // 7x7 stride 2 (ResNet-50's, GoogLeNet's conv1: a 4x4 kernel, F(2x2) 1.31x the taps), 3x3 stride 2 (a 2x2
-    // kernel), 5x5 stride 2 on 13 x 13 outputs (F(2x2): 0.64x), dilation, too few channels (1 x 2 x 2 = 4 < 16).
-    const refused = [strided(224, 7, 2, 3), strided(224, 3, 2, 1, 64), strided(27, 5, 2, 1, 8), strided(227, 11, 4, 0, 3, 2), strided(227, 11, 2, 0, 1)];
+    // 7x7 stride 2 (ResNet-50's, GoogLeNet's, SqueezeNet 1.0's conv1: 12 channels, a 4x4 kernel): F(3x3, 4x4), 0.33x.
+    expect([strided(224, 7, 2, 3), strided(227, 7, 2, 0), strided(64, 8, 2, 1)].map((g) => winogradTile(g, 64, undefined))).toEqual([3, 3, 3]);
+    // 3x3 stride 2 (a 2x2 kernel), 5x5 stride 2 on 13 x 13 outputs (F(2x2): 0.64x), dilation, too few channels
+    // (1 x 2 x 2 = 4 < 16; 2 x 2 x 2 = 8 < 12 for F(3x3, 4x4)), too few output channels.
+    const refused = [strided(224, 3, 2, 1, 64), strided(27, 5, 2, 1, 8), strided(227, 11, 4, 0, 3, 2), strided(227, 11, 2, 0, 1), strided(224, 7, 2, 3, 2)];
     expect(refused.map((g) => winogradTile(g, 96, undefined))).toEqual([0, 0, 0, 0, 0]);
+    expect(winogradTile(strided(224, 7, 2, 3), 8, undefined)).toBe(0);
     expect(winogradTile(strided(227, 11, 4, 0), 96, '0')).toBe(0);
   });
   it('a NaN or infinity in the input or the weights takes the im2col path: non-finite outputs exactly where Caffe has them', () => {

@@ -1,5 +1,6 @@
 // Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution on the wasm engine (assembly/winograd.ts): 3x3, stride 1,
-// dilation 1, any pad, groups. The filter is transformed once (U = G g G^T, (m + 2)^2 values per 3x3 filter) and
+// dilation 1, any pad, groups (larger kernels as sums of 3x3 blocks; strided ones on their space-to-depth, whose
+// 4x4 kernels take F(3x3, 4x4)). The filter is transformed once (U = G g G^T, (m + 2)^2 values per 3x3 filter) and
 // packed as that many GEMM A matrices per group; a forward is two parallel jobs, a zero-bordered copy of the
 // input and then blocks of tiles (input transform, GEMMs, output transform with bias and ReLU). The im2col path
 // (packed.ts) and the TypeScript kernels stay the reference (test/wasm-kernels.test.ts compares all three).
@@ -10,16 +11,23 @@ import { KC, KIND_WINOGRAD, KIND_WINOGRAD_FILTERS, KIND_WINOGRAD_PAD, MR, NR, ty
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
-/** A convolution's weights transformed for Winograd F(tile x tile, 3x3). */
+/** Outputs a tile across: F(2x2, 3x3), F(4x4, 3x3), or F(3x3, 4x4) (blocks of 4x4: the same 6 points as F(4x4, 3x3)). */
+export type WinogradTileSize = 2 | 3 | 4;
+
+/** Transformed values per tile and block, and the kernel blocks' size (3x3, or 4x4 for F(3x3, 4x4)). */
+const points = (m: WinogradTileSize): number => (m === 2 ? 16 : 36);
+const blockSize = (m: WinogradTileSize): number => (m === 3 ? 4 : 3);
+
+/** A convolution's weights transformed for Winograd F(tile x tile, 3x3) (F(3x3, 4x4) for tile 3). */
 export interface PackedWinograd extends PackedConv {
-  tile: 2 | 4;
-  /** The kernel's 3x3 blocks down and across (depth = input channels x both); 1 x 3 / 3 x 1 blocks for 1-D. */
+  tile: WinogradTileSize;
+  /** The kernel's 3x3 (4x4) blocks down and across (depth = input channels x both); 1 x 3 / 3 x 1 blocks for 1-D. */
   subH: number;
   subW: number;
   /** 0: 2-D tiles; 1-D F(4, 3) for a K x 1 kernel (1: tiles of 4 x 1 outputs) or a 1 x K one (2: 1 x 4). */
   dir: 0 | 1 | 2;
   /** 1-D: values per tile, 6 (F(4, 3) on 1 x 3 blocks) or 10 (F(4, 7), the whole 7-tap kernel; subH = subW = 1). */
-  points: number;
+  values: number;
 }
 
 /**
@@ -29,7 +37,7 @@ export interface PackedWinograd extends PackedConv {
  * taps: oneDPoints), reported as 4. `setting` is CREMA_WINOGRAD: '0' none, '2' or '4' F(2x2, 3x3)
  * or F(4x4, 3x3) only; unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / _LARGE at batch `num` > 1: by batchF4).
  */
-export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | 2 | 4 {
+export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | WinogradTileSize {
   if (g.strideH > 1 || g.strideW > 1) return stridedTile(g, rows, setting, num);
   if (oneD(g) !== 0) return setting === '0' || g.channels < MIN_CHANNELS || rows < MIN_CHANNELS ? 0 : 4;
   const fits = g.kernelH >= 3 && g.kernelH <= 9 && g.kernelW >= 3 && g.kernelW <= 9 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
@@ -59,19 +67,23 @@ export function spaceToDepth(g: ConvGeometry): ConvGeometry | undefined {
 
 /**
  * The tile of a strided convolution run as Winograd on its space-to-depth (spaceToDepth), 0 for im2col: only
- * where Winograd's multiply-adds ((m + 2)^2 / m^2 per 3x3 block of the new kernel, s^2 as many channels) are at
- * most winogradLimits.stridedMacs of the kernel's taps. AlexNet's conv1 (11x11, stride 4: 48 channels, 3x3 on
+ * where Winograd's multiply-adds (points / m^2 per block of the new kernel, s^2 as many channels) are at most
+ * winogradLimits.stridedMacs of the kernel's taps. AlexNet's conv1 (11x11, stride 4: 48 channels, 3x3 on
  * 57 x 57) takes F(4x4) at 0.30 of im2col's multiply-adds; a 7x7 stride 2 (ResNet-50's, GoogLeNet's conv1: 12
- * channels, a 4x4 kernel as four 3x3 blocks) would be 0.73 (F(4x4)) or 1.31 (F(2x2)), and a 3x3 stride 2 has a
- * 2x2 kernel, not Winograd's (docs/PERFORMANCE.md, round five).
+ * channels, a 4x4 kernel) F(3x3, 4x4) at 0.33 (as four 3x3 blocks it was 0.73 in F(4x4), 1.31 in F(2x2)); a 3x3
+ * stride 2 has a 2x2 kernel, not Winograd's (docs/PERFORMANCE.md, round five).
  */
-function stridedTile(g: ConvGeometry, rows: number, setting: string | undefined, num: number): 0 | 2 | 4 {
+function stridedTile(g: ConvGeometry, rows: number, setting: string | undefined, num: number): 0 | WinogradTileSize {
   const s = spaceToDepth(g);
   if (!s || s.kernelH < 3 || s.kernelW < 3) return 0;
-  const m = winogradTile(s, rows, setting, num);
-  const macs = (g.strideH * g.strideW * (m + 2) ** 2 * Math.ceil(s.kernelH / 3) * Math.ceil(s.kernelW / 3)) / (m * m);
+  const f3 = s.kernelH === 4 && s.kernelW === 4 && setting !== '0' && s.channels >= MIN_F3_CHANNELS && rows >= MIN_CHANNELS;
+  const m = f3 ? 3 : winogradTile(s, rows, setting, num);
+  const macs = m && (g.strideH * g.strideW * points(m) * Math.ceil(s.kernelH / blockSize(m)) * Math.ceil(s.kernelW / blockSize(m))) / (m * m);
   return m && macs <= winogradLimits.stridedMacs * g.kernelH * g.kernelW ? m : 0;
 }
+
+/** F(3x3, 4x4) from 12 channels: a 3-channel 7x7 stride 2 (ResNet-50's conv1) has 12 on its space-to-depth. */
+const MIN_F3_CHANNELS = 12;
 
 /**
  * 1-D Winograd F(4, 3) (6 values per 1 x 3 block, 1.5 multiply-adds an output instead of 3) for a K x 1 (1) or
@@ -97,8 +109,8 @@ const oneDPoints = (g: ConvGeometry): number => (g.kernelH * g.kernelW === 7 ? 1
  * conv2, OpenPose's stages: docs/PERFORMANCE.md, round four) for 2.25x its U: OpenPose's 50 7x7 layers hold
  * 1.15 GB of U instead of 0.51.
  */
-function uFits(g: ConvGeometry, rows: number, m: number): boolean {
-  const u = (m + 2) ** 2 * Math.ceil(g.kernelH / 3) * Math.ceil(g.kernelW / 3), weights = g.kernelH * g.kernelW;
+function uFits(g: ConvGeometry, rows: number, m: WinogradTileSize): boolean {
+  const u = points(m) * Math.ceil(g.kernelH / blockSize(m)) * Math.ceil(g.kernelW / blockSize(m)), weights = g.kernelH * g.kernelW;
   return u <= 7 * weights && u * rows * g.channels * 4 <= MAX_U_BYTES;
 }
 
@@ -150,10 +162,10 @@ const MIN_CHANNELS = 16;
  * (winogradFiltersChunk) straight into wasm memory: no JavaScript copy of U (16/9 to 7x the weights). Undefined,
  * with nothing allocated, when the kernels' memory cannot hold U.
  */
-export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: 2 | 4): PackedWinograd | undefined {
+export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: WinogradTileSize): PackedWinograd | undefined {
   if (g.strideH > 1 || g.strideW > 1) [w, g] = [stridedWeights(w, g), spaceToDepth(g)!];
-  const dir = oneD(g), points = dir ? oneDPoints(g) : 0, n = points || (m + 2) ** 2, { channels: C, kernelH: kh, kernelW: kw } = g;
-  const whole = points === 10, subH = whole ? 1 : Math.ceil(kh / 3), subW = whole ? 1 : Math.ceil(kw / 3);
+  const dir = oneD(g), values = dir ? oneDPoints(g) : 0, n = values || points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
+  const whole = values === 10, subH = whole ? 1 : Math.ceil(kh / blockSize(m)), subW = whole ? 1 : Math.ceil(kw / blockSize(m));
   const K = C * subH * subW, rowsPad = roundUp(rows, MR);
   const ptr = e.heap.tryAlloc(groups * n * rowsPad * K * 4);
   if (!ptr) return undefined; // no room: the caller runs im2col
@@ -164,9 +176,9 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
   const filters = groups * rows, per = Math.ceil(filters / e.chunkCount(filters));
   const p = e.job(KIND_WINOGRAD_FILTERS);
   p[3] = src; p[4] = C; p[5] = kh; p[6] = kw; p[7] = rows; p[8] = per; p[9] = m; p[10] = subW; p[11] = subH;
-  p[12] = rowsPad; p[13] = KC; p[14] = ptr; p[15] = filters; p[16] = dir; p[17] = points;
+  p[12] = rowsPad; p[13] = KC; p[14] = ptr; p[15] = filters; p[16] = dir; p[17] = values;
   e.run(Math.ceil(filters / per));
-  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW, dir, points };
+  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW, dir, values };
 }
 
 /** W' of spaceToDepth: W'[o, (c, p, q), a, b] = w[o, c, s a + p, s b + q], zero past the kernel (done once, at load). */
@@ -191,6 +203,8 @@ function stridedWeights(w: Float32Array, g: ConvGeometry): Float32Array {
  * from 3 blocks to 1, 0.86x; 8 MiB gained ~10 % more on VGG-16's 28 x 28 but put AlexNet's scratch up by 6 MiB).
  */
 const BLOCK_BYTES = 4 << 20;
+/** Floats of skew between the transformed matrices in thread scratch (SKEW in assembly/winograd.ts). */
+const SKEW = 16;
 /** Thread scratch before the transformed inputs (SCRATCH_HEAD in assembly/winograd.ts). */
 const SCRATCH_HEAD = 128 + 72 * 16;
 
@@ -202,17 +216,17 @@ const SCRATCH_HEAD = 128 + 72 * 16;
 export function winogradWasm(e: WasmEngine, packed: PackedWinograd, source: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): boolean {
   const g = source.strideH > 1 || source.strideW > 1 ? spaceToDepth(source)! : source; // the pad job gathers x's phases
   const m = packed.tile, C = g.channels, K = packed.depth, M = packed.rows, images = num * groups, dir = packed.dir;
-  const n = packed.points || (m + 2) ** 2, down = dir === 2 ? 1 : m, across = dir === 1 ? 1 : m; // outputs per tile
-  const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), tiles = tilesY * tilesX;
-  // Room for every tile's patch at every block's offset (3 per block down / across; F(4, 7)'s patch is 10 long);
+  const n = packed.values || points(m), down = dir === 2 ? 1 : m, across = dir === 1 ? 1 : m; // outputs per tile
+  const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), tiles = tilesY * tilesX, r = blockSize(m);
+  // Room for every tile's patch at every block's offset (r per block down / across; F(4, 7)'s patch is 10 long);
   // a 1-D kernel's other axis is 1.
-  const reach = (blocks: number): number => (packed.points === 10 ? 6 : 2 + 3 * (blocks - 1));
+  const reach = (blocks: number): number => (packed.values === 10 ? 6 : r - 1 + r * (blocks - 1));
   const Hp = down * tilesY + (dir === 2 ? 0 : reach(packed.subH)), Wp = across * tilesX + (dir === 1 ? 0 : reach(packed.subW));
   const fit = Math.max(1, Math.floor(winogradLimits.padBytes / (groups * C * Hp * Wp * 4)));
   if (num > fit) return inImageGroups(num, fit, x, y, (k, xs, ys) => winogradWasm(e, packed, source, groups, k, xs, ys, reluSlope));
   const { nt, blocks, rowsPer } = winogradSplit(e.activeThreads(), tiles, images, n, K, M);
   const padBytes = roundUp((images * C * Hp * Wp + 32) * 4, 64); // F(4, 7)'s unstored lanes read up to 18 floats past
-  const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * (Math.min(K, KC) + rowsPer) * nt, 64);
+  const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * ((Math.min(K, KC) + rowsPer) * nt + 2 * SKEW), 64);
   const threads = e.pool.size + 1;
   // xp: the zero-bordered copy of x, then each thread's block scratch (resident x and y are used in place).
   const { xAt, yAt, extra: xp } = e.stage(x, y, padBytes + threads * threadBytes);
@@ -229,7 +243,7 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, source: Conv
   p[15] = reluSlope === undefined ? 0 : 1;
   e.setFloat(p, 16, reluSlope ?? 0);
   p[17] = groups; p[18] = nt; p[19] = blocks; p[20] = KC; p[21] = rowsPer; p[22] = Math.ceil(M / rowsPer); p[23] = m;
-  p[24] = packed.subH; p[25] = packed.subW; p[26] = dir; p[27] = packed.points;
+  p[24] = packed.subH; p[25] = packed.subW; p[26] = dir; p[27] = packed.values;
   e.run(images * blocks * p[22]);
   e.unstage(y, yAt);
   return true;
