@@ -497,12 +497,16 @@ describe('which convolutions run Winograd', () => {
     expect([...gotS.data].map(Number.isFinite)).toEqual([...wantS.data].map(Number.isFinite));
     expect(relDiff(gotS.data, wantS.data)).toBeLessThan(1e-5);
   });
-  it('one thread: the fewest blocks of tiles that fit the scratch, or up to two more when they pad fewer tiles to whole strips', () => {
+  it('one thread: the fewest blocks of tiles that fit the scratch (1 MiB when U is small, else 4), or up to two more when they pad fewer tiles to whole strips', () => {
     // AlexNet conv3, F(2x2): 49 tiles in one block of 56 (not two of 32).
     expect(winogradSplit(1, 49, 1, 16, 256, 384)).toEqual({ nt: 56, blocks: 1, rowsPer: 384 });
     // Room for 128 tiles of 16 x (256 + 256) floats in 4 MiB: 390 tiles as 5 blocks of 80, not 4 of 104 (26 padded).
     expect(winogradSplit(1, 390, 1, 16, 256, 256)).toEqual({ nt: 80, blocks: 5, rowsPer: 256 });
     expect(winogradSplit(1, 384, 1, 16, 256, 256)).toEqual({ nt: 128, blocks: 3, rowsPer: 256 });
+    // A U of at most 1 MiB (ResNet-50's 64-channel 3x3, F(4x4): 590 KB) takes blocks within 1 MiB: 196 tiles as 5
+    // blocks of 40, not one of 200; with U at 2.4 MB (128 channels) 49 tiles stay one block of 56.
+    expect(winogradSplit(1, 196, 1, 36, 64, 64)).toEqual({ nt: 40, blocks: 5, rowsPer: 64 });
+    expect(winogradSplit(1, 49, 1, 36, 128, 128)).toEqual({ nt: 56, blocks: 1, rowsPer: 128 });
   });
   it('CREMA_WINOGRAD=0 turns it off; 2 or 4 picks the tile', () => {
     expect(['0', '2', '4'].map((s) => winogradTile(conv(28), 64, s))).toEqual([0, 2, 4]);

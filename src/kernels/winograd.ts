@@ -203,6 +203,14 @@ function stridedWeights(w: Float32Array, g: ConvGeometry): Float32Array {
  * from 3 blocks to 1, 0.86x; 8 MiB gained ~10 % more on VGG-16's 28 x 28 but put AlexNet's scratch up by 6 MiB).
  */
 const BLOCK_BYTES = 4 << 20;
+/**
+ * Blocks within 1 MiB (about L2) instead where a group's U is at most 1 MiB, so that reading it once per block
+ * costs little: with 4 MiB blocks the 36 GEMM results of a block (M x nt floats each) come back from L3 to the
+ * output transform. One layer, CPU time of 1 MiB / 4 MiB blocks (load 7.5): ResNet-50's 64-channel 3x3 at 56 x 56
+ * 0.86, SqueezeNet's 16 -> 64 at 55 x 55 0.93, AlexNet's conv1 0.88, ResNet-50's conv1 0.86; where U is larger
+ * (ResNet-50's 128-channel 3x3 at 28 x 28: 2.4 MB) more blocks took 1.06-1.20 (docs/PERFORMANCE.md, round five).
+ */
+const SMALL_U_BLOCK_BYTES = 1 << 20;
 /** Floats of skew between the transformed matrices in thread scratch (SKEW in assembly/winograd.ts). */
 const SKEW = 16;
 /** Thread scratch before the transformed inputs (SCRATCH_HEAD in assembly/winograd.ts). */
@@ -281,7 +289,8 @@ function inImageGroups(num: number, fit: number, x: Float32Array, y: Float32Arra
  * CPU time of one thread when it was cut into 2 row blocks x 7 tile blocks).
  */
 export function winogradSplit(threads: number, tiles: number, images: number, n: number, K: number, M: number): { nt: number; blocks: number; rowsPer: number } {
-  const fit = Math.max(NR, Math.floor(BLOCK_BYTES / (4 * n * (Math.min(K, KC) + M)) / NR) * NR);
+  const budget = 4 * n * K * M <= SMALL_U_BLOCK_BYTES ? SMALL_U_BLOCK_BYTES : BLOCK_BYTES;
+  const fit = Math.max(NR, Math.floor(budget / (4 * n * (Math.min(K, KC) + M)) / NR) * NR);
   let nt = Math.min(fit, roundUp(tiles, NR));
   if (threads > 1) {
     let best = Infinity;
