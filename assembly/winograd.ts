@@ -21,7 +21,8 @@
 //    13 y, 14 bias (0: none), 15 relu on, 16 slope, 17 groups, 18 nt (multiple of 8), 19 tile blocks per
 //    image-group, 20 KC, 21 rows per chunk (multiple of 4), 22 row blocks, 23 m, 24 / 25 the kernel's 3x3
 //    blocks down / across (1 / 1 for 3x3; 2 / 2 for 5x5, 3 / 3 for 7x7: see inputTransform), 26 1-D direction
-//    (0: 2-D), 27 1-D values per tile (6: F(4, 3) on 1 x 3 blocks; 10: F(4, 7), assembly/winograd7.ts).
+//    (0: 2-D), 27 values per tile when not 16 / 36 per block (1-D 6: F(4, 3) on 1 x 3 blocks; 10: F(4, 7),
+//    assembly/winograd7.ts; 64: F(4x4, 5x5), assembly/winograd5.ts).
 // Tiles are numbered row-major over the output (tile t at ty = t / tilesX, tx = t % tilesX). Input transform:
 // four tiles in one tile row, starting at a multiple of 4 in the block, at once (one f32x4 lane each), the rest
 // one at a time. Output transform: every tile in fours (a row's last four overlapping the previous ones), where
@@ -31,7 +32,8 @@
 
 import { gemmStrips } from './kernels';
 import { MR, NR, addr, relu, word } from './simd';
-import { filters7, inputTransform7, outputTransform7 } from './winograd7';
+import { filters5, inputTransform5, outputWhole } from './winograd5';
+import { filters7, inputTransform7 } from './winograd7';
 
 
 
@@ -128,7 +130,8 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   // many tiles (each U value is reused once per tile) stay possible for 7x7 kernels (K = 9 C).
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
-    if (points == 10) inputTransform7(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, dir, V);
+    if (points == 64) inputTransform5(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, V, tmp + 128);
+    else if (points == 10) inputTransform7(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, dir, V);
     else inputTransform(x, C, subW, k0, kc, Hp, Wp, tilesX, j0, n, nt, m, dir, V, tmp + 128);
     for (let xi = 0; xi < count; xi++) {
       const pa = Ug + ((<usize>xi * mPad * K + <usize>k0 * mPad + <usize>row0 * kc) << 2);
@@ -138,7 +141,7 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   }
   const yRows = y + ((<usize>(ig * M + row0) * outH * outW) << 2);
   const bRows: usize = bias == 0 ? 0 : bias + (<usize>(g * M + row0) << 2);
-  if (points == 10) outputTransform7(Mb, rows, nt, j0, n, tilesX, outH, outW, dir, yRows, bRows, reluOn, slope);
+  if (points == 64 || points == 10) outputWhole(Mb, rows, nt, j0, n, tilesX, outH, outW, dir, points, yRows, bRows, reluOn, slope, tmp + 128);
   else outputTransform(Mb, rows, nt, j0, n, tilesX, outH, outW, m, dir, yRows, bRows, reluOn, slope, tmp + 128);
 }
 
@@ -578,7 +581,7 @@ function outputTiles1(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, 
 // ---- The filter transform U = G g G^T (run once per layer, at its first forward), as a job: chunk -> output
 // channels [chunk * per, ...). Fields: 3 weights (Cout x C x kh x kw), 4 C, 5 kh, 6 kw, 7 rows (output channels
 // per group), 8 per, 9 m, 10 blocks across, 11 blocks down, 12 rows padded to MR, 13 KC, 14 U (zeroed), 15 Cout,
-// 16 1-D direction, 17 values per tile as field 27 of the tiles job (10: filters7).
+// 16 1-D direction, 17 values per tile as field 27 of the tiles job (10: filters7, 64: filters5).
 // Each 3x3 block (4x4 for m = 3) s of filter (o, c) (zeros past the kernel's edge) goes to column s C + c of the (m + 2)^2
 // packed A matrices of o's group, in float64 and rounded once (the layout of src/kernels/packed.ts's
 // packConvWeights). In wasm, across the threads, because in JavaScript it took longer than the layer's forward.
@@ -590,6 +593,10 @@ export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void
   const points = word(p, 17), end = min(word(p, 15), chunk * per + per);
   for (let o = chunk * per; o < end; o++) {
     const gi = o / rows, ro = o - gi * rows;
+    if (points == 64) {
+      filters5(w, o, C, KC, rowsPad, U + ((<usize>gi * 64 * matrix) << 2), matrix, ro, scratch);
+      continue;
+    }
     if (points == 10) {
       filters7(w, o, C, KC, rowsPad, U + ((<usize>gi * 10 * matrix) << 2), matrix, ro);
       continue;

@@ -36,14 +36,9 @@ export function inputTransform7(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
         // Columns 4 tx .. 4 tx + 21 of row ty: tile i's input l is float 4 i + l; three 4x4 transposes.
         const s = plane + <usize>ty * rowBytes + (<usize>(4 * tx) << 2);
         const r0 = v128.load(s), r1 = v128.load(s, 16), r2 = v128.load(s, 32), r3 = v128.load(s, 48), r4 = v128.load(s, 64), r5 = v128.load(s, 80);
-        const a0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), a1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
-        const a2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), a3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-        const b0 = v128.shuffle<f32>(r1, r2, 0, 4, 1, 5), b1 = v128.shuffle<f32>(r3, r4, 0, 4, 1, 5);
-        const b2 = v128.shuffle<f32>(r1, r2, 2, 6, 3, 7), b3 = v128.shuffle<f32>(r3, r4, 2, 6, 3, 7);
-        const e0 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), e1 = v128.shuffle<f32>(r4, r5, 0, 4, 1, 5);
-        lineB10(v128.shuffle<f32>(a0, a1, 0, 1, 4, 5), v128.shuffle<f32>(a0, a1, 2, 3, 6, 7), v128.shuffle<f32>(a2, a3, 0, 1, 4, 5), v128.shuffle<f32>(a2, a3, 2, 3, 6, 7),
-          v128.shuffle<f32>(b0, b1, 0, 1, 4, 5), v128.shuffle<f32>(b0, b1, 2, 3, 6, 7), v128.shuffle<f32>(b2, b3, 0, 1, 4, 5), v128.shuffle<f32>(b2, b3, 2, 3, 6, 7),
-          v128.shuffle<f32>(e0, e1, 0, 1, 4, 5), v128.shuffle<f32>(e0, e1, 2, 3, 6, 7), out, xiBytes, j & 7, lanes, stripBytes);
+        lineB10(column(r0, r1, r2, r3, 0), column(r0, r1, r2, r3, 1), column(r0, r1, r2, r3, 2), column(r0, r1, r2, r3, 3),
+          column(r1, r2, r3, r4, 0), column(r1, r2, r3, r4, 1), column(r1, r2, r3, r4, 2), column(r1, r2, r3, r4, 3),
+          column(r2, r3, r4, r5, 0), column(r2, r3, r4, r5, 1), out, xiBytes, j & 7, lanes, stripBytes);
       }
       j += lanes;
     }
@@ -55,7 +50,7 @@ export function inputTransform7(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
 }
 
 /** init + ca a + cb b + cc c. */
-@inline function acc3(init: v128, a: v128, ca: f32, b: v128, cb: f32, c: v128, cc: f32): v128 {
+@inline export function acc3(init: v128, a: v128, ca: f32, b: v128, cb: f32, c: v128, cc: f32): v128 {
   return madd(madd(madd(init, a, f32x4.splat(ca)), b, f32x4.splat(cb)), c, f32x4.splat(cc));
 }
 
@@ -81,7 +76,7 @@ export function inputTransform7(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
  * The first `lanes` lanes of v to the packed B columns of tiles j.. (out: tile j's, at = j % NR): one store when
  * all four are in one strip of NR tiles, else lane by lane (lane i of strip column at + i, past NR in the next strip).
  */
-@inline function put(out: usize, v: v128, at: i32, lanes: i32, stripBytes: usize): void {
+@inline export function put(out: usize, v: v128, at: i32, lanes: i32, stripBytes: usize): void {
   if (lanes == 4 && at <= NR - 4) {
     v128.store(out, v);
     return;
@@ -92,59 +87,62 @@ export function inputTransform7(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
   if (lanes > 3) store<f32>(lane(out, at, 3, stripBytes), f32x4.extract_lane(v, 3));
 }
 
-@inline function lane(out: usize, at: i32, i: i32, stripBytes: usize): usize {
+@inline export function lane(out: usize, at: i32, i: i32, stripBytes: usize): usize {
   const c = at + i;
   return out - (<usize>at << 2) + <usize>(c / NR) * stripBytes + (<usize>(c % NR) << 2);
 }
 
 /**
- * y (rows planes of outH x outW) = A^T m + bias, leaky ReLU, for tiles [j0, j0 + n): m is the 10 GEMM results
- * (matrix xi at Mb + xi * (rows * nt + SKEW) floats, row o, column j), four tiles at a time as lanes.
+ * A^T m + bias, leaky ReLU of the 1-D tiles at mo (column j of the 10 GEMM results, xiBytes apart: lanes = tiles
+ * j.., the first `lanes` of them written) into the output plane (outputWhole's loop, assembly/winograd5.ts).
  */
-export function outputTransform7(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX: i32, outH: i32, outW: i32, dir: i32, y: usize, bias: usize, reluOn: bool, slope: f32): void {
-  const xiBytes = (<usize>(rows * nt + SKEW)) << 2, rowBytes = <usize>outW << 2;
-  for (let o = 0; o < rows; o++) {
-    const b = f32x4.splat(bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0);
-    const plane = y + <usize>o * outH * rowBytes;
-    for (let j = 0; j < n; ) {
-      const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX, lanes = min(4, min(n - j, tilesX - tx));
-      const mo = Mb + ((<usize>o * nt + j) << 2);
-      const m0 = v128.load(mo), m9 = v128.load(mo + 9 * xiBytes);
-      const m1 = v128.load(mo + xiBytes), m2 = v128.load(mo + 2 * xiBytes), m3 = v128.load(mo + 3 * xiBytes), m4 = v128.load(mo + 4 * xiBytes);
-      const m5 = v128.load(mo + 5 * xiBytes), m6 = v128.load(mo + 6 * xiBytes), m7 = v128.load(mo + 7 * xiBytes), m8 = v128.load(mo + 8 * xiBytes);
-      const s1 = f32x4.add(m1, m2), s2 = f32x4.add(m3, m4), s3 = f32x4.add(m5, m6), s4 = f32x4.add(m7, m8);
-      const t1 = f32x4.sub(m1, m2), t2 = f32x4.sub(m3, m4), t3 = f32x4.sub(m5, m6), t4 = f32x4.sub(m7, m8);
-      let y0 = f32x4.add(f32x4.add(f32x4.add(m0, b), f32x4.add(s1, s2)), f32x4.add(s3, s4));
-      let y1 = f32x4.add(acc3(t1, t2, 2, t3, 0.5, t4, 1.5), b);
-      let y2 = f32x4.add(acc3(s1, s2, 4, s3, 0.25, s4, 2.25), b);
-      let y3 = f32x4.add(acc3(f32x4.add(t1, m9), t2, 8, t3, 0.125, t4, 3.375), b);
-      if (reluOn) {
-        y0 = relu(y0, slope); y1 = relu(y1, slope); y2 = relu(y2, slope); y3 = relu(y3, slope);
-      }
-      if (dir == 1) {
-        // Output rows 4 ty + i of columns tx.. (lanes).
-        const dst = plane + <usize>(4 * ty) * rowBytes + (<usize>tx << 2), inside = min(4, outH - 4 * ty);
-        putRow(dst, y0, lanes);
-        if (inside > 1) putRow(dst + rowBytes, y1, lanes);
-        if (inside > 2) putRow(dst + 2 * rowBytes, y2, lanes);
-        if (inside > 3) putRow(dst + 3 * rowBytes, y3, lanes);
-      } else {
-        // Lanes are tiles, vectors outputs: a 4x4 transpose puts each tile's four outputs together.
-        const dst = plane + <usize>ty * rowBytes + (<usize>(4 * tx) << 2), cols = outW - 4 * tx;
-        const a0 = v128.shuffle<f32>(y0, y1, 0, 4, 1, 5), a1 = v128.shuffle<f32>(y2, y3, 0, 4, 1, 5);
-        const a2 = v128.shuffle<f32>(y0, y1, 2, 6, 3, 7), a3 = v128.shuffle<f32>(y2, y3, 2, 6, 3, 7);
-        putRow(dst, v128.shuffle<f32>(a0, a1, 0, 1, 4, 5), cols);
-        if (lanes > 1) putRow(dst + 16, v128.shuffle<f32>(a0, a1, 2, 3, 6, 7), cols - 4);
-        if (lanes > 2) putRow(dst + 32, v128.shuffle<f32>(a2, a3, 0, 1, 4, 5), cols - 8);
-        if (lanes > 3) putRow(dst + 48, v128.shuffle<f32>(a2, a3, 2, 3, 6, 7), cols - 12);
-      }
-      j += lanes;
-    }
+export function outputTile7(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, ty: i32, tx: i32, lanes: i32, outH: i32, outW: i32, dir: i32, b: v128, reluOn: bool, slope: f32): void {
+  const m0 = v128.load(mo), m9 = v128.load(mo + 9 * xiBytes);
+  const m1 = v128.load(mo + xiBytes), m2 = v128.load(mo + 2 * xiBytes), m3 = v128.load(mo + 3 * xiBytes), m4 = v128.load(mo + 4 * xiBytes);
+  const m5 = v128.load(mo + 5 * xiBytes), m6 = v128.load(mo + 6 * xiBytes), m7 = v128.load(mo + 7 * xiBytes), m8 = v128.load(mo + 8 * xiBytes);
+  const s1 = f32x4.add(m1, m2), s2 = f32x4.add(m3, m4), s3 = f32x4.add(m5, m6), s4 = f32x4.add(m7, m8);
+  const t1 = f32x4.sub(m1, m2), t2 = f32x4.sub(m3, m4), t3 = f32x4.sub(m5, m6), t4 = f32x4.sub(m7, m8);
+  let y0 = f32x4.add(f32x4.add(f32x4.add(m0, b), f32x4.add(s1, s2)), f32x4.add(s3, s4));
+  let y1 = f32x4.add(acc3(t1, t2, 2, t3, 0.5, t4, 1.5), b);
+  let y2 = f32x4.add(acc3(s1, s2, 4, s3, 0.25, s4, 2.25), b);
+  let y3 = f32x4.add(acc3(f32x4.add(t1, m9), t2, 8, t3, 0.125, t4, 3.375), b);
+  if (reluOn) {
+    y0 = relu(y0, slope); y1 = relu(y1, slope); y2 = relu(y2, slope); y3 = relu(y3, slope);
   }
+  if (dir == 1) {
+    // Output rows 4 ty + i of columns tx.. (lanes).
+    const dst = plane + <usize>(4 * ty) * rowBytes + (<usize>tx << 2), inside = min(4, outH - 4 * ty);
+    putRow(dst, y0, lanes);
+    if (inside > 1) putRow(dst + rowBytes, y1, lanes);
+    if (inside > 2) putRow(dst + 2 * rowBytes, y2, lanes);
+    if (inside > 3) putRow(dst + 3 * rowBytes, y3, lanes);
+    return;
+  }
+  // Lanes are tiles, vectors outputs: a 4x4 transpose puts each tile's four outputs together.
+  putTiles(plane + <usize>ty * rowBytes + (<usize>(4 * tx) << 2), y0, y1, y2, y3, lanes, outW - 4 * tx);
+}
+
+/** Column i of the 4x4 matrix whose rows are a, b, c, d (a transpose, one column at a time: shared shuffles fold). */
+@inline export function column(a: v128, b: v128, c: v128, d: v128, i: i32): v128 {
+  const lo = i < 2;
+  const ab = lo ? v128.shuffle<f32>(a, b, 0, 4, 1, 5) : v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+  const cd = lo ? v128.shuffle<f32>(c, d, 0, 4, 1, 5) : v128.shuffle<f32>(c, d, 2, 6, 3, 7);
+  return (i & 1) == 0 ? v128.shuffle<f32>(ab, cd, 0, 1, 4, 5) : v128.shuffle<f32>(ab, cd, 2, 3, 6, 7);
+}
+
+/**
+ * Four tiles' outputs along a row (y0..y3: output i of each tile, lanes = tiles) to dst: tile t's four at dst +
+ * 16 t, for the first `lanes` tiles, each clipped to the `cols - 4 t` columns left in the plane.
+ */
+@inline export function putTiles(dst: usize, y0: v128, y1: v128, y2: v128, y3: v128, lanes: i32, cols: i32): void {
+  putRow(dst, column(y0, y1, y2, y3, 0), cols);
+  if (lanes > 1) putRow(dst + 16, column(y0, y1, y2, y3, 1), cols - 4);
+  if (lanes > 2) putRow(dst + 32, column(y0, y1, y2, y3, 2), cols - 8);
+  if (lanes > 3) putRow(dst + 48, column(y0, y1, y2, y3, 3), cols - 12);
 }
 
 /** The first `count` (up to 4) lanes of v to dst.. (consecutive floats). */
-@inline function putRow(dst: usize, v: v128, count: i32): void {
+@inline export function putRow(dst: usize, v: v128, count: i32): void {
   if (count >= 4) {
     v128.store(dst, v);
     return;
@@ -155,7 +153,7 @@ export function outputTransform7(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32,
 }
 
 /** Finite point j of F(4, 7): 0, 1, -1, 2, -2, 1/2, -1/2, 3/2, -3/2 (the tenth is infinity). No static data: the heap starts at 0. */
-@inline function point(j: i32): f64 {
+@inline export function point(j: i32): f64 {
   const q = (j + 1) >> 1, size: f64 = q == 0 ? 0 : q == 1 ? 1 : q == 2 ? 2 : q == 3 ? 0.5 : 1.5;
   return j & 1 ? size : -size;
 }

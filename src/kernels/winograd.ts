@@ -26,7 +26,10 @@ export interface PackedWinograd extends PackedConv {
   subW: number;
   /** 0: 2-D tiles; 1-D F(4, 3) for a K x 1 kernel (1: tiles of 4 x 1 outputs) or a 1 x K one (2: 1 x 4). */
   dir: 0 | 1 | 2;
-  /** 1-D: values per tile, 6 (F(4, 3) on 1 x 3 blocks) or 10 (F(4, 7), the whole 7-tap kernel; subH = subW = 1). */
+  /**
+   * Values per tile where not points(tile) per block: 1-D 6 (F(4, 3) on 1 x 3 blocks) or 10 (F(4, 7), the whole
+   * 7-tap kernel); 64 for F(4x4, 5x5), the whole 5x5 kernel (subH = subW = 1 for both whole kernels); else 0.
+   */
   values: number;
 }
 
@@ -44,6 +47,7 @@ export function winogradTile(g: ConvGeometry, rows: number, setting: string | un
     g.channels >= MIN_CHANNELS && rows >= MIN_CHANNELS;
   if (!fits || setting === '0') return 0;
   if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
+  if (whole5(g, 4)) return uFits(g, rows, 4) ? 4 : 0; // F(4x4, 5x5) on every plane: see whole5
   const least = g.kernelH > 3 || g.kernelW > 3 ? MIN_F4_OUTPUTS_LARGE : MIN_F4_OUTPUTS;
   const small = g.outH * g.outW < least;
   const f4 = (num > 1 && small ? batchF4(g) : !small && tileCost(g, 4) < tileCost(g, 2)) && uFits(g, rows, 4);
@@ -103,6 +107,17 @@ function oneD(g: ConvGeometry): 0 | 1 | 2 {
 const oneDPoints = (g: ConvGeometry): number => (g.kernelH * g.kernelW === 7 ? 10 : 6);
 
 /**
+ * A 5x5 kernel in F(4x4) runs F(4x4, 5x5) (assembly/winograd5.ts): 64 values per 4 x 4 tile, 4 multiply-adds an
+ * output where F(4x4, 3x3) on its four 3x3 blocks made 9 and F(2x2, 3x3) on them 16, and U 2.56x the weights, as
+ * much as F(2x2)'s blocks (F(4x4)'s blocks: 5.8x). It took 0.35-0.71x the time of the tile chosen before on every
+ * plane from 7 x 7 to 35 x 35 (AlexNet's conv2 at 27 x 27: 0.41x; docs/PERFORMANCE.md, round five), so 5x5
+ * kernels take it on every plane.
+ */
+function whole5(g: ConvGeometry, m: number): boolean {
+  return m === 4 && g.kernelH === 5 && g.kernelW === 5;
+}
+
+/**
  * Whether U, (m + 2)^2 floats per 3x3 block of each filter, stays within 7x the weights (F(4x4) of 3x3: 4x, of
  * 5x5 and 7x7: 5.8x and 6.6x, of 4x4: 9x) and 64 MiB a layer per group (FCN's fc6, a 7x7 convolution of
  * 512 -> 4096 channels, would need 1.2 GB). F(4x4) of 5x5 and 7x7 takes 0.53-0.74x F(2x2)'s time (AlexNet
@@ -110,7 +125,7 @@ const oneDPoints = (g: ConvGeometry): number => (g.kernelH * g.kernelW === 7 ? 1
  * 1.15 GB of U instead of 0.51.
  */
 function uFits(g: ConvGeometry, rows: number, m: WinogradTileSize): boolean {
-  const u = points(m) * Math.ceil(g.kernelH / blockSize(m)) * Math.ceil(g.kernelW / blockSize(m)), weights = g.kernelH * g.kernelW;
+  const u = whole5(g, m) ? 64 : points(m) * Math.ceil(g.kernelH / blockSize(m)) * Math.ceil(g.kernelW / blockSize(m)), weights = g.kernelH * g.kernelW;
   return u <= 7 * weights && u * rows * g.channels * 4 <= MAX_U_BYTES;
 }
 
@@ -164,8 +179,8 @@ const MIN_CHANNELS = 16;
  */
 export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: WinogradTileSize): PackedWinograd | undefined {
   if (g.strideH > 1 || g.strideW > 1) [w, g] = [stridedWeights(w, g), spaceToDepth(g)!];
-  const dir = oneD(g), values = dir ? oneDPoints(g) : 0, n = values || points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
-  const whole = values === 10, subH = whole ? 1 : Math.ceil(kh / blockSize(m)), subW = whole ? 1 : Math.ceil(kw / blockSize(m));
+  const dir = oneD(g), values = dir ? oneDPoints(g) : whole5(g, m) ? 64 : 0, n = values || points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
+  const whole = values === 10 || values === 64, subH = whole ? 1 : Math.ceil(kh / blockSize(m)), subW = whole ? 1 : Math.ceil(kw / blockSize(m));
   const K = C * subH * subW, rowsPad = roundUp(rows, MR);
   const ptr = e.heap.tryAlloc(groups * n * rowsPad * K * 4);
   if (!ptr) return undefined; // no room: the caller runs im2col
@@ -226,9 +241,9 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, source: Conv
   const m = packed.tile, C = g.channels, K = packed.depth, M = packed.rows, images = num * groups, dir = packed.dir;
   const n = packed.values || points(m), down = dir === 2 ? 1 : m, across = dir === 1 ? 1 : m; // outputs per tile
   const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), tiles = tilesY * tilesX, r = blockSize(m);
-  // Room for every tile's patch at every block's offset (r per block down / across; F(4, 7)'s patch is 10 long);
-  // a 1-D kernel's other axis is 1.
-  const reach = (blocks: number): number => (packed.values === 10 ? 6 : r - 1 + r * (blocks - 1));
+  // Room for every tile's patch at every block's offset (r per block down / across; F(4, 7)'s patch is 10 long,
+  // F(4x4, 5x5)'s 8); a 1-D kernel's other axis is 1.
+  const reach = (blocks: number): number => (packed.values === 10 ? 6 : packed.values === 64 ? 4 : r - 1 + r * (blocks - 1));
   const Hp = down * tilesY + (dir === 2 ? 0 : reach(packed.subH)), Wp = across * tilesX + (dir === 1 ? 0 : reach(packed.subW));
   const fit = Math.max(1, Math.floor(winogradLimits.padBytes / (groups * C * Hp * Wp * 4)));
   if (num > fit) return inImageGroups(num, fit, x, y, (k, xs, ys) => winogradWasm(e, packed, source, groups, k, xs, ys, reluSlope));
