@@ -14,7 +14,7 @@ import type { FusableLayer } from '../src/layers/convolution.js';
 import { innerProductLayer } from '../src/layers/inner_product.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
-import { winogradLimits, winogradSplit, winogradTile } from '../src/kernels/winograd.js';
+import { packWinogradWeights, winogradLimits, winogradSplit, winogradTile } from '../src/kernels/winograd.js';
 import { eltwiseSumWasm } from '../src/kernels/eltwise.js';
 import type { ConvGeometry } from '../src/kernels/im2col.js';
 import { CremaError } from '../src/util/errors.js';
@@ -452,10 +452,12 @@ describe('which convolutions run Winograd', () => {
   });
   it('3x3 to 9x9, stride 1, with 16 or more channels in and out; F(4x4) on planes of 14x14 and more, F(2x2) below', () => {
     expect([56, 28, 16, 14, 13, 7].map((n) => winogradTile(conv(n), 64, undefined))).toEqual([4, 4, 4, 4, 2, 2]);
-    // U within 7x the weights: F(4x4) of 7x7 is 6.6x; of a 4x4 kernel 9x, so that takes F(2x2). From 28 x 28.
-    expect([conv(28, 7), conv(28, 9), conv(28, 4), conv(27, 7)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 2, 2]);
-    // 5x5 takes F(4x4, 5x5) on every plane: its U is 2.56x the weights, as F(2x2)'s four 3x3 blocks' (AlexNet's conv2).
-    expect([conv(35, 5), conv(28, 5), conv(27, 5), conv(14, 5), conv(7, 5)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 4, 4, 4]);
+    // U within 7x the weights: F(4x4) of 7x7 is 6.6x; of a 4x4 kernel 9x, so that takes F(2x2). 7x7 from 7 x 7
+    // tiles of 4 x 4 outputs (25 x 25 to 28 x 28); 24 x 24 (6 x 6 tiles) keeps F(2x2).
+    expect([conv(28, 7), conv(28, 9), conv(28, 4), conv(25, 7), conv(24, 7)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 2, 4, 2]);
+    // 5x5 takes F(4x4, 5x5) on every plane and batch: its U is 2.56x the weights, as F(2x2)'s four 3x3 blocks'.
+    expect([conv(35, 5), conv(28, 5), conv(27, 5), conv(24, 5), conv(14, 5), conv(7, 5)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 4, 4, 4, 4]);
+    expect([conv(27, 5), conv(24, 5), conv(14, 5)].map((g) => winogradTile(g, 64, undefined, 2))).toEqual([4, 4, 4]);
     // and within 64 MiB a group: FCN's fc6 (7x7, 512 -> 4096) stays on im2col.
     expect(winogradTile(conv(28, 7, 1, 1, 512), 4096, undefined)).toBe(0);
     expect([conv(28, 1), conv(28, 11), conv(28, 3, 2), conv(28, 3, 1, 2), conv(28, 3, 1, 1, 8)].map((g) => winogradTile(g, 64, undefined))).toEqual([0, 0, 0, 0, 0]);
@@ -536,6 +538,21 @@ describe('wasm memory', () => {
     const scratch = e.scratch(1000), other = e.heap.alloc(1000);
     expect(other >= scratch + 1000 || other + 1000 <= scratch, `scratch ${scratch}, other ${other}`).toBe(true);
     e.heap.release(other);
+  });
+
+  it('packing Winograd weights keeps only U and the bias: the weights staged for the filter transform leave no block behind', () => {
+    const e = wasmEngine()!, random = rng(72), geometry: ConvGeometry = {
+      channels: 48, height: 27, width: 27, kernelH: 5, kernelW: 5, padH: 2, padW: 2, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, outH: 27, outW: 27,
+    };
+    const w = randomArray(64 * 48 * 25, random), bias = randomArray(64, random);
+    const sizes = (e.heap as unknown as { sizes: Map<number, number> }).sizes;
+    const scratch = e.scratch(0), blocks = sizes.size, used = e.heap.used;
+    const packed = packWinogradWeights(e, {}, w, bias, 1, 64, geometry, 4)!;
+    const U = 64 * 64 * 48 * 4, biasBytes = Math.ceil(((64 + 4) * 4) / 64) * 64; // F(4x4, 5x5): 64 positions, the whole kernel
+    expect([sizes.size - blocks, e.heap.used - used]).toEqual([2, U + biasBytes]);
+    expect([sizes.get(packed.weights), e.scratch(0)]).toEqual([U, scratch]); // the shared scratch is not used either
+    e.heap.release(packed.weights);
+    e.heap.release(packed.bias);
   });
 
   it("a Winograd layer whose transformed weights do not fit runs im2col (the same numbers, no error)", () => {

@@ -37,8 +37,8 @@ export interface PackedWinograd extends PackedConv {
  * Which Winograd a convolution runs, 0 for none: its geometry (stride 1, dilation 1, a kernel of 3 to 9 each way:
  * larger than 3x3 runs as the sum of its 3x3 blocks, e.g. 5x5 as four, 7x7 as nine) and enough input and output
  * channels that the GEMMs beat one im2col GEMM; a K x 1 or 1 x K kernel takes 1-D F(4, 3) (oneD; F(4, 7) for 7
- * taps: oneDPoints), reported as 4. `setting` is CREMA_WINOGRAD: '0' none, '2' or '4' F(2x2, 3x3)
- * or F(4x4, 3x3) only; unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / _LARGE at batch `num` > 1: by batchF4).
+ * taps: oneDPoints), reported as 4; a 5x5 F(4x4, 5x5) (whole5). `setting` is CREMA_WINOGRAD: '0' none, '2' or '4' F(2x2, 3x3)
+ * or F(4x4, 3x3) only; unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / MIN_F4_TILES_LARGE at batch `num` > 1: by batchF4).
  */
 export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | WinogradTileSize {
   if (g.strideH > 1 || g.strideW > 1) return stridedTile(g, rows, setting, num);
@@ -48,8 +48,7 @@ export function winogradTile(g: ConvGeometry, rows: number, setting: string | un
   if (!fits || setting === '0') return 0;
   if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
   if (whole5(g, 4)) return uFits(g, rows, 4) ? 4 : 0; // F(4x4, 5x5) on every plane: see whole5
-  const least = g.kernelH > 3 || g.kernelW > 3 ? MIN_F4_OUTPUTS_LARGE : MIN_F4_OUTPUTS;
-  const small = g.outH * g.outW < least;
+  const small = g.kernelH > 3 || g.kernelW > 3 ? tiles(g, 4) < MIN_F4_TILES_LARGE : g.outH * g.outW < MIN_F4_OUTPUTS;
   const f4 = (num > 1 && small ? batchF4(g) : !small && tileCost(g, 4) < tileCost(g, 2)) && uFits(g, rows, 4);
   return f4 ? 4 : uFits(g, rows, 2) ? 2 : 0;
 }
@@ -110,8 +109,8 @@ const oneDPoints = (g: ConvGeometry): number => (g.kernelH * g.kernelW === 7 ? 1
  * A 5x5 kernel in F(4x4) runs F(4x4, 5x5) (assembly/winograd5.ts): 64 values per 4 x 4 tile, 4 multiply-adds an
  * output where F(4x4, 3x3) on its four 3x3 blocks made 9 and F(2x2, 3x3) on them 16, and U 2.56x the weights, as
  * much as F(2x2)'s blocks (F(4x4)'s blocks: 5.8x). It took 0.35-0.71x the time of the tile chosen before on every
- * plane from 7 x 7 to 35 x 35 (AlexNet's conv2 at 27 x 27: 0.41x; docs/PERFORMANCE.md, round five), so 5x5
- * kernels take it on every plane.
+ * plane from 7 x 7 to 35 x 35 (AlexNet's conv2 at 27 x 27: 0.35x F(2x2)'s, 0.58x F(4x4) blocks'; docs/PERFORMANCE.md,
+ * round five), so 5x5 kernels take it on every plane and batch.
  */
 function whole5(g: ConvGeometry, m: number): boolean {
   return m === 4 && g.kernelH === 5 && g.kernelW === 5;
@@ -133,17 +132,24 @@ const MAX_U_BYTES = 64 << 20;
 
 /**
  * F(4x4)'s U is 36/16 of F(2x2)'s. On 14 x 14 planes (ResNet-50's res4, GoogLeNet's inception 4) it takes
- * 0.65-0.69x F(2x2)'s time; on AlexNet's 13 x 13 0.67-0.77x too, but there it would cost ~17 MiB more where goal
- * 4 (AlexNet's memory after the first forward within 1.3x the caffemodel) leaves ~5: smaller planes keep F(2x2)
- * (docs/PERFORMANCE.md, round four).
+ * 0.65-0.69x F(2x2)'s time; on AlexNet's 13 x 13 (the same 4 x 4 tiles) 0.66-0.72x too, but there its U would
+ * be 16.9 MiB more, past goal 4 (AlexNet's memory after the first forward within 1.3x the caffemodel: 318 MiB, 1.37x,
+ * with conv2..5 in F(4x4)): smaller planes keep F(2x2) (docs/PERFORMANCE.md, round five).
  */
 const MIN_F4_OUTPUTS = 14 * 14;
 /**
- * The same for kernels larger than 3x3, whose F(4x4) U is 5.8x (5x5) to 6.6x (7x7) the weights: from 28 x 28
- * (GoogLeNet's and Inception-v3's 5x5, OpenPose's 7x7 stages). AlexNet's conv2 (5x5 at 27 x 27) in F(4x4) took
- * 0.73x F(2x2)'s time but its memory after the first forward from 1.26x to 1.30x the caffemodel, goal 4's limit.
+ * The same for kernels larger than 3x3, whose F(4x4) U is 5.8x (5x5) to 6.6x (7x7) the weights: from 7 x 7 tiles
+ * of 4 x 4 outputs (25 x 25 to 28 x 28: GoogLeNet's and Inception-v3's 5x5, OpenPose's 7x7 stages, AlexNet's and
+ * CaffeNet's conv2, 5x5 at 27 x 27: 0.74x F(2x2)'s time, +3.8 MiB of U, within goal 4 since the filter transform
+ * stopped leaving holes in the scratch: docs/PERFORMANCE.md, round five). Smaller planes (GoogLeNet's 5x5 at 14 x
+ * 14: 4 x 4 tiles) keep F(2x2).
  */
-const MIN_F4_OUTPUTS_LARGE = 28 * 28;
+const MIN_F4_TILES_LARGE = 7 * 7;
+
+/** Tiles of m x m outputs that cover the output plane. */
+function tiles(g: ConvGeometry, m: number): number {
+  return Math.ceil(g.outH / m) * Math.ceil(g.outW / m);
+}
 
 /**
  * Time of F(m x m, 3x3) per image, in units of C x M: (m + 2)^2 products per tile (tiles cover the plane in
@@ -151,8 +157,7 @@ const MIN_F4_OUTPUTS_LARGE = 28 * 28;
  * float. The second term is why small planes (7 x 7: 4 tiles of 4 x 4, most of them padding) keep F(2x2).
  */
 function tileCost(g: ConvGeometry, m: number): number {
-  const tiles = Math.ceil(g.outH / m) * Math.ceil(g.outW / m);
-  return (m + 2) ** 2 * (tiles + 8);
+  return (m + 2) ** 2 * (tiles(g, m) + 8);
 }
 
 /**
@@ -161,8 +166,7 @@ function tileCost(g: ConvGeometry, m: number): number {
  * "Batch"), with 32-64 channels 1.04-1.33; 7x7 and 8x8 are 4 tiles of 4x4 in a block NR tiles wide (1.31).
  */
 function batchF4(g: ConvGeometry): boolean {
-  const tiles = (m: number): number => Math.ceil(g.outH / m) * Math.ceil(g.outW / m);
-  return g.channels >= MIN_F4_BATCH_CHANNELS && 36 * roundUp(tiles(4), NR) < 16 * roundUp(tiles(2), NR);
+  return g.channels >= MIN_F4_BATCH_CHANNELS && 36 * roundUp(tiles(g, 4), NR) < 16 * roundUp(tiles(g, 2), NR);
 }
 
 const MIN_F4_BATCH_CHANNELS = 96;
@@ -184,15 +188,27 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
   const K = C * subH * subW, rowsPad = roundUp(rows, MR);
   const ptr = e.heap.tryAlloc(groups * n * rowsPad * K * 4);
   if (!ptr) return undefined; // no room: the caller runs im2col
-  e.own(owner, ptr);
   e.f32.fill(0, ptr / 4, ptr / 4 + groups * n * rowsPad * K); // rows past `rows` in the last strip stay zero
-  const src = e.scratch(w.length * 4);
+  // The weights go through a block taken for this job and released right after, on top of U: the next layer's U
+  // or weights reuse its pages. Through the shared scratch they left holes as it grew layer by layer (AlexNet:
+  // 1.4 MiB, and 4.2 MiB more when the first forward's scratch outgrew it: resident, never used again).
+  e.job(KIND_WINOGRAD_FILTERS); // the threads' scratch, if not made yet, goes below it
+  const src = e.heap.tryAlloc(w.length * 4);
+  if (!src) {
+    e.heap.release(ptr);
+    return undefined;
+  }
+  e.own(owner, ptr);
   e.f32.set(w, src / 4);
   const filters = groups * rows, per = Math.ceil(filters / e.chunkCount(filters));
   const p = e.job(KIND_WINOGRAD_FILTERS);
   p[3] = src; p[4] = C; p[5] = kh; p[6] = kw; p[7] = rows; p[8] = per; p[9] = m; p[10] = subW; p[11] = subH;
   p[12] = rowsPad; p[13] = KC; p[14] = ptr; p[15] = filters; p[16] = dir; p[17] = values;
-  e.run(Math.ceil(filters / per));
+  try {
+    e.run(Math.ceil(filters / per));
+  } finally {
+    e.heap.release(src);
+  }
   return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW, dir, values };
 }
 
