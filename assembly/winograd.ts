@@ -20,7 +20,9 @@
 //    7 tilesY, 8 tilesX, 9 outH, 10 outW, 11 M (rows per group), 12 U (packed A per group and position),
 //    13 y, 14 bias (0: none), 15 relu on, 16 slope, 17 groups, 18 nt (multiple of 8), 19 tile blocks per
 //    image-group, 20 KC, 21 rows per chunk (multiple of 4), 22 row blocks, 23 m, 24 / 25 the kernel's 3x3
-//    blocks down / across (1 / 1 for 3x3; 2 / 2 for 5x5, 3 / 3 for 7x7: see inputTransform).
+//    blocks down / across (1 / 1 for 3x3; 2 / 2 for 5x5, 3 / 3 for 7x7: see inputTransform), 26 1-D direction
+//    (0: 2-D), 27 values per tile when not 16 / 36 per block (1-D 6: F(4, 3) on 1 x 3 blocks; 10: F(4, 7),
+//    assembly/winograd7.ts; 64: F(4x4, 5x5), assembly/winograd5.ts).
 // Tiles are numbered row-major over the output (tile t at ty = t / tilesX, tx = t % tilesX). Input transform:
 // four tiles in one tile row, starting at a multiple of 4 in the block, at once (one f32x4 lane each), the rest
 // one at a time. Output transform: every tile in fours (a row's last four overlapping the previous ones), where
@@ -30,6 +32,8 @@
 
 import { gemmStrips } from './kernels';
 import { MR, NR, addr, relu, word } from './simd';
+import { filters5, inputTransform5, outputWhole } from './winograd5';
+import { filters7, inputTransform7 } from './winograd7';
 
 
 
@@ -114,19 +118,21 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   const outH = word(p, 9), outW = word(p, 10), M = word(p, 11), U = addr(p, 12), y = addr(p, 13), bias = addr(p, 14);
   const reluOn = word(p, 15) != 0, slope = load<f32>(p + 16 * 4), groups = word(p, 17), nt = word(p, 18);
   const blocks = word(p, 19), KC = word(p, 20), rowsPer = word(p, 21), rowBlocks = word(p, 22), m = word(p, 23);
-  const subH = word(p, 24), subW = word(p, 25), dir = word(p, 26);
+  const subH = word(p, 24), subW = word(p, 25), dir = word(p, 26), points = word(p, 27);
   const ig = chunk / (blocks * rowBlocks), rest = chunk - ig * blocks * rowBlocks;
   const block = rest / rowBlocks, row0 = (rest - block * rowBlocks) * rowsPer;
   const j0 = block * nt, n = min(nt, tilesY * tilesX - j0), rows = min(rowsPer, M - row0);
   if (n <= 0 || rows <= 0) return;
-  const g = ig % groups, mPad = (M + MR - 1) / MR * MR, count = dir != 0 ? 6 : m == 2 ? 16 : 36, K = C * subH * subW;
+  const g = ig % groups, mPad = (M + MR - 1) / MR * MR, count = points != 0 ? points : m == 2 ? 16 : 36, K = C * subH * subW;
   const tmp = scratch, Mb = scratch + SCRATCH_HEAD, V = Mb + ((<usize>count * (rows * nt + SKEW)) << 2);
   const Ug = U + ((<usize>g * count * mPad * K) << 2), x = xp + ((<usize>ig * C * Hp * Wp) << 2);
   // One K block at a time: its transformed inputs (count x kc x nt) fit in scratch whatever K is, so blocks of
   // many tiles (each U value is reused once per tile) stay possible for 7x7 kernels (K = 9 C).
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
-    inputTransform(x, C, subW, k0, kc, Hp, Wp, tilesX, j0, n, nt, m, dir, V, tmp + 128);
+    if (points == 64) inputTransform5(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, V, tmp + 128);
+    else if (points == 10) inputTransform7(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, dir, V);
+    else inputTransform(x, C, subW, k0, kc, Hp, Wp, tilesX, j0, n, nt, m, dir, V, tmp + 128);
     for (let xi = 0; xi < count; xi++) {
       const pa = Ug + ((<usize>xi * mPad * K + <usize>k0 * mPad + <usize>row0 * kc) << 2);
       const v = V + ((<usize>xi * (kc * nt + SKEW)) << 2), mx = Mb + ((<usize>xi * (rows * nt + SKEW)) << 2);
@@ -135,7 +141,8 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   }
   const yRows = y + ((<usize>(ig * M + row0) * outH * outW) << 2);
   const bRows: usize = bias == 0 ? 0 : bias + (<usize>(g * M + row0) << 2);
-  outputTransform(Mb, rows, nt, j0, n, tilesX, outH, outW, m, dir, yRows, bRows, reluOn, slope, tmp + 128);
+  if (points == 64 || points == 10) outputWhole(Mb, rows, nt, j0, n, tilesX, outH, outW, dir, points, yRows, bRows, reluOn, slope, tmp + 128);
+  else outputTransform(Mb, rows, nt, j0, n, tilesX, outH, outW, m, dir, yRows, bRows, reluOn, slope, tmp + 128);
 }
 
 /**
@@ -150,7 +157,7 @@ const SCRATCH_HEAD: usize = 128 + 72 * 16;
  * transforms touch the same element of all 16 / 36 matrices at once, and at a stride that is a multiple of 4 KiB
  * (M x nt floats: M = 64, nt a multiple of 16) those all fall in one L1 set (src/kernels/winograd.ts SKEW).
  */
-const SKEW: i32 = 16;
+export const SKEW: i32 = 16;
 
 /**
  * V ((m + 2)^2 packed-B matrices of kc x nt, matrix xi = (m + 2) r + c at V + xi * (kc * nt + SKEW) floats) = B^T d B
@@ -573,7 +580,8 @@ function outputTiles1(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, 
 
 // ---- The filter transform U = G g G^T (run once per layer, at its first forward), as a job: chunk -> output
 // channels [chunk * per, ...). Fields: 3 weights (Cout x C x kh x kw), 4 C, 5 kh, 6 kw, 7 rows (output channels
-// per group), 8 per, 9 m, 10 blocks across, 11 blocks down, 12 rows padded to MR, 13 KC, 14 U (zeroed), 15 Cout.
+// per group), 8 per, 9 m, 10 blocks across, 11 blocks down, 12 rows padded to MR, 13 KC, 14 U (zeroed), 15 Cout,
+// 16 1-D direction, 17 values per tile as field 27 of the tiles job (10: filters7, 64: filters5).
 // Each 3x3 block (4x4 for m = 3) s of filter (o, c) (zeros past the kernel's edge) goes to column s C + c of the (m + 2)^2
 // packed A matrices of o's group, in float64 and rounded once (the layout of src/kernels/packed.ts's
 // packConvWeights). In wasm, across the threads, because in JavaScript it took longer than the layer's forward.
@@ -582,9 +590,17 @@ export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void
   const w = addr(p, 3), C = word(p, 4), kh = word(p, 5), kw = word(p, 6), rows = word(p, 7), per = word(p, 8);
   const m = word(p, 9), subW = word(p, 10), subH = word(p, 11), rowsPad = word(p, 12), KC = word(p, 13), U = addr(p, 14);
   const alpha = m == 2 ? 4 : 6, r = m == 3 ? 4 : 3, K = C * subH * subW, matrix = <usize>rowsPad * K, oneD = word(p, 16) != 0;
-  const end = min(word(p, 15), chunk * per + per);
+  const points = word(p, 17), end = min(word(p, 15), chunk * per + per);
   for (let o = chunk * per; o < end; o++) {
     const gi = o / rows, ro = o - gi * rows;
+    if (points == 64) {
+      filters5(w, o, C, KC, rowsPad, U + ((<usize>gi * 64 * matrix) << 2), matrix, ro, scratch);
+      continue;
+    }
+    if (points == 10) {
+      filters7(w, o, C, KC, rowsPad, U + ((<usize>gi * 10 * matrix) << 2), matrix, ro);
+      continue;
+    }
     if (oneD) {
       filters1(w, o, C, kh * kw, K, KC, rowsPad, U + ((<usize>gi * 6 * matrix) << 2), matrix, ro, scratch);
       continue;

@@ -26,13 +26,18 @@ export interface PackedWinograd extends PackedConv {
   subW: number;
   /** 0: 2-D tiles; 1-D F(4, 3) for a K x 1 kernel (1: tiles of 4 x 1 outputs) or a 1 x K one (2: 1 x 4). */
   dir: 0 | 1 | 2;
+  /**
+   * Values per tile where not points(tile) per block: 1-D 6 (F(4, 3) on 1 x 3 blocks) or 10 (F(4, 7), the whole
+   * 7-tap kernel); 64 for F(4x4, 5x5), the whole 5x5 kernel (subH = subW = 1 for both whole kernels); else 0.
+   */
+  values: number;
 }
 
 /**
  * Which Winograd a convolution runs, 0 for none: its geometry (stride 1, dilation 1, a kernel of 3 to 9 each way:
  * larger than 3x3 runs as the sum of its 3x3 blocks, e.g. 5x5 as four, 7x7 as nine) and enough input and output
- * channels that the GEMMs beat one im2col GEMM; a K x 1 or 1 x K kernel takes 1-D F(4, 3) (oneD), reported
- * as 4. `setting` is CREMA_WINOGRAD: '0' none, '2' or '4' F(2x2, 3x3)
+ * channels that the GEMMs beat one im2col GEMM; a K x 1 or 1 x K kernel takes 1-D F(4, 3) (oneD; F(4, 7) for 7
+ * taps: oneDPoints), reported as 4; a 5x5 F(4x4, 5x5) (whole5). `setting` is CREMA_WINOGRAD: '0' none, '2' or '4' F(2x2, 3x3)
  * or F(4x4, 3x3) only; unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / MIN_F4_TILES_LARGE at batch `num` > 1: by batchF4).
  */
 export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | WinogradTileSize {
@@ -42,6 +47,7 @@ export function winogradTile(g: ConvGeometry, rows: number, setting: string | un
     g.channels >= MIN_CHANNELS && rows >= MIN_CHANNELS;
   if (!fits || setting === '0') return 0;
   if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
+  if (whole5(g, 4)) return uFits(g, rows, 4) ? 4 : 0; // F(4x4, 5x5) on every plane: see whole5
   const small = g.kernelH > 3 || g.kernelW > 3 ? tiles(g, 4) < MIN_F4_TILES_LARGE : g.outH * g.outW < MIN_F4_OUTPUTS;
   const f4 = (num > 1 && small ? batchF4(g) : !small && tileCost(g, 4) < tileCost(g, 2)) && uFits(g, rows, 4);
   return f4 ? 4 : uFits(g, rows, 2) ? 2 : 0;
@@ -84,13 +90,30 @@ const MIN_F3_CHANNELS = 12;
 
 /**
  * 1-D Winograd F(4, 3) (6 values per 1 x 3 block, 1.5 multiply-adds an output instead of 3) for a K x 1 (1) or
- * 1 x K (2) kernel, K = 3 to 9, stride 1, dilation 1: Inception-v3's 1x7 / 7x1 (4.5 multiply-adds per output and
- * input channel instead of 7), 1x3 / 3x1; 0 for other kernels. '2' and '4' of CREMA_WINOGRAD leave it on.
+ * 1 x K (2) kernel, K = 3 to 9, stride 1, dilation 1 (Inception-v3's 1x3 / 3x1; 7 taps take F(4, 7): oneDPoints);
+ * 0 for other kernels. '2' and '4' of CREMA_WINOGRAD leave it on.
  */
 function oneD(g: ConvGeometry): 0 | 1 | 2 {
   if (g.strideH !== 1 || g.strideW !== 1 || g.dilationH !== 1 || g.dilationW !== 1) return 0;
   if (g.kernelW === 1 && g.kernelH >= 3 && g.kernelH <= 9) return 1;
   return g.kernelH === 1 && g.kernelW >= 3 && g.kernelW <= 9 ? 2 : 0;
+}
+
+/**
+ * A 7-tap 1-D kernel runs F(4, 7) (assembly/winograd7.ts): 10 GEMMs of C rows where F(4, 3) on its 1 x 3 blocks
+ * ran 6 of 3 C (Inception-v3's 1x7 / 7x1: 2.5 multiply-adds per output instead of 4.5); other lengths F(4, 3).
+ */
+const oneDPoints = (g: ConvGeometry): number => (g.kernelH * g.kernelW === 7 ? 10 : 6);
+
+/**
+ * A 5x5 kernel in F(4x4) runs F(4x4, 5x5) (assembly/winograd5.ts): 64 values per 4 x 4 tile, 4 multiply-adds an
+ * output where F(4x4, 3x3) on its four 3x3 blocks made 9 and F(2x2, 3x3) on them 16, and U 2.56x the weights, as
+ * much as F(2x2)'s blocks (F(4x4)'s blocks: 5.8x). It took 0.35-0.71x the time of the tile chosen before on every
+ * plane from 7 x 7 to 35 x 35 (AlexNet's conv2 at 27 x 27: 0.35x F(2x2)'s, 0.58x F(4x4) blocks'; docs/PERFORMANCE.md,
+ * round five), so 5x5 kernels take it on every plane and batch.
+ */
+function whole5(g: ConvGeometry, m: number): boolean {
+  return m === 4 && g.kernelH === 5 && g.kernelW === 5;
 }
 
 /**
@@ -101,7 +124,7 @@ function oneD(g: ConvGeometry): 0 | 1 | 2 {
  * 1.15 GB of U instead of 0.51.
  */
 function uFits(g: ConvGeometry, rows: number, m: WinogradTileSize): boolean {
-  const u = points(m) * Math.ceil(g.kernelH / blockSize(m)) * Math.ceil(g.kernelW / blockSize(m)), weights = g.kernelH * g.kernelW;
+  const u = whole5(g, m) ? 64 : points(m) * Math.ceil(g.kernelH / blockSize(m)) * Math.ceil(g.kernelW / blockSize(m)), weights = g.kernelH * g.kernelW;
   return u <= 7 * weights && u * rows * g.channels * 4 <= MAX_U_BYTES;
 }
 
@@ -160,8 +183,9 @@ const MIN_CHANNELS = 16;
  */
 export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: WinogradTileSize): PackedWinograd | undefined {
   if (g.strideH > 1 || g.strideW > 1) [w, g] = [stridedWeights(w, g), spaceToDepth(g)!];
-  const dir = oneD(g), n = dir ? 6 : points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
-  const subH = Math.ceil(kh / blockSize(m)), subW = Math.ceil(kw / blockSize(m)), K = C * subH * subW, rowsPad = roundUp(rows, MR);
+  const dir = oneD(g), values = dir ? oneDPoints(g) : whole5(g, m) ? 64 : 0, n = values || points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
+  const whole = values === 10 || values === 64, subH = whole ? 1 : Math.ceil(kh / blockSize(m)), subW = whole ? 1 : Math.ceil(kw / blockSize(m));
+  const K = C * subH * subW, rowsPad = roundUp(rows, MR);
   const ptr = e.heap.tryAlloc(groups * n * rowsPad * K * 4);
   if (!ptr) return undefined; // no room: the caller runs im2col
   e.f32.fill(0, ptr / 4, ptr / 4 + groups * n * rowsPad * K); // rows past `rows` in the last strip stay zero
@@ -179,13 +203,13 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
   const filters = groups * rows, per = Math.ceil(filters / e.chunkCount(filters));
   const p = e.job(KIND_WINOGRAD_FILTERS);
   p[3] = src; p[4] = C; p[5] = kh; p[6] = kw; p[7] = rows; p[8] = per; p[9] = m; p[10] = subW; p[11] = subH;
-  p[12] = rowsPad; p[13] = KC; p[14] = ptr; p[15] = filters; p[16] = dir;
+  p[12] = rowsPad; p[13] = KC; p[14] = ptr; p[15] = filters; p[16] = dir; p[17] = values;
   try {
     e.run(Math.ceil(filters / per));
   } finally {
     e.heap.release(src);
   }
-  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW, dir };
+  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW, dir, values };
 }
 
 /** W' of spaceToDepth: W'[o, (c, p, q), a, b] = w[o, c, s a + p, s b + q], zero past the kernel (done once, at load). */
@@ -231,14 +255,16 @@ const SCRATCH_HEAD = 128 + 72 * 16;
 export function winogradWasm(e: WasmEngine, packed: PackedWinograd, source: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): boolean {
   const g = source.strideH > 1 || source.strideW > 1 ? spaceToDepth(source)! : source; // the pad job gathers x's phases
   const m = packed.tile, C = g.channels, K = packed.depth, M = packed.rows, images = num * groups, dir = packed.dir;
-  const n = dir ? 6 : points(m), down = dir === 2 ? 1 : m, across = dir === 1 ? 1 : m; // outputs per tile
+  const n = packed.values || points(m), down = dir === 2 ? 1 : m, across = dir === 1 ? 1 : m; // outputs per tile
   const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), tiles = tilesY * tilesX, r = blockSize(m);
-  // Room for every tile's patch at every block's offset (r per block down / across); a 1-D kernel's other axis is 1.
-  const Hp = down * tilesY + (dir === 2 ? 0 : r - 1 + r * (packed.subH - 1)), Wp = across * tilesX + (dir === 1 ? 0 : r - 1 + r * (packed.subW - 1));
+  // Room for every tile's patch at every block's offset (r per block down / across; F(4, 7)'s patch is 10 long,
+  // F(4x4, 5x5)'s 8); a 1-D kernel's other axis is 1.
+  const reach = (blocks: number): number => (packed.values === 10 ? 6 : packed.values === 64 ? 4 : r - 1 + r * (blocks - 1));
+  const Hp = down * tilesY + (dir === 2 ? 0 : reach(packed.subH)), Wp = across * tilesX + (dir === 1 ? 0 : reach(packed.subW));
   const fit = Math.max(1, Math.floor(winogradLimits.padBytes / (groups * C * Hp * Wp * 4)));
   if (num > fit) return inImageGroups(num, fit, x, y, (k, xs, ys) => winogradWasm(e, packed, source, groups, k, xs, ys, reluSlope));
   const { nt, blocks, rowsPer } = winogradSplit(e.activeThreads(), tiles, images, n, K, M);
-  const padBytes = roundUp((images * C * Hp * Wp + 16) * 4, 64);
+  const padBytes = roundUp((images * C * Hp * Wp + 32) * 4, 64); // F(4, 7)'s unstored lanes read up to 18 floats past
   const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * ((Math.min(K, KC) + rowsPer) * nt + 2 * SKEW), 64);
   const threads = e.pool.size + 1;
   // xp: the zero-bordered copy of x, then each thread's block scratch (resident x and y are used in place).
@@ -256,7 +282,7 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, source: Conv
   p[15] = reluSlope === undefined ? 0 : 1;
   e.setFloat(p, 16, reluSlope ?? 0);
   p[17] = groups; p[18] = nt; p[19] = blocks; p[20] = KC; p[21] = rowsPer; p[22] = Math.ceil(M / rowsPer); p[23] = m;
-  p[24] = packed.subH; p[25] = packed.subW; p[26] = dir;
+  p[24] = packed.subH; p[25] = packed.subW; p[26] = dir; p[27] = packed.values;
   e.run(images * blocks * p[22]);
   e.unstage(y, yAt);
   return true;

@@ -1,0 +1,163 @@
+// 2-D Winograd F(4x4, 5x5) for 5x5 stride-1 kernels, the whole kernel at once: 8 x 8 values per tile of 4 x 4
+// outputs (points 0, +-1, +-2, +-1/2 and infinity: F(6, 3)'s B^T), so 64 GEMMs of K = C where F(4x4, 3x3) on the
+// kernel's four 3x3 blocks (assembly/winograd.ts) ran 36 of K = 4 C: 4 multiply-adds per output and input
+// channel instead of 9 (im2col: 25), and U is 2.56x the weights instead of 5.8x. Float32 error simulated at 48
+// channels: 3.6e-6 of the output's range against F(4x4, 3x3)'s 1.6e-6 (docs/PERFORMANCE.md, round five). Called
+// from winogradChunk / winogradFiltersChunk when the job's value count (field 27 / 17) is 64. Tiles go four at
+// a time as lanes, as in assembly/winograd7.ts (a tile row's last one to three as the first lanes of a vector).
+
+// @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
+
+import { MR, NR, madd, relu } from './simd';
+import { SKEW } from './winograd';
+import { acc3, column, outputTile7, point, put, putTiles } from './winograd7';
+
+/** init + ca a + cb b. */
+@inline function acc2(init: v128, a: v128, ca: f32, b: v128, cb: f32): v128 {
+  return madd(madd(init, a, f32x4.splat(ca)), b, f32x4.splat(cb));
+}
+
+/** B^T d over one line of eight (lanes = tiles), value i stored at dst + i * ds. Rows for +-p: E +- O. */
+@inline function lineB8(d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128, d6: v128, d7: v128, dst: usize, ds: usize): void {
+  v128.store(dst, acc3(d6, d4, -5.25, d2, 5.25, d0, -1));
+  v128.store(dst + 7 * ds, acc3(d7, d5, -5.25, d3, 5.25, d1, -1));
+  pair8(madd(f32x4.add(d6, d2), d4, f32x4.splat(-4.25)), madd(f32x4.add(d5, d1), d3, f32x4.splat(-4.25)), dst + ds, ds);
+  pair8(acc2(d6, d4, -1.25, d2, 0.25), f32x4.mul(acc2(d5, d3, -1.25, d1, 0.25), f32x4.splat(2)), dst + 3 * ds, ds);
+  pair8(acc2(d6, d4, -5, d2, 4), f32x4.mul(acc2(d5, d3, -5, d1, 4), f32x4.splat(0.5)), dst + 5 * ds, ds);
+}
+
+@inline function pair8(e: v128, o: v128, dst: usize, ds: usize): void {
+  v128.store(dst, f32x4.add(e, o));
+  v128.store(dst + ds, f32x4.sub(e, o));
+}
+
+/**
+ * V (64 packed-B matrices of kc x nt, SKEW floats apart, matrix 8 r + c = row r, column c of B^T d B) for input channels
+ * [k0, k0 + kc) (K = C) and tiles [j0, j0 + n) of one image-group's padded planes; tiles n..nt are zero. tmp: 72
+ * vectors (the row pass's 64, then one column's 8).
+ */
+export function inputTransform5(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, tilesX: i32, j0: i32, n: i32, nt: i32, V: usize, tmp: usize): void {
+  const xiBytes = (<usize>(kc * nt + SKEW)) << 2, rowBytes = <usize>Wp << 2, stripBytes = <usize>(NR * kc) << 2, col = tmp + 1024;
+  for (let k = k0; k < k0 + kc; k++) {
+    const base = V + (<usize>((k - k0) * NR) << 2), plane = xp + <usize>k * Hp * rowBytes;
+    for (let j = 0; j < n; ) {
+      const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX, lanes = min(4, min(n - j, tilesX - tx));
+      const out = base + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
+      const src = plane + <usize>(4 * ty) * rowBytes + (<usize>(4 * tx) << 2);
+      // Rows: tile i's column c is float 4 i + c of the patch row (two 4x4 transposes); d B to tmp + (8 c + r) * 16.
+      for (let r = 0; r < 8; r++) {
+        const s = src + <usize>r * rowBytes;
+        const r0 = v128.load(s), r1 = v128.load(s, 16), r2 = v128.load(s, 32), r3 = v128.load(s, 48), r4 = v128.load(s, 64);
+        lineB8(column(r0, r1, r2, r3, 0), column(r0, r1, r2, r3, 1), column(r0, r1, r2, r3, 2), column(r0, r1, r2, r3, 3),
+          column(r1, r2, r3, r4, 0), column(r1, r2, r3, r4, 1), column(r1, r2, r3, r4, 2), column(r1, r2, r3, r4, 3), tmp + (<usize>r << 4), 128);
+      }
+      // Columns: B^T down column c, value r to matrix 8 r + c.
+      for (let c = 0; c < 8; c++) {
+        const t = tmp + (<usize>c << 7);
+        lineB8(v128.load(t), v128.load(t, 16), v128.load(t, 32), v128.load(t, 48), v128.load(t, 64), v128.load(t, 80), v128.load(t, 96), v128.load(t, 112), col, 16);
+        for (let r = 0; r < 8; r++) put(out + <usize>(8 * r + c) * xiBytes, v128.load(col + (<usize>r << 4)), j & 7, lanes, stripBytes);
+      }
+      j += lanes;
+    }
+    for (let j = n; j < nt; j++) {
+      const out = base + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
+      for (let xi = 0; xi < 64; xi++) store<f32>(out + <usize>xi * xiBytes, 0);
+    }
+  }
+}
+
+/** Output i of A^T over a line of eight (lanes = tiles). */
+@inline function lineA8(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, m6: v128, m7: v128, i: i32): v128 {
+  const s1 = f32x4.add(m1, m2), s2 = f32x4.add(m3, m4), s3 = f32x4.add(m5, m6);
+  const t1 = f32x4.sub(m1, m2), t2 = f32x4.sub(m3, m4), t3 = f32x4.sub(m5, m6);
+  if (i == 0) return f32x4.add(f32x4.add(m0, s1), f32x4.add(s2, s3));
+  if (i == 1) return madd(madd(t1, t2, f32x4.splat(2)), t3, f32x4.splat(0.5));
+  if (i == 2) return madd(madd(s1, s2, f32x4.splat(4)), s3, f32x4.splat(0.25));
+  return madd(madd(f32x4.add(t1, m7), t2, f32x4.splat(8)), t3, f32x4.splat(0.125));
+}
+
+/**
+ * y (rows planes of outH x outW) = the output transform + bias, leaky ReLU, of the whole-kernel Winograds (values
+ * 64: F(4x4, 5x5), outputTile5; 10: F(4, 7), outputTile7 in assembly/winograd7.ts) for tiles [j0, j0 + n): m is
+ * the GEMM results (matrix xi at Mb + xi * (rows * nt + SKEW) floats, row o, column j), four tiles at a time as
+ * lanes (a tile row's last one to three as the first lanes). tmp: 32 vectors.
+ */
+export function outputWhole(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX: i32, outH: i32, outW: i32, dir: i32, values: i32, y: usize, bias: usize, reluOn: bool, slope: f32, tmp: usize): void {
+  const xiBytes = (<usize>(rows * nt + SKEW)) << 2, rowBytes = <usize>outW << 2;
+  for (let o = 0; o < rows; o++) {
+    const b = f32x4.splat(bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0);
+    const plane = y + <usize>o * outH * rowBytes;
+    for (let j = 0; j < n; ) {
+      const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX, lanes = min(4, min(n - j, tilesX - tx));
+      const mo = Mb + ((<usize>o * nt + j) << 2);
+      if (values == 64) outputTile5(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
+      else outputTile7(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, dir, b, reluOn, slope);
+      j += lanes;
+    }
+  }
+}
+
+/** A^T m A + bias, leaky ReLU of the tiles at mo (lanes = tiles j.., the first `lanes` written) into the plane. */
+function outputTile5(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, ty: i32, tx: i32, lanes: i32, outH: i32, outW: i32, b: v128, reluOn: bool, slope: f32, tmp: usize): void {
+  const s: usize = 8 * xiBytes;
+  // A^T down each column c: output row a's value at tmp + (8 a + c) * 16.
+  for (let c = 0; c < 8; c++) {
+    const p = mo + <usize>c * xiBytes;
+    const m0 = v128.load(p), m1 = v128.load(p + s), m2 = v128.load(p + 2 * s), m3 = v128.load(p + 3 * s);
+    const m4 = v128.load(p + 4 * s), m5 = v128.load(p + 5 * s), m6 = v128.load(p + 6 * s), m7 = v128.load(p + 7 * s);
+    const t = tmp + (<usize>c << 4);
+    v128.store(t, lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 0));
+    v128.store(t, lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 1), 128);
+    v128.store(t, lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 2), 256);
+    v128.store(t, lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 3), 384);
+  }
+  const rowsIn = min(4, outH - 4 * ty), cols = outW - 4 * tx;
+  for (let a = 0; a < rowsIn; a++) {
+    const t = tmp + (<usize>a << 7);
+    const q0 = v128.load(t), q1 = v128.load(t, 16), q2 = v128.load(t, 32), q3 = v128.load(t, 48);
+    const q4 = v128.load(t, 64), q5 = v128.load(t, 80), q6 = v128.load(t, 96), q7 = v128.load(t, 112);
+    let y0 = f32x4.add(lineA8(q0, q1, q2, q3, q4, q5, q6, q7, 0), b), y1 = f32x4.add(lineA8(q0, q1, q2, q3, q4, q5, q6, q7, 1), b);
+    let y2 = f32x4.add(lineA8(q0, q1, q2, q3, q4, q5, q6, q7, 2), b), y3 = f32x4.add(lineA8(q0, q1, q2, q3, q4, q5, q6, q7, 3), b);
+    if (reluOn) {
+      y0 = relu(y0, slope); y1 = relu(y1, slope); y2 = relu(y2, slope); y3 = relu(y3, slope);
+    }
+    // Lanes are tiles, vectors the row's outputs: a 4x4 transpose puts each tile's four together.
+    putTiles(plane + <usize>(4 * ty + a) * rowBytes + (<usize>(4 * tx) << 2), y0, y1, y2, y3, lanes, cols);
+  }
+}
+
+/** G[j][k] of F(4, 5): p_j^k / prod_(l != j) (p_j - p_l) over the 7 finite points; row 7 (infinity) is tap 4. */
+@inline function g5(j: i32, k: i32): f64 {
+  if (j == 7) return k == 4 ? 1 : 0;
+  const p = point(j);
+  let den: f64 = 1, pk: f64 = 1;
+  for (let l = 0; l < 7; l++) if (l != j) den *= p - point(l);
+  for (let i = 0; i < k; i++) pk *= p;
+  return pk / den;
+}
+
+/**
+ * The 5x5 taps of filter o, input channel c (K = C: column c) as G g G^T, the 64 values of its column in the 64
+ * packed A matrices at Ug (matrix 8 i + j): in float64 (scratch: 40 doubles of G g), rounded once.
+ */
+export function filters5(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize): void {
+  for (let c = 0; c < C; c++) {
+    const f = w + ((<usize>(o * C + c) * 25) << 2);
+    for (let i = 0; i < 8; i++) {
+      for (let x = 0; x < 5; x++) { // (G g)[i][x]
+        let v: f64 = 0;
+        for (let yy = 0; yy < 5; yy++) v += g5(i, yy) * <f64>load<f32>(f + (<usize>(yy * 5 + x) << 2));
+        store<f64>(scratch + (<usize>(i * 5 + x) << 3), v);
+      }
+    }
+    const k0 = c - c % KC, kc = min(KC, C - k0);
+    const at = Ug + ((<usize>k0 * rowsPad + <usize>(r - (r & 3)) * kc + <usize>((c - k0) * MR + (r & 3))) << 2);
+    for (let i = 0; i < 8; i++) {
+      for (let j = 0; j < 8; j++) {
+        let v: f64 = 0;
+        for (let x = 0; x < 5; x++) v += load<f64>(scratch + (<usize>(i * 5 + x) << 3)) * g5(j, x);
+        store<f32>(at + ((<usize>(8 * i + j) * matrix) << 2), <f32>v);
+      }
+    }
+  }
+}

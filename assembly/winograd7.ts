@@ -1,0 +1,182 @@
+// 1-D Winograd F(4, 7) for 7 x 1 (dir 1: tiles of 4 rows x 1 column) and 1 x 7 (dir 2: 1 row x 4 columns)
+// kernels, the whole kernel at once: 10 values per tile (points 0, +-1, +-2, +-1/2, +-3/2 and infinity), so 10
+// GEMMs of K = C where F(4, 3) on the kernel's three 1 x 3 blocks (assembly/winograd.ts, inputLine) ran 6 of
+// K = 3 C: 2.5 multiply-adds per output and input channel instead of 4.5 (im2col: 7). The points are the ones
+// whose float32 error stayed lowest (about 1e-5 of the output's range against F(4, 3)'s 1.3e-6, simulated with
+// 192 channels; docs/PERFORMANCE.md, round five). Called from winogradChunk / winogradFiltersChunk when the job's
+// 1-D point count (field 27 / 17) is 10.
+//
+// Tiles go four at a time as lanes (four side by side in one tile row, fewer at the row's end: the other lanes
+// read neighbouring memory and are not stored), so no tile takes a slower one-at-a-time path; four lanes that
+// cross a strip of NR tiles of the packed B are stored lane by lane.
+
+// @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
+
+import { MR, NR, madd, relu } from './simd';
+import { SKEW } from './winograd';
+
+/**
+ * V (10 packed-B matrices of kc x nt, SKEW floats apart) = B^T d for input channels [k0, k0 + kc) (K = C: one block) and tiles
+ * [j0, j0 + n) of one image-group's padded planes; tiles n..nt are zero.
+ */
+export function inputTransform7(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, tilesX: i32, j0: i32, n: i32, nt: i32, dir: i32, V: usize): void {
+  const xiBytes = (<usize>(kc * nt + SKEW)) << 2, rowBytes = <usize>Wp << 2, stripBytes = <usize>(NR * kc) << 2;
+  for (let k = k0; k < k0 + kc; k++) {
+    const base = V + (<usize>((k - k0) * NR) << 2), plane = xp + <usize>k * Hp * rowBytes;
+    for (let j = 0; j < n; ) {
+      const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX, lanes = min(4, min(n - j, tilesX - tx));
+      const out = base + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
+      if (dir == 1) {
+        // Rows 4 ty .. 4 ty + 9 of columns tx .. tx + 3 (lanes).
+        const s = plane + <usize>(4 * ty) * rowBytes + (<usize>tx << 2);
+        lineB10(v128.load(s), v128.load(s + rowBytes), v128.load(s + 2 * rowBytes), v128.load(s + 3 * rowBytes), v128.load(s + 4 * rowBytes),
+          v128.load(s + 5 * rowBytes), v128.load(s + 6 * rowBytes), v128.load(s + 7 * rowBytes), v128.load(s + 8 * rowBytes), v128.load(s + 9 * rowBytes),
+          out, xiBytes, j & 7, lanes, stripBytes);
+      } else {
+        // Columns 4 tx .. 4 tx + 21 of row ty: tile i's input l is float 4 i + l; three 4x4 transposes.
+        const s = plane + <usize>ty * rowBytes + (<usize>(4 * tx) << 2);
+        const r0 = v128.load(s), r1 = v128.load(s, 16), r2 = v128.load(s, 32), r3 = v128.load(s, 48), r4 = v128.load(s, 64), r5 = v128.load(s, 80);
+        lineB10(column(r0, r1, r2, r3, 0), column(r0, r1, r2, r3, 1), column(r0, r1, r2, r3, 2), column(r0, r1, r2, r3, 3),
+          column(r1, r2, r3, r4, 0), column(r1, r2, r3, r4, 1), column(r1, r2, r3, r4, 2), column(r1, r2, r3, r4, 3),
+          column(r2, r3, r4, r5, 0), column(r2, r3, r4, r5, 1), out, xiBytes, j & 7, lanes, stripBytes);
+      }
+      j += lanes;
+    }
+    for (let j = n; j < nt; j++) {
+      const out = base + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
+      for (let xi = 0; xi < 10; xi++) store<f32>(out + <usize>xi * xiBytes, 0);
+    }
+  }
+}
+
+/** init + ca a + cb b + cc c. */
+@inline export function acc3(init: v128, a: v128, ca: f32, b: v128, cb: f32, c: v128, cc: f32): v128 {
+  return madd(madd(madd(init, a, f32x4.splat(ca)), b, f32x4.splat(cb)), c, f32x4.splat(cc));
+}
+
+/**
+ * B^T d (d0..d9: one vector of four tiles each), value xi stored at out + xi * xiBytes. The rows of B^T for +p
+ * and -p share their even and odd halves (row(+-p) = E +- O), and O is p times E's coefficients on d1, d3, ...
+ */
+@inline function lineB10(d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128, d6: v128, d7: v128, d8: v128, d9: v128, out: usize, xiBytes: usize, at: i32, lanes: i32, stripBytes: usize): void {
+  put(out, madd(acc3(d8, d6, -7.5, d4, 17.0625, d2, -12.8125), d0, f32x4.splat(2.25)), at, lanes, stripBytes);
+  put(out + 9 * xiBytes, madd(acc3(d9, d7, -7.5, d5, 17.0625, d3, -12.8125), d1, f32x4.splat(2.25)), at, lanes, stripBytes);
+  pair(acc3(d8, d6, -6.5, d4, 10.5625, d2, -2.25), acc3(d7, d5, -6.5, d3, 10.5625, d1, -2.25), out + xiBytes, xiBytes, at, lanes, stripBytes);
+  pair(acc3(d8, d6, -3.5, d4, 3.0625, d2, -0.5625), f32x4.mul(acc3(d7, d5, -3.5, d3, 3.0625, d1, -0.5625), f32x4.splat(2)), out + 3 * xiBytes, xiBytes, at, lanes, stripBytes);
+  pair(acc3(d8, d6, -7.25, d4, 15.25, d2, -9), f32x4.mul(acc3(d7, d5, -7.25, d3, 15.25, d1, -9), f32x4.splat(0.5)), out + 5 * xiBytes, xiBytes, at, lanes, stripBytes);
+  pair(acc3(d8, d6, -5.25, d4, 5.25, d2, -1), f32x4.mul(acc3(d7, d5, -5.25, d3, 5.25, d1, -1), f32x4.splat(1.5)), out + 7 * xiBytes, xiBytes, at, lanes, stripBytes);
+}
+
+@inline function pair(e: v128, o: v128, out: usize, xiBytes: usize, at: i32, lanes: i32, stripBytes: usize): void {
+  put(out, f32x4.add(e, o), at, lanes, stripBytes);
+  put(out + xiBytes, f32x4.sub(e, o), at, lanes, stripBytes);
+}
+
+/**
+ * The first `lanes` lanes of v to the packed B columns of tiles j.. (out: tile j's, at = j % NR): one store when
+ * all four are in one strip of NR tiles, else lane by lane (lane i of strip column at + i, past NR in the next strip).
+ */
+@inline export function put(out: usize, v: v128, at: i32, lanes: i32, stripBytes: usize): void {
+  if (lanes == 4 && at <= NR - 4) {
+    v128.store(out, v);
+    return;
+  }
+  store<f32>(out, f32x4.extract_lane(v, 0));
+  if (lanes > 1) store<f32>(lane(out, at, 1, stripBytes), f32x4.extract_lane(v, 1));
+  if (lanes > 2) store<f32>(lane(out, at, 2, stripBytes), f32x4.extract_lane(v, 2));
+  if (lanes > 3) store<f32>(lane(out, at, 3, stripBytes), f32x4.extract_lane(v, 3));
+}
+
+@inline export function lane(out: usize, at: i32, i: i32, stripBytes: usize): usize {
+  const c = at + i;
+  return out - (<usize>at << 2) + <usize>(c / NR) * stripBytes + (<usize>(c % NR) << 2);
+}
+
+/**
+ * A^T m + bias, leaky ReLU of the 1-D tiles at mo (column j of the 10 GEMM results, xiBytes apart: lanes = tiles
+ * j.., the first `lanes` of them written) into the output plane (outputWhole's loop, assembly/winograd5.ts).
+ */
+export function outputTile7(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, ty: i32, tx: i32, lanes: i32, outH: i32, outW: i32, dir: i32, b: v128, reluOn: bool, slope: f32): void {
+  const m0 = v128.load(mo), m9 = v128.load(mo + 9 * xiBytes);
+  const m1 = v128.load(mo + xiBytes), m2 = v128.load(mo + 2 * xiBytes), m3 = v128.load(mo + 3 * xiBytes), m4 = v128.load(mo + 4 * xiBytes);
+  const m5 = v128.load(mo + 5 * xiBytes), m6 = v128.load(mo + 6 * xiBytes), m7 = v128.load(mo + 7 * xiBytes), m8 = v128.load(mo + 8 * xiBytes);
+  const s1 = f32x4.add(m1, m2), s2 = f32x4.add(m3, m4), s3 = f32x4.add(m5, m6), s4 = f32x4.add(m7, m8);
+  const t1 = f32x4.sub(m1, m2), t2 = f32x4.sub(m3, m4), t3 = f32x4.sub(m5, m6), t4 = f32x4.sub(m7, m8);
+  let y0 = f32x4.add(f32x4.add(f32x4.add(m0, b), f32x4.add(s1, s2)), f32x4.add(s3, s4));
+  let y1 = f32x4.add(acc3(t1, t2, 2, t3, 0.5, t4, 1.5), b);
+  let y2 = f32x4.add(acc3(s1, s2, 4, s3, 0.25, s4, 2.25), b);
+  let y3 = f32x4.add(acc3(f32x4.add(t1, m9), t2, 8, t3, 0.125, t4, 3.375), b);
+  if (reluOn) {
+    y0 = relu(y0, slope); y1 = relu(y1, slope); y2 = relu(y2, slope); y3 = relu(y3, slope);
+  }
+  if (dir == 1) {
+    // Output rows 4 ty + i of columns tx.. (lanes).
+    const dst = plane + <usize>(4 * ty) * rowBytes + (<usize>tx << 2), inside = min(4, outH - 4 * ty);
+    putRow(dst, y0, lanes);
+    if (inside > 1) putRow(dst + rowBytes, y1, lanes);
+    if (inside > 2) putRow(dst + 2 * rowBytes, y2, lanes);
+    if (inside > 3) putRow(dst + 3 * rowBytes, y3, lanes);
+    return;
+  }
+  // Lanes are tiles, vectors outputs: a 4x4 transpose puts each tile's four outputs together.
+  putTiles(plane + <usize>ty * rowBytes + (<usize>(4 * tx) << 2), y0, y1, y2, y3, lanes, outW - 4 * tx);
+}
+
+/** Column i of the 4x4 matrix whose rows are a, b, c, d (a transpose, one column at a time: shared shuffles fold). */
+@inline export function column(a: v128, b: v128, c: v128, d: v128, i: i32): v128 {
+  const lo = i < 2;
+  const ab = lo ? v128.shuffle<f32>(a, b, 0, 4, 1, 5) : v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+  const cd = lo ? v128.shuffle<f32>(c, d, 0, 4, 1, 5) : v128.shuffle<f32>(c, d, 2, 6, 3, 7);
+  return (i & 1) == 0 ? v128.shuffle<f32>(ab, cd, 0, 1, 4, 5) : v128.shuffle<f32>(ab, cd, 2, 3, 6, 7);
+}
+
+/**
+ * Four tiles' outputs along a row (y0..y3: output i of each tile, lanes = tiles) to dst: tile t's four at dst +
+ * 16 t, for the first `lanes` tiles, each clipped to the `cols - 4 t` columns left in the plane.
+ */
+@inline export function putTiles(dst: usize, y0: v128, y1: v128, y2: v128, y3: v128, lanes: i32, cols: i32): void {
+  putRow(dst, column(y0, y1, y2, y3, 0), cols);
+  if (lanes > 1) putRow(dst + 16, column(y0, y1, y2, y3, 1), cols - 4);
+  if (lanes > 2) putRow(dst + 32, column(y0, y1, y2, y3, 2), cols - 8);
+  if (lanes > 3) putRow(dst + 48, column(y0, y1, y2, y3, 3), cols - 12);
+}
+
+/** The first `count` (up to 4) lanes of v to dst.. (consecutive floats). */
+@inline export function putRow(dst: usize, v: v128, count: i32): void {
+  if (count >= 4) {
+    v128.store(dst, v);
+    return;
+  }
+  store<f32>(dst, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(dst, f32x4.extract_lane(v, 1), 4);
+  if (count > 2) store<f32>(dst, f32x4.extract_lane(v, 2), 8);
+}
+
+/** Finite point j of F(4, 7): 0, 1, -1, 2, -2, 1/2, -1/2, 3/2, -3/2 (the tenth is infinity). No static data: the heap starts at 0. */
+@inline export function point(j: i32): f64 {
+  const q = (j + 1) >> 1, size: f64 = q == 0 ? 0 : q == 1 ? 1 : q == 2 ? 2 : q == 3 ? 0.5 : 1.5;
+  return j & 1 ? size : -size;
+}
+
+/**
+ * The 7 taps of filter o, input channel c (K = C: column c) as G g, the 10 values of its column in the 10 packed
+ * A matrices at Ug: in float64 (row j < 9: sum_k p_j^k g_k / prod_(l != j) (p_j - p_l); row 9: g_6), rounded once.
+ */
+export function filters7(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32): void {
+  for (let c = 0; c < C; c++) {
+    const f = w + ((<usize>(o * C + c) * 7) << 2);
+    const k0 = c - c % KC, kc = min(KC, C - k0);
+    const at = Ug + ((<usize>k0 * rowsPad + <usize>(r - (r & 3)) * kc + <usize>((c - k0) * MR + (r & 3))) << 2);
+    for (let j = 0; j < 9; j++) {
+      const p = point(j);
+      let den: f64 = 1, v: f64 = 0, pk: f64 = 1;
+      for (let l = 0; l < 9; l++) if (l != j) den *= p - point(l);
+      for (let k = 0; k < 7; k++) {
+        v += pk * <f64>load<f32>(f + (<usize>k << 2));
+        pk *= p;
+      }
+      store<f32>(at + ((<usize>j * matrix) << 2), <f32>(v / den));
+    }
+    store<f32>(at + ((<usize>9 * matrix) << 2), load<f32>(f, 24));
+  }
+}
