@@ -138,15 +138,18 @@ function outputTile5(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, t
 
 /**
  * The 5x5 taps of filter o, input channel c (K = C: column c) as G g G^T, the 64 values of its column in the 64
- * packed A matrices at Ug (matrix 8 i + j): in float64 (scratch: 40 doubles of G g), rounded once.
+ * packed A matrices at Ug (matrix 8 i + j): in float64 (scratch: 40 doubles of G g, then G's 40), rounded once.
  */
 export function filters5(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize): void {
+  // G once per filter, after G g's 40 doubles (g5 per use took 100 ms of AlexNet's Net.load: 520 calls a channel).
+  const G = scratch + 320;
+  for (let i = 0; i < 40; i++) store<f64>(G + (<usize>i << 3), g5(i / 5, i % 5));
   for (let c = 0; c < C; c++) {
     const f = w + ((<usize>(o * C + c) * 25) << 2);
     for (let i = 0; i < 8; i++) {
       for (let x = 0; x < 5; x++) { // (G g)[i][x]
         let v: f64 = 0;
-        for (let yy = 0; yy < 5; yy++) v += g5(i, yy) * <f64>load<f32>(f + (<usize>(yy * 5 + x) << 2));
+        for (let yy = 0; yy < 5; yy++) v += load<f64>(G + (<usize>(i * 5 + yy) << 3)) * <f64>load<f32>(f + (<usize>(yy * 5 + x) << 2));
         store<f64>(scratch + (<usize>(i * 5 + x) << 3), v);
       }
     }
@@ -155,7 +158,7 @@ export function filters5(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: us
     for (let i = 0; i < 8; i++) {
       for (let j = 0; j < 8; j++) {
         let v: f64 = 0;
-        for (let x = 0; x < 5; x++) v += load<f64>(scratch + (<usize>(i * 5 + x) << 3)) * g5(j, x);
+        for (let x = 0; x < 5; x++) v += load<f64>(scratch + (<usize>(i * 5 + x) << 3)) * load<f64>(G + (<usize>(j * 5 + x) << 3));
         store<f32>(at + ((<usize>(8 * i + j) * matrix) << 2), <f32>v);
       }
     }
