@@ -598,7 +598,7 @@ export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void
       continue;
     }
     if (points == 10) {
-      filters7(w, o, C, KC, rowsPad, U + ((<usize>gi * 10 * matrix) << 2), matrix, ro);
+      filters7(w, o, C, KC, rowsPad, U + ((<usize>gi * 10 * matrix) << 2), matrix, ro, scratch);
       continue;
     }
     if (oneD) {
