@@ -7,7 +7,7 @@
 // a time as lanes, as in assembly/winograd7.ts (a tile row's last one to three as the first lanes of a vector).
 
 // The same 8 points give F(6x6, 3x3) (m = 6, for 3x3 kernels on large planes): the same B^T d B on patches 6 apart,
-// G 8 x 3 (filters63) and A^T 6 x 8 (outputTile6): 64 / 36 = 1.78 multiply-adds per output and input channel
+// G 8 x 3 (filtersWhole with 3 taps) and A^T 6 x 8 (outputTile6): 64 / 36 = 1.78 multiply-adds per output and input channel
 // against F(4x4, 3x3)'s 2.25, and 64 transformed values per 36 outputs instead of 36 per 16. Float32 error
 // simulated (He-scaled weights, ReLU-like inputs): 4.9e-6 / 9.7e-6 / 1.1e-5 of the output's range at 32 / 64 /
 // 192 channels, F(4x4, 3x3) 3.2e-6 / 4.5e-6 / 7.7e-6 (docs/PERFORMANCE.md, round six).
@@ -195,35 +195,6 @@ function outputTile6(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, t
   }
 }
 
-/**
- * The 3x3 taps of filter o, input channel c (K = C: column c) as F(6x6, 3x3)'s G g G^T (G 8 x 3: the rows of
- * gRow's formula with 3 taps, row 7 tap 2), the 64 values of its column in the 64 packed A matrices at Ug
- * (matrix 8 i + j): in float64 (scratch: 24 doubles of G g, then G's 24), rounded once.
- */
-export function filters63(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize): void {
-  const G = scratch + 192;
-  for (let i = 0; i < 24; i++) store<f64>(G + (<usize>i << 3), gRow(i / 3, i % 3, 3));
-  for (let c = 0; c < C; c++) {
-    const f = w + ((<usize>(o * C + c) * 9) << 2);
-    for (let i = 0; i < 8; i++) {
-      for (let x = 0; x < 3; x++) { // (G g)[i][x]
-        let v: f64 = 0;
-        for (let yy = 0; yy < 3; yy++) v += load<f64>(G + (<usize>(i * 3 + yy) << 3)) * <f64>load<f32>(f + (<usize>(yy * 3 + x) << 2));
-        store<f64>(scratch + (<usize>(i * 3 + x) << 3), v);
-      }
-    }
-    const k0 = c - c % KC, kc = min(KC, C - k0);
-    const at = Ug + ((<usize>k0 * rowsPad + <usize>(r - (r & 3)) * kc + <usize>((c - k0) * MR + (r & 3))) << 2);
-    for (let i = 0; i < 8; i++) {
-      for (let j = 0; j < 8; j++) {
-        let v: f64 = 0;
-        for (let x = 0; x < 3; x++) v += load<f64>(scratch + (<usize>(i * 3 + x) << 3)) * load<f64>(G + (<usize>(j * 3 + x) << 3));
-        store<f32>(at + ((<usize>(8 * i + j) * matrix) << 2), <f32>v);
-      }
-    }
-  }
-}
-
 /** G[j][k] of F(m, taps), m + taps = 9: p_j^k / prod_(l != j) (p_j - p_l) over the 7 finite points; row 7 (infinity) is the last tap. */
 @inline function gRow(j: i32, k: i32, taps: i32): f64 {
   if (j == 7) return k == taps - 1 ? 1 : 0;
@@ -235,20 +206,21 @@ export function filters63(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: u
 }
 
 /**
- * The 5x5 taps of filter o, input channel c (K = C: column c) as G g G^T, the 64 values of its column in the 64
- * packed A matrices at Ug (matrix 8 i + j): in float64 (scratch: 40 doubles of G g, then G's 40), rounded once.
+ * The taps x taps taps of filter o, input channel c (K = C: column c) as G g G^T, the 64 values of its column in
+ * the 64 packed A matrices at Ug (matrix 8 i + j): F(4x4, 5x5) (taps 5) or F(6x6, 3x3) (taps 3: G 8 x 3, gRow's
+ * rows with 3 taps). In float64 (scratch: 8 taps doubles of G g, then G's as many), rounded once.
  */
-export function filters5(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize): void {
-  // G once per filter, after G g's 40 doubles (gRow per use took 100 ms of AlexNet's Net.load: 520 calls a channel).
-  const G = scratch + 320;
-  for (let i = 0; i < 40; i++) store<f64>(G + (<usize>i << 3), gRow(i / 5, i % 5, 5));
+export function filtersWhole(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize, taps: i32): void {
+  // G once per filter, after G g (gRow per use took 100 ms of AlexNet's Net.load: 520 calls a channel).
+  const G = scratch + (<usize>(8 * taps) << 3);
+  for (let i = 0; i < 8 * taps; i++) store<f64>(G + (<usize>i << 3), gRow(i / taps, i % taps, taps));
   for (let c = 0; c < C; c++) {
-    const f = w + ((<usize>(o * C + c) * 25) << 2);
+    const f = w + ((<usize>(o * C + c) * taps * taps) << 2);
     for (let i = 0; i < 8; i++) {
-      for (let x = 0; x < 5; x++) { // (G g)[i][x]
+      for (let x = 0; x < taps; x++) { // (G g)[i][x]
         let v: f64 = 0;
-        for (let yy = 0; yy < 5; yy++) v += load<f64>(G + (<usize>(i * 5 + yy) << 3)) * <f64>load<f32>(f + (<usize>(yy * 5 + x) << 2));
-        store<f64>(scratch + (<usize>(i * 5 + x) << 3), v);
+        for (let yy = 0; yy < taps; yy++) v += load<f64>(G + (<usize>(i * taps + yy) << 3)) * <f64>load<f32>(f + (<usize>(yy * taps + x) << 2));
+        store<f64>(scratch + (<usize>(i * taps + x) << 3), v);
       }
     }
     const k0 = c - c % KC, kc = min(KC, C - k0);
@@ -256,7 +228,7 @@ export function filters5(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: us
     for (let i = 0; i < 8; i++) {
       for (let j = 0; j < 8; j++) {
         let v: f64 = 0;
-        for (let x = 0; x < 5; x++) v += load<f64>(scratch + (<usize>(i * 5 + x) << 3)) * load<f64>(G + (<usize>(j * 5 + x) << 3));
+        for (let x = 0; x < taps; x++) v += load<f64>(scratch + (<usize>(i * taps + x) << 3)) * load<f64>(G + (<usize>(j * taps + x) << 3));
         store<f32>(at + ((<usize>(8 * i + j) * matrix) << 2), <f32>v);
       }
     }
