@@ -5,14 +5,15 @@
 //
 // Control block (Int32 words at `control`): SEQ (bumped per job, what workers sleep on), TICKET (tag << 20 |
 // next chunk; tag 0 = closed), DONE (chunks finished), CHUNKS, ALLOWED (threads that may take part), FAILED
-// (the index, from 1, of the first worker whose chunk threw; 0 = none). A chunk is taken by compare-exchange on the
-// ticket, so a worker that wakes late can never take a chunk of a job that was closed and reopened meanwhile:
-// the job's parameters and CHUNKS only change while the ticket is closed. A chunk that throws (a trap in the
-// kernel) still counts as done, so the job ends and its caller gets the error instead of waiting forever.
+// (the index, from 1, of the first worker whose chunk threw; 0 = none), WOKEN (jobs a worker woke up for from
+// its sleep: benchmarks count them). A chunk is taken by compare-exchange on the ticket, so a worker that wakes
+// late can never take a chunk of a job that was closed and reopened meanwhile: the job's parameters and CHUNKS
+// only change while the ticket is closed. A chunk that throws (a trap in the kernel) still counts as done, so the
+// job ends and its caller gets the error instead of waiting forever.
 
 import { type KernelWorker, platform } from '../platform.js';
 
-const SEQ = 0, TICKET = 1, DONE = 2, CHUNKS = 3, ALLOWED = 4, FAILED = 5;
+const SEQ = 0, TICKET = 1, DONE = 2, CHUNKS = 3, ALLOWED = 4, FAILED = 5, WOKEN = 6;
 const TAG_SHIFT = 20;
 const MAX_CHUNKS = 1 << TAG_SHIFT;
 /** Words of the parameter block a job writes (WasmEngine.job hands out 48). */
@@ -78,6 +79,7 @@ for (;;) {
   if (now === seen) {
     Atomics.wait(h, 0, seen, 1000);
     now = Atomics.load(h, 0);
+    if (now !== seen) Atomics.add(h, ${WOKEN}, 1);
   }
   if (now === seen) continue;
   seen = now;
@@ -214,6 +216,11 @@ export class ThreadPool {
   /** Workers started (ready to take chunks). */
   get started(): number {
     return this.readyCount;
+  }
+
+  /** Jobs the workers found asleep (each one's wake-up counted; benchmarks print them per forward). */
+  get wakeups(): number {
+    return Atomics.load(this.h, WOKEN);
   }
 
   /** Workers created, ready or not. */
