@@ -7,11 +7,23 @@ import type { Message } from '../caffe/message.js';
 import { type LayerContext } from '../onnx/context.js';
 import { int } from '../onnx/builder.js';
 
-/** Concat: joins its bottoms along one axis (`axis`, or the legacy non-negative `concat_dim`); all other dims must agree. */
+/** A Concat's implementation: the axis of its last reshape (Net.allocate lays bottoms out in its top: concat-views.ts). */
+export interface ConcatLayer extends Layer {
+  axis(): number;
+}
+
+export function isConcat(layer: Layer): layer is ConcatLayer {
+  return typeof (layer as Partial<ConcatLayer>).axis === 'function';
+}
+
+/**
+ * Concat: joins its bottoms along one axis (`axis`, or the legacy non-negative `concat_dim`); all other dims must
+ * agree. A bottom whose data already is its slice of the top (a view Net.allocate made) is not copied.
+ */
 export const concatLayer: LayerType = {
   type: 'Concat',
   onnx: concatToOnnx,
-  create(def: LayerParameter): Layer {
+  create(def: LayerParameter): ConcatLayer {
     expectCounts(def, [1, Infinity], [1, 1]);
     const p = paramsOf(def, 'concat_param');
     const legacyDim = hasParam(def, 'concat_param', 'concat_dim');
@@ -19,6 +31,7 @@ export const concatLayer: LayerType = {
     const bottomNames = def.bottom ?? [];
     let axis = 0;
     return {
+      axis: () => axis,
       reshape(bottoms: Shape[]): Shape[] {
         const first = bottoms[0];
         if (legacyDim) {
@@ -45,13 +58,18 @@ export const concatLayer: LayerType = {
         let offset = 0;
         for (const b of bottoms) {
           const row = b.dims[axis] * inner;
-          for (let n = 0; n < outer; n++) copyRun(b.data, n * row, out, n * topRow + offset, row);
+          for (let n = 0; n < outer; n++) if (!sameFloats(b.data, n * row, out, n * topRow + offset)) copyRun(b.data, n * row, out, n * topRow + offset, row);
           offset += row;
         }
       },
     };
   },
 };
+
+/** Whether src[from] and dst[to] are the same float in memory (a bottom laid out in its top: nothing to copy). */
+function sameFloats(src: Float32Array, from: number, dst: Float32Array, to: number): boolean {
+  return src.buffer === dst.buffer && src.byteOffset + from * 4 === dst.byteOffset + to * 4;
+}
 
 /** ONNX Concat on the axis (concat_dim when the prototxt gives it); one bottom is the top itself. */
 function concatToOnnx(c: LayerContext): void {

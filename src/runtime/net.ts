@@ -9,6 +9,8 @@ import { builtInPythonNote, registerLayer } from '../layers/registry.js';
 import { type Fusion, chainMembers, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
 import type { FusableLayer } from '../layers/convolution.js';
 import { NetRunner } from './runner.js';
+import { type ConcatSlice, concatSlices } from './concat-views.js';
+import { platform } from '../platform.js';
 import { type Shape, Tensor, sameShape, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { nameRecord } from '../util/names.js';
@@ -84,6 +86,8 @@ export class Net {
   private readonly fusedMembers: Map<number, Fusion>;
   /** The wasm memory blocks this net's layers own (packed weights): freed at once by dispose. */
   private readonly owned = new Set<Owned>();
+  /** Blobs whose data is a view of a Concat's top (concat-views.ts): their own buffer is made again when that ends. */
+  private views = new Set<string>();
   /** The worker thread `run` handed the net to (from the first run on). */
   private runner: NetRunner | undefined;
   /** Why the net can no longer run here: disposed, or handed to its worker. */
@@ -379,14 +383,30 @@ export class Net {
     for (const f of [...this.stale]) this.materialize(f);
   }
 
-  /** (Re)allocates every blob for the current shapes (checked by inferShapes); a blob keeps its buffer when its size is unchanged. */
+  /**
+   * (Re)allocates every blob for the current shapes (checked by inferShapes); a blob keeps its buffer when its size
+   * is unchanged. A Concat's bottoms are views of their slices of its top where that changes no value
+   * (concat-views.ts), decided again at each reshape.
+   */
   private allocate(): void {
-    for (const [name, shape] of this.graph.blobShapes) {
-      const old = this.store.get(name);
-      const t = new Tensor(shape, old && old.size === sizeOf(shape) ? old.data : blobData(sizeOf(shape)));
+    const shapes = this.graph.blobShapes;
+    const slices = platform().env('CREMA_CONCAT') === 'copy' ? new Map<string, ConcatSlice>() : concatSlices(this.graph.layers, shapes, this.fusions);
+    const data = new Map<string, Float32Array>();
+    const dataOf = (name: string): Float32Array => {
+      let d = data.get(name);
+      if (d) return d;
+      const length = sizeOf(shapes.get(name)!), slice = slices.get(name), old = this.store.get(name);
+      if (slice) d = dataOf(slice.top).subarray(slice.offset, slice.offset + length);
+      else d = old && old.size === length && !this.views.has(name) ? old.data : blobData(length);
+      data.set(name, d);
+      return d;
+    };
+    for (const [name, shape] of shapes) {
+      const t = new Tensor(shape, dataOf(name));
       this.store.set(name, t);
       this.blobs.set(name, this.published(name, t));
     }
+    this.views = new Set(slices.keys());
     for (const name of [...this.store.keys()])
       if (!this.graph.blobShapes.has(name)) {
         this.store.delete(name);
