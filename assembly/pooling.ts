@@ -9,7 +9,8 @@
 // Job fields (32-bit words at p, written by src/kernels/pooling.ts): 3 x, 4 y, 5 planes per chunk, 6 planes,
 // 7 H, 8 W, 9 outH, 10 outW, 11 kw, 12 sw, 13 pw, 14 method (0 MAX, 1 AVE), 15 rowStart, 16 rowEnd, 17 rowSpan,
 // 18 colSpan (Int32 tables per output row / column, readable 4 entries past their end), 19 buffer length
-// (floats; the thread scratch holds 4 more after it for the last, partial vector of a row).
+// (floats; the thread scratch holds 4 more after it for the last, partial vector of a row), 20 the windows are
+// 3x3 at stride 1 with pad 1 on a plane of at least 2 x 2 (poolPlane3).
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
@@ -38,11 +39,15 @@ export function poolChunk(p: usize, chunk: i32, scratch: usize): void {
   const rowStart = addr(p, 15), rowEnd = addr(p, 16), rowSpan = addr(p, 17), colSpan = addr(p, 18);
   const whole = outH == 1 && outW == 1 && load<i32>(rowStart) == 0 && load<i32>(rowEnd) == H && load<i32>(rowSpan) == H &&
     word(p, 13) == 0 && word(p, 11) == W && load<i32>(colSpan) == W;
+  const three = word(p, 20) != 0;
   for (let c = first; c < end; c++) {
     const xc = x + ((<usize>c * H * W) << 2), yc = y + ((<usize>c * outH * outW) << 2);
     if (whole) {
       if (ave) store<f32>(yc, reducePlane(true, xc, H * W) / <f32>(H * W));
       else store<f32>(yc, reducePlane(false, xc, H * W));
+    } else if (three) {
+      if (ave) avePlane3(xc, yc, H, W, scratch);
+      else maxPlane3(xc, yc, H, W, scratch);
     } else if (ave) poolPlane(true, p, xc, yc, scratch);
     else poolPlane(false, p, xc, yc, scratch);
   }
@@ -158,4 +163,67 @@ export function poolChunk(p: usize, chunk: i32, scratch: usize): void {
     acc = reduceV(ave, acc, i32x4.shuffle(v128.load(s), v128.load(s, 16), 0, 2, 4, 6));
   }
   return acc;
+}
+
+// 3x3 windows at stride 1 with pad 1 (Inception's AVE pools, GoogLeNet's MAX pools; the output is the input's
+// size, and every AVE divisor is 9): the plane as one flat run of H W floats, so that no row has a tail of its own.
+// First the vertical sums / maxima of each column's three rows (clipped at the top and bottom rows) into V, a
+// flat copy of the plane's shape in thread scratch; then out[j] = V[j - 1] (+) V[j] (+) V[j + 1] for every j at
+// once, and each row's first and last outputs again without the neighbour row's column. The reductions run in
+// the row path's order (identity first down the column, then the three columns left to right): the same bits.
+
+/** V[j] = (identity (+) a[j]) (+) b[j] ((+) c[j] when three) for j in [0, n), vectors then a scalar tail. */
+@inline function columnRun(ave: bool, three: bool, dst: usize, a: usize, b: usize, c: usize, n: i32): void {
+  const identity: f32 = ave ? 0 : MINUS_FLT_MAX;
+  const identityV = f32x4.splat(identity);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    let v = reduceV(ave, reduceV(ave, identityV, v128.load(at(a, j))), v128.load(at(b, j)));
+    if (three) v = reduceV(ave, v, v128.load(at(c, j)));
+    v128.store(at(dst, j), v);
+  }
+  for (; j < n; j++) {
+    let v = reduce(ave, reduce(ave, identity, load<f32>(at(a, j))), load<f32>(at(b, j)));
+    if (three) v = reduce(ave, v, load<f32>(at(c, j)));
+    store<f32>(at(dst, j), v);
+  }
+}
+
+@inline function poolPlane3(ave: bool, x: usize, y: usize, H: i32, W: i32, scratch: usize): void {
+  const identity: f32 = ave ? 0 : MINUS_FLT_MAX;
+  const n = H * W, v = scratch + 16; // V[-1] and V[n] are read (their outputs are redone per row)
+  store<f32>(v - 4, identity);
+  store<f32>(at(v, n), identity);
+  const rowBytes = <usize>W << 2;
+  columnRun(ave, false, v, x, x + rowBytes, 0, W);
+  columnRun(ave, true, v + rowBytes, x, x + rowBytes, x + 2 * rowBytes, n - 2 * W);
+  columnRun(ave, false, at(v, n - W), at(x, n - 2 * W), at(x, n - W), 0, W);
+  const nine = f32x4.splat(9);
+  // Every output as if its row ran on into the next: vectors, the last one ending at n (n >= 4).
+  for (let j = 0; j < n; j += 4) {
+    const o = min(j, n - 4), src = at(v, o - 1);
+    let acc = reduceV(ave, reduceV(ave, v128.load(src), v128.load(src, 4)), v128.load(src, 8));
+    if (ave) acc = f32x4.div(acc, nine);
+    v128.store(at(y, o), acc);
+  }
+  // Each row's first and last outputs: the pad column (identity) in place of the next row's neighbour.
+  for (let r = 0; r < n; r += W) {
+    let first = reduce(ave, reduce(ave, identity, load<f32>(at(v, r))), load<f32>(at(v, r + 1)));
+    let last = reduce(ave, reduce(ave, load<f32>(at(v, r + W - 2)), load<f32>(at(v, r + W - 1))), identity);
+    if (ave) {
+      first /= 9;
+      last /= 9;
+    }
+    store<f32>(at(y, r), first);
+    store<f32>(at(y, r + W - 1), last);
+  }
+}
+
+// Not inlined into poolChunk: the row path's code stays as it was compiled before (its speed moved with the size
+// of the function around it).
+function avePlane3(x: usize, y: usize, H: i32, W: i32, scratch: usize): void {
+  poolPlane3(true, x, y, H, W, scratch);
+}
+function maxPlane3(x: usize, y: usize, H: i32, W: i32, scratch: usize): void {
+  poolPlane3(false, x, y, H, W, scratch);
 }

@@ -358,6 +358,28 @@ for (const threads of [1, 2]) {
       expect(got.data.some((v) => Number.isNaN(v))).toBe(false);
     });
 
+    it('Pooling 3x3 stride 1 pad 1 (the plane as one run): planes from 2 x 2, rows of 2 to 4 + 8k, batches, NaN and -Infinity', () => {
+      const random = rng(37 + threads);
+      for (let t = 0; t < 24; t++) {
+        const pool = t % 2 === 0 ? 'MAX' : 'AVE';
+        const H = t < 4 ? 2 + (t >> 1) : randomInt(random, 2, 40), W = t < 4 ? 2 + (t & 1) : randomInt(random, 2, 40);
+        const N = randomInt(random, 1, 3), C = randomInt(random, 1, 5);
+        const data = randomArray(N * C * H * W, random);
+        if (t % 6 === 4) for (let i = 0; i < data.length; i += 5) data[i] = i % 2 ? NaN : -Infinity;
+        const def = layerDef('Pooling', { pooling_param: { pool, kernel_size: 3, stride: 1, pad: 1 } });
+        const [got, want] = bothKernels(def, [], new Tensor([N, C, H, W], data));
+        const label = `case ${t}: ${pool} ${N}x${C}x${H}x${W}`;
+        expect([...got.dims], label).toEqual([N, C, H, W]);
+        if (pool === 'MAX') expect([...got.data], label).toEqual([...want.data]);
+        else {
+          const nan = (a: Float32Array) => [...a.keys()].filter((i) => Number.isNaN(a[i]));
+          expect(nan(got.data), label).toEqual(nan(want.data));
+          const finite = (a: Float32Array) => a.map((v) => (Number.isFinite(v) ? v : 0));
+          expect(relDiff(finite(got.data), finite(want.data)), label).toBeLessThan(1e-6);
+        }
+      }
+    });
+
     it('Eltwise SUM (+ leaky ReLU) over resident blobs: 2-4 bottoms, coefficients, odd lengths, in place', () => {
       const random = rng(31 + threads), e = wasmEngine()!;
       const resident = (a: Float32Array) => {
