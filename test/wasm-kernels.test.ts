@@ -330,6 +330,12 @@ for (const threads of [1, 2]) {
         ['ave 2x2 s2', [1, 4, 12, 9], { pool: 'AVE', kernel_size: 2, stride: 2 }],
         ['ave 3x3 s1 pad 1', [2, 6, 17, 17], { pool: 'AVE', kernel_size: 3, stride: 1, pad: 1 }],
         ['max 3x3 s1 pad 1', [1, 7, 14, 11], { pool: 'MAX', kernel_size: 3, stride: 1, pad: 1 }],
+        // Planes of several bands of rows (the kernel fills 4096 floats of row buffers, then reads them back),
+        // the last band partial, and rows longer than a band (one row a band).
+        ['max 3x3 s2, SqueezeNet pool1 (bands of 34 rows)', [2, 3, 111, 111], { pool: 'MAX', kernel_size: 3, stride: 2 }],
+        ['ave 2x2 s2 pad 1, wide rows (bands of 13 rows)', [1, 2, 70, 301], { pool: 'AVE', kernel_size: 2, stride: 2, pad: 1 }],
+        ['max 3x3 s2 pad 1, rows longer than a band', [1, 2, 6, 4200], { pool: 'MAX', kernel_size: 3, stride: 2, pad: 1 }],
+        ['ave 3x3 s1 pad 2 on 3 x 4100 (the row path, one row a band)', [1, 1, 3, 4100], { pool: 'AVE', kernel_size: 3, stride: 1, pad: 2 }],
         ['ave global 7x7', [2, 9, 7, 7], { pool: 'AVE', global_pooling: true }],
         ['max global 13x13', [1, 5, 13, 13], { pool: 'MAX', global_pooling: true }],
         ['ave global 1x1', [3, 2, 1, 1], { pool: 'AVE', global_pooling: true }],

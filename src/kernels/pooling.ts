@@ -25,7 +25,9 @@ function bufferLength(w: PoolWindows): number {
 
 /** False when the row buffer would not fit the thread scratch (then the caller pools in TypeScript). */
 export function canPoolWasm(w: PoolWindows): boolean {
-  return (bufferLength(w) + 4) * 4 <= THREAD_SCRATCH; // + 4: where a row's last, partial vector of outputs goes
+  // Rows of whole vectors, and 4 floats where a row's last, partial vector of outputs goes (assembly/pooling.ts
+  // fills a band of rows up to 4096 floats, or one row).
+  return (Math.max(Math.ceil(bufferLength(w) / 4) * 4, 4096) + 4) * 4 <= THREAD_SCRATCH;
 }
 
 /**
