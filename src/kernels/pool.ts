@@ -5,14 +5,15 @@
 //
 // Control block (Int32 words at `control`): SEQ (bumped per job, what workers sleep on), TICKET (tag << 20 |
 // next chunk; tag 0 = closed), DONE (chunks finished), CHUNKS, ALLOWED (threads that may take part), FAILED
-// (the index, from 1, of the first worker whose chunk threw; 0 = none). A chunk is taken by compare-exchange on the
-// ticket, so a worker that wakes late can never take a chunk of a job that was closed and reopened meanwhile:
-// the job's parameters and CHUNKS only change while the ticket is closed. A chunk that throws (a trap in the
-// kernel) still counts as done, so the job ends and its caller gets the error instead of waiting forever.
+// (the index, from 1, of the first worker whose chunk threw; 0 = none), WOKEN (jobs a worker woke up for from
+// its sleep: benchmarks count them). A chunk is taken by compare-exchange on the ticket, so a worker that wakes
+// late can never take a chunk of a job that was closed and reopened meanwhile: the job's parameters and CHUNKS
+// only change while the ticket is closed. A chunk that throws (a trap in the kernel) still counts as done, so the
+// job ends and its caller gets the error instead of waiting forever.
 
 import { type KernelWorker, platform } from '../platform.js';
 
-const SEQ = 0, TICKET = 1, DONE = 2, CHUNKS = 3, ALLOWED = 4, FAILED = 5;
+const SEQ = 0, TICKET = 1, DONE = 2, CHUNKS = 3, ALLOWED = 4, FAILED = 5, WOKEN = 6;
 const TAG_SHIFT = 20;
 const MAX_CHUNKS = 1 << TAG_SHIFT;
 /** Words of the parameter block a job writes (WasmEngine.job hands out 48). */
@@ -78,6 +79,7 @@ for (;;) {
   if (now === seen) {
     Atomics.wait(h, 0, seen, 1000);
     now = Atomics.load(h, 0);
+    if (now !== seen) Atomics.add(h, ${WOKEN}, 1);
   }
   if (now === seen) continue;
   seen = now;
@@ -92,6 +94,9 @@ const now = (): number => performance.now();
 interface JobTimes {
   solo: number;
   parallel: number;
+  /** Runs each way so far, and in all. */
+  soloRuns: number;
+  parallelRuns: number;
   runs: number;
 }
 
@@ -102,7 +107,8 @@ interface JobTimes {
  * a worker while it holds a chunk and the main thread, done with its share, waits for it: a time slice
  * (milliseconds) on jobs of 0.1-3 ms, so two threads ran slower than one (docs/PERFORMANCE.md, "Two threads").
  * A job runs the way that was faster lately (moving averages), and the other way now and then to notice a
- * change (every EXPLORE_CLOSE runs while the two are within 25 %, every EXPLORE_FAR runs otherwise). Estimating
+ * change (every EXPLORE_CLOSE runs while the two are within 25 %, every EXPLORE_FAR runs otherwise), after
+ * TRIALS runs that try both ways in turn (a first run is cold: see `record`). Estimating
  * one thread's time from the main thread's pace during a parallel job did not work: on a busy machine that pace
  * is slower than one thread's (the judge "gained" 180 ms where the wall clock lost). Times are passed in (no
  * clock inside), so the decisions are tested without timing anything.
@@ -112,16 +118,23 @@ export class Judge {
   /** Jobs run alone and in parallel so far (benchmarks print them). */
   solo = 0;
   parallelRuns = 0;
+  /**
+   * Whether the last `parallel` answer was a try (a trial, or the slower way now and then) rather than the way
+   * the job is known to run faster: a parallel try is timed from when a worker joins (ThreadPool.run).
+   */
+  trying = false;
 
   /** Whether the job `key` runs in parallel this time. */
   parallel(key: number): boolean {
     const r = this.jobs.get(key);
     let parallel: boolean;
-    if (!r || r.runs < 2) parallel = !r || r.runs === 0; // first in parallel, then alone: one time each way
-    else {
+    if (!r || r.runs < TRIALS) {
+      parallel = !r || r.runs % 2 === 0; // trials: in parallel, then alone, twice
+      this.trying = true;
+    } else {
       const better = r.parallel <= r.solo, close = Math.max(r.parallel, r.solo) < 1.25 * Math.min(r.parallel, r.solo);
-      const explore = r.runs % (close ? EXPLORE_CLOSE : EXPLORE_FAR) === 0;
-      parallel = better !== explore;
+      this.trying = r.runs % (close ? EXPLORE_CLOSE : EXPLORE_FAR) === 0;
+      parallel = better !== this.trying;
     }
     if (parallel) this.parallelRuns++;
     else this.solo++;
@@ -133,23 +146,34 @@ export class Judge {
     let r = this.jobs.get(key);
     if (!r) {
       if (this.jobs.size >= MAX_JOBS) this.jobs.clear(); // many nets or shapes: start afresh
-      r = { solo: NaN, parallel: NaN, runs: 0 };
+      r = { solo: NaN, parallel: NaN, soloRuns: 0, parallelRuns: 0, runs: 0 };
       this.jobs.set(key, r);
     }
+    const field = parallel ? 'parallel' : 'solo', count = parallel ? r.parallelRuns++ : r.soloRuns++, old = r[field];
+    // A job's first run each way is cold (the first forward's page faults and untiered code, workers asleep, the
+    // caches holding another layer's data): 4-6x its later runs on a quiet machine (CaffeNet's conv1 in parallel
+    // 12.2 ms, then 1.7). Fed into the average, it kept that way off for 32 runs, and a try then moved it back by
+    // only an eighth: the judge ran CaffeNet's convolutions alone and lost to plain two threads. So the trials'
+    // second run replaces the first unless it is slower.
+    if (count === 0) r[field] = ms;
+    else if (count === 1) r[field] = Math.min(old, ms);
     // A time far from the average moves it as if it were twice (or half) the average: one burst of load from
     // elsewhere (a 10 ms run of a 1 ms job) would otherwise keep a job off that way until its next try, 32 runs
     // later; a lasting change still moves the average by a quarter per run.
-    const field = parallel ? 'parallel' : 'solo', old = r[field];
-    r[field] = Number.isNaN(old) ? ms : old + WEIGHT * (Math.min(2 * old, Math.max(old / 2, ms)) - old);
+    else r[field] = old + WEIGHT * (Math.min(2 * old, Math.max(old / 2, ms)) - old);
     r.runs++;
   }
 }
 
+/** Runs of a new job that try both ways in turn (parallel first), before it runs the faster way. */
+const TRIALS = 4;
 /** Runs between tries of the slower way: often while the two are close, seldom when one is far ahead. */
 const EXPLORE_CLOSE = 8;
 const EXPLORE_FAR = 32;
 /** Weight of the newest time in a moving average. */
 const WEIGHT = 0.25;
+/** How long a parallel try waits for a sleeping worker before the main thread starts alone (ms). */
+const PROBE_WAIT_MS = 4;
 /** Jobs remembered at most. */
 const MAX_JOBS = 4096;
 
@@ -194,6 +218,11 @@ export class ThreadPool {
     return this.readyCount;
   }
 
+  /** Jobs the workers found asleep (each one's wake-up counted; benchmarks print them per forward). */
+  get wakeups(): number {
+    return Atomics.load(this.h, WOKEN);
+  }
+
   /** Workers created, ready or not. */
   get size(): number {
     return this.workers.length;
@@ -225,19 +254,21 @@ export class ThreadPool {
       return;
     }
     const judge = this.judge, key = judge ? jobKey(this.words, chunks) : 0;
-    const start = now();
+    let start = now();
     if (judge && !judge.parallel(key)) {
       for (let c = 0; c < chunks; c++) kernels.runChunk(params, c, 0);
       judge.record(key, false, now() - start);
       return;
     }
     this.tag = (this.tag % 2047) + 1;
+    const open = this.tag << TAG_SHIFT;
     Atomics.store(h, DONE, 0);
     Atomics.store(h, CHUNKS, chunks);
     Atomics.store(h, ALLOWED, threads);
-    Atomics.store(h, TICKET, this.tag << TAG_SHIFT);
+    Atomics.store(h, TICKET, open);
     Atomics.add(h, SEQ, 1);
     Atomics.notify(h, SEQ);
+    if (judge?.trying) start = this.awaitWorker(open, start);
     let error: unknown;
     takeChunks(h, (chunk) => {
       try {
@@ -262,6 +293,26 @@ export class ThreadPool {
       error ??= new Error(`wasm kernels: worker thread ${failed} failed: ${message ?? 'no message'}`);
     }
     if (error !== undefined) throw error;
+  }
+
+  /**
+   * Waits (at most PROBE_WAIT_MS) until a worker takes the open job's first chunk, and returns when the job's
+   * clock starts. A worker asleep for a millisecond took 1.9-2.8 ms to wake on the team's VM (its idle core
+   * halted; 0.03 ms a moment after its last job: docs/PERFORMANCE.md, round six), more than many whole jobs: a
+   * try of parallel among jobs run alone (whose workers had gone to sleep) timed that wake-up, lost, and kept
+   * every job alone (CaffeNet's conv3 tried in parallel among lone jobs 5.6-6.3 ms, 4.2 alone, 2.7 in parallel
+   * among parallel jobs). Jobs run in parallel by choice still count their wake-ups: the forward pays those.
+   */
+  private awaitWorker(open: number, start: number): number {
+    // From the last time the first chunk was seen untaken: this thread may be preempted while it polls, and
+    // the worker meanwhile take every chunk (a job "done" in 0.01 ms).
+    const h = this.h;
+    let untaken = start;
+    for (let t = start, until = start + PROBE_WAIT_MS; t < until; t = now()) {
+      if (Atomics.load(h, TICKET) !== open) return untaken;
+      untaken = t;
+    }
+    return start;
   }
 
   /** Stops the workers (they are unref'd, so this is only needed to free them early). */
