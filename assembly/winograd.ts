@@ -33,7 +33,7 @@
 
 import { gemmStrips } from './kernels';
 import { MR, NR, addr, madd, relu, word } from './simd';
-import { filters5, inputTransform5, outputWhole } from './winograd5';
+import { filtersWhole, inputTransform5, outputWhole } from './winograd5';
 import { filters7, inputTransform7 } from './winograd7';
 
 
@@ -131,7 +131,7 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   // many tiles (each U value is reused once per tile) stay possible for 7x7 kernels (K = 9 C).
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
-    if (points == 64) inputTransform5(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, V, tmp + 128);
+    if (points == 64) inputTransform5(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, V, tmp + 128, m);
     else if (points == 10) inputTransform7(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, dir, V);
     else inputTransform(x, C, subW, k0, kc, Hp, Wp, tilesX, j0, n, nt, m, dir, V, tmp + 128);
     if (uRows != 0) {
@@ -146,7 +146,7 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   }
   const yRows = y + ((<usize>(ig * M + row0) * outH * outW) << 2);
   const bRows: usize = bias == 0 ? 0 : bias + (<usize>(g * M + row0) << 2);
-  if (points == 64 || points == 10) outputWhole(Mb, rows, nt, j0, n, tilesX, outH, outW, dir, points, yRows, bRows, reluOn, slope, tmp + 128);
+  if (points == 64 || points == 10) outputWhole(Mb, rows, nt, j0, n, tilesX, outH, outW, dir, points, yRows, bRows, reluOn, slope, tmp + 128, m);
   else outputTransform(Mb, rows, nt, j0, n, tilesX, outH, outW, m, dir, yRows, bRows, reluOn, slope, tmp + 128);
 }
 
@@ -675,7 +675,7 @@ function outputTiles1(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, 
 // ---- The filter transform U = G g G^T (run once per layer, at its first forward), as a job: chunk -> output
 // channels [chunk * per, ...). Fields: 3 weights (Cout x C x kh x kw), 4 C, 5 kh, 6 kw, 7 rows (output channels
 // per group), 8 per, 9 m, 10 blocks across, 11 blocks down, 12 rows padded to MR, 13 KC, 14 U (zeroed), 15 Cout,
-// 16 1-D direction, 17 values per tile as field 27 of the tiles job (10: filters7, 64: filters5).
+// 16 1-D direction, 17 values per tile as field 27 of the tiles job (10: filters7, 64: filtersWhole).
 // Each 3x3 block (4x4 for m = 3) s of filter (o, c) (zeros past the kernel's edge) goes to column s C + c of the (m + 2)^2
 // packed A matrices of o's group, in float64 and rounded once (the layout of src/kernels/packed.ts's
 // packConvWeights). In wasm, across the threads, because in JavaScript it took longer than the layer's forward.
@@ -687,8 +687,8 @@ export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void
   const points = word(p, 17), end = min(word(p, 15), chunk * per + per);
   for (let o = chunk * per; o < end; o++) {
     const gi = o / rows, ro = o - gi * rows;
-    if (points == 64) {
-      filters5(w, o, C, KC, rowsPad, U + ((<usize>gi * 64 * matrix) << 2), matrix, ro, scratch);
+    if (points == 64) { // F(4x4, 5x5), or F(6x6, 3x3) (m = 6)
+      filtersWhole(w, o, C, KC, rowsPad, U + ((<usize>gi * 64 * matrix) << 2), matrix, ro, scratch, m == 6 ? 3 : 5);
       continue;
     }
     if (points == 10) {

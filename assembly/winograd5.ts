@@ -6,6 +6,11 @@
 // from winogradChunk / winogradFiltersChunk when the job's value count (field 27 / 17) is 64. Tiles go four at
 // a time as lanes, as in assembly/winograd7.ts (a tile row's last one to three as the first lanes of a vector).
 
+// The same 8 points give F(6x6, 3x3) (m = 6, for 3x3 kernels on large planes): the same B^T d B on patches 6 apart,
+// G 8 x 3 (filtersWhole with 3 taps) and A^T 6 x 8 (outputTile6): 64 / 36 = 1.78 multiply-adds per output and input channel
+// against F(4x4, 3x3)'s 2.25, and 64 transformed values per 36 outputs instead of 36 per 16. Float32 error
+// simulated (He-scaled weights, ReLU-like inputs): 4.9e-6 / 9.7e-6 / 1.1e-5 of the output's range at 32 / 64 /
+// 192 channels, F(4x4, 3x3) 3.2e-6 / 4.5e-6 / 7.7e-6 (docs/PERFORMANCE.md, round six).
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
 import { MR, NR, madd, relu } from './simd';
@@ -36,17 +41,24 @@ import { acc3, column, outputTile7, point, put, putTiles } from './winograd7';
  * [k0, k0 + kc) (K = C) and tiles [j0, j0 + n) of one image-group's padded planes; tiles n..nt are zero. tmp: 72
  * vectors (the row pass's 64, then one column's 8).
  */
-export function inputTransform5(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, tilesX: i32, j0: i32, n: i32, nt: i32, V: usize, tmp: usize): void {
+export function inputTransform5(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, tilesX: i32, j0: i32, n: i32, nt: i32, V: usize, tmp: usize, m: i32): void {
   const xiBytes = (<usize>(kc * nt + SKEW)) << 2, rowBytes = <usize>Wp << 2, stripBytes = <usize>(NR * kc) << 2, col = tmp + 1024;
   for (let k = k0; k < k0 + kc; k++) {
     const base = V + (<usize>((k - k0) * NR) << 2), plane = xp + <usize>k * Hp * rowBytes;
     for (let j = 0; j < n; ) {
       const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX, lanes = min(4, min(n - j, tilesX - tx));
       const out = base + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
-      const src = plane + <usize>(4 * ty) * rowBytes + (<usize>(4 * tx) << 2);
-      // Rows: tile i's column c is float 4 i + c of the patch row (two 4x4 transposes); d B to tmp + (8 c + r) * 16.
+      const src = plane + <usize>(m * ty) * rowBytes + (<usize>(m * tx) << 2);
+      // Rows: tile i's column c is float m i + c of the patch row (two 4x4 transposes); d B to tmp + (8 c + r) * 16.
       for (let r = 0; r < 8; r++) {
         const s = src + <usize>r * rowBytes;
+        if (m == 6) { // F(6x6, 3x3): each tile's 8 columns as two vectors (the last tile's end 26 floats on)
+          const a0 = v128.load(s), b0 = v128.load(s, 16), a1 = v128.load(s, 24), b1 = v128.load(s, 40);
+          const a2 = v128.load(s, 48), b2 = v128.load(s, 64), a3 = v128.load(s, 72), b3 = v128.load(s, 88);
+          lineB8(column(a0, a1, a2, a3, 0), column(a0, a1, a2, a3, 1), column(a0, a1, a2, a3, 2), column(a0, a1, a2, a3, 3),
+            column(b0, b1, b2, b3, 0), column(b0, b1, b2, b3, 1), column(b0, b1, b2, b3, 2), column(b0, b1, b2, b3, 3), tmp + (<usize>r << 4), 128);
+          continue;
+        }
         const r0 = v128.load(s), r1 = v128.load(s, 16), r2 = v128.load(s, 32), r3 = v128.load(s, 48), r4 = v128.load(s, 64);
         lineB8(column(r0, r1, r2, r3, 0), column(r0, r1, r2, r3, 1), column(r0, r1, r2, r3, 2), column(r0, r1, r2, r3, 3),
           column(r1, r2, r3, r4, 0), column(r1, r2, r3, r4, 1), column(r1, r2, r3, r4, 2), column(r1, r2, r3, r4, 3), tmp + (<usize>r << 4), 128);
@@ -79,10 +91,10 @@ export function inputTransform5(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
 /**
  * y (rows planes of outH x outW) = the output transform + bias, leaky ReLU, of the whole-kernel Winograds (values
  * 64: F(4x4, 5x5), outputTile5; 10: F(4, 7), outputTile7 in assembly/winograd7.ts) for tiles [j0, j0 + n): m is
- * the GEMM results (matrix xi at Mb + xi * (rows * nt + SKEW) floats, row o, column j), four tiles at a time as
+ * the GEMM results (m = 6: F(6x6, 3x3), outputTile6; matrix xi at Mb + xi * (rows * nt + SKEW) floats, row o, column j), four tiles at a time as
  * lanes (a tile row's last one to three as the first lanes). tmp: 32 vectors.
  */
-export function outputWhole(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX: i32, outH: i32, outW: i32, dir: i32, values: i32, y: usize, bias: usize, reluOn: bool, slope: f32, tmp: usize): void {
+export function outputWhole(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX: i32, outH: i32, outW: i32, dir: i32, values: i32, y: usize, bias: usize, reluOn: bool, slope: f32, tmp: usize, m: i32): void {
   const xiBytes = (<usize>(rows * nt + SKEW)) << 2, rowBytes = <usize>outW << 2;
   for (let o = 0; o < rows; o++) {
     const b = f32x4.splat(bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0);
@@ -90,7 +102,8 @@ export function outputWhole(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tile
     for (let j = 0; j < n; ) {
       const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX, lanes = min(4, min(n - j, tilesX - tx));
       const mo = Mb + ((<usize>o * nt + j) << 2);
-      if (values == 64) outputTile5(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
+      if (values == 64 && m == 6) outputTile6(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
+      else if (values == 64) outputTile5(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
       else outputTile7(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, dir, b, reluOn, slope);
       j += lanes;
     }
@@ -126,9 +139,65 @@ function outputTile5(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, t
   }
 }
 
-/** G[j][k] of F(4, 5): p_j^k / prod_(l != j) (p_j - p_l) over the 7 finite points; row 7 (infinity) is tap 4. */
-@inline function g5(j: i32, k: i32): f64 {
-  if (j == 7) return k == 4 ? 1 : 0;
+/** Output i of F(6, 3)'s A^T over a line of eight, from its sums s (m1 + m2, m3 + m4, m5 + m6) and differences t. */
+@inline function lineA6(m0: v128, m7: v128, s1: v128, s2: v128, s3: v128, t1: v128, t2: v128, t3: v128, i: i32): v128 {
+  if (i == 0) return f32x4.add(f32x4.add(m0, s1), f32x4.add(s2, s3));
+  if (i == 1) return madd(madd(t1, t2, f32x4.splat(2)), t3, f32x4.splat(0.5));
+  if (i == 2) return madd(madd(s1, s2, f32x4.splat(4)), s3, f32x4.splat(0.25));
+  if (i == 3) return madd(madd(t1, t2, f32x4.splat(8)), t3, f32x4.splat(0.125));
+  if (i == 4) return madd(madd(s1, s2, f32x4.splat(16)), s3, f32x4.splat(0.0625));
+  return madd(madd(f32x4.add(t1, m7), t2, f32x4.splat(32)), t3, f32x4.splat(0.03125));
+}
+
+/** The six outputs of F(6, 3)'s A^T over m0..m7 (lanes = tiles) to dst + i * ds. */
+@inline function lineA6All(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, m6: v128, m7: v128, dst: usize, ds: usize): void {
+  const s1 = f32x4.add(m1, m2), s2 = f32x4.add(m3, m4), s3 = f32x4.add(m5, m6);
+  const t1 = f32x4.sub(m1, m2), t2 = f32x4.sub(m3, m4), t3 = f32x4.sub(m5, m6);
+  for (let i = 0; i < 6; i++) v128.store(dst + <usize>i * ds, lineA6(m0, m7, s1, s2, s3, t1, t2, t3, i));
+}
+
+/**
+ * F(6x6, 3x3): A^T m A + bias, leaky ReLU of the tiles at mo (lanes = tiles j.., the first `lanes` written) into
+ * the plane. tmp: 54 vectors (A^T down the columns, then one output row's 24 values).
+ */
+function outputTile6(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, ty: i32, tx: i32, lanes: i32, outH: i32, outW: i32, b: v128, reluOn: bool, slope: f32, tmp: usize): void {
+  const s: usize = 8 * xiBytes;
+  // A^T down each column c: output row a's value at tmp + (8 a + c) * 16.
+  for (let c = 0; c < 8; c++) {
+    const p = mo + <usize>c * xiBytes;
+    lineA6All(v128.load(p), v128.load(p + s), v128.load(p + 2 * s), v128.load(p + 3 * s), v128.load(p + 4 * s), v128.load(p + 5 * s),
+      v128.load(p + 6 * s), v128.load(p + 7 * s), tmp + (<usize>c << 4), 128);
+  }
+  const rowsIn = min(6, outH - 6 * ty), cols = min(6 * lanes, outW - 6 * tx), row = tmp + 768;
+  for (let a = 0; a < rowsIn; a++) {
+    const t = tmp + (<usize>a << 7);
+    const m0 = v128.load(t), m7 = v128.load(t, 112);
+    const q1 = v128.load(t, 16), q2 = v128.load(t, 32), q3 = v128.load(t, 48), q4 = v128.load(t, 64), q5 = v128.load(t, 80), q6 = v128.load(t, 96);
+    const s1 = f32x4.add(q1, q2), s2 = f32x4.add(q3, q4), s3 = f32x4.add(q5, q6), t1 = f32x4.sub(q1, q2), t2 = f32x4.sub(q3, q4), t3 = f32x4.sub(q5, q6);
+    let y0 = f32x4.add(lineA6(m0, m7, s1, s2, s3, t1, t2, t3, 0), b), y1 = f32x4.add(lineA6(m0, m7, s1, s2, s3, t1, t2, t3, 1), b);
+    let y2 = f32x4.add(lineA6(m0, m7, s1, s2, s3, t1, t2, t3, 2), b), y3 = f32x4.add(lineA6(m0, m7, s1, s2, s3, t1, t2, t3, 3), b);
+    let y4 = f32x4.add(lineA6(m0, m7, s1, s2, s3, t1, t2, t3, 4), b), y5 = f32x4.add(lineA6(m0, m7, s1, s2, s3, t1, t2, t3, 5), b);
+    if (reluOn) {
+      y0 = relu(y0, slope); y1 = relu(y1, slope); y2 = relu(y2, slope); y3 = relu(y3, slope); y4 = relu(y4, slope); y5 = relu(y5, slope);
+    }
+    // Lanes are tiles, vectors outputs: tile i's six outputs to floats 6 i .. 6 i + 5 (a 4x4 transpose of y0..y3,
+    // y4 and y5 paired in between).
+    const dst = cols == 24 ? plane + <usize>(6 * ty + a) * rowBytes + (<usize>(6 * tx) << 2) : row;
+    const p = v128.shuffle<f32>(y4, y5, 0, 4, 1, 5), q = v128.shuffle<f32>(y4, y5, 2, 6, 3, 7);
+    const c1 = column(y0, y1, y2, y3, 1), c3 = column(y0, y1, y2, y3, 3);
+    v128.store(dst, column(y0, y1, y2, y3, 0));
+    v128.store(dst, v128.shuffle<f32>(p, c1, 0, 1, 4, 5), 16);
+    v128.store(dst, v128.shuffle<f32>(c1, p, 2, 3, 6, 7), 32);
+    v128.store(dst, column(y0, y1, y2, y3, 2), 48);
+    v128.store(dst, v128.shuffle<f32>(q, c3, 0, 1, 4, 5), 64);
+    v128.store(dst, v128.shuffle<f32>(c3, q, 2, 3, 6, 7), 80);
+    if (cols != 24) memory.copy(plane + <usize>(6 * ty + a) * rowBytes + (<usize>(6 * tx) << 2), row, <usize>cols << 2);
+  }
+}
+
+/** G[j][k] of F(m, taps), m + taps = 9: p_j^k / prod_(l != j) (p_j - p_l) over the 7 finite points; row 7 (infinity) is the last tap. */
+@inline function gRow(j: i32, k: i32, taps: i32): f64 {
+  if (j == 7) return k == taps - 1 ? 1 : 0;
   const p = point(j);
   let den: f64 = 1, pk: f64 = 1;
   for (let l = 0; l < 7; l++) if (l != j) den *= p - point(l);
@@ -137,20 +206,21 @@ function outputTile5(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, t
 }
 
 /**
- * The 5x5 taps of filter o, input channel c (K = C: column c) as G g G^T, the 64 values of its column in the 64
- * packed A matrices at Ug (matrix 8 i + j): in float64 (scratch: 40 doubles of G g, then G's 40), rounded once.
+ * The taps x taps taps of filter o, input channel c (K = C: column c) as G g G^T, the 64 values of its column in
+ * the 64 packed A matrices at Ug (matrix 8 i + j): F(4x4, 5x5) (taps 5) or F(6x6, 3x3) (taps 3: G 8 x 3, gRow's
+ * rows with 3 taps). In float64 (scratch: 8 taps doubles of G g, then G's as many), rounded once.
  */
-export function filters5(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize): void {
-  // G once per filter, after G g's 40 doubles (g5 per use took 100 ms of AlexNet's Net.load: 520 calls a channel).
-  const G = scratch + 320;
-  for (let i = 0; i < 40; i++) store<f64>(G + (<usize>i << 3), g5(i / 5, i % 5));
+export function filtersWhole(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize, taps: i32): void {
+  // G once per filter, after G g (gRow per use took 100 ms of AlexNet's Net.load: 520 calls a channel).
+  const G = scratch + (<usize>(8 * taps) << 3);
+  for (let i = 0; i < 8 * taps; i++) store<f64>(G + (<usize>i << 3), gRow(i / taps, i % taps, taps));
   for (let c = 0; c < C; c++) {
-    const f = w + ((<usize>(o * C + c) * 25) << 2);
+    const f = w + ((<usize>(o * C + c) * taps * taps) << 2);
     for (let i = 0; i < 8; i++) {
-      for (let x = 0; x < 5; x++) { // (G g)[i][x]
+      for (let x = 0; x < taps; x++) { // (G g)[i][x]
         let v: f64 = 0;
-        for (let yy = 0; yy < 5; yy++) v += load<f64>(G + (<usize>(i * 5 + yy) << 3)) * <f64>load<f32>(f + (<usize>(yy * 5 + x) << 2));
-        store<f64>(scratch + (<usize>(i * 5 + x) << 3), v);
+        for (let yy = 0; yy < taps; yy++) v += load<f64>(G + (<usize>(i * taps + yy) << 3)) * <f64>load<f32>(f + (<usize>(yy * taps + x) << 2));
+        store<f64>(scratch + (<usize>(i * taps + x) << 3), v);
       }
     }
     const k0 = c - c % KC, kc = min(KC, C - k0);
@@ -158,7 +228,7 @@ export function filters5(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: us
     for (let i = 0; i < 8; i++) {
       for (let j = 0; j < 8; j++) {
         let v: f64 = 0;
-        for (let x = 0; x < 5; x++) v += load<f64>(scratch + (<usize>(i * 5 + x) << 3)) * load<f64>(G + (<usize>(j * 5 + x) << 3));
+        for (let x = 0; x < taps; x++) v += load<f64>(scratch + (<usize>(i * taps + x) << 3)) * load<f64>(G + (<usize>(j * taps + x) << 3));
         store<f32>(at + ((<usize>(8 * i + j) * matrix) << 2), <f32>v);
       }
     }

@@ -20,14 +20,16 @@ const all = [
   ['5x5 alex conv2', 96, 256, 27, 2, 5], ['5x5 goog 3a', 16, 32, 28, 1, 5], ['5x5 goog 4e', 32, 128, 14, 1, 5], ['5x5 incv3', 48, 64, 35, 1, 5],
   ['5x5 goog 5b', 48, 128, 7, 1, 5], ['7x7 pose Mconv', 128, 128, 46, 1, 7], ['7x7 pose in', 185, 128, 46, 1, 7],
   // name, C, M, size, group, kernel, stride, pad
+  ['incv3 conv2', 32, 32, 149, 1, 3, 1, 0], ['incv3 conv3', 32, 64, 147, 1, 3, 1, 1], ['incv3 conv4', 80, 192, 73, 1, 3, 1, 0],
+  ['incv3 a_3x3_2', 64, 96, 35, 1, 3, 1, 1], ['incv3 red_a 3x3_2', 64, 96, 35, 1, 3, 1, 1],
   ['11x11 s4 alex conv1', 3, 96, 227, 1, 11, 4, 0], ['7x7 s2 res conv1', 3, 64, 224, 1, 7, 2, 3], ['7x7 s2 sq1.0 conv1', 3, 96, 227, 1, 7, 2, 0],
 ];
 winogradLimits.stridedMacs = Infinity;
 const f = process.env.CASES; const pick = f ? all.filter((c) => f.split(',').some((n) => c[0].includes(n))) : all;
 const rand = (dims) => { const t = Tensor.zeros(dims); for (let i = 0; i < t.data.length; i++) t.data[i] = Math.random() - 0.5; return t; };
 const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
-const modes = ['0', '2', '4'];
-const sums = [0, 0, 0];
+const modes = (process.env.MODES ?? '0,2,4').split(','); // CREMA_WINOGRAD values; 6: F(6x6, 3x3) for 3x3 kernels
+const sums = modes.map(() => 0);
 for (const [name, cin, cout, hw, group, k = 3, stride = 1, pad = (k - 1) / 2] of pick) {
   const def = { name, type: 'Convolution', bottom: ['x'], top: ['y'], convolution_param: { num_output: cout, kernel_size: [k], pad: [pad], stride: [stride], group } };
   const w = [rand([cout, cin / group, k, k]), rand([cout])];
@@ -38,8 +40,8 @@ for (const [name, cin, cout, hw, group, k = 3, stride = 1, pad = (k - 1) / 2] of
   modes.forEach((_, i) => run(i));
   const t = modes.map(() => []);
   const reps = hw >= 112 && stride === 1 ? Math.max(3, rounds >> 2) : rounds;
-  for (let r = 0; r < reps; r++) for (let k = 0; k < 3; k++) { const i = (k + r) % 3; t[i].push(run(i)); }
+  for (let r = 0; r < reps; r++) for (let k = 0; k < modes.length; k++) { const i = (k + r) % modes.length; t[i].push(run(i)); }
   const m = t.map(med); m.forEach((v, i) => (sums[i] += v));
-  console.log(`${name.padEnd(14)} im2col ${m[0].toFixed(2).padStart(7)}  F2 ${m[1].toFixed(2).padStart(7)} (${(m[1] / m[0]).toFixed(2)})  F4 ${m[2].toFixed(2).padStart(7)} (${(m[2] / m[0]).toFixed(2)})`);
+  console.log(`${name.padEnd(14)} ${modes.map((mode, i) => `${mode === '0' ? 'im2col' : `F${mode}`} ${m[i].toFixed(2).padStart(7)}${i ? ` (${(m[i] / m[0]).toFixed(2)})` : ''}`).join('  ')}`);
 }
-console.log(`sum im2col ${sums[0].toFixed(1)} F2 ${sums[1].toFixed(1)} (${(sums[1] / sums[0]).toFixed(2)}) F4 ${sums[2].toFixed(1)} (${(sums[2] / sums[0]).toFixed(2)}); threads ${threads}; load ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+console.log(`sum ${modes.map((mode, i) => `${mode === '0' ? 'im2col' : `F${mode}`} ${sums[i].toFixed(1)}${i ? ` (${(sums[i] / sums[0]).toFixed(2)})` : ''}`).join(' ')}; threads ${threads}; load ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);

@@ -22,6 +22,11 @@ import { CremaError } from '../src/util/errors.js';
 import { readNpy } from '../src/util/npy.js';
 import { layerDef, randomArray, randomInt, relDiff, rng, runLayer } from './helpers/compute.js';
 
+/** A 3x3 stride-1 geometry with C input channels and an outH x outW output (no pad). */
+const f6Plane = (C: number, outH: number, outW: number): ConvGeometry => ({
+  channels: C, height: outH + 2, width: outW + 2, kernelH: 3, kernelW: 3, padH: 0, padW: 0, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, outH, outW,
+});
+
 /** A module of the build (dist/), for code that runs in a worker thread or a child, outside vitest. */
 const dist = (file: string): string => path.resolve('dist', file);
 
@@ -92,7 +97,8 @@ for (const threads of [1, 2]) {
     // F(4x4, 3x3)'s transforms multiply by up to 8 (and its filter transform by 1/24): its float32 error is ~10x
     // F(2x2)'s, measured up to 1.5e-5 of the output's range here (C = 283, weights uniform in +-1) and 2e-6 - 9e-6
     // on real layer shapes with trained-like weights (docs/PERFORMANCE.md); the project's tolerance is 1e-4.
-    for (const [tile, tolerance] of [['2', 1e-5], ['4', 5e-5]] as const) {
+    // F(6x6, 3x3) ('6': 3x3 kernels; the larger ones run F(4x4) blocks) multiplies by up to 32 (A^T) and 5.25 (B^T).
+    for (const [tile, tolerance] of [['2', 1e-5], ['4', 5e-5], ['6', 5e-5]] as const) {
       it(`Winograd F(${tile}x${tile}, 3x3): random stride-1 shapes (kernels 3x3 to 7x7 and 3x5, odd sizes, pads 0-3, groups, batches, K over 256, ReLU) vs TypeScript and im2col`, () => {
         const random = rng(41 + threads);
         for (let t = 0; t < 24; t++) {
@@ -253,6 +259,17 @@ for (const threads of [1, 2]) {
         }
       } finally {
         winogradLimits.madeUBytes = saved;
+      }
+    });
+
+    it('Winograd F(6x6, 3x3): 3x3 on 66-row planes of every width mod 6 (the choice, not forced), C over the 256 K block, groups, batches, pads, ReLU vs TypeScript and im2col', () => {
+      const random = rng(91 + threads);
+      for (let t = 0; t < 7; t++) {
+        const group = t % 4 === 3 ? 2 : 1, cinG = t % 4 === 1 ? randomInt(random, 257, 290) : randomInt(random, 16, 32);
+        const coutG = t % 4 === 1 ? 16 : randomInt(random, 16, 40), N = t % 3 === 2 ? 2 : 1, ph = randomInt(random, 0, 2), pw = randomInt(random, 0, 2);
+        const outW = 71 + (t % 6), H = 66 + 2 - 2 * ph, W = outW + 2 - 2 * pw;
+        expect(winogradTile(f6Plane(cinG, 66, outW), coutG, undefined), `case ${t}`).toBe(6);
+        lineCase(random, t, { kh: 3, kw: 3, group, cinG, coutG, N, ph, pw, H, W });
       }
     });
 
@@ -601,8 +618,19 @@ describe('which convolutions run Winograd', () => {
     expect(winogradSplit(1, 196, 1, 36, 64, 64)).toEqual({ nt: 40, blocks: 5, rowsPer: 64 });
     expect(winogradSplit(1, 49, 1, 36, 128, 128)).toEqual({ nt: 56, blocks: 1, rowsPer: 128 });
   });
-  it('CREMA_WINOGRAD=0 turns it off; 2 or 4 picks the tile', () => {
-    expect(['0', '2', '4'].map((s) => winogradTile(conv(28), 64, s))).toEqual([0, 2, 4]);
+  it('CREMA_WINOGRAD=0 turns it off; 2, 4 or 6 picks the tile (6: F(6x6) for 3x3 kernels, F(4x4) blocks for larger ones)', () => {
+    expect(['0', '2', '4', '6'].map((s) => winogradTile(conv(28), 64, s))).toEqual([0, 2, 4, 6]);
+    expect(winogradTile(conv(28, 5), 64, '6')).toBe(4);
+  });
+  it("F(6x6, 3x3) where its 6 x 6 tiles cover the plane with at most 0.85 of F(4x4)'s values, U is small and the plane from 64 x 64 to 150 x 150 (Inception-v3's conv2..4)", () => {
+    // Inception-v3: conv2 (32 -> 32, 147), conv3 (32 -> 64), conv4 (80 -> 192, 71).
+    expect([[32, 32, 147], [32, 64, 147], [80, 192, 71]].map(([c, m, n]) => winogradTile(f6Plane(c, n, n), m, undefined))).toEqual([6, 6, 6]);
+    // 6 x 6 tiles pad 80 x 80 and 28 x 28 (0.87 and 0.91 of F(4x4)'s values); 14 x 14 (1.0); 96 -> 192 (U 4.7 MB); 224 x 224;
+    // 35 x 35 and 12 x 12 (below 64 x 64); a 5x5 kernel; strided.
+    const kept = [f6Plane(64, 80, 80), f6Plane(96, 28, 28), f6Plane(64, 14, 14), f6Plane(96, 71, 71), f6Plane(64, 224, 224), f6Plane(64, 35, 35), f6Plane(64, 12, 12)];
+    expect(kept.map((g) => winogradTile(g, g.channels === 96 && g.outH === 71 ? 192 : 64, undefined))).toEqual([4, 4, 4, 4, 4, 4, 2]);
+    expect(winogradTile(conv(35, 5), 64, undefined)).toBe(4);
+    expect(winogradTile({ ...conv(72, 3, 2), outH: 36, outW: 36 }, 64, undefined)).toBe(0);
   });
 });
 

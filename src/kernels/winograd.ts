@@ -13,11 +13,14 @@ import { KC, KIND_WINOGRAD, KIND_WINOGRAD_FILTERS, KIND_WINOGRAD_PAD, MR, NR, ty
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
-/** Outputs a tile across: F(2x2, 3x3), F(4x4, 3x3), or F(3x3, 4x4) (blocks of 4x4: the same 6 points as F(4x4, 3x3)). */
-export type WinogradTileSize = 2 | 3 | 4;
+/**
+ * Outputs a tile across: F(2x2, 3x3), F(4x4, 3x3), F(3x3, 4x4) (blocks of 4x4: the same 6 points as F(4x4, 3x3)),
+ * or F(6x6, 3x3) (3x3 kernels only: F(4x4, 5x5)'s 8 points, assembly/winograd5.ts).
+ */
+export type WinogradTileSize = 2 | 3 | 4 | 6;
 
 /** Transformed values per tile and block, and the kernel blocks' size (3x3, or 4x4 for F(3x3, 4x4)). */
-const points = (m: WinogradTileSize): number => (m === 2 ? 16 : 36);
+const points = (m: WinogradTileSize): number => (m === 2 ? 16 : m === 6 ? 64 : 36);
 const blockSize = (m: WinogradTileSize): number => (m === 3 ? 4 : 3);
 
 /** A convolution's weights transformed for Winograd F(tile x tile, 3x3) (F(3x3, 4x4) for tile 3). */
@@ -30,7 +33,8 @@ export interface PackedWinograd extends PackedConv {
   dir: 0 | 1 | 2;
   /**
    * Values per tile where not points(tile) per block: 1-D 6 (F(4, 3) on 1 x 3 blocks) or 10 (F(4, 7), the whole
-   * 7-tap kernel); 64 for F(4x4, 5x5), the whole 5x5 kernel (subH = subW = 1 for both whole kernels); else 0.
+   * 7-tap kernel); 64 for F(4x4, 5x5), the whole 5x5 kernel, and F(6x6, 3x3) (subH = subW = 1 for the whole
+   * kernels); else 0.
    */
   values: number;
   /**
@@ -45,8 +49,9 @@ export interface PackedWinograd extends PackedConv {
  * Which Winograd a convolution runs, 0 for none: its geometry (stride 1, dilation 1, a kernel of 3 to 9 each way:
  * larger than 3x3 runs as the sum of its 3x3 blocks, e.g. 5x5 as four, 7x7 as nine) and enough input and output
  * channels that the GEMMs beat one im2col GEMM; a K x 1 or 1 x K kernel takes 1-D F(4, 3) (oneD; F(4, 7) for 7
- * taps: oneDPoints), reported as 4; a 5x5 F(4x4, 5x5) (whole5). `setting` is CREMA_WINOGRAD: '0' none, '2' or '4' F(2x2, 3x3)
- * or F(4x4, 3x3) only; unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / MIN_F4_TILES_LARGE at batch `num` > 1: by batchF4).
+ * taps: oneDPoints), reported as 4; a 5x5 F(4x4, 5x5) (whole5); a 3x3 on a large plane F(6x6, 3x3) (bigPlane). `setting` is
+ * CREMA_WINOGRAD: '0' none, '2', '4' or '6' F(2x2, 3x3), F(4x4, 3x3) or F(6x6, 3x3) only (6: larger kernels F(4x4));
+ * unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / MIN_F4_TILES_LARGE at batch `num` > 1: by batchF4).
  */
 export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | WinogradTileSize {
   if (g.strideH > 1 || g.strideW > 1) return stridedTile(g, rows, setting, num);
@@ -54,8 +59,10 @@ export function winogradTile(g: ConvGeometry, rows: number, setting: string | un
   const fits = g.kernelH >= 3 && g.kernelH <= 9 && g.kernelW >= 3 && g.kernelW <= 9 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
     g.channels >= MIN_CHANNELS && rows >= MIN_CHANNELS;
   if (!fits || setting === '0') return 0;
+  if (setting === '6') return f6(g) ? 6 : 4;
   if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
   if (whole5(g, 4)) return uFits(g, rows, 4) ? 4 : 0; // F(4x4, 5x5) on every plane: see whole5
+  if (f6(g) && bigPlane(g, rows) && uFits(g, rows, 6)) return 6;
   const small = g.kernelH > 3 || g.kernelW > 3 ? tiles(g, 4) < MIN_F4_TILES_LARGE : g.outH * g.outW < MIN_F4_OUTPUTS;
   const f4 = (num > 1 && small ? batchF4(g) : small ? g.kernelH === 3 && g.kernelW === 3 && smallF4(g) : tileCost(g, 4) < tileCost(g, 2)) && uFits(g, rows, 4);
   return f4 ? 4 : uFits(g, rows, 2) ? 2 : 0;
@@ -88,7 +95,7 @@ function stridedTile(g: ConvGeometry, rows: number, setting: string | undefined,
   const s = spaceToDepth(g);
   if (!s || s.kernelH < 3 || s.kernelW < 3) return 0;
   const f3 = s.kernelH === 4 && s.kernelW === 4 && setting !== '0' && s.channels >= MIN_F3_CHANNELS && rows >= MIN_CHANNELS;
-  const m = f3 ? 3 : winogradTile(s, rows, setting, num);
+  const stride1 = winogradTile(s, rows, setting, num), m = f3 ? 3 : stride1 === 6 ? 4 : stride1; // F(6x6) not measured there
   const macs = m && (g.strideH * g.strideW * points(m) * Math.ceil(s.kernelH / blockSize(m)) * Math.ceil(s.kernelW / blockSize(m))) / (m * m);
   return m && macs <= winogradLimits.stridedMacs * g.kernelH * g.kernelW ? m : 0;
 }
@@ -124,6 +131,32 @@ function whole5(g: ConvGeometry, m: number): boolean {
   return m === 4 && g.kernelH === 5 && g.kernelW === 5;
 }
 
+/** F(6x6, 3x3) runs 3x3 kernels (the whole kernel: 64 values a tile), nothing larger. */
+function f6(g: ConvGeometry): boolean {
+  return g.kernelH === 3 && g.kernelW === 3;
+}
+
+/**
+ * Where F(6x6, 3x3) is taken over F(4x4, 3x3) (docs/PERFORMANCE.md, round six): its 64 values a tile against
+ * 36 cover the plane with at most F6_WORK of F(4x4)'s values (not where 6 x 6 tiles pad much more of it: 56 x 56,
+ * 28 x 28), and U (1.8x F(4x4)'s) is small, because every block of tiles reads it (VGG-16's 256 channels at 56 x 56
+ * took 1.17x F(4x4)'s time, Inception-v3's 80 -> 192 at 71 x 71 0.83x); planes from F6_MIN_OUTPUTS up to
+ * F6_MAX_OUTPUTS (VGG-16's 64 channels at 224 x 224 gained nothing): Inception-v3's conv2..4.
+ */
+function bigPlane(g: ConvGeometry, rows: number): boolean {
+  const work = (64 * tiles(g, 6)) / (36 * tiles(g, 4));
+  const outputs = g.outH * g.outW;
+  return work <= winogradLimits.f6Work && g.channels * rows <= F6_MAX_CM && outputs >= F6_MIN_OUTPUTS && outputs <= F6_MAX_OUTPUTS;
+}
+
+/**
+ * Smaller planes read U (64 C x M floats) for too few tiles: Inception-v3's 64 -> 96 at 35 x 35 measured 0.87 to
+ * 1.09x F(4x4)'s time in four runs, its 71 x 71 and 147 x 147 layers 0.66-0.94x.
+ */
+const F6_MIN_OUTPUTS = 64 * 64;
+const F6_MAX_CM = 80 * 192;
+const F6_MAX_OUTPUTS = 150 * 150;
+
 /**
  * Whether U, (m + 2)^2 floats per 3x3 block of each filter, stays within 7x the weights (F(4x4) of 3x3: 4x, of
  * 5x5 and 7x7: 5.8x and 6.6x, of 4x4: 9x) and 64 MiB a layer per group (FCN's fc6, a 7x7 convolution of
@@ -133,7 +166,7 @@ function whole5(g: ConvGeometry, m: number): boolean {
  */
 function uFits(g: ConvGeometry, rows: number, m: WinogradTileSize): boolean {
   const u = whole5(g, m) ? 64 : points(m) * Math.ceil(g.kernelH / blockSize(m)) * Math.ceil(g.kernelW / blockSize(m)), weights = g.kernelH * g.kernelW;
-  return u <= 7 * weights && u * rows * g.channels * 4 <= MAX_U_BYTES;
+  return (u <= 7 * weights || m === 6) && u * rows * g.channels * 4 <= MAX_U_BYTES;
 }
 
 const MAX_U_BYTES = 64 << 20;
@@ -203,7 +236,7 @@ const MIN_CHANNELS = 16;
  */
 export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: WinogradTileSize): PackedWinograd | undefined {
   if (g.strideH > 1 || g.strideW > 1) [w, g] = [stridedWeights(w, g), spaceToDepth(g)!];
-  const dir = oneD(g), values = dir ? oneDPoints(g) : whole5(g, m) ? 64 : 0, n = values || points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
+  const dir = oneD(g), values = dir ? oneDPoints(g) : whole5(g, m) || m === 6 ? 64 : 0, n = values || points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
   const whole = values === 10 || values === 64, subH = whole ? 1 : Math.ceil(kh / blockSize(m)), subW = whole ? 1 : Math.ceil(kw / blockSize(m));
   const K = C * subH * subW, rowsPad = roundUp(rows, MR);
   const ptr = e.heap.tryAlloc(groups * n * rowsPad * K * 4);
@@ -305,12 +338,12 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, source: Conv
   const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), tiles = tilesY * tilesX, r = blockSize(m);
   // Room for every tile's patch at every block's offset (r per block down / across; F(4, 7)'s patch is 10 long,
   // F(4x4, 5x5)'s 8); a 1-D kernel's other axis is 1.
-  const reach = (blocks: number): number => (packed.values === 10 ? 6 : packed.values === 64 ? 4 : r - 1 + r * (blocks - 1));
+  const reach = (blocks: number): number => (packed.values === 10 ? 6 : packed.values === 64 ? 8 - m : r - 1 + r * (blocks - 1));
   const Hp = down * tilesY + (dir === 2 ? 0 : reach(packed.subH)), Wp = across * tilesX + (dir === 1 ? 0 : reach(packed.subW));
   const fit = Math.max(1, Math.floor(winogradLimits.padBytes / (groups * C * Hp * Wp * 4)));
   if (num > fit) return inImageGroups(num, fit, x, y, (k, xs, ys) => winogradWasm(e, packed, source, groups, k, xs, ys, reluSlope));
   const { nt, blocks, rowsPer } = winogradSplit(e.activeThreads(), tiles, images, n, K, M, packed.uRows > 0);
-  const padBytes = roundUp((images * C * Hp * Wp + 32) * 4, 64); // F(4, 7)'s unstored lanes read up to 18 floats past
+  const padBytes = roundUp((images * C * Hp * Wp + 32) * 4, 64); // F(4, 7)'s and F(6x6)'s unstored lanes read up to 18 floats past
   // Per thread: the GEMM results and transformed inputs, and U's filters made at a time when U is made here.
   const madeU = packed.uRows ? 4 * n * (packed.uRows * Math.min(K, KC) + SKEW) : 0;
   const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * ((Math.min(K, KC) + rowsPer) * nt + 2 * SKEW) + madeU, 64);
@@ -336,6 +369,9 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, source: Conv
   return true;
 }
 
+/** See bigPlane (benchmarks set it to 0 to run F(4x4) instead). */
+const F6_WORK = 0.85;
+
 /** See stridedTile (tests raise it to run other strided shapes as Winograd). */
 const STRIDED_MACS = 0.5;
 
@@ -345,7 +381,7 @@ const STRIDED_MACS = 0.5;
  * (OpenPose at batch 8: conv1_2's copy was 280 MB, one image's is 35 MB).
  * @internal The bound (tests lower it to run small batches in groups).
  */
-export const winogradLimits = { padBytes: 64 << 20, stridedMacs: STRIDED_MACS, madeUBytes: MADE_U_BYTES };
+export const winogradLimits = { padBytes: 64 << 20, stridedMacs: STRIDED_MACS, f6Work: F6_WORK, madeUBytes: MADE_U_BYTES };
 
 /** Runs `run` on groups of at most `fit` images of x and y (views, no copies); false as soon as one is. */
 function inImageGroups(num: number, fit: number, x: Float32Array, y: Float32Array, run: (images: number, x: Float32Array, y: Float32Array) => boolean): boolean {

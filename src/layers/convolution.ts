@@ -146,7 +146,7 @@ export const convolutionLayer: LayerType = {
     let packed: PackedConv | undefined;
     let packedDepthwise: PackedDepthwise | undefined;
     // By tile: a net run at batch 1 and at batch > 1 may take both (winogradTile), each made once.
-    let packedWinograd: { 2?: PackedWinograd; 3?: PackedWinograd; 4?: PackedWinograd; made?: PackedWinograd } = {};
+    let packedWinograd: { 2?: PackedWinograd; 3?: PackedWinograd; 4?: PackedWinograd; 6?: PackedWinograd; made?: PackedWinograd } = {};
     let finiteWeights: boolean | undefined; // Winograd only with finite weights (see allFinite)
     const layer: FusableLayer = {
       fuseRelu(negativeSlope) {
