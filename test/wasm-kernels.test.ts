@@ -849,6 +849,11 @@ describe('the thread pool', () => {
     }
     expect(burst.parallel(8)).toBe(true);
     expect(burst.trying).toBe(false);
+    // What a try of parallel may wait for a sleeping worker: at most the job's time alone, known after its trials.
+    expect(burst.soloMs).toBe(2);
+    const fresh = new Judge();
+    expect(fresh.parallel(9)).toBe(true);
+    expect(fresh.soloMs).toBeNaN();
   });
 
   it('winogradSplit: blocks cover every tile in multiples of 8, and output rows are cut only when the tiles cannot give each thread a chunk', () => {

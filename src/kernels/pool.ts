@@ -123,11 +123,14 @@ export class Judge {
    * the job is known to run faster: a parallel try is timed from when a worker joins (ThreadPool.run).
    */
   trying = false;
+  /** The job's time alone as the last `parallel` answer knew it (ms; NaN before it ran alone). */
+  soloMs = NaN;
 
   /** Whether the job `key` runs in parallel this time. */
   parallel(key: number): boolean {
     const r = this.jobs.get(key);
     let parallel: boolean;
+    this.soloMs = r ? r.solo : NaN;
     if (!r || r.runs < TRIALS) {
       parallel = !r || r.runs % 2 === 0; // trials: in parallel, then alone, twice
       this.trying = true;
@@ -172,7 +175,7 @@ const EXPLORE_CLOSE = 8;
 const EXPLORE_FAR = 32;
 /** Weight of the newest time in a moving average. */
 const WEIGHT = 0.25;
-/** How long a parallel try waits for a sleeping worker before the main thread starts alone (ms). */
+/** How long a parallel try waits at most for a sleeping worker before the main thread starts (ms). */
 const PROBE_WAIT_MS = 4;
 /** Jobs remembered at most. */
 const MAX_JOBS = 4096;
@@ -268,7 +271,7 @@ export class ThreadPool {
     Atomics.store(h, TICKET, open);
     Atomics.add(h, SEQ, 1);
     Atomics.notify(h, SEQ);
-    if (judge?.trying) start = this.awaitWorker(open, start);
+    if (judge?.trying) start = this.awaitWorker(open, start, Math.min(PROBE_WAIT_MS, judge.soloMs || PROBE_WAIT_MS));
     let error: unknown;
     takeChunks(h, (chunk) => {
       try {
@@ -296,19 +299,22 @@ export class ThreadPool {
   }
 
   /**
-   * Waits (at most PROBE_WAIT_MS) until a worker takes the open job's first chunk, and returns when the job's
+   * Waits (at most `wait` ms) until a worker takes the open job's first chunk, and returns when the job's
    * clock starts. A worker asleep for a millisecond took 1.9-2.8 ms to wake on the team's VM (its idle core
    * halted; 0.03 ms a moment after its last job: docs/PERFORMANCE.md, round six), more than many whole jobs: a
    * try of parallel among jobs run alone (whose workers had gone to sleep) timed that wake-up, lost, and kept
    * every job alone (CaffeNet's conv3 tried in parallel among lone jobs 5.6-6.3 ms, 4.2 alone, 2.7 in parallel
    * among parallel jobs). Jobs run in parallel by choice still count their wake-ups: the forward pays those.
+   * The wait is at most the job's time alone: a worker that cannot come sooner cannot win it (on a busy
+   * machine, waiting PROBE_WAIT_MS for every try of SqueezeNet's 0.1-0.5 ms jobs cost more than the jobs), and
+   * a try that times out counts its wait.
    */
-  private awaitWorker(open: number, start: number): number {
+  private awaitWorker(open: number, start: number, wait: number): number {
     // From the last time the first chunk was seen untaken: this thread may be preempted while it polls, and
     // the worker meanwhile take every chunk (a job "done" in 0.01 ms).
     const h = this.h;
     let untaken = start;
-    for (let t = start, until = start + PROBE_WAIT_MS; t < until; t = now()) {
+    for (let t = start, until = start + wait; t < until; t = now()) {
       if (Atomics.load(h, TICKET) !== open) return untaken;
       untaken = t;
     }
