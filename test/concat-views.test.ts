@@ -27,7 +27,9 @@ const C = 4, H = 9;
 // p (a pool of the input) and f (a conv -> BN -> Scale -> ReLU chain into new blobs: fold.ts writes f with the
 // conv's kernel). 'cat2' is laid out in 'cat3' (nested views), whose e is repeated; 'cat4' is followed by an
 // in-place ReLU;
-// 'cat5' joins InnerProduct outputs and the net input (not laid out: neither writes exactly its floats).
+// 'cat5' joins InnerProduct outputs and the net input (not laid out: neither writes exactly its floats). An
+// in-place inference Dropout after cat2 is the identity (cat2 stays laid out); after cat6, with the fork's
+// scale_train: false, it scales (cat6's bottom must be copied).
 const PROTOTXT = `
   name: "concat-views"
   layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: ${C} dim: ${H} dim: ${H} } } }
@@ -43,11 +45,15 @@ const PROTOTXT = `
   layer { name: "d" type: "Convolution" bottom: "cat" top: "d" convolution_param { num_output: 3 kernel_size: 3 stride: 2 pad: 1 } }
   layer { name: "up" type: "Pooling" bottom: "cat" top: "q" pooling_param { pool: AVE kernel_size: 2 stride: 2 pad: 1 } }
   layer { name: "cat2" type: "Concat" bottom: "q" bottom: "d" top: "cat2" }
+  layer { name: "cat2/drop" type: "Dropout" bottom: "cat2" top: "cat2" dropout_param { dropout_ratio: 0.5 } }
   layer { name: "e" type: "Convolution" bottom: "cat2" top: "e" convolution_param { num_output: 4 kernel_size: 1 } }
   layer { name: "cat3" type: "Concat" bottom: "cat2" bottom: "e" bottom: "e" top: "cat3" }
   layer { name: "g" type: "Convolution" bottom: "cat3" top: "g" convolution_param { num_output: 2 kernel_size: 1 } }
   layer { name: "cat4" type: "Concat" bottom: "g" bottom: "d" top: "cat4" }
   layer { name: "cat4/relu" type: "ReLU" bottom: "cat4" top: "cat4" relu_param { negative_slope: 0.5 } }
+  layer { name: "h" type: "Convolution" bottom: "data" top: "h" convolution_param { num_output: 2 kernel_size: 1 } }
+  layer { name: "cat6" type: "Concat" bottom: "h" top: "cat6" }
+  layer { name: "cat6/drop" type: "Dropout" bottom: "cat6" top: "cat6" dropout_param { dropout_ratio: 0.5 scale_train: false } }
   layer { name: "ip1" type: "InnerProduct" bottom: "cat4" top: "ip1" inner_product_param { num_output: 5 } }
   layer { name: "ip2" type: "InnerProduct" bottom: "cat4" top: "ip2" inner_product_param { num_output: 3 } }
   layer { name: "flat" type: "Flatten" bottom: "data" top: "flat" }
@@ -68,6 +74,7 @@ function weights(): Map<string, Tensor[]> {
     ['g', [t(2, 25 + 4 + 4, 1, 1), t(2)]],
     ['ip1', [t(5, 5 * 5 * 5), t(5)]],
     ['ip2', [t(3, 5 * 5 * 5), t(3)]],
+    ['h', [t(2, C, 1, 1), t(2)]],
   ]);
 }
 
@@ -118,9 +125,9 @@ describe('Concat in place', () => {
     const q = net.blobs.get('q')!.data.length;
     expect(laidOut(net, 'q', 'cat2', 0) && laidOut(net, 'd', 'cat2', q) && laidOut(net, 'cat2', 'cat3', 0)).toBe(true);
     expect(laidOut(net, 'd', 'cat3', q)).toBe(true);
-    // A repeated bottom, a top written again in place, InnerProduct outputs and a Flatten: copied. d is laid out
-    // in cat2, so cat4 (after it) copies it.
-    for (const [name, top] of [['e', 'cat3'], ['g', 'cat4'], ['d', 'cat4'], ['ip1', 'cat5'], ['ip2', 'cat5'], ['flat', 'cat5']])
+    // A repeated bottom, a top written again in place (a ReLU, a scaling Dropout), InnerProduct outputs and a
+    // Flatten: copied. d is laid out in cat2, so cat4 (after it) copies it.
+    for (const [name, top] of [['h', 'cat6'], ['e', 'cat3'], ['g', 'cat4'], ['d', 'cat4'], ['ip1', 'cat5'], ['ip2', 'cat5'], ['flat', 'cat5']])
       expect(inside(net, name, top), `${name} in ${top}`).toBe(false);
     const copying = load('copy');
     expect(laidOut(copying, 'b', 'cat', 0)).toBe(false);

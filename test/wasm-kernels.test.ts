@@ -385,6 +385,12 @@ for (const threads of [1, 2]) {
         ['ave 2x2 s2', [1, 4, 12, 9], { pool: 'AVE', kernel_size: 2, stride: 2 }],
         ['ave 3x3 s1 pad 1', [2, 6, 17, 17], { pool: 'AVE', kernel_size: 3, stride: 1, pad: 1 }],
         ['max 3x3 s1 pad 1', [1, 7, 14, 11], { pool: 'MAX', kernel_size: 3, stride: 1, pad: 1 }],
+        // Planes of several bands of rows (the kernel fills 4096 floats of row buffers, then reads them back),
+        // the last band partial, and rows longer than a band (one row a band).
+        ['max 3x3 s2, SqueezeNet pool1 (bands of 34 rows)', [2, 3, 111, 111], { pool: 'MAX', kernel_size: 3, stride: 2 }],
+        ['ave 2x2 s2 pad 1, wide rows (bands of 13 rows)', [1, 2, 70, 301], { pool: 'AVE', kernel_size: 2, stride: 2, pad: 1 }],
+        ['max 3x3 s2 pad 1, rows longer than a band', [1, 2, 6, 4200], { pool: 'MAX', kernel_size: 3, stride: 2, pad: 1 }],
+        ['ave 3x3 s1 pad 2 on 3 x 4100 (the row path, one row a band)', [1, 1, 3, 4100], { pool: 'AVE', kernel_size: 3, stride: 1, pad: 2 }],
         ['ave global 7x7', [2, 9, 7, 7], { pool: 'AVE', global_pooling: true }],
         ['max global 13x13', [1, 5, 13, 13], { pool: 'MAX', global_pooling: true }],
         ['ave global 1x1', [3, 2, 1, 1], { pool: 'AVE', global_pooling: true }],
@@ -411,6 +417,28 @@ for (const threads of [1, 2]) {
       expect([...got.data]).toEqual([...want.data]);
       expect(got.data.some((v) => v === -3.4028234663852886e38)).toBe(true);
       expect(got.data.some((v) => Number.isNaN(v))).toBe(false);
+    });
+
+    it('Pooling 3x3 stride 1 pad 1 (the plane as one run): planes from 2 x 2, rows of 2 to 4 + 8k, batches, NaN and -Infinity', () => {
+      const random = rng(37 + threads);
+      for (let t = 0; t < 24; t++) {
+        const pool = t % 2 === 0 ? 'MAX' : 'AVE';
+        const H = t < 4 ? 2 + (t >> 1) : randomInt(random, 2, 40), W = t < 4 ? 2 + (t & 1) : randomInt(random, 2, 40);
+        const N = randomInt(random, 1, 3), C = randomInt(random, 1, 5);
+        const data = randomArray(N * C * H * W, random);
+        if (t % 6 === 4) for (let i = 0; i < data.length; i += 5) data[i] = i % 2 ? NaN : -Infinity;
+        const def = layerDef('Pooling', { pooling_param: { pool, kernel_size: 3, stride: 1, pad: 1 } });
+        const [got, want] = bothKernels(def, [], new Tensor([N, C, H, W], data));
+        const label = `case ${t}: ${pool} ${N}x${C}x${H}x${W}`;
+        expect([...got.dims], label).toEqual([N, C, H, W]);
+        if (pool === 'MAX') expect([...got.data], label).toEqual([...want.data]);
+        else {
+          const nan = (a: Float32Array) => [...a.keys()].filter((i) => Number.isNaN(a[i]));
+          expect(nan(got.data), label).toEqual(nan(want.data));
+          const finite = (a: Float32Array) => a.map((v) => (Number.isFinite(v) ? v : 0));
+          expect(relDiff(finite(got.data), finite(want.data)), label).toBeLessThan(1e-6);
+        }
+      }
     });
 
     it('Eltwise SUM (+ leaky ReLU) over resident blobs: 2-4 bottoms, coefficients, odd lengths, in place', () => {

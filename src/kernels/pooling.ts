@@ -25,7 +25,22 @@ function bufferLength(w: PoolWindows): number {
 
 /** False when the row buffer would not fit the thread scratch (then the caller pools in TypeScript). */
 export function canPoolWasm(w: PoolWindows): boolean {
-  return (bufferLength(w) + 4) * 4 <= THREAD_SCRATCH; // + 4: where a row's last, partial vector of outputs goes
+  // Rows of whole vectors, and 4 floats where a row's last, partial vector of outputs goes (assembly/pooling.ts
+  // fills a band of rows up to 4096 floats, or one row).
+  return (Math.max(Math.ceil(bufferLength(w) / 4) * 4, 4096) + 4) * 4 <= THREAD_SCRATCH;
+}
+
+/**
+ * The 3x3 windows at stride 1 with pad 1 on a plane of at least 2 x 2 (Inception's AVE pools, GoogLeNet's MAX
+ * ones): assembly/pooling.ts runs them over the plane as one flat run, in thread scratch of the plane's size.
+ */
+function threeByThree(w: PoolWindows): boolean {
+  const { height: H, width: W } = w;
+  if (w.kernelW !== 3 || w.strideW !== 1 || w.padW !== 1 || w.outH !== H || w.outW !== W || H < 2 || W < 2) return false;
+  if ((H * W + 8) * 4 > THREAD_SCRATCH) return false;
+  for (let oy = 0; oy < H; oy++)
+    if (w.rowStart[oy] !== Math.max(oy - 1, 0) || w.rowEnd[oy] !== Math.min(oy + 2, H) || w.rowSpan[oy] !== 3) return false;
+  return w.colSpan.every((span) => span === 3);
 }
 
 /** y (planes x outH x outW) = MAX or AVE pooling of x (planes x H x W). */
@@ -49,6 +64,7 @@ export function poolWasm(e: WasmEngine, w: PoolWindows, method: 'MAX' | 'AVE', p
   p[14] = method === 'AVE' ? 1 : 0;
   p[15] = tablePtrs[0]; p[16] = tablePtrs[1]; p[17] = tablePtrs[2]; p[18] = tablePtrs[3];
   p[19] = bufferLength(w);
+  p[20] = threeByThree(w) ? 1 : 0;
   e.run(Math.ceil(planes / perChunk));
   e.unstage(y, yAt);
 }

@@ -26,7 +26,8 @@ export const dropoutLayer: LayerType = {
   },
 };
 
-function testFactor(def: LayerParameter): number {
+/** What TEST multiplies by: 1 (the identity) unless the fork's `scale_train: false`. */
+export function testFactor(def: LayerParameter): number {
   const p = paramsOf<{ dropout_ratio: number; scale_train: boolean }>(def, 'dropout_param');
   if (p.scale_train) return 1;
   const scale = Math.fround(1 / (1 - Math.fround(p.dropout_ratio)));

@@ -6,7 +6,7 @@
 // - the slice is contiguous: one run per bottom (everything before the concat axis has size 1: batch 1 on the
 //   channel axis; a batch > 1 copies as before, Net.allocate deciding again at each reshape);
 // - the top is written by the Concat alone (no earlier layer writing a blob of that name, no in-place layer after
-//   it: either would write over the bottoms' values);
+//   it: either would write over the bottoms' values), or by an in-place inference Dropout after it (the identity);
 // - every layer that writes the bottom runs before the Concat (an in-place layer after it would change the top),
 //   and is of a type whose kernels write exactly their top's floats (the InnerProduct's wasm GEMV writes whole
 //   strips past its end, a plugin layer may replace its top's data): `exactWriters`;
@@ -17,6 +17,7 @@
 
 import type { GraphLayer } from '../graph/graph.js';
 import { isConcat } from '../layers/concat.js';
+import { testFactor } from '../layers/dropout.js';
 import { type Shape, sizeOf } from '../tensor.js';
 import type { Fusion } from './fold.js';
 
@@ -30,6 +31,11 @@ export interface ConcatSlice {
 const exactWriters = new Set([
   'Convolution', 'ConvolutionDepthwise', 'DepthwiseConvolution', 'Pooling', 'ReLU', 'BatchNorm', 'Scale', 'Concat', 'Dropout',
 ]);
+
+/** A layer that leaves its in-place blob as it is: an inference Dropout (SqueezeNet's drop9 after fire9/concat). */
+function identityInPlace(l: GraphLayer): boolean {
+  return l.type === 'Dropout' && l.bottoms.length === 1 && l.bottoms[0] === l.tops[0] && testFactor(l.def) === 1;
+}
 
 /** Laid-out bottoms by blob name, for the layers and shapes as they are now (after inferShapes). */
 export function concatSlices(layers: readonly GraphLayer[], shapes: ReadonlyMap<string, Shape>, fusions: ReadonlyMap<number, Fusion>): Map<string, ConcatSlice> {
@@ -45,7 +51,7 @@ export function concatSlices(layers: readonly GraphLayer[], shapes: ReadonlyMap<
     if (!isConcat(l.impl) || l.tops.length !== 1) continue;
     const top = l.tops[0], shape = shapes.get(top);
     if (!shape || sizeOf(shape.slice(0, l.impl.axis())) !== 1) continue;
-    if ((writers.get(top) ?? []).some((w) => w !== c) || l.bottoms.includes(top)) continue;
+    if ((writers.get(top) ?? []).some((w) => w !== c && !identityInPlace(layers[w])) || l.bottoms.includes(top)) continue;
     let offset = 0;
     for (const b of l.bottoms) {
       const once = l.bottoms.indexOf(b) === l.bottoms.lastIndexOf(b);
