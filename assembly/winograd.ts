@@ -24,7 +24,8 @@
 //    (0: 2-D), 27 values per tile when not 16 / 36 per block (1-D 6: F(4, 3) on 1 x 3 blocks; 10: F(4, 7),
 //    assembly/winograd7.ts; 64: F(4x4, 5x5), assembly/winograd5.ts).
 // Tiles are numbered row-major over the output (tile t at ty = t / tilesX, tx = t % tilesX). Input transform:
-// four tiles in one tile row, starting at a multiple of 4 in the block, at once (one f32x4 lane each), the rest
+// four tiles in one tile row, starting at a multiple of 4 in the block, at once (one f32x4 lane each; F(4x4): any
+// four, gathered across a row's end: inputTiles6), the rest
 // one at a time. Output transform: every tile in fours (a row's last four overlapping the previous ones), where
 // the plane is at least 4 tiles wide.
 
@@ -33,6 +34,7 @@
 import { gemmStrips } from './kernels';
 import { MR, NR, addr, relu, word } from './simd';
 import { filtersWhole, inputTransform5, outputWhole } from './winograd5';
+import { column } from './winograd7';
 import { filters7, inputTransform7 } from './winograd7';
 
 
@@ -173,6 +175,10 @@ function inputTransform(xp: usize, C: i32, subW: i32, k0: i32, kc: i32, Hp: i32,
     const base = V + (<usize>((k - k0) * NR) << 2);
     const s = k / C, c = k - s * C, sy = s / subW, sx = s - sy * subW;
     const plane = xp + <usize>c * Hp * rowBytes + <usize>(r * sy) * rowBytes + (<usize>(r * sx) << 2);
+    if ((m == 4 && dir == 0) || dir != 0) {
+      inputTiles6(plane, rowBytes, tilesX, j0, n, nt, dir, base, stripBytes, xiBytes, tmp);
+      continue;
+    }
     for (let j = 0; j < nt; ) {
       const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX;
       const out = base + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
@@ -198,6 +204,80 @@ function inputTransform(xp: usize, C: i32, subW: i32, k0: i32, kc: i32, Hp: i32,
       else inputOne(src, rowBytes, out, xiBytes);
     }
   }
+}
+
+/**
+ * F(4x4)'s B^T d B (dir 0), or 1-D F(4, 3)'s B^T d (dir 1: down, 2: across), for one GEMM row (the plane at
+ * `plane`): every tile of the block four at a time as lanes, four side by side in one tile row from the row as
+ * loaded (inputFour6, inputLine), any other four (a row's end and the next row's start) gathered tile by tile
+ * (inputGather6, inputGatherLine), lanes past the block's n tiles repeating its last; tiles from the next multiple
+ * of 4 to nt zero. (Taking a row's end one tile at a time, with every lane the same, took half the tiles of a
+ * 35 x 35 plane, 9 tiles a row, and every tile of an 8 x 8 plane's 1 x 3: 2 tiles a row.)
+ */
+function inputTiles6(plane: usize, rowBytes: usize, tilesX: i32, j0: i32, n: i32, nt: i32, dir: i32, base: usize, stripBytes: usize, xiBytes: usize, tmp: usize): void {
+  let j = 0;
+  for (; j < n; j += 4) {
+    const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX;
+    const out = base + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2), four = j + 4 <= n && tx + 4 <= tilesX;
+    if (dir != 0) {
+      if (four) inputLine(plane, ty, tx, dir, true, rowBytes, out, xiBytes);
+      else inputGatherLine(plane, rowBytes, tilesX, j0 + j, j0 + n - 1, dir, out, xiBytes);
+    } else if (four) inputFour6(plane + <usize>(4 * ty) * rowBytes + (<usize>(4 * tx) << 2), rowBytes, out, xiBytes, tmp);
+    else inputGather6(plane, rowBytes, tilesX, j0 + j, j0 + n - 1, out, xiBytes, tmp);
+  }
+  const count = dir != 0 ? 6 : 36;
+  for (; j < nt; j++) {
+    const out = base + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
+    for (let xi = 0; xi < count; xi++) store<f32>(out + <usize>xi * xiBytes, 0);
+  }
+}
+
+/** The first input of 1-D tile t (tiles past `last` read tile `last`'s): 4 rows (dir 1) or 4 columns (dir 2) a tile. */
+@inline function line6(plane: usize, rowBytes: usize, tilesX: i32, t: i32, last: i32, dir: i32): usize {
+  const u = min(t, last), ty = u / tilesX, tx = u - ty * tilesX;
+  return dir == 1 ? plane + <usize>(4 * ty) * rowBytes + (<usize>tx << 2) : plane + <usize>ty * rowBytes + (<usize>(4 * tx) << 2);
+}
+
+/** B^T d of 1-D tiles t.. t + 3 wherever they lie (lanes): six inputs a tile, down a column (dir 1) or along a row. */
+function inputGatherLine(plane: usize, rowBytes: usize, tilesX: i32, t: i32, last: i32, dir: i32, out: usize, xiBytes: usize): void {
+  const s0 = line6(plane, rowBytes, tilesX, t, last, dir), s1 = line6(plane, rowBytes, tilesX, t + 1, last, dir);
+  const s2 = line6(plane, rowBytes, tilesX, t + 2, last, dir), s3 = line6(plane, rowBytes, tilesX, t + 3, last, dir);
+  if (dir == 2) {
+    const a0 = v128.load(s0), a1 = v128.load(s1), a2 = v128.load(s2), a3 = v128.load(s3);
+    const p = v128.shuffle<f32>(v128.load64_zero(s0, 16), v128.load64_zero(s1, 16), 0, 4, 1, 5);
+    const q = v128.shuffle<f32>(v128.load64_zero(s2, 16), v128.load64_zero(s3, 16), 0, 4, 1, 5);
+    lineB6(column(a0, a1, a2, a3, 0), column(a0, a1, a2, a3, 1), column(a0, a1, a2, a3, 2), column(a0, a1, a2, a3, 3),
+      v128.shuffle<f32>(p, q, 0, 1, 4, 5), v128.shuffle<f32>(p, q, 2, 3, 6, 7), out, xiBytes, false);
+    return;
+  }
+  lineB6(lanes4(s0, s1, s2, s3, 0), lanes4(s0, s1, s2, s3, rowBytes), lanes4(s0, s1, s2, s3, 2 * rowBytes), lanes4(s0, s1, s2, s3, 3 * rowBytes),
+    lanes4(s0, s1, s2, s3, 4 * rowBytes), lanes4(s0, s1, s2, s3, 5 * rowBytes), out, xiBytes, false);
+}
+
+/** The floats at s0 + o .. s3 + o as the lanes of one vector. */
+@inline function lanes4(s0: usize, s1: usize, s2: usize, s3: usize, o: usize): v128 {
+  return f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(v128.load32_splat(s0 + o), 1, load<f32>(s1 + o)), 2, load<f32>(s2 + o)), 3, load<f32>(s3 + o));
+}
+
+/** Tile t's 6x6 patch (tiles past `last` read tile `last`'s). */
+@inline function patch6(plane: usize, rowBytes: usize, tilesX: i32, t: i32, last: i32): usize {
+  const u = min(t, last), ty = u / tilesX, tx = u - ty * tilesX;
+  return plane + <usize>(4 * ty) * rowBytes + (<usize>(4 * tx) << 2);
+}
+
+/** B^T d B of tiles t.. t + 3 wherever they lie (lanes), each patch row's 6 floats loaded per tile and transposed. */
+function inputGather6(plane: usize, rowBytes: usize, tilesX: i32, t: i32, last: i32, out: usize, xiBytes: usize, tmp: usize): void {
+  const s0 = patch6(plane, rowBytes, tilesX, t, last), s1 = patch6(plane, rowBytes, tilesX, t + 1, last);
+  const s2 = patch6(plane, rowBytes, tilesX, t + 2, last), s3 = patch6(plane, rowBytes, tilesX, t + 3, last);
+  for (let r = 0; r < 6; r++) {
+    const o = <usize>r * rowBytes;
+    const a0 = v128.load(s0 + o), a1 = v128.load(s1 + o), a2 = v128.load(s2 + o), a3 = v128.load(s3 + o);
+    const p = v128.shuffle<f32>(v128.load64_zero(s0 + o, 16), v128.load64_zero(s1 + o, 16), 0, 4, 1, 5);
+    const q = v128.shuffle<f32>(v128.load64_zero(s2 + o, 16), v128.load64_zero(s3 + o, 16), 0, 4, 1, 5);
+    lineB6(column(a0, a1, a2, a3, 0), column(a0, a1, a2, a3, 1), column(a0, a1, a2, a3, 2), column(a0, a1, a2, a3, 3),
+      v128.shuffle<f32>(p, q, 0, 1, 4, 5), v128.shuffle<f32>(p, q, 2, 3, 6, 7), tmp + <usize>r * 96, 16, false);
+  }
+  columnsB6(tmp, out, xiBytes, false);
 }
 
 /**
