@@ -22,7 +22,8 @@
 //    image-group, 20 KC, 21 rows per chunk (multiple of 4), 22 row blocks, 23 m, 24 / 25 the kernel's 3x3
 //    blocks down / across (1 / 1 for 3x3; 2 / 2 for 5x5, 3 / 3 for 7x7: see inputTransform), 26 1-D direction
 //    (0: 2-D), 27 values per tile when not 16 / 36 per block (1-D 6: F(4, 3) on 1 x 3 blocks; 10: F(4, 7),
-//    assembly/winograd7.ts; 64: F(4x4, 5x5), assembly/winograd5.ts).
+//    assembly/winograd7.ts; 64: F(4x4, 5x5), assembly/winograd5.ts), 28 0, or for F(4x4, 3x3) with U made in
+//    the chunk (gemmsMadeU) the filters made at a time, field 12 then being the weights in Caffe's layout.
 // Tiles are numbered row-major over the output (tile t at ty = t / tilesX, tx = t % tilesX). Input transform:
 // four tiles in one tile row, starting at a multiple of 4 in the block, at once (one f32x4 lane each; F(4x4): any
 // four, gathered across a row's end: inputTiles6), the rest
@@ -32,7 +33,7 @@
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
 import { gemmStrips } from './kernels';
-import { MR, NR, addr, relu, word } from './simd';
+import { MR, NR, addr, madd, relu, word } from './simd';
 import { filtersWhole, inputTransform5, outputWhole } from './winograd5';
 import { column } from './winograd7';
 import { filters7, inputTransform7 } from './winograd7';
@@ -120,7 +121,7 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   const outH = word(p, 9), outW = word(p, 10), M = word(p, 11), U = addr(p, 12), y = addr(p, 13), bias = addr(p, 14);
   const reluOn = word(p, 15) != 0, slope = load<f32>(p + 16 * 4), groups = word(p, 17), nt = word(p, 18);
   const blocks = word(p, 19), KC = word(p, 20), rowsPer = word(p, 21), rowBlocks = word(p, 22), m = word(p, 23);
-  const subH = word(p, 24), subW = word(p, 25), dir = word(p, 26), points = word(p, 27);
+  const subH = word(p, 24), subW = word(p, 25), dir = word(p, 26), points = word(p, 27), uRows = word(p, 28);
   const ig = chunk / (blocks * rowBlocks), rest = chunk - ig * blocks * rowBlocks;
   const block = rest / rowBlocks, row0 = (rest - block * rowBlocks) * rowsPer;
   const j0 = block * nt, n = min(nt, tilesY * tilesX - j0), rows = min(rowsPer, M - row0);
@@ -135,6 +136,10 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
     if (points == 64) inputTransform5(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, V, tmp + 128, m);
     else if (points == 10) inputTransform7(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, dir, V);
     else inputTransform(x, C, subW, k0, kc, Hp, Wp, tilesX, j0, n, nt, m, dir, V, tmp + 128);
+    if (uRows != 0) {
+      gemmsMadeU(U, C, g * M + row0, rows, uRows, k0, kc, K, nt, V, Mb, V + ((<usize>count * (kc * nt + SKEW)) << 2), tmp);
+      continue;
+    }
     for (let xi = 0; xi < count; xi++) {
       const pa = Ug + ((<usize>xi * mPad * K + <usize>k0 * mPad + <usize>row0 * kc) << 2);
       const v = V + ((<usize>xi * (kc * nt + SKEW)) << 2), mx = Mb + ((<usize>xi * (rows * nt + SKEW)) << 2);
@@ -145,6 +150,95 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   const bRows: usize = bias == 0 ? 0 : bias + (<usize>(g * M + row0) << 2);
   if (points == 64 || points == 10) outputWhole(Mb, rows, nt, j0, n, tilesX, outH, outW, dir, points, yRows, bRows, reluOn, slope, tmp + 128, m);
   else outputTransform(Mb, rows, nt, j0, n, tilesX, outH, outW, m, dir, yRows, bRows, reluOn, slope, tmp + 128);
+}
+
+/**
+ * F(4x4, 3x3)'s 36 GEMMs for GEMM rows (input channels) [k0, k0 + kc) with U made here from the weights (w: Caffe's
+ * layout, Cout x C x 3 x 3) instead of read from a U made at load: `uRows` filters at a time (the chunk's rows from
+ * filter o0 on), their U (36 packed A matrices of uRows x kc, SKEW apart, at Ub) made by filtersStrip and used by
+ * the 36 GEMMs at once, while it is in L1 / L2. U is 4x the weights: on AlexNet's 13 x 13 layers (16 tiles a
+ * plane) this keeps F(4x4)'s 2.25 multiply-adds an output without holding it (src/kernels/winograd.ts uPerForward).
+ */
+function gemmsMadeU(w: usize, C: i32, o0: i32, rows: i32, uRows: i32, k0: i32, kc: i32, K: i32, nt: i32, V: usize, Mb: usize, Ub: usize, tmp: usize): void {
+  const vBytes = (<usize>(kc * nt + SKEW)) << 2, mBytes = (<usize>(rows * nt + SKEW)) << 2;
+  scaleV(V, kc, nt);
+  for (let r0 = 0; r0 < rows; r0 += uRows) {
+    const rr = min(uRows, rows - r0), uBytes = (<usize>(((rr + MR - 1) & ~(MR - 1)) * kc + SKEW)) << 2;
+    for (let s = 0; s < rr; s += MR) filtersStrip(w, C, o0 + r0 + s, min(MR, rr - s), k0, kc, Ub + (<usize>(s * kc) << 2), uBytes, tmp + 128);
+    for (let xi = 0; xi < 36; xi++) {
+      const mx = Mb + <usize>xi * mBytes + (<usize>(r0 * nt) << 2);
+      gemmStrips(rr, nt, kc, Ub + <usize>xi * uBytes, V + <usize>xi * vBytes, 0, nt / NR, mx, nt, 0, k0 == 0, k0 + kc >= K, 0, 0, false, 0, tmp);
+    }
+  }
+}
+
+/**
+ * U' = G' g G'^T of F(4x4, 3x3) for filters o0 .. o0 + valid - 1 (one MR strip: lanes) and input channels
+ * [k0, k0 + kc), in float32, stored as the strip of each of the 36 packed A matrices (xiBytes apart) that
+ * gemmStrips reads: channel k's four lanes at out + 16 (k - k0). G' is G without its row scales (G = D G', D =
+ * diag(1/4, -1/6, -1/6, 1/24, 1/24, 1)): whole numbers, so each line is 7 additions; the scales D_i D_x go on the
+ * transformed inputs instead (scaleV), 36 x kc x nt products where here they would be 36 x kc x rows. Lanes past
+ * `valid` are zero.
+ */
+function filtersStrip(w: usize, C: i32, o0: i32, valid: i32, k0: i32, kc: i32, out: usize, xiBytes: usize, tmp: usize): void {
+  const filterBytes = <usize>C * 36, f0 = w + <usize>o0 * filterBytes + <usize>k0 * 36;
+  // A lane past `valid` reads 36 zero bytes at tmp and stays there.
+  const zero = tmp;
+  v128.store(zero, f32x4.splat(0)); v128.store(zero, f32x4.splat(0), 16); v128.store(zero, f32x4.splat(0), 32);
+  let f1 = valid > 1 ? f0 + filterBytes : zero, f2 = valid > 2 ? f0 + 2 * filterBytes : zero, f3 = valid > 3 ? f0 + 3 * filterBytes : zero;
+  const step1: usize = valid > 1 ? 36 : 0, step2: usize = valid > 2 ? 36 : 0, step3: usize = valid > 3 ? 36 : 0;
+  let f = f0, at = out;
+  for (let k = 0; k < kc; k++) {
+    // The four filters' 9 taps (rows of 4 + 4 + 1), transposed so that lanes are filters.
+    const a0 = v128.load(f), a1 = v128.load(f1), a2 = v128.load(f2), a3 = v128.load(f3);
+    const b0 = v128.load(f, 16), b1 = v128.load(f1, 16), b2 = v128.load(f2, 16), b3 = v128.load(f3, 16);
+    let e = v128.load32_splat(f, 32);
+    e = v128.load32_lane(f1, e, 1, 32); e = v128.load32_lane(f2, e, 2, 32); e = v128.load32_lane(f3, e, 3, 32);
+    const s0 = v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), s1 = v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), s2 = v128.shuffle<f32>(a0, a1, 2, 6, 3, 7), s3 = v128.shuffle<f32>(a2, a3, 2, 6, 3, 7);
+    const u0 = v128.shuffle<f32>(b0, b1, 0, 4, 1, 5), u1 = v128.shuffle<f32>(b2, b3, 0, 4, 1, 5), u2 = v128.shuffle<f32>(b0, b1, 2, 6, 3, 7), u3 = v128.shuffle<f32>(b2, b3, 2, 6, 3, 7);
+    // Taps by kernel row r (taps 3 r .. 3 r + 2): g[r][j].
+    const g00 = v128.shuffle<f32>(s0, s1, 0, 1, 4, 5), g01 = v128.shuffle<f32>(s0, s1, 2, 3, 6, 7), g02 = v128.shuffle<f32>(s2, s3, 0, 1, 4, 5);
+    const g10 = v128.shuffle<f32>(s2, s3, 2, 3, 6, 7), g11 = v128.shuffle<f32>(u0, u1, 0, 1, 4, 5), g12 = v128.shuffle<f32>(u0, u1, 2, 3, 6, 7);
+    const g20 = v128.shuffle<f32>(u2, u3, 0, 1, 4, 5), g21 = v128.shuffle<f32>(u2, u3, 2, 3, 6, 7), g22 = e;
+    // Rows of G' g: (a, a + b + d, a - b + d, a + 2 b + 4 d, a - 2 b + 4 d, d) of kernel rows a, b, d, each
+    // then times G'^T (lineG6) into U's values 6 i .. 6 i + 5.
+    const four = f32x4.splat(4);
+    lineG6(g00, g01, g02, at, xiBytes);
+    const s00 = f32x4.add(g00, g20), s01 = f32x4.add(g01, g21), s02 = f32x4.add(g02, g22);
+    lineG6(f32x4.add(s00, g10), f32x4.add(s01, g11), f32x4.add(s02, g12), at + 6 * xiBytes, xiBytes);
+    lineG6(f32x4.sub(s00, g10), f32x4.sub(s01, g11), f32x4.sub(s02, g12), at + 12 * xiBytes, xiBytes);
+    const q0 = madd(g00, g20, four), q1 = madd(g01, g21, four), q2 = madd(g02, g22, four);
+    const d0 = f32x4.add(g10, g10), d1 = f32x4.add(g11, g11), d2 = f32x4.add(g12, g12);
+    lineG6(f32x4.add(q0, d0), f32x4.add(q1, d1), f32x4.add(q2, d2), at + 18 * xiBytes, xiBytes);
+    lineG6(f32x4.sub(q0, d0), f32x4.sub(q1, d1), f32x4.sub(q2, d2), at + 24 * xiBytes, xiBytes);
+    lineG6(g20, g21, g22, at + 30 * xiBytes, xiBytes);
+    f += 36; f1 += step1; f2 += step2; f3 += step3; at += 16;
+  }
+}
+
+/** G' (a, b, d)^T = (a, a + b + d, a - b + d, a + 2 b + 4 d, a - 2 b + 4 d, d) into out, `step` bytes apart (lanes: filters). */
+@inline function lineG6(a: v128, b: v128, d: v128, out: usize, step: usize): void {
+  const ad = f32x4.add(a, d), q = madd(a, d, f32x4.splat(4)), b2 = f32x4.add(b, b);
+  v128.store(out, a);
+  v128.store(out + step, f32x4.add(ad, b));
+  v128.store(out + 2 * step, f32x4.sub(ad, b));
+  v128.store(out + 3 * step, f32x4.add(q, b2));
+  v128.store(out + 4 * step, f32x4.sub(q, b2));
+  v128.store(out + 5 * step, d);
+}
+
+/** The scales G' leaves out (filtersStrip): transformed input xi = 6 i + x (kc x nt floats at v) times D_i D_x. */
+function scaleV(V: usize, kc: i32, nt: i32): void {
+  const bytes = <usize>(kc * nt) << 2, vBytes = (<usize>(kc * nt + SKEW)) << 2;
+  for (let xi = 0; xi < 36; xi++) {
+    const f = f32x4.splat(<f32>(lineScale(xi / 6) * lineScale(xi % 6))), v = V + <usize>xi * vBytes;
+    for (let at: usize = 0; at < bytes; at += 16) v128.store(v + at, f32x4.mul(v128.load(v + at), f));
+  }
+}
+
+/** Row i's scale of F(4x4, 3x3)'s G (Lavin and Gray's points): 1/4, -1/6, -1/6, 1/24, 1/24, 1. */
+@inline function lineScale(i: i32): f64 {
+  return i == 0 ? 0.25 : i < 3 ? -1.0 / 6.0 : i < 5 ? 1.0 / 24.0 : 1;
 }
 
 /**

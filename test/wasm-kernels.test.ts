@@ -14,7 +14,7 @@ import type { FusableLayer } from '../src/layers/convolution.js';
 import { innerProductLayer } from '../src/layers/inner_product.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
-import { packWinogradWeights, winogradLimits, winogradSplit, winogradTile } from '../src/kernels/winograd.js';
+import { packWinogradWeights, uPerForward, winogradLimits, winogradSplit, winogradTile } from '../src/kernels/winograd.js';
 import { eltwiseSumWasm } from '../src/kernels/eltwise.js';
 import { directFits } from '../src/kernels/direct.js';
 import type { ConvGeometry } from '../src/kernels/im2col.js';
@@ -221,6 +221,46 @@ for (const threads of [1, 2]) {
         const coutG = randomInt(random, 16, 50), N = t % 3 === 2 ? 2 : 1, ph = randomInt(random, 0, 4), pw = randomInt(random, 0, 4);
         const H = randomInt(random, Math.max(1, 5 - 2 * ph), 23), W = Math.max(5 - 2 * pw, 1) + (t % 12);
         lineCase(random, t, { kh: 5, kw: 5, group, cinG, coutG, N, ph, pw, H, W });
+      }
+    });
+
+    // F(4x4, 3x3) with U made in every forward (AlexNet's conv3 and conv4, 13 x 13; here every size: the bound
+    // winogradLimits.madeUBytes is lifted): U in float32 with G's row scales on the transformed inputs.
+    it('Winograd F(4x4) with U made per forward: 13 x 13 and 13 x 14 planes, filters not of 4 or 16, C over the 256 K block, groups, pads, ReLU vs TypeScript, im2col and U made at load', () => {
+      const random = rng(91 + threads), saved = winogradLimits.madeUBytes;
+      winogradLimits.madeUBytes = 0;
+      try {
+        for (let t = 0; t < 10; t++) {
+          const group = t % 3 === 1 ? 2 : 1, cinG = t % 4 === 2 ? randomInt(random, 257, 300) : randomInt(random, 16, 70);
+          const coutG = t === 0 ? 384 : randomInt(random, 16, 75), pad = t % 2, H = 15 - 2 * pad, W = H + (t % 5 === 4 ? 1 : 0);
+          const x = new Tensor([1, cinG * group, H, W], randomArray(cinG * group * H * W, random));
+          const w = new Tensor([coutG * group, cinG, 3, 3], randomArray(coutG * group * cinG * 9, random));
+          const b = new Tensor([coutG * group], randomArray(coutG * group, random));
+          const bias = t % 4 !== 3, relu = t % 3 === 1 ? 0 : t % 3 === 2 ? 0.2 : undefined;
+          const def = layerDef('Convolution', { convolution_param: { num_output: coutG * group, group, kernel_size: [3], pad: [pad], bias_term: bias } });
+          const label = `case ${t}: group ${group} cin/g ${cinG} cout/g ${coutG} pad ${pad} ${H}x${W} relu ${relu}`;
+          const weights = bias ? [w, b] : [w];
+          const [got, want] = bothKernels(def, weights, x, relu);
+          // The weights moved into the kernels' (shared) memory: U was made per forward. (Not `memory.buffer` itself:
+          // a shared memory that grew since gives a new SharedArrayBuffer object for the same bytes.)
+          expect(w.data.buffer, label).toBeInstanceOf(SharedArrayBuffer);
+          const other = (setting: string): Tensor => {
+            process.env.CREMA_WINOGRAD = setting;
+            try {
+              return bothKernels(def, weights, x, relu)[0];
+            } finally {
+              delete process.env.CREMA_WINOGRAD;
+            }
+          };
+          const [im2col, stored] = [other('0'), other('4')];
+          expect([...got.dims], label).toEqual([...want.dims]);
+          expect(relDiff(got.data, want.data), label).toBeLessThan(5e-5);
+          expect(relDiff(got.data, im2col.data), label).toBeLessThan(5e-5);
+          expect(relDiff(got.data, stored.data), label).toBeLessThan(5e-5);
+          expect(relDiff(got.data, stored.data), label).toBeGreaterThan(0); // U made here, not the one made at load
+        }
+      } finally {
+        winogradLimits.madeUBytes = saved;
       }
     });
 
@@ -518,8 +558,8 @@ describe('which convolutions run Winograd', () => {
     channels, height: size, width: size, kernelH: k, kernelW: k, padH: 1, padW: 1, strideH: stride, strideW: stride,
     dilationH: dilation, dilationW: dilation, outH: size, outW: size,
   });
-  it('3x3 to 9x9, stride 1, with 16 or more channels in and out; F(4x4) on planes of 14x14 and more, F(2x2) below', () => {
-    expect([56, 28, 16, 14, 13, 7].map((n) => winogradTile(conv(n), 64, undefined))).toEqual([4, 4, 4, 4, 2, 2]);
+  it('3x3 to 9x9, stride 1, with 16 or more channels in and out; F(4x4) on planes of 14x14 and more and on 13x13, F(2x2) below', () => {
+    expect([56, 28, 16, 14, 13, 12, 11, 7].map((n) => winogradTile(conv(n), 64, undefined))).toEqual([4, 4, 4, 4, 4, 2, 2, 2]);
     // U within 7x the weights: F(4x4) of 7x7 is 6.6x; of a 4x4 kernel 9x, so that takes F(2x2). 7x7 from 7 x 7
     // tiles of 4 x 4 outputs (25 x 25 to 28 x 28); 24 x 24 (6 x 6 tiles) keeps F(2x2).
     expect([conv(28, 7), conv(28, 9), conv(28, 4), conv(25, 7), conv(24, 7)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 2, 4, 2]);
@@ -540,13 +580,13 @@ describe('which convolutions run Winograd', () => {
       return { ...conv(size, k, s, dilation, channels), padH: pad, padW: pad, outH: out, outW: out };
     };
     // AlexNet conv1: 48 channels, 3x3 on 57 x 57 -> 55 x 55, F(4x4): 0.30 of the 121 taps; 9x9 stride 3 and 5x5
-    // stride 2 on planes of 14 x 14 and more the same.
-    expect([strided(227, 11, 4, 0), strided(99, 9, 3, 0), strided(64, 5, 2, 2, 8)].map((g) => winogradTile(g, 96, undefined))).toEqual([4, 4, 4]);
+    // stride 2 on planes of 14 x 14 and more the same, and on 13 x 13 outputs (F(4x4) as stride-1 13 x 13 planes: 0.36x).
+    expect([strided(227, 11, 4, 0), strided(99, 9, 3, 0), strided(64, 5, 2, 2, 8), strided(27, 5, 2, 1, 8)].map((g) => winogradTile(g, 96, undefined))).toEqual([4, 4, 4, 4]);
     // 7x7 stride 2 (ResNet-50's, GoogLeNet's, SqueezeNet 1.0's conv1: 12 channels, a 4x4 kernel): F(3x3, 4x4), 0.33x.
     expect([strided(224, 7, 2, 3), strided(227, 7, 2, 0), strided(64, 8, 2, 1)].map((g) => winogradTile(g, 64, undefined))).toEqual([3, 3, 3]);
-    // 3x3 stride 2 (a 2x2 kernel), 5x5 stride 2 on 13 x 13 outputs (F(2x2): 0.64x), dilation, too few channels
+    // 3x3 stride 2 (a 2x2 kernel), 5x5 stride 2 on 12 x 12 outputs (F(2x2): 0.64x), dilation, too few channels
     // (1 x 2 x 2 = 4 < 16; 2 x 2 x 2 = 8 < 12 for F(3x3, 4x4)), too few output channels.
-    const refused = [strided(224, 3, 2, 1, 64), strided(27, 5, 2, 1, 8), strided(227, 11, 4, 0, 3, 2), strided(227, 11, 2, 0, 1), strided(224, 7, 2, 3, 2)];
+    const refused = [strided(224, 3, 2, 1, 64), strided(25, 5, 2, 1, 8), strided(227, 11, 4, 0, 3, 2), strided(227, 11, 2, 0, 1), strided(224, 7, 2, 3, 2)];
     expect(refused.map((g) => winogradTile(g, 96, undefined))).toEqual([0, 0, 0, 0, 0]);
     expect(winogradTile(strided(224, 7, 2, 3), 8, undefined)).toBe(0);
     expect(winogradTile(strided(227, 11, 4, 0), 96, '0')).toBe(0);
@@ -580,6 +620,23 @@ describe('which convolutions run Winograd', () => {
     expect([...gotS.data].map(Number.isFinite)).toEqual([...wantS.data].map(Number.isFinite));
     expect(relDiff(gotS.data, wantS.data)).toBeLessThan(1e-5);
   });
+  it("F(4x4)'s U is made per forward on 13 x 13 at batch 1 where it would be over 8 MiB: AlexNet's conv3 and conv4, not conv5 or SqueezeNet's", () => {
+    const plane = (n: number, channels: number): ConvGeometry => conv(n, 3, 1, 1, channels);
+    // AlexNet's conv3 (256 -> 384), conv4 (2 groups of 192 -> 192): U 13.5 and 10.1 MiB; conv5 (2 x 192 -> 128)
+    // 6.75 MiB and SqueezeNet 1.1's fire9/expand3x3 (64 -> 256) 2.4 MiB keep theirs.
+    const cases: [ConvGeometry, number, number][] = [[plane(13, 256), 384, 1], [plane(13, 192), 192, 2], [plane(13, 192), 128, 2], [plane(13, 64), 256, 1]];
+    expect(cases.map(([g, rows, groups]) => uPerForward(g, rows, groups, undefined, 1))).toEqual([true, true, false, false]);
+    // Not at batch 2 (F(4x4)'s U is kept there), nor with CREMA_WINOGRAD set, nor on 14 x 14 (U kept) or 12 x 12 (F(2x2)).
+    expect(uPerForward(plane(13, 256), 384, 1, undefined, 2)).toBe(false);
+    expect(['4', '2', '0'].map((setting) => uPerForward(plane(13, 256), 384, 1, setting, 1))).toEqual([false, false, false]);
+    expect([14, 12].map((n) => uPerForward(plane(n, 256), 384, 1, undefined, 1))).toEqual([false, false]);
+    // Split: one block of the 16 tiles (each block would make U again), rows cut one block per thread only when
+    // the groups cannot give each thread a chunk.
+    expect(winogradSplit(1, 16, 1, 36, 256, 384, true)).toEqual({ nt: 16, blocks: 1, rowsPer: 384 });
+    expect(winogradSplit(2, 16, 1, 36, 256, 384, true)).toEqual({ nt: 16, blocks: 1, rowsPer: 192 });
+    expect(winogradSplit(2, 16, 2, 36, 192, 192, true)).toEqual({ nt: 16, blocks: 1, rowsPer: 192 });
+  });
+
   it('one thread: the fewest blocks of tiles that fit the scratch (1 MiB when U is small, else 4), or up to two more when they pad fewer tiles to whole strips', () => {
     // AlexNet conv3, F(2x2): 49 tiles in one block of 56 (not two of 32).
     expect(winogradSplit(1, 49, 1, 16, 256, 384)).toEqual({ nt: 56, blocks: 1, rowsPer: 384 });

@@ -180,19 +180,28 @@ export interface RowMajorInnerProduct {
 const moved = new WeakMap<Float32Array, number>();
 
 /**
- * Moves `weights` (an N x K tensor) into wasm memory and points its data there (a no-op when it is there
- * already); the block lives as long as the tensor. The bias is copied, padded, and belongs to `owner`.
+ * Moves a weight tensor's data into wasm memory as it is and points the tensor there (the only copy: net.params
+ * views it); a no-op when it is there already. The block lives as long as the tensor. Returns its address.
  */
-export function moveInnerProductWeights(e: WasmEngine, owner: object, weights: Tensor, bias: Float32Array | undefined, N: number, K: number): RowMajorInnerProduct {
+export function moveWeights(e: WasmEngine, weights: Tensor): number {
   let ptr = moved.get(weights.data);
   if (ptr === undefined) {
-    ptr = e.heap.alloc(N * K * 4);
+    ptr = e.heap.alloc(weights.data.length * 4);
     e.own(weights, ptr);
-    const view = new Float32Array(e.memory.buffer, ptr, N * K);
+    const view = new Float32Array(e.memory.buffer, ptr, weights.data.length);
     view.set(weights.data);
     weights.data = view;
     moved.set(view, ptr);
   }
+  return ptr;
+}
+
+/**
+ * Moves `weights` (an N x K tensor) into wasm memory and points its data there (a no-op when it is there
+ * already); the block lives as long as the tensor. The bias is copied, padded, and belongs to `owner`.
+ */
+export function moveInnerProductWeights(e: WasmEngine, owner: object, weights: Tensor, bias: Float32Array | undefined, N: number, K: number): RowMajorInnerProduct {
+  const ptr = moveWeights(e, weights);
   let biasPtr = 0;
   if (bias) {
     biasPtr = e.heap.alloc((roundUp(N, NR) + NR) * 4);

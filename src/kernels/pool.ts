@@ -154,8 +154,8 @@ export class Judge {
     }
     const field = parallel ? 'parallel' : 'solo', count = parallel ? r.parallelRuns++ : r.soloRuns++, old = r[field];
     // A job's first run each way is cold (the first forward's page faults and untiered code, workers asleep, the
-    // caches holding another layer's data): 4-6x its later runs on a quiet machine (CaffeNet's conv1 in parallel
-    // 12.2 ms, then 1.7). Fed into the average, it kept that way off for 32 runs, and a try then moved it back by
+    // caches holding another layer's data): 2-9x its later runs on a quiet machine (CaffeNet's conv1 in parallel
+    // 12.2 ms, then 1.3-1.7; fc6 13.0, then ~5). Fed into the average, it kept that way off for 32 runs, and a try then moved it back by
     // only an eighth: the judge ran CaffeNet's convolutions alone and lost to plain two threads. So the trials'
     // second run replaces the first unless it is slower.
     if (count === 0) r[field] = ms;
@@ -271,7 +271,7 @@ export class ThreadPool {
     Atomics.store(h, TICKET, open);
     Atomics.add(h, SEQ, 1);
     Atomics.notify(h, SEQ);
-    if (judge?.trying) start = this.awaitWorker(open, start, Math.min(PROBE_WAIT_MS, judge.soloMs || PROBE_WAIT_MS));
+    if (judge?.trying) start = this.awaitWorker(open, start, Number.isNaN(judge.soloMs) ? PROBE_WAIT_MS : Math.min(PROBE_WAIT_MS, judge.soloMs));
     let error: unknown;
     takeChunks(h, (chunk) => {
       try {

@@ -1,12 +1,14 @@
 // Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution on the wasm engine (assembly/winograd.ts): 3x3, stride 1,
 // dilation 1, any pad, groups (larger kernels as sums of 3x3 blocks; strided ones on their space-to-depth, whose
 // 4x4 kernels take F(3x3, 4x4)). The filter is transformed once (U = G g G^T, (m + 2)^2 values per 3x3 filter) and
-// packed as that many GEMM A matrices per group; a forward is two parallel jobs, a zero-bordered copy of the
+// packed as that many GEMM A matrices per group (on 13 x 13 planes, where a large U is not kept, made again in each
+// forward: uPerForward); a forward is two parallel jobs, a zero-bordered copy of the
 // input and then blocks of tiles (input transform, GEMMs, output transform with bias and ReLU). The im2col path
 // (packed.ts) and the TypeScript kernels stay the reference (test/wasm-kernels.test.ts compares all three).
 
 import type { ConvGeometry } from './im2col.js';
-import { type PackedConv, packBias } from './packed.js';
+import { type PackedConv, moveWeights, packBias } from './packed.js';
+import type { Tensor } from '../tensor.js';
 import { KC, KIND_WINOGRAD, KIND_WINOGRAD_FILTERS, KIND_WINOGRAD_PAD, MR, NR, type WasmEngine } from './wasm.js';
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
@@ -35,6 +37,12 @@ export interface PackedWinograd extends PackedConv {
    * kernels); else 0.
    */
   values: number;
+  /**
+   * 0: U was made at load (`weights` is U). Else F(4x4, 3x3) with U made in every forward from the weights as
+   * Caffe stores them (`weights`; the tensor views them: they are not kept twice), this many filters at a time
+   * (winogradMadeU).
+   */
+  uRows: number;
 }
 
 /**
@@ -56,7 +64,7 @@ export function winogradTile(g: ConvGeometry, rows: number, setting: string | un
   if (whole5(g, 4)) return uFits(g, rows, 4) ? 4 : 0; // F(4x4, 5x5) on every plane: see whole5
   if (f6(g) && bigPlane(g, rows) && uFits(g, rows, 6)) return 6;
   const small = g.kernelH > 3 || g.kernelW > 3 ? tiles(g, 4) < MIN_F4_TILES_LARGE : g.outH * g.outW < MIN_F4_OUTPUTS;
-  const f4 = (num > 1 && small ? batchF4(g) : !small && tileCost(g, 4) < tileCost(g, 2)) && uFits(g, rows, 4);
+  const f4 = (num > 1 && small ? batchF4(g) : small ? g.kernelH === 3 && g.kernelW === 3 && smallF4(g) : tileCost(g, 4) < tileCost(g, 2)) && uFits(g, rows, 4);
   return f4 ? 4 : uFits(g, rows, 2) ? 2 : 0;
 }
 
@@ -165,11 +173,23 @@ const MAX_U_BYTES = 64 << 20;
 
 /**
  * F(4x4)'s U is 36/16 of F(2x2)'s. On 14 x 14 planes (ResNet-50's res4, GoogLeNet's inception 4) it takes
- * 0.65-0.69x F(2x2)'s time; on AlexNet's 13 x 13 (the same 4 x 4 tiles) 0.66-0.72x too, but there its U would
- * be 16.9 MiB more, past goal 4 (AlexNet's memory after the first forward within 1.3x the caffemodel: 318 MiB, 1.37x,
- * with conv2..5 in F(4x4)): smaller planes keep F(2x2) (docs/PERFORMANCE.md, round five).
+ * 0.65-0.69x F(2x2)'s time; smaller planes keep F(2x2) but for 13 x 13 (smallF4: the same 4 x 4 tiles, 0.66-0.72x),
+ * whose large U is made per forward (uPerForward: AlexNet's conv3..5 holding it would be 16.9 MiB more, past
+ * goal 4's 1.3x the caffemodel; docs/PERFORMANCE.md, rounds five and six).
  */
 const MIN_F4_OUTPUTS = 14 * 14;
+
+/**
+ * A 3x3 layer on a plane under MIN_F4_OUTPUTS still takes F(4x4) where its GEMMs (whole strips of NR tiles) are
+ * at most SMALL_F4_GEMMS of F(2x2)'s: 13 x 13 (16 tiles of 4 x 4, 49 of 2 x 2 in 56 columns: 0.64) took 0.64-0.70x
+ * F(2x2)'s time (SqueezeNet's 48 -> 192 and 64 -> 256, AlexNet's conv3..5); 12 x 12 (0.9) and 7 x 7 keep F(2x2).
+ * Where its U would be large, U is made per forward (uPerForward).
+ */
+function smallF4(g: ConvGeometry): boolean {
+  return 36 * roundUp(tiles(g, 4), NR) <= SMALL_F4_GEMMS * 16 * roundUp(tiles(g, 2), NR);
+}
+
+const SMALL_F4_GEMMS = 0.7;
 /**
  * The same for kernels larger than 3x3, whose F(4x4) U is 5.8x (5x5) to 6.6x (7x7) the weights: from 7 x 7 tiles
  * of 4 x 4 outputs (25 x 25 to 28 x 28: GoogLeNet's and Inception-v3's 5x5, OpenPose's 7x7 stages, AlexNet's and
@@ -242,7 +262,33 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
   } finally {
     e.heap.release(src);
   }
-  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW, dir, values };
+  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW, dir, values, uRows: 0 };
+}
+
+/**
+ * Whether F(4x4)'s U is made in every forward rather than at load (winogradMadeU): a 3x3 layer on a small plane at
+ * batch 1 (smallF4) whose U would be more than MADE_U_BYTES. AlexNet's and CaffeNet's conv3 and conv4 (U 13.5 and
+ * 10.1 MiB, 16.9 MiB with conv5's: goal 4's memory) make it; conv5 (6.75 MiB) and SqueezeNet's 13 x 13 layers
+ * (1.3-2.4 MiB) keep theirs. CREMA_WINOGRAD=4 keeps every U (the A/B of the two). `groups` x `rows` filters.
+ */
+export function uPerForward(g: ConvGeometry, rows: number, groups: number, setting: string | undefined, num: number): boolean {
+  if (setting !== undefined || num !== 1 || g.kernelH !== 3 || g.kernelW !== 3 || g.outH * g.outW >= MIN_F4_OUTPUTS) return false;
+  return winogradTile(g, rows, setting, num) === 4 && 36 * groups * rows * g.channels * 4 > winogradLimits.madeUBytes;
+}
+
+/** See uPerForward (tests lower it to make U per forward on small layers). */
+const MADE_U_BYTES = 8 << 20;
+
+/** Filters whose U winogradChunk makes at a time per forward (36 x uRows x KC floats a thread: 0.6 MiB). */
+const MADE_U_ROWS = 16;
+
+/**
+ * F(4x4, 3x3) with U made in every forward (uPerForward): the weights move into wasm memory as Caffe stores them
+ * (their tensor then views them, as a fully connected layer's do), and only the bias is packed. Making U (in
+ * float32, assembly/winograd.ts filtersStrip) took ~0.17x the layer's GEMMs on AlexNet's conv3..5.
+ */
+export function winogradMadeU(e: WasmEngine, owner: object, weights: Tensor, bias: Float32Array | undefined, rows: number, channels: number): PackedWinograd {
+  return { weights: moveWeights(e, weights), bias: packBias(e, owner, bias), rows, depth: channels, tile: 4, subH: 1, subW: 1, dir: 0, values: 0, uRows: MADE_U_ROWS };
 }
 
 /** W' of spaceToDepth: W'[o, (c, p, q), a, b] = w[o, c, s a + p, s b + q], zero past the kernel (done once, at load). */
@@ -296,9 +342,11 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, source: Conv
   const Hp = down * tilesY + (dir === 2 ? 0 : reach(packed.subH)), Wp = across * tilesX + (dir === 1 ? 0 : reach(packed.subW));
   const fit = Math.max(1, Math.floor(winogradLimits.padBytes / (groups * C * Hp * Wp * 4)));
   if (num > fit) return inImageGroups(num, fit, x, y, (k, xs, ys) => winogradWasm(e, packed, source, groups, k, xs, ys, reluSlope));
-  const { nt, blocks, rowsPer } = winogradSplit(e.activeThreads(), tiles, images, n, K, M);
+  const { nt, blocks, rowsPer } = winogradSplit(e.activeThreads(), tiles, images, n, K, M, packed.uRows > 0);
   const padBytes = roundUp((images * C * Hp * Wp + 32) * 4, 64); // F(4, 7)'s and F(6x6)'s unstored lanes read up to 18 floats past
-  const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * ((Math.min(K, KC) + rowsPer) * nt + 2 * SKEW), 64);
+  // Per thread: the GEMM results and transformed inputs, and U's filters made at a time when U is made here.
+  const madeU = packed.uRows ? 4 * n * (packed.uRows * Math.min(K, KC) + SKEW) : 0;
+  const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * ((Math.min(K, KC) + rowsPer) * nt + 2 * SKEW) + madeU, 64);
   const threads = e.pool.size + 1;
   // xp: the zero-bordered copy of x, then each thread's block scratch (resident x and y are used in place).
   const { xAt, yAt, extra: xp } = e.stage(x, y, padBytes + threads * threadBytes);
@@ -315,7 +363,7 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, source: Conv
   p[15] = reluSlope === undefined ? 0 : 1;
   e.setFloat(p, 16, reluSlope ?? 0);
   p[17] = groups; p[18] = nt; p[19] = blocks; p[20] = KC; p[21] = rowsPer; p[22] = Math.ceil(M / rowsPer); p[23] = m;
-  p[24] = packed.subH; p[25] = packed.subW; p[26] = dir; p[27] = packed.values;
+  p[24] = packed.subH; p[25] = packed.subW; p[26] = dir; p[27] = packed.values; p[28] = packed.uRows;
   e.run(images * blocks * p[22]);
   e.unstage(y, yAt);
   return true;
@@ -333,7 +381,7 @@ const STRIDED_MACS = 0.5;
  * (OpenPose at batch 8: conv1_2's copy was 280 MB, one image's is 35 MB).
  * @internal The bound (tests lower it to run small batches in groups).
  */
-export const winogradLimits = { padBytes: 64 << 20, stridedMacs: STRIDED_MACS, f6Work: F6_WORK };
+export const winogradLimits = { padBytes: 64 << 20, stridedMacs: STRIDED_MACS, f6Work: F6_WORK, madeUBytes: MADE_U_BYTES };
 
 /** Runs `run` on groups of at most `fit` images of x and y (views, no copies); false as soon as one is. */
 function inImageGroups(num: number, fit: number, x: Float32Array, y: Float32Array, run: (images: number, x: Float32Array, y: Float32Array) => boolean): boolean {
@@ -355,9 +403,10 @@ function inImageGroups(num: number, fit: number, x: Float32Array, y: Float32Arra
  * chunk: every row block transforms its tiles' inputs again (ResNet's 64-channel 3x3 at 56 x 56 took 1.8x the
  * CPU time of one thread when it was cut into 2 row blocks x 7 tile blocks).
  */
-export function winogradSplit(threads: number, tiles: number, images: number, n: number, K: number, M: number): { nt: number; blocks: number; rowsPer: number } {
+export function winogradSplit(threads: number, tiles: number, images: number, n: number, K: number, M: number, madeU = false): { nt: number; blocks: number; rowsPer: number } {
   const budget = 4 * n * K * M <= SMALL_U_BLOCK_BYTES ? SMALL_U_BLOCK_BYTES : BLOCK_BYTES;
   const fit = Math.max(NR, Math.floor(budget / (4 * n * (Math.min(K, KC) + M)) / NR) * NR);
+  if (madeU) return madeUSplit(threads, tiles, images, M, fit);
   let nt = Math.min(fit, roundUp(tiles, NR));
   if (threads > 1) {
     let best = Infinity;
@@ -370,6 +419,19 @@ export function winogradSplit(threads: number, tiles: number, images: number, n:
   nt = roundUp(Math.ceil(tiles / blocks), NR); // blocks of even size: no block of a few tiles that reads all of U
   if (threads <= 1) [blocks, nt] = leastPadding(tiles, blocks);
   const rowBlocks = images * blocks >= threads ? 1 : Math.max(1, Math.min(Math.ceil((CHUNKS_PER_THREAD * threads) / (images * blocks)), Math.floor(M / (4 * MR))));
+  return { nt, blocks, rowsPer: roundUp(Math.ceil(M / rowBlocks), MR) };
+}
+
+/**
+ * winogradSplit where U is made per forward (winogradMadeU): every chunk makes U for its rows, so a second block
+ * of tiles would make it again. The fewest blocks that fit, and output rows cut into one block per thread only
+ * when the image-groups cannot give each thread a chunk: AlexNet's conv3 (one group of 384 rows, 16 tiles) at
+ * 2 threads took 2.17 ms as 2 row blocks, 2.75 as 4 and 2.65 as 6 (each transforms the inputs again), conv4 and
+ * conv5 (2 groups) one chunk a group.
+ */
+function madeUSplit(threads: number, tiles: number, images: number, M: number, fit: number): { nt: number; blocks: number; rowsPer: number } {
+  const blocks = Math.ceil(tiles / Math.min(fit, roundUp(tiles, NR))), nt = roundUp(Math.ceil(tiles / blocks), NR);
+  const rowBlocks = images * blocks >= threads ? 1 : Math.min(Math.ceil(threads / (images * blocks)), Math.ceil(M / MR));
   return { nt, blocks, rowsPer: roundUp(Math.ceil(M / rowBlocks), MR) };
 }
 

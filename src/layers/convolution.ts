@@ -6,7 +6,7 @@ import { type PackedConv, convolveWasm, packConvWeights } from '../kernels/packe
 import { type PackedDepthwise, depthwiseWasm, packDepthwiseWeights } from '../kernels/depthwise.js';
 import { convDirectWasm, directFits } from '../kernels/direct.js';
 import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
-import { type PackedWinograd, allFinite, packWinogradWeights, winogradTile, winogradWasm } from '../kernels/winograd.js';
+import { type PackedWinograd, allFinite, packWinogradWeights, uPerForward, winogradMadeU, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { platform } from '../platform.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
@@ -146,7 +146,7 @@ export const convolutionLayer: LayerType = {
     let packed: PackedConv | undefined;
     let packedDepthwise: PackedDepthwise | undefined;
     // By tile: a net run at batch 1 and at batch > 1 may take both (winogradTile), each made once.
-    let packedWinograd: { 2?: PackedWinograd; 3?: PackedWinograd; 4?: PackedWinograd; 6?: PackedWinograd } = {};
+    let packedWinograd: { 2?: PackedWinograd; 3?: PackedWinograd; 4?: PackedWinograd; 6?: PackedWinograd; made?: PackedWinograd } = {};
     let finiteWeights: boolean | undefined; // Winograd only with finite weights (see allFinite)
     const layer: FusableLayer = {
       fuseRelu(negativeSlope) {
@@ -215,8 +215,13 @@ export const convolutionLayer: LayerType = {
         packedDepthwise ??= packDepthwiseWeights(engine, layer, w, bias);
         return 'depthwise';
       }
-      const tile = winogradTile(g, rows, platform().env('CREMA_WINOGRAD'), num);
+      const setting = platform().env('CREMA_WINOGRAD'), tile = winogradTile(g, rows, setting, num);
       finiteWeights ??= allFinite(w);
+      if (tile && finiteWeights && uPerForward(g, rows, s.group, setting, num)) {
+        packedWinograd.made ??= winogradMadeU(engine, layer, weights[0], bias, rows, g.channels);
+        w = weights[0].data; // moved into wasm memory: the tensor views it
+        return packedWinograd.made;
+      }
       if (tile && finiteWeights) {
         // U is up to 7x the weights (OpenPose's 7x7 stages: 1.15 GB): when the kernels' one 4 GiB memory cannot hold
         // it (big batches, or several large nets in one process), the layer runs im2col on its 1x packed weights
