@@ -10,17 +10,10 @@ import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { setThreads } from '../src/kernels/wasm.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
+import { randomArray, rng } from './helpers/compute.js';
 
-/** Deterministic values in [-1, 1) (a small LCG). */
-function values(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s / 2 ** 32) * 2 - 1) * scale;
-  }
-  return out;
-}
+/** Deterministic values in [-scale, scale). */
+const values = (n: number, seed: number, scale = 1): Float32Array => randomArray(n, rng(seed)).map((v) => v * scale);
 
 const C = 4, H = 9;
 // 'cat' lays out b (produced last: a kernel writing past its slice would clobber a's), a (1x1 + in-place ReLU),
