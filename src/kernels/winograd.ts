@@ -269,11 +269,12 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
  * Whether F(4x4)'s U is made in every forward rather than at load (winogradMadeU): a 3x3 layer on a small plane at
  * batch 1 (smallF4) whose U would be more than MADE_U_BYTES. AlexNet's and CaffeNet's conv3 and conv4 (U 13.5 and
  * 10.1 MiB, 16.9 MiB with conv5's: goal 4's memory) make it; conv5 (6.75 MiB) and SqueezeNet's 13 x 13 layers
- * (1.3-2.4 MiB) keep theirs. CREMA_WINOGRAD=4 keeps every U (the A/B of the two). `groups` x `rows` filters.
+ * (1.3-2.4 MiB) keep theirs. CREMA_WINOGRAD=4 keeps every U (the A/B of the two). `groups` x `rows` filters;
+ * `tile`: winogradTile's answer for the same arguments, when the caller has it.
  */
-export function uPerForward(g: ConvGeometry, rows: number, groups: number, setting: string | undefined, num: number): boolean {
+export function uPerForward(g: ConvGeometry, rows: number, groups: number, setting: string | undefined, num: number, tile = winogradTile(g, rows, setting, num)): boolean {
   if (setting !== undefined || num !== 1 || g.kernelH !== 3 || g.kernelW !== 3 || g.outH * g.outW >= MIN_F4_OUTPUTS) return false;
-  return winogradTile(g, rows, setting, num) === 4 && 36 * groups * rows * g.channels * 4 > winogradLimits.madeUBytes;
+  return tile === 4 && 36 * groups * rows * g.channels * 4 > winogradLimits.madeUBytes;
 }
 
 /** See uPerForward (tests lower it to make U per forward on small layers). */

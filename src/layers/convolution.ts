@@ -217,7 +217,7 @@ export const convolutionLayer: LayerType = {
       }
       const setting = platform().env('CREMA_WINOGRAD'), tile = winogradTile(g, rows, setting, num);
       finiteWeights ??= allFinite(w);
-      if (tile && finiteWeights && uPerForward(g, rows, s.group, setting, num)) {
+      if (tile && finiteWeights && uPerForward(g, rows, s.group, setting, num, tile)) {
         packedWinograd.made ??= winogradMadeU(engine, layer, weights[0], bias, rows, g.channels);
         w = weights[0].data; // moved into wasm memory: the tensor views it
         return packedWinograd.made;
