@@ -22,22 +22,16 @@ function finish(s: f32, bias: usize, n: i32, reluOn: bool, slope: f32): f32 {
   return reluOn && !(s > 0) ? s * slope : s;
 }
 
-/** One row: sum_k W[n, k] x[k] (two accumulators, then the K % 4 tail). */
+/**
+ * One row: sum_k W[n, k] x[k], in the order of gemvRows' eight rows (one accumulator, lanes by k % 4, then the
+ * K % 4 tail), so that a row's bits do not depend on which rows a chunk holds (1 or 2 threads give the same).
+ */
 @inline
 function dotRow(w: usize, x: usize, K: i32): f32 {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
-  let k = 0;
-  for (; k + 8 <= K; k += 8) {
-    const o = <usize>k * 4;
-    a0 = madd(a0, v128.load(w + o), v128.load(x + o));
-    a1 = madd(a1, v128.load(w + o, 16), v128.load(x + o, 16));
-  }
-  if (k + 4 <= K) {
-    const o = <usize>k * 4;
-    a0 = madd(a0, v128.load(w + o), v128.load(x + o));
-    k += 4;
-  }
-  return tail(hsum(f32x4.add(a0, a1)), w, x, k, K);
+  let a = f32x4.splat(0);
+  const K4 = K & ~3;
+  for (let k = 0; k < K4; k += 4) a = madd(a, v128.load(w + <usize>k * 4), v128.load(x + <usize>k * 4));
+  return tail(hsum(a), w, x, K4, K);
 }
 
 /** s + sum_{k in [k0, K)} W[k] x[k], one term at a time in k's order (a row's K % 4 tail). */

@@ -510,6 +510,23 @@ for (const threads of [1, 2]) {
   });
 }
 
+describe('InnerProduct at batch 1 over row-major weights (GEMV)', () => {
+  afterAll(async () => void (await setThreads(1)));
+
+  it('gives the same bits at 1 and 2 threads (a row sums in one order whatever rows its chunk holds)', async () => {
+    const random = rng(41);
+    for (const [K, N] of [[1024, 10], [301, 603], [64, 37], [7, 13]]) {
+      const w = new Tensor([N, K], randomArray(N * K, random)), b = new Tensor([N], randomArray(N, random));
+      const x = new Tensor([1, K], randomArray(K, random));
+      const run = async (threads: number): Promise<number[]> => {
+        await setThreads(threads, 2);
+        return [...runLayer(layerDef('InnerProduct', { inner_product_param: { num_output: N } }), [w, b], [x])[0].data];
+      };
+      expect(await run(2), `K ${K} N ${N}`).toEqual(await run(1));
+    }
+  });
+});
+
 describe('InnerProduct weights: one copy', () => {
   it('Net.load moves them into wasm memory before the first forward (net.params views them, same values)', async () => {
     const lenet = (f: string): string => path.resolve('models/lenet', f);
