@@ -77,7 +77,7 @@ for (const threads of [1, 2]) {
       }
     });
 
-    it('Convolution with large weights and few positions (split by rows on 2 threads), groups, 1x1, batch 2', () => {
+    it('Convolution with large weights and few positions (many chunks of few columns on 2 threads), groups, 1x1, batch 2', () => {
       const random = rng(3);
       const cases = [
         { N: 1, cin: 64, cout: 132, k: 3, pad: 1, group: 1, H: 9, W: 7 },
