@@ -4,8 +4,8 @@
 // spinning). Usage: node scripts/bench-threads.mjs [rounds, default 21]; CASES=res,incv3 picks shapes by name;
 // BUSY=1 keeps one core busy with a child process meanwhile (as `npm run bench`'s busy section does);
 // AB=NAME=VALUE adds a third contender, 2 threads with that environment variable set (an A/B of a switch read
-// at run time); AB=judge adds 2 threads without the pool's judge (src/kernels/pool.ts: the "2t" contender has it
-// unless CREMA_JUDGE=0). NETS=squeezenet_v1.1,mobilenet times whole forwards of those zoo nets instead (the
+// at run time); AB=judge adds 2 threads without the pool's judges (the per-job Judge of src/kernels/pool.ts and, for
+// whole nets, the ForwardJudge of src/runtime/forward-judge.ts: the "2t" contender has them unless CREMA_JUDGE=0). NETS=squeezenet_v1.1,mobilenet times whole forwards of those zoo nets instead (the
 // weights `npm run bench` caches in the temp directory: run it once for them). The load average is printed with the results: on a shared machine, quote it with them.
 import '../dist/platform/node.js';
 import { setThreads, wasmEngine } from '../dist/kernels/wasm.js';
@@ -60,7 +60,8 @@ async function* cases() {
     const net = await Net.load(proto, path.join(os.tmpdir(), `crema-bench-${model}.caffemodel`), { threads: 2 });
     const input = net.inputs[0], dims = net.shapes.get(input);
     const x = rand([...dims]);
-    yield [model, (threads) => ((net.threads = threads), net.forward({ [input]: x }))];
+    const forwardJudge = net.forwardJudge;
+    yield [model, (threads, unjudged) => ((net.threads = threads), (net.forwardJudge = unjudged ? undefined : forwardJudge), net.forward({ [input]: x }))];
     await net.dispose();
   }
   if (process.env.NETS) return;
@@ -79,7 +80,7 @@ for await (const [name, forward] of cases()) {
     if (abName && abName !== 'judge') process.env[abName] = c.env ?? '';
     e.pool.judge = c.unjudged ? undefined : judge;
     const c0 = process.cpuUsage(), t0 = performance.now(), w0 = e.pool.waitedMs;
-    forward(c.threads);
+    forward(c.threads, c.unjudged);
     times[i].push(performance.now() - t0);
     waited[i].push(e.pool.waitedMs - w0);
     const used = process.cpuUsage(c0);
