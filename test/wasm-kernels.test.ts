@@ -421,6 +421,19 @@ for (const threads of [1, 2]) {
       expect(got.data.some((v) => Number.isNaN(v))).toBe(false);
     });
 
+    it('Pooling MAX 3x3 stride 2 inside the plane (three rows read straight): rows of 4 to 60, odd and even widths, NaN and -Infinity', () => {
+      const random = rng(43 + threads);
+      for (let t = 0; t < 24; t++) {
+        // outW from 4 (the smallest taken) up; W = 2 outW + 1 (every window inside) or one more (FLOOR drops it).
+        const outW = t < 4 ? 4 + t : randomInt(random, 4, 60), W = 2 * outW + 1 + (t % 3 === 2 ? 1 : 0), H = randomInt(random, 3, 40);
+        const N = randomInt(random, 1, 2), C = randomInt(random, 1, 5);
+        const data = randomArray(N * C * H * W, random).map((v, i) => (i % 17 === 5 ? NaN : i % 23 === 7 ? -Infinity : v));
+        const def = layerDef('Pooling', { pooling_param: { pool: 'MAX', kernel_size: 3, stride: 2, round_mode: 'FLOOR' } });
+        const [got, want] = bothKernels(def, [], new Tensor([N, C, H, W], data));
+        expect([...got.data], `case ${t}: ${N}x${C}x${H}x${W}`).toEqual([...want.data]);
+      }
+    });
+
     it('Pooling 3x3 stride 1 pad 1 (the plane as one run): planes from 2 x 2, rows of 2 to 4 + 8k, batches, NaN and -Infinity', () => {
       const random = rng(37 + threads);
       for (let t = 0; t < 24; t++) {
@@ -496,9 +509,9 @@ for (const threads of [1, 2]) {
       }
     });
 
-    it('InnerProduct over row-major weights: more than 64 strips a chunk (packed in groups), K tails, rows not of 4', () => {
+    it('InnerProduct over row-major weights: more than 64 strips a chunk (packed in groups), K tails, rows not of 8', () => {
       const random = rng(23 + threads);
-      for (const [M, K, N] of [[1, 301, 603], [3, 259, 1029], [9, 7, 517], [2, 1, 5], [1, 3, 1]]) {
+      for (const [M, K, N] of [[1, 301, 603], [1, 64, 37], [3, 259, 1029], [9, 7, 517], [2, 1, 5], [1, 3, 1]]) {
         const x = new Tensor([M, K], randomArray(M * K, random));
         const w = new Tensor([N, K], randomArray(N * K, random));
         const b = new Tensor([N], randomArray(N, random));
@@ -509,6 +522,23 @@ for (const threads of [1, 2]) {
     });
   });
 }
+
+describe('InnerProduct at batch 1 over row-major weights (GEMV)', () => {
+  afterAll(async () => void (await setThreads(1)));
+
+  it('gives the same bits at 1 and 2 threads (a row sums in one order whatever rows its chunk holds)', async () => {
+    const random = rng(41);
+    for (const [K, N] of [[1024, 10], [301, 603], [64, 37], [7, 13]]) {
+      const w = new Tensor([N, K], randomArray(N * K, random)), b = new Tensor([N], randomArray(N, random));
+      const x = new Tensor([1, K], randomArray(K, random));
+      const run = async (threads: number): Promise<number[]> => {
+        await setThreads(threads, 2);
+        return [...runLayer(layerDef('InnerProduct', { inner_product_param: { num_output: N } }), [w, b], [x])[0].data];
+      };
+      expect(await run(2), `K ${K} N ${N}`).toEqual(await run(1));
+    }
+  });
+});
 
 describe('InnerProduct weights: one copy', () => {
   it('Net.load moves them into wasm memory before the first forward (net.params views them, same values)', async () => {
