@@ -935,6 +935,20 @@ describe('the thread pool', () => {
     expect(fresh.soloMs).toBeNaN();
   });
 
+  it('winogradSplit at 2 threads: the block size whose job ends first when the threads take blocks in turn (a last block costs its strips)', () => {
+    // [tiles, image-groups, values a tile, K, M] -> [tiles a block, blocks]; rows are not cut in any of them.
+    const cases: [number[], number[]][] = [
+      [[196, 1, 36, 256, 256], [48, 5]], // VGG-16's 56 x 56: 4 x 48 + 4, not 5 x 40 (3 blocks for one thread, 2 for the other)
+      [[144, 1, 36, 1152, 128], [72, 2]], // OpenPose's 7x7 stages (U 20 MiB): one block a thread, not 3 of 24 each reading U
+      [[49, 1, 36, 512, 512], [32, 2]], // VGG-16's 28 x 28: 32 + 17, not 16 + 16 + 16 + 1
+      // Small blocks (a worker that starts late would leave the calling thread the job's end) stay as they were:
+      [[81, 1, 36, 64, 96], [24, 4]], // Inception-v3's 35 x 35
+      [[16, 1, 36, 512, 512], [8, 2]], // a 16-tile plane
+      [[49, 2, 64, 48, 128], [56, 1]], // CaffeNet's conv2: one block a group
+    ];
+    for (const [[tiles, images, n, K, M], [nt, blocks]] of cases) expect(winogradSplit(2, tiles, images, n, K, M), `${tiles} tiles`).toEqual({ nt, blocks, rowsPer: M });
+  });
+
   it('winogradSplit: blocks cover every tile in multiples of 8, and output rows are cut only when the tiles cannot give each thread a chunk', () => {
     for (const threads of [1, 2, 4])
       for (const [tiles, images, n, K, M] of [[196, 1, 36, 64, 64], [49, 1, 36, 128, 128], [16, 1, 16, 512, 512], [81, 1, 36, 64, 96], [1, 1, 16, 16, 16], [2704, 2, 36, 64, 64], [16, 3, 16, 448, 384]]) {

@@ -397,30 +397,53 @@ function inImageGroups(num: number, fit: number, x: Float32Array, y: Float32Arra
 /**
  * How a Winograd job is cut: blocks of `nt` tiles (a multiple of NR) per image-group, each block's output rows
  * in pieces of `rowsPer`. One thread: blocks as large as the scratch holds (each U value is reused once per
- * tile of a block; reading U costs about as much as 8 more tiles), in the count that pads fewest (leastPadding). Several threads: the block size whose
- * expected time is least, counting the work spread over the threads plus half a block of tail (chunks are taken
- * one at a time, so the last one is what a thread waits for), so that every thread gets a few chunks without
- * reading U once per handful of tiles. Blocks of output rows only when the tiles cannot give each thread a
- * chunk: every row block transforms its tiles' inputs again (ResNet's 64-channel 3x3 at 56 x 56 took 1.8x the
- * CPU time of one thread when it was cut into 2 row blocks x 7 tile blocks).
+ * tile of a block; reading U costs about as much as 8 more tiles), in the count that pads fewest (leastPadding).
+ * Several threads: the block size (or the one that evens its blocks out) whose job ends first when the threads
+ * take blocks in turn (makespan: a plane's last block costs only its strips, and the workers start LATE_MACS
+ * late), so that 5 blocks no longer leave one thread 3 and the other 2 (VGG-16's 56 x 56 and AlexNet's conv1:
+ * 196 tiles in 5 blocks of 40 until round seven, now 4 of 48 and one of 4) and OpenPose's stages (7x7, 144 tiles)
+ * run one block of 72 a thread, not 3 of 24 each reading all of U. Blocks of output rows only when the tiles
+ * cannot give each thread a chunk: every row block transforms its tiles' inputs again (ResNet's 64-channel 3x3 at
+ * 56 x 56 took 1.8x the CPU time of one thread when it was cut into 2 row blocks x 7 tile blocks).
  */
 export function winogradSplit(threads: number, tiles: number, images: number, n: number, K: number, M: number, madeU = false): { nt: number; blocks: number; rowsPer: number } {
   const budget = 4 * n * K * M <= SMALL_U_BLOCK_BYTES ? SMALL_U_BLOCK_BYTES : BLOCK_BYTES;
   const fit = Math.max(NR, Math.floor(budget / (4 * n * (Math.min(K, KC) + M)) / NR) * NR);
   if (madeU) return madeUSplit(threads, tiles, images, M, fit);
-  let nt = Math.min(fit, roundUp(tiles, NR));
+  let nt = Math.min(fit, roundUp(tiles, NR)), blocks: number;
   if (threads > 1) {
+    const late = LATE_MACS / (n * K * M);
     let best = Infinity;
-    for (let size = Math.min(nt, MIN_BLOCK_TILES); size <= Math.min(fit, roundUp(tiles, NR)); size += NR) {
-      const cost = (images * Math.ceil(tiles / size) * (size + U_TILES)) / threads + (size + U_TILES) / 2;
-      if (cost < best) [best, nt] = [cost, size];
+    for (let size = Math.min(nt, MIN_BLOCK_TILES), most = nt; size <= most; size += NR) {
+      for (const s of [roundUp(Math.ceil(tiles / Math.ceil(tiles / size)), NR), size]) {
+        const cost = makespan(threads, images, tiles, s, late) + makespan(threads, images, tiles, s, 0) / 1000; // ties: the sooner without delay
+        if (cost < best) [best, nt] = [cost, s];
+      }
     }
-  }
-  let blocks = Math.ceil(tiles / nt);
-  nt = roundUp(Math.ceil(tiles / blocks), NR); // blocks of even size: no block of a few tiles that reads all of U
-  if (threads <= 1) [blocks, nt] = leastPadding(tiles, blocks);
+    blocks = Math.ceil(tiles / nt);
+  } else [blocks, nt] = leastPadding(tiles, Math.ceil(tiles / nt));
   const rowBlocks = images * blocks >= threads ? 1 : Math.max(1, Math.min(Math.ceil((CHUNKS_PER_THREAD * threads) / (images * blocks)), Math.floor(M / (4 * MR))));
   return { nt, blocks, rowsPer: roundUp(Math.ceil(M / rowBlocks), MR) };
+}
+
+/**
+ * When a job of `images` x ceil(tiles / size) blocks of `size` tiles ends, in tiles of work, on `threads` threads of
+ * one speed that take the blocks in turn (the pool's ticket), the workers `late` tiles after the calling thread:
+ * a block costs the columns of its strips (a plane's last block runs only those that hold its tiles) and U_TILES
+ * for reading U. A worker that takes no block does not count.
+ */
+function makespan(threads: number, images: number, tiles: number, size: number, late: number): number {
+  const free = new Array<number>(threads).fill(late), blocks = Math.ceil(tiles / size);
+  free[0] = 0;
+  let end = 0;
+  for (let i = 0; i < images * blocks; i++) {
+    const b = i % blocks;
+    let t = 0;
+    for (let j = 1; j < threads; j++) if (free[j] < free[t]) t = j;
+    free[t] += roundUp(Math.min(size, tiles - b * size), NR) + U_TILES;
+    end = Math.max(end, free[t]);
+  }
+  return end;
 }
 
 /**
@@ -454,6 +477,12 @@ function leastPadding(tiles: number, least: number): [number, number] {
 const U_TILES = 8;
 /** Chunks per thread when a job must be cut into blocks of output rows (see winogradSplit). */
 const CHUNKS_PER_THREAD = 3;
+/**
+ * How late winogradSplit expects a worker to take its first block, in multiply-adds of the calling thread (~0.05 ms
+ * at ~25 G a second): a worker that polls between a forward's jobs starts within microseconds, one waking from its
+ * sleep within 2-3 ms. Enough that a small layer is not cut into a block a thread that the worker starts late.
+ */
+const LATE_MACS = 1.25e6;
 /** Tile blocks smaller than this read U too often for what they compute. */
 const MIN_BLOCK_TILES = 8;
 
