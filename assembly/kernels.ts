@@ -295,8 +295,7 @@ export function gemvStrips(K: i32, KC: i32, nPad: i32, N: i32, x: usize, b: usiz
 const KIND_CONV: i32 = 1;
 const KIND_GEMV: i32 = 2;
 const KIND_IP: i32 = 3;
-const KIND_CONV_PACK: i32 = 4;
-const KIND_CONV_ROWS: i32 = 5;
+// 4 and 5 were the convolution's split by output rows (removed in round seven): free numbers.
 const KIND_DEPTHWISE: i32 = 6;
 const KIND_POOL: i32 = 7;
 const KIND_GEMV_ROWS: i32 = 8;
@@ -314,8 +313,6 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   if (kind == KIND_CONV) convChunk(p, chunk, scratch);
   else if (kind == KIND_GEMV) gemvChunk(p, chunk, scratch);
   else if (kind == KIND_IP) ipChunk(p, chunk, scratch);
-  else if (kind == KIND_CONV_PACK) convPackChunk(p, chunk);
-  else if (kind == KIND_CONV_ROWS) convRowsChunk(p, chunk, scratch);
   else if (kind == KIND_DEPTHWISE) depthwiseChunk(p, chunk, scratch);
   else if (kind == KIND_POOL) poolChunk(p, chunk, scratch);
   else if (kind == KIND_GEMV_ROWS) gemvRowsChunk(p, chunk);
@@ -325,49 +322,6 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   else if (kind == KIND_WINOGRAD_FILTERS) winogradFiltersChunk(p, chunk, scratch);
   else if (kind == KIND_ELTWISE) eltwiseChunk(p, chunk);
   else if (kind == KIND_CONV_DIRECT) directChunk(p, chunk, scratch);
-}
-
-// Convolutions with large weights and few output positions (AlexNet's conv3..5) are split by rows, so that each
-// thread streams only its part of the weights: first a job packs every image and group's whole column matrix
-// (fields as convChunk's, plus 29: address of the packed columns), chunk -> (image-group, K block); then a job
-// multiplies, chunk -> (image-group, block of 30: rows per chunk).
-
-function convPackChunk(p: usize, chunk: i32): void {
-  const x = addr(p, 3), C = word(p, 4), H = word(p, 5), W = word(p, 6);
-  const kh = word(p, 7), kw = word(p, 8), ph = word(p, 9), pw = word(p, 10), sh = word(p, 11), sw = word(p, 12);
-  const dh = word(p, 13), dw = word(p, 14), outH = word(p, 15), outW = word(p, 16);
-  const K = word(p, 18), KC = word(p, 19), pointwise = word(p, 25) != 0, cols = addr(p, 29);
-  const N = outH * outW, nPad = (N + NR - 1) / NR * NR;
-  const blocks = (K + KC - 1) / KC;
-  const ig = chunk / blocks, k0 = (chunk - ig * blocks) * KC;
-  const kc = min(KC, K - k0);
-  const xg = x + (<usize>(ig * C) * H * W) * 4;
-  const dst = cols + (<usize>ig * K * nPad + <usize>k0 * nPad) * 4;
-  if (pointwise) packB(xg, N, 1, k0, kc, 0, N, dst);
-  else im2colPacked(xg, H, W, kh, kw, ph, pw, sh, sw, dh, dw, outW, k0, kc, 0, N, dst);
-}
-
-function convRowsChunk(p: usize, chunk: i32, scratch: usize): void {
-  const outH = word(p, 15), outW = word(p, 16);
-  const M = word(p, 17), K = word(p, 18), KC = word(p, 19), a = addr(p, 20), c = addr(p, 21), bias = addr(p, 22);
-  const reluOn = word(p, 23) != 0, slope = load<f32>(p + 24 * 4), groups = word(p, 26);
-  const cols = addr(p, 29), rowsPerChunk = word(p, 30);
-  const N = outH * outW, nPad = (N + NR - 1) / NR * NR, mPad = (M + MR - 1) / MR * MR;
-  const perGroup = (M + rowsPerChunk - 1) / rowsPerChunk;
-  const ig = chunk / perGroup, row0 = (chunk - ig * perGroup) * rowsPerChunk;
-  const g = ig % groups;
-  const rows = min(rowsPerChunk, M - row0);
-  if (rows <= 0) return;
-  const ag = a + (<usize>g * mPad * K) * 4;
-  const cg = c + (<usize>(ig * M + row0) * N) * 4;
-  const bg = bias + <usize>(g * M + row0) * 4;
-  const biasMode = bias != 0 ? BIAS_ROW : BIAS_NONE;
-  const b = cols + (<usize>ig * K * nPad) * 4;
-  for (let k0 = 0; k0 < K; k0 += KC) {
-    const kc = min(KC, K - k0);
-    const pa = ag + (<usize>k0 * mPad + <usize>row0 * kc) * 4;
-    gemmStrips(rows, N, kc, pa, b + (<usize>k0 * nPad) * 4, 0, nPad / NR, cg, N, 0, k0 == 0, k0 + kc >= K, biasMode, bg, reluOn, slope, scratch);
-  }
 }
 
 /**

@@ -11,7 +11,8 @@
 // 18 colSpan (Int32 tables per output row / column, readable 4 entries past their end), 19 buffer length of a
 // row (floats; the thread scratch holds a band of them, rounded up to vectors, and 4 more floats after it for
 // the last, partial vector of a row), 20 the windows are
-// 3x3 at stride 1 with pad 1 on a plane of at least 2 x 2 (poolPlane3).
+// 3x3 at stride 1 with pad 1 on a plane of at least 2 x 2 (1: poolPlane3), or MAX 3x3 at stride 2 inside the
+// plane (2: maxPlane3s2).
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
@@ -40,12 +41,14 @@ export function poolChunk(p: usize, chunk: i32, scratch: usize): void {
   const rowStart = addr(p, 15), rowEnd = addr(p, 16), rowSpan = addr(p, 17), colSpan = addr(p, 18);
   const whole = outH == 1 && outW == 1 && load<i32>(rowStart) == 0 && load<i32>(rowEnd) == H && load<i32>(rowSpan) == H &&
     word(p, 13) == 0 && word(p, 11) == W && load<i32>(colSpan) == W;
-  const three = word(p, 20) != 0;
+  const three = word(p, 20) == 1, strided3 = word(p, 20) == 2;
   for (let c = first; c < end; c++) {
     const xc = x + ((<usize>c * H * W) << 2), yc = y + ((<usize>c * outH * outW) << 2);
     if (whole) {
       if (ave) store<f32>(yc, reducePlane(true, xc, H * W) / <f32>(H * W));
       else store<f32>(yc, reducePlane(false, xc, H * W));
+    } else if (strided3) {
+      maxPlane3s2(xc, yc, W, outH, outW);
     } else if (three) {
       if (ave) avePlane3(xc, yc, H, W, scratch);
       else maxPlane3(xc, yc, H, W, scratch);
@@ -245,6 +248,36 @@ const BAND_FLOATS: i32 = 4096;
     }
     store<f32>(at(y, r), first);
     store<f32>(at(y, r + W - 1), last);
+  }
+}
+
+// MAX 3x3 at stride 2 without padding, every window inside the plane (SqueezeNet's and AlexNet's / CaffeNet's
+// pools, Inception-v3's stride-2 MAX pools; output rows of at least 4): four outputs a step straight from the
+// three input rows, without the row buffer and its per-row tables and tails. Each column's three rows reduce as
+// `columns` does (identity, then the rows in order), then the window's three columns as `windowsOf4` does: the
+// same bits. A row's last step ends at its end, overlapping the one before (the same values written twice); no
+// load reaches past column 2 outW <= W - 1.
+
+/** Column 2 ox + 8 of the window rows: (identity (+) r0) (+) r1 (+) r2, in lane 0. */
+@inline function column8(identity: v128, r0: usize, r1: usize, r2: usize): v128 {
+  return f32x4.pmax(f32x4.pmax(f32x4.pmax(identity, v128.load32_splat(r0, 32)), v128.load32_splat(r1, 32)), v128.load32_splat(r2, 32));
+}
+
+@inline function columns4(identity: v128, r0: usize, r1: usize, r2: usize, offset: usize): v128 {
+  return f32x4.pmax(f32x4.pmax(f32x4.pmax(identity, v128.load(r0 + offset)), v128.load(r1 + offset)), v128.load(r2 + offset));
+}
+
+function maxPlane3s2(x: usize, y: usize, W: i32, outH: i32, outW: i32): void {
+  const rowBytes = <usize>W << 2, identity = f32x4.splat(MINUS_FLT_MAX);
+  for (let oy = 0; oy < outH; oy++) {
+    const top = x + <usize>(2 * oy) * rowBytes, out = at(y, oy * outW);
+    for (let t = 0; t < outW; t += 4) {
+      const ox = min(t, outW - 4), r0 = top + (<usize>ox << 3), r1 = r0 + rowBytes, r2 = r1 + rowBytes;
+      const a = columns4(identity, r0, r1, r2, 0), b = columns4(identity, r0, r1, r2, 16);
+      const even = i32x4.shuffle(a, b, 0, 2, 4, 6), odd = i32x4.shuffle(a, b, 1, 3, 5, 7);
+      const next = i32x4.shuffle(even, column8(identity, r0, r1, r2), 1, 2, 3, 4);
+      v128.store(at(out, ox), f32x4.pmax(f32x4.pmax(even, odd), next));
+    }
   }
 }
 

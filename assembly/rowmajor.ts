@@ -22,37 +22,40 @@ function finish(s: f32, bias: usize, n: i32, reluOn: bool, slope: f32): f32 {
   return reluOn && !(s > 0) ? s * slope : s;
 }
 
-/** One row: sum_k W[n, k] x[k] (two accumulators, then the K % 4 tail). */
+/**
+ * One row: sum_k W[n, k] x[k], in the order of gemvRows' eight rows (one accumulator, lanes by k % 4, then the
+ * K % 4 tail), so that a row's bits do not depend on which rows a chunk holds (1 or 2 threads give the same).
+ */
 @inline
 function dotRow(w: usize, x: usize, K: i32): f32 {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
-  let k = 0;
-  for (; k + 8 <= K; k += 8) {
-    const o = <usize>k * 4;
-    a0 = madd(a0, v128.load(w + o), v128.load(x + o));
-    a1 = madd(a1, v128.load(w + o, 16), v128.load(x + o, 16));
-  }
-  if (k + 4 <= K) {
-    const o = <usize>k * 4;
-    a0 = madd(a0, v128.load(w + o), v128.load(x + o));
-    k += 4;
-  }
-  let s = hsum(f32x4.add(a0, a1));
-  for (; k < K; k++) s += load<f32>(w + <usize>k * 4) * load<f32>(x + <usize>k * 4);
+  let a = f32x4.splat(0);
+  const K4 = K & ~3;
+  for (let k = 0; k < K4; k += 4) a = madd(a, v128.load(w + <usize>k * 4), v128.load(x + <usize>k * 4));
+  return tail(hsum(a), w, x, K4, K);
+}
+
+/** s + sum_{k in [k0, K)} W[k] x[k], one term at a time in k's order (a row's K % 4 tail). */
+@inline
+function tail(s: f32, w: usize, x: usize, k0: i32, K: i32): f32 {
+  for (let k = k0; k < K; k++) s += load<f32>(w + <usize>k * 4) * load<f32>(x + <usize>k * 4);
   return s;
 }
 
 /**
- * y[n] = bias[n] + sum_k W[n, k] x[k] for rows [n0, n1), then leaky ReLU: four rows at a time share each load
- * of x (W is the stream; x stays in L1).
+ * y[n] = bias[n] + sum_k W[n, k] x[k] for rows [n0, n1), then leaky ReLU: eight rows at a time share each load
+ * of x (W is the stream; x stays in L1 or L2). Eight rows read 1.05x faster than four on CaffeNet's fc6 / fc7 (more
+ * of W in flight: docs/PERFORMANCE.md, round seven); twelve or sixteen ran slower (V8 spills the accumulators).
+ * Each row's sum is the same as dotRow's order: lanes by k % 4, then the K % 4 tail.
  */
 export function gemvRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: i32, n1: i32, reluOn: bool, slope: f32): void {
   const rowBytes = <usize>K * 4;
   const K4 = K & ~3;
   let n = n0;
-  for (; n + 4 <= n1; n += 4) {
+  for (; n + 8 <= n1; n += 8) {
     const w0 = w + <usize>n * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+    const w4 = w3 + rowBytes, w5 = w4 + rowBytes, w6 = w5 + rowBytes, w7 = w6 + rowBytes;
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
     for (let k = 0; k < K4; k += 4) {
       const o = <usize>k * 4;
       const xv = v128.load(x + o);
@@ -60,19 +63,20 @@ export function gemvRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: 
       a1 = madd(a1, v128.load(w1 + o), xv);
       a2 = madd(a2, v128.load(w2 + o), xv);
       a3 = madd(a3, v128.load(w3 + o), xv);
+      a4 = madd(a4, v128.load(w4 + o), xv);
+      a5 = madd(a5, v128.load(w5 + o), xv);
+      a6 = madd(a6, v128.load(w6 + o), xv);
+      a7 = madd(a7, v128.load(w7 + o), xv);
     }
-    let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
-    for (let k = K4; k < K; k++) {
-      const o = <usize>k * 4, xk = load<f32>(x + o);
-      s0 += load<f32>(w0 + o) * xk;
-      s1 += load<f32>(w1 + o) * xk;
-      s2 += load<f32>(w2 + o) * xk;
-      s3 += load<f32>(w3 + o) * xk;
-    }
-    store<f32>(y + <usize>n * 4, finish(s0, bias, n, reluOn, slope));
-    store<f32>(y + <usize>(n + 1) * 4, finish(s1, bias, n + 1, reluOn, slope));
-    store<f32>(y + <usize>(n + 2) * 4, finish(s2, bias, n + 2, reluOn, slope));
-    store<f32>(y + <usize>(n + 3) * 4, finish(s3, bias, n + 3, reluOn, slope));
+    const out = y + <usize>n * 4;
+    store<f32>(out, finish(tail(hsum(a0), w0, x, K4, K), bias, n, reluOn, slope));
+    store<f32>(out, finish(tail(hsum(a1), w1, x, K4, K), bias, n + 1, reluOn, slope), 4);
+    store<f32>(out, finish(tail(hsum(a2), w2, x, K4, K), bias, n + 2, reluOn, slope), 8);
+    store<f32>(out, finish(tail(hsum(a3), w3, x, K4, K), bias, n + 3, reluOn, slope), 12);
+    store<f32>(out, finish(tail(hsum(a4), w4, x, K4, K), bias, n + 4, reluOn, slope), 16);
+    store<f32>(out, finish(tail(hsum(a5), w5, x, K4, K), bias, n + 5, reluOn, slope), 20);
+    store<f32>(out, finish(tail(hsum(a6), w6, x, K4, K), bias, n + 6, reluOn, slope), 24);
+    store<f32>(out, finish(tail(hsum(a7), w7, x, K4, K), bias, n + 7, reluOn, slope), 28);
   }
   for (; n < n1; n++) store<f32>(y + <usize>n * 4, finish(dotRow(w + <usize>n * rowBytes, x, K), bias, n, reluOn, slope));
 }

@@ -77,7 +77,7 @@ for (const threads of [1, 2]) {
       }
     });
 
-    it('Convolution with large weights and few positions (split by rows on 2 threads), groups, 1x1, batch 2', () => {
+    it('Convolution with large weights and few positions (many chunks of few columns on 2 threads), groups, 1x1, batch 2', () => {
       const random = rng(3);
       const cases = [
         { N: 1, cin: 64, cout: 132, k: 3, pad: 1, group: 1, H: 9, W: 7 },
@@ -421,6 +421,19 @@ for (const threads of [1, 2]) {
       expect(got.data.some((v) => Number.isNaN(v))).toBe(false);
     });
 
+    it('Pooling MAX 3x3 stride 2 inside the plane (three rows read straight): rows of 4 to 60, odd and even widths, NaN and -Infinity', () => {
+      const random = rng(43 + threads);
+      for (let t = 0; t < 24; t++) {
+        // outW from 4 (the smallest taken) up; W = 2 outW + 1 (every window inside) or one more (FLOOR drops it).
+        const outW = t < 4 ? 4 + t : randomInt(random, 4, 60), W = 2 * outW + 1 + (t % 3 === 2 ? 1 : 0), H = randomInt(random, 3, 40);
+        const N = randomInt(random, 1, 2), C = randomInt(random, 1, 5);
+        const data = randomArray(N * C * H * W, random).map((v, i) => (i % 17 === 5 ? NaN : i % 23 === 7 ? -Infinity : v));
+        const def = layerDef('Pooling', { pooling_param: { pool: 'MAX', kernel_size: 3, stride: 2, round_mode: 'FLOOR' } });
+        const [got, want] = bothKernels(def, [], new Tensor([N, C, H, W], data));
+        expect([...got.data], `case ${t}: ${N}x${C}x${H}x${W}`).toEqual([...want.data]);
+      }
+    });
+
     it('Pooling 3x3 stride 1 pad 1 (the plane as one run): planes from 2 x 2, rows of 2 to 4 + 8k, batches, NaN and -Infinity', () => {
       const random = rng(37 + threads);
       for (let t = 0; t < 24; t++) {
@@ -496,9 +509,9 @@ for (const threads of [1, 2]) {
       }
     });
 
-    it('InnerProduct over row-major weights: more than 64 strips a chunk (packed in groups), K tails, rows not of 4', () => {
+    it('InnerProduct over row-major weights: more than 64 strips a chunk (packed in groups), K tails, rows not of 8', () => {
       const random = rng(23 + threads);
-      for (const [M, K, N] of [[1, 301, 603], [3, 259, 1029], [9, 7, 517], [2, 1, 5], [1, 3, 1]]) {
+      for (const [M, K, N] of [[1, 301, 603], [1, 64, 37], [3, 259, 1029], [9, 7, 517], [2, 1, 5], [1, 3, 1]]) {
         const x = new Tensor([M, K], randomArray(M * K, random));
         const w = new Tensor([N, K], randomArray(N * K, random));
         const b = new Tensor([N], randomArray(N, random));
@@ -509,6 +522,23 @@ for (const threads of [1, 2]) {
     });
   });
 }
+
+describe('InnerProduct at batch 1 over row-major weights (GEMV)', () => {
+  afterAll(async () => void (await setThreads(1)));
+
+  it('gives the same bits at 1 and 2 threads (a row sums in one order whatever rows its chunk holds)', async () => {
+    const random = rng(41);
+    for (const [K, N] of [[1024, 10], [301, 603], [64, 37], [7, 13]]) {
+      const w = new Tensor([N, K], randomArray(N * K, random)), b = new Tensor([N], randomArray(N, random));
+      const x = new Tensor([1, K], randomArray(K, random));
+      const run = async (threads: number): Promise<number[]> => {
+        await setThreads(threads, 2);
+        return [...runLayer(layerDef('InnerProduct', { inner_product_param: { num_output: N } }), [w, b], [x])[0].data];
+      };
+      expect(await run(2), `K ${K} N ${N}`).toEqual(await run(1));
+    }
+  });
+});
 
 /**
  * Whether `a` views the kernels' wasm memory: a value written through the memory shows in `a`. (Comparing
@@ -860,12 +890,12 @@ describe('the thread pool', () => {
     };
     // Job 1: parallel takes 1 ms, alone 2 ms (far apart): parallel, but alone once every 32 runs.
     const far = runs(1, 66, 2, 1);
-    expect(far.slice(0, 4)).toBe('PsPs');
-    expect([...far.slice(4)].filter((w) => w === 's').length).toBe(2);
+    expect(far.slice(0, 3)).toBe('PsP');
+    expect([...far.slice(3)].filter((w) => w === 's').length).toBe(2);
     // Job 2 (another key, its own times): alone 1 ms, parallel 1.1 ms (close): alone, parallel every 8 runs.
     const close = runs(2, 34, 1, 1.1);
-    expect(close.slice(0, 4)).toBe('PsPs');
-    expect([...close.slice(4)].filter((w) => w === 'P').length).toBe(4);
+    expect(close.slice(0, 3)).toBe('PsP');
+    expect([...close.slice(3)].filter((w) => w === 'P').length).toBe(4);
     // A busy machine comes: job 1's parallel runs now take 5 ms, counted as at most twice the average (weight
     // 1/4): four runs move it past alone's 2 ms, and the job runs alone from then on, but for a probe of parallel
     // now and then (every 8 runs while the averages are within 25 %, then every 32).
@@ -885,7 +915,7 @@ describe('the thread pool', () => {
       judge.record(7, p, (p ? times.P : times.s).shift()!);
     }
     // Fed into the average, the cold 12 ms kept the job alone for 32 runs; now it runs in parallel after the trials.
-    expect(ways.join(' ')).toBe('P? s? P? s? P P P P P P');
+    expect(ways.join(' ')).toBe('P? s? P? P P P P P P P');
     // A second run slower than the first (a burst of load) does not replace it: the first stands.
     const burst = new Judge();
     for (const [p, ms] of [[true, 1], [false, 2], [true, 9], [false, 2]] as const) {

@@ -3,7 +3,7 @@
 
 import type { ConvGeometry } from './im2col.js';
 import type { Tensor } from '../tensor.js';
-import { KC, KIND_CONV, KIND_CONV_PACK, KIND_CONV_ROWS, KIND_GEMV, KIND_GEMV_ROWS, KIND_IP, KIND_IP_ROWS, MR, NR, type WasmEngine } from './wasm.js';
+import { KC, KIND_CONV, KIND_GEMV, KIND_GEMV_ROWS, KIND_IP, KIND_IP_ROWS, MR, NR, type WasmEngine } from './wasm.js';
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
@@ -54,43 +54,27 @@ export function packBias(e: WasmEngine, owner: object, bias: Float32Array | unde
  * `pointwise`: 1x1 kernel, stride 1, no pad, so the input planes are the column matrix.
  */
 export function convolveWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, pointwise: boolean, reluSlope: number | undefined): void {
-  const N = g.outH * g.outW, nPad = roundUp(N, NR);
+  const N = g.outH * g.outW;
   const images = num * groups;
-  const threads = e.activeThreads();
-  // Split by rows when the weights are large and the columns few: column chunks would each stream all weights.
-  const byRows = threads > 1 && N <= 1024 && packed.rows * packed.depth * 4 > (256 << 10) && images < 2 * threads;
-  // Resident blobs (the Net keeps them in wasm memory) are read and written in place; others go through scratch.
-  const { xAt, yAt, extra: cols } = e.stage(x, y, byRows ? images * packed.depth * nPad * 4 : 0);
-  const fill = (kind: number): Uint32Array<ArrayBufferLike> => {
-    const p = e.job(kind);
-    p[3] = xAt;
-    p[4] = g.channels; p[5] = g.height; p[6] = g.width; p[7] = g.kernelH; p[8] = g.kernelW;
-    p[9] = g.padH; p[10] = g.padW; p[11] = g.strideH; p[12] = g.strideW; p[13] = g.dilationH; p[14] = g.dilationW;
-    p[15] = g.outH; p[16] = g.outW;
-    p[17] = packed.rows; p[18] = packed.depth; p[19] = KC; p[20] = packed.weights; p[21] = yAt; p[22] = packed.bias;
-    p[23] = reluSlope === undefined ? 0 : 1;
-    e.setFloat(p, 24, reluSlope ?? 0);
-    p[25] = pointwise ? 1 : 0;
-    p[26] = groups;
-    p[29] = cols;
-    return p;
-  };
-  if (byRows) {
-    fill(KIND_CONV_PACK);
-    e.run(images * Math.ceil(packed.depth / KC));
-    const p = fill(KIND_CONV_ROWS);
-    const perImage = Math.ceil((4 * threads) / images);
-    const rowsPerChunk = Math.max(4 * MR, roundUp(Math.ceil(packed.rows / perImage), MR));
-    p[30] = rowsPerChunk;
-    e.run(images * Math.ceil(packed.rows / rowsPerChunk));
-  } else {
-    const perImage = Math.max(1, Math.ceil(e.chunkCount(images * Math.ceil(N / NR)) / images));
-    const chunkCols = Math.min(512, Math.max(NR, roundUp(Math.ceil(N / perImage), NR)));
-    const perGroup = Math.ceil(N / chunkCols);
-    const p = fill(KIND_CONV);
-    p[27] = chunkCols; p[28] = perGroup;
-    e.run(images * perGroup);
-  }
+  // Chunks of columns, a few per thread; each streams all of the group's weights (from L3 where they are large).
+  // A split by output rows (each chunk streaming the whole packed column matrix instead, packed by a job of its
+  // own first) was taken at 2 threads for weights over 256 KB and at most 1024 columns until round seven: it lost
+  // to this split on every layer measured (docs/PERFORMANCE.md, "Big layers at two threads").
+  const { xAt, yAt } = e.stage(x, y);
+  const p = e.job(KIND_CONV);
+  p[3] = xAt;
+  p[4] = g.channels; p[5] = g.height; p[6] = g.width; p[7] = g.kernelH; p[8] = g.kernelW;
+  p[9] = g.padH; p[10] = g.padW; p[11] = g.strideH; p[12] = g.strideW; p[13] = g.dilationH; p[14] = g.dilationW;
+  p[15] = g.outH; p[16] = g.outW;
+  p[17] = packed.rows; p[18] = packed.depth; p[19] = KC; p[20] = packed.weights; p[21] = yAt; p[22] = packed.bias;
+  p[23] = reluSlope === undefined ? 0 : 1;
+  e.setFloat(p, 24, reluSlope ?? 0);
+  p[25] = pointwise ? 1 : 0;
+  p[26] = groups;
+  const perImage = Math.max(1, Math.ceil(e.chunkCount(images * Math.ceil(N / NR)) / images));
+  const chunkCols = Math.min(512, Math.max(NR, roundUp(Math.ceil(N / perImage), NR)));
+  p[27] = chunkCols; p[28] = Math.ceil(N / chunkCols);
+  e.run(images * p[28]);
   e.unstage(y, yAt);
 }
 

@@ -6,14 +6,14 @@
 // Control block (Int32 words at `control`): SEQ (bumped per job, what workers sleep on), TICKET (tag << 20 |
 // next chunk; tag 0 = closed), DONE (chunks finished), CHUNKS, ALLOWED (threads that may take part), FAILED
 // (the index, from 1, of the first worker whose chunk threw; 0 = none), WOKEN (jobs a worker woke up for from
-// its sleep: benchmarks count them). A chunk is taken by compare-exchange on the ticket, so a worker that wakes
+// its sleep: benchmarks count them), SPIN_US (how long an idle worker polls before it sleeps: see `hold`). A chunk is taken by compare-exchange on the ticket, so a worker that wakes
 // late can never take a chunk of a job that was closed and reopened meanwhile: the job's parameters and CHUNKS
 // only change while the ticket is closed. A chunk that throws (a trap in the kernel) still counts as done, so the
 // job ends and its caller gets the error instead of waiting forever.
 
 import { type KernelWorker, platform } from '../platform.js';
 
-const SEQ = 0, TICKET = 1, DONE = 2, CHUNKS = 3, ALLOWED = 4, FAILED = 5, WOKEN = 6;
+const SEQ = 0, TICKET = 1, DONE = 2, CHUNKS = 3, ALLOWED = 4, FAILED = 5, WOKEN = 6, SPIN_US = 7;
 const TAG_SHIFT = 20;
 const MAX_CHUNKS = 1 << TAG_SHIFT;
 /** Words of the parameter block a job writes (WasmEngine.job hands out 48). */
@@ -43,7 +43,14 @@ function takeChunks(h: Int32Array, run: (chunk: number) => void): void {
  * processes need. It was 2 ms: on a busy machine the spinning took turns with the main thread's own work, and
  * two threads ran slower than one (docs/PERFORMANCE.md).
  */
-const WORKER_SPIN_MS = 0.1;
+const WORKER_SPIN_US = 100;
+/**
+ * How long an idle worker polls while a forward runs in parallel (ForwardJudge): the main thread's JavaScript
+ * between two jobs (a Concat's bookkeeping, an LRN, the next layer's setup) takes 0.01-1.5 ms, and a worker
+ * asleep took 1.9-2.8 ms to wake on the team's VM. Polling 0.1 ms, GoogLeNet's worker woke ~40 times a forward
+ * (unjudged: 104 jobs). On a machine where the polling costs more than it saves, the forward judge runs alone.
+ */
+const HOLD_US = 1000;
 /** A gap this long between two polls means the OS took the core away: the machine is busy, stop spinning. */
 const PREEMPTED_MS = 0.05;
 
@@ -54,7 +61,7 @@ const instance = new WebAssembly.Instance(module, { env: { memory, abort() {} } 
 const runChunk = instance.exports.runChunk;
 const h = new Int32Array(memory.buffer, control, 16);
 const takeChunks = ${takeChunks.toString()};
-const SPIN_MS = ${WORKER_SPIN_MS}, PREEMPTED_MS = ${PREEMPTED_MS};
+const PREEMPTED_MS = ${PREEMPTED_MS};
 const run = (chunk) => {
   try {
     runChunk(params, chunk, index);
@@ -67,14 +74,17 @@ const run = (chunk) => {
 let seen = Atomics.load(h, 0);
 ready();
 for (;;) {
-  // Spin briefly before sleeping: a forward opens one job per layer, microseconds apart, and waking from
-  // Atomics.wait can take longer than a small layer's whole job.
+  // Poll before sleeping: a forward opens one job per layer, microseconds apart, and waking from Atomics.wait
+  // can take longer than a small layer's whole job. The poll lasts SPIN_US (the main thread sets it: longer
+  // while a forward is under way) from the last moment a job was seen open: while the main thread still runs
+  // its own chunks of a job whose chunks are all taken, the worker polls on (the next job comes right after).
   let now = Atomics.load(h, 0);
-  for (let t = performance.now(), until = t + SPIN_MS; now === seen && t < until; ) {
+  for (let t = performance.now(), active = t; now === seen && t < active + Atomics.load(h, ${SPIN_US}) / 1000; ) {
     now = Atomics.load(h, 0);
     const next = performance.now();
     if (next - t > PREEMPTED_MS) break;
     t = next;
+    if (Atomics.load(h, 1) !== 0) active = t;
   }
   if (now === seen) {
     Atomics.wait(h, 0, seen, 1000);
@@ -108,7 +118,7 @@ interface JobTimes {
  * (milliseconds) on jobs of 0.1-3 ms, so two threads ran slower than one (docs/PERFORMANCE.md, "Two threads").
  * A job runs the way that was faster lately (moving averages), and the other way now and then to notice a
  * change (every EXPLORE_CLOSE runs while the two are within 25 %, every EXPLORE_FAR runs otherwise), after
- * TRIALS runs that try both ways in turn (a first run is cold: see `record`). Estimating
+ * trials that try both ways in turn (P s P: a first run is cold, see `record`). Estimating
  * one thread's time from the main thread's pace during a parallel job did not work: on a busy machine that pace
  * is slower than one thread's (the judge "gained" 180 ms where the wall clock lost). Times are passed in (no
  * clock inside), so the decisions are tested without timing anything.
@@ -131,8 +141,10 @@ export class Judge {
     const r = this.jobs.get(key);
     let parallel: boolean;
     this.soloMs = r ? r.solo : NaN;
-    if (!r || r.runs < TRIALS) {
-      parallel = !r || r.runs % 2 === 0; // trials: in parallel, then alone, twice
+    if (!r || r.parallelRuns < 2 || r.soloRuns < 1) {
+      // Trials: parallel twice (its first run is cold), alone once, in turn (P s P). A forward the Net runs alone
+      // (ForwardJudge) times every job alone, so parallel forwards then try only parallel.
+      parallel = !r || r.soloRuns > 0 || r.parallelRuns === 0;
       this.trying = true;
     } else {
       const better = r.parallel <= r.solo, close = Math.max(r.parallel, r.solo) < 1.25 * Math.min(r.parallel, r.solo);
@@ -168,8 +180,6 @@ export class Judge {
   }
 }
 
-/** Runs of a new job that try both ways in turn (parallel first), before it runs the faster way. */
-const TRIALS = 4;
 /** Runs between tries of the slower way: often while the two are close, seldom when one is far ahead. */
 const EXPLORE_CLOSE = 8;
 const EXPLORE_FAR = 32;
@@ -198,6 +208,11 @@ export class ThreadPool {
   judge: Judge | undefined = platform().env('CREMA_JUDGE') === '0' ? undefined : new Judge();
   private readyCount = 0;
   private tag = 0;
+  /**
+   * Every job runs on the calling thread, still cut for `threads` and timed alone for the judge: a forward the
+   * Net runs alone (ForwardJudge, src/runtime/forward-judge.ts) sets it.
+   */
+  alone = false;
   /** Time (ms) this thread waited, its chunks done, for the workers' last chunks of parallel jobs (benchmarks). */
   waitedMs = 0;
   private readonly h: Int32Array;
@@ -214,6 +229,25 @@ export class ThreadPool {
     this.h = new Int32Array(memory.buffer, control, 16);
     this.params = control + 64;
     this.words = new Uint32Array(memory.buffer, this.params, PARAM_WORDS);
+    Atomics.store(this.h, SPIN_US, WORKER_SPIN_US);
+  }
+
+  /**
+   * How long idle workers poll for the next job before they sleep, from now on (µs; `undefined`: the default,
+   * WORKER_SPIN_US). A longer poll wakes the sleeping workers at once, so that they poll from now on.
+   */
+  poll(us?: number): void {
+    const spin = us ?? WORKER_SPIN_US;
+    Atomics.store(this.h, SPIN_US, spin);
+    if (spin > WORKER_SPIN_US) Atomics.notify(this.h, SEQ);
+  }
+
+  /** How long idle workers poll while a forward is under way (µs; see `hold`). */
+  holdUs = HOLD_US;
+
+  /** A forward starts (true: workers poll `holdUs` between its jobs) or ends (false: back to the default). */
+  hold(on: boolean): void {
+    this.poll(on ? this.holdUs : undefined);
   }
 
   /** Workers started (ready to take chunks). */
@@ -258,9 +292,9 @@ export class ThreadPool {
     }
     const judge = this.judge, key = judge ? jobKey(this.words, chunks) : 0;
     let start = now();
-    if (judge && !judge.parallel(key)) {
+    if (this.alone || (judge && !judge.parallel(key))) {
       for (let c = 0; c < chunks; c++) kernels.runChunk(params, c, 0);
-      judge.record(key, false, now() - start);
+      judge?.record(key, false, now() - start);
       return;
     }
     this.tag = (this.tag % 2047) + 1;

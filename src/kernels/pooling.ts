@@ -43,6 +43,17 @@ function threeByThree(w: PoolWindows): boolean {
   return w.colSpan.every((span) => span === 3);
 }
 
+/**
+ * MAX 3x3 at stride 2 without padding, every window inside the plane and output rows of at least 4 (SqueezeNet's,
+ * AlexNet's / CaffeNet's and Inception-v3's stride-2 MAX pools): assembly/pooling.ts reads the three input rows
+ * straight, four outputs a step (maxPlane3s2), without the row buffer.
+ */
+function strided3(w: PoolWindows, method: 'MAX' | 'AVE'): boolean {
+  if (method !== 'MAX' || w.kernelW !== 3 || w.strideW !== 2 || w.padW !== 0 || w.outW < 4 || 2 * w.outW + 1 > w.width) return false;
+  for (let oy = 0; oy < w.outH; oy++) if (w.rowStart[oy] !== 2 * oy || w.rowEnd[oy] !== 2 * oy + 3 || w.rowEnd[oy] > w.height) return false;
+  return true;
+}
+
 /** y (planes x outH x outW) = MAX or AVE pooling of x (planes x H x W). */
 export function poolWasm(e: WasmEngine, w: PoolWindows, method: 'MAX' | 'AVE', planes: number, x: Float32Array, y: Float32Array): void {
   const align = (n: number) => Math.ceil(n / 16) * 16;
@@ -64,7 +75,7 @@ export function poolWasm(e: WasmEngine, w: PoolWindows, method: 'MAX' | 'AVE', p
   p[14] = method === 'AVE' ? 1 : 0;
   p[15] = tablePtrs[0]; p[16] = tablePtrs[1]; p[17] = tablePtrs[2]; p[18] = tablePtrs[3];
   p[19] = bufferLength(w);
-  p[20] = threeByThree(w) ? 1 : 0;
+  p[20] = threeByThree(w) ? 1 : strided3(w, method) ? 2 : 0;
   e.run(Math.ceil(planes / perChunk));
   e.unstage(y, yAt);
 }

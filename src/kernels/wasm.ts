@@ -27,8 +27,7 @@ const HEAP_BASE = PAGE;
 export const KIND_CONV = 1;
 export const KIND_GEMV = 2;
 export const KIND_IP = 3;
-export const KIND_CONV_PACK = 4;
-export const KIND_CONV_ROWS = 5;
+// 4 and 5: the convolution's split by output rows until round seven (free).
 export const KIND_DEPTHWISE = 6;
 export const KIND_POOL = 7;
 export const KIND_GEMV_ROWS = 8;

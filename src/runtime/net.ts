@@ -9,6 +9,7 @@ import { builtInPythonNote, registerLayer } from '../layers/registry.js';
 import { type Fusion, chainMembers, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
 import type { FusableLayer } from '../layers/convolution.js';
 import { NetRunner } from './runner.js';
+import { ForwardJudge } from './forward-judge.js';
 import { type ConcatSlice, concatSlices } from './concat-views.js';
 import { platform } from '../platform.js';
 import { type Shape, Tensor, sameShape, sizeOf } from '../tensor.js';
@@ -88,6 +89,12 @@ export class Net {
   private readonly owned = new Set<Owned>();
   /** Blobs whose data is a view of a Concat's top (concat-views.ts): their own buffer is made again when that ends. */
   private views = new Set<string>();
+  /**
+   * @internal Chooses whether a whole forward at several threads runs in parallel or alone (forward-judge.ts);
+   * undefined with CREMA_JUDGE=0 (always parallel: the tests' 2-thread cases) or CREMA_JUDGE=jobs (the pool's
+   * per-job judge only).
+   */
+  forwardJudge = ['0', 'jobs'].includes(platform().env('CREMA_JUDGE') ?? '') ? undefined : new ForwardJudge();
   /** The worker thread `run` handed the net to (from the first run on). */
   private runner: NetRunner | undefined;
   /** Why the net can no longer run here: disposed, or handed to its worker. */
@@ -275,7 +282,37 @@ export class Net {
     if (from === 0 && to === layers.length - 1) this.stale.clear();
     else this.materializeAll();
     this.useThreads();
-    const onLayer = options.onLayer;
+    const pool = this.threads > 1 ? wasmEngine()?.pool : undefined;
+    // A whole forward at several threads runs the way that was faster lately (ForwardJudge): in parallel, the
+    // workers polling between its jobs, or alone.
+    const judge = pool && from === 0 && to === layers.length - 1 ? this.forwardJudge : undefined;
+    const key = judge ? this.forwardKey() : '';
+    const way = judge?.choose(key) ?? 'parallel';
+    if (pool) {
+      // Alone: the first two time every job alone for the pool's Judge; the later ones run as one thread.
+      pool.alone = way === 'alone' && judge!.jobTrial;
+      if (way === 'alone' && !pool.alone) wasmEngine()!.threads = 1;
+      pool.hold(way === 'parallel');
+    }
+    const t0 = performance.now();
+    try {
+      this.runLayers(from, to, options.onLayer);
+    } finally {
+      if (pool) {
+        pool.alone = false;
+        pool.hold(false);
+        this.useThreads();
+      }
+    }
+    judge?.record(key, way, performance.now() - t0);
+    const out = nameRecord<Tensor>();
+    for (const name of options.end === undefined ? this.outputs : layers[to].tops) out[name] = this.blobs.get(name)!;
+    return out;
+  }
+
+  /** Runs layers `from`..`to` (a fused chain inside its producer), telling `onLayer` each one's time. */
+  private runLayers(from: number, to: number, onLayer: ForwardOptions['onLayer']): void {
+    const layers = this.graph.layers;
     for (let i = from; i <= to; i++) {
       // A fused chain runs inside its producer, unless this forward starts or stops inside the chain.
       const fusion = this.fusions.get(i);
@@ -288,9 +325,6 @@ export class Net {
       if (top !== undefined && fusion!.hidden.length) this.stale.add(fusion!);
       onLayer?.(layers[i], performance.now() - t0);
     }
-    const out = nameRecord<Tensor>();
-    for (const name of options.end === undefined ? this.outputs : layers[to].tops) out[name] = this.blobs.get(name)!;
-    return out;
   }
 
   /**
@@ -371,6 +405,11 @@ export class Net {
         this.runLayer(layers[m]);
       }
     });
+  }
+
+  /** What a forward's way is judged by: its threads and input shapes (each shape runs its own jobs). */
+  private forwardKey(): string {
+    return `${this.threads} ${this.inputs.map((n) => this.graph.blobShapes.get(n)!.join(',')).join(' ')}`;
   }
 
   /** The kernels' jobs from now on use this net's thread count. */

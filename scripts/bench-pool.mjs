@@ -1,0 +1,73 @@
+// The pool's ways of running a whole net at two threads, against one thread, interleaved in one process (after
+// `npm run build`; the zoo weights `npm run bench` caches in the temp directory). Usage:
+//   node scripts/bench-pool.mjs NET [rounds, default 13]
+// VARIANTS='1t;2t;2t,jobs,hold=100;2t,unjudged' picks the contenders (this is the default), each `1t` or `2t` with
+// options: `jobs` (the pool's per-job Judge only, no ForwardJudge), `nojob` (the ForwardJudge only), `unjudged`
+// (neither: every job in parallel), `hold=US` (how long the workers poll between a parallel forward's jobs). Each
+// judged contender has judges of its own. PAUSE=ms sleeps before each forward (default 20, as the benchmark's ORT
+// runs leave the workers asleep); BUSY=1 keeps one core busy with a child process (`npm run bench`'s busy section).
+// Prints each contender's median and mean, the speed-up over the first, CPU time, the workers' wake-ups and the
+// main thread's wait per forward, and the ways the forward judge chose (P parallel, A alone).
+import '../dist/platform/node.js';
+import { wasmEngine } from '../dist/kernels/wasm.js';
+import { Judge } from '../dist/kernels/pool.js';
+import { ForwardJudge } from '../dist/runtime/forward-judge.js';
+import { Net } from '../dist/index.js';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const model = process.argv[2] ?? 'googlenet', rounds = Number(process.argv[3] ?? 13);
+const specs = (process.env.VARIANTS ?? '1t;2t;2t,jobs,hold=100;2t,unjudged').split(';');
+const proto = [`../shared/models/zoo/${model}.prototxt`, `models/zoo/${model}.prototxt`].find((f) => fs.existsSync(f));
+const net = await Net.load(proto, path.join(os.tmpdir(), `crema-bench-${model}.caffemodel`), { threads: 2 });
+const pool = wasmEngine().pool, defaultHold = pool.holdUs;
+const input = net.inputs[0], dims = net.shapes.get(input);
+const x = new Float32Array(dims.reduce((a, b) => a * b, 1)).map(() => Math.random() * 100 - 50);
+const hog = process.env.BUSY ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : undefined;
+const pause = Number(process.env.PAUSE ?? 20);
+const sleep = (ms) => ms > 0 && Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+const variants = specs.map((label) => {
+  const has = (o) => label.split(',').includes(o);
+  const v = { label, threads: label.startsWith('1t') ? 1 : 2, hold: Number(/hold=(\d+)/.exec(label)?.[1] ?? defaultHold), ways: '', times: [], woke: [], waited: [], cpu: [] };
+  v.judge = has('unjudged') || has('nojob') ? undefined : new Judge();
+  v.forwardJudge = has('unjudged') || has('jobs') ? undefined : new ForwardJudge();
+  if (v.forwardJudge) {
+    const choose = v.forwardJudge.choose.bind(v.forwardJudge);
+    v.forwardJudge.choose = (key) => {
+      const way = choose(key);
+      v.ways += way === 'alone' ? 'A' : 'P';
+      return way;
+    };
+  }
+  return v;
+});
+const run = (v) => {
+  sleep(pause);
+  net.threads = v.threads;
+  net.forwardJudge = v.forwardJudge;
+  pool.judge = v.judge;
+  pool.holdUs = v.hold;
+  const w0 = pool.wakeups, wait0 = pool.waitedMs, c0 = process.cpuUsage(), t0 = performance.now();
+  net.forward({ [input]: x });
+  v.times.push(performance.now() - t0);
+  v.woke.push(pool.wakeups - w0);
+  v.waited.push(pool.waitedMs - wait0);
+  const c = process.cpuUsage(c0);
+  v.cpu.push((c.user + c.system) / 1000);
+};
+await new Promise((resolve) => setTimeout(resolve, 200)); // the hog under way
+const load0 = os.loadavg()[0];
+for (let w = 0; w < 6; w++) variants.forEach(run);
+for (const v of variants) for (const a of [v.times, v.woke, v.waited, v.cpu]) a.length = 0;
+for (let r = 0; r < rounds; r++) variants.forEach((_, k) => run(variants[(k + r) % variants.length]));
+hog?.kill();
+
+const median = (a) => [...a].sort((p, q) => p - q)[a.length >> 1], mean = (a) => a.reduce((s, y) => s + y, 0) / a.length;
+const base = median(variants[0].times);
+console.log(`${model}, ${rounds} rounds${hog ? ', busy core' : ''}, pause ${pause} ms; load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)} (${new Date().toISOString().slice(11, 16)} UTC)`);
+for (const v of variants)
+  console.log(`  ${v.label.padEnd(22)} median ${median(v.times).toFixed(2).padStart(7)}  mean ${mean(v.times).toFixed(2).padStart(7)}  (${(base / median(v.times)).toFixed(2)}x)  cpu ${median(v.cpu).toFixed(1)}  woke ${mean(v.woke).toFixed(1)}  waited ${mean(v.waited).toFixed(2)}${v.ways ? `  ways ${v.ways}` : ''}`);
+await net.dispose();

@@ -1,0 +1,98 @@
+// Whether a net's forward runs on its threads or on the calling thread alone, chosen per whole forward.
+//
+// The pool's Judge (src/kernels/pool.ts) chooses per job, but a job's time depends on the jobs around it (a worker
+// left asleep by jobs run alone wakes late for the next parallel one) and on a load that moves under it: with the
+// benchmark's busy core two threads ran slower than one on 7 nets of 10 (docs/PERFORMANCE.md, round seven). So a
+// forward at several threads is also timed whole, both ways, and runs the way that was faster lately: `parallel`
+// (the workers take part, each job still judged by the pool's Judge) or `alone` (every job on the calling thread).
+
+/** How a whole forward runs at several threads. */
+export type Way = 'parallel' | 'alone';
+
+const WAYS: readonly Way[] = ['parallel', 'alone'];
+/** Times kept per way (the latest): a way's time is their median, which one burst of load does not move. */
+const SAMPLES = 5;
+/** Forwards between tries of the slower way at most (sooner while it has few times: see `choose`). */
+const MAX_GAP = 16;
+/** Alone forwards that time every job for the pool's Judge (see `jobTrial`). */
+const JOB_TRIALS = 1;
+/** Shapes (keys) remembered at most. */
+const MAX_KEYS = 64;
+
+interface WayTimes {
+  /** Per way (WAYS' order): its latest times (ms), oldest first. */
+  times: number[][];
+  /** Per way: the forward (count) it last ran in. */
+  last: number[];
+  /** Forwards chosen so far. */
+  forwards: number;
+}
+
+/**
+ * Chooses each forward's way from how the same forward (the same net and input shapes: `key`) went before. The
+ * first forward runs in parallel and its time is not counted (cold: page faults, untiered code, the per-job
+ * trials' first runs); then parallel again, then alone, then the faster way (the lower median of its latest
+ * times): of a short run's first three timed forwards (a benchmark's --quick), two run the faster way. The
+ * slower way is tried again once it has sat out 2^(n+1) forwards, n its times so far (4, 8, then every
+ * MAX_GAP): a load that comes or goes is noticed within MAX_GAP forwards (a try that beats the best starts
+ * its way's times afresh), and on a steady machine the slower way costs 1/MAX_GAP of the difference. Times are
+ * passed in (no clock inside), so the decisions are tested without timing anything.
+ */
+export class ForwardJudge {
+  private readonly keys = new Map<string, WayTimes>();
+  /** Whether the last `choose` was a try of a way not (yet) known to be the faster. */
+  trying = false;
+  /**
+   * Whether the last `choose` (alone) is the forward's first alone: it runs the jobs as cut for several threads
+   * and times each alone, the pool's per-job Judge's trial of them alone (later alone forwards run the one-thread
+   * cut, a few % faster on Inception-v3 and the MobileNets, and time nothing).
+   */
+  jobTrial = false;
+
+  /** The way the forward `key` runs this time. */
+  choose(key: string): Way {
+    let r = this.keys.get(key);
+    if (!r) {
+      if (this.keys.size >= MAX_KEYS) this.keys.clear(); // many shapes: start afresh
+      r = { times: WAYS.map(() => []), last: WAYS.map(() => -1), forwards: 0 };
+      this.keys.set(key, r);
+    }
+    const way = this.pick(r);
+    this.jobTrial = WAYS[way] === 'alone' && r.times[way].length < JOB_TRIALS;
+    r.last[way] = r.forwards++;
+    return WAYS[way];
+  }
+
+  /** The forward `key` took `ms` running `way` (the way `choose` gave it). */
+  record(key: string, way: Way, ms: number): void {
+    const r = this.keys.get(key);
+    if (!r || r.forwards <= 1) return; // the first forward is cold
+    const w = WAYS.indexOf(way), times = r.times[w];
+    // The slower way tried and found faster than the best: the load that made it slower is gone (or came), so
+    // its older times no longer count. Without this a net back on a quiet machine needed three tries (48
+    // forwards) to outvote its busy times.
+    const best = Math.min(...r.times.filter((t, i) => i !== w && t.length).map(median));
+    if (times.length && median(times) > best && ms < best) times.length = 0;
+    times.push(ms);
+    if (times.length > SAMPLES) times.shift();
+  }
+
+  private pick(r: WayTimes): number {
+    this.trying = true;
+    if (r.forwards === 0) return 0;
+    // A way never timed yet: the first of them (parallel's first forward was not counted).
+    const untimed = r.times.findIndex((times) => times.length === 0);
+    if (untimed >= 0) return untimed;
+    const medians = r.times.map(median);
+    const best = medians.indexOf(Math.min(...medians));
+    for (const [w, times] of r.times.entries())
+      if (w !== best && r.forwards - r.last[w] >= Math.min(MAX_GAP, 2 ** (times.length + 1))) return w;
+    this.trying = false;
+    return best;
+  }
+}
+
+function median(times: number[]): number {
+  const s = [...times].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}

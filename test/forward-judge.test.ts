@@ -1,0 +1,126 @@
+// The forward judge (src/runtime/forward-judge.ts): whether a whole forward at several threads runs in parallel or
+// alone, decided from given times (no timing here), and how Net.forward runs each way (src/runtime/net.ts): alone
+// opens no job for the workers and gives the same numbers; parallel keeps the workers polling between its jobs.
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Judge } from '../src/kernels/pool.js';
+import { wasmEngine } from '../src/kernels/wasm.js';
+import { ForwardJudge, type Way } from '../src/runtime/forward-judge.js';
+import { Net } from '../src/runtime/net.js';
+import { readNpy } from '../src/util/npy.js';
+
+/** Runs `count` forwards of `key`, each taking `ms(way, i)`; returns the ways as P / A, a try marked '?'. */
+function forwards(judge: ForwardJudge, key: string, count: number, ms: (way: Way, i: number) => number, marks = false): string {
+  let ways = '';
+  for (let i = 0; i < count; i++) {
+    const way = judge.choose(key);
+    ways += (way === 'parallel' ? 'P' : 'A') + (marks && judge.trying ? '?' : '');
+    judge.record(key, way, ms(way, i));
+  }
+  return ways;
+}
+
+describe('the forward judge', () => {
+  it('times both ways (the first, cold forward not counted), then runs the faster, trying the slower after 4, 8, then every 16 forwards', () => {
+    const judge = new ForwardJudge();
+    // A quiet machine: parallel 10 ms, alone 15; the first forward (cold) 100 ms is not held against parallel.
+    const quiet = forwards(judge, 'quiet', 48, (way, i) => (i === 0 ? 100 : way === 'parallel' ? 10 : 15));
+    expect(quiet).toBe('PPAPPPAPPPPPPPAPPPPPPPPPPPPPPPAPPPPPPPPPPPPPPPAP');
+    // A busy core: parallel 15 ms, alone 10 (another key: its own times).
+    const busy = forwards(judge, 'busy', 34, (way) => (way === 'parallel' ? 15 : 10), true);
+    expect(busy).toBe('P?P?A?AAP?AAAAAAAP?AAAAAAAAAAAAAAAP?AAAA');
+  });
+
+  it('a load that comes moves a quiet net to alone within a few forwards, and back to parallel within 16 once it goes', () => {
+    const judge = new ForwardJudge();
+    let load = false;
+    const ms = (way: Way): number => (way === 'parallel' ? (load ? 30 : 10) : load ? 18 : 15);
+    forwards(judge, 'net', 40, ms);
+    load = true;
+    const busy = forwards(judge, 'net', 20, ms);
+    // Three slow parallel forwards move its median (of the latest five) past alone's.
+    expect(busy.slice(0, 4)).toBe('PPPA');
+    expect(busy.slice(4)).not.toContain('PP');
+    load = false;
+    const after = forwards(judge, 'net', 20, ms);
+    expect(after.indexOf('P')).toBeLessThan(16);
+    expect(after.slice(-3)).toBe('PPP');
+  });
+
+  it('its first alone forward is the per-job judge\'s trial alone; a job timed alone outside then tries only parallel', () => {
+    const judge = new ForwardJudge();
+    const trials: boolean[] = [];
+    for (let i = 0; i < 8; i++) {
+      const way = judge.choose('k');
+      if (way === 'alone') trials.push(judge.jobTrial);
+      else expect(judge.jobTrial).toBe(false);
+      judge.record('k', way, way === 'parallel' ? 10 : 15);
+    }
+    expect(trials).toEqual([true, false]);
+    // The pool's Judge: a job's trials are P s P; a run alone from an alone forward leaves parallel forwards only
+    // parallel trials (P A P: P P).
+    const jobs = new Judge();
+    const seen: boolean[] = [];
+    for (const solo of [false, true, false]) {
+      if (solo) jobs.record(1, false, 2);
+      else {
+        seen.push(jobs.parallel(1));
+        jobs.record(1, true, 1);
+      }
+    }
+    expect(seen).toEqual([true, true]);
+    expect(jobs.parallel(1)).toBe(true); // trials done: parallel, the faster
+    expect(jobs.trying).toBe(false);
+  });
+});
+
+describe('Net.forward by the forward judge\'s way', () => {
+  const model = path.resolve('models/cifar10_full');
+  const load = () => Net.load(path.join(model, 'deploy.prototxt'), path.join(model, 'weights.caffemodel'), { threads: 2 });
+  const input = () => readNpy(path.join(model, 'example-input.npy'));
+
+  it('alone opens no job for the workers (a trial cut for two threads, then the one-thread cut) and gives the parallel numbers', async () => {
+    const e = wasmEngine()!;
+    const net = await load();
+    const want = Float32Array.from(net.forward({ data: input() }).prob.data); // no judge (CREMA_JUDGE=0): parallel
+    const judge = new ForwardJudge();
+    const recorded: Way[] = [];
+    judge.choose = (key) => {
+      judge.jobTrial = recorded.length < 2; // as if the first two were trials: both cuts run here
+      expect(key).toBe('2 1,3,32,32');
+      return 'alone';
+    };
+    judge.record = (_key, way) => void recorded.push(way);
+    net.forwardJudge = judge;
+    const seq = new Int32Array(e.memory.buffer, 1024, 1);
+    const threadsSeen: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const before = Atomics.load(seq, 0);
+      const got = net.forward({ data: input() }, { onLayer: () => void threadsSeen.push(e.threads) }).prob.data;
+      expect(Atomics.load(seq, 0), `forward ${i}: no job opened for the workers`).toBe(before);
+      expect(Array.from(got)).toEqual(Array.from(want));
+    }
+    expect(recorded).toEqual(['alone', 'alone', 'alone']);
+    // The trials keep the two-thread cut (the pool runs each job alone), the third runs as one thread.
+    expect(new Set(threadsSeen)).toEqual(new Set([2, 1]));
+    expect(e.threads).toBe(2);
+    expect(e.pool.alone).toBe(false);
+    await net.dispose();
+  });
+
+  it('parallel keeps the workers polling between its jobs (the pool\'s hold), and lets them sleep after it', async () => {
+    const e = wasmEngine()!;
+    const net = await load();
+    const judge = new ForwardJudge();
+    judge.choose = () => 'parallel';
+    net.forwardJudge = judge;
+    const spin = new Int32Array(e.memory.buffer, 1024, 8);
+    const during: number[] = [];
+    const before = Atomics.load(spin, 0);
+    net.forward({ data: input() }, { onLayer: () => void during.push(Atomics.load(spin, 7)) });
+    expect(Atomics.load(spin, 0), 'jobs opened for the workers').toBeGreaterThan(before);
+    expect(new Set(during)).toEqual(new Set([e.pool.holdUs]));
+    expect(Atomics.load(spin, 7)).toBeLessThan(e.pool.holdUs);
+    await net.dispose();
+  });
+});
