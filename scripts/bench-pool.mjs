@@ -3,7 +3,7 @@
 //   node scripts/bench-pool.mjs NET [rounds, default 13]
 // VARIANTS='1t;2t;2t,jobs,hold=100;2t,unjudged' picks the contenders (this is the default), each `1t` or `2t` with
 // options: `jobs` (the pool's per-job Judge only, no ForwardJudge), `nojob` (the ForwardJudge only), `unjudged`
-// (neither: every job in parallel), `hold=US` (how long the workers poll between a parallel forward's jobs). Each
+// (neither: every job in parallel), `alone` (every forward alone, as the forward judge runs it), `hold=US` (how long the workers poll between a parallel forward's jobs). Each
 // judged contender has judges of its own. PAUSE=ms sleeps before each forward (default 20, as the benchmark's ORT
 // runs leave the workers asleep); BUSY=1 keeps one core busy with a child process (`npm run bench`'s busy section).
 // Prints each contender's median and mean, the speed-up over the first, CPU time, the workers' wake-ups and the
@@ -34,6 +34,7 @@ const variants = specs.map((label) => {
   const v = { label, threads: label.startsWith('1t') ? 1 : 2, hold: Number(/hold=(\d+)/.exec(label)?.[1] ?? defaultHold), ways: '', times: [], woke: [], waited: [], cpu: [] };
   v.judge = has('unjudged') || has('nojob') ? undefined : new Judge();
   v.forwardJudge = has('unjudged') || has('jobs') ? undefined : new ForwardJudge();
+  if (has('alone')) v.forwardJudge.choose = () => ((v.forwardJudge.jobTrial = false), 'alone');
   if (v.forwardJudge) {
     const choose = v.forwardJudge.choose.bind(v.forwardJudge);
     v.forwardJudge.choose = (key) => {

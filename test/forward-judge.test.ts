@@ -45,6 +45,11 @@ describe('the forward judge', () => {
     const after = forwards(judge, 'net', 20, ms);
     expect(after.indexOf('P')).toBeLessThan(16);
     expect(after.slice(-3)).toBe('PPP');
+    // A try only a little faster than the best (within 10 %: noise) does not start its way's times afresh.
+    const noisy = new ForwardJudge();
+    const slow = forwards(noisy, 'n', 60, (way, i) => (way === 'alone' ? 10 : i < 30 ? 15 : 9.5));
+    expect(slow.slice(30)).toContain('P'); // a try after the change
+    expect(slow.slice(30)).not.toContain('PP');
   });
 
   it('its first alone forward is the per-job judge\'s trial alone; a job timed alone outside then tries only parallel', () => {

@@ -14,6 +14,8 @@ const WAYS: readonly Way[] = ['parallel', 'alone'];
 const SAMPLES = 5;
 /** Forwards between tries of the slower way at most (sooner while it has few times: see `choose`). */
 const MAX_GAP = 16;
+/** A try this much faster than the best (a ratio of times) starts its way's times afresh (see `record`). */
+const CLEARLY = 0.9;
 /** Alone forwards that time every job for the pool's Judge (see `jobTrial`). */
 const JOB_TRIALS = 1;
 /** Shapes (keys) remembered at most. */
@@ -71,11 +73,12 @@ export class ForwardJudge {
     const r = this.keys.get(key);
     if (!r || r.forwards <= 1) return; // the first forward is cold
     const w = WAYS.indexOf(way), times = r.times[w];
-    // The slower way tried and found faster than the best: the load that made it slower is gone (or came), so
-    // its older times no longer count. Without this a net back on a quiet machine needed three tries (48
-    // forwards) to outvote its busy times.
+    // The slower way tried and found clearly faster than the best: the load that made it slower is gone (or
+    // came), so its older times no longer count. Without this a net back on a quiet machine needed three tries
+    // (48 forwards) to outvote its busy times; "clearly": with a busy core, single parallel forwards ranged over
+    // 2.6x (Inception-v3, 177-471 ms), and one that merely beat alone's median started a run of slow ones.
     const best = Math.min(...r.times.filter((t, i) => i !== w && t.length).map(median));
-    if (times.length && median(times) > best && ms < best) times.length = 0;
+    if (times.length && median(times) > best && ms < CLEARLY * best) times.length = 0;
     times.push(ms);
     if (times.length > SAMPLES) times.shift();
   }
