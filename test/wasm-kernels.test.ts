@@ -224,6 +224,25 @@ for (const threads of [1, 2]) {
       }
     });
 
+    // A plane's last block of tiles holds fewer than the others (its GEMMs run only the strips that hold its tiles):
+    // 100 tiles of F(4x4) in blocks of 56 at 1 thread (44 in the second: 6 strips of 7), 24 or more at 2.
+    it('Winograd: the last tile block of a plane smaller than the others by strips (40 x 40, C over the 256 K block) vs TypeScript and im2col', () => {
+      const random = rng(97 + threads), C = 300, M = 64, H = 40;
+      const { nt, blocks } = winogradSplit(threads, 100, 1, 36, C, M);
+      expect(blocks * nt - 100, `blocks ${blocks} x ${nt}`).toBeGreaterThanOrEqual(8);
+      const x = new Tensor([1, C, H, H], randomArray(C * H * H, random));
+      const w = new Tensor([M, C, 3, 3], randomArray(M * C * 9, random));
+      const b = new Tensor([M], randomArray(M, random));
+      const def = layerDef('Convolution', { convolution_param: { num_output: M, kernel_size: [3], pad: [1] } });
+      process.env.CREMA_WINOGRAD = '4';
+      const [got, want] = bothKernels(def, [w, b], x, 0);
+      process.env.CREMA_WINOGRAD = '0';
+      const [im2col] = bothKernels(def, [w, b], x, 0);
+      delete process.env.CREMA_WINOGRAD;
+      expect(relDiff(got.data, want.data)).toBeLessThan(5e-5);
+      expect(relDiff(got.data, im2col.data)).toBeLessThan(5e-5);
+    });
+
     // F(4x4, 3x3) with U made in every forward (AlexNet's conv3 and conv4, 13 x 13; here every size: the bound
     // winogradLimits.madeUBytes is lifted): U in float32 with G's row scales on the transformed inputs.
     it('Winograd F(4x4) with U made per forward: 13 x 13 and 13 x 14 planes, filters not of 4 or 16, C over the 256 K block, groups, pads, ReLU vs TypeScript, im2col and U made at load', () => {
