@@ -128,4 +128,19 @@ describe('Net.forward by the forward judge\'s way', () => {
     expect(Atomics.load(spin, 7)).toBeLessThan(e.pool.holdUs);
     await net.dispose();
   });
+
+  it('a net\'s first forward (cold: it packs weights between its jobs) runs in parallel without the hold, the next with it', async () => {
+    const e = wasmEngine()!;
+    const net = await load();
+    net.forwardJudge = new ForwardJudge();
+    const spin = new Int32Array(e.memory.buffer, 1024, 8);
+    const polled = (): Set<number> => {
+      const during = new Set<number>();
+      net.forward({ data: input() }, { onLayer: () => void during.add(Atomics.load(spin, 7)) });
+      return during;
+    };
+    expect(polled().has(e.pool.holdUs)).toBe(false);
+    expect(polled()).toEqual(new Set([e.pool.holdUs]));
+    await net.dispose();
+  });
 });

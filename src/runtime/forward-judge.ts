@@ -50,6 +50,8 @@ export class ForwardJudge {
    * cut, a few % faster on Inception-v3 and the MobileNets, and time nothing).
    */
   jobTrial = false;
+  /** Whether the last `choose` was the forward's first (cold: it is not counted). */
+  cold = false;
 
   /** The way the forward `key` runs this time. */
   choose(key: string): Way {
@@ -60,6 +62,7 @@ export class ForwardJudge {
       this.keys.set(key, r);
     }
     const way = this.pick(r);
+    this.cold = r.forwards === 0;
     this.jobTrial = WAYS[way] === 'alone' && r.times[way].length < JOB_TRIALS;
     r.last[way] = r.forwards++;
     return WAYS[way];

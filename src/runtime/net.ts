@@ -289,10 +289,12 @@ export class Net {
     const key = judge ? this.forwardKey() : '';
     const way = judge?.choose(key) ?? 'parallel';
     if (pool) {
-      // Alone: the first two time every job alone for the pool's Judge; the later ones run as one thread.
+      // Alone: the first alone forward times every job alone for the pool's Judge; the later ones run as one thread.
       pool.alone = way === 'alone' && judge!.jobTrial;
       if (way === 'alone' && !pool.alone) wasmEngine()!.threads = 1;
-      pool.hold(way === 'parallel');
+      // Not in a net's first forward: it packs weights in JavaScript between its jobs, during which polling
+      // workers only take cores from it on a loaded machine (AlexNet's first forward 1.6x at load 6).
+      pool.hold(way === 'parallel' && !judge?.cold);
     }
     const t0 = performance.now();
     try {
