@@ -84,9 +84,10 @@ describe('Net.forward by the forward judge\'s way', () => {
   const load = () => Net.load(path.join(model, 'deploy.prototxt'), path.join(model, 'weights.caffemodel'), { threads: 2 });
   const input = () => readNpy(path.join(model, 'example-input.npy'));
 
-  it('alone opens no job for the workers (a trial cut for two threads, then the one-thread cut) and gives the parallel numbers', async () => {
+  it('alone opens no job for the workers (with jobsInForwards: a trial cut for two threads, then the one-thread cut) and gives the parallel numbers', async () => {
     const e = wasmEngine()!;
     const net = await load();
+    net.jobsInForwards = true; // CREMA_JUDGE=both
     const want = Float32Array.from(net.forward({ data: input() }).prob.data); // no judge (CREMA_JUDGE=0): parallel
     const judge = new ForwardJudge();
     const recorded: Way[] = [];
@@ -111,6 +112,35 @@ describe('Net.forward by the forward judge\'s way', () => {
     expect(e.threads).toBe(2);
     expect(e.pool.alone).toBe(false);
     await net.dispose();
+  });
+
+  it('by default a parallel forward runs every job in parallel (the per-job Judge is not asked), an alone one as one thread', async () => {
+    const e = wasmEngine()!;
+    const net = await load();
+    const asked: number[] = [];
+    const jobs = new Judge();
+    jobs.parallel = (key) => (asked.push(key), false); // would run every job alone
+    const saved = e.pool.judge;
+    e.pool.judge = jobs;
+    const judge = new ForwardJudge();
+    let way: Way = 'parallel';
+    judge.choose = () => way;
+    net.forwardJudge = judge;
+    const seq = new Int32Array(e.memory.buffer, 1024, 1);
+    try {
+      const before = Atomics.load(seq, 0);
+      net.forward({ data: input() });
+      expect(Atomics.load(seq, 0), 'jobs opened for the workers').toBeGreaterThan(before);
+      way = 'alone';
+      const threadsSeen = new Set<number>();
+      net.forward({ data: input() }, { onLayer: () => void threadsSeen.add(e.threads) });
+      expect(threadsSeen).toEqual(new Set([1]));
+      expect(asked).toEqual([]);
+      expect(e.pool.judging).toBe(true); // the per-job Judge decides again outside forwards (partial ones)
+    } finally {
+      e.pool.judge = saved;
+      await net.dispose();
+    }
   });
 
   it('parallel keeps the workers polling between its jobs (the pool\'s hold), and lets them sleep after it', async () => {

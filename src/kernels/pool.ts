@@ -213,6 +213,8 @@ export class ThreadPool {
    * Net runs alone (ForwardJudge, src/runtime/forward-judge.ts) sets it.
    */
   alone = false;
+  /** Whether `judge` decides jobs now (Net.forward turns it off in forwards its ForwardJudge runs in parallel). */
+  judging = true;
   /** Time (ms) this thread waited, its chunks done, for the workers' last chunks of parallel jobs (benchmarks). */
   waitedMs = 0;
   private readonly h: Int32Array;
@@ -290,7 +292,7 @@ export class ThreadPool {
       for (let c = 0; c < chunks; c++) kernels.runChunk(params, c, 0);
       return;
     }
-    const judge = this.judge, key = judge ? jobKey(this.words, chunks) : 0;
+    const judge = this.judging ? this.judge : undefined, key = judge ? jobKey(this.words, chunks) : 0;
     let start = now();
     if (this.alone || (judge && !judge.parallel(key))) {
       for (let c = 0; c < chunks; c++) kernels.runChunk(params, c, 0);

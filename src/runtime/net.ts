@@ -95,6 +95,14 @@ export class Net {
    * per-job judge only).
    */
   forwardJudge = ['0', 'jobs'].includes(platform().env('CREMA_JUDGE') ?? '') ? undefined : new ForwardJudge();
+  /**
+   * @internal Whether the pool's per-job Judge also decides inside the forwards the ForwardJudge runs in parallel
+   * (CREMA_JUDGE=both; its first alone forward then times every job alone for it). Not by default: on a quiet
+   * host its trials and one-sample choices ran jobs alone through a benchmark's few forwards (CaffeNet at 2
+   * threads, 10 forwards, 18:57, load ~1.5: 1.13-1.56x ORT with both judges, 0.96-1.14 with the forward judge
+   * alone, 0.91-0.99 unjudged), and with a busy core the ForwardJudge runs whole forwards alone anyway.
+   */
+  jobsInForwards = platform().env('CREMA_JUDGE') === 'both';
   /** The worker thread `run` handed the net to (from the first run on). */
   private runner: NetRunner | undefined;
   /** Why the net can no longer run here: disposed, or handed to its worker. */
@@ -290,8 +298,10 @@ export class Net {
     const way = judge?.choose(key) ?? 'parallel';
     if (pool) {
       // Alone: the first alone forward times every job alone for the pool's Judge; the later ones run as one thread.
-      pool.alone = way === 'alone' && judge!.jobTrial;
+      pool.alone = way === 'alone' && judge!.jobTrial && this.jobsInForwards;
       if (way === 'alone' && !pool.alone) wasmEngine()!.threads = 1;
+      // A whole forward judged parallel runs every job in parallel unless jobsInForwards.
+      pool.judging = !judge || this.jobsInForwards;
       // Not in a net's first forward: it packs weights in JavaScript between its jobs, during which polling
       // workers only take cores from it on a loaded machine (AlexNet's first forward 1.6x at load 6).
       pool.hold(way === 'parallel' && !judge?.cold);
@@ -302,6 +312,7 @@ export class Net {
     } finally {
       if (pool) {
         pool.alone = false;
+        pool.judging = true;
         pool.hold(false);
         this.useThreads();
       }
