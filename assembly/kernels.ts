@@ -117,6 +117,60 @@ function microTile(
 }
 
 /**
+ * One element of an edge tile's output, with the roundings of microTile's edge path: C (=|+=) v, then on the last
+ * K block the bias (row or column), the residual and the leaky ReLU. `at`: the element's byte offset from C(0, 0)
+ * of the tile (also from R's); `row`, `col`: its row and column in the tile.
+ */
+@inline
+function edgeOut(
+  v: f32, c: usize, at: usize, row: i32, col: i32, first: bool, last: bool, biasMode: i32, bias: usize, reluOn: bool, slope: f32, res: usize,
+): void {
+  v += first ? <f32>0 : load<f32>(c + at);
+  if (last) {
+    if (biasMode == BIAS_ROW) v += load<f32>(bias + (<usize>row << 2));
+    else if (biasMode == BIAS_COL) v += load<f32>(bias + (<usize>col << 2));
+    if (res != 0) v += load<f32>(res + at);
+    if (reluOn && !(v > 0)) v *= slope;
+  }
+  store<f32>(c + at, v);
+}
+
+/**
+ * One column of an edge strip of B (a plane of 7 x 7, 13 x 13 ...: N = 8 n + 1; or 14 x 14: 8 n + 4) against 6
+ * strips of A (24 rows) at once: 6 accumulators of 4 rows, the column's B value splatted. A 4 x 8 tile costs as
+ * much for 4 rows and all 8 columns of the strip, so a strip of c <= 4 columns costs c / 6 of it this way. Six
+ * accumulators, not eight: with eight, V8 spills one (15 vector registers) and the loop runs ~3.5x slower.
+ * sb: bytes from one A strip to the next; pb, c, res: the column's first element. Same sums as microTile.
+ */
+@inline
+function tile24x1(
+  kc: i32, pa: usize, sb: usize, pb: usize, c: usize, ldcBytes: usize, row0: i32, col: i32, first: bool, last: bool,
+  biasMode: i32, bias: usize, reluOn: bool, slope: f32, tmp: usize, res: usize,
+): void {
+  let r0 = f32x4.splat(0), r1 = f32x4.splat(0), r2 = f32x4.splat(0);
+  let r3 = f32x4.splat(0), r4 = f32x4.splat(0), r5 = f32x4.splat(0);
+  const s2 = sb + sb;
+  let p = pa, q = pa + s2 + sb;
+  for (let k = 0; k < kc; k++) {
+    const b = v128.load32_splat(pb);
+    r0 = madd(r0, v128.load(p), b);
+    r1 = madd(r1, v128.load(p + sb), b);
+    r2 = madd(r2, v128.load(p + s2), b);
+    r3 = madd(r3, v128.load(q), b);
+    r4 = madd(r4, v128.load(q + sb), b);
+    r5 = madd(r5, v128.load(q + s2), b);
+    p += 16;
+    q += 16;
+    pb += 32;
+  }
+  v128.store(tmp, r0); v128.store(tmp, r1, 16); v128.store(tmp, r2, 32);
+  v128.store(tmp, r3, 48); v128.store(tmp, r4, 64); v128.store(tmp, r5, 80);
+  for (let i = 0; i < 6 * MR; i++) {
+    edgeOut(load<f32>(tmp + (<usize>i << 2)), c, <usize>i * ldcBytes, row0 + i, col, first, last, biasMode, bias, reluOn, slope, res);
+  }
+}
+
+/**
  * C (row-major, ldc floats) for rows [0, M) and the columns of B strips [t0, t1) over one K block:
  * a: packed A block (all M strips, kc long each), b: packed B block (strip t at b + t * NR * kc * 4),
  * c: address of C(0, 0); colBase: C column of strip 0 (so strip t covers colBase + t * NR ...); N: valid columns.
@@ -130,21 +184,48 @@ export function gemmStrips(
   first: bool, last: bool, biasMode: i32, bias: usize, reluOn: bool, slope: f32, tmp: usize, res: usize,
 ): void {
   const ldcBytes = <usize>ldc << 2;
+  const sb = <usize>(MR * kc) * 4;
+  // A last strip of 1 to 4 columns (planes of 7 x 7, 13 x 13, 14 x 14 ...) runs 24 rows a column at a time
+  // (tile24x1); after a whole strip, interleaved with it six row strips at a time, so that those rows of A are
+  // read from L1 (a block of A larger than L2 would otherwise stream from L3 six times as fast as the tiles need).
+  const edge = t1 - 1, edgeCols = min(NR, N - edge * NR);
+  const split = edgeCols >= 1 && edgeCols <= 4;
   for (let t = t0; t < t1; t++) {
     const col = t * NR;
     const cols = min(NR, N - col);
     if (cols <= 0) break;
-    const pb = b + <usize>(t * NR * kc) * 4;
-    const biasCol = bias + <usize>col * 4;
-    for (let s = 0; s * MR < M; s++) {
-      const row = s * MR;
-      const pa = a + <usize>(s * MR * kc) * 4;
-      const pc = c + <usize>row * ldcBytes + <usize>(colBase + col) * 4;
-      const pbias = biasMode == BIAS_ROW ? bias + <usize>row * 4 : biasCol;
-      const pres = res == 0 ? 0 : res + <usize>row * ldcBytes + <usize>(colBase + col) * 4;
-      microTile(kc, pa, pb, pc, ldcBytes, min(MR, M - row), cols, first, last, biasMode, pbias, reluOn, slope, tmp, pres);
+    if (split && t == edge && t > t0) break; // done with the strip before it
+    let s = 0;
+    const withEdge = split && t + 1 == edge;
+    if (split && (t == edge || withEdge)) {
+      for (; (s + 6) * MR <= M; s += 6) {
+        if (withEdge) for (let u = s; u < s + 6; u++) stripTile(M, N, kc, a, b, t, u, c, ldcBytes, colBase, first, last, biasMode, bias, reluOn, slope, tmp, res);
+        const row = s * MR, at = <usize>row * ldcBytes, ecol = <usize>(colBase + edge * NR) << 2;
+        const pbias = biasMode == BIAS_ROW ? bias : bias + (<usize>(edge * NR) << 2);
+        const pb = b + <usize>(edge * NR * kc) * 4;
+        for (let j = 0; j < edgeCols; j++) {
+          const cj = at + ecol + (<usize>j << 2);
+          tile24x1(kc, a + <usize>s * sb, sb, pb + (<usize>j << 2), c + cj, ldcBytes, row, j, first, last, biasMode, pbias, reluOn, slope, tmp, res == 0 ? 0 : res + cj);
+        }
+      }
+      if (withEdge) for (let u = s; u * MR < M; u++) stripTile(M, N, kc, a, b, edge, u, c, ldcBytes, colBase, first, last, biasMode, bias, reluOn, slope, tmp, res);
     }
+    for (; s * MR < M; s++) stripTile(M, N, kc, a, b, t, s, c, ldcBytes, colBase, first, last, biasMode, bias, reluOn, slope, tmp, res);
   }
+}
+
+/** gemmStrips' tile of B strip t and A strip s (microTile with its addresses). */
+@inline
+function stripTile(
+  M: i32, N: i32, kc: i32, a: usize, b: usize, t: i32, s: i32, c: usize, ldcBytes: usize, colBase: i32,
+  first: bool, last: bool, biasMode: i32, bias: usize, reluOn: bool, slope: f32, tmp: usize, res: usize,
+): void {
+  const col = t * NR, row = s * MR;
+  const pa = a + <usize>(row * kc) * 4;
+  const pb = b + <usize>(col * kc) * 4;
+  const at = <usize>row * ldcBytes + <usize>(colBase + col) * 4;
+  const pbias = biasMode == BIAS_ROW ? bias + <usize>row * 4 : bias + <usize>col * 4;
+  microTile(kc, pa, pb, c + at, ldcBytes, min(MR, M - row), min(NR, N - col), first, last, biasMode, pbias, reluOn, slope, tmp, res == 0 ? 0 : res + at);
 }
 
 /**

@@ -94,6 +94,29 @@ for (const threads of [1, 2]) {
       }
     });
 
+    it('1x1 Convolution and InnerProduct with a last strip of 1 to 4 columns (7 x 7, 14 x 14 ...: 24 rows a column, with the strip before it) and of 5 to 7, rows not of 24, K over 256, ReLU', () => {
+      const random = rng(29 + threads);
+      const planes = [[7, 7], [14, 14], [5, 5], [3, 6], [1, 3], [2, 2], [1, 1], [3, 4], [13, 13], [6, 5]];
+      planes.forEach(([H, W], t) => {
+        const cin = t % 3 === 0 ? 300 : randomInt(random, 2, 40), cout = [30, 50, 24, 100, 7, 61, 48, 25, 29, 73][t];
+        const N = t % 4 === 3 ? 2 : 1, bias = t % 5 !== 4, relu = t % 3 === 1 ? 0 : t % 3 === 2 ? 0.1 : undefined;
+        const x = new Tensor([N, cin, H, W], randomArray(N * cin * H * W, random));
+        const w = new Tensor([cout, cin, 1, 1], randomArray(cout * cin, random));
+        const b = new Tensor([cout], randomArray(cout, random));
+        const def = layerDef('Convolution', { convolution_param: { num_output: cout, kernel_size: [1], bias_term: bias } });
+        const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+        expect(relDiff(got.data, want.data), `conv ${H}x${W} cin ${cin} cout ${cout} N ${N}`).toBeLessThan(1e-5);
+        // The inner product's rows are the batch: 30 images, outputs of the plane's size (a bias per column).
+        const outputs = H * W, K = t % 2 ? 300 : 40;
+        const xi = new Tensor([30, K], randomArray(30 * K, random));
+        const wi = new Tensor([outputs, K], randomArray(outputs * K, random));
+        const bi = new Tensor([outputs], randomArray(outputs, random));
+        const ip = layerDef('InnerProduct', { inner_product_param: { num_output: outputs } });
+        const [gotI, wantI] = bothKernels(ip, [wi, bi], xi, relu);
+        expect(relDiff(gotI.data, wantI.data), `inner product 30 x ${K} -> ${outputs}`).toBeLessThan(1e-5);
+      });
+    });
+
     // F(4x4, 3x3)'s transforms multiply by up to 8 (and its filter transform by 1/24): its float32 error is ~10x
     // F(2x2)'s, measured up to 1.5e-5 of the output's range here (C = 283, weights uniform in +-1) and 2e-6 - 9e-6
     // on real layer shapes with trained-like weights (docs/PERFORMANCE.md); the project's tolerance is 1e-4.
