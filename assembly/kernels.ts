@@ -26,13 +26,14 @@ const BIAS_ROW: i32 = 1;
 const BIAS_COL: i32 = 2;
 
 /**
- * One MR x NR tile: C[rows x cols] (=|+=) Apanel * Bpanel over kc, then (on the last K block) bias and leaky ReLU.
+ * One MR x NR tile: C[rows x cols] (=|+=) Apanel * Bpanel over kc, then (on the last K block) bias, the residual
+ * R (a tile at `res` in C's layout, when not 0: an Eltwise SUM fused into the convolution) and leaky ReLU.
  * `tmp` is 128 bytes of scratch for edge tiles.
  */
 @inline
 function microTile(
   kc: i32, pa: usize, pb: usize, c: usize, ldcBytes: usize, rows: i32, cols: i32,
-  first: bool, last: bool, biasMode: i32, bias: usize, reluOn: bool, slope: f32, tmp: usize,
+  first: bool, last: bool, biasMode: i32, bias: usize, reluOn: bool, slope: f32, tmp: usize, res: usize,
 ): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
@@ -82,7 +83,14 @@ function microTile(
       c20 = f32x4.add(c20, v0); c21 = f32x4.add(c21, v1);
       c30 = f32x4.add(c30, v0); c31 = f32x4.add(c31, v1);
     }
-    if (reluOn) {
+    if (res != 0 && full) {
+      // Caffe's Eltwise SUM of the convolution's output (as stored: bias added) and R, then the ReLU on the sum.
+      c00 = f32x4.add(c00, v128.load(res)); c01 = f32x4.add(c01, v128.load(res, 16));
+      c10 = f32x4.add(c10, v128.load(res + ld)); c11 = f32x4.add(c11, v128.load(res + ld, 16));
+      c20 = f32x4.add(c20, v128.load(res + 2 * ld)); c21 = f32x4.add(c21, v128.load(res + 2 * ld, 16));
+      c30 = f32x4.add(c30, v128.load(res + 3 * ld)); c31 = f32x4.add(c31, v128.load(res + 3 * ld, 16));
+    }
+    if (reluOn && (res == 0 || full)) {
       c00 = relu(c00, slope); c01 = relu(c01, slope);
       c10 = relu(c10, slope); c11 = relu(c11, slope);
       c20 = relu(c20, slope); c21 = relu(c21, slope);
@@ -94,7 +102,17 @@ function microTile(
   v128.store(dst + 2 * ld, c20); v128.store(dst + 2 * ld, c21, 16);
   v128.store(dst + 3 * ld, c30); v128.store(dst + 3 * ld, c31, 16);
   if (!full) {
-    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) store<f32>(c + <usize>i * ldcBytes + <usize>j * 4, load<f32>(tmp + i * 32 + j * 4));
+    if (last && res != 0) {
+      // Edge tile with a residual: the sum and the ReLU per element, as the lanes above do them.
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) {
+        const at = <usize>i * ldcBytes + <usize>j * 4;
+        let v: f32 = load<f32>(tmp + i * 32 + j * 4) + load<f32>(res + at);
+        if (reluOn && !(v > 0)) v *= slope;
+        store<f32>(c + at, v);
+      }
+    } else {
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) store<f32>(c + <usize>i * ldcBytes + <usize>j * 4, load<f32>(tmp + i * 32 + j * 4));
+    }
   }
 }
 
@@ -104,11 +122,12 @@ function microTile(
  * c: address of C(0, 0); colBase: C column of strip 0 (so strip t covers colBase + t * NR ...); N: valid columns.
  * Strips outer, rows inner: one B strip (NR x kc) stays in L1 while all of A's block streams from L2.
  * bias: per row (biasMode 1, address of row 0's bias) or per column (biasMode 2, address of column colBase's
- * bias, padded to whole strips).
+ * bias, padded to whole strips). res: 0, or the address of R(0, 0), a matrix in C's layout (ldc) added to C
+ * after the bias on the last K block, before the ReLU (a convolution with ResNet's Eltwise SUM fused in).
  */
 export function gemmStrips(
   M: i32, N: i32, kc: i32, a: usize, b: usize, t0: i32, t1: i32, c: usize, ldc: i32, colBase: i32,
-  first: bool, last: bool, biasMode: i32, bias: usize, reluOn: bool, slope: f32, tmp: usize,
+  first: bool, last: bool, biasMode: i32, bias: usize, reluOn: bool, slope: f32, tmp: usize, res: usize,
 ): void {
   const ldcBytes = <usize>ldc << 2;
   for (let t = t0; t < t1; t++) {
@@ -122,7 +141,8 @@ export function gemmStrips(
       const pa = a + <usize>(s * MR * kc) * 4;
       const pc = c + <usize>row * ldcBytes + <usize>(colBase + col) * 4;
       const pbias = biasMode == BIAS_ROW ? bias + <usize>row * 4 : biasCol;
-      microTile(kc, pa, pb, pc, ldcBytes, min(MR, M - row), cols, first, last, biasMode, pbias, reluOn, slope, tmp);
+      const pres = res == 0 ? 0 : res + <usize>row * ldcBytes + <usize>(colBase + col) * 4;
+      microTile(kc, pa, pb, pc, ldcBytes, min(MR, M - row), cols, first, last, biasMode, pbias, reluOn, slope, tmp, pres);
     }
   }
 }
@@ -327,8 +347,8 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
 /**
  * Convolution: chunk -> (image, group, column range, row range). For each K block, the chunk's columns are packed
  * (im2col, or the input itself for 1x1 / stride 1 / pad 0) into thread scratch, then multiplied by the row strips
- * of its range of the group's pre-packed weights (all of them unless the job cuts rows: field 29 row blocks, 30
- * rows a block, a multiple of MR), bias and ReLU fused in the last block.
+ * of its range of the group's pre-packed weights (all of them unless the job cuts rows: word 30 row blocks, 31
+ * rows a block, a multiple of MR), bias (word 29: the residual, when not 0) and ReLU fused in the last block.
  */
 function convChunk(p: usize, chunk: i32, scratch: usize): void {
   const x = addr(p, 3), C = word(p, 4), H = word(p, 5), W = word(p, 6);
@@ -336,8 +356,8 @@ function convChunk(p: usize, chunk: i32, scratch: usize): void {
   const dh = word(p, 13), dw = word(p, 14), outH = word(p, 15), outW = word(p, 16);
   const M = word(p, 17), K = word(p, 18), KC = word(p, 19), a = addr(p, 20), c = addr(p, 21), bias = addr(p, 22);
   const reluOn = word(p, 23) != 0, slope = load<f32>(p + 24 * 4), pointwise = word(p, 25) != 0;
-  const groups = word(p, 26), chunkCols = word(p, 27), perGroup = word(p, 28);
-  const rowBlocks = max(1, word(p, 29)), rowsPer = rowBlocks > 1 ? word(p, 30) : M;
+  const groups = word(p, 26), chunkCols = word(p, 27), perGroup = word(p, 28), res = addr(p, 29);
+  const rowBlocks = max(1, word(p, 30)), rowsPer = rowBlocks > 1 ? word(p, 31) : M;
   const N = outH * outW;
   const mPad = (M + MR - 1) / MR * MR;
   const rb = chunk % rowBlocks;
@@ -350,6 +370,7 @@ function convChunk(p: usize, chunk: i32, scratch: usize): void {
   if (j0 >= j1 || r0 >= r1) return;
   const xg = x + (<usize>((img * groups + g) * C) * H * W) * 4;
   const cg = c + (<usize>((img * groups + g) * M + r0) * N) * 4;
+  const rg = res == 0 ? 0 : res + (<usize>((img * groups + g) * M + r0) * N) * 4;
   const ag = a + (<usize>g * mPad * K) * 4;
   const bg = bias + <usize>(g * M + r0) * 4;
   const biasMode = bias != 0 ? BIAS_ROW : BIAS_NONE;
@@ -359,7 +380,7 @@ function convChunk(p: usize, chunk: i32, scratch: usize): void {
     const kc = min(KC, K - k0);
     if (pointwise) packB(xg, N, 1, k0, kc, j0, j1, buffer);
     else im2colPacked(xg, H, W, kh, kw, ph, pw, sh, sw, dh, dw, outW, k0, kc, j0, j1, buffer);
-    gemmStrips(r1 - r0, j1 - j0, kc, ag + (<usize>k0 * mPad + <usize>r0 * kc) * 4, buffer, 0, strips, cg, N, j0, k0 == 0, k0 + kc >= K, biasMode, bg, reluOn, slope, scratch);
+    gemmStrips(r1 - r0, j1 - j0, kc, ag + (<usize>k0 * mPad + <usize>r0 * kc) * 4, buffer, 0, strips, cg, N, j0, k0 == 0, k0 + kc >= K, biasMode, bg, reluOn, slope, scratch, rg);
   }
 }
 
@@ -382,7 +403,7 @@ function ipChunk(p: usize, chunk: i32, scratch: usize): void {
   const biasMode = bias != 0 ? BIAS_COL : BIAS_NONE;
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
-    gemmStrips(M, N, kc, a + (<usize>k0 * mPad) * 4, b + (<usize>k0 * nPad) * 4, t0, t1, y, N, 0, k0 == 0, k0 + kc >= K, biasMode, bias, reluOn, slope, scratch);
+    gemmStrips(M, N, kc, a + (<usize>k0 * mPad) * 4, b + (<usize>k0 * nPad) * 4, t0, t1, y, N, 0, k0 == 0, k0 + kc >= K, biasMode, bias, reluOn, slope, scratch, 0);
   }
 }
 
@@ -415,7 +436,7 @@ function ipRowsChunk(p: usize, chunk: i32, scratch: usize): void {
     for (let k0 = 0; k0 < K; k0 += KC) {
       const kc = min(KC, K - k0);
       packRowsAsB(w, K, k0, kc, col, col + cols, buffer);
-      gemmStrips(M, cols, kc, a + (<usize>k0 * mPad) * 4, buffer, 0, strips, y, N, col, k0 == 0, k0 + kc >= K, biasMode, bias + <usize>col * 4, reluOn, slope, scratch);
+      gemmStrips(M, cols, kc, a + (<usize>k0 * mPad) * 4, buffer, 0, strips, y, N, col, k0 == 0, k0 + kc >= K, biasMode, bias + <usize>col * 4, reluOn, slope, scratch, 0);
     }
   }
 }

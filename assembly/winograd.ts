@@ -146,7 +146,7 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
     for (let xi = 0; xi < count; xi++) {
       const pa = Ug + ((<usize>xi * mPad * K + <usize>k0 * mPad + <usize>row0 * kc) << 2);
       const v = V + ((<usize>xi * (kc * nt + SKEW)) << 2), mx = Mb + ((<usize>xi * (rows * nt + SKEW)) << 2);
-      gemmStrips(rows, nt, kc, pa, v, 0, strips, mx, nt, 0, k0 == 0, k0 + kc >= K, 0, 0, false, 0, tmp);
+      gemmStrips(rows, nt, kc, pa, v, 0, strips, mx, nt, 0, k0 == 0, k0 + kc >= K, 0, 0, false, 0, tmp, 0);
     }
   }
   const yRows = y + ((<usize>(ig * M + row0) * outH * outW) << 2);
@@ -170,7 +170,7 @@ function gemmsMadeU(w: usize, C: i32, o0: i32, rows: i32, uRows: i32, k0: i32, k
     for (let s = 0; s < rr; s += MR) filtersStrip(w, C, o0 + r0 + s, min(MR, rr - s), k0, kc, Ub + (<usize>(s * kc) << 2), uBytes, tmp + 128);
     for (let xi = 0; xi < 36; xi++) {
       const mx = Mb + <usize>xi * mBytes + (<usize>(r0 * nt) << 2);
-      gemmStrips(rr, nt, kc, Ub + <usize>xi * uBytes, V + <usize>xi * vBytes, 0, strips, mx, nt, 0, k0 == 0, k0 + kc >= K, 0, 0, false, 0, tmp);
+      gemmStrips(rr, nt, kc, Ub + <usize>xi * uBytes, V + <usize>xi * vBytes, 0, strips, mx, nt, 0, k0 == 0, k0 + kc >= K, 0, 0, false, 0, tmp, 0);
     }
   }
 }

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NetParameter } from '../src/caffe/types.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
+import { setThreads } from '../src/kernels/wasm.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
@@ -265,9 +266,10 @@ describe('a MobileNet v2 block with chains into new tops against Caffe (test/fix
       net.forward({ data: readNpy(c.input) });
       expect([...runs.values()].every((n) => n === 0), JSON.stringify(Object.fromEntries(runs))).toBe(true);
       for (const b of [...c.blobs].reverse()) expect(relativeError(net.blobs.get(b)!, referenceBlob(c, b)), b).toBeLessThanOrEqual(TOLERANCE);
-      // Reading the hidden blobs ran each chain's original layers once, up to its last hidden blob.
+      // Reading the hidden blobs ran each chain's original layers once, up to its last hidden blob (linear's chain
+      // took the Eltwise 'block': linear_bn is hidden too).
       expect(Object.fromEntries(runs)).toEqual({ expand: 1, dwise: 1, linear: 1, expand_bn: 0, expand_scale: 0, expand_relu: 0,
-        dwise_bn: 1, dwise_scale: 1, dwise_relu: 0, linear_bn: 0, linear_scale: 0 });
+        dwise_bn: 1, dwise_scale: 1, dwise_relu: 0, linear_bn: 1, linear_scale: 1 });
     });
 });
 
@@ -283,4 +285,84 @@ describe.skipIf(sharedMissing())('folded BN nets against Caffe (../shared/refere
       for (const b of c.blobs) expect(relativeError(net.blobs.get(b)!, referenceBlob(c, b)), b).toBeLessThanOrEqual(TOLERANCE);
     }, 60_000);
   }
+});
+
+describe('a Convolution\'s chain takes the Eltwise SUM and ReLU after it (ResNet\'s branch2c joins)', () => {
+  // 'short' is computed before 'c2c'; c2c -> BN -> Scale (in place) -> Eltwise(short, c2c) -> ReLU in place.
+  // Planes of 7 x 7 (49 columns: an edge strip of 1), 30 outputs (an edge row strip of 2), K = 300 (two K blocks);
+  // batch 2 (14 column chunks at 2 threads), or 1 with 72 outputs (7 column chunks: rows cut in 2 at 2 threads).
+  let batch = 2, outputs = 30;
+  const text = (cin: number, kernel: number, between = '') => `
+    name: "join"
+    layer { name: "data" type: "Input" top: "data" input_param { shape { dim: ${batch} dim: ${cin} dim: 7 dim: 7 } } }
+    layer { name: "short" type: "Convolution" bottom: "data" top: "short" convolution_param { num_output: ${outputs} kernel_size: 1 } }
+    layer { name: "c2c" type: "Convolution" bottom: "data" top: "c2c" convolution_param { num_output: ${outputs} kernel_size: ${kernel} pad: ${kernel >> 1} } }
+    layer { name: "bn" type: "BatchNorm" bottom: "c2c" top: "c2c" batch_norm_param { eps: 0.001 } }
+    layer { name: "scale" type: "Scale" bottom: "c2c" top: "c2c" scale_param { bias_term: true } }
+    ${between}
+    layer { name: "sum" type: "Eltwise" bottom: "short" bottom: "c2c" top: "sum" }
+    layer { name: "relu" type: "ReLU" bottom: "sum" top: "sum" }
+    layer { name: "out" type: "Convolution" bottom: "sum" top: "out" convolution_param { num_output: 3 kernel_size: 1 } }`;
+  const w = (cin: number, kernel: number) => {
+    const t = (dims: number[], seed: number, scale = 1, offset = 0) => new Tensor(dims, values(dims.reduce((a, b) => a * b, 1), seed, scale, offset));
+    return new Map([
+      ['short', [t([outputs, cin, 1, 1], 31, 0.1), t([outputs], 32)]],
+      ['c2c', [t([outputs, cin, kernel, kernel], 33, 0.1), t([outputs], 34)]],
+      ['bn', [t([outputs], 35, 2), t([outputs], 36, 0.5, 1), new Tensor([1], Float32Array.of(2.5))]],
+      ['scale', [t([outputs], 37, 1.5), t([outputs], 38)]],
+      ['out', [t([3, outputs, 1, 1], 39), t([3], 40)]],
+    ]);
+  };
+  const load = (cin: number, kernel: number, threads: number, between = '', sum = true) => {
+    if (sum) delete process.env.CREMA_SUM;
+    else process.env.CREMA_SUM = 'separate';
+    try {
+      return Net.fromNetParameter(parsePrototxt(text(cin, kernel, between), 'join.prototxt') as NetParameter, w(cin, kernel), [], { threads });
+    } finally {
+      delete process.env.CREMA_SUM;
+    }
+  };
+  const x = (cin: number) => new Tensor([batch, cin, 7, 7], values(batch * cin * 49, 41, 2));
+
+  for (const [cin, kernel, threads, n, m] of [[300, 1, 1, 2, 30], [300, 1, 2, 2, 30], [300, 1, 2, 1, 72], [20, 3, 1, 2, 30], [20, 5, 1, 2, 30]] as const)
+    it(`${kernel}x${kernel}, K ${cin * kernel * kernel}, batch ${n}, ${m} outputs, ${threads} thread(s): the blobs of the folded chain and a separate sum, exactly; Eltwise and ReLU not run; the hidden blob recomputed when read`, async () => {
+      [batch, outputs] = [n, m];
+      // The workers ready before the nets run (a net's own start of them may not be done by its forward).
+      if (threads > 1) expect(await setThreads(threads, 2)).toBe(threads);
+      const reference = load(cin, kernel, threads);
+      reference.forward({ data: x(cin) }, { end: 'data' });
+      for (const l of reference.layers) reference.forward({}, { start: l.name, end: l.name });
+      const want = new Map([...reference.blobs].map(([name, t]) => [name, Float32Array.from(t.data)]));
+      expect(want.get('sum')!.some((v) => v === 0) && want.get('sum')!.some((v) => v > 0), 'the ReLU must clip some sums').toBe(true);
+      const separate = load(cin, kernel, threads, '', false);
+      separate.forward({ data: x(cin) });
+      const fused = load(cin, kernel, threads);
+      const runs = countRuns(fused, ['c2c', 'bn', 'scale', 'sum', 'relu']);
+      fused.forward({ data: x(cin) });
+      for (const name of ['sum', 'out', 'short']) {
+        expect(maxRelDiff(fused.blobs.get(name)!.data, separate.blobs.get(name)!.data), name).toBe(0);
+        expect(maxRelDiff(fused.blobs.get(name)!.data, want.get(name)!), name).toBeLessThan(1e-5);
+      }
+      expect(Object.fromEntries(runs)).toEqual({ c2c: 0, bn: 0, scale: 0, sum: 0, relu: 0 });
+      expect(maxRelDiff(fused.blobs.get('c2c')!.data, want.get('c2c')!), 'c2c, recomputed').toBe(0);
+      expect(Object.fromEntries(runs)).toEqual({ c2c: 1, bn: 1, scale: 1, sum: 0, relu: 0 });
+      // A forward ending at the Eltwise leaves the plain sum (the chain is not fused).
+      fused.forward({ data: x(cin) }, { end: 'sum' });
+      expect(fused.blobs.get('sum')!.data.some((v) => v < 0), 'no ReLU yet').toBe(true);
+      await fused.dispose?.();
+    });
+
+  it('is not fused when the shortcut is written between the convolution and the sum', () => {
+    [batch, outputs] = [2, 30];
+    const between = 'layer { name: "rs" type: "ReLU" bottom: "short" top: "short" }';
+    const reference = load(300, 1, 1, between);
+    reference.forward({ data: x(300) }, { end: 'data' });
+    for (const l of reference.layers) reference.forward({}, { start: l.name, end: l.name });
+    const fused = load(300, 1, 1, between);
+    const runs = countRuns(fused, ['c2c', 'bn', 'scale']);
+    fused.forward({ data: x(300) });
+    // c2c is the chain's last blob, written by the fused pass: reading it runs nothing.
+    for (const name of ['c2c', 'sum', 'out']) expect(maxRelDiff(fused.blobs.get(name)!.data, reference.blobs.get(name)!.data), name).toBeLessThan(1e-5);
+    expect(Object.fromEntries(runs)).toEqual({ c2c: 0, bn: 0, scale: 0 });
+  });
 });

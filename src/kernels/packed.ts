@@ -51,9 +51,10 @@ export function packBias(e: WasmEngine, owner: object, bias: Float32Array | unde
 
 /**
  * Convolution of `num` images (x: num x groups*C x H x W) into y (num x groups*rows x OH x OW).
- * `pointwise`: 1x1 kernel, stride 1, no pad, so the input planes are the column matrix.
+ * `pointwise`: 1x1 kernel, stride 1, no pad, so the input planes are the column matrix. `residualAt`: 0, or the
+ * address of a resident array shaped as y added to the output before the ReLU (an Eltwise SUM fused in).
  */
-export function convolveWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, pointwise: boolean, reluSlope: number | undefined): void {
+export function convolveWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, pointwise: boolean, reluSlope: number | undefined, residualAt = 0): void {
   const N = g.outH * g.outW;
   const images = num * groups;
   // Chunks of columns, a few per thread; each streams all of the group's weights (from L3 where they are large).
@@ -74,7 +75,9 @@ export function convolveWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry,
   const perImage = Math.max(1, Math.ceil(e.chunkCount(images * Math.ceil(N / NR)) / images));
   const chunkCols = Math.min(512, Math.max(NR, roundUp(Math.ceil(N / perImage), NR)));
   const { rowBlocks, rowsPer } = convRowSplit(e.chunkCount(Infinity), images * Math.ceil(N / chunkCols), packed.rows);
-  p[27] = chunkCols; p[28] = Math.ceil(N / chunkCols); p[29] = rowBlocks; p[30] = rowsPer;
+  p[27] = chunkCols; p[28] = Math.ceil(N / chunkCols);
+  p[29] = residualAt;
+  p[30] = rowBlocks; p[31] = rowsPer;
   e.run(images * p[28] * rowBlocks);
   e.unstage(y, yAt);
 }

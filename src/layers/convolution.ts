@@ -5,6 +5,7 @@ import { type ConvGeometry, depthwisePlane, im2col } from '../kernels/im2col.js'
 import { type PackedConv, convolveWasm, packConvWeights } from '../kernels/packed.js';
 import { type PackedDepthwise, depthwiseWasm, packDepthwiseWeights } from '../kernels/depthwise.js';
 import { convDirectWasm, directFits } from '../kernels/direct.js';
+import { eltwiseSumWasm } from '../kernels/eltwise.js';
 import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
 import { type PackedWinograd, allFinite, packWinogradWeights, uPerForward, winogradMadeU, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { platform } from '../platform.js';
@@ -123,7 +124,26 @@ function isPointwise(g: ConvGeometry): boolean {
 export interface FusableLayer extends Layer {
   /** Applies y = y > 0 ? y : y * negativeSlope to the output as part of forward; undefined turns that off. */
   fuseRelu(negativeSlope: number | undefined): void;
+  /**
+   * (Convolution only.) Writes y = conv + residual, rounded to float as Caffe's Eltwise SUM with coefficients 1
+   * does, before the fused ReLU: the Eltwise after the convolution (ResNet's shortcut joins) computed as the
+   * convolution writes its output. `residual` has the top's size; undefined turns that off.
+   */
+  fuseSum?(residual: Float32Array | undefined): void;
 }
+
+/**
+ * y = relu(y + r) (no ReLU when `slope` is undefined) after a convolution that could not take its fused sum in
+ * the GEMM's last pass: the same roundings (Eltwise SUM with coefficients 1, then ReLU).
+ */
+function addResidual(y: Float32Array, r: Float32Array, slope: number | undefined): void {
+  if (eltwiseSumWasm([y, r], SUM_ONES, y, slope)) return;
+  for (let i = 0; i < y.length; i++) {
+    const v = Math.fround(y[i] + r[i]);
+    y[i] = slope === undefined || v > 0 ? v : v * slope + 0;
+  }
+}
+const SUM_ONES = Float32Array.of(1, 1);
 
 /**
  * Caffe's Convolution: weights (Cout, Cin/group, kh, kw), bias (Cout), output
@@ -141,6 +161,7 @@ export const convolutionLayer: LayerType = {
     let batch = 1; // images of the last reshape (the Winograd tile depends on it)
     let w: Float32Array = new Float32Array(0), bias: Float32Array | undefined;
     let reluSlope: number | undefined;
+    let residual: Float32Array | undefined;
     let col = new Float32Array(0);
     // Weights packed in wasm memory, made on the first forward that uses the wasm kernels (freed with the layer).
     let packed: PackedConv | undefined;
@@ -151,6 +172,9 @@ export const convolutionLayer: LayerType = {
     const layer: FusableLayer = {
       fuseRelu(negativeSlope) {
         reluSlope = negativeSlope;
+      },
+      fuseSum(r) {
+        residual = r;
       },
       reshape(bottoms) {
         expectCounts(def, [1, Infinity], [bottoms.length, bottoms.length]);
@@ -173,6 +197,29 @@ export const convolutionLayer: LayerType = {
         const g = geometry!;
         const num = sizeOf(bottoms[0].dims.slice(0, bottoms[0].dims.length - 3));
         const engine = wasmEngine();
+        const r = residual && bottoms.length === 1 && residual.length === tops[0].data.length ? residual : undefined;
+        if (residual && !r) throw new Error(`Convolution '${def.name}': a fused sum needs one bottom and a residual of the top's size`);
+        if (r) {
+          // The GEMM adds the residual in its last pass when the layer runs there on resident arrays; else the
+          // layer runs as it would alone and the sum and ReLU follow in one pass.
+          const kind = engine ? ready(engine, g, num) : undefined;
+          const rAt = engine ? engine.addressOf(r) : 0;
+          if (kind === 'gemm' && rAt && engine!.addressOf(tops[0].data)) {
+            convolveWasm(engine!, gemmWeights(engine!, g), g, s.group, num, bottoms[0].data, tops[0].data, isPointwise(g), reluSlope, rAt);
+            return;
+          }
+          const slope = reluSlope;
+          residual = undefined;
+          reluSlope = undefined;
+          try {
+            layer.forward(bottoms, tops);
+          } finally {
+            residual = r;
+            reluSlope = slope;
+          }
+          addResidual(tops[0].data, r, slope);
+          return;
+        }
         if (engine) {
           const kind = ready(engine, g, num);
           for (let i = 0; i < bottoms.length; i++) {

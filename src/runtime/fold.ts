@@ -11,6 +11,10 @@
 // looks at them (net.blobs, fetches, verify, show), so every blob still holds Caffe's value when read.
 // A forward whose range starts or ends inside a chain runs the original layers instead (see `producerFor`).
 // An Eltwise SUM followed by an in-place ReLU (ResNet's shortcut joins) becomes one pass the same way.
+// A Convolution's chain may also take the Eltwise SUM (coefficients 1, two bottoms) that reads its blob, and the
+// in-place ReLU after it (ResNet's branch2c -> BatchNorm -> Scale -> Eltwise -> ReLU): the GEMM adds the other
+// bottom (the shortcut, computed before the convolution) as it writes the Eltwise's top, and the convolution's
+// own blob, which only the Eltwise reads, is hidden (recomputed when read, as above).
 
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
@@ -21,6 +25,7 @@ import type { Layer } from '../layers/layer.js';
 import { layerType } from '../layers/registry.js';
 import { Tensor } from '../tensor.js';
 import { eltwiseSumWasm } from '../kernels/eltwise.js';
+import { platform } from '../platform.js';
 
 /** A producer and the in-place layers computed as part of it (layer indices in net order). */
 export interface Fusion {
@@ -42,6 +47,9 @@ export interface Fusion {
   foldedShapes?: unknown;
   /** For an Eltwise SUM producer: the sum and the ReLU in one pass. */
   eltwise?: Layer;
+  /** An Eltwise SUM in a Convolution's chain (its index), and its other bottom, added as the convolution writes. */
+  sum?: number;
+  residual?: string;
 }
 
 const foldableProducers = new Set(['Convolution', 'InnerProduct', 'ConvolutionDepthwise', 'DepthwiseConvolution']);
@@ -49,10 +57,13 @@ const foldableProducers = new Set(['Convolution', 'InnerProduct', 'ConvolutionDe
 /** Finds every fusable chain; the map is keyed by the producer's index. */
 export function findFusions(layers: readonly GraphLayer[]): Map<number, Fusion> {
   const fusions = new Map<number, Fusion>();
+  const sums = platform().env('CREMA_SUM') !== 'separate'; // 'separate': Eltwise SUMs stay out of convolutions
   layers.forEach((l, i) => {
-    const fusion = chainAfter(layers, i);
+    const fusion = chainAfter(layers, i, sums);
     if (fusion) fusions.set(i, fusion);
   });
+  // An Eltwise a convolution's chain took is no producer of its own (its ReLU belongs to that chain).
+  for (const f of [...fusions.values()]) if (f.sum !== undefined) fusions.delete(f.sum);
   return fusions;
 }
 
@@ -65,14 +76,14 @@ export function fusionMembers(fusions: Map<number, Fusion>): Map<number, Fusion>
 
 /** The chain's layers after the producer, in net order. */
 export function chainMembers(f: Fusion): number[] {
-  return [f.batchNorm, f.scale, f.relu].filter((m): m is number => m !== undefined);
+  return [f.batchNorm, f.scale, f.sum, f.relu].filter((m): m is number => m !== undefined);
 }
 
 /**
  * The chain [BatchNorm] [Scale] [ReLU] after producer i, each in place or into a new top that only the next
  * member reads (see `hides`), or undefined when there is nothing to fuse.
  */
-function chainAfter(layers: readonly GraphLayer[], i: number): Fusion | undefined {
+function chainAfter(layers: readonly GraphLayer[], i: number, sums: boolean): Fusion | undefined {
   const l = layers[i];
   if (l.type === 'Eltwise') return eltwiseReluAfter(layers, i);
   if (typeof (l.impl as Partial<FusableLayer>).fuseRelu !== 'function' || l.tops.length !== 1) return undefined;
@@ -83,6 +94,16 @@ function chainAfter(layers: readonly GraphLayer[], i: number): Fusion | undefine
     const next = layers.findIndex((m, j) => j > at && (m.bottoms.includes(blob) || m.tops.includes(blob)));
     if (next < 0) break;
     const m = layers[next];
+    const residual = sums && stage < 3 && l.type === 'Convolution' ? sumAfter(layers, i, next, blob) : undefined;
+    if (residual !== undefined) {
+      fusion.sum = next;
+      fusion.residual = residual;
+      fusion.hidden.push(blob);
+      fusion.last = at = next;
+      fusion.top = blob = m.tops[0];
+      stage = 2; // only a ReLU may follow the sum
+      continue;
+    }
     const moves = m.tops[0] !== blob;
     if (!(inPlaceOn(m, blob) || (moves && hides(layers, i, next, blob)))) break;
     if (stage === 0 && m.type === 'BatchNorm' && foldable && foldableBatchNorm(m, l)) {
@@ -114,6 +135,29 @@ function hides(layers: readonly GraphLayer[], producer: number, next: number, bl
   for (let j = next + 1; j < layers.length; j++) if (layers[j].bottoms.includes(blob) || layers[j].tops.includes(blob)) return false;
   for (let j = producer + 1; j < layers.length; j++) if (layers[j].tops.some((t) => sources.includes(t))) return false;
   return true;
+}
+
+/**
+ * The other bottom of layer `next` when it is an Eltwise SUM that convolution `producer`'s chain may compute as it
+ * writes: coefficients 1 and two distinct bottoms, `blob` (the chain's value so far) one of them and read by no
+ * later layer (so it may be hidden: see `hides`), the other one not written between the producer and the sum
+ * (its value is final when the producer runs), a new top that is none of the producer's bottoms; else undefined.
+ */
+function sumAfter(layers: readonly GraphLayer[], producer: number, next: number, blob: string): string | undefined {
+  const m = layers[next];
+  if (m.type !== 'Eltwise' || m.bottoms.length !== 2 || m.tops.length !== 1 || m.bottoms[0] === m.bottoms[1]) return undefined;
+  if (typeof (layers[producer].impl as Partial<FusableLayer>).fuseSum !== 'function') return undefined;
+  const p = paramsOf<{ operation: string; coeff: number[] }>(m.def, 'eltwise_param');
+  if (p.operation !== 'SUM' || (p.coeff ?? []).some((c) => c !== 1)) return undefined;
+  const top = m.tops[0], sources = layers[producer].bottoms;
+  const b = m.bottoms.indexOf(blob);
+  if (b < 0 || m.bottoms.includes(top) || sources.includes(top) || sources.includes(blob)) return undefined;
+  const residual = m.bottoms[1 - b];
+  if (residual === top) return undefined;
+  for (let j = producer + 1; j < next; j++) if (layers[j].tops.includes(residual)) return undefined;
+  for (let j = next + 1; j < layers.length; j++) if (layers[j].bottoms.includes(blob) || layers[j].tops.includes(blob)) return undefined;
+  for (let j = producer + 1; j < layers.length; j++) if (layers[j].tops.some((t) => sources.includes(t))) return undefined;
+  return residual;
 }
 
 /** Eltwise SUM whose only top is next worked on by an in-place ReLU. */
@@ -204,16 +248,23 @@ function foldableScale(m: GraphLayer, producer: GraphLayer): boolean {
  * The layer to run for producer `fusion.producer` in a forward that ends at layer `to`: the fused pass when the
  * forward runs through the whole chain, else the original producer alone (the chain's layers then run as usual).
  */
-export function producerFor(fusion: Fusion, layers: readonly GraphLayer[], to: number): Layer {
+export function producerFor(fusion: Fusion, layers: readonly GraphLayer[], to: number, blob: (name: string) => Tensor): Layer {
   const l = layers[fusion.producer];
   if (fusion.last > to) {
-    (l.impl as Partial<FusableLayer>).fuseRelu?.(undefined);
+    unfuse(l.impl);
     return l.impl;
   }
   if (fusion.eltwise) return fusion.eltwise;
   const impl = fusion.batchNorm === undefined && fusion.scale === undefined ? (l.impl as FusableLayer) : foldedProducer(fusion, layers);
   impl.fuseRelu(fusion.reluSlope);
+  if (fusion.residual !== undefined) impl.fuseSum!(blob(fusion.residual).data);
   return impl;
+}
+
+/** The layer computes its own output only from now on: no fused ReLU or sum. */
+export function unfuse(impl: Layer): void {
+  (impl as Partial<FusableLayer>).fuseRelu?.(undefined);
+  (impl as Partial<FusableLayer>).fuseSum?.(undefined);
 }
 
 /** True when member layer i was computed by its producer in a forward over layers [from, to]. */

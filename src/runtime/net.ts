@@ -6,8 +6,7 @@ import { type Layer, declaredWeights } from '../layers/layer.js';
 import { type InputValue, checkFeeds, inputTensor } from './feeds.js';
 import { loadPlugins } from '../layers/plugin.js';
 import { builtInPythonNote, registerLayer } from '../layers/registry.js';
-import { type Fusion, chainMembers, computedByProducer, findFusions, fusionMembers, producerFor } from './fold.js';
-import type { FusableLayer } from '../layers/convolution.js';
+import { type Fusion, chainMembers, computedByProducer, findFusions, fusionMembers, producerFor, unfuse } from './fold.js';
 import { NetRunner } from './runner.js';
 import { ForwardJudge } from './forward-judge.js';
 import { type ConcatSlice, concatSlices } from './concat-views.js';
@@ -331,7 +330,7 @@ export class Net {
       const fusion = this.fusions.get(i);
       const owner = fusion ? undefined : this.fusedMembers.get(i);
       if (owner && computedByProducer(owner, from, to)) continue;
-      const impl = fusion ? producerFor(fusion, layers, to) : layers[i].impl;
+      const impl = fusion ? producerFor(fusion, layers, to, (name) => this.store.get(name)!) : layers[i].impl;
       const top = fusion && fusion.last <= to ? fusion.top : undefined;
       const t0 = onLayer ? performance.now() : 0;
       this.runLayer(layers[i], impl, top);
@@ -409,7 +408,7 @@ export class Net {
   private materialize(f: Fusion): void {
     if (!this.stale.delete(f)) return;
     const layers = this.graph.layers, producer = layers[f.producer];
-    (producer.impl as Partial<FusableLayer>).fuseRelu?.(undefined);
+    unfuse(producer.impl);
     this.useThreads();
     this.inScope(() => {
       this.runLayer(producer);
