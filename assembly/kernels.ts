@@ -11,6 +11,7 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
+import { gemmColumns } from './columns';
 import { depthwiseChunk } from './depthwise';
 import { directChunk } from './direct';
 import { eltwiseChunk } from './eltwise';
@@ -344,6 +345,9 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   else if (kind == KIND_CONV_DIRECT) directChunk(p, chunk, scratch);
 }
 
+/** Columns of a block's last strip that run one at a time (gemmColumns); more take the whole strip. */
+const TAIL_COLUMNS: i32 = 2;
+
 /**
  * Convolution: chunk -> (image, group, column range, row range). For each K block, the chunk's columns are packed
  * (im2col, or the input itself for 1x1 / stride 1 / pad 0) into thread scratch, then multiplied by the row strips
@@ -374,13 +378,20 @@ function convChunk(p: usize, chunk: i32, scratch: usize): void {
   const ag = a + (<usize>g * mPad * K) * 4;
   const bg = bias + <usize>(g * M + r0) * 4;
   const biasMode = bias != 0 ? BIAS_ROW : BIAS_NONE;
-  const strips = (j1 - j0 + NR - 1) / NR;
+  // A last strip of at most TAIL_COLUMNS columns goes column by column (assembly/columns.ts), not as a whole strip.
+  const tail = (j1 - j0) % NR <= TAIL_COLUMNS ? (j1 - j0) % NR : 0;
+  const whole = (j1 - j0 - tail + NR - 1) / NR; // strips through gemmStrips (the last one partial when no tail)
   const buffer = scratch + 128;
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
     if (pointwise) packB(xg, N, 1, k0, kc, j0, j1, buffer);
     else im2colPacked(xg, H, W, kh, kw, ph, pw, sh, sw, dh, dw, outW, k0, kc, j0, j1, buffer);
-    gemmStrips(r1 - r0, j1 - j0, kc, ag + (<usize>k0 * mPad + <usize>r0 * kc) * 4, buffer, 0, strips, cg, N, j0, k0 == 0, k0 + kc >= K, biasMode, bg, reluOn, slope, scratch, rg);
+    const ak = ag + (<usize>k0 * mPad + <usize>r0 * kc) * 4;
+    gemmStrips(r1 - r0, j1 - j0, kc, ak, buffer, 0, whole, cg, N, j0, k0 == 0, k0 + kc >= K, biasMode, bg, reluOn, slope, scratch, rg);
+    if (tail != 0) {
+      const col = <usize>(j0 + whole * NR) * 4;
+      gemmColumns(r1 - r0, kc, ak, buffer + <usize>(whole * NR * kc) * 4, tail, cg + col, N, k0 == 0, k0 + kc >= K, bias != 0 ? bg : 0, reluOn, slope, rg != 0 ? rg + col : 0);
+    }
   }
 }
 

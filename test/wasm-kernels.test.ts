@@ -95,6 +95,50 @@ for (const threads of [1, 2]) {
       }
     });
 
+    it('Convolution whose last column strip holds 1 or 2 columns (7 x 7, 13 x 13, 5 x 10: computed a column at a time), 32-row passes and their tails, K blocks, groups, batches, ReLU', () => {
+      const random = rng(29 + threads);
+      const cases = [
+        { N: 1, cin: 64, cout: 1024, k: 1, pad: 0, group: 1, H: 7, W: 7, relu: 0, bias: true },
+        { N: 2, cin: 300, cout: 45, k: 1, pad: 0, group: 1, H: 5, W: 10, relu: undefined, bias: true },
+        { N: 1, cin: 96, cout: 70, k: 1, pad: 0, group: 2, H: 13, W: 13, relu: 0.1, bias: false },
+        { N: 2, cin: 40, cout: 36, k: 3, pad: 1, group: 1, H: 7, W: 7, relu: 0, bias: true },
+        { N: 1, cin: 520, cout: 33, k: 1, pad: 0, group: 1, H: 1, W: 9, relu: undefined, bias: false },
+        { N: 3, cin: 16, cout: 130, k: 1, pad: 0, group: 1, H: 17, W: 17, relu: 0, bias: true },
+      ];
+      for (const c of cases) {
+        const x = new Tensor([c.N, c.cin, c.H, c.W], randomArray(c.N * c.cin * c.H * c.W, random));
+        const w = new Tensor([c.cout, c.cin / c.group, c.k, c.k], randomArray((c.cout * c.cin * c.k * c.k) / c.group, random));
+        const b = new Tensor([c.cout], randomArray(c.cout, random));
+        const def = layerDef('Convolution', { convolution_param: { num_output: c.cout, group: c.group, kernel_size: [c.k], pad: [c.pad], bias_term: c.bias } });
+        process.env.CREMA_WINOGRAD = '0';
+        const [got, want] = bothKernels(def, c.bias ? [w, b] : [w], x, c.relu);
+        delete process.env.CREMA_WINOGRAD;
+        expect(relDiff(got.data, want.data), JSON.stringify(c)).toBeLessThan(1e-5);
+      }
+    });
+
+    it('Convolution 1x1 on 1 x 1 planes (a classifier, as MobileNets\' fc7): an inner product over the row-major weights, batches, ReLU', () => {
+      const random = rng(17 + threads);
+      const cases = [
+        { N: 1, cin: 1024, cout: 1000, bias: true, relu: undefined },
+        { N: 1, cin: 37, cout: 13, bias: false, relu: 0 },
+        { N: 3, cin: 300, cout: 21, bias: true, relu: 0.1 },
+        { N: 2, cin: 5, cout: 9, bias: true, relu: undefined },
+        { N: 1, cin: 260, cout: 1, bias: true, relu: 0 },
+      ];
+      for (const c of cases) {
+        const x = new Tensor([c.N, c.cin, 1, 1], randomArray(c.N * c.cin, random));
+        const w = new Tensor([c.cout, c.cin, 1, 1], randomArray(c.cout * c.cin, random));
+        const b = new Tensor([c.cout], randomArray(c.cout, random));
+        const def = layerDef('Convolution', { convolution_param: { num_output: c.cout, kernel_size: [1], bias_term: c.bias } });
+        const [got, want] = bothKernels(def, c.bias ? [w, b] : [w], x, c.relu);
+        expect([...got.dims], JSON.stringify(c)).toEqual([c.N, c.cout, 1, 1]);
+        expect(relDiff(got.data, want.data), JSON.stringify(c)).toBeLessThan(1e-5);
+        // The path taken: the weights moved into wasm memory as they are (the tensor views them), not packed.
+        expect(w.data.buffer instanceof SharedArrayBuffer, JSON.stringify(c)).toBe(true);
+      }
+    });
+
     // F(4x4, 3x3)'s transforms multiply by up to 8 (and its filter transform by 1/24): its float32 error is ~10x
     // F(2x2)'s, measured up to 1.5e-5 of the output's range here (C = 283, weights uniform in +-1) and 2e-6 - 9e-6
     // on real layer shapes with trained-like weights (docs/PERFORMANCE.md); the project's tolerance is 1e-4.
