@@ -2,7 +2,7 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { gemm, matrix } from '../kernels/gemm.js';
 import { type ConvGeometry, depthwisePlane, im2col } from '../kernels/im2col.js';
-import { type PackedConv, convolveWasm, packConvWeights } from '../kernels/packed.js';
+import { type PackedConv, type RowMajorInnerProduct, convolveWasm, innerProductWasm, moveInnerProductWeights, packConvWeights } from '../kernels/packed.js';
 import { type PackedDepthwise, depthwiseWasm, packDepthwiseWeights } from '../kernels/depthwise.js';
 import { convDirectWasm, directFits } from '../kernels/direct.js';
 import { eltwiseSumWasm } from '../kernels/eltwise.js';
@@ -166,6 +166,7 @@ export const convolutionLayer: LayerType = {
     // Weights packed in wasm memory, made on the first forward that uses the wasm kernels (freed with the layer).
     let packed: PackedConv | undefined;
     let packedDepthwise: PackedDepthwise | undefined;
+    let rowMajor: RowMajorInnerProduct | undefined; // a 1x1 convolution of 1 x 1 planes: an inner product
     // By tile: a net run at batch 1 and at batch > 1 may take both (winogradTile), each made once.
     let packedWinograd: { 2?: PackedWinograd; 3?: PackedWinograd; 4?: PackedWinograd; 6?: PackedWinograd; made?: PackedWinograd } = {};
     let finiteWeights: boolean | undefined; // Winograd only with finite weights (see allFinite)
@@ -187,7 +188,7 @@ export const convolutionLayer: LayerType = {
         const outW = Math.floor((b.width + 2 * pw - extentW) / sw) + 1;
         const before = w;
         ({ w, bias } = convWeights(def, s, weights, [s.numOutput, b.channels / s.group, kh, kw]));
-        if (w !== before) [packed, packedDepthwise, packedWinograd, finiteWeights] = [undefined, undefined, {}, undefined];
+        if (w !== before) [packed, packedDepthwise, rowMajor, packedWinograd, finiteWeights] = [undefined, undefined, undefined, {}, undefined];
         batch = b.num;
         geometry = { channels: b.channels / s.group, height: b.height, width: b.width, kernelH: kh, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH, outW };
         const top = [...bottoms[0].slice(0, b.channelAxis), s.numOutput, outH, outW];
@@ -228,6 +229,10 @@ export const convolutionLayer: LayerType = {
               depthwiseWasm(engine, packedDepthwise!, g, s.group, s.numOutput, num, x, y, reluSlope);
               continue;
             }
+            if (kind === 'rows') {
+              innerProductWasm(engine, rowMajor!, num, x, y, reluSlope);
+              continue;
+            }
             if (kind === 'direct') {
               convDirectWasm(engine, gemmWeights(engine, g), g, num, x, y, reluSlope);
               continue;
@@ -256,11 +261,18 @@ export const convolutionLayer: LayerType = {
      * forward runs at the speed of the next ones) and again only when the form changes (a reshape to a plane or a
      * batch that picks another Winograd tile, or CREMA_WINOGRAD changed). Winograd returns its packed weights.
      */
-    function ready(engine: WasmEngine, g: ConvGeometry, num: number): 'depthwise' | 'direct' | PackedWinograd | 'gemm' {
+    function ready(engine: WasmEngine, g: ConvGeometry, num: number): 'depthwise' | 'direct' | 'rows' | PackedWinograd | 'gemm' {
       const rows = s.numOutput / s.group;
       if (g.channels === 1) {
         packedDepthwise ??= packDepthwiseWeights(engine, layer, w, bias);
         return 'depthwise';
+      }
+      if (isPointwise(g) && g.height === 1 && g.width === 1 && s.group === 1) {
+        // The classifier of a net ending in a 1x1 convolution (MobileNets' fc7): one column, an inner product over
+        // Caffe's row-major weights (moved into wasm memory, the tensor viewing them), not 8-column GEMM strips.
+        rowMajor ??= moveInnerProductWeights(engine, layer, weights[0], bias, rows, g.channels);
+        w = weights[0].data;
+        return 'rows';
       }
       const setting = platform().env('CREMA_WINOGRAD'), tile = winogradTile(g, rows, setting, num);
       finiteWeights ??= allFinite(w);
