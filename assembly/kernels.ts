@@ -430,9 +430,10 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
 const TAIL_COLUMNS: i32 = 2;
 
 /**
- * Convolution: chunk -> (image, group, column range). For each K block, the chunk's columns are packed
- * (im2col, or the input itself for 1x1 / stride 1 / pad 0) into thread scratch, then multiplied by every
- * row strip of the group's pre-packed weights, bias (word 29: the residual, when not 0) and ReLU fused in the last block.
+ * Convolution: chunk -> (image, group, column range, row range). For each K block, the chunk's columns are packed
+ * (im2col, or the input itself for 1x1 / stride 1 / pad 0) into thread scratch, then multiplied by the row strips
+ * of its range of the group's pre-packed weights (all of them unless the job cuts rows: word 30 row blocks, 31
+ * rows a block, a multiple of MR), bias (word 29: the residual, when not 0) and ReLU fused in the last block.
  */
 function convChunk(p: usize, chunk: i32, scratch: usize): void {
   const x = addr(p, 3), C = word(p, 4), H = word(p, 5), W = word(p, 6);
@@ -441,18 +442,22 @@ function convChunk(p: usize, chunk: i32, scratch: usize): void {
   const M = word(p, 17), K = word(p, 18), KC = word(p, 19), a = addr(p, 20), c = addr(p, 21), bias = addr(p, 22);
   const reluOn = word(p, 23) != 0, slope = load<f32>(p + 24 * 4), pointwise = word(p, 25) != 0;
   const groups = word(p, 26), chunkCols = word(p, 27), perGroup = word(p, 28), res = addr(p, 29);
+  const rowBlocks = max(1, word(p, 30)), rowsPer = rowBlocks > 1 ? word(p, 31) : M;
   const N = outH * outW;
   const mPad = (M + MR - 1) / MR * MR;
+  const rb = chunk % rowBlocks;
+  chunk /= rowBlocks;
   const img = chunk / (groups * perGroup);
   const rest = chunk - img * groups * perGroup;
   const g = rest / perGroup, cc = rest - g * perGroup;
   const j0 = cc * chunkCols, j1 = min(N, j0 + chunkCols);
-  if (j0 >= j1) return;
+  const r0 = rb * rowsPer, r1 = min(M, r0 + rowsPer);
+  if (j0 >= j1 || r0 >= r1) return;
   const xg = x + (<usize>((img * groups + g) * C) * H * W) * 4;
-  const cg = c + (<usize>((img * groups + g) * M) * N) * 4;
-  const rg = res == 0 ? 0 : res + (<usize>((img * groups + g) * M) * N) * 4;
+  const cg = c + (<usize>((img * groups + g) * M + r0) * N) * 4;
+  const rg = res == 0 ? 0 : res + (<usize>((img * groups + g) * M + r0) * N) * 4;
   const ag = a + (<usize>g * mPad * K) * 4;
-  const bg = bias + <usize>(g * M) * 4;
+  const bg = bias + <usize>(g * M + r0) * 4;
   const biasMode = bias != 0 ? BIAS_ROW : BIAS_NONE;
   // A last strip of at most TAIL_COLUMNS columns goes column by column (assembly/columns.ts), not as a whole strip.
   const tail = (j1 - j0) % NR <= TAIL_COLUMNS ? (j1 - j0) % NR : 0;
@@ -462,11 +467,11 @@ function convChunk(p: usize, chunk: i32, scratch: usize): void {
     const kc = min(KC, K - k0);
     if (pointwise) packB(xg, N, 1, k0, kc, j0, j1, buffer);
     else im2colPacked(xg, H, W, kh, kw, ph, pw, sh, sw, dh, dw, outW, k0, kc, j0, j1, buffer);
-    const ak = ag + (<usize>k0 * mPad) * 4;
-    gemmStrips(M, j1 - j0, kc, ak, buffer, 0, whole, cg, N, j0, k0 == 0, k0 + kc >= K, biasMode, bg, reluOn, slope, scratch, rg);
+    const ak = ag + (<usize>k0 * mPad + <usize>r0 * kc) * 4;
+    gemmStrips(r1 - r0, j1 - j0, kc, ak, buffer, 0, whole, cg, N, j0, k0 == 0, k0 + kc >= K, biasMode, bg, reluOn, slope, scratch, rg);
     if (tail != 0) {
       const col = <usize>(j0 + whole * NR) * 4;
-      gemmColumns(M, kc, ak, buffer + <usize>(whole * NR * kc) * 4, tail, cg + col, N, k0 == 0, k0 + kc >= K, bias != 0 ? bg : 0, reluOn, slope, rg != 0 ? rg + col : 0);
+      gemmColumns(r1 - r0, kc, ak, buffer + <usize>(whole * NR * kc) * 4, tail, cg + col, N, k0 == 0, k0 + kc >= K, bias != 0 ? bg : 0, reluOn, slope, rg != 0 ? rg + col : 0);
     }
   }
 }

@@ -4,7 +4,7 @@
 // VARIANTS='1t;2t;2t,jobs,hold=100;2t,unjudged' picks the contenders (this is the default), each `1t` or `2t` with
 // options: `jobs` (the pool's per-job Judge only, no ForwardJudge), `nojob` (the ForwardJudge only: as `2t`, whose
 // parallel forwards ask no per-job Judge), `both` (the per-job Judge inside parallel forwards too: CREMA_JUDGE=both), `unjudged`
-// (neither: every job in parallel), `alone` (every forward alone, as the forward judge runs it), `hold=US` (how long the workers poll between a parallel forward's jobs). Each
+// (neither: every job in parallel), `alone` (every forward alone, as the forward judge runs it), `hold=US` (how long the workers poll between a parallel forward's jobs), `nospin` (the calling thread sleeps after a few microseconds' wait for the workers' last chunks, as until round eight). Each
 // judged contender has judges of its own. PAUSE=ms sleeps before each forward (default 20, as the benchmark's ORT
 // runs leave the workers asleep); BUSY=1 keeps one core busy with a child process (`npm run bench`'s busy section).
 // Prints each contender's median and mean, the speed-up over the first, CPU time, the workers' wake-ups and the
@@ -32,7 +32,7 @@ const sleep = (ms) => ms > 0 && Atomics.wait(new Int32Array(new SharedArrayBuffe
 
 const variants = specs.map((label) => {
   const has = (o) => label.split(',').includes(o);
-  const v = { label, both: has('both'), threads: label.startsWith('1t') ? 1 : 2, hold: Number(/hold=(\d+)/.exec(label)?.[1] ?? defaultHold), ways: '', times: [], woke: [], waited: [], cpu: [] };
+  const v = { label, both: has('both'), threads: label.startsWith('1t') ? 1 : 2, hold: Number(/hold=(\d+)/.exec(label)?.[1] ?? defaultHold), spin: !has('nospin'), ways: '', times: [], woke: [], waited: [], cpu: [] };
   v.judge = has('unjudged') || has('nojob') ? undefined : new Judge();
   v.forwardJudge = has('unjudged') || has('jobs') ? undefined : new ForwardJudge();
   if (has('alone')) v.forwardJudge.choose = () => ((v.forwardJudge.jobTrial = false), 'alone');
@@ -53,6 +53,7 @@ const run = (v) => {
   net.jobsInForwards = v.both;
   pool.judge = v.judge;
   pool.holdUs = v.hold;
+  pool.waitSpin = v.spin;
   const w0 = pool.wakeups, wait0 = pool.waitedMs, c0 = process.cpuUsage(), t0 = performance.now();
   net.forward({ [input]: x });
   v.times.push(performance.now() - t0);

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NetParameter } from '../src/caffe/types.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
+import { setThreads } from '../src/kernels/wasm.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
@@ -288,12 +289,14 @@ describe.skipIf(sharedMissing())('folded BN nets against Caffe (../shared/refere
 
 describe('a Convolution\'s chain takes the Eltwise SUM and ReLU after it (ResNet\'s branch2c joins)', () => {
   // 'short' is computed before 'c2c'; c2c -> BN -> Scale (in place) -> Eltwise(short, c2c) -> ReLU in place.
-  // Planes of 7 x 7 (49 columns: an edge strip of 1), 30 outputs (an edge row strip of 2), K = 300 (two K blocks).
+  // Planes of 7 x 7 (49 columns: an edge strip of 1), 30 outputs (an edge row strip of 2), K = 300 (two K blocks);
+  // batch 2 (14 column chunks at 2 threads), or 1 with 72 outputs (7 column chunks: rows cut in 2 at 2 threads).
+  let batch = 2, outputs = 30;
   const text = (cin: number, kernel: number, between = '') => `
     name: "join"
-    layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: ${cin} dim: 7 dim: 7 } } }
-    layer { name: "short" type: "Convolution" bottom: "data" top: "short" convolution_param { num_output: 30 kernel_size: 1 } }
-    layer { name: "c2c" type: "Convolution" bottom: "data" top: "c2c" convolution_param { num_output: 30 kernel_size: ${kernel} pad: ${kernel >> 1} } }
+    layer { name: "data" type: "Input" top: "data" input_param { shape { dim: ${batch} dim: ${cin} dim: 7 dim: 7 } } }
+    layer { name: "short" type: "Convolution" bottom: "data" top: "short" convolution_param { num_output: ${outputs} kernel_size: 1 } }
+    layer { name: "c2c" type: "Convolution" bottom: "data" top: "c2c" convolution_param { num_output: ${outputs} kernel_size: ${kernel} pad: ${kernel >> 1} } }
     layer { name: "bn" type: "BatchNorm" bottom: "c2c" top: "c2c" batch_norm_param { eps: 0.001 } }
     layer { name: "scale" type: "Scale" bottom: "c2c" top: "c2c" scale_param { bias_term: true } }
     ${between}
@@ -303,11 +306,11 @@ describe('a Convolution\'s chain takes the Eltwise SUM and ReLU after it (ResNet
   const w = (cin: number, kernel: number) => {
     const t = (dims: number[], seed: number, scale = 1, offset = 0) => new Tensor(dims, values(dims.reduce((a, b) => a * b, 1), seed, scale, offset));
     return new Map([
-      ['short', [t([30, cin, 1, 1], 31, 0.1), t([30], 32)]],
-      ['c2c', [t([30, cin, kernel, kernel], 33, 0.1), t([30], 34)]],
-      ['bn', [t([30], 35, 2), t([30], 36, 0.5, 1), new Tensor([1], Float32Array.of(2.5))]],
-      ['scale', [t([30], 37, 1.5), t([30], 38)]],
-      ['out', [t([3, 30, 1, 1], 39), t([3], 40)]],
+      ['short', [t([outputs, cin, 1, 1], 31, 0.1), t([outputs], 32)]],
+      ['c2c', [t([outputs, cin, kernel, kernel], 33, 0.1), t([outputs], 34)]],
+      ['bn', [t([outputs], 35, 2), t([outputs], 36, 0.5, 1), new Tensor([1], Float32Array.of(2.5))]],
+      ['scale', [t([outputs], 37, 1.5), t([outputs], 38)]],
+      ['out', [t([3, outputs, 1, 1], 39), t([3], 40)]],
     ]);
   };
   const load = (cin: number, kernel: number, threads: number, between = '', sum = true) => {
@@ -319,10 +322,13 @@ describe('a Convolution\'s chain takes the Eltwise SUM and ReLU after it (ResNet
       delete process.env.CREMA_SUM;
     }
   };
-  const x = (cin: number) => new Tensor([2, cin, 7, 7], values(2 * cin * 49, 41, 2));
+  const x = (cin: number) => new Tensor([batch, cin, 7, 7], values(batch * cin * 49, 41, 2));
 
-  for (const [cin, kernel, threads] of [[300, 1, 1], [300, 1, 2], [20, 3, 1], [20, 5, 1]] as const)
-    it(`${kernel}x${kernel}, K ${cin * kernel * kernel}, ${threads} thread(s): the blobs of the folded chain and a separate sum, exactly; Eltwise and ReLU not run; the hidden blob recomputed when read`, async () => {
+  for (const [cin, kernel, threads, n, m] of [[300, 1, 1, 2, 30], [300, 1, 2, 2, 30], [300, 1, 2, 1, 72], [20, 3, 1, 2, 30], [20, 5, 1, 2, 30]] as const)
+    it(`${kernel}x${kernel}, K ${cin * kernel * kernel}, batch ${n}, ${m} outputs, ${threads} thread(s): the blobs of the folded chain and a separate sum, exactly; Eltwise and ReLU not run; the hidden blob recomputed when read`, async () => {
+      [batch, outputs] = [n, m];
+      // The workers ready before the nets run (a net's own start of them may not be done by its forward).
+      if (threads > 1) expect(await setThreads(threads, 2)).toBe(threads);
       const reference = load(cin, kernel, threads);
       reference.forward({ data: x(cin) }, { end: 'data' });
       for (const l of reference.layers) reference.forward({}, { start: l.name, end: l.name });
@@ -347,6 +353,7 @@ describe('a Convolution\'s chain takes the Eltwise SUM and ReLU after it (ResNet
     });
 
   it('is not fused when the shortcut is written between the convolution and the sum', () => {
+    [batch, outputs] = [2, 30];
     const between = 'layer { name: "rs" type: "ReLU" bottom: "short" top: "short" }';
     const reference = load(300, 1, 1, between);
     reference.forward({ data: x(300) }, { end: 'data' });

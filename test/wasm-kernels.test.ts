@@ -17,6 +17,7 @@ import { Tensor } from '../src/tensor.js';
 import { packWinogradWeights, uPerForward, winogradLimits, winogradSplit, winogradTile } from '../src/kernels/winograd.js';
 import { eltwiseSumWasm } from '../src/kernels/eltwise.js';
 import { directFits } from '../src/kernels/direct.js';
+import { convRowSplit } from '../src/kernels/packed.js';
 import type { ConvGeometry } from '../src/kernels/im2col.js';
 import { CremaError } from '../src/util/errors.js';
 import { readNpy } from '../src/util/npy.js';
@@ -622,6 +623,54 @@ describe('InnerProduct at batch 1 over row-major weights (GEMV)', () => {
         return [...runLayer(layerDef('InnerProduct', { inner_product_param: { num_output: N } }), [w, b], [x])[0].data];
       };
       expect(await run(2), `K ${K} N ${N}`).toEqual(await run(1));
+    }
+  });
+});
+
+describe('Convolution on planes of a few column strips, rows cut at 2 threads', () => {
+  afterAll(async () => void (await setThreads(1)));
+
+  it('cuts output rows only when the column blocks give fewer chunks than wanted (7 x 7: 7 strips, one a chunk)', () => {
+    expect(convRowSplit(8, 7, 2048)).toEqual({ rowBlocks: 2, rowsPer: 1024 }); // ResNet-50's res5 1x1
+    expect(convRowSplit(8, 7, 130)).toEqual({ rowBlocks: 2, rowsPer: 68 }); // 68 + 62
+    expect(convRowSplit(8, 3, 256)).toEqual({ rowBlocks: 3, rowsPer: 88 });
+    expect(convRowSplit(8, 8, 2048)).toEqual({ rowBlocks: 1, rowsPer: 2048 }); // Inception-v3's 8 x 8: as before
+    expect(convRowSplit(8, 1, 40)).toEqual({ rowBlocks: 1, rowsPer: 40 }); // too few rows to cut
+    expect(convRowSplit(1, 1, 2048)).toEqual({ rowBlocks: 1, rowsPer: 2048 }); // one thread
+  });
+
+  it('gives the same bits at 1 and 2 threads (each output sums in one order whatever rows its chunk holds), and the TypeScript kernels\' numbers', async () => {
+    const random = rng(43);
+    const saved = process.env.CREMA_WINOGRAD;
+    process.env.CREMA_WINOGRAD = '0'; // the 3x3 cases on im2col
+    try {
+      const cases = [
+        { N: 1, cin: 300, cout: 130, k: 1, pad: 0, group: 1, H: 7, W: 7, bias: true, relu: 0 }, // 2 K blocks, rows 68 + 62
+        { N: 1, cin: 64, cout: 200, k: 3, pad: 1, group: 2, H: 5, W: 5, bias: true, relu: 0.1 }, // groups: 2 x 4 strips
+        { N: 2, cin: 40, cout: 97, k: 1, pad: 0, group: 1, H: 3, W: 6, bias: false, relu: undefined }, // batch 2, rows not of 4
+        { N: 1, cin: 520, cout: 256, k: 3, pad: 0, group: 1, H: 9, W: 9, bias: true, relu: undefined }, // 49 columns, K 4680
+      ];
+      for (const c of cases) {
+        const x = new Tensor([c.N, c.cin, c.H, c.W], randomArray(c.N * c.cin * c.H * c.W, random));
+        const w = new Tensor([c.cout, c.cin / c.group, c.k, c.k], randomArray((c.cout * c.cin * c.k * c.k) / c.group, random));
+        const b = new Tensor([c.cout], randomArray(c.cout, random));
+        const def = layerDef('Convolution', { convolution_param: { num_output: c.cout, group: c.group, kernel_size: [c.k], pad: [c.pad], bias_term: c.bias } });
+        const weights = c.bias ? [w, b] : [w];
+        const run = async (threads: number): Promise<Tensor> => {
+          await setThreads(threads, 2);
+          // NaN where the output is staged (the engine's scratch): a row no chunk writes must not keep the last run's.
+          const e = wasmEngine()!, bytes = 4 * (x.data.length + c.N * c.cout * c.H * c.W) + (1 << 16), at = e.scratch(bytes);
+          e.f32.fill(NaN, at / 4, (at + bytes) / 4);
+          return bothKernels(def, weights, x, c.relu)[0];
+        };
+        const one = await run(1), two = await run(2);
+        expect([...two.data], JSON.stringify(c)).toEqual([...one.data]);
+        const [, want] = bothKernels(def, weights, x, c.relu);
+        expect(relDiff(two.data, want.data), JSON.stringify(c)).toBeLessThan(1e-5);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.CREMA_WINOGRAD;
+      else process.env.CREMA_WINOGRAD = saved;
     }
   });
 });

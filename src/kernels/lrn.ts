@@ -131,7 +131,7 @@ export function lrnAcrossChannels(
   const alphaOverN = alpha / n;
   const { sum, zeros } = scratch;
   const mode = powModeOf(beta), table = powTable(beta);
-  const simd = mode === PowMode.General ? null : lrnSimd(8 * channels * plane + 12 * plane);
+  const simd = mode === PowMode.General ? null : lrnSimd(acrossBytes(channels, plane));
   if (simd) {
     acrossSimd(simd, x, y, num, channels, plane, pre, alphaOverN, k, mode);
     return;
@@ -256,7 +256,7 @@ function withinFinite(
   const padW = Math.min((n - 1) / 2, width), preH = Math.min((n - 1) / 2, height);
   const { sum: colSum, zeros } = scratch;
   const mode = powModeOf(beta), table = powTable(beta);
-  const simd = mode === PowMode.General ? null : lrnSimd(8 * planes * height * width + 28 * (width + 2 * padW + 1));
+  const simd = mode === PowMode.General ? null : lrnSimd(withinBytes(planes, height, width, padW));
   if (simd) {
     withinSimd(simd, x, y, planes, height, width, padW, preH, alphaOverArea, mode);
     return;
@@ -341,6 +341,11 @@ function loadSimd(): LrnSimdExports | null {
   return simdModule;
 }
 
+/** Bytes of the SIMD module's memory (0 before its first use): tests see whether a forward had to grow it. */
+export function lrnSimdMemoryBytes(): number {
+  return simdModule ? simdModule.memory.buffer.byteLength : 0;
+}
+
 /** The SIMD module with at least `bytes` of room above SIMD_BASE, or null (disabled, unavailable, too big). */
 function lrnSimd(bytes: number): LrnSimdExports | null {
   simdEnabled ??= platform().env('CREMA_KERNELS') !== 'js';
@@ -350,6 +355,28 @@ function lrnSimd(bytes: number): LrnSimdExports | null {
   const need = Math.ceil((SIMD_BASE + bytes + 64) / 65536) - m.memory.buffer.byteLength / 65536;
   if (need > 0) m.memory.grow(need);
   return m;
+}
+
+/** The SIMD module's room for one image across channels (x, y, the sums, the zeros: see acrossSimd). */
+const acrossBytes = (channels: number, plane: number): number => 8 * channels * plane + 12 * plane;
+/** The SIMD module's room for `planes` planes within channels (see withinSimd). */
+const withinBytes = (planes: number, height: number, width: number, padW: number): number => 8 * planes * height * width + 28 * (width + 2 * padW + 1);
+
+/**
+ * Readies what an LRN of this shape will use, so that the first forward runs at the speed of the next ones
+ * (Net.load, through the layer's prepare): the SIMD module is compiled, its memory grown and its pages and the
+ * scratch's written once. A page's first write costs ~12 us on the team's VM (a first AlexNet forward took
+ * 1900-2900 page faults, 600-700 of them in norm1, and ran 3-4x a steady one).
+ */
+export function lrnPrepare(
+  within: boolean, num: number, channels: number, height: number, width: number, n: number, beta: number, scratch: LrnScratch,
+): void {
+  scratch.sum.fill(0);
+  scratch.zeros.fill(0);
+  if (powModeOf(beta) === PowMode.General) return;
+  const bytes = within ? withinBytes(num * channels, height, width, Math.min((n - 1) / 2, width)) : acrossBytes(channels, height * width);
+  const m = lrnSimd(bytes);
+  if (m) new Uint8Array(m.memory.buffer, SIMD_BASE, bytes).fill(0);
 }
 
 const align16 = (n: number) => (n + 15) & ~15;

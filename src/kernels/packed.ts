@@ -74,10 +74,31 @@ export function convolveWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry,
   p[26] = groups;
   const perImage = Math.max(1, Math.ceil(e.chunkCount(images * Math.ceil(N / NR)) / images));
   const chunkCols = Math.min(512, Math.max(NR, roundUp(Math.ceil(N / perImage), NR)));
+  const { rowBlocks, rowsPer } = convRowSplit(e.chunkCount(Infinity), images * Math.ceil(N / chunkCols), packed.rows);
   p[27] = chunkCols; p[28] = Math.ceil(N / chunkCols);
   p[29] = residualAt;
-  e.run(images * p[28]);
+  p[30] = rowBlocks; p[31] = rowsPer;
+  e.run(images * p[28] * rowBlocks);
   e.unstage(y, yAt);
+}
+
+/** @internal Whether convolution jobs may cut output rows (benchmarks turn it off to compare). */
+export const convSplit = { rows: true };
+
+/** Output rows a convolution chunk keeps at least when a job cuts rows (8 strips of the 4 x 8 tile). */
+const MIN_CHUNK_ROWS = 32;
+
+/**
+ * Row blocks for a convolution job of `columnChunks` column blocks (over all images and groups) and `rows` output
+ * channels a group, when it wants `want` chunks (a few a thread): none while the columns give that many; else
+ * enough that they do, each block a multiple of MR and at least MIN_CHUNK_ROWS rows. A plane of a few strips
+ * (ResNet-50's and GoogLeNet's 7 x 7: 7 strips, one a chunk) left one thread 4 of 7 chunks: 14 chunks of half
+ * the rows even them out. Each row block packs its columns again (K x 8 floats a strip, against the rows x K x 8
+ * multiply-adds it saves the other thread); every output's sum runs in the same order: the same bits.
+ */
+export function convRowSplit(want: number, columnChunks: number, rows: number): { rowBlocks: number; rowsPer: number } {
+  const rowBlocks = columnChunks >= want || !convSplit.rows ? 1 : Math.max(1, Math.min(Math.ceil(want / columnChunks), Math.floor(rows / MIN_CHUNK_ROWS)));
+  return { rowBlocks, rowsPer: rowBlocks > 1 ? roundUp(Math.ceil(rows / rowBlocks), MR) : rows };
 }
 
 /** An inner product's weights as packed B (K x N: column n is output n), NR-column strips per K block. */

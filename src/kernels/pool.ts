@@ -53,6 +53,9 @@ const WORKER_SPIN_US = 100;
 const HOLD_US = 1000;
 /** A gap this long between two polls means the OS took the core away: the machine is busy, stop spinning. */
 const PREEMPTED_MS = 0.05;
+/** How long (ms) the calling thread polls for the workers' last chunks at least (its chunks however short) and at most. */
+const MIN_WAIT_SPIN_MS = 0.05;
+const MAX_WAIT_SPIN_MS = 4;
 
 // A worker's program after its platform's preamble (src/platform/node.ts), which defines module, memory, control,
 // params, index, ready() and postError(message) before it: plain script, no imports, the same on every platform.
@@ -215,6 +218,11 @@ export class ThreadPool {
   alone = false;
   /** Whether `judge` decides jobs now (Net.forward turns it off in forwards its ForwardJudge runs in parallel). */
   judging = true;
+  /**
+   * Whether this thread polls for the workers' last chunks of a job before it sleeps (see `run`); false: it sleeps
+   * after a few microseconds, as until round eight (benchmarks compare the two).
+   */
+  waitSpin = true;
   /** Time (ms) this thread waited, its chunks done, for the workers' last chunks of parallel jobs (benchmarks). */
   waitedMs = 0;
   private readonly h: Int32Array;
@@ -308,8 +316,10 @@ export class ThreadPool {
     Atomics.add(h, SEQ, 1);
     Atomics.notify(h, SEQ);
     if (judge?.trying) start = this.awaitWorker(open, start, Number.isNaN(judge.soloMs) ? PROBE_WAIT_MS : Math.min(PROBE_WAIT_MS, judge.soloMs));
-    let error: unknown;
+    let error: unknown, mine = 0;
+    const first = now();
     takeChunks(h, (chunk) => {
+      mine++;
       try {
         kernels.runChunk(params, chunk, 0);
       } catch (err) {
@@ -317,10 +327,21 @@ export class ThreadPool {
       }
     });
     const waitFrom = now();
-    for (let spins = 0; ; spins++) {
+    // Polls for the workers' last chunks before it sleeps: for twice this thread's time a chunk (a worker's last
+    // chunk, started before this thread's last ended, ends within one chunk unless the OS took its core away:
+    // then sleeping frees this core, which the OS may give it), and not once the OS took this core away. It slept
+    // after ~2000 polls (a few microseconds), and a thread asleep on the team's VM took ~2 ms to wake once its idle
+    // core halted (round six: a worker asleep for 1 ms took 1.85 ms to start a job), on jobs of 0.1-3 ms.
+    const perChunk = mine ? (waitFrom - first) / mine : Atomics.load(h, SPIN_US) / 1000;
+    const spin = this.waitSpin ? Math.min(MAX_WAIT_SPIN_MS, Math.max(MIN_WAIT_SPIN_MS, 2 * perChunk)) : 0;
+    for (let t = waitFrom, until = waitFrom + spin, spins = 0; ; spins++) {
       const done = Atomics.load(h, DONE);
       if (done >= chunks) break;
-      if (spins > 2000) Atomics.wait(h, DONE, done, 5);
+      if (t < until || spins < 2000) {
+        if (t >= until) continue;
+        const next = now();
+        t = next - t > PREEMPTED_MS ? Infinity : next;
+      } else Atomics.wait(h, DONE, done, 5);
     }
     Atomics.store(h, TICKET, 0);
     const end = now();

@@ -251,18 +251,34 @@ export class WasmEngine {
    * the caller fills fields 3... and calls `run`.
    */
   job(kind: number): Uint32Array<ArrayBufferLike> {
-    const count = this.pool.size + 1; // this thread and every worker, ready or not, allowed in this job or not
-    if (count > this.threadScratchCount) {
-      this.heap.release(this.threadScratchPtr);
-      this.threadScratchPtr = this.threadScratchCount = 0;
-      this.threadScratchPtr = this.heap.alloc(THREAD_SCRATCH * count);
-      this.threadScratchCount = count;
-    }
+    this.threadScratch();
     const u32 = this.u32, p = this.pool.params / 4;
     u32[p] = kind;
     u32[p + 1] = this.threadScratchPtr;
     u32[p + 2] = THREAD_SCRATCH;
     return u32.subarray(p, p + 48);
+  }
+
+  /** The threads' scratch: one block for this thread and every worker, ready or not. */
+  private threadScratch(): boolean {
+    const count = this.pool.size + 1;
+    if (count <= this.threadScratchCount) return false;
+    this.heap.release(this.threadScratchPtr);
+    this.threadScratchPtr = this.threadScratchCount = 0;
+    this.threadScratchPtr = this.heap.alloc(THREAD_SCRATCH * count);
+    this.threadScratchCount = count;
+    return true;
+  }
+
+  /**
+   * Writes the threads' scratch and `bytes` of the shared scratch once where they are new (Net.load: the first
+   * forward then does not fault their pages in; scratch is never written before a kernel writes it).
+   */
+  prefault(bytes: number): void {
+    if (this.threadScratch()) new Uint8Array(this.memory.buffer, this.threadScratchPtr, THREAD_SCRATCH * this.threadScratchCount).fill(0);
+    if (bytes <= this.scratchBytes) return;
+    const ptr = this.scratch(bytes); // may grow the memory: its buffer after
+    new Uint8Array(this.memory.buffer, ptr, bytes).fill(0);
   }
 
   setFloat(words: Uint32Array<ArrayBufferLike>, index: number, value: number): void {

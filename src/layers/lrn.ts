@@ -1,5 +1,5 @@
 import { paramsOf } from '../caffe/schema.js';
-import { type LrnScratch, lrnAcrossChannels, lrnScratch, lrnWithinChannel } from '../kernels/lrn.js';
+import { type LrnScratch, lrnAcrossChannels, lrnPrepare, lrnScratch, lrnWithinChannel } from '../kernels/lrn.js';
 import { type Shape, shapeString } from '../tensor.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 import { float, int, ints } from '../onnx/builder.js';
@@ -24,6 +24,7 @@ export const lrnLayer: LayerType = {
     const within = p.norm_region === 'WITHIN_CHANNEL';
     need(def, within || p.norm_region === 'ACROSS_CHANNELS', () => `unknown norm_region ${String(p.norm_region)}`);
     let scratch: LrnScratch | undefined;
+    let shaped: Shape | undefined;
     // Allocated at reshape, kept across forwards; only a larger shape reallocates.
     const scratchFor = ([, , height, width]: Shape): LrnScratch =>
       (scratch = within
@@ -39,7 +40,11 @@ export const lrnLayer: LayerType = {
         need(def, within || (c + n - 1) * h * w <= 2 ** 31 - 1,
           () => `local_size ${n}: Caffe's padded blob of squares, ${c + n - 1} x ${h} x ${w}, would exceed INT_MAX values, and Caffe refuses it`);
         scratchFor(shape);
+        shaped = shape;
         return [shape];
+      },
+      prepare() {
+        if (shaped) lrnPrepare(within, shaped[0], shaped[1], shaped[2], shaped[3], n, beta, scratchFor(shaped));
       },
       forward([bottom], [top]) {
         const [num, channels, height, width] = bottom.dims;

@@ -19,6 +19,8 @@ import { type Source, isBytes, kindOf } from '../util/source.js';
 export type { LoadOptions };
 
 /** Weights moved by Net.load beyond which their loaded copies are collected at once (a full GC costs ~10 ms). */
+/** The most scratch Net.load writes ahead for the first forward (see prepare). */
+const PREFAULT_SCRATCH_BYTES = 64 * 2 ** 20;
 const PREPARED_COLLECT_BYTES = 64 * 2 ** 20;
 
 export interface NetOptions {
@@ -352,6 +354,16 @@ export class Net {
       for (const l of this.layers) l.impl.prepare?.();
     });
     if (engine.heap.used - before >= PREPARED_COLLECT_BYTES) collectGarbage();
+    // The pages the first forward writes, written now: a page's first write costs 12 us or more on the team's VM,
+    // and a first AlexNet forward took 1900-2900 page faults (its blobs, the scratch) and 3-6x a steady one.
+    // The engine's scratch is sized by the layers as they run (Winograd's bordered input and tiles): 4x the
+    // largest blob, at most 64 MiB, held what the zoo's nets asked (AlexNet 3.5 MiB for a 1.1 MiB conv1).
+    let largest = 0;
+    for (const t of this.store.values()) {
+      t.data.fill(0);
+      largest = Math.max(largest, t.data.length * 4);
+    }
+    engine.prefault(Math.min(4 * largest, PREFAULT_SCRATCH_BYTES));
   }
 
   /** @internal Layers that need weights and got none cannot run: refuse rather than compute with placeholders. */
