@@ -4,21 +4,11 @@
 // than the same chunks alone ("slow": what the two cores share, memory and caches, or a preempted main thread).
 // Usage: node scripts/bench-scaling.mjs NET [rounds, default 9] (after `npm run build`; the zoo weights `npm run
 // bench` caches in the temp directory). TOP=n prints the n layers that lose most.
-import '../dist/platform/node.js';
-import { wasmEngine } from '../dist/kernels/wasm.js';
-import { Net } from '../dist/index.js';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
+import { unjudgedNet } from './unjudged-net.mjs';
 
 const model = process.argv[2] ?? 'inception_v3', rounds = Number(process.argv[3] ?? 9);
-const proto = [`../shared/models/zoo/${model}.prototxt`, `models/zoo/${model}.prototxt`].find((f) => fs.existsSync(f));
-const net = await Net.load(proto, path.join(os.tmpdir(), `crema-bench-${model}.caffemodel`), { threads: 2 });
-const pool = wasmEngine().pool;
-pool.judge = undefined;
-net.forwardJudge = undefined;
-const input = net.inputs[0], dims = net.shapes.get(input);
-const x = new Float32Array(dims.reduce((a, b) => a * b, 1)).map(() => Math.random() * 100 - 50);
+const { net, pool, input, x } = await unjudgedNet(model);
 const kernels = pool.kernels, runChunk = kernels.runChunk;
 let mainChunks = 0, mainMs = 0;
 pool.kernels = {

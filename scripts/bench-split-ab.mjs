@@ -2,22 +2,12 @@
 // lower quartile and median of each layer's time each way, and the forward's. Usage: node
 // scripts/bench-split-ab.mjs NET [rounds, default 15]; SWITCH=rows (convolutions' row blocks, packed.ts) or
 // spin (the calling thread's poll for the workers' last chunks, pool.ts). FILTER=res5 prints those layers only.
-import '../dist/platform/node.js';
-import { wasmEngine } from '../dist/kernels/wasm.js';
-import { convSplit } from '../dist/kernels/packed.js';
-import { Net } from '../dist/index.js';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
+import { unjudgedNet } from './unjudged-net.mjs';
+import { convSplit } from '../dist/kernels/packed.js';
 
 const model = process.argv[2] ?? 'resnet50', rounds = Number(process.argv[3] ?? 15), which = process.env.SWITCH ?? 'rows';
-const proto = [`../shared/models/zoo/${model}.prototxt`, `models/zoo/${model}.prototxt`].find((f) => fs.existsSync(f));
-const net = await Net.load(proto, path.join(os.tmpdir(), `crema-bench-${model}.caffemodel`), { threads: 2 });
-const pool = wasmEngine().pool;
-pool.judge = undefined;
-net.forwardJudge = undefined;
-const input = net.inputs[0], dims = net.shapes.get(input);
-const x = new Float32Array(dims.reduce((a, b) => a * b, 1)).map(() => Math.random() * 100 - 50);
+const { net, pool, input, x } = await unjudgedNet(model);
 const set = (on) => (which === 'rows' ? (convSplit.rows = on) : (pool.waitSpin = on));
 const layers = new Map(), totals = [[], []], waited = [[], []];
 const forward = (k) => {
