@@ -337,11 +337,10 @@ export class ThreadPool {
     for (let t = waitFrom, until = waitFrom + spin, spins = 0; ; spins++) {
       const done = Atomics.load(h, DONE);
       if (done >= chunks) break;
-      if (t < until || spins < 2000) {
-        if (t >= until) continue;
+      if (t < until) {
         const next = now();
         t = next - t > PREEMPTED_MS ? Infinity : next;
-      } else Atomics.wait(h, DONE, done, 5);
+      } else if (spins >= 2000) Atomics.wait(h, DONE, done, 5);
     }
     Atomics.store(h, TICKET, 0);
     const end = now();
