@@ -200,49 +200,16 @@ export const convolutionLayer: LayerType = {
         const engine = wasmEngine();
         const r = residual && bottoms.length === 1 && residual.length === tops[0].data.length ? residual : undefined;
         if (residual && !r) throw new Error(`Convolution '${def.name}': a fused sum needs one bottom and a residual of the top's size`);
-        if (r) {
-          // The GEMM adds the residual in its last pass when the layer runs there on resident arrays; else the
-          // layer runs as it would alone and the sum and ReLU follow in one pass.
-          const kind = engine ? ready(engine, g, num) : undefined;
-          const rAt = engine ? engine.addressOf(r) : 0;
-          if (kind === 'gemm' && rAt && engine!.addressOf(tops[0].data)) {
-            convolveWasm(engine!, gemmWeights(engine!, g), g, s.group, num, bottoms[0].data, tops[0].data, isPointwise(g), reluSlope, rAt);
-            return;
-          }
-          const slope = reluSlope;
-          residual = undefined;
-          reluSlope = undefined;
-          try {
-            layer.forward(bottoms, tops);
-          } finally {
-            residual = r;
-            reluSlope = slope;
-          }
-          addResidual(tops[0].data, r, slope);
+        if (!r) return convolve(bottoms, tops, num, reluSlope);
+        // The GEMM adds the residual in its last pass when the layer runs there on resident arrays; else the
+        // layer runs as it would alone and the sum and ReLU follow in one pass.
+        const rAt = engine ? engine.addressOf(r) : 0;
+        if (engine && rAt && ready(engine, g, num) === 'gemm' && engine.addressOf(tops[0].data)) {
+          convolveWasm(engine, gemmWeights(engine, g), g, s.group, num, bottoms[0].data, tops[0].data, isPointwise(g), reluSlope, rAt);
           return;
         }
-        if (engine) {
-          const kind = ready(engine, g, num);
-          for (let i = 0; i < bottoms.length; i++) {
-            const [x, y] = [bottoms[i].data, tops[i].data];
-            if (kind === 'depthwise') {
-              depthwiseWasm(engine, packedDepthwise!, g, s.group, s.numOutput, num, x, y, reluSlope);
-              continue;
-            }
-            if (kind === 'rows') {
-              innerProductWasm(engine, rowMajor!, num, x, y, reluSlope);
-              continue;
-            }
-            if (kind === 'direct') {
-              convDirectWasm(engine, gemmWeights(engine, g), g, num, x, y, reluSlope);
-              continue;
-            }
-            if (typeof kind === 'object' && winogradWasm(engine, kind, g, s.group, num, x, y, reluSlope)) continue;
-            convolveWasm(engine, gemmWeights(engine, g), g, s.group, num, x, y, isPointwise(g), reluSlope);
-          }
-          return;
-        }
-        for (let i = 0; i < bottoms.length; i++) for (let n = 0; n < num; n++) convolveImage(g, n, bottoms[i].data, tops[i].data);
+        convolve(bottoms, tops, num, undefined);
+        addResidual(tops[0].data, r, reluSlope);
       },
       macs(bottoms, tops) {
         const g = geometry;
@@ -255,6 +222,25 @@ export const convolutionLayer: LayerType = {
       },
     };
     return layer;
+
+    /** The convolution of each bottom into its top, ReLU with `slope` fused (undefined: none), no residual. */
+    function convolve(bottoms: Tensor[], tops: Tensor[], num: number, slope: number | undefined): void {
+      const g = geometry!, engine = wasmEngine();
+      if (!engine) {
+        for (let i = 0; i < bottoms.length; i++) for (let n = 0; n < num; n++) convolveImage(g, n, bottoms[i].data, tops[i].data);
+        return;
+      }
+      const kind = ready(engine, g, num);
+      for (let i = 0; i < bottoms.length; i++) {
+        const [x, y] = [bottoms[i].data, tops[i].data];
+        if (kind === 'depthwise') depthwiseWasm(engine, packedDepthwise!, g, s.group, s.numOutput, num, x, y, slope);
+        else if (kind === 'rows') innerProductWasm(engine, rowMajor!, num, x, y, slope);
+        else if (kind === 'direct') convDirectWasm(engine, gemmWeights(engine, g), g, num, x, y, slope);
+        else if (typeof kind !== 'object' || !winogradWasm(engine, kind, g, s.group, num, x, y, slope))
+          convolveWasm(engine, gemmWeights(engine, g), g, s.group, num, x, y, isPointwise(g), slope);
+      }
+    }
+
 
     /**
      * The weights in the wasm kernel's form for this geometry, made once (by Net.load's prepare, so the first
