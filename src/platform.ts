@@ -55,6 +55,13 @@ export interface Platform {
    * join the memory (a page that is not cross-origin isolated): the module then imports unshared memory.
    */
   kernels(): (({ bytes: Uint8Array } | { module: WebAssembly.Module }) & { build: 'fma' | 'simd'; shared?: boolean }) | undefined;
+  /**
+   * Compiles the kernels ahead, optimized (optional): `kernels()` returns the module from then on. Net.load starts
+   * it while the files are read.
+   */
+  compileKernels?(): Promise<void>;
+  /** Compiles a small module optimized now (optional: where absent, `new WebAssembly.Module`). */
+  compileOptimized?(bytes: Uint8Array): WebAssembly.Module;
   /** A setting from the environment (CREMA_KERNELS, CREMA_FMA), or undefined. */
   env(name: string): string | undefined;
   /** Cores to use by default. */

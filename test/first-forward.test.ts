@@ -2,11 +2,13 @@
 // the engine's scratch, an LRN's SIMD memory. A page's first write cost 12 us or more on the team's VM, and a first
 // AlexNet forward faulted in 1900-2900 pages, 3-6x a steady forward. Checked by what the forward had to grow, not
 // by timing it. The first test of its file: the engine and the LRN module start fresh (vitest isolates files).
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { wasmEngine } from '../src/kernels/wasm.js';
 import { lrnSimdMemoryBytes } from '../src/kernels/lrn.js';
 import { Net } from '../src/runtime/net.js';
+import { platform } from '../src/platform.js';
 import { randomArray, rng } from './helpers/compute.js';
 
 const model = (f: string): string => path.resolve('models/cifar10_full', f);
@@ -23,5 +25,32 @@ describe('Net.load readies the first forward', () => {
     const out = net.forward({ [input]: randomArray(3 * 32 * 32, rng(1)) });
     expect(out.prob.data.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     expect({ scratch: scratch(), memory: engine.memory.buffer.byteLength, lrn: lrnSimdMemoryBytes() }).toEqual(before);
+  });
+});
+
+/** `bytes` with a custom section appended: a module V8 compiles afresh (its cache keys on the bytes). */
+const renamed = (bytes: Uint8Array, tag: string): Uint8Array => {
+  const name = new TextEncoder().encode(tag);
+  return Uint8Array.from([...bytes, 0, name.length + 1, name.length, ...name]);
+};
+const faultsOf = (compile: () => void): number => {
+  const before = process.resourceUsage().minorPageFault;
+  compile();
+  return process.resourceUsage().minorPageFault - before;
+};
+
+describe('Net.load compiles the kernels optimized, ahead (Node)', () => {
+  it('the engine runs the module compiled while the files were read; modules compiled afterwards are compiled as V8 would (flags restored)', async () => {
+    await Net.load(model('deploy.prototxt'), model('weights.caffemodel'), { threads: 1 });
+    const kernels = platform().kernels()!;
+    expect('module' in kernels, 'compiled ahead').toBe(true);
+    expect(wasmEngine()!.module).toBe((kernels as { module: WebAssembly.Module }).module);
+    // An optimized compile of the whole module writes thousands of pages (~3500), V8's default (lazy, baseline
+    // code on first call) a few dozen: the same bytes compiled both ways now tell whether the flags came back.
+    const file = kernels.build === 'fma' ? 'dist/kernels-fma.wasm' : 'dist/kernels.wasm';
+    const bytes = new Uint8Array(fs.readFileSync(file));
+    const optimized = faultsOf(() => platform().compileOptimized!(renamed(bytes, 'optimized')));
+    const lazy = faultsOf(() => new WebAssembly.Module(renamed(bytes, 'lazy') as Uint8Array<ArrayBuffer>));
+    expect(optimized, `optimized ${optimized} faults, lazy ${lazy}`).toBeGreaterThan(4 * Math.max(lazy, 100));
   });
 });

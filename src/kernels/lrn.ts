@@ -332,7 +332,8 @@ export function useLrnSimd(enabled: boolean): boolean {
 function loadSimd(): LrnSimdExports | null {
   if (simdModule === undefined) {
     try {
-      const module = new WebAssembly.Module(Uint8Array.from(atob(LRN_WASM_BASE64), (c) => c.charCodeAt(0)));
+      const bytes = Uint8Array.from(atob(LRN_WASM_BASE64), (c) => c.charCodeAt(0));
+      const module = platform().compileOptimized?.(bytes) ?? new WebAssembly.Module(bytes);
       simdModule = new WebAssembly.Instance(module, {}).exports as unknown as LrnSimdExports;
     } catch {
       simdModule = null; // no SIMD in this engine: the TypeScript kernels do the work

@@ -308,6 +308,20 @@ export function wasmEngine(): WasmEngine | null {
   return engine;
 }
 
+/** The wasm engine if one was made already (none is made here). */
+export function wasmEngineIfLoaded(): WasmEngine | null {
+  return engine ?? null;
+}
+
+/**
+ * Lets the platform compile the kernels ahead (Node: optimized, on V8's background threads) if no engine exists
+ * yet: Net.load starts it before reading the files and awaits it before the net is built.
+ */
+export async function compileEngine(): Promise<void> {
+  mode ??= platform().env('CREMA_KERNELS') === 'js' ? 'js' : 'wasm';
+  if (engine === undefined && mode === 'wasm') await platform().compileKernels?.();
+}
+
 /** The module the platform finds (dist/kernels-fma.wasm when this engine runs relaxed SIMD, else dist/kernels.wasm). */
 function loadEngine(): WasmEngine | null {
   const kernels = platform().kernels();

@@ -51,11 +51,64 @@ function collectGarbage(): void {
   gc?.();
 }
 
-function kernels(): { bytes: Uint8Array; build: 'fma' | 'simd' } | undefined {
+function kernelBytes(): { bytes: Uint8Array; build: 'fma' | 'simd' } | undefined {
   const fma = fmaKernels();
   if (fma) return { bytes: fma, build: 'fma' };
   const simd = readIfPresent(new URL('dist/kernels.wasm', ROOT));
   return simd && { bytes: simd, build: 'simd' };
+}
+
+let compiled: { module: WebAssembly.Module; build: 'fma' | 'simd' } | undefined;
+
+function kernels(): ({ bytes: Uint8Array } | { module: WebAssembly.Module }) & { build: 'fma' | 'simd' } | undefined {
+  return compiled ?? kernelBytes();
+}
+
+/**
+ * The kernels compiled whole by V8's optimizing compiler (TurboFan), on its background threads, before the first
+ * forward. By default V8 compiles a wasm function with its baseline compiler (Liftoff) when first called and
+ * recompiles the hot ones optimized in the background: the first forward ran baseline code (2-3x slower) while
+ * the recompiles took the other core and faulted in ~1400 pages, and at two threads, both cores busy, AlexNet's
+ * first forward took 3.7x a steady one. The whole module costs ~100-130 ms of CPU once a process (3500 page
+ * faults), which Net.load overlaps with reading the weights. V8's two flags are its defaults again once the module
+ * is compiled (the application's own modules keep them); nothing changes when the process was started with either
+ * flag, or with CREMA_EAGER_COMPILE=0.
+ */
+async function compileKernels(): Promise<void> {
+  if (compiled || !eager()) return;
+  const found = kernelBytes();
+  if (!found) return;
+  const module = await optimizing(() => WebAssembly.compile(found.bytes as Uint8Array<ArrayBuffer>)).catch(() => undefined);
+  if (module) compiled = { module, build: found.build }; // else kernels() compiles the bytes, and says what is wrong
+}
+
+/** A small module (the LRN's) compiled optimized at once, as the kernels are (see compileKernels). */
+function compileOptimized(bytes: Uint8Array): WebAssembly.Module {
+  const compile = () => new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+  return eager() ? optimizing(compile) : compile();
+}
+
+function eager(): boolean {
+  return process.env.CREMA_EAGER_COMPILE !== '0' && !/liftoff|wasm-lazy-compilation/.test([...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' '));
+}
+
+/** `compile` run with V8's wasm baseline compiler and lazy compilation off (a promise: until it settles). */
+function optimizing<T>(compile: () => T): T {
+  setFlagsFromString('--no-liftoff');
+  setFlagsFromString('--no-wasm-lazy-compilation');
+  const restore = () => {
+    setFlagsFromString('--liftoff');
+    setFlagsFromString('--wasm-lazy-compilation');
+  };
+  try {
+    const result = compile();
+    if (result instanceof Promise) return result.finally(restore) as T;
+    restore();
+    return result;
+  } catch (err) {
+    restore();
+    throw err;
+  }
 }
 
 // The worker's preamble (CommonJS, run with eval: no file to find next to src/ or dist/); the loop is the core's.
@@ -115,6 +168,8 @@ export const nodePlatform: Platform = {
   writeFile: (path, bytes) => fs.writeFileSync(path, bytes),
   protoText: (name) => fs.readFileSync(new URL(`proto/${name}`, ROOT), 'utf8'),
   kernels,
+  compileKernels,
+  compileOptimized,
   env: (name) => process.env[name],
   cores: () => availableParallelism(),
   inWorkerThread: () => !isMainThread,

@@ -1,7 +1,7 @@
 import { loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
 import { buildGraph, inferShapes, repeatedNameNotes, type Graph, type GraphLayer } from '../graph/graph.js';
-import { type Owned, boundThreads, collectGarbage, defaultThreads, setThreads, wasmEngine } from '../kernels/wasm.js';
+import { type Owned, boundThreads, collectGarbage, compileEngine, defaultThreads, setThreads, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm.js';
 import { type Layer, declaredWeights } from '../layers/layer.js';
 import { type InputValue, checkFeeds, inputTensor } from './feeds.js';
 import { loadPlugins } from '../layers/plugin.js';
@@ -140,9 +140,11 @@ export class Net {
   static async load(prototxt: Source, weights?: Source, options?: LoadOptions & NetOptions): Promise<Net>;
   static async load(first: Source | NetFiles, second?: Source | (LoadOptions & NetOptions), third?: LoadOptions & NetOptions): Promise<Net> {
     const [prototxt, weights, options = {}] = isNetFiles(first) ? [first.prototxt, first.weights, second as LoadOptions & NetOptions | undefined] : [first, second as Source | undefined, third];
+    const compiling = compileEngine(); // while the files are read
     await reclaimDroppedNets();
     if (options.plugins?.length) await loadPlugins(options.plugins, registerLayer);
     const loaded = await loadNet(prototxt, weights, options);
+    await compiling;
     const net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, options);
     net.upgrades = loaded.upgrades;
     net.prepare();
@@ -526,7 +528,7 @@ function isNetFiles(value: unknown): value is NetFiles {
  * and dropped 17 times filled the 4 GiB). A full collection, then a turn of the event loop for the finalizers.
  */
 async function reclaimDroppedNets(): Promise<void> {
-  const engine = wasmEngine();
+  const engine = wasmEngineIfLoaded();
   if (!engine || engine.heap.used < PREPARED_COLLECT_BYTES) return;
   collectGarbage();
   await new Promise((resolve) => setTimeout(resolve, 0));
