@@ -770,8 +770,8 @@ export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void
   const points = word(p, 17), end = min(word(p, 15), chunk * per + per);
   for (let o = chunk * per; o < end; o++) {
     const gi = o / rows, ro = o - gi * rows;
-    if (points == 64) { // F(4x4, 5x5), or F(6x6, 3x3) (m = 6)
-      filtersWhole(w, o, C, KC, rowsPad, U + ((<usize>gi * 64 * matrix) << 2), matrix, ro, scratch, m == 6 ? 3 : 5);
+    if (points == 64) { // F(4x4, 5x5), or F(6x6, 3x3) (m = 6), or F(2x2, 7x7) (m = 2)
+      filtersWhole(w, o, C, KC, rowsPad, U + ((<usize>gi * 64 * matrix) << 2), matrix, ro, scratch, m == 6 ? 3 : m == 2 ? 7 : 5);
       continue;
     }
     if (points == 10) {

@@ -15,7 +15,7 @@
 
 import { MR, NR, madd, relu } from './simd';
 import { SKEW } from './winograd';
-import { acc3, column, outputTile7, point, put, putTiles } from './winograd7';
+import { acc3, column, outputTile7, point, put, putRow, putTiles } from './winograd7';
 
 /** init + ca a + cb b. */
 @inline function acc2(init: v128, a: v128, ca: f32, b: v128, cb: f32): v128 {
@@ -52,6 +52,14 @@ export function inputTransform5(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
       // Rows: tile i's column c is float m i + c of the patch row (two 4x4 transposes); d B to tmp + (8 c + r) * 16.
       for (let r = 0; r < 8; r++) {
         const s = src + <usize>r * rowBytes;
+        if (m == 2) { // F(2x2, 7x7): tile i's column c is float 2 i + c (floats 0..13 of the four), from the even and odd floats
+          const a = v128.load(s), b = v128.load(s, 16), c2 = v128.load(s, 32), d = v128.load(s, 48);
+          const e0 = v128.shuffle<f32>(a, b, 0, 2, 4, 6), e1 = v128.shuffle<f32>(c2, d, 0, 2, 4, 6);
+          const o0 = v128.shuffle<f32>(a, b, 1, 3, 5, 7), o1 = v128.shuffle<f32>(c2, d, 1, 3, 5, 7);
+          lineB8(e0, o0, v128.shuffle<f32>(e0, e1, 1, 2, 3, 4), v128.shuffle<f32>(o0, o1, 1, 2, 3, 4), v128.shuffle<f32>(e0, e1, 2, 3, 4, 5),
+            v128.shuffle<f32>(o0, o1, 2, 3, 4, 5), v128.shuffle<f32>(e0, e1, 3, 4, 5, 6), v128.shuffle<f32>(o0, o1, 3, 4, 5, 6), tmp + (<usize>r << 4), 128);
+          continue;
+        }
         if (m == 6) { // F(6x6, 3x3): each tile's 8 columns as two vectors (the last tile's end 26 floats on)
           const a0 = v128.load(s), b0 = v128.load(s, 16), a1 = v128.load(s, 24), b1 = v128.load(s, 40);
           const a2 = v128.load(s, 48), b2 = v128.load(s, 64), a3 = v128.load(s, 72), b3 = v128.load(s, 88);
@@ -102,7 +110,8 @@ export function outputWhole(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tile
     for (let j = 0; j < n; ) {
       const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX, lanes = min(4, min(n - j, tilesX - tx));
       const mo = Mb + ((<usize>o * nt + j) << 2);
-      if (values == 64 && m == 6) outputTile6(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
+      if (values == 64 && m == 2) outputTile2(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
+      else if (values == 64 && m == 6) outputTile6(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
       else if (values == 64) outputTile5(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
       else outputTile7(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, dir, b, reluOn, slope);
       j += lanes;
@@ -136,6 +145,37 @@ function outputTile5(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, t
     }
     // Lanes are tiles, vectors the row's outputs: a 4x4 transpose puts each tile's four together.
     putTiles(plane + <usize>(4 * ty + a) * rowBytes + (<usize>(4 * tx) << 2), y0, y1, y2, y3, lanes, cols);
+  }
+}
+
+/**
+ * F(2x2, 7x7): A^T m A + bias, leaky ReLU of the tiles at mo (lanes = tiles j.., the first `lanes` written) into the
+ * plane. A^T is 2 x 8: row 0 lineA8's 0, row 1 its 1 plus m7 (infinity). tmp: 16 vectors.
+ */
+function outputTile2(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, ty: i32, tx: i32, lanes: i32, outH: i32, outW: i32, b: v128, reluOn: bool, slope: f32, tmp: usize): void {
+  const s: usize = 8 * xiBytes;
+  // A^T down each column c: output row a's value at tmp + (8 a + c) * 16.
+  for (let c = 0; c < 8; c++) {
+    const p = mo + <usize>c * xiBytes;
+    const m0 = v128.load(p), m1 = v128.load(p + s), m2 = v128.load(p + 2 * s), m3 = v128.load(p + 3 * s);
+    const m4 = v128.load(p + 4 * s), m5 = v128.load(p + 5 * s), m6 = v128.load(p + 6 * s), m7 = v128.load(p + 7 * s);
+    const t = tmp + (<usize>c << 4);
+    v128.store(t, lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 0));
+    v128.store(t, f32x4.add(lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 1), m7), 128);
+  }
+  const rowsIn = min(2, outH - 2 * ty), cols = min(2 * lanes, outW - 2 * tx);
+  for (let a = 0; a < rowsIn; a++) {
+    const t = tmp + (<usize>a << 7);
+    const q0 = v128.load(t), q1 = v128.load(t, 16), q2 = v128.load(t, 32), q3 = v128.load(t, 48);
+    const q4 = v128.load(t, 64), q5 = v128.load(t, 80), q6 = v128.load(t, 96), q7 = v128.load(t, 112);
+    let y0 = f32x4.add(lineA8(q0, q1, q2, q3, q4, q5, q6, q7, 0), b), y1 = f32x4.add(f32x4.add(lineA8(q0, q1, q2, q3, q4, q5, q6, q7, 1), q7), b);
+    if (reluOn) {
+      y0 = relu(y0, slope); y1 = relu(y1, slope);
+    }
+    // Lanes are tiles, y0 / y1 their two outputs: interleaved, tile i's pair at floats 2 i, 2 i + 1.
+    const dst = plane + <usize>(2 * ty + a) * rowBytes + (<usize>(2 * tx) << 2);
+    putRow(dst, v128.shuffle<f32>(y0, y1, 0, 4, 1, 5), cols);
+    if (cols > 4) putRow(dst + 16, v128.shuffle<f32>(y0, y1, 2, 6, 3, 7), cols - 4);
   }
 }
 

@@ -62,6 +62,7 @@ export function winogradTile(g: ConvGeometry, rows: number, setting: string | un
   if (setting === '6') return f6(g) ? 6 : 4;
   if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
   if (whole5(g, 4)) return uFits(g, rows, 4) ? 4 : 0; // F(4x4, 5x5) on every plane: see whole5
+  if (whole7(g, 2)) return uFits(g, rows, 2) ? 2 : 0; // F(2x2, 7x7) on every plane: see whole7
   if (f6(g) && bigPlane(g, rows) && uFits(g, rows, 6)) return 6;
   const small = g.kernelH > 3 || g.kernelW > 3 ? tiles(g, 4) < MIN_F4_TILES_LARGE : g.outH * g.outW < MIN_F4_OUTPUTS;
   const f4 = (num > 1 && small ? batchF4(g) : small ? g.kernelH === 3 && g.kernelW === 3 && smallF4(g) : tileCost(g, 4) < tileCost(g, 2)) && uFits(g, rows, 4);
@@ -131,6 +132,16 @@ function whole5(g: ConvGeometry, m: number): boolean {
   return m === 4 && g.kernelH === 5 && g.kernelW === 5;
 }
 
+/**
+ * A 7x7 kernel in F(2x2) runs F(2x2, 7x7) (assembly/winograd5.ts, m = 2): the 8 points of F(4x4, 5x5), so the same
+ * B^T d B on 8 x 8 patches 2 apart, G 8 x 7 and A^T 2 x 8: 64 values per 2 x 2 tile, 16 multiply-adds an output where
+ * F(4x4, 3x3) on the kernel's nine 3x3 blocks made 20.25 (324 values per 4 x 4 tile), and U 1.31x the weights
+ * instead of 6.6x (OpenPose's 50 7x7 layers: 0.23 GB of U instead of 1.15). 7x7 kernels take it on every plane.
+ */
+function whole7(g: ConvGeometry, m: number): boolean {
+  return m === 2 && g.kernelH === 7 && g.kernelW === 7;
+}
+
 /** F(6x6, 3x3) runs 3x3 kernels (the whole kernel: 64 values a tile), nothing larger. */
 function f6(g: ConvGeometry): boolean {
   return g.kernelH === 3 && g.kernelW === 3;
@@ -165,7 +176,7 @@ const F6_MAX_OUTPUTS = 150 * 150;
  * 1.15 GB of U instead of 0.51.
  */
 function uFits(g: ConvGeometry, rows: number, m: WinogradTileSize): boolean {
-  const u = whole5(g, m) ? 64 : points(m) * Math.ceil(g.kernelH / blockSize(m)) * Math.ceil(g.kernelW / blockSize(m)), weights = g.kernelH * g.kernelW;
+  const u = whole5(g, m) || whole7(g, m) ? 64 : points(m) * Math.ceil(g.kernelH / blockSize(m)) * Math.ceil(g.kernelW / blockSize(m)), weights = g.kernelH * g.kernelW;
   return (u <= 7 * weights || m === 6) && u * rows * g.channels * 4 <= MAX_U_BYTES;
 }
 
@@ -236,7 +247,7 @@ const MIN_CHANNELS = 16;
  */
 export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: WinogradTileSize): PackedWinograd | undefined {
   if (g.strideH > 1 || g.strideW > 1) [w, g] = [stridedWeights(w, g), spaceToDepth(g)!];
-  const dir = oneD(g), values = dir ? oneDPoints(g) : whole5(g, m) || m === 6 ? 64 : 0, n = values || points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
+  const dir = oneD(g), values = dir ? oneDPoints(g) : whole5(g, m) || whole7(g, m) || m === 6 ? 64 : 0, n = values || points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
   const whole = values === 10 || values === 64, subH = whole ? 1 : Math.ceil(kh / blockSize(m)), subW = whole ? 1 : Math.ceil(kw / blockSize(m));
   const K = C * subH * subW, rowsPad = roundUp(rows, MR);
   const ptr = e.heap.tryAlloc(groups * n * rowsPad * K * 4);
