@@ -44,6 +44,8 @@ export function depthwiseChunk(p: usize, chunk: i32, scratch: usize): void {
 // the loop is a plain vector load (taps 0, 1, 2 of a row: even columns at j, odd at j, even at j + 1), not the
 // two loads and a shuffle per tap of reading 2j. The Wo - outW columns after each output row are computed too
 // (reading the pad) and dropped when the rows are copied out of `out` into y, with the leaky ReLU.
+// Stride 1 (planes of at least 3 x 4 outputs) runs bands of three output rows instead (band3x3s1), each loaded
+// input vector used for every row it reaches, written straight into y.
 
 /** Floats of room after each block of the copy: the loop's last step reads up to 31 floats past a block's rows. */
 const SLACK: i32 = 64;
@@ -71,6 +73,15 @@ const STEP: i32 = 32;
 /** Outputs the flat loop computes for a plane: outH rows of Wo, rounded up to whole steps. */
 @inline function flatOutputs(p: usize): i32 {
   return (word(p, 15) * (flatWidth(p) / word(p, 12)) + STEP - 1) / STEP * STEP;
+}
+
+/**
+ * Whether a plane runs the band loop (band3x3s1, stride 1, into y): at least 3 output rows of at least 4 columns.
+ * Stride 2 stays with the flat loop: the same bands over its four blocks (21 loads for 27 multiply-adds, into y)
+ * took 1.04-1.20x its time (its cost is the deinterleaving copy in, not the loop).
+ */
+@inline function banded(s: i32, outH: i32, outW: i32): bool {
+  return s == 1 && outH >= 3 && outW >= 4;
 }
 
 function paddedFits(p: usize, scratch: usize): bool {
@@ -105,9 +116,18 @@ function paddedPlanes(p: usize, first: i32, end: i32, scratch: usize): void {
     const b = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0;
     const w = weights + (<usize>(o * 9) << 2);
     const rowBytes = <usize>Wp << 2;
+    const yPlane = y + ((<usize>plane * outH * outW) << 2);
+    if (banded(s, outH, outW)) {
+      // Three copies of the loop: its nine weights and three sums leave no register for the leaky ReLU's two
+      // constants (V8 spilled them: 1.05x the time with the copy out), so ReLU (slope 0) is one pmax.
+      if (!reluOn) band3x3s1(buffer, rowBytes, w, b, yPlane, outH, outW, ACT_NONE, slope);
+      else if (slope == 0) band3x3s1(buffer, rowBytes, w, b, yPlane, outH, outW, ACT_RELU, slope);
+      else band3x3s1(buffer, rowBytes, w, b, yPlane, outH, outW, ACT_LEAKY, slope);
+      continue;
+    }
     if (s == 1) flat3x3(buffer, buffer + 4, buffer + rowBytes, buffer + rowBytes + 4, buffer + 2 * rowBytes, buffer + 2 * rowBytes + 4, 8, w, b, out, n);
     else flat3x3(buffer, buffer + q, buffer + 2 * q, buffer + 3 * q, buffer + (<usize>Wo << 2), buffer + q + (<usize>Wo << 2), 4, w, b, out, n);
-    copyOut(out, Wo, outH, outW, y + ((<usize>plane * outH * outW) << 2), reluOn, slope);
+    copyOut(out, Wo, outH, outW, yPlane, reluOn, slope);
   }
 }
 
@@ -141,6 +161,66 @@ function paddedPlanes(p: usize, first: i32, end: i32, scratch: usize): void {
     v128.store(d, v0); v128.store(d, v1, 16); v128.store(d, v2, 32); v128.store(d, v3, 48);
     v128.store(d, v4, 64); v128.store(d, v5, 80); v128.store(d, v6, 96); v128.store(d, v7, 112);
   }
+}
+
+/**
+ * Stride 1 in bands of three output rows, straight into y (no `out`, no copy out): for each vector of four
+ * output columns of rows oy .. oy + 2, each input row's three tap vectors (padded columns ox, ox + 1, ox + 2) are
+ * loaded once and used for every output row of the band they reach, the nine weights held in registers: 15 loads
+ * for 27 multiply-adds, against one a multiply-add in flat3x3. The last vector of a row starts at outW - 4 and the
+ * last band at outH - 3, overlapping the ones before (the same values, written again), so every store is inside
+ * the plane. Each output adds the bias, then the taps in the order (ky, kx), as flat3x3 (the same floats), then
+ * the activation (`mode`). Needs outW >= 4 and outH >= 3.
+ */
+@inline function band3x3s1(x: usize, rowBytes: usize, w: usize, bias: f32, y: usize, outH: i32, outW: i32, mode: i32, slope: f32): void {
+  const bv = f32x4.splat(bias);
+  const w0 = v128.load32_splat(w), w1 = v128.load32_splat(w, 4), w2 = v128.load32_splat(w, 8);
+  const w3 = v128.load32_splat(w, 12), w4 = v128.load32_splat(w, 16), w5 = v128.load32_splat(w, 20);
+  const w6 = v128.load32_splat(w, 24), w7 = v128.load32_splat(w, 28), w8 = v128.load32_splat(w, 32);
+  const yRow = <usize>outW << 2;
+  for (let band = 0; band < outH; band += 3) {
+    const oy = min(band, outH - 3);
+    const xr = x + <usize>oy * rowBytes, yr = y + <usize>oy * yRow;
+    for (let col = 0; col < outW; col += 4) {
+      const ox = <usize>min(col, outW - 4) << 2;
+      const p0 = xr + ox, p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes, p4 = p3 + rowBytes;
+      let v: v128;
+      let a0 = bv, a1 = bv, a2 = bv;
+      v = v128.load(p0); a0 = madd(a0, w0, v);
+      v = v128.load(p0, 4); a0 = madd(a0, w1, v);
+      v = v128.load(p0, 8); a0 = madd(a0, w2, v);
+      v = v128.load(p1); a0 = madd(a0, w3, v); a1 = madd(a1, w0, v);
+      v = v128.load(p1, 4); a0 = madd(a0, w4, v); a1 = madd(a1, w1, v);
+      v = v128.load(p1, 8); a0 = madd(a0, w5, v); a1 = madd(a1, w2, v);
+      v = v128.load(p2); a0 = madd(a0, w6, v); a1 = madd(a1, w3, v); a2 = madd(a2, w0, v);
+      v = v128.load(p2, 4); a0 = madd(a0, w7, v); a1 = madd(a1, w4, v); a2 = madd(a2, w1, v);
+      v = v128.load(p2, 8); a0 = madd(a0, w8, v); a1 = madd(a1, w5, v); a2 = madd(a2, w2, v);
+      const d = yr + ox;
+      v128.store(d, activate(a0, mode, slope));
+      v = v128.load(p3); a1 = madd(a1, w6, v); a2 = madd(a2, w3, v);
+      v = v128.load(p3, 4); a1 = madd(a1, w7, v); a2 = madd(a2, w4, v);
+      v = v128.load(p3, 8); a1 = madd(a1, w8, v); a2 = madd(a2, w5, v);
+      v128.store(d + yRow, activate(a1, mode, slope));
+      v = v128.load(p4); a2 = madd(a2, w6, v);
+      v = v128.load(p4, 4); a2 = madd(a2, w7, v);
+      v = v128.load(p4, 8); a2 = madd(a2, w8, v);
+      v128.store(d + 2 * yRow, activate(a2, mode, slope));
+    }
+  }
+}
+
+const ACT_NONE: i32 = 0;
+const ACT_RELU: i32 = 1;
+const ACT_LEAKY: i32 = 2;
+
+/**
+ * The activation after a sum: none, Caffe's ReLU (max(v, 0) + 0 * min(v, 0): +0 for a negative v, v itself for
+ * -0 and NaN, which is pmax(v, 0)), or the leaky one (relu: v > 0 ? v : v * slope).
+ */
+@inline function activate(v: v128, mode: i32, slope: f32): v128 {
+  if (mode == ACT_RELU) return f32x4.pmax(v, f32x4.splat(0));
+  if (mode == ACT_LEAKY) return relu(v, slope);
+  return v;
 }
 
 /** The outW valid columns of each of the outH rows (Wo apart in `from`) into y, leaky ReLU on the way. */

@@ -448,6 +448,28 @@ for (const threads of [1, 2]) {
       }
     });
 
+    it('Depthwise 3x3 stride 1 in bands of three output rows into y: outputs 1-40 rows by 1-45 columns (the last band and vector overlapping), pads 0-2, multiplier 2, batches, ReLU and leaky ReLU', () => {
+      const random = rng(53 + threads);
+      for (let t = 0; t < 36; t++) {
+        const pad = t % 3, mult = t % 5 === 2 ? 2 : 1, N = t % 4 === 3 ? 2 : 1, C = randomInt(random, 1, 6);
+        // Every third case has 3-8 columns (whole and overlapping vectors at the band loop's smallest), the
+        // others any; heights give 0-2 rows past the last whole band (and planes of 1-2 rows: the flat loop).
+        const outW = t % 3 === 0 ? randomInt(random, 3, 8) : randomInt(random, 1, 45), outH = randomInt(random, 1, 40);
+        const W = outW + 2 - 2 * pad, H = outH + 2 - 2 * pad;
+        if (W < 1 || H < 1) continue;
+        const x = new Tensor([N, C, H, W], randomArray(N * C * H * W, random));
+        const w = new Tensor([C * mult, 1, 3, 3], randomArray(C * mult * 9, random));
+        const b = new Tensor([C * mult], randomArray(C * mult, random));
+        const bias = t % 6 !== 5;
+        const def = layerDef('Convolution', { convolution_param: { num_output: C * mult, group: C, kernel_size: [3], pad: [pad], bias_term: bias } });
+        const relu = t % 4 === 1 ? 0 : t % 4 === 2 ? 0.1 : undefined;
+        const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+        const label = `case ${t}: ${N}x${C}x${H}x${W} pad ${pad} x${mult} relu ${relu} bias ${bias}`;
+        expect([...got.dims], label).toEqual([N, C * mult, outH, outW]);
+        expect(relDiff(got.data, want.data), label).toBeLessThan(1e-5);
+      }
+    });
+
     it('direct convolution of 2-4 input channels (first layers): kernels 1-7, strides 1 and 2, pads 0-3, odd sizes, outputs not of 4, batches, bands of rows, ReLU vs TypeScript', () => {
       const random = rng(97 + threads);
       for (let t = 0; t < 24; t++) {
