@@ -1067,6 +1067,43 @@ describe('the thread pool', () => {
     }
   });
 
+  it('a thread whose poll the OS cut short does not poll for calmMs (it sleeps as soon as it waits), and its jobs still end with every chunk run once', async () => {
+    const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+    const h = new Int32Array(memory.buffer, 1024, 16);
+    let ran: number[] = [];
+    // A chunk the calling thread takes returns once every chunk is taken (the worker's: a job of no kind, they do
+    // nothing), so the calling thread then waits for the worker's last chunks, asleep while calm.
+    const pool = new ThreadPool(wasmEngine()!.module, memory, 1024, {
+      runChunk: (_p, c) => {
+        ran.push(c);
+        for (const end = Date.now() + 10_000; (Atomics.load(h, 1) & 0xfffff) < 4 && Date.now() < end; );
+      },
+    });
+    pool.judge = undefined; // every job in parallel (a judge's try would wait for the worker to take chunk 0)
+    await pool.grow(1);
+    try {
+      expect(pool.calmMs).toBe(100);
+      pool.calmMs = 60_000; // calm for the whole test once cut
+      expect(Atomics.load(h, 9)).toBe(60_000_000);
+      pool.poll(0); // the worker never polls either: a calm worker's way
+      const cut = pool.cut;
+      pool.calm();
+      expect(pool.cut).toBe(cut + 1);
+      for (let i = 0; i < 20; i++) {
+        ran = [];
+        pool.run(4, 2);
+        expect(Atomics.load(h, 2), `job ${i}: chunks done`).toBe(4);
+        expect(ran.length, `job ${i}: the calling thread ran ${ran}`).toBeLessThanOrEqual(1); // its chunk waits for the rest to be taken
+      }
+      pool.calmMs = 0; // polls again at once (the benchmarks' A/B)
+      pool.poll();
+      pool.run(4, 2);
+      expect(Atomics.load(h, 2)).toBe(4);
+    } finally {
+      await pool.terminate();
+    }
+  });
+
   it('grow resolves once the workers an earlier, unawaited grow started are ready (Net.load after Net\'s constructor)', async () => {
     const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
     const pool = new ThreadPool(wasmEngine()!.module, memory, 1024, { runChunk: () => {} });
