@@ -44,7 +44,7 @@ export function depthwiseChunk(p: usize, chunk: i32, scratch: usize): void {
 // the loop is a plain vector load (taps 0, 1, 2 of a row: even columns at j, odd at j, even at j + 1), not the
 // two loads and a shuffle per tap of reading 2j. The Wo - outW columns after each output row are computed too
 // (reading the pad) and dropped when the rows are copied out of `out` into y, with the leaky ReLU.
-// Stride 1 (planes of at least 3 x 4 outputs) runs bands of three output rows instead (band3x3s1), each loaded
+// Stride 1 (planes of at least 4 x 4 outputs) runs bands of four output rows instead (band3x3s1), each loaded
 // input vector used for every row it reaches, written straight into y.
 
 /** Floats of room after each block of the copy: the loop's last step reads up to 31 floats past a block's rows. */
@@ -76,12 +76,12 @@ const STEP: i32 = 32;
 }
 
 /**
- * Whether a plane runs the band loop (band3x3s1, stride 1, into y): at least 3 output rows of at least 4 columns.
+ * Whether a plane runs the band loop (band3x3s1, stride 1, into y): at least 4 output rows of at least 4 columns.
  * Stride 2 stays with the flat loop: the same bands over its four blocks (21 loads for 27 multiply-adds, into y)
  * took 1.04-1.20x its time (its cost is the deinterleaving copy in, not the loop).
  */
 @inline function banded(s: i32, outH: i32, outW: i32): bool {
-  return s == 1 && outH >= 3 && outW >= 4;
+  return s == 1 && outH >= 4 && outW >= 4;
 }
 
 function paddedFits(p: usize, scratch: usize): bool {
@@ -118,7 +118,7 @@ function paddedPlanes(p: usize, first: i32, end: i32, scratch: usize): void {
     const rowBytes = <usize>Wp << 2;
     const yPlane = y + ((<usize>plane * outH * outW) << 2);
     if (banded(s, outH, outW)) {
-      // Three copies of the loop: its nine weights and three sums leave no register for the leaky ReLU's two
+      // Three copies of the loop: its nine weights and four sums leave no register for the leaky ReLU's two
       // constants (V8 spilled them: 1.05x the time with the copy out), so ReLU (slope 0) is one pmax.
       if (!reluOn) band3x3s1(buffer, rowBytes, w, b, yPlane, outH, outW, ACT_NONE, slope);
       else if (slope == 0) band3x3s1(buffer, rowBytes, w, b, yPlane, outH, outW, ACT_RELU, slope);
@@ -164,13 +164,13 @@ function paddedPlanes(p: usize, first: i32, end: i32, scratch: usize): void {
 }
 
 /**
- * Stride 1 in bands of three output rows, straight into y (no `out`, no copy out): for each vector of four
- * output columns of rows oy .. oy + 2, each input row's three tap vectors (padded columns ox, ox + 1, ox + 2) are
- * loaded once and used for every output row of the band they reach, the nine weights held in registers: 15 loads
- * for 27 multiply-adds, against one a multiply-add in flat3x3. The last vector of a row starts at outW - 4 and the
- * last band at outH - 3, overlapping the ones before (the same values, written again), so every store is inside
- * the plane. Each output adds the bias, then the taps in the order (ky, kx), as flat3x3 (the same floats), then
- * the activation (`mode`). Needs outW >= 4 and outH >= 3.
+ * Stride 1 in bands of four output rows, straight into y (no `out`, no copy out): for each vector of four
+ * output columns of rows oy .. oy + 3, each input row's three tap vectors (padded columns ox, ox + 1, ox + 2) are
+ * loaded once and used for every output row of the band they reach, the nine weights held in registers: 18 loads
+ * for 36 multiply-adds, against one a multiply-add in flat3x3 (bands of three: 15 for 27, 1.05-1.12x the time).
+ * The last vector of a row starts at outW - 4 and the last band at outH - 4, overlapping the ones before (the
+ * same values, written again), so every store is inside the plane. Each output adds the bias, then the taps in
+ * the order (ky, kx), as flat3x3 (the same floats), then the activation (`mode`). Needs outW >= 4 and outH >= 4.
  */
 @inline function band3x3s1(x: usize, rowBytes: usize, w: usize, bias: f32, y: usize, outH: i32, outW: i32, mode: i32, slope: f32): void {
   const bv = f32x4.splat(bias);
@@ -178,14 +178,14 @@ function paddedPlanes(p: usize, first: i32, end: i32, scratch: usize): void {
   const w3 = v128.load32_splat(w, 12), w4 = v128.load32_splat(w, 16), w5 = v128.load32_splat(w, 20);
   const w6 = v128.load32_splat(w, 24), w7 = v128.load32_splat(w, 28), w8 = v128.load32_splat(w, 32);
   const yRow = <usize>outW << 2;
-  for (let band = 0; band < outH; band += 3) {
-    const oy = min(band, outH - 3);
+  for (let band = 0; band < outH; band += 4) {
+    const oy = min(band, outH - 4);
     const xr = x + <usize>oy * rowBytes, yr = y + <usize>oy * yRow;
     for (let col = 0; col < outW; col += 4) {
       const ox = <usize>min(col, outW - 4) << 2;
-      const p0 = xr + ox, p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes, p4 = p3 + rowBytes;
+      const p0 = xr + ox, p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes, p4 = p3 + rowBytes, p5 = p4 + rowBytes;
       let v: v128;
-      let a0 = bv, a1 = bv, a2 = bv;
+      let a0 = bv, a1 = bv, a2 = bv, a3 = bv;
       v = v128.load(p0); a0 = madd(a0, w0, v);
       v = v128.load(p0, 4); a0 = madd(a0, w1, v);
       v = v128.load(p0, 8); a0 = madd(a0, w2, v);
@@ -197,14 +197,18 @@ function paddedPlanes(p: usize, first: i32, end: i32, scratch: usize): void {
       v = v128.load(p2, 8); a0 = madd(a0, w8, v); a1 = madd(a1, w5, v); a2 = madd(a2, w2, v);
       const d = yr + ox;
       v128.store(d, activate(a0, mode, slope));
-      v = v128.load(p3); a1 = madd(a1, w6, v); a2 = madd(a2, w3, v);
-      v = v128.load(p3, 4); a1 = madd(a1, w7, v); a2 = madd(a2, w4, v);
-      v = v128.load(p3, 8); a1 = madd(a1, w8, v); a2 = madd(a2, w5, v);
+      v = v128.load(p3); a1 = madd(a1, w6, v); a2 = madd(a2, w3, v); a3 = madd(a3, w0, v);
+      v = v128.load(p3, 4); a1 = madd(a1, w7, v); a2 = madd(a2, w4, v); a3 = madd(a3, w1, v);
+      v = v128.load(p3, 8); a1 = madd(a1, w8, v); a2 = madd(a2, w5, v); a3 = madd(a3, w2, v);
       v128.store(d + yRow, activate(a1, mode, slope));
-      v = v128.load(p4); a2 = madd(a2, w6, v);
-      v = v128.load(p4, 4); a2 = madd(a2, w7, v);
-      v = v128.load(p4, 8); a2 = madd(a2, w8, v);
+      v = v128.load(p4); a2 = madd(a2, w6, v); a3 = madd(a3, w3, v);
+      v = v128.load(p4, 4); a2 = madd(a2, w7, v); a3 = madd(a3, w4, v);
+      v = v128.load(p4, 8); a2 = madd(a2, w8, v); a3 = madd(a3, w5, v);
       v128.store(d + 2 * yRow, activate(a2, mode, slope));
+      v = v128.load(p5); a3 = madd(a3, w6, v);
+      v = v128.load(p5, 4); a3 = madd(a3, w7, v);
+      v = v128.load(p5, 8); a3 = madd(a3, w8, v);
+      v128.store(d + 3 * yRow, activate(a3, mode, slope));
     }
   }
 }

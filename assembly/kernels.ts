@@ -11,7 +11,6 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
-import { gemmColumns } from './columns';
 import { depthwiseChunk } from './depthwise';
 import { directChunk } from './direct';
 import { eltwiseChunk } from './eltwise';
@@ -426,8 +425,6 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   else if (kind == KIND_CONV_DIRECT) directChunk(p, chunk, scratch);
 }
 
-/** Columns of a block's last strip that run one at a time (gemmColumns); more take the whole strip. */
-const TAIL_COLUMNS: i32 = 2;
 
 /**
  * Convolution: chunk -> (image, group, column range, row range). For each K block, the chunk's columns are packed
@@ -459,9 +456,8 @@ function convChunk(p: usize, chunk: i32, scratch: usize): void {
   const ag = a + (<usize>g * mPad * K) * 4;
   const bg = bias + <usize>(g * M + r0) * 4;
   const biasMode = bias != 0 ? BIAS_ROW : BIAS_NONE;
-  // A last strip of at most TAIL_COLUMNS columns goes column by column (assembly/columns.ts), not as a whole strip.
-  const tail = (j1 - j0) % NR <= TAIL_COLUMNS ? (j1 - j0) % NR : 0;
-  const whole = (j1 - j0 - tail + NR - 1) / NR; // strips through gemmStrips (the last one partial when no tail)
+  // A last strip of 1 to 4 columns runs a column at a time inside gemmStrips (tile24x1).
+  const whole = (j1 - j0 + NR - 1) / NR;
   const buffer = scratch + 128;
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
@@ -469,10 +465,6 @@ function convChunk(p: usize, chunk: i32, scratch: usize): void {
     else im2colPacked(xg, H, W, kh, kw, ph, pw, sh, sw, dh, dw, outW, k0, kc, j0, j1, buffer);
     const ak = ag + (<usize>k0 * mPad + <usize>r0 * kc) * 4;
     gemmStrips(r1 - r0, j1 - j0, kc, ak, buffer, 0, whole, cg, N, j0, k0 == 0, k0 + kc >= K, biasMode, bg, reluOn, slope, scratch, rg);
-    if (tail != 0) {
-      const col = <usize>(j0 + whole * NR) * 4;
-      gemmColumns(r1 - r0, kc, ak, buffer + <usize>(whole * NR * kc) * 4, tail, cg + col, N, k0 == 0, k0 + kc >= K, bias != 0 ? bg : 0, reluOn, slope, rg != 0 ? rg + col : 0);
-    }
   }
 }
 

@@ -22,7 +22,8 @@
 //    image-group, 20 KC, 21 rows per chunk (multiple of 4), 22 row blocks, 23 m, 24 / 25 the kernel's 3x3
 //    blocks down / across (1 / 1 for 3x3; 2 / 2 for 5x5, 3 / 3 for 7x7: see inputTransform), 26 1-D direction
 //    (0: 2-D), 27 values per tile when not 16 / 36 per block (1-D 6: F(4, 3) on 1 x 3 blocks; 10: F(4, 7),
-//    assembly/winograd7.ts; 64: F(4x4, 5x5), assembly/winograd5.ts), 28 0, or for F(4x4, 3x3) with U made in
+//    assembly/winograd7.ts; 64: F(4x4, 5x5), assembly/winograd5.ts (F(2x2, 7x7) with m = 2); 80: F(2x4, 7x7),
+//    assembly/winograd27.ts), 28 0, or for F(4x4, 3x3) with U made in
 //    the chunk (gemmsMadeU) the filters made at a time, field 12 then being the weights in Caffe's layout.
 // Tiles are numbered row-major over the output (tile t at ty = t / tilesX, tx = t % tilesX). Input transform:
 // four tiles in one tile row, starting at a multiple of 4 in the block, at once (one f32x4 lane each; F(4x4): any
@@ -37,6 +38,7 @@ import { MR, NR, addr, madd, relu, word } from './simd';
 import { filtersWhole, inputTransform5, outputWhole } from './winograd5';
 import { column } from './winograd7';
 import { filters7, inputTransform7 } from './winograd7';
+import { filters27, inputTransform27 } from './winograd27';
 
 
 
@@ -137,6 +139,7 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
     if (points == 64) inputTransform5(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, V, tmp + 128, m);
+    else if (points == 80) inputTransform27(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, V, tmp + 128);
     else if (points == 10) inputTransform7(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, dir, V);
     else inputTransform(x, C, subW, k0, kc, Hp, Wp, tilesX, j0, n, nt, m, dir, V, tmp + 128);
     if (uRows != 0) {
@@ -151,7 +154,7 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   }
   const yRows = y + ((<usize>(ig * M + row0) * outH * outW) << 2);
   const bRows: usize = bias == 0 ? 0 : bias + (<usize>(g * M + row0) << 2);
-  if (points == 64 || points == 10) outputWhole(Mb, rows, nt, j0, n, tilesX, outH, outW, dir, points, yRows, bRows, reluOn, slope, tmp + 128, m);
+  if (points == 64 || points == 10 || points == 80) outputWhole(Mb, rows, nt, j0, n, tilesX, outH, outW, dir, points, yRows, bRows, reluOn, slope, tmp + 128, m);
   else outputTransform(Mb, rows, nt, j0, n, tilesX, outH, outW, m, dir, yRows, bRows, reluOn, slope, tmp + 128);
 }
 
@@ -249,7 +252,7 @@ function scaleV(V: usize, kc: i32, nt: i32): void {
  * 36 for four tiles' outputs on their way to the ones that are written (outputTransform reads up to 3 floats
  * before the GEMM results: these).
  */
-const SCRATCH_HEAD: usize = 128 + 72 * 16;
+const SCRATCH_HEAD: usize = 128 + 88 * 16;
 
 /**
  * Floats between consecutive transformed-input (V) and GEMM-result (Mb) matrices beyond their size: the
@@ -772,6 +775,10 @@ export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void
     const gi = o / rows, ro = o - gi * rows;
     if (points == 64) { // F(4x4, 5x5), or F(6x6, 3x3) (m = 6), or F(2x2, 7x7) (m = 2)
       filtersWhole(w, o, C, KC, rowsPad, U + ((<usize>gi * 64 * matrix) << 2), matrix, ro, scratch, m == 6 ? 3 : m == 2 ? 7 : 5);
+      continue;
+    }
+    if (points == 80) { // F(2x4, 7x7)
+      filters27(w, o, C, KC, rowsPad, U + ((<usize>gi * 80 * matrix) << 2), matrix, ro, scratch);
       continue;
     }
     if (points == 10) {

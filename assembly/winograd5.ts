@@ -16,6 +16,7 @@
 import { MR, NR, madd, relu } from './simd';
 import { SKEW } from './winograd';
 import { acc3, column, outputTile7, point, put, putRow, putTiles } from './winograd7';
+import { outputTile27 } from './winograd27';
 
 /** init + ca a + cb b. */
 @inline function acc2(init: v128, a: v128, ca: f32, b: v128, cb: f32): v128 {
@@ -23,7 +24,7 @@ import { acc3, column, outputTile7, point, put, putRow, putTiles } from './winog
 }
 
 /** B^T d over one line of eight (lanes = tiles), value i stored at dst + i * ds. Rows for +-p: E +- O. */
-@inline function lineB8(d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128, d6: v128, d7: v128, dst: usize, ds: usize): void {
+@inline export function lineB8(d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128, d6: v128, d7: v128, dst: usize, ds: usize): void {
   v128.store(dst, acc3(d6, d4, -5.25, d2, 5.25, d0, -1));
   v128.store(dst + 7 * ds, acc3(d7, d5, -5.25, d3, 5.25, d1, -1));
   pair8(madd(f32x4.add(d6, d2), d4, f32x4.splat(-4.25)), madd(f32x4.add(d5, d1), d3, f32x4.splat(-4.25)), dst + ds, ds);
@@ -87,7 +88,7 @@ export function inputTransform5(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
 }
 
 /** Output i of A^T over a line of eight (lanes = tiles). */
-@inline function lineA8(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, m6: v128, m7: v128, i: i32): v128 {
+@inline export function lineA8(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, m6: v128, m7: v128, i: i32): v128 {
   const s1 = f32x4.add(m1, m2), s2 = f32x4.add(m3, m4), s3 = f32x4.add(m5, m6);
   const t1 = f32x4.sub(m1, m2), t2 = f32x4.sub(m3, m4), t3 = f32x4.sub(m5, m6);
   if (i == 0) return f32x4.add(f32x4.add(m0, s1), f32x4.add(s2, s3));
@@ -110,7 +111,8 @@ export function outputWhole(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tile
     for (let j = 0; j < n; ) {
       const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX, lanes = min(4, min(n - j, tilesX - tx));
       const mo = Mb + ((<usize>o * nt + j) << 2);
-      if (values == 64 && m == 2) outputTile2(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
+      if (values == 80) outputTile27(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
+      else if (values == 64 && m == 2) outputTile2(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
       else if (values == 64 && m == 6) outputTile6(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
       else if (values == 64) outputTile5(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
       else outputTile7(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, dir, b, reluOn, slope);
@@ -236,7 +238,7 @@ function outputTile6(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, t
 }
 
 /** G[j][k] of F(m, taps), m + taps = 9: p_j^k / prod_(l != j) (p_j - p_l) over the 7 finite points; row 7 (infinity) is the last tap. */
-@inline function gRow(j: i32, k: i32, taps: i32): f64 {
+@inline export function gRow(j: i32, k: i32, taps: i32): f64 {
   if (j == 7) return k == taps - 1 ? 1 : 0;
   const p = point(j);
   let den: f64 = 1, pk: f64 = 1;

@@ -58,7 +58,7 @@ export function inputTransform7(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
  * B^T d (d0..d9: one vector of four tiles each), value xi stored at out + xi * xiBytes. The rows of B^T for +p
  * and -p share their even and odd halves (row(+-p) = E +- O), and O is p times E's coefficients on d1, d3, ...
  */
-@inline function lineB10(d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128, d6: v128, d7: v128, d8: v128, d9: v128, out: usize, xiBytes: usize, at: i32, lanes: i32, stripBytes: usize): void {
+@inline export function lineB10(d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128, d6: v128, d7: v128, d8: v128, d9: v128, out: usize, xiBytes: usize, at: i32, lanes: i32, stripBytes: usize): void {
   put(out, madd(acc3(d8, d6, -7.5, d4, 17.0625, d2, -12.8125), d0, f32x4.splat(2.25)), at, lanes, stripBytes);
   put(out + 9 * xiBytes, madd(acc3(d9, d7, -7.5, d5, 17.0625, d3, -12.8125), d1, f32x4.splat(2.25)), at, lanes, stripBytes);
   pair(acc3(d8, d6, -6.5, d4, 10.5625, d2, -2.25), acc3(d7, d5, -6.5, d3, 10.5625, d1, -2.25), out + xiBytes, xiBytes, at, lanes, stripBytes);

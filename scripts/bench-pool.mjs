@@ -4,7 +4,7 @@
 // VARIANTS='1t;2t;2t,jobs,hold=100;2t,unjudged' picks the contenders (this is the default), each `1t` or `2t` with
 // options: `jobs` (the pool's per-job Judge only, no ForwardJudge), `nojob` (the ForwardJudge only: as `2t`, whose
 // parallel forwards ask no per-job Judge), `both` (the per-job Judge inside parallel forwards too: CREMA_JUDGE=both), `unjudged`
-// (neither: every job in parallel), `alone` (every forward alone, as the forward judge runs it), `hold=US` (how long the workers poll between a parallel forward's jobs), `nospin` (the calling thread sleeps after a few microseconds' wait for the workers' last chunks, as until round eight). Each
+// (neither: every job in parallel), `alone` (every forward alone, as the forward judge runs it), `hold=US` (how long the workers poll between a parallel forward's jobs), `nospin` (the calling thread sleeps after a few microseconds' wait for the workers' last chunks, as until round eight), `calm=MS` (how long a thread whose poll the OS cut short does not poll: pool.calmMs, 0 = polls on), `chunks=N` (jobs cut into N chunks a thread where they can be, not 4: wasmEngine's chunkCount). Each
 // judged contender has judges of its own. PAUSE=ms sleeps before each forward (default 20, as the benchmark's ORT
 // runs leave the workers asleep); BUSY=1 keeps one core busy with a child process (`npm run bench`'s busy section).
 // Prints each contender's median and mean, the speed-up over the first, CPU time, the workers' wake-ups and the
@@ -23,7 +23,7 @@ const model = process.argv[2] ?? 'googlenet', rounds = Number(process.argv[3] ??
 const specs = (process.env.VARIANTS ?? '1t;2t;2t,jobs,hold=100;2t,unjudged').split(';');
 const proto = [`../shared/models/zoo/${model}.prototxt`, `models/zoo/${model}.prototxt`].find((f) => fs.existsSync(f));
 const net = await Net.load(proto, path.join(os.tmpdir(), `crema-bench-${model}.caffemodel`), { threads: 2 });
-const pool = wasmEngine().pool, defaultHold = pool.holdUs;
+const engine = wasmEngine(), pool = engine.pool, defaultHold = pool.holdUs, defaultCalm = pool.calmMs;
 const input = net.inputs[0], dims = net.shapes.get(input);
 const x = new Float32Array(dims.reduce((a, b) => a * b, 1)).map(() => Math.random() * 100 - 50);
 const hog = process.env.BUSY ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : undefined;
@@ -32,7 +32,7 @@ const sleep = (ms) => ms > 0 && Atomics.wait(new Int32Array(new SharedArrayBuffe
 
 const variants = specs.map((label) => {
   const has = (o) => label.split(',').includes(o);
-  const v = { label, both: has('both'), threads: label.startsWith('1t') ? 1 : 2, hold: Number(/hold=(\d+)/.exec(label)?.[1] ?? defaultHold), spin: !has('nospin'), ways: '', times: [], woke: [], waited: [], cpu: [] };
+  const v = { label, both: has('both'), perThread: Number(/chunks=(\d+)/.exec(label)?.[1] ?? 0), calm: Number(/calm=(\d+)/.exec(label)?.[1] ?? defaultCalm), cuts: [], threads: label.startsWith('1t') ? 1 : 2, hold: Number(/hold=(\d+)/.exec(label)?.[1] ?? defaultHold), spin: !has('nospin'), ways: '', times: [], woke: [], waited: [], cpu: [] };
   v.judge = has('unjudged') || has('nojob') ? undefined : new Judge();
   v.forwardJudge = has('unjudged') || has('jobs') ? undefined : new ForwardJudge();
   if (has('alone')) v.forwardJudge.choose = () => ((v.forwardJudge.jobTrial = false), 'alone');
@@ -54,10 +54,14 @@ const run = (v) => {
   pool.judge = v.judge;
   pool.holdUs = v.hold;
   pool.waitSpin = v.spin;
-  const w0 = pool.wakeups, wait0 = pool.waitedMs, c0 = process.cpuUsage(), t0 = performance.now();
+  pool.calmMs = v.calm;
+  if (v.perThread) engine.chunkCount = (units) => (engine.activeThreads() <= 1 ? 1 : Math.min(units, v.perThread * engine.activeThreads()));
+  else delete engine.chunkCount;
+  const w0 = pool.wakeups, cut0 = pool.cut, wait0 = pool.waitedMs, c0 = process.cpuUsage(), t0 = performance.now();
   net.forward({ [input]: x });
   v.times.push(performance.now() - t0);
   v.woke.push(pool.wakeups - w0);
+  v.cuts.push(pool.cut - cut0);
   v.waited.push(pool.waitedMs - wait0);
   const c = process.cpuUsage(c0);
   v.cpu.push((c.user + c.system) / 1000);
@@ -65,7 +69,7 @@ const run = (v) => {
 await new Promise((resolve) => setTimeout(resolve, 200)); // the hog under way
 const load0 = os.loadavg()[0];
 for (let w = 0; w < 6; w++) variants.forEach(run);
-for (const v of variants) for (const a of [v.times, v.woke, v.waited, v.cpu]) a.length = 0;
+for (const v of variants) for (const a of [v.times, v.woke, v.waited, v.cpu, v.cuts]) a.length = 0;
 for (let r = 0; r < rounds; r++) variants.forEach((_, k) => run(variants[(k + r) % variants.length]));
 hog?.kill();
 
@@ -73,5 +77,5 @@ const median = (a) => [...a].sort((p, q) => p - q)[a.length >> 1], mean = (a) =>
 const base = median(variants[0].times);
 console.log(`${model}, ${rounds} rounds${hog ? ', busy core' : ''}, pause ${pause} ms; load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)} (${new Date().toISOString().slice(11, 16)} UTC)`);
 for (const v of variants)
-  console.log(`  ${v.label.padEnd(22)} median ${median(v.times).toFixed(2).padStart(7)}  mean ${mean(v.times).toFixed(2).padStart(7)}  (${(base / median(v.times)).toFixed(2)}x)  cpu ${median(v.cpu).toFixed(1)}  woke ${mean(v.woke).toFixed(1)}  waited ${mean(v.waited).toFixed(2)}${v.ways ? `  ways ${v.ways}` : ''}`);
+  console.log(`  ${v.label.padEnd(22)} median ${median(v.times).toFixed(2).padStart(7)}  mean ${mean(v.times).toFixed(2).padStart(7)}  (${(base / median(v.times)).toFixed(2)}x)  cpu ${median(v.cpu).toFixed(1)}  woke ${mean(v.woke).toFixed(1)}  cut ${mean(v.cuts).toFixed(1)}  waited ${mean(v.waited).toFixed(2)}${v.ways ? `  ways ${v.ways}` : ''}`);
 await net.dispose();

@@ -3,12 +3,15 @@
 // chunks, the main thread's share of the chunks, and how much slower the main thread ran its chunks in parallel
 // than the same chunks alone ("slow": what the two cores share, memory and caches, or a preempted main thread).
 // Usage: node scripts/bench-scaling.mjs NET [rounds, default 9] (after `npm run build`; the zoo weights `npm run
-// bench` caches in the temp directory). TOP=n prints the n layers that lose most.
+// bench` caches in the temp directory). TOP=n prints the n layers that lose most; BUSY=1 keeps one core
+// busy with a child process (`npm run bench`'s busy section).
+import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { unjudgedNet } from './unjudged-net.mjs';
 
 const model = process.argv[2] ?? 'inception_v3', rounds = Number(process.argv[3] ?? 9);
 const { net, pool, input, x } = await unjudgedNet(model);
+const hog = process.env.BUSY ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : undefined;
 const kernels = pool.kernels, runChunk = kernels.runChunk;
 let mainChunks = 0, mainMs = 0;
 pool.kernels = {
@@ -71,6 +74,7 @@ const l0 = os.loadavg()[0];
 const orders = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 2, 1], [1, 0, 2], [2, 1, 0]];
 for (let r = 0; r < rounds; r++) for (const k of orders[r % orders.length]) forward(k);
 const l1 = os.loadavg()[0];
+hog?.kill();
 // The main thread's time a chunk in parallel over alone, per layer: the jobs' main-thread chunk time / chunks,
 // medians over the rounds, weighted by the chunk time alone.
 const rows = [...stats].map(([name, s]) => {
@@ -79,7 +83,7 @@ const rows = [...stats].map(([name, s]) => {
   return { name, type: s.type, t1: med(s.t[0]), t2: med(s.t[1]), ta: med(s.t[2]), w: med(s.waited), chunks: s.chunks, share: mainShare, slow: perChunk(1) / perChunk(2), aloneWork: med(s.t[2]) };
 });
 const sum = (f) => rows.reduce((a, r) => a + f(r), 0);
-console.log(`${model}: ${rounds} rounds, load ${l0.toFixed(2)} -> ${l1.toFixed(2)}`);
+console.log(`${model}: ${rounds} rounds${hog ? ', busy core' : ''}, load ${l0.toFixed(2)} -> ${l1.toFixed(2)}`);
 console.log(`forward 1t ${med(totals[0]).toFixed(1)} ms, 2t ${med(totals[1]).toFixed(1)} (x${(med(totals[0]) / med(totals[1])).toFixed(2)}), 2-thread cut alone ${med(totals[2]).toFixed(1)}; main thread waited ${med(waits[1]).toFixed(1)} ms a forward; its share of the chunks ${med(shares).toFixed(3)}`);
 const slowAll = sum((r) => (Number.isFinite(r.slow) && r.chunks ? r.slow * r.ta : 0)) / sum((r) => (Number.isFinite(r.slow) && r.chunks ? r.ta : 0));
 console.log(`main thread's chunks in parallel / alone (wall, weighted by time alone): ${slowAll.toFixed(3)} (least times: scripts/bench-contention.mjs)`);

@@ -400,14 +400,38 @@ async function release(...nets) {
   await new Promise((resolve) => setTimeout(resolve, 0)); // FinalizationRegistry callbacks run as tasks after a GC
 }
 
-/** Native vs ORT (crema's graph) per net and thread count, interleaved; rows in `group`, judged by `judgeRow`. */
-async function zooRatios(group, label, judgeRow) {
+/**
+ * Native vs ORT (crema's graph) per net and thread count, interleaved; rows in `group`, judged by `judgeRow`. With
+ * `together`, both thread counts' four contenders (native and ORT at 1 and 2 threads) are interleaved in one run,
+ * so that a net's 1-thread and 2-thread rows come from the same minutes (the busy section's "2 threads <= 1
+ * thread": timed one after the other, the load moving between the two runs decided it, round eight).
+ */
+async function zooRatios(group, label, judgeRow, { together = false } = {}) {
   for (const [model, goal, limit] of ZOO) {
     if (!zooAvailable(model)) continue;
     const net = await Net.load(zooPrototxt(model), zooWeights(model));
     const input = net.inputs[0], dims = net.shapes.get(input);
     const x = new Tensor(dims, hashData(dims.reduce((a, b) => a * b, 1), 11, 100));
     const bytes = encodeConversion(convertGraph(net.graph, {}));
+    const feeds = { [input]: new ort.Tensor('float32', x.data, [...dims]) };
+    const iterations = iters(model === 'vgg16' || model === 'openpose' ? 4 : 8);
+    const record = (threads, samples, native = 'native', onnx = 'onnx') => {
+      const ref = addTimed(group, `${model} batch 1${label}`, 'onnx (crema graph)', threads, samples.get(onnx));
+      judgeRow(model, threads, goal, limit, ref, addTimed(group, `${model} batch 1${label}`, 'native', threads, samples.get(native)));
+    };
+    if (together && (await setNativeThreads(2, [net])) === 2) {
+      const sessions = [await session(bytes, 1), await session(bytes, 2)];
+      const contenders = [1, 2].flatMap((threads) => [
+        { name: `native ${threads}`, run: () => ((net.threads = threads), net.forward({ [input]: x })) },
+        { name: `onnx ${threads}`, run: () => sessions[threads - 1].run(feeds) },
+      ]);
+      const samples = await interleave(contenders, { iterations, warmup: 1 });
+      for (const s of sessions) await s.release();
+      for (const threads of [1, 2]) record(threads, samples, `native ${threads}`, `onnx ${threads}`);
+      await release(net);
+      continue;
+    }
+    if (together) notes.push(`${model}${label}: 1 and 2 threads timed one after the other (the native engine has fewer than 2 threads)`);
     for (const threads of [1, 2]) {
       const nt = await setNativeThreads(threads, [net]);
       if (nt !== threads) {
@@ -415,14 +439,12 @@ async function zooRatios(group, label, judgeRow) {
         continue;
       }
       const s = await session(bytes, threads);
-      const feeds = { [input]: new ort.Tensor('float32', x.data, [...dims]) };
       const samples = await interleave(
         [{ name: 'native', run: () => net.forward({ [input]: x }) }, { name: 'onnx', run: () => s.run(feeds) }],
-        { iterations: iters(model === 'vgg16' || model === 'openpose' ? 4 : 8), warmup: 1 },
+        { iterations, warmup: 1 },
       );
       await s.release();
-      const ref = addTimed(group, `${model} batch 1${label}`, 'onnx (crema graph)', threads, samples.get('onnx'));
-      judgeRow(model, threads, goal, limit, ref, addTimed(group, `${model} batch 1${label}`, 'native', threads, samples.get('native')));
+      record(threads, samples);
     }
     await release(net);
   }
@@ -465,7 +487,7 @@ async function benchBusy() {
         judge(r, one, 1, 'G3: 2 threads ≤ 1 thread');
         r.ratio_to = 'native 1t';
       }
-    }),
+    }, { together: true }),
   );
   if (!quiet.size) notes.push('under load: run with the zoo section (--only zoo,busy) for the ratios to quiet');
 }

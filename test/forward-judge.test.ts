@@ -52,6 +52,31 @@ describe('the forward judge', () => {
     expect(slow.slice(30)).not.toContain('PP');
   });
 
+  it('one-thread forwards of the same shapes are alone\'s times (alone runs as one thread): no alone forward of its own while they come', () => {
+    // One thread's forwards before (the benchmarks' one-thread rows), the first cold: parallel 10 ms, alone 15. No
+    // alone trial among the first forwards (it was the third: 'PPAPPPA...'), alone tried after 16.
+    const quiet = new ForwardJudge();
+    for (const ms of [100, 15, 15, 15, 15, 15]) quiet.oneThread('1,3', ms);
+    expect(forwards(quiet, '2 1,3', 48, (way, i) => (i === 0 ? 100 : way === 'parallel' ? 10 : 15))).toBe('PPPPPPPPPPPPPPPAPPPPPPPPPPPPPPPAPPPPPPPPPPPPPPPA');
+    // A busy core, one thread 10 ms, parallel 15: alone after parallel's first timed forward.
+    const busy = new ForwardJudge();
+    for (const ms of [100, 10, 10, 10, 10, 10]) busy.oneThread('1,3', ms);
+    expect(forwards(busy, '2 1,3', 34, (way) => (way === 'parallel' ? 15 : 10), true)).toBe('P?P?AAAP?AAAAAAAP?AAAAAAAAAAAAAAAP?AAAA');
+    // Interleaved with one-thread forwards (the busy section): alone's times stay fresh, parallel runs throughout.
+    const mixed = new ForwardJudge();
+    let ways = '';
+    mixed.oneThread('1,3', 100);
+    for (let i = 0; i < 40; i++) {
+      mixed.oneThread('1,3', 15);
+      ways += forwards(mixed, '2 1,3', 1, (way) => (way === 'parallel' ? 10 : 15));
+    }
+    expect(ways).toBe('P'.repeat(40));
+    // Other shapes' one-thread forwards are not these shapes' alone.
+    const other = new ForwardJudge();
+    for (const ms of [100, 15, 15]) other.oneThread('8,3', ms);
+    expect(forwards(other, '2 1,3', 10, (way, i) => (i === 0 ? 100 : way === 'parallel' ? 10 : 15))).toBe('PPAPPPAPPP');
+  });
+
   it('its first alone forward is the per-job judge\'s trial alone; a job timed alone outside then tries only parallel', () => {
     const judge = new ForwardJudge();
     const trials: boolean[] = [];
@@ -139,6 +164,25 @@ describe('Net.forward by the forward judge\'s way', () => {
       expect(e.pool.judging).toBe(true); // the per-job Judge decides again outside forwards (partial ones)
     } finally {
       e.pool.judge = saved;
+      await net.dispose();
+    }
+  });
+
+  it('a whole forward at one thread tells the judge its time as alone\'s for its input shapes (not a partial one, not at two threads)', async () => {
+    const net = await load();
+    const judge = new ForwardJudge();
+    const told: string[] = [];
+    judge.oneThread = (shapes) => void told.push(shapes);
+    net.forwardJudge = judge;
+    try {
+      net.forward({ data: input() });
+      expect(told).toEqual([]);
+      net.threads = 1;
+      net.forward({ data: input() });
+      net.forward({ data: input() }, { end: net.layers[1].name });
+      net.forward({ data: input() });
+      expect(told).toEqual(['1,3,32,32', '1,3,32,32']);
+    } finally {
       await net.dispose();
     }
   });

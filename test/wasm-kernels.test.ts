@@ -189,8 +189,10 @@ for (const threads of [1, 2]) {
           const [im2col] = bothKernels(def, bias ? [w, b] : [w], x, relu);
           delete process.env.CREMA_WINOGRAD;
           expect([...got.dims], label).toEqual([...want.dims]);
-          // '2' runs a 7x7 as F(2x2, 7x7) (8 points, as F(4x4, 5x5)), not on its 3x3 blocks: F(4x4)'s bound.
-          const bound = tile === '2' && kh === 7 ? 5e-5 : tolerance;
+          // A 7x7 runs whole, not on its 3x3 blocks: '2' F(2x2, 7x7) (8 points, as F(4x4, 5x5)) within F(4x4)'s
+          // bound; '4' and '6' F(2x4, 7x7) (8 points down, 10 across: ~5x F(2x2, 7x7)'s error, up to 6.6e-5 here at
+          // C = 274) within the project's tolerance, 1e-4 (see the F(2x4, 7x7) tests below).
+          const bound = kh === 7 ? (tile === '2' ? 5e-5 : 1e-4) : tolerance;
           expect(relDiff(got.data, want.data), label).toBeLessThan(bound);
           expect(relDiff(got.data, im2col.data), label).toBeLessThan(bound);
         }
@@ -198,7 +200,7 @@ for (const threads of [1, 2]) {
     }
 
     /** One random case of a kh x kw kernel (bias and ReLU by t): Winograd against the TypeScript kernels and im2col within 5e-5. */
-    const lineCase = (random: () => number, t: number, c: Record<'kh' | 'kw' | 'group' | 'cinG' | 'coutG' | 'N' | 'ph' | 'pw' | 'H' | 'W', number>): void => {
+    const lineCase = (random: () => number, t: number, c: Record<'kh' | 'kw' | 'group' | 'cinG' | 'coutG' | 'N' | 'ph' | 'pw' | 'H' | 'W', number>, bound = 5e-5): void => {
       const { kh, kw, group, cinG, coutG, N, ph, pw, H, W } = c;
       const x = new Tensor([N, cinG * group, H, W], randomArray(N * cinG * group * H * W, random));
       const w = new Tensor([coutG * group, cinG, kh, kw], randomArray(coutG * group * cinG * kh * kw, random));
@@ -211,8 +213,8 @@ for (const threads of [1, 2]) {
       const [im2col] = bothKernels(def, bias ? [w, b] : [w], x, relu);
       delete process.env.CREMA_WINOGRAD;
       expect([...got.dims], label).toEqual([...want.dims]);
-      expect(relDiff(got.data, want.data), label).toBeLessThan(5e-5);
-      expect(relDiff(got.data, im2col.data), label).toBeLessThan(5e-5);
+      expect(relDiff(got.data, want.data), label).toBeLessThan(bound);
+      expect(relDiff(got.data, im2col.data), label).toBeLessThan(bound);
       expect(relDiff(got.data, im2col.data), label).toBeGreaterThan(0); // Winograd ran, not im2col twice
     };
 
@@ -294,30 +296,44 @@ for (const threads of [1, 2]) {
       }
     });
 
-    // F(2x2, 7x7) (assembly/winograd5.ts with m = 2: F(4x4, 5x5)'s 8 points, 64 values a 2 x 2 tile) errs about as
-    // much as F(4x4, 3x3) on the kernel's nine 3x3 blocks (6e-6 of the output's range on OpenPose's 128 -> 128 at
-    // 46 x 46, He-scaled weights; docs/PERFORMANCE.md, round nine); the project's tolerance is 1e-4.
-    it('Winograd F(2x2, 7x7): 7x7 on every plane width mod 8 (the choice, not forced), C over the 256 K block, groups, batches, pads, ReLU vs TypeScript, im2col and F(4x4) blocks', () => {
-      const random = rng(87 + threads);
-      for (let t = 0; t < 12; t++) {
-        const group = t % 5 === 3 ? 2 : 1, cinG = t % 4 === 1 ? randomInt(random, 257, 290) : randomInt(random, 16, 60);
-        const coutG = randomInt(random, 16, 50), N = t % 3 === 2 ? 2 : 1, ph = randomInt(random, 0, 3), pw = randomInt(random, 0, 3);
-        // Output widths 1 to 12 and 17 to 20: tile rows of 1 to 10 tiles, ending at every lane of four and strip offset.
-        const H = randomInt(random, Math.max(1, 7 - 2 * ph), 24), W = Math.max(7 - 2 * pw, 1) + (t < 8 ? t : t + 8);
-        const geometry: ConvGeometry = { channels: cinG, height: H, width: W, kernelH: 7, kernelW: 7, padH: ph, padW: pw, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, outH: H + 2 * ph - 6, outW: W + 2 * pw - 6 };
-        expect(winogradTile(geometry, coutG, undefined), `case ${t}`).toBe(2); // the default choice: F(2x2), whole kernel
-        lineCase(random, t, { kh: 7, kw: 7, group, cinG, coutG, N, ph, pw, H, W });
-      }
-      // The path is the whole kernel's, not the nine 3x3 blocks' (both F(2x2) and F(4x4) of those differ from it).
+    // 7x7 kernels run whole: F(2x4, 7x7) by default (assembly/winograd27.ts: 8 points down, F(4, 7)'s 10 across,
+    // 80 values a tile of 2 x 4 outputs), F(2x2, 7x7) with CREMA_WINOGRAD=2 (assembly/winograd5.ts with m = 2:
+    // F(4x4, 5x5)'s 8 points, 64 values a 2 x 2 tile). Against a float64 sum they err 2.9e-5 to 4.5e-5 and 5.6e-6
+    // to 9.6e-6 of the output's range (C 64 to 274, uniform or He-scaled weights; the nine 3x3 blocks in F(4x4):
+    // ~5e-6; docs/PERFORMANCE.md, round nine): F(2x2, 7x7) is held within F(4x4)'s 5e-5, F(2x4, 7x7) within the
+    // project's tolerance, 1e-4 (against the TypeScript kernels, themselves float32, it measured up to 6.6e-5).
+    for (const tile of ['4', '2'] as const) {
+      it(`Winograd F(2x${tile}, 7x7): 7x7 on every plane width mod 8 (${tile === '4' ? 'the choice, not forced' : 'CREMA_WINOGRAD=2'}), C over the 256 K block, groups, batches, pads, ReLU vs TypeScript and im2col`, () => {
+        const random = rng(87 + threads + Number(tile));
+        for (let t = 0; t < 12; t++) {
+          const group = t % 5 === 3 ? 2 : 1, cinG = t % 4 === 1 ? randomInt(random, 257, 290) : randomInt(random, 16, 60);
+          const coutG = randomInt(random, 16, 50), N = t % 3 === 2 ? 2 : 1, ph = randomInt(random, 0, 3), pw = randomInt(random, 0, 3);
+          // Output widths 1 to 12 and 17 to 20: tile rows of 1 to 10 tiles, ending at every lane of four and strip offset.
+          const H = randomInt(random, Math.max(1, 7 - 2 * ph), 24), W = Math.max(7 - 2 * pw, 1) + (t < 8 ? t : t + 8);
+          const geometry: ConvGeometry = { channels: cinG, height: H, width: W, kernelH: 7, kernelW: 7, padH: ph, padW: pw, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, outH: H + 2 * ph - 6, outW: W + 2 * pw - 6 };
+          expect(winogradTile(geometry, coutG, undefined), `case ${t}`).toBe(4); // the default choice: F(2x4), whole kernel
+          expect(winogradTile(geometry, coutG, tile), `case ${t}`).toBe(Number(tile));
+          if (tile === '2') process.env.CREMA_WINOGRAD = tile;
+          try {
+            lineCase(random, t, { kh: 7, kw: 7, group, cinG, coutG, N, ph, pw, H, W }, tile === '2' ? 5e-5 : 1e-4);
+          } finally {
+            delete process.env.CREMA_WINOGRAD;
+          }
+        }
+      });
+    }
+
+    it('Winograd 7x7: F(2x4, 7x7) by default and F(2x2, 7x7) with CREMA_WINOGRAD=2 are two paths, within 1e-4 and 5e-5 of the TypeScript kernels', () => {
+      const random = rng(89 + threads);
       const x = new Tensor([1, 20, 11, 13], randomArray(20 * 11 * 13, random)), w = new Tensor([17, 20, 7, 7], randomArray(17 * 20 * 49, random));
       const def = layerDef('Convolution', { convolution_param: { num_output: 17, kernel_size: [7], pad: [2], bias_term: false } });
       const [got, want] = bothKernels(def, [w], x, undefined);
-      process.env.CREMA_WINOGRAD = '4';
-      const [blocks] = bothKernels(def, [w], x, undefined);
+      process.env.CREMA_WINOGRAD = '2';
+      const [f2] = bothKernels(def, [w], x, undefined);
       delete process.env.CREMA_WINOGRAD;
-      expect(relDiff(got.data, want.data)).toBeLessThan(5e-5);
-      expect(relDiff(blocks.data, want.data)).toBeLessThan(5e-5);
-      expect(relDiff(got.data, blocks.data)).toBeGreaterThan(0);
+      expect(relDiff(got.data, want.data)).toBeLessThan(1e-4);
+      expect(relDiff(f2.data, want.data)).toBeLessThan(5e-5);
+      expect(relDiff(got.data, f2.data)).toBeGreaterThan(0);
     });
 
     // A plane's last block of tiles holds fewer than the others (its GEMMs run only the strips that hold its tiles):
@@ -448,12 +464,12 @@ for (const threads of [1, 2]) {
       }
     });
 
-    it('Depthwise 3x3 stride 1 in bands of three output rows into y: outputs 1-40 rows by 1-45 columns (the last band and vector overlapping), pads 0-2, multiplier 2, batches, ReLU and leaky ReLU', () => {
+    it('Depthwise 3x3 stride 1 in bands of four output rows into y: outputs 1-40 rows by 1-45 columns (the last band and vector overlapping), pads 0-2, multiplier 2, batches, ReLU and leaky ReLU', () => {
       const random = rng(53 + threads);
       for (let t = 0; t < 36; t++) {
         const pad = t % 3, mult = t % 5 === 2 ? 2 : 1, N = t % 4 === 3 ? 2 : 1, C = randomInt(random, 1, 6);
         // Every third case has 3-8 columns (whole and overlapping vectors at the band loop's smallest), the
-        // others any; heights give 0-2 rows past the last whole band (and planes of 1-2 rows: the flat loop).
+        // others any; heights give 0-3 rows past the last whole band (and planes of 1-3 rows: the flat loop).
         const outW = t % 3 === 0 ? randomInt(random, 3, 8) : randomInt(random, 1, 45), outH = randomInt(random, 1, 40);
         const W = outW + 2 - 2 * pad, H = outH + 2 - 2 * pad;
         if (W < 1 || H < 1) continue;
@@ -791,9 +807,9 @@ describe('which convolutions run Winograd', () => {
   it('3x3 to 9x9, stride 1, with 16 or more channels in and out; F(4x4) on planes of 14x14 and more and on 13x13, F(2x2) below', () => {
     expect([56, 28, 16, 14, 13, 12, 11, 7].map((n) => winogradTile(conv(n), 64, undefined))).toEqual([4, 4, 4, 4, 4, 2, 2, 2]);
     // U within 7x the weights: F(4x4) of 9x9 is 4.0x; of a 4x4 kernel 9x, so that takes F(2x2). 7x7 takes
-    // F(2x2, 7x7) (the whole kernel, U 1.3x the weights) on every plane, OpenPose's 46 x 46 as 7 x 7.
-    expect([conv(28, 7), conv(28, 9), conv(28, 4), conv(46, 7), conv(24, 7), conv(7, 7)].map((g) => winogradTile(g, 64, undefined))).toEqual([2, 4, 2, 2, 2, 2]);
-    expect([conv(46, 7), conv(7, 7)].map((g) => winogradTile(g, 64, undefined, 2))).toEqual([2, 2]);
+    // F(2x4, 7x7) (the whole kernel, U 1.6x the weights) on every plane, OpenPose's 46 x 46 as 7 x 7.
+    expect([conv(28, 7), conv(28, 9), conv(28, 4), conv(46, 7), conv(24, 7), conv(7, 7)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 2, 4, 4, 4]);
+    expect([conv(46, 7), conv(7, 7)].map((g) => winogradTile(g, 64, undefined, 2))).toEqual([4, 4]);
     // 5x5 takes F(4x4, 5x5) on every plane and batch: its U is 2.56x the weights, as F(2x2)'s four 3x3 blocks'.
     expect([conv(35, 5), conv(28, 5), conv(27, 5), conv(24, 5), conv(14, 5), conv(7, 5)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 4, 4, 4, 4]);
     expect([conv(27, 5), conv(24, 5), conv(14, 5)].map((g) => winogradTile(g, 64, undefined, 2))).toEqual([4, 4, 4]);
@@ -1046,6 +1062,43 @@ describe('the thread pool', () => {
       const failing = new ThreadPool(wasmEngine()!.module, memory, 1024, { runChunk: (_p, c) => { if (c === 2) throw new Error('chunk 2 failed'); } });
       failing.judge = alone;
       expect(() => failing.run(4, 2)).toThrow('chunk 2 failed');
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  it('a thread whose poll the OS cut short does not poll for calmMs (it sleeps as soon as it waits), and its jobs still end with every chunk run once', async () => {
+    const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+    const h = new Int32Array(memory.buffer, 1024, 16);
+    let ran: number[] = [];
+    // A chunk the calling thread takes returns once every chunk is taken (the worker's: a job of no kind, they do
+    // nothing), so the calling thread then waits for the worker's last chunks, asleep while calm.
+    const pool = new ThreadPool(wasmEngine()!.module, memory, 1024, {
+      runChunk: (_p, c) => {
+        ran.push(c);
+        for (const end = Date.now() + 10_000; (Atomics.load(h, 1) & 0xfffff) < 4 && Date.now() < end; );
+      },
+    });
+    pool.judge = undefined; // every job in parallel (a judge's try would wait for the worker to take chunk 0)
+    await pool.grow(1);
+    try {
+      expect(pool.calmMs).toBe(100);
+      pool.calmMs = 60_000; // calm for the whole test once cut
+      expect(Atomics.load(h, 9)).toBe(60_000_000);
+      pool.poll(0); // the worker never polls either: a calm worker's way
+      const cut = pool.cut;
+      pool.calm();
+      expect(pool.cut).toBe(cut + 1);
+      for (let i = 0; i < 20; i++) {
+        ran = [];
+        pool.run(4, 2);
+        expect(Atomics.load(h, 2), `job ${i}: chunks done`).toBe(4);
+        expect(ran.length, `job ${i}: the calling thread ran ${ran}`).toBeLessThanOrEqual(1); // its chunk waits for the rest to be taken
+      }
+      pool.calmMs = 0; // polls again at once (the benchmarks' A/B)
+      pool.poll();
+      pool.run(4, 2);
+      expect(Atomics.load(h, 2)).toBe(4);
     } finally {
       await pool.terminate();
     }

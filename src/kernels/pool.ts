@@ -6,14 +6,16 @@
 // Control block (Int32 words at `control`): SEQ (bumped per job, what workers sleep on), TICKET (tag << 20 |
 // next chunk; tag 0 = closed), DONE (chunks finished), CHUNKS, ALLOWED (threads that may take part), FAILED
 // (the index, from 1, of the first worker whose chunk threw; 0 = none), WOKEN (jobs a worker woke up for from
-// its sleep: benchmarks count them), SPIN_US (how long an idle worker polls before it sleeps: see `hold`). A chunk is taken by compare-exchange on the ticket, so a worker that wakes
+// its sleep: benchmarks count them), SPIN_US (how long an idle worker polls before it sleeps: see `hold`), CUT
+// (polls that the OS cut short by taking the thread's core, which then stopped polling for a while: see
+// CALM_US), CALM_US (how long a thread whose poll was cut short does not poll: `calmMs`). A chunk is taken by compare-exchange on the ticket, so a worker that wakes
 // late can never take a chunk of a job that was closed and reopened meanwhile: the job's parameters and CHUNKS
 // only change while the ticket is closed. A chunk that throws (a trap in the kernel) still counts as done, so the
 // job ends and its caller gets the error instead of waiting forever.
 
 import { type KernelWorker, platform } from '../platform.js';
 
-const SEQ = 0, TICKET = 1, DONE = 2, CHUNKS = 3, ALLOWED = 4, FAILED = 5, WOKEN = 6, SPIN_US = 7;
+const SEQ = 0, TICKET = 1, DONE = 2, CHUNKS = 3, ALLOWED = 4, FAILED = 5, WOKEN = 6, SPIN_US = 7, CUT = 8, CALM_US = 9;
 const TAG_SHIFT = 20;
 const MAX_CHUNKS = 1 << TAG_SHIFT;
 /** Words of the parameter block a job writes (WasmEngine.job hands out 48). */
@@ -53,6 +55,23 @@ const WORKER_SPIN_US = 100;
 const HOLD_US = 1000;
 /** A gap this long between two polls means the OS took the core away: the machine is busy, stop spinning. */
 const PREEMPTED_MS = 0.05;
+/**
+ * A gap this long means another thread ran a time slice on the core (the scheduler's slices are 0.75-3 ms; an
+ * interrupt or a short-lived task takes microseconds): the thread then does not poll for the pool's `calmMs`.
+ */
+const TAKEN_MS = 0.5;
+/**
+ * After a poll the OS cut short for a time slice (TAKEN_MS), a thread does not poll at all for this long (ms): it
+ * sleeps as soon as it waits. With a core busy elsewhere (goal 3's CPU-bound process: three runnable threads on two cores) a
+ * polling worker ran until the OS took its core, every time it polled: it spent its share of the core on polls,
+ * so the scheduler (EEVDF) took the core from it while it held a chunk and the calling thread waited a time slice
+ * for that chunk, where a thread that had slept is owed time and runs its chunk at once when woken. SqueezeNet 1.1
+ * with the busy core (load 7 from the other sessions besides): 2 threads unjudged 0.52x one thread's speed with
+ * the workers polling 1 ms, 1.50x with them never polling (docs/PERFORMANCE.md, round nine). On a quiet machine no
+ * poll is cut short and nothing changes; one that is cut short once in a while costs the next CALM_MS of jobs
+ * their workers' wake-ups.
+ */
+const CALM_MS = 100;
 /** How long (ms) the calling thread polls for the workers' last chunks at least (its chunks however short) and at most. */
 const MIN_WAIT_SPIN_MS = 0.05;
 const MAX_WAIT_SPIN_MS = 4;
@@ -64,7 +83,7 @@ const instance = new WebAssembly.Instance(module, { env: { memory, abort() {} } 
 const runChunk = instance.exports.runChunk;
 const h = new Int32Array(memory.buffer, control, 16);
 const takeChunks = ${takeChunks.toString()};
-const PREEMPTED_MS = ${PREEMPTED_MS};
+const PREEMPTED_MS = ${PREEMPTED_MS}, TAKEN_MS = ${TAKEN_MS};
 const run = (chunk) => {
   try {
     runChunk(params, chunk, index);
@@ -75,17 +94,26 @@ const run = (chunk) => {
 };
 // The job count before saying ready: a job the main thread opens once it hears this is then never taken as seen.
 let seen = Atomics.load(h, 0);
+// Until when (this thread's clock) the worker does not poll: a poll was cut short by the OS (CALM_MS).
+let calmUntil = 0;
 ready();
 for (;;) {
   // Poll before sleeping: a forward opens one job per layer, microseconds apart, and waking from Atomics.wait
   // can take longer than a small layer's whole job. The poll lasts SPIN_US (the main thread sets it: longer
   // while a forward is under way) from the last moment a job was seen open: while the main thread still runs
   // its own chunks of a job whose chunks are all taken, the worker polls on (the next job comes right after).
+  // Not while calm: the OS took the core away from a recent poll (the machine is busy).
   let now = Atomics.load(h, 0);
-  for (let t = performance.now(), active = t; now === seen && t < active + Atomics.load(h, ${SPIN_US}) / 1000; ) {
+  for (let t = performance.now(), active = t; now === seen && (t >= calmUntil || Atomics.load(h, ${CALM_US}) === 0) && t < active + Atomics.load(h, ${SPIN_US}) / 1000; ) {
     now = Atomics.load(h, 0);
     const next = performance.now();
-    if (next - t > PREEMPTED_MS) break;
+    if (next - t > PREEMPTED_MS) {
+      if (next - t > TAKEN_MS) {
+        calmUntil = next + Atomics.load(h, ${CALM_US}) / 1000;
+        Atomics.add(h, ${CUT}, 1);
+      }
+      break;
+    }
     t = next;
     if (Atomics.load(h, 1) !== 0) active = t;
   }
@@ -225,6 +253,8 @@ export class ThreadPool {
   waitSpin = true;
   /** Time (ms) this thread waited, its chunks done, for the workers' last chunks of parallel jobs (benchmarks). */
   waitedMs = 0;
+  /** Until when (ms, `now()`) this thread does not poll for the workers' last chunks: see CALM_MS. */
+  private calmUntil = 0;
   private readonly h: Int32Array;
   /** Address of the job parameter block, and its words (what identifies a job to the judge). */
   readonly params: number;
@@ -240,6 +270,17 @@ export class ThreadPool {
     this.params = control + 64;
     this.words = new Uint32Array(memory.buffer, this.params, PARAM_WORDS);
     Atomics.store(this.h, SPIN_US, WORKER_SPIN_US);
+    Atomics.store(this.h, CALM_US, CALM_MS * 1000);
+  }
+
+  /** How long (ms) a thread whose poll the OS cut short does not poll (CALM_MS; 0: it polls on, as until round nine). */
+  get calmMs(): number {
+    return Atomics.load(this.h, CALM_US) / 1000;
+  }
+
+  set calmMs(ms: number) {
+    Atomics.store(this.h, CALM_US, Math.round(ms * 1000));
+    if (ms <= 0) this.calmUntil = 0;
   }
 
   /**
@@ -268,6 +309,17 @@ export class ThreadPool {
   /** Jobs the workers found asleep (each one's wake-up counted; benchmarks print them per forward). */
   get wakeups(): number {
     return Atomics.load(this.h, WOKEN);
+  }
+
+  /** @internal This thread's poll was cut short by the OS: it does not poll for `calmMs` from now (see CALM_MS). */
+  calm(): void {
+    this.calmUntil = now() + Atomics.load(this.h, CALM_US) / 1000;
+    Atomics.add(this.h, CUT, 1);
+  }
+
+  /** Polls the OS cut short so far, the workers' and this thread's (each then stopped polling for CALM_MS). */
+  get cut(): number {
+    return Atomics.load(this.h, CUT);
   }
 
   /** Workers created, ready or not. */
@@ -332,14 +384,18 @@ export class ThreadPool {
     // then sleeping frees this core, which the OS may give it), and not once the OS took this core away. It slept
     // after ~2000 polls (a few microseconds), and a thread asleep on the team's VM took ~2 ms to wake once its idle
     // core halted (round six: a worker asleep for 1 ms took 1.85 ms to start a job), on jobs of 0.1-3 ms.
+    // Not while calm (CALM_MS): the OS took this core away from a recent poll.
     const perChunk = mine ? (waitFrom - first) / mine : Atomics.load(h, SPIN_US) / 1000;
-    const spin = this.waitSpin ? Math.min(MAX_WAIT_SPIN_MS, Math.max(MIN_WAIT_SPIN_MS, 2 * perChunk)) : 0;
+    const spin = this.waitSpin && waitFrom >= this.calmUntil ? Math.min(MAX_WAIT_SPIN_MS, Math.max(MIN_WAIT_SPIN_MS, 2 * perChunk)) : 0;
     for (let t = waitFrom, until = waitFrom + spin, spins = 0; ; spins++) {
       const done = Atomics.load(h, DONE);
       if (done >= chunks) break;
       if (t < until) {
         const next = now();
-        t = next - t > PREEMPTED_MS ? Infinity : next;
+        if (next - t > PREEMPTED_MS) {
+          if (next - t > TAKEN_MS) this.calm();
+          t = Infinity;
+        } else t = next;
       } else if (spins >= 2000) Atomics.wait(h, DONE, done, 5);
     }
     Atomics.store(h, TICKET, 0);

@@ -33,8 +33,8 @@ export interface PackedWinograd extends PackedConv {
   dir: 0 | 1 | 2;
   /**
    * Values per tile where not points(tile) per block: 1-D 6 (F(4, 3) on 1 x 3 blocks) or 10 (F(4, 7), the whole
-   * 7-tap kernel); 64 for F(4x4, 5x5), the whole 5x5 kernel, and F(6x6, 3x3) (subH = subW = 1 for the whole
-   * kernels); else 0.
+   * 7-tap kernel); 64 for F(4x4, 5x5), the whole 5x5 kernel, F(6x6, 3x3) and F(2x2, 7x7); 80 for F(2x4, 7x7)
+   * (tile 4: 2 rows x 4 columns; subH = subW = 1 for the whole kernels); else 0.
    */
   values: number;
   /**
@@ -49,7 +49,8 @@ export interface PackedWinograd extends PackedConv {
  * Which Winograd a convolution runs, 0 for none: its geometry (stride 1, dilation 1, a kernel of 3 to 9 each way:
  * larger than 3x3 runs as the sum of its 3x3 blocks, e.g. 5x5 as four, 7x7 as nine) and enough input and output
  * channels that the GEMMs beat one im2col GEMM; a K x 1 or 1 x K kernel takes 1-D F(4, 3) (oneD; F(4, 7) for 7
- * taps: oneDPoints), reported as 4; a 5x5 F(4x4, 5x5) (whole5); a 3x3 on a large plane F(6x6, 3x3) (bigPlane). `setting` is
+ * taps: oneDPoints), reported as 4; a 5x5 F(4x4, 5x5) (whole5); a 7x7 F(2x4, 7x7), reported as 4 (whole7: '2' runs
+ * F(2x2, 7x7), and neither runs the 3x3 blocks); a 3x3 on a large plane F(6x6, 3x3) (bigPlane). `setting` is
  * CREMA_WINOGRAD: '0' none, '2', '4' or '6' F(2x2, 3x3), F(4x4, 3x3) or F(6x6, 3x3) only (6: larger kernels F(4x4));
  * unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / MIN_F4_TILES_LARGE at batch `num` > 1: by batchF4).
  */
@@ -62,7 +63,7 @@ export function winogradTile(g: ConvGeometry, rows: number, setting: string | un
   if (setting === '6') return f6(g) ? 6 : 4;
   if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
   if (whole5(g, 4)) return uFits(g, rows, 4) ? 4 : 0; // F(4x4, 5x5) on every plane: see whole5
-  if (whole7(g, 2)) return uFits(g, rows, 2) ? 2 : 0; // F(2x2, 7x7) on every plane: see whole7
+  if (whole7(g, 2)) return uFits(g, rows, 4) ? 4 : uFits(g, rows, 2) ? 2 : 0; // F(2x4, 7x7) on every plane: see whole7
   if (f6(g) && bigPlane(g, rows) && uFits(g, rows, 6)) return 6;
   const small = g.kernelH > 3 || g.kernelW > 3 ? tiles(g, 4) < MIN_F4_TILES_LARGE : g.outH * g.outW < MIN_F4_OUTPUTS;
   const f4 = (num > 1 && small ? batchF4(g) : small ? g.kernelH === 3 && g.kernelW === 3 && smallF4(g) : tileCost(g, 4) < tileCost(g, 2)) && uFits(g, rows, 4);
@@ -133,14 +134,22 @@ function whole5(g: ConvGeometry, m: number): boolean {
 }
 
 /**
- * A 7x7 kernel in F(2x2) runs F(2x2, 7x7) (assembly/winograd5.ts, m = 2): the 8 points of F(4x4, 5x5), so the same
- * B^T d B on 8 x 8 patches 2 apart, G 8 x 7 and A^T 2 x 8: 64 values per 2 x 2 tile, 16 multiply-adds an output where
- * F(4x4, 3x3) on the kernel's nine 3x3 blocks made 20.25 (324 values per 4 x 4 tile), and U 1.31x the weights
- * instead of 6.6x (OpenPose's 50 7x7 layers: 0.23 GB of U instead of 1.15). 7x7 kernels take it on every plane.
+ * A 7x7 kernel runs whole. Tile 2: F(2x2, 7x7) (assembly/winograd5.ts, m = 2): the 8 points of F(4x4, 5x5), so the
+ * same B^T d B on 8 x 8 patches 2 apart, G 8 x 7 and A^T 2 x 8: 64 values per 2 x 2 tile, 16 multiply-adds an output
+ * where F(4x4, 3x3) on the kernel's nine 3x3 blocks made 20.25 (324 values per 4 x 4 tile), and U 1.31x the
+ * weights instead of 6.6x. Tile 4 (the choice, on every plane): F(2x4, 7x7) (assembly/winograd27.ts), tiles of 2
+ * rows x 4 columns, those 8 points down and F(4, 7)'s 10 across: 80 values per 8 outputs, 10 multiply-adds an
+ * output, U 1.63x the weights (OpenPose's 50 7x7 layers: 0.29 GB of U, 1.15 with the blocks). It took 0.62-0.65x
+ * F(2x2, 7x7)'s time on OpenPose's stages (0.83x the blocks'), and errs ~5x more: 3e-5 - 4.5e-5 of the output's
+ * range against a float64 sum, OpenPose against Caffe 1.5e-5 (F(2x2, 7x7) 4.5e-6; docs/PERFORMANCE.md, round nine).
+ * A whole F(4x4, 7x7) (10 points each way) would err ~1.3e-4 (simulated), past the tolerance.
  */
 function whole7(g: ConvGeometry, m: number): boolean {
-  return m === 2 && g.kernelH === 7 && g.kernelW === 7;
+  return (m === 2 || m === 4) && g.kernelH === 7 && g.kernelW === 7;
 }
+
+/** Values per tile of a whole-kernel 7x7: F(2x2, 7x7) 64, F(2x4, 7x7) 80 (assembly/winograd27.ts; tile 4). */
+const whole7Values = (m: number): number => (m === 4 ? 80 : 64);
 
 /** F(6x6, 3x3) runs 3x3 kernels (the whole kernel: 64 values a tile), nothing larger. */
 function f6(g: ConvGeometry): boolean {
@@ -176,7 +185,7 @@ const F6_MAX_OUTPUTS = 150 * 150;
  * 1.15 GB of U instead of 0.51.
  */
 function uFits(g: ConvGeometry, rows: number, m: WinogradTileSize): boolean {
-  const u = whole5(g, m) || whole7(g, m) ? 64 : points(m) * Math.ceil(g.kernelH / blockSize(m)) * Math.ceil(g.kernelW / blockSize(m)), weights = g.kernelH * g.kernelW;
+  const u = whole5(g, m) ? 64 : whole7(g, m) ? whole7Values(m) : points(m) * Math.ceil(g.kernelH / blockSize(m)) * Math.ceil(g.kernelW / blockSize(m)), weights = g.kernelH * g.kernelW;
   return (u <= 7 * weights || m === 6) && u * rows * g.channels * 4 <= MAX_U_BYTES;
 }
 
@@ -247,8 +256,8 @@ const MIN_CHANNELS = 16;
  */
 export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: WinogradTileSize): PackedWinograd | undefined {
   if (g.strideH > 1 || g.strideW > 1) [w, g] = [stridedWeights(w, g), spaceToDepth(g)!];
-  const dir = oneD(g), values = dir ? oneDPoints(g) : whole5(g, m) || whole7(g, m) || m === 6 ? 64 : 0, n = values || points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
-  const whole = values === 10 || values === 64, subH = whole ? 1 : Math.ceil(kh / blockSize(m)), subW = whole ? 1 : Math.ceil(kw / blockSize(m));
+  const dir = oneD(g), values = dir ? oneDPoints(g) : whole7(g, m) ? whole7Values(m) : whole5(g, m) || m === 6 ? 64 : 0, n = values || points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
+  const whole = values === 10 || values === 64 || values === 80, subH = whole ? 1 : Math.ceil(kh / blockSize(m)), subW = whole ? 1 : Math.ceil(kw / blockSize(m));
   const K = C * subH * subW, rowsPad = roundUp(rows, MR);
   const ptr = e.heap.tryAlloc(groups * n * rowsPad * K * 4);
   if (!ptr) return undefined; // no room: the caller runs im2col
@@ -336,7 +345,7 @@ const SMALL_U_BLOCK_BYTES = 1 << 20;
 /** Floats of skew between the transformed matrices in thread scratch (SKEW in assembly/winograd.ts). */
 const SKEW = 16;
 /** Thread scratch before the transformed inputs (SCRATCH_HEAD in assembly/winograd.ts). */
-const SCRATCH_HEAD = 128 + 72 * 16;
+const SCRATCH_HEAD = 128 + 88 * 16;
 
 /**
  * Convolution of `num` images (x: num x groups*C x H x W) into y (num x groups*rows x OH x OW). False (y then
@@ -346,11 +355,12 @@ const SCRATCH_HEAD = 128 + 72 * 16;
 export function winogradWasm(e: WasmEngine, packed: PackedWinograd, source: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): boolean {
   const g = source.strideH > 1 || source.strideW > 1 ? spaceToDepth(source)! : source; // the pad job gathers x's phases
   const m = packed.tile, C = g.channels, K = packed.depth, M = packed.rows, images = num * groups, dir = packed.dir;
-  const n = packed.values || points(m), down = dir === 2 ? 1 : m, across = dir === 1 ? 1 : m; // outputs per tile
+  // Outputs per tile (F(2x4, 7x7): 2 down, 4 across).
+  const n = packed.values || points(m), down = dir === 2 ? 1 : packed.values === 80 ? 2 : m, across = dir === 1 ? 1 : m;
   const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), tiles = tilesY * tilesX, r = blockSize(m);
   // Room for every tile's patch at every block's offset (r per block down / across; F(4, 7)'s patch is 10 long,
   // F(4x4, 5x5)'s 8); a 1-D kernel's other axis is 1.
-  const reach = (blocks: number): number => (packed.values === 10 ? 6 : packed.values === 64 ? 8 - m : r - 1 + r * (blocks - 1));
+  const reach = (blocks: number): number => (packed.values === 10 || packed.values === 80 ? 6 : packed.values === 64 ? 8 - m : r - 1 + r * (blocks - 1));
   const Hp = down * tilesY + (dir === 2 ? 0 : reach(packed.subH)), Wp = across * tilesX + (dir === 1 ? 0 : reach(packed.subW));
   const fit = Math.max(1, Math.floor(winogradLimits.padBytes / (groups * C * Hp * Wp * 4)));
   if (num > fit) return inImageGroups(num, fit, x, y, (k, xs, ys) => winogradWasm(e, packed, source, groups, k, xs, ys, reluSlope));

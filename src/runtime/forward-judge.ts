@@ -10,6 +10,7 @@
 export type Way = 'parallel' | 'alone';
 
 const WAYS: readonly Way[] = ['parallel', 'alone'];
+const ALONE = 1;
 /** Times kept per way (the latest): a way's time is their median, which one burst of load does not move. */
 const SAMPLES = 5;
 /** Forwards between tries of the slower way at most (sooner while it has few times: see `choose`). */
@@ -22,6 +23,8 @@ const JOB_TRIALS = 1;
 const MAX_KEYS = 64;
 
 interface WayTimes {
+  /** The input shapes of the key (what follows its thread count: see `oneThread`). */
+  shapes: string;
   /** Per way (WAYS' order): its latest times (ms), oldest first. */
   times: number[][];
   /** Per way: the forward (count) it last ran in. */
@@ -42,6 +45,8 @@ interface WayTimes {
  */
 export class ForwardJudge {
   private readonly keys = new Map<string, WayTimes>();
+  /** Per input shapes: the latest times of whole forwards at one thread, and how many ran (see `oneThread`). */
+  private readonly single = new Map<string, { times: number[]; runs: number }>();
   /** Whether the last `choose` was a try of a way not (yet) known to be the faster. */
   trying = false;
   /**
@@ -53,12 +58,14 @@ export class ForwardJudge {
   /** Whether the last `choose` was the forward's first (cold: it is not counted). */
   cold = false;
 
-  /** The way the forward `key` runs this time. */
+  /** The way the forward `key` (its thread count, a space, its input shapes: Net's forwardKey) runs this time. */
   choose(key: string): Way {
     let r = this.keys.get(key);
     if (!r) {
       if (this.keys.size >= MAX_KEYS) this.keys.clear(); // many shapes: start afresh
-      r = { times: WAYS.map(() => []), last: WAYS.map(() => -1), forwards: 0 };
+      const shapes = key.slice(key.indexOf(' ') + 1);
+      r = { shapes, times: WAYS.map(() => []), last: WAYS.map(() => -1), forwards: 0 };
+      r.times[ALONE] = [...(this.single.get(shapes)?.times ?? [])];
       this.keys.set(key, r);
     }
     const way = this.pick(r);
@@ -72,7 +79,36 @@ export class ForwardJudge {
   record(key: string, way: Way, ms: number): void {
     const r = this.keys.get(key);
     if (!r || r.forwards <= 1) return; // the first forward is cold
-    const w = WAYS.indexOf(way), times = r.times[w];
+    this.add(r, WAYS.indexOf(way), ms);
+  }
+
+  /**
+   * A whole forward of the same net at one thread, of input `shapes`, took `ms`. A forward judged alone runs as one
+   * thread (the one-thread cut), so its time is alone's for every thread count of these shapes: alone's times
+   * then need no forward of their own (the benchmarks run a net at one thread before or between its forwards at
+   * two, whose first alone trial fell among the few timed forwards: one of VGG-16's four). A net's first forward
+   * of these shapes is cold and not counted.
+   */
+  oneThread(shapes: string, ms: number): void {
+    let s = this.single.get(shapes);
+    if (!s) {
+      if (this.single.size >= MAX_KEYS) this.single.clear();
+      s = { times: [], runs: 0 };
+      this.single.set(shapes, s);
+    }
+    if (s.runs++ === 0) return;
+    s.times.push(ms);
+    if (s.times.length > SAMPLES) s.times.shift();
+    for (const r of this.keys.values()) {
+      if (r.shapes !== shapes) continue;
+      this.add(r, ALONE, ms);
+      r.last[ALONE] = Math.max(r.last[ALONE], r.forwards - 1); // as fresh as a forward run alone just now
+    }
+  }
+
+  /** A time of way `w` for `r`. */
+  private add(r: WayTimes, w: number, ms: number): void {
+    const times = r.times[w];
     // The slower way tried and found clearly faster than the best: the load that made it slower is gone (or
     // came), so its older times no longer count. Without this a net back on a quiet machine needed three tries
     // (48 forwards) to outvote its busy times; "clearly": with a busy core, single parallel forwards ranged over

@@ -320,7 +320,10 @@ export class Net {
         this.useThreads();
       }
     }
-    judge?.record(key, way, performance.now() - t0);
+    const ms = performance.now() - t0;
+    judge?.record(key, way, ms);
+    // A whole forward at one thread is what a forward judged alone at several threads runs (ForwardJudge.oneThread).
+    if (this.threads === 1 && from === 0 && to === layers.length - 1 && wasmEngine()) this.forwardJudge?.oneThread(this.shapesKey(), ms);
     const out = nameRecord<Tensor>();
     for (const name of options.end === undefined ? this.outputs : layers[to].tops) out[name] = this.blobs.get(name)!;
     return out;
@@ -435,7 +438,12 @@ export class Net {
 
   /** What a forward's way is judged by: its threads and input shapes (each shape runs its own jobs). */
   private forwardKey(): string {
-    return `${this.threads} ${this.inputs.map((n) => this.graph.blobShapes.get(n)!.join(',')).join(' ')}`;
+    return `${this.threads} ${this.shapesKey()}`;
+  }
+
+  /** The input shapes, as forwardKey writes them after the thread count. */
+  private shapesKey(): string {
+    return this.inputs.map((n) => this.graph.blobShapes.get(n)!.join(',')).join(' ');
   }
 
   /** The kernels' jobs from now on use this net's thread count. */
