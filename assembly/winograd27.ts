@@ -11,8 +11,8 @@
 
 import { MR, NR, relu } from './simd';
 import { SKEW } from './winograd';
-import { gRow, lineA8, lineB8 } from './winograd5';
-import { acc3, column, lineB10, point, put, putTiles } from './winograd7';
+import { columnsA8, columnsB8, gRow } from './winograd5';
+import { column, lineA10, lineB10, point, putTiles } from './winograd7';
 
 /**
  * V (80 packed-B matrices of kc x nt, SKEW floats apart) for input channels [k0, k0 + kc) (K = C) and tiles
@@ -37,11 +37,7 @@ export function inputTransform27(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, 
           column(r2, r3, r4, r5, 0), column(r2, r3, r4, r5, 1), tmp + (<usize>r << 4), 128, 0, 4, 0);
       }
       // Columns: B^T (8 points) down column c, value r to matrix 10 r + c.
-      for (let c = 0; c < 10; c++) {
-        const t = tmp + (<usize>c << 7);
-        lineB8(v128.load(t), v128.load(t, 16), v128.load(t, 32), v128.load(t, 48), v128.load(t, 64), v128.load(t, 80), v128.load(t, 96), v128.load(t, 112), col, 16);
-        for (let r = 0; r < 8; r++) put(out + <usize>(10 * r + c) * xiBytes, v128.load(col + (<usize>r << 4)), j & 7, lanes, stripBytes);
-      }
+      columnsB8(tmp, 10, col, out, xiBytes, j, lanes, stripBytes);
       j += lanes;
     }
     for (let j = n; j < nt; j++) {
@@ -57,27 +53,15 @@ export function inputTransform27(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, 
  * the two rows. tmp: 20 vectors.
  */
 export function outputTile27(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, ty: i32, tx: i32, lanes: i32, outH: i32, outW: i32, b: v128, reluOn: bool, slope: f32, tmp: usize): void {
-  const s: usize = 10 * xiBytes;
   // Down column c: output row a's value at tmp + (10 a + c) * 16.
-  for (let c = 0; c < 10; c++) {
-    const p = mo + <usize>c * xiBytes;
-    const m0 = v128.load(p), m1 = v128.load(p + s), m2 = v128.load(p + 2 * s), m3 = v128.load(p + 3 * s);
-    const m4 = v128.load(p + 4 * s), m5 = v128.load(p + 5 * s), m6 = v128.load(p + 6 * s), m7 = v128.load(p + 7 * s);
-    const t = tmp + (<usize>c << 4);
-    v128.store(t, lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 0));
-    v128.store(t, f32x4.add(lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 1), m7), 160);
-  }
+  columnsA8(mo, xiBytes, 10, 2, tmp);
   const rowsIn = min(2, outH - 2 * ty);
   for (let a = 0; a < rowsIn; a++) {
     const t = tmp + <usize>a * 160;
     const m0 = v128.load(t), m1 = v128.load(t, 16), m2 = v128.load(t, 32), m3 = v128.load(t, 48), m4 = v128.load(t, 64);
     const m5 = v128.load(t, 80), m6 = v128.load(t, 96), m7 = v128.load(t, 112), m8 = v128.load(t, 128), m9 = v128.load(t, 144);
-    const s1 = f32x4.add(m1, m2), s2 = f32x4.add(m3, m4), s3 = f32x4.add(m5, m6), s4 = f32x4.add(m7, m8);
-    const t1 = f32x4.sub(m1, m2), t2 = f32x4.sub(m3, m4), t3 = f32x4.sub(m5, m6), t4 = f32x4.sub(m7, m8);
-    let y0 = f32x4.add(f32x4.add(f32x4.add(m0, b), f32x4.add(s1, s2)), f32x4.add(s3, s4));
-    let y1 = f32x4.add(acc3(t1, t2, 2, t3, 0.5, t4, 1.5), b);
-    let y2 = f32x4.add(acc3(s1, s2, 4, s3, 0.25, s4, 2.25), b);
-    let y3 = f32x4.add(acc3(f32x4.add(t1, m9), t2, 8, t3, 0.125, t4, 3.375), b);
+    let y0 = lineA10(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, b, 0), y1 = lineA10(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, b, 1);
+    let y2 = lineA10(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, b, 2), y3 = lineA10(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, b, 3);
     if (reluOn) {
       y0 = relu(y0, slope); y1 = relu(y1, slope); y2 = relu(y2, slope); y3 = relu(y3, slope);
     }

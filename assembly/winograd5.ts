@@ -38,6 +38,20 @@ import { outputTile27 } from './winograd27';
 }
 
 /**
+ * The column pass of a B^T d B whose down direction is these 8 points (F(4x4, 5x5), F(2x2, 7x7), F(6x6, 3x3) and
+ * F(2x4, 7x7)'s, assembly/winograd27.ts): B^T down each of the row pass's `cols` columns (column c's 8 vectors
+ * at tmp + 128 c), value r of column c to packed-B matrix cols r + c (put: tiles j.., the first `lanes`; out is
+ * tile j's column). col: 8 vectors.
+ */
+@inline export function columnsB8(tmp: usize, cols: i32, col: usize, out: usize, xiBytes: usize, j: i32, lanes: i32, stripBytes: usize): void {
+  for (let c = 0; c < cols; c++) {
+    const t = tmp + (<usize>c << 7);
+    lineB8(v128.load(t), v128.load(t, 16), v128.load(t, 32), v128.load(t, 48), v128.load(t, 64), v128.load(t, 80), v128.load(t, 96), v128.load(t, 112), col, 16);
+    for (let r = 0; r < 8; r++) put(out + <usize>(cols * r + c) * xiBytes, v128.load(col + (<usize>r << 4)), j & 7, lanes, stripBytes);
+  }
+}
+
+/**
  * V (64 packed-B matrices of kc x nt, SKEW floats apart, matrix 8 r + c = row r, column c of B^T d B) for input channels
  * [k0, k0 + kc) (K = C) and tiles [j0, j0 + n) of one image-group's padded planes; tiles n..nt are zero. tmp: 72
  * vectors (the row pass's 64, then one column's 8).
@@ -72,12 +86,7 @@ export function inputTransform5(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
         lineB8(column(r0, r1, r2, r3, 0), column(r0, r1, r2, r3, 1), column(r0, r1, r2, r3, 2), column(r0, r1, r2, r3, 3),
           column(r1, r2, r3, r4, 0), column(r1, r2, r3, r4, 1), column(r1, r2, r3, r4, 2), column(r1, r2, r3, r4, 3), tmp + (<usize>r << 4), 128);
       }
-      // Columns: B^T down column c, value r to matrix 8 r + c.
-      for (let c = 0; c < 8; c++) {
-        const t = tmp + (<usize>c << 7);
-        lineB8(v128.load(t), v128.load(t, 16), v128.load(t, 32), v128.load(t, 48), v128.load(t, 64), v128.load(t, 80), v128.load(t, 96), v128.load(t, 112), col, 16);
-        for (let r = 0; r < 8; r++) put(out + <usize>(8 * r + c) * xiBytes, v128.load(col + (<usize>r << 4)), j & 7, lanes, stripBytes);
-      }
+      columnsB8(tmp, 8, col, out, xiBytes, j, lanes, stripBytes);
       j += lanes;
     }
     for (let j = n; j < nt; j++) {
@@ -95,6 +104,30 @@ export function inputTransform5(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
   if (i == 1) return madd(madd(t1, t2, f32x4.splat(2)), t3, f32x4.splat(0.5));
   if (i == 2) return madd(madd(s1, s2, f32x4.splat(4)), s3, f32x4.splat(0.25));
   return madd(madd(f32x4.add(t1, m7), t2, f32x4.splat(8)), t3, f32x4.splat(0.125));
+}
+
+/**
+ * The column pass of A^T m A where the down direction has these 8 points: A^T down each of the `cols` columns of
+ * the GEMM results at mo (value r of column c: matrix cols r + c, xiBytes apart), `rows` 4 (F(4x4, 5x5): lineA8's
+ * four) or 2 (F(2x2, 7x7) and F(2x4, 7x7), assembly/winograd27.ts: F(2, 7)'s 2 x 8, lineA8's 0 and its 1 plus m7,
+ * infinity); output row a of column c to tmp + (cols a + c) * 16.
+ */
+@inline export function columnsA8(mo: usize, xiBytes: usize, cols: i32, rows: i32, tmp: usize): void {
+  const s: usize = <usize>cols * xiBytes, ts: usize = <usize>cols << 4;
+  for (let c = 0; c < cols; c++) {
+    const p = mo + <usize>c * xiBytes;
+    const m0 = v128.load(p), m1 = v128.load(p + s), m2 = v128.load(p + 2 * s), m3 = v128.load(p + 3 * s);
+    const m4 = v128.load(p + 4 * s), m5 = v128.load(p + 5 * s), m6 = v128.load(p + 6 * s), m7 = v128.load(p + 7 * s);
+    const t = tmp + (<usize>c << 4);
+    v128.store(t, lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 0));
+    if (rows == 2) {
+      v128.store(t + ts, f32x4.add(lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 1), m7));
+      continue;
+    }
+    v128.store(t + ts, lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 1));
+    v128.store(t + 2 * ts, lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 2));
+    v128.store(t + 3 * ts, lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 3));
+  }
 }
 
 /**
@@ -123,18 +156,7 @@ export function outputWhole(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tile
 
 /** A^T m A + bias, leaky ReLU of the tiles at mo (lanes = tiles j.., the first `lanes` written) into the plane. */
 function outputTile5(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, ty: i32, tx: i32, lanes: i32, outH: i32, outW: i32, b: v128, reluOn: bool, slope: f32, tmp: usize): void {
-  const s: usize = 8 * xiBytes;
-  // A^T down each column c: output row a's value at tmp + (8 a + c) * 16.
-  for (let c = 0; c < 8; c++) {
-    const p = mo + <usize>c * xiBytes;
-    const m0 = v128.load(p), m1 = v128.load(p + s), m2 = v128.load(p + 2 * s), m3 = v128.load(p + 3 * s);
-    const m4 = v128.load(p + 4 * s), m5 = v128.load(p + 5 * s), m6 = v128.load(p + 6 * s), m7 = v128.load(p + 7 * s);
-    const t = tmp + (<usize>c << 4);
-    v128.store(t, lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 0));
-    v128.store(t, lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 1), 128);
-    v128.store(t, lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 2), 256);
-    v128.store(t, lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 3), 384);
-  }
+  columnsA8(mo, xiBytes, 8, 4, tmp);
   const rowsIn = min(4, outH - 4 * ty), cols = outW - 4 * tx;
   for (let a = 0; a < rowsIn; a++) {
     const t = tmp + (<usize>a << 7);
@@ -155,16 +177,7 @@ function outputTile5(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, t
  * plane. A^T is 2 x 8: row 0 lineA8's 0, row 1 its 1 plus m7 (infinity). tmp: 16 vectors.
  */
 function outputTile2(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, ty: i32, tx: i32, lanes: i32, outH: i32, outW: i32, b: v128, reluOn: bool, slope: f32, tmp: usize): void {
-  const s: usize = 8 * xiBytes;
-  // A^T down each column c: output row a's value at tmp + (8 a + c) * 16.
-  for (let c = 0; c < 8; c++) {
-    const p = mo + <usize>c * xiBytes;
-    const m0 = v128.load(p), m1 = v128.load(p + s), m2 = v128.load(p + 2 * s), m3 = v128.load(p + 3 * s);
-    const m4 = v128.load(p + 4 * s), m5 = v128.load(p + 5 * s), m6 = v128.load(p + 6 * s), m7 = v128.load(p + 7 * s);
-    const t = tmp + (<usize>c << 4);
-    v128.store(t, lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 0));
-    v128.store(t, f32x4.add(lineA8(m0, m1, m2, m3, m4, m5, m6, m7, 1), m7), 128);
-  }
+  columnsA8(mo, xiBytes, 8, 2, tmp);
   const rowsIn = min(2, outH - 2 * ty), cols = min(2 * lanes, outW - 2 * tx);
   for (let a = 0; a < rowsIn; a++) {
     const t = tmp + (<usize>a << 7);

@@ -100,12 +100,8 @@ export function outputTile7(mo: usize, xiBytes: usize, plane: usize, rowBytes: u
   const m0 = v128.load(mo), m9 = v128.load(mo + 9 * xiBytes);
   const m1 = v128.load(mo + xiBytes), m2 = v128.load(mo + 2 * xiBytes), m3 = v128.load(mo + 3 * xiBytes), m4 = v128.load(mo + 4 * xiBytes);
   const m5 = v128.load(mo + 5 * xiBytes), m6 = v128.load(mo + 6 * xiBytes), m7 = v128.load(mo + 7 * xiBytes), m8 = v128.load(mo + 8 * xiBytes);
-  const s1 = f32x4.add(m1, m2), s2 = f32x4.add(m3, m4), s3 = f32x4.add(m5, m6), s4 = f32x4.add(m7, m8);
-  const t1 = f32x4.sub(m1, m2), t2 = f32x4.sub(m3, m4), t3 = f32x4.sub(m5, m6), t4 = f32x4.sub(m7, m8);
-  let y0 = f32x4.add(f32x4.add(f32x4.add(m0, b), f32x4.add(s1, s2)), f32x4.add(s3, s4));
-  let y1 = f32x4.add(acc3(t1, t2, 2, t3, 0.5, t4, 1.5), b);
-  let y2 = f32x4.add(acc3(s1, s2, 4, s3, 0.25, s4, 2.25), b);
-  let y3 = f32x4.add(acc3(f32x4.add(t1, m9), t2, 8, t3, 0.125, t4, 3.375), b);
+  let y0 = lineA10(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, b, 0), y1 = lineA10(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, b, 1);
+  let y2 = lineA10(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, b, 2), y3 = lineA10(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, b, 3);
   if (reluOn) {
     y0 = relu(y0, slope); y1 = relu(y1, slope); y2 = relu(y2, slope); y3 = relu(y3, slope);
   }
@@ -120,6 +116,19 @@ export function outputTile7(mo: usize, xiBytes: usize, plane: usize, rowBytes: u
   }
   // Lanes are tiles, vectors outputs: a 4x4 transpose puts each tile's four outputs together.
   putTiles(plane + <usize>ty * rowBytes + (<usize>(4 * tx) << 2), y0, y1, y2, y3, lanes, outW - 4 * tx);
+}
+
+/**
+ * Output i of F(4, 7)'s A^T (4 x 10) over a line of ten (lanes = tiles), plus b (output 0 adds it to m0 first: the
+ * order its float32 sums always had). Called with a constant i four times: the sums and differences fold.
+ */
+@inline export function lineA10(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, m6: v128, m7: v128, m8: v128, m9: v128, b: v128, i: i32): v128 {
+  const s1 = f32x4.add(m1, m2), s2 = f32x4.add(m3, m4), s3 = f32x4.add(m5, m6), s4 = f32x4.add(m7, m8);
+  const t1 = f32x4.sub(m1, m2), t2 = f32x4.sub(m3, m4), t3 = f32x4.sub(m5, m6), t4 = f32x4.sub(m7, m8);
+  if (i == 0) return f32x4.add(f32x4.add(f32x4.add(m0, b), f32x4.add(s1, s2)), f32x4.add(s3, s4));
+  if (i == 1) return f32x4.add(acc3(t1, t2, 2, t3, 0.5, t4, 1.5), b);
+  if (i == 2) return f32x4.add(acc3(s1, s2, 4, s3, 0.25, s4, 2.25), b);
+  return f32x4.add(acc3(f32x4.add(t1, m9), t2, 8, t3, 0.125, t4, 3.375), b);
 }
 
 /** Column i of the 4x4 matrix whose rows are a, b, c, d (a transpose, one column at a time: shared shuffles fold). */
