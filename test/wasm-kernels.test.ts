@@ -18,7 +18,8 @@ import { packWinogradWeights, uPerForward, winogradLimits, winogradSplit, winogr
 import { eltwiseSumWasm } from '../src/kernels/eltwise.js';
 import { directFits } from '../src/kernels/direct.js';
 import { convRowSplit } from '../src/kernels/packed.js';
-import type { ConvGeometry } from '../src/kernels/im2col.js';
+import { type ConvGeometry, depthwisePlane } from '../src/kernels/im2col.js';
+import { depthwiseWasm, packDepthwiseWeights } from '../src/kernels/depthwise.js';
 import { CremaError } from '../src/util/errors.js';
 import { readNpy } from '../src/util/npy.js';
 import { layerDef, randomArray, randomInt, relDiff, rng, runLayer } from './helpers/compute.js';
@@ -483,6 +484,29 @@ for (const threads of [1, 2]) {
         const label = `case ${t}: ${N}x${C}x${H}x${W} pad ${pad} x${mult} relu ${relu} bias ${bias}`;
         expect([...got.dims], label).toEqual([N, C * mult, outH, outW]);
         expect(relDiff(got.data, want.data), label).toBeLessThan(1e-5);
+      }
+    });
+
+    it('Depthwise 3x3 writes inside its planes only: outputs 1-9 rows by 1-9 columns (the band loop\'s last band and vector at outH - 4, outW - 4), strides 1 and 2, pads 0-2, y between two guards of a sentinel in wasm memory', () => {
+      // A band or vector starting past outH - 4 / outW - 4 writes past its plane: into the next plane, which a later
+      // plane may overwrite, or past y, which no output shows. Here y is resident with a guard each side.
+      const e = wasmEngine()!, random = rng(61 + threads), GUARD = 64, SENTINEL = 12345.5;
+      for (let outH = 1; outH <= 9; outH++) {
+        for (let outW = 1; outW <= 9; outW++) {
+          const stride = (outH + outW) % 4 === 0 ? 2 : 1, pad = (outH * outW) % 3, C = 1 + ((outH + 2 * outW) % 3);
+          const H = (outH - 1) * stride + 3 - 2 * pad, W = (outW - 1) * stride + 3 - 2 * pad;
+          if (H < 1 || W < 1) continue;
+          const g: ConvGeometry = { channels: C, height: H, width: W, kernelH: 3, kernelW: 3, padH: pad, padW: pad, strideH: stride, strideW: stride, dilationH: 1, dilationW: 1, outH, outW };
+          const x = randomArray(C * H * W, random), w = randomArray(C * 9, random), b = randomArray(C, random);
+          const n = C * outH * outW, room = e.residentArray(GUARD + n + GUARD)!.fill(SENTINEL), y = room.subarray(GUARD, GUARD + n);
+          depthwiseWasm(e, packDepthwiseWeights(e, room, w, b), g, C, C, 1, x, y, undefined);
+          const label = `${C}x${H}x${W} stride ${stride} pad ${pad}: ${outH}x${outW} outputs`;
+          expect(room.subarray(0, GUARD).filter((v) => v !== SENTINEL).length, `${label}, before y`).toBe(0);
+          expect(room.subarray(GUARD + n).filter((v) => v !== SENTINEL).length, `${label}, after y`).toBe(0);
+          const want = new Float32Array(n);
+          for (let c = 0; c < C; c++) depthwisePlane(g, x, c * H * W, w, c * 9, b[c], want, c * outH * outW);
+          expect(relDiff(y, want), label).toBeLessThan(1e-5);
+        }
       }
     });
 
