@@ -49,7 +49,14 @@ describe.each([
     expect(fs.existsSync(path.join(nm, 'onnxruntime-node'))).toBe(false);
     expect(fs.existsSync(path.join(nm, 'onnxruntime-web'))).toBe(false);
     expect(fs.existsSync(path.join(nm, 'h5wasm'))).toBe(false);
-    expect(treeSize(nm) / 2 ** 20).toBeLessThan(40);
+    // npm 10 also installs sharp's WebAssembly build (@img/sharp-wasm32, 9 MB), a dependency of sharp's FreeBSD and
+    // WebContainers packages that it does not skip with them (npm 11 does), when its cache or the registry has it:
+    // counted apart, so that the rest is held to the same 40 MB whatever the cache holds.
+    const wasm32 = path.join(nm, '@img/sharp-wasm32');
+    const extra = npm === 'npm' || !fs.existsSync(wasm32) ? 0 : treeSize(wasm32);
+    if (npm === 'npm') expect(fs.existsSync(wasm32)).toBe(false);
+    expect(extra / 2 ** 20).toBeLessThan(12);
+    expect((treeSize(nm) - extra) / 2 ** 20).toBeLessThan(40);
   });
 
   it.skipIf(!available)("runs the README's main command, and the library from plain ESM", () => {
