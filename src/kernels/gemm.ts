@@ -100,20 +100,7 @@ function macroKernel(mc: number, nc: number, kc: number, c: Float32Array, cOff: 
  * A[i0 + s*MR + r, k0 + k] at out[s*MR*kc + k*MR + r], with rows past mc zero-filled.
  */
 function packA(A: MatrixView, i0: number, mc: number, k0: number, kc: number, out: Float32Array): void {
-  const { data, rowStride, colStride } = A;
-  const base = A.offset + i0 * rowStride + k0 * colStride;
-  for (let s = 0; s < mc; s += MR) {
-    const rows = Math.min(MR, mc - s);
-    const o = s * kc;
-    for (let r = 0; r < MR; r++) {
-      if (r < rows) {
-        let src = base + (s + r) * rowStride;
-        for (let k = 0, p = o + r; k < kc; k++, p += MR, src += colStride) out[p] = data[src];
-      } else {
-        for (let k = 0, p = o + r; k < kc; k++, p += MR) out[p] = 0;
-      }
-    }
-  }
+  packStrips(A.data, A.offset + i0 * A.rowStride + k0 * A.colStride, A.rowStride, A.colStride, mc, kc, MR, out);
 }
 
 /**
@@ -121,27 +108,43 @@ function packA(A: MatrixView, i0: number, mc: number, k0: number, kc: number, ou
  * B[k0 + k, j0 + t*NR + c] at out[t*NR*kc + k*NR + c], with columns past nc zero-filled.
  */
 function packB(B: MatrixView, k0: number, kc: number, j0: number, nc: number, out: Float32Array): void {
-  const { data, rowStride, colStride } = B;
-  const base = B.offset + k0 * rowStride + j0 * colStride;
-  for (let t = 0; t < nc; t += NR) {
-    const cols = Math.min(NR, nc - t);
-    const o = t * kc;
-    if (cols === NR && colStride === 1) {
-      // The common case (B row-major, e.g. im2col's output): four contiguous floats per k.
-      let src = base + t;
-      for (let k = 0, p = o; k < kc; k++, p += NR, src += rowStride) {
+  packStrips(B.data, B.offset + k0 * B.rowStride + j0 * B.colStride, B.colStride, B.rowStride, nc, kc, NR, out);
+}
+
+/**
+ * packA's and packB's work: `count` lanes (A's rows, B's columns) of kc values each, lane l's k-th value at
+ * data[base + l*laneStride + k*kStride], into strips of `width` lanes: strip s holds, for each k, lane s + l's
+ * value at out[s*kc + k*width + l], with lanes past count zero-filled.
+ */
+function packStrips(
+  data: Float32Array,
+  base: number,
+  laneStride: number,
+  kStride: number,
+  count: number,
+  kc: number,
+  width: number,
+  out: Float32Array,
+): void {
+  for (let s = 0; s < count; s += width) {
+    const lanes = Math.min(width, count - s);
+    const o = s * kc;
+    if (lanes === 4 && width === 4 && laneStride === 1) {
+      // The common case of B (row-major, e.g. im2col's output): four contiguous floats per k.
+      let src = base + s;
+      for (let k = 0, p = o; k < kc; k++, p += 4, src += kStride) {
         out[p] = data[src];
         out[p + 1] = data[src + 1];
         out[p + 2] = data[src + 2];
         out[p + 3] = data[src + 3];
       }
     } else {
-      for (let c = 0; c < NR; c++) {
-        if (c < cols) {
-          let src = base + (t + c) * colStride;
-          for (let k = 0, p = o + c; k < kc; k++, p += NR, src += rowStride) out[p] = data[src];
+      for (let l = 0; l < width; l++) {
+        if (l < lanes) {
+          let src = base + (s + l) * laneStride;
+          for (let k = 0, p = o + l; k < kc; k++, p += width, src += kStride) out[p] = data[src];
         } else {
-          for (let k = 0, p = o + c; k < kc; k++, p += NR) out[p] = 0;
+          for (let k = 0, p = o + l; k < kc; k++, p += width) out[p] = 0;
         }
       }
     }

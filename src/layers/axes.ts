@@ -1,5 +1,6 @@
 import type { LayerParameter } from '../caffe/types.js';
-import { type Shape, shapeString, sizeOf } from '../tensor.js';
+import { paramsOf } from '../caffe/schema.js';
+import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
 import { canonicalAxis, need } from './layer.js';
 
 // Shape arithmetic shared by the structural layers (Caffe's Blob::count(start, end) and friends).
@@ -65,4 +66,37 @@ export function broadcastOver(def: LayerParameter, bottom: Shape, param: Shape, 
 export function copyRun(src: Float32Array, from: number, dst: Float32Array, to: number, n: number): void {
   if (n < 32) for (let i = 0; i < n; i++) dst[to + i] = src[from + i];
   else dst.set(src.subarray(from, from + n), to);
+}
+
+/**
+ * The axis Concat and Slice join or cut along, for a bottom of `rank` axes: the parameter's `axis` (negative
+ * counts from the end), or its legacy non-negative `legacy` field (concat_dim, slice_dim). Checks now that the
+ * prototxt does not give both.
+ */
+export function joinAxis(def: LayerParameter, param: string, legacy: string): (rank: number) => number {
+  const p = paramsOf(def, param);
+  const legacyDim = hasParam(def, param, legacy);
+  need(def, !(legacyDim && hasParam(def, param, 'axis')), `give either axis or ${legacy}, not both`);
+  return (rank) => {
+    if (!legacyDim) return canonicalAxis(def, p.axis, rank);
+    need(def, p[legacy] < rank, () => `${legacy} ${p[legacy]} is out of range for a ${rank}-D blob`);
+    return p[legacy];
+  };
+}
+
+/**
+ * The runs in which `whole` is its `parts` side by side along `axis` (Concat's top of its bottoms, Slice's bottom
+ * of its tops): for each part and each index before the axis, `run(part, partAt, wholeAt, n)` for the n floats at
+ * part.data[partAt] and at whole[wholeAt].
+ */
+export function axisRuns(whole: Shape, parts: Tensor[], axis: number, run: (part: Tensor, partAt: number, wholeAt: number, n: number) => void): void {
+  const outer = countRange(whole, 0, axis);
+  const inner = countRange(whole, axis + 1);
+  const wholeRow = whole[axis] * inner;
+  let offset = 0;
+  for (const part of parts) {
+    const row = part.dims[axis] * inner;
+    for (let n = 0; n < outer; n++) run(part, n * row, n * wholeRow + offset, row);
+    offset += row;
+  }
 }

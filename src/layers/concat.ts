@@ -1,9 +1,7 @@
 import type { LayerParameter } from '../caffe/types.js';
-import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
-import { copyRun, countRange, hasParam } from './axes.js';
-import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from './layer.js';
-import type { Message } from '../caffe/message.js';
+import { axisRuns, copyRun, joinAxis } from './axes.js';
+import { type Layer, type LayerType, expectCounts, need } from './layer.js';
 import { type LayerContext } from '../onnx/context.js';
 import { int } from '../onnx/builder.js';
 
@@ -25,19 +23,14 @@ export const concatLayer: LayerType = {
   onnx: concatToOnnx,
   create(def: LayerParameter): ConcatLayer {
     expectCounts(def, [1, Infinity], [1, 1]);
-    const p = paramsOf(def, 'concat_param');
-    const legacyDim = hasParam(def, 'concat_param', 'concat_dim');
-    need(def, !(legacyDim && hasParam(def, 'concat_param', 'axis')), 'give either axis or concat_dim, not both');
+    const axisOf = joinAxis(def, 'concat_param', 'concat_dim');
     const bottomNames = def.bottom ?? [];
     let axis = 0;
     return {
       axis: () => axis,
       reshape(bottoms: Shape[]): Shape[] {
         const first = bottoms[0];
-        if (legacyDim) {
-          need(def, p.concat_dim < first.length, () => `concat_dim ${p.concat_dim} is out of range for a ${first.length}-D blob`);
-          axis = p.concat_dim;
-        } else axis = canonicalAxis(def, p.axis, first.length);
+        axis = axisOf(first.length);
         const top = [...first];
         bottoms.forEach((b, i) => {
           if (i === 0) return;
@@ -52,15 +45,9 @@ export const concatLayer: LayerType = {
       },
       forward(bottoms: Tensor[], tops: Tensor[]): void {
         const out = tops[0].data;
-        const outer = countRange(tops[0].dims, 0, axis);
-        const inner = countRange(tops[0].dims, axis + 1);
-        const topRow = tops[0].dims[axis] * inner;
-        let offset = 0;
-        for (const b of bottoms) {
-          const row = b.dims[axis] * inner;
-          for (let n = 0; n < outer; n++) if (!sameFloats(b.data, n * row, out, n * topRow + offset)) copyRun(b.data, n * row, out, n * topRow + offset, row);
-          offset += row;
-        }
+        axisRuns(tops[0].dims, bottoms, axis, (b, from, to, n) => {
+          if (!sameFloats(b.data, from, out, to)) copyRun(b.data, from, out, to, n);
+        });
       },
     };
   },
@@ -74,10 +61,7 @@ function sameFloats(src: Float32Array, from: number, dst: Float32Array, to: numb
 /** ONNX Concat on the axis (concat_dim when the prototxt gives it); one bottom is the top itself. */
 function concatToOnnx(c: LayerContext): void {
   const { layer } = c;
-  const raw = layer.def.concat_param as Message | undefined;
-  const p = paramsOf(layer.def, 'concat_param');
-  const rank = layer.bottomShapes[0].length;
-  const axis = raw?.concat_dim !== undefined ? (p.concat_dim as number) : canonicalAxis(layer.def, p.axis as number, rank);
+  const axis = joinAxis(layer.def, 'concat_param', 'concat_dim')(layer.bottomShapes[0].length);
   if (layer.bottoms.length === 1) c.alias(0, c.bottom(0));
   else c.node('Concat', layer.bottoms.map((_, i) => c.bottom(i)), [c.top(0)], { axis: int(axis) });
 }

@@ -145,7 +145,11 @@ export const poolingLayer: LayerType = {
       },
     };
 
-    function maxPlane(x: Float32Array, xo: number, y: Float32Array, yo: number, m: Float32Array | undefined): void {
+    /**
+     * MAX with the mask top: Caffe's strict > keeps the first maximum's index. Apart from maxPlaneNoMask, whose
+     * loops have the same frame: its branch-free max has no index to keep, and a shared loop would cost it that.
+     */
+    function maxPlane(x: Float32Array, xo: number, y: Float32Array, yo: number, m: Float32Array): void {
       // Locals, not the closure's variables: V8 keeps these in registers in the hot loop.
       const oh = outH, ow = outW, w = width, rs = rowStart, re = rowEnd, cs = colStart, ce = colEnd;
       for (let oy = 0; oy < oh; oy++) {
@@ -165,7 +169,7 @@ export const poolingLayer: LayerType = {
             }
           }
           y[out + ox] = best;
-          if (m) m[out + ox] = at < 0 ? -1 : at - xo;
+          m[out + ox] = at < 0 ? -1 : at - xo;
         }
       }
     }

@@ -1,11 +1,10 @@
-import type { Message } from '../caffe/message.js';
 import { int } from '../onnx/builder.js';
 import { type LayerContext } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
-import { copyRun, countRange, hasParam } from './axes.js';
-import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from './layer.js';
+import { axisRuns, copyRun, joinAxis } from './axes.js';
+import { type Layer, type LayerType, expectCounts, need } from './layer.js';
 
 /**
  * Slice: cuts its bottom along one axis (`axis`, or the legacy `slice_dim`) into its tops, at `slice_point`s
@@ -17,8 +16,7 @@ export const sliceLayer: LayerType = {
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, Infinity]);
     const p = paramsOf(def, 'slice_param');
-    const legacyDim = hasParam(def, 'slice_param', 'slice_dim');
-    need(def, !(legacyDim && hasParam(def, 'slice_param', 'axis')), 'give either axis or slice_dim, not both');
+    const axisOf = joinAxis(def, 'slice_param', 'slice_dim');
     const points: number[] = p.slice_point ?? [];
     const numTops = def.top?.length ?? 0;
     if (points.length > 0) {
@@ -30,10 +28,7 @@ export const sliceLayer: LayerType = {
     return {
       reshape(bottoms: Shape[]): Shape[] {
         const shape = bottoms[0];
-        if (legacyDim) {
-          need(def, p.slice_dim < shape.length, () => `slice_dim ${p.slice_dim} is out of range for a ${shape.length}-D blob`);
-          axis = p.slice_dim;
-        } else axis = canonicalAxis(def, p.axis, shape.length);
+        axis = axisOf(shape.length);
         const dim = shape[axis];
         const sizes: number[] = [];
         if (points.length > 0) {
@@ -53,15 +48,7 @@ export const sliceLayer: LayerType = {
       },
       forward(bottoms: Tensor[], tops: Tensor[]): void {
         const src = bottoms[0].data;
-        const outer = countRange(bottoms[0].dims, 0, axis);
-        const inner = countRange(bottoms[0].dims, axis + 1);
-        const bottomRow = bottoms[0].dims[axis] * inner;
-        let offset = 0;
-        for (const t of tops) {
-          const row = t.dims[axis] * inner;
-          for (let n = 0; n < outer; n++) copyRun(src, n * bottomRow + offset, t.data, n * row, row);
-          offset += row;
-        }
+        axisRuns(bottoms[0].dims, tops, axis, (t, to, from, n) => copyRun(src, from, t.data, to, n));
       },
     };
   },
@@ -69,10 +56,7 @@ export const sliceLayer: LayerType = {
 
 function sliceToOnnx(c: LayerContext): void {
   const { layer } = c;
-  const raw = layer.def.slice_param as Message | undefined;
-  const p = paramsOf(layer.def, 'slice_param');
-  const x = layer.bottomShapes[0];
-  const axis = raw?.slice_dim !== undefined ? (p.slice_dim as number) : canonicalAxis(layer.def, p.axis as number, x.length);
+  const axis = joinAxis(layer.def, 'slice_param', 'slice_dim')(layer.bottomShapes[0].length);
   const sizes = layer.topShapes.map((s) => s[axis]);
   if (layer.tops.length === 1) {
     c.alias(0, c.bottom(0));
