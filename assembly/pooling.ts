@@ -11,8 +11,8 @@
 // 18 colSpan (Int32 tables per output row / column, readable 4 entries past their end), 19 buffer length of a
 // row (floats; the thread scratch holds a band of them, rounded up to vectors, and 4 more floats after it for
 // the last, partial vector of a row), 20 the windows are
-// 3x3 at stride 1 with pad 1 on a plane of at least 2 x 2 (1: poolPlane3), or MAX 3x3 at stride 2 inside the
-// plane (2: maxPlane3s2).
+// 3x3 at stride 1 with pad 1 on a plane of at least 2 x 2 (1: poolPlane3), or MAX 3x3 at stride 2 without pad
+// (2: maxPlane3s2).
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
@@ -48,7 +48,7 @@ export function poolChunk(p: usize, chunk: i32, scratch: usize): void {
       if (ave) store<f32>(yc, reducePlane(true, xc, H * W) / <f32>(H * W));
       else store<f32>(yc, reducePlane(false, xc, H * W));
     } else if (strided3) {
-      maxPlane3s2(xc, yc, W, outH, outW);
+      maxPlane3s2(xc, yc, H, W, outH, outW);
     } else if (three) {
       if (ave) avePlane3(xc, yc, H, W, scratch);
       else maxPlane3(xc, yc, H, W, scratch);
@@ -251,32 +251,50 @@ const BAND_FLOATS: i32 = 4096;
   }
 }
 
-// MAX 3x3 at stride 2 without padding, every window inside the plane (SqueezeNet's and AlexNet's / CaffeNet's
-// pools, Inception-v3's stride-2 MAX pools; output rows of at least 4): four outputs a step straight from the
-// three input rows, without the row buffer and its per-row tables and tails. Each column's three rows reduce as
-// `columns` does (identity, then the rows in order), then the window's three columns as `windowsOf4` does: the
-// same bits. A row's last step ends at its end, overlapping the one before (the same values written twice); no
-// load reaches past column 2 outW <= W - 1.
+// MAX 3x3 at stride 2 without padding (SqueezeNet's, AlexNet's / CaffeNet's, GoogLeNet's, ResNet-50's and
+// Inception-v3's stride-2 MAX pools; output rows of at least 4): eight outputs a step (then four) straight from
+// the three input rows, without the row buffer and its per-row tables and tails. Each column's three rows reduce
+// as `columns` does (identity, then the rows in order), then the window's three columns as `windowsOf4` does: the
+// same bits. A window clipped at the plane's edge (CEIL: the last column or row starts 2 before the end) reads its
+// last column or row twice: pmax(a, b) is a when a already holds b (a >= b, or b NaN), so the bits are those of
+// the clipped window. A row's last step ends at its end, overlapping the one before (the same values written
+// twice); no load reaches past column W - 1 or row H - 1.
 
-/** Column 2 ox + 8 of the window rows: (identity (+) r0) (+) r1 (+) r2, in lane 0. */
-@inline function column8(identity: v128, r0: usize, r1: usize, r2: usize): v128 {
-  return f32x4.pmax(f32x4.pmax(f32x4.pmax(identity, v128.load32_splat(r0, 32)), v128.load32_splat(r1, 32)), v128.load32_splat(r2, 32));
+/** Column `col` of the window rows: (identity (+) r0) (+) r1 (+) r2, in lane 0. */
+@inline function column1(identity: v128, r0: usize, r1: usize, r2: usize, col: usize): v128 {
+  const o = col << 2;
+  return f32x4.pmax(f32x4.pmax(f32x4.pmax(identity, v128.load32_splat(r0 + o)), v128.load32_splat(r1 + o)), v128.load32_splat(r2 + o));
 }
 
 @inline function columns4(identity: v128, r0: usize, r1: usize, r2: usize, offset: usize): v128 {
   return f32x4.pmax(f32x4.pmax(f32x4.pmax(identity, v128.load(r0 + offset)), v128.load(r1 + offset)), v128.load(r2 + offset));
 }
 
-function maxPlane3s2(x: usize, y: usize, W: i32, outH: i32, outW: i32): void {
-  const rowBytes = <usize>W << 2, identity = f32x4.splat(MINUS_FLT_MAX);
+/** Outputs 0-3 of the column maxima a (columns 0-3), b (4-7) and c (column 8 in lane 0). */
+@inline function windows3s2(a: v128, b: v128, c: v128): v128 {
+  const even = i32x4.shuffle(a, b, 0, 2, 4, 6), odd = i32x4.shuffle(a, b, 1, 3, 5, 7);
+  return f32x4.pmax(f32x4.pmax(even, odd), i32x4.shuffle(even, c, 1, 2, 3, 4));
+}
+
+function maxPlane3s2(x: usize, y: usize, H: i32, W: i32, outH: i32, outW: i32): void {
+  const rowBytes = <usize>W << 2, identity = f32x4.splat(MINUS_FLT_MAX), lastCol = <usize>(W - 1);
   for (let oy = 0; oy < outH; oy++) {
     const top = x + <usize>(2 * oy) * rowBytes, out = at(y, oy * outW);
-    for (let t = 0; t < outW; t += 4) {
-      const ox = min(t, outW - 4), r0 = top + (<usize>ox << 3), r1 = r0 + rowBytes, r2 = r1 + rowBytes;
+    const third = 2 * oy + 2 < H ? rowBytes : 0;
+    let t = 0;
+    for (; t + 8 <= outW; t += 8) {
+      const r0 = top + (<usize>t << 3), r1 = r0 + rowBytes, r2 = r1 + third;
       const a = columns4(identity, r0, r1, r2, 0), b = columns4(identity, r0, r1, r2, 16);
-      const even = i32x4.shuffle(a, b, 0, 2, 4, 6), odd = i32x4.shuffle(a, b, 1, 3, 5, 7);
-      const next = i32x4.shuffle(even, column8(identity, r0, r1, r2), 1, 2, 3, 4);
-      v128.store(at(out, ox), f32x4.pmax(f32x4.pmax(even, odd), next));
+      const c = columns4(identity, r0, r1, r2, 32), d = columns4(identity, r0, r1, r2, 48);
+      const e = column1(identity, r0, r1, r2, min<usize>(16, lastCol - (<usize>t << 1)));
+      v128.store(at(out, t), windows3s2(a, b, c));
+      v128.store(at(out, t + 4), windows3s2(c, d, e));
+    }
+    for (; t < outW; t += 4) {
+      const ox = min(t, outW - 4), r0 = top + (<usize>ox << 3), r1 = r0 + rowBytes, r2 = r1 + third;
+      const a = columns4(identity, r0, r1, r2, 0), b = columns4(identity, r0, r1, r2, 16);
+      const c = column1(identity, r0, r1, r2, min<usize>(8, lastCol - (<usize>ox << 1)));
+      v128.store(at(out, ox), windows3s2(a, b, c));
     }
   }
 }

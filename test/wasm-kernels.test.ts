@@ -598,14 +598,17 @@ for (const threads of [1, 2]) {
       expect(got.data.some((v) => Number.isNaN(v))).toBe(false);
     });
 
-    it('Pooling MAX 3x3 stride 2 inside the plane (three rows read straight): rows of 4 to 60, odd and even widths, NaN and -Infinity', () => {
+    it('Pooling MAX 3x3 stride 2 without pad (three rows read straight): rows of 4 to 60, odd and even widths, windows clipped at the last column and row, NaN and -Infinity', () => {
       const random = rng(43 + threads);
-      for (let t = 0; t < 24; t++) {
-        // outW from 4 (the smallest taken) up; W = 2 outW + 1 (every window inside) or one more (FLOOR drops it).
-        const outW = t < 4 ? 4 + t : randomInt(random, 4, 60), W = 2 * outW + 1 + (t % 3 === 2 ? 1 : 0), H = randomInt(random, 3, 40);
+      for (let t = 0; t < 36; t++) {
+        // outW from 4 (the smallest taken) up, every count of outputs past the steps of 8 and 4; W = 2 outW (CEIL:
+        // the last window clipped to 2 columns), 2 outW + 1 (every window inside) or one more (FLOOR drops it);
+        // under CEIL an even H clips the last row of windows to 2 rows.
+        const outW = t < 12 ? 4 + t : randomInt(random, 4, 60), extra = t % 3, W = 2 * outW + extra, H = randomInt(random, 3, 40);
         const N = randomInt(random, 1, 2), C = randomInt(random, 1, 5);
         const data = randomArray(N * C * H * W, random).map((v, i) => (i % 17 === 5 ? NaN : i % 23 === 7 ? -Infinity : v));
-        const def = layerDef('Pooling', { pooling_param: { pool: 'MAX', kernel_size: 3, stride: 2, round_mode: 'FLOOR' } });
+        const round_mode = extra === 0 ? 'CEIL' : extra === 2 ? 'FLOOR' : t % 2 ? 'CEIL' : 'FLOOR';
+        const def = layerDef('Pooling', { pooling_param: { pool: 'MAX', kernel_size: 3, stride: 2, round_mode } });
         const [got, want] = bothKernels(def, [], new Tensor([N, C, H, W], data));
         expect([...got.data], `case ${t}: ${N}x${C}x${H}x${W}`).toEqual([...want.data]);
       }

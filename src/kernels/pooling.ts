@@ -44,13 +44,16 @@ function threeByThree(w: PoolWindows): boolean {
 }
 
 /**
- * MAX 3x3 at stride 2 without padding, every window inside the plane and output rows of at least 4 (SqueezeNet's,
- * AlexNet's / CaffeNet's and Inception-v3's stride-2 MAX pools): assembly/pooling.ts reads the three input rows
- * straight, four outputs a step (maxPlane3s2), without the row buffer.
+ * MAX 3x3 at stride 2 without padding, every window at least 2 x 2 (clipped at the plane's last column or row, as
+ * CEIL leaves it) and output rows of at least 4 (SqueezeNet's, AlexNet's / CaffeNet's, GoogLeNet's, ResNet-50's
+ * and Inception-v3's stride-2 MAX pools): assembly/pooling.ts reads the three input rows straight, eight and four
+ * outputs a step (maxPlane3s2), without the row buffer.
  */
 function strided3(w: PoolWindows, method: 'MAX' | 'AVE'): boolean {
-  if (method !== 'MAX' || w.kernelW !== 3 || w.strideW !== 2 || w.padW !== 0 || w.outW < 4 || 2 * w.outW + 1 > w.width) return false;
-  for (let oy = 0; oy < w.outH; oy++) if (w.rowStart[oy] !== 2 * oy || w.rowEnd[oy] !== 2 * oy + 3 || w.rowEnd[oy] > w.height) return false;
+  const { height: H, width: W } = w;
+  if (method !== 'MAX' || w.kernelW !== 3 || w.strideW !== 2 || w.padW !== 0 || w.outW < 4 || 2 * w.outW > W) return false;
+  for (let oy = 0; oy < w.outH; oy++)
+    if (w.rowStart[oy] !== 2 * oy || w.rowEnd[oy] !== Math.min(2 * oy + 3, H) || 2 * oy + 2 > H) return false;
   return true;
 }
 
