@@ -200,7 +200,7 @@ export const convolutionLayer: LayerType = {
         const engine = wasmEngine();
         const r = residual && bottoms.length === 1 && residual.length === tops[0].data.length ? residual : undefined;
         if (residual && !r) throw new Error(`Convolution '${def.name}': a fused sum needs one bottom and a residual of the top's size`);
-        if (!r) return convolve(bottoms, tops, num, reluSlope);
+        if (!r) return convolve(engine, bottoms, tops, num, reluSlope);
         // The GEMM adds the residual in its last pass when the layer runs there on resident arrays; else the
         // layer runs as it would alone and the sum and ReLU follow in one pass.
         const rAt = engine ? engine.addressOf(r) : 0;
@@ -208,7 +208,7 @@ export const convolutionLayer: LayerType = {
           convolveWasm(engine, gemmWeights(engine, g), g, s.group, num, bottoms[0].data, tops[0].data, isPointwise(g), reluSlope, rAt);
           return;
         }
-        convolve(bottoms, tops, num, undefined);
+        convolve(engine, bottoms, tops, num, undefined);
         addResidual(tops[0].data, r, reluSlope);
       },
       macs(bottoms, tops) {
@@ -223,9 +223,12 @@ export const convolutionLayer: LayerType = {
     };
     return layer;
 
-    /** The convolution of each bottom into its top, ReLU with `slope` fused (undefined: none), no residual. */
-    function convolve(bottoms: Tensor[], tops: Tensor[], num: number, slope: number | undefined): void {
-      const g = geometry!, engine = wasmEngine();
+    /**
+     * The convolution of each bottom into its top on `engine` (null: the TypeScript kernels), ReLU with `slope`
+     * fused (undefined: none), no residual.
+     */
+    function convolve(engine: WasmEngine | null, bottoms: Tensor[], tops: Tensor[], num: number, slope: number | undefined): void {
+      const g = geometry!;
       if (!engine) {
         for (let i = 0; i < bottoms.length; i++) for (let n = 0; n < num; n++) convolveImage(g, n, bottoms[i].data, tops[i].data);
         return;
@@ -240,7 +243,6 @@ export const convolutionLayer: LayerType = {
           convolveWasm(engine, gemmWeights(engine, g), g, s.group, num, x, y, isPointwise(g), slope);
       }
     }
-
 
     /**
      * The weights in the wasm kernel's form for this geometry, made once (by Net.load's prepare, so the first
