@@ -1,6 +1,7 @@
 import '../platform/node.js';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { CremaError } from '../util/errors.js';
+import { guardInputs } from '../util/files.js';
 import { commands } from './commands/index.js';
 
 /** Exit codes: 0 ran fine, 1 ran but a check failed (e.g. verify), 2 bad usage or bad input. */
@@ -11,6 +12,7 @@ export const exitState = { code: EXIT_OK };
 
 export async function main(argv: string[]): Promise<number> {
   exitState.code = EXIT_OK;
+  guardInputs(true);
   const names = commands.map((c) => c.command.split(' ')[0]);
   if (argv[0] && !argv[0].startsWith('-') && !names.includes(argv[0])) {
     console.error(`crema: unknown command '${argv[0]}' (commands: ${names.join(', ')}; crema --help)`);
@@ -47,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     console.error(`crema: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return 70;
+  } finally {
+    guardInputs(false);
   }
 }
 

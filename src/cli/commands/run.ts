@@ -6,7 +6,7 @@ import type { Tensor } from '../../tensor.js';
 import { shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
 import { encodeNpy } from '../../util/npy.js';
-import { makeOutputDir, writeOutput } from '../../util/files.js';
+import { checkOutput, makeOutputDir, writeOutput } from '../../util/files.js';
 import { forwardOnnx } from '../../onnx/run.js';
 import { readInputs } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
@@ -41,6 +41,7 @@ export const runCommand = {
   handler: async (args: RunArgs) => {
     checkPositive('--top', args.top);
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    if (net.layers.length === 0) throw new CremaError(`${args.net}: the net has no layers: nothing to run`);
     printNotes(net, args);
     // Before the forward: a bad --labels or --dump is found before the work.
     const labels = labelsFor(args, net);
@@ -67,6 +68,7 @@ export const runCommand = {
 export async function dumpBlobs(blobs: Map<string, Tensor>, dir: string, only?: string): Promise<void> {
   const names = dumpNames([...blobs.keys()], only);
   makeOutputDir(dir);
+  for (const n of names) checkOutput(path.join(dir, dumpFileName(n))); // none written if one cannot be
   for (const n of names) await writeOutput(path.join(dir, dumpFileName(n)), encodeNpy(blobs.get(n)!));
 }
 
