@@ -89,3 +89,17 @@ describe('one-line errors instead of internal ones', () => {
     expect(two.stderr).toBe('crema: --lrn x: expected one of native, decomposed; --phase y: expected one of TEST, TRAIN');
   });
 });
+
+describe('flags a new user gets wrong', () => {
+  it('a missing required option names the flag to type (was "Missing required argument: output")', async () => {
+    const r = await cli('draw', lenet('deploy.prototxt'));
+    expect([r.code, r.stderr]).toEqual([2, 'crema: missing -o/--output (see --help)']);
+    const s = await cli('show', lenet('deploy.prototxt'), lenet('weights.caffemodel'));
+    expect([s.code, s.stderr]).toEqual([2, 'crema: missing -o/--output (see --help)']);
+  });
+
+  it('run --blobs without --dump is refused (it was ignored: only the outputs were printed)', async () => {
+    const r = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', lenet('example-input.npy'), '--blobs', 'conv1');
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, '', 'crema: --blobs names the blobs --dump writes: give --dump DIR too']);
+  });
+});

@@ -75,6 +75,9 @@ function oneLine(msg: string): string {
   const choices = [...msg.matchAll(/Argument: (\S+), Given: "?(.*?)"?, Choices: (.*)/g)];
   if (choices.length)
     return choices.map(([, arg, given, list]) => `--${arg} ${given}: expected one of ${list.replace(/"/g, '')}`).join('; ');
+  // "Missing required argument: output" names yargs' key, not the flag a user types.
+  const missing = /^Missing required arguments?: (.*)$/.exec(msg.trim());
+  if (missing) return `missing ${missing[1].split(/,\s*/).map((name) => (name === 'output' ? '-o/--output' : `--${name}`)).join(', ')} (see --help)`;
   return msg.trim().split(/\s*\n\s*/).join(' ');
 }
 

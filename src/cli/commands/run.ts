@@ -40,6 +40,7 @@ export const runCommand = {
       .example(example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/examples/digit-7.png --raw-scale 1'), 'an image, preprocessed as pycaffe does'),
   handler: async (args: RunArgs) => {
     checkPositive('--top', args.top);
+    if (args.blobs !== undefined && args.dump === undefined) throw new CremaError('--blobs names the blobs --dump writes: give --dump DIR too');
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
     if (net.layers.length === 0) throw new CremaError(`${args.net}: the net has no layers: nothing to run`);
     printNotes(net, args);
