@@ -40,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     return exitState.code;
   } catch (err) {
     if (err instanceof UsageError || err instanceof CremaError) {
-      console.error(`crema: ${inCliWords(err.message)}`);
+      console.error(`crema: ${asTyped(inCliWords(err.message), argv)}`);
       return EXIT_BAD_INPUT;
     }
     if (isNodeFileError(err)) {
@@ -65,6 +65,21 @@ const FLAG_OF: Record<string, string> = { plugins: 'plugin', inputs: 'input' };
  */
 export function inCliWords(message: string): string {
   return message.replace(/\boptions\.(\w+)/g, (_, name: string) => `--${FLAG_OF[name] ?? name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+}
+
+/**
+ * yargs reads a number flag's `abc` as NaN: a message about `--threads` saying "got NaN" shows what was typed
+ * instead ("got 'abc'").
+ */
+function asTyped(message: string, argv: string[]): string {
+  const flag = /--([a-z][\w-]*)/.exec(message)?.[1];
+  if (!flag || !/\bNaN\b/.test(message)) return message;
+  let typed: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === `--${flag}` && i + 1 < argv.length) typed = argv[i + 1];
+    else if (argv[i].startsWith(`--${flag}=`)) typed = argv[i].slice(flag.length + 3);
+  }
+  return typed === undefined || typed === 'NaN' ? message : message.replace(/\bNaN\b/g, `'${typed}'`);
 }
 
 /**
