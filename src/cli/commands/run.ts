@@ -8,7 +8,7 @@ import { CremaError } from '../../util/errors.js';
 import { encodeNpy } from '../../util/npy.js';
 import { checkOutput, makeOutputDir, writeOutput } from '../../util/files.js';
 import { forwardOnnx } from '../../onnx/run.js';
-import { readInputs } from '../inputs.js';
+import { readInputs, reshapeTo } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
 import { checkPositive, labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg, topK } from '../shared.js';
 import { quoteName } from '../../util/names.js';
@@ -50,6 +50,7 @@ export const runCommand = {
     const inputs = await readInputs(net, args.input, args);
     const missing = net.inputs.filter((n) => !(n in inputs));
     if (missing.length) throw new CremaError(`no --input for ${missing.map((n) => `'${n}' ${shapeString(net.shapes.get(n)!)}`).join(', ')}`);
+    if (args.backend === 'native') reshapeTo(net, inputs);
     const { outputs, blobs } = args.backend === 'onnx'
       ? await forwardOnnx(net, inputs, { threads: args.threads, blobs: args.dump ? 'all' : 'outputs' })
       : { outputs: net.forward(inputs), blobs: net.blobs };
