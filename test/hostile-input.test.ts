@@ -213,7 +213,7 @@ describe('flags and options with garbage values are refused, not used as NaN', (
   test('bench of a net without layers says there is nothing to time (was a TypeError); run likewise (printed nothing, exit 0)', async () => {
     const nolayers = file('nolayers.prototxt', 'name: "n"\n');
     const r = await cli('bench', nolayers);
-    expect([r.code, r.stderr]).toEqual([2, 'crema: the net has no layers: nothing to time']);
+    expect([r.code, r.stderr]).toEqual([2, `crema: ${nolayers}: the net has no layers: nothing to time`]);
     const run = await cli('run', nolayers);
     expect([run.code, run.stdout, run.stderr]).toEqual([2, '', `crema: ${nolayers}: the net has no layers: nothing to run`]);
   });

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { example } from '../examples.js';
+import { CremaError } from '../../util/errors.js';
 import { benchNet, checkBenchCounts } from '../../bench/bench-net.js';
 import type { Backend, BackendResult } from '../../bench/result.js';
 import { Net } from '../../runtime/net.js';
@@ -33,6 +34,7 @@ export const benchCommand = {
   handler: async (args: BenchArgs) => {
     checkBenchCounts({ threads: args.threads, iterations: args.iterations, batch: args.batch ?? 1, warmup: args.warmup });
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    if (net.layers.length === 0) throw new CremaError(`${args.net}: the net has no layers: nothing to time`);
     printNotes(net, args);
     const backends: Backend[] = args.backend === 'both' ? ['native', 'onnx'] : [args.backend];
     const netBatch = net.shapes.get(net.inputs[0] ?? '')?.[0] ?? 1;
