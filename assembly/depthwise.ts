@@ -10,7 +10,7 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
-import { addr, copyRow, madd, relu, splitRow, word } from './simd';
+import { addr, copyRow, madd, relu, reluf, splitRow, word } from './simd';
 
 
 export function depthwiseChunk(p: usize, chunk: i32, scratch: usize): void {
@@ -119,7 +119,7 @@ function paddedPlanes(p: usize, first: i32, end: i32, scratch: usize): void {
     const yPlane = y + ((<usize>plane * outH * outW) << 2);
     if (banded(s, outH, outW)) {
       // Three copies of the loop: its nine weights and four sums leave no register for the leaky ReLU's two
-      // constants (V8 spilled them: 1.05x the time with the copy out), so ReLU (slope 0) is one pmax.
+      // constants (V8 spilled them: 1.05x the time with the copy out), so ReLU (slope 0) has only the zero.
       if (!reluOn) band3x3s1(buffer, rowBytes, w, b, yPlane, outH, outW, ACT_NONE, slope);
       else if (slope == 0) band3x3s1(buffer, rowBytes, w, b, yPlane, outH, outW, ACT_RELU, slope);
       else band3x3s1(buffer, rowBytes, w, b, yPlane, outH, outW, ACT_LEAKY, slope);
@@ -218,11 +218,11 @@ const ACT_RELU: i32 = 1;
 const ACT_LEAKY: i32 = 2;
 
 /**
- * The activation after a sum: none, Caffe's ReLU (max(v, 0) + 0 * min(v, 0): +0 for a negative v, v itself for
- * -0 and NaN, which is pmax(v, 0)), or the leaky one (relu: v > 0 ? v : v * slope).
+ * The activation after a sum: none, Caffe's ReLU (relu at slope 0: pmax(v, 0) alone would give 0, not Caffe's NaN,
+ * for -Infinity), or the leaky one.
  */
 @inline function activate(v: v128, mode: i32, slope: f32): v128 {
-  if (mode == ACT_RELU) return f32x4.pmax(v, f32x4.splat(0));
+  if (mode == ACT_RELU) return relu(v, 0);
   if (mode == ACT_LEAKY) return relu(v, slope);
   return v;
 }
@@ -234,7 +234,7 @@ const ACT_LEAKY: i32 = 2;
     if (outW < 4) {
       for (let k = 0; k < outW; k++) {
         let v = load<f32>(src + (<usize>k << 2));
-        if (reluOn && !(v > 0)) v *= slope;
+        if (reluOn) v = reluf(v, slope);
         store<f32>(dst + (<usize>k << 2), v);
       }
       continue;
@@ -262,7 +262,6 @@ function depthwisePlane(p: usize, x: usize, w: usize, b: f32, y: usize): void {
   const lo = min(outW, firstAtLeast(-pw, sw, 0));
   const hi = max(lo, min(outW, firstAtLeast(-pw + (kw - 1) * dw, sw, W)));
   const bv = f32x4.splat(b);
-  const slopeV = f32x4.splat(slope), zero = f32x4.splat(0);
   for (let oy = 0; oy < outH; oy++) {
     const iy0 = oy * sh - ph;
     // Kernel rows inside the image for this output row.
@@ -286,7 +285,7 @@ function depthwisePlane(p: usize, x: usize, w: usize, b: f32, y: usize): void {
             acc = madd(acc, v128.load32_splat(wRow + (<usize>kx << 2)), v);
           }
         }
-        if (reluOn) acc = v128.bitselect(acc, f32x4.mul(acc, slopeV), f32x4.gt(acc, zero));
+        if (reluOn) acc = relu(acc, slope);
         v128.store(yRow + (<usize>ox << 2), acc);
       }
     }
@@ -305,7 +304,6 @@ function depthwisePlane(p: usize, x: usize, w: usize, b: f32, y: usize): void {
   const w3 = v128.load32_splat(w, 12), w4 = v128.load32_splat(w, 16), w5 = v128.load32_splat(w, 20);
   const w6 = v128.load32_splat(w, 24), w7 = v128.load32_splat(w, 28), w8 = v128.load32_splat(w, 32);
   const rowBytes = <usize>W << 2;
-  const slopeV = f32x4.splat(slope), zero = f32x4.splat(0);
   let ox = lo;
   for (; ox + 4 <= hi; ox += 4) {
     const r0 = x + (<usize>(ox * sw) << 2), r1 = r0 + rowBytes, r2 = r1 + rowBytes;
@@ -320,7 +318,7 @@ function depthwisePlane(p: usize, x: usize, w: usize, b: f32, y: usize): void {
       acc = madd(acc, w3, even(r1, 0)); acc = madd(acc, w4, odd(r1)); acc = madd(acc, w5, even(r1, 8));
       acc = madd(acc, w6, even(r2, 0)); acc = madd(acc, w7, odd(r2)); acc = madd(acc, w8, even(r2, 8));
     }
-    if (reluOn) acc = v128.bitselect(acc, f32x4.mul(acc, slopeV), f32x4.gt(acc, zero));
+    if (reluOn) acc = relu(acc, slope);
     v128.store(yRow + (<usize>ox << 2), acc);
   }
   return ox;
@@ -345,6 +343,6 @@ function depthwisePlane(p: usize, x: usize, w: usize, b: f32, y: usize): void {
       if (<u32>ix < <u32>W) acc += load<f32>(w + (<usize>(ky * kw + kx) << 2)) * load<f32>(row + (<usize>ix << 2));
     }
   }
-  if (reluOn && !(acc > 0)) acc *= slope;
+  if (reluOn) acc = reluf(acc, slope);
   return acc;
 }

@@ -8,7 +8,7 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
-import { addr, madd, relu, word } from './simd';
+import { addr, madd, relu, reluf, word } from './simd';
 
 export function eltwiseChunk(p: usize, chunk: i32): void {
   const n = word(p, 3), bottoms = word(p, 4), table = addr(p, 5), coeffs = addr(p, 6), y = addr(p, 7);
@@ -16,12 +16,15 @@ export function eltwiseChunk(p: usize, chunk: i32): void {
   const first = chunk * perChunk, end = min(n, first + perChunk);
   const x0 = <usize>load<u32>(table), x1 = <usize>load<u32>(table, 4);
   let i = first;
+  // Caffe sums from +0 (caffe_set(0), then one axpy a bottom): -0 + -0 is +0 there. With coefficients 1,
+  // (x0 + x1) + 0 is (0 + x0) + x1; otherwise the first term is added to +0 as Caffe's axpy does it.
+  const zero = f32x4.splat(0);
   if (bottoms == 2 && ones) {
     // ResNet's case: two bottoms, coefficients 1. Two vectors a step, so the loads of one overlap the other's adds.
     for (; i + 8 <= end; i += 8) {
       const o = <usize>i << 2;
-      let a = f32x4.add(v128.load(x0 + o), v128.load(x1 + o));
-      let b = f32x4.add(v128.load(x0 + o, 16), v128.load(x1 + o, 16));
+      let a = f32x4.add(f32x4.add(v128.load(x0 + o), v128.load(x1 + o)), zero);
+      let b = f32x4.add(f32x4.add(v128.load(x0 + o, 16), v128.load(x1 + o, 16)), zero);
       if (reluOn) {
         a = relu(a, slope);
         b = relu(b, slope);
@@ -32,7 +35,7 @@ export function eltwiseChunk(p: usize, chunk: i32): void {
   }
   for (; i + 4 <= end; i += 4) {
     const o = <usize>i << 2;
-    let acc = f32x4.mul(f32x4.splat(load<f32>(coeffs)), v128.load(x0 + o));
+    let acc = madd(zero, f32x4.splat(load<f32>(coeffs)), v128.load(x0 + o));
     for (let b = 1; b < bottoms; b++) {
       const x = <usize>load<u32>(table + (<usize>b << 2));
       acc = madd(acc, f32x4.splat(load<f32>(coeffs + (<usize>b << 2))), v128.load(x + o));
@@ -42,9 +45,9 @@ export function eltwiseChunk(p: usize, chunk: i32): void {
   }
   for (; i < end; i++) {
     const o = <usize>i << 2;
-    let acc: f32 = load<f32>(coeffs) * load<f32>(x0 + o);
+    let acc: f32 = <f32>0 + load<f32>(coeffs) * load<f32>(x0 + o);
     for (let b = 1; b < bottoms; b++) acc += load<f32>(coeffs + (<usize>b << 2)) * load<f32>(<usize>load<u32>(table + (<usize>b << 2)) + o);
-    if (reluOn && !(acc > 0)) acc *= slope;
+    if (reluOn) acc = reluf(acc, slope);
     store<f32>(y + o, acc);
   }
 }

@@ -14,7 +14,7 @@
 import { depthwiseChunk } from './depthwise';
 import { directChunk } from './direct';
 import { eltwiseChunk } from './eltwise';
-import { MR, NR, addr, madd, relu, word } from './simd';
+import { MR, NR, addr, madd, relu, reluf, word } from './simd';
 import { poolChunk } from './pooling';
 import { gemvRows, packRowsAsB } from './rowmajor';
 import { winogradChunk, winogradFiltersChunk, winogradPadChunk } from './winograd';
@@ -89,6 +89,10 @@ function microTile(
       c10 = f32x4.add(c10, v128.load(res + ld)); c11 = f32x4.add(c11, v128.load(res + ld, 16));
       c20 = f32x4.add(c20, v128.load(res + 2 * ld)); c21 = f32x4.add(c21, v128.load(res + 2 * ld, 16));
       c30 = f32x4.add(c30, v128.load(res + 3 * ld)); c31 = f32x4.add(c31, v128.load(res + 3 * ld, 16));
+      // + 0: Caffe's sum starts from +0 (caffe_set(0), then axpy), so -0 + -0 is +0 there.
+      const z = f32x4.splat(0);
+      c00 = f32x4.add(c00, z); c01 = f32x4.add(c01, z); c10 = f32x4.add(c10, z); c11 = f32x4.add(c11, z);
+      c20 = f32x4.add(c20, z); c21 = f32x4.add(c21, z); c30 = f32x4.add(c30, z); c31 = f32x4.add(c31, z);
     }
     if (reluOn && (res == 0 || full)) {
       c00 = relu(c00, slope); c01 = relu(c01, slope);
@@ -106,8 +110,8 @@ function microTile(
       // Edge tile with a residual: the sum and the ReLU per element, as the lanes above do them.
       for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) {
         const at = <usize>i * ldcBytes + <usize>j * 4;
-        let v: f32 = load<f32>(tmp + i * 32 + j * 4) + load<f32>(res + at);
-        if (reluOn && !(v > 0)) v *= slope;
+        let v: f32 = load<f32>(tmp + i * 32 + j * 4) + load<f32>(res + at) + 0;
+        if (reluOn) v = reluf(v, slope);
         store<f32>(c + at, v);
       }
     } else {
@@ -129,8 +133,8 @@ function edgeOut(
   if (last) {
     if (biasMode == BIAS_ROW) v += load<f32>(bias + (<usize>row << 2));
     else if (biasMode == BIAS_COL) v += load<f32>(bias + (<usize>col << 2));
-    if (res != 0) v += load<f32>(res + at);
-    if (reluOn && !(v > 0)) v *= slope;
+    if (res != 0) v += load<f32>(res + at) + 0;
+    if (reluOn) v = reluf(v, slope);
   }
   store<f32>(c + at, v);
 }

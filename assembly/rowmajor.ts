@@ -8,7 +8,7 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
-import { NR, madd } from './simd';
+import { NR, madd, reluf } from './simd';
 
 
 @inline
@@ -19,7 +19,7 @@ function hsum(v: v128): f32 {
 @inline
 function finish(s: f32, bias: usize, n: i32, reluOn: bool, slope: f32): f32 {
   if (bias != 0) s += load<f32>(bias + <usize>n * 4);
-  return reluOn && !(s > 0) ? s * slope : s;
+  return reluOn ? reluf(s, slope) : s;
 }
 
 /**

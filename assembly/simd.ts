@@ -12,11 +12,22 @@ export function madd(acc: v128, a: v128, b: v128): v128 {
   return f32x4.add(acc, f32x4.mul(a, b));
 }
 
-/** y = y > 0 ? y : y * slope, lanewise (Caffe's ReLU with negative_slope; NaN stays NaN). */
+/**
+ * Caffe's ReLU, lanewise and bit for bit: max(v, 0) + slope * min(v, 0) with std::max(a, b) = a < b ? b : a and
+ * std::min(a, b) = b < a ? b : a, which are exactly pmax and pmin. So +0 for a negative v at slope 0 (0 + -0),
+ * -0 for v = -0, NaN for NaN and for -Infinity at slope 0 (0 * -Infinity), +0 where slope * v underflows to -0.
+ * Four instructions (maxps, minps, mulps, addps on x64), no compare and blend.
+ */
 @inline
 export function relu(v: v128, slope: f32): v128 {
-  const scaled = f32x4.mul(v, f32x4.splat(slope));
-  return v128.bitselect(v, scaled, f32x4.gt(v, f32x4.splat(0)));
+  const zero = f32x4.splat(0);
+  return f32x4.add(f32x4.pmax(v, zero), f32x4.mul(f32x4.splat(slope), f32x4.pmin(v, zero)));
+}
+
+/** relu for one float: the same formula, the same bits. */
+@inline
+export function reluf(v: f32, slope: f32): f32 {
+  return select<f32>(0, v, v < 0) + slope * select<f32>(0, v, 0 < v);
 }
 
 /** The packed GEMM's register tile: MR rows of A by NR columns of B. */

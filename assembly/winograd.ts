@@ -34,7 +34,7 @@
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
 import { gemmStrips } from './kernels';
-import { MR, NR, addr, madd, relu, word } from './simd';
+import { MR, NR, addr, madd, relu, reluf, word } from './simd';
 import { filtersWhole, inputTransform5, outputWhole } from './winograd5';
 import { column } from './winograd7';
 import { filters7, inputTransform7 } from './winograd7';
@@ -515,8 +515,8 @@ function outputOne(m: usize, xiBytes: usize, dst: usize, rowBytes: usize, cols: 
     const e0 = f32x4.extract_lane(s, 0), e1 = f32x4.extract_lane(s, 1), e2 = f32x4.extract_lane(s, 2), e3 = f32x4.extract_lane(s, 3);
     let v0: f32 = e0 + e1 + e2 + b, v1: f32 = e1 - e2 - e3 + b;
     if (reluOn) {
-      if (!(v0 > 0)) v0 *= slope;
-      if (!(v1 > 0)) v1 *= slope;
+      v0 = reluf(v0, slope);
+      v1 = reluf(v1, slope);
     }
     store<f32>(dst + <usize>a * rowBytes, v0);
     if (cols > 1) store<f32>(dst + <usize>a * rowBytes, v1, 4);

@@ -16,6 +16,7 @@ import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { packWinogradWeights, uPerForward, winogradLimits, winogradSplit, winogradTile } from '../src/kernels/winograd.js';
 import { eltwiseSumWasm } from '../src/kernels/eltwise.js';
+import { caffeRelu } from '../src/kernels/relu.js';
 import { directFits } from '../src/kernels/direct.js';
 import { convRowSplit } from '../src/kernels/packed.js';
 import { type ConvGeometry, depthwisePlane } from '../src/kernels/im2col.js';
@@ -653,9 +654,9 @@ for (const threads of [1, 2]) {
         // Caffe's order (y = 0, then y += c_b * x_b), each step rounded to float, as the TypeScript loops.
         const want = new Float32Array(n);
         for (let i = 0; i < n; i++) {
-          let v = Math.fround(coeffs[0] * xs[0][i]);
+          let v = Math.fround(coeffs[0] * xs[0][i] + 0);
           for (let b = 1; b < count; b++) v = Math.fround(v + coeffs[b] * xs[b][i]);
-          want[i] = slope === undefined || v > 0 ? v : v * Math.fround(slope); // Caffe's slope is a float
+          want[i] = slope === undefined ? v : caffeRelu(v, Math.fround(slope)); // Caffe's slope is a float
         }
         const inPlace = t % 4 === 1;
         const y = inPlace ? xs[count - 1] : resident(new Float32Array(n));

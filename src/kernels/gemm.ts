@@ -7,6 +7,8 @@
 // Packing handles any row / column stride, so transposed operands cost nothing extra.
 // Products are accumulated in double precision (JS numbers) within a K block and stored as float32.
 
+import { reluRange } from './relu.js';
+
 /** A read-only matrix inside a Float32Array: element (i, j) is `data[offset + i * rowStride + j * colStride]`. */
 export interface MatrixView {
   data: Float32Array;
@@ -24,7 +26,7 @@ export interface GemmOptions {
   rowBiasOffset?: number;
   /** Adds colBias[j] to column j (an inner product's bias per output). */
   colBias?: Float32Array;
-  /** When set, applies y = y > 0 ? y : y * reluSlope after everything else (0 for a plain ReLU). */
+  /** When set, applies Caffe's ReLU (caffeRelu) with this negative slope after everything else (0 for a plain ReLU). */
   reluSlope?: number;
 }
 
@@ -226,13 +228,7 @@ function initOutput(M: number, N: number, c: Float32Array, cOffset: number, ldc:
 
 function applyRelu(M: number, N: number, c: Float32Array, cOffset: number, ldc: number, slope: number | undefined): void {
   if (slope === undefined) return;
-  for (let i = 0; i < M; i++) {
-    const row = cOffset + i * ldc;
-    for (let j = row; j < row + N; j++) {
-      const v = c[j];
-      if (v < 0) c[j] = v * slope;
-    }
-  }
+  for (let i = 0; i < M; i++) reluRange(c, cOffset + i * ldc, cOffset + i * ldc + N, slope);
 }
 
 /**

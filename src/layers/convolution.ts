@@ -6,6 +6,7 @@ import { type PackedConv, type RowMajorInnerProduct, convolveWasm, innerProductW
 import { type PackedDepthwise, depthwiseWasm, packDepthwiseWeights } from '../kernels/depthwise.js';
 import { convDirectWasm, directFits } from '../kernels/direct.js';
 import { eltwiseSumWasm } from '../kernels/eltwise.js';
+import { caffeRelu, reluRange } from '../kernels/relu.js';
 import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
 import { type PackedWinograd, allFinite, packWinogradWeights, uPerForward, winogradMadeU, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { platform } from '../platform.js';
@@ -122,7 +123,7 @@ function isPointwise(g: ConvGeometry): boolean {
 
 /** A (de)convolution that a runtime may fuse with the ReLU after it. */
 export interface FusableLayer extends Layer {
-  /** Applies y = y > 0 ? y : y * negativeSlope to the output as part of forward; undefined turns that off. */
+  /** Applies Caffe's ReLU with negativeSlope (caffeRelu) to the output as part of forward; undefined turns that off. */
   fuseRelu(negativeSlope: number | undefined): void;
   /**
    * (Convolution only.) Writes y = conv + residual, rounded to float as Caffe's Eltwise SUM with coefficients 1
@@ -138,9 +139,10 @@ export interface FusableLayer extends Layer {
  */
 function addResidual(y: Float32Array, r: Float32Array, slope: number | undefined): void {
   if (eltwiseSumWasm([y, r], SUM_ONES, y, slope)) return;
+  const s = Math.fround(slope ?? 0);
   for (let i = 0; i < y.length; i++) {
-    const v = Math.fround(y[i] + r[i]);
-    y[i] = slope === undefined || v > 0 ? v : v * slope + 0;
+    const v = Math.fround(y[i] + r[i]) + 0; // + 0: Caffe's sum starts from +0, so -0 + -0 is +0
+    y[i] = slope === undefined ? v : caffeRelu(v, s);
   }
 }
 const SUM_ONES = Float32Array.of(1, 1);
@@ -318,9 +320,7 @@ export const convolutionLayer: LayerType = {
       for (let o = 0; o < s.numOutput; o++) {
         const c = Math.floor(o / coutG);
         depthwisePlane(g, x, xBase + c * inPlane, w, o * taps, bias ? bias[o] : 0, y, yBase + o * outPlane);
-        if (reluSlope !== undefined) {
-          for (let i = yBase + o * outPlane, end = i + outPlane; i < end; i++) if (y[i] < 0) y[i] *= reluSlope;
-        }
+        if (reluSlope !== undefined) reluRange(y, yBase + o * outPlane, yBase + (o + 1) * outPlane, reluSlope);
       }
     }
   },

@@ -1,5 +1,6 @@
 import { gemm, matrix } from '../kernels/gemm.js';
 import { type ConvGeometry, col2im } from '../kernels/im2col.js';
+import { reluRange } from '../kernels/relu.js';
 import { type Tensor, sizeOf } from '../tensor.js';
 import { COL_BUFFER_FLOATS, type FusableLayer, convBottom, convWeights, convolutionToOnnx, readConvSettings } from './convolution.js';
 import { type LayerType, expectCounts, need } from './layer.js';
@@ -74,7 +75,7 @@ export const deconvolutionLayer: LayerType = {
         const b = bias ? bias[o] : 0;
         const start = yBase + o * outPlane, end = start + outPlane;
         if (b !== 0) for (let i = start; i < end; i++) y[i] += b;
-        if (reluSlope !== undefined) for (let i = start; i < end; i++) if (y[i] < 0) y[i] *= reluSlope;
+        if (reluSlope !== undefined) reluRange(y, start, end, reluSlope);
       }
     }
   },

@@ -61,8 +61,11 @@ export const eltwiseLayer: LayerType = {
 function sum(bottoms: Tensor[], coeffs: Float32Array, out: Float32Array): void {
   if (eltwiseSumWasm(bottoms.map((b) => b.data), coeffs, out, undefined)) return;
   const first = bottoms[0].data, c0 = coeffs[0];
-  for (let i = 0; i < out.length; i++) out[i] = c0 * first[i];
+  // + 0: Caffe sums from +0 (caffe_set(0), then axpy), so -0 + -0 is +0 (the product, exact in double, keeps the
+  // sign of a float underflow, as the fused multiply-add of Caffe's OpenBLAS axpy).
+  for (let i = 0; i < out.length; i++) out[i] = c0 * first[i] + 0;
   accumulate(bottoms, coeffs, out, 1);
+
 }
 
 /** out += coeff_b * bottom_b for b >= from, in bottom order (an aliased bottom reads out as it stands). */

@@ -1,11 +1,12 @@
 import { paramsOf } from '../caffe/schema.js';
+import { caffeRelu } from '../kernels/relu.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { type LayerContext, fail } from '../onnx/context.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
 import { type LayerType, expectCounts, expectWeight, need } from './layer.js';
 
 /**
- * y = x > 0 ? x : a_c x with a learned slope per channel (axis 1), or one slope for all when channel_shared.
+ * y = max(x, 0) + a_c min(x, 0) (caffeRelu) with a learned slope per channel (axis 1), or one slope for all when channel_shared.
  * Weights: (C), or one value when shared. A net without weights gets Caffe's own initial slopes when they are
  * deterministic (no filler: 0.25; a constant filler: its value).
  */
@@ -45,10 +46,7 @@ export const preluLayer: LayerType = {
         for (let img = 0; img < dims[0]; img++) {
           for (let c = 0; c < channels; c++) {
             const a = p.channel_shared ? slopes[0] : slopes[c];
-            for (const end = i + inner; i < end; i++) {
-              const v = x[i];
-              y[i] = v > 0 ? v : a * v + 0; // + 0: as ReLU, Caffe gives +0 for negative x at slope 0
-            }
+            for (const end = i + inner; i < end; i++) y[i] = caffeRelu(x[i], a); // Caffe's max(x, 0) + a * min(x, 0)
           }
         }
       },

@@ -1,16 +1,14 @@
 import { paramsOf } from '../caffe/schema.js';
 import { type LayerContext } from '../onnx/context.js';
 import { float } from '../onnx/builder.js';
+import { caffeRelu } from '../kernels/relu.js';
 import { unaryLayer } from './unary.js';
 
-/** y = x > 0 ? x : negative_slope * x (Caffe's max(x, 0) + slope * min(x, 0)). */
+/** Caffe's max(x, 0) + negative_slope * min(x, 0), bit for bit (see caffeRelu). */
 export const reluLayer = unaryLayer('ReLU', (def) => {
-  const slope: number = paramsOf(def, 'relu_param').negative_slope;
+  const slope = Math.fround(paramsOf<{ negative_slope: number }>(def, 'relu_param').negative_slope);
   return (x, y) => {
-    for (let i = 0; i < x.length; i++) {
-      const v = x[i];
-      y[i] = v > 0 ? v : v * slope + 0; // + 0: Caffe gives +0, not -0, for negative x at slope 0
-    }
+    for (let i = 0; i < x.length; i++) y[i] = caffeRelu(x[i], slope);
   };
 }, reluToOnnx);
 

@@ -25,6 +25,7 @@ import type { Layer } from '../layers/layer.js';
 import { layerType } from '../layers/registry.js';
 import { Tensor } from '../tensor.js';
 import { eltwiseSumWasm } from '../kernels/eltwise.js';
+import { caffeRelu } from '../kernels/relu.js';
 import { platform } from '../platform.js';
 
 /** A producer and the in-place layers computed as part of it (layer indices in net order). */
@@ -180,7 +181,7 @@ function eltwiseReluAfter(layers: readonly GraphLayer[], i: number): Fusion | un
  * Resident blobs go to the wasm kernel (split over the threads); these loops are its fallback.
  */
 function eltwiseSumRelu(coeffs: Float32Array, slope: number): Layer {
-  const allOnes = coeffs.every((c) => c === 1);
+  const allOnes = coeffs.every((c) => c === 1), s = Math.fround(slope);
   return {
     inPlace: true,
     reshape: (bottoms) => [bottoms[0]],
@@ -190,15 +191,15 @@ function eltwiseSumRelu(coeffs: Float32Array, slope: number): Layer {
       if (allOnes && bottoms.length === 2) {
         const a = bottoms[0].data, b = bottoms[1].data;
         for (let i = 0; i < n; i++) {
-          const v = Math.fround(a[i] + b[i]);
-          y[i] = v > 0 ? v : v * slope + 0; // + 0: Caffe gives +0, not -0, for negative x at slope 0
+          const v = Math.fround(a[i] + b[i]) + 0; // + 0: Caffe's sum starts from +0, so -0 + -0 is +0
+          y[i] = caffeRelu(v, s);
         }
         return;
       }
       for (let i = 0; i < n; i++) {
-        let v = Math.fround(coeffs[0] * bottoms[0].data[i]);
+        let v = Math.fround(coeffs[0] * bottoms[0].data[i] + 0); // + 0: Caffe's sum starts from +0
         for (let b = 1; b < bottoms.length; b++) v = Math.fround(v + coeffs[b] * bottoms[b].data[i]);
-        y[i] = v > 0 ? v : v * slope + 0;
+        y[i] = caffeRelu(v, s);
       }
     },
   };
