@@ -16,6 +16,7 @@ import { kernelsInUse, setThreads, useKernels, wasmBuild, wasmEngine } from '../
 import { winogradTile } from '../src/kernels/winograd.js';
 import type { FusableLayer } from '../src/layers/convolution.js';
 import { Net } from '../src/runtime/net.js';
+import { forwardOnnx } from '../src/onnx/run.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
 import { layerDef, randomArray, rng, runLayer } from './helpers/compute.js';
@@ -80,6 +81,29 @@ describe('ReLU, PReLU and Eltwise + ReLU against real Caffe (test/fixtures/nonfi
       expect(Object.is(net.blobs.get('sum')!.data[0], 0)).toBe(true);
     });
   }
+});
+
+describe('Eltwise SUM with a coefficient 0 against real Caffe (test/fixtures/nonfinite/eltwise_coeff0)', () => {
+  // Caffe's axpy returns at once for a coefficient 0, so an Infinity or NaN in that bottom never reaches the top
+  // (0 * Infinity would be NaN): e10 = pos, e00 = +0, e02r = relu(2 pos) (the fold), e3 = pos - pos / 2.
+  const dir = 'test/fixtures/nonfinite/eltwise_coeff0';
+  const input = () => ({ data: readNpy(path.join(dir, 'input.npy')) });
+  const want = (b: string) => readNpy(path.join(dir, 'blobs', `${b}.npy`)).data;
+  afterAll(() => useKernels('wasm'));
+  for (const kernels of ['wasm', 'js'] as const) {
+    it(`every blob has Caffe's bits, ${kernels} kernels`, async () => {
+      useKernels(kernels);
+      const net = await Net.load(path.join(dir, 'net.prototxt'), path.join(dir, 'weights.caffemodel'));
+      net.forward(input());
+      for (const b of ['pos', 'e10', 'e00', 'e02r', 'e3']) expectBits(net.blobs.get(b)!.data, want(b), b);
+      expect(net.blobs.get('e10')!.data[9]).toBe(-Infinity); // data's Infinity times 0 skipped, not NaN
+    });
+  }
+  it('through ONNX Runtime: the same bits (but relu(-Infinity), which ORT gives as 0)', async () => {
+    const net = await Net.load(path.join(dir, 'net.prototxt'), path.join(dir, 'weights.caffemodel'));
+    const { blobs } = await forwardOnnx(net, input(), { blobs: 'all' });
+    for (const b of ['e10', 'e00', 'e3']) expectBits(blobs.get(b)!.data, want(b), b);
+  });
 });
 
 /** The layer run with `slope` fused, and without a ReLU; kernels as set. */

@@ -29,6 +29,10 @@ export const eltwiseLayer: LayerType = {
     need(def, !(op === 'PROD' && given.length > 0), 'takes coeff only for operation SUM');
     need(def, op === 'PROD' || op === 'SUM' || op === 'MAX', () => `unknown operation ${String(op)}`);
     const coeffs = Float32Array.from(bottomNames, (_, i) => given[i] ?? 1);
+    // Caffe's axpy (OpenBLAS) returns at once for a coefficient 0: that bottom is skipped, so its Infinity or NaN
+    // never reaches the top (0 * Infinity would be NaN). Only the bottoms with a coefficient take part.
+    const live = [...coeffs.keys()].filter((i) => coeffs[i] !== 0);
+    const liveCoeffs = Float32Array.from(live, (i) => coeffs[i]);
     return {
       inPlace: true,
       reshape(bottoms: Shape[]): Shape[] {
@@ -43,7 +47,7 @@ export const eltwiseLayer: LayerType = {
         const out = tops[0].data;
         const inPlace = bottoms.some((b) => b.data === out);
         if (op === 'PROD') product(bottoms, out);
-        else if (op === 'SUM' && !inPlace) sum(bottoms, coeffs, out);
+        else if (op === 'SUM' && !inPlace) sum(live.map((i) => bottoms[i]), liveCoeffs, out);
         else if (op === 'SUM') {
           out.fill(0); // Caffe's caffe_set then one axpy per bottom: an aliased bottom adds coeff * the running sum
           accumulate(bottoms, coeffs, out, 0);
@@ -59,19 +63,23 @@ export const eltwiseLayer: LayerType = {
 
 /** Not in place: the wasm kernel over resident blobs (split over the threads), else these loops. */
 function sum(bottoms: Tensor[], coeffs: Float32Array, out: Float32Array): void {
+  if (bottoms.length === 0) return void out.fill(0); // every coefficient 0: Caffe's zero fill alone
   if (eltwiseSumWasm(bottoms.map((b) => b.data), coeffs, out, undefined)) return;
   const first = bottoms[0].data, c0 = coeffs[0];
   // + 0: Caffe sums from +0 (caffe_set(0), then axpy), so -0 + -0 is +0 (the product, exact in double, keeps the
   // sign of a float underflow, as the fused multiply-add of Caffe's OpenBLAS axpy).
   for (let i = 0; i < out.length; i++) out[i] = c0 * first[i] + 0;
   accumulate(bottoms, coeffs, out, 1);
-
 }
 
-/** out += coeff_b * bottom_b for b >= from, in bottom order (an aliased bottom reads out as it stands). */
+/**
+ * out += coeff_b * bottom_b for b >= from, in bottom order (an aliased bottom reads out as it stands); a
+ * coefficient 0 skips its bottom, as Caffe's axpy does.
+ */
 function accumulate(bottoms: Tensor[], coeffs: Float32Array, out: Float32Array, from: number): void {
   for (let b = from; b < bottoms.length; b++) {
     const x = bottoms[b].data, c = coeffs[b];
+    if (c === 0) continue;
     if (c === 1) for (let i = 0; i < out.length; i++) out[i] += x[i];
     else for (let i = 0; i < out.length; i++) out[i] += c * x[i];
   }
@@ -122,15 +130,19 @@ function eltwiseToOnnx(c: LayerContext): void {
   }
   if (p.operation !== 'SUM') fail(c, `unknown operation ${p.operation}`);
   if (coeff.length !== 0 && coeff.length !== n) fail(c, `has ${coeff.length} coeff for ${n} bottoms`);
-  if (!aliased.includes(true)) {
-    c.node('Sum', bottoms.map((b, i) => withScalar(c, 'Mul', b, coeff[i] ?? 1)), [c.top(0)]);
+  // A coefficient 0 skips its bottom (Caffe's axpy returns at once): its Infinity or NaN never reaches the top.
+  const live = bottoms.flatMap((b, i) => ((coeff[i] ?? 1) !== 0 ? [i] : []));
+  if (!aliased.includes(true) && live.length > 0) {
+    c.node('Sum', live.map((i) => withScalar(c, 'Mul', bottoms[i], coeff[i] ?? 1)), [c.top(0)]);
     return;
   }
   let sum: string | undefined; // undefined: still Caffe's zero fill
   bottoms.forEach((b, i) => {
     const k = coeff[i] ?? 1;
+    if (k === 0) return;
     if (aliased[i]) sum = sum && withScalar(c, 'Mul', sum, 1 + k);
     else sum = sum ? c.node('Add', [sum, withScalar(c, 'Mul', b, k)], [c.tmp('sum')]) : withScalar(c, 'Mul', b, k);
   });
-  c.alias(0, sum ?? withScalar(c, 'Mul', bottoms[0], 0));
+  // Nothing added: Caffe's zero fill, zeros of the top's shape (not x * 0, which is NaN for an Infinity).
+  c.alias(0, sum ?? c.node('ConstantOfShape', [c.node('Shape', [bottoms[0]], [c.tmp('shape')])], [c.tmp('zeros')]));
 }

@@ -167,6 +167,7 @@ function eltwiseReluAfter(layers: readonly GraphLayer[], i: number): Fusion | un
   const p = paramsOf<{ operation: string; coeff: number[] }>(l.def, 'eltwise_param');
   // In place, Caffe's Eltwise reads the running sum for the aliased bottom: left to the layer's literal path.
   if (p.operation !== 'SUM' || l.tops.length !== 1 || l.bottoms.includes(l.tops[0])) return undefined;
+  if ((p.coeff ?? []).includes(0)) return undefined; // Caffe skips a coefficient-0 bottom: the layer's path does
   const top = l.tops[0];
   const next = layers.findIndex((m, j) => j > i && (m.bottoms.includes(top) || m.tops.includes(top)));
   if (next < 0 || layers[next].type !== 'ReLU' || !inPlaceOn(layers[next], top)) return undefined;
