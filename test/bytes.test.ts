@@ -51,6 +51,27 @@ describe('Net.load from bytes and text', () => {
   });
 });
 
+describe('a prototxt that is not a prototxt', () => {
+  it('is refused by what it is: the caffemodel first (the order swapped), an image, UTF-16, nothing', async () => {
+    const weights = new Uint8Array(fs.readFileSync(weightsFile));
+    await expect(Net.load(weightsFile, prototxtFile)).rejects.toThrow(
+      new CremaError(`${weightsFile}: this is binary data (a .caffemodel? the .prototxt comes first), not a prototxt`));
+    await expect(Net.load({ prototxt: weights })).rejects.toThrow(
+      new CremaError('prototxt (Uint8Array, 1.7 MB): this is binary data (a .caffemodel? the .prototxt comes first), not a prototxt'));
+    await expect(Net.load({ prototxt: fs.readFileSync('models/cifar10_full/examples/cat.jpg') })).rejects.toThrow(
+      new CremaError('prototxt (Buffer, 32.8 kB): this is a JPEG image, not a prototxt'));
+    const text = fs.readFileSync(prototxtFile, 'utf8');
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    await expect(Net.load({ prototxt: utf16 })).rejects.toThrow(
+      new CremaError('prototxt (Buffer, 3.1 kB): this is UTF-16 text; a prototxt is read as UTF-8, as Caffe reads it (save it as UTF-8)'));
+    await expect(Net.load({ prototxt: new Uint8Array(0) })).rejects.toThrow(new CremaError('prototxt (Uint8Array, 0 bytes): empty file, not a prototxt'));
+    await expect(Net.load({ prototxt: new TextEncoder().encode(' \n\t\n') })).rejects.toThrow(new CremaError('prototxt (Uint8Array, 4 bytes): empty file, not a prototxt'));
+    // Text with a UTF-8 byte-order mark, a form feed and non-ASCII comments is still text.
+    const odd = new TextEncoder().encode(`\ufeff# Netz für Ziffern\f\n${text}`);
+    expect((await Net.load({ prototxt: odd, weights })).inputs).toEqual(['data']);
+  });
+});
+
 describe('images and means from bytes', () => {
   it('prepares an image from its bytes exactly as from its file', async () => {
     const file = path.resolve('models/cifar10_full/examples/cat.jpg');

@@ -89,3 +89,38 @@ describe('one-line errors instead of internal ones', () => {
     expect(two.stderr).toBe('crema: --lrn x: expected one of native, decomposed; --phase y: expected one of TEST, TRAIN');
   });
 });
+
+describe('flags a new user gets wrong', () => {
+  it('a missing required option names the flag to type (was "Missing required argument: output")', async () => {
+    const r = await cli('draw', lenet('deploy.prototxt'));
+    expect([r.code, r.stderr]).toEqual([2, 'crema: missing -o/--output (see --help)']);
+    const s = await cli('show', lenet('deploy.prototxt'), lenet('weights.caffemodel'));
+    expect([s.code, s.stderr]).toEqual([2, 'crema: missing -o/--output (see --help)']);
+  });
+
+  it('run --blobs without --dump is refused (it was ignored: only the outputs were printed)', async () => {
+    const r = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', lenet('example-input.npy'), '--blobs', 'conv1');
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, '', 'crema: --blobs names the blobs --dump writes: give --dump DIR too']);
+  });
+});
+
+describe('--input a new user gets wrong', () => {
+  it('an input of another net says which input and shape made the layer refuse (was only: conv1 weights do not fit)', async () => {
+    const cifar = 'models/cifar10_full/example-input.npy';
+    const want = "crema: input 'data' given as [1, 3, 32, 32] (the net's [1, 1, 28, 28]): layer 'conv1' (Convolution): the weights (blob 0) has shape [20, 1, 5, 5] but the layer needs [20, 3, 5, 5]";
+    for (const command of ['run', 'verify']) {
+      const r = await cli(command, lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', cifar);
+      expect([r.code, r.stdout, r.stderr], command).toEqual([2, '', want]);
+    }
+    const s = await cli('show', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', cifar, '--blobs', 'conv1', '-o', path.join(tmp, 'show-cifar'));
+    expect([s.code, s.stderr]).toEqual([2, want]);
+  });
+
+  it('NAME= naming no input, or no file after =, is refused as such (was: cannot open nope=…: ENOENT)', async () => {
+    const npy = lenet('example-input.npy');
+    const r = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', `nope=${npy}`);
+    expect([r.code, r.stderr]).toEqual([2, `crema: --input nope=${npy}: the net has no input 'nope' (inputs: data)`]);
+    const e = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', 'data=');
+    expect([e.code, e.stderr]).toEqual([2, "crema: --input data=: no file after '='"]);
+  });
+});

@@ -200,15 +200,30 @@ describe('.npy headers are read as numpy reads them (a Python dict literal), not
 describe('flags and options with garbage values are refused, not used as NaN', () => {
   test('--level abc, --seed abc, phase BOGUS', async () => {
     const net = file('flags.prototxt', `${INPUT}layer { name: "r" type: "ReLU" bottom: "data" top: "r" }`);
-    expect((await cli('info', net, '--level', 'abc')).stderr).toBe('crema: --level NaN: expected a whole number');
-    expect((await cli('verify', net, '--seed', 'abc')).stderr).toBe('crema: --seed NaN: expected a whole number');
+    // yargs reads abc as NaN; the message shows what was typed.
+    expect((await cli('info', net, '--level', 'abc')).stderr).toBe("crema: --level 'abc': expected a whole number");
+    expect((await cli('verify', net, '--seed', 'abc')).stderr).toBe("crema: --seed 'abc': expected a whole number");
+    expect((await cli('run', net, '--threads=two')).stderr).toBe("crema: --threads must be a whole number from 0 to 256, got 'two'");
+    expect((await cli('bench', net, '--iterations', 'many')).stderr).toBe("crema: --iterations must be a whole number from 1 to 100000, got 'many'");
+    expect((await cli('ui', '--port', 'http')).stderr).toBe("crema: --port must be an integer from 0 to 65535, got 'http'");
     expect(await rejection(Net.load(net, undefined, { phase: 'BOGUS' as 'TEST' }))).toBe(`${net}: phase 'BOGUS': expected TRAIN or TEST`);
     expect(await rejection(Net.load(net, undefined, { level: 1.5 }))).toBe(`${net}: level 1.5: expected a whole number`);
   });
 
-  test('bench of an empty prototxt says there is nothing to time (was a TypeError)', async () => {
-    const r = await cli('bench', file('empty.prototxt', ''));
+  test('bench of a net without layers says there is nothing to time (was a TypeError); run likewise (printed nothing, exit 0)', async () => {
+    const nolayers = file('nolayers.prototxt', 'name: "n"\n');
+    const r = await cli('bench', nolayers);
     expect([r.code, r.stderr]).toEqual([2, 'crema: the net has no layers: nothing to time']);
+    const run = await cli('run', nolayers);
+    expect([run.code, run.stdout, run.stderr]).toEqual([2, '', `crema: ${nolayers}: the net has no layers: nothing to run`]);
+  });
+
+  test('an empty prototxt file is refused as such by every command (run printed nothing, exit 0)', async () => {
+    const empty = file('empty.prototxt', ' \n');
+    for (const command of ['run', 'info', 'bench', 'verify']) {
+      const r = await cli(command, empty);
+      expect([r.code, r.stdout, r.stderr], command).toEqual([2, '', `crema: ${empty}: empty file, not a prototxt`]);
+    }
   });
 
   test('draw refuses by name to lay out more than 4,000 layers (Graphviz overflowed its stack at 7,000); .dot has no limit', async () => {

@@ -51,3 +51,34 @@ describe('net.params after the net is released', () => {
     await net.dispose();
   });
 });
+
+describe('a released net says so when its blobs or params are asked for', () => {
+  it('net.blobs and net.params after dispose and after net.run (were empty maps: get() gave undefined)', async () => {
+    const net = await Net.load(...lenet, { threads: 1 });
+    net.forward({ data: digits(1) });
+    await net.dispose();
+    expect(() => net.blobs.get('prob')).toThrow(new CremaError('this net was disposed'));
+    expect(() => net.params.get('ip1')).toThrow(new CremaError('this net was disposed'));
+    const moved = await Net.load(...lenet, { threads: 1 });
+    await moved.run({ data: digits(1) });
+    expect(() => moved.blobs).toThrow(/^this net runs in its worker thread since its first run/);
+    await moved.dispose();
+  });
+});
+
+describe('an input of no values', () => {
+  it('is refused by reshape and forward, as the CLI refuses it (a batch of 0 ran and gave empty outputs)', async () => {
+    const net = await Net.load(...lenet, { threads: 1 });
+    const want = Float32Array.from(net.forward({ data: digits(1) }).prob.data);
+    expect(() => net.reshape({ data: [0, 1, 28, 28] })).toThrow(new CremaError("input 'data': shape [0, 1, 28, 28] holds no values: an input needs at least one item"));
+    expect(() => net.forward({ data: new Tensor([0, 1, 28, 28], new Float32Array(0)) }))
+      .toThrow(new CremaError("input 'data': shape [0, 1, 28, 28] holds no values: an input needs at least one item"));
+    expect(() => net.reshape({ data: [1, -1, 28, 28] })).toThrow(new CremaError("input 'data': shape [1, -1, 28, 28]: its dims must be whole numbers > 0"));
+    expect(() => net.reshape({ data: [1.5, 1, 28, 28] })).toThrow(new CremaError("input 'data': shape [1.5, 1, 28, 28]: its dims must be whole numbers > 0"));
+    // The net is as it was.
+    expect(net.shapes.get('prob')).toEqual([1, 10]);
+    expect(Float32Array.from(net.forward({ data: digits(1) }).prob.data)).toEqual(want);
+    await expect(net.run({ data: new Tensor([0, 1, 28, 28], new Float32Array(0)) })).rejects.toThrow("input 'data': shape [0, 1, 28, 28] holds no values");
+    await net.dispose();
+  });
+});

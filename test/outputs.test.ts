@@ -103,6 +103,76 @@ describe('convert / upgrade outputs', () => {
   });
 });
 
+describe('an output that is one of the inputs', () => {
+  it('is refused in one line, leaving the input as it was (convert -o the weights once replaced them with the ONNX model)', async () => {
+    const dir = tmp();
+    const prototxt = path.join(dir, 'net.prototxt'), weights = path.join(dir, 'net.caffemodel');
+    fs.copyFileSync(lenet('deploy.prototxt'), prototxt);
+    fs.copyFileSync(lenet('weights.caffemodel'), weights);
+    fs.symlinkSync('net.caffemodel', path.join(dir, 'link.onnx'));
+    const before = fs.readFileSync(weights);
+    const cases: [string[], string][] = [
+      [['convert', prototxt, weights, '-o', weights], `crema: ${weights}: is an input of this command: writing it would replace it; give another output`],
+      [['convert', prototxt, weights, '-o', path.join(dir, 'link.onnx')],
+        `crema: ${path.join(dir, 'link.onnx')}: is the same file as ${weights}, an input of this command: writing it would replace it; give another output`],
+      [['convert', prototxt, weights, '-o', `${dir}/./net.prototxt`],
+        `crema: ${dir}/./net.prototxt: is the same file as ${prototxt}, an input of this command: writing it would replace it; give another output`],
+      [['upgrade', prototxt, prototxt], `crema: ${prototxt}: is an input of this command: writing it would replace it; give another output`],
+      [['upgrade', weights, weights], `crema: ${weights}: is an input of this command: writing it would replace it; give another output`],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toBe(message);
+    }
+    expect(fs.readFileSync(weights).equals(before)).toBe(true);
+    expect(fs.readFileSync(prototxt, 'utf8')).toBe(fs.readFileSync(lenet('deploy.prototxt'), 'utf8'));
+    expect(leftovers(dir)).toEqual([]);
+  });
+
+  it('run --dump over its --input writes no blob at all', async () => {
+    const dir = tmp();
+    fs.copyFileSync(lenet('example-input.npy'), path.join(dir, 'prob.npy')); // the last blob: the others would be written first
+    const r = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', `data=${path.join(dir, 'prob.npy')}`, '--dump', dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`crema: ${path.join(dir, 'prob.npy')}: is an input of this command: writing it would replace it; give another output`);
+    expect(fs.readdirSync(dir)).toEqual(['prob.npy']);
+    expect(fs.readFileSync(path.join(dir, 'prob.npy')).equals(fs.readFileSync(lenet('example-input.npy')))).toBe(true);
+  });
+
+  it('the library writes where it is told: the guard is the CLI\'s', async () => {
+    const dir = tmp();
+    const weights = path.join(dir, 'w.caffemodel');
+    fs.copyFileSync(lenet('weights.caffemodel'), weights);
+    const { Net, convert } = await import('../src/index.js');
+    const net = await Net.load(lenet('deploy.prototxt'), weights);
+    await convert(net, { file: weights });
+    expect(fs.readFileSync(weights).subarray(0, 4).toString('latin1')).not.toBe(fs.readFileSync(lenet('weights.caffemodel')).subarray(0, 4).toString('latin1'));
+  });
+});
+
+describe('a read-only output file', () => {
+  it('is refused, not replaced by a rename in its writable directory', () => {
+    // As root every file is writable: run as nobody then (runuser), in a directory nobody can reach and write.
+    const asRoot = process.getuid?.() === 0;
+    const dir = asRoot ? fs.mkdtempSync('/tmp/crema-ro-') : tmp();
+    fs.chmodSync(dir, 0o777);
+    const out = path.join(dir, 'ro.onnx');
+    fs.writeFileSync(out, 'old');
+    fs.chmodSync(out, 0o444);
+    const args = ['bin/crema.js', 'convert', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '-o', out];
+    const r = asRoot ? spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, ...args], { encoding: 'utf8' })
+      : spawnSync(process.execPath, args, { encoding: 'utf8' });
+    if (asRoot && r.error) return; // no runuser: nothing to check as root
+    fs.chmodSync(dir, 0o755);
+    expect(r.stderr).toBe(`crema: ${out}: cannot write: the file is read-only\n`);
+    expect(r.status).toBe(2);
+    expect(fs.readFileSync(out, 'utf8')).toBe('old');
+    expect(leftovers(dir)).toEqual([]);
+    if (asRoot) fs.rmSync(dir, { recursive: true });
+  });
+});
+
 describe('an interrupted convert', () => {
   // A net whose model is about 100 MB, so the write is under way when the signal comes (sent as soon as the
   // temporary file appears).

@@ -2,28 +2,12 @@
 // Any generation is read as it is: V2 (`layer`, field 100), V1 (`layers`, field 2, enum types)
 // and V0 (V1's `layer`, field 1); upgrading to V2 is a later step.
 import { CremaError } from '../util/errors.js';
+import { sniffNonProtobuf } from '../util/sniff.js';
 import { platform } from '../platform.js';
 import { messageType } from './schema.js';
 import type { BlobProto } from './types.js';
 import type { Message } from './message.js';
 import { type ByteSource, decodeMessage, encodeMessage, memorySource } from './wire.js';
-
-/** What a file that is not protobuf at all most likely is, from its first bytes. */
-function sniffNonProtobuf(head: Uint8Array): string | undefined {
-  const starts = (...sig: number[]): boolean => sig.every((b, i) => head[i] === b);
-  if (starts(0xff, 0xd8, 0xff)) return 'a JPEG image';
-  if (starts(0x89, 0x50, 0x4e, 0x47)) return 'a PNG image';
-  if (starts(0x89, 0x48, 0x44, 0x46)) return 'an HDF5 file (a .caffemodel.h5?)';
-  if (starts(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59)) return 'a NumPy .npy file';
-  if (starts(0x1f, 0x8b)) return 'a gzip file';
-  if (starts(0x50, 0x4b, 0x03, 0x04)) return 'a zip file';
-  if (starts(0x42, 0x4d)) return 'a BMP image';
-  if (starts(0x47, 0x49, 0x46, 0x38)) return 'a GIF image';
-  if (head.length > 0 && head.every((b) => b === 9 || b === 10 || b === 13 || (b >= 0x20 && b < 0x7f))) {
-    return 'a text file (a .prototxt?)';
-  }
-  return undefined;
-}
 
 /** Refuses an empty file, or one whose first bytes say it is something else than binary protobuf. */
 export function checkLooksBinary(src: ByteSource, file: string, what: string): void {

@@ -1,6 +1,7 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Net } from '../runtime/net.js';
-import { Tensor, shapeString } from '../tensor.js';
+import { Tensor, sameShape, shapeString } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { readNpy } from '../util/npy.js';
 import { imageInput } from '../image/input.js';
@@ -19,12 +20,30 @@ export async function readInputs(net: Net, specs: string[], images: ImageArgs = 
   for (const spec of specs) {
     const eq = spec.indexOf('=');
     const named = eq > 0 && net.inputs.includes(spec.slice(0, eq));
+    if (eq > 0 && !named && /^[^/\\.]+$/.test(spec.slice(0, eq)) && !fs.existsSync(spec))
+      throw new CremaError(`--input ${spec}: the net has no input '${spec.slice(0, eq)}' (inputs: ${net.inputs.join(', ') || 'none'})`);
     const name = named ? spec.slice(0, eq) : unnamed.shift();
     const file = named ? spec.slice(eq + 1) : spec;
+    if (file === '') throw new CremaError(`--input ${spec}: no file after '='`);
     if (!name) throw new CremaError(`--input ${spec}: the net has no more inputs to feed (inputs: ${net.inputs.join(', ') || 'none'})`);
     inputs[name] = fitToInput(net, name, await readInputFile(file, net, name, images), file);
   }
   return inputs;
+}
+
+/**
+ * Reshapes the net to inputs of other shapes than the prototxt's (another batch or image size), saying which input
+ * made a layer refuse: a LeNet fed CIFAR-10's [1, 3, 32, 32] is told so, not only that conv1's weights do not fit.
+ */
+export function reshapeTo(net: Net, inputs: Record<string, Tensor>): void {
+  const other = Object.entries(inputs).filter(([name, t]) => !sameShape(t.dims, net.shapes.get(name)!));
+  if (!other.length) return;
+  const was = other.map(([name]) => `input '${name}' given as ${shapeString(inputs[name].dims)} (the net's ${shapeString(net.shapes.get(name)!)})`).join(', ');
+  try {
+    net.reshape(Object.fromEntries(other.map(([name, t]) => [name, t.dims])));
+  } catch (err) {
+    throw err instanceof CremaError ? new CremaError(`${was}: ${err.message}`) : err;
+  }
 }
 
 /** A .npy as is, or an image (.jpg, .jpeg, .png, .webp) preprocessed for the input as pycaffe does (src/image/). */

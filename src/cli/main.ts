@@ -1,6 +1,7 @@
 import '../platform/node.js';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { CremaError } from '../util/errors.js';
+import { guardInputs } from '../util/files.js';
 import { commands } from './commands/index.js';
 
 /** Exit codes: 0 ran fine, 1 ran but a check failed (e.g. verify), 2 bad usage or bad input. */
@@ -11,6 +12,7 @@ export const exitState = { code: EXIT_OK };
 
 export async function main(argv: string[]): Promise<number> {
   exitState.code = EXIT_OK;
+  guardInputs(true);
   const names = commands.map((c) => c.command.split(' ')[0]);
   if (argv[0] && !argv[0].startsWith('-') && !names.includes(argv[0])) {
     console.error(`crema: unknown command '${argv[0]}' (commands: ${names.join(', ')}; crema --help)`);
@@ -38,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     return exitState.code;
   } catch (err) {
     if (err instanceof UsageError || err instanceof CremaError) {
-      console.error(`crema: ${inCliWords(err.message)}`);
+      console.error(`crema: ${asTyped(inCliWords(err.message), argv)}`);
       return EXIT_BAD_INPUT;
     }
     if (isNodeFileError(err)) {
@@ -47,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     console.error(`crema: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return 70;
+  } finally {
+    guardInputs(false);
   }
 }
 
@@ -64,6 +68,21 @@ export function inCliWords(message: string): string {
 }
 
 /**
+ * yargs reads a number flag's `abc` as NaN: a message about `--threads` saying "got NaN" shows what was typed
+ * instead ("got 'abc'").
+ */
+function asTyped(message: string, argv: string[]): string {
+  const flag = /--([a-z][\w-]*)/.exec(message)?.[1];
+  if (!flag || !/\bNaN\b/.test(message)) return message;
+  let typed: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === `--${flag}` && i + 1 < argv.length) typed = argv[i + 1];
+    else if (argv[i].startsWith(`--${flag}=`)) typed = argv[i].slice(flag.length + 3);
+  }
+  return typed === undefined || typed === 'NaN' ? message : message.replace(/\bNaN\b/g, `'${typed}'`);
+}
+
+/**
  * yargs' messages on one line, as every crema error is: "Invalid values:\n  Argument: backend, Given: "xx",
  * Choices: "native", "onnx"" becomes "--backend xx: expected one of native, onnx".
  */
@@ -71,6 +90,9 @@ function oneLine(msg: string): string {
   const choices = [...msg.matchAll(/Argument: (\S+), Given: "?(.*?)"?, Choices: (.*)/g)];
   if (choices.length)
     return choices.map(([, arg, given, list]) => `--${arg} ${given}: expected one of ${list.replace(/"/g, '')}`).join('; ');
+  // "Missing required argument: output" names yargs' key, not the flag a user types.
+  const missing = /^Missing required arguments?: (.*)$/.exec(msg.trim());
+  if (missing) return `missing ${missing[1].split(/,\s*/).map((name) => (name === 'output' ? '-o/--output' : `--${name}`)).join(', ')} (see --help)`;
   return msg.trim().split(/\s*\n\s*/).join(' ');
 }
 

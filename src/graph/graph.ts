@@ -132,6 +132,12 @@ function netOutputs(layers: GraphLayer[]): string[] {
 export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {}): void {
   for (const name of Object.keys(inputShapes))
     if (!graph.inputs.includes(name)) throw new CremaError(`'${name}' is not an input of the net (inputs: ${graph.inputs.join(', ') || 'none'})`);
+  // As the CLI refuses an empty --input: a batch (or any dim) of 0 left every blob empty and "ran" (net.reshape, a forward's feed).
+  for (const [name, s] of Object.entries(inputShapes)) {
+    if (!Array.isArray(s) || !s.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new CremaError(`input '${name}': shape ${Array.isArray(s) ? shapeString(s) : String(s)}: its dims must be whole numbers > 0`);
+    if (sizeOf(s) === 0) throw new CremaError(`input '${name}': shape ${shapeString(s)} holds no values: an input needs at least one item`);
+  }
   const shapes = new Map<string, Shape>();
   for (const l of graph.layers) {
     const bottomShapes = l.bottoms.map((b) => shapes.get(b)!);

@@ -67,7 +67,11 @@ export class Net {
    * Every blob by name. A blob a fused chain did not write (fold.ts: `hidden`) is recomputed by the original
    * layers the first time its data is read after the forward, so reading any blob gives Caffe's value.
    */
-  readonly blobs = new Map<string, Tensor>();
+  get blobs(): Map<string, Tensor> {
+    this.usable(); // disposed, or handed to its worker: say so rather than look empty
+    return this.blobMap;
+  }
+  private readonly blobMap = new Map<string, Tensor>();
   /** The blobs as the layers see them: the same buffers, without the read hooks of `blobs`. */
   private readonly store = new Map<string, Tensor>();
   /** Hidden blob -> its fusion, and a fusion's source blob (a bottom of its producer) -> the fusions that read it. */
@@ -75,7 +79,12 @@ export class Net {
   private readonly sourceOf = new Map<string, Fusion[]>();
   /** Fusions whose hidden blobs the last forward did not compute (recomputed on first read, see `materialize`). */
   private readonly stale = new Set<Fusion>();
-  readonly params = new Map<string, Tensor[]>();
+  /** Layer name -> its weight tensors (read-only: see README). */
+  get params(): Map<string, Tensor[]> {
+    this.usable();
+    return this.paramMap;
+  }
+  private readonly paramMap = new Map<string, Tensor[]>();
   /** What loading noticed (unused weights, layers without weights, dropped loss layers, ...). */
   readonly notes: string[];
   /** The format upgrades loading applied (V0/V1 to V2, net-level inputs to an Input layer). */
@@ -127,7 +136,7 @@ export class Net {
     }
     // Workers start in the background; Net.load awaits the same start and reports a failure there.
     setThreads(this.threads).catch(() => undefined);
-    for (const l of graph.layers) if (l.weights.length) this.params.set(l.name, l.weights);
+    for (const l of graph.layers) if (l.weights.length) this.paramMap.set(l.name, l.weights);
     this.allocate();
   }
 
@@ -248,14 +257,14 @@ export class Net {
   private releaseHere(): void {
     // A weight tensor kept from net.params may view the kernels' wasm memory (fully connected weights live there
     // once): from now on it refuses to be read rather than read freed memory.
-    for (const weights of this.params.values()) for (const t of weights) refuseData(t, this.gone ?? 'this net was released');
+    for (const weights of this.paramMap.values()) for (const t of weights) refuseData(t, this.gone ?? 'this net was released');
     wasmEngine()?.releaseScope(this.owned);
     for (const l of this.graph.layers) l.weights = [];
     this.fusions.clear();
     this.fusedMembers.clear();
     this.stale.clear();
-    this.params.clear();
-    this.blobs.clear();
+    this.paramMap.clear();
+    this.blobMap.clear();
     this.store.clear();
   }
 
@@ -325,7 +334,7 @@ export class Net {
     // A whole forward at one thread is what a forward judged alone at several threads runs (ForwardJudge.oneThread).
     if (this.threads === 1 && from === 0 && to === layers.length - 1 && wasmEngine()) this.forwardJudge?.oneThread(this.shapesKey(), ms);
     const out = nameRecord<Tensor>();
-    for (const name of options.end === undefined ? this.outputs : layers[to].tops) out[name] = this.blobs.get(name)!;
+    for (const name of options.end === undefined ? this.outputs : layers[to].tops) out[name] = this.blobMap.get(name)!;
     return out;
   }
 
@@ -477,13 +486,13 @@ export class Net {
     for (const [name, shape] of shapes) {
       const t = new Tensor(shape, dataOf(name));
       this.store.set(name, t);
-      this.blobs.set(name, this.published(name, t));
+      this.blobMap.set(name, this.published(name, t));
     }
     this.views = new Set(slices.keys());
     for (const name of [...this.store.keys()])
       if (!this.graph.blobShapes.has(name)) {
         this.store.delete(name);
-        this.blobs.delete(name);
+        this.blobMap.delete(name);
       }
   }
 

@@ -16,8 +16,23 @@ export function openForReading(path: string): { fd: number; size: number } {
     fs.closeSync(fd);
     throw new CremaError(`${path}: not a file`);
   }
+  inputsRead?.set(fileKey(stat), path);
   return { fd, size: stat.size };
 }
+
+/**
+ * The files a CLI command has read (by device and inode, to the path it named them by): writing an output over one
+ * of them is refused, so `crema convert net.prototxt net.caffemodel -o net.caffemodel` cannot replace the weights
+ * with the ONNX model. Off in the library (a long-running process may mean to replace a file it read once).
+ */
+let inputsRead: Map<string, string> | undefined;
+
+/** Starts (afresh) or stops remembering the files read, for `writeOutput` to refuse overwriting them: one CLI command's. */
+export function guardInputs(on: boolean): void {
+  inputsRead = on ? new Map() : undefined;
+}
+
+const fileKey = (stat: fs.Stats): string => `${stat.dev}:${stat.ino}`;
 
 /** Runs `read` on the opened file, closing it after. */
 export function withOpenFile<T>(path: string, read: (fd: number, size: number) => T): T {
@@ -87,6 +102,11 @@ export async function writeOutput(file: string, content: Uint8Array | string): P
   await writeAtomic(file, target.path, bytes, target.mode);
 }
 
+/** Refuses now, before anything is written, what `writeOutput(file)` would refuse (a directory, an input, ...). */
+export function checkOutput(file: string): void {
+  if (file !== '-') resolveOutput(file);
+}
+
 /** Where to write `file`: its final target after symlinks, and how (straight, or atomically keeping `mode`). */
 function resolveOutput(file: string): { path: string; straight: boolean; stdout?: boolean; mode?: number } {
   let stat: fs.Stats | undefined;
@@ -98,10 +118,25 @@ function resolveOutput(file: string): { path: string; straight: boolean; stdout?
   if (stat?.isDirectory()) throw new CremaError(`${file}: is a directory, expected a file name`);
   // Our own stdout (e.g. a link to /proc/self/fd/1) is written as stdout: a socket cannot be opened by name.
   if (stat && !stat.isFile()) return { path: file, straight: true, stdout: sameFile(stat, 1) }; // a device, FIFO or socket
+  const input = stat && inputsRead?.get(fileKey(stat));
+  if (input !== undefined) {
+    throw new CremaError(`${file}: ${input === file ? 'is' : `is the same file as ${input},`} an input of this command: writing it would replace it; give another output`);
+  }
   const real = stat ? fs.realpathSync(file) : danglingTarget(file);
   const dir = path.dirname(real);
   if (!fs.existsSync(dir)) throw new CremaError(`${file}: the directory ${dir} does not exist`);
+  // A rename would replace a file its owner made read-only (the directory being writable): refuse as writing it would.
+  if (stat && !writable(real)) throw new CremaError(`${file}: cannot write: the file is read-only`);
   return { path: real, straight: false, mode: stat ? stat.mode & 0o7777 : undefined };
+}
+
+function writable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function sameFile(stat: fs.Stats, fd: number): boolean {

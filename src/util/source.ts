@@ -4,6 +4,7 @@ import type { ByteSource } from '../caffe/types.js';
 import { memorySource } from '../caffe/wire.js';
 import { platform } from '../platform.js';
 import { CremaError } from './errors.js';
+import { looksBinary, sniffNonProtobuf } from './sniff.js';
 
 /** Bytes as the loaders take them. A Node Buffer is a Uint8Array. */
 export type Bytes = Uint8Array | ArrayBuffer;
@@ -85,5 +86,23 @@ export function prototxtText(source: unknown): { text: string; label: string } {
     return { text: source, label: `prototxt (text, ${lines} line${lines === 1 ? '' : 's'})` };
   }
   const r = resolveSource('prototxt', source);
-  return { text: utf8(bytesOf(r)), label: r.label };
+  const bytes = bytesOf(r);
+  checkLooksText(bytes, r.label);
+  const text = utf8(bytes);
+  if (!/\S/.test(text)) throw new CremaError(`${r.label}: empty file, not a prototxt`);
+  return { text, label: r.label };
+}
+
+/**
+ * Refuses binary bytes as a prototxt by what they are, not by the first character the parser cannot read: most
+ * often the .caffemodel, given first (`crema run weights.caffemodel deploy.prototxt`).
+ */
+function checkLooksText(bytes: Uint8Array, label: string): void {
+  const head = bytes.subarray(0, 512);
+  if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) {
+    throw new CremaError(`${label}: this is UTF-16 text; a prototxt is read as UTF-8, as Caffe reads it (save it as UTF-8)`);
+  }
+  if (!looksBinary(head)) return;
+  const kind = sniffNonProtobuf(head) ?? 'binary data (a .caffemodel? the .prototxt comes first)';
+  throw new CremaError(`${label}: this is ${kind}, not a prototxt`);
 }

@@ -6,9 +6,9 @@ import type { Tensor } from '../../tensor.js';
 import { shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
 import { encodeNpy } from '../../util/npy.js';
-import { makeOutputDir, writeOutput } from '../../util/files.js';
+import { checkOutput, makeOutputDir, writeOutput } from '../../util/files.js';
 import { forwardOnnx } from '../../onnx/run.js';
-import { readInputs } from '../inputs.js';
+import { readInputs, reshapeTo } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
 import { checkPositive, labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg, topK } from '../shared.js';
 import { quoteName } from '../../util/names.js';
@@ -40,7 +40,9 @@ export const runCommand = {
       .example(example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/examples/digit-7.png --raw-scale 1'), 'an image, preprocessed as pycaffe does'),
   handler: async (args: RunArgs) => {
     checkPositive('--top', args.top);
+    if (args.blobs !== undefined && args.dump === undefined) throw new CremaError('--blobs names the blobs --dump writes: give --dump DIR too');
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    if (net.layers.length === 0) throw new CremaError(`${args.net}: the net has no layers: nothing to run`);
     printNotes(net, args);
     // Before the forward: a bad --labels or --dump is found before the work.
     const labels = labelsFor(args, net);
@@ -48,6 +50,7 @@ export const runCommand = {
     const inputs = await readInputs(net, args.input, args);
     const missing = net.inputs.filter((n) => !(n in inputs));
     if (missing.length) throw new CremaError(`no --input for ${missing.map((n) => `'${n}' ${shapeString(net.shapes.get(n)!)}`).join(', ')}`);
+    if (args.backend === 'native') reshapeTo(net, inputs);
     const { outputs, blobs } = args.backend === 'onnx'
       ? await forwardOnnx(net, inputs, { threads: args.threads, blobs: args.dump ? 'all' : 'outputs' })
       : { outputs: net.forward(inputs), blobs: net.blobs };
@@ -67,6 +70,7 @@ export const runCommand = {
 export async function dumpBlobs(blobs: Map<string, Tensor>, dir: string, only?: string): Promise<void> {
   const names = dumpNames([...blobs.keys()], only);
   makeOutputDir(dir);
+  for (const n of names) checkOutput(path.join(dir, dumpFileName(n))); // none written if one cannot be
   for (const n of names) await writeOutput(path.join(dir, dumpFileName(n)), encodeNpy(blobs.get(n)!));
 }
 

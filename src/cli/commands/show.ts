@@ -7,7 +7,7 @@ import { Net } from '../../runtime/net.js';
 import { type Tensor, shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
 import { makeOutputDir, writeOutput } from '../../util/files.js';
-import { readInputs } from '../inputs.js';
+import { readInputs, reshapeTo } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
 import { loadOptionsFrom, type NetArgs, netArgs, printNotes } from '../shared.js';
 
@@ -42,7 +42,9 @@ export const showCommand = {
     if (blobs.length) {
       for (const b of blobs) if (!net.shapes.has(b)) throw new CremaError(`--blobs: no blob named '${b}' (blobs: ${[...net.shapes.keys()].join(', ')})`);
       if (!args.input?.length) throw new CremaError(`--blobs needs an --input (an image or a .npy) to run the net on`);
-      net.forward(await readInputs(net, args.input, args));
+      const inputs = await readInputs(net, args.input, args);
+      reshapeTo(net, inputs);
+      net.forward(inputs);
       for (const b of blobs) pictures.push([`${b.replaceAll('/', '__')}.png`, blobPicture(b, net.blobs.get(b)!, args.normalize)]);
     }
     makeOutputDir(args.output);

@@ -5,7 +5,7 @@ import { shapeString } from '../../tensor.js';
 import type { PairResult } from '../../verify/compare.js';
 import { PAIRS, type PairName, type VerifyReport, verifyNet } from '../../verify/verify.js';
 import { EXIT_CHECK_FAILED, exitState } from '../main.js';
-import { readInputs } from '../inputs.js';
+import { readInputs, reshapeTo } from '../inputs.js';
 import { checkInteger, loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
 import { printJson } from '../json.js';
 import { columnsTable } from '../table.js';
@@ -44,6 +44,7 @@ export const verifyCommand = {
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
     printNotes(net, args); // stderr: never mixed into --json output
     const inputs = await readInputs(net, args.input);
+    reshapeTo(net, inputs);
     const report = await verifyNet(net, {
       inputs,
       reference: args.reference,
