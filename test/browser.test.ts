@@ -311,6 +311,39 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
+  it("copies a forward's inputs into buffers the engine gave back: the caller's arrays untouched, each run its own numbers", async () => {
+    const { page, errors } = await open(browser, `${server.url}?model=lenet`);
+    try {
+      expect(await waitLoaded(page)).toBe('');
+      const runs = await page.evaluate(async () => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+        const engine = new crema.Engine();
+        const spare = () => (engine as unknown as { spare: ArrayBuffer[] }).spare.map((b) => b.byteLength);
+        const net = await crema.Net.load({ prototxt: 'input: "x" input_shape { dim: 1 dim: 3 } layer { name: "r" type: "ReLU" bottom: "x" top: "y" }' }, { engine });
+        const a = Float32Array.of(-1, 2, -3), b = Float32Array.of(4, -5, 6), out: unknown[] = [];
+        for (const x of [a, b, a, b]) {
+          const { y } = (await net.run({ x: { dims: [1, 3], data: x } }, { backend: 'native' })) as { y: { data: Float32Array } };
+          out.push({ y: [...y.data], spare: spare() });
+        }
+        // A feed of another size gets a new buffer and keeps the one given back for this size.
+        const other = await crema.Net.load({ prototxt: 'input: "x" input_shape { dim: 1 dim: 2 } layer { name: "r" type: "ReLU" bottom: "x" top: "y" }' }, { engine });
+        await other.run({ x: { dims: [1, 2], data: Float32Array.of(1, -1) } }, { backend: 'native' });
+        return { out, a: [...a], b: [...b], spare: spare() };
+      });
+      expect(runs.out).toEqual([
+        { y: [0, 2, 0], spare: [12] },
+        { y: [4, 0, 6], spare: [12] },
+        { y: [0, 2, 0], spare: [12] },
+        { y: [4, 0, 6], spare: [12] },
+      ]);
+      expect([runs.a, runs.b]).toEqual([[-1, 2, -3], [4, -5, 6]]);
+      expect(runs.spare).toEqual([12, 8]);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('reports an engine worker that cannot start, and fits a phone-sized screen', async () => {
     const { page } = await open(browser, `${server.url}?model=lenet`, 390, 844);
     try {

@@ -4,6 +4,7 @@
 // one at a time through `benchPage.run(kind)`, alternating with the same engine in Node, so that load from elsewhere
 // lands on all of them. Reads /bench/net.prototxt, /bench/net.caffemodel and (for opencv) /bench/opencv.js.
 import { Net } from '../src/browser/index.js';
+import type { EngineStats } from '../src/browser/protocol.js';
 
 const params = new URLSearchParams(location.search);
 const threads = Number(params.get('threads') ?? 1);
@@ -30,7 +31,9 @@ function ask(worker: Worker, message: unknown, transfer: Transferable[] = []): P
   });
 }
 
-type Runner = () => Promise<number>;
+/** One timed run: its time on the page (ms) and, for crema, what its engine counted meanwhile (EngineStats). */
+type Sample = { ms: number } & Partial<EngineStats>;
+type Runner = () => Promise<Sample>;
 
 async function setup(): Promise<Record<string, Runner>> {
   const [prototxt, weights] = await Promise.all([bytes('/bench/net.prototxt'), bytes('/bench/net.caffemodel')]);
@@ -44,20 +47,21 @@ async function setup(): Promise<Record<string, Runner>> {
     crema: async () => {
       const t0 = performance.now();
       await net.run({ [name]: { dims, data: input } });
-      return performance.now() - t0;
+      const ms = performance.now() - t0;
+      return { ms, ...(await net.engine.call<EngineStats>({ op: 'stats', net: net.info.id })) };
     },
   };
   if (withOpenCv) {
     const worker = new Worker('bench-opencv.js', { name: 'opencv.js' });
     await ask(worker, { prototxt, weights, dims, input }, [prototxt.buffer, weights.buffer]);
     log('opencv.js loaded the net (in its worker)');
-    runners.opencv = () => ask(worker, 'run'); // timed in the worker: the forward alone
+    runners.opencv = async () => ({ ms: await ask(worker, 'run') }); // timed in the worker: the forward alone
   }
   return runners;
 }
 
 // Polled by the script (a single long evaluate would outlast the DevTools protocol's timeout on a loaded machine).
-const page = globalThis as unknown as { benchPage?: { run(kind: string): Promise<number> }; benchError?: string };
+const page = globalThis as unknown as { benchPage?: { run(kind: string): Promise<Sample> }; benchError?: string };
 setup().then(
   (runners) => (page.benchPage = { run: (kind) => runners[kind]() }),
   (err: unknown) => (page.benchError = err instanceof Error ? err.message : String(err)),

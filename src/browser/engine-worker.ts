@@ -14,7 +14,8 @@ import { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { bytesLabel } from '../util/source.js';
-import type { BrowserVerifyReport, EngineReady, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
+import { wasmEngineIfLoaded } from '../kernels/wasm.js';
+import type { BrowserVerifyReport, EngineReady, EngineStats, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
 interface WorkerScope {
   postMessage(message: Reply, transfer?: Transferable[]): void;
@@ -24,6 +25,34 @@ const scope = globalThis as unknown as WorkerScope;
 
 const nets = new Map<number, Net>();
 let nextId = 1;
+/** Per net: its last forward's time (ms) and its forward judge's ways since the last 'stats' (see EngineStats). */
+const counts = new Map<number, { forwardMs: number; parallel: number; alone: number }>();
+/** The pool's counters at the last 'stats'. */
+let seen = { wakeups: 0, cut: 0, waitedMs: 0 };
+
+/** Counts the ways `net`'s forward judge chooses, for 'stats'. */
+function counting(id: number, net: Net): void {
+  const c = { forwardMs: NaN, parallel: 0, alone: 0 };
+  counts.set(id, c);
+  const judge = net.forwardJudge;
+  if (!judge) return;
+  const choose = judge.choose.bind(judge);
+  judge.choose = (key) => {
+    const way = choose(key);
+    c[way]++;
+    return way;
+  };
+}
+
+function stats(id: number): EngineStats {
+  netOf(id);
+  const c = counts.get(id)!, pool = wasmEngineIfLoaded()?.pool;
+  const now = { wakeups: pool?.wakeups ?? 0, cut: pool?.cut ?? 0, waitedMs: pool?.waitedMs ?? 0 };
+  const out = { forwardMs: c.forwardMs, ways: 'P'.repeat(c.parallel) + 'A'.repeat(c.alone), wakeups: now.wakeups - seen.wakeups, cut: now.cut - seen.cut, waitedMs: now.waitedMs - seen.waitedMs };
+  seen = now;
+  c.parallel = c.alone = 0;
+  return out;
+}
 
 function netOf(id: number): Net {
   const net = nets.get(id);
@@ -89,7 +118,14 @@ async function verify(net: Net, req: Extract<Request, { op: 'verify' }>): Promis
   return { pass: compared.failed.length === 0, tolerance, ...compared };
 }
 
-async function handle(req: Request): Promise<[unknown, Transferable[]]> {
+/** A forward's input buffers, given back to the page to copy its next inputs into (Engine's `spare`). */
+function spareOf(feeds: Record<string, TensorData>): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const t of Object.values(feeds)) if (t.data.buffer instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength) buffers.add(t.data.buffer);
+  return [...buffers];
+}
+
+async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuffer[]?]> {
   switch (req.op) {
     case 'load': {
       const net = await Net.load({ prototxt: req.prototxt, weights: req.weights }, { threads: req.threads }).catch((err: unknown) => {
@@ -97,14 +133,19 @@ async function handle(req: Request): Promise<[unknown, Transferable[]]> {
       });
       const id = nextId++;
       nets.set(id, net);
+      counting(id, net);
       return [infoOf(id, net), []];
     }
     case 'run': {
       const net = netOf(req.net);
       const names = req.fetches ?? net.outputs;
       if (req.backend === 'onnx') return copies((await forwardOrt(net, req.feeds, req.ort, req.fetches ? 'all' : 'outputs')).blobs, names);
-      net.forward(tensors(req.feeds));
-      return copies(net.blobs, names);
+      const feeds = tensors(req.feeds), t0 = performance.now();
+      net.forward(feeds);
+      counts.get(req.net)!.forwardMs = performance.now() - t0;
+      const [result, transfer] = copies(net.blobs, names);
+      // The net copied the inputs into its own memory: their buffers go back to the page, to be filled again.
+      return [result, transfer, spareOf(req.feeds)];
     }
     case 'verify':
       return [await verify(netOf(req.net), req), []];
@@ -123,8 +164,11 @@ async function handle(req: Request): Promise<[unknown, Transferable[]]> {
       const bytes = encodeConversion(convertGraph(netOf(req.net).graph, { opset: req.opset, outputs: req.outputs }));
       return [bytes, [bytes.buffer as ArrayBuffer]];
     }
+    case 'stats':
+      return [stats(req.net), []];
     case 'dispose':
       nets.delete(req.net);
+      counts.delete(req.net);
       return [true, []];
   }
 }
@@ -153,8 +197,8 @@ scope.onmessage = (e) => {
   const { id, ...req } = e.data;
   queue = queue.then(async () => {
     try {
-      const [result, transfer] = await handle(req as Request);
-      scope.postMessage({ id, ok: true, result }, transfer);
+      const [result, transfer, spare] = await handle(req as Request);
+      scope.postMessage(spare?.length ? { id, ok: true, result, spare } : { id, ok: true, result }, spare?.length ? [...transfer, ...spare] : transfer);
     } catch (err) {
       scope.postMessage({ id, ok: false, error: errorOf(err) });
     }

@@ -26,9 +26,19 @@ export interface EngineOptions {
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
+/** Input buffers an engine keeps for the next forwards at most (see Engine's `spare`). */
+const MAX_SPARE = 4;
+
 /** One engine worker; nets loaded on it run one request at a time. */
 export class Engine {
   private readonly pending = new Map<number, Pending>();
+  /**
+   * Input buffers the worker gave back after a forward, to copy the next inputs into. A fresh buffer for a copy
+   * costs its pages' first touch: AlexNet's 0.6 MB input took 2.2-9 ms to copy into a new buffer (`slice`) in
+   * Chromium on the team's VM, 0.04 ms into one used before, out of a ~25 ms forward (docs/PERFORMANCE.md, round
+   * eleven).
+   */
+  private readonly spare: ArrayBuffer[] = [];
   private nextId = 1;
   private failure: Error | undefined;
   /** How the engine computes (kernels, threads); resolves once the kernels are compiled. */
@@ -73,6 +83,10 @@ export class Engine {
     const p = this.pending.get(m.id);
     if (!p) return;
     this.pending.delete(m.id);
+    if (m.ok && m.spare) {
+      this.spare.push(...m.spare);
+      this.spare.splice(0, Math.max(0, this.spare.length - MAX_SPARE));
+    }
     if (m.ok) p.resolve(m.result);
     else p.reject(remoteError(m.error));
   }
@@ -86,6 +100,15 @@ export class Engine {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.worker.postMessage({ id, ...req }, transfer);
     });
+  }
+
+  /** @internal A copy of `data` to transfer to the worker, in a buffer it gave back when one has the size. */
+  copyOf(data: Float32Array): Float32Array<ArrayBuffer> {
+    const i = this.spare.findIndex((b) => b.byteLength === data.byteLength);
+    if (i < 0) return data.slice();
+    const copy = new Float32Array(this.spare.splice(i, 1)[0]);
+    copy.set(data);
+    return copy;
   }
 
   /** Stops the worker: its nets and memory go with it. */
@@ -123,11 +146,12 @@ async function bytesOf(source: NetSource, role: string): Promise<Uint8Array | st
 /** An input: crema's Tensor, or a plain `{ dims, data }` of float32 (an onnxruntime-web Tensor is one). */
 export type Feed = Tensor | { dims: readonly number[]; data: Float32Array; type?: string };
 
-function feedData(feeds: Record<string, Feed>): [Record<string, TensorData>, Transferable[]] {
+/** The feeds' copies for the worker (in buffers it gave back when it can: Engine's `spare`), and what to transfer. */
+function feedData(engine: Engine, feeds: Record<string, Feed>): [Record<string, TensorData>, Transferable[]] {
   const out: Record<string, TensorData> = {};
   for (const [name, t] of Object.entries(feeds)) {
     if (!(t.data instanceof Float32Array)) throw new CremaError(`input '${name}': float32 data only (got ${(t.data as unknown as object)?.constructor?.name ?? typeof t.data})`);
-    out[name] = { dims: [...t.dims], data: t.data.slice() };
+    out[name] = { dims: [...t.dims], data: engine.copyOf(t.data) };
   }
   return [out, Object.values(out).map((t) => t.data.buffer as ArrayBuffer)];
 }
@@ -180,7 +204,7 @@ export class Net {
    * runs the net converted to ONNX in onnxruntime-web instead of crema's engine (`crema run --backend onnx`).
    */
   async run(feeds: Record<string, Feed>, options: { fetches?: string[]; backend?: Backend } = {}): Promise<Record<string, Tensor>> {
-    const [data, transfer] = feedData(feeds);
+    const [data, transfer] = feedData(this.engine, feeds);
     const { fetches, backend } = options;
     const out = await this.call<Record<string, TensorData>>({ op: 'run', net: this.info.id, feeds: data, fetches, backend, ort: this.engine.onnxRuntime }, transfer);
     return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, new Tensor(t.dims, t.data)]));
@@ -191,13 +215,13 @@ export class Net {
    * blob compared (max|native − onnx| ≤ tolerance · max(1, max|native|)).
    */
   async verify(feeds: Record<string, Feed>, options: { tolerance?: number } = {}): Promise<BrowserVerifyReport> {
-    const [data, transfer] = feedData(feeds);
+    const [data, transfer] = feedData(this.engine, feeds);
     return this.call({ op: 'verify', net: this.info.id, feeds: data, tolerance: options.tolerance, ort: this.engine.onnxRuntime }, transfer);
   }
 
   /** Per-layer times (median of `iterations` forwards, after one warm-up), as `crema bench` measures them. */
   async timeLayers(feeds: Record<string, Feed>, iterations = 5): Promise<{ layers: LayerTiming[]; total_ms: number }> {
-    const [data, transfer] = feedData(feeds);
+    const [data, transfer] = feedData(this.engine, feeds);
     return this.call({ op: 'time', net: this.info.id, feeds: data, iterations }, transfer);
   }
 

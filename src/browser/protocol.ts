@@ -58,7 +58,21 @@ export type Request =
   | { op: 'verify'; net: number; feeds: Record<string, TensorData>; tolerance?: number; ort?: string }
   | { op: 'time'; net: number; feeds: Record<string, TensorData>; iterations: number }
   | { op: 'convert'; net: number; opset?: number; outputs?: 'net' | 'all' }
-  | { op: 'dispose'; net: number };
+  | { op: 'dispose'; net: number }
+  /** @internal The engine's counters since the last 'stats' (scripts/bench-browser.mjs prints them). */
+  | { op: 'stats'; net: number };
+
+/** @internal What 'stats' answers: the net's last forward and the kernel pool's counters since the last 'stats'. */
+export interface EngineStats {
+  /** The last forward's time in the engine worker (ms): the forward alone, no messages or copies. */
+  forwardMs: number;
+  /** The ways the net's forward judge chose since: a P for each forward run in parallel, then an A for each run alone. */
+  ways: string;
+  /** Jobs the pool's workers found asleep, polls the OS cut short, the calling thread's wait for workers (ms). */
+  wakeups: number;
+  cut: number;
+  waitedMs: number;
+}
 
 /** The engine worker's first message: how it will compute. */
 export interface EngineReady {
@@ -69,7 +83,8 @@ export interface EngineReady {
 }
 
 export type Reply =
-  | { id: number; ok: true; result: unknown }
+  /** `spare`: a forward's input buffers, given back to be filled again (Engine's `spare`). */
+  | { id: number; ok: true; result: unknown; spare?: ArrayBuffer[] }
   | { id: number; ok: false; error: { name: string; message: string; code?: string } }
   | { ready: EngineReady }
   | { failed: string };
