@@ -16,3 +16,16 @@ export function reluRange(y: Float32Array, start: number, end: number, slope: nu
   const s = Math.fround(slope);
   for (let i = start; i < end; i++) y[i] = caffeRelu(y[i], s);
 }
+
+/**
+ * y = caffeRelu(a + b, slope) (no ReLU when `slope` is undefined) with Caffe's roundings for an Eltwise SUM of
+ * coefficients 1 then a ReLU: the sum from +0 (so -0 + -0 is +0), rounded to float. y may be a or b. The
+ * TypeScript path of ResNet's joins: the fold's Eltwise + ReLU and a convolution's fused residual.
+ */
+export function sumRelu(a: Float32Array, b: Float32Array, y: Float32Array, slope: number | undefined): void {
+  const s = Math.fround(slope ?? 0);
+  for (let i = 0; i < y.length; i++) {
+    const v = Math.fround(a[i] + b[i]) + 0;
+    y[i] = slope === undefined ? v : caffeRelu(v, s);
+  }
+}

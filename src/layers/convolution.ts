@@ -6,7 +6,7 @@ import { type PackedConv, type RowMajorInnerProduct, convolveWasm, innerProductW
 import { type PackedDepthwise, depthwiseWasm, packDepthwiseWeights } from '../kernels/depthwise.js';
 import { convDirectWasm, directFits } from '../kernels/direct.js';
 import { eltwiseSumWasm } from '../kernels/eltwise.js';
-import { caffeRelu, reluRange } from '../kernels/relu.js';
+import { reluRange, sumRelu } from '../kernels/relu.js';
 import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
 import { type PackedWinograd, allFinite, packWinogradWeights, uPerForward, winogradMadeU, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { platform } from '../platform.js';
@@ -138,12 +138,7 @@ export interface FusableLayer extends Layer {
  * the GEMM's last pass: the same roundings (Eltwise SUM with coefficients 1, then ReLU).
  */
 function addResidual(y: Float32Array, r: Float32Array, slope: number | undefined): void {
-  if (eltwiseSumWasm([y, r], SUM_ONES, y, slope)) return;
-  const s = Math.fround(slope ?? 0);
-  for (let i = 0; i < y.length; i++) {
-    const v = Math.fround(y[i] + r[i]) + 0; // + 0: Caffe's sum starts from +0, so -0 + -0 is +0
-    y[i] = slope === undefined ? v : caffeRelu(v, s);
-  }
+  if (!eltwiseSumWasm([y, r], SUM_ONES, y, slope)) sumRelu(y, r, y, slope);
 }
 const SUM_ONES = Float32Array.of(1, 1);
 

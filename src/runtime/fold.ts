@@ -25,7 +25,7 @@ import type { Layer } from '../layers/layer.js';
 import { layerType } from '../layers/registry.js';
 import { Tensor } from '../tensor.js';
 import { eltwiseSumWasm } from '../kernels/eltwise.js';
-import { caffeRelu } from '../kernels/relu.js';
+import { caffeRelu, sumRelu } from '../kernels/relu.js';
 import { platform } from '../platform.js';
 
 /** A producer and the in-place layers computed as part of it (layer indices in net order). */
@@ -189,14 +189,7 @@ function eltwiseSumRelu(coeffs: Float32Array, slope: number): Layer {
     forward(bottoms, [top]) {
       const y = top.data, n = y.length;
       if (eltwiseSumWasm(bottoms.map((b) => b.data), coeffs, y, slope)) return;
-      if (allOnes && bottoms.length === 2) {
-        const a = bottoms[0].data, b = bottoms[1].data;
-        for (let i = 0; i < n; i++) {
-          const v = Math.fround(a[i] + b[i]) + 0; // + 0: Caffe's sum starts from +0, so -0 + -0 is +0
-          y[i] = caffeRelu(v, s);
-        }
-        return;
-      }
+      if (allOnes && bottoms.length === 2) return sumRelu(bottoms[0].data, bottoms[1].data, y, slope);
       for (let i = 0; i < n; i++) {
         let v = Math.fround(coeffs[0] * bottoms[0].data[i] + 0); // + 0: Caffe's sum starts from +0
         for (let b = 1; b < bottoms.length; b++) v = Math.fround(v + coeffs[b] * bottoms[b].data[i]);
