@@ -1,18 +1,22 @@
-// MAX and AVE pooling in WebAssembly SIMD, separably: per output row, the window's input rows are reduced into a
-// padded row buffer (vectors along the row), then each output reduces kw entries of that buffer (four outputs per
-// vector for strides 1 and 2, the taps unrolled for kernels 2 and 3, the nets' pools). The buffer's padding holds
-// the reduction's identity (-FLT_MAX for MAX, 0 for AVE), so windows that stick out of the image need no special
-// case. MAX keeps Caffe's strict `>` (NaN never wins; a window of NaN only gives -FLT_MAX): f32x4.pmax(best, v) is
-// `best < v ? v : best`. AVE divides by Caffe's divisor (the window clipped to the padded image). A window that
-// is the whole plane (global pooling, ResNet's 7x7 pool5) is one reduction over the plane's contiguous floats.
+// MAX and AVE pooling in WebAssembly SIMD, separably. AVE: per output row, the window's input rows are reduced
+// into a padded row buffer (vectors along the row), then each output reduces kw entries of that buffer (four
+// outputs per vector for strides 1 and 2, the taps unrolled for kernels 2 and 3, the nets' pools); the buffer's
+// padding holds 0, so windows that stick out of the image need no special case, and each output is divided by
+// Caffe's divisor (the window clipped to the padded image). MAX goes in Caffe's order, rows first: each input row's
+// taps (identity -FLT_MAX first, then left to right), then the window's rows top to bottom. f32x4.pmax(best, v) is
+// `best < v ? v : best`: Caffe's strict `>` (NaN never wins; a window of NaN only gives -FLT_MAX), and on a tie it
+// keeps the earlier value, so of +0 and -0 the first in row-major order is the output, as in Caffe (a reduction by
+// columns first keeps the first in column-major order). A window that is the whole plane (global pooling, ResNet's
+// 7x7 pool5) is one reduction over the plane's contiguous floats (MAX: its first zero's sign when the maximum is 0).
 //
 // Job fields (32-bit words at p, written by src/kernels/pooling.ts): 3 x, 4 y, 5 planes per chunk, 6 planes,
 // 7 H, 8 W, 9 outH, 10 outW, 11 kw, 12 sw, 13 pw, 14 method (0 MAX, 1 AVE), 15 rowStart, 16 rowEnd, 17 rowSpan,
 // 18 colSpan (Int32 tables per output row / column, readable 4 entries past their end), 19 buffer length of a
 // row (floats; the thread scratch holds a band of them, rounded up to vectors, and 4 more floats after it for
 // the last, partial vector of a row), 20 the windows are
-// 3x3 at stride 1 with pad 1 on a plane of at least 2 x 2 (1: poolPlane3), or MAX 3x3 at stride 2 without pad
-// (2: maxPlane3s2).
+// 3x3 at stride 1 with pad 1 on a plane of at least 2 x 2 (1: poolPlane3 / maxPlane3), or MAX 3x3 at stride 2
+// without pad (2: maxPlane3s2); MAX's other windows (maxPlane): 21 the most input rows of a window, 22 1 when no
+// input row serves two windows, 23 and 24 the outputs [lo, hi) read straight, four a step.
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
@@ -46,9 +50,9 @@ export function poolChunk(p: usize, chunk: i32, scratch: usize): void {
     const xc = x + ((<usize>c * H * W) << 2), yc = y + ((<usize>c * outH * outW) << 2);
     if (whole) {
       if (ave) store<f32>(yc, reducePlane(true, xc, H * W) / <f32>(H * W));
-      else store<f32>(yc, reducePlane(false, xc, H * W));
+      else store<f32>(yc, firstZero(reducePlane(false, xc, H * W), xc));
     } else if (strided3) {
-      maxPlane3s2(xc, yc, H, W, outH, outW);
+      maxPlane3s2(xc, yc, H, W, outH, outW, scratch);
     } else if (three) {
       if (ave) avePlane3(xc, yc, H, W, scratch);
       else maxPlane3(xc, yc, H, W, scratch);
@@ -72,6 +76,18 @@ export function poolChunk(p: usize, chunk: i32, scratch: usize): void {
   let acc = reduce(ave, reduce(ave, f32x4.extract_lane(a, 0), f32x4.extract_lane(a, 1)), reduce(ave, f32x4.extract_lane(a, 2), f32x4.extract_lane(a, 3)));
   for (; i < n; i++) acc = reduce(ave, acc, load<f32>(at(x, i)));
   return acc;
+}
+
+/**
+ * A MAX over lanes and accumulators (not row-major order) has Caffe's value but, when that is 0, maybe not its sign:
+ * Caffe's output is the first element equal to the maximum (strict >), so for a maximum 0 the first zero of the
+ * plane, found by a scan that stops at it (only planes whose maximum is 0 pay it).
+ */
+@inline function firstZero(m: f32, x: usize): f32 {
+  if (m != 0) return m;
+  let at = x;
+  while (load<f32>(at) != 0) at += 4;
+  return load<f32>(at);
 }
 
 /**
@@ -197,12 +213,12 @@ const BAND_FLOATS: i32 = 4096;
   return acc;
 }
 
-// 3x3 windows at stride 1 with pad 1 (Inception's AVE pools, GoogLeNet's MAX pools; the output is the input's
-// size, and every AVE divisor is 9): the plane as one flat run of H W floats, so that no row has a tail of its own.
-// First the vertical sums / maxima of each column's three rows (clipped at the top and bottom rows) into V, a
-// flat copy of the plane's shape in thread scratch; then out[j] = V[j - 1] (+) V[j] (+) V[j + 1] for every j at
-// once, and each row's first and last outputs again without the neighbour row's column. The reductions run in
-// the row path's order (identity first down the column, then the three columns left to right): the same bits.
+// AVE 3x3 windows at stride 1 with pad 1 (Inception's AVE pools; the output is the input's size, and every
+// divisor is 9; MAX: maxPlane3, rows first): the plane as one flat run of H W floats, so that no row has a tail of
+// its own. First the vertical sums of each column's three rows (clipped at the top and bottom rows) into V, a
+// flat copy of the plane's shape in thread scratch; then out[j] = V[j - 1] + V[j] + V[j + 1] for every j at
+// once, and each row's first and last outputs again without the neighbour row's column. The sums run in the row
+// path's order (0 first down the column, then the three columns left to right): the same bits.
 
 /** V[j] = (identity (+) a[j]) (+) b[j] ((+) c[j] when three) for j in [0, n), vectors then a scalar tail. */
 @inline function columnRun(ave: bool, three: bool, dst: usize, a: usize, b: usize, c: usize, n: i32): void {
@@ -253,49 +269,65 @@ const BAND_FLOATS: i32 = 4096;
 
 // MAX 3x3 at stride 2 without padding (SqueezeNet's, AlexNet's / CaffeNet's, GoogLeNet's, ResNet-50's and
 // Inception-v3's stride-2 MAX pools; output rows of at least 4): eight outputs a step (then four) straight from
-// the three input rows, without the row buffer and its per-row tables and tails. Each column's three rows reduce
-// as `columns` does (identity, then the rows in order), then the window's three columns as `windowsOf4` does: the
-// same bits. A window clipped at the plane's edge (CEIL: the last column or row starts 2 before the end) reads its
-// last column or row twice: pmax(a, b) is a when a already holds b (a >= b, or b NaN), so the bits are those of
-// the clipped window. A row's last step ends at its end, overlapping the one before (the same values written
-// twice); no load reaches past column W - 1 or row H - 1.
+// the input rows, without the row buffer and its per-row tables and tails. In Caffe's order, rows first: each
+// input row's three taps reduce (identity, then columns left to right), then the window's three rows top to
+// bottom. pmax(a, b) = a < b ? b : a keeps a on a tie, so the earlier of equal values wins, as Caffe's strict >
+// does: of +0 and -0 the first in row-major order (columns first, as before round twelve, kept the first in
+// column-major order). A window's last row is the next window's first: its row maxima are kept in `carry` (thread
+// scratch, a float per output column). A window clipped at the plane's edge (CEIL: the last column or row starts 2
+// before the end) reads its last column or row twice: pmax(a, b) is a when a already holds b (a >= b, or b NaN),
+// so the bits are those of the clipped window. A row's last 4-step ends at the row's end, overlapping the one
+// before (the same values written twice; its row maxima kept in a slot of their own); no load reaches past
+// column W - 1 or row H - 1. Only the identity's pmax needs the row's first tap: a NaN never wins as a later
+// operand.
 
-/** Column `col` of the window rows: (identity (+) r0) (+) r1 (+) r2, in lane 0. */
-@inline function column1(identity: v128, r0: usize, r1: usize, r2: usize, col: usize): v128 {
-  const o = col << 2;
-  return f32x4.pmax(f32x4.pmax(f32x4.pmax(identity, v128.load32_splat(r0 + o)), v128.load32_splat(r1 + o)), v128.load32_splat(r2 + o));
+/** Four outputs' row maxima of the columns a (0-3), b (4-7) and c (8 in lane 0): taps 2t, 2t + 1, 2t + 2. */
+@inline function taps3s2(identity: v128, a: v128, b: v128, c: v128): v128 {
+  const even = i32x4.shuffle(a, b, 0, 2, 4, 6);
+  return f32x4.pmax(f32x4.pmax(f32x4.pmax(identity, even), i32x4.shuffle(a, b, 1, 3, 5, 7)), i32x4.shuffle(even, c, 1, 2, 3, 4));
 }
 
-@inline function columns4(identity: v128, r0: usize, r1: usize, r2: usize, offset: usize): v128 {
-  return f32x4.pmax(f32x4.pmax(f32x4.pmax(identity, v128.load(r0 + offset)), v128.load(r1 + offset)), v128.load(r2 + offset));
-}
-
-/** Outputs 0-3 of the column maxima a (columns 0-3), b (4-7) and c (column 8 in lane 0). */
-@inline function windows3s2(a: v128, b: v128, c: v128): v128 {
-  const even = i32x4.shuffle(a, b, 0, 2, 4, 6), odd = i32x4.shuffle(a, b, 1, 3, 5, 7);
-  return f32x4.pmax(f32x4.pmax(even, odd), i32x4.shuffle(even, c, 1, 2, 3, 4));
-}
-
-function maxPlane3s2(x: usize, y: usize, H: i32, W: i32, outH: i32, outW: i32): void {
+function maxPlane3s2(x: usize, y: usize, H: i32, W: i32, outH: i32, outW: i32, carry: usize): void {
   const rowBytes = <usize>W << 2, identity = f32x4.splat(MINUS_FLT_MAX), lastCol = <usize>(W - 1);
+  const full = outW & ~7; // outputs of the 8-steps; the 4-steps (one or two) at t = full and full + 4
+  // Row 0's row maxima into carry (per output column of its step: the 4-steps' own slots past `full`).
+  rowMax3s2(identity, x, carry, full, outW, lastCol);
   for (let oy = 0; oy < outH; oy++) {
-    const top = x + <usize>(2 * oy) * rowBytes, out = at(y, oy * outW);
-    const third = 2 * oy + 2 < H ? rowBytes : 0;
+    const r1 = x + <usize>(2 * oy + 1) * rowBytes, r2 = 2 * oy + 2 < H ? r1 + rowBytes : r1, out = at(y, oy * outW);
     let t = 0;
-    for (; t + 8 <= outW; t += 8) {
-      const r0 = top + (<usize>t << 3), r1 = r0 + rowBytes, r2 = r1 + third;
-      const a = columns4(identity, r0, r1, r2, 0), b = columns4(identity, r0, r1, r2, 16);
-      const c = columns4(identity, r0, r1, r2, 32), d = columns4(identity, r0, r1, r2, 48);
-      const e = column1(identity, r0, r1, r2, min<usize>(16, lastCol - (<usize>t << 1)));
-      v128.store(at(out, t), windows3s2(a, b, c));
-      v128.store(at(out, t + 4), windows3s2(c, d, e));
+    for (; t < full; t += 8) {
+      const e = min<usize>(16, lastCol - (<usize>t << 1)) << 2, o = <usize>t << 3, k = at(carry, t);
+      let a = v128.load(r1 + o), b = v128.load(r1 + o, 16), c = v128.load(r1 + o, 32), d = v128.load(r1 + o, 48);
+      const lo1 = taps3s2(identity, a, b, c), hi1 = taps3s2(identity, c, d, v128.load32_splat(r1 + o + e));
+      a = v128.load(r2 + o); b = v128.load(r2 + o, 16); c = v128.load(r2 + o, 32); d = v128.load(r2 + o, 48);
+      const lo2 = taps3s2(identity, a, b, c), hi2 = taps3s2(identity, c, d, v128.load32_splat(r2 + o + e));
+      v128.store(at(out, t), f32x4.pmax(f32x4.pmax(v128.load(k), lo1), lo2));
+      v128.store(at(out, t), f32x4.pmax(f32x4.pmax(v128.load(k, 16), hi1), hi2), 16);
+      v128.store(k, lo2);
+      v128.store(k, hi2, 16);
     }
     for (; t < outW; t += 4) {
-      const ox = min(t, outW - 4), r0 = top + (<usize>ox << 3), r1 = r0 + rowBytes, r2 = r1 + third;
-      const a = columns4(identity, r0, r1, r2, 0), b = columns4(identity, r0, r1, r2, 16);
-      const c = column1(identity, r0, r1, r2, min<usize>(8, lastCol - (<usize>ox << 1)));
-      v128.store(at(out, ox), windows3s2(a, b, c));
+      const ox = min(t, outW - 4), c = min<usize>(8, lastCol - (<usize>ox << 1)) << 2, o = <usize>ox << 3, k = at(carry, t);
+      const h1 = taps3s2(identity, v128.load(r1 + o), v128.load(r1 + o, 16), v128.load32_splat(r1 + o + c));
+      const h2 = taps3s2(identity, v128.load(r2 + o), v128.load(r2 + o, 16), v128.load32_splat(r2 + o + c));
+      v128.store(at(out, ox), f32x4.pmax(f32x4.pmax(v128.load(k), h1), h2));
+      v128.store(k, h2);
     }
+  }
+}
+
+/** The row maxima of row r for every step of maxPlane3s2, into carry (carry[t..] for the step at t). */
+@inline function rowMax3s2(identity: v128, r: usize, carry: usize, full: i32, outW: i32, lastCol: usize): void {
+  let t = 0;
+  for (; t < full; t += 8) {
+    const e = min<usize>(16, lastCol - (<usize>t << 1)) << 2, o = <usize>t << 3;
+    const a = v128.load(r + o), b = v128.load(r + o, 16), c = v128.load(r + o, 32), d = v128.load(r + o, 48);
+    v128.store(at(carry, t), taps3s2(identity, a, b, c));
+    v128.store(at(carry, t), taps3s2(identity, c, d, v128.load32_splat(r + o + e)), 16);
+  }
+  for (; t < outW; t += 4) {
+    const ox = min(t, outW - 4), c = min<usize>(8, lastCol - (<usize>ox << 1)) << 2, o = <usize>ox << 3;
+    v128.store(at(carry, t), taps3s2(identity, v128.load(r + o), v128.load(r + o, 16), v128.load32_splat(r + o + c)));
   }
 }
 
@@ -304,12 +336,147 @@ function maxPlane3s2(x: usize, y: usize, H: i32, W: i32, outH: i32, outW: i32): 
 function avePlane3(x: usize, y: usize, H: i32, W: i32, scratch: usize): void {
   poolPlane3(true, x, y, H, W, scratch);
 }
+
+// MAX 3x3 at stride 1 with pad 1 in Caffe's order (rows first, see maxPlane3s2): R[j] = the row maxima of x[j - 1],
+// x[j], x[j + 1] (identity first) over the plane as one flat run, each row's first and last again without the
+// neighbour row's column; then out[j] = R[j - W] (+) R[j] (+) R[j + W], the plane's first and last rows without
+// the row outside it. R is non-NaN (identity first), so the rows' pmax needs no identity.
 function maxPlane3(x: usize, y: usize, H: i32, W: i32, scratch: usize): void {
-  poolPlane3(false, x, y, H, W, scratch);
+  const identity = f32x4.splat(MINUS_FLT_MAX), n = H * W, R = scratch;
+  let j = 1;
+  if (n >= 6) {
+    // Vectors over [1, n - 1), the last one ending at n - 1: its loads stay in [0, n).
+    for (; j < n - 1; j += 4) {
+      const o = min(j, n - 5), src = at(x, o - 1);
+      v128.store(at(R, o), f32x4.pmax(f32x4.pmax(f32x4.pmax(identity, v128.load(src)), v128.load(src, 4)), v128.load(src, 8)));
+    }
+  } else {
+    for (; j < n - 1; j++) {
+      store<f32>(at(R, j), reduce(false, reduce(false, reduce(false, MINUS_FLT_MAX, load<f32>(at(x, j - 1))), load<f32>(at(x, j))), load<f32>(at(x, j + 1))));
+    }
+  }
+  for (let r = 0; r < n; r += W) {
+    store<f32>(at(R, r), reduce(false, reduce(false, MINUS_FLT_MAX, load<f32>(at(x, r))), load<f32>(at(x, r + 1))));
+    store<f32>(at(R, r + W - 1), reduce(false, reduce(false, MINUS_FLT_MAX, load<f32>(at(x, r + W - 2))), load<f32>(at(x, r + W - 1))));
+  }
+  rowsMax(y, R, at(R, W), 0, W, false);
+  rowsMax(at(y, W), R, at(R, W), at(R, 2 * W), n - 2 * W, true);
+  rowsMax(at(y, n - W), at(R, n - 2 * W), at(R, n - W), 0, W, false);
+}
+
+/** dst[j] = a[j] (+) b[j] ((+) c[j] when three) for j in [0, n): MAX of non-NaN rows, in order. */
+@inline function rowsMax(dst: usize, a: usize, b: usize, c: usize, n: i32, three: bool): void {
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    let v = f32x4.pmax(v128.load(at(a, j)), v128.load(at(b, j)));
+    if (three) v = f32x4.pmax(v, v128.load(at(c, j)));
+    v128.store(at(dst, j), v);
+  }
+  for (; j < n; j++) {
+    let v = reduce(false, load<f32>(at(a, j)), load<f32>(at(b, j)));
+    if (three) v = reduce(false, v, load<f32>(at(c, j)));
+    store<f32>(at(dst, j), v);
+  }
 }
 function avePlane(p: usize, x: usize, y: usize, scratch: usize): void {
   poolPlane(true, p, x, y, scratch);
 }
+
+// MAX of any other windows, in Caffe's order (rows first, see maxPlane3s2). Each input row's windows reduce to row
+// maxima (identity first, taps left to right), then each output row is the pmax of its window's rows, top to
+// bottom (an empty window, CEIL past the padded image: the identity). Straight from the input: outputs [lo, hi)
+// (job words 23, 24; stride 1 or 2 and at least 4 of them, else none) read only columns inside the row, four a
+// step, the last step ending at hi (overlapping the one before: the same values written twice); the others (the
+// padded or clipped edges) a scalar loop over their clipped window, as Caffe's. Job word 22: 1 when no input row
+// serves two windows (kernel_h <= stride_h: VGG's and OpenPose's 2x2 stride 2): the rows reduce in registers;
+// 0: each row's maxima go once to a ring of kh rows (job word 21: the most rows of a window), however many
+// windows read it.
 function maxPlane(p: usize, x: usize, y: usize, scratch: usize): void {
-  poolPlane(false, p, x, y, scratch);
+  const W = word(p, 8), outH = word(p, 9), outW = word(p, 10);
+  const kw = word(p, 11), sw = word(p, 12), pw = word(p, 13), slots = word(p, 21), fused = word(p, 22) == 1;
+  const lo = word(p, 23), hi = word(p, 24);
+  const rowStart = addr(p, 15), rowEnd = addr(p, 16);
+  const identity = f32x4.splat(MINUS_FLT_MAX), rowBytes = <usize>W << 2;
+  const slotFloats = ((outW + 3) & ~3) + 4;
+  let next = 0;
+  for (let oy = 0; oy < outH; oy++) {
+    const h0 = load<i32>(at(rowStart, oy)), h1 = load<i32>(at(rowEnd, oy)), out = at(y, oy * outW);
+    if (fused || h1 <= h0) {
+      // Edges: Caffe's loop over the clipped window.
+      for (let ox = 0; ox < outW; ox++) {
+        if (ox == lo) ox = hi;
+        if (ox >= outW) break;
+        const c0 = max(ox * sw - pw, 0), c1 = min(ox * sw - pw + kw, W);
+        let acc = MINUS_FLT_MAX;
+        for (let h = h0; h < h1; h++) {
+          const row = at(x, h * W);
+          for (let c = c0; c < c1; c++) acc = reduce(false, acc, load<f32>(at(row, c)));
+        }
+        store<f32>(at(out, ox), acc);
+      }
+      if (hi <= lo) continue;
+      const top = at(x, h0 * W - pw);
+      for (let ox = lo; ox < hi; ox += 4) {
+        const o = min(ox, hi - 4);
+        let src = at(top, o * sw);
+        let acc = identity;
+        if (h1 > h0) {
+          acc = windowMax4(identity, src, kw, sw);
+          for (let h = h0 + 1; h < h1; h++) {
+            src += rowBytes;
+            acc = f32x4.pmax(acc, windowMax4(identity, src, kw, sw));
+          }
+        }
+        v128.store(at(out, o), acc);
+      }
+      continue;
+    }
+    for (let h = max(next, h0); h < h1; h++) {
+      const slot = at(scratch, (h % slots) * slotFloats), row = at(x, h * W);
+      for (let ox = 0; ox < outW; ox++) {
+        if (ox == lo) ox = hi;
+        if (ox >= outW) break;
+        const c0 = max(ox * sw - pw, 0), c1 = min(ox * sw - pw + kw, W);
+        let acc = MINUS_FLT_MAX;
+        for (let c = c0; c < c1; c++) acc = reduce(false, acc, load<f32>(at(row, c)));
+        store<f32>(at(slot, ox), acc);
+      }
+      for (let ox = lo; ox < hi; ox += 4) {
+        const o = min(ox, hi - 4);
+        v128.store(at(slot, o), windowMax4(identity, at(row, o * sw - pw), kw, sw));
+      }
+    }
+    next = max(next, h1);
+    const rows = h1 - h0;
+    // The window's rows in the ring (two or three: the nets' kernels, straight; more: a pass each).
+    const a = at(scratch, (h0 % slots) * slotFloats), b = at(scratch, ((h0 + 1) % slots) * slotFloats);
+    const c = at(scratch, ((h0 + 2) % slots) * slotFloats);
+    if (rows == 1) rowsMax(out, a, a, 0, outW, false);
+    else if (rows == 2) rowsMax(out, a, b, 0, outW, false);
+    else {
+      rowsMax(out, a, b, c, outW, true);
+      for (let h = h0 + 3; h < h1; h++) rowsMax(out, out, at(scratch, (h % slots) * slotFloats), 0, outW, false);
+    }
+  }
+}
+
+/**
+ * Row maxima of four windows from src (the first one's first column; stride 1 or 2): identity first, then the
+ * taps left to right. Reads src[0 .. 3 sw + kw - 1] (stride 2 and kernel 1: src[0 .. 7]).
+ */
+@inline function windowMax4(identity: v128, src: usize, kw: i32, sw: i32): v128 {
+  let acc: v128;
+  if (sw == 1) {
+    acc = f32x4.pmax(identity, v128.load(src));
+    for (let kx = 1; kx < kw; kx++) acc = f32x4.pmax(acc, v128.load(at(src, kx)));
+  } else {
+    const v0 = v128.load(src), v1 = v128.load(src, 16);
+    acc = f32x4.pmax(identity, i32x4.shuffle(v0, v1, 0, 2, 4, 6));
+    if (kw > 1) acc = f32x4.pmax(acc, i32x4.shuffle(v0, v1, 1, 3, 5, 7));
+    for (let kx = 2; kx < kw; kx++) {
+      const s = at(src, kx);
+      acc = f32x4.pmax(acc, i32x4.shuffle(v128.load(s), v128.load(s, 16), 0, 2, 4, 6));
+    }
+  }
+  return acc;
 }

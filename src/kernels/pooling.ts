@@ -23,11 +23,38 @@ function bufferLength(w: PoolWindows): number {
   return Math.max(w.padW + w.width, w.outW * w.strideW + w.kernelW + 8) + 8;
 }
 
+/** The most input rows of a window: MAX keeps that many rows of row maxima (assembly/pooling.ts maxPlane). */
+function windowRows(w: PoolWindows): number {
+  let rows = 1;
+  for (let oy = 0; oy < w.outH; oy++) rows = Math.max(rows, w.rowEnd[oy] - w.rowStart[oy]);
+  return rows;
+}
+
+/**
+ * MAX's other windows (assembly/pooling.ts maxPlane): the outputs [lo, hi) whose four-wide steps read only columns
+ * inside the row (stride 1 or 2; none when fewer than 4), and whether no input row serves two windows.
+ */
+function straight(w: PoolWindows): { lo: number; hi: number; fused: boolean } {
+  const { strideW: sw, kernelW: kw, padW: pw, width: W, outW } = w;
+  let lo = 0, hi = 0;
+  if (sw <= 2) {
+    // A step at o reads columns o sw - pw .. o sw - pw + reach.
+    const reach = sw === 1 ? 3 + kw - 1 : 7 + Math.max(0, kw - 2);
+    lo = Math.ceil(pw / sw);
+    hi = Math.min(outW, Math.floor((W - 1 - reach + pw) / sw) + 4);
+    if (hi - lo < 4) lo = hi = 0;
+  }
+  let fused = true;
+  for (let oy = 1; oy < w.outH; oy++) if (w.rowStart[oy] < w.rowEnd[oy - 1]) fused = false;
+  return { lo, hi, fused };
+}
+
 /** False when the row buffer would not fit the thread scratch (then the caller pools in TypeScript). */
 export function canPoolWasm(w: PoolWindows): boolean {
   // Rows of whole vectors, and 4 floats where a row's last, partial vector of outputs goes (assembly/pooling.ts
-  // fills a band of rows up to 4096 floats, or one row).
-  return (Math.max(Math.ceil(bufferLength(w) / 4) * 4, 4096) + 4) * 4 <= THREAD_SCRATCH;
+  // fills a band of rows up to 4096 floats, or one row); MAX: a ring of rows of outW (+ 4) maxima.
+  const row = Math.ceil(bufferLength(w) / 4) * 4, ring = windowRows(w) * (Math.ceil(w.outW / 4) * 4 + 4);
+  return (Math.max(row, 4096, ring) + 4) * 4 <= THREAD_SCRATCH;
 }
 
 /**
@@ -46,12 +73,13 @@ function threeByThree(w: PoolWindows): boolean {
 /**
  * MAX 3x3 at stride 2 without padding, every window at least 2 x 2 (clipped at the plane's last column or row, as
  * CEIL leaves it) and output rows of at least 4 (SqueezeNet's, AlexNet's / CaffeNet's, GoogLeNet's, ResNet-50's
- * and Inception-v3's stride-2 MAX pools): assembly/pooling.ts reads the three input rows straight, eight and four
- * outputs a step (maxPlane3s2), without the row buffer.
+ * and Inception-v3's stride-2 MAX pools): assembly/pooling.ts reads the input rows straight, eight and four
+ * outputs a step (maxPlane3s2), rows first (Caffe's order), without the row buffer.
  */
 function strided3(w: PoolWindows, method: 'MAX' | 'AVE'): boolean {
   const { height: H, width: W } = w;
   if (method !== 'MAX' || w.kernelW !== 3 || w.strideW !== 2 || w.padW !== 0 || w.outW < 4 || 2 * w.outW > W) return false;
+  if ((w.outW + 16) * 4 > THREAD_SCRATCH) return false; // a row of row maxima in thread scratch
   for (let oy = 0; oy < w.outH; oy++)
     if (w.rowStart[oy] !== 2 * oy || w.rowEnd[oy] !== Math.min(2 * oy + 3, H) || 2 * oy + 2 > H) return false;
   return true;
@@ -79,6 +107,11 @@ export function poolWasm(e: WasmEngine, w: PoolWindows, method: 'MAX' | 'AVE', p
   p[15] = tablePtrs[0]; p[16] = tablePtrs[1]; p[17] = tablePtrs[2]; p[18] = tablePtrs[3];
   p[19] = bufferLength(w);
   p[20] = threeByThree(w) ? 1 : strided3(w, method) ? 2 : 0;
+  p[21] = windowRows(w);
+  if (method === 'MAX') {
+    const { lo, hi, fused } = straight(w);
+    p[22] = fused ? 1 : 0; p[23] = lo; p[24] = hi;
+  }
   e.run(Math.ceil(planes / perChunk));
   e.unstage(y, yAt);
 }
