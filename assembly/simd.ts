@@ -13,6 +13,32 @@ export function madd(acc: v128, a: v128, b: v128): v128 {
 }
 
 /**
+ * acc + a * b with the product exact, as Caffe's axpy (OpenBLAS: a fused multiply-add, its C tail too; real Caffe,
+ * test/fixtures/nonfinite/eltwise_fma): the relaxed-SIMD fused multiply-add in dist/kernels-fma.wasm; in the
+ * plain build each half in f64 (an f32 product is exact there, then one add and the rounding to f32), four times
+ * the instructions of madd: only for Eltwise's coefficients, not for the GEMMs.
+ */
+@inline
+export function maddExact(acc: v128, a: v128, b: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
+  const lo = f64x2.add(f64x2.promote_low_f32x4(acc), f64x2.mul(f64x2.promote_low_f32x4(a), f64x2.promote_low_f32x4(b)));
+  const hi = f64x2.add(promoteHigh(acc), f64x2.mul(promoteHigh(a), promoteHigh(b)));
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+@inline
+function promoteHigh(v: v128): v128 {
+  return f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1));
+}
+
+/** maddExact for one float: the fused multiply-add's lane, or the f64 sum. */
+@inline
+export function maddExactf(acc: f32, a: f32, b: f32): f32 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.extract_lane(f32x4.relaxed_madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(acc)), 0);
+  return <f32>(<f64>acc + <f64>a * <f64>b);
+}
+
+/**
  * Caffe's ReLU, lanewise and bit for bit: max(v, 0) + slope * min(v, 0) with std::max(a, b) = a < b ? b : a and
  * std::min(a, b) = b < a ? b : a, which are exactly pmax and pmin. So +0 for a negative v at slope 0 (0 + -0),
  * -0 for v = -0, NaN for NaN and for -Infinity at slope 0 (0 * -Infinity), +0 where slope * v underflows to -0.
