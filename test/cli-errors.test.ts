@@ -102,6 +102,32 @@ describe('flags a new user gets wrong', () => {
     const r = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', lenet('example-input.npy'), '--blobs', 'conv1');
     expect([r.code, r.stdout, r.stderr]).toEqual([2, '', 'crema: --blobs names the blobs --dump writes: give --dump DIR too']);
   });
+
+  it('an empty flag value is refused (--threads \'\' ran one thread per core, --raw-scale \'\' zeroed the image)', async () => {
+    const npy = lenet('example-input.npy');
+    for (const [args, flag] of [[['--threads', ''], '--threads'], [['--threads='], '--threads'], [['--raw-scale', ''], '--raw-scale']] as const) {
+      const r = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', npy, ...args);
+      expect([r.code, r.stdout, r.stderr], args.join(' ')).toEqual([2, '', `crema: ${flag}: an empty value (leave the flag out for its default)`]);
+    }
+    const bare = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', npy, '--threads');
+    expect([bare.code, bare.stderr]).toEqual([2, 'crema: --threads: needs a value']);
+  });
+
+  it('--mean-per-channel with mean values, or without --mean, is refused (it did nothing)', async () => {
+    const cifar = (f: string) => path.join('models/cifar10_full', f);
+    const args = ['classify', cifar('deploy.prototxt'), cifar('weights.caffemodel'), cifar('examples/cat.jpg')];
+    const v = await cli(...args, '--mean', '125,123,114', '--mean-per-channel');
+    expect([v.code, v.stdout, v.stderr]).toEqual([2, '', 'crema: --mean-per-channel averages a mean image over each channel; --mean 125,123,114 gives values per channel already (leave the flag out)']);
+    const none = await cli(...args, '--mean-per-channel');
+    expect([none.code, none.stdout, none.stderr]).toEqual([2, '', 'crema: --mean-per-channel averages a mean image over each channel: give the image with --mean FILE.binaryproto or FILE.npy']);
+  });
+
+  it('an empty image file says so, naming it (was: cannot decode the image (Input file contains unsupported image format))', async () => {
+    const empty = path.join(tmp, 'empty.jpg');
+    fs.writeFileSync(empty, '');
+    const r = await cli('run', 'models/cifar10_full/deploy.prototxt', 'models/cifar10_full/weights.caffemodel', '--input', empty);
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, '', `crema: ${empty}: empty file, not an image`]);
+  });
 });
 
 describe('--input a new user gets wrong', () => {

@@ -18,6 +18,11 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`crema: unknown command '${argv[0]}' (commands: ${names.join(', ')}; crema --help)`);
     return EXIT_BAD_INPUT;
   }
+  const empty = emptyFlag(argv);
+  if (empty) {
+    console.error(`crema: ${empty}: an empty value (leave the flag out for its default)`);
+    return EXIT_BAD_INPUT;
+  }
   let cli = yargs(argv)
     .scriptName('crema')
     .usage('crema: run, convert and verify Caffe models\n\nUsage: $0 <command> [options]')
@@ -27,6 +32,9 @@ export async function main(argv: string[]): Promise<number> {
     // A terminal's help is wrapped to fit; piped (crema run --help | less, scripts, tests) each example stays one line.
     .wrap(process.stdout.isTTY ? Math.min(110, process.stdout.columns || 110) : null)
     .fail((msg, err) => {
+      // yargs' own validation errors (YError: `--threads` with nothing after it, requiresArg) are usage errors too:
+      // one line, not a stack trace. A command's own errors pass through as they are.
+      if (err?.name === 'YError') throw new UsageError(oneLine(err.message));
       throw err ?? new UsageError(oneLine(msg));
     });
   try {
@@ -55,6 +63,21 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/**
+ * The first flag given an empty value (`--threads ''`, `--raw-scale=`), if any: yargs reads it as 0 for a number
+ * flag (`--threads ''` ran one thread per core, `--raw-scale ''` zeroed the image) and no crema flag means anything
+ * by an empty string.
+ */
+function emptyFlag(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return undefined;
+    if (/^--?[A-Za-z][\w-]*=$/.test(a)) return a.slice(0, -1);
+    if (/^--?[A-Za-z][\w-]*$/.test(a) && argv[i + 1] === '') return a;
+  }
+  return undefined;
+}
 
 /** The library's names of options whose flag is not just their kebab-case form. */
 const FLAG_OF: Record<string, string> = { plugins: 'plugin', inputs: 'input' };
@@ -93,6 +116,8 @@ function oneLine(msg: string): string {
   // "Missing required argument: output" names yargs' key, not the flag a user types.
   const missing = /^Missing required arguments?: (.*)$/.exec(msg.trim());
   if (missing) return `missing ${missing[1].split(/,\s*/).map((name) => (name === 'output' ? '-o/--output' : `--${name}`)).join(', ')} (see --help)`;
+  const bare = /^Not enough arguments following: (\S+)$/.exec(msg.trim());
+  if (bare) return `--${bare[1].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: needs a value`;
   return msg.trim().split(/\s*\n\s*/).join(' ');
 }
 
