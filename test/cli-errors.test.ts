@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../src/tensor.js';
 import { readNpy, writeNpy } from '../src/util/npy.js';
-import { cli } from './helpers/cli.js';
+import { cli, spawnCli } from './helpers/cli.js';
 
 const lenet = (f: string) => path.join('models/lenet', f);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-errors-'));
@@ -111,6 +111,21 @@ describe('flags a new user gets wrong', () => {
     }
     const bare = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', npy, '--threads');
     expect([bare.code, bare.stderr]).toEqual([2, 'crema: --threads: needs a value']);
+    // any flag that takes one value, typed without it, took its default silently (or was a yargs stack trace)
+    const iterations = await cli('bench', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--iterations', '--json');
+    expect([iterations.code, iterations.stdout, iterations.stderr]).toEqual([2, '', 'crema: --iterations: needs a value']);
+    const o = await cli('convert', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '-o');
+    expect([o.code, o.stderr]).toEqual([2, 'crema: -o: needs a value']);
+    // repeatable flags still take several values
+    const two = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', npy, npy);
+    expect([two.code, two.stderr]).toEqual([2, `crema: --input ${npy}: the net has no more inputs to feed (inputs: data)`]);
+  });
+
+  it('upgrade IN - writes to stdout, as README and --help say (yargs read the positional - as \'\': "cannot write: EISDIR")', async () => {
+    const r = await spawnCli(process.cwd(), 'upgrade', 'models/cifar10_full/deploy.prototxt', '-');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^name: "CIFAR10_full_deploy"\nlayer \{\n {2}name: "input"/);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe('wrote the V2 file to stdout');
   });
 
   it('--mean-per-channel with mean values, or without --mean, is refused (it did nothing)', async () => {

@@ -10,8 +10,12 @@ export const EXIT_OK = 0, EXIT_CHECK_FAILED = 1, EXIT_BAD_INPUT = 2;
 /** A command sets this to report a failed check (exit 1) without throwing. */
 export const exitState = { code: EXIT_OK };
 
+/** The command line as typed: yargs reads a positional `-` (upgrade's stdout) as '' (see upgrade.ts). */
+export const invocation = { argv: [] as string[] };
+
 export async function main(argv: string[]): Promise<number> {
   exitState.code = EXIT_OK;
+  invocation.argv = argv;
   guardInputs(true);
   const names = commands.map((c) => c.command.split(' ')[0]);
   if (argv[0] && !argv[0].startsWith('-') && !names.includes(argv[0])) {
@@ -42,7 +46,8 @@ export async function main(argv: string[]): Promise<number> {
     for (const c of commands) {
       const named = c.command.split(' ')[0] === argv[0];
       const module = named ? await c.load() : { builder: (y: Argv) => y, handler: () => {} };
-      cli = cli.command({ command: c.command, describe: c.describe, ...module } as unknown as CommandModule);
+      const builder = (y: Argv) => valuesRequired(module.builder(y) as Argv, c.command);
+      cli = cli.command({ command: c.command, describe: c.describe, ...module, builder } as unknown as CommandModule);
     }
     await cli.parseAsync();
     return exitState.code;
@@ -63,6 +68,18 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/**
+ * A string or number flag typed without its value (`--iterations` last, or before another flag) took its default,
+ * silently: each then needs one (yargs: "Not enough arguments following", said as `--iterations: needs a value`).
+ * Not for repeatable flags (`--input a.npy b.npy`) nor the positionals.
+ */
+function valuesRequired(y: Argv, command: string): Argv {
+  const o = (y as unknown as { getOptions(): { string: string[]; number: string[]; array: string[]; boolean: string[] } }).getOptions();
+  const positionals = [...command.matchAll(/[<[](\w+)[>\]]/g)].map((m) => m[1]);
+  const valued = [...new Set([...o.string, ...o.number])].filter((k) => !o.array.includes(k) && !o.boolean.includes(k) && !positionals.includes(k));
+  return valued.length ? y.requiresArg(valued) : y;
+}
 
 /**
  * The first flag given an empty value (`--threads ''`, `--raw-scale=`), if any: yargs reads it as 0 for a number
@@ -117,7 +134,7 @@ function oneLine(msg: string): string {
   const missing = /^Missing required arguments?: (.*)$/.exec(msg.trim());
   if (missing) return `missing ${missing[1].split(/,\s*/).map((name) => (name === 'output' ? '-o/--output' : `--${name}`)).join(', ')} (see --help)`;
   const bare = /^Not enough arguments following: (\S+)$/.exec(msg.trim());
-  if (bare) return `--${bare[1].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: needs a value`;
+  if (bare) return `${bare[1].length === 1 ? '-' : '--'}${bare[1].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: needs a value`;
   return msg.trim().split(/\s*\n\s*/).join(' ');
 }
 
