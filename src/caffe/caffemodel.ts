@@ -84,9 +84,9 @@ export function checkBlob(b: BlobProto, where: string): void {
   if (count !== values) throw new CremaError(`${where}: shape [${dims.join(', ')}] holds ${count} values but the blob has ${values}`);
 }
 
-function decodeNet(src: ByteSource, file: string): Message {
+function decodeNet(src: ByteSource, file: string, floats?: (n: number) => Float32Array): Message {
   checkLooksBinary(src, file, 'caffemodel');
-  const net = decodeMessage(messageType('NetParameter'), src, file);
+  const net = decodeMessage(messageType('NetParameter'), src, file, floats);
   if (!net.layer && !net.layers) throw new CremaError(`${file}: no layers in it: not a caffemodel`);
   for (const [layer, j, blob] of layerBlobs(net)) checkBlob(blob, `${file}: layer '${layer}' blob ${j}`);
   return net;
@@ -97,9 +97,12 @@ export function readCaffemodel(bytes: Uint8Array, file: string): Message {
   return decodeNet(memorySource(bytes), file);
 }
 
-/** Decodes a caffemodel from any byte source (`label` names it in errors). */
-export function readCaffemodelSource(src: ByteSource, label: string): Message {
-  return decodeNet(src, label);
+/**
+ * Decodes a caffemodel from any byte source (`label` names it in errors); `floats` gives the arrays its blobs'
+ * float runs are read into (Net.load: wasm memory), a fresh Float32Array each by default.
+ */
+export function readCaffemodelSource(src: ByteSource, label: string, floats?: (n: number) => Float32Array): Message {
+  return decodeNet(src, label, floats);
 }
 
 /**

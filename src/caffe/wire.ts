@@ -155,6 +155,8 @@ class Decoder {
   constructor(
     private readonly src: ByteSource,
     private readonly file: string,
+    /** Where packed float runs of blob data are read into (default: a fresh Float32Array). */
+    private readonly floats: (n: number) => Float32Array = (n) => new Float32Array(n),
   ) {
     this.buf = new Uint8Array(0);
   }
@@ -371,9 +373,10 @@ class Decoder {
     if (f.typedArray) {
       const width = f.typedArray === 'f32' ? 4 : 8;
       if (len % width !== 0) this.fail(`packed ${f.name} of ${len} bytes is not a whole number of values`, at);
-      const arr = newTyped(f, len / width);
-      this.src.copy(this.pos, new Uint8Array(arr.buffer));
-      if (!LITTLE_ENDIAN_HOST) swapBytes(new Uint8Array(arr.buffer), width);
+      const arr = f.typedArray === 'f32' ? this.floats(len / 4) : new Float64Array(len / 8);
+      const bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+      this.src.copy(this.pos, bytes);
+      if (!LITTLE_ENDIAN_HOST) swapBytes(bytes, width);
       this.pos = stop;
       const prev = out[f.name] as Float32Array | Float64Array | undefined;
       out[f.name] = prev ? concatTyped(prev, arr) : arr;
@@ -457,8 +460,8 @@ function mergeInto(target: Message, extra: Message): void {
 }
 
 /** Decodes a whole source as one message of `type`. */
-export function decodeMessage(type: protobuf.Type, src: ByteSource, file: string): Message {
-  const d = new Decoder(src, file);
+export function decodeMessage(type: protobuf.Type, src: ByteSource, file: string, floats?: (n: number) => Float32Array): Message {
+  const d = new Decoder(src, file, floats);
   return d.message(messageInfo(type), src.size, 0);
 }
 

@@ -3,7 +3,7 @@
 
 import type { ConvGeometry } from './im2col.js';
 import type { Tensor } from '../tensor.js';
-import { KC, KIND_CONV, KIND_GEMV, KIND_GEMV_ROWS, KIND_IP, KIND_IP_ROWS, MR, NR, type WasmEngine } from './wasm.js';
+import { KC, KIND_CONV, KIND_GEMV, KIND_GEMV_ROWS, KIND_IP, KIND_IP_ROWS, MR, NR, type WasmEngine, adoptDecoded, decodedAddress } from './wasm.js';
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
@@ -192,6 +192,11 @@ const moved = new WeakMap<Float32Array, number>();
  */
 export function moveWeights(e: WasmEngine, weights: Tensor): number {
   let ptr = moved.get(weights.data);
+  if (ptr === undefined && (ptr = decodedAddress(e, weights.data) || undefined) !== undefined) {
+    // Decoded there by Net.load (DecodedWeights): in place already, its block the net's.
+    if (e.scope) adoptDecoded(weights.data, e.scope);
+    moved.set(weights.data, ptr);
+  }
   if (ptr === undefined) {
     ptr = e.heap.alloc(weights.data.length * 4);
     e.own(weights, ptr);

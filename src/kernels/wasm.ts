@@ -48,8 +48,27 @@ class Heap {
   private top = HEAP_BASE;
   private readonly free: { ptr: number; size: number }[] = [];
   private readonly sizes = new Map<number, number>();
+  /** Frees an owned block when its owner is garbage collected (see `own`). */
+  private readonly finalizer = new FinalizationRegistry<Owned>((block) => this.releaseOwned(block));
 
-  constructor(private readonly memory: WebAssembly.Memory) {}
+  constructor(readonly memory: WebAssembly.Memory) {}
+
+  /** Frees `ptr` when `owner` is garbage collected, or when `scope` is released (then it is listed there too). */
+  own(owner: object, ptr: number, scope: Set<Owned> | undefined): Owned {
+    const block: Owned = { ptr, scope };
+    this.finalizer.register(owner, block, block);
+    scope?.add(block);
+    return block;
+  }
+
+  /** Frees an owned block now (its owner's finalizer is dropped); a no-op when it was freed already. */
+  releaseOwned(block: Owned): void {
+    this.finalizer.unregister(block);
+    if (block.ptr === 0) return; // freed already
+    this.release(block.ptr);
+    block.ptr = 0;
+    block.scope?.delete(block);
+  }
 
   /** Bytes in blocks handed out and not released. */
   get used(): number {
@@ -134,7 +153,6 @@ export class WasmEngine {
   private threadScratchCount = 0;
   /** Threads the next jobs may use (Net.forward sets it from its `threads` option). */
   threads = 1;
-  private readonly finalizer = new FinalizationRegistry<Owned>((block) => this.releaseOwned(block));
   /**
    * The SharedArrayBuffers of this memory that resident arrays view (a new one after each growth). A shared
    * memory never moves, so a view made before a growth stays valid: blobs can live here (see `residentArray`).
@@ -146,8 +164,8 @@ export class WasmEngine {
    */
   scope: Set<Owned> | undefined;
 
-  constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory) {
-    this.heap = new Heap(memory);
+  constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory, heap = new Heap(memory)) {
+    this.heap = heap;
     const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => {} } });
     this.exports = instance.exports as unknown as KernelExports;
     this.pool = new ThreadPool(module, memory, CONTROL, this.exports);
@@ -168,9 +186,7 @@ export class WasmEngine {
 
   /** Frees `ptr` when `owner` is garbage collected (packed weights belong to a layer instance), or its scope is released. */
   own(owner: object, ptr: number): void {
-    const block: Owned = { ptr, scope: this.scope };
-    this.finalizer.register(owner, block, block);
-    this.scope?.add(block);
+    this.heap.own(owner, ptr, this.scope);
   }
 
   /**
@@ -186,7 +202,7 @@ export class WasmEngine {
     const buffer = this.memory.buffer;
     this.buffers.add(buffer);
     const view = new Float32Array(buffer, ptr, length).fill(0);
-    this.finalizer.register(view, { ptr, scope: undefined });
+    this.heap.own(view, ptr, undefined);
     return view;
   }
 
@@ -216,17 +232,7 @@ export class WasmEngine {
 
   /** Frees every block of a scope now (a disposed net's packed weights); their owners' finalizers are dropped. */
   releaseScope(scope: Set<Owned>): void {
-    for (const block of scope) {
-      this.finalizer.unregister(block);
-      this.releaseOwned(block);
-    }
-  }
-
-  private releaseOwned(block: Owned): void {
-    if (block.ptr === 0) return; // freed already
-    this.heap.release(block.ptr);
-    block.ptr = 0;
-    block.scope?.delete(block);
+    for (const block of scope) this.heap.releaseOwned(block);
   }
 
   /** A per-call scratch region of at least `bytes`, reused by every call (the main thread calls one at a time). */
@@ -328,8 +334,94 @@ function loadEngine(): WasmEngine | null {
   if (!kernels) return null;
   build = kernels.build;
   const module = 'module' in kernels ? kernels.module : new WebAssembly.Module(kernels.bytes as Uint8Array<ArrayBuffer>);
-  const memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: kernels.shared ?? true });
-  return new WasmEngine(module, memory);
+  const shared = kernels.shared ?? true;
+  // The memory made ahead for the weights (see weightHeap) when it is the kind this module imports.
+  const ahead = early && isShared(early.memory) === shared ? early : undefined;
+  early = undefined;
+  const memory = ahead?.memory ?? new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared });
+  return new WasmEngine(module, memory, ahead?.heap);
+}
+
+/** The engine's memory and allocator, made before the engine while its kernels compile (see weightHeap). */
+let early: { memory: WebAssembly.Memory; heap: Heap } | undefined;
+
+function isShared(memory: WebAssembly.Memory): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+}
+
+/**
+ * The allocator of the memory the wasm kernels will run on, when arrays may live in it (a shared memory: growth
+ * never moves or detaches it), made now if the engine is not yet (Net.load reads the weights while the kernels
+ * compile); undefined when the TypeScript kernels run or the memory is not shared.
+ */
+function weightHeap(): Heap | undefined {
+  mode ??= platform().env('CREMA_KERNELS') === 'js' ? 'js' : 'wasm';
+  if (mode === 'js' || engine === null) return undefined;
+  if (engine) return isShared(engine.memory) ? engine.heap : undefined;
+  if (!early) {
+    const kernels = platform().kernels();
+    if (!kernels || kernels.shared === false || typeof SharedArrayBuffer === 'undefined') return undefined;
+    const memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
+    early = { memory, heap: new Heap(memory) };
+  }
+  return early.heap;
+}
+
+/** Weight arrays decoded straight into wasm memory (Net.load), by their view: each one's block. */
+const decoded = new WeakMap<Float32Array, { block: Owned; heap: Heap }>();
+
+/** Decoded arrays below this many floats stay JavaScript arrays (biases, small filters: no page to spare). */
+const MIN_DECODED_FLOATS = 16384;
+
+/**
+ * Where Net.load decodes a weights file's float runs: straight into blocks of the kernels' memory, so that the
+ * layers that keep Caffe's layout there (fully connected, Winograd's made-U convolutions: moveWeights) find them
+ * in place and each weight byte is written once (AlexNet: 2.5-2.7 s to load, the first touch of 233 MB of pages
+ * twice on the team's VM). A block lives as long as its array, or until a net that adopted it is disposed.
+ */
+export class DecodedWeights {
+  private readonly blocks = new Map<Float32Array, Owned>();
+
+  constructor(private readonly heap: Heap) {}
+
+  /** An array of `n` floats for the decoder to fill (every value: a block is not zeroed). */
+  readonly floats = (n: number): Float32Array => {
+    if (n < MIN_DECODED_FLOATS) return new Float32Array(n);
+    const ptr = this.heap.tryAlloc(n * 4);
+    if (!ptr) return new Float32Array(n);
+    const view = new Float32Array(this.heap.memory.buffer, ptr, n);
+    const block = this.heap.own(view, ptr, undefined);
+    decoded.set(view, { block, heap: this.heap });
+    this.blocks.set(view, block);
+    return view;
+  };
+
+  /** Frees now the blocks of the arrays not in `keep` (weights no layer uses; all of them after an error). */
+  releaseExcept(keep: ReadonlySet<Float32Array>): void {
+    for (const [view, block] of this.blocks) if (!keep.has(view)) this.heap.releaseOwned(block);
+    this.blocks.clear();
+  }
+}
+
+/** Where Net.load decodes weights (see DecodedWeights): undefined when no shared wasm memory is to run them. */
+export function decodedWeights(): DecodedWeights | undefined {
+  const heap = weightHeap();
+  return heap && new DecodedWeights(heap);
+}
+
+/** Where a decoded weight array lives in `e`'s memory (see DecodedWeights), or 0. */
+export function decodedAddress(e: WasmEngine, a: Float32Array): number {
+  const d = decoded.get(a);
+  return d && d.heap === e.heap ? d.block.ptr : 0;
+}
+
+/** Lists a decoded weight array's block in `scope` (a net's: its dispose frees it); a no-op for other arrays. */
+export function adoptDecoded(a: Float32Array, scope: Set<Owned>): void {
+  const block = decoded.get(a)?.block;
+  if (!block || block.ptr === 0 || block.scope === scope) return;
+  block.scope?.delete(block);
+  block.scope = scope;
+  scope.add(block);
 }
 
 let build: 'fma' | 'simd' = 'simd';

@@ -1,7 +1,7 @@
 import { loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
 import { buildGraph, inferShapes, repeatedNameNotes, type Graph, type GraphLayer } from '../graph/graph.js';
-import { type Owned, boundThreads, collectGarbage, compileEngine, defaultThreads, setThreads, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm.js';
+import { type Owned, adoptDecoded, boundThreads, collectGarbage, compileEngine, decodedWeights, defaultThreads, setThreads, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm.js';
 import { type Layer, declaredWeights } from '../layers/layer.js';
 import { type InputValue, checkFeeds, inputTensor } from './feeds.js';
 import { loadPlugins } from '../layers/plugin.js';
@@ -141,6 +141,8 @@ export class Net {
     // Workers start in the background; Net.load awaits the same start and reports a failure there.
     setThreads(this.threads).catch(() => undefined);
     for (const l of graph.layers) if (l.weights.length) this.paramMap.set(l.name, l.weights);
+    // Weights Net.load decoded into wasm memory are this net's to free (dispose), not only the collector's.
+    for (const ts of this.paramMap.values()) for (const t of ts) adoptDecoded(t.data, this.owned);
     this.allocate();
   }
 
@@ -162,7 +164,16 @@ export class Net {
     const compiling = compileEngine(); // while the files are read
     await reclaimDroppedNets();
     if (options.plugins?.length) await loadPlugins(options.plugins, registerLayer);
-    const loaded = await loadNet(prototxt, weights, options);
+    // The weights' float runs go straight into the kernels' memory (one write of each page, not two).
+    const decoded = decodedWeights();
+    let loaded: Awaited<ReturnType<typeof loadNet>>;
+    try {
+      loaded = await loadNet(prototxt, weights, options, decoded?.floats);
+    } catch (err) {
+      decoded?.releaseExcept(new Set());
+      throw err;
+    }
+    decoded?.releaseExcept(new Set([...loaded.weights.values()].flatMap((ts) => ts.map((t) => t.data))));
     await compiling;
     const net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, options);
     net.upgrades = loaded.upgrades;

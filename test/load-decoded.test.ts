@@ -1,0 +1,223 @@
+// Net.load decodes a caffemodel's large float runs straight into the kernels' wasm memory (DecodedWeights): the
+// weights are written once, and the layers that keep Caffe's layout there (fully connected, Winograd's made-U
+// convolutions) use them in place. What must hold: net.params are the file's numbers bit for bit (every layer
+// kind, V1 files too), a net computes what the same weights given as JavaScript arrays compute, each load has
+// its own blocks and dispose frees them, unused or half-read weights leave nothing behind, and the TypeScript
+// kernels get plain arrays.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { encodeCaffemodel, readCaffemodel } from '../src/caffe/caffemodel.js';
+import type { Message } from '../src/caffe/message.js';
+import { readWeightsFile } from '../src/caffe/load.js';
+import { parsePrototxt } from '../src/caffe/prototxt.js';
+import { upgradeNet } from '../src/caffe/upgrade.js';
+import { filterNet } from '../src/caffe/phase.js';
+import { kernelsInUse, useKernels, wasmEngine } from '../src/kernels/wasm.js';
+import { Net } from '../src/runtime/net.js';
+import { Tensor } from '../src/tensor.js';
+import { CremaError } from '../src/util/errors.js';
+import { randomArray, relDiff, rng } from './helpers/compute.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-load-decoded-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+afterEach(() => useKernels('wasm'));
+
+const PROTOTXT = `name: "decoded"
+input: "data" input_shape { dim: 1 dim: 64 dim: 8 dim: 8 }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1" convolution_param { num_output: 64 kernel_size: 3 pad: 1 } }
+layer { name: "bn1" type: "BatchNorm" bottom: "conv1" top: "conv1" }
+layer { name: "sc1" type: "Scale" bottom: "conv1" top: "conv1" scale_param { bias_term: true } }
+layer { name: "pr1" type: "PReLU" bottom: "conv1" top: "conv1" }
+layer { name: "conv2" type: "Convolution" bottom: "conv1" top: "conv2" convolution_param { num_output: 32 kernel_size: 5 pad: 2 group: 2 } }
+layer { name: "conv3" type: "Convolution" bottom: "conv2" top: "conv3" convolution_param { num_output: 32 kernel_size: 11 stride: 4 pad: 5 } }
+layer { name: "ip1" type: "InnerProduct" bottom: "conv2" top: "ip1" inner_product_param { num_output: 20 } }
+`;
+
+/** Each layer's blob shapes; the large ones (>= 16384 floats) are decoded into wasm memory. */
+const SHAPES: Record<string, number[][]> = {
+  conv1: [[64, 64, 3, 3], [64]],
+  bn1: [[64], [64], [1]],
+  sc1: [[64], [64]],
+  pr1: [[64]],
+  conv2: [[32, 32, 5, 5], [32]],
+  conv3: [[32, 32, 11, 11], [32]],
+  ip1: [[20, 2048], [20]],
+};
+const LARGE = ['conv1', 'conv2', 'conv3', 'ip1'];
+
+function blob(dims: number[], random: () => number, positive = false): Message {
+  const n = dims.reduce((a, d) => a * d, 1);
+  const data = randomArray(n, random);
+  if (positive) for (let i = 0; i < n; i++) data[i] = Math.abs(data[i]) + 0.5;
+  return { shape: { dim: dims }, data };
+}
+
+/** A V2 caffemodel for PROTOTXT (plus `extra` layers the net does not have). */
+function weightsFile(name: string, seed: number, extra: Message[] = []): string {
+  const random = rng(seed);
+  const layer = Object.entries(SHAPES).map(([lname, shapes]) => ({
+    name: lname,
+    blobs: shapes.map((dims, j) => (lname === 'bn1' && j === 2 ? { shape: { dim: [1] }, data: new Float32Array([2]) } : blob(dims, random, lname === 'bn1' && j === 1))),
+  }));
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, encodeCaffemodel({ name: 'decoded', layer: [...layer, ...extra] }));
+  return file;
+}
+
+const prototxtFile = path.join(tmp, 'decoded.prototxt');
+fs.writeFileSync(prototxtFile, PROTOTXT);
+const v2 = weightsFile('v2.caffemodel', 7);
+
+/** Bit-for-bit equality of two float arrays (NaN payloads and -0 included). */
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length), y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+const inWasm = (a: Float32Array): boolean => typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer;
+
+/** The file's blobs as the plain decoder reads them (JavaScript arrays), by layer name. */
+function fileBlobs(file: string): Map<string, Float32Array[]> {
+  const net = readCaffemodel(fs.readFileSync(file), file) as { layer?: Message[]; layers?: Message[] };
+  return new Map([...(net.layer ?? []), ...(net.layers ?? [])].map((l) => [String(l.name), (l.blobs as Message[]).map((b) => b.data as Float32Array)]));
+}
+
+/** The same weights given as JavaScript arrays, built into a net (no decoding into wasm memory). */
+async function reference(file: string): Promise<Net> {
+  const parsed = upgradeNet(parsePrototxt(PROTOTXT, 'decoded.prototxt'), 'decoded.prototxt', []);
+  const weights = await readWeightsFile(file);
+  for (const ts of weights.values()) for (const t of ts) expect(inWasm(t.data)).toBe(false);
+  return Net.fromNetParameter(filterNet(parsed, {}, [], { weights }), weights, [], { threads: 1 });
+}
+
+const input = (): Record<string, Tensor> => ({ data: new Tensor([1, 64, 8, 8], randomArray(64 * 64, rng(11))) });
+
+describe('Net.load decodes the weights into wasm memory', () => {
+  it("net.params are the file's numbers bit for bit (Convolution, InnerProduct, BatchNorm, Scale, PReLU), the large ones in wasm memory", async () => {
+    const net = await Net.load(prototxtFile, v2, { threads: 1 });
+    const want = fileBlobs(v2);
+    for (const [name, shapes] of Object.entries(SHAPES)) {
+      const got = net.params.get(name)!;
+      expect(got.map((t) => [...t.dims]), name).toEqual(shapes);
+      got.forEach((t, j) => expect(sameBits(t.data, want.get(name)![j]), `${name} blob ${j}`).toBe(true));
+    }
+    if (kernelsInUse() === 'wasm') for (const name of LARGE) expect(inWasm(net.params.get(name)![0].data), name).toBe(true);
+    net.forward(input());
+    // Still the file's numbers after the first forward (the layers packed or used them in place).
+    for (const [name, ts] of net.params) ts.forEach((t, j) => expect(sameBits(t.data, want.get(name)![j]), `${name} blob ${j}`).toBe(true));
+    await net.dispose();
+  });
+
+  it('a net computes what the same weights as JavaScript arrays compute (bit for bit), forward after forward', async () => {
+    const net = await Net.load(prototxtFile, v2, { threads: 1 });
+    const ref = await reference(v2);
+    for (let i = 0; i < 2; i++) {
+      const a = net.forward(input()), b = ref.forward(input());
+      for (const top of ['ip1', 'conv3']) expect(sameBits(a[top].data, b[top].data), `${top} forward ${i}`).toBe(true);
+    }
+    await Promise.all([net.dispose(), ref.dispose()]);
+  });
+
+  it('a V1 caffemodel (layers, enum types) loads the same numbers', async () => {
+    const random = rng(21);
+    const layers = [
+      { name: 'conv1', type: 'CONVOLUTION', blobs: SHAPES.conv1.map((d) => blob(d, random)) },
+      { name: 'conv2', type: 'CONVOLUTION', blobs: SHAPES.conv2.map((d) => blob(d, random)) },
+      { name: 'conv3', type: 'CONVOLUTION', blobs: SHAPES.conv3.map((d) => blob(d, random)) },
+      { name: 'ip1', type: 'INNER_PRODUCT', blobs: SHAPES.ip1.map((d) => blob(d, random)) },
+    ];
+    const v1 = path.join(tmp, 'v1.caffemodel');
+    fs.writeFileSync(v1, encodeCaffemodel({ name: 'decoded', layers }));
+    const text = PROTOTXT.split('\n').filter((l) => !/"(bn1|sc1|pr1)"/.test(l)).join('\n');
+    const net = await Net.load(text, v1, { threads: 1 });
+    expect(net.upgrades.length).toBeGreaterThan(0);
+    const want = fileBlobs(v1);
+    for (const name of LARGE) {
+      net.params.get(name)!.forEach((t, j) => expect(sameBits(t.data, want.get(name)![j]), `${name} blob ${j}`).toBe(true));
+      if (kernelsInUse() === 'wasm') expect(inWasm(net.params.get(name)![0].data), name).toBe(true);
+    }
+    net.forward(input());
+    await net.dispose();
+  });
+
+  it('each load has its own blocks: a second load of the same file, then the first disposed, then loaded again', async () => {
+    const first = await Net.load(prototxtFile, v2, { threads: 1 });
+    const second = await Net.load(prototxtFile, v2, { threads: 1 });
+    const want = (await reference(v2)).forward(input()).ip1.data.slice();
+    expect(first.params.get('ip1')![0].data).not.toBe(second.params.get('ip1')![0].data);
+    if (kernelsInUse() === 'wasm') expect(first.params.get('ip1')![0].data.byteOffset).not.toBe(second.params.get('ip1')![0].data.byteOffset);
+    const kept = first.params.get('ip1')![0];
+    await first.dispose();
+    expect(() => kept.data).toThrow(CremaError);
+    expect(sameBits(second.forward(input()).ip1.data, want)).toBe(true);
+    const again = await Net.load(prototxtFile, v2, { threads: 1 });
+    expect(sameBits(again.forward(input()).ip1.data, want)).toBe(true);
+    expect(sameBits(second.forward(input()).ip1.data, want)).toBe(true);
+    const blobs = fileBlobs(v2);
+    for (const net of [second, again]) for (const name of LARGE) expect(sameBits(net.params.get(name)![0].data, blobs.get(name)![0])).toBe(true);
+    await Promise.all([second.dispose(), again.dispose()]);
+  });
+
+  it("dispose frees the decoded blocks at once; a file's layers the net does not use keep none", async () => {
+    const e = wasmEngine();
+    if (!e) return;
+    const big = { name: 'unused', blobs: [blob([1000, 1000], rng(3))] };
+    const file = weightsFile('unused.caffemodel', 9, [big]);
+    const decodedBytes = LARGE.reduce((a, n) => a + SHAPES[n][0].reduce((x, d) => x * d, 1) * 4, 0);
+    const before = e.heap.used;
+    const net = await Net.load(prototxtFile, file, { threads: 1 });
+    expect(net.notes.join('\n')).toContain('unused');
+    const loaded = e.heap.used;
+    expect(loaded - before).toBeLessThan(decodedBytes + 2_000_000); // not the unused layer's 4 MB
+    await net.dispose();
+    expect(loaded - e.heap.used).toBeGreaterThanOrEqual(decodedBytes);
+    // Left: the blobs (freed by the collector) and the engine's scratch; not conv2's and conv3's weights (600 KB),
+    // which no layer moved (their packed forms are copies) and only the net's adoption of them frees.
+    expect(e.heap.used - before).toBeLessThan(200_000);
+  });
+
+  it('a truncated file fails as before, naming it, and leaves no block behind', async () => {
+    const e = wasmEngine();
+    const bytes = fs.readFileSync(v2);
+    const cut = path.join(tmp, 'cut.caffemodel');
+    fs.writeFileSync(cut, bytes.subarray(0, bytes.length - 1000));
+    const used = e?.heap.used;
+    await expect(Net.load(prototxtFile, cut, { threads: 1 })).rejects.toThrow(new RegExp(`^${cut.replace(/[.]/g, '\\.')}: truncated file: .* runs past the end of the file at byte \\d+$`));
+    expect(e?.heap.used).toBe(used);
+  });
+
+  it('from bytes (the browser path) the weights are decoded the same way', async () => {
+    const net = await Net.load(PROTOTXT, new Uint8Array(fs.readFileSync(v2)), { threads: 1 });
+    const want = fileBlobs(v2);
+    for (const name of LARGE) {
+      expect(sameBits(net.params.get(name)![0].data, want.get(name)![0])).toBe(true);
+      if (kernelsInUse() === 'wasm') expect(inWasm(net.params.get(name)![0].data), name).toBe(true);
+    }
+    await net.dispose();
+  });
+
+  it('the TypeScript kernels get plain arrays with the same numbers', async () => {
+    useKernels('js');
+    const net = await Net.load(prototxtFile, v2, { threads: 1 });
+    const want = fileBlobs(v2);
+    for (const [name, ts] of net.params) ts.forEach((t, j) => {
+      expect(inWasm(t.data), name).toBe(false);
+      expect(sameBits(t.data, want.get(name)![j])).toBe(true);
+    });
+    net.forward(input());
+    await net.dispose();
+  });
+
+  it('two threads and net.run: the worker gets the weights, runs give what forward gives', async () => {
+    const ref = await reference(v2);
+    const want = ref.forward(input()).ip1.data.slice();
+    const net = await Net.load(prototxtFile, v2, { threads: 2 });
+    const got = await net.run(input());
+    expect(relDiff(got.ip1.data, want)).toBeLessThan(1e-5);
+    await Promise.all([net.dispose(), ref.dispose()]);
+  });
+});
