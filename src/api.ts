@@ -9,21 +9,25 @@ import { dotToSvg } from './cli/commands/draw.js';
 import { netToDot } from './graph/dot.js';
 import { type LayerSummary, summarize } from './graph/summary.js';
 import { imageInput } from './image/input.js';
-import { type PreprocessOptions, geometryOf } from './image/preprocess.js';
+import { PREPROCESS_OPTIONS, type PreprocessOptions, geometryOf, preprocessPart } from './image/preprocess.js';
 import { type ConvertOptions, convertGraph, encodeConversion } from './onnx/convert.js';
 import type { Net } from './runtime/net.js';
 import { CremaError } from './util/errors.js';
 import { writeOutput } from './util/files.js';
-import { type Bytes, type Source, resolveSource, withSource } from './util/source.js';
+import { checkOptionKeys } from './util/options.js';
+import { type Bytes, type Source, kindOf, resolveSource, withSource } from './util/source.js';
 import { type VerifyOptions, type VerifyReport, verifyNet } from './verify/verify.js';
 
 export type { ConvertOptions, LayerSummary, VerifyOptions, VerifyReport };
+
+const VERIFY_OPTIONS: readonly (keyof VerifyOptions)[] = ['inputs', 'reference', 'tolerance', 'seed', 'threads', 'lrn', 'opset'];
 
 /**
  * The net as an ONNX model with Caffe's semantics: its bytes, also written (atomically) to `file` when given.
  * The model's inputs and outputs are the net's at its current input shapes.
  */
 export async function convert(net: Net, options: ConvertOptions & { file?: string } = {}): Promise<Uint8Array> {
+  checkOptionKeys(options, ['opset', 'outputs', 'lrn', 'file'], 'convert');
   net.checkWeights();
   const bytes = encodeConversion(convertGraph(net.graph, options));
   if (options.file !== undefined) await writeOutput(options.file, bytes);
@@ -36,7 +40,8 @@ export function info(net: Net): { blobs: Record<string, number[]>; layers: Layer
 }
 
 /** The native engine against ONNX Runtime (and a directory of Caffe's `<blob>.npy` dumps), blob by blob. */
-export function verify(net: Net, options: VerifyOptions = {}): Promise<VerifyReport> {
+export async function verify(net: Net, options: VerifyOptions = {}): Promise<VerifyReport> {
+  checkOptionKeys(options, VERIFY_OPTIONS, 'verify');
   return verifyNet(net, options);
 }
 
@@ -51,6 +56,8 @@ export interface Classification {
  * probabilities (averaged over crops when oversampling), labelled from `labels` when given.
  */
 export async function classify(net: Net, images: (string | Bytes)[], options: PreprocessOptions & { top?: number; labels?: string[] } = {}): Promise<Classification[]> {
+  checkOptionKeys(options, [...PREPROCESS_OPTIONS, 'top', 'labels'], 'classify');
+  if (!Array.isArray(images)) throw new CremaError(`classify: expected an array of images (paths or bytes), got ${kindOf(images)}`);
   const input = net.inputs[0];
   if (!input) throw new CremaError('classify: the net has no input to feed images to');
   const top = options.top ?? 5;
@@ -59,7 +66,7 @@ export async function classify(net: Net, images: (string | Bytes)[], options: Pr
   geometryOf(dims, input);
   const results: Classification[] = [];
   for (const image of images) {
-    const data = await imageInput(image, dims, options, input);
+    const data = await imageInput(image, dims, preprocessPart(options), input);
     const out = net.forward({ [input]: data })[net.outputs[0]];
     const rows = out.dims[0], classes = out.size / rows;
     const scores = new Float64Array(classes);
@@ -72,6 +79,7 @@ export async function classify(net: Net, images: (string | Bytes)[], options: Pr
 
 /** A V0/V1 prototxt rewritten as V2 text, as Caffe's upgrade_net_proto_text does; `notes` say what changed. */
 export function upgradePrototxt(prototxt: Source, options: { lenient?: boolean } = {}): { text: string; notes: string[] } {
+  checkOptionKeys(options, ['lenient'], 'upgradePrototxt');
   const notes: string[] = [];
   const net = readNetPrototxt(prototxt, notes, { lenient: options.lenient });
   return { text: formatPrototxt(net), notes };
@@ -87,6 +95,11 @@ export function upgradeCaffemodel(caffemodel: Source): { bytes: Uint8Array; note
 
 /** The layer graph as Caffe's draw_net.py draws it: Graphviz DOT, or laid out as SVG (Graphviz in WebAssembly). */
 export async function draw(prototxt: Source, options: { format?: 'svg' | 'dot'; rankdir?: 'LR' | 'TB' | 'BT' | 'RL'; phase?: Phase } = {}): Promise<string> {
+  checkOptionKeys(options, ['format', 'rankdir', 'phase'], 'draw');
+  if (options.format !== undefined && options.format !== 'svg' && options.format !== 'dot')
+    throw new CremaError(`draw: options.format is 'svg' or 'dot', got ${typeof options.format === 'string' ? `'${options.format}'` : kindOf(options.format)}`);
+  if (options.rankdir !== undefined && !['LR', 'TB', 'BT', 'RL'].includes(options.rankdir))
+    throw new CremaError(`draw: options.rankdir is 'LR', 'TB', 'BT' or 'RL', got ${typeof options.rankdir === 'string' ? `'${options.rankdir}'` : kindOf(options.rankdir)}`);
   let net = readNetPrototxt(prototxt);
   if (options.phase) net = selectLayers(net, { phase: options.phase });
   const dot = netToDot(net, options.rankdir ?? 'LR');

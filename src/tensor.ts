@@ -1,3 +1,5 @@
+import { CremaError, kindOf } from './util/errors.js';
+
 /** A dense float32 tensor, shaped like onnxruntime's Tensor (`dims`, `type`, `data`). Row-major, Caffe's NCHW. */
 export class Tensor {
   readonly type = 'float32' as const;
@@ -5,7 +7,13 @@ export class Tensor {
     public dims: readonly number[],
     public data: Float32Array,
   ) {
-    if (data.length !== sizeOf(dims)) throw new Error(`tensor data has ${data.length} values, dims [${dims.join(', ')}] need ${sizeOf(dims)}`);
+    // A user's `new Tensor([1, 3, 32, 32])` (no data) met a TypeError, a Float64Array went through: one line instead.
+    if (!(data instanceof Float32Array) && Object.prototype.toString.call(data) !== '[object Float32Array]')
+      throw new CremaError(`new Tensor(dims, data): data must be a Float32Array, got ${kindOf(data)} (Tensor.zeros(dims) makes one of zeros)`);
+    if (data.length !== (Array.isArray(dims) ? sizeOf(dims) : NaN)) {
+      if (!Array.isArray(dims)) throw new CremaError(`new Tensor(dims, data): dims must be an array of sizes, got ${kindOf(dims)}`);
+      throw new CremaError(`tensor data has ${data.length} values, dims [${dims.join(', ')}] need ${sizeOf(dims)}`);
+    }
   }
   get size(): number {
     return this.data.length;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../src/tensor.js';
 import { readNpy, writeNpy } from '../src/util/npy.js';
-import { cli } from './helpers/cli.js';
+import { cli, spawnCli } from './helpers/cli.js';
 
 const lenet = (f: string) => path.join('models/lenet', f);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-errors-'));
@@ -101,6 +101,47 @@ describe('flags a new user gets wrong', () => {
   it('run --blobs without --dump is refused (it was ignored: only the outputs were printed)', async () => {
     const r = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', lenet('example-input.npy'), '--blobs', 'conv1');
     expect([r.code, r.stdout, r.stderr]).toEqual([2, '', 'crema: --blobs names the blobs --dump writes: give --dump DIR too']);
+  });
+
+  it('an empty flag value is refused (--threads \'\' ran one thread per core, --raw-scale \'\' zeroed the image)', async () => {
+    const npy = lenet('example-input.npy');
+    for (const [args, flag] of [[['--threads', ''], '--threads'], [['--threads='], '--threads'], [['--raw-scale', ''], '--raw-scale']] as const) {
+      const r = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', npy, ...args);
+      expect([r.code, r.stdout, r.stderr], args.join(' ')).toEqual([2, '', `crema: ${flag}: an empty value (leave the flag out for its default)`]);
+    }
+    const bare = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', npy, '--threads');
+    expect([bare.code, bare.stderr]).toEqual([2, 'crema: --threads: needs a value']);
+    // any flag that takes one value, typed without it, took its default silently (or was a yargs stack trace)
+    const iterations = await cli('bench', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--iterations', '--json');
+    expect([iterations.code, iterations.stdout, iterations.stderr]).toEqual([2, '', 'crema: --iterations: needs a value']);
+    const o = await cli('convert', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '-o');
+    expect([o.code, o.stderr]).toEqual([2, 'crema: -o: needs a value']);
+    // repeatable flags still take several values
+    const two = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', npy, npy);
+    expect([two.code, two.stderr]).toEqual([2, `crema: --input ${npy}: the net has no more inputs to feed (inputs: data)`]);
+  });
+
+  it('upgrade IN - writes to stdout, as README and --help say (yargs read the positional - as \'\': "cannot write: EISDIR")', async () => {
+    const r = await spawnCli(process.cwd(), 'upgrade', 'models/cifar10_full/deploy.prototxt', '-');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^name: "CIFAR10_full_deploy"\nlayer \{\n {2}name: "input"/);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe('wrote the V2 file to stdout');
+  });
+
+  it('--mean-per-channel with mean values, or without --mean, is refused (it did nothing)', async () => {
+    const cifar = (f: string) => path.join('models/cifar10_full', f);
+    const args = ['classify', cifar('deploy.prototxt'), cifar('weights.caffemodel'), cifar('examples/cat.jpg')];
+    const v = await cli(...args, '--mean', '125,123,114', '--mean-per-channel');
+    expect([v.code, v.stdout, v.stderr]).toEqual([2, '', 'crema: --mean-per-channel averages a mean image over each channel; --mean 125,123,114 gives values per channel already (leave the flag out)']);
+    const none = await cli(...args, '--mean-per-channel');
+    expect([none.code, none.stdout, none.stderr]).toEqual([2, '', 'crema: --mean-per-channel averages a mean image over each channel: give the image with --mean FILE.binaryproto or FILE.npy']);
+  });
+
+  it('an empty image file says so, naming it (was: cannot decode the image (Input file contains unsupported image format))', async () => {
+    const empty = path.join(tmp, 'empty.jpg');
+    fs.writeFileSync(empty, '');
+    const r = await cli('run', 'models/cifar10_full/deploy.prototxt', 'models/cifar10_full/weights.caffemodel', '--input', empty);
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, '', `crema: ${empty}: empty file, not an image`]);
   });
 });
 

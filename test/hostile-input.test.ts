@@ -206,8 +206,9 @@ describe('flags and options with garbage values are refused, not used as NaN', (
     expect((await cli('run', net, '--threads=two')).stderr).toBe("crema: --threads must be a whole number from 0 to 256, got 'two'");
     expect((await cli('bench', net, '--iterations', 'many')).stderr).toBe("crema: --iterations must be a whole number from 1 to 100000, got 'many'");
     expect((await cli('ui', '--port', 'http')).stderr).toBe("crema: --port must be an integer from 0 to 65535, got 'http'");
-    expect(await rejection(Net.load(net, undefined, { phase: 'BOGUS' as 'TEST' }))).toBe(`${net}: phase 'BOGUS': expected TRAIN or TEST`);
-    expect(await rejection(Net.load(net, undefined, { level: 1.5 }))).toBe(`${net}: level 1.5: expected a whole number`);
+    // named as the options they are (were blamed on the prototxt: `${net}: phase 'BOGUS': …`)
+    expect(await rejection(Net.load(net, undefined, { phase: 'BOGUS' as 'TEST' }))).toBe("options.phase: expected 'TRAIN' or 'TEST', got 'BOGUS'");
+    expect(await rejection(Net.load(net, undefined, { level: 1.5 }))).toBe('options.level: expected a whole number, got 1.5');
   });
 
   test('bench of a net without layers says there is nothing to time (was a TypeError); run likewise (printed nothing, exit 0)', async () => {

@@ -61,10 +61,16 @@ describe('crema convert', () => {
     expect(decodeModel(fs.readFileSync(file)).opset_import[0].version).toBe(13);
   });
 
-  it('refuses to convert without weights, and names a directory that does not exist', async () => {
+  it('refuses to convert without the weights a layer needs (a net without such layers converts), and names a directory that does not exist', async () => {
     const r = await cli('convert', path.join(lenet, 'deploy.prototxt'), '-o', path.join(tmp, 'x.onnx'));
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^crema: convert needs the weights/);
+    expect(r.stderr.split('\n').at(-1)).toBe("crema: no weights for 'conv1' (Convolution), 'conv2' (Convolution), 'ip1' (InnerProduct), 'ip2' (InnerProduct): give the .caffemodel that goes with the net");
+    expect(fs.existsSync(path.join(tmp, 'x.onnx'))).toBe(false);
+    const relu = path.join(tmp, 'relu.prototxt');
+    fs.writeFileSync(relu, 'name: "relu"\ninput: "data"\ninput_shape { dim: 1 dim: 2 dim: 3 dim: 3 }\nlayer { name: "r" type: "ReLU" bottom: "data" top: "out" }\n');
+    const ok = await cli('convert', relu, '-o', path.join(tmp, 'relu.onnx'));
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(decodeModel(fs.readFileSync(path.join(tmp, 'relu.onnx'))).graph.node.map((n) => n.op_type)).toEqual(['Relu']);
     const r2 = await cli('convert', path.join(lenet, 'deploy.prototxt'), path.join(lenet, 'weights.caffemodel'), '-o', path.join(tmp, 'no/such/dir.onnx'));
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/the directory .*no\/such does not exist/);
@@ -76,8 +82,14 @@ describe('crema convert', () => {
       fs.writeFileSync(file, `name: "${name}"\n${text}`);
       const r = await cli('convert', file, path.join(lenet, 'weights.caffemodel'), '-o', path.join(tmp, `${name}.onnx`));
       expect(r.code).toBe(2);
-      expect(r.stderr.split('\n').at(-1)).toBe(`crema: net '${name}': nothing to convert to ONNX: no layer computes anything (ONNX Runtime cannot load a model without nodes)`);
+      expect(r.stderr.split('\n').at(-1)).toBe(`crema: ${file}: nothing to convert to ONNX: no layer computes anything (ONNX Runtime cannot load a model without nodes)`);
       expect(fs.existsSync(path.join(tmp, `${name}.onnx`))).toBe(false);
+      // verify converts too, and names the file (it named the net)
+      if (name === 'inputs') {
+        const v = await cli('verify', file);
+        expect(v.stderr.split('\n').at(-1)).toBe(`crema: ${file}: nothing to convert to ONNX: no layer computes anything (ONNX Runtime cannot load a model without nodes)`);
+        expect(v.code).toBe(2);
+      }
     }
   });
 });

@@ -38,7 +38,9 @@ async function ours(c: Case): Promise<Float32Array> {
   let mean: Mean | undefined;
   if (c.mean) mean = readMean(path.join(pycaffe, c.mean), geo, c.meanPerChannel);
   if (c.meanValues) mean = readMean(c.meanValues.join(','), geo);
-  const options: PreprocessOptions = { ...c, mean };
+  // The case's preprocessing options only: preprocess refuses keys it does not know (image, shape, ...).
+  const { inputScale, rawScale, channelSwap, resize, crop, oversample } = c;
+  const options: PreprocessOptions = { inputScale, rawScale, channelSwap, resize, crop, oversample, mean };
   return preprocess(await loadImage(path.join(images, c.image), c.color), geo, options).data;
 }
 

@@ -15,7 +15,7 @@ function declarations(entry: string): Map<string, string> {
     if (files.has(file)) return;
     const text = fs.readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
     files.set(file, text);
-    for (const m of text.matchAll(/(?:from\s+|import\()['"](\.[^'"]+)['"]/g)) visit(path.resolve(path.dirname(file), m[1].replace(/\.js$/, '.d.ts')));
+    for (const m of text.matchAll(/(?:from\s+|import\(|import\s+)['"](\.[^'"]+)['"]/g)) visit(path.resolve(path.dirname(file), m[1].replace(/\.js$/, '.d.ts')));
   };
   visit(path.join(dist, entry));
   return files;
@@ -36,6 +36,11 @@ describe.each(['index.d.ts', 'core.d.ts'])('the public types of %s', (entry) => 
 
   it('have no any', () => {
     expect(anyLines(files)).toEqual([]);
+  });
+
+  it('need no DOM or WebAssembly types (an app with lib ES2023 and @types/node, skipLibCheck off: index.d.ts\'s import of the Node platform reached its WebAssembly.Module)', () => {
+    const uses = [...files].filter(([, text]) => /\bWebAssembly\.|\bOffscreenCanvas\b|\bImageBitmap\b/.test(text)).map(([file]) => path.relative(dist, file));
+    expect(uses).toEqual([]);
   });
 
   it('show no internals: the graph, layer implementations, the worker protocol, the platform seam', () => {
@@ -65,5 +70,10 @@ describe('the public types of the browser entry', () => {
     const index = files.get(path.join(dist, entry))!;
     expect(index).toMatch(/export declare class Net \{/);
     for (const name of ['serveNet', 'setPlatform', 'convertGraph', 'ToWorker', 'FromWorker', 'readonly graph']) expect(index).not.toMatch(new RegExp(`\\b${name}\\b`));
+  });
+
+  it('do not reach the Node Net (verify/blobs.ts\'s compareBlobs took it, and its Symbol.asyncDispose, into a page\'s lib ES2022 + DOM)', () => {
+    expect([...files.keys()].map((f) => path.relative(dist, f)).filter((f) => f.includes('runtime/'))).toEqual([]);
+    expect([...files.values()].filter((text) => /\basyncDispose\b/.test(text))).toEqual([]);
   });
 });

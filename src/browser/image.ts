@@ -24,6 +24,7 @@ export function fileChannels(b: Uint8Array): number {
 /** Decodes a PNG / JPEG / WebP as pycaffe's `caffe.io.load_image(file, color)` would read it: float32 in [0, 1]. */
 export async function decodeImage(source: Blob | ArrayBuffer | Uint8Array, color = true, name = 'image'): Promise<FloatImage> {
   const bytes = source instanceof Blob ? new Uint8Array(await source.arrayBuffer()) : new Uint8Array(source instanceof Uint8Array ? source : new Uint8Array(source));
+  if (bytes.length === 0) throw new CremaError(`${name}: empty, not an image`);
   let bitmap: ImageBitmap;
   try {
     // EXIF orientation applies to JPEGs only, as imageio (hence pycaffe) and the Node path do.

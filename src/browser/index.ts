@@ -3,7 +3,8 @@
 // has the library's asynchronous API: `await Net.load({ prototxt, weights })`, `await net.run(feeds)`, `dispose()`.
 import type { FloatImage } from '../image/image.js';
 import { Tensor } from '../tensor.js';
-import { CremaError } from '../util/errors.js';
+import { CremaError, kindOf } from '../util/errors.js';
+import { checkNames, checkOptionKeys } from '../util/options.js';
 import { SpareBuffers } from '../util/spare.js';
 import type { Backend, BrowserVerifyReport, EngineReady, FileNames, LayerInfo, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
@@ -44,6 +45,7 @@ export class Engine {
     readonly url: URL | string = new URL('./crema-worker.js', import.meta.url),
     options: EngineOptions = {},
   ) {
+    checkOptionKeys(options, ['onnxRuntime'], 'new Engine');
     this.onnxRuntime = options.onnxRuntime === undefined ? undefined : String(options.onnxRuntime);
     const worker = new Worker(url, { type: 'module', name: 'crema engine' });
     this.worker = worker;
@@ -156,6 +158,9 @@ export class Net {
    * "weights (Uint8Array, 1.2 MB)" unless `names` gives them one.
    */
   static async load(files: { prototxt: NetSource; weights?: NetSource }, options: { threads?: number; engine?: Engine; names?: FileNames } = {}): Promise<Net> {
+    if (files === null || typeof files !== 'object' || !('prototxt' in files)) throw new CremaError(`Net.load: expected { prototxt, weights }, got ${kindOf(files)}${files && typeof files === 'object' ? " without 'prototxt'" : ''}`);
+    checkOptionKeys(files, ['prototxt', 'weights'], 'Net.load({ prototxt, weights })');
+    checkOptionKeys(options, ['threads', 'engine', 'names'], 'Net.load');
     const e = options.engine ?? engine();
     const nameOf = (s: NetSource | undefined) => (typeof File !== 'undefined' && s instanceof File ? s.name : undefined);
     const names = { prototxt: options.names?.prototxt ?? nameOf(files.prototxt), weights: options.names?.weights ?? nameOf(files.weights) };
@@ -190,6 +195,8 @@ export class Net {
    * runs the net converted to ONNX in onnxruntime-web instead of crema's engine (`crema run --backend onnx`).
    */
   async run(feeds: Record<string, Feed>, options: { fetches?: string[]; backend?: Backend } = {}): Promise<Record<string, Tensor>> {
+    checkOptionKeys(options, ['fetches', 'backend'], 'run');
+    checkNames(options.fetches, 'run: options.fetches');
     const [data, transfer] = feedData(this.engine, feeds);
     const { fetches, backend } = options;
     const out = await this.call<Record<string, TensorData>>({ op: 'run', net: this.info.id, feeds: data, fetches, backend, ort: this.engine.onnxRuntime }, transfer);
@@ -201,6 +208,7 @@ export class Net {
    * blob compared (max|native − onnx| ≤ tolerance · max(1, max|native|)).
    */
   async verify(feeds: Record<string, Feed>, options: { tolerance?: number } = {}): Promise<BrowserVerifyReport> {
+    checkOptionKeys(options, ['tolerance'], 'verify');
     const [data, transfer] = feedData(this.engine, feeds);
     return this.call({ op: 'verify', net: this.info.id, feeds: data, tolerance: options.tolerance, ort: this.engine.onnxRuntime }, transfer);
   }
@@ -212,7 +220,8 @@ export class Net {
   }
 
   /** The net as an ONNX model (the bytes of a .onnx file), as `crema convert` writes it. */
-  convert(options: { opset?: number; outputs?: 'net' | 'all' } = {}): Promise<Uint8Array> {
+  async convert(options: { opset?: number; outputs?: 'net' | 'all' } = {}): Promise<Uint8Array> {
+    checkOptionKeys(options, ['opset', 'outputs'], 'convert');
     return this.call({ op: 'convert', net: this.info.id, ...options });
   }
 

@@ -3,7 +3,8 @@
 import { platform } from '../platform.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
-import { type Resolved, type Source, prototxtText, resolveSource, withSource } from '../util/source.js';
+import { checkNames } from '../util/options.js';
+import { type Resolved, type Source, kindOf, prototxtText, resolveSource, withSource } from '../util/source.js';
 import { blobDims, blobValues, checkBlob, isHdf5Source, readCaffemodelSource } from './caffemodel.js';
 import { type Phase, filterNet } from './phase.js';
 import { parsePrototxt } from './prototxt.js';
@@ -27,6 +28,8 @@ export interface LoadOptions {
 export interface LoadedNet {
   /** Upgraded to V2, filtered for the phase, data layers as Input layers, loss layers gone. */
   net: NetParameter;
+  /** The prototxt's path, when it was given as one. */
+  file?: string;
   /** Each layer's blobs by layer name (dims as stored; legacy blobs are 4-D). */
   weights: Map<string, Tensor[]>;
   /** What loading noticed that may matter: dropped layers, data layers made inputs, unused or missing weights. */
@@ -41,6 +44,7 @@ export interface LoadedNet {
  * `floats` gives the arrays a caffemodel's float runs are read into (Net.load: the kernels' wasm memory).
  */
 export async function loadNet(prototxt: Source, weightsSource?: Source, opts: LoadOptions = {}, floats?: (n: number) => Float32Array): Promise<LoadedNet> {
+  checkLoadOptions(opts);
   const notes: string[] = [], upgrades: string[] = [];
   const { text, label: prototxtLabel } = prototxtText(prototxt);
   const full = upgradeNet(parsePrototxt(text, prototxtLabel, { lenient: opts.lenient, warn: opts.warn }), prototxtLabel, upgrades);
@@ -62,7 +66,17 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   }
   if (fileWeights) noteUnusedWeights(fileWeights, net, weightsPath!, notes);
   noteMissingWeights(net, used, weightsPath, notes);
-  return { net, weights: used, notes, upgrades };
+  return { net, weights: used, notes, upgrades, file: typeof prototxt === 'string' && prototxtLabel === prototxt ? prototxt : undefined };
+}
+
+/** The options' values, named as options (not as faults of the prototxt, whose path a later check would give). */
+function checkLoadOptions(opts: LoadOptions): void {
+  const { phase, level } = opts as { phase?: unknown; level?: unknown };
+  if (phase !== undefined && phase !== 'TRAIN' && phase !== 'TEST')
+    throw new CremaError(`options.phase: expected 'TRAIN' or 'TEST', got ${typeof phase === 'string' ? `'${phase}'` : kindOf(phase)}`);
+  if (level !== undefined && !Number.isSafeInteger(level))
+    throw new CremaError(`options.level: expected a whole number, got ${typeof level === 'number' ? level : kindOf(level)}`);
+  checkNames(opts.stages, 'options.stages');
 }
 
 /** Runs `fn`, prefixing the file to the CremaErrors it throws about the net's layers (which name no file). */

@@ -10,12 +10,21 @@ export const EXIT_OK = 0, EXIT_CHECK_FAILED = 1, EXIT_BAD_INPUT = 2;
 /** A command sets this to report a failed check (exit 1) without throwing. */
 export const exitState = { code: EXIT_OK };
 
+/** The command line as typed: yargs reads a positional `-` (upgrade's stdout) as '' (see upgrade.ts). */
+export const invocation = { argv: [] as string[] };
+
 export async function main(argv: string[]): Promise<number> {
   exitState.code = EXIT_OK;
+  invocation.argv = argv;
   guardInputs(true);
   const names = commands.map((c) => c.command.split(' ')[0]);
   if (argv[0] && !argv[0].startsWith('-') && !names.includes(argv[0])) {
     console.error(`crema: unknown command '${argv[0]}' (commands: ${names.join(', ')}; crema --help)`);
+    return EXIT_BAD_INPUT;
+  }
+  const empty = emptyFlag(argv);
+  if (empty) {
+    console.error(`crema: ${empty}: an empty value (leave the flag out for its default)`);
     return EXIT_BAD_INPUT;
   }
   let cli = yargs(argv)
@@ -27,6 +36,9 @@ export async function main(argv: string[]): Promise<number> {
     // A terminal's help is wrapped to fit; piped (crema run --help | less, scripts, tests) each example stays one line.
     .wrap(process.stdout.isTTY ? Math.min(110, process.stdout.columns || 110) : null)
     .fail((msg, err) => {
+      // yargs' own validation errors (YError: `--threads` with nothing after it, requiresArg) are usage errors too:
+      // one line, not a stack trace. A command's own errors pass through as they are.
+      if (err?.name === 'YError') throw new UsageError(oneLine(err.message));
       throw err ?? new UsageError(oneLine(msg));
     });
   try {
@@ -34,7 +46,8 @@ export async function main(argv: string[]): Promise<number> {
     for (const c of commands) {
       const named = c.command.split(' ')[0] === argv[0];
       const module = named ? await c.load() : { builder: (y: Argv) => y, handler: () => {} };
-      cli = cli.command({ command: c.command, describe: c.describe, ...module } as unknown as CommandModule);
+      const builder = (y: Argv) => valuesRequired(module.builder(y) as Argv, c.command);
+      cli = cli.command({ command: c.command, describe: c.describe, ...module, builder } as unknown as CommandModule);
     }
     await cli.parseAsync();
     return exitState.code;
@@ -55,6 +68,33 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/**
+ * A string or number flag typed without its value (`--iterations` last, or before another flag) took its default,
+ * silently: each then needs one (yargs: "Not enough arguments following", said as `--iterations: needs a value`).
+ * Not for repeatable flags (`--input a.npy b.npy`) nor the positionals.
+ */
+function valuesRequired(y: Argv, command: string): Argv {
+  const o = (y as unknown as { getOptions(): { string: string[]; number: string[]; array: string[]; boolean: string[] } }).getOptions();
+  const positionals = [...command.matchAll(/[<[](\w+)[>\]]/g)].map((m) => m[1]);
+  const valued = [...new Set([...o.string, ...o.number])].filter((k) => !o.array.includes(k) && !o.boolean.includes(k) && !positionals.includes(k));
+  return valued.length ? y.requiresArg(valued) : y;
+}
+
+/**
+ * The first flag given an empty value (`--threads ''`, `--raw-scale=`), if any: yargs reads it as 0 for a number
+ * flag (`--threads ''` ran one thread per core, `--raw-scale ''` zeroed the image) and no crema flag means anything
+ * by an empty string.
+ */
+function emptyFlag(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return undefined;
+    if (/^--?[A-Za-z][\w-]*=$/.test(a)) return a.slice(0, -1);
+    if (/^--?[A-Za-z][\w-]*$/.test(a) && argv[i + 1] === '') return a;
+  }
+  return undefined;
+}
 
 /** The library's names of options whose flag is not just their kebab-case form. */
 const FLAG_OF: Record<string, string> = { plugins: 'plugin', inputs: 'input' };
@@ -93,6 +133,8 @@ function oneLine(msg: string): string {
   // "Missing required argument: output" names yargs' key, not the flag a user types.
   const missing = /^Missing required arguments?: (.*)$/.exec(msg.trim());
   if (missing) return `missing ${missing[1].split(/,\s*/).map((name) => (name === 'output' ? '-o/--output' : `--${name}`)).join(', ')} (see --help)`;
+  const bare = /^Not enough arguments following: (\S+)$/.exec(msg.trim());
+  if (bare) return `${bare[1].length === 1 ? '-' : '--'}${bare[1].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: needs a value`;
   return msg.trim().split(/\s*\n\s*/).join(' ');
 }
 

@@ -27,6 +27,11 @@ export function imageArgs<T>(y: Argv<T>) {
     .option('crop', { type: 'boolean', group: 'Images:', describe: 'take the center crop of the resized image (default: resize straight to the input size)' });
 }
 
+/** `--mean 104,117,123` (values), not a file: as readMean tells them apart. */
+function isMeanValues(spec: string): boolean {
+  return /^\s*[-+.\d]/.test(spec) && !/\.(npy|binaryproto)$/i.test(spec);
+}
+
 /** readMean in the CLI's words: its messages name the flags ('mean 1,2: ...' is '--mean 1,2: ...'). */
 function meanFromFlag(spec: string, geo: InputGeometry, perChannel: boolean | undefined): ReturnType<typeof readMean> {
   try {
@@ -40,6 +45,11 @@ function meanFromFlag(spec: string, geo: InputGeometry, perChannel: boolean | un
 
 /** Turns the flags into PreprocessOptions for an input of this geometry (reads the mean file). */
 export function preprocessOptionsFrom(args: ImageArgs, geo: InputGeometry): PreprocessOptions {
+  // The flag averages a mean image: with values (already one per channel) or no --mean it did nothing, silently.
+  if (args.meanPerChannel && args.mean === undefined)
+    throw new CremaError('--mean-per-channel averages a mean image over each channel: give the image with --mean FILE.binaryproto or FILE.npy');
+  if (args.meanPerChannel && isMeanValues(args.mean!))
+    throw new CremaError(`--mean-per-channel averages a mean image over each channel; --mean ${args.mean} gives values per channel already (leave the flag out)`);
   const options: PreprocessOptions = {
     mean: args.mean === undefined ? undefined : meanFromFlag(args.mean, geo, args.meanPerChannel),
     rawScale: finite(args.rawScale, '--raw-scale'),

@@ -23,7 +23,7 @@ export function netArgs(y: Argv) {
 
 /** `--threads` for the commands that compute natively. */
 export function threadsArg<T>(y: Argv<T>) {
-  return y.option('threads', { type: 'number', describe: 'threads for the compute (default: one per core)' });
+  return y.option('threads', { type: 'number', requiresArg: true, describe: 'threads for the compute (default: one per core)' });
 }
 
 /** The arguments `netArgs` declares. */

@@ -1,6 +1,7 @@
 import type { FloatImage } from '../image/image.js';
 import { loadImage } from '../image/load.js';
-import { type PreprocessOptions, geometryOf, preprocess } from '../image/preprocess.js';
+import { PREPROCESS_OPTIONS, type PreprocessOptions, geometryOf, preprocess, preprocessPart } from '../image/preprocess.js';
+import { checkOptionKeys } from '../util/options.js';
 import type { Net } from '../runtime/net.js';
 import type { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -25,6 +26,8 @@ export interface DetectOptions extends PreprocessOptions {
   /** Class names by label (e.g. from a labels file or the fork's labelmap). */
   labels?: readonly string[];
 }
+
+const DETECT_OPTIONS = [...PREPROCESS_OPTIONS, 'threshold', 'labels'];
 
 /** The blob the net's (first) DetectionOutput layer writes; an SSD-style net is refused otherwise. */
 export function detectionBlob(net: Net): string {
@@ -53,13 +56,14 @@ export function detectionsOf(rows: Tensor, index: number, width: number, height:
 
 /** Detections in an already decoded image (pycaffe's load_image form), prepared with `options` for the net's first input. */
 export function detectImage(net: Net, image: FloatImage, options: DetectOptions = {}): Detection[] {
+  checkOptionKeys(options, DETECT_OPTIONS, 'detect');
   const threshold = options.threshold ?? 0.5;
   if (!Number.isFinite(threshold)) throw new CremaError(`the threshold must be a number, got ${threshold}`);
   const input = net.inputs[0];
   if (!input) throw new CremaError(`net '${net.name || 'net'}' has no input to feed images to`);
   const blob = detectionBlob(net);
   const geo = geometryOf(net.shapes.get(input)!, input);
-  net.forward({ [input]: preprocess(image, geo, { ...options, oversample: false }) });
+  net.forward({ [input]: preprocess(image, geo, { ...preprocessPart(options), oversample: false }) });
   return detectionsOf(net.blobs.get(blob)!, 0, image.width, image.height, threshold, options.labels);
 }
 
@@ -69,6 +73,7 @@ export function detectImage(net: Net, image: FloatImage, options: DetectOptions 
  * in the image's pixels, as plain objects.
  */
 export async function detect(net: Net, image: string | Bytes, options: DetectOptions = {}): Promise<Detection[]> {
+  checkOptionKeys(options, DETECT_OPTIONS, 'detect');
   const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
   return detectImage(net, await loadImage(image, geo.channels === 3), options);
 }

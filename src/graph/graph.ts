@@ -25,6 +25,8 @@ export interface GraphLayer {
 /** A net as a list of layers over named blobs, in Caffe's order, with shapes inferred. */
 export interface Graph {
   name: string;
+  /** @internal The prototxt's path when the net was loaded from one: messages about the whole net name it. */
+  file?: string;
   layers: GraphLayer[];
   /** Input blobs (tops of Input layers), in net order. */
   inputs: string[];

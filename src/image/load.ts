@@ -58,7 +58,9 @@ function refuseUnsupported(file: string, filePath?: string, bytes?: Uint8Array):
   if (filePath !== undefined && !fs.existsSync(filePath)) throw new CremaError(`${file}: no such file`);
   const head = Buffer.alloc(2);
   if (bytes) head.set(bytes.subarray(0, 2));
-  else withOpenFile(filePath!, (fd) => fs.readSync(fd, head, 0, 2, 0));
+  const read = bytes ? bytes.length : withOpenFile(filePath!, (fd) => fs.readSync(fd, head, 0, 2, 0));
+  // sharp says "unsupported image format" of an empty file (and throws a bare Error on empty bytes).
+  if (read === 0) throw new CremaError(`${file}: empty${bytes ? '' : ' file'}, not an image`);
   if (head.toString('latin1') === 'BM')
     throw new CremaError(`${file}: is a BMP image, which crema does not decode (pycaffe would read it): convert it to PNG`);
 }

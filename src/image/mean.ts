@@ -2,7 +2,7 @@ import { readBlobProto } from '../caffe/binaryproto.js';
 import { blobDims, blobValues } from '../caffe/caffemodel.js';
 import { tensorFromBlob } from '../caffe/load.js';
 import { Tensor, shapeString } from '../tensor.js';
-import { CremaError } from '../util/errors.js';
+import { CremaError, kindOf } from '../util/errors.js';
 import { parseNpy } from '../util/npy.js';
 import { type Bytes, type Resolved, bytesOf, isBytes, resolveSource } from '../util/source.js';
 
@@ -16,6 +16,8 @@ export type Mean = { perChannel: Float64Array } | { image: Tensor };
  * H x W (as Caffe's data layer does with a crop), or with `perChannel` averaged over each channel.
  */
 export function readMean(spec: string | Bytes, input: { channels: number; height: number; width: number }, perChannel = false): Mean {
+  if (!input || typeof input !== 'object' || !['channels', 'height', 'width'].every((k) => Number.isInteger((input as unknown as Record<string, unknown>)[k])))
+    throw new CremaError(`readMean: the input is { channels, height, width } (geometryOf(net.shapes.get('data')!) gives it), got ${kindOf(input)}`);
   const values = isBytes(spec) ? undefined : parseValues(spec);
   const label = values ? `mean ${String(spec)}` : undefined;
   const file = values ? undefined : resolveSource('mean', spec);

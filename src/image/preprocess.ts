@@ -1,5 +1,6 @@
-import { Tensor, shapeString } from '../tensor.js';
-import { CremaError } from '../util/errors.js';
+import { Tensor, sameShape, shapeString } from '../tensor.js';
+import { CremaError, kindOf } from '../util/errors.js';
+import { checkOptionKeys } from '../util/options.js';
 import { type FloatImage, cropImage } from './image.js';
 import type { Mean } from './mean.js';
 import { resizeImage } from './resize.js';
@@ -33,6 +34,7 @@ export interface InputGeometry {
 }
 
 export function geometryOf(dims: readonly number[], name = 'data'): InputGeometry {
+  if (!Array.isArray(dims)) throw new CremaError(`geometryOf: expected an input's dims (e.g. net.shapes.get('${name}')), got ${kindOf(dims)}`);
   if (dims.length !== 4) throw new CremaError(`input '${name}' has shape ${shapeString(dims)}: images feed N x C x H x W inputs`);
   const [, channels, height, width] = dims;
   if (channels !== 1 && channels !== 3) throw new CremaError(`input '${name}' has ${channels} channels: images feed 1- (gray) or 3-channel (color) inputs`);
@@ -49,6 +51,7 @@ export function inputsPerImage(options: PreprocessOptions): number {
  * (values, not images). Returns how many values were written.
  */
 export function preprocessImage(im: FloatImage, geo: InputGeometry, options: PreprocessOptions, out: Float32Array, offset = 0): number {
+  checkOptionKeys(options, PREPROCESS_OPTIONS, 'preprocess');
   checkOptions(geo, options, im);
   const crops = options.resize || options.crop || options.oversample ? classifierCrops(im, geo, options) : [im];
   const size = geo.channels * geo.height * geo.width;
@@ -69,8 +72,52 @@ function checkOptions(geo: InputGeometry, o: PreprocessOptions, im: FloatImage):
   checkPreprocessOptions(geo, o);
 }
 
+/** PreprocessOptions' keys: the functions that take them refuse others (a typo like `channelswap` ran BGR). */
+export const PREPROCESS_OPTIONS: readonly (keyof PreprocessOptions)[] = ['rawScale', 'channelSwap', 'mean', 'inputScale', 'resize', 'crop', 'oversample'];
+
+/** `options` without the keys that are not PreprocessOptions' (classify's `top`, detect's `threshold`). */
+export function preprocessPart(options: PreprocessOptions): PreprocessOptions {
+  return Object.fromEntries(Object.entries(options).filter(([k]) => (PREPROCESS_OPTIONS as readonly string[]).includes(k)));
+}
+
+/**
+ * The options' values as their types say (from JavaScript anything comes): a NaN scale, a mean of 2 values for 3
+ * channels or a mean image of another size made NaN inputs silently, `mean: [104, 117, 123]` was ignored, and a
+ * string channel swap or a negative resize met a TypeError or RangeError.
+ */
+function checkPreprocessValues(geo: InputGeometry, o: PreprocessOptions): void {
+  for (const key of ['rawScale', 'inputScale'] as const) {
+    const v: unknown = o[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw new CremaError(`options.${key}: expected a finite number, got ${typeof v === 'number' ? v : kindOf(v)}`);
+  }
+  const swap: unknown = o.channelSwap;
+  if (swap !== undefined && !Array.isArray(swap)) throw new CremaError(`options.channelSwap: expected an array of channel indices (e.g. [2, 1, 0]), got ${kindOf(swap)}`);
+  const resize: unknown = o.resize;
+  if (resize !== undefined && !(Array.isArray(resize) && resize.length === 2 && resize.every((d) => Number.isInteger(d) && d >= 1 && d <= 16384)))
+    throw new CremaError(`options.resize: expected [height, width], whole numbers of pixels from 1 to 16384, got ${Array.isArray(resize) ? `[${resize.map(String).join(', ')}]` : kindOf(resize)}`);
+  const mean: unknown = o.mean;
+  if (mean === undefined) return;
+  const expected = '{ perChannel: Float64Array.of(…) } or { image: Tensor } (readMean makes one)';
+  if (mean === null || typeof mean !== 'object' || Array.isArray(mean) || ArrayBuffer.isView(mean) || !('perChannel' in mean || 'image' in mean))
+    throw new CremaError(`options.mean: expected ${expected}, got ${kindOf(mean)}`);
+  if ('perChannel' in mean) {
+    const values = mean.perChannel as ArrayLike<unknown> | undefined;
+    if (!values || typeof values !== 'object' || typeof values.length !== 'number' || !Array.from(values).every((v) => typeof v === 'number' && Number.isFinite(v)))
+      throw new CremaError(`options.mean.perChannel: expected finite numbers, one per channel, got ${kindOf(values)}`);
+    if (values.length !== geo.channels) throw new CremaError(`options.mean.perChannel: has ${values.length} value${values.length === 1 ? '' : 's'}, the input has ${geo.channels} channel${geo.channels === 1 ? '' : 's'}`);
+  } else {
+    const image = (mean as { image: unknown }).image as Partial<Tensor> | undefined;
+    const dims = image?.dims;
+    if (!image || !Array.isArray(dims) || !(image.data instanceof Float32Array || Object.prototype.toString.call(image.data) === '[object Float32Array]'))
+      throw new CremaError(`options.mean.image: expected a Tensor (C x H x W), got ${kindOf(image)}`);
+    const want = [geo.channels, geo.height, geo.width];
+    if (!sameShape(dims, want)) throw new CremaError(`options.mean.image: has shape ${shapeString(dims)}, the input's C x H x W is ${shapeString(want)} (readMean crops a mean image to the input)`);
+  }
+}
+
 /** Throws a CremaError naming the flag when the options cannot apply to this input. */
 export function checkPreprocessOptions(geo: InputGeometry, o: PreprocessOptions): void {
+  checkPreprocessValues(geo, o);
   const swap = o.channelSwap;
   if (swap && (swap.length !== geo.channels || swap.some((s) => !Number.isInteger(s) || s < 0 || s >= geo.channels)))
     throw new CremaError(`options.channelSwap ${swap.join(',')}: needs a permutation of 0..${geo.channels - 1} (the input has ${geo.channels} channel${geo.channels === 1 ? '' : 's'})`);

@@ -1,4 +1,5 @@
 import { type FloatImage, checkImageMemory, makeImage } from './image.js';
+import { CremaError } from '../util/errors.js';
 
 // pycaffe's caffe.io.resize_image(im, (h, w)) with its default interp_order=1, reimplemented on float data.
 //
@@ -12,6 +13,9 @@ import { type FloatImage, checkImageMemory, makeImage } from './image.js';
 
 /** Resizes an HWC float image to height x width, as caffe.io.resize_image. `exhaustive`: blur the whole image (tests). */
 export function resizeImage(im: FloatImage, height: number, width: number, exhaustive = false): FloatImage {
+  // 0 gave an empty image, -5 a RangeError: a size is whole pixels.
+  if (!Number.isSafeInteger(height) || !Number.isSafeInteger(width) || height < 1 || width < 1)
+    throw new CremaError(`resizeImage: height and width are whole numbers of pixels, 1 or more, got ${String(height)} x ${String(width)}`);
   // The normalized copy (and the blur's two when growing), the float64 samples and the result.
   const growing = exhaustive || im.height < height || im.width < width;
   checkImageMemory(4 * im.data.length * (growing ? 3 : 1) + 12 * height * width * im.channels,

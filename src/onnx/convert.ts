@@ -1,6 +1,7 @@
 import type { Graph, GraphLayer } from '../graph/graph.js';
 import { LayerError } from '../layers/layer.js';
-import { CremaError } from '../util/errors.js';
+import { CremaError, kindOf } from '../util/errors.js';
+import { checkNames } from '../util/options.js';
 import { type Attr, OnnxBuilder, irVersionFor, valueInfo } from './builder.js';
 import type { LayerContext, LrnMode } from './context.js';
 import { converterFor, convertibleTypes } from './layers.js';
@@ -41,6 +42,9 @@ export interface OnnxConversion {
  */
 export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxConversion {
   const opset = options.opset ?? DEFAULT_OPSET;
+  if (options.outputs !== undefined && options.outputs !== 'net' && options.outputs !== 'all') checkNames(options.outputs, "options.outputs ('net', 'all' or blob names)");
+  if (options.lrn !== undefined && options.lrn !== 'native' && options.lrn !== 'decomposed')
+    throw new CremaError(`options.lrn is 'native' or 'decomposed', got ${typeof options.lrn === 'string' ? `'${options.lrn}'` : kindOf(options.lrn)}`);
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET)
     throw new CremaError(`options.opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}, got ${opset}`);
   const b = new OnnxBuilder(graph.blobShapes.keys());
@@ -65,7 +69,7 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
   const { outputs, passthrough, infos } = exposeOutputs(b, graph, current, wantedBlobs(graph, options.outputs ?? 'net'), dynamic);
   // ONNX Runtime refuses to load a graph without nodes (an empty net, only inputs, only Dropouts): say so here.
   if (b.nodes.length === 0)
-    throw new CremaError(`net '${graph.name || 'net'}': nothing to convert to ONNX: no layer computes anything (ONNX Runtime cannot load a model without nodes)`);
+    throw new CremaError(`${graph.file ?? `net '${graph.name || 'net'}'`}: nothing to convert to ONNX: no layer computes anything (ONNX Runtime cannot load a model without nodes)`);
   const model: ModelObj = {
     ir_version: irVersionFor(opset),
     producer_name: 'crema',

@@ -161,6 +161,7 @@ function startNetWorker(): NetWorker {
   };
 }
 
+/** @internal The Node platform (installed below on import): not in the public types, whose lib need not know WebAssembly. */
 export const nodePlatform: Platform = {
   name: 'node',
   readFile: (path) => readFileBytes(path),

@@ -13,6 +13,7 @@ import { type ConcatSlice, concatSlices } from './concat-views.js';
 import { platform } from '../platform.js';
 import { type Shape, Tensor, sameShape, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { checkNames, checkOptionKeys } from '../util/options.js';
 import { nameRecord } from '../util/names.js';
 import { type Source, isBytes, kindOf } from '../util/source.js';
 
@@ -22,6 +23,9 @@ export type { LoadOptions };
 /** The most scratch Net.load writes ahead for the first forward (see prepare). */
 const PREFAULT_SCRATCH_BYTES = 64 * 2 ** 20;
 const PREPARED_COLLECT_BYTES = 64 * 2 ** 20;
+
+/** What Net.load's options may hold (LoadOptions and NetOptions): anything else is refused, naming these. */
+const NET_LOAD_OPTIONS = ['threads', 'plugins', 'phase', 'level', 'stages', 'lenient', 'dataShapes', 'warn'];
 
 export interface NetOptions {
   /**
@@ -150,7 +154,13 @@ export class Net {
   static async load(files: NetFiles, options?: LoadOptions & NetOptions): Promise<Net>;
   static async load(prototxt: Source, weights?: Source, options?: LoadOptions & NetOptions): Promise<Net>;
   static async load(first: Source | NetFiles, second?: Source | (LoadOptions & NetOptions), third?: LoadOptions & NetOptions): Promise<Net> {
-    const [prototxt, weights, options = {}] = isNetFiles(first) ? [first.prototxt, first.weights, second as LoadOptions & NetOptions | undefined] : [first, second as Source | undefined, third];
+    const files = isNetFiles(first);
+    if (files && second !== undefined && (typeof second !== 'object' || isBytes(second)))
+      throw new CremaError(`Net.load({ prototxt, weights }, options): the second argument is the options, got ${kindOf(second)} (the weights go in the object)`);
+    if (files && third !== undefined) throw new CremaError('Net.load({ prototxt, weights }, options): a third argument is not taken (the weights go in the object)');
+    const [prototxt, weights, options = {}] = files ? [first.prototxt, first.weights, second as LoadOptions & NetOptions | undefined] : [first, second as Source | undefined, third];
+    checkOptionKeys(options, NET_LOAD_OPTIONS, 'Net.load');
+    checkNames(options.plugins, 'options.plugins');
     const compiling = compileEngine(); // while the files are read
     await reclaimDroppedNets();
     if (options.plugins?.length) await loadPlugins(options.plugins, registerLayer);
@@ -167,6 +177,7 @@ export class Net {
     await compiling;
     const net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, options);
     net.upgrades = loaded.upgrades;
+    net.graph.file = loaded.file;
     net.prepare();
     await setThreads(net.threads);
     return net;
@@ -219,6 +230,7 @@ export class Net {
    */
   forward(inputs: Record<string, InputValue> = {}, options: ForwardOptions = {}): Record<string, Tensor> {
     this.usable();
+    checkOptionKeys(options, ['start', 'end', 'onLayer'], 'forward');
     return this.inScope(() => this.forwardHere(inputs, options));
   }
 
@@ -231,6 +243,8 @@ export class Net {
   async run(feeds: Record<string, InputValue>, options: RunOptions = {}): Promise<Record<string, Tensor>> {
     if (this.gone && !this.runner) this.usable();
     checkFeeds(feeds, 'run');
+    checkOptionKeys(options, ['fetches'], 'run');
+    checkNames(options.fetches, 'run: options.fetches');
     const tensors: Record<string, Tensor> = {};
     for (const [name, value] of Object.entries(feeds)) tensors[name] = inputTensor(name, value, this.inputShape(name));
     const fetches = options.fetches === undefined ? undefined : [...options.fetches];
@@ -303,11 +317,13 @@ export class Net {
   }
 
   private forwardHere(inputs: Record<string, InputValue>, options: ForwardOptions): Record<string, Tensor> {
-    this.setInputs(inputs);
-    this.checkWeights();
     const layers = this.graph.layers;
     const from = options.start === undefined ? 0 : this.layerIndex(options.start);
     const to = options.end === undefined ? layers.length - 1 : this.layerIndex(options.end);
+    // Caffe's ForwardFromTo runs nothing then and pycaffe hands back the end's stale tops: say so instead.
+    if (from > to) throw new CremaError(`forward: start '${options.start}' (layer ${from}) comes after end '${layers[to].name}' (layer ${to}): nothing would run`);
+    this.setInputs(inputs);
+    this.checkWeights();
     // A whole forward recomputes every chain; a partial one may rewrite a chain's sources without running the
     // chain, so the hidden blobs of the last forward are computed first, from the blobs they came from.
     if (from === 0 && to === layers.length - 1) this.stale.clear();
@@ -434,6 +450,7 @@ export class Net {
 
   private layerIndex(name: string): number {
     const i = this.graph.layers.findIndex((l) => l.name === name);
+    if (typeof name !== 'string') throw new CremaError(`forward: start and end are layer names, got ${kindOf(name)}`);
     if (i < 0) throw new CremaError(`no layer named '${name}' in the net`);
     return i;
   }
@@ -547,6 +564,7 @@ function blobData(length: number): Float32Array {
 function isNetFiles(value: unknown): value is NetFiles {
   if (value === null || typeof value !== 'object' || isBytes(value)) return false;
   if (!('prototxt' in value)) throw new CremaError(`Net.load: expected a prototxt (path, bytes or text) or { prototxt, weights }, got ${kindOf(value)} without 'prototxt'`);
+  checkOptionKeys(value, ['prototxt', 'weights'], 'Net.load({ prototxt, weights })');
   return true;
 }
 

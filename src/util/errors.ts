@@ -75,3 +75,15 @@ export class CremaError extends Error {
 export function check(cond: unknown, message: string | (() => string)): asserts cond {
   if (!cond) throw new CremaError(typeof message === 'string' ? message : message());
 }
+
+/** Names a value's kind in errors: "null", "a number", "an object (Map)". */
+export function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') {
+    const name = (value as object).constructor?.name;
+    return name && name !== 'Object' ? `a ${name}` : 'an object';
+  }
+  return `a ${typeof value}`;
+}

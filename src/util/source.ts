@@ -3,7 +3,7 @@
 import type { ByteSource } from '../caffe/types.js';
 import { memorySource } from '../caffe/wire.js';
 import { platform } from '../platform.js';
-import { CremaError } from './errors.js';
+import { CremaError, kindOf } from './errors.js';
 import { looksBinary, sniffNonProtobuf } from './sniff.js';
 
 /** Bytes as the loaders take them. A Node Buffer is a Uint8Array. */
@@ -44,17 +44,7 @@ export function resolveSource(role: string, source: unknown): Resolved {
   throw new CremaError(`${role}: expected a file path or the file's bytes (Uint8Array, ArrayBuffer, Buffer), got ${kindOf(source)}`);
 }
 
-/** Names a value's kind in errors: "null", "a number", "an object (Map)". */
-export function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') {
-    const name = (value as object).constructor?.name;
-    return name && name !== 'Object' ? `a ${name}` : 'an object';
-  }
-  return `a ${typeof value}`;
-}
+export { kindOf };
 
 /** The bytes of a resolved source (a path is read whole). */
 export function bytesOf(r: Resolved): Uint8Array {

@@ -24,8 +24,10 @@ export interface BlobComparison {
 }
 
 /**
+ * @internal
  * Compares every blob of `net` (after its forward on the inputs ONNX Runtime ran) with ONNX Runtime's `onnx`
- * blobs, and both with `reference` where it has the blob.
+ * blobs, and both with `reference` where it has the blob. Internal: the browser entry's types reach this file
+ * (seededInput, BlobVerdict), and the Node Net's would take Symbol.asyncDispose (lib esnext.disposable) with them.
  */
 export function compareBlobs(net: Net, onnx: Map<string, Tensor>, reference: Map<string, Tensor> | undefined, tolerance: number): BlobComparison {
   const notes: string[] = [];

@@ -36,10 +36,11 @@ export const convertCommand = {
     const started = performance.now();
     // With -o - the model is stdout: what crema says goes to stderr.
     const log = args.output === '-' ? console.error : console.log;
-    if (!args.weights) throw new CremaError('convert needs the weights: crema convert NET.prototxt WEIGHTS.caffemodel -o OUT.onnx');
     if (!args.output && !args.triton) throw new CremaError('convert needs somewhere to write: -o OUT.onnx and/or --triton DIR');
     const net = await Net.load(args.net, args.weights, { ...loadOptionsFrom(args), threads: 1 }); // no native compute here
     printNotes(net, args);
+    // Weights only when a layer takes them (as `run`): a net of ReLUs and poolings converts without a caffemodel.
+    net.checkWeights();
     const outputs = args.outputs === 'net' || args.outputs === 'all' ? args.outputs : args.outputs.split(',').map((s) => s.trim()).filter(Boolean);
     if (args.triton) {
       const reshape = (batch: number) => (net.reshape(Object.fromEntries(net.inputs.map((n) => [n, [batch, ...net.shapes.get(n)!.slice(1)]]))), net.graph);

@@ -7,6 +7,7 @@ import { formatPrototxt } from '../../caffe/prototxt.js';
 import { upgradeNet } from '../../caffe/upgrade.js';
 import { CremaError } from '../../util/errors.js';
 import { withOpenFile, writeOutput } from '../../util/files.js';
+import { invocation } from '../main.js';
 
 interface UpgradeArgs {
   in: string;
@@ -18,11 +19,13 @@ export const upgradeCommand = {
   builder: (y: Argv) =>
     y
       .positional('in', { type: 'string', demandOption: true, describe: 'a .prototxt or .caffemodel of any version' })
-      .positional('out', { type: 'string', demandOption: true, describe: 'where to write the V2 file (same kind as IN)' })
+      .positional('out', { type: 'string', demandOption: true, describe: 'where to write the V2 file (same kind as IN); - for stdout' })
       .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields crema does not know (a fork\'s), with a warning' })
       .example(example('$0 upgrade models/cifar10_full/deploy.prototxt cifar10_full_v2.prototxt'), 'V1 layers { type: CONVOLUTION } -> layer { type: "Convolution" }')
       .example(example('$0 upgrade models/cifar10_full/weights.caffemodel cifar10_full_v2.caffemodel'), 'the weights file likewise'),
   handler: async (args: UpgradeArgs) => {
+    // yargs makes the positional `-` (stdout, as the README and --help say) an empty string: "cannot write: EISDIR".
+    if (args.out === '' && invocation.argv.includes('-')) args.out = '-';
     const notes: string[] = [];
     if (isPrototxt(args.in)) {
       const net = readNetPrototxt(args.in, notes, { lenient: args.lenient, warn: (m) => console.error(`warning: ${m}`) });
@@ -33,7 +36,7 @@ export const upgradeCommand = {
     }
     for (const note of notes) console.error(`note: ${note}`);
     if (notes.length === 0) console.error(`note: ${args.in} was already in the current format; wrote it unchanged in content`);
-    console.error(`wrote ${args.out}`);
+    console.error(`wrote ${args.out === '-' ? 'the V2 file to stdout' : args.out}`);
   },
 };
 

@@ -1,0 +1,50 @@
+import { CremaError, kindOf } from './errors.js';
+
+/**
+ * Refuses an options object with a key the function does not know, naming the known ones (and the likeliest meant):
+ * `Net.load(p, w, { thread: 2 })` ran one thread per core, silently, where the user asked for two. Also refuses
+ * options that are not an object (`Net.load({ prototxt, weights }, 'w.caffemodel')`). undefined is no options.
+ */
+export function checkOptionKeys(options: unknown, known: readonly string[], what: string): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new CremaError(`${what}: expected an options object ({ ${known.join(', ')} }), got ${kindOf(options)}`);
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const near = nearest(key, known);
+    throw new CremaError(`${what}: unknown option '${key}'${near ? ` (did you mean '${near}'?)` : ''}: the options are ${known.join(', ')}`);
+  }
+}
+
+/** The known name closest to `key` (the same ignoring case, '_' and '-', or at most 2 edits), if one is. */
+function nearest(key: string, known: readonly string[]): string | undefined {
+  const plain = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
+  const same = known.find((k) => plain(k) === plain(key));
+  if (same) return same;
+  let best: string | undefined, bestDistance = 3;
+  for (const k of known) {
+    const d = editDistance(plain(key), plain(k));
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2 || a.length > 64 || b.length > 64) return Infinity;
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** A list of names (`fetches`, `stages`, `outputs`): an array of strings, or a one-line refusal naming `what`. */
+export function checkNames(value: unknown, what: string): void {
+  if (value === undefined) return;
+  if (typeof value === 'string') throw new CremaError(`${what}: expected an array of names, got the string '${value}' (['${value}'] names one)`);
+  if (!Array.isArray(value)) throw new CremaError(`${what}: expected an array of names, got ${kindOf(value)}`);
+  const bad = value.find((v) => typeof v !== 'string');
+  if (bad !== undefined || value.some((v) => typeof v !== 'string')) throw new CremaError(`${what}: expected an array of names, got ${kindOf(bad)} in it`);
+}
