@@ -146,6 +146,8 @@ describe('inputs a net takes', () => {
     expect(() => net.reshape(null as unknown as Record<string, number[]>)).toThrow(
       new CremaError('reshape takes an object of inputs by name (e.g. { data: [1, 3, 224, 224] }), got null'));
     await expect(net.run({ data: null as unknown as Float32Array })).rejects.toThrow(/^input 'data' is null: /);
+    // every input, as onnxruntime's session.run (run({}) ran on the zeros of a fresh net's input)
+    await expect(net.run({})).rejects.toThrow(new CremaError("run: no value for 'data' [1, 3, 32, 32] (run takes every input: { data })"));
   });
 });
 
