@@ -30,7 +30,8 @@ export interface KernelWorker {
 
 /** A thread that runs a net off the caller's thread (src/runtime/runner.ts speaks to it; messages are cloned). */
 export interface NetWorker {
-  post(message: unknown): void;
+  /** Sends a message, moving the `transfer` buffers to the worker (cloned otherwise). */
+  post(message: unknown, transfer?: ArrayBuffer[]): void;
   /** Whether the worker keeps the process (or page) alive: while runs are pending, not when idle. */
   keepAlive(on: boolean): void;
   /** Called with each message the worker sends, and with an Error when the worker fails or exits. */

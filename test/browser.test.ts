@@ -318,7 +318,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       const runs = await page.evaluate(async () => {
         const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
         const engine = new crema.Engine();
-        const spare = () => (engine as unknown as { spare: ArrayBuffer[] }).spare.map((b) => b.byteLength);
+        const spare = () => (engine as unknown as { spare: { buffers: ArrayBuffer[] } }).spare.buffers.map((b) => b.byteLength);
         const net = await crema.Net.load({ prototxt: 'input: "x" input_shape { dim: 1 dim: 3 } layer { name: "r" type: "ReLU" bottom: "x" top: "y" }' }, { engine });
         const a = Float32Array.of(-1, 2, -3), b = Float32Array.of(4, -5, 6), out: unknown[] = [];
         for (const x of [a, b, a, b]) {

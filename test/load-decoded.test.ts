@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { encodeCaffemodel, readCaffemodel } from '../src/caffe/caffemodel.js';
+import { encodeCaffemodel, readCaffemodel, readCaffemodelFile } from '../src/caffe/caffemodel.js';
 import type { Message } from '../src/caffe/message.js';
 import { readWeightsFile } from '../src/caffe/load.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
@@ -188,6 +188,16 @@ describe('Net.load decodes the weights into wasm memory', () => {
     const used = e?.heap.used;
     await expect(Net.load(prototxtFile, cut, { threads: 1 })).rejects.toThrow(new RegExp(`^${cut.replace(/[.]/g, '\\.')}: truncated file: .* runs past the end of the file at byte \\d+$`));
     expect(e?.heap.used).toBe(used);
+  });
+
+  it('a run longer than the file reader\'s 1 MB buffer arrives whole, bit for bit (read in pieces and copied)', () => {
+    const values = randomArray(700_001, rng(5)); // 2.8 MB: two whole pieces and a partial one
+    values[0] = -0;
+    values[262_144] = Number.NaN;
+    const file = path.join(tmp, 'long.caffemodel');
+    fs.writeFileSync(file, encodeCaffemodel({ name: 'long', layer: [{ name: 'ip', blobs: [{ shape: { dim: [700_001] }, data: values }] }] }));
+    const read = readCaffemodelFile(file) as { layer: { blobs: { data: Float32Array }[] }[] };
+    expect(sameBits(read.layer[0].blobs[0].data, values)).toBe(true);
   });
 
   it('from bytes (the browser path) the weights are decoded the same way', async () => {

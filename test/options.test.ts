@@ -116,6 +116,14 @@ describe('the image helpers', () => {
     expect((await imageInput(gray, dims, { mean: { perChannel: [1, 2, 3] as never } })).data[0]).toBe(127);
   });
 
+  it('name the pixel limit a huge header passes (was sharp\'s "Input image exceeds pixel limit")', async () => {
+    const { default: sharp } = await import('sharp');
+    const png = await sharp({ create: { width: 2, height: 2, channels: 3, background: 'red' } }).png().toBuffer();
+    png.writeUInt32BE(60000, 16); // IHDR width and height
+    png.writeUInt32BE(60000, 20);
+    expect(await message(() => imageInput(png, dims))).toBe(`image (Buffer, ${png.length} bytes): more than 10000 x 10000 pixels (10^8, crema's limit for an image): make it smaller first`);
+  });
+
   it('say an empty file is empty, naming it (was "unsupported image format"; empty bytes a bare Error from sharp)', async () => {
     const empty = path.join(tmp, 'empty.jpg');
     expect(await message(() => imageInput(empty, dims))).toBe(`${empty}: empty file, not an image`);

@@ -72,6 +72,35 @@ describe('net.run', () => {
     await net.dispose();
   });
 
+  it("copies each run's inputs into buffers the worker gave back: the caller's arrays stay theirs, each run its own numbers", async () => {
+    const sync = await load(1);
+    const inputs = [0, 1, 2, 3].map((s) => batchOf(2, s * 7));
+    const want = inputs.map((x) => Float32Array.from(sync.forward({ data: x }).prob.data));
+    const kept = inputs.map((x) => Float32Array.from(x.data));
+    const net = await load(1);
+    const spare = () => (net as unknown as { runner: { spare: { buffers: ArrayBuffer[] } } }).runner.spare.buffers;
+    const outputs: ArrayBuffer[] = [];
+    for (const i of [0, 1, 0, 2, 3, 1]) {
+      const got = await net.run({ data: inputs[i] });
+      expect(got.prob.data, `input ${i}`).toEqual(want[i]);
+      expect(spare().map((b) => b.byteLength)).toEqual([inputs[0].data.byteLength]); // one, given back and reused
+      expect(spare()).not.toContain(got.prob.data.buffer);
+      outputs.push(got.prob.data.buffer as ArrayBuffer);
+    }
+    expect(new Set(outputs).size).toBe(outputs.length); // every output is the caller's own
+    // Concurrent runs take the one buffer and fresh copies; all come back (at most 4 kept); a view into a larger
+    // array is copied as well.
+    const big = new Float32Array(inputs[2].data.length + 8);
+    big.set(inputs[2].data, 8);
+    const view = new Tensor(inputs[2].dims, big.subarray(8));
+    const got = await Promise.all([...inputs, view].map((x) => net.run({ data: x })));
+    got.forEach((g, i) => expect(g.prob.data, `concurrent ${i}`).toEqual(want[i === 4 ? 2 : i]));
+    expect(spare().length).toBe(4);
+    inputs.forEach((x, i) => expect(x.data, `input ${i} untouched`).toEqual(kept[i]));
+    expect(big.subarray(8)).toEqual(kept[2]);
+    await net.dispose();
+  });
+
   it('dispose releases the net; a disposed net says so', async () => {
     const net = await load(1);
     net.forward({ data: example() });
@@ -117,6 +146,8 @@ describe('inputs a net takes', () => {
     expect(() => net.reshape(null as unknown as Record<string, number[]>)).toThrow(
       new CremaError('reshape takes an object of inputs by name (e.g. { data: [1, 3, 224, 224] }), got null'));
     await expect(net.run({ data: null as unknown as Float32Array })).rejects.toThrow(/^input 'data' is null: /);
+    // every input, as onnxruntime's session.run (run({}) ran on the zeros of a fresh net's input)
+    await expect(net.run({})).rejects.toThrow(new CremaError("run: no value for 'data' [1, 3, 32, 32] (run takes every input: { data })"));
   });
 });
 

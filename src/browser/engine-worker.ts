@@ -14,6 +14,7 @@ import { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { bytesLabel } from '../util/source.js';
+import { wholeBuffers } from '../util/spare.js';
 import { wasmEngineIfLoaded } from '../kernels/wasm.js';
 import type { BrowserVerifyReport, EngineReady, EngineStats, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
@@ -120,9 +121,7 @@ async function verify(net: Net, req: Extract<Request, { op: 'verify' }>): Promis
 
 /** A forward's input buffers, given back to the page to copy its next inputs into (Engine's `spare`). */
 function spareOf(feeds: Record<string, TensorData>): ArrayBuffer[] {
-  const buffers = new Set<ArrayBuffer>();
-  for (const t of Object.values(feeds)) if (t.data.buffer instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength) buffers.add(t.data.buffer);
-  return [...buffers];
+  return wholeBuffers(Object.values(feeds).map((t) => t.data));
 }
 
 async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuffer[]?]> {

@@ -5,6 +5,7 @@ import type { FloatImage } from '../image/image.js';
 import { Tensor } from '../tensor.js';
 import { CremaError, kindOf } from '../util/errors.js';
 import { checkNames, checkOptionKeys } from '../util/options.js';
+import { SpareBuffers } from '../util/spare.js';
 import type { Backend, BrowserVerifyReport, EngineReady, FileNames, LayerInfo, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
 export { decodeImage, fileChannels } from './image.js';
@@ -27,19 +28,11 @@ export interface EngineOptions {
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
-/** Input buffers an engine keeps for the next forwards at most (see Engine's `spare`). */
-const MAX_SPARE = 4;
-
 /** One engine worker; nets loaded on it run one request at a time. */
 export class Engine {
   private readonly pending = new Map<number, Pending>();
-  /**
-   * Input buffers the worker gave back after a forward, to copy the next inputs into. A fresh buffer for a copy
-   * costs its pages' first touch: AlexNet's 0.6 MB input took 2.2-9 ms to copy into a new buffer (`slice`) in
-   * Chromium on the team's VM, 0.04 ms into one used before, out of a ~25 ms forward (docs/PERFORMANCE.md, round
-   * eleven).
-   */
-  private readonly spare: ArrayBuffer[] = [];
+  /** Input buffers the worker gave back after a forward, to copy the next inputs into (see SpareBuffers). */
+  private readonly spare = new SpareBuffers();
   private nextId = 1;
   private failure: Error | undefined;
   /** How the engine computes (kernels, threads); resolves once the kernels are compiled. */
@@ -85,10 +78,7 @@ export class Engine {
     const p = this.pending.get(m.id);
     if (!p) return;
     this.pending.delete(m.id);
-    if (m.ok && m.spare) {
-      this.spare.push(...m.spare);
-      this.spare.splice(0, Math.max(0, this.spare.length - MAX_SPARE));
-    }
+    if (m.ok && m.spare) this.spare.keep(m.spare);
     if (m.ok) p.resolve(m.result);
     else p.reject(remoteError(m.error));
   }
@@ -106,11 +96,7 @@ export class Engine {
 
   /** @internal A copy of `data` to transfer to the worker, in a buffer it gave back when one has the size. */
   copyOf(data: Float32Array): Float32Array<ArrayBuffer> {
-    const i = this.spare.findIndex((b) => b.byteLength === data.byteLength);
-    if (i < 0) return data.slice();
-    const copy = new Float32Array(this.spare.splice(i, 1)[0]);
-    copy.set(data);
-    return copy;
+    return this.spare.copyOf(data);
   }
 
   /** Stops the worker: its nets and memory go with it. */

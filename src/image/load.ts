@@ -50,6 +50,8 @@ async function decode(source: string | Bytes, color: boolean): Promise<RawPixels
 
 function cannotDecode(file: string, err: unknown): never {
   const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  // sharp refuses a header of more than limitInputPixels before decoding (a decompression bomb): say whose limit.
+  if (/exceeds pixel limit/.test(why)) throw new CremaError(`${file}: more than 10000 x 10000 pixels (10^8, crema's limit for an image): make it smaller first`);
   throw new CremaError(`${file}: cannot decode the image (${why})`);
 }
 

@@ -150,7 +150,7 @@ function startNetWorker(): NetWorker {
   const worker = new Worker(new URL('dist/platform/node-net-worker.js', ROOT), { execArgv: [] });
   worker.unref(); // an idle net never keeps the process alive; pending runs do (keepAlive)
   return {
-    post: (message) => worker.postMessage(message),
+    post: (message, transfer) => worker.postMessage(message, transfer),
     keepAlive: (on) => void (on ? worker.ref() : worker.unref()),
     listen(onMessage, onFailure) {
       worker.on('message', onMessage);

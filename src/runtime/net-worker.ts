@@ -1,8 +1,10 @@
 // The thread side of Net.run (src/runtime/runner.ts): holds the net handed over to it and runs each request's
-// forward in turn, answering with fresh copies of the fetched blobs (transferred, not copied again).
+// forward in turn, answering with fresh copies of the fetched blobs (transferred, not copied again) and giving the
+// input buffers back.
 import type { NetParameter } from '../caffe/types.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { wholeBuffers } from '../util/spare.js';
 import { Net } from './net.js';
 
 /** A tensor as it crosses threads. */
@@ -16,7 +18,8 @@ export type ToWorker =
   | { kind: 'run'; id: number; feeds: Record<string, WireTensor>; fetches?: string[] };
 
 export type FromWorker =
-  | { id: number; outputs: Record<string, WireTensor> }
+  /** `spare`: the run's input buffers, given back to copy the next inputs into (runner.ts, SpareBuffers). */
+  | { id: number; outputs: Record<string, WireTensor>; spare: ArrayBuffer[] }
   | { id: number; error: { name: string; message: string; layer?: string; layerType?: string; code?: string } };
 
 /** The message handler of a net worker; `post` sends a reply, transferring the listed buffers. */
@@ -37,7 +40,9 @@ export function serveNet(post: (message: FromWorker, transfer: ArrayBuffer[]) =>
         const blob = net.blobs.get(name)!;
         outputs[name] = { dims: [...blob.dims], data: blob.data.slice() };
       }
-      post({ id: message.id, outputs }, Object.values(outputs).map((t) => t.data.buffer as ArrayBuffer));
+      // The net copied the inputs into its own memory: their buffers go back, to be filled again.
+      const spare = wholeBuffers(Object.values(message.feeds).map((t) => t.data));
+      post({ id: message.id, outputs, spare }, [...Object.values(outputs).map((t) => t.data.buffer as ArrayBuffer), ...spare]);
     } catch (err) {
       const e = err as Error & { layer?: string; layerType?: string; code?: string };
       post({ id: message.id, error: { name: e.name, message: e.message, layer: e.layer, layerType: e.layerType, code: e.code } }, []);

@@ -11,7 +11,7 @@ import { NetRunner } from './runner.js';
 import { ForwardJudge } from './forward-judge.js';
 import { type ConcatSlice, concatSlices } from './concat-views.js';
 import { platform } from '../platform.js';
-import { type Shape, Tensor, sameShape, sizeOf } from '../tensor.js';
+import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { checkNames, checkOptionKeys } from '../util/options.js';
 import { nameRecord } from '../util/names.js';
@@ -245,6 +245,10 @@ export class Net {
     checkFeeds(feeds, 'run');
     checkOptionKeys(options, ['fetches'], 'run');
     checkNames(options.fetches, 'run: options.fetches');
+    // As onnxruntime's session.run: every input. `run({})` ran on whatever the input blobs held (zeros at first).
+    const missing = this.inputs.filter((n) => !Object.prototype.hasOwnProperty.call(feeds, n));
+    if (missing.length)
+      throw new CremaError(`run: no value for ${missing.map((n) => `'${n}' ${shapeString(this.graph.blobShapes.get(n)!)}`).join(', ')} (run takes every input: { ${this.inputs.join(', ')} })`);
     const tensors: Record<string, Tensor> = {};
     for (const [name, value] of Object.entries(feeds)) tensors[name] = inputTensor(name, value, this.inputShape(name));
     const fetches = options.fetches === undefined ? undefined : [...options.fetches];

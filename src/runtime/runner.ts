@@ -6,7 +6,11 @@ import { LayerError } from '../layers/layer.js';
 import { type NetWorker, platform } from '../platform.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { SpareBuffers } from '../util/spare.js';
 import type { FromWorker, ToWorker, WireTensor } from './net-worker.js';
+
+/** @internal Whether runs copy their inputs into buffers the worker gave back (benchmarks turn it off to compare). */
+export const runnerSpare = { on: true };
 
 interface Pending {
   resolve: (outputs: Record<string, Tensor>) => void;
@@ -34,6 +38,8 @@ export class NetRunner {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private failure: Error | undefined;
+  /** Input buffers the worker gave back, to copy the next runs' inputs into. */
+  private readonly spare = new SpareBuffers();
 
   /** Starts the worker and hands it the net (its layers' definitions and weights, by structured clone). */
   constructor(graph: Graph, threads: number) {
@@ -50,11 +56,14 @@ export class NetRunner {
   run(feeds: Record<string, Tensor>, fetches: string[] | undefined): Promise<Record<string, Tensor>> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const wireFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { dims: [...t.dims], data: t.data }]));
+    // The inputs are copied into buffers the worker gave back (transferred, the caller's arrays untouched): a
+    // structured clone gave the worker a fresh buffer each run, its pages touched for the first time.
+    const spare = runnerSpare.on;
+    const wireFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { dims: [...t.dims], data: spare ? this.spare.copyOf(t.data) : t.data }]));
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (this.pending.size === 1) this.worker.keepAlive(true);
-      this.post({ kind: 'run', id, feeds: wireFeeds, fetches });
+      this.post({ kind: 'run', id, feeds: wireFeeds, fetches }, spare ? Object.values(wireFeeds).map((t) => t.data.buffer as ArrayBuffer) : []);
     });
   }
 
@@ -63,8 +72,8 @@ export class NetRunner {
     await this.worker.terminate();
   }
 
-  private post(message: ToWorker): void {
-    this.worker.post(message);
+  private post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
+    this.worker.post(message, transfer);
   }
 
   private settle(m: FromWorker): void {
@@ -73,7 +82,10 @@ export class NetRunner {
     this.pending.delete(m.id);
     if (this.pending.size === 0) this.worker.keepAlive(false);
     if ('error' in m) p.reject(revive(m.error));
-    else p.resolve(Object.fromEntries(Object.entries(m.outputs).map(([k, t]) => [k, new Tensor(t.dims, t.data)])));
+    else {
+      if (runnerSpare.on) this.spare.keep(m.spare);
+      p.resolve(Object.fromEntries(Object.entries(m.outputs).map(([k, t]) => [k, new Tensor(t.dims, t.data)])));
+    }
   }
 
   private fail(err: Error): void {

@@ -49,10 +49,14 @@ export function readFileBytes(path: string): Buffer {
   return withOpenFile(path, (fd) => fs.readFileSync(fd));
 }
 
-/** Reads a file through a small reusable buffer; big arrays are read straight into their own memory. */
+/** Large runs are read through a buffer of this size (see fileSource's copy). */
+const STAGE_BYTES = 1 << 20;
+
+/** Reads a file through a small reusable buffer; big arrays are read in pieces through another, and copied. */
 export function fileSource(fd: number, size: number, windowSize = 1 << 16): ByteSource {
   windowSize = Math.max(windowSize, 16); // a varint or fixed64 must fit in one window
   const buf = new Uint8Array(windowSize);
+  let stage: Uint8Array | undefined;
   let base = 0;
   let filled = 0;
   const readFully = (dest: Uint8Array, pos: number): void => {
@@ -75,8 +79,24 @@ export function fileSource(fd: number, size: number, windowSize = 1 << 16): Byte
       return { buf, base };
     },
     copy(pos, dest) {
-      if (pos >= base && pos + dest.length <= base + filled) dest.set(buf.subarray(pos - base, pos - base + dest.length));
-      else readFully(dest, pos);
+      if (pos >= base && pos + dest.length <= base + filled) {
+        dest.set(buf.subarray(pos - base, pos - base + dest.length));
+        return;
+      }
+      // Through a small buffer, not read() straight into dest: on the team's VM a page the kernel's read wrote
+      // first was slow again at its first read from JavaScript or wasm (no page fault counted; ~6 us a 4 KB page):
+      // AlexNet's first forward took 830-880 ms (fc6-fc8) after a load that read the weights straight into wasm
+      // memory, 40 ms when JavaScript wrote them there. The copy out of a 1 MB buffer costs ~0.1 ms a MB.
+      if (dest.length <= STAGE_BYTES) {
+        readFully(dest, pos);
+        return;
+      }
+      stage ??= new Uint8Array(STAGE_BYTES);
+      for (let at = 0; at < dest.length; at += STAGE_BYTES) {
+        const piece = stage.subarray(0, Math.min(STAGE_BYTES, dest.length - at));
+        readFully(piece, pos + at);
+        dest.set(piece, at);
+      }
     },
   };
 }
