@@ -192,12 +192,12 @@ const moved = new WeakMap<Float32Array, number>();
  */
 export function moveWeights(e: WasmEngine, weights: Tensor): number {
   let ptr = moved.get(weights.data);
-  if (ptr === undefined && (ptr = decodedAddress(e, weights.data) || undefined) !== undefined) {
+  if (ptr === undefined && (ptr = decodedAddress(e, weights.data))) {
     // Decoded there by Net.load (DecodedWeights): in place already, its block the net's.
     if (e.scope) adoptDecoded(weights.data, e.scope);
     moved.set(weights.data, ptr);
   }
-  if (ptr === undefined) {
+  if (!ptr) {
     ptr = e.heap.alloc(weights.data.length * 4);
     e.own(weights, ptr);
     const view = new Float32Array(e.memory.buffer, ptr, weights.data.length);

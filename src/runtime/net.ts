@@ -453,8 +453,8 @@ export class Net {
   }
 
   private layerIndex(name: string): number {
-    const i = this.graph.layers.findIndex((l) => l.name === name);
     if (typeof name !== 'string') throw new CremaError(`forward: start and end are layer names, got ${kindOf(name)}`);
+    const i = this.graph.layers.findIndex((l) => l.name === name);
     if (i < 0) throw new CremaError(`no layer named '${name}' in the net`);
     return i;
   }

@@ -45,6 +45,6 @@ export function checkNames(value: unknown, what: string): void {
   if (value === undefined) return;
   if (typeof value === 'string') throw new CremaError(`${what}: expected an array of names, got the string '${value}' (['${value}'] names one)`);
   if (!Array.isArray(value)) throw new CremaError(`${what}: expected an array of names, got ${kindOf(value)}`);
-  const bad = value.find((v) => typeof v !== 'string');
-  if (bad !== undefined || value.some((v) => typeof v !== 'string')) throw new CremaError(`${what}: expected an array of names, got ${kindOf(bad)} in it`);
+  const bad = value.findIndex((v) => typeof v !== 'string');
+  if (bad >= 0) throw new CremaError(`${what}: expected an array of names, got ${kindOf(value[bad])} in it`);
 }
