@@ -11,9 +11,11 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
+import { copyChunk } from './copy';
 import { depthwiseChunk } from './depthwise';
 import { directChunk } from './direct';
 import { eltwiseChunk } from './eltwise';
+import { lrnChunk } from './lrnjob';
 import { MR, NR, addr, madd, relu, reluf, word } from './simd';
 import { poolChunk } from './pooling';
 import { gemvRows, packRowsAsB } from './rowmajor';
@@ -410,6 +412,8 @@ const KIND_WINOGRAD: i32 = 11;
 const KIND_WINOGRAD_FILTERS: i32 = 12;
 const KIND_ELTWISE: i32 = 13;
 const KIND_CONV_DIRECT: i32 = 14;
+const KIND_LRN: i32 = 15;
+const KIND_COPY: i32 = 16;
 
 
 export function runChunk(p: usize, chunk: i32, thread: i32): void {
@@ -427,6 +431,8 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   else if (kind == KIND_WINOGRAD_FILTERS) winogradFiltersChunk(p, chunk, scratch);
   else if (kind == KIND_ELTWISE) eltwiseChunk(p, chunk);
   else if (kind == KIND_CONV_DIRECT) directChunk(p, chunk, scratch);
+  else if (kind == KIND_LRN) lrnChunk(p, chunk, scratch);
+  else if (kind == KIND_COPY) copyChunk(p, chunk);
 }
 
 

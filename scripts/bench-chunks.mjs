@@ -2,7 +2,8 @@
 // 2) runs alone on this thread, each chunk timed (least of the rounds), then the pool's schedule is played out
 // (threads take the next chunk when free; the workers start LATE ms after the calling thread) and compared with
 // the work over the threads. Load-proof (one thread, least times). Usage: node scripts/bench-chunks.mjs NET
-// [rounds, default 5]; LATE=0.03; TOP=n; PER_THREAD=n chunks a thread; ROWS=0 convolutions never cut rows.
+// [rounds, default 5]; LATE=0.03; TOP=n; PER_THREAD=n chunks a thread; ROWS=0 convolutions never cut rows; BATCH=n;
+// OUT=file.json writes the rows.
 import '../dist/platform/node.js';
 import { wasmEngine } from '../dist/kernels/wasm.js';
 import { Net } from '../dist/index.js';
@@ -18,7 +19,9 @@ const net = await Net.load(proto, path.join(os.tmpdir(), `crema-bench-${model}.c
 const e = wasmEngine(), pool = e.pool;
 pool.judge = undefined;
 net.forwardJudge = undefined;
-const input = net.inputs[0], dims = net.shapes.get(input);
+const input = net.inputs[0];
+if (process.env.BATCH) net.reshape({ [input]: [Number(process.env.BATCH), ...net.shapes.get(input).slice(1)] });
+const dims = net.shapes.get(input);
 const x = new Float32Array(dims.reduce((a, b) => a * b, 1)).map(() => Math.random() * 100 - 50);
 if (process.env.ROWS === '0') convSplit.rows = false;
 if (process.env.PER_THREAD) e.chunkCount = (units) => Math.min(units, Number(process.env.PER_THREAD) * threads);
@@ -45,7 +48,13 @@ net.forward({ [input]: x });
 recording = true;
 for (round = 0; round < rounds; round++) {
   jobIndex = 0;
-  net.forward({ [input]: x }, { onLayer: (layer) => { layerJobs.set(layer.name, { type: layer.type, jobs }); jobs = []; } });
+  net.forward({ [input]: x }, {
+    onLayer: (layer, ms) => {
+      const least = Math.min(layerJobs.get(layer.name)?.ms ?? Infinity, ms);
+      layerJobs.set(layer.name, { type: layer.type, jobs, ms: least });
+      jobs = [];
+    },
+  });
 }
 function schedule(times) {
   const free = new Array(threads).fill(late);
@@ -58,7 +67,7 @@ function schedule(times) {
   return Math.max(...free);
 }
 const rows = [];
-for (const [name, { type, jobs }] of layerJobs) {
+for (const [name, { type, jobs, ms }] of layerJobs) {
   let work = 0, span = 0;
   const desc = [];
   for (const i of jobs) {
@@ -66,15 +75,19 @@ for (const [name, { type, jobs }] of layerJobs) {
     work += w; span += s;
     desc.push(`k${perJob[i].kind}:${t.length}`);
   }
-  rows.push({ name, type, work, span, lost: span - work / threads, desc: desc.join(' ') });
+  // What the layer's least time has beyond its jobs' chunks: serial (JavaScript, the calling thread alone).
+  const serial = Math.max(0, ms - work);
+  rows.push({ name, type, work: work + serial, span: span + serial, serial, lost: span + serial - (work + serial) / threads, desc: desc.join(' ') });
 }
 const sum = (f) => rows.reduce((a, r) => a + f(r), 0);
 console.log(`${model}: ${threads} threads on paper (workers ${late} ms late), load ${os.loadavg()[0].toFixed(2)}`);
+console.log(`serial (the layers' least time beyond their chunks) ${sum((r) => r.serial).toFixed(1)} ms`);
 console.log(`work ${sum((r) => r.work).toFixed(1)} ms, span ${sum((r) => r.span).toFixed(1)} (ideal ${(sum((r) => r.work) / threads).toFixed(1)}): speed-up ${(sum((r) => r.work) / sum((r) => r.span)).toFixed(2)}`);
 const byType = new Map();
-for (const r of rows) { const b = byType.get(r.type) ?? { work: 0, lost: 0 }; b.work += r.work; b.lost += r.lost; byType.set(r.type, b); }
-for (const [t, b] of byType) console.log(`  ${t.padEnd(12)} work ${b.work.toFixed(2).padStart(7)} lost ${b.lost.toFixed(2)}`);
+for (const r of rows) { const b = byType.get(r.type) ?? { work: 0, lost: 0, serial: 0 }; b.work += r.work; b.lost += r.lost; b.serial += r.serial; byType.set(r.type, b); }
+for (const [t, b] of byType) console.log(`  ${t.padEnd(12)} work ${b.work.toFixed(2).padStart(7)} lost ${b.lost.toFixed(2).padStart(6)} serial ${b.serial.toFixed(2)}`);
+if (process.env.OUT) fs.writeFileSync(process.env.OUT, JSON.stringify(rows));
 rows.sort((a, b) => b.lost - a.lost);
 for (const r of rows.slice(0, Number(process.env.TOP ?? 25)))
-  console.log(`${r.name.padEnd(36)} ${r.type.padEnd(11)} work ${r.work.toFixed(3).padStart(7)} span ${r.span.toFixed(3).padStart(7)} lost ${r.lost.toFixed(3)}  ${r.desc}`);
+  console.log(`${r.name.padEnd(36)} ${r.type.padEnd(11)} work ${r.work.toFixed(3).padStart(7)} span ${r.span.toFixed(3).padStart(7)} lost ${r.lost.toFixed(3)} serial ${r.serial.toFixed(3)}  ${r.desc}`);
 process.exit(0);

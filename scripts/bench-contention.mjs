@@ -16,7 +16,9 @@ const net = await Net.load(proto, path.join(os.tmpdir(), `crema-bench-${model}.c
 const e = wasmEngine(), pool = e.pool;
 pool.judge = undefined;
 net.forwardJudge = undefined;
-const input = net.inputs[0], dims = net.shapes.get(input);
+const input = net.inputs[0];
+if (process.env.BATCH) net.reshape({ [input]: [Number(process.env.BATCH), ...net.shapes.get(input).slice(1)] });
+const dims = net.shapes.get(input);
 const x = new Float32Array(dims.reduce((a, b) => a * b, 1)).map(() => Math.random() * 100 - 50);
 const runChunk = pool.kernels.runChunk;
 let times = new Map();

@@ -3,7 +3,7 @@
 // chunks, the main thread's share of the chunks, and how much slower the main thread ran its chunks in parallel
 // than the same chunks alone ("slow": what the two cores share, memory and caches, or a preempted main thread).
 // Usage: node scripts/bench-scaling.mjs NET [rounds, default 9] (after `npm run build`; the zoo weights `npm run
-// bench` caches in the temp directory). TOP=n prints the n layers that lose most; BUSY=1 keeps one core
+// bench` caches in the temp directory). TOP=n prints the n layers that lose most; BATCH=n; BUSY=1 keeps one core
 // busy with a child process (`npm run bench`'s busy section).
 import { spawn } from 'node:child_process';
 import os from 'node:os';

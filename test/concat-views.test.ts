@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NetParameter } from '../src/caffe/types.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
-import { setThreads } from '../src/kernels/wasm.js';
+import { copyPool } from '../src/kernels/copy.js';
+import { KIND_COPY, kernelsInUse, setThreads, wasmEngine } from '../src/kernels/wasm.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { randomArray, rng } from './helpers/compute.js';
@@ -167,4 +168,48 @@ describe('Concat in place', () => {
     expect(laidOut(net, 'f', 'cat', (13 + C) * plane)).toBe(true);
     expectSameBlobs(net, snapshot(copying), ['f1', 'f0', 'f', 'cat']);
   });
+});
+
+// Concat's copies at batch > 1 as one job of the native engine's pool (src/kernels/copy.ts): chunks of equal floats
+// that split runs, on blobs large enough for the job (64 Ki floats), and the same bits as the copies one by one.
+const BIG = `
+  name: "concat-copies"
+  layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 5 dim: 37 dim: 37 } } }
+  layer { name: "a" type: "Convolution" bottom: "data" top: "a" convolution_param { num_output: 13 kernel_size: 1 } }
+  layer { name: "p" type: "Pooling" bottom: "data" top: "p" pooling_param { pool: MAX kernel_size: 3 stride: 1 pad: 1 } }
+  layer { name: "b" type: "Convolution" bottom: "a" top: "b" convolution_param { num_output: 7 kernel_size: 3 pad: 1 } }
+  layer { name: "cat" type: "Concat" bottom: "b" bottom: "a" bottom: "p" bottom: "data" top: "cat" }
+  layer { name: "cat2" type: "Concat" bottom: "cat" bottom: "cat" top: "cat2" concat_param { axis: 3 } }`;
+
+describe('Concat\'s copies at batch > 1 as a parallel job', () => {
+  afterEach(() => {
+    copyPool.enabled = true;
+  });
+  for (const threads of [1, 2]) {
+    it(`equal the copies one by one, batches 1, 2, 3, 5, ${threads} thread(s) (channels and the last axis)`, async () => {
+      expect(kernelsInUse(), 'dist/kernels.wasm is missing: run npm run build').toBe('wasm');
+      await setThreads(threads, 2);
+      const t = (seed: number, ...dims: number[]) => new Tensor(dims, values(dims.reduce((x, y) => x * y, 1), seed, 0.5));
+      const w = () => new Map([['a', [t(1, 13, 5, 1, 1), t(2, 13)]], ['b', [t(3, 7, 13, 3, 3), t(4, 7)]]]);
+      const nets = [true, false].map(() => Net.fromNetParameter(parsePrototxt(BIG, 'concat-copies.prototxt') as NetParameter, w(), [], { threads }));
+      const e = wasmEngine()!, run0 = e.run;
+      for (const num of [2, 3, 1, 5]) {
+        const x = new Tensor([num, 5, 37, 37], values(num * 5 * 37 * 37, num, 3));
+        let jobs = 0;
+        e.run = (chunks: number) => { jobs += e.u32[e.pool.params / 4] === KIND_COPY ? 1 : 0; run0.call(e, chunks); };
+        copyPool.enabled = true;
+        nets[0].forward({ data: x });
+        e.run = run0;
+        // cat (25 x 1369 floats an image: copied at batch > 1 only, laid out at 1) and cat2 (always copied).
+        expect(jobs, `copy jobs at batch ${num}`).toBe(num === 1 ? 1 : 2);
+        copyPool.enabled = false;
+        nets[1].forward({ data: x });
+        for (const [name, b] of nets[1].blobs) {
+          const a = nets[0].blobs.get(name)!.data;
+          const bytes = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+          expect(bytes(a).equals(bytes(b.data)), `${name} at batch ${num}`).toBe(true);
+        }
+      }
+    });
+  }
 });

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { powTable, tablePow, useLrnSimd } from '../src/kernels/lrn.js';
+import { lrnPool, powTable, tablePow, useLrnSimd } from '../src/kernels/lrn.js';
+import { KIND_LRN, kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
 import { lrnLayer } from '../src/layers/lrn.js';
 import { Tensor } from '../src/tensor.js';
 import { layerDef, runLayer, runLayerByLayer } from './helpers/compute.js';
@@ -286,5 +287,70 @@ describe('LRN\'s WebAssembly SIMD kernels agree with the TypeScript ones', () =>
       });
       expect(outputs[0], region).toEqual(outputs[1]);
     }
+  });
+});
+
+describe('LRN ACROSS_CHANNELS as a job of the native engine\'s pool (assembly/lrnjob.ts)', () => {
+  afterAll(async () => {
+    lrnPool.enabled = true;
+    useLrnSimd(process.env.CREMA_KERNELS !== 'js');
+    await setThreads(1);
+  });
+
+  const run = (dims: number[], x: Float32Array, p: { n: number; beta: number }, how: 'pool' | 'module' | 'ts', resident: boolean, inPlace = false): Float32Array => {
+    lrnPool.enabled = how === 'pool';
+    useLrnSimd(how !== 'ts');
+    const layer = lrnLayer.create(layerDef('LRN', { lrn_param: { local_size: p.n, alpha: 0.3, beta: p.beta, k: 1.5 } }), []);
+    const e = wasmEngine()!;
+    const place = (a: Float32Array): Float32Array => {
+      if (!resident) return a.slice();
+      const r = e.residentArray(a.length)!;
+      r.set(a);
+      return r;
+    };
+    const bottom = new Tensor(dims, place(x));
+    const top = inPlace ? bottom : new Tensor(layer.reshape([dims])[0], place(new Float32Array(x.length).fill(NaN)));
+    if (inPlace) layer.reshape([dims]);
+    layer.forward([bottom], [top]);
+    return top.data.slice();
+  };
+
+  for (const threads of [1, 2]) {
+    it(`equals the standalone SIMD module to the bit and the TypeScript kernels within 1e-6, batches 1, 2, 3, 5, ${threads} thread(s), resident and plain blobs, every vector beta`, async () => {
+      useKernels('wasm');
+      expect(kernelsInUse(), 'dist/kernels.wasm is missing: run npm run build').toBe('wasm');
+      await setThreads(threads, 2);
+      expect(wasmEngine()!.activeThreads()).toBe(threads);
+      let seed = 99;
+      const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+      // Planes of 1 to 3136 pixels (runs of 4 with a tail, several runs an image at batch 1), channels under and
+      // over the window.
+      const shapes = [[1, 64, 30, 30], [2, 7, 5, 6], [3, 40, 21, 21], [5, 3, 1, 1], [5, 16, 9, 7], [2, 192, 13, 13]];
+      for (const dims of shapes)
+        for (const [n, beta] of [[5, 0.75], [3, 0.5], [11, 1], [1, 1.5], [5, 2]]) {
+          const x = Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => random() * 40);
+          if (dims[0] === 5 && n === 5) x[x.length - 3] = NaN; // a NaN in the last image stays where the module has it
+          const module = run(dims, x, { n, beta }, 'module', false), ts = run(dims, x, { n, beta }, 'ts', false);
+          for (const resident of [true, false]) {
+            const e = wasmEngine()!, run0 = e.run;
+            let jobs = 0;
+            e.run = (chunks: number) => { jobs += e.u32[e.pool.params / 4] === KIND_LRN ? 1 : 0; run0.call(e, chunks); };
+            const pool = run(dims, x, { n, beta }, 'pool', resident);
+            e.run = run0;
+            const label = `[${dims}] n ${n} beta ${beta} ${resident ? 'resident' : 'plain'}`;
+            expect(jobs, `${label}: the pool's job ran`).toBe(1);
+            expect(Array.from(pool, (v, i) => (Object.is(v, module[i]) ? -1 : i)).filter((i) => i >= 0).slice(0, 3), label).toEqual([]);
+            expect(relativeError(new Tensor(dims, pool.map((v) => (Number.isNaN(v) ? 0 : v))), new Tensor(dims, ts.map((v) => (Number.isNaN(v) ? 0 : v)))), label).toBeLessThan(1e-6);
+            expect(Array.from(pool, Number.isNaN), label).toEqual(Array.from(ts, Number.isNaN));
+          }
+        }
+    });
+  }
+
+  it('in place (top is bottom) takes the standalone module, which copies each image first', async () => {
+    await setThreads(2, 2);
+    const dims = [3, 12, 6, 6];
+    const x = Float32Array.from({ length: 3 * 12 * 36 }, (_, i) => Math.sin(i) * 30);
+    expect(run(dims, x, { n: 5, beta: 0.75 }, 'pool', true, true)).toEqual(run(dims, x, { n: 5, beta: 0.75 }, 'module', false));
   });
 });

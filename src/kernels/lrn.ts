@@ -1,5 +1,6 @@
 import { platform } from '../platform.js';
 import { LRN_WASM_BASE64 } from './lrn-wasm.js';
+import { KIND_LRN, THREAD_SCRATCH, type WasmEngine, wasmEngine } from './wasm.js';
 
 // Local response normalization, as Caffe's LRNLayer computes it, at a cost independent of local_size:
 // window sums of squares slide (the entering square is added, the leaving one subtracted) instead of being
@@ -131,6 +132,14 @@ export function lrnAcrossChannels(
   const alphaOverN = alpha / n;
   const { sum, zeros } = scratch;
   const mode = powModeOf(beta), table = powTable(beta);
+  if (mode !== PowMode.General && lrnPool.enabled && (simdEnabled ??= platform().env('CREMA_KERNELS') !== 'js')) {
+    const e = wasmEngine();
+    // In place (x is y) only the standalone module's copies keep the channels still to be read.
+    if (e && !(x.buffer === y.buffer && x.byteOffset === y.byteOffset)) {
+      lrnAcrossWasm(e, x, y, num, channels, plane, pre, alphaOverN, k, mode);
+      return;
+    }
+  }
   const simd = mode === PowMode.General ? null : lrnSimd(acrossBytes(channels, plane));
   if (simd) {
     acrossSimd(simd, x, y, num, channels, plane, pre, alphaOverN, k, mode);
@@ -405,4 +414,33 @@ function withinSimd(m: LrnSimdExports, x: Float32Array, y: Float32Array, planes:
   for (let p = 0; p < planes; p++)
     m.withinPlane(xAt + p * planeBytes, yAt + p * planeBytes, zerosAt, colAt, prefixAt, height, width, pad, preH, alphaOverArea, mode);
   y.set(mem.subarray(yAt >> 2, (yAt >> 2) + count));
+}
+
+/** @internal Whether ACROSS_CHANNELS runs as a job of the native engine's pool (tests and benchmarks compare). */
+export const lrnPool = { enabled: true };
+
+/** Elements (channels x pixels) a chunk takes at least: below this a thread's wake-up costs more than it saves. */
+const MIN_CHUNK = 16384;
+/** Pixels a chunk takes at most: its float64 sums and its zeros (12 bytes a pixel) fit a thread's scratch. */
+const MAX_RUN = Math.floor((THREAD_SCRATCH - 256) / 12 / 4) * 4;
+
+/**
+ * ACROSS_CHANNELS on the native engine (assembly/lrnjob.ts): one job over the images, each cut into runs of
+ * pixels (every pixel's sum runs over its own channels, so the runs are independent), over the resident blobs.
+ * The same kernels as the standalone module (acrossSimd), which copied every image in and out on the calling thread.
+ */
+function lrnAcrossWasm(e: WasmEngine, x: Float32Array, y: Float32Array, num: number, channels: number, plane: number, pre: number, alphaOverN: number, k: number, mode: PowMode): void {
+  const { xAt, yAt } = e.stage(x, y);
+  const quads = Math.ceil(plane / 4);
+  const want = Math.max(1, Math.min(e.chunkCount(num * quads), Math.floor((num * channels * plane) / MIN_CHUNK)));
+  let per = Math.ceil(quads / Math.max(1, Math.ceil(want / num))) * 4;
+  if (per > MAX_RUN) per = MAX_RUN;
+  const runs = Math.ceil(plane / per);
+  const p = e.job(KIND_LRN);
+  p[3] = xAt; p[4] = yAt; p[5] = channels; p[6] = plane; p[7] = pre; p[8] = mode; p[9] = runs; p[10] = per;
+  const f64 = new DataView(p.buffer, p.byteOffset, 64);
+  f64.setFloat64(48, alphaOverN, true);
+  f64.setFloat64(56, k, true);
+  e.run(num * runs);
+  e.unstage(y, yAt);
 }

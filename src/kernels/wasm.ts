@@ -37,6 +37,8 @@ export const KIND_WINOGRAD = 11;
 export const KIND_WINOGRAD_FILTERS = 12;
 export const KIND_ELTWISE = 13;
 export const KIND_CONV_DIRECT = 14;
+export const KIND_LRN = 15;
+export const KIND_COPY = 16;
 
 export interface KernelExports {
   runChunk(p: number, chunk: number, thread: number): void;

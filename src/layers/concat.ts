@@ -1,4 +1,5 @@
 import type { LayerParameter } from '../caffe/types.js';
+import { type CopyRun, copyRunsWasm } from '../kernels/copy.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
 import { axisRuns, copyRun, joinAxis } from './axes.js';
 import { type Layer, type LayerType, expectCounts, need } from './layer.js';
@@ -45,9 +46,13 @@ export const concatLayer: LayerType = {
       },
       forward(bottoms: Tensor[], tops: Tensor[]): void {
         const out = tops[0].data;
+        const runs: CopyRun[] = [];
         axisRuns(tops[0].dims, bottoms, axis, (b, from, to, n) => {
-          if (!sameFloats(b.data, from, out, to)) copyRun(b.data, from, out, to, n);
+          if (!sameFloats(b.data, from, out, to)) runs.push({ src: b.data, from, dst: out, to, n });
         });
+        // At batch > 1 on resident blobs, the copies as one parallel job (a bottom that is its top's slice is
+        // never among them, and no bottom overlaps the top otherwise).
+        if (!copyRunsWasm(runs)) for (const r of runs) copyRun(r.src, r.from, r.dst, r.to, r.n);
       },
     };
   },
