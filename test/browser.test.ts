@@ -337,6 +337,15 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
         expect(browserPixels.dims, file).toEqual([im.height, im.width, im.channels]);
         expect(browserPixels.data, file).toEqual([...im.data]);
       }
+      // A header of more than 10^8 pixels: the Node path's message, before the browser decodes anything.
+      const png = fs.readFileSync(path.join(root, 'models/lenet/examples/digit-7.png'));
+      png.writeUInt32BE(20000, 16);
+      png.writeUInt32BE(20000, 20);
+      const said = await page.evaluate(async (bytes) => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+        return crema.decodeImage(new Blob([new Uint8Array(bytes)]), true).then(() => 'decoded', (err: Error) => `${err.name}: ${err.message}`);
+      }, [...png]);
+      expect(said).toBe("CremaError: image: more than 10000 x 10000 pixels (10^8, crema's limit for an image): make it smaller first");
     } finally {
       await page.close();
     }

@@ -9,7 +9,8 @@ import { checkNames, checkOptionKeys } from '../util/options.js';
 import { SpareBuffers } from '../util/spare.js';
 import type { Backend, BrowserVerifyReport, EngineReady, FileNames, LayerInfo, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
-export { decodeImage, fileChannels } from './image.js';
+export { decodeImage } from './image.js';
+export { fileChannels } from '../image/header.js';
 export { geometryOf, preprocess, type InputGeometry, type PreprocessOptions } from '../image/preprocess.js';
 export { tileGrid, type Picture } from '../image/grid.js';
 export { seededInput } from '../verify/blobs.js';
