@@ -1,10 +1,12 @@
-// The benchmark's busy section for one net, with what the forward judge chose: native vs ORT interleaved as
-// `npm run bench -- --only busy` runs them (a CPU hog on one core, 1 thread then 2, ITER timed rounds after one
-// warm-up), printing every native forward's time and way (P parallel, A alone) and the ORT times. Usage:
-// node scripts/bench-busy.mjs NET [iterations, default 8] [repeats, default 1]; QUIET=1 without the hog.
+// The benchmark's busy section for one net, forward by forward: native and ORT at 1 and 2 threads interleaved as
+// `npm run bench -- --only busy` runs them (`zooRatios(..., { together: true })`: a CPU hog on one core, the net
+// loaded at 2 threads, `net.threads` switched per forward, one warm-up round, then ITER rounds each starting one
+// contender later), printing every native forward's time, its way at 2 threads (P parallel, A alone), the main
+// thread's CPU and run-queue wait (/proc/self/task/PID/schedstat) and the contender that ran before it. Usage:
+//   node scripts/bench-busy.mjs NET [iterations, default 8] [repeats, default 1]
+// QUIET=1 without the hog; NOORT=1 without the ORT contenders.
 import '../dist/platform/node.js';
 import { Net, Tensor } from '../dist/index.js';
-import { wasmEngine } from '../dist/kernels/wasm.js';
 import { interleave } from '../dist/bench/stats.js';
 import { setNativeThreads } from '../dist/bench/bench-net.js';
 import { convertGraph, encodeConversion } from '../dist/onnx/convert.js';
@@ -14,40 +16,65 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const model = process.argv[2] ?? 'mobilenet_v2', iterations = Number(process.argv[3] ?? 8), repeats = Number(process.argv[4] ?? 1);
+const model = process.argv[2] ?? 'googlenet', iterations = Number(process.argv[3] ?? 8), repeats = Number(process.argv[4] ?? 1);
 const proto = [`../shared/models/zoo/${model}.prototxt`, `models/zoo/${model}.prototxt`].find((f) => fs.existsSync(f));
 const hog = process.env.QUIET ? undefined : spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
 await new Promise((r) => setTimeout(r, 200));
-const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
+const med = (a) => {
+  const s = [...a].sort((p, q) => p - q), m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const schedstat = () => fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+const session = (bytes, threads) =>
+  ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3,
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  });
 const load0 = os.loadavg()[0];
+const ratios = [];
 for (let rep = 0; rep < repeats; rep++) {
   const net = await Net.load(proto, path.join(os.tmpdir(), `crema-bench-${model}.caffemodel`));
+  await setNativeThreads(2, [net]);
   const input = net.inputs[0], dims = net.shapes.get(input);
   const x = new Tensor(dims, new Float32Array(dims.reduce((a, b) => a * b, 1)).map(() => Math.random() * 100 - 50));
   const bytes = encodeConversion(convertGraph(net.graph, {}));
-  const out = [];
-  for (const threads of [1, 2]) {
-    await setNativeThreads(threads, [net]);
-    const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3, extra: { session: { intra_op: { allow_spinning: '0' } } } });
-    const feeds = { [input]: new ort.Tensor('float32', x.data, [...dims]) };
-    let ways = '';
-    const fj = net.forwardJudge;
-    if (fj) {
-      const choose = fj.choose.bind(fj);
-      fj.choose = (key) => { const w = choose(key); ways += w === 'alone' ? 'A' : 'P'; return w; };
-    }
-    const pool = wasmEngine().pool;
-    const w0 = pool.wakeups;
-    const samples = await interleave([{ name: 'native', run: () => net.forward({ [input]: x }) }, { name: 'onnx', run: () => s.run(feeds) }], { iterations, warmup: 1 });
-    await s.release();
-    if (fj) delete fj.choose;
-    const n = samples.get('native'), o = samples.get('onnx');
-    out.push({ threads, n: med(n), o: med(o) });
-    console.log(`${model} ${threads}t: native ${med(n).toFixed(1)} ms [${n.map((t) => t.toFixed(1)).join(' ')}] ways ${ways} (1 warm-up first); ORT ${med(o).toFixed(1)}; ratio ${(med(n) / med(o)).toFixed(2)}; wake-ups ${pool.wakeups - w0}`);
+  const feeds = { [input]: new ort.Tensor('float32', x.data, [...dims]) };
+  const sessions = process.env.NOORT ? [] : [await session(bytes, 1), await session(bytes, 2)];
+  let way = '';
+  const fj = net.forwardJudge;
+  if (fj) {
+    const choose = fj.choose.bind(fj);
+    fj.choose = (key) => { const w = choose(key); way = w === 'alone' ? 'A' : 'P'; return w; };
   }
-  console.log(`  native 2t / 1t ${(out[1].n / out[0].n).toFixed(2)}, ORT 2t / 1t ${(out[1].o / out[0].o).toFixed(2)}`);
+  const log = { 1: [], 2: [] };
+  let previous = '-';
+  const native = (threads) => ({
+    name: `native ${threads}`,
+    run: () => {
+      way = '1';
+      net.threads = threads;
+      const s0 = schedstat(), c0 = process.cpuUsage();
+      net.forward({ [input]: x });
+      const s1 = schedstat(), c = process.cpuUsage(c0);
+      log[threads].push({ way, after: previous, cpu: (c.user + c.system) / 1000, run: (s1[0] - s0[0]) / 1e6, wait: (s1[1] - s0[1]) / 1e6, slices: s1[2] - s0[2] });
+      previous = `n${threads}`;
+    },
+  });
+  const onnx = (threads) => ({ name: `onnx ${threads}`, run: async () => { await sessions[threads - 1].run(feeds); previous = `o${threads}`; } });
+  const contenders = [1, 2].flatMap((t) => (sessions.length ? [native(t), onnx(t)] : [native(t)]));
+  const samples = await interleave(contenders, { iterations, warmup: 1 });
+  for (const s of sessions) await s.release();
+  for (const t of [1, 2]) {
+    const n = samples.get(`native ${t}`), l = log[t].slice(1);
+    console.log(`${model} native ${t}t: median ${med(n).toFixed(1)} ms; forward: ms way after main-cpu main-run main-wait slices`);
+    console.log('   ' + n.map((ms, i) => `${ms.toFixed(1)} ${l[i].way} ${l[i].after} ${l[i].cpu.toFixed(1)} ${l[i].run.toFixed(1)} ${l[i].wait.toFixed(1)} ${l[i].slices}`).join(' | '));
+    if (sessions.length) console.log(`   ORT ${t}t median ${med(samples.get(`onnx ${t}`)).toFixed(1)}`);
+  }
+  const r = med(samples.get('native 2')) / med(samples.get('native 1'));
+  ratios.push(r);
+  console.log(`  native 2t / 1t ${r.toFixed(3)}`);
   await net.dispose();
 }
-console.log(`load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)}`);
+console.log(`${model}: 2t / 1t ${ratios.map((r) => r.toFixed(3)).join(' ')}; load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)} (${new Date().toISOString().slice(11, 16)} UTC)`);
 hog?.kill();
 process.exit(0);

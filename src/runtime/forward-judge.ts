@@ -31,6 +31,11 @@ interface WayTimes {
   last: number[];
   /** Forwards chosen so far. */
   forwards: number;
+  /**
+   * Whether the net had run a whole forward of these shapes at one thread before this key's first: that first
+   * forward is then not cold (the weights packed, the pages faulted, the kernels tiered) and counts.
+   */
+  warm: boolean;
 }
 
 /**
@@ -41,7 +46,10 @@ interface WayTimes {
  * slower way is tried again once it has sat out 2^(n+1) forwards, n its times so far (4, 8, then every
  * MAX_GAP): a load that comes or goes is noticed within MAX_GAP forwards (a try that beats the best starts
  * its way's times afresh), and on a steady machine the slower way costs 1/MAX_GAP of the difference. Times are
- * passed in (no clock inside), so the decisions are tested without timing anything.
+ * passed in (no clock inside), so the decisions are tested without timing anything. A net that ran a whole
+ * forward of the same shapes at one thread before (`oneThread`) is warm: its first forward at several threads
+ * counts as parallel's first time, so a benchmark that times one and two threads interleaved (the busy section)
+ * meets one try of parallel fewer among its timed forwards (docs/PERFORMANCE.md, round thirteen).
  */
 export class ForwardJudge {
   private readonly keys = new Map<string, WayTimes>();
@@ -64,12 +72,12 @@ export class ForwardJudge {
     if (!r) {
       if (this.keys.size >= MAX_KEYS) this.keys.clear(); // many shapes: start afresh
       const shapes = key.slice(key.indexOf(' ') + 1);
-      r = { shapes, times: WAYS.map(() => []), last: WAYS.map(() => -1), forwards: 0 };
+      r = { shapes, times: WAYS.map(() => []), last: WAYS.map(() => -1), forwards: 0, warm: (this.single.get(shapes)?.runs ?? 0) > 0 };
       r.times[ALONE] = [...(this.single.get(shapes)?.times ?? [])];
       this.keys.set(key, r);
     }
     const way = this.pick(r);
-    this.cold = r.forwards === 0;
+    this.cold = r.forwards === 0 && !r.warm;
     this.jobTrial = WAYS[way] === 'alone' && r.times[way].length < JOB_TRIALS;
     r.last[way] = r.forwards++;
     return WAYS[way];
@@ -78,7 +86,7 @@ export class ForwardJudge {
   /** The forward `key` took `ms` running `way` (the way `choose` gave it). */
   record(key: string, way: Way, ms: number): void {
     const r = this.keys.get(key);
-    if (!r || r.forwards <= 1) return; // the first forward is cold
+    if (!r || (r.forwards <= 1 && !r.warm)) return; // the first forward is cold, unless warm
     this.add(r, WAYS.indexOf(way), ms);
   }
 
