@@ -192,6 +192,51 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
+  it('run takes every input, with the Node entry\'s message; the page says which input the image fills and does not classify a net it cannot fill', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-two-inputs-'));
+    const two = 'input: "a" input_shape { dim: 1 dim: 3 } input: "b" input_shape { dim: 1 dim: 3 } layer { name: "s" type: "Eltwise" bottom: "a" bottom: "b" top: "y" }';
+    const node = await Net.load(Buffer.from(two));
+    const expected = await node.run({ a: Float32Array.of(1, 2, 3) }).then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
+    await node.dispose();
+    expect(expected).toBe("CremaError: run: no value for 'b' [1, 3] (run takes every input: { a, b })");
+    const { page, errors } = await open(browser, `${server.url}?model=lenet`);
+    try {
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#input-note', (e) => e.textContent)).toBe("The image fills input 'data' (1×1×28×28).");
+      const refused = await page.evaluate(async (prototxt) => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+        const engine = new crema.Engine();
+        const net = await crema.Net.load({ prototxt }, { engine });
+        const said = (p: Promise<unknown>) => p.then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
+        const x = { dims: [1, 3], data: Float32Array.of(1, 2, 3) };
+        return [await said(net.run({ a: x }, { backend: 'native' })), await said(net.run({ a: x }, { backend: 'onnx' })), await said(net.run({}, { backend: 'native' })), await said(net.run({ a: x, b: x }, { backend: 'native' }))];
+      }, two);
+      expect(refused).toEqual([expected, expected, "CremaError: run: no value for 'a' [1, 3], 'b' [1, 3] (run takes every input: { a, b })", 'ran']);
+
+      // The page with that net: it says why it cannot classify (Classify stays off, an image does not run it) and times every input.
+      fs.writeFileSync(path.join(dir, 'two.prototxt'), two);
+      await (await page.$('#prototxt'))!.uploadFile(path.join(dir, 'two.prototxt'));
+      await page.click('#load');
+      expect(await waitLoaded(page, 2)).toBe('');
+      expect(await page.$eval('#input-note', (e) => e.textContent)).toBe(
+        'This net has 2 inputs (a 1×3, b 1×3): the page fills one input from an image, so it cannot classify with this net (crema run --input NAME=FILE feeds each). Time each layer and Verify use seeded random values (seed 1) for every input.',
+      );
+      expect(await page.$eval('#run', (e) => e.hasAttribute('disabled'))).toBe(true);
+      await (await page.$('#image'))!.uploadFile(model('lenet', 'examples/digit-7.png'));
+      await page.waitForFunction(`document.getElementById('thumb').width === 112 || document.getElementById('error').textContent`);
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      expect(await page.$eval('#run', (e) => e.hasAttribute('disabled'))).toBe(true);
+      await page.click('#time');
+      await page.waitForFunction(`document.querySelector('#layers tbody tr[data-layer="1"] td:last-child').textContent !== ''`);
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      expect((await pageState(page)).top).toEqual([]);
+      expect(errors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
   it('a truncated caffemodel is the one-line error Node gives for the same bytes', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-truncated-'));
     const { page } = await open(browser, server.url);
@@ -292,6 +337,15 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
         expect(browserPixels.dims, file).toEqual([im.height, im.width, im.channels]);
         expect(browserPixels.data, file).toEqual([...im.data]);
       }
+      // A header of more than 10^8 pixels: the Node path's message, before the browser decodes anything.
+      const png = fs.readFileSync(path.join(root, 'models/lenet/examples/digit-7.png'));
+      png.writeUInt32BE(20000, 16);
+      png.writeUInt32BE(20000, 20);
+      const said = await page.evaluate(async (bytes) => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+        return crema.decodeImage(new Blob([new Uint8Array(bytes)]), true).then(() => 'decoded', (err: Error) => `${err.name}: ${err.message}`);
+      }, [...png]);
+      expect(said).toBe("CremaError: image: more than 10000 x 10000 pixels (10^8, crema's limit for an image): make it smaller first");
     } finally {
       await page.close();
     }

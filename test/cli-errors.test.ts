@@ -121,6 +121,32 @@ describe('flags a new user gets wrong', () => {
     expect([two.code, two.stderr]).toEqual([2, `crema: --input ${npy}: the net has no more inputs to feed (inputs: data)`]);
   });
 
+  it('a repeatable flag typed without a value is refused (it parsed as an empty list and ran as if absent)', async () => {
+    const npy = lenet('example-input.npy');
+    const run = (...args: string[]) => cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), ...args);
+    for (const [args, flag] of [
+      [['--input'], '--input'],
+      [['--input', '--threads', '1'], '--input'],
+      [['--stage', '--input', npy], '--stage'],
+      [['--input', npy, '--stage'], '--stage'],
+      [['--data-shape', '--input', npy], '--data-shape'],
+      [['--plugin', '--input', npy], '--plugin'],
+    ] as const) {
+      const r = await run(...args);
+      expect([r.code, r.stdout, r.stderr], args.join(' ')).toEqual([2, '', `crema: ${flag}: needs a value`]);
+    }
+    const verify = await cli('verify', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input');
+    expect([verify.code, verify.stdout, verify.stderr]).toEqual([2, '', 'crema: --input: needs a value']);
+    const show = await cli('show', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '-o', path.join(tmp, 'show'), '--blobs', 'conv1', '--input');
+    expect([show.code, show.stdout, show.stderr]).toEqual([2, '', 'crema: --input: needs a value']);
+    // classify / detect without images: the positionals missing, in --help's words (was "Not enough non-option arguments: got 2, need at least 3")
+    const classify = await cli('classify', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--top', '2');
+    expect([classify.code, classify.stdout, classify.stderr]).toEqual([2, '', 'crema: missing <images..> (see --help)']);
+    const detect = await cli('detect', lenet('deploy.prototxt'), '--json');
+    expect([detect.code, detect.stdout, detect.stderr]).toEqual([2, '', 'crema: missing <weights> <images..> (see --help)']);
+    expect((await run('--input', npy, '--stage', 'a', 'b')).code).toBe(0);
+  });
+
   it('upgrade IN - writes to stdout, as README and --help say (yargs read the positional - as \'\': "cannot write: EISDIR")', async () => {
     const r = await spawnCli(process.cwd(), 'upgrade', 'models/cifar10_full/deploy.prototxt', '-');
     expect(r.code, r.stderr).toBe(0);

@@ -12,6 +12,7 @@ import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { messageType } from '../src/caffe/schema.js';
 import { encodeMessage } from '../src/caffe/wire.js';
 import { readMean } from '../src/image/mean.js';
+import { benchNet } from '../src/bench/bench-net.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { CremaError, clip, clipMessage } from '../src/util/errors.js';
@@ -217,6 +218,21 @@ describe('flags and options with garbage values are refused, not used as NaN', (
     expect([r.code, r.stderr]).toEqual([2, `crema: ${nolayers}: the net has no layers: nothing to time`]);
     const run = await cli('run', nolayers);
     expect([run.code, run.stdout, run.stderr]).toEqual([2, '', `crema: ${nolayers}: the net has no layers: nothing to run`]);
+  });
+
+  test('bench of a net with only inputs says there is nothing to time (timed an empty forward, exit 0)', async () => {
+    const legacy = file('only-inputs.prototxt', 'name: "n"\ninput: "data"\ninput_shape { dim: 1 dim: 3 }\n');
+    const layer = file('only-input-layer.prototxt', 'name: "n"\nlayer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }\n');
+    for (const net of [legacy, layer]) {
+      for (const backend of ['native', 'onnx', 'both']) {
+        const r = await cli('bench', net, '--backend', backend, '--iterations', '1');
+        expect([r.code, r.stdout, r.stderr], `${net} ${backend}`).toEqual([2, '', `crema: ${net}: the net has only inputs (no layer besides Input): nothing to time`]);
+      }
+    }
+    const net = await Net.load(layer);
+    expect(await rejection(benchNet(net, { backends: ['native'], threads: 1, iterations: 1, warmup: 0, batch: 1 }))).toBe(
+      'the net has only inputs (no layer besides Input): nothing to time',
+    );
   });
 
   test('an empty prototxt file is refused as such by every command (run printed nothing, exit 0)', async () => {

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { checkImageHeader, headerSize } from '../src/image/header.js';
 import { loadImage } from '../src/image/load.js';
 import { makeImage } from '../src/image/image.js';
 import { resizeImage } from '../src/image/resize.js';
@@ -110,4 +111,66 @@ describe('memory one image may take', () => {
     const kb = Number(/maxrss (\d+)/.exec(r.stderr)![1]);
     expect(kb * 1024).toBeLessThan(1e9);
   }, 300_000);
+});
+
+describe("the browser's decodeImage refuses a huge header before decoding (checkImageHeader), as the Node path does", () => {
+  /** Patches the width and height a PNG / JPEG / WebP header says (the pixels stay a 3 x 2 image's). */
+  function sized(format: string, file: Buffer, width: number, height: number): Buffer {
+    const b = Buffer.from(file);
+    if (format === 'png') {
+      b.writeUInt32BE(width, 16);
+      b.writeUInt32BE(height, 20);
+    } else if (format === 'jpeg') {
+      const sof = b.indexOf(Buffer.from([0xff, 0xc0]));
+      b.writeUInt16BE(height, sof + 5);
+      b.writeUInt16BE(width, sof + 7);
+    } else if (format === 'vp8') {
+      b.writeUInt16LE(width, 26);
+      b.writeUInt16LE(height, 28);
+    } else if (format === 'vp8l') {
+      b.writeUInt32LE(((b.readUInt32LE(21) & ~0xfffffff) | (width - 1) | ((height - 1) << 14)) >>> 0, 21);
+    } else {
+      b.writeUIntLE(width - 1, 24, 3);
+      b.writeUIntLE(height - 1, 27, 3);
+    }
+    return b;
+  }
+
+  it('over 10^8 pixels: the Node message, from PNG, JPEG and WebP (VP8, VP8L, VP8X) headers; the memory limit likewise', async () => {
+    const { default: sharp } = await import('sharp');
+    const rgb = sharp({ create: { width: 3, height: 2, channels: 3, background: 'red' } });
+    const files: [string, Buffer][] = [
+      ['png', await rgb.clone().png().toBuffer()],
+      ['jpeg', await rgb.clone().jpeg().toBuffer()],
+      ['vp8', await rgb.clone().webp().toBuffer()],
+      ['vp8l', await rgb.clone().webp({ lossless: true }).toBuffer()],
+      ['vp8x', await sharp({ create: { width: 3, height: 2, channels: 4, background: { r: 1, g: 2, b: 3, alpha: 0.5 } } }).webp().toBuffer()],
+    ];
+    const browser = async (b: Buffer, name: string) => {
+      try {
+        checkImageHeader(b, true, name);
+        return 'passed';
+      } catch (err) {
+        return `${(err as Error).name}: ${(err as Error).message}`;
+      }
+    };
+    const node = (b: Buffer) => loadImage(b).then(() => 'decoded', (err: Error) => `${err.name}: ${err.message}`);
+    for (const [format, file] of files) {
+      expect(headerSize(file), format).toEqual({ width: 3, height: 2 });
+      expect(await browser(file, 'small'), format).toBe('passed');
+      // 10001 x 10000 (16383 x 16383 for VP8's 14-bit sizes): one pixel row over the limit
+      const [w, h] = format === 'vp8' ? [16383, 16383] : [10001, 10000];
+      const huge = sized(format, file, w, h);
+      expect(headerSize(huge), format).toEqual({ width: w, height: h });
+      const name = `image (Buffer, ${huge.length} bytes)`;
+      const said = await browser(huge, name);
+      expect(said, format).toBe(`CremaError: ${name}: more than 10000 x 10000 pixels (10^8, crema's limit for an image): make it smaller first`);
+      if (format !== 'vp8x') expect(await node(huge), format).toBe(said); // libwebp checks VP8X's canvas against its image chunk first
+      // 9000 x 9000 RGB: under 10^8 pixels, over the memory of one image (its floats), refused before decoding too
+      const big = sized(format, file, 9000, 9000);
+      const bigName = `image (Buffer, ${big.length} bytes)`;
+      expect(await browser(big, bigName), format).toBe(`CremaError: ${bigName}: 9000 x 9000 pixels would take 2085.7 MB (crema's limit for one image is 640 MB): make it smaller first`);
+      if (format === 'png' || format === 'jpeg') expect(await node(big), format).toBe(await browser(big, bigName));
+    }
+  });
 });

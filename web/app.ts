@@ -174,7 +174,13 @@ async function render(net: Net, name: string): Promise<void> {
   $('notes-box').hidden = !info.notes.length && !info.upgrades.length;
   renderLayers(info.layers, info.blobs);
   $<HTMLSelectElement>('blob').replaceChildren(...Object.keys(info.blobs).map((b) => new Option(`${b} ${shape(info.blobs[b])}`, b)));
-  $<HTMLButtonElement>('run').disabled = !state.image;
+  const target = imageTarget(net);
+  $('input-note').textContent = target
+    ? `The image fills input '${target}' (${shape(info.blobs[target])}).`
+    : info.inputs.length === 0
+      ? 'This net has no input to fill from an image.'
+      : `This net has ${info.inputs.length} inputs (${info.inputs.map((i) => `${i} ${shape(info.blobs[i])}`).join(', ')}): the page fills one input from an image, so it cannot classify with this net (crema run --input NAME=FILE feeds each). Time each layer and Verify use seeded random values (seed 1) for every input.`;
+  $<HTMLButtonElement>('run').disabled = !state.image || !target;
   await renderGraph(info.dot);
 }
 
@@ -238,14 +244,26 @@ function selectLayer(i: number): void {
 
 // ---- images and classification
 
+/** The input an image fills: a net's only input (a net with several gets no image: the page cannot fill the rest). */
+function imageTarget(net: Net): string | undefined {
+  return net.inputs.length === 1 ? net.inputs[0] : undefined;
+}
+
+/** A value for every input (run takes every one): the image's for the input it fills, else seeded random (as verify). */
+function everyInput(net: Net): Record<string, Tensor> {
+  const target = imageTarget(net);
+  return Object.fromEntries(net.inputs.map((name) => [name, name === target && state.input ? state.input : seededInput(net.info.blobs[name], 1)]));
+}
+
 async function setImage(file: Blob, name: string): Promise<void> {
   const net = state.net;
-  const color = net ? geometryOf(net.info.blobs[net.inputs[0]], net.inputs[0]).channels === 3 : true;
+  const target = net && imageTarget(net);
+  const color = net && target ? geometryOf(net.info.blobs[target], target).channels === 3 : true;
   state.image = await decodeImage(file, color, name);
   state.imageName = name;
   drawThumb(state.image);
-  $<HTMLButtonElement>('run').disabled = !net;
-  if (net) await classify();
+  $<HTMLButtonElement>('run').disabled = !target;
+  if (target) await classify();
 }
 
 function drawThumb(im: FloatImage): void {
@@ -288,7 +306,8 @@ function preprocessOptions(): PreprocessOptions {
 async function classify(): Promise<void> {
   const net = state.net, image = state.image;
   if (!net || !image) return;
-  const name = net.inputs[0];
+  const name = imageTarget(net);
+  if (!name) throw new Error($('input-note').textContent ?? 'the page cannot fill this net\'s inputs');
   const input = preprocess(image, geometryOf(net.info.blobs[name], name), preprocessOptions());
   state.input = input;
   const backend = $<HTMLSelectElement>('backend').value as Backend;
@@ -409,10 +428,8 @@ function showLrn(layer: LayerInfo): void {
 async function timeLayers(): Promise<void> {
   const net = state.net;
   if (!net) return;
-  const name = net.inputs[0];
-  const input = state.input ?? { dims: net.info.blobs[name], data: new Float32Array(net.info.blobs[name].reduce((a, b) => a * b, 1)) };
   say('timing each layer (5 forwards after a warm-up)…');
-  const { layers, total_ms } = await net.timeLayers({ [name]: input }, 5);
+  const { layers, total_ms } = await net.timeLayers(everyInput(net), 5);
   const byName = new Map(layers.map((l) => [l.name, l.median_ms]));
   for (const tr of $('layers').querySelectorAll<HTMLTableRowElement>('tbody tr')) {
     const ms = byName.get(net.info.layers[Number(tr.dataset.layer)].name);
@@ -438,11 +455,10 @@ async function convert(): Promise<void> {
 async function verify(): Promise<void> {
   const net = state.net;
   if (!net) return;
-  const name = net.inputs[0];
-  const input = state.input ?? seededInput(net.info.blobs[name], 1);
+  const image = state.input && imageTarget(net);
   say('verifying: the net in crema\'s engine and in ONNX Runtime Web…');
-  const report = await net.verify({ [name]: input });
-  showVerify(report, state.input ? `the image ${state.imageName}` : `random values (seed 1)`);
+  const report = await net.verify(everyInput(net));
+  showVerify(report, image ? `the image ${state.imageName}` : `random values (seed 1)`);
   say('');
 }
 

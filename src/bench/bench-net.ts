@@ -50,6 +50,11 @@ export async function setNativeThreads(threads: number, nets: readonly Net[] = [
   return used;
 }
 
+/** Whether every layer of the net is an Input layer (the `input:` fields load as one too). */
+export function onlyInputs(net: Net): boolean {
+  return net.layers.every((l) => l.type === 'Input');
+}
+
 /**
  * Times a loaded net on each backend, side by side: every round runs each backend once (interleaved, so load
  * from elsewhere hits them alike). Inputs are fixed pseudo-random values in [-1, 1) with the net's input
@@ -59,6 +64,8 @@ export async function benchNet(net: Net, options: BenchNetOptions): Promise<Back
   checkBenchCounts(options);
   // An empty prototxt loads (Caffe's too); there is nothing to time (the native timer started at layer 0).
   if (net.layers.length === 0) throw new CremaError('the net has no layers: nothing to time');
+  // A net of Input layers alone timed an empty forward (and ONNX Runtime refuses a model without nodes).
+  if (onlyInputs(net)) throw new CremaError('the net has only inputs (no layer besides Input): nothing to time');
   net.checkWeights(); // before ONNX Runtime sees empty initializers (a stack trace) or the native warm-up
   const inputs = benchInputs(net, options.batch);
   const threads = resolveThreads(options.threads);

@@ -2,13 +2,15 @@
 // Worker (the engine worker, crema-worker.js beside this bundle) so that a forward never blocks the page. A Net here
 // has the library's asynchronous API: `await Net.load({ prototxt, weights })`, `await net.run(feeds)`, `dispose()`.
 import type { FloatImage } from '../image/image.js';
+import { checkEveryInput, checkFeeds } from '../runtime/feeds.js';
 import { Tensor } from '../tensor.js';
 import { CremaError, kindOf } from '../util/errors.js';
 import { checkNames, checkOptionKeys } from '../util/options.js';
 import { SpareBuffers } from '../util/spare.js';
 import type { Backend, BrowserVerifyReport, EngineReady, FileNames, LayerInfo, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
-export { decodeImage, fileChannels } from './image.js';
+export { decodeImage } from './image.js';
+export { fileChannels } from '../image/header.js';
 export { geometryOf, preprocess, type InputGeometry, type PreprocessOptions } from '../image/preprocess.js';
 export { tileGrid, type Picture } from '../image/grid.js';
 export { seededInput } from '../verify/blobs.js';
@@ -195,8 +197,10 @@ export class Net {
    * runs the net converted to ONNX in onnxruntime-web instead of crema's engine (`crema run --backend onnx`).
    */
   async run(feeds: Record<string, Feed>, options: { fetches?: string[]; backend?: Backend } = {}): Promise<Record<string, Tensor>> {
+    checkFeeds(feeds, 'run');
     checkOptionKeys(options, ['fetches', 'backend'], 'run');
     checkNames(options.fetches, 'run: options.fetches');
+    checkEveryInput(this.inputs, (n) => this.info.blobs[n], feeds);
     const [data, transfer] = feedData(this.engine, feeds);
     const { fetches, backend } = options;
     const out = await this.call<Record<string, TensorData>>({ op: 'run', net: this.info.id, feeds: data, fetches, backend, ort: this.engine.onnxRuntime }, transfer);

@@ -39,7 +39,8 @@ export async function main(argv: string[]): Promise<number> {
       // yargs' own validation errors (YError: `--threads` with nothing after it, requiresArg) are usage errors too:
       // one line, not a stack trace. A command's own errors pass through as they are.
       if (err?.name === 'YError') throw new UsageError(oneLine(err.message));
-      throw err ?? new UsageError(oneLine(msg));
+      if (err) throw err;
+      throw new UsageError(missingPositionals(msg, commands.find((c) => c.command.split(' ')[0] === argv[0])?.command) ?? oneLine(msg));
     });
   try {
     // Only the command named is imported (its options and handler); the others are listed for --help.
@@ -76,9 +77,36 @@ class UsageError extends Error {}
  */
 function valuesRequired(y: Argv, command: string): Argv {
   const o = (y as unknown as { getOptions(): { string: string[]; number: string[]; array: string[]; boolean: string[] } }).getOptions();
-  const positionals = [...command.matchAll(/[<[](\w+)[>\]]/g)].map((m) => m[1]);
+  const positionals = [...command.matchAll(/[<[](\w+)(?:\.\.)?[>\]]/g)].map((m) => m[1]);
   const valued = [...new Set([...o.string, ...o.number])].filter((k) => !o.array.includes(k) && !o.boolean.includes(k) && !positionals.includes(k));
+  const repeatable = o.array.filter((k) => !positionals.includes(k));
+  if (repeatable.length) y = y.check((args) => checkRepeatable(args, repeatable));
   return valued.length ? y.requiresArg(valued) : y;
+}
+
+/**
+ * A repeatable flag typed without a value (`--input` last, or before another flag: `--stage --input x.npy`) parsed
+ * as an empty list and ran as if absent: `--input: needs a value`, as the single-valued flags say.
+ */
+function checkRepeatable(args: Record<string, unknown>, keys: string[]): true {
+  for (const key of keys) {
+    const flag = `--${key}`;
+    const v = args[key];
+    if (Array.isArray(v) && v.length === 0 && invocation.argv.some((a) => a === flag)) throw new UsageError(`${flag}: needs a value`);
+  }
+  return true;
+}
+
+/**
+ * yargs' "Not enough non-option arguments: got 2, need at least 3" as the positionals missing, in --help's words
+ * (`crema classify NET WEIGHTS` with no image: "missing <images..> (see --help)").
+ */
+function missingPositionals(msg: string, command: string | undefined): string | undefined {
+  const m = /^Not enough non-option arguments: got (\d+), need at least (\d+)/.exec(msg.trim());
+  if (!m || !command) return undefined;
+  const required = command.split(' ').slice(1).filter((p) => p.startsWith('<'));
+  const missing = required.slice(Number(m[1]));
+  return missing.length ? `missing ${missing.join(' ')} (see --help)` : undefined;
 }
 
 /**

@@ -31,6 +31,14 @@ export function cropImage(im: FloatImage, top: number, left: number, h: number, 
   return out;
 }
 
+/** The most pixels crema decodes in one image, refused from the header before decoding (a decompression bomb). */
+export const MAX_PIXELS = 10000 * 10000;
+
+/** The refusal of an image whose header says more than MAX_PIXELS (the Node path, by sharp, and the browser's). */
+export function tooManyPixels(file: string): CremaError {
+  return new CremaError(`${file}: more than 10000 x 10000 pixels (10^8, crema's limit for an image): make it smaller first`);
+}
+
 /**
  * Memory one image may take while it is decoded and prepared (the decoded pixels, their float copy, the resize's
  * buffers): with Node itself and the net's buffers a 10 MB file keeps crema under 1 GB. A 16-bit RGBA PNG of

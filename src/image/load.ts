@@ -3,7 +3,7 @@ import path from 'node:path';
 import { CremaError } from '../util/errors.js';
 import { withOpenFile } from '../util/files.js';
 import { type Bytes, resolveSource } from '../util/source.js';
-import { checkImageMemory, type FloatImage } from './image.js';
+import { MAX_PIXELS, checkImageMemory, type FloatImage, tooManyPixels } from './image.js';
 import { type RawPixels, floatImage } from './pixels.js';
 
 /** The file types crema decodes as images (everything else is read as data, e.g. .npy). */
@@ -21,7 +21,7 @@ async function decode(source: string | Bytes, color: boolean): Promise<RawPixels
   refuseUnsupported(file, filePath, bytes);
   // sharp is imported when the first image is read: commands that read no image do not pay for loading it.
   const { default: sharp } = await import('sharp');
-  let image = sharp(filePath ?? bytes, { failOn: 'error', limitInputPixels: 10000 * 10000 });
+  let image = sharp(filePath ?? bytes, { failOn: 'error', limitInputPixels: MAX_PIXELS });
   const meta = await image.metadata().catch((err: unknown) => cannotDecode(file, err));
   const cmyk = meta.space === 'cmyk', float = meta.depth === 'float' || meta.depth === 'double';
   const sixteen = !float && (meta.depth === 'ushort' || meta.depth === 'short');
@@ -51,7 +51,7 @@ async function decode(source: string | Bytes, color: boolean): Promise<RawPixels
 function cannotDecode(file: string, err: unknown): never {
   const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
   // sharp refuses a header of more than limitInputPixels before decoding (a decompression bomb): say whose limit.
-  if (/exceeds pixel limit/.test(why)) throw new CremaError(`${file}: more than 10000 x 10000 pixels (10^8, crema's limit for an image): make it smaller first`);
+  if (/exceeds pixel limit/.test(why)) throw tooManyPixels(file);
   throw new CremaError(`${file}: cannot decode the image (${why})`);
 }
 

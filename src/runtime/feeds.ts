@@ -1,8 +1,7 @@
 // What a net takes as an input value: crema's Tensor, an onnxruntime Tensor, a plain { dims, type, data }, or a
 // bare Float32Array for the input's current shape. Computation is float32: anything else is refused by name.
 import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
-import { CremaError } from '../util/errors.js';
-import { kindOf } from '../util/source.js';
+import { CremaError, kindOf } from '../util/errors.js';
 
 /** A tensor as other libraries give one (onnxruntime's Tensor is one): float32 only. */
 export interface TensorLike {
@@ -52,4 +51,14 @@ export function inputTensor(name: string, value: unknown, current: Shape): Tenso
 export function checkFeeds(feeds: unknown, what: string, example = '{ data: tensor }'): asserts feeds is Record<string, unknown> {
   if (feeds === null || typeof feeds !== 'object' || Array.isArray(feeds) || feeds instanceof Map)
     throw new CremaError(`${what} takes an object of inputs by name (e.g. ${example}), got ${kindOf(feeds)}`);
+}
+
+/**
+ * As onnxruntime's session.run: a value for every input (the Node Net's run and the browser's; `run({})` ran on
+ * whatever the input blobs held, zeros at first).
+ */
+export function checkEveryInput(inputs: readonly string[], shapeOf: (name: string) => Shape, feeds: Record<string, unknown>): void {
+  const missing = inputs.filter((n) => !Object.prototype.hasOwnProperty.call(feeds, n));
+  if (missing.length)
+    throw new CremaError(`run: no value for ${missing.map((n) => `'${n}' ${shapeString(shapeOf(n))}`).join(', ')} (run takes every input: { ${inputs.join(', ')} })`);
 }

@@ -3,7 +3,7 @@ import type { NetParameter } from '../caffe/types.js';
 import { buildGraph, inferShapes, repeatedNameNotes, type Graph, type GraphLayer } from '../graph/graph.js';
 import { type DecodedWeights, type Owned, adoptWeights, boundThreads, collectGarbage, compileEngine, decodedWeights, defaultThreads, setThreads, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm.js';
 import { type Layer, declaredWeights } from '../layers/layer.js';
-import { type InputValue, checkFeeds, inputTensor } from './feeds.js';
+import { type InputValue, checkEveryInput, checkFeeds, inputTensor } from './feeds.js';
 import { loadPlugins } from '../layers/plugin.js';
 import { builtInPythonNote, registerLayer } from '../layers/registry.js';
 import { type Fusion, chainMembers, computedByProducer, findFusions, fusionMembers, producerFor, unfuse } from './fold.js';
@@ -11,7 +11,7 @@ import { NetRunner } from './runner.js';
 import { ForwardJudge } from './forward-judge.js';
 import { type ConcatSlice, concatSlices } from './concat-views.js';
 import { platform } from '../platform.js';
-import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
+import { type Shape, Tensor, sameShape, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { checkNames, checkOptionKeys } from '../util/options.js';
 import { nameRecord } from '../util/names.js';
@@ -260,10 +260,7 @@ export class Net {
     checkFeeds(feeds, 'run');
     checkOptionKeys(options, ['fetches'], 'run');
     checkNames(options.fetches, 'run: options.fetches');
-    // As onnxruntime's session.run: every input. `run({})` ran on whatever the input blobs held (zeros at first).
-    const missing = this.inputs.filter((n) => !Object.prototype.hasOwnProperty.call(feeds, n));
-    if (missing.length)
-      throw new CremaError(`run: no value for ${missing.map((n) => `'${n}' ${shapeString(this.graph.blobShapes.get(n)!)}`).join(', ')} (run takes every input: { ${this.inputs.join(', ')} })`);
+    checkEveryInput(this.inputs, (n) => this.graph.blobShapes.get(n)!, feeds);
     const tensors: Record<string, Tensor> = {};
     for (const [name, value] of Object.entries(feeds)) tensors[name] = inputTensor(name, value, this.inputShape(name));
     const fetches = options.fetches === undefined ? undefined : [...options.fetches];

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { example } from '../examples.js';
 import { CremaError } from '../../util/errors.js';
-import { benchNet, checkBenchCounts } from '../../bench/bench-net.js';
+import { benchNet, checkBenchCounts, onlyInputs } from '../../bench/bench-net.js';
 import type { Backend, BackendResult } from '../../bench/result.js';
 import { Net } from '../../runtime/net.js';
 import { startProgress } from '../progress.js';
@@ -35,6 +35,7 @@ export const benchCommand = {
     checkBenchCounts({ threads: args.threads, iterations: args.iterations, batch: args.batch ?? 1, warmup: args.warmup });
     const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
     if (net.layers.length === 0) throw new CremaError(`${args.net}: the net has no layers: nothing to time`);
+    if (onlyInputs(net)) throw new CremaError(`${args.net}: the net has only inputs (no layer besides Input): nothing to time`);
     printNotes(net, args);
     const backends: Backend[] = args.backend === 'both' ? ['native', 'onnx'] : [args.backend];
     const netBatch = net.shapes.get(net.inputs[0] ?? '')?.[0] ?? 1;
