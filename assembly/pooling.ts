@@ -1,8 +1,9 @@
-// MAX and AVE pooling in WebAssembly SIMD, separably. AVE: per output row, the window's input rows are reduced
-// into a padded row buffer (vectors along the row), then each output reduces kw entries of that buffer (four
-// outputs per vector for strides 1 and 2, the taps unrolled for kernels 2 and 3, the nets' pools); the buffer's
-// padding holds 0, so windows that stick out of the image need no special case, and each output is divided by
-// Caffe's divisor (the window clipped to the padded image). MAX goes in Caffe's order, rows first: each input row's
+// MAX and AVE pooling in WebAssembly SIMD, both in Caffe's order. AVE: Caffe's sum starts at +0 and adds the
+// window's values row by row, left to right (for h, for w), then divides by the window clipped to the padded image;
+// a float sum depends on that order (a sum of column sums, as here before round thirteen, can differ in the last
+// bit), so every AVE path adds in it, four outputs a vector: the window's input rows copied into a ring of padded
+// rows (their padding 0: adding +0 to a sum that started at +0 changes no bit, so windows that stick out of the
+// image need no special case), then per output the taps of each row in turn. MAX goes in Caffe's order, rows first: each input row's
 // taps (identity -FLT_MAX first, then left to right), then the window's rows top to bottom. f32x4.pmax(best, v) is
 // `best < v ? v : best`: Caffe's strict `>` (NaN never wins; a window of NaN only gives -FLT_MAX), and on a tie it
 // keeps the earlier value, so of +0 and -0 the first in row-major order is the output, as in Caffe (a reduction by
@@ -12,9 +13,9 @@
 // Job fields (32-bit words at p, written by src/kernels/pooling.ts): 3 x, 4 y, 5 planes per chunk, 6 planes,
 // 7 H, 8 W, 9 outH, 10 outW, 11 kw, 12 sw, 13 pw, 14 method (0 MAX, 1 AVE), 15 rowStart, 16 rowEnd, 17 rowSpan,
 // 18 colSpan (Int32 tables per output row / column, readable 4 entries past their end), 19 buffer length of a
-// row (floats; the thread scratch holds a band of them, rounded up to vectors, and 4 more floats after it for
-// the last, partial vector of a row), 20 the windows are
-// 3x3 at stride 1 with pad 1 on a plane of at least 2 x 2 (1: poolPlane3 / maxPlane3), or MAX 3x3 at stride 2
+// row (floats; the thread scratch holds a band of them (AVE: a ring of word 21 of them), rounded up to vectors,
+// and 4 more floats after it for the last, partial vector of a row), 20 the windows are
+// 3x3 at stride 1 with pad 1 on a plane of at least 2 x 2 (1: avePlane3 / maxPlane3), or MAX 3x3 at stride 2
 // without pad (2: maxPlane3s2); MAX's other windows (maxPlane): 21 the most input rows of a window, 22 1 when no
 // input row serves two windows, 23 and 24 the outputs [lo, hi) read straight, four a step.
 
@@ -48,9 +49,12 @@ export function poolChunk(p: usize, chunk: i32, scratch: usize): void {
   const three = word(p, 20) == 1, strided3 = word(p, 20) == 2;
   for (let c = first; c < end; c++) {
     const xc = x + ((<usize>c * H * W) << 2), yc = y + ((<usize>c * outH * outW) << 2);
+    if (whole && ave) {
+      aveWhole(x, y, c, end, H * W);
+      return;
+    }
     if (whole) {
-      if (ave) store<f32>(yc, reducePlane(true, xc, H * W) / <f32>(H * W));
-      else store<f32>(yc, firstZero(reducePlane(false, xc, H * W), xc));
+      store<f32>(yc, firstZero(reducePlane(false, xc, H * W), xc));
     } else if (strided3) {
       maxPlane3s2(xc, yc, H, W, outH, outW, scratch);
     } else if (three) {
@@ -58,6 +62,36 @@ export function poolChunk(p: usize, chunk: i32, scratch: usize): void {
       else maxPlane3(xc, yc, H, W, scratch);
     } else if (ave) avePlane(p, xc, yc, scratch);
     else maxPlane(p, xc, yc, scratch);
+  }
+}
+
+/**
+ * AVE over whole planes c0 .. c1 - 1 (global pooling; GoogLeNet's, ResNet-50's, MobileNet's 7x7 pools): each one's
+ * n floats summed in order from +0 (a plane is its windows' rows one after the other), four planes at a time as
+ * four independent sums (the adds of one sum wait for each other), then divided by n.
+ */
+function aveWhole(x: usize, y: usize, c0: i32, c1: i32, n: i32): void {
+  const planeBytes = <usize>n << 2, divisor = <f32>n;
+  let c = c0;
+  for (; c + 4 <= c1; c += 4) {
+    const a = x + <usize>c * planeBytes, b = a + planeBytes, d = b + planeBytes, e = d + planeBytes;
+    let sa: f32 = 0, sb: f32 = 0, sd: f32 = 0, se: f32 = 0;
+    for (let i: usize = 0; i < planeBytes; i += 4) {
+      sa += load<f32>(a + i);
+      sb += load<f32>(b + i);
+      sd += load<f32>(d + i);
+      se += load<f32>(e + i);
+    }
+    store<f32>(at(y, c), sa / divisor);
+    store<f32>(at(y, c + 1), sb / divisor);
+    store<f32>(at(y, c + 2), sd / divisor);
+    store<f32>(at(y, c + 3), se / divisor);
+  }
+  for (; c < c1; c++) {
+    const a = x + <usize>c * planeBytes;
+    let sa: f32 = 0;
+    for (let i: usize = 0; i < planeBytes; i += 4) sa += load<f32>(a + i);
+    store<f32>(at(y, c), sa / divisor);
   }
 }
 
@@ -88,183 +122,6 @@ export function poolChunk(p: usize, chunk: i32, scratch: usize): void {
   let at = x;
   while (load<f32>(at) != 0) at += 4;
   return load<f32>(at);
-}
-
-/**
- * Floats of the row buffer filled before their outputs are read back: a band of rows' vertical pass first, then
- * its horizontal one, rather than row by row (the horizontal pass's unaligned loads then read vectors the
- * vertical pass had just stored). A band of 16 KB: the nets' stride-2 pools 0.78-0.93 of the row-by-row time, the
- * same bits (2048 or 8192 floats measured the same).
- */
-const BAND_FLOATS: i32 = 4096;
-
-@inline function poolPlane(ave: bool, p: usize, x: usize, y: usize, buffer: usize): void {
-  const W = word(p, 8), outH = word(p, 9), outW = word(p, 10);
-  const kw = word(p, 11), sw = word(p, 12), pw = word(p, 13);
-  const rowStart = addr(p, 15), rowEnd = addr(p, 16), rowSpan = addr(p, 17), colSpan = addr(p, 18);
-  const length = word(p, 19);
-  const stride = (length + 3) & ~3, band = max(1, min(outH, BAND_FLOATS / stride));
-  const tmp = at(buffer, band * stride);
-  const identity: f32 = ave ? 0 : MINUS_FLT_MAX;
-  // Padding of each buffered row: the image row sits at [pw, pw + W).
-  for (let r = 0; r < band; r++) {
-    const row = at(buffer, r * stride);
-    for (let i = 0; i < pw; i++) store<f32>(at(row, i), identity);
-    for (let i = pw + W; i < length; i++) store<f32>(at(row, i), identity);
-  }
-  for (let oy0 = 0; oy0 < outH; oy0 += band) {
-    const oy1 = min(outH, oy0 + band);
-    for (let oy = oy0; oy < oy1; oy++) {
-      const h0 = load<i32>(at(rowStart, oy)), h1 = load<i32>(at(rowEnd, oy));
-      columns(ave, at(x, h0 * W), h1 - h0, W, at(buffer, (oy - oy0) * stride + pw));
-    }
-    for (let oy = oy0; oy < oy1; oy++) {
-      const hs = f32x4.splat(<f32>load<i32>(at(rowSpan, oy)));
-      windows(ave, at(buffer, (oy - oy0) * stride), at(y, oy * outW), outW, kw, sw, hs, colSpan, tmp);
-    }
-  }
-}
-
-/** Vertical: row[w] = reduce over the `rows` input rows from `top` of x[h][w], for w in [0, W). */
-@inline function columns(ave: bool, top: usize, rows: i32, W: i32, row: usize): void {
-  const identity: f32 = ave ? 0 : MINUS_FLT_MAX;
-  const identityV = f32x4.splat(identity);
-  const rowBytes = <usize>W << 2;
-  let w = 0;
-  if (rows == 3) {
-    // Kernel 3 (most pools): the three rows unrolled, two vectors a step.
-    for (; w + 8 <= W; w += 8) {
-      const src = at(top, w);
-      const a = reduceV(ave, reduceV(ave, reduceV(ave, identityV, v128.load(src)), v128.load(src + rowBytes)), v128.load(src + 2 * rowBytes));
-      const b = reduceV(ave, reduceV(ave, reduceV(ave, identityV, v128.load(src, 16)), v128.load(src + rowBytes, 16)), v128.load(src + 2 * rowBytes, 16));
-      v128.store(at(row, w), a);
-      v128.store(at(row, w), b, 16);
-    }
-  } else if (rows == 2) {
-    for (; w + 8 <= W; w += 8) {
-      const src = at(top, w);
-      const a = reduceV(ave, reduceV(ave, identityV, v128.load(src)), v128.load(src + rowBytes));
-      const b = reduceV(ave, reduceV(ave, identityV, v128.load(src, 16)), v128.load(src + rowBytes, 16));
-      v128.store(at(row, w), a);
-      v128.store(at(row, w), b, 16);
-    }
-  }
-  for (; w + 4 <= W; w += 4) {
-    let src = at(top, w);
-    let acc = identityV;
-    for (let h = 0; h < rows; h++, src += rowBytes) acc = reduceV(ave, acc, v128.load(src));
-    v128.store(at(row, w), acc);
-  }
-  for (; w < W; w++) {
-    let src = at(top, w);
-    let acc = identity;
-    for (let h = 0; h < rows; h++, src += rowBytes) acc = reduce(ave, acc, load<f32>(src));
-    store<f32>(at(row, w), acc);
-  }
-}
-
-/**
- * Horizontal: out[ox] = reduce over kx of buffer[ox * sw + kx] (buffer index 0 is image column -pw), divided by
- * the AVE divisor hs * colSpan[ox].
- */
-@inline function windows(ave: bool, buffer: usize, out: usize, outW: i32, kw: i32, sw: i32, hs: v128, colSpan: usize, tmp: usize): void {
-  const identity: f32 = ave ? 0 : MINUS_FLT_MAX;
-  let ox = 0;
-  if (sw <= 2) {
-    for (; ox < outW; ox += 4) {
-      let acc = windowsOf4(ave, buffer, ox, kw, sw);
-      if (ave) acc = f32x4.div(acc, f32x4.mul(hs, f32x4.convert_i32x4_s(v128.load(at(colSpan, ox)))));
-      if (ox + 4 <= outW) v128.store(at(out, ox), acc);
-      else {
-        // The row's last, partial vector: its extra lanes read the buffer's padding; only the real ones are kept.
-        v128.store(tmp, acc);
-        for (let j = ox; j < outW; j++) store<f32>(at(out, j), load<f32>(at(tmp, j - ox)));
-      }
-    }
-  }
-  for (; ox < outW; ox++) {
-    let acc = identity;
-    for (let kx = 0; kx < kw; kx++) acc = reduce(ave, acc, load<f32>(at(buffer, ox * sw + kx)));
-    if (ave) acc /= f32x4.extract_lane(hs, 0) * <f32>load<i32>(at(colSpan, ox));
-    store<f32>(at(out, ox), acc);
-  }
-}
-
-/** Outputs ox..ox+3 of a buffered row (stride 1 or 2): taps unrolled for kernels 2 and 3, a loop otherwise. */
-@inline function windowsOf4(ave: bool, buffer: usize, ox: i32, kw: i32, sw: i32): v128 {
-  const src = at(buffer, ox * sw);
-  if (sw == 1) {
-    if (kw == 3) return reduceV(ave, reduceV(ave, v128.load(src), v128.load(src, 4)), v128.load(src, 8));
-    if (kw == 2) return reduceV(ave, v128.load(src), v128.load(src, 4));
-    let acc = v128.load(src);
-    for (let kx = 1; kx < kw; kx++) acc = reduceV(ave, acc, v128.load(at(src, kx)));
-    return acc;
-  }
-  // Stride 2: taps 0 and 1 are the even and odd lanes of entries 0..7, tap 2 the even lanes of entries 2..9.
-  const v0 = v128.load(src), v1 = v128.load(src, 16);
-  const even = i32x4.shuffle(v0, v1, 0, 2, 4, 6), odd = i32x4.shuffle(v0, v1, 1, 3, 5, 7);
-  if (kw == 2) return reduceV(ave, even, odd);
-  if (kw == 3) return reduceV(ave, reduceV(ave, even, odd), i32x4.shuffle(v128.load(src, 8), v128.load(src, 24), 0, 2, 4, 6));
-  let acc = even;
-  for (let kx = 1; kx < kw; kx++) {
-    const s = at(src, kx);
-    acc = reduceV(ave, acc, i32x4.shuffle(v128.load(s), v128.load(s, 16), 0, 2, 4, 6));
-  }
-  return acc;
-}
-
-// AVE 3x3 windows at stride 1 with pad 1 (Inception's AVE pools; the output is the input's size, and every
-// divisor is 9; MAX: maxPlane3, rows first): the plane as one flat run of H W floats, so that no row has a tail of
-// its own. First the vertical sums of each column's three rows (clipped at the top and bottom rows) into V, a
-// flat copy of the plane's shape in thread scratch; then out[j] = V[j - 1] + V[j] + V[j + 1] for every j at
-// once, and each row's first and last outputs again without the neighbour row's column. The sums run in the row
-// path's order (0 first down the column, then the three columns left to right): the same bits.
-
-/** V[j] = (identity (+) a[j]) (+) b[j] ((+) c[j] when three) for j in [0, n), vectors then a scalar tail. */
-@inline function columnRun(ave: bool, three: bool, dst: usize, a: usize, b: usize, c: usize, n: i32): void {
-  const identity: f32 = ave ? 0 : MINUS_FLT_MAX;
-  const identityV = f32x4.splat(identity);
-  let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    let v = reduceV(ave, reduceV(ave, identityV, v128.load(at(a, j))), v128.load(at(b, j)));
-    if (three) v = reduceV(ave, v, v128.load(at(c, j)));
-    v128.store(at(dst, j), v);
-  }
-  for (; j < n; j++) {
-    let v = reduce(ave, reduce(ave, identity, load<f32>(at(a, j))), load<f32>(at(b, j)));
-    if (three) v = reduce(ave, v, load<f32>(at(c, j)));
-    store<f32>(at(dst, j), v);
-  }
-}
-
-@inline function poolPlane3(ave: bool, x: usize, y: usize, H: i32, W: i32, scratch: usize): void {
-  const identity: f32 = ave ? 0 : MINUS_FLT_MAX;
-  const n = H * W, v = scratch + 16; // V[-1] and V[n] are read (their outputs are redone per row)
-  store<f32>(v - 4, identity);
-  store<f32>(at(v, n), identity);
-  const rowBytes = <usize>W << 2;
-  columnRun(ave, false, v, x, x + rowBytes, 0, W);
-  columnRun(ave, true, v + rowBytes, x, x + rowBytes, x + 2 * rowBytes, n - 2 * W);
-  columnRun(ave, false, at(v, n - W), at(x, n - 2 * W), at(x, n - W), 0, W);
-  const nine = f32x4.splat(9);
-  // Every output as if its row ran on into the next: vectors, the last one ending at n (n >= 4).
-  for (let j = 0; j < n; j += 4) {
-    const o = min(j, n - 4), src = at(v, o - 1);
-    let acc = reduceV(ave, reduceV(ave, v128.load(src), v128.load(src, 4)), v128.load(src, 8));
-    if (ave) acc = f32x4.div(acc, nine);
-    v128.store(at(y, o), acc);
-  }
-  // Each row's first and last outputs: the pad column (identity) in place of the next row's neighbour.
-  for (let r = 0; r < n; r += W) {
-    let first = reduce(ave, reduce(ave, identity, load<f32>(at(v, r))), load<f32>(at(v, r + 1)));
-    let last = reduce(ave, reduce(ave, load<f32>(at(v, r + W - 2)), load<f32>(at(v, r + W - 1))), identity);
-    if (ave) {
-      first /= 9;
-      last /= 9;
-    }
-    store<f32>(at(y, r), first);
-    store<f32>(at(y, r + W - 1), last);
-  }
 }
 
 // MAX 3x3 at stride 2 without padding (SqueezeNet's, AlexNet's / CaffeNet's, GoogLeNet's, ResNet-50's and
@@ -331,10 +188,45 @@ function maxPlane3s2(x: usize, y: usize, H: i32, W: i32, outH: i32, outW: i32, c
   }
 }
 
-// Each plane's path as a function of its own, not inlined into poolChunk: inlined together, the row path ran 3-9 %
-// slower (and with its band, slower than row by row).
+// Each plane's path is a function of its own, not inlined into poolChunk: inlined together, the row path ran 3-9 %
+// slower (round eleven).
+
+// AVE 3x3 at stride 1 with pad 1 (Inception-v3's AVE pools; every divisor 9) in Caffe's order: the plane copied into
+// scratch between W + 1 zeros before and after (the rows above the first and below the last), then every output as
+// the nine values of its window, row by row, added from +0, over the plane as one flat run (four outputs a step, the
+// last step ending at n); a row's first and last outputs read the neighbour row's last or first column there, and
+// are done again without it.
 function avePlane3(x: usize, y: usize, H: i32, W: i32, scratch: usize): void {
-  poolPlane3(true, x, y, H, W, scratch);
+  const n = H * W, guard = W + 1, P = at(scratch, guard);
+  memory.fill(scratch, 0, <usize>guard << 2);
+  memory.fill(at(P, n), 0, <usize>(guard + 4) << 2);
+  memory.copy(P, x, <usize>n << 2);
+  const zero = f32x4.splat(0), nine = f32x4.splat(9), rowBytes = <usize>W << 2;
+  for (let j = 0; j < n; j += 4) {
+    const o = min(j, n - 4), up = at(P, o - W - 1), mid = up + rowBytes, down = mid + rowBytes;
+    let acc = f32x4.add(zero, v128.load(up));
+    acc = f32x4.add(acc, v128.load(up, 4));
+    acc = f32x4.add(acc, v128.load(up, 8));
+    acc = f32x4.add(acc, v128.load(mid));
+    acc = f32x4.add(acc, v128.load(mid, 4));
+    acc = f32x4.add(acc, v128.load(mid, 8));
+    acc = f32x4.add(acc, v128.load(down));
+    acc = f32x4.add(acc, v128.load(down, 4));
+    acc = f32x4.add(acc, v128.load(down, 8));
+    v128.store(at(y, o), f32x4.div(acc, nine));
+  }
+  for (let r = 0; r < n; r += W) {
+    const l = r + W - 1;
+    let first: f32 = 0, last: f32 = 0;
+    for (let dy = -W; dy <= W; dy += W) {
+      first += load<f32>(at(P, r + dy));
+      first += load<f32>(at(P, r + dy + 1));
+      last += load<f32>(at(P, l + dy - 1));
+      last += load<f32>(at(P, l + dy));
+    }
+    store<f32>(at(y, r), first / 9);
+    store<f32>(at(y, l), last / 9);
+  }
 }
 
 // MAX 3x3 at stride 1 with pad 1 in Caffe's order (rows first, see maxPlane3s2): R[j] = the row maxima of x[j - 1],
@@ -378,8 +270,64 @@ function maxPlane3(x: usize, y: usize, H: i32, W: i32, scratch: usize): void {
     store<f32>(at(dst, j), v);
   }
 }
+// AVE of any other windows in Caffe's order: each input row a window needs is copied once into a ring of padded
+// rows (job word 21 of them: the most rows of a window), the image row at [pw, pw + W) and 0 around it; then per
+// output row, four outputs a step (strides 1 and 2; a scalar loop otherwise): from +0, each of the window's rows
+// top to bottom adds its taps left to right; divided by Caffe's divisor rowSpan x colSpan.
 function avePlane(p: usize, x: usize, y: usize, scratch: usize): void {
-  poolPlane(true, p, x, y, scratch);
+  const W = word(p, 8), outH = word(p, 9), outW = word(p, 10);
+  const kw = word(p, 11), sw = word(p, 12), pw = word(p, 13), slots = word(p, 21);
+  const rowStart = addr(p, 15), rowEnd = addr(p, 16), rowSpan = addr(p, 17), colSpan = addr(p, 18);
+  const length = word(p, 19), stride = (length + 3) & ~3, strideBytes = <usize>stride << 2;
+  const tmp = at(scratch, slots * stride), zero = f32x4.splat(0);
+  for (let r = 0; r < slots; r++) {
+    const row = at(scratch, r * stride);
+    memory.fill(row, 0, <usize>pw << 2);
+    memory.fill(at(row, pw + W), 0, <usize>(stride - pw - W) << 2);
+  }
+  let next = 0;
+  for (let oy = 0; oy < outH; oy++) {
+    const h0 = load<i32>(at(rowStart, oy)), h1 = load<i32>(at(rowEnd, oy)), out = at(y, oy * outW);
+    for (let h = max(next, h0); h < h1; h++) memory.copy(scratch + <usize>(h % slots) * strideBytes + (<usize>pw << 2), at(x, h * W), <usize>W << 2);
+    next = max(next, h1);
+    const hsv = f32x4.splat(<f32>load<i32>(at(rowSpan, oy))), hs = <f32>load<i32>(at(rowSpan, oy));
+    let ox = 0;
+    if (sw <= 2) {
+      for (; ox < outW; ox += 4) {
+        let acc = zero;
+        for (let h = h0; h < h1; h++) acc = addTaps4(acc, scratch + <usize>(h % slots) * strideBytes + (<usize>(ox * sw) << 2), kw, sw);
+        acc = f32x4.div(acc, f32x4.mul(hsv, f32x4.convert_i32x4_s(v128.load(at(colSpan, ox)))));
+        if (ox + 4 <= outW) v128.store(at(out, ox), acc);
+        else {
+          // The row's last, partial vector: its extra lanes read the rows' padding; only the real ones are kept.
+          v128.store(tmp, acc);
+          for (let j = ox; j < outW; j++) store<f32>(at(out, j), load<f32>(at(tmp, j - ox)));
+        }
+      }
+    }
+    for (; ox < outW; ox++) {
+      let acc: f32 = 0;
+      for (let h = h0; h < h1; h++) {
+        const row = scratch + <usize>(h % slots) * strideBytes;
+        for (let kx = 0; kx < kw; kx++) acc += load<f32>(at(row, ox * sw + kx));
+      }
+      store<f32>(at(out, ox), acc / (hs * <f32>load<i32>(at(colSpan, ox))));
+    }
+  }
+}
+
+/** acc + the taps of one padded row for four outputs from src (stride 1 or 2), left to right. */
+@inline function addTaps4(acc: v128, src: usize, kw: i32, sw: i32): v128 {
+  if (sw == 1) {
+    for (let kx = 0; kx < kw; kx++) acc = f32x4.add(acc, v128.load(at(src, kx)));
+    return acc;
+  }
+  // Stride 2: tap kx is the even lanes of entries kx .. kx + 7.
+  for (let kx = 0; kx < kw; kx++) {
+    const s = at(src, kx);
+    acc = f32x4.add(acc, i32x4.shuffle(v128.load(s), v128.load(s, 16), 0, 2, 4, 6));
+  }
+  return acc;
 }
 
 // MAX of any other windows, in Caffe's order (rows first, see maxPlane3s2). Each input row's windows reduce to row

@@ -49,22 +49,24 @@ function straight(w: PoolWindows): { lo: number; hi: number; fused: boolean } {
   return { lo, hi, fused };
 }
 
-/** False when the row buffer would not fit the thread scratch (then the caller pools in TypeScript). */
-export function canPoolWasm(w: PoolWindows): boolean {
-  // Rows of whole vectors, and 4 floats where a row's last, partial vector of outputs goes (assembly/pooling.ts
-  // fills a band of rows up to 4096 floats, or one row); MAX: a ring of rows of outW (+ 4) maxima.
-  const row = Math.ceil(bufferLength(w) / 4) * 4, ring = windowRows(w) * (Math.ceil(w.outW / 4) * 4 + 4);
-  return (Math.max(row, 4096, ring) + 4) * 4 <= THREAD_SCRATCH;
+/** False when the row buffers would not fit the thread scratch (then the caller pools in TypeScript). */
+export function canPoolWasm(w: PoolWindows, method: 'MAX' | 'AVE'): boolean {
+  // AVE: a ring of padded input rows (as many as a window's rows, of whole vectors), and 4 floats where a row's
+  // last, partial vector of outputs goes; MAX: a ring of rows of outW (+ 4) maxima.
+  const row = Math.ceil(bufferLength(w) / 4) * 4, rows = windowRows(w);
+  const floats = method === 'AVE' ? rows * row : rows * (Math.ceil(w.outW / 4) * 4 + 4);
+  return (floats + 4) * 4 <= THREAD_SCRATCH;
 }
 
 /**
  * The 3x3 windows at stride 1 with pad 1 on a plane of at least 2 x 2 (Inception's AVE pools, GoogLeNet's MAX
- * ones): assembly/pooling.ts runs them over the plane as one flat run, in thread scratch of the plane's size.
+ * ones): assembly/pooling.ts runs them over the plane as one flat run, in thread scratch of about the plane's size.
  */
-function threeByThree(w: PoolWindows): boolean {
+function threeByThree(w: PoolWindows, method: 'MAX' | 'AVE'): boolean {
   const { height: H, width: W } = w;
   if (w.kernelW !== 3 || w.strideW !== 1 || w.padW !== 1 || w.outH !== H || w.outW !== W || H < 2 || W < 2) return false;
-  if ((H * W + 8) * 4 > THREAD_SCRATCH) return false;
+  // MAX: a plane of row maxima; AVE: a copy of the plane between W + 1 zeros (and a vector) on each side.
+  if (((method === 'MAX' ? H * W : H * W + 2 * W + 8) + 8) * 4 > THREAD_SCRATCH) return false;
   for (let oy = 0; oy < H; oy++)
     if (w.rowStart[oy] !== Math.max(oy - 1, 0) || w.rowEnd[oy] !== Math.min(oy + 2, H) || w.rowSpan[oy] !== 3) return false;
   return w.colSpan.every((span) => span === 3);
@@ -106,7 +108,7 @@ export function poolWasm(e: WasmEngine, w: PoolWindows, method: 'MAX' | 'AVE', p
   p[14] = method === 'AVE' ? 1 : 0;
   p[15] = tablePtrs[0]; p[16] = tablePtrs[1]; p[17] = tablePtrs[2]; p[18] = tablePtrs[3];
   p[19] = bufferLength(w);
-  p[20] = threeByThree(w) ? 1 : strided3(w, method) ? 2 : 0;
+  p[20] = threeByThree(w, method) ? 1 : strided3(w, method) ? 2 : 0;
   p[21] = windowRows(w);
   if (method === 'MAX') {
     const { lo, hi, fused } = straight(w);

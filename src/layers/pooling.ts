@@ -129,7 +129,7 @@ export const poolingLayer: LayerType = {
         const x = bottom.data, y = top.data, m = mask?.data;
         const inPlane = height * width, outPlane = outH * outW;
         const engine = s.method === 'STOCHASTIC' || m ? null : wasmEngine();
-        if (engine && wasmWindows && canPoolWasm(wasmWindows)) {
+        if (engine && wasmWindows && canPoolWasm(wasmWindows, s.method as 'MAX' | 'AVE')) {
           poolWasm(engine, wasmWindows, s.method as 'MAX' | 'AVE', planes, x, y);
           return;
         }
@@ -194,7 +194,9 @@ export const poolingLayer: LayerType = {
       }
     }
 
+    /** Caffe's loop: a float sum from +0, row by row, left to right (each add rounded to float32, as Caffe's). */
     function avePlane(x: Float32Array, xo: number, y: Float32Array, yo: number): void {
+      const fround = Math.fround;
       for (let oy = 0; oy < outH; oy++) {
         const h0 = rowStart[oy], h1 = rowEnd[oy], hs = rowSpan[oy];
         for (let ox = 0; ox < outW; ox++) {
@@ -202,7 +204,7 @@ export const poolingLayer: LayerType = {
           let sum = 0;
           for (let h = h0; h < h1; h++) {
             const row = xo + h * width;
-            for (let i = row + w0, end = row + w1; i < end; i++) sum += x[i];
+            for (let i = row + w0, end = row + w1; i < end; i++) sum = fround(sum + x[i]);
           }
           y[yo + oy * outW + ox] = sum / (hs * colSpan[ox]);
         }
