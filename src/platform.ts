@@ -3,7 +3,7 @@
 // process: whatever needs files, settings, cores, worker threads or HDF5 asks the installed Platform. The Node
 // entry (src/index.ts, the CLI) installs src/platform/node.ts; a browser entry installs its own.
 
-import type { ByteSource } from './caffe/types.js';
+import type { ByteSource, CopyHelper } from './caffe/types.js';
 import type { Tensor } from './tensor.js';
 import { CremaError } from './util/errors.js';
 
@@ -78,6 +78,11 @@ export interface Platform {
   startKernelWorker(loop: string, init: KernelWorkerInit): KernelWorker;
   /** Starts a thread that serves one net (src/runtime/net-worker.ts's serveNet on the platform's messages). */
   startNetWorker(): NetWorker;
+  /**
+   * Starts a thread that will copy half of a weights file's large runs into `memory` (shared) while the calling
+   * thread copies the rest (Net.load at two threads or more; optional: the calling thread copies them all).
+   */
+  startCopyHelper?(memory: WebAssembly.Memory): CopyHelper;
   /**
    * ONNX Runtime, loaded on first use (an optional peer: onnxruntime-node in Node, onnxruntime-web in a browser),
    * or a one-line CremaError saying how to add it. Both have one API: src/onnx/ort.ts's OrtModule (not named here, so

@@ -10,14 +10,15 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { encodeCaffemodel, readCaffemodel, readCaffemodelFile } from '../src/caffe/caffemodel.js';
 import type { Message } from '../src/caffe/message.js';
-import { readWeightsFile } from '../src/caffe/load.js';
+import { loadNet, readWeightsFile } from '../src/caffe/load.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
 import { filterNet } from '../src/caffe/phase.js';
-import { kernelsInUse, useKernels, wasmEngine } from '../src/kernels/wasm.js';
+import { decodedWeights, kernelsInUse, usefulThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { CremaError } from '../src/util/errors.js';
+import { ReadHelper } from '../src/util/files.js';
 import { randomArray, relDiff, rng } from './helpers/compute.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-load-decoded-'));
@@ -97,6 +98,27 @@ async function reference(file: string): Promise<Net> {
 const input = (): Record<string, Tensor> => ({ data: new Tensor([1, 64, 8, 8], randomArray(64 * 64, rng(11))) });
 
 describe('Net.load decodes the weights into wasm memory', () => {
+  // First in the file: the kernels' pool has no worker yet.
+  it("at two threads the thread that helped read the file becomes the kernels' worker (no second start), and computes", async () => {
+    const e = wasmEngine();
+    if (!e || usefulThreads() < 2) return;
+    expect(e.pool.size).toBe(0);
+    const claims = ReadHelper.claims;
+    const net = await Net.load(prototxtFile, v2, { threads: 2 });
+    expect(ReadHelper.claims).toBe(claims + 1);
+    expect([e.pool.size, e.pool.started]).toEqual([1, 1]);
+    const want = fileBlobs(v2);
+    for (const [name, ts] of net.params) ts.forEach((t, j) => expect(sameBits(t.data, want.get(name)![j]), `${name} blob ${j}`).toBe(true));
+    const ref = await reference(v2);
+    const woken = e.pool.wakeups;
+    for (let i = 0; i < 3; i++) expect(relDiff(net.forward(input()).ip1.data, ref.forward(input()).ip1.data)).toBeLessThan(1e-5);
+    expect(e.pool.wakeups).toBeGreaterThan(woken); // the worker woke for jobs
+    // A second load at two threads: the pool has its worker, the helper ends.
+    const again = await Net.load(prototxtFile, v2, { threads: 2 });
+    expect([ReadHelper.claims, e.pool.size]).toEqual([claims + 1, 1]);
+    await Promise.all([net.dispose(), again.dispose(), ref.dispose()]);
+  });
+
   it("net.params are the file's numbers bit for bit (Convolution, InnerProduct, BatchNorm, Scale, PReLU), the large ones in wasm memory", async () => {
     const net = await Net.load(prototxtFile, v2, { threads: 1 });
     const want = fileBlobs(v2);
@@ -230,4 +252,104 @@ describe('Net.load decodes the weights into wasm memory', () => {
     expect(relDiff(got.ip1.data, want)).toBeLessThan(1e-5);
     await Promise.all([net.dispose(), ref.dispose()]);
   });
+
+  it('at two threads the large runs are copied by a second thread too: the same bits, each net its own blocks', async () => {
+    const net = await Net.load(prototxtFile, v2, { threads: 2 });
+    const want = fileBlobs(v2);
+    for (const [name, ts] of net.params) ts.forEach((t, j) => expect(sameBits(t.data, want.get(name)![j]), `${name} blob ${j}`).toBe(true));
+    if (kernelsInUse() === 'wasm') for (const name of LARGE) expect(inWasm(net.params.get(name)![0].data), name).toBe(true);
+    const ref = await reference(v2);
+    expect(sameBits(net.forward(input()).ip1.data, ref.forward(input()).ip1.data)).toBe(true);
+    await Promise.all([net.dispose(), ref.dispose()]);
+  });
+
+  it("the helper thread's copies alone (runs cut into 4 MB chunks) are the file's bits", async () => {
+    const e = wasmEngine();
+    if (!e) return;
+    const random = rng(31);
+    // 1.5 M floats: two chunks; the file's other large runs one each.
+    const layer = [{ name: 'big', blobs: [blob([1_500_001], random)] }, { name: 'mid', blobs: [blob([100, 1000], random), blob([16384], random)] }];
+    const file = path.join(tmp, 'chunks.caffemodel');
+    fs.writeFileSync(file, encodeCaffemodel({ name: 'chunks', layer }));
+    const text = `input: "x" input_shape { dim: 1 }\nlayer { name: "big" type: "Bias" bottom: "x" top: "big" }\nlayer { name: "mid" type: "Bias" bottom: "x" top: "mid" }`;
+    const decoded = decodedWeights(2)!;
+    const helper = decoded.helper as ReadHelper;
+    expect(helper).toBeInstanceOf(ReadHelper);
+    helper.helperOnly = true;
+    const loaded = await loadNet(text, file, {}, decoded);
+    expect(helper.helped).toBe(4);
+    helper.close();
+    const want = fileBlobs(file);
+    for (const name of ['big', 'mid']) loaded.weights.get(name)!.forEach((t, j) => {
+      expect(inWasm(t.data), name).toBe(true);
+      expect(sameBits(t.data, want.get(name)![j]), `${name} blob ${j}`).toBe(true);
+    });
+    decoded.releaseExcept(new Set());
+  });
+
+  it('a chunk the helper cannot read is read again here, and a file that shrank says so', () => {
+    const e = wasmEngine();
+    if (!e) return;
+    const bytes = fs.readFileSync(v2);
+    const fd = fs.openSync(v2, 'r');
+    try {
+      const ptr = e.heap.alloc(1 << 20);
+      const dest = new Uint8Array(e.memory.buffer, ptr, 100_000);
+      const helper = new ReadHelper(e.memory);
+      helper.helperOnly = true;
+      const copied: number[] = [];
+      // The helper reads it whole; then one past the end: the helper fails it, this thread's read says why.
+      helper.fill(fd, [{ pos: 0, dest }], (pos) => copied.push(pos));
+      expect(copied).toEqual([]);
+      expect(sameBits(new Float32Array(dest.buffer, ptr, 25_000), new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + 100_000)))).toBe(true);
+      const late = new ReadHelper(e.memory);
+      late.helperOnly = true;
+      late.fill(fd, [{ pos: bytes.length - 10, dest }], (pos) => copied.push(pos));
+      expect(copied).toEqual([bytes.length - 10]);
+      helper.close();
+      late.close();
+      e.heap.release(ptr);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it('a truncated file at two threads fails as at one, naming it, and leaves no block behind', async () => {
+    const e = wasmEngine();
+    const bytes = fs.readFileSync(v2);
+    const cut = path.join(tmp, 'cut2.caffemodel');
+    fs.writeFileSync(cut, bytes.subarray(0, bytes.length - 1000));
+    const used = e?.heap.used;
+    await expect(Net.load(prototxtFile, cut, { threads: 2 })).rejects.toThrow(new RegExp(`^${cut.replace(/[.]/g, '\\.')}: truncated file: .* runs past the end of the file at byte \\d+$`));
+    expect(e?.heap.used).toBe(used);
+  });
+});
+
+describe('two nets sharing one weights map (Net.fromNetParameter)', () => {
+  const parsed = (): ReturnType<typeof filterNet> => filterNet(upgradeNet(parsePrototxt(PROTOTXT, 'decoded.prototxt'), 'decoded.prototxt', []), {}, []);
+
+  for (const decoded of [false, true]) {
+    it(`disposing one leaves the other's weights and outputs; the last dispose frees them (${decoded ? 'decoded by Net.load' : 'JavaScript arrays moved by the first net'})`, async () => {
+      const e = wasmEngine();
+      const before = e?.heap.used ?? 0;
+      const first = decoded ? await Net.load(prototxtFile, v2, { threads: 1 }) : Net.fromNetParameter(parsed(), await readWeightsFile(v2), [], { threads: 1 });
+      const want = first.forward(input()).ip1.data.slice();
+      const second = Net.fromNetParameter(parsed(), first.params, [], { threads: 1 });
+      expect(sameBits(second.forward(input()).ip1.data, want)).toBe(true);
+      const kept = second.params.get('ip1')![0];
+      await first.dispose();
+      const blobs = fileBlobs(v2);
+      for (const name of LARGE) expect(sameBits(second.params.get(name)![0].data, blobs.get(name)![0]), name).toBe(true);
+      // Its blocks are not freed for another to take: a third net's blobs and other weights would land there.
+      const third = await Net.load(prototxtFile, weightsFile('other.caffemodel', 8), { threads: 1 });
+      third.forward(input());
+      expect(sameBits(second.forward(input()).ip1.data, want)).toBe(true);
+      await third.dispose();
+      const held = e?.heap.used ?? 0;
+      await second.dispose();
+      expect(() => kept.data).toThrow(CremaError);
+      if (e) expect(held - e.heap.used).toBeGreaterThanOrEqual(20 * 2048 * 4); // ip1's weights among what went
+      if (e) expect(e.heap.used - before).toBeLessThan(200_000);
+    });
+  }
 });

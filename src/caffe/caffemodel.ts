@@ -5,7 +5,7 @@ import { CremaError } from '../util/errors.js';
 import { sniffNonProtobuf } from '../util/sniff.js';
 import { platform } from '../platform.js';
 import { messageType } from './schema.js';
-import type { BlobProto } from './types.js';
+import type { BlobProto, FloatDestination } from './types.js';
 import type { Message } from './message.js';
 import { type ByteSource, decodeMessage, encodeMessage, memorySource } from './wire.js';
 
@@ -84,9 +84,9 @@ export function checkBlob(b: BlobProto, where: string): void {
   if (count !== values) throw new CremaError(`${where}: shape [${dims.join(', ')}] holds ${count} values but the blob has ${values}`);
 }
 
-function decodeNet(src: ByteSource, file: string, floats?: (n: number) => Float32Array): Message {
+function decodeNet(src: ByteSource, file: string, into?: FloatDestination): Message {
   checkLooksBinary(src, file, 'caffemodel');
-  const net = decodeMessage(messageType('NetParameter'), src, file, floats);
+  const net = decodeMessage(messageType('NetParameter'), src, file, into);
   if (!net.layer && !net.layers) throw new CremaError(`${file}: no layers in it: not a caffemodel`);
   for (const [layer, j, blob] of layerBlobs(net)) checkBlob(blob, `${file}: layer '${layer}' blob ${j}`);
   return net;
@@ -98,11 +98,11 @@ export function readCaffemodel(bytes: Uint8Array, file: string): Message {
 }
 
 /**
- * Decodes a caffemodel from any byte source (`label` names it in errors); `floats` gives the arrays its blobs'
- * float runs are read into (Net.load: wasm memory), a fresh Float32Array each by default.
+ * Decodes a caffemodel from any byte source (`label` names it in errors); `into` gives the arrays its blobs'
+ * float runs are read into (Net.load: wasm memory, copied on two threads), a fresh Float32Array each by default.
  */
-export function readCaffemodelSource(src: ByteSource, label: string, floats?: (n: number) => Float32Array): Message {
-  return decodeNet(src, label, floats);
+export function readCaffemodelSource(src: ByteSource, label: string, into?: FloatDestination): Message {
+  return decodeNet(src, label, into);
 }
 
 /**

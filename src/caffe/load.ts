@@ -8,7 +8,7 @@ import { type Resolved, type Source, kindOf, prototxtText, resolveSource, withSo
 import { blobDims, blobValues, checkBlob, isHdf5Source, readCaffemodelSource } from './caffemodel.js';
 import { type Phase, filterNet } from './phase.js';
 import { parsePrototxt } from './prototxt.js';
-import type { BlobProto, LayerParameter, NetParameter } from './types.js';
+import type { BlobProto, FloatDestination, LayerParameter, NetParameter } from './types.js';
 import { upgradeNet } from './upgrade.js';
 
 export interface LoadOptions {
@@ -41,9 +41,9 @@ export interface LoadedNet {
 /**
  * Reads a net and (optionally) its weights: each a file path or the file's bytes; the prototxt may also be its
  * text. Throws CremaError naming the file (or what was given: "weights (Uint8Array, 1.2 MB)") on bad input.
- * `floats` gives the arrays a caffemodel's float runs are read into (Net.load: the kernels' wasm memory).
+ * `into` gives the arrays a caffemodel's float runs are read into (Net.load: the kernels' wasm memory).
  */
-export async function loadNet(prototxt: Source, weightsSource?: Source, opts: LoadOptions = {}, floats?: (n: number) => Float32Array): Promise<LoadedNet> {
+export async function loadNet(prototxt: Source, weightsSource?: Source, opts: LoadOptions = {}, into?: FloatDestination): Promise<LoadedNet> {
   checkLoadOptions(opts);
   const notes: string[] = [], upgrades: string[] = [];
   const { text, label: prototxtLabel } = prototxtText(prototxt);
@@ -53,7 +53,7 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   let fileWeights: Map<string, Tensor[]> | undefined;
   const weightsFile = weightsSource === undefined ? undefined : resolveSource('weights', weightsSource);
   if (weightsFile) {
-    fileWeights = await readWeights(weightsFile, upgrades, floats);
+    fileWeights = await readWeights(weightsFile, upgrades, into);
     for (const [name, blobs] of fileWeights) weights.set(name, blobs);
   }
   const weightsPath = weightsFile?.label;
@@ -101,9 +101,9 @@ export async function readWeightsFile(source: Source, notes: string[] = []): Pro
   return readWeights(resolveSource('weights', source), notes);
 }
 
-async function readWeights(r: Resolved, notes: string[], floats?: (n: number) => Float32Array): Promise<Map<string, Tensor[]>> {
+async function readWeights(r: Resolved, notes: string[], into?: FloatDestination): Promise<Map<string, Tensor[]>> {
   if (withSource(r, isHdf5Source)) return platform().readHdf5Weights(r.bytes ?? r.path, r.label);
-  const net = upgradeNet(withSource(r, (src) => readCaffemodelSource(src, r.label, floats)), r.label, notes);
+  const net = upgradeNet(withSource(r, (src) => readCaffemodelSource(src, r.label, into)), r.label, notes);
   return weightsFromNet(net, r.label);
 }
 

@@ -63,4 +63,29 @@ export interface ByteSource {
   /** Copies bytes [pos, pos + dest.length) into dest. */
   copy(pos: number, dest: Uint8Array): void;
   readonly windowSize: number;
+  /**
+   * Copies many runs (views of shared memory), on `helper`'s thread too (optional: a file source's; the decoder
+   * defers its large runs to this when it is given a helper).
+   */
+  copyRuns?(runs: readonly CopyRun[], helper: CopyHelper): void;
+}
+
+/** A run of a source's bytes, [pos, pos + dest.length), to copy into dest. */
+export interface CopyRun {
+  pos: number;
+  dest: Uint8Array;
+}
+
+/** A second thread copying a file's large runs (Node's Net.load at two threads or more: src/util/files.ts). */
+export interface CopyHelper {
+  /** Ends the thread (after its one fill, or unused). */
+  close(): void;
+}
+
+/** Where a decoder puts the float runs of blob data (Net.load: blocks of the kernels' memory), and who helps copy them. */
+export interface FloatDestination {
+  /** An array of `n` floats for the decoder to fill (every value). */
+  floats(n: number): Float32Array;
+  /** Copies the runs that landed in shared memory on a second thread too, after the file's structure is read. */
+  helper?: CopyHelper;
 }

@@ -5,7 +5,7 @@
 import protobuf from 'protobufjs';
 import { CremaError } from '../util/errors.js';
 import type { Message } from './message.js';
-import type { ByteSource } from './types.js';
+import type { ByteSource, CopyRun, FloatDestination } from './types.js';
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -152,13 +152,27 @@ class Decoder {
   private hi = 0;
   private readonly growing = new Map<Message, Map<string, { arr: Float32Array | Float64Array; n: number }>>();
 
+  /** Where packed float runs of blob data are read into (default: a fresh Float32Array). */
+  private readonly floats: (n: number) => Float32Array;
+  /** Runs into shared memory whose copy waits for the end of the structure (then done on two threads: `flush`). */
+  private deferred: CopyRun[] | undefined;
+
   constructor(
     private readonly src: ByteSource,
     private readonly file: string,
-    /** Where packed float runs of blob data are read into (default: a fresh Float32Array). */
-    private readonly floats: (n: number) => Float32Array = (n) => new Float32Array(n),
+    private readonly into?: FloatDestination,
   ) {
     this.buf = new Uint8Array(0);
+    this.floats = into ? (n) => into.floats(n) : (n) => new Float32Array(n);
+    if (into?.helper && src.copyRuns && LITTLE_ENDIAN_HOST) this.deferred = [];
+  }
+
+  /** Copies the deferred runs (on the helper's thread too). */
+  flush(): void {
+    const runs = this.deferred;
+    if (!runs?.length) return;
+    this.deferred = [];
+    this.src.copyRuns!(runs, this.into!.helper!);
   }
 
   fail(what: string, at = this.pos): never {
@@ -352,6 +366,7 @@ class Decoder {
     let g = fields.get(f.name);
     if (!g) {
       const prev = out[f.name] as Float32Array | Float64Array | undefined;
+      if (prev) this.flush(); // prev may be a deferred run, copied below
       g = { arr: newTyped(f, (prev?.length ?? 0) + 16), n: 0 };
       if (prev) g.arr.set(prev);
       g.n = prev?.length ?? 0;
@@ -375,10 +390,13 @@ class Decoder {
       if (len % width !== 0) this.fail(`packed ${f.name} of ${len} bytes is not a whole number of values`, at);
       const arr = f.typedArray === 'f32' ? this.floats(len / 4) : new Float64Array(len / 8);
       const bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
-      this.src.copy(this.pos, bytes);
+      const prev = out[f.name] as Float32Array | Float64Array | undefined;
+      if (prev) this.flush(); // prev may be a deferred run, concatenated below
+      // A large run into shared memory (Net.load's blocks) is copied after the structure, on two threads.
+      if (this.deferred && !prev && len >= DEFER_BYTES && isShared(arr.buffer)) this.deferred.push({ pos: this.pos, dest: bytes });
+      else this.src.copy(this.pos, bytes);
       if (!LITTLE_ENDIAN_HOST) swapBytes(bytes, width);
       this.pos = stop;
-      const prev = out[f.name] as Float32Array | Float64Array | undefined;
       out[f.name] = prev ? concatTyped(prev, arr) : arr;
       // Unpacked values after this run grow from out[f.name], not from the array they grew before it.
       this.growing.get(out)?.delete(f.name);
@@ -459,10 +477,22 @@ function mergeInto(target: Message, extra: Message): void {
   }
 }
 
-/** Decodes a whole source as one message of `type`. */
-export function decodeMessage(type: protobuf.Type, src: ByteSource, file: string, floats?: (n: number) => Float32Array): Message {
-  const d = new Decoder(src, file, floats);
-  return d.message(messageInfo(type), src.size, 0);
+/**
+ * Decodes a whole source as a message of `type`; `into` gives the arrays blob float runs are read into and, with a
+ * helper, has the large ones in shared memory copied after the structure is read, on two threads.
+ */
+export function decodeMessage(type: protobuf.Type, src: ByteSource, file: string, into?: FloatDestination): Message {
+  const d = new Decoder(src, file, into);
+  const msg = d.message(messageInfo(type), src.size, 0);
+  d.flush();
+  return msg;
+}
+
+/** Runs of at least this many bytes are deferred to the two-thread copy (Net.load decodes runs of >= 16384 floats into wasm memory). */
+const DEFER_BYTES = 65536;
+
+function isShared(buffer: ArrayBufferLike): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer;
 }
 
 // ---------------------------------------------------------------------------------------------

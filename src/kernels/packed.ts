@@ -3,7 +3,7 @@
 
 import type { ConvGeometry } from './im2col.js';
 import type { Tensor } from '../tensor.js';
-import { KC, KIND_CONV, KIND_GEMV, KIND_GEMV_ROWS, KIND_IP, KIND_IP_ROWS, MR, NR, type WasmEngine, adoptDecoded, decodedAddress } from './wasm.js';
+import { KC, KIND_CONV, KIND_GEMV, KIND_GEMV_ROWS, KIND_IP, KIND_IP_ROWS, MR, NR, type WasmEngine, addScope, registerWeights, weightsBlock } from './wasm.js';
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
@@ -183,29 +183,24 @@ export interface RowMajorInnerProduct {
   view: Float32Array;
 }
 
-/** Weight tensors already moved into wasm memory, by their view (a layer reshaped again finds its block). */
-const moved = new WeakMap<Float32Array, number>();
-
 /**
  * Moves a weight tensor's data into wasm memory as it is and points the tensor there (the only copy: net.params
  * views it); a no-op when it is there already. The block lives as long as the tensor. Returns its address.
  */
 export function moveWeights(e: WasmEngine, weights: Tensor): number {
-  let ptr = moved.get(weights.data);
-  if (ptr === undefined && (ptr = decodedAddress(e, weights.data))) {
-    // Decoded there by Net.load (DecodedWeights): in place already, its block the net's.
-    if (e.scope) adoptDecoded(weights.data, e.scope);
-    moved.set(weights.data, ptr);
-  }
-  if (!ptr) {
-    ptr = e.heap.alloc(weights.data.length * 4);
-    e.own(weights, ptr);
+  // In place already: decoded there by Net.load, or moved by a layer before (a reshape, another net sharing it).
+  let block = weightsBlock(e, weights.data);
+  if (!block) {
+    const ptr = e.heap.alloc(weights.data.length * 4);
+    block = e.heap.own(weights, ptr, undefined);
     const view = new Float32Array(e.memory.buffer, ptr, weights.data.length);
     view.set(weights.data);
     weights.data = view;
-    moved.set(view, ptr);
+    registerWeights(view, block, e.heap);
   }
-  return ptr;
+  // The net preparing (e.scope) uses it: its dispose frees the block unless another net sharing the weights does too.
+  if (e.scope) addScope(block, e.scope);
+  return block.ptr;
 }
 
 /**

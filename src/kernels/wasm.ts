@@ -6,6 +6,7 @@
 // activations in and out per forward. When the module is missing (not built) or CREMA_KERNELS=js is set, layers
 // use the plain TypeScript kernels (gemm.ts), which stay the reference in tests.
 
+import type { CopyHelper, FloatDestination } from '../caffe/types.js';
 import { platform } from '../platform.js';
 import { CremaError } from '../util/errors.js';
 import { ThreadPool } from './pool.js';
@@ -57,9 +58,9 @@ class Heap {
 
   /** Frees `ptr` when `owner` is garbage collected, or when `scope` is released (then it is listed there too). */
   own(owner: object, ptr: number, scope: Set<Owned> | undefined): Owned {
-    const block: Owned = { ptr, scope };
+    const block: Owned = { ptr, scopes: new Set() };
     this.finalizer.register(owner, block, block);
-    scope?.add(block);
+    if (scope) addScope(block, scope);
     return block;
   }
 
@@ -69,7 +70,8 @@ class Heap {
     if (block.ptr === 0) return; // freed already
     this.release(block.ptr);
     block.ptr = 0;
-    block.scope?.delete(block);
+    for (const scope of block.scopes) scope.delete(block);
+    block.scopes.clear();
   }
 
   /** Bytes in blocks handed out and not released. */
@@ -136,10 +138,20 @@ class Heap {
   }
 }
 
-/** A block of wasm memory owned by an object (see WasmEngine.own); ptr 0 once freed. */
+/**
+ * A block of wasm memory owned by an object (see WasmEngine.own); ptr 0 once freed. `scopes`: the nets listing it
+ * (their dispose frees it when no other net lists it: weights two nets share, see WasmEngine.releaseScope).
+ */
 export interface Owned {
   ptr: number;
-  scope: Set<Owned> | undefined;
+  scopes: Set<Set<Owned>>;
+}
+
+/** Lists `block` in `scope` too (a net that uses it: the block lives until every such net is released). */
+export function addScope(block: Owned, scope: Set<Owned>): void {
+  if (block.ptr === 0) return;
+  block.scopes.add(scope);
+  scope.add(block);
 }
 
 /** One loaded engine: module, memory, allocator, pool. Process-wide (see `wasmEngine`). */
@@ -187,8 +199,8 @@ export class WasmEngine {
   }
 
   /** Frees `ptr` when `owner` is garbage collected (packed weights belong to a layer instance), or its scope is released. */
-  own(owner: object, ptr: number): void {
-    this.heap.own(owner, ptr, this.scope);
+  own(owner: object, ptr: number): Owned {
+    return this.heap.own(owner, ptr, this.scope);
   }
 
   /**
@@ -232,9 +244,16 @@ export class WasmEngine {
     if (ptr !== this.addressOf(a)) a.set(this.f32.subarray(ptr / 4, ptr / 4 + a.length));
   }
 
-  /** Frees every block of a scope now (a disposed net's packed weights); their owners' finalizers are dropped. */
+  /**
+   * Frees the blocks of a scope now (a disposed net's packed weights; their owners' finalizers are dropped), but
+   * for those another scope lists too (weights another net shares: the last one's release frees them).
+   */
   releaseScope(scope: Set<Owned>): void {
-    for (const block of scope) this.heap.releaseOwned(block);
+    for (const block of [...scope]) {
+      block.scopes.delete(scope);
+      if (block.scopes.size === 0) this.heap.releaseOwned(block);
+    }
+    scope.clear();
   }
 
   /** A per-call scratch region of at least `bytes`, reused by every call (the main thread calls one at a time). */
@@ -369,8 +388,11 @@ function weightHeap(): Heap | undefined {
   return early.heap;
 }
 
-/** Weight arrays decoded straight into wasm memory (Net.load), by their view: each one's block. */
-const decoded = new WeakMap<Float32Array, { block: Owned; heap: Heap }>();
+/**
+ * Weight arrays in wasm memory, by their view: decoded there by Net.load (DecodedWeights) or moved there by a
+ * layer (moveWeights), each with its block. Nets that share the weights list the block in their scopes.
+ */
+const weightBlocks = new WeakMap<Float32Array, { block: Owned; heap: Heap }>();
 
 /** Decoded arrays below this many floats stay JavaScript arrays (biases, small filters: no page to spare). */
 const MIN_DECODED_FLOATS = 16384;
@@ -381,10 +403,14 @@ const MIN_DECODED_FLOATS = 16384;
  * in place and each weight byte is written once (AlexNet: 2.5-2.7 s to load, the first touch of 233 MB of pages
  * twice on the team's VM). A block lives as long as its array, or until a net that adopted it is disposed.
  */
-export class DecodedWeights {
+export class DecodedWeights implements FloatDestination {
   private readonly blocks = new Map<Float32Array, Owned>();
 
-  constructor(private readonly heap: Heap) {}
+  constructor(
+    private readonly heap: Heap,
+    /** A second thread copying half of the large runs (Net.load at two threads or more, where the platform has one). */
+    readonly helper?: CopyHelper,
+  ) {}
 
   /** An array of `n` floats for the decoder to fill (every value: a block is not zeroed). */
   readonly floats = (n: number): Float32Array => {
@@ -393,7 +419,7 @@ export class DecodedWeights {
     if (!ptr) return new Float32Array(n);
     const view = new Float32Array(this.heap.memory.buffer, ptr, n);
     const block = this.heap.own(view, ptr, undefined);
-    decoded.set(view, { block, heap: this.heap });
+    weightBlocks.set(view, { block, heap: this.heap });
     this.blocks.set(view, block);
     return view;
   };
@@ -405,25 +431,35 @@ export class DecodedWeights {
   }
 }
 
-/** Where Net.load decodes weights (see DecodedWeights): undefined when no shared wasm memory is to run them. */
-export function decodedWeights(): DecodedWeights | undefined {
+/**
+ * Where Net.load decodes weights (see DecodedWeights): undefined when no shared wasm memory is to run them. At
+ * `threads` >= 2 a helper thread starts now, to copy half of the large runs once the file's structure is read
+ * (and then, on Node, to be the kernels' first worker; Net.load closes it when they did not take it).
+ */
+export function decodedWeights(threads = 1): DecodedWeights | undefined {
   const heap = weightHeap();
-  return heap && new DecodedWeights(heap);
+  if (!heap) return undefined;
+  return new DecodedWeights(heap, threads >= 2 ? platform().startCopyHelper?.(heap.memory) : undefined);
 }
 
-/** Where a decoded weight array lives in `e`'s memory (see DecodedWeights), or 0. */
-export function decodedAddress(e: WasmEngine, a: Float32Array): number {
-  const d = decoded.get(a);
-  return d && d.heap === e.heap ? d.block.ptr : 0;
+/** Registers a weight array moved into `heap`'s memory (moveWeights), with its block. */
+export function registerWeights(view: Float32Array, block: Owned, heap: Heap): void {
+  weightBlocks.set(view, { block, heap });
 }
 
-/** Lists a decoded weight array's block in `scope` (a net's: its dispose frees it); a no-op for other arrays. */
-export function adoptDecoded(a: Float32Array, scope: Set<Owned>): void {
-  const block = decoded.get(a)?.block;
-  if (!block || block.ptr === 0 || block.scope === scope) return;
-  block.scope?.delete(block);
-  block.scope = scope;
-  scope.add(block);
+/** The block of a weight array in `e`'s memory (decoded there by Net.load, or moved by a layer), if it is one and not freed. */
+export function weightsBlock(e: WasmEngine, a: Float32Array): Owned | undefined {
+  const d = weightBlocks.get(a);
+  return d && d.heap === e.heap && d.block.ptr !== 0 ? d.block : undefined;
+}
+
+/**
+ * Lists a weight array's block (decoded or moved into wasm memory) in `scope`, a net's: its dispose frees it unless
+ * another net that shares the weights lists it too. A no-op for other arrays.
+ */
+export function adoptWeights(a: Float32Array, scope: Set<Owned>): void {
+  const block = weightBlocks.get(a)?.block;
+  if (block) addScope(block, scope);
 }
 
 let build: 'fma' | 'simd' = 'simd';

@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm';
 import { MessageChannel, Worker, isMainThread, receiveMessageOnPort } from 'node:worker_threads';
 import { type KernelWorker, type KernelWorkerInit, type NetWorker, type Platform, setPlatform } from '../platform.js';
 import { CremaError } from '../util/errors.js';
-import { fileSource, readFileBytes, withOpenFile } from '../util/files.js';
+import { ReadHelper, fileSource, readFileBytes, withOpenFile } from '../util/files.js';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setPluginImporter } from '../layers/plugin.js';
@@ -122,7 +122,8 @@ const postError = (message) => errors.postMessage(message);
 /** A kernel worker thread; its first error of a job arrives on a port read synchronously when the job ends. */
 function startKernelWorker(loop: string, init: KernelWorkerInit): KernelWorker {
   const { port1, port2 } = new MessageChannel();
-  const worker = new Worker(WORKER_PREAMBLE + loop, {
+  // Net.load's file-reading thread, when one is free over this memory, becomes the worker (no second start).
+  const worker = ReadHelper.claim(init.memory, WORKER_PREAMBLE + loop, { ...init, errors: port2 }, [port2]) ?? new Worker(WORKER_PREAMBLE + loop, {
     eval: true,
     execArgv: [], // not the parent's: `node --input-type=module -e` would make this CommonJS source fail
     workerData: { ...init, errors: port2 },
@@ -177,6 +178,7 @@ export const nodePlatform: Platform = {
   collectGarbage,
   startKernelWorker,
   startNetWorker,
+  startCopyHelper: (memory) => new ReadHelper(memory),
   // Imported when asked: startup loads nothing of ONNX (test/startup.test.ts).
   onnxRuntime: async () => (await import('../onnx/ort.js')).loadOrt(),
   async readHdf5Weights(source, label) {

@@ -1,7 +1,7 @@
 import { loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
 import { buildGraph, inferShapes, repeatedNameNotes, type Graph, type GraphLayer } from '../graph/graph.js';
-import { type Owned, adoptDecoded, boundThreads, collectGarbage, compileEngine, decodedWeights, defaultThreads, setThreads, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm.js';
+import { type DecodedWeights, type Owned, adoptWeights, boundThreads, collectGarbage, compileEngine, decodedWeights, defaultThreads, setThreads, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm.js';
 import { type Layer, declaredWeights } from '../layers/layer.js';
 import { type InputValue, checkEveryInput, checkFeeds, inputTensor } from './feeds.js';
 import { loadPlugins } from '../layers/plugin.js';
@@ -141,8 +141,10 @@ export class Net {
     // Workers start in the background; Net.load awaits the same start and reports a failure there.
     setThreads(this.threads).catch(() => undefined);
     for (const l of graph.layers) if (l.weights.length) this.paramMap.set(l.name, l.weights);
-    // Weights Net.load decoded into wasm memory are this net's to free (dispose), not only the collector's.
-    for (const ts of this.paramMap.values()) for (const t of ts) adoptDecoded(t.data, this.owned);
+    for (const ts of this.paramMap.values()) for (const t of ts) weightHolders.set(t, (weightHolders.get(t) ?? 0) + 1);
+    // Weights in wasm memory (decoded there by Net.load, or moved by another net's layers) are this net's to free
+    // (dispose) too, not only the collector's: the last net using them frees them.
+    for (const ts of this.paramMap.values()) for (const t of ts) adoptWeights(t.data, this.owned);
     this.allocate();
   }
 
@@ -161,14 +163,27 @@ export class Net {
     const [prototxt, weights, options = {}] = files ? [first.prototxt, first.weights, second as LoadOptions & NetOptions | undefined] : [first, second as Source | undefined, third];
     checkOptionKeys(options, NET_LOAD_OPTIONS, 'Net.load');
     checkNames(options.plugins, 'options.plugins');
+    const fresh = !wasmEngineIfLoaded();
     const compiling = compileEngine(); // while the files are read
-    await reclaimDroppedNets();
-    if (options.plugins?.length) await loadPlugins(options.plugins, registerLayer);
-    // The weights' float runs go straight into the kernels' memory (one write of each page, not two).
-    const decoded = decodedWeights();
+    // The weights' float runs go straight into the kernels' memory (one write of each page, not two), the large
+    // ones copied on two threads at two threads or more: the helper thread starts now, to be up when they come.
+    const decoded = decodedWeights(typeof weights === 'string' ? threadsAsked(options.threads) : 1); // bytes: no file to read
+    try {
+      return await Net.loadWith(prototxt, weights, options, fresh, compiling, decoded);
+    } finally {
+      decoded?.helper?.close(); // unless the kernels took it as their worker
+    }
+  }
+
+  private static async loadWith(prototxt: Source, weights: Source | undefined, options: LoadOptions & NetOptions, fresh: boolean, compiling: Promise<void>, decoded: DecodedWeights | undefined): Promise<Net> {
     let loaded: Awaited<ReturnType<typeof loadNet>>;
     try {
-      loaded = await loadNet(prototxt, weights, options, decoded?.floats);
+      // A turn of the event loop for the compile's first step on this thread (V8 runs it as a task): without it
+      // the compile waited for the weights' synchronous decode to end (AlexNet: 140-290 ms after it, load 5-6).
+      if (fresh) await new Promise((resolve) => setTimeout(resolve, 1));
+      await reclaimDroppedNets();
+      if (options.plugins?.length) await loadPlugins(options.plugins, registerLayer);
+      loaded = await loadNet(prototxt, weights, options, decoded);
     } catch (err) {
       decoded?.releaseExcept(new Set());
       throw err;
@@ -283,7 +298,14 @@ export class Net {
   private releaseHere(): void {
     // A weight tensor kept from net.params may view the kernels' wasm memory (fully connected weights live there
     // once): from now on it refuses to be read rather than read freed memory.
-    for (const weights of this.paramMap.values()) for (const t of weights) refuseData(t, this.gone ?? 'this net was released');
+    // A tensor another live net holds too (Net.fromNetParameter given the same weights) stays readable, and its
+    // block stays (releaseScope frees what no other net lists).
+    for (const weights of this.paramMap.values())
+      for (const t of weights) {
+        const left = (weightHolders.get(t) ?? 1) - 1;
+        weightHolders.set(t, left);
+        if (left === 0) refuseData(t, this.gone ?? 'this net was released');
+      }
     wasmEngine()?.releaseScope(this.owned);
     for (const l of this.graph.layers) l.weights = [];
     this.fusions.clear();
@@ -546,6 +568,15 @@ export class Net {
   }
 }
 
+/** The threads a net of these options will use (1 for a value the net will refuse). */
+function threadsAsked(threads: number | undefined): number {
+  try {
+    return boundThreads(checkedThreads(threads) ?? defaultThreads());
+  } catch {
+    return 1;
+  }
+}
+
 /** `options.threads` as asked (0, like the CLI's `--threads 0`: one per core), or a one-line refusal. */
 function checkedThreads(threads: number | undefined): number | undefined {
   if (threads === undefined) return undefined;
@@ -580,6 +611,9 @@ async function reclaimDroppedNets(): Promise<void> {
   collectGarbage();
   await new Promise((resolve) => setTimeout(resolve, 0));
 }
+
+/** Weight tensors by the number of live nets holding them (nets made from one weights map share them). */
+const weightHolders = new WeakMap<Tensor, number>();
 
 /** From now on `t.data` (and `t.size`) throws a CremaError saying why (a disposed net's weights). */
 function refuseData(t: Tensor, why: string): void {

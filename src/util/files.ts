@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ByteSource } from '../caffe/types.js';
+import { type MessagePort, Worker } from 'node:worker_threads';
+import type { ByteSource, CopyHelper, CopyRun } from '../caffe/types.js';
 import { CremaError } from './errors.js';
 
 /** Opens a file for reading, with a one-line CremaError naming it when it cannot be (missing, a directory, ...). */
@@ -98,7 +99,158 @@ export function fileSource(fd: number, size: number, windowSize = 1 << 16): Byte
         dest.set(piece, at);
       }
     },
+    copyRuns(runs, helper) {
+      if (helper instanceof ReadHelper) helper.fill(fd, runs, (pos, dest) => this.copy(pos, dest));
+      else for (const r of runs) this.copy(r.pos, r.dest);
+    },
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Net.load at two threads or more: a second thread copies half of the weights' large runs. On the team's VM the
+// first user-space write of a fresh page is the load's cost (AlexNet: ~1 s of its ~1.2 s decode for 233 MB,
+// `copy` in a profile; read() itself ~0.1 s), and two threads writing halves of fresh memory take ~0.6x one.
+
+/** A chunk of a run that one thread copies: small enough that the two threads end together. */
+const FILL_CHUNK_BYTES = 4 << 20;
+
+/**
+ * The helper's program (CommonJS, run with eval). A fill: it takes chunks from a shared ticket as the main thread
+ * does, [pos, address, length] triples of `table`, each read through its own 1 MB buffer and copied into the
+ * memory from user space (see fileSource's copy), then marked done (1) or failed (2: the main thread copies it
+ * again, and its read says what went wrong) in `state`. Then it may become the kernels' first worker ('kernels':
+ * the platform's preamble and the pool's loop, run with `init` as its workerData), so that no second thread is
+ * started for them.
+ */
+const HELPER_SOURCE = `
+const { workerData, parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+const { memory, control } = workerData;
+const h = new Int32Array(control);
+function fill({ fd, table, state }) {
+  const n = state.length;
+  const mem = new Uint8Array(memory.buffer);
+  let stage;
+  for (;;) {
+    const i = Atomics.add(h, 0, 1);
+    if (i >= n) break;
+    const pos = table[3 * i], at = table[3 * i + 1], len = table[3 * i + 2];
+    let ok = at + len <= mem.length;
+    try {
+      stage ??= new Uint8Array(${STAGE_BYTES});
+      for (let off = 0; ok && off < len; off += stage.length) {
+        const piece = stage.subarray(0, Math.min(stage.length, len - off));
+        for (let done = 0; ok && done < piece.length; ) {
+          const got = fs.readSync(fd, piece, done, piece.length - done, pos + off + done);
+          if (got === 0) ok = false;
+          done += got;
+        }
+        if (ok) mem.set(piece, at + off);
+      }
+    } catch {
+      ok = false;
+    }
+    Atomics.store(state, i, ok ? 1 : 2);
+    Atomics.add(h, 2, 1);
+    Atomics.add(h, 1, 1);
+    Atomics.notify(h, 1);
+  }
+}
+parentPort.on('message', (msg) => {
+  if (msg.kind === 'fill') return fill(msg);
+  parentPort.removeAllListeners('message');
+  const init = msg.init;
+  new Function('require', msg.source)((name) => (name === 'node:worker_threads' ? { workerData: init, parentPort } : require(name)));
+});
+`;
+
+/** Control words: the next chunk's ticket, chunks ended, chunks the helper took (tests and benchmarks read it). */
+const TICKET = 0, ENDED = 1, HELPED = 2;
+
+/**
+ * A thread started at the beginning of Net.load (so that it is up by the time the file's structure is read) that
+ * copies chunks of the large runs into the kernels' shared memory while this thread copies the others (one fill),
+ * then becomes the kernels' first worker when the pool starts one over the same memory (`claim`), or ends (`close`).
+ */
+export class ReadHelper implements CopyHelper {
+  /** Helpers not closed nor claimed, for startKernelWorker to take. */
+  private static readonly parked = new Set<ReadHelper>();
+  private worker: Worker | undefined;
+  private filled = false;
+  private readonly control = new Int32Array(new SharedArrayBuffer(16));
+  /** @internal Chunks the helper copied in its fill (tests). */
+  get helped(): number {
+    return Atomics.load(this.control, HELPED);
+  }
+  /** @internal Tests: this thread copies no chunk unless the helper failed it (the helper must copy them all). */
+  helperOnly = false;
+  /** @internal Helpers the kernels took as their worker so far (tests). */
+  static claims = 0;
+
+  constructor(readonly memory: WebAssembly.Memory) {
+    const worker = new Worker(HELPER_SOURCE, { eval: true, execArgv: [], workerData: { memory, control: this.control.buffer } });
+    worker.unref(); // never keeps the process alive
+    // A helper that failed to start takes no chunk (this thread copies them) and is no kernel worker.
+    const gone = (): void => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      ReadHelper.parked.delete(this);
+    };
+    worker.on('error', gone);
+    worker.on('exit', gone);
+    this.worker = worker;
+    ReadHelper.parked.add(this);
+  }
+
+  /** Copies every run: this thread and the helper take chunks in turn; `copyHere` copies one on this thread. */
+  fill(fd: number, runs: readonly CopyRun[], copyHere: (pos: number, dest: Uint8Array) => void): void {
+    const chunks: CopyRun[] = [];
+    for (const r of runs) {
+      if (!this.worker || this.filled || !(r.dest.buffer instanceof SharedArrayBuffer)) {
+        copyHere(r.pos, r.dest);
+        continue;
+      }
+      for (let off = 0; off < r.dest.length; off += FILL_CHUNK_BYTES)
+        chunks.push({ pos: r.pos + off, dest: r.dest.subarray(off, Math.min(off + FILL_CHUNK_BYTES, r.dest.length)) });
+    }
+    if (!chunks.length) return;
+    const n = chunks.length, h = this.control;
+    const table = new Float64Array(new SharedArrayBuffer(n * 24));
+    const state = new Int32Array(new SharedArrayBuffer(n * 4));
+    chunks.forEach((c, i) => table.set([c.pos, c.dest.byteOffset, c.dest.length], 3 * i));
+    this.worker!.postMessage({ kind: 'fill', fd, table, state });
+    this.filled = true;
+    for (let i; !this.helperOnly && (i = Atomics.add(h, TICKET, 1)) < n; ) {
+      copyHere(chunks[i].pos, chunks[i].dest);
+      Atomics.store(state, i, 1);
+      Atomics.add(h, ENDED, 1);
+    }
+    // The helper's last chunks. A helper that never started takes no ticket; one that fails a chunk still ends it.
+    for (let ended; (ended = Atomics.load(h, ENDED)) < n; ) Atomics.wait(h, ENDED, ended, 50);
+    for (let i = 0; i < n; i++) if (state[i] !== 1) copyHere(chunks[i].pos, chunks[i].dest);
+  }
+
+  /**
+   * A helper over `memory` that is free (its fill done, or none), taken as a kernel worker (`source`: the
+   * platform's preamble and the pool's loop; `init`: its workerData): the started Worker, or undefined.
+   */
+  static claim(memory: WebAssembly.Memory, source: string, init: object, transfer: MessagePort[]): Worker | undefined {
+    const helper = [...ReadHelper.parked].find((p) => p.memory === memory);
+    if (!helper?.worker) return undefined;
+    ReadHelper.parked.delete(helper);
+    ReadHelper.claims++;
+    const worker = helper.worker;
+    helper.worker = undefined;
+    worker.postMessage({ kind: 'kernels', source, init }, transfer);
+    return worker;
+  }
+
+  /** Ends the thread unless the kernels took it (then it is theirs). */
+  close(): void {
+    ReadHelper.parked.delete(this);
+    void this.worker?.terminate();
+    this.worker = undefined;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
