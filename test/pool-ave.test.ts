@@ -11,18 +11,7 @@ import { kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
-import { layerDef, randomInt, rng, runLayer } from './helpers/compute.js';
-
-function bits(a: ArrayLike<number>): number[] {
-  const f = Float32Array.from(a, (v) => (Number.isNaN(v) ? NaN : v));
-  return [...new Uint32Array(f.buffer)];
-}
-function expectBits(got: ArrayLike<number>, want: ArrayLike<number>, label: string): void {
-  expect(got.length, label).toBe(want.length);
-  const g = bits(got), w = bits(want), out: string[] = [];
-  for (let i = 0; i < g.length && out.length < 5; i++) if (g[i] !== w[i]) out.push(`[${i}] ${got[i]} not ${want[i]}`);
-  expect(out.join(', '), label).toBe('');
-}
+import { expectBits, layerDef, randomInt, rng, runLayer } from './helpers/compute.js';
 
 /** The sum Caffe computes for each output, in another order (column sums first): where the two differ. */
 function orderMatters(x: Float32Array, H: number, W: number, k: number): number {

@@ -11,20 +11,7 @@ import { kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
-import { layerDef, randomInt, rng, runLayer } from './helpers/compute.js';
-
-/** The bits of each value, every NaN as one. */
-function bits(a: ArrayLike<number>): number[] {
-  const f = Float32Array.from(a, (v) => (Number.isNaN(v) ? NaN : v));
-  return [...new Uint32Array(f.buffer)];
-}
-const show = (v: number) => (Object.is(v, -0) ? '-0' : String(v));
-function expectBits(got: ArrayLike<number>, want: ArrayLike<number>, label: string): void {
-  expect(got.length, label).toBe(want.length);
-  const g = bits(got), w = bits(want), out: string[] = [];
-  for (let i = 0; i < g.length && out.length < 5; i++) if (g[i] !== w[i]) out.push(`[${i}] ${show(got[i])} not ${show(want[i])}`);
-  expect(out.join(', '), label).toBe('');
-}
+import { expectBits, layerDef, randomInt, rng, runLayer } from './helpers/compute.js';
 
 beforeAll(() => {
   useKernels('wasm');

@@ -19,23 +19,8 @@ import { Net } from '../src/runtime/net.js';
 import { forwardOnnx } from '../src/onnx/run.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
-import { layerDef, randomArray, rng, runLayer } from './helpers/compute.js';
+import { expectBits, layerDef, randomArray, rng, runLayer } from './helpers/compute.js';
 
-/** The bits of each value, every NaN as one (wasm leaves a NaN's payload and sign to the engine). */
-function bits(a: ArrayLike<number>): number[] {
-  const f = Float32Array.from(a, (v) => (Number.isNaN(v) ? NaN : v));
-  return [...new Uint32Array(f.buffer)];
-}
-/** Index and value of each place where a and b differ in bits, for the failure message. */
-function differences(got: ArrayLike<number>, want: ArrayLike<number>): string {
-  const g = bits(got), w = bits(want), out: string[] = [];
-  for (let i = 0; i < g.length && out.length < 5; i++) if (g[i] !== w[i]) out.push(`[${i}] ${Object.is(got[i], -0) ? '-0' : got[i]} not ${Object.is(want[i], -0) ? '-0' : want[i]}`);
-  return out.join(', ');
-}
-function expectBits(got: ArrayLike<number>, want: ArrayLike<number>, label: string): void {
-  expect(got.length, label).toBe(want.length);
-  expect(differences(got, want), label).toBe('');
-}
 const caffeReluOf = (x: ArrayLike<number>, slope: number) => Float32Array.from(x, (v) => caffeRelu(v, Math.fround(slope)));
 
 // The edge values: zeros of both signs, infinities, NaN, subnormals whose products with a slope underflow.

@@ -14,6 +14,21 @@ import { Tensor, sameShape } from '../../src/tensor.js';
 import { readNpy } from '../../src/util/npy.js';
 import { TOLERANCE, referenceBlob, referenceCases, relativeDifference, relativeError, weightsOf } from './reference.js';
 
+/** The bits of each value, every NaN as one (wasm leaves a NaN's payload and sign to the engine). */
+export function bits(a: ArrayLike<number>): number[] {
+  const f = Float32Array.from(a, (v) => (Number.isNaN(v) ? NaN : v));
+  return [...new Uint32Array(f.buffer)];
+}
+
+/** got has want's bits (NaN as one); a failure names the first five places that differ, -0 shown as such. */
+export function expectBits(got: ArrayLike<number>, want: ArrayLike<number>, label: string): void {
+  expect(got.length, label).toBe(want.length);
+  const show = (v: number) => (Object.is(v, -0) ? '-0' : String(v));
+  const g = bits(got), w = bits(want), out: string[] = [];
+  for (let i = 0; i < g.length && out.length < 5; i++) if (g[i] !== w[i]) out.push(`[${i}] ${show(got[i])} not ${show(want[i])}`);
+  expect(out.join(', '), label).toBe('');
+}
+
 /** mulberry32: a small seeded generator, so failures reproduce. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
