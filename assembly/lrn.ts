@@ -132,14 +132,23 @@ export function withinRow(x: usize, y: usize, inp: usize, outp: usize, col: usiz
 
 /** ACROSS_CHANNELS over one image: `channels` planes of `plane` floats at x -> y. `sum`: plane float64 of scratch. */
 export function acrossImage(x: usize, y: usize, zeros: usize, sum: usize, channels: i32, plane: i32, pre: i32, alphaOverN: f64, k: f64, mode: i32): void {
-  memory.fill(sum, 0, <usize>plane << 3);
+  acrossRun(x, y, zeros, sum, channels, plane, plane, pre, alphaOverN, k, mode);
+}
+
+/**
+ * ACROSS_CHANNELS over `len` pixels of each of `channels` planes `plane` floats apart, at x -> y (a whole image, or
+ * one run of it: assembly/lrnjob.ts); each pixel's steps are the same whatever the run. `sum`: len float64,
+ * `zeros`: len zero floats.
+ */
+export function acrossRun(x: usize, y: usize, zeros: usize, sum: usize, channels: i32, plane: i32, len: i32, pre: i32, alphaOverN: f64, k: f64, mode: i32): void {
+  memory.fill(sum, 0, <usize>len << 3);
   const planeBytes = <usize>plane << 2;
-  for (let c = 0; c < pre; c++) addSquares(sum, x + <usize>c * planeBytes, plane);
+  for (let c = 0; c < pre; c++) addSquares(sum, x + <usize>c * planeBytes, len);
   for (let c = 0; c < channels; c++) {
     const entering = c + pre, leaving = c - pre - 1;
     const inp = entering < channels ? x + <usize>entering * planeBytes : zeros;
     const outp = leaving >= 0 ? x + <usize>leaving * planeBytes : zeros;
-    acrossStep(x + <usize>c * planeBytes, y + <usize>c * planeBytes, inp, outp, sum, plane, alphaOverN, k, mode);
+    acrossStep(x + <usize>c * planeBytes, y + <usize>c * planeBytes, inp, outp, sum, len, alphaOverN, k, mode);
   }
 }
 

@@ -6,11 +6,11 @@
 // Job fields (32-bit words at p): 3 x, 4 y, 5 channels, 6 plane (floats a channel), 7 pre (window's half-width,
 // clamped to the channels), 8 the power's mode (lrn.ts), 9 pixel runs an image, 10 pixels a run (a multiple of 4);
 // bytes 48 alpha / n and 56 k (f64). Chunk -> (image, run). Each pixel's sums and power are those of acrossImage
-// (the same steps in the same order whatever the run): the same bits as the standalone module.
+// (acrossRun: the same steps in the same order whatever the run): the same bits as the standalone module.
 
 // @ts-nocheck: AssemblyScript types (i32, f64, usize) are not TypeScript's.
 
-import { acrossStep, addSquares } from './lrn';
+import { acrossRun } from './lrn';
 import { addr, word } from './simd';
 
 export function lrnChunk(p: usize, chunk: i32, scratch: usize): void {
@@ -22,16 +22,7 @@ export function lrnChunk(p: usize, chunk: i32, scratch: usize): void {
   if (len <= 0) return;
   // Thread scratch: the run's float64 sums, then len zeros (the channels outside the blob).
   const sum = scratch, zeros = scratch + ((<usize>len << 3) + 15 & ~15);
-  memory.fill(sum, 0, <usize>len << 3);
   memory.fill(zeros, 0, <usize>len << 2);
-  const planeBytes = <usize>plane << 2;
   const at = (<usize>img * channels * plane + p0) << 2;
-  const xi = x + at, yi = y + at;
-  for (let c = 0; c < pre; c++) addSquares(sum, xi + <usize>c * planeBytes, len);
-  for (let c = 0; c < channels; c++) {
-    const entering = c + pre, leaving = c - pre - 1;
-    const inp = entering < channels ? xi + <usize>entering * planeBytes : zeros;
-    const outp = leaving >= 0 ? xi + <usize>leaving * planeBytes : zeros;
-    acrossStep(xi + <usize>c * planeBytes, yi + <usize>c * planeBytes, inp, outp, sum, len, alphaOverN, k, mode);
-  }
+  acrossRun(x + at, y + at, zeros, sum, channels, plane, len, pre, alphaOverN, k, mode);
 }
