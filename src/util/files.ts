@@ -2,20 +2,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type MessagePort, Worker } from 'node:worker_threads';
 import type { ByteSource, CopyHelper, CopyRun } from '../caffe/types.js';
-import { CremaError } from './errors.js';
+import { CremaError, fileErrorWords, notRegularWords } from './errors.js';
 
-/** Opens a file for reading, with a one-line CremaError naming it when it cannot be (missing, a directory, ...). */
+/**
+ * Opens a file for reading, with a one-line CremaError naming it when it cannot be: `PATH: no such file`,
+ * `permission denied`, `is a directory`, ... (fileErrorWords: every file a user names says the same).
+ */
 export function openForReading(path: string): { fd: number; size: number } {
   let fd: number;
   try {
     fd = fs.openSync(path, 'r');
   } catch (e) {
-    throw new CremaError(`${path}: cannot open: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new CremaError(`${path}: ${fileErrorWords((e as NodeJS.ErrnoException).code)}`);
   }
   const stat = fs.fstatSync(fd);
   if (!stat.isFile()) {
     fs.closeSync(fd);
-    throw new CremaError(`${path}: not a file`);
+    throw new CremaError(`${path}: ${notRegularWords(stat)}`);
   }
   inputsRead?.set(fileKey(stat), path);
   return { fd, size: stat.size };
@@ -34,6 +37,11 @@ export function guardInputs(on: boolean): void {
 }
 
 const fileKey = (stat: fs.Stats): string => `${stat.dev}:${stat.ino}`;
+
+/** Throws what openForReading would (`PATH: no such file`, ...) unless `path` is a regular file that can be read. */
+export function checkReadable(path: string): void {
+  fs.closeSync(openForReading(path).fd);
+}
 
 /** Runs `read` on the opened file, closing it after. */
 export function withOpenFile<T>(path: string, read: (fd: number, size: number) => T): T {
@@ -285,7 +293,7 @@ function resolveOutput(file: string): { path: string; straight: boolean; stdout?
   try {
     stat = fs.statSync(file); // follows symlinks
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CremaError(`${file}: cannot write: ${(e as NodeJS.ErrnoException).code}`);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CremaError(`${file}: cannot write: ${fileErrorWords((e as NodeJS.ErrnoException).code, 'write')}`);
   }
   if (stat?.isDirectory()) throw new CremaError(`${file}: is a directory, expected a file name`);
   // Our own stdout (e.g. a link to /proc/self/fd/1) is written as stdout: a socket cannot be opened by name.
@@ -350,7 +358,7 @@ async function writeAtomic(file: string, real: string, bytes: Uint8Array, mode?:
     fs.renameSync(tmp, real);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
-    throw err instanceof CremaError ? err : new CremaError(`${file}: cannot write: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw err instanceof CremaError ? err : new CremaError(`${file}: cannot write: ${fileErrorWords((err as NodeJS.ErrnoException).code, 'write')}`);
   } finally {
     untrack(tmp);
   }
@@ -362,7 +370,7 @@ async function writeStraight(file: string, bytes: Uint8Array): Promise<void> {
     handle = await fs.promises.open(file, 'w'); // a FIFO blocks here until a reader opens it: on libuv's pool, not the event loop
     await writeAll(handle, bytes);
   } catch (err) {
-    throw new CremaError(`${file}: cannot write: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new CremaError(`${file}: cannot write: ${fileErrorWords((err as NodeJS.ErrnoException).code, 'write')}`);
   } finally {
     await handle?.close();
   }
@@ -417,6 +425,6 @@ export function makeOutputDir(dir: string): void {
     fs.mkdirSync(dir, { recursive: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CremaError(`${dir}: cannot create the directory: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : code}`);
+    throw new CremaError(`${dir}: cannot create the directory: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : fileErrorWords(code, 'write')}`);
   }
 }
