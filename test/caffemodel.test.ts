@@ -156,8 +156,8 @@ describe('caffemodel errors', () => {
     expect(errorOf(() => readCaffemodel(bytes(str(1, 'just a name')), 'n.caffemodel'))).toBe('n.caffemodel: no layers in it: not a caffemodel');
     fs.writeFileSync(path.join(tmp, 'empty.caffemodel'), '');
     expect(errorOf(() => readCaffemodelFile(path.join(tmp, 'empty.caffemodel')))).toBe(`${tmp}/empty.caffemodel: empty file, not a caffemodel`);
-    expect(errorOf(() => readCaffemodelFile(path.join(tmp, 'missing.caffemodel')))).toBe(`${tmp}/missing.caffemodel: cannot open: ENOENT`);
-    expect(errorOf(() => readCaffemodelFile(tmp))).toBe(`${tmp}: not a file`);
+    expect(errorOf(() => readCaffemodelFile(path.join(tmp, 'missing.caffemodel')))).toBe(`${tmp}/missing.caffemodel: no such file`);
+    expect(errorOf(() => readCaffemodelFile(tmp))).toBe(`${tmp}: is a directory`);
   });
 
   test('broken wire data names the byte', () => {

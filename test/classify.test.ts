@@ -109,7 +109,7 @@ describe('crema classify', () => {
       [['--batch', '0'], 'crema: --batch 0: expected a positive whole number'],
       [['--channel-swap', 'b,g,r'], 'crema: --channel-swap b,g,r: expected channel indices separated by commas (e.g. 2,1,0)'],
       [['--resize', '20', '--crop'], "crema: --resize 20,20 is smaller than the input's 28x28: nothing to crop from"],
-      [['--mean', 'nope.binaryproto'], 'crema: nope.binaryproto: cannot open: ENOENT'],
+      [['--mean', 'nope.binaryproto'], 'crema: nope.binaryproto: no such file'],
     ];
     const runs = await Promise.all(cases.map(([flags]) => crema('classify', ...lenet, `${digits}/digit-7.png`, ...flags)));
     for (const [i, [flags, message]] of cases.entries()) {

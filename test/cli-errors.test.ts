@@ -25,7 +25,7 @@ describe('one-line errors instead of internal ones', () => {
     const r = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', lenet('example-input.npy'), '--labels', '.');
     expect(r.code).toBe(2);
     expect(r.stdout).toBe(''); // nothing printed: the net did not run
-    expect(lastLine(r.stderr)).toBe('crema: .: not a file');
+    expect(lastLine(r.stderr)).toBe('crema: .: is a directory');
   });
 
   it('a blob whose name cannot be a file name is refused under --dump, before the forward and any file', async () => {

@@ -111,6 +111,9 @@ describe('crema detect', () => {
     const lenet = await crema('detect', path.join(import.meta.dirname, '../models/lenet/deploy.prototxt'), path.join(import.meta.dirname, '../models/lenet/weights.caffemodel'), cat);
     expect(lenet.code).toBe(2);
     expect(lenet.stderr).toContain("net 'LeNet' has no DetectionOutput layer");
+    const labels = path.join(dir, 'missing.txt'); // as every file a user names says it (test/file-errors)
+    const unlabelled = await crema('detect', prototxt, weights, cat, ...flags, '--labels', labels);
+    expect([unlabelled.code, unlabelled.stderr]).toEqual([2, `crema: ${labels}: no such file\n`]);
     const bad = await crema('detect', prototxt, weights, cat, '--threshold', 'high');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--threshold');

@@ -4,6 +4,7 @@
 // kind, V1 files too), a net computes what the same weights given as JavaScript arrays compute, each load has
 // its own blocks and dispose frees them, unused or half-read weights leave nothing behind, and the TypeScript
 // kernels get plain arrays.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -323,6 +324,56 @@ describe('Net.load decodes the weights into wasm memory', () => {
     await expect(Net.load(prototxtFile, cut, { threads: 2 })).rejects.toThrow(new RegExp(`^${cut.replace(/[.]/g, '\\.')}: truncated file: .* runs past the end of the file at byte \\d+$`));
     expect(e?.heap.used).toBe(used);
   });
+});
+
+describe("Net.load at two threads when the helper thread dies holding a chunk", () => {
+  // The main thread waits synchronously for the helper's chunks: a test of a hang cannot run in this process (a
+  // vitest timeout needs its event loop), so a child process runs the loads on the built engine, killed after 60 s.
+  // The helper takes every chunk (helperOnly) and dies at its first: its thread exits (process.exit in a worker),
+  // throws, or, not seen (as where there is no /proc), falls silent; the main thread must copy its chunks.
+  const dist = (file: string): string => JSON.stringify(new URL(`../dist/${file}`, import.meta.url).href);
+  const script = `
+    import ${dist('index.js')}; // the Node platform
+    import { decodedWeights } from ${dist('kernels/wasm.js')};
+    import { loadNet, readWeightsFile } from ${dist('caffe/load.js')};
+    import { ReadHelper } from ${dist('util/files.js')};
+    import { Net } from ${dist('runtime/net.js')};
+    const [prototxt, weights] = process.argv.slice(-2);
+    const want = await readWeightsFile(weights);
+    const same = (got) => [...want].every(([name, ts]) => ts.every((t, j) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)
+      .equals(Buffer.from(got.get(name)[j].data.buffer, got.get(name)[j].data.byteOffset, got.get(name)[j].data.byteLength))));
+    const out = [];
+    for (const mode of ['exit', 'throw', 'silent']) {
+      ReadHelper.dieForTest = mode === 'throw' ? 'throw' : 'exit';
+      ReadHelper.blindForTest = mode === 'silent';
+      ReadHelper.stallMs = 300;
+      const decoded = decodedWeights(2);
+      if (!decoded?.helper) { out.push({ mode, skipped: true }); continue; }
+      decoded.helper.helperOnly = true;
+      const t0 = Date.now();
+      const loaded = await loadNet(prototxt, weights, {}, decoded);
+      out.push({ mode, same: same(loaded.weights), helped: decoded.helper.helped, waited: Date.now() - t0 >= (mode === 'silent' ? 300 : 0) });
+      decoded.helper.close();
+      decoded.releaseExcept(new Set());
+    }
+    ReadHelper.blindForTest = false;
+    ReadHelper.dieForTest = 'exit';
+    const net = await Net.load(prototxt, weights, { threads: 2 }); // through the API, whoever takes the chunks
+    out.push({ mode: 'Net.load', same: same(net.params) });
+    await net.dispose();
+    console.log(JSON.stringify(out));
+    process.exit(0);
+  `;
+
+  it('the main thread copies its chunks: the file\'s bits, no hang (exit, throw, silent past stallMs)', () => {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, prototxtFile, v2], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.signal, `hung: ${r.stderr}`).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    const results = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { mode: string; skipped?: boolean }[];
+    const ran = results.filter((x) => !x.skipped);
+    expect(ran.map((x) => x.mode)).toEqual(wasmEngine() ? ['exit', 'throw', 'silent', 'Net.load'] : ['Net.load']);
+    for (const x of ran) expect(x).toEqual(x.mode === 'Net.load' ? { mode: x.mode, same: true } : { mode: x.mode, same: true, helped: 0, waited: true });
+  }, 90_000);
 });
 
 describe('two nets sharing one weights map (Net.fromNetParameter)', () => {

@@ -105,11 +105,11 @@ describe('loadNet errors about layers', () => {
 describe('loadNet on paths that are not readable files', () => {
   it('names the path in a CremaError (a directory as the net, the weights or a .npy)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-load-dir-'));
-    await expect(loadNet(dir)).rejects.toThrow(new CremaError(`${dir}: not a file`));
-    await expect(loadNet(model('lenet', 'deploy.prototxt'), dir)).rejects.toThrow(new CremaError(`${dir}: not a file`));
-    expect(() => readNpy(dir)).toThrow(new CremaError(`${dir}: not a file`));
+    await expect(loadNet(dir)).rejects.toThrow(new CremaError(`${dir}: is a directory`));
+    await expect(loadNet(model('lenet', 'deploy.prototxt'), dir)).rejects.toThrow(new CremaError(`${dir}: is a directory`));
+    expect(() => readNpy(dir)).toThrow(new CremaError(`${dir}: is a directory`));
     const missing = path.join(dir, 'missing.caffemodel');
-    await expect(loadNet(model('lenet', 'deploy.prototxt'), missing)).rejects.toThrow(new CremaError(`${missing}: cannot open: ENOENT`));
+    await expect(loadNet(model('lenet', 'deploy.prototxt'), missing)).rejects.toThrow(new CremaError(`${missing}: no such file`));
     fs.rmSync(dir, { recursive: true });
   });
 });

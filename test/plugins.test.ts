@@ -10,7 +10,7 @@ import { upgradeNet } from '../src/caffe/upgrade.js';
 import { registerLayer } from '../src/index.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
-import { readNpy, writeNpy } from '../src/util/npy.js';
+import { readNpy } from '../src/util/npy.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { cli, errorOf } from './helpers/cli.js';
 
@@ -43,13 +43,20 @@ describe('--plugin: the worked example of the README (examples/plugins/mish.js)'
     Array.from(onnxOut.get('conv')!.data).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
   });
 
-  it('crema run --plugin, natively and with --backend onnx', async () => {
-    const npy = path.join(tmp, 'input.npy');
-    writeNpy(npy, input);
-    for (const backend of ['native', 'onnx']) {
-      const dump = path.join(tmp, `dump-${backend}`);
-      const r = await cli('run', examplePrototxt, '--plugin', example, '--input', npy, '--backend', backend, '--dump', dump);
+  it("crema run --plugin, natively and with --backend onnx: the README's commands as written, on the shipped input", async () => {
+    const npy = path.join(root, 'examples/plugins/input.npy');
+    expect(readNpy(npy)).toEqual(input);
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8').split('## Plugins')[1].split('```sh\n')[1].split('```')[0];
+    const commands = readme.trim().split('\n').map((line) => line.split(/\s+/));
+    expect(commands.map((c) => c.at(-1))).toEqual([`data=examples/plugins/input.npy`, 'onnx']);
+    for (const [i, command] of commands.entries()) {
+      expect(command.slice(0, 2)).toEqual(['npx', 'crema']);
+      const dump = path.join(tmp, `dump-${i}`);
+      const cwd = process.cwd();
+      process.chdir(root); // a clone's root, where the README's paths start
+      const r = await cli(...command.slice(2), '--dump', dump).finally(() => process.chdir(cwd));
       expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe('conv [1, 3, 3, 4]');
       Array.from(readNpy(path.join(dump, 'conv.npy')).data).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
     }
   });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import h5wasm from 'h5wasm/node';
 import { Tensor, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { checkReadable } from '../util/files.js';
 import { checkAxes } from './caffemodel.js';
 
 export { isHdf5File } from './caffemodel.js';
@@ -32,7 +33,7 @@ export async function readHdf5Weights(source: string | Uint8Array, label = Strin
 }
 
 async function readHdf5File(file: string, label: string): Promise<Map<string, Tensor[]>> {
-  if (!fs.statSync(file).isFile()) throw new CremaError(`${label}: is not a file`);
+  checkReadable(file);
   const module = await h5wasm.ready;
   // HDF5's errors become thrown Errors instead of HDF5-DIAG pages on the console.
   module.activate_throwing_error_handler();

@@ -1,6 +1,6 @@
 import '../platform/node.js';
 import yargs, { type Argv, type CommandModule } from 'yargs';
-import { CremaError } from '../util/errors.js';
+import { CremaError, fileErrorWords } from '../util/errors.js';
 import { guardInputs } from '../util/files.js';
 import { commands } from './commands/index.js';
 
@@ -58,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_BAD_INPUT;
     }
     if (isNodeFileError(err)) {
-      console.error(`crema: ${err.path}: ${describeFsError(err.code)}`);
+      console.error(`crema: ${err.path}: ${fileErrorWords(err.code)}`);
       return EXIT_BAD_INPUT;
     }
     console.error(`crema: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
@@ -170,12 +170,4 @@ function isNodeFileError(err: unknown): err is NodeJS.ErrnoException & { path: s
   return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && typeof (err as NodeJS.ErrnoException).path === 'string';
 }
 
-function describeFsError(code: string | undefined): string {
-  switch (code) {
-    case 'ENOENT': return 'no such file';
-    case 'EACCES': return 'permission denied';
-    case 'EISDIR': return 'is a directory, expected a file';
-    case 'ENOTDIR': return 'a part of the path is not a directory';
-    default: return `cannot read (${code})`;
-  }
-}
+

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CremaError } from '../util/errors.js';
-import { withOpenFile } from '../util/files.js';
+import { checkReadable, withOpenFile } from '../util/files.js';
 import { type Bytes, resolveSource } from '../util/source.js';
 import { MAX_PIXELS, checkImageMemory, type FloatImage, tooManyPixels } from './image.js';
 import { type RawPixels, floatImage } from './pixels.js';
@@ -57,7 +57,7 @@ function cannotDecode(file: string, err: unknown): never {
 
 /** A missing file, or a format sharp cannot read that pycaffe would (found by content: the name may say .jpg). */
 function refuseUnsupported(file: string, filePath?: string, bytes?: Uint8Array): void {
-  if (filePath !== undefined && !fs.existsSync(filePath)) throw new CremaError(`${file}: no such file`);
+  if (filePath !== undefined) checkReadable(filePath); // `no such file`, `is a directory`, ... as every file says
   const head = Buffer.alloc(2);
   if (bytes) head.set(bytes.subarray(0, 2));
   const read = bytes ? bytes.length : withOpenFile(filePath!, (fd) => fs.readSync(fd, head, 0, 2, 0));

@@ -73,6 +73,8 @@ export async function loadPlugins(files: readonly string[], register: (t: LayerT
       mod = await importModule(file);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
+      // The file's own problem (`FILE: no such file`, ...), said as every file a user names says it.
+      if (err instanceof CremaError && message.startsWith(`${file}: `)) throw new CremaError(`options.plugins ${message}`);
       throw new CremaError(`options.plugins ${file}: cannot load it: ${message.split('\n')[0]}`);
     }
     const exported = mod.default ?? mod.layers;

@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm';
 import { MessageChannel, Worker, isMainThread, receiveMessageOnPort } from 'node:worker_threads';
 import { type KernelWorker, type KernelWorkerInit, type NetWorker, type Platform, setPlatform } from '../platform.js';
 import { CremaError } from '../util/errors.js';
-import { ReadHelper, fileSource, readFileBytes, withOpenFile } from '../util/files.js';
+import { ReadHelper, checkReadable, fileSource, readFileBytes, withOpenFile } from '../util/files.js';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setPluginImporter } from '../layers/plugin.js';
@@ -192,4 +192,7 @@ export const nodePlatform: Platform = {
 };
 
 setPlatform(nodePlatform);
-setPluginImporter(async (file) => (await import(pathToFileURL(path.resolve(file)).href)) as Record<string, unknown>);
+setPluginImporter(async (file) => {
+  checkReadable(file); // `FILE: no such file`, `is a directory`, ... as every file a user names, not Node's resolver's words
+  return (await import(pathToFileURL(path.resolve(file)).href)) as Record<string, unknown>;
+});

@@ -71,6 +71,29 @@ export class CremaError extends Error {
   }
 }
 
+/**
+ * Why a file the user named (a prototxt, weights, an input, an image, a plugin, labels) cannot be opened, in words:
+ * the same few everywhere (`no such file`, `permission denied`, `is a directory`, ...); the errno code only for the
+ * rare ones: `cannot read it (EIO)` when reading; when writing the code alone, after the caller's `cannot write: `.
+ */
+export function fileErrorWords(code: string | undefined, doing: 'read' | 'write' = 'read'): string {
+  switch (code) {
+    case 'ENOENT': return 'no such file';
+    case 'EACCES': case 'EPERM': return 'permission denied';
+    case 'EISDIR': return 'is a directory';
+    case 'ENOTDIR': return 'a part of its path is a file, not a directory';
+    case 'ELOOP': return 'too many levels of symbolic links';
+    case 'ENAMETOOLONG': return 'the name is too long';
+    case 'EROFS': return 'on a read-only file system';
+    default: return doing === 'read' ? `cannot read it (${code ?? 'unknown error'})` : (code ?? 'unknown error');
+  }
+}
+
+/** What a path that is not a regular file is, in words (for `fileErrorWords`' callers). */
+export function notRegularWords(stat: { isDirectory(): boolean }): string {
+  return stat.isDirectory() ? 'is a directory' : 'not a regular file (a device, pipe or socket)';
+}
+
 /** Throws a CremaError unless `cond` holds. */
 export function check(cond: unknown, message: string | (() => string)): asserts cond {
   if (!cond) throw new CremaError(typeof message === 'string' ? message : message());

@@ -2,20 +2,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type MessagePort, Worker } from 'node:worker_threads';
 import type { ByteSource, CopyHelper, CopyRun } from '../caffe/types.js';
-import { CremaError } from './errors.js';
+import { CremaError, fileErrorWords, notRegularWords } from './errors.js';
 
-/** Opens a file for reading, with a one-line CremaError naming it when it cannot be (missing, a directory, ...). */
+/**
+ * Opens a file for reading, with a one-line CremaError naming it when it cannot be: `PATH: no such file`,
+ * `permission denied`, `is a directory`, ... (fileErrorWords: every file a user names says the same).
+ */
 export function openForReading(path: string): { fd: number; size: number } {
   let fd: number;
   try {
     fd = fs.openSync(path, 'r');
   } catch (e) {
-    throw new CremaError(`${path}: cannot open: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new CremaError(`${path}: ${fileErrorWords((e as NodeJS.ErrnoException).code)}`);
   }
   const stat = fs.fstatSync(fd);
   if (!stat.isFile()) {
     fs.closeSync(fd);
-    throw new CremaError(`${path}: not a file`);
+    throw new CremaError(`${path}: ${notRegularWords(stat)}`);
   }
   inputsRead?.set(fileKey(stat), path);
   return { fd, size: stat.size };
@@ -34,6 +37,11 @@ export function guardInputs(on: boolean): void {
 }
 
 const fileKey = (stat: fs.Stats): string => `${stat.dev}:${stat.ino}`;
+
+/** Throws what openForReading would (`PATH: no such file`, ...) unless `path` is a regular file that can be read. */
+export function checkReadable(path: string): void {
+  fs.closeSync(openForReading(path).fd);
+}
 
 /** Runs `read` on the opened file, closing it after. */
 export function withOpenFile<T>(path: string, read: (fd: number, size: number) => T): T {
@@ -120,20 +128,26 @@ const FILL_CHUNK_BYTES = 4 << 20;
  * memory from user space (see fileSource's copy), then marked done (1) or failed (2: the main thread copies it
  * again, and its read says what went wrong) in `state`. Then it may become the kernels' first worker ('kernels':
  * the platform's preamble and the pool's loop, run with `init` as its workerData), so that no second thread is
- * started for them.
+ * started for them. It first writes its thread's id (Linux: /proc/thread-self) where the main thread can see that
+ * it still runs: a helper that dies mid-chunk (out of memory, an error) never ends that chunk (see `fill`).
  */
 const HELPER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const { memory, control } = workerData;
 const h = new Int32Array(control);
-function fill({ fd, table, state }) {
+try {
+  Atomics.store(h, ${4 /* TID */}, Number(fs.readlinkSync('/proc/thread-self').split('/').pop()) || 0);
+} catch {}
+function fill({ fd, table, state, die }) {
   const n = state.length;
   const mem = new Uint8Array(memory.buffer);
   let stage;
   for (;;) {
     const i = Atomics.add(h, 0, 1);
     if (i >= n) break;
+    if (die === 'exit') process.exit(1); // tests: the thread ends holding a chunk
+    if (die === 'throw') throw new Error('the copy helper failed (test)');
     const pos = table[3 * i], at = table[3 * i + 1], len = table[3 * i + 2];
     let ok = at + len <= mem.length;
     try {
@@ -146,6 +160,7 @@ function fill({ fd, table, state }) {
           done += got;
         }
         if (ok) mem.set(piece, at + off);
+        Atomics.add(h, ${3 /* PIECES */}, 1);
       }
     } catch {
       ok = false;
@@ -164,8 +179,11 @@ parentPort.on('message', (msg) => {
 });
 `;
 
-/** Control words: the next chunk's ticket, chunks ended, chunks the helper took (tests and benchmarks read it). */
-const TICKET = 0, ENDED = 1, HELPED = 2;
+/**
+ * Control words: the next chunk's ticket, chunks ended, chunks the helper took (tests and benchmarks read it), the
+ * helper's pieces copied (its progress), its thread's id (Linux; 0 elsewhere).
+ */
+const TICKET = 0, ENDED = 1, HELPED = 2, PIECES = 3, TID = 4;
 
 /**
  * A thread started at the beginning of Net.load (so that it is up by the time the file's structure is read) that
@@ -177,7 +195,7 @@ export class ReadHelper implements CopyHelper {
   private static readonly parked = new Set<ReadHelper>();
   private worker: Worker | undefined;
   private filled = false;
-  private readonly control = new Int32Array(new SharedArrayBuffer(16));
+  private readonly control = new Int32Array(new SharedArrayBuffer(32));
   /** @internal Chunks the helper copied in its fill (tests). */
   get helped(): number {
     return Atomics.load(this.control, HELPED);
@@ -186,6 +204,15 @@ export class ReadHelper implements CopyHelper {
   helperOnly = false;
   /** @internal Helpers the kernels took as their worker so far (tests). */
   static claims = 0;
+  /** @internal Tests: every helper's thread ends ('exit') or throws ('throw') once it has taken a chunk. */
+  static dieForTest: 'exit' | 'throw' | undefined;
+  /** @internal Tests: pretend the helper's thread cannot be seen (as off Linux), so that only its silence tells. */
+  static blindForTest = false;
+  /**
+   * A helper whose thread cannot be seen (no /proc) and that copied nothing for this long is taken for dead. On
+   * Linux the thread's end is seen (/proc/self/task/<id> goes) and a live helper is waited for however slow.
+   */
+  static stallMs = 30_000;
 
   constructor(readonly memory: WebAssembly.Memory) {
     const worker = new Worker(HELPER_SOURCE, { eval: true, execArgv: [], workerData: { memory, control: this.control.buffer } });
@@ -218,16 +245,41 @@ export class ReadHelper implements CopyHelper {
     const table = new Float64Array(new SharedArrayBuffer(n * 24));
     const state = new Int32Array(new SharedArrayBuffer(n * 4));
     chunks.forEach((c, i) => table.set([c.pos, c.dest.byteOffset, c.dest.length], 3 * i));
-    this.worker!.postMessage({ kind: 'fill', fd, table, state });
+    this.worker!.postMessage({ kind: 'fill', fd, table, state, die: ReadHelper.dieForTest });
     this.filled = true;
     for (let i; !this.helperOnly && (i = Atomics.add(h, TICKET, 1)) < n; ) {
       copyHere(chunks[i].pos, chunks[i].dest);
       Atomics.store(state, i, 1);
       Atomics.add(h, ENDED, 1);
     }
-    // The helper's last chunks. A helper that never started takes no ticket; one that fails a chunk still ends it.
-    for (let ended; (ended = Atomics.load(h, ENDED)) < n; ) Atomics.wait(h, ENDED, ended, 50);
+    // The helper's last chunks. A helper that never started takes no ticket; one that fails a chunk still ends it;
+    // one that died holding a chunk (its thread gone: out of memory, an error, terminated) never will: this thread
+    // copies what it did not end. The 'exit' and 'error' events cannot tell: this thread's event loop waits here.
+    let progress = -1, since = Date.now();
+    for (let ended; (ended = Atomics.load(h, ENDED)) < n; ) {
+      Atomics.wait(h, ENDED, ended, 50);
+      const now = Atomics.load(h, ENDED) + Atomics.load(h, PIECES);
+      if (now !== progress) [progress, since] = [now, Date.now()];
+      else if (this.helperDead(since)) {
+        this.abandon();
+        break;
+      }
+    }
     for (let i = 0; i < n; i++) if (state[i] !== 1) copyHere(chunks[i].pos, chunks[i].dest);
+  }
+
+  /** Whether the helper, silent since `since`, is gone: its thread ended (Linux), or (elsewhere) silent too long. */
+  private helperDead(since: number): boolean {
+    const tid = ReadHelper.blindForTest ? 0 : Atomics.load(this.control, TID);
+    if (tid > 0) return !fs.existsSync(`/proc/self/task/${tid}`);
+    return Date.now() - since > ReadHelper.stallMs;
+  }
+
+  /** A helper that died in its fill: no kernel worker, ended if it somehow still runs. */
+  private abandon(): void {
+    ReadHelper.parked.delete(this);
+    void this.worker?.terminate();
+    this.worker = undefined;
   }
 
   /**
@@ -285,7 +337,7 @@ function resolveOutput(file: string): { path: string; straight: boolean; stdout?
   try {
     stat = fs.statSync(file); // follows symlinks
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CremaError(`${file}: cannot write: ${(e as NodeJS.ErrnoException).code}`);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CremaError(`${file}: cannot write: ${fileErrorWords((e as NodeJS.ErrnoException).code, 'write')}`);
   }
   if (stat?.isDirectory()) throw new CremaError(`${file}: is a directory, expected a file name`);
   // Our own stdout (e.g. a link to /proc/self/fd/1) is written as stdout: a socket cannot be opened by name.
@@ -350,7 +402,7 @@ async function writeAtomic(file: string, real: string, bytes: Uint8Array, mode?:
     fs.renameSync(tmp, real);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
-    throw err instanceof CremaError ? err : new CremaError(`${file}: cannot write: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw err instanceof CremaError ? err : new CremaError(`${file}: cannot write: ${fileErrorWords((err as NodeJS.ErrnoException).code, 'write')}`);
   } finally {
     untrack(tmp);
   }
@@ -362,7 +414,7 @@ async function writeStraight(file: string, bytes: Uint8Array): Promise<void> {
     handle = await fs.promises.open(file, 'w'); // a FIFO blocks here until a reader opens it: on libuv's pool, not the event loop
     await writeAll(handle, bytes);
   } catch (err) {
-    throw new CremaError(`${file}: cannot write: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new CremaError(`${file}: cannot write: ${fileErrorWords((err as NodeJS.ErrnoException).code, 'write')}`);
   } finally {
     await handle?.close();
   }
@@ -417,6 +469,6 @@ export function makeOutputDir(dir: string): void {
     fs.mkdirSync(dir, { recursive: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CremaError(`${dir}: cannot create the directory: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : code}`);
+    throw new CremaError(`${dir}: cannot create the directory: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : fileErrorWords(code, 'write')}`);
   }
 }

@@ -8,6 +8,7 @@ import { type InputGeometry, type PreprocessOptions, geometryOf, inputsPerImage,
 import { Net } from '../../runtime/net.js';
 import { Tensor } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
+import { checkReadable } from '../../util/files.js';
 import { EXIT_CHECK_FAILED, exitState } from '../main.js';
 import { type ImageArgs, imageArgs, preprocessOptionsFrom } from '../preprocess-options.js';
 import { type Progress, startProgress } from '../progress.js';
@@ -91,7 +92,12 @@ type Result = { image: string; scores: Float32Array } | { image: string; error: 
 export function collectImages(paths: string[]): string[] {
   const files: string[] = [];
   for (const p of paths) {
-    const stat = fs.statSync(p, { throwIfNoEntry: false });
+    let stat: fs.Stats | undefined;
+    try {
+      stat = fs.statSync(p);
+    } catch {
+      // missing, or under a file (ENOTDIR): loadOne says so, as a skip
+    }
     if (stat?.isDirectory()) files.push(...walk(p));
     else files.push(p);
   }
@@ -126,7 +132,7 @@ function loadBatch(files: string[], geo: InputGeometry): Promise<(FloatImage | E
 
 /** One image file as pycaffe loads it (color or gray for the input), or an error saying why it cannot be read. */
 export async function loadOne(file: string, geo: InputGeometry): Promise<FloatImage> {
-  if (!fs.existsSync(file)) throw new Error('no such file');
+  checkReadable(file); // `no such file`, `permission denied`, ... before the name's extension is judged
   if (!isImageFile(file)) throw new Error(`not an image file (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
   return loadImage(file, geo.channels === 3);
 }

@@ -8,7 +8,7 @@ import { geometryOf } from '../../image/preprocess.js';
 import { paramsOf } from '../../caffe/schema.js';
 import { Net } from '../../runtime/net.js';
 import { CremaError } from '../../util/errors.js';
-import { makeOutputDir, writeOutput } from '../../util/files.js';
+import { makeOutputDir, readFileBytes, writeOutput } from '../../util/files.js';
 import { EXIT_CHECK_FAILED, exitState } from '../main.js';
 import { type ImageArgs, imageArgs, preprocessOptionsFrom } from '../preprocess-options.js';
 import { startProgress } from '../progress.js';
@@ -81,13 +81,7 @@ function labelsOf(args: DetectArgs, net: Net): string[] | undefined {
   const beside = path.join(path.dirname(args.net), 'labels.txt');
   const file = args.labels ?? (fs.existsSync(beside) ? beside : undefined);
   if (!file) return undefined;
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new CremaError(`--labels ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  const labels = parseLabels(text);
+  const labels = parseLabels(readFileBytes(file).toString('utf8'));
   const layer = net.layers.find((l) => l.type === 'DetectionOutput')!;
   const classes = paramsOf(layer.def, 'detection_output_param').num_classes as number;
   if (labels.length !== classes) console.error(`warning: ${file} has ${labels.length} labels, DetectionOutput '${layer.name}' has ${classes} classes`);
