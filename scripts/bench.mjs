@@ -672,11 +672,12 @@ async function benchOrtWeb() {
         sessions.push(await session(bytes, threads));
         await webs[threads - 1].load(bytes, input, dims, x.data);
       }
-      // Outputs first: ORT-web at each thread count against native (1 thread) and against onnxruntime-node.
-      net.threads = 1;
-      const native = net.forward({ [input]: x })[net.outputs[0]].data;
-      const node = (await sessions[0].run(feeds))[sessions[0].outputNames[0]].data;
+      // Outputs first, one run of each contender (their warm-up): ORT-web at each thread count against native and
+      // onnxruntime-node at the same count.
       for (const threads of threadCounts) {
+        net.threads = threads;
+        const native = net.forward({ [input]: x })[net.outputs[0]].data;
+        const node = (await sessions[threads - 1].run(feeds))[sessions[threads - 1].outputNames[0]].data;
         const web = await webs[threads - 1].run(true);
         const [dn, dw] = [maxRelDiff(native, web), maxRelDiff(node, web)];
         if (dn > 1e-4 || dw > 1e-4) notes.push(`ortweb ${model} ${threads}t: onnxruntime-web's output differs by ${dn.toExponential(1)} from native, ${dw.toExponential(1)} from onnxruntime-node (of scale)`);
@@ -694,8 +695,9 @@ async function benchOrtWeb() {
         { name: `node ${threads}`, run: timed(`node ${threads}`, () => sessions[threads - 1].run(feeds)) },
         { name: `web ${threads}`, run: timed(`web ${threads}`, () => webs[threads - 1].run()) },
       ]);
-      // ORT-web takes 2-3 × native's time: fewer rounds than the zoo section (about a minute for all ten nets at --iterations 1).
-      const samples = await interleave(contenders, { iterations: iters(model === 'vgg16' || model === 'openpose' ? 2 : 4), warmup: 1 });
+      // ORT-web takes 2-7 × native's time (OpenPose: 14 s a forward): fewer rounds than the zoo section, the output
+      // check above their warm-up; the section takes about 5 minutes, half of it OpenPose (--nets to leave it out).
+      const samples = await interleave(contenders, { iterations: iters(model === 'vgg16' || model === 'openpose' ? 2 : 3), warmup: 0 });
       for (const s of sessions) await s.release();
       for (const threads of threadCounts) await webs[threads - 1].release();
       const usage = (name) => {
