@@ -82,6 +82,24 @@ export function copyRow(src: usize, W: i32, dst: usize): void {
   v128.store(dst + last, v128.load(src + last)); // may overlap the one before: the same values
 }
 
+/** W zero floats at dst: whole vectors, the last one ending at the row's end, when W >= 4. */
+@inline
+export function zeroRow(dst: usize, W: i32): void {
+  if (W < 4) {
+    for (let i = 0; i < W; i++) store<f32>(dst + (<usize>i << 2), 0);
+    return;
+  }
+  const z = f32x4.splat(0), last = <usize>(W - 4) << 2;
+  for (let at: usize = 0; at < last; at += 16) v128.store(dst + at, z);
+  v128.store(dst + last, z);
+}
+
+/**
+ * Rows this short (floats) are copied and zero-filled by copyRow / zeroRow, not memory.copy / memory.fill: those
+ * are calls out of the module (a few ns each), and AlexNet's 13 x 13 layers pad ~20 000 rows of 13 floats a forward.
+ */
+export const SHORT_ROW: i32 = 64;
+
 /**
  * One input row (W floats) into a stride-2 kernel's padded copy, its columns deinterleaved: padded column
  * X = c + pw goes to the even half at dst + X / 2 (X even) or to the odd half at dst + q + X / 2 (X odd, q bytes

@@ -34,7 +34,7 @@
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
 import { gemmStrips } from './kernels';
-import { MR, NR, addr, madd, relu, reluf, word } from './simd';
+import { MR, NR, SHORT_ROW, addr, copyRow, madd, relu, reluf, word, zeroRow } from './simd';
 import { filtersWhole, inputTransform5, outputWhole } from './winograd5';
 import { column } from './winograd7';
 import { filters7, inputTransform7 } from './winograd7';
@@ -61,6 +61,19 @@ export function winogradPadChunk(p: usize, chunk: i32): void {
   }
   for (let c = chunk * per; c < end; c++) {
     const src = x + ((<usize>c * H * W) << 2), dst = xp + <usize>c * Hp * rowBytes;
+    if (Wp <= SHORT_ROW) {
+      for (let r = 0; r < Hp; r++) {
+        const row = dst + <usize>r * rowBytes, iy = r - ph;
+        if (<u32>iy >= <u32>H) {
+          zeroRow(row, Wp);
+          continue;
+        }
+        zeroRow(row, pw);
+        copyRow(src + ((<usize>iy * W) << 2), W, row + (<usize>pw << 2));
+        zeroRow(row + (<usize>(pw + W) << 2), Wp - pw - W);
+      }
+      continue;
+    }
     for (let r = 0; r < Hp; r++) {
       const row = dst + <usize>r * rowBytes, iy = r - ph;
       if (<u32>iy >= <u32>H) {
@@ -92,13 +105,13 @@ function gatherPlane(x: usize, c: i32, H: i32, W: i32, Hp: i32, Wp: i32, ph: i32
   for (let r = 0; r < Hp; r++) {
     const row = dst + <usize>r * rowBytes, iy = sh * r + p - ph;
     if (<u32>iy >= <u32>H) {
-      memory.fill(row, 0, rowBytes);
+      zeroRow(row, Wp);
       continue;
     }
-    memory.fill(row, 0, <usize>v0 << 2);
+    zeroRow(row, v0);
     const from = src + ((<usize>iy * W + <usize>(sw * v0 + q - pw)) << 2), step = <usize>sw << 2;
     for (let v = v0, at = from; v < v1; v++, at += step) store<f32>(row + (<usize>v << 2), load<f32>(at));
-    memory.fill(row + (<usize>v1 << 2), 0, <usize>(Wp - v1) << 2);
+    zeroRow(row + (<usize>v1 << 2), Wp - v1);
   }
 }
 
@@ -471,8 +484,9 @@ function outputTransform(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX:
         if (m == 4) outputFour6(from, xiBytes, lanes, lanesRow, b, reluOn, slope, tmp);
         else if (m == 3) outputFour63(from, xiBytes, lanes, lanesRow, b, reluOn, slope, tmp);
         else outputFour(from, xiBytes, lanes, lanesRow, b, reluOn, slope);
-        const bytes = <usize>min(news * m, outW - m * tx) << 2, first = lanes + (<usize>(skip * m) << 2);
-        for (let a = 0; a < rowsIn; a++) memory.copy(dst + <usize>a * rowBytes, first + <usize>a * lanesRow, bytes);
+        const first = lanes + (<usize>(skip * m) << 2);
+        const floats = min(news * m, outW - m * tx);
+        for (let a = 0; a < rowsIn; a++) copyRow(first + <usize>a * lanesRow, floats, dst + <usize>a * rowBytes);
       }
       j += news;
     }

@@ -13,7 +13,7 @@
 // 192 channels, F(4x4, 3x3) 3.2e-6 / 4.5e-6 / 7.7e-6 (docs/PERFORMANCE.md, round six).
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
-import { MR, NR, madd, relu } from './simd';
+import { MR, NR, copyRow, madd, relu } from './simd';
 import { SKEW } from './winograd';
 import { acc3, column, outputTile7, point, put, putRow, putTiles } from './winograd7';
 import { outputTile27 } from './winograd27';
@@ -246,7 +246,7 @@ function outputTile6(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, t
     v128.store(dst, column(y0, y1, y2, y3, 2), 48);
     v128.store(dst, v128.shuffle<f32>(q, c3, 0, 1, 4, 5), 64);
     v128.store(dst, v128.shuffle<f32>(c3, q, 2, 3, 6, 7), 80);
-    if (cols != 24) memory.copy(plane + <usize>(6 * ty + a) * rowBytes + (<usize>(6 * tx) << 2), row, <usize>cols << 2);
+    if (cols != 24) copyRow(row, cols, plane + <usize>(6 * ty + a) * rowBytes + (<usize>(6 * tx) << 2));
   }
 }
 
