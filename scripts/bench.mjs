@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // crema's benchmarks against ONNX Runtime, as the performance issue states its goals (docs/PERFORMANCE.md).
-//   npm run bench [-- --quick] [-- --only lrn,alexnet,zoo,busy,memory,batch,opencv,load] [-- --nets alexnet,resnet50]
+//   npm run bench [-- --quick] [-- --only lrn,alexnet,zoo,busy,memory,batch,opencv,ortweb,load] [-- --nets alexnet,resnet50]
 //                 [-- --iterations N] [-- --json FILE]
 // Prints one table: case, backend, threads, median / min / max ms, ratio to the ONNX Runtime reference of the
 // same case (same run, same thread count, runs interleaved), the goal and whether it is met. Builds dist/ first
@@ -20,9 +20,9 @@ const shared = path.resolve(root, '../shared');
 const args = process.argv.slice(2);
 const flag = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const quick = args.includes('--quick');
-const only = new Set(flag('--only', 'lrn,alexnet,zoo,busy,memory,batch,opencv,load').split(','));
+const only = new Set(flag('--only', 'lrn,alexnet,zoo,busy,memory,batch,opencv,ortweb,load').split(','));
 const jsonFile = flag('--json', undefined);
-const netsOnly = flag('--nets', undefined)?.split(','); // the zoo, busy and batch sections on these nets only
+const netsOnly = flag('--nets', undefined)?.split(','); // the zoo, busy, batch and ortweb sections on these nets only
 const scale = Number(flag('--iterations', quick ? 0.4 : 1)); // a factor on each section's iteration count
 const iters = (n) => Math.max(2, Math.round(n * scale));
 
@@ -641,6 +641,89 @@ async function benchOpenCv() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// The other JavaScript engine: onnxruntime-web (ONNX Runtime's own WebAssembly build, wasm execution provider,
+// 128-bit SIMD) on the zoo, at 1 and 2 threads, beside crema native and onnxruntime-node, on the same input and
+// the same ONNX file (crema's conversion); the six contenders of a net interleaved in one run. Information, not a
+// goal of issue 12: native / ORT-web says where crema stands among the JS engines, ORT-web / ORT-node what ONNX
+// Runtime itself loses in WebAssembly against its AVX-512 build (docs/PERFORMANCE.md, round fourteen).
+// ORT-web runs in one worker thread per thread count (scripts/ortweb.mjs: its thread count is fixed per module
+// instance); its pool threads are threads of this process, so the CPU time per run (cpu/wall) shows them at work.
+async function benchOrtWeb() {
+  if (!needShared('onnxruntime-web')) return;
+  const { startOrtWeb } = await import('./ortweb.mjs');
+  const webs = [await startOrtWeb(1), await startOrtWeb(2)];
+  if (!webs[0]) {
+    notes.push('onnxruntime-web: skipped (not installed: npm ci installs the dev dependencies, or npm install onnxruntime-web)');
+    return;
+  }
+  const version = webs[0].info.version;
+  try {
+    for (const [model] of ZOO) {
+      if (!zooAvailable(model)) continue;
+      const net = await Net.load(zooPrototxt(model), zooWeights(model));
+      const input = net.inputs[0], dims = net.shapes.get(input);
+      const x = new Tensor(dims, hashData(dims.reduce((a, b) => a * b, 1), 11, 100));
+      const bytes = encodeConversion(convertGraph(net.graph, {}));
+      const feeds = { [input]: new ort.Tensor('float32', x.data, [...dims]) };
+      const both = (await setNativeThreads(2, [net])) === 2;
+      const threadCounts = both ? [1, 2] : [1];
+      if (!both) notes.push(`ortweb ${model}: 1 thread only (the native engine has fewer than 2 threads)`);
+      const sessions = [];
+      for (const threads of threadCounts) {
+        sessions.push(await session(bytes, threads));
+        await webs[threads - 1].load(bytes, input, dims, x.data);
+      }
+      // Outputs first, one run of each contender (their warm-up): ORT-web at each thread count against native and
+      // onnxruntime-node at the same count.
+      for (const threads of threadCounts) {
+        net.threads = threads;
+        const native = net.forward({ [input]: x })[net.outputs[0]].data;
+        const node = (await sessions[threads - 1].run(feeds))[sessions[threads - 1].outputNames[0]].data;
+        const web = await webs[threads - 1].run(true);
+        const [dn, dw] = [maxRelDiff(native, web), maxRelDiff(node, web)];
+        if (dn > 1e-4 || dw > 1e-4) notes.push(`ortweb ${model} ${threads}t: onnxruntime-web's output differs by ${dn.toExponential(1)} from native, ${dw.toExponential(1)} from onnxruntime-node (of scale)`);
+      }
+      // CPU time over wall time per contender (every thread of this process, ORT-web's pool threads included).
+      const cpu = new Map();
+      const timed = (name, fn) => async () => {
+        const c0 = process.cpuUsage(), t0 = performance.now();
+        await fn();
+        const c = process.cpuUsage(c0), acc = cpu.get(name) ?? { cpu: 0, wall: 0 };
+        cpu.set(name, { cpu: acc.cpu + (c.user + c.system) / 1000, wall: acc.wall + performance.now() - t0 });
+      };
+      const contenders = threadCounts.flatMap((threads) => [
+        { name: `native ${threads}`, run: timed(`native ${threads}`, () => ((net.threads = threads), net.forward({ [input]: x }))) },
+        { name: `node ${threads}`, run: timed(`node ${threads}`, () => sessions[threads - 1].run(feeds)) },
+        { name: `web ${threads}`, run: timed(`web ${threads}`, () => webs[threads - 1].run()) },
+      ]);
+      // ORT-web takes 2-7 × native's time (OpenPose: 14 s a forward): fewer rounds than the zoo section, the output
+      // check above their warm-up; the section takes about 5 minutes, half of it OpenPose (--nets to leave it out).
+      const samples = await interleave(contenders, { iterations: iters(model === 'vgg16' || model === 'openpose' ? 2 : 3), warmup: 0 });
+      for (const s of sessions) await s.release();
+      for (const threads of threadCounts) await webs[threads - 1].release();
+      const usage = (name) => {
+        const u = cpu.get(name);
+        return { cpu_per_wall: Number((u.cpu / u.wall).toFixed(2)) };
+      };
+      for (const threads of threadCounts) {
+        const name = `${model} batch 1`;
+        const onnxRow = addTimed('ortweb', name, 'onnx (crema graph)', threads, samples.get(`node ${threads}`), usage(`node ${threads}`));
+        const webRow = addTimed('ortweb', name, `onnxruntime-web ${version}`, threads, samples.get(`web ${threads}`), usage(`web ${threads}`));
+        judge(webRow, onnxRow, undefined, 'peer: ORT-web / ORT-node');
+        const row = addTimed('ortweb', name, 'native', threads, samples.get(`native ${threads}`), usage(`native ${threads}`));
+        judge(row, webRow, undefined, 'peer: native / ORT-web');
+        row.ratio_to = `onnxruntime-web ${threads}t`;
+        row.ratio_to_onnx = row.median_ms / onnxRow.median_ms;
+      }
+      await release(net);
+    }
+  } finally {
+    for (const web of webs) await web.close();
+  }
+  notes.push(`ortweb: onnxruntime-web ${version} (wasm execution provider, SIMD, no proxy, a worker thread per thread count) on crema's ONNX file; no goal of issue 12: native / ORT-web is where crema stands among the JavaScript engines, ORT-web / ORT-node what ONNX Runtime loses in WebAssembly; cpu_per_wall in --json`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
 const machine = {
   cpu: os.cpus()[0]?.model ?? 'unknown',
   cores: os.availableParallelism(),
@@ -650,7 +733,7 @@ const machine = {
   load_average_before: os.loadavg().map((x) => Number(x.toFixed(2))),
 };
 const started = performance.now();
-const sections = { lrn: benchLrn, alexnet: benchAlexNet, zoo: benchZoo, busy: benchBusy, memory: benchMemory, batch: benchBatch, opencv: benchOpenCv, load: benchLoad };
+const sections = { lrn: benchLrn, alexnet: benchAlexNet, zoo: benchZoo, busy: benchBusy, memory: benchMemory, batch: benchBatch, opencv: benchOpenCv, ortweb: benchOrtWeb, load: benchLoad };
 for (const [name, fn] of Object.entries(sections)) {
   if (!only.has(name)) continue;
   console.error(`bench: ${name} ...`);

@@ -6,6 +6,11 @@ import { layerTimesFromProfile, nodeNameOf, type ProfileEvent } from '../src/ben
 import { interleave, median, summarize } from '../src/bench/stats.js';
 import { main } from '../src/cli/main.js';
 import { Net } from '../src/runtime/net.js';
+import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
+import { Tensor } from '../src/tensor.js';
+import { comparePair } from '../src/verify/compare.js';
+// @ts-expect-error: a plain .mjs script (npm run bench's helper), no declarations
+import { ortWebAvailable, startOrtWeb } from '../scripts/ortweb.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const lenet = [path.join(repo, 'models/lenet/deploy.prototxt'), path.join(repo, 'models/lenet/weights.caffemodel')];
@@ -141,4 +146,32 @@ describe('crema bench', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.at(-1)).toMatch(/^crema: no weights for 'conv1' \(Convolution\), .*give the \.caffemodel/);
   });
+});
+
+// npm run bench's ortweb section: onnxruntime-web in a worker thread per thread count (scripts/ortweb.mjs). Its
+// plumbing on LeNet, nothing timed: the thread count each worker started with, and the output of crema's ONNX
+// file through ORT-web's wasm backend against the native forward's.
+describe('onnxruntime-web in a worker (npm run bench\'s ortweb section)', () => {
+  it.skipIf(!ortWebAvailable())('runs crema\'s ONNX file at 1 and 2 threads, within 1e-4 of the native forward', async () => {
+    const net = await Net.load(lenet[0], lenet[1]);
+    const input = net.inputs[0], dims = net.shapes.get(input)!;
+    const x = new Tensor(dims, Float32Array.from({ length: 28 * 28 }, (_, i) => ((i * 37) % 256) / 255));
+    const native = net.forward({ [input]: x })[net.outputs[0]].data;
+    const bytes = encodeConversion(convertGraph(net.graph, {}));
+    for (const threads of [1, 2]) {
+      const web = (await startOrtWeb(threads))!;
+      try {
+        expect(web.info.threads).toBe(threads);
+        expect(await web.load(bytes, input, dims, x.data)).toEqual({ inputs: [input], outputs: [net.outputs[0]] });
+        const out: Float32Array = await web.run(true);
+        expect(out).toHaveLength(native.length);
+        expect(comparePair(new Tensor([out.length], out), new Tensor([native.length], native), 1e-4).pass).toBe(true);
+        expect(await web.run()).toBeUndefined();
+        await web.release();
+      } finally {
+        await web.close();
+      }
+    }
+    await net.dispose();
+  }, 60_000);
 });
