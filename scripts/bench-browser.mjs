@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // AlexNet (batch 1): crema's engine in headless Chromium, the same engine in Node at the same thread count, and
-// opencv.js (@techstark/opencv-js) in the same Chromium:
-//   npm run bench:browser [-- --rounds N] [--opencv-every K] [--no-opencv] [--quiet]
+// opencv.js (@techstark/opencv-js) and onnxruntime-web (ONNX Runtime's WebAssembly build, on crema's ONNX file,
+// at the page's thread count) in the same Chromium:
+//   npm run bench:browser [-- --rounds N] [--opencv-every K] [--no-opencv] [--no-ortweb] [--quiet]
 // One page per thread count (1 and 2) and one Node net per thread count, all loaded at once. A round runs one forward
-// on each of them, one at a time, never two at once, in an order that turns from round to round (Chromium or Node
-// first, one thread or two first), and opencv.js every K rounds: load from elsewhere lands on all of them alike.
+// on each of them, one at a time, never two at once, in an order that turns from round to round (Chromium, Node or
+// onnxruntime-web first, one thread or two first), and opencv.js every K rounds: load from elsewhere lands on all
+// of them alike. crema / ORT-web in Chromium is the median of the rounds' ratios of the two forwards, each timed in
+// its own worker.
 // Chromium / Node is the median of the rounds' own ratios (each round's Chromium forward over the Node forward
 // beside it), printed with its interquartile range and the 95 % confidence interval of that median, which says
 // whether the goal is met, not met, or not settled by this run. Each round's line (unless --quiet) has both sides'
@@ -18,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
 import '../dist/platform/node.js';
 import { wasmEngine } from '../dist/kernels/wasm.js';
+import { convertGraph, encodeConversion } from '../dist/onnx/convert.js';
 import { Net } from '../dist/runtime/net.js';
 import { startUiServer } from '../dist/web/server.js';
 
@@ -28,6 +32,8 @@ const rounds = Number(arg('--rounds', arg('--iterations', 60))); // --iterations
 const WARMUP = 5;
 const opencvEvery = Number(arg('--opencv-every', 4));
 const withOpenCv = !process.argv.includes('--no-opencv');
+// onnxruntime-web (an optional peer, a dev dependency here): served at /ort/ by the UI server when installed.
+const withOrtWeb = !process.argv.includes('--no-ortweb') && fs.existsSync(path.join(root, 'node_modules/onnxruntime-web/dist/ort.wasm.bundle.min.mjs'));
 const showRounds = !process.argv.includes('--quiet');
 const threads = [1, Math.min(2, os.availableParallelism())].filter((t, i, a) => a.indexOf(t) === i);
 const CHROMIUM = process.env.CREMA_CHROMIUM ?? '/usr/bin/chromium';
@@ -140,9 +146,14 @@ try {
   const weights = alexnetWeights();
   for (const [src, name] of [[prototxt, 'net.prototxt'], [weights, 'net.caffemodel'], [path.join(root, 'node_modules/@techstark/opencv-js/dist/opencv.js'), 'opencv.js']])
     fs.symlinkSync(src, path.join(dir, name));
+  if (withOrtWeb) {
+    const net = await Net.load(prototxt, weights);
+    fs.writeFileSync(path.join(dir, 'net.onnx'), encodeConversion(convertGraph(net.graph, {})));
+    await net.dispose();
+  }
   const server = await startUiServer({ port: 0, mounts: { '/bench/': dir } });
   const started = Date.now(), loadBefore = loads();
-  console.error(`AlexNet batch 1, ${rounds} rounds at thread counts ${threads.join(' and ')} in turn, after ${WARMUP} warm-up rounds${withOpenCv ? `, opencv.js every ${opencvEvery} rounds` : ''}; load average ${loadBefore}`);
+  console.error(`AlexNet batch 1, ${rounds} rounds at thread counts ${threads.join(' and ')} in turn, after ${WARMUP} warm-up rounds${withOpenCv ? `, opencv.js every ${opencvEvery} rounds` : ''}${withOrtWeb ? ', onnxruntime-web every round' : ''}; load average ${loadBefore}`);
   const sides = [];
   try {
     // Every thread count's page and Node net at once: a round runs each of them once, one at a time, in an order
@@ -150,9 +161,9 @@ try {
     // a load from elsewhere favours one side; each round's Chromium is compared with the Node forward beside it.
     for (const [i, t] of threads.entries()) {
       const opencv = withOpenCv && i === 0; // opencv.js runs one thread: on the first page
-      const page = await openPage(browser, `${server.url}bench.html?threads=${t}&opencv=${opencv ? 1 : 0}`, `${t}t`);
+      const page = await openPage(browser, `${server.url}bench.html?threads=${t}&opencv=${opencv ? 1 : 0}&ortweb=${withOrtWeb ? 1 : 0}`, `${t}t`);
       const node = await nodeRunner(prototxt, weights, t);
-      sides.push({ t, page, node, chromium: [], nodeSamples: [], opencv: opencv ? [] : undefined });
+      sides.push({ t, page, node, chromium: [], nodeSamples: [], opencv: opencv ? [] : undefined, ortweb: withOrtWeb ? [] : undefined });
     }
     const evaluate = (page, kind) => page.evaluate(`benchPage.run(${JSON.stringify(kind)})`);
     for (let r = -WARMUP; r < rounds; r++) {
@@ -162,7 +173,9 @@ try {
           async () => side.chromium.push(await evaluate(side.page, 'crema')),
           async () => side.nodeSamples.push(side.node.run()),
         ];
-        return r & 1 ? pair.reverse() : pair;
+        if (side.ortweb) pair.push(async () => side.ortweb.push(await evaluate(side.page, 'ortweb')));
+        const turn = (r + WARMUP) % pair.length; // which of them goes first this round
+        return [...pair.slice(turn), ...pair.slice(0, turn)];
       });
       const cv = sides[0].opencv;
       if (cv && (r < 0 ? r === -1 : r % opencvEvery === 0))
@@ -171,10 +184,11 @@ try {
       if (r === -1)
         for (const side of sides) {
           side.chromium.length = side.nodeSamples.length = 0;
+          if (side.ortweb) side.ortweb.length = 0;
           if (side.opencv) side.opencv.length = 0;
         }
       if (r < 0 || !showRounds) continue;
-      const line = sides.map(({ t, chromium, nodeSamples }) => [t, chromium.at(-1), nodeSamples.at(-1)]).map(([t, c, n]) => `${t}t Chromium ${c.ms.toFixed(1)} (worker ${c.forwardMs.toFixed(1)})${c.ways ? ` ${c.ways}` : ''}, Node ${n.ms.toFixed(1)}${n.ways ? ` ${n.ways}` : ''}`);
+      const line = sides.map(({ t, chromium, nodeSamples, ortweb }) => [t, chromium.at(-1), nodeSamples.at(-1), ortweb?.at(-1)]).map(([t, c, n, o]) => `${t}t Chromium ${c.ms.toFixed(1)} (worker ${c.forwardMs.toFixed(1)})${c.ways ? ` ${c.ways}` : ''}, Node ${n.ms.toFixed(1)}${n.ways ? ` ${n.ways}` : ''}${o ? `, ORT-web ${o.ms.toFixed(1)}` : ''}`);
       console.error(`  round ${r + 1} (load ${load1()}): ${line.join('; ')}${cv?.at(-1)?.round === r ? `; opencv.js ${cv.at(-1).ms.toFixed(0)}` : ''}`);
     }
   } finally {
@@ -192,6 +206,12 @@ try {
     const overhead = x.chromium.map((c) => c.ms - c.forwardMs);
     console.log(`  Chromium's forward in its engine worker ${spread(x.chromium.map((c) => c.forwardMs))}, the request around it ${spread(overhead, 2)}; ${counters(x.chromium)}`);
     console.log(`  Node: ${counters(x.nodeSamples)}`);
+    if (x.ortweb?.length) {
+      // Both forwards timed in their own worker (crema's engine worker, onnxruntime-web's): the request around each left out.
+      const vs = x.ortweb.map((o, i) => x.chromium[i].forwardMs / o.ms);
+      const [lo, hi] = medianInterval(vs);
+      console.log(`  onnxruntime-web in Chromium (its own worker, ${x.t} thread${x.t > 1 ? 's' : ''}, crema's ONNX file): ${spread(x.ortweb.map((o) => o.ms))} ms; crema / ORT-web ${spread(vs, 2)}, 95 % CI ${lo.toFixed(2)}-${hi.toFixed(2)} (a peer, no goal)`);
+    }
   }
   const cv = sides[0].opencv;
   if (cv?.length) {

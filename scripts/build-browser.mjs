@@ -146,6 +146,8 @@ async function main() {
   await bundle('web/bench.ts', web, 'bench');
   // opencv.js's worker for the benchmark page: a classic worker (opencv.js is a script for importScripts).
   await esbuild.build({ ...common, format: 'iife', entryPoints: { 'bench-opencv': at('web/bench-opencv.ts') }, outdir: web });
+  // onnxruntime-web's worker for the benchmark page: a module worker importing it from /ort/ (never bundled).
+  await esbuild.build({ ...common, entryPoints: { 'bench-ortweb': at('web/bench-ortweb.ts') }, outdir: web });
   for (const f of fs.readdirSync(lib).filter((f) => /^crema-.*\.(js|map)$|\.wasm$/.test(f))) fs.copyFileSync(path.join(lib, f), path.join(web, f));
   for (const f of ['index.html', 'style.css', 'bench.html']) fs.copyFileSync(at('web', f), path.join(web, f));
   if (staticDir) {

@@ -1,14 +1,17 @@
 // The benchmark page (scripts/bench-browser.mjs): one net, batch 1, loaded into crema's engine worker (at the thread
-// count asked) and into opencv.js's dnn module (in a worker of its own: its forward is synchronous and would block
-// this page for seconds, and with it the script's polling and the engine's replies). The script drives the runs
-// one at a time through `benchPage.run(kind)`, alternating with the same engine in Node, so that load from elsewhere
-// lands on all of them. Reads /bench/net.prototxt, /bench/net.caffemodel and (for opencv) /bench/opencv.js.
+// count asked), into opencv.js's dnn module (in a worker of its own: its forward is synchronous and would block
+// this page for seconds, and with it the script's polling and the engine's replies) and into onnxruntime-web (in a
+// module worker of its own, at the same thread count). The script drives the runs one at a time through
+// `benchPage.run(kind)`, alternating with the same engine in Node, so that load from elsewhere lands on all of them.
+// Reads /bench/net.prototxt, /bench/net.caffemodel, (for opencv) /bench/opencv.js and (for ortweb) /bench/net.onnx,
+// crema's conversion of the net, with onnxruntime-web from /ort/.
 import { Net } from '../src/browser/index.js';
 import type { EngineStats } from '../src/browser/protocol.js';
 
 const params = new URLSearchParams(location.search);
 const threads = Number(params.get('threads') ?? 1);
 const withOpenCv = params.get('opencv') !== '0';
+const withOrtWeb = params.get('ortweb') === '1';
 const out = document.getElementById('out')!;
 const log = (line: string) => (out.textContent += `${line}\n`);
 
@@ -18,15 +21,15 @@ async function bytes(url: string): Promise<Uint8Array> {
   return new Uint8Array(await r.arrayBuffer());
 }
 
-/** A request to a worker answered by one message: { ms } or { error }. */
-function ask(worker: Worker, message: unknown, transfer: Transferable[] = []): Promise<number> {
+/** A request to a worker (named by its `name`) answered by one message: { ms } or { error }. */
+function ask(worker: Worker, name: string, message: unknown, transfer: Transferable[] = []): Promise<number> {
   return new Promise((resolve, reject) => {
     worker.onmessage = (e: MessageEvent<{ ms?: number; error?: string; log?: string }>) => {
       if (e.data.log) log(e.data.log);
-      else if (e.data.error) reject(new Error(`opencv.js: ${e.data.error}`));
+      else if (e.data.error) reject(new Error(`${name}: ${e.data.error}`));
       else resolve(e.data.ms ?? 0);
     };
-    worker.onerror = (e) => reject(new Error(`the opencv.js worker failed: ${e.message}`));
+    worker.onerror = (e) => reject(new Error(`the ${name} worker failed: ${e.message}`));
     worker.postMessage(message, transfer);
   });
 }
@@ -53,9 +56,15 @@ async function setup(): Promise<Record<string, Runner>> {
   };
   if (withOpenCv) {
     const worker = new Worker('bench-opencv.js', { name: 'opencv.js' });
-    await ask(worker, { prototxt, weights, dims, input }, [prototxt.buffer, weights.buffer]);
+    await ask(worker, 'opencv.js', { prototxt, weights, dims, input }, [prototxt.buffer, weights.buffer]);
     log('opencv.js loaded the net (in its worker)');
-    runners.opencv = async () => ({ ms: await ask(worker, 'run') }); // timed in the worker: the forward alone
+    runners.opencv = async () => ({ ms: await ask(worker, 'opencv.js', 'run') }); // timed in the worker: the forward alone
+  }
+  if (withOrtWeb) {
+    const onnx = await bytes('/bench/net.onnx');
+    const worker = new Worker('bench-ortweb.js', { name: 'onnxruntime-web', type: 'module' });
+    await ask(worker, 'onnxruntime-web', { onnx, dims, input: input.slice(), threads }, [onnx.buffer]);
+    runners.ortweb = async () => ({ ms: await ask(worker, 'onnxruntime-web', 'run') }); // timed in the worker: the forward alone
   }
   return runners;
 }
