@@ -506,17 +506,18 @@ async function benchBatch() {
     const x8 = new Tensor(dims8, hashData(dims8.reduce((a, b) => a * b, 1), 7, 100));
     const batchOne = { name: '1', run: () => one.forward({ [input]: x1 }) };
     const options = { iterations: iters(4), warmup: 1 };
-    // OpenPose's two nets do not fit the kernels' one 4 GiB memory together (each holds 1.15 GB of Winograd
-    // weights; batch 8's blobs take 2 GB more): batch 1 is timed first and freed, then batch 8, not interleaved.
+    // OpenPose's two nets do not fit the kernels' one 4 GiB memory together at batch 8 (each holds 1.15 GB of
+    // Winograd weights; batch 8's blobs take 2 GB more): batch 1 is timed first and freed, then batch 8, not
+    // interleaved. The weights are read once: the batch 8 net is made from the same map (shared, refcounted) before
+    // batch 1's net is freed, so that they stay; its blobs grow to batch 8 at its first forward, after that release.
     const together = model !== 'openpose';
     const samples = new Map();
     if (!together) {
       await setNativeThreads(0, [one]);
       for (const [name, times] of await interleave([batchOne], options)) samples.set(name, times);
-      await release(one);
     }
-    // A disposed net's weight tensors refuse to be read: the second net loads its own.
-    const eight = Net.fromNetParameter(param, together ? weights : (await loadNet(zooPrototxt(model), zooWeights(model))).weights);
+    const eight = Net.fromNetParameter(param, weights);
+    if (!together) await release(one);
     eight.forward({ [input]: x8 }); // reshape once, outside the timing
     const threads = await setNativeThreads(0, together ? [one, eight] : [eight]);
     const contenders = [...(together ? [batchOne] : []), { name: '8', run: () => eight.forward({ [input]: x8 }) }];

@@ -203,13 +203,14 @@ describe('Net.load decodes the weights into wasm memory', () => {
     expect(e.heap.used - before).toBeLessThan(200_000);
   });
 
-  it('a truncated file fails as before, naming it, and leaves no block behind', async () => {
+  // At two threads the large runs are copied on two threads (see below): the same failure.
+  it.each([1, 2])('a truncated file fails as before, naming it, and leaves no block behind (%i threads)', async (threads) => {
     const e = wasmEngine();
     const bytes = fs.readFileSync(v2);
-    const cut = path.join(tmp, 'cut.caffemodel');
+    const cut = path.join(tmp, `cut${threads}.caffemodel`);
     fs.writeFileSync(cut, bytes.subarray(0, bytes.length - 1000));
     const used = e?.heap.used;
-    await expect(Net.load(prototxtFile, cut, { threads: 1 })).rejects.toThrow(new RegExp(`^${cut.replace(/[.]/g, '\\.')}: truncated file: .* runs past the end of the file at byte \\d+$`));
+    await expect(Net.load(prototxtFile, cut, { threads })).rejects.toThrow(new RegExp(`^${cut.replace(/[.]/g, '\\.')}: truncated file: .* runs past the end of the file at byte \\d+$`));
     expect(e?.heap.used).toBe(used);
   });
 
@@ -313,16 +314,6 @@ describe('Net.load decodes the weights into wasm memory', () => {
     } finally {
       fs.closeSync(fd);
     }
-  });
-
-  it('a truncated file at two threads fails as at one, naming it, and leaves no block behind', async () => {
-    const e = wasmEngine();
-    const bytes = fs.readFileSync(v2);
-    const cut = path.join(tmp, 'cut2.caffemodel');
-    fs.writeFileSync(cut, bytes.subarray(0, bytes.length - 1000));
-    const used = e?.heap.used;
-    await expect(Net.load(prototxtFile, cut, { threads: 2 })).rejects.toThrow(new RegExp(`^${cut.replace(/[.]/g, '\\.')}: truncated file: .* runs past the end of the file at byte \\d+$`));
-    expect(e?.heap.used).toBe(used);
   });
 });
 

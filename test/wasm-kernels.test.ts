@@ -983,6 +983,71 @@ describe('wasm memory', () => {
     e.heap.release(packed.bias);
   });
 
+  // packWinogradWeights zeroes only the last strip of MR rows of each KC block of U (the filters padded to whole
+  // strips), not all of U: the filter transforms must write every other float. Each block the heap gives out here
+  // comes full of NaN (memory a freed layer left); the outputs must be the TypeScript kernels' and, bit for bit,
+  // what the same layer gives on clean memory. Filter counts not of 4, C over the 256 K block, every U layout.
+  it('Winograd U on dirtied memory: filters not of 4 per strip, every filter transform (3x3 F(2/4/6), 5x5, 7x7 F(2x4) and F(2x2), 1-D F(4, 3) and F(4, 7), strided) give the TypeScript kernels\' output', () => {
+    const e = wasmEngine()!, random = rng(97), saved = winogradLimits.stridedMacs;
+    const tryAlloc = e.heap.tryAlloc.bind(e.heap);
+    const dirty = (bytes: number): number => {
+      const ptr = tryAlloc(bytes);
+      if (ptr) e.f32.fill(Number.NaN, ptr / 4, (ptr + bytes) / 4);
+      return ptr;
+    };
+    const cases: [string | undefined, number, number, number, number, number, number][] = [
+      // CREMA_WINOGRAD, kh, kw, stride, cin, cout, plane
+      ['2', 3, 3, 1, 300, 21, 14], ['4', 3, 3, 1, 40, 37, 30], ['6', 3, 3, 1, 24, 19, 40], [undefined, 5, 5, 1, 270, 23, 27],
+      [undefined, 7, 7, 1, 20, 18, 30], ['2', 7, 7, 1, 20, 18, 30], [undefined, 1, 7, 1, 260, 17, 17], [undefined, 3, 1, 1, 30, 22, 17],
+      ['4', 11, 11, 4, 3, 33, 63],
+    ];
+    winogradLimits.stridedMacs = Infinity;
+    try {
+      for (const [tile, kh, kw, stride, cin, cout, plane] of cases) {
+        const label = `${kh}x${kw} stride ${stride} CREMA_WINOGRAD ${tile} C ${cin} filters ${cout} plane ${plane}`;
+        const pad = stride === 1 ? (kh - 1) >> 1 : 0;
+        const x = new Tensor([1, cin, plane, plane], randomArray(cin * plane * plane, random));
+        const w = new Tensor([cout, cin, kh, kw], randomArray(cout * cin * kh * kw, random)), b = new Tensor([cout], randomArray(cout, random));
+        const def = layerDef('Convolution', { convolution_param: { num_output: cout, kernel_h: kh, kernel_w: kw, stride: [stride], pad_h: pad, pad_w: (kw - 1) >> 1, bias_term: true } });
+        process.env.CREMA_WINOGRAD = '0';
+        const [im2col] = bothKernels(def, [w, b], x);
+        if (tile) process.env.CREMA_WINOGRAD = tile;
+        else delete process.env.CREMA_WINOGRAD;
+        const [clean, want] = bothKernels(def, [w, b], x);
+        e.heap.tryAlloc = dirty;
+        try {
+          const [got] = bothKernels(def, [w, b], x);
+          expect(got.data, label).toEqual(clean.data);
+        } finally {
+          e.heap.tryAlloc = tryAlloc;
+          delete process.env.CREMA_WINOGRAD;
+        }
+        expect(relDiff(clean.data, want.data), label).toBeLessThan(1e-4);
+        expect(relDiff(clean.data, im2col.data), label).toBeGreaterThan(0); // Winograd ran, not im2col twice
+        // U itself, packed on dirtied memory: no float left unwritten (NaN), the padding rows zero.
+        const out = Math.floor((plane + 2 * pad - kh) / stride) + 1, outW = Math.floor((plane + 2 * ((kw - 1) >> 1) - kw) / stride) + 1;
+        const g: ConvGeometry = { channels: cin, height: plane, width: plane, kernelH: kh, kernelW: kw, padH: pad, padW: (kw - 1) >> 1, strideH: stride, strideW: stride, dilationH: 1, dilationW: 1, outH: out, outW };
+        const m = winogradTile(g, cout, tile, 1);
+        expect(m, label).toBeGreaterThan(0);
+        e.heap.tryAlloc = dirty;
+        let packed: ReturnType<typeof packWinogradWeights>;
+        try {
+          packed = packWinogradWeights(e, {}, w.data, b.data, 1, cout, g, m || 2)!;
+        } finally {
+          e.heap.tryAlloc = tryAlloc;
+        }
+        const bytes = (e.heap as unknown as { sizes: Map<number, number> }).sizes.get(packed.weights)!;
+        const U = e.f32.subarray(packed.weights / 4, (packed.weights + bytes) / 4);
+        expect(U.length % (4 * Math.ceil(cout / 4)), label).toBe(0);
+        expect(U.findIndex((v) => Number.isNaN(v)), label).toBe(-1);
+        e.heap.release(packed.weights);
+        e.heap.release(packed.bias);
+      }
+    } finally {
+      winogradLimits.stridedMacs = saved;
+    }
+  });
+
   it("a Winograd layer whose transformed weights do not fit runs im2col (the same numbers, no error)", () => {
     const e = wasmEngine()!, random = rng(71);
     const x = new Tensor([2, 32, 14, 14], randomArray(2 * 32 * 14 * 14, random));
