@@ -462,7 +462,7 @@ function convChunk(p: usize, chunk: i32, scratch: usize): void {
   if (j0 >= j1 || r0 >= r1) return;
   const xg = x + (<usize>((img * groups + g) * C) * H * W) * 4;
   const cg = c + (<usize>((img * groups + g) * M + r0) * N) * 4;
-  const rg = res == 0 ? 0 : res + (<usize>((img * groups + g) * M + r0) * N) * 4;
+  const rg: usize = res == 0 ? 0 : res + (<usize>((img * groups + g) * M + r0) * N) * 4;
   const ag = a + (<usize>g * mPad * K) * 4;
   const bg = bias + <usize>(g * M + r0) * 4;
   const biasMode = bias != 0 ? BIAS_ROW : BIAS_NONE;

@@ -52,7 +52,8 @@ export function inputTransform27(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, 
  * written) into the plane: A^T (2 x 8) down each of the 10 columns, then F(4, 7)'s A^T (4 x 10) across each of
  * the two rows. tmp: 20 vectors.
  */
-export function outputTile27(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, ty: i32, tx: i32, lanes: i32, outH: i32, outW: i32, b: v128, reluOn: bool, slope: f32, tmp: usize): void {
+export function outputTile27(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, ty: i32, tx: i32, lanes: i32, outH: i32, outW: i32, bias: f32, reluOn: bool, slope: f32, tmp: usize): void {
+  const b = f32x4.splat(bias); // the bias as a scalar: exported functions exchange no v128 (AssemblyScript warns)
   // Down column c: output row a's value at tmp + (10 a + c) * 16.
   columnsA8(mo, xiBytes, 10, 2, tmp);
   const rowsIn = min(2, outH - 2 * ty);

@@ -139,16 +139,16 @@ export function inputTransform5(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
 export function outputWhole(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX: i32, outH: i32, outW: i32, dir: i32, values: i32, y: usize, bias: usize, reluOn: bool, slope: f32, tmp: usize, m: i32): void {
   const xiBytes = (<usize>(rows * nt + SKEW)) << 2, rowBytes = <usize>outW << 2;
   for (let o = 0; o < rows; o++) {
-    const b = f32x4.splat(bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0);
+    const bo: f32 = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0, b = f32x4.splat(bo);
     const plane = y + <usize>o * outH * rowBytes;
     for (let j = 0; j < n; ) {
       const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX, lanes = min(4, min(n - j, tilesX - tx));
       const mo = Mb + ((<usize>o * nt + j) << 2);
-      if (values == 80) outputTile27(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
+      if (values == 80) outputTile27(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, bo, reluOn, slope, tmp);
       else if (values == 64 && m == 2) outputTile2(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
       else if (values == 64 && m == 6) outputTile6(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
       else if (values == 64) outputTile5(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
-      else outputTile7(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, dir, b, reluOn, slope);
+      else outputTile7(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, dir, bo, reluOn, slope);
       j += lanes;
     }
   }

@@ -96,7 +96,8 @@ export function inputTransform7(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
  * A^T m + bias, leaky ReLU of the 1-D tiles at mo (column j of the 10 GEMM results, xiBytes apart: lanes = tiles
  * j.., the first `lanes` of them written) into the output plane (outputWhole's loop, assembly/winograd5.ts).
  */
-export function outputTile7(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, ty: i32, tx: i32, lanes: i32, outH: i32, outW: i32, dir: i32, b: v128, reluOn: bool, slope: f32): void {
+export function outputTile7(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, ty: i32, tx: i32, lanes: i32, outH: i32, outW: i32, dir: i32, bias: f32, reluOn: bool, slope: f32): void {
+  const b = f32x4.splat(bias); // the bias as a scalar: exported functions exchange no v128 (AssemblyScript warns)
   const m0 = v128.load(mo), m9 = v128.load(mo + 9 * xiBytes);
   const m1 = v128.load(mo + xiBytes), m2 = v128.load(mo + 2 * xiBytes), m3 = v128.load(mo + 3 * xiBytes), m4 = v128.load(mo + 4 * xiBytes);
   const m5 = v128.load(mo + 5 * xiBytes), m6 = v128.load(mo + 6 * xiBytes), m7 = v128.load(mo + 7 * xiBytes), m8 = v128.load(mo + 8 * xiBytes);
