@@ -400,6 +400,15 @@ async function release(...nets) {
   await new Promise((resolve) => setTimeout(resolve, 0)); // FinalizationRegistry callbacks run as tasks after a GC
 }
 
+/** A zoo net loaded with its seeded input, crema's ONNX of it and ORT's feeds (the zoo and ortweb sections). */
+async function zooCase(model) {
+  const net = await Net.load(zooPrototxt(model), zooWeights(model));
+  const input = net.inputs[0], dims = net.shapes.get(input);
+  const x = new Tensor(dims, hashData(dims.reduce((a, b) => a * b, 1), 11, 100));
+  const bytes = encodeConversion(convertGraph(net.graph, {}));
+  return { net, input, dims, x, bytes, feeds: { [input]: new ort.Tensor('float32', x.data, [...dims]) } };
+}
+
 /**
  * Native vs ORT (crema's graph) per net and thread count, interleaved; rows in `group`, judged by `judgeRow`. With
  * `together`, both thread counts' four contenders (native and ORT at 1 and 2 threads) are interleaved in one run,
@@ -409,11 +418,7 @@ async function release(...nets) {
 async function zooRatios(group, label, judgeRow, { together = false } = {}) {
   for (const [model, goal, limit] of ZOO) {
     if (!zooAvailable(model)) continue;
-    const net = await Net.load(zooPrototxt(model), zooWeights(model));
-    const input = net.inputs[0], dims = net.shapes.get(input);
-    const x = new Tensor(dims, hashData(dims.reduce((a, b) => a * b, 1), 11, 100));
-    const bytes = encodeConversion(convertGraph(net.graph, {}));
-    const feeds = { [input]: new ort.Tensor('float32', x.data, [...dims]) };
+    const { net, input, x, bytes, feeds } = await zooCase(model);
     const iterations = iters(model === 'vgg16' || model === 'openpose' ? 4 : 8);
     const record = (threads, samples, native = 'native', onnx = 'onnx') => {
       const ref = addTimed(group, `${model} batch 1${label}`, 'onnx (crema graph)', threads, samples.get(onnx));
@@ -660,11 +665,7 @@ async function benchOrtWeb() {
   try {
     for (const [model] of ZOO) {
       if (!zooAvailable(model)) continue;
-      const net = await Net.load(zooPrototxt(model), zooWeights(model));
-      const input = net.inputs[0], dims = net.shapes.get(input);
-      const x = new Tensor(dims, hashData(dims.reduce((a, b) => a * b, 1), 11, 100));
-      const bytes = encodeConversion(convertGraph(net.graph, {}));
-      const feeds = { [input]: new ort.Tensor('float32', x.data, [...dims]) };
+      const { net, input, dims, x, bytes, feeds } = await zooCase(model);
       const both = (await setNativeThreads(2, [net])) === 2;
       const threadCounts = both ? [1, 2] : [1];
       if (!both) notes.push(`ortweb ${model}: 1 thread only (the native engine has fewer than 2 threads)`);
