@@ -11,14 +11,14 @@ import { interleave } from '../dist/bench/stats.js';
 import { setNativeThreads } from '../dist/bench/bench-net.js';
 import { convertGraph, encodeConversion } from '../dist/onnx/convert.js';
 import ort from 'onnxruntime-node';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { startHog } from './hog.mjs';
 
 const model = process.argv[2] ?? 'googlenet', iterations = Number(process.argv[3] ?? 8), repeats = Number(process.argv[4] ?? 1);
 const proto = [`../shared/models/zoo/${model}.prototxt`, `models/zoo/${model}.prototxt`].find((f) => fs.existsSync(f));
-const hog = process.env.QUIET ? undefined : spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+const hog = process.env.QUIET ? undefined : startHog();
 await new Promise((r) => setTimeout(r, 200));
 const med = (a) => {
   const s = [...a].sort((p, q) => p - q), m = s.length >> 1;

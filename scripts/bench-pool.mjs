@@ -14,10 +14,10 @@ import { wasmEngine } from '../dist/kernels/wasm.js';
 import { Judge } from '../dist/kernels/pool.js';
 import { ForwardJudge } from '../dist/runtime/forward-judge.js';
 import { Net } from '../dist/index.js';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { startHog } from './hog.mjs';
 
 const model = process.argv[2] ?? 'googlenet', rounds = Number(process.argv[3] ?? 13);
 const specs = (process.env.VARIANTS ?? '1t;2t;2t,jobs,hold=100;2t,unjudged').split(';');
@@ -26,7 +26,7 @@ const net = await Net.load(proto, path.join(os.tmpdir(), `crema-bench-${model}.c
 const engine = wasmEngine(), pool = engine.pool, defaultHold = pool.holdUs, defaultCalm = pool.calmMs;
 const input = net.inputs[0], dims = net.shapes.get(input);
 const x = new Float32Array(dims.reduce((a, b) => a * b, 1)).map(() => Math.random() * 100 - 50);
-const hog = process.env.BUSY ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : undefined;
+const hog = process.env.BUSY ? startHog() : undefined;
 const pause = Number(process.env.PAUSE ?? 20);
 const sleep = (ms) => ms > 0 && Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 

@@ -5,13 +5,13 @@
 // Usage: node scripts/bench-scaling.mjs NET [rounds, default 9] (after `npm run build`; the zoo weights `npm run
 // bench` caches in the temp directory). TOP=n prints the n layers that lose most; BATCH=n; BUSY=1 keeps one core
 // busy with a child process (`npm run bench`'s busy section).
-import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { unjudgedNet } from './unjudged-net.mjs';
+import { startHog } from './hog.mjs';
 
 const model = process.argv[2] ?? 'inception_v3', rounds = Number(process.argv[3] ?? 9);
 const { net, pool, input, x } = await unjudgedNet(model);
-const hog = process.env.BUSY ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : undefined;
+const hog = process.env.BUSY ? startHog() : undefined;
 const kernels = pool.kernels, runChunk = kernels.runChunk;
 let mainChunks = 0, mainMs = 0;
 pool.kernels = {

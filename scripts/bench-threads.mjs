@@ -14,8 +14,8 @@ import { Tensor } from '../dist/tensor.js';
 import { Net } from '../dist/index.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import os from 'node:os';
+import { startHog } from './hog.mjs';
 
 const rounds = Number(process.argv[2] ?? 21);
 await setThreads(2, 2);
@@ -50,7 +50,7 @@ const rand = (dims, into = Tensor.zeros(dims)) => {
   return into;
 };
 const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
-const hog = process.env.BUSY ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : undefined;
+const hog = process.env.BUSY ? startHog() : undefined;
 const load0 = os.loadavg()[0];
 const sums = contenders.map(() => 0);
 /** A case: its name and one forward (a layer, or a whole net). */

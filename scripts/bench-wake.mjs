@@ -7,12 +7,12 @@
 import '../dist/platform/node.js';
 import { wasmEngine } from '../dist/kernels/wasm.js';
 import { ThreadPool } from '../dist/kernels/pool.js';
-import { spawn } from 'node:child_process';
 import os from 'node:os';
+import { startHog } from './hog.mjs';
 /* global WebAssembly */
 
 const jobs = Number(process.argv[2] ?? 200);
-const hog = process.env.BUSY ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : undefined;
+const hog = process.env.BUSY ? startHog() : undefined;
 const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
 const control = 1024, h = new Int32Array(memory.buffer, control, 16);
 let t0 = 0, latency = 0;

@@ -6,7 +6,7 @@
 // same case (same run, same thread count, runs interleaved), the goal and whether it is met. Builds dist/ first
 // when src/ is newer. Needs ../shared (models, zoo specs, tools/hashweights.mjs) for everything but LRN; VGG-16,
 // Inception-v3 and OpenPose come from models/zoo when ../shared lacks them.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import protobuf from 'protobufjs';
+import { startHog } from './hog.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = path.resolve(root, '../shared');
@@ -465,7 +466,7 @@ async function benchZoo() {
 
 /** A CPU-bound process on one core for as long as `fn` runs (goal 3's load, started by the benchmark itself). */
 async function underLoad(fn) {
-  const hog = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+  const hog = startHog();
   await new Promise((resolve) => setTimeout(resolve, 200));
   try {
     await fn();
