@@ -4,14 +4,12 @@
 // Checked against real Caffe (test/fixtures/nonfinite/pool_ave, made by test/fixtures/layers/make-fixtures.mjs:
 // every wasm AVE path) and, on random planes of mixed magnitudes, the wasm kernel against the TypeScript loop
 // (Caffe's) on every path. Needs `npm run build` (dist/kernels.wasm).
-import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
-import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
-import { expectBits, layerDef, randomInt, rng, runLayer } from './helpers/compute.js';
+import { expectBits, expectFixtureBits, layerDef, randomInt, rng, runLayer } from './helpers/compute.js';
 
 /** The sum Caffe computes for each output, in another order (column sums first): where the two differ. */
 function orderMatters(x: Float32Array, H: number, W: number, k: number): number {
@@ -58,10 +56,7 @@ for (const threads of [1, 2]) {
       it(`every pool of ${dir} has real Caffe's bits, ${kernels} kernels`, async () => {
         useKernels(kernels);
         try {
-          const net = await Net.load(path.join(dir, 'net.prototxt'), path.join(dir, 'weights.caffemodel'));
-          net.forward({ data: readNpy(path.join(dir, 'input.npy')) });
-          const { blobs } = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { blobs: string[] };
-          for (const b of blobs) expectBits(net.blobs.get(b)!.data, readNpy(path.join(dir, 'blobs', `${b}.npy`)).data, b);
+          await expectFixtureBits(dir);
         } finally {
           useKernels('wasm');
         }

@@ -4,14 +4,10 @@
 // made by test/fixtures/layers/make-fixtures.mjs: every wasm pool path, global pooling) and, on random windows of
 // -1, -0, +0 (and NaN, infinities), the wasm kernel against the TypeScript one (Caffe's loop) on every path.
 // Needs `npm run build` (dist/kernels.wasm).
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
-import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
-import { readNpy } from '../src/util/npy.js';
-import { expectBits, layerDef, randomInt, rng, runLayer } from './helpers/compute.js';
+import { expectBits, expectFixtureBits, layerDef, randomInt, rng, runLayer } from './helpers/compute.js';
 
 beforeAll(() => {
   useKernels('wasm');
@@ -34,15 +30,8 @@ for (const threads of [1, 2]) {
         const dir = 'test/fixtures/nonfinite/pool_zeros';
         useKernels(kernels);
         try {
-          const net = await Net.load(path.join(dir, 'net.prototxt'), path.join(dir, 'weights.caffemodel'));
-          net.forward({ data: readNpy(path.join(dir, 'input.npy')) });
-          const { blobs } = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { blobs: string[] };
           let negativeZeros = 0;
-          for (const b of blobs) {
-            const want = readNpy(path.join(dir, 'blobs', `${b}.npy`)).data;
-            expectBits(net.blobs.get(b)!.data, want, b);
-            negativeZeros += want.filter((v) => Object.is(v, -0)).length;
-          }
+          for (const want of await expectFixtureBits(dir)) negativeZeros += want.filter((v) => Object.is(v, -0)).length;
           expect(negativeZeros).toBeGreaterThan(100); // the fixture holds windows whose first zero is -0
         } finally {
           useKernels('wasm');

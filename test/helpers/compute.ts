@@ -29,6 +29,21 @@ export function expectBits(got: ArrayLike<number>, want: ArrayLike<number>, labe
   expect(out.join(', '), label).toBe('');
 }
 
+/**
+ * A real-Caffe fixture directory (net.prototxt, weights.caffemodel, input.npy, manifest.json's blobs, blobs/*.npy):
+ * the net's every named blob has Caffe's bits. Returns Caffe's blobs, for what a test counts in them.
+ */
+export async function expectFixtureBits(dir: string): Promise<Float32Array[]> {
+  const net = await Net.load(path.join(dir, 'net.prototxt'), path.join(dir, 'weights.caffemodel'));
+  net.forward({ data: readNpy(path.join(dir, 'input.npy')) });
+  const { blobs } = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { blobs: string[] };
+  return blobs.map((b) => {
+    const want = readNpy(path.join(dir, 'blobs', `${b}.npy`)).data;
+    expectBits(net.blobs.get(b)!.data, want, b);
+    return want;
+  });
+}
+
 /** mulberry32: a small seeded generator, so failures reproduce. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
