@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // crema's benchmarks against ONNX Runtime, as the performance issue states its goals (docs/PERFORMANCE.md).
-//   npm run bench [-- --quick] [-- --only lrn,alexnet,zoo,busy,memory,batch,opencv,ortweb,load] [-- --nets alexnet,resnet50]
+//   npm run bench [-- --quick] [-- --only lrn,alexnet,zoo,busy,memory,batch,opencv,load,ortweb] [-- --nets alexnet,resnet50]
 //                 [-- --iterations N] [-- --json FILE]
 // Prints one table: case, backend, threads, median / min / max ms, ratio to the ONNX Runtime reference of the
 // same case (same run, same thread count, runs interleaved), the goal and whether it is met. Builds dist/ first
@@ -21,7 +21,7 @@ const shared = path.resolve(root, '../shared');
 const args = process.argv.slice(2);
 const flag = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const quick = args.includes('--quick');
-const only = new Set(flag('--only', 'lrn,alexnet,zoo,busy,memory,batch,opencv,ortweb,load').split(','));
+const only = new Set(flag('--only', 'lrn,alexnet,zoo,busy,memory,batch,opencv,load,ortweb').split(','));
 const jsonFile = flag('--json', undefined);
 const netsOnly = flag('--nets', undefined)?.split(','); // the zoo, busy, batch and ortweb sections on these nets only
 const scale = Number(flag('--iterations', quick ? 0.4 : 1)); // a factor on each section's iteration count
@@ -735,7 +735,7 @@ const machine = {
   load_average_before: os.loadavg().map((x) => Number(x.toFixed(2))),
 };
 const started = performance.now();
-const sections = { lrn: benchLrn, alexnet: benchAlexNet, zoo: benchZoo, busy: benchBusy, memory: benchMemory, batch: benchBatch, opencv: benchOpenCv, ortweb: benchOrtWeb, load: benchLoad };
+const sections = { lrn: benchLrn, alexnet: benchAlexNet, zoo: benchZoo, busy: benchBusy, memory: benchMemory, batch: benchBatch, opencv: benchOpenCv, load: benchLoad, ortweb: benchOrtWeb };
 for (const [name, fn] of Object.entries(sections)) {
   if (!only.has(name)) continue;
   console.error(`bench: ${name} ...`);
