@@ -61,6 +61,25 @@ describe('Softmax', () => {
     );
   });
 
+  // A classifier's probabilities (one position after the axis) take a loop of their own (softmaxColumn): the same
+  // steps as every other shape's, bit for bit. Each column is run again as both positions of a (C, 2) blob.
+  it('one position after the axis (a classifier) gives, bit for bit, what the per-position loops give; NaN, infinities, in place', () => {
+    let s = 11;
+    const random = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 40;
+    for (const [outer, channels] of [[1, 1000], [3, 7], [2, 1], [1, 33]]) {
+      const x = Float32Array.from({ length: outer * channels }, random);
+      if (channels > 2) [x[1], x[channels - 1]] = [Number.NEGATIVE_INFINITY, 3e38];
+      if (outer > 1) x[channels + 2] = Number.NaN;
+      const [y] = runLayer(softmaxDef(1), [], [new Tensor([outer, channels], x)]);
+      const wide = new Float32Array(outer * channels * 2).map((_, i) => x[i >> 1]);
+      const [yWide] = runLayer(softmaxDef(1), [], [new Tensor([outer, channels, 2], wide)]);
+      expect(Array.from(y.data), `${outer} x ${channels}`).toEqual(Array.from(yWide.data.filter((_, i) => i % 2 === 0)));
+      const inPlace = new Tensor([outer, channels], Float32Array.from(x));
+      softmaxLayer.create(softmaxDef(1), []).forward([inPlace], [inPlace]);
+      expect(Array.from(inPlace.data), `${outer} x ${channels} in place`).toEqual(Array.from(y.data));
+    }
+  });
+
   it('defaults to axis 1: per pixel over channels on a 4-D blob', () => {
     const x = new Tensor([1, 2, 1, 2], Float32Array.from([0, 1, Math.log(3), 1]));
     const [y] = runLayer(softmaxDef(), [], [x]);

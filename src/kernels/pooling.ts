@@ -51,11 +51,57 @@ function straight(w: PoolWindows): { lo: number; hi: number; fused: boolean } {
 
 /** False when the row buffers would not fit the thread scratch (then the caller pools in TypeScript). */
 export function canPoolWasm(w: PoolWindows, method: 'MAX' | 'AVE'): boolean {
+  return planOf(w, method).fits;
+}
+
+function fits(w: PoolWindows, method: 'MAX' | 'AVE'): boolean {
   // AVE: a ring of padded input rows (as many as a window's rows, of whole vectors), and 4 floats where a row's
   // last, partial vector of outputs goes; MAX: a ring of rows of outW (+ 4) maxima.
   const row = Math.ceil(bufferLength(w) / 4) * 4, rows = windowRows(w);
   const floats = method === 'AVE' ? rows * row : rows * (Math.ceil(w.outW / 4) * 4 + 4);
   return (floats + 4) * 4 <= THREAD_SCRATCH;
+}
+
+/**
+ * What a layer's job takes from its windows besides the planes, worked out once per windows (a reshape makes new
+ * ones): each forward only copies the tables and writes the words (the checks below walked every output row and
+ * column in every forward: ~10 us a layer of JavaScript on GoogLeNet's pools, more between the kernels' cache misses).
+ */
+interface PoolPlan {
+  fits: boolean;
+  /** Floats of scratch each table takes (16-aligned), and all of them. */
+  tableFloats: number[];
+  tablesFloats: number;
+  /** Words 19..24 of the job. */
+  bufferLength: number;
+  mode: number;
+  windowRows: number;
+  fused: number;
+  lo: number;
+  hi: number;
+}
+
+const plans = { MAX: new WeakMap<PoolWindows, PoolPlan>(), AVE: new WeakMap<PoolWindows, PoolPlan>() };
+
+function planOf(w: PoolWindows, method: 'MAX' | 'AVE'): PoolPlan {
+  let plan = plans[method].get(w);
+  if (plan) return plan;
+  const align = (n: number) => Math.ceil(n / 16) * 16;
+  const tableFloats = [w.rowStart, w.rowEnd, w.rowSpan, w.colSpan].map((t) => align(t.length + 4));
+  const { lo, hi, fused } = method === 'MAX' ? straight(w) : { lo: 0, hi: 0, fused: false };
+  plan = {
+    fits: fits(w, method),
+    tableFloats,
+    tablesFloats: tableFloats.reduce((a, b) => a + b, 0),
+    bufferLength: bufferLength(w),
+    mode: threeByThree(w, method) ? 1 : strided3(w, method) ? 2 : 0,
+    windowRows: windowRows(w),
+    fused: fused ? 1 : 0,
+    lo,
+    hi,
+  };
+  plans[method].set(w, plan);
+  return plan;
 }
 
 /**
@@ -89,30 +135,24 @@ function strided3(w: PoolWindows, method: 'MAX' | 'AVE'): boolean {
 
 /** y (planes x outH x outW) = MAX or AVE pooling of x (planes x H x W). */
 export function poolWasm(e: WasmEngine, w: PoolWindows, method: 'MAX' | 'AVE', planes: number, x: Float32Array, y: Float32Array): void {
-  const align = (n: number) => Math.ceil(n / 16) * 16;
-  const tables = [w.rowStart, w.rowEnd, w.rowSpan, w.colSpan];
-  const tableFloats = tables.map((t) => align(t.length + 4));
-  const { xAt, yAt, extra } = e.stage(x, y, tableFloats.reduce((a, b) => a + b, 0) * 4);
-  const u32 = e.u32;
-  const tablePtrs: number[] = [];
+  const plan = planOf(w, method);
+  const { xAt, yAt, extra } = e.stage(x, y, plan.tablesFloats * 4);
+  const p = e.job(KIND_POOL), u32 = e.u32;
+  // The tables (the windows' bounds, as they were when the plan was made: the layer makes new ones at reshape).
   let at = extra;
-  tables.forEach((t, i) => {
-    tablePtrs.push(at);
-    new Int32Array(u32.buffer, at, t.length).set(t);
-    at += tableFloats[i] * 4;
-  });
+  u32.set(w.rowStart, at >>> 2); p[15] = at; at += plan.tableFloats[0] * 4;
+  u32.set(w.rowEnd, at >>> 2); p[16] = at; at += plan.tableFloats[1] * 4;
+  u32.set(w.rowSpan, at >>> 2); p[17] = at; at += plan.tableFloats[2] * 4;
+  u32.set(w.colSpan, at >>> 2); p[18] = at;
   const perChunk = Math.ceil(planes / e.chunkCount(planes));
-  const p = e.job(KIND_POOL);
   p[3] = xAt; p[4] = yAt; p[5] = perChunk; p[6] = planes;
   p[7] = w.height; p[8] = w.width; p[9] = w.outH; p[10] = w.outW; p[11] = w.kernelW; p[12] = w.strideW; p[13] = w.padW;
   p[14] = method === 'AVE' ? 1 : 0;
-  p[15] = tablePtrs[0]; p[16] = tablePtrs[1]; p[17] = tablePtrs[2]; p[18] = tablePtrs[3];
-  p[19] = bufferLength(w);
-  p[20] = threeByThree(w, method) ? 1 : strided3(w, method) ? 2 : 0;
-  p[21] = windowRows(w);
+  p[19] = plan.bufferLength;
+  p[20] = plan.mode;
+  p[21] = plan.windowRows;
   if (method === 'MAX') {
-    const { lo, hi, fused } = straight(w);
-    p[22] = fused ? 1 : 0; p[23] = lo; p[24] = hi;
+    p[22] = plan.fused; p[23] = plan.lo; p[24] = plan.hi;
   }
   e.run(Math.ceil(planes / perChunk));
   e.unstage(y, yAt);

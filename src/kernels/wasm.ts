@@ -177,12 +177,28 @@ export class WasmEngine {
    * that Net.dispose can free them at once instead of waiting for the garbage collector.
    */
   scope: Set<Owned> | undefined;
+  /**
+   * The environment's settings (CREMA_WINOGRAD) as read once for the calls made while this is set (Net sets a new
+   * map around each forward: a layer's kernel choice then reads no environment in every forward; ~2 us a read
+   * between the kernels, V8's profile of GoogLeNet), else read at every call.
+   */
+  settings: Map<string, string | undefined> | undefined;
 
   constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory, heap = new Heap(memory)) {
     this.heap = heap;
     const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => {} } });
     this.exports = instance.exports as unknown as KernelExports;
     this.pool = new ThreadPool(module, memory, CONTROL, this.exports);
+  }
+
+  /** The environment variable `name` (see `settings`). */
+  setting(name: string): string | undefined {
+    const settings = this.settings;
+    if (!settings) return platform().env(name);
+    if (settings.has(name)) return settings.get(name);
+    const value = platform().env(name);
+    settings.set(name, value);
+    return value;
   }
 
   /** A Float32Array over the whole memory (renewed after the memory grows). */
@@ -280,11 +296,15 @@ export class WasmEngine {
   job(kind: number): Uint32Array<ArrayBufferLike> {
     this.threadScratch();
     const u32 = this.u32, p = this.pool.params / 4;
-    u32[p] = kind;
-    u32[p + 1] = this.threadScratchPtr;
-    u32[p + 2] = THREAD_SCRATCH;
-    return u32.subarray(p, p + 48);
+    // The block's view, made again only after the memory grew (not a new subarray for every job).
+    let words = this.paramsView;
+    if (words.buffer !== u32.buffer || words.byteOffset !== p * 4) words = this.paramsView = u32.subarray(p, p + 48);
+    words[0] = kind;
+    words[1] = this.threadScratchPtr;
+    words[2] = THREAD_SCRATCH;
+    return words;
   }
+  private paramsView: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 
   /** The threads' scratch: one block for this thread and every worker, ready or not. */
   private threadScratch(): boolean {
@@ -309,7 +329,9 @@ export class WasmEngine {
   }
 
   setFloat(words: Uint32Array<ArrayBufferLike>, index: number, value: number): void {
-    new Float32Array(words.buffer, words.byteOffset + index * 4, 1)[0] = value;
+    const f32 = this.f32;
+    if (f32.buffer === words.buffer) f32[(words.byteOffset >>> 2) + index] = value;
+    else new Float32Array(words.buffer, words.byteOffset + index * 4, 1)[0] = value;
   }
 
   run(chunks: number): void {

@@ -377,7 +377,7 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, source: Conv
   const Hp = down * tilesY + (dir === 2 ? 0 : reach(packed.subH)), Wp = across * tilesX + (dir === 1 ? 0 : reach(packed.subW));
   const fit = Math.max(1, Math.floor(winogradLimits.padBytes / (groups * C * Hp * Wp * 4)));
   if (num > fit) return inImageGroups(num, fit, x, y, (k, xs, ys) => winogradWasm(e, packed, source, groups, k, xs, ys, reluSlope));
-  const { nt, blocks, rowsPer } = winogradSplit(e.activeThreads(), tiles, images, n, K, M, packed.uRows > 0);
+  const { nt, blocks, rowsPer } = splitOf(packed, e.activeThreads(), tiles, images, n);
   const padBytes = roundUp((images * C * Hp * Wp + 32) * 4, 64); // F(4, 7)'s and F(6x6)'s unstored lanes read up to 18 floats past
   // Per thread: the GEMM results and transformed inputs, and U's filters made at a time when U is made here.
   const madeU = packed.uRows ? 4 * n * (packed.uRows * Math.min(K, KC) + SKEW) : 0;
@@ -458,6 +458,25 @@ export function winogradSplit(threads: number, tiles: number, images: number, n:
   } else [blocks, nt] = leastPadding(tiles, Math.ceil(tiles / nt));
   const rowBlocks = images * blocks >= threads ? 1 : Math.max(1, Math.min(Math.ceil((CHUNKS_PER_THREAD * threads) / (images * blocks)), Math.floor(M / (4 * MR))));
   return { nt, blocks, rowsPer: roundUp(Math.ceil(M / rowBlocks), MR) };
+}
+
+/** winogradSplit's answers by layer (its packed weights), for each thread count, tile count and image count. */
+const splits = new WeakMap<PackedWinograd, Map<number, { nt: number; blocks: number; rowsPer: number }>>();
+
+/**
+ * winogradSplit for a layer, worked out once for each thread count, plane and batch (at two threads its search
+ * times every block size: serial JavaScript between the kernels in every forward).
+ */
+function splitOf(packed: PackedWinograd, threads: number, tiles: number, images: number, n: number): { nt: number; blocks: number; rowsPer: number } {
+  const key = threads < 512 && images < 2 ** 20 && tiles < 2 ** 20 ? threads + 512 * (images + 2 ** 20 * tiles) : -1;
+  let byKey = splits.get(packed);
+  const known = byKey?.get(key);
+  if (known) return known;
+  const split = winogradSplit(threads, tiles, images, n, packed.depth, packed.rows, packed.uRows > 0);
+  if (key < 0) return split;
+  if (!byKey) splits.set(packed, (byKey = new Map()));
+  byKey.set(key, split);
+  return split;
 }
 
 /**

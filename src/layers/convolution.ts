@@ -8,8 +8,7 @@ import { convDirectWasm, directFits } from '../kernels/direct.js';
 import { eltwiseSumWasm } from '../kernels/eltwise.js';
 import { reluRange, sumRelu } from '../kernels/relu.js';
 import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
-import { type PackedWinograd, allFinite, packWinogradWeights, uPerForward, winogradMadeU, winogradTile, winogradWasm } from '../kernels/winograd.js';
-import { platform } from '../platform.js';
+import { type PackedWinograd, allFinite, packWinogradWeights, uPerForward, winogradLimits, winogradMadeU, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
 import { type LayerContext, fail } from '../onnx/context.js';
@@ -167,6 +166,8 @@ export const convolutionLayer: LayerType = {
     // By tile: a net run at batch 1 and at batch > 1 may take both (winogradTile), each made once.
     let packedWinograd: { 2?: PackedWinograd; 3?: PackedWinograd; 4?: PackedWinograd; 6?: PackedWinograd; made?: PackedWinograd } = {};
     let finiteWeights: boolean | undefined; // Winograd only with finite weights (see allFinite)
+    // ready's last answer and what it was for (the same geometry, batch, CREMA_WINOGRAD and engine give the same).
+    let chosen: { g: ConvGeometry; num: number; setting: string | undefined; engine: WasmEngine; madeUBytes: number; stridedMacs: number; f6Work: number; kind: ReturnType<typeof ready> } | undefined;
     const layer: FusableLayer = {
       fuseRelu(negativeSlope) {
         reluSlope = negativeSlope;
@@ -186,6 +187,7 @@ export const convolutionLayer: LayerType = {
         const before = w;
         ({ w, bias } = convWeights(def, s, weights, [s.numOutput, b.channels / s.group, kh, kw]));
         if (w !== before) [packed, packedDepthwise, rowMajor, packedWinograd, finiteWeights] = [undefined, undefined, undefined, {}, undefined];
+        chosen = undefined;
         batch = b.num;
         geometry = { channels: b.channels / s.group, height: b.height, width: b.width, kernelH: kh, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH, outW };
         const top = [...bottoms[0].slice(0, b.channelAxis), s.numOutput, outH, outW];
@@ -193,7 +195,9 @@ export const convolutionLayer: LayerType = {
       },
       forward(bottoms, tops) {
         const g = geometry!;
-        const num = sizeOf(bottoms[0].dims.slice(0, bottoms[0].dims.length - 3));
+        const dims = bottoms[0].dims;
+        let num = 1;
+        for (let i = 0; i < dims.length - 3; i++) num *= dims[i];
         const engine = wasmEngine();
         const r = residual && bottoms.length === 1 && residual.length === tops[0].data.length ? residual : undefined;
         if (residual && !r) throw new Error(`Convolution '${def.name}': a fused sum needs one bottom and a residual of the top's size`);
@@ -247,6 +251,18 @@ export const convolutionLayer: LayerType = {
      * batch that picks another Winograd tile, or CREMA_WINOGRAD changed). Winograd returns its packed weights.
      */
     function ready(engine: WasmEngine, g: ConvGeometry, num: number): 'depthwise' | 'direct' | 'rows' | PackedWinograd | 'gemm' {
+      const setting = engine.setting('CREMA_WINOGRAD'), last = chosen;
+      const { madeUBytes, stridedMacs, f6Work } = winogradLimits;
+      if (last && last.g === g && last.num === num && last.setting === setting && last.engine === engine && last.madeUBytes === madeUBytes &&
+        last.stridedMacs === stridedMacs && last.f6Work === f6Work) return last.kind;
+      const kind = choose(engine, g, num, setting);
+      // Not a Winograd layer that fell back for want of memory for U: it tries again in the next forward.
+      const fellBack = (kind === 'direct' || kind === 'gemm') && finiteWeights && winogradTile(g, s.numOutput / s.group, setting, num) !== 0;
+      chosen = fellBack ? undefined : { g, num, setting, engine, madeUBytes, stridedMacs, f6Work, kind };
+      return kind;
+    }
+
+    function choose(engine: WasmEngine, g: ConvGeometry, num: number, setting: string | undefined): 'depthwise' | 'direct' | 'rows' | PackedWinograd | 'gemm' {
       const rows = s.numOutput / s.group;
       if (g.channels === 1) {
         packedDepthwise ??= packDepthwiseWeights(engine, layer, w, bias);
@@ -259,7 +275,7 @@ export const convolutionLayer: LayerType = {
         w = weights[0].data;
         return 'rows';
       }
-      const setting = platform().env('CREMA_WINOGRAD'), tile = winogradTile(g, rows, setting, num);
+      const tile = winogradTile(g, rows, setting, num);
       finiteWeights ??= allFinite(w);
       if (tile && finiteWeights && uPerForward(g, rows, s.group, setting, num, tile)) {
         packedWinograd.made ??= winogradMadeU(engine, layer, weights[0], bias, rows, g.channels);

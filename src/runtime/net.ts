@@ -314,22 +314,26 @@ export class Net {
     this.paramMap.clear();
     this.blobMap.clear();
     this.store.clear();
+    this.layerBlobs.clear();
+    this.chainBlobs.clear();
   }
 
   private usable(): void {
     if (this.gone) throw new CremaError(this.gone);
   }
 
-  /** Runs `fn` with this net's wasm blocks listed as its own (for dispose). */
+  /** Runs `fn` with this net's wasm blocks listed as its own (for dispose), the environment's settings read once. */
   private inScope<T>(fn: () => T): T {
     const engine = wasmEngine();
     if (!engine) return fn();
-    const outer = engine.scope;
+    const [outer, settings] = [engine.scope, engine.settings];
     engine.scope = this.owned;
+    engine.settings = new Map();
     try {
       return fn();
     } finally {
       engine.scope = outer;
+      engine.settings = settings;
     }
   }
 
@@ -458,10 +462,8 @@ export class Net {
   /** Runs one layer over the stored blobs; `top` redirects a fused chain's single output to the chain's last blob. */
   private runLayer(l: GraphLayer, impl: Layer = l.impl, top?: string): void {
     if (l.type === 'Input') return;
-    const bottoms = l.bottoms.map((b) => this.store.get(b)!);
-    const tops = top === undefined ? l.tops.map((t) => this.store.get(t)!) : [this.store.get(top)!];
-    const aliased = tops.map((t) => bottoms.includes(t));
-    if (impl.inPlace || !aliased.includes(true)) {
+    const { bottoms, tops, aliased } = this.blobsOf(l, top);
+    if (impl.inPlace || !aliased) {
       impl.forward(bottoms, tops);
       return;
     }
@@ -470,6 +472,25 @@ export class Net {
     impl.forward(bottoms, scratch);
     scratch.forEach((s, i) => aliased[i] && tops[i].data.set(s.data));
   }
+
+  /**
+   * A layer's bottom and top tensors (`top`: a fused chain's single output), and which tops are bottoms too
+   * (undefined: none), made once for the blobs `allocate` made (not three arrays a layer in every forward).
+   */
+  private blobsOf(l: GraphLayer, top: string | undefined): LayerBlobs {
+    const cache = top === undefined ? this.layerBlobs : this.chainBlobs;
+    let io = cache.get(l);
+    if (io && (top === undefined || io.top === top)) return io;
+    const bottoms = l.bottoms.map((b) => this.store.get(b)!);
+    const tops = top === undefined ? l.tops.map((t) => this.store.get(t)!) : [this.store.get(top)!];
+    const aliased = tops.map((t) => bottoms.includes(t));
+    io = { bottoms, tops, aliased: aliased.includes(true) ? aliased : undefined, top };
+    cache.set(l, io);
+    return io;
+  }
+  /** blobsOf's answers, by layer: as the net defines it, and as the producer of a fused chain. */
+  private readonly layerBlobs = new Map<GraphLayer, LayerBlobs>();
+  private readonly chainBlobs = new Map<GraphLayer, LayerBlobs>();
 
   private layerIndex(name: string): number {
     if (typeof name !== 'string') throw new CremaError(`forward: start and end are layer names, got ${kindOf(name)}`);
@@ -540,6 +561,8 @@ export class Net {
       this.blobMap.set(name, this.published(name, t));
     }
     this.views = new Set(slices.keys());
+    this.layerBlobs.clear();
+    this.chainBlobs.clear();
     for (const name of [...this.store.keys()])
       if (!this.graph.blobShapes.has(name)) {
         this.store.delete(name);
@@ -566,6 +589,14 @@ export class Net {
     });
     return view;
   }
+}
+
+/** A layer's tensors as runLayer passes them (see blobsOf). */
+interface LayerBlobs {
+  bottoms: Tensor[];
+  tops: Tensor[];
+  aliased: boolean[] | undefined;
+  top: string | undefined;
 }
 
 /** The threads a net of these options will use (1 for a value the net will refuse). */
