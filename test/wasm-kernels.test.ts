@@ -286,6 +286,37 @@ for (const threads of [1, 2]) {
       }
     });
 
+    // A stride of 4 across gathers its four column phases' planes from one pass over each source row, four columns
+    // a step where all four phases lie inside the row (assembly/winograd.ts gatherFour), float by float at its ends
+    // (a left pad of 1-3, widths of every residue mod 4 and rows that end within a step) and past it (zeros).
+    it('strided Winograd at stride 4 across (AlexNet conv1): widths of every residue mod 4, pads 0-3 each way, 3 and 5 channels, batches vs TypeScript and im2col', () => {
+      const random = rng(89 + threads), saved = winogradLimits.stridedMacs;
+      winogradLimits.stridedMacs = Infinity;
+      try {
+        for (let t = 0; t < 16; t++) {
+          const kw = t % 2 ? 11 : 9 + (t % 3), kh = t % 4 === 3 ? 7 : kw, sh = t % 4 === 3 ? 2 : 4, pw = t % 4, ph = (t >> 2) % 4;
+          const C = t % 3 === 2 ? 5 : 3, N = t % 5 === 4 ? 2 : 1, M = 16 + (t % 5) * 4, H = 30 + (t % 7), W = 27 + t;
+          const x = new Tensor([N, C, H, W], randomArray(N * C * H * W, random).map((v) => 150 * v));
+          const w = new Tensor([M, C, kh, kw], randomArray(M * C * kh * kw, random));
+          const b = new Tensor([M], randomArray(M, random));
+          const relu = t % 3 === 1 ? 0 : undefined;
+          const def = layerDef('Convolution', { convolution_param: { num_output: M, kernel_h: kh, kernel_w: kw, stride_h: sh, stride_w: 4, pad_h: ph, pad_w: pw } });
+          const label = `case ${t}: N ${N} C ${C} M ${M} kernel ${kh}x${kw} stride ${sh}x4 pad ${ph}x${pw} ${H}x${W}`;
+          process.env.CREMA_WINOGRAD = '4';
+          const [got, want] = bothKernels(def, [w, b], x, relu);
+          process.env.CREMA_WINOGRAD = '0';
+          const [im2col] = bothKernels(def, [w, b], x, relu);
+          delete process.env.CREMA_WINOGRAD;
+          expect([...got.dims], label).toEqual([N, M, Math.floor((H + 2 * ph - kh) / sh) + 1, Math.floor((W + 2 * pw - kw) / 4) + 1]);
+          expect(relDiff(got.data, want.data), label).toBeLessThan(5e-5);
+          expect(relDiff(got.data, im2col.data), label).toBeLessThan(5e-5);
+          expect(relDiff(got.data, im2col.data), label).toBeGreaterThan(0); // Winograd ran, not im2col twice
+        }
+      } finally {
+        winogradLimits.stridedMacs = saved;
+      }
+    });
+
     // F(4x4, 5x5) (assembly/winograd5.ts: 8 x 8 values a tile, the points of F(4x4, 3x3) and +-1/2) errs ~2x more
     // than F(4x4, 3x3) on the kernel's 3x3 blocks (docs/PERFORMANCE.md, round five); the project's tolerance is 1e-4.
     it('Winograd F(4x4, 5x5): 5x5 on every plane width mod 4 (the choice, not forced), C over the 256 K block, groups, batches, pads, ReLU vs TypeScript and im2col', () => {
