@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LayerParameter } from '../src/caffe/types.js';
 import { Judge, ThreadPool } from '../src/kernels/pool.js';
-import { KC, KIND_GEMV, kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
+import { KC, KIND_GEMV, kernelsInUse, setThreads, useKernels, wasmBuild, wasmEngine } from '../src/kernels/wasm.js';
 import type { FusableLayer } from '../src/layers/convolution.js';
 import { innerProductLayer } from '../src/layers/inner_product.js';
 import { Net } from '../src/runtime/net.js';
@@ -749,6 +749,32 @@ describe('InnerProduct at batch 1 over row-major weights (GEMV)', () => {
       };
       expect(await run(2), `K ${K} N ${N}`).toEqual(await run(1));
     }
+  });
+
+  it('sums each row in its documented order, to the bit (lanes by k % 4, then the K % 4 tail, then the bias)', async () => {
+    // The order of assembly/rowmajor.ts' dotRow, written out: four lane sums (the relaxed-SIMD build fuses each
+    // multiply-add: the product is exact in f64, one rounding), added as (l0 + l1) + (l2 + l3), then the tail
+    // one product at a time. Whole lines a step or 16 bytes, six rows a block or one: the same bits.
+    const fused = wasmBuild() === 'fma';
+    const f = Math.fround;
+    const madd = (a: number, w: number, x: number): number => (fused ? f(a + w * x) : f(a + f(w * x)));
+    const random = rng(47);
+    for (const [K, N] of [[1024, 13], [1028, 7], [1032, 12], [1036, 5], [37, 17], [19, 6], [3, 2]])
+      for (const threads of [1, 2]) {
+        const w = new Tensor([N, K], randomArray(N * K, random)), b = new Tensor([N], randomArray(N, random));
+        const x = new Tensor([1, K], randomArray(K, random));
+        await setThreads(threads, 2);
+        const got = runLayer(layerDef('InnerProduct', { inner_product_param: { num_output: N } }), [w, b], [x])[0].data;
+        const want = new Float32Array(N);
+        for (let n = 0; n < N; n++) {
+          const lane = [0, 0, 0, 0], K4 = K & ~3, row = n * K;
+          for (let k = 0; k < K4; k++) lane[k % 4] = madd(lane[k % 4], w.data[row + k], x.data[k]);
+          let s = f(f(lane[0] + lane[1]) + f(lane[2] + lane[3]));
+          for (let k = K4; k < K; k++) s = f(s + f(w.data[row + k] * x.data[k]));
+          want[n] = f(s + b.data[n]);
+        }
+        expect([...got], `K ${K} N ${N} threads ${threads} (${wasmBuild()})`).toEqual([...want]);
+      }
   });
 });
 
