@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LayerParameter } from '../src/caffe/types.js';
 import { Judge, ThreadPool } from '../src/kernels/pool.js';
-import { KC, KIND_GEMV, kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
+import { KC, KIND_GEMV, kernelsInUse, setThreads, useKernels, wasmBuild, wasmEngine } from '../src/kernels/wasm.js';
 import type { FusableLayer } from '../src/layers/convolution.js';
 import { innerProductLayer } from '../src/layers/inner_product.js';
 import { Net } from '../src/runtime/net.js';
@@ -277,6 +277,37 @@ for (const threads of [1, 2]) {
           // Caffe's output size: floor((H + 2 p - K) / s) + 1.
           expect([...got.dims], label).toEqual([N, coutG * group, Math.floor((H + 2 * ph - kh) / sh) + 1, Math.floor((W + 2 * pw - kw) / sw) + 1]);
           expect([...want.dims], label).toEqual([...got.dims]);
+          expect(relDiff(got.data, want.data), label).toBeLessThan(5e-5);
+          expect(relDiff(got.data, im2col.data), label).toBeLessThan(5e-5);
+          expect(relDiff(got.data, im2col.data), label).toBeGreaterThan(0); // Winograd ran, not im2col twice
+        }
+      } finally {
+        winogradLimits.stridedMacs = saved;
+      }
+    });
+
+    // A stride of 4 across gathers its four column phases' planes from one pass over each source row, four columns
+    // a step where all four phases lie inside the row (assembly/winograd.ts gatherFour), float by float at its ends
+    // (a left pad of 1-3, widths of every residue mod 4 and rows that end within a step) and past it (zeros).
+    it('strided Winograd at stride 4 across (AlexNet conv1): widths of every residue mod 4, pads 0-3 each way, 3 and 5 channels, batches vs TypeScript and im2col', () => {
+      const random = rng(89 + threads), saved = winogradLimits.stridedMacs;
+      winogradLimits.stridedMacs = Infinity;
+      try {
+        for (let t = 0; t < 16; t++) {
+          const kw = t % 2 ? 11 : 9 + (t % 3), kh = t % 4 === 3 ? 7 : kw, sh = t % 4 === 3 ? 2 : 4, pw = t % 4, ph = (t >> 2) % 4;
+          const C = t % 3 === 2 ? 5 : 3, N = t % 5 === 4 ? 2 : 1, M = 16 + (t % 5) * 4, H = 30 + (t % 7), W = 27 + t;
+          const x = new Tensor([N, C, H, W], randomArray(N * C * H * W, random).map((v) => 150 * v));
+          const w = new Tensor([M, C, kh, kw], randomArray(M * C * kh * kw, random));
+          const b = new Tensor([M], randomArray(M, random));
+          const relu = t % 3 === 1 ? 0 : undefined;
+          const def = layerDef('Convolution', { convolution_param: { num_output: M, kernel_h: kh, kernel_w: kw, stride_h: sh, stride_w: 4, pad_h: ph, pad_w: pw } });
+          const label = `case ${t}: N ${N} C ${C} M ${M} kernel ${kh}x${kw} stride ${sh}x4 pad ${ph}x${pw} ${H}x${W}`;
+          process.env.CREMA_WINOGRAD = '4';
+          const [got, want] = bothKernels(def, [w, b], x, relu);
+          process.env.CREMA_WINOGRAD = '0';
+          const [im2col] = bothKernels(def, [w, b], x, relu);
+          delete process.env.CREMA_WINOGRAD;
+          expect([...got.dims], label).toEqual([N, M, Math.floor((H + 2 * ph - kh) / sh) + 1, Math.floor((W + 2 * pw - kw) / 4) + 1]);
           expect(relDiff(got.data, want.data), label).toBeLessThan(5e-5);
           expect(relDiff(got.data, im2col.data), label).toBeLessThan(5e-5);
           expect(relDiff(got.data, im2col.data), label).toBeGreaterThan(0); // Winograd ran, not im2col twice
@@ -718,6 +749,32 @@ describe('InnerProduct at batch 1 over row-major weights (GEMV)', () => {
       };
       expect(await run(2), `K ${K} N ${N}`).toEqual(await run(1));
     }
+  });
+
+  it('sums each row in its documented order, to the bit (lanes by k % 4, then the K % 4 tail, then the bias)', async () => {
+    // The order of assembly/rowmajor.ts' dotRow, written out: four lane sums (the relaxed-SIMD build fuses each
+    // multiply-add: the product is exact in f64, one rounding), added as (l0 + l1) + (l2 + l3), then the tail
+    // one product at a time. Whole lines a step or 16 bytes, six rows a block or one: the same bits.
+    const fused = wasmBuild() === 'fma';
+    const f = Math.fround;
+    const madd = (a: number, w: number, x: number): number => (fused ? f(a + w * x) : f(a + f(w * x)));
+    const random = rng(47);
+    for (const [K, N] of [[1024, 13], [1028, 7], [1032, 12], [1036, 5], [37, 17], [19, 6], [3, 2]])
+      for (const threads of [1, 2]) {
+        const w = new Tensor([N, K], randomArray(N * K, random)), b = new Tensor([N], randomArray(N, random));
+        const x = new Tensor([1, K], randomArray(K, random));
+        await setThreads(threads, 2);
+        const got = runLayer(layerDef('InnerProduct', { inner_product_param: { num_output: N } }), [w, b], [x])[0].data;
+        const want = new Float32Array(N);
+        for (let n = 0; n < N; n++) {
+          const lane = [0, 0, 0, 0], K4 = K & ~3, row = n * K;
+          for (let k = 0; k < K4; k++) lane[k % 4] = madd(lane[k % 4], w.data[row + k], x.data[k]);
+          let s = f(f(lane[0] + lane[1]) + f(lane[2] + lane[3]));
+          for (let k = K4; k < K; k++) s = f(s + f(w.data[row + k] * x.data[k]));
+          want[n] = f(s + b.data[n]);
+        }
+        expect([...got], `K ${K} N ${N} threads ${threads} (${wasmBuild()})`).toEqual([...want]);
+      }
   });
 });
 

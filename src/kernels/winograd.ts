@@ -385,7 +385,8 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, source: Conv
   const threads = e.pool.size + 1;
   // xp: the zero-bordered copy of x, then each thread's block scratch (resident x and y are used in place).
   const { xAt, yAt, extra: xp } = e.stage(x, y, padBytes + threads * threadBytes);
-  const planes = images * C, perChunk = Math.ceil(planes / e.chunkCount(planes));
+  // A stride-4 space-to-depth gathers four phases' planes at once (gatherFour): chunks of whole fours.
+  const planes = images * C, perChunk = roundUp(Math.ceil(planes / e.chunkCount(planes)), source.strideW === 4 ? 4 : 1);
   let p = e.job(KIND_WINOGRAD_PAD);
   p[3] = xAt; p[4] = planes; p[5] = source.height; p[6] = source.width; p[7] = Hp; p[8] = Wp; p[9] = source.padH; p[10] = source.padW;
   p[11] = xp; p[12] = perChunk; p[13] = 0; p[14] = source.strideH; p[15] = source.strideW;
