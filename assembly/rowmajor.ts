@@ -23,20 +23,14 @@ function finish(s: f32, bias: usize, n: i32, reluOn: bool, slope: f32): f32 {
 }
 
 /**
- * One row: sum_k W[n, k] x[k], in the order of gemvRows' six rows (one accumulator, lanes by k % 4, then the
+ * One row: sum_k W[n, k] x[k], in the order of gemvRows' seven rows (one accumulator, lanes by k % 4, then the
  * K % 4 tail), so that a row's bits do not depend on which rows a chunk holds (1 or 2 threads give the same).
  */
 @inline
 function dotRow(w: usize, x: usize, K: i32): f32 {
   let a = f32x4.splat(0);
-  const K4 = K & ~3, K16 = K & ~15;
-  let k = 0;
-  for (; k < K16; k += 16) {
-    const o = <usize>k * 4;
-    a = madd(madd(madd(madd(a, v128.load(w + o), v128.load(x + o)), v128.load(w + o, 16), v128.load(x + o, 16)),
-      v128.load(w + o, 32), v128.load(x + o, 32)), v128.load(w + o, 48), v128.load(x + o, 48));
-  }
-  for (; k < K4; k += 4) a = madd(a, v128.load(w + <usize>k * 4), v128.load(x + <usize>k * 4));
+  const K4 = K & ~3;
+  for (let k = 0; k < K4; k += 4) a = madd(a, v128.load(w + <usize>k * 4), v128.load(x + <usize>k * 4));
   return tail(hsum(a), w, x, K4, K);
 }
 
@@ -47,41 +41,24 @@ function tail(s: f32, w: usize, x: usize, k0: i32, K: i32): f32 {
   return s;
 }
 
-/** acc + W[o .. o + 16) x[o .. o + 16): a whole 64-byte line of a row, four multiply-adds in k's order. */
-@inline
-function line(a: v128, w: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
-  return madd(madd(madd(madd(a, v128.load(w), x0), v128.load(w, 16), x1), v128.load(w, 32), x2), v128.load(w, 48), x3);
-}
-
 /**
- * y[n] = bias[n] + sum_k W[n, k] x[k] for rows [n0, n1), then leaky ReLU: six rows at a time share each load of
- * x (W is the stream; x stays in L1 or L2), each read a whole 64-byte line a step. Bound by reading W on one core:
- * six rows a line at a time read CaffeNet's fc6 1.10-1.14x faster than eight rows 16 bytes at a time (eight rows
- * a line at a time 1.05-1.08x, four 1.01x, twelve 0.98x; one stream of W packed eight rows interleaved 0.93-1.07x:
- * docs/PERFORMANCE.md, round fifteen). Each row's sum is the same as dotRow's order: lanes by k % 4, then the
- * K % 4 tail.
+ * y[n] = bias[n] + sum_k W[n, k] x[k] for rows [n0, n1), then leaky ReLU: seven rows at a time share each load
+ * of x (W is the stream; x stays in L1 or L2). Bound by reading W on one core, and the loop's own instructions
+ * count: with eight rows V8 (Node 20) keeps two accumulators and row pointers on the stack, a store and loads
+ * every step; seven fit its registers and read fc6 / fc7 / fc8 1.12-1.17x faster alone (six 1.10, whole 64-byte
+ * lines a row a step 1.04-1.14, one stream of W packed eight rows interleaved 0.93-1.07: docs/PERFORMANCE.md,
+ * round fifteen). Each row's sum is the same as dotRow's order: lanes by k % 4, then the K % 4 tail.
  */
 export function gemvRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: i32, n1: i32, reluOn: bool, slope: f32): void {
   const rowBytes = <usize>K * 4;
-  const K4 = K & ~3, K16 = K & ~15;
+  const K4 = K & ~3;
   let n = n0;
-  for (; n + 6 <= n1; n += 6) {
+  for (; n + 7 <= n1; n += 7) {
     const w0 = w + <usize>n * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-    const w4 = w3 + rowBytes, w5 = w4 + rowBytes;
+    const w4 = w3 + rowBytes, w5 = w4 + rowBytes, w6 = w5 + rowBytes;
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    let a4 = f32x4.splat(0), a5 = f32x4.splat(0);
-    let k = 0;
-    for (; k < K16; k += 16) {
-      const o = <usize>k * 4;
-      const x0 = v128.load(x + o), x1 = v128.load(x + o, 16), x2 = v128.load(x + o, 32), x3 = v128.load(x + o, 48);
-      a0 = line(a0, w0 + o, x0, x1, x2, x3);
-      a1 = line(a1, w1 + o, x0, x1, x2, x3);
-      a2 = line(a2, w2 + o, x0, x1, x2, x3);
-      a3 = line(a3, w3 + o, x0, x1, x2, x3);
-      a4 = line(a4, w4 + o, x0, x1, x2, x3);
-      a5 = line(a5, w5 + o, x0, x1, x2, x3);
-    }
-    for (; k < K4; k += 4) {
+    let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0);
+    for (let k = 0; k < K4; k += 4) {
       const o = <usize>k * 4;
       const xv = v128.load(x + o);
       a0 = madd(a0, v128.load(w0 + o), xv);
@@ -90,6 +67,7 @@ export function gemvRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: 
       a3 = madd(a3, v128.load(w3 + o), xv);
       a4 = madd(a4, v128.load(w4 + o), xv);
       a5 = madd(a5, v128.load(w5 + o), xv);
+      a6 = madd(a6, v128.load(w6 + o), xv);
     }
     const out = y + <usize>n * 4;
     store<f32>(out, finish(tail(hsum(a0), w0, x, K4, K), bias, n, reluOn, slope));
@@ -98,6 +76,7 @@ export function gemvRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: 
     store<f32>(out, finish(tail(hsum(a3), w3, x, K4, K), bias, n + 3, reluOn, slope), 12);
     store<f32>(out, finish(tail(hsum(a4), w4, x, K4, K), bias, n + 4, reluOn, slope), 16);
     store<f32>(out, finish(tail(hsum(a5), w5, x, K4, K), bias, n + 5, reluOn, slope), 20);
+    store<f32>(out, finish(tail(hsum(a6), w6, x, K4, K), bias, n + 6, reluOn, slope), 24);
   }
   for (; n < n1; n++) store<f32>(y + <usize>n * 4, finish(dotRow(w + <usize>n * rowBytes, x, K), bias, n, reluOn, slope));
 }

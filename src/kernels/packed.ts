@@ -152,7 +152,7 @@ export function innerProductWasm(e: WasmEngine, w: PackedInnerProduct | RowMajor
   };
   if (rowMajor && M === 1) {
     const p = e.job(KIND_GEMV_ROWS);
-    const rowsPerChunk = roundUp(Math.ceil(N / e.chunkCount(Math.ceil(N / 6))), 6); // whole blocks of six rows (gemvRows)
+    const rowsPerChunk = roundUp(Math.ceil(N / e.chunkCount(Math.ceil(N / 7))), 7); // whole blocks of seven rows (gemvRows)
     p[3] = K; p[4] = N; p[5] = xAt; p[6] = w.weights; p[7] = yAt; p[8] = w.bias;
     relu(p, 9);
     p[11] = rowsPerChunk;
