@@ -49,6 +49,9 @@ async function launch(): Promise<{ browser: Browser; profile: string }> {
 
 async function open(browser: Browser, url: string, width = 1280, height = 800): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage();
+  // Puppeteer's 30 s default: verify of CIFAR-10 through onnxruntime-web took 32.9 s once while the whole suite ran on
+  // the 2-core CI host (25 s for the file alone). Waits end on the page's state; the test's own timeout (120 s) stays.
+  page.setDefaultTimeout(100_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.setViewport({ width, height });
