@@ -726,8 +726,28 @@ async function benchOrtWeb() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+/**
+ * The CPU beyond its model name, which a VM often shortens ("AMD EPYC" for Zen 4 and Zen 5 alike): family and model
+ * and the widest x86 SIMD, from /proc/cpuinfo where there is one. ORT's kernels use AVX-512 where it is, and how
+ * wide the units behind it are (Zen 4 256-bit, Zen 5 512-bit) moves every ratio (docs/PERFORMANCE.md, round sixteen).
+ */
+function cpuId() {
+  let text;
+  try {
+    text = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n\n')[0];
+  } catch {
+    return undefined;
+  }
+  const field = (name) => text.match(new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm'))?.[1]?.trim();
+  const flags = new Set((field('flags') ?? '').split(/\s+/));
+  const simd = ['avx512f', 'avx2', 'avx', 'sse4_2'].find((f) => flags.has(f));
+  const family = field('cpu family'), model = field('model');
+  return family === undefined ? undefined : `${field('vendor_id') ?? ''} family ${family} model ${model}${simd ? `, ${simd.replace('avx512f', 'AVX-512').toUpperCase()}` : ''}`.trim();
+}
+
 const machine = {
   cpu: os.cpus()[0]?.model ?? 'unknown',
+  cpu_id: cpuId(),
   cores: os.availableParallelism(),
   memory_gib: Math.round(os.totalmem() / 2 ** 30),
   node: process.version,
@@ -747,7 +767,7 @@ const fmt = (x) => (Number.isFinite(x) ? x.toFixed(x >= 100 ? 1 : x >= 10 ? 2 : 
 const table = columnsTable(['case', 'backend', 'threads', 'median ms', 'min ms', 'max ms', 'ratio', 'goal', 'met'], 2);
 for (const r of rows)
   table.push([r.case, r.backend, r.threads ?? '', fmt(r.median_ms), fmt(r.min_ms), fmt(r.max_ms), r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}${r.ratio_to ? ` (${r.ratio_to})` : ''}`, r.goal ?? '', r.met === undefined ? '' : r.met ? 'yes' : 'NO']);
-console.log(`crema bench: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ONNX Runtime ${machine.onnxruntime}; load average ${machine.load_average_before.join(' ')} before, ${machine.load_average_after.join(' ')} after`);
+console.log(`crema bench: ${machine.cpu}${machine.cpu_id ? ` (${machine.cpu_id})` : ''}, ${machine.cores} cores, Node ${machine.node}, ONNX Runtime ${machine.onnxruntime}; load average ${machine.load_average_before.join(' ')} before, ${machine.load_average_after.join(' ')} after`);
 console.log('ratio: median / median of the ONNX Runtime row of the same case and thread count, timed interleaved in this run');
 console.log(table.toString());
 for (const n of notes) console.log(`note: ${n}`);
