@@ -511,7 +511,11 @@ async function benchBatch() {
     const dims8 = [8, ...dims.slice(1)];
     const x8 = new Tensor(dims8, hashData(dims8.reduce((a, b) => a * b, 1), 7, 100));
     const batchOne = { name: '1', run: () => one.forward({ [input]: x1 }) };
-    const options = { iterations: iters(4), warmup: 1 };
+    // Three forwards of each net before the timed ones: a net's first forwards at two threads are its ForwardJudge's
+    // trials (parallel cold, parallel, alone: src/runtime/forward-judge.ts), not its steady speed. With one warm-up
+    // the alone trial (one thread's speed) was one of the four timed forwards of batch 1 and of batch 8, and the
+    // second, slow parallel forward another (ResNet-50 at batch 1: 105 and 123 ms against a steady ~66; round sixteen).
+    const options = { iterations: iters(4), warmup: 3 };
     // OpenPose's two nets do not fit the kernels' one 4 GiB memory together at batch 8 (each holds 1.15 GB of
     // Winograd weights; batch 8's blobs take 2 GB more): batch 1 is timed first and freed, then batch 8, not
     // interleaved. The weights are read once: the batch 8 net is made from the same map (shared, refcounted) before
