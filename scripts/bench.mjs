@@ -39,6 +39,7 @@ const { setNativeThreads } = await import('../dist/bench/bench-net.js');
 const { collectGarbage } = await import('../dist/kernels/wasm.js');
 const { columnsTable } = await import('../dist/cli/table.js');
 const { comparePair } = await import('../dist/verify/compare.js');
+const { CORE_PROBE, coreProbe, probeRate } = await import('../dist/bench/probe.js');
 /** max|ours - ref| / max(1, max|ref|), the project's measure of agreement. */
 const maxRelDiff = (ours, ref) => comparePair(new Tensor([ours.length], ours), new Tensor([ref.length], ref), 0).rel;
 
@@ -423,14 +424,14 @@ async function zooRatios(group, label, judgeRow, { together = false } = {}) {
     const iterations = iters(model === 'vgg16' || model === 'openpose' ? 4 : 8);
     const record = (threads, samples, native = 'native', onnx = 'onnx') => {
       const ref = addTimed(group, `${model} batch 1${label}`, 'onnx (crema graph)', threads, samples.get(onnx));
-      judgeRow(model, threads, goal, limit, ref, addTimed(group, `${model} batch 1${label}`, 'native', threads, samples.get(native)));
+      judgeRow(model, threads, goal, limit, ref, addTimed(group, `${model} batch 1${label}`, 'native', threads, samples.get(native), coreOf(samples)));
     };
     if (together && (await setNativeThreads(2, [net])) === 2) {
       const sessions = [await session(bytes, 1), await session(bytes, 2)];
       const contenders = [1, 2].flatMap((threads) => [
         { name: `native ${threads}`, run: () => ((net.threads = threads), net.forward({ [input]: x })) },
         { name: `onnx ${threads}`, run: () => sessions[threads - 1].run(feeds) },
-      ]);
+      ]).concat(coreProbe() ?? []);
       const samples = await interleave(contenders, { iterations, warmup: 1 });
       for (const s of sessions) await s.release();
       for (const threads of [1, 2]) record(threads, samples, `native ${threads}`, `onnx ${threads}`);
@@ -446,7 +447,7 @@ async function zooRatios(group, label, judgeRow, { together = false } = {}) {
       }
       const s = await session(bytes, threads);
       const samples = await interleave(
-        [{ name: 'native', run: () => net.forward({ [input]: x }) }, { name: 'onnx', run: () => s.run(feeds) }],
+        [{ name: 'native', run: () => net.forward({ [input]: x }) }, { name: 'onnx', run: () => s.run(feeds) }, ...[coreProbe() ?? []].flat()],
         { iterations, warmup: 1 },
       );
       await s.release();
@@ -454,6 +455,21 @@ async function zooRatios(group, label, judgeRow, { together = false } = {}) {
     }
     await release(net);
   }
+}
+
+/**
+ * The core probe's median rate over a row's rounds (src/bench/probe.ts: crema's GEMM kernel on cached data, timed
+ * among the forwards), and the fastest probe run of the whole benchmark: the table's `core` column is the one
+ * against the other, how much of this core the native engine had while the row was timed (another thread on the
+ * same physical core slows crema's kernels by up to 1.6x and ONNX Runtime's barely: docs/PERFORMANCE.md, round
+ * seventeen).
+ */
+let coreBest = 0;
+function coreOf(samples) {
+  const times = samples.get(CORE_PROBE);
+  if (!times?.length) return {};
+  coreBest = Math.max(coreBest, probeRate(Math.min(...times)));
+  return { core_gmacs: Number(probeRate(summarize(times).median_ms).toFixed(1)) };
 }
 
 async function benchZoo() {
@@ -768,11 +784,13 @@ for (const [name, fn] of Object.entries(sections)) {
 machine.load_average_after = os.loadavg().map((x) => Number(x.toFixed(2)));
 
 const fmt = (x) => (Number.isFinite(x) ? x.toFixed(x >= 100 ? 1 : x >= 10 ? 2 : 3) : '-');
-const table = columnsTable(['case', 'backend', 'threads', 'median ms', 'min ms', 'max ms', 'ratio', 'goal', 'met'], 2);
+const table = columnsTable(['case', 'backend', 'threads', 'median ms', 'min ms', 'max ms', 'ratio', 'goal', 'met', 'core'], 2);
+machine.core_max_gmacs = coreBest ? Number(coreBest.toFixed(1)) : undefined;
 for (const r of rows)
-  table.push([r.case, r.backend, r.threads ?? '', fmt(r.median_ms), fmt(r.min_ms), fmt(r.max_ms), r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}${r.ratio_to ? ` (${r.ratio_to})` : ''}`, r.goal ?? '', r.met === undefined ? '' : r.met ? 'yes' : 'NO']);
+  table.push([r.case, r.backend, r.threads ?? '', fmt(r.median_ms), fmt(r.min_ms), fmt(r.max_ms), r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}${r.ratio_to ? ` (${r.ratio_to})` : ''}`, r.goal ?? '', r.met === undefined ? '' : r.met ? 'yes' : 'NO', r.core_gmacs && coreBest ? `${Math.round((100 * r.core_gmacs) / coreBest)} %` : '']);
 console.log(`crema bench: ${machine.cpu}${machine.cpu_id ? ` (${machine.cpu_id})` : ''}, ${machine.cores} cores, Node ${machine.node}, ONNX Runtime ${machine.onnxruntime}; load average ${machine.load_average_before.join(' ')} before, ${machine.load_average_after.join(' ')} after`);
 console.log('ratio: median / median of the ONNX Runtime row of the same case and thread count, timed interleaved in this run');
+if (coreBest) console.log(`core: the core probe's median rate during the row (crema's GEMM kernel on cached data, src/bench/probe.ts) against its fastest in this run, ${coreBest.toFixed(1)} G multiply-adds/s; well under 100 %, another thread shared the core and the native row is slower for it (ONNX Runtime's barely)`);
 console.log(table.toString());
 for (const n of notes) console.log(`note: ${n}`);
 console.log(`(${((performance.now() - started) / 1000).toFixed(0)} s)`);

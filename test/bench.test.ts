@@ -89,7 +89,16 @@ describe('crema bench', () => {
     const results = JSON.parse(r.stdout);
     expect(results.map((x: { backend: string }) => x.backend)).toEqual(['native', 'onnx']);
     for (const x of results) {
-      expect(Object.keys(x).sort()).toEqual(['backend', 'batch', 'layers', 'max_ms', 'median_ms', 'min_ms', 'threads']);
+      const core = x.backend === 'native' ? ['core'] : [];
+      expect(Object.keys(x).sort()).toEqual(['backend', 'batch', ...core, 'layers', 'max_ms', 'median_ms', 'min_ms', 'threads']);
+      if (x.core) {
+        // The core probe: its median no faster than its fastest, both real rates (G multiply-adds a second).
+        // A no-op probe would report an absurd rate: 128-bit kernels on one core do well under 1000.
+        expect(x.core.max_gmacs).toBeGreaterThan(0.1);
+        expect(x.core.max_gmacs).toBeLessThan(1000);
+        expect(x.core.median_gmacs).toBeGreaterThan(0.1);
+        expect(x.core.median_gmacs).toBeLessThanOrEqual(x.core.max_gmacs);
+      }
       expect(x.threads).toBe(1);
       expect(x.batch).toBe(1); // LeNet's deploy net takes one image
       expect(x.min_ms).toBeGreaterThan(0);
@@ -126,6 +135,7 @@ describe('crema bench', () => {
     expect(r.stdout).toMatch(/│ layer\s+│ type\s+│ native ms \(\d+ threads?\) │/);
     for (const [name, type] of lenetLayers.filter(([n]) => n !== 'relu1')) expect(r.stdout).toMatch(new RegExp(`│ ${name}\\s+│ ${type}\\s+│\\s+\\d+\\.\\d{3} │`));
     expect(r.stdout).not.toMatch(/│ relu1 /); // folded into ip1 in a whole forward
+    expect(r.stdout).toMatch(/^core: crema's GEMM kernel on cached data ran at \d+\.\d G multiply-adds\/s \(median of the rounds; fastest \d+\.\d\)/m);
     for (const what of ['median', 'min', 'max']) expect(r.stdout).toMatch(new RegExp(`│ forward, ${what}\\s+│\\s+│\\s+\\d+\\.\\d{3} │`));
   });
 

@@ -13,6 +13,12 @@ export interface BackendResult extends Summary {
   threads: number;
   batch: number;
   layers: LayerTime[];
+  /**
+   * Native only, with the WebAssembly kernels: the core probe's rate over the rounds (G multiply-adds a second of
+   * the GEMM micro-kernel on cached data, src/bench/probe.ts), its median and fastest. A median well below the
+   * fastest: another thread shared the core during the runs, which slows the native engine and not ONNX Runtime.
+   */
+  core?: { median_gmacs: number; max_gmacs: number };
 }
 
 export const BACKENDS = ['native', 'onnx'] as const;

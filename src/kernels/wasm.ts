@@ -44,6 +44,9 @@ export const KIND_COPY = 16;
 export interface KernelExports {
   runChunk(p: number, chunk: number, thread: number): void;
   packA(src: number, rs: number, cs: number, M: number, k0: number, kc: number, dst: number): void;
+  /** The GEMM over packed panels (assembly/kernels.ts; flags 0 / 1): the benchmarks' core probe calls it. */
+  gemmStrips(M: number, N: number, kc: number, a: number, b: number, t0: number, t1: number, c: number, ldc: number, colBase: number,
+    first: number, last: number, biasMode: number, bias: number, reluOn: number, slope: number, tmp: number, res: number): void;
 }
 
 /** First-fit allocator over the wasm memory (64-byte aligned blocks), growing the memory when it runs out. */

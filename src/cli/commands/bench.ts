@@ -62,6 +62,17 @@ export const benchCommand = {
 const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
 
 /**
+ * The core probe's line (src/bench/probe.ts): its median rate against its fastest in the same run, and what a
+ * large gap means for the numbers above.
+ */
+function coreNote(core: BackendResult['core']): string {
+  if (!core) return '';
+  const share = core.median_gmacs / core.max_gmacs;
+  const shared = share < 0.85 ? ': another thread shared this core for much of the run, which slows the native engine (up to 1.6x), not ONNX Runtime' : '';
+  return `core: crema's GEMM kernel on cached data ran at ${core.median_gmacs.toFixed(1)} G multiply-adds/s (median of the rounds; fastest ${core.max_gmacs.toFixed(1)})${shared}`;
+}
+
+/**
  * `caffe time`'s report as a table: one row per layer (median ms per backend), then the whole forward's
  * median / min / max. A layer with no time on a backend shows '-': folded into the layer before it (native: a
  * whole forward computes an in-place ReLU inside its Convolution), or ONNX Runtime fused it into another node or
@@ -86,6 +97,7 @@ export function formatBench(name: string, results: readonly BackendResult[], ite
   const notes = [
     results.some((r) => r.backend === 'native') ? 'native: \'-\' = computed inside the layer before it (folded: BatchNorm, Scale, ReLU)' : '',
     results.some((r) => r.backend === 'onnx') ? 'onnx per-layer times are from ONNX Runtime\'s profiler (on during the runs); \'-\': fused into another node or removed' : '',
+    coreNote(results.find((r) => r.core)?.core),
   ].filter(Boolean).map((n) => `\n${n}`).join('');
   return `${name}: batch ${batch}, ${iterations} timed forward passes per backend (interleaved); per-layer figures are medians\n${table.toString()}${notes}`;
 }
