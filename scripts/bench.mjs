@@ -39,7 +39,7 @@ const { setNativeThreads } = await import('../dist/bench/bench-net.js');
 const { collectGarbage } = await import('../dist/kernels/wasm.js');
 const { columnsTable } = await import('../dist/cli/table.js');
 const { comparePair } = await import('../dist/verify/compare.js');
-const { CORE_PROBE, coreProbe, probeRate } = await import('../dist/bench/probe.js');
+const { CORE_PROBE, coreProbe, coreSpeed } = await import('../dist/bench/probe.js');
 /** max|ours - ref| / max(1, max|ref|), the project's measure of agreement. */
 const maxRelDiff = (ours, ref) => comparePair(new Tensor([ours.length], ours), new Tensor([ref.length], ref), 0).rel;
 
@@ -422,6 +422,7 @@ async function zooRatios(group, label, judgeRow, { together = false } = {}) {
     if (!zooAvailable(model)) continue;
     const { net, input, x, bytes, feeds } = await zooCase(model);
     const iterations = iters(model === 'vgg16' || model === 'openpose' ? 4 : 8);
+    const probe = coreProbe() ?? []; // timed among the forwards: the `core` column
     const record = (threads, samples, native = 'native', onnx = 'onnx') => {
       const ref = addTimed(group, `${model} batch 1${label}`, 'onnx (crema graph)', threads, samples.get(onnx));
       judgeRow(model, threads, goal, limit, ref, addTimed(group, `${model} batch 1${label}`, 'native', threads, samples.get(native), coreOf(samples)));
@@ -431,7 +432,7 @@ async function zooRatios(group, label, judgeRow, { together = false } = {}) {
       const contenders = [1, 2].flatMap((threads) => [
         { name: `native ${threads}`, run: () => ((net.threads = threads), net.forward({ [input]: x })) },
         { name: `onnx ${threads}`, run: () => sessions[threads - 1].run(feeds) },
-      ]).concat(coreProbe() ?? []);
+      ]).concat(probe);
       const samples = await interleave(contenders, { iterations, warmup: 1 });
       for (const s of sessions) await s.release();
       for (const threads of [1, 2]) record(threads, samples, `native ${threads}`, `onnx ${threads}`);
@@ -447,7 +448,7 @@ async function zooRatios(group, label, judgeRow, { together = false } = {}) {
       }
       const s = await session(bytes, threads);
       const samples = await interleave(
-        [{ name: 'native', run: () => net.forward({ [input]: x }) }, { name: 'onnx', run: () => s.run(feeds) }, ...[coreProbe() ?? []].flat()],
+        [{ name: 'native', run: () => net.forward({ [input]: x }) }, { name: 'onnx', run: () => s.run(feeds) }].concat(probe),
         { iterations, warmup: 1 },
       );
       await s.release();
@@ -466,10 +467,10 @@ async function zooRatios(group, label, judgeRow, { together = false } = {}) {
  */
 let coreBest = 0;
 function coreOf(samples) {
-  const times = samples.get(CORE_PROBE);
-  if (!times?.length) return {};
-  coreBest = Math.max(coreBest, probeRate(Math.min(...times)));
-  return { core_gmacs: Number(probeRate(summarize(times).median_ms).toFixed(1)) };
+  const core = coreSpeed(samples.get(CORE_PROBE));
+  if (!core) return {};
+  coreBest = Math.max(coreBest, core.max_gmacs);
+  return { core_gmacs: core.median_gmacs };
 }
 
 async function benchZoo() {

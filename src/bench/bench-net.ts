@@ -10,7 +10,7 @@ import type { Backend, BackendResult } from './result.js';
 import { checkCount, checkThreads } from './counts.js';
 import { type Contender, interleave, summarize } from './stats.js';
 import { nameRecord } from '../util/names.js';
-import { CORE_PROBE, coreProbe, probeRate } from './probe.js';
+import { CORE_PROBE, coreProbe, coreSpeed } from './probe.js';
 
 export interface BenchNetOptions {
   backends: readonly Backend[];
@@ -88,7 +88,7 @@ export async function benchNet(net: Net, options: BenchNetOptions): Promise<Back
     const timed = await interleave(contenders, { iterations: options.iterations, warmup: 0, onRound: options.onRound });
     const results: BackendResult[] = [];
     if (native)
-      results.push({ backend: 'native', threads: nativeThreads, batch: options.batch, ...summarize(timed.get('native')!), layers: native.layerTimes(), ...coreSpeed(timed.get(CORE_PROBE)) });
+      results.push({ backend: 'native', threads: nativeThreads, batch: options.batch, ...summarize(timed.get('native')!), layers: native.layerTimes(), ...withCore(timed.get(CORE_PROBE)) });
     if (onnx) {
       const layers = await onnx.finish();
       results.push({ backend: 'onnx', threads, batch: options.batch, ...summarize(timed.get('onnx')!), layers });
@@ -100,14 +100,11 @@ export async function benchNet(net: Net, options: BenchNetOptions): Promise<Back
   }
 }
 
-/** The probe's median and fastest rate over the rounds (none without the probe). */
-function coreSpeed(times: number[] | undefined): { core?: { median_gmacs: number; max_gmacs: number } } {
-  if (!times?.length) return {};
-  const { median_ms, min_ms } = summarize(times);
-  return { core: { median_gmacs: round1(probeRate(median_ms)), max_gmacs: round1(probeRate(min_ms)) } };
+/** The `core` field of the native result: the probe's rates, none without the probe. */
+function withCore(times: number[] | undefined): Pick<BackendResult, 'core'> {
+  const core = coreSpeed(times);
+  return core ? { core } : {};
 }
-
-const round1 = (x: number) => Math.round(x * 10) / 10;
 
 /** One tensor per net input, batch `batch`, filled with a fixed hash sequence in [-1, 1). */
 export function benchInputs(net: Net, batch: number): Record<string, Tensor> {

@@ -1,12 +1,12 @@
 import { wasmEngine, type WasmEngine } from '../kernels/wasm.js';
-import type { Contender } from './stats.js';
+import { type Contender, summarize } from './stats.js';
 
 /**
  * A probe of how fast this core runs crema's kind of code right now: the GEMM micro-kernel of every convolution
  * (gemmStrips, 4 x 8 tiles) on panels that stay in L1, about a third of a millisecond a run. Timed as one more
  * contender among the forwards, it tells a run measured on a shared core from a quiet one: when another thread
  * shares the physical core (an SMT sibling: another VM's on a cloud host, a browser's on a laptop), the kernels'
- * ~2.4 instructions per 128-bit multiply-add compete for the core's dispatch and crema's layers slow down by up to
+ * ~2.3 instructions per 128-bit multiply-add compete for the core's dispatch and crema's layers slow down by up to
  * 1.6x, while ONNX Runtime's AVX2 / AVX-512 kernels, with a fraction of the instructions per multiply-add, barely
  * move (docs/PERFORMANCE.md, round seventeen). Its rate, against the fastest of the same run, is that factor.
  */
@@ -44,3 +44,12 @@ export function coreProbe(): Contender | undefined {
 export function probeRate(ms: number): number {
   return PROBE_MACS / ms / 1e6;
 }
+
+/** The probe's median and fastest rate over its runs' times, to 0.1 (undefined for none). */
+export function coreSpeed(times: readonly number[] | undefined): { median_gmacs: number; max_gmacs: number } | undefined {
+  if (!times?.length) return undefined;
+  const { median_ms, min_ms } = summarize(times);
+  return { median_gmacs: round1(probeRate(median_ms)), max_gmacs: round1(probeRate(min_ms)) };
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
