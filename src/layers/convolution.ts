@@ -130,6 +130,12 @@ export interface FusableLayer extends Layer {
    * convolution writes its output. `residual` has the top's size; undefined turns that off.
    */
   fuseSum?(residual: Float32Array | undefined): void;
+  /**
+   * (Convolution only.) Drops the layer's weights where the kernels it chose hold their own packed copy, keeping
+   * `refill` to make them again when another form is needed (a new geometry, the TypeScript kernels, a Winograd
+   * layer's input with a NaN); true when dropped. For folded producers, whose weights are copies made at load.
+   */
+  releaseWeights?(refill: () => Float32Array): boolean;
 }
 
 /**
@@ -168,12 +174,21 @@ export const convolutionLayer: LayerType = {
     let finiteWeights: boolean | undefined; // Winograd only with finite weights (see allFinite)
     // ready's last answer and what it was for (the same geometry, batch, CREMA_WINOGRAD and engine give the same).
     let chosen: { g: ConvGeometry; num: number; setting: string | undefined; engine: WasmEngine; madeUBytes: number; stridedMacs: number; f6Work: number; kind: ReturnType<typeof ready> } | undefined;
+    let refill: (() => Float32Array) | undefined; // set by releaseWeights; `w` is empty until source() refills it
     const layer: FusableLayer = {
       fuseRelu(negativeSlope) {
         reluSlope = negativeSlope;
       },
       fuseSum(r) {
         residual = r;
+      },
+      releaseWeights(again) {
+        const kind = chosen?.kind;
+        if (!kind || kind === 'rows' || kind === packedWinograd.made || w.length === 0) return false; // those kernels read `w` itself
+        refill = again;
+        w = new Float32Array(0);
+        weights[0].data = w;
+        return true;
       },
       reshape(bottoms) {
         expectCounts(def, [1, Infinity], [bottoms.length, bottoms.length]);
@@ -184,6 +199,9 @@ export const convolutionLayer: LayerType = {
           `kernel extent ${extentH} x ${extentW} is larger than the padded input ${b.height + 2 * ph} x ${b.width + 2 * pw} (input ${b.height} x ${b.width}, pad ${ph} x ${pw})`);
         const outH = Math.floor((b.height + 2 * ph - extentH) / sh) + 1;
         const outW = Math.floor((b.width + 2 * pw - extentW) / sw) + 1;
+        // Dropped weights (releaseWeights) stay dropped: the packs made from them serve the new geometry too (the
+        // shape check reads the dims; a tensor of other rank would be viewed anew, which needs the data).
+        if (weights[0]?.dims.length !== 4) source();
         const before = w;
         ({ w, bias } = convWeights(def, s, weights, [s.numOutput, b.channels / s.group, kh, kw]));
         if (w !== before) [packed, packedDepthwise, rowMajor, packedWinograd, finiteWeights] = [undefined, undefined, undefined, {}, undefined];
@@ -231,6 +249,7 @@ export const convolutionLayer: LayerType = {
     function convolve(engine: WasmEngine | null, bottoms: Tensor[], tops: Tensor[], num: number, slope: number | undefined): void {
       const g = geometry!;
       if (!engine) {
+        source();
         for (let i = 0; i < bottoms.length; i++) for (let n = 0; n < num; n++) convolveImage(g, n, bottoms[i].data, tops[i].data);
         return;
       }
@@ -265,19 +284,21 @@ export const convolutionLayer: LayerType = {
     function choose(engine: WasmEngine, g: ConvGeometry, num: number, setting: string | undefined): 'depthwise' | 'direct' | 'rows' | PackedWinograd | 'gemm' {
       const rows = s.numOutput / s.group;
       if (g.channels === 1) {
-        packedDepthwise ??= packDepthwiseWeights(engine, layer, w, bias);
+        packedDepthwise ??= packDepthwiseWeights(engine, layer, source(), bias);
         return 'depthwise';
       }
       if (isPointwise(g) && g.height === 1 && g.width === 1 && s.group === 1) {
         // The classifier of a net ending in a 1x1 convolution (MobileNets' fc7): one column, an inner product over
         // Caffe's row-major weights (moved into wasm memory, the tensor viewing them), not 8-column GEMM strips.
+        if (!rowMajor) source();
         rowMajor ??= moveInnerProductWeights(engine, layer, weights[0], bias, rows, g.channels);
         w = weights[0].data;
         return 'rows';
       }
       const tile = winogradTile(g, rows, setting, num);
-      finiteWeights ??= allFinite(w);
+      finiteWeights ??= allFinite(source());
       if (tile && finiteWeights && uPerForward(g, rows, s.group, setting, num, tile)) {
+        if (!packedWinograd.made) source();
         packedWinograd.made ??= winogradMadeU(engine, layer, weights[0], bias, rows, g.channels);
         w = weights[0].data; // moved into wasm memory: the tensor views it
         return packedWinograd.made;
@@ -286,7 +307,7 @@ export const convolutionLayer: LayerType = {
         // U is up to 7x the weights (OpenPose's 7x7 stages: 1.15 GB): when the kernels' one 4 GiB memory cannot hold
         // it (big batches, or several large nets in one process), the layer runs im2col on its 1x packed weights
         // instead of failing; it tries again on the next forward (memory may have been freed meanwhile).
-        const u = (packedWinograd[tile] ??= packWinogradWeights(engine, layer, w, bias, s.group, rows, g, tile));
+        const u = (packedWinograd[tile] ??= packWinogradWeights(engine, layer, source(), bias, s.group, rows, g, tile));
         if (u) return u;
       }
       gemmWeights(engine, g); // the direct kernel walks them too
@@ -295,7 +316,13 @@ export const convolutionLayer: LayerType = {
 
     /** The weights packed for the im2col GEMM (made once; also the path of a Winograd layer whose input has a NaN). */
     function gemmWeights(engine: WasmEngine, g: ConvGeometry): PackedConv {
-      return (packed ??= packConvWeights(engine, layer, w, bias, s.group, s.numOutput / s.group, g.channels * g.kernelH * g.kernelW));
+      return (packed ??= packConvWeights(engine, layer, source(), bias, s.group, s.numOutput / s.group, g.channels * g.kernelH * g.kernelW));
+    }
+
+    /** The weights, made again by `refill` if releaseWeights dropped them. */
+    function source(): Float32Array {
+      if (refill && w.length === 0) weights[0].data = w = refill();
+      return w;
     }
 
     function convolveImage(g: ConvGeometry, n: number, x: Float32Array, y: Float32Array): void {
