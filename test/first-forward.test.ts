@@ -10,6 +10,8 @@ import { lrnSimdMemoryBytes } from '../src/kernels/lrn.js';
 import { Net } from '../src/runtime/net.js';
 import { platform } from '../src/platform.js';
 import { randomArray, rng } from './helpers/compute.js';
+import { referenceCases, weightsOf } from './helpers/reference.js';
+import { readNpy } from '../src/util/npy.js';
 
 const model = (f: string): string => path.resolve('models/cifar10_full', f);
 
@@ -60,4 +62,36 @@ describe('Net.load compiles the kernels optimized, ahead (Node)', () => {
     const lazy = fewest((copy) => new WebAssembly.Module(copy), 'lazy');
     expect(optimized, `optimized ${optimized} faults, lazy ${lazy}`).toBeGreaterThan(4 * Math.max(lazy, 100));
   });
+});
+
+describe('Net.load writes ahead the scratch the first forward asks, and no more', () => {
+  // Until round eighteen it wrote 4x the largest blob: 4-35 MiB resident that the zoo's nets never used (VGG-16
+  // 49 MiB for the 13.5 its Winograd layers ask, the MobileNets 12-18 MiB for none), and too little for AlexNet at
+  // two threads (4.4 MiB for 5.2).
+  const fold = referenceCases('fixtures').find((r) => r.name === 'fold_chains')!;
+  const nets: [string, string, string, () => Float32Array][] = [
+    ['CIFAR-10 full (Winograd 5x5)', model('deploy.prototxt'), model('weights.caffemodel'), () => randomArray(3 * 32 * 32, rng(2))],
+    ['CIFAR-10 quick', path.resolve('models/cifar10_quick/deploy.prototxt'), path.resolve('models/cifar10_quick/weights.caffemodel'), () => randomArray(3 * 32 * 32, rng(3))],
+    ['LeNet', path.resolve('models/lenet/deploy.prototxt'), path.resolve('models/lenet/weights.caffemodel'), () => randomArray(28 * 28, rng(4))],
+    ['a MobileNet v2 block (BN folded, depthwise)', fold.prototxt, weightsOf(fold), () => readNpy(fold.input).data],
+  ];
+  for (const threads of [1, 2])
+    for (const [name, prototxt, weights, input] of nets)
+      it(`${name}, ${threads} thread(s)`, async () => {
+        const engine = wasmEngine()!;
+        const prefault = engine.prefault.bind(engine), scratch = engine.scratch.bind(engine);
+        let written = -1, asked = 0;
+        engine.prefault = (bytes) => ((written = bytes), prefault(bytes));
+        try {
+          const net = await Net.load(prototxt, weights, { threads });
+          engine.scratch = (bytes) => ((asked = Math.max(asked, bytes)), scratch(bytes));
+          net.forward({ [net.inputs[0]]: input() });
+          expect(written, 'what Net.load wrote ahead').toBeGreaterThanOrEqual(asked);
+          if (threads === 1) expect(written, 'more than the forward asked').toBe(Math.max(asked, 256 * 1024));
+          await net.dispose();
+        } finally {
+          engine.prefault = prefault;
+          engine.scratch = scratch;
+        }
+      });
 });

@@ -366,22 +366,10 @@ const SCRATCH_HEAD = 128 + 88 * 16;
  * Caffe has it only in the outputs whose window holds it; the caller runs the im2col path then.
  */
 export function winogradWasm(e: WasmEngine, packed: PackedWinograd, source: ConvGeometry, groups: number, num: number, x: Float32Array, y: Float32Array, reluSlope: number | undefined): boolean {
-  const g = source.strideH > 1 || source.strideW > 1 ? spaceToDepth(source)! : source; // the pad job gathers x's phases
-  const m = packed.tile, C = g.channels, K = packed.depth, M = packed.rows, images = num * groups, dir = packed.dir;
-  // Outputs per tile (F(2x4, 7x7): 2 down, 4 across).
-  const n = packed.values || points(m), down = dir === 2 ? 1 : packed.values === 80 ? 2 : m, across = dir === 1 ? 1 : m;
-  const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), tiles = tilesY * tilesX, r = blockSize(m);
-  // Room for every tile's patch at every block's offset (r per block down / across; F(4, 7)'s patch is 10 long,
-  // F(4x4, 5x5)'s 8); a 1-D kernel's other axis is 1.
-  const reach = (blocks: number): number => (packed.values === 10 || packed.values === 80 ? 6 : packed.values === 64 ? 8 - m : r - 1 + r * (blocks - 1));
-  const Hp = down * tilesY + (dir === 2 ? 0 : reach(packed.subH)), Wp = across * tilesX + (dir === 1 ? 0 : reach(packed.subW));
-  const fit = Math.max(1, Math.floor(winogradLimits.padBytes / (groups * C * Hp * Wp * 4)));
+  const fit = imagesAtOnce(packed, source, groups);
   if (num > fit) return inImageGroups(num, fit, x, y, (k, xs, ys) => winogradWasm(e, packed, source, groups, k, xs, ys, reluSlope));
-  const { nt, blocks, rowsPer } = splitOf(packed, e.activeThreads(), tiles, images, n);
-  const padBytes = roundUp((images * C * Hp * Wp + 32) * 4, 64); // F(4, 7)'s and F(6x6)'s unstored lanes read up to 18 floats past
-  // Per thread: the GEMM results and transformed inputs, and U's filters made at a time when U is made here.
-  const madeU = packed.uRows ? 4 * n * (packed.uRows * Math.min(K, KC) + SKEW) : 0;
-  const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * ((Math.min(K, KC) + rowsPer) * nt + 2 * SKEW) + madeU, 64);
+  const { g, C, M, images, dir, tilesY, tilesX, Hp, Wp, nt, blocks, rowsPer, padBytes, threadBytes } = winogradPlan(packed, source, groups, num, e.activeThreads());
+  const m = packed.tile;
   const threads = e.pool.size + 1;
   // xp: the zero-bordered copy of x, then each thread's block scratch (resident x and y are used in place).
   const { xAt, yAt, extra: xp } = e.stage(x, y, padBytes + threads * threadBytes);
@@ -403,6 +391,52 @@ export function winogradWasm(e: WasmEngine, packed: PackedWinograd, source: Conv
   e.run(images * blocks * p[22]);
   e.unstage(y, yAt);
   return true;
+}
+
+/** The bordered input's plane (Hp x Wp) and its tiles for a forward of `num` images (see winogradWasm). */
+function winogradGrid(packed: PackedWinograd, source: ConvGeometry) {
+  const g = source.strideH > 1 || source.strideW > 1 ? spaceToDepth(source)! : source; // the pad job gathers x's phases
+  const m = packed.tile, dir = packed.dir;
+  // Outputs per tile (F(2x4, 7x7): 2 down, 4 across).
+  const n = packed.values || points(m), down = dir === 2 ? 1 : packed.values === 80 ? 2 : m, across = dir === 1 ? 1 : m;
+  const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), r = blockSize(m);
+  // Room for every tile's patch at every block's offset (r per block down / across; F(4, 7)'s patch is 10 long,
+  // F(4x4, 5x5)'s 8); a 1-D kernel's other axis is 1.
+  const reach = (blocks: number): number => (packed.values === 10 || packed.values === 80 ? 6 : packed.values === 64 ? 8 - m : r - 1 + r * (blocks - 1));
+  const Hp = down * tilesY + (dir === 2 ? 0 : reach(packed.subH)), Wp = across * tilesX + (dir === 1 ? 0 : reach(packed.subW));
+  return { g, n, dir, tilesY, tilesX, Hp, Wp };
+}
+
+/** Images whose bordered copy fits winogradLimits.padBytes at once (a bigger batch runs in groups of these). */
+function imagesAtOnce(packed: PackedWinograd, source: ConvGeometry, groups: number): number {
+  const { g, Hp, Wp } = winogradGrid(packed, source);
+  return Math.max(1, Math.floor(winogradLimits.padBytes / (groups * g.channels * Hp * Wp * 4)));
+}
+
+/** A forward's split over `threads` active threads and its scratch: the bordered copy, and each thread's block. */
+function winogradPlan(packed: PackedWinograd, source: ConvGeometry, groups: number, num: number, threads: number) {
+  const { g, n, dir, tilesY, tilesX, Hp, Wp } = winogradGrid(packed, source);
+  const C = g.channels, K = packed.depth, M = packed.rows, images = num * groups;
+  const { nt, blocks, rowsPer } = splitOf(packed, threads, tilesY * tilesX, images, n);
+  const padBytes = roundUp((images * C * Hp * Wp + 32) * 4, 64); // F(4, 7)'s and F(6x6)'s unstored lanes read up to 18 floats past
+  // Per thread: the GEMM results and transformed inputs, and U's filters made at a time when U is made here.
+  const madeU = packed.uRows ? 4 * n * (packed.uRows * Math.min(K, KC) + SKEW) : 0;
+  const threadBytes = roundUp(SCRATCH_HEAD + 4 * n * ((Math.min(K, KC) + rowsPer) * nt + 2 * SKEW) + madeU, 64);
+  return { g, C, M, images, dir, tilesY, tilesX, Hp, Wp, nt, blocks, rowsPer, padBytes, threadBytes };
+}
+
+/**
+ * The engine scratch winogradWasm asks for `num` images, the most over 1 to `threads` active threads with a block
+ * for each of `poolThreads` (Net.load writes that much ahead, so that the first forward does not fault it in).
+ */
+export function winogradScratchBytes(packed: PackedWinograd, source: ConvGeometry, groups: number, num: number, threads: number, poolThreads: number): number {
+  const images = Math.min(num, imagesAtOnce(packed, source, groups));
+  let most = 0;
+  for (let t = 1; t <= threads; t++) {
+    const { padBytes, threadBytes } = winogradPlan(packed, source, groups, images, t);
+    most = Math.max(most, padBytes + poolThreads * threadBytes);
+  }
+  return most;
 }
 
 /** See bigPlane (benchmarks set it to 0 to run F(4x4) instead). */

@@ -8,7 +8,7 @@ import { convDirectWasm, directFits } from '../kernels/direct.js';
 import { eltwiseSumWasm } from '../kernels/eltwise.js';
 import { reluRange, sumRelu } from '../kernels/relu.js';
 import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
-import { type PackedWinograd, allFinite, packWinogradWeights, uPerForward, winogradLimits, winogradMadeU, winogradTile, winogradWasm } from '../kernels/winograd.js';
+import { type PackedWinograd, allFinite, packWinogradWeights, uPerForward, winogradLimits, winogradMadeU, winogradScratchBytes, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
 import { type LayerContext, fail } from '../onnx/context.js';
@@ -238,6 +238,11 @@ export const convolutionLayer: LayerType = {
       prepare() {
         const engine = wasmEngine();
         if (engine && geometry && weights.length) ready(engine, geometry, batch);
+      },
+      scratchBytes(threads, poolThreads) {
+        // Winograd's bordered input and tile blocks; the other kernels work in place on the net's resident blobs.
+        const kind = chosen?.kind;
+        return geometry && typeof kind === 'object' ? winogradScratchBytes(kind, geometry, s.group, batch, threads, poolThreads) : 0;
       },
     };
     return layer;

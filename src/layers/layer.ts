@@ -27,6 +27,12 @@ export interface Layer {
    * so that the first forward runs at the speed of the next ones. Net.load calls it; optional.
    */
   prepare?(): void;
+  /**
+   * The most engine scratch (bytes) a forward at the current shapes asks for beyond the tables every layer's
+   * kernels keep small, over 1 to `threads` active threads with blocks for `poolThreads` (Net.load writes that
+   * much ahead, after prepare). Optional: a layer without it asks for none.
+   */
+  scratchBytes?(threads: number, poolThreads: number): number;
 }
 
 /** How a layer type is made. `weights` are the layer's blobs from the caffemodel (possibly empty). */

@@ -22,6 +22,8 @@ export type { LoadOptions };
 /** Weights moved by Net.load beyond which their loaded copies are collected at once (a full GC costs ~10 ms). */
 /** The most scratch Net.load writes ahead for the first forward (see prepare). */
 const PREFAULT_SCRATCH_BYTES = 64 * 2 ** 20;
+/** Scratch every net gets written ahead: the pooling, Eltwise and copy kernels' tables (a few KiB each). */
+const SCRATCH_TABLES_BYTES = 256 * 1024;
 const PREPARED_COLLECT_BYTES = 64 * 2 ** 20;
 
 /** What Net.load's options may hold (LoadOptions and NetOptions): anything else is refused, naming these. */
@@ -418,25 +420,28 @@ export class Net {
     const engine = wasmEngine();
     if (!engine) return;
     const before = engine.heap.used;
+    const run: Layer[] = [];
     this.inScope(() => {
       const layers = this.graph.layers;
       for (let i = 0; i < layers.length; i++) {
         const fusion = this.fusions.get(i);
-        (fusion ? fusedProducer(fusion, layers) : layers[i].impl).prepare?.();
+        const impl = fusion ? fusedProducer(fusion, layers) : layers[i].impl;
+        impl.prepare?.();
+        run.push(impl);
         if (fusion) releaseFolded(fusion, layers);
       }
     });
     if (engine.heap.used - before >= PREPARED_COLLECT_BYTES) collectGarbage();
     // The pages the first forward writes, written now: a page's first write costs 12 us or more on the team's VM,
     // and a first AlexNet forward took 1900-2900 page faults (its blobs, the scratch) and 3-6x a steady one.
-    // The engine's scratch is sized by the layers as they run (Winograd's bordered input and tiles): 4x the
-    // largest blob, at most 64 MiB, held what the zoo's nets asked (AlexNet 3.5 MiB for a 1.1 MiB conv1).
-    let largest = 0;
-    for (const t of this.store.values()) {
-      t.data.fill(0);
-      largest = Math.max(largest, t.data.length * 4);
-    }
-    engine.prefault(Math.min(4 * largest, PREFAULT_SCRATCH_BYTES));
+    // The engine's scratch is what the layers ask as they run (Winograd's bordered input and tiles, the other
+    // kernels' small tables): until round eighteen 4x the largest blob, which held 4-35 MiB more than the zoo's
+    // nets asked (VGG-16 49 MiB for 13.5, the MobileNets 12-18 for none).
+    for (const t of this.store.values()) t.data.fill(0);
+    const threads = Math.max(1, this.threads), poolThreads = Math.max(threads, engine.pool.size + 1);
+    let scratch = SCRATCH_TABLES_BYTES;
+    for (const impl of run) scratch = Math.max(scratch, impl.scratchBytes?.(threads, poolThreads) ?? 0);
+    engine.prefault(Math.min(scratch, PREFAULT_SCRATCH_BYTES));
   }
 
   /** @internal Layers that need weights and got none cannot run: refuse rather than compute with placeholders. */
