@@ -2,6 +2,7 @@
 // InnerProduct before them (src/runtime/fold.ts): the folded pass must leave every blob as the layers run one by one
 // would (blobs the pass does not write are recomputed when read), forwards over part of a chain must still run the
 // original layers, and the net's own weights stay untouched.
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { NetParameter } from '../src/caffe/types.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
@@ -401,5 +402,17 @@ describe('a Convolution\'s chain takes the Eltwise SUM and ReLU after it (ResNet
     // c2c is the chain's last blob, written by the fused pass: reading it runs nothing.
     for (const name of ['c2c', 'sum', 'out']) expect(maxRelDiff(fused.blobs.get(name)!.data, reference.blobs.get(name)!.data), name).toBeLessThan(1e-5);
     expect(Object.fromEntries(runs)).toEqual({ c2c: 0, bn: 0, scale: 0 });
+  });
+});
+
+describe.skipIf(process.platform !== 'linux')('the blobs a fused chain hides take no memory until read (Linux: VmRSS)', () => {
+  it('a whole forward leaves a hidden 32 MiB blob unwritten; reading it computes it, and only then is it resident', () => {
+    // test/helpers/hidden-rss.mjs, in a process of its own (the built dist): conv -> BatchNorm into a new top ->
+    // Scale, ReLU in place, so the convolution's own top is hidden. Until round eighteen Net.load wrote it ahead.
+    const r = spawnSync(process.execPath, ['test/helpers/hidden-rss.mjs'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const { grew, bytes, value } = JSON.parse(r.stdout) as { grew: number; bytes: number; value: number };
+    expect(value, 'the convolution\'s output: 8 x 0.1 x 1 + 0.2').toBeCloseTo(1, 5);
+    expect(grew, `VmRSS grew ${grew} bytes reading a ${bytes}-byte hidden blob`).toBeGreaterThan(0.75 * bytes);
   });
 });

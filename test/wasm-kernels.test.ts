@@ -841,6 +841,34 @@ function viewsWasmMemory(a: Float32Array): boolean {
   return seen;
 }
 
+describe('resident arrays start as zeros', () => {
+  it('on memory a freed block held (written), and past the highest memory ever held (left unwritten: not resident)', () => {
+    const e = wasmEngine()!;
+    const heap = e.heap as unknown as { release(ptr: number): void; heldBytes: number };
+    const n = 50_000, bytes = n * 4 + 64;
+    // The top block freed gives its memory back to the top: the next block there was held before all the same.
+    const a = e.residentArray(n)!.fill(7);
+    heap.release(e.addressOf(a));
+    const b = e.residentArray(n)!;
+    expect(e.addressOf(b)).toBe(e.addressOf(a));
+    expect(heap.heldBytes).toBe(bytes);
+    expect(b.every((v) => v === 0)).toBe(true);
+    // A freed block below others, taken again from the free list.
+    const c = e.residentArray(n)!.fill(7);
+    const d = e.residentArray(16)!;
+    heap.release(e.addressOf(c));
+    const f = e.residentArray(n)!;
+    expect(e.addressOf(f)).toBe(e.addressOf(c));
+    expect(heap.heldBytes).toBe(bytes);
+    expect(f.every((v) => v === 0)).toBe(true);
+    // Past the high-water mark: nothing held it, nothing written (and it reads as zeros).
+    const g = e.residentArray(1 << 20)!;
+    expect(heap.heldBytes).toBe(0);
+    expect(g.every((v) => v === 0)).toBe(true);
+    for (const t of [b, d, f, g]) heap.release(e.addressOf(t));
+  });
+});
+
 describe('InnerProduct weights: one copy', () => {
   it('Net.load moves them into wasm memory before the first forward (net.params views them, same values)', async () => {
     const lenet = (f: string): string => path.resolve('models/lenet', f);

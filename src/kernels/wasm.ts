@@ -52,6 +52,10 @@ export interface KernelExports {
 /** First-fit allocator over the wasm memory (64-byte aligned blocks), growing the memory when it runs out. */
 class Heap {
   private top = HEAP_BASE;
+  /** The highest `top` ever: memory past it no block has held (zeros, its pages never written). */
+  private highWater = HEAP_BASE;
+  /** Bytes at the start of the last block handed out that a block held before (the rest: zeros, never written). */
+  heldBytes = 0;
   private readonly free: { ptr: number; size: number }[] = [];
   private readonly sizes = new Map<number, number>();
   /** Frees an owned block when its owner is garbage collected (see `own`). */
@@ -116,6 +120,8 @@ class Heap {
       ptr = this.top;
       this.top = top;
     }
+    this.heldBytes = i >= 0 ? size : Math.min(size, Math.max(0, this.highWater - ptr));
+    this.highWater = Math.max(this.highWater, this.top);
     this.sizes.set(ptr, size);
     return ptr;
   }
@@ -234,7 +240,9 @@ export class WasmEngine {
     if (!ptr) return undefined;
     const buffer = this.memory.buffer;
     this.buffers.add(buffer);
-    const view = new Float32Array(buffer, ptr, length).fill(0);
+    // Zeros already where no block was before: those pages stay unwritten (not resident) until a kernel writes them.
+    const view = new Float32Array(buffer, ptr, length);
+    view.fill(0, 0, Math.min(length, Math.ceil(this.heap.heldBytes / 4)));
     this.heap.own(view, ptr, undefined);
     return view;
   }

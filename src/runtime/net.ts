@@ -437,7 +437,9 @@ export class Net {
     // The engine's scratch is what the layers ask as they run (Winograd's bordered input and tiles, the other
     // kernels' small tables): until round eighteen 4x the largest blob, which held 4-35 MiB more than the zoo's
     // nets asked (VGG-16 49 MiB for 13.5, the MobileNets 12-18 for none).
-    for (const t of this.store.values()) t.data.fill(0);
+    // Not the blobs a fused chain leaves hidden (MobileNet v2: 35 of its 70 MiB, ResNet-50 21 of 63): whole
+    // forwards never write them, and their pages stay out of memory until someone reads one.
+    for (const [name, t] of this.store) if (!this.hiddenBy.has(name)) t.data.fill(0);
     const threads = Math.max(1, this.threads), poolThreads = Math.max(threads, engine.pool.size + 1);
     let scratch = SCRATCH_TABLES_BYTES;
     for (const impl of run) scratch = Math.max(scratch, impl.scratchBytes?.(threads, poolThreads) ?? 0);
