@@ -40,6 +40,7 @@ const { collectGarbage } = await import('../dist/kernels/wasm.js');
 const { columnsTable } = await import('../dist/cli/table.js');
 const { comparePair } = await import('../dist/verify/compare.js');
 const { CORE_PROBE, coreProbe, coreSpeed } = await import('../dist/bench/probe.js');
+const { kernelBound } = await import('../dist/bench/bound.js');
 /** max|ours - ref| / max(1, max|ref|), the project's measure of agreement. */
 const maxRelDiff = (ours, ref) => comparePair(new Tensor([ours.length], ours), new Tensor([ref.length], ref), 0).rel;
 
@@ -423,9 +424,11 @@ async function zooRatios(group, label, judgeRow, { together = false } = {}) {
     const { net, input, x, bytes, feeds } = await zooCase(model);
     const iterations = iters(model === 'vgg16' || model === 'openpose' ? 4 : 8);
     const probe = coreProbe() ?? []; // timed among the forwards: the `core` column
+    const ideal = kernelBound(net.graph).ideal; // the `bound` column
     const record = (threads, samples, native = 'native', onnx = 'onnx') => {
       const ref = addTimed(group, `${model} batch 1${label}`, 'onnx (crema graph)', threads, samples.get(onnx));
-      judgeRow(model, threads, goal, limit, ref, addTimed(group, `${model} batch 1${label}`, 'native', threads, samples.get(native), coreOf(samples)));
+      const row = addTimed(group, `${model} batch 1${label}`, 'native', threads, samples.get(native), { ...coreOf(samples), ideal_macs: ideal, ref_ms: ref.median_ms });
+      judgeRow(model, threads, goal, limit, ref, row);
     };
     if (together && (await setNativeThreads(2, [net])) === 2) {
       const sessions = [await session(bytes, 1), await session(bytes, 2)];
@@ -785,13 +788,19 @@ for (const [name, fn] of Object.entries(sections)) {
 machine.load_average_after = os.loadavg().map((x) => Number(x.toFixed(2)));
 
 const fmt = (x) => (Number.isFinite(x) ? x.toFixed(x >= 100 ? 1 : x >= 10 ? 2 : 3) : '-');
-const table = columnsTable(['case', 'backend', 'threads', 'median ms', 'min ms', 'max ms', 'ratio', 'goal', 'met', 'core'], 2);
+const table = columnsTable(['case', 'backend', 'threads', 'median ms', 'min ms', 'max ms', 'ratio', 'goal', 'met', 'core', 'bound'], 2);
 machine.core_max_gmacs = coreBest ? Number(coreBest.toFixed(1)) : undefined;
-for (const r of rows)
-  table.push([r.case, r.backend, r.threads ?? '', fmt(r.median_ms), fmt(r.min_ms), fmt(r.max_ms), r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}${r.ratio_to ? ` (${r.ratio_to})` : ''}`, r.goal ?? '', r.met === undefined ? '' : r.met ? 'yes' : 'NO', r.core_gmacs && coreBest ? `${Math.round((100 * r.core_gmacs) / coreBest)} %` : '']);
+for (const r of rows) {
+  // The least ratio to ORT any native forward could have here: the fewest multiply-adds crema's algorithms need
+  // (src/bench/bound.ts) at the probe's fastest rate on every thread (nothing else of the forward counted).
+  if (r.ideal_macs && coreBest) r.bound = r.ideal_macs / (coreBest * 1e6 * r.threads) / r.ref_ms;
+  table.push([r.case, r.backend, r.threads ?? '', fmt(r.median_ms), fmt(r.min_ms), fmt(r.max_ms), r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}${r.ratio_to ? ` (${r.ratio_to})` : ''}`, r.goal ?? '', r.met === undefined ? '' : r.met ? 'yes' : 'NO', r.core_gmacs && coreBest ? `${Math.round((100 * r.core_gmacs) / coreBest)} %` : '', r.bound === undefined ? '' : r.bound.toFixed(2)]);
+}
 console.log(`crema bench: ${machine.cpu}${machine.cpu_id ? ` (${machine.cpu_id})` : ''}, ${machine.cores} cores, Node ${machine.node}, ONNX Runtime ${machine.onnxruntime}; load average ${machine.load_average_before.join(' ')} before, ${machine.load_average_after.join(' ')} after`);
 console.log('ratio: median / median of the ONNX Runtime row of the same case and thread count, timed interleaved in this run');
 if (coreBest) console.log(`core: the core probe's median rate during the row (crema's GEMM kernel on cached data, src/bench/probe.ts) against its fastest in this run, ${coreBest.toFixed(1)} G multiply-adds/s; well under 100 %, another thread shared the core and the native row is slower for it (ONNX Runtime's barely)`);
+if (rows.some((r) => r.bound !== undefined))
+  console.log("bound: the ratio a native forward would have doing only the fewest multiply-adds crema's algorithms need (src/bench/bound.ts: 1x1 as they are, Winograd's best cut elsewhere) at the probe's fastest rate on every thread; a goal below it is out of reach of 128-bit kernels on this host");
 console.log(table.toString());
 for (const n of notes) console.log(`note: ${n}`);
 console.log(`(${((performance.now() - started) / 1000).toFixed(0)} s)`);

@@ -136,6 +136,9 @@ describe('crema bench', () => {
     for (const [name, type] of lenetLayers.filter(([n]) => n !== 'relu1')) expect(r.stdout).toMatch(new RegExp(`│ ${name}\\s+│ ${type}\\s+│\\s+\\d+\\.\\d{3} │`));
     expect(r.stdout).not.toMatch(/│ relu1 /); // folded into ip1 in a whole forward
     expect(r.stdout).toMatch(/^core: crema's GEMM kernel on cached data ran at \d+\.\d G multiply-adds\/s \(median of the rounds; fastest \d+\.\d\)/m);
+    // LeNet's fewest multiply-adds (src/bench/bound.ts): its 5x5s in F(4x4, 5x5), 4 of 25 (576 x 20 x 25 and
+    // 64 x 50 x 20 x 25), the inner products whole (800 x 500 + 500 x 10): 707,080.
+    expect(r.stdout).toMatch(/^bound: the fewest multiply-adds crema's algorithms need for this forward \(0\.71 M; 1x1 as they are, Winograd's best cut elsewhere\) take at least \d+\.\d{3} ms at that fastest rate on \d+ threads?$/m);
     for (const what of ['median', 'min', 'max']) expect(r.stdout).toMatch(new RegExp(`│ forward, ${what}\\s+│\\s+│\\s+\\d+\\.\\d{3} │`));
   });
 

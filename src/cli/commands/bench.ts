@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { example } from '../examples.js';
 import { CremaError } from '../../util/errors.js';
 import { benchNet, checkBenchCounts, onlyInputs } from '../../bench/bench-net.js';
+import { kernelBound } from '../../bench/bound.js';
 import type { Backend, BackendResult } from '../../bench/result.js';
 import { Net } from '../../runtime/net.js';
 import { startProgress } from '../progress.js';
@@ -39,6 +40,7 @@ export const benchCommand = {
     printNotes(net, args);
     const backends: Backend[] = args.backend === 'both' ? ['native', 'onnx'] : [args.backend];
     const netBatch = net.shapes.get(net.inputs[0] ?? '')?.[0] ?? 1;
+    const perImage = kernelBound(net.graph).ideal / Math.max(1, netBatch); // at the loaded shapes: the `bound` line
     const progress = startProgress('bench', args.iterations, { unit: 'rounds' });
     let results: BackendResult[];
     try {
@@ -55,7 +57,7 @@ export const benchCommand = {
       progress.stop();
     }
     if (args.json) printJson(results, 2); // an array, one object per backend: the shape tools read since the first release
-    else console.log(formatBench(net.name || args.net, results, args.iterations));
+    else console.log(formatBench(net.name || args.net, results, args.iterations, perImage * (args.batch ?? netBatch)));
   },
 };
 
@@ -73,12 +75,25 @@ function coreNote(core: BackendResult['core']): string {
 }
 
 /**
+ * The least time the native forward could take on this core (src/bench/bound.ts): the fewest multiply-adds
+ * crema's algorithms need at the probe's fastest rate on every thread, and that against ONNX Runtime's median.
+ */
+function boundNote(results: readonly BackendResult[], idealMacs: number | undefined): string {
+  const native = results.find((r) => r.core);
+  if (!native?.core || !idealMacs) return '';
+  const least = idealMacs / (native.core.max_gmacs * 1e6 * native.threads);
+  const onnx = results.find((r) => r.backend === 'onnx');
+  const vs = onnx ? `, ${(least / onnx.median_ms).toFixed(2)}x ONNX Runtime's median` : '';
+  return `bound: the fewest multiply-adds crema's algorithms need for this forward (${idealMacs >= 1e8 ? `${(idealMacs / 1e9).toFixed(2)} G` : `${(idealMacs / 1e6).toFixed(2)} M`}; 1x1 as they are, Winograd's best cut elsewhere) take at least ${ms(least)} ms at that fastest rate on ${native.threads} thread${native.threads === 1 ? '' : 's'}${vs}`;
+}
+
+/**
  * `caffe time`'s report as a table: one row per layer (median ms per backend), then the whole forward's
  * median / min / max. A layer with no time on a backend shows '-': folded into the layer before it (native: a
  * whole forward computes an in-place ReLU inside its Convolution), or ONNX Runtime fused it into another node or
  * removed it (Dropout); rows `(ORT ...)` are nodes ONNX Runtime added.
  */
-export function formatBench(name: string, results: readonly BackendResult[], iterations: number): string {
+export function formatBench(name: string, results: readonly BackendResult[], iterations: number, idealMacs?: number): string {
   const head = ['layer', 'type', ...results.map((r) => `${r.backend} ms (${r.threads} thread${r.threads === 1 ? '' : 's'})`)];
   const table = columnsTable(head, 2);
   const rows = new Map<string, { type: string; times: (number | undefined)[] }>();
@@ -98,6 +113,7 @@ export function formatBench(name: string, results: readonly BackendResult[], ite
     results.some((r) => r.backend === 'native') ? 'native: \'-\' = computed inside the layer before it (folded: BatchNorm, Scale, ReLU)' : '',
     results.some((r) => r.backend === 'onnx') ? 'onnx per-layer times are from ONNX Runtime\'s profiler (on during the runs); \'-\': fused into another node or removed' : '',
     coreNote(results.find((r) => r.core)?.core),
+    boundNote(results, idealMacs),
   ].filter(Boolean).map((n) => `\n${n}`).join('');
   return `${name}: batch ${batch}, ${iterations} timed forward passes per backend (interleaved); per-layer figures are medians\n${table.toString()}${notes}`;
 }
