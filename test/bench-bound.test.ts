@@ -42,6 +42,14 @@ describe('kernelBound', () => {
     expect(b.ideal).toBeCloseTo((800 * 4 * 64) / 36 + 4800 + 5400 + 200 * 6 * 2.5 + 10800 + 100 * 6 * 4 * 4 + 1000, 6);
   });
 
+  it("counts the forks' depthwise layers whole, as depthwise", () => {
+    const g = graphOf(`layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 8 dim: 6 dim: 6 } } }
+      layer { name: "dw" type: "DepthwiseConvolution" bottom: "data" top: "dw" convolution_param { num_output: 8 kernel_size: 3 pad: 1 group: 8 } }
+      layer { name: "cd" type: "ConvolutionDepthwise" bottom: "dw" top: "cd" convolution_param { num_output: 8 kernel_size: 3 pad: 1 } }`);
+    const b = kernelBound(g);
+    expect(b).toEqual({ macs: 2 * 288 * 9, ideal: 2 * 288 * 9, pointwise: 0, depthwise: 2 * 288 * 9, cut: 0 });
+  });
+
   it("cuts AlexNet's conv1 (11x11, stride 4) as a 3x3 on its space-to-depth, and leaves a 3x3 stride 2 whole", () => {
     const g = graphOf(`layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 227 dim: 227 } } }
       ${conv('conv1', 'data', 'num_output: 96 kernel_size: 11 stride: 4')}

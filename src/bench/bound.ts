@@ -43,14 +43,18 @@ export function idealTaps(kh: number, kw: number): number {
   return (Math.ceil(kh / 3) * Math.ceil(kw / 3) * 64) / 36;
 }
 
+/** Layers whose multiply-adds no algorithm of crema's cuts: counted as they are (the forks' depthwise types too). */
+const WHOLE = new Set(['InnerProduct', 'Deconvolution', 'ConvolutionDepthwise', 'DepthwiseConvolution']);
+
 export function kernelBound(graph: Graph): KernelBound {
   const b: KernelBound = { macs: 0, ideal: 0, pointwise: 0, depthwise: 0, cut: 0 };
   for (const l of graph.layers) {
     const macs = l.impl.macs?.(l.bottomShapes, l.topShapes) ?? 0;
     if (l.type !== 'Convolution') {
-      if (l.type === 'InnerProduct' || l.type === 'Deconvolution') {
+      if (WHOLE.has(l.type)) {
         b.macs += macs;
         b.ideal += macs;
+        if (l.type.includes('Depthwise')) b.depthwise += macs;
       }
       continue;
     }
