@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
 import { convertGraph } from '../src/onnx/convert.js';
-import { decodeModel } from '../src/onnx/proto.js';
+import { type ModelObj, decodeModel, encodeModel, onnxType } from '../src/onnx/proto.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
@@ -91,6 +91,37 @@ describe('crema convert', () => {
         expect(v.code).toBe(2);
       }
     }
+  });
+});
+
+describe('encodeModel', () => {
+  // Its own writer (raw tensors placed once into a buffer of the exact size) against protobufjs encoding the whole.
+  const protobufjs = (m: ModelObj) => onnxType('ModelProto').encode(m as never).finish();
+  it('writes exactly protobufjs\'s bytes: LeNet with every blob an output, CIFAR-10 with a doc string, an empty tensor, metadata', async () => {
+    const lenetNet = await Net.load(path.join(lenet, 'deploy.prototxt'), path.join(lenet, 'weights.caffemodel'));
+    const cifar = await Net.load(path.join(repo, 'models/cifar10_full/deploy.prototxt'), path.join(repo, 'models/cifar10_full/weights.caffemodel'));
+    const models = [convertGraph(lenetNet.graph, { outputs: 'all' }).model, convertGraph(cifar.graph, { lrn: 'decomposed' }).model];
+    const odd = structuredClone(models[1]);
+    odd.graph.doc_string = 'a note';
+    odd.graph.initializer.push({ name: 'empty', dims: [0], data_type: 1, raw_data: new Uint8Array(0) });
+    (odd as unknown as { metadata_props: { key: string; value: string }[] }).metadata_props = [{ key: 'k', value: 'v' }];
+    for (const m of [...models, odd]) {
+      const bytes = encodeModel(m);
+      expect(Buffer.from(bytes).equals(Buffer.from(protobufjs(m)))).toBe(true);
+      expect(decodeModel(bytes).graph.initializer.map((t) => t.name)).toEqual(m.graph.initializer.map((t) => t.name));
+    }
+  });
+
+  it('writes a tensor of 2^21 floats and one of 129 bytes (lengths of 4 and 2 varint bytes) as protobufjs does', () => {
+    const big = new Float32Array(1 << 21).map((_, i) => i);
+    const model: ModelObj = {
+      ir_version: 8, producer_name: 'crema', producer_version: '0', opset_import: [{ domain: '', version: 17 }],
+      graph: { name: 'g', node: [], input: [], output: [], initializer: [
+        { name: 'big', dims: [big.length], data_type: 1, raw_data: new Uint8Array(big.buffer) },
+        { name: 'odd', dims: [129], data_type: 9, raw_data: new Uint8Array(129).fill(1) },
+      ] },
+    };
+    expect(Buffer.from(encodeModel(model)).equals(Buffer.from(protobufjs(model)))).toBe(true);
   });
 });
 
