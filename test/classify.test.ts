@@ -62,11 +62,18 @@ describe('crema classify', () => {
     expect(lines[1].top[0].index).toBe(3);
   });
 
-  it('gives the same probabilities whatever the batch size', async () => {
-    const [one, three] = (await Promise.all(['1', '3'].map((b) => crema('classify', ...lenet, digits, '--raw-scale', '1', '--json', '--batch', b))))
+  it('gives the same probabilities whatever the batch size, natively and in ONNX Runtime', async () => {
+    // --batch 3 on 4 images: a batch of 3, then one of 1 (ONNX Runtime: a second session for the new shape).
+    const runs = [['--batch', '1'], ['--batch', '3'], ['--batch', '3', '--backend', 'onnx']];
+    const [one, ...others] = (await Promise.all(runs.map((flags) => crema('classify', ...lenet, digits, '--raw-scale', '1', '--json', ...flags))))
       .map((r) => jsonLines(r.stdout));
-    expect(three).toHaveLength(4);
-    three.forEach((l, i) => l.top.forEach((t, j) => expect(t.prob).toBeCloseTo(one[i].top[j].prob, 5)));
+    for (const other of others) {
+      expect(other).toHaveLength(4);
+      other.forEach((l, i) => l.top.forEach((t, j) => {
+        expect(t.index).toBe(one[i].top[j].index);
+        expect(t.prob).toBeCloseTo(one[i].top[j].prob, 5);
+      }));
+    }
   });
 
   it('reports an unreadable image and a missing one, classifies the others, exits 1', async () => {
@@ -141,8 +148,8 @@ describe('crema classify vs pycaffe\'s caffe.Classifier (CIFAR-10 full on the sh
   // test/fixtures/pycaffe/classify_cifar10_full_cat.{py,json}: predict(oversample=False) and predict(oversample=True).
   const want = JSON.parse(fs.readFileSync(path.join(root, 'test/fixtures/pycaffe/classify_cifar10_full_cat.json'), 'utf8')) as Record<string, number[]>;
   const cifar = ['models/cifar10_full/deploy.prototxt', 'models/cifar10_full/weights.caffemodel', 'models/cifar10_full/examples/cat.jpg'];
-  it('gives pycaffe\'s probabilities, center and oversampled, within 1e-5', async () => {
-    const flags = ['--channel-swap', '0,1,2', '--mean', '125,123,114', '--top', '10', '--json'];
+  it.each(['native', 'onnx'])('gives pycaffe\'s probabilities, center and oversampled, within 1e-5 (--backend %s)', async (backend) => {
+    const flags = ['--channel-swap', '0,1,2', '--mean', '125,123,114', '--top', '10', '--json', '--backend', backend];
     const [center, over] = await Promise.all([crema('classify', ...cifar, ...flags), crema('classify', ...cifar, ...flags, '--oversample')]);
     for (const [r, key] of [[center, 'center'], [over, 'oversample']] as const) {
       expect(r.code).toBe(0);

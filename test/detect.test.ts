@@ -75,8 +75,8 @@ describe('detect (library)', () => {
 });
 
 describe('crema detect', () => {
-  it('--json: one object, per image the fork\'s detections above the threshold', async () => {
-    const r = await crema('detect', prototxt, weights, cat, ...flags, '--threshold', '0.6', '--json');
+  it.each(['native', 'onnx'])('--json: one object, per image the fork\'s detections above the threshold (--backend %s)', async (backend) => {
+    const r = await crema('detect', prototxt, weights, cat, ...flags, '--backend', backend, '--threshold', '0.6', '--json');
     expect(r.code).toBe(0);
     const { images: [out], skipped } = JSON.parse(r.stdout) as { images: { image: string; width: number; height: number; detections: Detection[] }[]; skipped: unknown[] };
     expect(skipped).toEqual([]);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import type { LoadOptions, Net, NetOptions } from '../runtime/net.js';
+import { type LoadOptions, Net, type NetOptions } from '../runtime/net.js';
 import { checkThreads } from '../bench/counts.js';
 import { sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -24,6 +24,11 @@ export function netArgs(y: Argv) {
 /** `--threads` for the commands that compute natively. */
 export function threadsArg<T>(y: Argv<T>) {
   return y.option('threads', { type: 'number', requiresArg: true, describe: 'threads for the compute (default: one per core)' });
+}
+
+/** `--backend` for the commands that run a net: natively, or converted in memory and run in ONNX Runtime. */
+export function backendArg<T>(y: Argv<T>) {
+  return y.option('backend', { choices: ['native', 'onnx'] as const, default: 'native' as const, describe: 'run natively, or converted to ONNX in ONNX Runtime (in memory)' });
 }
 
 /** The arguments `netArgs` declares. */
@@ -59,6 +64,14 @@ export function loadOptionsFrom(args: NetArgs): LoadOptions & NetOptions {
     threads: args.threads || undefined, // 0 or unset: one per core
     plugins: args.plugin,
   };
+}
+
+/**
+ * The net a command runs: prepared for native forwards, or (`native` false: converted, inspected or run in ONNX
+ * Runtime) as loaded, on one thread, nothing packed for kernels that will not run.
+ */
+export function loadNetFor(args: NetArgs, native: boolean): Promise<Net> {
+  return native ? Net.load(args.net, args.weights, loadOptionsFrom(args)) : Net.loadUnprepared(args.net, args.weights, { ...loadOptionsFrom(args), threads: 1 });
 }
 
 function parseDataShape(spec: string): [string, number[]] {

@@ -56,6 +56,16 @@ export function detectionsOf(rows: Tensor, index: number, width: number, height:
 
 /** Detections in an already decoded image (pycaffe's load_image form), prepared with `options` for the net's first input. */
 export function detectImage(net: Net, image: FloatImage, options: DetectOptions = {}): Detection[] {
+  const job = detectionJob(net, image, options);
+  net.forward({ [job.input]: job.data });
+  return detectionsOf(net.blobs.get(job.blob)!, 0, image.width, image.height, job.threshold, options.labels);
+}
+
+/**
+ * What one image's detections take, whatever runs the forward: the net's input and the image prepared for it, the
+ * blob DetectionOutput writes, the threshold.
+ */
+export function detectionJob(net: Net, image: FloatImage, options: DetectOptions = {}): { input: string; data: Tensor; blob: string; threshold: number } {
   checkOptionKeys(options, DETECT_OPTIONS, 'detect');
   const threshold = options.threshold ?? 0.5;
   if (!Number.isFinite(threshold)) throw new CremaError(`the threshold must be a number, got ${threshold}`);
@@ -63,8 +73,7 @@ export function detectImage(net: Net, image: FloatImage, options: DetectOptions 
   if (!input) throw new CremaError(`net '${net.name || 'net'}' has no input to feed images to`);
   const blob = detectionBlob(net);
   const geo = geometryOf(net.shapes.get(input)!, input);
-  net.forward({ [input]: preprocess(image, geo, { ...preprocessPart(options), oversample: false }) });
-  return detectionsOf(net.blobs.get(blob)!, 0, image.width, image.height, threshold, options.labels);
+  return { input, data: preprocess(image, geo, { ...preprocessPart(options), oversample: false }), blob, threshold };
 }
 
 /**

@@ -32,6 +32,8 @@ export class OnnxRunner {
     /** The session's name for a graph input or output, where it is not the model's (see `sessionSafe`). */
     private readonly renamed: Map<string, string>,
     private readonly ort: OrtModule,
+    /** The input shapes the session was made for (the graph's may change after). */
+    private readonly inputShapes: Map<string, readonly number[]>,
   ) {}
 
   static async create(graph: Graph, options: RunOnnxOptions = {}): Promise<OnnxRunner> {
@@ -47,7 +49,7 @@ export class OnnxRunner {
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
     });
-    return new OnnxRunner(graph, conversion, session, renamed, ort);
+    return new OnnxRunner(graph, conversion, session, renamed, ort, new Map(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!])));
   }
 
   /** Runs one forward; returns each requested blob's value after the whole net, by Caffe blob name. */
@@ -58,7 +60,7 @@ export class OnnxRunner {
     for (const name of this.graph.inputs) {
       const t = given.get(name);
       if (!t) throw new CremaError(`no value given for the net's input '${name}'`);
-      const want = this.graph.blobShapes.get(name)!;
+      const want = this.inputShapes.get(name)!;
       if (!sameShape(t.dims, want)) throw new CremaError(`input '${name}' has shape ${shapeString(t.dims)}, the net takes ${shapeString(want)}`);
       feeds[sessionName(name)] = new this.ort.Tensor('float32', t.data, [...t.dims]);
     }
@@ -113,6 +115,20 @@ export function sessionSafe(model: ModelObj): Map<string, string> {
  */
 export async function runOnnx(graph: Graph, inputs: Inputs, options: RunOnnxOptions = {}): Promise<Map<string, Tensor>> {
   const given = inputMap(inputs);
+  const runner = await atShapes(graph, given, () => OnnxRunner.create(graph, options));
+  try {
+    return await runner.run(given);
+  } finally {
+    await runner.release();
+  }
+}
+
+/**
+ * Runs `make` with the graph's shapes inferred for the inputs' shapes where they differ, then puts them back: the
+ * graph may be a Net's, whose buffers are at its shapes (a later net.forward would otherwise take the new shapes
+ * for its buffers': silently wrong).
+ */
+async function atShapes<T>(graph: Graph, given: Map<string, Tensor>, make: () => Promise<T>): Promise<T> {
   const changed = nameRecord<readonly number[]>();
   for (const [name, t] of given) {
     const want = graph.blobShapes.get(name);
@@ -122,14 +138,36 @@ export async function runOnnx(graph: Graph, inputs: Inputs, options: RunOnnxOpti
   for (const name of Object.keys(changed)) before[name] = graph.blobShapes.get(name)!;
   if (Object.keys(changed).length > 0) inferShapes(graph, changed);
   try {
-    const runner = await OnnxRunner.create(graph, options);
-    try {
-      return await runner.run(given);
-    } finally {
-      await runner.release();
-    }
+    return await make();
   } finally {
     if (Object.keys(before).length > 0) inferShapes(graph, before);
+  }
+}
+
+/**
+ * ONNX Runtime for many forwards of one graph (`crema classify` / `detect --backend onnx`): the graph is converted
+ * and loaded once for the inputs' shapes, again only when they change (classify's last, shorter batch), the old
+ * session released first so that one copy of the weights is held at a time.
+ */
+export class OnnxSessions {
+  private current?: { key: string; runner: OnnxRunner };
+
+  constructor(private readonly graph: Graph, private readonly options: RunOnnxOptions = {}) {}
+
+  async run(inputs: Inputs): Promise<Map<string, Tensor>> {
+    const given = inputMap(inputs);
+    const key = this.graph.inputs.map((n) => shapeString(given.get(n)?.dims ?? [])).join(' ');
+    if (this.current?.key !== key) {
+      await this.release();
+      this.current = { key, runner: await atShapes(this.graph, given, () => OnnxRunner.create(this.graph, this.options)) };
+    }
+    return this.current.runner.run(given);
+  }
+
+  async release(): Promise<void> {
+    const runner = this.current?.runner;
+    this.current = undefined;
+    await runner?.release();
   }
 }
 

@@ -4,9 +4,8 @@ import { CremaError } from '../../util/errors.js';
 import { benchNet, checkBenchCounts, onlyInputs } from '../../bench/bench-net.js';
 import { kernelBound } from '../../bench/bound.js';
 import type { Backend, BackendResult } from '../../bench/result.js';
-import { Net } from '../../runtime/net.js';
 import { startProgress } from '../progress.js';
-import { loadOptionsFrom, type NetArgs, netArgs, printNotes } from '../shared.js';
+import { loadNetFor, type NetArgs, netArgs, printNotes } from '../shared.js';
 import { printJson } from '../json.js';
 import { columnsTable } from '../table.js';
 
@@ -34,7 +33,7 @@ export const benchCommand = {
       .example(example('$0 bench models/lenet/deploy.prototxt models/lenet/weights.caffemodel --batch 10 --json'), 'timings as JSON'),
   handler: async (args: BenchArgs) => {
     checkBenchCounts({ threads: args.threads, iterations: args.iterations, batch: args.batch ?? 1, warmup: args.warmup });
-    const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    const net = await loadNetFor(args, args.backend !== 'onnx');
     if (net.layers.length === 0) throw new CremaError(`${args.net}: the net has no layers: nothing to time`);
     if (onlyInputs(net)) throw new CremaError(`${args.net}: the net has only inputs (no layer besides Input): nothing to time`);
     printNotes(net, args);

@@ -13,7 +13,7 @@ import { EXIT_CHECK_FAILED, exitState } from '../main.js';
 import { type ImageArgs, imageArgs, preprocessOptionsFrom } from '../preprocess-options.js';
 import { type Progress, startProgress } from '../progress.js';
 import { printJson } from '../json.js';
-import { checkPositive, labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg, topK } from '../shared.js';
+import { backendArg, checkPositive, labelsFor, loadNetFor, netArgs, type NetArgs, printNotes, threadsArg, topK } from '../shared.js';
 
 interface ClassifyArgs extends NetArgs, ImageArgs {
   weights: string;
@@ -22,11 +22,12 @@ interface ClassifyArgs extends NetArgs, ImageArgs {
   top: number;
   batch: number;
   json: boolean;
+  backend: 'native' | 'onnx';
 }
 
 export const classifyCommand = {
   builder: (y: Argv) =>
-    imageArgs(threadsArg(netArgs(y)))
+    backendArg(imageArgs(threadsArg(netArgs(y))))
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
       .option('labels', { type: 'string', describe: 'class names, one a line (default: labels.txt beside the net, if any)' })
       .option('top', { type: 'number', default: 5, describe: 'how many classes to print per image' })
@@ -42,12 +43,12 @@ export const classifyCommand = {
     checkPositive('--top', args.top);
     const files = collectImages(args.images);
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
-    const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    const net = await loadNetFor(args, args.backend === 'native');
     printNotes(net, args); // stderr: never mixed into --json output
     const input = net.inputs[0];
     if (!input) throw new CremaError(`${args.net}: the net has no input to feed images to`);
     const geo = geometryOf(net.shapes.get(input)!, input);
-    const classifier: Classifier = { net, input, geo, options: preprocessOptionsFrom(args, geo), labels: labelsFor(args, net) };
+    const classifier: Classifier = { input, geo, options: preprocessOptionsFrom(args, geo), labels: labelsFor(args, net), forward: await forwardWith(net, input, args) };
     const progress = startProgress('classify', files.length, { unit: 'images' });
     const json: JsonResults<{ image: string; top: { index: number; label: string | null; prob: number }[] }> = { images: [], skipped: [] };
     let classified = 0, skipped = 0;
@@ -65,6 +66,7 @@ export const classifyCommand = {
       }
     } finally {
       progress.stop();
+      await classifier.forward.release?.();
     }
     if (classified === 0) throw new CremaError(`no image could be read (${skipped} skipped)`);
     if (args.json) printJson(json);
@@ -79,11 +81,26 @@ export interface JsonResults<T> {
 }
 
 interface Classifier {
-  net: Net;
   input: string;
   geo: InputGeometry;
   options: PreprocessOptions;
   labels?: string[];
+  forward: Forward;
+}
+
+/** A batch in, the net's first output out: natively, or in ONNX Runtime (one session while the batch size holds). */
+interface Forward {
+  (batch: Tensor): Promise<Tensor>;
+  release?: () => Promise<void>;
+}
+
+async function forwardWith(net: Net, input: string, args: ClassifyArgs): Promise<Forward> {
+  const output = net.outputs[0];
+  if (args.backend === 'native') return async (batch) => net.forward({ [input]: batch })[output];
+  net.checkWeights(); // before any image is read: ONNX Runtime would fail on empty initializers with a stack trace
+  const { OnnxSessions } = await import('../../onnx/run.js'); // the converter and ONNX Runtime: only when asked for
+  const sessions = new OnnxSessions(net.graph, { threads: args.threads, outputs: [output] });
+  return Object.assign(async (batch: Tensor) => (await sessions.run({ [input]: batch })).get(output)!, { release: () => sessions.release() });
 }
 
 type Result = { image: string; scores: Float32Array } | { image: string; error: string };
@@ -121,7 +138,7 @@ async function* classifyAll(c: Classifier, files: string[], batch: number, progr
   for (let b = 0; b < batches.length; b++) {
     const loaded = await next!;
     next = b + 1 < batches.length ? loadBatch(batches[b + 1], c.geo) : undefined;
-    yield* runBatch(c, batches[b], loaded);
+    yield* await runBatch(c, batches[b], loaded);
     progress.tick(batches[b].length);
   }
 }
@@ -137,7 +154,7 @@ export async function loadOne(file: string, geo: InputGeometry): Promise<FloatIm
   return loadImage(file, geo.channels === 3);
 }
 
-function* runBatch(c: Classifier, files: string[], loaded: (FloatImage | Error)[]): Generator<Result> {
+async function runBatch(c: Classifier, files: string[], loaded: (FloatImage | Error)[]): Promise<Result[]> {
   const crops = inputsPerImage(c.options);
   const size = c.geo.channels * c.geo.height * c.geo.width;
   const ok: { image: string; slot: number }[] = [];
@@ -155,12 +172,12 @@ function* runBatch(c: Classifier, files: string[], loaded: (FloatImage | Error)[
   });
   if (ok.length) {
     const batch = new Tensor([ok.length * crops, c.geo.channels, c.geo.height, c.geo.width], data.subarray(0, ok.length * crops * size));
-    const out = c.net.forward({ [c.input]: batch })[c.net.outputs[0]];
+    const out = await c.forward(batch);
     const classes = out.size / (ok.length * crops);
     let k = 0;
     for (const r of results) if ('scores' in r) r.scores = averageCrops(out.data, k++, crops, classes);
   }
-  yield* results;
+  return results;
 }
 
 /** caffe.Classifier averages the predictions of an image's crops. */

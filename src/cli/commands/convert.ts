@@ -2,12 +2,11 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { example } from '../examples.js';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertGraph, encodeConversion } from '../../onnx/convert.js';
-import { Net } from '../../runtime/net.js';
 import { shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
 import { writeOutput } from '../../util/files.js';
 import { tritonModelName, writeTritonRepository } from '../../onnx/triton.js';
-import { loadOptionsFrom, type NetArgs, netArgs, printNotes } from '../shared.js';
+import { loadNetFor, type NetArgs, netArgs, printNotes } from '../shared.js';
 
 interface ConvertArgs extends NetArgs {
   output?: string;
@@ -37,7 +36,7 @@ export const convertCommand = {
     // With -o - the model is stdout: what crema says goes to stderr.
     const log = args.output === '-' ? console.error : console.log;
     if (!args.output && !args.triton) throw new CremaError('convert needs somewhere to write: -o OUT.onnx and/or --triton DIR');
-    const net = await Net.load(args.net, args.weights, { ...loadOptionsFrom(args), threads: 1 }); // no native compute here
+    const net = await loadNetFor(args, false); // no native compute here
     printNotes(net, args);
     // Weights only when a layer takes them (as `run`): a net of ReLUs and poolings converts without a caffemodel.
     net.checkWeights();

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { type Detection, detectImage, detectionBlob, parseLabels } from '../../detect/detect.js';
+import { type Detection, type DetectOptions, detectImage, detectionBlob, detectionJob, detectionsOf, parseLabels } from '../../detect/detect.js';
+import type { FloatImage } from '../../image/image.js';
+import type { OnnxSessions } from '../../onnx/run.js';
 import { drawDetections } from '../../detect/draw.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import { geometryOf } from '../../image/preprocess.js';
@@ -12,7 +14,7 @@ import { makeOutputDir, readFileBytes, writeOutput } from '../../util/files.js';
 import { EXIT_CHECK_FAILED, exitState } from '../main.js';
 import { type ImageArgs, imageArgs, preprocessOptionsFrom } from '../preprocess-options.js';
 import { startProgress } from '../progress.js';
-import { loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
+import { backendArg, loadNetFor, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
 import { printJson } from '../json.js';
 import { type JsonResults, collectImages, loadOne } from './classify.js';
 
@@ -23,11 +25,12 @@ interface DetectArgs extends NetArgs, ImageArgs {
   threshold: number;
   json: boolean;
   output?: string;
+  backend: 'native' | 'onnx';
 }
 
 export const detectCommand = {
   builder: (y: Argv) =>
-    imageArgs(threadsArg(netArgs(y)))
+    backendArg(imageArgs(threadsArg(netArgs(y))))
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
       .option('threshold', { type: 'number', default: 0.5, describe: 'report detections scoring at least this' })
       .option('labels', { type: 'string', describe: 'class names: one a line (line i = label i), or the SSD fork\'s labelmap .prototxt (default: labels.txt beside the net, if any)' })
@@ -40,9 +43,11 @@ export const detectCommand = {
     if (!Number.isFinite(args.threshold)) throw new CremaError('--threshold: expected a number');
     const files = collectImages(args.images);
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
-    const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    const net = await loadNetFor(args, args.backend === 'native');
     printNotes(net, args);
-    detectionBlob(net); // refuses a net without DetectionOutput before any image is read
+    const blob = detectionBlob(net); // refuses a net without DetectionOutput before any image is read
+    if (args.backend === 'onnx') net.checkWeights(); // ONNX Runtime would fail on empty initializers with a stack trace
+    const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net.graph, { threads: args.threads, outputs: [blob] }) : undefined;
     const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
     const options = { ...preprocessOptionsFrom(args, geo), threshold: args.threshold, labels: labelsOf(args, net) };
     if (args.output !== undefined) makeOutputDir(args.output);
@@ -61,7 +66,7 @@ export const detectCommand = {
           progress.warn(`crema: skipped ${file}: ${error}`);
           continue;
         }
-        const found = detectImage(net, image, options);
+        const found = sessions ? await detectOnnx(sessions, net, image, options) : detectImage(net, image, options);
         done++;
         if (args.json) json.images.push({ image: file, width: image.width, height: image.height, detections: found });
         else progress.print(describe(file, image, found, args.threshold));
@@ -69,12 +74,20 @@ export const detectCommand = {
       }
     } finally {
       progress.stop();
+      await sessions?.release();
     }
     if (done === 0) throw new CremaError(`no image could be read (${skipped} skipped)`);
     if (args.json) printJson(json);
     if (skipped) exitState.code = EXIT_CHECK_FAILED;
   },
 };
+
+/** detectImage's work with the forward in ONNX Runtime. */
+async function detectOnnx(sessions: OnnxSessions, net: Net, image: FloatImage, options: DetectOptions): Promise<Detection[]> {
+  const job = detectionJob(net, image, options);
+  const rows = (await sessions.run({ [job.input]: job.data })).get(job.blob)!;
+  return detectionsOf(rows, 0, image.width, image.height, job.threshold, options.labels);
+}
 
 /** `--labels FILE`, else labels.txt beside the net; warns when their count is not DetectionOutput's num_classes. */
 function labelsOf(args: DetectArgs, net: Net): string[] | undefined {

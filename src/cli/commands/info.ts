@@ -1,9 +1,8 @@
 import type { Argv } from 'yargs';
 import { example } from '../examples.js';
 import { summarize } from '../../graph/summary.js';
-import { Net } from '../../runtime/net.js';
 import { shapeString } from '../../tensor.js';
-import { loadOptionsFrom, type NetArgs, netArgs, printNotes } from '../shared.js';
+import { loadNetFor, type NetArgs, netArgs, printNotes } from '../shared.js';
 import { printJson } from '../json.js';
 import { columnsTable } from '../table.js';
 
@@ -18,7 +17,7 @@ export const infoCommand = {
       .example(example('$0 info models/zoo/alexnet.prototxt'), 'shapes and costs of AlexNet')
       .example(example('$0 info models/lenet/deploy.prototxt models/lenet/weights.caffemodel --json'), 'as JSON, checking the weights'),
   handler: async (args: InfoArgs) => {
-    const net = await Net.load(args.net, args.weights, { ...loadOptionsFrom(args), threads: 1 }); // no native compute here
+    const net = await loadNetFor(args, false); // no native compute here
     const summary = summarize(net.graph);
     printNotes(net, args); // stderr: never mixed into --json output
     if (args.json) {

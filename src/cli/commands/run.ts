@@ -10,7 +10,7 @@ import { checkOutput, makeOutputDir, writeOutput } from '../../util/files.js';
 import { forwardOnnx } from '../../onnx/run.js';
 import { readInputs, reshapeTo } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
-import { checkPositive, labelsFor, loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg, topK } from '../shared.js';
+import { backendArg, checkPositive, labelsFor, loadNetFor, netArgs, type NetArgs, printNotes, threadsArg, topK } from '../shared.js';
 import { quoteName } from '../../util/names.js';
 import { printJson } from '../json.js';
 
@@ -27,21 +27,20 @@ interface RunArgs extends NetArgs, ImageArgs {
 
 export const runCommand = {
   builder: (y: Argv) =>
-    imageArgs(threadsArg(netArgs(y)))
+    backendArg(imageArgs(threadsArg(netArgs(y))))
       .option('input', { type: 'string', array: true, default: [], describe: 'input data, [NAME=]FILE (.npy, or an image: .jpg .png .webp, preprocessed as pycaffe does; repeatable)' })
       .option('dump', { type: 'string', describe: 'write every blob after the forward pass as DIR/<blob>.npy (/ in names as __)' })
       .option('blobs', { type: 'string', describe: 'with --dump: only these blobs (comma-separated)' })
       .option('labels', { type: 'string', describe: 'class names, one a line, e.g. synset_words.txt (default: labels.txt beside the net, if any)' })
       .option('top', { type: 'number', default: 5, describe: 'how many top classes to print for a classifier output' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object: {"outputs": [{"blob", "shape", "top"}]} (top: per item, the classes {"index", "label", "prob"}; classifier outputs only)' })
-      .option('backend', { choices: ['native', 'onnx'], default: 'native', describe: 'run natively, or converted to ONNX in ONNX Runtime (in memory)' })
       .example(example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/example-input.npy'), 'classify one input')
       .example(example('$0 run models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --input data=models/cifar10_full/example-input.npy --dump out/ --blobs conv1,norm1'), 'dump two blobs')
       .example(example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/examples/digit-7.png --raw-scale 1'), 'an image, preprocessed as pycaffe does'),
   handler: async (args: RunArgs) => {
     checkPositive('--top', args.top);
     if (args.blobs !== undefined && args.dump === undefined) throw new CremaError('--blobs names the blobs --dump writes: give --dump DIR too');
-    const net = await Net.load(args.net, args.weights, loadOptionsFrom(args));
+    const net = await loadNetFor(args, args.backend === 'native');
     if (net.layers.length === 0) throw new CremaError(`${args.net}: the net has no layers: nothing to run`);
     printNotes(net, args);
     // Before the forward: a bad --labels or --dump is found before the work.
