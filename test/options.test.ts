@@ -76,7 +76,7 @@ describe('a loaded net', () => {
   it('run refuses unknown options and a string of fetches (was split into letters: "no blob named \'p\'")', async () => {
     const n = await Net.load(P, W, { threads: 1 });
     try {
-      expect(await message(() => n.run({}, { fetch: ['conv1'] } as never))).toBe("run: unknown option 'fetch' (did you mean 'fetches'?): the options are fetches");
+      expect(await message(() => n.run({}, { fetch: ['conv1'] } as never))).toBe("run: unknown option 'fetch' (did you mean 'fetches'?): the options are fetches, backend");
       expect(await message(() => n.run({}, { fetches: 'prob' as never }))).toBe("run: options.fetches: expected an array of names, got the string 'prob' (['prob'] names one)");
     } finally {
       await n.dispose();

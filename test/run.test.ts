@@ -43,6 +43,36 @@ describe('net.run', () => {
     await expect(convert(net)).rejects.toThrow(handedOver);
   });
 
+  it("backend 'onnx': ONNX Runtime's numbers within 1e-5 (relative) of crema's, in order with native runs, batch and fetches changing", async () => {
+    const sync = await load(1);
+    const want = (x: Tensor, blob = 'prob') => (sync.forward({ data: x }), Float32Array.from(sync.blobs.get(blob)!.data));
+    const close = (got: Tensor, expected: Float32Array) => {
+      expect(got.size).toBe(expected.length);
+      let worst = 0, scale = 1; // verify's rule: max|native - onnx| <= tolerance * max(1, max|native|)
+      for (let i = 0; i < expected.length; i++) {
+        worst = Math.max(worst, Math.abs(got.data[i] - expected[i]));
+        scale = Math.max(scale, Math.abs(expected[i]));
+      }
+      expect(worst).toBeLessThanOrEqual(1e-5 * scale);
+    };
+    await using net = await load(2);
+    const [x2, x3] = [batchOf(2), batchOf(3, 7)];
+    // Queued at once: the worker takes them in order (a conversion's shapes never meet a native forward).
+    const [a, b, c, d] = await Promise.all([
+      net.run({ data: x2 }, { backend: 'onnx' }),
+      net.run({ data: x3 }),
+      net.run({ data: x3 }, { backend: 'onnx' }),
+      net.run({ data: x2 }, { backend: 'onnx', fetches: ['norm1', 'prob'] }),
+    ]);
+    close(a.prob, want(x2));
+    expect(b.prob.data).toEqual(want(x3));
+    close(c.prob, want(x3));
+    expect(Object.keys(d)).toEqual(['norm1', 'prob']);
+    close(d.norm1, want(x2, 'norm1'));
+    close(d.prob, want(x2));
+    await expect(net.run({ data: x2 }, { backend: 'gpu' } as never)).rejects.toThrow(new CremaError("run: options.backend is 'native' or 'onnx', got 'gpu'"));
+  });
+
   it('runs concurrent calls without mixing them up', async () => {
     const sync = await load(1);
     const inputs = [0, 1, 2, 3].map((s) => batchOf(3, s * 5));

@@ -154,12 +154,14 @@ export class OnnxSessions {
 
   constructor(private readonly graph: Graph, private readonly options: RunOnnxOptions = {}) {}
 
-  async run(inputs: Inputs): Promise<Map<string, Tensor>> {
+  /** One forward: the blobs `outputs` names (default: the options', else the net's outputs), by Caffe blob name. */
+  async run(inputs: Inputs, outputs = this.options.outputs): Promise<Map<string, Tensor>> {
     const given = inputMap(inputs);
-    const key = this.graph.inputs.map((n) => shapeString(given.get(n)?.dims ?? [])).join(' ');
+    const key = JSON.stringify([this.graph.inputs.map((n) => given.get(n)?.dims), outputs]);
     if (this.current?.key !== key) {
       await this.release();
-      this.current = { key, runner: await atShapes(this.graph, given, () => OnnxRunner.create(this.graph, this.options)) };
+      const options = { ...this.options, outputs };
+      this.current = { key, runner: await atShapes(this.graph, given, () => OnnxRunner.create(this.graph, options)) };
     }
     return this.current.runner.run(given);
   }

@@ -6,6 +6,7 @@ import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { wholeBuffers } from '../util/spare.js';
 import { Net } from './net.js';
+import type { OnnxSessions } from '../onnx/run.js';
 
 /** A tensor as it crosses threads. */
 export interface WireTensor {
@@ -15,17 +16,23 @@ export interface WireTensor {
 
 export type ToWorker =
   | { kind: 'init'; net: NetParameter; weights: [string, WireTensor[]][]; threads: number }
-  | { kind: 'run'; id: number; feeds: Record<string, WireTensor>; fetches?: string[] };
+  | { kind: 'run'; id: number; feeds: Record<string, WireTensor>; fetches?: string[]; backend?: 'native' | 'onnx' };
 
 export type FromWorker =
   /** `spare`: the run's input buffers, given back to copy the next inputs into (runner.ts, SpareBuffers). */
   | { id: number; outputs: Record<string, WireTensor>; spare: ArrayBuffer[] }
   | { id: number; error: { name: string; message: string; layer?: string; layerType?: string; code?: string } };
 
-/** The message handler of a net worker; `post` sends a reply, transferring the listed buffers. */
+/**
+ * The message handler of a net worker; `post` sends a reply, transferring the listed buffers. Messages are handled
+ * one at a time, in order: an ONNX Runtime run awaits, and a forward must not start while the graph's shapes are
+ * those of a conversion in progress (src/onnx/run.ts, atShapes).
+ */
 export function serveNet(post: (message: FromWorker, transfer: ArrayBuffer[]) => void): (message: ToWorker) => void {
   let net: Net | undefined;
-  return (message) => {
+  let sessions: OnnxSessions | undefined;
+  let queue = Promise.resolve();
+  const handle = async (message: ToWorker): Promise<void> => {
     if (message.kind === 'init') {
       const weights = new Map(message.weights.map(([name, ts]) => [name, ts.map((t) => new Tensor(t.dims, t.data))]));
       net = Net.fromNetParameter(message.net, weights, [], { threads: message.threads });
@@ -34,18 +41,31 @@ export function serveNet(post: (message: FromWorker, transfer: ArrayBuffer[]) =>
     try {
       if (!net) throw new CremaError('the net worker got a run before its net');
       const feeds = Object.fromEntries(Object.entries(message.feeds).map(([k, t]) => [k, new Tensor(t.dims, t.data)]));
-      const out = net.forward(feeds);
+      let blobs: Map<string, Tensor>, names: string[];
+      if (message.backend === 'onnx') {
+        net.checkWeights(); // ONNX Runtime would fail on empty initializers with a stack trace
+        names = message.fetches ?? net.outputs;
+        sessions ??= new (await import('../onnx/run.js')).OnnxSessions(net.graph, { threads: net.threads });
+        blobs = await sessions.run(feeds, names);
+      } else {
+        names = Object.keys(net.forward(feeds));
+        if (message.fetches) names = message.fetches;
+        blobs = net.blobs;
+      }
       const outputs: Record<string, WireTensor> = {};
-      for (const name of message.fetches ?? Object.keys(out)) {
-        const blob = net.blobs.get(name)!;
+      for (const name of names) {
+        const blob = blobs.get(name)!;
         outputs[name] = { dims: [...blob.dims], data: blob.data.slice() };
       }
-      // The net copied the inputs into its own memory: their buffers go back, to be filled again.
+      // The net copied the inputs into its own memory (ONNX Runtime into its own): their buffers go back, to be filled again.
       const spare = wholeBuffers(Object.values(message.feeds).map((t) => t.data));
       post({ id: message.id, outputs, spare }, [...Object.values(outputs).map((t) => t.data.buffer as ArrayBuffer), ...spare]);
     } catch (err) {
       const e = err as Error & { layer?: string; layerType?: string; code?: string };
       post({ id: message.id, error: { name: e.name, message: e.message, layer: e.layer, layerType: e.layerType, code: e.code } }, []);
     }
+  };
+  return (message) => {
+    queue = queue.then(() => handle(message));
   };
 }

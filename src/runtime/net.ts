@@ -44,6 +44,12 @@ export type { InputValue, TensorLike } from './feeds.js';
 export interface RunOptions {
   /** The blobs to return (default: the net's outputs), each a fresh tensor of its value after the forward. */
   fetches?: string[];
+  /**
+   * 'onnx': the net converted to ONNX (once, again when the inputs' shapes or the fetches change) and run in
+   * onnxruntime-node on the net's threads, as `crema run --backend onnx` and the browser's `run(feeds, { backend })`.
+   * Default 'native', crema's engine.
+   */
+  backend?: 'native' | 'onnx';
 }
 
 /** A net to load: the prototxt (a path, its bytes or its text) and its weights (a path or the file's bytes). */
@@ -273,7 +279,9 @@ export class Net {
   async run(feeds: Record<string, InputValue>, options: RunOptions = {}): Promise<Record<string, Tensor>> {
     if (this.gone && !this.runner) this.usable();
     checkFeeds(feeds, 'run');
-    checkOptionKeys(options, ['fetches'], 'run');
+    checkOptionKeys(options, ['fetches', 'backend'], 'run');
+    const backend = options.backend ?? 'native';
+    if (backend !== 'native' && backend !== 'onnx') throw new CremaError(`run: options.backend is 'native' or 'onnx', got ${typeof backend === 'string' ? `'${backend}'` : kindOf(backend)}`);
     checkNames(options.fetches, 'run: options.fetches');
     checkEveryInput(this.inputs, (n) => this.graph.blobShapes.get(n)!, feeds);
     const tensors: Record<string, Tensor> = {};
@@ -285,7 +293,7 @@ export class Net {
       this.checkWeights();
       this.runner = this.handOver();
     }
-    return this.runner.run(tensors, fetches);
+    return this.runner.run(tensors, fetches, backend);
   }
 
   /** Releases the net now: its worker thread, and its packed weights in the kernels' wasm memory. Idempotent. */

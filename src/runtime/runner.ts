@@ -53,7 +53,7 @@ export class NetRunner {
     this.post({ kind: 'init', net, weights, threads });
   }
 
-  run(feeds: Record<string, Tensor>, fetches: string[] | undefined): Promise<Record<string, Tensor>> {
+  run(feeds: Record<string, Tensor>, fetches: string[] | undefined, backend: 'native' | 'onnx' = 'native'): Promise<Record<string, Tensor>> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     // The inputs are copied into buffers the worker gave back (transferred, the caller's arrays untouched): a
@@ -63,7 +63,7 @@ export class NetRunner {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (this.pending.size === 1) this.worker.keepAlive(true);
-      this.post({ kind: 'run', id, feeds: wireFeeds, fetches }, spare ? Object.values(wireFeeds).map((t) => t.data.buffer as ArrayBuffer) : []);
+      this.post({ kind: 'run', id, feeds: wireFeeds, fetches, backend }, spare ? Object.values(wireFeeds).map((t) => t.data.buffer as ArrayBuffer) : []);
     });
   }
 
