@@ -16,6 +16,7 @@ import { CremaError } from '../util/errors.js';
 import { bytesLabel } from '../util/source.js';
 import { wholeBuffers } from '../util/spare.js';
 import { wasmEngineIfLoaded } from '../kernels/wasm.js';
+import type { OnnxSessions } from '../onnx/run.js';
 import type { BrowserVerifyReport, EngineReady, EngineStats, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
 interface WorkerScope {
@@ -108,6 +109,20 @@ async function forwardOrt(net: Net, feeds: Record<string, TensorData>, ort: stri
   return forwardOnnx(net, tensors(feeds), { blobs });
 }
 
+/** Per net, its onnxruntime-web session for `run(feeds, { backend: 'onnx' })`: converted once while the shapes and fetches hold. */
+const onnxSessions = new Map<number, OnnxSessions>();
+
+async function sessionsOf(id: number, net: Net, ort: string | undefined): Promise<OnnxSessions> {
+  setOnnxRuntimeUrl(ort);
+  let sessions = onnxSessions.get(id);
+  if (!sessions) {
+    net.checkWeights(); // ONNX Runtime would fail on empty initializers with a stack trace
+    const { OnnxSessions } = await import('../onnx/run.js');
+    onnxSessions.set(id, (sessions = new OnnxSessions(net.graph)));
+  }
+  return sessions;
+}
+
 /** Verify as the CLI's: crema's engine and onnxruntime-web on the same inputs, every blob compared. */
 async function verify(net: Net, req: Extract<Request, { op: 'verify' }>): Promise<BrowserVerifyReport> {
   const tolerance = req.tolerance ?? 1e-4;
@@ -138,7 +153,7 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
     case 'run': {
       const net = netOf(req.net);
       const names = req.fetches ?? net.outputs;
-      if (req.backend === 'onnx') return copies((await forwardOrt(net, req.feeds, req.ort, req.fetches ? 'all' : 'outputs')).blobs, names);
+      if (req.backend === 'onnx') return copies(await sessionsOf(req.net, net, req.ort).then((s) => s.run(tensors(req.feeds), names)), names);
       const feeds = tensors(req.feeds), t0 = performance.now();
       net.forward(feeds);
       counts.get(req.net)!.forwardMs = performance.now() - t0;
@@ -166,6 +181,8 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
     case 'stats':
       return [stats(req.net), []];
     case 'dispose':
+      await onnxSessions.get(req.net)?.release();
+      onnxSessions.delete(req.net);
       nets.delete(req.net);
       counts.delete(req.net);
       return [true, []];
