@@ -6,7 +6,6 @@ import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { wholeBuffers } from '../util/spare.js';
 import { Net } from './net.js';
-import type { OnnxSessions } from '../onnx/run.js';
 
 /** A tensor as it crosses threads. */
 export interface WireTensor {
@@ -30,7 +29,8 @@ export type FromWorker =
  */
 export function serveNet(post: (message: FromWorker, transfer: ArrayBuffer[]) => void): (message: ToWorker) => void {
   let net: Net | undefined;
-  let sessions: OnnxSessions | undefined;
+  // The ONNX backend by dynamic import only: the core reaches no ONNX Runtime statically (test/bytes.test.ts).
+  let sessions: InstanceType<typeof import('../onnx/run.js').OnnxSessions> | undefined;
   let queue = Promise.resolve();
   const handle = async (message: ToWorker): Promise<void> => {
     if (message.kind === 'init') {
