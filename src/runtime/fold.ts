@@ -287,7 +287,31 @@ export function releaseFolded(fusion: Fusion, layers: readonly GraphLayer[]): vo
   const l = layers[fusion.producer];
   const bn = fusion.batchNorm === undefined ? undefined : layers[fusion.batchNorm];
   const scale = fusion.scale === undefined ? undefined : layers[fusion.scale];
-  fusion.folded?.releaseWeights?.(() => foldWeights(l, bn, scale)[0].data);
+  const data = foldedData.get(fusion);
+  if (fusion.folded?.releaseWeights?.(() => foldWeights(l, bn, scale)[0].data) && data) returned?.push(new Float32Array(data.buffer));
+}
+
+/**
+ * While Net.load prepares a net (withFoldBuffers): the folded copies kernels dropped after packing them, folded
+ * into again. A fresh copy is pages touched for the first time, ~10 us each on the team's VM (docs/PERFORMANCE.md,
+ * round twenty): ResNet-50's were 90 MB. Outside prepare every fold makes a fresh array.
+ */
+let returned: Float32Array[] | undefined;
+const foldedData = new WeakMap<Fusion, Float32Array>();
+
+export function withFoldBuffers<T>(run: () => T): T {
+  returned = [];
+  try {
+    return run();
+  } finally {
+    returned = undefined;
+  }
+}
+
+/** n floats: a returned buffer of n to 2n floats (a layer that keeps its copy pins at most twice it), else fresh. */
+function foldBuffer(n: number): Float32Array {
+  const i = returned?.findIndex((b) => b.length >= n && b.length <= 2 * n) ?? -1;
+  return i < 0 ? new Float32Array(n) : returned!.splice(i, 1)[0].subarray(0, n);
 }
 
 /** The producer over folded weights, created on first use and reshaped when the producer's bottom shape changes. */
@@ -296,6 +320,7 @@ function foldedProducer(fusion: Fusion, layers: readonly GraphLayer[]): FusableL
   if (!fusion.folded) {
     const [w, bias] = foldWeights(l, fusion.batchNorm === undefined ? undefined : layers[fusion.batchNorm], fusion.scale === undefined ? undefined : layers[fusion.scale]);
     fusion.folded = layerType(l.type, l.name).create(withBias(l.def), [w, bias]) as FusableLayer;
+    foldedData.set(fusion, w.data);
   }
   if (fusion.foldedShapes !== l.bottomShapes) {
     fusion.folded.reshape(l.bottomShapes);
@@ -340,7 +365,7 @@ function foldWeights(producer: GraphLayer, batchNorm: GraphLayer | undefined, sc
     }
   }
   const w = producer.weights[0];
-  const folded = new Float32Array(w.size);
+  const folded = foldBuffer(w.size); // every element written below
   const transposed = producer.type === 'InnerProduct' && paramsOf<{ transpose: boolean }>(producer.def, 'inner_product_param').transpose;
   const perChannel = w.size / channels, data = w.data;
   // Net.load folds every BN net's weights (ResNet-50: 23 M floats): runs of one factor, no division per weight.

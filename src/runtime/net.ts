@@ -6,7 +6,7 @@ import { type Layer, declaredWeights } from '../layers/layer.js';
 import { type InputValue, checkEveryInput, checkFeeds, inputTensor } from './feeds.js';
 import { loadPlugins } from '../layers/plugin.js';
 import { builtInPythonNote, registerLayer } from '../layers/registry.js';
-import { type Fusion, chainMembers, computedByProducer, findFusions, fusedProducer, fusionMembers, producerFor, releaseFolded, unfuse } from './fold.js';
+import { type Fusion, chainMembers, computedByProducer, findFusions, fusedProducer, fusionMembers, producerFor, releaseFolded, unfuse, withFoldBuffers } from './fold.js';
 import { NetRunner } from './runner.js';
 import { ForwardJudge } from './forward-judge.js';
 import { type ConcatSlice, concatSlices } from './concat-views.js';
@@ -442,7 +442,7 @@ export class Net {
     if (!engine) return;
     const before = engine.heap.used;
     const run: Layer[] = [];
-    this.inScope(() => {
+    this.inScope(() => withFoldBuffers(() => {
       const layers = this.graph.layers;
       for (let i = 0; i < layers.length; i++) {
         const fusion = this.fusions.get(i);
@@ -451,7 +451,7 @@ export class Net {
         run.push(impl);
         if (fusion) releaseFolded(fusion, layers);
       }
-    });
+    }));
     if (engine.heap.used - before >= PREPARED_COLLECT_BYTES) collectGarbage();
     // The pages the first forward writes, written now: a page's first write costs 12 us or more on the team's VM,
     // and a first AlexNet forward took 1900-2900 page faults (its blobs, the scratch) and 3-6x a steady one.
