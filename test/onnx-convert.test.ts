@@ -95,7 +95,7 @@ describe('crema convert', () => {
 });
 
 describe('encodeModel', () => {
-  // Its own writer (raw tensors placed once into a buffer of the exact size) against protobufjs encoding the whole.
+  // The sized encoder (src/caffe/wire.ts: raw tensors copied once into a buffer of the exact size) against protobufjs.
   const protobufjs = (m: ModelObj) => onnxType('ModelProto').encode(m as never).finish();
   it('writes exactly protobufjs\'s bytes: LeNet with every blob an output, CIFAR-10 with a doc string, an empty tensor, metadata', async () => {
     const lenetNet = await Net.load(path.join(lenet, 'deploy.prototxt'), path.join(lenet, 'weights.caffemodel'));
