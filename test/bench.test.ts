@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { layerTimesFromProfile, nodeNameOf, type ProfileEvent } from '../src/bench/onnx.js';
 import { interleave, median, summarize } from '../src/bench/stats.js';
+import { backendNote, formatBench } from '../src/cli/commands/bench.js';
 import { main } from '../src/cli/main.js';
+import type { BackendResult } from '../src/bench/result.js';
 import { Net } from '../src/runtime/net.js';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { Tensor } from '../src/tensor.js';
@@ -140,6 +142,16 @@ describe('crema bench', () => {
     // 64 x 50 x 20 x 25), the inner products whole (800 x 500 + 500 x 10): 707,080.
     expect(r.stdout).toMatch(/^bound: the fewest multiply-adds crema's algorithms need for this forward \(0\.71 M; 1x1 as they are, Winograd's best cut elsewhere\) take at least \d+\.\d{3} ms at that fastest rate on \d+ threads?$/m);
     for (const what of ['median', 'min', 'max']) expect(r.stdout).toMatch(new RegExp(`│ forward, ${what}\\s+│\\s+│\\s+\\d+\\.\\d{3} │`));
+  });
+
+  it('says where ONNX Runtime ran the net 1.25x faster or more, and how to run it there', () => {
+    const result = (backend: 'native' | 'onnx', median: number): BackendResult => ({ backend, threads: 1, batch: 1, layers: [], median_ms: median, min_ms: median, max_ms: median });
+    const hint = "ONNX Runtime ran this net 2.9x faster here: `--backend onnx` runs it there in crema run, classify and detect, and net.run(feeds, { backend: 'onnx' }) in the library";
+    expect(backendNote([result('native', 115), result('onnx', 39)])).toBe(hint);
+    expect(formatBench('ResNet-50', [result('native', 115), result('onnx', 39)], 10).split('\n').at(-1)).toBe(hint);
+    expect(backendNote([result('native', 24), result('onnx', 20)])).toBe(''); // 1.2x: no
+    expect(backendNote([result('native', 20), result('onnx', 24)])).toBe('');
+    expect(backendNote([result('native', 115)])).toBe('');
   });
 
   it('refuses bad counts with exit 2 and a one-line message', async () => {

@@ -87,6 +87,16 @@ function boundNote(results: readonly BackendResult[], idealMacs: number | undefi
 }
 
 /**
+ * With both backends, where ONNX Runtime ran the net clearly faster (1.25x or more: round nineteen's hosts, whose
+ * 512-bit kernels are 4x crema's 128-bit WebAssembly on 1x1-heavy nets), where that engine is one flag away.
+ */
+export function backendNote(results: readonly BackendResult[]): string {
+  const native = results.find((r) => r.backend === 'native'), onnx = results.find((r) => r.backend === 'onnx');
+  if (!native || !onnx || !(native.median_ms >= 1.25 * onnx.median_ms)) return '';
+  return `ONNX Runtime ran this net ${(native.median_ms / onnx.median_ms).toFixed(1)}x faster here: \`--backend onnx\` runs it there in crema run, classify and detect, and net.run(feeds, { backend: 'onnx' }) in the library`;
+}
+
+/**
  * `caffe time`'s report as a table: one row per layer (median ms per backend), then the whole forward's
  * median / min / max. A layer with no time on a backend shows '-': folded into the layer before it (native: a
  * whole forward computes an in-place ReLU inside its Convolution), or ONNX Runtime fused it into another node or
@@ -113,6 +123,7 @@ export function formatBench(name: string, results: readonly BackendResult[], ite
     results.some((r) => r.backend === 'onnx') ? 'onnx per-layer times are from ONNX Runtime\'s profiler (on during the runs); \'-\': fused into another node or removed' : '',
     coreNote(results.find((r) => r.core)?.core),
     boundNote(results, idealMacs),
+    backendNote(results),
   ].filter(Boolean).map((n) => `\n${n}`).join('');
   return `${name}: batch ${batch}, ${iterations} timed forward passes per backend (interleaved); per-layer figures are medians\n${table.toString()}${notes}`;
 }
