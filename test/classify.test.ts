@@ -63,7 +63,7 @@ describe('crema classify', () => {
   });
 
   it('gives the same probabilities whatever the batch size, natively and in ONNX Runtime', async () => {
-    // --batch 3 on 4 images: a batch of 3, then one of 1 (ONNX Runtime: a second session for the new shape).
+    // --batch 3 on 4 images: a batch of 3, then one of 1 (ONNX Runtime: padded to 3, its first row kept).
     const runs = [['--batch', '1'], ['--batch', '3'], ['--batch', '3', '--backend', 'onnx']];
     const [one, ...others] = (await Promise.all(runs.map((flags) => crema('classify', ...lenet, digits, '--raw-scale', '1', '--json', ...flags))))
       .map((r) => jsonLines(r.stdout));
@@ -86,6 +86,14 @@ describe('crema classify', () => {
     const r = await crema('classify', ...lenet, dir, path.join(tmp, 'missing.png'), '--raw-scale', '1', '--json');
     expect(r.code).toBe(1);
     expect(jsonLines(r.stdout).map((l) => [path.basename(l.image), l.top[0].index])).toEqual([['a.png', 7], ['c.png', 3]]);
+    // ONNX Runtime: the batch of 4 files holds 2 images, padded to 4 rows; the same classes and probabilities.
+    const onnx = await crema('classify', ...lenet, dir, path.join(tmp, 'missing.png'), '--raw-scale', '1', '--json', '--backend', 'onnx');
+    expect(onnx.code).toBe(1);
+    expect(jsonLines(onnx.stdout)).toHaveLength(2);
+    jsonLines(onnx.stdout).forEach((l, i) => l.top.forEach((t, j) => {
+      expect(t.index).toBe(jsonLines(r.stdout)[i].top[j].index);
+      expect(t.prob).toBeCloseTo(jsonLines(r.stdout)[i].top[j].prob, 5);
+    }));
     expect(JSON.parse(r.stdout).skipped.map((s: { image: string }) => path.basename(s.image))).toEqual(['b.jpg', 'missing.png']);
     const skips = r.stderr.split('\n').filter((l) => l.startsWith('crema: skipped'));
     expect(skips).toEqual([
