@@ -73,6 +73,35 @@ describe('net.run', () => {
     await expect(net.run({ data: x2 }, { backend: 'gpu' } as never)).rejects.toThrow(new CremaError("run: options.backend is 'native' or 'onnx', got 'gpu'"));
   });
 
+  it('ONNX sessions: one for every batch size where the conversion does not depend on it, else one per shape', async () => {
+    const { OnnxSessions } = await import('../src/onnx/run.js');
+    const sync = await load(1);
+    const sessions = new OnnxSessions(sync.graph, { anyBatch: true });
+    for (const [n, seed] of [[2, 0], [3, 4], [1, 9], [2, 0]]) {
+      const x = batchOf(n, seed);
+      const got = (await sessions.run({ data: x })).get('prob')!;
+      expect(got.dims).toEqual([n, 10]);
+      const want = sync.forward({ data: x }).prob.data;
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got.data[i] - want[i])).toBeLessThanOrEqual(1e-5);
+    }
+    expect(sessions.made).toBe(1);
+    await sessions.release();
+    // A Reshape to (1, -1) puts the whole batch in one row: its output does not follow the batch size.
+    const flat = Net.fromNetParameter({ name: 'flat', layer: [
+      { name: 'in', type: 'Input', top: ['x'], input_param: { shape: [{ dim: [2, 4] }] } },
+      { name: 'flat', type: 'Reshape', bottom: ['x'], top: ['y'], reshape_param: { shape: { dim: [1, -1] } } },
+    ] } as never);
+    const perShape = new OnnxSessions(flat.graph, { anyBatch: true });
+    for (const n of [2, 3, 2]) {
+      const x = new Tensor([n, 4], Float32Array.from({ length: 4 * n }, (_, i) => i));
+      const y = (await perShape.run({ x })).get('y')!;
+      expect([...y.dims]).toEqual([1, 4 * n]);
+      expect([...y.data]).toEqual([...x.data]);
+    }
+    expect(perShape.made).toBe(3);
+    await perShape.release();
+  });
+
   it('runs concurrent calls without mixing them up', async () => {
     const sync = await load(1);
     const inputs = [0, 1, 2, 3].map((s) => batchOf(3, s * 5));

@@ -118,7 +118,7 @@ async function sessionsOf(id: number, net: Net, ort: string | undefined): Promis
   if (!sessions) {
     net.checkWeights(); // ONNX Runtime would fail on empty initializers with a stack trace
     const { OnnxSessions } = await import('../onnx/run.js');
-    onnxSessions.set(id, (sessions = new OnnxSessions(net.graph)));
+    onnxSessions.set(id, (sessions = new OnnxSessions(net.graph, { anyBatch: true })));
   }
   return sessions;
 }

@@ -5,6 +5,7 @@ import { Tensor, sameShape, shapeString } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { nameRecord } from '../util/names.js';
 import type { ModelObj } from './proto.js';
+import { batchDependence, freeBatchDimension } from './batch.js';
 import { type ConvertOptions, type OnnxConversion, convertGraph, encodeConversion } from './convert.js';
 import type { OrtModule } from './ort.js';
 import { platform } from '../platform.js';
@@ -12,6 +13,8 @@ import { platform } from '../platform.js';
 export interface RunOnnxOptions extends ConvertOptions {
   /** Threads for ONNX Runtime's operators (intra-op); default: ONNX Runtime's choice (one per core). */
   threads?: number;
+  /** The model's batch dimension symbolic: one session runs every batch size (only for a batchDependence-free graph). */
+  anyBatch?: boolean;
 }
 
 export type Inputs = Map<string, Tensor> | Record<string, Tensor>;
@@ -34,12 +37,15 @@ export class OnnxRunner {
     private readonly ort: OrtModule,
     /** The input shapes the session was made for (the graph's may change after). */
     private readonly inputShapes: Map<string, readonly number[]>,
+    /** Whether any batch size runs (dimension 0 of the inputs free). */
+    private readonly anyBatch: boolean,
   ) {}
 
   static async create(graph: Graph, options: RunOnnxOptions = {}): Promise<OnnxRunner> {
     const threads = options.threads ?? 0;
     if (!Number.isInteger(threads) || threads < 0) throw new CremaError(`options.threads must be a whole number, got ${threads}`);
     const conversion = convertGraph(graph, options);
+    if (options.anyBatch) freeBatchDimension(conversion.model);
     const renamed = sessionSafe(conversion.model);
     const ort = (await platform().onnxRuntime()) as OrtModule;
     const session = await ort.InferenceSession.create(encodeConversion(conversion), {
@@ -49,7 +55,7 @@ export class OnnxRunner {
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
     });
-    return new OnnxRunner(graph, conversion, session, renamed, ort, new Map(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!])));
+    return new OnnxRunner(graph, conversion, session, renamed, ort, new Map(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!])), options.anyBatch === true);
   }
 
   /** Runs one forward; returns each requested blob's value after the whole net, by Caffe blob name. */
@@ -61,7 +67,7 @@ export class OnnxRunner {
       const t = given.get(name);
       if (!t) throw new CremaError(`no value given for the net's input '${name}'`);
       const want = this.inputShapes.get(name)!;
-      if (!sameShape(t.dims, want)) throw new CremaError(`input '${name}' has shape ${shapeString(t.dims)}, the net takes ${shapeString(want)}`);
+      if (this.anyBatch ? t.dims.length !== want.length || !sameShape(t.dims.slice(1), want.slice(1)) : !sameShape(t.dims, want)) throw new CremaError(`input '${name}' has shape ${shapeString(t.dims)}, the net takes ${shapeString(want)}`);
       feeds[sessionName(name)] = new this.ort.Tensor('float32', t.data, [...t.dims]);
     }
     for (const name of given.keys())
@@ -145,23 +151,39 @@ async function atShapes<T>(graph: Graph, given: Map<string, Tensor>, make: () =>
 }
 
 /**
- * ONNX Runtime for many forwards of one graph (`crema classify` / `detect --backend onnx`): the graph is converted
- * and loaded once for the inputs' shapes, again only when they change (classify's last, shorter batch), the old
- * session released first so that one copy of the weights is held at a time.
+ * ONNX Runtime for many forwards of one graph (classify and detect `--backend onnx`, net.run's): the graph is
+ * converted and loaded once for the inputs' shapes, again only when they or the outputs change, the old session
+ * released first so that one copy of the weights is held at a time. With `anyBatch`, a graph whose conversion
+ * does not depend on the batch size (batchDependence, asked once per outputs) gets one session for every batch
+ * size: a server's requests of 1, 3 and 8 images do not convert the net at each switch.
  */
 export class OnnxSessions {
   private current?: { key: string; runner: OnnxRunner };
+  /** Per outputs: whether one model serves every batch size. */
+  private readonly batchFree = new Map<string, boolean>();
+  /** Sessions made (for tests). */
+  made = 0;
 
   constructor(private readonly graph: Graph, private readonly options: RunOnnxOptions = {}) {}
 
   /** One forward: the blobs `outputs` names (default: the options', else the net's outputs), by Caffe blob name. */
   async run(inputs: Inputs, outputs = this.options.outputs): Promise<Map<string, Tensor>> {
     const given = inputMap(inputs);
-    const key = JSON.stringify([this.graph.inputs.map((n) => given.get(n)?.dims), outputs]);
-    if (this.current?.key !== key) {
+    const outKey = JSON.stringify(outputs ?? null);
+    const keyOf = (free: boolean | undefined) => JSON.stringify([outKey, this.graph.inputs.map((n) => (free ? given.get(n)?.dims.slice(1) : given.get(n)?.dims))]);
+    if (this.current?.key !== keyOf(this.batchFree.get(outKey))) {
       await this.release();
-      const options = { ...this.options, outputs };
-      this.current = { key, runner: await atShapes(this.graph, given, () => OnnxRunner.create(this.graph, options)) };
+      const runner = await atShapes(this.graph, given, () => {
+        let free = this.batchFree.get(outKey);
+        if (free === undefined && this.options.anyBatch) {
+          const options = { ...this.options, outputs };
+          free = batchDependence(this.graph, convertGraph(this.graph, options).model, (b) => atBatch(this.graph, b), options) === undefined;
+          this.batchFree.set(outKey, free);
+        }
+        return OnnxRunner.create(this.graph, { ...this.options, outputs, anyBatch: free === true });
+      });
+      this.made++;
+      this.current = { key: keyOf(this.batchFree.get(outKey)), runner };
     }
     return this.current.runner.run(given);
   }
@@ -171,6 +193,12 @@ export class OnnxSessions {
     this.current = undefined;
     await runner?.release();
   }
+}
+
+/** The graph with every input's batch set to `batch` (shapes inferred again). */
+function atBatch(graph: Graph, batch: number): Graph {
+  inferShapes(graph, Object.fromEntries(graph.inputs.map((n) => [n, [batch, ...graph.blobShapes.get(n)!.slice(1)]])));
+  return graph;
 }
 
 /** What `crema run --backend onnx` needs from a forward: Caffe's net outputs and the requested blobs. */

@@ -4,7 +4,7 @@ import type { Graph } from '../graph/graph.js';
 import { CremaError } from '../util/errors.js';
 import { makeOutputDir, writeOutput } from '../util/files.js';
 import { type ConvertOptions, convertGraph, encodeConversion } from './convert.js';
-import type { ModelObj } from './proto.js';
+import { batchDependence, freeBatchDimension } from './batch.js';
 
 // A Triton Inference Server model repository for a converted net:
 //   DIR/<name>/config.pbtxt      the model configuration (protobuf text format)
@@ -113,54 +113,4 @@ function existingVersions(modelDir: string): number[] {
     .filter((n) => /^[0-9]+$/.test(n) && Number(n) >= 1 && fs.statSync(path.join(modelDir, n)).isDirectory())
     .map(Number)
     .sort((a, b) => a - b);
-}
-
-/** Undefined when the graph converted at another batch size is the same model; else what differs. */
-function batchDependence(graph: Graph, model: ModelObj, reshape: (batch: number) => Graph, options: ConvertOptions): string | undefined {
-  const batch = graph.blobShapes.get(graph.inputs[0])?.[0];
-  if (batch === undefined || graph.inputs.some((n) => graph.blobShapes.get(n)!.length === 0)) return 'the net has no batched input';
-  const grown = reshape(batch + 1);
-  const conversion = convertGraph(grown, options);
-  const stuck = [...conversion.outputs.keys()].find((blob) => grown.blobShapes.get(blob)![0] !== batch + 1);
-  const other = conversion.model;
-  reshape(batch);
-  if (stuck) return `output '${stuck}' does not follow the batch size`;
-  freeBatchDimension(other);
-  const same = JSON.stringify(stripped(other)) === JSON.stringify(stripped(structuredCopy(model)));
-  return same ? undefined : 'the converted graph has the batch size built in (e.g. a Reshape to a fixed shape)';
-}
-
-function structuredCopy(model: ModelObj): ModelObj {
-  const copy: ModelObj = { ...model, graph: { ...model.graph, input: model.graph.input.map(cloneInfo), output: model.graph.output.map(cloneInfo) } };
-  freeBatchDimension(copy);
-  return copy;
-}
-
-function cloneInfo<T>(v: T): T {
-  return JSON.parse(JSON.stringify(v)) as T;
-}
-
-/** The model as comparable data: weights as their byte lengths and sums (they are equal unless the shapes differ). */
-function stripped(model: ModelObj): unknown {
-  return {
-    ...model,
-    graph: {
-      ...model.graph,
-      initializer: model.graph.initializer.map((t) => ({ ...t, raw_data: checksum(t.raw_data) })),
-    },
-  };
-}
-
-function checksum(bytes: Uint8Array): string {
-  let h = 0;
-  for (let i = 0; i < bytes.length; i++) h = (Math.imul(h, 31) + bytes[i]) | 0;
-  return `${bytes.length}:${h}`;
-}
-
-/** Makes dimension 0 of every graph input and output the symbolic "batch". */
-function freeBatchDimension(model: ModelObj): void {
-  for (const v of [...model.graph.input, ...model.graph.output]) {
-    const dims = v.type.tensor_type.shape?.dim as { dim_value?: number; dim_param?: string }[] | undefined;
-    if (dims?.length) dims[0] = { dim_param: 'batch' };
-  }
 }

@@ -45,7 +45,7 @@ export function serveNet(post: (message: FromWorker, transfer: ArrayBuffer[]) =>
       if (message.backend === 'onnx') {
         net.checkWeights(); // ONNX Runtime would fail on empty initializers with a stack trace
         names = message.fetches ?? net.outputs;
-        sessions ??= new (await import('../onnx/run.js')).OnnxSessions(net.graph, { threads: net.threads });
+        sessions ??= new (await import('../onnx/run.js')).OnnxSessions(net.graph, { threads: net.threads, anyBatch: true });
         blobs = await sessions.run(feeds, names);
       } else {
         names = Object.keys(net.forward(feeds));

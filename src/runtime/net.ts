@@ -45,7 +45,8 @@ export interface RunOptions {
   /** The blobs to return (default: the net's outputs), each a fresh tensor of its value after the forward. */
   fetches?: string[];
   /**
-   * 'onnx': the net converted to ONNX (once, again when the inputs' shapes or the fetches change) and run in
+   * 'onnx': the net converted to ONNX (once: one session runs every batch size unless the conversion depends on it;
+   * again when the fetches or the other input dimensions change) and run in
    * onnxruntime-node on the net's threads, as `crema run --backend onnx` and the browser's `run(feeds, { backend })`.
    * Default 'native', crema's engine.
    */
