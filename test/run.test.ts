@@ -76,7 +76,7 @@ describe('net.run', () => {
   it('ONNX sessions: one for every batch size where the conversion does not depend on it, else one per shape', async () => {
     const { OnnxSessions } = await import('../src/onnx/run.js');
     const sync = await load(1);
-    const sessions = new OnnxSessions(sync.graph, { anyBatch: true });
+    const sessions = new OnnxSessions(sync, { anyBatch: true });
     for (const [n, seed] of [[2, 0], [3, 4], [1, 9], [2, 0]]) {
       const x = batchOf(n, seed);
       const got = (await sessions.run({ data: x })).get('prob')!;
@@ -91,7 +91,7 @@ describe('net.run', () => {
       { name: 'in', type: 'Input', top: ['x'], input_param: { shape: [{ dim: [2, 4] }] } },
       { name: 'flat', type: 'Reshape', bottom: ['x'], top: ['y'], reshape_param: { shape: { dim: [1, -1] } } },
     ] } as never);
-    const perShape = new OnnxSessions(flat.graph, { anyBatch: true });
+    const perShape = new OnnxSessions(flat, { anyBatch: true });
     for (const n of [2, 3, 2]) {
       const x = new Tensor([n, 4], Float32Array.from({ length: 4 * n }, (_, i) => i));
       const y = (await perShape.run({ x })).get('y')!;

@@ -116,9 +116,8 @@ async function sessionsOf(id: number, net: Net, ort: string | undefined): Promis
   setOnnxRuntimeUrl(ort);
   let sessions = onnxSessions.get(id);
   if (!sessions) {
-    net.checkWeights(); // ONNX Runtime would fail on empty initializers with a stack trace
     const { OnnxSessions } = await import('../onnx/run.js');
-    onnxSessions.set(id, (sessions = new OnnxSessions(net.graph, { anyBatch: true })));
+    onnxSessions.set(id, (sessions = new OnnxSessions(net, { anyBatch: true })));
   }
   return sessions;
 }

@@ -87,25 +87,11 @@ function shrink(im: FloatImage, height: number, width: number): Float64Array {
   return sampleBilinear(compact, height, width, fy, fx, remap(rowTaps, rows.index), remap(colTaps, cols.index));
 }
 
-/** blurAt at each of `cols` of each of `rows` lines of `width` pixels of k channels, written out (a call a pixel cost 2x). */
+/** blurAt at each of `cols` of each of `rows` lines of `width` pixels of k channels. */
 function blurColumns(lines: Float32Array, rows: number, width: number, k: number, cols: Int32Array, w: Float64Array): Float32Array {
   const out = scratch(2, rows * cols.length * k);
-  const r = (w.length - 1) / 2, center = w[r], rowLen = width * k;
-  let to = 0;
-  for (let i = 0; i < rows; i++)
-    for (let j = 0; j < cols.length; j++) {
-      const c = cols[j];
-      for (let s = 0; s < k; s++, to++) {
-        const base = i * rowLen + s;
-        let acc = lines[base + c * k] * center;
-        for (let t = 1; t <= r; t++) {
-          const before = c - t >= 0 ? lines[base + (c - t) * k] : 0;
-          const after = c + t < width ? lines[base + (c + t) * k] : 0;
-          acc += (after + before) * w[r + t];
-        }
-        out[to] = acc;
-      }
-    }
+  for (let i = 0, to = 0; i < rows; i++)
+    for (let j = 0; j < cols.length; j++, to += k) blurAt(lines, cols[j], width, k, k, w, out, to, i * width * k);
   return out;
 }
 

@@ -41,10 +41,10 @@ export class OnnxRunner {
     private readonly anyBatch: boolean,
   ) {}
 
-  static async create(graph: Graph, options: RunOnnxOptions = {}): Promise<OnnxRunner> {
+  /** `conversion`: the graph's conversion with `options`, when the caller made it already (it is changed here). */
+  static async create(graph: Graph, options: RunOnnxOptions = {}, conversion = convertGraph(graph, options)): Promise<OnnxRunner> {
     const threads = options.threads ?? 0;
     if (!Number.isInteger(threads) || threads < 0) throw new CremaError(`options.threads must be a whole number, got ${threads}`);
-    const conversion = convertGraph(graph, options);
     if (options.anyBatch) freeBatchDimension(conversion.model);
     const renamed = sessionSafe(conversion.model);
     const ort = (await platform().onnxRuntime()) as OrtModule;
@@ -158,13 +158,17 @@ async function atShapes<T>(graph: Graph, given: Map<string, Tensor>, make: () =>
  * size: a server's requests of 1, 3 and 8 images do not convert the net at each switch.
  */
 export class OnnxSessions {
+  private readonly graph: Graph;
   private current?: { key: string; runner: OnnxRunner };
   /** Per outputs: whether one model serves every batch size. */
   private readonly batchFree = new Map<string, boolean>();
   /** Sessions made (for tests). */
   made = 0;
 
-  constructor(private readonly graph: Graph, private readonly options: RunOnnxOptions = {}) {}
+  constructor(net: Net, private readonly options: RunOnnxOptions = {}) {
+    net.checkWeights(); // before any input is read: ONNX Runtime would fail on empty initializers with a stack trace
+    this.graph = net.graph;
+  }
 
   /** One forward: the blobs `outputs` names (default: the options', else the net's outputs), by Caffe blob name. */
   async run(inputs: Inputs, outputs = this.options.outputs): Promise<Map<string, Tensor>> {
@@ -174,13 +178,13 @@ export class OnnxSessions {
     if (this.current?.key !== keyOf(this.batchFree.get(outKey))) {
       await this.release();
       const runner = await atShapes(this.graph, given, () => {
+        const options = { ...this.options, outputs }, conversion = convertGraph(this.graph, options);
         let free = this.batchFree.get(outKey);
         if (free === undefined && this.options.anyBatch) {
-          const options = { ...this.options, outputs };
-          free = batchDependence(this.graph, convertGraph(this.graph, options).model, (b) => atBatch(this.graph, b), options) === undefined;
+          free = batchDependence(this.graph, conversion.model, (b) => atBatch(this.graph, b), options) === undefined;
           this.batchFree.set(outKey, free);
         }
-        return OnnxRunner.create(this.graph, { ...this.options, outputs, anyBatch: free === true });
+        return OnnxRunner.create(this.graph, { ...options, anyBatch: free === true }, conversion);
       });
       this.made++;
       this.current = { key: keyOf(this.batchFree.get(outKey)), runner };

@@ -46,6 +46,8 @@ export interface Fusion {
   folded?: FusableLayer;
   /** The bottom shapes `folded` was last reshaped for (the graph's array: inferShapes makes new ones). */
   foldedShapes?: unknown;
+  /** The folded weights `folded` was made with (given back to Net.load's prepare when its kernels drop them). */
+  foldedWeights?: Float32Array;
   /** For an Eltwise SUM producer: the sum and the ReLU in one pass. */
   eltwise?: Layer;
   /** An Eltwise SUM in a Convolution's chain (its index), and its other bottom, added as the convolution writes. */
@@ -287,7 +289,8 @@ export function releaseFolded(fusion: Fusion, layers: readonly GraphLayer[]): vo
   const l = layers[fusion.producer];
   const bn = fusion.batchNorm === undefined ? undefined : layers[fusion.batchNorm];
   const scale = fusion.scale === undefined ? undefined : layers[fusion.scale];
-  const data = foldedData.get(fusion);
+  const data = fusion.foldedWeights;
+  fusion.foldedWeights = undefined; // held by the layer, or given back: never pinned here
   if (fusion.folded?.releaseWeights?.(() => foldWeights(l, bn, scale)[0].data) && data) returned?.push(new Float32Array(data.buffer));
 }
 
@@ -297,7 +300,6 @@ export function releaseFolded(fusion: Fusion, layers: readonly GraphLayer[]): vo
  * round twenty): ResNet-50's were 90 MB. Outside prepare every fold makes a fresh array.
  */
 let returned: Float32Array[] | undefined;
-const foldedData = new WeakMap<Fusion, Float32Array>();
 
 export function withFoldBuffers<T>(run: () => T): T {
   returned = [];
@@ -320,7 +322,7 @@ function foldedProducer(fusion: Fusion, layers: readonly GraphLayer[]): FusableL
   if (!fusion.folded) {
     const [w, bias] = foldWeights(l, fusion.batchNorm === undefined ? undefined : layers[fusion.batchNorm], fusion.scale === undefined ? undefined : layers[fusion.scale]);
     fusion.folded = layerType(l.type, l.name).create(withBias(l.def), [w, bias]) as FusableLayer;
-    foldedData.set(fusion, w.data);
+    fusion.foldedWeights = w.data;
   }
   if (fusion.foldedShapes !== l.bottomShapes) {
     fusion.folded.reshape(l.bottomShapes);

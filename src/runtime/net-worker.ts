@@ -43,13 +43,12 @@ export function serveNet(post: (message: FromWorker, transfer: ArrayBuffer[]) =>
       const feeds = Object.fromEntries(Object.entries(message.feeds).map(([k, t]) => [k, new Tensor(t.dims, t.data)]));
       let blobs: Map<string, Tensor>, names: string[];
       if (message.backend === 'onnx') {
-        net.checkWeights(); // ONNX Runtime would fail on empty initializers with a stack trace
         names = message.fetches ?? net.outputs;
-        sessions ??= new (await import('../onnx/run.js')).OnnxSessions(net.graph, { threads: net.threads, anyBatch: true });
+        sessions ??= new (await import('../onnx/run.js')).OnnxSessions(net, { threads: net.threads, anyBatch: true });
         blobs = await sessions.run(feeds, names);
       } else {
-        names = Object.keys(net.forward(feeds));
-        if (message.fetches) names = message.fetches;
+        const out = net.forward(feeds);
+        names = message.fetches ?? Object.keys(out);
         blobs = net.blobs;
       }
       const outputs: Record<string, WireTensor> = {};

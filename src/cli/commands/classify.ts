@@ -104,9 +104,8 @@ interface Forward {
 async function forwardWith(net: Net, input: string, rows: number, args: ClassifyArgs): Promise<Forward> {
   const output = net.outputs[0];
   if (args.backend === 'native') return async (batch) => net.forward({ [input]: batch })[output];
-  net.checkWeights(); // before any image is read: ONNX Runtime would fail on empty initializers with a stack trace
   const { OnnxSessions } = await import('../../onnx/run.js'); // the converter and ONNX Runtime: only when asked for
-  const sessions = new OnnxSessions(net.graph, { threads: args.threads, outputs: [output] });
+  const sessions = new OnnxSessions(net, { threads: args.threads, outputs: [output] });
   const forward = async (batch: Tensor): Promise<Tensor> => {
     const n = batch.dims[0];
     if (n === rows) return (await sessions.run({ [input]: batch })).get(output)!;

@@ -46,8 +46,7 @@ export const detectCommand = {
     const net = await loadNetFor(args, args.backend === 'native');
     printNotes(net, args);
     const blob = detectionBlob(net); // refuses a net without DetectionOutput before any image is read
-    if (args.backend === 'onnx') net.checkWeights(); // ONNX Runtime would fail on empty initializers with a stack trace
-    const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net.graph, { threads: args.threads, outputs: [blob] }) : undefined;
+    const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, outputs: [blob] }) : undefined;
     const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
     const options = { ...preprocessOptionsFrom(args, geo), threshold: args.threshold, labels: labelsOf(args, net) };
     if (args.output !== undefined) makeOutputDir(args.output);
