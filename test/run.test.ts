@@ -102,6 +102,40 @@ describe('net.run', () => {
     await perShape.release();
   });
 
+  it('ONNX sessions: runs alternating fetch lists share one session that outputs both (each run gets only its own)', async () => {
+    const { OnnxSessions } = await import('../src/onnx/run.js');
+    const sync = await load(1);
+    const sessions = new OnnxSessions(sync, { anyBatch: true });
+    const plan: [string[] | undefined, number, number][] = [
+      [undefined, 2, 1], // the net's output: prob
+      [['norm1', 'prob'], 2, 2], // norm1 is new: a session for prob and norm1
+      [['prob'], 3, 2],
+      [['norm1'], 1, 2],
+      [['data', 'conv1'], 2, 3], // conv1 is new (data, an input, is passed through)
+      [['norm1', 'prob'], 2, 3],
+    ];
+    for (const [fetches, n, made] of plan) {
+      const x = batchOf(n, made);
+      const got = await sessions.run({ data: x }, fetches);
+      sync.forward({ data: x });
+      const names = fetches ?? ['prob'];
+      expect([...got.keys()]).toEqual([...sync.blobs.keys()].filter((b) => names.includes(b)));
+      for (const name of names) {
+        const want = sync.blobs.get(name)!.data, value = got.get(name)!;
+        expect(value.dims).toEqual(sync.blobs.get(name)!.dims);
+        let worst = 0, scale = 1; // verify's rule: max|native - onnx| <= 1e-5 * max(1, max|native|)
+        for (let i = 0; i < want.length; i++) {
+          worst = Math.max(worst, Math.abs(value.data[i] - want[i]));
+          scale = Math.max(scale, Math.abs(want[i]));
+        }
+        expect(worst).toBeLessThanOrEqual(1e-5 * scale);
+      }
+      expect(sessions.made).toBe(made);
+    }
+    await expect(sessions.run({ data: batchOf(1) }, ['nope'])).rejects.toThrow(/^'nope' is not a blob of the net \(blobs: data, conv1, /);
+    await sessions.release();
+  });
+
   it('runs concurrent calls without mixing them up', async () => {
     const sync = await load(1);
     const inputs = [0, 1, 2, 3].map((s) => batchOf(3, s * 5));

@@ -138,7 +138,8 @@ function convertLayer(
   });
 }
 
-function wantedBlobs(graph: Graph, outputs: 'net' | 'all' | readonly string[]): string[] {
+/** The blobs `outputs` names (a name the net lacks is refused in one line). */
+export function wantedBlobs(graph: Graph, outputs: 'net' | 'all' | readonly string[]): string[] {
   if (outputs === 'net') return graph.outputs;
   if (outputs === 'all') return [...graph.blobShapes.keys()];
   for (const blob of outputs)

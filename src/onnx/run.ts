@@ -6,7 +6,7 @@ import { CremaError } from '../util/errors.js';
 import { nameRecord } from '../util/names.js';
 import type { ModelObj } from './proto.js';
 import { batchDependence, freeBatchDimension } from './batch.js';
-import { type ConvertOptions, type OnnxConversion, convertGraph, encodeConversion } from './convert.js';
+import { type ConvertOptions, type OnnxConversion, convertGraph, encodeConversion, wantedBlobs } from './convert.js';
 import type { OrtModule } from './ort.js';
 import { platform } from '../platform.js';
 
@@ -58,8 +58,11 @@ export class OnnxRunner {
     return new OnnxRunner(graph, conversion, session, renamed, ort, new Map(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!])), options.anyBatch === true);
   }
 
-  /** Runs one forward; returns each requested blob's value after the whole net, by Caffe blob name. */
-  async run(inputs: Inputs): Promise<Map<string, Tensor>> {
+  /**
+   * Runs one forward; returns each requested blob's value after the whole net, by Caffe blob name: the
+   * conversion's outputs, or those of them `wanted` names (ONNX Runtime then computes and copies out no other).
+   */
+  async run(inputs: Inputs, wanted?: readonly string[]): Promise<Map<string, Tensor>> {
     const given = inputMap(inputs);
     const feeds = nameRecord<ort.Tensor>();
     const sessionName = (n: string) => this.renamed.get(n) ?? n;
@@ -72,23 +75,26 @@ export class OnnxRunner {
     }
     for (const name of given.keys())
       if (!this.graph.inputs.includes(name)) throw new CremaError(`'${name}' is not an input of the net (inputs: ${this.graph.inputs.join(', ')})`);
-    const results = await this.session.run(feeds);
-    const blobs = new Map<string, Tensor>();
-    for (const blob of this.blobOrder()) {
+    const blobs = this.blobOrder(wanted);
+    const fetches = blobs.filter((b) => !this.conversion.passthrough.includes(b)).map((b) => sessionName(this.conversion.outputs.get(b)!));
+    const results = fetches.length ? await this.session.run(feeds, fetches) : {}; // ONNX Runtime refuses an empty fetch list
+    const out = new Map<string, Tensor>();
+    for (const blob of blobs) {
       if (this.conversion.passthrough.includes(blob)) {
-        blobs.set(blob, given.get(blob)!);
+        out.set(blob, given.get(blob)!);
         continue;
       }
       const value = results[sessionName(this.conversion.outputs.get(blob)!)];
-      blobs.set(blob, new Tensor([...value.dims], value.data as Float32Array));
+      out.set(blob, new Tensor([...value.dims], value.data as Float32Array));
     }
-    return blobs;
+    return out;
   }
 
-  /** The requested blobs in net order. */
-  private blobOrder(): string[] {
-    const wanted = new Set([...this.conversion.outputs.keys(), ...this.conversion.passthrough]);
-    return [...this.graph.blobShapes.keys()].filter((b) => wanted.has(b));
+  /** The requested blobs (the conversion's outputs, or those of them in `wanted`) in net order. */
+  private blobOrder(wanted?: readonly string[]): string[] {
+    const served = new Set([...this.conversion.outputs.keys(), ...this.conversion.passthrough]);
+    const asked = wanted ? new Set(wanted.filter((b) => served.has(b))) : served;
+    return [...this.graph.blobShapes.keys()].filter((b) => asked.has(b));
   }
 
   async release(): Promise<void> {
@@ -152,15 +158,17 @@ async function atShapes<T>(graph: Graph, given: Map<string, Tensor>, make: () =>
 
 /**
  * ONNX Runtime for many forwards of one graph (classify and detect `--backend onnx`, net.run's): the graph is
- * converted and loaded once for the inputs' shapes, again only when they or the outputs change, the old session
- * released first so that one copy of the weights is held at a time. With `anyBatch`, a graph whose conversion
- * does not depend on the batch size (batchDependence, asked once per outputs) gets one session for every batch
- * size: a server's requests of 1, 3 and 8 images do not convert the net at each switch.
+ * converted and loaded once for the inputs' shapes, again only when they change or a run asks for a blob the
+ * session does not output, the old session released first so that one copy of the weights is held at a time.
+ * At the same shapes the new session outputs the old one's blobs too (ONNX Runtime computes only what a run
+ * fetches): runs alternating two fetch lists make two sessions, not one a switch. With `anyBatch`, a graph whose
+ * conversion does not depend on the batch size (batchDependence, asked once per outputs) gets one session for
+ * every batch size: a server's requests of 1, 3 and 8 images do not convert the net at each switch.
  */
 export class OnnxSessions {
   private readonly graph: Graph;
-  private current?: { key: string; runner: OnnxRunner };
-  /** Per outputs: whether one model serves every batch size. */
+  private current?: { shapes: string; served: ReadonlySet<string>; runner: OnnxRunner };
+  /** Per outputs (their key): whether one model serves every batch size. */
   private readonly batchFree = new Map<string, boolean>();
   /** Sessions made (for tests). */
   made = 0;
@@ -173,23 +181,27 @@ export class OnnxSessions {
   /** One forward: the blobs `outputs` names (default: the options', else the net's outputs), by Caffe blob name. */
   async run(inputs: Inputs, outputs = this.options.outputs): Promise<Map<string, Tensor>> {
     const given = inputMap(inputs);
-    const outKey = JSON.stringify(outputs ?? null);
-    const keyOf = (free: boolean | undefined) => JSON.stringify([outKey, this.graph.inputs.map((n) => (free ? given.get(n)?.dims.slice(1) : given.get(n)?.dims))]);
-    if (this.current?.key !== keyOf(this.batchFree.get(outKey))) {
+    const wanted = wantedBlobs(this.graph, outputs ?? 'net');
+    const shapesOf = (served: ReadonlySet<string>) =>
+      JSON.stringify(this.graph.inputs.map((n) => (this.batchFree.get(keyOf(served)) ? given.get(n)?.dims.slice(1) : given.get(n)?.dims)));
+    const current = this.current;
+    const sameShapes = current !== undefined && current.shapes === shapesOf(current.served);
+    if (!sameShapes || !wanted.every((b) => current.served.has(b))) {
+      const served = new Set(sameShapes ? [...current.served, ...wanted] : wanted);
       await this.release();
       const runner = await atShapes(this.graph, given, () => {
-        const options = { ...this.options, outputs }, conversion = convertGraph(this.graph, options);
-        let free = this.batchFree.get(outKey);
+        const options = { ...this.options, outputs: [...served] }, conversion = convertGraph(this.graph, options);
+        let free = this.batchFree.get(keyOf(served));
         if (free === undefined && this.options.anyBatch) {
           free = batchDependence(this.graph, conversion.model, (b) => atBatch(this.graph, b), options) === undefined;
-          this.batchFree.set(outKey, free);
+          this.batchFree.set(keyOf(served), free);
         }
         return OnnxRunner.create(this.graph, { ...options, anyBatch: free === true }, conversion);
       });
       this.made++;
-      this.current = { key: keyOf(this.batchFree.get(outKey)), runner };
+      this.current = { shapes: shapesOf(served), served, runner };
     }
-    return this.current.runner.run(given);
+    return this.current!.runner.run(given, wanted);
   }
 
   async release(): Promise<void> {
@@ -197,6 +209,11 @@ export class OnnxSessions {
     this.current = undefined;
     await runner?.release();
   }
+}
+
+/** A set of blob names as a key. */
+function keyOf(blobs: ReadonlySet<string>): string {
+  return JSON.stringify([...blobs].sort());
 }
 
 /** The graph with every input's batch set to `batch` (shapes inferred again). */
