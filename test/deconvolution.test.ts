@@ -1,5 +1,6 @@
 // Deconvolution: Caffe's sweep reference, a naive scatter loop over seeded random geometries, and bad input.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { setThreads, useKernels } from '../src/kernels/wasm.js';
 import { Tensor } from '../src/tensor.js';
 import { layerDef, randomArray, randomInt, relDiff, rng, runLayer, sweepCases } from './helpers/compute.js';
 import { sharedMissing } from './helpers/shared.js';
@@ -36,7 +37,15 @@ const param = (c: Deconv) => ({ convolution_param: { num_output: c.cout, group: 
 describe.skipIf(sharedMissing())('Deconvolution vs Caffe (reference/sweep deconv_*)', () => sweepCases(/^deconv_/));
 
 describe('Deconvolution vs a reference loop', () => {
-  it('seeded random geometries (groups, stride, pad, dilation, 1x1)', () => {
+  afterAll(async () => {
+    useKernels('wasm');
+    await setThreads(1);
+  });
+  // The wasm engine's path (the columns from its GEMM, a 1x1 convolution by W^T) at 1 and 2 threads, and the
+  // TypeScript one (its GEMM and col2im: the fallback).
+  it.each([['wasm', 1], ['wasm', 2], ['js', 1]] as const)('seeded random geometries (groups, stride, pad, dilation, 1x1): %s kernels, %i thread(s)', async (kernels, threads) => {
+    useKernels(kernels);
+    expect(await setThreads(threads, 2)).toBe(threads); // 2 threads even on a one-core machine: the split must run
     const random = rng(21);
     for (let t = 0; t < 50; t++) {
       const group = randomInt(random, 1, 3);
