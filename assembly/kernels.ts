@@ -18,6 +18,7 @@ import { eltwiseChunk } from './eltwise';
 import { lrnChunk } from './lrnjob';
 import { MR, NR, addr, madd, relu, reluf, word } from './simd';
 import { poolChunk } from './pooling';
+import { pointwiseChunk } from './pointwise';
 import { gemvRows, packRowsAsB } from './rowmajor';
 import { winogradChunk, winogradFiltersChunk, winogradPadChunk } from './winograd';
 
@@ -419,6 +420,7 @@ const KIND_ELTWISE: i32 = 13;
 const KIND_CONV_DIRECT: i32 = 14;
 const KIND_LRN: i32 = 15;
 const KIND_COPY: i32 = 16;
+const KIND_POINTWISE: i32 = 17;
 
 
 export function runChunk(p: usize, chunk: i32, thread: i32): void {
@@ -438,6 +440,7 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   else if (kind == KIND_CONV_DIRECT) directChunk(p, chunk, scratch);
   else if (kind == KIND_LRN) lrnChunk(p, chunk, scratch);
   else if (kind == KIND_COPY) copyChunk(p, chunk);
+  else if (kind == KIND_POINTWISE) pointwiseChunk(p, chunk);
 }
 
 

@@ -1,3 +1,4 @@
+import { pointwiseWasm } from '../kernels/pointwise.js';
 import { type Shape, shapeString, sizeOf } from '../tensor.js';
 import type { LayerContext } from '../onnx/context.js';
 import { type LayerType, expectCounts, need } from './layer.js';
@@ -20,6 +21,8 @@ export const axpyLayer: LayerType = {
       forward([a, x, y], [top]) {
         const scale = a.data, xs = x.data, out = top.data;
         const plane = sizeOf(x.dims.slice(2));
+        // In place on x the fork's copy of y overwrites x first (top = y + a * y): only the loops below do that.
+        if (out !== xs && plane > 0 && pointwiseWasm(xs, out, scale.length, plane, scale.length, { scale, addend: y.data })) return;
         out.set(y.data); // the fork copies y, then adds a * x
         for (let nc = 0; nc < scale.length; nc++) {
           const s = scale[nc];

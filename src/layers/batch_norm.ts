@@ -3,6 +3,7 @@ import type { Message } from '../caffe/message.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type LayerContext, reduce, withScalar } from '../onnx/context.js';
 import { float } from '../onnx/builder.js';
+import { pointwiseWasm } from '../kernels/pointwise.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
 import { countRange, expectAtMostBlobs, hasParam } from './axes.js';
 import { type Layer, type LayerType, expectCounts, expectWeight, need } from './layer.js';
@@ -81,11 +82,13 @@ function batchStatistics(x: Float32Array, num: number, spatial: number, mean: Fl
 /** y = (x - mean[c]) / std[c]; safe in place. */
 function normalize(x: Float32Array, y: Float32Array, num: number, spatial: number, mean: Float32Array, std: Float32Array): void {
   const channels = mean.length;
+  if (spatial > 0 && pointwiseWasm(x, y, num * channels, spatial, channels, { norm: { mean, std } })) return;
   let at = 0;
   for (let n = 0; n < num; n++)
     for (let c = 0; c < channels; c++) {
       const mu = mean[c], s = std[c];
-      for (const end = at + spatial; at < end; at++) y[at] = (x[at] - mu) / s;
+      // Caffe's two float passes: the difference rounded to float, then the quotient (rounded as it is stored).
+      for (const end = at + spatial; at < end; at++) y[at] = Math.fround(x[at] - mu) / s;
     }
 }
 

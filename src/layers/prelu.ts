@@ -1,4 +1,5 @@
 import { paramsOf } from '../caffe/schema.js';
+import { pointwiseWasm } from '../kernels/pointwise.js';
 import { caffeRelu } from '../kernels/relu.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { type LayerContext, fail } from '../onnx/context.js';
@@ -42,6 +43,7 @@ export const preluLayer: LayerType = {
       forward([bottom], [top]) {
         const x = bottom.data, y = top.data, dims = bottom.dims;
         const channels = dims[1], inner = x.length / (dims[0] * channels || 1);
+        if (inner > 0 && pointwiseWasm(x, y, dims[0] * channels, inner, p.channel_shared ? 1 : channels, { relu: p.channel_shared ? slopes[0] : slopes })) return;
         let i = 0;
         for (let img = 0; img < dims[0]; img++) {
           for (let c = 0; c < channels; c++) {

@@ -1,6 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import { type LayerContext } from '../onnx/context.js';
 import { float } from '../onnx/builder.js';
+import { pointwiseWasm } from '../kernels/pointwise.js';
 import { caffeRelu } from '../kernels/relu.js';
 import { unaryLayer } from './unary.js';
 
@@ -8,6 +9,7 @@ import { unaryLayer } from './unary.js';
 export const reluLayer = unaryLayer('ReLU', (def) => {
   const slope = Math.fround(paramsOf<{ negative_slope: number }>(def, 'relu_param').negative_slope);
   return (x, y) => {
+    if (pointwiseWasm(x, y, 1, x.length, 1, { relu: slope })) return;
     for (let i = 0; i < x.length; i++) y[i] = caffeRelu(x[i], slope);
   };
 }, reluToOnnx);

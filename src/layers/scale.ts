@@ -1,6 +1,7 @@
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type LayerContext, fail } from '../onnx/context.js';
+import { pointwiseWasm } from '../kernels/pointwise.js';
 import { type Shape, type Tensor, sizeOf } from '../tensor.js';
 import { type Broadcast, broadcastOver, expectAtMostBlobs, learnedParamShape } from './axes.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight } from './layer.js';
@@ -46,6 +47,7 @@ export const scaleLayer: LayerType = {
 
 /** y = x * s[d] (+ b[d]) for every (outer, d, inner) position; safe in place. */
 function scaleRows(x: Float32Array, y: Float32Array, s: Float32Array, b: Float32Array | undefined, { outer, dim, inner }: Broadcast): void {
+  if (inner > 0 && pointwiseWasm(x, y, outer * dim, inner, dim, { scale: s, bias: b })) return;
   let at = 0;
   for (let n = 0; n < outer; n++) {
     for (let d = 0; d < dim; d++) {
