@@ -201,6 +201,34 @@ for (const threads of [1, 2]) {
       });
     }
 
+    // A dilated stride-1 convolution runs Winograd on its input's dh x dw phases (src/kernels/phases.ts): phases
+    // of unequal sizes (outputs not a multiple of the dilation), pads below, at and above the dilation, rectangular
+    // dilation, groups, batches, bias and ReLU, against the TypeScript kernels and im2col (which reads x dilated).
+    it('dilated convolutions as Winograd on the phases: dilations 2-6 (separate down / across), pads 0 to d + 1, odd sizes, groups, batches, ReLU vs TypeScript and im2col', () => {
+      const random = rng(97 + threads);
+      for (let t = 0; t < 16; t++) {
+        const dh = [2, 3, 2, 6, 1, 4][t % 6], dw = [2, 2, 3, 6, 2, 1][t % 6], k = t % 5 === 4 ? 5 : 3;
+        const group = t % 4 === 3 ? 2 : 1, cinG = randomInt(random, 16, 40), coutG = randomInt(random, 16, 40), N = randomInt(random, 1, 2);
+        const ph = randomInt(random, 0, dh + 1), pw = randomInt(random, 0, dw + 1);
+        // Phases of 6 to 9 outputs each way (smaller ones run im2col: MIN_PHASE_OUTPUTS), not always a multiple of d.
+        const H = dh * (k - 1) - 2 * ph + dh * randomInt(random, 5, 8) + randomInt(random, 1, dh), W = dw * (k - 1) - 2 * pw + dw * randomInt(random, 5, 8) + randomInt(random, 1, dw);
+        const x = new Tensor([N, cinG * group, H, W], randomArray(N * cinG * group * H * W, random));
+        const w = new Tensor([coutG * group, cinG, k, k], randomArray(coutG * group * cinG * k * k, random));
+        const b = new Tensor([coutG * group], randomArray(coutG * group, random));
+        const bias = t % 4 !== 2, relu = t % 3 === 1 ? 0 : t % 3 === 2 ? 0.2 : undefined;
+        const def = layerDef('Convolution', { convolution_param: { num_output: coutG * group, group, kernel_size: [k], pad_h: ph, pad_w: pw, dilation: [dh, dw], bias_term: bias } });
+        const label = `case ${t}: N ${N} group ${group} cin/g ${cinG} cout/g ${coutG} kernel ${k} dilation ${dh}x${dw} pad ${ph}x${pw} ${H}x${W} relu ${relu}`;
+        const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+        process.env.CREMA_WINOGRAD = '0';
+        const [im2col] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+        delete process.env.CREMA_WINOGRAD;
+        expect([...got.dims], label).toEqual([...want.dims]);
+        expect(relDiff(got.data, want.data), label).toBeLessThan(5e-5);
+        expect(relDiff(got.data, im2col.data), label).toBeLessThan(5e-5);
+        expect(relDiff(got.data, im2col.data), label).toBeGreaterThan(0); // the phases ran, not im2col twice
+      }
+    });
+
     /** One random case of a kh x kw kernel (bias and ReLU by t): Winograd against the TypeScript kernels and im2col within 5e-5. */
     const lineCase = (random: () => number, t: number, c: Record<'kh' | 'kw' | 'group' | 'cinG' | 'coutG' | 'N' | 'ph' | 'pw' | 'H' | 'W', number>, bound = 5e-5): void => {
       const { kh, kw, group, cinG, coutG, N, ph, pw, H, W } = c;

@@ -2,6 +2,7 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { gemm, matrix } from '../kernels/gemm.js';
 import { type ConvGeometry, depthwisePlane, im2col } from '../kernels/im2col.js';
+import { gatherPhases, phaseBuffers, phaseGeometry, scatterPhases } from '../kernels/phases.js';
 import { type PackedConv, type RowMajorInnerProduct, convolveWasm, innerProductWasm, moveInnerProductWeights, packConvWeights } from '../kernels/packed.js';
 import { type PackedDepthwise, depthwiseWasm, packDepthwiseWeights } from '../kernels/depthwise.js';
 import { convDirectWasm, directFits } from '../kernels/direct.js';
@@ -242,7 +243,9 @@ export const convolutionLayer: LayerType = {
       scratchBytes(threads, poolThreads) {
         // Winograd's bordered input and tile blocks; the other kernels work in place on the net's resident blobs.
         const kind = chosen?.kind;
-        return geometry && typeof kind === 'object' ? winogradScratchBytes(kind, geometry, s.group, batch, threads, poolThreads) : 0;
+        if (!geometry || typeof kind !== 'object') return 0;
+        const q = phaseGeometry(geometry); // a dilated layer's Winograd runs on its phases, dh * dw images an image
+        return q ? winogradScratchBytes(kind, q, s.group, batch * geometry.dilationH * geometry.dilationW, threads, poolThreads) : winogradScratchBytes(kind, geometry, s.group, batch, threads, poolThreads);
       },
     };
     return layer;
@@ -264,7 +267,7 @@ export const convolutionLayer: LayerType = {
         if (kind === 'depthwise') depthwiseWasm(engine, packedDepthwise!, g, s.group, s.numOutput, num, x, y, slope);
         else if (kind === 'rows') innerProductWasm(engine, rowMajor!, num, x, y, slope);
         else if (kind === 'direct') convDirectWasm(engine, gemmWeights(engine, g), g, num, x, y, slope);
-        else if (typeof kind !== 'object' || !winogradWasm(engine, kind, g, s.group, num, x, y, slope))
+        else if (typeof kind !== 'object' || !(phaseGeometry(g) ? phasesWasm(engine, kind, g, num, x, y, slope) : winogradWasm(engine, kind, g, s.group, num, x, y, slope)))
           convolveWasm(engine, gemmWeights(engine, g), g, s.group, num, x, y, isPointwise(g), slope);
       }
     }
@@ -300,6 +303,14 @@ export const convolutionLayer: LayerType = {
         w = weights[0].data;
         return 'rows';
       }
+      const q = phaseGeometry(g);
+      if (q) {
+        // Dilated: Winograd on the input's phases (see src/kernels/phases.ts) where it would run them undilated.
+        const qTile = winogradTile(q, rows, setting, num * g.dilationH * g.dilationW);
+        finiteWeights ??= allFinite(source());
+        const u = qTile && finiteWeights ? (packedWinograd[qTile] ??= packWinogradWeights(engine, layer, source(), bias, s.group, rows, q, qTile)) : undefined;
+        if (u) return u;
+      }
       const tile = winogradTile(g, rows, setting, num);
       finiteWeights ??= allFinite(source());
       if (tile && finiteWeights && uPerForward(g, rows, s.group, setting, num, tile)) {
@@ -317,6 +328,21 @@ export const convolutionLayer: LayerType = {
       }
       gemmWeights(engine, g); // the direct kernel walks them too
       return directFits(g, s.group) ? 'direct' : 'gemm';
+    }
+
+    /**
+     * A dilated convolution through Winograd on its input's phases (src/kernels/phases.ts): gathered into a batch
+     * of undilated images, convolved with bias and ReLU, the outputs interleaved back. False when it cannot (no
+     * shared memory for the phases, a NaN or infinity in the input): the caller runs im2col.
+     */
+    function phasesWasm(engine: WasmEngine, u: PackedWinograd, g: ConvGeometry, num: number, x: Float32Array, y: Float32Array, slope: number | undefined): boolean {
+      const q = phaseGeometry(g)!, k = g.dilationH * g.dilationW, all = { ...g, channels: g.channels * s.group };
+      const buffers = phaseBuffers(engine, num * k * all.channels * q.height * q.width, num * k * s.numOutput * q.outH * q.outW);
+      if (!buffers) return false;
+      gatherPhases(all, q, num, x, buffers.x);
+      if (!winogradWasm(engine, u, q, s.group, num * k, buffers.x, buffers.y, slope)) return false;
+      scatterPhases(g, q, num, s.numOutput, buffers.y, y);
+      return true;
     }
 
     /** The weights packed for the im2col GEMM (made once; also the path of a Winograd layer whose input has a NaN). */
