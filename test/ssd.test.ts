@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { readNetPrototxt } from '../src/caffe/load.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
+import { ranked } from '../src/layers/detection/nms.js';
 import { convertGraph } from '../src/onnx/convert.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
@@ -174,4 +175,27 @@ describe('bad parameters: one line naming the layer', () => {
     ['Normalize 5-D', net('layer { name: "n" type: "Normalize" bottom: "data" top: "n" }', { data: [1, 2, 2, 2, 2] }), "layer 'n' (Normalize): needs a 2- to 4-D bottom, got [1, 2, 2, 2, 2]"],
   ];
   for (const [what, make, message] of cases) it(what, () => expect(errorOf(make)).toBe(message));
+});
+
+describe("DetectionOutput's candidates (ranked): the fork's stable sort by score, exactly", () => {
+  /** The sort it replaced: the candidates above the threshold in index order, stably by descending score. */
+  const bySort = (scores: Float32Array, at: number, stride: number, count: number, threshold: number, topK: number): number[] => {
+    const all: number[] = [];
+    for (let i = 0; i < count; i++) if (scores[at + i * stride] > threshold) all.push(i);
+    all.sort((a, b) => scores[at + b * stride] - scores[at + a * stride] || a - b);
+    return topK > -1 && topK < all.length ? all.slice(0, topK) : all;
+  };
+  it('ties (by index), -0 and +0 alike, infinities, NaN (never a candidate), denormals, strides, top_k from none to all', () => {
+    let seed = 5;
+    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const special = [0, -0, Infinity, -Infinity, NaN, 1e-40, -1e-40, 0.5, 0.25, -3.4028234663852886e38];
+    for (let t = 0; t < 40; t++) {
+      const stride = 1 + (t % 3), count = 1 + Math.floor(random() * 3000), scores = new Float32Array(count * stride + 1);
+      // Few distinct values in some rounds (many ties), every value a special one now and then.
+      for (let i = 0; i < scores.length; i++) scores[i] = random() < 0.2 ? special[Math.floor(random() * special.length)] : t % 2 ? Math.floor(random() * 8) / 8 - 0.5 : random() * 2 - 1;
+      const threshold = [-3.4028234663852886e38, 0, 0.01, -0.5, 0.25][t % 5], topK = [-1, 0, 1, 400, count + 5][t % 5];
+      const at = t % 2;
+      expect(ranked(scores, at, stride, count, threshold, topK), `round ${t}`).toEqual(bySort(scores, at, stride, count, threshold, topK));
+    }
+  });
 });

@@ -88,10 +88,7 @@ export interface NmsSettings {
  * fork's stable_sort).
  */
 export function nmsFast(boxes: Boxes, scores: Float32Array, scoreAt: number, scoreStride: number, count: number, s: NmsSettings): number[] {
-  const candidates: number[] = [];
-  for (let i = 0; i < count; i++) if (scores[scoreAt + i * scoreStride] > s.confidenceThreshold) candidates.push(i);
-  candidates.sort((a, b) => scores[scoreAt + b * scoreStride] - scores[scoreAt + a * scoreStride] || a - b);
-  if (s.topK > -1 && s.topK < candidates.length) candidates.length = s.topK;
+  const candidates = ranked(scores, scoreAt, scoreStride, count, s.confidenceThreshold, s.topK);
   const kept: number[] = [];
   let threshold = f32(s.nmsThreshold);
   for (const idx of candidates) {
@@ -100,4 +97,35 @@ export function nmsFast(boxes: Boxes, scores: Float32Array, scoreAt: number, sco
     if (s.eta < 1 && threshold > 0.5) threshold = f32(threshold * s.eta);
   }
   return kept;
+}
+
+/** Indices below this fit beside a score's 32-bit key in a double (2^32 * 2^21 = 2^53): the SSD nets have 2-25 k priors. */
+const INDEX_SPAN = 2 ** 21;
+
+/**
+ * The boxes scoring above `threshold`, by descending score, equal scores by index (the fork's stable_sort of the
+ * candidates in index order), the first `topK` (-1: all). Each candidate is one double, the score's order-preserving
+ * bits then the index reversed, sorted natively: 0.70 ms where the comparator sort took 1.27 on res10's 8892
+ * priors (7179 above its 0.01; its DetectionOutput 1.89 -> 1.51 ms).
+ */
+export function ranked(scores: Float32Array, scoreAt: number, scoreStride: number, count: number, threshold: number, topK: number): number[] {
+  if (count > INDEX_SPAN) {
+    const all: number[] = [];
+    for (let i = 0; i < count; i++) if (scores[scoreAt + i * scoreStride] > threshold) all.push(i);
+    all.sort((a, b) => scores[scoreAt + b * scoreStride] - scores[scoreAt + a * scoreStride] || a - b);
+    return topK > -1 && topK < all.length ? all.slice(0, topK) : all;
+  }
+  const keys = new Float64Array(count), word = new Uint32Array(1), float = new Float32Array(word.buffer);
+  let n = 0;
+  for (let i = 0; i < count; i++) {
+    const v = scores[scoreAt + i * scoreStride];
+    if (!(v > threshold)) continue;
+    float[0] = v + 0; // -0 as +0: equal scores, ordered by index
+    const bits = word[0], key = bits & 0x80000000 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
+    keys[n++] = key * INDEX_SPAN + (INDEX_SPAN - 1 - i);
+  }
+  const sorted = keys.subarray(0, n).sort(), take = topK > -1 ? Math.min(topK, n) : n;
+  const out = new Array<number>(take);
+  for (let j = 0; j < take; j++) out[j] = INDEX_SPAN - 1 - (sorted[n - 1 - j] % INDEX_SPAN);
+  return out;
 }
