@@ -2,7 +2,9 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
+import { benchNet } from '../src/bench/bench-net.js';
 import { layerTimesFromProfile, nodeNameOf, type ProfileEvent } from '../src/bench/onnx.js';
+import { setThreads } from '../src/kernels/wasm.js';
 import { interleave, median, summarize } from '../src/bench/stats.js';
 import { backendNote, formatBench } from '../src/cli/commands/bench.js';
 import { main } from '../src/cli/main.js';
@@ -50,6 +52,25 @@ describe('timing helpers', () => {
     expect(calls.join('')).toBe('abc' + 'abc' + 'bca' + 'cab');
     expect([...samples.keys()]).toEqual(['a', 'b', 'c']);
     for (const s of samples.values()) expect(s).toHaveLength(3);
+  });
+});
+
+describe('benchNet warm-up', () => {
+  // At more than one thread the pool's judge times each job both ways before it settles (src/kernels/pool.ts):
+  // 8 untimed forwards there, 2 at one thread, unless asked.
+  it.each([[1, undefined, 2], [2, undefined, 8], [2, 3, 3]] as const)('threads %i, warmup %s: %i forwards before the timed ones', async (threads, warmup, want) => {
+    const lenetDir = path.resolve('models/lenet');
+    const net = await Net.load(path.join(lenetDir, 'deploy.prototxt'), path.join(lenetDir, 'weights.caffemodel'));
+    const forward = vi.spyOn(net, 'forward');
+    try {
+      const [result] = await benchNet(net, { backends: ['native'], threads, iterations: 2, batch: 1, warmup });
+      // A one-core machine runs one thread whatever is asked: the one-thread warm-up then.
+      const expected = warmup === undefined && result.threads === 1 ? 2 : want;
+      // The warm-up's forwards, then the 2 timed ones (each with the timer's layer hook).
+      expect(forward.mock.calls.filter(([, o]) => o && 'onLayer' in o).length).toBe(expected + 2);
+    } finally {
+      await setThreads(1);
+    }
   });
 });
 

@@ -27,6 +27,16 @@ export interface BenchNetOptions {
   onRound?: () => void;
 }
 
+/**
+ * Untimed forwards before the timed ones: 2, or 8 when the native engine runs on more than one thread. There the
+ * pool's judge (src/kernels/pool.ts) first times each job both ways and keeps what its first runs said until it
+ * explores again: res10 SSD at 2 threads, 8 timed forwards, medians 29.6-39.0 ms after 2 warm-ups, 28.5-30.7 after
+ * 8, 27.0-27.9 after 12 (23-26 ms over 30 forwards).
+ */
+export function defaultWarmup(nativeThreads: number): number {
+  return nativeThreads > 1 ? 8 : 2;
+}
+
 /** Refuses counts that would make no sense or hang (negative, fractional, absurd). */
 export function checkBenchCounts(o: { threads: number; iterations: number; batch: number; warmup?: number }): void {
   checkThreads(o.threads);
@@ -82,7 +92,7 @@ export async function benchNet(net: Net, options: BenchNetOptions): Promise<Back
   const probe = native ? coreProbe() : undefined;
   if (probe) contenders.push(probe);
   try {
-    await interleave(contenders, { iterations: 0, warmup: options.warmup ?? 2 });
+    await interleave(contenders, { iterations: 0, warmup: options.warmup ?? defaultWarmup(nativeThreads) });
     native?.reset();
     onnx?.reset();
     const timed = await interleave(contenders, { iterations: options.iterations, warmup: 0, onRound: options.onRound });

@@ -13,7 +13,7 @@ interface BenchArgs extends NetArgs {
   backend: Backend | 'both';
   threads: number;
   iterations: number;
-  warmup: number;
+  warmup?: number;
   batch?: number;
   lrn: 'native' | 'decomposed';
   json: boolean;
@@ -25,7 +25,7 @@ export const benchCommand = {
       .option('backend', { choices: ['native', 'onnx', 'both'], default: 'native', describe: 'which engine to time (both: side by side, interleaved)' })
       .option('threads', { type: 'number', default: 0, describe: 'threads for the compute (0: one per core)' })
       .option('iterations', { type: 'number', default: 10, describe: 'timed forward passes per backend' })
-      .option('warmup', { type: 'number', default: 2, describe: 'untimed forward passes first' })
+      .option('warmup', { type: 'number', describe: 'untimed forward passes first (default: 2; 8 when the native engine runs on more than one thread, for its pool to settle which jobs run in parallel)' })
       .option('batch', { type: 'number', describe: 'images per forward (default: the net\'s own input batch)' })
       .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'ONNX backend: LRN as ONNX\'s LRN op or as a subgraph' })
       .option('json', { type: 'boolean', default: false, describe: 'print a JSON array, one object per backend, instead of the table' })
