@@ -29,16 +29,10 @@ export function phaseGeometry(g: ConvGeometry): ConvGeometry | undefined {
     padH: 0, padW: 0, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, outH, outW };
 }
 
-/** Phases (gathered input, Winograd's output) in wasm memory, shared by every layer: layers run one at a time. */
-let buffers: { x: Float32Array; y: Float32Array } | undefined;
-
-/** Resident arrays of at least these lengths (grown as needed); undefined when the memory is not shared. */
+/** The phases (gathered input, Winograd's output) in wasm memory, shared by every layer; undefined when the memory is not shared. */
 export function phaseBuffers(e: WasmEngine, xLength: number, yLength: number): { x: Float32Array; y: Float32Array } | undefined {
-  if (!buffers || buffers.x.length < xLength || buffers.y.length < yLength || !e.addressOf(buffers.x)) {
-    const x = e.residentArray(Math.max(xLength, buffers?.x.length ?? 0)), y = e.residentArray(Math.max(yLength, buffers?.y.length ?? 0));
-    buffers = x && y ? { x, y } : undefined;
-  }
-  return buffers && { x: buffers.x.subarray(0, xLength), y: buffers.y.subarray(0, yLength) };
+  const x = e.sharedArray('phases.x', xLength), y = x && e.sharedArray('phases.y', yLength);
+  return x && y ? { x, y } : undefined;
 }
 
 /** xs (num * dh * dw images of C x Hq x Wq, phase (r, s) of image n at n * dh * dw + r * dw + s) from x (num x C x H x W). */

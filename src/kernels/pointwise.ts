@@ -38,7 +38,7 @@ export function pointwiseWasm(x: Float32Array, y: Float32Array, planes: number, 
   if (!xAt || !yAt || (steps.addend && (!addAt || steps.addend.length !== x.length))) return false;
   if (channels === 1 && x.length > FLAT_PLANE) [planes, inner] = [Math.ceil(x.length / FLAT_PLANE), FLAT_PLANE];
   const params = [steps.norm?.mean, steps.norm?.std, steps.scale, steps.bias, steps.relu instanceof Float32Array ? steps.relu : undefined];
-  const padded = channels + 4 - (channels % 4);
+  const padded = Math.ceil(channels / 4) * 4; // each array 16-byte aligned (the kernel reads one float at a time)
   const base = e.scratch(params.length * padded * 4);
   const at = params.map((a, i) => (a ? (e.f32.set(a.subarray(0, channels), base / 4 + i * padded), base + i * padded * 4) : 0));
   const total = x.length;

@@ -248,6 +248,22 @@ export class WasmEngine {
     return view;
   }
 
+  /**
+   * A resident array of `length` floats that every caller naming `slot` shares (grown as needed; undefined when the
+   * memory is not shared): scratch a layer uses only while it runs, as layers run one at a time (a dilated
+   * convolution's phases, Deconvolution's columns). One per slot in the process, not one per layer.
+   */
+  sharedArray(slot: string, length: number): Float32Array | undefined {
+    let a = this.shared.get(slot);
+    if (!a || a.length < length) {
+      a = this.residentArray(length);
+      if (!a) return undefined;
+      this.shared.set(slot, a);
+    }
+    return a.subarray(0, length);
+  }
+  private readonly shared = new Map<string, Float32Array>();
+
   /** The address of `a` in this memory when it is a resident array (see `residentArray`), else 0. */
   addressOf(a: Float32Array): number {
     return this.buffers.has(a.buffer) ? a.byteOffset : 0;

@@ -161,6 +161,7 @@ export const convolutionLayer: LayerType = {
   create(def, weights): FusableLayer {
     const s = readConvSettings(def);
     let geometry: ConvGeometry | undefined;
+    let phases: ConvGeometry | undefined; // a dilated layer's phases (phaseGeometry), when it can run on them
     let batch = 1; // images of the last reshape (the Winograd tile depends on it)
     let w: Float32Array = new Float32Array(0), bias: Float32Array | undefined;
     let reluSlope: number | undefined;
@@ -209,6 +210,7 @@ export const convolutionLayer: LayerType = {
         chosen = undefined;
         batch = b.num;
         geometry = { channels: b.channels / s.group, height: b.height, width: b.width, kernelH: kh, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH, outW };
+        phases = phaseGeometry(geometry);
         const top = [...bottoms[0].slice(0, b.channelAxis), s.numOutput, outH, outW];
         return bottoms.map(() => top);
       },
@@ -238,14 +240,19 @@ export const convolutionLayer: LayerType = {
       },
       prepare() {
         const engine = wasmEngine();
-        if (engine && geometry && weights.length) ready(engine, geometry, batch);
+        if (!engine || !geometry || !weights.length) return;
+        // The phases' buffers written now, as the scratch is (Net's prepare): the first forward does not fault them in.
+        if (typeof ready(engine, geometry, batch) !== 'object' || !phases) return;
+        const b = phaseBuffers(engine, ...phaseLengths(geometry, phases, batch));
+        b?.x.fill(0);
+        b?.y.fill(0);
       },
       scratchBytes(threads, poolThreads) {
         // Winograd's bordered input and tile blocks; the other kernels work in place on the net's resident blobs.
         const kind = chosen?.kind;
         if (!geometry || typeof kind !== 'object') return 0;
-        const q = phaseGeometry(geometry); // a dilated layer's Winograd runs on its phases, dh * dw images an image
-        return q ? winogradScratchBytes(kind, q, s.group, batch * geometry.dilationH * geometry.dilationW, threads, poolThreads) : winogradScratchBytes(kind, geometry, s.group, batch, threads, poolThreads);
+        // A dilated layer's Winograd runs on its phases, dh * dw images an image.
+        return phases ? winogradScratchBytes(kind, phases, s.group, batch * geometry.dilationH * geometry.dilationW, threads, poolThreads) : winogradScratchBytes(kind, geometry, s.group, batch, threads, poolThreads);
       },
     };
     return layer;
@@ -267,7 +274,7 @@ export const convolutionLayer: LayerType = {
         if (kind === 'depthwise') depthwiseWasm(engine, packedDepthwise!, g, s.group, s.numOutput, num, x, y, slope);
         else if (kind === 'rows') innerProductWasm(engine, rowMajor!, num, x, y, slope);
         else if (kind === 'direct') convDirectWasm(engine, gemmWeights(engine, g), g, num, x, y, slope);
-        else if (typeof kind !== 'object' || !(phaseGeometry(g) ? phasesWasm(engine, kind, g, num, x, y, slope) : winogradWasm(engine, kind, g, s.group, num, x, y, slope)))
+        else if (typeof kind !== 'object' || !(phases ? phasesWasm(engine, kind, g, num, x, y, slope) : winogradWasm(engine, kind, g, s.group, num, x, y, slope)))
           convolveWasm(engine, gemmWeights(engine, g), g, s.group, num, x, y, isPointwise(g), slope);
       }
     }
@@ -303,7 +310,7 @@ export const convolutionLayer: LayerType = {
         w = weights[0].data;
         return 'rows';
       }
-      const q = phaseGeometry(g);
+      const q = phases;
       if (q) {
         // Dilated: Winograd on the input's phases (see src/kernels/phases.ts) where it would run them undilated.
         const qTile = winogradTile(q, rows, setting, num * g.dilationH * g.dilationW);
@@ -336,13 +343,19 @@ export const convolutionLayer: LayerType = {
      * shared memory for the phases, a NaN or infinity in the input): the caller runs im2col.
      */
     function phasesWasm(engine: WasmEngine, u: PackedWinograd, g: ConvGeometry, num: number, x: Float32Array, y: Float32Array, slope: number | undefined): boolean {
-      const q = phaseGeometry(g)!, k = g.dilationH * g.dilationW, all = { ...g, channels: g.channels * s.group };
-      const buffers = phaseBuffers(engine, num * k * all.channels * q.height * q.width, num * k * s.numOutput * q.outH * q.outW);
+      const q = phases!, k = g.dilationH * g.dilationW, all = { ...g, channels: g.channels * s.group };
+      const buffers = phaseBuffers(engine, ...phaseLengths(g, q, num));
       if (!buffers) return false;
       gatherPhases(all, q, num, x, buffers.x);
       if (!winogradWasm(engine, u, q, s.group, num * k, buffers.x, buffers.y, slope)) return false;
       scatterPhases(g, q, num, s.numOutput, buffers.y, y);
       return true;
+    }
+
+    /** The floats of the gathered phases and of their outputs for `num` images. */
+    function phaseLengths(g: ConvGeometry, q: ConvGeometry, num: number): [number, number] {
+      const k = num * g.dilationH * g.dilationW;
+      return [k * g.channels * s.group * q.height * q.width, k * s.numOutput * q.outH * q.outW];
     }
 
     /** The weights packed for the im2col GEMM (made once; also the path of a Winograd layer whose input has a NaN). */

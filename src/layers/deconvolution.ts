@@ -15,6 +15,9 @@ import { type LayerType, expectCounts, need } from './layer.js';
  * On the wasm engine the columns are a 1x1 convolution of the input by W^T (the engine's GEMM, packed once):
  * colorization's conv8_1 (512 -> 256, 4x4 stride 2, 28 x 28) took 623 ms on the TypeScript GEMM.
  */
+/** The engine's shared array for the columns (see WasmEngine.sharedArray). */
+const COLUMNS = 'deconvolution.columns';
+
 export const deconvolutionLayer: LayerType = {
   type: 'Deconvolution',
   onnx: (c) => convolutionToOnnx(c, true),
@@ -24,7 +27,7 @@ export const deconvolutionLayer: LayerType = {
     let cinG = 0;
     let w: Float32Array = new Float32Array(0), bias: Float32Array | undefined;
     let reluSlope: number | undefined;
-    let col: Float32Array = new Float32Array(0); // columns: the TypeScript GEMM's rows, or the engine's whole image
+    let col: Float32Array = new Float32Array(0); // columns: the TypeScript GEMM's rows (the engine's are shared)
     let packed: PackedConv | undefined; // W^T per group in wasm memory, made on first use
     const layer: FusableLayer = {
       fuseRelu(negativeSlope) {
@@ -56,7 +59,9 @@ export const deconvolutionLayer: LayerType = {
       },
       prepare() {
         const engine = wasmEngine();
-        if (engine && geometry) transposedWeights(engine, geometry);
+        if (!engine || !geometry) return;
+        transposedWeights(engine, geometry);
+        engine.sharedArray(COLUMNS, columns(geometry))?.fill(0); // written now: the first forward does not fault it in
       },
       macs(bottoms) {
         const g = geometry;
@@ -82,15 +87,19 @@ export const deconvolutionLayer: LayerType = {
     function deconvolveWasm(e: WasmEngine, g: ConvGeometry, n: number, bottom: Tensor, top: Tensor): void {
       const inPlane = g.outH * g.outW, outPlane = g.height * g.width, kdim = g.channels * g.kernelH * g.kernelW;
       const inSize = cinG * s.group * inPlane, yBase = n * s.numOutput * outPlane;
-      const need = s.group * kdim * inPlane;
-      if (col.length < need) col = e.residentArray(need) ?? new Float32Array(need);
-      const cols = col.subarray(0, need);
+      const need = columns(g);
+      const cols = e.sharedArray(COLUMNS, need) ?? (col.length < need ? (col = new Float32Array(need)) : col).subarray(0, need);
       const pointwise: ConvGeometry = { channels: cinG, height: g.outH, width: g.outW, kernelH: 1, kernelW: 1, padH: 0, padW: 0, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, outH: g.outH, outW: g.outW };
       convolveWasm(e, transposedWeights(e, g), pointwise, s.group, 1, bottom.data.subarray(n * inSize, (n + 1) * inSize), cols, true, undefined);
       const y = top.data;
       y.fill(0, yBase, yBase + s.numOutput * outPlane);
       for (let grp = 0; grp < s.group; grp++) col2im(g, cols.subarray(grp * kdim * inPlane), 0, g.outH, y, yBase + grp * g.channels * outPlane);
       finish(y, yBase, outPlane);
+    }
+
+    /** The floats of one image's columns on the engine, every group. */
+    function columns(g: ConvGeometry): number {
+      return s.group * g.channels * g.kernelH * g.kernelW * g.outH * g.outW;
     }
 
     function deconvolveImage(g: ConvGeometry, n: number, bottom: Tensor, top: Tensor): void {
