@@ -16,7 +16,7 @@
 // row (floats; the thread scratch holds a band of them (AVE: a ring of word 21 of them), rounded up to vectors,
 // and 4 more floats after it for the last, partial vector of a row), 20 the windows are
 // 3x3 at stride 1 with pad 1 on a plane of at least 2 x 2 (1: avePlane3 / maxPlane3), or MAX 3x3 at stride 2
-// without pad (2: maxPlane3s2); MAX's other windows (maxPlane): 21 the most input rows of a window, 22 1 when no
+// without pad (2: maxPlane3s2), or MAX 2x2 at stride 2 without pad (3: maxPlane2s2); MAX's other windows (maxPlane): 21 the most input rows of a window, 22 1 when no
 // input row serves two windows, 23 and 24 the outputs [lo, hi) read straight, four a step.
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
@@ -46,7 +46,7 @@ export function poolChunk(p: usize, chunk: i32, scratch: usize): void {
   const rowStart = addr(p, 15), rowEnd = addr(p, 16), rowSpan = addr(p, 17), colSpan = addr(p, 18);
   const whole = outH == 1 && outW == 1 && load<i32>(rowStart) == 0 && load<i32>(rowEnd) == H && load<i32>(rowSpan) == H &&
     word(p, 13) == 0 && word(p, 11) == W && load<i32>(colSpan) == W;
-  const three = word(p, 20) == 1, strided3 = word(p, 20) == 2;
+  const three = word(p, 20) == 1, strided3 = word(p, 20) == 2, strided2 = word(p, 20) == 3;
   for (let c = first; c < end; c++) {
     const xc = x + ((<usize>c * H * W) << 2), yc = y + ((<usize>c * outH * outW) << 2);
     if (whole && ave) {
@@ -57,6 +57,8 @@ export function poolChunk(p: usize, chunk: i32, scratch: usize): void {
       store<f32>(yc, firstZero(reducePlane(false, xc, H * W), xc));
     } else if (strided3) {
       maxPlane3s2(xc, yc, H, W, outH, outW, scratch);
+    } else if (strided2) {
+      maxPlane2s2(xc, yc, H, W, outH, outW);
     } else if (three) {
       if (ave) avePlane3(xc, yc, H, W, scratch);
       else maxPlane3(xc, yc, H, W, scratch);
@@ -169,6 +171,31 @@ function maxPlane3s2(x: usize, y: usize, H: i32, W: i32, outH: i32, outW: i32, c
       const h2 = taps3s2(identity, v128.load(r2 + o), v128.load(r2 + o, 16), v128.load32_splat(r2 + o + c));
       v128.store(at(out, ox), f32x4.pmax(f32x4.pmax(v128.load(k), h1), h2));
       v128.store(k, h2);
+    }
+  }
+}
+
+// MAX 2x2 at stride 2 without padding (VGG's, FCN's, HED's, SSD300's pools): four outputs a step straight from the
+// window's two rows, rows first as maxPlane3s2 (each row's two taps from the identity, then the second row's maximum
+// against the first's). The windowMax4 row path ran these at 2 G input floats/s (HED's pool1, 64 x 568 x 568: 8.9 ms
+// at 1 thread, 2.2x a copy of the plane). A plane of odd height (CEIL) reads its last row as both of the window's:
+// pmax(a, a) is a. The steps cover the outputs whose two columns are in the row (the last step ends at the last of
+// them, overlapping the one before); a last output of one column (odd width, CEIL) is Caffe's loop.
+function maxPlane2s2(x: usize, y: usize, H: i32, W: i32, outH: i32, outW: i32): void {
+  const rowBytes = <usize>W << 2, identity = f32x4.splat(MINUS_FLT_MAX);
+  const pairs = min(outW, W >> 1); // outputs of two columns; at least 4 (src/kernels/pooling.ts strided2)
+  for (let oy = 0; oy < outH; oy++) {
+    const r0 = x + <usize>(2 * oy) * rowBytes, r1 = 2 * oy + 1 < H ? r0 + rowBytes : r0, out = at(y, oy * outW);
+    for (let t = 0; t < pairs; t += 4) {
+      const ox = min(t, pairs - 4), o = <usize>ox << 3;
+      const a = v128.load(r0 + o), b = v128.load(r0 + o, 16), c = v128.load(r1 + o), d = v128.load(r1 + o, 16);
+      const m0 = f32x4.pmax(f32x4.pmax(identity, i32x4.shuffle(a, b, 0, 2, 4, 6)), i32x4.shuffle(a, b, 1, 3, 5, 7));
+      const m1 = f32x4.pmax(f32x4.pmax(identity, i32x4.shuffle(c, d, 0, 2, 4, 6)), i32x4.shuffle(c, d, 1, 3, 5, 7));
+      v128.store(at(out, ox), f32x4.pmax(m0, m1));
+    }
+    if (pairs < outW) {
+      const last = <usize>(W - 1) << 2;
+      store<f32>(at(out, pairs), reduce(false, reduce(false, MINUS_FLT_MAX, load<f32>(r0 + last)), load<f32>(r1 + last)));
     }
   }
 }

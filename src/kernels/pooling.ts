@@ -94,7 +94,7 @@ function planOf(w: PoolWindows, method: 'MAX' | 'AVE'): PoolPlan {
     tableFloats,
     tablesFloats: tableFloats.reduce((a, b) => a + b, 0),
     bufferLength: bufferLength(w),
-    mode: threeByThree(w, method) ? 1 : strided3(w, method) ? 2 : 0,
+    mode: threeByThree(w, method) ? 1 : strided3(w, method) ? 2 : strided2(w, method) ? 3 : 0,
     windowRows: windowRows(w),
     fused: fused ? 1 : 0,
     lo,
@@ -130,6 +130,17 @@ function strided3(w: PoolWindows, method: 'MAX' | 'AVE'): boolean {
   if ((w.outW + 16) * 4 > THREAD_SCRATCH) return false; // a row of row maxima in thread scratch
   for (let oy = 0; oy < w.outH; oy++)
     if (w.rowStart[oy] !== 2 * oy || w.rowEnd[oy] !== Math.min(2 * oy + 3, H) || 2 * oy + 2 > H) return false;
+  return true;
+}
+
+/**
+ * MAX 2x2 at stride 2 without padding, at least 4 outputs of two columns a row (VGG-16's, FCN's, HED's, SSD300's
+ * pools): assembly/pooling.ts maxPlane2s2 reads the window's two input rows straight, four outputs a step.
+ */
+function strided2(w: PoolWindows, method: 'MAX' | 'AVE'): boolean {
+  const { height: H } = w;
+  if (method !== 'MAX' || w.kernelW !== 2 || w.strideW !== 2 || w.padW !== 0 || Math.min(w.outW, w.width >> 1) < 4) return false;
+  for (let oy = 0; oy < w.outH; oy++) if (w.rowStart[oy] !== 2 * oy || w.rowEnd[oy] !== Math.min(2 * oy + 2, H) || 2 * oy >= H) return false;
   return true;
 }
 
