@@ -19,6 +19,7 @@ import { lrnChunk } from './lrnjob';
 import { MR, NR, addr, madd, relu, reluf, word } from './simd';
 import { poolChunk } from './pooling';
 import { pointwiseChunk } from './pointwise';
+import { expChunk } from './exp';
 import { gemvRows, packRowsAsB } from './rowmajor';
 import { winogradChunk, winogradFiltersChunk, winogradPadChunk } from './winograd';
 
@@ -421,6 +422,7 @@ const KIND_CONV_DIRECT: i32 = 14;
 const KIND_LRN: i32 = 15;
 const KIND_COPY: i32 = 16;
 const KIND_POINTWISE: i32 = 17;
+const KIND_EXP: i32 = 18;
 
 
 export function runChunk(p: usize, chunk: i32, thread: i32): void {
@@ -441,6 +443,7 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   else if (kind == KIND_LRN) lrnChunk(p, chunk, scratch);
   else if (kind == KIND_COPY) copyChunk(p, chunk);
   else if (kind == KIND_POINTWISE) pointwiseChunk(p, chunk);
+  else if (kind == KIND_EXP) expChunk(p, chunk, scratch);
 }
 
 

@@ -41,6 +41,7 @@ export const KIND_CONV_DIRECT = 14;
 export const KIND_LRN = 15;
 export const KIND_COPY = 16;
 export const KIND_POINTWISE = 17;
+export const KIND_EXP = 18;
 
 export interface KernelExports {
   runChunk(p: number, chunk: number, thread: number): void;

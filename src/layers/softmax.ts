@@ -1,13 +1,15 @@
 import { int } from '../onnx/builder.js';
 import { type LayerContext } from '../onnx/context.js';
 import { paramsOf } from '../caffe/schema.js';
+import { softmaxWasm } from '../kernels/exp.js';
 import { type Shape } from '../tensor.js';
 import { type LayerType, canonicalAxis, expectCounts } from './layer.js';
 
 /**
  * Softmax over `axis` (default 1, negative counts from the end), independently at every other position:
  * the blob is (outer, channels, inner) and each of the outer * inner columns is normalized. The column's max
- * is subtracted before exp, as Caffe does, so large inputs do not overflow.
+ * is subtracted before exp, as Caffe does, so large inputs do not overflow. On the wasm engine in float
+ * (src/kernels/exp.ts), else in double here.
  */
 export const softmaxLayer: LayerType = {
   type: 'Softmax',
@@ -29,6 +31,7 @@ export const softmaxLayer: LayerType = {
         const dims = bottom.dims;
         const channels = dims[axis], inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
         const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
+        if (softmaxWasm(bottom.data, top.data, outer, channels, inner)) return;
         if (scratch.length < inner) scratch = new Float64Array(inner);
         if (inner === 1) for (let o = 0; o < outer; o++) softmaxColumn(bottom.data, top.data, o * channels, channels);
         else for (let o = 0; o < outer; o++) softmaxBlock(bottom.data, top.data, o * channels * inner, channels, inner, scratch);
