@@ -257,6 +257,61 @@ describe('Eltwise SUM + in-place ReLU in one pass (ResNet\'s shortcut joins)', (
     });
 });
 
+describe('BatchNorm -> Scale -> ReLU with no convolution before them in one pass (DenseNet\'s pre-activation)', () => {
+  // After a Concat (DenseNet) and a Pooling: BatchNorm into a new top, Scale and ReLU in place on it; a BatchNorm
+  // alone; a BatchNorm -> ReLU; and a convolution's own chain, which stays the convolution's.
+  const text = `
+    name: "pre"
+    layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 4 dim: 9 dim: 7 } } }
+    layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" pooling_param { pool: MAX kernel_size: 1 } }
+    layer { name: "cat" type: "Concat" bottom: "data" bottom: "pool" top: "cat" }
+    layer { name: "bn" type: "BatchNorm" bottom: "cat" top: "cat/bn" batch_norm_param { eps: 0.001 } }
+    layer { name: "scale" type: "Scale" bottom: "cat/bn" top: "cat/bn" scale_param { bias_term: true } }
+    layer { name: "relu" type: "ReLU" bottom: "cat/bn" top: "cat/bn" relu_param { negative_slope: 0.1 } }
+    layer { name: "bn2" type: "BatchNorm" bottom: "pool" top: "pool/bn" }
+    layer { name: "relu2" type: "ReLU" bottom: "pool/bn" top: "pool/bn" }
+    layer { name: "bn3" type: "BatchNorm" bottom: "cat" top: "cat/bn3" }
+    layer { name: "conv" type: "Convolution" bottom: "cat/bn" top: "conv" convolution_param { num_output: 3 kernel_size: 1 } }
+    layer { name: "conv/bn" type: "BatchNorm" bottom: "conv" top: "conv" }
+    layer { name: "conv/scale" type: "Scale" bottom: "conv" top: "conv" scale_param { bias_term: false } }`;
+  const stats = (c: number, seed: number) => [new Tensor([c], values(c, seed, 2)), new Tensor([c], values(c, seed + 1, 0.5, 1)), new Tensor([1], Float32Array.of(2.5))];
+  const w = () => new Map([
+    ['bn', stats(8, 31)], ['scale', [new Tensor([8], values(8, 33, 1.5)), new Tensor([8], values(8, 34))]],
+    ['bn2', stats(4, 35)], ['bn3', stats(8, 37)],
+    ['conv', [new Tensor([3, 8, 1, 1], values(24, 39)), new Tensor([3], values(3, 40))]],
+    ['conv/bn', stats(3, 41)], ['conv/scale', [new Tensor([3], values(3, 43))]],
+  ]);
+  const x = new Tensor([2, 4, 9, 7], values(2 * 4 * 63, 45, 3));
+  const net = () => Net.fromNetParameter(parsePrototxt(text, 'pre.prototxt') as NetParameter, w(), [], { threads: 1 });
+
+  for (const kernels of ['wasm', 'js'] as const)
+    it(`same blobs as layer by layer, bit for bit, the BatchNorms' Scale and ReLU not run (${kernels} kernels)`, () => {
+      useKernels(kernels);
+      try {
+        const reference = net();
+        reference.forward({ data: x }, { end: 'data' });
+        for (const l of reference.layers) reference.forward({}, { start: l.name, end: l.name });
+        expect(reference.blobs.get('cat/bn')!.data.some((v) => v < 0), 'the ReLU must see negative values (slope 0.1)').toBe(true);
+        const fused = net();
+        const runs = countRuns(fused, ['bn', 'scale', 'relu', 'bn2', 'relu2', 'bn3', 'conv', 'conv/bn', 'conv/scale']);
+        fused.forward({ data: x });
+        for (const name of ['cat/bn', 'pool/bn', 'cat/bn3'])
+          for (const [i, v] of reference.blobs.get(name)!.data.entries()) if (!Object.is(fused.blobs.get(name)!.data[i], v)) expect(`${name}[${i}] ${fused.blobs.get(name)!.data[i]}`).toBe(`${name}[${i}] ${v}`);
+        expect(maxRelDiff(fused.blobs.get('conv')!.data, reference.blobs.get('conv')!.data)).toBeLessThan(1e-5); // folded weights round otherwise
+        // bn3 alone is a layer of its own; the convolution's chain is folded into it as before. Without the wasm
+        // engine the pass is the layers' own loops in turn (their reference).
+        const chain = kernels === 'wasm' ? 0 : 1;
+        expect(Object.fromEntries(runs)).toEqual({ bn: chain, scale: chain, relu: chain, bn2: chain, relu2: chain, bn3: 1, conv: 0, 'conv/bn': 0, 'conv/scale': 0 });
+        // A forward ending inside the chain runs the layers: the Scale's output without the ReLU.
+        fused.forward({ data: x }, { end: 'scale' });
+        expect([runs.get('bn'), runs.get('relu')]).toEqual([chain + 1, chain]);
+        expect(fused.blobs.get('cat/bn')!.data.some((v) => v < -0.5)).toBe(true);
+      } finally {
+        useKernels('wasm');
+      }
+    });
+});
+
 describe('a MobileNet v2 block with chains into new tops against Caffe (test/fixtures/layers/fold_chains)', () => {
   const c = referenceCases('fixtures').find((r) => r.name === 'fold_chains')!;
   for (const threads of [1, 2])

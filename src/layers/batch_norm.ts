@@ -45,9 +45,11 @@ export const batchNormLayer: LayerType = {
       forward(bottoms: Tensor[], tops: Tensor[]): void {
         const x = bottoms[0];
         const spatial = countRange(x.dims, 2);
-        if (globalStats) storedStatistics(stored, mean, std);
-        else batchStatistics(x.data, x.dims[0], spatial, mean, std);
-        for (let c = 0; c < std.length; c++) std[c] = Math.sqrt(std[c] + eps);
+        if (globalStats) storedNormalization(stored, eps, mean, std);
+        else {
+          batchStatistics(x.data, x.dims[0], spatial, mean, std);
+          for (let c = 0; c < std.length; c++) std[c] = Math.sqrt(std[c] + eps);
+        }
         normalize(x.data, tops[0].data, x.dims[0], spatial, mean, std);
       },
       macs: (bottoms: Shape[]) => sizeOf(bottoms[0]),
@@ -55,12 +57,16 @@ export const batchNormLayer: LayerType = {
   },
 };
 
-/** mean = b0 / b2, var = b1 / b2 (Caffe multiplies by 1/b2, and by 0 when b2 is 0). Leaves var in `variance`. */
-function storedStatistics([sums, squares, factor]: Tensor[], mean: Float32Array, variance: Float32Array): void {
+/**
+ * mean = b0 / b2 and std = sqrt(b1 / b2 + eps), each rounded to float as Caffe's float blobs hold them (Caffe
+ * multiplies by 1/b2, and by 0 when b2 is 0). Also src/runtime/fold.ts, for a BatchNorm chain in one pass.
+ */
+export function storedNormalization([sums, squares, factor]: Tensor[], eps: number, mean: Float32Array, std: Float32Array): void {
   const f = factor.data[0] === 0 ? 0 : Math.fround(1 / factor.data[0]);
   for (let c = 0; c < mean.length; c++) {
     mean[c] = sums.data[c] * f;
-    variance[c] = squares.data[c] * f;
+    std[c] = squares.data[c] * f;
+    std[c] = Math.sqrt(std[c] + eps);
   }
 }
 

@@ -10,7 +10,9 @@
 // blob, and the intermediate ones are `hidden`: the Net recomputes them with the original layers when anyone
 // looks at them (net.blobs, fetches, verify, show), so every blob still holds Caffe's value when read.
 // A forward whose range starts or ends inside a chain runs the original layers instead (see `producerFor`).
-// An Eltwise SUM followed by an in-place ReLU (ResNet's shortcut joins) becomes one pass the same way.
+// An Eltwise SUM followed by an in-place ReLU (ResNet's shortcut joins) becomes one pass the same way, and so does
+// a BatchNorm that no such producer takes in, with the Scale and ReLU in place on its top (DenseNet's
+// pre-activation after each Concat: three passes over the blob before).
 // A Convolution's chain may also take the Eltwise SUM (coefficients 1, two bottoms) that reads its blob, and the
 // in-place ReLU after it (ResNet's branch2c -> BatchNorm -> Scale -> Eltwise -> ReLU): the GEMM adds the other
 // bottom (the shortcut, computed before the convolution) as it writes the Eltwise's top, and the convolution's
@@ -26,6 +28,9 @@ import { layerType } from '../layers/registry.js';
 import { Tensor } from '../tensor.js';
 import { eltwiseSumWasm } from '../kernels/eltwise.js';
 import { caffeRelu, sumRelu } from '../kernels/relu.js';
+import { pointwiseWasm } from '../kernels/pointwise.js';
+import { countRange } from '../layers/axes.js';
+import { storedNormalization } from '../layers/batch_norm.js';
 import { platform } from '../platform.js';
 
 /** A producer and the in-place layers computed as part of it (layer indices in net order). */
@@ -48,7 +53,7 @@ export interface Fusion {
   foldedShapes?: unknown;
   /** The folded weights `folded` was made with (given back to Net.load's prepare when its kernels drop them). */
   foldedWeights?: Float32Array;
-  /** For an Eltwise SUM producer: the sum and the ReLU in one pass. */
+  /** For an Eltwise SUM producer: the sum and the ReLU in one pass; for a BatchNorm producer: it, Scale and ReLU. */
   eltwise?: Layer;
   /** An Eltwise SUM in a Convolution's chain (its index), and its other bottom, added as the convolution writes. */
   sum?: number;
@@ -65,8 +70,8 @@ export function findFusions(layers: readonly GraphLayer[]): Map<number, Fusion> 
     const fusion = chainAfter(layers, i, sums);
     if (fusion) fusions.set(i, fusion);
   });
-  // An Eltwise a convolution's chain took is no producer of its own (its ReLU belongs to that chain).
-  for (const f of [...fusions.values()]) if (f.sum !== undefined) fusions.delete(f.sum);
+  // A layer another chain took (an Eltwise a convolution's chain adds, a BatchNorm it folds) is no producer of its own.
+  for (const f of [...fusions.values()]) for (const m of chainMembers(f)) fusions.delete(m);
   return fusions;
 }
 
@@ -89,8 +94,10 @@ export function chainMembers(f: Fusion): number[] {
 function chainAfter(layers: readonly GraphLayer[], i: number, sums: boolean): Fusion | undefined {
   const l = layers[i];
   if (l.type === 'Eltwise') return eltwiseReluAfter(layers, i);
+  if (l.type === 'BatchNorm') return normChainAfter(layers, i);
   if (typeof (l.impl as Partial<FusableLayer>).fuseRelu !== 'function' || l.tops.length !== 1) return undefined;
   const foldable = foldableProducers.has(l.type) && producesChannelsOnAxis1(l);
+  const channels = foldable ? outputChannels(l) : 0, rank = l.topShapes[0]?.length ?? 0;
   const fusion: Fusion = { producer: i, last: i, top: l.tops[0], hidden: [] };
   let stage = 0; // 0: BatchNorm may come, 1: Scale may, 2: ReLU may, 3: done
   for (let at = i, blob = l.tops[0]; stage < 3; ) {
@@ -109,10 +116,10 @@ function chainAfter(layers: readonly GraphLayer[], i: number, sums: boolean): Fu
     }
     const moves = m.tops[0] !== blob;
     if (!(inPlaceOn(m, blob) || (moves && hides(layers, i, next, blob)))) break;
-    if (stage === 0 && m.type === 'BatchNorm' && foldable && foldableBatchNorm(m, l)) {
+    if (stage === 0 && m.type === 'BatchNorm' && foldable && foldableBatchNorm(m, channels)) {
       fusion.batchNorm = next;
       stage = 1;
-    } else if (stage <= 1 && m.type === 'Scale' && foldable && foldableScale(m, l)) {
+    } else if (stage <= 1 && m.type === 'Scale' && foldable && foldableScale(m, channels, rank)) {
       fusion.scale = next;
       stage = 2;
     } else if (m.type === 'ReLU') {
@@ -201,6 +208,54 @@ function eltwiseSumRelu(coeffs: Float32Array, slope: number): Layer {
   };
 }
 
+/**
+ * A BatchNorm with stored statistics on channels at axis 1, then a Scale (its own per-channel blobs) and / or a ReLU
+ * in place on its top: one pass of the pointwise kernel, each step rounded to float as the layers round it.
+ */
+function normChainAfter(layers: readonly GraphLayer[], i: number): Fusion | undefined {
+  const l = layers[i], shape = l.bottomShapes[0] ?? [];
+  if (l.bottoms.length !== 1 || l.tops.length !== 1 || shape.length < 2 || !foldableBatchNorm(l, shape[1])) return undefined;
+  const top = l.tops[0], fusion: Fusion = { producer: i, last: i, top, hidden: [] };
+  const next = () => layers.findIndex((m, j) => j > fusion.last && (m.bottoms.includes(top) || m.tops.includes(top)));
+  let n = next();
+  if (n >= 0 && layers[n].type === 'Scale' && inPlaceOn(layers[n], top) && foldableScale(layers[n], shape[1], shape.length)) {
+    fusion.scale = fusion.last = n;
+    n = next();
+  }
+  if (n >= 0 && layers[n].type === 'ReLU' && inPlaceOn(layers[n], top)) {
+    fusion.relu = fusion.last = n;
+    fusion.reluSlope = paramsOf<{ negative_slope: number }>(layers[n].def, 'relu_param').negative_slope;
+  }
+  if (fusion.last === i) return undefined;
+  const member = (m: number | undefined) => (m === undefined ? undefined : layers[m]);
+  fusion.eltwise = normScaleRelu(l, member(fusion.scale), member(fusion.relu), fusion.reluSlope);
+  return fusion;
+}
+
+/**
+ * y = relu(((x - mean) / std) * scale + bias) as the pointwise kernel's one pass over resident blobs (the same
+ * steps and roundings as the three layers: src/kernels/pointwise.ts), else the three layers in turn. The
+ * statistics are read from the BatchNorm's blobs in every forward, as the layer reads them.
+ */
+function normScaleRelu(bn: GraphLayer, scale: GraphLayer | undefined, relu: GraphLayer | undefined, slope: number | undefined): Layer {
+  const eps = paramsOf<{ eps: number }>(bn.def, 'batch_norm_param').eps;
+  let mean = new Float32Array(0), std = new Float32Array(0);
+  return {
+    inPlace: true,
+    reshape: (bottoms) => [bottoms[0]],
+    forward([x], [y]) {
+      const channels = x.dims[1], inner = countRange(x.dims, 2), planes = x.dims[0] * channels;
+      if (mean.length !== channels) [mean, std] = [new Float32Array(channels), new Float32Array(channels)];
+      storedNormalization(bn.weights, eps, mean, std);
+      const steps = { norm: { mean, std }, scale: scale?.weights[0].data, bias: scale?.weights[1]?.data, relu: slope };
+      if (inner > 0 && pointwiseWasm(x.data, y.data, planes, inner, channels, steps)) return;
+      bn.impl.forward([x], [y]);
+      scale?.impl.forward([y], [y]);
+      relu?.impl.forward([y], [y]);
+    },
+  };
+}
+
 function inPlaceOn(m: GraphLayer, blob: string): boolean {
   return m.bottoms.length === 1 && m.tops.length === 1 && m.bottoms[0] === blob && m.tops[0] === blob;
 }
@@ -222,19 +277,16 @@ function producesChannelsOnAxis1(l: GraphLayer): boolean {
   return axis === 1 || (rank > 0 && axis + rank === 1);
 }
 
-/** BatchNorm with stored statistics (use_global_stats, the TEST default) whose three blobs fit the channels. */
-function foldableBatchNorm(m: GraphLayer, producer: GraphLayer): boolean {
+/** BatchNorm with stored statistics (use_global_stats, the TEST default) whose three blobs fit the c channels. */
+function foldableBatchNorm(m: GraphLayer, c: number): boolean {
   const p = paramsOf<{ use_global_stats: boolean }>(m.def, 'batch_norm_param');
   const globalStats = hasParam(m.def, 'batch_norm_param', 'use_global_stats') ? p.use_global_stats : (m.def.phase ?? 'TEST') === 'TEST';
-  const c = outputChannels(producer);
   return globalStats && m.weights.length === 3 && m.weights[0].size === c && m.weights[1].size === c && m.weights[2].size === 1;
 }
 
-/** Scale by its own per-channel blob on axis 1 (one bottom), bias or not. */
-function foldableScale(m: GraphLayer, producer: GraphLayer): boolean {
+/** Scale by its own per-channel blob (c channels) on axis 1 of a blob of this rank (one bottom), bias or not. */
+function foldableScale(m: GraphLayer, c: number, rank: number): boolean {
   const p = paramsOf<{ axis: number; num_axes: number; bias_term: boolean }>(m.def, 'scale_param');
-  const c = outputChannels(producer);
-  const rank = producer.topShapes[0]?.length ?? 0;
   const axisOk = p.axis === 1 || (rank > 0 && p.axis + rank === 1);
   const numAxesOk = p.num_axes === 1 || (p.num_axes === -1 && rank === 2);
   const blobs = 1 + (p.bias_term ? 1 : 0);
