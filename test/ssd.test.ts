@@ -177,6 +177,27 @@ describe('bad parameters: one line naming the layer', () => {
   for (const [what, make, message] of cases) it(what, () => expect(errorOf(make)).toBe(message));
 });
 
+describe('DetectionOutput refuses a prior of no area, as the fork\'s decoding of every box does (CHECK_GT)', () => {
+  // 16 priors, 3 classes: prior 11 has no width and scores under the threshold (no candidate: its box is never
+  // decoded), yet the fork's DecodeBBoxes checks every prior before NMS.
+  const run = (code: string) => () => {
+    const n = detection(`num_classes: 3 code_type: ${code} confidence_threshold: 0.5`)();
+    const priors = new Float32Array(128);
+    for (let i = 0; i < 16; i++) priors.set([i / 20, 0.1, i / 20 + 0.1, 0.3], 4 * i);
+    priors.fill(0.1, 64);
+    priors[4 * 11 + 2] = priors[4 * 11];
+    const conf = new Float32Array(48).fill(0.1);
+    conf[3 * 2 + 1] = 0.9;
+    n.forward({ loc: new Tensor([1, 64], new Float32Array(64)), conf: new Tensor([1, 48], conf), prior: new Tensor([1, 2, 64], priors) });
+    return n;
+  };
+  it('CENTER_SIZE and CORNER_SIZE: one line naming the layer and the prior', () => {
+    for (const code of ['CENTER_SIZE', 'CORNER_SIZE'])
+      expect(errorOf(run(code))).toBe(`layer 'det' (DetectionOutput): prior 11 has no area (width 0, height 0.20000002), which ${code} decoding cannot use`);
+  });
+  it('CORNER does not divide by the size: the detections as usual', () => expect(run('CORNER')().blobs.get('det')!.dims).toEqual([1, 1, 1, 7]));
+});
+
 describe("DetectionOutput's candidates (ranked): the fork's stable sort by score, exactly", () => {
   /** The sort it replaced: the candidates above the threshold in index order, stably by descending score. */
   const bySort = (scores: Float32Array, at: number, stride: number, count: number, threshold: number, topK: number): number[] => {

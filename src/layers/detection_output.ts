@@ -4,7 +4,7 @@ import { paramsOf, withDefaults } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
 import { hasParam } from './axes.js';
 import { type LayerType, LayerError, expectCounts, need } from './layer.js';
-import { type Boxes, type CodeType, type NmsSettings, decodeBoxes, nmsFast } from './detection/nms.js';
+import { Boxes, type CodeType, type NmsSettings, nmsFast } from './detection/nms.js';
 import { detectionOutputToOnnx } from './detection/onnx.js';
 
 /** DetectionOutput's settings, checked as the fork's LayerSetUp checks them. */
@@ -74,11 +74,11 @@ interface Kept {
  */
 function detectImage(s: DetectionSettings, loc: Float32Array, conf: Float32Array, priors: Float32Array, n: number, count: number): { kept: Kept[]; boxes: Map<number, Boxes> } {
   const locClasses = s.shareLocation ? 1 : s.numClasses;
-  // Decoded once per location class (one for all classes with share_location).
+  // Per location class (one for all classes with share_location), each box decoded once when a class needs it.
   const boxes = new Map<number, Boxes>();
   const boxesOf = (locClass: number): Boxes => {
     let b = boxes.get(locClass);
-    if (!b) boxes.set(locClass, (b = decodeBoxes(loc, (n * count * locClasses + locClass) * 4, locClasses * 4, priors, count, s.code, s.varianceInTarget)));
+    if (!b) boxes.set(locClass, (b = new Boxes(loc, (n * count * locClasses + locClass) * 4, locClasses * 4, priors, count, s.code, s.varianceInTarget)));
     return b;
   };
   let kept: Kept[] = [];
