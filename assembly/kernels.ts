@@ -20,6 +20,7 @@ import { MR, NR, addr, madd, relu, reluf, word } from './simd';
 import { poolChunk } from './pooling';
 import { pointwiseChunk } from './pointwise';
 import { expChunk } from './exp';
+import { col2imChunk } from './col2im';
 import { gemvRows, packRowsAsB } from './rowmajor';
 import { winogradChunk, winogradFiltersChunk, winogradPadChunk } from './winograd';
 
@@ -423,6 +424,7 @@ const KIND_LRN: i32 = 15;
 const KIND_COPY: i32 = 16;
 const KIND_POINTWISE: i32 = 17;
 const KIND_EXP: i32 = 18;
+const KIND_COL2IM: i32 = 19;
 
 
 export function runChunk(p: usize, chunk: i32, thread: i32): void {
@@ -444,6 +446,7 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   else if (kind == KIND_COPY) copyChunk(p, chunk);
   else if (kind == KIND_POINTWISE) pointwiseChunk(p, chunk);
   else if (kind == KIND_EXP) expChunk(p, chunk, scratch);
+  else if (kind == KIND_COL2IM) col2imChunk(p, chunk);
 }
 
 

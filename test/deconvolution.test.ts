@@ -1,6 +1,8 @@
 // Deconvolution: Caffe's sweep reference, a naive scatter loop over seeded random geometries, and bad input.
 import { afterAll, describe, expect, it } from 'vitest';
-import { setThreads, useKernels } from '../src/kernels/wasm.js';
+import type { FusableLayer } from '../src/layers/convolution.js';
+import { layerType } from '../src/layers/registry.js';
+import { setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
 import { Tensor } from '../src/tensor.js';
 import { layerDef, randomArray, randomInt, relDiff, rng, runLayer, sweepCases } from './helpers/compute.js';
 import { sharedMissing } from './helpers/shared.js';
@@ -60,6 +62,39 @@ describe('Deconvolution vs a reference loop', () => {
       const label = `case ${t}: ${JSON.stringify(c)} on ${x.dims.join('x')}`;
       expect([...y.dims], label).toEqual([...want.dims]);
       expect(relDiff(y.data, want.data), label).toBeLessThan(1e-5);
+    }
+  });
+
+  // A Net's blobs are resident: there the engine also scatters the columns, adds the bias and applies a fused ReLU
+  // (assembly/col2im.ts), in Caffe's order, so the bits are those of the TypeScript col2im and finish on the same
+  // columns (the engine's GEMM: a top that is not resident takes that path).
+  it.each([1, 2])('on a resident top (a Net\'s blob), col2im, bias and fused ReLU on the engine give the TypeScript col2im\'s bits, %i thread(s)', async (threads) => {
+    useKernels('wasm');
+    expect(await setThreads(threads, 2)).toBe(threads);
+    const random = rng(23);
+    for (let t = 0; t < 40; t++) {
+      const group = randomInt(random, 1, 3);
+      const c: Deconv = { cout: group * randomInt(random, 1, 4), group, k: randomInt(random, 1, 5), p: 0, s: randomInt(random, 1, 4), d: randomInt(random, 1, 2), bias: random() < 0.7 };
+      c.p = randomInt(random, 0, Math.floor((c.d * (c.k - 1)) / 2));
+      const N = randomInt(random, 1, 2), C = group * randomInt(random, 1, 3), H = randomInt(random, 1, 9), W = randomInt(random, 1, 9);
+      const x = new Tensor([N, C, H, W], randomArray(N * C * H * W, random));
+      const weights = [new Tensor([C, c.cout / group, c.k, c.k], randomArray(C * (c.cout / group) * c.k * c.k, random))];
+      if (c.bias) weights.push(new Tensor([c.cout], randomArray(c.cout, random)));
+      const slope = [undefined, 0, 0.1][t % 3];
+      const run = (resident: boolean) => {
+        const def = layerDef('Deconvolution', param(c));
+        const layer = layerType('Deconvolution', 'd').create(def, weights) as FusableLayer;
+        layer.fuseRelu(slope);
+        const [shape] = layer.reshape([x.dims]);
+        const n = shape.reduce((a, b) => a * b, 1);
+        const top = new Tensor(shape, resident ? wasmEngine()!.residentArray(n)! : new Float32Array(n));
+        top.data.fill(NaN); // every output written, none read before
+        layer.forward([x], [top]);
+        return top.data;
+      };
+      const got = run(true), want = run(false);
+      const label = `case ${t}: ${JSON.stringify(c)} slope ${slope} on ${x.dims.join('x')}`;
+      for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) expect(`${got[i]} at ${i}`, label).toBe(`${want[i]} at ${i}`);
     }
   });
 });

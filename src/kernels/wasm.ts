@@ -42,6 +42,7 @@ export const KIND_LRN = 15;
 export const KIND_COPY = 16;
 export const KIND_POINTWISE = 17;
 export const KIND_EXP = 18;
+export const KIND_COL2IM = 19;
 
 export interface KernelExports {
   runChunk(p: number, chunk: number, thread: number): void;

@@ -1,6 +1,7 @@
 import { gemm, matrix } from '../kernels/gemm.js';
 import { type ConvGeometry, col2im } from '../kernels/im2col.js';
 import { type PackedConv, convolveWasm, packConvWeights } from '../kernels/packed.js';
+import { col2imWasm } from '../kernels/col2im.js';
 import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
 import { reluRange } from '../kernels/relu.js';
 import { type Tensor, sizeOf } from '../tensor.js';
@@ -83,7 +84,10 @@ export const deconvolutionLayer: LayerType = {
       return (packed = packConvWeights(e, layer, t, undefined, s.group, kdim, cinG));
     }
 
-    /** deconvolveImage with the columns from the engine's GEMM (every group in one job), into a resident buffer. */
+    /**
+     * deconvolveImage with the columns from the engine's GEMM (every group in one job) into a resident buffer, then
+     * col2im, bias and ReLU on the engine when the top is resident too (a Net's blob), else in TypeScript.
+     */
     function deconvolveWasm(e: WasmEngine, g: ConvGeometry, n: number, bottom: Tensor, top: Tensor): void {
       const inPlane = g.outH * g.outW, outPlane = g.height * g.width, kdim = g.channels * g.kernelH * g.kernelW;
       const inSize = cinG * s.group * inPlane, yBase = n * s.numOutput * outPlane;
@@ -91,7 +95,8 @@ export const deconvolutionLayer: LayerType = {
       const cols = e.sharedArray(COLUMNS, need) ?? (col.length < need ? (col = new Float32Array(need)) : col).subarray(0, need);
       const pointwise: ConvGeometry = { channels: cinG, height: g.outH, width: g.outW, kernelH: 1, kernelW: 1, padH: 0, padW: 0, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, outH: g.outH, outW: g.outW };
       convolveWasm(e, transposedWeights(e, g), pointwise, s.group, 1, bottom.data.subarray(n * inSize, (n + 1) * inSize), cols, true, undefined);
-      const y = top.data;
+      const y = top.data, colAt = e.addressOf(cols), yAt = e.addressOf(y);
+      if (colAt && yAt) return col2imWasm(e, g, s.numOutput, colAt, yAt + yBase * 4, bias, reluSlope);
       y.fill(0, yBase, yBase + s.numOutput * outPlane);
       for (let grp = 0; grp < s.group; grp++) col2im(g, cols.subarray(grp * kdim * inPlane), 0, g.outH, y, yBase + grp * g.channels * outPlane);
       finish(y, yBase, outPlane);
