@@ -8,6 +8,9 @@ import { type Tensor, sizeOf } from '../tensor.js';
 import { COL_BUFFER_FLOATS, type FusableLayer, convBottom, convWeights, convolutionToOnnx, readConvSettings } from './convolution.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 
+/** The engine's shared array for the columns (see WasmEngine.sharedArray). */
+const COLUMNS = 'deconvolution.columns';
+
 /**
  * Caffe's Deconvolution (the transpose of Convolution): weights (Cin, Cout/group, kh, kw), bias (Cout), output
  * s(H-1) + d(k-1) + 1 - 2p. Per image and group: columns = W^T x (GEMM), then col2im scatters them onto the
@@ -16,9 +19,6 @@ import { type LayerType, expectCounts, need } from './layer.js';
  * On the wasm engine the columns are a 1x1 convolution of the input by W^T (the engine's GEMM, packed once):
  * colorization's conv8_1 (512 -> 256, 4x4 stride 2, 28 x 28) took 623 ms on the TypeScript GEMM.
  */
-/** The engine's shared array for the columns (see WasmEngine.sharedArray). */
-const COLUMNS = 'deconvolution.columns';
-
 export const deconvolutionLayer: LayerType = {
   type: 'Deconvolution',
   onnx: (c) => convolutionToOnnx(c, true),
