@@ -3,7 +3,9 @@
 // Runtime, and their one-line refusals of bad parameters.
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MIN_NORMALIZE_FLOATS } from '../src/kernels/normalize.js';
+import { setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
 import { readNetPrototxt } from '../src/caffe/load.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
@@ -17,6 +19,7 @@ import { compareDetections } from '../src/verify/detections.js';
 import { verifyNet } from '../src/verify/verify.js';
 import { errorOf } from './helpers/cli.js';
 import { hashInputData, hashWeightBlobs } from './helpers/hashweights.mjs';
+import { layerDef, runLayer } from './helpers/compute.js';
 import { relativeError } from './helpers/reference.js';
 
 const TOLERANCE = 1e-4;
@@ -196,6 +199,43 @@ describe('DetectionOutput refuses a prior of no area, as the fork\'s decoding of
       expect(errorOf(run(code))).toBe(`layer 'det' (DetectionOutput): prior 11 has no area (width 0, height 0.20000002), which ${code} decoding cannot use`);
   });
   it('CORNER does not divide by the size: the detections as usual', () => expect(run('CORNER')().blobs.get('det')!.dims).toEqual([1, 1, 1, 7]));
+});
+
+describe('Normalize across channels on the wasm engine: the TypeScript loop\'s values within 1e-6 (its sums in double)', () => {
+  afterAll(async () => {
+    useKernels('wasm');
+    await setThreads(1);
+  });
+  for (const threads of [1, 2])
+    it(`per-channel and shared scales, in place and not, images cut over chunks, ${threads} thread(s)`, async () => {
+      useKernels('wasm');
+      expect(await setThreads(threads, 2)).toBe(threads);
+      let seed = 9;
+      const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+      // res10's conv4_3_norm (128 x 38 x 38, cut), SSD300's (512 x 38 x 38, cut), inner positions not of whole vectors, 2-D.
+      for (const [dims, shared] of [[[1, 128, 38, 38], false], [[2, 64, 19, 21], true], [[1, 512, 9, 10], false], [[3, 300, 5, 3], false], [[40, 200], true]] as const) {
+        const n = dims.reduce((a, b) => a * b, 1);
+        const data = Float32Array.from({ length: n }, () => random() * 20);
+        data[7] = 0;
+        const scale = new Tensor([shared ? 1 : dims[1]], Float32Array.from({ length: shared ? 1 : dims[1] }, () => random() * 30));
+        for (const inPlace of [false, true]) {
+          const run = (kernels: 'wasm' | 'js') => {
+            useKernels(kernels);
+            const def = layerDef('Normalize', { norm_param: { across_spatial: false, channel_shared: shared, eps: 1e-10 }, bottom: ['x'], top: [inPlace ? 'x' : 'y'] });
+            const x = kernels === 'wasm' ? wasmEngine()!.residentArray(n)! : new Float32Array(n);
+            x.set(data);
+            return runLayer(def, [scale], [new Tensor([...dims], x)])[0].data;
+          };
+          const got = run('wasm'), want = run('js');
+          useKernels('wasm');
+          const label = `${dims.join('x')}${shared ? ' shared' : ''}${inPlace ? ' in place' : ''}`;
+          let worst = 0;
+          for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / Math.max(Math.abs(want[i]), 1e-30));
+          expect(worst, label).toBeLessThan(1e-6);
+          expect(n, label).toBeGreaterThanOrEqual(MIN_NORMALIZE_FLOATS);
+        }
+      }
+    });
 });
 
 describe("DetectionOutput's candidates (ranked): the fork's stable sort by score, exactly", () => {

@@ -43,6 +43,7 @@ export const KIND_COPY = 16;
 export const KIND_POINTWISE = 17;
 export const KIND_EXP = 18;
 export const KIND_COL2IM = 19;
+export const KIND_NORMALIZE = 20;
 
 export interface KernelExports {
   runChunk(p: number, chunk: number, thread: number): void;

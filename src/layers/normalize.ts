@@ -1,4 +1,5 @@
 import { paramsOf } from '../caffe/schema.js';
+import { normalizeChannelsWasm } from '../kernels/normalize.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
 import { expectAtMostBlobs } from './axes.js';
 import { type LayerType, expectCounts, expectWeight, need } from './layer.js';
@@ -13,6 +14,7 @@ function layout(shape: Shape): [number, number, number] {
 /**
  * The SSD fork's Normalize (normalize_layer.cpp): x / sqrt(sum x^2 + eps), the sum over each image
  * (across_spatial) or over the channels at each position, times a learned scale (one value, or one per channel).
+ * Over the channels on the wasm engine in the fork's float steps (src/kernels/normalize.ts), else here in double.
  */
 export const normalizeLayer: LayerType = {
   type: 'Normalize',
@@ -31,6 +33,7 @@ export const normalizeLayer: LayerType = {
       },
       forward([bottom], [top]) {
         const [num, channels, spatial] = layout(bottom.dims);
+        if (!acrossSpatial && normalizeChannelsWasm(bottom.data, top.data, num, channels, spatial, scale, eps)) return;
         for (let n = 0; n < num; n++) {
           const at = n * channels * spatial;
           if (acrossSpatial) normalizeImage(bottom.data, top.data, at, channels * spatial, eps);
