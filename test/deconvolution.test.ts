@@ -34,6 +34,18 @@ function referenceDeconv(x: Tensor, w: Float32Array, b: Float32Array | undefined
   return y;
 }
 
+/** A seeded random geometry (groups 1-3, up to the given output channels a group, kernel, stride and plane size), input and weights. */
+function randomCase(random: () => number, most: { cout: number; k: number; s: number; size: number }): { c: Deconv; x: Tensor; weights: Tensor[] } {
+  const group = randomInt(random, 1, 3);
+  const c: Deconv = { cout: group * randomInt(random, 1, most.cout), group, k: randomInt(random, 1, most.k), p: 0, s: randomInt(random, 1, most.s), d: randomInt(random, 1, 2), bias: random() < 0.7 };
+  c.p = randomInt(random, 0, Math.floor((c.d * (c.k - 1)) / 2));
+  const N = randomInt(random, 1, 2), C = group * randomInt(random, 1, 3), H = randomInt(random, 1, most.size), W = randomInt(random, 1, most.size);
+  const x = new Tensor([N, C, H, W], randomArray(N * C * H * W, random));
+  const weights = [new Tensor([C, c.cout / group, c.k, c.k], randomArray(C * (c.cout / group) * c.k * c.k, random))];
+  if (c.bias) weights.push(new Tensor([c.cout], randomArray(c.cout, random)));
+  return { c, x, weights };
+}
+
 const param = (c: Deconv) => ({ convolution_param: { num_output: c.cout, group: c.group, kernel_size: [c.k], pad: [c.p], stride: [c.s], dilation: [c.d], bias_term: c.bias } });
 
 describe.skipIf(sharedMissing())('Deconvolution vs Caffe (reference/sweep deconv_*)', () => sweepCases(/^deconv_/));
@@ -50,13 +62,7 @@ describe('Deconvolution vs a reference loop', () => {
     expect(await setThreads(threads, 2)).toBe(threads); // 2 threads even on a one-core machine: the split must run
     const random = rng(21);
     for (let t = 0; t < 50; t++) {
-      const group = randomInt(random, 1, 3);
-      const c: Deconv = { cout: group * randomInt(random, 1, 3), group, k: randomInt(random, 1, 4), p: 0, s: randomInt(random, 1, 3), d: randomInt(random, 1, 2), bias: random() < 0.7 };
-      c.p = randomInt(random, 0, Math.floor((c.d * (c.k - 1)) / 2));
-      const N = randomInt(random, 1, 2), C = group * randomInt(random, 1, 3), H = randomInt(random, 1, 7), W = randomInt(random, 1, 7);
-      const x = new Tensor([N, C, H, W], randomArray(N * C * H * W, random));
-      const w = new Tensor([C, c.cout / group, c.k, c.k], randomArray(C * (c.cout / group) * c.k * c.k, random));
-      const b = c.bias ? new Tensor([c.cout], randomArray(c.cout, random)) : undefined;
+      const { c, x, weights: [w, b] } = randomCase(random, { cout: 3, k: 4, s: 3, size: 7 });
       const [y] = runLayer(layerDef('Deconvolution', param(c)), b ? [w, b] : [w], [x]);
       const want = referenceDeconv(x, w.data, b?.data, c);
       const label = `case ${t}: ${JSON.stringify(c)} on ${x.dims.join('x')}`;
@@ -73,13 +79,7 @@ describe('Deconvolution vs a reference loop', () => {
     expect(await setThreads(threads, 2)).toBe(threads);
     const random = rng(23);
     for (let t = 0; t < 40; t++) {
-      const group = randomInt(random, 1, 3);
-      const c: Deconv = { cout: group * randomInt(random, 1, 4), group, k: randomInt(random, 1, 5), p: 0, s: randomInt(random, 1, 4), d: randomInt(random, 1, 2), bias: random() < 0.7 };
-      c.p = randomInt(random, 0, Math.floor((c.d * (c.k - 1)) / 2));
-      const N = randomInt(random, 1, 2), C = group * randomInt(random, 1, 3), H = randomInt(random, 1, 9), W = randomInt(random, 1, 9);
-      const x = new Tensor([N, C, H, W], randomArray(N * C * H * W, random));
-      const weights = [new Tensor([C, c.cout / group, c.k, c.k], randomArray(C * (c.cout / group) * c.k * c.k, random))];
-      if (c.bias) weights.push(new Tensor([c.cout], randomArray(c.cout, random)));
+      const { c, x, weights } = randomCase(random, { cout: 4, k: 5, s: 4, size: 9 });
       const slope = [undefined, 0, 0.1][t % 3];
       const run = (resident: boolean) => {
         const def = layerDef('Deconvolution', param(c));

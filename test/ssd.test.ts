@@ -214,7 +214,7 @@ describe('Normalize across channels on the wasm engine: the TypeScript loop\'s v
       const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
       // res10's conv4_3_norm (128 x 38 x 38, cut), SSD300's (512 x 38 x 38, cut), inner positions not of whole vectors, 2-D.
       for (const [dims, shared] of [[[1, 128, 38, 38], false], [[2, 64, 19, 21], true], [[1, 512, 9, 10], false], [[3, 300, 5, 3], false], [[40, 200], true]] as const) {
-        const n = dims.reduce((a, b) => a * b, 1);
+        const n = dims.reduce((a: number, b: number) => a * b, 1);
         const data = Float32Array.from({ length: n }, () => random() * 20);
         data[7] = 0;
         const scale = new Tensor([shared ? 1 : dims[1]], Float32Array.from({ length: shared ? 1 : dims[1] }, () => random() * 30));
