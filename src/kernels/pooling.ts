@@ -94,7 +94,7 @@ function planOf(w: PoolWindows, method: 'MAX' | 'AVE'): PoolPlan {
     tableFloats,
     tablesFloats: tableFloats.reduce((a, b) => a + b, 0),
     bufferLength: bufferLength(w),
-    mode: threeByThree(w, method) ? 1 : strided3(w, method) ? 2 : strided2(w, method) ? 3 : 0,
+    mode: threeByThree(w, method) ? 1 : strided3(w, method) ? 2 : strided2(w, method) ? 3 : padded3(w, method) ? 4 : 0,
     windowRows: windowRows(w),
     fused: fused ? 1 : 0,
     lo,
@@ -142,6 +142,23 @@ function strided2(w: PoolWindows, method: 'MAX' | 'AVE'): boolean {
   if (method !== 'MAX' || w.kernelW !== 2 || w.strideW !== 2 || w.padW !== 0 || Math.min(w.outW, w.width >> 1) < 4) return false;
   for (let oy = 0; oy < w.outH; oy++) if (w.rowStart[oy] !== 2 * oy || w.rowEnd[oy] !== Math.min(2 * oy + 2, H) || 2 * oy >= H) return false;
   return true;
+}
+
+/**
+ * MAX 3x3 at stride 2 with pad 1 (DenseNet's pool1, Xception's pools): assembly/pooling.ts maxPlane3s2p1 copies each
+ * input row between -FLT_MAX borders and runs maxPlane3s2's steps over it. Its scratch: the bordered row and three
+ * rows of row maxima.
+ */
+function padded3(w: PoolWindows, method: 'MAX' | 'AVE'): boolean {
+  const { height: H, width: W, outW } = w;
+  if (method !== 'MAX' || w.kernelW !== 3 || w.strideW !== 2 || w.padW !== 1) return false;
+  const steps = Math.ceil(outW / 4), rowFloats = 4 * steps + 4;
+  if ((Math.max(W + 2, 8 * steps + 12) + 4 + 4 * rowFloats + 8) * 4 > THREAD_SCRATCH) return false;
+  // Windows of rows 2 oy - 1 .. 2 oy + 1 clipped to the plane (the last one may hold row 2 oy - 1 alone).
+  for (let oy = 0; oy < w.outH; oy++)
+    if (w.rowStart[oy] !== Math.max(2 * oy - 1, 0) || w.rowEnd[oy] !== Math.min(2 * oy + 2, H) || 2 * oy - 1 >= H) return false;
+  // Every window's first column inside the row (pooledSize's clip): 2 ox - 1 < W.
+  return 2 * (outW - 1) - 1 < W;
 }
 
 /** y (planes x outH x outW) = MAX or AVE pooling of x (planes x H x W). */
