@@ -12,7 +12,7 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, usize) are not TypeScript's.
 
-import { addr, reluf, word } from './simd';
+import { addr, reluf, word, zeroRow } from './simd';
 
 export function col2imChunk(p: usize, chunk: i32): void {
   const col = addr(p, 3), y = addr(p, 4), channels = word(p, 5), per = word(p, 6);
@@ -22,7 +22,7 @@ export function col2imChunk(p: usize, chunk: i32): void {
   const plane = H * W, rows = <usize>inH * <usize>inW;
   for (let q = chunk * per, end = min(channels, q + per); q < end; q++) {
     const out = y + ((<usize>q * <usize>plane) << 2);
-    memory.fill(out, 0, <usize>plane << 2);
+    zeroRow(out, plane);
     let src = col + ((<usize>q * <usize>(kh * kw) * rows) << 2);
     for (let ky = 0; ky < kh; ky++)
       for (let kx = 0; kx < kw; kx++, src += rows << 2) {

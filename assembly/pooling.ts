@@ -22,7 +22,7 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
-import { addr, word } from './simd';
+import { addr, copyRow, word } from './simd';
 
 const MINUS_FLT_MAX: f32 = -3.4028234663852886e38;
 
@@ -229,23 +229,16 @@ function maxPlane3s2p1(x: usize, y: usize, H: i32, W: i32, outH: i32, outW: i32,
       if (hasBot) v = f32x4.pmax(v, v128.load(bot + o));
       v128.store(O + o, v);
     }
-    copyFloats(at(y, oy * outW), O, outW);
+    copyRow(O, outW, at(y, oy * outW)); // not memory.copy: a call out of the compiled code, 3x slower on rows of ~100
     const swap = carry;
     carry = bot;
     bot = swap;
   }
 }
 
-/** n floats from src to dst, none past them (memory.copy is a call out of the compiled code: 3x slower on rows of ~100). */
-@inline function copyFloats(dst: usize, src: usize, n: i32): void {
-  const v = <usize>(n & ~3) << 2, end = <usize>n << 2;
-  for (let i: usize = 0; i < v; i += 16) v128.store(dst + i, v128.load(src + i));
-  for (let i = v; i < end; i += 4) store<f32>(dst + i, load<f32>(src + i));
-}
-
 /** The row maxima of windows 0 .. 4 steps - 1 of row r (W floats) into dst, r copied into P between borders. */
 @inline function rowMax3s2p1(identity: v128, r: usize, W: i32, P: usize, dst: usize, steps: i32): void {
-  copyFloats(P + 4, r, W);
+  copyRow(r, W, P + 4);
   for (let t = 0; t < steps; t++) {
     const o = P + (<usize>t << 5);
     v128.store(dst + (<usize>t << 4), taps3s2(identity, v128.load(o), v128.load(o, 16), v128.load32_splat(o + 32)));

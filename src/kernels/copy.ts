@@ -2,12 +2,10 @@
 // batch > 1, where its bottoms cannot be views of its top (GoogLeNet's nine Concats: 3.5 ms of a batch-8 forward
 // on the calling thread alone). Plain arrays, and small copies, stay on the caller's loops.
 
-import { KIND_COPY, wasmEngine } from './wasm.js';
+import { KIND_COPY, MIN_CHUNK_FLOATS, wasmEngine } from './wasm.js';
 
 /** Floats a job copies at least: below this a thread's wake-up costs more than it saves. */
 const MIN_FLOATS = 1 << 16;
-/** Floats a chunk copies at least. */
-const MIN_CHUNK = 1 << 14;
 
 /** One run: `n` floats from src[from] to dst[to]. */
 export interface CopyRun {
@@ -40,7 +38,7 @@ export function copyRunsWasm(runs: readonly CopyRun[]): boolean {
     t[4 * i] = srcAt[i] + r.from * 4; t[4 * i + 1] = dstAt[i] + r.to * 4; t[4 * i + 2] = r.n; t[4 * i + 3] = at;
     at += r.n;
   });
-  const chunks = Math.max(1, Math.min(e.chunkCount(Math.ceil(total / MIN_CHUNK)), Math.floor(total / MIN_CHUNK)));
+  const chunks = e.chunkCount(Math.ceil(total / MIN_CHUNK_FLOATS), total);
   const per = Math.ceil(total / chunks / 16) * 16;
   const p = e.job(KIND_COPY);
   p[3] = table; p[4] = runs.length; p[5] = per;

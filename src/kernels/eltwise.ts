@@ -5,8 +5,6 @@
 
 import { KIND_ELTWISE, type WasmEngine, wasmEngine } from './wasm.js';
 
-/** Elements a chunk takes at least: below this a thread's wake-up costs more than it saves. */
-const MIN_CHUNK = 16384;
 
 /**
  * y = relu(sum_b coeffs[b] * xs[b]) (no ReLU when `reluSlope` is undefined) on the wasm engine; false, with
@@ -26,7 +24,7 @@ function runEltwise(e: WasmEngine, at: number[], coeffs: Float32Array, yAt: numb
   const base = e.scratch(2 * tableBytes);
   new Uint32Array(e.u32.buffer, base, at.length).set(at);
   new Float32Array(e.u32.buffer, base + tableBytes, at.length).set(coeffs);
-  const chunks = Math.max(1, Math.min(e.chunkCount(Math.ceil(n / 4)), Math.floor(n / MIN_CHUNK)));
+  const chunks = e.chunkCount(Math.ceil(n / 4), n);
   const perChunk = Math.ceil(n / chunks / 4) * 4;
   const p = e.job(KIND_ELTWISE);
   p[3] = n; p[4] = at.length; p[5] = base; p[6] = base + tableBytes; p[7] = yAt;

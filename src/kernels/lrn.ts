@@ -419,8 +419,6 @@ function withinSimd(m: LrnSimdExports, x: Float32Array, y: Float32Array, planes:
 /** @internal Whether ACROSS_CHANNELS runs as a job of the native engine's pool (tests and benchmarks compare). */
 export const lrnPool = { enabled: true };
 
-/** Elements (channels x pixels) a chunk takes at least: below this a thread's wake-up costs more than it saves. */
-const MIN_CHUNK = 16384;
 /** Pixels a chunk takes at most: its float64 sums and its zeros (12 bytes a pixel) fit a thread's scratch. */
 const MAX_RUN = Math.floor((THREAD_SCRATCH - 256) / 12 / 4) * 4;
 
@@ -432,7 +430,7 @@ const MAX_RUN = Math.floor((THREAD_SCRATCH - 256) / 12 / 4) * 4;
 function lrnAcrossWasm(e: WasmEngine, x: Float32Array, y: Float32Array, num: number, channels: number, plane: number, pre: number, alphaOverN: number, k: number, mode: PowMode): void {
   const { xAt, yAt } = e.stage(x, y);
   const quads = Math.ceil(plane / 4);
-  const want = Math.max(1, Math.min(e.chunkCount(num * quads), Math.floor((num * channels * plane) / MIN_CHUNK)));
+  const want = e.chunkCount(num * quads, num * channels * plane);
   let per = Math.ceil(quads / Math.max(1, Math.ceil(want / num))) * 4;
   if (per > MAX_RUN) per = MAX_RUN;
   const runs = Math.ceil(plane / per);

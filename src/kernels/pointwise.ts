@@ -7,8 +7,6 @@
 
 import { KIND_POINTWISE, wasmEngine } from './wasm.js';
 
-/** Floats a chunk takes at least: below this a thread's wake-up costs more than it saves. */
-const MIN_CHUNK = 16384;
 /** A ReLU's blob (no channels) cut into planes of this many floats, for the threads. */
 const FLAT_PLANE = 4096;
 
@@ -42,7 +40,7 @@ export function pointwiseWasm(x: Float32Array, y: Float32Array, planes: number, 
   const base = e.scratch(params.length * padded * 4);
   const at = params.map((a, i) => (a ? (e.f32.set(a.subarray(0, channels), base / 4 + i * padded), base + i * padded * 4) : 0));
   const total = x.length;
-  const chunks = Math.max(1, Math.min(e.chunkCount(planes), Math.floor(total / MIN_CHUNK)));
+  const chunks = e.chunkCount(planes, total);
   const perChunk = Math.ceil(planes / chunks);
   const p = e.job(KIND_POINTWISE);
   p[3] = xAt; p[4] = yAt; p[5] = planes; p[6] = inner; p[7] = channels;

@@ -24,6 +24,9 @@ const MAX_PAGES = 65536;
 const CONTROL = 1024;
 const HEAP_BASE = PAGE;
 
+/** Floats a chunk of an elementwise job takes at least: below this a thread's wake-up costs more than it saves. */
+export const MIN_CHUNK_FLOATS = 16384;
+
 /** Job kinds: what runChunk in assembly/kernels.ts runs (must match its KIND_*). */
 export const KIND_CONV = 1;
 export const KIND_GEMV = 2;
@@ -369,10 +372,15 @@ export class WasmEngine {
     this.pool.run(chunks, this.activeThreads());
   }
 
-  /** Chunks to cut `units` of parallel work into: a few per thread, so a thread slowed by the machine evens out. */
-  chunkCount(units: number): number {
+  /**
+   * Chunks to cut `units` of parallel work into: a few per thread, so a thread slowed by the machine evens out; for a
+   * job over `floats` floats, at least one and none smaller than MIN_CHUNK_FLOATS.
+   */
+  chunkCount(units: number, floats = Infinity): number {
     const t = this.activeThreads();
-    return t <= 1 ? 1 : Math.min(units, 4 * t);
+    if (t <= 1) return 1;
+    const n = Math.min(units, 4 * t);
+    return floats === Infinity ? n : Math.max(1, Math.min(n, Math.floor(floats / MIN_CHUNK_FLOATS)));
   }
 }
 

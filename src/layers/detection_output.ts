@@ -4,7 +4,7 @@ import { paramsOf, withDefaults } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
 import { hasParam } from './axes.js';
 import { type LayerType, LayerError, expectCounts, need } from './layer.js';
-import { Boxes, type CodeType, type NmsSettings, nmsFast } from './detection/nms.js';
+import { Boxes, type CodeType, type NmsSettings, checkPriors, nmsFast } from './detection/nms.js';
 import { detectionOutputToOnnx } from './detection/onnx.js';
 
 /** DetectionOutput's settings, checked as the fork's LayerSetUp checks them. */
@@ -112,9 +112,12 @@ export const detectionOutputLayer: LayerType = {
       forward([loc, conf, prior], [top]) {
         const num = loc.dims[0];
         const rows: number[] = [];
+        // The fork decodes the boxes (and checks the priors) when a class other than the background is there.
+        const background = s.backgroundLabelId >= 0 && s.backgroundLabelId < s.numClasses ? 1 : 0;
         for (let n = 0; n < num; n++) {
           let result;
           try {
+            if (n === 0 && s.numClasses > background) checkPriors(prior.data, count, s.code);
             result = detectImage(s, loc.data, conf.data, prior.data, n, count);
           } catch (err) {
             throw new LayerError(def, (err as Error).message);

@@ -18,8 +18,8 @@ function boxSize(xmin: number, ymin: number, xmax: number, ymax: number): number
  * their variances (`priors`: [2, count * 4], PriorBox's layout), as [xmin, ymin, xmax, ymax] quadruples with each
  * box's BBoxSize (0 for an inverted box). Boxes are decoded when `decode` asks for them: NMS and the output read only
  * the candidates' (the top_k above the threshold), and the fork's decoding of all of them cost more than the rest of
- * the layer (res10's 8892 priors: 1.05 ms). The constructor still checks every prior as the fork's decoding does:
- * one of zero size is refused (CHECK_GT) for the center/size codes.
+ * the layer (res10's 8892 priors: 1.05 ms). The fork's decoding of all of them also refuses a prior of zero size
+ * (checkPriors).
  */
 export class Boxes {
   readonly coords: Float32Array;
@@ -33,11 +33,6 @@ export class Boxes {
     this.coords = new Float32Array(count * 4);
     this.sizes = new Float32Array(count);
     this.done = new Uint8Array(count);
-    if (code === 'CORNER') return;
-    for (let i = 0, p = 0; i < count; i++, p += 4) {
-      const pw = f32(priors[p + 2] - priors[p]), ph = f32(priors[p + 3] - priors[p + 1]);
-      if (!(pw > 0 && ph > 0)) throw new Error(`prior ${i} has no area (width ${formatFloat32(pw)}, height ${formatFloat32(ph)}), which ${code} decoding cannot use`);
-    }
   }
 
   /** Decodes the boxes `indices` not decoded yet. */
@@ -76,6 +71,18 @@ export class Boxes {
     }
     this.sizes[i] = boxSize(coords[o], coords[o + 1], coords[o + 2], coords[o + 3]);
     this.done[i] = 1;
+  }
+}
+
+/**
+ * Throws a message for a prior of zero size, which the fork's decoding of every box refuses (CHECK_GT) for the
+ * center/size codes: once a forward, whichever boxes the candidates need.
+ */
+export function checkPriors(priors: Float32Array, count: number, code: CodeType): void {
+  if (code === 'CORNER') return;
+  for (let i = 0, p = 0; i < count; i++, p += 4) {
+    const pw = f32(priors[p + 2] - priors[p]), ph = f32(priors[p + 3] - priors[p + 1]);
+    if (!(pw > 0 && ph > 0)) throw new Error(`prior ${i} has no area (width ${formatFloat32(pw)}, height ${formatFloat32(ph)}), which ${code} decoding cannot use`);
   }
 }
 
