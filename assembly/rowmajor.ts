@@ -42,8 +42,8 @@ function tail(s: f32, w: usize, x: usize, k0: i32, K: i32): f32 {
 }
 
 /**
- * y[n] = bias[n] + sum_k W[n, k] x[k] for rows [n0, n1), then leaky ReLU: seven rows at a time share each load
- * of x (W is the stream; x stays in L1 or L2). Bound by reading W on one core, and the loop's own instructions
+ * y[n] = bias[n] + sum_k W[n, k] x[k] for rows [n0, n1), then leaky ReLU: seven rows at a time (one from each
+ * seventh of the range) share each load of x (W is the stream; x stays in L1 or L2). Bound by reading W on one core, and the loop's own instructions
  * count: with eight rows V8 (Node 20) keeps two accumulators and row pointers on the stack, a store and loads
  * every step; seven fit its registers and read fc6 / fc7 / fc8 1.12-1.17x faster alone (six 1.10, whole 64-byte
  * lines a row a step 1.04-1.14, one stream of W packed eight rows interleaved 0.93-1.07: docs/PERFORMANCE.md,
@@ -52,10 +52,17 @@ function tail(s: f32, w: usize, x: usize, k0: i32, K: i32): f32 {
 export function gemvRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: i32, n1: i32, reluOn: bool, slope: f32): void {
   const rowBytes = <usize>K * 4;
   const K4 = K & ~3;
-  let n = n0;
-  for (; n + 7 <= n1; n += 7) {
-    const w0 = w + <usize>n * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-    const w4 = w3 + rowBytes, w5 = w4 + rowBytes, w6 = w5 + rowBytes;
+  // Seven regions of B rows each (the rows past 7 B run one at a time below): step b reads row b of every region,
+  // so each of the seven pointers goes on where it stopped and W is read as seven long sequential streams. Seven
+  // consecutive rows a step (until round twenty-three) started seven new streams every step, and the hardware
+  // prefetcher's ramp on each cost more the shorter the rows: one core read fc6 (K = 9216) at 29.8 GB/s, fc7
+  // (4096) 23.5, K = 2048 21. Now 1 thread, W from memory: fc6 -8 %, fc7 and fc8 -15 %, VGG-16's fc6 (25088) -5 %
+  // (docs/PERFORMANCE.md, round twenty-three). Each row's sum is unchanged (bits equal).
+  const B = (n1 - n0) / 7, regionBytes = <usize>B * rowBytes;
+  for (let b = 0; b < B; b++) {
+    const n = n0 + b;
+    const w0 = w + <usize>n * rowBytes, w1 = w0 + regionBytes, w2 = w1 + regionBytes, w3 = w2 + regionBytes;
+    const w4 = w3 + regionBytes, w5 = w4 + regionBytes, w6 = w5 + regionBytes;
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
     let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0);
     for (let k = 0; k < K4; k += 4) {
@@ -69,16 +76,16 @@ export function gemvRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: 
       a5 = madd(a5, v128.load(w5 + o), xv);
       a6 = madd(a6, v128.load(w6 + o), xv);
     }
-    const out = y + <usize>n * 4;
+    const out = y + <usize>n * 4, step = <usize>B * 4;
     store<f32>(out, finish(tail(hsum(a0), w0, x, K4, K), bias, n, reluOn, slope));
-    store<f32>(out, finish(tail(hsum(a1), w1, x, K4, K), bias, n + 1, reluOn, slope), 4);
-    store<f32>(out, finish(tail(hsum(a2), w2, x, K4, K), bias, n + 2, reluOn, slope), 8);
-    store<f32>(out, finish(tail(hsum(a3), w3, x, K4, K), bias, n + 3, reluOn, slope), 12);
-    store<f32>(out, finish(tail(hsum(a4), w4, x, K4, K), bias, n + 4, reluOn, slope), 16);
-    store<f32>(out, finish(tail(hsum(a5), w5, x, K4, K), bias, n + 5, reluOn, slope), 20);
-    store<f32>(out, finish(tail(hsum(a6), w6, x, K4, K), bias, n + 6, reluOn, slope), 24);
+    store<f32>(out + step, finish(tail(hsum(a1), w1, x, K4, K), bias, n + B, reluOn, slope));
+    store<f32>(out + 2 * step, finish(tail(hsum(a2), w2, x, K4, K), bias, n + 2 * B, reluOn, slope));
+    store<f32>(out + 3 * step, finish(tail(hsum(a3), w3, x, K4, K), bias, n + 3 * B, reluOn, slope));
+    store<f32>(out + 4 * step, finish(tail(hsum(a4), w4, x, K4, K), bias, n + 4 * B, reluOn, slope));
+    store<f32>(out + 5 * step, finish(tail(hsum(a5), w5, x, K4, K), bias, n + 5 * B, reluOn, slope));
+    store<f32>(out + 6 * step, finish(tail(hsum(a6), w6, x, K4, K), bias, n + 6 * B, reluOn, slope));
   }
-  for (; n < n1; n++) store<f32>(y + <usize>n * 4, finish(dotRow(w + <usize>n * rowBytes, x, K), bias, n, reluOn, slope));
+  for (let n = n0 + 7 * B; n < n1; n++) store<f32>(y + <usize>n * 4, finish(dotRow(w + <usize>n * rowBytes, x, K), bias, n, reluOn, slope));
 }
 
 /**

@@ -787,7 +787,7 @@ describe('InnerProduct at batch 1 over row-major weights (GEMV)', () => {
     const f = Math.fround;
     const madd = (a: number, w: number, x: number): number => (fused ? f(a + w * x) : f(a + f(w * x)));
     const random = rng(47);
-    for (const [K, N] of [[1024, 13], [1028, 7], [1032, 15], [1036, 5], [37, 17], [19, 6], [3, 2]])
+    for (const [K, N] of [[1024, 13], [1028, 7], [1032, 15], [1036, 5], [37, 17], [19, 6], [3, 2], [64, 100]])
       for (const threads of [1, 2]) {
         const w = new Tensor([N, K], randomArray(N * K, random)), b = new Tensor([N], randomArray(N, random));
         const x = new Tensor([1, K], randomArray(K, random));
