@@ -11,11 +11,7 @@ import { KIND_COL2IM, type WasmEngine } from './wasm.js';
  * ReLU at `slope` (none when undefined). g's input is the deconvolution's output, as im2col.ts col2im takes it.
  */
 export function col2imWasm(e: WasmEngine, g: ConvGeometry, channels: number, colAt: number, yAt: number, bias: Float32Array | undefined, slope: number | undefined): void {
-  let biasAt = bias ? e.addressOf(bias) : 0;
-  if (bias && !biasAt) {
-    biasAt = e.scratch(bias.length * 4);
-    e.f32.set(bias, biasAt / 4);
-  }
+  const biasAt = bias ? e.placed(bias, e.scratch(bias.length * 4)) : 0;
   const per = Math.ceil(channels / e.chunkCount(channels));
   const p = e.job(KIND_COL2IM);
   p[3] = colAt; p[4] = yAt; p[5] = channels; p[6] = per; p[7] = g.height; p[8] = g.width;

@@ -16,11 +16,7 @@ export function normalizeChannelsWasm(x: Float32Array, y: Float32Array, num: num
   const e = wasmEngine(), n = x.length;
   if (!e || n < MIN_NORMALIZE_FLOATS || y.length !== n || n !== num * channels * inner || channels === 0) return false;
   const { xAt, yAt, extra } = e.stage(x, y, Math.ceil(scale.length / 4) * 16);
-  let scaleAt = e.addressOf(scale);
-  if (!scaleAt) {
-    scaleAt = extra;
-    e.f32.set(scale, extra / 4);
-  }
+  const scaleAt = e.placed(scale, extra);
   const p = e.job(KIND_NORMALIZE);
   p[3] = xAt; p[4] = yAt; p[5] = channels; p[6] = inner;
   [p[7], p[8]] = innerPieces(e, num, inner, n);

@@ -275,6 +275,13 @@ export class WasmEngine {
     return this.buffers.has(a.buffer) ? a.byteOffset : 0;
   }
 
+  /** Where a kernel reads `a`: in place when it is resident, else at `at` (scratch the caller holds), copied there. */
+  placed(a: Float32Array, at: number): number {
+    const own = this.addressOf(a);
+    if (!own) this.f32.set(a, at / 4);
+    return own || at;
+  }
+
   /**
    * Where a kernel reads its input x and writes its output y, and `extraBytes` of scratch for the job (at `extra`):
    * a resident array (the Net's blobs) is used in place; another goes through scratch, x copied in (with `xPad`
