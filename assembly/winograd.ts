@@ -198,6 +198,10 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   // The GEMMs run the strips that hold this block's tiles: the last block of a plane may hold fewer than nt
   // (VGG-16's 28 x 28, 49 tiles in blocks of 32: 17 in the second, 3 strips of 4 computed before round seven).
   const strips = (n + NR - 1) / NR;
+  // The GEMMs' column count: the block's tiles when its last strip holds 1 to 4 of them, so that gemmStrips runs
+  // those columns alone (tile24x1) instead of a whole strip of 8 (49 tiles: 28 x 28 in F(4x4), AlexNet's conv2
+  // in F(4x4, 5x5), 35 x 35's 81), else whole strips (5 to 7 columns cost about what 8 do).
+  const gemmN = (n & (NR - 1)) >= 1 && (n & (NR - 1)) <= 4 ? n : strips * NR;
   const g = ig % groups, mPad = (M + MR - 1) / MR * MR, count = points != 0 ? points : m == 2 ? 16 : 36, K = C * subH * subW;
   const tmp = scratch, Mb = scratch + SCRATCH_HEAD, V = Mb + ((<usize>count * (rows * nt + SKEW)) << 2);
   const Ug = U + ((<usize>g * count * mPad * K) << 2), x = xp + ((<usize>ig * C * Hp * Wp) << 2);
@@ -210,13 +214,13 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
     else if (points == 10) inputTransform7(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, dir, V);
     else inputTransform(x, C, subW, k0, kc, Hp, Wp, tilesX, j0, n, nt, m, dir, V, tmp + 128);
     if (uRows != 0) {
-      gemmsMadeU(U, C, g * M + row0, rows, uRows, k0, kc, K, nt, strips, V, Mb, V + ((<usize>count * (kc * nt + SKEW)) << 2), tmp);
+      gemmsMadeU(U, C, g * M + row0, rows, uRows, k0, kc, K, nt, gemmN, strips, V, Mb, V + ((<usize>count * (kc * nt + SKEW)) << 2), tmp);
       continue;
     }
     for (let xi = 0; xi < count; xi++) {
       const pa = Ug + ((<usize>xi * mPad * K + <usize>k0 * mPad + <usize>row0 * kc) << 2);
       const v = V + ((<usize>xi * (kc * nt + SKEW)) << 2), mx = Mb + ((<usize>xi * (rows * nt + SKEW)) << 2);
-      gemmStrips(rows, nt, kc, pa, v, 0, strips, mx, nt, 0, k0 == 0, k0 + kc >= K, 0, 0, false, 0, tmp, 0);
+      gemmStrips(rows, gemmN, kc, pa, v, 0, strips, mx, nt, 0, k0 == 0, k0 + kc >= K, 0, 0, false, 0, tmp, 0);
     }
   }
   const yRows = y + ((<usize>(ig * M + row0) * outH * outW) << 2);
@@ -232,7 +236,7 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
  * the 36 GEMMs at once, while it is in L1 / L2. U is 4x the weights: on AlexNet's 13 x 13 layers (16 tiles a
  * plane) this keeps F(4x4)'s 2.25 multiply-adds an output without holding it (src/kernels/winograd.ts uPerForward).
  */
-function gemmsMadeU(w: usize, C: i32, o0: i32, rows: i32, uRows: i32, k0: i32, kc: i32, K: i32, nt: i32, strips: i32, V: usize, Mb: usize, Ub: usize, tmp: usize): void {
+function gemmsMadeU(w: usize, C: i32, o0: i32, rows: i32, uRows: i32, k0: i32, kc: i32, K: i32, nt: i32, gemmN: i32, strips: i32, V: usize, Mb: usize, Ub: usize, tmp: usize): void {
   const vBytes = (<usize>(kc * nt + SKEW)) << 2, mBytes = (<usize>(rows * nt + SKEW)) << 2;
   scaleV(V, kc, nt);
   for (let r0 = 0; r0 < rows; r0 += uRows) {
@@ -240,7 +244,7 @@ function gemmsMadeU(w: usize, C: i32, o0: i32, rows: i32, uRows: i32, k0: i32, k
     for (let s = 0; s < rr; s += MR) filtersStrip(w, C, o0 + r0 + s, min(MR, rr - s), k0, kc, Ub + (<usize>(s * kc) << 2), uBytes, tmp + 128);
     for (let xi = 0; xi < 36; xi++) {
       const mx = Mb + <usize>xi * mBytes + (<usize>(r0 * nt) << 2);
-      gemmStrips(rr, nt, kc, Ub + <usize>xi * uBytes, V + <usize>xi * vBytes, 0, strips, mx, nt, 0, k0 == 0, k0 + kc >= K, 0, 0, false, 0, tmp, 0);
+      gemmStrips(rr, gemmN, kc, Ub + <usize>xi * uBytes, V + <usize>xi * vBytes, 0, strips, mx, nt, 0, k0 == 0, k0 + kc >= K, 0, 0, false, 0, tmp, 0);
     }
   }
 }
