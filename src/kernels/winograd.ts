@@ -477,22 +477,36 @@ function inImageGroups(num: number, fit: number, x: Float32Array, y: Float32Arra
  */
 export function winogradSplit(threads: number, tiles: number, images: number, n: number, K: number, M: number, madeU = false): { nt: number; blocks: number; rowsPer: number } {
   const budget = 4 * n * K * M <= SMALL_U_BLOCK_BYTES ? SMALL_U_BLOCK_BYTES : BLOCK_BYTES;
-  const fit = Math.max(NR, Math.floor(budget / (4 * n * (Math.min(K, KC) + M)) / NR) * NR);
+  const fit = blockFit(budget, n, K, M);
   if (madeU) return madeUSplit(threads, tiles, images, M, fit);
-  let nt = Math.min(fit, roundUp(tiles, NR)), blocks: number;
+  let nt = Math.min(fit, roundUp(tiles, NR)), blocks: number, cut = 1;
   if (threads > 1) {
     const late = LATE_MACS / (n * K * M);
     let best = Infinity;
-    for (let size = Math.min(nt, MIN_BLOCK_TILES), most = nt; size <= most; size += NR) {
-      for (const s of [roundUp(Math.ceil(tiles / Math.ceil(tiles / size)), NR), size]) {
-        const cost = makespan(threads, images, tiles, s, late) + makespan(threads, images, tiles, s, 0) / 1000; // ties: the sooner without delay
-        if (cost < best) [best, nt] = [cost, s];
+    // Where the tiles do not part evenly into blocks (VGG-16's 28 x 28: 49 tiles as 32 + 17), output rows are
+    // weighed too, in one block a thread of at least MIN_CUT_ROWS rows: each row block transforms its tiles' inputs
+    // again (TRANSFORM_ROWS), but no thread is left most of the job. Even blocks are kept (16 tiles as 8 + 8: VGG-16's
+    // 14 x 14 took 3.75 ms as two row blocks against 3.45).
+    for (const r of [1, threads]) {
+      if (r > 1 && (M < threads * MIN_CUT_ROWS || (tiles % nt === 0 && ((images * tiles) / nt) % threads === 0))) break;
+      const rows = roundUp(Math.ceil(M / r), MR), most = Math.min(r === 1 ? fit : blockFit(budget, n, K, rows), roundUp(tiles, NR));
+      for (let size = Math.min(most, MIN_BLOCK_TILES); size <= most; size += NR) {
+        for (const s of [roundUp(Math.ceil(tiles / Math.ceil(tiles / size)), NR), size]) {
+          const at = (delay: number): number => makespan(threads, images, tiles, s, delay, r, TRANSFORM_ROWS / M);
+          const cost = at(late) + at(0) / 1000; // ties: the sooner without delay
+          if (cost < best) [best, nt, cut] = [cost, s, r];
+        }
       }
     }
     blocks = Math.ceil(tiles / nt);
   } else [blocks, nt] = leastPadding(tiles, Math.ceil(tiles / nt));
-  const rowBlocks = images * blocks >= threads ? 1 : Math.max(1, Math.min(Math.ceil((CHUNKS_PER_THREAD * threads) / (images * blocks)), Math.floor(M / (4 * MR))));
+  const rowBlocks = cut > 1 ? cut : images * blocks >= threads ? 1 : Math.max(1, Math.min(Math.ceil((CHUNKS_PER_THREAD * threads) / (images * blocks)), Math.floor(M / (4 * MR))));
   return { nt, blocks, rowsPer: roundUp(Math.ceil(M / rowBlocks), MR) };
+}
+
+/** Tiles a block of `rows` output rows may hold in `budget` bytes of thread scratch (a multiple of NR, at least NR). */
+function blockFit(budget: number, n: number, K: number, rows: number): number {
+  return Math.max(NR, Math.floor(budget / (4 * n * (Math.min(K, KC) + rows)) / NR) * NR);
 }
 
 /** winogradSplit's answers by layer (its packed weights), for each thread count, tile count and image count. */
@@ -520,18 +534,27 @@ function splitOf(packed: PackedWinograd, threads: number, tiles: number, images:
  * a block costs the columns of its strips (a plane's last block runs only those that hold its tiles) and U_TILES
  * for reading U. A worker that takes no block does not count.
  */
-function makespan(threads: number, images: number, tiles: number, size: number, late: number): number {
+function makespan(threads: number, images: number, tiles: number, size: number, late: number, rowBlocks = 1, transform = 0): number {
   const free = new Array<number>(threads).fill(late), blocks = Math.ceil(tiles / size);
   free[0] = 0;
   let end = 0;
-  for (let i = 0; i < images * blocks; i++) {
-    const b = i % blocks;
+  for (let i = 0; i < images * blocks * rowBlocks; i++) {
+    const b = Math.floor(i / rowBlocks) % blocks, held = Math.min(size, tiles - b * size);
     let t = 0;
     for (let j = 1; j < threads; j++) if (free[j] < free[t]) t = j;
-    free[t] += roundUp(Math.min(size, tiles - b * size), NR) + U_TILES;
+    free[t] += (columns(held) + U_TILES) / rowBlocks + transform * held;
     end = Math.max(end, free[t]);
   }
   return end;
+}
+
+/**
+ * What a block's GEMMs cost in tiles: whole strips of NR, but for a last strip of 1 to 4 tiles, which gemmStrips runs
+ * a column at a time (tile24x1) at about EDGE_COLUMN of a strip's column each.
+ */
+function columns(tiles: number): number {
+  const edge = tiles % NR;
+  return edge >= 1 && edge <= 4 ? tiles - edge + EDGE_COLUMN * edge : roundUp(tiles, NR);
 }
 
 /**
@@ -571,6 +594,16 @@ const CHUNKS_PER_THREAD = 3;
  * sleep within 2-3 ms. Enough that a small layer is not cut into a block a thread that the worker starts late.
  */
 const LATE_MACS = 1.25e6;
+/**
+ * A row block's input transform of one tile, in rows of that tile's GEMMs (makespan's units: a tile's GEMMs over
+ * all M rows are 1): VGG-16's 28 x 28 layers (M = 512) at 2 threads in two row blocks of 256 spent ~7.5 % more CPU
+ * than at 1 thread (10.7 ms each against 19.9 at 1 thread; 13.3 as blocks of 32 and 17 tiles).
+ */
+const TRANSFORM_ROWS = 48;
+/** Output rows a row block holds at least, where winogradSplit weighs cutting them (MR multiples). */
+const MIN_CUT_ROWS = 64;
+/** A column of gemmStrips' tile24x1 edge against a column of a whole strip (columns). */
+const EDGE_COLUMN = 1.5;
 /** Tile blocks smaller than this read U too often for what they compute. */
 const MIN_BLOCK_TILES = 8;
 
