@@ -204,7 +204,7 @@ export function gemmStrips(
   // (tile24x1); after a whole strip, interleaved with it six row strips at a time, so that those rows of A are
   // read from L1 (a block of A larger than L2 would otherwise stream from L3 six times as fast as the tiles need).
   const edge = t1 - 1, edgeCols = min(NR, N - edge * NR);
-  const split = edgeCols >= 1 && edgeCols <= 4;
+  const split = columnsEdge(edgeCols);
   for (let t = t0; t < t1; t++) {
     const col = t * NR;
     const cols = min(NR, N - col);
@@ -227,6 +227,19 @@ export function gemmStrips(
     }
     for (; s * MR < M; s++) stripTile(M, N, kc, a, b, t, s, c, ldcBytes, colBase, first, last, biasMode, bias, reluOn, slope, tmp, res);
   }
+}
+
+/** Whether gemmStrips runs a last strip of `cols` columns a column at a time (tile24x1): 1 to 4 of them. */
+@inline function columnsEdge(cols: i32): bool {
+  return cols >= 1 && cols <= 4;
+}
+
+/**
+ * The column count to give gemmStrips for `n` columns stored in whole strips of NR (room for them all): `n` where its
+ * last strip runs as columns, else the whole strips (5 to 7 columns cost about what 8 do; tmp's edge tile would copy).
+ */
+export function stripColumns(n: i32): i32 {
+  return columnsEdge(n % NR) ? n : (n + NR - 1) / NR * NR;
 }
 
 /** gemmStrips' tile of B strip t and A strip s (microTile with its addresses). */

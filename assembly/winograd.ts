@@ -33,7 +33,7 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
-import { gemmStrips } from './kernels';
+import { gemmStrips, stripColumns } from './kernels';
 import { MR, NR, SHORT_ROW, addr, copyRow, madd, relu, reluf, word, zeroRow } from './simd';
 import { filtersWhole, inputTransform5, outputWhole } from './winograd5';
 import { column } from './winograd7';
@@ -198,10 +198,9 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   // The GEMMs run the strips that hold this block's tiles: the last block of a plane may hold fewer than nt
   // (VGG-16's 28 x 28, 49 tiles in blocks of 32: 17 in the second, 3 strips of 4 computed before round seven).
   const strips = (n + NR - 1) / NR;
-  // The GEMMs' column count: the block's tiles when its last strip holds 1 to 4 of them, so that gemmStrips runs
-  // those columns alone (tile24x1) instead of a whole strip of 8 (49 tiles: 28 x 28 in F(4x4), AlexNet's conv2
-  // in F(4x4, 5x5), 35 x 35's 81), else whole strips (5 to 7 columns cost about what 8 do).
-  const gemmN = (n & (NR - 1)) >= 1 && (n & (NR - 1)) <= 4 ? n : strips * NR;
+  // A last strip of 1 to 4 tiles runs as columns, not as a whole strip of 8 (49 tiles: 28 x 28 in F(4x4), AlexNet's
+  // conv2 in F(4x4, 5x5); 35 x 35's 81).
+  const gemmN = stripColumns(n);
   const g = ig % groups, mPad = (M + MR - 1) / MR * MR, count = points != 0 ? points : m == 2 ? 16 : 36, K = C * subH * subW;
   const tmp = scratch, Mb = scratch + SCRATCH_HEAD, V = Mb + ((<usize>count * (rows * nt + SKEW)) << 2);
   const Ug = U + ((<usize>g * count * mPad * K) << 2), x = xp + ((<usize>ig * C * Hp * Wp) << 2);

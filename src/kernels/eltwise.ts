@@ -5,7 +5,6 @@
 
 import { KIND_ELTWISE, type WasmEngine, wasmEngine } from './wasm.js';
 
-
 /**
  * y = relu(sum_b coeffs[b] * xs[b]) (no ReLU when `reluSlope` is undefined) on the wasm engine; false, with
  * nothing done, when there is no engine or an array is not resident. y may be one of the xs.

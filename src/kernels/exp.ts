@@ -1,23 +1,12 @@
 // Sigmoid and Softmax on the wasm engine (assembly/exp.ts: e^x in float, four lanes at a time): one parallel job a
 // layer. The TypeScript loops of src/layers/sigmoid.ts and softmax.ts stay the fallback and the tests' reference.
 
-import { KIND_EXP, type WasmEngine, wasmEngine } from './wasm.js';
+import { KIND_EXP, wasmEngine } from './wasm.js';
 
 /** Floats below which the loops in TypeScript cost less than a job (an SE block's Sigmoid: 64-2048 of them). */
 export const MIN_EXP_FLOATS = 4096;
 
 /** y = 1 / (1 + e^-x) (y may be x); false, with nothing done, without an engine or below MIN_EXP_FLOATS. */
-/**
- * A job over `blocks` blocks of `inner` positions (`floats` in all) cut into chunks of whole vectors of positions:
- * [positions a chunk, chunks a block], as many chunks a block as the engine's threads need. Also Normalize's job.
- */
-export function innerPieces(e: WasmEngine, blocks: number, inner: number, floats: number): [number, number] {
-  const chunks = e.chunkCount(blocks * Math.ceil(inner / 4), floats);
-  const perBlock = Math.max(1, Math.min(Math.ceil(inner / 4), Math.ceil(chunks / blocks)));
-  const per = Math.ceil(inner / perBlock / 4) * 4;
-  return [per, Math.ceil(inner / per)];
-}
-
 export function sigmoidWasm(x: Float32Array, y: Float32Array): boolean {
   const e = wasmEngine(), n = x.length;
   if (!e || n < MIN_EXP_FLOATS || y.length !== n) return false;
@@ -45,7 +34,7 @@ export function softmaxWasm(x: Float32Array, y: Float32Array, blocks: number, ch
     p[9] = Math.ceil(blocks / e.chunkCount(blocks, n));
     count = Math.ceil(blocks / p[9]);
   } else {
-    [p[9], p[10]] = innerPieces(e, blocks, inner, n);
+    [p[9], p[10]] = e.innerPieces(blocks, inner, n);
     count = blocks * p[10];
   }
   e.run(count);

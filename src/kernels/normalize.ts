@@ -2,7 +2,6 @@
 // over every image's inner positions. The TypeScript loops of src/layers/normalize.ts stay the fallback and the
 // tests' reference.
 
-import { innerPieces } from './exp.js';
 import { KIND_NORMALIZE, wasmEngine } from './wasm.js';
 
 /** Floats below which the TypeScript loops cost less than a job. */
@@ -19,7 +18,7 @@ export function normalizeChannelsWasm(x: Float32Array, y: Float32Array, num: num
   const scaleAt = e.placed(scale, extra);
   const p = e.job(KIND_NORMALIZE);
   p[3] = xAt; p[4] = yAt; p[5] = channels; p[6] = inner;
-  [p[7], p[8]] = innerPieces(e, num, inner, n);
+  [p[7], p[8]] = e.innerPieces(num, inner, n);
   p[9] = scaleAt; p[10] = scale.length === 1 ? 1 : 0;
   e.setFloat(p, 11, eps);
   e.run(num * p[8]);

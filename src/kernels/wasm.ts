@@ -389,6 +389,17 @@ export class WasmEngine {
     const n = Math.min(units, 4 * t);
     return floats === Infinity ? n : Math.max(1, Math.min(n, Math.floor(floats / MIN_CHUNK_FLOATS)));
   }
+
+  /**
+   * A job over `blocks` blocks of `inner` positions (`floats` in all) cut into chunks of whole vectors of positions:
+   * [positions a chunk, chunks a block], as many chunks a block as chunkCount gives (Softmax, Normalize).
+   */
+  innerPieces(blocks: number, inner: number, floats: number): [number, number] {
+    const chunks = this.chunkCount(blocks * Math.ceil(inner / 4), floats);
+    const perBlock = Math.max(1, Math.min(Math.ceil(inner / 4), Math.ceil(chunks / blocks)));
+    const per = Math.ceil(inner / perBlock / 4) * 4;
+    return [per, Math.ceil(inner / per)];
+  }
 }
 
 let engine: WasmEngine | null | undefined;

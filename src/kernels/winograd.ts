@@ -483,13 +483,8 @@ export function winogradSplit(threads: number, tiles: number, images: number, n:
   if (threads > 1) {
     const late = LATE_MACS / (n * K * M);
     let best = Infinity;
-    // Where the tiles do not part evenly into blocks (VGG-16's 28 x 28: 49 tiles as 32 + 17), output rows are
-    // weighed too, in one block a thread of at least MIN_CUT_ROWS rows: each row block transforms its tiles' inputs
-    // again (TRANSFORM_ROWS), but no thread is left most of the job. Even blocks are kept (16 tiles as 8 + 8: VGG-16's
-    // 14 x 14 took 3.75 ms as two row blocks against 3.45).
-    for (const r of [1, threads]) {
-      if (r > 1 && (M < threads * MIN_CUT_ROWS || (tiles % nt === 0 && ((images * tiles) / nt) % threads === 0))) break;
-      const rows = roundUp(Math.ceil(M / r), MR), most = Math.min(r === 1 ? fit : blockFit(budget, n, K, rows), roundUp(tiles, NR));
+    // Block sizes up to `most` tiles, with output rows in `r` row blocks.
+    const search = (r: number, most: number): void => {
       for (let size = Math.min(most, MIN_BLOCK_TILES); size <= most; size += NR) {
         for (const s of [roundUp(Math.ceil(tiles / Math.ceil(tiles / size)), NR), size]) {
           const at = (delay: number): number => makespan(threads, images, tiles, s, delay, r, TRANSFORM_ROWS / M);
@@ -497,7 +492,14 @@ export function winogradSplit(threads: number, tiles: number, images: number, n:
           if (cost < best) [best, nt, cut] = [cost, s, r];
         }
       }
-    }
+    };
+    search(1, nt);
+    // Where the tiles do not part evenly into blocks (VGG-16's 28 x 28: 49 tiles as 32 + 17), output rows are
+    // weighed too, in one block a thread of at least MIN_CUT_ROWS rows: each row block transforms its tiles' inputs
+    // again (TRANSFORM_ROWS), but no thread is left most of the job. Even blocks are kept (16 tiles as 8 + 8: VGG-16's
+    // 14 x 14 took 3.75 ms as two row blocks against 3.45).
+    const even = tiles % nt === 0 && (images * (tiles / nt)) % threads === 0;
+    if (!even && M >= threads * MIN_CUT_ROWS) search(threads, Math.min(blockFit(budget, n, K, roundUp(Math.ceil(M / threads), MR)), roundUp(tiles, NR)));
     blocks = Math.ceil(tiles / nt);
   } else [blocks, nt] = leastPadding(tiles, Math.ceil(tiles / nt));
   const rowBlocks = cut > 1 ? cut : images * blocks >= threads ? 1 : Math.max(1, Math.min(Math.ceil((CHUNKS_PER_THREAD * threads) / (images * blocks)), Math.floor(M / (4 * MR))));
@@ -550,7 +552,7 @@ function makespan(threads: number, images: number, tiles: number, size: number, 
 
 /**
  * What a block's GEMMs cost in tiles: whole strips of NR, but for a last strip of 1 to 4 tiles, which gemmStrips runs
- * a column at a time (tile24x1) at about EDGE_COLUMN of a strip's column each.
+ * a column at a time (tile24x1; assembly/kernels.ts stripColumns) at about EDGE_COLUMN of a strip's column each.
  */
 function columns(tiles: number): number {
   const edge = tiles % NR;
