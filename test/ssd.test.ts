@@ -19,7 +19,7 @@ import { compareDetections } from '../src/verify/detections.js';
 import { verifyNet } from '../src/verify/verify.js';
 import { errorOf } from './helpers/cli.js';
 import { hashInputData, hashWeightBlobs } from './helpers/hashweights.mjs';
-import { layerDef, runLayer } from './helpers/compute.js';
+import { layerDef, randomArray, rng, runLayer } from './helpers/compute.js';
 import { relativeError } from './helpers/reference.js';
 
 const TOLERANCE = 1e-4;
@@ -210,14 +210,13 @@ describe('Normalize across channels on the wasm engine: the TypeScript loop\'s v
     it(`per-channel and shared scales, in place and not, images cut over chunks, ${threads} thread(s)`, async () => {
       useKernels('wasm');
       expect(await setThreads(threads, 2)).toBe(threads);
-      let seed = 9;
-      const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+      const random = rng(9);
       // res10's conv4_3_norm (128 x 38 x 38, cut), SSD300's (512 x 38 x 38, cut), inner positions not of whole vectors, 2-D.
       for (const [dims, shared] of [[[1, 128, 38, 38], false], [[2, 64, 19, 21], true], [[1, 512, 9, 10], false], [[3, 300, 5, 3], false], [[40, 200], true]] as const) {
         const n = dims.reduce((a: number, b: number) => a * b, 1);
-        const data = Float32Array.from({ length: n }, () => random() * 20);
+        const data = randomArray(n, random).map((v) => v * 20);
         data[7] = 0;
-        const scale = new Tensor([shared ? 1 : dims[1]], Float32Array.from({ length: shared ? 1 : dims[1] }, () => random() * 30));
+        const scale = new Tensor([shared ? 1 : dims[1]], randomArray(shared ? 1 : dims[1], random).map((v) => v * 30));
         for (const inPlace of [false, true]) {
           const run = (kernels: 'wasm' | 'js') => {
             useKernels(kernels);
@@ -247,8 +246,7 @@ describe("DetectionOutput's candidates (ranked): the fork's stable sort by score
     return topK > -1 && topK < all.length ? all.slice(0, topK) : all;
   };
   it('ties (by index), -0 and +0 alike, infinities, NaN (never a candidate), denormals, strides, top_k from none to all', () => {
-    let seed = 5;
-    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const random = rng(5);
     const special = [0, -0, Infinity, -Infinity, NaN, 1e-40, -1e-40, 0.5, 0.25, -3.4028234663852886e38];
     for (let t = 0; t < 40; t++) {
       const stride = 1 + (t % 3), count = 1 + Math.floor(random() * 3000), scores = new Float32Array(count * stride + 1);
