@@ -47,7 +47,8 @@ function tail(s: f32, w: usize, x: usize, k0: i32, K: i32): f32 {
  * count: with eight rows V8 (Node 20) keeps two accumulators and row pointers on the stack, a store and loads
  * every step; seven fit its registers and read fc6 / fc7 / fc8 1.12-1.17x faster alone (six 1.10, whole 64-byte
  * lines a row a step 1.04-1.14, one stream of W packed eight rows interleaved 0.93-1.07: docs/PERFORMANCE.md,
- * round fifteen). Each row's sum is the same as dotRow's order: lanes by k % 4, then the K % 4 tail.
+ * round fifteen). Each row's sum is the same as dotRow's order: lanes by k % 4, then the K % 4 tail (added after the
+ * loop, in finishRows, with the bias and ReLU).
  */
 export function gemvRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: i32, n1: i32, reluOn: bool, slope: f32): void {
   const rowBytes = <usize>K * 4;
@@ -76,16 +77,31 @@ export function gemvRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: 
       a5 = madd(a5, v128.load(w5 + o), xv);
       a6 = madd(a6, v128.load(w6 + o), xv);
     }
+    // The lanes' sums only: each row's K % 4 tail, bias and ReLU in finishRows, after the loop. With them here
+    // the loop ran 1.10-1.15x slower (V8 kept less of it in registers; round twenty-four).
     const out = y + <usize>n * 4, step = <usize>B * 4;
-    store<f32>(out, finish(tail(hsum(a0), w0, x, K4, K), bias, n, reluOn, slope));
-    store<f32>(out + step, finish(tail(hsum(a1), w1, x, K4, K), bias, n + B, reluOn, slope));
-    store<f32>(out + 2 * step, finish(tail(hsum(a2), w2, x, K4, K), bias, n + 2 * B, reluOn, slope));
-    store<f32>(out + 3 * step, finish(tail(hsum(a3), w3, x, K4, K), bias, n + 3 * B, reluOn, slope));
-    store<f32>(out + 4 * step, finish(tail(hsum(a4), w4, x, K4, K), bias, n + 4 * B, reluOn, slope));
-    store<f32>(out + 5 * step, finish(tail(hsum(a5), w5, x, K4, K), bias, n + 5 * B, reluOn, slope));
-    store<f32>(out + 6 * step, finish(tail(hsum(a6), w6, x, K4, K), bias, n + 6 * B, reluOn, slope));
+    store<f32>(out, hsum(a0));
+    store<f32>(out + step, hsum(a1));
+    store<f32>(out + 2 * step, hsum(a2));
+    store<f32>(out + 3 * step, hsum(a3));
+    store<f32>(out + 4 * step, hsum(a4));
+    store<f32>(out + 5 * step, hsum(a5));
+    store<f32>(out + 6 * step, hsum(a6));
   }
-  for (let n = n0 + 7 * B; n < n1; n++) store<f32>(y + <usize>n * 4, finish(dotRow(w + <usize>n * rowBytes, x, K), bias, n, reluOn, slope));
+  finishRows(w, K, x, y, bias, n0, n0 + 7 * B, n1, reluOn, slope);
+}
+
+/**
+ * gemvRows' end: rows [n0, n7) hold their lanes' sums (y[n] = hsum), to which each row's K % 4 tail, the bias and
+ * ReLU are added in that order; rows [n7, n1) (fewer than seven) are summed whole here, one at a time.
+ */
+function finishRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: i32, n7: i32, n1: i32, reluOn: bool, slope: f32): void {
+  const rowBytes = <usize>K * 4, K4 = K & ~3;
+  for (let n = n0; n < n7; n++) {
+    const at = y + <usize>n * 4;
+    store<f32>(at, finish(tail(load<f32>(at), w + <usize>n * rowBytes, x, K4, K), bias, n, reluOn, slope));
+  }
+  for (let n = n7; n < n1; n++) store<f32>(y + <usize>n * 4, finish(dotRow(w + <usize>n * rowBytes, x, K), bias, n, reluOn, slope));
 }
 
 /**
