@@ -23,7 +23,7 @@ function finish(s: f32, bias: usize, n: i32, reluOn: bool, slope: f32): f32 {
 }
 
 /**
- * One row: sum_k W[n, k] x[k], in the order of gemvRows' seven rows (one accumulator, lanes by k % 4, then the
+ * One row: sum_k W[n, k] x[k], in the order of gemvRows' six rows (one accumulator, lanes by k % 4, then the
  * K % 4 tail), so that a row's bits do not depend on which rows a chunk holds (1 or 2 threads give the same).
  */
 @inline
@@ -41,31 +41,32 @@ function tail(s: f32, w: usize, x: usize, k0: i32, K: i32): f32 {
   return s;
 }
 
+/** Rows gemvRows takes a step, one from each of as many regions (src/kernels/packed.ts cuts chunks in whole sixes). */
+const GEMV_ROWS: i32 = 6;
+
 /**
- * y[n] = bias[n] + sum_k W[n, k] x[k] for rows [n0, n1), then leaky ReLU: seven rows at a time (one from each
- * seventh of the range) share each load of x (W is the stream; x stays in L1 or L2). Bound by reading W on one core, and the loop's own instructions
- * count: with eight rows V8 (Node 20) keeps two accumulators and row pointers on the stack, a store and loads
- * every step; seven fit its registers and read fc6 / fc7 / fc8 1.12-1.17x faster alone (six 1.10, whole 64-byte
- * lines a row a step 1.04-1.14, one stream of W packed eight rows interleaved 0.93-1.07: docs/PERFORMANCE.md,
- * round fifteen). Each row's sum is the same as dotRow's order: lanes by k % 4, then the K % 4 tail (added after the
- * loop, in finishRows, with the bias and ReLU).
+ * y[n] = bias[n] + sum_k W[n, k] x[k] for rows [n0, n1), then leaky ReLU: six rows a step, one from each sixth of
+ * the range, share each load of x (W is the stream; x stays in L1 or L2). Bound by reading W on one core, and by
+ * the loop's instructions where a busy SMT sibling shares the core (docs/PERFORMANCE.md, rounds seventeen and
+ * twenty-four). Each row's sum is dotRow's order: lanes by k % 4, then the K % 4 tail, added after the loop (in
+ * finishRows, with the bias and ReLU), so that the loop alone holds the function's registers.
  */
 export function gemvRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: i32, n1: i32, reluOn: bool, slope: f32): void {
   const rowBytes = <usize>K * 4;
   const K4 = K & ~3;
-  // Seven regions of B rows each (the rows past 7 B run one at a time below): step b reads row b of every region,
-  // so each of the seven pointers goes on where it stopped and W is read as seven long sequential streams. Seven
+  // Six regions of B rows each (the rows past 6 B run one at a time in finishRows): step b reads row b of every
+  // region, so each pointer goes on where it stopped and W is read as six long sequential streams. Seven
   // consecutive rows a step (until round twenty-three) started seven new streams every step, and the hardware
-  // prefetcher's ramp on each cost more the shorter the rows: one core read fc6 (K = 9216) at 29.8 GB/s, fc7
-  // (4096) 23.5, K = 2048 21. Now 1 thread, W from memory: fc6 -8 %, fc7 and fc8 -15 %, VGG-16's fc6 (25088) -5 %
-  // (docs/PERFORMANCE.md, round twenty-three). Each row's sum is unchanged (bits equal).
-  const B = (n1 - n0) / 7, regionBytes = <usize>B * rowBytes;
+  // prefetcher's ramp on each cost more the shorter the rows (fc7 at 23.5 GB/s). Seven regions until round
+  // twenty-four: with the rows' end moved out of the loop, six read W 1.05-1.10x faster (V8's code for seven
+  // takes a `leal` for each row's address every step and kept fewer of them in registers). Bits unchanged.
+  const B = (n1 - n0) / GEMV_ROWS, regionBytes = <usize>B * rowBytes;
   for (let b = 0; b < B; b++) {
     const n = n0 + b;
     const w0 = w + <usize>n * rowBytes, w1 = w0 + regionBytes, w2 = w1 + regionBytes, w3 = w2 + regionBytes;
-    const w4 = w3 + regionBytes, w5 = w4 + regionBytes, w6 = w5 + regionBytes;
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0);
+    const w4 = w3 + regionBytes, w5 = w4 + regionBytes;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0), a4 = f32x4.splat(0), a5 = f32x4.splat(0);
     for (let k = 0; k < K4; k += 4) {
       const o = <usize>k * 4;
       const xv = v128.load(x + o);
@@ -75,7 +76,6 @@ export function gemvRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: 
       a3 = madd(a3, v128.load(w3 + o), xv);
       a4 = madd(a4, v128.load(w4 + o), xv);
       a5 = madd(a5, v128.load(w5 + o), xv);
-      a6 = madd(a6, v128.load(w6 + o), xv);
     }
     // The lanes' sums only: each row's K % 4 tail, bias and ReLU in finishRows, after the loop. With them here
     // the loop ran 1.10-1.15x slower (V8 kept less of it in registers; round twenty-four).
@@ -86,22 +86,21 @@ export function gemvRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: 
     store<f32>(out + 3 * step, hsum(a3));
     store<f32>(out + 4 * step, hsum(a4));
     store<f32>(out + 5 * step, hsum(a5));
-    store<f32>(out + 6 * step, hsum(a6));
   }
-  finishRows(w, K, x, y, bias, n0, n0 + 7 * B, n1, reluOn, slope);
+  finishRows(w, K, x, y, bias, n0, n0 + GEMV_ROWS * B, n1, reluOn, slope);
 }
 
 /**
- * gemvRows' end: rows [n0, n7) hold their lanes' sums (y[n] = hsum), to which each row's K % 4 tail, the bias and
- * ReLU are added in that order; rows [n7, n1) (fewer than seven) are summed whole here, one at a time.
+ * gemvRows' end: rows [n0, nb) hold their lanes' sums (y[n] = hsum), to which each row's K % 4 tail, the bias and
+ * ReLU are added in that order; rows [nb, n1) (fewer than six) are summed whole here, one at a time.
  */
-function finishRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: i32, n7: i32, n1: i32, reluOn: bool, slope: f32): void {
+function finishRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: i32, nb: i32, n1: i32, reluOn: bool, slope: f32): void {
   const rowBytes = <usize>K * 4, K4 = K & ~3;
-  for (let n = n0; n < n7; n++) {
+  for (let n = n0; n < nb; n++) {
     const at = y + <usize>n * 4;
     store<f32>(at, finish(tail(load<f32>(at), w + <usize>n * rowBytes, x, K4, K), bias, n, reluOn, slope));
   }
-  for (let n = n7; n < n1; n++) store<f32>(y + <usize>n * 4, finish(dotRow(w + <usize>n * rowBytes, x, K), bias, n, reluOn, slope));
+  for (let n = nb; n < n1; n++) store<f32>(y + <usize>n * 4, finish(dotRow(w + <usize>n * rowBytes, x, K), bias, n, reluOn, slope));
 }
 
 /**

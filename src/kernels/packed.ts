@@ -7,6 +7,9 @@ import { KC, KIND_CONV, KIND_GEMV, KIND_GEMV_ROWS, KIND_IP, KIND_IP_ROWS, MR, NR
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
+/** Rows assembly/rowmajor.ts' gemvRows takes a step (GEMV_ROWS there): a chunk holds whole steps of them. */
+const GEMV_ROWS = 6;
+
 /** A convolution's weights as MR-row strips per K block, per group; bias padded to whole strips. */
 export interface PackedConv {
   weights: number;
@@ -152,7 +155,7 @@ export function innerProductWasm(e: WasmEngine, w: PackedInnerProduct | RowMajor
   };
   if (rowMajor && M === 1) {
     const p = e.job(KIND_GEMV_ROWS);
-    const rowsPerChunk = roundUp(Math.ceil(N / e.chunkCount(Math.ceil(N / 7))), 7); // whole blocks of seven rows (gemvRows)
+    const rowsPerChunk = roundUp(Math.ceil(N / e.chunkCount(Math.ceil(N / GEMV_ROWS))), GEMV_ROWS);
     p[3] = K; p[4] = N; p[5] = xAt; p[6] = w.weights; p[7] = yAt; p[8] = w.bias;
     relu(p, 9);
     p[11] = rowsPerChunk;
