@@ -23,7 +23,7 @@ function finish(s: f32, bias: usize, n: i32, reluOn: bool, slope: f32): f32 {
 }
 
 /**
- * One row: sum_k W[n, k] x[k], in the order of gemvRows' six rows (one accumulator, lanes by k % 4, then the
+ * One row: sum_k W[n, k] x[k], in the order of gemvRows' five rows (one accumulator, lanes by k % 4, then the
  * K % 4 tail), so that a row's bits do not depend on which rows a chunk holds (1 or 2 threads give the same).
  */
 @inline
@@ -41,11 +41,11 @@ function tail(s: f32, w: usize, x: usize, k0: i32, K: i32): f32 {
   return s;
 }
 
-/** Rows gemvRows takes a step, one from each of as many regions (src/kernels/packed.ts cuts chunks in whole sixes). */
-const GEMV_ROWS: i32 = 6;
+/** Rows gemvRows takes a step, one from each of as many regions (src/kernels/packed.ts cuts chunks in whole fives). */
+const GEMV_ROWS: i32 = 5;
 
 /**
- * y[n] = bias[n] + sum_k W[n, k] x[k] for rows [n0, n1), then leaky ReLU: six rows a step, one from each sixth of
+ * y[n] = bias[n] + sum_k W[n, k] x[k] for rows [n0, n1), then leaky ReLU: five rows a step, one from each fifth of
  * the range, share each load of x (W is the stream; x stays in L1 or L2). Bound by reading W on one core, and by
  * the loop's instructions where a busy SMT sibling shares the core (docs/PERFORMANCE.md, rounds seventeen and
  * twenty-four). Each row's sum is dotRow's order: lanes by k % 4, then the K % 4 tail, added after the loop (in
@@ -54,19 +54,19 @@ const GEMV_ROWS: i32 = 6;
 export function gemvRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: i32, n1: i32, reluOn: bool, slope: f32): void {
   const rowBytes = <usize>K * 4;
   const K4 = K & ~3;
-  // Six regions of B rows each (the rows past 6 B run one at a time in finishRows): step b reads row b of every
-  // region, so each pointer goes on where it stopped and W is read as six long sequential streams. Seven
+  // Five regions of B rows each (the rows past 5 B run one at a time in finishRows): step b reads row b of every
+  // region, so each pointer goes on where it stopped and W is read as five long sequential streams. Seven
   // consecutive rows a step (until round twenty-three) started seven new streams every step, and the hardware
   // prefetcher's ramp on each cost more the shorter the rows (fc7 at 23.5 GB/s). Seven regions until round
-  // twenty-four: with the rows' end moved out of the loop, six read W 1.05-1.10x faster (V8's code for seven
-  // takes a `leal` for each row's address every step and kept fewer of them in registers). Bits unchanged.
+  // twenty-four: with the rows' end moved out of the loop, fewer rows a step read W faster alone (fc6 / fc7 / fc8,
+  // GB/s: seven 37.2-38.0 / 33.9-35.6 / 34.8-35.7, six 38.8-40.0 / 37.3-38.3 / 36.1-38.9, five 39.0-40.9 /
+  // 39.0-40.3 / 40.0-40.9, four 38.9-39.8 / 38.4-40.3 / 38.9-40.7, eight 27-29: V8 spills). Bits unchanged.
   const B = (n1 - n0) / GEMV_ROWS, regionBytes = <usize>B * rowBytes;
   for (let b = 0; b < B; b++) {
     const n = n0 + b;
-    const w0 = w + <usize>n * rowBytes, w1 = w0 + regionBytes, w2 = w1 + regionBytes, w3 = w2 + regionBytes;
-    const w4 = w3 + regionBytes, w5 = w4 + regionBytes;
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0);
-    let a3 = f32x4.splat(0), a4 = f32x4.splat(0), a5 = f32x4.splat(0);
+    const w0 = w + <usize>n * rowBytes, w1 = w0 + regionBytes, w2 = w1 + regionBytes;
+    const w3 = w2 + regionBytes, w4 = w3 + regionBytes;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0), a4 = f32x4.splat(0);
     for (let k = 0; k < K4; k += 4) {
       const o = <usize>k * 4;
       const xv = v128.load(x + o);
@@ -75,7 +75,6 @@ export function gemvRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: 
       a2 = madd(a2, v128.load(w2 + o), xv);
       a3 = madd(a3, v128.load(w3 + o), xv);
       a4 = madd(a4, v128.load(w4 + o), xv);
-      a5 = madd(a5, v128.load(w5 + o), xv);
     }
     // The lanes' sums only: each row's K % 4 tail, bias and ReLU in finishRows, after the loop. With them here
     // the loop ran 1.10-1.15x slower (V8 kept less of it in registers; round twenty-four).
@@ -85,14 +84,13 @@ export function gemvRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: 
     store<f32>(out + 2 * step, hsum(a2));
     store<f32>(out + 3 * step, hsum(a3));
     store<f32>(out + 4 * step, hsum(a4));
-    store<f32>(out + 5 * step, hsum(a5));
   }
   finishRows(w, K, x, y, bias, n0, n0 + GEMV_ROWS * B, n1, reluOn, slope);
 }
 
 /**
  * gemvRows' end: rows [n0, nb) hold their lanes' sums (y[n] = hsum), to which each row's K % 4 tail, the bias and
- * ReLU are added in that order; rows [nb, n1) (fewer than six) are summed whole here, one at a time.
+ * ReLU are added in that order; rows [nb, n1) (fewer than five) are summed whole here, one at a time.
  */
 function finishRows(w: usize, K: i32, x: usize, y: usize, bias: usize, n0: i32, nb: i32, n1: i32, reluOn: bool, slope: f32): void {
   const rowBytes = <usize>K * 4, K4 = K & ~3;

@@ -782,7 +782,7 @@ describe('InnerProduct at batch 1 over row-major weights (GEMV)', () => {
   it('sums each row in its documented order, to the bit (lanes by k % 4, then the K % 4 tail, then the bias)', async () => {
     // The order of assembly/rowmajor.ts' dotRow, written out: four lane sums (the relaxed-SIMD build fuses each
     // multiply-add: the product is exact in f64, one rounding), added as (l0 + l1) + (l2 + l3), then the tail
-    // one product at a time. Six rows a step or one (the rows past the last step): the same bits.
+    // one product at a time. Five rows a step or one (the rows past the last step): the same bits.
     const fused = wasmBuild() === 'fma';
     const f = Math.fround;
     const madd = (a: number, w: number, x: number): number => (fused ? f(a + w * x) : f(a + f(w * x)));

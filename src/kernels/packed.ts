@@ -8,7 +8,7 @@ import { KC, KIND_CONV, KIND_GEMV, KIND_GEMV_ROWS, KIND_IP, KIND_IP_ROWS, MR, NR
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
 /** Rows assembly/rowmajor.ts' gemvRows takes a step (GEMV_ROWS there): a chunk holds whole steps of them. */
-const GEMV_ROWS = 6;
+const GEMV_ROWS = 5;
 
 /** A convolution's weights as MR-row strips per K block, per group; bias padded to whole strips. */
 export interface PackedConv {
