@@ -201,6 +201,45 @@ for (const threads of [1, 2]) {
       });
     }
 
+    // Few output channels (the SSD face detector's 3x3 heads: 128 -> 8, 256 -> 12) and 8 to 15 input channels take
+    // Winograd by default since round twenty-five (src/kernels/winograd.ts MIN_CHANNELS): rows of U not of 4, one
+    // row, strided ones whose space-to-depth has the channels (11x11 stride 4 3 -> 8, 7x7 stride 2 64 -> 5).
+    it('Winograd by default with 1 to 15 output channels and 8 to 15 input channels (3x3, 5x5, 7x7, strided), groups, batches, ReLU vs TypeScript and im2col', () => {
+      const random = rng(53 + threads);
+      const cases = [
+        { cin: 128, cout: 8, k: 3, stride: 1, pad: 1, H: 38, W: 38, group: 1, N: 1 },
+        { cin: 256, cout: 12, k: 3, stride: 1, pad: 1, H: 19, W: 19, group: 1, N: 1 },
+        { cin: 70, cout: 1, k: 3, stride: 1, pad: 1, H: 23, W: 17, group: 1, N: 2 },
+        { cin: 40, cout: 6, k: 3, stride: 1, pad: 0, H: 13, W: 13, group: 2, N: 1 },
+        { cin: 300, cout: 3, k: 3, stride: 1, pad: 1, H: 9, W: 11, group: 1, N: 1 },
+        { cin: 8, cout: 32, k: 3, stride: 1, pad: 1, H: 30, W: 29, group: 1, N: 1 },
+        { cin: 26, cout: 40, k: 3, stride: 1, pad: 2, H: 16, W: 21, group: 2, N: 2 },
+        { cin: 64, cout: 5, k: 5, stride: 1, pad: 2, H: 28, W: 27, group: 1, N: 1 },
+        { cin: 48, cout: 2, k: 7, stride: 1, pad: 3, H: 20, W: 20, group: 1, N: 1 },
+        { cin: 3, cout: 8, k: 11, stride: 4, pad: 0, H: 67, W: 71, group: 1, N: 1 },
+        { cin: 64, cout: 5, k: 7, stride: 2, pad: 3, H: 28, W: 30, group: 1, N: 1 },
+      ];
+      cases.forEach((c, t) => {
+        const cinG = c.cin / c.group, coutG = c.cout / c.group;
+        const x = new Tensor([c.N, c.cin, c.H, c.W], randomArray(c.N * c.cin * c.H * c.W, random));
+        const w = new Tensor([c.cout, cinG, c.k, c.k], randomArray(c.cout * cinG * c.k * c.k, random));
+        const b = new Tensor([c.cout], randomArray(c.cout, random));
+        const def = layerDef('Convolution', { convolution_param: { num_output: c.cout, group: c.group, kernel_size: [c.k], pad: [c.pad], stride: [c.stride] } });
+        const relu = t % 3 === 1 ? 0 : t % 3 === 2 ? 0.2 : undefined, label = `case ${t}: ${JSON.stringify(c)} relu ${relu}`;
+        const outH = Math.floor((c.H + 2 * c.pad - c.k) / c.stride) + 1, outW = Math.floor((c.W + 2 * c.pad - c.k) / c.stride) + 1;
+        const g: ConvGeometry = { channels: cinG, height: c.H, width: c.W, kernelH: c.k, kernelW: c.k, padH: c.pad, padW: c.pad, strideH: c.stride, strideW: c.stride, dilationH: 1, dilationW: 1, outH, outW };
+        expect(winogradTile(g, coutG, undefined, c.N), label).not.toBe(0);
+        const [got, want] = bothKernels(def, [w, b], x, relu);
+        process.env.CREMA_WINOGRAD = '0';
+        const [im2col] = bothKernels(def, [w, b], x, relu);
+        delete process.env.CREMA_WINOGRAD;
+        expect([...got.dims], label).toEqual([c.N, c.cout, outH, outW]);
+        const bound = c.k === 7 ? 1e-4 : 5e-5; // F(4x4)'s and F(2x4, 7x7)'s bounds of the random-shape tests above
+        expect(relDiff(got.data, want.data), label).toBeLessThan(bound);
+        expect(relDiff(got.data, im2col.data), label).toBeLessThan(bound);
+      });
+    });
+
     // A dilated stride-1 convolution runs Winograd on its input's dh x dw phases (src/kernels/phases.ts): phases
     // of unequal sizes (outputs not a multiple of the dilation), pads below, at and above the dilation, rectangular
     // dilation, groups, batches, bias and ReLU, against the TypeScript kernels and im2col (which reads x dilated).
@@ -945,7 +984,7 @@ describe('which convolutions run Winograd', () => {
     channels, height: size, width: size, kernelH: k, kernelW: k, padH: 1, padW: 1, strideH: stride, strideW: stride,
     dilationH: dilation, dilationW: dilation, outH: size, outW: size,
   });
-  it('3x3 to 9x9, stride 1, with 16 or more channels in and out; F(4x4) on planes of 14x14 and more and on 13x13, F(2x2) below', () => {
+  it('3x3 to 9x9, stride 1, with 8 or more channels in and any out; F(4x4) on planes of 14x14 and more and on 13x13, F(2x2) below', () => {
     expect([56, 28, 16, 14, 13, 12, 11, 7].map((n) => winogradTile(conv(n), 64, undefined))).toEqual([4, 4, 4, 4, 4, 2, 2, 2]);
     // U within 7x the weights: F(4x4) of 9x9 is 4.0x; of a 4x4 kernel 9x, so that takes F(2x2). 7x7 takes
     // F(2x4, 7x7) (the whole kernel, U 1.6x the weights) on every plane, OpenPose's 46 x 46 as 7 x 7.
@@ -956,11 +995,16 @@ describe('which convolutions run Winograd', () => {
     expect([conv(27, 5), conv(24, 5), conv(14, 5)].map((g) => winogradTile(g, 64, undefined, 2))).toEqual([4, 4, 4]);
     // and within 64 MiB a group: FCN's fc6 (7x7, 512 -> 4096) stays on im2col.
     expect(winogradTile(conv(28, 7, 1, 1, 512), 4096, undefined)).toBe(0);
-    expect([conv(28, 1), conv(28, 11), conv(28, 3, 2), conv(28, 3, 1, 2), conv(28, 3, 1, 1, 8)].map((g) => winogradTile(g, 64, undefined))).toEqual([0, 0, 0, 0, 0]);
-    expect(winogradTile(conv(28), 8, undefined)).toBe(0);
-    // 1-D F(4, 3) for K x 1 and 1 x K kernels, K = 3 to 9; not 1 x 1, 1 x 11, strided or with few channels.
+    expect([conv(28, 1), conv(28, 11), conv(28, 3, 2), conv(28, 3, 1, 2), conv(28, 3, 1, 1, 4), conv(28, 3, 1, 1, 7)].map((g) => winogradTile(g, 64, undefined))).toEqual([0, 0, 0, 0, 0, 0]);
+    // 8 channels in, and few out: the SSD face detector's heads (128 -> 8 on 38 x 38, 256 -> 12 on 19 x 19), one
+    // output channel, 5x5 and 7x7 with few outputs.
+    expect([conv(28, 3, 1, 1, 8), conv(28, 3, 1, 1, 12)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4]);
+    expect([[conv(38, 3, 1, 1, 128), 8], [conv(19, 3, 1, 1, 256), 12], [conv(38, 3, 1, 1, 128), 1], [conv(28, 5), 8], [conv(46, 7, 1, 1, 128), 2]].map(([g, rows]) => winogradTile(g as ConvGeometry, rows as number, undefined))).toEqual([4, 4, 4, 4, 4]);
+    // 1-D F(4, 3) for K x 1 and 1 x K kernels, K = 3 to 9; not 1 x 1, 1 x 11, strided or with fewer than 16 channels
+    // in or out.
     const line = (kh: number, kw: number, stride = 1, channels = 64): ConvGeometry => ({ ...conv(17, 1, stride, 1, channels), kernelH: kh, kernelW: kw });
     expect([line(1, 7), line(7, 1), line(1, 3), line(9, 1), line(1, 1), line(1, 11), line(1, 7, 2), line(1, 7, 1, 8)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 4, 4, 0, 0, 0, 0]);
+    expect(winogradTile(line(1, 7), 8, undefined)).toBe(0);
   });
   it("strided convolutions: Winograd on the space-to-depth where it needs at most half im2col's multiply-adds (AlexNet's 11x11 stride 4, F(3x3, 4x4) for 7x7 stride 2), not 3x3 stride 2", () => {
     const strided = (size: number, k: number, s: number, pad: number, channels = 3, dilation = 1): ConvGeometry => {
@@ -973,10 +1017,13 @@ describe('which convolutions run Winograd', () => {
     // 7x7 stride 2 (ResNet-50's, GoogLeNet's, SqueezeNet 1.0's conv1: 12 channels, a 4x4 kernel): F(3x3, 4x4), 0.33x.
     expect([strided(224, 7, 2, 3), strided(227, 7, 2, 0), strided(64, 8, 2, 1)].map((g) => winogradTile(g, 64, undefined))).toEqual([3, 3, 3]);
     // 3x3 stride 2 (a 2x2 kernel), 5x5 stride 2 on 12 x 12 outputs (F(2x2): 0.64x), dilation, too few channels
-    // (1 x 2 x 2 = 4 < 16; 2 x 2 x 2 = 8 < 12 for F(3x3, 4x4)), too few output channels.
+    // (1 x 2 x 2 = 4 < 8; 2 x 2 x 2 = 8 < 12 for F(3x3, 4x4)).
     const refused = [strided(224, 3, 2, 1, 64), strided(25, 5, 2, 1, 8), strided(227, 11, 4, 0, 3, 2), strided(227, 11, 2, 0, 1), strided(224, 7, 2, 3, 2)];
     expect(refused.map((g) => winogradTile(g, 96, undefined))).toEqual([0, 0, 0, 0, 0]);
-    expect(winogradTile(strided(224, 7, 2, 3), 8, undefined)).toBe(0);
+    // Few output channels where the space-to-depth's channels make up for them (channels x rows >= 256), not with
+    // few of both: 7x7 stride 2 3 -> 8 (12 x 8) and 5x5 stride 2 3 -> 8 stay on im2col, 3 -> 16 does not.
+    expect([[strided(224, 7, 2, 3), 8], [strided(112, 5, 2, 2), 8], [strided(224, 7, 2, 3), 16], [strided(112, 5, 2, 2), 16], [strided(227, 11, 4, 0), 8], [strided(56, 7, 2, 3, 64), 8]]
+      .map(([g, rows]) => winogradTile(g as ConvGeometry, rows as number, undefined))).toEqual([0, 0, 3, 4, 4, 3]);
     expect(winogradTile(strided(227, 11, 4, 0), 96, '0')).toBe(0);
   });
   it('a NaN or infinity in the input or the weights takes the im2col path: non-finite outputs exactly where Caffe has them', () => {

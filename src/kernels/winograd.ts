@@ -56,9 +56,9 @@ export interface PackedWinograd extends PackedConv {
  */
 export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | WinogradTileSize {
   if (g.strideH > 1 || g.strideW > 1) return stridedTile(g, rows, setting, num);
-  if (oneD(g) !== 0) return setting === '0' || g.channels < MIN_CHANNELS || rows < MIN_CHANNELS ? 0 : 4;
+  if (oneD(g) !== 0) return setting === '0' || g.channels < MIN_LINE_CHANNELS || rows < MIN_LINE_CHANNELS ? 0 : 4;
   const fits = g.kernelH >= 3 && g.kernelH <= 9 && g.kernelW >= 3 && g.kernelW <= 9 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
-    g.channels >= MIN_CHANNELS && rows >= MIN_CHANNELS;
+    g.channels >= MIN_CHANNELS;
   if (!fits || setting === '0') return 0;
   if (setting === '6') return f6(g) ? 6 : 4;
   if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
@@ -95,8 +95,8 @@ export function spaceToDepth(g: ConvGeometry): ConvGeometry | undefined {
  */
 function stridedTile(g: ConvGeometry, rows: number, setting: string | undefined, num: number): 0 | WinogradTileSize {
   const s = spaceToDepth(g);
-  if (!s || s.kernelH < 3 || s.kernelW < 3) return 0;
-  const f3 = s.kernelH === 4 && s.kernelW === 4 && setting !== '0' && s.channels >= MIN_F3_CHANNELS && rows >= MIN_CHANNELS;
+  if (!s || s.kernelH < 3 || s.kernelW < 3 || !stridedWork(s.channels, rows)) return 0;
+  const f3 = s.kernelH === 4 && s.kernelW === 4 && setting !== '0' && s.channels >= MIN_F3_CHANNELS;
   const stride1 = winogradTile(s, rows, setting, num), m = f3 ? 3 : stride1 === 6 ? 4 : stride1; // F(6x6) not measured there
   const macs = m && (g.strideH * g.strideW * points(m) * Math.ceil(s.kernelH / blockSize(m)) * Math.ceil(s.kernelW / blockSize(m))) / (m * m);
   return m && macs <= winogradLimits.stridedMacs * g.kernelH * g.kernelW ? m : 0;
@@ -104,6 +104,20 @@ function stridedTile(g: ConvGeometry, rows: number, setting: string | undefined,
 
 /** F(3x3, 4x4) from 12 channels: a 3-channel 7x7 stride 2 (ResNet-50's conv1) has 12 on its space-to-depth. */
 const MIN_F3_CHANNELS = 12;
+
+/**
+ * Whether a strided convolution has the channels for Winograd on its space-to-depth: 12 or more in and 16 out, or
+ * fewer out where the channels in make up for it (channels x rows >= MIN_STRIDED_WORK). Its gather pass is paid
+ * per input channel whatever the rows, so few of both lose (one layer, 1 thread, against im2col: 7x7 stride 2
+ * 3 -> 8, 12 x 8 on its space-to-depth, 0.97-1.20x; 5x5 stride 2 3 -> 8 1.00-1.14x), where more of either wins
+ * (3 -> 16: 7x7 stride 2 0.79x, 5x5 stride 2 0.87x; 11x11 stride 4 3 -> 8, 48 x 8: 0.24-0.30x; 7x7 stride 2
+ * 64 -> 8, 256 x 8: 0.46-0.49x).
+ */
+function stridedWork(channels: number, rows: number): boolean {
+  return (channels >= MIN_F3_CHANNELS && rows >= 16) || channels * rows >= MIN_STRIDED_WORK;
+}
+
+const MIN_STRIDED_WORK = 256;
 
 /**
  * 1-D Winograd F(4, 3) (6 values per 1 x 3 block, 1.5 multiply-adds an output instead of 3) for a K x 1 (1) or
@@ -244,8 +258,20 @@ function batchF4(g: ConvGeometry): boolean {
 
 const MIN_F4_BATCH_CHANNELS = 96;
 
-/** Below this many channels per group (in or out), im2col's longer K wins (measured: docs/PERFORMANCE.md). */
-const MIN_CHANNELS = 16;
+/**
+ * Below this many input channels per group, im2col's longer K wins (a 3-channel first layer: VGG-16's conv1_1 at
+ * 224 x 224 1.19x im2col's time in F(4x4); 4 -> 64 at 56 x 56 0.89-0.97x; 8 and 12 channels 0.44-0.62x). Output
+ * channels set no limit: GEMM rows come in strips of four (MR) either way, and im2col's columns (9 C x the
+ * plane, written and read again) cost most where few rows use them: the SSD face detector's 3x3 heads, 128 -> 8
+ * on 38 x 38 and 256 -> 12 on 19 x 19, took 1.70 / 0.91 ms as im2col, 0.45 / 0.33 in F(4x4); one output channel
+ * 1.47 -> 0.35, 5x5 and 7x7 kernels with 1 to 8 outputs 0.17-0.30x (docs/PERFORMANCE.md, round twenty-five).
+ */
+const MIN_CHANNELS = 8;
+/**
+ * 1-D kernels (K x 1, 1 x K) take F(4, 3) from 16 channels in and out: with 8 in it ran as fast as im2col (1.00x),
+ * with 4 or 8 out from 0.47x (7 x 1) to 0.86-1.26x (1 x 7) in two runs: not a rule to change on that.
+ */
+const MIN_LINE_CHANNELS = 16;
 
 /**
  * U = G g G^T per 3x3 block of each filter (blocks past the kernel's edge are zero), packed as A matrices
