@@ -14,6 +14,7 @@
 import { copyChunk } from './copy';
 import { depthwiseChunk } from './depthwise';
 import { directChunk } from './direct';
+import { fewRows } from './fewrows';
 import { eltwiseChunk } from './eltwise';
 import { lrnChunk } from './lrnjob';
 import { MR, NR, addr, madd, relu, reluf, word } from './simd';
@@ -496,6 +497,11 @@ function convChunk(p: usize, chunk: i32, scratch: usize): void {
   const ag = a + (<usize>g * mPad * K) * 4;
   const bg = bias + <usize>(g * M + r0) * 4;
   const biasMode = bias != 0 ? BIAS_ROW : BIAS_NONE;
+  // 1 to 4 output channels of a 1x1 (word 32: allowed): straight from x, the same bits (assembly/fewrows.ts).
+  if (pointwise && M <= MR && rowBlocks == 1 && word(p, 32) != 0) {
+    fewRows(xg, N, K, KC, M, ag, mPad, cg, j0, j1, bias != 0 ? bg : 0, reluOn, slope, rg);
+    return;
+  }
   // A last strip of 1 to 4 columns runs a column at a time inside gemmStrips (tile24x1).
   const whole = (j1 - j0 + NR - 1) / NR;
   const buffer = scratch + 128;

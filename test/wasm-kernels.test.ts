@@ -18,7 +18,7 @@ import { packWinogradWeights, uPerForward, winogradLimits, winogradSplit, winogr
 import { eltwiseSumWasm } from '../src/kernels/eltwise.js';
 import { caffeRelu } from '../src/kernels/relu.js';
 import { directFits } from '../src/kernels/direct.js';
-import { convRowSplit } from '../src/kernels/packed.js';
+import { convRowSplit, convSplit } from '../src/kernels/packed.js';
 import { type ConvGeometry, depthwisePlane } from '../src/kernels/im2col.js';
 import { depthwiseWasm, packDepthwiseWeights } from '../src/kernels/depthwise.js';
 import { CremaError } from '../src/util/errors.js';
@@ -117,6 +117,42 @@ for (const threads of [1, 2]) {
         const ip = layerDef('InnerProduct', { inner_product_param: { num_output: outputs } });
         const [gotI, wantI] = bothKernels(ip, [wi, bi], xi, relu);
         expect(relDiff(gotI.data, wantI.data), `inner product 30 x ${K} -> ${outputs}`).toBeLessThan(1e-5);
+      });
+    });
+
+    // 1x1 convolutions with 1 to 4 output channels a group run straight from x (assembly/fewrows.ts): the same bits
+    // as the packed GEMM (convSplit.fewRows off), -0 and the residual's + 0 included, and the TypeScript kernels'
+    // numbers. Columns of every residue mod 16, two K blocks (K over 256), groups, batches, bias or none, ReLU.
+    it('1x1 Convolution with 1 to 4 output channels: the GEMM\'s bits, K blocks, partial strips, groups, batches, bias, ReLU', () => {
+      const random = rng(61 + threads);
+      const cases = [
+        { cin: 64, cout: 1, H: 37, W: 29, group: 1, N: 1 }, { cin: 300, cout: 1, H: 9, W: 7, group: 1, N: 2 },
+        { cin: 313, cout: 2, H: 11, W: 13, group: 1, N: 1 }, { cin: 32, cout: 4, H: 17, W: 23, group: 1, N: 1 },
+        { cin: 520, cout: 3, H: 5, W: 5, group: 1, N: 1 }, { cin: 24, cout: 8, H: 6, W: 9, group: 2, N: 2 },
+        { cin: 10, cout: 2, H: 1, W: 3, group: 1, N: 1 }, { cin: 40, cout: 4, H: 16, W: 16, group: 1, N: 1 },
+        { cin: 5, cout: 5, H: 9, W: 9, group: 1, N: 1 },
+      ];
+      cases.forEach((c, t) => {
+        const cinG = c.cin / c.group, bias = t % 3 !== 2, relu = t % 3 === 1 ? 0 : t % 4 === 0 ? 0.1 : undefined;
+        const data = randomArray(c.N * c.cin * c.H * c.W, random);
+        for (let i = 0; i < data.length; i += 7) data[i] = i % 2 ? -0 : 0; // zeros of both signs: the sums' -0
+        const x = new Tensor([c.N, c.cin, c.H, c.W], data);
+        const wd = randomArray(c.cout * cinG, random);
+        if (t === 3) wd.fill(-0, 0, 8); // the first channel's weights -0: a column of zeros sums to -0
+        const w = new Tensor([c.cout, cinG, 1, 1], wd);
+        const b = new Tensor([c.cout], t === 7 ? new Float32Array(c.cout).fill(-0) : randomArray(c.cout, random));
+        const def = layerDef('Convolution', { convolution_param: { num_output: c.cout, group: c.group, kernel_size: [1], bias_term: bias } });
+        const label = `case ${t}: ${JSON.stringify(c)} bias ${bias} relu ${relu}`;
+        const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+        convSplit.fewRows = false;
+        let gemm: Tensor;
+        try {
+          [gemm] = bothKernels(def, bias ? [w, b] : [w], x, relu);
+        } finally {
+          convSplit.fewRows = true;
+        }
+        expect(relDiff(got.data, want.data), label).toBeLessThan(1e-5);
+        expect(new Uint32Array(got.data.buffer, got.data.byteOffset, got.data.length), label).toEqual(new Uint32Array(gemm.data.buffer, gemm.data.byteOffset, gemm.data.length));
       });
     });
 

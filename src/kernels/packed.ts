@@ -81,12 +81,17 @@ export function convolveWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry,
   p[27] = chunkCols; p[28] = Math.ceil(N / chunkCols);
   p[29] = residualAt;
   p[30] = rowBlocks; p[31] = rowsPer;
+  p[32] = convSplit.fewRows ? 1 : 0;
   e.run(images * p[28] * rowBlocks);
   e.unstage(y, yAt);
 }
 
-/** @internal Whether convolution jobs may cut output rows (benchmarks turn it off to compare). */
-export const convSplit = { rows: true };
+/**
+ * @internal Whether convolution jobs may cut output rows, and whether a 1x1 with 1 to 4 output channels a group
+ * runs straight from x (assembly/fewrows.ts; the same bits as the GEMM) rather than packing it: benchmarks and
+ * tests turn them off to compare.
+ */
+export const convSplit = { rows: true, fewRows: true };
 
 /** Output rows a convolution chunk keeps at least when a job cuts rows (8 strips of the 4 x 8 tile). */
 const MIN_CHUNK_ROWS = 32;
