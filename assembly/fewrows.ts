@@ -2,12 +2,11 @@
 // planes up to 568 x 568), colorization's class8_ab (313 -> 2), MTCNN P-Net's heads (32 -> 2, 32 -> 4). The GEMM
 // path packs every column of x into thread scratch (a copy of the whole input) for a 4 x 8 register tile of which
 // these use 1 to 4 rows: HED's score-dsn1 ran at 1.8 G multiply-adds a second, the copy and the unused rows
-// costing more than reading x. Here each column's sum is taken straight from x, eight (four rows) or 32 and 16
-// (one row) columns a step, with the GEMM's arithmetic to the bit: per K block (KC input channels) a
-// multiply-add chain from zero in channel order with the packed weights (MR rows a channel, zero past M), then the
-// edges of microTile (assembly/kernels.ts): a full tile (4 rows, a whole strip of 8 columns) stores its first
-// block's sum as it is, every other tile adds it to +0; the bias after the last block, then the residual and + 0,
-// then the leaky ReLU.
+// costing more than reading x. Here each column's sum is taken straight from x, 32 (one row) or eight columns a
+// step, with the GEMM's arithmetic to the bit: per K block (KC input channels) a multiply-add chain from zero in
+// channel order with the packed weights (MR rows a channel, zero past M), then the edges of microTile
+// (assembly/kernels.ts): a full tile (4 rows, a whole strip of 8 columns) stores its first block's sum as it is,
+// every other tile adds it to +0; the bias after the last block, then the residual and + 0, then the leaky ReLU.
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
@@ -23,37 +22,14 @@ export function fewRows(x: usize, N: i32, K: i32, KC: i32, M: i32, a: usize, mPa
     const kc = min(KC, K - k0), first = k0 == 0, last = k0 + kc >= K;
     const ak = a + (<usize>k0 * mPad) * 4, xk = x + (<usize>k0 * N) * 4;
     let j = j0;
-    if (M == 1) {
-      for (; j + 32 <= j1; j += 32) oneRow32(xk, N, kc, ak, c, j, first, last, bias, reluOn, slope, res);
-      for (; j + 16 <= j1; j += 16) oneRow16(xk, N, kc, ak, c, j, first, last, bias, reluOn, slope, res);
-    }
-    else for (; j + NR <= j1; j += NR) fourRows8(xk, N, kc, ak, c, j, M, first, last, bias, reluOn, slope, res);
+    if (M == 1) for (; j + 32 <= j1; j += 32) oneRow32(xk, N, kc, ak, c, j, first, last, bias, reluOn, slope, res);
+    for (; j + NR <= j1; j += NR) fourRows8(xk, N, kc, ak, c, j, M, first, last, bias, reluOn, slope, res);
     // The columns past the last whole step, one at a time (a partial strip: never a full tile).
     for (; j < j1; j++) for (let r = 0; r < M; r++) column(xk, N, kc, ak, c, j, r, first, last, bias, reluOn, slope, res);
   }
 }
 
-/** One row, sixteen columns from j (a step of whole strips; M = 1 < MR: no full tile, +0 on the first block). */
-function oneRow16(x: usize, N: i32, kc: i32, a: usize, c: usize, j: i32, first: bool, last: bool, bias: usize, reluOn: bool, slope: f32, res: usize): void {
-  let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
-  const step = <usize>N << 2;
-  let p = x + (<usize>j << 2), w = a;
-  const end = a + (<usize>kc << 4);
-  while (w < end) {
-    const b = v128.load32_splat(w);
-    s0 = madd(s0, b, v128.load(p)); s1 = madd(s1, b, v128.load(p, 16));
-    s2 = madd(s2, b, v128.load(p, 32)); s3 = madd(s3, b, v128.load(p, 48));
-    p += step;
-    w += MR << 2;
-  }
-  const at = c + (<usize>j << 2), r: usize = res == 0 ? 0 : res + (<usize>j << 2);
-  finish(s0, at, false, first, last, bias, reluOn, slope, r);
-  finish(s1, at + 16, false, first, last, bias, reluOn, slope, r == 0 ? 0 : r + 16);
-  finish(s2, at + 32, false, first, last, bias, reluOn, slope, r == 0 ? 0 : r + 32);
-  finish(s3, at + 48, false, first, last, bias, reluOn, slope, r == 0 ? 0 : r + 48);
-}
-
-/** One row, 32 columns from j: two lines of every channel a step. */
+/** One row, 32 columns from j: two lines of every channel a step (M = 1 < MR: no full tile, +0 on the first block). */
 function oneRow32(x: usize, N: i32, kc: i32, a: usize, c: usize, j: i32, first: bool, last: bool, bias: usize, reluOn: bool, slope: f32, res: usize): void {
   let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
   let s4 = f32x4.splat(0), s5 = f32x4.splat(0), s6 = f32x4.splat(0), s7 = f32x4.splat(0);
@@ -80,7 +56,7 @@ function oneRow32(x: usize, N: i32, kc: i32, a: usize, c: usize, j: i32, first: 
   finish(s7, at + 112, false, first, last, bias, reluOn, slope, r == 0 ? 0 : r + 112);
 }
 
-/** M rows (2 to 4; the packed rows past M are zero and not stored), eight columns from j: one strip. */
+/** M rows (1 to 4; the packed rows past M are zero and not stored), eight columns from j: one strip. */
 function fourRows8(x: usize, N: i32, kc: i32, a: usize, c: usize, j: i32, M: i32, first: bool, last: bool, bias: usize, reluOn: bool, slope: f32, res: usize): void {
   let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
   let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
@@ -103,6 +79,7 @@ function fourRows8(x: usize, N: i32, kc: i32, a: usize, c: usize, j: i32, M: i32
   const full = M == MR, rowBytes = <usize>N << 2, at = c + (<usize>j << 2), r: usize = res == 0 ? 0 : res + (<usize>j << 2);
   finish(s00, at, full, first, last, bias, reluOn, slope, r);
   finish(s01, at + 16, full, first, last, bias, reluOn, slope, r == 0 ? 0 : r + 16);
+  if (M < 2) return;
   finish(s10, at + rowBytes, full, first, last, bias == 0 ? 0 : bias + 4, reluOn, slope, r == 0 ? 0 : r + rowBytes);
   finish(s11, at + rowBytes + 16, full, first, last, bias == 0 ? 0 : bias + 4, reluOn, slope, r == 0 ? 0 : r + rowBytes + 16);
   if (M < 3) return;
