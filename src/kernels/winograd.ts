@@ -48,11 +48,12 @@ export interface PackedWinograd extends PackedConv {
 /**
  * Which Winograd a convolution runs, 0 for none: its geometry (stride 1, dilation 1, a kernel of 3 to 9 each way:
  * larger than 3x3 runs as the sum of its 3x3 blocks, e.g. 5x5 as four, 7x7 as nine) and enough input channels
- * that the GEMMs beat one im2col GEMM (MIN_CHANNELS; any number of output channels); a K x 1 or 1 x K kernel takes 1-D F(4, 3) (oneD; F(4, 7) for 7
- * taps: oneDPoints), reported as 4; a 5x5 F(4x4, 5x5) (whole5); a 7x7 F(2x4, 7x7), reported as 4 (whole7: '2' runs
- * F(2x2, 7x7), and neither runs the 3x3 blocks); a 3x3 on a large plane F(6x6, 3x3) (bigPlane). `setting` is
- * CREMA_WINOGRAD: '0' none, '2', '4' or '6' F(2x2, 3x3), F(4x4, 3x3) or F(6x6, 3x3) only (6: larger kernels F(4x4));
- * unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / MIN_F4_TILES_LARGE at batch `num` > 1: by batchF4).
+ * that the GEMMs beat one im2col GEMM (MIN_CHANNELS; any number of output channels); a K x 1 or 1 x K kernel takes
+ * 1-D F(4, 3) (oneD; F(4, 7) for 7 taps: oneDPoints), reported as 4; a 5x5 F(4x4, 5x5) (whole5); a 7x7 F(2x4, 7x7),
+ * reported as 4 (whole7: '2' runs F(2x2, 7x7), and neither runs the 3x3 blocks); a 3x3 on a large plane F(6x6, 3x3)
+ * (bigPlane). `setting` is CREMA_WINOGRAD: '0' none, '2', '4' or '6' F(2x2, 3x3), F(4x4, 3x3) or F(6x6, 3x3) only
+ * (6: larger kernels F(4x4)); unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / MIN_F4_TILES_LARGE at
+ * batch `num` > 1: by batchF4).
  */
 export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | WinogradTileSize {
   if (g.strideH > 1 || g.strideW > 1) return stridedTile(g, rows, setting, num);
