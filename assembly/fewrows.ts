@@ -45,15 +45,11 @@ function oneRow32(x: usize, N: i32, kc: i32, a: usize, c: usize, j: i32, first: 
     p += step;
     w += MR << 2;
   }
-  const at = c + (<usize>j << 2), r: usize = res == 0 ? 0 : res + (<usize>j << 2);
-  finish(s0, at, false, first, last, bias, reluOn, slope, r);
-  finish(s1, at + 16, false, first, last, bias, reluOn, slope, r == 0 ? 0 : r + 16);
-  finish(s2, at + 32, false, first, last, bias, reluOn, slope, r == 0 ? 0 : r + 32);
-  finish(s3, at + 48, false, first, last, bias, reluOn, slope, r == 0 ? 0 : r + 48);
-  finish(s4, at + 64, false, first, last, bias, reluOn, slope, r == 0 ? 0 : r + 64);
-  finish(s5, at + 80, false, first, last, bias, reluOn, slope, r == 0 ? 0 : r + 80);
-  finish(s6, at + 96, false, first, last, bias, reluOn, slope, r == 0 ? 0 : r + 96);
-  finish(s7, at + 112, false, first, last, bias, reluOn, slope, r == 0 ? 0 : r + 112);
+  const at = c + (<usize>j << 2), r = offset(res, <usize>j << 2);
+  finish8(s0, s1, at, false, first, last, bias, reluOn, slope, r);
+  finish8(s2, s3, at + 32, false, first, last, bias, reluOn, slope, offset(r, 32));
+  finish8(s4, s5, at + 64, false, first, last, bias, reluOn, slope, offset(r, 64));
+  finish8(s6, s7, at + 96, false, first, last, bias, reluOn, slope, offset(r, 96));
 }
 
 /** M rows (1 to 4; the packed rows past M are zero and not stored), eight columns from j: one strip. */
@@ -76,18 +72,25 @@ function fourRows8(x: usize, N: i32, kc: i32, a: usize, c: usize, j: i32, M: i32
     p += step;
     w += MR << 2;
   }
-  const full = M == MR, rowBytes = <usize>N << 2, at = c + (<usize>j << 2), r: usize = res == 0 ? 0 : res + (<usize>j << 2);
-  finish(s00, at, full, first, last, bias, reluOn, slope, r);
-  finish(s01, at + 16, full, first, last, bias, reluOn, slope, r == 0 ? 0 : r + 16);
+  const full = M == MR, rowBytes = <usize>N << 2, at = c + (<usize>j << 2), r = offset(res, <usize>j << 2);
+  finish8(s00, s01, at, full, first, last, bias, reluOn, slope, r);
   if (M < 2) return;
-  finish(s10, at + rowBytes, full, first, last, bias == 0 ? 0 : bias + 4, reluOn, slope, r == 0 ? 0 : r + rowBytes);
-  finish(s11, at + rowBytes + 16, full, first, last, bias == 0 ? 0 : bias + 4, reluOn, slope, r == 0 ? 0 : r + rowBytes + 16);
+  finish8(s10, s11, at + rowBytes, full, first, last, offset(bias, 4), reluOn, slope, offset(r, rowBytes));
   if (M < 3) return;
-  finish(s20, at + 2 * rowBytes, full, first, last, bias == 0 ? 0 : bias + 8, reluOn, slope, r == 0 ? 0 : r + 2 * rowBytes);
-  finish(s21, at + 2 * rowBytes + 16, full, first, last, bias == 0 ? 0 : bias + 8, reluOn, slope, r == 0 ? 0 : r + 2 * rowBytes + 16);
+  finish8(s20, s21, at + 2 * rowBytes, full, first, last, offset(bias, 8), reluOn, slope, offset(r, 2 * rowBytes));
   if (M < 4) return;
-  finish(s30, at + 3 * rowBytes, full, first, last, bias == 0 ? 0 : bias + 12, reluOn, slope, r == 0 ? 0 : r + 3 * rowBytes);
-  finish(s31, at + 3 * rowBytes + 16, full, first, last, bias == 0 ? 0 : bias + 12, reluOn, slope, r == 0 ? 0 : r + 3 * rowBytes + 16);
+  finish8(s30, s31, at + 3 * rowBytes, full, first, last, offset(bias, 12), reluOn, slope, offset(r, 3 * rowBytes));
+}
+
+/** An optional address (0: none) `bytes` further on. */
+@inline function offset(p: usize, bytes: usize): usize {
+  return p == 0 ? 0 : p + bytes;
+}
+
+/** Eight consecutive outputs of one row: `finish` on each half. */
+@inline function finish8(s0: v128, s1: v128, at: usize, full: bool, first: bool, last: bool, bias: usize, reluOn: bool, slope: f32, res: usize): void {
+  finish(s0, at, full, first, last, bias, reluOn, slope, res);
+  finish(s1, at + 16, full, first, last, bias, reluOn, slope, offset(res, 16));
 }
 
 /**
