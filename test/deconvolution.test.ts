@@ -2,6 +2,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FusableLayer } from '../src/layers/convolution.js';
 import { layerType } from '../src/layers/registry.js';
+import { phaseAxis } from '../src/layers/deconvolution.js';
 import { setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
 import { Tensor } from '../src/tensor.js';
 import { layerDef, randomArray, randomInt, relDiff, rng, runLayer, sweepCases } from './helpers/compute.js';
@@ -96,6 +97,77 @@ describe('Deconvolution vs a reference loop', () => {
       const label = `case ${t}: ${JSON.stringify(c)} slope ${slope} on ${x.dims.join('x')}`;
       for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) expect(`${got[i]} at ${i}`, label).toBe(`${want[i]} at ${i}`);
     }
+  });
+});
+
+describe('Deconvolution as a convolution of its output\'s phases (Winograd, U made per forward)', () => {
+  afterAll(async () => {
+    delete process.env.CREMA_WINOGRAD;
+    await setThreads(1);
+  });
+
+  it('phaseAxis: the stride-1 convolution an axis is, or none', () => {
+    expect(phaseAxis(4, 2, 1, 28, 56)).toEqual({ kernel: 3, pad: 1, cells: 28 }); // colorization's conv8_1
+    expect(phaseAxis(8, 4, 2, 9, 36)).toEqual({ kernel: 3, pad: 1, cells: 9 });
+    expect(phaseAxis(6, 2, 2, 9, 18)).toEqual({ kernel: 3, pad: 1, cells: 9 }); // every phase all 3 taps
+    expect(phaseAxis(3, 1, 0, 9, 11)).toEqual({ kernel: 3, pad: 2, cells: 11 }); // stride 1: the flipped kernel
+    expect(phaseAxis(4, 2, 0, 27, 56)).toEqual({ kernel: 2, pad: 1, cells: 28 }); // FCN's upscore2
+    expect(phaseAxis(2, 2, 0, 9, 18)).toEqual({ kernel: 1, pad: 0, cells: 9 }); // the GEMM's own 1x1 form
+    expect(phaseAxis(3, 2, 1, 9, 17)).toBeUndefined(); // an odd output: no whole cells
+    expect(phaseAxis(1, 2, 0, 9, 17)).toBeUndefined(); // a kernel below the stride: phases without taps
+  });
+
+  // Geometries whose phases make a 3x3 convolution, with 8 to 24 input channels a group: Winograd runs them. Against
+  // the scatter loop, and not the bits of the GEMM path (CREMA_WINOGRAD=0), so that the phases did run; on a
+  // resident top (col2im on the engine) and a plain one, with a fused ReLU on some.
+  it.each([1, 2])('random geometries against the scatter loop, %i thread(s)', async (threads) => {
+    useKernels('wasm');
+    expect(await setThreads(threads, 2)).toBe(threads);
+    const random = rng(29);
+    const shapes = [[4, 2, 1], [8, 4, 2], [6, 2, 2], [3, 1, 0], [3, 1, 1]] as const;
+    for (let t = 0; t < 20; t++) {
+      const [k, st, p] = shapes[t % shapes.length], group = randomInt(random, 1, 2);
+      const c: Deconv = { cout: group * randomInt(random, 1, 6), group, k, p, s: st, d: 1, bias: random() < 0.7 };
+      const N = randomInt(random, 1, 2), C = group * randomInt(random, 8, 24), H = randomInt(random, 1, 13), W = randomInt(random, 1, 13);
+      const x = new Tensor([N, C, H, W], randomArray(N * C * H * W, random));
+      const weights = [new Tensor([C, c.cout / group, k, k], randomArray(C * (c.cout / group) * k * k, random))];
+      if (c.bias) weights.push(new Tensor([c.cout], randomArray(c.cout, random)));
+      const slope = [undefined, 0, 0.1][t % 3], resident = t % 2 === 0;
+      const run = (setting: string | undefined): Float32Array => {
+        if (setting === undefined) delete process.env.CREMA_WINOGRAD;
+        else process.env.CREMA_WINOGRAD = setting;
+        const layer = layerType('Deconvolution', 'd').create(layerDef('Deconvolution', param(c)), weights) as FusableLayer;
+        layer.fuseRelu(slope);
+        const [shape] = layer.reshape([x.dims]);
+        const n = shape.reduce((a, b) => a * b, 1);
+        const top = new Tensor(shape, resident ? wasmEngine()!.residentArray(n)! : new Float32Array(n));
+        top.data.fill(NaN); // every output written
+        layer.forward([x], [top]);
+        return top.data.slice();
+      };
+      const got = run(undefined), gemm = run('0');
+      const want = referenceDeconv(x, weights[0].data, weights[1]?.data, c).data.map((v) => (slope === undefined || v > 0 ? v : v * slope));
+      const label = `case ${t}: ${JSON.stringify(c)} slope ${slope} on ${x.dims.join('x')}${resident ? ' (resident top)' : ''}`;
+      expect(relDiff(got, want), label).toBeLessThan(2e-5);
+      expect(got.some((v, i) => !Object.is(v, gemm[i])), `${label}: the phases' Winograd ran`).toBe(true);
+    }
+  });
+
+  it('an infinity in the input or the weights: the GEMM path, whose outputs hold it only where Caffe\'s do', () => {
+    useKernels('wasm');
+    const c: Deconv = { cout: 4, group: 1, k: 4, p: 1, s: 2, d: 1, bias: true };
+    const random = rng(31);
+    const x = new Tensor([1, 16, 6, 7], randomArray(16 * 42, random));
+    const w = new Tensor([16, 4, 4, 4], randomArray(16 * 64, random)), b = new Tensor([4], randomArray(4, random));
+    const finite = (y: Float32Array) => y.map((v) => (Number.isFinite(v) ? 0 : 1)).join('');
+    x.data[3 * 42 + 2 * 7 + 3] = Infinity;
+    let [y] = runLayer(layerDef('Deconvolution', param(c)), [w, b], [x]);
+    expect(finite(y.data)).toBe(finite(referenceDeconv(x, w.data, b.data, c).data));
+    expect(relDiff(y.data.map((v) => (Number.isFinite(v) ? v : 0)), referenceDeconv(x, w.data, b.data, c).data.map((v) => (Number.isFinite(v) ? v : 0)))).toBeLessThan(1e-5);
+    x.data[3 * 42 + 2 * 7 + 3] = 0.5;
+    w.data[5] = -Infinity;
+    [y] = runLayer(layerDef('Deconvolution', param(c)), [w, b], [x]);
+    expect(finite(y.data)).toBe(finite(referenceDeconv(x, w.data, b.data, c).data));
   });
 });
 

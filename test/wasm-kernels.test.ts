@@ -1106,6 +1106,13 @@ describe('which convolutions run Winograd', () => {
     expect(winogradSplit(1, 16, 1, 36, 256, 384, true)).toEqual({ nt: 16, blocks: 1, rowsPer: 384 });
     expect(winogradSplit(2, 16, 1, 36, 256, 384, true)).toEqual({ nt: 16, blocks: 1, rowsPer: 192 });
     expect(winogradSplit(2, 16, 2, 36, 192, 192, true)).toEqual({ nt: 16, blocks: 1, rowsPer: 192 });
+    // Many rows on more tiles (colorization's conv8_1 as phases: 1024 rows, 49 tiles, K = 512): one block of the
+    // tiles, rows cut to fit the 4 MiB scratch (256 of 264), not 4 blocks of 16 tiles each making all of U; at two
+    // threads the same 4 chunks. 196 tiles (56 x 56) with 64 rows, K = 64 (1 MiB blocks): 4 blocks of tiles, each
+    // making the U of all 64 rows, rather than 2 blocks in 16 row blocks each transforming the inputs again.
+    expect(winogradSplit(1, 49, 1, 36, 512, 1024, true)).toEqual({ nt: 56, blocks: 1, rowsPer: 256 });
+    expect(winogradSplit(2, 49, 1, 36, 512, 1024, true)).toEqual({ nt: 56, blocks: 1, rowsPer: 256 });
+    expect(winogradSplit(1, 196, 1, 36, 64, 64, true)).toEqual({ nt: 56, blocks: 4, rowsPer: 64 });
   });
 
   it('one thread: the fewest blocks of tiles that fit the scratch (1 MiB when U is small, else 4), or up to two more when they pad fewer tiles to whole strips', () => {

@@ -340,8 +340,13 @@ export function uPerForward(g: ConvGeometry, rows: number, groups: number, setti
 /** See uPerForward (tests lower it to make U per forward on small layers). */
 const MADE_U_BYTES = 8 << 20;
 
-/** Filters whose U winogradChunk makes at a time per forward (36 x uRows x KC floats a thread: 0.6 MiB). */
-const MADE_U_ROWS = 16;
+/**
+ * Filters whose U winogradChunk makes at a time per forward (36 x uRows x KC floats a thread: 1.2 MiB). Each group
+ * of filters reads the K block's transformed inputs again: colorization's conv8_1 as phases (1024 rows, 56 tiles)
+ * took 54.1 ms with 16, 49.2 with 32, 50.3 with 64 (47 with U kept); CaffeNet's conv3 / conv4 the same (0.99 /
+ * 1.01), their bits too.
+ */
+const MADE_U_ROWS = 32;
 
 /**
  * F(4x4, 3x3) with U made in every forward (uPerForward): the weights move into wasm memory as Caffe stores them
@@ -505,7 +510,7 @@ function inImageGroups(num: number, fit: number, x: Float32Array, y: Float32Arra
 export function winogradSplit(threads: number, tiles: number, images: number, n: number, K: number, M: number, madeU = false): { nt: number; blocks: number; rowsPer: number } {
   const budget = 4 * n * K * M <= SMALL_U_BLOCK_BYTES ? SMALL_U_BLOCK_BYTES : BLOCK_BYTES;
   const fit = blockFit(budget, n, K, M);
-  if (madeU) return madeUSplit(threads, tiles, images, M, fit);
+  if (madeU) return madeUSplit(threads, tiles, images, n, K, M, budget);
   let nt = Math.min(fit, roundUp(tiles, NR)), blocks: number, cut = 1;
   if (threads > 1) {
     const late = LATE_MACS / (n * K * M);
@@ -588,14 +593,28 @@ function columns(tiles: number): number {
 
 /**
  * winogradSplit where U is made per forward (winogradMadeU): every chunk makes U for its rows, so a second block
- * of tiles would make it again. The fewest blocks that fit, and output rows cut into one block per thread only
- * when the image-groups cannot give each thread a chunk: AlexNet's conv3 (one group of 384 rows, 16 tiles) at
- * 2 threads took 2.17 ms as 2 row blocks, 2.75 as 4 and 2.65 as 6 (each transforms the inputs again), conv4 and
- * conv5 (2 groups) one chunk a group.
+ * of tiles would make it again, where a second block of rows transforms the tiles' inputs again. Of the block
+ * counts, the one that makes the fewest U and input transforms (about the same work per filter and channel as
+ * per tile and channel) with its rows cut to fit the scratch: AlexNet's 13 x 13 (16 tiles) one block of all rows,
+ * colorization's conv8_1 as phases (28 x 28: 49 tiles, 1024 rows) one block of 56 tiles in 4 row blocks of 256,
+ * not 4 blocks of 16 tiles each making all of U. Output rows cut further into one block per thread only when the
+ * image-groups cannot give each thread a chunk: AlexNet's conv3 (one group of 384 rows, 16 tiles) at 2 threads
+ * took 2.17 ms as 2 row blocks, 2.75 as 4 and 2.65 as 6 (each transforms the inputs again), conv4 and conv5
+ * (2 groups) one chunk a group.
  */
-function madeUSplit(threads: number, tiles: number, images: number, M: number, fit: number): { nt: number; blocks: number; rowsPer: number } {
-  const blocks = Math.ceil(tiles / Math.min(fit, roundUp(tiles, NR))), nt = roundUp(Math.ceil(tiles / blocks), NR);
-  const rowBlocks = images * blocks >= threads ? 1 : Math.min(Math.ceil(threads / (images * blocks)), Math.ceil(M / MR));
+function madeUSplit(threads: number, tiles: number, images: number, n: number, K: number, M: number, budget: number): { nt: number; blocks: number; rowsPer: number } {
+  const mPad = roundUp(M, MR);
+  let best = { cost: Infinity, nt: roundUp(tiles, NR), blocks: 1, rowBlocks: 1 };
+  for (let blocks = 1; blocks <= Math.ceil(tiles / NR); blocks++) {
+    const nt = roundUp(Math.ceil(tiles / blocks), NR);
+    const most = Math.min(mPad, Math.floor((budget / (4 * n * nt) - Math.min(K, KC)) / MR) * MR);
+    if (most < MR && blocks < Math.ceil(tiles / NR)) continue;
+    const rowBlocks = Math.ceil(M / Math.max(MR, most)), cost = blocks * mPad + rowBlocks * blocks * nt;
+    if (cost < best.cost) best = { cost, nt, blocks: Math.ceil(tiles / nt), rowBlocks };
+  }
+  const { nt, blocks } = best;
+  const chunks = images * blocks;
+  const rowBlocks = chunks * best.rowBlocks >= threads ? best.rowBlocks : Math.min(Math.ceil(threads / chunks), Math.ceil(M / MR));
   return { nt, blocks, rowsPer: roundUp(Math.ceil(M / rowBlocks), MR) };
 }
 

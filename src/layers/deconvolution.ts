@@ -3,13 +3,76 @@ import { type ConvGeometry, col2im } from '../kernels/im2col.js';
 import { type PackedConv, convolveWasm, packConvWeights } from '../kernels/packed.js';
 import { col2imWasm } from '../kernels/col2im.js';
 import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
+import { type PackedWinograd, allFinite, winogradMadeU, winogradScratchBytes, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { reluRange } from '../kernels/relu.js';
-import { type Tensor, sizeOf } from '../tensor.js';
+import { Tensor, sizeOf } from '../tensor.js';
 import { COL_BUFFER_FLOATS, type FusableLayer, convBottom, convWeights, convolutionToOnnx, readConvSettings } from './convolution.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 
 /** The engine's shared array for the columns (see WasmEngine.sharedArray). */
 const COLUMNS = 'deconvolution.columns';
+/** The engine's shared array for the phases' convolution output (see phaseConvolution). */
+const PHASES = 'deconvolution.phases';
+
+/**
+ * One axis of a deconvolution (kernel k, stride s, pad p, input n, output out) as a stride-1 convolution of its
+ * input whose output channels are the output's phases: output o = s u + r (cell u, phase r) is, with e = o + p,
+ *   sum over j of x[floor(e / s) - j] * w[e mod s + s j]   (0 <= e mod s + s j < k),
+ * a correlation of x over the window x[u + d_r - j] (d_r = floor((r + p) / s)). Every phase's window lies in
+ * [u - pad, u - pad + kernel), so the convolution has that kernel and pad, and the phases' taps elsewhere are zero.
+ * Undefined unless the output is whole cells and the convolution's own (symmetric) pad gives exactly them.
+ * Colorization's conv8_1 (4 x 4, stride 2, pad 1) is a 3 x 3 convolution, pad 1, of 4x the output channels.
+ */
+export function phaseAxis(k: number, s: number, p: number, n: number, out: number): { kernel: number; pad: number; cells: number } | undefined {
+  if (out % s !== 0 || k < s) return undefined;
+  let lo = Infinity, hi = -Infinity;
+  for (let r = 0; r < s; r++) {
+    const d = Math.floor((r + p) / s), taps = Math.ceil((k - ((r + p) % s)) / s);
+    lo = Math.min(lo, d - taps + 1);
+    hi = Math.max(hi, d);
+  }
+  const cells = out / s, kernel = hi - lo + 1, pad = 0 - lo; // not -lo: -0
+  return pad >= 0 && n + 2 * pad - kernel + 1 === cells ? { kernel, pad, cells } : undefined;
+}
+
+/**
+ * W' of phaseAxis' convolution, in Convolution's layout (groups x coutG s_h s_w filters, cinG x kernel x kernel):
+ * filter (o, r, c) of a group, o its output channel and (r, c) the phase, tap (a, b) = w[ci, o, kr, kc] with
+ * kr = (r + p_h) mod s_h + s_h (d_r + pad_h - a) when that is a tap of the kernel, else 0 (and across likewise).
+ */
+export function phaseWeights(w: Float32Array, cin: number, coutG: number, group: number, k: [number, number], s: [number, number], p: [number, number], kernel: [number, number], pad: [number, number]): Float32Array {
+  const [kh, kw] = k, [sh, sw] = s, [KH, KW] = kernel, cinG = cin / group, rows = coutG * sh * sw;
+  const out = new Float32Array(group * rows * cinG * KH * KW);
+  // The tap of kernel row a for phase r (-1: none), per axis.
+  const taps = (kk: number, ss: number, pp: number, KK: number, PP: number): Int32Array => {
+    const t = new Int32Array(ss * KK);
+    for (let r = 0; r < ss; r++)
+      for (let a = 0; a < KK; a++) {
+        const tap = ((r + pp) % ss) + ss * (Math.floor((r + pp) / ss) + PP - a);
+        t[r * KK + a] = tap >= 0 && tap < kk && Math.floor((r + pp) / ss) + PP - a >= 0 ? tap : -1;
+      }
+    return t;
+  };
+  const ty = taps(kh, sh, p[0], KH, pad[0]), tx = taps(kw, sw, p[1], KW, pad[1]);
+  for (let grp = 0; grp < group; grp++)
+    for (let o = 0; o < coutG; o++)
+      for (let r = 0; r < sh; r++)
+        for (let c = 0; c < sw; c++) {
+          const f = grp * rows + (o * sh + r) * sw + c;
+          for (let i = 0; i < cinG; i++) {
+            const from = ((grp * cinG + i) * coutG + o) * kh * kw, to = (f * cinG + i) * KH * KW;
+            for (let a = 0; a < KH; a++) {
+              const y = ty[r * KH + a];
+              if (y < 0) continue;
+              for (let b = 0; b < KW; b++) {
+                const x = tx[c * KW + b];
+                if (x >= 0) out[to + a * KW + b] = w[from + y * kw + x];
+              }
+            }
+          }
+        }
+  return out;
+}
 
 /**
  * Caffe's Deconvolution (the transpose of Convolution): weights (Cin, Cout/group, kh, kw), bias (Cout), output
@@ -30,6 +93,12 @@ export const deconvolutionLayer: LayerType = {
     let reluSlope: number | undefined;
     let col: Float32Array = new Float32Array(0); // columns: the TypeScript GEMM's rows (the engine's are shared)
     let packed: PackedConv | undefined; // W^T per group in wasm memory, made on first use
+    // The deconvolution as a convolution of its output's phases (phaseAxis), and the scatter of those phases onto
+    // the output (a col2im with kernel = stride: every output from one phase); undefined where it is not one.
+    let phase: { conv: ConvGeometry; spread: ConvGeometry; rows: number } | undefined;
+    let made: { u: PackedWinograd; w: Tensor } | undefined; // its Winograd (U made per forward from w), made on first use
+    let finite: boolean | undefined; // Winograd only with finite weights (see allFinite)
+    let batch = 1;
     const layer: FusableLayer = {
       fuseRelu(negativeSlope) {
         reluSlope = negativeSlope;
@@ -44,25 +113,45 @@ export const deconvolutionLayer: LayerType = {
         cinG = b.channels / s.group;
         const before = w;
         ({ w, bias } = convWeights(def, s, weights, [b.channels, s.numOutput / s.group, kh, kw]));
-        if (w !== before) packed = undefined;
+        if (w !== before) [packed, made, finite] = [undefined, undefined, undefined];
         geometry = { channels: s.numOutput / s.group, height: outH, width: outW, kernelH: kh, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH: b.height, outW: b.width };
+        batch = b.num;
+        const ay = dh === 1 ? phaseAxis(kh, sh, ph, b.height, outH) : undefined, ax = dw === 1 ? phaseAxis(kw, sw, pw, b.width, outW) : undefined;
+        const was = phase?.conv;
+        phase = ay && ax ? {
+          conv: { channels: cinG, height: b.height, width: b.width, kernelH: ay.kernel, kernelW: ax.kernel, padH: ay.pad, padW: ax.pad, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, outH: ay.cells, outW: ax.cells },
+          spread: { channels: s.numOutput, height: outH, width: outW, kernelH: sh, kernelW: sw, padH: 0, padW: 0, strideH: sh, strideW: sw, dilationH: 1, dilationW: 1, outH: ay.cells, outW: ax.cells },
+          rows: (s.numOutput / s.group) * sh * sw,
+        } : undefined;
+        if (was && phase && (was.kernelH !== phase.conv.kernelH || was.kernelW !== phase.conv.kernelW || was.padH !== phase.conv.padH || was.padW !== phase.conv.padW)) made = undefined; // W' depends on them
         const top = [...bottoms[0].slice(0, b.channelAxis), s.numOutput, outH, outW];
         return bottoms.map(() => top);
       },
       forward(bottoms, tops) {
         const num = sizeOf(bottoms[0].dims.slice(0, bottoms[0].dims.length - 3));
         const engine = wasmEngine();
-        for (let i = 0; i < bottoms.length; i++)
+        const u = engine && phaseKernel(engine, num);
+        for (let i = 0; i < bottoms.length; i++) {
+          if (u && phasesWasm(engine, u, num, bottoms[i].data, tops[i].data)) continue;
           for (let n = 0; n < num; n++) {
             if (engine) deconvolveWasm(engine, geometry!, n, bottoms[i], tops[i]);
             else deconvolveImage(geometry!, n, bottoms[i], tops[i]);
           }
+        }
       },
       prepare() {
         const engine = wasmEngine();
         if (!engine || !geometry) return;
-        transposedWeights(engine, geometry);
-        engine.sharedArray(COLUMNS, columns(geometry))?.fill(0); // written now: the first forward does not fault it in
+        // Written now (Net's prepare): the first forward does not fault them in.
+        if (phaseKernel(engine, batch)) engine.sharedArray(PHASES, batch * phase!.rows * s.group * phase!.conv.outH * phase!.conv.outW)?.fill(0);
+        else {
+          transposedWeights(engine, geometry);
+          engine.sharedArray(COLUMNS, columns(geometry))?.fill(0);
+        }
+      },
+      scratchBytes(threads, poolThreads) {
+        // The phases' Winograd: its bordered input and tile blocks (the GEMM path works in the shared columns).
+        return made && phase ? winogradScratchBytes(made.u, phase.conv, s.group, batch, threads, poolThreads) : 0;
       },
       macs(bottoms) {
         const g = geometry;
@@ -71,6 +160,45 @@ export const deconvolutionLayer: LayerType = {
       },
     };
     return layer;
+
+    /**
+     * The phases' convolution as Winograd F(4x4, 3x3) with U made in every forward (winogradMadeU: U of W' would
+     * be 9x the layer's weights, 75 MB for colorization's conv8_1), where Winograd would take that convolution:
+     * a 3 x 3 kernel (4 x 4 stride 2 pad 1, 8 x 8 stride 4 pad 2, 3 x 3 stride 1 pad 1) and enough channels.
+     * F(4x4)'s 2.25 multiply-adds an output for W''s 9 taps, of which 4 are the deconvolution's: 1.78x fewer than
+     * the GEMM's. Undefined where it does not run (the GEMM path then).
+     */
+    function phaseKernel(e: WasmEngine, num: number): PackedWinograd | undefined {
+      const q = phase?.conv;
+      if (!q || q.kernelH !== 3 || q.kernelW !== 3 || winogradTile(q, phase!.rows, e.setting('CREMA_WINOGRAD'), num) === 0) return undefined;
+      finite ??= allFinite(w);
+      if (!finite) return undefined;
+      if (!made) {
+        const rows = phase!.rows, W = new Tensor([s.group * rows, cinG, 3, 3], phaseWeights(w, cinG * s.group, s.numOutput / s.group, s.group, s.kernel, s.stride, s.pad, [3, 3], [q.padH, q.padW]));
+        const b = bias && Float32Array.from({ length: s.numOutput * s.stride[0] * s.stride[1] }, (_, i) => bias![Math.floor(i / (s.stride[0] * s.stride[1]))]);
+        made = { u: winogradMadeU(e, layer, W, b, rows, cinG), w: W }; // W lives as long as the layer: its block is U's source
+      }
+      return made.u;
+    }
+
+    /**
+     * The phases' convolution (bias and ReLU in its output transform) into a shared buffer, then spread onto y.
+     * False when it cannot (no shared memory, a NaN or infinity in x): the caller runs the GEMM path.
+     */
+    function phasesWasm(e: WasmEngine, u: PackedWinograd, num: number, x: Float32Array, y: Float32Array): boolean {
+      const { conv, spread } = phase!, per = s.numOutput * s.stride[0] * s.stride[1] * conv.outH * conv.outW, outPlane = spread.height * spread.width;
+      const ys = e.sharedArray(PHASES, num * per);
+      if (!ys || !winogradWasm(e, u, conv, s.group, num, x, ys, reluSlope)) return false;
+      const ysAt = e.addressOf(ys), yAt = e.addressOf(y);
+      for (let n = 0; n < num; n++) {
+        if (yAt) col2imWasm(e, spread, s.numOutput, ysAt + n * per * 4, yAt + n * s.numOutput * outPlane * 4, undefined, undefined);
+        else {
+          y.fill(0, n * s.numOutput * outPlane, (n + 1) * s.numOutput * outPlane);
+          col2im(spread, ys.subarray(n * per), 0, conv.outH, y, n * s.numOutput * outPlane);
+        }
+      }
+      return true;
+    }
 
     /** Per group, W_g^T ((Cout/group * kh * kw) x Cin/group) packed as a 1x1 convolution's weights. */
     function transposedWeights(e: WasmEngine, g: ConvGeometry): PackedConv {
