@@ -1,4 +1,6 @@
-// Deconvolution: Caffe's sweep reference, a naive scatter loop over seeded random geometries, and bad input.
+// Deconvolution: Caffe's sweep reference, a naive scatter loop over seeded random geometries (the GEMM path, and the
+// phases' Winograd: src/layers/deconvolution.ts phaseAxis), and bad input. test/fixtures/layers/deconv_phases checks
+// the phases against Caffe (test/reference.test.ts).
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FusableLayer } from '../src/layers/convolution.js';
 import { layerType } from '../src/layers/registry.js';

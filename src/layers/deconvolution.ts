@@ -11,7 +11,7 @@ import { type LayerType, expectCounts, need } from './layer.js';
 
 /** The engine's shared array for the columns (see WasmEngine.sharedArray). */
 const COLUMNS = 'deconvolution.columns';
-/** The engine's shared array for the phases' convolution output (see phaseConvolution). */
+/** The engine's shared array for the phases' convolution output (see phaseKernel). */
 const PHASES = 'deconvolution.phases';
 
 /**
@@ -48,8 +48,8 @@ export function phaseWeights(w: Float32Array, cin: number, coutG: number, group:
     const t = new Int32Array(ss * KK);
     for (let r = 0; r < ss; r++)
       for (let a = 0; a < KK; a++) {
-        const tap = ((r + pp) % ss) + ss * (Math.floor((r + pp) / ss) + PP - a);
-        t[r * KK + a] = tap >= 0 && tap < kk && Math.floor((r + pp) / ss) + PP - a >= 0 ? tap : -1;
+        const j = Math.floor((r + pp) / ss) + PP - a, tap = ((r + pp) % ss) + ss * j; // window x[u + d_r - j]
+        t[r * KK + a] = j >= 0 && tap < kk ? tap : -1;
       }
     return t;
   };
@@ -80,7 +80,9 @@ export function phaseWeights(w: Float32Array, cin: number, coutG: number, group:
  * output, as Caffe's backward_cpu_gemm does. The geometry below is the one of the convolution being transposed:
  * its input is our output (Cout/group channels, OH x OW) and its output is our input (H x W).
  * On the wasm engine the columns are a 1x1 convolution of the input by W^T (the engine's GEMM, packed once):
- * colorization's conv8_1 (512 -> 256, 4x4 stride 2, 28 x 28) took 623 ms on the TypeScript GEMM.
+ * colorization's conv8_1 (512 -> 256, 4x4 stride 2, 28 x 28) took 623 ms on the TypeScript GEMM. Where the output's
+ * phases make a 3x3 convolution of the input (phaseAxis), that convolution runs in Winograd instead (phaseKernel):
+ * conv8_1 73.5 -> 49.1 ms (docs/PERFORMANCE.md, round twenty-six).
  */
 export const deconvolutionLayer: LayerType = {
   type: 'Deconvolution',
