@@ -6,6 +6,7 @@ import type { FusableLayer } from '../src/layers/convolution.js';
 import { layerType } from '../src/layers/registry.js';
 import { phaseAxis } from '../src/layers/deconvolution.js';
 import { setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
+import { winogradLimits } from '../src/kernels/winograd.js';
 import { Tensor } from '../src/tensor.js';
 import { layerDef, randomArray, randomInt, relDiff, rng, runLayer, sweepCases } from './helpers/compute.js';
 import { sharedMissing } from './helpers/shared.js';
@@ -119,18 +120,21 @@ describe('Deconvolution as a convolution of its output\'s phases (Winograd, U ma
     expect(phaseAxis(1, 2, 0, 9, 17)).toBeUndefined(); // a kernel below the stride: phases without taps
   });
 
-  // Geometries whose phases make a 3x3 convolution, with 8 to 24 input channels a group: Winograd runs them. Against
-  // the scatter loop, and not the bits of the GEMM path (CREMA_WINOGRAD=0), so that the phases did run; on a
-  // resident top (col2im on the engine) and a plain one, with a fused ReLU on some.
-  it.each([1, 2])('random geometries against the scatter loop, %i thread(s)', async (threads) => {
+  // Geometries whose phases make a 3x3 convolution, with 8 to 24 input channels a group, on planes where Winograd
+  // takes F(4x4): the phases run them. Against the scatter loop, and not the bits of the GEMM path (CREMA_WINOGRAD=0),
+  // so that the phases did run; on a resident top (col2im on the engine) and a plain one, with a fused ReLU on some;
+  // U kept (small) and made per forward (winogradLimits.madeUBytes at 0, as for colorization's conv8_1).
+  it.each([[1, 'kept'], [2, 'kept'], [1, 'made'], [2, 'made']] as const)('random geometries against the scatter loop, %i thread(s), U %s', async (threads, u) => {
     useKernels('wasm');
     expect(await setThreads(threads, 2)).toBe(threads);
-    const random = rng(29);
+    const random = rng(29), saved = winogradLimits.madeUBytes;
+    if (u === 'made') winogradLimits.madeUBytes = 0;
+    try {
     const shapes = [[4, 2, 1], [8, 4, 2], [6, 2, 2], [3, 1, 0], [3, 1, 1]] as const;
     for (let t = 0; t < 20; t++) {
       const [k, st, p] = shapes[t % shapes.length], group = randomInt(random, 1, 2);
       const c: Deconv = { cout: group * randomInt(random, 1, 6), group, k, p, s: st, d: 1, bias: random() < 0.7 };
-      const N = randomInt(random, 1, 2), C = group * randomInt(random, 8, 24), H = randomInt(random, 1, 13), W = randomInt(random, 1, 13);
+      const N = randomInt(random, 1, 2), C = group * randomInt(random, 8, 24), H = randomInt(random, 14, 20), W = randomInt(random, 14, 20);
       const x = new Tensor([N, C, H, W], randomArray(N * C * H * W, random));
       const weights = [new Tensor([C, c.cout / group, k, k], randomArray(C * (c.cout / group) * k * k, random))];
       if (c.bias) weights.push(new Tensor([c.cout], randomArray(c.cout, random)));
@@ -152,6 +156,25 @@ describe('Deconvolution as a convolution of its output\'s phases (Winograd, U ma
       const label = `case ${t}: ${JSON.stringify(c)} slope ${slope} on ${x.dims.join('x')}${resident ? ' (resident top)' : ''}`;
       expect(relDiff(got, want), label).toBeLessThan(2e-5);
       expect(got.some((v, i) => !Object.is(v, gemm[i])), `${label}: the phases' Winograd ran`).toBe(true);
+    }
+    } finally {
+      winogradLimits.madeUBytes = saved;
+    }
+  });
+
+  it('small planes (F(2x2)\'s for Winograd) keep the GEMM path: its bits', () => {
+    useKernels('wasm');
+    const random = rng(37);
+    for (const [H, k, st, p] of [[7, 4, 2, 1], [5, 8, 4, 2], [4, 3, 1, 1]] as const) {
+      const c: Deconv = { cout: 8, group: 1, k, p, s: st, d: 1, bias: true };
+      const x = new Tensor([1, 32, H, H], randomArray(32 * H * H, random));
+      const weights = [new Tensor([32, 8, k, k], randomArray(32 * 8 * k * k, random)), new Tensor([8], randomArray(8, random))];
+      const run = () => runLayer(layerDef('Deconvolution', param(c)), weights, [x])[0].data;
+      const got = run();
+      process.env.CREMA_WINOGRAD = '0';
+      const gemm = run();
+      delete process.env.CREMA_WINOGRAD;
+      expect(got.every((v, i) => Object.is(v, gemm[i])), `${H} x ${H}, ${k}x${k} stride ${st}`).toBe(true);
     }
   });
 

@@ -3,7 +3,7 @@ import { type ConvGeometry, col2im } from '../kernels/im2col.js';
 import { type PackedConv, convolveWasm, packConvWeights } from '../kernels/packed.js';
 import { col2imWasm } from '../kernels/col2im.js';
 import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
-import { type PackedWinograd, allFinite, winogradMadeU, winogradScratchBytes, winogradTile, winogradWasm } from '../kernels/winograd.js';
+import { type PackedWinograd, allFinite, packWinogradWeights, winogradLimits, winogradMadeU, winogradScratchBytes, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { reluRange } from '../kernels/relu.js';
 import { Tensor, sizeOf } from '../tensor.js';
 import { COL_BUFFER_FLOATS, type FusableLayer, convBottom, convWeights, convolutionToOnnx, readConvSettings } from './convolution.js';
@@ -98,7 +98,7 @@ export const deconvolutionLayer: LayerType = {
     // The deconvolution as a convolution of its output's phases (phaseAxis), and the scatter of those phases onto
     // the output (a col2im with kernel = stride: every output from one phase); undefined where it is not one.
     let phase: { conv: ConvGeometry; spread: ConvGeometry; rows: number } | undefined;
-    let made: { u: PackedWinograd; w: Tensor } | undefined; // its Winograd (U made per forward from w), made on first use
+    let made: { u: PackedWinograd; w: Tensor | undefined } | undefined; // its Winograd (and W' when U is made from it per forward), made on first use
     let finite: boolean | undefined; // Winograd only with finite weights (see allFinite)
     let batch = 1;
     const layer: FusableLayer = {
@@ -164,21 +164,25 @@ export const deconvolutionLayer: LayerType = {
     return layer;
 
     /**
-     * The phases' convolution as Winograd F(4x4, 3x3) with U made in every forward (winogradMadeU: U of W' would
-     * be 9x the layer's weights, 75 MB for colorization's conv8_1), where Winograd would take that convolution:
-     * a 3 x 3 kernel (4 x 4 stride 2 pad 1, 8 x 8 stride 4 pad 2, 3 x 3 stride 1 pad 1) and enough channels.
-     * F(4x4)'s 2.25 multiply-adds an output for W''s 9 taps, of which 4 are the deconvolution's: 1.78x fewer than
-     * the GEMM's. Undefined where it does not run (the GEMM path then).
+     * The phases' convolution as Winograd F(4x4, 3x3), U made in every forward where it would be large
+     * (winogradMadeU: U of W' is 9x the layer's weights, 75 MB for colorization's conv8_1), where Winograd would take that convolution:
+     * a 3 x 3 kernel (4 x 4 stride 2 pad 1, 8 x 8 stride 4 pad 2, 3 x 3 stride 1 pad 1), enough channels and a
+     * plane where it would take F(4x4) (F(2x2)'s small planes: 256 -> 256 on 7 x 7 took 1.8x the GEMM's time as
+     * F(4x4) phases). F(4x4)'s 2.25 multiply-adds an output for W''s 9 taps, of which 4 are the deconvolution's:
+     * 1.78x fewer than the GEMM's. Undefined where it does not run (the GEMM path then).
      */
     function phaseKernel(e: WasmEngine, num: number): PackedWinograd | undefined {
       const q = phase?.conv;
-      if (!q || q.kernelH !== 3 || q.kernelW !== 3 || winogradTile(q, phase!.rows, e.setting('CREMA_WINOGRAD'), num) === 0) return undefined;
+      if (!q || q.kernelH !== 3 || q.kernelW !== 3 || winogradTile(q, phase!.rows, e.setting('CREMA_WINOGRAD'), num) < 4) return undefined;
       finite ??= allFinite(w);
       if (!finite) return undefined;
       if (!made) {
         const rows = phase!.rows, W = new Tensor([s.group * rows, cinG, 3, 3], phaseWeights(w, cinG * s.group, s.numOutput / s.group, s.group, s.kernel, s.stride, s.pad, [3, 3], [q.padH, q.padW]));
         const b = bias && Float32Array.from({ length: s.numOutput * s.stride[0] * s.stride[1] }, (_, i) => bias![Math.floor(i / (s.stride[0] * s.stride[1]))]);
-        made = { u: winogradMadeU(e, layer, W, b, rows, cinG), w: W }; // W lives as long as the layer: its block is U's source
+        // U kept where it is small (as a 13 x 13 convolution's, winogradLimits.madeUBytes), else made per forward
+        // from W', which then lives as long as the layer (its block is U's source).
+        const kept = 36 * rows * s.group * cinG * 4 <= winogradLimits.madeUBytes ? packWinogradWeights(e, layer, W.data, b, s.group, rows, q, 4) : undefined;
+        made = kept ? { u: kept, w: undefined } : { u: winogradMadeU(e, layer, W, b, rows, cinG), w: W };
       }
       return made.u;
     }
