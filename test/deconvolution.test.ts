@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FusableLayer } from '../src/layers/convolution.js';
 import { layerType } from '../src/layers/registry.js';
-import { phaseAxis } from '../src/layers/deconvolution.js';
+import { deconvolutionPhases, phaseAxis } from '../src/layers/deconvolution.js';
 import { setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
 import { winogradLimits } from '../src/kernels/winograd.js';
 import { Tensor } from '../src/tensor.js';
@@ -162,18 +162,57 @@ describe('Deconvolution as a convolution of its output\'s phases (Winograd, U ma
     }
   });
 
-  it('small planes (F(2x2)\'s for Winograd) keep the GEMM path: its bits', () => {
+  // A kernel of twice the stride without pad (FCN's and HED's upsamplings): every phase a full 2 x 2 window, W' with
+  // no zero taps, the phases' convolution on the engine's im2col GEMM. Against the scatter loop and not the bits of
+  // the GEMM of W^T and col2im (deconvolutionPhases off).
+  it.each([1, 2])('kernels of twice the stride: the phases on the im2col GEMM, %i thread(s)', async (threads) => {
+    useKernels('wasm');
+    expect(await setThreads(threads, 2)).toBe(threads);
+    const random = rng(41);
+    const shapes = [[4, 2], [16, 8], [6, 3], [2, 1], [8, 4]] as const;
+    for (let t = 0; t < 15; t++) {
+      const [k, st] = shapes[t % shapes.length], group = randomInt(random, 1, 2);
+      const c: Deconv = { cout: group * randomInt(random, 1, 5), group, k, p: 0, s: st, d: 1, bias: random() < 0.5 };
+      const N = randomInt(random, 1, 2), C = group * randomInt(random, 1, 12), H = randomInt(random, 1, 16), W = randomInt(random, 1, 16);
+      const x = new Tensor([N, C, H, W], randomArray(N * C * H * W, random));
+      const weights = [new Tensor([C, c.cout / group, k, k], randomArray(C * (c.cout / group) * k * k, random))];
+      if (c.bias) weights.push(new Tensor([c.cout], randomArray(c.cout, random)));
+      const slope = [undefined, 0, 0.1][t % 3], resident = t % 2 === 0;
+      const run = (phases: boolean): Float32Array => {
+        deconvolutionPhases.on = phases;
+        try {
+          const layer = layerType('Deconvolution', 'd').create(layerDef('Deconvolution', param(c)), weights) as FusableLayer;
+          layer.fuseRelu(slope);
+          const [shape] = layer.reshape([x.dims]);
+          const n = shape.reduce((a, b) => a * b, 1);
+          const top = new Tensor(shape, resident ? wasmEngine()!.residentArray(n)! : new Float32Array(n));
+          top.data.fill(NaN);
+          layer.forward([x], [top]);
+          return top.data.slice();
+        } finally {
+          deconvolutionPhases.on = true;
+        }
+      };
+      const got = run(true), gemm = run(false);
+      const want = referenceDeconv(x, weights[0].data, weights[1]?.data, c).data.map((v) => (slope === undefined || v > 0 ? v : v * slope));
+      const label = `case ${t}: ${JSON.stringify(c)} slope ${slope} on ${x.dims.join('x')}${resident ? ' (resident top)' : ''}`;
+      expect(relDiff(got, want), label).toBeLessThan(1e-5);
+      if (C / group > 1) expect(got.some((v, i) => !Object.is(v, gemm[i])), `${label}: the phases ran`).toBe(true);
+    }
+  });
+
+  it('small planes (F(2x2)\'s for Winograd) keep the GEMM of W^T and col2im where W\' has zero taps: its bits', () => {
     useKernels('wasm');
     const random = rng(37);
-    for (const [H, k, st, p] of [[7, 4, 2, 1], [5, 8, 4, 2], [4, 3, 1, 1]] as const) {
+    for (const [H, k, st, p] of [[7, 4, 2, 1], [5, 8, 4, 2], [12, 4, 2, 1]] as const) {
       const c: Deconv = { cout: 8, group: 1, k, p, s: st, d: 1, bias: true };
       const x = new Tensor([1, 32, H, H], randomArray(32 * H * H, random));
       const weights = [new Tensor([32, 8, k, k], randomArray(32 * 8 * k * k, random)), new Tensor([8], randomArray(8, random))];
       const run = () => runLayer(layerDef('Deconvolution', param(c)), weights, [x])[0].data;
       const got = run();
-      process.env.CREMA_WINOGRAD = '0';
+      deconvolutionPhases.on = false;
       const gemm = run();
-      delete process.env.CREMA_WINOGRAD;
+      deconvolutionPhases.on = true;
       expect(got.every((v, i) => Object.is(v, gemm[i])), `${H} x ${H}, ${k}x${k} stride ${st}`).toBe(true);
     }
   });

@@ -2,7 +2,7 @@ import { gemm, matrix } from '../kernels/gemm.js';
 import { type ConvGeometry, col2im } from '../kernels/im2col.js';
 import { type PackedConv, convolveWasm, packConvWeights } from '../kernels/packed.js';
 import { col2imWasm } from '../kernels/col2im.js';
-import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
+import { type WasmEngine, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm.js';
 import { type PackedWinograd, allFinite, packWinogradWeights, winogradLimits, winogradMadeU, winogradScratchBytes, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { reluRange } from '../kernels/relu.js';
 import { Tensor, sizeOf } from '../tensor.js';
@@ -74,6 +74,11 @@ export function phaseWeights(w: Float32Array, cin: number, coutG: number, group:
   return out;
 }
 
+const isWinograd = (k: PackedWinograd | PackedConv): k is PackedWinograd => 'tile' in k;
+
+/** @internal Whether deconvolutions may run as their output's phases (phaseKernel): tests and benchmarks turn it off to compare. */
+export const deconvolutionPhases = { on: true };
+
 /**
  * Caffe's Deconvolution (the transpose of Convolution): weights (Cin, Cout/group, kh, kw), bias (Cout), output
  * s(H-1) + d(k-1) + 1 - 2p. Per image and group: columns = W^T x (GEMM), then col2im scatters them onto the
@@ -98,7 +103,9 @@ export const deconvolutionLayer: LayerType = {
     // The deconvolution as a convolution of its output's phases (phaseAxis), and the scatter of those phases onto
     // the output (a col2im with kernel = stride: every output from one phase); undefined where it is not one.
     let phase: { conv: ConvGeometry; spread: ConvGeometry; rows: number } | undefined;
-    let made: { u: PackedWinograd; w: Tensor | undefined } | undefined; // its Winograd (and W' when U is made from it per forward), made on first use
+    // Its kernels, made on first use: Winograd's (and W' when U is made from it per forward), or the GEMM's.
+    let made: { u: PackedWinograd; w: Tensor | undefined } | undefined;
+    let madeGemm: PackedConv | undefined;
     let finite: boolean | undefined; // Winograd only with finite weights (see allFinite)
     let batch = 1;
     const layer: FusableLayer = {
@@ -115,7 +122,7 @@ export const deconvolutionLayer: LayerType = {
         cinG = b.channels / s.group;
         const before = w;
         ({ w, bias } = convWeights(def, s, weights, [b.channels, s.numOutput / s.group, kh, kw]));
-        if (w !== before) [packed, made, finite] = [undefined, undefined, undefined];
+        if (w !== before) [packed, made, madeGemm, finite] = [undefined, undefined, undefined, undefined];
         geometry = { channels: s.numOutput / s.group, height: outH, width: outW, kernelH: kh, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH: b.height, outW: b.width };
         batch = b.num;
         const ay = dh === 1 ? phaseAxis(kh, sh, ph, b.height, outH) : undefined, ax = dw === 1 ? phaseAxis(kw, sw, pw, b.width, outW) : undefined;
@@ -125,7 +132,7 @@ export const deconvolutionLayer: LayerType = {
           spread: { channels: s.numOutput, height: outH, width: outW, kernelH: sh, kernelW: sw, padH: 0, padW: 0, strideH: sh, strideW: sw, dilationH: 1, dilationW: 1, outH: ay.cells, outW: ax.cells },
           rows: (s.numOutput / s.group) * sh * sw,
         } : undefined;
-        if (was && phase && (was.kernelH !== phase.conv.kernelH || was.kernelW !== phase.conv.kernelW || was.padH !== phase.conv.padH || was.padW !== phase.conv.padW)) made = undefined; // W' depends on them
+        if (was && phase && (was.kernelH !== phase.conv.kernelH || was.kernelW !== phase.conv.kernelW || was.padH !== phase.conv.padH || was.padW !== phase.conv.padW)) [made, madeGemm] = [undefined, undefined]; // W' depends on them
         const top = [...bottoms[0].slice(0, b.channelAxis), s.numOutput, outH, outW];
         return bottoms.map(() => top);
       },
@@ -152,8 +159,9 @@ export const deconvolutionLayer: LayerType = {
         }
       },
       scratchBytes(threads, poolThreads) {
-        // The phases' Winograd: its bordered input and tile blocks (the GEMM path works in the shared columns).
-        return made && phase ? winogradScratchBytes(made.u, phase.conv, s.group, batch, threads, poolThreads) : 0;
+        // The phases' Winograd: its bordered input and tile blocks (the GEMMs work in the thread scratch).
+        const k = wasmEngineIfLoaded() && phase ? phaseKernel(wasmEngineIfLoaded()!, batch) : undefined;
+        return k && isWinograd(k) ? winogradScratchBytes(k, phase!.conv, s.group, batch, threads, poolThreads) : 0;
       },
       macs(bottoms) {
         const g = geometry;
@@ -164,21 +172,28 @@ export const deconvolutionLayer: LayerType = {
     return layer;
 
     /**
-     * The phases' convolution as Winograd F(4x4, 3x3), U made in every forward where it would be large
-     * (winogradMadeU: U of W' is 9x the layer's weights, 75 MB for colorization's conv8_1), where Winograd would take that convolution:
-     * a 3 x 3 kernel (4 x 4 stride 2 pad 1, 8 x 8 stride 4 pad 2, 3 x 3 stride 1 pad 1), enough channels and a
-     * plane where it would take F(4x4) (F(2x2)'s small planes: 256 -> 256 on 7 x 7 took 1.8x the GEMM's time as
-     * F(4x4) phases). F(4x4)'s 2.25 multiply-adds an output for W''s 9 taps, of which 4 are the deconvolution's:
-     * 1.78x fewer than the GEMM's. Undefined where it does not run (the GEMM path then).
+     * The phases' convolution, where it beats the GEMM of W^T and col2im: as Winograd F(4x4, 3x3) where its kernel
+     * is 3 x 3 (4 x 4 stride 2 pad 1, 8 x 8 stride 4 pad 2, 3 x 3 stride 1) and Winograd would take F(4x4) there
+     * (enough channels, and not F(2x2)'s small planes: 256 -> 256 on 7 x 7 took 1.8x the GEMM's time as F(4x4)
+     * phases): 2.25 multiply-adds an output for W''s 9 taps, of which 4 are the deconvolution's, 1.78x fewer than the
+     * GEMM's; U made in every forward where it would be large (winogradMadeU: U of W' is 9x the layer's weights, 75
+     * MB for colorization's conv8_1), else kept. Or as the engine's im2col GEMM where W' has no zero taps (a kernel of
+     * twice the stride, no pad: FCN's and HED's upsamplings, 2 x 2 windows): the multiply-adds of the GEMM path, with
+     * K 4x as deep and a quarter of the columns to write and scatter. Undefined where neither (the GEMM path then).
      */
-    function phaseKernel(e: WasmEngine, num: number): PackedWinograd | undefined {
+    function phaseKernel(e: WasmEngine, num: number): PackedWinograd | PackedConv | undefined {
       const q = phase?.conv;
-      if (!q || q.kernelH !== 3 || q.kernelW !== 3 || winogradTile(q, phase!.rows, e.setting('CREMA_WINOGRAD'), num) < 4) return undefined;
+      if (!q || !deconvolutionPhases.on) return undefined;
+      const rows = phase!.rows, [sh, sw] = s.stride, taps = q.kernelH * q.kernelW;
+      const winograd = taps === 9 && q.kernelH === 3 && winogradTile(q, rows, e.setting('CREMA_WINOGRAD'), num) >= 4;
+      if (!winograd && (taps === 1 || taps * sh * sw !== s.kernel[0] * s.kernel[1])) return undefined;
+      const b = bias && Float32Array.from({ length: s.numOutput * sh * sw }, (_, i) => bias![Math.floor(i / (sh * sw))]);
+      const phaseW = () => phaseWeights(w, cinG * s.group, s.numOutput / s.group, s.group, s.kernel, s.stride, s.pad, [q.kernelH, q.kernelW], [q.padH, q.padW]);
+      if (!winograd) return (madeGemm ??= packConvWeights(e, layer, phaseW(), b, s.group, rows, cinG * taps));
       finite ??= allFinite(w);
       if (!finite) return undefined;
       if (!made) {
-        const rows = phase!.rows, W = new Tensor([s.group * rows, cinG, 3, 3], phaseWeights(w, cinG * s.group, s.numOutput / s.group, s.group, s.kernel, s.stride, s.pad, [3, 3], [q.padH, q.padW]));
-        const b = bias && Float32Array.from({ length: s.numOutput * s.stride[0] * s.stride[1] }, (_, i) => bias![Math.floor(i / (s.stride[0] * s.stride[1]))]);
+        const W = new Tensor([s.group * rows, cinG, 3, 3], phaseW());
         // U kept where it is small (as a 13 x 13 convolution's, winogradLimits.madeUBytes), else made per forward
         // from W', which then lives as long as the layer (its block is U's source).
         const kept = 36 * rows * s.group * cinG * 4 <= winogradLimits.madeUBytes ? packWinogradWeights(e, layer, W.data, b, s.group, rows, q, 4) : undefined;
@@ -188,13 +203,15 @@ export const deconvolutionLayer: LayerType = {
     }
 
     /**
-     * The phases' convolution (bias and ReLU in its output transform) into a shared buffer, then spread onto y.
-     * False when it cannot (no shared memory, a NaN or infinity in x): the caller runs the GEMM path.
+     * The phases' convolution (bias and ReLU in it) into a shared buffer, then spread onto y. False when it cannot
+     * (no shared memory, a NaN or infinity in x for Winograd): the caller runs the GEMM path.
      */
-    function phasesWasm(e: WasmEngine, u: PackedWinograd, num: number, x: Float32Array, y: Float32Array): boolean {
+    function phasesWasm(e: WasmEngine, k: PackedWinograd | PackedConv, num: number, x: Float32Array, y: Float32Array): boolean {
       const { conv, spread } = phase!, per = s.numOutput * s.stride[0] * s.stride[1] * conv.outH * conv.outW, outPlane = spread.height * spread.width;
       const ys = e.sharedArray(PHASES, num * per);
-      if (!ys || !winogradWasm(e, u, conv, s.group, num, x, ys, reluSlope)) return false;
+      if (!ys) return false;
+      if (!isWinograd(k)) convolveWasm(e, k, conv, s.group, num, x, ys, false, reluSlope);
+      else if (!winogradWasm(e, k, conv, s.group, num, x, ys, reluSlope)) return false;
       const ysAt = e.addressOf(ys), yAt = e.addressOf(y);
       for (let n = 0; n < num; n++) {
         if (yAt) col2imWasm(e, spread, s.numOutput, ysAt + n * per * 4, yAt + n * s.numOutput * outPlane * 4, undefined, undefined);
