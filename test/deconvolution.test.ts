@@ -140,16 +140,19 @@ describe('Deconvolution as a convolution of its output\'s phases (Winograd, U ma
       if (c.bias) weights.push(new Tensor([c.cout], randomArray(c.cout, random)));
       const slope = [undefined, 0, 0.1][t % 3], resident = t % 2 === 0;
       const run = (setting: string | undefined): Float32Array => {
-        if (setting === undefined) delete process.env.CREMA_WINOGRAD;
-        else process.env.CREMA_WINOGRAD = setting;
-        const layer = layerType('Deconvolution', 'd').create(layerDef('Deconvolution', param(c)), weights) as FusableLayer;
-        layer.fuseRelu(slope);
-        const [shape] = layer.reshape([x.dims]);
-        const n = shape.reduce((a, b) => a * b, 1);
-        const top = new Tensor(shape, resident ? wasmEngine()!.residentArray(n)! : new Float32Array(n));
-        top.data.fill(NaN); // every output written
-        layer.forward([x], [top]);
-        return top.data.slice();
+        if (setting !== undefined) process.env.CREMA_WINOGRAD = setting;
+        try {
+          const layer = layerType('Deconvolution', 'd').create(layerDef('Deconvolution', param(c)), weights) as FusableLayer;
+          layer.fuseRelu(slope);
+          const [shape] = layer.reshape([x.dims]);
+          const n = shape.reduce((a, b) => a * b, 1);
+          const top = new Tensor(shape, resident ? wasmEngine()!.residentArray(n)! : new Float32Array(n));
+          top.data.fill(NaN); // every output written
+          layer.forward([x], [top]);
+          return top.data.slice();
+        } finally {
+          delete process.env.CREMA_WINOGRAD;
+        }
       };
       const got = run(undefined), gemm = run('0');
       const want = referenceDeconv(x, weights[0].data, weights[1]?.data, c).data.map((v) => (slope === undefined || v > 0 ? v : v * slope));
@@ -199,6 +202,23 @@ describe('Deconvolution as a convolution of its output\'s phases (Winograd, U ma
       expect(relDiff(got, want), label).toBeLessThan(1e-5);
       if (C / group > 1) expect(got.some((v, i) => !Object.is(v, gemm[i])), `${label}: the phases ran`).toBe(true);
     }
+  });
+
+  // U of W' over the 64 MiB a convolution's U may take (winogradTile then picks F(2x2) for a convolution): made per
+  // forward, it has no such limit, and the phases still run.
+  it('colorization conv8_1\'s channels (512 -> 256, 4x4 stride 2 pad 1): U made per forward, whatever its size', () => {
+    useKernels('wasm');
+    const random = rng(43);
+    const c: Deconv = { cout: 256, group: 1, k: 4, p: 1, s: 2, d: 1, bias: true };
+    const x = new Tensor([1, 512, 14, 14], randomArray(512 * 196, random));
+    const weights = [new Tensor([512, 256, 4, 4], randomArray(512 * 256 * 16, random).map((v) => v * 0.05)), new Tensor([256], randomArray(256, random))];
+    const run = () => runLayer(layerDef('Deconvolution', param(c)), weights, [x])[0].data;
+    const got = run();
+    deconvolutionPhases.on = false;
+    const gemm = run();
+    deconvolutionPhases.on = true;
+    expect(relDiff(got, gemm)).toBeLessThan(2e-5);
+    expect(got.some((v, i) => !Object.is(v, gemm[i])), 'the phases ran').toBe(true);
   });
 
   it('small planes (F(2x2)\'s for Winograd) keep the GEMM of W^T and col2im where W\' has zero taps: its bits', () => {

@@ -185,7 +185,8 @@ export const deconvolutionLayer: LayerType = {
       const q = phase?.conv;
       if (!q || !deconvolutionPhases.on) return undefined;
       const rows = phase!.rows, [sh, sw] = s.stride, taps = q.kernelH * q.kernelW;
-      const winograd = taps === 9 && q.kernelH === 3 && winogradTile(q, rows, e.setting('CREMA_WINOGRAD'), num) >= 4;
+      // The tile Winograd would take, were U's size no limit (one filter: U made per forward has none).
+      const winograd = taps === 9 && q.kernelH === 3 && winogradTile(q, 1, e.setting('CREMA_WINOGRAD'), num) >= 4;
       if (!winograd && (taps === 1 || taps * sh * sw !== s.kernel[0] * s.kernel[1])) return undefined;
       const b = bias && Float32Array.from({ length: s.numOutput * sh * sw }, (_, i) => bias![Math.floor(i / (sh * sw))]);
       const phaseW = () => phaseWeights(w, cinG * s.group, s.numOutput / s.group, s.group, s.kernel, s.stride, s.pad, [q.kernelH, q.kernelW], [q.padH, q.padW]);
