@@ -52,6 +52,29 @@ function randomCase(random: () => number, most: { cout: number; k: number; s: nu
 
 const param = (c: Deconv) => ({ convolution_param: { num_output: c.cout, group: c.group, kernel_size: [c.k], pad: [c.p], stride: [c.s], dilation: [c.d], bias_term: c.bias } });
 
+/** The layer's forward on x with a fused ReLU at `slope` (none: undefined), into a resident top (a Net's blob) or a plain one. */
+function deconvolve(c: Deconv, weights: Tensor[], x: Tensor, slope: number | undefined, resident: boolean): Float32Array {
+  const layer = layerType('Deconvolution', 'd').create(layerDef('Deconvolution', param(c)), weights) as FusableLayer;
+  layer.fuseRelu(slope);
+  const [shape] = layer.reshape([x.dims]);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const top = new Tensor(shape, resident ? wasmEngine()!.residentArray(n)! : new Float32Array(n));
+  top.data.fill(NaN); // every output written, none read before
+  layer.forward([x], [top]);
+  return top.data.slice();
+}
+
+/** Seeded random input and weights (bias by c.bias) for a deconvolution of N x C x H x W. */
+function randomTensors(random: () => number, c: Deconv, dims: [number, number, number, number]): { x: Tensor; weights: Tensor[] } {
+  const [N, C, H, W] = dims, x = new Tensor(dims, randomArray(N * C * H * W, random));
+  const weights = [new Tensor([C, c.cout / c.group, c.k, c.k], randomArray(C * (c.cout / c.group) * c.k * c.k, random))];
+  if (c.bias) weights.push(new Tensor([c.cout], randomArray(c.cout, random)));
+  return { x, weights };
+}
+
+/** Caffe's ReLU at `slope` (none: undefined) on the scatter loop's output. */
+const reluOf = (y: Float32Array, slope: number | undefined): Float32Array => y.map((v) => (slope === undefined || v > 0 ? v : v * slope));
+
 describe.skipIf(sharedMissing())('Deconvolution vs Caffe (reference/sweep deconv_*)', () => sweepCases(/^deconv_/));
 
 describe('Deconvolution vs a reference loop', () => {
@@ -85,18 +108,7 @@ describe('Deconvolution vs a reference loop', () => {
     for (let t = 0; t < 40; t++) {
       const { c, x, weights } = randomCase(random, { cout: 4, k: 5, s: 4, size: 9 });
       const slope = [undefined, 0, 0.1][t % 3];
-      const run = (resident: boolean) => {
-        const def = layerDef('Deconvolution', param(c));
-        const layer = layerType('Deconvolution', 'd').create(def, weights) as FusableLayer;
-        layer.fuseRelu(slope);
-        const [shape] = layer.reshape([x.dims]);
-        const n = shape.reduce((a, b) => a * b, 1);
-        const top = new Tensor(shape, resident ? wasmEngine()!.residentArray(n)! : new Float32Array(n));
-        top.data.fill(NaN); // every output written, none read before
-        layer.forward([x], [top]);
-        return top.data;
-      };
-      const got = run(true), want = run(false);
+      const got = deconvolve(c, weights, x, slope, true), want = deconvolve(c, weights, x, slope, false);
       const label = `case ${t}: ${JSON.stringify(c)} slope ${slope} on ${x.dims.join('x')}`;
       for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) expect(`${got[i]} at ${i}`, label).toBe(`${want[i]} at ${i}`);
     }
@@ -106,6 +118,7 @@ describe('Deconvolution vs a reference loop', () => {
 describe('Deconvolution as a convolution of its output\'s phases (Winograd, U made per forward)', () => {
   afterAll(async () => {
     delete process.env.CREMA_WINOGRAD;
+    deconvolutionPhases.on = true;
     await setThreads(1);
   });
 
@@ -130,38 +143,24 @@ describe('Deconvolution as a convolution of its output\'s phases (Winograd, U ma
     const random = rng(29), saved = winogradLimits.madeUBytes;
     if (u === 'made') winogradLimits.madeUBytes = 0;
     try {
-    const shapes = [[4, 2, 1], [8, 4, 2], [6, 2, 2], [3, 1, 0], [3, 1, 1]] as const;
-    for (let t = 0; t < 20; t++) {
-      const [k, st, p] = shapes[t % shapes.length], group = randomInt(random, 1, 2);
-      const c: Deconv = { cout: group * randomInt(random, 1, 6), group, k, p, s: st, d: 1, bias: random() < 0.7 };
-      const N = randomInt(random, 1, 2), C = group * randomInt(random, 8, 24), H = randomInt(random, 14, 20), W = randomInt(random, 14, 20);
-      const x = new Tensor([N, C, H, W], randomArray(N * C * H * W, random));
-      const weights = [new Tensor([C, c.cout / group, k, k], randomArray(C * (c.cout / group) * k * k, random))];
-      if (c.bias) weights.push(new Tensor([c.cout], randomArray(c.cout, random)));
-      const slope = [undefined, 0, 0.1][t % 3], resident = t % 2 === 0;
-      const run = (setting: string | undefined): Float32Array => {
-        if (setting !== undefined) process.env.CREMA_WINOGRAD = setting;
-        try {
-          const layer = layerType('Deconvolution', 'd').create(layerDef('Deconvolution', param(c)), weights) as FusableLayer;
-          layer.fuseRelu(slope);
-          const [shape] = layer.reshape([x.dims]);
-          const n = shape.reduce((a, b) => a * b, 1);
-          const top = new Tensor(shape, resident ? wasmEngine()!.residentArray(n)! : new Float32Array(n));
-          top.data.fill(NaN); // every output written
-          layer.forward([x], [top]);
-          return top.data.slice();
-        } finally {
-          delete process.env.CREMA_WINOGRAD;
-        }
-      };
-      const got = run(undefined), gemm = run('0');
-      const want = referenceDeconv(x, weights[0].data, weights[1]?.data, c).data.map((v) => (slope === undefined || v > 0 ? v : v * slope));
-      const label = `case ${t}: ${JSON.stringify(c)} slope ${slope} on ${x.dims.join('x')}${resident ? ' (resident top)' : ''}`;
-      expect(relDiff(got, want), label).toBeLessThan(2e-5);
-      expect(got.some((v, i) => !Object.is(v, gemm[i])), `${label}: the phases' Winograd ran`).toBe(true);
-    }
+      const shapes = [[4, 2, 1], [8, 4, 2], [6, 2, 2], [3, 1, 0], [3, 1, 1]] as const;
+      for (let t = 0; t < 20; t++) {
+        const [k, st, p] = shapes[t % shapes.length], group = randomInt(random, 1, 2);
+        const c: Deconv = { cout: group * randomInt(random, 1, 6), group, k, p, s: st, d: 1, bias: random() < 0.7 };
+        const { x, weights } = randomTensors(random, c, [randomInt(random, 1, 2), group * randomInt(random, 8, 24), randomInt(random, 14, 20), randomInt(random, 14, 20)]);
+        const slope = [undefined, 0, 0.1][t % 3], resident = t % 2 === 0;
+        const got = deconvolve(c, weights, x, slope, resident);
+        process.env.CREMA_WINOGRAD = '0';
+        const gemm = deconvolve(c, weights, x, slope, resident);
+        delete process.env.CREMA_WINOGRAD;
+        const want = reluOf(referenceDeconv(x, weights[0].data, weights[1]?.data, c).data, slope);
+        const label = `case ${t}: ${JSON.stringify(c)} slope ${slope} on ${x.dims.join('x')}${resident ? ' (resident top)' : ''}`;
+        expect(relDiff(got, want), label).toBeLessThan(2e-5);
+        expect(got.some((v, i) => !Object.is(v, gemm[i])), `${label}: the phases' Winograd ran`).toBe(true);
+      }
     } finally {
       winogradLimits.madeUBytes = saved;
+      delete process.env.CREMA_WINOGRAD;
     }
   });
 
@@ -176,31 +175,16 @@ describe('Deconvolution as a convolution of its output\'s phases (Winograd, U ma
     for (let t = 0; t < 15; t++) {
       const [k, st] = shapes[t % shapes.length], group = randomInt(random, 1, 2);
       const c: Deconv = { cout: group * randomInt(random, 1, 5), group, k, p: 0, s: st, d: 1, bias: random() < 0.5 };
-      const N = randomInt(random, 1, 2), C = group * randomInt(random, 1, 12), H = randomInt(random, 1, 16), W = randomInt(random, 1, 16);
-      const x = new Tensor([N, C, H, W], randomArray(N * C * H * W, random));
-      const weights = [new Tensor([C, c.cout / group, k, k], randomArray(C * (c.cout / group) * k * k, random))];
-      if (c.bias) weights.push(new Tensor([c.cout], randomArray(c.cout, random)));
+      const { x, weights } = randomTensors(random, c, [randomInt(random, 1, 2), group * randomInt(random, 1, 12), randomInt(random, 1, 16), randomInt(random, 1, 16)]);
       const slope = [undefined, 0, 0.1][t % 3], resident = t % 2 === 0;
-      const run = (phases: boolean): Float32Array => {
-        deconvolutionPhases.on = phases;
-        try {
-          const layer = layerType('Deconvolution', 'd').create(layerDef('Deconvolution', param(c)), weights) as FusableLayer;
-          layer.fuseRelu(slope);
-          const [shape] = layer.reshape([x.dims]);
-          const n = shape.reduce((a, b) => a * b, 1);
-          const top = new Tensor(shape, resident ? wasmEngine()!.residentArray(n)! : new Float32Array(n));
-          top.data.fill(NaN);
-          layer.forward([x], [top]);
-          return top.data.slice();
-        } finally {
-          deconvolutionPhases.on = true;
-        }
-      };
-      const got = run(true), gemm = run(false);
-      const want = referenceDeconv(x, weights[0].data, weights[1]?.data, c).data.map((v) => (slope === undefined || v > 0 ? v : v * slope));
+      const got = deconvolve(c, weights, x, slope, resident);
+      deconvolutionPhases.on = false;
+      const gemm = deconvolve(c, weights, x, slope, resident);
+      deconvolutionPhases.on = true;
+      const want = reluOf(referenceDeconv(x, weights[0].data, weights[1]?.data, c).data, slope);
       const label = `case ${t}: ${JSON.stringify(c)} slope ${slope} on ${x.dims.join('x')}${resident ? ' (resident top)' : ''}`;
       expect(relDiff(got, want), label).toBeLessThan(1e-5);
-      if (C / group > 1) expect(got.some((v, i) => !Object.is(v, gemm[i])), `${label}: the phases ran`).toBe(true);
+      if (x.dims[1] / group > 1) expect(got.some((v, i) => !Object.is(v, gemm[i])), `${label}: the phases ran`).toBe(true);
     }
   });
 
