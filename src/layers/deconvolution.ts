@@ -188,13 +188,14 @@ export const deconvolutionLayer: LayerType = {
       // The tile Winograd would take, were U's size no limit (one filter: U made per forward has none).
       const winograd = taps === 9 && q.kernelH === 3 && winogradTile(q, 1, e.setting('CREMA_WINOGRAD'), num) >= 4;
       if (!winograd && (taps === 1 || taps * sh * sw !== s.kernel[0] * s.kernel[1])) return undefined;
-      const b = bias && Float32Array.from({ length: s.numOutput * sh * sw }, (_, i) => bias![Math.floor(i / (sh * sw))]);
+      // W' and the bias of each phase's channel (made once: these run only when a kernel is made).
       const phaseW = () => phaseWeights(w, cinG * s.group, s.numOutput / s.group, s.group, s.kernel, s.stride, s.pad, [q.kernelH, q.kernelW], [q.padH, q.padW]);
-      if (!winograd) return (madeGemm ??= packConvWeights(e, layer, phaseW(), b, s.group, rows, cinG * taps));
+      const phaseBias = () => bias && Float32Array.from({ length: s.numOutput * sh * sw }, (_, i) => bias![Math.floor(i / (sh * sw))]);
+      if (!winograd) return (madeGemm ??= packConvWeights(e, layer, phaseW(), phaseBias(), s.group, rows, cinG * taps));
       finite ??= allFinite(w);
       if (!finite) return undefined;
       if (!made) {
-        const W = new Tensor([s.group * rows, cinG, 3, 3], phaseW());
+        const W = new Tensor([s.group * rows, cinG, 3, 3], phaseW()), b = phaseBias();
         // U kept where it is small (as a 13 x 13 convolution's, winogradLimits.madeUBytes), else made per forward
         // from W', which then lives as long as the layer (its block is U's source).
         const kept = 36 * rows * s.group * cinG * 4 <= winogradLimits.madeUBytes ? packWinogradWeights(e, layer, W.data, b, s.group, rows, q, 4) : undefined;
