@@ -509,8 +509,8 @@ function inImageGroups(num: number, fit: number, x: Float32Array, y: Float32Arra
  */
 export function winogradSplit(threads: number, tiles: number, images: number, n: number, K: number, M: number, madeU = false): { nt: number; blocks: number; rowsPer: number } {
   const budget = 4 * n * K * M <= SMALL_U_BLOCK_BYTES ? SMALL_U_BLOCK_BYTES : BLOCK_BYTES;
-  const fit = blockFit(budget, n, K, M);
   if (madeU) return madeUSplit(threads, tiles, images, n, K, M, budget);
+  const fit = blockFit(budget, n, K, M);
   let nt = Math.min(fit, roundUp(tiles, NR)), blocks: number, cut = 1;
   if (threads > 1) {
     const late = LATE_MACS / (n * K * M);
@@ -607,7 +607,7 @@ function madeUSplit(threads: number, tiles: number, images: number, n: number, K
   let best = { cost: Infinity, nt: roundUp(tiles, NR), blocks: 1, rowBlocks: 1 };
   for (let blocks = 1; blocks <= Math.ceil(tiles / NR); blocks++) {
     const nt = roundUp(Math.ceil(tiles / blocks), NR);
-    const most = Math.min(mPad, Math.floor((budget / (4 * n * nt) - Math.min(K, KC)) / MR) * MR);
+    const most = Math.min(mPad, Math.floor((budget / (4 * n * nt) - Math.min(K, KC)) / MR) * MR); // blockFit's rows for nt tiles
     if (most < MR && blocks < Math.ceil(tiles / NR)) continue;
     const rowBlocks = Math.ceil(M / Math.max(MR, most)), cost = blocks * mPad + rowBlocks * blocks * nt;
     if (cost < best.cost) best = { cost, nt, blocks: Math.ceil(tiles / nt), rowBlocks };

@@ -126,13 +126,11 @@ export const deconvolutionLayer: LayerType = {
         geometry = { channels: s.numOutput / s.group, height: outH, width: outW, kernelH: kh, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH: b.height, outW: b.width };
         batch = b.num;
         const ay = dh === 1 ? phaseAxis(kh, sh, ph, b.height, outH) : undefined, ax = dw === 1 ? phaseAxis(kw, sw, pw, b.width, outW) : undefined;
-        const was = phase?.conv;
         phase = ay && ax ? {
           conv: { channels: cinG, height: b.height, width: b.width, kernelH: ay.kernel, kernelW: ax.kernel, padH: ay.pad, padW: ax.pad, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, outH: ay.cells, outW: ax.cells },
           spread: { channels: s.numOutput, height: outH, width: outW, kernelH: sh, kernelW: sw, padH: 0, padW: 0, strideH: sh, strideW: sw, dilationH: 1, dilationW: 1, outH: ay.cells, outW: ax.cells },
           rows: (s.numOutput / s.group) * sh * sw,
-        } : undefined;
-        if (was && phase && (was.kernelH !== phase.conv.kernelH || was.kernelW !== phase.conv.kernelW || was.padH !== phase.conv.padH || was.padW !== phase.conv.padW)) [made, madeGemm] = [undefined, undefined]; // W' depends on them
+        } : undefined; // its kernel and pad (W''s shape) follow from the layer's settings alone: made kernels stay valid
         const top = [...bottoms[0].slice(0, b.channelAxis), s.numOutput, outH, outW];
         return bottoms.map(() => top);
       },
@@ -152,7 +150,7 @@ export const deconvolutionLayer: LayerType = {
         const engine = wasmEngine();
         if (!engine || !geometry) return;
         // Written now (Net's prepare): the first forward does not fault them in.
-        if (phaseKernel(engine, batch)) engine.sharedArray(PHASES, batch * phase!.rows * s.group * phase!.conv.outH * phase!.conv.outW)?.fill(0);
+        if (phaseKernel(engine, batch)) engine.sharedArray(PHASES, phaseFloats(batch))?.fill(0);
         else {
           transposedWeights(engine, geometry);
           engine.sharedArray(COLUMNS, columns(geometry))?.fill(0);
@@ -160,7 +158,7 @@ export const deconvolutionLayer: LayerType = {
       },
       scratchBytes(threads, poolThreads) {
         // The phases' Winograd: its bordered input and tile blocks (the GEMMs work in the thread scratch).
-        const k = wasmEngineIfLoaded() && phase ? phaseKernel(wasmEngineIfLoaded()!, batch) : undefined;
+        const e = wasmEngineIfLoaded(), k = e && phaseKernel(e, batch);
         return k && isWinograd(k) ? winogradScratchBytes(k, phase!.conv, s.group, batch, threads, poolThreads) : 0;
       },
       macs(bottoms) {
@@ -209,7 +207,7 @@ export const deconvolutionLayer: LayerType = {
      * (no shared memory, a NaN or infinity in x for Winograd): the caller runs the GEMM path.
      */
     function phasesWasm(e: WasmEngine, k: PackedWinograd | PackedConv, num: number, x: Float32Array, y: Float32Array): boolean {
-      const { conv, spread } = phase!, per = s.numOutput * s.stride[0] * s.stride[1] * conv.outH * conv.outW, outPlane = spread.height * spread.width;
+      const { conv, spread } = phase!, per = phaseFloats(1), outPlane = spread.height * spread.width;
       const ys = e.sharedArray(PHASES, num * per);
       if (!ys) return false;
       if (!isWinograd(k)) convolveWasm(e, k, conv, s.group, num, x, ys, false, reluSlope);
@@ -223,6 +221,11 @@ export const deconvolutionLayer: LayerType = {
         }
       }
       return true;
+    }
+
+    /** The floats of the phases' convolution output for `num` images (every group). */
+    function phaseFloats(num: number): number {
+      return num * s.group * phase!.rows * phase!.conv.outH * phase!.conv.outW;
     }
 
     /** Per group, W_g^T ((Cout/group * kh * kw) x Cin/group) packed as a 1x1 convolution's weights. */
