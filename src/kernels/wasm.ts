@@ -380,13 +380,13 @@ export class WasmEngine {
   }
 
   /**
-   * Chunks to cut `units` of parallel work into: a few per thread, so a thread slowed by the machine evens out; for a
-   * job over `floats` floats, at least one and none smaller than MIN_CHUNK_FLOATS.
+   * Chunks to cut `units` of parallel work into: a few per thread (`perThread`), so a thread slowed by the machine
+   * evens out; for a job over `floats` floats, at least one and none smaller than MIN_CHUNK_FLOATS.
    */
-  chunkCount(units: number, floats = Infinity): number {
+  chunkCount(units: number, floats = Infinity, perThread = 4): number {
     const t = this.activeThreads();
     if (t <= 1) return 1;
-    const n = Math.min(units, 4 * t);
+    const n = Math.min(units, perThread * t);
     return floats === Infinity ? n : Math.max(1, Math.min(n, Math.floor(floats / MIN_CHUNK_FLOATS)));
   }
 

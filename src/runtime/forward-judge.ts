@@ -43,9 +43,13 @@ interface WayTimes {
  * first forward runs in parallel and its time is not counted (cold: page faults, untiered code, the per-job
  * trials' first runs); then parallel again, then alone, then the faster way (the lower median of its latest
  * times): of a short run's first three timed forwards (a benchmark's --quick), two run the faster way. The
- * slower way is tried again once it has sat out 2^(n+1) forwards, n its times so far (4, 8, then every
+ * slower way is tried again once it has sat out 2^n forwards, n its times so far (2, 4, 8, then every
  * MAX_GAP): a load that comes or goes is noticed within MAX_GAP forwards (a try that beats the best starts
- * its way's times afresh), and on a steady machine the slower way costs 1/MAX_GAP of the difference. Times are
+ * its way's times afresh), and on a steady machine the slower way costs 1/MAX_GAP of the difference. The early
+ * gaps are short because a way's first times are its least reliable: a first forward at two threads just after
+ * a 240 MB ONNX Runtime session was made took 22-38 ms where parallel forwards take 12 (AlexNet), and when the
+ * try after it (then 4 forwards on) met a worker slowed by the host too, alone ran the next 8 forwards: a
+ * benchmark's whole 2-thread row at one thread's time in 3 runs of 4 (docs/PERFORMANCE.md, round twenty-seven). Times are
  * passed in (no clock inside), so the decisions are tested without timing anything. A net that ran a whole
  * forward of the same shapes at one thread before (`oneThread`) is warm: its first forward at several threads
  * counts as parallel's first time, so a benchmark that times one and two threads interleaved (the busy section)
@@ -136,7 +140,7 @@ export class ForwardJudge {
     const medians = r.times.map(median);
     const best = medians.indexOf(Math.min(...medians));
     for (const [w, times] of r.times.entries())
-      if (w !== best && r.forwards - r.last[w] >= Math.min(MAX_GAP, 2 ** (times.length + 1))) return w;
+      if (w !== best && r.forwards - r.last[w] >= Math.min(MAX_GAP, 2 ** times.length)) return w;
     this.trying = false;
     return best;
   }
