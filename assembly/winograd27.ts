@@ -9,9 +9,9 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
-import { MR, NR, relu } from './simd';
+import { NR, relu } from './simd';
 import { SKEW } from './winograd';
-import { columnsA8, columnsB8, gRow } from './winograd5';
+import { columnsA8, columnsB8, filtersOuter, gRow } from './winograd5';
 import { column, lineA10, lineB10, point, putTiles } from './winograd7';
 
 /**
@@ -89,23 +89,5 @@ export function filters27(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: u
     }
   }
   for (let k = 0; k < 7; k++) store<f64>(G10 + (<usize>(63 + k) << 3), k == 6 ? 1 : 0);
-  for (let c = 0; c < C; c++) {
-    const f = w + ((<usize>(o * C + c) * 49) << 2);
-    for (let i = 0; i < 8; i++) {
-      for (let x = 0; x < 7; x++) { // (G8 g)[i][x]
-        let v: f64 = 0;
-        for (let y = 0; y < 7; y++) v += load<f64>(G8 + (<usize>(i * 7 + y) << 3)) * <f64>load<f32>(f + (<usize>(y * 7 + x) << 2));
-        store<f64>(T + (<usize>(i * 7 + x) << 3), v);
-      }
-    }
-    const k0 = c - c % KC, kc = min(KC, C - k0);
-    const at = Ug + ((<usize>k0 * rowsPad + <usize>(r - (r & 3)) * kc + <usize>((c - k0) * MR + (r & 3))) << 2);
-    for (let i = 0; i < 8; i++) {
-      for (let j = 0; j < 10; j++) {
-        let v: f64 = 0;
-        for (let x = 0; x < 7; x++) v += load<f64>(T + (<usize>(i * 7 + x) << 3)) * load<f64>(G10 + (<usize>(j * 7 + x) << 3));
-        store<f32>(at + ((<usize>(10 * i + j) * matrix) << 2), <f32>v);
-      }
-    }
-  }
+  filtersOuter(w, o, C, KC, rowsPad, Ug, matrix, r, 7, G8, 8, G10, 10, T);
 }

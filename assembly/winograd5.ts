@@ -266,25 +266,34 @@ function outputTile6(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, t
  * rows with 3 taps). In float64 (scratch: 8 taps doubles of G g, then G's as many), rounded once.
  */
 export function filtersWhole(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize, taps: i32): void {
-  // G once per filter, after G g (gRow per use took 100 ms of AlexNet's Net.load: 520 calls a channel).
+  // G once per filter, not per use (gRow per use took 100 ms of AlexNet's Net.load: 520 calls a channel).
   const G = scratch + (<usize>(8 * taps) << 3);
   for (let i = 0; i < 8 * taps; i++) store<f64>(G + (<usize>i << 3), gRow(i / taps, i % taps, taps));
+  filtersOuter(w, o, C, KC, rowsPad, Ug, matrix, r, taps, G, 8, G, 8, scratch);
+}
+
+/**
+ * Every whole-kernel filter transform: U = Ga g Gb^T for each input channel c of filter o (g: taps x taps; Ga: na x
+ * taps and Gb: nb x taps, rows of doubles at ga and gb), its na x nb values (matrix nb i + j) in column c of the
+ * packed A matrices at Ug. In float64 (t: na x taps doubles of Ga g), rounded once.
+ */
+export function filtersOuter(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, taps: i32, ga: usize, na: i32, gb: usize, nb: i32, t: usize): void {
   for (let c = 0; c < C; c++) {
     const f = w + ((<usize>(o * C + c) * taps * taps) << 2);
-    for (let i = 0; i < 8; i++) {
-      for (let x = 0; x < taps; x++) { // (G g)[i][x]
+    for (let i = 0; i < na; i++) {
+      for (let x = 0; x < taps; x++) { // (Ga g)[i][x]
         let v: f64 = 0;
-        for (let yy = 0; yy < taps; yy++) v += load<f64>(G + (<usize>(i * taps + yy) << 3)) * <f64>load<f32>(f + (<usize>(yy * taps + x) << 2));
-        store<f64>(scratch + (<usize>(i * taps + x) << 3), v);
+        for (let y = 0; y < taps; y++) v += load<f64>(ga + (<usize>(i * taps + y) << 3)) * <f64>load<f32>(f + (<usize>(y * taps + x) << 2));
+        store<f64>(t + (<usize>(i * taps + x) << 3), v);
       }
     }
     const k0 = c - c % KC, kc = min(KC, C - k0);
     const at = Ug + ((<usize>k0 * rowsPad + <usize>(r - (r & 3)) * kc + <usize>((c - k0) * MR + (r & 3))) << 2);
-    for (let i = 0; i < 8; i++) {
-      for (let j = 0; j < 8; j++) {
+    for (let i = 0; i < na; i++) {
+      for (let j = 0; j < nb; j++) {
         let v: f64 = 0;
-        for (let x = 0; x < taps; x++) v += load<f64>(scratch + (<usize>(i * taps + x) << 3)) * load<f64>(G + (<usize>(j * taps + x) << 3));
-        store<f32>(at + ((<usize>(8 * i + j) * matrix) << 2), <f32>v);
+        for (let x = 0; x < taps; x++) v += load<f64>(t + (<usize>(i * taps + x) << 3)) * load<f64>(gb + (<usize>(j * taps + x) << 3));
+        store<f32>(at + ((<usize>(nb * i + j) * matrix) << 2), <f32>v);
       }
     }
   }

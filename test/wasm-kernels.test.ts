@@ -33,6 +33,16 @@ const f6Plane = (C: number, outH: number, outW: number): ConvGeometry => ({
 /** A module of the build (dist/), for code that runs in a worker thread or a child, outside vitest. */
 const dist = (file: string): string => path.resolve('dist', file);
 
+/** The wasm kernels' output of the layer with Winograd off (CREMA_WINOGRAD=0: im2col), the setting cleared after. */
+function im2colKernel(def: LayerParameter, weights: Tensor[], x: Tensor, relu?: number): Tensor {
+  process.env.CREMA_WINOGRAD = '0';
+  try {
+    return bothKernels(def, weights, x, relu)[0];
+  } finally {
+    delete process.env.CREMA_WINOGRAD;
+  }
+}
+
 function bothKernels(def: LayerParameter, weights: Tensor[], x: Tensor, relu?: number): [Tensor, Tensor] {
   const fuse = (l: unknown) => relu !== undefined && (l as FusableLayer).fuseRelu(relu);
   useKernels('js');
@@ -223,9 +233,7 @@ for (const threads of [1, 2]) {
           const label = `case ${t}: N ${N} group ${group} cin/g ${cinG} cout/g ${coutG} kernel ${kh}x${kw} pad ${pad} ${H}x${W} relu ${relu}`;
           process.env.CREMA_WINOGRAD = tile;
           const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
-          process.env.CREMA_WINOGRAD = '0';
-          const [im2col] = bothKernels(def, bias ? [w, b] : [w], x, relu);
-          delete process.env.CREMA_WINOGRAD;
+          const im2col = im2colKernel(def, bias ? [w, b] : [w], x, relu);
           expect([...got.dims], label).toEqual([...want.dims]);
           // A 7x7 runs whole, not on its 3x3 blocks: '2' F(2x2, 7x7) (8 points, as F(4x4, 5x5)) within F(4x4)'s
           // bound; '4' and '6' F(2x4, 7x7) (8 points down, 10 across: ~5x F(2x2, 7x7)'s error, up to 6.6e-5 here at
@@ -266,9 +274,7 @@ for (const threads of [1, 2]) {
         const g: ConvGeometry = { channels: cinG, height: c.H, width: c.W, kernelH: c.k, kernelW: c.k, padH: c.pad, padW: c.pad, strideH: c.stride, strideW: c.stride, dilationH: 1, dilationW: 1, outH, outW };
         expect(winogradTile(g, coutG, undefined, c.N), label).not.toBe(0);
         const [got, want] = bothKernels(def, [w, b], x, relu);
-        process.env.CREMA_WINOGRAD = '0';
-        const [im2col] = bothKernels(def, [w, b], x, relu);
-        delete process.env.CREMA_WINOGRAD;
+        const im2col = im2colKernel(def, [w, b], x, relu);
         expect([...got.dims], label).toEqual([c.N, c.cout, outH, outW]);
         const bound = c.k === 7 ? 1e-4 : 5e-5; // F(4x4)'s and F(2x4, 7x7)'s bounds of the random-shape tests above
         expect(relDiff(got.data, want.data), label).toBeLessThan(bound);
@@ -294,9 +300,7 @@ for (const threads of [1, 2]) {
         const def = layerDef('Convolution', { convolution_param: { num_output: coutG * group, group, kernel_size: [k], pad_h: ph, pad_w: pw, dilation: [dh, dw], bias_term: bias } });
         const label = `case ${t}: N ${N} group ${group} cin/g ${cinG} cout/g ${coutG} kernel ${k} dilation ${dh}x${dw} pad ${ph}x${pw} ${H}x${W} relu ${relu}`;
         const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
-        process.env.CREMA_WINOGRAD = '0';
-        const [im2col] = bothKernels(def, bias ? [w, b] : [w], x, relu);
-        delete process.env.CREMA_WINOGRAD;
+        const im2col = im2colKernel(def, bias ? [w, b] : [w], x, relu);
         expect([...got.dims], label).toEqual([...want.dims]);
         expect(relDiff(got.data, want.data), label).toBeLessThan(5e-5);
         expect(relDiff(got.data, im2col.data), label).toBeLessThan(5e-5);
@@ -314,9 +318,7 @@ for (const threads of [1, 2]) {
       const def = layerDef('Convolution', { convolution_param: { num_output: coutG * group, group, kernel_h: kh, kernel_w: kw, pad_h: ph, pad_w: pw, bias_term: bias } });
       const label = `case ${t}: N ${N} group ${group} cin/g ${cinG} cout/g ${coutG} kernel ${kh}x${kw} pad ${ph}x${pw} ${H}x${W} relu ${relu}`;
       const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
-      process.env.CREMA_WINOGRAD = '0';
-      const [im2col] = bothKernels(def, bias ? [w, b] : [w], x, relu);
-      delete process.env.CREMA_WINOGRAD;
+      const im2col = im2colKernel(def, bias ? [w, b] : [w], x, relu);
       expect([...got.dims], label).toEqual([...want.dims]);
       expect(relDiff(got.data, want.data), label).toBeLessThan(bound);
       expect(relDiff(got.data, im2col.data), label).toBeLessThan(bound);
@@ -374,9 +376,7 @@ for (const threads of [1, 2]) {
           const label = `case ${t}: F(${tile}) N ${N} group ${group} cin/g ${cinG} cout/g ${coutG} kernel ${kh}x${kw} stride ${sh}x${sw} pad ${ph}x${pw} ${H}x${W} relu ${relu}`;
           process.env.CREMA_WINOGRAD = tile;
           const [got, want] = bothKernels(def, bias ? [w, b] : [w], x, relu);
-          process.env.CREMA_WINOGRAD = '0';
-          const [im2col] = bothKernels(def, bias ? [w, b] : [w], x, relu);
-          delete process.env.CREMA_WINOGRAD;
+          const im2col = im2colKernel(def, bias ? [w, b] : [w], x, relu);
           // Caffe's output size: floor((H + 2 p - K) / s) + 1.
           expect([...got.dims], label).toEqual([N, coutG * group, Math.floor((H + 2 * ph - kh) / sh) + 1, Math.floor((W + 2 * pw - kw) / sw) + 1]);
           expect([...want.dims], label).toEqual([...got.dims]);
@@ -407,9 +407,7 @@ for (const threads of [1, 2]) {
           const label = `case ${t}: N ${N} C ${C} M ${M} kernel ${kh}x${kw} stride ${sh}x4 pad ${ph}x${pw} ${H}x${W}`;
           process.env.CREMA_WINOGRAD = '4';
           const [got, want] = bothKernels(def, [w, b], x, relu);
-          process.env.CREMA_WINOGRAD = '0';
-          const [im2col] = bothKernels(def, [w, b], x, relu);
-          delete process.env.CREMA_WINOGRAD;
+          const im2col = im2colKernel(def, [w, b], x, relu);
           expect([...got.dims], label).toEqual([N, M, Math.floor((H + 2 * ph - kh) / sh) + 1, Math.floor((W + 2 * pw - kw) / 4) + 1]);
           expect(relDiff(got.data, want.data), label).toBeLessThan(5e-5);
           expect(relDiff(got.data, im2col.data), label).toBeLessThan(5e-5);
@@ -484,9 +482,7 @@ for (const threads of [1, 2]) {
       const def = layerDef('Convolution', { convolution_param: { num_output: M, kernel_size: [3], pad: [1] } });
       process.env.CREMA_WINOGRAD = '4';
       const [got, want] = bothKernels(def, [w, b], x, 0);
-      process.env.CREMA_WINOGRAD = '0';
-      const [im2col] = bothKernels(def, [w, b], x, 0);
-      delete process.env.CREMA_WINOGRAD;
+      const im2col = im2colKernel(def, [w, b], x, 0);
       expect(relDiff(got.data, want.data)).toBeLessThan(5e-5);
       expect(relDiff(got.data, im2col.data)).toBeLessThan(5e-5);
     });
@@ -1042,6 +1038,7 @@ describe('which convolutions run Winograd', () => {
     expect([line(1, 7), line(7, 1), line(1, 3), line(9, 1), line(1, 1), line(1, 11), line(1, 7, 2), line(1, 7, 1, 8)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 4, 4, 0, 0, 0, 0]);
     expect(winogradTile(line(1, 7), 8, undefined)).toBe(0);
   });
+
   it("strided convolutions: Winograd on the space-to-depth where it needs at most half im2col's multiply-adds (AlexNet's 11x11 stride 4, F(3x3, 4x4) for 7x7 stride 2), not 3x3 stride 2", () => {
     const strided = (size: number, k: number, s: number, pad: number, channels = 3, dilation = 1): ConvGeometry => {
       const out = Math.floor((size + 2 * pad - (dilation * (k - 1) + 1)) / s) + 1;
@@ -1256,9 +1253,7 @@ describe('wasm memory', () => {
     const x = new Tensor([2, 32, 14, 14], randomArray(2 * 32 * 14 * 14, random));
     const w = new Tensor([40, 32, 3, 3], randomArray(40 * 32 * 9, random)), b = new Tensor([40], randomArray(40, random));
     const def = layerDef('Convolution', { convolution_param: { num_output: 40, kernel_size: [3], pad: [1] } });
-    process.env.CREMA_WINOGRAD = '0';
-    const [im2col] = bothKernels(def, [w, b], x);
-    delete process.env.CREMA_WINOGRAD;
+    const im2col = im2colKernel(def, [w, b], x);
     const [winograd] = bothKernels(def, [w, b], x);
     expect(relDiff(winograd.data, im2col.data)).toBeGreaterThan(0); // this shape does take Winograd when U fits
     const U = 16 * 40 * 32 * 4; // F(2x2)'s U at least: 16 GEMMs of 40 x 32 floats
