@@ -543,7 +543,10 @@ async function benchBatch() {
     // trials (parallel cold, parallel, alone: src/runtime/forward-judge.ts), not its steady speed. With one warm-up
     // the alone trial (one thread's speed) was one of the four timed forwards of batch 1 and of batch 8, and the
     // second, slow parallel forward another (ResNet-50 at batch 1: 105 and 123 ms against a steady ~66; round sixteen).
-    const options = { iterations: iters(4), warmup: 3 };
+    // Four timed forwards for the nets whose batch 8 takes seconds (VGG-16, OpenPose), eight for the others: with four,
+    // MobileNet's row read 0.95x batch 1's images a second where 8 alternated rounds of the same two nets gave 1.08-1.21
+    // (docs/PERFORMANCE.md, round twenty-seven).
+    const options = { iterations: iters(model === 'vgg16' || model === 'openpose' ? 4 : 8), warmup: 3 };
     // OpenPose's two nets do not fit the kernels' one 4 GiB memory together at batch 8 (each holds 1.15 GB of
     // Winograd weights; batch 8's blobs take 2 GB more): batch 1 is timed first and freed, then batch 8, not
     // interleaved. The weights are read once: the batch 8 net is made from the same map (shared, refcounted) before
