@@ -9,7 +9,12 @@ const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
 /** Rows assembly/rowmajor.ts' gemvRows takes a step (GEMV_ROWS there): a chunk holds whole steps of them. */
 const GEMV_ROWS = 5;
-/** Chunks a thread of a batch-1 GEMV over W's rows (memory-bound: chunks cost nothing but their ticket). */
+/**
+ * Chunks a thread of a batch-1 GEMV over W's rows, 16 and not 4: a chunk re-reads only x (K floats, from L1 / L2) and a
+ * row's bits do not depend on its chunk, while the last chunk of a slow thread (a worker waking on a vCPU the host
+ * gave away) held the other for up to a chunk: AlexNet's fc6-8 at 2 threads, all in parallel, 4.63 -> 4.32 ms median
+ * (p90 5.94 -> 5.11), 40 forwards interleaved in one process (docs/PERFORMANCE.md, round twenty-seven).
+ */
 const GEMV_CHUNKS_PER_THREAD = 16;
 
 /** A convolution's weights as MR-row strips per K block, per group; bias padded to whole strips. */
@@ -162,10 +167,6 @@ export function innerProductWasm(e: WasmEngine, w: PackedInnerProduct | RowMajor
   };
   if (rowMajor && M === 1) {
     const p = e.job(KIND_GEMV_ROWS);
-    // 16 chunks a thread, not 4: a chunk re-reads only x (K floats, from L1 / L2) and a row's bits do not depend on
-    // its chunk, while the last chunk of a slow thread (a worker waking on a vCPU the host gave away) held the
-    // other for up to a chunk: AlexNet's fc6-8 at 2 threads, all in parallel, 4.63 -> 4.32 ms median (p90 5.94 ->
-    // 5.11), 40 forwards interleaved in one process (docs/PERFORMANCE.md, round twenty-seven).
     const rowsPerChunk = roundUp(Math.ceil(N / e.chunkCount(Math.ceil(N / GEMV_ROWS), Infinity, GEMV_CHUNKS_PER_THREAD)), GEMV_ROWS);
     p[3] = K; p[4] = N; p[5] = xAt; p[6] = w.weights; p[7] = yAt; p[8] = w.bias;
     relu(p, 9);

@@ -186,9 +186,6 @@ export const deconvolutionLayer: LayerType = {
       // The tile Winograd would take, were U's size no limit (one filter: U made per forward has none).
       const winograd = taps === 9 && q.kernelH === 3 && winogradTile(q, 1, e.setting('CREMA_WINOGRAD'), num) >= 4;
       if (!winograd && (taps === 1 || taps * sh * sw !== s.kernel[0] * s.kernel[1])) return undefined;
-      // W' and the bias of each phase's channel (made once: these run only when a kernel is made).
-      const phaseW = () => phaseWeights(w, cinG * s.group, s.numOutput / s.group, s.group, s.kernel, s.stride, s.pad, [q.kernelH, q.kernelW], [q.padH, q.padW]);
-      const phaseBias = () => bias && Float32Array.from({ length: s.numOutput * sh * sw }, (_, i) => bias![Math.floor(i / (sh * sw))]);
       if (!winograd) return (madeGemm ??= packConvWeights(e, layer, phaseW(), phaseBias(), s.group, rows, cinG * taps));
       finite ??= allFinite(w);
       if (!finite) return undefined;
@@ -221,6 +218,18 @@ export const deconvolutionLayer: LayerType = {
         }
       }
       return true;
+    }
+
+    /** W' of the phases' convolution (phaseWeights), made when a kernel is. */
+    function phaseW(): Float32Array {
+      const q = phase!.conv;
+      return phaseWeights(w, cinG * s.group, s.numOutput / s.group, s.group, s.kernel, s.stride, s.pad, [q.kernelH, q.kernelW], [q.padH, q.padW]);
+    }
+
+    /** The bias of each phase's channel (its output channel's), made when a kernel is. */
+    function phaseBias(): Float32Array | undefined {
+      const phases = s.stride[0] * s.stride[1];
+      return bias && Float32Array.from({ length: s.numOutput * phases }, (_, i) => bias![Math.floor(i / phases)]);
     }
 
     /** The floats of the phases' convolution output for `num` images (every group). */
