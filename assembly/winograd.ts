@@ -829,10 +829,11 @@ function outputTiles1(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, 
   return 4;
 }
 
-// ---- The filter transform U = G g G^T (run once per layer, at its first forward), as a job: chunk -> output
-// channels [chunk * per, ...). Fields: 3 weights (Cout x C x kh x kw), 4 C, 5 kh, 6 kw, 7 rows (output channels
-// per group), 8 per, 9 m, 10 blocks across, 11 blocks down, 12 rows padded to MR, 13 KC, 14 U (zeroed), 15 Cout,
-// 16 1-D direction, 17 values per tile as field 27 of the tiles job (10: filters7, 64: filtersWhole).
+// ---- The filter transform U = G g G^T (run once per layer, at its first forward), as a job: chunk -> strips of MR
+// output channels [chunk * per, ...) (of all groups: rows padded to MR each). Fields: 3 weights (Cout x C x kh x kw),
+// 4 C, 5 kh, 6 kw, 7 rows (output channels per group), 8 per, 9 m, 10 blocks across, 11 blocks down, 12 rows padded
+// to MR, 13 KC, 14 U (every float written: the rows past `rows` zero), 15 strips, 16 1-D direction, 17 values per
+// tile as field 27 of the tiles job (10: filters7, 64: filtersWhole, 80: filters27).
 // Each 3x3 block (4x4 for m = 3) s of filter (o, c) (zeros past the kernel's edge) goes to column s C + c of the (m + 2)^2
 // packed A matrices of o's group, in float64 and rounded once (the layout of src/kernels/packed.ts's
 // packConvWeights). In wasm, across the threads, because in JavaScript it took longer than the layer's forward.
@@ -840,45 +841,67 @@ function outputTiles1(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, 
 export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void {
   const w = addr(p, 3), C = word(p, 4), kh = word(p, 5), kw = word(p, 6), rows = word(p, 7), per = word(p, 8);
   const m = word(p, 9), subW = word(p, 10), subH = word(p, 11), rowsPad = word(p, 12), KC = word(p, 13), U = addr(p, 14);
-  const alpha = m == 2 ? 4 : 6, r = m == 3 ? 4 : 3, K = C * subH * subW, matrix = <usize>rowsPad * K, oneD = word(p, 16) != 0;
-  const points = word(p, 17), end = min(word(p, 15), chunk * per + per);
-  for (let o = chunk * per; o < end; o++) {
-    const gi = o / rows, ro = o - gi * rows;
-    if (points == 64) { // F(4x4, 5x5), or F(6x6, 3x3) (m = 6), or F(2x2, 7x7) (m = 2)
-      filtersWhole(w, o, C, KC, rowsPad, U + ((<usize>gi * 64 * matrix) << 2), matrix, ro, scratch, m == 6 ? 3 : m == 2 ? 7 : 5);
-      continue;
-    }
-    if (points == 80) { // F(2x4, 7x7)
-      filters27(w, o, C, KC, rowsPad, U + ((<usize>gi * 80 * matrix) << 2), matrix, ro, scratch);
-      continue;
-    }
-    if (points == 10) {
-      filters7(w, o, C, KC, rowsPad, U + ((<usize>gi * 10 * matrix) << 2), matrix, ro, scratch);
-      continue;
-    }
-    if (oneD) {
-      filters1(w, o, C, kh * kw, K, KC, rowsPad, U + ((<usize>gi * 6 * matrix) << 2), matrix, ro, scratch);
-      continue;
-    }
-    for (let k = 0; k < K; k++) {
-      const s = k / C, c = k - s * C, y0 = r * (s / subW), x0 = r * (s - (s / subW) * subW);
-      const f = w + ((<usize>(o * C + c) * kh * kw) << 2);
-      for (let j = 0; j < r; j++) {
-        const x = x0 + j;
-        const a = tap(f, kh, kw, y0, x), b = tap(f, kh, kw, y0 + 1, x), d = tap(f, kh, kw, y0 + 2, x);
-        const out = scratch + (<usize>(j * alpha) << 3); // G g, by block column
-        if (r == 4) lineG4(a, b, d, tap(f, kh, kw, y0 + 3, x), out, 8);
-        else lineG(m, a, b, d, out, 8);
+  const K = C * subH * subW, matrix = <usize>rowsPad * K, oneD = word(p, 16) != 0, points = word(p, 17);
+  const n = points != 0 ? points : oneD ? 6 : m == 2 ? 16 : 36, strips = rowsPad / MR, end = min(word(p, 15), chunk * per + per);
+  // A strip's values for a K block go to T (value xi's kc columns of MR rows, U's own layout for that block, KC MR + 16
+  // floats apart), then each value's run of kc MR floats to U at once. Written straight into U, a filter's values went
+  // to n matrices a whole matrix apart (64 KB for 128 -> 128: one cache set), each line of U written 16 times, a miss
+  // each: 128 -> 128 7x7 F(2x4) 740 ns a filter and channel, 190 this way; F(6x6) 3x3 310-450 -> 75-81, F(4x4) 3x3
+  // 264 -> 79, F(4x4, 5x5) 430 -> 108 (with filtersOuter's vectors; alternated in one process, one thread).
+  const T = scratch + FILTER_SCRATCH, tFloats = <usize>KC * MR + 16; // + 16: values' runs not 4 KB apart (one cache set)
+  for (let q = chunk * per; q < end; q++) {
+    const gi = q / strips, s = q - gi * strips, live = min(MR, rows - s * MR);
+    const Ug = U + ((<usize>gi * n * matrix) << 2);
+    for (let k0 = 0; k0 < K; k0 += KC) {
+      const kc = min(KC, K - k0), k1 = k0 + kc;
+      if (live < MR) memory.fill(T, 0, (<usize>n * tFloats) << 2); // the strip's rows past the filters: zeros
+      for (let rr = 0; rr < live; rr++) {
+        const o = gi * rows + s * MR + rr;
+        // Each function writes value xi of column k at Ug + (k0 rowsPad + (r - r % MR) kc + (k - k0) MR + r % MR +
+        // xi matrix) floats: with Ug = T, rowsPad 0, r = rr and matrix = KC MR, T's layout.
+        if (points == 64) filtersWhole(w, o, C, KC, 0, T, tFloats, rr, scratch, m == 6 ? 3 : m == 2 ? 7 : 5, k0, k1); // F(4x4, 5x5), F(6x6, 3x3), F(2x2, 7x7)
+        else if (points == 80) filters27(w, o, C, KC, 0, T, tFloats, rr, scratch, k0, k1); // F(2x4, 7x7)
+        else if (points == 10) filters7(w, o, C, KC, 0, T, tFloats, rr, scratch, k0, k1);
+        else if (oneD) filters1(w, o, C, kh * kw, K, KC, 0, T, tFloats, rr, scratch, k0, k1);
+        else filters3(w, o, C, kh, kw, m, subW, K, KC, 0, T, tFloats, rr, scratch, k0, k1);
       }
-      const k0 = k - k % KC, kc = min(KC, K - k0);
-      const at = U + ((<usize>gi * alpha * alpha * matrix + <usize>k0 * rowsPad + <usize>(ro - (ro & 3)) * kc + <usize>((k - k0) * MR + (ro & 3))) << 2);
-      const row = scratch + 256;
-      for (let i = 0; i < alpha; i++) {
-        const g0 = load<f64>(scratch + (<usize>i << 3)), g1 = load<f64>(scratch + (<usize>(alpha + i) << 3)), g2 = load<f64>(scratch + (<usize>(2 * alpha + i) << 3));
-        if (r == 4) lineG4(g0, g1, g2, load<f64>(scratch + (<usize>(3 * alpha + i) << 3)), row, 8); // row i of (G g) G^T
-        else lineG(m, g0, g1, g2, row, 8);
-        for (let x = 0; x < alpha; x++) store<f32>(at + ((<usize>(alpha * i + x) * matrix) << 2), <f32>load<f64>(row + (<usize>x << 3)));
+      const run = <usize>(kc * MR) << 2, at = Ug + ((<usize>k0 * rowsPad + <usize>(s * MR * kc)) << 2);
+      for (let xi = 0; xi < n; xi++) {
+        const to = at + ((<usize>xi * matrix) << 2), from = T + ((<usize>xi * tFloats) << 2);
+        for (let b: usize = 0; b < run; b += 16) v128.store(to + b, v128.load(from + b));
       }
+    }
+  }
+}
+
+/** Bytes of a thread's scratch the filter functions use (G, its products) below winogradFiltersChunk's T. */
+const FILTER_SCRATCH: usize = 8192;
+
+/**
+ * Columns [from, to) (k = s C + c: 3x3 block s, 4x4 for m = 3, of input channel c) of filter o (zeros past the
+ * kernel's edge) as G g G^T, its (m + 2)^2 values in column k of the packed A matrices at Ug, in float64 and rounded
+ * once (Lavin and Gray's G; lineG4 for F(3x3, 4x4)).
+ */
+function filters3(w: usize, o: i32, C: i32, kh: i32, kw: i32, m: i32, subW: i32, K: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, ro: i32, scratch: usize, from: i32, to: i32): void {
+  const alpha = m == 2 ? 4 : 6, r = m == 3 ? 4 : 3;
+  for (let k = from; k < to; k++) {
+    const s = k / C, c = k - s * C, y0 = r * (s / subW), x0 = r * (s - (s / subW) * subW);
+    const f = w + ((<usize>(o * C + c) * kh * kw) << 2);
+    for (let j = 0; j < r; j++) {
+      const x = x0 + j;
+      const a = tap(f, kh, kw, y0, x), b = tap(f, kh, kw, y0 + 1, x), d = tap(f, kh, kw, y0 + 2, x);
+      const out = scratch + (<usize>(j * alpha) << 3); // G g, by block column
+      if (r == 4) lineG4(a, b, d, tap(f, kh, kw, y0 + 3, x), out, 8);
+      else lineG(m, a, b, d, out, 8);
+    }
+    const k0 = k - k % KC, kc = min(KC, K - k0);
+    const at = Ug + ((<usize>k0 * rowsPad + <usize>(ro - (ro & 3)) * kc + <usize>((k - k0) * MR + (ro & 3))) << 2);
+    const row = scratch + 256;
+    for (let i = 0; i < alpha; i++) {
+      const g0 = load<f64>(scratch + (<usize>i << 3)), g1 = load<f64>(scratch + (<usize>(alpha + i) << 3)), g2 = load<f64>(scratch + (<usize>(2 * alpha + i) << 3));
+      if (r == 4) lineG4(g0, g1, g2, load<f64>(scratch + (<usize>(3 * alpha + i) << 3)), row, 8); // row i of (G g) G^T
+      else lineG(m, g0, g1, g2, row, 8);
+      for (let x = 0; x < alpha; x++) store<f32>(at + ((<usize>(alpha * i + x) * matrix) << 2), <f32>load<f64>(row + (<usize>x << 3)));
     }
   }
 }
@@ -906,10 +929,10 @@ export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void
 
 /**
  * A K x 1 or 1 x K filter o (its taps in a row: both layouts flatten the same), 1 x 3 block s of input channel c
- * (zeros past its end) as column s C + c of the 6 packed A matrices at Ug: G g in float64, rounded once.
+ * (zeros past its end) as column s C + c (columns [from, to)) of the 6 packed A matrices at Ug: G g in float64, rounded once.
  */
-function filters1(w: usize, o: i32, C: i32, taps: i32, K: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize): void {
-  for (let k = 0; k < K; k++) {
+function filters1(w: usize, o: i32, C: i32, taps: i32, K: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize, from: i32, to: i32): void {
+  for (let k = from; k < to; k++) {
     const s = k / C, c = k - s * C, f = w + ((<usize>(o * C + c) * taps) << 2), t = 3 * s;
     const a = t < taps ? <f64>load<f32>(f + (<usize>t << 2)) : 0;
     const b = t + 1 < taps ? <f64>load<f32>(f + (<usize>(t + 1) << 2)) : 0;

@@ -261,40 +261,68 @@ function outputTile6(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, t
 }
 
 /**
- * The taps x taps taps of filter o, input channel c (K = C: column c) as G g G^T, the 64 values of its column in
+ * The taps x taps taps of filter o, input channel c in [from, to) (K = C: column c) as G g G^T, the 64 values of its column in
  * the 64 packed A matrices at Ug (matrix 8 i + j): F(4x4, 5x5) (taps 5) or F(6x6, 3x3) (taps 3: G 8 x 3, gRow's
- * rows with 3 taps). In float64 (scratch: 8 taps doubles of G g, then G's as many), rounded once.
+ * rows with 3 taps). In float64 (scratch: G's 8 taps doubles, then filtersOuter's), rounded once.
  */
-export function filtersWhole(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize, taps: i32): void {
+export function filtersWhole(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize, taps: i32, from: i32, to: i32): void {
   // G once per filter, not per use (gRow per use took 100 ms of AlexNet's Net.load: 520 calls a channel).
-  const G = scratch + (<usize>(8 * taps) << 3);
+  const G = scratch;
   for (let i = 0; i < 8 * taps; i++) store<f64>(G + (<usize>i << 3), gRow(i / taps, i % taps, taps));
-  filtersOuter(w, o, C, KC, rowsPad, Ug, matrix, r, taps, G, 8, G, 8, scratch);
+  filtersOuter(w, o, C, KC, rowsPad, Ug, matrix, r, taps, G, G, 8, G + (<usize>(8 * taps) << 3), from, to);
 }
 
 /**
- * Every whole-kernel filter transform: U = Ga g Gb^T for each input channel c of filter o (g: taps x taps; Ga: na x
- * taps and Gb: nb x taps, rows of doubles at ga and gb), its na x nb values (matrix nb i + j) in column c of the
- * packed A matrices at Ug. In float64 (t: na x taps doubles of Ga g), rounded once.
+ * Every whole-kernel filter transform: U = Ga g Gb^T for each input channel c in [from, to) of filter o (g: taps x
+ * taps; Ga: 8 x taps and Gb: nb x taps, nb 8 or 10, rows of doubles at ga and gb), its 8 x nb values (matrix nb i + j)
+ * in column c of the packed A matrices at Ug. In float64, rounded once: each value a sum from 0 in ascending y (Ga g),
+ * then x (times Gb^T), two values a vector with a multiply and an add apiece (no fused multiply-add), so each value's
+ * bits are those of the scalar loops this replaced, at 0.25-0.3 of their time once winogradFiltersChunk stopped
+ * scattering the stores (docs/PERFORMANCE.md, round twenty-eight). t: scratch for taps (24 + nb + taps) doubles.
  */
-export function filtersOuter(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, taps: i32, ga: usize, na: i32, gb: usize, nb: i32, t: usize): void {
-  for (let c = 0; c < C; c++) {
+export function filtersOuter(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, taps: i32, ga: usize, gb: usize, nb: i32, t: usize, from: i32, to: i32): void {
+  // Ga by column (y: its 8 rows side by side) and Gb^T (x: U's columns side by side), once per filter; then per channel
+  // g's taps in float64 and Ga g by column (x: its 8 rows side by side). Four vectors of sums at once in each loop.
+  const gaT = t, gbT = gaT + (<usize>(taps * 8) << 3), gd = gbT + (<usize>(taps * nb) << 3), tT = gd + (<usize>(taps * taps) << 3);
+  for (let y = 0; y < taps; y++) for (let i = 0; i < 8; i++) store<f64>(gaT + (<usize>(y * 8 + i) << 3), load<f64>(ga + (<usize>(i * taps + y) << 3)));
+  for (let x = 0; x < taps; x++) for (let j = 0; j < nb; j++) store<f64>(gbT + (<usize>(x * nb + j) << 3), load<f64>(gb + (<usize>(j * taps + x) << 3)));
+  const nbBytes = <usize>nb << 3, tapBytes = <usize>taps << 3, m4 = <usize>matrix << 2;
+  for (let c = from; c < to; c++) {
     const f = w + ((<usize>(o * C + c) * taps * taps) << 2);
-    for (let i = 0; i < na; i++) {
-      for (let x = 0; x < taps; x++) { // (Ga g)[i][x]
-        let v: f64 = 0;
-        for (let y = 0; y < taps; y++) v += load<f64>(ga + (<usize>(i * taps + y) << 3)) * <f64>load<f32>(f + (<usize>(y * taps + x) << 2));
-        store<f64>(t + (<usize>(i * taps + x) << 3), v);
+    for (let k = 0; k < taps * taps; k++) store<f64>(gd + (<usize>k << 3), <f64>load<f32>(f + (<usize>k << 2)));
+    for (let x = 0; x < taps; x++) { // (Ga g)[0..7][x]
+      let v0 = f64x2.splat(0), v1 = v0, v2 = v0, v3 = v0, pa = gaT, pg = gd + (<usize>x << 3);
+      for (let y = 0; y < taps; y++, pa += 64, pg += tapBytes) {
+        const g = f64x2.splat(load<f64>(pg));
+        v0 = f64x2.add(v0, f64x2.mul(v128.load(pa), g)); v1 = f64x2.add(v1, f64x2.mul(v128.load(pa, 16), g));
+        v2 = f64x2.add(v2, f64x2.mul(v128.load(pa, 32), g)); v3 = f64x2.add(v3, f64x2.mul(v128.load(pa, 48), g));
       }
+      const out = tT + (<usize>x << 6);
+      v128.store(out, v0); v128.store(out, v1, 16); v128.store(out, v2, 32); v128.store(out, v3, 48);
     }
     const k0 = c - c % KC, kc = min(KC, C - k0);
     const at = Ug + ((<usize>k0 * rowsPad + <usize>(r - (r & 3)) * kc + <usize>((c - k0) * MR + (r & 3))) << 2);
-    for (let i = 0; i < na; i++) {
-      for (let j = 0; j < nb; j++) {
-        let v: f64 = 0;
-        for (let x = 0; x < taps; x++) v += load<f64>(t + (<usize>(i * taps + x) << 3)) * load<f64>(gb + (<usize>(j * taps + x) << 3));
-        store<f32>(at + ((<usize>(nb * i + j) * matrix) << 2), <f32>v);
+    for (let i = 0; i < 8; i++) { // U[i][0..7], then U[i][8..9] where nb is 10
+      let v0 = f64x2.splat(0), v1 = v0, v2 = v0, v3 = v0, pb = gbT, pt = tT + (<usize>i << 3);
+      for (let x = 0; x < taps; x++, pb += nbBytes, pt += 64) {
+        const e = f64x2.splat(load<f64>(pt));
+        v0 = f64x2.add(v0, f64x2.mul(e, v128.load(pb))); v1 = f64x2.add(v1, f64x2.mul(e, v128.load(pb, 16)));
+        v2 = f64x2.add(v2, f64x2.mul(e, v128.load(pb, 32))); v3 = f64x2.add(v3, f64x2.mul(e, v128.load(pb, 48)));
+      }
+      const dst = at + <usize>(nb * i) * m4;
+      putPair(dst, m4, v0); putPair(dst + 2 * m4, m4, v1); putPair(dst + 4 * m4, m4, v2); putPair(dst + 6 * m4, m4, v3);
+      if (nb > 8) {
+        let v = f64x2.splat(0);
+        pb = gbT + 64; pt = tT + (<usize>i << 3);
+        for (let x = 0; x < taps; x++, pb += nbBytes, pt += 64) v = f64x2.add(v, f64x2.mul(f64x2.splat(load<f64>(pt)), v128.load(pb)));
+        putPair(dst + 8 * m4, m4, v);
       }
     }
   }
+}
+
+/** A vector's two doubles rounded to float at dst and dst + step. */
+@inline function putPair(dst: usize, step: usize, v: v128): void {
+  store<f32>(dst, <f32>f64x2.extract_lane(v, 0));
+  store<f32>(dst + step, <f32>f64x2.extract_lane(v, 1));
 }

@@ -169,10 +169,10 @@ export function outputTile7(mo: usize, xiBytes: usize, plane: usize, rowBytes: u
 }
 
 /**
- * The 7 taps of filter o, input channel c (K = C: column c) as G g, the 10 values of its column in the 10 packed
- * A matrices at Ug: in float64 (row j < 9: sum_k p_j^k g_k / prod_(l != j) (p_j - p_l); row 9: g_6), rounded once.
+ * The 7 taps of filter o, input channel c (K = C: column c, for c in [from, to)) as G g, the 10 values of its column in
+ * the 10 packed A matrices at Ug: in float64 (row j < 9: sum_k p_j^k g_k / prod_(l != j) (p_j - p_l); row 9: g_6), rounded once.
  */
-export function filters7(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize): void {
+export function filters7(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize, from: i32, to: i32): void {
   // Each row's denominator once per filter, in scratch (they depend on the points only).
   for (let j = 0; j < 9; j++) {
     const p = point(j);
@@ -180,7 +180,7 @@ export function filters7(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: us
     for (let l = 0; l < 9; l++) if (l != j) den *= p - point(l);
     store<f64>(scratch + (<usize>j << 3), den);
   }
-  for (let c = 0; c < C; c++) {
+  for (let c = from; c < to; c++) {
     const f = w + ((<usize>(o * C + c) * 7) << 2);
     const k0 = c - c % KC, kc = min(KC, C - k0);
     const at = Ug + ((<usize>k0 * rowsPad + <usize>(r - (r & 3)) * kc + <usize>((c - k0) * MR + (r & 3))) << 2);

@@ -288,10 +288,6 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
   const K = C * subH * subW, rowsPad = roundUp(rows, MR);
   const ptr = e.heap.tryAlloc(groups * n * rowsPad * K * 4);
   if (!ptr) return undefined; // no room: the caller runs im2col
-  // The job writes every float of U but the rows past `rows` in the last strip of MR rows of each KC block (filters
-  // padded to whole strips), which must be zero: only those strips are cleared (their real rows written after).
-  // Zeroing all of U took ~100 ms of AlexNet's Net.load on the main thread (most of its layers pad no row).
-  if (rowsPad !== rows) zeroLastStrips(e.f32, ptr / 4, groups * n, rowsPad, K);
   // The weights go through a block taken for this job and released right after, on top of U: the next layer's U
   // or weights reuse its pages. Through the shared scratch they left holes as it grew layer by layer (AlexNet:
   // 1.4 MiB, and 4.2 MiB more when the first forward's scratch outgrew it: resident, never used again).
@@ -303,26 +299,17 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
   }
   e.own(owner, ptr);
   e.f32.set(w, src / 4);
-  const filters = groups * rows, per = Math.ceil(filters / e.chunkCount(filters));
+  // Chunks of whole strips of MR filters: each writes its strips' runs of U, the rows past `rows` as zeros.
+  const strips = (groups * rowsPad) / MR, per = Math.ceil(strips / e.chunkCount(strips));
   const p = e.job(KIND_WINOGRAD_FILTERS);
   p[3] = src; p[4] = C; p[5] = kh; p[6] = kw; p[7] = rows; p[8] = per; p[9] = m; p[10] = subW; p[11] = subH;
-  p[12] = rowsPad; p[13] = KC; p[14] = ptr; p[15] = filters; p[16] = dir; p[17] = values;
+  p[12] = rowsPad; p[13] = KC; p[14] = ptr; p[15] = strips; p[16] = dir; p[17] = values;
   try {
-    e.run(Math.ceil(filters / per));
+    e.run(Math.ceil(strips / per));
   } finally {
     e.heap.release(src);
   }
   return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW, dir, values, uRows: 0 };
-}
-
-/** The last MR rows of each KC block of `matrices` packed A matrices (rowsPad x K) at float index `at`, zeroed. */
-function zeroLastStrips(f32: Float32Array, at: number, matrices: number, rowsPad: number, K: number): void {
-  for (let mtx = 0; mtx < matrices; mtx++, at += rowsPad * K) {
-    for (let k0 = 0; k0 < K; k0 += KC) {
-      const kc = Math.min(KC, K - k0), strip = at + k0 * rowsPad + (rowsPad - MR) * kc;
-      f32.fill(0, strip, strip + MR * kc);
-    }
-  }
 }
 
 /**
