@@ -14,7 +14,7 @@ import type { FusableLayer } from '../src/layers/convolution.js';
 import { innerProductLayer } from '../src/layers/inner_product.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
-import { packWinogradWeights, uPerForward, winogradLimits, winogradSplit, winogradTile } from '../src/kernels/winograd.js';
+import { allFinite, packWinogradWeights, uPerForward, winogradLimits, winogradSplit, winogradTile } from '../src/kernels/winograd.js';
 import { eltwiseSumWasm } from '../src/kernels/eltwise.js';
 import { caffeRelu } from '../src/kernels/relu.js';
 import { directFits } from '../src/kernels/direct.js';
@@ -1088,6 +1088,27 @@ describe('which convolutions run Winograd', () => {
     expect([...gotS.data].map(Number.isFinite)).toEqual([...wantS.data].map(Number.isFinite));
     expect(relDiff(gotS.data, wantS.data)).toBeLessThan(1e-5);
   });
+  it('allFinite (on the bits): false for a NaN (any payload, either sign) or an infinity anywhere, also in a view at an offset; true for the largest floats, -0 and subnormals', () => {
+    const finite = new Float32Array([0, -0, 1, -1, 3.4028234663852886e38, -3.4028234663852886e38, 1.401298464324817e-45, -1.1754942106924411e-38, 123.5]);
+    expect(allFinite(finite)).toBe(true);
+    expect(allFinite(new Float32Array(0))).toBe(true);
+    const bits = new Int32Array(1);
+    const nans = [0x7fc00000, 0xffc00000, 0x7f800001, 0xff800001, 0x7fffffff].map((b) => ((bits[0] = b), new Float32Array(bits.buffer)[0]));
+    for (const bad of [Infinity, -Infinity, ...nans])
+      for (const at of [0, 4, finite.length]) {
+        const w = new Float32Array(finite.length + 1);
+        w.set(finite.subarray(0, at));
+        w[at] = bad;
+        w.set(finite.subarray(at), at + 1);
+        expect(allFinite(w), `${bad} at ${at}`).toBe(false);
+      }
+    // A view that starts past a non-finite float and ends before another sees neither.
+    const big = new Float32Array(64).fill(2);
+    big[3] = NaN;
+    big[60] = -Infinity;
+    expect([allFinite(big.subarray(4, 60)), allFinite(big.subarray(3, 60)), allFinite(big.subarray(4, 61))]).toEqual([true, false, false]);
+  });
+
   it("F(4x4)'s U is made per forward on 13 x 13 at batch 1 where it would be over 8 MiB: AlexNet's conv3 and conv4, not conv5 or SqueezeNet's", () => {
     const plane = (n: number, channels: number): ConvGeometry => conv(n, 3, 1, 1, channels);
     // AlexNet's conv3 (256 -> 384), conv4 (2 groups of 192 -> 192): U 13.5 and 10.1 MiB; conv5 (2 x 192 -> 128)

@@ -314,12 +314,12 @@ export const convolutionLayer: LayerType = {
       if (q) {
         // Dilated: Winograd on the input's phases (see src/kernels/phases.ts) where it would run them undilated.
         const qTile = winogradTile(q, rows, setting, num * g.dilationH * g.dilationW);
-        finiteWeights ??= allFinite(source());
-        const u = qTile && finiteWeights ? (packedWinograd[qTile] ??= packWinogradWeights(engine, layer, source(), bias, s.group, rows, q, qTile)) : undefined;
+        const u = qTile && (finiteWeights ??= allFinite(source())) ? (packedWinograd[qTile] ??= packWinogradWeights(engine, layer, source(), bias, s.group, rows, q, qTile)) : undefined;
         if (u) return u;
       }
       const tile = winogradTile(g, rows, setting, num);
-      finiteWeights ??= allFinite(source());
+      // Read every weight only for a layer Winograd would run (ResNet-50's 1x1 layers, most of its weights, are not).
+      if (tile) finiteWeights ??= allFinite(source());
       if (tile && finiteWeights && uPerForward(g, rows, s.group, setting, num, tile)) {
         if (!packedWinograd.made) source();
         packedWinograd.made ??= winogradMadeU(engine, layer, weights[0], bias, rows, g.channels);
