@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LayerParameter } from '../src/caffe/types.js';
 import { Judge, ThreadPool } from '../src/kernels/pool.js';
-import { KC, KIND_GEMV, kernelsInUse, setThreads, useKernels, wasmBuild, wasmEngine } from '../src/kernels/wasm.js';
+import { KC, KIND_GEMV, MR, THREAD_SCRATCH, kernelsInUse, setThreads, useKernels, wasmBuild, wasmEngine } from '../src/kernels/wasm.js';
 import type { FusableLayer } from '../src/layers/convolution.js';
 import { innerProductLayer } from '../src/layers/inner_product.js';
 import { Net } from '../src/runtime/net.js';
@@ -1195,6 +1195,7 @@ describe('wasm memory', () => {
     };
     const w = randomArray(64 * 48 * 25, random), bias = randomArray(64, random);
     const sizes = (e.heap as unknown as { sizes: Map<number, number> }).sizes;
+    e.job(KIND_GEMV); // the threads' scratch, made by a process's first job: not this test's to count when run alone
     const scratch = e.scratch(0), blocks = sizes.size, used = e.heap.used;
     const packed = packWinogradWeights(e, {}, w, bias, 1, 64, geometry, 4)!;
     const U = 64 * 64 * 48 * 4, biasBytes = Math.ceil(((64 + 4) * 4) / 64) * 64; // F(4x4, 5x5): 64 positions, the whole kernel
@@ -1204,8 +1205,14 @@ describe('wasm memory', () => {
     e.heap.release(packed.bias);
   });
 
-  // packWinogradWeights zeroes only the last strip of MR rows of each KC block of U (the filters padded to whole
-  // strips), not all of U: the filter transforms must write every other float. Each block the heap gives out here
+  // assembly/winograd.ts winogradFiltersChunk: a strip's values for one K block (up to 80 values, KC columns of MR
+  // rows, KC * MR + 16 floats apart) sit in a thread's scratch above the filter functions' 8 KiB.
+  it("the filter transform's strip of U fits a thread's scratch: 80 values of KC x MR floats", () => {
+    expect(8192 + 80 * (KC * MR + 16) * 4).toBeLessThanOrEqual(THREAD_SCRATCH);
+  });
+
+  // The filter transform writes U in whole strips of MR rows, the rows past the filters as zeros: it must write every
+  // float of U. Each block the heap gives out here
   // comes full of NaN (memory a freed layer left); the outputs must be the TypeScript kernels' and, bit for bit,
   // what the same layer gives on clean memory. Filter counts not of 4, C over the 256 K block, every U layout.
   it('Winograd U on dirtied memory: filters not of 4 per strip, every filter transform (3x3 F(2/4/6), 5x5, 7x7 F(2x4) and F(2x2), 1-D F(4, 3) and F(4, 7), strided) give the TypeScript kernels\' output', () => {
