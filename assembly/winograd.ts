@@ -857,13 +857,12 @@ export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void
       if (live < MR) memory.fill(T, 0, (<usize>n * tFloats) << 2); // the strip's rows past the filters: zeros
       for (let rr = 0; rr < live; rr++) {
         const o = gi * rows + s * MR + rr;
-        // Each function writes value xi of column k at Ug + (k0 rowsPad + (r - r % MR) kc + (k - k0) MR + r % MR +
-        // xi matrix) floats: with Ug = T, rowsPad 0, r = rr and matrix = KC MR, T's layout.
-        if (points == 64) filtersWhole(w, o, C, KC, 0, T, tFloats, rr, scratch, m == 6 ? 3 : m == 2 ? 7 : 5, k0, k1); // F(4x4, 5x5), F(6x6, 3x3), F(2x2, 7x7)
-        else if (points == 80) filters27(w, o, C, KC, 0, T, tFloats, rr, scratch, k0, k1); // F(2x4, 7x7)
-        else if (points == 10) filters7(w, o, C, KC, 0, T, tFloats, rr, scratch, k0, k1);
-        else if (oneD) filters1(w, o, C, kh * kw, K, KC, 0, T, tFloats, rr, scratch, k0, k1);
-        else filters3(w, o, C, kh, kw, m, subW, K, KC, 0, T, tFloats, rr, scratch, k0, k1);
+        // Each function writes value xi of column k at stripAt(T, rr, k, k0) + xi * tFloats floats.
+        if (points == 64) filtersWhole(w, o, C, T, tFloats, rr, scratch, m == 6 ? 3 : m == 2 ? 7 : 5, k0, k1); // F(4x4, 5x5), F(6x6, 3x3), F(2x2, 7x7)
+        else if (points == 80) filters27(w, o, C, T, tFloats, rr, scratch, k0, k1); // F(2x4, 7x7)
+        else if (points == 10) filters7(w, o, C, T, tFloats, rr, scratch, k0, k1);
+        else if (oneD) filters1(w, o, C, kh * kw, T, tFloats, rr, scratch, k0, k1);
+        else filters3(w, o, C, kh, kw, m, subW, T, tFloats, rr, scratch, k0, k1);
       }
       const run = <usize>(kc * MR) << 2, at = Ug + ((<usize>k0 * rowsPad + <usize>(s * MR * kc)) << 2);
       for (let xi = 0; xi < n; xi++) {
@@ -874,15 +873,23 @@ export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void
   }
 }
 
+/**
+ * Where the filter functions write value 0 of column k for strip row r: T (winogradFiltersChunk's strip of one K block,
+ * starting at column `from`) holds column k's MR rows together, value xi `stride` floats further.
+ */
+@inline export function stripAt(T: usize, r: i32, k: i32, from: i32): usize {
+  return T + (<usize>((k - from) * MR + r) << 2);
+}
+
 /** Bytes of a thread's scratch the filter functions use (G, its products) below winogradFiltersChunk's T. */
 const FILTER_SCRATCH: usize = 8192;
 
 /**
  * Columns [from, to) (k = s C + c: 3x3 block s, 4x4 for m = 3, of input channel c) of filter o (zeros past the
- * kernel's edge) as G g G^T, its (m + 2)^2 values in column k of the packed A matrices at Ug, in float64 and rounded
- * once (Lavin and Gray's G; lineG4 for F(3x3, 4x4)).
+ * kernel's edge) as G g G^T, its (m + 2)^2 values in column k of strip row ro of T (stripAt, values `stride` floats
+ * apart), in float64 and rounded once (Lavin and Gray's G; lineG4 for F(3x3, 4x4)).
  */
-function filters3(w: usize, o: i32, C: i32, kh: i32, kw: i32, m: i32, subW: i32, K: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, ro: i32, scratch: usize, from: i32, to: i32): void {
+function filters3(w: usize, o: i32, C: i32, kh: i32, kw: i32, m: i32, subW: i32, T: usize, stride: usize, ro: i32, scratch: usize, from: i32, to: i32): void {
   const alpha = m == 2 ? 4 : 6, r = m == 3 ? 4 : 3;
   for (let k = from; k < to; k++) {
     const s = k / C, c = k - s * C, y0 = r * (s / subW), x0 = r * (s - (s / subW) * subW);
@@ -894,14 +901,12 @@ function filters3(w: usize, o: i32, C: i32, kh: i32, kw: i32, m: i32, subW: i32,
       if (r == 4) lineG4(a, b, d, tap(f, kh, kw, y0 + 3, x), out, 8);
       else lineG(m, a, b, d, out, 8);
     }
-    const k0 = k - k % KC, kc = min(KC, K - k0);
-    const at = Ug + ((<usize>k0 * rowsPad + <usize>(ro - (ro & 3)) * kc + <usize>((k - k0) * MR + (ro & 3))) << 2);
-    const row = scratch + 256;
+    const at = stripAt(T, ro, k, from), row = scratch + 256;
     for (let i = 0; i < alpha; i++) {
       const g0 = load<f64>(scratch + (<usize>i << 3)), g1 = load<f64>(scratch + (<usize>(alpha + i) << 3)), g2 = load<f64>(scratch + (<usize>(2 * alpha + i) << 3));
       if (r == 4) lineG4(g0, g1, g2, load<f64>(scratch + (<usize>(3 * alpha + i) << 3)), row, 8); // row i of (G g) G^T
       else lineG(m, g0, g1, g2, row, 8);
-      for (let x = 0; x < alpha; x++) store<f32>(at + ((<usize>(alpha * i + x) * matrix) << 2), <f32>load<f64>(row + (<usize>x << 3)));
+      for (let x = 0; x < alpha; x++) store<f32>(at + ((<usize>(alpha * i + x) * stride) << 2), <f32>load<f64>(row + (<usize>x << 3)));
     }
   }
 }
@@ -929,17 +934,17 @@ function filters3(w: usize, o: i32, C: i32, kh: i32, kw: i32, m: i32, subW: i32,
 
 /**
  * A K x 1 or 1 x K filter o (its taps in a row: both layouts flatten the same), 1 x 3 block s of input channel c
- * (zeros past its end) as column s C + c (columns [from, to)) of the 6 packed A matrices at Ug: G g in float64, rounded once.
+ * (zeros past its end) as column s C + c (columns [from, to)): its 6 values in strip row r of T (stripAt, `stride`
+ * floats apart), G g in float64, rounded once.
  */
-function filters1(w: usize, o: i32, C: i32, taps: i32, K: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize, from: i32, to: i32): void {
+function filters1(w: usize, o: i32, C: i32, taps: i32, T: usize, stride: usize, r: i32, scratch: usize, from: i32, to: i32): void {
   for (let k = from; k < to; k++) {
     const s = k / C, c = k - s * C, f = w + ((<usize>(o * C + c) * taps) << 2), t = 3 * s;
     const a = t < taps ? <f64>load<f32>(f + (<usize>t << 2)) : 0;
     const b = t + 1 < taps ? <f64>load<f32>(f + (<usize>(t + 1) << 2)) : 0;
     const d = t + 2 < taps ? <f64>load<f32>(f + (<usize>(t + 2) << 2)) : 0;
     lineG(4, a, b, d, scratch, 8);
-    const k0 = k - k % KC, kc = min(KC, K - k0);
-    const at = Ug + ((<usize>k0 * rowsPad + <usize>(r - (r & 3)) * kc + <usize>((k - k0) * MR + (r & 3))) << 2);
-    for (let xi = 0; xi < 6; xi++) store<f32>(at + ((<usize>xi * matrix) << 2), <f32>load<f64>(scratch + (<usize>xi << 3)));
+    const at = stripAt(T, r, k, from);
+    for (let xi = 0; xi < 6; xi++) store<f32>(at + ((<usize>xi * stride) << 2), <f32>load<f64>(scratch + (<usize>xi << 3)));
   }
 }

@@ -73,11 +73,11 @@ export function outputTile27(mo: usize, xiBytes: usize, plane: usize, rowBytes: 
 
 /**
  * The 7x7 taps of filter o, input channel c in [from, to) (K = C: column c) as G8 g G10^T (G8: F(2, 7)'s 8 x 7, gRow; G10:
- * F(4, 7)'s 10 x 7, filters7's rows), the 80 values of its column in the 80 packed A matrices at Ug (matrix 10 i + j).
+ * F(4, 7)'s 10 x 7, filters7's rows), its 80 values (value 10 i + j) in strip row r of T (filtersOuter).
  * In float64 (scratch: G8, G10, then G8 g), rounded once.
  */
-export function filters27(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize, from: i32, to: i32): void {
-  const G8 = scratch, G10 = scratch + 56 * 8, T = G10 + 70 * 8;
+export function filters27(w: usize, o: i32, C: i32, T: usize, stride: usize, r: i32, scratch: usize, from: i32, to: i32): void {
+  const G8 = scratch, G10 = scratch + 56 * 8, t = G10 + 70 * 8;
   for (let i = 0; i < 56; i++) store<f64>(G8 + (<usize>i << 3), gRow(i / 7, i % 7, 7));
   for (let j = 0; j < 9; j++) {
     const p = point(j);
@@ -89,5 +89,5 @@ export function filters27(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: u
     }
   }
   for (let k = 0; k < 7; k++) store<f64>(G10 + (<usize>(63 + k) << 3), k == 6 ? 1 : 0);
-  filtersOuter(w, o, C, KC, rowsPad, Ug, matrix, r, 7, G8, G10, 10, T, from, to);
+  filtersOuter(w, o, C, T, stride, r, 7, G8, G10, 10, t, from, to);
 }

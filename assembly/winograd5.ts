@@ -13,8 +13,8 @@
 // 192 channels, F(4x4, 3x3) 3.2e-6 / 4.5e-6 / 7.7e-6 (docs/PERFORMANCE.md, round six).
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
-import { MR, NR, copyRow, madd, relu } from './simd';
-import { SKEW } from './winograd';
+import { NR, copyRow, madd, relu } from './simd';
+import { SKEW, stripAt } from './winograd';
 import { acc3, column, outputTile7, point, put, putRow, putTiles } from './winograd7';
 import { outputTile27 } from './winograd27';
 
@@ -261,32 +261,32 @@ function outputTile6(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, t
 }
 
 /**
- * The taps x taps taps of filter o, input channel c in [from, to) (K = C: column c) as G g G^T, the 64 values of its column in
- * the 64 packed A matrices at Ug (matrix 8 i + j): F(4x4, 5x5) (taps 5) or F(6x6, 3x3) (taps 3: G 8 x 3, gRow's
- * rows with 3 taps). In float64 (scratch: G's 8 taps doubles, then filtersOuter's), rounded once.
+ * The taps x taps taps of filter o, input channel c in [from, to) (K = C: column c) as G g G^T, its 64 values (value
+ * 8 i + j) in strip row r of T (filtersOuter): F(4x4, 5x5) (taps 5), F(6x6, 3x3) (taps 3: G 8 x 3, gRow's rows with 3
+ * taps) or F(2x2, 7x7) (taps 7). In float64 (scratch: G's 8 taps doubles, then filtersOuter's), rounded once.
  */
-export function filtersWhole(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize, taps: i32, from: i32, to: i32): void {
+export function filtersWhole(w: usize, o: i32, C: i32, T: usize, stride: usize, r: i32, scratch: usize, taps: i32, from: i32, to: i32): void {
   // G once per filter, not per use (gRow per use took 100 ms of AlexNet's Net.load: 520 calls a channel).
   const G = scratch;
   for (let i = 0; i < 8 * taps; i++) store<f64>(G + (<usize>i << 3), gRow(i / taps, i % taps, taps));
-  filtersOuter(w, o, C, KC, rowsPad, Ug, matrix, r, taps, G, G, 8, G + (<usize>(8 * taps) << 3), from, to);
+  filtersOuter(w, o, C, T, stride, r, taps, G, G, 8, G + (<usize>(8 * taps) << 3), from, to);
 }
 
 /**
  * Every whole-kernel filter transform: U = Ga g Gb^T for each input channel c in [from, to) of filter o (g: taps x
- * taps; Ga: 8 x taps and Gb: nb x taps, nb 8 or 10, rows of doubles at ga and gb), its 8 x nb values (matrix nb i + j)
- * in column c of the packed A matrices at Ug. In float64, rounded once: each value a sum from 0 in ascending y (Ga g),
+ * taps; Ga: 8 x taps and Gb: nb x taps, nb 8 or 10, rows of doubles at ga and gb), its 8 x nb values (value nb i + j)
+ * in strip row r of T (stripAt in assembly/winograd.ts: column c's, `stride` floats apart). In float64, rounded once: each value a sum from 0 in ascending y (Ga g),
  * then x (times Gb^T), two values a vector with a multiply and an add apiece (no fused multiply-add), so each value's
  * bits are those of the scalar loops this replaced, at 0.25-0.3 of their time once winogradFiltersChunk stopped
  * scattering the stores (docs/PERFORMANCE.md, round twenty-eight). t: scratch for taps (24 + nb + taps) doubles.
  */
-export function filtersOuter(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, taps: i32, ga: usize, gb: usize, nb: i32, t: usize, from: i32, to: i32): void {
+export function filtersOuter(w: usize, o: i32, C: i32, T: usize, stride: usize, r: i32, taps: i32, ga: usize, gb: usize, nb: i32, t: usize, from: i32, to: i32): void {
   // Ga by column (y: its 8 rows side by side) and Gb^T (x: U's columns side by side), once per filter; then per channel
   // g's taps in float64 and Ga g by column (x: its 8 rows side by side). Four vectors of sums at once in each loop.
   const gaT = t, gbT = gaT + (<usize>(taps * 8) << 3), gd = gbT + (<usize>(taps * nb) << 3), tT = gd + (<usize>(taps * taps) << 3);
   for (let y = 0; y < taps; y++) for (let i = 0; i < 8; i++) store<f64>(gaT + (<usize>(y * 8 + i) << 3), load<f64>(ga + (<usize>(i * taps + y) << 3)));
   for (let x = 0; x < taps; x++) for (let j = 0; j < nb; j++) store<f64>(gbT + (<usize>(x * nb + j) << 3), load<f64>(gb + (<usize>(j * taps + x) << 3)));
-  const nbBytes = <usize>nb << 3, tapBytes = <usize>taps << 3, m4 = <usize>matrix << 2;
+  const nbBytes = <usize>nb << 3, tapBytes = <usize>taps << 3, m4 = stride << 2;
   for (let c = from; c < to; c++) {
     const f = w + ((<usize>(o * C + c) * taps * taps) << 2);
     for (let k = 0; k < taps * taps; k++) store<f64>(gd + (<usize>k << 3), <f64>load<f32>(f + (<usize>k << 2)));
@@ -300,8 +300,7 @@ export function filtersOuter(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug
       const out = tT + (<usize>x << 6);
       v128.store(out, v0); v128.store(out, v1, 16); v128.store(out, v2, 32); v128.store(out, v3, 48);
     }
-    const k0 = c - c % KC, kc = min(KC, C - k0);
-    const at = Ug + ((<usize>k0 * rowsPad + <usize>(r - (r & 3)) * kc + <usize>((c - k0) * MR + (r & 3))) << 2);
+    const at = stripAt(T, r, c, from);
     for (let i = 0; i < 8; i++) { // U[i][0..7], then U[i][8..9] where nb is 10
       let v0 = f64x2.splat(0), v1 = v0, v2 = v0, v3 = v0, pb = gbT, pt = tT + (<usize>i << 3);
       for (let x = 0; x < taps; x++, pb += nbBytes, pt += 64) {

@@ -12,8 +12,8 @@
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
-import { MR, NR, madd, relu } from './simd';
-import { SKEW } from './winograd';
+import { NR, madd, relu } from './simd';
+import { SKEW, stripAt } from './winograd';
 
 /**
  * V (10 packed-B matrices of kc x nt, SKEW floats apart) = B^T d for input channels [k0, k0 + kc) (K = C: one block) and tiles
@@ -169,10 +169,11 @@ export function outputTile7(mo: usize, xiBytes: usize, plane: usize, rowBytes: u
 }
 
 /**
- * The 7 taps of filter o, input channel c (K = C: column c, for c in [from, to)) as G g, the 10 values of its column in
- * the 10 packed A matrices at Ug: in float64 (row j < 9: sum_k p_j^k g_k / prod_(l != j) (p_j - p_l); row 9: g_6), rounded once.
+ * The 7 taps of filter o, input channel c in [from, to) (K = C: column c) as G g, its 10 values in strip row r of T
+ * (stripAt, `stride` floats apart): in float64 (row j < 9: sum_k p_j^k g_k / prod_(l != j) (p_j - p_l); row 9: g_6),
+ * rounded once.
  */
-export function filters7(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: usize, matrix: usize, r: i32, scratch: usize, from: i32, to: i32): void {
+export function filters7(w: usize, o: i32, C: i32, T: usize, stride: usize, r: i32, scratch: usize, from: i32, to: i32): void {
   // Each row's denominator once per filter, in scratch (they depend on the points only).
   for (let j = 0; j < 9; j++) {
     const p = point(j);
@@ -182,8 +183,7 @@ export function filters7(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: us
   }
   for (let c = from; c < to; c++) {
     const f = w + ((<usize>(o * C + c) * 7) << 2);
-    const k0 = c - c % KC, kc = min(KC, C - k0);
-    const at = Ug + ((<usize>k0 * rowsPad + <usize>(r - (r & 3)) * kc + <usize>((c - k0) * MR + (r & 3))) << 2);
+    const at = stripAt(T, r, c, from);
     for (let j = 0; j < 9; j++) {
       const p = point(j);
       let v: f64 = 0, pk: f64 = 1;
@@ -191,8 +191,8 @@ export function filters7(w: usize, o: i32, C: i32, KC: i32, rowsPad: i32, Ug: us
         v += pk * <f64>load<f32>(f + (<usize>k << 2));
         pk *= p;
       }
-      store<f32>(at + ((<usize>j * matrix) << 2), <f32>(v / load<f64>(scratch + (<usize>j << 3))));
+      store<f32>(at + ((<usize>j * stride) << 2), <f32>(v / load<f64>(scratch + (<usize>j << 3))));
     }
-    store<f32>(at + ((<usize>9 * matrix) << 2), load<f32>(f, 24));
+    store<f32>(at + ((<usize>9 * stride) << 2), load<f32>(f, 24));
   }
 }
