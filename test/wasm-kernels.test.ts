@@ -1078,9 +1078,7 @@ describe('which convolutions run Winograd', () => {
     const xs = new Tensor([2, 3, 75, 75], randomArray(2 * 3 * 75 * 75, random));
     const ws = new Tensor([24, 3, 11, 11], randomArray(24 * 3 * 121, random));
     const defS = layerDef('Convolution', { convolution_param: { num_output: 24, kernel_size: [11], stride: [4], bias_term: false } });
-    process.env.CREMA_WINOGRAD = '0';
-    const [im2colS] = bothKernels(defS, [ws], xs);
-    delete process.env.CREMA_WINOGRAD;
+    const im2colS = im2colKernel(defS, [ws], xs);
     expect(relDiff(bothKernels(defS, [ws], xs)[0].data, im2colS.data)).toBeGreaterThan(0); // it takes Winograd when finite
     xs.data[xs.data.length - 100] = NaN;
     const [gotS, wantS] = bothKernels(defS, [ws], xs);
@@ -1237,10 +1235,8 @@ describe('wasm memory', () => {
         const x = new Tensor([1, cin, plane, plane], randomArray(cin * plane * plane, random));
         const w = new Tensor([cout, cin, kh, kw], randomArray(cout * cin * kh * kw, random)), b = new Tensor([cout], randomArray(cout, random));
         const def = layerDef('Convolution', { convolution_param: { num_output: cout, kernel_h: kh, kernel_w: kw, stride: [stride], pad_h: pad, pad_w: (kw - 1) >> 1, bias_term: true } });
-        process.env.CREMA_WINOGRAD = '0';
-        const [im2col] = bothKernels(def, [w, b], x);
+        const im2col = im2colKernel(def, [w, b], x);
         if (tile) process.env.CREMA_WINOGRAD = tile;
-        else delete process.env.CREMA_WINOGRAD;
         const [clean, want] = bothKernels(def, [w, b], x);
         e.heap.tryAlloc = dirty;
         try {
