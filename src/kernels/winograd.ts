@@ -174,16 +174,20 @@ function f6(g: ConvGeometry): boolean {
 /**
  * Where F(6x6, 3x3) is taken over F(4x4, 3x3) (docs/PERFORMANCE.md, rounds six and twenty-nine): its 64 values a
  * tile against 36 cover the plane with at most F6_WORK of F(4x4)'s values (not where 6 x 6 tiles pad much more of it:
- * 56 x 56, 28 x 28), and U (1.8x F(4x4)'s), which every block of tiles reads, is small for the plane: C x M up to
- * F6_MAX_CM from 64 x 64 outputs (Inception-v3's conv2..4; its 80 -> 192 at 71 x 71 0.83x F(4x4)'s time, VGG-16's 256
- * channels at 56 x 56 1.17x), up to F6_LARGE_CM from F6_LARGE_OUTPUTS (VGG-16's and OpenPose's first layers, the SSD's
- * at 300 x 300, HED's and FCN's: 0.83-0.93x F(4x4)'s time at 1 and 2 threads from 64 to 256 channels on 112 x 112 to
- * 480 x 480; 256 channels at 75 x 75 gained at one thread and lost at two).
+ * 56 x 56, 28 x 28), and U (1.8x F(4x4)'s), which every block of tiles reads, pays for itself: C x M up to F6_MAX_CM
+ * from 64 x 64 outputs (Inception-v3's conv2..4; its 80 -> 192 at 71 x 71 0.83x F(4x4)'s time, VGG-16's 256 channels
+ * at 56 x 56 1.17x), any C x M from F6_LARGE_OUTPUTS (VGG-16's and OpenPose's first layers, the SSD's at 300 x 300,
+ * HED's and FCN's: 0.81-0.95x F(4x4)'s time at 1 and 2 threads from 64 to 256 channels on 112 x 112 to 480 x 480), and
+ * layers of F6_LAYER_CM channels or more (their GEMMs most of their time) from F6_LAYER_OUTPUTS with up to
+ * F6_LAYER_WORK (OpenPose's conv3 and conv4: 128 -> 256 and 256 -> 256 at 92 x 92, 0.86 of the values, 0.89-0.91x;
+ * 256 -> 512, 512 -> 512 and 512 -> 256 at 46 x 46 0.78-0.86x; below 128 x 256, 128 -> 128 at 46 x 46 took 0.85x at one
+ * thread and 1.2-1.4x at two).
  */
 function bigPlane(g: ConvGeometry, rows: number): boolean {
   const work = (64 * tiles(g, 6)) / (36 * tiles(g, 4));
-  const outputs = g.outH * g.outW, cm = g.channels * rows;
-  return work <= winogradLimits.f6Work && outputs >= F6_MIN_OUTPUTS && (cm <= F6_MAX_CM || (outputs >= F6_LARGE_OUTPUTS && cm <= F6_LARGE_CM));
+  const outputs = g.outH * g.outW, cm = g.channels * rows, { f6Work } = winogradLimits;
+  if (cm >= F6_LAYER_CM) return work <= f6Work + F6_LAYER_WORK - F6_WORK && outputs >= F6_LAYER_OUTPUTS;
+  return work <= f6Work && outputs >= F6_MIN_OUTPUTS && (cm <= F6_MAX_CM || outputs >= F6_LARGE_OUTPUTS);
 }
 
 /**
@@ -193,7 +197,9 @@ function bigPlane(g: ConvGeometry, rows: number): boolean {
 const F6_MIN_OUTPUTS = 64 * 64;
 const F6_MAX_CM = 80 * 192;
 const F6_LARGE_OUTPUTS = 112 * 112;
-const F6_LARGE_CM = 256 * 256;
+const F6_LAYER_CM = 128 * 256;
+const F6_LAYER_OUTPUTS = 40 * 40;
+const F6_LAYER_WORK = 0.88;
 
 /**
  * Whether U, (m + 2)^2 floats per 3x3 block of each filter, stays within 7x the weights (F(4x4) of 3x3: 4x, of
