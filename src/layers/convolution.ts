@@ -318,15 +318,15 @@ export const convolutionLayer: LayerType = {
         if (u) return u;
       }
       const tile = winogradTile(g, rows, setting, num);
-      // Read every weight only for a layer Winograd would run (ResNet-50's 1x1 layers, most of its weights, are not).
-      if (tile) finiteWeights ??= allFinite(source());
-      if (tile && finiteWeights && uPerForward(g, rows, s.group, setting, num, tile)) {
+      // Every weight read only for a layer Winograd would run (ResNet-50's 1x1 layers, most of its weights, are not).
+      const winograd = tile !== 0 && (finiteWeights ??= allFinite(source()));
+      if (winograd && uPerForward(g, rows, s.group, setting, num, tile)) {
         if (!packedWinograd.made) source();
         packedWinograd.made ??= winogradMadeU(engine, layer, weights[0], bias, rows, g.channels);
         w = weights[0].data; // moved into wasm memory: the tensor views it
         return packedWinograd.made;
       }
-      if (tile && finiteWeights) {
+      if (winograd) {
         // U is up to 7x the weights (OpenPose's 7x7 stages: 1.15 GB): when the kernels' one 4 GiB memory cannot hold
         // it (big batches, or several large nets in one process), the layer runs im2col on its 1x packed weights
         // instead of failing; it tries again on the next forward (memory may have been freed meanwhile).
