@@ -6,23 +6,15 @@
 // OUT=file.json writes the rows.
 import '../dist/platform/node.js';
 import { wasmEngine } from '../dist/kernels/wasm.js';
-import { Net } from '../dist/index.js';
 import { convSplit } from '../dist/kernels/packed.js';
+import { unjudgedNet } from './unjudged-net.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 
 const model = process.argv[2] ?? 'inception_v3', rounds = Number(process.argv[3] ?? 5);
 const threads = Number(process.env.THREADS ?? 2), late = Number(process.env.LATE ?? 0.03);
-const proto = [`../shared/models/zoo/${model}.prototxt`, `models/zoo/${model}.prototxt`].find((f) => fs.existsSync(f));
-const net = await Net.load(proto, path.join(os.tmpdir(), `crema-bench-${model}.caffemodel`), { threads });
-const e = wasmEngine(), pool = e.pool;
-pool.judge = undefined;
-net.forwardJudge = undefined;
-const input = net.inputs[0];
-if (process.env.BATCH) net.reshape({ [input]: [Number(process.env.BATCH), ...net.shapes.get(input).slice(1)] });
-const dims = net.shapes.get(input);
-const x = new Float32Array(dims.reduce((a, b) => a * b, 1)).map(() => Math.random() * 100 - 50);
+const { net, pool, input, x } = await unjudgedNet(model, threads);
+const e = wasmEngine();
 if (process.env.ROWS === '0') convSplit.rows = false;
 if (process.env.PER_THREAD) e.chunkCount = (units) => Math.min(units, Number(process.env.PER_THREAD) * threads);
 const kernels = pool.kernels, runChunk = kernels.runChunk;

@@ -5,21 +5,12 @@
 // processes only lengthen single runs. Usage: node scripts/bench-contention.mjs NET [rounds, default 8]; TOP=n.
 import '../dist/platform/node.js';
 import { wasmEngine } from '../dist/kernels/wasm.js';
-import { Net } from '../dist/index.js';
-import fs from 'node:fs';
+import { unjudgedNet } from './unjudged-net.mjs';
 import os from 'node:os';
-import path from 'node:path';
 
 const model = process.argv[2] ?? 'inception_v3', rounds = Number(process.argv[3] ?? 8);
-const proto = [`../shared/models/zoo/${model}.prototxt`, `models/zoo/${model}.prototxt`].find((f) => fs.existsSync(f));
-const net = await Net.load(proto, path.join(os.tmpdir(), `crema-bench-${model}.caffemodel`), { threads: 2 });
-const e = wasmEngine(), pool = e.pool;
-pool.judge = undefined;
-net.forwardJudge = undefined;
-const input = net.inputs[0];
-if (process.env.BATCH) net.reshape({ [input]: [Number(process.env.BATCH), ...net.shapes.get(input).slice(1)] });
-const dims = net.shapes.get(input);
-const x = new Float32Array(dims.reduce((a, b) => a * b, 1)).map(() => Math.random() * 100 - 50);
+const { net, pool, input, x } = await unjudgedNet(model);
+const e = wasmEngine();
 const runChunk = pool.kernels.runChunk;
 let times = new Map();
 pool.kernels = { runChunk: (p, c, t) => { const t0 = performance.now(); runChunk(p, c, t); times.set(c, performance.now() - t0); } };

@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export async function unjudgedNet(model) {
+export async function unjudgedNet(model, threads = 2) {
   const proto = [`../shared/models/zoo/${model}.prototxt`, `models/zoo/${model}.prototxt`].find((f) => fs.existsSync(f));
-  const net = await Net.load(proto, path.join(os.tmpdir(), `crema-bench-${model}.caffemodel`), { threads: 2 });
+  const net = await Net.load(proto, path.join(os.tmpdir(), `crema-bench-${model}.caffemodel`), { threads });
   const pool = wasmEngine().pool;
   pool.judge = undefined;
   net.forwardJudge = undefined;
