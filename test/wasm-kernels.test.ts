@@ -1146,18 +1146,22 @@ describe('which convolutions run Winograd', () => {
     expect(['0', '2', '4', '6'].map((s) => winogradTile(conv(28), 64, s))).toEqual([0, 2, 4, 6]);
     expect(winogradTile(conv(28, 5), 64, '6')).toBe(4);
   });
-  it("F(6x6, 3x3) where its 6 x 6 tiles cover the plane with at most 0.85 of F(4x4)'s values and U pays for itself: few channels from 64 x 64 (Inception-v3's conv2..4), any from 112 x 112 (VGG-16's first layers), 128 x 256 or more from 40 x 40 with up to 0.88 (OpenPose's conv3 and conv4)", () => {
+  it("F(6x6, 3x3) where its 6 x 6 tiles cover the plane with at most 0.85 of F(4x4)'s values and U pays for itself: few channels from 64 x 64 (Inception-v3's conv2..4), any from 112 x 112 (VGG-16's first layers), 128 x 256 or more with up to 0.88 and 128 x 128 or more with up to 0.8, in 64 tiles or more (OpenPose's conv3, conv4 and stage 1)", () => {
     // Inception-v3: conv2 (32 -> 32, 147), conv3 (32 -> 64), conv4 (80 -> 192, 71); VGG-16's conv1_2, conv2_1, conv2_2;
     // OpenPose's conv1_2 and conv2_2 (368, 184), conv3_1 and conv3_2 (92: 0.86 of F(4x4)'s values), conv4_1 to conv4_3_CPM
-    // (46); 256 channels at 112 x 112 and 150 x 150 (HED's, the SSD's at 300), 256 -> 512 at 112, 256 at 75 (the SSD's conv3).
+    // and stage 1's 128 -> 128 (46: 0.79 of the values); PSPNet's 128 -> 128 at 60; 64 -> 256 at 46; 96 -> 192 at 71; 256
+    // channels at 112 x 112 and 150 x 150 (HED's, the SSD's at 300), 256 -> 512 at 112, 256 at 75 (the SSD's conv3).
     const taken = [[32, 32, 147], [32, 64, 147], [80, 192, 71], [64, 64, 224], [64, 128, 112], [128, 128, 112], [64, 64, 368], [128, 128, 184],
-      [128, 256, 92], [256, 256, 92], [256, 512, 46], [512, 512, 46], [512, 256, 46], [256, 128, 46], [256, 256, 112], [256, 256, 150], [256, 512, 112], [256, 256, 75]];
+      [128, 256, 92], [256, 256, 92], [256, 512, 46], [512, 512, 46], [512, 256, 46], [256, 128, 46], [128, 128, 46], [128, 128, 60], [64, 256, 46],
+      [96, 192, 71], [256, 256, 112], [256, 256, 150], [256, 512, 112], [256, 256, 75]];
     expect(taken.map(([c, m, n]) => winogradTile(f6Plane(c, n, n), m, undefined))).toEqual(taken.map(() => 6));
     // 6 x 6 tiles pad 80 x 80 and 92 x 92 with few channels (0.87 and 0.86 of F(4x4)'s values), 56 x 56 and 28 x 28 (0.91)
-    // whatever the channels; 14 x 14 (1.0); 96 -> 192 at 71 x 71 (U 4.7 MB for 5041 outputs) and 128 -> 128 at 46 x 46 (below
-    // 128 x 256 channels); 512 -> 512 at 38 x 38 (below 40 x 40); 35 x 35 and 12 x 12 (below 64 x 64); a 5x5 kernel; strided.
-    const kept = [[64, 64, 80], [128, 128, 92], [256, 256, 56], [512, 512, 28], [64, 64, 14], [96, 192, 71], [128, 128, 46], [512, 512, 38], [64, 64, 35], [64, 64, 12]];
-    expect(kept.map(([c, m, n]) => winogradTile(f6Plane(c, n, n), m, undefined))).toEqual([4, 4, 4, 4, 4, 4, 4, 4, 4, 2]);
+    // whatever the channels; 14 x 14 (1.0); 128 -> 128 at 64 x 64 (0.84: over 0.8 below 128 x 256 channels); 96 -> 160 at
+    // 46 x 46 (below 128 x 128 channels); 40 x 40 and 38 x 38 (49 tiles, which two threads cannot share); 35 x 35 and
+    // 12 x 12 (below 64 x 64); a 5x5 kernel; strided.
+    const kept = [[64, 64, 80], [128, 128, 92], [256, 256, 56], [512, 512, 28], [64, 64, 14], [128, 128, 64], [96, 160, 46], [128, 128, 40], [128, 256, 40],
+      [256, 256, 40], [512, 512, 38], [64, 64, 35], [64, 64, 12]];
+    expect(kept.map(([c, m, n]) => winogradTile(f6Plane(c, n, n), m, undefined))).toEqual([4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2]);
     expect(winogradTile(conv(35, 5), 64, undefined)).toBe(4);
     expect(winogradTile({ ...conv(72, 3, 2), outH: 36, outW: 36 }, 64, undefined)).toBe(0);
   });

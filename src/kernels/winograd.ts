@@ -178,15 +178,22 @@ function f6(g: ConvGeometry): boolean {
  * from 64 x 64 outputs (Inception-v3's conv2..4; its 80 -> 192 at 71 x 71 0.83x F(4x4)'s time, VGG-16's 256 channels
  * at 56 x 56 1.17x), any C x M from F6_LARGE_OUTPUTS (VGG-16's and OpenPose's first layers, the SSD's at 300 x 300,
  * HED's and FCN's: 0.81-0.95x F(4x4)'s time at 1 and 2 threads from 64 to 256 channels on 112 x 112 to 480 x 480), and
- * layers of F6_LAYER_CM channels or more (their GEMMs most of their time) from F6_LAYER_OUTPUTS with up to
- * F6_LAYER_WORK (OpenPose's conv3 and conv4: 128 -> 256 and 256 -> 256 at 92 x 92, 0.86 of the values, 0.89-0.91x;
- * 256 -> 512, 512 -> 512 and 512 -> 256 at 46 x 46 0.78-0.86x; below 128 x 256, 128 -> 128 at 46 x 46 took 0.85x at one
- * thread and 1.2-1.4x at two).
+ * layers of F6_LAYER_CM channels or more (their GEMMs most of their time) with up to F6_LAYER_WORK in at least
+ * F6_LAYER_TILES tiles (OpenPose's conv3 and conv4: 128 -> 256 and 256 -> 256 at 92 x 92, 0.86 of the values, 0.89-0.91x;
+ * 256 -> 512, 512 -> 512 and 512 -> 256 at 46 x 46 0.78-0.86x), and from F6_MID_CM with up to F6_MID_WORK (OpenPose's
+ * stage 1, 128 -> 128 at 46 x 46: 0.88x at one and two threads, in the net too; PSPNet's 128 -> 128 at 60 x 60
+ * 0.93-0.95x; 64 -> 256 and 256 -> 64 at 46 x 46 0.83-0.93x; 96 -> 192 at 71 x 71 0.84x; but 128 -> 128 at 64 x 64, 0.84
+ * of the values, 1.0x at one thread and 1.05-1.08x at two, at 80 x 80 and 92 x 92 0.98-1.0x and 0.91-0.94x). Fewer tiles
+ * do not part between two threads: 40 x 40's 49 (37 to 42 outputs a side) ran as one block in two row blocks, each
+ * thread transforming every tile's inputs, or as 32 + 17 tiles, each reading all of U (128 -> 128, 128 -> 256,
+ * 256 -> 256: 1.39x, 1.16x, 1.09x F(4x4)'s time at two threads; 512 -> 512 0.99x; 0.94-0.99x at one thread;
+ * docs/PERFORMANCE.md, round thirty).
  */
 function bigPlane(g: ConvGeometry, rows: number): boolean {
-  const work = (64 * tiles(g, 6)) / (36 * tiles(g, 4));
+  const work = (64 * tiles(g, 6)) / (36 * tiles(g, 4)), many = tiles(g, 6) >= F6_LAYER_TILES;
   const outputs = g.outH * g.outW, cm = g.channels * rows, { f6Work } = winogradLimits;
-  if (cm >= F6_LAYER_CM) return work <= f6Work + F6_LAYER_WORK - F6_WORK && outputs >= F6_LAYER_OUTPUTS;
+  if (cm >= F6_LAYER_CM) return many && work <= f6Work + F6_LAYER_WORK - F6_WORK;
+  if (cm >= F6_MID_CM && many && work <= f6Work + F6_MID_WORK - F6_WORK) return true;
   return work <= f6Work && outputs >= F6_MIN_OUTPUTS && (cm <= F6_MAX_CM || outputs >= F6_LARGE_OUTPUTS);
 }
 
@@ -198,8 +205,10 @@ const F6_MIN_OUTPUTS = 64 * 64;
 const F6_MAX_CM = 80 * 192;
 const F6_LARGE_OUTPUTS = 112 * 112;
 const F6_LAYER_CM = 128 * 256;
-const F6_LAYER_OUTPUTS = 40 * 40;
+const F6_LAYER_TILES = 64;
 const F6_LAYER_WORK = 0.88;
+const F6_MID_CM = 128 * 128;
+const F6_MID_WORK = 0.8;
 
 /**
  * Whether U, (m + 2)^2 floats per 3x3 block of each filter, stays within 7x the weights (F(4x4) of 3x3: 4x, of
