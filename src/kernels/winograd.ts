@@ -190,10 +190,11 @@ function f6(g: ConvGeometry): boolean {
  * docs/PERFORMANCE.md, round thirty).
  */
 function bigPlane(g: ConvGeometry, rows: number): boolean {
-  const work = (64 * tiles(g, 6)) / (36 * tiles(g, 4)), many = tiles(g, 6) >= F6_LAYER_TILES;
+  const six = tiles(g, 6), work = (64 * six) / (36 * tiles(g, 4));
   const outputs = g.outH * g.outW, cm = g.channels * rows, { f6Work } = winogradLimits;
-  if (cm >= F6_LAYER_CM) return many && work <= f6Work + F6_LAYER_WORK - F6_WORK;
-  if (cm >= F6_MID_CM && many && work <= f6Work + F6_MID_WORK - F6_WORK) return true;
+  // (Past F6_LAYER_CM the rule below takes nothing this one does not: 112 x 112 is 19 x 19 tiles, F6_WORK < F6_LAYER_WORK.)
+  const layerWork = cm >= F6_LAYER_CM ? F6_LAYER_WORK : F6_MID_WORK;
+  if (cm >= F6_MID_CM && six >= F6_LAYER_TILES && work <= f6Work + layerWork - F6_WORK) return true;
   return work <= f6Work && outputs >= F6_MIN_OUTPUTS && (cm <= F6_MAX_CM || outputs >= F6_LARGE_OUTPUTS);
 }
 
