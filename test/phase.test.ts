@@ -152,12 +152,22 @@ describe('data layers become Input layers', () => {
     expect(convert(l, [silence]).input).toEqual({ name: 'mem', type: 'Input', top: ['d', 'lab'], shapes: [[2, 5, 6, 7], [2]] });
   });
 
-  it('DummyData: shape per top, or one shape for all, or the legacy num/channels/height/width', () => {
-    const both = { name: 'dd', type: 'DummyData', top: ['x', 'y'] };
+  it('DummyData of random values: shape per top, or one shape for all, or the legacy num/channels/height/width', () => {
+    const both = { name: 'dd', type: 'DummyData', top: ['x', 'y'], dummy_data_param: { data_filler: [{ type: 'gaussian' }] } };
     const keepY = { name: 's', type: 'Silence', bottom: ['y'] };
-    expect(convert({ ...both, dummy_data_param: { shape: [{ dim: [1, 2] }, { dim: [3] }] } }, [keepY]).input.shapes).toEqual([[1, 2], [3]]);
-    expect(convert({ ...both, dummy_data_param: { shape: [{ dim: [1, 2] }] } }, [keepY]).input.shapes).toEqual([[1, 2], [1, 2]]);
-    expect(convert({ ...both, dummy_data_param: { num: [2], channels: [3, 1], height: [4], width: [5] } }, [keepY]).input.shapes).toEqual([[2, 3, 4, 5], [2, 1, 4, 5]]);
+    const random = both.dummy_data_param;
+    expect(convert({ ...both, dummy_data_param: { ...random, shape: [{ dim: [1, 2] }, { dim: [3] }] } }, [keepY]).input.shapes).toEqual([[1, 2], [3]]);
+    expect(convert({ ...both, dummy_data_param: { ...random, shape: [{ dim: [1, 2] }] } }, [keepY]).input.shapes).toEqual([[1, 2], [1, 2]]);
+    expect(convert({ ...both, dummy_data_param: { ...random, num: [2], channels: [3, 1], height: [4], width: [5] } }, [keepY]).input.shapes).toEqual([[2, 3, 4, 5], [2, 1, 4, 5]]);
+    expect(() => convert({ ...both, dummy_data_param: { ...random, shape: [{ dim: [1, 2] }], num: [2] } }, [keepY])).toThrow(
+      "layer 'dd' (DummyData): gives both shape and the legacy num / channels / height / width; give one");
+  });
+
+  it('DummyData of constants stays a layer (Caffe computes them: an LSTM\'s cont of ones), unless the data shapes option names it', () => {
+    const ones = { name: 'ones', type: 'DummyData', top: ['cont'], dummy_data_param: { shape: [{ dim: [3, 2] }], data_filler: [{ value: 1 }] } };
+    expect(convert(ones).net.layer![0]).toEqual(ones);
+    expect(convert({ ...ones, dummy_data_param: { shape: [{ dim: [3, 2] }] } }).notes).toEqual([]);
+    expect(convert(ones, [], { dataShapes: { cont: [5, 2] } }).input).toEqual({ name: 'ones', type: 'Input', top: ['cont'], shapes: [[5, 2]] });
   });
 
   it('WindowData: batch, 3 channels, crop', () => {

@@ -87,8 +87,18 @@ const DATA_TYPES = new Set(['Data', 'ImageData', 'HDF5Data', 'MemoryData', 'Wind
 
 const isLossLayer = (l: LayerParameter): boolean => l.type === 'Accuracy' || l.type.endsWith('Loss');
 
-/** A Python layer without bottoms is a data layer (its shapes are known only to its Python code). */
-const isDataLayer = (l: LayerParameter): boolean => DATA_TYPES.has(l.type) || (l.type === 'Python' && !(l.bottom?.length));
+/**
+ * A Python layer without bottoms is a data layer (its shapes are known only to its Python code). A DummyData whose
+ * fillers are all constant (an LSTM's cont of ones, zeros) computes what Caffe computes, as a layer, unless the
+ * data shapes option names one of its tops; one that draws random values is a placeholder for data: an input.
+ */
+const isDataLayer = (l: LayerParameter, opts: FilterOptions): boolean => {
+  if (l.type === 'DummyData') {
+    const fillers = paramsOf<{ data_filler: { type?: string }[] }>(l, 'dummy_data_param').data_filler;
+    return fillers.some((f) => (f.type ?? 'constant') !== 'constant') || (l.top ?? []).some((t) => opts.dataShapes?.[t] !== undefined);
+  }
+  return DATA_TYPES.has(l.type) || (l.type === 'Python' && !(l.bottom?.length));
+};
 
 /**
  * Makes a filtered net runnable for inference: SoftmaxWithLoss becomes Softmax, other loss and Accuracy
@@ -122,7 +132,7 @@ function toInference(net: NetParameter, notes: string[] = [], opts: FilterOption
     return j === undefined ? undefined : kept[j];
   };
   const out = kept.map((l, i) => {
-    if (isDataLayer(l)) return dataToInput(l, readerAfter(i), unread, notes, opts);
+    if (isDataLayer(l, opts)) return dataToInput(l, readerAfter(i), unread, notes, opts);
     if (l.type === 'Input') return dropOrphanedInputs(l, orphaned, notes);
     return l;
   });
@@ -252,12 +262,16 @@ function unknownImageSize(l: LayerParameter, why: string): CremaError {
   return new CremaError(`layer '${l.name}' (${l.type}): cannot turn it into an Input layer: ${why}; give the shape of '${l.top![0]}' (data shapes option)`);
 }
 
-/** DummyDataLayer's shapes: `shape` (one for all tops, or one per top), else num / channels / height / width. */
-function dummyDataShapes(l: LayerParameter): number[][] {
+/**
+ * DummyDataLayer's shapes: `shape` (one for all tops, or one per top), else num / channels / height / width (also
+ * the layer's own, src/layers/dummy_data.ts).
+ */
+export function dummyDataShapes(l: LayerParameter): number[][] {
   const p = paramsOf(l, 'dummy_data_param');
   const nTop = l.top!.length;
   const pick = <T>(list: T[], i: number): T => list[list.length === 1 ? 0 : i];
   const bad = (why: string) => new CremaError(`layer '${l.name}' (DummyData): ${why}`);
+  if (p.shape.length && p.num.length + p.channels.length + p.height.length + p.width.length) throw bad('gives both shape and the legacy num / channels / height / width; give one');
   if (p.shape.length) {
     if (p.shape.length !== 1 && p.shape.length !== nTop) throw bad(`gives ${p.shape.length} shapes for ${nTop} tops`);
     return l.top!.map((_, i) => [...(pick(p.shape as { dim?: number[] }[], i).dim ?? [])]);

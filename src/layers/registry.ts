@@ -18,6 +18,7 @@ import { cropLayer } from './crop.js';
 import { deconvolutionLayer } from './deconvolution.js';
 import { detectionOutputLayer } from './detection_output.js';
 import { dropoutLayer } from './dropout.js';
+import { dummyDataLayer } from './dummy_data.js';
 import { eltwiseLayer } from './eltwise.js';
 import { eluLayer } from './elu.js';
 import { embedLayer } from './embed.js';
@@ -30,6 +31,7 @@ import { logLayer } from './log.js';
 import { lrnLayer } from './lrn.js';
 import { mvnLayer } from './mvn.js';
 import { normalizeLayer } from './normalize.js';
+import { parameterLayer } from './parameter.js';
 import { permuteLayer } from './permute.js';
 import { poolingLayer } from './pooling.js';
 import { powerLayer } from './power.js';
@@ -37,6 +39,7 @@ import { preluLayer } from './prelu.js';
 import { priorBoxLayer } from './prior_box.js';
 import { builtInPythonLayers, proposalLayer } from './proposal.js';
 import { psroiPoolingLayer } from './psroi_pooling.js';
+import { lstmLayer, rnnLayer } from './recurrent.js';
 import { reductionLayer } from './reduction.js';
 import { reluLayer } from './relu.js';
 import { relu6Layer } from './relu6.js';
@@ -49,6 +52,7 @@ import { silenceLayer } from './silence.js';
 import { sliceLayer } from './slice.js';
 import { softmaxLayer } from './softmax.js';
 import { splitLayer } from './split.js';
+import { sppLayer } from './spp.js';
 import { swishLayer } from './swish.js';
 import { tanhLayer } from './tanh.js';
 import { thresholdLayer } from './threshold.js';
@@ -73,6 +77,7 @@ const layerTypes: LayerType[] = [
   depthwiseConvolutionLayer,
   detectionOutputLayer,
   dropoutLayer,
+  dummyDataLayer,
   eltwiseLayer,
   eluLayer,
   embedLayer,
@@ -83,8 +88,10 @@ const layerTypes: LayerType[] = [
   interpLayer,
   logLayer,
   lrnLayer,
+  lstmLayer,
   mvnLayer,
   normalizeLayer,
+  parameterLayer,
   permuteLayer,
   poolingLayer,
   powerLayer,
@@ -96,6 +103,7 @@ const layerTypes: LayerType[] = [
   relu6Layer,
   reluLayer,
   reshapeLayer,
+  rnnLayer,
   roiPoolingLayer,
   scaleLayer,
   shuffleChannelLayer,
@@ -104,6 +112,7 @@ const layerTypes: LayerType[] = [
   sliceLayer,
   softmaxLayer,
   splitLayer,
+  sppLayer,
   swishLayer,
   tanhLayer,
   thresholdLayer,
