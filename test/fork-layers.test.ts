@@ -3,7 +3,8 @@
 // re-statement of its fork's source, natively and through ONNX Runtime, plus small cases worked out by hand.
 // The forks: hszhao/PSPNet (Interp: src/caffe/util/interp.cpp; BN: bn_layer.cpp), alexgkendall/caffe-segnet
 // (Upsample: upsample_layer.cpp; BN: bn_layer.cpp), farmingyard/ShuffleNet (shuffle_channel_layer.cpp),
-// hujie-frank/SENet (axpy_layer.cpp), rbgirshick/caffe-fast-rcnn (Dropout scale_train).
+// hujie-frank/SENet (axpy_layer.cpp), rbgirshick/caffe-fast-rcnn (Dropout scale_train), ChenYingpeng/caffe-yolov3
+// (one-bottom Upsample: upsample_layer.cpp; Mish: mish_layer.cpp; YOLOv4 whole: test/fork-nets.test.ts).
 import { describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
@@ -160,6 +161,51 @@ describe('Upsample (alexgkendall/caffe-segnet) with the Pooling mask top', () =>
     expect(() => netOf(layers('scale: 1'))).toThrow("layer 'up' (Upsample): scale must be larger than 1, got 1 x 1");
     expect(() => netOf(layers('scale: 2 scale_h: 2 scale_w: 2'))).toThrow("layer 'up' (Upsample): needs upsample_h and upsample_w, or scale, or both scale_h and scale_w (not scale with them)");
     expect(() => netOf(layers('scale: 3 pad_out_w: true'))).toThrow("layer 'up' (Upsample): pad_out_h / pad_out_w need a scale of 2");
+  });
+});
+
+describe('Upsample with one bottom and Mish (ChenYingpeng/caffe-yolov3: YOLOv3 / YOLOv4 ports)', () => {
+  /** upsample_layer.cpp restated: top (h, w) = bottom (h / scale, w / scale). */
+  const forkUpsample = (x: Tensor, s: number) => {
+    const [n, c, h, w] = x.dims, out = new Float32Array(n * c * h * s * w * s);
+    for (let p = 0; p < n * c; p++)
+      for (let i = 0; i < h * s; i++) for (let j = 0; j < w * s; j++) out[(p * h * s + i) * w * s + j] = x.data[(p * h + Math.floor(i / s)) * w + Math.floor(j / s)];
+    return { dims: [n, c, h * s, w * s], data: out };
+  };
+  /** mish_layer.cpp restated, in float: softplus x above 20, e^x below -20, else log(e^x + 1); tanh 2 / (1 + e^-2s) - 1. */
+  const forkMish = (x: Tensor) => ({
+    dims: x.dims,
+    data: x.data.map((v) => {
+      const sp = v > 20 ? v : v < -20 ? f(Math.exp(v)) : f(Math.log(f(f(Math.exp(v)) + 1)));
+      return f(v * f(2 / f(1 + f(Math.exp(-2 * sp))) - 1));
+    }),
+  });
+
+  it('nearest-neighbour by the integer scale (scale 1 the identity; a 2 x 3 plane by hand), and Mish, against their forks\' code', async () => {
+    const x = random([2, 3, 5, 7], 71, 30);
+    x.data.set([25, -25, 0, 1, -1, 20.5, -20.5]);
+    const net = netOf(`${input('data', x.dims)}
+      layer { name: "up2" type: "Upsample" bottom: "data" top: "up2" upsample_param { scale: 2 } }
+      layer { name: "up3" type: "Upsample" bottom: "data" top: "up3" upsample_param { scale: 3 } }
+      layer { name: "up1" type: "Upsample" bottom: "data" top: "up1" }
+      layer { name: "mish" type: "Mish" bottom: "data" top: "mish" }`);
+    await expectBoth(net, { data: x }, { up2: forkUpsample(x, 2), up3: forkUpsample(x, 3), up1: x, mish: forkMish(x) });
+    const small = netOf(`${input('d', [1, 1, 2, 3])}
+      layer { name: "up" type: "Upsample" bottom: "d" top: "up" upsample_param { scale: 2 } }
+      layer { name: "mish" type: "Mish" bottom: "d" top: "mish" }`);
+    await expectBoth(small, { d: new Tensor([1, 1, 2, 3], Float32Array.of(1, 2, 3, 0, -1, 30)) }, {
+      up: { dims: [1, 1, 4, 6], data: [1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3, 0, 0, -1, -1, 30, 30, 0, 0, -1, -1, 30, 30] },
+      // x tanh(log(1 + e^x)): 0.865098 at 1, 1.943614 at 2, 2.986535 at 3, -0.303401 at -1; 30 past the threshold.
+      mish: { dims: [1, 1, 2, 3], data: [0.865098, 1.943614, 2.986535, 0, -0.303401, 30] },
+    });
+  });
+
+  it('refuses SegNet\'s fields with one bottom, a scale that is not a positive integer, and a plane that is not 4-D', () => {
+    const one = (p: string, dims = [1, 2, 3, 4]) => netOf(`${input('d', dims)} layer { name: "up" type: "Upsample" bottom: "d" top: "up" upsample_param { ${p} } }`);
+    expect(() => one('scale: 2 pad_out_h: true')).toThrow(
+      "layer 'up' (Upsample): with one bottom (nearest-neighbour upsampling, as the YOLO ports) takes only upsample_param { scale }, not pad_out_h (SegNet's max-unpooling takes a second bottom, the pooling mask)");
+    expect(() => one('scale: 0')).toThrow("layer 'up' (Upsample): scale must be a positive integer, got 0");
+    expect(() => one('scale: 2', [2, 3])).toThrow("layer 'up' (Upsample): needs a 4-D bottom (num, channels, height, width), got [2, 3]");
   });
 });
 

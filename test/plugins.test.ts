@@ -1,4 +1,4 @@
-// The plugin API: registerLayer, `--plugin FILE.js` (examples/plugins/mish.js, the README's worked example, runs
+// The plugin API: registerLayer, `--plugin FILE.js` (examples/plugins/reverse.js, the README's worked example, runs
 // here natively and through ONNX Runtime), Python layers refused by module, and plugins that misbehave.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,8 +15,8 @@ import { runOnnx } from '../src/onnx/run.js';
 import { cli, errorOf } from './helpers/cli.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const example = path.join(root, 'examples/plugins/mish.js');
-const examplePrototxt = path.join(root, 'examples/plugins/mish.prototxt');
+const example = path.join(root, 'examples/plugins/reverse.js');
+const examplePrototxt = path.join(root, 'examples/plugins/reverse.prototxt');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-plugins-'));
 const write = (name: string, text: string) => {
   fs.writeFileSync(path.join(tmp, name), text);
@@ -24,23 +24,16 @@ const write = (name: string, text: string) => {
 };
 const netOf = (text: string) => Net.fromNetParameter(upgradeNet(parsePrototxt(text, 'net.prototxt'), 'net.prototxt'), new Map(), [], { threads: 1 });
 const head = 'input: "data" input_shape { dim: 1 dim: 4 }';
-const mish = (x: number) => x * Math.tanh(Math.log1p(Math.exp(x)));
 
-describe('--plugin: the worked example of the README (examples/plugins/mish.js)', () => {
-  // A 1x1 convolution (its weights in the prototxt) then Mish in place: conv = w . x + b per pixel, then mish.
-  const input = new Tensor([1, 2, 3, 4], Float32Array.from({ length: 24 }, (_, i) => (i - 12) / 3));
-  const w = [1, -1, 0.5, 0.5, -2, 1], b = [0, 0.1, -0.2];
-  const expected = Array.from({ length: 36 }, (_, i) => {
-    const o = Math.floor(i / 12), p = i % 12;
-    return mish(w[o * 2] * input.data[p] + w[o * 2 + 1] * input.data[12 + p] + b[o]);
-  });
+describe('--plugin: the worked example of the README (examples/plugins/reverse.js)', () => {
+  // Four steps of six features, read backwards: step t of the top is step 3 - t of the input.
+  const input = new Tensor([4, 1, 6], Float32Array.from({ length: 24 }, (_, i) => (i - 12) / 3));
+  const expected = Array.from({ length: 24 }, (_, i) => input.data[(3 - Math.floor(i / 6)) * 6 + (i % 6)]);
 
   it('runs natively and through ONNX Runtime, as the formula says', async () => {
     const net = await Net.load(examplePrototxt, undefined, { plugins: [example], threads: 1 });
-    const out = net.forward({ data: input }).conv;
-    Array.from(out.data).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
-    const onnxOut = await runOnnx(net.graph, { data: input });
-    Array.from(onnxOut.get('conv')!.data).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
+    expect(Array.from(net.forward({ data: input }).backwards.data)).toEqual(expected);
+    expect(Array.from((await runOnnx(net.graph, { data: input })).get('backwards')!.data)).toEqual(expected);
   });
 
   it("crema run --plugin, natively and with --backend onnx: the README's commands as written, on the shipped input", async () => {
@@ -56,22 +49,22 @@ describe('--plugin: the worked example of the README (examples/plugins/mish.js)'
       process.chdir(root); // a clone's root, where the README's paths start
       const r = await cli(...command.slice(2), '--dump', dump).finally(() => process.chdir(cwd));
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toBe('conv [1, 3, 3, 4]');
-      Array.from(readNpy(path.join(dump, 'conv.npy')).data).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
+      expect(r.stdout).toBe('backwards [4, 1, 6]');
+      expect(Array.from(readNpy(path.join(dump, 'backwards.npy')).data)).toEqual(expected);
     }
   });
 
   it('crema info --plugin shows the layer', async () => {
     const r = await cli('info', examplePrototxt, '--plugin', example);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/│ mish\s+│ Mish\s+│ conv → conv\s+│ \[1, 3, 3, 4\]/);
+    expect(r.stdout).toMatch(/│ reverse\s+│ Reverse\s+│ data → backwards\s+│ \[4, 1, 6\]/);
   });
 
   it('a plugin that throws is one line naming the plugin file and the layer', async () => {
-    const bad = write('bad.prototxt', `${head} layer { name: "m" type: "Mish" bottom: "data" bottom: "data" top: "m" }`);
+    const bad = write('bad.prototxt', `${head} layer { name: "r" type: "Reverse" bottom: "data" top: "data" }`);
     const r = await cli('info', bad, '--plugin', example);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`crema: layer 'm' (Mish): the plugin ${example} threw: Error: Mish takes one bottom and gives one top`);
+    expect(r.stderr).toBe(`crema: layer 'r' (Reverse): the plugin ${example} threw: Error: Reverse cannot work in place`);
   });
 });
 

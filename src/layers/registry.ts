@@ -29,6 +29,7 @@ import { inputLayer } from './input.js';
 import { interpLayer } from './interp.js';
 import { logLayer } from './log.js';
 import { lrnLayer } from './lrn.js';
+import { mishLayer } from './mish.js';
 import { mvnLayer } from './mvn.js';
 import { normalizeLayer } from './normalize.js';
 import { parameterLayer } from './parameter.js';
@@ -89,6 +90,7 @@ const layerTypes: LayerType[] = [
   logLayer,
   lrnLayer,
   lstmLayer,
+  mishLayer,
   mvnLayer,
   normalizeLayer,
   parameterLayer,

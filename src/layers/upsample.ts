@@ -3,7 +3,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import { int } from '../onnx/builder.js';
 import type { LayerContext } from '../onnx/context.js';
 import { type Shape, shapeString } from '../tensor.js';
-import { LayerError, type LayerType, expectCounts, need } from './layer.js';
+import { type Layer, LayerError, type LayerType, expectCounts, need } from './layer.js';
 
 interface UpsampleParam {
   scale: number;
@@ -41,6 +41,7 @@ function upsampleSize(def: LayerParameter): (height: number, width: number) => [
 export const upsampleLayer: LayerType = {
   type: 'Upsample',
   create(def) {
+    if ((def.bottom?.length ?? 0) === 1) return nearestUpsample(def);
     const sizeFor = upsampleSize(def);
     return {
       reshape([x, mask]) {
@@ -67,6 +68,51 @@ export const upsampleLayer: LayerType = {
   onnx: upsampleToOnnx,
 };
 
+/**
+ * Upsample with one bottom (the YOLOv3 / YOLOv4 Caffe ports: ChenYingpeng/caffe-yolov3's upsample_layer.cpp):
+ * nearest-neighbour, each value repeated `scale` times along both plane axes (top (h, w) = bottom (h / scale,
+ * w / scale)). ONNX: Resize, nearest, asymmetric, floor.
+ */
+function nearestUpsample(def: LayerParameter): Layer {
+  const scale = nearestScale(def);
+  return {
+    reshape([x]) {
+      expectCounts(def, [1, 1], [1, 1]);
+      need(def, x.length === 4, () => `needs a 4-D bottom (num, channels, height, width), got ${shapeString(x)}`);
+      return [[x[0], x[1], x[2] * scale, x[3] * scale]];
+    },
+    forward([x], [top]) {
+      const [height, width] = [x.dims[2], x.dims[3]], outW = width * scale, xs = x.data, y = top.data;
+      let at = 0;
+      for (let row = 0, rows = x.dims[0] * x.dims[1] * height; row < rows; row++) {
+        // One output row from the input row, then its copies below it.
+        const first = at;
+        for (let w = 0, src = row * width; w < width; w++, src++) y.fill(xs[src], at + w * scale, at + (w + 1) * scale);
+        at += outW;
+        for (let k = 1; k < scale; k++, at += outW) y.copyWithin(at, first, first + outW);
+      }
+    },
+  };
+}
+
+function nearestScale(def: LayerParameter): number {
+  const raw = (def.upsample_param ?? {}) as Record<string, unknown>;
+  const others = Object.keys(raw).filter((f) => f !== 'scale');
+  need(def, others.length === 0, () => `with one bottom (nearest-neighbour upsampling, as the YOLO ports) takes only upsample_param { scale }, not ${others.join(', ')} (SegNet's max-unpooling takes a second bottom, the pooling mask)`);
+  const scale = Number(raw.scale ?? 1);
+  need(def, Number.isSafeInteger(scale) && scale >= 1 && scale <= 65536, () => `scale must be a positive integer, got ${String(raw.scale)}`);
+  return scale;
+}
+
+function nearestToOnnx(c: LayerContext): void {
+  const s = nearestScale(c.layer.def);
+  c.node('Resize', [c.bottom(0), '', c.b.floats(`${c.layer.name}/scales`, Float32Array.of(1, 1, s, s), [4])], [c.top(0)], {
+    mode: { string: 'nearest' },
+    coordinate_transformation_mode: { string: 'asymmetric' },
+    nearest_mode: { string: 'floor' },
+  });
+}
+
 function outOfRange(def: LayerParameter, index: number, top: Shape): LayerError {
   return new LayerError(def, `mask index ${index} is outside the ${top[2]} x ${top[3]} top: the scale does not match the pooling that made the mask`);
 }
@@ -74,6 +120,7 @@ function outOfRange(def: LayerParameter, index: number, top: Shape): LayerError 
 /** Per (N, C) plane: zeros of the top's plane size, x scattered to the mask's indices (the last write wins, as in the fork). */
 function upsampleToOnnx(c: LayerContext): void {
   const { layer } = c;
+  if (layer.bottoms.length === 1) return nearestToOnnx(c);
   const [x] = layer.bottomShapes, top = layer.topShapes[0];
   const planes = x[0] * x[1];
   const rows = (name: string, value: string, width: number) => c.node('Reshape', [value, c.b.int64s(`${layer.name}/${name}_shape`, [planes, width])], [c.tmp(name)]);
