@@ -1,4 +1,5 @@
 import { paramsOf } from '../caffe/schema.js';
+import type { LayerParameter } from '../caffe/types.js';
 import type { LayerContext } from '../onnx/context.js';
 import type { Shape } from '../tensor.js';
 import { type LayerType, expectCounts, expectWeight, need, needSaneShape } from './layer.js';
@@ -28,7 +29,7 @@ export const parameterLayer: LayerType = {
   },
 };
 
-function parameterShape(def: Parameters<LayerType['create']>[0]): Shape {
+function parameterShape(def: LayerParameter): Shape {
   const p = paramsOf<{ shape?: { dim?: number[] } }>(def, 'parameter_param');
   return [...(p.shape?.dim ?? [])].map(Number);
 }

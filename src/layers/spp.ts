@@ -2,7 +2,7 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { int } from '../onnx/builder.js';
 import type { LayerContext } from '../onnx/context.js';
-import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
+import { Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, expectCounts, need } from './layer.js';
 import { poolingLayer } from './pooling.js';
 
@@ -18,29 +18,29 @@ export const sppLayer: LayerType = {
   create(def): Layer {
     expectCounts(def, [1, 1], [1, 1]);
     const height = pyramidHeight(def);
-    let levels: { layer: Layer; top: Shape }[] = [];
+    let levels: { layer: Layer; top: Tensor }[] = [];
     let planeKey = '';
     return {
       reshape([shape]) {
         need(def, shape.length === 4, () => `needs a 4-D bottom (num, channels, height, width), got ${shapeString(shape)}`);
         const key = shapeString(shape);
         if (key !== planeKey) {
-          levels = levelDefs(def, height, shape[2], shape[3]).map((levelDef) => ({ layer: poolingLayer.create(levelDef, []), top: [] }));
+          levels = levelDefs(def, height, shape[2], shape[3]).map((levelDef) => ({ layer: poolingLayer.create(levelDef, []), top: Tensor.zeros([]) }));
           planeKey = key;
         }
-        for (const level of levels) level.top = level.layer.reshape([shape])[0];
-        if (height === 1) return [levels[0].top];
-        return [[shape[0], levels.reduce((sum, l) => sum + sizeOf(l.top.slice(1)), 0)]];
+        // Each level pools into its own tensor (a pyramid of height 1: straight into the top).
+        for (const level of levels) level.top = Tensor.zeros(level.layer.reshape([shape])[0]);
+        if (height === 1) return [levels[0].top.dims];
+        return [[shape[0], levels.reduce((sum, l) => sum + sizeOf(l.top.dims.slice(1)), 0)]];
       },
       forward([bottom], [top]) {
         if (height === 1) return levels[0].layer.forward([bottom], [top]);
-        // Each level pools into its own tensor, then its (N, C * bins) rows go to their columns of the top.
+        // Each level's (N, C * bins) rows go to their columns of the top.
         const n = bottom.dims[0], width = top.dims[1], y = top.data;
         let column = 0;
-        for (const { layer, top: dims } of levels) {
-          const pooled = new Float32Array(sizeOf(dims));
-          layer.forward([bottom], [new Tensor(dims, pooled)]);
-          const row = pooled.length / n;
+        for (const { layer, top: level } of levels) {
+          layer.forward([bottom], [level]);
+          const pooled = level.data, row = pooled.length / n;
           for (let i = 0; i < n; i++) y.set(pooled.subarray(i * row, (i + 1) * row), i * width + column);
           column += row;
         }
