@@ -266,6 +266,23 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
+  it("a YOLO port (yolov3-tiny, no weights) fails naming the page's Caffe control, and loads with it set to YOLO ports", async () => {
+    const { page, errors } = await open(browser, server.url);
+    try {
+      await (await page.$('#prototxt'))!.uploadFile(path.join(root, 'test/fixtures/forknets/yolov3_tiny/source.prototxt'));
+      await page.click('#load');
+      await page.waitForSelector('#error:not(:empty)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toMatch(/^layer 'layer21-route' \(Concat\): .* 13 x 13 to 12 x 12 in BVLC Caffe but to 13 x 13 in the YOLO ports' Caffe: for a net converted from darknet, load it with Caffe: YOLO ports$/);
+      await page.select('#dialect', 'yolo');
+      await page.click('#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#totals', (e) => e.textContent)).toMatch(/^56 layers, 8,858,745 parameters, 2,794,378,496 multiply-adds/);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('shows a progress bar while reading big weights, the ACROSS_CHANNELS LRN formula, and refuses HDF5 in one line', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-big-'));
     const { page, errors } = await open(browser, server.url);

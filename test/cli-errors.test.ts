@@ -87,6 +87,18 @@ describe('one-line errors instead of internal ones', () => {
     expect(r.stderr).toBe('crema: --backend xx: expected one of native, onnx');
     const two = await cli('verify', lenet('deploy.prototxt'), '--lrn', 'x', '--phase', 'y');
     expect(two.stderr).toBe('crema: --lrn x: expected one of native, decomposed; --phase y: expected one of TEST, TRAIN');
+    expect((await cli('info', lenet('deploy.prototxt'), '--dialect', 'darknet')).stderr).toBe('crema: --dialect darknet: expected one of yolo');
+  });
+
+  it("yolov3-tiny (the YOLO ports' Caffe): one line naming the pool and --dialect's value; with it, the fork's shapes", async () => {
+    const tiny = 'test/fixtures/forknets/yolov3_tiny/source.prototxt';
+    const r = await cli('info', tiny);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`crema: layer 'layer21-route' (Concat): bottom[1] 'layer9-conv' has shape [1, 256, 26, 26] but bottom[0] 'layer20-upsample' has [1, 128, 24, 24]: all inputs must have the same shape except at the concat axis 1; layer 'layer12-maxpool' before it pools 2 x 2 at stride 1, 13 x 13 to 12 x 12 in BVLC Caffe but to 13 x 13 in the YOLO ports' Caffe: for a net converted from darknet, load it with --dialect 'yolo'`);
+    const ok = await cli('info', tiny, '--dialect', 'yolo', '--json');
+    expect(ok.code).toBe(0);
+    const blobs = JSON.parse(ok.stdout).blobs;
+    expect([blobs['layer12-maxpool'], blobs['layer21-route'], blobs['layer23-conv']]).toEqual([[1, 512, 13, 13], [1, 384, 26, 26], [1, 255, 26, 26]]);
   });
 });
 

@@ -4,11 +4,13 @@
 // The forks: hszhao/PSPNet (Interp: src/caffe/util/interp.cpp; BN: bn_layer.cpp), alexgkendall/caffe-segnet
 // (Upsample: upsample_layer.cpp; BN: bn_layer.cpp), farmingyard/ShuffleNet (shuffle_channel_layer.cpp),
 // hujie-frank/SENet (axpy_layer.cpp), rbgirshick/caffe-fast-rcnn (Dropout scale_train), ChenYingpeng/caffe-yolov3
-// (one-bottom Upsample: upsample_layer.cpp; Mish: mish_layer.cpp; YOLOv4 whole: test/fork-nets.test.ts).
+// (one-bottom Upsample: upsample_layer.cpp; Mish: mish_layer.cpp; its Pooling, the yolo dialect: pooling_layer.cpp;
+// YOLOv4 and yolov3-tiny whole: test/fork-nets.test.ts).
 import { describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
 import { runOnnx } from '../src/onnx/run.js';
+import { useKernels } from '../src/kernels/wasm.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor, sizeOf } from '../src/tensor.js';
 import { randomArray, rng } from './helpers/compute.js';
@@ -17,8 +19,8 @@ import { f32, len, packedFloats, str, tag, uint, varint } from './helpers/wire.j
 
 const f = Math.fround;
 
-function netOf(layers: string, weights: Record<string, Tensor[]> = {}): Net {
-  return Net.fromNetParameter(parsePrototxt(layers, 'fork.prototxt') as NetParameter, new Map(Object.entries(weights)));
+function netOf(layers: string, weights: Record<string, Tensor[]> = {}, dialect?: 'yolo'): Net {
+  return Net.fromNetParameter(parsePrototxt(layers, 'fork.prototxt') as NetParameter, new Map(Object.entries(weights)), [], { dialect });
 }
 
 /** Runs the net natively and through ONNX Runtime; every expected blob must match both. */
@@ -255,6 +257,85 @@ describe('BN (caffe-segnet and PSPNet)', () => {
     expect(bn('bn_param { bn_mode: INFERENCE }', 4)).toThrow("layer 'bn' (BN): its weights are PSPNet's (4 blobs) but bn_param names bn_mode, which only the other fork has");
     expect(bn('bn_param { eps: 0.001 }', 2)).toThrow("layer 'bn' (BN): its weights are caffe-segnet's (2 blobs) but bn_param names eps, which only the other fork has");
     expect(bn('bn_param { bn_mode: INFERENCE eps: 0.001 }', 2)).toThrow("layer 'bn' (BN): mixes caffe-segnet's bn_param fields (bn_mode) with PSPNet's (eps)");
+  });
+});
+
+describe("Pooling in the yolo dialect (ChenYingpeng/caffe-yolov3's patched pooling_layer.cpp)", () => {
+  interface Pool { pool: 'MAX' | 'AVE'; k: [number, number]; s: [number, number]; p: [number, number]; global?: boolean }
+  /** The fork's Reshape and Forward_cpu restated: the extra row and column when the rows' kernel - stride is odd. */
+  const forkPool = (x: Tensor, c: Pool) => {
+    const [n, ch, H, W] = x.dims, [kh, kw] = c.global ? [H, W] : c.k, [sh, sw] = c.s, [ph, pw] = c.p;
+    let oh = Math.ceil((H + 2 * ph - kh) / sh) + 1, ow = Math.ceil((W + 2 * pw - kw) / sw) + 1;
+    if ((kh - sh) % 2 === 1) [oh, ow] = [oh + 1, ow + 1];
+    if (ph || pw) {
+      if ((oh - 1) * sh >= H + ph) oh--;
+      if ((ow - 1) * sw >= W + pw) ow--;
+    }
+    const out = new Float32Array(n * ch * oh * ow);
+    for (let q = 0; q < n * ch; q++)
+      for (let i = 0; i < oh; i++)
+        for (let j = 0; j < ow; j++) {
+          let h0 = i * sh - ph, w0 = j * sw - pw, h1 = Math.min(h0 + kh, c.pool === 'MAX' ? H : H + ph), w1 = Math.min(w0 + kw, c.pool === 'MAX' ? W : W + pw);
+          const size = (h1 - h0) * (w1 - w0);
+          [h0, w0, h1, w1] = [Math.max(h0, 0), Math.max(w0, 0), Math.min(h1, H), Math.min(w1, W)];
+          let acc = c.pool === 'MAX' ? -3.4028234663852886e38 : 0;
+          for (let h = h0; h < h1; h++)
+            for (let w = w0; w < w1; w++) {
+              const v = x.data[(q * H + h) * W + w];
+              acc = c.pool === 'MAX' ? Math.max(acc, v) : f(acc + v);
+            }
+          out[(q * oh + i) * ow + j] = c.pool === 'MAX' ? acc : acc / size;
+        }
+    return { dims: [n, ch, oh, ow], data: out };
+  };
+  const layer = (name: string, c: Pool) => `layer { name: "${name}" type: "Pooling" bottom: "d" top: "${name}" pooling_param { pool: ${c.pool} ${c.global ? 'global_pooling: true' : `kernel_h: ${c.k[0]} kernel_w: ${c.k[1]} stride_h: ${c.s[0]} stride_w: ${c.s[1]} pad_h: ${c.p[0]} pad_w: ${c.p[1]}`} } }`;
+  const cases: Record<string, Pool> = {
+    same_max: { pool: 'MAX', k: [2, 2], s: [1, 1], p: [0, 0] }, // yolov3-tiny's: 5 x 7 stays 5 x 7
+    same_ave: { pool: 'AVE', k: [2, 2], s: [1, 1], p: [0, 0] }, // the edge windows divided by 2 and 1
+    halve: { pool: 'MAX', k: [2, 2], s: [2, 2], p: [0, 0] }, // kernel - stride even: as BVLC
+    rows_decide: { pool: 'AVE', k: [3, 2], s: [2, 2], p: [1, 0] }, // the rows' 3 - 2 grows both axes, then the pad clip
+    global_max: { pool: 'MAX', k: [0, 0], s: [1, 1], p: [0, 0], global: true }, // kernel 6 x 8 at stride 1: 2 x 2
+    global_ave: { pool: 'AVE', k: [0, 0], s: [1, 1], p: [0, 0], global: true },
+  };
+
+  it("gives the fork's sizes and values, natively (both kernel sets) and through ONNX Runtime", async () => {
+    for (const [dims, seed] of [[[2, 3, 5, 7], 81], [[1, 2, 6, 8], 82]] as const) {
+      const x = random(dims, seed, 4);
+      const expected = Object.fromEntries(Object.entries(cases).map(([name, c]) => [name, forkPool(x, c)]));
+      expect(expected.same_max.dims.slice(2), 'the extra row and column').toEqual(dims.slice(2));
+      const text = `${input('d', dims)}\n${Object.entries(cases).map(([name, c]) => layer(name, c)).join('\n')}`;
+      try {
+        useKernels('js');
+        await expectBoth(netOf(text, {}, 'yolo'), { d: x }, expected);
+      } finally {
+        useKernels('wasm');
+      }
+      await expectBoth(netOf(text, {}, 'yolo'), { d: x }, expected);
+      const bvlc = netOf(text);
+      expect(bvlc.shapes.get('same_max'), 'BVLC Caffe shrinks it').toEqual([dims[0], dims[1], dims[2] - 1, dims[3] - 1]);
+      expect(bvlc.shapes.get('global_max')).toEqual([dims[0], dims[1], 1, 1]);
+    }
+  });
+
+  it("a window grown past the input pools nothing, -FLT_MAX as the fork's loop; ONNX refuses it in one line", async () => {
+    const x = random([1, 1, 6, 6], 83);
+    const c: Pool = { pool: 'MAX', k: [3, 3], s: [2, 2], p: [0, 0] }; // 3 windows on 6 (at 0, 2, 4), then a 4th at 6
+    const net = netOf(`${input('d', [1, 1, 6, 6])}\n${layer('p', c)}`, {}, 'yolo');
+    net.forward({ d: x });
+    const want = forkPool(x, c);
+    expect(want.dims).toEqual([1, 1, 4, 4]);
+    expect([...net.blobs.get('p')!.data]).toEqual([...want.data]);
+    expect([...want.data.subarray(12)]).toEqual([0, 0, 0, 0].map(() => -3.4028234663852886e38));
+    await expect(runOnnx(net.graph, { d: x }, { threads: 1 })).rejects.toThrow("layer 'p' (Pooling): its last window lies wholly outside the input (stride larger than kernel), which ONNX cannot express");
+  });
+
+  it("a shape error after a 2 x 2 stride-1 pool in a net not loaded so names the pool and the dialect; a bad dialect is refused", async () => {
+    const text = `${input('d', [1, 2, 5, 5])}
+      layer { name: "pool" type: "Pooling" bottom: "d" top: "pool" pooling_param { pool: MAX kernel_size: 2 stride: 1 } }
+      layer { name: "route" type: "Concat" bottom: "pool" bottom: "d" top: "route" }`;
+    expect(() => netOf(text)).toThrow("layer 'route' (Concat): bottom[1] 'd' has shape [1, 2, 5, 5] but bottom[0] 'pool' has [1, 2, 4, 4]: all inputs must have the same shape except at the concat axis 1; layer 'pool' before it pools 2 x 2 at stride 1, 5 x 5 to 4 x 4 in BVLC Caffe but to 5 x 5 in the YOLO ports' Caffe: for a net converted from darknet, load it with options.dialect 'yolo'");
+    expect(netOf(text, {}, 'yolo').shapes.get('route')).toEqual([1, 4, 5, 5]);
+    await expect(Net.load(text, undefined, { dialect: 'darknet' as 'yolo' })).rejects.toThrow("options.dialect: expected 'yolo', got 'darknet'");
   });
 });
 

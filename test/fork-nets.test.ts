@@ -1,5 +1,6 @@
 // Real nets that use fork layers (SE-ResNet-50: Axpy; ShuffleNet v2: ShuffleChannel and ConvolutionDepthwise;
-// farmingyard's MobileNet: ConvolutionDepthwise), with deterministic synthetic weights, against real BVLC Caffe 1.0
+// farmingyard's MobileNet: ConvolutionDepthwise; ENet: BN, Upsample; YOLOv4: Mish, nearest Upsample; yolov3-tiny:
+// the yolo dialect's Pooling), with deterministic synthetic weights, against real BVLC Caffe 1.0
 // running the same nets with each fork layer replaced by its exact BVLC equivalent (test/fixtures/forknets/
 // make-forknets.mjs says how, and regenerates the references). Natively and through ONNX Runtime.
 import { execFileSync } from 'node:child_process';
@@ -18,6 +19,7 @@ const maker = path.join(root, 'make-forknets.mjs');
 const cases = fs.readdirSync(root).filter((n) => fs.existsSync(path.join(root, n, 'manifest.json'))).sort();
 
 interface Manifest {
+  dialect?: 'yolo';
   input: string;
   shape: number[];
   blobs: string[];
@@ -32,14 +34,14 @@ function material(name: string): { weights: string; input: string } {
 }
 
 describe('real nets with fork layers vs real Caffe on their BVLC equivalents (test/fixtures/forknets)', () => {
-  it('has the cases', () => expect(cases).toEqual(['enet', 'mobilenet_dw', 'se_resnet50', 'shufflenet_v2', 'yolov4']));
+  it('has the cases', () => expect(cases).toEqual(['enet', 'mobilenet_dw', 'se_resnet50', 'shufflenet_v2', 'yolov3_tiny', 'yolov4']));
   for (const name of cases) {
     it(`${name}: every stored blob matches, natively and through ONNX Runtime`, async () => {
       const dir = path.join(root, name);
       const man = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
       const { weights, input } = material(name);
       try {
-        const net = await Net.load(path.join(dir, 'source.prototxt'), weights);
+        const net = await Net.load(path.join(dir, 'source.prototxt'), weights, { dialect: man.dialect });
         const x = readNpy(input);
         expect(x.dims).toEqual(man.shape);
         net.reshape({ [man.input]: x.dims });

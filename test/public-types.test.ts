@@ -52,7 +52,7 @@ describe.each(['index.d.ts', 'core.d.ts'])('the public types of %s', (entry) => 
     for (const name of ['serveNet', 'setPlatform', 'convertGraph', 'ToWorker', 'FromWorker']) expect(files.get(path.join(dist, entry))).not.toMatch(new RegExp(`\\b${name}\\b`));
     // The plugin API stays public and typed.
     expect(all).toMatch(/export declare function registerLayer\(type: LayerType\b/);
-    expect(files.get(path.join(dist, 'layers/layer.d.ts'))).toMatch(/create\(def: LayerParameter, weights: Tensor\[\]\): Layer;/);
+    expect(files.get(path.join(dist, 'layers/layer.d.ts'))).toMatch(/create\(def: LayerParameter, weights: Tensor\[\], net\?: NetContext\): Layer;/);
   });
 });
 

@@ -60,7 +60,8 @@ function say(text: string): void {
 
 /** Errors as the CLI prints them: one line. */
 function showError(err: unknown): void {
-  const message = err instanceof Error ? err.message : String(err);
+  // The library's option as this page's control.
+  const message = (err instanceof Error ? err.message : String(err)).replace("options.dialect 'yolo'", 'Caffe: YOLO ports');
   $('error').textContent = message.split('\n')[0];
   $('error').title = message;
   say('');
@@ -113,7 +114,8 @@ async function loadNet(name: string, prototxt: Uint8Array, weights: Uint8Array |
   state.net = undefined;
   $<HTMLButtonElement>('run').disabled = true;
   await old?.dispose();
-  const net = await Net.load({ prototxt, weights }, { names, engine: pageEngine });
+  const dialect = $<HTMLSelectElement>('dialect').value === 'yolo' ? 'yolo' : undefined;
+  const net = await Net.load({ prototxt, weights }, { names, engine: pageEngine, dialect });
   Object.assign(state, { net, labels, blobs: {}, input: undefined, selectedLayer: undefined });
   $('verify-box').hidden = true;
   await render(net, name);

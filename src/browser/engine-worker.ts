@@ -141,7 +141,7 @@ function spareOf(feeds: Record<string, TensorData>): ArrayBuffer[] {
 async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuffer[]?]> {
   switch (req.op) {
     case 'load': {
-      const net = await Net.load({ prototxt: req.prototxt, weights: req.weights }, { threads: req.threads }).catch((err: unknown) => {
+      const net = await Net.load({ prototxt: req.prototxt, weights: req.weights }, { threads: req.threads, dialect: req.dialect }).catch((err: unknown) => {
         throw namingFiles(err, req);
       });
       const id = nextId++;

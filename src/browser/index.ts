@@ -1,6 +1,7 @@
 // crema's browser entry (package.json `exports` condition "browser"): the same engine as Node's, running in a Web
 // Worker (the engine worker, crema-worker.js beside this bundle) so that a forward never blocks the page. A Net here
 // has the library's asynchronous API: `await Net.load({ prototxt, weights })`, `await net.run(feeds)`, `dispose()`.
+import type { Dialect } from '../caffe/load.js';
 import type { FloatImage } from '../image/image.js';
 import { checkEveryInput, checkFeeds } from '../runtime/feeds.js';
 import { Tensor } from '../tensor.js';
@@ -15,7 +16,7 @@ export { geometryOf, preprocess, type InputGeometry, type PreprocessOptions } fr
 export { tileGrid, type Picture } from '../image/grid.js';
 export { seededInput } from '../verify/blobs.js';
 export { Tensor, CremaError };
-export type { Backend, BrowserVerifyReport, EngineReady, FileNames, FloatImage, LayerInfo, LayerTiming, NetInfo };
+export type { Backend, BrowserVerifyReport, Dialect, EngineReady, FileNames, FloatImage, LayerInfo, LayerTiming, NetInfo };
 export type { BlobVerdict } from '../verify/blobs.js';
 export type { PairResult } from '../verify/compare.js';
 
@@ -157,19 +158,19 @@ export class Net {
 
   /**
    * Loads a net from its files' bytes (or the prototxt's text). Errors name a File by its name, other bytes as
-   * "weights (Uint8Array, 1.2 MB)" unless `names` gives them one.
+   * "weights (Uint8Array, 1.2 MB)" unless `names` gives them one. `dialect`: as the Node library's (LoadOptions).
    */
-  static async load(files: { prototxt: NetSource; weights?: NetSource }, options: { threads?: number; engine?: Engine; names?: FileNames } = {}): Promise<Net> {
+  static async load(files: { prototxt: NetSource; weights?: NetSource }, options: { threads?: number; engine?: Engine; names?: FileNames; dialect?: Dialect } = {}): Promise<Net> {
     if (files === null || typeof files !== 'object' || !('prototxt' in files)) throw new CremaError(`Net.load: expected { prototxt, weights }, got ${kindOf(files)}${files && typeof files === 'object' ? " without 'prototxt'" : ''}`);
     checkOptionKeys(files, ['prototxt', 'weights'], 'Net.load({ prototxt, weights })');
-    checkOptionKeys(options, ['threads', 'engine', 'names'], 'Net.load');
+    checkOptionKeys(options, ['threads', 'engine', 'names', 'dialect'], 'Net.load');
     const e = options.engine ?? engine();
     const nameOf = (s: NetSource | undefined) => (typeof File !== 'undefined' && s instanceof File ? s.name : undefined);
     const names = { prototxt: options.names?.prototxt ?? nameOf(files.prototxt), weights: options.names?.weights ?? nameOf(files.weights) };
     const prototxt = await bytesOf(files.prototxt, 'prototxt');
     const weights = files.weights === undefined ? undefined : ((await bytesOf(files.weights, 'weights')) as Uint8Array);
     const transfer = [prototxt, weights].filter((b): b is Uint8Array => b instanceof Uint8Array).map((b) => b.buffer as ArrayBuffer);
-    const info = await e.call<NetInfo>({ op: 'load', prototxt, weights, names, threads: options.threads ?? (await e.ready).threads }, transfer);
+    const info = await e.call<NetInfo>({ op: 'load', prototxt, weights, names, threads: options.threads ?? (await e.ready).threads, dialect: options.dialect }, transfer);
     return new Net(e, info);
   }
 

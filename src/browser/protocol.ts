@@ -1,3 +1,4 @@
+import type { Dialect } from '../caffe/load.js';
 // The messages between a page (src/browser/index.ts) and its engine worker (src/browser/engine-worker.ts). The
 // engine runs in the worker: a forward never blocks the page, and the kernels may block on Atomics.wait there.
 import type { LayerSummary } from '../graph/summary.js';
@@ -53,7 +54,7 @@ export interface BrowserVerifyReport extends BlobComparison {
 }
 
 export type Request =
-  | { op: 'load'; prototxt: Uint8Array | string; weights?: Uint8Array; threads?: number; names?: FileNames }
+  | { op: 'load'; prototxt: Uint8Array | string; weights?: Uint8Array; threads?: number; names?: FileNames; dialect?: Dialect }
   | { op: 'run'; net: number; feeds: Record<string, TensorData>; fetches?: string[]; backend?: Backend; ort?: string }
   | { op: 'verify'; net: number; feeds: Record<string, TensorData>; tolerance?: number; ort?: string }
   | { op: 'time'; net: number; feeds: Record<string, TensorData>; iterations: number }

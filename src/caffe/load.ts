@@ -11,6 +11,14 @@ import { parsePrototxt } from './prototxt.js';
 import type { BlobProto, FloatDestination, LayerParameter, NetParameter } from './types.js';
 import { upgradeNet } from './upgrade.js';
 
+/**
+ * A Caffe other than BVLC's whose semantics a net was built for, where it changes a BVLC layer (a fork's new layer
+ * types need none: they are built in or plugins). 'yolo': the YOLO ports' Caffe (ChenYingpeng/caffe-yolov3,
+ * darknet2caffe), whose Pooling adds a row and a column when kernel − stride is odd (darknet's 2 x 2 stride-1 maxpool).
+ */
+export type Dialect = 'yolo';
+export const DIALECTS: readonly Dialect[] = ['yolo'];
+
 export interface LoadOptions {
   /** Which phase's layers to keep (include / exclude rules); TEST by default. */
   phase?: Phase;
@@ -23,6 +31,12 @@ export interface LoadOptions {
   warn?: (msg: string) => void;
   /** Shapes for data-layer tops the prototxt cannot tell (e.g. a Data layer without crop_size), by top name. */
   dataShapes?: Record<string, number[]>;
+  /**
+   * The Caffe the net was built for, where a fork changes what a BVLC layer computes: 'yolo', the YOLO ports'
+   * (ChenYingpeng/caffe-yolov3, darknet2caffe: yolov3-tiny's 2 x 2 stride-1 Pooling keeps the plane's size).
+   * Default: BVLC Caffe 1.0.
+   */
+  dialect?: Dialect;
 }
 
 export interface LoadedNet {
@@ -77,6 +91,9 @@ function checkLoadOptions(opts: LoadOptions): void {
   if (level !== undefined && !Number.isSafeInteger(level))
     throw new CremaError(`options.level: expected a whole number, got ${typeof level === 'number' ? level : kindOf(level)}`);
   checkNames(opts.stages, 'options.stages');
+  const { dialect } = opts as { dialect?: unknown };
+  if (dialect !== undefined && !DIALECTS.includes(dialect as Dialect))
+    throw new CremaError(`options.dialect: expected ${DIALECTS.map((d) => `'${d}'`).join(' or ')}, got ${typeof dialect === 'string' ? `'${dialect}'` : kindOf(dialect)}`);
 }
 
 /** Runs `fn`, prefixing the file to the CremaErrors it throws about the net's layers (which name no file). */

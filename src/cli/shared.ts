@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
+import { DIALECTS, type Dialect } from '../caffe/load.js';
 import { type LoadOptions, Net, type NetOptions } from '../runtime/net.js';
 import { checkThreads } from '../bench/counts.js';
 import { sizeOf } from '../tensor.js';
@@ -18,6 +19,7 @@ export function netArgs(y: Argv) {
     .option('data-shape', { type: 'string', array: true, describe: 'shape of a data layer\'s top the prototxt cannot tell, TOP=N,C,H,W (repeatable)' })
     .option('verbose', { type: 'boolean', default: false, describe: 'also say which format upgrades loading applied' })
     .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields crema does not know (a fork\'s), with a warning' })
+    .option('dialect', { choices: DIALECTS, describe: 'the Caffe fork the net was built for, where it changes a BVLC layer: yolo (the YOLO ports\': a 2 x 2 stride-1 Pooling keeps the plane\'s size)' })
     .option('plugin', { type: 'string', array: true, describe: 'a JS module adding layer types crema lacks (export default { type, create, onnx? }); repeatable' });
 }
 
@@ -37,6 +39,7 @@ export interface NetArgs {
   weights?: string;
   phase: string;
   lenient: boolean;
+  dialect?: Dialect;
   stage?: string[];
   level?: number;
   dataShape?: string[];
@@ -60,6 +63,7 @@ export function loadOptionsFrom(args: NetArgs): LoadOptions & NetOptions {
     stages: args.stage,
     level: args.level,
     dataShapes: args.dataShape && Object.fromEntries(args.dataShape.map(parseDataShape)),
+    dialect: args.dialect,
     warn: (m: string) => console.error(`warning: ${m}`),
     threads: args.threads || undefined, // 0 or unset: one per core
     plugins: args.plugin,

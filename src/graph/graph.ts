@@ -1,6 +1,8 @@
 import type { LayerParameter, NetParameter } from '../caffe/types.js';
-import type { Layer } from '../layers/layer.js';
+import type { Dialect } from '../caffe/load.js';
+import type { Layer, NetContext } from '../layers/layer.js';
 import { LayerError, declaredWeights, needSaneShape } from '../layers/layer.js';
+import { sizedOtherwiseInYolo } from '../layers/pooling.js';
 import { layerTypeOf } from '../layers/registry.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -34,6 +36,8 @@ export interface Graph {
   outputs: string[];
   /** Every blob's shape, in the order the blobs first appear. */
   blobShapes: Map<string, Shape>;
+  /** The Caffe fork the net was loaded as, where it changes a BVLC layer (LoadOptions.dialect). */
+  dialect?: Dialect;
 }
 
 /** Refuse nets whose blobs together hold more than this (2^32 floats = 16 GiB): every blob is kept, as in Caffe. */
@@ -46,7 +50,7 @@ const MAX_LAYER_BLOBS = 65536;
  * Builds the graph of an upgraded, phase-filtered V2 net: checks the wiring (every bottom produced earlier,
  * no top written twice unless in place), creates each layer, attaches weights by layer name and infers shapes.
  */
-export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = new Map()): Graph {
+export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = new Map(), context: NetContext = {}): Graph {
   const produced = new Set<string>();
   const layers: GraphLayer[] = [];
   // Caffe 1.0 allows repeated layer names (HED's four 'crop's, unnamed layers); it copies a caffemodel's
@@ -72,11 +76,11 @@ export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = n
     });
     const type = layerTypeOf(def);
     const w = (first && weights.get(name)) || [];
-    const impl = type.create(def, w);
+    const impl = type.create(def, w, context);
     tops.forEach((t) => produced.add(t));
     layers.push({ name, type: def.type, def, impl, bottoms, tops, weights: w, bottomShapes: [], topShapes: [] });
   }
-  const graph: Graph = { name: net.name ?? '', layers, inputs: [], outputs: [], blobShapes: new Map() };
+  const graph: Graph = { name: net.name ?? '', layers, inputs: [], outputs: [], blobShapes: new Map(), ...(context.dialect ? { dialect: context.dialect } : {}) };
   graph.inputs = layers.filter((l) => l.type === 'Input').flatMap((l) => l.tops);
   graph.outputs = netOutputs(layers);
   inferShapes(graph);
@@ -141,9 +145,16 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {
     if (sizeOf(s) === 0) throw new CremaError(`input '${name}': shape ${shapeString(s)} holds no values: an input needs at least one item`);
   }
   const shapes = new Map<string, Shape>();
+  let yoloHint: string | undefined; // the first Pooling that the yolo dialect would size otherwise, when not loaded as that
   for (const l of graph.layers) {
     const bottomShapes = l.bottoms.map((b) => shapes.get(b)!);
-    let topShapes = l.impl.reshape(bottomShapes);
+    let topShapes: Shape[];
+    try {
+      topShapes = l.impl.reshape(bottomShapes);
+    } catch (err) {
+      if (yoloHint && err instanceof LayerError) err.message += `; ${yoloHint}`;
+      throw err;
+    }
     if (l.type === 'Input') topShapes = topShapes.map((s, i) => own(inputShapes, l.tops[i]) ?? graph.blobShapes.get(l.tops[i]) ?? s);
     if (topShapes.length !== l.tops.length) throw new LayerError(l.def, `gives ${topShapes.length} top shapes for ${l.tops.length} tops`);
     topShapes.forEach((s, i) => {
@@ -157,6 +168,7 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {
     });
     l.bottomShapes = bottomShapes;
     l.topShapes = topShapes;
+    if (!graph.dialect && !yoloHint && l.type === 'Pooling') yoloHint = sizedOtherwiseInYolo(l.def, bottomShapes[0], topShapes[0]);
   }
   let total = 0;
   for (const s of shapes.values()) total += sizeOf(s);

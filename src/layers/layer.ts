@@ -1,3 +1,4 @@
+import type { Dialect } from '../caffe/load.js';
 import type { LayerParameter } from '../caffe/types.js';
 import type { Converter } from '../onnx/context.js';
 import { Tensor, type Shape, shapeString, sizeOf } from '../tensor.js';
@@ -35,11 +36,16 @@ export interface Layer {
   scratchBytes?(threads: number, poolThreads: number): number;
 }
 
+/** What a layer may need to know of the net it is made in. */
+export interface NetContext {
+  dialect?: Dialect;
+}
+
 /** How a layer type is made. `weights` are the layer's blobs from the caffemodel (possibly empty). */
 export interface LayerType {
   /** Caffe's type string, e.g. "Convolution". */
   type: string;
-  create(def: LayerParameter, weights: Tensor[]): Layer;
+  create(def: LayerParameter, weights: Tensor[], net?: NetContext): Layer;
   /** Its ONNX export (optional: a type without one is refused by name by `convert`). */
   onnx?: Converter;
 }

@@ -30,8 +30,8 @@ export function pluginLayerType(t: unknown, source: string): LayerType {
   const { type, create, onnx } = o as LayerType;
   const wrapped: LayerType = {
     type,
-    create(def: LayerParameter, weights) {
-      const layer = guarded(def, source, () => create(def, weights));
+    create(def: LayerParameter, weights, net) {
+      const layer = guarded(def, source, () => create(def, weights, net));
       if (!layer || typeof layer.reshape !== 'function' || typeof layer.forward !== 'function')
         throw new LayerError(def, `the plugin ${source}: create() must return an object with reshape(bottomShapes) and forward(bottoms, tops)`);
       return guardedLayer(def, source, layer);

@@ -2,11 +2,10 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { type PoolWindows, canPoolWasm, poolWasm } from '../kernels/pooling.js';
 import { wasmEngine } from '../kernels/wasm.js';
-import { shapeString } from '../tensor.js';
-import { type LayerType, expectCounts, need, needSaneShape } from './layer.js';
+import { type Shape, shapeString } from '../tensor.js';
+import { type LayerType, type NetContext, expectCounts, need, needSaneShape } from './layer.js';
 import { type LayerContext, fail } from '../onnx/context.js';
 import { int, ints } from '../onnx/builder.js';
-import { aveDivisors, poolGeometry } from '../onnx/geometry.js';
 
 interface PoolingParam {
   pool: 'MAX' | 'AVE' | 'STOCHASTIC';
@@ -80,12 +79,38 @@ export function poolRoundsUp(def: LayerParameter): boolean {
 /**
  * Caffe's pooled size: ceil or floor, then the last window must start inside image + pad. Caffe applies that
  * clip on both axes when EITHER pad is set (`if (pad_h_ || pad_w_)` in pooling_layer.cpp), hence `anyPad`.
+ * `grow` is the yolo dialect's extra window, added before that clip as the fork adds it.
  */
-function pooledSize(size: number, kernel: number, pad: number, stride: number, ceil: boolean, anyPad: boolean): number {
+function pooledSize(size: number, kernel: number, pad: number, stride: number, ceil: boolean, anyPad: boolean, grow: number): number {
   const span = (size + 2 * pad - kernel) / stride;
-  let out = (ceil ? Math.ceil(span) : Math.floor(span)) + 1;
+  let out = (ceil ? Math.ceil(span) : Math.floor(span)) + 1 + grow;
   if (anyPad && (out - 1) * stride >= size + pad) out--;
   return out;
+}
+
+/**
+ * The yolo dialect's extra output row and column (ChenYingpeng/caffe-yolov3's pooling_layer.cpp, "for darknet
+ * yolov3 tiny maxpool layer stride=1,size=2"): both when the ROWS' kernel − stride is odd (a C++ % of a difference:
+ * never for a kernel smaller than the stride), global pooling included, whose kernel is the plane by then. Its last
+ * window is the edge clipped, as darknet's maxpool pads: a 2 x 2 stride-1 pool keeps 13 x 13 at 13 x 13.
+ */
+function dialectGrowth(net: NetContext, kernelH: number, strideH: number): number {
+  return net.dialect === 'yolo' && (kernelH - strideH) % 2 === 1 ? 1 : 0;
+}
+
+/**
+ * For a shape error after it: why a Pooling of an even kernel at stride 1 (darknet's 2 x 2 "same" maxpool, which
+ * BVLC shrinks, a shape nobody builds on purpose) may be the cause. BVLC's common 3 x 3 stride-2 pools, which the
+ * dialect grows too, get no hint: a BVLC net's errors would all name them.
+ */
+export function sizedOtherwiseInYolo(def: LayerParameter, bottom: Shape, top: Shape): string | undefined {
+  const s = readPoolSettings(def);
+  if (s.global || s.stride[0] !== 1 || !dialectGrowth({ dialect: 'yolo' }, s.kernel[0], s.stride[0])) return undefined;
+  const anyPad = s.pad[0] > 0 || s.pad[1] > 0;
+  const yolo = [0, 1].map((i) => pooledSize(bottom[2 + i], s.kernel[i], s.pad[i], s.stride[i], s.ceil, anyPad, 1));
+  if (yolo[0] === top[2] && yolo[1] === top[3]) return undefined;
+  const plane = (shape: readonly number[]) => shape.join(' x ');
+  return `layer '${def.name}' before it pools ${plane(s.kernel)} at stride 1, ${plane(bottom.slice(2))} to ${plane(top.slice(2))} in BVLC Caffe but to ${plane(yolo)} in the YOLO ports' Caffe: for a net converted from darknet, load it with options.dialect 'yolo'`;
 }
 
 /**
@@ -98,7 +123,7 @@ function pooledSize(size: number, kernel: number, pad: number, stride: number, c
 export const poolingLayer: LayerType = {
   type: 'Pooling',
   onnx: poolingToOnnx,
-  create(def) {
+  create(def, _weights, net = {}) {
     const s = readPoolSettings(def);
     const maxTops = s.method === 'MAX' ? 2 : 1;
     let height = 0, width = 0, outH = 0, outW = 0;
@@ -113,8 +138,9 @@ export const poolingLayer: LayerType = {
         [height, width] = [shape[2], shape[3]];
         const [kh, kw] = s.global ? [height, width] : s.kernel;
         const [ph, pw] = s.pad, [sh, sw] = s.stride;
-        outH = pooledSize(height, kh, ph, sh, s.ceil, ph > 0 || pw > 0);
-        outW = pooledSize(width, kw, pw, sw, s.ceil, ph > 0 || pw > 0);
+        const grow = dialectGrowth(net, kh, sh);
+        outH = pooledSize(height, kh, ph, sh, s.ceil, ph > 0 || pw > 0, grow);
+        outW = pooledSize(width, kw, pw, sw, s.ceil, ph > 0 || pw > 0, grow);
         need(def, outH > 0 && outW > 0, () => `kernel ${kh} x ${kw} is larger than the padded input ${height + 2 * ph} x ${width + 2 * pw}`);
         const top = [shape[0], shape[1], outH, outW];
         // Before the window tables, which are as long as the output (kernel 10^8, pad 10^8 - 1: 2.4 GB of them).
@@ -248,33 +274,34 @@ function windows(count: number, kernel: number, pad: number, stride: number, siz
   return [start, end, span];
 }
 
-/** MaxPool / AveragePool in floor mode with the end pads grown to Caffe's ceil size; AVE edge windows rescaled. */
+/**
+ * MaxPool / AveragePool in floor mode with the end pads grown to Caffe's size (the top's, as reshape found it: a
+ * dialect's too); AVE edge windows rescaled.
+ */
 function poolingToOnnx(c: LayerContext): void {
   const { layer } = c;
-  const p = paramsOf(layer.def, 'pooling_param');
+  const s = readPoolSettings(layer.def);
   const x = layer.bottomShapes[0];
   if (x.length !== 4) fail(c, 'Pooling needs a 4-D input');
-  if (p.pool !== 'MAX' && p.pool !== 'AVE') fail(c, `pool ${p.pool} has no ONNX equivalent; crema converts MAX and AVE`);
+  if (s.method !== 'MAX' && s.method !== 'AVE') fail(c, `pool ${s.method} has no ONNX equivalent; crema converts MAX and AVE`);
   const [height, width] = [x[2], x[3]];
-  const g = poolGeometry(layer.def, p, height, width);
-  if (g.global) {
-    c.node(p.pool === 'MAX' ? 'GlobalMaxPool' : 'GlobalAveragePool', [c.bottom(0)], [c.top(0)]);
+  const out = layer.topShapes[0].slice(2);
+  const kernel = s.global ? [height, width] : s.kernel;
+  if (s.global && out[0] === 1 && out[1] === 1) {
+    c.node(s.method === 'MAX' ? 'GlobalMaxPool' : 'GlobalAveragePool', [c.bottom(0)], [c.top(0)]);
     return;
   }
   // ONNX's ceil_mode differs between versions and runtimes on the window that starts in the padding, so
   // crema never uses it: floor mode, with the bottom/right pad grown so that floor gives Caffe's size.
-  const endPad = [0, 1].map((i) => {
-    const n = i === 0 ? height : width;
-    return Math.max(g.pad[i], (g.out[i] - 1) * g.stride[i] + g.kernel[i] - n - g.pad[i]);
-  });
-  if (endPad[0] >= g.kernel[0] || endPad[1] >= g.kernel[1])
+  const endPad = [0, 1].map((i) => Math.max(s.pad[i], (out[i] - 1) * s.stride[i] + kernel[i] - x[2 + i] - s.pad[i]));
+  if (endPad[0] >= kernel[0] || endPad[1] >= kernel[1])
     fail(c, 'its last window lies wholly outside the input (stride larger than kernel), which ONNX cannot express');
   const attrs = {
-    kernel_shape: ints(g.kernel),
-    strides: ints(g.stride),
-    pads: ints([g.pad[0], g.pad[1], endPad[0], endPad[1]]),
+    kernel_shape: ints(kernel),
+    strides: ints(s.stride),
+    pads: ints([s.pad[0], s.pad[1], endPad[0], endPad[1]]),
   };
-  if (p.pool === 'MAX') {
+  if (s.method === 'MAX') {
     // Padding never wins a MAX, however wide. The mask top (SegNet's Upsample reads it) is Caffe's h * W + w within
     // the plane, as a float: ONNX's Indices count from the start of the tensor, so they are taken modulo H * W.
     const outputs = layer.tops.length > 1 ? [c.top(0), c.tmp('indices')] : [c.top(0)];
@@ -287,14 +314,14 @@ function poolingToOnnx(c: LayerContext): void {
   }
   // AVE: with count_include_pad every window here is divided by kh * kw. Caffe divides the window that
   // overhangs the padded input by its clipped size instead: rescale those outputs by a constant map.
-  const rows = aveDivisors(height, g.kernel[0], g.stride[0], g.pad[0], g.out[0]);
-  const cols = aveDivisors(width, g.kernel[1], g.stride[1], g.pad[1], g.out[1]);
-  const full = g.kernel[0] * g.kernel[1];
-  const exact = rows.every((d) => d === g.kernel[0]) && cols.every((d) => d === g.kernel[1]);
+  const [, , rows] = windows(out[0], kernel[0], s.pad[0], s.stride[0], height, false);
+  const [, , cols] = windows(out[1], kernel[1], s.pad[1], s.stride[1], width, false);
+  const full = kernel[0] * kernel[1];
+  const exact = rows.every((d) => d === kernel[0]) && cols.every((d) => d === kernel[1]);
   const pooled = c.node('AveragePool', [c.bottom(0)], [exact ? c.top(0) : c.tmp('sum')], { ...attrs, count_include_pad: int(1) });
   if (exact) return;
-  const factors = new Float32Array(g.out[0] * g.out[1]);
-  for (let r = 0; r < g.out[0]; r++)
-    for (let col = 0; col < g.out[1]; col++) factors[r * g.out[1] + col] = full / (rows[r] * cols[col]);
-  c.node('Mul', [pooled, c.b.floats(`${layer.name}/edge_divisors`, factors, g.out)], [c.top(0)]);
+  const factors = new Float32Array(out[0] * out[1]);
+  for (let r = 0; r < out[0]; r++)
+    for (let col = 0; col < out[1]; col++) factors[r * out[1] + col] = full / (rows[r] * cols[col]);
+  c.node('Mul', [pooled, c.b.floats(`${layer.name}/edge_divisors`, factors, out)], [c.top(0)]);
 }
