@@ -67,31 +67,58 @@ function hwOrRepeated(def: LayerParameter, raw: Record<string, unknown>, p: Conv
   return [Number(p[h as 'pad_h']), Number(p[w as 'pad_w'])];
 }
 
+/** A convolution's window as convolution_param gives it: what Im2col reads too (it has no num_output). */
+export type ConvWindow = Pick<ConvSettings, 'axis' | 'kernel' | 'pad' | 'stride' | 'dilation'> & { group: 1 };
+
 /** Reads and checks convolution_param once (Convolution and Deconvolution share it). */
 export function readConvSettings(def: LayerParameter): ConvSettings {
   const p = paramsOf<ConvolutionParam>(def, 'convolution_param');
+  const s: ConvSettings = { ...readWindowFields(def), numOutput: p.num_output, biasTerm: p.bias_term, group: p.group };
+  need(def, s.numOutput > 0, 'needs num_output > 0');
+  need(def, s.group > 0, 'needs group > 0');
+  need(def, s.numOutput % s.group === 0, () => `num_output ${s.numOutput} is not a multiple of group ${s.group}`);
+  checkWindow(def, s);
+  return s;
+}
+
+/** Im2col's window: convolution_param's kernel, pad, stride, dilation and axis, checked as Caffe's Im2colLayer does. */
+export function readConvWindow(def: LayerParameter): ConvWindow {
+  const s = { ...readWindowFields(def), group: 1 as const };
+  checkWindow(def, s);
+  return s;
+}
+
+function readWindowFields(def: LayerParameter): Omit<ConvWindow, 'group'> {
+  const p = paramsOf<ConvolutionParam>(def, 'convolution_param');
   const raw = (def.convolution_param ?? {}) as Record<string, unknown>;
-  const s: ConvSettings = {
-    numOutput: p.num_output,
-    biasTerm: p.bias_term,
-    group: p.group,
+  return {
     axis: p.axis,
     kernel: hwOrRepeated(def, raw, p, 'kernel', undefined),
     pad: hwOrRepeated(def, raw, p, 'pad', 0),
     stride: hwOrRepeated(def, raw, p, 'stride', 1),
     dilation: perDim(def, 'dilation', p.dilation, 1),
   };
-  need(def, s.numOutput > 0, 'needs num_output > 0');
-  need(def, s.group > 0, 'needs group > 0');
-  need(def, s.numOutput % s.group === 0, () => `num_output ${s.numOutput} is not a multiple of group ${s.group}`);
+}
+
+function checkWindow(def: LayerParameter, s: Omit<ConvWindow, 'group'>): void {
   need(def, s.kernel[0] > 0 && s.kernel[1] > 0, () => `kernel size must be nonzero, got ${s.kernel.join(' x ')}`);
   need(def, s.stride[0] > 0 && s.stride[1] > 0, () => `stride must be nonzero, got ${s.stride.join(' x ')}`);
   need(def, s.dilation[0] > 0 && s.dilation[1] > 0, () => `dilation must be nonzero, got ${s.dilation.join(' x ')}`);
-  return s;
+}
+
+/** Caffe's output size of a window over the bottom (floor), refusing a window larger than the padded input. */
+export function convOutput(def: LayerParameter, s: Omit<ConvWindow, 'group'>, b: { channels: number; height: number; width: number }, groups = 1): ConvGeometry {
+  const [kh, kw] = s.kernel, [ph, pw] = s.pad, [sh, sw] = s.stride, [dh, dw] = s.dilation;
+  const extentH = dh * (kh - 1) + 1, extentW = dw * (kw - 1) + 1;
+  need(def, b.height + 2 * ph >= extentH && b.width + 2 * pw >= extentW, () =>
+    `kernel extent ${extentH} x ${extentW} is larger than the padded input ${b.height + 2 * ph} x ${b.width + 2 * pw} (input ${b.height} x ${b.width}, pad ${ph} x ${pw})`);
+  const outH = Math.floor((b.height + 2 * ph - extentH) / sh) + 1;
+  const outW = Math.floor((b.width + 2 * pw - extentW) / sw) + 1;
+  return { channels: b.channels / groups, height: b.height, width: b.width, kernelH: kh, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH, outW };
 }
 
 /** The bottom's (num, channels, height, width) as seen from the channel axis; refuses other than 2 spatial dims. */
-export function convBottom(def: LayerParameter, s: ConvSettings, bottoms: Shape[]): { channelAxis: number; num: number; channels: number; height: number; width: number } {
+export function convBottom(def: LayerParameter, s: Pick<ConvSettings, 'axis' | 'group'>, bottoms: Shape[]): { channelAxis: number; num: number; channels: number; height: number; width: number } {
   need(def, bottoms.length > 0, 'needs a bottom');
   const shape = bottoms[0];
   for (let i = 1; i < bottoms.length; i++)
@@ -195,12 +222,8 @@ export const convolutionLayer: LayerType = {
       reshape(bottoms) {
         expectCounts(def, [1, Infinity], [bottoms.length, bottoms.length]);
         const b = convBottom(def, s, bottoms);
-        const [kh, kw] = s.kernel, [ph, pw] = s.pad, [sh, sw] = s.stride, [dh, dw] = s.dilation;
-        const extentH = dh * (kh - 1) + 1, extentW = dw * (kw - 1) + 1;
-        need(def, b.height + 2 * ph >= extentH && b.width + 2 * pw >= extentW, () =>
-          `kernel extent ${extentH} x ${extentW} is larger than the padded input ${b.height + 2 * ph} x ${b.width + 2 * pw} (input ${b.height} x ${b.width}, pad ${ph} x ${pw})`);
-        const outH = Math.floor((b.height + 2 * ph - extentH) / sh) + 1;
-        const outW = Math.floor((b.width + 2 * pw - extentW) / sw) + 1;
+        const g = convOutput(def, s, b, s.group);
+        const [kh, kw] = s.kernel, { outH, outW } = g;
         // Dropped weights (releaseWeights) stay dropped: the packs made from them serve the new geometry too (the
         // shape check reads the dims; a tensor of other rank would be viewed anew, which needs the data).
         if (weights[0]?.dims.length !== 4) source();
@@ -209,7 +232,7 @@ export const convolutionLayer: LayerType = {
         if (w !== before) [packed, packedDepthwise, rowMajor, packedWinograd, finiteWeights] = [undefined, undefined, undefined, {}, undefined];
         chosen = undefined;
         batch = b.num;
-        geometry = { channels: b.channels / s.group, height: b.height, width: b.width, kernelH: kh, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH, outW };
+        geometry = g;
         phases = phaseGeometry(geometry);
         const top = [...bottoms[0].slice(0, b.channelAxis), s.numOutput, outH, outW];
         return bottoms.map(() => top);

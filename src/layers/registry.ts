@@ -24,6 +24,7 @@ import { eluLayer } from './elu.js';
 import { embedLayer } from './embed.js';
 import { expLayer } from './exp.js';
 import { flattenLayer } from './flatten.js';
+import { im2colLayer } from './im2col.js';
 import { innerProductLayer } from './inner_product.js';
 import { inputLayer } from './input.js';
 import { interpLayer } from './interp.js';
@@ -84,6 +85,7 @@ const layerTypes: LayerType[] = [
   embedLayer,
   expLayer,
   flattenLayer,
+  im2colLayer,
   innerProductLayer,
   inputLayer,
   interpLayer,
