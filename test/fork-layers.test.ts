@@ -5,7 +5,8 @@
 // (Upsample: upsample_layer.cpp; BN: bn_layer.cpp), farmingyard/ShuffleNet (shuffle_channel_layer.cpp),
 // hujie-frank/SENet (axpy_layer.cpp), rbgirshick/caffe-fast-rcnn (Dropout scale_train), ChenYingpeng/caffe-yolov3
 // (one-bottom Upsample: upsample_layer.cpp; Mish: mish_layer.cpp; its Pooling, the yolo dialect: pooling_layer.cpp;
-// YOLOv4 and yolov3-tiny whole: test/fork-nets.test.ts).
+// YOLOv4 and yolov3-tiny whole: test/fork-nets.test.ts), tianzhi0549/CTPN (transpose_layer.cpp, reverse_layer.cpp,
+// lstm_layer.cpp, src/layers/text_proposal_layer.py; CTPN whole: test/fork-nets.test.ts).
 import { describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
@@ -386,6 +387,125 @@ describe('PSROIPooling (daijifeng001/caffe-rfcn): the refusals (its values: fixt
   });
 });
 
+describe('CTPN (tianzhi0549/CTPN): Transpose, Reverse, Lstm and its Python proposal layer', () => {
+  /** transpose_layer.cpp's transpose_cpu restated: index arithmetic over the bottom's and top's counts. */
+  const forkTranspose = (x: Tensor, dims: number[]) => {
+    const shape = dims.map((d) => x.dims[d]), n = dims.length;
+    const counts = (s: readonly number[]) => s.map((_, i) => sizeOf(s.slice(i + 1)));
+    const from = counts(x.dims), to = counts(shape), out = new Float32Array(x.data.length);
+    for (let index = 0; index < x.data.length; index++) {
+      let rest = index, target = 0;
+      const inds = from.map((c) => { const v = Math.floor(rest / c); rest %= c; return v; });
+      for (let i = 0; i < n; i++) target += inds[dims[i]] * to[i];
+      out[target] = x.data[index];
+    }
+    return { dims: shape, data: out };
+  };
+  /** reverse_layer.cpp's reverse_cpu restated: to = counts[axis] * (axis_count - 2 ind - 1) + index. */
+  const forkReverse = (x: Tensor, axis: number) => {
+    const inner = sizeOf(x.dims.slice(axis + 1)), count = x.dims[axis], out = new Float32Array(x.data.length);
+    for (let index = 0; index < x.data.length; index++) {
+      const ind = Math.floor(index / inner) % count;
+      out[inner * (count - 2 * ind - 1) + index] = x.data[index];
+    }
+    return { dims: x.dims, data: out };
+  };
+  /** lstm_layer.cpp's Forward_cpu restated (no clip bottom): float arrays, state from zeros, gates i f o g. */
+  const forkLstm = (x: Tensor, wx: Tensor, wh: Tensor, b: Tensor, H: number) => {
+    const [T, N] = x.dims, I = sizeOf(x.dims.slice(2)), out = new Float32Array(T * N * H), cell = new Float32Array(T * N * H);
+    const sigmoid = (v: number) => f(1 / (1 + Math.exp(-v)));
+    for (let t = 0; t < T; t++)
+      for (let n = 0; n < N; n++) {
+        const pre = new Float32Array(4 * H);
+        for (let g = 0; g < 4 * H; g++) {
+          let sum = 0;
+          for (let i = 0; i < I; i++) sum += x.data[(t * N + n) * I + i] * wx.data[g * I + i];
+          pre[g] = f(f(sum) + b.data[g]);
+          if (t > 0) { // cont: t > 0; h_to_gate from h_{t-1}
+            let h = 0;
+            for (let d = 0; d < H; d++) h += out[((t - 1) * N + n) * H + d] * wh.data[g * H + d];
+            pre[g] = f(pre[g] + f(h));
+          }
+        }
+        for (let d = 0; d < H; d++) {
+          const i = sigmoid(pre[d]), fg = t > 0 ? sigmoid(pre[H + d]) : 0, o = sigmoid(pre[2 * H + d]), g = f(Math.tanh(pre[3 * H + d]));
+          const c = f(fg * (t > 0 ? cell[((t - 1) * N + n) * H + d] : 0) + i * g);
+          cell[(t * N + n) * H + d] = c;
+          out[(t * N + n) * H + d] = f(o * Math.tanh(c));
+        }
+      }
+    return { dims: [T, N, H], data: out };
+  };
+
+  it('Transpose and Reverse move values as the fork\'s index arithmetic does; Lstm computes its loop', async () => {
+    const x = random([2, 3, 4, 5], 91), seq = random([5, 3, 2, 4], 92), [H, I] = [6, 8];
+    const wx = random([4 * H, I], 93, 0.5), wh = random([4 * H, H], 94, 0.5), b = random([4 * H], 95, 0.5);
+    const net = netOf(`${input('x', x.dims)}\n${input('seq', seq.dims)}
+      layer { name: "t3201" type: "Transpose" bottom: "x" top: "t3201" transpose_param { dim: 3 dim: 2 dim: 0 dim: 1 } }
+      layer { name: "t2310" type: "Transpose" bottom: "x" top: "t2310" transpose_param { dim: 2 dim: 3 dim: 1 dim: 0 } }
+      layer { name: "r0" type: "Reverse" bottom: "x" top: "r0" }
+      layer { name: "r2" type: "Reverse" bottom: "x" top: "r2" reverse_param { axis: 2 } }
+      layer { name: "r3" type: "Reverse" bottom: "x" top: "r3" reverse_param { axis: 3 } }
+      layer { name: "lstm" type: "Lstm" bottom: "seq" top: "lstm" lstm_param { num_output: ${H} clipping_threshold: 1 } }`, { lstm: [wx, wh, b] });
+    const expected = {
+      t3201: forkTranspose(x, [3, 2, 0, 1]), t2310: forkTranspose(x, [2, 3, 1, 0]),
+      r0: forkReverse(x, 0), r2: forkReverse(x, 2), r3: forkReverse(x, 3),
+      lstm: forkLstm(seq, wx, wh, b, H),
+    };
+    await expectBoth(net, { x, seq }, expected);
+    // The fork starts every forward from zeros: a second forward gives the same (BVLC's LSTM would carry its state).
+    net.forward({ x, seq });
+    expect(relativeDifference(net.blobs.get('lstm')!.data, expected.lstm.data)).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  /** text_proposal_layer.py and anchor.py restated (Python 2.7: h / 2 and w / 2 of ints are floored). */
+  const forkProposals = (prob: Tensor, deltas: Tensor, info: number[], stride: number) => {
+    const heights = [11, 16, 23, 33, 48, 68, 97, 139, 198, 283], [, , H, W] = prob.dims, rows = H * W * 10;
+    const int32 = (v: number) => Math.trunc(v) | 0;
+    const base = heights.map((h) => [int32(7.5 - 8), int32(7.5 - Math.floor(h / 2)), int32(7.5 + 8), int32(7.5 + Math.floor(h / 2))]);
+    const rois = new Float32Array(rows * 4), scores = new Float32Array(rows);
+    for (let y = 0, r = 0; y < H; y++)
+      for (let x = 0; x < W; x++)
+        for (let k = 0; k < 10; k++, r++) {
+          const [x1, y1, x2, y2] = [base[k][0] + x * stride, base[k][1] + y * stride, base[k][2] + x * stride, base[k][3] + y * stride];
+          scores[r] = prob.data[((10 + k) * H + y) * W + x];
+          const dy = deltas.data[((2 * k) * H + y) * W + x], dh = deltas.data[((2 * k + 1) * H + y) * W + x];
+          const ah = y2 - y1 + 1, yc = (y1 + y2) / 2;
+          const h = f(f(Math.exp(dh)) * ah), top = f(dy * ah + yc - h / 2), bottom = f(top + h);
+          const clip = (v: number, max: number) => Math.max(Math.min(v, f(max - 1)), 0);
+          rois.set([clip(x1, info[1]), clip(top, info[0]), clip(x2, info[1]), clip(bottom, info[0])], 4 * r);
+        }
+    return { rois: { dims: [rows, 4], data: rois }, scores: { dims: [rows, 1], data: scores }, base };
+  };
+
+  it("the Python layer layers.text_proposal_layer.ProposalLayer: every anchor's box and score, natively and through ONNX Runtime", async () => {
+    const [H, W] = [3, 4];
+    const p = new Tensor([1, 20, H, W], random([1, 20, H, W], 96).data.map((v) => (v + 1) / 2));
+    const deltas = random([1, 20, H, W], 97, 1.5), info = new Tensor([1, 3], Float32Array.of(40, 50, 1));
+    const net = netOf(`${input('prob', p.dims)}\n${input('deltas', deltas.dims)}\n${input('im_info', info.dims)}
+      layer { name: "proposal" type: "Python" bottom: "prob" bottom: "deltas" bottom: "im_info" top: "rois" top: "scores"
+        python_param { module: "layers.text_proposal_layer" layer: "ProposalLayer" param_str: "'feat_stride': 16" } }`);
+    const want = forkProposals(p, deltas, [40, 50], 16);
+    // anchor.py's heights under Python 2, worked by hand: 7.5 -/+ h // 2, truncated toward zero into int32.
+    expect(want.base.map(([, y1, , y2]) => [y1, y2])).toEqual([[2, 12], [0, 15], [-3, 18], [-8, 23], [-16, 31], [-26, 41], [-40, 55], [-61, 76], [-91, 106], [-133, 148]]);
+    await expectBoth(net, { prob: p, deltas, im_info: info }, { rois: want.rois, scores: want.scores });
+    const rois = net.blobs.get('rois')!.data;
+    expect(Math.max(...rois.filter((_, i) => i % 2 === 1)), 'y clipped to height - 1').toBe(39);
+    expect(Math.min(...rois), 'clipped at 0').toBe(0);
+  });
+
+  it('refuses what the fork refuses or crema does not run, in one line', () => {
+    const one = (layer: string, dims = [2, 3, 4]) => () => netOf(`${input('x', dims)}\n${layer}`);
+    expect(one('layer { name: "t" type: "Transpose" bottom: "x" top: "t" transpose_param { dim: 1 dim: 0 } }')).toThrow("layer 't' (Transpose): transpose_param gives 2 dims for a 3-D bottom; it needs one per axis");
+    expect(one('layer { name: "t" type: "Transpose" bottom: "x" top: "t" transpose_param { dim: 1 dim: 1 dim: 0 } }')).toThrow("layer 't' (Transpose): transpose_param dims 1, 1, 0 are not an order of the axes 0 to 2");
+    expect(one('layer { name: "r" type: "Reverse" bottom: "x" top: "r" reverse_param { axis: -1 } }')).toThrow("layer 'r' (Reverse): reverse_param axis -1 must be 0 to 2 for a 3-D bottom (the fork takes no negative axis)");
+    expect(one('layer { name: "l" type: "Lstm" bottom: "x" bottom: "x" top: "l" lstm_param { num_output: 2 } }')).toThrow("layer 'l' (Lstm): takes 1 bottom(s), got 2");
+    expect(one('layer { name: "l" type: "Lstm" bottom: "x" top: "l" }')).toThrow("layer 'l' (Lstm): needs lstm_param { num_output: ... } (positive)");
+    expect(() => netOf(`${input('x', [2, 3, 4])}\nlayer { name: "l" type: "Lstm" bottom: "x" top: "l" lstm_param { num_output: 2 } }`, { l: [random([8, 4], 1), random([8, 3], 2), random([8], 3)] }))
+      .toThrow("layer 'l' (Lstm): W_h (hidden to gates) (blob 1) has shape [8, 3] but the layer needs [8, 2]");
+  });
+});
+
 describe("caffemodels written by the forks: their layer parameters at the forks' field numbers", () => {
   it('still give their weights: PSPNet interp_param at 143 and bn_param at 152, caffe-segnet upsample_param at 137, a ceil_mode bool at 13', async () => {
     // A trained fork's caffemodel stores each layer's parameters beside its blobs, under the fork's numbers, some of
@@ -411,6 +531,25 @@ describe("caffemodels written by the forks: their layer parameters at the forks'
     expect(relativeDifference(net.blobs.get('bn')!.data, bn)).toBeLessThanOrEqual(TOLERANCE);
     expect(net.blobs.get('pool')!.dims).toEqual([1, 2, 2, 2]); // the prototxt's ceil_mode, not the file's 13 read as round_mode FLOOR
     expect(net.blobs.get('up')!.dims).toEqual([1, 2, 3, 3]);
+  });
+
+  it("CTPN's: lstm_param at 140, transpose_param at 142, reverse_param at 143 (BVLC's elu_param, scale_param, input_param)", async () => {
+    const blob = (dims: number[], values: number[]) => len(7, [...len(7, len(1, dims.flatMap((d) => varint(d)))), ...packedFloats(5, values)]);
+    const layer = (name: string, type: string, ...rest: number[][]) => len(100, [...str(1, name), ...str(2, type), ...rest.flat()]);
+    const ramp = (n: number, k: number) => Array.from({ length: n }, (_, i) => ((i * k) % 7) / 10 - 0.3);
+    const caffemodel = Uint8Array.from([
+      ...str(1, 'ctpn'),
+      ...layer('t', 'Transpose', len(142, [...uint(1, 1), ...uint(1, 0), ...uint(1, 2)])),
+      ...layer('lstm', 'Lstm', len(140, [...uint(1, 2), ...tag(2, 5), ...f32(1), ...len(3, str(1, 'gaussian'))]), blob([8, 3], ramp(24, 3)), blob([8, 2], ramp(16, 5)), blob([8], ramp(8, 1))),
+      ...layer('r', 'Reverse', len(143, [...uint(1, 0)])),
+    ]);
+    const net = await Net.load({ prototxt: `${input('x', [2, 3, 3])}
+      layer { name: "t" type: "Transpose" bottom: "x" top: "t" transpose_param { dim: 1 dim: 0 dim: 2 } }
+      layer { name: "lstm" type: "Lstm" bottom: "t" top: "lstm" lstm_param { num_output: 2 } }
+      layer { name: "r" type: "Reverse" bottom: "lstm" top: "r" reverse_param { axis: 0 } }`, weights: caffemodel });
+    expect(net.params.get('lstm')?.map((t) => t.dims)).toEqual([[8, 3], [8, 2], [8]]);
+    net.forward({ x: random([2, 3, 3], 98) });
+    expect(net.blobs.get('r')!.dims).toEqual([3, 2, 2]);
   });
 });
 

@@ -1,6 +1,7 @@
 // Real nets that use fork layers (SE-ResNet-50: Axpy; ShuffleNet v2: ShuffleChannel and ConvolutionDepthwise;
 // farmingyard's MobileNet: ConvolutionDepthwise; ENet: BN, Upsample; YOLOv4: Mish, nearest Upsample; yolov3-tiny:
-// the yolo dialect's Pooling), with deterministic synthetic weights, against real BVLC Caffe 1.0
+// the yolo dialect's Pooling; CTPN: Transpose, Reverse, Lstm, its Python proposal layer, with pycaffe's Python layers
+// for the first two and the last), with deterministic synthetic weights, against real BVLC Caffe 1.0
 // running the same nets with each fork layer replaced by its exact BVLC equivalent (test/fixtures/forknets/
 // make-forknets.mjs says how, and regenerates the references). Natively and through ONNX Runtime.
 import { execFileSync } from 'node:child_process';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
+import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
 import { TOLERANCE, relativeError } from './helpers/reference.js';
 
@@ -22,6 +24,8 @@ interface Manifest {
   dialect?: 'yolo';
   input: string;
   shape: number[];
+  /** Other inputs' values (CTPN's im_info), in their shapes as the prototxt gives them. */
+  inputs?: Record<string, number[]>;
   blobs: string[];
 }
 
@@ -34,7 +38,7 @@ function material(name: string): { weights: string; input: string } {
 }
 
 describe('real nets with fork layers vs real Caffe on their BVLC equivalents (test/fixtures/forknets)', () => {
-  it('has the cases', () => expect(cases).toEqual(['enet', 'mobilenet_dw', 'se_resnet50', 'shufflenet_v2', 'yolov3_tiny', 'yolov4']));
+  it('has the cases', () => expect(cases).toEqual(['ctpn', 'enet', 'mobilenet_dw', 'se_resnet50', 'shufflenet_v2', 'yolov3_tiny', 'yolov4']));
   for (const name of cases) {
     it(`${name}: every stored blob matches, natively and through ONNX Runtime`, async () => {
       const dir = path.join(root, name);
@@ -45,8 +49,9 @@ describe('real nets with fork layers vs real Caffe on their BVLC equivalents (te
         const x = readNpy(input);
         expect(x.dims).toEqual(man.shape);
         net.reshape({ [man.input]: x.dims });
-        net.forward({ [man.input]: x });
-        const onnx = await runOnnx(net.graph, { [man.input]: x }, { outputs: man.blobs, threads: 1 });
+        const feeds = { [man.input]: x, ...Object.fromEntries(Object.entries(man.inputs ?? {}).map(([name, v]) => [name, new Tensor(net.shapes.get(name)!, Float32Array.from(v))])) };
+        net.forward(feeds);
+        const onnx = await runOnnx(net.graph, feeds, { outputs: man.blobs, threads: 1 });
         for (const blob of man.blobs) {
           const ref = readNpy(path.join(dir, 'blobs', `${blob.replaceAll('/', '__')}.npy`));
           expect(relativeError(net.blobs.get(blob)!, ref), `${blob} native`).toBeLessThanOrEqual(TOLERANCE);

@@ -1,4 +1,4 @@
-// The plugin API: registerLayer, `--plugin FILE.js` (examples/plugins/reverse.js, the README's worked example, runs
+// The plugin API: registerLayer, `--plugin FILE.js` (examples/plugins/hswish.js, the README's worked example, runs
 // here natively and through ONNX Runtime), Python layers refused by module, and plugins that misbehave.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,8 +15,8 @@ import { runOnnx } from '../src/onnx/run.js';
 import { cli, errorOf } from './helpers/cli.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const example = path.join(root, 'examples/plugins/reverse.js');
-const examplePrototxt = path.join(root, 'examples/plugins/reverse.prototxt');
+const example = path.join(root, 'examples/plugins/hswish.js');
+const examplePrototxt = path.join(root, 'examples/plugins/hswish.prototxt');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-plugins-'));
 const write = (name: string, text: string) => {
   fs.writeFileSync(path.join(tmp, name), text);
@@ -25,15 +25,17 @@ const write = (name: string, text: string) => {
 const netOf = (text: string) => Net.fromNetParameter(upgradeNet(parsePrototxt(text, 'net.prototxt'), 'net.prototxt'), new Map(), [], { threads: 1 });
 const head = 'input: "data" input_shape { dim: 1 dim: 4 }';
 
-describe('--plugin: the worked example of the README (examples/plugins/reverse.js)', () => {
-  // Four steps of six features, read backwards: step t of the top is step 3 - t of the input.
+describe('--plugin: the worked example of the README (examples/plugins/hswish.js)', () => {
+  // 24 values from -4 to 3.67: from -3 down 0, between -3 and 3 x (x + 3) / 6, from 3 up x itself.
   const input = new Tensor([4, 1, 6], Float32Array.from({ length: 24 }, (_, i) => (i - 12) / 3));
-  const expected = Array.from({ length: 24 }, (_, i) => input.data[(3 - Math.floor(i / 6)) * 6 + (i % 6)]);
+  const expected = Array.from(input.data, (x) => (x <= -3 ? 0 : x >= 3 ? x : (x * (x + 3)) / 6));
+  const close = (got: ArrayLike<number>) => Array.from(got).forEach((v, i) => expect(v, `value ${i}`).toBeCloseTo(expected[i], 6));
 
   it('runs natively and through ONNX Runtime, as the formula says', async () => {
     const net = await Net.load(examplePrototxt, undefined, { plugins: [example], threads: 1 });
-    expect(Array.from(net.forward({ data: input }).backwards.data)).toEqual(expected);
-    expect(Array.from((await runOnnx(net.graph, { data: input })).get('backwards')!.data)).toEqual(expected);
+    close(net.forward({ data: input }).hswish.data);
+    close((await runOnnx(net.graph, { data: input })).get('hswish')!.data);
+    expect([expected[0], expected[23]]).toEqual([0, input.data[23]]); // both flat parts are reached
   });
 
   it("crema run --plugin, natively and with --backend onnx: the README's commands as written, on the shipped input", async () => {
@@ -49,22 +51,22 @@ describe('--plugin: the worked example of the README (examples/plugins/reverse.j
       process.chdir(root); // a clone's root, where the README's paths start
       const r = await cli(...command.slice(2), '--dump', dump).finally(() => process.chdir(cwd));
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toBe('backwards [4, 1, 6]');
-      expect(Array.from(readNpy(path.join(dump, 'backwards.npy')).data)).toEqual(expected);
+      expect(r.stdout).toBe('hswish [4, 1, 6]');
+      close(readNpy(path.join(dump, 'hswish.npy')).data);
     }
   });
 
   it('crema info --plugin shows the layer', async () => {
     const r = await cli('info', examplePrototxt, '--plugin', example);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/│ reverse\s+│ Reverse\s+│ data → backwards\s+│ \[4, 1, 6\]/);
+    expect(r.stdout).toMatch(/│ hswish\s+│ HSwish\s+│ data → hswish\s+│ \[4, 1, 6\]/);
   });
 
   it('a plugin that throws is one line naming the plugin file and the layer', async () => {
-    const bad = write('bad.prototxt', `${head} layer { name: "r" type: "Reverse" bottom: "data" top: "data" }`);
+    const bad = write('bad.prototxt', `${head} layer { name: "h" type: "HSwish" bottom: "data" bottom: "data" top: "h" }`);
     const r = await cli('info', bad, '--plugin', example);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`crema: layer 'r' (Reverse): the plugin ${example} threw: Error: Reverse cannot work in place`);
+    expect(r.stderr).toBe(`crema: layer 'h' (HSwish): the plugin ${example} threw: Error: HSwish takes one bottom and gives one top`);
   });
 });
 

@@ -27,7 +27,7 @@ function strides(shape: Shape): number[] {
 }
 
 /** top[i...] = bottom at the permuted position: walks the top in order with an odometer over its axes. */
-function permute(bottom: Tensor, top: Tensor, order: number[]): void {
+export function permuteAxes(bottom: Tensor, top: Tensor, order: number[]): void {
   const n = order.length, dims = top.dims, inStrides = strides(bottom.dims);
   const step = order.map((a) => inStrides[a]);
   const counter = new Array<number>(n).fill(0);
@@ -60,7 +60,7 @@ export const permuteLayer: LayerType = {
         return [order.map((a) => shape[a])];
       },
       forward([bottom], [top]) {
-        if (top.data.length) permute(bottom, top, order);
+        if (top.data.length) permuteAxes(bottom, top, order);
       },
     };
   },

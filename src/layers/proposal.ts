@@ -3,6 +3,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import { fail } from '../onnx/context.js';
 import { shapeString, sizeOf } from '../tensor.js';
 import { LayerError, type LayerType, expectCounts, need } from './layer.js';
+import { textProposalLayer } from './text_proposal.js';
 
 const f32 = Math.fround;
 
@@ -160,5 +161,9 @@ export const builtInPythonLayers = new Map<string, { type: LayerType; note: (def
   ['rpn.proposal_layer.ProposalLayer', {
     type: proposalLayer,
     note: (def) => `layer '${def.name}': the Python layer rpn.proposal_layer.ProposalLayer runs as crema's built-in Proposal (as OpenCV does), with py-faster-rcnn's TEST settings: pre_nms_topN 6000, post_nms_topN 300, NMS 0.7, min_size 16`,
+  }],
+  ['layers.text_proposal_layer.ProposalLayer', {
+    type: textProposalLayer,
+    note: (def) => `layer '${def.name}': the Python layer layers.text_proposal_layer.ProposalLayer (CTPN's) runs as crema's built-in copy of it: every anchor's box and score, no threshold or NMS (CTPN does those after the net)`,
   }],
 ]);

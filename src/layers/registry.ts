@@ -25,6 +25,9 @@ import { embedLayer } from './embed.js';
 import { expLayer } from './exp.js';
 import { flattenLayer } from './flatten.js';
 import { im2colLayer } from './im2col.js';
+import { ctpnLstmLayer } from './lstm_ctpn.js';
+import { reverseLayer } from './reverse.js';
+import { transposeLayer } from './transpose.js';
 import { innerProductLayer } from './inner_product.js';
 import { inputLayer } from './input.js';
 import { interpLayer } from './interp.js';
@@ -92,6 +95,7 @@ const layerTypes: LayerType[] = [
   logLayer,
   lrnLayer,
   lstmLayer,
+  ctpnLstmLayer,
   mishLayer,
   mvnLayer,
   normalizeLayer,
@@ -105,6 +109,7 @@ const layerTypes: LayerType[] = [
   psroiPoolingLayer,
   reductionLayer,
   relu6Layer,
+  reverseLayer,
   reluLayer,
   reshapeLayer,
   rnnLayer,
@@ -121,6 +126,7 @@ const layerTypes: LayerType[] = [
   tanhLayer,
   thresholdLayer,
   tileLayer,
+  transposeLayer,
   upsampleLayer,
 ];
 
