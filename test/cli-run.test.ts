@@ -22,6 +22,18 @@ describe('crema run', () => {
     for (const l of lines.slice(1)) expect(l).toMatch(/^ {2}0\.\d{4} - "(airplane|automobile|bird|cat|deer|dog|frog|horse|ship|truck)"$/);
   });
 
+  it("ranks classes only of a classifier's output: an InnerProduct's (N, K) scores, not boxes (N, 4) of another layer", () => {
+    const dir = tmp(), net = path.join(dir, 'net.prototxt'), x = path.join(dir, 'x.npy');
+    // fc's weights written into the prototxt: row 0 sums the features, row 1 is zero.
+    fs.writeFileSync(net, `input: "x" input_shape { dim: 2 dim: 4 }
+      layer { name: "boxes" type: "Power" bottom: "x" top: "boxes" }
+      layer { name: "fc" type: "InnerProduct" bottom: "x" top: "fc" inner_product_param { num_output: 2 bias_term: false }
+        blobs { shape { dim: 2 dim: 4 } data: 1 data: 1 data: 1 data: 1 data: 0 data: 0 data: 0 data: 0 } }`);
+    writeNpy(x, new Tensor([2, 4], Float32Array.of(1, 2, 3, 4, -1, -2, -3, -4)));
+    const r = crema('run', net, '--input', x, '--top', '1');
+    expect([r.status, r.stdout]).toEqual([0, 'boxes [2, 4]\nfc [2, 2]\n  [0]\n  10.0000 - class 0\n  [1]\n  0.0000 - class 1\n']);
+  });
+
   it('--dump writes every blob (or --blobs) as float32 .npy, with / in names as __, and takes the batch from the file', () => {
     const dir = tmp(), net = path.join(dir, 'net.prototxt');
     fs.writeFileSync(net, `layer { name: "in" type: "Input" top: "data/x" input_param { shape { dim: 1 dim: 2 dim: 3 dim: 3 } } }

@@ -95,11 +95,14 @@ export function dumpFileName(blob: string): string {
 
 
 
-/** A classifier's output: written by Softmax, or (N, K[, 1, 1]) scores with K > 1. */
+/**
+ * A classifier's output: (N, K[, 1, 1]) with K > 1, written by Softmax, or (N, K) by an InnerProduct (a deploy net
+ * without its Softmax). Not other (N, K) blobs: boxes (a proposal layer's (rows, 4)) have no classes to rank.
+ */
 function isClassifierOutput(net: Net, name: string, t: Tensor): boolean {
   const writer = writerTypes(net).get(name);
   const perImage = t.dims.slice(1).filter((d) => d !== 1);
-  return perImage.length === 1 && perImage[0] > 1 && (writer === 'Softmax' || t.dims.length === 2);
+  return perImage.length === 1 && perImage[0] > 1 && (writer === 'Softmax' || (t.dims.length === 2 && writer === 'InnerProduct'));
 }
 
 const writers = new WeakMap<Net, Map<string, string>>();
