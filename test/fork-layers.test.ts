@@ -506,6 +506,29 @@ describe('CTPN (tianzhi0549/CTPN): Transpose, Reverse, Lstm and its Python propo
   });
 });
 
+describe("CTCGreedyDecoder (senlinuc/caffe_ocr's ctc_decoder_layer.cpp)", () => {
+  // 6 steps of 2 streams, 3 classes; each step's scores put the maximum where `classes` says (equal scores at
+  // stream 1's step 4: the first maximum, class 0, wins).
+  const classes = [[1, 2], [1, 0], [0, 2], [1, 0], [2, 0], [2, 1]];
+  const x = new Tensor([6, 2, 3], Float32Array.from(classes.flatMap((step, t) => step.flatMap((k, n) => [0, 1, 2].map((c) => (c === k || (t === 3 && n === 1 && c === 1) ? 1 : 0))))));
+  const net = (param: string) => netOf(`${input('x', x.dims)}\nlayer { name: "ctc" type: "CTCGreedyDecoder" bottom: "x" top: "ctc" ${param} }`);
+  const padded = (rows: number[][]) => ({ dims: [2, 6, 1, 1], data: rows.flatMap((r) => [...r, ...new Array(6 - r.length).fill(-1)]) });
+
+  it('keeps each step\'s best class but blanks and (by default) repeats, then -1s: worked by hand, natively and through ONNX Runtime', async () => {
+    // Stream 0: 1 1 0 1 2 2; stream 1: 2 0 2 0 0 1 (step 3's tie: class 0).
+    expect(classes.map((s) => s[1])).toEqual([2, 0, 2, 0, 0, 1]);
+    await expectBoth(net(''), { x }, { ctc: padded([[1, 1, 2], [2, 2, 1]]) });
+    await expectBoth(net('ctc_decoder_param { ctc_merge_repeated: false }'), { x }, { ctc: padded([[1, 1, 1, 2, 2], [2, 2, 1]]) });
+    await expectBoth(net('ctc_decoder_param { blank_index: -1 }'), { x }, { ctc: padded([[1, 0, 1], [0, 0, 1]]) }); // blank: class 2
+  });
+
+  it('refuses other than (T, N, C) scores, a blank past the classes, and the training form with labels', () => {
+    expect(() => netOf(`${input('x', [6, 3])}\nlayer { name: "ctc" type: "CTCGreedyDecoder" bottom: "x" top: "ctc" }`)).toThrow("layer 'ctc' (CTCGreedyDecoder): bottom must be (T timesteps, N streams, C classes), got [6, 3]");
+    expect(() => net('ctc_decoder_param { blank_index: 3 }')).toThrow("layer 'ctc' (CTCGreedyDecoder): blank_index 3 is not one of the 3 classes");
+    expect(() => netOf(`${input('x', x.dims)}\n${input('labels', [2, 6])}\nlayer { name: "ctc" type: "CTCGreedyDecoder" bottom: "x" bottom: "labels" top: "acc" }`)).toThrow("layer 'ctc' (CTCGreedyDecoder): takes 1 bottom(s), got 2");
+  });
+});
+
 describe("caffemodels written by the forks: their layer parameters at the forks' field numbers", () => {
   it('still give their weights: PSPNet interp_param at 143 and bn_param at 152, caffe-segnet upsample_param at 137, a ceil_mode bool at 13', async () => {
     // A trained fork's caffemodel stores each layer's parameters beside its blobs, under the fork's numbers, some of

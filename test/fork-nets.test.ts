@@ -38,7 +38,7 @@ function material(name: string): { weights: string; input: string } {
 }
 
 describe('real nets with fork layers vs real Caffe on their BVLC equivalents (test/fixtures/forknets)', () => {
-  it('has the cases', () => expect(cases).toEqual(['ctpn', 'enet', 'mobilenet_dw', 'se_resnet50', 'shufflenet_v2', 'yolov3_tiny', 'yolov4']));
+  it('has the cases', () => expect(cases).toEqual(['ctpn', 'enet', 'mobilenet_dw', 'ocr_resnet', 'se_resnet50', 'shufflenet_v2', 'yolov3_tiny', 'yolov4']));
   for (const name of cases) {
     it(`${name}: every stored blob matches, natively and through ONNX Runtime`, async () => {
       const dir = path.join(root, name);

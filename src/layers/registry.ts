@@ -24,6 +24,7 @@ import { eluLayer } from './elu.js';
 import { embedLayer } from './embed.js';
 import { expLayer } from './exp.js';
 import { flattenLayer } from './flatten.js';
+import { ctcGreedyDecoderLayer } from './ctc_greedy_decoder.js';
 import { im2colLayer } from './im2col.js';
 import { ctpnLstmLayer } from './lstm_ctpn.js';
 import { reverseLayer } from './reverse.js';
@@ -75,6 +76,7 @@ const layerTypes: LayerType[] = [
   bnllLayer,
   clipLayer,
   concatLayer,
+  ctcGreedyDecoderLayer,
   convolutionDepthwiseLayer,
   convolutionLayer,
   cropLayer,
