@@ -54,13 +54,14 @@ export function im2col(g: ConvGeometry, x: Float32Array, xOffset: number, oy0: n
             continue;
           }
           const rowBase = plane + iy * width + xShift;
-          if (lo > 0) col.fill(0, dst, dst + lo);
-          if (strideW === 1) {
+          for (let ox = 0; ox < lo; ox++) col[dst + ox] = 0;
+          // A short row is copied by a loop: subarray + set makes a view object per row (CTPN's 18-wide rows: 3x).
+          if (strideW === 1 && hi - lo >= 64) {
             col.set(x.subarray(rowBase + lo, rowBase + hi), dst + lo);
           } else {
             for (let ox = lo, src = rowBase + lo * strideW; ox < hi; ox++, src += strideW) col[dst + ox] = x[src];
           }
-          if (hi < outW) col.fill(0, dst + hi, dst + outW);
+          for (let ox = hi; ox < outW; ox++) col[dst + ox] = 0;
           dst += outW;
         }
       }
