@@ -60,10 +60,10 @@ describe('detect (library)', () => {
     expect(named.every((d) => d.name === `c${d.label}`)).toBe(true);
   });
 
-  it('refuses a net without DetectionOutput', async () => {
+  it('refuses a net without a detection layer', async () => {
     const net = await Net.load(path.join(import.meta.dirname, '../models/lenet/deploy.prototxt'), path.join(import.meta.dirname, '../models/lenet/weights.caffemodel'));
     await expect(detect(net, path.join(import.meta.dirname, '../models/lenet/examples/digit-2.png'))).rejects.toThrow(
-      "net 'LeNet' has no DetectionOutput layer: detect runs SSD-style nets (classify runs classifiers)",
+      "net 'LeNet' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput): detect runs SSD- and YOLO-style nets (classify runs classifiers)",
     );
   });
 
@@ -110,7 +110,7 @@ describe('crema detect', () => {
     expect(none.stdout.split('\n')[1]).toBe('(none scoring 0.99 or more)');
     const lenet = await crema('detect', path.join(import.meta.dirname, '../models/lenet/deploy.prototxt'), path.join(import.meta.dirname, '../models/lenet/weights.caffemodel'), cat);
     expect(lenet.code).toBe(2);
-    expect(lenet.stderr).toContain("net 'LeNet' has no DetectionOutput layer");
+    expect(lenet.stderr).toContain("net 'LeNet' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput)");
     const labels = path.join(dir, 'missing.txt'); // as every file a user names says it (test/file-errors)
     const unlabelled = await crema('detect', prototxt, weights, cat, ...flags, '--labels', labels);
     expect([unlabelled.code, unlabelled.stderr]).toEqual([2, `crema: ${labels}: no such file\n`]);

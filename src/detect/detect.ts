@@ -5,6 +5,7 @@ import { checkOptionKeys } from '../util/options.js';
 import type { Net } from '../runtime/net.js';
 import type { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { DETECTION_TYPES } from '../layers/detection_output.js';
 import type { Bytes } from '../util/source.js';
 
 /** One detected object, its box in the image's pixels (the fork's normalized corners times the image size, not clipped). */
@@ -29,10 +30,10 @@ export interface DetectOptions extends PreprocessOptions {
 
 const DETECT_OPTIONS = [...PREPROCESS_OPTIONS, 'threshold', 'labels'];
 
-/** The blob the net's (first) DetectionOutput layer writes; an SSD-style net is refused otherwise. */
+/** The blob the net's (first) detection layer (DETECTION_TYPES) writes; a net without one is refused. */
 export function detectionBlob(net: Net): string {
-  const layer = net.layers.find((l) => l.type === 'DetectionOutput');
-  if (!layer) throw new CremaError(`net '${net.name || 'net'}' has no DetectionOutput layer: detect runs SSD-style nets (classify runs classifiers)`);
+  const layer = net.layers.find((l) => DETECTION_TYPES.has(l.type));
+  if (!layer) throw new CremaError(`net '${net.name || 'net'}' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput): detect runs SSD- and YOLO-style nets (classify runs classifiers)`);
   return layer.tops[0];
 }
 
@@ -77,7 +78,7 @@ export function detectionJob(net: Net, image: FloatImage, options: DetectOptions
 }
 
 /**
- * Runs an SSD-style net (ending in the fork's DetectionOutput) on an image file or its bytes: pycaffe's
+ * Runs an SSD- or YOLO-style net (ending in a detection layer) on an image file or its bytes: pycaffe's
  * preprocessing (the same options as classify), then the detections scoring at least `threshold` (default 0.5),
  * in the image's pixels, as plain objects.
  */

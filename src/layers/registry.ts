@@ -49,6 +49,7 @@ import { lstmLayer, rnnLayer } from './recurrent.js';
 import { reductionLayer } from './reduction.js';
 import { reluLayer } from './relu.js';
 import { relu6Layer } from './relu6.js';
+import { reorgLayer } from './reorg.js';
 import { reshapeLayer } from './reshape.js';
 import { roiPoolingLayer } from './roi_pooling.js';
 import { scaleLayer } from './scale.js';
@@ -64,6 +65,7 @@ import { tanhLayer } from './tanh.js';
 import { thresholdLayer } from './threshold.js';
 import { tileLayer } from './tile.js';
 import { upsampleLayer } from './upsample.js';
+import { yoloDetectionOutputLayer, yolov3DetectionOutputLayer } from './yolo_detection_output.js';
 
 // One line per layer type. Keep alphabetical.
 const layerTypes: LayerType[] = [
@@ -111,6 +113,7 @@ const layerTypes: LayerType[] = [
   psroiPoolingLayer,
   reductionLayer,
   relu6Layer,
+  reorgLayer,
   reverseLayer,
   reluLayer,
   reshapeLayer,
@@ -130,6 +133,8 @@ const layerTypes: LayerType[] = [
   tileLayer,
   transposeLayer,
   upsampleLayer,
+  yoloDetectionOutputLayer,
+  yolov3DetectionOutputLayer,
 ];
 
 const byType = new Map(layerTypes.map((t) => [t.type, t]));

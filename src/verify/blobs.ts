@@ -4,6 +4,7 @@ import type { Net } from '../runtime/net.js';
 import { Tensor, sizeOf } from '../tensor.js';
 import { type PairResult, comparePair } from './compare.js';
 import { compareDetections } from './detections.js';
+import { DETECTION_TYPES } from '../layers/detection_output.js';
 
 /** The comparisons verify makes: native vs ONNX Runtime always, each vs the reference when there is one. */
 export type PairName = 'native_onnx' | 'native_reference' | 'onnx_reference';
@@ -32,9 +33,9 @@ export interface BlobComparison {
 export function compareBlobs(net: Net, onnx: Map<string, Tensor>, reference: Map<string, Tensor> | undefined, tolerance: number): BlobComparison {
   const notes: string[] = [];
   const blobs: BlobVerdict[] = [];
-  // DetectionOutput's rows are compared as sets: ONNX's NonMaximumSuppression may order equal scores otherwise.
-  const detections = new Set(net.layers.filter((l) => l.type === 'DetectionOutput').flatMap((l) => l.tops));
-  if (detections.size) notes.push(`detections (${[...detections].join(', ')}) compared as sets: same image and label, IoU >= 0.99, |score difference| <= ${tolerance}`);
+  // Detection rows are compared as sets: ONNX's NonMaximumSuppression may order equal scores otherwise.
+  const detections = new Set(net.layers.filter((l) => DETECTION_TYPES.has(l.type)).flatMap((l) => l.tops));
+  if (detections.size) notes.push(`detections (${[...detections].join(', ')}) compared as sets: same image and label, IoU >= 0.99 or corners within 1e-4, |score difference| <= ${tolerance}`);
   for (const [blob, native] of net.blobs) {
     const ref = reference?.get(blob);
     const compare = (ours: Tensor, theirs: Tensor) => (detections.has(blob) ? compareDetections : comparePair)(ours, theirs, tolerance);

@@ -8,6 +8,8 @@ import { drawDetections } from '../../detect/draw.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import { geometryOf } from '../../image/preprocess.js';
 import { paramsOf } from '../../caffe/schema.js';
+import { DETECTION_TYPES } from '../../layers/detection_output.js';
+import { yoloClasses } from '../../layers/yolo_detection_output.js';
 import { Net } from '../../runtime/net.js';
 import { CremaError } from '../../util/errors.js';
 import { makeOutputDir, readFileBytes, writeOutput } from '../../util/files.js';
@@ -94,7 +96,13 @@ function labelsOf(args: DetectArgs, net: Net): string[] | undefined {
   const file = args.labels ?? (fs.existsSync(beside) ? beside : undefined);
   if (!file) return undefined;
   const labels = parseLabels(readFileBytes(file).toString('utf8'));
-  const layer = net.layers.find((l) => l.type === 'DetectionOutput')!;
+  const layer = net.layers.find((l) => DETECTION_TYPES.has(l.type))!;
+  if (layer.type !== 'DetectionOutput') {
+    // The YOLO layers' labels are class + 1: their label files (the fork's labelmaps) name label 0 too.
+    const classes = yoloClasses(layer.def);
+    if (labels.length !== classes + 1) console.error(`warning: ${file} has ${labels.length} labels, ${layer.type} '${layer.name}' gives labels 1 to ${classes} (the first line names label 0, which it never gives)`);
+    return labels;
+  }
   const classes = paramsOf(layer.def, 'detection_output_param').num_classes as number;
   if (labels.length !== classes) console.error(`warning: ${file} has ${labels.length} labels, DetectionOutput '${layer.name}' has ${classes} classes`);
   return labels;

@@ -155,7 +155,7 @@ function keepTopK(c: LayerContext, rows: string, keep: number, num: number): str
 }
 
 /** rows when there are any, else the fork's [image, -1, -1, -1, -1, -1, -1] per image. */
-function withNoDetectionRows(c: LayerContext, rows: string, num: number): string {
+export function withNoDetectionRows(c: LayerContext, rows: string, num: number): string {
   const n = c.layer.name;
   const none = new Float32Array(num * 7).fill(-1);
   for (let i = 0; i < num; i++) none[i * 7] = i;
