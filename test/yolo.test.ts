@@ -1,5 +1,5 @@
 // eric612/MobileNet-YOLO's layers (Reorg, YoloDetectionOutput, Yolov3DetectionOutput) against the fork's own Caffe
-// (test/fixtures/yolo, made by make-fixtures.sh with the fork yolo-chroot.sh builds): raw heads natively and through
+// (test/fixtures/yolo, made by make-fixtures.sh with the fork fork-chroot.sh yolo builds): raw heads natively and through
 // ONNX Runtime, crema detect on a photo through MobileNet-YOLOv3-lite, and the one-line refusals of what would make
 // the fork read outside its blobs.
 import { execFileSync } from 'node:child_process';

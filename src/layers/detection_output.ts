@@ -16,6 +16,8 @@ export interface DetectionSettings extends NmsSettings {
   varianceInTarget: boolean;
   /** Detections kept per image after NMS over all classes, -1 for all. */
   keepTopK: number;
+  /** RefineDet: a prior whose ARM objectness (arm_conf's second column) is below it scores only the background. */
+  objectnessScore: number;
 }
 
 export function readDetectionSettings(def: LayerParameter): DetectionSettings {
@@ -39,6 +41,7 @@ export function readDetectionSettings(def: LayerParameter): DetectionSettings {
     code: p.code_type as CodeType,
     varianceInTarget: p.variance_encoded_in_target,
     keepTopK: p.keep_top_k,
+    objectnessScore: p.objectness_score,
     confidenceThreshold: hasParam(def, 'detection_output_param', 'confidence_threshold') ? p.confidence_threshold : -3.4028234663852886e38,
     nmsThreshold,
     topK,
@@ -47,7 +50,7 @@ export function readDetectionSettings(def: LayerParameter): DetectionSettings {
 }
 
 /** The number of priors, checked against the location and confidence predictions as the fork's Reshape does. */
-export function priorCount(def: LayerParameter, s: DetectionSettings, [loc, conf, prior]: Shape[]): number {
+export function priorCount(def: LayerParameter, s: DetectionSettings, [loc, conf, prior, armConf, armLoc]: Shape[]): number {
   // Caffe's legacy accessors: num = shape(0), channels = shape(1), height = shape(2), 1 where the blob has no such axis.
   const axis = (shape: Shape, i: number) => shape[i] ?? 1;
   need(def, axis(loc, 0) === axis(conf, 0), () => `location ${shapeString(loc)} and confidence ${shapeString(conf)} have different batch sizes`);
@@ -57,6 +60,14 @@ export function priorCount(def: LayerParameter, s: DetectionSettings, [loc, conf
   need(def, priors * s.numClasses === axis(conf, 1),
     () => `confidence predictions ${shapeString(conf)} have ${axis(conf, 1)} values per image, but ${priors} priors x ${s.numClasses} classes need ${priors * s.numClasses}`);
   need(def, prior.length >= 3 && axis(prior, 1) === 2, () => `priors ${shapeString(prior)} must be [1, 2, priors * 4] (PriorBox's output)`);
+  // RefineDet's anchor refinement module: objectness (2 per prior) and, shared by every class, the priors' refinement.
+  if (armConf) need(def, axis(armConf, 0) === axis(loc, 0) && armConf.slice(1).reduce((a, b) => a * b, 1) === priors * 2,
+    () => `ARM confidences (bottom 3) ${shapeString(armConf)} must hold 2 values per prior for each of the ${axis(loc, 0)} images (${priors} priors)`);
+  if (armLoc) {
+    need(def, s.shareLocation, 'ARM locations (bottom 4) need share_location: the fork reads them as shared and aborts otherwise');
+    need(def, axis(armLoc, 0) === axis(loc, 0) && armLoc.slice(1).reduce((a, b) => a * b, 1) === priors * 4,
+      () => `ARM locations (bottom 4) ${shapeString(armLoc)} must hold 4 values per prior for each of the ${axis(loc, 0)} images (${priors} priors)`);
+  }
   return priors;
 }
 
@@ -101,11 +112,41 @@ function detectImage(s: DetectionSettings, loc: Float32Array, conf: Float32Array
  */
 export const DETECTION_TYPES: ReadonlySet<string> = new Set(['DetectionOutput', 'YoloDetectionOutput', 'Yolov3DetectionOutput']);
 
-/** The fork's DetectionOutput (detection_output_layer.cpp, CPU): decode, per-class NMS, keep_top_k; [1, 1, N, 7]. */
+/**
+ * RefineDet's OSGetConfidenceScores: the confidences with every prior whose ARM objectness is below objectness_score
+ * scoring 1 for class 0 and 0 for the others (class 0, whatever background_label_id says, as the fork).
+ */
+export function objectnessFiltered(s: DetectionSettings, conf: Float32Array, armConf: Float32Array): Float32Array {
+  const out = Float32Array.from(conf), classes = s.numClasses;
+  for (let p = 0; p < armConf.length / 2; p++) {
+    if (!(armConf[p * 2 + 1] < s.objectnessScore)) continue;
+    out.fill(0, p * classes, (p + 1) * classes);
+    out[p * classes] = 1;
+  }
+  return out;
+}
+
+/**
+ * RefineDet's CasRegDecodeBBoxesAll, its first half: image n's priors moved by the ARM's locations (decoded as the
+ * ODM's are, with the same code and variances), in PriorBox's layout [2, count * 4] (the variances kept).
+ */
+function refinedPriors(s: DetectionSettings, armLoc: Float32Array, priors: Float32Array, n: number, count: number): Float32Array {
+  const moved = new Boxes(armLoc, n * count * 4, 4, priors, count, s.code, s.varianceInTarget);
+  moved.decode(Array.from({ length: count }, (_, i) => i));
+  const out = Float32Array.from(priors);
+  out.set(moved.coords);
+  return out;
+}
+
+/**
+ * The fork's DetectionOutput (detection_output_layer.cpp, CPU): decode, per-class NMS, keep_top_k; [1, 1, N, 7].
+ * RefineDet's (sfzhang15/RefineDet) takes two more bottoms: the ARM's confidences (objectness filter) and locations
+ * (the priors refined before the ODM's locations are decoded against them).
+ */
 export const detectionOutputLayer: LayerType = {
   type: 'DetectionOutput',
   create(def) {
-    expectCounts(def, [3, 3], [1, 1]);
+    expectCounts(def, [3, 5], [1, 1]);
     const s = readDetectionSettings(def);
     let count = 0;
     return {
@@ -115,16 +156,22 @@ export const detectionOutputLayer: LayerType = {
         // The real row count is known only after the forward (the fork reshapes its top there too).
         return [[1, 1, 1, 7]];
       },
-      forward([loc, conf, prior], [top]) {
+      forward([loc, odmConf, prior, armConf, armLoc], [top]) {
         const num = loc.dims[0];
         const rows: number[] = [];
+        const conf = armConf ? objectnessFiltered(s, odmConf.data, armConf.data) : odmConf.data;
         // The fork decodes the boxes (and checks the priors) when a class other than the background is there.
         const background = s.backgroundLabelId >= 0 && s.backgroundLabelId < s.numClasses ? 1 : 0;
         for (let n = 0; n < num; n++) {
           let result;
           try {
-            if (n === 0 && s.numClasses > background) checkPriors(prior.data, count, s.code);
-            result = detectImage(s, loc.data, conf.data, prior.data, n, count);
+            if (n === 0 && (s.numClasses > background || armLoc)) checkPriors(prior.data, count, s.code);
+            let priors = prior.data;
+            if (armLoc) {
+              priors = refinedPriors(s, armLoc.data, prior.data, n, count);
+              if (s.numClasses > background) checkPriors(priors, count, s.code);
+            }
+            result = detectImage(s, loc.data, conf, priors, n, count);
           } catch (err) {
             throw new LayerError(def, (err as Error).message);
           }

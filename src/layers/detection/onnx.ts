@@ -20,7 +20,10 @@ export function detectionOutputToOnnx(c: LayerContext): void {
     c.note(`adaptive NMS (eta ${formatFloat32(s.eta)}) is not reproduced: ONNX's NonMaximumSuppression keeps the threshold at ${formatFloat32(s.nmsThreshold)}, so detections may differ`);
   c.note('ONNX NonMaximumSuppression may order equal scores otherwise than the fork; crema verify compares detections as sets (IoU >= 0.99, |score difference| <= its tolerance)');
   c.dynamicShape(0, [2]);
-  const boxes = decode(c, s, num, priors);
+  const [priorBoxes, variances] = priorParts(c, s, priors);
+  // RefineDet: the priors moved by the ARM's (shared) locations first, per image: [num, 1, priors, 4].
+  const anchors = c.layer.bottomShapes.length > 4 ? decode(c, s, num, priors, c.bottom(4), 1, priorBoxes, variances, 'arm_') : priorBoxes;
+  const boxes = decode(c, s, num, priors, c.bottom(0), s.shareLocation ? 1 : s.numClasses, anchors, variances, '');
   const [scores, order] = candidates(c, s, num, priors, k);
   // The boxes of each (image, class)'s candidates: [num * classes, k, 4].
   const perClass = s.shareLocation && classes > 1 ? c.node('Expand', [boxes, c.b.int64s(`${c.layer.name}/class_boxes`, [num, classes, priors, 4])], [c.tmp('class_boxes')]) : boxes;
@@ -60,33 +63,46 @@ function lastAxis(c: LayerContext, x: string, from: number, to: number, what: st
   return c.node('Slice', [x, c.b.int64s(`${n}/${what}_from`, [from]), c.b.int64s(`${n}/${what}_to`, [to]), c.b.int64s(`${n}/last_axis`, [-1])], [c.tmp(what)]);
 }
 
-/** DecodeBBox for every prior and location class: [num, locClasses, priors, 4] corners. */
-function decode(c: LayerContext, s: DetectionSettings, num: number, priors: number): string {
-  const locClasses = s.shareLocation ? 1 : s.numClasses;
-  const locs = c.node('Transpose', [reshape(c, c.bottom(0), [num, priors, locClasses, 4], 'loc4')], [c.tmp('loc')], { perm: ints([0, 2, 1, 3]) });
+/** PriorBox's output (bottom 2) as its boxes and variances, [priors, 4] each. */
+function priorParts(c: LayerContext, s: DetectionSettings, priors: number): [string, string] {
   const prior = reshape(c, c.bottom(2), [2, priors, 4], 'prior2');
   const pick = (i: number, what: string) =>
-    c.node('Gather', [prior, c.b.int64s(`${c.layer.name}/${what}_index`, [i])], [c.tmp(what)], { axis: int(0) });
-  const box = reshape(c, pick(0, 'prior_box_1'), [priors, 4], 'prior_box');
-  const t = s.varianceInTarget ? locs : c.node('Mul', [locs, reshape(c, pick(1, 'prior_var_1'), [priors, 4], 'prior_var')], [c.tmp('scaled_loc')]);
-  if (s.code === 'CORNER') return c.node('Add', [box, t], [c.tmp('boxes')]);
-  const min = lastAxis(c, box, 0, 2, 'prior_min'), max = lastAxis(c, box, 2, 4, 'prior_max');
-  const size = c.node('Sub', [max, min], [c.tmp('prior_size')]);
+    reshape(c, c.node('Gather', [prior, c.b.int64s(`${c.layer.name}/${what}_index`, [i])], [c.tmp(`${what}_1`)], { axis: int(0) }), [priors, 4], what);
+  return [pick(0, 'prior_box'), pick(1, 'prior_var')];
+}
+
+/**
+ * DecodeBBox of `loc` ([num, priors * locClasses * 4]) against `box` (priors [priors, 4], or per image [num, 1,
+ * priors, 4]) and their variances: [num, locClasses, priors, 4] corners. `tag` keeps two decodings' names apart.
+ */
+function decode(c: LayerContext, s: DetectionSettings, num: number, priors: number, loc: string, locClasses: number, box: string, variances: string, tag: string): string {
+  const locs = c.node('Transpose', [reshape(c, loc, [num, priors, locClasses, 4], `${tag}loc4`)], [c.tmp(`${tag}loc`)], { perm: ints([0, 2, 1, 3]) });
+  const t = s.varianceInTarget ? locs : c.node('Mul', [locs, variances], [c.tmp(`${tag}scaled_loc`)]);
+  if (s.code === 'CORNER') return c.node('Add', [box, t], [c.tmp(`${tag}boxes`)]);
+  const min = lastAxis(c, box, 0, 2, `${tag}prior_min`), max = lastAxis(c, box, 2, 4, `${tag}prior_max`);
+  const size = c.node('Sub', [max, min], [c.tmp(`${tag}prior_size`)]);
   if (s.code === 'CORNER_SIZE') {
-    const sizes = c.node('Concat', [size, size], [c.tmp('prior_sizes')], { axis: int(-1) });
-    return c.node('Add', [box, c.node('Mul', [t, sizes], [c.tmp('offsets')])], [c.tmp('boxes')]);
+    const sizes = c.node('Concat', [size, size], [c.tmp(`${tag}prior_sizes`)], { axis: int(-1) });
+    return c.node('Add', [box, c.node('Mul', [t, sizes], [c.tmp(`${tag}offsets`)])], [c.tmp(`${tag}boxes`)]);
   }
-  const center = c.node('Mul', [c.node('Add', [min, max], [c.tmp('corner_sum')]), c.b.scalar(0.5)], [c.tmp('prior_center')]);
-  const cxy = c.node('Add', [c.node('Mul', [lastAxis(c, t, 0, 2, 'dxy'), size], [c.tmp('shift')]), center], [c.tmp('center')]);
-  const half = c.node('Mul', [c.node('Mul', [c.node('Exp', [lastAxis(c, t, 2, 4, 'dwh')], [c.tmp('growth')]), size], [c.tmp('wh')]), c.b.scalar(0.5)], [c.tmp('half_wh')]);
-  const lo = c.node('Sub', [cxy, half], [c.tmp('box_min')]), hi = c.node('Add', [cxy, half], [c.tmp('box_max')]);
-  return c.node('Concat', [lo, hi], [c.tmp('boxes')], { axis: int(-1) });
+  const center = c.node('Mul', [c.node('Add', [min, max], [c.tmp(`${tag}corner_sum`)]), c.b.scalar(0.5)], [c.tmp(`${tag}prior_center`)]);
+  const cxy = c.node('Add', [c.node('Mul', [lastAxis(c, t, 0, 2, `${tag}dxy`), size], [c.tmp(`${tag}shift`)]), center], [c.tmp(`${tag}center`)]);
+  const half = c.node('Mul', [c.node('Mul', [c.node('Exp', [lastAxis(c, t, 2, 4, `${tag}dwh`)], [c.tmp(`${tag}growth`)]), size], [c.tmp(`${tag}wh`)]), c.b.scalar(0.5)], [c.tmp(`${tag}half_wh`)]);
+  const lo = c.node('Sub', [cxy, half], [c.tmp(`${tag}box_min`)]), hi = c.node('Add', [cxy, half], [c.tmp(`${tag}box_max`)]);
+  return c.node('Concat', [lo, hi], [c.tmp(`${tag}boxes`)], { axis: int(-1) });
 }
 
 /** Each (image, class)'s k best scores and their prior indices ([num, classes, k]); the background never qualifies. */
 function candidates(c: LayerContext, s: DetectionSettings, num: number, priors: number, k: number): [string, string] {
   const classes = s.numClasses, n = c.layer.name;
-  let scores = c.node('Transpose', [reshape(c, c.bottom(1), [num, priors, classes], 'conf3')], [c.tmp('class_scores')], { perm: ints([0, 2, 1]) });
+  let conf = reshape(c, c.bottom(1), [num, priors, classes], 'conf3');
+  if (c.layer.bottomShapes.length > 3) {
+    // RefineDet's objectness filter: where the ARM's objectness is below objectness_score, class 0 scores 1, the rest 0.
+    const objectness = lastAxis(c, reshape(c, c.bottom(3), [num, priors, 2], 'arm_conf3'), 1, 2, 'objectness');
+    const onlyClass0 = c.b.floats(`${n}/class0`, Float32Array.from({ length: classes }, (_, i) => (i === 0 ? 1 : 0)), [classes]);
+    conf = c.node('Where', [c.node('Less', [objectness, c.b.scalar(s.objectnessScore)], [c.tmp('not_object')]), onlyClass0, conf], [c.tmp('filtered_conf')]);
+  }
+  let scores = c.node('Transpose', [conf], [c.tmp('class_scores')], { perm: ints([0, 2, 1]) });
   if (s.backgroundLabelId >= 0 && s.backgroundLabelId < classes) {
     const mask = new Float32Array(classes);
     mask[s.backgroundLabelId] = -Infinity; // never above the score threshold (at least -FLT_MAX)
