@@ -74,6 +74,19 @@ describe('Proposal (py-faster-rcnn rpn.proposal_layer)', () => {
     );
   });
 
+  it("reads the COCO models' param_str, a YAML-tagged tuple of scales (12 anchors), and refuses a value it cannot read", () => {
+    // py-faster-rcnn models/coco/*/faster_rcnn_end2end/test.prototxt: "'feat_stride': 16 \n'scales': !!python/tuple [4, 8, 16, 32]"
+    const coco = python().replace("'feat_stride': 16", "'feat_stride': 16 \\n'scales': !!python/tuple [4, 8, 16, 32]");
+    const twelve = coco.replace('dim: 18', 'dim: 24').replace('dim: 36', 'dim: 48');
+    const net = netOf(twelve);
+    const out = net.forward({ ...inputs(), cls: new Tensor([1, 24, 38, 50], hashInput(24 * 1900, 31, 1).map((u) => Math.fround(Math.fround(u + 1) * 0.5))), deltas: new Tensor([1, 48, 38, 50], hashInput(48 * 1900, 32, 0.3)) });
+    expect(out.rois.dims).toEqual([300, 5]);
+    expect(errorOf(() => netOf(coco))).toBe("layer 'proposal' (Python): bottom[0] must be (1, 24, H, W): background and object scores of 12 anchors, got [1, 18, 38, 50]");
+    expect(errorOf(() => netOf(python().replace("'feat_stride': 16", "'feat_stride': 16, 'scales': !!python/tuple foo")))).toBe(
+      "layer 'proposal' (Python): param_str ''feat_stride': 16, 'scales': !!python/tuple foo': cannot read scales",
+    );
+  });
+
   it('the built-in type reads proposal_param (OpenCV\'s fields)', () => {
     const text = python().replace(/type: "Python"[^}]*\}/, 'type: "Proposal" bottom: "cls" bottom: "deltas" bottom: "im_info" top: "rois" proposal_param { feat_stride: 16 post_nms_topn: 100 }');
     const out = netOf(text).forward(inputs());

@@ -106,11 +106,19 @@ function settingsOf(def: LayerParameter): ProposalSettings {
   };
 }
 
-/** param_str of rpn.proposal_layer: YAML "'feat_stride': 16" (and 'scales': [8, 16, 32] in some of its forks). */
+/**
+ * param_str of rpn.proposal_layer: YAML "'feat_stride': 16", and 'scales' (the COCO models': "'scales':
+ * !!python/tuple [4, 8, 16, 32]", a YAML tag before the list) or 'ratios' in some forks. A key whose value cannot be
+ * read is refused: skipping it would change the anchors silently.
+ */
 function pythonParams(def: LayerParameter): Partial<ProposalSettings> {
   const text = paramsOf<{ param_str: string }>(def, 'python_param').param_str;
   const out: Partial<ProposalSettings> = {};
-  for (const m of text.matchAll(/['"]?(\w+)['"]?\s*:\s*(\[[^\]]*\]|\([^)]*\)|[-+\d.eE]+)/g)) {
+  const keys = [...text.matchAll(/['"]?(\w+)['"]?\s*:(?!\w)/g)].map((m) => m[1]);
+  const read = [...text.matchAll(/['"]?(\w+)['"]?\s*:\s*(?:!!\S+\s+)?(\[[^\]]*\]|\([^)]*\)|[-+\d.eE]+)/g)];
+  const unread = keys.filter((k) => !read.some((m) => m[1] === k));
+  if (unread.length) throw new LayerError(def, `param_str '${text}': cannot read ${unread.join(', ')}`);
+  for (const m of read) {
     const values = m[2].replace(/[[\]()]/g, '').split(',').filter((v) => v.trim()).map(Number);
     if (values.some((v) => !Number.isFinite(v))) throw new LayerError(def, `param_str '${text}': cannot read ${m[1]}`);
     if (m[1] === 'feat_stride') out.featStride = values[0];
