@@ -283,6 +283,30 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
+  it('a fork\'s field is refused naming the page\'s "skip unknown fields", and skipped with it checked, the status saying what', async () => {
+    const { page, errors } = await open(browser, server.url);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-lenient-'));
+    try {
+      const net = path.join(dir, 'fork.prototxt');
+      fs.writeFileSync(net, fs.readFileSync(model('cifar10_full', 'deploy.prototxt'), 'utf8').replace('convolution_param {', 'convolution_param {\n    engine: MKL2017'));
+      await (await page.$('#prototxt'))!.uploadFile(net);
+      await (await page.$('#weights'))!.uploadFile(model('cifar10_full', 'weights.caffemodel'));
+      await page.click('#load');
+      await page.waitForSelector('#error:not(:empty)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toMatch(
+        /^fork\.prototxt:\d+:\d+: layer 'conv1' has unknown value 'MKL2017' for 'engine' in convolution_param \(expected one of DEFAULT, CAFFE, CUDNN; "skip unknown fields" skips it\)$/,
+      );
+      await page.click('#lenient');
+      await page.click('#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#status', (e) => e.textContent)).toMatch(/^fork\.prototxt loaded; fork\.prototxt:\d+:\d+: layer 'conv1' has unknown value 'MKL2017' .*\(skipped\)$/);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('shows a progress bar while reading big weights, the ACROSS_CHANNELS LRN formula, and refuses HDF5 in one line', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-big-'));
     const { page, errors } = await open(browser, server.url);

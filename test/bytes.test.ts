@@ -43,7 +43,7 @@ describe('Net.load from bytes and text', () => {
     await expect(Net.load({ prototxt: text, weights: new ArrayBuffer(0) })).rejects.toThrow(
       new CremaError('weights (ArrayBuffer, 0 bytes): empty file, not a caffemodel'));
     await expect(Net.load({ prototxt: 'layer {\n  bogus_field: 1\n}\n' })).rejects.toThrow(
-      new CremaError("prototxt (text, 4 lines):2:3: layer '#0' has unknown field 'bogus_field'"));
+      new CremaError("prototxt (text, 4 lines):2:3: layer '#0' has unknown field 'bogus_field' (options.lenient skips it)"));
     await expect(Net.load({ prototxt: 42 as unknown as string })).rejects.toThrow(
       new CremaError("prototxt: expected a file path or the file's bytes (Uint8Array, ArrayBuffer, Buffer), got a number"));
     await expect(Net.load({ weights: weightsFile } as unknown as { prototxt: string })).rejects.toThrow(

@@ -203,3 +203,24 @@ describe('--input a new user gets wrong', () => {
     expect([e.code, e.stderr]).toEqual([2, "crema: --input data=: no file after '='"]);
   });
 });
+
+describe('flags typed where a new user types them', () => {
+  it('a repeatable flag before the net took it as a value: said with the way out (was only: missing <net>)', async () => {
+    const prototxt = lenet('deploy.prototxt');
+    const stage = await cli('info', '--stage', 'deploy', prototxt);
+    expect([stage.code, stage.stderr]).toEqual([2, `crema: missing <net> (see --help): --stage took 'deploy' '${prototxt}' (it takes every value after it: put them first)`]);
+    const eq = await cli('run', `--data-shape=data=1,1,28,28`, prototxt, lenet('weights.caffemodel'));
+    expect([eq.code, eq.stderr]).toEqual([2, `crema: missing <net> (see --help): --data-shape took 'data=1,1,28,28' '${prototxt}' '${lenet('weights.caffemodel')}' (it takes every value after it: put them first)`]);
+    // after the net, the same flags are fine
+    expect((await cli('info', prototxt, '--stage', 'deploy')).code).toBe(0);
+  });
+
+  it("a fork's field or value names --lenient, which skips it with a warning", async () => {
+    const file = net('mkl', 'layer { name: "relu" type: "ReLU" bottom: "data" top: "r" relu_param { engine: MKL2017 } }\n');
+    const strict = await cli('info', file);
+    expect([strict.code, strict.stderr]).toEqual([2, `crema: ${file}:4:80: layer 'relu' has unknown value 'MKL2017' for 'engine' in relu_param (expected one of DEFAULT, CAFFE, CUDNN; --lenient skips it)`]);
+    const lenient = await cli('info', file, '--lenient');
+    expect(lenient.code).toBe(0);
+    expect(lenient.stderr.split('\n')[0]).toBe(`warning: ${file}:4:80: layer 'relu' has unknown value 'MKL2017' for 'engine' in relu_param (expected one of DEFAULT, CAFFE, CUDNN) (skipped)`);
+  });
+});

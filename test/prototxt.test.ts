@@ -143,17 +143,17 @@ describe('parsePrototxt errors', () => {
 
   test('unknown field names the layer (even when its name comes later)', () => {
     const yolo = 'layer {\n  type: "Region"\n  region_param { classes: 20 anchors: [2, 3] }\n  name: "region"\n}\n';
-    expect(errorOf(() => parse(yolo))).toBe(`net.prototxt:3:3: layer 'region' has unknown field 'region_param'`);
+    expect(errorOf(() => parse(yolo))).toBe(`net.prototxt:3:3: layer 'region' has unknown field 'region_param' (options.lenient skips it)`);
     expect(errorOf(() => parse('layer { name: "c" convolution_param { num_outputs: 3 } }'))).toBe(
-      `net.prototxt:1:39: layer 'c' has unknown field 'num_outputs' in convolution_param`,
+      `net.prototxt:1:39: layer 'c' has unknown field 'num_outputs' in convolution_param (options.lenient skips it)`,
     );
     expect(errorOf(() => parse('layer { name: "c" convolution_param { weight_filler { kind: 1 } } }'))).toBe(
-      `net.prototxt:1:55: layer 'c' has unknown field 'kind' in convolution_param.weight_filler`,
+      `net.prototxt:1:55: layer 'c' has unknown field 'kind' in convolution_param.weight_filler (options.lenient skips it)`,
     );
-    expect(errorOf(() => parse('layers { layer { name: "v0" bias: 1 } }'))).toBe(`net.prototxt:1:29: layer 'v0' has unknown field 'bias'`);
+    expect(errorOf(() => parse('layers { layer { name: "v0" bias: 1 } }'))).toBe(`net.prototxt:1:29: layer 'v0' has unknown field 'bias' (options.lenient skips it)`);
     expect(errorOf(() => parse('state { phase: TEST stages: "a" }'))).toBe(`net.prototxt:1:21: NetState has unknown field 'stages'`);
     expect(errorOf(() => parse('nmae: "x"'))).toBe(`net.prototxt:1:1: NetParameter has unknown field 'nmae'`);
-    expect(errorOf(() => parse('layer { [ext.thing]: 1 }'))).toBe(`net.prototxt:1:9: layer '#0' has unknown field '[ext.thing]'`);
+    expect(errorOf(() => parse('layer { [ext.thing]: 1 }'))).toBe(`net.prototxt:1:9: layer '#0' has unknown field '[ext.thing]' (options.lenient skips it)`);
   });
 
   test('lenient: unknown fields are skipped with a warning', () => {
@@ -173,13 +173,23 @@ describe('parsePrototxt errors', () => {
       `net.prototxt:2:41: layer 'b' has unknown field 'note' (skipped)`,
       `net.prototxt:2:55: layer 'b' has unknown field 'ratios' (skipped)`,
     ]);
+    // a fork's enum value too (Intel Caffe's MKL2017 engine): the field keeps its default; outside a layer, a typo
+    warnings.length = 0;
+    const mkl = parse('layer { name: "c" type: "Convolution" convolution_param { engine: MKL2017 num_output: 2 } }\nstate { phase: TESTING }', { lenient: true, warn: (m: string) => warnings.push(m) });
+    expect(mkl.layer).toEqual([{ name: 'c', type: 'Convolution', convolution_param: { num_output: 2 } }]);
+    expect(mkl.state).toEqual({});
+    expect(warnings).toEqual([
+      `net.prototxt:1:67: layer 'c' has unknown value 'MKL2017' for 'engine' in convolution_param (expected one of DEFAULT, CAFFE, CUDNN) (skipped)`,
+      `net.prototxt:2:16: unknown value 'TESTING' for 'phase' (expected one of TRAIN, TEST) (skipped)`,
+    ]);
+    expect(errorOf(() => parse('state { phase: TESTING }'))).toBe(`net.prototxt:1:16: unknown value 'TESTING' for 'phase' (expected one of TRAIN, TEST)`);
     // lenient still refuses broken syntax inside the skipped value
     expect(errorOf(() => parse('layer { odd { a: 1 ', { lenient: true }))).toBe(`net.prototxt:1:20: expected '}', got end of file`);
   });
 
   test('bad enum names list the values', () => {
     expect(errorOf(() => parse('layer {\n  pooling_param { pool: MAXIMUM }\n}'))).toBe(
-      `net.prototxt:2:25: unknown value 'MAXIMUM' for 'pool' (expected one of MAX, AVE, STOCHASTIC)`,
+      `net.prototxt:2:25: layer '#0' has unknown value 'MAXIMUM' for 'pool' in pooling_param (expected one of MAX, AVE, STOCHASTIC; options.lenient skips it)`,
     );
     expect(errorOf(() => parse('layer { pooling_param { pool: 7 } }'))).toBe(
       `net.prototxt:1:31: 7 is not a value of PoolMethod for 'pool' (MAX, AVE, STOCHASTIC)`,

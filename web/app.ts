@@ -61,7 +61,9 @@ function say(text: string): void {
 /** Errors as the CLI prints them: one line. */
 function showError(err: unknown): void {
   // The library's option as this page's control.
-  const message = (err instanceof Error ? err.message : String(err)).replace("options.dialect 'yolo'", 'Caffe: YOLO ports');
+  const message = (err instanceof Error ? err.message : String(err))
+    .replace("options.dialect 'yolo'", 'Caffe: YOLO ports')
+    .replace('options.lenient skips it', '"skip unknown fields" skips it');
   $('error').textContent = message.split('\n')[0];
   $('error').title = message;
   say('');
@@ -115,12 +117,16 @@ async function loadNet(name: string, prototxt: Uint8Array, weights: Uint8Array |
   $<HTMLButtonElement>('run').disabled = true;
   await old?.dispose();
   const dialect = $<HTMLSelectElement>('dialect').value === 'yolo' ? 'yolo' : undefined;
-  const net = await Net.load({ prototxt, weights }, { names, engine: pageEngine, dialect });
+  const lenient = $<HTMLInputElement>('lenient').checked;
+  const skipped: string[] = [];
+  const net = await Net.load({ prototxt, weights }, { names, engine: pageEngine, dialect, lenient, warn: (m) => skipped.push(m) });
   Object.assign(state, { net, labels, blobs: {}, input: undefined, selectedLayer: undefined });
   $('verify-box').hidden = true;
   await render(net, name);
   exposed.loaded++;
-  say(`${name} loaded`);
+  // What "skip unknown fields" left out, as the CLI's warnings: the first in the status, all of them in its tooltip.
+  say(`${name} loaded${skipped.length ? `; ${skipped[0]}${skipped.length > 1 ? `, and ${skipped.length - 1} more` : ''}` : ''}`);
+  $('status').title = skipped.join('\n');
 }
 
 async function loadShipped(model: string): Promise<void> {

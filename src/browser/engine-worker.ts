@@ -141,13 +141,17 @@ function spareOf(feeds: Record<string, TensorData>): ArrayBuffer[] {
 async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuffer[]?]> {
   switch (req.op) {
     case 'load': {
-      const net = await Net.load({ prototxt: req.prototxt, weights: req.weights }, { threads: req.threads, dialect: req.dialect }).catch((err: unknown) => {
+      const warnings: string[] = [];
+      const net = await Net.load(
+        { prototxt: req.prototxt, weights: req.weights },
+        { threads: req.threads, dialect: req.dialect, lenient: req.lenient, warn: (m) => warnings.push(namedIn(m, req)) },
+      ).catch((err: unknown) => {
         throw namingFiles(err, req);
       });
       const id = nextId++;
       nets.set(id, net);
       counting(id, net);
-      return [infoOf(id, net), []];
+      return [{ ...infoOf(id, net), warnings }, []];
     }
     case 'run': {
       const net = netOf(req.net);
@@ -190,12 +194,17 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
 
 /** An error about the bytes given, naming the files they came from, as the CLI names its paths. */
 function namingFiles(err: unknown, req: Extract<Request, { op: 'load' }>): unknown {
-  if (!(err instanceof Error)) return err;
+  if (err instanceof Error) err.message = namedIn(err.message, req);
+  return err;
+}
+
+/** A load's message with its bytes ("prototxt (Uint8Array, 2 kB)") called by the files' names, where the page gave them. */
+function namedIn(message: string, req: Extract<Request, { op: 'load' }>): string {
   for (const role of ['prototxt', 'weights'] as const) {
     const bytes = req[role], name = req.names?.[role];
-    if (name && bytes instanceof Uint8Array) err.message = err.message.replaceAll(bytesLabel(role, bytes), name);
+    if (name && bytes instanceof Uint8Array) message = message.replaceAll(bytesLabel(role, bytes), name);
   }
-  return err;
+  return message;
 }
 
 function errorOf(err: unknown): { name: string; message: string; code?: string } {

@@ -30,6 +30,8 @@ export interface NetInfo {
   upgrades: string[];
   /** The layer graph as Graphviz DOT, as `crema draw` draws it. */
   dot: string;
+  /** What `lenient` skipped while loading (given to Net.load's `warn`). */
+  warnings?: string[];
 }
 
 export interface LayerTiming {
@@ -54,7 +56,7 @@ export interface BrowserVerifyReport extends BlobComparison {
 }
 
 export type Request =
-  | { op: 'load'; prototxt: Uint8Array | string; weights?: Uint8Array; threads?: number; names?: FileNames; dialect?: Dialect }
+  | { op: 'load'; prototxt: Uint8Array | string; weights?: Uint8Array; threads?: number; names?: FileNames; dialect?: Dialect; lenient?: boolean }
   | { op: 'run'; net: number; feeds: Record<string, TensorData>; fetches?: string[]; backend?: Backend; ort?: string }
   | { op: 'verify'; net: number; feeds: Record<string, TensorData>; tolerance?: number; ort?: string }
   | { op: 'time'; net: number; feeds: Record<string, TensorData>; iterations: number }

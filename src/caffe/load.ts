@@ -26,7 +26,7 @@ export interface LoadOptions {
   level?: number;
   /** NetState stages, added to the net's own `state { stage }`. */
   stages?: string[];
-  /** Skip prototxt fields the schema lacks (with a warning) instead of failing. */
+  /** Skip prototxt fields and enum values the schema lacks (a fork's: `region_param`, `engine: MKL2017`), each told to `warn`, instead of failing. */
   lenient?: boolean;
   warn?: (msg: string) => void;
   /** Shapes for data-layer tops the prototxt cannot tell (e.g. a Data layer without crop_size), by top name. */

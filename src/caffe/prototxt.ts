@@ -222,6 +222,9 @@ const INT_RANGES: Record<string, [bigint, bigint]> = {
   fixed64: [0n, 2n ** 64n - 1n],
 };
 
+/** How a fork's unknown field or value gets past the parser (the CLI says `--lenient`: see inCliWords). */
+const LENIENT_HINT = 'options.lenient skips it';
+
 const INT32_MAX = 2n ** 31n - 1n;
 
 /** INT_RANGES as doubles (rounded at 2^63 and 2^64: only ever compared with numbers below 10^15). */
@@ -362,15 +365,26 @@ class TextParser {
   }
 
   private unknownField(type: protobuf.Type, name: string, at: Token): void {
-    let msg = `${this.at(at)}: ${type.name} has unknown field '${name}'`;
+    this.unknown(at, `${type.name} has unknown field '${name}'`, `has unknown field '${name}'`);
+    this.skipValue();
+  }
+
+  /**
+   * A field or enum value caffe.proto lacks (a fork's: `region_param`, `engine: MKL2017`): refused, naming the layer
+   * and the way past it; with `lenient`, warned about and skipped (the layer keeps the field's default).
+   */
+  private unknown(at: Token, outside: string, inLayer: string, detail?: string): void {
+    let msg = `${this.at(at)}: ${outside}`;
     const layer = this.layers[this.layers.length - 1];
     if (layer) {
       const inner = this.fieldPath.slice(layer.pathDepth).join('.');
-      msg = `${this.at(at)}: layer '${this.layerName()}' has unknown field '${name}'${inner ? ` in ${inner}` : ''}`;
+      msg = `${this.at(at)}: layer '${this.layerName()}' ${inLayer}${inner ? ` in ${inner}` : ''}`;
     }
+    // Outside a layer an unknown name is a typo (`nmae:`), not a fork's field: no hint to skip it.
+    const notes = [detail, layer && !this.opts.lenient ? LENIENT_HINT : undefined].filter(Boolean);
+    if (notes.length) msg += ` (${notes.join('; ')})`;
     if (!this.opts.lenient) throw new CremaError(msg);
     this.opts.warn?.(`${msg} (skipped)`);
-    this.skipValue();
   }
 
   /** The name of the innermost layer, looked up ahead when `name:` comes later in its block. */
@@ -470,12 +484,15 @@ class TextParser {
       if (!field.repeated) this.fail(this.peek(), `field '${field.name}' is not repeated: a list is not allowed`);
       this.advance();
       if (this.eat(']')) return;
-      do this.store(field, out, this.parseScalar(field), at);
-      while (this.eat(','));
+      do {
+        const value = this.parseScalar(field);
+        if (value !== undefined) this.store(field, out, value, at);
+      } while (this.eat(','));
       this.expect(']', "',' or ']'");
       return;
     }
     const value = this.parseScalar(field);
+    if (value === undefined) return;
     this.store(field, out, value, at);
     if (field.name === 'name' && this.layers.length > 0 && typeof value === 'string') {
       const ctx = this.layers[this.layers.length - 1];
@@ -571,7 +588,8 @@ class TextParser {
     return toSafeNumber(big, () => `${this.at(t)}: integer ${big} is too large`);
   }
 
-  private parseEnum(field: protobuf.Field, en: protobuf.Enum): string {
+  /** An enum's value by name or number; undefined when `lenient` skipped an unknown name. */
+  private parseEnum(field: protobuf.Field, en: protobuf.Enum): string | undefined {
     const t = this.peek();
     const names = Object.keys(en.values);
     let name: string | undefined;
@@ -582,10 +600,8 @@ class TextParser {
       if (name === undefined) this.fail(t, `${id} is not a value of ${en.name} for '${field.name}' (${names.join(', ')})`);
       return name;
     } else this.expected(`one of ${names.join(', ')}`);
-    if (name === undefined) {
-      this.fail(t, `unknown value '${t.text}' for '${field.name}' (expected one of ${names.join(', ')})`);
-    }
     this.advance();
+    if (name === undefined) this.unknown(t, `unknown value '${t.text}' for '${field.name}'`, `has unknown value '${t.text}' for '${field.name}'`, `expected one of ${names.join(', ')}`);
     return name;
   }
 }

@@ -40,7 +40,8 @@ export async function main(argv: string[]): Promise<number> {
       // one line, not a stack trace. A command's own errors pass through as they are.
       if (err?.name === 'YError') throw new UsageError(oneLine(err.message));
       if (err) throw err;
-      throw new UsageError(missingPositionals(msg, commands.find((c) => c.command.split(' ')[0] === argv[0])?.command) ?? oneLine(msg));
+      const missing = missingPositionals(msg, commands.find((c) => c.command.split(' ')[0] === argv[0])?.command);
+      throw new UsageError(missing ? missing + swallowedBy(argv) : oneLine(msg));
     });
   try {
     // Only the command named is imported (its options and handler); the others are listed for --help.
@@ -80,6 +81,7 @@ function valuesRequired(y: Argv, command: string): Argv {
   const positionals = [...command.matchAll(/[<[](\w+)(?:\.\.)?[>\]]/g)].map((m) => m[1]);
   const valued = [...new Set([...o.string, ...o.number])].filter((k) => !o.array.includes(k) && !o.boolean.includes(k) && !positionals.includes(k));
   const repeatable = o.array.filter((k) => !positionals.includes(k));
+  for (const k of repeatable) repeatableFlags.add(`--${k}`);
   if (repeatable.length) y = y.check((args) => checkRepeatable(args, repeatable));
   return valued.length ? y.requiresArg(valued) : y;
 }
@@ -95,6 +97,26 @@ function checkRepeatable(args: Record<string, unknown>, keys: string[]): true {
     if (Array.isArray(v) && v.length === 0 && invocation.argv.some((a) => a === flag)) throw new UsageError(`${flag}: needs a value`);
   }
   return true;
+}
+
+/** The command's flags that take every value after them (`--input a.npy b.npy`), as its builder declared them. */
+const repeatableFlags = new Set<string>();
+
+/**
+ * A repeatable flag typed before a positional took it as one of its values (`crema info --stage test NET`: the
+ * stages 'test' and 'NET', no net): said after "missing <net>", with the way out.
+ */
+function swallowedBy(argv: string[]): string {
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i].split('=')[0];
+    if (!repeatableFlags.has(flag)) continue;
+    const at = argv[i].indexOf('=');
+    const values = at > 0 ? [argv[i].slice(at + 1), ...argv.slice(i + 1)] : argv.slice(i + 1);
+    const end = values.findIndex((a, j) => j > 0 && a.startsWith('-'));
+    const taken = end < 0 ? values : values.slice(0, end);
+    if (taken.length >= 2) return `: ${flag} took ${taken.map((a) => `'${a}'`).join(' ')} (it takes every value after it: put them first)`;
+  }
+  return '';
 }
 
 /**

@@ -24,7 +24,7 @@ export const drawCommand = {
       .option('format', { choices: ['svg', 'png', 'dot'], describe: 'the picture\'s format (default: -o\'s extension; svg for -o -)' })
       .option('rankdir', { choices: ['LR', 'TB', 'BT', 'RL'], default: 'LR', describe: 'direction of the graph (draw_net.py\'s default: LR)' })
       .option('phase', { choices: ['ALL', 'TRAIN', 'TEST'], default: 'ALL', describe: 'draw only this phase\'s layers (default: every layer)' })
-      .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields crema does not know (a fork\'s), with a warning' })
+      .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields and enum values crema does not know (a fork\'s), with a warning' })
       .example(example('$0 draw models/cifar10_full/deploy.prototxt -o cifar10_full.svg'), 'the layer graph as SVG')
       .example(example('$0 draw models/zoo/alexnet_train_val.prototxt -o alexnet.dot --phase TRAIN --rankdir TB'), 'the training net as Graphviz DOT'),
   handler: async (args: DrawArgs) => {

@@ -20,7 +20,7 @@ export const upgradeCommand = {
     y
       .positional('in', { type: 'string', demandOption: true, describe: 'a .prototxt or .caffemodel of any version' })
       .positional('out', { type: 'string', demandOption: true, describe: 'where to write the V2 file (same kind as IN); - for stdout' })
-      .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields crema does not know (a fork\'s), with a warning' })
+      .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields and enum values crema does not know (a fork\'s), with a warning' })
       .example(example('$0 upgrade models/cifar10_full/deploy.prototxt cifar10_full_v2.prototxt'), 'V1 layers { type: CONVOLUTION } -> layer { type: "Convolution" }')
       .example(example('$0 upgrade models/cifar10_full/weights.caffemodel cifar10_full_v2.caffemodel'), 'the weights file likewise'),
   handler: async (args: UpgradeArgs) => {
