@@ -175,6 +175,50 @@ describe('data layers become Input layers', () => {
     expect(convert(l, [accuracy('c_d', 'lab')]).input).toEqual({ name: 'win', type: 'Input', top: ['d'], shapes: [[8, 3, 16, 16]] });
   });
 
+  it("the SSD fork's AnnotatedData and VideoData: the size its transformer gives (crop, else resize_param), boxes and DetectionEvaluate dropped", () => {
+    const evaluate = { name: 'eval', type: 'DetectionEvaluate', bottom: ['det', 'label'], top: ['map'], detection_evaluate_param: { num_classes: 21 } };
+    const det = { name: 'det', type: 'ReLU', bottom: ['data'], top: ['det'] };
+    const anno = (transform: Message, type = 'AnnotatedData') => ({ name: 'd', type, top: ['data', 'label'], data_param: { batch_size: 8 }, transform_param: transform });
+    const resize = (mode: string, height = 300, width = 400) => ({ resize_param: [{ resize_mode: mode, height, width }] });
+    const { input, notes, net } = convert(anno({ ...resize('WARP'), force_color: true }), [det, evaluate]);
+    expect(input).toEqual({ name: 'd', type: 'Input', top: ['data'], shapes: [[8, 3, 300, 400]] });
+    expect(names(net)).toEqual(['d', 'conv_data', 'det']);
+    expect(notes).toEqual([
+      'dropped the loss / accuracy layers, which need labels: eval (DetectionEvaluate)',
+      "AnnotatedData layer 'd' became an Input layer: data [8, 3, 300, 400]; dropped its top(s) label, which no remaining layer reads",
+    ]);
+    // the fork's InferBlobShape: a crop after the resize wins, crop_size over crop_h / crop_w; FIT_LARGE_SIZE_AND_PAD pads to the size
+    expect(convert(anno({ ...resize('WARP'), crop_h: 200, crop_w: 100, force_gray: true }), [det]).input.shapes).toEqual([[8, 1, 200, 100]]);
+    expect(convert(anno({ crop_size: 64, crop_h: 200, crop_w: 100, force_gray: true }), [det]).input.shapes).toEqual([[8, 1, 64, 64]]);
+    expect(convert(anno({ ...resize('FIT_LARGE_SIZE_AND_PAD', 512, 512), force_gray: true }), [det]).input.shapes).toEqual([[8, 1, 512, 512]]);
+    expect(convert(anno({ ...resize('WARP'), force_color: true }, 'VideoData'), [det]).input.shapes).toEqual([[8, 3, 300, 400]]);
+    // eric612/MobileNet-YOLO's multi-scale training: several resize_param, the first sizes the net
+    const scales = { resize_param: [...resize('WARP', 416, 416).resize_param, ...resize('WARP', 608, 608).resize_param], force_color: true };
+    expect(convert(anno(scales), [det]).input.shapes).toEqual([[8, 3, 416, 416]]);
+    // FIT_SMALL_SIZE keeps each image's aspect: its size is the image's
+    expect(() => convert(anno(resize('FIT_SMALL_SIZE')), [det])).toThrow(
+      "layer 'd' (AnnotatedData): cannot turn it into an Input layer: its images come from a database and transform_param.crop_size is not set, nor a resize_param of height and width (WARP or FIT_LARGE_SIZE_AND_PAD); give the shape of 'data' (data shapes option)",
+    );
+    expect(() => convert(anno({}, 'VideoData'), [det])).toThrow("layer 'd' (VideoData): cannot turn it into an Input layer: its images come from a camera or a video and");
+    expect(convert(anno({}), [det], { dataShapes: { data: [1, 3, 32, 32] } }).input.shapes).toEqual([[1, 3, 32, 32]]);
+  });
+
+  it("a train net's TRAIN-only data layer, loaded for TEST: the error names the layer, its rule and the phase that keeps it", () => {
+    const train: NetParameter = {
+      layer: [
+        { name: 'data', type: 'AnnotatedData', top: ['data', 'label'], include: [{ phase: 'TRAIN' }], data_param: { batch_size: 2 }, transform_param: { crop_size: 8 } },
+        { name: 'conv', type: 'Convolution', bottom: ['data'], top: ['conv'], convolution_param: { num_output: 2, kernel_size: [3] } },
+      ],
+    };
+    expect(() => filterNet(train)).toThrow(
+      "layer 'conv' (Convolution): bottom 'data' is made only by layer 'data' (AnnotatedData), which TEST leaves out (include { phase: TRAIN }): this net is for TRAIN (options.phase TRAIN)");
+    expect(filterNet(train, { phase: 'TRAIN' }).layer!.map((l) => l.type)).toEqual(['Input', 'Convolution']);
+    // a stage rule: no phase keeps it
+    const staged = { layer: [{ ...train.layer![0], include: [{ stage: ['big'] }] }, train.layer![1]] };
+    expect(() => filterNet(staged)).toThrow("bottom 'data' is made only by layer 'data' (AnnotatedData), which TEST leaves out (include { stage: \"big\" })");
+    expect(filterNet(staged, { stages: ['big'] }).layer).toHaveLength(2);
+  });
+
   it('drops label tops that only removed layers read, also from Input layers', () => {
     const input = { name: 'in', type: 'Input', top: ['d', 'lab'], input_param: { shape: [{ dim: [1, 3, 8, 8] }, { dim: [1] }] } };
     const { input: out, notes } = convert(input, [accuracy('c_d', 'lab')]);

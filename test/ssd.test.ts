@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MIN_NORMALIZE_FLOATS } from '../src/kernels/normalize.js';
 import { setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
 import { readNetPrototxt } from '../src/caffe/load.js';
+import { filterNet } from '../src/caffe/phase.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
 import { ranked } from '../src/layers/detection/nms.js';
@@ -110,7 +111,7 @@ function realNet(name: string) {
   const weights = new Map(hashWeightBlobs(path.join(dir, 'spec.json'), m.salt, m.gain).map((l) => [l.name, l.blobs.map((b) => new Tensor(b.shape, b.data))]));
   const load = () => Net.fromNetParameter(readNetPrototxt(path.join(dir, 'net.prototxt')), weights, [], { threads: 1 });
   const input = new Tensor(m.dims, hashInputData(m.seed, m.amplitude, m.dims));
-  return { load, input, blobs: m.blobs, fork: (blob: string) => readNpy(path.join(dir, 'blobs', `${blob}.npy`)) };
+  return { load, weights, input, blobs: m.blobs, fork: (blob: string) => readNpy(path.join(dir, 'blobs', `${blob}.npy`)) };
 }
 
 describe.each(['mobilenet_ssd', 'res10_face'])('real net %s (synthetic weights) vs the fork', (name) => {
@@ -131,6 +132,50 @@ describe.each(['mobilenet_ssd', 'res10_face'])('real net %s (synthetic weights) 
     expect(compareDetections(onnx.get('detection_out')!, c.fork('detection_out'), TOLERANCE)).toMatchObject({ pass: true });
     for (const blob of c.blobs.filter((b) => b !== 'detection_out'))
       expect(relativeError(onnx.get(blob)!, c.fork(blob)), `blob ${blob}`).toBeLessThanOrEqual(TOLERANCE);
+  });
+});
+
+describe("MobileNet-SSD's published test net (chuanqi305/MobileNet-SSD voc/MobileNetSSD_test.prototxt)", () => {
+  const c = realNet('mobilenet_ssd');
+  const dir = path.join(import.meta.dirname, 'fixtures/ssd/mobilenet_ssd');
+  it('loads: AnnotatedData an input of its resize_param size, its boxes and DetectionEvaluate dropped; runs as the deploy net', () => {
+    const notes: string[] = [];
+    const testNet = filterNet(readNetPrototxt(path.join(dir, 'test.prototxt')), {}, notes);
+    expect(notes).toEqual([
+      'dropped the loss / accuracy layers, which need labels: detection_eval (DetectionEvaluate)',
+      "AnnotatedData layer 'data': assumed 3 channels (the prototxt cannot say, and no weights tell)",
+      "AnnotatedData layer 'data' became an Input layer: data [8, 3, 300, 300]; dropped its top(s) label, which no remaining layer reads",
+    ]);
+    const net = Net.fromNetParameter(testNet, c.weights, [], { threads: 1 });
+    net.reshape({ data: [1, 3, 300, 300] });
+    net.forward({ data: c.input });
+    for (const blob of c.blobs.filter((b) => b !== 'detection_out'))
+      expect(relativeError(net.blobs.get(blob)!, c.fork(blob)), `blob ${blob}`).toBeLessThanOrEqual(TOLERANCE);
+    // Its DetectionOutput keeps more than the deploy net's (top_k 400, keep_top_k 200, confidence 0.01): the deploy
+    // net given those settings computes the same rows.
+    const deploy = fs.readFileSync(path.join(dir, 'net.prototxt'), 'utf8').replace('top_k: 100', 'top_k: 400').replace('keep_top_k: 100', 'keep_top_k: 200').replace('confidence_threshold: 0.25', 'confidence_threshold: 0.01');
+    const same = Net.fromNetParameter(readNetPrototxt(deploy), c.weights, [], { threads: 1 });
+    same.forward({ data: c.input });
+    const rows = net.blobs.get('detection_out')!;
+    expect(rows.dims[2]).toBeGreaterThan(c.fork('detection_out').dims[2]);
+    expect([...rows.data]).toEqual([...same.blobs.get('detection_out')!.data]);
+  });
+});
+
+describe("the SSD fork's webcam demos: DetectionOutput's fourth bottom with visualize is the image it draws on", () => {
+  const c = realNet('mobilenet_ssd');
+  const text = fs.readFileSync(path.join(import.meta.dirname, 'fixtures/ssd/mobilenet_ssd/net.prototxt'), 'utf8')
+    .replace('bottom: "mbox_priorbox"\n  top: "detection_out"', 'bottom: "mbox_priorbox"\n  bottom: "data"\n  top: "detection_out"')
+    .replace('detection_output_param {', 'detection_output_param {\n    visualize: true');
+  it('natively and through ONNX Runtime: the fork\'s detections (not read as RefineDet\'s ARM confidences)', async () => {
+    const notes: string[] = [];
+    const net = Net.fromNetParameter(readNetPrototxt(text), c.weights, notes, { threads: 1 });
+    expect(net.layers.at(-1)!.def.bottom).toEqual(['mbox_loc', 'mbox_conf_flatten', 'mbox_priorbox', 'data']);
+    expect(net.notes).toContain("layer 'detection_out' (DetectionOutput): visualize (the fork's OpenCV window, drawn on bottom 'data') is ignored: use crema detect -o DIR to draw the boxes");
+    net.forward({ data: c.input });
+    expect(relativeError(net.blobs.get('detection_out')!, c.fork('detection_out'))).toBeLessThanOrEqual(TOLERANCE);
+    const onnx = await runOnnx(net.graph, { data: c.input }, { outputs: ['detection_out'], threads: 1 });
+    expect(compareDetections(onnx.get('detection_out')!, c.fork('detection_out'), TOLERANCE)).toMatchObject({ pass: true });
   });
 });
 

@@ -45,9 +45,47 @@ export function selectLayers(net: NetParameter, state: FilterState = {}, notes: 
     if (l.phase !== undefined && l.phase !== resolved.phase)
       notes.push(`layer '${l.name}' (${l.type}) sets phase: ${l.phase}, so it behaves as in ${l.phase} although the net runs in ${resolved.phase}`);
   }
+  refuseFilteredBottoms(net, layer, resolved);
   const out: NetParameter = { ...net, layer, state: { phase: resolved.phase, level: resolved.level } };
   if (resolved.stages.length) out.state!.stage = resolved.stages;
   return out;
+}
+
+/**
+ * A kept layer reading a blob that only a left-out layer makes (a train net's TRAIN-only data layer, loaded for
+ * TEST): said with the layer and its rule, and the phase that keeps it. Other missing blobs are the graph's error.
+ */
+function refuseFilteredBottoms(net: NetParameter, kept: LayerParameter[], state: ResolvedState): void {
+  const keptSet = new Set(kept);
+  const produced = new Set<string>((net.input as string[] | undefined) ?? []);
+  const leftOut = new Map<string, LayerParameter>();
+  for (const l of net.layer ?? []) {
+    if (!keptSet.has(l)) {
+      for (const t of l.top ?? []) if (!produced.has(t) && !leftOut.has(t)) leftOut.set(t, l);
+      continue;
+    }
+    for (const b of l.bottom ?? []) {
+      const maker = produced.has(b) ? undefined : leftOut.get(b);
+      if (!maker) continue;
+      const rules = [...(maker.include ?? []).map((r) => ['include', r] as const), ...(maker.exclude ?? []).map((r) => ['exclude', r] as const)];
+      const other = state.phase === 'TEST' ? 'TRAIN' : 'TEST';
+      const inOther = layerIncluded(maker, { ...state, phase: other });
+      throw new CremaError(`layer '${l.name}' (${l.type}): bottom '${b}' is made only by layer '${maker.name}' (${maker.type}), which ${state.phase} leaves out (${rules.map(([k, r]) => `${k} { ${ruleText(r)} }`).join(', ')})` +
+        (inOther ? `: this net is for ${other} (options.phase ${other})` : ''));
+    }
+    for (const t of l.top ?? []) produced.add(t);
+  }
+}
+
+/** A NetStateRule as the prototxt writes it. */
+function ruleText(r: NetStateRule): string {
+  const parts: string[] = [];
+  if (r.phase !== undefined) parts.push(`phase: ${r.phase}`);
+  if (r.min_level !== undefined) parts.push(`min_level: ${r.min_level}`);
+  if (r.max_level !== undefined) parts.push(`max_level: ${r.max_level}`);
+  for (const st of r.stage ?? []) parts.push(`stage: "${st}"`);
+  for (const st of r.not_stage ?? []) parts.push(`not_stage: "${st}"`);
+  return parts.join(' ');
 }
 
 function resolveState(net: NetParameter, state: FilterState): ResolvedState {
@@ -83,9 +121,11 @@ export function stateMeetsRule(state: ResolvedState, rule: NetStateRule): boolea
 
 // ---------------------------------------------------------------- inference conversions
 
-const DATA_TYPES = new Set(['Data', 'ImageData', 'HDF5Data', 'MemoryData', 'WindowData', 'DummyData']);
+// AnnotatedData and VideoData: the SSD fork's (its test nets' images with their boxes, its webcam demos).
+const DATA_TYPES = new Set(['Data', 'ImageData', 'HDF5Data', 'MemoryData', 'WindowData', 'DummyData', 'AnnotatedData', 'VideoData']);
 
-const isLossLayer = (l: LayerParameter): boolean => l.type === 'Accuracy' || l.type.endsWith('Loss');
+// DetectionEvaluate: the SSD fork's mAP of its test nets, an Accuracy for detections.
+const isLossLayer = (l: LayerParameter): boolean => l.type === 'Accuracy' || l.type === 'DetectionEvaluate' || l.type.endsWith('Loss');
 
 /**
  * A Python layer without bottoms is a data layer (its shapes are known only to its Python code). A DummyData whose
@@ -220,12 +260,19 @@ function dataShapes(l: LayerParameter, readerOf: Reader, notes: string[], opts: 
   const transform = paramsOf(l, 'transform_param');
   const crop: number = transform.crop_size;
   switch (l.type) {
-    case 'Data': {
+    case 'Data':
+    case 'AnnotatedData':
+    case 'VideoData': {
       const p = paramsOf(l, 'data_param');
       const n = requireBatch(l, p.batch_size, 'data_param.batch_size');
-      const c = transform.force_gray ? 1 : channelsFor(l, readerOf, notes, opts);
-      if (!crop) throw unknownImageSize(l, 'its images come from a database and transform_param.crop_size is not set');
-      return [[n, c, crop, crop], [n]];
+      const size = transformedSize(transform);
+      if (!size) {
+        const from = l.type === 'VideoData' ? 'a camera or a video' : 'a database';
+        throw unknownImageSize(l, `its images come from ${from} and transform_param.crop_size is not set${l.type === 'Data' ? '' : ', nor a resize_param of height and width (WARP or FIT_LARGE_SIZE_AND_PAD)'}`);
+      }
+      const c = transform.force_gray ? 1 : transform.force_color ? 3 : channelsFor(l, readerOf, notes, opts);
+      // AnnotatedData's labels are boxes, one row of 8 per box of the batch: the count is the data's.
+      return [[n, c, ...size], l.type === 'Data' ? [n] : undefined];
     }
     case 'ImageData': {
       const p = paramsOf(l, 'image_data_param');
@@ -251,6 +298,20 @@ function dataShapes(l: LayerParameter, readerOf: Reader, notes: string[], opts: 
     default: // HDF5Data, Python: the shapes live in the data files / the Python code.
       throw unknownImageSize(l, 'its shapes are set by its data source, not the prototxt');
   }
+}
+
+/**
+ * The (height, width) a data transformer gives every image, when the prototxt alone tells: a crop (crop_size, or the
+ * SSD fork's crop_h / crop_w), else the fork's resize_param to height x width (WARP, or FIT_LARGE_SIZE_AND_PAD's
+ * padding); FIT_SMALL_SIZE keeps each image's aspect (the fork's InferNewSize), so its size is the image's.
+ * eric612/MobileNet-YOLO's several resize_param (multi-scale training): the first, as its set-up sizes the net.
+ */
+function transformedSize(t: Message): [number, number] | undefined {
+  const h: number = t.crop_size || t.crop_h, w: number = t.crop_size || t.crop_w;
+  const r = (t.resize_param as Message[] | undefined)?.[0];
+  const resized = r && r.resize_mode !== 'FIT_SMALL_SIZE' && r.height && r.width ? [r.height as number, r.width as number] : undefined;
+  const size = [h || resized?.[0], w || resized?.[1]];
+  return size[0] && size[1] ? [size[0], size[1]] : undefined;
 }
 
 function requireBatch(l: LayerParameter, n: number | undefined, field: string): number {

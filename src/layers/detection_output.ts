@@ -49,8 +49,20 @@ export function readDetectionSettings(def: LayerParameter): DetectionSettings {
   };
 }
 
+/**
+ * The bottoms after the three predictions that are RefineDet's ARM (its confidences, then its locations). A fourth
+ * bottom with `visualize` is the SSD fork's image to draw on (its webcam demos' `bottom: "data"`), read by nothing
+ * crema computes; RefineDet's nets give five.
+ */
+export function armBottoms(def: LayerParameter): number {
+  const n = def.bottom?.length ?? 0;
+  const visualize = (def.detection_output_param as { visualize?: boolean } | undefined)?.visualize;
+  return n === 4 && visualize ? 0 : Math.max(0, n - 3);
+}
+
 /** The number of priors, checked against the location and confidence predictions as the fork's Reshape does. */
-export function priorCount(def: LayerParameter, s: DetectionSettings, [loc, conf, prior, armConf, armLoc]: Shape[]): number {
+export function priorCount(def: LayerParameter, s: DetectionSettings, bottoms: Shape[]): number {
+  const [loc, conf, prior, armConf, armLoc] = bottoms.slice(0, 3 + armBottoms(def));
   // Caffe's legacy accessors: num = shape(0), channels = shape(1), height = shape(2), 1 where the blob has no such axis.
   const axis = (shape: Shape, i: number) => shape[i] ?? 1;
   need(def, axis(loc, 0) === axis(conf, 0), () => `location ${shapeString(loc)} and confidence ${shapeString(conf)} have different batch sizes`);
@@ -148,6 +160,7 @@ export const detectionOutputLayer: LayerType = {
   create(def) {
     expectCounts(def, [3, 5], [1, 1]);
     const s = readDetectionSettings(def);
+    const arm = armBottoms(def);
     let count = 0;
     return {
       notes: ignoredSettings(def),
@@ -156,7 +169,8 @@ export const detectionOutputLayer: LayerType = {
         // The real row count is known only after the forward (the fork reshapes its top there too).
         return [[1, 1, 1, 7]];
       },
-      forward([loc, odmConf, prior, armConf, armLoc], [top]) {
+      forward(bottoms, [top]) {
+        const [loc, odmConf, prior, armConf, armLoc] = bottoms.slice(0, 3 + arm);
         const num = loc.dims[0];
         const rows: number[] = [];
         const conf = armConf ? objectnessFiltered(s, odmConf.data, armConf.data) : odmConf.data;
@@ -195,7 +209,8 @@ function ignoredSettings(def: LayerParameter): string[] {
   const notes: string[] = [];
   if (p?.save_output_param)
     notes.push(`save_output_param (the fork's writing of detections to ${p.save_output_param.output_directory || 'files'}) is ignored: the detections are the blob '${def.top?.[0]}'`);
-  if (p?.visualize) notes.push("visualize (the fork's OpenCV window) is ignored: use crema detect -o DIR to draw the boxes");
+  if (p?.visualize)
+    notes.push(`visualize (the fork's OpenCV window${def.bottom?.length === 4 ? `, drawn on bottom '${def.bottom[3]}'` : ''}) is ignored: use crema detect -o DIR to draw the boxes`);
   return notes;
 }
 

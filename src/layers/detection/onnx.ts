@@ -1,7 +1,7 @@
 import { formatFloat32 } from '../../caffe/prototxt.js';
 import { int, ints } from '../../onnx/builder.js';
 import type { LayerContext } from '../../onnx/context.js';
-import { priorCount, readDetectionSettings, type DetectionSettings } from '../detection_output.js';
+import { armBottoms, priorCount, readDetectionSettings, type DetectionSettings } from '../detection_output.js';
 
 /**
  * DetectionOutput as ONNX: box decoding, the fork's top_k as a TopK per class before NonMaximumSuppression
@@ -22,7 +22,7 @@ export function detectionOutputToOnnx(c: LayerContext): void {
   c.dynamicShape(0, [2]);
   const [priorBoxes, variances] = priorParts(c, s, priors);
   // RefineDet: the priors moved by the ARM's (shared) locations first, per image: [num, 1, priors, 4].
-  const anchors = c.layer.bottomShapes.length > 4 ? decode(c, s, num, priors, c.bottom(4), 1, priorBoxes, variances, 'arm_') : priorBoxes;
+  const anchors = armBottoms(def) > 1 ? decode(c, s, num, priors, c.bottom(4), 1, priorBoxes, variances, 'arm_') : priorBoxes;
   const boxes = decode(c, s, num, priors, c.bottom(0), s.shareLocation ? 1 : s.numClasses, anchors, variances, '');
   const [scores, order] = candidates(c, s, num, priors, k);
   // The boxes of each (image, class)'s candidates: [num * classes, k, 4].
@@ -96,7 +96,7 @@ function decode(c: LayerContext, s: DetectionSettings, num: number, priors: numb
 function candidates(c: LayerContext, s: DetectionSettings, num: number, priors: number, k: number): [string, string] {
   const classes = s.numClasses, n = c.layer.name;
   let conf = reshape(c, c.bottom(1), [num, priors, classes], 'conf3');
-  if (c.layer.bottomShapes.length > 3) {
+  if (armBottoms(c.layer.def) > 0) {
     // RefineDet's objectness filter: where the ARM's objectness is below objectness_score, class 0 scores 1, the rest 0.
     const objectness = lastAxis(c, reshape(c, c.bottom(3), [num, priors, 2], 'arm_conf3'), 1, 2, 'objectness');
     const onlyClass0 = c.b.floats(`${n}/class0`, Float32Array.from({ length: classes }, (_, i) => (i === 0 ? 1 : 0)), [classes]);
