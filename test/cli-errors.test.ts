@@ -215,6 +215,13 @@ describe('flags typed where a new user types them', () => {
     expect((await cli('info', prototxt, '--stage', 'deploy')).code).toBe(0);
   });
 
+  it('a data layer of unknown size names --data-shape as typed', async () => {
+    const file = net('mnist', 'layer { name: "mnist" type: "Data" top: "img" top: "label" data_param { batch_size: 64 } }\nlayer { name: "r" type: "ReLU" bottom: "img" top: "r" }\n');
+    const r = await cli('info', file);
+    expect([r.code, r.stderr.trim().split('\n').at(-1)]).toEqual([2, `crema: ${file}: layer 'mnist' (Data): cannot turn it into an Input layer: its images come from a database and transform_param.crop_size is not set; give the shape of 'img' (--data-shape img=N,C,H,W)`]);
+    expect((await cli('info', file, '--data-shape', 'img=64,1,28,28')).code).toBe(0);
+  });
+
   it("a fork's field or value names --lenient, which skips it with a warning", async () => {
     const file = net('mkl', 'layer { name: "relu" type: "ReLU" bottom: "data" top: "r" relu_param { engine: MKL2017 } }\n');
     const strict = await cli('info', file);

@@ -78,7 +78,7 @@ describe('loadNet on the trained V1 models', () => {
     const trainTest = path.join(here, 'fixtures/load/cifar10_quick_train_test.v1.prototxt');
     const weightsFile = model('cifar10_quick', 'weights.caffemodel');
     await expect(loadNet(trainTest, weightsFile)).rejects.toThrow(
-      "layer 'cifar' (Data): cannot turn it into an Input layer: its images come from a database and transform_param.crop_size is not set; give the shape of 'data' (data shapes option)",
+      "layer 'cifar' (Data): cannot turn it into an Input layer: its images come from a database and transform_param.crop_size is not set; give the shape of 'data' (options.dataShapes: { 'data': [N, C, H, W] })",
     );
     const { net, weights, notes } = await loadNet(trainTest, weightsFile, { dataShapes: { data: [100, 3, 32, 32] } });
     const deploy = await loadNet(model('cifar10_quick', 'deploy.prototxt'), weightsFile);
@@ -97,7 +97,7 @@ describe('loadNet errors about layers', () => {
   it('name the prototxt they are in', async () => {
     const trainTest = path.join(here, 'fixtures/load/cifar10_quick_train_test.v1.prototxt');
     await expect(loadNet(trainTest)).rejects.toThrow(new CremaError(
-      `${trainTest}: layer 'cifar' (Data): cannot turn it into an Input layer: its images come from a database and transform_param.crop_size is not set; give the shape of 'data' (data shapes option)`,
+      `${trainTest}: layer 'cifar' (Data): cannot turn it into an Input layer: its images come from a database and transform_param.crop_size is not set; give the shape of 'data' (options.dataShapes: { 'data': [N, C, H, W] })`,
     ));
   });
 });

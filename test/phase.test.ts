@@ -197,10 +197,23 @@ describe('data layers become Input layers', () => {
     expect(convert(anno(scales), [det]).input.shapes).toEqual([[8, 3, 416, 416]]);
     // FIT_SMALL_SIZE keeps each image's aspect: its size is the image's
     expect(() => convert(anno(resize('FIT_SMALL_SIZE')), [det])).toThrow(
-      "layer 'd' (AnnotatedData): cannot turn it into an Input layer: its images come from a database and transform_param.crop_size is not set, nor a resize_param of height and width (WARP or FIT_LARGE_SIZE_AND_PAD); give the shape of 'data' (data shapes option)",
+      "layer 'd' (AnnotatedData): cannot turn it into an Input layer: its images come from a database and transform_param.crop_size is not set, nor a resize_param of height and width (WARP or FIT_LARGE_SIZE_AND_PAD); give the shape of 'data' (options.dataShapes: { 'data': [N, C, H, W] })",
     );
     expect(() => convert(anno({}, 'VideoData'), [det])).toThrow("layer 'd' (VideoData): cannot turn it into an Input layer: its images come from a camera or a video and");
     expect(convert(anno({}), [det], { dataShapes: { data: [1, 3, 32, 32] } }).input.shapes).toEqual([[1, 3, 32, 32]]);
+  });
+
+  it("caffe-segnet's DenseImageData: crop_size, else crop_height x crop_width, else new_height x new_width; labels [N, 1, H, W]", () => {
+    const l = { name: 'dense', type: 'DenseImageData', top: ['d', 'lab'], dense_image_data_param: { batch_size: 2, new_height: 360, new_width: 480 } };
+    const keepLabel = { name: 's', type: 'Silence', bottom: ['lab'] };
+    expect(convert(l, [keepLabel]).input).toEqual({ name: 'dense', type: 'Input', top: ['d', 'lab'], shapes: [[2, 3, 360, 480], [2, 1, 360, 480]] });
+    expect(convert({ ...l, dense_image_data_param: { ...l.dense_image_data_param, crop_height: 200, crop_width: 100, is_color: false } }).input.shapes).toEqual([[2, 1, 200, 100]]);
+    expect(convert({ ...l, transform_param: { crop_size: 64 }, dense_image_data_param: { ...l.dense_image_data_param, crop_height: 200, crop_width: 100 } }).input.shapes).toEqual([[2, 3, 64, 64]]);
+    // SegNet's segnet_inference.prototxt: the size is its images'
+    const segnet = { name: 'data', type: 'DenseImageData', top: ['data', 'label'], dense_image_data_param: { source: 'test.txt', batch_size: 1 } };
+    expect(() => convert(segnet)).toThrow(
+      "layer 'data' (DenseImageData): cannot turn it into an Input layer: its images come from files and neither transform_param.crop_size nor dense_image_data_param.crop_height / crop_width or new_height / new_width is set; give the shape of 'data' (options.dataShapes: { 'data': [N, C, H, W] })");
+    expect(convert(segnet, [], { dataShapes: { data: [1, 3, 360, 480] } }).input).toEqual({ name: 'data', type: 'Input', top: ['data'], shapes: [[1, 3, 360, 480]] });
   });
 
   it("a train net's TRAIN-only data layer, loaded for TEST: the error names the layer, its rule and the phase that keeps it", () => {
@@ -229,11 +242,11 @@ describe('data layers become Input layers', () => {
   it('refuses a data layer whose image size the prototxt does not give, unless told', () => {
     const mnist = { name: 'mnist', type: 'Data', top: ['data', 'label'], data_param: { batch_size: 64, source: 'lmdb' }, transform_param: { scale: 0.00390625 } };
     expect(() => convert(mnist)).toThrow(
-      "layer 'mnist' (Data): cannot turn it into an Input layer: its images come from a database and transform_param.crop_size is not set; give the shape of 'data' (data shapes option)",
+      "layer 'mnist' (Data): cannot turn it into an Input layer: its images come from a database and transform_param.crop_size is not set; give the shape of 'data' (options.dataShapes: { 'data': [N, C, H, W] })",
     );
     expect(convert(mnist, [], { dataShapes: { data: [64, 1, 28, 28] } }).input.shapes).toEqual([[64, 1, 28, 28]]);
     const h5 = { name: 'h5', type: 'HDF5Data', top: ['data'], hdf5_data_param: { batch_size: 2, source: 'x' } };
-    expect(() => convert(h5)).toThrow("layer 'h5' (HDF5Data): cannot turn it into an Input layer: its shapes are set by its data source, not the prototxt; give the shape of 'data' (data shapes option)");
+    expect(() => convert(h5)).toThrow("layer 'h5' (HDF5Data): cannot turn it into an Input layer: its shapes are set by its data source, not the prototxt; give the shape of 'data' (options.dataShapes: { 'data': [N, C, H, W] })");
     const py = { name: 'py', type: 'Python', top: ['data'], python_param: { module: 'm', layer: 'L' } };
     expect(() => convert(py)).toThrow("layer 'py' (Python): cannot turn it into an Input layer");
   });

@@ -121,8 +121,9 @@ export function stateMeetsRule(state: ResolvedState, rule: NetStateRule): boolea
 
 // ---------------------------------------------------------------- inference conversions
 
-// AnnotatedData and VideoData: the SSD fork's (its test nets' images with their boxes, its webcam demos).
-const DATA_TYPES = new Set(['Data', 'ImageData', 'HDF5Data', 'MemoryData', 'WindowData', 'DummyData', 'AnnotatedData', 'VideoData']);
+// AnnotatedData and VideoData: the SSD fork's (its test nets' images with their boxes, its webcam demos);
+// DenseImageData: caffe-segnet's (SegNet's images and label images).
+const DATA_TYPES = new Set(['Data', 'ImageData', 'HDF5Data', 'MemoryData', 'WindowData', 'DummyData', 'AnnotatedData', 'VideoData', 'DenseImageData']);
 
 // DetectionEvaluate: the SSD fork's mAP of its test nets, an Accuracy for detections.
 const isLossLayer = (l: LayerParameter): boolean => l.type === 'Accuracy' || l.type === 'DetectionEvaluate' || l.type.endsWith('Loss');
@@ -243,7 +244,7 @@ function dataToInput(
   tops.forEach((t, i) => {
     if (i > 0 && unread(t)) return;
     const shape = opts.dataShapes?.[t] ?? shapes[i];
-    if (!shape) throw new CremaError(`layer '${l.name}' (${l.type}): the shape of its top '${t}' cannot be known from the prototxt; give it (data shapes option)`);
+    if (!shape) throw new CremaError(`layer '${l.name}' (${l.type}): the shape of its top '${t}' cannot be known from the prototxt; give it (${dataShapeHint(t)})`);
     keptTops.push(t);
     keptShapes.push(shape);
   });
@@ -280,6 +281,15 @@ function dataShapes(l: LayerParameter, readerOf: Reader, notes: string[], opts: 
       const [h, w] = crop ? [crop, crop] : [p.new_height, p.new_width];
       if (!h || !w) throw unknownImageSize(l, 'neither transform_param.crop_size nor image_data_param.new_height / new_width is set');
       return [[p.batch_size, c, h, w], [p.batch_size]];
+    }
+    case 'DenseImageData': {
+      // caffe-segnet's DataLayerSetUp: crop_size, else crop_height x crop_width, else the images' size (new_height x
+      // new_width when set); the labels are [N, 1, H, W].
+      const p = paramsOf(l, 'dense_image_data_param');
+      const n = requireBatch(l, p.batch_size, 'dense_image_data_param.batch_size');
+      const [h, w] = crop ? [crop, crop] : p.crop_height && p.crop_width ? [p.crop_height, p.crop_width] : [p.new_height, p.new_width];
+      if (!h || !w) throw unknownImageSize(l, 'its images come from files and neither transform_param.crop_size nor dense_image_data_param.crop_height / crop_width or new_height / new_width is set');
+      return [[n, p.is_color ? 3 : 1, h, w], [n, 1, h, w]];
     }
     case 'WindowData': {
       const p = paramsOf(l, 'window_data_param');
@@ -320,8 +330,11 @@ function requireBatch(l: LayerParameter, n: number | undefined, field: string): 
 }
 
 function unknownImageSize(l: LayerParameter, why: string): CremaError {
-  return new CremaError(`layer '${l.name}' (${l.type}): cannot turn it into an Input layer: ${why}; give the shape of '${l.top![0]}' (data shapes option)`);
+  return new CremaError(`layer '${l.name}' (${l.type}): cannot turn it into an Input layer: ${why}; give the shape of '${l.top![0]}' (${dataShapeHint(l.top![0])})`);
 }
+
+/** The option that gives a data top's shape, in the library's words (the CLI says `--data-shape TOP=N,C,H,W`). */
+const dataShapeHint = (top: string): string => `options.dataShapes: { '${top}': [N, C, H, W] }`;
 
 /**
  * DummyDataLayer's shapes: `shape` (one for all tops, or one per top), else num / channels / height / width (also
