@@ -63,6 +63,7 @@ function showError(err: unknown): void {
   // The library's option as this page's control.
   const message = (err instanceof Error ? err.message : String(err))
     .replace("options.dialect 'yolo'", 'Caffe: YOLO ports')
+    .replace("options.dialect 'faceboxes'", 'Caffe: FaceBoxes')
     .replace('options.lenient skips it', '"skip unknown fields" skips it');
   $('error').textContent = message.split('\n')[0];
   $('error').title = message;
@@ -116,7 +117,8 @@ async function loadNet(name: string, prototxt: Uint8Array, weights: Uint8Array |
   state.net = undefined;
   $<HTMLButtonElement>('run').disabled = true;
   await old?.dispose();
-  const dialect = $<HTMLSelectElement>('dialect').value === 'yolo' ? 'yolo' : undefined;
+  const chosen = $<HTMLSelectElement>('dialect').value;
+  const dialect = chosen === 'yolo' || chosen === 'faceboxes' ? chosen : undefined;
   const lenient = $<HTMLInputElement>('lenient').checked;
   const skipped: string[] = [];
   const net = await Net.load({ prototxt, weights }, { names, engine: pageEngine, dialect, lenient, warn: (m) => skipped.push(m) });

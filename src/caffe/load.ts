@@ -15,9 +15,11 @@ import { upgradeNet } from './upgrade.js';
  * A Caffe other than BVLC's whose semantics a net was built for, where it changes a BVLC layer (a fork's new layer
  * types need none: they are built in or plugins). 'yolo': the YOLO ports' Caffe (ChenYingpeng/caffe-yolov3,
  * darknet2caffe), whose Pooling adds a row and a column when kernel − stride is odd (darknet's 2 x 2 stride-1 maxpool).
+ * 'faceboxes': sfzhang15/FaceBoxes' Caffe, whose PriorBox densifies min_size 32 into 16 boxes and 64 into 4 a cell
+ * and sizes the others' square boxes min_size − 1.
  */
-export type Dialect = 'yolo';
-export const DIALECTS: readonly Dialect[] = ['yolo'];
+export type Dialect = 'yolo' | 'faceboxes';
+export const DIALECTS: readonly Dialect[] = ['yolo', 'faceboxes'];
 
 export interface LoadOptions {
   /** Which phase's layers to keep (include / exclude rules); TEST by default. */

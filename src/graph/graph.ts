@@ -3,6 +3,7 @@ import type { Dialect } from '../caffe/load.js';
 import type { Layer, NetContext } from '../layers/layer.js';
 import { LayerError, declaredWeights, needSaneShape } from '../layers/layer.js';
 import { sizedOtherwiseInYolo } from '../layers/pooling.js';
+import { densifiedInFaceBoxes } from '../layers/prior_box.js';
 import { layerTypeOf } from '../layers/registry.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -145,14 +146,16 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {
     if (sizeOf(s) === 0) throw new CremaError(`input '${name}': shape ${shapeString(s)} holds no values: an input needs at least one item`);
   }
   const shapes = new Map<string, Shape>();
-  let yoloHint: string | undefined; // the first Pooling that the yolo dialect would size otherwise, when not loaded as that
+  // The first layer that a dialect would size otherwise (a Pooling in the yolo dialect, a PriorBox in faceboxes),
+  // when not loaded as one: said after a later shape error.
+  let dialectHint: string | undefined;
   for (const l of graph.layers) {
     const bottomShapes = l.bottoms.map((b) => shapes.get(b)!);
     let topShapes: Shape[];
     try {
       topShapes = l.impl.reshape(bottomShapes);
     } catch (err) {
-      if (yoloHint && err instanceof LayerError) err.message += `; ${yoloHint}`;
+      if (dialectHint && err instanceof LayerError) err.message += `; ${dialectHint}`;
       throw err;
     }
     if (l.type === 'Input') topShapes = topShapes.map((s, i) => own(inputShapes, l.tops[i]) ?? graph.blobShapes.get(l.tops[i]) ?? s);
@@ -168,7 +171,8 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {
     });
     l.bottomShapes = bottomShapes;
     l.topShapes = topShapes;
-    if (!graph.dialect && !yoloHint && l.type === 'Pooling') yoloHint = sizedOtherwiseInYolo(l.def, bottomShapes[0], topShapes[0]);
+    if (!graph.dialect && !dialectHint && l.type === 'Pooling') dialectHint = sizedOtherwiseInYolo(l.def, bottomShapes[0], topShapes[0]);
+    if (!graph.dialect && !dialectHint && l.type === 'PriorBox') dialectHint = densifiedInFaceBoxes(l.def, topShapes[0]);
   }
   let total = 0;
   for (const s of shapes.values()) total += sizeOf(s);

@@ -3,7 +3,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, shapeString } from '../tensor.js';
 import { hasParam } from './axes.js';
-import { type LayerType, expectCounts, need } from './layer.js';
+import { type LayerType, type NetContext, expectCounts, need } from './layer.js';
 import type { LayerContext } from '../onnx/context.js';
 
 /** PriorBox's settings, checked as the SSD fork's LayerSetUp checks them. */
@@ -23,11 +23,16 @@ export interface PriorSettings {
   stepW: number;
   offset: number;
   priorsPerCell: number;
+  /** FaceBoxes' Caffe (the 'faceboxes' dialect): min_size 32 and 64 densified, the others min_size − 1 wide. */
+  faceBoxes: boolean;
 }
 
 const f32 = Math.fround;
 
-function readPriorSettings(def: LayerParameter): PriorSettings {
+/** Boxes a min_size writes per cell in FaceBoxes' PriorBox: 32 densified 4 x 4, 64 2 x 2, any other once. */
+const faceBoxesDensity = (minSize: number): number => ({ 32: 16, 64: 4 })[Math.trunc(minSize)] ?? 1;
+
+function readPriorSettings(def: LayerParameter, net: NetContext = {}): PriorSettings {
   const p = paramsOf(def, 'prior_box_param');
   const has = (field: string) => hasParam(def, 'prior_box_param', field);
   const minSizes: number[] = p.min_size, maxSizes: number[] = p.max_size;
@@ -48,10 +53,39 @@ function readPriorSettings(def: LayerParameter): PriorSettings {
   need(def, variance.every((v) => v > 0), () => `variance must be positive, got ${variance.map(formatFloat32).join(', ')}`);
   const [imgH, imgW] = pair(def, has, p, 'img_size', 'img_h', 'img_w');
   const [stepH, stepW] = pair(def, has, p, 'step', 'step_h', 'step_w');
-  return {
-    minSizes, maxSizes, aspectRatios, clip: p.clip, variance, imgH, imgW, stepH, stepW, offset: p.offset,
-    priorsPerCell: aspectRatios.length * minSizes.length + maxSizes.length,
-  };
+  const faceBoxes = net.dialect === 'faceboxes';
+  const priorsPerCell = faceBoxes ? faceBoxesRoom(def, minSizes, maxSizes, aspectRatios) : aspectRatios.length * minSizes.length + maxSizes.length;
+  return { minSizes, maxSizes, aspectRatios, clip: p.clip, variance, imgH, imgW, stepH, stepW, offset: p.offset, priorsPerCell, faceBoxes };
+}
+
+/**
+ * FaceBoxes' LayerSetUp makes room for 21 boxes a cell whenever there are three min_size (its Inception3 head: 32,
+ * 64, 128), else for the SSD fork's count, then writes a box per densified position: a layer whose two counts differ
+ * writes past its top (or leaves it partly unwritten) in the fork, and is refused.
+ */
+function faceBoxesRoom(def: LayerParameter, minSizes: number[], maxSizes: number[], aspectRatios: number[]): number {
+  const room = minSizes.length === 3 ? 21 : aspectRatios.length * minSizes.length + maxSizes.length;
+  const written = minSizes.reduce((n, m) => n + faceBoxesDensity(m) + aspectRatios.length - 1, 0) + maxSizes.length;
+  need(def, written === room, () =>
+    `in FaceBoxes' Caffe, min_size ${minSizes.map(formatFloat32).join(', ')} write ${written} boxes a cell into room for ${room} (it densifies 32 into 16 and 64 into 4, and makes room for 21 when there are three min_size): the fork's output would be wrong`);
+  return room;
+}
+
+/**
+ * For a shape error after it: a PriorBox that FaceBoxes' Caffe densifies (a min_size of 32 or 64) in a net not
+ * loaded as that dialect. The error is then the DetectionOutput's count of priors.
+ */
+export function densifiedInFaceBoxes(def: LayerParameter, top: Shape): string | undefined {
+  const minSizes: number[] = paramsOf(def, 'prior_box_param').min_size;
+  if (!minSizes.some((m) => faceBoxesDensity(m) > 1)) return undefined;
+  let boxes: number;
+  try {
+    boxes = readPriorSettings(def, { dialect: 'faceboxes' }).priorsPerCell;
+  } catch {
+    return undefined;
+  }
+  const cells = top[2] / 4 / readPriorSettings(def).priorsPerCell;
+  return `layer '${def.name}' (PriorBox) gives ${top[2] / 4} priors in BVLC's SSD but ${cells * boxes} in FaceBoxes' Caffe, which densifies its min_size 32 and 64: for a FaceBoxes net, load it with options.dialect 'faceboxes'`;
 }
 
 /** img_size vs img_h/img_w (and step vs step_h/step_w): one or the other, positive; [0, 0] when neither is given. */
@@ -88,7 +122,8 @@ export function priorBoxes(s: PriorSettings, layerH: number, layerW: number, ima
       const cx = f32(f32(w + s.offset) * stepW), cy = f32(f32(h + s.offset) * stepH);
       s.minSizes.forEach((minSize, i) => {
         const min = Math.trunc(minSize);
-        put(cx, cy, min, min);
+        if (s.faceBoxes) putFaceBoxes(put, cx, cy, min);
+        else put(cx, cy, min, min);
         if (s.maxSizes.length) {
           const size = f32(Math.sqrt(min * Math.trunc(s.maxSizes[i])));
           put(cx, cy, size, size);
@@ -105,6 +140,18 @@ export function priorBoxes(s: PriorSettings, layerH: number, layerW: number, ima
   return out;
 }
 
+/**
+ * FaceBoxes' square boxes of one min_size at a cell: min_size − 1 wide ((box_width - 1) / 2. either side of the
+ * center), 32 at 4 x 4 centers 8 apart and 64 at 2 x 2 centers 16 apart, from (-2, -2) and (-1, -1) steps off the
+ * cell's center (rows outer), each shifted center in float as the fork adds it.
+ */
+function putFaceBoxes(put: (cx: number, cy: number, bw: number, bh: number) => void, cx: number, cy: number, min: number): void {
+  const [n, gap] = min === 32 ? [4, 8] : min === 64 ? [2, 16] : [1, 0];
+  const first = -(n >> 1);
+  for (let i = first; i < first + n; i++)
+    for (let j = first; j < first + n; j++) put(f32(cx + j * gap), f32(cy + i * gap), min - 1, min - 1);
+}
+
 /** The feature map's and the image's (height, width), Caffe's legacy height()/width() of the two bottoms. */
 function geometry(def: LayerParameter, [feature, image]: Shape[]): [number, number, number, number] {
   for (const [what, s] of [['feature map (bottom 0)', feature], ['image (bottom 1)', image]] as const)
@@ -115,9 +162,9 @@ function geometry(def: LayerParameter, [feature, image]: Shape[]): [number, numb
 /** The SSD fork's PriorBox (prior_box_layer.cpp): the default boxes of one feature map, with their variances. */
 export const priorBoxLayer: LayerType = {
   type: 'PriorBox',
-  create(def) {
+  create(def, _weights, net = {}) {
     expectCounts(def, [2, 2], [1, 1]);
-    const s = readPriorSettings(def);
+    const s = readPriorSettings(def, net);
     let priors: Float32Array = new Float32Array(0);
     return {
       reshape(bottoms) {
@@ -138,6 +185,6 @@ export const priorBoxLayer: LayerType = {
 /** A constant for the net's input size (the priors depend on shapes only, which are fixed in the model). */
 function priorBoxToOnnx(c: LayerContext): void {
   const [lh, lw, ih, iw] = geometry(c.layer.def, c.layer.bottomShapes);
-  const data = priorBoxes(readPriorSettings(c.layer.def), lh, lw, ih, iw);
+  const data = priorBoxes(readPriorSettings(c.layer.def, c.net), lh, lw, ih, iw);
   c.alias(0, c.b.floats(c.layer.tops[0], data, c.layer.topShapes[0]));
 }

@@ -1,5 +1,5 @@
 import type { GraphLayer } from '../graph/graph.js';
-import { LayerError } from '../layers/layer.js';
+import { LayerError, type NetContext } from '../layers/layer.js';
 import { type Attr, type OnnxBuilder, int, ints } from './builder.js';
 import type { Shape } from '../tensor.js';
 
@@ -11,6 +11,8 @@ export interface LayerContext {
   layer: GraphLayer;
   opset: number;
   lrn: LrnMode;
+  /** The net's context as its layers were made in (the dialect). */
+  net: NetContext;
   /** The ONNX value holding bottom i now. */
   bottom(i: number): string;
   /** The name to give the value of top i (call once per top, for the node that computes it). */

@@ -1,5 +1,5 @@
 import type { Graph, GraphLayer } from '../graph/graph.js';
-import { LayerError } from '../layers/layer.js';
+import { LayerError, type NetContext } from '../layers/layer.js';
 import { CremaError, kindOf } from '../util/errors.js';
 import { checkNames } from '../util/options.js';
 import { type Attr, OnnxBuilder, irVersionFor, valueInfo } from './builder.js';
@@ -63,7 +63,7 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
       return;
     }
     const keepsName = (t: string) => lastWriter.get(t) === index && !inputSet.has(t);
-    const values = convertLayer(b, layer, { opset, lrn: options.lrn ?? 'native', notes, dynamic }, current, keepsName);
+    const values = convertLayer(b, layer, { opset, lrn: options.lrn ?? 'native', net: graph.dialect ? { dialect: graph.dialect } : {}, notes, dynamic }, current, keepsName);
     layer.tops.forEach((t, i) => current.set(t, values[i]));
   });
   const { outputs, passthrough, infos } = exposeOutputs(b, graph, current, wantedBlobs(graph, options.outputs ?? 'net'), dynamic);
@@ -92,6 +92,7 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
 interface ConvertState {
   opset: number;
   lrn: LrnMode;
+  net: NetContext;
   notes: string[];
   /** Blobs whose size along some axes depends on the data -> those axes. */
   dynamic: Map<string, number[]>;
@@ -100,7 +101,7 @@ interface ConvertState {
 function convertLayer(
   b: OnnxBuilder,
   layer: GraphLayer,
-  { opset, lrn, notes, dynamic }: ConvertState,
+  { opset, lrn, net, notes, dynamic }: ConvertState,
   current: Map<string, string>,
   keepsBlobName: (top: string) => boolean,
 ): string[] {
@@ -114,6 +115,7 @@ function convertLayer(
     layer,
     opset,
     lrn,
+    net,
     bottom: (i) => current.get(layer.bottoms[i])!,
     top: (i) => {
       const t = layer.tops[i];
