@@ -307,6 +307,29 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
+  it('a data layer of unknown size names the page\'s "data shape", and loads with it filled in', async () => {
+    const { page, errors } = await open(browser, server.url);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-datashape-'));
+    try {
+      const net = path.join(dir, 'segnet.prototxt');
+      fs.writeFileSync(net, 'name: "dense"\nlayer { name: "data" type: "DenseImageData" top: "data" top: "label" dense_image_data_param { source: "test.txt" batch_size: 1 } }\n' +
+        'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" convolution_param { num_output: 2 kernel_size: 3 } }\n');
+      await (await page.$('#prototxt'))!.uploadFile(net);
+      await page.click('#load');
+      await page.waitForSelector('#error:not(:empty)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe(
+        "segnet.prototxt: layer 'data' (DenseImageData): cannot turn it into an Input layer: its images come from files and neither transform_param.crop_size nor dense_image_data_param.crop_height / crop_width or new_height / new_width is set; give the shape of 'data' (\"data shape\" data=N,C,H,W)");
+      await page.type('#data-shape', 'data=1,3,36,48');
+      await page.click('#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#totals', (e) => e.textContent)).toMatch(/^2 layers, 56 parameters, 84,456 multiply-adds; inputs data 1×3×36×48;/);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('shows a progress bar while reading big weights, the ACROSS_CHANNELS LRN formula, and refuses HDF5 in one line', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-big-'));
     const { page, errors } = await open(browser, server.url);

@@ -64,6 +64,7 @@ function showError(err: unknown): void {
   const message = (err instanceof Error ? err.message : String(err))
     .replace("options.dialect 'yolo'", 'Caffe: YOLO ports')
     .replace("options.dialect 'faceboxes'", 'Caffe: FaceBoxes')
+    .replace(/options\.dataShapes: \{ '(.*?)': \[N, C, H, W\] \}/g, '"data shape" $1=N,C,H,W')
     .replace('options.lenient skips it', '"skip unknown fields" skips it');
   $('error').textContent = message.split('\n')[0];
   $('error').title = message;
@@ -120,8 +121,9 @@ async function loadNet(name: string, prototxt: Uint8Array, weights: Uint8Array |
   const chosen = $<HTMLSelectElement>('dialect').value;
   const dialect = chosen === 'yolo' || chosen === 'faceboxes' ? chosen : undefined;
   const lenient = $<HTMLInputElement>('lenient').checked;
+  const dataShapes = dataShapesOf($<HTMLInputElement>('data-shape').value);
   const skipped: string[] = [];
-  const net = await Net.load({ prototxt, weights }, { names, engine: pageEngine, dialect, lenient, warn: (m) => skipped.push(m) });
+  const net = await Net.load({ prototxt, weights }, { names, engine: pageEngine, dialect, lenient, dataShapes, warn: (m) => skipped.push(m) });
   Object.assign(state, { net, labels, blobs: {}, input: undefined, selectedLayer: undefined });
   $('verify-box').hidden = true;
   await render(net, name);
@@ -129,6 +131,17 @@ async function loadNet(name: string, prototxt: Uint8Array, weights: Uint8Array |
   // What "skip unknown fields" left out, as the CLI's warnings: the first in the status, all of them in its tooltip.
   say(`${name} loaded${skipped.length ? `; ${skipped[0]}${skipped.length > 1 ? `, and ${skipped.length - 1} more` : ''}` : ''}`);
   $('status').title = skipped.join('\n');
+}
+
+/** The "data shape" field: TOP=N,C,H,W, several separated by spaces (the CLI's --data-shape), or nothing. */
+function dataShapesOf(text: string): Record<string, number[]> | undefined {
+  const specs = text.trim().split(/\s+/).filter(Boolean);
+  if (!specs.length) return undefined;
+  return Object.fromEntries(specs.map((spec) => {
+    const m = /^([^=]+)=(\d+(?:,\d+)*)$/.exec(spec);
+    if (!m) throw new Error(`data shape ${spec}: expected TOP=N,C,H,W (e.g. data=1,3,360,480)`);
+    return [m[1], m[2].split(',').map(Number)];
+  }));
 }
 
 async function loadShipped(model: string): Promise<void> {

@@ -144,7 +144,7 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
       const warnings: string[] = [];
       const net = await Net.load(
         { prototxt: req.prototxt, weights: req.weights },
-        { threads: req.threads, dialect: req.dialect, lenient: req.lenient, warn: (m) => warnings.push(namedIn(m, req)) },
+        { threads: req.threads, dialect: req.dialect, lenient: req.lenient, dataShapes: req.dataShapes, warn: (m) => warnings.push(namedIn(m, req)) },
       ).catch((err: unknown) => {
         throw namingFiles(err, req);
       });
