@@ -251,6 +251,16 @@ describe('data layers become Input layers', () => {
     expect(() => convert(py)).toThrow("layer 'py' (Python): cannot turn it into an Input layer");
   });
 
+  it("a Python layer that weighs its top in the loss (pycaffe's EuclideanLossLayer) goes with the losses; others stay", () => {
+    const input = { name: 'in', type: 'Input', top: ['x', 'y'], input_param: { shape: [{ dim: [2, 3] }] } };
+    const python = (name: string, extra: LayerParameter = {} as LayerParameter) =>
+      ({ name, type: 'Python', bottom: ['x', 'y'], top: [name], python_param: { module: 'pyloss', layer: 'EuclideanLossLayer' }, ...extra });
+    const notes: string[] = [];
+    const net = filterNet({ layer: [input, python('loss', { loss_weight: [1] } as LayerParameter), python('other'), python('zero', { loss_weight: [0] } as LayerParameter)] }, {}, notes);
+    expect(names(net)).toEqual(['in', 'other', 'zero']);
+    expect(notes).toContain('dropped the loss / accuracy layers, which need labels: loss (Python)');
+  });
+
   it('several SoftmaxWithLoss layers keep their names; other losses go', () => {
     const input = { name: 'in', type: 'Input', top: ['x', 'label'], input_param: { shape: [{ dim: [1, 4] }, { dim: [1] }] } };
     const net: NetParameter = {

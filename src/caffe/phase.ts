@@ -125,8 +125,10 @@ export function stateMeetsRule(state: ResolvedState, rule: NetStateRule): boolea
 // DenseImageData: caffe-segnet's (SegNet's images and label images).
 const DATA_TYPES = new Set(['Data', 'ImageData', 'HDF5Data', 'MemoryData', 'WindowData', 'DummyData', 'AnnotatedData', 'VideoData', 'DenseImageData']);
 
-// DetectionEvaluate: the SSD fork's mAP of its test nets, an Accuracy for detections.
-const isLossLayer = (l: LayerParameter): boolean => l.type === 'Accuracy' || l.type === 'DetectionEvaluate' || l.type.endsWith('Loss');
+// DetectionEvaluate: the SSD fork's mAP of its test nets, an Accuracy for detections. A Python layer is a loss when
+// it weighs its top in the loss (pycaffe's EuclideanLossLayer example: loss_weight: 1), as Caffe tells losses apart.
+const isLossLayer = (l: LayerParameter): boolean =>
+  l.type === 'Accuracy' || l.type === 'DetectionEvaluate' || l.type.endsWith('Loss') || (l.type === 'Python' && ((l.loss_weight as number[] | undefined) ?? []).some((w) => w !== 0));
 
 /**
  * A Python layer without bottoms is a data layer (its shapes are known only to its Python code). A DummyData whose
