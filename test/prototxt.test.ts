@@ -153,6 +153,8 @@ describe('parsePrototxt errors', () => {
     expect(errorOf(() => parse('layers { layer { name: "v0" bias: 1 } }'))).toBe(`net.prototxt:1:29: layer 'v0' has unknown field 'bias' (options.lenient skips it)`);
     expect(errorOf(() => parse('state { phase: TEST stages: "a" }'))).toBe(`net.prototxt:1:21: NetState has unknown field 'stages'`);
     expect(errorOf(() => parse('nmae: "x"'))).toBe(`net.prototxt:1:1: NetParameter has unknown field 'nmae'`);
+    expect(errorOf(() => parse('item {\n  name: "none_of_the_above"\n  label: 0\n}'))).toBe(
+      "net.prototxt:1:1: NetParameter has unknown field 'item': this is a label map (the SSD fork's labelmap), not a net; crema detect takes it as --labels");
     expect(errorOf(() => parse('layer { [ext.thing]: 1 }'))).toBe(`net.prototxt:1:9: layer '#0' has unknown field '[ext.thing]' (options.lenient skips it)`);
   });
 

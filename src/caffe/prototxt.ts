@@ -365,7 +365,9 @@ class TextParser {
   }
 
   private unknownField(type: protobuf.Type, name: string, at: Token): void {
-    this.unknown(at, `${type.name} has unknown field '${name}'`, `has unknown field '${name}'`);
+    // The SSD fork's labelmap_voc.prototxt (item { name label display_name }) given where a net goes.
+    const labelMap = type.name === 'NetParameter' && name === 'item' ? ': this is a label map (the SSD fork\'s labelmap), not a net; crema detect takes it as --labels' : '';
+    this.unknown(at, `${type.name} has unknown field '${name}'${labelMap}`, `has unknown field '${name}'`);
     this.skipValue();
   }
 
