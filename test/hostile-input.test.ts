@@ -79,7 +79,7 @@ describe('one-line errors where internal errors escaped', () => {
   test('a quotation in an error is cut at 60 characters, whatever its length (one helper, in every CremaError)', () => {
     const name = 'x'.repeat(5_000_000);
     const msg = errorOf(() => parsePrototxt(`${name}: 1`, 'long.prototxt'));
-    expect(msg).toBe(`long.prototxt:1:1: NetParameter has unknown field '${'x'.repeat(60)}… (5,000,000 characters)'`);
+    expect(msg).toBe(`long.prototxt:1:1: NetParameter has unknown field '${'x'.repeat(60)}… (5,000,000 characters)' (options.lenient skips it)`);
     expect(clip('short')).toBe('short');
     // An apostrophe after a letter opens no quotation; an unquoted run is cut at 200.
     expect(clipMessage(`Caffe's '${'y'.repeat(70)}' and ${'9'.repeat(250)}`))

@@ -151,8 +151,8 @@ describe('parsePrototxt errors', () => {
       `net.prototxt:1:55: layer 'c' has unknown field 'kind' in convolution_param.weight_filler (options.lenient skips it)`,
     );
     expect(errorOf(() => parse('layers { layer { name: "v0" bias: 1 } }'))).toBe(`net.prototxt:1:29: layer 'v0' has unknown field 'bias' (options.lenient skips it)`);
-    expect(errorOf(() => parse('state { phase: TEST stages: "a" }'))).toBe(`net.prototxt:1:21: NetState has unknown field 'stages'`);
-    expect(errorOf(() => parse('nmae: "x"'))).toBe(`net.prototxt:1:1: NetParameter has unknown field 'nmae'`);
+    expect(errorOf(() => parse('state { phase: TEST stages: "a" }'))).toBe(`net.prototxt:1:21: NetState has unknown field 'stages' (options.lenient skips it)`);
+    expect(errorOf(() => parse('nmae: "x"'))).toBe(`net.prototxt:1:1: NetParameter has unknown field 'nmae' (options.lenient skips it)`);
     expect(errorOf(() => parse('item {\n  name: "none_of_the_above"\n  label: 0\n}'))).toBe(
       "net.prototxt:1:1: NetParameter has unknown field 'item': this is a label map (the SSD fork's labelmap), not a net; crema detect takes it as --labels");
     expect(errorOf(() => parse('layer { [ext.thing]: 1 }'))).toBe(`net.prototxt:1:9: layer '#0' has unknown field '[ext.thing]' (options.lenient skips it)`);
@@ -175,7 +175,7 @@ describe('parsePrototxt errors', () => {
       `net.prototxt:2:41: layer 'b' has unknown field 'note' (skipped)`,
       `net.prototxt:2:55: layer 'b' has unknown field 'ratios' (skipped)`,
     ]);
-    // a fork's enum value too (Intel Caffe's MKL2017 engine): the field keeps its default; outside a layer, a typo
+    // a fork's enum value too (Intel Caffe's MKL2017 engine): the field keeps its default; outside a layer too
     warnings.length = 0;
     const mkl = parse('layer { name: "c" type: "Convolution" convolution_param { engine: MKL2017 num_output: 2 } }\nstate { phase: TESTING }', { lenient: true, warn: (m: string) => warnings.push(m) });
     expect(mkl.layer).toEqual([{ name: 'c', type: 'Convolution', convolution_param: { num_output: 2 } }]);
@@ -184,7 +184,7 @@ describe('parsePrototxt errors', () => {
       `net.prototxt:1:67: layer 'c' has unknown value 'MKL2017' for 'engine' in convolution_param (expected one of DEFAULT, CAFFE, CUDNN) (skipped)`,
       `net.prototxt:2:16: unknown value 'TESTING' for 'phase' (expected one of TRAIN, TEST) (skipped)`,
     ]);
-    expect(errorOf(() => parse('state { phase: TESTING }'))).toBe(`net.prototxt:1:16: unknown value 'TESTING' for 'phase' (expected one of TRAIN, TEST)`);
+    expect(errorOf(() => parse('state { phase: TESTING }'))).toBe(`net.prototxt:1:16: unknown value 'TESTING' for 'phase' (expected one of TRAIN, TEST; options.lenient skips it)`);
     // lenient still refuses broken syntax inside the skipped value
     expect(errorOf(() => parse('layer { odd { a: 1 ', { lenient: true }))).toBe(`net.prototxt:1:20: expected '}', got end of file`);
   });

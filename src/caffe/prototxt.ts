@@ -382,8 +382,10 @@ class TextParser {
       const inner = this.fieldPath.slice(layer.pathDepth).join('.');
       msg = `${this.at(at)}: layer '${this.layerName()}' ${inLayer}${inner ? ` in ${inner}` : ''}`;
     }
-    // Outside a layer an unknown name is a typo (`nmae:`), not a fork's field: no hint to skip it.
-    const notes = [detail, layer && !this.opts.lenient ? LENIENT_HINT : undefined].filter(Boolean);
+    // Outside a layer too: a fork's net-wide setting (Cysu/dgd_person_reid's `richness`, Intel Caffe's
+    // `bn_stats_batch_size`); a typo skipped (`nmae:`) is in the warning. A label map is no net to skip through.
+    const hint = !this.opts.lenient && !outside.includes('label map') ? LENIENT_HINT : undefined;
+    const notes = [detail, hint].filter(Boolean);
     if (notes.length) msg += ` (${notes.join('; ')})`;
     if (!this.opts.lenient) throw new CremaError(msg);
     this.opts.warn?.(`${msg} (skipped)`);
