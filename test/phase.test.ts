@@ -253,10 +253,10 @@ describe('data layers become Input layers', () => {
 
   it("a Python layer that weighs its top in the loss (pycaffe's EuclideanLossLayer) goes with the losses; others stay", () => {
     const input = { name: 'in', type: 'Input', top: ['x', 'y'], input_param: { shape: [{ dim: [2, 3] }] } };
-    const python = (name: string, extra: LayerParameter = {} as LayerParameter) =>
+    const python = (name: string, extra: { loss_weight?: number[] } = {}): LayerParameter =>
       ({ name, type: 'Python', bottom: ['x', 'y'], top: [name], python_param: { module: 'pyloss', layer: 'EuclideanLossLayer' }, ...extra });
     const notes: string[] = [];
-    const net = filterNet({ layer: [input, python('loss', { loss_weight: [1] } as LayerParameter), python('other'), python('zero', { loss_weight: [0] } as LayerParameter)] }, {}, notes);
+    const net = filterNet({ layer: [input, python('loss', { loss_weight: [1] }), python('other'), python('zero', { loss_weight: [0] })] }, {}, notes);
     expect(names(net)).toEqual(['in', 'other', 'zero']);
     expect(notes).toContain('dropped the loss / accuracy layers, which need labels: loss (Python)');
   });
