@@ -3,6 +3,7 @@
 // time each layer, convert to ONNX. Everything runs in the browser, on crema's engine worker.
 import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import * as crema from '../src/browser/index.js';
+import { parseDataShape } from '../src/util/data-shape.js';
 import {
   type Backend,
   type BrowserVerifyReport,
@@ -137,11 +138,7 @@ async function loadNet(name: string, prototxt: Uint8Array, weights: Uint8Array |
 function dataShapesOf(text: string): Record<string, number[]> | undefined {
   const specs = text.trim().split(/\s+/).filter(Boolean);
   if (!specs.length) return undefined;
-  return Object.fromEntries(specs.map((spec) => {
-    const m = /^([^=]+)=(\d+(?:,\d+)*)$/.exec(spec);
-    if (!m) throw new Error(`data shape ${spec}: expected TOP=N,C,H,W (e.g. data=1,3,360,480)`);
-    return [m[1], m[2].split(',').map(Number)];
-  }));
+  return Object.fromEntries(specs.map((spec) => parseDataShape(spec, 'data shape')));
 }
 
 async function loadShipped(model: string): Promise<void> {

@@ -4,6 +4,7 @@
 import type { LayerParameter, NetParameter, NetStateRule } from './types.js';
 import type { Message } from './message.js';
 import { paramsOf } from './schema.js';
+import { formatPrototxt } from './prototxt.js';
 import type { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 
@@ -70,22 +71,11 @@ function refuseFilteredBottoms(net: NetParameter, kept: LayerParameter[], state:
       const rules = [...(maker.include ?? []).map((r) => ['include', r] as const), ...(maker.exclude ?? []).map((r) => ['exclude', r] as const)];
       const other = state.phase === 'TEST' ? 'TRAIN' : 'TEST';
       const inOther = layerIncluded(maker, { ...state, phase: other });
-      throw new CremaError(`layer '${l.name}' (${l.type}): bottom '${b}' is made only by layer '${maker.name}' (${maker.type}), which ${state.phase} leaves out (${rules.map(([k, r]) => `${k} { ${ruleText(r)} }`).join(', ')})` +
+      throw new CremaError(`layer '${l.name}' (${l.type}): bottom '${b}' is made only by layer '${maker.name}' (${maker.type}), which ${state.phase} leaves out (${rules.map(([k, r]) => `${k} { ${formatPrototxt(r, 'NetStateRule').trim().split('\n').join(' ')} }`).join(', ')})` +
         (inOther ? `: this net is for ${other} (options.phase ${other})` : ''));
     }
     for (const t of l.top ?? []) produced.add(t);
   }
-}
-
-/** A NetStateRule as the prototxt writes it. */
-function ruleText(r: NetStateRule): string {
-  const parts: string[] = [];
-  if (r.phase !== undefined) parts.push(`phase: ${r.phase}`);
-  if (r.min_level !== undefined) parts.push(`min_level: ${r.min_level}`);
-  if (r.max_level !== undefined) parts.push(`max_level: ${r.max_level}`);
-  for (const st of r.stage ?? []) parts.push(`stage: "${st}"`);
-  for (const st of r.not_stage ?? []) parts.push(`not_stage: "${st}"`);
-  return parts.join(' ');
 }
 
 function resolveState(net: NetParameter, state: FilterState): ResolvedState {

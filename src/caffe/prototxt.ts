@@ -366,8 +366,10 @@ class TextParser {
 
   private unknownField(type: protobuf.Type, name: string, at: Token): void {
     // The SSD fork's labelmap_voc.prototxt (item { name label display_name }) given where a net goes.
-    const labelMap = type.name === 'NetParameter' && name === 'item' ? ': this is a label map (the SSD fork\'s labelmap), not a net; crema detect takes it as --labels' : '';
-    this.unknown(at, `${type.name} has unknown field '${name}'${labelMap}`, `has unknown field '${name}'`);
+    // The SSD fork's labelmap_voc.prototxt (item { name label display_name }) given where a net goes: no net to skip to.
+    const labelMap = type.name === 'NetParameter' && name === 'item';
+    const outside = `${type.name} has unknown field '${name}'${labelMap ? ": this is a label map (the SSD fork's labelmap), not a net; crema detect takes it as --labels" : ''}`;
+    this.unknown(at, outside, `has unknown field '${name}'`, undefined, !labelMap);
     this.skipValue();
   }
 
@@ -375,7 +377,7 @@ class TextParser {
    * A field or enum value caffe.proto lacks (a fork's: `region_param`, `engine: MKL2017`): refused, naming the layer
    * and the way past it; with `lenient`, warned about and skipped (the layer keeps the field's default).
    */
-  private unknown(at: Token, outside: string, inLayer: string, detail?: string): void {
+  private unknown(at: Token, outside: string, inLayer: string, detail?: string, skippable = true): void {
     let msg = `${this.at(at)}: ${outside}`;
     const layer = this.layers[this.layers.length - 1];
     if (layer) {
@@ -383,9 +385,8 @@ class TextParser {
       msg = `${this.at(at)}: layer '${this.layerName()}' ${inLayer}${inner ? ` in ${inner}` : ''}`;
     }
     // Outside a layer too: a fork's net-wide setting (Cysu/dgd_person_reid's `richness`, Intel Caffe's
-    // `bn_stats_batch_size`); a typo skipped (`nmae:`) is in the warning. A label map is no net to skip through.
-    const hint = !this.opts.lenient && !outside.includes('label map') ? LENIENT_HINT : undefined;
-    const notes = [detail, hint].filter(Boolean);
+    // `bn_stats_batch_size`); a typo skipped (`nmae:`) is in the warning.
+    const notes = [detail, skippable && !this.opts.lenient ? LENIENT_HINT : undefined].filter(Boolean);
     if (notes.length) msg += ` (${notes.join('; ')})`;
     if (!this.opts.lenient) throw new CremaError(msg);
     this.opts.warn?.(`${msg} (skipped)`);

@@ -5,6 +5,7 @@ import { DIALECTS, type Dialect } from '../caffe/load.js';
 import { type LoadOptions, Net, type NetOptions } from '../runtime/net.js';
 import { checkThreads } from '../bench/counts.js';
 import { sizeOf } from '../tensor.js';
+import { parseDataShape } from '../util/data-shape.js';
 import { CremaError } from '../util/errors.js';
 import { readFileBytes } from '../util/files.js';
 
@@ -62,7 +63,7 @@ export function loadOptionsFrom(args: NetArgs): LoadOptions & NetOptions {
     lenient: args.lenient,
     stages: args.stage,
     level: args.level,
-    dataShapes: args.dataShape && Object.fromEntries(args.dataShape.map(parseDataShape)),
+    dataShapes: args.dataShape && Object.fromEntries(args.dataShape.map((spec) => parseDataShape(spec, '--data-shape'))),
     dialect: args.dialect,
     warn: (m: string) => console.error(`warning: ${m}`),
     threads: args.threads || undefined, // 0 or unset: one per core
@@ -76,12 +77,6 @@ export function loadOptionsFrom(args: NetArgs): LoadOptions & NetOptions {
  */
 export function loadNetFor(args: NetArgs, native: boolean): Promise<Net> {
   return native ? Net.load(args.net, args.weights, loadOptionsFrom(args)) : Net.loadUnprepared(args.net, args.weights, { ...loadOptionsFrom(args), threads: 1 });
-}
-
-function parseDataShape(spec: string): [string, number[]] {
-  const m = /^([^=]+)=(\d+(?:,\d+)*)$/.exec(spec);
-  if (!m) throw new CremaError(`--data-shape ${spec}: expected TOP=N,C,H,W (e.g. data=1,3,227,227)`);
-  return [m[1], m[2].split(',').map(Number)];
 }
 
 /**

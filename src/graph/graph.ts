@@ -146,16 +146,16 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {
     if (sizeOf(s) === 0) throw new CremaError(`input '${name}': shape ${shapeString(s)} holds no values: an input needs at least one item`);
   }
   const shapes = new Map<string, Shape>();
-  // The first layer that a dialect would size otherwise (a Pooling in the yolo dialect, a PriorBox in faceboxes),
-  // when not loaded as one: said after a later shape error.
-  let dialectHint: string | undefined;
-  for (const l of graph.layers) {
+  for (const [index, l] of graph.layers.entries()) {
     const bottomShapes = l.bottoms.map((b) => shapes.get(b)!);
     let topShapes: Shape[];
     try {
       topShapes = l.impl.reshape(bottomShapes);
     } catch (err) {
-      if (dialectHint && err instanceof LayerError) err.message += `; ${dialectHint}`;
+      if (!graph.dialect && err instanceof LayerError) {
+        const hint = dialectHint(graph.layers.slice(0, index));
+        if (hint) err.message += `; ${hint}`;
+      }
       throw err;
     }
     if (l.type === 'Input') topShapes = topShapes.map((s, i) => own(inputShapes, l.tops[i]) ?? graph.blobShapes.get(l.tops[i]) ?? s);
@@ -171,12 +171,23 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {
     });
     l.bottomShapes = bottomShapes;
     l.topShapes = topShapes;
-    if (!graph.dialect && !dialectHint && l.type === 'Pooling') dialectHint = sizedOtherwiseInYolo(l.def, bottomShapes[0], topShapes[0]);
-    if (!graph.dialect && !dialectHint && l.type === 'PriorBox') dialectHint = densifiedInFaceBoxes(l.def, topShapes[0]);
   }
   let total = 0;
   for (const s of shapes.values()) total += sizeOf(s);
   if (total > MAX_NET_ELEMENTS)
     throw new CremaError(`the net's blobs would hold ${total.toLocaleString('en-US')} values (${(total / 2 ** 28).toFixed(1)} GiB) at these input shapes, beyond crema's bound of 16 GiB; use a smaller batch or input`);
   graph.blobShapes = shapes;
+}
+
+/**
+ * For a shape error in a net not loaded as a dialect: the first of the layers before it (shaped in this pass) that
+ * a dialect would size otherwise, a Pooling in the yolo dialect or a PriorBox in faceboxes. Only on the error path.
+ */
+function dialectHint(before: GraphLayer[]): string | undefined {
+  for (const l of before) {
+    const hint = l.type === 'Pooling' ? sizedOtherwiseInYolo(l.def, l.bottomShapes[0], l.topShapes[0])
+      : l.type === 'PriorBox' ? densifiedInFaceBoxes(l.def, l.topShapes[0]) : undefined;
+    if (hint) return hint;
+  }
+  return undefined;
 }

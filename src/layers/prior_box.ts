@@ -29,8 +29,11 @@ export interface PriorSettings {
 
 const f32 = Math.fround;
 
-/** Boxes a min_size writes per cell in FaceBoxes' PriorBox: 32 densified 4 x 4, 64 2 x 2, any other once. */
-const faceBoxesDensity = (minSize: number): number => ({ 32: 16, 64: 4 })[Math.trunc(minSize)] ?? 1;
+/** FaceBoxes' densified min_sizes: n x n boxes a cell, their centers `gap` apart (any other min_size: one box). */
+const FACEBOXES_DENSE: Record<number, { n: number; gap: number }> = { 32: { n: 4, gap: 8 }, 64: { n: 2, gap: 16 } };
+const faceBoxesGrid = (minSize: number) => FACEBOXES_DENSE[Math.trunc(minSize)] ?? { n: 1, gap: 0 };
+/** Boxes a min_size writes per cell in FaceBoxes' PriorBox. */
+const faceBoxesDensity = (minSize: number): number => faceBoxesGrid(minSize).n ** 2;
 
 function readPriorSettings(def: LayerParameter, net: NetContext = {}): PriorSettings {
   const p = paramsOf(def, 'prior_box_param');
@@ -146,7 +149,7 @@ export function priorBoxes(s: PriorSettings, layerH: number, layerW: number, ima
  * cell's center (rows outer), each shifted center in float as the fork adds it.
  */
 function putFaceBoxes(put: (cx: number, cy: number, bw: number, bh: number) => void, cx: number, cy: number, min: number): void {
-  const [n, gap] = min === 32 ? [4, 8] : min === 64 ? [2, 16] : [1, 0];
+  const { n, gap } = faceBoxesGrid(min);
   const first = -(n >> 1);
   for (let i = first; i < first + n; i++)
     for (let j = first; j < first + n; j++) put(f32(cx + j * gap), f32(cy + i * gap), min - 1, min - 1);
