@@ -42,6 +42,17 @@ describe('kernelBound', () => {
     expect(b.ideal).toBeCloseTo((800 * 4 * 64) / 36 + 4800 + 5400 + 200 * 6 * 2.5 + 10800 + 100 * 6 * 4 * 4 + 1000, 6);
   });
 
+  it('cuts an N-D convolution (BVLC\'s, C3D\'s) by its last two axes\' kernel, the outer taps whole', () => {
+    const g = graphOf(`layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 4 dim: 5 dim: 6 dim: 6 } } }
+      ${conv('a', 'data', 'num_output: 2 kernel_size: 3 pad: 1')}
+      layer { name: "b" type: "Convolution3D" bottom: "a" top: "b" convolution3d_param { num_output: 2 kernel_size: 1 kernel_depth: 3 } }`);
+    // a: 3x3x3, 180 outputs x 2 channels x 4 channels x 27 (9 taps a frame cut to 64 / 36); b: 3x1x1, 72 outputs x 2 x 2 x 3.
+    const b = kernelBound(g);
+    expect(b.macs).toBe(180 * 2 * 4 * 27 + 3 * 6 * 6 * 2 * 2 * 3);
+    expect(b.pointwise).toBe(3 * 6 * 6 * 2 * 2 * 3);
+    expect(b.ideal).toBeCloseTo((180 * 2 * 4 * 27 * 64) / 36 / 9 + 3 * 6 * 6 * 2 * 2 * 3, 6);
+  });
+
   it("counts the forks' depthwise layers whole, as depthwise", () => {
     const g = graphOf(`layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 8 dim: 6 dim: 6 } } }
       layer { name: "dw" type: "DepthwiseConvolution" bottom: "data" top: "dw" convolution_param { num_output: 8 kernel_size: 3 pad: 1 group: 8 } }

@@ -36,6 +36,6 @@ describe('Im2col', () => {
     expect(() => layerOf(im2col('kernel_size: 5')).reshape([[1, 2, 3, 3]])).toThrow(
       "layer 'cols' (Im2col): kernel extent 5 x 5 is larger than the padded input 3 x 3 (input 3 x 3, pad 0 x 0)");
     expect(() => layerOf(im2col('kernel_size: 2')).reshape([[1, 2, 3, 3, 3]])).toThrow(
-      "layer 'cols' (Im2col): crema supports 2 spatial dimensions (Caffe's N-D convolution with 3 is not supported); bottom [1, 2, 3, 3, 3] with axis 1");
+      "layer 'cols' (Im2col): crema runs Im2col over 2 spatial dimensions (Caffe's N-D Im2col over 3 is not supported); bottom [1, 2, 3, 3, 3] with axis 1");
   });
 });

@@ -1,5 +1,7 @@
 import type { Graph } from '../graph/graph.js';
-import { readConvSettings } from '../layers/convolution.js';
+import { paramsOf } from '../caffe/schema.js';
+import { c3dAsConvolution } from '../layers/c3d.js';
+import { readConvSettingsNd } from '../layers/convolution.js';
 
 /**
  * The fewest multiply-adds crema's algorithms could do for a forward, and where they come from: the measure of
@@ -50,7 +52,7 @@ export function kernelBound(graph: Graph): KernelBound {
   const b: KernelBound = { macs: 0, ideal: 0, pointwise: 0, depthwise: 0, cut: 0 };
   for (const l of graph.layers) {
     const macs = l.impl.macs?.(l.bottomShapes, l.topShapes) ?? 0;
-    if (l.type !== 'Convolution') {
+    if (l.type !== 'Convolution' && l.type !== 'Convolution3D') {
       if (WHOLE.has(l.type)) {
         b.macs += macs;
         b.ideal += macs;
@@ -59,12 +61,16 @@ export function kernelBound(graph: Graph): KernelBound {
       continue;
     }
     b.macs += macs;
-    const s = readConvSettings(l.def);
-    const [kh, kw] = s.kernel, [sh, sw] = s.stride;
-    const channels = l.bottomShapes[0][s.axis < 0 ? s.axis + l.bottomShapes[0].length : s.axis] / s.group;
+    // Over 1 or 3+ spatial axes, the 2-D kernels run the last two (convolution_nd.ts): the cut is theirs.
+    const def = l.type === 'Convolution3D' ? c3dAsConvolution(l.def) : l.def, x = l.bottomShapes[0];
+    const axis = paramsOf<{ axis: number }>(def, 'convolution_param').axis;
+    const s = readConvSettingsNd(def, x.length - 1 - (axis < 0 ? axis + x.length : axis));
+    const last2 = (v: number[], lone: number) => (v.length === 1 ? [lone, v[0]] : v.slice(-2));
+    const [kh, kw] = last2(s.kernel, 1), [sh, sw] = last2(s.stride, 1), [dh, dw] = last2(s.dilation, 1);
+    const channels = x[axis < 0 ? axis + x.length : axis] / s.group;
     if (kh * kw === 1) b.pointwise += macs;
     if (s.group > 1 && channels === 1) b.depthwise += macs;
-    const winograd = (channels > 1 || s.group === 1) && s.dilation[0] === 1 && s.dilation[1] === 1 && kh * kw > 1;
+    const winograd = (channels > 1 || s.group === 1) && dh === 1 && dw === 1 && kh * kw > 1;
     // On the space-to-depth: a ceil(k / s) kernel over s^2 as many channels (s = 1: the kernel itself).
     const th = Math.ceil(kh / sh), tw = Math.ceil(kw / sw);
     const taps = winograd ? Math.min(kh * kw, sh * sw * idealTaps(th, tw)) : kh * kw;

@@ -71,6 +71,17 @@ export function blobValues(b: BlobProto): Float32Array | Float64Array {
   return b.double_data?.length ? b.double_data : (b.data ?? new Float32Array(0));
 }
 
+/**
+ * A facebook/C3D v1.0 blob (wire.ts C3D_BLOB: num, channels, length, height at BVLC's num, channels, height, width,
+ * its data where BVLC has diff) as the shaped blob it is: [num, channels, length, height, width] and its data.
+ */
+function c3dBlob(b: BlobProto): void {
+  if (b.c3d_width === undefined) return;
+  b.shape = { dim: [b.num ?? 0, b.channels ?? 0, b.height ?? 0, b.width ?? 0, b.c3d_width] };
+  b.data = b.diff ?? new Float32Array(0);
+  for (const k of ['num', 'channels', 'height', 'width', 'diff', 'c3d_width'] as const) delete b[k];
+}
+
 /** Caffe refuses a blob whose data does not fill its shape (Blob::FromProto); so do we, naming it. */
 export function checkBlob(b: BlobProto, where: string): void {
   const dims = blobDims(b);
@@ -88,7 +99,10 @@ function decodeNet(src: ByteSource, file: string, into?: FloatDestination): Mess
   checkLooksBinary(src, file, 'caffemodel');
   const net = decodeMessage(messageType('NetParameter'), src, file, into);
   if (!net.layer && !net.layers) throw new CremaError(`${file}: no layers in it: not a caffemodel`);
-  for (const [layer, j, blob] of layerBlobs(net)) checkBlob(blob, `${file}: layer '${layer}' blob ${j}`);
+  for (const [layer, j, blob] of layerBlobs(net)) {
+    c3dBlob(blob);
+    checkBlob(blob, `${file}: layer '${layer}' blob ${j}`);
+  }
   return net;
 }
 

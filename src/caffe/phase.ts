@@ -256,6 +256,9 @@ function dataShapes(l: LayerParameter, readerOf: Reader, notes: string[], opts: 
     case 'Data':
     case 'AnnotatedData':
     case 'VideoData': {
+      // C3D's VideoData (clips of new_length frames); the SSD fork's (a camera) is sized as its Data is.
+      const clip = ['video_data_param', 'image_data_param'].find((f) => (l[f] as Message | undefined)?.new_length !== undefined);
+      if (clip) return c3dClipShapes(l, transform, clip);
       const p = paramsOf(l, 'data_param');
       const n = requireBatch(l, p.batch_size, 'data_param.batch_size');
       const size = transformedSize(transform);
@@ -300,6 +303,20 @@ function dataShapes(l: LayerParameter, readerOf: Reader, notes: string[], opts: 
     default: // HDF5Data, Python: the shapes live in the data files / the Python code.
       throw unknownImageSize(l, 'its shapes are set by its data source, not the prototxt');
   }
+}
+
+/**
+ * facebook/C3D's VideoData (new_length frames a clip, in v1.1's video_data_param or v1.0's image_data_param):
+ * N x C x new_length x H x W, H x W the transformer's crop, else the frames' new_height x new_width (its
+ * DataTransformer::InferBlobShape of a VolumeDatum); the labels one a clip.
+ */
+function c3dClipShapes(l: LayerParameter, transform: Message, field: string): number[][] {
+  const p = paramsOf(l, field);
+  const crop: number = transform.crop_size;
+  const [h, w]: number[] = crop ? [crop, crop] : [p.new_height, p.new_width];
+  if (!h || !w) throw unknownImageSize(l, `its frames come from videos and neither transform_param.crop_size nor ${field}.new_height / new_width is set`);
+  const n = requireBatch(l, p.batch_size, `${field}.batch_size`);
+  return [[n, p.is_color ? 3 : 1, p.new_length, h, w], [n]];
 }
 
 /**

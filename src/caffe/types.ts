@@ -20,6 +20,8 @@ export interface BlobProto {
   double_data?: Float64Array;
   diff?: Float32Array;
   double_diff?: Float64Array;
+  /** facebook/C3D v1.0's fifth dim (see wire.ts C3D_BLOB); caffemodel.ts makes such a blob a shaped one. */
+  c3d_width?: number;
 }
 
 export interface NetStateRule {

@@ -83,6 +83,13 @@ interface FieldInfo {
   enumByName?: Record<string, number>;
 }
 
+/**
+ * facebook/C3D v1.0's caffemodels write a BlobProto of its own: num, channels, length, height, width at fields 1-5,
+ * data at 6 (BVLC: num, channels, height, width at 1-4, data 5, diff 6). Its width, a varint where BVLC's data is
+ * floats, is kept as `c3d_width` (the only way such a field ever arrives) and caffemodel.ts reads the blob as C3D's.
+ */
+export const C3D_BLOB = 'c3d_width';
+
 interface MessageInfo {
   type: protobuf.Type;
   byId: Map<number, FieldInfo>;
@@ -323,6 +330,7 @@ class Decoder {
       const f = info.byId.get(id);
       if (!f) this.skip(wt, id, end, depth, at);
       else if (f.packable && wt === 2) this.packed(f, out, end, at);
+      else if (id === 5 && wt === 0 && info.type.name === 'BlobProto') out[C3D_BLOB] = this.uvarint(end, 'width'); // see C3D_BLOB
       else if (wt !== f.wireType) this.skip(wt, id, end, depth, at); // mismatched wire type: protobuf treats it as unknown
       else this.field(f, out, end, depth);
     }

@@ -13,6 +13,7 @@ import { type PackedWinograd, allFinite, packWinogradWeights, uPerForward, winog
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
 import { type LayerContext, fail } from '../onnx/context.js';
+import { convolutionNd } from './convolution_nd.js';
 import { int, ints } from '../onnx/builder.js';
 
 /** ConvolutionParameter as Caffe reads it (also Deconvolution's). */
@@ -45,26 +46,36 @@ export interface ConvSettings {
   dilation: [number, number];
 }
 
-/** Caffe lets a repeated field give one value for every spatial dim or one per dim (here: 2). */
-function perDim(def: LayerParameter, name: string, values: number[], fallback: number | undefined): [number, number] {
+/** Caffe lets a repeated field give one value for every spatial dim or one per dim (`n` of them). */
+function perDim(def: LayerParameter, name: string, values: number[], fallback: number | undefined, n: number): number[] {
   if (values.length === 0) {
     need(def, fallback !== undefined, `needs ${name} (or ${name === 'kernel_size' ? 'kernel_h and kernel_w' : `${name}_h and ${name}_w`})`);
-    return [fallback, fallback];
+    return new Array<number>(n).fill(fallback);
   }
-  need(def, values.length === 1 || values.length === 2, () => `${name} must be given once or once per spatial dimension (2), got ${values.length} values`);
-  return values.length === 1 ? [values[0], values[0]] : [values[0], values[1]];
+  need(def, values.length === 1 || values.length === n, () => `${name} must be given once or once per spatial dimension (${n}), got ${values.length} values`);
+  return values.length === 1 ? new Array<number>(n).fill(values[0]) : [...values];
 }
 
-/** Either `name` (repeated) or `name_h` / `name_w`, never both, as Caffe checks. */
-function hwOrRepeated(def: LayerParameter, raw: Record<string, unknown>, p: ConvolutionParam, name: 'pad' | 'kernel' | 'stride', fallback: number | undefined): [number, number] {
+/** Either `name` (repeated) or `name_h` / `name_w` (2 spatial dims only), never both, as Caffe checks. */
+function hwOrRepeated(def: LayerParameter, raw: Record<string, unknown>, p: ConvolutionParam, name: 'pad' | 'kernel' | 'stride', fallback: number | undefined, n: number): number[] {
   const repeated = name === 'kernel' ? 'kernel_size' : name;
   const h = `${name}_h`, w = `${name}_w`;
   const hasHw = raw[h] !== undefined || raw[w] !== undefined;
   const values = p[repeated as 'pad'];
-  if (!hasHw) return perDim(def, repeated, values, fallback);
+  if (!hasHw) return perDim(def, repeated, values, fallback, n);
+  need(def, n === 2, () => `${h}/${w} can only be used for 2-D convolution; the bottom has ${n} spatial dimension${n === 1 ? '' : 's'}`);
   need(def, values.length === 0, `gives both ${repeated} and ${h}/${w}; give one or the other`);
   need(def, raw[h] !== undefined && raw[w] !== undefined || name === 'pad', `needs both ${h} and ${w}`);
   return [Number(p[h as 'pad_h']), Number(p[w as 'pad_w'])];
+}
+
+/**
+ * True when convolution_param gives some repeated setting more than twice: a convolution over 3 or more
+ * spatial axes (Caffe's N-D convolution), whatever the bottom.
+ */
+export function beyondTwoAxes(def: LayerParameter): boolean {
+  const p = paramsOf<ConvolutionParam>(def, 'convolution_param');
+  return [p.kernel_size, p.pad, p.stride, p.dilation].some((v) => v.length > 2);
 }
 
 /** A convolution's window as convolution_param gives it: what Im2col reads too (it has no num_output). */
@@ -72,8 +83,16 @@ export type ConvWindow = Pick<ConvSettings, 'axis' | 'kernel' | 'pad' | 'stride'
 
 /** Reads and checks convolution_param once (Convolution and Deconvolution share it). */
 export function readConvSettings(def: LayerParameter): ConvSettings {
+  return readConvSettingsNd(def, 2) as ConvSettings;
+}
+
+/** A (de)convolution's settings over `n` spatial axes: ConvSettings with a value per axis. */
+export type ConvSettingsNd = Omit<ConvSettings, 'kernel' | 'pad' | 'stride' | 'dilation'> & { kernel: number[]; pad: number[]; stride: number[]; dilation: number[] };
+
+/** convolution_param read and checked for a bottom of `n` spatial axes, as Caffe's LayerSetUp reads it. */
+export function readConvSettingsNd(def: LayerParameter, n: number): ConvSettingsNd {
   const p = paramsOf<ConvolutionParam>(def, 'convolution_param');
-  const s: ConvSettings = { ...readWindowFields(def), numOutput: p.num_output, biasTerm: p.bias_term, group: p.group };
+  const s: ConvSettingsNd = { ...readWindowFieldsNd(def, n), numOutput: p.num_output, biasTerm: p.bias_term, group: p.group };
   need(def, s.numOutput > 0, 'needs num_output > 0');
   need(def, s.group > 0, 'needs group > 0');
   need(def, s.numOutput % s.group === 0, () => `num_output ${s.numOutput} is not a multiple of group ${s.group}`);
@@ -89,21 +108,26 @@ export function readConvWindow(def: LayerParameter): ConvWindow {
 }
 
 function readWindowFields(def: LayerParameter): Omit<ConvWindow, 'group'> {
+  return readWindowFieldsNd(def, 2) as Omit<ConvWindow, 'group'>;
+}
+
+/** The window over `n` spatial axes (BaseConvolutionLayer::LayerSetUp's reading). */
+export function readWindowFieldsNd(def: LayerParameter, n: number): { axis: number; kernel: number[]; pad: number[]; stride: number[]; dilation: number[] } {
   const p = paramsOf<ConvolutionParam>(def, 'convolution_param');
   const raw = (def.convolution_param ?? {}) as Record<string, unknown>;
   return {
     axis: p.axis,
-    kernel: hwOrRepeated(def, raw, p, 'kernel', undefined),
-    pad: hwOrRepeated(def, raw, p, 'pad', 0),
-    stride: hwOrRepeated(def, raw, p, 'stride', 1),
-    dilation: perDim(def, 'dilation', p.dilation, 1),
+    kernel: hwOrRepeated(def, raw, p, 'kernel', undefined, n),
+    pad: hwOrRepeated(def, raw, p, 'pad', 0, n),
+    stride: hwOrRepeated(def, raw, p, 'stride', 1, n),
+    dilation: perDim(def, 'dilation', p.dilation, 1, n),
   };
 }
 
-function checkWindow(def: LayerParameter, s: Omit<ConvWindow, 'group'>): void {
-  need(def, s.kernel[0] > 0 && s.kernel[1] > 0, () => `kernel size must be nonzero, got ${s.kernel.join(' x ')}`);
-  need(def, s.stride[0] > 0 && s.stride[1] > 0, () => `stride must be nonzero, got ${s.stride.join(' x ')}`);
-  need(def, s.dilation[0] > 0 && s.dilation[1] > 0, () => `dilation must be nonzero, got ${s.dilation.join(' x ')}`);
+function checkWindow(def: LayerParameter, s: { kernel: readonly number[]; stride: readonly number[]; dilation: readonly number[] }): void {
+  need(def, s.kernel.every((k) => k > 0), () => `kernel size must be nonzero, got ${s.kernel.join(' x ')}`);
+  need(def, s.stride.every((k) => k > 0), () => `stride must be nonzero, got ${s.stride.join(' x ')}`);
+  need(def, s.dilation.every((k) => k > 0), () => `dilation must be nonzero, got ${s.dilation.join(' x ')}`);
 }
 
 /** Caffe's output size of a window over the bottom (floor), refusing a window larger than the padded input. */
@@ -125,14 +149,14 @@ export function convBottom(def: LayerParameter, s: Pick<ConvSettings, 'axis' | '
     need(def, bottoms[i].join() === shape.join(), () => `all bottoms must have one shape: bottom 0 is ${shapeString(shape)}, bottom ${i} is ${shapeString(bottoms[i])}`);
   const channelAxis = canonicalAxis(def, s.axis, shape.length);
   const spatial = shape.length - channelAxis - 1;
-  need(def, spatial === 2, () => `crema supports 2 spatial dimensions (Caffe's N-D convolution with ${spatial} is not supported); bottom ${shapeString(shape)} with axis ${s.axis}`);
+  need(def, spatial === 2, () => `crema runs ${def.type} over 2 spatial dimensions (Caffe's N-D ${def.type} over ${spatial} is not supported); bottom ${shapeString(shape)} with axis ${s.axis}`);
   const channels = shape[channelAxis];
   need(def, channels % s.group === 0, () => `input channels ${channels} are not a multiple of group ${s.group}`);
   return { channelAxis, num: sizeOf(shape.slice(0, channelAxis)), channels, height: shape[channelAxis + 1], width: shape[channelAxis + 2] };
 }
 
 /** Checks weight and bias blobs: count first (Caffe: 1 + bias_term), then shapes. */
-export function convWeights(def: LayerParameter, s: ConvSettings, weights: Tensor[], weightShape: Shape): { w: Float32Array; bias: Float32Array | undefined } {
+export function convWeights(def: LayerParameter, s: Pick<ConvSettings, 'numOutput' | 'biasTerm'>, weights: Tensor[], weightShape: Shape): { w: Float32Array; bias: Float32Array | undefined } {
   const want = 1 + (s.biasTerm ? 1 : 0);
   need(def, weights.length === 0 || weights.length === want, () => `has ${weights.length} weight blobs but needs ${want} (${s.biasTerm ? 'weights and bias' : 'weights only: bias_term is false'})`);
   const w = expectWeight(def, weights, 0, 'the weights', weightShape).data;
@@ -185,7 +209,51 @@ const SUM_ONES = Float32Array.of(1, 1);
 export const convolutionLayer: LayerType = {
   type: 'Convolution',
   onnx: (c) => convolutionToOnnx(c, false),
-  create(def, weights): FusableLayer {
+  create: (def, weights) => spatialSwitch(def, weights),
+};
+
+/**
+ * Caffe's Convolution takes its number of spatial axes from the bottom at set-up: 2 runs as planarConvolution,
+ * 1 or 3 and more as convolutionNd (over a planarConvolution). A net's Convolution is made before its bottom's
+ * shape is known, so this layer picks at each reshape (the 2-D one made at once, keeping its load-time errors,
+ * unless convolution_param gives some setting for 3 or more axes).
+ */
+function spatialSwitch(def: LayerParameter, weights: Tensor[]): FusableLayer {
+  const axis = paramsOf<ConvolutionParam>(def, 'convolution_param').axis;
+  const flat = beyondTwoAxes(def) ? undefined : planarConvolution(def, weights);
+  let impl = flat, nd: { axes: number; layer: FusableLayer } | undefined;
+  let slope: number | undefined, residual: Float32Array | undefined;
+  return {
+    fuseRelu(s) {
+      slope = s;
+      impl?.fuseRelu(s);
+    },
+    fuseSum(r) {
+      residual = r;
+      impl?.fuseSum?.(r);
+    },
+    releaseWeights: (again) => impl === flat && !!flat?.releaseWeights?.(again),
+    reshape(bottoms) {
+      const rank = bottoms[0]?.length ?? 4;
+      const axes = rank - 1 - (axis < 0 ? axis + rank : axis);
+      if (axes === 2 || axes < 1 || !bottoms.length) impl = flat ?? planarConvolution(def, weights);
+      else {
+        if (nd?.axes !== axes) nd = { axes, layer: convolutionNd(def, weights, axes, planarConvolution) };
+        impl = nd.layer;
+      }
+      impl.fuseRelu(slope);
+      impl.fuseSum?.(residual);
+      return impl.reshape(bottoms);
+    },
+    forward: (bottoms, tops) => impl!.forward(bottoms, tops),
+    macs: (bottoms, tops) => impl?.macs?.(bottoms, tops) ?? 0,
+    prepare: () => impl?.prepare?.(),
+    scratchBytes: (threads, poolThreads) => impl?.scratchBytes?.(threads, poolThreads) ?? 0,
+  };
+}
+
+/** Caffe's Convolution over 2 spatial axes (see convolutionLayer). */
+function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer {
     const s = readConvSettings(def);
     let geometry: ConvGeometry | undefined;
     let phases: ConvGeometry | undefined; // a dilated layer's phases (phaseGeometry), when it can run on them
@@ -428,16 +496,16 @@ export const convolutionLayer: LayerType = {
         if (reluSlope !== undefined) reluRange(y, yBase + o * outPlane, yBase + (o + 1) * outPlane, reluSlope);
       }
     }
-  },
-};
+}
 
 /** Conv, or ConvTranspose for Deconvolution (its weights are C x M/g x kh x kw). */
 export function convolutionToOnnx(c: LayerContext, transposed: boolean): void {
   const { layer } = c;
   const def = layer.def;
-  // The settings the native layer read and checked when the graph was built (2 spatial axes, channels at axis 1).
-  const s = readConvSettings(def);
+  // The settings the native layer read and checked when the graph was built (channels at axis 1; Convolution over
+  // any number of spatial axes, Deconvolution over 2).
   const x = layer.bottomShapes[0];
+  const s = transposed ? readConvSettings(def) : readConvSettingsNd(def, x.length - 2);
   if (layer.bottoms.length !== 1) fail(c, 'crema converts Convolution/Deconvolution with one bottom only');
   if (canonicalAxis(def, s.axis, x.length) !== 1) fail(c, 'only axis 1 (channels) is supported in ONNX');
   const channels = x[1];

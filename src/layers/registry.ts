@@ -12,6 +12,7 @@ import { bnLayer } from './bn.js';
 import { bnllLayer } from './bnll.js';
 import { clipLayer } from './clip.js';
 import { concatLayer } from './concat.js';
+import { convolution3dLayer, pooling3dLayer } from './c3d.js';
 import { convolutionLayer } from './convolution.js';
 import { convolutionDepthwiseLayer, depthwiseConvolutionLayer } from './convolution_depthwise.js';
 import { cropLayer } from './crop.js';
@@ -81,6 +82,7 @@ const layerTypes: LayerType[] = [
   ctcGreedyDecoderLayer,
   convolutionDepthwiseLayer,
   convolutionLayer,
+  convolution3dLayer,
   cropLayer,
   deconvolutionLayer,
   depthwiseConvolutionLayer,
@@ -106,6 +108,7 @@ const layerTypes: LayerType[] = [
   parameterLayer,
   permuteLayer,
   poolingLayer,
+  pooling3dLayer,
   powerLayer,
   preluLayer,
   priorBoxLayer,

@@ -60,7 +60,7 @@ export interface Fusion {
   residual?: string;
 }
 
-const foldableProducers = new Set(['Convolution', 'InnerProduct', 'ConvolutionDepthwise', 'DepthwiseConvolution']);
+const foldableProducers = new Set(['Convolution', 'InnerProduct', 'ConvolutionDepthwise', 'DepthwiseConvolution', 'Convolution3D']);
 
 /** Finds every fusable chain; the map is keyed by the producer's index. */
 export function findFusions(layers: readonly GraphLayer[]): Map<number, Fusion> {
@@ -263,6 +263,7 @@ function inPlaceOn(m: GraphLayer, blob: string): boolean {
 /** The producer's output channels (what BatchNorm / Scale index on axis 1). */
 function outputChannels(l: GraphLayer): number {
   if (l.type === 'ConvolutionDepthwise') return l.bottomShapes[0][1]; // one filter per input channel, whatever num_output says
+  if (l.type === 'Convolution3D') return l.topShapes[0][1]; // C3D's num_output, in either version's message
   return l.type !== 'InnerProduct'
     ? paramsOf<{ num_output: number }>(l.def, 'convolution_param').num_output
     : paramsOf<{ num_output: number }>(l.def, 'inner_product_param').num_output;
@@ -385,7 +386,7 @@ function foldedProducer(fusion: Fusion, layers: readonly GraphLayer[]): FusableL
 
 /** The producer's definition with a bias (the folded chain always has one). */
 function withBias(def: LayerParameter): LayerParameter {
-  const param = def.type === 'InnerProduct' ? 'inner_product_param' : 'convolution_param';
+  const param = def.type === 'InnerProduct' ? 'inner_product_param' : def.type === 'Convolution3D' && def.convolution3d_param ? 'convolution3d_param' : 'convolution_param';
   return { ...def, [param]: { ...((def[param] as object | undefined) ?? {}), bias_term: true } };
 }
 
