@@ -340,6 +340,47 @@ describe("Pooling in the yolo dialect (ChenYingpeng/caffe-yolov3's patched pooli
   });
 });
 
+describe("Normalize with normalize_param and Flip (happynear/caffe-windows: NormFace, AM-Softmax)", () => {
+  it('L2 over the channels at each position (+ 1e-6 under the root), 4-D tops as the fork reshapes them, the norm as a second top', async () => {
+    // A face feature: [3, 4] and [0, 0] per row (the 1e-6 keeps a zero feature finite: 0 / 1e-3 = 0).
+    const net = netOf(`${input('fc5', [2, 2])}
+      layer { name: "norm1" type: "Normalize" bottom: "fc5" top: "norm1" top: "len" normalize_param { normalize_type: "L2" } }`);
+    const norm = f(Math.sqrt(f(25 + 1e-6)));
+    await expectBoth(net, { fc5: new Tensor([2, 2], Float32Array.of(3, 4, 0, 0)) }, {
+      norm1: { dims: [2, 2, 1, 1], data: [f(3 / norm), f(4 / norm), 0, 0] },
+      len: { dims: [2, 1, 1, 1], data: [norm, f(Math.sqrt(f(1e-6)))] },
+    });
+  });
+  it('L1 over the channels of a map: sum |x| + 1e-6, no root', async () => {
+    const x = random([1, 3, 2, 2], 61, 2);
+    const net = netOf(`${input('map', [1, 3, 2, 2])}
+      layer { name: "n" type: "Normalize" bottom: "map" top: "n" normalize_param { normalize_type: "L1" } }`);
+    const want = new Float32Array(12);
+    for (let p = 0; p < 4; p++) {
+      const sum = Math.abs(x.data[p]) + Math.abs(x.data[4 + p]) + Math.abs(x.data[8 + p]) + 1e-6;
+      for (let c = 0; c < 3; c++) want[c * 4 + p] = x.data[c * 4 + p] / sum;
+    }
+    await expectBoth(net, { map: x }, { n: { dims: [1, 3, 2, 2], data: want } });
+  });
+  it("Flip mirrors width (its default) and height, as AM-Softmax's deploy net feeds a face and its mirror", async () => {
+    const x = random([2, 2, 3, 4], 67);
+    const net = netOf(`${input('data', [2, 2, 3, 4])}
+      layer { name: "w" type: "Flip" bottom: "data" top: "w" }
+      layer { name: "hw" type: "Flip" bottom: "data" top: "hw" flip_param { flip_height: true } }
+      layer { name: "h" type: "Flip" bottom: "data" top: "h" flip_param { flip_width: false flip_height: true } }`);
+    const at = (p: number, h: number, w: number) => x.data[(p * 3 + h) * 4 + w];
+    const flipped = (byH: boolean, byW: boolean) => Float32Array.from({ length: 48 }, (_, i) => {
+      const p = Math.floor(i / 12), h = Math.floor(i / 4) % 3, w = i % 4;
+      return at(p, byH ? 2 - h : h, byW ? 3 - w : w);
+    });
+    await expectBoth(net, { data: x }, { w: { dims: [2, 2, 3, 4], data: flipped(false, true) }, hw: { dims: [2, 2, 3, 4], data: flipped(true, true) }, h: { dims: [2, 2, 3, 4], data: flipped(true, false) } });
+  });
+  it('refuses what the fork does not compute, and weights it has none of', () => {
+    expect(() => netOf(`${input('x', [1, 4])}
+      layer { name: "n" type: "Normalize" bottom: "x" top: "n" normalize_param { normalize_type: "L3" } }`)).toThrow("layer 'n' (Normalize): normalize_type 'L3': the fork computes L2 and L1");
+  });
+});
+
 describe('Dropout scale_train (rbgirshick/caffe-fast-rcnn), ReLU6, pooling ceil_mode', () => {
   it('scale_train: false multiplies by 1 - dropout_ratio at test; true (the default) is the identity', async () => {
     const x = random([1, 2, 3, 3], 4, 5);

@@ -203,6 +203,19 @@ describe('data layers become Input layers', () => {
     expect(convert(anno({}), [det], { dataShapes: { data: [1, 3, 32, 32] } }).input.shapes).toEqual([[1, 3, 32, 32]]);
   });
 
+  it("video clips: C3D's VideoData (N x C x new_length x H x W) and TSN's (snippets stacked as channels), told apart by TSN's fields", () => {
+    const video = (param: Message, transform: Message = { crop_size: 112 }) => ({ name: 'v', type: 'VideoData', top: ['data', 'label'], video_data_param: param, transform_param: transform });
+    // C3D v1.1: batch x 3 (1 when not is_color) x new_length x crop, else its frames' new_height x new_width
+    expect(convert(video({ batch_size: 2, new_length: 8, new_height: 128, new_width: 171 })).input.shapes).toEqual([[2, 3, 8, 112, 112]]);
+    expect(convert(video({ batch_size: 2, new_length: 16, new_height: 128, new_width: 171, is_color: false }, {})).input.shapes).toEqual([[2, 1, 16, 128, 171]]);
+    // TSN (yjxiong/caffe action_recog): c x new_length x num_segments channels, c = 2 for FLOW (its default), 3 for RGB
+    expect(convert(video({ batch_size: 1, new_length: 5, num_segments: 3, modality: 'FLOW' }, { crop_size: 224 })).input.shapes).toEqual([[1, 30, 224, 224]]);
+    expect(convert(video({ batch_size: 4, new_length: 1, num_segments: 3, modality: 'RGB' }, { crop_size: 224 })).input.shapes).toEqual([[4, 9, 224, 224]]);
+    expect(convert(video({ batch_size: 1, num_segments: 25, grayscale: true, modality: 'RGB', new_height: 256, new_width: 340 }, {})).input.shapes).toEqual([[1, 25, 256, 340]]);
+    expect(() => convert(video({ batch_size: 1, new_length: 8 }, {}))).toThrow(
+      "layer 'v' (VideoData): cannot turn it into an Input layer: its frames come from videos and neither transform_param.crop_size nor video_data_param.new_height / new_width is set; give the shape of 'data' (options.dataShapes: { 'data': [N, C, H, W] })");
+  });
+
   it("caffe-segnet's DenseImageData: crop_size, else crop_height x crop_width, else new_height x new_width; labels [N, 1, H, W]", () => {
     const l = { name: 'dense', type: 'DenseImageData', top: ['d', 'lab'], dense_image_data_param: { batch_size: 2, new_height: 360, new_width: 480 } };
     const keepLabel = { name: 's', type: 'Silence', bottom: ['lab'] };

@@ -257,6 +257,8 @@ function dataShapes(l: LayerParameter, readerOf: Reader, notes: string[], opts: 
     case 'AnnotatedData':
     case 'VideoData': {
       // C3D's VideoData (clips of new_length frames); the SSD fork's (a camera) is sized as its Data is.
+      const video = l.video_data_param as Message | undefined;
+      if (video && TSN_FIELDS.some((f) => video[f] !== undefined)) return tsnSnippetShapes(l, transform);
       const clip = ['video_data_param', 'image_data_param'].find((f) => (l[f] as Message | undefined)?.new_length !== undefined);
       if (clip) return c3dClipShapes(l, transform, clip);
       const p = paramsOf(l, 'data_param');
@@ -303,6 +305,25 @@ function dataShapes(l: LayerParameter, readerOf: Reader, notes: string[], opts: 
     default: // HDF5Data, Python: the shapes live in the data files / the Python code.
       throw unknownImageSize(l, 'its shapes are set by its data source, not the prototxt');
   }
+}
+
+/** The fields only TSN's VideoData (yjxiong/caffe, action_recog) has: they tell it from C3D's. */
+const TSN_FIELDS = ['num_segments', 'modality', 'name_pattern', 'encoded', 'grayscale'];
+
+/**
+ * TSN's VideoData (yjxiong/caffe, action_recog: video_data_layer.cpp): num_segments snippets of new_length frames
+ * stacked as channels, N x (c new_length num_segments) x H x W, c = 2 for FLOW (its default: x and y), else 3 (1 when
+ * grayscale); H x W the crop, else new_height x new_width; the labels one a video.
+ */
+function tsnSnippetShapes(l: LayerParameter, transform: Message): number[][] {
+  const p = paramsOf(l, 'video_data_param');
+  const crop: number = transform.crop_size;
+  const [h, w]: number[] = crop ? [crop, crop] : [p.new_height, p.new_width];
+  if (!h || !w) throw unknownImageSize(l, 'its frames come from videos and neither transform_param.crop_size nor video_data_param.new_height / new_width is set');
+  const n = requireBatch(l, p.batch_size, 'video_data_param.batch_size');
+  const c = p.modality === 'FLOW' ? 2 : p.grayscale ? 1 : 3;
+  const length: number = (l.video_data_param as Message).new_length ?? 1; // TSN's default (C3D's field here has none)
+  return [[n, c * length * p.num_segments, h, w], [n]];
 }
 
 /**

@@ -2,7 +2,8 @@ import { paramsOf } from '../caffe/schema.js';
 import { normalizeChannelsWasm } from '../kernels/normalize.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
 import { expectAtMostBlobs } from './axes.js';
-import { type LayerType, expectCounts, expectWeight, need } from './layer.js';
+import type { LayerParameter } from '../caffe/types.js';
+import { type Layer, type LayerType, expectCounts, expectWeight, need } from './layer.js';
 import { ints } from '../onnx/builder.js';
 import type { LayerContext } from '../onnx/context.js';
 
@@ -19,6 +20,7 @@ function layout(shape: Shape): [number, number, number] {
 export const normalizeLayer: LayerType = {
   type: 'Normalize',
   create(def, weights) {
+    if (def.normalize_param !== undefined) return featureNormalize(def, weights.length);
     expectCounts(def, [1, 1], [1, 1]);
     const p = paramsOf(def, 'norm_param');
     const acrossSpatial: boolean = p.across_spatial, shared: boolean = p.channel_shared, eps: number = p.eps;
@@ -46,8 +48,60 @@ export const normalizeLayer: LayerType = {
       },
     };
   },
-  onnx: normalizeToOnnx,
+  onnx: (c) => (c.layer.def.normalize_param !== undefined ? featureNormalizeToOnnx(c) : normalizeToOnnx(c)),
 };
+
+/**
+ * happynear/caffe-windows' Normalize (normalize_param; NormFace's and AM-Softmax's face features), normalize_layer.cpp:
+ * at each position, norm = sqrt(sum_c x^2 + 1e-6) (L2) or sum_c |x| + 1e-6 (L1), the sums in float in channel
+ * order, y = x / norm; a second top gets the norm (N x 1 x H x W). Its tops are 4-D, as the fork's legacy
+ * Reshape(num, channels, height, width) makes them (a face feature N x C becomes N x C x 1 x 1). No blobs.
+ */
+function featureNormalize(def: LayerParameter, blobs: number): Layer {
+  expectCounts(def, [1, 1], [1, 2]);
+  const type = paramsOf(def, 'normalize_param').normalize_type as string;
+  need(def, type === 'L2' || type === 'L1', () => `normalize_type '${type}': the fork computes L2 and L1`);
+  expectAtMostBlobs(def, 0, blobs, 'none: it has no weights');
+  return {
+    reshape([shape]) {
+      need(def, shape.length >= 2 && shape.length <= 4, () => `needs a 2- to 4-D bottom, got ${shapeString(shape)}`);
+      const [n, c, h, w] = [shape[0], shape[1], shape[2] ?? 1, shape[3] ?? 1];
+      return [[n, c, h, w], [n, 1, h, w]].slice(0, def.top!.length);
+    },
+    forward([bottom], [top, normTop]) {
+      const [num, channels, spatial] = layout(bottom.dims);
+      const x = bottom.data, y = top.data, fround = Math.fround, l2 = type === 'L2';
+      for (let n = 0; n < num; n++) {
+        const at = n * channels * spatial;
+        for (let s = 0; s < spatial; s++) {
+          let norm = 0;
+          for (let c = 0; c < channels; c++) {
+            const v = x[at + c * spatial + s];
+            norm = fround(norm + (l2 ? fround(v * v) : Math.abs(v)));
+          }
+          norm = fround(norm + 1e-6);
+          if (l2) norm = fround(Math.sqrt(norm));
+          for (let c = 0; c < channels; c++) y[at + c * spatial + s] = x[at + c * spatial + s] / norm;
+          if (normTop) normTop.data[n * spatial + s] = norm;
+        }
+      }
+    },
+  };
+}
+
+/** x / norm over the channels (ReduceSumSquare then Sqrt, or ReduceL1), the tops 4-D; the norm the second top. */
+function featureNormalizeToOnnx(c: LayerContext): void {
+  const { layer } = c;
+  const l2 = paramsOf(layer.def, 'normalize_param').normalize_type === 'L2';
+  const shape = layer.bottomShapes[0], top = layer.topShapes[0];
+  const x = shape.length === 4 ? c.bottom(0) : c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/shape4`, top)], [c.tmp('x4')]);
+  const reduce = (op: string) => c.opset >= 18
+    ? c.node(op, [x, c.b.int64s(`${layer.name}/axes`, [1])], [c.tmp('sum')], { keepdims: { int: 1 } })
+    : c.node(op, [x], [c.tmp('sum')], { axes: ints([1]), keepdims: { int: 1 } });
+  const plus = c.node('Add', [reduce(l2 ? 'ReduceSumSquare' : 'ReduceL1'), c.b.scalar(1e-6)], [l2 ? c.tmp('plus_eps') : layer.tops.length > 1 ? c.top(1) : c.tmp('norm')]);
+  const norm = l2 ? c.node('Sqrt', [plus], [layer.tops.length > 1 ? c.top(1) : c.tmp('norm')]) : plus;
+  c.node('Div', [x, norm], [c.top(0)]);
+}
 
 /** One image over all its values: y = x * (1 / sqrt(sum x^2 + eps)), the factor rounded to float as the fork does. */
 function normalizeImage(x: Float32Array, y: Float32Array, at: number, count: number, eps: number): void {

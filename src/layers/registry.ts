@@ -25,6 +25,7 @@ import { eluLayer } from './elu.js';
 import { embedLayer } from './embed.js';
 import { expLayer } from './exp.js';
 import { flattenLayer } from './flatten.js';
+import { flipLayer } from './flip.js';
 import { ctcGreedyDecoderLayer } from './ctc_greedy_decoder.js';
 import { im2colLayer } from './im2col.js';
 import { ctpnLstmLayer } from './lstm_ctpn.js';
@@ -94,6 +95,7 @@ const layerTypes: LayerType[] = [
   embedLayer,
   expLayer,
   flattenLayer,
+  flipLayer,
   im2colLayer,
   innerProductLayer,
   inputLayer,
