@@ -1,5 +1,6 @@
-// Caffe's N-D Convolution (1 and 3+ spatial axes, src/layers/convolution_nd.ts) against its definition over seeded
-// random geometries, its fused ReLU and sum, and bad settings. Caffe's own numbers: test/fixtures/layers/nd_conv*.
+// Caffe's N-D Convolution and Deconvolution (1 and 3+ spatial axes, src/layers/convolution_nd.ts) against their
+// definitions over seeded random geometries, the fused ReLU and sum, and bad settings. Caffe's own numbers:
+// test/fixtures/layers/nd_conv*, nd_deconv.
 import { describe, expect, it } from 'vitest';
 import type { FusableLayer } from '../src/layers/convolution.js';
 import { Tensor, sizeOf } from '../src/tensor.js';
@@ -77,6 +78,54 @@ describe('Convolution over 1, 3 and 4 spatial axes against its definition', () =
     }).got;
     expect(relDiff(summed.data, plain.data.map((v, i) => Math.max(0, Math.fround(v + r[i]))))).toBeLessThan(1e-5);
   });
+});
+
+/** Caffe's Deconvolution over any number of axes from its definition: each input value spread through the kernel. */
+function referenceDeconv(x: Tensor, w: Float32Array, b: Float32Array | undefined, c: ConvNd): Tensor {
+  const [N, C, ...size] = x.dims;
+  const out = size.map((d, i) => c.stride[i] * (d - 1) + c.dilation[i] * (c.kernel[i] - 1) + 1 - 2 * c.pad[i]);
+  const cinG = C / c.group, coutG = c.cout / c.group, taps = sizeOf(c.kernel), inPlane = sizeOf(size), outPlane = sizeOf(out);
+  const acc = new Float64Array(N * c.cout * outPlane);
+  const idx = (i: number, dims: number[]) => dims.map((_, a) => Math.floor(i / sizeOf(dims.slice(a + 1))) % dims[a]);
+  for (let n = 0; n < N; n++)
+    for (let ci = 0; ci < C; ci++)
+      for (let p = 0; p < inPlane; p++) {
+        const q = idx(p, size), v = x.data[(n * C + ci) * inPlane + p], g = Math.floor(ci / cinG);
+        for (let oc = 0; oc < coutG; oc++)
+          for (let t = 0; t < taps; t++) {
+            const k = idx(t, c.kernel);
+            const at = q.map((u, a) => u * c.stride[a] - c.pad[a] + k[a] * c.dilation[a]);
+            if (at.some((u, a) => u < 0 || u >= out[a])) continue;
+            const o = g * coutG + oc;
+            acc[(n * c.cout + o) * outPlane + at.reduce((s2, u, a) => s2 * out[a] + u, 0)] += w[(ci * coutG + oc) * taps + t] * v;
+          }
+      }
+  const y = Tensor.zeros([N, c.cout, ...out]);
+  for (let i = 0; i < acc.length; i++) y.data[i] = acc[i] + (b ? b[Math.floor(i / outPlane) % c.cout] : 0);
+  return y;
+}
+
+describe('Deconvolution over 1 and 3 spatial axes against its definition', () => {
+  const random = rng(1205);
+  for (const axes of [1, 3, 3, 3, 3]) {
+    const group = randomInt(random, 1, 2), cin = group * randomInt(random, 1, 3), cout = group * randomInt(random, 1, 3);
+    const kernel = Array.from({ length: axes }, () => randomInt(random, 1, 4));
+    const stride = kernel.map(() => randomInt(random, 1, 3)), dilation = kernel.map(() => randomInt(random, 1, 2));
+    const pad = kernel.map((k, i) => randomInt(random, 0, Math.floor((dilation[i] * (k - 1)) / 2)));
+    const size = kernel.map(() => randomInt(random, 2, 5));
+    const c: ConvNd = { cout, group, kernel, pad, stride, dilation, bias: axes % 2 === 1 };
+    const dims = [randomInt(random, 1, 2), cin, ...size];
+    it(`${axes} axes: ${dims.join('x')} kernel ${kernel.join('x')} stride ${stride.join('x')} pad ${pad.join('x')} dilation ${dilation.join('x')} group ${group}`, () => {
+      const r = rng(axes * 7 + kernel[0]);
+      const x = new Tensor(dims, randomArray(sizeOf(dims), r));
+      const w = randomArray(cin * (cout / group) * sizeOf(kernel), r), b = c.bias ? randomArray(cout, r) : undefined;
+      const weights = [new Tensor([cin, cout / group, ...kernel], w), ...(b ? [new Tensor([cout], b)] : [])];
+      const [got] = runLayer(layerDef('Deconvolution', param(c)), weights, [x]);
+      const want = referenceDeconv(x, w, b, c);
+      expect(got.dims).toEqual(want.dims);
+      expect(relDiff(got.data, want.data)).toBeLessThan(1e-5);
+    });
+  }
 });
 
 describe('N-D Convolution refuses settings Caffe refuses, naming the layer', () => {

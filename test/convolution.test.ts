@@ -180,10 +180,11 @@ describe('Convolution refuses bad input, naming the layer', () => {
     expect(() => runLayer(layerDef('Convolution', param({ kernel_size: [7], pad: [0] })), [w([8, 4, 7, 7]), w([8])], [x])).toThrow(
       "layer 'convolution' (Convolution): kernel extent 7 x 7 is larger than the padded input 5 x 5 (input 5 x 5, pad 0 x 0)");
   });
-  it('3 spatial dimensions: Convolution runs them (test/convolution-nd.test.ts), Deconvolution is refused', () => {
+  it('3 spatial dimensions: Convolution and Deconvolution run them (test/convolution-nd.test.ts), weights 5-D', () => {
     expect(runLayer(layerDef('Convolution', param()), [w([8, 4, 3, 3, 3]), w([8])], [Tensor.zeros([1, 4, 5, 5, 5])])[0].dims).toEqual([1, 8, 3, 3, 3]);
+    expect(runLayer(layerDef('Deconvolution', param()), [w([4, 8, 3, 3, 3]), w([8])], [Tensor.zeros([1, 4, 5, 5, 5])])[0].dims).toEqual([1, 8, 7, 7, 7]);
     expect(() => runLayer(layerDef('Deconvolution', param()), [w([4, 8, 3, 3]), w([8])], [Tensor.zeros([1, 4, 5, 5, 5])])).toThrow(
-      "layer 'deconvolution' (Deconvolution): crema runs Deconvolution over 2 spatial dimensions (Caffe's N-D Deconvolution over 3 is not supported); bottom [1, 4, 5, 5, 5] with axis 1");
+      "layer 'deconvolution' (Deconvolution): the weights (blob 0) has shape [4, 8, 3, 3] but the layer needs [4, 8, 3, 3, 3]");
   });
   it('channels or num_output not divisible by group; no kernel; both kernel_size and kernel_h', () => {
     expect(() => runLayer(layerDef('Convolution', param({ group: 3, num_output: 9 })), [], [x])).toThrow(

@@ -209,18 +209,18 @@ const SUM_ONES = Float32Array.of(1, 1);
 export const convolutionLayer: LayerType = {
   type: 'Convolution',
   onnx: (c) => convolutionToOnnx(c, false),
-  create: (def, weights) => spatialSwitch(def, weights),
+  create: (def, weights) => spatialSwitch(def, weights, planarConvolution, false),
 };
 
 /**
- * Caffe's Convolution takes its number of spatial axes from the bottom at set-up: 2 runs as planarConvolution,
- * 1 or 3 and more as convolutionNd (over a planarConvolution). A net's Convolution is made before its bottom's
- * shape is known, so this layer picks at each reshape (the 2-D one made at once, keeping its load-time errors,
- * unless convolution_param gives some setting for 3 or more axes).
+ * Caffe's (De)Convolution takes its number of spatial axes from the bottom at set-up: 2 runs as `planar` (the 2-D
+ * layer), 1 or 3 and more as convolutionNd over it. A net's layer is made before its bottom's shape is known, so
+ * this layer picks at each reshape (the 2-D one made at once, keeping its load-time errors, unless
+ * convolution_param gives some setting for 3 or more axes).
  */
-function spatialSwitch(def: LayerParameter, weights: Tensor[]): FusableLayer {
+export function spatialSwitch(def: LayerParameter, weights: Tensor[], planar: (def: LayerParameter, weights: Tensor[]) => FusableLayer, transposed: boolean): FusableLayer {
   const axis = paramsOf<ConvolutionParam>(def, 'convolution_param').axis;
-  const flat = beyondTwoAxes(def) ? undefined : planarConvolution(def, weights);
+  const flat = beyondTwoAxes(def) ? undefined : planar(def, weights);
   let impl = flat, nd: { axes: number; layer: FusableLayer } | undefined;
   let slope: number | undefined, residual: Float32Array | undefined;
   return {
@@ -236,9 +236,9 @@ function spatialSwitch(def: LayerParameter, weights: Tensor[]): FusableLayer {
     reshape(bottoms) {
       const rank = bottoms[0]?.length ?? 4;
       const axes = rank - 1 - (axis < 0 ? axis + rank : axis);
-      if (axes === 2 || axes < 1 || !bottoms.length) impl = flat ?? planarConvolution(def, weights);
+      if (axes === 2 || axes < 1 || !bottoms.length) impl = flat ?? planar(def, weights);
       else {
-        if (nd?.axes !== axes) nd = { axes, layer: convolutionNd(def, weights, axes, planarConvolution) };
+        if (nd?.axes !== axes) nd = { axes, layer: convolutionNd(def, weights, axes, planar, transposed) };
         impl = nd.layer;
       }
       impl.fuseRelu(slope);
@@ -505,7 +505,7 @@ export function convolutionToOnnx(c: LayerContext, transposed: boolean): void {
   // The settings the native layer read and checked when the graph was built (channels at axis 1; Convolution over
   // any number of spatial axes, Deconvolution over 2).
   const x = layer.bottomShapes[0];
-  const s = transposed ? readConvSettings(def) : readConvSettingsNd(def, x.length - 2);
+  const s = readConvSettingsNd(def, x.length - 2);
   if (layer.bottoms.length !== 1) fail(c, 'crema converts Convolution/Deconvolution with one bottom only');
   if (canonicalAxis(def, s.axis, x.length) !== 1) fail(c, 'only axis 1 (channels) is supported in ONNX');
   const channels = x[1];

@@ -7,7 +7,7 @@ import { type ConvSettingsNd, type FusableLayer, convWeights, readConvSettingsNd
 import { canonicalAxis, expectCounts, need } from './layer.js';
 
 /**
- * Caffe's Convolution over 1 or 3+ spatial axes (BaseConvolutionLayer takes their number from the bottom's rank:
+ * Caffe's Convolution (and Deconvolution: `transposed`) over 1 or 3+ spatial axes (BaseConvolutionLayer takes their number from the bottom's rank:
  * a 5-D bottom N x C x T x H x W with kernel_size 3 is a 3 x 3 x 3 convolution; C3D's Convolution3D is one too).
  * Computed by the 2-D layer, so every fast path of it (Winograd, direct, the threads) serves these as well:
  * - 1 axis: the same data seen as N x C x 1 x L, a 1 x k window.
@@ -16,8 +16,11 @@ import { canonicalAxis, expectCounts, need } from './layer.js';
  *   channel by channel and tap by tap; the weights (Cout, C/g, kt, kh, kw) are then (Cout, C/g kt, kh, kw) as they
  *   lie, and one 2-D convolution over a batch of every q gives y[q, o]; the output is y[o, q] (Caffe's layout).
  *   The stacking reads kt planes per output plane: small beside the kh kw Cout multiply-adds each value meets.
+ * - Deconvolution likewise: output frame q gets x[c, t] through tap a where q = t s - p + a d, so its stacked planes
+ *   are x[c, (q + p - a d) / s] where that is a whole frame of the input (zero elsewhere), and the weights
+ *   (C, Cout/g, kt, kh, kw) are copied to (C, kt, Cout/g, kh, kw): a 2-D Deconvolution of C kt channels.
  */
-export function convolutionNd(def: LayerParameter, weights: Tensor[], axes: number, planar: (def: LayerParameter, weights: Tensor[]) => FusableLayer): FusableLayer {
+export function convolutionNd(def: LayerParameter, weights: Tensor[], axes: number, planar: (def: LayerParameter, weights: Tensor[]) => FusableLayer, transposed = false): FusableLayer {
   const s = readConvSettingsNd(def, axes);
   const outer = axes - 2; // folded axes (0 for a 1-D convolution, which gains one instead)
   let inner: FusableLayer | undefined, innerRows = -1; // the 2-D convolution and the batch it was shaped for
@@ -52,13 +55,19 @@ export function convolutionNd(def: LayerParameter, weights: Tensor[], axes: numb
       const channels = shape[axis], inSize = shape.slice(axis + 1);
       need(def, channels % s.group === 0, () => `input channels ${channels} are not a multiple of group ${s.group}`);
       const extent = s.kernel.map((k, i) => s.dilation[i] * (k - 1) + 1);
-      need(def, inSize.every((d, i) => d + 2 * s.pad[i] >= extent[i]), () =>
+      need(def, transposed || inSize.every((d, i) => d + 2 * s.pad[i] >= extent[i]), () =>
         `kernel extent ${extent.join(' x ')} is larger than the padded input ${inSize.map((d, i) => d + 2 * s.pad[i]).join(' x ')} (input ${inSize.join(' x ')}, pad ${s.pad.join(' x ')})`);
-      const outSize = inSize.map((d, i) => Math.floor((d + 2 * s.pad[i] - extent[i]) / s.stride[i]) + 1);
-      const { w, bias } = convWeights(def, s as never, weights, [s.numOutput, channels / s.group, ...s.kernel]);
+      const outSize = inSize.map((d, i) => (transposed ? s.stride[i] * (d - 1) + extent[i] - 2 * s.pad[i] : Math.floor((d + 2 * s.pad[i] - extent[i]) / s.stride[i]) + 1));
+      need(def, outSize.every((d) => d > 0), () => `output would be ${outSize.join(' x ')}: pad ${s.pad.join(' x ')} is too large for input ${inSize.join(' x ')} and kernel ${s.kernel.join(' x ')}`);
+      const { w, bias } = convWeights(def, s, weights, transposed ? [channels, s.numOutput / s.group, ...s.kernel] : [s.numOutput, channels / s.group, ...s.kernel]);
       const top = [...shape.slice(0, axis), s.numOutput, ...outSize];
       geo = { num: sizeOf(shape.slice(0, axis)), channels, inSize, outSize, top };
-      const viewed = weights.length ? [new Tensor([s.numOutput, (channels / s.group) * kernelOuter, ...(axes === 1 ? [1, s.kernel[0]] : s.kernel.slice(outer))], w), ...(bias ? [new Tensor([s.numOutput], bias)] : [])] : [];
+      const plane = axes === 1 ? [1, s.kernel[0]] : s.kernel.slice(outer);
+      const viewed = !weights.length ? [] : [
+        transposed ? new Tensor([channels * kernelOuter, s.numOutput / s.group, ...plane], tapsFirst(w, channels, s.numOutput / s.group, kernelOuter, sizeOf(plane)))
+          : new Tensor([s.numOutput, (channels / s.group) * kernelOuter, ...plane], w),
+        ...(bias ? [new Tensor([s.numOutput], bias)] : []),
+      ];
       inner = planar(innerDef(), viewed);
       innerRows = -1;
       layer.fuseRelu(reluSlope);
@@ -76,7 +85,8 @@ export function convolutionNd(def: LayerParameter, weights: Tensor[], axes: numb
       }
     },
     macs(bottoms, tops) {
-      return geo ? bottoms.length * sizeOf(tops[0]) * (geo.channels / s.group) * sizeOf(s.kernel) : 0;
+      if (!geo) return 0;
+      return transposed ? bottoms.length * sizeOf(bottoms[0]) * (s.numOutput / s.group) * sizeOf(s.kernel) : bottoms.length * sizeOf(tops[0]) * (geo.channels / s.group) * sizeOf(s.kernel);
     },
     prepare: () => inner?.prepare?.(),
     scratchBytes: (threads, poolThreads) => (inner?.scratchBytes?.(threads, poolThreads) ?? 0) + (axes === 1 ? 0 : 4 * rowsPerPass() * (rowFloats().x + rowFloats().y)),
@@ -126,7 +136,12 @@ export function convolutionNd(def: LayerParameter, weights: Tensor[], axes: numb
             unflatten(tap, s.kernel, t);
             let at = 0, inside = true;
             for (let a = 0; a < outer; a++) {
-              const i = q[a] * s.stride[a] - s.pad[a] + t[a] * s.dilation[a];
+              let i = q[a] * s.stride[a] - s.pad[a] + t[a] * s.dilation[a];
+              if (transposed) {
+                const from = q[a] + s.pad[a] - t[a] * s.dilation[a]; // the input frame that reaches q through tap t
+                i = from / s.stride[a];
+                if (from % s.stride[a] !== 0) inside = false;
+              }
               if (i < 0 || i >= g.inSize[a]) inside = false;
               at = at * g.inSize[a] + i;
             }
@@ -150,6 +165,15 @@ export function convolutionNd(def: LayerParameter, weights: Tensor[], axes: numb
       if (!eltwiseSumWasm([y, residual], SUM_ONES, y, reluSlope)) sumRelu(y, residual, y, reluSlope);
     }
   }
+}
+
+/** Deconvolution's weights (C, M, K, P) as (C, K, M, P): each input channel's taps along the folded axes first. */
+function tapsFirst(w: Float32Array, channels: number, m: number, taps: number, plane: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let c = 0; c < channels; c++)
+    for (let o = 0; o < m; o++)
+      for (let k = 0; k < taps; k++) out.set(w.subarray(((c * m + o) * taps + k) * plane, ((c * m + o) * taps + k + 1) * plane), ((c * taps + k) * m + o) * plane);
+  return out;
 }
 
 /** A pass stacks at most this many floats (64 MB): C3D's conv2a (64 x 3 planes of 56 x 56, 16 frames) is 9.6 M. */

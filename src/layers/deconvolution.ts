@@ -6,7 +6,8 @@ import { type WasmEngine, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm
 import { type PackedWinograd, allFinite, packWinogradWeights, winogradLimits, winogradMadeU, winogradScratchBytes, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { reluRange } from '../kernels/relu.js';
 import { Tensor, sizeOf } from '../tensor.js';
-import { COL_BUFFER_FLOATS, type FusableLayer, convBottom, convWeights, convolutionToOnnx, readConvSettings } from './convolution.js';
+import type { LayerParameter } from '../caffe/types.js';
+import { COL_BUFFER_FLOATS, type FusableLayer, convBottom, convWeights, convolutionToOnnx, readConvSettings, spatialSwitch } from './convolution.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 
 /** The engine's shared array for the columns (see WasmEngine.sharedArray). */
@@ -92,7 +93,11 @@ export const deconvolutionPhases = { on: true };
 export const deconvolutionLayer: LayerType = {
   type: 'Deconvolution',
   onnx: (c) => convolutionToOnnx(c, true),
-  create(def, weights): FusableLayer {
+  create: (def, weights) => spatialSwitch(def, weights, planarDeconvolution, true),
+};
+
+/** Caffe's Deconvolution over 2 spatial axes (see deconvolutionLayer). */
+function planarDeconvolution(def: LayerParameter, weights: Tensor[]): FusableLayer {
     const s = readConvSettings(def);
     let geometry: ConvGeometry | undefined;
     let cinG = 0;
@@ -301,5 +306,4 @@ export const deconvolutionLayer: LayerType = {
         if (reluSlope !== undefined) reluRange(y, start, end, reluSlope);
       }
     }
-  },
-};
+}
