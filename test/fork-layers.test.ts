@@ -340,6 +340,18 @@ describe("Pooling in the yolo dialect (ChenYingpeng/caffe-yolov3's patched pooli
   });
 });
 
+describe('PReLU over 5-D blobs (faustomilletari/3D-Caffe, V-Net: shape(1) channels; BVLC 1.0 takes 4 axes at most)', () => {
+  it('slopes per channel, and shared', async () => {
+    const x = random([2, 3, 2, 3, 2], 71, 2), slopes = Float32Array.of(0.25, -0.5, 2);
+    const net = netOf(`${input('v', [2, 3, 2, 3, 2])}
+      layer { name: "p" type: "PReLU" bottom: "v" top: "p" }
+      layer { name: "s" type: "PReLU" bottom: "v" top: "s" prelu_param { channel_shared: true } }`,
+    { p: [new Tensor([3], slopes)], s: [new Tensor([1], Float32Array.of(0.1))] });
+    const want = (slope: (c: number) => number) => x.data.map((v, i) => (v > 0 ? v : f(v * slope(Math.floor(i / 12) % 3))));
+    await expectBoth(net, { v: x }, { p: { dims: [2, 3, 2, 3, 2], data: want((c) => slopes[c]) }, s: { dims: [2, 3, 2, 3, 2], data: want(() => f(0.1)) } });
+  });
+});
+
 describe("Normalize with normalize_param and Flip (happynear/caffe-windows: NormFace, AM-Softmax)", () => {
   it('L2 over the channels at each position (+ 1e-6 under the root), 4-D tops as the fork reshapes them, the norm as a second top', async () => {
     // A face feature: [3, 4] and [0, 0] per row (the 1e-6 keeps a zero feature finite: 0 / 1e-3 = 0).
