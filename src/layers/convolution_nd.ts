@@ -88,8 +88,16 @@ export function convolutionNd(def: LayerParameter, weights: Tensor[], axes: numb
       if (!geo) return 0;
       return transposed ? bottoms.length * sizeOf(bottoms[0]) * (s.numOutput / s.group) * sizeOf(s.kernel) : bottoms.length * sizeOf(tops[0]) * (geo.channels / s.group) * sizeOf(s.kernel);
     },
-    prepare: () => inner?.prepare?.(),
-    scratchBytes: (threads, poolThreads) => (inner?.scratchBytes?.(threads, poolThreads) ?? 0) + (axes === 1 ? 0 : 4 * rowsPerPass() * (rowFloats().x + rowFloats().y)),
+    prepare() {
+      inner?.prepare?.();
+      if (axes === 1 || !geo) return;
+      // The stacked rows' arrays written now, as the 2-D layers' scratch is: the first forward does not fault them in.
+      const engine = wasmEngine(), per = rowsPerPass(), { x, y } = rowFloats();
+      engine?.sharedArray('convnd-x', per * x)?.fill(0);
+      engine?.sharedArray('convnd-y', per * y)?.fill(0);
+    },
+    // The stacked rows live in resident arrays of their own (sharedArray), not in the engine's scratch.
+    scratchBytes: (threads, poolThreads) => inner?.scratchBytes?.(threads, poolThreads) ?? 0,
   };
   return layer;
 
