@@ -138,6 +138,10 @@ describe('N-D Convolution refuses settings Caffe refuses, naming the layer', () 
   it('kernel_h / kernel_w on other than 2 spatial axes', () => {
     expect(make({ kernel_h: 3, kernel_w: 3 }, [1, 2, 4, 5, 5])).toThrow("layer 'c' (Convolution): kernel_h/kernel_w can only be used for 2-D convolution; the bottom has 3 spatial dimensions");
   });
+  it('a window whose stacked frames would be giant (mostly padding), before any allocation', () => {
+    expect(make({ kernel_size: [2000, 1, 1], pad: [1000, 0, 0] }, [1, 64, 1, 64, 64])).toThrow(
+      "layer 'c' (Convolution): its 2,000 taps along the first spatial axis would stack 524,288,000 floats for each output position (crema stacks at most 67,108,864)");
+  });
   it('a window larger than the padded input, in every axis named', () => {
     expect(make({ kernel_size: [5, 3, 3] }, [1, 2, 4, 5, 5])).toThrow("layer 'c' (Convolution): kernel extent 5 x 3 x 3 is larger than the padded input 4 x 5 x 5 (input 4 x 5 x 5, pad 0 x 0 x 0)");
   });

@@ -62,6 +62,10 @@ export function convolutionNd(def: LayerParameter, weights: Tensor[], axes: numb
       const { w, bias } = convWeights(def, s, weights, transposed ? [channels, s.numOutput / s.group, ...s.kernel] : [s.numOutput, channels / s.group, ...s.kernel]);
       const top = [...shape.slice(0, axis), s.numOutput, ...outSize];
       geo = { num: sizeOf(shape.slice(0, axis)), channels, inSize, outSize, top };
+      // One output position's stacked planes, C x (the outer taps) planes: a window mostly of padding could make it
+      // far larger than the input (kernel_size 1000 over 1 frame with pad 500); refused before any allocation.
+      need(def, axes === 1 || rowFloats().x <= MAX_ROW_FLOATS, () =>
+        `its ${kernelOuter.toLocaleString('en-US')} taps along ${outer === 1 ? 'the first spatial axis' : `the first ${outer} spatial axes`} would stack ${rowFloats().x.toLocaleString('en-US')} floats for each output position (crema stacks at most ${MAX_ROW_FLOATS.toLocaleString('en-US')})`);
       const plane = axes === 1 ? [1, s.kernel[0]] : s.kernel.slice(outer);
       const viewed = !weights.length ? [] : [
         transposed ? new Tensor([channels * kernelOuter, s.numOutput / s.group, ...plane], tapsFirst(w, channels, s.numOutput / s.group, kernelOuter, sizeOf(plane)))
@@ -186,6 +190,8 @@ function tapsFirst(w: Float32Array, channels: number, m: number, taps: number, p
 
 /** A pass stacks at most this many floats (64 MB): C3D's conv2a (64 x 3 planes of 56 x 56, 16 frames) is 9.6 M. */
 const STACK_FLOATS = 1 << 24;
+/** One position's stacked planes at most (256 MB): a real net's are far smaller (V-Net's largest 655 k floats). */
+const MAX_ROW_FLOATS = 1 << 26;
 const SUM_ONES = Float32Array.of(1, 1);
 
 /** Row-major index `i` of a box of `dims` (its first `into.length` axes) into `into`. */
