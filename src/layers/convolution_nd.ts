@@ -7,8 +7,9 @@ import { type ConvSettingsNd, type FusableLayer, convWeights, readConvSettingsNd
 import { canonicalAxis, expectCounts, need } from './layer.js';
 
 /**
- * Caffe's Convolution (and Deconvolution: `transposed`) over 1 or 3+ spatial axes (BaseConvolutionLayer takes their number from the bottom's rank:
- * a 5-D bottom N x C x T x H x W with kernel_size 3 is a 3 x 3 x 3 convolution; C3D's Convolution3D is one too).
+ * Caffe's Convolution (and Deconvolution: `transposed`) over 1 or 3+ spatial axes (BaseConvolutionLayer takes their
+ * number from the bottom's rank: a 5-D bottom N x C x T x H x W with kernel_size 3 is a 3 x 3 x 3 convolution;
+ * C3D's Convolution3D is one too).
  * Computed by the 2-D layer, so every fast path of it (Winograd, direct, the threads) serves these as well:
  * - 1 axis: the same data seen as N x C x 1 x L, a 1 x k window.
  * - 3 or more: the axes before the last two ("outer": T) are folded into channels. For each outer output
@@ -76,7 +77,7 @@ export function convolutionNd(def: LayerParameter, weights: Tensor[], axes: numb
       innerRows = -1;
       layer.fuseRelu(reluSlope);
       layer.fuseSum!(residual);
-      innerShape(Math.min(geo.num * sizeOf(outSize.slice(0, Math.max(0, outer))), rowsPerPass()));
+      innerShape(axes === 1 ? geo.num : rowsPerPass());
       return bottoms.map(() => top);
     },
     forward(bottoms, tops) {
