@@ -222,6 +222,15 @@ describe('binaryproto', () => {
     expect(readBlobProto(encodeMessage(messageType('BlobProto'), nd), 'm')).toEqual(nd);
   });
 
+  test("reads C3D v1.0's mean clip: its BlobProto's five dims (width a varint at field 5), its data at field 6", () => {
+    const values = Array.from({ length: 12 }, (_, i) => i / 4);
+    const clip = bytes([...uint(1, 1), ...uint(2, 3), ...uint(3, 2), ...uint(4, 1), ...uint(5, 2), ...packedFloats(6, values)]);
+    expect(readBlobProto(clip, 'sport1m_mean.binaryproto')).toEqual({ shape: { dim: [1, 3, 2, 1, 2] }, data: Float32Array.from(values) });
+    // its count is checked as any blob's
+    const short = bytes([...uint(1, 1), ...uint(2, 3), ...uint(3, 2), ...uint(4, 1), ...uint(5, 3), ...packedFloats(6, values)]);
+    expect(() => readBlobProto(short, 'clip.binaryproto')).toThrow('clip.binaryproto: shape [1, 3, 2, 1, 3] holds 18 values but the blob has 12');
+  });
+
   test('errors', () => {
     expect(errorOf(() => readBlobProto(new Uint8Array(), 'm.binaryproto'))).toBe('m.binaryproto: empty file, not a binaryproto');
     expect(errorOf(() => readBlobProto(bytes(uint(1, 1), uint(2, 3)), 'm.binaryproto'))).toBe('m.binaryproto: the blob has no data: not a binaryproto');

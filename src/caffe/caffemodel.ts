@@ -75,7 +75,7 @@ export function blobValues(b: BlobProto): Float32Array | Float64Array {
  * A facebook/C3D v1.0 blob (wire.ts C3D_BLOB: num, channels, length, height at BVLC's num, channels, height, width,
  * its data where BVLC has diff) as the shaped blob it is: [num, channels, length, height, width] and its data.
  */
-function c3dBlob(b: BlobProto): void {
+export function c3dBlob(b: BlobProto): void {
   if (b.c3d_width === undefined) return;
   b.shape = { dim: [b.num ?? 0, b.channels ?? 0, b.height ?? 0, b.width ?? 0, b.c3d_width] };
   b.data = b.diff ?? new Float32Array(0);
