@@ -316,11 +316,7 @@ const TSN_FIELDS = ['num_segments', 'modality', 'name_pattern', 'encoded', 'gray
  * grayscale); H x W the crop, else new_height x new_width; the labels one a video.
  */
 function tsnSnippetShapes(l: LayerParameter, transform: Message): number[][] {
-  const p = paramsOf(l, 'video_data_param');
-  const crop: number = transform.crop_size;
-  const [h, w]: number[] = crop ? [crop, crop] : [p.new_height, p.new_width];
-  if (!h || !w) throw unknownImageSize(l, 'its frames come from videos and neither transform_param.crop_size nor video_data_param.new_height / new_width is set');
-  const n = requireBatch(l, p.batch_size, 'video_data_param.batch_size');
+  const { p, n, h, w } = videoSize(l, transform, 'video_data_param');
   const c = p.modality === 'FLOW' ? 2 : p.grayscale ? 1 : 3;
   const length: number = (l.video_data_param as Message).new_length ?? 1; // TSN's default (C3D's field here has none)
   return [[n, c * length * p.num_segments, h, w], [n]];
@@ -332,12 +328,17 @@ function tsnSnippetShapes(l: LayerParameter, transform: Message): number[][] {
  * DataTransformer::InferBlobShape of a VolumeDatum); the labels one a clip.
  */
 function c3dClipShapes(l: LayerParameter, transform: Message, field: string): number[][] {
+  const { p, n, h, w } = videoSize(l, transform, field);
+  return [[n, p.is_color ? 3 : 1, p.new_length, h, w], [n]];
+}
+
+/** A video layer's settings (`field`), batch and frame size: the transformer's crop, else new_height x new_width. */
+function videoSize(l: LayerParameter, transform: Message, field: string): { p: Message; n: number; h: number; w: number } {
   const p = paramsOf(l, field);
   const crop: number = transform.crop_size;
   const [h, w]: number[] = crop ? [crop, crop] : [p.new_height, p.new_width];
   if (!h || !w) throw unknownImageSize(l, `its frames come from videos and neither transform_param.crop_size nor ${field}.new_height / new_width is set`);
-  const n = requireBatch(l, p.batch_size, `${field}.batch_size`);
-  return [[n, p.is_color ? 3 : 1, p.new_length, h, w], [n]];
+  return { p, n: requireBatch(l, p.batch_size, `${field}.batch_size`), h, w };
 }
 
 /**

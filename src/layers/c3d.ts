@@ -6,7 +6,7 @@ import { wasmEngine } from '../kernels/wasm.js';
 import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type FusableLayer, convolutionLayer, convolutionToOnnx } from './convolution.js';
 import { type Layer, type LayerType, declaredWeights, expectCounts, need, needSaneShape } from './layer.js';
-import { poolingLayer } from './pooling.js';
+import { poolingLayer, windows } from './pooling.js';
 
 // facebook/C3D's Convolution3D and Pooling3D over N x C x T x H x W: v1.1's with convolution3d_param and
 // pooling3d_param (its ResNet-18), v1.0's (the Sports-1M C3D net: V1 files, `layers { type: CONVOLUTION3D }`) with
@@ -100,21 +100,6 @@ function readPool3d(def: LayerParameter): Pool3dSettings {
   return { method: p.pool, kernel: [p.kernel_depth, p.kernel_size, p.kernel_size], stride: [p.temporal_stride, p.stride, p.stride], pad: [0, p.pad, p.pad] };
 }
 
-/**
- * For each output index along one axis: C3D's window [start, end) clamped to the input, and its AVE divisor part,
- * the window clipped to [-pad, size + pad) (on T, pad 0: clipped to the input) before clamping.
- */
-function axisWindows(count: number, kernel: number, pad: number, stride: number, size: number): { start: Int32Array; end: Int32Array; span: Int32Array } {
-  const start = new Int32Array(count), end = new Int32Array(count), span = new Int32Array(count);
-  for (let o = 0; o < count; o++) {
-    const a = o * stride - pad, b = Math.min(a + kernel, size + pad);
-    span[o] = b - a;
-    start[o] = Math.max(a, 0);
-    end[o] = Math.min(b, size);
-  }
-  return { start, end, span };
-}
-
 /** C3D's pooled sizes: ceil((size + 2 pad - kernel) / stride) + 1 on every axis, with no clip of the last window. */
 function pooled3d(def: LayerParameter, s: Pool3dSettings, inSize: readonly number[]): number[] {
   need(def, inSize.every((d, i) => d + 2 * s.pad[i] >= s.kernel[i]), () =>
@@ -127,57 +112,35 @@ function pooled3d(def: LayerParameter, s: Pool3dSettings, inSize: readonly numbe
   return out;
 }
 
-const MINUS_FLT_MAX = -3.4028234663852886e38;
-
-type Windows = ReturnType<typeof axisWindows>[];
+/**
+ * Per axis (T, H, W): each output's window [start, end) clamped to the input and its AVE divisor part (pooling.ts
+ * `windows`: the window clipped to [-pad, size + pad) before clamping; on T, pad 0: clipped to the clip's frames).
+ */
+type Windows = ReturnType<typeof windows>[];
 
 /** The MAX over each output's frames [start, end) of planes pooled frame by frame ([planes, T, plane]). */
-function framesMax(pooled: Float32Array, y: Float32Array, planes: number, T: number, oT: number, plane: number, wt: Windows[number]): void {
+function framesMax(pooled: Float32Array, y: Float32Array, planes: number, T: number, oT: number, plane: number, [start, end]: Windows[number]): void {
   for (let p = 0; p < planes; p++)
     for (let ot = 0; ot < oT; ot++) {
-      const yo = (p * oT + ot) * plane, first = (p * T + wt.start[ot]) * plane;
+      const yo = (p * oT + ot) * plane, first = (p * T + start[ot]) * plane;
       y.set(pooled.subarray(first, first + plane), yo);
-      for (let t = wt.start[ot] + 1; t < wt.end[ot]; t++) {
+      for (let t = start[ot] + 1; t < end[ot]; t++) {
         const xo = (p * T + t) * plane;
         for (let i = 0; i < plane; i++) if (pooled[xo + i] > y[yo + i]) y[yo + i] = pooled[xo + i];
       }
     }
 }
 
-/** C3D's MAX: -FLT_MAX, then the window's values (clamped to the input) compared in t, h, w order. */
-function maxPool3d(x: Float32Array, y: Float32Array, planes: number, inSize: number[], out: number[], [wt, wh, ww]: Windows): void {
-  const [T, H, W] = inSize, [oT, oH, oW] = out, plane = T * H * W;
-  const ws = ww.start, we = ww.end;
-  for (let pl = 0, yo = 0; pl < planes; pl++) {
-    const xo = pl * plane;
-    for (let ot = 0; ot < oT; ot++) {
-      const t0 = wt.start[ot], t1 = wt.end[ot];
-      for (let oh = 0; oh < oH; oh++) {
-        const h0 = wh.start[oh], h1 = wh.end[oh];
-        for (let ow = 0; ow < oW; ow++, yo++) {
-          let m = MINUS_FLT_MAX;
-          for (let t = t0; t < t1; t++)
-            for (let h = h0; h < h1; h++) {
-              const row = xo + (t * H + h) * W;
-              for (let i = row + ws[ow], e = row + we[ow]; i < e; i++) if (x[i] > m) m = x[i];
-            }
-          y[yo] = m;
-        }
-      }
-    }
-  }
-}
-
-/** C3D's AVE: the window's values summed in float in t, h, w order, over its divisor (see axisWindows). */
+/** C3D's AVE: the window's values summed in float in t, h, w order, over its divisor (see Windows). */
 function avePool3d(x: Float32Array, y: Float32Array, planes: number, inSize: number[], out: number[], [wt, wh, ww]: Windows): void {
   const [T, H, W] = inSize, [oT, oH, oW] = out, plane = T * H * W, fround = Math.fround;
-  const ws = ww.start, we = ww.end, wspan = ww.span;
+  const [ws, we, wspan] = ww;
   for (let pl = 0, yo = 0; pl < planes; pl++) {
     const xo = pl * plane;
     for (let ot = 0; ot < oT; ot++) {
-      const t0 = wt.start[ot], t1 = wt.end[ot];
+      const t0 = wt[0][ot], t1 = wt[1][ot];
       for (let oh = 0; oh < oH; oh++) {
-        const h0 = wh.start[oh], h1 = wh.end[oh], outer = wt.span[ot] * wh.span[oh];
+        const h0 = wh[0][oh], h1 = wh[1][oh], outer = wt[2][ot] * wh[2][oh];
         for (let ow = 0; ow < oW; ow++, yo++) {
           let sum = 0;
           for (let t = t0; t < t1; t++)
@@ -193,8 +156,8 @@ function avePool3d(x: Float32Array, y: Float32Array, planes: number, inSize: num
 }
 
 /**
- * C3D's Pooling3D over (N, C, T, H, W): MAX (windows clamped to the input, -FLT_MAX where empty) and AVE (sums
- * in float in t, h, w order, divided by the window clipped to the padded plane and to the clip's frames).
+ * C3D's Pooling3D over (N, C, T, H, W): MAX (windows clamped to the input) and AVE (sums in float in t, h, w order,
+ * divided by the window clipped to the padded plane and to the clip's frames).
  */
 export const pooling3dLayer: LayerType = {
   type: 'Pooling3D',
@@ -203,15 +166,13 @@ export const pooling3dLayer: LayerType = {
     const s = readPool3d(def);
     let inSize: number[] = [], out: number[] = [], win: Windows = [];
     // Each frame's plane pooled by BVLC's Pooling (its wasm kernel), where its windows are C3D's: MAX (never padded:
-    // the same ceil size, the same clamped windows), then a MAX over each window's frames (exact in any order); AVE
-    // over one frame at a time (kernel_depth 1, temporal_stride 1: its divisors C3D's when the sizes agree).
-    const byFrames = s.method === 'MAX' || (s.kernel[0] === 1 && s.stride[0] === 1);
-    let planar: Layer | undefined;
-    try {
-      planar = byFrames ? poolingLayer.create({ name: def.name, type: 'Pooling', bottom: def.bottom, top: def.top?.slice(0, 1), pooling_param: { pool: s.method, kernel_size: s.kernel[1], stride: s.stride[1], pad: s.pad[1] } }, []) : undefined;
-    } catch {
-      planar = undefined; // settings C3D takes and BVLC refuses (a pad as large as the kernel): the loops below
-    }
+    // the same ceil size, the same clamped windows; -FLT_MAX where empty), then a MAX over each window's frames
+    // (exact in any order); AVE over one frame at a time (kernel_depth 1, temporal_stride 1, a pad BVLC takes: its
+    // divisors C3D's when the sizes agree). Other AVE layers: avePool3d.
+    const byFrames = s.method === 'MAX' || (s.kernel[0] === 1 && s.stride[0] === 1 && s.pad[1] < s.kernel[1]);
+    const planar: Layer | undefined = byFrames
+      ? poolingLayer.create({ name: def.name, type: 'Pooling', bottom: def.bottom, top: def.top?.slice(0, 1), pooling_param: { pool: s.method, kernel_size: s.kernel[1], stride: s.stride[1], pad: s.pad[1] } }, [])
+      : undefined;
     let planarFits = false;
     return {
       reshape([shape]) {
@@ -221,14 +182,14 @@ export const pooling3dLayer: LayerType = {
         out = pooled3d(def, s, inSize);
         const top = [shape[0], shape[1], ...out];
         needSaneShape(def, def.top?.[0] ?? '', top);
-        win = out.map((o, i) => axisWindows(o, s.kernel[i], s.pad[i], s.stride[i], inSize[i]));
+        win = out.map((o, i) => windows(o, s.kernel[i], s.pad[i], s.stride[i], inSize[i]));
         const frames = planar?.reshape([[shape[0] * shape[1], ...inSize]])[0];
         planarFits = frames !== undefined && frames[2] === out[1] && frames[3] === out[2];
         return [top];
       },
       forward([bottom], [top]) {
         const planes = bottom.dims[0] * bottom.dims[1];
-        if (!planarFits) return (s.method === 'MAX' ? maxPool3d : avePool3d)(bottom.data, top.data, planes, inSize, out, win);
+        if (!planarFits) return avePool3d(bottom.data, top.data, planes, inSize, out, win);
         const x = new Tensor([planes, ...inSize], bottom.data);
         if (s.kernel[0] === 1 && s.stride[0] === 1) return planar!.forward([x], [new Tensor([planes, ...out], top.data)]);
         const framePlanes = planes * inSize[0] * out[1] * out[2];
@@ -256,7 +217,7 @@ function pooling3dToOnnx(c: LayerContext): void {
     c.node('MaxPool', [c.bottom(0)], [c.top(0)], attrs);
     return;
   }
-  const spans = out.map((o, i) => axisWindows(o, s.kernel[i], s.pad[i], s.stride[i], inSize[i]).span);
+  const spans = out.map((o, i) => windows(o, s.kernel[i], s.pad[i], s.stride[i], inSize[i])[2]);
   const full = sizeOf(s.kernel);
   const exact = spans.every((span, i) => span.every((d) => d === s.kernel[i]));
   const pooled = c.node('AveragePool', [c.bottom(0)], [exact ? c.top(0) : c.tmp('sum')], { ...attrs, count_include_pad: int(1) });

@@ -24,7 +24,7 @@ interface PoolingParam {
 }
 
 /** Caffe initialises MAX outputs to -FLT_MAX, so a window of -Infinity / NaN gives -FLT_MAX, as there. */
-const MINUS_FLT_MAX = -3.4028234663852886e38;
+export const MINUS_FLT_MAX = -3.4028234663852886e38;
 
 /** Window settings after Caffe's LayerSetUp checks (kernel is 0 x 0 for global pooling until reshape). */
 interface PoolSettings {
@@ -262,7 +262,7 @@ export const poolingLayer: LayerType = {
  * For each output index: the input window [start, end) clamped to [0, size) and the AVE divisor part (the window
  * clipped to [-pad, size + pad) before clamping). Stochastic pooling has no padding and clamps only the end.
  */
-function windows(count: number, kernel: number, pad: number, stride: number, size: number, stochastic: boolean): [Int32Array, Int32Array, Int32Array] {
+export function windows(count: number, kernel: number, pad: number, stride: number, size: number, stochastic = false): [Int32Array, Int32Array, Int32Array] {
   const start = new Int32Array(count), end = new Int32Array(count), span = new Int32Array(count);
   for (let o = 0; o < count; o++) {
     const a = stochastic ? o * stride : o * stride - pad;
