@@ -19,6 +19,11 @@ export interface Detection {
   ymin: number;
   xmax: number;
   ymax: number;
+  /**
+   * TextBoxes++'s quadrilateral (rows of 15 values), in the image's pixels: x1, y1, … x4, y4 from its top left
+   * clockwise, as its demo reads them. Absent for plain boxes.
+   */
+  quad?: number[];
 }
 
 export interface DetectOptions extends PreprocessOptions {
@@ -38,19 +43,22 @@ export function detectionBlob(net: Net): string {
 }
 
 /**
- * The rows of a DetectionOutput blob ([1, 1, N, 7]: image, label, score, xmin, ymin, xmax, ymax normalized) for
- * image `index`, scored at least `threshold`, as boxes in a width x height image. The fork's "no detection" row
- * (label -1) gives none.
+ * The rows of a DetectionOutput blob ([1, 1, N, 7]: image, label, score, xmin, ymin, xmax, ymax normalized;
+ * TextBoxes++'s [1, 1, N, 15] add a quadrilateral, its [1, 1, N, 12] a rotated box, kept as its box) for image
+ * `index`, scored at least `threshold`, as boxes in a width x height image. The fork's "no detection" row (label
+ * -1) gives none.
  */
 export function detectionsOf(rows: Tensor, index: number, width: number, height: number, threshold: number, labels?: readonly string[]): Detection[] {
-  const d = rows.data, out: Detection[] = [];
-  for (let r = 0; r + 7 <= d.length; r += 7) {
+  const d = rows.data, out: Detection[] = [], step = rows.dims[3] ?? 7;
+  for (let r = 0; r + step <= d.length; r += step) {
     if (d[r] !== index || d[r + 1] < 0 || !(d[r + 2] >= threshold)) continue;
     const label = d[r + 1];
-    out.push({
+    const found: Detection = {
       label, name: labels?.[label] ?? null, score: d[r + 2],
       xmin: d[r + 3] * width, ymin: d[r + 4] * height, xmax: d[r + 5] * width, ymax: d[r + 6] * height,
-    });
+    };
+    if (step === 15) found.quad = Array.from(d.subarray(r + 7, r + 15), (v, i) => v * (i % 2 ? height : width));
+    out.push(found);
   }
   return out;
 }

@@ -18,8 +18,12 @@ export function detectionsSvg(width: number, height: number, detections: readonl
     // The tag sits above the box, or inside it at the top edge of the image.
     const tagY = y >= font + line ? y - font - line : y;
     const tagW = Math.round(text.length * font * 0.6) + 2 * line;
+    // TextBoxes++'s quadrilateral where there is one (the image clips it), else the box.
+    const outline = d.quad
+      ? `<polygon points="${d.quad.map((v) => +v.toFixed(1)).join(' ')}" fill="none" stroke="${colour}" stroke-width="${line}"/>`
+      : `<rect x="${x}" y="${y}" width="${Math.max(w, 0)}" height="${Math.max(h, 0)}" fill="none" stroke="${colour}" stroke-width="${line}"/>`;
     return (
-      `<rect x="${x}" y="${y}" width="${Math.max(w, 0)}" height="${Math.max(h, 0)}" fill="none" stroke="${colour}" stroke-width="${line}"/>` +
+      outline +
       `<rect x="${x}" y="${tagY}" width="${tagW}" height="${font + line}" fill="${colour}"/>` +
       `<text x="${x + line}" y="${tagY + font - line / 2}" font-family="DejaVu Sans, Arial, sans-serif" font-size="${font}" fill="#fff">${text}</text>`
     );

@@ -6,6 +6,7 @@ import { hasParam } from './axes.js';
 import { type LayerType, LayerError, expectCounts, need } from './layer.js';
 import { Boxes, type CodeType, type NmsSettings, checkPriors, nmsFast } from './detection/nms.js';
 import { detectionOutputToOnnx } from './detection/onnx.js';
+import { LOC_VALUES, type Outline, ROW_VALUES, checkOutline, decodeOutline, outlineOf } from './detection/textboxes.js';
 
 /** DetectionOutput's settings, checked as the fork's LayerSetUp checks them. */
 export interface DetectionSettings extends NmsSettings {
@@ -18,6 +19,8 @@ export interface DetectionSettings extends NmsSettings {
   keepTopK: number;
   /** RefineDet: a prior whose ARM objectness (arm_conf's second column) is below it scores only the background. */
   objectnessScore: number;
+  /** TextBoxes++'s use_polygon when set (detection/textboxes.ts: unset, the location blob's size decides). */
+  usePolygon?: boolean;
 }
 
 export function readDetectionSettings(def: LayerParameter): DetectionSettings {
@@ -42,6 +45,7 @@ export function readDetectionSettings(def: LayerParameter): DetectionSettings {
     varianceInTarget: p.variance_encoded_in_target,
     keepTopK: p.keep_top_k,
     objectnessScore: p.objectness_score,
+    usePolygon: hasParam(def, 'detection_output_param', 'use_polygon') ? p.use_polygon : undefined,
     confidenceThreshold: hasParam(def, 'detection_output_param', 'confidence_threshold') ? p.confidence_threshold : -3.4028234663852886e38,
     nmsThreshold,
     topK,
@@ -60,15 +64,21 @@ export function armBottoms(def: LayerParameter): number {
   return n === 4 && visualize ? 0 : Math.max(0, n - 3);
 }
 
-/** The number of priors, checked against the location and confidence predictions as the fork's Reshape does. */
-export function priorCount(def: LayerParameter, s: DetectionSettings, bottoms: Shape[]): number {
+/**
+ * The number of priors and what each one's location values hold (the box alone, or TextBoxes++'s outline after it),
+ * checked against the location and confidence predictions as the fork's Reshape does.
+ */
+export function priorCount(def: LayerParameter, s: DetectionSettings, bottoms: Shape[]): { priors: number; outline: Outline } {
   const [loc, conf, prior, armConf, armLoc] = bottoms.slice(0, 3 + armBottoms(def));
   // Caffe's legacy accessors: num = shape(0), channels = shape(1), height = shape(2), 1 where the blob has no such axis.
   const axis = (shape: Shape, i: number) => shape[i] ?? 1;
   need(def, axis(loc, 0) === axis(conf, 0), () => `location ${shapeString(loc)} and confidence ${shapeString(conf)} have different batch sizes`);
   const priors = Math.floor(axis(prior, 2) / 4), locClasses = s.shareLocation ? 1 : s.numClasses;
-  need(def, priors * locClasses * 4 === axis(loc, 1),
-    () => `location predictions ${shapeString(loc)} have ${axis(loc, 1)} values per image, but ${priors} priors need ${priors * locClasses * 4}`);
+  const outline = outlineOf(s.usePolygon, axis(loc, 1) / Math.max(1, priors * locClasses)), values = LOC_VALUES[outline];
+  const what = outline === 'none' ? '' : ` (${values} a prior: TextBoxes++'s box and ${outline === 'polygon' ? 'quadrilateral' : 'rotated box'}, use_polygon ${outline === 'polygon'})`;
+  need(def, priors * locClasses * values === axis(loc, 1),
+    () => `location predictions ${shapeString(loc)} have ${axis(loc, 1)} values per image, but ${priors} priors need ${priors * locClasses * values}${what}`);
+  checkOutline(def, outline, s.code, s.varianceInTarget, armBottoms(def) > 0);
   need(def, priors * s.numClasses === axis(conf, 1),
     () => `confidence predictions ${shapeString(conf)} have ${axis(conf, 1)} values per image, but ${priors} priors x ${s.numClasses} classes need ${priors * s.numClasses}`);
   need(def, prior.length >= 3 && axis(prior, 1) === 2, () => `priors ${shapeString(prior)} must be [1, 2, priors * 4] (PriorBox's output)`);
@@ -80,7 +90,7 @@ export function priorCount(def: LayerParameter, s: DetectionSettings, bottoms: S
     need(def, axis(armLoc, 0) === axis(loc, 0) && armLoc.slice(1).reduce((a, b) => a * b, 1) === priors * 4,
       () => `ARM locations (bottom 4) ${shapeString(armLoc)} must hold 4 values per prior for each of the ${axis(loc, 0)} images (${priors} priors)`);
   }
-  return priors;
+  return { priors, outline };
 }
 
 /** One kept detection: image, label, score and the index of its box among the priors. */
@@ -95,13 +105,13 @@ interface Kept {
  * keep_top_k, the best keep_top_k by score are kept (equal scores: the earlier label and box first; the fork's
  * std::sort leaves their order unspecified).
  */
-function detectImage(s: DetectionSettings, loc: Float32Array, conf: Float32Array, priors: Float32Array, n: number, count: number): { kept: Kept[]; boxes: Map<number, Boxes> } {
+function detectImage(s: DetectionSettings, loc: Float32Array, conf: Float32Array, priors: Float32Array, n: number, count: number, values: number): { kept: Kept[]; boxes: Map<number, Boxes> } {
   const locClasses = s.shareLocation ? 1 : s.numClasses;
   // Per location class (one for all classes with share_location), each box decoded once when a class needs it.
   const boxes = new Map<number, Boxes>();
   const boxesOf = (locClass: number): Boxes => {
     let b = boxes.get(locClass);
-    if (!b) boxes.set(locClass, (b = new Boxes(loc, (n * count * locClasses + locClass) * 4, locClasses * 4, priors, count, s.code, s.varianceInTarget)));
+    if (!b) boxes.set(locClass, (b = new Boxes(loc, (n * count * locClasses + locClass) * values, locClasses * values, priors, count, s.code, s.varianceInTarget)));
     return b;
   };
   let kept: Kept[] = [];
@@ -153,7 +163,8 @@ function refinedPriors(s: DetectionSettings, armLoc: Float32Array, priors: Float
 /**
  * The fork's DetectionOutput (detection_output_layer.cpp, CPU): decode, per-class NMS, keep_top_k; [1, 1, N, 7].
  * RefineDet's (sfzhang15/RefineDet) takes two more bottoms: the ARM's confidences (objectness filter) and locations
- * (the priors refined before the ODM's locations are decoded against them).
+ * (the priors refined before the ODM's locations are decoded against them). TextBoxes++'s (MhLiao/TextBoxes_plusplus)
+ * reads an outline after each box and writes it after the box: [1, 1, N, 15] or [1, 1, N, 12] (detection/textboxes.ts).
  */
 export const detectionOutputLayer: LayerType = {
   type: 'DetectionOutput',
@@ -161,17 +172,17 @@ export const detectionOutputLayer: LayerType = {
     expectCounts(def, [3, 5], [1, 1]);
     const s = readDetectionSettings(def);
     const arm = armBottoms(def);
-    let count = 0;
+    let count = 0, outline: Outline = 'none';
     return {
       notes: ignoredSettings(def),
       reshape(bottoms) {
-        count = priorCount(def, s, bottoms);
+        ({ priors: count, outline } = priorCount(def, s, bottoms));
         // The real row count is known only after the forward (the fork reshapes its top there too).
-        return [[1, 1, 1, 7]];
+        return [[1, 1, 1, ROW_VALUES[outline]]];
       },
       forward(bottoms, [top]) {
         const [loc, odmConf, prior, armConf, armLoc] = bottoms.slice(0, 3 + arm);
-        const num = loc.dims[0];
+        const num = loc.dims[0], values = LOC_VALUES[outline], locClasses = s.shareLocation ? 1 : s.numClasses;
         const rows: number[] = [];
         const conf = armConf ? objectnessFiltered(s, odmConf.data, armConf.data) : odmConf.data;
         // The fork decodes the boxes (and checks the priors) when a class other than the background is there.
@@ -185,18 +196,21 @@ export const detectionOutputLayer: LayerType = {
               priors = refinedPriors(s, armLoc.data, prior.data, n, count);
               if (s.numClasses > background) checkPriors(priors, count, s.code);
             }
-            result = detectImage(s, loc.data, conf, priors, n, count);
+            result = detectImage(s, loc.data, conf, priors, n, count, values);
           } catch (err) {
             throw new LayerError(def, (err as Error).message);
           }
           for (const k of result.kept) {
-            const b = result.boxes.get(s.shareLocation ? 0 : k.label)!.coords;
+            const locClass = s.shareLocation ? 0 : k.label, b = result.boxes.get(locClass)!.coords;
             rows.push(n, k.label, k.score, b[k.box * 4], b[k.box * 4 + 1], b[k.box * 4 + 2], b[k.box * 4 + 3]);
+            // TextBoxes++: the outline's values after the box's 4, decoded against the plain priors.
+            if (outline !== 'none') rows.push(...decodeOutline(outline, loc.data, ((n * count + k.box) * locClasses + locClass) * values + 4, prior.data, k.box, count));
           }
         }
-        // The fork's "no detection" output: one row per image, [image, -1, -1, -1, -1, -1, -1].
-        if (rows.length === 0) for (let n = 0; n < num; n++) rows.push(n, -1, -1, -1, -1, -1, -1);
-        setTop(top, Float32Array.from(rows));
+        // The fork's "no detection" output: one row per image, [image, -1, -1, ...].
+        const width = ROW_VALUES[outline];
+        if (rows.length === 0) for (let n = 0; n < num; n++) rows.push(n, ...new Array<number>(width - 1).fill(-1));
+        setTop(top, Float32Array.from(rows), width);
       },
     };
   },
@@ -215,7 +229,7 @@ function ignoredSettings(def: LayerParameter): string[] {
 }
 
 /** DetectionOutput's top changes size with the data, as the fork's Forward reshapes it. */
-function setTop(top: Tensor, rows: Float32Array): void {
-  top.dims = [1, 1, rows.length / 7, 7];
+function setTop(top: Tensor, rows: Float32Array, width: number): void {
+  top.dims = [1, 1, rows.length / width, width];
   top.data = rows;
 }

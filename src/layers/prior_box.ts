@@ -25,6 +25,8 @@ export interface PriorSettings {
   priorsPerCell: number;
   /** FaceBoxes' Caffe (the 'faceboxes' dialect): min_size 32 and 64 densified, the others min_size − 1 wide. */
   faceBoxes: boolean;
+  /** TextBoxes++'s denser_prior_boxes: each box followed by the same box one cell lower. */
+  denser: boolean;
 }
 
 const f32 = Math.fround;
@@ -56,9 +58,10 @@ function readPriorSettings(def: LayerParameter, net: NetContext = {}): PriorSett
   need(def, variance.every((v) => v > 0), () => `variance must be positive, got ${variance.map(formatFloat32).join(', ')}`);
   const [imgH, imgW] = pair(def, has, p, 'img_size', 'img_h', 'img_w');
   const [stepH, stepW] = pair(def, has, p, 'step', 'step_h', 'step_w');
-  const faceBoxes = net.dialect === 'faceboxes';
-  const priorsPerCell = faceBoxes ? faceBoxesRoom(def, minSizes, maxSizes, aspectRatios) : aspectRatios.length * minSizes.length + maxSizes.length;
-  return { minSizes, maxSizes, aspectRatios, clip: p.clip, variance, imgH, imgW, stepH, stepW, offset: p.offset, priorsPerCell, faceBoxes };
+  const faceBoxes = net.dialect === 'faceboxes', denser: boolean = p.denser_prior_boxes;
+  need(def, !(faceBoxes && denser), "denser_prior_boxes is TextBoxes++'s, which FaceBoxes' Caffe does not have: load the net without the faceboxes dialect");
+  const priorsPerCell = faceBoxes ? faceBoxesRoom(def, minSizes, maxSizes, aspectRatios) : (aspectRatios.length * minSizes.length + maxSizes.length) * (denser ? 2 : 1);
+  return { minSizes, maxSizes, aspectRatios, clip: p.clip, variance, imgH, imgW, stepH, stepW, offset: p.offset, priorsPerCell, faceBoxes, denser };
 }
 
 /**
@@ -113,14 +116,20 @@ export function priorBoxes(s: PriorSettings, layerH: number, layerW: number, ima
   const stepW = s.stepW || f32(imgW / layerW), stepH = s.stepH || f32(imgH / layerH);
   const dim = layerH * layerW * s.priorsPerCell * 4;
   const out = new Float32Array(2 * dim);
-  let k = 0;
-  const put = (cx: number, cy: number, bw: number, bh: number) => {
+  let k = 0, lowerY = 0;
+  const corners = (cx: number, cy: number, bw: number, bh: number) => {
     out[k++] = (cx - bw / 2) / imgW;
     out[k++] = (cy - bh / 2) / imgH;
     out[k++] = (cx + bw / 2) / imgW;
     out[k++] = (cy + bh / 2) / imgH;
   };
+  // TextBoxes++ (denser_prior_boxes): the same box centered at (h + 1.0) * step_h (in double, then float) follows.
+  const put = !s.denser ? corners : (cx: number, cy: number, bw: number, bh: number) => {
+    corners(cx, cy, bw, bh);
+    corners(cx, lowerY, bw, bh);
+  };
   for (let h = 0; h < layerH; h++) {
+    lowerY = f32((h + 1) * stepH);
     for (let w = 0; w < layerW; w++) {
       const cx = f32(f32(w + s.offset) * stepW), cy = f32(f32(h + s.offset) * stepH);
       s.minSizes.forEach((minSize, i) => {

@@ -35,7 +35,8 @@ export function compareBlobs(net: Net, onnx: Map<string, Tensor>, reference: Map
   const blobs: BlobVerdict[] = [];
   // Detection rows are compared as sets: ONNX's NonMaximumSuppression may order equal scores otherwise.
   const detections = new Set(net.layers.filter((l) => DETECTION_TYPES.has(l.type)).flatMap((l) => l.tops));
-  if (detections.size) notes.push(`detections (${[...detections].join(', ')}) compared as sets: same image and label, IoU >= 0.99 or corners within 1e-4, |score difference| <= ${tolerance}`);
+  const outlines = [...detections].some((b) => (net.blobs.get(b)?.dims[3] ?? 7) > 7);
+  if (detections.size) notes.push(`detections (${[...detections].join(', ')}) compared as sets: same image and label, IoU >= 0.99 or corners within 1e-4, ${outlines ? 'outlines within 1e-4, ' : ''}|score difference| <= ${tolerance}`);
   for (const [blob, native] of net.blobs) {
     const ref = reference?.get(blob);
     const compare = (ours: Tensor, theirs: Tensor) => (detections.has(blob) ? compareDetections : comparePair)(ours, theirs, tolerance);

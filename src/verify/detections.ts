@@ -25,24 +25,34 @@ function sameBox(a: Float32Array, i: number, b: Float32Array, j: number): boolea
   return inter / (area(p) + area(q) - inter) >= MIN_IOU;
 }
 
+/** Whether the values after the box (TextBoxes++'s outline: normalized points, a normalized height) agree within 1e-4. */
+function sameOutline(a: Float32Array, i: number, b: Float32Array, j: number, width: number): boolean {
+  for (let k = 7; k < width; k++) if (!(Math.abs(a[i + k] - b[j + k]) <= 1e-4)) return false;
+  return true;
+}
+
 /**
- * Compares two detection blobs ([1, 1, N, 7] rows of image, label, score, xmin, ymin, xmax, ymax) as sets:
- * every row of `ref` must pair with its own row of `ours` of the same image and label, the same box (sameBox) and
- * |score difference| <= `tolerance`, and the counts must be equal. ONNX's NonMaximumSuppression may order equal
- * scores differently from the SSD fork, so the order is not compared. `abs` and `rel` are the largest score difference.
+ * Compares two detection blobs ([1, 1, N, 7] rows of image, label, score, xmin, ymin, xmax, ymax; TextBoxes++'s
+ * rows carry their outline after the box, 15 or 12 values) as sets: every row of `ref` must pair with its own row of
+ * `ours` of the same image and label, the same box (sameBox) and outline (within 1e-4) and |score difference| <=
+ * `tolerance`, and the counts must be equal. ONNX's NonMaximumSuppression may order equal scores differently from
+ * the SSD fork, so the order is not compared. `abs` and `rel` are the largest score difference.
  */
 export function compareDetections(ours: Tensor, ref: Tensor, tolerance: number): PairResult {
-  const rowsOf = (t: Tensor) => t.data.length / 7;
-  if (ours.dims.length !== 4 || ref.dims.length !== 4 || ours.dims[3] !== 7 || ref.dims[3] !== 7)
+  const width = ref.dims[3];
+  const rowsOf = (t: Tensor) => t.data.length / width;
+  if (ours.dims.length !== 4 || ref.dims.length !== 4 || ours.dims[3] !== width || !(width >= 7))
     return { abs: Infinity, rel: Infinity, pass: false, mismatch: `shape ${shapeString(ours.dims)} vs ${shapeString(ref.dims)}: not detections` };
   const a = ours.data, b = ref.data, used = new Uint8Array(rowsOf(ours));
   let worst = 0, unmatched = 0;
   for (let j = 0; j < rowsOf(ref); j++) {
     let best = -1, bestDiff = Infinity;
+    const r = j * width;
     for (let i = 0; i < used.length; i++) {
-      if (used[i] || a[i * 7] !== b[j * 7] || a[i * 7 + 1] !== b[j * 7 + 1]) continue;
-      const diff = Math.abs(a[i * 7 + 2] - b[j * 7 + 2]);
-      if (diff <= tolerance && diff < bestDiff && sameBox(a, i * 7, b, j * 7)) [best, bestDiff] = [i, diff];
+      const o = i * width;
+      if (used[i] || a[o] !== b[r] || a[o + 1] !== b[r + 1]) continue;
+      const diff = Math.abs(a[o + 2] - b[r + 2]);
+      if (diff <= tolerance && diff < bestDiff && sameBox(a, o, b, r) && sameOutline(a, o, b, r, width)) [best, bestDiff] = [i, diff];
     }
     if (best < 0) unmatched++;
     else {
@@ -52,6 +62,6 @@ export function compareDetections(ours: Tensor, ref: Tensor, tolerance: number):
   }
   const extra = used.length - used.reduce((n, u) => n + u, 0);
   if (unmatched || extra)
-    return { abs: Infinity, rel: Infinity, pass: false, mismatch: `detections: ${unmatched} of ${rowsOf(ref)} without a match (IoU >= ${MIN_IOU} or corners within 1e-4, score within ${tolerance}), ${extra} extra` };
+    return { abs: Infinity, rel: Infinity, pass: false, mismatch: `detections: ${unmatched} of ${rowsOf(ref)} without a match (IoU >= ${MIN_IOU} or corners within 1e-4, ${width > 7 ? 'outline within 1e-4, ' : ''}score within ${tolerance}), ${extra} extra` };
   return { abs: worst, rel: worst, pass: true };
 }

@@ -36,7 +36,7 @@ export const detectCommand = {
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
       .option('threshold', { type: 'number', default: 0.5, describe: 'report detections scoring at least this' })
       .option('labels', { type: 'string', describe: 'class names: one a line (line i = label i), or the SSD fork\'s labelmap .prototxt (default: labels.txt beside the net, if any)' })
-      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object when done: {"images": [{"image", "width", "height", "detections": [{"label", "name", "score", "xmin", "ymin", "xmax", "ymax"}]}], "skipped": [{"image", "error"}]}' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object when done: {"images": [{"image", "width", "height", "detections": [{"label", "name", "score", "xmin", "ymin", "xmax", "ymax", "quad" (TextBoxes++)}]}], "skipped": [{"image", "error"}]}' })
       .option('output', { alias: 'o', type: 'string', describe: 'write each image with its boxes and labels drawn as DIR/<name>.png' })
       .example('$0 detect res10_300x300_ssd.prototxt res10_300x300_ssd.caffemodel faces/ --mean 104,177,123 -o boxed/', 'OpenCV\'s face detector (its files: no SSD model ships with crema)')
       .example('$0 detect MobileNetSSD_deploy.prototxt MobileNetSSD_deploy.caffemodel street.jpg --mean 127.5,127.5,127.5 --input-scale 0.007843 --labels voc.txt --json', 'MobileNet-SSD, as one JSON object')
@@ -112,7 +112,8 @@ function labelsOf(args: DetectArgs, net: Net): string[] | undefined {
 function describe(file: string, image: { width: number; height: number }, found: Detection[], threshold: number): string {
   const lines = [`---------- Detections in ${file} (${image.width} x ${image.height}) ----------`];
   const px = (v: number) => Math.round(v);
-  for (const d of found) lines.push(`${d.score.toFixed(4)} - "${d.name ?? `class ${d.label}`}" at [${px(d.xmin)}, ${px(d.ymin)}, ${px(d.xmax)}, ${px(d.ymax)}]`);
+  for (const d of found)
+    lines.push(`${d.score.toFixed(4)} - "${d.name ?? `class ${d.label}`}" at [${px(d.xmin)}, ${px(d.ymin)}, ${px(d.xmax)}, ${px(d.ymax)}]${d.quad ? `, quadrilateral [${d.quad.map(px).join(', ')}]` : ''}`);
   if (found.length === 0) lines.push(`(none scoring ${threshold} or more)`);
   return lines.join('\n');
 }

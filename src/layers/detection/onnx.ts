@@ -2,40 +2,52 @@ import { formatFloat32 } from '../../caffe/prototxt.js';
 import { int, ints } from '../../onnx/builder.js';
 import type { LayerContext } from '../../onnx/context.js';
 import { armBottoms, priorCount, readDetectionSettings, type DetectionSettings } from '../detection_output.js';
+import { LOC_VALUES, ROW_VALUES, outlineToOnnx } from './textboxes.js';
 
 /**
  * DetectionOutput as ONNX: box decoding, the fork's top_k as a TopK per class before NonMaximumSuppression
  * (the fork limits the candidates, ONNX's max_output_boxes_per_class the survivors), one NMS batch per
  * (image, class) so that unshared locations work too, keep_top_k as a TopK over the survivors put back in
  * NMS's order, and the "no detection" row when nothing is left: the same [1, 1, N, 7] as the fork, in its
- * order (image, label, score). What ONNX cannot reproduce is said in the model's notes.
+ * order (image, label, score). What ONNX cannot reproduce is said in the model's notes. TextBoxes++'s outlines
+ * ride along with their boxes ([.., 4 + 8] or [.., 4 + 5]) from the decoding to the rows; NMS sees the boxes.
  */
 export function detectionOutputToOnnx(c: LayerContext): void {
   const { def } = c.layer;
   const s = readDetectionSettings(def);
   const [loc] = c.layer.bottomShapes;
-  const priors = priorCount(def, s, c.layer.bottomShapes);
+  const { priors, outline } = priorCount(def, s, c.layer.bottomShapes);
   const num = loc[0], classes = s.numClasses, k = s.topK > -1 ? Math.min(s.topK, priors) : priors;
+  const locClasses = s.shareLocation ? 1 : s.numClasses, values = LOC_VALUES[outline], width = ROW_VALUES[outline] - 3;
   if (s.eta < 1 && s.nmsThreshold > 0.5)
     c.note(`adaptive NMS (eta ${formatFloat32(s.eta)}) is not reproduced: ONNX's NonMaximumSuppression keeps the threshold at ${formatFloat32(s.nmsThreshold)}, so detections may differ`);
   c.note('ONNX NonMaximumSuppression may order equal scores otherwise than the fork; crema verify compares detections as sets (IoU >= 0.99, |score difference| <= its tolerance)');
   c.dynamicShape(0, [2]);
   const [priorBoxes, variances] = priorParts(c, s, priors);
   // RefineDet: the priors moved by the ARM's (shared) locations first, per image: [num, 1, priors, 4].
-  const anchors = armBottoms(def) > 1 ? decode(c, s, num, priors, c.bottom(4), 1, priorBoxes, variances, 'arm_') : priorBoxes;
-  const boxes = decode(c, s, num, priors, c.bottom(0), s.shareLocation ? 1 : s.numClasses, anchors, variances, '');
+  const anchors = armBottoms(def) > 1 ? decode(c, s, locsOf(c, num, priors, c.bottom(4), 1, 4, 'arm_'), priorBoxes, variances, 'arm_') : priorBoxes;
+  const locs = locsOf(c, num, priors, c.bottom(0), locClasses, values, '');
+  let boxes = decode(c, s, outline === 'none' ? locs : lastAxis(c, locs, 0, 4, 'box_loc'), anchors, variances, '');
+  // TextBoxes++: [num, locClasses, priors, 4 + outline], the outline decoded against the plain priors.
+  if (outline !== 'none') boxes = c.node('Concat', [boxes, outlineToOnnx(c, outline, lastAxis(c, locs, 4, values, 'outline_loc'), priorBoxes, variances)], [c.tmp('boxes_outlines')], { axis: int(-1) });
   const [scores, order] = candidates(c, s, num, priors, k);
-  // The boxes of each (image, class)'s candidates: [num * classes, k, 4].
-  const perClass = s.shareLocation && classes > 1 ? c.node('Expand', [boxes, c.b.int64s(`${c.layer.name}/class_boxes`, [num, classes, priors, 4])], [c.tmp('class_boxes')]) : boxes;
-  const index4 = c.node('Expand', [c.node('Unsqueeze', [order, c.b.int64s(`${c.layer.name}/axis3`, [3])], [c.tmp('order4')]), c.b.int64s(`${c.layer.name}/index_shape`, [num, classes, k, 4])], [c.tmp('index4')]);
+  // The boxes of each (image, class)'s candidates: [num * classes, k, width].
+  const perClass = s.shareLocation && classes > 1 ? c.node('Expand', [boxes, c.b.int64s(`${c.layer.name}/class_boxes`, [num, classes, priors, width])], [c.tmp('class_boxes')]) : boxes;
+  const index4 = c.node('Expand', [c.node('Unsqueeze', [order, c.b.int64s(`${c.layer.name}/axis3`, [3])], [c.tmp('order4')]), c.b.int64s(`${c.layer.name}/index_shape`, [num, classes, k, width])], [c.tmp('index4')]);
   const picked = c.node('GatherElements', [perClass, index4], [c.tmp('candidate_boxes')], { axis: int(2) });
-  const candidateBoxes = reshape(c, picked, [num * classes, k, 4], 'nms_boxes');
+  const candidates3 = reshape(c, picked, [num * classes, k, width], 'nms_rows');
+  const candidateBoxes = outline === 'none' ? candidates3 : lastAxis(c, candidates3, 0, 4, 'nms_boxes');
   const nmsScores = reshape(c, scores, [num * classes, 1, k], 'nms_scores');
   const selected = c.node('NonMaxSuppression', [apartIfInverted(c, candidateBoxes, k), nmsScores, c.b.int64s(`${c.layer.name}/max_out`, [k]), c.b.floats(`${c.layer.name}/iou`, Float32Array.of(s.nmsThreshold), [1]), c.b.floats(`${c.layer.name}/score_threshold`, Float32Array.of(s.confidenceThreshold), [1])], [c.tmp('selected')]);
-  let rows = detectionRows(c, selected, candidateBoxes, reshape(c, scores, [num * classes, k], 'flat_scores'), classes);
+  let rows = detectionRows(c, selected, candidates3, reshape(c, scores, [num * classes, k], 'flat_scores'), classes);
   if (s.keepTopK > -1) rows = keepTopK(c, rows, s.keepTopK, num);
-  const out = withNoDetectionRows(c, rows, num);
-  c.node('Reshape', [out, c.b.int64s(`${c.layer.name}/out_shape`, [1, 1, -1, 7])], [c.top(0)]);
+  const out = withNoDetectionRows(c, rows, num, width + 3);
+  c.node('Reshape', [out, c.b.int64s(`${c.layer.name}/out_shape`, [1, 1, -1, width + 3])], [c.top(0)]);
+}
+
+/** The location values `loc` ([num, priors * locClasses * values]) as [num, locClasses, priors, values]. */
+function locsOf(c: LayerContext, num: number, priors: number, loc: string, locClasses: number, values: number, tag: string): string {
+  return c.node('Transpose', [reshape(c, loc, [num, priors, locClasses, values], `${tag}loc4`)], [c.tmp(`${tag}loc`)], { perm: ints([0, 2, 1, 3]) });
 }
 
 /**
@@ -72,11 +84,10 @@ function priorParts(c: LayerContext, s: DetectionSettings, priors: number): [str
 }
 
 /**
- * DecodeBBox of `loc` ([num, priors * locClasses * 4]) against `box` (priors [priors, 4], or per image [num, 1,
+ * DecodeBBox of `locs` ([num, locClasses, priors, 4]) against `box` (priors [priors, 4], or per image [num, 1,
  * priors, 4]) and their variances: [num, locClasses, priors, 4] corners. `tag` keeps two decodings' names apart.
  */
-function decode(c: LayerContext, s: DetectionSettings, num: number, priors: number, loc: string, locClasses: number, box: string, variances: string, tag: string): string {
-  const locs = c.node('Transpose', [reshape(c, loc, [num, priors, locClasses, 4], `${tag}loc4`)], [c.tmp(`${tag}loc`)], { perm: ints([0, 2, 1, 3]) });
+function decode(c: LayerContext, s: DetectionSettings, locs: string, box: string, variances: string, tag: string): string {
   const t = s.varianceInTarget ? locs : c.node('Mul', [locs, variances], [c.tmp(`${tag}scaled_loc`)]);
   if (s.code === 'CORNER') return c.node('Add', [box, t], [c.tmp(`${tag}boxes`)]);
   const min = lastAxis(c, box, 0, 2, `${tag}prior_min`), max = lastAxis(c, box, 2, 4, `${tag}prior_max`);
@@ -113,7 +124,7 @@ function candidates(c: LayerContext, s: DetectionSettings, num: number, priors: 
   return [values, order];
 }
 
-/** [image, label, score, xmin, ymin, xmax, ymax] for each selected (batch = image * classes + label, 0, candidate). */
+/** [image, label, score, xmin, ymin, xmax, ymax, (outline)] for each selected (batch = image * classes + label, 0, candidate). */
 function detectionRows(c: LayerContext, selected: string, boxes: string, scores: string, classes: number): string {
   const n = c.layer.name;
   const column = (cols: number[], what: string) => c.node('Gather', [selected, c.b.int64s(`${n}/${what}_cols`, cols)], [c.tmp(what)], { axis: int(1) });
@@ -170,12 +181,12 @@ function keepTopK(c: LayerContext, rows: string, keep: number, num: number): str
   return gather(rows, c.node('Cast', [ascending], [c.tmp('kept_rows')], { to: int(7) }), 'kept');
 }
 
-/** rows when there are any, else the fork's [image, -1, -1, -1, -1, -1, -1] per image. */
-export function withNoDetectionRows(c: LayerContext, rows: string, num: number): string {
+/** rows when there are any, else the fork's [image, -1, -1, ...] per image (rows of `width` values). */
+export function withNoDetectionRows(c: LayerContext, rows: string, num: number, width = 7): string {
   const n = c.layer.name;
-  const none = new Float32Array(num * 7).fill(-1);
-  for (let i = 0; i < num; i++) none[i * 7] = i;
-  const all = c.node('Concat', [rows, c.b.floats(`${n}/no_detection`, none, [num, 7])], [c.tmp('rows_or_none')], { axis: int(0) });
+  const none = new Float32Array(num * width).fill(-1);
+  for (let i = 0; i < num; i++) none[i * width] = i;
+  const all = c.node('Concat', [rows, c.b.floats(`${n}/no_detection`, none, [num, width])], [c.tmp('rows_or_none')], { axis: int(0) });
   const count = rowCount(c, rows, 'found');
   const zero = c.b.int64s(`${n}/zero`, [0]);
   const empty = c.node('Cast', [c.node('Equal', [count, zero], [c.tmp('empty_b')])], [c.tmp('empty')], { to: int(7) });
