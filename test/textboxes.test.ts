@@ -2,7 +2,9 @@
 // each box, or a rotated box with false) against the fork's own Caffe (test/fixtures/textboxespp, made by
 // make-fixtures.sh with the fork ../fork-chroot.sh textboxespp builds), natively and through ONNX Runtime; its one-line
 // refusals of what the fork would write from values it never set; crema detect's quadrilaterals. The published
-// deploy net whole is in test/fork-nets.test.ts.
+// deploy net whole is in test/fork-nets.test.ts. And MhLiao/TextBoxes' (the 'textboxes' dialect: the SSD fork of 2016,
+// whose PriorBox always adds each box one cell lower and whose DetectionOutput clips what it writes) against its own
+// Caffe (test/fixtures/textboxes, ../fork-chroot.sh textboxes).
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,22 +20,41 @@ import { compareDetections } from '../src/verify/detections.js';
 import { relativeError } from './helpers/reference.js';
 
 const TOLERANCE = 1e-5;
-const head = path.join(import.meta.dirname, 'fixtures/textboxespp/head');
-const manifest = JSON.parse(fs.readFileSync(path.join(head, 'manifest.json'), 'utf8')) as { inputs: string[]; blobs: string[] };
-const fork = (blob: string) => readNpy(path.join(head, 'blobs', `${blob}.npy`));
-const inputs = () => Object.fromEntries(manifest.inputs.map((name) => [name, readNpy(path.join(head, 'inputs', `${name}.npy`))]));
-const detections = manifest.blobs.filter((b) => b.startsWith('det'));
+
+/** A head fixture: its net, inputs and the fork's blobs. */
+function fixture(dir: string) {
+  const head = path.join(import.meta.dirname, 'fixtures', dir, 'head');
+  const manifest = JSON.parse(fs.readFileSync(path.join(head, 'manifest.json'), 'utf8')) as { inputs: string[]; blobs: string[] };
+  return {
+    net: path.join(head, 'net.prototxt'),
+    blobs: manifest.blobs,
+    detections: manifest.blobs.filter((b) => b.startsWith('det')),
+    fork: (blob: string) => readNpy(path.join(head, 'blobs', `${blob}.npy`)),
+    inputs: () => Object.fromEntries(manifest.inputs.map((name) => [name, readNpy(path.join(head, 'inputs', `${name}.npy`))])),
+  };
+}
+
+/** Every stored blob natively (detections row by row in the fork's order) and through ONNX Runtime (as sets). */
+async function againstFork(f: ReturnType<typeof fixture>, options: { dialect?: 'textboxes' } = {}): Promise<void> {
+  const net = await Net.load(f.net, undefined, { ...options, threads: 1 });
+  net.forward(f.inputs());
+  for (const blob of f.blobs) {
+    const ref = f.fork(blob), ours = net.blobs.get(blob)!;
+    expect([...ours.dims], `shape of ${blob}`).toEqual([...ref.dims]);
+    expect(relativeError(ours, ref), `blob ${blob}`).toBeLessThanOrEqual(TOLERANCE);
+  }
+  const onnx = await runOnnx(net.graph, f.inputs(), { outputs: f.blobs, threads: 1 });
+  for (const blob of f.blobs) {
+    if (f.detections.includes(blob)) expect(compareDetections(onnx.get(blob)!, f.fork(blob), TOLERANCE), `${blob} ONNX`).toMatchObject({ pass: true });
+    else expect(relativeError(onnx.get(blob)!, f.fork(blob)), `${blob} ONNX`).toBeLessThanOrEqual(TOLERANCE);
+  }
+}
+
+const pp = fixture('textboxespp');
+const { fork } = pp;
 
 describe('TextBoxes++ PriorBox and DetectionOutput vs the fork (test/fixtures/textboxespp/head: 256 priors, batch 2, 5 settings)', () => {
-  it('every stored blob matches the fork natively, detections row by row in its order', async () => {
-    const net = await Net.load(path.join(head, 'net.prototxt'), undefined, { threads: 1 });
-    net.forward(inputs());
-    for (const blob of manifest.blobs) {
-      const ref = fork(blob), ours = net.blobs.get(blob)!;
-      expect([...ours.dims], `shape of ${blob}`).toEqual([...ref.dims]);
-      expect(relativeError(ours, ref), `blob ${blob}`).toBeLessThanOrEqual(TOLERANCE);
-    }
-  });
+  it('every stored blob matches the fork: natively row by row in its order, through ONNX Runtime as sets (outlines within 1e-4)', () => againstFork(pp));
 
   it('the fixture exercises what it should: denser priors, both outlines, keep_top_k, the empty rows', () => {
     const prior = fork('prior').data;
@@ -49,13 +70,6 @@ describe('TextBoxes++ PriorBox and DetectionOutput vs the fork (test/fixtures/te
     expect(fork('det_default').dims[2]).toBeGreaterThan(80);
     expect(fork('det_unshared').dims).toEqual([1, 1, 100, 15]);
     expect([...fork('det_none').data]).toEqual([0, ...Array(14).fill(-1), 1, ...Array(14).fill(-1)]);
-  });
-
-  it('through ONNX Runtime: the same detections as sets, outlines within 1e-4', async () => {
-    const net = await Net.load(path.join(head, 'net.prototxt'));
-    const onnx = await runOnnx(net.graph, inputs(), { outputs: manifest.blobs, threads: 1 });
-    expect(relativeError(onnx.get('prior')!, fork('prior'))).toBeLessThanOrEqual(TOLERANCE);
-    for (const blob of detections) expect(compareDetections(onnx.get(blob)!, fork(blob), TOLERANCE), blob).toMatchObject({ pass: true });
   });
 
   it("an outline that differs is a mismatch (the comparison reads the values after the box)", () => {
@@ -90,6 +104,42 @@ describe('TextBoxes++ DetectionOutput refuses, in one line', () => {
       layer { name: "pb" type: "PriorBox" bottom: "fmap" bottom: "data" top: "pb" prior_box_param { min_size: 8 denser_prior_boxes: true } }`, 'pb.prototxt') as NetParameter;
     expect(() => Net.fromNetParameter(param, undefined, [], { dialect: 'faceboxes' })).toThrow("layer 'pb' (PriorBox): denser_prior_boxes is TextBoxes++'s, which FaceBoxes' Caffe does not have: load the net without the faceboxes dialect");
     expect(Net.fromNetParameter(param, undefined, []).shapes.get('pb')).toEqual([1, 2, 4 * 4 * 2 * 4]);
+  });
+});
+
+const tb = fixture('textboxes');
+
+describe("TextBoxes' PriorBox and DetectionOutput (the textboxes dialect) vs the fork (test/fixtures/textboxes/head: 128 priors, batch 2)", () => {
+  it('every stored blob matches the fork: natively row by row in its order, through ONNX Runtime as sets', () => againstFork(tb, { dialect: 'textboxes' }));
+
+  it('the fixture exercises what it should: float sizes, the denser boxes, clip by default, clipped rows, one empty row', () => {
+    const prior = tb.fork('prior').data, clipped = tb.fork('prior_clip').data;
+    expect(prior.length).toBe(2 * 128 * 4);
+    // The first box of cell (0, 0): 7.5 wide around (4, 4) of 32, not 7 (the later SSD fork truncates min_size).
+    expect([...prior.subarray(0, 4)].map((v) => v * 32)).toEqual([0.25, 0.25, 7.75, 7.75].map((v) => expect.closeTo(v, 4)));
+    expect(prior[5] - prior[1]).toBeCloseTo(4 / 32, 6); // its denser copy, one half cell lower
+    expect(Math.min(...clipped.subarray(0, 96 * 4))).toBe(0); // clip unset clips
+    expect(Math.min(...prior.subarray(0, 128 * 4))).toBeLessThan(0);
+    for (const blob of ['det', 'det_corner', 'det_unshared']) {
+      const rows = tb.fork(blob);
+      expect(rows.dims[2], blob).toBeGreaterThan(20);
+      const corners = [...rows.data].filter((_, i) => i % 7 >= 3);
+      expect(Math.min(...corners), blob).toBe(0);
+      expect(Math.max(...corners), blob).toBe(1);
+    }
+    expect([...tb.fork('det_none').data]).toEqual(Array(7).fill(-1));
+  });
+
+  it('without the dialect, the DetectionOutput says which dialect its priors need; with it, what the 2016 fork lacks is refused', async () => {
+    await expect(Net.load(tb.net)).rejects.toThrow("layer 'det' (DetectionOutput): location predictions [2, 512] have 512 values per image, but 64 priors need 256; in TextBoxes' Caffe every PriorBox gives twice the priors (each box again one cell lower): for a TextBoxes net, load it with options.dialect 'textboxes'");
+    const net = (prior: string, det = '') => () => Net.fromNetParameter(parsePrototxt(`
+      layer { name: "in" type: "Input" top: "data" top: "fmap" top: "loc" top: "conf" input_param { shape { dim: 1 dim: 3 dim: 32 dim: 32 } shape { dim: 1 dim: 4 dim: 4 dim: 4 } shape { dim: 1 dim: 128 } shape { dim: 1 dim: 64 } } }
+      layer { name: "pb" type: "PriorBox" bottom: "fmap" bottom: "data" top: "pb" prior_box_param { min_size: 8 ${prior} } }
+      layer { name: "det" type: "DetectionOutput" bottom: "loc" bottom: "conf" bottom: "pb" top: "det" detection_output_param { num_classes: 2 ${det} } }`, 'tb.prototxt') as NetParameter, undefined, [], { dialect: 'textboxes' });
+    expect(net('')).not.toThrow();
+    expect(net('step: 8 offset: 0.5')).toThrow("layer 'pb' (PriorBox): step, offset: not in TextBoxes' Caffe (the SSD fork of 2016), which the textboxes dialect follows; load the net without the dialect");
+    expect(net('min_size: 16')).toThrow("layer 'pb' (PriorBox): TextBoxes' Caffe takes one min_size and at most one max_size, got 2 and 0");
+    expect(net('', 'code_type: CORNER_SIZE nms_param { eta: 0.9 }')).toThrow("layer 'det' (DetectionOutput): nms_param.eta, code_type CORNER_SIZE: not in TextBoxes' Caffe (the SSD fork of 2016), which the textboxes dialect follows; load the net without the dialect");
   });
 });
 

@@ -65,6 +65,7 @@ function showError(err: unknown): void {
   const message = (err instanceof Error ? err.message : String(err))
     .replace("options.dialect 'yolo'", 'Caffe: YOLO ports')
     .replace("options.dialect 'faceboxes'", 'Caffe: FaceBoxes')
+    .replace("options.dialect 'textboxes'", 'Caffe: TextBoxes')
     .replace(/options\.dataShapes: \{ '(.*?)': \[N, C, H, W\] \}/g, '"data shape" $1=N,C,H,W')
     .replace('options.lenient skips it', '"skip unknown fields" skips it');
   $('error').textContent = message.split('\n')[0];
@@ -120,7 +121,7 @@ async function loadNet(name: string, prototxt: Uint8Array, weights: Uint8Array |
   $<HTMLButtonElement>('run').disabled = true;
   await old?.dispose();
   const chosen = $<HTMLSelectElement>('dialect').value;
-  const dialect = chosen === 'yolo' || chosen === 'faceboxes' ? chosen : undefined;
+  const dialect = chosen === 'yolo' || chosen === 'faceboxes' || chosen === 'textboxes' ? chosen : undefined;
   const lenient = $<HTMLInputElement>('lenient').checked;
   const dataShapes = dataShapesOf($<HTMLInputElement>('data-shape').value);
   const skipped: string[] = [];

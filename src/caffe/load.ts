@@ -16,10 +16,12 @@ import { upgradeNet } from './upgrade.js';
  * types need none: they are built in or plugins). 'yolo': the YOLO ports' Caffe (ChenYingpeng/caffe-yolov3,
  * darknet2caffe), whose Pooling adds a row and a column when kernel − stride is odd (darknet's 2 x 2 stride-1 maxpool).
  * 'faceboxes': sfzhang15/FaceBoxes' Caffe, whose PriorBox densifies min_size 32 into 16 boxes and 64 into 4 a cell
- * and sizes the others' square boxes min_size − 1.
+ * and sizes the others' square boxes min_size − 1. 'textboxes': MhLiao/TextBoxes' Caffe (the SSD fork of 2016),
+ * whose PriorBox follows every box with the same box one cell lower and whose DetectionOutput clips the boxes it
+ * writes to the image (and writes one row of -1 when nothing is found).
  */
-export type Dialect = 'yolo' | 'faceboxes';
-export const DIALECTS: readonly Dialect[] = ['yolo', 'faceboxes'];
+export type Dialect = 'yolo' | 'faceboxes' | 'textboxes';
+export const DIALECTS: readonly Dialect[] = ['yolo', 'faceboxes', 'textboxes'];
 
 export interface LoadOptions {
   /** Which phase's layers to keep (include / exclude rules); TEST by default. */

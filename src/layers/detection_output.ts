@@ -3,7 +3,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf, withDefaults } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
 import { hasParam } from './axes.js';
-import { type LayerType, LayerError, expectCounts, need } from './layer.js';
+import { type LayerType, LayerError, type NetContext, expectCounts, need } from './layer.js';
 import { Boxes, type CodeType, type NmsSettings, checkPriors, nmsFast } from './detection/nms.js';
 import { detectionOutputToOnnx } from './detection/onnx.js';
 import { LOC_VALUES, type Outline, ROW_VALUES, checkOutline, decodeOutline, outlineOf } from './detection/textboxes.js';
@@ -21,9 +21,14 @@ export interface DetectionSettings extends NmsSettings {
   objectnessScore: number;
   /** TextBoxes++'s use_polygon when set (detection/textboxes.ts: unset, the location blob's size decides). */
   usePolygon?: boolean;
+  /**
+   * TextBoxes' Caffe (the 'textboxes' dialect, the SSD fork of 2016): the boxes written are clipped to [0, 1], and
+   * "no detection" is one row of -1 for the whole batch.
+   */
+  oldSsd: boolean;
 }
 
-export function readDetectionSettings(def: LayerParameter): DetectionSettings {
+export function readDetectionSettings(def: LayerParameter, net: NetContext = {}): DetectionSettings {
   const p = paramsOf(def, 'detection_output_param');
   const nms = withDefaults('NonMaximumSuppressionParameter', p.nms_param);
   // top_k has no default: unset means every candidate (the fork's has_top_k()).
@@ -37,6 +42,15 @@ export function readDetectionSettings(def: LayerParameter): DetectionSettings {
   need(def, !(p.share_location && p.background_label_id === -1),
     "background_label_id -1 with share_location: the fork aborts on it ('Could not find location predictions for label -1'); set share_location: false or a background class");
   need(def, ['CORNER', 'CENTER_SIZE', 'CORNER_SIZE'].includes(p.code_type), () => `unknown code_type ${String(p.code_type)}`);
+  const oldSsd = net.dialect === 'textboxes';
+  if (oldSsd) {
+    // What TextBoxes' Caffe would not parse or run: the SSD fork's later fields, codes and bottoms.
+    const later = ['use_polygon', 'objectness_score', 'save_file'].filter((f) => hasParam(def, 'detection_output_param', f));
+    if (nms.eta !== 1) later.push('nms_param.eta');
+    if (p.code_type === 'CORNER_SIZE') later.push('code_type CORNER_SIZE');
+    if (armBottoms(def) > 0) later.push("RefineDet's ARM bottoms");
+    need(def, later.length === 0, () => `${later.join(', ')}: not in TextBoxes' Caffe (the SSD fork of 2016), which the textboxes dialect follows; load the net without the dialect`);
+  }
   return {
     numClasses: p.num_classes,
     shareLocation: p.share_location,
@@ -46,6 +60,7 @@ export function readDetectionSettings(def: LayerParameter): DetectionSettings {
     keepTopK: p.keep_top_k,
     objectnessScore: p.objectness_score,
     usePolygon: hasParam(def, 'detection_output_param', 'use_polygon') ? p.use_polygon : undefined,
+    oldSsd,
     confidenceThreshold: hasParam(def, 'detection_output_param', 'confidence_threshold') ? p.confidence_threshold : -3.4028234663852886e38,
     nmsThreshold,
     topK,
@@ -76,8 +91,11 @@ export function priorCount(def: LayerParameter, s: DetectionSettings, bottoms: S
   const priors = Math.floor(axis(prior, 2) / 4), locClasses = s.shareLocation ? 1 : s.numClasses;
   const outline = outlineOf(s.usePolygon, axis(loc, 1) / Math.max(1, priors * locClasses)), values = LOC_VALUES[outline];
   const what = outline === 'none' ? '' : ` (${values} a prior: TextBoxes++'s box and ${outline === 'polygon' ? 'quadrilateral' : 'rotated box'}, use_polygon ${outline === 'polygon'})`;
+  // TextBoxes' Caffe gives each prior box again one cell lower: twice the priors of the SSD fork's PriorBox.
+  const textBoxes = outline === 'none' && axis(loc, 1) === 2 * priors * locClasses * 4
+    ? `; in TextBoxes' Caffe every PriorBox gives twice the priors (each box again one cell lower): for a TextBoxes net, load it with options.dialect 'textboxes'` : '';
   need(def, priors * locClasses * values === axis(loc, 1),
-    () => `location predictions ${shapeString(loc)} have ${axis(loc, 1)} values per image, but ${priors} priors need ${priors * locClasses * values}${what}`);
+    () => `location predictions ${shapeString(loc)} have ${axis(loc, 1)} values per image, but ${priors} priors need ${priors * locClasses * values}${what}${textBoxes}`);
   checkOutline(def, outline, s.code, s.varianceInTarget, armBottoms(def) > 0);
   need(def, priors * s.numClasses === axis(conf, 1),
     () => `confidence predictions ${shapeString(conf)} have ${axis(conf, 1)} values per image, but ${priors} priors x ${s.numClasses} classes need ${priors * s.numClasses}`);
@@ -168,9 +186,9 @@ function refinedPriors(s: DetectionSettings, armLoc: Float32Array, priors: Float
  */
 export const detectionOutputLayer: LayerType = {
   type: 'DetectionOutput',
-  create(def) {
+  create(def, _weights, net = {}) {
     expectCounts(def, [3, 5], [1, 1]);
-    const s = readDetectionSettings(def);
+    const s = readDetectionSettings(def, net);
     const arm = armBottoms(def);
     let count = 0, outline: Outline = 'none';
     return {
@@ -201,21 +219,27 @@ export const detectionOutputLayer: LayerType = {
             throw new LayerError(def, (err as Error).message);
           }
           for (const k of result.kept) {
-            const locClass = s.shareLocation ? 0 : k.label, b = result.boxes.get(locClass)!.coords;
-            rows.push(n, k.label, k.score, b[k.box * 4], b[k.box * 4 + 1], b[k.box * 4 + 2], b[k.box * 4 + 3]);
+            const locClass = s.shareLocation ? 0 : k.label, b = result.boxes.get(locClass)!.coords, at = k.box * 4;
+            // TextBoxes' Caffe writes each box clipped to the image (ClipBBox); NMS saw it unclipped.
+            if (s.oldSsd) rows.push(n, k.label, k.score, unit(b[at]), unit(b[at + 1]), unit(b[at + 2]), unit(b[at + 3]));
+            else rows.push(n, k.label, k.score, b[at], b[at + 1], b[at + 2], b[at + 3]);
             // TextBoxes++: the outline's values after the box's 4, decoded against the plain priors.
             if (outline !== 'none') rows.push(...decodeOutline(outline, loc.data, ((n * count + k.box) * locClasses + locClass) * values + 4, prior.data, k.box, count));
           }
         }
-        // The fork's "no detection" output: one row per image, [image, -1, -1, ...].
+        // The fork's "no detection" output: one row per image, [image, -1, -1, ...]; TextBoxes' one row of -1.
         const width = ROW_VALUES[outline];
-        if (rows.length === 0) for (let n = 0; n < num; n++) rows.push(n, ...new Array<number>(width - 1).fill(-1));
+        if (rows.length === 0 && s.oldSsd) rows.push(...new Array<number>(width).fill(-1));
+        else if (rows.length === 0) for (let n = 0; n < num; n++) rows.push(n, ...new Array<number>(width - 1).fill(-1));
         setTop(top, Float32Array.from(rows), width);
       },
     };
   },
   onnx: detectionOutputToOnnx,
 };
+
+/** ClipBBox's std::max(std::min(v, 1.f), 0.f) (a NaN stays NaN, as min / max with it first do). */
+const unit = (v: number): number => Math.max(Math.min(v, 1), 0);
 
 /** The fork's side effects crema does not have: writing results to files, showing them in a window. */
 function ignoredSettings(def: LayerParameter): string[] {

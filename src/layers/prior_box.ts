@@ -25,8 +25,10 @@ export interface PriorSettings {
   priorsPerCell: number;
   /** FaceBoxes' Caffe (the 'faceboxes' dialect): min_size 32 and 64 densified, the others min_size − 1 wide. */
   faceBoxes: boolean;
-  /** TextBoxes++'s denser_prior_boxes: each box followed by the same box one cell lower. */
+  /** TextBoxes++'s denser_prior_boxes (and always in TextBoxes' Caffe): each box followed by the same box one cell lower. */
   denser: boolean;
+  /** TextBoxes' Caffe (the 'textboxes' dialect, the SSD fork of 2016): min_size and max_size used as floats, not truncated. */
+  floatSizes: boolean;
 }
 
 const f32 = Math.fround;
@@ -56,12 +58,26 @@ function readPriorSettings(def: LayerParameter, net: NetContext = {}): PriorSett
   const variance: number[] = p.variance.length ? p.variance : [0.1];
   need(def, variance.length === 1 || variance.length === 4, () => `takes 1 or 4 variance values, got ${variance.length}`);
   need(def, variance.every((v) => v > 0), () => `variance must be positive, got ${variance.map(formatFloat32).join(', ')}`);
+  const textBoxes = net.dialect === 'textboxes';
+  if (textBoxes) checkTextBoxes(def, has, minSizes, maxSizes);
   const [imgH, imgW] = pair(def, has, p, 'img_size', 'img_h', 'img_w');
   const [stepH, stepW] = pair(def, has, p, 'step', 'step_h', 'step_w');
-  const faceBoxes = net.dialect === 'faceboxes', denser: boolean = p.denser_prior_boxes;
+  const faceBoxes = net.dialect === 'faceboxes', denser: boolean = p.denser_prior_boxes || textBoxes;
   need(def, !(faceBoxes && denser), "denser_prior_boxes is TextBoxes++'s, which FaceBoxes' Caffe does not have: load the net without the faceboxes dialect");
   const priorsPerCell = faceBoxes ? faceBoxesRoom(def, minSizes, maxSizes, aspectRatios) : (aspectRatios.length * minSizes.length + maxSizes.length) * (denser ? 2 : 1);
-  return { minSizes, maxSizes, aspectRatios, clip: p.clip, variance, imgH, imgW, stepH, stepW, offset: p.offset, priorsPerCell, faceBoxes, denser };
+  // TextBoxes' PriorBoxParameter has clip default true (the SSD fork's later one false).
+  const clip: boolean = textBoxes && !has('clip') ? true : p.clip;
+  return { minSizes, maxSizes, aspectRatios, clip, variance, imgH, imgW, stepH, stepW, offset: p.offset, priorsPerCell, faceBoxes, denser, floatSizes: textBoxes };
+}
+
+/**
+ * TextBoxes' PriorBoxParameter has one min_size and one max_size at most, and none of the SSD fork's later fields
+ * (it sizes its priors by the image and the feature map, centers at half a step): what it would not parse is refused.
+ */
+function checkTextBoxes(def: LayerParameter, has: (f: string) => boolean, minSizes: number[], maxSizes: number[]): void {
+  const later = ['img_size', 'img_h', 'img_w', 'step', 'step_h', 'step_w', 'offset', 'denser_prior_boxes'].filter(has);
+  need(def, later.length === 0, () => `${later.join(', ')}: not in TextBoxes' Caffe (the SSD fork of 2016), which the textboxes dialect follows; load the net without the dialect`);
+  need(def, minSizes.length === 1 && maxSizes.length <= 1, () => `TextBoxes' Caffe takes one min_size and at most one max_size, got ${minSizes.length} and ${maxSizes.length}`);
 }
 
 /**
@@ -109,7 +125,7 @@ function pair(def: LayerParameter, has: (f: string) => boolean, p: Record<string
 /**
  * The priors of a layerH x layerW feature map over an imgH x imgW image, as the fork's Forward_cpu writes them:
  * [2, cells * priors * 4] (corners normalized by the image size, then the variances). Its float/double mix is
- * kept (sizes truncated to int, centers in float, corners in double rounded to float).
+ * kept (sizes truncated to int, floats in TextBoxes', centers in float, corners in double rounded to float).
  */
 export function priorBoxes(s: PriorSettings, layerH: number, layerW: number, imageH: number, imageW: number): Float32Array {
   const imgH = s.imgH || imageH, imgW = s.imgW || imageW;
@@ -133,11 +149,12 @@ export function priorBoxes(s: PriorSettings, layerH: number, layerW: number, ima
     for (let w = 0; w < layerW; w++) {
       const cx = f32(f32(w + s.offset) * stepW), cy = f32(f32(h + s.offset) * stepH);
       s.minSizes.forEach((minSize, i) => {
-        const min = Math.trunc(minSize);
+        const min = s.floatSizes ? minSize : Math.trunc(minSize);
         if (s.faceBoxes) putFaceBoxes(put, cx, cy, min);
         else put(cx, cy, min, min);
         if (s.maxSizes.length) {
-          const size = f32(Math.sqrt(min * Math.trunc(s.maxSizes[i])));
+          const max = s.floatSizes ? s.maxSizes[i] : Math.trunc(s.maxSizes[i]);
+          const size = f32(Math.sqrt(f32(min * max)));
           put(cx, cy, size, size);
         }
         for (const ar of s.aspectRatios) {

@@ -14,7 +14,7 @@ import { LOC_VALUES, ROW_VALUES, outlineToOnnx } from './textboxes.js';
  */
 export function detectionOutputToOnnx(c: LayerContext): void {
   const { def } = c.layer;
-  const s = readDetectionSettings(def);
+  const s = readDetectionSettings(def, c.net);
   const [loc] = c.layer.bottomShapes;
   const { priors, outline } = priorCount(def, s, c.layer.bottomShapes);
   const num = loc[0], classes = s.numClasses, k = s.topK > -1 ? Math.min(s.topK, priors) : priors;
@@ -41,7 +41,9 @@ export function detectionOutputToOnnx(c: LayerContext): void {
   const selected = c.node('NonMaxSuppression', [apartIfInverted(c, candidateBoxes, k), nmsScores, c.b.int64s(`${c.layer.name}/max_out`, [k]), c.b.floats(`${c.layer.name}/iou`, Float32Array.of(s.nmsThreshold), [1]), c.b.floats(`${c.layer.name}/score_threshold`, Float32Array.of(s.confidenceThreshold), [1])], [c.tmp('selected')]);
   let rows = detectionRows(c, selected, candidates3, reshape(c, scores, [num * classes, k], 'flat_scores'), classes);
   if (s.keepTopK > -1) rows = keepTopK(c, rows, s.keepTopK, num);
-  const out = withNoDetectionRows(c, rows, num, width + 3);
+  // TextBoxes' Caffe writes the boxes clipped to [0, 1], and one row of -1 when nothing is found.
+  if (s.oldSsd) rows = c.node('Concat', [lastAxis(c, rows, 0, 3, 'row_head'), c.node('Clip', [lastAxis(c, rows, 3, 7, 'row_box'), c.b.scalar(0), c.b.scalar(1)], [c.tmp('clipped_box')])], [c.tmp('clipped_rows')], { axis: int(-1) });
+  const out = withNoDetectionRows(c, rows, s.oldSsd ? 0 : num, width + 3);
   c.node('Reshape', [out, c.b.int64s(`${c.layer.name}/out_shape`, [1, 1, -1, width + 3])], [c.top(0)]);
 }
 
@@ -181,11 +183,15 @@ function keepTopK(c: LayerContext, rows: string, keep: number, num: number): str
   return gather(rows, c.node('Cast', [ascending], [c.tmp('kept_rows')], { to: int(7) }), 'kept');
 }
 
-/** rows when there are any, else the fork's [image, -1, -1, ...] per image (rows of `width` values). */
+/**
+ * rows when there are any, else the fork's [image, -1, -1, ...] per image (rows of `width` values); `num` 0: one row
+ * of -1 (TextBoxes' Caffe).
+ */
 export function withNoDetectionRows(c: LayerContext, rows: string, num: number, width = 7): string {
   const n = c.layer.name;
-  const none = new Float32Array(num * width).fill(-1);
+  const none = new Float32Array(Math.max(num, 1) * width).fill(-1);
   for (let i = 0; i < num; i++) none[i * width] = i;
+  num = Math.max(num, 1);
   const all = c.node('Concat', [rows, c.b.floats(`${n}/no_detection`, none, [num, width])], [c.tmp('rows_or_none')], { axis: int(0) });
   const count = rowCount(c, rows, 'found');
   const zero = c.b.int64s(`${n}/zero`, [0]);
