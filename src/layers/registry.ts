@@ -47,6 +47,7 @@ import { preluLayer } from './prelu.js';
 import { priorBoxLayer } from './prior_box.js';
 import { builtInPythonLayers, proposalLayer } from './proposal.js';
 import { psroiPoolingLayer } from './psroi_pooling.js';
+import { multiStageMeanfieldLayer } from './multi_stage_meanfield.js';
 import { lstmLayer, rnnLayer } from './recurrent.js';
 import { reductionLayer } from './reduction.js';
 import { reluLayer } from './relu.js';
@@ -105,6 +106,7 @@ const layerTypes: LayerType[] = [
   lstmLayer,
   ctpnLstmLayer,
   mishLayer,
+  multiStageMeanfieldLayer,
   mvnLayer,
   normalizeLayer,
   parameterLayer,

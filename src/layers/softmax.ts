@@ -31,14 +31,22 @@ export const softmaxLayer: LayerType = {
         const dims = bottom.dims;
         const channels = dims[axis], inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
         const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
-        if (softmaxWasm(bottom.data, top.data, outer, channels, inner)) return;
         if (scratch.length < inner) scratch = new Float64Array(inner);
-        if (inner === 1) for (let o = 0; o < outer; o++) softmaxColumn(bottom.data, top.data, o * channels, channels);
-        else for (let o = 0; o < outer; o++) softmaxBlock(bottom.data, top.data, o * channels * inner, channels, inner, scratch);
+        softmax(bottom.data, top.data, outer, channels, inner, scratch);
       },
     };
   },
 };
+
+/**
+ * Softmax of an (outer, channels, inner) blob over its channels, as the layer computes it (also for layers that run
+ * one inside them: CRF-RNN's mean-field iterations). `scratch` holds at least `inner` doubles.
+ */
+export function softmax(x: Float32Array, y: Float32Array, outer: number, channels: number, inner: number, scratch: Float64Array): void {
+  if (softmaxWasm(x, y, outer, channels, inner)) return;
+  if (inner === 1) for (let o = 0; o < outer; o++) softmaxColumn(x, y, o * channels, channels);
+  else for (let o = 0; o < outer; o++) softmaxBlock(x, y, o * channels * inner, channels, inner, scratch);
+}
 
 /**
  * One (channels, inner) block; the inner positions are the vector (contiguous), so each pass runs along

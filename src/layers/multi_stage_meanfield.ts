@@ -1,0 +1,111 @@
+import { formatFloat32 } from '../caffe/prototxt.js';
+import { paramsOf } from '../caffe/schema.js';
+import { gemm, matrix } from '../kernels/gemm.js';
+import { fail } from '../onnx/context.js';
+import { type Shape, shapeString } from '../tensor.js';
+import { PermutohedralLattice } from './crf/permutohedral.js';
+import { type LayerType, expectCounts, expectWeight, need } from './layer.js';
+import { softmax } from './softmax.js';
+
+const f32 = Math.fround;
+
+/**
+ * CRF-RNN's MultiStageMeanfield (torrvision/caffe multi_stage_meanfield.cpp, meanfield_iteration.cpp; Zheng et al.,
+ * ICCV 2015): `num_iterations` steps of mean-field inference of a dense CRF over the unaries (bottom 0), starting from
+ * bottom 1, with Gaussian pairwise terms over the pixels' positions (spatial, theta_gamma) and positions and colours
+ * (bilateral, theta_alpha and theta_beta; the colours are bottom 2's first three channels). A step: Q = softmax over
+ * the classes; each kernel's filter of Q (the permutohedral lattice, crf/permutohedral.ts) divided by its filter of
+ * ones; message = W_spatial · spatial + W_bilateral · bilateral (blobs 0 and 1, C x C); the top = unary -
+ * compatibility (blob 2) · message, the next step's input. Not exported to ONNX (no operator filters on a lattice).
+ */
+export const multiStageMeanfieldLayer: LayerType = {
+  type: 'MultiStageMeanfield',
+  create(def, weights) {
+    expectCounts(def, [3, 3], [1, 1]);
+    const p = paramsOf(def, 'multi_stage_meanfield_param');
+    const iterations: number = p.num_iterations;
+    need(def, iterations > 1, () => `num_iterations must be greater than 1 (the fork's check), got ${iterations}`);
+    const thetas = { alpha: f32(p.theta_alpha), beta: f32(p.theta_beta), gamma: f32(p.theta_gamma) };
+    for (const [name, theta] of Object.entries(thetas)) need(def, theta > 0, () => `theta_${name} must be positive, got ${formatFloat32(theta)}`);
+    let blobs: Float32Array[] = [];
+    let spatial: { lattice: PermutohedralLattice; norm: Float32Array; width: number } | undefined;
+    return {
+      // The three C x C products of each step (the lattices' splat, blur and slice are adds, not counted).
+      macs: ([unary]) => iterations * 3 * unary[0] * unary[1] ** 2 * unary[2] * unary[3],
+      reshape([unary, q0, image]: Shape[]) {
+        need(def, unary.length === 4, () => `needs 4-D unaries (num, classes, height, width), got ${shapeString(unary)}`);
+        need(def, shapeString(q0) === shapeString(unary), () => `its second bottom ${shapeString(q0)} must have the unaries' shape ${shapeString(unary)}`);
+        need(def, image.length === 4 && image[0] === unary[0] && image[1] >= 3 && image[2] === unary[2] && image[3] === unary[3],
+          () => `its image (bottom 2) ${shapeString(image)} must hold 3 colour channels over the unaries' ${unary[2]} x ${unary[3]} pixels for each of the ${unary[0]} images`);
+        const classes = unary[1];
+        blobs = ['the spatial kernel weights', 'the bilateral kernel weights', 'the compatibility matrix'].map((what, i) => expectWeight(def, weights, i, what, [classes, classes]).data);
+        // The spatial lattice depends on the size only (the fork builds it once, at set-up).
+        const [height, width] = unary.slice(2);
+        if (!spatial || spatial.lattice.points !== height * width || spatial.width !== width) {
+          const lattice = new PermutohedralLattice(positions(height, width, thetas.gamma, 2, () => []), 2, height * width);
+          spatial = { lattice, norm: normalizer(lattice), width };
+        }
+        return [unary];
+      },
+      forward([unary, q0, image], [top]) {
+        const [num, classes, height, width] = unary.dims, pixels = height * width, plane = classes * pixels;
+        const prob = new Float32Array(plane), spatialOut = new Float32Array(plane), bilateralOut = new Float32Array(plane);
+        const message = new Float32Array(plane), scratch = new Float64Array(pixels);
+        let input = new Float32Array(plane);
+        for (let n = 0; n < num; n++) {
+          const colours = image.data.subarray(n * image.dims[1] * pixels);
+          const bilateral = new PermutohedralLattice(positions(height, width, thetas.alpha, 5, (i) => [
+            f32(colours[i] / thetas.beta), f32(colours[pixels + i] / thetas.beta), f32(colours[2 * pixels + i] / thetas.beta),
+          ]), 5, pixels);
+          const bilateralNorm = normalizer(bilateral);
+          const un = unary.data.subarray(n * plane, (n + 1) * plane), out = top.data.subarray(n * plane, (n + 1) * plane);
+          input.set(q0.data.subarray(n * plane, (n + 1) * plane));
+          for (let it = 0; it < iterations; it++) {
+            softmax(input, prob, 1, classes, pixels, scratch);
+            filter(spatial!.lattice, spatial!.norm, prob, spatialOut, classes);
+            filter(bilateral, bilateralNorm, prob, bilateralOut, classes);
+            // message = W_s · spatial + W_b · bilateral; pairwise = compatibility · message; out = unary - pairwise.
+            twoProducts(blobs[0], spatialOut, blobs[1], bilateralOut, message, classes, pixels);
+            twoProducts(blobs[2], message, undefined, undefined, out, classes, pixels);
+            for (let i = 0; i < plane; i++) out[i] = un[i] - out[i];
+            if (it + 1 < iterations) input = Float32Array.from(out);
+          }
+        }
+      },
+    };
+  },
+  onnx: (c) => fail(c, 'MultiStageMeanfield (CRF-RNN) has no ONNX operator (its Gaussian filters run on a permutohedral lattice built from the image at run time); crema runs it natively only'),
+};
+
+/** Each pixel's features: (x, y) / theta, then `more(i)` (the colours for the bilateral kernel), `d` in all. */
+function positions(height: number, width: number, theta: number, d: number, more: (i: number) => number[]): Float32Array {
+  const out = new Float32Array(height * width * d);
+  for (let i = 0; i < height * width; i++) {
+    out[i * d] = f32((i % width) / theta);
+    out[i * d + 1] = f32(Math.floor(i / width) / theta);
+    const rest = more(i);
+    for (let k = 0; k < rest.length; k++) out[i * d + 2 + k] = rest[k];
+  }
+  return out;
+}
+
+/** 1 / (the lattice's filter of ones + 1e-20), per pixel: its normalization. */
+function normalizer(lattice: PermutohedralLattice): Float32Array {
+  const norm = new Float32Array(lattice.points);
+  lattice.compute(norm, 0, new Float32Array(lattice.points).fill(1), 0, 1);
+  for (let i = 0; i < norm.length; i++) norm[i] = f32(1 / f32(norm[i] + 1e-20));
+  return norm;
+}
+
+/** The lattice's filter of the `classes` planes of `prob`, each pixel times its normalization. */
+function filter(lattice: PermutohedralLattice, norm: Float32Array, prob: Float32Array, out: Float32Array, classes: number): void {
+  lattice.compute(out, 0, prob, 0, classes);
+  const pixels = norm.length;
+  for (let c = 0; c < classes; c++) for (let i = 0; i < pixels; i++) out[c * pixels + i] = f32(out[c * pixels + i] * norm[i]);
+}
+
+/** out = A · X (+ B · Y): C x C matrices on C x pixels planes (the fork's two sgemm, the second with beta 1). */
+function twoProducts(a: Float32Array, x: Float32Array, b: Float32Array | undefined, y: Float32Array | undefined, out: Float32Array, classes: number, pixels: number): void {
+  gemm(classes, pixels, classes, matrix(a, 0, classes), matrix(x, 0, pixels), out, 0, pixels);
+  if (b && y) gemm(classes, pixels, classes, matrix(b, 0, classes), matrix(y, 0, pixels), out, 0, pixels, { accumulate: true });
+}

@@ -1,0 +1,99 @@
+// CRF-RNN's MultiStageMeanfield (torrvision/caffe: mean-field inference of a dense CRF, its Gaussian filters on a
+// permutohedral lattice) against the fork's own Caffe (test/fixtures/crfasrnn, made by make-fixtures.sh with the fork
+// ../fork-chroot.sh crfasrnn builds); the lattice's filter against what a normalized Gaussian filter must give; and
+// the one-line refusals (the layer's checks, ONNX export).
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parsePrototxt } from '../src/caffe/prototxt.js';
+import type { NetParameter } from '../src/caffe/types.js';
+import { PermutohedralLattice } from '../src/layers/crf/permutohedral.js';
+import { convertGraph } from '../src/onnx/convert.js';
+import { Net } from '../src/runtime/net.js';
+import { Tensor } from '../src/tensor.js';
+import { readNpy } from '../src/util/npy.js';
+import { relativeError } from './helpers/reference.js';
+
+const TOLERANCE = 1e-5;
+const head = path.join(import.meta.dirname, 'fixtures/crfasrnn/head');
+const manifest = JSON.parse(fs.readFileSync(path.join(head, 'manifest.json'), 'utf8')) as { inputs: string[]; blobs: string[] };
+const fork = (blob: string) => readNpy(path.join(head, 'blobs', `${blob}.npy`));
+const input = (name: string) => readNpy(path.join(head, 'inputs', `${name}.npy`));
+const load = () => Net.load(path.join(head, 'net.prototxt'), path.join(head, 'weights.caffemodel'), { threads: 1 });
+
+describe('MultiStageMeanfield vs the fork (test/fixtures/crfasrnn/head: batch 2, 11 x 15 pixels, 4 classes x 5 iterations, 2 x 2)', () => {
+  it('every stored blob matches the fork natively', async () => {
+    const net = await load();
+    net.forward(Object.fromEntries(manifest.inputs.map((n) => [n, input(n)])));
+    for (const blob of manifest.blobs) {
+      const ref = fork(blob), ours = net.blobs.get(blob)!;
+      expect([...ours.dims], `shape of ${blob}`).toEqual([...ref.dims]);
+      expect(relativeError(ours, ref), `blob ${blob}`).toBeLessThanOrEqual(TOLERANCE);
+    }
+  });
+
+  it('the fixture exercises what it should: the CRF moves the unaries and changes some labels', () => {
+    for (const [blob, unary] of [['crf4', 'unary4'], ['crf2', 'unary2']]) {
+      const out = fork(blob), u = input(unary), [num, classes, h, w] = u.dims, pixels = h * w;
+      expect(relativeError(out, u), blob).toBeGreaterThan(0.1);
+      const label = (t: Tensor, n: number, i: number) => {
+        let best = 0;
+        for (let c = 1; c < classes; c++) if (t.data[(n * classes + c) * pixels + i] > t.data[(n * classes + best) * pixels + i]) best = c;
+        return best;
+      };
+      let changed = 0;
+      for (let n = 0; n < num; n++) for (let i = 0; i < pixels; i++) if (label(out, n, i) !== label(u, n, i)) changed++;
+      expect(changed, `${blob}: labels changed`).toBeGreaterThan(10);
+      expect(changed, `${blob}: labels changed`).toBeLessThan(num * pixels - 10);
+    }
+  });
+});
+
+describe("CRF-RNN's published deploy net (torrvision/crfasrnn TVG_CRFRNN_new_deploy.prototxt: FCN-8s, then 10 mean-field steps)", () => {
+  it('loads without weights and gives its shapes; a forward is ~180 GMACs at 500 x 500, too large for the suite', async () => {
+    const net = await Net.load(path.join(head, '..', 'TVG_CRFRNN_new_deploy.prototxt'));
+    expect(net.shapes.get('pred')).toEqual([1, 21, 500, 500]);
+    expect(net.layers.find((l) => l.name === 'inference1')?.type).toBe('MultiStageMeanfield');
+  });
+});
+
+describe('the permutohedral lattice', () => {
+  const grid = (h: number, w: number, theta: number) => {
+    const f = new Float32Array(h * w * 2);
+    for (let i = 0; i < h * w; i++) [f[2 * i], f[2 * i + 1]] = [(i % w) / theta, Math.floor(i / w) / theta];
+    return f;
+  };
+
+  it('normalized, its filter keeps a constant plane constant and spreads a point symmetrically, falling with distance', () => {
+    const h = 21, w = 21, n = h * w, lattice = new PermutohedralLattice(grid(h, w, 3), 2, n);
+    const ones = new Float32Array(n).fill(1), norm = new Float32Array(n), out = new Float32Array(n);
+    lattice.compute(norm, 0, ones, 0, 1);
+    lattice.compute(out, 0, Float32Array.from(ones, () => 2.5), 0, 1);
+    for (let i = 0; i < n; i++) expect(out[i] / norm[i]).toBeCloseTo(2.5, 5);
+    const delta = new Float32Array(n);
+    delta[10 * w + 10] = 1;
+    lattice.compute(out, 0, delta, 0, 1);
+    const at = (y: number, x: number) => out[y * w + x];
+    expect(at(10, 10)).toBeGreaterThan(at(10, 12));
+    expect(at(10, 12)).toBeGreaterThan(at(10, 16));
+    expect(at(10, 20)).toBeLessThan(at(10, 10) * 0.05);
+    // Symmetric within the lattice's approximation (its simplices are not aligned with the grid).
+    expect(Math.abs(at(10, 12) - at(10, 8)) / at(10, 12)).toBeLessThan(0.35);
+    expect(Math.abs(at(12, 10) - at(8, 10)) / at(12, 10)).toBeLessThan(0.35);
+  });
+});
+
+describe('MultiStageMeanfield refuses, in one line', () => {
+  const net = (p: string, image = 'dim: 1 dim: 3 dim: 4 dim: 5') => Net.fromNetParameter(parsePrototxt(`
+    layer { name: "in" type: "Input" top: "u" top: "q" top: "img" input_param { shape { dim: 1 dim: 2 dim: 4 dim: 5 } shape { dim: 1 dim: 2 dim: 4 dim: 5 } shape { ${image} } } }
+    layer { name: "crf" type: "MultiStageMeanfield" bottom: "u" bottom: "q" bottom: "img" top: "crf" multi_stage_meanfield_param { ${p} } }`, 'crf.prototxt') as NetParameter,
+  new Map([['crf', [0, 1, 2].map(() => new Tensor([1, 1, 2, 2], new Float32Array(4)))]]), []);
+
+  it("the fork's checks, an image that does not cover the unaries, and ONNX export", () => {
+    expect(() => net('num_iterations: 2')).not.toThrow();
+    expect(() => net('num_iterations: 1')).toThrow("layer 'crf' (MultiStageMeanfield): num_iterations must be greater than 1 (the fork's check), got 1");
+    expect(() => net('num_iterations: 3 theta_beta: 0')).toThrow("layer 'crf' (MultiStageMeanfield): theta_beta must be positive, got 0");
+    expect(() => net('num_iterations: 3', 'dim: 1 dim: 3 dim: 4 dim: 6')).toThrow("layer 'crf' (MultiStageMeanfield): its image (bottom 2) [1, 3, 4, 6] must hold 3 colour channels over the unaries' 4 x 5 pixels for each of the 1 images");
+    expect(() => convertGraph(net('num_iterations: 2').graph)).toThrow("layer 'crf' (MultiStageMeanfield): MultiStageMeanfield (CRF-RNN) has no ONNX operator (its Gaussian filters run on a permutohedral lattice built from the image at run time); crema runs it natively only");
+  });
+});
