@@ -97,7 +97,7 @@ function checkLoadOptions(opts: LoadOptions): void {
   checkNames(opts.stages, 'options.stages');
   const { dialect } = opts as { dialect?: unknown };
   if (dialect !== undefined && !DIALECTS.includes(dialect as Dialect))
-    throw new CremaError(`options.dialect: expected ${DIALECTS.map((d) => `'${d}'`).join(' or ')}, got ${typeof dialect === 'string' ? `'${dialect}'` : kindOf(dialect)}`);
+    throw new CremaError(`options.dialect: expected ${DIALECTS.map((d) => `'${d}'`).join(', ').replace(/, (?=[^,]*$)/, ' or ')}, got ${typeof dialect === 'string' ? `'${dialect}'` : kindOf(dialect)}`);
 }
 
 /** Runs `fn`, prefixing the file to the CremaErrors it throws about the net's layers (which name no file). */
