@@ -5,7 +5,7 @@
 // running the same nets with each fork layer replaced by its exact BVLC equivalent (test/fixtures/forknets/
 // make-forknets.mjs says how, and regenerates the references); eric612/MobileNet-YOLO's YOLOv2 (darknet19: Reorg;
 // MobileNet) and YOLOv3 nets against that fork's own Caffe, FaceBoxes (its densified PriorBox), TextBoxes++ (denser
-// PriorBox, quadrilateral DetectionOutput) and TextBoxes (the textboxes dialect) against their own. Natively and through ONNX Runtime; detections as sets
+// PriorBox, quadrilateral DetectionOutput), TextBoxes (the textboxes dialect) and RCF (AutoCrop) against their own. Natively and through ONNX Runtime; detections as sets
 // (same image and label, IoU >= 0.99 or corners within 1e-4, outlines within 1e-4, scores within the tolerance).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -44,7 +44,7 @@ function material(name: string): { weights: string; input: string } {
 }
 
 describe('real nets with fork layers vs real Caffe on their BVLC equivalents (test/fixtures/forknets)', () => {
-  it('has the cases', () => expect(cases).toEqual(['ctpn', 'enet', 'faceboxes', 'mobilenet_dw', 'ocr_resnet', 'se_resnet50', 'shufflenet_v2', 'textboxes', 'textboxes_pp', 'yolov2_darknet19', 'yolov2_mobilenet', 'yolov3_lite', 'yolov3_tiny', 'yolov4']));
+  it('has the cases', () => expect(cases).toEqual(['ctpn', 'enet', 'faceboxes', 'mobilenet_dw', 'ocr_resnet', 'rcf', 'se_resnet50', 'shufflenet_v2', 'textboxes', 'textboxes_pp', 'yolov2_darknet19', 'yolov2_mobilenet', 'yolov3_lite', 'yolov3_tiny', 'yolov4']));
   for (const name of cases) {
     it(`${name}: every stored blob matches, natively and through ONNX Runtime`, async () => {
       const dir = path.join(root, name);

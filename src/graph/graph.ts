@@ -57,6 +57,7 @@ export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = n
   // Caffe 1.0 allows repeated layer names (HED's four 'crop's, unnamed layers); it copies a caffemodel's
   // weights into the first layer of a name only (Net::CopyTrainedLayersFrom), and so does crema.
   const firstOfName = new Map<string, number>();
+  const producers = new Map<string, LayerParameter>();
   for (const def of net.layer ?? []) {
     const bottoms = def.bottom ?? [], tops = def.top ?? [];
     if (Math.max(tops.length, bottoms.length) > MAX_LAYER_BLOBS)
@@ -77,8 +78,11 @@ export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = n
     });
     const type = layerTypeOf(def);
     const w = (first && weights.get(name)) || [];
-    const impl = type.create(def, w, context);
-    tops.forEach((t) => produced.add(t));
+    const impl = type.create(def, w, { ...context, producers });
+    tops.forEach((t) => {
+      produced.add(t);
+      if (!producers.has(t)) producers.set(t, def);
+    });
     layers.push({ name, type: def.type, def, impl, bottoms, tops, weights: w, bottomShapes: [], topShapes: [] });
   }
   const graph: Graph = { name: net.name ?? '', layers, inputs: [], outputs: [], blobShapes: new Map(), ...(context.dialect ? { dialect: context.dialect } : {}) };

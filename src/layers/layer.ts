@@ -39,6 +39,11 @@ export interface Layer {
 /** What a layer may need to know of the net it is made in. */
 export interface NetContext {
   dialect?: Dialect;
+  /**
+   * Each blob's first producer among the layers before this one (in-place layers do not replace it): for a layer
+   * whose settings come from the net upstream of it (RCF's AutoCrop).
+   */
+  producers?: ReadonlyMap<string, LayerParameter>;
 }
 
 /** How a layer type is made. `weights` are the layer's blobs from the caffemodel (possibly empty). */

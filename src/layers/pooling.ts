@@ -27,7 +27,7 @@ interface PoolingParam {
 export const MINUS_FLT_MAX = -3.4028234663852886e38;
 
 /** Window settings after Caffe's LayerSetUp checks (kernel is 0 x 0 for global pooling until reshape). */
-interface PoolSettings {
+export interface PoolSettings {
   method: PoolingParam['pool'];
   global: boolean;
   ceil: boolean;
@@ -36,7 +36,7 @@ interface PoolSettings {
   stride: [number, number];
 }
 
-function readPoolSettings(def: LayerParameter): PoolSettings {
+export function readPoolSettings(def: LayerParameter): PoolSettings {
   const p = paramsOf<PoolingParam>(def, 'pooling_param');
   const raw = (def.pooling_param ?? {}) as Record<string, unknown>;
   const has = (f: string) => raw[f] !== undefined;

@@ -48,6 +48,7 @@ import { priorBoxLayer } from './prior_box.js';
 import { builtInPythonLayers, proposalLayer } from './proposal.js';
 import { psroiPoolingLayer } from './psroi_pooling.js';
 import { multiStageMeanfieldLayer } from './multi_stage_meanfield.js';
+import { autoCropLayer } from './auto_crop.js';
 import { lstmLayer, rnnLayer } from './recurrent.js';
 import { reductionLayer } from './reduction.js';
 import { reluLayer } from './relu.js';
@@ -74,6 +75,7 @@ import { yoloDetectionOutputLayer, yolov3DetectionOutputLayer } from './yolo_det
 const layerTypes: LayerType[] = [
   absValLayer,
   argmaxLayer,
+  autoCropLayer,
   axpyLayer,
   batchNormLayer,
   biasLayer,
