@@ -1,10 +1,10 @@
 import { formatFloat32 } from '../caffe/prototxt.js';
 import { paramsOf } from '../caffe/schema.js';
-import { gemm, matrix } from '../kernels/gemm.js';
 import { fail } from '../onnx/context.js';
-import { type Shape, shapeString } from '../tensor.js';
+import { type Shape, Tensor, shapeString } from '../tensor.js';
+import { convolutionLayer } from './convolution.js';
 import { PermutohedralLattice } from './crf/permutohedral.js';
-import { type LayerType, expectCounts, expectWeight, need } from './layer.js';
+import { type Layer, type LayerType, expectCounts, expectWeight, need } from './layer.js';
 import { softmax } from './softmax.js';
 
 const f32 = Math.fround;
@@ -27,7 +27,9 @@ export const multiStageMeanfieldLayer: LayerType = {
     need(def, iterations > 1, () => `num_iterations must be greater than 1 (the fork's check), got ${iterations}`);
     const thetas = { alpha: f32(p.theta_alpha), beta: f32(p.theta_beta), gamma: f32(p.theta_gamma) };
     for (const [name, theta] of Object.entries(thetas)) need(def, theta > 0, () => `theta_${name} must be positive, got ${formatFloat32(theta)}`);
-    let blobs: Float32Array[] = [];
+    // The three C x C products of a step, as 1 x 1 convolutions on crema's kernels (the fork's are OpenBLAS sgemm):
+    // W_spatial, W_bilateral, the compatibility matrix.
+    let products: Layer[] = [];
     let spatial: { lattice: PermutohedralLattice; norm: Float32Array; width: number } | undefined;
     return {
       // The three C x C products of each step (the lattices' splat, blur and slice are adds, not counted).
@@ -37,8 +39,14 @@ export const multiStageMeanfieldLayer: LayerType = {
         need(def, shapeString(q0) === shapeString(unary), () => `its second bottom ${shapeString(q0)} must have the unaries' shape ${shapeString(unary)}`);
         need(def, image.length === 4 && image[0] === unary[0] && image[1] >= 3 && image[2] === unary[2] && image[3] === unary[3],
           () => `its image (bottom 2) ${shapeString(image)} must hold 3 colour channels over the unaries' ${unary[2]} x ${unary[3]} pixels for each of the ${unary[0]} images`);
-        const classes = unary[1];
-        blobs = ['the spatial kernel weights', 'the bilateral kernel weights', 'the compatibility matrix'].map((what, i) => expectWeight(def, weights, i, what, [classes, classes]).data);
+        const classes = unary[1], plane: Shape = [1, classes, unary[2], unary[3]];
+        products = ['the spatial kernel weights', 'the bilateral kernel weights', 'the compatibility matrix'].map((what, i) => {
+          const w = expectWeight(def, weights, i, what, [classes, classes]);
+          const product = convolutionLayer.create({ name: `${def.name}/product${i}`, type: 'Convolution', bottom: ['x'], top: ['y'],
+            convolution_param: { num_output: classes, kernel_size: [1], bias_term: false } }, w.data.length ? [new Tensor([classes, classes, 1, 1], w.data)] : []);
+          product.reshape([plane]);
+          return product;
+        });
         // The spatial lattice depends on the size only (the fork builds it once, at set-up).
         const [height, width] = unary.slice(2);
         if (!spatial || spatial.lattice.points !== height * width || spatial.width !== width) {
@@ -47,11 +55,16 @@ export const multiStageMeanfieldLayer: LayerType = {
         }
         return [unary];
       },
+      prepare() {
+        for (const p of products) p.prepare?.();
+      },
       forward([unary, q0, image], [top]) {
         const [num, classes, height, width] = unary.dims, pixels = height * width, plane = classes * pixels;
-        const prob = new Float32Array(plane), spatialOut = new Float32Array(plane), bilateralOut = new Float32Array(plane);
-        const message = new Float32Array(plane), scratch = new Float64Array(pixels);
-        let input = new Float32Array(plane);
+        const shape = [1, classes, height, width];
+        const prob = new Float32Array(plane), spatialOut = new Tensor(shape, new Float32Array(plane)), bilateralOut = new Tensor(shape, new Float32Array(plane));
+        const message = new Tensor(shape, new Float32Array(plane)), second = new Tensor(shape, new Float32Array(plane)), pairwise = new Tensor(shape, new Float32Array(plane));
+        const scratch = new Float64Array(pixels);
+        const input = new Float32Array(plane);
         for (let n = 0; n < num; n++) {
           const colours = image.data.subarray(n * image.dims[1] * pixels);
           const bilateral = new PermutohedralLattice(positions(height, width, thetas.alpha, 5, (i) => [
@@ -62,13 +75,15 @@ export const multiStageMeanfieldLayer: LayerType = {
           input.set(q0.data.subarray(n * plane, (n + 1) * plane));
           for (let it = 0; it < iterations; it++) {
             softmax(input, prob, 1, classes, pixels, scratch);
-            filter(spatial!.lattice, spatial!.norm, prob, spatialOut, classes);
-            filter(bilateral, bilateralNorm, prob, bilateralOut, classes);
+            filter(spatial!.lattice, spatial!.norm, prob, spatialOut.data, classes);
+            filter(bilateral, bilateralNorm, prob, bilateralOut.data, classes);
             // message = W_s · spatial + W_b · bilateral; pairwise = compatibility · message; out = unary - pairwise.
-            twoProducts(blobs[0], spatialOut, blobs[1], bilateralOut, message, classes, pixels);
-            twoProducts(blobs[2], message, undefined, undefined, out, classes, pixels);
-            for (let i = 0; i < plane; i++) out[i] = un[i] - out[i];
-            if (it + 1 < iterations) input = Float32Array.from(out);
+            products[0].forward([spatialOut], [message]);
+            products[1].forward([bilateralOut], [second]);
+            for (let i = 0; i < plane; i++) message.data[i] += second.data[i];
+            products[2].forward([message], [pairwise]);
+            for (let i = 0; i < plane; i++) out[i] = un[i] - pairwise.data[i];
+            if (it + 1 < iterations) input.set(out);
           }
         }
       },
@@ -102,10 +117,4 @@ function filter(lattice: PermutohedralLattice, norm: Float32Array, prob: Float32
   lattice.compute(out, 0, prob, 0, classes);
   const pixels = norm.length;
   for (let c = 0; c < classes; c++) for (let i = 0; i < pixels; i++) out[c * pixels + i] = f32(out[c * pixels + i] * norm[i]);
-}
-
-/** out = A · X (+ B · Y): C x C matrices on C x pixels planes (the fork's two sgemm, the second with beta 1). */
-function twoProducts(a: Float32Array, x: Float32Array, b: Float32Array | undefined, y: Float32Array | undefined, out: Float32Array, classes: number, pixels: number): void {
-  gemm(classes, pixels, classes, matrix(a, 0, classes), matrix(x, 0, pixels), out, 0, pixels);
-  if (b && y) gemm(classes, pixels, classes, matrix(b, 0, classes), matrix(y, 0, pixels), out, 0, pixels, { accumulate: true });
 }

