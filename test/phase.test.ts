@@ -274,6 +274,16 @@ describe('data layers become Input layers', () => {
     expect(notes).toContain('dropped the loss / accuracy layers, which need labels: loss (Python)');
   });
 
+  it("py-faster-rcnn's SmoothL1Loss with its smooth_l1_loss_param (caffe-fast-rcnn's field) parses and goes", () => {
+    const notes: string[] = [];
+    const net = filterNet(parsePrototxt(`
+      layer { name: "in" type: "Input" top: "pred" top: "target" input_param { shape { dim: 1 dim: 8 } shape { dim: 1 dim: 8 } } }
+      layer { name: "rpn_loss_bbox" type: "SmoothL1Loss" bottom: "pred" bottom: "target" top: "rpn_loss_bbox" loss_weight: 1 smooth_l1_loss_param { sigma: 3.0 } }
+      layer { name: "score" type: "ReLU" bottom: "pred" top: "score" }`, 'train.prototxt') as NetParameter, {}, notes);
+    expect(names(net)).toEqual(['in', 'score']);
+    expect(notes).toContain('dropped the loss / accuracy layers, which need labels: rpn_loss_bbox (SmoothL1Loss)');
+  });
+
   it('several SoftmaxWithLoss layers keep their names; other losses go', () => {
     const input = { name: 'in', type: 'Input', top: ['x', 'label'], input_param: { shape: [{ dim: [1, 4] }, { dim: [1] }] } };
     const net: NetParameter = {
