@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
 import { runOnnx } from '../src/onnx/run.js';
+import { verify } from '../src/api.js';
 import { useKernels } from '../src/kernels/wasm.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor, sizeOf } from '../src/tensor.js';
@@ -403,6 +404,40 @@ describe('Dropout scale_train (rbgirshick/caffe-fast-rcnn), ReLU6, pooling ceil_
       d: { dims: x.dims, data: Float32Array.from(x.data, (v) => v * 0.7) },
       d_default: { dims: x.dims, data: x.data },
     });
+  });
+
+  it("sample_weights_test (alexgkendall/caffe-segnet, Bayesian SegNet) drops at test: kept values scaled by 1 / (1 - ratio), new masks each forward, natively and in ONNX Runtime", async () => {
+    const n = 40000, x = new Tensor([1, 1, 200, 200], Float32Array.from({ length: n }, (_, i) => 1 + (i % 7)));
+    const net = netOf(`${input('data', x.dims)}
+      layer { name: "encdrop" type: "Dropout" bottom: "data" top: "d" dropout_param { dropout_ratio: 0.3 sample_weights_test: true } }`);
+    expect(net.notes).toContain("layer 'encdrop' (Dropout): samples its masks at TEST too (sample_weights_test, Bayesian SegNet): every forward draws new ones; average several forwards, or a batch of copies of the image, as its test script does");
+    const scale = Math.fround(1 / (1 - Math.fround(0.3)));
+    // Binomial(40000, 0.3): standard deviation 0.0023 of the fraction; 0.012 is more than five of them.
+    // Natively Caffe's x * scale_ to the bit; ONNX Runtime divides by 1 - ratio instead (within an ulp).
+    const check = (y: Float32Array, what: string, ulps = 0) => {
+      let dropped = 0;
+      for (let i = 0; i < n; i++) {
+        const want = Math.fround(x.data[i] * scale);
+        if (y[i] === 0) dropped++;
+        else if (Math.abs(y[i] - want) > ulps * 2 ** (Math.floor(Math.log2(want)) - 23)) expect(y[i], `${what} value ${i}`).toBe(want);
+      }
+      expect(Math.abs(dropped / n - 0.3), `${what}: dropped ${dropped} of ${n}`).toBeLessThan(0.012);
+    };
+    net.forward({ data: x });
+    const first = Float32Array.from(net.blobs.get('d')!.data);
+    check(first, 'native');
+    net.forward({ data: x });
+    const second = net.blobs.get('d')!.data;
+    check(second, 'native, again');
+    const same = first.reduce((k, v, i) => k + (v === second[i] ? 1 : 0), 0);
+    expect(same / n, 'masks of two forwards agree where independent ones would (0.58)').toBeLessThan(0.62);
+    const onnx = await runOnnx(net.graph, { data: x }, { outputs: ['d'], threads: 1 });
+    check(onnx.get('d')!.data, 'ONNX Runtime', 1);
+    await expect(verify(net)).rejects.toThrow(
+      "verify compares blobs that every run computes alike; layer 'encdrop' (Dropout) samples new masks at each forward (sample_weights_test), so its top and the blobs after it differ from run to run");
+    expect(() => netOf(`${input('data', x.dims)}
+      layer { name: "both" type: "Dropout" bottom: "data" top: "d" dropout_param { sample_weights_test: true scale_train: false } }`)).toThrow(
+      "layer 'both' (Dropout): sample_weights_test (caffe-segnet) and scale_train: false (caffe-fast-rcnn) are two forks' fields: no Caffe has both");
   });
 
   it('ReLU6 clips to [0, 6]', async () => {

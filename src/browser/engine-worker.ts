@@ -126,9 +126,10 @@ async function sessionsOf(id: number, net: Net, ort: string | undefined): Promis
 async function verify(net: Net, req: Extract<Request, { op: 'verify' }>): Promise<BrowserVerifyReport> {
   const tolerance = req.tolerance ?? 1e-4;
   if (!(tolerance > 0)) throw new CremaError(`tolerance must be a positive number, got ${tolerance}`);
+  const { compareBlobs, refuseSampledLayers } = await import('../verify/blobs.js');
+  refuseSampledLayers(net);
   const onnx = (await forwardOrt(net, req.feeds, req.ort, 'all')).blobs;
   net.forward(tensors(req.feeds));
-  const { compareBlobs } = await import('../verify/blobs.js');
   const compared = compareBlobs(net, onnx, undefined, tolerance);
   return { pass: compared.failed.length === 0, tolerance, ...compared };
 }

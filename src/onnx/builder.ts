@@ -93,6 +93,13 @@ export class OnnxBuilder {
     return name;
   }
 
+  /** A bool scalar initializer (Dropout's training_mode). */
+  bool(base: string, value: boolean): string {
+    const name = this.fresh(base);
+    this.initializers.push({ name, dims: [], data_type: DataType.BOOL, raw_data: Uint8Array.of(value ? 1 : 0) });
+    return name;
+  }
+
   /** A float scalar constant, shared by every node that uses the same value. */
   scalar(value: number): string {
     const key = Object.is(value, -0) ? '-0' : String(value);

@@ -5,6 +5,7 @@ import { Tensor, sizeOf } from '../tensor.js';
 import { type PairResult, comparePair } from './compare.js';
 import { compareDetections } from './detections.js';
 import { DETECTION_TYPES } from '../layers/detection_output.js';
+import { CremaError } from '../util/errors.js';
 
 /** The comparisons verify makes: native vs ONNX Runtime always, each vs the reference when there is one. */
 export type PairName = 'native_onnx' | 'native_reference' | 'onnx_reference';
@@ -22,6 +23,17 @@ export interface BlobComparison {
   /** Blobs out of tolerance, in net order. */
   failed: string[];
   notes: string[];
+}
+
+/**
+ * @internal
+ * Refuses a net with a layer that draws random values at every forward (caffe-segnet's Dropout with
+ * sample_weights_test): its blobs differ between any two runs, in one engine or two, so there is nothing to verify.
+ */
+export function refuseSampledLayers(net: Net): void {
+  const sampled = net.layers.find((l) => l.type === 'Dropout' && (l.def.dropout_param as { sample_weights_test?: boolean } | undefined)?.sample_weights_test);
+  if (sampled)
+    throw new CremaError(`verify compares blobs that every run computes alike; layer '${sampled.name}' (Dropout) samples new masks at each forward (sample_weights_test), so its top and the blobs after it differ from run to run`);
 }
 
 /**

@@ -6,7 +6,7 @@ import type { Net } from '../runtime/net.js';
 import type { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { readNpy } from '../util/npy.js';
-import { type BlobVerdict, compareBlobs, seededInput } from './blobs.js';
+import { type BlobVerdict, compareBlobs, refuseSampledLayers, seededInput } from './blobs.js';
 
 export { PAIRS, type BlobVerdict, type PairName, seededInput } from './blobs.js';
 
@@ -70,6 +70,7 @@ export async function verifyNet(net: Net, options: VerifyOptions = {}): Promise<
   const tolerance = options.tolerance ?? 1e-4;
   if (!(tolerance > 0)) throw new CremaError(`options.tolerance must be a positive number, got ${tolerance}`);
   const refDir = options.reference === undefined ? undefined : referenceBlobDir(options.reference);
+  refuseSampledLayers(net);
   const { inputs, source } = chooseInputs(net, options, refDir);
   const onnx = (await forwardOnnx(net, inputs, { threads: options.threads, lrn: options.lrn, opset: options.opset, blobs: 'all' })).blobs;
   net.forward(inputs);
