@@ -59,23 +59,26 @@ function sampling(def: LayerParameter): boolean {
   return true;
 }
 
-/** caffe_rng_bernoulli(count, 1 - ratio) times scale_ = 1 / (1 - ratio) (float), on a xorshift128+ stream seeded by the layer's name. */
+/**
+ * caffe_rng_bernoulli(count, 1 - ratio) times scale_ = 1 / (1 - ratio) (float), on Marsaglia's 32-bit xorshift128
+ * seeded by the layer's name (FNV-1a): each value's uniform in [0, 1) against the ratio. In 32-bit integer steps: a
+ * 64-bit generator in BigInt took 460 ms for Bayesian SegNet's 2.8 M values a layer, this 28.
+ */
 function sampler(def: LayerParameter): (x: Float32Array, y: Float32Array) => void {
   const ratio = Math.fround(paramsOf<DropoutParam>(def, 'dropout_param').dropout_ratio);
   const scale = Math.fround(1 / (1 - ratio));
-  let s0 = 0x9e3779b9n, s1 = 0x7f4a7c15n;
-  for (const ch of def.name ?? '') s0 = BigInt.asUintN(64, (s0 ^ BigInt(ch.codePointAt(0)!)) * 0x100000001b3n);
-  // A 53-bit uniform from xorshift128+, in double (its Bernoulli compares a uniform with 1 - ratio, as boost's does).
-  const next = (): number => {
-    let x = s0;
-    const y = s1;
-    s0 = y;
-    x ^= BigInt.asUintN(64, x << 23n);
-    s1 = x ^ y ^ (x >> 17n) ^ (y >> 26n);
-    return Number(BigInt.asUintN(64, s1 + y) >> 11n) / 2 ** 53;
-  };
+  let seed = 0x811c9dc5;
+  for (const ch of def.name ?? '') seed = Math.imul(seed ^ ch.codePointAt(0)!, 0x01000193);
+  let a = seed | 1, b = 0x6c078965, c = 0x9e3779b9, d = 0x7f4a7c15;
   return (x, y) => {
-    for (let i = 0; i < x.length; i++) y[i] = next() < ratio ? 0 : x[i] * scale;
+    for (let i = 0; i < x.length; i++) {
+      const t = a ^ (a << 11);
+      a = b;
+      b = c;
+      c = d;
+      d = d ^ (d >>> 19) ^ t ^ (t >>> 8);
+      y[i] = (d >>> 0) / 2 ** 32 < ratio ? 0 : x[i] * scale;
+    }
   };
 }
 
