@@ -3,6 +3,7 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerContext } from '../onnx/context.js';
 import { type Shape, shapeString } from '../tensor.js';
 import { readConvWindow } from './convolution.js';
+import { cropCopy } from './crop.js';
 import { type LayerType, LayerError, type NetContext, expectCounts, need } from './layer.js';
 import { readPoolSettings } from './pooling.js';
 
@@ -43,8 +44,8 @@ function coordMap(def: LayerParameter, autoCrop: AutoCropFor, on: LayerParameter
     }
     case 'Crop': {
       // The fork's Crop maps by its offsets of axes 0 and 1 (num and channels), whatever axis it crops.
-      const p = paramsOf(def, 'crop_param'), given: number[] = p.offset ?? [];
-      const at = (i: number) => (i < p.axis ? 0 : given.length === 0 ? 0 : given.length === 1 ? given[0] : given[i - p.axis] ?? 0);
+      const p = paramsOf(def, 'crop_param'), given: number[] = p.offset ?? [], axis = p.axis < 0 ? p.axis + 4 : p.axis;
+      const at = (i: number) => (i < axis ? 0 : given.length === 0 ? 0 : given.length === 1 ? given[0] : given[i - axis] ?? 0);
       return [[1, -at(0)], [1, -at(1)]];
     }
     case 'AutoCrop': {
@@ -120,12 +121,7 @@ export const autoCropLayer: LayerType = {
         return [[data[0], data[1], ref[2], ref[3]]];
       },
       forward([x], [y]) {
-        const [num, channels, height, width] = x.dims, [th, tw] = y.dims.slice(2);
-        for (let p = 0; p < num * channels; p++)
-          for (let r = 0; r < th; r++) {
-            const from = (p * height + h + r) * width + w;
-            y.data.set(x.data.subarray(from, from + tw), (p * th + r) * tw);
-          }
+        cropCopy(x, y, [0, 0, h, w]);
       },
     };
   },

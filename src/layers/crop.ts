@@ -41,7 +41,7 @@ export const cropLayer: LayerType = {
 };
 
 /** Copies the window of `src` starting at `offsets` into `dst`, one contiguous last-axis row at a time. */
-function cropCopy(src: Tensor, dst: Tensor, offsets: number[]): void {
+export function cropCopy(src: Tensor, dst: Tensor, offsets: number[]): void {
   const rank = dst.dims.length;
   if (rank === 0) {
     dst.data[0] = src.data[0];
