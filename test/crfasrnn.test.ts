@@ -4,9 +4,10 @@
 // the one-line refusals (the layer's checks, ONNX export).
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
+import { kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
 import { PermutohedralLattice } from '../src/layers/crf/permutohedral.js';
 import { convertGraph } from '../src/onnx/convert.js';
 import { Net } from '../src/runtime/net.js';
@@ -22,14 +23,29 @@ const input = (name: string) => readNpy(path.join(head, 'inputs', `${name}.npy`)
 const load = () => Net.load(path.join(head, 'net.prototxt'), path.join(head, 'weights.caffemodel'), { threads: 1 });
 
 describe('MultiStageMeanfield vs the fork (test/fixtures/crfasrnn/head: batch 2, 11 x 15 pixels, 4 classes x 5 iterations, 2 x 2)', () => {
-  it('every stored blob matches the fork natively', async () => {
-    const net = await load();
-    net.forward(Object.fromEntries(manifest.inputs.map((n) => [n, input(n)])));
-    for (const blob of manifest.blobs) {
-      const ref = fork(blob), ours = net.blobs.get(blob)!;
-      expect([...ours.dims], `shape of ${blob}`).toEqual([...ref.dims]);
-      expect(relativeError(ours, ref), `blob ${blob}`).toBeLessThanOrEqual(TOLERANCE);
-    }
+  afterAll(() => useKernels('wasm'));
+  for (const kernels of ['wasm', 'js'] as const) {
+    it(`every stored blob matches the fork natively (${kernels === 'wasm' ? 'the wasm lattice' : 'the TypeScript loops'})`, async () => {
+      useKernels(kernels);
+      expect(kernelsInUse(), 'dist/kernels.wasm is missing: run npm run build').toBe(kernels);
+      const net = await load();
+      net.forward(Object.fromEntries(manifest.inputs.map((n) => [n, input(n)])));
+      for (const blob of manifest.blobs) {
+        const ref = fork(blob), ours = net.blobs.get(blob)!;
+        expect([...ours.dims], `shape of ${blob}`).toEqual([...ref.dims]);
+        expect(relativeError(ours, ref), `blob ${blob}`).toBeLessThanOrEqual(TOLERANCE);
+      }
+    });
+  }
+
+  it("a forward frees the engine's memory it takes (each image's lattice, the steps' planes): none kept per forward", async () => {
+    useKernels('wasm');
+    const net = await load(), feeds = Object.fromEntries(manifest.inputs.map((n) => [n, input(n)]));
+    const heap = wasmEngine()!.heap;
+    net.forward(feeds);
+    const after = heap.used;
+    for (let i = 0; i < 3; i++) net.forward(feeds);
+    expect(heap.used).toBeLessThanOrEqual(after);
   });
 
   it('the fixture exercises what it should: the CRF moves the unaries and changes some labels', () => {
@@ -81,6 +97,46 @@ describe('the permutohedral lattice', () => {
     expect(Math.abs(at(10, 12) - at(10, 8)) / at(10, 12)).toBeLessThan(0.35);
     expect(Math.abs(at(12, 10) - at(8, 10)) / at(12, 10)).toBeLessThan(0.35);
   });
+});
+
+describe("the lattice's filter on the wasm engine (assembly/lattice.ts) gives the TypeScript loops' bits", () => {
+  afterAll(async () => {
+    useKernels('wasm');
+    await setThreads(1);
+  });
+
+  for (const threads of [1, 2]) {
+    it(`5-D (positions and colours) and 2-D lattices, 1 to 21 values a point, with and without a factor, ${threads} thread(s)`, async () => {
+      await setThreads(threads, 2); // 2 threads even on a one-core machine: the pool's paths must run
+      const e = wasmEngine()!;
+      expect(e, 'dist/kernels.wasm is missing: run npm run build').toBeTruthy();
+      let seed = 11;
+      const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+      const h = 23, w = 31, n = h * w;
+      const features = (d: number) => Float32Array.from({ length: n * d }, (_, i) => {
+        const k = i % d, p = (i - k) / d;
+        return k === 0 ? (p % w) / 4 : k === 1 ? Math.floor(p / w) / 4 : ((p % w) >> 3) * 9 + random() * 7;
+      });
+      for (const d of [2, 5]) {
+        const lattice = new PermutohedralLattice(features(d), d, n);
+        for (const values of [1, 2, 3, 6, 21]) {
+          const x = Float32Array.from({ length: n * values }, random), factor = Float32Array.from({ length: n }, random);
+          // A resident input (read in place) and a plain one (copied in), as the layer's planes and a caller's.
+          const resident = e.residentArray(x.length)!;
+          resident.set(x);
+          for (const [input, f] of [[resident, factor], [x, undefined]] as const) {
+            const want = new Float32Array(x.length), got = new Float32Array(x.length);
+            useKernels('js');
+            lattice.compute(want, 0, input, 0, values, f);
+            useKernels('wasm');
+            lattice.compute(got, 0, input, 0, values, f);
+            expect(got.some((v) => v !== 0), `d ${d}, ${values} values`).toBe(true);
+            expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer)), `d ${d}, ${values} values${f ? ', factor' : ''}`).toBe(true);
+          }
+        }
+      }
+    });
+  }
 });
 
 describe('MultiStageMeanfield refuses, in one line', () => {

@@ -47,6 +47,7 @@ export const KIND_POINTWISE = 17;
 export const KIND_EXP = 18;
 export const KIND_COL2IM = 19;
 export const KIND_NORMALIZE = 20;
+export const KIND_LATTICE = 21;
 
 export interface KernelExports {
   runChunk(p: number, chunk: number, thread: number): void;
@@ -250,8 +251,20 @@ export class WasmEngine {
     // Zeros already where no block was before: those pages stay unwritten (not resident) until a kernel writes them.
     const view = new Float32Array(buffer, ptr, length);
     view.fill(0, 0, Math.min(length, Math.ceil(this.heap.heldBytes / 4)));
-    this.heap.own(view, ptr, undefined);
+    this.residentBlocks.set(view, this.heap.own(view, ptr, undefined));
     return view;
+  }
+  private readonly residentBlocks = new WeakMap<Float32Array, Owned>();
+
+  /**
+   * Frees a resident array now rather than when it is garbage collected (a layer's per-forward working memory: the
+   * collector sees a small view, not the megabytes it holds). The caller drops the array: it must not be used after.
+   */
+  releaseArray(a: Float32Array): void {
+    const block = this.residentBlocks.get(a);
+    if (!block) return;
+    this.residentBlocks.delete(a);
+    this.heap.releaseOwned(block);
   }
 
   /**

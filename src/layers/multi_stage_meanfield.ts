@@ -3,6 +3,8 @@ import { paramsOf } from '../caffe/schema.js';
 import { fail } from '../onnx/context.js';
 import { type Shape, Tensor, shapeString } from '../tensor.js';
 import { convolutionLayer } from './convolution.js';
+import { eltwiseSumWasm } from '../kernels/eltwise.js';
+import { wasmEngine } from '../kernels/wasm.js';
 import { PermutohedralLattice } from './crf/permutohedral.js';
 import { type Layer, type LayerType, expectCounts, expectWeight, need } from './layer.js';
 import { softmax } from './softmax.js';
@@ -50,7 +52,7 @@ export const multiStageMeanfieldLayer: LayerType = {
         // The spatial lattice depends on the size only (the fork builds it once, at set-up).
         const [height, width] = unary.slice(2);
         if (!spatial || spatial.lattice.points !== height * width || spatial.width !== width) {
-          const lattice = new PermutohedralLattice(positions(height, width, thetas.gamma, 2, () => []), 2, height * width);
+          const lattice = new PermutohedralLattice(positions(height, width, thetas.gamma), 2, height * width);
           spatial = { lattice, norm: normalizer(lattice), width };
         }
         return [unary];
@@ -61,30 +63,37 @@ export const multiStageMeanfieldLayer: LayerType = {
       forward([unary, q0, image], [top]) {
         const [num, classes, height, width] = unary.dims, pixels = height * width, plane = classes * pixels;
         const shape = [1, classes, height, width];
-        const prob = new Float32Array(plane), spatialOut = new Tensor(shape, new Float32Array(plane)), bilateralOut = new Tensor(shape, new Float32Array(plane));
-        const message = new Tensor(shape, new Float32Array(plane)), second = new Tensor(shape, new Float32Array(plane)), pairwise = new Tensor(shape, new Float32Array(plane));
+        // The step's planes in the wasm engine's memory when there is one: its kernels then work on them in place.
+        // Freed at the end (with the image's lattice): the garbage collector sees small views of megabytes.
+        const e = wasmEngine();
+        const arrays = Array.from({ length: 5 }, () => e?.residentArray(plane) ?? new Float32Array(plane));
+        const [prob, spatialOut, bilateralOut, message, pairwise] = arrays.map((a) => new Tensor(shape, a));
         const scratch = new Float64Array(pixels);
-        const input = new Float32Array(plane);
-        for (let n = 0; n < num; n++) {
-          const colours = image.data.subarray(n * image.dims[1] * pixels);
-          const bilateral = new PermutohedralLattice(positions(height, width, thetas.alpha, 5, (i) => [
-            f32(colours[i] / thetas.beta), f32(colours[pixels + i] / thetas.beta), f32(colours[2 * pixels + i] / thetas.beta),
-          ]), 5, pixels);
-          const bilateralNorm = normalizer(bilateral);
-          const un = unary.data.subarray(n * plane, (n + 1) * plane), out = top.data.subarray(n * plane, (n + 1) * plane);
-          input.set(q0.data.subarray(n * plane, (n + 1) * plane));
-          for (let it = 0; it < iterations; it++) {
-            softmax(input, prob, 1, classes, pixels, scratch);
-            filter(spatial!.lattice, spatial!.norm, prob, spatialOut.data, classes);
-            filter(bilateral, bilateralNorm, prob, bilateralOut.data, classes);
-            // message = W_s · spatial + W_b · bilateral; pairwise = compatibility · message; out = unary - pairwise.
-            products[0].forward([spatialOut], [message]);
-            products[1].forward([bilateralOut], [second]);
-            for (let i = 0; i < plane; i++) message.data[i] += second.data[i];
-            products[2].forward([message], [pairwise]);
-            for (let i = 0; i < plane; i++) out[i] = un[i] - pairwise.data[i];
-            if (it + 1 < iterations) input.set(out);
+        try {
+          for (let n = 0; n < num; n++) {
+            const colours = image.data.subarray(n * image.dims[1] * pixels);
+            const bilateral = new PermutohedralLattice(positions(height, width, thetas.alpha, colours, thetas.beta), 5, pixels);
+            try {
+              const bilateralNorm = normalizer(bilateral);
+              const un = unary.data.subarray(n * plane, (n + 1) * plane), out = top.data.subarray(n * plane, (n + 1) * plane);
+              for (let it = 0; it < iterations; it++) {
+                // Each step starts from the last one's top (the first from bottom 1).
+                softmax(it ? out : q0.data.subarray(n * plane, (n + 1) * plane), prob.data, 1, classes, pixels, scratch);
+                spatial!.lattice.compute(spatialOut.data, 0, prob.data, 0, classes, spatial!.norm);
+                bilateral.compute(bilateralOut.data, 0, prob.data, 0, classes, bilateralNorm);
+                // message = W_s · spatial + W_b · bilateral; pairwise = compatibility · message; out = unary - pairwise.
+                products[0].forward([spatialOut], [message]);
+                products[1].forward([bilateralOut], [spatialOut]);
+                add(message.data, spatialOut.data);
+                products[2].forward([message], [pairwise]);
+                subtract(un, pairwise.data, out);
+              }
+            } finally {
+              bilateral.dispose();
+            }
           }
+        } finally {
+          for (const a of arrays) e?.releaseArray(a);
         }
       },
     };
@@ -92,14 +101,13 @@ export const multiStageMeanfieldLayer: LayerType = {
   onnx: (c) => fail(c, 'MultiStageMeanfield (CRF-RNN) has no ONNX operator (its Gaussian filters run on a permutohedral lattice built from the image at run time); crema runs it natively only'),
 };
 
-/** Each pixel's features: (x, y) / theta, then `more(i)` (the colours for the bilateral kernel), `d` in all. */
-function positions(height: number, width: number, theta: number, d: number, more: (i: number) => number[]): Float32Array {
-  const out = new Float32Array(height * width * d);
-  for (let i = 0; i < height * width; i++) {
+/** Each pixel's features: (x, y) / theta, then with `colours` (planes) its first three colours / beta. */
+function positions(height: number, width: number, theta: number, colours?: Float32Array, beta = 1): Float32Array {
+  const pixels = height * width, d = colours ? 5 : 2, out = new Float32Array(pixels * d);
+  for (let i = 0; i < pixels; i++) {
     out[i * d] = f32((i % width) / theta);
     out[i * d + 1] = f32(Math.floor(i / width) / theta);
-    const rest = more(i);
-    for (let k = 0; k < rest.length; k++) out[i * d + 2 + k] = rest[k];
+    if (colours) for (let k = 0; k < 3; k++) out[i * d + 2 + k] = f32(colours[k * pixels + i] / beta);
   }
   return out;
 }
@@ -112,9 +120,16 @@ function normalizer(lattice: PermutohedralLattice): Float32Array {
   return norm;
 }
 
-/** The lattice's filter of the `classes` planes of `prob`, each pixel times its normalization. */
-function filter(lattice: PermutohedralLattice, norm: Float32Array, prob: Float32Array, out: Float32Array, classes: number): void {
-  lattice.compute(out, 0, prob, 0, classes);
-  const pixels = norm.length;
-  for (let c = 0; c < classes; c++) for (let i = 0; i < pixels; i++) out[c * pixels + i] = f32(out[c * pixels + i] * norm[i]);
+/** message += second, elementwise in float (the fork's second product added to the first's output). */
+function add(message: Float32Array, second: Float32Array): void {
+  if (eltwiseSumWasm([message, second], ONES, message, undefined)) return;
+  for (let i = 0; i < message.length; i++) message[i] += second[i];
 }
+
+/** out = unary - pairwise, elementwise in float. */
+function subtract(unary: Float32Array, pairwise: Float32Array, out: Float32Array): void {
+  if (eltwiseSumWasm([unary, pairwise], PLUS_MINUS, out, undefined)) return;
+  for (let i = 0; i < out.length; i++) out[i] = unary[i] - pairwise[i];
+}
+
+const ONES = Float32Array.of(1, 1), PLUS_MINUS = Float32Array.of(1, -1);

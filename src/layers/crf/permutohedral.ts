@@ -5,7 +5,11 @@
 // library computes the fork's lattice, and its numbers depend on its float arithmetic (kept here, Math.fround where
 // the fork rounds) and on which vertices exist. The fork's x86 build takes its SSE paths: `init` runs points four at
 // a time, zero features filling the last block (their vertices are made too, and carry blurred values), and
-// `compute` slices with the weight and alpha multiplied first for more than 2 values a point.
+// `compute` slices with the weight and alpha multiplied first for more than 2 values a point. `compute` runs on the
+// wasm engine when there is one (src/kernels/lattice.ts: four values at a time, as the fork's SSE, ~5x these loops);
+// the loops here are the fallback and the reference (the same bits: test/crfasrnn.test.ts).
+
+import { type LatticeTables, latticeFilterWasm, releaseTables, tableArray } from '../../kernels/lattice.js';
 
 const f32 = Math.fround;
 
@@ -15,23 +19,25 @@ class VertexTable {
   private slots: Int32Array;
   size = 0;
 
+  /** `expected` vertices; the slots are a power of two (masked, not divided: see `hash`). */
   constructor(private readonly d: number, expected: number) {
-    const capacity = Math.max(16, 2 * expected);
+    const capacity = 2 ** Math.ceil(Math.log2(Math.max(16, 2 * expected)));
     this.slots = new Int32Array(capacity).fill(-1);
     this.keys = new Int16Array((capacity / 2 + 10) * d);
   }
 
+  /** The slot to probe first: a small integer (an unsigned hash taken modulo would be a float division). */
   private hash(key: Int16Array, at: number): number {
     let h = 0;
     for (let i = 0; i < this.d; i++) h = Math.imul(h + key[at + i], 1664525);
-    return h >>> 0;
+    return (h ^ (h >>> 16)) & (this.slots.length - 1);
   }
 
   /** The vertex id of key[at, at + d), made when `create` and absent, else -1 when absent. */
   find(key: Int16Array, at: number, create: boolean): number {
     if (2 * this.size >= this.slots.length) this.grow();
     const d = this.d, capacity = this.slots.length;
-    for (let h = this.hash(key, at) % capacity; ; h = h + 1 === capacity ? 0 : h + 1) {
+    for (let h = this.hash(key, at); ; h = h + 1 === capacity ? 0 : h + 1) {
       const e = this.slots[h];
       if (e === -1) {
         if (!create) return -1;
@@ -54,7 +60,7 @@ class VertexTable {
     const capacity = this.slots.length * 2, d = this.d;
     this.slots = new Int32Array(capacity).fill(-1);
     for (let e = 0; e < this.size; e++) {
-      let h = this.hash(this.keys, e * d) % capacity;
+      let h = this.hash(this.keys, e * d);
       while (this.slots[h] >= 0) h = h + 1 === capacity ? 0 : h + 1;
       this.slots[h] = e;
     }
@@ -67,14 +73,27 @@ function roundEven(v: number): number {
   return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-export class PermutohedralLattice {
+export class PermutohedralLattice implements LatticeTables {
   /** Per point, its d + 1 vertices (ids) and barycentric weights. */
-  private readonly offsets: Int32Array;
-  private readonly weights: Float32Array;
+  readonly offsets: Int32Array;
+  readonly weights: Float32Array;
   /** Vertices, and each one's two neighbours along each axis (-1: none), [axis * vertices + vertex]. */
   readonly vertices: number;
-  private readonly before: Int32Array;
-  private readonly after: Int32Array;
+  readonly before: Int32Array;
+  readonly after: Int32Array;
+  /** The tables' memory (in the wasm engine's when there is one: src/kernels/lattice.ts), kept alive with them. */
+  private readonly held: Float32Array[] = [];
+
+  private floats(length: number): Float32Array {
+    const a = tableArray(length);
+    this.held.push(a);
+    return a;
+  }
+
+  private ints(length: number): Int32Array {
+    const a = this.floats(length);
+    return new Int32Array(a.buffer, a.byteOffset, length);
+  }
 
   /** compute's working arrays, kept between calls (CRF-RNN filters every step of every image on the same lattice). */
   private readonly buffers: Float32Array[] = [];
@@ -87,9 +106,10 @@ export class PermutohedralLattice {
   /** `features`: `points` x `d`, point-major (the fork's kernel buffers). */
   constructor(features: Float32Array, readonly d: number, readonly points: number) {
     const d1 = d + 1;
-    const table = new VertexTable(d, points);
-    this.offsets = new Int32Array(d1 * points);
-    this.weights = new Float32Array(d1 * points);
+    // Sized for a few vertices and grown: a table sized by the points (far more than vertices) misses the cache.
+    const table = new VertexTable(d, 1024);
+    this.offsets = this.ints(d1 * points);
+    this.weights = this.floats(d1 * points);
     // The diagonal of E (p. 5 of Adams et al.), in double then float as the fork's _mm_set1_ps of a double.
     const invStdDev = f32(Math.sqrt(2 / 3) * d1);
     const scale = Float32Array.from({ length: d }, (_, i) => (1 / Math.sqrt((i + 2) * (i + 1))) * invStdDev);
@@ -97,17 +117,16 @@ export class PermutohedralLattice {
     for (let i = 0; i <= d; i++)
       for (let j = 0; j <= d; j++) canonical[i * d1 + j] = j <= d - i ? i : i - d1;
     const down = f32(1 / d1);
-    const elevated = new Float32Array(d1), rem0 = new Float32Array(d1), rank = new Float32Array(d1);
+    const elevated = new Float32Array(d1), rem0 = new Int32Array(d1), rank = new Int32Array(d1);
+    const offsets = this.offsets, weights = this.weights;
     const bary = new Float32Array(d + 2), key = new Int16Array(d);
-    const zero = new Float32Array(d);
     // The fork's last SSE block of 4 fills its missing points with zero features, whose vertices it makes too.
     const padded = points % 4 ? points + 1 : points;
     for (let k = 0; k < padded; k++) {
-      const f = k < points ? features.subarray(k * d, k * d + d) : zero;
       // Elevate (y = E p).
       let sm = 0;
       for (let j = d; j > 0; j--) {
-        const cf = f32(f[j - 1] * scale[j - 1]);
+        const cf = k < points ? f32(features[k * d + j - 1] * scale[j - 1]) : 0;
         elevated[j] = sm - f32(j * cf);
         sm = f32(sm + cf);
       }
@@ -147,16 +166,16 @@ export class PermutohedralLattice {
         for (let i = 0; i < d; i++) key[i] = rem0[i] + canonical[r * d1 + rank[i]];
         const id = table.find(key, 0, true);
         if (k < points) {
-          this.offsets[k * d1 + r] = id;
-          this.weights[k * d1 + r] = bary[r];
+          offsets[k * d1 + r] = id;
+          weights[k * d1 + r] = bary[r];
         }
       }
     }
     // Each vertex's neighbours along axis j: the key minus 1 everywhere but +d at j, and its opposite (for j = d,
     // the coordinate the key leaves out, all of its d coordinates move).
     const m = (this.vertices = table.size);
-    this.before = new Int32Array(d1 * m);
-    this.after = new Int32Array(d1 * m);
+    this.before = this.ints(d1 * m);
+    this.after = this.ints(d1 * m);
     const n1 = new Int16Array(d), n2 = new Int16Array(d);
     for (let j = 0; j <= d; j++) {
       for (let i = 0; i < m; i++) {
@@ -171,12 +190,23 @@ export class PermutohedralLattice {
     }
   }
 
+  /** Frees the tables' memory now (a lattice built for one image); the lattice must not be used after. */
+  dispose(): void {
+    releaseTables(this.held);
+    this.held.length = 0;
+  }
+
   /**
    * Filters `values` planes of `points` (plane k at input[inAt + k * points]) into out (the same layout): splat,
-   * blur along axes 0 to d, slice, times the fork's alpha. Planes are not normalized (divide by the filter of ones).
+   * blur along axes 0 to d, slice, times the fork's alpha, then each point times `factor` when given (CRF-RNN's
+   * normalization). On the wasm engine when there is one (the same bits), else in the loops below.
    */
-  compute(out: Float32Array, outAt: number, input: Float32Array, inAt: number, values: number): void {
+  compute(out: Float32Array, outAt: number, input: Float32Array, inAt: number, values: number, factor?: Float32Array): void {
     const d1 = this.d + 1, n = this.points, m = this.vertices;
+    // The fork's sseCompute (more than 2 values) multiplies weight and alpha first; its seqCompute, the value first.
+    const alpha = f32(1 / f32(1 + 2 ** -this.d)), weightFirst = values > 2;
+    const outPlanes = out.subarray(outAt, outAt + values * n), inPlanes = input.subarray(inAt, inAt + values * n);
+    if (latticeFilterWasm(this, outPlanes, inPlanes, values, factor, alpha, weightFirst)) return;
     // Point-major copies of the planes, so that a point's values are contiguous in the splat and the slice.
     const point = this.buffer(0, n * values);
     for (let k = 0; k < values; k++) for (let i = 0, at = inAt + k * n; i < n; i++) point[i * values + k] = input[at + i];
@@ -184,10 +214,8 @@ export class PermutohedralLattice {
     const a = this.buffer(1, (m + 2) * values).fill(0), b = this.buffer(2, (m + 2) * values).fill(0);
     splat(point, a, this.offsets, this.weights, n, d1, values);
     for (let j = 0; j < d1; j++) blur(j % 2 ? b : a, j % 2 ? a : b, this.before, this.after, j * m, m, values);
-    const blurred = d1 % 2 ? b : a;
-    // The fork's sseCompute (more than 2 values) multiplies weight and alpha first; its seqCompute, the value first.
-    slice(blurred, point, this.offsets, this.weights, n, d1, values, f32(1 / f32(1 + 2 ** -this.d)), values > 2);
-    for (let k = 0; k < values; k++) for (let i = 0, at = outAt + k * n; i < n; i++) out[at + i] = point[i * values + k];
+    slice(d1 % 2 ? b : a, point, this.offsets, this.weights, n, d1, values, alpha, weightFirst);
+    for (let k = 0; k < values; k++) for (let i = 0, at = k * n; i < n; i++) outPlanes[at + i] = factor ? f32(point[i * values + k] * factor[i]) : point[i * values + k];
   }
 }
 

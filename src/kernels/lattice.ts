@@ -1,0 +1,83 @@
+// CRF-RNN's permutohedral lattice filter on the wasm engine (assembly/lattice.ts): the splat, the d + 1 blur passes
+// and the slice as parallel jobs over the lattice's tables where they were built, in the engine's memory. The
+// TypeScript loops of src/layers/crf/permutohedral.ts stay the fallback and the tests' reference (the same bits).
+
+import { KIND_LATTICE, type WasmEngine, wasmEngine, wasmEngineIfLoaded } from './wasm.js';
+
+/** A lattice's tables as the kernel reads them (see PermutohedralLattice). */
+export interface LatticeTables {
+  readonly points: number;
+  readonly d: number;
+  readonly vertices: number;
+  readonly offsets: Int32Array;
+  readonly weights: Float32Array;
+  readonly before: Int32Array;
+  readonly after: Int32Array;
+}
+
+/**
+ * `length` floats for a lattice's table: in the engine's memory when there is one (the kernel then reads it in
+ * place), else plain. The memory is freed when the returned array is garbage collected, so the caller keeps it
+ * alive while it uses an Int32Array view of it.
+ */
+export function tableArray(length: number): Float32Array {
+  return wasmEngine()?.residentArray(length) ?? new Float32Array(length);
+}
+
+/** Frees tableArray's arrays now, when they are in the engine's memory (see WasmEngine.releaseArray). */
+export function releaseTables(arrays: readonly Float32Array[]): void {
+  const e = wasmEngineIfLoaded();
+  if (e) for (const a of arrays) e.releaseArray(a);
+}
+
+/**
+ * `values` planes of `points` floats in `input` filtered into `out` (same layout), each point times `factor` when
+ * given: splat, blur along the d + 1 axes, slice (the weight and alpha multiplied first when `weightFirst`). False,
+ * with nothing done, without an engine or when the tables are not in its memory.
+ */
+export function latticeFilterWasm(t: LatticeTables, out: Float32Array, input: Float32Array, values: number,
+  factor: Float32Array | undefined, alpha: number, weightFirst: boolean): boolean {
+  const e = wasmEngine(), n = t.points, m = t.vertices, d1 = t.d + 1;
+  if (!e || !e.addressOf(t.weights as Float32Array)) return false;
+  const tableAt = (a: Int32Array | Float32Array) => e.addressOf(a as Float32Array);
+  const inAt = placedShared(e, input, 'lattice-in'), factorAt = factor ? placedShared(e, factor, 'lattice-factor') : 0;
+  const outOwn = e.addressOf(out), outArray = outOwn ? undefined : e.sharedArray('lattice-out', out.length);
+  const outAt = outOwn || (outArray ? e.addressOf(outArray) : 0);
+  // Vertex v at (v + 1) * values: slot 0, the missing neighbour, stays zero in both (the blur writes slots 1 to m).
+  const a = e.sharedArray('lattice-a', (m + 1) * values), b = e.sharedArray('lattice-b', (m + 1) * values);
+  if (!inAt || !outAt || (factor && !factorAt) || !a || !b) return false;
+  a.fill(0);
+  b.fill(0, 0, values);
+  let p = e.job(KIND_LATTICE);
+  p[3] = 0; p[4] = n; p[5] = d1; p[6] = values; p[7] = m;
+  p[8] = inAt; p[9] = tableAt(t.offsets); p[10] = tableAt(t.weights); p[11] = e.addressOf(a);
+  e.run(Math.ceil(values / 4));
+  const perVertices = Math.ceil(m / e.chunkCount(m, m * values));
+  for (let j = 0; j < d1; j++) {
+    const [from, to] = j % 2 ? [b, a] : [a, b];
+    p = e.job(KIND_LATTICE);
+    p[3] = 1; p[4] = n; p[5] = d1; p[6] = values; p[7] = m;
+    p[8] = e.addressOf(from); p[9] = e.addressOf(to); p[10] = tableAt(t.before) + j * m * 4; p[11] = tableAt(t.after) + j * m * 4;
+    p[12] = perVertices;
+    e.run(Math.ceil(m / perVertices));
+  }
+  const perPoints = Math.ceil(n / e.chunkCount(n, n * values));
+  p = e.job(KIND_LATTICE);
+  p[3] = 2; p[4] = n; p[5] = d1; p[6] = values; p[7] = m;
+  p[8] = e.addressOf(d1 % 2 ? b : a); p[9] = tableAt(t.offsets); p[10] = tableAt(t.weights); p[11] = outAt; p[12] = factorAt;
+  e.setFloat(p, 13, alpha);
+  p[14] = weightFirst ? 1 : 0; p[15] = perPoints;
+  e.run(Math.ceil(n / perPoints));
+  if (outArray) out.set(outArray);
+  return true;
+}
+
+/** Where the kernel reads `a`: in place when resident, else copied into the engine's shared array `slot` (0: no room). */
+function placedShared(e: WasmEngine, a: Float32Array, slot: string): number {
+  const own = e.addressOf(a);
+  if (own) return own;
+  const copy = e.sharedArray(slot, a.length);
+  if (!copy) return 0;
+  copy.set(a);
+  return e.addressOf(copy);
+}
