@@ -117,5 +117,8 @@ describe('crema detect', () => {
     const bad = await crema('detect', prototxt, weights, cat, '--threshold', 'high');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--threshold');
+    // TextBoxes++'s polygon NMS on a net of plain boxes.
+    const quads = await crema('detect', prototxt, weights, cat, ...flags, '--quad-nms', '0.2');
+    expect([quads.code, quads.stderr]).toEqual([2, "crema: quadNms: the net's detections have no quadrilaterals (rows of 7; TextBoxes++'s DetectionOutput with use_polygon gives rows of 15)\n"]);
   });
 });

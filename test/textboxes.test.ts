@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
-import { detectionsOf } from '../src/detect/detect.js';
+import { type Detection, detectionJob, detectionsOf, imageDetections } from '../src/detect/detect.js';
 import { detectionsSvg } from '../src/detect/draw.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
@@ -156,5 +156,31 @@ describe("crema detect's TextBoxes++ rows", () => {
     expect(detectionsSvg(200, 100, [found])).toContain('<polygon points="20 20 100 25 100 40 20 35"');
     const rbox = detectionsOf(new Tensor([1, 1, 1, 12], Float32Array.from([0, 2, 0.8, 0.1, 0.2, 0.5, 0.4, 0, 0, 0, 0, 0])), 0, 200, 100, 0.5);
     expect(rbox).toEqual([{ label: 2, name: null, score: expect.closeTo(0.8, 6), xmin: expect.closeTo(20, 4), ymin: expect.closeTo(20, 4), xmax: expect.closeTo(100, 4), ymax: expect.closeTo(40, 4) }]);
+  });
+});
+
+describe("TextBoxes++'s demo's polygon NMS after the net (detect's quadNms) vs the demo's own nms.py (test/fixtures/textboxespp/quad-nms.json)", () => {
+  interface Case { width: number; height: number; overlap: number; threshold: number; rows: number[][]; kept: number[][] }
+  const { cases } = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, 'fixtures/textboxespp/quad-nms.json'), 'utf8')) as { cases: Case[] };
+  const rowsOf = (c: Case) => new Tensor([1, 1, c.rows.length, 15], Float32Array.from(c.rows.flat()));
+  // What the demo writes of a kept row: its corners rounded (halves away from zero) and kept within the image.
+  const demoForm = (d: Detection, c: Case) => [...d.quad!.map((v, i) => {
+    const size = i % 2 ? c.height : c.width;
+    return Math.max(1, Math.min(Math.sign(v) * Math.round(Math.abs(v)), size - 1));
+  }), d.score];
+
+  it.each(cases.map((c, i) => [i, c] as const))('case %i: the same rows kept, in the same order', (_, c) => {
+    const kept = imageDetections(rowsOf(c), c, { threshold: c.threshold, quadNms: c.overlap });
+    expect(kept.map((d) => demoForm(d, c))).toEqual(c.kept.map((k) => [...k.slice(0, 8), Math.fround(k[8])]));
+    // The cases exercise it: NMS drops rows that the threshold kept.
+    expect(kept.length).toBeLessThan(imageDetections(rowsOf(c), c, { threshold: c.threshold }).length);
+  });
+
+  it('refuses a net without quadrilaterals and an overlap out of range, in one line', async () => {
+    expect(() => imageDetections(new Tensor([1, 1, 1, 7], new Float32Array(7)), { width: 10, height: 10 }, { quadNms: 0.2 }))
+      .toThrow("quadNms: the net's detections have no quadrilaterals (rows of 7; TextBoxes++'s DetectionOutput with use_polygon gives rows of 15)");
+    const net = await Net.load(fixture('textboxespp').net);
+    const image = { width: 8, height: 8, channels: 3, data: new Float32Array(192) };
+    expect(() => detectionJob(net, image, { quadNms: 1.5 })).toThrow('quadNms: the overlap above which a quadrilateral is dropped, from 0 to 1 (TextBoxes++\'s demo: 0.2), got 1.5');
   });
 });

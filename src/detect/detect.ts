@@ -6,6 +6,7 @@ import type { Net } from '../runtime/net.js';
 import type { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { DETECTION_TYPES } from '../layers/detection_output.js';
+import { quadNms } from './quad-nms.js';
 import type { Bytes } from '../util/source.js';
 
 /** One detected object, its box in the image's pixels (the fork's normalized corners times the image size, not clipped). */
@@ -31,9 +32,14 @@ export interface DetectOptions extends PreprocessOptions {
   threshold?: number;
   /** Class names by label (e.g. from a labels file or the fork's labelmap). */
   labels?: readonly string[];
+  /**
+   * TextBoxes++ only: its demo's polygon NMS after the net, dropping a quadrilateral that overlaps a better one by
+   * more than this (its demo: 0.2; see quad-nms.ts). Off by default: the net's own rows.
+   */
+  quadNms?: number;
 }
 
-const DETECT_OPTIONS = [...PREPROCESS_OPTIONS, 'threshold', 'labels'];
+const DETECT_OPTIONS = [...PREPROCESS_OPTIONS, 'threshold', 'labels', 'quadNms'];
 
 /** The blob the net's (first) detection layer (DETECTION_TYPES) writes; a net without one is refused. */
 export function detectionBlob(net: Net): string {
@@ -67,7 +73,21 @@ export function detectionsOf(rows: Tensor, index: number, width: number, height:
 export function detectImage(net: Net, image: FloatImage, options: DetectOptions = {}): Detection[] {
   const job = detectionJob(net, image, options);
   net.forward({ [job.input]: job.data });
-  return detectionsOf(net.blobs.get(job.blob)!, 0, image.width, image.height, job.threshold, options.labels);
+  return imageDetections(net.blobs.get(job.blob)!, image, options);
+}
+
+/** The first image's detections in `rows` (the detection layer's top) as options ask: threshold, labels, quadNms. */
+export function imageDetections(rows: Tensor, image: { width: number; height: number }, options: DetectOptions): Detection[] {
+  const found = detectionsOf(rows, 0, image.width, image.height, options.threshold ?? 0.5, options.labels);
+  if (options.quadNms === undefined) return found;
+  quadRows(rows.dims[3]);
+  return quadNms(found, options.quadNms, image.width, image.height);
+}
+
+/** quadNms needs TextBoxes++'s rows of 15 (a box, then a quadrilateral). */
+function quadRows(width: number | undefined): void {
+  if (width !== 15)
+    throw new CremaError(`quadNms: the net's detections have no quadrilaterals (rows of ${width}; TextBoxes++'s DetectionOutput with use_polygon gives rows of 15)`);
 }
 
 /**
@@ -78,9 +98,13 @@ export function detectionJob(net: Net, image: FloatImage, options: DetectOptions
   checkOptionKeys(options, DETECT_OPTIONS, 'detect');
   const threshold = options.threshold ?? 0.5;
   if (!Number.isFinite(threshold)) throw new CremaError(`the threshold must be a number, got ${threshold}`);
+  const overlap = options.quadNms;
+  if (overlap !== undefined && !(typeof overlap === 'number' && overlap >= 0 && overlap <= 1))
+    throw new CremaError(`quadNms: the overlap above which a quadrilateral is dropped, from 0 to 1 (TextBoxes++'s demo: 0.2), got ${String(overlap)}`);
   const input = net.inputs[0];
   if (!input) throw new CremaError(`net '${net.name || 'net'}' has no input to feed images to`);
   const blob = detectionBlob(net);
+  if (overlap !== undefined) quadRows(net.shapes.get(blob)![3]);
   const geo = geometryOf(net.shapes.get(input)!, input);
   return { input, data: preprocess(image, geo, { ...preprocessPart(options), oversample: false }), blob, threshold };
 }

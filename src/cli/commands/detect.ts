@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { type Detection, type DetectOptions, detectImage, detectionBlob, detectionJob, detectionsOf, parseLabels } from '../../detect/detect.js';
+import { type Detection, type DetectOptions, detectImage, detectionBlob, detectionJob, imageDetections, parseLabels } from '../../detect/detect.js';
 import type { FloatImage } from '../../image/image.js';
 import type { OnnxSessions } from '../../onnx/run.js';
 import { drawDetections } from '../../detect/draw.js';
@@ -25,6 +25,7 @@ interface DetectArgs extends NetArgs, ImageArgs {
   images: string[];
   labels?: string;
   threshold: number;
+  quadNms?: number;
   json: boolean;
   output?: string;
   backend: 'native' | 'onnx';
@@ -35,6 +36,7 @@ export const detectCommand = {
     backendArg(imageArgs(threadsArg(netArgs(y))))
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
       .option('threshold', { type: 'number', default: 0.5, describe: 'report detections scoring at least this' })
+      .option('quad-nms', { type: 'number', describe: 'TextBoxes++: its demo\'s polygon NMS after the net, dropping a quadrilateral overlapping a better one by more than this (the demo: 0.2)' })
       .option('labels', { type: 'string', describe: 'class names: one a line (line i = label i), or the SSD fork\'s labelmap .prototxt (default: labels.txt beside the net, if any)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object when done: {"images": [{"image", "width", "height", "detections": [{"label", "name", "score", "xmin", "ymin", "xmax", "ymax", "quad" (TextBoxes++)}]}], "skipped": [{"image", "error"}]}' })
       .option('output', { alias: 'o', type: 'string', describe: 'write each image with its boxes and labels drawn as DIR/<name>.png' })
@@ -50,7 +52,7 @@ export const detectCommand = {
     const blob = detectionBlob(net); // refuses a net without DetectionOutput before any image is read
     const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, outputs: [blob] }) : undefined;
     const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
-    const options = { ...preprocessOptionsFrom(args, geo), threshold: args.threshold, labels: labelsOf(args, net) };
+    const options = { ...preprocessOptionsFrom(args, geo), threshold: args.threshold, labels: labelsOf(args, net), quadNms: args.quadNms };
     if (args.output !== undefined) makeOutputDir(args.output);
     const outputs = new Set<string>();
     const progress = startProgress('detect', files.length, { unit: 'images' });
@@ -87,7 +89,7 @@ export const detectCommand = {
 async function detectOnnx(sessions: OnnxSessions, net: Net, image: FloatImage, options: DetectOptions): Promise<Detection[]> {
   const job = detectionJob(net, image, options);
   const rows = (await sessions.run({ [job.input]: job.data })).get(job.blob)!;
-  return detectionsOf(rows, 0, image.width, image.height, job.threshold, options.labels);
+  return imageDetections(rows, image, options);
 }
 
 /** `--labels FILE`, else labels.txt beside the net; warns when their count is not DetectionOutput's num_classes. */
