@@ -1,7 +1,7 @@
 // Real nets that use fork layers (SE-ResNet-50: Axpy; ShuffleNet v2: ShuffleChannel and ConvolutionDepthwise;
 // farmingyard's MobileNet: ConvolutionDepthwise; ENet: BN, Upsample; YOLOv4: Mish, nearest Upsample; yolov3-tiny:
 // the yolo dialect's Pooling; CTPN: Transpose, Reverse, Lstm, its Python proposal layer, with pycaffe's Python layers
-// for the first two and the last), with deterministic synthetic weights, against real BVLC Caffe 1.0
+// for the first two and the last; caffe_ocr's DenseNet: DenseBlock), with deterministic synthetic weights, against real BVLC Caffe 1.0
 // running the same nets with each fork layer replaced by its exact BVLC equivalent (test/fixtures/forknets/
 // make-forknets.mjs says how, and regenerates the references); eric612/MobileNet-YOLO's YOLOv2 (darknet19: Reorg;
 // MobileNet) and YOLOv3 nets against that fork's own Caffe, FaceBoxes (its densified PriorBox), TextBoxes++ (denser
@@ -44,7 +44,7 @@ function material(name: string): { weights: string; input: string } {
 }
 
 describe('real nets with fork layers vs real Caffe on their BVLC equivalents (test/fixtures/forknets)', () => {
-  it('has the cases', () => expect(cases).toEqual(['ctpn', 'enet', 'faceboxes', 'mobilenet_dw', 'ocr_resnet', 'rcf', 'se_resnet50', 'shufflenet_v2', 'textboxes', 'textboxes_pp', 'yolov2_darknet19', 'yolov2_mobilenet', 'yolov3_lite', 'yolov3_tiny', 'yolov4']));
+  it('has the cases', () => expect(cases).toEqual(['ctpn', 'densenet_bc', 'enet', 'faceboxes', 'mobilenet_dw', 'ocr_densenet', 'ocr_resnet', 'rcf', 'se_resnet50', 'shufflenet_v2', 'textboxes', 'textboxes_pp', 'yolov2_darknet19', 'yolov2_mobilenet', 'yolov3_lite', 'yolov3_tiny', 'yolov4']));
   for (const name of cases) {
     it(`${name}: every stored blob matches, natively and through ONNX Runtime`, async () => {
       const dir = path.join(root, name);

@@ -27,6 +27,7 @@ import { expLayer } from './exp.js';
 import { flattenLayer } from './flatten.js';
 import { flipLayer } from './flip.js';
 import { ctcGreedyDecoderLayer } from './ctc_greedy_decoder.js';
+import { denseBlockLayer } from './dense_block.js';
 import { im2colLayer } from './im2col.js';
 import { ctpnLstmLayer } from './lstm_ctpn.js';
 import { reverseLayer } from './reverse.js';
@@ -84,6 +85,7 @@ const layerTypes: LayerType[] = [
   clipLayer,
   concatLayer,
   ctcGreedyDecoderLayer,
+  denseBlockLayer,
   convolutionDepthwiseLayer,
   convolutionLayer,
   convolution3dLayer,
