@@ -40,5 +40,7 @@ describe('DenseBlock (senlinuc/caffe_ocr)', () => {
     expect(() => net('numTransition: 2 growthRate: 2', blobs(2, 3, 4))).toThrow("layer 'db' (DenseBlock): transition 0's 3 x 3 filters (blob 0) has shape [3, 4, 3, 3] but the layer needs [2, 4, 3, 3]");
     expect(() => net('numTransition: 2 growthRate: 2 use_BC: true', blobs(2, 2, 4))).toThrow("layer 'db' (DenseBlock): needs moving-average factor (unused: see the notes) of shape [1] (blob 20) but the weights have none");
     expect(() => net('numTransition: 0')).toThrow("layer 'db' (DenseBlock): numTransition and growthRate must be positive, got 0 and 12");
+    expect(() => net('numTransition: 1000000000 growthRate: 1')).toThrow("layer 'db' (DenseBlock): top 'y' would have shape [1, 1000000004, 5, 6], which is not a sane blob size");
+    expect(() => net('numTransition: 100000 growthRate: 8')).toThrow("layer 'db' (DenseBlock): numTransition 100000 and growthRate 8 would need 2.88e+12 filter weights");
   });
 });

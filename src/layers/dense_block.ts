@@ -5,7 +5,7 @@ import { float, int, ints } from '../onnx/builder.js';
 import { type Shape, Tensor, shapeString } from '../tensor.js';
 import { hasParam } from './axes.js';
 import { convolutionLayer } from './convolution.js';
-import { type Layer, type LayerType, expectCounts, expectWeight, need } from './layer.js';
+import { type Layer, type LayerType, expectCounts, expectWeight, need, needSaneShape } from './layer.js';
 
 const f32 = Math.fround;
 /** The fork's BN epsilon: CUDNN_BN_MIN_EPSILON on its GPU path, 1e-5 in its CPU path. */
@@ -42,7 +42,11 @@ export const denseBlockLayer: LayerType = {
       },
       reshape([x]: Shape[]) {
         need(def, x.length === 4, () => `needs a 4-D bottom (num, channels, height, width), got ${shapeString(x)}`);
-        const [, channels, h, w] = x;
+        const [, channels, h, w] = x, top = [x[0], channels + s.transitions * s.growth, h, w];
+        // Its size and its filters' checked before a transition is made (a numTransition of 10^9 must not loop).
+        needSaneShape(def, def.top?.[0] ?? '', top);
+        const filters = s.transitions * s.growth * 9 * (s.bc ? 4 * s.growth : channels + ((s.transitions - 1) * s.growth) / 2);
+        need(def, filters <= 2 ** 31, () => `numTransition ${s.transitions} and growthRate ${s.growth} would need ${filters.toExponential(2)} filter weights`);
         transitions = transitionWeights(def, weights, s, channels);
         convs = transitions.map((t, i) => [t.bottleneck, t.filter].filter((f) => f !== undefined).map((filter, k, all) => {
           const conv = convolutionLayer.create({ name: `${def.name}/conv${i}${all.length > 1 && k === 0 ? '_1x1' : ''}`, type: 'Convolution', bottom: ['x'], top: ['y'],
@@ -50,7 +54,7 @@ export const denseBlockLayer: LayerType = {
           conv.reshape([[1, filter.dims[1], h, w]]);
           return conv;
         }));
-        return [[x[0], channels + s.transitions * s.growth, h, w]];
+        return [top];
       },
       prepare() {
         for (const c of convs.flat()) c.prepare?.();
