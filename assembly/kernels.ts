@@ -466,7 +466,7 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   else if (kind == KIND_EXP) expChunk(p, chunk, scratch);
   else if (kind == KIND_COL2IM) col2imChunk(p, chunk);
   else if (kind == KIND_NORMALIZE) normalizeChunk(p, chunk, scratch);
-  else if (kind == KIND_LATTICE) latticeChunk(p, chunk);
+  else if (kind == KIND_LATTICE) latticeChunk(p, chunk, scratch);
 }
 
 

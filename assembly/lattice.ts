@@ -16,11 +16,13 @@
 
 import { addr, word } from './simd';
 
-export function latticeChunk(p: usize, chunk: i32): void {
+export function latticeChunk(p: usize, chunk: i32, scratch: usize): void {
   const mode = word(p, 3);
   if (mode == 0) splat(p, chunk);
   else if (mode == 1) blur(p, chunk);
-  else slice(p, chunk);
+  else if (mode == 2) slice(p, chunk);
+  else if (mode == 3) latticeInit(p, scratch);
+  else latticeNeighbours(p, chunk, scratch);
 }
 
 function splat(p: usize, chunk: i32): void {
@@ -114,5 +116,123 @@ function slice(p: usize, chunk: i32): void {
       }
       store<f32>(out + <usize>k * plane + x, factor ? acc * f : acc);
     }
+  }
+}
+
+// The lattice's set-up (PermutohedralLattice's constructor, whose loops are the fallback and the reference): mode 3
+// places each point (elevated, rounded to its 0-coloured vertex, ranked, its barycentric weights) and finds or makes
+// its d + 1 vertices; mode 4 finds each vertex's two neighbours along each axis. One chunk for mode 3 (vertex ids are
+// their first appearance, point by point); mode 4 chunk -> an axis. Vertex keys are the fork's shorts (i16).
+// Fields: 3 mode, 4 points, 5 d + 1, 6 features (points x d f32), 7 scale (d f32), 8 canonical ((d + 1)^2 i32),
+// 9 offsets (out), 10 weights (out), 11 slots (i32, room for `12` of them, a power of two), 13 keys (i16, d a
+// vertex), 14 the vertex count (out of mode 3, into mode 4), 15 the slots in use (out of mode 3), 16 before, 17 after.
+
+@inline
+function keyHash(key: usize, d: i32, mask: i32): i32 {
+  let h: i32 = 0;
+  for (let i = 0; i < d; i++) h = (h + <i32>load<i16>(key + (<usize>i << 1))) * 1664525;
+  return (h ^ (h >>> 16)) & mask;
+}
+
+/** The id of the d-short key at `key` (made when absent and `create`; -1 when absent otherwise). */
+function findVertex(p: usize, key: usize, d: i32, create: bool): i32 {
+  const slots = addr(p, 11), keys = addr(p, 13);
+  let size = word(p, 14), capacity = word(p, 15);
+  if (create && 2 * size >= capacity) {
+    // Doubled and filled again from the keys (ids stay: they are the keys' order).
+    capacity *= 2;
+    store<i32>(p + 15 * 4, capacity);
+    memory.fill(slots, 0xff, <usize>capacity << 2);
+    for (let e = 0; e < size; e++) {
+      let h = keyHash(keys + <usize>(e * d) * 2, d, capacity - 1);
+      while (load<i32>(slots + (<usize>h << 2)) >= 0) h = (h + 1) & (capacity - 1);
+      store<i32>(slots + (<usize>h << 2), e);
+    }
+  }
+  for (let h = keyHash(key, d, capacity - 1); ; h = (h + 1) & (capacity - 1)) {
+    const e = load<i32>(slots + (<usize>h << 2));
+    if (e < 0) {
+      if (!create) return -1;
+      memory.copy(keys + <usize>(size * d) * 2, key, <usize>d << 1);
+      store<i32>(slots + (<usize>h << 2), size);
+      store<i32>(p + 14 * 4, size + 1);
+      return size;
+    }
+    let same = true;
+    for (let i = 0; i < d && same; i++) same = load<i16>(keys + <usize>(e * d + i) * 2) == load<i16>(key + (<usize>i << 1));
+    if (same) return e;
+  }
+  return -1; // not reached: the table always has an empty slot
+}
+
+function latticeInit(p: usize, scratch: usize): void {
+  const points = word(p, 4), d1 = word(p, 5), d = d1 - 1, features = addr(p, 6), scale = addr(p, 7), canonical = addr(p, 8);
+  const offsets = addr(p, 9), weights = addr(p, 10);
+  // A point's key and work arrays (d <= 15) in the thread's scratch.
+  const key = scratch, elevated = scratch + 64, rem0 = scratch + 128, rank = scratch + 192, bary = scratch + 256;
+  const down: f32 = <f32>1 / <f32>d1;
+  // The fork's last SSE block of 4 fills its missing points with zero features, whose vertices it makes too.
+  const padded = points % 4 ? points + 1 : points;
+  memory.fill(addr(p, 11), 0xff, <usize>word(p, 15) << 2);
+  for (let k = 0; k < padded; k++) {
+    let sm: f32 = 0;
+    for (let j = d; j > 0; j--) {
+      const cf: f32 = k < points ? load<f32>(features + (<usize>(k * d + j - 1) << 2)) * load<f32>(scale + (<usize>(j - 1) << 2)) : 0;
+      store<f32>(elevated + (<usize>j << 2), sm - <f32>j * cf);
+      sm = sm + cf;
+    }
+    store<f32>(elevated, sm);
+    let sum: f32 = 0;
+    for (let i = 0; i <= d; i++) {
+      const v = nearest<f32>(down * load<f32>(elevated + (<usize>i << 2)));
+      store<i32>(rem0 + (<usize>i << 2), <i32>v * d1); // saturating (nontrapping-f2i): no trap on a NaN or huge feature
+      sum = sum + v;
+      store<i32>(rank + (<usize>i << 2), 0);
+    }
+    for (let i = 0; i < d; i++) {
+      const di = load<f32>(elevated + (<usize>i << 2)) - <f32>load<i32>(rem0 + (<usize>i << 2));
+      for (let j = i + 1; j <= d; j++) {
+        if (di < load<f32>(elevated + (<usize>j << 2)) - <f32>load<i32>(rem0 + (<usize>j << 2))) store<i32>(rank + (<usize>i << 2), load<i32>(rank + (<usize>i << 2)) + 1);
+        else store<i32>(rank + (<usize>j << 2), load<i32>(rank + (<usize>j << 2)) + 1);
+      }
+    }
+    for (let i = 0; i <= d; i++) {
+      const r = load<i32>(rank + (<usize>i << 2)) + <i32>sum;
+      const shift = (r < 0 ? d1 : 0) - (r >= d1 ? d1 : 0);
+      store<i32>(rank + (<usize>i << 2), r + shift);
+      store<i32>(rem0 + (<usize>i << 2), load<i32>(rem0 + (<usize>i << 2)) + shift);
+    }
+    for (let i = 0; i <= d + 1; i++) store<f32>(bary + (<usize>i << 2), 0);
+    for (let i = 0; i <= d; i++) {
+      const v = (load<f32>(elevated + (<usize>i << 2)) - <f32>load<i32>(rem0 + (<usize>i << 2))) * down;
+      const at = bary + (<usize>(d - load<i32>(rank + (<usize>i << 2))) << 2);
+      store<f32>(at, load<f32>(at) + v);
+      store<f32>(at + 4, load<f32>(at + 4) - v);
+    }
+    store<f32>(bary, load<f32>(bary) + (<f32>1 + load<f32>(bary + (<usize>(d + 1) << 2))));
+    for (let r = 0; r <= d; r++) {
+      for (let i = 0; i < d; i++)
+        store<i16>(key + (<usize>i << 1), <i16>(load<i32>(rem0 + (<usize>i << 2)) + load<i32>(canonical + (<usize>(r * d1 + load<i32>(rank + (<usize>i << 2))) << 2))));
+      const id = findVertex(p, key, d, true);
+      if (k < points) {
+        store<i32>(offsets + (<usize>(k * d1 + r) << 2), id);
+        store<f32>(weights + (<usize>(k * d1 + r) << 2), load<f32>(bary + (<usize>r << 2)));
+      }
+    }
+  }
+}
+
+/** Mode 4, chunk -> axis j: each vertex's neighbours, the key minus 1 everywhere but +d at j, and the opposite. */
+function latticeNeighbours(p: usize, j: i32, scratch: usize): void {
+  const d1 = word(p, 5), d = d1 - 1, m = word(p, 14), keys = addr(p, 13), before = addr(p, 16), after = addr(p, 17);
+  const a = scratch, b = scratch + 32; // the two keys, in this thread's scratch
+  for (let i = 0; i < m; i++) {
+    for (let k = 0; k < d; k++) {
+      const v = <i32>load<i16>(keys + <usize>(i * d + k) * 2);
+      store<i16>(a + (<usize>k << 1), <i16>(k == j ? v + d : v - 1));
+      store<i16>(b + (<usize>k << 1), <i16>(k == j ? v - d : v + 1));
+    }
+    store<i32>(before + (<usize>(j * m + i) << 2), findVertex(p, a, d, false));
+    store<i32>(after + (<usize>(j * m + i) << 2), findVertex(p, b, d, false));
   }
 }

@@ -99,7 +99,7 @@ describe('the permutohedral lattice', () => {
   });
 });
 
-describe("the lattice's filter on the wasm engine (assembly/lattice.ts) gives the TypeScript loops' bits", () => {
+describe("the lattice on the wasm engine (assembly/lattice.ts: its set-up and its filter) gives the TypeScript loops' bits", () => {
   afterAll(async () => {
     useKernels('wasm');
     await setThreads(1);
@@ -118,20 +118,30 @@ describe("the lattice's filter on the wasm engine (assembly/lattice.ts) gives th
         return k === 0 ? (p % w) / 4 : k === 1 ? Math.floor(p / w) / 4 : ((p % w) >> 3) * 9 + random() * 7;
       });
       for (const d of [2, 5]) {
-        const lattice = new PermutohedralLattice(features(d), d, n);
+        // Built by the loops and on the engine: the same vertices, weights and neighbours.
+        const f = features(d);
+        useKernels('js');
+        const reference = new PermutohedralLattice(f, d, n);
+        useKernels('wasm');
+        const lattice = new PermutohedralLattice(f, d, n);
+        expect(lattice.vertices, `d ${d}: vertices`).toBe(reference.vertices);
+        for (const table of ['offsets', 'weights', 'before', 'after'] as const) {
+          const [a, b] = [lattice[table], reference[table]];
+          expect(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength)), `d ${d}: ${table}`).toBe(true);
+        }
         for (const values of [1, 2, 3, 6, 21]) {
-          const x = Float32Array.from({ length: n * values }, random), factor = Float32Array.from({ length: n }, random);
+          const x = Float32Array.from({ length: n * values }, random), weights = Float32Array.from({ length: n }, random);
           // A resident input (read in place) and a plain one (copied in), as the layer's planes and a caller's.
           const resident = e.residentArray(x.length)!;
           resident.set(x);
-          for (const [input, f] of [[resident, factor], [x, undefined]] as const) {
+          for (const [input, factor] of [[resident, weights], [x, undefined]] as const) {
             const want = new Float32Array(x.length), got = new Float32Array(x.length);
             useKernels('js');
-            lattice.compute(want, 0, input, 0, values, f);
+            reference.compute(want, 0, input, 0, values, factor);
             useKernels('wasm');
-            lattice.compute(got, 0, input, 0, values, f);
+            lattice.compute(got, 0, input, 0, values, factor);
             expect(got.some((v) => v !== 0), `d ${d}, ${values} values`).toBe(true);
-            expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer)), `d ${d}, ${values} values${f ? ', factor' : ''}`).toBe(true);
+            expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer)), `d ${d}, ${values} values${factor ? ', factor' : ''}`).toBe(true);
           }
         }
       }

@@ -81,3 +81,55 @@ function placedShared(e: WasmEngine, a: Float32Array, slot: string): number {
   copy.set(a);
   return e.addressOf(copy);
 }
+
+/** A lattice's tables as its set-up builds them (see PermutohedralLattice). */
+export interface LatticeBuild {
+  readonly vertices: number;
+  readonly offsets: Int32Array;
+  readonly weights: Float32Array;
+  readonly before: Int32Array;
+  readonly after: Int32Array;
+}
+
+const align = (bytes: number) => Math.ceil(bytes / 64) * 64;
+
+/**
+ * The lattice's set-up on the wasm engine (assembly/lattice.ts, modes 3 and 4: the same tables as the constructor's
+ * loops): each point placed on its simplex and its vertices found or made, then each vertex's neighbours, an axis a
+ * chunk. `scale` is the diagonal of E, `canonical` the (d + 1)^2 canonical simplex; `floats` gives the tables'
+ * memory (tableArray's, which the lattice keeps). Undefined, with nothing done, without an engine or when a table is
+ * not in its memory.
+ */
+export function latticeBuildWasm(features: Float32Array, d: number, points: number, scale: Float32Array, canonical: Int32Array,
+  floats: (length: number) => Float32Array): LatticeBuild | undefined {
+  const e = wasmEngine(), d1 = d + 1;
+  if (!e || d < 1 || d > 15) return undefined;
+  const padded = points % 4 ? points + 1 : points, most = d1 * padded;
+  // Room for the slots' every doubling (a table at most half full) and for the most vertices the points can make.
+  const capacity = 2 ** Math.ceil(Math.log2(Math.max(16, 2 * most + 2)));
+  const weights = floats(d1 * points), offsetsAt = floats(d1 * points);
+  if (!e.addressOf(weights) || !e.addressOf(offsetsAt)) return undefined;
+  const sizes = [align(points * d * 4), align(d * 4), align(d1 * d1 * 4), capacity * 4, align(most * d * 2)];
+  const base = e.scratch(sizes.reduce((a, b) => a + b, 0));
+  const [fAt, sAt, cAt, slotsAt, keysAt] = sizes.map((_, i) => base + sizes.slice(0, i).reduce((a, b) => a + b, 0));
+  e.f32.set(features.subarray(0, points * d), fAt / 4);
+  e.f32.set(scale, sAt / 4);
+  new Int32Array(e.memory.buffer, cAt, d1 * d1).set(canonical);
+  const common = (p: Uint32Array<ArrayBufferLike>, mode: number) => {
+    p[3] = mode; p[4] = points; p[5] = d1; p[6] = fAt; p[7] = sAt; p[8] = cAt;
+    p[9] = e.addressOf(offsetsAt); p[10] = e.addressOf(weights); p[11] = slotsAt; p[12] = capacity; p[13] = keysAt;
+  };
+  let p = e.job(KIND_LATTICE);
+  common(p, 3);
+  p[14] = 0; p[15] = Math.min(capacity, 2048);
+  e.run(1);
+  const vertices = p[14], inUse = p[15];
+  const before = floats(d1 * vertices), after = floats(d1 * vertices);
+  if (!e.addressOf(before) || !e.addressOf(after)) return undefined;
+  p = e.job(KIND_LATTICE);
+  common(p, 4);
+  p[14] = vertices; p[15] = inUse; p[16] = e.addressOf(before); p[17] = e.addressOf(after);
+  e.run(d1);
+  const ints = (a: Float32Array) => new Int32Array(a.buffer, a.byteOffset, a.length);
+  return { vertices, offsets: ints(offsetsAt), weights, before: ints(before), after: ints(after) };
+}

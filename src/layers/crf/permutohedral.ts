@@ -5,11 +5,11 @@
 // library computes the fork's lattice, and its numbers depend on its float arithmetic (kept here, Math.fround where
 // the fork rounds) and on which vertices exist. The fork's x86 build takes its SSE paths: `init` runs points four at
 // a time, zero features filling the last block (their vertices are made too, and carry blurred values), and
-// `compute` slices with the weight and alpha multiplied first for more than 2 values a point. `compute` runs on the
-// wasm engine when there is one (src/kernels/lattice.ts: four values at a time, as the fork's SSE, ~5x these loops);
-// the loops here are the fallback and the reference (the same bits: test/crfasrnn.test.ts).
+// `compute` slices with the weight and alpha multiplied first for more than 2 values a point. The set-up and `compute`
+// run on the wasm engine when there is one (src/kernels/lattice.ts; the filter four values at a time, as the fork's
+// SSE, ~5x these loops); the loops here are the fallback and the reference (the same bits: test/crfasrnn.test.ts).
 
-import { type LatticeTables, latticeFilterWasm, releaseTables, tableArray } from '../../kernels/lattice.js';
+import { type LatticeTables, latticeBuildWasm, latticeFilterWasm, releaseTables, tableArray } from '../../kernels/lattice.js';
 
 const f32 = Math.fround;
 
@@ -113,9 +113,15 @@ export class PermutohedralLattice implements LatticeTables {
     // The diagonal of E (p. 5 of Adams et al.), in double then float as the fork's _mm_set1_ps of a double.
     const invStdDev = f32(Math.sqrt(2 / 3) * d1);
     const scale = Float32Array.from({ length: d }, (_, i) => (1 / Math.sqrt((i + 2) * (i + 1))) * invStdDev);
-    const canonical = new Int16Array(d1 * d1);
+    const canonical = new Int32Array(d1 * d1);
     for (let i = 0; i <= d; i++)
       for (let j = 0; j <= d; j++) canonical[i * d1 + j] = j <= d - i ? i : i - d1;
+    // On the wasm engine when there is one (the same tables: test/crfasrnn.test.ts), else the loops below.
+    const built = latticeBuildWasm(features, d, points, scale, canonical, (n) => this.floats(n));
+    if (built) {
+      ({ vertices: this.vertices, offsets: this.offsets, weights: this.weights, before: this.before, after: this.after } = built);
+      return;
+    }
     const down = f32(1 / d1);
     const elevated = new Float32Array(d1), rem0 = new Int32Array(d1), rank = new Int32Array(d1);
     const offsets = this.offsets, weights = this.weights;
