@@ -1,7 +1,14 @@
 // caffe_ocr's DenseBlock: its numbers are judged by real Caffe on its BVLC equivalent in test/fork-nets.test.ts
-// (ocr_densenet: the published densenet-no-blstm net whole; densenet_bc: use_BC, batch 2). Here: the blobs it
-// expects, what it notes, and its one-line refusals.
-import { describe, expect, it } from 'vitest';
+// (ocr_densenet: the published densenet-no-blstm net whole; densenet_bc: use_BC, batch 2), and here with the
+// TypeScript loops in place of the wasm kernels; the blobs it expects, what it notes, and its one-line refusals.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useKernels } from '../src/kernels/wasm.js';
+import { readNpy } from '../src/util/npy.js';
+import { TOLERANCE, relativeError } from './helpers/reference.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
 import { Net } from '../src/runtime/net.js';
@@ -42,5 +49,22 @@ describe('DenseBlock (senlinuc/caffe_ocr)', () => {
     expect(() => net('numTransition: 0')).toThrow("layer 'db' (DenseBlock): numTransition and growthRate must be positive, got 0 and 12");
     expect(() => net('numTransition: 1000000000 growthRate: 1')).toThrow("layer 'db' (DenseBlock): top 'y' would have shape [1, 1000000004, 5, 6], which is not a sane blob size");
     expect(() => net('numTransition: 100000 growthRate: 8')).toThrow("layer 'db' (DenseBlock): numTransition 100000 and growthRate 8 would need 2.88e+12 filter weights");
+  });
+});
+
+describe('DenseBlock with the TypeScript loops (no wasm engine) vs real Caffe on its BVLC equivalent (forknets/densenet_bc)', () => {
+  afterAll(() => useKernels('wasm'));
+  it('every stored blob matches', async () => {
+    const dir = path.join(import.meta.dirname, 'fixtures/forknets/densenet_bc'), tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-denseblock-'));
+    try {
+      const weights = path.join(tmp, 'w.caffemodel'), input = path.join(tmp, 'x.npy');
+      execFileSync('node', [path.join(dir, '..', 'make-forknets.mjs'), 'weights', 'densenet_bc', weights, input]);
+      useKernels('js');
+      const n = await Net.load(path.join(dir, 'source.prototxt'), weights);
+      n.forward({ data: readNpy(input) });
+      for (const blob of ['block_bc', 'block']) expect(relativeError(n.blobs.get(blob)!, readNpy(path.join(dir, 'blobs', `${blob}.npy`))), blob).toBeLessThanOrEqual(TOLERANCE);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

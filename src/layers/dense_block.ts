@@ -2,6 +2,8 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import type { LayerContext } from '../onnx/context.js';
 import { float, int, ints } from '../onnx/builder.js';
+import { pointwiseWasm } from '../kernels/pointwise.js';
+import { wasmEngine } from '../kernels/wasm.js';
 import { type Shape, Tensor, shapeString } from '../tensor.js';
 import { hasParam } from './axes.js';
 import { convolutionLayer } from './convolution.js';
@@ -62,7 +64,11 @@ export const denseBlockLayer: LayerType = {
       forward([x], [top]) {
         const [num, c0, h, w] = x.dims, plane = h * w, total = top.dims[1];
         const widest = Math.max(c0 + (s.transitions - 1) * s.growth, s.bc ? 4 * s.growth : 0);
-        const scratch = new Float32Array(widest * plane), inner = s.bc ? new Float32Array(4 * s.growth * plane) : scratch;
+        // Scratch in the engine's memory (shared by every DenseBlock: layers run one at a time), so that the
+        // elementwise kernel and the convolutions work on it in place.
+        const e = wasmEngine();
+        const scratch = e?.sharedArray('dense-block/normed', widest * plane) ?? new Float32Array(widest * plane);
+        const inner = s.bc ? e?.sharedArray('dense-block/bottleneck', 4 * s.growth * plane) ?? new Float32Array(4 * s.growth * plane) : scratch;
         for (let n = 0; n < num; n++) {
           const image = top.data.subarray(n * total * plane, (n + 1) * total * plane);
           image.set(x.data.subarray(n * c0 * plane, (n + 1) * c0 * plane));
@@ -95,7 +101,7 @@ function readSettings(def: LayerParameter): Settings {
 }
 
 /** The statistics and affine of one BN, per channel. */
-interface Bn { scaler: Float32Array; bias: Float32Array; mean: Float32Array; variance: Float32Array }
+interface Bn { scaler: Float32Array; bias: Float32Array; mean: Float32Array; variance: Float32Array; std?: Float32Array }
 interface Transition { bn: Bn; filter: Tensor; bottleneck?: Tensor; bottleneckBn?: Bn }
 
 /** Each transition's blobs, checked against its channels, the 3 x 3 filters turned half a circle (see above). */
@@ -128,13 +134,20 @@ function turned(w: Float32Array): Float32Array {
   return out;
 }
 
-/** y = max(scaler * ((x - mean) / sqrt(var + eps)) + bias, 0) per channel, in the fork's CPU order (y may be x). */
+/**
+ * y = max((x - mean) / std * scaler + bias, 0) per channel, std = sqrt(var + eps), each step rounded to float as
+ * BatchNorm, Scale and ReLU in Caffe (the fork's cuDNN and CPU paths each round in their own order); on the wasm
+ * engine's elementwise kernel when the arrays are in its memory, else these loops (the same steps). y may be x.
+ */
 function bnRelu(bn: Bn, x: Float32Array, y: Float32Array, plane: number): void {
-  for (let c = 0, at = 0; c < bn.mean.length; c++) {
-    const denom = f32(1 / Math.sqrt(bn.variance[c] + EPS)), mean = bn.mean[c], scaler = bn.scaler[c], bias = bn.bias[c];
+  const channels = bn.mean.length;
+  const std = bn.std ??= bn.variance.map((v) => Math.sqrt(f32(v + f32(EPS))));
+  if (pointwiseWasm(x, y, channels, plane, channels, { norm: { mean: bn.mean, std }, scale: bn.scaler, bias: bn.bias, relu: 0 })) return;
+  for (let c = 0, at = 0; c < channels; c++) {
+    const mean = bn.mean[c], s = std[c], scaler = bn.scaler[c], bias = bn.bias[c];
     for (const end = at + plane; at < end; at++) {
-      const v = f32(f32(scaler * f32(denom * f32(x[at] - mean))) + bias);
-      y[at] = v >= 0 ? v : 0;
+      const v = f32(f32(f32(f32(x[at] - mean) / s) * scaler) + bias);
+      y[at] = v > 0 ? v : 0;
     }
   }
 }
