@@ -125,7 +125,8 @@ function slice(p: usize, chunk: i32): void {
 // their first appearance, point by point); mode 4 chunk -> an axis. Vertex keys are the fork's shorts (i16).
 // Fields: 3 mode, 4 points, 5 d + 1, 6 features (points x d f32), 7 scale (d f32), 8 canonical ((d + 1)^2 i32),
 // 9 offsets (out), 10 weights (out), 11 slots (i32, room for `12` of them, a power of two), 13 keys (i16, d a
-// vertex), 14 the vertex count (out of mode 3, into mode 4), 15 the slots in use (out of mode 3), 16 before, 17 after.
+// vertex, room for half the slots), 14 the vertex count (out of mode 3, into mode 4), 15 the slots in use (out of
+// mode 3), 16 before, 17 after, 18 set by mode 3 when the vertices outgrew the room.
 
 @inline
 function keyHash(key: usize, d: i32, mask: i32): i32 {
@@ -139,7 +140,12 @@ function findVertex(p: usize, key: usize, d: i32, create: bool): i32 {
   const slots = addr(p, 11), keys = addr(p, 13);
   let size = word(p, 14), capacity = word(p, 15);
   if (create && 2 * size >= capacity) {
-    // Doubled and filled again from the keys (ids stay: they are the keys' order).
+    // Doubled and filled again from the keys (ids stay: they are the keys' order); past the room given (field 12),
+    // field 18 says so and the caller falls back to the TypeScript loops.
+    if (capacity * 2 > word(p, 12)) {
+      store<i32>(p + 18 * 4, 1);
+      return -1;
+    }
     capacity *= 2;
     store<i32>(p + 15 * 4, capacity);
     memory.fill(slots, 0xff, <usize>capacity << 2);
@@ -214,6 +220,7 @@ function latticeInit(p: usize, scratch: usize): void {
       for (let i = 0; i < d; i++)
         store<i16>(key + (<usize>i << 1), <i16>(load<i32>(rem0 + (<usize>i << 2)) + load<i32>(canonical + (<usize>(r * d1 + load<i32>(rank + (<usize>i << 2))) << 2))));
       const id = findVertex(p, key, d, true);
+      if (id < 0) return; // out of room (field 18)
       if (k < points) {
         store<i32>(offsets + (<usize>(k * d1 + r) << 2), id);
         store<f32>(weights + (<usize>(k * d1 + r) << 2), load<f32>(bary + (<usize>r << 2)));

@@ -149,6 +149,22 @@ describe("the lattice on the wasm engine (assembly/lattice.ts: its set-up and it
   }
 });
 
+describe("the lattice with more vertices than the engine's set-up has room for", () => {
+  it('features scattered far apart (a simplex of new vertices a point): the loops take over, the same tables', () => {
+    let seed = 5;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const n = 1101, d = 5, f = Float32Array.from({ length: n * d }, () => random() * 1000);
+    useKernels('js');
+    const reference = new PermutohedralLattice(f, d, n);
+    useKernels('wasm');
+    const lattice = new PermutohedralLattice(f, d, n);
+    // The engine's room (src/kernels/lattice.ts): a table of 8192 slots for 1104 padded points, at most half full.
+    expect(reference.vertices).toBeGreaterThan(4096);
+    expect(lattice.vertices).toBe(reference.vertices);
+    for (const table of ['offsets', 'weights', 'before', 'after'] as const) expect([...lattice[table]], table).toEqual([...reference[table]]);
+  });
+});
+
 describe('MultiStageMeanfield refuses, in one line', () => {
   const net = (p: string, image = 'dim: 1 dim: 3 dim: 4 dim: 5') => Net.fromNetParameter(parsePrototxt(`
     layer { name: "in" type: "Input" top: "u" top: "q" top: "img" input_param { shape { dim: 1 dim: 2 dim: 4 dim: 5 } shape { dim: 1 dim: 2 dim: 4 dim: 5 } shape { ${image} } } }

@@ -104,13 +104,19 @@ export function latticeBuildWasm(features: Float32Array, d: number, points: numb
   floats: (length: number) => Float32Array): LatticeBuild | undefined {
   const e = wasmEngine(), d1 = d + 1;
   if (!e || d < 1 || d > 15) return undefined;
-  const padded = points % 4 ? points + 1 : points, most = d1 * padded;
-  // Room for the slots' every doubling (a table at most half full) and for the most vertices the points can make.
-  const capacity = 2 ** Math.ceil(Math.log2(Math.max(16, 2 * most + 2)));
+  const padded = points % 4 ? points + 1 : points;
+  // Room for a table of up to 2 x points + 1 vertices at most half full (images make far fewer: 500 x 500 pixels,
+  // 13 k in 5-D, 33 k in 2-D); past it the loops take over. Untouched past what is used.
+  const capacity = 2 ** Math.ceil(Math.log2(Math.max(4096, 4 * padded + 2))), keys = capacity / 2;
   const weights = floats(d1 * points), offsetsAt = floats(d1 * points);
   if (!e.addressOf(weights) || !e.addressOf(offsetsAt)) return undefined;
-  const sizes = [align(points * d * 4), align(d * 4), align(d1 * d1 * 4), capacity * 4, align(most * d * 2)];
-  const base = e.scratch(sizes.reduce((a, b) => a + b, 0));
+  const sizes = [align(points * d * 4), align(d * 4), align(d1 * d1 * 4), capacity * 4, align(keys * d * 2)];
+  let base: number;
+  try {
+    base = e.scratch(sizes.reduce((a, b) => a + b, 0));
+  } catch {
+    return undefined; // the engine's memory cannot hold it: the loops need less
+  }
   const [fAt, sAt, cAt, slotsAt, keysAt] = sizes.map((_, i) => base + sizes.slice(0, i).reduce((a, b) => a + b, 0));
   e.f32.set(features.subarray(0, points * d), fAt / 4);
   e.f32.set(scale, sAt / 4);
@@ -121,9 +127,10 @@ export function latticeBuildWasm(features: Float32Array, d: number, points: numb
   };
   let p = e.job(KIND_LATTICE);
   common(p, 3);
-  p[14] = 0; p[15] = Math.min(capacity, 2048);
+  p[14] = 0; p[15] = Math.min(capacity, 2048); p[18] = 0;
   e.run(1);
   const vertices = p[14], inUse = p[15];
+  if (p[18]) return undefined;
   const before = floats(d1 * vertices), after = floats(d1 * vertices);
   if (!e.addressOf(before) || !e.addressOf(after)) return undefined;
   p = e.job(KIND_LATTICE);
