@@ -34,6 +34,24 @@ describe('crema run', () => {
     expect([r.status, r.stdout]).toEqual([0, 'boxes [2, 4]\nfc [2, 2]\n  [0]\n  10.0000 - class 0\n  [1]\n  0.0000 - class 1\n']);
   });
 
+  it("prints a CTC decoder's sequences (caffe_ocr's line readers), as text with labels, GBK label files too", () => {
+    const dir = tmp(), net = path.join(dir, 'net.prototxt'), x = path.join(dir, 'x.npy'), labels = path.join(dir, 'label.txt');
+    fs.writeFileSync(net, `layer { name: "in" type: "Input" top: "scores" input_param { shape { dim: 5 dim: 2 dim: 4 } } }
+      layer { name: "result" type: "CTCGreedyDecoder" bottom: "scores" top: "result" }`);
+    // Steps' best classes: item 0 blank 1 1 blank 3 -> 1 3; item 1 2 2 2 blank blank -> 2.
+    const best = [[0, 2], [1, 2], [1, 2], [0, 0], [3, 0]], data = new Float32Array(5 * 2 * 4);
+    best.forEach((step, t) => step.forEach((c, n) => (data[(t * 2 + n) * 4 + c] = 1)));
+    writeNpy(x, new Tensor([5, 2, 4], data));
+    // caffe_ocr's label.txt is GBK: blank, 的, 一, 是.
+    fs.writeFileSync(labels, Buffer.from([0x62, 0x6c, 0x61, 0x6e, 0x6b, 0x0d, 0x0a, 0xb5, 0xc4, 0x0d, 0x0a, 0xd2, 0xbb, 0x0d, 0x0a, 0xca, 0xc7]));
+    expect(crema('run', net, '--input', x).stdout).toBe('result [2, 5, 1, 1]\n  [0] classes 1 3\n  [1] classes 2\n');
+    const r = crema('run', net, '--input', x, '--labels', labels);
+    expect([r.status, r.stdout, r.stderr]).toEqual([0, 'result [2, 5, 1, 1]\n  [0] "的是" (classes 1 3)\n  [1] "一" (classes 2)\n', '']);
+    expect(JSON.parse(crema('run', net, '--input', x, '--labels', labels, '--json').stdout)).toEqual({
+      outputs: [{ blob: 'result', shape: [2, 5, 1, 1], sequences: [{ classes: [1, 3], text: '的是' }, { classes: [2], text: '一' }] }],
+    });
+  });
+
   it('--dump writes every blob (or --blobs) as float32 .npy, with / in names as __, and takes the batch from the file', () => {
     const dir = tmp(), net = path.join(dir, 'net.prototxt');
     fs.writeFileSync(net, `layer { name: "in" type: "Input" top: "data/x" input_param { shape { dim: 1 dim: 2 dim: 3 dim: 3 } } }

@@ -88,15 +88,28 @@ export function labelsFor(args: { net: string; labels?: string }, net: Net): str
   const file = args.labels ?? (fs.existsSync(beside) ? beside : undefined);
   if (!file) return undefined;
   const labels = readLabels(file);
-  const dims = net.shapes.get(net.outputs[0]);
-  const classes = dims && dims.length >= 2 ? sizeOf(dims.slice(1)) : undefined;
+  // A CTC decoder's classes are its scores' last axis (its output holds the decoded steps).
+  const decoder = net.layers.find((l) => l.type === 'CTCGreedyDecoder' && l.tops[0] === net.outputs[0]);
+  const dims = decoder ? net.shapes.get(decoder.bottoms[0])?.slice(-1) : net.shapes.get(net.outputs[0])?.slice(1);
+  const classes = dims && dims.length >= 1 ? sizeOf(dims) : undefined;
   if (classes !== undefined && labels.length !== classes)
     console.error(`warning: ${file} has ${labels.length} labels, the net's output '${net.outputs[0]}' has ${classes} classes`);
   return labels;
 }
 
+/**
+ * Labels one a line, as UTF-8 or, when the file is not UTF-8, GB18030 (a superset of the GBK in which Chinese OCR
+ * models' label files come: senlinuc/caffe_ocr's).
+ */
 export function readLabels(file: string): string[] {
-  return readFileBytes(file).toString('utf8').split(/\r?\n/).filter((l, i, all) => l !== '' || i < all.length - 1);
+  const bytes = readFileBytes(file);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    text = new TextDecoder('gb18030').decode(bytes);
+  }
+  return text.split(/\r?\n/).filter((l, i, all) => l !== '' || i < all.length - 1);
 }
 
 /** Refuses a flag that is not a whole number (yargs reads `--seed abc` as NaN, which would be used as is). */

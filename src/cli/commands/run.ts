@@ -33,7 +33,7 @@ export const runCommand = {
       .option('blobs', { type: 'string', describe: 'with --dump: only these blobs (comma-separated)' })
       .option('labels', { type: 'string', describe: 'class names, one a line, e.g. synset_words.txt (default: labels.txt beside the net, if any)' })
       .option('top', { type: 'number', default: 5, describe: 'how many top classes to print for a classifier output' })
-      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object: {"outputs": [{"blob", "shape", "top"}]} (top: per item, the classes {"index", "label", "prob"}; classifier outputs only)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object: {"outputs": [{"blob", "shape", "top"}]} (top: per item, the classes {"index", "label", "prob"}; classifier outputs only; a CTCGreedyDecoder\'s output has "sequences": per item {"classes", "text"})' })
       .example(example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/example-input.npy'), 'classify one input')
       .example(example('$0 run models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --input data=models/cifar10_full/example-input.npy --dump out/ --blobs conv1,norm1'), 'dump two blobs')
       .example(example('$0 run models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/examples/digit-7.png --raw-scale 1'), 'an image, preprocessed as pycaffe does'),
@@ -61,6 +61,7 @@ export const runCommand = {
     for (const [name, t] of Object.entries(outputs)) {
       console.log(`${name} ${shapeString(t.dims)}`);
       if (isClassifierOutput(net, name, t)) printTopClasses(t, args.top, labels);
+      else if (isSequenceOutput(net, name)) printSequences(t, labels);
     }
   },
 };
@@ -114,8 +115,43 @@ function writerTypes(net: Net): Map<string, string> {
   return m;
 }
 
-/** An output for --json: its shape, and a classifier's top classes per item (label null without labels). */
-function outputJson(net: Net, blob: string, t: Tensor, k: number, labels?: string[]): { blob: string; shape: number[]; top?: { index: number; label: string | null; prob: number }[][] } {
+/** A CTCGreedyDecoder's output (caffe_ocr's line readers): (N, T, 1, 1), each item's classes then -1s. */
+function isSequenceOutput(net: Net, name: string): boolean {
+  return writerTypes(net).get(name) === 'CTCGreedyDecoder';
+}
+
+/** Each item's decoded classes (up to its first -1). */
+function sequencesOf(t: Tensor): number[][] {
+  const n = t.dims[0], steps = t.size / n;
+  return Array.from({ length: n }, (_, i) => {
+    const out: number[] = [];
+    for (let s = 0; s < steps && t.data[i * steps + s] >= 0; s++) out.push(t.data[i * steps + s]);
+    return out;
+  });
+}
+
+/** The labels of a sequence joined (a text line's characters), or null without labels. */
+function textOf(sequence: number[], labels?: string[]): string | null {
+  return labels ? sequence.map((c) => labels[c] ?? `<${c}>`).join('') : null;
+}
+
+function printSequences(t: Tensor, labels?: string[]): void {
+  const all = sequencesOf(t);
+  all.forEach((sequence, i) => {
+    const prefix = all.length > 1 ? `  [${i}] ` : '  ';
+    const classes = sequence.length ? sequence.join(' ') : '(none)';
+    console.log(labels ? `${prefix}"${textOf(sequence, labels)}" (classes ${classes})` : `${prefix}classes ${classes}`);
+  });
+}
+
+/**
+ * An output for --json: its shape, and a classifier's top classes per item (label null without labels), or a
+ * decoder's sequences per item (their text joined from the labels, null without).
+ */
+function outputJson(net: Net, blob: string, t: Tensor, k: number, labels?: string[]): {
+  blob: string; shape: number[]; top?: { index: number; label: string | null; prob: number }[][]; sequences?: { classes: number[]; text: string | null }[];
+} {
+  if (isSequenceOutput(net, blob)) return { blob, shape: [...t.dims], sequences: sequencesOf(t).map((classes) => ({ classes, text: textOf(classes, labels) })) };
   if (!isClassifierOutput(net, blob, t)) return { blob, shape: [...t.dims] };
   const n = t.dims[0], classes = t.size / n;
   const top = Array.from({ length: n }, (_, i) =>
