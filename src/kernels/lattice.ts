@@ -2,7 +2,7 @@
 // and the slice as parallel jobs over the lattice's tables where they were built, in the engine's memory. The
 // TypeScript loops of src/layers/crf/permutohedral.ts stay the fallback and the tests' reference (the same bits).
 
-import { KIND_LATTICE, type WasmEngine, wasmEngine, wasmEngineIfLoaded } from './wasm.js';
+import { KIND_LATTICE, wasmEngine, wasmEngineIfLoaded } from './wasm.js';
 
 /** A lattice's tables as the kernel reads them (see PermutohedralLattice). */
 export interface LatticeTables {
@@ -14,6 +14,8 @@ export interface LatticeTables {
   readonly before: Int32Array;
   readonly after: Int32Array;
 }
+
+const align = (bytes: number) => Math.ceil(bytes / 64) * 64;
 
 /**
  * `length` floats for a lattice's table: in the engine's memory when there is one (the kernel then reads it in
@@ -40,12 +42,14 @@ export function latticeFilterWasm(t: LatticeTables, out: Float32Array, input: Fl
   const e = wasmEngine(), n = t.points, m = t.vertices, d1 = t.d + 1;
   if (!e || !e.addressOf(t.weights as Float32Array)) return false;
   const tableAt = (a: Int32Array | Float32Array) => e.addressOf(a as Float32Array);
-  const inAt = placedShared(e, input, 'lattice-in'), factorAt = factor ? placedShared(e, factor, 'lattice-factor') : 0;
-  const outOwn = e.addressOf(out), outArray = outOwn ? undefined : e.sharedArray('lattice-out', out.length);
-  const outAt = outOwn || (outArray ? e.addressOf(outArray) : 0);
   // Vertex v at (v + 1) * values: slot 0, the missing neighbour, stays zero in both (the blur writes slots 1 to m).
   const a = e.sharedArray('lattice-a', (m + 1) * values), b = e.sharedArray('lattice-b', (m + 1) * values);
-  if (!inAt || !outAt || (factor && !factorAt) || !a || !b) return false;
+  if (!a || !b) return false;
+  // Planes not in the engine's memory (a caller's) go through the scratch: input and factor copied in, out back.
+  const staged = (x: Float32Array | undefined) => (x && !e.addressOf(x) ? align(x.length * 4) : 0);
+  const base = e.scratch(staged(input) + staged(factor) + staged(out));
+  const inAt = e.placed(input, base), factorAt = factor ? e.placed(factor, base + staged(input)) : 0;
+  const outAt = e.addressOf(out) || base + staged(input) + staged(factor);
   a.fill(0);
   b.fill(0, 0, values);
   let p = e.job(KIND_LATTICE);
@@ -68,18 +72,8 @@ export function latticeFilterWasm(t: LatticeTables, out: Float32Array, input: Fl
   e.setFloat(p, 13, alpha);
   p[14] = weightFirst ? 1 : 0; p[15] = perPoints;
   e.run(Math.ceil(n / perPoints));
-  if (outArray) out.set(outArray);
+  e.unstage(out, outAt);
   return true;
-}
-
-/** Where the kernel reads `a`: in place when resident, else copied into the engine's shared array `slot` (0: no room). */
-function placedShared(e: WasmEngine, a: Float32Array, slot: string): number {
-  const own = e.addressOf(a);
-  if (own) return own;
-  const copy = e.sharedArray(slot, a.length);
-  if (!copy) return 0;
-  copy.set(a);
-  return e.addressOf(copy);
 }
 
 /** A lattice's tables as its set-up builds them (see PermutohedralLattice). */
@@ -91,7 +85,6 @@ export interface LatticeBuild {
   readonly after: Int32Array;
 }
 
-const align = (bytes: number) => Math.ceil(bytes / 64) * 64;
 
 /**
  * The lattice's set-up on the wasm engine (assembly/lattice.ts, modes 3 and 4: the same tables as the constructor's

@@ -31,35 +31,35 @@ export const denseBlockLayer: LayerType = {
   create(def, weights) {
     expectCounts(def, [1, 1], [1, 1]);
     const s = readSettings(def);
-    let transitions: Transition[] = [];
-    let convs: Layer[][] = [];
+    let transitions: (Transition & { conv: Layer; bottleneckConv?: Layer })[] = [];
     const notes = ignoredSettings(def, weights, s);
     return {
       notes,
-      macs: ([x]) => {
-        const [num, c0, h, w] = x;
-        let macs = 0;
-        for (let t = 0; t < s.transitions; t++) macs += num * h * w * (s.bc ? (c0 + t * s.growth) * 4 * s.growth + 36 * s.growth ** 2 : 9 * (c0 + t * s.growth) * s.growth);
-        return macs;
-      },
+      // Each filter weight is one multiply-add an output pixel.
+      macs: ([x]) => x[0] * x[2] * x[3] * filterWeights(s, x[1]),
       reshape([x]: Shape[]) {
         need(def, x.length === 4, () => `needs a 4-D bottom (num, channels, height, width), got ${shapeString(x)}`);
         const [, channels, h, w] = x, top = [x[0], channels + s.transitions * s.growth, h, w];
         // Its size and its filters' checked before a transition is made (a numTransition of 10^9 must not loop).
         needSaneShape(def, def.top?.[0] ?? '', top);
-        const filters = s.transitions * s.growth * 9 * (s.bc ? 4 * s.growth : channels + ((s.transitions - 1) * s.growth) / 2);
+        const filters = filterWeights(s, channels);
         need(def, filters <= 2 ** 31, () => `numTransition ${s.transitions} and growthRate ${s.growth} would need ${filters.toExponential(2)} filter weights`);
-        transitions = transitionWeights(def, weights, s, channels);
-        convs = transitions.map((t, i) => [t.bottleneck, t.filter].filter((f) => f !== undefined).map((filter, k, all) => {
-          const conv = convolutionLayer.create({ name: `${def.name}/conv${i}${all.length > 1 && k === 0 ? '_1x1' : ''}`, type: 'Convolution', bottom: ['x'], top: ['y'],
-            convolution_param: { num_output: filter.dims[0], kernel_size: [filter.dims[2]], pad: [filter.dims[2] === 3 ? 1 : 0], bias_term: false } }, filter.data.length ? [filter] : []);
-          conv.reshape([[1, filter.dims[1], h, w]]);
-          return conv;
+        // Each convolution on crema's kernels, an image at a time.
+        const conv = (name: string, filter: Tensor): Layer => {
+          const k = filter.dims[2], layer = convolutionLayer.create({ name, type: 'Convolution', bottom: ['x'], top: ['y'],
+            convolution_param: { num_output: filter.dims[0], kernel_size: [k], pad: [k === 3 ? 1 : 0], bias_term: false } }, filter.data.length ? [filter] : []);
+          layer.reshape([[1, filter.dims[1], h, w]]);
+          return layer;
+        };
+        transitions = transitionWeights(def, weights, s, channels).map((t, i) => ({
+          ...t,
+          conv: conv(`${def.name}/conv${i}`, t.filter),
+          ...(t.bottleneck ? { bottleneckConv: conv(`${def.name}/conv${i}_1x1`, t.bottleneck) } : {}),
         }));
         return [top];
       },
       prepare() {
-        for (const c of convs.flat()) c.prepare?.();
+        for (const t of transitions) for (const c of [t.conv, t.bottleneckConv]) c?.prepare?.();
       },
       forward([x], [top]) {
         const [num, c0, h, w] = x.dims, plane = h * w, total = top.dims[1];
@@ -77,13 +77,13 @@ export const denseBlockLayer: LayerType = {
             const normed = new Tensor([1, channels, h, w], scratch.subarray(0, channels * plane));
             bnRelu(t.bn, image.subarray(0, channels * plane), normed.data, plane);
             let input = normed;
-            if (t.bottleneck) {
+            if (t.bottleneckConv) {
               input = new Tensor([1, 4 * s.growth, h, w], inner);
-              convs[i][0].forward([normed], [input]);
+              t.bottleneckConv.forward([normed], [input]);
               bnRelu(t.bottleneckBn!, input.data, input.data, plane);
             }
             const grown = new Tensor([1, s.growth, h, w], image.subarray(channels * plane, (channels + s.growth) * plane));
-            convs[i][convs[i].length - 1].forward([input], [grown]);
+            t.conv.forward([input], [grown]);
           });
         }
       },
@@ -92,6 +92,12 @@ export const denseBlockLayer: LayerType = {
 };
 
 interface Settings { transitions: number; growth: number; bc: boolean }
+
+/** The block's filter weights from `channels` in: each transition's 3 x 3 (and with use_BC its 1 x 1) filters. */
+function filterWeights(s: Settings, channels: number): number {
+  const T = s.transitions, G = s.growth, inputs = T * channels + (G * T * (T - 1)) / 2; // the transitions' channels in
+  return s.bc ? 4 * G * inputs + 36 * G * G * T : 9 * G * inputs;
+}
 
 function readSettings(def: LayerParameter): Settings {
   const p = paramsOf(def, 'denseblock_param');
