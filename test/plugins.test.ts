@@ -106,6 +106,47 @@ describe('plugins that are not right', () => {
   });
 });
 
+describe('a plugin whose forward sizes its tops (sizesTops), as a Python layer calling top.reshape in forward', () => {
+  // Keeps the rows of x whose first value is above 0: the layers after it run on that many rows.
+  registerLayer({
+    type: 'TestKeepRows',
+    create: (def) => ({
+      sizesTops: true,
+      reshape: ([s]) => [s],
+      forward: ([x], [y]) => {
+        const kept = [];
+        for (let r = 0; r < x.dims[0]; r++) if (x.data[2 * r] > 0) kept.push(x.data[2 * r], x.data[2 * r + 1]);
+        if (def.name === 'wrong') y.dims = [kept.length / 2, 2]; // its data left as it was
+        else {
+          y.dims = [kept.length / 2, 2];
+          y.data = y.data.subarray(0, kept.length);
+        }
+        y.data.set(kept);
+      },
+    }),
+  });
+  const text = (name: string) => `input: "data" input_shape { dim: 4 dim: 2 }
+    layer { name: "${name}" type: "TestKeepRows" bottom: "data" top: "kept" }
+    layer { name: "twice" type: "Power" bottom: "kept" top: "twice" power_param { scale: 2 } }`;
+  it('the layers after it are shaped again at every forward', () => {
+    const net = netOf(text('keep'));
+    for (const [data, want] of [[[1, 2, -1, 3, 4, 5, 6, 7], [2, 4, 8, 10, 12, 14]], [[-1, 2, -1, 3, 4, 5, -6, 7], [8, 10]], [[1, 1, 2, 2, 3, 3, 4, 4], [2, 2, 4, 4, 6, 6, 8, 8]]]) {
+      const out = net.forward({ data: Float32Array.from(data) });
+      expect(out.twice.dims).toEqual([want.length / 2, 2]);
+      expect(Array.from(out.twice.data)).toEqual(want);
+      expect(net.shapes.get('twice')).toEqual([want.length / 2, 2]);
+    }
+  });
+  it('a top whose values do not fit its shape, or an empty one, is refused by name', () => {
+    expect(errorOf(() => netOf(text('wrong')).forward({ data: Float32Array.of(1, 2, -1, 3, 4, 5, 6, 7) }))).toBe(
+      "layer 'wrong' (TestKeepRows): its forward gave top 'kept' the shape [3, 2] and 8 values",
+    );
+    expect(errorOf(() => netOf(text('keep')).forward({ data: Float32Array.of(-1, 2, -1, 3, -4, 5, -6, 7) }))).toBe(
+      "layer 'keep' (TestKeepRows): its forward left top 'kept' empty ([0, 2]): crema runs no layer on an empty blob",
+    );
+  });
+});
+
 describe('Python layers', () => {
   const python = `${head} layer { name: "prop" type: "Python" bottom: "data" top: "p" python_param { module: "my.layers" layer: "Thing" } }`;
   it('a module crema does not build in is refused by name, saying how to register a replacement', () => {

@@ -1,7 +1,7 @@
 // Faster R-CNN's proposal layer, built in for py-faster-rcnn's Python layer rpn.proposal_layer.ProposalLayer (as
 // OpenCV builds in its Proposal). Referee: py-faster-rcnn's own Python code, run with numpy on the same bottoms
-// (test/fixtures/fork/proposal/README.md). OpenCV 4.5.1's Proposal is no referee for it: it does not drop boxes under
-// min_size and always gives post_nms_topN rows.
+// as a Python layer of real Caffe 1.0 on the same bottoms (test/fixtures/fork/proposal/README.md). OpenCV 4.5.1's
+// Proposal is no referee for it: it does not drop boxes under min_size and always gives post_nms_topN rows.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
 import { generateAnchors } from '../src/layers/proposal.js';
 import { convertGraph } from '../src/onnx/convert.js';
+import { wasmEngine } from '../src/kernels/wasm.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
@@ -35,11 +36,13 @@ const python = (top2 = '') => `
   layer { name: "proposal" type: "Python" bottom: "cls" bottom: "deltas" bottom: "im_info" top: "rois" ${top2}
     python_param { module: "rpn.proposal_layer" layer: "ProposalLayer" param_str: "'feat_stride': 16" } }`;
 const netOf = (text: string) => Net.fromNetParameter(upgradeNet(parsePrototxt(text, 'net.prototxt'), 'net.prototxt'), new Map(), [], { threads: 1 });
-const inputs = () => ({
-  cls: new Tensor([1, 18, 38, 50], hashInput(18 * 1900, 31, 1).map((u) => Math.fround(Math.fround(u + 1) * 0.5))),
-  deltas: new Tensor([1, 36, 38, 50], hashInput(36 * 1900, 32, 0.3)),
-  im_info: new Tensor([1, 3], Float32Array.of(600, 800, 1)),
+/** The bottoms of the fixtures (README.md): a map of H x W for an image of imH x imW. */
+const inputs = (H = 38, W = 50, imH = 600, imW = 800) => ({
+  cls: new Tensor([1, 18, H, W], hashInput(18 * H * W, 31, 1).map((u) => Math.fround(Math.fround(u + 1) * 0.5))),
+  deltas: new Tensor([1, 36, H, W], hashInput(36 * H * W, 32, 0.3)),
+  im_info: new Tensor([1, 3], Float32Array.of(imH, imW, 1)),
 });
+const fixtureOf = (name: string) => readNpy(path.join(fixture, `${name}.npy`));
 
 describe('Proposal (py-faster-rcnn rpn.proposal_layer)', () => {
   it('generate_anchors gives the nine anchors py-faster-rcnn\'s generate_anchors() returns', () => {
@@ -59,9 +62,9 @@ describe('Proposal (py-faster-rcnn rpn.proposal_layer)', () => {
   });
 
   it('refuses what it cannot do exactly, by name', () => {
-    const small = netOf(python().replaceAll('dim: 38 dim: 50', 'dim: 3 dim: 4'));
-    expect(errorOf(() => small.forward({ cls: new Tensor([1, 18, 3, 4], new Float32Array(216).fill(0.5)), deltas: new Tensor([1, 36, 3, 4], new Float32Array(432)), im_info: new Tensor([1, 3], Float32Array.of(600, 800, 1)) }))).toMatch(
-      /^layer 'proposal' \(Python\): only \d+ proposals survive NMS, fewer than post_nms_topN 300: py-faster-rcnn would give \d+ rows/,
+    // Every box clipped to a 10 x 10 image is under min_size 16: py-faster-rcnn would give empty tops.
+    expect(errorOf(() => netOf(python()).forward(inputs(3, 4, 10, 10)))).toBe(
+      "layer 'proposal' (Python): no proposal is left: every box is smaller than min_size 16 x im_info's scale 1 (the image is 10 x 10)",
     );
     expect(errorOf(() => convertGraph(netOf(python()).graph))).toBe(
       "layer 'proposal' (Python): Proposal has no exact ONNX form (its greedy NMS and ordering are py-faster-rcnn's); crema runs it natively only",
@@ -92,5 +95,56 @@ describe('Proposal (py-faster-rcnn rpn.proposal_layer)', () => {
     const out = netOf(text).forward(inputs());
     expect(out.rois.dims).toEqual([100, 5]);
     expect(relativeError(out.rois, new Tensor([100, 5], readNpy(path.join(fixture, 'rois.npy')).data.subarray(0, 500)))).toBeLessThanOrEqual(1e-4);
+  });
+});
+
+describe("Proposal's rows follow the image, as py-faster-rcnn's: the layers after it shaped again forward by forward", () => {
+  // A two-stage head: ROIPooling of a feature map over the proposals, a fully connected layer, Softmax. Against
+  // real Caffe's rows (fixtures), and the head against the same head with the rois given as an input of as many rows.
+  const head = `
+    layer { name: "pool" type: "ROIPooling" bottom: "features" bottom: "rois" top: "pool" roi_pooling_param { pooled_w: 3 pooled_h: 3 spatial_scale: 0.0625 } }
+    layer { name: "fc" type: "InnerProduct" bottom: "pool" top: "fc" inner_product_param { num_output: 5 } }
+    layer { name: "prob" type: "Softmax" bottom: "fc" top: "prob" }`;
+  const withFeatures = (text: string) => text.replace('input: "im_info"', 'input: "features" input_shape { dim: 1 dim: 4 dim: 38 dim: 50 }\n  input: "im_info"');
+  const weights = new Map([['fc', [new Tensor([5, 36], hashInput(180, 41, 0.05)), new Tensor([5], hashInput(5, 42, 0.1))]]]);
+  const netWith = (text: string, threads: number) => Net.fromNetParameter(upgradeNet(parsePrototxt(text, 'net.prototxt'), 'net.prototxt'), weights, [], { threads });
+  const features = (H: number, W: number) => new Tensor([1, 4, H, W], hashInput(4 * H * W, 43, 1));
+  // The head alone, its rois an input.
+  const alone = netWith(`input: "features" input_shape { dim: 1 dim: 4 dim: 38 dim: 50 }
+    input: "rois" input_shape { dim: 300 dim: 5 }${head}`, 1);
+  const cases: [number, number, number, number, string, number][] = [
+    [38, 50, 600, 800, '', 300], [10, 12, 160, 192, '-10x12', 106], [3, 4, 48, 64, '-3x4', 7], [10, 12, 160, 192, '-10x12', 106],
+    // The same map, a smaller image (its boxes clipped more), then the larger again: the inputs' shapes do not change.
+    [10, 12, 48, 64, '-10x12-48x64', 17], [10, 12, 160, 192, '-10x12', 106], [38, 50, 600, 800, '', 300],
+  ];
+  for (const threads of [1, 2])
+    it(`at ${threads} thread${threads > 1 ? 's' : ''}: 300, 106, 7, 106, 17, 106 and 300 rows in turn, each blob as Caffe's`, () => {
+      const net = netWith(withFeatures(python('top: "scores"')) + head, threads);
+      for (const [H, W, imH, imW, suffix, rows] of cases) {
+        const out = net.forward({ ...inputs(H, W, imH, imW), features: features(H, W) });
+        const rois = fixtureOf(`rois${suffix}`);
+        expect(rois.dims).toEqual([rows, 5]);
+        expect(relativeError(net.blobs.get('rois')!, rois), `rois, ${rows} rows`).toBeLessThanOrEqual(1e-4);
+        expect(relativeError(net.blobs.get('scores')!, fixtureOf(`scores${suffix}`)), `scores, ${rows} rows`).toBeLessThanOrEqual(1e-4);
+        expect(net.shapes.get('pool')).toEqual([rows, 4, 3, 3]);
+        expect(out.prob.dims).toEqual([rows, 5]);
+        // The head on the same rois, shaped so from the start: the same floats.
+        const ref = alone.forward({ features: features(H, W), rois: net.blobs.get('rois')! });
+        expect(Array.from(out.prob.data), `prob, ${rows} rows`).toEqual(Array.from(ref.prob.data));
+        expect(Array.from(net.blobs.get('pool')!.data)).toEqual(Array.from(alone.blobs.get('pool')!.data));
+      }
+    });
+
+  it("rows going up and down take no new memory: each blob after the layer keeps room for the most it held", () => {
+    const net = netWith(withFeatures(python('top: "scores"')) + head, 1), heap = wasmEngine()!.heap;
+    const [many, few] = [{ ...inputs(10, 12, 160, 192), features: features(10, 12) }, { ...inputs(10, 12, 48, 64), features: features(10, 12) }];
+    net.forward(many);
+    net.forward(few);
+    const used = heap.used;
+    for (let i = 0; i < 4; i++) {
+      expect(net.forward(many).prob.dims).toEqual([106, 5]);
+      expect(net.forward(few).prob.dims).toEqual([17, 5]);
+    }
+    expect(heap.used).toBe(used);
   });
 });

@@ -149,8 +149,28 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {
       throw new CremaError(`input '${name}': shape ${Array.isArray(s) ? shapeString(s) : String(s)}: its dims must be whole numbers > 0`);
     if (sizeOf(s) === 0) throw new CremaError(`input '${name}': shape ${shapeString(s)} holds no values: an input needs at least one item`);
   }
-  const shapes = new Map<string, Shape>();
-  for (const [index, l] of graph.layers.entries()) {
+  graph.blobShapes = shapeLayers(graph, new Map(), 0, inputShapes);
+}
+
+/**
+ * Shapes the layers after `index` again, its tops now `pinned` (a layer whose forward sized them, as Caffe's layers
+ * that reshape their tops in Forward: py-faster-rcnn's Proposal gives as many rows as boxes survive NMS); the blobs
+ * before keep their shapes. The new shapes replace the graph's.
+ */
+export function reshapeAfter(graph: Graph, index: number, pinned: Shape[]): void {
+  const l = graph.layers[index], shapes = new Map(graph.blobShapes);
+  l.tops.forEach((t, k) => {
+    needSaneShape(l.def, t, pinned[k]);
+    shapes.set(t, pinned[k]);
+  });
+  l.topShapes = pinned;
+  graph.blobShapes = shapeLayers(graph, shapes, index + 1, {});
+}
+
+/** Runs the reshape of layers `from`.. on, into `shapes` (the blobs before them already there); checks the total. */
+function shapeLayers(graph: Graph, shapes: Map<string, Shape>, from: number, inputShapes: Record<string, Shape>): Map<string, Shape> {
+  for (let index = from; index < graph.layers.length; index++) {
+    const l = graph.layers[index];
     const bottomShapes = l.bottoms.map((b) => shapes.get(b)!);
     let topShapes: Shape[];
     try {
@@ -180,7 +200,7 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {
   for (const s of shapes.values()) total += sizeOf(s);
   if (total > MAX_NET_ELEMENTS)
     throw new CremaError(`the net's blobs would hold ${total.toLocaleString('en-US')} values (${(total / 2 ** 28).toFixed(1)} GiB) at these input shapes, beyond crema's bound of 16 GiB; use a smaller batch or input`);
-  graph.blobShapes = shapes;
+  return shapes;
 }
 
 /**

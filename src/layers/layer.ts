@@ -34,6 +34,18 @@ export interface Layer {
    * much ahead, after prepare). Optional: a layer without it asks for none.
    */
   scratchBytes?(threads: number, poolThreads: number): number;
+  /**
+   * The forward sizes the tops, as a Caffe layer that reshapes its tops in Forward (py-faster-rcnn's Proposal: as
+   * many rows as boxes survive NMS): `reshape` gives their most rows, the forward gets tops that large and gives each
+   * its rows with `keepRows`; the net then shapes the layers after it again (Net: growTops, afterSizing).
+   */
+  readonly sizesTops?: boolean;
+}
+
+/** A top of a layer that `sizesTops`: its first `rows` rows (of the most its reshape gave) are its value. */
+export function keepRows(top: Tensor, rows: number): void {
+  top.dims = [rows, ...top.dims.slice(1)];
+  top.data = top.data.subarray(0, sizeOf(top.dims));
 }
 
 /** What a layer may need to know of the net it is made in. */

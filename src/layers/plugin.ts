@@ -44,6 +44,7 @@ export function pluginLayerType(t: unknown, source: string): LayerType {
 function guardedLayer(def: LayerParameter, source: string, layer: Layer): Layer {
   return {
     inPlace: layer.inPlace,
+    sizesTops: layer.sizesTops === true,
     reshape: (bottoms) => {
       const tops = guarded(def, source, () => layer.reshape(bottoms));
       if (!Array.isArray(tops) || !tops.every((s) => Array.isArray(s)))

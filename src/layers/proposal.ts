@@ -2,7 +2,7 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { fail } from '../onnx/context.js';
 import { shapeString, sizeOf } from '../tensor.js';
-import { LayerError, type LayerType, expectCounts, need } from './layer.js';
+import { LayerError, type LayerType, expectCounts, keepRows, need } from './layer.js';
 import { textProposalLayer } from './text_proposal.js';
 
 const f32 = Math.fround;
@@ -133,9 +133,9 @@ function pythonParams(def: LayerParameter): Partial<ProposalSettings> {
 /**
  * Faster R-CNN's region proposals: py-faster-rcnn's Python layer rpn.proposal_layer.ProposalLayer, built in (as
  * OpenCV builds in its `Proposal`). Bottoms: the RPN's class probabilities (1, 2A, H, W), its box deltas
- * (1, 4A, H, W), im_info (height, width, scale). Top: (post_nms_topN, 5) rows [0, x1, y1, x2, y2], and optionally
- * the scores (post_nms_topN, 1). py-faster-rcnn's top has as many rows as boxes survive NMS; crema fixes every shape
- * when it loads the net, so an image that leaves fewer than post_nms_topN is refused by name, never padded.
+ * (1, 4A, H, W), im_info (height, width, scale). Top: (R, 5) rows [0, x1, y1, x2, y2], and optionally the scores
+ * (R, 1), R the boxes NMS leaves, at most post_nms_topN: the forward sizes its tops, as py-faster-rcnn's does, and
+ * the net shapes the layers after it again (ROIPooling and the classifier then run on R rows).
  */
 export const proposalLayer: LayerType = {
   type: 'Proposal',
@@ -145,6 +145,7 @@ export const proposalLayer: LayerType = {
     need(def, s.featStride > 0 && s.postNms > 0 && s.ratios.length > 0 && s.scales.length > 0, 'needs feat_stride > 0, post_nms_topn > 0, and ratios and scales');
     const A = s.ratios.length * s.scales.length;
     return {
+      sizesTops: true,
       reshape([cls, deltas, info]) {
         need(def, cls.length === 4 && cls[0] === 1 && cls[1] === 2 * A, () => `bottom[0] must be (1, ${2 * A}, H, W): background and object scores of ${A} anchors, got ${shapeString(cls)}`);
         need(def, deltas.length === 4 && deltas[1] === 4 * A && deltas[2] === cls[2] && deltas[3] === cls[3], () => `bottom[1] must be (1, ${4 * A}, ${cls[2]}, ${cls[3]}): 4 deltas per anchor, got ${shapeString(deltas)}`);
@@ -154,10 +155,14 @@ export const proposalLayer: LayerType = {
       forward([cls, deltas, info], [rois, scores]) {
         const p = proposals(s, cls.data, deltas.data, cls.dims[2], cls.dims[3], info.data);
         const n = p.scores.length;
-        if (n < s.postNms)
-          throw new LayerError(def, `only ${n} proposals survive NMS, fewer than post_nms_topN ${s.postNms}: py-faster-rcnn would give ${n} rows, and crema's shapes are fixed when the net loads (a smaller post_nms_topn, or a larger image)`);
+        // py-faster-rcnn would give empty tops, and every layer after them nothing to compute.
+        if (n === 0) throw new LayerError(def, `no proposal is left: every box is smaller than min_size ${s.minSize} x im_info's scale ${info.data[2]} (the image is ${info.data[0]} x ${info.data[1]})`);
+        keepRows(rois, n);
         for (let i = 0; i < n; i++) rois.data.set([0, ...p.boxes.subarray(4 * i, 4 * i + 4)], 5 * i);
-        scores?.data.set(p.scores);
+        if (scores) {
+          keepRows(scores, n);
+          scores.data.set(p.scores);
+        }
       },
     };
   },

@@ -1,8 +1,8 @@
 import { loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
-import { buildGraph, inferShapes, repeatedNameNotes, type Graph, type GraphLayer } from '../graph/graph.js';
+import { buildGraph, inferShapes, repeatedNameNotes, reshapeAfter, type Graph, type GraphLayer } from '../graph/graph.js';
 import { type DecodedWeights, type Owned, adoptWeights, boundThreads, collectGarbage, compileEngine, decodedWeights, defaultThreads, setThreads, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm.js';
-import { type Layer, declaredWeights } from '../layers/layer.js';
+import { type Layer, LayerError, declaredWeights } from '../layers/layer.js';
 import { type InputValue, checkEveryInput, checkFeeds, inputTensor } from './feeds.js';
 import { loadPlugins } from '../layers/plugin.js';
 import { builtInPythonNote, registerLayer } from '../layers/registry.js';
@@ -11,7 +11,7 @@ import { NetRunner } from './runner.js';
 import { ForwardJudge } from './forward-judge.js';
 import { type ConcatSlice, concatSlices } from './concat-views.js';
 import { platform } from '../platform.js';
-import { type Shape, Tensor, sameShape, sizeOf } from '../tensor.js';
+import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { checkNames, checkOptionKeys } from '../util/options.js';
 import { nameRecord } from '../util/names.js';
@@ -340,6 +340,7 @@ export class Net {
     this.store.clear();
     this.layerBlobs.clear();
     this.chainBlobs.clear();
+    this.rooms.clear();
   }
 
   private usable(): void {
@@ -427,7 +428,9 @@ export class Net {
       const impl = fusion ? producerFor(fusion, layers, to, (name) => this.store.get(name)!) : layers[i].impl;
       const top = fusion && fusion.last <= to ? fusion.top : undefined;
       const t0 = onLayer ? performance.now() : 0;
+      if (impl.sizesTops) this.growTops(i);
       this.runLayer(layers[i], impl, top);
+      if (impl.sizesTops) this.afterSizing(i);
       if (top !== undefined && fusion!.hidden.length) this.stale.add(fusion!);
       onLayer?.(layers[i], performance.now() - t0);
     }
@@ -508,6 +511,46 @@ export class Net {
   }
 
   /**
+   * Before a layer whose forward sizes its tops (Layer.sizesTops): each top as large as its reshape allows (the last
+   * forward may have left it smaller), in room kept for the blob (`room`).
+   */
+  private growTops(index: number): void {
+    const l = this.graph.layers[index], most = l.impl.reshape(l.bottomShapes);
+    l.tops.forEach((name, k) => {
+      const t = this.store.get(name)!, length = sizeOf(most[k]);
+      // The array allocate made, kept whole: the forward leaves a view of its start, which must not outlive it.
+      if (!this.rooms.has(name) && t.size === length) this.rooms.set(name, t.data);
+      t.dims = most[k];
+      t.data = this.room(name, length);
+    });
+  }
+
+  /**
+   * After it: when a top's rows changed, the layers after it are shaped again and their blobs reallocated, in the
+   * room each blob keeps for the most it held (no new arrays forward after forward as the rows go up and down).
+   */
+  private afterSizing(index: number): void {
+    const l = this.graph.layers[index], tops = l.tops.map((name) => this.store.get(name)!), sized = tops.map((t) => [...t.dims]);
+    if (l.tops.every((name, k) => sameShape(sized[k], this.graph.blobShapes.get(name)!))) return;
+    tops.forEach((t, k) => {
+      if (!(t.data instanceof Float32Array) || t.data.length !== sizeOf(sized[k]))
+        throw new LayerError(l.def, `its forward gave top '${l.tops[k]}' the shape ${shapeString(sized[k])} and ${t.data instanceof Float32Array ? t.data.length : 'no'} values`);
+      if (t.data.length === 0) throw new LayerError(l.def, `its forward left top '${l.tops[k]}' empty (${shapeString(sized[k])}): crema runs no layer on an empty blob`);
+    });
+    reshapeAfter(this.graph, index, sized);
+    this.allocate(true);
+  }
+
+  /** `length` floats of the room kept for a blob whose size follows a layer's forward (see allocate). */
+  private room(name: string, length: number): Float32Array {
+    let full = this.rooms.get(name);
+    if (!full || full.length < length) this.rooms.set(name, (full = blobData(length)));
+    return full.subarray(0, length);
+  }
+  /** Blob -> the array its data is the start of: kept (its block alive) while the blob's size follows a forward. */
+  private readonly rooms = new Map<string, Float32Array>();
+
+  /**
    * A layer's bottom and top tensors (`top`: a fused chain's single output), and which tops are bottoms too
    * (undefined: none), made once for the blobs `allocate` made (not three arrays a layer in every forward).
    */
@@ -576,7 +619,7 @@ export class Net {
    * is unchanged. A Concat's bottoms are views of their slices of its top where that changes no value
    * (concat-views.ts), decided again at each reshape.
    */
-  private allocate(): void {
+  private allocate(sized = false): void {
     const shapes = this.graph.blobShapes;
     const slices = platform().env('CREMA_CONCAT') === 'copy' ? new Map<string, ConcatSlice>() : concatSlices(this.graph.layers, shapes, this.fusions);
     const data = new Map<string, Float32Array>();
@@ -585,7 +628,15 @@ export class Net {
       if (d) return d;
       const length = sizeOf(shapes.get(name)!), slice = slices.get(name), old = this.store.get(name);
       if (slice) d = dataOf(slice.top).subarray(slice.offset, slice.offset + length);
-      else d = old && old.size === length && !this.views.has(name) ? old.data : blobData(length);
+      else if (old && old.size === length && !this.views.has(name)) d = old.data;
+      else if (sized) {
+        // Shaped again after a layer sized its tops: the blob's data starts its room, the largest it has had.
+        if (!this.rooms.has(name) && old && !this.views.has(name)) this.rooms.set(name, old.data);
+        d = this.room(name, length);
+      } else {
+        this.rooms.delete(name);
+        d = blobData(length);
+      }
       data.set(name, d);
       return d;
     };
@@ -601,6 +652,7 @@ export class Net {
       if (!this.graph.blobShapes.has(name)) {
         this.store.delete(name);
         this.blobMap.delete(name);
+        this.rooms.delete(name);
       }
   }
 
