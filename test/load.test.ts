@@ -91,6 +91,17 @@ describe('loadNet on the trained V1 models', () => {
     const train = await loadNet(trainTest, weightsFile, { phase: 'TRAIN', dataShapes: { data: [100, 3, 32, 32] } });
     expect(train.net.layer!.map((l) => l.name)).toEqual(net.layer!.map((l) => l.name));
   });
+
+  it("dataShapes gives an Input's top the shape to make the net at: nothing is allocated at the prototxt's", async () => {
+    const deploy = model('cifar10_quick', 'deploy.prototxt');
+    const { net } = await loadNet(deploy, undefined, { dataShapes: { data: [2, 3, 48, 40] } });
+    expect(net.layer![0].input_param).toEqual({ shape: [{ dim: [2, 3, 48, 40] }] });
+    // An Input layer of two tops with one shape for both, one of them given: the other keeps it.
+    const two = 'layer { name: "in" type: "Input" top: "a" top: "b" input_param { shape { dim: 1 dim: 4 } } } layer { name: "s" type: "Eltwise" bottom: "a" bottom: "b" top: "s" }';
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'crema-load-')), 'two.prototxt');
+    fs.writeFileSync(file, two);
+    expect((await loadNet(file, undefined, { dataShapes: { b: [1, 6] } })).net.layer![0].input_param).toEqual({ shape: [{ dim: [1, 4] }, { dim: [1, 6] }] });
+  });
 });
 
 describe('loadNet errors about layers', () => {

@@ -33,7 +33,10 @@ export interface LoadOptions {
   /** Skip prototxt fields and enum values the schema lacks (a fork's: `region_param`, `engine: MKL2017`), each told to `warn`, instead of failing. */
   lenient?: boolean;
   warn?: (msg: string) => void;
-  /** Shapes for data-layer tops the prototxt cannot tell (e.g. a Data layer without crop_size), by top name. */
+  /**
+   * Shapes for data-layer tops the prototxt cannot tell (e.g. a Data layer without crop_size), by top name; for an
+   * Input's top, the shape to make the net at instead of the prototxt's (nothing is allocated at that one).
+   */
   dataShapes?: Record<string, number[]>;
   /**
    * The Caffe the net was built for, where a fork changes what a BVLC layer computes: 'yolo', the YOLO ports'

@@ -17,7 +17,7 @@ export function netArgs(y: Argv) {
     .option('phase', { choices: ['TEST', 'TRAIN'], default: 'TEST', describe: 'which phase\'s layers to keep' })
     .option('stage', { type: 'string', array: true, describe: 'NetState stages for include/exclude { stage } rules (repeatable)' })
     .option('level', { type: 'number', describe: 'NetState level for min_level / max_level rules' })
-    .option('data-shape', { type: 'string', array: true, describe: 'shape of a data layer\'s top the prototxt cannot tell, TOP=N,C,H,W (repeatable)' })
+    .option('data-shape', { type: 'string', array: true, describe: 'shape of a data layer\'s top the prototxt cannot tell, or of an input to make the net at, TOP=N,C,H,W (repeatable)' })
     .option('verbose', { type: 'boolean', default: false, describe: 'also say which format upgrades loading applied' })
     .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields and enum values crema does not know (a fork\'s), with a warning' })
     .option('dialect', { choices: DIALECTS, describe: 'the Caffe fork the net was built for, where it changes a BVLC layer: yolo (the YOLO ports\': a 2 x 2 stride-1 Pooling keeps the plane\'s size), faceboxes (FaceBoxes\' dense PriorBox), textboxes (TextBoxes\': each prior box again one cell lower, detections clipped)' })

@@ -4,6 +4,7 @@ import { type LayerContext, reshapeTo } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
+import { partialSort } from '../util/partial-sort.js';
 import { countRange, hasParam } from './axes.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from './layer.js';
 
@@ -79,7 +80,6 @@ class TopK {
   private count = 0;
   /** Scratch for `caffeOrder`: the whole row's pairs. */
   private rowValue = new Float32Array(0);
-  private rowIndex = new Int32Array(0);
   constructor(private readonly k: number) {
     this.value = new Float32Array(k);
     this.index = new Int32Array(k);
@@ -92,18 +92,15 @@ class TopK {
    * algorithm's steps, which this replays (for [NaN, 1, 2] Caffe's top 1 is 2, not the NaN).
    */
   caffeOrder(x: Float32Array, base: number, stride: number, dim: number): void {
-    if (this.rowValue.length < dim) {
-      this.rowValue = new Float32Array(dim);
-      this.rowIndex = new Int32Array(dim);
+    if (this.rowValue.length < dim) this.rowValue = new Float32Array(dim);
+    const v = this.rowValue, order = Array.from({ length: dim }, (_, j) => j);
+    for (let j = 0; j < dim; j++) v[j] = x[base + j * stride];
+    // std::partial_sort with std::greater on (value, index) pairs: the pairs as their indices.
+    partialSort(order, this.k, (a, b) => greater(v[a], a, v[b], b));
+    for (let t = 0; t < this.k; t++) {
+      this.value[t] = v[order[t]];
+      this.index[t] = order[t];
     }
-    const v = this.rowValue, ix = this.rowIndex;
-    for (let j = 0; j < dim; j++) {
-      v[j] = x[base + j * stride];
-      ix[j] = j;
-    }
-    partialSortGreater(v, ix, this.k, dim);
-    this.value.set(v.subarray(0, this.k));
-    this.index.set(ix.subarray(0, this.k));
   }
 
   clear(): void {
@@ -125,61 +122,9 @@ class TopK {
   }
 }
 
-// libstdc++'s std::partial_sort(first, first + k, first + n, std::greater<std::pair<float, int>>()), step for
-// step (bits/stl_heap.h, bits/stl_algo.h): on NaN-free rows it is an ordinary sort, on rows with a NaN only a
-// replay of the same comparisons gives the same answer.
-
 /** std::greater on pairs: b < a, i.e. b.value < a.value, or neither value less and b.index < a.index. */
 function greater(av: number, ai: number, bv: number, bi: number): boolean {
   return bv < av || (!(av < bv) && bi < ai);
-}
-
-function partialSortGreater(v: Float32Array, ix: Int32Array, k: number, n: number): void {
-  // __heap_select: a heap of the first k, then each later pair that beats the heap's top replaces it.
-  if (k >= 2) for (let parent = (k - 2) >> 1; parent >= 0; parent--) adjustHeap(v, ix, parent, k, v[parent], ix[parent]);
-  for (let i = k; i < n; i++) {
-    if (!greater(v[i], ix[i], v[0], ix[0])) continue;
-    const value = v[i], index = ix[i];
-    v[i] = v[0];
-    ix[i] = ix[0];
-    adjustHeap(v, ix, 0, k, value, index);
-  }
-  // __sort_heap
-  for (let last = k - 1; last > 0; last--) {
-    const value = v[last], index = ix[last];
-    v[last] = v[0];
-    ix[last] = ix[0];
-    adjustHeap(v, ix, 0, last, value, index);
-  }
-}
-
-/** std::__adjust_heap: moves the hole at `hole` down to a leaf, then pushes (value, index) up from there. */
-function adjustHeap(v: Float32Array, ix: Int32Array, hole: number, len: number, value: number, index: number): void {
-  const top = hole;
-  let child = hole;
-  while (child < (len - 1) >> 1) {
-    child = 2 * (child + 1);
-    if (greater(v[child], ix[child], v[child - 1], ix[child - 1])) child--;
-    v[hole] = v[child];
-    ix[hole] = ix[child];
-    hole = child;
-  }
-  if ((len & 1) === 0 && child === (len - 2) >> 1) {
-    child = 2 * (child + 1);
-    v[hole] = v[child - 1];
-    ix[hole] = ix[child - 1];
-    hole = child - 1;
-  }
-  // std::__push_heap
-  let parent = (hole - 1) >> 1;
-  while (hole > top && greater(v[parent], ix[parent], value, index)) {
-    v[hole] = v[parent];
-    ix[hole] = ix[parent];
-    hole = parent;
-    parent = (hole - 1) >> 1;
-  }
-  v[hole] = value;
-  ix[hole] = index;
 }
 
 /**

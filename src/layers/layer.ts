@@ -36,10 +36,17 @@ export interface Layer {
   scratchBytes?(threads: number, poolThreads: number): number;
   /**
    * The forward sizes the tops, as a Caffe layer that reshapes its tops in Forward (py-faster-rcnn's Proposal: as
-   * many rows as boxes survive NMS): `reshape` gives their most rows, the forward gets tops that large and gives each
-   * its rows with `keepRows`; the net then shapes the layers after it again (Net: growTops, afterSizing).
+   * many rows as boxes survive NMS): the forward gets tops of the most rows (`mostTops`, else what `reshape` gives)
+   * and gives each its rows with `keepRows`; the net then shapes the layers after it again (Net: growTops,
+   * afterSizing).
    */
   readonly sizesTops?: boolean;
+  /**
+   * For a layer that sizes its tops: the most rows each can get at these bottoms, when `reshape` gives fewer (the
+   * fork's set-up shapes: a cascade's stages would otherwise each multiply the rows the layers after them are
+   * shaped for when the net loads).
+   */
+  mostTops?(bottoms: Shape[]): Shape[];
 }
 
 /** A top of a layer that `sizesTops`: its first `rows` rows (of the most its reshape gave) are its value. */

@@ -57,6 +57,9 @@ import { relu6Layer } from './relu6.js';
 import { reorgLayer } from './reorg.js';
 import { reshapeLayer } from './reshape.js';
 import { roiPoolingLayer } from './roi_pooling.js';
+import { roiAlignLayer } from './roi_align.js';
+import { scaleRouteLayer } from './scale_route.js';
+import { boxGroupOutputLayer, decodeBBoxLayer } from './box_group_output.js';
 import { scaleLayer } from './scale.js';
 import { shuffleChannelLayer } from './shuffle_channel.js';
 import { sigmoidLayer } from './sigmoid.js';
@@ -130,6 +133,10 @@ const layerTypes: LayerType[] = [
   reshapeLayer,
   rnnLayer,
   roiPoolingLayer,
+  roiAlignLayer,
+  scaleRouteLayer,
+  boxGroupOutputLayer,
+  decodeBBoxLayer,
   scaleLayer,
   shuffleChannelLayer,
   sigmoidLayer,

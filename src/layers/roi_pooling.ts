@@ -1,14 +1,17 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { float, ints } from '../onnx/builder.js';
-import type { LayerContext } from '../onnx/context.js';
+import { type LayerContext, fail } from '../onnx/context.js';
 import { type Shape, shapeString, sizeOf } from '../tensor.js';
 import { LayerError, type LayerType, expectCounts, need } from './layer.js';
+
+const f32 = Math.fround;
 
 interface RoiPoolingParam {
   pooled_h: number;
   pooled_w: number;
   spatial_scale: number;
+  pad_ratio: number;
 }
 
 /** C's round(): halves away from zero (Math.round takes -2.5 to -2). */
@@ -30,14 +33,15 @@ export function roiBatch(def: LayerParameter, rois: Float32Array, n: number, num
  * ROIPooling (rbgirshick/caffe-fast-rcnn, Fast/Faster R-CNN): bottoms (features (N, C, H, W), rois (R, 5) of
  * [batch index, x1, y1, x2, y2] in image pixels); top (R, C, pooled_h, pooled_w), each bin the MAX over its part of
  * the ROI scaled by spatial_scale and rounded, an empty bin 0 (roi_pooling_layer.cpp, in its float arithmetic).
- * ONNX: MaxRoiPool, which ONNX Runtime computes the same way.
+ * zhaoweicai/cascade-rcnn's pad_ratio first grows the ROI by that part of its width (height) each side.
+ * ONNX: MaxRoiPool, which ONNX Runtime computes the same way (without pad_ratio).
  */
 export const roiPoolingLayer: LayerType = {
   type: 'ROIPooling',
   create(def) {
     const p = paramsOf<RoiPoolingParam>(def, 'roi_pooling_param');
     need(def, p.pooled_h > 0 && p.pooled_w > 0, () => `pooled_h and pooled_w must be positive, got ${p.pooled_h} and ${p.pooled_w}`);
-    const scale = Math.fround(p.spatial_scale), ph = p.pooled_h, pw = p.pooled_w;
+    const scale = Math.fround(p.spatial_scale), pad = Math.fround(p.pad_ratio), ph = p.pooled_h, pw = p.pooled_w;
     return {
       reshape([x, rois]) {
         expectCounts(def, [2, 2], [1, 1]);
@@ -51,7 +55,9 @@ export const roiPoolingLayer: LayerType = {
         const hBins = new Int32Array(2 * ph), wBins = new Int32Array(2 * pw);
         for (let n = 0; n < rois.dims[0]; n++) {
           const batch = roiBatch(def, r, n, num);
-          const [x1, y1, x2, y2] = [1, 2, 3, 4].map((k) => cRound(Math.fround(r[n * 5 + k] * scale)));
+          const [rx1, ry1, rx2, ry2] = [r[n * 5 + 1], r[n * 5 + 2], r[n * 5 + 3], r[n * 5 + 4]];
+          const padW = pad && f32(f32(f32(rx2 - rx1) + 1) * pad), padH = pad && f32(f32(f32(ry2 - ry1) + 1) * pad);
+          const [x1, y1, x2, y2] = [f32(rx1 - padW), f32(ry1 - padH), f32(rx2 + padW), f32(ry2 + padH)].map((v) => cRound(f32(v * scale)));
           bins(y1, y2, ph, height, hBins);
           bins(x1, x2, pw, width, wBins);
           for (let c = 0; c < channels; c++) {
@@ -89,6 +95,7 @@ function binMax(x: Float32Array, xo: number, width: number, h0: number, h1: numb
 function roiPoolingToOnnx(c: LayerContext): void {
   const { layer } = c;
   const p = paramsOf<RoiPoolingParam>(layer.def, 'roi_pooling_param');
+  if (p.pad_ratio !== 0) fail(c, `pad_ratio ${p.pad_ratio} (cascade-rcnn's grown ROIs) has no ONNX form in MaxRoiPool; crema runs it natively only`);
   const rois = layer.bottomShapes[1];
   const flat = rois.length === 2 ? c.bottom(1) : c.node('Reshape', [c.bottom(1), c.b.int64s(`${layer.name}/rois_shape`, [rois[0], 5])], [c.tmp('rois')]);
   c.node('MaxRoiPool', [c.bottom(0), flat], [c.top(0)], { pooled_shape: ints([p.pooled_h, p.pooled_w]), spatial_scale: float(p.spatial_scale) });

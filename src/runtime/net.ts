@@ -430,10 +430,23 @@ export class Net {
       const t0 = onLayer ? performance.now() : 0;
       if (impl.sizesTops) this.growTops(i);
       this.runLayer(layers[i], impl, top);
-      if (impl.sizesTops) this.afterSizing(i);
+      if (impl.sizesTops) {
+        this.afterSizing(i);
+        this.allocateUnshaped(this.nextSizing(i));
+      }
       if (top !== undefined && fusion!.hidden.length) this.stale.add(fusion!);
       onLayer?.(layers[i], performance.now() - t0);
     }
+    // A forward that stops before the layers a sizing layer shaped: their blobs as the shapes say.
+    this.allocateUnshaped(Infinity);
+  }
+
+  /** The next layer after `index` whose forward sizes its tops, or the last layer. */
+  private nextSizing(index: number): number {
+    const layers = this.graph.layers;
+    let i = index + 1;
+    while (i < layers.length - 1 && !layers[i].impl.sizesTops) i++;
+    return i;
   }
 
   /**
@@ -515,7 +528,7 @@ export class Net {
    * forward may have left it smaller), in room kept for the blob (`room`).
    */
   private growTops(index: number): void {
-    const l = this.graph.layers[index], most = l.impl.reshape(l.bottomShapes);
+    const l = this.graph.layers[index], most = l.impl.mostTops?.(l.bottomShapes) ?? l.impl.reshape(l.bottomShapes);
     l.tops.forEach((name, k) => {
       const t = this.store.get(name)!, length = sizeOf(most[k]);
       // The array allocate made, kept whole: the forward leaves a view of its start, which must not outlive it.
@@ -538,15 +551,41 @@ export class Net {
       if (t.data.length === 0) throw new LayerError(l.def, `its forward left top '${l.tops[k]}' empty (${shapeString(sized[k])}): crema runs no layer on an empty blob`);
     });
     reshapeAfter(this.graph, index, sized);
-    this.allocate(true);
+    this.unshapedFrom = Math.min(this.unshapedFrom, index + 1);
   }
 
-  /** `length` floats of the room kept for a blob whose size follows a layer's forward (see allocate). */
+  /**
+   * Allocates, for the shapes a layer that sized its tops left, the blobs of the layers up to the next such layer
+   * (`limit`, or all): the ones after it wait, as that layer will shape them again (an FPN cascade's twelve sizing
+   * layers each resized every blob after them, and the first forward left gigabytes of superseded arrays).
+   */
+  private allocateUnshaped(limit: number): void {
+    if (this.unshapedFrom === Infinity || this.unshapedFrom > limit) return;
+    this.allocate(true, limit);
+    this.unshapedFrom = limit < this.graph.layers.length - 1 ? limit + 1 : Infinity;
+  }
+  /** The first layer whose tops are not allocated for the current shapes (Infinity: none). */
+  private unshapedFrom = Infinity;
+
+  /**
+   * `length` floats of the room kept for a blob whose size follows a layer's forward (see allocate), grown by half
+   * again when it must grow (rows that rise stage by stage reallocate a few times, not at every stage).
+   */
   private room(name: string, length: number): Float32Array {
     let full = this.rooms.get(name);
-    if (!full || full.length < length) this.rooms.set(name, (full = blobData(length)));
+    if (!full || full.length < length) this.rooms.set(name, (full = blobData(Math.max(length, Math.ceil(1.5 * (full?.length ?? 0))))));
     return full.subarray(0, length);
   }
+
+  /** The index of the first layer that writes `blob` (its Input layer's for an input). */
+  private firstWriter(blob: string): number {
+    if (!this.writers) {
+      this.writers = new Map();
+      this.graph.layers.forEach((l, i) => l.tops.forEach((t) => this.writers!.has(t) || this.writers!.set(t, i)));
+    }
+    return this.writers.get(blob) ?? 0;
+  }
+  private writers: Map<string, number> | undefined;
   /** Blob -> the array its data is the start of: kept (its block alive) while the blob's size follows a forward. */
   private readonly rooms = new Map<string, Float32Array>();
 
@@ -619,9 +658,13 @@ export class Net {
    * is unchanged. A Concat's bottoms are views of their slices of its top where that changes no value
    * (concat-views.ts), decided again at each reshape.
    */
-  private allocate(sized = false): void {
+  private allocate(sized = false, limit = Infinity): void {
     const shapes = this.graph.blobShapes;
     const slices = platform().env('CREMA_CONCAT') === 'copy' ? new Map<string, ConcatSlice>() : concatSlices(this.graph.layers, shapes, this.fusions);
+    if (!sized) this.unshapedFrom = Infinity;
+    // Blobs first written after `limit` keep their arrays for now (allocateUnshaped), unless a Concat lays them out.
+    const laidOut = new Set([...slices.keys(), ...[...slices.values()].map((v) => v.top), ...this.views]);
+    const waits = (name: string) => limit < Infinity && this.store.has(name) && !laidOut.has(name) && this.firstWriter(name) > limit;
     const data = new Map<string, Float32Array>();
     const dataOf = (name: string): Float32Array => {
       let d = data.get(name);
@@ -641,6 +684,7 @@ export class Net {
       return d;
     };
     for (const [name, shape] of shapes) {
+      if (waits(name)) continue;
       const t = new Tensor(shape, dataOf(name));
       this.store.set(name, t);
       this.blobMap.set(name, this.published(name, t));

@@ -1,0 +1,48 @@
+// libstdc++'s std::partial_sort (bits/stl_algo.h __partial_sort: __heap_select, then __sort_heap; bits/stl_heap.h),
+// replayed step for step. Caffe's layers call it where the items can tie (ArgMax's NaNs, cascade-rcnn's proposals of
+// equal score: a confident RPN gives many boxes a foreground score of exactly 1): which of the tied items come first,
+// and so which survive a cut or NMS, is what these steps make of them, not a stable order.
+
+/** Sorts the first `k` of `items` by `comp` (a strict "goes before"), as std::partial_sort(first, first + k, last, comp). */
+export function partialSort<T>(items: T[], k: number, comp: (a: T, b: T) => boolean): void {
+  const n = items.length;
+  k = Math.min(k, n);
+  // __heap_select: a heap of the first k, then each later item that goes before the heap's top replaces it.
+  if (k >= 2) for (let parent = (k - 2) >> 1; parent >= 0; parent--) adjustHeap(items, parent, k, items[parent], comp);
+  for (let i = k; i < n; i++) {
+    if (!comp(items[i], items[0])) continue;
+    const value = items[i];
+    items[i] = items[0];
+    adjustHeap(items, 0, k, value, comp);
+  }
+  // __sort_heap
+  for (let last = k - 1; last > 0; last--) {
+    const value = items[last];
+    items[last] = items[0];
+    adjustHeap(items, 0, last, value, comp);
+  }
+}
+
+/** std::__adjust_heap: moves the hole at `hole` down to a leaf, then pushes `value` up from there (__push_heap). */
+function adjustHeap<T>(items: T[], hole: number, len: number, value: T, comp: (a: T, b: T) => boolean): void {
+  const top = hole;
+  let child = hole;
+  while (child < (len - 1) >> 1) {
+    child = 2 * (child + 1);
+    if (comp(items[child], items[child - 1])) child--;
+    items[hole] = items[child];
+    hole = child;
+  }
+  if ((len & 1) === 0 && child === (len - 2) >> 1) {
+    child = 2 * (child + 1);
+    items[hole] = items[child - 1];
+    hole = child - 1;
+  }
+  let parent = (hole - 1) >> 1;
+  while (hole > top && comp(items[parent], value)) {
+    items[hole] = items[parent];
+    hole = parent;
+    parent = (hole - 1) >> 1;
+  }
+  items[hole] = value;
+}
