@@ -135,6 +135,22 @@ describe("Proposal's rows follow the image, as py-faster-rcnn's: the layers afte
       }
     });
 
+  it('net.run (its worker thread) gives the same rows and values, image after image', async () => {
+    const net = netWith(withFeatures(python('top: "scores"')) + head, 1), local = netWith(withFeatures(python('top: "scores"')) + head, 1);
+    try {
+      for (const [H, W, imH, imW, , rows] of [cases[1], cases[4], cases[0]]) {
+        const feeds = { ...inputs(H, W, imH, imW), features: features(H, W) };
+        const out = await net.run(feeds, { fetches: ['rois', 'prob'] });
+        const ref = local.forward(feeds);
+        expect(out.prob.dims).toEqual([rows, 5]);
+        expect(Array.from(out.prob.data)).toEqual(Array.from(ref.prob.data));
+        expect(Array.from(out.rois.data)).toEqual(Array.from(local.blobs.get('rois')!.data));
+      }
+    } finally {
+      await net.dispose();
+    }
+  });
+
   it("rows going up and down take no new memory: each blob after the layer keeps room for the most it held", () => {
     const net = netWith(withFeatures(python('top: "scores"')) + head, 1), heap = wasmEngine()!.heap;
     const [many, few] = [{ ...inputs(10, 12, 160, 192), features: features(10, 12) }, { ...inputs(10, 12, 48, 64), features: features(10, 12) }];

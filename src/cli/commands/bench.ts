@@ -55,8 +55,11 @@ export const benchCommand = {
     } finally {
       progress.stop();
     }
+    // A net whose layers size their tops (Faster R-CNN's proposals) is shaped by its last forward, not as loaded.
+    const sized = net.layers.some((l) => l.impl.sizesTops);
+    const ideal = sized ? kernelBound(net.graph).ideal : perImage * (args.batch ?? netBatch);
     if (args.json) printJson(results, 2); // an array, one object per backend: the shape tools read since the first release
-    else console.log(formatBench(net.name || args.net, results, args.iterations, perImage * (args.batch ?? netBatch)));
+    else console.log(formatBench(net.name || args.net, results, args.iterations, ideal));
   },
 };
 
