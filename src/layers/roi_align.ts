@@ -1,8 +1,6 @@
-import { paramsOf } from '../caffe/schema.js';
 import { fail } from '../onnx/context.js';
-import { shapeString } from '../tensor.js';
-import { type LayerType, expectCounts, need } from './layer.js';
-import { checkRois, roiBatch } from './roi_pooling.js';
+import type { LayerType } from './layer.js';
+import { paddedRoi, roiBatch, roiPoolingParams, roiTop } from './roi_pooling.js';
 
 const f32 = Math.fround;
 
@@ -16,24 +14,14 @@ const f32 = Math.fround;
 export const roiAlignLayer: LayerType = {
   type: 'ROIAlign',
   create(def) {
-    const p = paramsOf<{ pooled_h: number; pooled_w: number; spatial_scale: number; pad_ratio: number }>(def, 'roi_pooling_param');
-    need(def, p.pooled_h > 0 && p.pooled_w > 0, () => `pooled_h and pooled_w must be positive, got ${p.pooled_h} and ${p.pooled_w}`);
-    const scale = f32(p.spatial_scale), pad = f32(p.pad_ratio), ph = p.pooled_h, pw = p.pooled_w, gh = ph + 1, gw = pw + 1;
+    const { scale, pad, ph, pw } = roiPoolingParams(def), gh = ph + 1, gw = pw + 1;
     return {
-      reshape([x, rois]) {
-        expectCounts(def, [2, 2], [1, 1]);
-        need(def, x.length === 4, () => `needs 4-D features (num, channels, height, width), got ${shapeString(x)}`);
-        checkRois(def, rois);
-        return [[rois[0], x[1], gh, gw]];
-      },
+      reshape: ([x, rois]) => [roiTop(def, x, rois, gh, gw)],
       forward([x, rois], [top]) {
         const [num, channels, height, width] = x.dims, plane = height * width, r = rois.data, y = top.data;
         for (let n = 0; n < rois.dims[0]; n++) {
           const batch = roiBatch(def, r, n, num);
-          const [x1, y1, x2, y2] = [r[5 * n + 1], r[5 * n + 2], r[5 * n + 3], r[5 * n + 4]];
-          const padW = f32(f32(f32(x2 - x1) + 1) * pad), padH = f32(f32(f32(y2 - y1) + 1) * pad);
-          const startW = f32(f32(f32(x1 - padW) * scale) - 0.5), startH = f32(f32(f32(y1 - padH) * scale) - 0.5);
-          const endW = f32(f32(f32(x2 + padW) * scale) - 0.5), endH = f32(f32(f32(y2 + padH) * scale) - 0.5);
+          const [startW, startH, endW, endH] = paddedRoi(r, n, pad).map((v) => f32(f32(v * scale) - 0.5));
           const roiH = f32(endH - startH), roiW = f32(endW - startW), binH = f32(roiH / ph), binW = f32(roiW / pw);
           for (let c = 0; c < channels; c++) {
             const xo = (batch * channels + c) * plane, yo = (n * channels + c) * gh * gw;

@@ -29,6 +29,28 @@ export function roiBatch(def: LayerParameter, rois: Float32Array, n: number, num
   return batch;
 }
 
+/** roi_pooling_param as ROIPooling and cascade-rcnn's ROIAlign read it (the pooled sizes checked). */
+export function roiPoolingParams(def: LayerParameter): { scale: number; pad: number; ph: number; pw: number } {
+  const p = paramsOf<RoiPoolingParam>(def, 'roi_pooling_param');
+  need(def, p.pooled_h > 0 && p.pooled_w > 0, () => `pooled_h and pooled_w must be positive, got ${p.pooled_h} and ${p.pooled_w}`);
+  return { scale: f32(p.spatial_scale), pad: f32(p.pad_ratio), ph: p.pooled_h, pw: p.pooled_w };
+}
+
+/** The top of a layer pooling 4-D features over R ROIs into `h` x `w` bins: (R, C, h, w). */
+export function roiTop(def: LayerParameter, x: Shape, rois: Shape, h: number, w: number): Shape {
+  expectCounts(def, [2, 2], [1, 1]);
+  need(def, x.length === 4, () => `needs 4-D features (num, channels, height, width), got ${shapeString(x)}`);
+  checkRois(def, rois);
+  return [rois[0], x[1], h, w];
+}
+
+/** ROI n's corners [x1, y1, x2, y2] grown by `pad` of its size (+ 1) each side (cascade-rcnn's pad_ratio), in float. */
+export function paddedRoi(r: Float32Array, n: number, pad: number): number[] {
+  const [x1, y1, x2, y2] = [r[n * 5 + 1], r[n * 5 + 2], r[n * 5 + 3], r[n * 5 + 4]];
+  const padW = pad && f32(f32(f32(x2 - x1) + 1) * pad), padH = pad && f32(f32(f32(y2 - y1) + 1) * pad);
+  return [f32(x1 - padW), f32(y1 - padH), f32(x2 + padW), f32(y2 + padH)];
+}
+
 /**
  * ROIPooling (rbgirshick/caffe-fast-rcnn, Fast/Faster R-CNN): bottoms (features (N, C, H, W), rois (R, 5) of
  * [batch index, x1, y1, x2, y2] in image pixels); top (R, C, pooled_h, pooled_w), each bin the MAX over its part of
@@ -39,25 +61,16 @@ export function roiBatch(def: LayerParameter, rois: Float32Array, n: number, num
 export const roiPoolingLayer: LayerType = {
   type: 'ROIPooling',
   create(def) {
-    const p = paramsOf<RoiPoolingParam>(def, 'roi_pooling_param');
-    need(def, p.pooled_h > 0 && p.pooled_w > 0, () => `pooled_h and pooled_w must be positive, got ${p.pooled_h} and ${p.pooled_w}`);
-    const scale = Math.fround(p.spatial_scale), pad = Math.fround(p.pad_ratio), ph = p.pooled_h, pw = p.pooled_w;
+    const { scale, pad, ph, pw } = roiPoolingParams(def);
     return {
-      reshape([x, rois]) {
-        expectCounts(def, [2, 2], [1, 1]);
-        need(def, x.length === 4, () => `needs 4-D features (num, channels, height, width), got ${shapeString(x)}`);
-        checkRois(def, rois);
-        return [[rois[0], x[1], ph, pw]];
-      },
+      reshape: ([x, rois]) => [roiTop(def, x, rois, ph, pw)],
       forward([x, rois], [top]) {
         const [num, channels, height, width] = x.dims, plane = height * width;
         const r = rois.data, y = top.data;
         const hBins = new Int32Array(2 * ph), wBins = new Int32Array(2 * pw);
         for (let n = 0; n < rois.dims[0]; n++) {
           const batch = roiBatch(def, r, n, num);
-          const [rx1, ry1, rx2, ry2] = [r[n * 5 + 1], r[n * 5 + 2], r[n * 5 + 3], r[n * 5 + 4]];
-          const padW = pad && f32(f32(f32(rx2 - rx1) + 1) * pad), padH = pad && f32(f32(f32(ry2 - ry1) + 1) * pad);
-          const [x1, y1, x2, y2] = [f32(rx1 - padW), f32(ry1 - padH), f32(rx2 + padW), f32(ry2 + padH)].map((v) => cRound(f32(v * scale)));
+          const [x1, y1, x2, y2] = paddedRoi(r, n, pad).map((v) => cRound(f32(v * scale)));
           bins(y1, y2, ph, height, hBins);
           bins(x1, x2, pw, width, wBins);
           for (let c = 0; c < channels; c++) {
