@@ -34,6 +34,12 @@ describe('cascade-rcnn layers vs the fork (test/fixtures/cascade/head: two RPN s
       }
     });
 
+  it('a note says the blobs after the sizing layers have one row until the first forward', async () => {
+    const net = await Net.load(path.join(head, 'net.prototxt'), undefined, { threads: 1 });
+    expect(net.notes).toContain("'bgo_a', 'bgo_b', 'bgo_c', 'bgo_none' and 3 more (BoxGroupOutput, ScaleRoute) give as many rows as each forward finds: until the first forward, the blobs after them have their set-up's one row");
+    expect(net.shapes.get('pool_a')).toEqual([1, 3, 2, 4]);
+  });
+
   it('the fixture exercises what it should: caps, both images, NMS modes, the placeholder, routing both ways', () => {
     const rows = (blob: string) => fork(blob).dims[0];
     const images = (blob: string) => new Set(fork(blob).data.filter((_, i) => i % fork(blob).dims[1] === 0));

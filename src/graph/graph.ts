@@ -110,6 +110,17 @@ function refuseShadowedWeights(layers: GraphLayer[], firstOfName: Map<string, nu
 }
 
 /**
+ * A note on the layers whose forward gives their tops' rows with one-row set-up shapes (cascade-rcnn's): until the
+ * first forward, the shapes after them (`crema info`, net.shapes) are those rows, not the ones an image gives.
+ */
+export function sizingNote(graph: Graph): string[] {
+  const sizing = graph.layers.filter((l) => l.impl.sizesTops && l.impl.mostTops);
+  if (!sizing.length) return [];
+  const names = sizing.slice(0, 4).map((l) => `'${l.name}'`).join(', ') + (sizing.length > 4 ? ` and ${sizing.length - 4} more` : '');
+  return [`${names} (${[...new Set(sizing.map((l) => l.type))].join(', ')}) give as many rows as each forward finds: until the first forward, the blobs after them have their set-up's one row`];
+}
+
+/**
  * Notes on layer names used more than once: which layer the name means for weights, forward({start, end}) and
  * `--params` (the first, as Caffe's weight copy and pycaffe's forward do).
  */

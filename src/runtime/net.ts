@@ -1,6 +1,6 @@
 import { loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
-import { buildGraph, inferShapes, repeatedNameNotes, reshapeAfter, type Graph, type GraphLayer } from '../graph/graph.js';
+import { buildGraph, inferShapes, repeatedNameNotes, reshapeAfter, sizingNote, type Graph, type GraphLayer } from '../graph/graph.js';
 import { type DecodedWeights, type Owned, adoptWeights, boundThreads, collectGarbage, compileEngine, decodedWeights, defaultThreads, setThreads, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm.js';
 import { type Layer, LayerError, declaredWeights } from '../layers/layer.js';
 import { type InputValue, checkEveryInput, checkFeeds, inputTensor } from './feeds.js';
@@ -137,7 +137,7 @@ export class Net {
     notes: string[],
     options: NetOptions,
   ) {
-    this.notes = [...notes, ...repeatedNameNotes(graph), ...graph.layers.flatMap((l) => builtInPythonNote(l.def) ?? [])];
+    this.notes = [...notes, ...repeatedNameNotes(graph), ...sizingNote(graph), ...graph.layers.flatMap((l) => builtInPythonNote(l.def) ?? [])];
     for (const l of graph.layers) for (const note of l.impl.notes ?? []) this.notes.push(`layer '${l.name}' (${l.type}): ${note}`);
     this.threads = boundThreads(checkedThreads(options.threads) ?? defaultThreads());
     this.fusions = findFusions(graph.layers);
