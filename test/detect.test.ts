@@ -63,7 +63,7 @@ describe('detect (library)', () => {
   it('refuses a net without a detection layer', async () => {
     const net = await Net.load(path.join(import.meta.dirname, '../models/lenet/deploy.prototxt'), path.join(import.meta.dirname, '../models/lenet/weights.caffemodel'));
     await expect(detect(net, path.join(import.meta.dirname, '../models/lenet/examples/digit-2.png'))).rejects.toThrow(
-      "net 'LeNet' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput): detect runs SSD- and YOLO-style nets (classify runs classifiers)",
+      "net 'LeNet' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput) nor a Proposal layer (Faster R-CNN): detect runs SSD- and YOLO-style nets and Faster R-CNN (classify runs classifiers)",
     );
   });
 
@@ -110,7 +110,7 @@ describe('crema detect', () => {
     expect(none.stdout.split('\n')[1]).toBe('(none scoring 0.99 or more)');
     const lenet = await crema('detect', path.join(import.meta.dirname, '../models/lenet/deploy.prototxt'), path.join(import.meta.dirname, '../models/lenet/weights.caffemodel'), cat);
     expect(lenet.code).toBe(2);
-    expect(lenet.stderr).toContain("net 'LeNet' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput)");
+    expect(lenet.stderr).toContain("net 'LeNet' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput) nor a Proposal layer (Faster R-CNN)");
     const labels = path.join(dir, 'missing.txt'); // as every file a user names says it (test/file-errors)
     const unlabelled = await crema('detect', prototxt, weights, cat, ...flags, '--labels', labels);
     expect([unlabelled.code, unlabelled.stderr]).toEqual([2, `crema: ${labels}: no such file\n`]);

@@ -3,15 +3,19 @@ import { loadImage } from '../image/load.js';
 import { PREPROCESS_OPTIONS, type PreprocessOptions, geometryOf, preprocess, preprocessPart } from '../image/preprocess.js';
 import { checkOptionKeys } from '../util/options.js';
 import type { Net } from '../runtime/net.js';
-import type { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { DETECTION_TYPES } from '../layers/detection_output.js';
 import { quadNms } from './quad-nms.js';
+import { FASTER_RCNN_DEFAULTS, fasterRcnnBlob, fasterRcnnBlobs, fasterRcnnDetections, fasterRcnnMeans, hasProposal } from './faster-rcnn.js';
 import type { Bytes } from '../util/source.js';
 
-/** One detected object, its box in the image's pixels (the fork's normalized corners times the image size, not clipped). */
+/**
+ * One detected object, its box in the image's pixels (the fork's normalized corners times the image size, not
+ * clipped; Faster R-CNN's: py-faster-rcnn's x1, y1, x2, y2, clipped to the image).
+ */
 export interface Detection {
-  /** The class index DetectionOutput gives (the background class is never reported). */
+  /** The class index DetectionOutput gives, or Faster R-CNN's column of cls_prob (the background class is never reported). */
   label: number;
   /** labels[label], when labels were given. */
   name: string | null;
@@ -37,15 +41,40 @@ export interface DetectOptions extends PreprocessOptions {
    * more than this (its demo: 0.2; see quad-nms.ts). Off by default: the net's own rows.
    */
   quadNms?: number;
+  /**
+   * Faster R-CNN only: the length the image's shorter side is scaled to (py-faster-rcnn's cfg.TEST.SCALES[0]:
+   * 600, the default).
+   */
+  scale?: number;
+  /** Faster R-CNN only: the most the longer side may be scaled to (py-faster-rcnn's cfg.TEST.MAX_SIZE: 1000, the default). */
+  maxSize?: number;
 }
 
-const DETECT_OPTIONS = [...PREPROCESS_OPTIONS, 'threshold', 'labels', 'quadNms'];
+const DETECT_OPTIONS = [...PREPROCESS_OPTIONS, 'threshold', 'labels', 'quadNms', 'scale', 'maxSize'];
 
 /** The blob the net's (first) detection layer (DETECTION_TYPES) writes; a net without one is refused. */
 export function detectionBlob(net: Net): string {
   const layer = net.layers.find((l) => DETECTION_TYPES.has(l.type));
-  if (!layer) throw new CremaError(`net '${net.name || 'net'}' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput): detect runs SSD- and YOLO-style nets (classify runs classifiers)`);
+  if (!layer) throw noDetectionLayer(net);
   return layer.tops[0];
+}
+
+function noDetectionLayer(net: Net): CremaError {
+  return new CremaError(`net '${net.name || 'net'}' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput) nor a Proposal layer (Faster R-CNN): detect runs SSD- and YOLO-style nets and Faster R-CNN (classify runs classifiers)`);
+}
+
+/**
+ * How detect runs the net: 'output' (SSD, YOLO: a detection layer writes the boxes) or 'faster-rcnn' (a Proposal
+ * layer, no detection layer: py-faster-rcnn's im_detect and demo.py's per-class NMS, faster-rcnn.ts). A net with
+ * neither is refused.
+ */
+export function detectionKind(net: Net): 'output' | 'faster-rcnn' {
+  if (net.layers.some((l) => DETECTION_TYPES.has(l.type))) return 'output';
+  if (hasProposal(net)) {
+    fasterRcnnBlobs(net); // refuses a net without im_detect's blobs
+    return 'faster-rcnn';
+  }
+  throw noDetectionLayer(net);
 }
 
 /**
@@ -71,6 +100,7 @@ export function detectionsOf(rows: Tensor, index: number, width: number, height:
 
 /** Detections in an already decoded image (pycaffe's load_image form), prepared with `options` for the net's first input. */
 export function detectImage(net: Net, image: FloatImage, options: DetectOptions = {}): Detection[] {
+  if (detectionKind(net) === 'faster-rcnn') return detectFasterRcnn(net, image, options);
   const job = detectionJob(net, image, options);
   net.forward({ [job.input]: job.data });
   return imageDetections(net.blobs.get(job.blob)!, image, options);
@@ -90,6 +120,32 @@ function quadRows(width: number | undefined): void {
     throw new CremaError(`quadNms: the net's detections have no quadrilaterals (rows of ${width}; TextBoxes++'s DetectionOutput with use_polygon gives rows of 15)`);
 }
 
+/** The options of a Faster R-CNN net's detect, checked: threshold, scale, maxSize, the means. */
+function fasterRcnnOptions(options: DetectOptions): { threshold: number; scale: number; maxSize: number; means: readonly number[] } {
+  checkOptionKeys(options, DETECT_OPTIONS, 'detect');
+  const threshold = options.threshold ?? 0.5;
+  if (!Number.isFinite(threshold)) throw new CremaError(`the threshold must be a number, got ${threshold}`);
+  const scale = options.scale ?? FASTER_RCNN_DEFAULTS.scale, maxSize = options.maxSize ?? FASTER_RCNN_DEFAULTS.maxSize;
+  for (const [name, v] of [['scale', scale], ['maxSize', maxSize]] as const)
+    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 1 && v <= 16384))
+      throw new CremaError(`${name}: a length in pixels from 1 to 16384 (py-faster-rcnn's ${name === 'scale' ? 'cfg.TEST.SCALES: 600' : 'cfg.TEST.MAX_SIZE: 1000'}), got ${String(v)}`);
+  return { threshold, scale, maxSize, means: fasterRcnnMeans(options) };
+}
+
+/**
+ * A Faster R-CNN net's detections (py-faster-rcnn's im_detect, then demo.py's per-class NMS at 0.3 and the
+ * threshold; see faster-rcnn.ts): the net is fed the image at its own size (the net reshapes) and im_info.
+ */
+function detectFasterRcnn(net: Net, image: FloatImage, options: DetectOptions): Detection[] {
+  const { threshold, scale, maxSize, means } = fasterRcnnOptions(options);
+  const blobs = fasterRcnnBlobs(net);
+  const { data, scale: factor } = fasterRcnnBlob(image, scale, maxSize, means);
+  const info = new Tensor(net.shapes.get(blobs.imInfo)!, Float32Array.of(data.dims[2], data.dims[3], factor));
+  net.forward({ [blobs.data]: data, [blobs.imInfo]: info });
+  const get = (b: string) => net.blobs.get(b)!;
+  return fasterRcnnDetections(get(blobs.rois), get(blobs.clsProb), get(blobs.bboxPred), factor, image.width, image.height, threshold, options.labels);
+}
+
 /**
  * What one image's detections take, whatever runs the forward: the net's input and the image prepared for it, the
  * blob DetectionOutput writes, the threshold.
@@ -99,6 +155,8 @@ export function detectionJob(net: Net, image: FloatImage, options: DetectOptions
   const threshold = options.threshold ?? 0.5;
   if (!Number.isFinite(threshold)) throw new CremaError(`the threshold must be a number, got ${threshold}`);
   const overlap = options.quadNms;
+  const faster = (['scale', 'maxSize'] as const).filter((k) => options[k] !== undefined);
+  if (faster.length) throw new CremaError(`${faster.join(', ')}: Faster R-CNN's only (py-faster-rcnn's image scaling); this net ends in a detection layer, its images are stretched to its input`);
   if (overlap !== undefined && !(typeof overlap === 'number' && overlap >= 0 && overlap <= 1))
     throw new CremaError(`quadNms: the overlap above which a quadrilateral is dropped, from 0 to 1 (TextBoxes++'s demo: 0.2), got ${String(overlap)}`);
   const input = net.inputs[0];
@@ -112,7 +170,8 @@ export function detectionJob(net: Net, image: FloatImage, options: DetectOptions
 /**
  * Runs an SSD- or YOLO-style net (ending in a detection layer) on an image file or its bytes: pycaffe's
  * preprocessing (the same options as classify), then the detections scoring at least `threshold` (default 0.5),
- * in the image's pixels, as plain objects.
+ * in the image's pixels, as plain objects. A Faster R-CNN net (a Proposal layer, py-faster-rcnn's test net) runs
+ * as py-faster-rcnn's im_detect and demo.py do (scale, maxSize; the boxes clipped to the image).
  */
 export async function detect(net: Net, image: string | Bytes, options: DetectOptions = {}): Promise<Detection[]> {
   checkOptionKeys(options, DETECT_OPTIONS, 'detect');

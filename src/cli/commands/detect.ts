@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { type Detection, type DetectOptions, detectImage, detectionBlob, detectionJob, imageDetections, parseLabels } from '../../detect/detect.js';
+import { type Detection, type DetectOptions, detectImage, detectionBlob, detectionJob, detectionKind, imageDetections, parseLabels } from '../../detect/detect.js';
 import type { FloatImage } from '../../image/image.js';
 import type { OnnxSessions } from '../../onnx/run.js';
 import { drawDetections } from '../../detect/draw.js';
@@ -26,6 +26,8 @@ interface DetectArgs extends NetArgs, ImageArgs {
   labels?: string;
   threshold: number;
   quadNms?: number;
+  scale?: number;
+  maxSize?: number;
   json: boolean;
   output?: string;
   backend: 'native' | 'onnx';
@@ -37,22 +39,27 @@ export const detectCommand = {
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
       .option('threshold', { type: 'number', default: 0.5, describe: 'report detections scoring at least this' })
       .option('quad-nms', { type: 'number', describe: 'TextBoxes++: its demo\'s polygon NMS after the net, dropping a quadrilateral overlapping a better one by more than this (the demo: 0.2)' })
+      .option('scale', { type: 'number', describe: 'Faster R-CNN: scale each image so its shorter side is this long (py-faster-rcnn\'s cfg.TEST.SCALES; default 600)' })
+      .option('max-size', { type: 'number', describe: 'Faster R-CNN: the most the longer side may be scaled to (py-faster-rcnn\'s cfg.TEST.MAX_SIZE; default 1000)' })
       .option('labels', { type: 'string', describe: 'class names: one a line (line i = label i), or the SSD fork\'s labelmap .prototxt (default: labels.txt beside the net, if any)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object when done: {"images": [{"image", "width", "height", "detections": [{"label", "name", "score", "xmin", "ymin", "xmax", "ymax", "quad" (TextBoxes++)}]}], "skipped": [{"image", "error"}]}' })
       .option('output', { alias: 'o', type: 'string', describe: 'write each image with its boxes and labels drawn as DIR/<name>.png' })
       .example('$0 detect res10_300x300_ssd.prototxt res10_300x300_ssd.caffemodel faces/ --mean 104,177,123 -o boxed/', 'OpenCV\'s face detector (its files: no SSD model ships with crema)')
       .example('$0 detect MobileNetSSD_deploy.prototxt MobileNetSSD_deploy.caffemodel street.jpg --mean 127.5,127.5,127.5 --input-scale 0.007843 --labels voc.txt --json', 'MobileNet-SSD, as one JSON object')
-      .epilog('Images are prepared as pycaffe does (the flags of classify) and stretched to the input size; boxes are the net\'s normalized corners times the image size. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
+      .example('$0 detect faster_rcnn_test.pt VGG16_faster_rcnn_final.caffemodel street.jpg --labels voc.txt', 'py-faster-rcnn\'s test net (its Python proposal layer runs built in), as its tools/demo.py detects')
+      .epilog('Images are prepared as pycaffe does (the flags of classify) and stretched to the input size; boxes are the net\'s normalized corners times the image size. A Faster R-CNN net (a Proposal layer, py-faster-rcnn\'s test.prototxt) runs as py-faster-rcnn\'s im_detect and tools/demo.py: the image scaled by --scale and --max-size, a mean per channel (--mean, default its PIXEL_MEANS), the boxes regressed per class and clipped to the image, NMS at 0.3 per class. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
   handler: async (args: DetectArgs) => {
     if (!Number.isFinite(args.threshold)) throw new CremaError('--threshold: expected a number');
     const files = collectImages(args.images);
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
     const net = await loadNetFor(args, args.backend === 'native');
     printNotes(net, args);
-    const blob = detectionBlob(net); // refuses a net without DetectionOutput before any image is read
-    const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, outputs: [blob] }) : undefined;
+    const kind = detectionKind(net); // refuses a net without a detection or Proposal layer before any image is read
+    if (kind === 'faster-rcnn' && args.backend === 'onnx')
+      throw new CremaError('--backend onnx: Faster R-CNN\'s Proposal layer has no exact ONNX form; run it natively (--backend native)');
+    const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, outputs: [detectionBlob(net)] }) : undefined;
     const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
-    const options = { ...preprocessOptionsFrom(args, geo), threshold: args.threshold, labels: labelsOf(args, net), quadNms: args.quadNms };
+    const options = { ...preprocessOptionsFrom(args, geo), threshold: args.threshold, labels: labelsOf(args, net), quadNms: args.quadNms, scale: args.scale, maxSize: args.maxSize };
     if (args.output !== undefined) makeOutputDir(args.output);
     const outputs = new Set<string>();
     const progress = startProgress('detect', files.length, { unit: 'images' });
@@ -98,7 +105,13 @@ function labelsOf(args: DetectArgs, net: Net): string[] | undefined {
   const file = args.labels ?? (fs.existsSync(beside) ? beside : undefined);
   if (!file) return undefined;
   const labels = parseLabels(readFileBytes(file).toString('utf8'));
-  const layer = net.layers.find((l) => DETECTION_TYPES.has(l.type))!;
+  const layer = net.layers.find((l) => DETECTION_TYPES.has(l.type));
+  if (!layer) {
+    // Faster R-CNN: cls_prob's classes, background (label 0) first
+    const classes = net.shapes.get('cls_prob')?.[1];
+    if (classes !== undefined && labels.length !== classes) console.error(`warning: ${file} has ${labels.length} labels, cls_prob has ${classes} classes (label 0, the background, is never reported)`);
+    return labels;
+  }
   if (layer.type !== 'DetectionOutput') {
     // The YOLO layers' labels are class + 1: their label files (the fork's labelmaps) name label 0 too.
     const classes = yoloClasses(layer.def);

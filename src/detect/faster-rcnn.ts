@@ -1,0 +1,165 @@
+import type { FloatImage } from '../image/image.js';
+import { cvResizeLinear } from '../image/cv-resize.js';
+import type { PreprocessOptions } from '../image/preprocess.js';
+import { layerTypeOf } from '../layers/registry.js';
+import type { Net } from '../runtime/net.js';
+import { Tensor } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+import type { Detection } from './detect.js';
+
+// py-faster-rcnn's two-stage detection, as its own code computes it (rbgirshick/py-faster-rcnn 781a917):
+// lib/fast_rcnn/test.py's im_detect (_get_image_blob: the image as BGR 0..255 float32 minus cfg.PIXEL_MEANS,
+// scaled by cv2.resize so that the shorter side is cfg.TEST.SCALES[0], capped so the longer one is at most
+// cfg.TEST.MAX_SIZE; im_info [H, W, scale]; boxes = rois / scale, moved by bbox_pred (bbox_transform_inv) and
+// clipped to the image), then tools/demo.py's per class: NMS at 0.3 (py_cpu_nms), scores of at least the threshold.
+// Everything numpy does in float32 is done in float32 here (Math.fround at each of its operations).
+
+const f32 = Math.fround;
+
+/** py-faster-rcnn's cfg.TEST.SCALES[0], cfg.TEST.MAX_SIZE, cfg.PIXEL_MEANS (B, G, R) and demo.py's NMS_THRESH. */
+export const FASTER_RCNN_DEFAULTS = { scale: 600, maxSize: 1000, means: [102.9801, 115.9465, 122.7717], nms: 0.3 };
+
+/** The blobs py-faster-rcnn's im_detect feeds and reads. */
+export interface FasterRcnnBlobs {
+  data: string;
+  imInfo: string;
+  rois: string;
+  clsProb: string;
+  bboxPred: string;
+}
+
+/** Whether the net has a Proposal layer (crema's built-in, or py-faster-rcnn's Python rpn.proposal_layer run as it). */
+export function hasProposal(net: Net): boolean {
+  return net.layers.some((l) => layerTypeOf(l.def).type === 'Proposal');
+}
+
+/**
+ * The blobs of a Faster R-CNN net as im_detect names them: the image input ('data'), im_info (the Proposal's third
+ * bottom, an input), rois (its first top), cls_prob and bbox_pred. A net lacking one is refused by name.
+ */
+export function fasterRcnnBlobs(net: Net): FasterRcnnBlobs {
+  const name = `net '${net.name || 'net'}'`;
+  const proposal = net.layers.find((l) => layerTypeOf(l.def).type === 'Proposal');
+  if (!proposal) throw new CremaError(`${name} has no Proposal layer`);
+  const imInfo = proposal.bottoms[2];
+  if (!net.inputs.includes(imInfo))
+    throw new CremaError(`${name}: Proposal '${proposal.name}' reads im_info from '${imInfo}', which is not an input of the net (py-faster-rcnn's im_detect feeds it)`);
+  const infoShape = net.shapes.get(imInfo)!;
+  if (infoShape.reduce((a, b) => a * b, 1) !== 3)
+    throw new CremaError(`${name}: im_info '${imInfo}' is ${infoShape.join(' x ')}, not 3 values (height, width, scale)`);
+  const data = net.inputs.includes('data') ? 'data' : net.inputs.find((i) => i !== imInfo);
+  if (data === undefined) throw new CremaError(`${name} has no input to feed images to besides '${imInfo}'`);
+  for (const blob of ['cls_prob', 'bbox_pred'])
+    if (!net.shapes.has(blob))
+      throw new CremaError(`${name} has a Proposal layer but no blob '${blob}': detect runs py-faster-rcnn's test nets (rois, cls_prob, bbox_pred as its im_detect reads them)`);
+  return { data, imInfo, rois: proposal.tops[0], clsProb: 'cls_prob', bboxPred: 'bbox_pred' };
+}
+
+/** numpy's round(): halves to even. */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** _get_image_blob's scale: `scale` over the shorter side, unless the longer one would round to more than maxSize. */
+export function fasterRcnnScale(height: number, width: number, scale: number, maxSize: number): number {
+  const lo = Math.min(height, width), hi = Math.max(height, width);
+  const factor = scale / lo;
+  return roundHalfEven(factor * hi) > maxSize ? maxSize / hi : factor;
+}
+
+/**
+ * _get_image_blob of an image (crema's [0, 1] RGB FloatImage of an 8-bit file: cv2.imread's BGR uint8 values are
+ * round(v * 255)): BGR float32 minus the means, resized by cv2's INTER_LINEAR (cv-resize.ts), as (1, 3, H, W).
+ */
+export function fasterRcnnBlob(image: FloatImage, scale: number, maxSize: number, means: readonly number[] = FASTER_RCNN_DEFAULTS.means): { data: Tensor; scale: number } {
+  if (image.channels !== 3) throw new CremaError(`Faster R-CNN takes colour images (3 channels), got ${image.channels}`);
+  const n = image.height * image.width, bgr = new Float32Array(3 * n), src = image.data;
+  for (let i = 0; i < n; i++)
+    for (let c = 0; c < 3; c++) bgr[3 * i + c] = f32(Math.round(src[3 * i + 2 - c] * 255) - means[c]);
+  const factor = fasterRcnnScale(image.height, image.width, scale, maxSize);
+  const resized = cvResizeLinear({ height: image.height, width: image.width, channels: 3, data: bgr }, factor, factor);
+  const { height: H, width: W } = resized, plane = H * W, data = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) data[c * plane + i] = resized.data[3 * i + c];
+  return { data: new Tensor([1, 3, H, W], data), scale: factor };
+}
+
+/** One class's detection before the threshold: its box (x1, y1, x2, y2) and score, float32. */
+interface Scored {
+  box: [number, number, number, number];
+  score: number;
+}
+
+/**
+ * py_cpu_nms: highest score first (numpy's argsort()[::-1]: of equal scores the later row first), a box overlapping
+ * a kept one by more than `thresh` (pixel-inclusive IoU, float32) dropped. Returns the kept indices in order.
+ */
+function pyCpuNms(dets: Scored[], thresh: number): number[] {
+  const area = dets.map(({ box: [x1, y1, x2, y2] }) => f32(f32(f32(x2 - x1) + 1) * f32(f32(y2 - y1) + 1)));
+  let order = dets.map((_, i) => i).sort((i, j) => dets[j].score - dets[i].score || j - i);
+  const keep: number[] = [], limit = f32(thresh);
+  while (order.length > 0) {
+    const i = order[0], [ax1, ay1, ax2, ay2] = dets[i].box;
+    keep.push(i);
+    order = order.slice(1).filter((j) => {
+      const [bx1, by1, bx2, by2] = dets[j].box;
+      const w = Math.max(0, f32(f32(Math.min(ax2, bx2) - Math.max(ax1, bx1)) + 1));
+      const h = Math.max(0, f32(f32(Math.min(ay2, by2) - Math.max(ay1, by1)) + 1));
+      const inter = f32(w * h);
+      return f32(inter / f32(f32(area[i] + area[j]) - inter)) <= limit;
+    });
+  }
+  return keep;
+}
+
+/**
+ * im_detect's boxes and demo.py's per-class detections: rois (R, 5) / scale (float32, as numpy divides a float32 array
+ * by a float64 scalar), bbox_transform_inv by bbox_pred (R, 4C) in float32, clip_boxes to the width x height image;
+ * then for each class 1..C-1 py_cpu_nms at `nms` and the rows scoring at least `threshold` (compared in float32).
+ */
+export function fasterRcnnDetections(rois: Tensor, clsProb: Tensor, bboxPred: Tensor, scale: number, width: number, height: number, threshold: number, labels?: readonly string[], nms = FASTER_RCNN_DEFAULTS.nms): Detection[] {
+  const R = rois.dims[0], C = clsProb.dims.length >= 2 ? clsProb.dims[1] : 0;
+  if (clsProb.data.length !== R * C || bboxPred.data.length !== R * 4 * C || rois.data.length !== R * 5)
+    throw new CremaError(`Faster R-CNN: rois ${rois.dims.join(' x ')}, cls_prob ${clsProb.dims.join(' x ')} and bbox_pred ${bboxPred.dims.join(' x ')} do not go together (R x 5, R x C, R x 4C)`);
+  const s = f32(scale), d = bboxPred.data, r = rois.data;
+  const clip = (v: number, hi: number) => Math.max(Math.min(v, hi - 1), 0);
+  const perClass: Scored[][] = Array.from({ length: C }, () => []);
+  for (let i = 0; i < R; i++) {
+    const x1 = f32(r[5 * i + 1] / s), y1 = f32(r[5 * i + 2] / s), x2 = f32(r[5 * i + 3] / s), y2 = f32(r[5 * i + 4] / s);
+    const w = f32(f32(x2 - x1) + 1), h = f32(f32(y2 - y1) + 1);
+    const cx = f32(x1 + f32(0.5 * w)), cy = f32(y1 + f32(0.5 * h));
+    for (let c = 1; c < C; c++) {
+      const at = i * 4 * C + 4 * c;
+      const px = f32(f32(d[at] * w) + cx), py = f32(f32(d[at + 1] * h) + cy);
+      const pw = f32(f32(Math.exp(d[at + 2])) * w), ph = f32(f32(Math.exp(d[at + 3])) * h);
+      perClass[c].push({
+        box: [clip(f32(px - f32(0.5 * pw)), width), clip(f32(py - f32(0.5 * ph)), height), clip(f32(px + f32(0.5 * pw)), width), clip(f32(py + f32(0.5 * ph)), height)],
+        score: clsProb.data[i * C + c],
+      });
+    }
+  }
+  const limit = f32(threshold), out: Detection[] = [];
+  for (let c = 1; c < C; c++)
+    for (const k of pyCpuNms(perClass[c], nms)) {
+      const { box, score } = perClass[c][k];
+      if (score >= limit) out.push({ label: c, name: labels?.[c] ?? null, score, xmin: box[0], ymin: box[1], xmax: box[2], ymax: box[3] });
+    }
+  return out;
+}
+
+/**
+ * What of the detect options py-faster-rcnn's preparation takes: a mean of one value per channel (B, G, R: its
+ * PIXEL_MEANS); raw scale 255 and channel swap 2,1,0 are what it does. Anything else is refused: its blob is fixed.
+ */
+export function fasterRcnnMeans(options: PreprocessOptions & { quadNms?: number }): readonly number[] {
+  const given: string[] = (['inputScale', 'resize', 'crop', 'oversample', 'quadNms'] as const).filter((k) => options[k] !== undefined && options[k] !== false);
+  if (options.rawScale !== undefined && options.rawScale !== 255) given.unshift('rawScale');
+  if (options.channelSwap !== undefined && options.channelSwap.join() !== '2,1,0') given.unshift('channelSwap');
+  if (given.length)
+    throw new CremaError(`Faster R-CNN: ${given.join(', ')} do not apply (py-faster-rcnn prepares images its own way: BGR 0..255 minus a mean per channel, scaled by the options scale and maxSize)`);
+  const mean = options.mean;
+  if (mean === undefined) return FASTER_RCNN_DEFAULTS.means;
+  if (!('perChannel' in mean) || mean.perChannel.length !== 3)
+    throw new CremaError('Faster R-CNN: the mean is one value per channel (B, G, R; py-faster-rcnn\'s PIXEL_MEANS are 102.9801, 115.9465, 122.7717), not an image');
+  return Array.from(mean.perChannel);
+}

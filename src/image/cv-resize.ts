@@ -1,0 +1,96 @@
+import { type FloatImage, checkImageMemory, makeImage } from './image.js';
+import { CremaError } from '../util/errors.js';
+
+// OpenCV's cv2.resize(im, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR) on a float32 image, as py-faster-rcnn's
+// _get_image_blob calls it (OpenCV 4.5's generic path, modules/imgproc/src/resize.cpp; its float path has no
+// fixed point, and the chroot's build has no IPP). Not resizeImage: that is pycaffe's skimage resize (a blur first,
+// another sampling grid). cv2's arithmetic, restated:
+// - the size: round(w * fx) x round(h * fy) in double, halves to even (saturate_cast<int>); the same size is a copy;
+// - exactly half the size (1 / fx == 2 on both axes) is its INTER_AREA fast path: the mean of each 2 x 2 block;
+// - else, per destination column x: s = (float)((x + 0.5) * (1 / fx) - 0.5), sx = floor(s), a = s - sx (float);
+//   left of the image (sx < 0) it is column 0 alone, right of it (sx >= w - 1) column w - 1 alone; otherwise the
+//   row is S[sx] * (1 - a) + S[sx + 1] * a, each product rounded to float (SSE2: no fused multiply-add);
+// - per destination row y the same s, sy, b, but rows are clamped to [0, h - 1] and NOT given weight 0 at the
+//   borders: the first rows are row 0 * (1 - b) + row 0 * b, as cv2 computes them.
+const f32 = Math.fround;
+
+/** numpy / C's rint: halves to even. */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** The size cv2.resize gives an image of `size` pixels scaled by `factor`. */
+export function cvResizedSize(size: number, factor: number): number {
+  return roundHalfEven(size * factor);
+}
+
+/** Each destination index's source index and weight of the next one (cv2's float taps). */
+function taps(dst: number, src: number, factor: number): { at: Int32Array; weight: Float32Array } {
+  const scale = 1 / factor, at = new Int32Array(dst), weight = new Float32Array(dst);
+  for (let d = 0; d < dst; d++) {
+    let s = f32((d + 0.5) * scale - 0.5);
+    const i = Math.floor(s);
+    s = f32(s - i);
+    at[d] = i;
+    weight[d] = s;
+  }
+  return { at, weight };
+}
+
+/**
+ * An HWC float image scaled by fx (columns) and fy (rows) as cv2.resize(im, None, fx=fx, fy=fy,
+ * interpolation=cv2.INTER_LINEAR) does it for float32 images (see above).
+ */
+export function cvResizeLinear(im: FloatImage, fx: number, fy: number): FloatImage {
+  const width = cvResizedSize(im.width, fx), height = cvResizedSize(im.height, fy), k = im.channels;
+  if (!(fx > 0 && fy > 0) || !Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1)
+    throw new CremaError(`cvResizeLinear: scaling ${im.width} x ${im.height} by ${fx} x ${fy} gives no pixels`);
+  checkImageMemory(4 * (height * width * k + 2 * width * k), () => `resizing the ${im.width} x ${im.height} image to ${width} x ${height}`);
+  const out = makeImage(height, width, k);
+  if (width === im.width && height === im.height) return (out.data.set(im.data), out);
+  if (1 / fx === 2 && 1 / fy === 2) return halve(im, out);
+  const xs = taps(width, im.width, fx), ys = taps(height, im.height, fy);
+  const src = im.data, rowLen = width * k;
+  // Each source row resized horizontally once, kept while the destination rows read it.
+  const rows = new Map<number, Float32Array>();
+  const row = (r: number): Float32Array => {
+    let h = rows.get(r);
+    if (h) return h;
+    h = new Float32Array(rowLen);
+    const base = r * im.width * k;
+    for (let x = 0; x < width; x++) {
+      const sx = xs.at[x], a = xs.weight[x];
+      if (sx < 0 || sx >= im.width - 1) {
+        const at = base + (sx < 0 ? 0 : im.width - 1) * k;
+        for (let c = 0; c < k; c++) h[x * k + c] = src[at + c];
+      } else {
+        const a0 = f32(1 - a), at = base + sx * k;
+        for (let c = 0; c < k; c++) h[x * k + c] = f32(f32(src[at + c] * a0) + f32(src[at + k + c] * a));
+      }
+    }
+    rows.set(r, h);
+    return h;
+  };
+  const clampRow = (r: number) => Math.min(Math.max(r, 0), im.height - 1);
+  for (let y = 0; y < height; y++) {
+    const sy = ys.at[y], b = ys.weight[y], b0 = f32(1 - b);
+    const r0 = row(clampRow(sy)), r1 = row(clampRow(sy + 1));
+    for (const r of rows.keys()) if (r < clampRow(sy)) rows.delete(r);
+    const o = y * rowLen;
+    for (let i = 0; i < rowLen; i++) out.data[o + i] = f32(f32(r0[i] * b0) + f32(r1[i] * b));
+  }
+  return out;
+}
+
+/** cv2's INTER_AREA fast path at exactly half the size: each 2 x 2 block's sum (row by row) times 0.25. */
+function halve(im: FloatImage, out: FloatImage): FloatImage {
+  const k = im.channels, src = im.data, stride = im.width * k;
+  for (let y = 0; y < out.height; y++)
+    for (let x = 0; x < out.width; x++)
+      for (let c = 0; c < k; c++) {
+        const at = 2 * y * stride + 2 * x * k + c;
+        out.data[(y * out.width + x) * k + c] = f32(f32(f32(f32(src[at] + src[at + k]) + src[at + stride]) + src[at + stride + k]) * 0.25);
+      }
+  return out;
+}

@@ -1,0 +1,135 @@
+// detect on a Faster R-CNN net against py-faster-rcnn's own detection path (test/fixtures/fork/faster-rcnn-detect,
+// make.sh): real Caffe 1.0's pycaffe with cv2 runs lib/fast_rcnn/test.py's im_detect and tools/demo.py's per-class
+// NMS on the cat photo with py-faster-rcnn's ZF test net and synthetic weights (make-forknets.mjs's
+// faster_rcnn_zf+detect, made here: too large to commit). Checked: cv2's INTER_LINEAR resize (cv-resize.ts) and
+// _get_image_blob's blob, then the detections as sets (same label, score within 1e-4 relative, corners within
+// 1e-3 pixels), through the library and the CLI; and the refusals.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type Detection, detect, loadImage } from '../src/index.js';
+import { cvResizeLinear } from '../src/image/cv-resize.js';
+import { fasterRcnnBlob } from '../src/detect/faster-rcnn.js';
+import { Net } from '../src/runtime/net.js';
+import { readNpy } from '../src/util/npy.js';
+import { cli } from './helpers/cli.js';
+
+const fixture = path.join(import.meta.dirname, 'fixtures/fork/faster-rcnn-detect');
+const prototxt = path.join(import.meta.dirname, 'fixtures/forknets/faster_rcnn_zf/source.prototxt');
+const maker = path.join(import.meta.dirname, 'fixtures/forknets/make-forknets.mjs');
+const cat = path.join(import.meta.dirname, '../models/cifar10_full/examples/cat.jpg');
+
+interface Reference {
+  height: number;
+  width: number;
+  scale: number;
+  maxSize: number;
+  threshold: number;
+  blob: number[];
+  imInfo: number[];
+  rois: number;
+  detections: Omit<Detection, 'name'>[];
+}
+const ref = JSON.parse(fs.readFileSync(path.join(fixture, 'detections.json'), 'utf8')) as Reference;
+const options = { scale: ref.scale, maxSize: ref.maxSize, threshold: ref.threshold };
+
+let dir: string, weights: string, net: Net;
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-faster-rcnn-'));
+  weights = path.join(dir, 'w.caffemodel');
+  execFileSync('node', [maker, 'weights', 'faster_rcnn_zf+detect', weights, path.join(dir, 'input.npy')]);
+  net = await Net.load(prototxt, weights);
+}, 60_000);
+afterAll(() => {
+  net?.dispose();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Each reference detection matched by one of `found` (same label, score within 1e-4 relative, corners within `px`), and no more. */
+function expectSame(found: Omit<Detection, 'name'>[], px = 1e-3): void {
+  const left = [...found];
+  expect(found.length, 'as many detections as py-faster-rcnn').toBe(ref.detections.length);
+  for (const d of ref.detections) {
+    const i = left.findIndex((f) => f.label === d.label && Math.abs(f.score - d.score) <= 1e-4 * d.score &&
+      (['xmin', 'ymin', 'xmax', 'ymax'] as const).every((k) => Math.abs(f[k] - d[k]) <= px));
+    expect(i, `py-faster-rcnn's ${JSON.stringify(d)} among crema's`).toBeGreaterThanOrEqual(0);
+    left.splice(i, 1);
+  }
+  expect(left, 'detections py-faster-rcnn has not').toEqual([]);
+}
+
+describe("cv2.resize INTER_LINEAR on float32 images (py-faster-rcnn's _get_image_blob)", () => {
+  const cases = fs.readdirSync(fixture).filter((f) => /^cv-.*-in\.npy$/.test(f));
+  it('has the cases', () => expect(cases.length).toBe(8));
+  for (const f of cases) {
+    it(`${f.slice(3, -7)} (height, width, factor): cv2's own values, bit for bit`, () => {
+      const input = readNpy(path.join(fixture, f)), expected = readNpy(path.join(fixture, f.replace('-in.npy', '-out.npy')));
+      const factor = Number(f.split('-')[3]);
+      const [height, width, channels] = input.dims;
+      const out = cvResizeLinear({ height, width, channels, data: input.data }, factor, factor);
+      expect([out.height, out.width, out.channels]).toEqual(expected.dims);
+      // The same float32 operations in the same order: no tolerance.
+      expect(Array.from(out.data)).toEqual(Array.from(expected.data));
+    });
+  }
+
+  it("_get_image_blob's blob of the cat, down to 72 and 26 on the short side (BGR minus PIXEL_MEANS, cv2's resize)", async () => {
+    const image = await loadImage(cat);
+    for (const scale of [72, 26]) {
+      const expected = readNpy(path.join(fixture, `blob-${scale}.npy`));
+      const { data } = fasterRcnnBlob(image, scale, 320);
+      expect(data.dims).toEqual(expected.dims);
+      // sharp's libjpeg and cv2's decode the photo to the same bytes here: the blobs are equal.
+      let worst = 0;
+      for (let i = 0; i < data.data.length; i++) worst = Math.max(worst, Math.abs(data.data[i] - expected.data[i]));
+      expect(worst).toBe(0);
+    }
+  });
+});
+
+describe("detect on py-faster-rcnn's ZF net vs its im_detect and demo.py", () => {
+  it('gives its detections: the image scaled (MAX_SIZE caps it), im_info, the rois, per-class NMS and threshold', async () => {
+    const found = await detect(net, cat, options);
+    expect(net.shapes.get('data')).toEqual(ref.blob);
+    expect(Array.from(net.blobs.get('im_info')!.data)).toEqual(ref.imInfo.map(Math.fround));
+    expect(net.blobs.get('rois')!.dims[0]).toBe(ref.rois);
+    expect(new Set(ref.detections.map((d) => d.label)).size).toBeGreaterThanOrEqual(4);
+    expectSame(found);
+    expect(found.every((d) => d.name === null)).toBe(true);
+    // labels name them; a higher threshold keeps those scoring at least it
+    const named = await detect(net, fs.readFileSync(cat), { ...options, threshold: 0.95, labels: Array.from({ length: 21 }, (_, i) => `c${i}`) });
+    expect(named.map((d) => [d.label, d.score])).toEqual(found.filter((d) => d.score >= Math.fround(0.95)).map((d) => [d.label, d.score]));
+    expect(named.every((d) => d.name === `c${d.label}`)).toBe(true);
+  }, 30_000);
+
+  it('crema detect NET WEIGHTS IMAGE --scale --max-size --json gives the same', async () => {
+    const out = await cli('detect', prototxt, weights, cat, '--scale', String(ref.scale), '--max-size', String(ref.maxSize), '--threshold', String(ref.threshold), '--json');
+    // loading notes the Python proposal layer running built in; nothing else
+    expect([out.code, out.stderr.split('\n').filter((l) => !l.startsWith("note: layer 'proposal': the Python layer rpn.proposal_layer.ProposalLayer runs as crema's built-in Proposal"))]).toEqual([0, []]);
+    const json = JSON.parse(out.stdout) as { images: { width: number; height: number; detections: Detection[] }[] };
+    expect(json.images.map((i) => [i.width, i.height])).toEqual([[ref.width, ref.height]]);
+    expectSame(json.images[0].detections, 2e-3); // --json gives 6 significant digits
+    // the text form (written to process.stdout): a header, then a line per detection
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (written.push(String(chunk)), true));
+    try {
+      expect((await cli('detect', prototxt, weights, cat, '--scale', String(ref.scale), '--max-size', String(ref.maxSize), '--threshold', String(ref.threshold))).code).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    const lines = written.join('').trimEnd().split('\n');
+    expect(lines).toHaveLength(1 + ref.detections.length);
+    expect(lines[0]).toBe(`---------- Detections in ${cat} (451 x 260) ----------`);
+    const best = ref.detections.reduce((a, b) => (b.score > a.score ? b : a));
+    expect(lines).toContain(`${best.score.toFixed(4)} - "class ${best.label}" at [${[best.xmin, best.ymin, best.xmax, best.ymax].map(Math.round).join(', ')}]`);
+  }, 30_000);
+
+  it('refuses what does not apply to it, one line each', async () => {
+    await expect(detect(net, cat, { channelSwap: [0, 1, 2] })).rejects.toThrow(/^Faster R-CNN: channelSwap do not apply \(py-faster-rcnn prepares images its own way/);
+    await expect(detect(net, cat, { scale: 0 })).rejects.toThrow("scale: a length in pixels from 1 to 16384 (py-faster-rcnn's cfg.TEST.SCALES: 600), got 0");
+    const onnx = await cli('detect', prototxt, weights, cat, '--backend', 'onnx');
+    expect([onnx.code, onnx.stderr.split('\n').at(-1)]).toEqual([2, "crema: --backend onnx: Faster R-CNN's Proposal layer has no exact ONNX form; run it natively (--backend native)"]);
+  });
+});
