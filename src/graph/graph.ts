@@ -117,7 +117,8 @@ export function sizingNote(graph: Graph): string[] {
   const sizing = graph.layers.filter((l) => l.impl.sizesTops && l.impl.mostTops);
   if (!sizing.length) return [];
   const names = sizing.slice(0, 4).map((l) => `'${l.name}'`).join(', ') + (sizing.length > 4 ? ` and ${sizing.length - 4} more` : '');
-  return [`${names} (${[...new Set(sizing.map((l) => l.type))].join(', ')}) give as many rows as each forward finds: until the first forward, the blobs after them have their set-up's one row`];
+  const [give, them] = sizing.length > 1 ? ['give', 'them'] : ['gives', 'it'];
+  return [`${names} (${[...new Set(sizing.map((l) => l.type))].join(', ')}) ${give} as many rows as each forward finds: until the first forward, the blobs after ${them} have their set-up's one row`];
 }
 
 /**
