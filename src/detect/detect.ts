@@ -120,11 +120,17 @@ function quadRows(width: number | undefined): void {
     throw new CremaError(`quadNms: the net's detections have no quadrilaterals (rows of ${width}; TextBoxes++'s DetectionOutput with use_polygon gives rows of 15)`);
 }
 
+/** options.threshold (default 0.5), checked. */
+function thresholdOf(options: DetectOptions): number {
+  const threshold = options.threshold ?? 0.5;
+  if (!Number.isFinite(threshold)) throw new CremaError(`the threshold must be a number, got ${threshold}`);
+  return threshold;
+}
+
 /** The options of a Faster R-CNN net's detect, checked: threshold, scale, maxSize, the means. */
 function fasterRcnnOptions(options: DetectOptions): { threshold: number; scale: number; maxSize: number; means: readonly number[] } {
   checkOptionKeys(options, DETECT_OPTIONS, 'detect');
-  const threshold = options.threshold ?? 0.5;
-  if (!Number.isFinite(threshold)) throw new CremaError(`the threshold must be a number, got ${threshold}`);
+  const threshold = thresholdOf(options);
   const scale = options.scale ?? FASTER_RCNN_DEFAULTS.scale, maxSize = options.maxSize ?? FASTER_RCNN_DEFAULTS.maxSize;
   for (const [name, v] of [['scale', scale], ['maxSize', maxSize]] as const)
     if (!(typeof v === 'number' && Number.isFinite(v) && v >= 1 && v <= 16384))
@@ -152,8 +158,7 @@ function detectFasterRcnn(net: Net, image: FloatImage, options: DetectOptions): 
  */
 export function detectionJob(net: Net, image: FloatImage, options: DetectOptions = {}): { input: string; data: Tensor; blob: string; threshold: number } {
   checkOptionKeys(options, DETECT_OPTIONS, 'detect');
-  const threshold = options.threshold ?? 0.5;
-  if (!Number.isFinite(threshold)) throw new CremaError(`the threshold must be a number, got ${threshold}`);
+  const threshold = thresholdOf(options);
   const overlap = options.quadNms;
   const faster = (['scale', 'maxSize'] as const).filter((k) => options[k] !== undefined);
   if (faster.length) throw new CremaError(`${faster.join(', ')}: Faster R-CNN's only (py-faster-rcnn's image scaling); this net ends in a detection layer, its images are stretched to its input`);

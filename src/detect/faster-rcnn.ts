@@ -6,6 +6,8 @@ import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import type { Detection } from './detect.js';
+import { decodeBox, pyCpuNms } from '../layers/proposal.js';
+import { roundHalfEven } from '../util/round.js';
 
 // py-faster-rcnn's two-stage detection, as its own code computes it (rbgirshick/py-faster-rcnn 781a917):
 // lib/fast_rcnn/test.py's im_detect (_get_image_blob: the image as BGR 0..255 float32 minus cfg.PIXEL_MEANS,
@@ -55,12 +57,6 @@ export function fasterRcnnBlobs(net: Net): FasterRcnnBlobs {
   return { data, imInfo, rois: proposal.tops[0], clsProb: 'cls_prob', bboxPred: 'bbox_pred' };
 }
 
-/** numpy's round(): halves to even. */
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
 /** _get_image_blob's scale: `scale` over the shorter side, unless the longer one would round to more than maxSize. */
 export function fasterRcnnScale(height: number, width: number, scale: number, maxSize: number): number {
   const lo = Math.min(height, width), hi = Math.max(height, width);
@@ -84,34 +80,6 @@ export function fasterRcnnBlob(image: FloatImage, scale: number, maxSize: number
   return { data: new Tensor([1, 3, H, W], data), scale: factor };
 }
 
-/** One class's detection before the threshold: its box (x1, y1, x2, y2) and score, float32. */
-interface Scored {
-  box: [number, number, number, number];
-  score: number;
-}
-
-/**
- * py_cpu_nms: highest score first (numpy's argsort()[::-1]: of equal scores the later row first), a box overlapping
- * a kept one by more than `thresh` (pixel-inclusive IoU, float32) dropped. Returns the kept indices in order.
- */
-function pyCpuNms(dets: Scored[], thresh: number): number[] {
-  const area = dets.map(({ box: [x1, y1, x2, y2] }) => f32(f32(f32(x2 - x1) + 1) * f32(f32(y2 - y1) + 1)));
-  let order = dets.map((_, i) => i).sort((i, j) => dets[j].score - dets[i].score || j - i);
-  const keep: number[] = [], limit = f32(thresh);
-  while (order.length > 0) {
-    const i = order[0], [ax1, ay1, ax2, ay2] = dets[i].box;
-    keep.push(i);
-    order = order.slice(1).filter((j) => {
-      const [bx1, by1, bx2, by2] = dets[j].box;
-      const w = Math.max(0, f32(f32(Math.min(ax2, bx2) - Math.max(ax1, bx1)) + 1));
-      const h = Math.max(0, f32(f32(Math.min(ay2, by2) - Math.max(ay1, by1)) + 1));
-      const inter = f32(w * h);
-      return f32(inter / f32(f32(area[i] + area[j]) - inter)) <= limit;
-    });
-  }
-  return keep;
-}
-
 /**
  * im_detect's boxes and demo.py's per-class detections: rois (R, 5) / scale (float32, as numpy divides a float32 array
  * by a float64 scalar), bbox_transform_inv by bbox_pred (R, 4C) in float32, clip_boxes to the width x height image;
@@ -121,29 +89,25 @@ export function fasterRcnnDetections(rois: Tensor, clsProb: Tensor, bboxPred: Te
   const R = rois.dims[0], C = clsProb.dims.length >= 2 ? clsProb.dims[1] : 0;
   if (clsProb.data.length !== R * C || bboxPred.data.length !== R * 4 * C || rois.data.length !== R * 5)
     throw new CremaError(`Faster R-CNN: rois ${rois.dims.join(' x ')}, cls_prob ${clsProb.dims.join(' x ')} and bbox_pred ${bboxPred.dims.join(' x ')} do not go together (R x 5, R x C, R x 4C)`);
-  const s = f32(scale), d = bboxPred.data, r = rois.data;
-  const clip = (v: number, hi: number) => Math.max(Math.min(v, hi - 1), 0);
-  const perClass: Scored[][] = Array.from({ length: C }, () => []);
+  const s = f32(scale), d = bboxPred.data, r = rois.data, p = clsProb.data;
+  // Each class's boxes (R rows of x1, y1, x2, y2): the ROIs in the image's pixels moved by that class's deltas.
+  const boxes = Array.from({ length: C }, () => new Float32Array(4 * R));
   for (let i = 0; i < R; i++) {
-    const x1 = f32(r[5 * i + 1] / s), y1 = f32(r[5 * i + 2] / s), x2 = f32(r[5 * i + 3] / s), y2 = f32(r[5 * i + 4] / s);
-    const w = f32(f32(x2 - x1) + 1), h = f32(f32(y2 - y1) + 1);
-    const cx = f32(x1 + f32(0.5 * w)), cy = f32(y1 + f32(0.5 * h));
+    const [x1, y1, x2, y2] = [1, 2, 3, 4].map((k) => f32(r[5 * i + k] / s));
     for (let c = 1; c < C; c++) {
       const at = i * 4 * C + 4 * c;
-      const px = f32(f32(d[at] * w) + cx), py = f32(f32(d[at + 1] * h) + cy);
-      const pw = f32(f32(Math.exp(d[at + 2])) * w), ph = f32(f32(Math.exp(d[at + 3])) * h);
-      perClass[c].push({
-        box: [clip(f32(px - f32(0.5 * pw)), width), clip(f32(py - f32(0.5 * ph)), height), clip(f32(px + f32(0.5 * pw)), width), clip(f32(py + f32(0.5 * ph)), height)],
-        score: clsProb.data[i * C + c],
-      });
+      boxes[c].set(decodeBox(x1, y1, x2, y2, d[at], d[at + 1], d[at + 2], d[at + 3], width, height), 4 * i);
     }
   }
   const limit = f32(threshold), out: Detection[] = [];
-  for (let c = 1; c < C; c++)
-    for (const k of pyCpuNms(perClass[c], nms)) {
-      const { box, score } = perClass[c][k];
-      if (score >= limit) out.push({ label: c, name: labels?.[c] ?? null, score, xmin: box[0], ymin: box[1], xmax: box[2], ymax: box[3] });
+  for (let c = 1; c < C; c++) {
+    // numpy's argsort()[::-1]: highest first, of equal scores the later row first.
+    const order = Array.from({ length: R }, (_, i) => i).sort((i, j) => p[j * C + c] - p[i * C + c] || j - i);
+    for (const k of pyCpuNms(boxes[c], order, nms)) {
+      const score = p[k * C + c], b = boxes[c].subarray(4 * k, 4 * k + 4);
+      if (score >= limit) out.push({ label: c, name: labels?.[c] ?? null, score, xmin: b[0], ymin: b[1], xmax: b[2], ymax: b[3] });
     }
+  }
   return out;
 }
 

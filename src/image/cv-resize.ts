@@ -12,13 +12,9 @@ import { CremaError } from '../util/errors.js';
 //   row is S[sx] * (1 - a) + S[sx + 1] * a, each product rounded to float (SSE2: no fused multiply-add);
 // - per destination row y the same s, sy, b, but rows are clamped to [0, h - 1] and NOT given weight 0 at the
 //   borders: the first rows are row 0 * (1 - b) + row 0 * b, as cv2 computes them.
-const f32 = Math.fround;
+import { roundHalfEven } from '../util/round.js';
 
-/** numpy / C's rint: halves to even. */
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
+const f32 = Math.fround;
 
 /** The size cv2.resize gives an image of `size` pixels scaled by `factor`. */
 export function cvResizedSize(size: number, factor: number): number {

@@ -19,8 +19,8 @@ interface Box {
   score: number;
 }
 
-/** bbox_util's BBoxSize: pixel-inclusive area, 0 for an inverted box. */
-const boxSize = (b: Box) => (b.x2 < b.x1 || b.y2 < b.y1 ? 0 : f32(f32(f32(b.x2 - b.x1) + 1) * f32(f32(b.y2 - b.y1) + 1)));
+/** cascade-rcnn's bbox_util BBoxSize: pixel-inclusive area, 0 for an inverted box. */
+export const boxSize = (x1: number, y1: number, x2: number, y2: number) => (x2 < x1 || y2 < y1 ? 0 : f32(f32(f32(x2 - x1) + 1) * f32(f32(y2 - y1) + 1)));
 
 /**
  * bbox_util's JaccardOverlap, quirks kept: boxes that touch in y only (ymin = ymax of the intersection) do not
@@ -30,7 +30,7 @@ function overlap(a: Box, b: Box, mode: string): number {
   if (a.x2 < a.x1 || a.y2 < a.y1 || b.x2 < b.x1 || b.y2 < b.y1) return 0;
   const ix1 = Math.max(a.x1, b.x1), iy1 = Math.max(a.y1, b.y1), ix2 = Math.min(a.x2, b.x2), iy2 = Math.min(a.y2, b.y2);
   const inter = ix1 > ix2 || iy1 >= iy2 ? 0 : f32(f32(f32(ix2 - ix1) + 1) * f32(f32(iy2 - iy1) + 1));
-  const sa = boxSize(a), sb = boxSize(b);
+  const sa = boxSize(a.x1, a.y1, a.x2, a.y2), sb = boxSize(b.x1, b.y1, b.x2, b.y2);
   const union = mode === 'IOMU' ? Math.min(sa, sb) : mode === 'IOFU' ? sa : f32(f32(sa + sb) - inter);
   return union <= 0 ? 0 : f32(inter / union);
 }

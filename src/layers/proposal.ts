@@ -4,6 +4,7 @@ import { fail } from '../onnx/context.js';
 import { shapeString, sizeOf } from '../tensor.js';
 import { LayerError, type LayerType, expectCounts, keepRows, need } from './layer.js';
 import { textProposalLayer } from './text_proposal.js';
+import { roundHalfEven } from '../util/round.js';
 
 const f32 = Math.fround;
 
@@ -22,11 +23,6 @@ export interface ProposalSettings {
 /** py-faster-rcnn's TEST configuration (lib/fast_rcnn/config.py) and generate_anchors' defaults. */
 const PY_FASTER_RCNN: ProposalSettings = { featStride: 16, baseSize: 16, minSize: 16, ratios: [0.5, 1, 2], scales: [8, 16, 32], preNms: 6000, postNms: 300, nmsThresh: 0.7 };
 
-/** numpy's round(): halves to even. */
-const roundHalfEven = (v: number) => {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-};
 
 /** py-faster-rcnn's generate_anchors: for each ratio, for each scale, (x1, y1, x2, y2) around the base window's center. */
 export function generateAnchors(base: number, ratios: number[], scales: number[]): Float64Array {
@@ -52,17 +48,13 @@ export function proposals(s: ProposalSettings, scores: Float32Array, deltas: Flo
   const anchors = generateAnchors(s.baseSize, s.ratios, s.scales), A = anchors.length / 4, plane = height * width;
   const imH = imInfo[0], imW = imInfo[1], min = f32(s.minSize * imInfo[2]);
   const boxes = new Float32Array(plane * A * 4), score = new Float32Array(plane * A), keep: number[] = [];
-  const clip = (v: number, hi: number) => Math.max(Math.min(v, f32(hi - 1)), 0);
   for (let h = 0, k = 0; h < height; h++)
     for (let w = 0; w < width; w++)
       for (let a = 0; a < A; a++, k++) {
         const x1 = f32(anchors[4 * a] + w * s.featStride), y1 = f32(anchors[4 * a + 1] + h * s.featStride);
         const x2 = f32(anchors[4 * a + 2] + w * s.featStride), y2 = f32(anchors[4 * a + 3] + h * s.featStride);
         const d = (j: number) => deltas[(4 * a + j) * plane + h * width + w];
-        const bw = f32(f32(x2 - x1) + 1), bh = f32(f32(y2 - y1) + 1);
-        const cx = f32(f32(d(0) * bw) + f32(x1 + f32(0.5 * bw))), cy = f32(f32(d(1) * bh) + f32(y1 + f32(0.5 * bh)));
-        const pw = f32(f32(Math.exp(d(2))) * bw), ph = f32(f32(Math.exp(d(3))) * bh);
-        const b = [clip(f32(cx - f32(0.5 * pw)), imW), clip(f32(cy - f32(0.5 * ph)), imH), clip(f32(cx + f32(0.5 * pw)), imW), clip(f32(cy + f32(0.5 * ph)), imH)];
+        const b = decodeBox(x1, y1, x2, y2, d(0), d(1), d(2), d(3), imW, imH);
         boxes.set(b, 4 * k);
         score[k] = scores[(A + a) * plane + h * width + w];
         if (f32(f32(b[2] - b[0]) + 1) >= min && f32(f32(b[3] - b[1]) + 1) >= min) keep.push(k);
@@ -70,12 +62,29 @@ export function proposals(s: ProposalSettings, scores: Float32Array, deltas: Flo
   // numpy's argsort()[::-1]: highest first (ties: the later index first, as the reversed ascending sort gives them).
   keep.sort((i, j) => score[j] - score[i] || j - i);
   const order = keep.slice(0, s.preNms > 0 ? s.preNms : keep.length);
-  const kept = nms(boxes, order, s.nmsThresh, s.postNms > 0 ? s.postNms : order.length);
+  const kept = pyCpuNms(boxes, order, s.nmsThresh, s.postNms > 0 ? s.postNms : order.length);
   return { boxes: Float32Array.from(kept.flatMap((k) => Array.from(boxes.subarray(4 * k, 4 * k + 4)))), scores: Float32Array.from(kept, (k) => score[k]) };
 }
 
-/** Greedy NMS over `order` (best first): a box whose IoU (pixel-inclusive, +1) with a kept one is above `thresh` goes. */
-function nms(boxes: Float32Array, order: number[], thresh: number, limit: number): number[] {
+/**
+ * py-faster-rcnn's bbox_transform_inv and clip_boxes of one box, in numpy's float32: (x1, y1, x2, y2) moved by the
+ * deltas (dx, dy: of the centre in widths, dw, dh: log sizes), clipped to [0, width - 1] x [0, height - 1].
+ */
+export function decodeBox(x1: number, y1: number, x2: number, y2: number, dx: number, dy: number, dw: number, dh: number, width: number, height: number): number[] {
+  const clip = (v: number, hi: number) => Math.max(Math.min(v, f32(hi - 1)), 0);
+  const bw = f32(f32(x2 - x1) + 1), bh = f32(f32(y2 - y1) + 1);
+  const cx = f32(f32(dx * bw) + f32(x1 + f32(0.5 * bw))), cy = f32(f32(dy * bh) + f32(y1 + f32(0.5 * bh)));
+  const pw = f32(f32(Math.exp(dw)) * bw), ph = f32(f32(Math.exp(dh)) * bh);
+  return [clip(f32(cx - f32(0.5 * pw)), width), clip(f32(cy - f32(0.5 * ph)), height), clip(f32(cx + f32(0.5 * pw)), width), clip(f32(cy + f32(0.5 * ph)), height)];
+}
+
+/**
+ * py-faster-rcnn's py_cpu_nms over `order` (best first) of `boxes` (x1, y1, x2, y2 rows): a box whose IoU
+ * (pixel-inclusive, +1, float32) with a kept one is above `thresh` (as numpy compares: in float32) goes; at most
+ * `limit` kept. Returns the kept indices in order.
+ */
+export function pyCpuNms(boxes: Float32Array, order: readonly number[], thresh: number, limit = Infinity): number[] {
+  thresh = f32(thresh);
   const kept: number[] = [];
   const suppressed = new Uint8Array(order.length);
   const area = (k: number) => f32(f32(f32(boxes[4 * k + 2] - boxes[4 * k]) + 1) * f32(f32(boxes[4 * k + 3] - boxes[4 * k + 1]) + 1));

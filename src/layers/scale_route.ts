@@ -1,5 +1,6 @@
 import { fail } from '../onnx/context.js';
 import { shapeString, sizeOf } from '../tensor.js';
+import { boxSize } from './box_group_output.js';
 import { LayerError, type LayerType, keepRows, need } from './layer.js';
 
 const f32 = Math.fround;
@@ -40,8 +41,7 @@ export const scaleRouteLayer: LayerType = {
         let nearest = -1, best = FLT_MAX;
         for (let i = 0; i < n; i++) {
           const [x1, y1, x2, y2] = [r[5 * i + 1], r[5 * i + 2], r[5 * i + 3], r[5 * i + 4]];
-          const size = x2 < x1 || y2 < y1 ? 0 : f32(f32(f32(x2 - x1) + 1) * f32(f32(y2 - y1) + 1));
-          const scale = f32(Math.sqrt(size));
+          const scale = f32(Math.sqrt(boxSize(x1, y1, x2, y2)));
           if (scale >= low && scale < high) selected.push(i);
           const dist = Math.abs(f32(Math.log2(f32(scale / mid))));
           if (dist < best) [best, nearest] = [dist, i];

@@ -524,8 +524,8 @@ export class Net {
   }
 
   /**
-   * Before a layer whose forward sizes its tops (Layer.sizesTops): each top as large as its reshape allows (the last
-   * forward may have left it smaller), in room kept for the blob (`room`).
+   * Before a layer whose forward sizes its tops (Layer.sizesTops): each top of the most rows it can get (mostTops, else
+   * its reshape's; the last forward may have left it smaller), in room kept for the blob (`room`).
    */
   private growTops(index: number): void {
     const l = this.graph.layers[index], most = l.impl.mostTops?.(l.bottomShapes) ?? l.impl.reshape(l.bottomShapes);
