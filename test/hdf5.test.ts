@@ -79,7 +79,7 @@ describe('bad HDF5 weights', () => {
       const layer = f.create_group('data').create_group('conv1');
       layer.create_dataset({ name: 'weights', data: new Float32Array([1, 2]), shape: [2] });
     });
-    await expect(readHdf5Weights(file)).rejects.toThrow(`${file}: layer 'conv1': has an entry 'weights'; Caffe names a layer's blobs 0 to 0`);
+    await expect(readHdf5Weights(file)).rejects.toThrow(`${file}: layer 'conv1': has an entry 'weights'; Caffe names a layer's blobs by index: 0, 1, 2, ...`);
   });
 
   it('with blob names that are not plain indices (01 beside 1)', async () => {
@@ -88,7 +88,12 @@ describe('bad HDF5 weights', () => {
       layer.create_dataset({ name: '01', data: new Float32Array([1]), shape: [1] });
       layer.create_dataset({ name: '1', data: new Float32Array([2]), shape: [1] });
     });
-    await expect(readHdf5Weights(file)).rejects.toThrow(new CremaError(`${file}: layer 'ip': has an entry '01'; Caffe names a layer's blobs 0 to 1`));
+    await expect(readHdf5Weights(file)).rejects.toThrow(new CremaError(`${file}: layer 'ip': has an entry '01'; Caffe names a layer's blobs by index: 0, 1, 2, ...`));
+  });
+
+  it('with a blob index no layer has (a hole of 1000 blobs is not made)', async () => {
+    const file = write('far.h5', (f) => f.create_group('data').create_group('ip').create_dataset({ name: '1000', data: new Float32Array([1]), shape: [1] }));
+    await expect(readHdf5Weights(file)).rejects.toThrow(new CremaError(`${file}: layer 'ip': has blob 1000; no Caffe layer has more than 64 blobs`));
   });
 
   it('with a layer that is a dataset, not a group', async () => {

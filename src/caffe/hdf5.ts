@@ -56,7 +56,9 @@ function readWeightsFrom(h5path: string, file: string): Map<string, Tensor[]> {
       throw new CremaError(`${file}: has no group 'data': not Caffe HDF5 weights (Caffe writes data/<layer>/<blob index>)`);
     const weights = new Map<string, Tensor[]>();
     const budget = { bytes: valueBudget(fs.statSync(h5path).size), file };
-    for (const layer of data.keys()) {
+    // In Caffe's copy order: CopyTrainedLayersFromHDF5 lists the groups by name (hdf5_get_name_by_idx, H5_INDEX_NAME),
+    // which decides the copy a shared blob keeps (share.ts).
+    for (const layer of data.keys().sort(byBytes)) {
       const group = data.get(layer);
       if (!(group instanceof h5wasm.Group)) throw new CremaError(`${file}: data/${layer} is not a group of blobs`);
       weights.set(layer, readLayerBlobs(group, `${file}: layer '${layer}'`, budget));
@@ -99,16 +101,29 @@ function spend(budget: Budget, dataset: H5Dataset, where: string): void {
   budget.bytes -= bytes;
 }
 
+/** More blobs than any Caffe layer has (LSTM's 3, BatchNorm's 3, a fork's few): a bound on an index read. */
+const MAX_BLOBS = 64;
+
 const mb = (bytes: number): string => `${(bytes / 2 ** 20).toLocaleString('en-US', { maximumFractionDigits: 1 })} MB`;
 
-/** Datasets `0`..`n-1` of one layer's group, as tensors of the dataset's shape. */
+/** HDF5's name order: the names' bytes (UTF-8), compared as unsigned. */
+function byBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/**
+ * Datasets `0`, `1`, ... of one layer's group, as tensors of the dataset's shape, by index. Caffe's own snapshots
+ * leave out the blobs a layer shares with another (Net::ToHDF5 saves a blob in its owner only): those indices
+ * stay empty here for the owner's to fill (load.ts).
+ */
 function readLayerBlobs(group: H5Group, where: string, budget: Budget): Tensor[] {
   const names = group.keys();
   const blobs: Tensor[] = [];
   for (const name of names) {
     const index = Number(name);
-    if (String(index) !== name || index >= names.length) // '01' would leave a hole beside '1'
-      throw new CremaError(`${where}: has an entry '${name}'; Caffe names a layer's blobs 0 to ${names.length - 1}`);
+    if (String(index) !== name || !Number.isInteger(index) || index < 0) // '01' is not Caffe's name for blob 1
+      throw new CremaError(`${where}: has an entry '${name}'; Caffe names a layer's blobs by index: 0, 1, 2, ...`);
+    if (index >= MAX_BLOBS) throw new CremaError(`${where}: has blob ${name}; no Caffe layer has more than ${MAX_BLOBS} blobs`);
     const dataset = group.get(name);
     if (!(dataset instanceof h5wasm.Dataset)) throw new CremaError(`${where}: blob ${name} is not a dataset`);
     spend(budget, dataset, `${where} blob ${name}`);

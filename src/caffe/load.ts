@@ -9,6 +9,7 @@ import { blobDims, blobValues, checkBlob, isHdf5Source, readCaffemodelSource } f
 import { type Phase, filterNet } from './phase.js';
 import { parsePrototxt } from './prototxt.js';
 import type { BlobProto, FloatDestination, LayerParameter, NetParameter } from './types.js';
+import { shareParams } from './share.js';
 import { upgradeNet } from './upgrade.js';
 
 /**
@@ -70,7 +71,8 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   const { text, label: prototxtLabel } = prototxtText(prototxt);
   const full = upgradeNet(parsePrototxt(text, prototxtLabel, { lenient: opts.lenient, warn: opts.warn }), prototxtLabel, upgrades);
   // Blobs written into the prototxt itself count as weights too; the weights file overrides them.
-  const weights = weightsFromNet(full, prototxtLabel);
+  const protoWeights = weightsFromNet(full, prototxtLabel);
+  const weights = new Map(protoWeights);
   let fileWeights: Map<string, Tensor[]> | undefined;
   const weightsFile = weightsSource === undefined ? undefined : resolveSource('weights', weightsSource);
   if (weightsFile) {
@@ -80,11 +82,13 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   const weightsPath = weightsFile?.label;
   const net = namingFile(prototxtLabel, () =>
     filterNet(full, { phase: opts.phase, level: opts.level, stages: opts.stages }, notes, { weights, dataShapes: opts.dataShapes }));
-  const used = new Map<string, Tensor[]>();
+  const own = new Map<string, Tensor[]>();
   for (const l of net.layer ?? []) {
     const w = weights.get(l.name);
-    if (w?.length) used.set(l.name, w);
+    if (w?.length) own.set(l.name, w);
   }
+  const used = shareParams(net.layer ?? [], own, { prototxt: protoWeights, file: fileWeights }, weightsPath ?? prototxtLabel);
+  checkBlobIndices(used, weightsPath ?? prototxtLabel);
   if (fileWeights) noteUnusedWeights(fileWeights, net, weightsPath!, notes);
   noteMissingWeights(net, used, weightsPath, notes);
   return { net, weights: used, notes, upgrades, file: typeof prototxt === 'string' && prototxtLabel === prototxt ? prototxt : undefined };
@@ -131,14 +135,30 @@ async function readWeights(r: Resolved, notes: string[], into?: FloatDestination
   return weightsFromNet(net, r.label);
 }
 
-/** Each layer's blobs as tensors, by layer name (a later layer of the same name wins, as in Caffe's copy). */
+/**
+ * Each layer's blobs as tensors, by layer name, in the order Caffe copies them into a net (the file's): a later
+ * layer of the same name wins, as in Caffe's copy, and takes its place in that order (shared blobs: share.ts).
+ */
 function weightsFromNet(net: NetParameter, file: string): Map<string, Tensor[]> {
   const weights = new Map<string, Tensor[]>();
   for (const l of net.layer ?? []) {
     if (!l.blobs?.length) continue;
+    weights.delete(l.name);
     weights.set(l.name, l.blobs.map((b, i) => tensorFromBlob(b, `${file}: layer '${l.name}' blob ${i}`)));
   }
   return weights;
+}
+
+/**
+ * A blob left out before the layer's last one (Caffe's HDF5 snapshots leave out the blobs a layer shares, which
+ * the owner's fill): refused when nothing filled it, as Caffe refuses it ("Incompatible number of blobs").
+ */
+function checkBlobIndices(weights: Map<string, Tensor[]>, file: string): void {
+  for (const [name, blobs] of weights) {
+    const hole = Array.from(blobs, (b) => b).findIndex((b) => b === undefined);
+    if (hole >= 0)
+      throw new CremaError(`${file}: layer '${name}' has no blob ${hole} but has blob ${blobs.length - 1} (only a blob the layer shares with another by param name may be left out)`);
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Dialect } from '../caffe/load.js';
+import { viewedShares } from '../caffe/share.js';
 import type { LayerParameter } from '../caffe/types.js';
 import type { Converter } from '../onnx/context.js';
 import { Tensor, type Shape, shapeString, sizeOf } from '../tensor.js';
@@ -104,9 +105,9 @@ export function expectWeight(def: LayerParameter, weights: Tensor[], index: numb
   const w = weights[index];
   if (!w && weights.length === 0) return Object.assign(Object.create(Tensor.prototype) as Tensor, { type: 'float32', dims: shape, data: new Float32Array(0) });
   if (!w) throw new LayerError(def, `needs ${what} of shape ${shapeString(shape)} (blob ${index}) but the weights have none`);
-  if (!fitsRightAligned(w.dims, shape))
+  if (!fitsRightAligned(w.dims, shape) && !(viewedShares.has(w) && sizeOf(w.dims) === sizeOf(shape)))
     throw new LayerError(def, `${what} (blob ${index}) has shape ${shapeString(w.dims)} but the layer needs ${shapeString(shape)}`);
-  return w.dims.length === shape.length ? w : new Tensor(shape, w.data);
+  return w.dims.length === shape.length && !viewedShares.has(w) ? w : new Tensor(shape, w.data);
 }
 
 export function fitsRightAligned(have: Shape, want: Shape): boolean {
