@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { readCaffemodelFile } from '../src/caffe/caffemodel.js';
 import type { BlobProto } from '../src/caffe/types.js';
 import { Net } from '../src/index.js';
+import { CremaError } from '../src/util/errors.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
 import { layerDef, randomArray, rng, runLayer } from './helpers/compute.js';
@@ -136,5 +137,39 @@ describe.skipIf(!fs.existsSync(fixture))('C3D v1.0 files (V1 prototxt, its own B
   it('say the clip size they have', async () => {
     const net = await Net.load(new TextEncoder().encode(V10_NET));
     expect(net.notes).toContain("VideoData layer 'data' became an Input layer: data [2, 3, 6, 9, 8]; dropped its top(s) label, which no remaining layer reads");
+  });
+});
+
+// The fixture c3d_deconv (C3D v1.1's own Deconvolution3D) written as C3D v1.0's video-to-voxel nets are
+// (examples/v2v: deconv3d_ucf101_brox_test.prototxt): VIDEO_WITH_VOXEL_TRUTH_DATA and DECONVOLUTION3D by name, the
+// settings in convolution_param (bias_term too, read there in both versions), its own BlobProto, type number 34.
+const V10_DECONV = `name: "c3d_deconv_v10"
+layers { name: "data" type: VIDEO_WITH_VOXEL_TRUTH_DATA top: "data" top: "truth"
+  image_data_param { source: "list.txt" num_truth_channels: 2 batch_size: 1 crop_size: 112 mirror: false is_flow: true show_data: 0 truth_scale: 0.125 } }
+layers { name: "up" type: DECONVOLUTION3D bottom: "data" top: "up" blobs_lr: 1 blobs_lr: 2
+  convolution_param { num_output: 3 kernel_size: 4 kernel_depth: 4 stride: 2 temporal_stride: 2 pad: 1 temporal_pad: 1 } }
+layers { name: "up_relu" type: RELU bottom: "up" top: "up" }
+layers { name: "flat" type: DECONVOLUTION3D bottom: "up" top: "flat" convolution_param { num_output: 2 kernel_size: 3 kernel_depth: 2 bias_term: false } }
+layers { name: "apart" type: DECONVOLUTION3D bottom: "data" top: "apart" convolution_param { num_output: 2 kernel_size: 3 kernel_depth: 1 stride: 3 } }
+layers { name: "loss" type: EUCLIDEAN_LOSS bottom: "flat" bottom: "truth" }
+`;
+
+const deconvFixture = path.join(import.meta.dirname, 'fixtures/layers/c3d_deconv');
+describe('C3D v1.0 video-to-voxel nets (VIDEO_WITH_VOXEL_TRUTH_DATA, DECONVOLUTION3D)', () => {
+  it('run as C3D computes them (test/fixtures/layers/c3d_deconv, C3D v1.1\'s own numbers)', async () => {
+    const v11 = readCaffemodelFile(path.join(deconvFixture, 'weights.caffemodel'));
+    const layers = (v11.layer as { name: string; type: string; blobs?: BlobProto[] }[]).filter((l) => l.blobs?.length).map((l) =>
+      len(2, [...str(4, l.name), ...uint(5, 34), ...l.blobs!.flatMap((b) => len(6, c3dBlob(b.shape!.dim!, b.data!)))]));
+    const weights = Uint8Array.from([...str(1, 'c3d_deconv_v10'), ...layers.flat()]);
+    const net = await Net.load({ prototxt: new TextEncoder().encode(V10_DECONV), weights }, { dataShapes: { data: [1, 4, 3, 5, 6] } });
+    expect(net.layers.map((l) => l.type)).toEqual(['Input', 'Deconvolution3D', 'ReLU', 'Deconvolution3D', 'Deconvolution3D']);
+    net.forward({ data: readNpy(path.join(deconvFixture, 'input.npy')) });
+    for (const blob of ['up', 'flat', 'apart'])
+      expect(relativeError(net.blobs.get(blob)!, readNpy(path.join(deconvFixture, 'blobs', `${blob}.npy`))), blob).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('ask for the clip\'s shape, which only their data files tell', async () => {
+    await expect(Net.load(new TextEncoder().encode(V10_DECONV))).rejects.toThrow(new CremaError("prototxt (Uint8Array, 917 bytes): layer 'data' (VideoWithVoxelTruthData): cannot turn it into an Input layer: " +
+      "its clips' channels and length come from its data files (2 truth channels after the clip's); give the shape of 'data' (options.dataShapes: { 'data': [N, C, L, H, W] })"));
   });
 });

@@ -46,7 +46,7 @@ export function idealTaps(kh: number, kw: number): number {
 }
 
 /** Layers whose multiply-adds no algorithm of crema's cuts: counted as they are (the forks' depthwise types too). */
-const WHOLE = new Set(['InnerProduct', 'Deconvolution', 'ConvolutionDepthwise', 'DepthwiseConvolution']);
+const WHOLE = new Set(['InnerProduct', 'Deconvolution', 'Deconvolution3D', 'ConvolutionDepthwise', 'DepthwiseConvolution']);
 
 export function kernelBound(graph: Graph): KernelBound {
   const b: KernelBound = { macs: 0, ideal: 0, pointwise: 0, depthwise: 0, cut: 0 };

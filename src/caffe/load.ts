@@ -178,7 +178,7 @@ export function needsWeights(l: LayerParameter): boolean {
   const bottoms = l.bottom?.length ?? 0;
   switch (l.type) {
     case 'Convolution': case 'Deconvolution': case 'InnerProduct': case 'BatchNorm': case 'PReLU': case 'Embed':
-    case 'ConvolutionDepthwise': case 'DepthwiseConvolution': case 'Convolution3D':
+    case 'ConvolutionDepthwise': case 'DepthwiseConvolution': case 'Convolution3D': case 'Deconvolution3D':
       return true;
     case 'Scale':
       return bottoms < 2;

@@ -113,7 +113,7 @@ export function stateMeetsRule(state: ResolvedState, rule: NetStateRule): boolea
 
 // AnnotatedData and VideoData: the SSD fork's (its test nets' images with their boxes, its webcam demos);
 // DenseImageData: caffe-segnet's (SegNet's images and label images).
-const DATA_TYPES = new Set(['Data', 'ImageData', 'HDF5Data', 'MemoryData', 'WindowData', 'DummyData', 'AnnotatedData', 'VideoData', 'DenseImageData']);
+const DATA_TYPES = new Set(['Data', 'ImageData', 'HDF5Data', 'MemoryData', 'WindowData', 'DummyData', 'AnnotatedData', 'VideoData', 'DenseImageData', 'VideoWithVoxelTruthData']);
 
 // DetectionEvaluate: the SSD fork's mAP of its test nets, an Accuracy for detections. A Python layer is a loss when
 // it weighs its top in the loss (pycaffe's EuclideanLossLayer example: loss_weight: 1), as Caffe tells losses apart.
@@ -301,6 +301,12 @@ function dataShapes(l: LayerParameter, readerOf: Reader, notes: string[], opts: 
       if (!h || !w) throw unknownImageSize(l, 'its images come from files and neither transform_param.crop_size nor dense_image_data_param.crop_height / crop_width or new_height / new_width is set');
       return [[n, p.is_color ? 3 : 1, h, w], [n, 1, h, w]];
     }
+    case 'VideoWithVoxelTruthData': {
+      // facebook/C3D v1.0's video-to-voxel nets: clips and their per-voxel truth read from binary blobs, whose
+      // first file gives the channels (the clip's and the truth's: num_truth_channels of them) and the length.
+      const p = paramsOf(l, 'image_data_param');
+      throw unknownImageSize(l, `its clips' channels and length come from its data files (${p.num_truth_channels} truth channel${p.num_truth_channels === 1 ? '' : 's'} after the clip's)`, 'N, C, L, H, W');
+    }
     case 'WindowData': {
       const p = paramsOf(l, 'window_data_param');
       const n = requireBatch(l, p.batch_size, 'window_data_param.batch_size');
@@ -373,12 +379,12 @@ function requireBatch(l: LayerParameter, n: number | undefined, field: string): 
   return n;
 }
 
-function unknownImageSize(l: LayerParameter, why: string): CremaError {
-  return new CremaError(`layer '${l.name}' (${l.type}): cannot turn it into an Input layer: ${why}; give the shape of '${l.top![0]}' (${dataShapeHint(l.top![0])})`);
+function unknownImageSize(l: LayerParameter, why: string, dims?: string): CremaError {
+  return new CremaError(`layer '${l.name}' (${l.type}): cannot turn it into an Input layer: ${why}; give the shape of '${l.top![0]}' (${dataShapeHint(l.top![0], dims)})`);
 }
 
 /** The option that gives a data top's shape, in the library's words (the CLI says `--data-shape TOP=N,C,H,W`). */
-const dataShapeHint = (top: string): string => `options.dataShapes: { '${top}': [N, C, H, W] }`;
+const dataShapeHint = (top: string, dims = 'N, C, H, W'): string => `options.dataShapes: { '${top}': [${dims}] }`;
 
 /**
  * DummyDataLayer's shapes: `shape` (one for all tops, or one per top), else num / channels / height / width (also

@@ -154,7 +154,7 @@ const FLAG_OF: Record<string, string> = { plugins: 'plugin', inputs: 'input' };
  * `--channel-swap` (test/messages.test.ts checks both sides).
  */
 export function inCliWords(message: string): string {
-  return message.replace(/options\.dataShapes: \{ '(.*?)': \[N, C, H, W\] \}/g, '--data-shape $1=N,C,H,W').replace(/\boptions\.(\w+)/g, (_, name: string) => `--${FLAG_OF[name] ?? name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  return message.replace(/options\.dataShapes: \{ '(.*?)': \[([A-Z, ]+)\] \}/g, (_, top: string, dims: string) => `--data-shape ${top}=${dims.replace(/ /g, '')}`).replace(/\boptions\.(\w+)/g, (_, name: string) => `--${FLAG_OF[name] ?? name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
 }
 
 /**

@@ -5,6 +5,7 @@ import { int, ints } from '../onnx/builder.js';
 import { wasmEngine } from '../kernels/wasm.js';
 import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type FusableLayer, convolutionLayer, convolutionToOnnx } from './convolution.js';
+import { deconvolutionLayer } from './deconvolution.js';
 import { type Layer, type LayerType, declaredWeights, expectCounts, need, needSaneShape } from './layer.js';
 import { poolingLayer, windows } from './pooling.js';
 
@@ -71,6 +72,37 @@ export const convolution3dLayer: LayerType = {
     };
   },
   onnx: (c: LayerContext) => convolutionToOnnx({ ...c, layer: { ...c.layer, def: c3dAsConvolution(c.layer.def) } }, false),
+};
+
+/**
+ * C3D's Deconvolution3D (its video-to-voxel nets' upsampling: deconvolution3d_layer.cpp, col2vol in vol2col.cpp)
+ * is Caffe's N-D Deconvolution over (T, H, W) with Convolution3D's settings: weights (C, Cout, kd, k, k), output
+ * (in - 1) stride - 2 pad + kernel per axis, no groups. Its bias_term is read from convolution_param in both
+ * versions, so a v1.1 layer with convolution3d_param has a bias unless convolution_param { bias_term: false }.
+ */
+export function c3dAsDeconvolution(def: LayerParameter): LayerParameter {
+  const conv = c3dAsConvolution(def);
+  const biasTerm = paramsOf<{ bias_term: boolean }>(def, 'convolution_param').bias_term;
+  return { ...conv, convolution_param: { ...(conv.convolution_param as object), bias_term: biasTerm } };
+}
+
+export const deconvolution3dLayer: LayerType = {
+  type: 'Deconvolution3D',
+  create(def, weights): FusableLayer {
+    const deconv = c3dAsDeconvolution(def);
+    const inner = deconvolutionLayer.create(deconv, weights) as FusableLayer;
+    return {
+      ...inner,
+      reshape(bottoms) {
+        expectCounts(def, [1, 1], [1, 1]);
+        need(def, bottoms[0].length === 5, () => `needs a 5-D bottom (num, channels, length, height, width), got ${shapeString(bottoms[0])}`);
+        const tops = inner.reshape(bottoms);
+        declaredWeights.set(def, declaredWeights.get(deconv) ?? []);
+        return tops;
+      },
+    };
+  },
+  onnx: (c: LayerContext) => convolutionToOnnx({ ...c, layer: { ...c.layer, def: c3dAsDeconvolution(c.layer.def) } }, true),
 };
 
 interface Pool3dParam {
