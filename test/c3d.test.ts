@@ -10,7 +10,7 @@ import { CremaError } from '../src/util/errors.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
 import { layerDef, randomArray, rng, runLayer } from './helpers/compute.js';
-import { TOLERANCE, relativeError } from './helpers/reference.js';
+import { TOLERANCE, relativeDifference, relativeError } from './helpers/reference.js';
 import { len, packedFloats, str, uint } from './helpers/wire.js';
 
 // C3D v1.1's layout (its ResNet-18 feature extractor's, cut short): VideoData clips, Convolution3D, BatchNorm /
@@ -171,5 +171,49 @@ describe('C3D v1.0 video-to-voxel nets (VIDEO_WITH_VOXEL_TRUTH_DATA, DECONVOLUTI
   it('ask for the clip\'s shape, which only their data files tell', async () => {
     await expect(Net.load(new TextEncoder().encode(V10_DECONV))).rejects.toThrow(new CremaError("prototxt (Uint8Array, 917 bytes): layer 'data' (VideoWithVoxelTruthData): cannot turn it into an Input layer: " +
       "its clips' channels and length come from its data files (2 truth channels after the clip's); give the shape of 'data' (options.dataShapes: { 'data': [N, C, L, H, W] })"));
+  });
+});
+
+// C3D v1.0's segmentation nets (examples/v2v/video_segmentation_gatech): VIDEO_SEGMENTATION_DATA (one truth channel),
+// VOXEL_SOFTMAX over each voxel's channels, VOXEL_SOFTMAX_LOSS (a loss: dropped).
+const V10_SEGMENTATION = `name: "c3d_segmentation_v10"
+layers { name: "data" type: VIDEO_SEGMENTATION_DATA top: "data" top: "truth" image_data_param { source: "list.txt" batch_size: 1 crop_size: 112 } }
+layers { name: "predict" type: CONVOLUTION3D bottom: "data" top: "predict" convolution_param { num_output: 5 kernel_size: 3 kernel_depth: 3 pad: 1 temporal_pad: 1 } }
+layers { name: "prob" type: VOXEL_SOFTMAX bottom: "predict" top: "prob" }
+layers { name: "loss" type: VOXEL_SOFTMAX_LOSS bottom: "predict" bottom: "truth" }
+`;
+
+describe('C3D v1.0 segmentation nets (VIDEO_SEGMENTATION_DATA, VOXEL_SOFTMAX)', () => {
+  it("VoxelWiseSoftmax: each voxel's softmax over the channels, its max subtracted first (voxel_wise_softmax_layer.cpp's loops, in float)", () => {
+    const random = rng(37), dims = [2, 3, 2, 3, 4], x = new Tensor(dims, randomArray(2 * 3 * 2 * 3 * 4, random).map((v) => 20 * v));
+    const [got] = runLayer(layerDef('VoxelWiseSoftmax'), [], [x]);
+    const voxels = 2 * 3 * 4, f = Math.fround;
+    for (let n = 0; n < 2; n++)
+      for (let v = 0; v < voxels; v++) {
+        const at = (c: number) => (n * 3 + c) * voxels + v;
+        let max = x.data[at(0)];
+        for (let c = 1; c < 3; c++) max = Math.max(max, x.data[at(c)]);
+        const e = [0, 1, 2].map((c) => f(Math.exp(f(x.data[at(c)] - max))));
+        const sum = e.reduce((a, b) => f(a + b), 0);
+        for (let c = 0; c < 3; c++) expect(Math.abs(got.data[at(c)] - f(e[c] / sum)), `image ${n} voxel ${v} channel ${c}`).toBeLessThanOrEqual(2.5e-7); // two ulps below 1: exp rounded once either way
+      }
+    expect(() => runLayer(layerDef('VoxelWiseSoftmax'), [], [new Tensor([1, 3, 4, 4], new Float32Array(48))])).toThrow("layer 'voxelwisesoftmax' (VoxelWiseSoftmax): needs a 5-D bottom (num, channels, length, height, width), got [1, 3, 4, 4]");
+  });
+
+  it('load with the clip\'s shape given, the loss dropped, and run natively as in ONNX Runtime', async () => {
+    await expect(Net.load(new TextEncoder().encode(V10_SEGMENTATION))).rejects.toThrow("its clips' channels and length come from its data files (1 truth channel after the clip's)");
+    const random = rng(41);
+    const weights = { predict: [new Tensor([5, 3, 3, 3, 3], randomArray(405, random)), new Tensor([1, 1, 1, 1, 5], randomArray(5, random))] };
+    const net = await Net.load(new TextEncoder().encode(V10_SEGMENTATION), undefined, { dataShapes: { data: [1, 3, 4, 6, 6] } });
+    expect(net.layers.map((l) => l.type)).toEqual(['Input', 'Convolution3D', 'VoxelWiseSoftmax']);
+    net.dispose();
+    const { loadNet } = await import('../src/caffe/load.js');
+    const loaded = await loadNet(new TextEncoder().encode(V10_SEGMENTATION), undefined, { dataShapes: { data: [1, 3, 4, 6, 6] } });
+    const withWeights = Net.fromNetParameter(loaded.net, new Map(Object.entries(weights)));
+    const data = new Tensor([1, 3, 4, 6, 6], randomArray(432, random));
+    const native = withWeights.forward({ data }).prob.data.slice();
+    const onnx = (await withWeights.run({ data }, { backend: 'onnx', fetches: ['prob'] })).prob.data;
+    expect(relativeDifference(native, onnx)).toBeLessThanOrEqual(1e-5);
+    withWeights.dispose();
   });
 });

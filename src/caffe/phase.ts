@@ -113,7 +113,7 @@ export function stateMeetsRule(state: ResolvedState, rule: NetStateRule): boolea
 
 // AnnotatedData and VideoData: the SSD fork's (its test nets' images with their boxes, its webcam demos);
 // DenseImageData: caffe-segnet's (SegNet's images and label images).
-const DATA_TYPES = new Set(['Data', 'ImageData', 'HDF5Data', 'MemoryData', 'WindowData', 'DummyData', 'AnnotatedData', 'VideoData', 'DenseImageData', 'VideoWithVoxelTruthData']);
+const DATA_TYPES = new Set(['Data', 'ImageData', 'HDF5Data', 'MemoryData', 'WindowData', 'DummyData', 'AnnotatedData', 'VideoData', 'DenseImageData', 'VideoWithVoxelTruthData', 'VideoSegmentationData']);
 
 // DetectionEvaluate: the SSD fork's mAP of its test nets, an Accuracy for detections. A Python layer is a loss when
 // it weighs its top in the loss (pycaffe's EuclideanLossLayer example: loss_weight: 1), as Caffe tells losses apart.
@@ -301,11 +301,13 @@ function dataShapes(l: LayerParameter, readerOf: Reader, notes: string[], opts: 
       if (!h || !w) throw unknownImageSize(l, 'its images come from files and neither transform_param.crop_size nor dense_image_data_param.crop_height / crop_width or new_height / new_width is set');
       return [[n, p.is_color ? 3 : 1, h, w], [n, 1, h, w]];
     }
-    case 'VideoWithVoxelTruthData': {
+    case 'VideoWithVoxelTruthData':
+    case 'VideoSegmentationData': {
       // facebook/C3D v1.0's video-to-voxel nets: clips and their per-voxel truth read from binary blobs, whose
-      // first file gives the channels (the clip's and the truth's: num_truth_channels of them) and the length.
-      const p = paramsOf(l, 'image_data_param');
-      throw unknownImageSize(l, `its clips' channels and length come from its data files (${p.num_truth_channels} truth channel${p.num_truth_channels === 1 ? '' : 's'} after the clip's)`, 'N, C, L, H, W');
+      // first file gives the channels (the clip's and the truth's: num_truth_channels of them, the segmentation's
+      // one) and the length.
+      const truth = l.type === 'VideoSegmentationData' ? 1 : paramsOf(l, 'image_data_param').num_truth_channels;
+      throw unknownImageSize(l, `its clips' channels and length come from its data files (${truth} truth channel${truth === 1 ? '' : 's'} after the clip's)`, 'N, C, L, H, W');
     }
     case 'WindowData': {
       const p = paramsOf(l, 'window_data_param');

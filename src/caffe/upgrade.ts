@@ -193,6 +193,7 @@ function upgradeV0Layer(conn: Message, file: string): Message {
 
 const DATA_UPGRADE_TYPES: Record<string, string> = {
   DATA: 'data_param', IMAGE_DATA: 'image_data_param', WINDOW_DATA: 'window_data_param', VIDEO_DATA: 'image_data_param', VIDEO_WITH_VOXEL_TRUTH_DATA: 'image_data_param',
+  VIDEO_SEGMENTATION_DATA: 'image_data_param',
 };
 const TRANSFORM_FIELDS = ['scale', 'mean_file', 'crop_size', 'mirror'];
 
@@ -228,9 +229,10 @@ export const V1_LAYER_TYPES: Readonly<Record<string, string>> = {
   POWER: 'Power', RELU: 'ReLU', SIGMOID: 'Sigmoid', SIGMOID_CROSS_ENTROPY_LOSS: 'SigmoidCrossEntropyLoss',
   SILENCE: 'Silence', SOFTMAX: 'Softmax', SOFTMAX_LOSS: 'SoftmaxWithLoss', SPLIT: 'Split', SLICE: 'Slice',
   TANH: 'TanH', WINDOW_DATA: 'WindowData', THRESHOLD: 'Threshold',
-  // facebook/C3D v1.0's (VideoWithVoxelTruthData: its video-to-voxel nets' clips and per-voxel truth)
+  // facebook/C3D v1.0's (VideoWithVoxelTruthData, VideoSegmentationData: its video-to-voxel nets' clips and truth)
   CONVOLUTION3D: 'Convolution3D', POOLING3D: 'Pooling3D', VIDEO_DATA: 'VideoData', DECONVOLUTION3D: 'Deconvolution3D',
-  VIDEO_WITH_VOXEL_TRUTH_DATA: 'VideoWithVoxelTruthData',
+  VIDEO_WITH_VOXEL_TRUTH_DATA: 'VideoWithVoxelTruthData', VIDEO_SEGMENTATION_DATA: 'VideoSegmentationData', VOXEL_SOFTMAX: 'VoxelWiseSoftmax',
+  VOXEL_SOFTMAX_LOSS: 'VoxelWiseSoftmaxLoss',
 };
 
 /** The *_param messages a V1 layer may hold, in V2 field order; each is carried over unchanged. */
@@ -296,7 +298,8 @@ const V1_TYPE_BY_NUMBER: Record<number, string> = {
   14: 'INNER_PRODUCT', 15: 'LRN', 29: 'MEMORY_DATA', 16: 'MULTINOMIAL_LOGISTIC_LOSS', 34: 'MVN', 17: 'POOLING',
   26: 'POWER', 18: 'RELU', 19: 'SIGMOID', 27: 'SIGMOID_CROSS_ENTROPY_LOSS', 36: 'SILENCE', 20: 'SOFTMAX',
   21: 'SOFTMAX_LOSS', 22: 'SPLIT', 33: 'SLICE', 23: 'TANH', 24: 'WINDOW_DATA', 31: 'THRESHOLD',
-  10030: 'CONVOLUTION3D', 10031: 'POOLING3D', 10033: 'VIDEO_DATA', 10034: 'DECONVOLUTION3D', 10038: 'VIDEO_WITH_VOXEL_TRUTH_DATA',
+  10030: 'CONVOLUTION3D', 10031: 'POOLING3D', 10033: 'VIDEO_DATA', 10034: 'DECONVOLUTION3D',
+  10035: 'VIDEO_SEGMENTATION_DATA', 10036: 'VOXEL_SOFTMAX', 10037: 'VOXEL_SOFTMAX_LOSS', 10038: 'VIDEO_WITH_VOXEL_TRUTH_DATA',
 };
 
 function shareMode(mode: string | number, layer: string | undefined, file: string): string {

@@ -6,6 +6,7 @@ import { wasmEngine } from '../kernels/wasm.js';
 import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type FusableLayer, convolutionLayer, convolutionToOnnx } from './convolution.js';
 import { deconvolutionLayer } from './deconvolution.js';
+import { softmaxLayer, softmaxToOnnx } from './softmax.js';
 import { type Layer, type LayerType, declaredWeights, expectCounts, need, needSaneShape } from './layer.js';
 import { poolingLayer, windows } from './pooling.js';
 
@@ -103,6 +104,27 @@ export const deconvolution3dLayer: LayerType = {
     };
   },
   onnx: (c: LayerContext) => convolutionToOnnx({ ...c, layer: { ...c.layer, def: c3dAsDeconvolution(c.layer.def) } }, true),
+};
+
+/**
+ * C3D v1.0's VoxelWiseSoftmax (VOXEL_SOFTMAX: its segmentation nets' output, voxel_wise_softmax_layer.cpp): each
+ * voxel's softmax over the channels of N x C x L x H x W, the channels' max subtracted first: Softmax over axis 1.
+ * (Its max loop reads the running max at the bottom's offset of channel 0, the right place only for image 0: at
+ * batch > 1 the fork subtracts another number, which changes the result by rounding alone unless exp underflows.)
+ */
+export const voxelWiseSoftmaxLayer: LayerType = {
+  type: 'VoxelWiseSoftmax',
+  create(def, weights) {
+    const inner = softmaxLayer.create({ ...def, softmax_param: { axis: 1 } }, weights);
+    return {
+      ...inner,
+      reshape(bottoms) {
+        need(def, bottoms[0]?.length === 5, () => `needs a 5-D bottom (num, channels, length, height, width), got ${bottoms[0] ? shapeString(bottoms[0]) : 'none'}`);
+        return inner.reshape(bottoms);
+      },
+    };
+  },
+  onnx: (c: LayerContext) => softmaxToOnnx({ ...c, layer: { ...c.layer, def: { ...c.layer.def, softmax_param: { axis: 1 } } } }),
 };
 
 interface Pool3dParam {

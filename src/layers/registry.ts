@@ -12,7 +12,7 @@ import { bnLayer } from './bn.js';
 import { bnllLayer } from './bnll.js';
 import { clipLayer } from './clip.js';
 import { concatLayer } from './concat.js';
-import { convolution3dLayer, deconvolution3dLayer, pooling3dLayer } from './c3d.js';
+import { convolution3dLayer, deconvolution3dLayer, pooling3dLayer, voxelWiseSoftmaxLayer } from './c3d.js';
 import { convolutionLayer } from './convolution.js';
 import { convolutionDepthwiseLayer, depthwiseConvolutionLayer } from './convolution_depthwise.js';
 import { cropLayer } from './crop.js';
@@ -121,6 +121,7 @@ const layerTypes: LayerType[] = [
   permuteLayer,
   poolingLayer,
   pooling3dLayer,
+  voxelWiseSoftmaxLayer,
   powerLayer,
   preluLayer,
   priorBoxLayer,

@@ -93,7 +93,7 @@ function softmaxColumn(x: Float32Array, y: Float32Array, off: number, channels: 
   for (let i = off; i < end; i++) y[i] *= scale;
 }
 
-function softmaxToOnnx(c: LayerContext): void {
+export function softmaxToOnnx(c: LayerContext): void {
   const p = paramsOf(c.layer.def, 'softmax_param');
   const axis = canonicalAxis(c.layer.def, p.axis as number, c.layer.bottomShapes[0].length);
   c.node('Softmax', [c.bottom(0)], [c.top(0)], { axis: int(axis) });
