@@ -1,6 +1,6 @@
 // numpy 1.19's argsort of float arrays, kind 'quicksort' (the default), replayed step for step: aquicksort_<type> of
-// numpy/core/src/npysort/quicksort.c.src (an introsort: median of three, partitions longer than SMALL_QUICKSORT
-// left to insertion sort, aheapsort of heapsort.c.src once 2 * msb(n) partitions have not finished a range), one
+// numpy/core/src/npysort/quicksort.c.src (an introsort: median-of-three partitions, ranges of 16 items or fewer left
+// to insertion sort, aheapsort of heapsort.c.src for a range still unsorted 2 * msb(n) partitions deep), one
 // template for float32 and float64, ordered by FLOAT_LT / DOUBLE_LT (npysort_common.h: a < b, NaNs after every
 // number). It is not stable: which of equal values comes first is what these steps make of them. py-faster-rcnn
 // orders its boxes with argsort()[::-1], where a confident RPN gives thousands of scores of exactly 1, and which of
