@@ -36,9 +36,9 @@ const python = (top2 = '') => `
   layer { name: "proposal" type: "Python" bottom: "cls" bottom: "deltas" bottom: "im_info" top: "rois" ${top2}
     python_param { module: "rpn.proposal_layer" layer: "ProposalLayer" param_str: "'feat_stride': 16" } }`;
 const netOf = (text: string) => Net.fromNetParameter(upgradeNet(parsePrototxt(text, 'net.prototxt'), 'net.prototxt'), new Map(), [], { threads: 1 });
-/** The bottoms of the fixtures (README.md): a map of H x W for an image of imH x imW. */
-const inputs = (H = 38, W = 50, imH = 600, imW = 800) => ({
-  cls: new Tensor([1, 18, H, W], hashInput(18 * H * W, 31, 1).map((u) => Math.fround(Math.fround(u + 1) * 0.5))),
+/** The bottoms of the fixtures (README.md): a map of H x W for an image of imH x imW; scores of exactly 1 where input 33 is below `tie`. */
+const inputs = (H = 38, W = 50, imH = 600, imW = 800, tie = -Infinity, ties = hashInput(18 * H * W, 33, 1)) => ({
+  cls: new Tensor([1, 18, H, W], hashInput(18 * H * W, 31, 1).map((u, i) => (ties[i] < tie ? 1 : Math.fround(Math.fround(u + 1) * 0.5)))),
   deltas: new Tensor([1, 36, H, W], hashInput(36 * H * W, 32, 0.3)),
   im_info: new Tensor([1, 3], Float32Array.of(imH, imW, 1)),
 });
@@ -59,6 +59,24 @@ describe('Proposal (py-faster-rcnn rpn.proposal_layer)', () => {
     const out = net.forward(inputs());
     expect(relativeError(out.rois, readNpy(path.join(fixture, 'rois.npy')))).toBeLessThanOrEqual(1e-4);
     expect(relativeError(out.scores, readNpy(path.join(fixture, 'scores.npy')))).toBeLessThanOrEqual(1e-4);
+  });
+
+  it("orders tied scores as py-faster-rcnn's numpy does: thousands of scores of exactly 1, cut to pre_nms_topN and NMS'd", () => {
+    // A saturated RPN (input 33 below 0.5: three in four scores are 1). numpy's argsort()[::-1], and again inside
+    // py_cpu_nms, decide which of the tied boxes pass the cut of 6000 and which suppress which; a stable order keeps
+    // others.
+    const net = netOf(python('top: "scores"'));
+    for (const [H, W, imH, imW, suffix, rows] of [[38, 50, 600, 800, '-tied', 300], [10, 12, 160, 192, '-10x12-tied', 106]] as const) {
+      const feeds = inputs(H, W, imH, imW, 0.5);
+      expect(feeds.cls.data.subarray(9 * H * W).filter((v) => v === 1).length).toBeGreaterThan(6 * H * W);
+      const out = net.forward(feeds), rois = fixtureOf(`rois${suffix}`), scores = fixtureOf(`scores${suffix}`);
+      expect(rois.dims).toEqual([rows, 5]);
+      expect(scores.data.filter((v) => v === 1).length).toBeGreaterThan(rows * 0.8);
+      // The same boxes in the same order (a box in another's place is hundreds of pixels off; numpy's float32 exp
+      // differs from a correctly rounded one by a few ulps: corners within 2e-4 px here), the same scores.
+      expect(relativeError(out.rois, rois), suffix).toBeLessThanOrEqual(1e-6);
+      expect(Array.from(out.scores.data), suffix).toEqual(Array.from(scores.data));
+    }
   });
 
   it('refuses what it cannot do exactly, by name', () => {

@@ -101,9 +101,9 @@ export function fasterRcnnDetections(rois: Tensor, clsProb: Tensor, bboxPred: Te
   }
   const limit = f32(threshold), out: Detection[] = [];
   for (let c = 1; c < C; c++) {
-    // numpy's argsort()[::-1]: highest first, of equal scores the later row first.
-    const order = Array.from({ length: R }, (_, i) => i).sort((i, j) => p[j * C + c] - p[i * C + c] || j - i);
-    for (const k of pyCpuNms(boxes[c], order, nms)) {
+    // demo.py's nms(dets) of every row, dets = (boxes, scores) of the class: py_cpu_nms orders them itself.
+    const scores = Float32Array.from({ length: R }, (_, i) => p[i * C + c]);
+    for (const k of pyCpuNms(boxes[c], scores, Int32Array.from({ length: R }, (_, i) => i), nms)) {
       const score = p[k * C + c], b = boxes[c].subarray(4 * k, 4 * k + 4);
       if (score >= limit) out.push({ label: c, name: labels?.[c] ?? null, score, xmin: b[0], ymin: b[1], xmax: b[2], ymax: b[3] });
     }

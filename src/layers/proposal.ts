@@ -4,6 +4,7 @@ import { fail } from '../onnx/context.js';
 import { shapeString, sizeOf } from '../tensor.js';
 import { LayerError, type LayerType, expectCounts, keepRows, need } from './layer.js';
 import { textProposalLayer } from './text_proposal.js';
+import { argsort } from '../util/numpy-argsort.js';
 import { roundHalfEven } from '../util/round.js';
 
 const f32 = Math.fround;
@@ -59,10 +60,11 @@ export function proposals(s: ProposalSettings, scores: Float32Array, deltas: Flo
         score[k] = scores[(A + a) * plane + h * width + w];
         if (f32(f32(b[2] - b[0]) + 1) >= min && f32(f32(b[3] - b[1]) + 1) >= min) keep.push(k);
       }
-  // numpy's argsort()[::-1]: highest first (ties: the later index first, as the reversed ascending sort gives them).
-  keep.sort((i, j) => score[j] - score[i] || j - i);
-  const order = keep.slice(0, s.preNms > 0 ? s.preNms : keep.length);
-  const kept = pyCpuNms(boxes, order, s.nmsThresh, s.postNms > 0 ? s.postNms : order.length);
+  // scores.ravel().argsort()[::-1] of the boxes _filter_boxes kept, cut to pre_nms_topN: numpy's own order of equal
+  // scores (util/numpy-argsort.ts), which decides which of them the cut and NMS keep.
+  const best = argsort(score, keep).reverse();
+  const order = best.subarray(0, s.preNms > 0 ? Math.min(s.preNms, best.length) : best.length);
+  const kept = pyCpuNms(boxes, score, order, s.nmsThresh, s.postNms > 0 ? s.postNms : order.length);
   return { boxes: Float32Array.from(kept.flatMap((k) => Array.from(boxes.subarray(4 * k, 4 * k + 4)))), scores: Float32Array.from(kept, (k) => score[k]) };
 }
 
@@ -79,11 +81,13 @@ export function decodeBox(x1: number, y1: number, x2: number, y2: number, dx: nu
 }
 
 /**
- * py-faster-rcnn's py_cpu_nms over `order` (best first) of `boxes` (x1, y1, x2, y2 rows): a box whose IoU
- * (pixel-inclusive, +1, float32) with a kept one is above `thresh` (as numpy compares: in float32) goes; at most
- * `limit` kept. Returns the kept indices in order.
+ * py-faster-rcnn's py_cpu_nms of dets = the `rows` of `boxes` (x1, y1, x2, y2) and `scores`, in that order: it orders
+ * them itself, by numpy's argsort()[::-1] of those rows' scores (ties as numpy's argsort leaves them: rows already in
+ * score order come out reordered again), then a box whose IoU (pixel-inclusive, +1, float32) with a kept one is
+ * above `thresh` (as numpy compares: in float32) goes; at most `limit` kept. Returns the kept rows in order.
  */
-export function pyCpuNms(boxes: Float32Array, order: readonly number[], thresh: number, limit = Infinity): number[] {
+export function pyCpuNms(boxes: Float32Array, scores: ArrayLike<number>, rows: ArrayLike<number>, thresh: number, limit = Infinity): number[] {
+  const order = argsort(scores, rows).reverse();
   thresh = f32(thresh);
   const kept: number[] = [];
   const suppressed = new Uint8Array(order.length);
