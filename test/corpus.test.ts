@@ -86,6 +86,39 @@ function corpusCase(c: Case) {
   }, 600_000);
 }
 
+// HED's Crops have no crop_param: BVLC Caffe (the corpus case) cuts at 0, 0; HED's own Caffe, FCN's of 2015, aligns
+// them by the layers' coordinate maps (34, 35, 36, 38 and 42 pixels in): the hed dialect, against that Caffe as
+// CRF-RNN's fork keeps it (fixtures/corpus/hed/fork/make.sh).
+describe('HED in the hed dialect, against FCN\'s Caffe of 2015 (torrvision/caffe)', () => {
+  it('notes the offsets BVLC\'s reading leaves out, and with the dialect matches that Caffe natively and through ONNX Runtime', async () => {
+    const m = JSON.parse(fs.readFileSync(path.join(dir, 'hed', 'manifest.json'), 'utf8')) as Manifest;
+    const { weights, input } = material('hed', m);
+    const prototxt = path.join(dir, 'hed', 'net.prototxt');
+    const bvlc = await Net.load(prototxt, weights, { threads: 1 });
+    expect(bvlc.notes.filter((n) => n.includes('no crop_param')).map((n) => /would cut at (\d+, \d+)/.exec(n)![1])).toEqual(['34, 34', '35, 35', '36, 36', '38, 38', '42, 42']);
+    bvlc.dispose();
+    const net = await Net.load(prototxt, weights, { threads: 1, dialect: 'hed' });
+    expect(net.notes.some((n) => n.includes('no crop_param'))).toBe(false);
+    const x = readNpy(input);
+    net.reshape({ data: x.dims });
+    net.forward({ data: x });
+    const blobs = ['upscore-dsn1', 'upscore-dsn2', 'upscore-dsn3', 'upscore-dsn4', 'upscore-dsn5', 'sigmoid-fuse'];
+    const fork = (b: string) => readNpy(path.join(dir, 'hed', 'fork', 'blobs', `${b}.npy`));
+    for (const b of blobs) expect(relativeError(net.blobs.get(b)!, fork(b)), `native ${b}`).toBeLessThanOrEqual(TOLERANCE);
+    const onnx = await runOnnx(net.graph, { data: x }, { outputs: blobs });
+    for (const b of blobs) expect(relativeError(onnx.get(b)!, fork(b)), `onnx ${b}`).toBeLessThanOrEqual(TOLERANCE);
+    net.dispose();
+  }, 600_000);
+
+  it('refuses a crop_param in that dialect, where that Crop has none', async () => {
+    const text = 'input: "data" input_dim: 1 input_dim: 1 input_dim: 8 input_dim: 8\n' +
+      'layer { name: "c" type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 1 kernel_size: 3 pad: 2 } }\n' +
+      'layer { name: "crop" type: "Crop" bottom: "c" bottom: "data" top: "o" crop_param { offset: 1 } }\n';
+    await expect(Net.load(new TextEncoder().encode(text), undefined, { dialect: 'hed' })).rejects.toThrow(
+      "layer 'crop' (Crop): has crop_param, which the Crop of FCN's Caffe of 2015 (the hed dialect) does not: it aligns by the layers' coordinate maps");
+  });
+});
+
 describe('the corpus of real-world nets (test/fixtures/corpus)', () => {
   it('has at least 20 nets, each with its source', () => {
     expect(cases.length).toBeGreaterThanOrEqual(20);

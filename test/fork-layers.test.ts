@@ -337,7 +337,7 @@ describe("Pooling in the yolo dialect (ChenYingpeng/caffe-yolov3's patched pooli
       layer { name: "route" type: "Concat" bottom: "pool" bottom: "d" top: "route" }`;
     expect(() => netOf(text)).toThrow("layer 'route' (Concat): bottom[1] 'd' has shape [1, 2, 5, 5] but bottom[0] 'pool' has [1, 2, 4, 4]: all inputs must have the same shape except at the concat axis 1; layer 'pool' before it pools 2 x 2 at stride 1, 5 x 5 to 4 x 4 in BVLC Caffe but to 5 x 5 in the YOLO ports' Caffe: for a net converted from darknet, load it with options.dialect 'yolo'");
     expect(netOf(text, {}, 'yolo').shapes.get('route')).toEqual([1, 4, 5, 5]);
-    await expect(Net.load(text, undefined, { dialect: 'darknet' as 'yolo' })).rejects.toThrow("options.dialect: expected 'yolo', 'faceboxes' or 'textboxes', got 'darknet'");
+    await expect(Net.load(text, undefined, { dialect: 'darknet' as 'yolo' })).rejects.toThrow("options.dialect: expected 'yolo', 'faceboxes', 'textboxes' or 'hed', got 'darknet'");
   });
 });
 

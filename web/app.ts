@@ -59,15 +59,20 @@ function say(text: string): void {
   $('status').textContent = text;
 }
 
-/** Errors as the CLI prints them: one line. */
-function showError(err: unknown): void {
-  // The library's option as this page's control.
-  const message = (err instanceof Error ? err.message : String(err))
+/** The library's options in a message as this page's controls. */
+function inPageWords(message: string): string {
+  return message
     .replace("options.dialect 'yolo'", 'Caffe: YOLO ports')
     .replace("options.dialect 'faceboxes'", 'Caffe: FaceBoxes')
     .replace("options.dialect 'textboxes'", 'Caffe: TextBoxes')
-    .replace(/options\.dataShapes: \{ '(.*?)': \[N, C, H, W\] \}/g, '"data shape" $1=N,C,H,W')
+    .replace("options.dialect 'hed'", 'Caffe: FCN 2015 (HED, CRF-RNN)')
+    .replace(/options\.dataShapes: \{ '(.*?)': \[([A-Z, ]+)\] \}/g, (_, top: string, dims: string) => `"data shape" ${top}=${dims.replace(/ /g, '')}`)
     .replace('options.lenient skips it', '"skip unknown fields" skips it');
+}
+
+/** Errors as the CLI prints them: one line. */
+function showError(err: unknown): void {
+  const message = inPageWords(err instanceof Error ? err.message : String(err));
   $('error').textContent = message.split('\n')[0];
   $('error').title = message;
   say('');
@@ -121,7 +126,7 @@ async function loadNet(name: string, prototxt: Uint8Array, weights: Uint8Array |
   $<HTMLButtonElement>('run').disabled = true;
   await old?.dispose();
   const chosen = $<HTMLSelectElement>('dialect').value;
-  const dialect = chosen === 'yolo' || chosen === 'faceboxes' || chosen === 'textboxes' ? chosen : undefined;
+  const dialect = chosen === 'yolo' || chosen === 'faceboxes' || chosen === 'textboxes' || chosen === 'hed' ? chosen : undefined;
   const lenient = $<HTMLInputElement>('lenient').checked;
   const dataShapes = dataShapesOf($<HTMLInputElement>('data-shape').value);
   const skipped: string[] = [];
@@ -191,7 +196,7 @@ async function render(net: Net, name: string): Promise<void> {
   const params = info.layers.reduce((s, l) => s + l.params, 0), macs = info.layers.reduce((s, l) => s + l.macs, 0);
   const engine = await net.engine.ready;
   $('totals').textContent = `${info.layers.length} layers, ${fmt(params)} parameters, ${fmt(macs)} multiply-adds; inputs ${info.inputs.map((i) => `${i} ${shape(info.blobs[i])}`).join(', ')}; kernels: ${engine.kernels}, ${engine.threads} thread${engine.threads > 1 ? 's' : ''}`;
-  $('notes').replaceChildren(...[...info.upgrades, ...info.notes].map((n) => Object.assign(document.createElement('li'), { textContent: n })));
+  $('notes').replaceChildren(...[...info.upgrades, ...info.notes].map((n) => Object.assign(document.createElement('li'), { textContent: inPageWords(n) })));
   $('notes-box').hidden = !info.notes.length && !info.upgrades.length;
   renderLayers(info.layers, info.blobs);
   $<HTMLSelectElement>('blob').replaceChildren(...Object.keys(info.blobs).map((b) => new Option(`${b} ${shape(info.blobs[b])}`, b)));

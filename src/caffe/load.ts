@@ -19,10 +19,12 @@ import { upgradeNet } from './upgrade.js';
  * 'faceboxes': sfzhang15/FaceBoxes' Caffe, whose PriorBox densifies min_size 32 into 16 boxes and 64 into 4 a cell
  * and sizes the others' square boxes min_size − 1. 'textboxes': MhLiao/TextBoxes' Caffe (the SSD fork of 2016),
  * whose PriorBox follows every box with the same box one cell lower and whose DetectionOutput clips the boxes it
- * writes to the image (and writes one row of -1 when nothing is found).
+ * writes to the image (and writes one row of -1 when nothing is found). 'hed': FCN's Caffe of 2015, as HED's
+ * (s9xie/hed) and CRF-RNN's (torrvision/caffe) built on it, whose Crop has no settings and aligns its bottoms by the
+ * layers' coordinate maps (RCF's AutoCrop later), where BVLC's crops at offset 0.
  */
-export type Dialect = 'yolo' | 'faceboxes' | 'textboxes';
-export const DIALECTS: readonly Dialect[] = ['yolo', 'faceboxes', 'textboxes'];
+export type Dialect = 'yolo' | 'faceboxes' | 'textboxes' | 'hed';
+export const DIALECTS: readonly Dialect[] = ['yolo', 'faceboxes', 'textboxes', 'hed'];
 
 export interface LoadOptions {
   /** Which phase's layers to keep (include / exclude rules); TEST by default. */
@@ -58,6 +60,8 @@ export interface LoadedNet {
   notes: string[];
   /** The format upgrades applied (V0/V1 to V2, net-level inputs to an Input layer), as Caffe logs them. */
   upgrades: string[];
+  /** The dialect the net is in: the one asked for, else one only its file's form can be (a V1 CROP: 'hed'). */
+  dialect?: Dialect;
 }
 
 /**
@@ -69,7 +73,9 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   checkLoadOptions(opts);
   const notes: string[] = [], upgrades: string[] = [];
   const { text, label: prototxtLabel } = prototxtText(prototxt);
-  const full = upgradeNet(parsePrototxt(text, prototxtLabel, { lenient: opts.lenient, warn: opts.warn }), prototxtLabel, upgrades);
+  const parsed = parsePrototxt(text, prototxtLabel, { lenient: opts.lenient, warn: opts.warn });
+  const dialect = opts.dialect ?? impliedDialect(parsed, notes);
+  const full = upgradeNet(parsed, prototxtLabel, upgrades);
   // Blobs written into the prototxt itself count as weights too; the weights file overrides them.
   const protoWeights = weightsFromNet(full, prototxtLabel);
   const weights = new Map(protoWeights);
@@ -91,7 +97,23 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   checkBlobIndices(used, weightsPath ?? prototxtLabel);
   if (fileWeights) noteUnusedWeights(fileWeights, net, weightsPath!, notes);
   noteMissingWeights(net, used, weightsPath, notes);
-  return { net, weights: used, notes, upgrades, file: typeof prototxt === 'string' && prototxtLabel === prototxt ? prototxt : undefined };
+  return { net, weights: used, notes, upgrades, file: typeof prototxt === 'string' && prototxtLabel === prototxt ? prototxt : undefined, ...(dialect ? { dialect } : {}) };
+}
+
+/**
+ * The dialect a net's file can only be in, whose Crop is FCN's of 2015 (aligning by coordinate maps: 'hed'): a V1
+ * layer of type CROP (BVLC's V1 types have none: its Crop came after them), or a V2 net with CRF-RNN's
+ * MultiStageMeanfield, whose Caffe (torrvision/caffe) has only that Crop.
+ */
+function impliedDialect(net: NetParameter, notes: string[]): Dialect | undefined {
+  type Named = { name?: string; type?: unknown };
+  const v1Crops = ((net.layers ?? []) as Named[]).filter((l) => l.type === 'CROP' || l.type === 40);
+  const crf = ((net.layer ?? []) as Named[]).some((l) => l.type === 'MultiStageMeanfield');
+  const crops = crf ? ((net.layer ?? []) as Named[]).filter((l) => l.type === 'Crop') : v1Crops;
+  if (!crops.length) return undefined;
+  const why = crf ? "a net of CRF-RNN's Caffe (MultiStageMeanfield), whose Crop is FCN's of 2015" : "V1 type CROP: FCN's Caffe of 2015 (HED's, CRF-RNN's)";
+  notes.push(`Crop ${crops.map((l) => `'${l.name ?? ''}'`).join(', ')}: ${why}, which aligns its bottoms by the layers' coordinate maps: loaded in the hed dialect`);
+  return 'hed';
 }
 
 /** The options' values, named as options (not as faults of the prototxt, whose path a later check would give). */

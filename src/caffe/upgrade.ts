@@ -228,7 +228,7 @@ export const V1_LAYER_TYPES: Readonly<Record<string, string>> = {
   MEMORY_DATA: 'MemoryData', MULTINOMIAL_LOGISTIC_LOSS: 'MultinomialLogisticLoss', MVN: 'MVN', POOLING: 'Pooling',
   POWER: 'Power', RELU: 'ReLU', SIGMOID: 'Sigmoid', SIGMOID_CROSS_ENTROPY_LOSS: 'SigmoidCrossEntropyLoss',
   SILENCE: 'Silence', SOFTMAX: 'Softmax', SOFTMAX_LOSS: 'SoftmaxWithLoss', SPLIT: 'Split', SLICE: 'Slice',
-  TANH: 'TanH', WINDOW_DATA: 'WindowData', THRESHOLD: 'Threshold',
+  TANH: 'TanH', WINDOW_DATA: 'WindowData', THRESHOLD: 'Threshold', CROP: 'Crop', // CROP: FCN's Caffe of 2015 (the hed dialect's Crop)
   // facebook/C3D v1.0's (VideoWithVoxelTruthData, VideoSegmentationData: its video-to-voxel nets' clips and truth)
   CONVOLUTION3D: 'Convolution3D', POOLING3D: 'Pooling3D', VIDEO_DATA: 'VideoData', DECONVOLUTION3D: 'Deconvolution3D',
   VIDEO_WITH_VOXEL_TRUTH_DATA: 'VideoWithVoxelTruthData', VIDEO_SEGMENTATION_DATA: 'VideoSegmentationData', VOXEL_SOFTMAX: 'VoxelWiseSoftmax',
@@ -297,7 +297,7 @@ const V1_TYPE_BY_NUMBER: Record<number, string> = {
   8: 'FLATTEN', 9: 'HDF5_DATA', 10: 'HDF5_OUTPUT', 28: 'HINGE_LOSS', 11: 'IM2COL', 12: 'IMAGE_DATA', 13: 'INFOGAIN_LOSS',
   14: 'INNER_PRODUCT', 15: 'LRN', 29: 'MEMORY_DATA', 16: 'MULTINOMIAL_LOGISTIC_LOSS', 34: 'MVN', 17: 'POOLING',
   26: 'POWER', 18: 'RELU', 19: 'SIGMOID', 27: 'SIGMOID_CROSS_ENTROPY_LOSS', 36: 'SILENCE', 20: 'SOFTMAX',
-  21: 'SOFTMAX_LOSS', 22: 'SPLIT', 33: 'SLICE', 23: 'TANH', 24: 'WINDOW_DATA', 31: 'THRESHOLD',
+  21: 'SOFTMAX_LOSS', 22: 'SPLIT', 33: 'SLICE', 23: 'TANH', 24: 'WINDOW_DATA', 31: 'THRESHOLD', 40: 'CROP',
   10030: 'CONVOLUTION3D', 10031: 'POOLING3D', 10033: 'VIDEO_DATA', 10034: 'DECONVOLUTION3D',
   10035: 'VIDEO_SEGMENTATION_DATA', 10036: 'VOXEL_SOFTMAX', 10037: 'VOXEL_SOFTMAX_LOSS', 10038: 'VIDEO_WITH_VOXEL_TRUTH_DATA',
 };

@@ -24,11 +24,14 @@ const filterMap = (kernel: number[], stride: number[], pad: number[]): CoordMap 
 const IDENTITY_TYPES = new Set(['AbsVal', 'BNLL', 'Dropout', 'ELU', 'Exp', 'Log', 'Power', 'PReLU', 'ReLU', 'Sigmoid', 'TanH', 'Threshold',
   'Concat', 'Eltwise', 'LRN', 'MVN', 'Slice', 'Softmax', 'Split']);
 
-/** The AutoCrop offsets each layer resolved (its ONNX export reads them: they come from the net, not its def). */
-const resolved = new WeakMap<LayerParameter, [number, number]>();
+/**
+ * The offsets each layer resolved (its ONNX export reads them: they come from the net, not its def), as RCF's Caffe
+ * walks (a BVLC Crop on the way maps by its offsets) and as FCN's of 2015 (hed: every Crop is this layer).
+ */
+const resolved = { rcf: new WeakMap<LayerParameter, [number, number]>(), hed: new WeakMap<LayerParameter, [number, number]>() };
 
 /** A layer's coord_map in the fork (the map from its top's coordinates to its bottom's, or back for Deconvolution). */
-function coordMap(def: LayerParameter, autoCrop: AutoCropFor, on: LayerParameter): CoordMap {
+function coordMap(def: LayerParameter, autoCrop: AutoCropFor, on: LayerParameter, hed: boolean): CoordMap {
   switch (def.type) {
     case 'Convolution':
     case 'Deconvolution': {
@@ -43,7 +46,12 @@ function coordMap(def: LayerParameter, autoCrop: AutoCropFor, on: LayerParameter
       return inverse(filterMap(s.kernel, s.stride, s.pad));
     }
     case 'Crop': {
-      // The fork's Crop maps by its offsets of axes 0 and 1 (num and channels), whatever axis it crops.
+      // In FCN's Caffe of 2015 (the hed dialect) Crop is this layer.
+      if (hed) {
+        const [h, w] = autoCrop(def);
+        return [[1, -h], [1, -w]];
+      }
+      // RCF's Crop (BVLC's) maps by its offsets of axes 0 and 1 (num and channels), whatever axis it crops.
       const p = paramsOf(def, 'crop_param'), given: number[] = p.offset ?? [], axis = p.axis < 0 ? p.axis + 4 : p.axis;
       const at = (i: number) => (i < axis ? 0 : given.length === 0 ? 0 : given.length === 1 ? given[0] : given[i - axis] ?? 0);
       return [[1, -at(0)], [1, -at(1)]];
@@ -65,8 +73,8 @@ type AutoCropFor = (def: LayerParameter) => [number, number];
  * bottom 1 to the first blob on that path; compose the layers' coordinate maps along both walks; the crop is the
  * map from bottom 0's coordinates to bottom 1's, which must be a shift by a whole number of pixels, not positive.
  */
-function offsetsOf(def: LayerParameter, producers: ReadonlyMap<string, LayerParameter>): [number, number] {
-  const done = resolved.get(def);
+function offsetsOf(def: LayerParameter, producers: ReadonlyMap<string, LayerParameter>, hed: boolean): [number, number] {
+  const cache = hed ? resolved.hed : resolved.rcf, done = cache.get(def);
   if (done) return done;
   const [b0, b1] = def.bottom!;
   const earlier = (blob: string): LayerParameter | undefined => producers.get(blob);
@@ -81,12 +89,12 @@ function offsetsOf(def: LayerParameter, producers: ReadonlyMap<string, LayerPara
     need(def, l && (l.bottom?.length ?? 0) > 0, () => `cannot align '${b0}' with '${b1}': they share no blob on the way to the net's input (RCF's Caffe: "Cannot align apparently disconnected blobs.")`);
     meet = l.bottom![0];
   }
-  const autoCrop: AutoCropFor = (d) => offsetsOf(d, producers);
+  const autoCrop: AutoCropFor = (d) => offsetsOf(d, producers, hed);
   const walk = (from: string): CoordMap => {
     let map = IDENTITY;
     for (let blob = from; blob !== meet; ) {
       const l = earlier(blob)!;
-      map = compose(map, coordMap(l, autoCrop, def));
+      map = compose(map, coordMap(l, autoCrop, def, hed));
       blob = l.bottom![0];
     }
     return map;
@@ -99,20 +107,21 @@ function offsetsOf(def: LayerParameter, producers: ReadonlyMap<string, LayerPara
     need(def, Number.isInteger(shift), () => `'${b0}' is offset from '${b1}' by ${-shift} along ${axes[i]}, not a whole number of pixels`);
   });
   const out: [number, number] = [-Math.round(crop[0][1]), -Math.round(crop[1][1])];
-  resolved.set(def, out);
+  cache.set(def, out);
   return out;
 }
 
 /**
  * AutoCrop (yun-liu/RCF's Caffe, from FCN's first crop layer): bottom 0 cut to bottom 1's height and width, at the
- * offset the layers between them imply (offsetsOf), for RCF's and HED-style side outputs. Exported as a Slice.
+ * offset the layers between them imply (offsetsOf), for RCF's and HED-style side outputs. Exported as a Slice. FCN's
+ * Caffe of 2015 (HED's, CRF-RNN's: the hed dialect) runs its Crop as this.
  */
 export const autoCropLayer: LayerType = {
   type: 'AutoCrop',
   onnx: autoCropToOnnx,
   create(def, _weights, net: NetContext = {}) {
     expectCounts(def, [2, 2], [1, 1]);
-    const [h, w] = offsetsOf(def, net.producers ?? new Map());
+    const [h, w] = offsetsOf(def, net.producers ?? new Map(), net.dialect === 'hed');
     return {
       reshape([data, ref]: Shape[]) {
         need(def, data.length === 4 && ref.length === 4, () => `needs 4-D bottoms, got ${shapeString(data)} and ${shapeString(ref)}`);
@@ -127,9 +136,21 @@ export const autoCropLayer: LayerType = {
   },
 };
 
-function autoCropToOnnx(c: LayerContext): void {
+/**
+ * Where FCN's Caffe of 2015 would crop a Crop that has no crop_param (HED's and CRF-RNN's nets, where BVLC crops at
+ * 0, 0), for a note; undefined where its walk fails (that Caffe would stop).
+ */
+export function coordinateOffsets(def: LayerParameter, producers: ReadonlyMap<string, LayerParameter>): [number, number] | undefined {
+  try {
+    return offsetsOf(def, producers, true);
+  } catch {
+    return undefined;
+  }
+}
+
+export function autoCropToOnnx(c: LayerContext): void {
   const { layer } = c;
-  const [h, w] = resolved.get(layer.def)!;
+  const [h, w] = (c.net.dialect === 'hed' ? resolved.hed : resolved.rcf).get(layer.def)!;
   const top = layer.topShapes[0];
   c.node('Slice', [c.bottom(0), c.b.int64s(`${layer.name}/starts`, [h, w]), c.b.int64s(`${layer.name}/ends`, [h + top[2], w + top[3]]), c.b.int64s(`${layer.name}/axes`, [2, 3])], [c.top(0)]);
 }

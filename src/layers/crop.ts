@@ -3,7 +3,8 @@ import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
 import { copyRun, countRange } from './axes.js';
-import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from './layer.js';
+import { autoCropLayer, autoCropToOnnx, coordinateOffsets } from './auto_crop.js';
+import { type Layer, type LayerType, type NetContext, canonicalAxis, expectCounts, need } from './layer.js';
 
 /**
  * Crop: cuts bottom[0] down to bottom[1]'s size on every axis from `axis` on, starting at `offset`
@@ -11,13 +12,21 @@ import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from '.
  */
 export const cropLayer: LayerType = {
   type: 'Crop',
-  onnx: cropToOnnx,
-  create(def: LayerParameter): Layer {
+  onnx: (c) => (c.net.dialect === 'hed' ? autoCropToOnnx(c) : cropToOnnx(c)),
+  create(def: LayerParameter, weights, net: NetContext = {}): Layer {
     expectCounts(def, [2, 2], [1, 1]);
+    if (net.dialect === 'hed') {
+      need(def, def.crop_param === undefined, "has crop_param, which the Crop of FCN's Caffe of 2015 (the hed dialect) does not: it aligns by the layers' coordinate maps");
+      return autoCropLayer.create(def, weights, net);
+    }
     const p = paramsOf(def, 'crop_param');
+    const aligned = def.crop_param === undefined && net.producers ? coordinateOffsets(def, net.producers) : undefined;
     const given: number[] = p.offset ?? [];
     let offsets: number[] = [];
     return {
+      // BVLC's Crop without crop_param cuts at 0, 0; the same line in HED's or CRF-RNN's net (FCN's Caffe of 2015)
+      // meant the offset its coordinate maps give: said when that differs, as the dialect that runs it so.
+      notes: aligned && (aligned[0] || aligned[1]) ? [cropNote(aligned)] : undefined,
       reshape(bottoms: Shape[]): Shape[] {
         const [data, ref] = bottoms;
         const start = canonicalAxis(def, p.axis, data.length);
@@ -39,6 +48,11 @@ export const cropLayer: LayerType = {
     };
   },
 };
+
+function cropNote([h, w]: [number, number]): string {
+  return `no crop_param: cut at offset 0, 0 of height and width, as BVLC Caffe does; the Crop of FCN's Caffe of 2015 (HED's, CRF-RNN's) ` +
+    `would cut at ${h}, ${w}, where the layers' coordinate maps align its bottoms: for those nets load with options.dialect 'hed'`;
+}
 
 /** Copies the window of `src` starting at `offsets` into `dst`, one contiguous last-axis row at a time. */
 export function cropCopy(src: Tensor, dst: Tensor, offsets: number[]): void {

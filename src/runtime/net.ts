@@ -212,7 +212,7 @@ export class Net {
     }
     decoded?.releaseExcept(new Set([...loaded.weights.values()].flatMap((ts) => ts.map((t) => t.data))));
     await compiling;
-    const net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, options);
+    const net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, { ...options, dialect: loaded.dialect });
     net.upgrades = loaded.upgrades;
     net.graph.file = loaded.file;
     if (prepare) net.prepare();
