@@ -3,7 +3,7 @@
 // NMS on the cat photo with py-faster-rcnn's ZF test net and synthetic weights (make-forknets.mjs's
 // faster_rcnn_zf+detect, made here: too large to commit). Checked: cv2's INTER_LINEAR resize (cv-resize.ts) and
 // _get_image_blob's blob, then the detections as sets (same label, score within 1e-4 relative, corners within
-// 1e-3 pixels), through the library and the CLI; the case's own weights (faster_rcnn_zf), whose RPN gives 1039
+// 1e-3 pixels), through the library and the CLI (natively and in ONNX Runtime); the case's own weights (faster_rcnn_zf), whose RPN gives 1039
 // scores of exactly 1 that numpy's argsort orders; and the refusals.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -152,7 +152,12 @@ describe("detect on py-faster-rcnn's ZF net vs its im_detect and demo.py", () =>
   it('refuses what does not apply to it, one line each', async () => {
     await expect(detect(net, cat, { channelSwap: [0, 1, 2] })).rejects.toThrow(/^Faster R-CNN: channelSwap do not apply \(py-faster-rcnn prepares images its own way/);
     await expect(detect(net, cat, { scale: 0 })).rejects.toThrow("scale: a length in pixels from 1 to 16384 (py-faster-rcnn's cfg.TEST.SCALES: 600), got 0");
-    const onnx = await cli('detect', prototxt, weights, cat, '--backend', 'onnx');
-    expect([onnx.code, onnx.stderr.split('\n').at(-1)]).toEqual([2, "crema: --backend onnx: Faster R-CNN's Proposal layer has no exact ONNX form; run it natively (--backend native)"]);
   });
+
+  it('crema detect --backend onnx gives them too: the net converted at the image\'s size, its Proposal as ONNX ops', async () => {
+    const out = await cli('detect', prototxt, weights, cat, '--scale', String(ref.scale), '--max-size', String(ref.maxSize), '--threshold', String(ref.threshold), '--json', '--backend', 'onnx');
+    expect(out.code).toBe(0);
+    const json = JSON.parse(out.stdout) as { images: { detections: Detection[] }[] };
+    expectSame(json.images[0].detections, 2e-3);
+  }, 60_000);
 });

@@ -9,6 +9,7 @@ import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
 import { generateAnchors } from '../src/layers/proposal.js';
 import { convertGraph } from '../src/onnx/convert.js';
+import { runOnnx } from '../src/onnx/run.js';
 import { wasmEngine } from '../src/kernels/wasm.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
@@ -83,9 +84,6 @@ describe('Proposal (py-faster-rcnn rpn.proposal_layer)', () => {
     // Every box clipped to a 10 x 10 image is under min_size 16: py-faster-rcnn would give empty tops.
     expect(errorOf(() => netOf(python()).forward(inputs(3, 4, 10, 10)))).toBe(
       "layer 'proposal' (Python): no proposal is left: every box is smaller than min_size 16 x im_info's scale 1 (the image is 10 x 10)",
-    );
-    expect(errorOf(() => convertGraph(netOf(python()).graph))).toBe(
-      "layer 'proposal' (Python): Proposal has no exact ONNX form (its greedy NMS and ordering are py-faster-rcnn's); crema runs it natively only",
     );
     expect(errorOf(() => netOf(python().replace("'feat_stride': 16", "'stride': 16")))).toBe(
       "layer 'proposal' (Python): param_str ''stride': 16': crema's Proposal does not know 'stride' (it reads feat_stride, scales, ratios)",
@@ -166,6 +164,23 @@ describe("Proposal's rows follow the image, as py-faster-rcnn's: the layers afte
       }
     } finally {
       await net.dispose();
+    }
+  });
+
+  it('as ONNX (TopK, NonMaxSuppression, its rows a dynamic axis) gives the same rows, and the head after it the same values', async () => {
+    const net = netWith(withFeatures(python('top: "scores"')) + head, 1);
+    const model = convertGraph(net.graph, { outputs: ['rois', 'scores', 'prob'] });
+    expect(model.notes.some((n) => n.includes("equal scores in index order"))).toBe(true);
+    expect([...model.dynamic]).toEqual([['rois', [0]], ['scores', [0]], ['pool', [0]], ['fc', [0]], ['prob', [0]]]);
+    for (const [H, W, imH, imW, suffix, rows] of cases.slice(0, 5)) {
+      const feeds = { ...inputs(H, W, imH, imW), features: features(H, W) };
+      const native = net.forward(feeds).prob.data.slice();
+      // The graph at this input size (the anchors are constants of the map's size), converted and run there.
+      const onnx = await runOnnx(net.graph, feeds, { outputs: ['rois', 'scores', 'prob'] });
+      expect(relativeError(onnx.get('rois')!, fixtureOf(`rois${suffix}`)), `rois, ${rows} rows`).toBeLessThanOrEqual(1e-4);
+      expect(relativeError(onnx.get('scores')!, fixtureOf(`scores${suffix}`)), `scores, ${rows} rows`).toBeLessThanOrEqual(1e-4);
+      expect(onnx.get('prob')!.dims).toEqual([rows, 5]);
+      expect(relativeError(onnx.get('prob')!, new Tensor([rows, 5], native)), `prob, ${rows} rows`).toBeLessThanOrEqual(1e-5);
     }
   });
 

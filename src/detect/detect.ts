@@ -143,13 +143,25 @@ function fasterRcnnOptions(options: DetectOptions): { threshold: number; scale: 
  * threshold; see faster-rcnn.ts): the net is fed the image at its own size (the net reshapes) and im_info.
  */
 function detectFasterRcnn(net: Net, image: FloatImage, options: DetectOptions): Detection[] {
+  const job = fasterRcnnJob(net, image, options);
+  net.forward(job.feeds);
+  return job.found((b) => net.blobs.get(b)!);
+}
+
+/**
+ * One image's Faster R-CNN detections, whatever runs the forward: its feeds (the image at its own size, im_info),
+ * the blobs to read after it, and the detections from them.
+ */
+export function fasterRcnnJob(net: Net, image: FloatImage, options: DetectOptions): { feeds: Record<string, Tensor>; outputs: string[]; found: (get: (blob: string) => Tensor) => Detection[] } {
   const { threshold, scale, maxSize, means } = fasterRcnnOptions(options);
   const blobs = fasterRcnnBlobs(net);
   const { data, scale: factor } = fasterRcnnBlob(image, scale, maxSize, means);
   const info = new Tensor(net.shapes.get(blobs.imInfo)!, Float32Array.of(data.dims[2], data.dims[3], factor));
-  net.forward({ [blobs.data]: data, [blobs.imInfo]: info });
-  const get = (b: string) => net.blobs.get(b)!;
-  return fasterRcnnDetections(get(blobs.rois), get(blobs.clsProb), get(blobs.bboxPred), factor, image.width, image.height, threshold, options.labels);
+  return {
+    feeds: { [blobs.data]: data, [blobs.imInfo]: info },
+    outputs: [blobs.rois, blobs.clsProb, blobs.bboxPred],
+    found: (get) => fasterRcnnDetections(get(blobs.rois), get(blobs.clsProb), get(blobs.bboxPred), factor, image.width, image.height, threshold, options.labels),
+  };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
-import { fail } from '../onnx/context.js';
+import type { LayerContext } from '../onnx/context.js';
+import { type Attr, int, ints } from '../onnx/builder.js';
 import { shapeString, sizeOf } from '../tensor.js';
 import { LayerError, type LayerType, expectCounts, keepRows, need } from './layer.js';
 import { textProposalLayer } from './text_proposal.js';
@@ -179,8 +180,87 @@ export const proposalLayer: LayerType = {
       },
     };
   },
-  onnx: (c) => fail(c, 'Proposal has no exact ONNX form (its greedy NMS and ordering are py-faster-rcnn\'s); crema runs it natively only'),
+  onnx: proposalToOnnx,
 };
+
+/**
+ * The Proposal layer as ONNX, step for step as py-faster-rcnn's forward: the anchors over the map and their sizes
+ * and centres are constants (float32 as numpy makes them); the deltas decoded by Mul, Add and Exp; clipped by Min
+ * and Max against im_info; _filter_boxes a Compress; argsort()[::-1] and pre_nms_topN a TopK; py_cpu_nms ONNX's
+ * NonMaxSuppression on the boxes one pixel larger (x2 + 1, y2 + 1: its IoU of those is py_cpu_nms's IoU with its +1
+ * sides), post_nms_topN its max_output_boxes_per_class. The tops have as many rows as NMS keeps (a dynamic axis).
+ */
+function proposalToOnnx(c: LayerContext): void {
+  const s = settingsOf(c.layer.def), name = c.layer.name;
+  const [cls] = c.layer.bottomShapes; // (1, 2A, H, W): one image, as the layer's set-up checks
+  const A = s.ratios.length * s.scales.length, K = cls[2] * cls[3] * A;
+  c.note("ONNX's TopK and NonMaxSuppression take equal scores in index order, where py-faster-rcnn's argsort takes them in its own (numpy's introsort): with tied scores the proposals may differ; ONNX Runtime's Exp may differ from numpy's in the last bit");
+  const op = (type: string, inputs: string[], what: string, attrs?: Record<string, Attr>) => c.node(type, inputs, [c.tmp(what)], attrs);
+  const ints64 = (what: string, v: number[]) => c.b.int64s(`${name}/${what}`, v);
+  const column = (x: string, i: number, what: string) => op('Slice', [x, ints64(`${what}_from`, [i]), ints64(`${what}_to`, [i + 1]), ints64('axis_1', [1])], what);
+  const constant = (what: string, v: Float32Array) => c.b.floats(`${name}/${what}`, v, [K, 1]);
+  // The objects' scores (channels A to 2A) and the deltas in (h, w, a) order: py-faster-rcnn's transpose((0, 2, 3, 1)).
+  const objects = op('Slice', [c.bottom(0), ints64('fg_from', [A]), ints64('fg_to', [2 * A]), ints64('axis_c', [1])], 'fg');
+  const scores = op('Reshape', [op('Transpose', [objects], 'fg_hwa', { perm: ints([0, 2, 3, 1]) }), ints64('scores_shape', [K])], 'scores');
+  const d = op('Reshape', [op('Transpose', [c.bottom(1)], 'deltas_hwa', { perm: ints([0, 2, 3, 1]) }), ints64('deltas_shape', [K, 4])], 'deltas');
+  // bbox_transform_inv: the anchors' sizes and centres are constants, the rest its float32 steps.
+  const a = anchorConstants(s, cls[2], cls[3]);
+  const centre = (i: number, size: Float32Array, mid: Float32Array, what: string) => op('Add', [op('Mul', [column(d, i, `d${what}`), constant(`${what}_size`, size)], `${what}_moved`), constant(`${what}_mid`, mid)], `${what}_centre`);
+  const extent = (i: number, size: Float32Array, what: string) => op('Mul', [op('Mul', [op('Exp', [column(d, i, `d${what}_log`)], `${what}_scale`), constant(`${what}_extent`, size)], `${what}_len`), c.b.scalar(0.5)], `${what}_half`);
+  const [cx, cy] = [centre(0, a.widths, a.cx, 'x'), centre(1, a.heights, a.cy, 'y')];
+  const [hw, hh] = [extent(2, a.widths, 'w'), extent(3, a.heights, 'h')];
+  // clip_boxes against im_info's height and width (less one), then _filter_boxes' min_size times its scale.
+  const info = op('Reshape', [c.bottom(2), ints64('info_shape', [-1])], 'im_info');
+  const part = (i: number, what: string) => op('Slice', [info, ints64(`${what}_from`, [i]), ints64(`${what}_to`, [i + 1]), ints64('axis_0', [0])], what);
+  const limitX = op('Sub', [part(1, 'im_w'), c.b.scalar(1)], 'max_x'), limitY = op('Sub', [part(0, 'im_h'), c.b.scalar(1)], 'max_y');
+  const clip = (x: string, limit: string, what: string) => op('Max', [op('Min', [x, limit], `${what}_under`), c.b.scalar(0)], what);
+  const x1 = clip(op('Sub', [cx, hw], 'x1_raw'), limitX, 'x1'), y1 = clip(op('Sub', [cy, hh], 'y1_raw'), limitY, 'y1');
+  const x2 = clip(op('Add', [cx, hw], 'x2_raw'), limitX, 'x2'), y2 = clip(op('Add', [cy, hh], 'y2_raw'), limitY, 'y2');
+  const boxes = op('Concat', [x1, y1, x2, y2], 'boxes', { axis: int(1) });
+  const minSize = op('Mul', [part(2, 'im_scale'), c.b.scalar(s.minSize)], 'min_size');
+  const side = (lo: string, hi: string, what: string) => op('GreaterOrEqual', [op('Add', [op('Sub', [hi, lo], `${what}_span`), c.b.scalar(1)], `${what}_side`), minSize], `${what}_big`);
+  const big = op('Reshape', [op('And', [side(x1, x2, 'w'), side(y1, y2, 'h')], 'big2'), ints64('keep_shape', [K])], 'big');
+  const kept = op('Compress', [boxes, big], 'kept_boxes', { axis: int(0) }), keptScores = op('Compress', [scores, big], 'kept_scores', { axis: int(0) });
+  // argsort()[::-1][:pre_nms_topN]: the best first.
+  const count = op('Shape', [keptScores], 'kept_count');
+  const k = s.preNms > 0 ? op('Min', [count, ints64('pre_nms', [s.preNms])], 'pre_nms_count') : count;
+  const best = c.tmp('best'), order = c.tmp('order');
+  c.node('TopK', [keptScores, k], [best, order], { axis: int(0), largest: int(1), sorted: int(1) });
+  const candidates = op('Gather', [kept, order], 'candidates', { axis: int(0) });
+  // py_cpu_nms: areas and overlaps of (x2 - x1 + 1) sides, which ONNX's plain IoU gives for boxes one pixel larger.
+  const grown = op('Add', [candidates, c.b.floats(`${name}/one_pixel`, Float32Array.of(0, 0, 1, 1), [1, 4])], 'nms_boxes');
+  const selected = op('NonMaxSuppression', [
+    op('Unsqueeze', [grown, ints64('axis_batch', [0])], 'nms_boxes_1'), op('Reshape', [best, ints64('nms_scores_shape', [1, 1, -1])], 'nms_scores'),
+    ints64('post_nms', [s.postNms > 0 ? s.postNms : K]), c.b.floats(`${name}/iou`, Float32Array.of(s.nmsThresh), [1]),
+  ], 'selected');
+  const picked = op('Reshape', [column(selected, 2, 'selected_box'), ints64('picked_shape', [-1])], 'picked');
+  const rows = op('Gather', [candidates, picked], 'rows', { axis: int(0) });
+  // [0, x1, y1, x2, y2]: image 0 (the boxes are finite: clipped).
+  const image = op('Mul', [column(rows, 0, 'row_x1'), c.b.scalar(0)], 'image');
+  c.node('Concat', [image, rows], [c.top(0)], { axis: int(1) });
+  c.dynamicShape(0, [0]);
+  if (c.layer.tops.length > 1) {
+    c.node('Unsqueeze', [op('Gather', [best, picked], 'row_scores', { axis: int(0) }), ints64('axis_row', [1])], [c.top(1)]);
+    c.dynamicShape(1, [0]);
+  }
+}
+
+/** The anchors' widths, heights and centres over a height x width map, (h, w, a) order, as [K, 1] float32 constants. */
+function anchorConstants(s: ProposalSettings, height: number, width: number): { widths: Float32Array; heights: Float32Array; cx: Float32Array; cy: Float32Array } {
+  const anchors = generateAnchors(s.baseSize, s.ratios, s.scales), A = anchors.length / 4, K = height * width * A;
+  const widths = new Float32Array(K), heights = new Float32Array(K), cx = new Float32Array(K), cy = new Float32Array(K);
+  for (let h = 0, k = 0; h < height; h++)
+    for (let w = 0; w < width; w++)
+      for (let a = 0; a < A; a++, k++) {
+        const x1 = f32(anchors[4 * a] + w * s.featStride), y1 = f32(anchors[4 * a + 1] + h * s.featStride);
+        const x2 = f32(anchors[4 * a + 2] + w * s.featStride), y2 = f32(anchors[4 * a + 3] + h * s.featStride);
+        widths[k] = f32(f32(x2 - x1) + 1);
+        heights[k] = f32(f32(y2 - y1) + 1);
+        cx[k] = f32(x1 + f32(0.5 * widths[k]));
+        cy[k] = f32(y1 + f32(0.5 * heights[k]));
+      }
+  return { widths, heights, cx, cy };
+}
 
 /** The Python layers crema builds in, by `module.layer`, and what it says when it uses one. */
 export const builtInPythonLayers = new Map<string, { type: LayerType; note: (def: LayerParameter) => string }>([

@@ -134,6 +134,8 @@ function convertLayer(
     dynamicShape: (i, axes) => dynamic.set(layer.tops[i], axes),
   };
   convert(ctx);
+  // Rows a layer before sized at run time (Proposal's): the layers after it keep them on axis 0.
+  if (layer.bottoms.some((bottom) => dynamic.get(bottom)?.includes(0))) for (const t of layer.tops) if (!dynamic.has(t)) dynamic.set(t, [0]);
   return tops.map((v, i) => {
     if (v === undefined) throw new Error(`internal: ONNX conversion of layer '${layer.name}' gave no value for top '${layer.tops[i]}'`);
     return v;

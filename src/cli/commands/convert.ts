@@ -56,7 +56,9 @@ export const convertCommand = {
     log(`wrote ${args.output === '-' ? 'the model to stdout' : args.output}: ${(bytes.length / 1e6).toFixed(1)} MB, opset ${args.opset}, ${graph.node.length} nodes, ${graph.initializer.length} initializers, in ${seconds} s`);
     log(`  inputs:  ${net.inputs.map((n) => `${n} ${shapeString(net.shapes.get(n)!)}`).join(', ')}`);
     const shown = [...conversion.outputs.keys()];
-    log(`  outputs: ${shown.slice(0, 8).map((n) => `${n} ${shapeString(net.shapes.get(n)!)}`).join(', ')}${shown.length > 8 ? `, … (${shown.length})` : ''}`);
+    // An axis the data sizes (a detector's rows) as '?': the model declares it symbolic.
+    const shapeOf = (n: string) => `[${net.shapes.get(n)!.map((d, i) => (conversion.dynamic.get(n)?.includes(i) ? '?' : d)).join(', ')}]`;
+    log(`  outputs: ${shown.slice(0, 8).map((n) => `${n} ${shapeOf(n)}`).join(', ')}${shown.length > 8 ? `, … (${shown.length})` : ''}`);
     // What the model does not reproduce exactly (also in its doc_string): on stderr, as loading's notes.
     for (const note of conversion.notes) console.error(`note: ${note}`);
   },

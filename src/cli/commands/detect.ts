@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { type Detection, type DetectOptions, detectImage, detectionBlob, detectionJob, detectionKind, imageDetections, parseLabels } from '../../detect/detect.js';
+import { type Detection, type DetectOptions, detectImage, detectionBlob, detectionJob, detectionKind, fasterRcnnJob, imageDetections, parseLabels } from '../../detect/detect.js';
+import { fasterRcnnBlobs } from '../../detect/faster-rcnn.js';
 import type { FloatImage } from '../../image/image.js';
 import type { OnnxSessions } from '../../onnx/run.js';
 import { drawDetections } from '../../detect/draw.js';
@@ -55,9 +56,8 @@ export const detectCommand = {
     const net = await loadNetFor(args, args.backend === 'native');
     printNotes(net, args);
     const kind = detectionKind(net); // refuses a net without a detection or Proposal layer before any image is read
-    if (kind === 'faster-rcnn' && args.backend === 'onnx')
-      throw new CremaError('--backend onnx: Faster R-CNN\'s Proposal layer has no exact ONNX form; run it natively (--backend native)');
-    const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, outputs: [detectionBlob(net)] }) : undefined;
+    const read = kind === 'faster-rcnn' ? [fasterRcnnBlobs(net).rois, 'cls_prob', 'bbox_pred'] : [detectionBlob(net)];
+    const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, outputs: read }) : undefined;
     const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
     const options = { ...preprocessOptionsFrom(args, geo), threshold: args.threshold, labels: labelsOf(args, net), quadNms: args.quadNms, scale: args.scale, maxSize: args.maxSize };
     if (args.output !== undefined) makeOutputDir(args.output);
@@ -94,6 +94,12 @@ export const detectCommand = {
 
 /** detectImage's work with the forward in ONNX Runtime. */
 async function detectOnnx(sessions: OnnxSessions, net: Net, image: FloatImage, options: DetectOptions): Promise<Detection[]> {
+  if (detectionKind(net) === 'faster-rcnn') {
+    // Each image at its own size: the sessions convert the net again for each new size.
+    const job = fasterRcnnJob(net, image, options);
+    const got = await sessions.run(job.feeds, job.outputs);
+    return job.found((b) => got.get(b)!);
+  }
   const job = detectionJob(net, image, options);
   const rows = (await sessions.run({ [job.input]: job.data })).get(job.blob)!;
   return imageDetections(rows, image, options);
