@@ -90,6 +90,20 @@ describe("cv2.resize INTER_LINEAR on float32 images (py-faster-rcnn's _get_image
   });
 });
 
+describe("cv2.imread's bytes of 16-bit PNGs (IMREAD_COLOR keeps each sample's high byte)", () => {
+  for (const [name, bits] of [['rgb16', 8], ['gray16', 16]] as const)
+    it(`_get_image_blob's values are cv2's: ${name}.png, read by crema as ${bits} bits (make-16bit.sh; samples about the byte edges included)`, async () => {
+      const image = await loadImage(path.join(fixture, `${name}.png`));
+      expect(image.bits).toBe(bits);
+      const cv2 = readNpy(path.join(fixture, `${name}-cv2.npy`)); // 7 x 9 x 3, BGR
+      const { data } = fasterRcnnBlob(image, 7, 1000, [0, 0, 0]); // the short side already 7: no resize
+      expect(data.dims).toEqual([1, 3, 7, 9]);
+      const plane = 63;
+      const ours = Array.from({ length: plane * 3 }, (_, i) => data.data[(i % 3) * plane + Math.floor(i / 3)]);
+      expect(ours).toEqual(Array.from(cv2.data));
+    });
+});
+
 describe("detect on py-faster-rcnn's ZF net vs its im_detect and demo.py", () => {
   it('gives its detections: the image scaled (MAX_SIZE caps it), im_info, the rois, per-class NMS and threshold', async () => {
     const found = await detect(net, cat, options);

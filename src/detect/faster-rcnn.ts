@@ -65,14 +65,16 @@ export function fasterRcnnScale(height: number, width: number, scale: number, ma
 }
 
 /**
- * _get_image_blob of an image (crema's [0, 1] RGB FloatImage of an 8-bit file: cv2.imread's BGR uint8 values are
- * round(v * 255)): BGR float32 minus the means, resized by cv2's INTER_LINEAR (cv-resize.ts), as (1, 3, H, W).
+ * _get_image_blob of an image (crema's [0, 1] RGB FloatImage; cv2.imread's BGR uint8 values are round(v * 255) of
+ * an 8-bit file's, and a 16-bit PNG's high bytes: libpng's strip_16): BGR float32 minus the means, resized by cv2's
+ * INTER_LINEAR (cv-resize.ts), as (1, 3, H, W).
  */
 export function fasterRcnnBlob(image: FloatImage, scale: number, maxSize: number, means: readonly number[] = FASTER_RCNN_DEFAULTS.means): { data: Tensor; scale: number } {
   if (image.channels !== 3) throw new CremaError(`Faster R-CNN takes colour images (3 channels), got ${image.channels}`);
   const n = image.height * image.width, bgr = new Float32Array(3 * n), src = image.data;
+  const byte = image.bits === 16 ? (v: number) => Math.round(v * 65535) >> 8 : (v: number) => Math.round(v * 255);
   for (let i = 0; i < n; i++)
-    for (let c = 0; c < 3; c++) bgr[3 * i + c] = f32(Math.round(src[3 * i + 2 - c] * 255) - means[c]);
+    for (let c = 0; c < 3; c++) bgr[3 * i + c] = f32(byte(src[3 * i + 2 - c]) - means[c]);
   const factor = fasterRcnnScale(image.height, image.width, scale, maxSize);
   const resized = cvResizeLinear({ height: image.height, width: image.width, channels: 3, data: bgr }, factor, factor);
   const { height: H, width: W } = resized, plane = H * W, data = new Float32Array(3 * plane);

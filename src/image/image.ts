@@ -9,6 +9,8 @@ export interface FloatImage {
   width: number;
   channels: number;
   data: Float32Array;
+  /** Bits per sample of the file it was decoded from (16 for a 16-bit PNG), where it came from one. */
+  bits?: number;
 }
 
 export function makeImage(height: number, width: number, channels: number, data?: Float32Array): FloatImage {

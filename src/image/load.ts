@@ -15,7 +15,8 @@ export function isImageFile(file: string): boolean {
 
 // The pixels pycaffe's load_image sees, which skimage.io.imread reads through imageio (2.4) and Pillow: no colour
 // management; EXIF orientation applied to JPEGs only (imageio's JPEG reader rotates, its PNG and WebP readers do
-// not); CMYK turned into RGB by Pillow's formula (not an ICC transform); float TIFFs as their float values.
+// not); CMYK turned into RGB by Pillow's formula (not an ICC transform); float TIFFs as their float values; 16-bit
+// colour PNGs as 8 bits (their high bytes), 16-bit gray ones as 16.
 async function decode(source: string | Bytes, color: boolean): Promise<RawPixels> {
   const { path: filePath, bytes, label: file } = resolveSource('image', source);
   refuseUnsupported(file, filePath, bytes);
@@ -24,8 +25,10 @@ async function decode(source: string | Bytes, color: boolean): Promise<RawPixels
   let image = sharp(filePath ?? bytes, { failOn: 'error', limitInputPixels: MAX_PIXELS });
   const meta = await image.metadata().catch((err: unknown) => cannotDecode(file, err));
   const cmyk = meta.space === 'cmyk', float = meta.depth === 'float' || meta.depth === 'double';
-  const sixteen = !float && (meta.depth === 'ushort' || meta.depth === 'short');
   const gray = (meta.channels ?? 3) <= 2 && !cmyk;
+  // A 16-bit gray file keeps its 16 bits (Pillow's I;16); a 16-bit colour one is read as 8 bits, each sample's high
+  // byte, as Pillow reads it (sharp makes the same 8 bits of it).
+  const sixteen = !float && gray && (meta.depth === 'ushort' || meta.depth === 'short');
   // What comes out of sharp: 1-2 channels for gray files, 4 for CMYK, 3 for colour (alpha kept only for rgb2gray).
   const channels = gray ? (meta.channels ?? 1) : cmyk ? 4 : color || !meta.hasAlpha ? 3 : 4;
   const sample = float ? 4 : sixteen ? 2 : 1;

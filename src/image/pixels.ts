@@ -19,7 +19,7 @@ export interface RawPixels {
 export function floatImage(px: RawPixels, color = true): FloatImage {
   const n = px.height * px.width;
   const grayFile = px.channels <= 2;
-  const out = makeImage(px.height, px.width, color ? 3 : 1);
+  const out: FloatImage = { ...makeImage(px.height, px.width, color ? 3 : 1), ...(px.max === 65535 ? { bits: 16 } : px.max === 255 ? { bits: 8 } : {}) };
   const d = out.data, k = px.channels, max = px.max;
   for (let i = 0; i < n; i++) {
     if (grayFile) {
