@@ -56,24 +56,32 @@ export function c3dAsConvolution(def: LayerParameter): LayerParameter {
   };
 }
 
-export const convolution3dLayer: LayerType = {
-  type: 'Convolution3D',
-  create(def, weights): FusableLayer {
-    const conv = c3dAsConvolution(def);
-    const inner = convolutionLayer.create(conv, weights) as FusableLayer;
-    return {
-      ...inner,
-      reshape(bottoms) {
-        expectCounts(def, [1, 1], [1, 1]);
-        need(def, bottoms[0].length === 5, () => `needs a 5-D bottom (num, channels, length, height, width), got ${shapeString(bottoms[0])}`);
-        const tops = inner.reshape(bottoms);
-        declaredWeights.set(def, declaredWeights.get(conv) ?? []); // the runtime looks them up by this layer's definition
-        return tops;
-      },
-    };
-  },
-  onnx: (c: LayerContext) => convolutionToOnnx({ ...c, layer: { ...c.layer, def: c3dAsConvolution(c.layer.def) } }, false),
-};
+/**
+ * A C3D layer run as the BVLC layer `base` over its settings restated (`restate`): one 5-D bottom, and the weights
+ * declared under the C3D layer's own definition (the runtime looks them up by it).
+ */
+function asBvlc(type: string, base: LayerType, restate: (def: LayerParameter) => LayerParameter, transposed: boolean): LayerType {
+  return {
+    type,
+    create(def, weights): FusableLayer {
+      const bvlc = restate(def);
+      const inner = base.create(bvlc, weights) as FusableLayer;
+      return {
+        ...inner,
+        reshape(bottoms) {
+          expectCounts(def, [1, 1], [1, 1]);
+          need(def, bottoms[0].length === 5, () => `needs a 5-D bottom (num, channels, length, height, width), got ${shapeString(bottoms[0])}`);
+          const tops = inner.reshape(bottoms);
+          declaredWeights.set(def, declaredWeights.get(bvlc) ?? []);
+          return tops;
+        },
+      };
+    },
+    onnx: (c: LayerContext) => convolutionToOnnx({ ...c, layer: { ...c.layer, def: restate(c.layer.def) } }, transposed),
+  };
+}
+
+export const convolution3dLayer = asBvlc('Convolution3D', convolutionLayer, c3dAsConvolution, false);
 
 /**
  * C3D's Deconvolution3D (its video-to-voxel nets' upsampling: deconvolution3d_layer.cpp, col2vol in vol2col.cpp)
@@ -87,24 +95,7 @@ export function c3dAsDeconvolution(def: LayerParameter): LayerParameter {
   return { ...conv, convolution_param: { ...(conv.convolution_param as object), bias_term: biasTerm } };
 }
 
-export const deconvolution3dLayer: LayerType = {
-  type: 'Deconvolution3D',
-  create(def, weights): FusableLayer {
-    const deconv = c3dAsDeconvolution(def);
-    const inner = deconvolutionLayer.create(deconv, weights) as FusableLayer;
-    return {
-      ...inner,
-      reshape(bottoms) {
-        expectCounts(def, [1, 1], [1, 1]);
-        need(def, bottoms[0].length === 5, () => `needs a 5-D bottom (num, channels, length, height, width), got ${shapeString(bottoms[0])}`);
-        const tops = inner.reshape(bottoms);
-        declaredWeights.set(def, declaredWeights.get(deconv) ?? []);
-        return tops;
-      },
-    };
-  },
-  onnx: (c: LayerContext) => convolutionToOnnx({ ...c, layer: { ...c.layer, def: c3dAsDeconvolution(c.layer.def) } }, true),
-};
+export const deconvolution3dLayer = asBvlc('Deconvolution3D', deconvolutionLayer, c3dAsDeconvolution, true);
 
 /**
  * C3D v1.0's VoxelWiseSoftmax (VOXEL_SOFTMAX: its segmentation nets' output, voxel_wise_softmax_layer.cpp): each
