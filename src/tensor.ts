@@ -38,3 +38,9 @@ export function shapeString(dims: Shape): string {
 export function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
+
+/**
+ * Weights a layer may view in whatever shape of their count it asks (layers/layer.ts expectWeight): a parameter a
+ * layer shares by name with share_mode PERMISSIVE, as Caffe's Blob::ShareData lets it (caffe/share.ts).
+ */
+export const viewedShares = new WeakSet<Tensor>();

@@ -6,7 +6,7 @@
 // order; CopyTrainedLayersFromHDF5: the groups by name), a sharer's copy written into its owner's blob. So the
 // last copy wins for all of them, and a sharer needs no copy of its own: Net::ToHDF5 saves only the blobs a
 // layer owns (a .caffemodel from Caffe has a copy in every sharer; other tools may leave them out).
-import { Tensor, sizeOf } from '../tensor.js';
+import { Tensor, sameShape, sizeOf, viewedShares } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import type { LayerParameter } from './types.js';
 
@@ -92,7 +92,7 @@ function isOwner(slot: Slot, layer: string, index: number): boolean {
 function view(slot: Slot, l: LayerParameter, permissive: boolean, own: Tensor | undefined, weights: Map<string, Tensor[]>, file: string): Tensor {
   const last = slot.last!.tensor;
   const ownerDims = weights.get(slot.owner)?.[slot.index]?.dims;
-  if (own && ownerDims && !(permissive ? sizeOf(own.dims) === sizeOf(ownerDims) : sameDims(own.dims, ownerDims)))
+  if (own && ownerDims && !(permissive ? sizeOf(own.dims) === sizeOf(ownerDims) : sameShape(own.dims, ownerDims)))
     throw new CremaError(`${file}: cannot share param '${slot.name}' owned by layer '${slot.owner}' with layer '${l.name}': ` +
       `${permissive ? 'count' : 'shape'} mismatch (the owner's blob ${slot.index} has shape [${ownerDims.join(', ')}], ` +
       `the sharer's [${own.dims.join(', ')}]${permissive ? '' : '; share_mode PERMISSIVE would need only the counts to agree'})`);
@@ -100,21 +100,14 @@ function view(slot: Slot, l: LayerParameter, permissive: boolean, own: Tensor | 
   if (sizeOf(dims) !== last.data.length)
     throw new CremaError(`${file}: layer '${slot.last!.layer}' writes ${last.data.length} values into param '${slot.name}' (shared by ` +
       `layers '${slot.owner}' and '${l.name}'), whose blob holds ${sizeOf(dims)}`);
-  if (sameDims(dims, last.dims) && !(permissive && !own)) return last;
+  if (sameShape(dims, last.dims) && !(permissive && !own)) return last;
   const shared = new Tensor([...dims], last.data);
   if (permissive && !own) viewedShares.add(shared);
   return shared;
 }
-
-/** Blobs a PERMISSIVE sharer views in whatever shape of the same count its layer asks (layer.ts expectWeight). */
-export const viewedShares = new WeakSet<Tensor>();
 
 function params(l: LayerParameter): (ParamSpecLike | undefined)[] {
   return (l.param as ParamSpecLike[] | undefined) ?? [];
 }
 
 const key = (layer: string, index: number): string => `${layer}\n${index}`;
-
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}

@@ -1,8 +1,7 @@
 import type { Dialect } from '../caffe/load.js';
-import { viewedShares } from '../caffe/share.js';
 import type { LayerParameter } from '../caffe/types.js';
 import type { Converter } from '../onnx/context.js';
-import { Tensor, type Shape, shapeString, sizeOf } from '../tensor.js';
+import { Tensor, type Shape, shapeString, sizeOf, viewedShares } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 
 /**
