@@ -8,6 +8,7 @@ import { sizeOf } from '../tensor.js';
 import { parseDataShape } from '../util/data-shape.js';
 import { CremaError } from '../util/errors.js';
 import { readFileBytes } from '../util/files.js';
+import { inCliWords } from './main.js';
 
 /** The arguments every command that loads a net takes. */
 export function netArgs(y: Argv) {
@@ -52,7 +53,8 @@ export interface NetArgs {
 
 /** What loading noticed, on stderr: always what may matter, the format upgrades with --verbose. */
 export function printNotes(net: Net, args: NetArgs): void {
-  for (const note of [...(args.verbose ? net.upgrades : []), ...net.notes]) console.error(`note: ${note}`);
+  // The library's options in a note as the CLI's flags (options.dialect 'hed' -> --dialect hed).
+  for (const note of [...(args.verbose ? net.upgrades : []), ...net.notes]) console.error(`note: ${inCliWords(note)}`);
 }
 
 export function loadOptionsFrom(args: NetArgs): LoadOptions & NetOptions {
