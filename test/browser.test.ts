@@ -379,7 +379,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await (await page.$('#weights'))!.uploadFile(path.join(root, 'test/fixtures/hdf5/cifar10_full.caffemodel.h5'));
       await page.click('#load');
       await page.waitForSelector('#error:not(:empty)');
-      expect(await page.$eval('#error', (e) => e.textContent)).toBe('cifar10_full.caffemodel.h5: HDF5 weights are read in Node only (convert them with `crema upgrade` to a .caffemodel)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('cifar10_full.caffemodel.h5: HDF5 weights are read in Node only: write them as a .caffemodel there (crema upgrade weights.h5 weights.caffemodel)');
       expect(errors).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -8,7 +8,12 @@ import { isHdf5File, readHdf5Weights } from '../src/caffe/hdf5.js';
 import { loadNet, readWeightsFile } from '../src/caffe/load.js';
 import { buildGraph } from '../src/graph/graph.js';
 import { fitsRightAligned } from '../src/layers/layer.js';
+import { Net } from '../src/runtime/net.js';
+import { Tensor } from '../src/tensor.js';
 import { CremaError } from '../src/util/errors.js';
+import { readNpy } from '../src/util/npy.js';
+import { cli } from './helpers/cli.js';
+import { relativeDifference } from './helpers/reference.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
@@ -122,5 +127,38 @@ describe('bad HDF5 weights', () => {
     expect(weight.dims).toEqual([2, 3]);
     expect(weight.data).toEqual(new Float32Array([1, 2, 3, 4, 5, 6]));
     expect(bias.data).toEqual(new Float32Array([0.5, 0.25]));
+  });
+});
+
+describe('crema upgrade of HDF5 weights: a .caffemodel (for what reads only those: crema in a browser)', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-h5-upgrade-'));
+  const shared = path.join(here, 'fixtures/shared-params');
+
+  it("holds the same weights: the net gives the same floats as from the caffemodel Caffe saved them from", async () => {
+    const written = path.join(out, 'cifar10_full.caffemodel');
+    const r = await cli('upgrade', h5File, written);
+    expect([r.code, r.stderr]).toEqual([0, `note: ${h5File}: Caffe's HDF5 weights written as a V2 .caffemodel, its layers in the order Caffe copies them (by name)\nwrote ${written}`]);
+    const x = { data: new Tensor([1, 3, 32, 32], Float32Array.from({ length: 3072 }, (_, i) => Math.sin(i))) };
+    const [a, b] = [await Net.load(deploy, written, { threads: 1 }), await Net.load(deploy, caffemodel, { threads: 1 })];
+    expect(Array.from(a.forward(x).prob.data)).toEqual(Array.from(b.forward(x).prob.data));
+    a.dispose();
+    b.dispose();
+  });
+
+  it("keeps Caffe's copy order, so shared parameters come out as from the HDF5 file (every.h5: ip_p's copy, last by name, wins)", async () => {
+    const written = path.join(out, 'every.caffemodel');
+    expect((await cli('upgrade', path.join(shared, 'files/every.h5'), written)).code).toBe(0);
+    const net = await Net.load(path.join(shared, 'net.prototxt'), written, { threads: 1 });
+    const got = net.forward({ data: readNpy(path.join(shared, 'files/data.npy')), vec: readNpy(path.join(shared, 'files/vec.npy')) });
+    for (const blob of ['conv_main', 'branch_conv', 'conv_c', 'ip_p'])
+      expect(relativeDifference(got[blob]?.data ?? net.blobs.get(blob)!.data, readNpy(path.join(shared, `files/every-h5-${blob}.npy`)).data), blob).toBeLessThanOrEqual(1e-6);
+    net.dispose();
+  });
+
+  it("refuses a group that leaves out a shared blob before its own (a .caffemodel's blobs are by position)", async () => {
+    const file = path.join(shared, 'files/owners.h5');
+    const r = await cli('upgrade', file, path.join(out, 'owners.caffemodel'));
+    expect([r.code, r.stderr.trim()]).toEqual([2, `crema: ${file}: layer 'conv_c' has blob 1 but not blob 0 (one it shares with another layer, which Caffe's snapshot saves in the owner only): a .caffemodel cannot leave it out; load the HDF5 file itself (Net.load, crema run) with the net's prototxt`]);
+    expect(fs.existsSync(path.join(out, 'owners.caffemodel'))).toBe(false);
   });
 });

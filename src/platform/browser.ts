@@ -136,7 +136,7 @@ export const browserPlatform: Platform = {
   },
   onnxRuntime,
   async readHdf5Weights(_source, label) {
-    throw new CremaError(`${label}: HDF5 weights are read in Node only (convert them with \`crema upgrade\` to a .caffemodel)`);
+    throw new CremaError(`${label}: HDF5 weights are read in Node only: write them as a .caffemodel there (crema upgrade weights.h5 weights.caffemodel)`);
   },
 };
 

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Argv } from 'yargs';
 import { example } from '../examples.js';
 import { encodeCaffemodel, readCaffemodelFile, isHdf5File } from '../../caffe/caffemodel.js';
-import { readNetPrototxt } from '../../caffe/load.js';
+import { readNetPrototxt, readWeightsFile } from '../../caffe/load.js';
 import { formatPrototxt } from '../../caffe/prototxt.js';
 import { upgradeNet } from '../../caffe/upgrade.js';
 import { CremaError } from '../../util/errors.js';
@@ -18,7 +19,7 @@ interface UpgradeArgs {
 export const upgradeCommand = {
   builder: (y: Argv) =>
     y
-      .positional('in', { type: 'string', demandOption: true, describe: 'a .prototxt or .caffemodel of any version' })
+      .positional('in', { type: 'string', demandOption: true, describe: 'a .prototxt or .caffemodel of any version, or Caffe HDF5 weights (written as a .caffemodel)' })
       .positional('out', { type: 'string', demandOption: true, describe: 'where to write the V2 file (same kind as IN); - for stdout' })
       .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields and enum values crema does not know (a fork\'s), with a warning' })
       .example(example('$0 upgrade models/cifar10_full/deploy.prototxt cifar10_full_v2.prototxt'), 'V1 layers { type: CONVOLUTION } -> layer { type: "Convolution" }')
@@ -27,7 +28,10 @@ export const upgradeCommand = {
     // yargs makes the positional `-` (stdout, as the README and --help say) an empty string: "cannot write: EISDIR".
     if (args.out === '' && invocation.argv.includes('-')) args.out = '-';
     const notes: string[] = [];
-    if (isPrototxt(args.in)) {
+    if (isHdf5File(args.in)) {
+      await writeOutput(args.out, encodeCaffemodel(await hdf5AsNet(args.in)));
+      notes.push(`${args.in}: Caffe's HDF5 weights written as a V2 .caffemodel, its layers in the order Caffe copies them (by name)`);
+    } else if (isPrototxt(args.in)) {
       const net = readNetPrototxt(args.in, notes, { lenient: args.lenient, warn: (m) => console.error(`warning: ${m}`) });
       await writeOutput(args.out, formatPrototxt(net));
     } else {
@@ -40,11 +44,27 @@ export const upgradeCommand = {
   },
 };
 
+/**
+ * Caffe's HDF5 weights as the NetParameter of a .caffemodel (for what reads only those: crema in a browser, Caffe
+ * builds without HDF5): each layer's blobs by name, in the order CopyTrainedLayersFromHDF5 copies them. A layer
+ * whose group leaves out a blob before its last (a blob it shares, which Caffe's snapshot saves in its owner only) is
+ * refused: a .caffemodel's blobs are by position, and which owner's blob belongs there only the net can tell.
+ */
+async function hdf5AsNet(file: string): Promise<{ name: string; layer: { name: string; blobs: { shape: { dim: number[] }; data: Float32Array }[] }[] }> {
+  const weights = await readWeightsFile(file);
+  const layer = [...weights].filter(([, blobs]) => blobs.length).map(([name, blobs]) => {
+    const hole = Array.from(blobs, (b) => b).findIndex((b) => b === undefined);
+    if (hole >= 0)
+      throw new CremaError(`${file}: layer '${name}' has blob ${blobs.length - 1} but not blob ${hole} (one it shares with another layer, which Caffe's snapshot saves in the owner only): a .caffemodel cannot leave it out; load the HDF5 file itself (Net.load, crema run) with the net's prototxt`);
+    return { name, blobs: blobs.map((t) => ({ shape: { dim: [...t.dims] }, data: t.data })) };
+  });
+  return { name: path.basename(file).replace(/\.(caffemodel\.)?h5$/i, ''), layer };
+}
+
 /** Text protobuf or binary? By extension when it says, else by content (Caffe's own tools are told by the user). */
 function isPrototxt(file: string): boolean {
   return withOpenFile(file, (fd) => {
     if (/\.(prototxt|pbtxt)$/i.test(file)) return true;
-    if (isHdf5File(file)) throw new CremaError(`${file}: is HDF5 weights, which have no old format to upgrade from`);
     if (/\.caffemodel$/i.test(file)) return false;
     const head = Buffer.alloc(512);
     const n = fs.readSync(fd, head, 0, head.length, 0);
