@@ -171,13 +171,18 @@ function weightsFromNet(net: NetParameter, file: string): Map<string, Tensor[]> 
   return weights;
 }
 
+/** The first index left out of a layer's blobs (a sparse array: HDF5's groups may skip a shared blob), else -1. */
+export function missingBlob(blobs: readonly (Tensor | undefined)[]): number {
+  return Array.from(blobs, (b) => b).findIndex((b) => b === undefined);
+}
+
 /**
  * A blob left out before the layer's last one (Caffe's HDF5 snapshots leave out the blobs a layer shares, which
  * the owner's fill): refused when nothing filled it, as Caffe refuses it ("Incompatible number of blobs").
  */
 function checkBlobIndices(weights: Map<string, Tensor[]>, file: string): void {
   for (const [name, blobs] of weights) {
-    const hole = Array.from(blobs, (b) => b).findIndex((b) => b === undefined);
+    const hole = missingBlob(blobs);
     if (hole >= 0)
       throw new CremaError(`${file}: layer '${name}' has no blob ${hole} but has blob ${blobs.length - 1} (only a blob the layer shares with another by param name may be left out)`);
   }

@@ -33,9 +33,9 @@ interface Slot {
 
 /**
  * `weights` (each layer's blobs by layer name: the copy a layer of its name got last) with the shared blobs put
- * in: each (layer, blob index) of a named param gets its owner's blob as `copies` leave it. A layer keeps its own copy's shape where it has one (share_mode
- * PERMISSIVE views the owner's values in another shape of the same count). Layers that share nothing are
- * untouched. `file` names the weights in errors.
+ * in: each (layer, blob index) of a named param gets its owner's blob as `copies` leave it. A layer keeps its own
+ * copy's shape where it has one (share_mode PERMISSIVE views the owner's values in another shape of the same
+ * count). Layers that share nothing are untouched. `file` names the weights in errors.
  */
 export function shareParams(layers: readonly LayerParameter[], weights: Map<string, Tensor[]>, copies: Copies, file: string): Map<string, Tensor[]> {
   const slots = sharedSlots(layers);

@@ -197,10 +197,11 @@ function proposalToOnnx(c: LayerContext): void {
   c.note("ONNX's TopK and NonMaxSuppression take equal scores in index order, where py-faster-rcnn's argsort takes them in its own (numpy's introsort): with tied scores the proposals may differ; ONNX Runtime's Exp may differ from numpy's in the last bit");
   const op = (type: string, inputs: string[], what: string, attrs?: Record<string, Attr>) => c.node(type, inputs, [c.tmp(what)], attrs);
   const ints64 = (what: string, v: number[]) => c.b.int64s(`${name}/${what}`, v);
-  const column = (x: string, i: number, what: string) => op('Slice', [x, ints64(`${what}_from`, [i]), ints64(`${what}_to`, [i + 1]), ints64('axis_1', [1])], what);
+  const [axis0, axis1] = [ints64('axis_0', [0]), ints64('axis_1', [1])]; // one initializer each, for every Slice
+  const column = (x: string, i: number, what: string) => op('Slice', [x, ints64(`${what}_from`, [i]), ints64(`${what}_to`, [i + 1]), axis1], what);
   const constant = (what: string, v: Float32Array) => c.b.floats(`${name}/${what}`, v, [K, 1]);
   // The objects' scores (channels A to 2A) and the deltas in (h, w, a) order: py-faster-rcnn's transpose((0, 2, 3, 1)).
-  const objects = op('Slice', [c.bottom(0), ints64('fg_from', [A]), ints64('fg_to', [2 * A]), ints64('axis_c', [1])], 'fg');
+  const objects = op('Slice', [c.bottom(0), ints64('fg_from', [A]), ints64('fg_to', [2 * A]), axis1], 'fg');
   const scores = op('Reshape', [op('Transpose', [objects], 'fg_hwa', { perm: ints([0, 2, 3, 1]) }), ints64('scores_shape', [K])], 'scores');
   const d = op('Reshape', [op('Transpose', [c.bottom(1)], 'deltas_hwa', { perm: ints([0, 2, 3, 1]) }), ints64('deltas_shape', [K, 4])], 'deltas');
   // bbox_transform_inv: the anchors' sizes and centres are constants, the rest its float32 steps.
@@ -211,7 +212,7 @@ function proposalToOnnx(c: LayerContext): void {
   const [hw, hh] = [extent(2, a.widths, 'w'), extent(3, a.heights, 'h')];
   // clip_boxes against im_info's height and width (less one), then _filter_boxes' min_size times its scale.
   const info = op('Reshape', [c.bottom(2), ints64('info_shape', [-1])], 'im_info');
-  const part = (i: number, what: string) => op('Slice', [info, ints64(`${what}_from`, [i]), ints64(`${what}_to`, [i + 1]), ints64('axis_0', [0])], what);
+  const part = (i: number, what: string) => op('Slice', [info, ints64(`${what}_from`, [i]), ints64(`${what}_to`, [i + 1]), axis0], what);
   const limitX = op('Sub', [part(1, 'im_w'), c.b.scalar(1)], 'max_x'), limitY = op('Sub', [part(0, 'im_h'), c.b.scalar(1)], 'max_y');
   const clip = (x: string, limit: string, what: string) => op('Max', [op('Min', [x, limit], `${what}_under`), c.b.scalar(0)], what);
   const x1 = clip(op('Sub', [cx, hw], 'x1_raw'), limitX, 'x1'), y1 = clip(op('Sub', [cy, hh], 'y1_raw'), limitY, 'y1');
@@ -230,7 +231,7 @@ function proposalToOnnx(c: LayerContext): void {
   // py_cpu_nms: areas and overlaps of (x2 - x1 + 1) sides, which ONNX's plain IoU gives for boxes one pixel larger.
   const grown = op('Add', [candidates, c.b.floats(`${name}/one_pixel`, Float32Array.of(0, 0, 1, 1), [1, 4])], 'nms_boxes');
   const selected = op('NonMaxSuppression', [
-    op('Unsqueeze', [grown, ints64('axis_batch', [0])], 'nms_boxes_1'), op('Reshape', [best, ints64('nms_scores_shape', [1, 1, -1])], 'nms_scores'),
+    op('Unsqueeze', [grown, axis0], 'nms_boxes_1'), op('Reshape', [best, ints64('nms_scores_shape', [1, 1, -1])], 'nms_scores'),
     ints64('post_nms', [s.postNms > 0 ? s.postNms : K]), c.b.floats(`${name}/iou`, Float32Array.of(s.nmsThresh), [1]),
   ], 'selected');
   const picked = op('Reshape', [column(selected, 2, 'selected_box'), ints64('picked_shape', [-1])], 'picked');
@@ -240,7 +241,7 @@ function proposalToOnnx(c: LayerContext): void {
   c.node('Concat', [image, rows], [c.top(0)], { axis: int(1) });
   c.dynamicShape(0, [0]);
   if (c.layer.tops.length > 1) {
-    c.node('Unsqueeze', [op('Gather', [best, picked], 'row_scores', { axis: int(0) }), ints64('axis_row', [1])], [c.top(1)]);
+    c.node('Unsqueeze', [op('Gather', [best, picked], 'row_scores', { axis: int(0) }), axis1], [c.top(1)]);
     c.dynamicShape(1, [0]);
   }
 }

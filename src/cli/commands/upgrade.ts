@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { example } from '../examples.js';
 import { encodeCaffemodel, readCaffemodelFile, isHdf5File } from '../../caffe/caffemodel.js';
-import { readNetPrototxt, readWeightsFile } from '../../caffe/load.js';
+import { missingBlob, readNetPrototxt, readWeightsFile } from '../../caffe/load.js';
 import { formatPrototxt } from '../../caffe/prototxt.js';
 import { upgradeNet } from '../../caffe/upgrade.js';
 import { CremaError } from '../../util/errors.js';
@@ -53,7 +53,7 @@ export const upgradeCommand = {
 async function hdf5AsNet(file: string): Promise<{ name: string; layer: { name: string; blobs: { shape: { dim: number[] }; data: Float32Array }[] }[] }> {
   const weights = await readWeightsFile(file);
   const layer = [...weights].filter(([, blobs]) => blobs.length).map(([name, blobs]) => {
-    const hole = Array.from(blobs, (b) => b).findIndex((b) => b === undefined);
+    const hole = missingBlob(blobs);
     if (hole >= 0)
       throw new CremaError(`${file}: layer '${name}' has blob ${blobs.length - 1} but not blob ${hole} (one it shares with another layer, which Caffe's snapshot saves in the owner only): a .caffemodel cannot leave it out; load the HDF5 file itself (Net.load, crema run) with the net's prototxt`);
     return { name, blobs: blobs.map((t) => ({ shape: { dim: [...t.dims] }, data: t.data })) };
