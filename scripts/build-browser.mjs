@@ -24,7 +24,7 @@ const at = (...p) => path.join(root, ...p);
 const noNode = {
   name: 'no-node',
   setup(build) {
-    build.onResolve({ filter: /^(node:|fs$|path$|os$|worker_threads$|sharp$|h5wasm|onnxruntime-node$)/ }, (args) => {
+    build.onResolve({ filter: /^(node:|fs$|path$|os$|worker_threads$|sharp$|h5wasm\/node$|onnxruntime-node$)/ }, (args) => {
       const importer = path.relative(root, args.importer);
       if (importer.startsWith('node_modules/protobufjs/') || importer.startsWith('node_modules/@protobufjs/')) return { path: args.path, namespace: 'empty' };
       return { errors: [{ text: `${args.path} is Node-only and must not be reached from the browser entry (imported by ${importer})` }] };
@@ -45,8 +45,9 @@ const common = {
   plugins: [noNode],
   logLevel: 'warning',
   metafile: true,
-  // onnxruntime-web (an optional peer) is imported on first use, by URL or by the application's bundler: never here.
-  external: ['onnxruntime-web', 'onnxruntime-web/*'],
+  // onnxruntime-web and h5wasm (optional peers) are imported on first use, by URL or by the application's bundler:
+  // never here.
+  external: ['onnxruntime-web', 'onnxruntime-web/*', 'h5wasm'],
 };
 
 /** The memory import's limits flag: bit 1 = shared. The kernels use no atomic instruction, so clearing it is all. */
@@ -153,6 +154,7 @@ async function main() {
   if (staticDir) {
     copyModels(path.join(web, 'models'));
     copyOnnxRuntime(path.join(web, 'ort'));
+    copyH5wasm(path.join(web, 'h5wasm'));
   }
   const parts = {
     'crema.js (the page side)': ['crema.js'],
@@ -189,6 +191,28 @@ function copyOnnxRuntime(dir) {
   }
   fs.mkdirSync(dir, { recursive: true });
   for (const f of ORT_FILES) fs.copyFileSync(path.join(from, f), path.join(dir, f));
+}
+
+/** h5wasm's ESM build (HDF5 weights in the page), when it is installed; `crema ui` serves the same at /h5wasm/. */
+export const H5WASM_FILES = ['hdf5_hl.js', 'hdf5_util.js', 'file_handlers.js'];
+
+/** The directory of h5wasm's ESM build, or undefined when h5wasm (an optional peer) is not installed. */
+export function h5wasmDir() {
+  try {
+    return path.dirname(fileURLToPath(import.meta.resolve('h5wasm'))); // its exports have an 'import' condition only
+  } catch {
+    return undefined;
+  }
+}
+
+function copyH5wasm(dir) {
+  const from = h5wasmDir();
+  if (!from) {
+    console.warn('build-browser: h5wasm is not installed: the static page reads no HDF5 weights');
+    return;
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of H5WASM_FILES) fs.copyFileSync(path.join(from, f), path.join(dir, f));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

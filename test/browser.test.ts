@@ -11,7 +11,9 @@ import { loadImage } from '../src/image/load.js';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { Net } from '../src/runtime/net.js';
+import { readNpy } from '../src/util/npy.js';
 import { agreement } from '../src/verify/compare.js';
+import { relativeDifference } from './helpers/reference.js';
 import { type UiServer, startUiServer } from '../src/web/server.js';
 
 const CHROMIUM = process.env.CREMA_CHROMIUM ?? '/usr/bin/chromium';
@@ -31,8 +33,8 @@ interface PageState {
 /** The part of the browser library the tests call inside the page (cremaPage.crema). */
 interface BrowserLib {
   decodeImage(source: Blob, color: boolean): Promise<{ height: number; width: number; channels: number; data: Float32Array }>;
-  Engine: new (url?: string, options?: { onnxRuntime?: string }) => { ready: Promise<unknown> };
-  Net: { load(files: { prototxt: string; weights?: Uint8Array }, options: { engine: unknown }): Promise<{ run(feeds: unknown, options: { backend: string }): Promise<unknown> }> };
+  Engine: new (url?: string, options?: { onnxRuntime?: string; h5wasm?: string }) => { ready: Promise<unknown> };
+  Net: { load(files: { prototxt: string; weights?: Uint8Array }, options: { engine: unknown }): Promise<{ run(feeds: unknown, options: { backend: string; fetches?: string[] }): Promise<unknown> }> };
 }
 const pageState = (page: Page) => page.evaluate(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage);
 
@@ -330,7 +332,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
-  it('shows a progress bar while reading big weights, the ACROSS_CHANNELS LRN formula, and refuses HDF5 in one line', async () => {
+  it('shows a progress bar while reading big weights, and the ACROSS_CHANNELS LRN formula', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-big-'));
     const { page, errors } = await open(browser, server.url);
     try {
@@ -373,13 +375,74 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(await page.evaluate('document.activeElement.dataset.id')).toBe('blob:norm');
       await page.keyboard.press('Enter');
       expect(await page.$eval('#blob-title', (e) => e.textContent)).toBe('Blob norm');
+      expect(errors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
 
-      // HDF5 weights are read in Node only: the page says so in one line.
+  it("reads Caffe's HDF5 weights with h5wasm, fetched only when they come in: the cat as Node classifies it, shared parameters as Caffe, a truncated file in Node's words", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-h5-'));
+    const { page, errors } = await open(browser, server.url);
+    const fetched: string[] = [];
+    page.on('request', (r) => fetched.push(new URL(r.url()).pathname));
+    try {
       await (await page.$('#prototxt'))!.uploadFile(model('cifar10_full', 'deploy.prototxt'));
+      await (await page.$('#weights'))!.uploadFile(model('cifar10_full', 'weights.caffemodel'));
+      await page.click('#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(fetched.filter((f) => f.startsWith('/h5wasm/'))).toEqual([]); // a caffemodel does not load h5wasm
+      // The cat as the README's classify prepares it (as nodeCat): the page's numbers are Node's.
+      await page.$eval('#channel-swap', (e) => ((e as unknown as { value: string }).value = '0,1,2'));
+      await page.$eval('#mean', (e) => ((e as unknown as { value: string }).value = '125,123,114'));
+      await (await page.$('#image'))!.uploadFile(model('cifar10_full', 'examples/cat.jpg'));
+      await page.waitForFunction(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage.top.length > 0);
+      expect((await pageState(page)).probs).toEqual([...node.prob]);
+
+      // The same weights as Caffe's HDF5 snapshot (fixtures/hdf5): the same numbers.
+      await page.evaluate(() => ((globalThis as unknown as { cremaPage: PageState }).cremaPage.probs = []));
       await (await page.$('#weights'))!.uploadFile(path.join(root, 'test/fixtures/hdf5/cifar10_full.caffemodel.h5'));
       await page.click('#load');
+      expect(await waitLoaded(page, 2)).toBe('');
+      expect(fetched).toContain('/h5wasm/hdf5_hl.js');
+      await page.click('#run');
+      await page.waitForFunction(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage.probs.length > 0);
+      expect((await pageState(page)).probs).toEqual([...node.prob]);
+
+      // Parameters shared by name, from an HDF5 file with every copy (fixtures/shared-params): Caffe's numbers.
+      const shared = path.join(root, 'test/fixtures/shared-params');
+      const feeds = Object.fromEntries(['data', 'vec'].map((n) => { const t = readNpy(path.join(shared, 'files', `${n}.npy`)); return [n, { dims: [...t.dims], data: [...t.data] }]; }));
+      // Through the browser library, h5wasm's URL given to the Engine; without it, the bare 'h5wasm' an application's
+      // bundler resolves, which a page without one cannot: refused in one line.
+      const [got, unbundled] = await page.evaluate(
+        async (prototxt, weights, feeds) => {
+          const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+          const engine = new crema.Engine(undefined, { h5wasm: new URL('h5wasm/hdf5_hl.js', (globalThis as unknown as { location: URL }).location.href).href });
+          const net = await crema.Net.load({ prototxt, weights: Uint8Array.from(weights) }, { engine });
+          const inputs = Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, { dims: t.dims, data: Float32Array.from(t.data) }]));
+          const out = (await net.run(inputs, { backend: 'native', fetches: ['conv_main', 'branch_conv', 'conv_c', 'ip_p'] })) as Record<string, { data: Float32Array }>;
+          const refused = await crema.Net.load({ prototxt, weights: Uint8Array.from(weights) }, { engine: new crema.Engine() }).then(() => 'loaded', (err: Error) => `${err.name}: ${err.message}`);
+          return [Object.fromEntries(Object.entries(out).map(([n, t]) => [n, [...t.data]])), refused] as const;
+        },
+        fs.readFileSync(path.join(shared, 'net.prototxt'), 'utf8'), [...fs.readFileSync(path.join(shared, 'files/every.h5'))], feeds,
+      );
+      for (const b of ['conv_main', 'branch_conv', 'conv_c', 'ip_p'])
+        expect(relativeDifference(Float32Array.from(got[b]), readNpy(path.join(shared, 'files', `every-h5-${b}.npy`)).data), b).toBeLessThanOrEqual(1e-6);
+      expect(unbundled).toBe("CremaError: weights (Uint8Array, 10.2 kB): h5wasm did not load: Failed to resolve module specifier 'h5wasm' (HDF5 weights in a browser need the optional peer dependency h5wasm: npm install h5wasm)");
+
+      // A truncated HDF5 file: the one line Node gives for the same bytes, naming the file as the page knows it.
+      const truncated = path.join(dir, 'weights.h5');
+      fs.writeFileSync(truncated, fs.readFileSync(path.join(root, 'test/fixtures/hdf5/cifar10_full.caffemodel.h5')).subarray(0, 200_000));
+      const expected = await Net.load(model('cifar10_full', 'deploy.prototxt'), truncated).then(
+        () => 'loaded',
+        (err: Error) => err.message.replaceAll(truncated, 'weights.h5'),
+      );
+      expect(expected).toMatch(/^weights\.h5: cannot read it as HDF5 weights/);
+      await (await page.$('#weights'))!.uploadFile(truncated);
+      await page.click('#load');
       await page.waitForSelector('#error:not(:empty)');
-      expect(await page.$eval('#error', (e) => e.textContent)).toBe('cifar10_full.caffemodel.h5: HDF5 weights are read in Node only: write them as a .caffemodel there (crema upgrade weights.h5 weights.caffemodel)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe(expected);
       expect(errors).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

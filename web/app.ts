@@ -49,7 +49,7 @@ interface State {
 const state: State = { labels: [], blobs: {} };
 
 /** The page's engine; onnxruntime-web (when installed) comes from /ort/, where `crema ui` and the static build put it. */
-const pageEngine = new Engine(undefined, { onnxRuntime: new URL('ort/ort.wasm.bundle.min.mjs', location.href) });
+const pageEngine = new Engine(undefined, { onnxRuntime: new URL('ort/ort.wasm.bundle.min.mjs', location.href), h5wasm: new URL('h5wasm/hdf5_hl.js', location.href) });
 
 /** What the browser tests read (the page's last results). */
 const exposed = { top: [] as { index: number; label: string; prob: number }[], probs: [] as number[], downloads: [] as { name: string; bytes: Uint8Array }[], loaded: 0, crema };

@@ -8,7 +8,7 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { netToDot } from '../graph/dot.js';
 import { summarize } from '../graph/summary.js';
-import { canShareMemory, preloadKernels, setOnnxRuntimeUrl } from '../platform/browser.js';
+import { canShareMemory, preloadKernels, setH5wasmUrl, setOnnxRuntimeUrl } from '../platform/browser.js';
 import type { LrnParams } from '../layers/lrn.js';
 import { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
@@ -143,6 +143,7 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
   switch (req.op) {
     case 'load': {
       const warnings: string[] = [];
+      setH5wasmUrl(req.h5wasm);
       const net = await Net.load(
         { prototxt: req.prototxt, weights: req.weights },
         { threads: req.threads, dialect: req.dialect, lenient: req.lenient, dataShapes: req.dataShapes, warn: (m) => warnings.push(namedIn(m, req)) },

@@ -27,6 +27,12 @@ export interface EngineOptions {
    * Default: the module 'onnxruntime-web/wasm', as the application's bundler resolves it.
    */
   onnxRuntime?: string | URL;
+  /**
+   * Where h5wasm (an optional peer dependency) is, for HDF5 weights: the URL of its ESM build (`hdf5_hl.js`, with
+   * `hdf5_util.js` beside it; `crema ui` serves them at `/h5wasm/`). Default: the module 'h5wasm', as the
+   * application's bundler resolves it.
+   */
+  h5wasm?: string | URL;
 }
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
@@ -43,13 +49,16 @@ export class Engine {
 
   /** The URL of onnxruntime-web's module, when given (see EngineOptions). */
   readonly onnxRuntime: string | undefined;
+  /** The URL of h5wasm's module, when given (see EngineOptions). */
+  readonly h5wasm: string | undefined;
 
   constructor(
     readonly url: URL | string = new URL('./crema-worker.js', import.meta.url),
     options: EngineOptions = {},
   ) {
-    checkOptionKeys(options, ['onnxRuntime'], 'new Engine');
+    checkOptionKeys(options, ['onnxRuntime', 'h5wasm'], 'new Engine');
     this.onnxRuntime = options.onnxRuntime === undefined ? undefined : String(options.onnxRuntime);
+    this.h5wasm = options.h5wasm === undefined ? undefined : String(options.h5wasm);
     const worker = new Worker(url, { type: 'module', name: 'crema engine' });
     this.worker = worker;
     this.ready = new Promise<EngineReady>((resolve, reject) => {
@@ -183,7 +192,7 @@ export class Net {
     const weights = files.weights === undefined ? undefined : ((await bytesOf(files.weights, 'weights')) as Uint8Array);
     const transfer = [prototxt, weights].filter((b): b is Uint8Array => b instanceof Uint8Array).map((b) => b.buffer as ArrayBuffer);
     const { dialect, lenient, dataShapes } = options;
-    const info = await e.call<NetInfo>({ op: 'load', prototxt, weights, names, threads: options.threads ?? (await e.ready).threads, dialect, lenient, dataShapes }, transfer);
+    const info = await e.call<NetInfo>({ op: 'load', prototxt, weights, names, threads: options.threads ?? (await e.ready).threads, dialect, lenient, dataShapes, h5wasm: e.h5wasm }, transfer);
     for (const w of info.warnings ?? []) options.warn?.(w);
     return new Net(e, info);
   }

@@ -56,7 +56,7 @@ export interface BrowserVerifyReport extends BlobComparison {
 }
 
 export type Request =
-  | { op: 'load'; prototxt: Uint8Array | string; weights?: Uint8Array; threads?: number; names?: FileNames; dialect?: Dialect; lenient?: boolean; dataShapes?: Record<string, number[]> }
+  | { op: 'load'; prototxt: Uint8Array | string; weights?: Uint8Array; threads?: number; names?: FileNames; dialect?: Dialect; lenient?: boolean; dataShapes?: Record<string, number[]>; h5wasm?: string }
   | { op: 'run'; net: number; feeds: Record<string, TensorData>; fetches?: string[]; backend?: Backend; ort?: string }
   | { op: 'verify'; net: number; feeds: Record<string, TensorData>; tolerance?: number; ort?: string }
   | { op: 'time'; net: number; feeds: Record<string, TensorData>; iterations: number }

@@ -1,8 +1,10 @@
 // The browser side of the platform seam (src/platform.ts): no files (everything comes in as bytes), the schemas
 // bundled as text, the wasm kernels compiled from a URL ahead of time (preloadKernels), kernel threads as Web
-// Workers. Importing this module installs it; the engine worker (src/browser/engine-worker.ts) does.
+// Workers, HDF5 weights through h5wasm's ESM build (imported when they come in). Importing this module installs it;
+// the engine worker (src/browser/engine-worker.ts) does.
 import caffeProto from '../../proto/caffe.proto';
 import onnxProto from '../../proto/onnx.proto';
+import type { H5wasm } from '../caffe/hdf5-weights.js';
 import type { OrtModule } from '../onnx/ort.js';
 import { type KernelWorker, type KernelWorkerInit, type Platform, setPlatform } from '../platform.js';
 import { CremaError } from '../util/errors.js';
@@ -113,6 +115,33 @@ function onnxRuntime(): Promise<OrtModule> {
   return ort;
 }
 
+let h5wasmUrl: string | undefined;
+let h5wasm: Promise<H5wasm> | undefined;
+
+/**
+ * Where h5wasm comes from, for HDF5 weights: the URL of its ESM build (hdf5_hl.js, hdf5_util.js beside it), as
+ * `crema ui` serves it (/h5wasm/) and the static build copies it; undefined: the bare specifier 'h5wasm', which the
+ * application's bundler resolves. Set before a load.
+ */
+export function setH5wasmUrl(url: string | undefined): void {
+  if (url !== h5wasmUrl) h5wasm = undefined;
+  h5wasmUrl = url;
+}
+
+/** h5wasm (an optional peer, 4 MB with its WebAssembly), imported when HDF5 weights first come in: never bundled. */
+function h5wasmModule(label: string): Promise<H5wasm> {
+  const from = h5wasmUrl;
+  h5wasm ??= (from === undefined ? import('h5wasm') : import(/* @vite-ignore */ from)).then(
+    (module: { default: H5wasm }) => module.default,
+    (err: unknown) => {
+      h5wasm = undefined;
+      const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      throw new CremaError(`${label}: h5wasm did not load${from ? ` from ${from}` : ''}: ${why} (HDF5 weights in a browser need the optional peer dependency h5wasm: npm install h5wasm)`);
+    },
+  );
+  return h5wasm;
+}
+
 function noFiles(path: string): never {
   throw new CremaError(`${path}: the browser reads no files: give the file's bytes`);
 }
@@ -135,8 +164,11 @@ export const browserPlatform: Platform = {
     throw new CremaError("the core's Net.run starts no thread in a browser: use the browser entry's Net, which runs in crema's engine worker");
   },
   onnxRuntime,
-  async readHdf5Weights(_source, label) {
-    throw new CremaError(`${label}: HDF5 weights are read in Node only: write them as a .caffemodel there (crema upgrade weights.h5 weights.caffemodel)`);
+  async readHdf5Weights(source, label) {
+    if (typeof source === 'string') noFiles(source);
+    // In h5wasm's in-memory file system: the bytes are copied there for the read, then removed.
+    const [h5, { readHdf5Bytes }] = await Promise.all([h5wasmModule(label), import('../caffe/hdf5-weights.js')]);
+    return readHdf5Bytes(h5, source, label);
   },
 };
 

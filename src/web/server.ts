@@ -1,10 +1,11 @@
 // The page's local server (`crema ui`): the built page (dist/web) and the shipped models (models/), on 127.0.0.1
 // only, cross-origin isolated (COOP + COEP) so that the engine's worker threads can share the kernels' memory;
-// onnxruntime-web's files at /ort/ when it is installed.
+// onnxruntime-web's files at /ort/ and h5wasm's ESM build at /h5wasm/ when they are installed.
 import fs from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CremaError } from '../util/errors.js';
 
 /** The package root: dist/ and models/ sit there, two levels up from both src/web and dist/web. */
@@ -52,6 +53,15 @@ function onnxRuntimeDir(): string | undefined {
   }
 }
 
+/** h5wasm's ESM build (an optional peer: HDF5 weights in the page), or undefined when not installed. */
+function h5wasmDir(): string | undefined {
+  try {
+    return path.dirname(fileURLToPath(import.meta.resolve('h5wasm'))); // its exports have an 'import' condition only
+  } catch {
+    return undefined;
+  }
+}
+
 /** The file a request path names under `dir`, or undefined when it would leave it (`..`, absolute, NUL). */
 function within(dir: string, rel: string): string | undefined {
   if (rel.includes('\0')) return undefined;
@@ -89,8 +99,8 @@ function serve(req: http.IncomingMessage, res: http.ServerResponse, page: string
 /** Starts the server on 127.0.0.1; resolves with its URL once it listens. */
 export async function startUiServer(options: UiOptions = {}): Promise<UiServer> {
   const page = path.resolve(options.page ?? path.join(ROOT, 'dist/web'));
-  const ort = onnxRuntimeDir();
-  const mounts = Object.entries({ '/models/': options.models ?? path.join(ROOT, 'models'), ...(ort ? { '/ort/': ort } : {}), ...options.mounts }).map(([p, dir]): [string, string] => [p, path.resolve(dir)]);
+  const ort = onnxRuntimeDir(), h5 = h5wasmDir();
+  const mounts = Object.entries({ '/models/': options.models ?? path.join(ROOT, 'models'), ...(ort ? { '/ort/': ort } : {}), ...(h5 ? { '/h5wasm/': h5 } : {}), ...options.mounts }).map(([p, dir]): [string, string] => [p, path.resolve(dir)]);
   if (!fs.existsSync(path.join(page, 'index.html'))) throw new CremaError(`${page}: the page is not built (npm run build)`);
   const server = http.createServer((req, res) => serve(req, res, page, mounts, options.isolated ?? true));
   await new Promise<void>((resolve, reject) => {
