@@ -29,6 +29,8 @@ export interface Detection {
    * clockwise, as its demo reads them. Absent for plain boxes.
    */
   quad?: number[];
+  /** MTCNN's five landmarks (eyes, nose, mouth corners) as [x, y] in the image's pixels (crema faces). */
+  landmarks?: [number, number][];
 }
 
 export interface DetectOptions extends PreprocessOptions {

@@ -22,8 +22,11 @@ export function detectionsSvg(width: number, height: number, detections: readonl
     const outline = d.quad
       ? `<polygon points="${d.quad.map((v) => +v.toFixed(1)).join(' ')}" fill="none" stroke="${colour}" stroke-width="${line}"/>`
       : `<rect x="${x}" y="${y}" width="${Math.max(w, 0)}" height="${Math.max(h, 0)}" fill="none" stroke="${colour}" stroke-width="${line}"/>`;
+    // MTCNN's landmarks: a dot each
+    const dots = (d.landmarks ?? []).map(([px, py]) => `<circle cx="${+px.toFixed(1)}" cy="${+py.toFixed(1)}" r="${line * 1.5}" fill="${colour}"/>`).join('');
     return (
       outline +
+      dots +
       `<rect x="${x}" y="${tagY}" width="${tagW}" height="${font + line}" fill="${colour}"/>` +
       `<text x="${x + line}" y="${tagY + font - line / 2}" font-family="DejaVu Sans, Arial, sans-serif" font-size="${font}" fill="#fff">${text}</text>`
     );

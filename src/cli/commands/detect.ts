@@ -140,7 +140,7 @@ function describe(file: string, image: { width: number; height: number }, found:
 }
 
 /** DIR/<image name>.png; a second image of the same name gets -2, -3, … */
-function outputName(dir: string, file: string, used: Set<string>): string {
+export function outputName(dir: string, file: string, used: Set<string>): string {
   const base = path.basename(file, path.extname(file));
   let name = `${base}.png`;
   for (let n = 2; used.has(name); n++) name = `${base}-${n}.png`;

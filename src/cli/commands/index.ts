@@ -24,6 +24,7 @@ export const commands: CremaCommand[] = [
   { command: 'convert <net> [weights]', describe: 'Convert a Caffe model to ONNX, with Caffe\'s exact semantics (runs in ONNX Runtime)', load: async () => (await import('./convert.js')).convertCommand },
   { command: 'detect <net> <weights> <images..>', describe: 'Detect objects with an SSD- or YOLO-style net (ending in DetectionOutput, YoloDetectionOutput or Yolov3DetectionOutput): boxes in image pixels, optionally drawn', load: async () => (await import('./detect.js')).detectCommand },
   { command: 'draw <net>', describe: 'Draw a net\'s layer graph as Caffe\'s draw_net.py does: .dot (Graphviz), .svg or .png', load: async () => (await import('./draw.js')).drawCommand },
+  { command: 'faces <dir> <images..>', describe: 'Find faces and their five landmarks with MTCNN (its model directory: det1, det2, det3), as its authors\' MATLAB demo does', load: async () => (await import('./faces.js')).facesCommand },
   { command: 'info <net> [weights]', describe: 'Show a net\'s layers, blob shapes, parameter counts and multiply-adds', load: async () => (await import('./info.js')).infoCommand },
   { command: 'run <net> [weights]', describe: 'Run a Caffe model: print its outputs (top classes for a classifier) and dump blobs as .npy', load: async () => (await import('./run.js')).runCommand },
   { command: 'show <net> <weights>', describe: 'Picture blobs (channels tiled in a grid) and layers\' filters as PNGs, as pycaffe\'s vis_square', load: async () => (await import('./show.js')).showCommand },

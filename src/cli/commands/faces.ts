@@ -1,0 +1,97 @@
+import type { Argv } from 'yargs';
+import type { Detection } from '../../detect/detect.js';
+import { drawDetections } from '../../detect/draw.js';
+import { MTCNN_FILES, mtcnnFiles, onnxForward } from '../../detect/faces.js';
+import { type Face, type MtcnnNets, facesInImage } from '../../detect/mtcnn.js';
+import { IMAGE_EXTENSIONS } from '../../image/load.js';
+import { Net } from '../../runtime/net.js';
+import { CremaError } from '../../util/errors.js';
+import { makeOutputDir, writeOutput } from '../../util/files.js';
+import { printJson } from '../json.js';
+import { EXIT_CHECK_FAILED, exitState } from '../main.js';
+import { startProgress } from '../progress.js';
+import { backendArg, threadsArg } from '../shared.js';
+import { type JsonResults, collectImages, loadOne } from './classify.js';
+import { outputName } from './detect.js';
+
+interface FacesArgs {
+  dir: string;
+  images: string[];
+  minSize: number;
+  thresholds: string;
+  factor: number;
+  json: boolean;
+  output?: string;
+  threads?: number;
+  backend: 'native' | 'onnx';
+}
+
+const COLOUR = { channels: 3, height: 1, width: 1 } as const;
+
+export const facesCommand = {
+  builder: (y: Argv) =>
+    backendArg(threadsArg(y))
+      .positional('dir', { type: 'string', demandOption: true, describe: `MTCNN's model directory: ${Object.values(MTCNN_FILES).join(', ')} .prototxt and .caffemodel (its demo's model/)` })
+      .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
+      .option('min-size', { type: 'number', default: 20, describe: 'the smallest face looked for, in pixels (the demo\'s minsize)' })
+      .option('thresholds', { type: 'string', default: '0.6,0.7,0.7', describe: 'P-Net\'s, R-Net\'s and O-Net\'s score thresholds (the demo\'s)' })
+      .option('factor', { type: 'number', default: 0.709, describe: 'the image pyramid\'s scale step (the demo\'s)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object when done: {"images": [{"image", "width", "height", "faces": [{"score", "xmin", "ymin", "xmax", "ymax", "landmarks": [[x, y] x 5]}]}], "skipped": [{"image", "error"}]}' })
+      .option('output', { alias: 'o', type: 'string', describe: 'write each image with its faces\' boxes and landmarks drawn as DIR/<name>.png' })
+      .example('$0 faces MTCNNv1/model group.jpg -o marked/', 'faces and their landmarks, drawn')
+      .epilog('As MTCNN\'s MATLAB demo (detect_face.m): P-Net over an image pyramid, R-Net and O-Net on the boxes, the landmarks averaged with O-Net\'s on the mirrored crops; every resize Piotr Dollár\'s imResample, as there. Boxes are in the image\'s pixels counted from 0 (the demo\'s less 1); landmarks are left eye, right eye, nose, left and right mouth corner. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
+  handler: async (args: FacesArgs) => {
+    const thresholds = args.thresholds.split(',').map(Number);
+    if (thresholds.length !== 3 || thresholds.some((t) => !Number.isFinite(t))) throw new CremaError(`--thresholds: three numbers, P-Net's, R-Net's and O-Net's (the demo's: 0.6,0.7,0.7), got '${args.thresholds}'`);
+    const options = { minSize: args.minSize, factor: args.factor, thresholds: thresholds as [number, number, number] };
+    const files = collectImages(args.images);
+    if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
+    const native = args.backend === 'native';
+    const nets = Object.fromEntries(
+      await Promise.all(Object.entries(mtcnnFiles(args.dir)).map(async ([k, f]) => [k, native ? await Net.load(f.prototxt, f.weights, { threads: args.threads }) : await Net.loadUnprepared(f.prototxt, f.weights, { threads: 1 })])),
+    ) as MtcnnNets;
+    const onnx = native ? undefined : await onnxForward(nets, args.threads);
+    if (args.output !== undefined) makeOutputDir(args.output);
+    const outputs = new Set<string>();
+    const progress = startProgress('faces', files.length, { unit: 'images' });
+    const json: JsonResults<{ image: string; width: number; height: number; faces: Face[] }> = { images: [], skipped: [] };
+    let done = 0, skipped = 0;
+    try {
+      for (const file of files) {
+        const image = await loadOne(file, COLOUR).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+        progress.tick(1);
+        if (image instanceof Error) {
+          skipped++;
+          const error = image.message.startsWith(`${file}: `) ? image.message.slice(file.length + 2) : image.message;
+          json.skipped.push({ image: file, error });
+          progress.warn(`crema: skipped ${file}: ${error}`);
+          continue;
+        }
+        const faces = await facesInImage(nets, image, options, onnx?.forward);
+        done++;
+        if (args.json) json.images.push({ image: file, width: image.width, height: image.height, faces });
+        else progress.print(describe(file, image, faces));
+        if (args.output !== undefined) await writeOutput(outputName(args.output, file, outputs), await drawDetections(image, faces.map(asDetection)));
+      }
+    } finally {
+      progress.stop();
+      await onnx?.release();
+    }
+    if (done === 0) throw new CremaError(`no image could be read (${skipped} skipped)`);
+    if (args.json) printJson(json);
+    if (skipped) exitState.code = EXIT_CHECK_FAILED;
+  },
+};
+
+const asDetection = (f: Face): Detection => ({ label: 0, name: 'face', ...f });
+
+const LANDMARKS = ['left eye', 'right eye', 'nose', 'left mouth', 'right mouth'];
+
+function describe(file: string, image: { width: number; height: number }, faces: Face[]): string {
+  const lines = [`---------- Faces in ${file} (${image.width} x ${image.height}) ----------`];
+  const px = (v: number) => Math.round(v);
+  for (const f of faces)
+    lines.push(`${f.score.toFixed(4)} at [${px(f.xmin)}, ${px(f.ymin)}, ${px(f.xmax)}, ${px(f.ymax)}]; ${f.landmarks.map(([x, y], i) => `${LANDMARKS[i]} (${px(x)}, ${px(y)})`).join(', ')}`);
+  if (faces.length === 0) lines.push('(none)');
+  return lines.join('\n');
+}

@@ -1,0 +1,68 @@
+// MTCNN from Node: its model directory's three nets loaded together, and detectFaces on an image file or its bytes,
+// natively or in ONNX Runtime (each net converted in memory, again for each input size the pyramid asks).
+import fs from 'node:fs';
+import path from 'node:path';
+import type { LoadOptions } from '../caffe/load.js';
+import { loadImage } from '../image/load.js';
+import { Net, type NetOptions } from '../runtime/net.js';
+import { CremaError } from '../util/errors.js';
+import { checkOptionKeys } from '../util/options.js';
+import type { Bytes } from '../util/source.js';
+import { type Face, type Forward, type MtcnnNets, type MtcnnOptions, facesInImage } from './mtcnn.js';
+
+/** The demo's file names (its model/ directory): det1 is P-Net, det2 R-Net, det3 O-Net. */
+export const MTCNN_FILES: Record<keyof MtcnnNets, string> = { pnet: 'det1', rnet: 'det2', onet: 'det3' };
+
+/** The six files of an MTCNN model directory, or a one-line error naming the ones missing. */
+export function mtcnnFiles(dir: string): Record<keyof MtcnnNets, { prototxt: string; weights: string }> {
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new CremaError(`${dir}: not a directory (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel)`);
+  const files = Object.fromEntries(Object.entries(MTCNN_FILES).map(([k, n]) => [k, { prototxt: path.join(dir, `${n}.prototxt`), weights: path.join(dir, `${n}.caffemodel`) }])) as ReturnType<typeof mtcnnFiles>;
+  const missing = Object.values(files).flatMap((f) => [f.prototxt, f.weights]).filter((f) => !fs.existsSync(f)).map((f) => path.basename(f));
+  if (missing.length) throw new CremaError(`${dir}: no ${missing.join(', ')} in it (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel, as its demo's model/)`);
+  return files;
+}
+
+/** MTCNN's three nets from its model directory (det1-det3 .prototxt and .caffemodel), loaded with `options`. */
+export async function loadMtcnn(dir: string, options: LoadOptions & NetOptions = {}): Promise<MtcnnNets> {
+  const files = mtcnnFiles(dir);
+  const [pnet, rnet, onet] = await Promise.all(Object.values(files).map((f) => Net.load(f.prototxt, f.weights, options)));
+  return { pnet, rnet, onet };
+}
+
+export interface FaceOptions extends MtcnnOptions {
+  /** 'onnx': each net converted to ONNX and run in ONNX Runtime (onnxruntime-node, an optional peer). */
+  backend?: 'native' | 'onnx';
+}
+
+/**
+ * The faces in an image file (or its bytes), as MTCNN's MATLAB demo finds them (mtcnn.ts): boxes in the image's
+ * pixels, O-Net's score, five landmarks, best first.
+ */
+export async function detectFaces(nets: MtcnnNets, image: string | Bytes, options: FaceOptions = {}): Promise<Face[]> {
+  checkOptionKeys(options, ['minSize', 'thresholds', 'factor', 'backend'], 'detectFaces');
+  const { backend = 'native', ...rest } = options;
+  if (backend !== 'native' && backend !== 'onnx') throw new CremaError(`detectFaces: options.backend is 'native' or 'onnx', got ${JSON.stringify(backend)}`);
+  const decoded = await loadImage(image, true);
+  if (backend === 'native') return facesInImage(nets, decoded, rest);
+  const onnx = await onnxForward(nets);
+  try {
+    return await facesInImage(nets, decoded, rest, onnx.forward);
+  } finally {
+    await onnx.release();
+  }
+}
+
+/** A Forward through ONNX Runtime: one set of sessions a net, converted again for each input size. */
+export async function onnxForward(nets: MtcnnNets, threads?: number): Promise<{ forward: Forward; release: () => Promise<void> }> {
+  const { OnnxSessions } = await import('../onnx/run.js');
+  const sessions = new Map(Object.values(nets).map((net: Net) => [net, new OnnxSessions(net, { threads })]));
+  return {
+    forward: async (net, input, outputs) => {
+      const got = await sessions.get(net)!.run({ [net.inputs[0]]: input }, outputs);
+      return outputs.map((n) => got.get(n)!);
+    },
+    release: async () => {
+      await Promise.all([...sessions.values()].map((s) => s.release()));
+    },
+  };
+}

@@ -1,0 +1,148 @@
+// MTCNN's face detection against its authors' MATLAB demo (test/fixtures/mtcnn, referee/make.sh): their
+// detect_face.m and helpers run unchanged by GNU Octave, the forwards by real Caffe 1.0 in matcaffe's layout, the
+// resizes by Piotr Dollár's imResampleMex.cpp, on MTCNNv1's trained nets and the demo's test images. Checked:
+// imResample bit for bit; each case's faces (count, order, boxes and landmarks within 1e-3 pixels, scores within
+// 1e-5: what is left is the forwards' last bits); the same through ONNX Runtime; the CLI; the refusals.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detectFaces, facesInImage, loadImage, loadMtcnn, type Face, type MtcnnNets } from '../src/index.js';
+import { imResample } from '../src/image/imresample.js';
+import { cli, spawnCli } from './helpers/cli.js';
+
+const fixture = path.join(import.meta.dirname, 'fixtures/mtcnn');
+const model = path.join(fixture, 'model');
+const root = path.join(import.meta.dirname, '..');
+
+interface Case {
+  name: string;
+  image: string;
+  what: string;
+  minSize: number;
+  thresholds: [number, number, number];
+  factor: number;
+  /** The demo's total_boxes rows: x1, y1, x2, y2 (MATLAB's pixels, from 1), score. */
+  boxes: number[][];
+  /** The demo's points, a column a face: x of the five landmarks, then y. */
+  points: number[][];
+}
+const cases = JSON.parse(fs.readFileSync(path.join(fixture, 'faces.json'), 'utf8')) as Case[];
+
+/** crema's faces against the demo's: the same faces in the same order, boxes less 1 (crema counts pixels from 0). */
+function expectDemo(faces: Face[], c: Case): void {
+  expect(faces.map((f) => f.score), c.name).toHaveLength(c.boxes.length);
+  faces.forEach((f, i) => {
+    const [x1, y1, x2, y2, score] = c.boxes[i], p = c.points[i];
+    expect(Math.abs(f.score - score), `${c.name} face ${i}: score`).toBeLessThanOrEqual(1e-5);
+    const corners = [f.xmin - (x1 - 1), f.ymin - (y1 - 1), f.xmax - (x2 - 1), f.ymax - (y2 - 1)];
+    expect(Math.max(...corners.map(Math.abs)), `${c.name} face ${i}: box`).toBeLessThanOrEqual(1e-3);
+    const marks = f.landmarks.flatMap(([x, y], j) => [x - p[j], y - p[5 + j]]);
+    expect(Math.max(...marks.map(Math.abs)), `${c.name} face ${i}: landmarks`).toBeLessThanOrEqual(1e-3);
+  });
+}
+
+describe("Piotr Dollár's imResample, as MTCNN's demo resizes", () => {
+  const resamples = JSON.parse(fs.readFileSync(path.join(fixture, 'imresample.json'), 'utf8')) as { single: number; ha: number; wa: number; hb: number; wb: number; A: number[]; B: number[] }[];
+  it.each(resamples.map((r) => [`${r.single ? 'single' : 'double'} ${r.ha} x ${r.wa} -> ${r.hb} x ${r.wb}`, r] as const))('%s: its mex\'s values, bit for bit', (_, r) => {
+    const A = r.single ? Float32Array.from(r.A) : Float64Array.from(r.A);
+    const B = imResample(A, r.ha, r.wa, 2, r.hb, r.wb);
+    expect(B).toBeInstanceOf(A.constructor);
+    expect([...B]).toEqual([...(r.single ? Float32Array.from(r.B) : r.B)]);
+  });
+
+  it('the same size is the array itself, as imResample returns it', () => {
+    const A = Float32Array.of(1, 2, 3, 4);
+    expect(imResample(A, 2, 2, 1, 2, 2)).toBe(A);
+  });
+});
+
+describe("MTCNN's faces, as its MATLAB demo finds them", () => {
+  let nets: MtcnnNets;
+  beforeAll(async () => {
+    nets = await loadMtcnn(model, { threads: 1 });
+  });
+  afterAll(() => {
+    for (const n of Object.values(nets ?? {})) n.dispose();
+  });
+
+  it.each(cases.map((c) => [`${c.name}: ${c.what}`, c] as const))('%s', async (_, c) => {
+    const faces = await detectFaces(nets, path.join(fixture, c.image), { minSize: c.minSize, thresholds: c.thresholds, factor: c.factor });
+    expectDemo(faces, c);
+  });
+
+  it('the demo\'s settings are the defaults; a decoded image gives the same (facesInImage)', async () => {
+    const c = cases.find((x) => x.name === 'test1')!;
+    expectDemo(await facesInImage(nets, await loadImage(path.join(fixture, c.image), true)), c);
+  });
+
+  it('refuses options it cannot use, in one line', async () => {
+    const image = path.join(fixture, 'tiny.png');
+    await expect(detectFaces(nets, image, { minSize: 5 })).rejects.toThrow("minSize: the smallest face looked for, from 12 pixels (P-Net's window) up (the demo's minsize: 20), got 5");
+    await expect(detectFaces(nets, image, { factor: 1 })).rejects.toThrow("factor: the pyramid's scale step, above 0.1 and below 0.95 (the demo's: 0.709), got 1");
+    await expect(detectFaces(nets, image, { thresholds: [0.6, 0.7] as unknown as [number, number, number] })).rejects.toThrow("thresholds: three scores from 0 to 1, one a stage (the demo's: 0.6, 0.7, 0.7), got [0.6,0.7]");
+    await expect(detectFaces(nets, image, { backend: 'gpu' as 'onnx' })).rejects.toThrow(`detectFaces: options.backend is 'native' or 'onnx', got "gpu"`);
+    await expect(detectFaces(nets, image, { minsize: 20 } as object)).rejects.toThrow(/minsize/);
+  });
+
+  it('refuses nets that are not MTCNN\'s by their outputs', async () => {
+    const wrong = { ...nets, rnet: nets.onet };
+    await expect(detectFaces(wrong, path.join(fixture, 'test1.jpg'))).rejects.toThrow("net 'ONet' has 3 outputs (conv6-2, conv6-3, prob1); MTCNN's P-Net and R-Net have 2");
+  });
+});
+
+describe('MTCNN through ONNX Runtime', () => {
+  it("each net converted (P-Net again for each scale): the demo's faces", async () => {
+    const nets = await loadMtcnn(model, { threads: 1 });
+    try {
+      for (const name of ['test1', 'border']) {
+        const c = cases.find((x) => x.name === name)!;
+        expectDemo(await detectFaces(nets, path.join(fixture, c.image), { backend: 'onnx', minSize: c.minSize, thresholds: c.thresholds, factor: c.factor }), c);
+      }
+    } finally {
+      for (const n of Object.values(nets)) n.dispose();
+    }
+  });
+});
+
+describe('crema faces', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-faces-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('prints each image\'s faces and landmarks, as JSON the demo\'s numbers, and draws them', async () => {
+    const c = cases.find((x) => x.name === 'test1')!;
+    const text = await spawnCli(root, 'faces', model, path.join(fixture, 'test1.jpg')); // the text goes to process.stdout
+    expect(text.code).toBe(0);
+    expect(text.stdout.split('\n')[0]).toBe(`---------- Faces in ${path.join(fixture, 'test1.jpg')} (450 x 344) ----------`);
+    expect(text.stdout.split('\n')[1]).toMatch(/^1\.0000 at \[89, 17, 151, 101\]; left eye \(113, 48\), right eye \(140, 52\), nose \(128, 65\), left mouth \(109, 77\), right mouth \(137, 81\)$/);
+    const out = path.join(tmp, 'drawn');
+    const json = await cli('faces', model, path.join(fixture, 'test1.jpg'), path.join(fixture, 'nothing.txt'), '--json', '-o', out);
+    expect(json.code).toBe(1); // an image skipped
+    const parsed = JSON.parse(json.stdout) as { images: { image: string; width: number; height: number; faces: Face[] }[]; skipped: { image: string; error: string }[] };
+    expect(parsed.skipped).toEqual([{ image: path.join(fixture, 'nothing.txt'), error: 'no such file' }]);
+    expect(parsed.images.map((i) => [i.width, i.height])).toEqual([[450, 344]]);
+    expectDemo(parsed.images[0].faces, c);
+    expect(fs.readdirSync(out)).toEqual(['test1.png']);
+    expect([...fs.readFileSync(path.join(out, 'test1.png')).subarray(1, 4)].map((b) => String.fromCharCode(b)).join('')).toBe('PNG');
+  });
+
+  it('with --backend onnx and the demo\'s options as flags', async () => {
+    const c = cases.find((x) => x.name === 'test2-options')!;
+    const json = await cli('faces', model, path.join(fixture, c.image), '--min-size', '40', '--thresholds', '0.5,0.6,0.6', '--factor', '0.8', '--backend', 'onnx', '--json');
+    expect(json.code).toBe(0);
+    expectDemo((JSON.parse(json.stdout) as { images: { faces: Face[] }[] }).images[0].faces, c);
+  });
+
+  it('names what is missing or wrong in one line', async () => {
+    const partial = path.join(tmp, 'partial');
+    fs.mkdirSync(partial);
+    for (const f of ['det1.prototxt', 'det1.caffemodel', 'det2.prototxt']) fs.copyFileSync(path.join(model, f), path.join(partial, f));
+    const image = path.join(fixture, 'tiny.png');
+    const missing = await cli('faces', partial, image);
+    expect([missing.code, missing.stderr]).toEqual([2, `crema: ${partial}: no det2.caffemodel, det3.prototxt, det3.caffemodel in it (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel, as its demo's model/)`]);
+    const file = await cli('faces', image, image);
+    expect([file.code, file.stderr]).toEqual([2, `crema: ${image}: not a directory (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel)`]);
+    const thresholds = await cli('faces', model, image, '--thresholds', '0.6,0.7');
+    expect([thresholds.code, thresholds.stderr]).toEqual([2, "crema: --thresholds: three numbers, P-Net's, R-Net's and O-Net's (the demo's: 0.6,0.7,0.7), got '0.6,0.7'"]);
+  });
+});
