@@ -8,6 +8,7 @@
 // transposed, in RGB, as they were trained.
 import type { FloatImage } from '../image/image.js';
 import { imResample } from '../image/imresample.js';
+import type { Box as ScoredBox } from '../layers/box_group_output.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -43,12 +44,7 @@ export interface Face {
 const f = Math.fround;
 
 /** A box row of the demo's total_boxes: corners (MATLAB's pixels, from 1), score, regression. */
-interface Box {
-  x1: number;
-  y1: number;
-  x2: number;
-  y2: number;
-  score: number;
+interface Box extends ScoredBox {
   reg: number[];
 }
 

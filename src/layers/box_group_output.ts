@@ -10,8 +10,8 @@ import { LayerError, type LayerType, keepRows, need } from './layer.js';
 
 const f32 = Math.fround;
 
-/** A box [xmin, ymin, xmax, ymax] and its score (bbox_util's BBox). */
-interface Box {
+/** A box [xmin, ymin, xmax, ymax] and its score (bbox_util's BBox; MTCNN's rows too). */
+export interface Box {
   x1: number;
   y1: number;
   x2: number;
