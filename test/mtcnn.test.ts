@@ -19,6 +19,8 @@ interface Case {
   name: string;
   image: string;
   what: string;
+  /** MTCNNv1's detect_face.m, or MTCNNv2's (LNet, det4, after the three). */
+  version: 1 | 2;
   minSize: number;
   thresholds: [number, number, number];
   factor: number;
@@ -58,26 +60,31 @@ describe("Piotr Dollár's imResample, as MTCNN's demo resizes", () => {
 });
 
 describe("MTCNN's faces, as its MATLAB demo finds them", () => {
-  let nets: MtcnnNets;
+  let v2: MtcnnNets, v1: MtcnnNets;
   beforeAll(async () => {
-    nets = await loadMtcnn(model, { threads: 1 });
+    v2 = await loadMtcnn(model, { threads: 1 }); // the fixture's model/ has det4: MTCNNv2
+    v1 = { pnet: v2.pnet, rnet: v2.rnet, onet: v2.onet };
   });
   afterAll(() => {
-    for (const n of Object.values(nets ?? {})) n.dispose();
+    for (const n of Object.values(v2 ?? {})) n.dispose();
+  });
+
+  it('loads det4 as LNet where it is there', () => {
+    expect(Object.keys(v2).sort()).toEqual(['lnet', 'onet', 'pnet', 'rnet']);
   });
 
   it.each(cases.map((c) => [`${c.name}: ${c.what}`, c] as const))('%s', async (_, c) => {
-    const faces = await detectFaces(nets, path.join(fixture, c.image), { minSize: c.minSize, thresholds: c.thresholds, factor: c.factor });
+    const faces = await detectFaces(c.version === 2 ? v2 : v1, path.join(fixture, c.image), { minSize: c.minSize, thresholds: c.thresholds, factor: c.factor });
     expectDemo(faces, c);
   });
 
   it('the demo\'s settings are the defaults; a decoded image gives the same (facesInImage)', async () => {
     const c = cases.find((x) => x.name === 'test1')!;
-    expectDemo(await facesInImage(nets, await loadImage(path.join(fixture, c.image), true)), c);
+    expectDemo(await facesInImage(v1, await loadImage(path.join(fixture, c.image), true)), c);
   });
 
   it('refuses options it cannot use, in one line', async () => {
-    const image = path.join(fixture, 'tiny.png');
+    const image = path.join(fixture, 'tiny.png'), nets = v1;
     await expect(detectFaces(nets, image, { minSize: 5 })).rejects.toThrow("minSize: the smallest face looked for, from 12 pixels (P-Net's window) up (the demo's minsize: 20), got 5");
     await expect(detectFaces(nets, image, { factor: 1 })).rejects.toThrow("factor: the pyramid's scale step, above 0.1 and below 0.95 (the demo's: 0.709), got 1");
     await expect(detectFaces(nets, image, { thresholds: [0.6, 0.7] as unknown as [number, number, number] })).rejects.toThrow("thresholds: three scores from 0 to 1, one a stage (the demo's: 0.6, 0.7, 0.7), got [0.6,0.7]");
@@ -86,7 +93,7 @@ describe("MTCNN's faces, as its MATLAB demo finds them", () => {
   });
 
   it('refuses nets that are not MTCNN\'s by their outputs', async () => {
-    const wrong = { ...nets, rnet: nets.onet };
+    const wrong = { ...v1, rnet: v1.onet };
     await expect(detectFaces(wrong, path.join(fixture, 'test1.jpg'))).rejects.toThrow("net 'ONet' has 3 outputs (conv6-2, conv6-3, prob1); MTCNN's P-Net and R-Net have 2");
   });
 });
@@ -95,9 +102,10 @@ describe('MTCNN through ONNX Runtime', () => {
   it("each net converted (P-Net again for each scale): the demo's faces", async () => {
     const nets = await loadMtcnn(model, { threads: 1 });
     try {
-      for (const name of ['test1', 'border']) {
+      for (const name of ['test1', 'border', 'v2-border']) {
         const c = cases.find((x) => x.name === name)!;
-        expectDemo(await detectFaces(nets, path.join(fixture, c.image), { backend: 'onnx', minSize: c.minSize, thresholds: c.thresholds, factor: c.factor }), c);
+        const used = c.version === 2 ? nets : { pnet: nets.pnet, rnet: nets.rnet, onet: nets.onet };
+        expectDemo(await detectFaces(used, path.join(fixture, c.image), { backend: 'onnx', minSize: c.minSize, thresholds: c.thresholds, factor: c.factor }), c);
       }
     } finally {
       for (const n of Object.values(nets)) n.dispose();
@@ -108,15 +116,19 @@ describe('MTCNN through ONNX Runtime', () => {
 describe('crema faces', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-faces-'));
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  // MTCNNv1's directory: the fixture's without det4
+  const v1 = path.join(tmp, 'v1');
+  fs.mkdirSync(v1);
+  for (const n of ['det1', 'det2', 'det3']) for (const e of ['prototxt', 'caffemodel']) fs.copyFileSync(path.join(model, `${n}.${e}`), path.join(v1, `${n}.${e}`));
 
   it('prints each image\'s faces and landmarks, as JSON the demo\'s numbers, and draws them', async () => {
     const c = cases.find((x) => x.name === 'test1')!;
-    const text = await spawnCli(root, 'faces', model, path.join(fixture, 'test1.jpg')); // the text goes to process.stdout
+    const text = await spawnCli(root, 'faces', v1, path.join(fixture, 'test1.jpg')); // the text goes to process.stdout
     expect(text.code).toBe(0);
     expect(text.stdout.split('\n')[0]).toBe(`---------- Faces in ${path.join(fixture, 'test1.jpg')} (450 x 344) ----------`);
     expect(text.stdout.split('\n')[1]).toMatch(/^1\.0000 at \[89, 17, 151, 101\]; left eye \(113, 48\), right eye \(140, 52\), nose \(128, 65\), left mouth \(109, 77\), right mouth \(137, 81\)$/);
     const out = path.join(tmp, 'drawn');
-    const json = await cli('faces', model, path.join(fixture, 'test1.jpg'), path.join(fixture, 'nothing.txt'), '--json', '-o', out);
+    const json = await cli('faces', v1, path.join(fixture, 'test1.jpg'), path.join(fixture, 'nothing.txt'), '--json', '-o', out);
     expect(json.code).toBe(1); // an image skipped
     const parsed = JSON.parse(json.stdout) as { images: { image: string; width: number; height: number; faces: Face[] }[]; skipped: { image: string; error: string }[] };
     expect(parsed.skipped).toEqual([{ image: path.join(fixture, 'nothing.txt'), error: 'no such file' }]);
@@ -128,20 +140,26 @@ describe('crema faces', () => {
 
   it('with --backend onnx and the demo\'s options as flags', async () => {
     const c = cases.find((x) => x.name === 'test2-options')!;
-    const json = await cli('faces', model, path.join(fixture, c.image), '--min-size', '40', '--thresholds', '0.5,0.6,0.6', '--factor', '0.8', '--backend', 'onnx', '--json');
+    const json = await cli('faces', v1, path.join(fixture, c.image), '--min-size', '40', '--thresholds', '0.5,0.6,0.6', '--factor', '0.8', '--backend', 'onnx', '--json');
     expect(json.code).toBe(0);
     expectDemo((JSON.parse(json.stdout) as { images: { faces: Face[] }[] }).images[0].faces, c);
+  });
+
+  it('takes a directory with det4 as MTCNNv2, LNet moving the landmarks', async () => {
+    const json = await cli('faces', model, path.join(fixture, 'test1.jpg'), '--json');
+    expect(json.code).toBe(0);
+    expectDemo((JSON.parse(json.stdout) as { images: { faces: Face[] }[] }).images[0].faces, cases.find((x) => x.name === 'v2-test1')!);
   });
 
   it('names what is missing or wrong in one line', async () => {
     const partial = path.join(tmp, 'partial');
     fs.mkdirSync(partial);
-    for (const f of ['det1.prototxt', 'det1.caffemodel', 'det2.prototxt']) fs.copyFileSync(path.join(model, f), path.join(partial, f));
+    for (const f of ['det1.prototxt', 'det1.caffemodel', 'det2.prototxt', 'det4.prototxt']) fs.copyFileSync(path.join(model, f), path.join(partial, f));
     const image = path.join(fixture, 'tiny.png');
     const missing = await cli('faces', partial, image);
-    expect([missing.code, missing.stderr]).toEqual([2, `crema: ${partial}: no det2.caffemodel, det3.prototxt, det3.caffemodel in it (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel, as its demo's model/)`]);
+    expect([missing.code, missing.stderr]).toEqual([2, `crema: ${partial}: no det2.caffemodel, det3.prototxt, det3.caffemodel, det4.caffemodel in it (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel (and MTCNNv2's det4), as its demo's model/)`]);
     const file = await cli('faces', image, image);
-    expect([file.code, file.stderr]).toEqual([2, `crema: ${image}: not a directory (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel)`]);
+    expect([file.code, file.stderr]).toEqual([2, `crema: ${image}: not a directory (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel (and MTCNNv2's det4))`]);
     const thresholds = await cli('faces', model, image, '--thresholds', '0.6,0.7');
     expect([thresholds.code, thresholds.stderr]).toEqual([2, "crema: --thresholds: three numbers, P-Net's, R-Net's and O-Net's (the demo's: 0.6,0.7,0.7), got '0.6,0.7'"]);
   });

@@ -10,23 +10,32 @@ import { checkOptionKeys } from '../util/options.js';
 import type { Bytes } from '../util/source.js';
 import { type Face, type Forward, type MtcnnNets, type MtcnnOptions, facesInImage } from './mtcnn.js';
 
-/** The demo's file names (its model/ directory): det1 is P-Net, det2 R-Net, det3 O-Net. */
-export const MTCNN_FILES: Record<keyof MtcnnNets, string> = { pnet: 'det1', rnet: 'det2', onet: 'det3' };
+/** The demo's file names (its model/ directory): det1 is P-Net, det2 R-Net, det3 O-Net, det4 MTCNNv2's LNet. */
+export const MTCNN_FILES: Record<keyof MtcnnNets, string> = { pnet: 'det1', rnet: 'det2', onet: 'det3', lnet: 'det4' };
 
-/** The six files of an MTCNN model directory, or a one-line error naming the ones missing. */
-export function mtcnnFiles(dir: string): Record<keyof MtcnnNets, { prototxt: string; weights: string }> {
-  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new CremaError(`${dir}: not a directory (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel)`);
-  const files = Object.fromEntries(Object.entries(MTCNN_FILES).map(([k, n]) => [k, { prototxt: path.join(dir, `${n}.prototxt`), weights: path.join(dir, `${n}.caffemodel`) }])) as ReturnType<typeof mtcnnFiles>;
-  const missing = Object.values(files).flatMap((f) => [f.prototxt, f.weights]).filter((f) => !fs.existsSync(f)).map((f) => path.basename(f));
-  if (missing.length) throw new CremaError(`${dir}: no ${missing.join(', ')} in it (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel, as its demo's model/)`);
-  return files;
+type NetFiles = { prototxt: string; weights: string };
+const WHAT = "MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel (and MTCNNv2's det4)";
+
+/** The files of an MTCNN model directory (det4's when both of its are there), or a one-line error naming the ones missing. */
+export function mtcnnFiles(dir: string): Partial<Record<keyof MtcnnNets, NetFiles>> {
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new CremaError(`${dir}: not a directory (${WHAT})`);
+  const files = Object.entries(MTCNN_FILES).map(([k, n]) => [k, { prototxt: path.join(dir, `${n}.prototxt`), weights: path.join(dir, `${n}.caffemodel`) }] as const);
+  const here = (f: NetFiles) => [f.prototxt, f.weights].filter((p) => fs.existsSync(p)).length;
+  const wanted = files.filter(([k, f]) => k !== 'lnet' || here(f) > 0);
+  const missing = wanted.flatMap(([, f]) => [f.prototxt, f.weights]).filter((f) => !fs.existsSync(f)).map((f) => path.basename(f));
+  if (missing.length) throw new CremaError(`${dir}: no ${missing.join(', ')} in it (${WHAT}, as its demo's model/)`);
+  return Object.fromEntries(wanted);
 }
 
-/** MTCNN's three nets from its model directory (det1-det3 .prototxt and .caffemodel), loaded with `options`. */
+/** MTCNN's nets from its model directory (det1-det3 .prototxt and .caffemodel, det4 too for MTCNNv2), loaded with `options`. */
 export async function loadMtcnn(dir: string, options: LoadOptions & NetOptions = {}): Promise<MtcnnNets> {
-  const files = mtcnnFiles(dir);
-  const [pnet, rnet, onet] = await Promise.all(Object.values(files).map((f) => Net.load(f.prototxt, f.weights, options)));
-  return { pnet, rnet, onet };
+  return loadMtcnnWith(dir, (f) => Net.load(f.prototxt, f.weights, options));
+}
+
+/** The nets of an MTCNN directory, each loaded by `load`. */
+export async function loadMtcnnWith(dir: string, load: (files: NetFiles) => Promise<Net>): Promise<MtcnnNets> {
+  const entries = await Promise.all(Object.entries(mtcnnFiles(dir)).map(async ([k, f]) => [k, await load(f)] as const));
+  return Object.fromEntries(entries) as unknown as MtcnnNets;
 }
 
 export interface FaceOptions extends MtcnnOptions {

@@ -1,7 +1,7 @@
 // MTCNN's face detection as its authors' MATLAB demo computes it (kpzhang93/MTCNN_face_detection_alignment,
-// code/codes/MTCNNv1: detect_face.m and its helpers), restated from that code: P-Net over an image pyramid, R-Net and
-// O-Net on the boxes cropped and resized, NMS and box regression between the stages, five landmarks from O-Net
-// averaged with O-Net's on the mirrored crops. Its numbers are kept: MATLAB's single precision where the demo's
+// code/codes/MTCNNv1 and MTCNNv2: detect_face.m and its helpers), restated from that code: P-Net over an image
+// pyramid, R-Net and O-Net on the boxes cropped and resized, NMS and box regression between the stages, five landmarks
+// from O-Net averaged with O-Net's on the mirrored crops (v1) or moved by LNet on patches around them (v2, det4). Its numbers are kept: MATLAB's single precision where the demo's
 // arrays are single (the image, the boxes, the nets' outputs) and double where they are double (the crops), Piotr
 // Dollár's imResample for every resize (imresample.ts), MATLAB's stable sort and column-major find for the order of
 // equal scores, and matcaffe's layout: a MATLAB H x W x 3 array is a Caffe blob of W x H, so the nets see the image
@@ -14,11 +14,12 @@ import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { checkOptionKeys } from '../util/options.js';
 
-/** The three nets: det1 (P-Net), det2 (R-Net), det3 (O-Net). */
+/** The nets: det1 (P-Net), det2 (R-Net), det3 (O-Net), and MTCNNv2's det4 (LNet), which refines the landmarks. */
 export interface MtcnnNets {
   pnet: Net;
   rnet: Net;
   onet: Net;
+  lnet?: Net;
 }
 
 export interface MtcnnOptions {
@@ -56,8 +57,7 @@ export async function facesInImage(nets: MtcnnNets, image: FloatImage, options: 
   const { minSize, thresholds, factor } = mtcnnOptions(options);
   const h = image.height, w = image.width;
   const img = matlabImage(image);
-  const forward = async (net: Net, data: Float32Array, count: number, outputs: number, hw?: [number, number]) =>
-    (await matcaffeForward(run, net, data, count, outputs, hw)).map((t) => t.data);
+  const forward: StageForward = async (net, data, count, outputs, hw, channels = 3) => (await matcaffeForward(run, net, data, count, outputs, hw, channels)).map((t) => t.data);
   let boxes = await pyramidBoxes(run, nets.pnet, img, h, w, minSize, factor, thresholds[0]);
   if (!boxes.length) return [];
   boxes = nms(boxes, 0.7, 'Union').map((b) => {
@@ -70,7 +70,7 @@ export async function facesInImage(nets: MtcnnNets, image: FloatImage, options: 
   boxes = passing(boxes, prob2, reg2, thresholds[1]);
   if (!boxes.length) return [];
   boxes = rerec(nms(boxes, 0.7, 'Union').map(bbreg));
-  // O-Net, and again on the crops mirrored for the landmarks
+  // O-Net; then the landmarks: v1 averages them with O-Net's on the mirrored crops, v2 moves them by LNet's look
   boxes = boxes.map((b) => ({ ...b, x1: Math.trunc(b.x1), y1: Math.trunc(b.y1), x2: Math.trunc(b.x2), y2: Math.trunc(b.y2), score: Math.trunc(b.score) }));
   const input = crops(img, h, w, boxes, 48);
   const [reg3, points, prob3] = await forward(nets.onet, input, boxes.length, 3);
@@ -78,20 +78,64 @@ export async function facesInImage(nets: MtcnnNets, image: FloatImage, options: 
   if (!pass.length) return [];
   const passed = pass.map((k) => ({ ...boxes[k], score: prob3[k * 2 + 1], reg: Array.from(reg3.subarray(k * 4, k * 4 + 4)) }));
   const picked = nmsPick(passed.map(bbreg), 0.7, 'Min');
-  const kept = picked.map((i) => pass[i]);
-  const [, mirrored] = await forward(nets.onet, mirror(input, kept), kept.length, 3);
-  return picked.map((i, n) => {
-    const final = bbreg(passed[i]), before = passed[i], k = kept[n];
-    const bw = f(f(before.x2 - before.x1) + 1), bh = f(f(before.y2 - before.y1) + 1);
-    const p = (j: number) => points[k * 10 + j], q = (j: number) => mirrored[n * 10 + j];
+  const finals = picked.map((i) => bbreg(passed[i]));
+  const at = (t: Float32Array, k: number, j: number) => t[k * 10 + j];
+  let marks: [number, number][][];
+  if (nets.lnet) {
+    const placed = picked.map((i) => place(passed[i], [0, 1, 2, 3, 4].map((j) => at(points, pass[i], j)), [5, 6, 7, 8, 9].map((j) => at(points, pass[i], j))));
+    marks = await lnetLandmarks(forward, nets.lnet, img, h, w, finals, placed);
+  } else {
+    const kept = picked.map((i) => pass[i]);
+    const [, mirrored] = await forward(nets.onet, mirror(input, kept), kept.length, 3);
     // points2 = [1 - p([2 1 3 5 4]); p([7 6 8 10 9])]: the mirrored crop's landmarks, left and right swapped back
     const SWAP = [1, 0, 2, 4, 3];
-    const landmarks = SWAP.map((s, j): [number, number] => {
-      const x = f(f(p(j) + f(1 - q(s))) / 2), y = f(f(p(5 + j) + q(5 + s)) / 2);
-      return [f(f(f(bw * x) + before.x1) - 1), f(f(f(bh * y) + before.y1) - 1)];
+    marks = picked.map((i, n) => {
+      const k = kept[n];
+      const xs = SWAP.map((s, j) => f(f(at(points, k, j) + f(1 - at(mirrored, n, s))) / 2));
+      const ys = SWAP.map((s, j) => f(f(at(points, k, 5 + j) + at(mirrored, n, 5 + s)) / 2));
+      return place(passed[i], xs, ys);
     });
-    return { score: final.score, xmin: final.x1 - 1, ymin: final.y1 - 1, xmax: final.x2 - 1, ymax: final.y2 - 1, landmarks };
+  }
+  return finals.map((b, n) => ({ score: b.score, xmin: b.x1 - 1, ymin: b.y1 - 1, xmax: b.x2 - 1, ymax: b.y2 - 1, landmarks: marks[n] }));
+}
+
+/** O-Net's landmarks (fractions of its crop) in the image: size x fraction + corner - 1, of the box before regression. */
+function place(before: Box, xs: number[], ys: number[]): [number, number][] {
+  const bw = f(f(before.x2 - before.x1) + 1), bh = f(f(before.y2 - before.y1) + 1);
+  return xs.map((x, j) => [f(f(f(bw * x) + before.x1) - 1), f(f(f(bh * ys[j]) + before.y1) - 1)]);
+}
+
+/**
+ * MTCNNv2's extended stage: a square patch about each landmark (a quarter of the face's longer side, made even),
+ * the five as LNet's 15 channels; each landmark moved by LNet's offset for it, in patches, unless either coordinate
+ * of that offset strays more than 0.35 from the patch's centre ("do not make a large movement").
+ */
+async function lnetLandmarks(forward: StageForward, lnet: Net, img: Float32Array, h: number, w: number, finals: Box[], marks: [number, number][][]): Promise<[number, number][][]> {
+  const n = finals.length, plane = 24 * 24 * 3;
+  const patch = finals.map((b) => {
+    const side = Math.trunc(f(0.25 * Math.max(f(f(b.x2 - b.x1) + 1), f(f(b.y2 - b.y1) + 1))));
+    return side % 2 === 1 ? side + 1 : side;
   });
+  const corner = (v: number, j: number) => Math.trunc(f(v - f(0.5 * patch[j])));
+  const input = new Float32Array(n * 5 * plane);
+  for (let k = 0; k < 5; k++) {
+    const squares = marks.map(([...m], j) => {
+      const x = corner(m[k][0], j), y = corner(m[k][1], j);
+      return { x1: x, y1: y, x2: x + patch[j], y2: y + patch[j], score: 0, reg: [] };
+    });
+    const cut = crops(img, h, w, squares, 24);
+    for (let j = 0; j < n; j++) input.set(cut.subarray(j * plane, (j + 1) * plane), (j * 5 + k) * plane);
+  }
+  const offsets = await forward(lnet, input, n, 5, undefined, 15);
+  return marks.map((m, j) =>
+    m.map(([px, py], k): [number, number] => {
+      let ox = offsets[k][j * 2], oy = offsets[k][j * 2 + 1];
+      if (Math.abs(f(ox - 0.5)) > 0.35) ox = oy = 0.5;
+      if (Math.abs(f(oy - 0.5)) > 0.35) ox = oy = 0.5;
+      const half = f(0.5 * patch[j]);
+      return [f(f(px - half) + f(ox * patch[j])), f(f(py - half) + f(oy * patch[j]))];
+    }),
+  );
 }
 
 function mtcnnOptions(options: MtcnnOptions): Required<MtcnnOptions> {
@@ -175,14 +219,19 @@ const forwardNative: Forward = async (net, input, outputs) => {
  * A forward of `count` MATLAB arrays (H x W x 3 each; `hw` gives H and W, else square crops) as matcaffe runs it:
  * the bytes as the blob's, dims reversed. Returns the outputs in matcaffe's order.
  */
-async function matcaffeForward(run: Forward, net: Net, data: Float32Array, count: number, outputs: number, hw?: [number, number]): Promise<Tensor[]> {
+async function matcaffeForward(run: Forward, net: Net, data: Float32Array, count: number, outputs: number, hw?: [number, number], channels = 3): Promise<Tensor[]> {
   const names = sortedOutputs(net);
   if (names.length !== outputs)
-    throw new CremaError(`net '${net.name || 'net'}' has ${names.length} outputs (${names.join(', ')}); MTCNN's ${outputs === 2 ? 'P-Net and R-Net have 2' : 'O-Net has 3'}`);
-  const side = Math.round(Math.sqrt(data.length / count / 3));
+    throw new CremaError(`net '${net.name || 'net'}' has ${names.length} outputs (${names.join(', ')}); MTCNN's ${OUTPUTS[outputs]}`);
+  const side = Math.round(Math.sqrt(data.length / count / channels));
   const [a, b] = hw ?? [side, side];
-  return run(net, new Tensor([count, 3, a, b], data), names);
+  return run(net, new Tensor([count, channels, a, b], data), names);
 }
+
+const OUTPUTS: Record<number, string> = { 2: 'P-Net and R-Net have 2', 3: 'O-Net has 3', 5: 'LNet (MTCNNv2\'s det4) has 5' };
+
+/** A stage's forward on MATLAB arrays (see matcaffeForward): the outputs' values. */
+type StageForward = (net: Net, data: Float32Array, count: number, outputs: number, hw?: [number, number], channels?: number) => Promise<Float32Array[]>;
 
 /** The boxes R-Net or O-Net passes: score above the threshold, with its own score and regression. */
 function passing(boxes: Box[], prob: Float32Array, reg: Float32Array, threshold: number): Box[] {

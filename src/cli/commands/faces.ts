@@ -1,8 +1,8 @@
 import type { Argv } from 'yargs';
 import type { Detection } from '../../detect/detect.js';
 import { drawDetections } from '../../detect/draw.js';
-import { MTCNN_FILES, mtcnnFiles, onnxForward } from '../../detect/faces.js';
-import { type Face, type MtcnnNets, facesInImage } from '../../detect/mtcnn.js';
+import { MTCNN_FILES, loadMtcnnWith, onnxForward } from '../../detect/faces.js';
+import { type Face, facesInImage } from '../../detect/mtcnn.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import { Net } from '../../runtime/net.js';
 import { CremaError } from '../../util/errors.js';
@@ -31,7 +31,7 @@ const COLOUR = { channels: 3, height: 1, width: 1 } as const;
 export const facesCommand = {
   builder: (y: Argv) =>
     backendArg(threadsArg(y))
-      .positional('dir', { type: 'string', demandOption: true, describe: `MTCNN's model directory: ${Object.values(MTCNN_FILES).join(', ')} .prototxt and .caffemodel (its demo's model/)` })
+      .positional('dir', { type: 'string', demandOption: true, describe: `MTCNN's model directory: ${Object.values(MTCNN_FILES).slice(0, 3).join(', ')} .prototxt and .caffemodel (its demo's model/), and ${MTCNN_FILES.lnet} for MTCNNv2` })
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
       .option('min-size', { type: 'number', default: 20, describe: 'the smallest face looked for, in pixels (the demo\'s minsize)' })
       .option('thresholds', { type: 'string', default: '0.6,0.7,0.7', describe: 'P-Net\'s, R-Net\'s and O-Net\'s score thresholds (the demo\'s)' })
@@ -47,9 +47,7 @@ export const facesCommand = {
     const files = collectImages(args.images);
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
     const native = args.backend === 'native';
-    const nets = Object.fromEntries(
-      await Promise.all(Object.entries(mtcnnFiles(args.dir)).map(async ([k, f]) => [k, native ? await Net.load(f.prototxt, f.weights, { threads: args.threads }) : await Net.loadUnprepared(f.prototxt, f.weights, { threads: 1 })])),
-    ) as MtcnnNets;
+    const nets = await loadMtcnnWith(args.dir, (f) => (native ? Net.load(f.prototxt, f.weights, { threads: args.threads }) : Net.loadUnprepared(f.prototxt, f.weights, { threads: 1 })));
     const onnx = native ? undefined : await onnxForward(nets, args.threads);
     if (args.output !== undefined) makeOutputDir(args.output);
     const outputs = new Set<string>();
