@@ -92,6 +92,12 @@ describe("MTCNN's faces, as its MATLAB demo finds them", () => {
     await expect(detectFaces(nets, image, { minsize: 20 } as object)).rejects.toThrow(/minsize/);
   });
 
+  it("refuses a pyramid whose first P-Net would take more than 1 GB, naming the minSize that fits, before any forward", async () => {
+    const sharp = (await import('sharp')).default;
+    const big = await sharp({ create: { width: 5000, height: 4000, channels: 3, background: { r: 120, g: 130, b: 140 } } }).png().toBuffer();
+    await expect(detectFaces(v1, big, { minSize: 12 })).rejects.toThrow("P-Net at the pyramid's first scale (5000 x 4000 for minSize 12) would take 2246 MB (crema's limit: 1024 MB): give a larger minSize (18 fits)");
+  });
+
   it('refuses nets that are not MTCNN\'s by their outputs', async () => {
     const wrong = { ...v1, rnet: v1.onet };
     await expect(detectFaces(wrong, path.join(fixture, 'test1.jpg'))).rejects.toThrow("net 'ONet' has 3 outputs (conv6-2, conv6-3, prob1); MTCNN's P-Net and R-Net have 2");

@@ -10,7 +10,7 @@ import type { FloatImage } from '../image/image.js';
 import { imResample } from '../image/imresample.js';
 import type { Box as ScoredBox } from '../layers/box_group_output.js';
 import type { Net } from '../runtime/net.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { checkOptionKeys } from '../util/options.js';
 
@@ -165,6 +165,7 @@ async function pyramidBoxes(run: Forward, pnet: Net, img: Float32Array, h: numbe
   const m = 12 / minSize, scales: number[] = [];
   for (let minl = Math.min(w, h) * m, count = 0; minl >= 12; minl *= factor, count++) scales.push(m * factor ** count);
   const all: Box[] = [];
+  if (scales.length) checkPNetMemory(pnet, Math.ceil(h * scales[0]), Math.ceil(w * scales[0]), minSize);
   for (const scale of scales) {
     const hs = Math.ceil(h * scale), ws = Math.ceil(w * scale);
     const resized = imResample(img, h, w, 3, hs, ws);
@@ -192,6 +193,19 @@ async function pyramidBoxes(run: Forward, pnet: Net, img: Float32Array, h: numbe
   }
   return all;
 }
+
+/** What P-Net's blobs take at the pyramid's first (largest) scale: refused above a limit, with the minSize that fits. */
+function checkPNetMemory(pnet: Net, hs: number, ws: number, minSize: number): void {
+  pnet.reshape({ [pnet.inputs[0]]: [1, 3, ws, hs] });
+  const bytes = 4 * [...pnet.shapes.values()].reduce((n, dims) => n + sizeOf(dims), 0);
+  // the blobs grow with the scale squared: the minSize at which they fit
+  const fits = Math.ceil(minSize * Math.sqrt(bytes / PNET_MEMORY));
+  if (bytes > PNET_MEMORY)
+    throw new CremaError(`P-Net at the pyramid's first scale (${ws} x ${hs} for minSize ${minSize}) would take ${Math.round(bytes / 2 ** 20)} MB (crema's limit: ${PNET_MEMORY / 2 ** 20} MB): give a larger minSize (${fits} fits)`);
+}
+
+/** The most P-Net's blobs may take at one scale (its largest). */
+const PNET_MEMORY = 2 ** 30;
 
 /** The net's outputs in Caffe's order (its std::set of names: bytes compared), which matcaffe's out{i} follows. */
 function sortedOutputs(net: Net): string[] {
