@@ -16,6 +16,7 @@ import { fasterRcnnBlob } from '../src/detect/faster-rcnn.js';
 import { Net } from '../src/runtime/net.js';
 import { readNpy } from '../src/util/npy.js';
 import { cli } from './helpers/cli.js';
+import { expectSameDetections } from './helpers/detections.js';
 
 const fixture = path.join(import.meta.dirname, 'fixtures/fork/faster-rcnn-detect');
 const prototxt = path.join(import.meta.dirname, 'fixtures/forknets/faster_rcnn_zf/source.prototxt');
@@ -167,6 +168,13 @@ describe("detect on py-faster-rcnn's ZF net vs its im_detect and demo.py", () =>
     await expect(detect(net, cat, { channelSwap: [0, 1, 2] })).rejects.toThrow(/^Faster R-CNN: channelSwap do not apply \(py-faster-rcnn prepares images its own way/);
     await expect(detect(net, cat, { scale: 0 })).rejects.toThrow("scale: a length in pixels from 1 to 16384 (py-faster-rcnn's cfg.TEST.SCALES: 600), got 0");
   });
+
+  it("detect(..., { backend: 'onnx' }) gives them too, and the native detections within 1e-4", async () => {
+    const native = await detect(net, cat, options);
+    const onnx = await detect(net, cat, { ...options, backend: 'onnx' });
+    expectSame(onnx);
+    expectSameDetections(onnx, native, 1e-4);
+  }, 60_000);
 
   it('crema detect --backend onnx gives them too: the net converted at the image\'s size, its Proposal as ONNX ops', async () => {
     const out = await cli('detect', prototxt, weights, cat, '--scale', String(ref.scale), '--max-size', String(ref.maxSize), '--threshold', String(ref.threshold), '--json', '--backend', 'onnx');
