@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Detection, detect, loadImage } from '../src/index.js';
 import { cvResizeLinear } from '../src/image/cv-resize.js';
 import { fasterRcnnBlob } from '../src/detect/faster-rcnn.js';
+import { detectOnnx } from '../src/detect/detect.js';
+import { OnnxSessions } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { readNpy } from '../src/util/npy.js';
 import { cli } from './helpers/cli.js';
@@ -174,6 +176,17 @@ describe("detect on py-faster-rcnn's ZF net vs its im_detect and demo.py", () =>
     const onnx = await detect(net, cat, { ...options, backend: 'onnx' });
     expectSame(onnx);
     expectSameDetections(onnx, native, 1e-4);
+  }, 60_000);
+
+  it("in sessions that free the batch where they can (net.run's and the browser engine's): the Proposal's one image keeps it fixed, not an error", async () => {
+    const sessions = new OnnxSessions(net, { anyBatch: true });
+    try {
+      // batchDependence tried batch 2, which the Proposal refuses (bottom[0] must be (1, 18, H, W)): one session per size.
+      expectSame(await detectOnnx(sessions, net, await loadImage(cat), options));
+      expect(net.shapes.get('im_info')).toEqual([1, 3]); // the shapes put back after the try
+    } finally {
+      await sessions.release();
+    }
   }, 60_000);
 
   it('crema detect --backend onnx gives them too: the net converted at the image\'s size, its Proposal as ONNX ops', async () => {
