@@ -1,9 +1,11 @@
 // The page (`crema ui`): open a Caffe model (shipped, picked or dropped), see its layer graph and layers, classify
-// an image with classify's preprocessing (or, for a detector, outline the objects it finds), look at any blob (channel grid + histogram), at LRN's lateral inhibition,
-// time each layer, convert to ONNX. Everything runs in the browser, on crema's engine worker.
+// an image with classify's preprocessing (or, for a detector, outline the objects it finds), look at any blob
+// (channel grid + histogram), at LRN's lateral inhibition, time each layer, convert to ONNX. Everything runs in the
+// browser, on crema's engine worker.
 import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import * as crema from '../src/browser/index.js';
 import { parseDataShape } from '../src/util/data-shape.js';
+import { detectionLine } from '../src/detect/options.js';
 import {
   type Backend,
   type BrowserVerifyReport,
@@ -408,9 +410,7 @@ async function detectObjects(): Promise<void> {
   const ms = performance.now() - t0;
   exposed.detections = found;
   drawDetections($<HTMLCanvasElement>('boxes'), image, found);
-  const px = (v: number) => Math.round(v);
-  // As crema detect prints them.
-  $('detections').replaceChildren(...found.map((d) => Object.assign(document.createElement('li'), { textContent: `${d.score.toFixed(4)} - "${nameOf(d)}" at [${[d.xmin, d.ymin, d.xmax, d.ymax].map(px).join(', ')}]${d.quad ? `, quadrilateral [${d.quad.map(px).join(', ')}]` : ''}` })));
+  $('detections').replaceChildren(...found.map((d) => Object.assign(document.createElement('li'), { textContent: detectionLine(d) })));
   const by = backend === 'onnx' ? 'ONNX Runtime Web (converted in the engine worker, session included)' : 'the engine worker, with the transfer';
   $('run-time').textContent = `${state.imageName}: ${found.length} detection${found.length === 1 ? '' : 's'} in ${ms.toFixed(1)} ms (${by})`;
 }

@@ -59,3 +59,9 @@ export function checkDetectOptions(options: DetectOptions): void {
   if (backend !== undefined && backend !== 'native' && backend !== 'onnx')
     throw new CremaError(`detect: options.backend is 'native' or 'onnx', got ${typeof backend === 'string' ? `'${backend}'` : kindOf(backend)}`);
 }
+
+/** One detection as `crema detect` prints it (and the page lists it): score, name, corners, a quadrilateral's points. */
+export function detectionLine(d: Detection): string {
+  const px = (v: number) => Math.round(v);
+  return `${d.score.toFixed(4)} - "${d.name ?? `class ${d.label}`}" at [${px(d.xmin)}, ${px(d.ymin)}, ${px(d.xmax)}, ${px(d.ymax)}]${d.quad ? `, quadrilateral [${d.quad.map(px).join(', ')}]` : ''}`;
+}

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { type Detection, detectImage, detectOnnx, detectionBlob, detectionKind, parseLabels } from '../../detect/detect.js';
+import { detectionLine } from '../../detect/options.js';
 import { fasterRcnnBlobs } from '../../detect/faster-rcnn.js';
 import { drawDetections } from '../../detect/draw.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
@@ -117,9 +118,7 @@ function labelsOf(args: DetectArgs, net: Net): string[] | undefined {
 /** The text form: a header per image, then one line per detection. */
 function describe(file: string, image: { width: number; height: number }, found: Detection[], threshold: number): string {
   const lines = [`---------- Detections in ${file} (${image.width} x ${image.height}) ----------`];
-  const px = (v: number) => Math.round(v);
-  for (const d of found)
-    lines.push(`${d.score.toFixed(4)} - "${d.name ?? `class ${d.label}`}" at [${px(d.xmin)}, ${px(d.ymin)}, ${px(d.xmax)}, ${px(d.ymax)}]${d.quad ? `, quadrilateral [${d.quad.map(px).join(', ')}]` : ''}`);
+  for (const d of found) lines.push(detectionLine(d));
   if (found.length === 0) lines.push(`(none scoring ${threshold} or more)`);
   return lines.join('\n');
 }
