@@ -288,6 +288,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
             kept: image.data.length,
             badBackend: await said(net.detect(blob, { backend: 'gpu' })),
             badOption: await said(net.detect(blob, { treshold: 0.5 })),
+            badImage: await said(net.detect('models/cifar10_full/examples/cat.jpg', {})),
           };
         },
         `${server.url}ort/ort.wasm.bundle.min.mjs`,
@@ -299,6 +300,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expectSameDetections(direct.onnx, expectedOnnx, 1e-4);
       expect(direct.kept).toBe(451 * 260 * 3); // the caller's image is not transferred away
       expect(direct.badBackend).toBe("CremaError: detect: options.backend is 'native' or 'onnx', got 'gpu'");
+      expect(direct.badImage).toBe("CremaError: detect: the image is decodeImage's result, a Blob or bytes (Uint8Array, ArrayBuffer), got a string");
       expect(direct.badOption).toMatch(/^CremaError: detect: unknown option 'treshold' \(did you mean 'threshold'\?\): /);
 
       // A classifier after it: the section classifies again, the detections gone.

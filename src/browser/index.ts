@@ -239,6 +239,8 @@ export class Net {
    */
   async detect(image: FloatImage | Blob | ArrayBuffer | Uint8Array, options: DetectOptions = {}): Promise<Detection[]> {
     checkDetectOptions(options);
+    if (!isFloatImage(image) && !(image instanceof Blob || image instanceof ArrayBuffer || image instanceof Uint8Array))
+      throw new CremaError(`detect: the image is decodeImage's result, a Blob or bytes (Uint8Array, ArrayBuffer), got ${kindOf(image)}`);
     const decoded = isFloatImage(image) ? image : await decodeImage(image, this.colorInput());
     const data = decoded.data.slice(); // transferred: the caller's image stays whole
     // The options are copied as a message copies them (a mean image's Tensor arrives as its dims and data).
