@@ -12,6 +12,7 @@ export type { Dialect } from './caffe/load.js';
 export type { LayerContext, Converter } from './onnx/context.js';
 export * from './image/index.js';
 export { type Classification, type ConvertOptions, type LayerSummary, type VerifyOptions, type VerifyReport, classify, convert, draw, info, upgradeCaffemodel, upgradePrototxt, verify } from './api.js';
-export { detect, detectImage, detectionsOf, parseLabels, type Detection, type DetectOptions } from './detect/detect.js';
+export { detectImage, detectionsOf, parseLabels, type Detection, type DetectOptions } from './detect/detect.js';
+export { detect } from './detect/node.js';
 export { detectFaces, loadMtcnn, type FaceOptions } from './detect/faces.js';
 export { facesInImage, type Face, type MtcnnNets, type MtcnnOptions } from './detect/mtcnn.js';

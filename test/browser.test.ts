@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detect } from '../src/detect/node.js';
+import type { Detection, DetectOptions } from '../src/detect/options.js';
 import { imageInput } from '../src/image/input.js';
 import { loadImage } from '../src/image/load.js';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
@@ -15,6 +17,7 @@ import { readNpy } from '../src/util/npy.js';
 import { agreement } from '../src/verify/compare.js';
 import { relativeDifference } from './helpers/reference.js';
 import { type UiServer, startUiServer } from '../src/web/server.js';
+import { expectSameDetections } from './helpers/detections.js';
 
 const CHROMIUM = process.env.CREMA_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = process.env.CREMA_SCREENSHOTS;
@@ -27,6 +30,7 @@ if (!haveChromium)
 interface PageState {
   top: { index: number; label: string; prob: number }[];
   probs: number[];
+  detections: Detection[];
   downloads: { name: string; bytes: Uint8Array }[];
   loaded: number;
 }
@@ -34,7 +38,12 @@ interface PageState {
 interface BrowserLib {
   decodeImage(source: Blob, color: boolean): Promise<{ height: number; width: number; channels: number; data: Float32Array }>;
   Engine: new (url?: string, options?: { onnxRuntime?: string; h5wasm?: string }) => { ready: Promise<unknown> };
-  Net: { load(files: { prototxt: string; weights?: Uint8Array }, options: { engine: unknown }): Promise<{ run(feeds: unknown, options: { backend: string; fetches?: string[] }): Promise<unknown> }> };
+  Net: {
+    load(files: { prototxt: string; weights?: Uint8Array }, options: { engine: unknown }): Promise<{
+      run(feeds: unknown, options: { backend: string; fetches?: string[] }): Promise<unknown>;
+      detect(image: unknown, options: Record<string, unknown>): Promise<Detection[]>;
+    }>;
+  };
 }
 const pageState = (page: Page) => page.evaluate(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage);
 
@@ -193,6 +202,123 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(missing).toMatch(/^CremaError: ONNX Runtime Web did not load from http:\/\/127\.0\.0\.1:\d+\/no-ort\/ort\.mjs: .* \(the ONNX backend in a browser needs the optional peer dependency onnxruntime-web: npm install onnxruntime-web\)$/);
       expect(missing).not.toContain('\n');
     } finally {
+      await page.close();
+    }
+  });
+
+  it("detects objects with an SSD head (DetectionOutput) as Node's detect does, natively and in onnxruntime-web; a classifier still classifies", async () => {
+    const head = (f: string) => path.join(root, 'test/fixtures/ssd/head', f);
+    const cat = model('cifar10_full', 'examples/cat.jpg');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-detect-page-'));
+    const labels = ['background', 'thing', 'other'];
+    fs.writeFileSync(path.join(dir, 'labels.txt'), `${labels.join('\n')}\n`);
+    // The page's controls set below, as the library's options: what Node's detect is given.
+    const options: DetectOptions = { channelSwap: [2, 1, 0], rawScale: 255, mean: { perChannel: Float64Array.of(104, 117, 123) }, threshold: 0.7, labels };
+    const ssd = await Net.load(head('net.prototxt'), head('weights.caffemodel'), { threads: 1 });
+    const expected = await detect(ssd, cat, options);
+    const expectedOnnx = await detect(ssd, cat, { ...options, backend: 'onnx' });
+    await ssd.dispose();
+    expect(expected.length).toBeGreaterThan(2);
+    expect(expected.length).toBeLessThan(25); // the threshold leaves some of DetectionOutput's keep_top_k 25 out
+    expect(new Set(expected.map((d) => d.name)).size).toBeGreaterThan(1);
+    const { page, errors } = await open(browser, server.url);
+    // Each Detect publishes its detections (and a net's loading clears them): counted, so that a run giving the same ones is seen.
+    await page.evaluate(`{
+      let runs = 0, found = cremaPage.detections;
+      Object.defineProperty(cremaPage, 'detections', { get: () => found, set: (v) => { found = v; runs++; } });
+      Object.defineProperty(cremaPage, 'detectionRuns', { get: () => runs });
+    }`);
+    const runs = () => page.evaluate('cremaPage.detectionRuns') as Promise<number>;
+    const detected = async (before: number) => {
+      await page.waitForFunction(`cremaPage.detectionRuns > ${before} || document.getElementById('error').textContent`);
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      return (await pageState(page)).detections;
+    };
+    try {
+      await (await page.$('#prototxt'))!.uploadFile(head('net.prototxt'));
+      await (await page.$('#weights'))!.uploadFile(head('weights.caffemodel'));
+      await (await page.$('#labels'))!.uploadFile(path.join(dir, 'labels.txt'));
+      await page.click('#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Detect objects');
+      expect(await page.$eval('#run', (e) => e.textContent)).toBe('Detect');
+      expect(await page.$eval('#threshold', (e) => [(e as unknown as { value: string }).value, e.closest('label')!.hasAttribute('hidden')])).toEqual(['0.5', false]);
+      await page.$eval('#channel-swap', (e) => void ((e as unknown as { value: string }).value = '2,1,0'));
+      await page.$eval('#mean', (e) => void ((e as unknown as { value: string }).value = '104,117,123'));
+      await page.$eval('#threshold', (e) => void ((e as unknown as { value: string }).value = '0.7'));
+      const loaded = await runs();
+      await (await page.$('#image'))!.uploadFile(cat); // picking an image detects at once
+      const found = await detected(loaded);
+      expectSameDetections(found, expected, 1e-4);
+      expect(found.map((d) => [d.label, d.name])).toEqual(expected.map((d) => [d.label, d.name])); // crema's engine both sides: its order too
+      const px = (v: number) => Math.round(v);
+      expect(await page.$$eval('#detections li', (lis) => lis.map((li) => li.textContent))).toEqual(
+        expected.map((d) => `${d.score.toFixed(4)} - "${d.name}" at [${[d.xmin, d.ymin, d.xmax, d.ymax].map(px).join(', ')}]`),
+      );
+      expect(await page.$eval('#boxes', (e) => [e.getAttribute('width'), e.getAttribute('height')])).toEqual(['451', '260']);
+      expect(await page.$eval('#run-time', (e) => e.textContent)).toMatch(new RegExp(`^cat\\.jpg: ${expected.length} detections in [\\d.]+ ms \\(the engine worker`));
+      await shot(page, 'web-detect.png', '#classify');
+
+      // The ONNX backend: the net converted and run in onnxruntime-web, as Node's detect runs it in onnxruntime-node.
+      await page.select('#backend', 'onnx');
+      const before = await runs();
+      await page.click('#run');
+      const onnx = await detected(before);
+      expectSameDetections(onnx, expectedOnnx, 1e-4);
+      expectSameDetections(onnx, expected, 1e-4);
+      expect(await page.$eval('#run-time', (e) => e.textContent)).toContain('ONNX Runtime Web');
+
+      // A threshold that is no number: the library's one-line message, in the page's error line.
+      await page.$eval('#threshold', (e) => void Object.assign(e, { type: 'text', value: 'high' }));
+      await page.click('#run');
+      await page.waitForSelector('#error:not(:empty)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('the threshold must be a number, got NaN');
+
+      // The browser library's Net.detect called directly: a file's bytes (a Blob) natively, a decoded image in onnxruntime-web.
+      const direct = await page.evaluate(
+        async (onnxRuntime, prototxt, weights, labels) => {
+          const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+          const engine = new crema.Engine(undefined, { onnxRuntime });
+          const net = await crema.Net.load({ prototxt, weights: new Uint8Array(weights) }, { engine });
+          const blob = await (await fetch('models/cifar10_full/examples/cat.jpg')).blob();
+          const options = { channelSwap: [2, 1, 0], rawScale: 255, mean: { perChannel: Float64Array.of(104, 117, 123) }, threshold: 0.7, labels };
+          const said = (p: Promise<unknown>) => p.then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
+          const image = await crema.decodeImage(blob, true);
+          return {
+            native: await net.detect(blob, options),
+            onnx: await net.detect(image, { ...options, backend: 'onnx' }),
+            kept: image.data.length,
+            badBackend: await said(net.detect(blob, { backend: 'gpu' })),
+            badOption: await said(net.detect(blob, { treshold: 0.5 })),
+            badImage: await said(net.detect('models/cifar10_full/examples/cat.jpg', {})),
+          };
+        },
+        `${server.url}ort/ort.wasm.bundle.min.mjs`,
+        fs.readFileSync(head('net.prototxt'), 'utf8'),
+        [...fs.readFileSync(head('weights.caffemodel'))],
+        labels,
+      );
+      expect(direct.native).toEqual(found);
+      expectSameDetections(direct.onnx, expectedOnnx, 1e-4);
+      expect(direct.kept).toBe(451 * 260 * 3); // the caller's image is not transferred away
+      expect(direct.badBackend).toBe("CremaError: detect: options.backend is 'native' or 'onnx', got 'gpu'");
+      expect(direct.badImage).toBe("CremaError: detect: the image is decodeImage's result, a Blob or bytes (Uint8Array, ArrayBuffer), got a string");
+      expect(direct.badOption).toMatch(/^CremaError: detect: unknown option 'treshold' \(did you mean 'threshold'\?\): /);
+
+      // A classifier after it: the section classifies again, the detections gone.
+      await page.select('#backend', 'native');
+      await page.select('#shipped', 'cifar10_full');
+      expect(await waitLoaded(page, 2)).toBe('');
+      expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Classify an image');
+      expect(await page.$eval('#run', (e) => e.textContent)).toBe('Classify');
+      expect(await page.$eval('#detect-box', (e) => e.hasAttribute('hidden'))).toBe(true);
+      await page.click('#examples button');
+      await page.waitForFunction(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage.top.length > 0);
+      expect(await page.$eval('#top li', (e) => e.textContent)).toBe('0.5820 - "cat"');
+      expect((await pageState(page)).detections).toEqual([]);
+      expect(errors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
       await page.close();
     }
   });

@@ -7,13 +7,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { readNetPrototxt } from '../src/caffe/load.js';
-import { type Detection, detect, detectionsOf, parseLabels } from '../src/index.js';
+import { type Detection, detect, detectImage, detectionsOf, parseLabels } from '../src/index.js';
 import { readMean } from '../src/image/mean.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
 import { spawnCli } from './helpers/cli.js';
 import { hashWeightBlobs } from './helpers/hashweights.mjs';
+import { expectSameDetections } from './helpers/detections.js';
 
 const fixture = path.join(import.meta.dirname, 'fixtures/ssd/mobilenet_ssd');
 const prototxt = path.join(fixture, 'net.prototxt');
@@ -38,6 +39,9 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 /** The fork's rows for the cat at a threshold, as detect reports them (pixels of the 451 x 260 photo). */
 const forkDetections = (threshold: number) => detectionsOf(fork, 0, CAT.width, CAT.height, threshold);
 
+/** The fork's order of rows whose order ONNX does not keep: by label, then score (best first), then position. */
+const byRow = (a: Detection, b: Detection) => a.label - b.label || b.score - a.score || a.xmin - b.xmin;
+
 function expectSame(ours: Detection[], theirs: Detection[]): void {
   expect(ours.length).toBe(theirs.length);
   ours.forEach((d, i) => {
@@ -58,6 +62,31 @@ describe('detect (library)', () => {
     const named = await detect(net, fs.readFileSync(cat), { ...options, labels: Array.from({ length: 21 }, (_, i) => `c${i}`) });
     expectSame(named, forkDetections(0.5));
     expect(named.every((d) => d.name === `c${d.label}`)).toBe(true);
+  });
+
+  it("backend 'onnx': the native detections (as a set: ONNX's NonMaxSuppression orders them its own way), hence the fork's", async () => {
+    const net = Net.fromNetParameter(readNetPrototxt(prototxt), new Map(layers.map((l) => [l.name, l.blobs.map((b) => new Tensor(b.shape, b.data))])), [], { threads: 1 });
+    try {
+      const labels = Array.from({ length: 21 }, (_, i) => `c${i}`);
+      const native = await detect(net, cat, { ...options, threshold: 0.6, labels });
+      const onnx = await detect(net, cat, { ...options, threshold: 0.6, labels, backend: 'onnx' });
+      expect(native.length).toBeGreaterThan(10);
+      expectSameDetections(onnx, native, 1e-4);
+      expectSame([...onnx].sort(byRow), [...forkDetections(0.6)].sort(byRow));
+      // The session is kept for the next image (bytes this time), and the net still runs natively after it.
+      expectSameDetections(await detect(net, fs.readFileSync(cat), { ...options, backend: 'onnx' }), await detect(net, cat, { ...options, backend: 'native' }), 1e-4);
+    } finally {
+      await net.dispose();
+    }
+    await expect(detect(net, cat, { ...options, backend: 'onnx' })).rejects.toThrow(/^this net was disposed$/);
+  }, 60_000);
+
+  it('refuses a backend other than native and onnx, in one line, before reading the image', async () => {
+    const net = Net.fromNetParameter(readNetPrototxt(prototxt), new Map(), [], { threads: 1 });
+    await expect(detect(net, 'no-such.jpg', { backend: 'gpu' as 'onnx' })).rejects.toThrow(/^detect: options\.backend is 'native' or 'onnx', got 'gpu'$/);
+    await expect(detect(net, 'no-such.jpg', { backend: 1 as unknown as 'onnx' })).rejects.toThrow(/^detect: options\.backend is 'native' or 'onnx', got a number$/);
+    // detectImage (a decoded image, crema's engine) leaves the ONNX backend to detect rather than ignore it.
+    expect(() => detectImage(net, { width: 2, height: 2, channels: 3, data: new Float32Array(12) }, { backend: 'onnx' })).toThrow(/^detectImage runs crema's engine: for options\.backend 'onnx' call detect$/);
   });
 
   it('refuses a net without a detection layer', async () => {

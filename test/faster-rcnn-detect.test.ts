@@ -13,9 +13,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Detection, detect, loadImage } from '../src/index.js';
 import { cvResizeLinear } from '../src/image/cv-resize.js';
 import { fasterRcnnBlob } from '../src/detect/faster-rcnn.js';
+import { detectOnnx } from '../src/detect/detect.js';
+import { OnnxSessions } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { readNpy } from '../src/util/npy.js';
 import { cli } from './helpers/cli.js';
+import { expectSameDetections } from './helpers/detections.js';
 
 const fixture = path.join(import.meta.dirname, 'fixtures/fork/faster-rcnn-detect');
 const prototxt = path.join(import.meta.dirname, 'fixtures/forknets/faster_rcnn_zf/source.prototxt');
@@ -167,6 +170,24 @@ describe("detect on py-faster-rcnn's ZF net vs its im_detect and demo.py", () =>
     await expect(detect(net, cat, { channelSwap: [0, 1, 2] })).rejects.toThrow(/^Faster R-CNN: channelSwap do not apply \(py-faster-rcnn prepares images its own way/);
     await expect(detect(net, cat, { scale: 0 })).rejects.toThrow("scale: a length in pixels from 1 to 16384 (py-faster-rcnn's cfg.TEST.SCALES: 600), got 0");
   });
+
+  it("detect(..., { backend: 'onnx' }) gives them too, and the native detections within 1e-4", async () => {
+    const native = await detect(net, cat, options);
+    const onnx = await detect(net, cat, { ...options, backend: 'onnx' });
+    expectSame(onnx);
+    expectSameDetections(onnx, native, 1e-4);
+  }, 60_000);
+
+  it("in sessions that free the batch where they can (net.run's and the browser engine's): the Proposal's one image keeps it fixed, not an error", async () => {
+    const sessions = new OnnxSessions(net, { anyBatch: true });
+    try {
+      // batchDependence tried batch 2, which the Proposal refuses (bottom[0] must be (1, 18, H, W)): one session per size.
+      expectSame(await detectOnnx(sessions, net, await loadImage(cat), options));
+      expect(net.shapes.get('im_info')).toEqual([1, 3]); // the shapes put back after the try
+    } finally {
+      await sessions.release();
+    }
+  }, 60_000);
 
   it('crema detect --backend onnx gives them too: the net converted at the image\'s size, its Proposal as ONNX ops', async () => {
     const out = await cli('detect', prototxt, weights, cat, '--scale', String(ref.scale), '--max-size', String(ref.maxSize), '--threshold', String(ref.threshold), '--json', '--backend', 'onnx');

@@ -70,6 +70,9 @@ describe('the public types of the browser entry', () => {
     const index = files.get(path.join(dist, entry))!;
     expect(index).toMatch(/export declare class Net \{/);
     for (const name of ['serveNet', 'setPlatform', 'convertGraph', 'ToWorker', 'FromWorker', 'readonly graph']) expect(index).not.toMatch(new RegExp(`\\b${name}\\b`));
+    // Detection, as the Node entry's: Net.detect and its types (from detect/options.ts, which reaches no Node Net).
+    expect(index).toMatch(/export type \{[^}]*\bDetection, DetectOptions\b[^}]*\}/);
+    expect(index).toMatch(/detect\(image: FloatImage \| Blob \| ArrayBuffer \| Uint8Array, options\?: DetectOptions\): Promise<Detection\[\]>;/);
   });
 
   it('do not reach the Node Net (verify/blobs.ts\'s compareBlobs took it, and its Symbol.asyncDispose, into a page\'s lib ES2022 + DOM)', () => {

@@ -1,12 +1,15 @@
 // The page (`crema ui`): open a Caffe model (shipped, picked or dropped), see its layer graph and layers, classify
-// an image with classify's preprocessing, look at any blob (channel grid + histogram), at LRN's lateral inhibition,
-// time each layer, convert to ONNX. Everything runs in the browser, on crema's engine worker.
+// an image with classify's preprocessing (or, for a detector, outline the objects it finds), look at any blob
+// (channel grid + histogram), at LRN's lateral inhibition, time each layer, convert to ONNX. Everything runs in the
+// browser, on crema's engine worker.
 import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import * as crema from '../src/browser/index.js';
 import { parseDataShape } from '../src/util/data-shape.js';
+import { detectionLine } from '../src/detect/options.js';
 import {
   type Backend,
   type BrowserVerifyReport,
+  type Detection,
   Engine,
   type FileNames,
   type FloatImage,
@@ -52,7 +55,7 @@ const state: State = { labels: [], blobs: {} };
 const pageEngine = new Engine(undefined, { onnxRuntime: new URL('ort/ort.wasm.bundle.min.mjs', location.href), h5wasm: new URL('h5wasm/hdf5_hl.js', location.href) });
 
 /** What the browser tests read (the page's last results). */
-const exposed = { top: [] as { index: number; label: string; prob: number }[], probs: [] as number[], downloads: [] as { name: string; bytes: Uint8Array }[], loaded: 0, crema };
+const exposed = { top: [] as { index: number; label: string; prob: number }[], probs: [] as number[], detections: [] as Detection[], downloads: [] as { name: string; bytes: Uint8Array }[], loaded: 0, crema };
 (globalThis as { cremaPage?: unknown }).cremaPage = exposed;
 
 function say(text: string): void {
@@ -201,12 +204,15 @@ async function render(net: Net, name: string): Promise<void> {
   renderLayers(info.layers, info.blobs);
   $<HTMLSelectElement>('blob').replaceChildren(...Object.keys(info.blobs).map((b) => new Option(`${b} ${shape(info.blobs[b])}`, b)));
   const target = imageTarget(net);
-  $('input-note').textContent = target
-    ? `The image fills input '${target}' (${shape(info.blobs[target])}).`
+  showMode(net);
+  $('input-note').textContent = info.detector === 'faster-rcnn'
+    ? `The image is scaled as py-faster-rcnn's im_detect scales it (its shorter side to 600 pixels, the longer at most 1000) and fed to '${info.inputs[0]}' with im_info; the boxes are in the image's pixels.`
+    : target
+    ? `The image fills input '${target}' (${shape(info.blobs[target])}).${info.detector ? ' The boxes are in the image\'s pixels.' : ''}`
     : info.inputs.length === 0
       ? 'This net has no input to fill from an image.'
       : `This net has ${info.inputs.length} inputs (${info.inputs.map((i) => `${i} ${shape(info.blobs[i])}`).join(', ')}): the page fills one input from an image, so it cannot classify with this net (crema run --input NAME=FILE feeds each). Time each layer and Verify use seeded random values (seed 1) for every input.`;
-  $<HTMLButtonElement>('run').disabled = !state.image || !target;
+  $<HTMLButtonElement>('run').disabled = !state.image || !runnable(net);
   await renderGraph(info.dot);
 }
 
@@ -270,6 +276,26 @@ function selectLayer(i: number): void {
 
 // ---- images and classification
 
+/** The image section as the net asks: "Detect objects" for a detector (a detection layer or Faster R-CNN), else "Classify an image". */
+function showMode(net: Net): void {
+  const detector = net.info.detector !== undefined;
+  $('classify-title').textContent = detector ? 'Detect objects' : 'Classify an image';
+  $('run').textContent = detector ? 'Detect' : 'Classify';
+  $('pre-command').textContent = detector ? 'crema detect' : 'crema classify';
+  $('threshold-box').hidden = !detector;
+  $('detect-box').hidden = !detector;
+  $('top').hidden = detector;
+  $('thumb').hidden = detector; // the boxes' canvas shows the image
+  $('top').replaceChildren();
+  $('detections').replaceChildren();
+  Object.assign(exposed, { top: [], probs: [], detections: [] });
+}
+
+/** Whether the page can run the net on an image: a detector (Net.detect feeds it), or a net of one input. */
+function runnable(net: Net): boolean {
+  return net.info.detector !== undefined || imageTarget(net) !== undefined;
+}
+
 /** The input an image fills: a net's only input (a net with several gets no image: the page cannot fill the rest). */
 function imageTarget(net: Net): string | undefined {
   return net.inputs.length === 1 ? net.inputs[0] : undefined;
@@ -283,25 +309,36 @@ function everyInput(net: Net): Record<string, Tensor> {
 
 async function setImage(file: Blob, name: string): Promise<void> {
   const net = state.net;
-  const target = net && imageTarget(net);
-  const color = net && target ? geometryOf(net.info.blobs[target], target).channels === 3 : true;
+  // The input the image is prepared for: the one it fills, or a detector's first (as Net.detect decodes).
+  const input = net && (imageTarget(net) ?? (net.info.detector ? net.inputs[0] : undefined));
+  const color = net && input ? geometryOf(net.info.blobs[input], input).channels === 3 : true;
   state.image = await decodeImage(file, color, name);
   state.imageName = name;
   drawThumb(state.image);
-  $<HTMLButtonElement>('run').disabled = !target;
-  if (target) await classify();
+  $<HTMLButtonElement>('run').disabled = !net || !runnable(net);
+  if (net && runnable(net)) await runImage();
+}
+
+/** The Classify / Detect button: what the net does with an image. */
+function runImage(): Promise<void> {
+  return state.net?.info.detector ? detectObjects() : classify();
+}
+
+/** The image's pixels as a canvas draws them (gray as gray). */
+function pixelsOf(im: FloatImage): ImageData {
+  const px = new ImageData(im.width, im.height);
+  for (let i = 0; i < im.width * im.height; i++) {
+    for (let c = 0; c < 3; c++) px.data[4 * i + c] = Math.round(255 * im.data[im.channels === 3 ? 3 * i + c : i]);
+    px.data[4 * i + 3] = 255;
+  }
+  return px;
 }
 
 function drawThumb(im: FloatImage): void {
   const canvas = $<HTMLCanvasElement>('thumb');
   canvas.width = im.width;
   canvas.height = im.height;
-  const px = new ImageData(im.width, im.height);
-  for (let i = 0; i < im.width * im.height; i++) {
-    for (let c = 0; c < 3; c++) px.data[4 * i + c] = Math.round(255 * im.data[im.channels === 3 ? 3 * i + c : i]);
-    px.data[4 * i + 3] = 255;
-  }
-  canvas.getContext('2d')!.putImageData(px, 0, 0);
+  canvas.getContext('2d')!.putImageData(pixelsOf(im), 0, 0);
   canvas.style.width = `${Math.min(160, im.width * Math.max(1, Math.floor(96 / im.width)))}px`;
 }
 
@@ -352,6 +389,62 @@ async function classify(): Promise<void> {
   const selected = $<HTMLSelectElement>('blob').value;
   showBlob(selected || name);
   if (state.selectedLayer !== undefined) showLrn(net.info.layers[state.selectedLayer]);
+}
+
+// ---- detection
+
+/** The threshold field: a number (the library refuses what is not one, in its words), empty for the default 0.5. */
+function thresholdOf(): number | undefined {
+  const text = $<HTMLInputElement>('threshold').value.trim();
+  return text === '' ? undefined : Number(text);
+}
+
+/** A detector on the image: Net.detect (the library's detect, in the engine worker), its boxes drawn and listed. */
+async function detectObjects(): Promise<void> {
+  const net = state.net, image = state.image;
+  if (!net || !image) return;
+  const backend = $<HTMLSelectElement>('backend').value as Backend;
+  const labels = state.labels.length ? state.labels : undefined;
+  const t0 = performance.now();
+  const found = await net.detect(image, { ...preprocessOptions(), threshold: thresholdOf(), labels, backend });
+  const ms = performance.now() - t0;
+  exposed.detections = found;
+  drawDetections($<HTMLCanvasElement>('boxes'), image, found);
+  $('detections').replaceChildren(...found.map((d) => Object.assign(document.createElement('li'), { textContent: detectionLine(d) })));
+  const by = backend === 'onnx' ? 'ONNX Runtime Web (converted in the engine worker, session included)' : 'the engine worker, with the transfer';
+  $('run-time').textContent = `${state.imageName}: ${found.length} detection${found.length === 1 ? '' : 's'} in ${ms.toFixed(1)} ms (${by})`;
+}
+
+const nameOf = (d: Detection) => d.name ?? `class ${d.label}`;
+
+/** The image with each detection outlined (a TextBoxes++ quadrilateral too) and labelled "name score". */
+function drawDetections(canvas: HTMLCanvasElement, image: FloatImage, found: readonly Detection[]): void {
+  canvas.width = image.width;
+  canvas.height = image.height;
+  const ctx = canvas.getContext('2d')!;
+  ctx.putImageData(pixelsOf(image), 0, 0);
+  const line = Math.max(2, Math.round(Math.min(image.width, image.height) / 200));
+  ctx.lineWidth = line;
+  ctx.font = `${6 * line + 2}px sans-serif`;
+  for (const d of found) {
+    ctx.strokeStyle = ctx.fillStyle = `hsl(${(d.label * 67) % 360} 90% 45%)`;
+    ctx.strokeRect(d.xmin, d.ymin, d.xmax - d.xmin, d.ymax - d.ymin);
+    if (d.quad) outline(ctx, d.quad);
+    const text = `${nameOf(d)} ${d.score.toFixed(2)}`, height = 6 * line + 6, width = ctx.measureText(text).width + 2 * line;
+    // Above the box, or inside it at the image's top; kept inside the image (an SSD's boxes may cross its edges).
+    const x = Math.max(0, Math.min(d.xmin, image.width - width)), y = Math.max(0, d.ymin >= height ? d.ymin - height : d.ymin);
+    ctx.fillRect(x, y, width, height);
+    ctx.fillStyle = '#fff';
+    ctx.fillText(text, x + line, y + height - 2 * line);
+  }
+}
+
+/** A closed polygon through the points x1, y1, x2, y2, … */
+function outline(ctx: CanvasRenderingContext2D, points: readonly number[]): void {
+  ctx.beginPath();
+  for (let i = 0; i < points.length; i += 2) ctx.lineTo(points[i], points[i + 1]);
+  ctx.closePath();
+  ctx.stroke();
 }
 
 // ---- blobs: channel grid, histogram, LRN
@@ -532,7 +625,8 @@ function main(): void {
     const f = (e.target as HTMLInputElement).files?.[0];
     if (f) guarded(() => setImage(f, f.name));
   });
-  $('run').addEventListener('click', () => guarded(classify));
+  $('run').addEventListener('click', () => guarded(runImage));
+  $('threshold').addEventListener('change', () => state.image && state.net?.info.detector && guarded(detectObjects));
   $('time').addEventListener('click', () => guarded(timeLayers));
   $('convert').addEventListener('click', () => guarded(convert));
   $('verify').addEventListener('click', () => guarded(verify));

@@ -6,6 +6,7 @@ import { NativeLayerTimer } from '../bench/native.js';
 import { formatFloat32, formatPrototxt } from '../caffe/prototxt.js';
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
+import { type Detection, type DetectOptions, detectImage, detectOnnx, detectorKind } from '../detect/detect.js';
 import { netToDot } from '../graph/dot.js';
 import { summarize } from '../graph/summary.js';
 import { canShareMemory, preloadKernels, setH5wasmUrl, setOnnxRuntimeUrl } from '../platform/browser.js';
@@ -85,6 +86,7 @@ function infoOf(id: number, net: Net): NetInfo {
     notes: net.notes,
     upgrades: net.upgrades,
     dot: netToDot({ name: net.name, layer: net.layers.map((l) => l.def) }, 'TB'),
+    detector: detectorKind(net),
   };
 }
 
@@ -134,6 +136,21 @@ async function verify(net: Net, req: Extract<Request, { op: 'verify' }>): Promis
   return { pass: compared.failed.length === 0, tolerance, ...compared };
 }
 
+/** Net.detect: the detections of detect.ts (the Node library's and the CLI's), by crema's engine or onnxruntime-web. */
+async function detect(net: Net, req: Extract<Request, { op: 'detect' }>): Promise<Detection[]> {
+  const options = withMeanTensor(req.options);
+  if (options.backend !== 'onnx') return detectImage(net, req.image, options);
+  return detectOnnx(await sessionsOf(req.net, net, req.ort), net, req.image, options);
+}
+
+/** The options as sent: a mean image's Tensor arrived as a plain object of its fields (a message keeps no class). */
+function withMeanTensor(options: DetectOptions): DetectOptions {
+  const mean = options.mean;
+  if (!mean || !('image' in mean) || mean.image instanceof Tensor) return options;
+  const plain = mean.image as { dims: number[]; data: Float32Array };
+  return { ...options, mean: { image: new Tensor(plain.dims, plain.data) } };
+}
+
 /** A forward's input buffers, given back to the page to copy its next inputs into (Engine's `spare`). */
 function spareOf(feeds: Record<string, TensorData>): ArrayBuffer[] {
   return wholeBuffers(Object.values(feeds).map((t) => t.data));
@@ -166,6 +183,8 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
       // The net copied the inputs into its own memory: their buffers go back to the page, to be filled again.
       return [result, transfer, spareOf(req.feeds)];
     }
+    case 'detect':
+      return [await detect(netOf(req.net), req), []];
     case 'verify':
       return [await verify(netOf(req.net), req), []];
     case 'time': {

@@ -2,12 +2,15 @@
 // Worker (the engine worker, crema-worker.js beside this bundle) so that a forward never blocks the page. A Net here
 // has the library's asynchronous API: `await Net.load({ prototxt, weights })`, `await net.run(feeds)`, `dispose()`.
 import type { Dialect } from '../caffe/load.js';
+import { type Detection, type DetectOptions, checkDetectOptions } from '../detect/options.js';
 import type { FloatImage } from '../image/image.js';
+import { geometryOf } from '../image/preprocess.js';
 import { checkEveryInput, checkFeeds } from '../runtime/feeds.js';
 import { Tensor } from '../tensor.js';
 import { CremaError, kindOf } from '../util/errors.js';
 import { checkNames, checkOptionKeys } from '../util/options.js';
 import { SpareBuffers } from '../util/spare.js';
+import { decodeImage } from './image.js';
 import type { Backend, BrowserVerifyReport, EngineReady, FileNames, LayerInfo, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
 export { decodeImage } from './image.js';
@@ -16,7 +19,7 @@ export { geometryOf, preprocess, type InputGeometry, type PreprocessOptions } fr
 export { tileGrid, type Picture } from '../image/grid.js';
 export { seededInput } from '../verify/blobs.js';
 export { Tensor, CremaError };
-export type { Backend, BrowserVerifyReport, Dialect, EngineReady, FileNames, FloatImage, LayerInfo, LayerTiming, NetInfo };
+export type { Backend, BrowserVerifyReport, Detection, DetectOptions, Dialect, EngineReady, FileNames, FloatImage, LayerInfo, LayerTiming, NetInfo };
 export type { BlobVerdict } from '../verify/blobs.js';
 export type { PairResult } from '../verify/compare.js';
 
@@ -156,6 +159,11 @@ function feedData(engine: Engine, feeds: Record<string, Feed>): [Record<string, 
   return [out, Object.values(out).map((t) => t.data.buffer as ArrayBuffer)];
 }
 
+/** Whether `image` is a decoded image (decodeImage's FloatImage) rather than a file's bytes. */
+function isFloatImage(image: unknown): image is FloatImage {
+  return typeof image === 'object' && image !== null && !(image instanceof Blob) && !ArrayBuffer.isView(image) && (image as FloatImage).data instanceof Float32Array;
+}
+
 /** A Caffe net running in the engine worker. */
 export class Net {
   private disposed = false;
@@ -229,6 +237,29 @@ export class Net {
     const { fetches, backend } = options;
     const out = await this.call<Record<string, TensorData>>({ op: 'run', net: this.info.id, feeds: data, fetches, backend, ort: this.engine.onnxRuntime }, transfer);
     return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, new Tensor(t.dims, t.data)]));
+  }
+
+  /**
+   * The objects an SSD- or YOLO-style net (a detection layer) or a Faster R-CNN net (a Proposal layer) finds in an
+   * image, as the Node library's `detect` and `crema detect` find them (the same code, in the engine worker): the
+   * image prepared with the options (threshold, labels, the preprocessing, scale / maxSize for Faster R-CNN,
+   * quadNms), boxes in its pixels. `image`: decoded (decodeImage), or a file's bytes decoded here. `backend: 'onnx'`
+   * runs the forward in onnxruntime-web (the net converted once; a Faster R-CNN net again for each image size).
+   */
+  async detect(image: FloatImage | Blob | ArrayBuffer | Uint8Array, options: DetectOptions = {}): Promise<Detection[]> {
+    checkDetectOptions(options);
+    if (!isFloatImage(image) && !(image instanceof Blob || image instanceof ArrayBuffer || image instanceof Uint8Array))
+      throw new CremaError(`detect: the image is decodeImage's result, a Blob or bytes (Uint8Array, ArrayBuffer), got ${kindOf(image)}`);
+    const decoded = isFloatImage(image) ? image : await decodeImage(image, this.colorInput());
+    const data = decoded.data.slice(); // transferred: the caller's image stays whole
+    // The options are copied as a message copies them (a mean image's Tensor arrives as its dims and data).
+    return this.call({ op: 'detect', net: this.info.id, image: { ...decoded, data }, options, ort: this.engine.onnxRuntime }, [data.buffer]);
+  }
+
+  /** Whether images are decoded in colour for this net: its first input has 3 channels (the Node library's detect asks the same). */
+  private colorInput(): boolean {
+    const input = this.inputs[0];
+    return geometryOf(this.info.blobs[input] ?? [], input).channels === 3;
   }
 
   /**

@@ -1,4 +1,6 @@
 import type { Dialect } from '../caffe/load.js';
+import type { DetectOptions } from '../detect/options.js';
+import type { FloatImage } from '../image/image.js';
 // The messages between a page (src/browser/index.ts) and its engine worker (src/browser/engine-worker.ts). The
 // engine runs in the worker: a forward never blocks the page, and the kernels may block on Atomics.wait there.
 import type { LayerSummary } from '../graph/summary.js';
@@ -32,6 +34,11 @@ export interface NetInfo {
   dot: string;
   /** What `lenient` skipped while loading (given to Net.load's `warn`). */
   warnings?: string[];
+  /**
+   * How `net.detect` runs the net, when it is a detector: 'output' (SSD, YOLO: a detection layer writes the boxes)
+   * or 'faster-rcnn' (a Proposal layer: py-faster-rcnn's im_detect). Absent for other nets.
+   */
+  detector?: 'output' | 'faster-rcnn';
 }
 
 export interface LayerTiming {
@@ -58,6 +65,8 @@ export interface BrowserVerifyReport extends BlobComparison {
 export type Request =
   | { op: 'load'; prototxt: Uint8Array | string; weights?: Uint8Array; threads?: number; names?: FileNames; dialect?: Dialect; lenient?: boolean; dataShapes?: Record<string, number[]>; h5wasm?: string }
   | { op: 'run'; net: number; feeds: Record<string, TensorData>; fetches?: string[]; backend?: Backend; ort?: string }
+  /** `image.data` is transferred; the options' mean image, if any, comes as plain { dims, data }. */
+  | { op: 'detect'; net: number; image: FloatImage; options: DetectOptions; ort?: string }
   | { op: 'verify'; net: number; feeds: Record<string, TensorData>; tolerance?: number; ort?: string }
   | { op: 'time'; net: number; feeds: Record<string, TensorData>; iterations: number }
   | { op: 'convert'; net: number; opset?: number; outputs?: 'net' | 'all' }

@@ -1,58 +1,18 @@
+// Detection around a forward pass, whatever runs it (crema's engine, ONNX Runtime in Node or in the browser's engine
+// worker): the image prepared for the net, then its boxes read from the blobs. Platform-neutral: the Node library's
+// detect (node.ts, which reads image files) and the browser's engine worker both call it.
 import type { FloatImage } from '../image/image.js';
-import { loadImage } from '../image/load.js';
-import { PREPROCESS_OPTIONS, type PreprocessOptions, geometryOf, preprocess, preprocessPart } from '../image/preprocess.js';
-import { checkOptionKeys } from '../util/options.js';
+import { geometryOf, preprocess, preprocessPart } from '../image/preprocess.js';
+import type { OnnxSessions } from '../onnx/run.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { DETECTION_TYPES } from '../layers/detection_output.js';
 import { quadNms } from './quad-nms.js';
 import { FASTER_RCNN_DEFAULTS, fasterRcnnBlob, fasterRcnnBlobs, fasterRcnnDetections, fasterRcnnMeans, hasProposal } from './faster-rcnn.js';
-import type { Bytes } from '../util/source.js';
+import { type Detection, type DetectOptions, checkDetectOptions } from './options.js';
 
-/**
- * One detected object, its box in the image's pixels (the fork's normalized corners times the image size, not
- * clipped; Faster R-CNN's: py-faster-rcnn's x1, y1, x2, y2, clipped to the image).
- */
-export interface Detection {
-  /** The class index DetectionOutput gives, or Faster R-CNN's column of cls_prob (the background class is never reported). */
-  label: number;
-  /** labels[label], when labels were given. */
-  name: string | null;
-  score: number;
-  xmin: number;
-  ymin: number;
-  xmax: number;
-  ymax: number;
-  /**
-   * TextBoxes++'s quadrilateral (rows of 15 values), in the image's pixels: x1, y1, … x4, y4 from its top left
-   * clockwise, as its demo reads them. Absent for plain boxes.
-   */
-  quad?: number[];
-  /** MTCNN's five landmarks (eyes, nose, mouth corners) as [x, y] in the image's pixels (crema faces). */
-  landmarks?: [number, number][];
-}
-
-export interface DetectOptions extends PreprocessOptions {
-  /** Detections scoring below it are left out (default 0.5). */
-  threshold?: number;
-  /** Class names by label (e.g. from a labels file or the fork's labelmap). */
-  labels?: readonly string[];
-  /**
-   * TextBoxes++ only: its demo's polygon NMS after the net, dropping a quadrilateral that overlaps a better one by
-   * more than this (its demo: 0.2; see quad-nms.ts). Off by default: the net's own rows.
-   */
-  quadNms?: number;
-  /**
-   * Faster R-CNN only: the length the image's shorter side is scaled to (py-faster-rcnn's cfg.TEST.SCALES[0]:
-   * 600, the default).
-   */
-  scale?: number;
-  /** Faster R-CNN only: the most the longer side may be scaled to (py-faster-rcnn's cfg.TEST.MAX_SIZE: 1000, the default). */
-  maxSize?: number;
-}
-
-const DETECT_OPTIONS = [...PREPROCESS_OPTIONS, 'threshold', 'labels', 'quadNms', 'scale', 'maxSize'];
+export { type Detection, type DetectOptions, checkDetectOptions } from './options.js';
 
 /** The blob the net's (first) detection layer (DETECTION_TYPES) writes; a net without one is refused. */
 export function detectionBlob(net: Net): string {
@@ -71,12 +31,16 @@ function noDetectionLayer(net: Net): CremaError {
  * neither is refused.
  */
 export function detectionKind(net: Net): 'output' | 'faster-rcnn' {
+  const kind = detectorKind(net);
+  if (kind === undefined) throw noDetectionLayer(net);
+  if (kind === 'faster-rcnn') fasterRcnnBlobs(net); // refuses a net without im_detect's blobs
+  return kind;
+}
+
+/** detectionKind's answer without its refusals: undefined for a net that is no detector (the page classifies those). */
+export function detectorKind(net: Net): 'output' | 'faster-rcnn' | undefined {
   if (net.layers.some((l) => DETECTION_TYPES.has(l.type))) return 'output';
-  if (hasProposal(net)) {
-    fasterRcnnBlobs(net); // refuses a net without im_detect's blobs
-    return 'faster-rcnn';
-  }
-  throw noDetectionLayer(net);
+  return hasProposal(net) ? 'faster-rcnn' : undefined;
 }
 
 /**
@@ -100,12 +64,40 @@ export function detectionsOf(rows: Tensor, index: number, width: number, height:
   return out;
 }
 
-/** Detections in an already decoded image (pycaffe's load_image form), prepared with `options` for the net's first input. */
-export function detectImage(net: Net, image: FloatImage, options: DetectOptions = {}): Detection[] {
-  if (detectionKind(net) === 'faster-rcnn') return detectFasterRcnn(net, image, options);
+/** One image's detections, whatever runs the forward: its feeds, the blobs to read after it, and the detections from them. */
+export interface DetectionRun {
+  feeds: Record<string, Tensor>;
+  outputs: string[];
+  found: (get: (blob: string) => Tensor) => Detection[];
+}
+
+/** The run of either kind of detector (detectionKind): a detection layer's (detectionJob) or Faster R-CNN's (fasterRcnnJob). */
+export function detectionRun(net: Net, image: FloatImage, options: DetectOptions = {}): DetectionRun {
+  if (detectionKind(net) === 'faster-rcnn') return fasterRcnnJob(net, image, options);
   const job = detectionJob(net, image, options);
-  net.forward({ [job.input]: job.data });
-  return imageDetections(net.blobs.get(job.blob)!, image, options);
+  return { feeds: { [job.input]: job.data }, outputs: [job.blob], found: (get) => imageDetections(get(job.blob), image, options) };
+}
+
+/**
+ * Detections in an already decoded image (pycaffe's load_image form), prepared with `options` for the net, by
+ * crema's engine here (a net forward; `backend: 'onnx'` is detectOnnx's, or the library's detect).
+ */
+export function detectImage(net: Net, image: FloatImage, options: DetectOptions = {}): Detection[] {
+  checkDetectOptions(options);
+  if (options.backend === 'onnx') throw new CremaError("detectImage runs crema's engine: for options.backend 'onnx' call detect");
+  const run = detectionRun(net, image, options);
+  net.forward(run.feeds);
+  return run.found((b) => net.blobs.get(b)!);
+}
+
+/**
+ * detectImage's work with the forward in ONNX Runtime (the CLI's and the library's --backend onnx, the browser's
+ * engine worker): a Faster R-CNN net is converted again for each new image size.
+ */
+export async function detectOnnx(sessions: OnnxSessions, net: Net, image: FloatImage, options: DetectOptions = {}): Promise<Detection[]> {
+  const run = detectionRun(net, image, options);
+  const got = await sessions.run(run.feeds, run.outputs);
+  return run.found((b) => got.get(b)!);
 }
 
 /** The first image's detections in `rows` (the detection layer's top) as options ask: threshold, labels, quadNms. */
@@ -131,7 +123,7 @@ function thresholdOf(options: DetectOptions): number {
 
 /** The options of a Faster R-CNN net's detect, checked: threshold, scale, maxSize, the means. */
 function fasterRcnnOptions(options: DetectOptions): { threshold: number; scale: number; maxSize: number; means: readonly number[] } {
-  checkOptionKeys(options, DETECT_OPTIONS, 'detect');
+  checkDetectOptions(options);
   const threshold = thresholdOf(options);
   const scale = options.scale ?? FASTER_RCNN_DEFAULTS.scale, maxSize = options.maxSize ?? FASTER_RCNN_DEFAULTS.maxSize;
   for (const [name, v] of [['scale', scale], ['maxSize', maxSize]] as const)
@@ -141,20 +133,10 @@ function fasterRcnnOptions(options: DetectOptions): { threshold: number; scale: 
 }
 
 /**
- * A Faster R-CNN net's detections (py-faster-rcnn's im_detect, then demo.py's per-class NMS at 0.3 and the
- * threshold; see faster-rcnn.ts): the net is fed the image at its own size (the net reshapes) and im_info.
- */
-function detectFasterRcnn(net: Net, image: FloatImage, options: DetectOptions): Detection[] {
-  const job = fasterRcnnJob(net, image, options);
-  net.forward(job.feeds);
-  return job.found((b) => net.blobs.get(b)!);
-}
-
-/**
  * One image's Faster R-CNN detections, whatever runs the forward: its feeds (the image at its own size, im_info),
  * the blobs to read after it, and the detections from them.
  */
-export function fasterRcnnJob(net: Net, image: FloatImage, options: DetectOptions): { feeds: Record<string, Tensor>; outputs: string[]; found: (get: (blob: string) => Tensor) => Detection[] } {
+export function fasterRcnnJob(net: Net, image: FloatImage, options: DetectOptions): DetectionRun {
   const { threshold, scale, maxSize, means } = fasterRcnnOptions(options);
   const blobs = fasterRcnnBlobs(net);
   const { data, scale: factor } = fasterRcnnBlob(image, scale, maxSize, means);
@@ -171,7 +153,7 @@ export function fasterRcnnJob(net: Net, image: FloatImage, options: DetectOption
  * blob DetectionOutput writes, the threshold.
  */
 export function detectionJob(net: Net, image: FloatImage, options: DetectOptions = {}): { input: string; data: Tensor; blob: string; threshold: number } {
-  checkOptionKeys(options, DETECT_OPTIONS, 'detect');
+  checkDetectOptions(options);
   const threshold = thresholdOf(options);
   const overlap = options.quadNms;
   const faster = (['scale', 'maxSize'] as const).filter((k) => options[k] !== undefined);
@@ -184,18 +166,6 @@ export function detectionJob(net: Net, image: FloatImage, options: DetectOptions
   if (overlap !== undefined) quadRows(net.shapes.get(blob)![3]);
   const geo = geometryOf(net.shapes.get(input)!, input);
   return { input, data: preprocess(image, geo, { ...preprocessPart(options), oversample: false }), blob, threshold };
-}
-
-/**
- * Runs an SSD- or YOLO-style net (ending in a detection layer) on an image file or its bytes: pycaffe's
- * preprocessing (the same options as classify), then the detections scoring at least `threshold` (default 0.5),
- * in the image's pixels, as plain objects. A Faster R-CNN net (a Proposal layer, py-faster-rcnn's test net) runs
- * as py-faster-rcnn's im_detect and demo.py do (scale, maxSize; the boxes clipped to the image).
- */
-export async function detect(net: Net, image: string | Bytes, options: DetectOptions = {}): Promise<Detection[]> {
-  checkOptionKeys(options, DETECT_OPTIONS, 'detect');
-  const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
-  return detectImage(net, await loadImage(image, geo.channels === 3), options);
 }
 
 /**

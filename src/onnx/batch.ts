@@ -1,6 +1,7 @@
 // Whether a converted model serves every batch size: Triton's max_batch_size (src/onnx/triton.ts) and the ONNX
 // backend's sessions (src/onnx/run.ts, OnnxSessions) both ask.
 import type { Graph } from '../graph/graph.js';
+import { CremaError } from '../util/errors.js';
 import { type ConvertOptions, convertGraph } from './convert.js';
 import type { ModelObj, TensorObj } from './proto.js';
 
@@ -11,7 +12,16 @@ import type { ModelObj, TensorObj } from './proto.js';
 export function batchDependence(graph: Graph, model: ModelObj, reshape: (batch: number) => Graph, options: ConvertOptions): string | undefined {
   const batch = graph.blobShapes.get(graph.inputs[0])?.[0];
   if (batch === undefined || graph.inputs.some((n) => graph.blobShapes.get(n)!.length === 0)) return 'the net has no batched input';
-  const grown = reshape(batch + 1);
+  let grown: Graph;
+  try {
+    grown = reshape(batch + 1);
+  } catch (err) {
+    // A layer that takes one batch size (py-faster-rcnn's Proposal: one image's scores and its im_info) refuses the
+    // other: the model depends on the batch, said as such rather than as that layer's error (and the shapes put back).
+    reshape(batch);
+    if (err instanceof CremaError) return `a layer takes no other batch size: ${err.message}`;
+    throw err;
+  }
   const conversion = convertGraph(grown, options);
   const stuck = [...conversion.outputs.keys()].find((blob) => grown.blobShapes.get(blob)![0] !== batch + 1);
   const other = conversion.model;

@@ -130,6 +130,11 @@ export class Net {
   private runner: NetRunner | undefined;
   /** Why the net can no longer run here: disposed, or handed to its worker. */
   private gone: string | undefined;
+  /**
+   * @internal What else holds a copy of the weights in this thread for this net (detect's ONNX Runtime sessions,
+   * src/detect/node.ts): released with the net's own (dispose, or the hand-over to its worker).
+   */
+  readonly companions = new Set<{ release(): Promise<void> }>();
 
   private constructor(
     /** @internal The layer graph (shapes, layer implementations): the engine's, not the library's API. */
@@ -303,7 +308,14 @@ export class Net {
     this.runner = undefined;
     this.gone = 'this net was disposed';
     this.releaseHere();
-    await runner?.terminate();
+    await Promise.all([runner?.terminate(), this.releaseCompanions()]);
+  }
+
+  /** Releases the companions (their sessions' memory): the net's weights are gone from this thread. */
+  private releaseCompanions(): Promise<unknown> {
+    const all = [...this.companions];
+    this.companions.clear();
+    return Promise.all(all.map((c) => c.release()));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -315,6 +327,7 @@ export class Net {
     const runner = new NetRunner(this.graph, this.threads);
     this.gone = 'this net runs in its worker thread since its first run (net.run): use run, or load the net again for forward, reshape, convert or verify';
     this.releaseHere();
+    this.releaseCompanions().catch(() => undefined); // nothing can use them any more: a failed release loses nothing
     return runner;
   }
 

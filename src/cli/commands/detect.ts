@@ -1,10 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { type Detection, type DetectOptions, detectImage, detectionBlob, detectionJob, detectionKind, fasterRcnnJob, imageDetections, parseLabels } from '../../detect/detect.js';
+import { type Detection, detectImage, detectOnnx, detectionBlob, detectionKind, parseLabels } from '../../detect/detect.js';
+import { detectionLine } from '../../detect/options.js';
 import { fasterRcnnBlobs } from '../../detect/faster-rcnn.js';
-import type { FloatImage } from '../../image/image.js';
-import type { OnnxSessions } from '../../onnx/run.js';
 import { drawDetections } from '../../detect/draw.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import { geometryOf } from '../../image/preprocess.js';
@@ -92,19 +91,6 @@ export const detectCommand = {
   },
 };
 
-/** detectImage's work with the forward in ONNX Runtime. */
-async function detectOnnx(sessions: OnnxSessions, net: Net, image: FloatImage, options: DetectOptions): Promise<Detection[]> {
-  if (detectionKind(net) === 'faster-rcnn') {
-    // Each image at its own size: the sessions convert the net again for each new size.
-    const job = fasterRcnnJob(net, image, options);
-    const got = await sessions.run(job.feeds, job.outputs);
-    return job.found((b) => got.get(b)!);
-  }
-  const job = detectionJob(net, image, options);
-  const rows = (await sessions.run({ [job.input]: job.data })).get(job.blob)!;
-  return imageDetections(rows, image, options);
-}
-
 /** `--labels FILE`, else labels.txt beside the net; warns when their count is not DetectionOutput's num_classes. */
 function labelsOf(args: DetectArgs, net: Net): string[] | undefined {
   const beside = path.join(path.dirname(args.net), 'labels.txt');
@@ -132,9 +118,7 @@ function labelsOf(args: DetectArgs, net: Net): string[] | undefined {
 /** The text form: a header per image, then one line per detection. */
 function describe(file: string, image: { width: number; height: number }, found: Detection[], threshold: number): string {
   const lines = [`---------- Detections in ${file} (${image.width} x ${image.height}) ----------`];
-  const px = (v: number) => Math.round(v);
-  for (const d of found)
-    lines.push(`${d.score.toFixed(4)} - "${d.name ?? `class ${d.label}`}" at [${px(d.xmin)}, ${px(d.ymin)}, ${px(d.xmax)}, ${px(d.ymax)}]${d.quad ? `, quadrilateral [${d.quad.map(px).join(', ')}]` : ''}`);
+  for (const d of found) lines.push(detectionLine(d));
   if (found.length === 0) lines.push(`(none scoring ${threshold} or more)`);
   return lines.join('\n');
 }

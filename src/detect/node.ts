@@ -1,0 +1,53 @@
+// The library's detect for Node: an image file or its bytes (read by sharp), run by crema's engine or, with
+// `backend: 'onnx'`, by onnxruntime-node; the detection itself is detect.ts's, as the CLI's and the browser's.
+import { loadImage } from '../image/load.js';
+import { geometryOf } from '../image/preprocess.js';
+import type { OnnxSessions } from '../onnx/run.js';
+import type { Net } from '../runtime/net.js';
+import type { Bytes } from '../util/source.js';
+import { detectImage, detectOnnx } from './detect.js';
+import { type Detection, type DetectOptions, checkDetectOptions } from './options.js';
+
+/**
+ * Runs an SSD- or YOLO-style net (ending in a detection layer) on an image file or its bytes: pycaffe's
+ * preprocessing (the same options as classify), then the detections scoring at least `threshold` (default 0.5),
+ * in the image's pixels, as plain objects. A Faster R-CNN net (a Proposal layer, py-faster-rcnn's test net) runs
+ * as py-faster-rcnn's im_detect and demo.py do (scale, maxSize; the boxes clipped to the image). `backend: 'onnx'`
+ * runs the forward in onnxruntime-node (the net converted once and kept until `net.dispose()`; a Faster R-CNN net
+ * again for each new image size).
+ */
+export async function detect(net: Net, image: string | Bytes, options: DetectOptions = {}): Promise<Detection[]> {
+  checkDetectOptions(options);
+  const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
+  const decoded = await loadImage(image, geo.channels === 3);
+  if (options.backend !== 'onnx') return detectImage(net, decoded, options);
+  return inTurn(net, async () => detectOnnx(await sessionsOf(net), net, decoded, options));
+}
+
+/** Per net, the ONNX Runtime sessions its detections run in: converting the net for every image would dominate. */
+const sessions = new WeakMap<Net, Promise<OnnxSessions>>();
+
+function sessionsOf(net: Net): Promise<OnnxSessions> {
+  net.checkWeights(); // a disposed net, or one handed to its worker, says so (its sessions were released with it)
+  let made = sessions.get(net);
+  if (!made) {
+    // onnxruntime-node is imported on first use only; the net releases the sessions when it goes (net.companions)
+    made = import('../onnx/run.js').then(({ OnnxSessions }) => {
+      const held = new OnnxSessions(net, { threads: net.threads });
+      net.companions.add(held);
+      return held;
+    });
+    sessions.set(net, made);
+    made.catch(() => sessions.delete(net)); // a failure (onnxruntime-node missing) is said again next time
+  }
+  return made;
+}
+
+/** Per net, the last ONNX detection: the next waits for it (its sessions convert again for a new image size, releasing the old). */
+const turns = new WeakMap<Net, Promise<unknown>>();
+
+function inTurn<T>(net: Net, run: () => Promise<T>): Promise<T> {
+  const next = (turns.get(net) ?? Promise.resolve()).then(run);
+  turns.set(net, next.catch(() => undefined));
+  return next;
+}

@@ -1,0 +1,69 @@
+// What detect takes and gives, with the checks that need no net: shared by the Node library (detect.ts, node.ts),
+// the CLI and the browser entry, whose page bundle imports this file alone (not the layers detect.ts reaches).
+import { PREPROCESS_OPTIONS, type PreprocessOptions } from '../image/preprocess.js';
+import { CremaError, kindOf } from '../util/errors.js';
+import { checkOptionKeys } from '../util/options.js';
+
+/**
+ * One detected object, its box in the image's pixels (the fork's normalized corners times the image size, not
+ * clipped; Faster R-CNN's: py-faster-rcnn's x1, y1, x2, y2, clipped to the image).
+ */
+export interface Detection {
+  /** The class index DetectionOutput gives, or Faster R-CNN's column of cls_prob (the background class is never reported). */
+  label: number;
+  /** labels[label], when labels were given. */
+  name: string | null;
+  score: number;
+  xmin: number;
+  ymin: number;
+  xmax: number;
+  ymax: number;
+  /**
+   * TextBoxes++'s quadrilateral (rows of 15 values), in the image's pixels: x1, y1, … x4, y4 from its top left
+   * clockwise, as its demo reads them. Absent for plain boxes.
+   */
+  quad?: number[];
+  /** MTCNN's five landmarks (eyes, nose, mouth corners) as [x, y] in the image's pixels (crema faces). */
+  landmarks?: [number, number][];
+}
+
+export interface DetectOptions extends PreprocessOptions {
+  /** Detections scoring below it are left out (default 0.5). */
+  threshold?: number;
+  /** Class names by label (e.g. from a labels file or the fork's labelmap). */
+  labels?: readonly string[];
+  /**
+   * TextBoxes++ only: its demo's polygon NMS after the net, dropping a quadrilateral that overlaps a better one by
+   * more than this (its demo: 0.2; see quad-nms.ts). Off by default: the net's own rows.
+   */
+  quadNms?: number;
+  /**
+   * Faster R-CNN only: the length the image's shorter side is scaled to (py-faster-rcnn's cfg.TEST.SCALES[0]:
+   * 600, the default).
+   */
+  scale?: number;
+  /** Faster R-CNN only: the most the longer side may be scaled to (py-faster-rcnn's cfg.TEST.MAX_SIZE: 1000, the default). */
+  maxSize?: number;
+  /**
+   * What runs the forward: 'native' (crema's engine, the default) or 'onnx' (the net converted to ONNX, in
+   * onnxruntime-node, or onnxruntime-web in the browser: `crema detect --backend onnx`). The detections around
+   * it (preparing the image, reading the boxes) are the same code either way.
+   */
+  backend?: 'native' | 'onnx';
+}
+
+export const DETECT_OPTIONS = [...PREPROCESS_OPTIONS, 'threshold', 'labels', 'quadNms', 'scale', 'maxSize', 'backend'];
+
+/** Refuses an unknown option and a backend that is not 'native' or 'onnx' (as Net.run's), before any image is read. */
+export function checkDetectOptions(options: DetectOptions): void {
+  checkOptionKeys(options, DETECT_OPTIONS, 'detect');
+  const backend = options?.backend;
+  if (backend !== undefined && backend !== 'native' && backend !== 'onnx')
+    throw new CremaError(`detect: options.backend is 'native' or 'onnx', got ${typeof backend === 'string' ? `'${backend}'` : kindOf(backend)}`);
+}
+
+/** One detection as `crema detect` prints it (and the page lists it): score, name, corners, a quadrilateral's points. */
+export function detectionLine(d: Detection): string {
+  const px = (v: number) => Math.round(v);
+  return `${d.score.toFixed(4)} - "${d.name ?? `class ${d.label}`}" at [${px(d.xmin)}, ${px(d.ymin)}, ${px(d.xmax)}, ${px(d.ymax)}]${d.quad ? `, quadrilateral [${d.quad.map(px).join(', ')}]` : ''}`;
+}
