@@ -12,13 +12,11 @@ import { DETECTION_TYPES } from '../../layers/detection_output.js';
 import { yoloClasses } from '../../layers/yolo_detection_output.js';
 import { Net } from '../../runtime/net.js';
 import { CremaError } from '../../util/errors.js';
-import { makeOutputDir, readFileBytes, writeOutput } from '../../util/files.js';
-import { EXIT_CHECK_FAILED, exitState } from '../main.js';
+import { readFileBytes } from '../../util/files.js';
+import { eachImage } from '../image-loop.js';
 import { type ImageArgs, imageArgs, preprocessOptionsFrom } from '../preprocess-options.js';
-import { startProgress } from '../progress.js';
 import { backendArg, loadNetFor, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
-import { printJson } from '../json.js';
-import { type JsonResults, collectImages, loadOne } from './classify.js';
+import { collectImages } from './classify.js';
 
 interface DetectArgs extends NetArgs, ImageArgs {
   weights: string;
@@ -59,35 +57,15 @@ export const detectCommand = {
     const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, outputs: read }) : undefined;
     const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
     const options = { ...preprocessOptionsFrom(args, geo), threshold: args.threshold, labels: labelsOf(args, net), quadNms: args.quadNms, scale: args.scale, maxSize: args.maxSize };
-    if (args.output !== undefined) makeOutputDir(args.output);
-    const outputs = new Set<string>();
-    const progress = startProgress('detect', files.length, { unit: 'images' });
-    const json: JsonResults<{ image: string; width: number; height: number; detections: Detection[] }> = { images: [], skipped: [] };
-    let done = 0, skipped = 0;
-    try {
-      for (const file of files) {
-        const image = await loadOne(file, geo).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
-        progress.tick(1);
-        if (image instanceof Error) {
-          skipped++;
-          const error = image.message.startsWith(`${file}: `) ? image.message.slice(file.length + 2) : image.message;
-          json.skipped.push({ image: file, error });
-          progress.warn(`crema: skipped ${file}: ${error}`);
-          continue;
-        }
-        const found = sessions ? await detectOnnx(sessions, net, image, options) : detectImage(net, image, options);
-        done++;
-        if (args.json) json.images.push({ image: file, width: image.width, height: image.height, detections: found });
-        else progress.print(describe(file, image, found, args.threshold));
-        if (args.output !== undefined) await writeOutput(outputName(args.output, file, outputs), await drawDetections(image, found));
-      }
-    } finally {
-      progress.stop();
-      await sessions?.release();
-    }
-    if (done === 0) throw new CremaError(`no image could be read (${skipped} skipped)`);
-    if (args.json) printJson(json);
-    if (skipped) exitState.code = EXIT_CHECK_FAILED;
+    await eachImage(
+      {
+        label: 'detect', files, geo, json: args.json, output: args.output, key: 'detections',
+        found: async (image) => (sessions ? detectOnnx(sessions, net, image, options) : detectImage(net, image, options)),
+        text: (file, image, found) => describe(file, image, found, args.threshold),
+        draw: drawDetections,
+      },
+      async () => sessions?.release(),
+    );
   },
 };
 
@@ -123,11 +101,3 @@ function describe(file: string, image: { width: number; height: number }, found:
   return lines.join('\n');
 }
 
-/** DIR/<image name>.png; a second image of the same name gets -2, -3, … */
-export function outputName(dir: string, file: string, used: Set<string>): string {
-  const base = path.basename(file, path.extname(file));
-  let name = `${base}.png`;
-  for (let n = 2; used.has(name); n++) name = `${base}-${n}.png`;
-  used.add(name);
-  return path.join(dir, name);
-}

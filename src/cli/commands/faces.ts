@@ -6,13 +6,9 @@ import { type Face, facesInImage } from '../../detect/mtcnn.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import { Net } from '../../runtime/net.js';
 import { CremaError } from '../../util/errors.js';
-import { makeOutputDir, writeOutput } from '../../util/files.js';
-import { printJson } from '../json.js';
-import { EXIT_CHECK_FAILED, exitState } from '../main.js';
-import { startProgress } from '../progress.js';
 import { backendArg, threadsArg } from '../shared.js';
-import { type JsonResults, collectImages, loadOne } from './classify.js';
-import { outputName } from './detect.js';
+import { collectImages } from './classify.js';
+import { eachImage } from '../image-loop.js';
 
 interface FacesArgs {
   dir: string;
@@ -49,35 +45,15 @@ export const facesCommand = {
     const native = args.backend === 'native';
     const nets = await loadMtcnnWith(args.dir, (f) => (native ? Net.load(f.prototxt, f.weights, { threads: args.threads }) : Net.loadUnprepared(f.prototxt, f.weights, { threads: 1 })));
     const onnx = native ? undefined : await onnxForward(nets, args.threads);
-    if (args.output !== undefined) makeOutputDir(args.output);
-    const outputs = new Set<string>();
-    const progress = startProgress('faces', files.length, { unit: 'images' });
-    const json: JsonResults<{ image: string; width: number; height: number; faces: Face[] }> = { images: [], skipped: [] };
-    let done = 0, skipped = 0;
-    try {
-      for (const file of files) {
-        const image = await loadOne(file, COLOUR).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
-        progress.tick(1);
-        if (image instanceof Error) {
-          skipped++;
-          const error = image.message.startsWith(`${file}: `) ? image.message.slice(file.length + 2) : image.message;
-          json.skipped.push({ image: file, error });
-          progress.warn(`crema: skipped ${file}: ${error}`);
-          continue;
-        }
-        const faces = await facesInImage(nets, image, options, onnx?.forward);
-        done++;
-        if (args.json) json.images.push({ image: file, width: image.width, height: image.height, faces });
-        else progress.print(describe(file, image, faces));
-        if (args.output !== undefined) await writeOutput(outputName(args.output, file, outputs), await drawDetections(image, faces.map(asDetection)));
-      }
-    } finally {
-      progress.stop();
-      await onnx?.release();
-    }
-    if (done === 0) throw new CremaError(`no image could be read (${skipped} skipped)`);
-    if (args.json) printJson(json);
-    if (skipped) exitState.code = EXIT_CHECK_FAILED;
+    await eachImage(
+      {
+        label: 'faces', files, geo: COLOUR, json: args.json, output: args.output, key: 'faces',
+        found: (image) => facesInImage(nets, image, options, onnx?.forward),
+        text: describe,
+        draw: (image, faces) => drawDetections(image, faces.map(asDetection)),
+      },
+      async () => onnx?.release(),
+    );
   },
 };
 

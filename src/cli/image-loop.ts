@@ -1,0 +1,69 @@
+// The loop crema detect and crema faces share: each image file read (an unreadable one skipped with a warning),
+// its results printed as text or kept for --json, drawn into -o DIR; then the JSON and the exit code.
+import path from 'node:path';
+import type { FloatImage } from '../image/image.js';
+import type { InputGeometry } from '../image/preprocess.js';
+import { CremaError } from '../util/errors.js';
+import { makeOutputDir, writeOutput } from '../util/files.js';
+import { type JsonResults, loadOne } from './commands/classify.js';
+import { printJson } from './json.js';
+import { EXIT_CHECK_FAILED, exitState } from './main.js';
+import { startProgress } from './progress.js';
+
+export interface ImageLoop<T> {
+  /** The progress bar's label: the command. */
+  label: string;
+  files: string[];
+  /** How images are read (colour or gray). */
+  geo: InputGeometry;
+  json: boolean;
+  /** -o DIR: each image drawn as DIR/<name>.png. */
+  output?: string;
+  /** The JSON key of an image's results ("detections", "faces"). */
+  key: string;
+  found: (image: FloatImage) => Promise<T[]>;
+  text: (file: string, image: FloatImage, found: T[]) => string;
+  draw: (image: FloatImage, found: T[]) => Promise<Uint8Array>;
+}
+
+/** Runs `loop.found` on each image; exit code 1 when some were skipped, an error when none could be read. */
+export async function eachImage<T>(loop: ImageLoop<T>, release?: () => Promise<void>): Promise<void> {
+  if (loop.output !== undefined) makeOutputDir(loop.output);
+  const outputs = new Set<string>();
+  const progress = startProgress(loop.label, loop.files.length, { unit: 'images' });
+  const json: JsonResults<Record<string, unknown>> = { images: [], skipped: [] };
+  let done = 0, skipped = 0;
+  try {
+    for (const file of loop.files) {
+      const image = await loadOne(file, loop.geo).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+      progress.tick(1);
+      if (image instanceof Error) {
+        skipped++;
+        const error = image.message.startsWith(`${file}: `) ? image.message.slice(file.length + 2) : image.message;
+        json.skipped.push({ image: file, error });
+        progress.warn(`crema: skipped ${file}: ${error}`);
+        continue;
+      }
+      const found = await loop.found(image);
+      done++;
+      if (loop.json) json.images.push({ image: file, width: image.width, height: image.height, [loop.key]: found });
+      else progress.print(loop.text(file, image, found));
+      if (loop.output !== undefined) await writeOutput(outputName(loop.output, file, outputs), await loop.draw(image, found));
+    }
+  } finally {
+    progress.stop();
+    await release?.();
+  }
+  if (done === 0) throw new CremaError(`no image could be read (${skipped} skipped)`);
+  if (loop.json) printJson(json);
+  if (skipped) exitState.code = EXIT_CHECK_FAILED;
+}
+
+/** DIR/<image name>.png; a second image of the same name gets -2, -3, … */
+function outputName(dir: string, file: string, used: Set<string>): string {
+  const base = path.basename(file, path.extname(file));
+  let name = `${base}.png`;
+  for (let n = 2; used.has(name); n++) name = `${base}-${n}.png`;
+  used.add(name);
+  return path.join(dir, name);
+}
