@@ -1,7 +1,7 @@
 import type { LayerParameter, NetParameter } from '../caffe/types.js';
 import type { Dialect } from '../caffe/load.js';
 import type { Layer, NetContext } from '../layers/layer.js';
-import { LayerError, declaredWeights, needSaneShape } from '../layers/layer.js';
+import { LayerError, declaredWeights, filledWeights, needSaneShape } from '../layers/layer.js';
 import { sizedOtherwiseInYolo } from '../layers/pooling.js';
 import { densifiedInFaceBoxes } from '../layers/prior_box.js';
 import { layerTypeOf } from '../layers/registry.js';
@@ -90,7 +90,20 @@ export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = n
   graph.outputs = netOutputs(layers);
   inferShapes(graph);
   refuseShadowedWeights(layers, firstOfName, weights);
+  keepFilledWeights(layers);
   return graph;
+}
+
+/**
+ * A layer the weights leave out whose blobs all have constant fillers in the prototxt runs on them, as in Caffe:
+ * the blobs its shapes made (expectWeight) become its weights.
+ */
+function keepFilledWeights(layers: GraphLayer[]): void {
+  for (const l of layers) {
+    const declared = declaredWeights.get(l.def), filled = filledWeights.get(l.def);
+    if (l.weights.length || !declared?.length || !filled || declared.some((_, i) => !filled[i])) continue;
+    l.weights.push(...filled);
+  }
 }
 
 /** The ordinal of a 1-based count, for messages: 1st, 2nd, 3rd, 4th, ... */

@@ -90,6 +90,38 @@ export class LayerError extends CremaError {
 
 /** The weight shapes each layer declared (through expectWeight) at its current bottom shapes. */
 export const declaredWeights = new WeakMap<LayerParameter, Shape[]>();
+/** The blobs (by index) a layer without weights took from its prototxt's constant fillers (graph.ts keeps them). */
+export const filledWeights = new WeakMap<LayerParameter, Tensor[]>();
+
+type Filler = { type?: string; value?: number };
+
+/**
+ * The constant the prototxt's filler gives a layer's blob ("bias", or its weights, scale or slope), when the filler is
+ * written there and is a constant (FillerParameter's default type); undefined otherwise: Caffe's default fillers and
+ * random ones are no values of the net's own.
+ */
+export function constantFiller(def: LayerParameter, what: string): number | undefined {
+  const p = def as unknown as Record<string, Record<string, Filler | undefined> | undefined>;
+  const bias = /(^|\s)bias$/.test(what) && def.type !== 'Bias'; // 'bias', 'the bias'; a Bias layer's own is its filler
+  const filler = [p.convolution_param, p.inner_product_param, p.embed_param, p.scale_param, p.bias_param, p.prelu_param]
+    .map((params) => (bias ? params?.bias_filler : (params?.weight_filler ?? params?.filler)))
+    .find((x) => x !== undefined);
+  if (!filler || (filler.type ?? 'constant') !== 'constant') return undefined;
+  return filler.value ?? 0;
+}
+
+/**
+ * Whether every blob the layer needs has a constant filler in its prototxt (then it runs without weights from the
+ * file, as in Caffe): its weights (or scale, slopes), and its bias when it has one (bias_term: Convolution's,
+ * InnerProduct's and Embed's default true, Scale's false).
+ */
+export function constantFilled(def: LayerParameter): boolean {
+  const p = def as unknown as Record<string, { bias_term?: boolean } | undefined>;
+  const withBias = def.type === 'Scale' ? p.scale_param?.bias_term === true
+    : ['PReLU', 'Bias', 'BatchNorm'].includes(def.type ?? '') ? false
+    : (p.convolution_param ?? p.inner_product_param ?? p.embed_param)?.bias_term !== false;
+  return def.type !== 'BatchNorm' && constantFiller(def, 'weights') !== undefined && (!withBias || constantFiller(def, 'bias') !== undefined);
+}
 
 /**
  * Checks a weight blob against the shape the layer needs and returns it with the needed dims.
@@ -102,7 +134,16 @@ export function expectWeight(def: LayerParameter, weights: Tensor[], index: numb
   declared[index] = shape;
   declaredWeights.set(def, declared);
   const w = weights[index];
-  if (!w && weights.length === 0) return Object.assign(Object.create(Tensor.prototype) as Tensor, { type: 'float32', dims: shape, data: new Float32Array(0) });
+  if (!w && weights.length === 0) {
+    // A layer the weights file leaves out: Caffe fills it from the prototxt's fillers. A constant one is the net's
+    // own value (colorization's conv8_313_rh: 2.606), kept; any other stays missing, refused when the layer runs.
+    const value = constantFiller(def, what);
+    if (value === undefined) return Object.assign(Object.create(Tensor.prototype) as Tensor, { type: 'float32', dims: shape, data: new Float32Array(0) });
+    const filled = filledWeights.get(def) ?? [];
+    filled[index] = new Tensor(shape, new Float32Array(sizeOf(shape)).fill(value));
+    filledWeights.set(def, filled);
+    return filled[index];
+  }
   if (!w) throw new LayerError(def, `needs ${what} of shape ${shapeString(shape)} (blob ${index}) but the weights have none`);
   if (!fitsRightAligned(w.dims, shape) && !(viewedShares.has(w) && sizeOf(w.dims) === sizeOf(shape)))
     throw new LayerError(def, `${what} (blob ${index}) has shape ${shapeString(w.dims)} but the layer needs ${shapeString(shape)}`);

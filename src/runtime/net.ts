@@ -388,7 +388,7 @@ export class Net {
     // Caffe's ForwardFromTo runs nothing then and pycaffe hands back the end's stale tops: say so instead.
     if (from > to) throw new CremaError(`forward: start '${options.start}' (layer ${from}) comes after end '${layers[to].name}' (layer ${to}): nothing would run`);
     this.setInputs(inputs);
-    this.checkWeights();
+    this.checkWeights(from, to);
     // A whole forward recomputes every chain; a partial one may rewrite a chain's sources without running the
     // chain, so the hidden blobs of the last forward are computed first, from the blobs they came from.
     if (from === 0 && to === layers.length - 1) this.stale.clear();
@@ -497,10 +497,13 @@ export class Net {
     engine.prefault(Math.min(scratch, PREFAULT_SCRATCH_BYTES));
   }
 
-  /** @internal Layers that need weights and got none cannot run: refuse rather than compute with placeholders. */
-  checkWeights(): void {
+  /**
+   * @internal Layers that need weights and got none cannot run: refuse rather than compute with placeholders. Only the
+   * layers a forward runs (`from` to `to`) are asked: pycaffe's forward(end=...) runs with later layers unweighted.
+   */
+  checkWeights(from = 0, to = this.graph.layers.length - 1): void {
     this.usable(); // a disposed net, or one handed to its worker, has no weights here
-    const missing = this.graph.layers.filter((l) => l.weights.length === 0 && (declaredWeights.get(l.def)?.length ?? 0) > 0);
+    const missing = this.graph.layers.slice(from, to + 1).filter((l) => l.weights.length === 0 && (declaredWeights.get(l.def)?.length ?? 0) > 0);
     if (missing.length)
       throw new CremaError(`no weights for ${missing.map((l) => `'${l.name}' (${l.type})`).join(', ')}: give the .caffemodel that goes with the net`);
   }
