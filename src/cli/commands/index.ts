@@ -21,6 +21,7 @@ export interface CremaCommand {
 export const commands: CremaCommand[] = [
   { command: 'bench <net> [weights]', describe: 'Time a model\'s forward pass, layer by layer (like `caffe time`), natively and/or in ONNX Runtime', load: async () => (await import('./bench.js')).benchCommand },
   { command: 'classify <net> <weights> <images..>', describe: 'Classify images (files or directories): each image\'s top classes with probabilities', load: async () => (await import('./classify.js')).classifyCommand },
+  { command: 'colorize <net> <weights> <images..>', describe: 'Colorize photos with the colorization net (Zhang et al. 2016), as its authors\' demo does: PNGs in -o DIR', load: async () => (await import('./colorize.js')).colorizeCommand },
   { command: 'convert <net> [weights]', describe: 'Convert a Caffe model to ONNX, with Caffe\'s exact semantics (runs in ONNX Runtime)', load: async () => (await import('./convert.js')).convertCommand },
   { command: 'detect <net> <weights> <images..>', describe: 'Detect objects with an SSD- or YOLO-style net (ending in DetectionOutput, YoloDetectionOutput or Yolov3DetectionOutput): boxes in image pixels, optionally drawn', load: async () => (await import('./detect.js')).detectCommand },
   { command: 'draw <net>', describe: 'Draw a net\'s layer graph as Caffe\'s draw_net.py does: .dot (Graphviz), .svg or .png', load: async () => (await import('./draw.js')).drawCommand },
