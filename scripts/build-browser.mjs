@@ -26,7 +26,8 @@ const noNode = {
   setup(build) {
     build.onResolve({ filter: /^(node:|fs$|path$|os$|worker_threads$|sharp$|h5wasm\/node$|onnxruntime-node$)/ }, (args) => {
       const importer = path.relative(root, args.importer);
-      if (importer.startsWith('node_modules/protobufjs/') || importer.startsWith('node_modules/@protobufjs/')) return { path: args.path, namespace: 'empty' };
+      // by the path's own node_modules part: a worktree's node_modules may be a link to another checkout's
+      if (/(^|\/)node_modules\/@?protobufjs\//.test(args.importer.split(path.sep).join('/'))) return { path: args.path, namespace: 'empty' };
       return { errors: [{ text: `${args.path} is Node-only and must not be reached from the browser entry (imported by ${importer})` }] };
     });
     build.onLoad({ filter: /.*/, namespace: 'empty' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));

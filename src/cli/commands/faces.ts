@@ -6,6 +6,7 @@ import { type Face, facesInImage } from '../../detect/mtcnn.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import { Net } from '../../runtime/net.js';
 import { CremaError } from '../../util/errors.js';
+import { example } from '../examples.js';
 import { backendArg, threadsArg } from '../shared.js';
 import { collectImages } from './classify.js';
 import { eachImage } from '../image-loop.js';
@@ -34,8 +35,8 @@ export const facesCommand = {
       .option('factor', { type: 'number', default: 0.709, describe: 'the image pyramid\'s scale step (the demo\'s)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object when done: {"images": [{"image", "width", "height", "faces": [{"score", "xmin", "ymin", "xmax", "ymax", "landmarks": [[x, y] x 5]}]}], "skipped": [{"image", "error"}]}' })
       .option('output', { alias: 'o', type: 'string', describe: 'write each image with its faces\' boxes and landmarks drawn as DIR/<name>.png' })
-      .example('$0 faces MTCNNv1/model group.jpg -o marked/', 'faces and their landmarks, drawn')
-      .epilog('As MTCNN\'s MATLAB demo (detect_face.m): P-Net over an image pyramid, R-Net and O-Net on the boxes, the landmarks averaged with O-Net\'s on the mirrored crops; every resize Piotr Dollár\'s imResample, as there. Boxes are in the image\'s pixels counted from 0 (the demo\'s less 1); landmarks are left eye, right eye, nose, left and right mouth corner. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
+      .example(example('$0 faces models/mtcnn models/mtcnn/examples/handshake.jpg'), 'MTCNN (its nets ship with crema): two faces and their landmarks')
+      .epilog('As MTCNN\'s MATLAB demo (detect_face.m; MTCNNv2\'s when det4 is in DIR, its LNet moving the landmarks): P-Net over an image pyramid, R-Net and O-Net on the boxes, the landmarks averaged with O-Net\'s on the mirrored crops; every resize Piotr Dollár\'s imResample, as there. Boxes are in the image\'s pixels counted from 0 (the demo\'s less 1); landmarks are left eye, right eye, nose, left and right mouth corner. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
   handler: async (args: FacesArgs) => {
     const thresholds = args.thresholds.split(',').map(Number);
     if (thresholds.length !== 3 || thresholds.some((t) => !Number.isFinite(t))) throw new CremaError(`--thresholds: three numbers, P-Net's, R-Net's and O-Net's (the demo's: 0.6,0.7,0.7), got '${args.thresholds}'`);
