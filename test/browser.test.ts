@@ -12,6 +12,7 @@ import { imageInput } from '../src/image/input.js';
 import { loadImage } from '../src/image/load.js';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
+import { colorize } from '../src/api.js';
 import { Net } from '../src/runtime/net.js';
 import { readNpy } from '../src/util/npy.js';
 import { agreement } from '../src/verify/compare.js';
@@ -569,6 +570,54 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await page.click('#load');
       await page.waitForSelector('#error:not(:empty)');
       expect(await page.$eval('#error', (e) => e.textContent)).toBe(expected);
+      expect(errors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
+  it('colorizes a photo with a colorization net as the Node library does (the same bytes), its section titled for it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-colorize-'));
+    const { page, errors } = await open(browser, server.url);
+    try {
+      // The colorization net's head on a 16 x 16 L: conv8_313 (weights given), conv8_313_rh (its prototxt's constant
+      // filler, as the release leaves it out), the bins' softmax, class8_ab (no weights: colorize decodes the bins itself).
+      const prototxt = path.join(dir, 'color.prototxt'), weightsFile = path.join(dir, 'color.caffemodel');
+      fs.writeFileSync(prototxt, `name: "tinycolor"
+        layer { name: "data_l" type: "Input" top: "data_l" input_param { shape { dim: 1 dim: 1 dim: 16 dim: 16 } } }
+        layer { name: "conv8_313" type: "Convolution" bottom: "data_l" top: "conv8_313" convolution_param { num_output: 313 kernel_size: 3 stride: 2 pad: 1 } }
+        layer { name: "conv8_313_rh" type: "Scale" bottom: "conv8_313" top: "conv8_313_rh" scale_param { bias_term: false filler { type: "constant" value: 2.606 } } }
+        layer { name: "class8_313_rh" type: "Softmax" bottom: "conv8_313_rh" top: "class8_313_rh" }
+        layer { name: "class8_ab" type: "Convolution" bottom: "class8_313_rh" top: "class8_ab" convolution_param { num_output: 2 kernel_size: 1 } }
+        layer { name: "Silence" type: "Silence" bottom: "class8_ab" }`);
+      const filled = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i));
+      fs.writeFileSync(weightsFile, encodeCaffemodel({ name: 'tinycolor', layer: [{ name: 'conv8_313', type: 'Convolution', blobs: [
+        { shape: { dim: [313, 1, 3, 3] }, data: filled(313 * 9, (i) => Math.sin(i * 0.37) * 0.02) },
+        { shape: { dim: [313] }, data: filled(313, (i) => Math.cos(i * 0.11) * 0.5) },
+      ] }] }));
+      const photo = path.join(root, 'test/fixtures/colorize/cat.png');
+      const nodeNet = await Net.load(prototxt, weightsFile, { threads: 2 });
+      const expected = await colorize(nodeNet, photo);
+      nodeNet.dispose();
+
+      await (await page.$('#prototxt'))!.uploadFile(prototxt);
+      await (await page.$('#weights'))!.uploadFile(weightsFile);
+      await page.click('#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Colorize a photo');
+      await (await page.$('#image'))!.uploadFile(photo);
+      await page.waitForFunction('cremaPage.colorized !== undefined || document.getElementById("error").textContent');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      const got = await page.evaluate(() => (globalThis as unknown as { cremaPage: { colorized: { width: number; height: number; data: number[] } } }).cremaPage.colorized);
+      expect([got.width, got.height]).toEqual([expected.width, expected.height]);
+      expect(got.data).toEqual([...expected.data]);
+      expect(await page.$eval('#boxes', (e) => [(e as unknown as { width: number }).width, (e as unknown as { height: number }).height])).toEqual([160, 117]);
+      // The ONNX backend does not colorize: said in one line.
+      await page.select('#backend', 'onnx');
+      await page.click('#run');
+      await page.waitForSelector('#error:not(:empty)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe("colorize runs on crema's engine only (the ONNX backend classifies and detects)");
       expect(errors).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

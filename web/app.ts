@@ -9,6 +9,7 @@ import { detectionLine } from '../src/detect/options.js';
 import {
   type Backend,
   type BrowserVerifyReport,
+  CremaError,
   type Detection,
   Engine,
   type FileNames,
@@ -55,7 +56,15 @@ const state: State = { labels: [], blobs: {} };
 const pageEngine = new Engine(undefined, { onnxRuntime: new URL('ort/ort.wasm.bundle.min.mjs', location.href), h5wasm: new URL('h5wasm/hdf5_hl.js', location.href) });
 
 /** What the browser tests read (the page's last results). */
-const exposed = { top: [] as { index: number; label: string; prob: number }[], probs: [] as number[], detections: [] as Detection[], downloads: [] as { name: string; bytes: Uint8Array }[], loaded: 0, crema };
+const exposed = {
+  top: [] as { index: number; label: string; prob: number }[],
+  probs: [] as number[],
+  detections: [] as Detection[],
+  colorized: undefined as { width: number; height: number; data: number[] } | undefined,
+  downloads: [] as { name: string; bytes: Uint8Array }[],
+  loaded: 0,
+  crema,
+};
 (globalThis as { cremaPage?: unknown }).cremaPage = exposed;
 
 function say(text: string): void {
@@ -276,24 +285,28 @@ function selectLayer(i: number): void {
 
 // ---- images and classification
 
-/** The image section as the net asks: "Detect objects" for a detector (a detection layer or Faster R-CNN), else "Classify an image". */
+/**
+ * The image section as the net asks: "Detect objects" for a detector (a detection layer or Faster R-CNN), "Colorize
+ * a photo" for the colorization net, else "Classify an image".
+ */
 function showMode(net: Net): void {
-  const detector = net.info.detector !== undefined;
-  $('classify-title').textContent = detector ? 'Detect objects' : 'Classify an image';
-  $('run').textContent = detector ? 'Detect' : 'Classify';
+  const detector = net.info.detector !== undefined, colorizer = net.info.colorizer === true;
+  $('classify-title').textContent = detector ? 'Detect objects' : colorizer ? 'Colorize a photo' : 'Classify an image';
+  $('run').textContent = detector ? 'Detect' : colorizer ? 'Colorize' : 'Classify';
   $('pre-command').textContent = detector ? 'crema detect' : 'crema classify';
+  $('pre').hidden = colorizer; // the demo's own preparation: the photo's L at the net's size
   $('threshold-box').hidden = !detector;
-  $('detect-box').hidden = !detector;
-  $('top').hidden = detector;
+  $('detect-box').hidden = !detector && !colorizer;
+  $('top').hidden = detector || colorizer;
   $('thumb').hidden = detector; // the boxes' canvas shows the image
   $('top').replaceChildren();
   $('detections').replaceChildren();
-  Object.assign(exposed, { top: [], probs: [], detections: [] });
+  Object.assign(exposed, { top: [], probs: [], detections: [], colorized: undefined });
 }
 
 /** Whether the page can run the net on an image: a detector (Net.detect feeds it), or a net of one input. */
 function runnable(net: Net): boolean {
-  return net.info.detector !== undefined || imageTarget(net) !== undefined;
+  return net.info.detector !== undefined || net.info.colorizer === true || imageTarget(net) !== undefined;
 }
 
 /** The input an image fills: a net's only input (a net with several gets no image: the page cannot fill the rest). */
@@ -311,7 +324,8 @@ async function setImage(file: Blob, name: string): Promise<void> {
   const net = state.net;
   // The input the image is prepared for: the one it fills, or a detector's first (as Net.detect decodes).
   const input = net && (imageTarget(net) ?? (net.info.detector ? net.inputs[0] : undefined));
-  const color = net && input ? geometryOf(net.info.blobs[input], input).channels === 3 : true;
+  // The colorization net reads a colour photo (its L channel is taken here, as the demo takes it).
+  const color = net?.info.colorizer || !net || !input ? true : geometryOf(net.info.blobs[input], input).channels === 3;
   state.image = await decodeImage(file, color, name);
   state.imageName = name;
   drawThumb(state.image);
@@ -321,7 +335,23 @@ async function setImage(file: Blob, name: string): Promise<void> {
 
 /** The Classify / Detect button: what the net does with an image. */
 function runImage(): Promise<void> {
-  return state.net?.info.detector ? detectObjects() : classify();
+  return state.net?.info.detector ? detectObjects() : state.net?.info.colorizer ? colorizePhoto() : classify();
+}
+
+/** The colorization net on the photo: Net.colorize (the library's, in the engine worker), shown beside the original. */
+async function colorizePhoto(): Promise<void> {
+  const net = state.net, image = state.image;
+  if (!net || !image) return;
+  if ($<HTMLSelectElement>('backend').value !== 'native') throw new CremaError("colorize runs on crema's engine only (the ONNX backend classifies and detects)");
+  const t0 = performance.now();
+  const out = await net.colorize(image);
+  const ms = performance.now() - t0;
+  exposed.colorized = { width: out.width, height: out.height, data: [...out.data] };
+  const canvas = $<HTMLCanvasElement>('boxes'), px = new ImageData(out.width, out.height);
+  for (let i = 0; i < out.width * out.height; i++) px.data.set([out.data[3 * i], out.data[3 * i + 1], out.data[3 * i + 2], 255], 4 * i);
+  Object.assign(canvas, { width: out.width, height: out.height });
+  canvas.getContext('2d')!.putImageData(px, 0, 0);
+  $('run-time').textContent = `${state.imageName}: colorized in ${ms.toFixed(1)} ms (the engine worker, with the transfer)`;
 }
 
 /** The image's pixels as a canvas draws them (gray as gray). */

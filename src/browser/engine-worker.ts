@@ -6,6 +6,7 @@ import { NativeLayerTimer } from '../bench/native.js';
 import { formatFloat32, formatPrototxt } from '../caffe/prototxt.js';
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
+import { colorizeImage, isColorizer } from '../detect/colorize.js';
 import { type Detection, type DetectOptions, detectImage, detectOnnx, detectorKind } from '../detect/detect.js';
 import { netToDot } from '../graph/dot.js';
 import { summarize } from '../graph/summary.js';
@@ -87,6 +88,7 @@ function infoOf(id: number, net: Net): NetInfo {
     upgrades: net.upgrades,
     dot: netToDot({ name: net.name, layer: net.layers.map((l) => l.def) }, 'TB'),
     detector: detectorKind(net),
+    colorizer: isColorizer(net),
   };
 }
 
@@ -185,6 +187,10 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
     }
     case 'detect':
       return [await detect(netOf(req.net), req), []];
+    case 'colorize': {
+      const data = colorizeImage(netOf(req.net), req.image);
+      return [{ width: req.image.width, height: req.image.height, data }, [data.buffer]];
+    }
     case 'verify':
       return [await verify(netOf(req.net), req), []];
     case 'time': {

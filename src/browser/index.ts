@@ -256,6 +256,19 @@ export class Net {
     return this.call({ op: 'detect', net: this.info.id, image: { ...decoded, data }, options, ort: this.engine.onnxRuntime }, [data.buffer]);
   }
 
+  /**
+   * A photo colorized by the colorization net (colorization_deploy_v2.prototxt), as the Node library's `colorize` and
+   * `crema colorize` make it (the same code, in the engine worker): RGB bytes (interleaved) of the image's size.
+   * `image`: decoded in colour (decodeImage(blob, true)), or a file's bytes decoded here.
+   */
+  async colorize(image: FloatImage | Blob | ArrayBuffer | Uint8Array): Promise<{ width: number; height: number; data: Uint8Array }> {
+    if (!isFloatImage(image) && !(image instanceof Blob || image instanceof ArrayBuffer || image instanceof Uint8Array))
+      throw new CremaError(`colorize: the image is decodeImage's result, a Blob or bytes (Uint8Array, ArrayBuffer), got ${kindOf(image)}`);
+    const decoded = isFloatImage(image) ? image : await decodeImage(image, true);
+    const data = decoded.data.slice(); // transferred: the caller's image stays whole
+    return this.call({ op: 'colorize', net: this.info.id, image: { ...decoded, data } }, [data.buffer]);
+  }
+
   /** Whether images are decoded in colour for this net: its first input has 3 channels (the Node library's detect asks the same). */
   private colorInput(): boolean {
     const input = this.inputs[0];

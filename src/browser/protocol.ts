@@ -39,6 +39,8 @@ export interface NetInfo {
    * or 'faster-rcnn' (a Proposal layer: py-faster-rcnn's im_detect). Absent for other nets.
    */
   detector?: 'output' | 'faster-rcnn';
+  /** Whether `net.colorize` runs it: the colorization net (an L input, the 313 ab bins' probabilities). */
+  colorizer?: boolean;
 }
 
 export interface LayerTiming {
@@ -67,6 +69,7 @@ export type Request =
   | { op: 'run'; net: number; feeds: Record<string, TensorData>; fetches?: string[]; backend?: Backend; ort?: string }
   /** `image.data` is transferred; the options' mean image, if any, comes as plain { dims, data }. */
   | { op: 'detect'; net: number; image: FloatImage; options: DetectOptions; ort?: string }
+  | { op: 'colorize'; net: number; image: FloatImage }
   | { op: 'verify'; net: number; feeds: Record<string, TensorData>; tolerance?: number; ort?: string }
   | { op: 'time'; net: number; feeds: Record<string, TensorData>; iterations: number }
   | { op: 'convert'; net: number; opset?: number; outputs?: 'net' | 'all' }

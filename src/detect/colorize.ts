@@ -26,6 +26,11 @@ export const AB_BINS: [number, number][] = GAMUT.flatMap(([a, lo, hi]) => Array.
 /** The blobs the demo reads: the 313 bins' probabilities, and the layer it writes the bins' centres into. */
 const PROBS = 'class8_313_rh', DECODER = 'class8_ab';
 
+/** Whether the net is the colorization net: one input of 1 channel (L), and the 313 bins' probabilities. */
+export function isColorizer(net: Net): boolean {
+  return net.inputs.length === 1 && net.shapes.get(net.inputs[0])?.[1] === 1 && net.shapes.get(PROBS)?.[1] === AB_BINS.length;
+}
+
 /** The image colorized as the demo does it: RGB bytes (interleaved) of the image's size. */
 export function colorizeImage(net: Net, image: FloatImage): Uint8Array {
   const input = net.inputs[0], dims = net.shapes.get(input);
