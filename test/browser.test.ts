@@ -13,6 +13,8 @@ import { loadImage } from '../src/image/load.js';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { colorize } from '../src/api.js';
+import { detectFaces, loadMtcnn } from '../src/detect/faces.js';
+import type { Face } from '../src/detect/mtcnn.js';
 import { Net } from '../src/runtime/net.js';
 import { readNpy } from '../src/util/npy.js';
 import { agreement } from '../src/verify/compare.js';
@@ -45,6 +47,7 @@ interface BrowserLib {
       detect(image: unknown, options: Record<string, unknown>): Promise<Detection[]>;
     }>;
   };
+  detectFaces(nets: Record<string, unknown>, image: unknown, options?: Record<string, unknown>): Promise<Face[]>;
 }
 const pageState = (page: Page) => page.evaluate(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage);
 
@@ -621,6 +624,36 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(errors).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
+  it("finds MTCNN's faces with the shipped nets as the Node library does (detectFaces in the engine worker)", async () => {
+    const nodeNets = await loadMtcnn(model('mtcnn', ''), { threads: 2 });
+    const expected = await detectFaces(nodeNets, model('mtcnn', 'examples/handshake.jpg'));
+    for (const n of Object.values(nodeNets)) n.dispose();
+    expect(expected).toHaveLength(2);
+    const { page, errors } = await open(browser, server.url);
+    try {
+      const got = await page.evaluate(async () => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+        const engine = new crema.Engine();
+        const bytes = async (f: string) => new Uint8Array(await (await fetch(`models/mtcnn/${f}`)).arrayBuffer());
+        const load = async (n: string) => crema.Net.load({ prototxt: new TextDecoder().decode(await bytes(`${n}.prototxt`)), weights: await bytes(`${n}.caffemodel`) }, { engine });
+        const nets = { pnet: await load('det1'), rnet: await load('det2'), onet: await load('det3') };
+        const image = await (await fetch('models/mtcnn/examples/handshake.jpg')).blob();
+        const said = (p: Promise<unknown>) => p.then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
+        return { faces: await crema.detectFaces(nets, image), partial: await said(crema.detectFaces({ pnet: nets.pnet } as never, image)) };
+      });
+      expect(got.faces).toHaveLength(expected.length);
+      got.faces.forEach((f, i) => {
+        const e = expected[i];
+        const off = [f.score - e.score, f.xmin - e.xmin, f.ymin - e.ymin, f.xmax - e.xmax, f.ymax - e.ymax, ...f.landmarks.flatMap(([x, y], j) => [x - e.landmarks[j][0], y - e.landmarks[j][1]])];
+        expect(Math.max(...off.map(Math.abs)), `face ${i}`).toBeLessThanOrEqual(1e-4);
+      });
+      expect(got.partial).toBe('CremaError: detectFaces: expected { pnet, rnet, onet } (and lnet for MTCNNv2), each a Net from Net.load, got an object');
+      expect(errors).toEqual([]);
+    } finally {
       await page.close();
     }
   });

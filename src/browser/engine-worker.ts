@@ -7,6 +7,7 @@ import { formatFloat32, formatPrototxt } from '../caffe/prototxt.js';
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { colorizeImage, isColorizer } from '../detect/colorize.js';
+import { facesInImage } from '../detect/mtcnn.js';
 import { type Detection, type DetectOptions, detectImage, detectOnnx, detectorKind } from '../detect/detect.js';
 import { netToDot } from '../graph/dot.js';
 import { summarize } from '../graph/summary.js';
@@ -187,6 +188,10 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
     }
     case 'detect':
       return [await detect(netOf(req.net), req), []];
+    case 'faces': {
+      const { pnet, rnet, onet, lnet } = req.nets;
+      return [await facesInImage({ pnet: netOf(pnet), rnet: netOf(rnet), onet: netOf(onet), ...(lnet === undefined ? {} : { lnet: netOf(lnet) }) }, req.image, req.options), []];
+    }
     case 'colorize': {
       const data = colorizeImage(netOf(req.net), req.image);
       return [{ width: req.image.width, height: req.image.height, data }, [data.buffer]];

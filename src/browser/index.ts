@@ -8,6 +8,7 @@ import { geometryOf } from '../image/preprocess.js';
 import { checkEveryInput, checkFeeds } from '../runtime/feeds.js';
 import { Tensor } from '../tensor.js';
 import { CremaError, kindOf } from '../util/errors.js';
+import type { Face, MtcnnOptions } from '../detect/options.js';
 import { checkNames, checkOptionKeys } from '../util/options.js';
 import { SpareBuffers } from '../util/spare.js';
 import { decodeImage } from './image.js';
@@ -21,6 +22,7 @@ export { seededInput } from '../verify/blobs.js';
 export { Tensor, CremaError };
 export type { Backend, BrowserVerifyReport, Detection, DetectOptions, Dialect, EngineReady, FileNames, FloatImage, LayerInfo, LayerTiming, NetInfo };
 export type { BlobVerdict } from '../verify/blobs.js';
+export type { Face, MtcnnOptions } from '../detect/options.js';
 export type { PairResult } from '../verify/compare.js';
 
 export interface EngineOptions {
@@ -303,4 +305,31 @@ export class Net {
     this.disposed = true;
     await this.engine.call({ op: 'dispose', net: this.info.id });
   }
+}
+
+/** MTCNN's nets, loaded on one engine: det1 (P-Net), det2 (R-Net), det3 (O-Net), and MTCNNv2's det4 (LNet). */
+export interface MtcnnNets {
+  pnet: Net;
+  rnet: Net;
+  onet: Net;
+  lnet?: Net;
+}
+
+/**
+ * The faces MTCNN finds in an image, as the Node library's `detectFaces` and `crema faces` find them (the same code,
+ * in the engine worker): boxes in the image's pixels, O-Net's score, five landmarks. `image`: decoded in colour
+ * (decodeImage(blob, true)), or a file's bytes decoded here. Options: minSize, thresholds, factor (the demo's).
+ */
+export async function detectFaces(nets: MtcnnNets, image: FloatImage | Blob | ArrayBuffer | Uint8Array, options: MtcnnOptions = {}): Promise<Face[]> {
+  const roles = ['pnet', 'rnet', 'onet'] as const;
+  if (nets === null || typeof nets !== 'object' || !roles.every((r) => nets[r] instanceof Net) || (nets.lnet !== undefined && !(nets.lnet instanceof Net)))
+    throw new CremaError(`detectFaces: expected { pnet, rnet, onet } (and lnet for MTCNNv2), each a Net from Net.load, got ${kindOf(nets)}`);
+  const all = [...roles.map((r) => nets[r]), ...(nets.lnet ? [nets.lnet] : [])];
+  if (all.some((n) => n.engine !== nets.pnet.engine)) throw new CremaError('detectFaces: the nets must be loaded on one engine (Net.load(files, { engine }))');
+  if (!isFloatImage(image) && !(image instanceof Blob || image instanceof ArrayBuffer || image instanceof Uint8Array))
+    throw new CremaError(`detectFaces: the image is decodeImage's result, a Blob or bytes (Uint8Array, ArrayBuffer), got ${kindOf(image)}`);
+  const decoded = isFloatImage(image) ? image : await decodeImage(image, true);
+  const data = decoded.data.slice(); // transferred: the caller's image stays whole
+  const ids = { pnet: nets.pnet.info.id, rnet: nets.rnet.info.id, onet: nets.onet.info.id, ...(nets.lnet ? { lnet: nets.lnet.info.id } : {}) };
+  return nets.pnet.engine.call({ op: 'faces', nets: ids, image: { ...decoded, data }, options }, [data.buffer]);
 }

@@ -1,5 +1,5 @@
 import type { Dialect } from '../caffe/load.js';
-import type { DetectOptions } from '../detect/options.js';
+import type { DetectOptions, MtcnnOptions } from '../detect/options.js';
 import type { FloatImage } from '../image/image.js';
 // The messages between a page (src/browser/index.ts) and its engine worker (src/browser/engine-worker.ts). The
 // engine runs in the worker: a forward never blocks the page, and the kernels may block on Atomics.wait there.
@@ -70,6 +70,7 @@ export type Request =
   /** `image.data` is transferred; the options' mean image, if any, comes as plain { dims, data }. */
   | { op: 'detect'; net: number; image: FloatImage; options: DetectOptions; ort?: string }
   | { op: 'colorize'; net: number; image: FloatImage }
+  | { op: 'faces'; nets: { pnet: number; rnet: number; onet: number; lnet?: number }; image: FloatImage; options: MtcnnOptions }
   | { op: 'verify'; net: number; feeds: Record<string, TensorData>; tolerance?: number; ort?: string }
   | { op: 'time'; net: number; feeds: Record<string, TensorData>; iterations: number }
   | { op: 'convert'; net: number; opset?: number; outputs?: 'net' | 'all' }

@@ -13,6 +13,7 @@ import type { Net } from '../runtime/net.js';
 import { Tensor, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { checkOptionKeys } from '../util/options.js';
+import type { Face, MtcnnOptions } from './options.js';
 
 /** The nets: det1 (P-Net), det2 (R-Net), det3 (O-Net), and MTCNNv2's det4 (LNet), which refines the landmarks. */
 export interface MtcnnNets {
@@ -22,25 +23,7 @@ export interface MtcnnNets {
   lnet?: Net;
 }
 
-export interface MtcnnOptions {
-  /** The smallest face looked for, in pixels (the demo's minsize: 20). */
-  minSize?: number;
-  /** Each stage's score threshold (the demo's threshold: [0.6 0.7 0.7]). */
-  thresholds?: readonly [number, number, number];
-  /** The pyramid's scale step (the demo's factor: 0.709). */
-  factor?: number;
-}
-
-/** One face: its box in the image's pixels (counted from 0: the demo's less 1), O-Net's score, five landmarks. */
-export interface Face {
-  score: number;
-  xmin: number;
-  ymin: number;
-  xmax: number;
-  ymax: number;
-  /** Left eye, right eye, nose, left and right mouth corners: [x, y] in the image's pixels (the demo's points). */
-  landmarks: [number, number][];
-}
+export type { Face, MtcnnOptions };
 
 const f = Math.fround;
 

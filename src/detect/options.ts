@@ -67,3 +67,24 @@ export function detectionLine(d: Detection): string {
   const px = (v: number) => Math.round(v);
   return `${d.score.toFixed(4)} - "${d.name ?? `class ${d.label}`}" at [${px(d.xmin)}, ${px(d.ymin)}, ${px(d.xmax)}, ${px(d.ymax)}]${d.quad ? `, quadrilateral [${d.quad.map(px).join(', ')}]` : ''}`;
 }
+
+// MTCNN's (mtcnn.ts), here so that the browser entry's types reach no engine.
+export interface MtcnnOptions {
+  /** The smallest face looked for, in pixels (the demo's minsize: 20). */
+  minSize?: number;
+  /** Each stage's score threshold (the demo's threshold: [0.6 0.7 0.7]). */
+  thresholds?: readonly [number, number, number];
+  /** The pyramid's scale step (the demo's factor: 0.709). */
+  factor?: number;
+}
+
+/** One face: its box in the image's pixels (counted from 0: the demo's less 1), O-Net's score, five landmarks. */
+export interface Face {
+  score: number;
+  xmin: number;
+  ymin: number;
+  xmax: number;
+  ymax: number;
+  /** Left eye, right eye, nose, left and right mouth corners: [x, y] in the image's pixels (the demo's points). */
+  landmarks: [number, number][];
+}
