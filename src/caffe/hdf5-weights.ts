@@ -6,6 +6,7 @@
 import type h5wasmApi from 'h5wasm';
 import { Tensor, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { byBytes } from '../util/names.js';
 import { checkAxes } from './caffemodel.js';
 
 /** h5wasm's module: the Node build's and the ESM build's have the same shape. */
@@ -106,15 +107,6 @@ function spend(budget: Budget, dataset: H5Dataset, where: string): void {
 const MAX_BLOBS = 64;
 
 const mb = (bytes: number): string => `${(bytes / 2 ** 20).toLocaleString('en-US', { maximumFractionDigits: 1 })} MB`;
-
-const utf8 = new TextEncoder();
-
-/** HDF5's name order: the names' bytes (UTF-8), compared as unsigned. */
-function byBytes(a: string, b: string): number {
-  const x = utf8.encode(a), y = utf8.encode(b);
-  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
-  return x.length - y.length;
-}
 
 /**
  * Datasets `0`, `1`, ... of one layer's group, as tensors of the dataset's shape, by index. Caffe's own snapshots

@@ -12,6 +12,7 @@ import type { Box as ScoredBox } from '../layers/box_group_output.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { byBytes } from '../util/names.js';
 import { checkOptionKeys } from '../util/options.js';
 import type { Face, MtcnnOptions } from './options.js';
 
@@ -192,12 +193,7 @@ const PNET_MEMORY = 2 ** 30;
 
 /** The net's outputs in Caffe's order (its std::set of names: bytes compared), which matcaffe's out{i} follows. */
 function sortedOutputs(net: Net): string[] {
-  const bytes = (s: string) => new TextEncoder().encode(s);
-  return [...net.outputs].sort((a, b) => {
-    const x = bytes(a), y = bytes(b);
-    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
-    return x.length - y.length;
-  });
+  return [...net.outputs].sort(byBytes);
 }
 
 /** What runs a net's forward: its input, and the blobs `outputs` names, in that order (copies: kept across forwards). */

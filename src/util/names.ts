@@ -18,3 +18,12 @@ export function quoteName(s: string): string {
   const cut = s.length > 60;
   return JSON.stringify(cut ? s.slice(0, 60) : s).slice(1, -1) + (cut ? '…' : '');
 }
+
+const utf8 = new TextEncoder();
+
+/** Names in C++'s std::string order (Caffe's std::set of net outputs, HDF5's name index): UTF-8 bytes as unsigned. */
+export function byBytes(a: string, b: string): number {
+  const x = utf8.encode(a), y = utf8.encode(b);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
+}
