@@ -24,6 +24,8 @@ export interface ImageLoop<T> {
   found: (image: FloatImage) => Promise<T[]>;
   text: (file: string, image: FloatImage, found: T[]) => string;
   draw: (image: FloatImage, found: T[]) => Promise<Uint8Array>;
+  /** More of each image's JSON (`crema pose`: the model and its parts' names). */
+  extra?: Record<string, unknown>;
 }
 
 /** Runs `loop.found` on each image; exit code 1 when some were skipped, an error when none could be read. */
@@ -46,7 +48,7 @@ export async function eachImage<T>(loop: ImageLoop<T>, release?: () => Promise<v
       }
       const found = await loop.found(image);
       done++;
-      if (loop.json) json.images.push({ image: file, width: image.width, height: image.height, [loop.key]: found });
+      if (loop.json) json.images.push({ image: file, width: image.width, height: image.height, ...loop.extra, [loop.key]: found });
       else progress.print(loop.text(file, image, found));
       if (loop.output !== undefined) await writeOutput(outputName(loop.output, file, outputs), await loop.draw(image, found));
     }

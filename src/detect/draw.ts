@@ -35,14 +35,19 @@ export function detectionsSvg(width: number, height: number, detections: readonl
 }
 
 /** The image (pycaffe's [0, 1] float form) with the detections drawn over it, as PNG bytes. */
-export async function drawDetections(image: FloatImage, detections: readonly Detection[]): Promise<Buffer> {
+export function drawDetections(image: FloatImage, detections: readonly Detection[]): Promise<Buffer> {
+  return drawOver(image, detectionsSvg(image.width, image.height, detections));
+}
+
+/** The image (pycaffe's [0, 1] float form) with an SVG of its size drawn over it, as PNG bytes. */
+export async function drawOver(image: FloatImage, svg: string): Promise<Buffer> {
   const { default: sharp } = await import('sharp');
   const { width, height, channels } = image;
   const pixels = Buffer.alloc(width * height * 3);
   for (let i = 0; i < width * height; i++)
     for (let c = 0; c < 3; c++) pixels[i * 3 + c] = Math.round(255 * image.data[i * channels + (channels === 3 ? c : 0)]);
   const drawn = await sharp(pixels, { raw: { width, height, channels: 3 } })
-    .composite([{ input: Buffer.from(detectionsSvg(width, height, detections)), top: 0, left: 0 }])
+    .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
     .raw()
     .toBuffer({ resolveWithObject: true });
   // composite runs last in a pipeline and leaves an alpha channel: a second one drops it (an RGB PNG, as the photo).

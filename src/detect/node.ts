@@ -6,6 +6,8 @@ import type { OnnxSessions } from '../onnx/run.js';
 import type { Net } from '../runtime/net.js';
 import type { Bytes } from '../util/source.js';
 import { detectImage, detectOnnx } from './detect.js';
+import { onnxForwardOf, posesInImage } from './openpose.js';
+import { type Person, type PoseDetectOptions, checkPoseOptions } from './pose-models.js';
 import { type Detection, type DetectOptions, checkDetectOptions } from './options.js';
 
 /**
@@ -22,6 +24,19 @@ export async function detect(net: Net, image: string | Bytes, options: DetectOpt
   const decoded = await loadImage(image, geo.channels === 3);
   if (options.backend !== 'onnx') return detectImage(net, decoded, options);
   return inTurn(net, async () => detectOnnx(await sessionsOf(net), net, decoded, options));
+}
+
+/**
+ * The people in an image file (or its bytes) as OpenPose finds them with its BODY_25, COCO or MPI net
+ * (openpose.ts): per person a keypoint a part, [x, y, score] in the image's pixels ([0, 0, 0]: not found).
+ * `backend: 'onnx'` runs the net in onnxruntime-node (converted again for each new net input size).
+ */
+export async function detectPoses(net: Net, image: string | Bytes, options: PoseDetectOptions = {}): Promise<Person[]> {
+  checkPoseOptions(options);
+  const { backend, ...rest } = options;
+  const decoded = await loadImage(image, true);
+  if (backend !== 'onnx') return posesInImage(net, decoded, rest);
+  return inTurn(net, async () => posesInImage(net, decoded, rest, onnxForwardOf(await sessionsOf(net))));
 }
 
 /** Per net, the ONNX Runtime sessions its detections run in: converting the net for every image would dominate. */

@@ -27,6 +27,7 @@ export const commands: CremaCommand[] = [
   { command: 'draw <net>', describe: 'Draw a net\'s layer graph as Caffe\'s draw_net.py does: .dot (Graphviz), .svg or .png', load: async () => (await import('./draw.js')).drawCommand },
   { command: 'faces <dir> <images..>', describe: 'Find faces and their five landmarks with MTCNN (its model directory: det1, det2, det3), as its authors\' MATLAB demo does', load: async () => (await import('./faces.js')).facesCommand },
   { command: 'info <net> [weights]', describe: 'Show a net\'s layers, blob shapes, parameter counts and multiply-adds', load: async () => (await import('./info.js')).infoCommand },
+  { command: 'pose <net> <weights> <images..>', describe: 'Find people and their body keypoints with an OpenPose net (BODY_25, COCO, MPI), as OpenPose computes them', load: async () => (await import('./pose.js')).poseCommand },
   { command: 'run <net> [weights]', describe: 'Run a Caffe model: print its outputs (top classes for a classifier) and dump blobs as .npy', load: async () => (await import('./run.js')).runCommand },
   { command: 'show <net> <weights>', describe: 'Picture blobs (channels tiled in a grid) and layers\' filters as PNGs, as pycaffe\'s vis_square', load: async () => (await import('./show.js')).showCommand },
   { command: 'ui', describe: 'Serve the web page (look inside a model, in the browser) on 127.0.0.1', load: async () => (await import('./ui.js')).uiCommand },

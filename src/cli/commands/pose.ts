@@ -1,0 +1,69 @@
+import type { Argv } from 'yargs';
+import { drawOver } from '../../detect/draw.js';
+import { modelOf, onnxForwardOf, posesInImage } from '../../detect/openpose.js';
+import { posesSvg } from '../../detect/pose-draw.js';
+import { type Person, POSE_MODELS, type PoseModelName, personLine, poseModel } from '../../detect/pose-models.js';
+import { IMAGE_EXTENSIONS } from '../../image/load.js';
+import { CremaError } from '../../util/errors.js';
+import { eachImage } from '../image-loop.js';
+import { backendArg, loadNetFor, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
+import { collectImages } from './classify.js';
+
+interface PoseArgs extends NetArgs {
+  weights: string;
+  images: string[];
+  netResolution: string;
+  model?: PoseModelName;
+  json: boolean;
+  output?: string;
+  backend: 'native' | 'onnx';
+}
+
+export const poseCommand = {
+  builder: (y: Argv) =>
+    backendArg(threadsArg(netArgs(y)))
+      .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
+      .option('net-resolution', { type: 'string', default: '-1x368', describe: 'the net\'s input, WIDTHxHEIGHT, multiples of 16; one may be -1, from the image\'s aspect ratio (OpenPose\'s --net_resolution)' })
+      .option('model', { choices: POSE_MODELS, describe: 'the body model (default: from the net\'s output: BODY_25, COCO or MPI; MPI_4 is MPI\'s 4-stage net)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object when done: {"images": [{"image", "width", "height", "model", "parts": [names], "people": [{"score", "keypoints": [[x, y, score] a part]}]}], "skipped": [{"image", "error"}]}' })
+      .option('output', { alias: 'o', type: 'string', describe: 'write each image with its people\'s skeletons drawn (OpenPose\'s colours) as DIR/<name>.png' })
+      .example('$0 pose pose_deploy.prototxt pose_iter_584000.caffemodel people.jpg -o posed/', 'OpenPose\'s BODY_25 model (its files: no OpenPose model ships with crema)')
+      .example('$0 pose pose_deploy_linevec.prototxt pose_iter_440000.caffemodel photos/ --json --net-resolution 656x368', 'the COCO model, as one JSON object')
+      .epilog('As OpenPose 1.7 computes it on the CPU with its default flags: the image scaled into the net\'s input (cubic when enlarging) and padded with black, x / 256 - 0.5; the net\'s heatmaps and part affinity fields resized to the input (cubic), the peaks above 0.05 (MPI: 0.6, its 4-stage net 0.3), the parts joined along the fields into people of 3 parts or more scoring 0.4 a part. Keypoints are [x, y, score] in the image\'s pixels, [0, 0, 0] for a part not found; people in OpenPose\'s order. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
+  handler: async (args: PoseArgs) => {
+    const netResolution = parseResolution(args.netResolution);
+    const files = collectImages(args.images);
+    if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
+    const net = await loadNetFor(args, args.backend === 'native');
+    printNotes(net, args);
+    const model = poseModel(args.model ?? modelOf(net)); // refuses a net that is not OpenPose's before any image is read
+    const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads }) : undefined;
+    const forward = sessions ? onnxForwardOf(sessions) : undefined;
+    await eachImage(
+      {
+        label: 'pose', files, geo: { channels: 3, height: 1, width: 1 }, json: args.json, output: args.output, key: 'people',
+        found: (image) => posesInImage(net, image, { netResolution, model: model.name }, forward),
+        text: (file, image, people) => describe(file, image, model.parts, people),
+        draw: (image, people) => drawOver(image, posesSvg(image.width, image.height, model, people)),
+        extra: { model: model.name, parts: model.parts },
+      },
+      async () => sessions?.release(),
+    );
+  },
+};
+
+/** WIDTHxHEIGHT, each an integer, one of them may be -1. */
+export function parseResolution(text: string): [number, number] {
+  const m = /^(-1|\d+)x(-1|\d+)$/.exec(text.trim());
+  const wh = m ? ([Number(m[1]), Number(m[2])] as [number, number]) : undefined;
+  if (!wh || (wh[0] <= 0 && wh[1] <= 0) || wh.some((v) => v === 0))
+    throw new CremaError(`--net-resolution: WIDTHxHEIGHT in pixels, one of them may be -1 (OpenPose's default: -1x368), got '${text}'`);
+  return wh;
+}
+
+function describe(file: string, image: { width: number; height: number }, parts: readonly string[], people: Person[]): string {
+  const lines = [`---------- People in ${file} (${image.width} x ${image.height}) ----------`];
+  people.forEach((p, i) => lines.push(personLine(parts, p, i)));
+  if (people.length === 0) lines.push('(none)');
+  return lines.join('\n');
+}

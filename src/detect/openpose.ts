@@ -1,0 +1,327 @@
+// OpenPose's multi-person pose estimation around its Caffe net, restated from its CPU code (CMU-Perceptual-Computing-
+// Lab/openpose 1.7, default flags): ScaleAndSizeExtractor's net size, CvMatToOpInput's warp and normalisation,
+// PoseExtractorCaffe::forwardPass's resize of the net's maps (resizeAndMergeCpu), peaks (nmsCpu) and the part
+// affinity fields' matching (connectBodyPartsCpu). OpenPose computes in float: each step below rounds where its
+// C++ does (Math.fround), and mixes in double exactly where its expressions promote (noted), so the people, their
+// order and their keypoints are OpenPose's. Platform-neutral: the net runs through a Forward.
+import type { Net } from '../runtime/net.js';
+import { Tensor } from '../tensor.js';
+import { cvResizeCubic } from '../image/cv-resize-cubic.js';
+import { cvWarpAffineScale } from '../image/cv-warp.js';
+import { type FloatImage, checkImageMemory } from '../image/image.js';
+import { CremaError } from '../util/errors.js';
+import { type Person, type PoseModel, type PoseModelName, type PoseOptions, POSE_MODELS, poseChannels, poseModel } from './pose-models.js';
+import type { Forward } from './mtcnn.js';
+
+const f = Math.fround;
+
+// getPoseDefault* with maximize_positives off, POSE_MAX_PEOPLE, getPoseNetDecreaseFactor
+const INTER_MIN_ABOVE = f(0.95), MIN_SUBSET_CNT = 3, MIN_SUBSET_SCORE = f(0.4), MAX_PEAKS = 127, DECREASE = 8;
+
+/** The people OpenPose finds in an image (RGB, [0, 1]), best found first as its connector orders them. */
+export async function posesInImage(net: Net, image: FloatImage, options: PoseOptions = {}, run: Forward = forwardNative): Promise<Person[]> {
+  const { netResolution = [-1, 368] } = options;
+  const model = poseModel(options.model ?? modelOf(net)), name = outputOf(net);
+  const channels = (dims?: readonly number[]) => (dims?.length === 4 && dims[0] === 1 ? dims[1] : -1);
+  const wrong = (dims: readonly number[] | undefined) =>
+    new CremaError(`pose: the net's output '${name}' is ${dims?.join(' x ')}; OpenPose's ${model.name} net gives 1 x ${poseChannels(model)} x H x W (${model.parts.length + 1} heatmaps, ${model.pairs.length} PAF channels)`);
+  if (channels(net.blobs.get(name)?.dims) !== poseChannels(model)) throw wrong(net.blobs.get(name)?.dims);
+  const [netW, netH] = netInputSize(image.width, image.height, netResolution);
+  const scale = resizeScale(image.width, image.height, netW, netH);
+  const input = netInput(image, scale, netW, netH);
+  const [out] = await run(net, input, [name]);
+  if (channels(out.dims) !== poseChannels(model)) throw wrong(out.dims);
+  const [, , oh, ow] = out.dims;
+  return posesFromMaps(model, out.data, oh, ow, image.width, image.height, netW, netH);
+}
+
+/** A Forward through a net's ONNX Runtime sessions (onnxruntime-node's or -web's; converted again for a new input size). */
+export function onnxForwardOf(sessions: { run(inputs: Record<string, Tensor>, wanted: string[]): Promise<Map<string, Tensor>> }): Forward {
+  return async (net, input, outputs) => {
+    const got = await sessions.run({ [net.inputs[0]]: input }, outputs);
+    return outputs.map((n) => got.get(n)!);
+  };
+}
+
+const forwardNative: Forward = async (net, input, outputs) => {
+  const out = net.forward({ [net.inputs[0]]: input });
+  return outputs.map((n) => out[n] ?? net.blobs.get(n)!);
+};
+
+/** The blob OpenPose reads: the net's output (its prototxts name it net_output). */
+function outputOf(net: Net): string {
+  return net.outputs.length === 1 ? net.outputs[0] : 'net_output';
+}
+
+/** The model a net is, from its output's channels (78 BODY_25, 57 COCO, 44 MPI: the 4-stage one when it has no 6th stage). */
+export function modelOf(net: Net): PoseModelName {
+  const name = outputOf(net);
+  const dims = net.blobs.get(name)?.dims;
+  const c = dims?.length === 4 ? dims[1] : -1;
+  const found = POSE_MODELS.filter((m) => poseChannels(poseModel(m)) === c);
+  if (found.length === 0)
+    throw new CremaError(`pose: the net's output '${name}' has ${c} channels; OpenPose's BODY_25 net gives 78, COCO's 57, MPI's 44 (not an OpenPose body net?)`);
+  if (found[0] !== 'MPI') return found[0];
+  return net.layers.some((l) => /stage6/.test(l.name)) ? 'MPI' : 'MPI_4';
+}
+
+/**
+ * ScaleAndSizeExtractor::extract with --net_resolution_dynamic 1: a dimension <= 0 from the image's aspect ratio, no
+ * wider than 16:9, both to multiples of 16. In float where its C++ is (the dynamic behaviour is a float).
+ */
+export function netInputSize(width: number, height: number, [w, h]: [number, number]): [number, number] {
+  if (!(Number.isInteger(w) && Number.isInteger(h)) || (w <= 0 && h <= 0))
+    throw new CremaError(`pose: the net resolution is two integers, one of them may be -1 (OpenPose's default: -1x368), got ${w}x${h}`);
+  if (w <= 0) w = 16 * intRound(f(f(1 / 16) * Math.min(f(f(h * 16) / 9), f(h * width / f(height)))));
+  else if (h <= 0) h = 16 * intRound(f(f(1 / 16) * Math.min(f(f(w * 9) / 16), f(w * height / f(width)))));
+  // scale 1 of scale_number 1: positiveIntRound(size * 1.) / 16 * 16, kept in [1, size]
+  const sixteen = (v: number) => Math.min(v, Math.max(1, Math.trunc(Math.trunc(v + 0.5) / 16) * 16));
+  return [sixteen(w), sixteen(h)];
+}
+
+/** positiveIntRound: int(a + 0.5f) on a float. */
+const intRound = (a: number) => Math.trunc(f(a + 0.5));
+
+/** resizeGetScaleFactor: the smaller of (target - 1) / (initial - 1) across and down, in double. */
+export function resizeScale(w0: number, h0: number, w1: number, h1: number): number {
+  return Math.min((w1 - 1) / (w0 - 1), (h1 - 1) / (h0 - 1));
+}
+
+/**
+ * CvMatToOpInput::createArray: the image as OpenCV holds it (BGR bytes) warped by `scale` into the net's size
+ * (resizeFixedAspectRatio: cubic when enlarging, else INTER_AREA, which warpAffine takes as linear; the rest 0),
+ * then x / 256 - 0.5 a channel plane (exact: bytes over a power of two).
+ */
+export function netInput(image: FloatImage, scale: number, netW: number, netH: number): Tensor {
+  if (image.width < 2 || image.height < 2) throw new CremaError(`pose: the image is ${image.width} x ${image.height}; OpenPose scales from an image of at least 2 x 2 pixels`);
+  const { width, height, channels, data } = image;
+  const bgr = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++)
+    for (let c = 0; c < 3; c++) bgr[i * 3 + c] = Math.round(255 * data[i * channels + (channels === 3 ? 2 - c : 0)]);
+  const warped = cvWarpAffineScale({ width, height, channels: 3, data: bgr }, scale, netW, netH, scale > 1 ? 'cubic' : 'linear').data;
+  const plane = netW * netH, out = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) out[c * plane + i] = warped[i * 3 + c] / 256 - 0.5;
+  return new Tensor([1, 3, netH, netW], out);
+}
+
+/**
+ * The people in a net's output (1 x C x oh x ow: heatmaps, background, PAFs) for an image of imgW x imgH that
+ * ran at netW x netH: forwardPass after the net.
+ */
+export function posesFromMaps(model: PoseModel, out: Float32Array, oh: number, ow: number, imgW: number, imgH: number, netW: number, netH: number): Person[] {
+  const { maps, h, w } = resizeMaps(out, oh, ow);
+  const scale = scaleNetToOutput(imgW, imgH, netW, netH);
+  const peaks = nms(maps, model.parts.length, h, w, f(model.nmsThreshold), f(0.5 / scale));
+  return connect(model, maps, peaks, h, w, scale);
+}
+
+/**
+ * resizeAndMergeCpu for one scale: every map (heatmaps, background, PAFs) resized by cv::resize INTER_CUBIC to
+ * resizeAndMergeCaffe's size, (out * 8 - 1) * 1 + 1: the net's input (its scale factor is 1 there).
+ */
+export function resizeMaps(out: Float32Array, oh: number, ow: number): { maps: Float32Array; h: number; w: number } {
+  const h = oh * DECREASE, w = ow * DECREASE, channels = out.length / (oh * ow);
+  checkImageMemory(4 * channels * h * w, () => `resizing OpenPose's ${channels} maps to ${w} x ${h}`);
+  const maps = new Float32Array(channels * h * w);
+  for (let c = 0; c < channels; c++) maps.set(cvResizeCubic(out.subarray(c * oh * ow, (c + 1) * oh * ow), ow, oh, w, h), c * h * w);
+  return { maps, h, w };
+}
+
+/**
+ * forwardPass's mScaleNetToOutput: from the net's input back to the image, through the size the image takes in
+ * the net (the scale into the net, then each side rounded), as a float.
+ */
+export function scaleNetToOutput(imgW: number, imgH: number, netW: number, netH: number): number {
+  const s = resizeScale(imgW, imgH, netW, netH);
+  return f(resizeScale(Math.trunc(s * imgW + 0.5), Math.trunc(s * imgH + 0.5), imgW, imgH));
+}
+
+/**
+ * nmsCpu: per part, the pixels above the threshold and above their 8 neighbours (the image's border never; the
+ * first inner ring with >= and the threshold standing in outside the image), in raster order, at most 127; each
+ * refined to the score-weighted mean position of the positive scores in its 7 x 7 window, plus `offset`.
+ * Returns per part [count, x1, y1, s1, x2, …] as OpenPose's peaks blob (stride 3 * 128).
+ */
+export function nms(maps: Float32Array, parts: number, h: number, w: number, threshold: number, offset: number): Float32Array {
+  const peaks = new Float32Array(parts * (MAX_PEAKS + 1) * 3);
+  for (let c = 0; c < parts; c++) {
+    const src = maps.subarray(c * h * w, (c + 1) * h * w), dst = peaks.subarray(c * (MAX_PEAKS + 1) * 3);
+    let count = 1;
+    for (let y = 0; y < h && count < MAX_PEAKS + 1; y++)
+      for (let x = 0; x < w && count < MAX_PEAKS + 1; x++) {
+        if (!isPeak(src, w, h, threshold, x, y)) continue;
+        refine(dst, count * 3, src, x, y, w, h, offset);
+        count++;
+      }
+    dst[0] = count - 1;
+  }
+  return peaks;
+}
+
+function isPeak(s: Float32Array, w: number, h: number, t: number, x: number, y: number): boolean {
+  const v = s[y * w + x];
+  if (!(v > t)) return false;
+  if (1 < x && x < w - 2 && 1 < y && y < h - 2) {
+    for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) if ((dx || dy) && !(v > s[(y + dy) * w + x + dx])) return false;
+    return true;
+  }
+  if (!(x === 1 || x === w - 2 || y === 1 || y === h - 2)) return false;
+  for (let dy = -1; dy <= 1; dy++)
+    for (let dx = -1; dx <= 1; dx++) {
+      if (!dx && !dy) continue;
+      const xx = x + dx, yy = y + dy;
+      const n = xx >= 0 && xx < w && yy >= 0 && yy < h ? s[yy * w + xx] : t;
+      if (!(v >= n)) return false;
+    }
+  return true;
+}
+
+/** nmsAccuratePeakPosition: float sums, rows then columns. */
+function refine(out: Float32Array, at: number, s: Float32Array, px: number, py: number, w: number, h: number, offset: number): void {
+  let xAcc = 0, yAcc = 0, scoreAcc = 0;
+  for (let y = Math.max(0, py - 3); y <= Math.min(h - 1, py + 3); y++)
+    for (let x = Math.max(0, px - 3); x <= Math.min(w - 1, px + 3); x++) {
+      const score = s[y * w + x];
+      if (score > 0) {
+        xAcc = f(xAcc + f(x * score));
+        yAcc = f(yAcc + f(y * score));
+        scoreAcc = f(scoreAcc + score);
+      }
+    }
+  out[at] = f(f(xAcc / scoreAcc) + offset);
+  out[at + 1] = f(f(yAcc / scoreAcc) + offset);
+  out[at + 2] = s[py * w + px];
+}
+
+/** A person candidate: the peaks blob's index of each part's score (0: none), its part count and score (float). */
+interface Candidate {
+  parts: Int32Array;
+  count: number;
+  score: number;
+}
+
+/** connectBodyPartsCpu: createPeopleVector, removePeopleBelowThresholdsAndFillFaces, peopleVectorToPeopleArray. */
+export function connect(model: PoseModel, maps: Float32Array, peaks: Float32Array, h: number, w: number, scale: number): Person[] {
+  const people = peopleVector(model, maps, peaks, h, w);
+  let valid = validPeople(people, model.parts.length, false);
+  if (valid.length === 0) valid = validPeople(people, model.parts.length, true);
+  const over = f(1 / (model.parts.length + model.pairs.length / 2));
+  return valid.map((p) => ({
+    score: f(people[p].score * over),
+    keypoints: Array.from(people[p].parts, (i): [number, number, number] => (i > 0 ? [f(peaks[i - 2] * scale), f(peaks[i - 1] * scale), peaks[i]] : [0, 0, 0])),
+  }));
+}
+
+function peopleVector(model: PoseModel, maps: Float32Array, peaks: Float32Array, h: number, w: number): Candidate[] {
+  const nParts = model.parts.length, nPairs = model.pairs.length / 2, stride = 3 * (MAX_PEAKS + 1), area = h * w;
+  const people: Candidate[] = [];
+  const person = (entries: [number, number][], count: number, score: number) => {
+    const parts = new Int32Array(nParts);
+    for (const [k, v] of entries) parts[k] = v;
+    people.push({ parts, count, score });
+  };
+  for (let pair = 0; pair < nPairs; pair++) {
+    const a = model.pairs[2 * pair], b = model.pairs[2 * pair + 1];
+    const nA = intRound(peaks[a * stride]), nB = intRound(peaks[b * stride]);
+    if (nA === 0 || nB === 0) {
+      // the parts of the side found start people of their own (unless one already has them: not for MPI)
+      const [part, n] = nA === 0 ? [b, nB] : [a, nA];
+      for (let i = 1; i <= n; i++) {
+        const index = part * stride + i * 3 + 2;
+        if (nParts !== 15 && people.some((p) => p.parts[part] === index)) continue;
+        person([[part, index]], 1, peaks[index]);
+      }
+      continue;
+    }
+    const mapX = maps.subarray((nParts + 1 + model.mapIdx[2 * pair]) * area), mapY = maps.subarray((nParts + 1 + model.mapIdx[2 * pair + 1]) * area);
+    const all: [number, number, number][] = [];
+    for (let i = 1; i <= nA; i++)
+      for (let j = 1; j <= nB; j++) {
+        const score = scoreAB(peaks, a * stride + i * 3, b * stride + j * 3, mapX, mapY, w, h, f(model.interThreshold), f(model.nmsThreshold));
+        if (score > 1e-6) all.push([score, i, j]);
+      }
+    // std::sort with std::greater on (score as double, i, j)
+    all.sort((p, q) => q[0] - p[0] || q[1] - p[1] || q[2] - p[2]);
+    const connections: [number, number, number][] = [];
+    const usedA = new Uint8Array(nA), usedB = new Uint8Array(nB), most = Math.min(nA, nB);
+    for (const [score, i, j] of all) {
+      if (usedA[i - 1] || usedB[j - 1]) continue;
+      connections.push([a * stride + i * 3 + 2, b * stride + j * 3 + 2, score]);
+      if (connections.length === most) break;
+      usedA[i - 1] = usedB[j - 1] = 1;
+    }
+    if (connections.length === 0) continue;
+    if (pair === 0) {
+      for (const [ia, ib, score] of connections) person([[a, ia], [b, ib]], 2, f(f(peaks[ia] + peaks[ib]) + score));
+    } else if ((nParts === 18 && (pair === 17 || pair === 18)) || (nParts === 25 && (pair === 18 || pair === 19))) {
+      // the ears' pairs (a person seen from behind): a part joins every person holding its other side alone
+      for (const [ia, ib] of connections)
+        for (const p of people) {
+          if (p.parts[a] === ia && p.parts[b] === 0) p.parts[b] = ib;
+          else if (p.parts[b] === ib && p.parts[a] === 0) p.parts[a] = ia;
+        }
+    } else {
+      for (const [ia, ib, score] of connections) {
+        const p = people.find((q) => q.parts[a] === ia);
+        if (p) {
+          p.parts[b] = ib;
+          p.count++;
+          // here the connection's score was made a float first (T(std::get<2>(...))): float sums
+          p.score = f(p.score + f(peaks[ib] + score));
+        } else person([[a, ia], [b, ib]], 2, f(f(peaks[ia] + peaks[ib]) + score));
+      }
+    }
+  }
+  return people;
+}
+
+/**
+ * getScoreAB: the PAF along the segment A -> B sampled at 5-25 points (rounded to pixels), each the field's
+ * projection on the segment's direction; the mean of those above the threshold when over 95 % are, else a
+ * token score for two peaks closer than the maps' diagonal / 150 (their PAF is 0 there). In float, as OpenPose's T.
+ */
+function scoreAB(peaks: Float32Array, ia: number, ib: number, mapX: Float32Array, mapY: Float32Array, w: number, h: number, interThreshold: number, nmsThreshold: number): number {
+  const dx = f(peaks[ib] - peaks[ia]), dy = f(peaks[ib + 1] - peaks[ia + 1]);
+  const points = Math.max(5, Math.min(25, intRound(f(Math.sqrt(f(5 * Math.max(Math.abs(dx), Math.abs(dy))))))));
+  const norm = f(Math.sqrt(f(f(dx * dx) + f(dy * dy))));
+  if (!(norm > 1e-6)) return 0;
+  const sX = peaks[ia], sY = peaks[ia + 1], nx = f(dx / norm), ny = f(dy / norm);
+  const stepX = f(dx / points), stepY = f(dy / points);
+  let sum = 0, count = 0;
+  for (let lm = 0; lm < points; lm++) {
+    const mX = Math.max(0, Math.min(w - 1, intRound(f(sX + f(lm * stepX)))));
+    const mY = Math.max(0, Math.min(h - 1, intRound(f(sY + f(lm * stepY)))));
+    const idx = mY * w + mX;
+    const score = f(f(nx * mapX[idx]) + f(ny * mapY[idx]));
+    if (score > interThreshold) {
+      sum = f(sum + score);
+      count++;
+    }
+  }
+  if (f(count / points) > INTER_MIN_ABOVE) return f(sum / count);
+  // sqrt(int) is a double in C++: the threshold is compared in double
+  if (norm < Math.sqrt(w * h) / 150) return f(nmsThreshold + 1e-6);
+  return 0;
+}
+
+/**
+ * removePeopleBelowThresholdsAndFillFaces for the body models: a candidate stays with 3 parts or more and a score
+ * of 0.4 a part; BODY_25's feet do not count, and a candidate that is mostly feet (4 parts or fewer without them)
+ * is dropped, unless no one stayed (then again, feet counted: maximizePositives).
+ */
+function validPeople(people: Candidate[], nParts: number, maximizePositives: boolean): number[] {
+  const valid: number[] = [];
+  people.forEach((p, k) => {
+    let counter = p.count;
+    if (!maximizePositives && nParts === 25) {
+      let feet = 0;
+      for (let i = 19; i < 25; i++) feet += p.parts[i] > 0 ? 1 : 0;
+      if (feet > 0) {
+        counter -= feet;
+        if (counter <= 4) return;
+      }
+    }
+    if (counter >= MIN_SUBSET_CNT && f(p.score / counter) >= MIN_SUBSET_SCORE) valid.push(k);
+  });
+  return valid;
+}

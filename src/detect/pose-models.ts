@@ -1,0 +1,123 @@
+// OpenPose's body models as its poseParameters.cpp and poseParametersRender.hpp give them (CMU-Perceptual-Computing-
+// Lab/openpose 1.7): the parts, the part pairs the connector walks (in its order: it decides which person a part
+// joins), each pair's PAF channels (x, y) counted after the heatmaps, the default thresholds, and the colours its
+// renderer draws with; and what detectPoses takes and gives. Light: the browser's page and entry import it (no engine).
+import { CremaError } from '../util/errors.js';
+import { checkOptionKeys } from '../util/options.js';
+
+export type PoseModelName = 'BODY_25' | 'COCO' | 'MPI' | 'MPI_4';
+export const POSE_MODELS: readonly PoseModelName[] = ['BODY_25', 'COCO', 'MPI', 'MPI_4'];
+
+export interface PoseModel {
+  name: PoseModelName;
+  /** The body parts, in the heatmaps' order (the net has one more heatmap, the background, after them). */
+  parts: readonly string[];
+  /** POSE_BODY_PART_PAIRS: part A, part B of each PAF, in the connector's order. */
+  pairs: readonly number[];
+  /** POSE_MAP_INDEX: each pair's PAF x and y channels, counted from the first channel after the heatmaps. */
+  mapIdx: readonly number[];
+  /** getPoseDefaultNmsThreshold and getPoseDefaultConnectInterThreshold (maximize_positives off). */
+  nmsThreshold: number;
+  interThreshold: number;
+  /** POSE_*_PAIRS_RENDER_GPU and POSE_*_COLORS_RENDER_GPU (RGB per part): what OpenPose draws. */
+  renderPairs: readonly number[];
+  colors: readonly number[];
+}
+
+const BODY_25_PARTS = ['Nose', 'Neck', 'RShoulder', 'RElbow', 'RWrist', 'LShoulder', 'LElbow', 'LWrist', 'MidHip', 'RHip', 'RKnee', 'RAnkle', 'LHip', 'LKnee', 'LAnkle', 'REye', 'LEye', 'REar', 'LEar', 'LBigToe', 'LSmallToe', 'LHeel', 'RBigToe', 'RSmallToe', 'RHeel'];
+const COCO_PARTS = ['Nose', 'Neck', 'RShoulder', 'RElbow', 'RWrist', 'LShoulder', 'LElbow', 'LWrist', 'RHip', 'RKnee', 'RAnkle', 'LHip', 'LKnee', 'LAnkle', 'REye', 'LEye', 'REar', 'LEar'];
+const MPI_PARTS = ['Head', 'Neck', 'RShoulder', 'RElbow', 'RWrist', 'LShoulder', 'LElbow', 'LWrist', 'RHip', 'RKnee', 'RAnkle', 'LHip', 'LKnee', 'LAnkle', 'Chest'];
+
+const MPI_PAIRS = [0, 1, 1, 2, 2, 3, 3, 4, 1, 5, 5, 6, 6, 7, 1, 14, 14, 8, 8, 9, 9, 10, 14, 11, 11, 12, 12, 13];
+const MPI_MAP = Array.from({ length: 28 }, (_, i) => i);
+const MPI_COLORS = [255, 0, 85, 255, 0, 0, 255, 85, 0, 255, 170, 0, 255, 255, 0, 170, 255, 0, 85, 255, 0, 43, 255, 0, 0, 255, 0, 0, 255, 85, 0, 255, 170, 0, 255, 255, 0, 170, 255, 0, 85, 255, 0, 0, 255];
+const COCO_COLORS = [255, 0, 85, 255, 0, 0, 255, 85, 0, 255, 170, 0, 255, 255, 0, 170, 255, 0, 85, 255, 0, 0, 255, 0, 0, 255, 85, 0, 255, 170, 0, 255, 255, 0, 170, 255, 0, 85, 255, 0, 0, 255, 255, 0, 170, 170, 0, 255, 255, 0, 255, 85, 0, 255];
+
+const MODELS: Record<PoseModelName, PoseModel> = {
+  BODY_25: {
+    name: 'BODY_25',
+    parts: BODY_25_PARTS,
+    pairs: [1, 8, 1, 2, 1, 5, 2, 3, 3, 4, 5, 6, 6, 7, 8, 9, 9, 10, 10, 11, 8, 12, 12, 13, 13, 14, 1, 0, 0, 15, 15, 17, 0, 16, 16, 18, 2, 17, 5, 18, 14, 19, 19, 20, 14, 21, 11, 22, 22, 23, 11, 24],
+    mapIdx: [0, 1, 14, 15, 22, 23, 16, 17, 18, 19, 24, 25, 26, 27, 6, 7, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13, 30, 31, 32, 33, 36, 37, 34, 35, 38, 39, 20, 21, 28, 29, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51],
+    nmsThreshold: 0.05,
+    interThreshold: 0.05,
+    renderPairs: [1, 8, 1, 2, 1, 5, 2, 3, 3, 4, 5, 6, 6, 7, 8, 9, 9, 10, 10, 11, 8, 12, 12, 13, 13, 14, 1, 0, 0, 15, 15, 17, 0, 16, 16, 18, 14, 19, 19, 20, 14, 21, 11, 22, 22, 23, 11, 24],
+    colors: [255, 0, 85, 255, 0, 0, 255, 85, 0, 255, 170, 0, 255, 255, 0, 170, 255, 0, 85, 255, 0, 0, 255, 0, 255, 0, 0, 0, 255, 85, 0, 255, 170, 0, 255, 255, 0, 170, 255, 0, 85, 255, 0, 0, 255, 255, 0, 170, 170, 0, 255, 255, 0, 255, 85, 0, 255, 0, 0, 255, 0, 0, 255, 0, 0, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255],
+  },
+  COCO: {
+    name: 'COCO',
+    parts: COCO_PARTS,
+    pairs: [1, 2, 1, 5, 2, 3, 3, 4, 5, 6, 6, 7, 1, 8, 8, 9, 9, 10, 1, 11, 11, 12, 12, 13, 1, 0, 0, 14, 14, 16, 0, 15, 15, 17, 2, 16, 5, 17],
+    mapIdx: [12, 13, 20, 21, 14, 15, 16, 17, 22, 23, 24, 25, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 28, 29, 30, 31, 34, 35, 32, 33, 36, 37, 18, 19, 26, 27],
+    nmsThreshold: 0.05,
+    interThreshold: 0.05,
+    renderPairs: [1, 2, 1, 5, 2, 3, 3, 4, 5, 6, 6, 7, 1, 8, 8, 9, 9, 10, 1, 11, 11, 12, 12, 13, 1, 0, 0, 14, 14, 16, 0, 15, 15, 17],
+    colors: COCO_COLORS,
+  },
+  MPI: { name: 'MPI', parts: MPI_PARTS, pairs: MPI_PAIRS, mapIdx: MPI_MAP, nmsThreshold: 0.6, interThreshold: 0.01, renderPairs: MPI_PAIRS, colors: MPI_COLORS },
+  // pose_deploy_linevec_faster_4_stages: the same net with 4 stages, a lower NMS threshold
+  MPI_4: { name: 'MPI_4', parts: MPI_PARTS, pairs: MPI_PAIRS, mapIdx: MPI_MAP, nmsThreshold: 0.3, interThreshold: 0.01, renderPairs: MPI_PAIRS, colors: MPI_COLORS },
+};
+
+export function poseModel(name: PoseModelName): PoseModel {
+  return MODELS[name];
+}
+
+/** The net output's channel count for a model: heatmaps, the background's, then two PAF channels a pair. */
+export function poseChannels(m: PoseModel): number {
+  return m.parts.length + 1 + m.pairs.length;
+}
+
+/** One person: a keypoint a part, [x, y, score] in the image's pixels ([0, 0, 0] where not found), and OpenPose's person score. */
+export interface Person {
+  score: number;
+  keypoints: [number, number, number][];
+}
+
+export interface PoseOptions {
+  /** OpenPose's --net_resolution as [width, height]; one may be -1 (from the image's aspect ratio). Default [-1, 368]. */
+  netResolution?: [number, number];
+  /** The body model (default: from the net's output channels; MPI's 4-stage net by its layers). */
+  model?: PoseModelName;
+}
+
+export interface PoseDetectOptions extends PoseOptions {
+  /** 'onnx': the net converted to ONNX and run in ONNX Runtime (again for each new net input size). */
+  backend?: 'native' | 'onnx';
+}
+
+/** Refuses unknown options and bad values of the known ones, in one line, before any image is read. */
+export function checkPoseOptions(options: PoseDetectOptions): void {
+  checkOptionKeys(options, ['netResolution', 'model', 'backend'], 'detectPoses');
+  const { backend, model, netResolution } = options;
+  if (backend !== undefined && backend !== 'native' && backend !== 'onnx') throw new CremaError(`detectPoses: options.backend is 'native' or 'onnx', got ${JSON.stringify(backend)}`);
+  if (model !== undefined && !POSE_MODELS.includes(model)) throw new CremaError(`detectPoses: options.model is one of ${POSE_MODELS.join(', ')}, got ${JSON.stringify(model)}`);
+  if (netResolution !== undefined && !(Array.isArray(netResolution) && netResolution.length === 2 && netResolution.every(Number.isInteger) && netResolution.some((v) => v > 0) && !netResolution.includes(0)))
+    throw new CremaError(`detectPoses: options.netResolution is [width, height] in pixels, one of them may be -1 (OpenPose's default: [-1, 368]), got ${JSON.stringify(netResolution)}`);
+}
+
+/** A person as `crema pose` prints it: its score, then each part found with its place (rounded) and score. */
+export function personLine(parts: readonly string[], p: Person, i: number): string {
+  const seen = p.keypoints.flatMap(([x, y, s], k) => (s > 0 ? [`${parts[k]} (${Math.round(x)}, ${Math.round(y)}) ${s.toFixed(2)}`] : []));
+  return `person ${i + 1}, score ${p.score.toFixed(4)}: ${seen.join(', ')}`;
+}
+
+/**
+ * What OpenPose's renderer (renderKeypointsCpu) draws of the people: each limb of the model's render pairs in the
+ * colour of its second part, each keypoint a dot in its part's, only where the scores pass --render_threshold (0.05).
+ */
+export function skeleton(model: PoseModel, people: readonly Person[]): { lines: [number, number, number, number, string][]; dots: [number, number, string][] } {
+  const colour = (k: number) => `rgb(${model.colors.slice((k * 3) % model.colors.length, ((k * 3) % model.colors.length) + 3).join(',')})`;
+  const lines: [number, number, number, number, string][] = [], dots: [number, number, string][] = [];
+  for (const p of people) {
+    const seen = (k: number) => p.keypoints[k][2] > 0.05;
+    for (let i = 0; i < model.renderPairs.length; i += 2) {
+      const a = model.renderPairs[i], b = model.renderPairs[i + 1];
+      if (seen(a) && seen(b)) lines.push([p.keypoints[a][0], p.keypoints[a][1], p.keypoints[b][0], p.keypoints[b][1], colour(b)]);
+    }
+    p.keypoints.forEach(([x, y], k) => {
+      if (seen(k)) dots.push([x, y, colour(k)]);
+    });
+  }
+  return { lines, dots };
+}

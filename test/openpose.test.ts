@@ -1,0 +1,200 @@
+// OpenPose's pose pipeline against OpenPose's own C++ (test/fixtures/openpose, referee/make.sh): its CPU code of
+// version 1.7 built in a chroot with OpenCV 4.5.1 (ScaleAndSizeExtractor, CvMatToOpInput, resizeAndMergeCpu, nmsCpu,
+// connectBodyPartsCpu, in PoseExtractorCaffe::forwardPass's order and with its default flags), fed (a) images, whose
+// warped net input it writes, and (b) designed net outputs (BODY_25, COCO, MPI: people drawn as heatmap peaks and
+// part affinity fields, overlapping, with parts missing, spurious peaks, none), whose peaks and people it writes.
+// Checked: the net input's size, scale and every byte; each case's peaks and people, in the same order, every
+// keypoint and score the same float32 (the referee prints 9 digits: each float exactly). And a whole net (c): the
+// COCO net on a photo, its forward by real Caffe 1.0, then OpenPose's code: crema's people from Caffe's output bit
+// for bit, and from its own forward (native, ONNX Runtime) within the forward's last bits.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
+import { detectPoses } from '../src/detect/node.js';
+import { connect, netInput, netInputSize, nms, posesFromMaps, posesInImage, resizeMaps, resizeScale, scaleNetToOutput } from '../src/detect/openpose.js';
+import { makeImage } from '../src/image/image.js';
+import { Net } from '../src/runtime/net.js';
+import { cli, spawnCli } from './helpers/cli.js';
+import { toJson } from '../src/cli/json.js';
+import { type PoseModelName, personLine, poseModel } from '../src/detect/pose-models.js';
+import { loadImage } from '../src/image/load.js';
+import { readNpy } from '../src/util/npy.js';
+
+const fixture = path.join(import.meta.dirname, 'fixtures/openpose');
+
+interface InputCase {
+  name: string;
+  image: string;
+  netResolution: [number, number];
+  netInputSize: [number, number];
+  scaleInputToNetInput: number;
+  expected: string;
+}
+interface PoseCase {
+  name: string;
+  model: PoseModelName;
+  netIn: [number, number];
+  image: [number, number];
+  netout: string;
+  expected: { keypoints: number[][][]; scores: number[]; peaks: number[][][]; scaleNetToOutput: number; nmsOffset: number; heatMapSize: [number, number] };
+}
+const inputs = (JSON.parse(fs.readFileSync(path.join(fixture, 'input.json'), 'utf8')) as { cases: InputCase[] }).cases;
+const poses = (JSON.parse(fs.readFileSync(path.join(fixture, 'pose.json'), 'utf8')) as { cases: PoseCase[] }).cases;
+
+describe("OpenPose's net input (ScaleAndSizeExtractor, CvMatToOpInput)", () => {
+  it.each(inputs.map((c) => [c.name, c] as const))('%s: size, scale and every byte', async (_, c) => {
+    const image = await loadImage(path.join(fixture, c.image), true);
+    const [w, h] = netInputSize(image.width, image.height, c.netResolution);
+    expect([w, h]).toEqual(c.netInputSize);
+    const scale = resizeScale(image.width, image.height, w, h);
+    expect(scale).toBe(c.scaleInputToNetInput);
+    const got = netInput(image, scale, w, h);
+    expect(got.dims).toEqual([1, 3, h, w]);
+    // OpenPose's warped image (written as cv::imwrite writes a BGR image: an RGB PNG), as x / 256 - 0.5 planes, B G R
+    const want = await loadImage(path.join(fixture, c.expected), true);
+    expect([want.width, want.height]).toEqual([w, h]);
+    let differ = 0;
+    for (let i = 0; i < w * h; i++)
+      for (let k = 0; k < 3; k++) if (got.data[k * w * h + i] !== Math.round(255 * want.data[i * 3 + 2 - k]) / 256 - 0.5) differ++;
+    expect(differ).toBe(0);
+  });
+});
+
+describe("OpenPose's peaks and people (resizeAndMergeCpu, nmsCpu, connectBodyPartsCpu)", () => {
+  it('resizeAndMergeCpu alone: 5 x 4 maps to 40 x 32, bit for bit', () => {
+    const input = readNpy(path.join(fixture, 'cases/resize_in.npy')), want = readNpy(path.join(fixture, 'cases/resize_out.npy'));
+    const { maps, h, w } = resizeMaps(input.data, input.dims[2], input.dims[3]);
+    expect([1, 3, h, w]).toEqual(want.dims);
+    expect(notBitEqual([...maps], [...want.data])).toBe(0);
+  });
+  it.each(poses.map((c) => [`${c.model} ${c.name}`, c] as const))('%s', (_, c) => {
+    const model = poseModel(c.model), out = readNpy(path.join(fixture, c.netout));
+    const [, , oh, ow] = out.dims;
+    const { maps, h, w } = resizeMaps(out.data, oh, ow);
+    expect([w, h]).toEqual(c.expected.heatMapSize);
+    const scale = scaleNetToOutput(c.image[0], c.image[1], c.netIn[0], c.netIn[1]);
+    expect(scale).toBe(Math.fround(c.expected.scaleNetToOutput));
+    const peaks = nms(maps, model.parts.length, h, w, Math.fround(model.nmsThreshold), Math.fround(0.5 / scale));
+    const stride = 3 * 128;
+    const found = c.expected.peaks.map((_, part) => Array.from({ length: peaks[part * stride] }, (_, i) => Array.from(peaks.subarray(part * stride + 3 * (i + 1), part * stride + 3 * (i + 2)))));
+    expect(found.map((p) => p.length)).toEqual(c.expected.peaks.map((p) => p.length));
+    expect(notBitEqual(found.flat(2), c.expected.peaks.flat(2))).toBe(0);
+    const people = connect(model, maps, peaks, h, w, scale);
+    expect(people.map((p) => p.keypoints.filter((k) => k[2] > 0).length)).toEqual(c.expected.keypoints.map((p) => p.filter((k) => k[2] > 0).length));
+    expect(notBitEqual(people.flatMap((p) => p.keypoints.flat()), c.expected.keypoints.flat(2))).toBe(0);
+    expect(notBitEqual(people.map((p) => p.score), c.expected.scores)).toBe(0);
+  });
+});
+
+/** How many of the float32 values differ from the referee's (printed to 9 digits: each float exactly). */
+function notBitEqual(a: number[], b: number[]): number {
+  expect(a).toHaveLength(b.length);
+  return a.filter((v, i) => v !== Math.fround(b[i])).length;
+}
+
+describe("a whole net: OpenPose's COCO deploy net on a photo (referee/wholenet.sh)", () => {
+  // The corpus's copy of the net with synthetic weights (the corpus's hashweights, an unused layer last in its spec so
+  // that the heatmaps' layer is not scaled down as a classifier's): 23 people of random maps, hundreds of peaks.
+  const whole = JSON.parse(fs.readFileSync(path.join(fixture, 'wholenet.json'), 'utf8')) as { image: string; netResolution: [number, number]; netIn: [number, number]; expected: PoseCase['expected'] };
+  const corpus = path.join(import.meta.dirname, 'fixtures/corpus');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-wholepose-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it("from real Caffe's net output: OpenPose's people, bit for bit", () => {
+    const out = readNpy(path.join(fixture, 'cases/wholenet_caffe.npy'));
+    const people = posesFromMaps(poseModel('COCO'), out.data, out.dims[2], out.dims[3], 300, 200, whole.netIn[0], whole.netIn[1]);
+    expect(people).toHaveLength(23);
+    expect(notBitEqual(people.flatMap((p) => p.keypoints.flat()), whole.expected.keypoints.flat(2))).toBe(0);
+    expect(notBitEqual(people.map((p) => p.score), whole.expected.scores)).toBe(0);
+  });
+
+  it.each(['native', 'onnx'] as const)('detectPoses, %s: the same people and parts, keypoints within 1e-3 pixels (the forward\'s last bits)', async (backend) => {
+    const spec = JSON.parse(fs.readFileSync(path.join(corpus, 'openpose_coco/spec.json'), 'utf8')) as { layers: unknown[] };
+    spec.layers.push({ name: 'unused', type: 'Convolution', blobs: [[1, 1, 1, 1]] });
+    const specFile = path.join(tmp, 'spec.json'), weightsFile = path.join(tmp, 'coco.caffemodel');
+    if (!fs.existsSync(weightsFile)) {
+      fs.writeFileSync(specFile, JSON.stringify(spec));
+      execFileSync('node', [path.join(corpus, 'hashweights.mjs'), 'model', specFile, weightsFile, '--salt', 'corpus']);
+    }
+    const net = await Net.load(path.join(corpus, 'openpose_coco/net.prototxt'), weightsFile, { threads: 2 });
+    try {
+      const people = await detectPoses(net, path.join(fixture, whole.image), { netResolution: whole.netResolution, backend });
+      expect(people.map((p) => p.keypoints.map((k) => k[2] > 0))).toEqual(whole.expected.keypoints.map((p) => p.map((k) => k[2] > 0)));
+      const diff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+      expect(diff(people.flatMap((p) => p.keypoints.flat()), whole.expected.keypoints.flat(2))).toBeLessThanOrEqual(1e-3);
+      expect(diff(people.map((p) => p.score), whole.expected.scores)).toBeLessThanOrEqual(1e-5);
+    } finally {
+      net.dispose();
+    }
+  }, 60_000);
+});
+
+describe('posesInImage, detectPoses and crema pose', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-pose-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const photo = path.join(import.meta.dirname, 'fixtures/mtcnn/test1.jpg');
+  // A stand-in for OpenPose's COCO net, small and with weights: its input 'image', its output 'net_output' of 57
+  // channels at an eighth of the input (the 8 x 8 means of B, G, R mixed per channel).
+  const prototxt = path.join(tmp, 'pose.prototxt'), weights = path.join(tmp, 'pose.caffemodel');
+  fs.writeFileSync(prototxt, `name: "tinypose"
+    input: "image" input_dim: 1 input_dim: 3 input_dim: 16 input_dim: 16
+    layer { name: "pool" type: "Pooling" bottom: "image" top: "pool" pooling_param { pool: AVE kernel_size: 8 stride: 8 } }
+    layer { name: "net_output" type: "Convolution" bottom: "pool" top: "net_output" convolution_param { num_output: 57 kernel_size: 1 } }`);
+  const filled = (n: number, fn: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => fn(i));
+  fs.writeFileSync(weights, encodeCaffemodel({ name: 'tinypose', layer: [{ name: 'net_output', type: 'Convolution', blobs: [
+    { shape: { dim: [57, 3, 1, 1] }, data: filled(57 * 3, (i) => Math.sin(i * 1.7) * 2) },
+    { shape: { dim: [57] }, data: filled(57, (i) => Math.cos(i * 0.3) * 0.5) },
+  ] }] }));
+
+  it('runs the net on the net input OpenPose makes, and finds in its output what posesFromMaps finds', async () => {
+    const c = poses.find((p) => p.name === 'coco_two')!;
+    const net = await Net.load(prototxt, weights, { threads: 1 });
+    const image = makeImage(c.image[1], c.image[0], 3);
+    const designed = readNpy(path.join(fixture, c.netout));
+    let fed: number[] = [];
+    const people = await posesInImage(net, image, { netResolution: c.netIn }, async (_, input) => ((fed = input.dims), [designed]));
+    expect(fed).toEqual([1, 3, c.netIn[1], c.netIn[0]]);
+    expect(notBitEqual(people.flatMap((p) => p.keypoints.flat()), c.expected.keypoints.flat(2))).toBe(0);
+    net.dispose();
+  });
+
+  it('crema pose --json gives what detectPoses gives; --backend onnx the same people; -o draws them', async () => {
+    const net = await Net.load(prototxt, weights, { threads: 1 });
+    const expected = await detectPoses(net, photo, { netResolution: [128, -1] });
+    expect(expected.length).toBeGreaterThan(0);
+    const onnx = await detectPoses(net, photo, { netResolution: [128, -1], backend: 'onnx' });
+    expect(onnx.map((p) => p.keypoints.map((k) => k[2] > 0))).toEqual(expected.map((p) => p.keypoints.map((k) => k[2] > 0)));
+    expect(Math.max(...onnx.flatMap((p, i) => p.keypoints.flatMap((k, j) => k.map((v, d) => Math.abs(v - expected[i].keypoints[j][d])))))).toBeLessThanOrEqual(1e-3);
+    net.dispose();
+    const out = path.join(tmp, 'drawn');
+    const r = await cli('pose', prototxt, weights, photo, '--net-resolution', '128x-1', '--json', '-o', out);
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout) as { images: { model: string; parts: string[]; people: unknown }[] };
+    expect(json.images[0].model).toBe('COCO');
+    expect(json.images[0].parts).toEqual(poseModel('COCO').parts);
+    expect(json.images[0].people).toEqual(JSON.parse(toJson(expected))); // --json's numbers: 6 digits, as OpenPose's JSON
+    const drawn = await loadImage(path.join(out, 'test1.png'), true);
+    expect([drawn.width, drawn.height]).toEqual([450, 344]);
+    const text = await spawnCli(path.join(import.meta.dirname, '..'), 'pose', prototxt, weights, photo, '--net-resolution', '128x-1'); // the text goes to process.stdout
+    expect(text.stdout.split('\n')[1]).toBe(personLine(poseModel('COCO').parts, expected[0], 0));
+  });
+
+  it('refuses a net that is not OpenPose\'s, a bad --net-resolution and bad options in one line', async () => {
+    const other = path.join(tmp, 'other.prototxt');
+    fs.writeFileSync(other, 'name: "x" input: "image" input_dim: 1 input_dim: 3 input_dim: 16 input_dim: 16\nlayer { name: "p" type: "Pooling" bottom: "image" top: "p" pooling_param { pool: AVE kernel_size: 8 stride: 8 } }');
+    const r = await cli('pose', other, weights, photo);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n').at(-1)).toBe("crema: pose: the net's output 'p' has 3 channels; OpenPose's BODY_25 net gives 78, COCO's 57, MPI's 44 (not an OpenPose body net?)");
+    const bad = await cli('pose', prototxt, weights, photo, '--net-resolution', '-1x-1');
+    expect(bad.stderr).toBe("crema: --net-resolution: WIDTHxHEIGHT in pixels, one of them may be -1 (OpenPose's default: -1x368), got '-1x-1'");
+    const net = await Net.load(prototxt, weights, { threads: 1 });
+    await expect(detectPoses(net, photo, { netResolution: [0, 368] })).rejects.toThrow("detectPoses: options.netResolution is [width, height] in pixels, one of them may be -1 (OpenPose's default: [-1, 368]), got [0,368]");
+    await expect(detectPoses(net, photo, { model: 'BODY_21' as never })).rejects.toThrow('detectPoses: options.model is one of BODY_25, COCO, MPI, MPI_4, got "BODY_21"');
+    await expect(detectPoses(net, photo, { model: 'BODY_25' })).rejects.toThrow("pose: the net's output 'net_output' is 1 x 57 x 2 x 2; OpenPose's BODY_25 net gives 1 x 78 x H x W (26 heatmaps, 52 PAF channels)");
+    await expect(posesInImage(net, makeImage(1, 5, 3))).rejects.toThrow('pose: the image is 5 x 1; OpenPose scales from an image of at least 2 x 2 pixels');
+    net.dispose();
+  });
+});
