@@ -154,7 +154,7 @@ describe('posesInImage, detectPoses and crema pose', () => {
     const net = await Net.load(prototxt, weights, { threads: 1 });
     const image = makeImage(c.image[1], c.image[0], 3);
     const designed = readNpy(path.join(fixture, c.netout));
-    let fed: number[] = [];
+    let fed: readonly number[] = [];
     const people = await posesInImage(net, image, { netResolution: c.netIn }, async (_, input) => ((fed = input.dims), [designed]));
     expect(fed).toEqual([1, 3, c.netIn[1], c.netIn[0]]);
     expect(notBitEqual(people.flatMap((p) => p.keypoints.flat()), c.expected.keypoints.flat(2))).toBe(0);
