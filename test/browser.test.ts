@@ -13,6 +13,8 @@ import { loadImage } from '../src/image/load.js';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { colorize } from '../src/api.js';
+import { detectPoses } from '../src/detect/node.js';
+import { type Person, personLine, poseModel } from '../src/detect/pose-models.js';
 import { detectFaces, loadMtcnn } from '../src/detect/faces.js';
 import type { Face } from '../src/detect/mtcnn.js';
 import { Net } from '../src/runtime/net.js';
@@ -654,6 +656,58 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(got.partial).toBe('CremaError: detectFaces: expected { pnet, rnet, onet } (and lnet for MTCNNv2), each a Net from Net.load, got an object');
       expect(errors).toEqual([]);
     } finally {
+      await page.close();
+    }
+  });
+
+  it('finds people with an OpenPose net as the Node library does (detectPoses in the engine worker), both backends, its section titled for it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-pose-'));
+    const { page, errors } = await open(browser, server.url);
+    try {
+      // A stand-in for OpenPose's COCO net (its input 'image', 'net_output' of 57 channels at an eighth), with weights.
+      const prototxt = path.join(dir, 'pose.prototxt'), weightsFile = path.join(dir, 'pose.caffemodel');
+      fs.writeFileSync(prototxt, `name: "tinypose"
+        input: "image" input_dim: 1 input_dim: 3 input_dim: 16 input_dim: 16
+        layer { name: "pool" type: "Pooling" bottom: "image" top: "pool" pooling_param { pool: AVE kernel_size: 8 stride: 8 } }
+        layer { name: "net_output" type: "Convolution" bottom: "pool" top: "net_output" convolution_param { num_output: 57 kernel_size: 1 } }`);
+      const filled = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i));
+      fs.writeFileSync(weightsFile, encodeCaffemodel({ name: 'tinypose', layer: [{ name: 'net_output', type: 'Convolution', blobs: [
+        { shape: { dim: [57, 3, 1, 1] }, data: filled(57 * 3, (i) => Math.sin(i * 1.7) * 2) },
+        { shape: { dim: [57] }, data: filled(57, (i) => Math.cos(i * 0.3) * 0.5) },
+      ] }] }));
+      // OpenPose's pattern (test/fixtures/openpose), whose maps here have no near ties: a photo's give people that the
+      // forwards' last bits (FMA or not, ONNX Runtime's sums) can change.
+      const photo = path.join(root, 'test/fixtures/openpose/images/pattern.png');
+      const nodeNet = await Net.load(prototxt, weightsFile, { threads: 2 });
+      const expected = await detectPoses(nodeNet, photo);
+      nodeNet.dispose();
+      expect(expected.length).toBeGreaterThan(3);
+
+      await (await page.$('#prototxt'))!.uploadFile(prototxt);
+      await (await page.$('#weights'))!.uploadFile(weightsFile);
+      await page.click('#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Find people');
+      await (await page.$('#image'))!.uploadFile(photo);
+      const people = async (by: string) => {
+        await page.waitForFunction(`document.getElementById('run-time').textContent.includes(${JSON.stringify(by)}) || document.getElementById('error').textContent`);
+        expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+        return (await page.evaluate(() => (globalThis as unknown as { cremaPage: { people: Person[] } }).cremaPage.people));
+      };
+      const same = (got: Person[], tolerance: number) => {
+        expect(got.map((p) => p.keypoints.map((k) => k[2] > 0))).toEqual(expected.map((p) => p.keypoints.map((k) => k[2] > 0)));
+        const off = got.flatMap((p, i) => [p.score - expected[i].score, ...p.keypoints.flatMap((k, j) => k.map((v, d) => v - expected[i].keypoints[j][d]))]);
+        expect(Math.max(...off.map(Math.abs))).toBeLessThanOrEqual(tolerance);
+      };
+      same(await people('the engine worker'), 1e-4);
+      expect(await page.$eval('#detections li', (e) => e.textContent)).toBe(personLine(poseModel('COCO').parts, expected[0], 0));
+      expect(await page.$eval('#boxes', (e) => [(e as unknown as { width: number }).width, (e as unknown as { height: number }).height])).toEqual([50, 37]);
+      await page.select('#backend', 'onnx');
+      await page.click('#run');
+      same(await people('ONNX Runtime Web'), 1e-3);
+      expect(errors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
       await page.close();
     }
   });

@@ -6,6 +6,7 @@ import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import * as crema from '../src/browser/index.js';
 import { parseDataShape } from '../src/util/data-shape.js';
 import { detectionLine } from '../src/detect/options.js';
+import { type Person, personLine, poseModel, skeleton } from '../src/detect/pose-models.js';
 import {
   type Backend,
   type BrowserVerifyReport,
@@ -61,6 +62,7 @@ const exposed = {
   probs: [] as number[],
   detections: [] as Detection[],
   colorized: undefined as { width: number; height: number; data: number[] } | undefined,
+  people: [] as Person[],
   downloads: [] as { name: string; bytes: Uint8Array }[],
   loaded: 0,
   crema,
@@ -287,26 +289,26 @@ function selectLayer(i: number): void {
 
 /**
  * The image section as the net asks: "Detect objects" for a detector (a detection layer or Faster R-CNN), "Colorize
- * a photo" for the colorization net, else "Classify an image".
+ * a photo" for the colorization net, "Find people" for an OpenPose net, else "Classify an image".
  */
 function showMode(net: Net): void {
-  const detector = net.info.detector !== undefined, colorizer = net.info.colorizer === true;
-  $('classify-title').textContent = detector ? 'Detect objects' : colorizer ? 'Colorize a photo' : 'Classify an image';
-  $('run').textContent = detector ? 'Detect' : colorizer ? 'Colorize' : 'Classify';
+  const detector = net.info.detector !== undefined, colorizer = net.info.colorizer === true, poser = net.info.pose !== undefined;
+  $('classify-title').textContent = detector ? 'Detect objects' : colorizer ? 'Colorize a photo' : poser ? 'Find people' : 'Classify an image';
+  $('run').textContent = detector ? 'Detect' : colorizer ? 'Colorize' : poser ? 'Find' : 'Classify';
   $('pre-command').textContent = detector ? 'crema detect' : 'crema classify';
-  $('pre').hidden = colorizer; // the demo's own preparation: the photo's L at the net's size
+  $('pre').hidden = colorizer || poser; // the demo's own preparation (the photo's L; OpenPose's scale and x / 256 - 0.5)
   $('threshold-box').hidden = !detector;
-  $('detect-box').hidden = !detector && !colorizer;
-  $('top').hidden = detector || colorizer;
-  $('thumb').hidden = detector; // the boxes' canvas shows the image
+  $('detect-box').hidden = !detector && !colorizer && !poser;
+  $('top').hidden = detector || colorizer || poser;
+  $('thumb').hidden = detector || poser; // the boxes' canvas shows the image
   $('top').replaceChildren();
   $('detections').replaceChildren();
-  Object.assign(exposed, { top: [], probs: [], detections: [], colorized: undefined });
+  Object.assign(exposed, { top: [], probs: [], detections: [], colorized: undefined, people: [] });
 }
 
 /** Whether the page can run the net on an image: a detector (Net.detect feeds it), or a net of one input. */
 function runnable(net: Net): boolean {
-  return net.info.detector !== undefined || net.info.colorizer === true || imageTarget(net) !== undefined;
+  return net.info.detector !== undefined || net.info.colorizer === true || net.info.pose !== undefined || imageTarget(net) !== undefined;
 }
 
 /** The input an image fills: a net's only input (a net with several gets no image: the page cannot fill the rest). */
@@ -335,7 +337,43 @@ async function setImage(file: Blob, name: string): Promise<void> {
 
 /** The Classify / Detect button: what the net does with an image. */
 function runImage(): Promise<void> {
-  return state.net?.info.detector ? detectObjects() : state.net?.info.colorizer ? colorizePhoto() : classify();
+  const info = state.net?.info;
+  return info?.detector ? detectObjects() : info?.colorizer ? colorizePhoto() : info?.pose ? findPeople() : classify();
+}
+
+/** An OpenPose net on the image: Net.detectPoses (the library's, in the engine worker), the skeletons drawn as OpenPose draws them and listed. */
+async function findPeople(): Promise<void> {
+  const net = state.net, image = state.image;
+  if (!net?.info.pose || !image) return;
+  const backend = $<HTMLSelectElement>('backend').value as Backend;
+  const t0 = performance.now();
+  const people = await net.detectPoses(image, { backend });
+  const ms = performance.now() - t0;
+  exposed.people = people;
+  const model = poseModel(net.info.pose), canvas = $<HTMLCanvasElement>('boxes');
+  Object.assign(canvas, { width: image.width, height: image.height });
+  const ctx = canvas.getContext('2d')!;
+  ctx.putImageData(pixelsOf(image), 0, 0);
+  const line = Math.max(2, Math.round(Math.max(image.width / 1280, image.height / 720) * 6));
+  const { lines, dots } = skeleton(model, people);
+  Object.assign(ctx, { globalAlpha: 0.6, lineWidth: line, lineCap: 'round' });
+  for (const [x1, y1, x2, y2, c] of lines) {
+    ctx.strokeStyle = c;
+    ctx.beginPath();
+    ctx.moveTo(x1, y1);
+    ctx.lineTo(x2, y2);
+    ctx.stroke();
+  }
+  for (const [x, y, c] of dots) {
+    ctx.fillStyle = c;
+    ctx.beginPath();
+    ctx.arc(x, y, line, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+  ctx.globalAlpha = 1;
+  $('detections').replaceChildren(...people.map((p, i) => Object.assign(document.createElement('li'), { textContent: personLine(model.parts, p, i) })));
+  const by = backend === 'onnx' ? 'ONNX Runtime Web (converted in the engine worker, session included)' : 'the engine worker, with the transfer';
+  $('run-time').textContent = `${state.imageName}: ${people.length} ${people.length === 1 ? 'person' : 'people'} (${model.name}) in ${ms.toFixed(1)} ms (${by})`;
 }
 
 /** The colorization net on the photo: Net.colorize (the library's, in the engine worker), shown beside the original. */

@@ -8,6 +8,7 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { colorizeImage, isColorizer } from '../detect/colorize.js';
 import { facesInImage } from '../detect/mtcnn.js';
+import { modelOf, onnxForwardOf, posesInImage } from '../detect/openpose.js';
 import { type Detection, type DetectOptions, detectImage, detectOnnx, detectorKind } from '../detect/detect.js';
 import { netToDot } from '../graph/dot.js';
 import { summarize } from '../graph/summary.js';
@@ -90,6 +91,7 @@ function infoOf(id: number, net: Net): NetInfo {
     dot: netToDot({ name: net.name, layer: net.layers.map((l) => l.def) }, 'TB'),
     detector: detectorKind(net),
     colorizer: isColorizer(net),
+    pose: poseModelOf(net),
   };
 }
 
@@ -125,6 +127,15 @@ async function sessionsOf(id: number, net: Net, ort: string | undefined): Promis
     onnxSessions.set(id, (sessions = new OnnxSessions(net, { anyBatch: true })));
   }
   return sessions;
+}
+
+/** The OpenPose model a net is, or undefined for a net that is not OpenPose's. */
+function poseModelOf(net: Net) {
+  try {
+    return modelOf(net);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Verify as the CLI's: crema's engine and onnxruntime-web on the same inputs, every blob compared. */
@@ -191,6 +202,10 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
     case 'faces': {
       const { pnet, rnet, onet, lnet } = req.nets;
       return [await facesInImage({ pnet: netOf(pnet), rnet: netOf(rnet), onet: netOf(onet), ...(lnet === undefined ? {} : { lnet: netOf(lnet) }) }, req.image, req.options), []];
+    }
+    case 'pose': {
+      const net = netOf(req.net), { backend, ...options } = req.options;
+      return [await posesInImage(net, req.image, options, backend === 'onnx' ? onnxForwardOf(await sessionsOf(req.net, net, req.ort)) : undefined), []];
     }
     case 'colorize': {
       const data = colorizeImage(netOf(req.net), req.image);

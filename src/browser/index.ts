@@ -9,6 +9,7 @@ import { checkEveryInput, checkFeeds } from '../runtime/feeds.js';
 import { Tensor } from '../tensor.js';
 import { CremaError, kindOf } from '../util/errors.js';
 import type { Face, MtcnnOptions } from '../detect/options.js';
+import { type Person, type PoseDetectOptions, checkPoseOptions } from '../detect/pose-models.js';
 import { checkNames, checkOptionKeys } from '../util/options.js';
 import { SpareBuffers } from '../util/spare.js';
 import { decodeImage } from './image.js';
@@ -23,6 +24,7 @@ export { Tensor, CremaError };
 export type { Backend, BrowserVerifyReport, Detection, DetectOptions, Dialect, EngineReady, FileNames, FloatImage, LayerInfo, LayerTiming, NetInfo };
 export type { BlobVerdict } from '../verify/blobs.js';
 export type { Face, MtcnnOptions } from '../detect/options.js';
+export type { Person, PoseDetectOptions, PoseModelName } from '../detect/pose-models.js';
 export type { PairResult } from '../verify/compare.js';
 
 export interface EngineOptions {
@@ -162,6 +164,13 @@ function feedData(engine: Engine, feeds: Record<string, Feed>): [Record<string, 
 }
 
 /** Whether `image` is a decoded image (decodeImage's FloatImage) rather than a file's bytes. */
+/** An image argument decoded (`color`: in colour) or, when already decoded, copied: its data is transferred to the worker and the caller's stays whole. */
+async function imageCopy(image: FloatImage | Blob | ArrayBuffer | Uint8Array, color: boolean, what: string): Promise<FloatImage> {
+  if (isFloatImage(image)) return { ...image, data: image.data.slice() };
+  if (image instanceof Blob || image instanceof ArrayBuffer || image instanceof Uint8Array) return decodeImage(image, color);
+  throw new CremaError(`${what}: the image is decodeImage's result, a Blob or bytes (Uint8Array, ArrayBuffer), got ${kindOf(image)}`);
+}
+
 function isFloatImage(image: unknown): image is FloatImage {
   return typeof image === 'object' && image !== null && !(image instanceof Blob) && !ArrayBuffer.isView(image) && (image as FloatImage).data instanceof Float32Array;
 }
@@ -250,12 +259,21 @@ export class Net {
    */
   async detect(image: FloatImage | Blob | ArrayBuffer | Uint8Array, options: DetectOptions = {}): Promise<Detection[]> {
     checkDetectOptions(options);
-    if (!isFloatImage(image) && !(image instanceof Blob || image instanceof ArrayBuffer || image instanceof Uint8Array))
-      throw new CremaError(`detect: the image is decodeImage's result, a Blob or bytes (Uint8Array, ArrayBuffer), got ${kindOf(image)}`);
-    const decoded = isFloatImage(image) ? image : await decodeImage(image, this.colorInput());
-    const data = decoded.data.slice(); // transferred: the caller's image stays whole
+    const decoded = await imageCopy(image, this.colorInput(), 'detect');
     // The options are copied as a message copies them (a mean image's Tensor arrives as its dims and data).
-    return this.call({ op: 'detect', net: this.info.id, image: { ...decoded, data }, options, ort: this.engine.onnxRuntime }, [data.buffer]);
+    return this.call({ op: 'detect', net: this.info.id, image: decoded, options, ort: this.engine.onnxRuntime }, [decoded.data.buffer]);
+  }
+
+  /**
+   * The people an OpenPose net (BODY_25, COCO, MPI) finds in an image, as the Node library's `detectPoses` and
+   * `crema pose` find them (the same code, in the engine worker): per person [x, y, score] a part, in the image's
+   * pixels. Options: netResolution ([width, height], one may be -1; default [-1, 368]), model, backend ('onnx':
+   * onnxruntime-web, converted again for each net input size). `image`: decoded in colour, or a file's bytes.
+   */
+  async detectPoses(image: FloatImage | Blob | ArrayBuffer | Uint8Array, options: PoseDetectOptions = {}): Promise<Person[]> {
+    checkPoseOptions(options);
+    const decoded = await imageCopy(image, true, 'detectPoses');
+    return this.call({ op: 'pose', net: this.info.id, image: decoded, options, ort: this.engine.onnxRuntime }, [decoded.data.buffer]);
   }
 
   /**
@@ -264,11 +282,8 @@ export class Net {
    * `image`: decoded in colour (decodeImage(blob, true)), or a file's bytes decoded here.
    */
   async colorize(image: FloatImage | Blob | ArrayBuffer | Uint8Array): Promise<{ width: number; height: number; data: Uint8Array }> {
-    if (!isFloatImage(image) && !(image instanceof Blob || image instanceof ArrayBuffer || image instanceof Uint8Array))
-      throw new CremaError(`colorize: the image is decodeImage's result, a Blob or bytes (Uint8Array, ArrayBuffer), got ${kindOf(image)}`);
-    const decoded = isFloatImage(image) ? image : await decodeImage(image, true);
-    const data = decoded.data.slice(); // transferred: the caller's image stays whole
-    return this.call({ op: 'colorize', net: this.info.id, image: { ...decoded, data } }, [data.buffer]);
+    const decoded = await imageCopy(image, true, 'colorize');
+    return this.call({ op: 'colorize', net: this.info.id, image: decoded }, [decoded.data.buffer]);
   }
 
   /** Whether images are decoded in colour for this net: its first input has 3 channels (the Node library's detect asks the same). */
@@ -326,10 +341,7 @@ export async function detectFaces(nets: MtcnnNets, image: FloatImage | Blob | Ar
     throw new CremaError(`detectFaces: expected { pnet, rnet, onet } (and lnet for MTCNNv2), each a Net from Net.load, got ${kindOf(nets)}`);
   const all = [...roles.map((r) => nets[r]), ...(nets.lnet ? [nets.lnet] : [])];
   if (all.some((n) => n.engine !== nets.pnet.engine)) throw new CremaError('detectFaces: the nets must be loaded on one engine (Net.load(files, { engine }))');
-  if (!isFloatImage(image) && !(image instanceof Blob || image instanceof ArrayBuffer || image instanceof Uint8Array))
-    throw new CremaError(`detectFaces: the image is decodeImage's result, a Blob or bytes (Uint8Array, ArrayBuffer), got ${kindOf(image)}`);
-  const decoded = isFloatImage(image) ? image : await decodeImage(image, true);
-  const data = decoded.data.slice(); // transferred: the caller's image stays whole
+  const decoded = await imageCopy(image, true, 'detectFaces');
   const ids = { pnet: nets.pnet.info.id, rnet: nets.rnet.info.id, onet: nets.onet.info.id, ...(nets.lnet ? { lnet: nets.lnet.info.id } : {}) };
-  return nets.pnet.engine.call({ op: 'faces', nets: ids, image: { ...decoded, data }, options }, [data.buffer]);
+  return nets.pnet.engine.call({ op: 'faces', nets: ids, image: decoded, options }, [decoded.data.buffer]);
 }

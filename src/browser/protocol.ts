@@ -1,5 +1,6 @@
 import type { Dialect } from '../caffe/load.js';
 import type { DetectOptions, MtcnnOptions } from '../detect/options.js';
+import type { PoseDetectOptions, PoseModelName } from '../detect/pose-models.js';
 import type { FloatImage } from '../image/image.js';
 // The messages between a page (src/browser/index.ts) and its engine worker (src/browser/engine-worker.ts). The
 // engine runs in the worker: a forward never blocks the page, and the kernels may block on Atomics.wait there.
@@ -41,6 +42,8 @@ export interface NetInfo {
   detector?: 'output' | 'faster-rcnn';
   /** Whether `net.colorize` runs it: the colorization net (an L input, the 313 ab bins' probabilities). */
   colorizer?: boolean;
+  /** The OpenPose body model `net.detectPoses` runs it as (BODY_25, COCO, MPI, MPI_4), from its output. Absent for other nets. */
+  pose?: PoseModelName;
 }
 
 export interface LayerTiming {
@@ -70,6 +73,7 @@ export type Request =
   /** `image.data` is transferred; the options' mean image, if any, comes as plain { dims, data }. */
   | { op: 'detect'; net: number; image: FloatImage; options: DetectOptions; ort?: string }
   | { op: 'colorize'; net: number; image: FloatImage }
+  | { op: 'pose'; net: number; image: FloatImage; options: PoseDetectOptions; ort?: string }
   | { op: 'faces'; nets: { pnet: number; rnet: number; onet: number; lnet?: number }; image: FloatImage; options: MtcnnOptions }
   | { op: 'verify'; net: number; feeds: Record<string, TensorData>; tolerance?: number; ort?: string }
   | { op: 'time'; net: number; feeds: Record<string, TensorData>; iterations: number }
