@@ -14,6 +14,7 @@ import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { colorize } from '../src/api.js';
 import { detectPoses } from '../src/detect/node.js';
+import { writeTinyPose } from './helpers/tinypose.js';
 import { type Person, personLine, poseModel } from '../src/detect/pose-models.js';
 import { detectFaces, loadMtcnn } from '../src/detect/faces.js';
 import type { Face } from '../src/detect/mtcnn.js';
@@ -664,17 +665,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-pose-'));
     const { page, errors } = await open(browser, server.url);
     try {
-      // A stand-in for OpenPose's COCO net (its input 'image', 'net_output' of 57 channels at an eighth), with weights.
-      const prototxt = path.join(dir, 'pose.prototxt'), weightsFile = path.join(dir, 'pose.caffemodel');
-      fs.writeFileSync(prototxt, `name: "tinypose"
-        input: "image" input_dim: 1 input_dim: 3 input_dim: 16 input_dim: 16
-        layer { name: "pool" type: "Pooling" bottom: "image" top: "pool" pooling_param { pool: AVE kernel_size: 8 stride: 8 } }
-        layer { name: "net_output" type: "Convolution" bottom: "pool" top: "net_output" convolution_param { num_output: 57 kernel_size: 1 } }`);
-      const filled = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i));
-      fs.writeFileSync(weightsFile, encodeCaffemodel({ name: 'tinypose', layer: [{ name: 'net_output', type: 'Convolution', blobs: [
-        { shape: { dim: [57, 3, 1, 1] }, data: filled(57 * 3, (i) => Math.sin(i * 1.7) * 2) },
-        { shape: { dim: [57] }, data: filled(57, (i) => Math.cos(i * 0.3) * 0.5) },
-      ] }] }));
+      const { prototxt, weights: weightsFile } = writeTinyPose(dir);
       // OpenPose's pattern (test/fixtures/openpose), whose maps here have no near ties: a photo's give people that the
       // forwards' last bits (FMA or not, ONNX Runtime's sums) can change.
       const photo = path.join(root, 'test/fixtures/openpose/images/pattern.png');

@@ -12,12 +12,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { detectPoses } from '../src/detect/node.js';
 import { connect, netInput, netInputSize, nms, posesFromMaps, posesInImage, resizeMaps, resizeScale, scaleNetToOutput } from '../src/detect/openpose.js';
 import { makeImage } from '../src/image/image.js';
 import { Net } from '../src/runtime/net.js';
 import { cli, spawnCli } from './helpers/cli.js';
+import { writeTinyPose } from './helpers/tinypose.js';
 import { toJson } from '../src/cli/json.js';
 import { type PoseModelName, personLine, poseModel } from '../src/detect/pose-models.js';
 import { loadImage } from '../src/image/load.js';
@@ -136,18 +136,7 @@ describe('posesInImage, detectPoses and crema pose', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-pose-'));
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const photo = path.join(import.meta.dirname, 'fixtures/mtcnn/test1.jpg');
-  // A stand-in for OpenPose's COCO net, small and with weights: its input 'image', its output 'net_output' of 57
-  // channels at an eighth of the input (the 8 x 8 means of B, G, R mixed per channel).
-  const prototxt = path.join(tmp, 'pose.prototxt'), weights = path.join(tmp, 'pose.caffemodel');
-  fs.writeFileSync(prototxt, `name: "tinypose"
-    input: "image" input_dim: 1 input_dim: 3 input_dim: 16 input_dim: 16
-    layer { name: "pool" type: "Pooling" bottom: "image" top: "pool" pooling_param { pool: AVE kernel_size: 8 stride: 8 } }
-    layer { name: "net_output" type: "Convolution" bottom: "pool" top: "net_output" convolution_param { num_output: 57 kernel_size: 1 } }`);
-  const filled = (n: number, fn: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => fn(i));
-  fs.writeFileSync(weights, encodeCaffemodel({ name: 'tinypose', layer: [{ name: 'net_output', type: 'Convolution', blobs: [
-    { shape: { dim: [57, 3, 1, 1] }, data: filled(57 * 3, (i) => Math.sin(i * 1.7) * 2) },
-    { shape: { dim: [57] }, data: filled(57, (i) => Math.cos(i * 0.3) * 0.5) },
-  ] }] }));
+  const { prototxt, weights } = writeTinyPose(tmp);
 
   it('runs the net on the net input OpenPose makes, and finds in its output what posesFromMaps finds', async () => {
     const c = poses.find((p) => p.name === 'coco_two')!;
