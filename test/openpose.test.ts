@@ -159,12 +159,18 @@ describe('posesInImage, detectPoses and crema pose', () => {
     expect(Math.max(...onnx.flatMap((p, i) => p.keypoints.flatMap((k, j) => k.map((v, d) => Math.abs(v - expected[i].keypoints[j][d])))))).toBeLessThanOrEqual(1e-3);
     net.dispose();
     const out = path.join(tmp, 'drawn');
-    const r = await cli('pose', prototxt, weights, photo, '--net-resolution', '128x-1', '--json', '-o', out);
+    const jsonDir = path.join(tmp, 'keypoints');
+    const r = await cli('pose', prototxt, weights, photo, '--net-resolution', '128x-1', '--json', '-o', out, '--write-json', jsonDir);
     expect(r.code).toBe(0);
     const json = JSON.parse(r.stdout) as { images: { model: string; parts: string[]; people: unknown }[] };
     expect(json.images[0].model).toBe('COCO');
     expect(json.images[0].parts).toEqual(poseModel('COCO').parts);
     expect(json.images[0].people).toEqual(JSON.parse(toJson(expected))); // --json's numbers: 6 digits, as OpenPose's JSON
+    // OpenPose's --write_json file: its keys and order, a person's keypoints flat, 6 digits
+    const written = fs.readFileSync(path.join(jsonDir, 'test1_keypoints.json'), 'utf8');
+    const empty = '"face_keypoints_2d":[],"hand_left_keypoints_2d":[],"hand_right_keypoints_2d":[],"pose_keypoints_3d":[],"face_keypoints_3d":[],"hand_left_keypoints_3d":[],"hand_right_keypoints_3d":[]';
+    expect(written.startsWith(`{"version":1.3,"people":[{"person_id":[-1],"pose_keypoints_2d":[${expected[0].keypoints.flat().map((v) => Number(v.toPrecision(6))).join(',')}],${empty}},{`)).toBe(true);
+    expect((JSON.parse(written) as { people: unknown[] }).people).toHaveLength(expected.length);
     const drawn = await loadImage(path.join(out, 'test1.png'), true);
     expect([drawn.width, drawn.height]).toEqual([450, 344]);
     const text = await spawnCli(path.join(import.meta.dirname, '..'), 'pose', prototxt, weights, photo, '--net-resolution', '128x-1'); // the text goes to process.stdout

@@ -26,12 +26,15 @@ export interface ImageLoop<T> {
   draw: (image: FloatImage, found: T[]) => Promise<Uint8Array>;
   /** More of each image's JSON (`crema pose`: the model and its parts' names). */
   extra?: Record<string, unknown>;
+  /** A file more for each image (`crema pose --write-json DIR`: OpenPose's DIR/<name>_keypoints.json). */
+  also?: { dir: string; suffix: string; content: (image: FloatImage, found: T[]) => string };
 }
 
 /** Runs `loop.found` on each image; exit code 1 when some were skipped, an error when none could be read. */
 export async function eachImage<T>(loop: ImageLoop<T>, release?: () => Promise<void>): Promise<void> {
   if (loop.output !== undefined) makeOutputDir(loop.output);
-  const outputs = new Set<string>();
+  if (loop.also) makeOutputDir(loop.also.dir);
+  const outputs = new Set<string>(), alsos = new Set<string>();
   const progress = startProgress(loop.label, loop.files.length, { unit: 'images' });
   const json: JsonResults<Record<string, unknown>> = { images: [], skipped: [] };
   let done = 0, skipped = 0;
@@ -51,6 +54,7 @@ export async function eachImage<T>(loop: ImageLoop<T>, release?: () => Promise<v
       if (loop.json) json.images.push({ image: file, width: image.width, height: image.height, ...loop.extra, [loop.key]: found });
       else progress.print(loop.text(file, image, found));
       if (loop.output !== undefined) await writeOutput(outputName(loop.output, file, outputs), await loop.draw(image, found));
+      if (loop.also) await writeOutput(outputName(loop.also.dir, file, alsos, loop.also.suffix), loop.also.content(image, found));
     }
   } finally {
     progress.stop();
@@ -61,11 +65,11 @@ export async function eachImage<T>(loop: ImageLoop<T>, release?: () => Promise<v
   if (skipped) exitState.code = EXIT_CHECK_FAILED;
 }
 
-/** DIR/<image name>.png; a second image of the same name gets -2, -3, … */
-function outputName(dir: string, file: string, used: Set<string>): string {
+/** DIR/<image name>.png (or another suffix); a second image of the same name gets -2, -3, … */
+function outputName(dir: string, file: string, used: Set<string>, suffix = '.png'): string {
   const base = path.basename(file, path.extname(file));
-  let name = `${base}.png`;
-  for (let n = 2; used.has(name); n++) name = `${base}-${n}.png`;
+  let name = `${base}${suffix}`;
+  for (let n = 2; used.has(name); n++) name = `${base}-${n}${suffix}`;
   used.add(name);
   return path.join(dir, name);
 }

@@ -16,6 +16,7 @@ interface PoseArgs extends NetArgs {
   model?: PoseModelName;
   json: boolean;
   output?: string;
+  writeJson?: string;
   backend: 'native' | 'onnx';
 }
 
@@ -27,6 +28,7 @@ export const poseCommand = {
       .option('model', { choices: POSE_MODELS, describe: 'the body model (default: from the net\'s output: BODY_25, COCO or MPI; MPI_4 is MPI\'s 4-stage net)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object when done: {"images": [{"image", "width", "height", "model", "parts": [names], "people": [{"score", "keypoints": [[x, y, score] a part]}]}], "skipped": [{"image", "error"}]}' })
       .option('output', { alias: 'o', type: 'string', describe: 'write each image with its people\'s skeletons drawn (OpenPose\'s colours) as DIR/<name>.png' })
+      .option('write-json', { type: 'string', describe: 'write each image\'s people as OpenPose\'s --write_json does: DIR/<name>_keypoints.json, {"version": 1.3, "people": [{"person_id": [-1], "pose_keypoints_2d": [x0, y0, c0, x1, …], …}]}' })
       .example('$0 pose pose_deploy.prototxt pose_iter_584000.caffemodel people.jpg -o posed/', 'OpenPose\'s BODY_25 model (its files: no OpenPose model ships with crema)')
       .example('$0 pose pose_deploy_linevec.prototxt pose_iter_440000.caffemodel photos/ --json --net-resolution 656x368', 'the COCO model, as one JSON object')
       .epilog('As OpenPose 1.7 computes it on the CPU with its default flags: the image scaled into the net\'s input (cubic when enlarging) and padded with black, x / 256 - 0.5; the net\'s heatmaps and part affinity fields resized to the input (cubic), the peaks above 0.05 (MPI: 0.6, its 4-stage net 0.3), the parts joined along the fields into people of 3 parts or more scoring 0.4 a part. Keypoints are [x, y, score] in the image\'s pixels, [0, 0, 0] for a part not found; people in OpenPose\'s order. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
@@ -46,6 +48,7 @@ export const poseCommand = {
         text: (file, image, people) => describe(file, image, model.parts, people),
         draw: (image, people) => drawOver(image, posesSvg(image.width, image.height, model, people)),
         extra: { model: model.name, parts: model.parts },
+        also: args.writeJson === undefined ? undefined : { dir: args.writeJson, suffix: '_keypoints.json', content: (_, people) => openPoseJson(people) },
       },
       async () => sessions?.release(),
     );
@@ -66,4 +69,16 @@ function describe(file: string, image: { width: number; height: number }, parts:
   people.forEach((p, i) => lines.push(personLine(parts, p, i)));
   if (people.length === 0) lines.push('(none)');
   return lines.join('\n');
+}
+
+/**
+ * OpenPose's --write_json file (PeopleJsonSaver, filestream/fileStream.cpp): version 1.3, a person's keypoints flat,
+ * no tracking id (-1), the face, hands and 3-D arrays empty, on one line (humanReadable false); numbers to 6 digits, as
+ * its ostream prints floats (the same numbers, if not always the same text: 1e-05 is 0.00001 here).
+ */
+export function openPoseJson(people: readonly Person[]): string {
+  const num = (v: number) => String(Number(v.toPrecision(6)));
+  const empty = ['face_keypoints_2d', 'hand_left_keypoints_2d', 'hand_right_keypoints_2d', 'pose_keypoints_3d', 'face_keypoints_3d', 'hand_left_keypoints_3d', 'hand_right_keypoints_3d'];
+  const person = (p: Person) => `{"person_id":[-1],"pose_keypoints_2d":[${p.keypoints.flat().map(num).join(',')}],${empty.map((k) => `"${k}":[]`).join(',')}}`;
+  return `{"version":1.3,"people":[${people.map(person).join(',')}]}`;
 }
