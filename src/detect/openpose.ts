@@ -72,8 +72,9 @@ export function modelOf(net: Net): PoseModelName {
 export function netInputSize(width: number, height: number, [w, h]: [number, number]): [number, number] {
   if (!(Number.isInteger(w) && Number.isInteger(h)) || (w <= 0 && h <= 0))
     throw new CremaError(`pose: the net resolution is two integers, one of them may be -1 (OpenPose's default: -1x368), got ${w}x${h}`);
-  if (w <= 0) w = 16 * intRound(f(f(1 / 16) * Math.min(f(f(h * 16) / 9), f(h * width / f(height)))));
-  else if (h <= 0) h = 16 * intRound(f(f(1 / 16) * Math.min(f(f(w * 9) / 16), f(w * height / f(width)))));
+  // (the products of ints are ints, made floats before the division)
+  if (w <= 0) w = 16 * intRound(f(f(1 / 16) * Math.min(f(f(h * 16) / 9), f(f(h * width) / f(height)))));
+  else if (h <= 0) h = 16 * intRound(f(f(1 / 16) * Math.min(f(f(w * 9) / 16), f(f(w * height) / f(width)))));
   // scale 1 of scale_number 1: positiveIntRound(size * 1.) / 16 * 16, kept in [1, size]
   const sixteen = (v: number) => Math.min(v, Math.max(1, Math.trunc(Math.trunc(v + 0.5) / 16) * 16));
   return [sixteen(w), sixteen(h)];
