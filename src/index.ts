@@ -18,5 +18,5 @@ export type { PoseDetectOptions } from './detect/pose-models.js';
 export { detectFaces, loadMtcnn, type FaceOptions } from './detect/faces.js';
 export { facesInImage, type Face, type MtcnnNets, type MtcnnOptions } from './detect/mtcnn.js';
 export { colorizeImage } from './detect/colorize.js';
-export { posesInImage, posesFromMaps, netInputSize as poseNetInputSize } from './detect/openpose.js';
+export { posesInImage, posesFromMaps, netInputSizes as poseNetInputSizes } from './detect/openpose.js';
 export { type Person, type PoseModel, type PoseModelName, type PoseOptions, POSE_MODELS, poseModel } from './detect/pose-models.js';

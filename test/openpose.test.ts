@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { detectPoses } from '../src/detect/node.js';
-import { connect, netInput, netInputSize, nms, posesFromMaps, posesInImage, resizeMaps, resizeScale, scaleNetToOutput } from '../src/detect/openpose.js';
+import { connect, netInput, netInputSizes, nms, posesFromMaps, posesInImage, resizeMaps, scaleNetToOutput } from '../src/detect/openpose.js';
 import { makeImage } from '../src/image/image.js';
 import { Net } from '../src/runtime/net.js';
 import { cli, spawnCli } from './helpers/cli.js';
@@ -47,9 +47,8 @@ const poses = (JSON.parse(fs.readFileSync(path.join(fixture, 'pose.json'), 'utf8
 describe("OpenPose's net input (ScaleAndSizeExtractor, CvMatToOpInput)", () => {
   it.each(inputs.map((c) => [c.name, c] as const))('%s: size, scale and every byte', async (_, c) => {
     const image = await loadImage(path.join(fixture, c.image), true);
-    const [w, h] = netInputSize(image.width, image.height, c.netResolution);
+    const [{ width: w, height: h, scale }] = netInputSizes(image.width, image.height, c.netResolution);
     expect([w, h]).toEqual(c.netInputSize);
-    const scale = resizeScale(image.width, image.height, w, h);
     expect(scale).toBe(c.scaleInputToNetInput);
     const got = netInput(image, scale, w, h);
     expect(got.dims).toEqual([1, 3, h, w]);
@@ -66,14 +65,13 @@ describe("OpenPose's net input (ScaleAndSizeExtractor, CvMatToOpInput)", () => {
 describe("OpenPose's peaks and people (resizeAndMergeCpu, nmsCpu, connectBodyPartsCpu)", () => {
   it('resizeAndMergeCpu alone: 5 x 4 maps to 40 x 32, bit for bit', () => {
     const input = readNpy(path.join(fixture, 'cases/resize_in.npy')), want = readNpy(path.join(fixture, 'cases/resize_out.npy'));
-    const { maps, h, w } = resizeMaps(input.data, input.dims[2], input.dims[3]);
+    const { maps, h, w } = resizeMaps([input]);
     expect([1, 3, h, w]).toEqual(want.dims);
     expect(notBitEqual([...maps], [...want.data])).toBe(0);
   });
   it.each(poses.map((c) => [`${c.model} ${c.name}`, c] as const))('%s', (_, c) => {
     const model = poseModel(c.model), out = readNpy(path.join(fixture, c.netout));
-    const [, , oh, ow] = out.dims;
-    const { maps, h, w } = resizeMaps(out.data, oh, ow);
+    const { maps, h, w } = resizeMaps([out]);
     expect([w, h]).toEqual(c.expected.heatMapSize);
     const scale = scaleNetToOutput(c.image[0], c.image[1], c.netIn[0], c.netIn[1]);
     expect(scale).toBe(Math.fround(c.expected.scaleNetToOutput));
@@ -95,41 +93,57 @@ function notBitEqual(a: number[], b: number[]): number {
   return a.filter((v, i) => v !== Math.fround(b[i])).length;
 }
 
-describe("a whole net: OpenPose's COCO deploy net on a photo (referee/wholenet.sh)", () => {
+describe("a whole net: OpenPose's COCO deploy net on a photo, at one scale and three (referee/wholenet.sh)", () => {
   // The corpus's copy of the net with synthetic weights (the corpus's hashweights, an unused layer last in its spec so
-  // that the heatmaps' layer is not scaled down as a classifier's): 23 people of random maps, hundreds of peaks.
-  const whole = JSON.parse(fs.readFileSync(path.join(fixture, 'wholenet.json'), 'utf8')) as { image: string; netResolution: [number, number]; netIn: [number, number]; expected: PoseCase['expected'] };
+  // that the heatmaps' layer is not scaled down as a classifier's): people of random maps, hundreds of peaks.
+  interface WholeCase {
+    name: string;
+    image: string;
+    netResolution: [number, number];
+    scaleNumber: number;
+    scaleGap: number;
+    scales: [number, number, number][];
+    netouts: string[];
+    expected: PoseCase['expected'];
+  }
+  const wholes = JSON.parse(fs.readFileSync(path.join(fixture, 'wholenet.json'), 'utf8')) as WholeCase[];
   const corpus = path.join(import.meta.dirname, 'fixtures/corpus');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-wholepose-'));
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-  it("from real Caffe's net output: OpenPose's people, bit for bit", () => {
-    const out = readNpy(path.join(fixture, 'cases/wholenet_caffe.npy'));
-    const people = posesFromMaps(poseModel('COCO'), out.data, out.dims[2], out.dims[3], 300, 200, whole.netIn[0], whole.netIn[1]);
-    expect(people).toHaveLength(23);
-    expect(notBitEqual(people.flatMap((p) => p.keypoints.flat()), whole.expected.keypoints.flat(2))).toBe(0);
-    expect(notBitEqual(people.map((p) => p.score), whole.expected.scores)).toBe(0);
-  });
-
-  it.each(['native', 'onnx'] as const)('detectPoses, %s: the same people and parts, keypoints within 1e-3 pixels (the forward\'s last bits)', async (backend) => {
+  const weightsFile = path.join(tmp, 'coco.caffemodel');
+  let net: Net | undefined;
+  const cocoNet = async () => {
+    if (net) return net;
     const spec = JSON.parse(fs.readFileSync(path.join(corpus, 'openpose_coco/spec.json'), 'utf8')) as { layers: unknown[] };
     spec.layers.push({ name: 'unused', type: 'Convolution', blobs: [[1, 1, 1, 1]] });
-    const specFile = path.join(tmp, 'spec.json'), weightsFile = path.join(tmp, 'coco.caffemodel');
-    if (!fs.existsSync(weightsFile)) {
-      fs.writeFileSync(specFile, JSON.stringify(spec));
-      execFileSync('node', [path.join(corpus, 'hashweights.mjs'), 'model', specFile, weightsFile, '--salt', 'corpus']);
-    }
-    const net = await Net.load(path.join(corpus, 'openpose_coco/net.prototxt'), weightsFile, { threads: 2 });
-    try {
-      const people = await detectPoses(net, path.join(fixture, whole.image), { netResolution: whole.netResolution, backend });
-      expect(people.map((p) => p.keypoints.map((k) => k[2] > 0))).toEqual(whole.expected.keypoints.map((p) => p.map((k) => k[2] > 0)));
+    const specFile = path.join(tmp, 'spec.json');
+    fs.writeFileSync(specFile, JSON.stringify(spec));
+    execFileSync('node', [path.join(corpus, 'hashweights.mjs'), 'model', specFile, weightsFile, '--salt', 'corpus']);
+    return (net = await Net.load(path.join(corpus, 'openpose_coco/net.prototxt'), weightsFile, { threads: 2 }));
+  };
+  afterAll(() => net?.dispose());
+
+  it.each(wholes.map((c) => [c.name, c] as const))("%s: each scale's net input, and from real Caffe's net outputs OpenPose's people, bit for bit", async (_, c) => {
+    const image = await loadImage(path.join(fixture, c.image), true);
+    expect(netInputSizes(image.width, image.height, c.netResolution, c.scaleNumber, c.scaleGap).map((s) => [s.width, s.height, s.scale])).toEqual(c.scales);
+    const outs = c.netouts.map((f) => readNpy(path.join(fixture, f)));
+    const people = posesFromMaps(poseModel('COCO'), outs, image.width, image.height, c.scales[0][0], c.scales[0][1]);
+    expect(people.length).toBeGreaterThan(5);
+    expect(notBitEqual(people.flatMap((p) => p.keypoints.flat()), c.expected.keypoints.flat(2))).toBe(0);
+    expect(notBitEqual(people.map((p) => p.score), c.expected.scores)).toBe(0);
+  });
+
+  it.each(wholes.flatMap((c) => (['native', 'onnx'] as const).map((b) => [c.name, b, c] as const)))(
+    '%s, detectPoses %s: the same people and parts, keypoints within 1e-3 pixels (the forward\'s last bits)',
+    async (_, backend, c) => {
+      const people = await detectPoses(await cocoNet(), path.join(fixture, c.image), { netResolution: c.netResolution, scaleNumber: c.scaleNumber, scaleGap: c.scaleGap, backend });
+      expect(people.map((p) => p.keypoints.map((k) => k[2] > 0))).toEqual(c.expected.keypoints.map((p) => p.map((k) => k[2] > 0)));
       const diff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
-      expect(diff(people.flatMap((p) => p.keypoints.flat()), whole.expected.keypoints.flat(2))).toBeLessThanOrEqual(1e-3);
-      expect(diff(people.map((p) => p.score), whole.expected.scores)).toBeLessThanOrEqual(1e-5);
-    } finally {
-      net.dispose();
-    }
-  }, 60_000);
+      expect(diff(people.flatMap((p) => p.keypoints.flat()), c.expected.keypoints.flat(2))).toBeLessThanOrEqual(1e-3);
+      expect(diff(people.map((p) => p.score), c.expected.scores)).toBeLessThanOrEqual(1e-5);
+    },
+    60_000,
+  );
 });
 
 describe('posesInImage, detectPoses and crema pose', () => {
@@ -190,6 +204,12 @@ describe('posesInImage, detectPoses and crema pose', () => {
     await expect(detectPoses(net, photo, { model: 'BODY_21' as never })).rejects.toThrow('detectPoses: options.model is one of BODY_25, COCO, MPI, MPI_4, got "BODY_21"');
     await expect(detectPoses(net, photo, { model: 'BODY_25' })).rejects.toThrow("pose: the net's output 'net_output' is 1 x 57 x 2 x 2; OpenPose's BODY_25 net gives 1 x 78 x H x W (26 heatmaps, 52 PAF channels)");
     await expect(posesInImage(net, makeImage(1, 5, 3))).rejects.toThrow('pose: the image is 5 x 1; OpenPose scales from an image of at least 2 x 2 pixels');
+    await expect(detectPoses(net, photo, { scaleNumber: 0 })).rejects.toThrow("detectPoses: options.scaleNumber is a whole number from 1 to 16 (OpenPose's --scale_number), got 0");
+    await expect(detectPoses(net, photo, { scaleGap: 0 })).rejects.toThrow("detectPoses: options.scaleGap is a number in (0, 1] (OpenPose's --scale_gap), got 0");
+    expect(() => netInputSizes(450, 344, [-1, 368], 3, 0.75)).toThrow("pose: scale 3 of 3 is 1 - 2 x 0.75 = -0.5; OpenPose's scales are in [0, 1] (a smaller --scale-gap or --scale-number)");
+    expect(() => netInputSizes(450, 344, [-1, 368], 5, 0.25)).toThrow("pose: scale 5 (0) makes the net input 1 x 1; OpenPose's nets take 16 x 16 or more (a smaller --scale-gap or a larger --net-resolution)");
+    const cliGap = await cli('pose', prototxt, weights, photo, '--scale-number', '3', '--scale-gap', '2');
+    expect(cliGap.stderr).toBe("crema: detectPoses: --scale-gap is a number in (0, 1] (OpenPose's --scale_gap), got 2");
     net.dispose();
   });
 });

@@ -20,19 +20,20 @@ const INTER_MIN_ABOVE = f(0.95), MIN_SUBSET_CNT = 3, MIN_SUBSET_SCORE = f(0.4), 
 
 /** The people OpenPose finds in an image (RGB, [0, 1]), best found first as its connector orders them. */
 export async function posesInImage(net: Net, image: FloatImage, options: PoseOptions = {}, run: Forward = forwardNative): Promise<Person[]> {
-  const { netResolution = [-1, 368] } = options;
+  const { netResolution = [-1, 368], scaleNumber = 1, scaleGap = 0.25 } = options;
   const model = poseModel(options.model ?? modelOf(net)), name = outputOf(net);
   const channels = (dims?: readonly number[]) => (dims?.length === 4 && dims[0] === 1 ? dims[1] : -1);
   const wrong = (dims: readonly number[] | undefined) =>
     new CremaError(`pose: the net's output '${name}' is ${dims?.join(' x ')}; OpenPose's ${model.name} net gives 1 x ${poseChannels(model)} x H x W (${model.parts.length + 1} heatmaps, ${model.pairs.length} PAF channels)`);
   if (channels(net.blobs.get(name)?.dims) !== poseChannels(model)) throw wrong(net.blobs.get(name)?.dims);
-  const [netW, netH] = netInputSize(image.width, image.height, netResolution);
-  const scale = resizeScale(image.width, image.height, netW, netH);
-  const input = netInput(image, scale, netW, netH);
-  const [out] = await run(net, input, [name]);
-  if (channels(out.dims) !== poseChannels(model)) throw wrong(out.dims);
-  const [, , oh, ow] = out.dims;
-  return posesFromMaps(model, out.data, oh, ow, image.width, image.height, netW, netH);
+  const scales = netInputSizes(image.width, image.height, netResolution, scaleNumber, scaleGap);
+  const outputs: Tensor[] = [];
+  for (const { width, height, scale } of scales) {
+    const [out] = await run(net, netInput(image, scale, width, height), [name]);
+    if (channels(out.dims) !== poseChannels(model)) throw wrong(out.dims);
+    outputs.push(out);
+  }
+  return posesFromMaps(model, outputs, image.width, image.height, scales[0].width, scales[0].height);
 }
 
 /** A Forward through a net's ONNX Runtime sessions (onnxruntime-node's or -web's; converted again for a new input size). */
@@ -43,9 +44,13 @@ export function onnxForwardOf(sessions: { run(inputs: Record<string, Tensor>, wa
   };
 }
 
+/** crema's engine, on the caller's thread (copies: a scale's output is kept across the next scales' forwards). */
 const forwardNative: Forward = async (net, input, outputs) => {
   const out = net.forward({ [net.inputs[0]]: input });
-  return outputs.map((n) => out[n] ?? net.blobs.get(n)!);
+  return outputs.map((n) => {
+    const t = out[n] ?? net.blobs.get(n)!;
+    return new Tensor(t.dims, t.data.slice());
+  });
 };
 
 /** The blob OpenPose reads: the net's output (its prototxts name it net_output). */
@@ -75,9 +80,25 @@ export function netInputSize(width: number, height: number, [w, h]: [number, num
   // (the products of ints are ints, made floats before the division)
   if (w <= 0) w = 16 * intRound(f(f(1 / 16) * Math.min(f(f(h * 16) / 9), f(f(h * width) / f(height)))));
   else if (h <= 0) h = 16 * intRound(f(f(1 / 16) * Math.min(f(f(w * 9) / 16), f(f(w * height) / f(width)))));
-  // scale 1 of scale_number 1: positiveIntRound(size * 1.) / 16 * 16, kept in [1, size]
-  const sixteen = (v: number) => Math.min(v, Math.max(1, Math.trunc(Math.trunc(v + 0.5) / 16) * 16));
-  return [sixteen(w), sixteen(h)];
+  return [w, h];
+}
+
+/**
+ * Each scale's net input and the image's scale into it (ScaleAndSizeExtractor::extract, --scale_number and
+ * --scale_gap): scale i is 1 - i * gap of the net resolution, each side rounded down to a multiple of 16 (at least
+ * 1, at most the resolution's), the image scaled to fit it (resizeGetScaleFactor).
+ */
+export function netInputSizes(width: number, height: number, resolution: [number, number], scaleNumber = 1, scaleGap = 0.25): { width: number; height: number; scale: number }[] {
+  const [w, h] = netInputSize(width, height, resolution);
+  return Array.from({ length: scaleNumber }, (_, i) => {
+    const current = 1 - i * scaleGap;
+    if (current < 0 || current > 1) throw new CremaError(`pose: scale ${i + 1} of ${scaleNumber} is 1 - ${i} x ${scaleGap} = ${current}; OpenPose's scales are in [0, 1] (a smaller --scale-gap or --scale-number)`);
+    // positiveIntRound on a double, / 16 * 16 in int, kept in [1, size]
+    const sixteen = (v: number) => Math.min(v, Math.max(1, Math.trunc(Math.trunc(v * current + 0.5) / 16) * 16));
+    const [sw, sh] = [sixteen(w), sixteen(h)];
+    if (sw < 16 || sh < 16) throw new CremaError(`pose: scale ${i + 1} (${current}) makes the net input ${sw} x ${sh}; OpenPose's nets take 16 x 16 or more (a smaller --scale-gap or a larger --net-resolution)`);
+    return { width: sw, height: sh, scale: resizeScale(width, height, sw, sh) };
+  });
 }
 
 /** positiveIntRound: int(a + 0.5f) on a float. */
@@ -106,25 +127,37 @@ export function netInput(image: FloatImage, scale: number, netW: number, netH: n
 }
 
 /**
- * The people in a net's output (1 x C x oh x ow: heatmaps, background, PAFs) for an image of imgW x imgH that
- * ran at netW x netH: forwardPass after the net.
+ * The people in a net's outputs (1 x C x H x W each: heatmaps, background, PAFs), one a scale, for an image of imgW
+ * x imgH whose first scale ran at netW x netH: forwardPass after the net.
  */
-export function posesFromMaps(model: PoseModel, out: Float32Array, oh: number, ow: number, imgW: number, imgH: number, netW: number, netH: number): Person[] {
-  const { maps, h, w } = resizeMaps(out, oh, ow);
+export function posesFromMaps(model: PoseModel, outputs: readonly Tensor[], imgW: number, imgH: number, netW: number, netH: number): Person[] {
+  const { maps, h, w } = resizeMaps(outputs);
   const scale = scaleNetToOutput(imgW, imgH, netW, netH);
   const peaks = nms(maps, model.parts.length, h, w, f(model.nmsThreshold), f(0.5 / scale));
   return connect(model, maps, peaks, h, w, scale);
 }
 
 /**
- * resizeAndMergeCpu for one scale: every map (heatmaps, background, PAFs) resized by cv::resize INTER_CUBIC to
- * resizeAndMergeCaffe's size, (out * 8 - 1) * 1 + 1: the net's input (its scale factor is 1 there).
+ * resizeAndMergeCpu: every map (heatmaps, background, PAFs) of each scale resized by cv::resize INTER_CUBIC to
+ * resizeAndMergeCaffe's size, the first scale's (out * 8 - 1) * 1 + 1 (the net's input: its scale factor is 1
+ * there); scales after the first added to it (cv::add, in float), then all times 1 / scales (Mat /= : convertTo's
+ * float alpha).
  */
-export function resizeMaps(out: Float32Array, oh: number, ow: number): { maps: Float32Array; h: number; w: number } {
-  const h = oh * DECREASE, w = ow * DECREASE, channels = out.length / (oh * ow);
-  checkImageMemory(4 * channels * h * w, () => `resizing OpenPose's ${channels} maps to ${w} x ${h}`);
-  const maps = new Float32Array(channels * h * w);
-  for (let c = 0; c < channels; c++) maps.set(cvResizeCubic(out.subarray(c * oh * ow, (c + 1) * oh * ow), ow, oh, w, h), c * h * w);
+export function resizeMaps(outputs: readonly Tensor[]): { maps: Float32Array; h: number; w: number } {
+  const [, channels, oh, ow] = outputs[0].dims, h = oh * DECREASE, w = ow * DECREASE, plane = h * w;
+  checkImageMemory(4 * (channels + 1) * plane, () => `resizing OpenPose's ${channels} maps to ${w} x ${h}`);
+  const maps = new Float32Array(channels * plane);
+  outputs.forEach(({ dims: [, , sh, sw], data }, n) => {
+    for (let c = 0; c < channels; c++) {
+      const resized = cvResizeCubic(data.subarray(c * sh * sw, (c + 1) * sh * sw), sw, sh, w, h);
+      if (n === 0) maps.set(resized, c * plane);
+      else for (let i = 0, o = c * plane; i < plane; i++) maps[o + i] = f(resized[i] + maps[o + i]);
+    }
+  });
+  if (outputs.length > 1) {
+    const alpha = f(1 / outputs.length);
+    for (let i = 0; i < maps.length; i++) maps[i] = f(maps[i] * alpha);
+  }
   return { maps, h, w };
 }
 

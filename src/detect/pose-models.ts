@@ -79,6 +79,10 @@ export interface PoseOptions {
   netResolution?: [number, number];
   /** The body model (default: from the net's output channels; MPI's 4-stage net by its layers). */
   model?: PoseModelName;
+  /** OpenPose's --scale_number: the net run at this many scales, their maps averaged (default 1). */
+  scaleNumber?: number;
+  /** OpenPose's --scale_gap: scale i is 1 - i * scaleGap of the net resolution (default 0.25). */
+  scaleGap?: number;
 }
 
 export interface PoseDetectOptions extends PoseOptions {
@@ -88,8 +92,12 @@ export interface PoseDetectOptions extends PoseOptions {
 
 /** Refuses unknown options and bad values of the known ones, in one line, before any image is read. */
 export function checkPoseOptions(options: PoseDetectOptions): void {
-  checkOptionKeys(options, ['netResolution', 'model', 'backend'], 'detectPoses');
-  const { backend, model, netResolution } = options;
+  checkOptionKeys(options, ['netResolution', 'model', 'scaleNumber', 'scaleGap', 'backend'], 'detectPoses');
+  const { backend, model, netResolution, scaleNumber, scaleGap } = options;
+  if (scaleNumber !== undefined && !(Number.isInteger(scaleNumber) && scaleNumber >= 1 && scaleNumber <= 16))
+    throw new CremaError(`detectPoses: options.scaleNumber is a whole number from 1 to 16 (OpenPose's --scale_number), got ${JSON.stringify(scaleNumber)}`);
+  if (scaleGap !== undefined && !(typeof scaleGap === 'number' && scaleGap > 0 && scaleGap <= 1))
+    throw new CremaError(`detectPoses: options.scaleGap is a number in (0, 1] (OpenPose's --scale_gap), got ${JSON.stringify(scaleGap)}`);
   if (backend !== undefined && backend !== 'native' && backend !== 'onnx') throw new CremaError(`detectPoses: options.backend is 'native' or 'onnx', got ${JSON.stringify(backend)}`);
   if (model !== undefined && !POSE_MODELS.includes(model)) throw new CremaError(`detectPoses: options.model is one of ${POSE_MODELS.join(', ')}, got ${JSON.stringify(model)}`);
   if (netResolution !== undefined && !(Array.isArray(netResolution) && netResolution.length === 2 && netResolution.every(Number.isInteger) && netResolution.some((v) => v > 0) && !netResolution.includes(0)))

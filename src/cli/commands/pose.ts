@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { drawOver } from '../../detect/draw.js';
 import { modelOf, onnxForwardOf, posesInImage } from '../../detect/openpose.js';
 import { posesSvg } from '../../detect/pose-draw.js';
-import { type Person, POSE_MODELS, type PoseModelName, personLine, poseModel } from '../../detect/pose-models.js';
+import { type Person, POSE_MODELS, type PoseModelName, checkPoseOptions, personLine, poseModel } from '../../detect/pose-models.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import { CremaError } from '../../util/errors.js';
 import { eachImage } from '../image-loop.js';
@@ -13,6 +13,8 @@ interface PoseArgs extends NetArgs {
   weights: string;
   images: string[];
   netResolution: string;
+  scaleNumber: number;
+  scaleGap: number;
   model?: PoseModelName;
   json: boolean;
   output?: string;
@@ -25,6 +27,8 @@ export const poseCommand = {
     backendArg(threadsArg(netArgs(y)))
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
       .option('net-resolution', { type: 'string', default: '-1x368', describe: 'the net\'s input, WIDTHxHEIGHT, multiples of 16; one may be -1, from the image\'s aspect ratio (OpenPose\'s --net_resolution)' })
+      .option('scale-number', { type: 'number', default: 1, describe: 'run the net at this many scales and average their maps (OpenPose\'s --scale_number; its best results: 4)' })
+      .option('scale-gap', { type: 'number', default: 0.25, describe: 'scale i is 1 - i x this of the net resolution (OpenPose\'s --scale_gap)' })
       .option('model', { choices: POSE_MODELS, describe: 'the body model (default: from the net\'s output: BODY_25, COCO or MPI; MPI_4 is MPI\'s 4-stage net)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object when done: {"images": [{"image", "width", "height", "model", "parts": [names], "people": [{"score", "keypoints": [[x, y, score] a part]}]}], "skipped": [{"image", "error"}]}' })
       .option('output', { alias: 'o', type: 'string', describe: 'write each image with its people\'s skeletons drawn (OpenPose\'s colours) as DIR/<name>.png' })
@@ -34,6 +38,8 @@ export const poseCommand = {
       .epilog('As OpenPose 1.7 computes it on the CPU with its default flags: the image scaled into the net\'s input (cubic when enlarging) and padded with black, x / 256 - 0.5; the net\'s heatmaps and part affinity fields resized to the input (cubic), the peaks above 0.05 (MPI: 0.6, its 4-stage net 0.3), the parts joined along the fields into people of 3 parts or more scoring 0.4 a part. Keypoints are [x, y, score] in the image\'s pixels, [0, 0, 0] for a part not found; people in OpenPose\'s order. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
   handler: async (args: PoseArgs) => {
     const netResolution = parseResolution(args.netResolution);
+    const options = { netResolution, scaleNumber: args.scaleNumber, scaleGap: args.scaleGap };
+    checkPoseOptions(options);
     const files = collectImages(args.images);
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
     const net = await loadNetFor(args, args.backend === 'native');
@@ -44,7 +50,7 @@ export const poseCommand = {
     await eachImage(
       {
         label: 'pose', files, geo: { channels: 3, height: 1, width: 1 }, json: args.json, output: args.output, key: 'people',
-        found: (image) => posesInImage(net, image, { netResolution, model: model.name }, forward),
+        found: (image) => posesInImage(net, image, { ...options, model: model.name }, forward),
         text: (file, image, people) => describe(file, image, model.parts, people),
         draw: (image, people) => drawOver(image, posesSvg(image.width, image.height, model, people)),
         extra: { model: model.name, parts: model.parts },
