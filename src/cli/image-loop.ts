@@ -26,6 +26,8 @@ export interface ImageLoop<T> {
   draw: (image: FloatImage, found: T[]) => Promise<Uint8Array>;
   /** More of each image's JSON (`crema pose`: the model and its parts' names). */
   extra?: Record<string, unknown>;
+  /** An image's JSON from what was found, in place of `{ [key]: found }` (`crema segment`: its map's size and classes). */
+  jsonOf?: (found: T[]) => Record<string, unknown>;
 }
 
 /** Runs `loop.found` on each image; exit code 1 when some were skipped, an error when none could be read. */
@@ -48,7 +50,7 @@ export async function eachImage<T>(loop: ImageLoop<T>, release?: () => Promise<v
       }
       const found = await loop.found(image);
       done++;
-      if (loop.json) json.images.push({ image: file, width: image.width, height: image.height, ...loop.extra, [loop.key]: found });
+      if (loop.json) json.images.push({ image: file, width: image.width, height: image.height, ...loop.extra, ...(loop.jsonOf ? loop.jsonOf(found) : { [loop.key]: found }) });
       else progress.print(loop.text(file, image, found));
       if (loop.output !== undefined) await writeOutput(outputName(loop.output, file, outputs), await loop.draw(image, found));
     }
