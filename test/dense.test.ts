@@ -2,7 +2,8 @@
 // referee/make.sh): FCN's infer.py on FCN-8s in BVLC Caffe 1.0, HED's tutorial on HED in FCN's Caffe of 2015 (HED's
 // own Crop: crema's hed dialect), RCF's single-scale test on RCF in RCF's own Caffe. The nets are their authors'
 // deploy prototxts made thin (num_output of 64 and up / 16: the same layers, pads, crops and upsamplings) with
-// synthetic weights (referee/weights.mjs), on two crops of a photo (100 x 80, 97 x 75).
+// synthetic weights (referee/weights.mjs), on crops of a photo: a.png (100 x 80), b.png (97 x 75), c.jpg (90 x 70 as
+// stored, EXIF orientation 6, which PIL's Image.open leaves unapplied); and a net of exact ties (ties/).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,11 +17,11 @@ import { denseWeights } from './fixtures/dense/referee/weights.mjs';
 const fixture = path.join(import.meta.dirname, 'fixtures/dense');
 /** The built CLI (`npm run build` first, as `npm test` does): its text and warnings go to process.stdout and stderr. */
 const crema = (...args: string[]) => spawnCli(path.join(import.meta.dirname, '..'), ...args);
-const image = (name: string) => path.join(fixture, 'images', `${name}.png`);
+const image = (name: string) => path.join(fixture, 'images', name === 'c' ? 'c.jpg' : `${name}.png`);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-dense-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-type Kind = 'fcn8s' | 'hed' | 'rcf';
+type Kind = 'fcn8s' | 'hed' | 'rcf' | 'ties';
 const prototxt = (kind: Kind) => path.join(fixture, kind, 'net.prototxt');
 const weightsFile = (kind: Kind) => {
   const file = path.join(tmp, `${kind}.caffemodel`);
@@ -39,21 +40,18 @@ describe("FCN-8s: infer.py's label maps", () => {
   });
   afterAll(() => net.dispose());
 
-  it.each([
-    ['a', 'native'], ['b', 'native'], ['a', 'onnx'], ['b', 'onnx'],
-  ] as const)('image %s, %s: the labels but where the top two scores are within 1e-5, and infer.py\'s PNG', async (name, backend) => {
-    const ref = readNpy(path.join(fixture, 'fcn8s', name, 'labels.npy'));
-    const margins = readNpy(path.join(fixture, 'fcn8s', name, 'margins.npy')).data;
+  it.each(['a', 'b', 'c'].flatMap((name) => [[name, 'native'], [name, 'onnx']] as const))("image %s, %s: infer.py's labels (no near tie here) and PNG", async (name, backend) => {
     const s = await segment(net, image(name), { backend });
-    expect([s.width, s.height]).toEqual([ref.dims[1], ref.dims[0]]);
     expect(s.channels).toBe(21);
-    const differ = Array.from(s.labels).filter((l, i) => l !== ref.data[i]).length;
-    const near = margins.filter((m) => m <= 1e-5).length;
-    expect(differ).toBeLessThanOrEqual(near);
-    expect(near).toBe(0); // these weights leave no near tie: every label is FCN's
+    expect(await differing('fcn8s', name, s)).toEqual({ differ: 0, near: 0 }); // these weights leave no near tie: every label is FCN's
     expect(s.classes.reduce((n, c) => n + c.pixels, 0)).toBe(s.width * s.height);
     expect(s.classes.length).toBeGreaterThan(10);
     expect(colourLabels(s.labels, vocPalette(21))).toEqual(await pixels(path.join(fixture, 'fcn8s', name, 'output.png'), true));
+  });
+
+  it('c.jpg: as PIL reads it, its EXIF orientation not applied (90 x 70)', async () => {
+    const s = await segment(net, image('c'));
+    expect([s.width, s.height]).toEqual([90, 70]);
   });
 
   it("the CLI writes infer.py's PNGs and says each class's pixels, --json as one object", async () => {
@@ -79,6 +77,25 @@ describe("FCN-8s: infer.py's label maps", () => {
   });
 });
 
+/** How many labels differ from infer.py's, and at how many pixels its top two scores are within 1e-5. */
+async function differing(kind: Kind, name: string, s: { width: number; height: number; labels: ArrayLike<number> }): Promise<{ differ: number; near: number }> {
+  const ref = readNpy(path.join(fixture, kind, name, 'labels.npy'));
+  expect([s.width, s.height]).toEqual([ref.dims[1], ref.dims[0]]);
+  const near = readNpy(path.join(fixture, kind, name, 'margins.npy')).data.filter((m) => m <= 1e-5).length;
+  return { differ: Array.from(s.labels).filter((l, i) => l !== ref.data[i]).length, near };
+}
+
+describe("ties: infer.py's argmax, numpy's first maximum", () => {
+  it.each(['native', 'onnx'] as const)('%s: every label, among 2175 pixels of tied scores', async (backend) => {
+    const net = await load('ties');
+    const s = await segment(net, image('a'), { backend });
+    // exact ties (channel 2 is channel 1; ReLU's zeros): the same sums, so the same first maximum as numpy's
+    expect(await differing('ties', 'a', s)).toEqual({ differ: 0, near: 2175 });
+    expect(s.classes.map((c) => c.label)).toEqual([0, 1, 3]);
+    net.dispose();
+  });
+});
+
 describe.each(['hed', 'rcf'] as const)("%s: the demo's edge maps", (kind) => {
   let net: Net;
   beforeAll(async () => {
@@ -86,7 +103,7 @@ describe.each(['hed', 'rcf'] as const)("%s: the demo's edge maps", (kind) => {
   });
   afterAll(() => net.dispose());
   const blobs = ['sigmoid-fuse', 'sigmoid-dsn1', 'sigmoid-dsn2', 'sigmoid-dsn3', 'sigmoid-dsn4', 'sigmoid-dsn5'];
-  const cases = [...blobs.map((b) => ['a', b] as const), ['b', 'sigmoid-fuse'] as const];
+  const cases = [...blobs.map((b) => ['a', b] as const), ['b', 'sigmoid-fuse'] as const, ...(kind === 'rcf' ? [['c', 'sigmoid-fuse'] as const] : [])];
 
   it.each(cases.flatMap(([name, blob]) => [[name, blob, 'native'], [name, blob, 'onnx']] as const))('image %s, %s, %s: within 1e-5', async (name, blob, backend) => {
     const ref = readNpy(path.join(fixture, kind, name, `${blob}.npy`));
@@ -95,7 +112,7 @@ describe.each(['hed', 'rcf'] as const)("%s: the demo's edge maps", (kind) => {
     expect(maxDiff(e.data, ref.data)).toBeLessThanOrEqual(1e-5);
   });
 
-  it.each(['a', 'b'])("image %s: the PNG's bytes are the demo's cv2.imwrite(255 * (1 - fuse)), but for 1 at rounding", async (name) => {
+  it.each(kind === 'rcf' ? ['a', 'b', 'c'] : ['a', 'b'])("image %s: the PNG's bytes are the demo's cv2.imwrite(255 * (1 - fuse)), but for 1 at rounding", async (name) => {
     const ref = await pixels(path.join(fixture, kind, name, 'fuse.png'), false);
     const mine = edgeBytes((await edges(net, image(name))).data);
     expect(maxDiff(mine, ref)).toBeLessThanOrEqual(1);

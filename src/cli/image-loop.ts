@@ -24,6 +24,8 @@ export interface ImageLoop<T> {
   found: (image: FloatImage) => Promise<T[]>;
   text: (file: string, image: FloatImage, found: T[]) => string;
   draw: (image: FloatImage, found: T[]) => Promise<Uint8Array>;
+  /** false: a JPEG's EXIF orientation left unapplied, as PIL's Image.open reads it (`crema segment`, `crema edges`). */
+  upright?: boolean;
   /** More of each image's JSON (`crema pose`: the model and its parts' names). */
   extra?: Record<string, unknown>;
   /** An image's JSON from what was found, in place of `{ [key]: found }` (`crema segment`: its map's size and classes). */
@@ -39,7 +41,7 @@ export async function eachImage<T>(loop: ImageLoop<T>, release?: () => Promise<v
   let done = 0, skipped = 0;
   try {
     for (const file of loop.files) {
-      const image = await loadOne(file, loop.geo).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+      const image = await loadOne(file, loop.geo, loop.upright).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
       progress.tick(1);
       if (image instanceof Error) {
         skipped++;

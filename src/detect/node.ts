@@ -69,7 +69,7 @@ export async function edges(net: Net, image: string | Bytes, options: DenseDetec
 async function dense<T>(net: Net, image: string | Bytes, options: DenseDetectOptions, what: string, core: (net: Net, image: FloatImage, options: DenseOptions, run?: Forward) => Promise<T>): Promise<T> {
   checkDenseOptions(options, what);
   const { backend, ...rest } = options;
-  const decoded = await loadImage(image, true);
+  const decoded = await loadImage(image, true, false); // as PIL's Image.open: a JPEG's EXIF orientation not applied
   if (backend !== 'onnx') return core(net, decoded, rest);
   return inTurn(net, async () => core(net, decoded, rest, onnxForwardOf(await sessionsOf(net))));
 }

@@ -70,7 +70,7 @@ export async function denseLoop<T>(args: DenseArgs, kind: 'segment' | 'edges', m
   checkDenseNet(net, kind, args.blob); // before any image is read
   const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads }) : undefined;
   const loop = await make(net, sessions ? onnxForwardOf(sessions) : undefined);
-  await eachImage({ ...loop, files, geo: { channels: 3, height: 1, width: 1 }, json: args.json, output: args.output }, async () => sessions?.release());
+  await eachImage({ ...loop, files, geo: { channels: 3, height: 1, width: 1 }, json: args.json, output: args.output, upright: false }, async () => sessions?.release());
 }
 
 /** --mean B,G,R: three numbers. */
