@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { type EdgeMap, edgeBytes, edgesInImage } from '../../detect/dense.js';
 import type { FloatImage } from '../../image/image.js';
-import { type DenseArgs, denseArgs, denseLoop, parseMean, rgbPng } from './segment.js';
+import { type DenseArgs, denseArgs, denseLoop, rgbPng } from './segment.js';
 
 export const edgesCommand = {
   builder: (y: Argv) =>
@@ -10,12 +10,12 @@ export const edgesCommand = {
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'write each edge map as DIR/<name>.png: 255 * (1 - edge), gray, as RCF saves it (edges dark)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object when done: {"images": [{"image", "width", "height", "blob", "map": {"width", "height"}, "mean", "max", "edges"}], "skipped": [{"image", "error"}]} (edges: the pixels of 0.5 or more)' })
       .example('$0 edges hed/deploy.prototxt hed_pretrained_bsds.caffemodel photos/ -o edges/ --dialect hed', 'HED (its Crop is FCN\'s Caffe of 2015\'s: --dialect hed; no HED model ships with crema)')
-      .example('$0 edges RCF/test_vgg16.prototxt rcf_pretrained_bsds.caffemodel photo.jpg -o edges/ --blob sigmoid-dsn3', 'RCF\'s third side output')
-      .epilog("As HED's tutorial (s9xie/hed, HED-tutorial.ipynb) and RCF's single-scale test (yun-liu/RCF, RCF-singlescale.ipynb): the image's bytes as float32, BGR, less the mean (in float64), the net reshaped to the image's size, channel 0 of sigmoid-fuse; the PNG is RCF's cv2.imwrite(255 * (1 - fuse)). Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read)."),
+      .example('$0 edges test_vgg16.prototxt rcf_pretrained_bsds.caffemodel photo.jpg -o edges/ --blob sigmoid-dsn3', 'RCF\'s third side output')
+      .epilog("As HED's tutorial (s9xie/hed, HED-tutorial.ipynb) and RCF's single-scale test (yun-liu/RCF, RCF-singlescale.ipynb): the image's bytes as PIL reads them (a JPEG's EXIF orientation not applied) as float32, BGR, less the mean (in float64), the net reshaped to the image's size, channel 0 of sigmoid-fuse; the PNG is RCF's cv2.imwrite(255 * (1 - fuse)). Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read)."),
   handler: async (args: DenseArgs) => {
-    await denseLoop(args, 'edges', async (net, forward) => ({
+    await denseLoop(args, 'edges', (net, options, forward) => ({
       label: 'edges', key: 'edges',
-      found: async (image: FloatImage) => [await edgesInImage(net, image, { blob: args.blob, mean: parseMean(args.mean) }, forward)],
+      found: async (image: FloatImage) => [await edgesInImage(net, image, options, forward)],
       text: (file: string, image: FloatImage, [e]: EdgeMap[]) => `${file} (${image.width} x ${image.height}): ${args.blob} ${summary(e).edges} pixels of 0.5 or more${sized(e, image)}`,
       draw: (_: FloatImage, [e]: EdgeMap[]) => rgbPng(e.width, e.height, edgeBytes(e.data), 1),
       jsonOf: ([e]: EdgeMap[]) => ({ blob: args.blob, map: { width: e.width, height: e.height }, ...summary(e) }),
