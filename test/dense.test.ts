@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { argmaxLabels, colourLabels, edgeBytes, vocPalette } from '../src/detect/dense.js';
+import { cvResizeLinear } from '../src/image/cv-resize.js';
 import { edges, loadImage, Net, readNpy, segment } from '../src/index.js';
 import { cli, spawnCli } from './helpers/cli.js';
 import { denseWeights } from './fixtures/dense/referee/weights.mjs';
@@ -122,6 +123,36 @@ describe.each(['hed', 'rcf'] as const)("%s: the demo's edge maps", (kind) => {
   });
 });
 
+describe("RCF's multi-scale test (RCF-multiscale.ipynb)", () => {
+  let net: Net;
+  beforeAll(async () => {
+    net = await load('rcf');
+  });
+  afterAll(() => net.dispose());
+
+  // b.png (97 x 75) at 0.5 is 48 x 38 by cv2's rounding: its last row of 2 x 2 blocks is cut by the border
+  it.each(['a', 'b'].flatMap((name) => [[name, 'native'], [name, 'onnx']] as const))('image %s, %s: the mean of the maps at 0.5, 1 and 1.5 within 1e-5, the PNG but for 1', async (name, backend) => {
+    const ref = readNpy(path.join(fixture, 'rcf', name, 'multi-fuse.npy'));
+    const e = await edges(net, image(name), { scales: [0.5, 1, 1.5], backend });
+    expect([e.width, e.height]).toEqual([ref.dims[1], ref.dims[0]]);
+    expect(maxDiff(e.data, ref.data)).toBeLessThanOrEqual(1e-5);
+    const png = await pixels(path.join(fixture, 'rcf', name, 'multi.png'), false);
+    expect(maxDiff(edgeBytes(e.data), png)).toBeLessThanOrEqual(1);
+    expect(edgeBytes(ref.data)).toEqual(png);
+  });
+
+  it('the CLI: --scales, and a bad one in one line', async () => {
+    const out = path.join(tmp, 'multi');
+    const run = await cli('edges', prototxt('rcf'), weightsFile('rcf'), image('b'), '-o', out, '--scales', '0.5,1,1.5');
+    expect(run.code).toBe(0);
+    expect(maxDiff(await pixels(path.join(out, 'b.png'), false), await pixels(path.join(fixture, 'rcf', 'b', 'multi.png'), false))).toBeLessThanOrEqual(1);
+    const bad = await cli('edges', prototxt('rcf'), weightsFile('rcf'), image('b'), '-o', out, '--scales', '0.5,,1');
+    expect([bad.code, bad.stderr]).toEqual([2, "crema: --scales: factors above 0, e.g. 0.5,1,1.5 (RCF's multi-scale test), got '0.5,,1'"]);
+    await expect(edges(net, image('b'), { scales: [] })).rejects.toThrow("edges: options.scales is a list of factors above 0 (RCF's multi-scale test: [0.5, 1, 1.5]), got []");
+    await expect(segment(net, image('b'), { scales: [1] } as object)).rejects.toThrow("segment: unknown option 'scales': the options are blob, mean, backend");
+  });
+});
+
 describe('crema edges', () => {
   it('writes the gray PNGs as RCF saves them, and --json', async () => {
     const out = path.join(tmp, 'edges');
@@ -154,6 +185,14 @@ describe("the demos' rules", () => {
     expect([...argmaxLabels(Float32Array.from([1, 0, NaN, 1, 2, 5]), 2, 3)]).toEqual([0, 1, 0]);
     expect([...argmaxLabels(Float32Array.from([1, 0, 0, NaN]), 2, 2)]).toEqual([0, 1]);
   });
+  it("cv2.resize at 0.5 of odd sizes: the blocks the border cuts, their pixels' mean (cv2 4.5.1's bits)", () => {
+    const cases = JSON.parse(fs.readFileSync(path.join(fixture, 'halve.json'), 'utf8')) as { h: number; w: number; in: number[]; out: number[]; oh: number; ow: number }[];
+    for (const c of cases) {
+      const out = cvResizeLinear({ height: c.h, width: c.w, channels: 3, data: Float32Array.from(c.in) }, 0.5, 0.5);
+      expect([out.height, out.width]).toEqual([c.oh, c.ow]);
+      expect(out.data).toEqual(Float32Array.from(c.out));
+    }
+  });
   it("vis.make_palette: PASCAL VOC's colours", () => {
     const p = vocPalette(21);
     expect([...p.subarray(0, 12)]).toEqual([0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0]);
@@ -183,7 +222,7 @@ describe('one-line errors', () => {
     await expect(edges(net, image('b'), { blob: 'score' })).rejects.toThrow("edges: blob 'score' is 1 x 21 x 75 x 97; an edge map is 1 x 1 x H x W (HED's and RCF's sigmoid-fuse, sigmoid-dsn1..5)");
     await expect(segment(net, image('b'), { mean: [1, 2] as unknown as [number, number, number] })).rejects.toThrow("segment: options.mean is [B, G, R], three finite numbers (the demos': [104.00698793, 116.66876762, 122.67891434]), got [1,2]");
     await expect(segment(net, image('b'), { backend: 'gpu' as 'onnx' })).rejects.toThrow(`segment: options.backend is 'native' or 'onnx', got "gpu"`);
-    await expect(edges(net, image('b'), { blobs: 'x' } as object)).rejects.toThrow("edges: unknown option 'blobs' (did you mean 'blob'?): the options are blob, mean, backend");
+    await expect(edges(net, image('b'), { blobs: 'x' } as object)).rejects.toThrow("edges: unknown option 'blobs' (did you mean 'blob'?): the options are blob, mean, scales, backend");
     net.dispose();
     const run = await cli('segment', prototxt('fcn8s'), weightsFile('fcn8s'), image('a'), '--mean', '104,117');
     expect([run.code, run.stderr]).toEqual([2, "crema: --mean: B,G,R, three numbers (the demos': 104.00698793,116.66876762,122.67891434), got '104,117'"]);

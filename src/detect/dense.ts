@@ -3,7 +3,9 @@
 // yun-liu/RCF, RCF-singlescale.ipynb). All three feed the net alike: the image's bytes as float32, RGB -> BGR, less
 // the mean (104.00698793, 116.66876762, 122.67891434) subtracted in float64 and stored back in float32, C x H x W,
 // the net's 'data' reshaped to the image's size. FCN then takes the argmax over the score's channels (numpy's: the
-// first maximum), HED and RCF channel 0 of sigmoid-fuse. Platform-neutral: the net runs through a Forward.
+// first maximum), HED and RCF channel 0 of sigmoid-fuse; RCF's multi-scale test (RCF-multiscale.ipynb) averages that
+// over the image scaled by cv2.resize. Platform-neutral: the net runs through a Forward.
+import { cvResizeLinear } from '../image/cv-resize.js';
 import type { FloatImage } from '../image/image.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
@@ -18,6 +20,15 @@ export interface DenseOptions {
   blob?: string;
   /** The mean subtracted, B, G, R (default DEMO_MEAN). */
   mean?: readonly [number, number, number];
+}
+
+export interface EdgeOptions extends DenseOptions {
+  /**
+   * RCF's multi-scale test: the (mean-subtracted) image scaled by each factor (cv2.resize, INTER_LINEAR), each map
+   * resized back to the image's size the same way, their mean; RCF's factors are [0.5, 1, 1.5]. Default: one
+   * forward at the image's size, the map as the net gives it (HED's tutorial, RCF's single-scale test).
+   */
+  scales?: readonly number[];
 }
 
 /** A class present in a label map: its label (the score's channel) and its pixels. */
@@ -53,17 +64,30 @@ const forwardNative: Forward = async (net, input, outputs) => {
 /** FCN's infer.py: the image's label map, the argmax of the score blob over its channels. */
 export async function segmentImage(net: Net, image: FloatImage, options: DenseOptions = {}, run: Forward = forwardNative): Promise<Segmentation> {
   const blob = checkDenseNet(net, 'segment', options.blob);
-  const [out] = await run(net, demoInput(image, options.mean), [blob]);
+  const [out] = await run(net, chw(demoImage(image, options.mean)), [blob]);
   const [n, channels, height, width] = planes(net, blob, out);
   if (n !== 1) throw new CremaError(`segment: blob '${blob}' is ${out.dims.join(' x ')}; a label map comes from 1 x C x H x W`);
   const labels = argmaxLabels(out.data, channels, height * width);
   return { width, height, labels, channels, classes: classCounts(labels, channels) };
 }
 
-/** HED's tutorial and RCF's test: the blob's first (only) channel at the image's size. */
-export async function edgesInImage(net: Net, image: FloatImage, options: DenseOptions = {}, run: Forward = forwardNative): Promise<EdgeMap> {
+/** HED's tutorial and RCF's test: the blob's first (only) channel at the image's size; RCF's multi-scale with `scales`. */
+export async function edgesInImage(net: Net, image: FloatImage, options: EdgeOptions = {}, run: Forward = forwardNative): Promise<EdgeMap> {
   const blob = checkDenseNet(net, 'edges', options.blob);
-  const [out] = await run(net, demoInput(image, options.mean), [blob]);
+  const bgr = demoImage(image, options.mean);
+  if (!options.scales) return edgeMap(net, blob, (await run(net, chw(bgr), [blob]))[0]);
+  // RCF-multiscale.ipynb: multi_fuse += cv2.resize(fuse, (W, H)) in float32, then multi_fuse /= len(scale)
+  const sum = new Float32Array(image.width * image.height);
+  for (const s of options.scales) {
+    const map = edgeMap(net, blob, (await run(net, chw(cvResizeLinear(bgr, s, s)), [blob]))[0]);
+    const back = cvResizeLinear({ ...map, channels: 1 }, image.width / map.width, image.height / map.height).data;
+    for (let i = 0; i < sum.length; i++) sum[i] += back[i];
+  }
+  for (let i = 0; i < sum.length; i++) sum[i] /= options.scales.length;
+  return { width: image.width, height: image.height, data: sum };
+}
+
+function edgeMap(net: Net, blob: string, out: Tensor): EdgeMap {
   const [n, channels, height, width] = planes(net, blob, out);
   if (n !== 1 || channels !== 1) throw new CremaError(`edges: blob '${blob}' is ${out.dims.join(' x ')}; an edge map is 1 x 1 x H x W (HED's and RCF's sigmoid-fuse, sigmoid-dsn1..5)`);
   return { width, height, data: out.data.slice(0, height * width) };
@@ -90,18 +114,22 @@ function planes(net: Net, blob: string, out: Tensor): [number, number, number, n
 }
 
 /**
- * The demos' input: pycaffe's np.array(im, dtype=np.float32)[:, :, ::-1] - mean, transposed to 1 x 3 x H x W. The
- * mean is a float64 array, so numpy subtracts in float64 and the in-place `-=` rounds back to float32.
+ * The demos' image: np.array(im, dtype=np.float32)[:, :, ::-1] - mean, H x W x BGR. The mean is a float64 array, so
+ * numpy subtracts in float64 and the in-place `-=` rounds back to float32.
  */
-export function demoInput(image: FloatImage, mean: readonly number[] = DEMO_MEAN): Tensor {
+export function demoImage(image: FloatImage, mean: readonly number[] = DEMO_MEAN): FloatImage {
   const { width, height, channels, data } = image, plane = width * height;
   const out = new Float32Array(3 * plane);
   for (let i = 0; i < plane; i++)
-    for (let c = 0; c < 3; c++) {
-      const byte = Math.round(255 * data[i * channels + (channels >= 3 ? 2 - c : 0)]); // a gray image as pycaffe tiles it
-      out[c * plane + i] = byte - mean[c];
-    }
-  return new Tensor([1, 3, height, width], out);
+    for (let c = 0; c < 3; c++) out[3 * i + c] = Math.round(255 * data[i * channels + (channels >= 3 ? 2 - c : 0)]) - mean[c]; // gray: tiled, as pycaffe's
+  return { width, height, channels: 3, data: out };
+}
+
+/** in_.transpose((2, 0, 1)) as the net's 1 x 3 x H x W input. */
+function chw(im: FloatImage): Tensor {
+  const plane = im.width * im.height, out = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) out[c * plane + i] = im.data[3 * i + c];
+  return new Tensor([1, 3, im.height, im.width], out);
 }
 
 /** numpy's argmax over axis 0 of C x P scores: the first maximum (a NaN counts as the maximum, its first wins). */
