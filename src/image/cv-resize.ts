@@ -6,7 +6,9 @@ import { CremaError } from '../util/errors.js';
 // fixed point, and the chroot's build has no IPP). Not resizeImage: that is pycaffe's skimage resize (a blur first,
 // another sampling grid). cv2's arithmetic, restated:
 // - the size: round(w * fx) x round(h * fy) in double, halves to even (saturate_cast<int>); the same size is a copy;
-// - exactly half the size (1 / fx == 2 on both axes) is its INTER_AREA fast path: the mean of each 2 x 2 block;
+// - exactly half the size (1 / fx == 2 on both axes) is its INTER_AREA fast path: the mean of each 2 x 2 block
+//   (an odd side rounds up to even, halves to even: its last block, cut by the border, is the float sum of the
+//   pixels it has over their count, as resizeAreaFast_Invoker does; checked against cv2 4.5.1);
 // - else, per destination column x: s = (float)((x + 0.5) * (1 / fx) - 0.5), sx = floor(s), a = s - sx (float);
 //   left of the image (sx < 0) it is column 0 alone, right of it (sx >= w - 1) column w - 1 alone; otherwise the
 //   row is S[sx] * (1 - a) + S[sx + 1] * a, each product rounded to float (SSE2: no fused multiply-add);
@@ -79,14 +81,24 @@ export function cvResizeLinear(im: FloatImage, fx: number, fy: number): FloatIma
   return out;
 }
 
-/** cv2's INTER_AREA fast path at exactly half the size: each 2 x 2 block's sum (row by row) times 0.25. */
+/**
+ * cv2's INTER_AREA fast path at exactly half the size: each 2 x 2 block's sum (row by row) times 0.25; a block the
+ * border cuts (an odd side whose half rounded up), the sum of its pixels over their count.
+ */
 function halve(im: FloatImage, out: FloatImage): FloatImage {
   const k = im.channels, src = im.data, stride = im.width * k;
   for (let y = 0; y < out.height; y++)
     for (let x = 0; x < out.width; x++)
       for (let c = 0; c < k; c++) {
-        const at = 2 * y * stride + 2 * x * k + c;
-        out.data[(y * out.width + x) * k + c] = f32(f32(f32(f32(src[at] + src[at + k]) + src[at + stride]) + src[at + stride + k]) * 0.25);
+        const at = 2 * y * stride + 2 * x * k + c, o = (y * out.width + x) * k + c;
+        if (2 * y + 1 < im.height && 2 * x + 1 < im.width) {
+          out.data[o] = f32(f32(f32(f32(src[at] + src[at + k]) + src[at + stride]) + src[at + stride + k]) * 0.25);
+          continue;
+        }
+        let sum = 0, count = 0;
+        for (let dy = 0; dy < 2 && 2 * y + dy < im.height; dy++)
+          for (let dx = 0; dx < 2 && 2 * x + dx < im.width; dx++, count++) sum = f32(sum + src[at + dy * stride + dx * k]);
+        out.data[o] = f32(sum / count);
       }
   return out;
 }

@@ -17,7 +17,7 @@ export function isImageFile(file: string): boolean {
 // management; EXIF orientation applied to JPEGs only (imageio's JPEG reader rotates, its PNG and WebP readers do
 // not); CMYK turned into RGB by Pillow's formula (not an ICC transform); float TIFFs as their float values; 16-bit
 // colour PNGs as 8 bits (their high bytes), 16-bit gray ones as 16.
-async function decode(source: string | Bytes, color: boolean): Promise<RawPixels> {
+async function decode(source: string | Bytes, color: boolean, upright: boolean): Promise<RawPixels> {
   const { path: filePath, bytes, label: file } = resolveSource('image', source);
   refuseUnsupported(file, filePath, bytes);
   // sharp is imported when the first image is read: commands that read no image do not pay for loading it.
@@ -35,7 +35,7 @@ async function decode(source: string | Bytes, color: boolean): Promise<RawPixels
   // The float copy load_image makes, and the resize's normalized copy of it (see resize.ts).
   checkImageMemory((meta.width ?? 0) * (meta.height ?? 0) * (channels * sample + 8 * (color ? 3 : 1)),
     () => `${file}: ${meta.width} x ${meta.height} pixels`);
-  if (meta.format === 'jpeg' && (meta.orientation ?? 1) > 1) image = image.rotate(); // upright, as imageio does
+  if (upright && meta.format === 'jpeg' && (meta.orientation ?? 1) > 1) image = image.rotate(); // upright, as imageio does
   if (cmyk) image = image.pipelineColourspace('cmyk').toColourspace('cmyk'); // the file's own CMYK values
   else if (gray) image = image.toColourspace(sixteen ? 'grey16' : 'b-w'); // sharp would make gray files RGB
   else if (channels === 3) image = image.removeAlpha();
@@ -81,8 +81,9 @@ function cmykToRgb(data: Buffer): (i: number) => number {
 
 /**
  * Loads an image (a path or the file's bytes) as pycaffe's `caffe.io.load_image(file, color)`:
- * `skimage.img_as_float(skimage.io.imread(file))` as float32 in [0, 1] (see floatImage).
+ * `skimage.img_as_float(skimage.io.imread(file))` as float32 in [0, 1] (see floatImage). `upright` false leaves a
+ * JPEG's EXIF orientation unapplied, as PIL's Image.open reads it (the demos of FCN, HED and RCF).
  */
-export async function loadImage(file: string | Bytes, color = true): Promise<FloatImage> {
-  return floatImage(await decode(file, color), color);
+export async function loadImage(file: string | Bytes, color = true, upright = true): Promise<FloatImage> {
+  return floatImage(await decode(file, color, upright), color);
 }

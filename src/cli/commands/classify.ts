@@ -162,10 +162,10 @@ function loadBatch(files: string[], geo: InputGeometry): Promise<(FloatImage | E
 }
 
 /** One image file as pycaffe loads it (color or gray for the input), or an error saying why it cannot be read. */
-export async function loadOne(file: string, geo: InputGeometry): Promise<FloatImage> {
+export async function loadOne(file: string, geo: InputGeometry, upright = true): Promise<FloatImage> {
   checkReadable(file); // `no such file`, `permission denied`, ... before the name's extension is judged
   if (!isImageFile(file)) throw new Error(`not an image file (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
-  return loadImage(file, geo.channels === 3);
+  return loadImage(file, geo.channels === 3, upright);
 }
 
 async function runBatch(c: Classifier, files: string[], loaded: (FloatImage | Error)[]): Promise<Result[]> {

@@ -1,0 +1,98 @@
+import type { Argv } from 'yargs';
+import { DEMO_MEAN, type DenseOptions, type Segmentation, checkDenseNet, colourLabels, segmentImage, vocPalette } from '../../detect/dense.js';
+import type { Forward } from '../../detect/mtcnn.js';
+import { onnxForwardOf } from '../../detect/openpose.js';
+import type { FloatImage } from '../../image/image.js';
+import { IMAGE_EXTENSIONS } from '../../image/load.js';
+import type { Net } from '../../runtime/net.js';
+import { CremaError } from '../../util/errors.js';
+import { eachImage, type ImageLoop } from '../image-loop.js';
+import { backendArg, loadNetFor, netArgs, type NetArgs, printNotes, readLabels, threadsArg } from '../shared.js';
+import { collectImages } from './classify.js';
+
+export interface DenseArgs extends NetArgs {
+  weights: string;
+  images: string[];
+  blob?: string;
+  mean: string;
+  json: boolean;
+  output?: string;
+  backend: 'native' | 'onnx';
+}
+
+interface SegmentArgs extends DenseArgs {
+  labels?: string;
+}
+
+export const segmentCommand = {
+  builder: (y: Argv) =>
+    denseArgs(y)
+      .option('blob', { type: 'string', default: 'score', describe: 'the class scores (N x C x H x W) whose argmax over C is the label map' })
+      .option('labels', { type: 'string', describe: 'class names, one a line (line k: label k), for the summary' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object when done: {"images": [{"image", "width", "height", "map": {"width", "height"}, "classes": [{"label", "name"?, "pixels"}]}], "skipped": [{"image", "error"}]}' })
+      .option('output', { alias: 'o', type: 'string', describe: 'write each label map in PASCAL VOC\'s colours as DIR/<name>.png (RGB, as infer.py saves it)' })
+      .example('$0 segment voc-fcn8s/deploy.prototxt fcn8s-heavy-pascal.caffemodel street.jpg -o labels/', 'FCN-8s on PASCAL VOC (its files: no FCN model ships with crema)')
+      .example('$0 segment voc-fcn8s/deploy.prototxt fcn8s-heavy-pascal.caffemodel photos/ --json --labels voc.txt', 'the classes in each photo, named, as one JSON object')
+      .epilog("As FCN's infer.py (shelhamer/fcn.berkeleyvision.org): the image's bytes as PIL reads them (a JPEG's EXIF orientation not applied) as float32, BGR, less the mean (in float64), the net reshaped to the image's size, each pixel's class the first maximum of the score over its channels; -o colours it by vis.make_palette (PASCAL VOC's colour map) as an RGB PNG. A score that is not the image's size (a net that does not crop back to its input) is said and kept at its size. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read)."),
+  handler: async (args: SegmentArgs) => {
+    const names = args.labels === undefined ? undefined : readLabels(args.labels);
+    await denseLoop(args, 'segment', (net, options, forward) => {
+      const channels = net.shapes.get(args.blob!)?.[1];
+      if (names && channels !== undefined && names.length !== channels)
+        console.error(`warning: ${args.labels} has ${names.length} labels, the net's '${args.blob}' has ${channels} classes`);
+      return {
+        label: 'segment', key: 'classes',
+        found: async (image: FloatImage) => [await segmentImage(net, image, options, forward)],
+        text: (file: string, image: FloatImage, [s]: Segmentation[]) => describe(file, image, s, args.blob!, names),
+        draw: (_: FloatImage, [s]: Segmentation[]) => rgbPng(s.width, s.height, colourLabels(s.labels, vocPalette(s.channels))),
+        jsonOf: ([s]: Segmentation[]) => ({ map: { width: s.width, height: s.height }, classes: s.classes.map((c) => ({ label: c.label, ...(names ? { name: names[c.label] ?? null } : {}), pixels: c.pixels })) }),
+      };
+    });
+  },
+};
+
+/** The options segment and edges share: the net's, the images, --mean, --backend. */
+export function denseArgs(y: Argv) {
+  return backendArg(threadsArg(netArgs(y)))
+    .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
+    .option('mean', { type: 'string', default: DEMO_MEAN.join(','), describe: 'the mean subtracted, B,G,R (the demos\' default)' });
+}
+
+/** What segment and edges do with each image (the rest of the loop is theirs alike). */
+type DenseLoop<T> = Pick<ImageLoop<T>, 'label' | 'key' | 'found' | 'text' | 'draw' | 'jsonOf'>;
+
+/** Loads the net (natively or into ONNX Runtime), checks it has the blob, then runs `loop` on each image. */
+export async function denseLoop<T>(args: DenseArgs, kind: 'segment' | 'edges', make: (net: Net, options: DenseOptions, forward?: Forward) => DenseLoop<T>): Promise<void> {
+  const options = { blob: args.blob, mean: parseMean(args.mean) }; // the mean before the net is read
+  const files = collectImages(args.images);
+  if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
+  const net = await loadNetFor(args, args.backend === 'native');
+  printNotes(net, args);
+  checkDenseNet(net, kind, args.blob); // before any image is read
+  const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads }) : undefined;
+  const loop = make(net, options, sessions ? onnxForwardOf(sessions) : undefined);
+  await eachImage({ ...loop, files, geo: { channels: 3, height: 1, width: 1 }, json: args.json, output: args.output, upright: false }, async () => sessions?.release());
+}
+
+/** --mean B,G,R: three numbers. */
+export function parseMean(text: string): [number, number, number] {
+  const v = text.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
+  if (v.length !== 3 || !v.every(Number.isFinite)) throw new CremaError(`--mean: B,G,R, three numbers (the demos': ${DEMO_MEAN.join(',')}), got '${text}'`);
+  return v as [number, number, number];
+}
+
+function describe(file: string, image: FloatImage, s: Segmentation, blob: string, names?: string[]): string {
+  const lines = [`---------- Classes in ${file} (${image.width} x ${image.height}) ----------`];
+  if (s.width !== image.width || s.height !== image.height)
+    lines.push(`(the score '${blob}' is ${s.width} x ${s.height}, not the image's size: labels at its size)`);
+  const total = s.width * s.height;
+  for (const c of s.classes)
+    lines.push(`${String(c.label).padStart(3)}${names?.[c.label] !== undefined ? ` ${names[c.label]}` : ''}: ${c.pixels} pixels (${((100 * c.pixels) / total).toFixed(1)}%)`);
+  return lines.join('\n');
+}
+
+/** Bytes (interleaved) as a PNG of 1 (gray) or 3 channels. */
+export async function rgbPng(width: number, height: number, data: Uint8Array, channels: 1 | 3 = 3): Promise<Uint8Array> {
+  const { default: sharp } = await import('sharp');
+  return sharp(data, { raw: { width, height, channels } }).png().toBuffer();
+}

@@ -1,0 +1,189 @@
+// Dense per-pixel nets as their authors' demos run them, at the image's own size: FCN's semantic segmentation
+// (shelhamer/fcn.berkeleyvision.org, infer.py) and HED's / RCF's edge maps (s9xie/hed, HED-tutorial.ipynb;
+// yun-liu/RCF, RCF-singlescale.ipynb). All three feed the net alike: the image's bytes as float32, RGB -> BGR, less
+// the mean (104.00698793, 116.66876762, 122.67891434) subtracted in float64 and stored back in float32, C x H x W,
+// the net's 'data' reshaped to the image's size. FCN then takes the argmax over the score's channels (numpy's: the
+// first maximum), HED and RCF channel 0 of sigmoid-fuse; RCF's multi-scale test (RCF-multiscale.ipynb) averages that
+// over the image scaled by cv2.resize. Platform-neutral: the net runs through a Forward.
+import { cvResizeLinear } from '../image/cv-resize.js';
+import type { FloatImage } from '../image/image.js';
+import type { Net } from '../runtime/net.js';
+import { Tensor } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+import type { Forward } from './mtcnn.js';
+
+/** The demos' mean, B, G, R (FCN's infer.py and voc_layers.py, HED's and RCF's notebooks: the ILSVRC mean of VGG). */
+export const DEMO_MEAN: readonly [number, number, number] = [104.00698793, 116.66876762, 122.67891434];
+
+export interface DenseOptions {
+  /** The blob read: 'score' (FCN) for segment, 'sigmoid-fuse' (HED, RCF) for edges; HED's side outputs are sigmoid-dsn1..5. */
+  blob?: string;
+  /** The mean subtracted, B, G, R (default DEMO_MEAN). */
+  mean?: readonly [number, number, number];
+}
+
+export interface EdgeOptions extends DenseOptions {
+  /**
+   * RCF's multi-scale test: the (mean-subtracted) image scaled by each factor (cv2.resize, INTER_LINEAR), each map
+   * resized back to the image's size the same way, their mean; RCF's factors are [0.5, 1, 1.5]. Default: one
+   * forward at the image's size, the map as the net gives it (HED's tutorial, RCF's single-scale test).
+   */
+  scales?: readonly number[];
+}
+
+/** A class present in a label map: its label (the score's channel) and its pixels. */
+export interface SegmentClass {
+  label: number;
+  pixels: number;
+}
+
+/**
+ * A label map: each pixel's class (row-major, width x height: the score's size, the image's for FCN's nets, which
+ * crop back to their input), the score's channels (the classes the net knows) and the classes present, by label.
+ */
+export interface Segmentation {
+  width: number;
+  height: number;
+  labels: Uint8Array | Int32Array;
+  channels: number;
+  classes: SegmentClass[];
+}
+
+/** An edge map: each pixel's value of the blob (HED's and RCF's sigmoid-fuse: 1 an edge), width x height row-major. */
+export interface EdgeMap {
+  width: number;
+  height: number;
+  data: Float32Array;
+}
+
+const forwardNative: Forward = async (net, input, outputs) => {
+  const out = net.forward({ [net.inputs[0]]: input });
+  return outputs.map((n) => out[n] ?? net.blobs.get(n)!);
+};
+
+/** FCN's infer.py: the image's label map, the argmax of the score blob over its channels. */
+export async function segmentImage(net: Net, image: FloatImage, options: DenseOptions = {}, run: Forward = forwardNative): Promise<Segmentation> {
+  const blob = checkDenseNet(net, 'segment', options.blob);
+  const [out] = await run(net, chw(demoImage(image, options.mean)), [blob]);
+  const [n, channels, height, width] = planes(net, blob, out);
+  if (n !== 1) throw new CremaError(`segment: blob '${blob}' is ${out.dims.join(' x ')}; a label map comes from 1 x C x H x W`);
+  const labels = argmaxLabels(out.data, channels, height * width);
+  return { width, height, labels, channels, classes: classCounts(labels, channels) };
+}
+
+/** HED's tutorial and RCF's test: the blob's first (only) channel at the image's size; RCF's multi-scale with `scales`. */
+export async function edgesInImage(net: Net, image: FloatImage, options: EdgeOptions = {}, run: Forward = forwardNative): Promise<EdgeMap> {
+  const blob = checkDenseNet(net, 'edges', options.blob);
+  const bgr = demoImage(image, options.mean);
+  if (!options.scales) return edgeMap(net, blob, (await run(net, chw(bgr), [blob]))[0]);
+  // RCF-multiscale.ipynb: multi_fuse += cv2.resize(fuse, (W, H)) in float32, then multi_fuse /= len(scale)
+  const sum = new Float32Array(image.width * image.height);
+  for (const s of options.scales) {
+    const map = edgeMap(net, blob, (await run(net, chw(cvResizeLinear(bgr, s, s)), [blob]))[0]);
+    const back = cvResizeLinear({ ...map, channels: 1 }, image.width / map.width, image.height / map.height).data;
+    for (let i = 0; i < sum.length; i++) sum[i] += back[i];
+  }
+  for (let i = 0; i < sum.length; i++) sum[i] /= options.scales.length;
+  return { width: image.width, height: image.height, data: sum };
+}
+
+function edgeMap(net: Net, blob: string, out: Tensor): EdgeMap {
+  const [n, channels, height, width] = planes(net, blob, out);
+  if (n !== 1 || channels !== 1) throw new CremaError(`edges: blob '${blob}' is ${out.dims.join(' x ')}; an edge map is 1 x 1 x H x W (HED's and RCF's sigmoid-fuse, sigmoid-dsn1..5)`);
+  return { width, height, data: out.data.slice(0, height * width) };
+}
+
+const WHY = {
+  segment: ['score', "FCN's infer.py reads the class scores from 'score'"],
+  edges: ['sigmoid-fuse', "HED's and RCF's demos read the fused edges from 'sigmoid-fuse', the side outputs from sigmoid-dsn1..5"],
+} as const;
+
+/** The blob segment or edges reads (`blob`, else the demo's), refusing a net without it or without a BGR input. */
+export function checkDenseNet(net: Net, kind: 'segment' | 'edges', blob: string = WHY[kind][0]): string {
+  if (!net.blobs.has(blob)) throw new CremaError(`net '${net.name || 'net'}' has no blob '${blob}' (${WHY[kind][1]}; another blob: options.blob)`);
+  const dims = net.shapes.get(net.inputs[0]);
+  if (!dims || dims.length !== 4 || dims[1] !== 3)
+    throw new CremaError(`net '${net.name || 'net'}': its input '${net.inputs[0]}' is ${dims?.join(' x ')}; the demos feed a BGR image, 1 x 3 x H x W`);
+  return blob;
+}
+
+/** The output's dims as N, C, H, W: a 4-D blob, else one line naming it. */
+function planes(net: Net, blob: string, out: Tensor): [number, number, number, number] {
+  if (out.dims.length !== 4) throw new CremaError(`net '${net.name || 'net'}': blob '${blob}' is ${out.dims.join(' x ')}, not a map (N x C x H x W)`);
+  return out.dims as unknown as [number, number, number, number];
+}
+
+/**
+ * The demos' image: np.array(im, dtype=np.float32)[:, :, ::-1] - mean, H x W x BGR. The mean is a float64 array, so
+ * numpy subtracts in float64 and the in-place `-=` rounds back to float32.
+ */
+export function demoImage(image: FloatImage, mean: readonly number[] = DEMO_MEAN): FloatImage {
+  const { width, height, channels, data } = image, plane = width * height;
+  const out = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++)
+    for (let c = 0; c < 3; c++) out[3 * i + c] = Math.round(255 * data[i * channels + (channels >= 3 ? 2 - c : 0)]) - mean[c]; // gray: tiled, as pycaffe's
+  return { width, height, channels: 3, data: out };
+}
+
+/** in_.transpose((2, 0, 1)) as the net's 1 x 3 x H x W input. */
+function chw(im: FloatImage): Tensor {
+  const plane = im.width * im.height, out = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) out[c * plane + i] = im.data[3 * i + c];
+  return new Tensor([1, 3, im.height, im.width], out);
+}
+
+/** numpy's argmax over axis 0 of C x P scores: the first maximum (a NaN counts as the maximum, its first wins). */
+export function argmaxLabels(scores: Float32Array, channels: number, plane: number): Uint8Array | Int32Array {
+  const labels = channels <= 256 ? new Uint8Array(plane) : new Int32Array(plane);
+  for (let i = 0; i < plane; i++) {
+    let best = 0, top = scores[i];
+    for (let c = 1; c < channels && top === top; c++) {
+      const v = scores[c * plane + i];
+      if (v > top || v !== v) [best, top] = [c, v];
+    }
+    labels[i] = best;
+  }
+  return labels;
+}
+
+function classCounts(labels: Uint8Array | Int32Array, channels: number): SegmentClass[] {
+  const counts = new Array<number>(channels).fill(0);
+  for (const l of labels) counts[l]++;
+  return counts.flatMap((pixels, label) => (pixels > 0 ? [{ label, pixels }] : []));
+}
+
+/**
+ * FCN's vis.make_palette (PASCAL VOC's colour map): class k's bits, three at a time, spread over R, G, B from the
+ * top bit down. RGB a class.
+ */
+export function vocPalette(classes: number): Uint8Array {
+  const palette = new Uint8Array(3 * classes);
+  for (let k = 0; k < classes; k++)
+    for (let label = k, i = 0; label; label >>= 3, i++)
+      for (let c = 0; c < 3; c++) palette[3 * k + c] |= ((label >> c) & 1) << (7 - i);
+  return palette;
+}
+
+/** vis.color_seg: the label map in the palette's colours, RGB bytes interleaved (infer.py saves them as an RGB PNG). */
+export function colourLabels(labels: Uint8Array | Int32Array, palette: Uint8Array): Uint8Array {
+  const rgb = new Uint8Array(3 * labels.length);
+  for (let i = 0; i < labels.length; i++) rgb.set(palette.subarray(3 * labels[i], 3 * labels[i] + 3), 3 * i);
+  return rgb;
+}
+
+/**
+ * The edge map as RCF's test saves it: cv2.imwrite(path, 255 * (1 - fuse)), float32 arithmetic, then OpenCV's
+ * conversion to bytes (saturate_cast: round half to even, clamped to 0..255, NaN 0). Edges dark on white.
+ */
+export function edgeBytes(data: Float32Array): Uint8Array {
+  const out = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = saturateByte(Math.fround(255 * Math.fround(1 - data[i])));
+  return out;
+}
+
+function saturateByte(v: number): number {
+  if (!(v === v)) return 0;
+  let r = Math.round(v);
+  if (r - v === 0.5 && r % 2 !== 0) r -= 1; // cvRound rounds half to even
+  return Math.min(255, Math.max(0, r));
+}
