@@ -10,7 +10,7 @@ import type { FloatImage } from '../image/image.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
-import type { Forward } from './mtcnn.js';
+import { type Forward, forwardNative } from './forward.js';
 
 /** The demos' mean, B, G, R (FCN's infer.py and voc_layers.py, HED's and RCF's notebooks: the ILSVRC mean of VGG). */
 export const DEMO_MEAN: readonly [number, number, number] = [104.00698793, 116.66876762, 122.67891434];
@@ -55,11 +55,6 @@ export interface EdgeMap {
   height: number;
   data: Float32Array;
 }
-
-const forwardNative: Forward = async (net, input, outputs) => {
-  const out = net.forward({ [net.inputs[0]]: input });
-  return outputs.map((n) => out[n] ?? net.blobs.get(n)!);
-};
 
 /** FCN's infer.py: the image's label map, the argmax of the score blob over its channels. */
 export async function segmentImage(net: Net, image: FloatImage, options: DenseOptions = {}, run: Forward = forwardNative): Promise<Segmentation> {

@@ -6,6 +6,7 @@
 // Dollár's imResample for every resize (imresample.ts), MATLAB's stable sort and column-major find for the order of
 // equal scores, and matcaffe's layout: a MATLAB H x W x 3 array is a Caffe blob of W x H, so the nets see the image
 // transposed, in RGB, as they were trained.
+import { type Forward, forwardNative } from './forward.js';
 import type { FloatImage } from '../image/image.js';
 import { imResample } from '../image/imresample.js';
 import type { Box as ScoredBox } from '../layers/box_group_output.js';
@@ -37,6 +38,8 @@ interface Box extends ScoredBox {
  * The faces MTCNN's demo finds in `image` (detect_face.m with fastresize false), best first after O-Net's NMS.
  * Gray images are taken as colour (the demo reads colour only).
  */
+export type { Forward } from './forward.js';
+
 export async function facesInImage(nets: MtcnnNets, image: FloatImage, options: MtcnnOptions = {}, run: Forward = forwardNative): Promise<Face[]> {
   const { minSize, thresholds, factor } = mtcnnOptions(options);
   const h = image.height, w = image.width;
@@ -195,18 +198,6 @@ const PNET_MEMORY = 2 ** 30;
 function sortedOutputs(net: Net): string[] {
   return [...net.outputs].sort(byBytes);
 }
-
-/** What runs a net's forward: its input, and the blobs `outputs` names, in that order (copies: kept across forwards). */
-export type Forward = (net: Net, input: Tensor, outputs: string[]) => Promise<Tensor[]>;
-
-/** crema's engine, on the caller's thread. */
-const forwardNative: Forward = async (net, input, outputs) => {
-  const out = net.forward({ [net.inputs[0]]: input });
-  return outputs.map((n) => {
-    const t = out[n] ?? net.blobs.get(n)!;
-    return new Tensor(t.dims, t.data.slice());
-  });
-};
 
 /**
  * A forward of `count` MATLAB arrays (H x W x 3 each; `hw` gives H and W, else square crops) as matcaffe runs it:

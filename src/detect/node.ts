@@ -9,9 +9,10 @@ import { CremaError } from '../util/errors.js';
 import { checkOptionKeys } from '../util/options.js';
 import type { Bytes } from '../util/source.js';
 import { detectImage, detectOnnx } from './detect.js';
-import type { Forward } from './mtcnn.js';
+import type { Forward } from './forward.js';
 import { type DenseOptions, type EdgeMap, type EdgeOptions, type Segmentation, edgesInImage, segmentImage } from './dense.js';
-import { onnxForwardOf, posesInImage } from './openpose.js';
+import { onnxForwardOf } from './forward.js';
+import { posesInImage } from './openpose.js';
 import { type Person, type PoseDetectOptions, checkPoseOptions } from './pose-models.js';
 import { type Detection, type DetectOptions, checkDetectOptions } from './options.js';
 

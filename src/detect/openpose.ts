@@ -11,7 +11,7 @@ import { cvWarpAffineScale } from '../image/cv-warp.js';
 import { type FloatImage, checkImageMemory } from '../image/image.js';
 import { CremaError } from '../util/errors.js';
 import { type Person, type PoseModel, type PoseModelName, type PoseOptions, POSE_MODELS, poseChannels, poseModel } from './pose-models.js';
-import type { Forward } from './mtcnn.js';
+import { type Forward, forwardNative } from './forward.js';
 
 const f = Math.fround;
 
@@ -35,23 +35,6 @@ export async function posesInImage(net: Net, image: FloatImage, options: PoseOpt
   }
   return posesFromMaps(model, outputs, image.width, image.height, scales[0].width, scales[0].height);
 }
-
-/** A Forward through a net's ONNX Runtime sessions (onnxruntime-node's or -web's; converted again for a new input size). */
-export function onnxForwardOf(sessions: { run(inputs: Record<string, Tensor>, wanted: string[]): Promise<Map<string, Tensor>> }): Forward {
-  return async (net, input, outputs) => {
-    const got = await sessions.run({ [net.inputs[0]]: input }, outputs);
-    return outputs.map((n) => got.get(n)!);
-  };
-}
-
-/** crema's engine, on the caller's thread (copies: a scale's output is kept across the next scales' forwards). */
-const forwardNative: Forward = async (net, input, outputs) => {
-  const out = net.forward({ [net.inputs[0]]: input });
-  return outputs.map((n) => {
-    const t = out[n] ?? net.blobs.get(n)!;
-    return new Tensor(t.dims, t.data.slice());
-  });
-};
 
 /** The blob OpenPose reads: the net's output (its prototxts name it net_output). */
 function outputOf(net: Net): string {

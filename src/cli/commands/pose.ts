@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { drawOver } from '../../detect/draw.js';
-import { modelOf, onnxForwardOf, posesInImage } from '../../detect/openpose.js';
+import { onnxForwardOf } from '../../detect/forward.js';
+import { modelOf, posesInImage } from '../../detect/openpose.js';
 import { posesSvg } from '../../detect/pose-draw.js';
 import { type Person, POSE_MODELS, type PoseModelName, checkPoseOptions, personLine, poseModel } from '../../detect/pose-models.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { DEMO_MEAN, type DenseOptions, type Segmentation, checkDenseNet, colourLabels, segmentImage, vocPalette } from '../../detect/dense.js';
-import type { Forward } from '../../detect/mtcnn.js';
-import { onnxForwardOf } from '../../detect/openpose.js';
+import type { Forward } from '../../detect/forward.js';
+import { onnxForwardOf } from '../../detect/forward.js';
 import type { FloatImage } from '../../image/image.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import type { Net } from '../../runtime/net.js';
