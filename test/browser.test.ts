@@ -13,7 +13,8 @@ import { loadImage } from '../src/image/load.js';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { colorize } from '../src/api.js';
-import { detectPoses } from '../src/detect/node.js';
+import { detectPoses, edges, segment } from '../src/detect/node.js';
+import { denseWeights } from './fixtures/dense/referee/weights.mjs';
 import { writeTinyPose } from './helpers/tinypose.js';
 import { type Person, personLine, poseModel } from '../src/detect/pose-models.js';
 import { detectFaces, loadMtcnn } from '../src/detect/faces.js';
@@ -48,11 +49,23 @@ interface BrowserLib {
     load(files: { prototxt: string; weights?: Uint8Array }, options: { engine: unknown }): Promise<{
       run(feeds: unknown, options: { backend: string; fetches?: string[] }): Promise<unknown>;
       detect(image: unknown, options: Record<string, unknown>): Promise<Detection[]>;
+      segment(image: unknown, options?: Record<string, unknown>): Promise<{ width: number; height: number; labels: Uint8Array; classes: { label: number; pixels: number }[] }>;
+      edges(image: unknown, options?: Record<string, unknown>): Promise<{ width: number; height: number; data: Float32Array }>;
     }>;
   };
   detectFaces(nets: Record<string, unknown>, image: unknown, options?: Record<string, unknown>): Promise<Face[]>;
 }
 const pageState = (page: Page) => page.evaluate(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage);
+
+/** What the Node library gives on one of test/fixtures/dense's nets (its weights made in memory). */
+async function nodeDense<T>(kind: 'fcn8s' | 'rcf', run: (net: Net) => Promise<T>): Promise<T> {
+  const net = await Net.load(path.join(root, 'test/fixtures/dense', kind, 'net.prototxt'), denseWeights(kind), { threads: 2 });
+  try {
+    return await run(net);
+  } finally {
+    net.dispose();
+  }
+}
 
 async function launch(): Promise<{ browser: Browser; profile: string }> {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-chromium-'));
@@ -699,6 +712,50 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(errors).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
+  it("segments and finds edges as the Node library does (Net.segment, Net.edges in the engine worker), both backends, a JPEG as PIL reads it", async () => {
+    // The thin FCN-8s and RCF of test/fixtures/dense (their deploy nets, channels / 16, synthetic weights)
+    const dense = path.join(root, 'test/fixtures/dense');
+    const files = (kind: 'fcn8s' | 'rcf') => ({ prototxt: fs.readFileSync(path.join(dense, kind, 'net.prototxt'), 'utf8'), weights: Buffer.from(denseWeights(kind)).toString('base64') });
+    const nets = { fcn8s: files('fcn8s'), rcf: files('rcf') };
+    const photo = path.join(dense, 'images/c.jpg'); // EXIF orientation 6: 90 x 70 as stored, which the demos read
+    const expected = { segment: await nodeDense('fcn8s', (n) => segment(n, photo)), edges: await nodeDense('rcf', (n) => edges(n, photo, { scales: [0.5, 1] })) };
+    expect([expected.segment.width, expected.segment.height]).toEqual([90, 70]);
+    const { page, errors } = await open(browser, server.url);
+    try {
+      const got = await page.evaluate(async (nets, jpeg) => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+        const engine = new crema.Engine(undefined, { onnxRuntime: new URL('ort/ort.wasm.bundle.min.mjs', (globalThis as unknown as { location: URL }).location.href).href });
+        const bytes = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const load = (f: { prototxt: string; weights: string }) => crema.Net.load({ prototxt: f.prototxt, weights: bytes(f.weights) }, { engine });
+        const fcn = await load(nets.fcn8s), rcf = await load(nets.rcf);
+        const image = new Blob([bytes(jpeg)]);
+        const plain = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, ArrayBuffer.isView(v) ? [...(v as unknown as number[])] : v]));
+        const said = (p: Promise<unknown>) => p.then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
+        return {
+          segment: plain(await fcn.segment(image)),
+          segmentOnnx: plain(await fcn.segment(image, { backend: 'onnx' })),
+          edges: plain(await rcf.edges(image, { scales: [0.5, 1] })),
+          edgesOnnx: plain(await rcf.edges(image, { scales: [0.5, 1], backend: 'onnx' })),
+          bad: await said(rcf.edges(image, { scales: [0] })),
+        };
+      }, nets, fs.readFileSync(photo).toString('base64'));
+      for (const s of [got.segment, got.segmentOnnx]) {
+        expect([s.width, s.height]).toEqual([90, 70]);
+        expect(s.labels).toEqual([...expected.segment.labels]);
+        expect(s.classes).toEqual(expected.segment.classes);
+      }
+      for (const [e, tolerance] of [[got.edges, 1e-6], [got.edgesOnnx, 1e-5]] as const) {
+        expect([e.width, e.height]).toEqual([90, 70]);
+        const data = e.data as unknown as number[];
+        expect(Math.max(...data.map((v, i) => Math.abs(v - expected.edges.data[i])))).toBeLessThanOrEqual(tolerance);
+      }
+      expect(got.bad).toBe("CremaError: edges: options.scales is a list of factors above 0 (RCF's multi-scale test: [0.5, 1, 1.5]), got [0]");
+      expect(errors).toEqual([]);
+    } finally {
       await page.close();
     }
   });

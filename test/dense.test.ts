@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { argmaxLabels, colourLabels, edgeBytes, vocPalette } from '../src/detect/dense.js';
 import { cvResizeLinear } from '../src/image/cv-resize.js';
+import { withoutOrientation } from '../src/image/header.js';
 import { edges, loadImage, Net, readNpy, segment } from '../src/index.js';
 import { cli, spawnCli } from './helpers/cli.js';
 import { denseWeights } from './fixtures/dense/referee/weights.mjs';
@@ -252,5 +253,21 @@ describe('one-line errors', () => {
     expect(run.code).toBe(0);
     expect(run.stdout.split('\n')[1]).toBe("(the score 'score' is 50 x 40, not the image's size: labels at its size)");
     expect((await loadImage(path.join(dir, 'out', 'a.png'), true)).width).toBe(50);
+  });
+});
+
+describe("a JPEG's EXIF orientation taken out of its bytes (withoutOrientation: the browser's decoders always apply it)", () => {
+  it('c.jpg (orientation 6) decodes as PIL reads it; a PNG and a JPEG without the tag are the same bytes', async () => {
+    const bytes = new Uint8Array(fs.readFileSync(image('c')));
+    const stripped = withoutOrientation(bytes);
+    expect(stripped).not.toBe(bytes);
+    expect(stripped.length).toBe(bytes.length);
+    expect([...stripped].filter((v, i) => v !== bytes[i])).toHaveLength(1);
+    const upright = await loadImage(stripped, true, true), stored = await loadImage(image('c'), true, false);
+    expect([upright.width, upright.height]).toEqual([90, 70]);
+    expect(upright.data).toEqual(stored.data);
+    expect(withoutOrientation(stripped)).toBe(stripped);
+    const png = new Uint8Array(fs.readFileSync(image('a')));
+    expect(withoutOrientation(png)).toBe(png);
   });
 });

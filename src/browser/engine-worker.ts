@@ -10,6 +10,7 @@ import { colorizeImage, isColorizer } from '../detect/colorize.js';
 import { facesInImage } from '../detect/mtcnn.js';
 import { onnxForwardOf } from '../detect/forward.js';
 import { modelOf, posesInImage } from '../detect/openpose.js';
+import { edgesInImage, segmentImage } from '../detect/dense.js';
 import { type Detection, type DetectOptions, detectImage, detectOnnx, detectorKind } from '../detect/detect.js';
 import { netToDot } from '../graph/dot.js';
 import { summarize } from '../graph/summary.js';
@@ -207,6 +208,13 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
     case 'pose': {
       const net = netOf(req.net), { backend, ...options } = req.options;
       return [await posesInImage(net, req.image, options, backend === 'onnx' ? onnxForwardOf(await sessionsOf(req.net, net, req.ort)) : undefined), []];
+    }
+    case 'segment':
+    case 'edges': {
+      const net = netOf(req.net), { backend, ...options } = req.options;
+      const run = backend === 'onnx' ? onnxForwardOf(await sessionsOf(req.net, net, req.ort)) : undefined;
+      const got = req.op === 'segment' ? await segmentImage(net, req.image, options, run) : await edgesInImage(net, req.image, options, run);
+      return [got, ['labels' in got ? got.labels.buffer : got.data.buffer]];
     }
     case 'colorize': {
       const data = colorizeImage(netOf(req.net), req.image);

@@ -3,20 +3,22 @@
 // then the same conversion to floats (src/image/pixels.ts). A file's channel count (gray or colour, alpha or not)
 // comes from its header, as sharp reports it, since a canvas always gives RGBA.
 import type { FloatImage } from '../image/image.js';
-import { checkImageHeader, fileChannels } from '../image/header.js';
+import { checkImageHeader, fileChannels, withoutOrientation } from '../image/header.js';
 import { floatImage } from '../image/pixels.js';
 import { CremaError } from '../util/errors.js';
 
 /** Decodes a PNG / JPEG / WebP as pycaffe's `caffe.io.load_image(file, color)` would read it: float32 in [0, 1]. */
-export async function decodeImage(source: Blob | ArrayBuffer | Uint8Array, color = true, name = 'image'): Promise<FloatImage> {
+export async function decodeImage(source: Blob | ArrayBuffer | Uint8Array, color = true, name = 'image', upright = true): Promise<FloatImage> {
   const bytes = source instanceof Blob ? new Uint8Array(await source.arrayBuffer()) : new Uint8Array(source instanceof Uint8Array ? source : new Uint8Array(source));
   if (bytes.length === 0) throw new CremaError(`${name}: empty, not an image`);
   checkImageHeader(bytes, color, name);
   let bitmap: ImageBitmap;
   try {
-    // EXIF orientation applies to JPEGs only, as imageio (hence pycaffe) and the Node path do.
+    // EXIF orientation applies to JPEGs only, as imageio (hence pycaffe) and the Node path do; `upright` false leaves
+    // it unapplied, as PIL's Image.open (FCN's, HED's and RCF's demos: Net.segment, Net.edges). Chromium turns a JPEG
+    // upright even when told 'none', so the orientation is taken out of the bytes instead.
     const imageOrientation = bytes[0] === 0xff && bytes[1] === 0xd8 ? 'from-image' : 'none';
-    bitmap = await createImageBitmap(new Blob([bytes]), { colorSpaceConversion: 'none', imageOrientation, premultiplyAlpha: 'none' } as ImageBitmapOptions);
+    bitmap = await createImageBitmap(new Blob([upright ? bytes : withoutOrientation(bytes)]), { colorSpaceConversion: 'none', imageOrientation, premultiplyAlpha: 'none' } as ImageBitmapOptions);
   } catch (err) {
     throw new CremaError(`${name}: cannot decode the image (${err instanceof Error ? err.message : String(err)})`);
   }

@@ -2,7 +2,8 @@
 // Worker (the engine worker, crema-worker.js beside this bundle) so that a forward never blocks the page. A Net here
 // has the library's asynchronous API: `await Net.load({ prototxt, weights })`, `await net.run(feeds)`, `dispose()`.
 import type { Dialect } from '../caffe/load.js';
-import { type Detection, type DetectOptions, checkDetectOptions } from '../detect/options.js';
+import { type DenseDetectOptions, type Detection, type DetectOptions, type EdgeDetectOptions, checkDenseOptions, checkDetectOptions } from '../detect/options.js';
+import type { EdgeMap, Segmentation } from '../detect/dense.js';
 import type { FloatImage } from '../image/image.js';
 import { geometryOf } from '../image/preprocess.js';
 import { checkEveryInput, checkFeeds } from '../runtime/feeds.js';
@@ -25,6 +26,8 @@ export type { Backend, BrowserVerifyReport, Detection, DetectOptions, Dialect, E
 export type { BlobVerdict } from '../verify/blobs.js';
 export type { Face, MtcnnOptions } from '../detect/options.js';
 export type { Person, PoseDetectOptions, PoseModelName } from '../detect/pose-models.js';
+export type { DenseDetectOptions, EdgeDetectOptions } from '../detect/options.js';
+export type { EdgeMap, SegmentClass, Segmentation } from '../detect/dense.js';
 export type { PairResult } from '../verify/compare.js';
 
 export interface EngineOptions {
@@ -165,9 +168,9 @@ function feedData(engine: Engine, feeds: Record<string, Feed>): [Record<string, 
 
 /** Whether `image` is a decoded image (decodeImage's FloatImage) rather than a file's bytes. */
 /** An image argument decoded (`color`: in colour) or, when already decoded, copied: its data is transferred to the worker and the caller's stays whole. */
-async function imageCopy(image: FloatImage | Blob | ArrayBuffer | Uint8Array, color: boolean, what: string): Promise<FloatImage> {
+async function imageCopy(image: FloatImage | Blob | ArrayBuffer | Uint8Array, color: boolean, what: string, upright = true): Promise<FloatImage> {
   if (isFloatImage(image)) return { ...image, data: image.data.slice() };
-  if (image instanceof Blob || image instanceof ArrayBuffer || image instanceof Uint8Array) return decodeImage(image, color);
+  if (image instanceof Blob || image instanceof ArrayBuffer || image instanceof Uint8Array) return decodeImage(image, color, 'image', upright);
   throw new CremaError(`${what}: the image is decodeImage's result, a Blob or bytes (Uint8Array, ArrayBuffer), got ${kindOf(image)}`);
 }
 
@@ -274,6 +277,29 @@ export class Net {
     checkPoseOptions(options);
     const decoded = await imageCopy(image, true, 'detectPoses');
     return this.call({ op: 'pose', net: this.info.id, image: decoded, options, ort: this.engine.onnxRuntime }, [decoded.data.buffer]);
+  }
+
+  /**
+   * An FCN net's label map of an image, as the Node library's `segment` and `crema segment` compute it (FCN's
+   * infer.py; the same code, in the engine worker): each pixel's class, row by row, and the classes present. Options:
+   * blob ('score'), mean (B, G, R), backend. `image`: decoded as PIL reads it (decodeImage(blob, true, name, false):
+   * a JPEG's EXIF orientation not applied), or a file's bytes decoded so here.
+   */
+  async segment(image: FloatImage | Blob | ArrayBuffer | Uint8Array, options: DenseDetectOptions = {}): Promise<Segmentation> {
+    checkDenseOptions(options, 'segment');
+    const decoded = await imageCopy(image, true, 'segment', false);
+    return this.call({ op: 'segment', net: this.info.id, image: decoded, options, ort: this.engine.onnxRuntime }, [decoded.data.buffer]);
+  }
+
+  /**
+   * A HED or RCF net's edge map of an image, as the Node library's `edges` and `crema edges` compute it (the same
+   * code, in the engine worker): channel 0 of 'sigmoid-fuse' at the image's size, float32 row by row (1: an edge).
+   * Options: blob, mean, scales (RCF's multi-scale test), backend. `image` as for segment.
+   */
+  async edges(image: FloatImage | Blob | ArrayBuffer | Uint8Array, options: EdgeDetectOptions = {}): Promise<EdgeMap> {
+    checkDenseOptions(options, 'edges');
+    const decoded = await imageCopy(image, true, 'edges', false);
+    return this.call({ op: 'edges', net: this.info.id, image: decoded, options, ort: this.engine.onnxRuntime }, [decoded.data.buffer]);
   }
 
   /**

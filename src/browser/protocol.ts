@@ -1,6 +1,7 @@
 import type { Dialect } from '../caffe/load.js';
 import type { DetectOptions, MtcnnOptions } from '../detect/options.js';
 import type { PoseDetectOptions, PoseModelName } from '../detect/pose-models.js';
+import type { DenseDetectOptions, EdgeDetectOptions } from '../detect/options.js';
 import type { FloatImage } from '../image/image.js';
 // The messages between a page (src/browser/index.ts) and its engine worker (src/browser/engine-worker.ts). The
 // engine runs in the worker: a forward never blocks the page, and the kernels may block on Atomics.wait there.
@@ -74,6 +75,8 @@ export type Request =
   | { op: 'detect'; net: number; image: FloatImage; options: DetectOptions; ort?: string }
   | { op: 'colorize'; net: number; image: FloatImage }
   | { op: 'pose'; net: number; image: FloatImage; options: PoseDetectOptions; ort?: string }
+  | { op: 'segment'; net: number; image: FloatImage; options: DenseDetectOptions; ort?: string }
+  | { op: 'edges'; net: number; image: FloatImage; options: EdgeDetectOptions; ort?: string }
   | { op: 'faces'; nets: { pnet: number; rnet: number; onet: number; lnet?: number }; image: FloatImage; options: MtcnnOptions }
   | { op: 'verify'; net: number; feeds: Record<string, TensorData>; tolerance?: number; ort?: string }
   | { op: 'time'; net: number; feeds: Record<string, TensorData>; iterations: number }

@@ -5,16 +5,14 @@ import { geometryOf } from '../image/preprocess.js';
 import type { OnnxSessions } from '../onnx/run.js';
 import type { FloatImage } from '../image/image.js';
 import type { Net } from '../runtime/net.js';
-import { CremaError } from '../util/errors.js';
-import { checkOptionKeys } from '../util/options.js';
 import type { Bytes } from '../util/source.js';
 import { detectImage, detectOnnx } from './detect.js';
 import type { Forward } from './forward.js';
-import { type DenseOptions, type EdgeMap, type EdgeOptions, type Segmentation, edgesInImage, segmentImage } from './dense.js';
+import { type EdgeMap, type Segmentation, edgesInImage, segmentImage } from './dense.js';
 import { onnxForwardOf } from './forward.js';
 import { posesInImage } from './openpose.js';
 import { type Person, type PoseDetectOptions, checkPoseOptions } from './pose-models.js';
-import { type Detection, type DetectOptions, checkDetectOptions } from './options.js';
+import { type Detection, type DetectOptions, checkDetectOptions, type DenseDetectOptions, type EdgeDetectOptions, checkDenseOptions } from './options.js';
 
 /**
  * Runs an SSD- or YOLO-style net (ending in a detection layer) on an image file or its bytes: pycaffe's
@@ -45,15 +43,6 @@ export async function detectPoses(net: Net, image: string | Bytes, options: Pose
   return inTurn(net, async () => posesInImage(net, decoded, rest, onnxForwardOf(await sessionsOf(net))));
 }
 
-/** segment's options: the blob read, the mean, and where the net runs. */
-export interface DenseDetectOptions extends DenseOptions {
-  /** 'onnx': the net converted to ONNX and run in ONNX Runtime (again for each new image size). */
-  backend?: 'native' | 'onnx';
-}
-
-/** edges' options: segment's, and RCF's multi-scale `scales`. */
-export interface EdgeDetectOptions extends DenseDetectOptions, EdgeOptions {}
-
 /**
  * An image file's (or its bytes') label map as FCN's infer.py computes it (dense.ts): the net at the image's size,
  * each pixel's class the first maximum of the score blob ('score') over its channels, and the classes present.
@@ -76,18 +65,6 @@ async function dense<T, O extends DenseDetectOptions>(net: Net, image: string | 
   const decoded = await loadImage(image, true, false); // as PIL's Image.open: a JPEG's EXIF orientation not applied
   if (backend !== 'onnx') return core(net, decoded, rest);
   return inTurn(net, async () => core(net, decoded, rest, onnxForwardOf(await sessionsOf(net))));
-}
-
-/** Refuses unknown options and bad values, in one line, before the image is read. */
-export function checkDenseOptions(options: EdgeDetectOptions, what: 'segment' | 'edges'): void {
-  checkOptionKeys(options, what === 'edges' ? ['blob', 'mean', 'scales', 'backend'] : ['blob', 'mean', 'backend'], what);
-  const { backend, blob, mean, scales } = options;
-  if (scales !== undefined && !(Array.isArray(scales) && scales.length > 0 && scales.every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0)))
-    throw new CremaError(`${what}: options.scales is a list of factors above 0 (RCF's multi-scale test: [0.5, 1, 1.5]), got ${JSON.stringify(scales)}`);
-  if (backend !== undefined && backend !== 'native' && backend !== 'onnx') throw new CremaError(`${what}: options.backend is 'native' or 'onnx', got ${JSON.stringify(backend)}`);
-  if (blob !== undefined && (typeof blob !== 'string' || blob === '')) throw new CremaError(`${what}: options.blob is a blob's name, got ${JSON.stringify(blob)}`);
-  if (mean !== undefined && !(Array.isArray(mean) && mean.length === 3 && mean.every((v) => typeof v === 'number' && Number.isFinite(v))))
-    throw new CremaError(`${what}: options.mean is [B, G, R], three finite numbers (the demos': [104.00698793, 116.66876762, 122.67891434]), got ${JSON.stringify(mean)}`);
 }
 
 /** Per net, the ONNX Runtime sessions its detections run in: converting the net for every image would dominate. */

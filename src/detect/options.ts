@@ -1,5 +1,6 @@
 // What detect takes and gives, with the checks that need no net: shared by the Node library (detect.ts, node.ts),
 // the CLI and the browser entry, whose page bundle imports this file alone (not the layers detect.ts reaches).
+import type { DenseOptions, EdgeOptions } from './dense.js';
 import { PREPROCESS_OPTIONS, type PreprocessOptions } from '../image/preprocess.js';
 import { CremaError, kindOf } from '../util/errors.js';
 import { checkOptionKeys } from '../util/options.js';
@@ -87,4 +88,26 @@ export interface Face {
   ymax: number;
   /** Left eye, right eye, nose, left and right mouth corners: [x, y] in the image's pixels (the demo's points). */
   landmarks: [number, number][];
+}
+
+// FCN's, HED's and RCF's (dense.ts): shared by the Node library, the CLI and the browser entry.
+/** segment's options: the blob read, the mean, and where the net runs. */
+export interface DenseDetectOptions extends DenseOptions {
+  /** 'onnx': the net converted to ONNX and run in ONNX Runtime (again for each new image size). */
+  backend?: 'native' | 'onnx';
+}
+
+/** edges' options: segment's, and RCF's multi-scale `scales`. */
+export interface EdgeDetectOptions extends DenseDetectOptions, EdgeOptions {}
+
+/** Refuses unknown options and bad values, in one line, before the image is read. */
+export function checkDenseOptions(options: EdgeDetectOptions, what: 'segment' | 'edges'): void {
+  checkOptionKeys(options, what === 'edges' ? ['blob', 'mean', 'scales', 'backend'] : ['blob', 'mean', 'backend'], what);
+  const { backend, blob, mean, scales } = options;
+  if (scales !== undefined && !(Array.isArray(scales) && scales.length > 0 && scales.every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0)))
+    throw new CremaError(`${what}: options.scales is a list of factors above 0 (RCF's multi-scale test: [0.5, 1, 1.5]), got ${JSON.stringify(scales)}`);
+  if (backend !== undefined && backend !== 'native' && backend !== 'onnx') throw new CremaError(`${what}: options.backend is 'native' or 'onnx', got ${JSON.stringify(backend)}`);
+  if (blob !== undefined && (typeof blob !== 'string' || blob === '')) throw new CremaError(`${what}: options.blob is a blob's name, got ${JSON.stringify(blob)}`);
+  if (mean !== undefined && !(Array.isArray(mean) && mean.length === 3 && mean.every((v) => typeof v === 'number' && Number.isFinite(v))))
+    throw new CremaError(`${what}: options.mean is [B, G, R], three finite numbers (the demos': [104.00698793, 116.66876762, 122.67891434]), got ${JSON.stringify(mean)}`);
 }

@@ -61,3 +61,35 @@ export function checkImageHeader(bytes: Uint8Array, color: boolean, name: string
     checkImageMemory(size.width * size.height * (channels + 8 * (color ? 3 : 1)), () => `${name}: ${size.width} x ${size.height} pixels`);
   }
 }
+
+/**
+ * A JPEG's bytes with its EXIF orientation set to 1 (a copy; the bytes themselves when there is none to change): the
+ * browser's decoders always turn a JPEG upright, and PIL's Image.open does not (Net.segment, Net.edges read images
+ * as the demos do). Reads APP1's TIFF header (either byte order) and IFD0's 0x0112 entry only.
+ */
+export function withoutOrientation(b: Uint8Array): Uint8Array {
+  if (b[0] !== 0xff || b[1] !== 0xd8) return b;
+  for (let at = 2; at + 4 <= b.length && b[at] === 0xff; ) {
+    const marker = b[at + 1], length = (b[at + 2] << 8) | b[at + 3];
+    if (marker === 0xda) break; // the image data: no EXIF before it
+    const tiff = at + 10;
+    if (marker === 0xe1 && String.fromCharCode(...b.subarray(at + 4, at + 8)) === 'Exif' && tiff + 8 <= b.length) {
+      const little = b[tiff] === 0x49;
+      const u16 = (i: number) => (little ? b[i] | (b[i + 1] << 8) : (b[i] << 8) | b[i + 1]);
+      const u32 = (i: number) => (little ? (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16)) + b[i + 3] * 2 ** 24 : b[i] * 2 ** 24 + ((b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]));
+      const ifd = tiff + u32(tiff + 4);
+      if (ifd + 2 > b.length) return b;
+      for (let k = 0, n = u16(ifd); k < n && ifd + 2 + 12 * k + 12 <= b.length; k++) {
+        const entry = ifd + 2 + 12 * k;
+        if (u16(entry) !== 0x0112 || u16(entry + 8) === 1) continue;
+        const out = b.slice();
+        out[entry + 8] = little ? 1 : 0;
+        out[entry + 9] = little ? 0 : 1;
+        return out;
+      }
+      return b;
+    }
+    at += 2 + length;
+  }
+  return b;
+}
