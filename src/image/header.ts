@@ -67,7 +67,7 @@ export function checkImageHeader(bytes: Uint8Array, color: boolean, name: string
  * browser's decoders always turn a JPEG upright, and PIL's Image.open does not (Net.segment, Net.edges read images
  * as the demos do). Reads APP1's TIFF header (either byte order) and IFD0's 0x0112 entry only.
  */
-export function withoutOrientation(b: Uint8Array): Uint8Array {
+export function withoutOrientation(b: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
   if (b[0] !== 0xff || b[1] !== 0xd8) return b;
   for (let at = 2; at + 4 <= b.length && b[at] === 0xff; ) {
     const marker = b[at + 1], length = (b[at + 2] << 8) | b[at + 3];
