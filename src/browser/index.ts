@@ -2,8 +2,7 @@
 // Worker (the engine worker, crema-worker.js beside this bundle) so that a forward never blocks the page. A Net here
 // has the library's asynchronous API: `await Net.load({ prototxt, weights })`, `await net.run(feeds)`, `dispose()`.
 import type { Dialect } from '../caffe/load.js';
-import { type DenseDetectOptions, type Detection, type DetectOptions, type EdgeDetectOptions, checkDenseOptions, checkDetectOptions } from '../detect/options.js';
-import type { EdgeMap, Segmentation } from '../detect/dense.js';
+import { type DenseDetectOptions, type Detection, type DetectOptions, type EdgeDetectOptions, type EdgeMap, type Segmentation, checkDenseOptions, checkDetectOptions } from '../detect/options.js';
 import type { FloatImage } from '../image/image.js';
 import { geometryOf } from '../image/preprocess.js';
 import { checkEveryInput, checkFeeds } from '../runtime/feeds.js';
@@ -27,7 +26,7 @@ export type { BlobVerdict } from '../verify/blobs.js';
 export type { Face, MtcnnOptions } from '../detect/options.js';
 export type { Person, PoseDetectOptions, PoseModelName } from '../detect/pose-models.js';
 export type { DenseDetectOptions, EdgeDetectOptions } from '../detect/options.js';
-export type { EdgeMap, SegmentClass, Segmentation } from '../detect/dense.js';
+export type { EdgeMap, SegmentClass, Segmentation } from '../detect/options.js';
 export type { PairResult } from '../verify/compare.js';
 
 export interface EngineOptions {

@@ -11,50 +11,12 @@ import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { type Forward, forwardNative } from './forward.js';
+import type { DenseOptions, EdgeMap, EdgeOptions, SegmentClass, Segmentation } from './options.js';
 
 /** The demos' mean, B, G, R (FCN's infer.py and voc_layers.py, HED's and RCF's notebooks: the ILSVRC mean of VGG). */
 export const DEMO_MEAN: readonly [number, number, number] = [104.00698793, 116.66876762, 122.67891434];
 
-export interface DenseOptions {
-  /** The blob read: 'score' (FCN) for segment, 'sigmoid-fuse' (HED, RCF) for edges; HED's side outputs are sigmoid-dsn1..5. */
-  blob?: string;
-  /** The mean subtracted, B, G, R (default DEMO_MEAN). */
-  mean?: readonly [number, number, number];
-}
-
-export interface EdgeOptions extends DenseOptions {
-  /**
-   * RCF's multi-scale test: the (mean-subtracted) image scaled by each factor (cv2.resize, INTER_LINEAR), each map
-   * resized back to the image's size the same way, their mean; RCF's factors are [0.5, 1, 1.5]. Default: one
-   * forward at the image's size, the map as the net gives it (HED's tutorial, RCF's single-scale test).
-   */
-  scales?: readonly number[];
-}
-
-/** A class present in a label map: its label (the score's channel) and its pixels. */
-export interface SegmentClass {
-  label: number;
-  pixels: number;
-}
-
-/**
- * A label map: each pixel's class (row-major, width x height: the score's size, the image's for FCN's nets, which
- * crop back to their input), the score's channels (the classes the net knows) and the classes present, by label.
- */
-export interface Segmentation {
-  width: number;
-  height: number;
-  labels: Uint8Array | Int32Array;
-  channels: number;
-  classes: SegmentClass[];
-}
-
-/** An edge map: each pixel's value of the blob (HED's and RCF's sigmoid-fuse: 1 an edge), width x height row-major. */
-export interface EdgeMap {
-  width: number;
-  height: number;
-  data: Float32Array;
-}
+export type { DenseOptions, EdgeMap, EdgeOptions, SegmentClass, Segmentation } from './options.js';
 
 /** FCN's infer.py: the image's label map, the argmax of the score blob over its channels. */
 export async function segmentImage(net: Net, image: FloatImage, options: DenseOptions = {}, run: Forward = forwardNative): Promise<Segmentation> {

@@ -1,6 +1,5 @@
 // What detect takes and gives, with the checks that need no net: shared by the Node library (detect.ts, node.ts),
 // the CLI and the browser entry, whose page bundle imports this file alone (not the layers detect.ts reaches).
-import type { DenseOptions, EdgeOptions } from './dense.js';
 import { PREPROCESS_OPTIONS, type PreprocessOptions } from '../image/preprocess.js';
 import { CremaError, kindOf } from '../util/errors.js';
 import { checkOptionKeys } from '../util/options.js';
@@ -91,6 +90,48 @@ export interface Face {
 }
 
 // FCN's, HED's and RCF's (dense.ts): shared by the Node library, the CLI and the browser entry.
+
+export interface DenseOptions {
+  /** The blob read: 'score' (FCN) for segment, 'sigmoid-fuse' (HED, RCF) for edges; HED's side outputs are sigmoid-dsn1..5. */
+  blob?: string;
+  /** The mean subtracted, B, G, R (default DEMO_MEAN). */
+  mean?: readonly [number, number, number];
+}
+
+export interface EdgeOptions extends DenseOptions {
+  /**
+   * RCF's multi-scale test: the (mean-subtracted) image scaled by each factor (cv2.resize, INTER_LINEAR), each map
+   * resized back to the image's size the same way, their mean; RCF's factors are [0.5, 1, 1.5]. Default: one
+   * forward at the image's size, the map as the net gives it (HED's tutorial, RCF's single-scale test).
+   */
+  scales?: readonly number[];
+}
+
+/** A class present in a label map: its label (the score's channel) and its pixels. */
+export interface SegmentClass {
+  label: number;
+  pixels: number;
+}
+
+/**
+ * A label map: each pixel's class (row-major, width x height: the score's size, the image's for FCN's nets, which
+ * crop back to their input), the score's channels (the classes the net knows) and the classes present, by label.
+ */
+export interface Segmentation {
+  width: number;
+  height: number;
+  labels: Uint8Array | Int32Array;
+  channels: number;
+  classes: SegmentClass[];
+}
+
+/** An edge map: each pixel's value of the blob (HED's and RCF's sigmoid-fuse: 1 an edge), width x height row-major. */
+export interface EdgeMap {
+  width: number;
+  height: number;
+  data: Float32Array;
+}
+
 /** segment's options: the blob read, the mean, and where the net runs. */
 export interface DenseDetectOptions extends DenseOptions {
   /** 'onnx': the net converted to ONNX and run in ONNX Runtime (again for each new image size). */
