@@ -26,8 +26,6 @@ export interface ImageLoop<T> {
   draw: (image: FloatImage, found: T[]) => Promise<Uint8Array>;
   /** false: a JPEG's EXIF orientation left unapplied, as PIL's Image.open reads it (`crema segment`, `crema edges`). */
   upright?: boolean;
-  /** More of each image's JSON (`crema pose`: the model and its parts' names). */
-  extra?: Record<string, unknown>;
   /** A file more for each image (`crema pose --write-json DIR`: OpenPose's DIR/<name>_keypoints.json). */
   also?: { dir: string; suffix: string; content: (image: FloatImage, found: T[]) => string };
   /** An image's JSON from what was found, in place of `{ [key]: found }` (`crema segment`: its map's size and classes). */
@@ -55,7 +53,7 @@ export async function eachImage<T>(loop: ImageLoop<T>, release?: () => Promise<v
       }
       const found = await loop.found(image);
       done++;
-      if (loop.json) json.images.push({ image: file, width: image.width, height: image.height, ...loop.extra, ...(loop.jsonOf ? loop.jsonOf(found) : { [loop.key]: found }) });
+      if (loop.json) json.images.push({ image: file, width: image.width, height: image.height, ...(loop.jsonOf ? loop.jsonOf(found) : { [loop.key]: found }) });
       else progress.print(loop.text(file, image, found));
       if (loop.output !== undefined) await writeOutput(outputName(loop.output, file, outputs), await loop.draw(image, found));
       if (loop.also) await writeOutput(outputName(loop.also.dir, file, alsos, loop.also.suffix), loop.also.content(image, found));

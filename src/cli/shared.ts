@@ -115,6 +115,11 @@ export function readLabels(file: string): string[] {
 }
 
 /** Refuses a flag that is not a whole number (yargs reads `--seed abc` as NaN, which would be used as is). */
+/** A flag's comma-separated numbers ('' between commas is NaN, for the caller to refuse). */
+export function commaNumbers(text: string): number[] {
+  return text.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
+}
+
 export function checkInteger(flag: string, v: number | undefined): void {
   if (v !== undefined && !Number.isSafeInteger(v)) throw new CremaError(`${flag} ${v}: expected a whole number`);
 }

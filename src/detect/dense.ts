@@ -6,10 +6,11 @@
 // first maximum), HED and RCF channel 0 of sigmoid-fuse; RCF's multi-scale test (RCF-multiscale.ipynb) averages that
 // over the image scaled by cv2.resize. Platform-neutral: the net runs through a Forward.
 import { cvResizeLinear } from '../image/cv-resize.js';
-import type { FloatImage } from '../image/image.js';
+import { type FloatImage, imageBytes } from '../image/image.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { roundHalfEven } from '../util/round.js';
 import { type Forward, forwardNative } from './forward.js';
 import type { DenseOptions, EdgeMap, EdgeOptions, SegmentClass, Segmentation } from './options.js';
 
@@ -75,10 +76,9 @@ function planes(net: Net, blob: string, out: Tensor): [number, number, number, n
  * numpy subtracts in float64 and the in-place `-=` rounds back to float32.
  */
 export function demoImage(image: FloatImage, mean: readonly number[] = DEMO_MEAN): FloatImage {
-  const { width, height, channels, data } = image, plane = width * height;
-  const out = new Float32Array(3 * plane);
-  for (let i = 0; i < plane; i++)
-    for (let c = 0; c < 3; c++) out[3 * i + c] = Math.round(255 * data[i * channels + (channels >= 3 ? 2 - c : 0)]) - mean[c]; // gray: tiled, as pycaffe's
+  const { width, height } = image, bgr = imageBytes(image, 'bgr'); // gray: tiled, as pycaffe's
+  const out = new Float32Array(bgr.length);
+  for (let i = 0; i < bgr.length; i++) out[i] = bgr[i] - mean[i % 3];
   return { width, height, channels: 3, data: out };
 }
 
@@ -134,13 +134,9 @@ export function colourLabels(labels: Uint8Array | Int32Array, palette: Uint8Arra
  */
 export function edgeBytes(data: Float32Array): Uint8Array {
   const out = new Uint8Array(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = saturateByte(Math.fround(255 * Math.fround(1 - data[i])));
+  for (let i = 0; i < data.length; i++) {
+    const v = Math.fround(255 * Math.fround(1 - data[i]));
+    out[i] = v === v ? Math.min(255, Math.max(0, roundHalfEven(v))) : 0; // cvRound: halves to even; NaN 0
+  }
   return out;
-}
-
-function saturateByte(v: number): number {
-  if (!(v === v)) return 0;
-  let r = Math.round(v);
-  if (r - v === 0.5 && r % 2 !== 0) r -= 1; // cvRound rounds half to even
-  return Math.min(255, Math.max(0, r));
 }

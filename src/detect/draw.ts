@@ -1,4 +1,4 @@
-import type { FloatImage } from '../image/image.js';
+import { type FloatImage, imageBytes } from '../image/image.js';
 import type { Detection } from './detect.js';
 
 // Ten distinct colours (Tableau 10), one per label, so that a class keeps its colour across images.
@@ -42,11 +42,8 @@ export function drawDetections(image: FloatImage, detections: readonly Detection
 /** The image (pycaffe's [0, 1] float form) with an SVG of its size drawn over it, as PNG bytes. */
 export async function drawOver(image: FloatImage, svg: string): Promise<Buffer> {
   const { default: sharp } = await import('sharp');
-  const { width, height, channels } = image;
-  const pixels = Buffer.alloc(width * height * 3);
-  for (let i = 0; i < width * height; i++)
-    for (let c = 0; c < 3; c++) pixels[i * 3 + c] = Math.round(255 * image.data[i * channels + (channels === 3 ? c : 0)]);
-  const drawn = await sharp(pixels, { raw: { width, height, channels: 3 } })
+  const { width, height } = image;
+  const drawn = await sharp(imageBytes(image, 'rgb'), { raw: { width, height, channels: 3 } })
     .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
     .raw()
     .toBuffer({ resolveWithObject: true });

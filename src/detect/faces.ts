@@ -9,6 +9,7 @@ import { CremaError } from '../util/errors.js';
 import { checkOptionKeys } from '../util/options.js';
 import type { Bytes } from '../util/source.js';
 import { type Face, type Forward, type MtcnnNets, type MtcnnOptions, facesInImage } from './mtcnn.js';
+import { checkBackend } from './options.js';
 
 /** The demo's file names (its model/ directory): det1 is P-Net, det2 R-Net, det3 O-Net, det4 MTCNNv2's LNet. */
 export const MTCNN_FILES: Record<keyof MtcnnNets, string> = { pnet: 'det1', rnet: 'det2', onet: 'det3', lnet: 'det4' };
@@ -50,7 +51,7 @@ export interface FaceOptions extends MtcnnOptions {
 export async function detectFaces(nets: MtcnnNets, image: string | Bytes, options: FaceOptions = {}): Promise<Face[]> {
   checkOptionKeys(options, ['minSize', 'thresholds', 'factor', 'backend'], 'detectFaces');
   const { backend = 'native', ...rest } = options;
-  if (backend !== 'native' && backend !== 'onnx') throw new CremaError(`detectFaces: options.backend is 'native' or 'onnx', got ${JSON.stringify(backend)}`);
+  checkBackend(backend, 'detectFaces');
   const decoded = await loadImage(image, true);
   if (backend === 'native') return facesInImage(nets, decoded, rest);
   const onnx = await onnxForward(nets);

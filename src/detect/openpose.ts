@@ -8,7 +8,7 @@ import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { cvResizeCubic } from '../image/cv-resize-cubic.js';
 import { cvWarpAffineScale } from '../image/cv-warp.js';
-import { type FloatImage, checkImageMemory } from '../image/image.js';
+import { type FloatImage, checkImageMemory, imageBytes } from '../image/image.js';
 import { CremaError } from '../util/errors.js';
 import { type Person, type PoseModel, type PoseModelName, type PoseOptions, POSE_MODELS, poseChannels, poseModel } from './pose-models.js';
 import { type Forward, forwardNative } from './forward.js';
@@ -72,6 +72,8 @@ export function netInputSize(width: number, height: number, [w, h]: [number, num
  * 1, at most the resolution's), the image scaled to fit it (resizeGetScaleFactor).
  */
 export function netInputSizes(width: number, height: number, resolution: [number, number], scaleNumber = 1, scaleGap = 0.25): { width: number; height: number; scale: number }[] {
+  // resizeGetScaleFactor divides by each side less 1
+  if (width < 2 || height < 2) throw new CremaError(`pose: the image is ${width} x ${height}; OpenPose scales from an image of at least 2 x 2 pixels`);
   const [w, h] = netInputSize(width, height, resolution);
   return Array.from({ length: scaleNumber }, (_, i) => {
     const current = 1 - i * scaleGap;
@@ -98,12 +100,8 @@ export function resizeScale(w0: number, h0: number, w1: number, h1: number): num
  * then x / 256 - 0.5 a channel plane (exact: bytes over a power of two).
  */
 export function netInput(image: FloatImage, scale: number, netW: number, netH: number): Tensor {
-  if (image.width < 2 || image.height < 2) throw new CremaError(`pose: the image is ${image.width} x ${image.height}; OpenPose scales from an image of at least 2 x 2 pixels`);
-  const { width, height, channels, data } = image;
-  const bgr = new Uint8Array(width * height * 3);
-  for (let i = 0; i < width * height; i++)
-    for (let c = 0; c < 3; c++) bgr[i * 3 + c] = Math.round(255 * data[i * channels + (channels === 3 ? 2 - c : 0)]);
-  const warped = cvWarpAffineScale({ width, height, channels: 3, data: bgr }, scale, netW, netH, scale > 1 ? 'cubic' : 'linear').data;
+  const { width, height } = image;
+  const warped = cvWarpAffineScale({ width, height, channels: 3, data: imageBytes(image, 'bgr') }, scale, netW, netH, scale > 1 ? 'cubic' : 'linear').data;
   const plane = netW * netH, out = new Float32Array(3 * plane);
   for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) out[c * plane + i] = warped[i * 3 + c] / 256 - 0.5;
   return new Tensor([1, 3, netH, netW], out);

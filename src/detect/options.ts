@@ -147,8 +147,13 @@ export function checkDenseOptions(options: EdgeDetectOptions, what: 'segment' | 
   const { backend, blob, mean, scales } = options;
   if (scales !== undefined && !(Array.isArray(scales) && scales.length > 0 && scales.every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0)))
     throw new CremaError(`${what}: options.scales is a list of factors above 0 (RCF's multi-scale test: [0.5, 1, 1.5]), got ${JSON.stringify(scales)}`);
-  if (backend !== undefined && backend !== 'native' && backend !== 'onnx') throw new CremaError(`${what}: options.backend is 'native' or 'onnx', got ${JSON.stringify(backend)}`);
+  checkBackend(backend, what);
   if (blob !== undefined && (typeof blob !== 'string' || blob === '')) throw new CremaError(`${what}: options.blob is a blob's name, got ${JSON.stringify(blob)}`);
   if (mean !== undefined && !(Array.isArray(mean) && mean.length === 3 && mean.every((v) => typeof v === 'number' && Number.isFinite(v))))
     throw new CremaError(`${what}: options.mean is [B, G, R], three finite numbers (the demos': [104.00698793, 116.66876762, 122.67891434]), got ${JSON.stringify(mean)}`);
+}
+
+/** options.backend of the task pipelines (detectFaces, detectPoses, segment, edges): absent, 'native' or 'onnx'. */
+export function checkBackend(backend: unknown, what: string): void {
+  if (backend !== undefined && backend !== 'native' && backend !== 'onnx') throw new CremaError(`${what}: options.backend is 'native' or 'onnx', got ${JSON.stringify(backend)}`);
 }

@@ -4,6 +4,7 @@
 // renderer draws with; and what detectPoses takes and gives. Light: the browser's page and entry import it (no engine).
 import { CremaError } from '../util/errors.js';
 import { checkOptionKeys } from '../util/options.js';
+import { checkBackend } from './options.js';
 
 export type PoseModelName = 'BODY_25' | 'COCO' | 'MPI' | 'MPI_4';
 export const POSE_MODELS: readonly PoseModelName[] = ['BODY_25', 'COCO', 'MPI', 'MPI_4'];
@@ -98,7 +99,7 @@ export function checkPoseOptions(options: PoseDetectOptions): void {
     throw new CremaError(`detectPoses: options.scaleNumber is a whole number from 1 to 16 (OpenPose's --scale_number), got ${JSON.stringify(scaleNumber)}`);
   if (scaleGap !== undefined && !(typeof scaleGap === 'number' && scaleGap > 0 && scaleGap <= 1))
     throw new CremaError(`detectPoses: options.scaleGap is a number in (0, 1] (OpenPose's --scale_gap), got ${JSON.stringify(scaleGap)}`);
-  if (backend !== undefined && backend !== 'native' && backend !== 'onnx') throw new CremaError(`detectPoses: options.backend is 'native' or 'onnx', got ${JSON.stringify(backend)}`);
+  checkBackend(backend, 'detectPoses');
   if (model !== undefined && !POSE_MODELS.includes(model)) throw new CremaError(`detectPoses: options.model is one of ${POSE_MODELS.join(', ')}, got ${JSON.stringify(model)}`);
   if (netResolution !== undefined && !(Array.isArray(netResolution) && netResolution.length === 2 && netResolution.every(Number.isInteger) && netResolution.some((v) => v > 0) && !netResolution.includes(0)))
     throw new CremaError(`detectPoses: options.netResolution is [width, height] in pixels, one of them may be -1 (OpenPose's default: [-1, 368]), got ${JSON.stringify(netResolution)}`);

@@ -13,6 +13,17 @@ export interface FloatImage {
   bits?: number;
 }
 
+/**
+ * The image's bytes (its [0, 1] values times 255, rounded), 3 channels interleaved, in RGB or OpenCV's BGR order;
+ * a gray image's one channel tiled to three.
+ */
+export function imageBytes(im: FloatImage, order: 'rgb' | 'bgr'): Uint8Array {
+  const { width, height, channels, data } = im, out = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++)
+    for (let c = 0; c < 3; c++) out[i * 3 + c] = Math.round(255 * data[i * channels + (channels >= 3 ? (order === 'rgb' ? c : 2 - c) : 0)]);
+  return out;
+}
+
 export function makeImage(height: number, width: number, channels: number, data?: Float32Array): FloatImage {
   return { height, width, channels, data: data ?? new Float32Array(height * width * channels) };
 }

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { type EdgeMap, edgeBytes, edgesInImage } from '../../detect/dense.js';
 import type { FloatImage } from '../../image/image.js';
 import { CremaError } from '../../util/errors.js';
+import { commaNumbers } from '../shared.js';
 import { type DenseArgs, denseArgs, denseLoop, rgbPng } from './segment.js';
 
 interface EdgesArgs extends DenseArgs {
@@ -33,7 +34,7 @@ export const edgesCommand = {
 
 /** --scales 0.5,1,1.5: factors above 0. */
 export function parseScales(text: string): number[] {
-  const v = text.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
+  const v = commaNumbers(text);
   if (!v.every((x) => Number.isFinite(x) && x > 0)) throw new CremaError(`--scales: factors above 0, e.g. 0.5,1,1.5 (RCF's multi-scale test), got '${text}'`);
   return v;
 }

@@ -54,7 +54,7 @@ export const poseCommand = {
         found: (image) => posesInImage(net, image, { ...options, model: model.name }, forward),
         text: (file, image, people) => describe(file, image, model.parts, people),
         draw: (image, people) => drawOver(image, posesSvg(image.width, image.height, model, people)),
-        extra: { model: model.name, parts: model.parts },
+        jsonOf: (people) => ({ model: model.name, parts: model.parts, people }),
         also: args.writeJson === undefined ? undefined : { dir: args.writeJson, suffix: '_keypoints.json', content: (_, people) => openPoseJson(people) },
       },
       async () => sessions?.release(),

@@ -7,7 +7,7 @@ import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import type { Net } from '../../runtime/net.js';
 import { CremaError } from '../../util/errors.js';
 import { eachImage, type ImageLoop } from '../image-loop.js';
-import { backendArg, loadNetFor, netArgs, type NetArgs, printNotes, readLabels, threadsArg } from '../shared.js';
+import { backendArg, commaNumbers, loadNetFor, netArgs, type NetArgs, printNotes, readLabels, threadsArg } from '../shared.js';
 import { collectImages } from './classify.js';
 
 export interface DenseArgs extends NetArgs {
@@ -76,7 +76,7 @@ export async function denseLoop<T>(args: DenseArgs, kind: 'segment' | 'edges', m
 
 /** --mean B,G,R: three numbers. */
 export function parseMean(text: string): [number, number, number] {
-  const v = text.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
+  const v = commaNumbers(text);
   if (v.length !== 3 || !v.every(Number.isFinite)) throw new CremaError(`--mean: B,G,R, three numbers (the demos': ${DEMO_MEAN.join(',')}), got '${text}'`);
   return v as [number, number, number];
 }
