@@ -1,7 +1,7 @@
 // The page (`crema ui`): open a Caffe model (shipped, picked or dropped), see its layer graph and layers, classify
-// an image with classify's preprocessing (or, for a detector, outline the objects it finds), look at any blob
-// (channel grid + histogram), at LRN's lateral inhibition, time each layer, convert to ONNX. Everything runs in the
-// browser, on crema's engine worker.
+// an image with classify's preprocessing (or, for a detector, outline the objects it finds; with MTCNN's nets, the
+// faces), look at any blob (channel grid + histogram), at LRN's lateral inhibition, time each layer, convert to
+// ONNX. Everything runs in the browser, on crema's engine worker.
 import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import * as crema from '../src/browser/index.js';
 import { parseDataShape } from '../src/util/data-shape.js';
