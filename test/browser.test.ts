@@ -68,11 +68,11 @@ function expectSameFaces(got: Face[], expected: Face[], tolerance: number): void
   });
 }
 
-/** The Node library's faces on the shipped MTCNN's example (crema faces models/mtcnn models/mtcnn/examples/handshake.jpg). */
-async function nodeFaces(): Promise<Face[]> {
-  const nets = await loadMtcnn(model('mtcnn', ''), { threads: 2 });
+/** The Node library's faces: by default the shipped MTCNN's on its example (crema faces models/mtcnn models/mtcnn/examples/handshake.jpg). */
+async function nodeFaces(dir = model('mtcnn', ''), image = model('mtcnn', 'examples/handshake.jpg')): Promise<Face[]> {
+  const nets = await loadMtcnn(dir, { threads: 2 });
   try {
-    return await detectFaces(nets, model('mtcnn', 'examples/handshake.jpg'));
+    return await detectFaces(nets, image);
   } finally {
     for (const n of Object.values(nets)) n.dispose();
   }
@@ -706,7 +706,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Find faces');
       expect(await page.$eval('#run', (e) => e.textContent)).toBe('Find');
       expect(await page.$eval('#input-note', (e) => e.textContent)).toMatch(/^MTCNN's 3 nets find the faces/);
-      expect(await page.$eval('#pre', (e) => getComputedStyle(e).display)).toBe('none'); // the nets prepare the image as the demo does
+      expect(await (await page.$('#pre'))!.isHidden()).toBe(true); // the nets prepare the image as the demo does
       await page.waitForSelector('#examples button', { visible: true });
       await page.click('#examples button');
       expectSameFaces(await pageFaces(page), expected, 1e-4);
@@ -734,7 +734,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
-  it("loads MTCNN from its six files picked together or dropped (det1..det3 .prototxt and .caffemodel) and finds the faces; a missing one is named", async () => {
+  it("loads MTCNN from its six files picked together or dropped (det1..det3 .prototxt and .caffemodel; det4 too: MTCNNv2) and finds the faces; a missing one is named", async () => {
     const expected = await nodeFaces();
     const det = (n: number, ext: string) => model('mtcnn', `det${n}.${ext}`);
     const { page, errors } = await open(browser, server.url);
@@ -755,15 +755,26 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(await page.$eval('#status', (e) => e.textContent)).toBe('MTCNN loaded');
       await (await page.$('#image'))!.uploadFile(model('mtcnn', 'examples/handshake.jpg')); // picking an image finds the faces at once
       expectSameFaces(await pageFaces(page), expected, 1e-4);
+      // MTCNNv2's eight (det4: LNet, which moves the landmarks), as Node's detectFaces takes them from a directory.
+      const v2 = path.join(root, 'test/fixtures/mtcnn/model'), test1 = path.join(root, 'test/fixtures/mtcnn/test1.jpg');
+      const expectedV2 = await nodeFaces(v2, test1);
+      await (await page.$('#prototxt'))!.uploadFile(...[1, 2, 3, 4].map((n) => path.join(v2, `det${n}.prototxt`)));
+      await (await page.$('#weights'))!.uploadFile(...[1, 2, 3, 4].map((n) => path.join(v2, `det${n}.caffemodel`)));
+      await page.waitForSelector('#load', { visible: true });
+      await page.click('#load');
+      expect(await waitLoaded(page, 2)).toBe('');
+      expect(await page.$eval('#input-note', (e) => e.textContent)).toMatch(/^MTCNN's 4 nets .* then R-Net and O-Net and LNet on the boxes/);
+      await (await page.$('#image'))!.uploadFile(test1);
+      expectSameFaces(await pageFaces(page), expectedV2, 1e-4);
       // The six files and the image dropped on the page together: MTCNN again, its faces found on the image.
-      await page.evaluate(async () => {
-        const names = [1, 2, 3].flatMap((n) => [`det${n}.prototxt`, `det${n}.caffemodel`]).concat('examples/handshake.jpg');
-        const files = await Promise.all(names.map(async (n) => new File([await (await fetch(`models/mtcnn/${n}`)).blob()], n.split('/').pop()!)));
+      await page.evaluate(`(async () => {
+        const names = [1, 2, 3].flatMap((n) => ['det' + n + '.prototxt', 'det' + n + '.caffemodel']).concat('examples/handshake.jpg');
+        const files = await Promise.all(names.map(async (n) => new File([await (await fetch('models/mtcnn/' + n)).blob()], n.split('/').pop())));
         const dataTransfer = new DataTransfer();
         for (const f of files) dataTransfer.items.add(f);
         document.dispatchEvent(new DragEvent('drop', { dataTransfer, cancelable: true }));
-      });
-      expect(await waitLoaded(page, 2)).toBe('');
+      })()`);
+      expect(await waitLoaded(page, 3)).toBe('');
       expectSameFaces(await pageFaces(page), expected, 1e-4);
       expect(await page.$eval('#run-time', (e) => e.textContent)).toMatch(/^handshake\.jpg: 2 faces in /);
       expect(errors).toEqual([]);
