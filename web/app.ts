@@ -207,12 +207,8 @@ function dataShapesOf(text: string): Record<string, number[]> | undefined {
 }
 
 async function loadShipped(model: string): Promise<void> {
+  if (SHIPPED[model].faces) return loadShippedFaces(model);
   const base = `models/${model}/`;
-  showExamples(SHIPPED[model].examples);
-  if (SHIPPED[model].faces) {
-    const files = await facesBytes(['pnet', 'rnet', 'onet'], async (f) => readAll(await fetchFile(base + f), f), (f) => base + f);
-    return loadNet(model, files, []);
-  }
   const [prototxt, weights, labels] = await Promise.all([
     fetchFile(`${base}deploy.prototxt`).then((r) => readAll(r, 'deploy.prototxt')),
     fetchFile(`${base}weights.caffemodel`).then((r) => readAll(r, 'weights.caffemodel')),
@@ -220,7 +216,16 @@ async function loadShipped(model: string): Promise<void> {
   ]);
   const pre = SHIPPED[model].pre!;
   Object.entries({ 'channel-swap': pre.channelSwap, 'raw-scale': pre.rawScale, mean: pre.mean }).forEach(([id, v]) => ($<HTMLInputElement>(id).value = v));
+  showExamples(SHIPPED[model].examples);
   await loadNet(model, { prototxt, weights, names: { prototxt: `${base}deploy.prototxt`, weights: `${base}weights.caffemodel` } }, lines(labels));
+}
+
+/** The shipped MTCNN: its directory's det1..det3. */
+async function loadShippedFaces(model: string): Promise<void> {
+  const base = `models/${model}/`;
+  const files = await facesBytes(['pnet', 'rnet', 'onet'], async (f) => readAll(await fetchFile(base + f), f), (f) => base + f);
+  showExamples(SHIPPED[model].examples);
+  await loadNet(model, files, []);
 }
 
 function lines(text: string): string[] {
