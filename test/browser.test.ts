@@ -723,11 +723,14 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await page.click('#run');
       await page.waitForSelector('#error:not(:empty)');
       expect(await page.$eval('#error', (e) => e.textContent)).toBe("finding faces runs on crema's engine only (the browser library's detectFaces has no ONNX backend)");
-      // Another net in its place: MTCNN's mode and faces go (its nets released).
+      // Another net in its place: MTCNN's mode and faces go, its three nets released in the engine worker.
+      await page.evaluate('globalThis.mtcnnNets = Object.values(cremaPage.faceNets)');
       await page.select('#shipped', 'lenet');
       expect(await waitLoaded(page, 2)).toBe('');
       expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Classify an image');
       expect((await page.evaluate(() => (globalThis as unknown as { cremaPage: { faces: Face[] } }).cremaPage.faces))).toEqual([]);
+      const released = await page.evaluate(`Promise.all(mtcnnNets.map((n) => n.engine.call({ op: 'convert', net: n.info.id }).then(() => 'kept', (e) => e.message.replace(/\\d+/, 'N'))))`);
+      expect(released).toEqual(Array(3).fill('no net N in this engine (disposed?)'));
       expect(errors).toEqual([]);
     } finally {
       await page.close();

@@ -74,6 +74,10 @@ const exposed = {
   colorized: undefined as { width: number; height: number; data: number[] } | undefined,
   people: [] as Person[],
   faces: [] as Face[],
+  /** MTCNN's nets while the page has them (the tests check that loading another net releases them). */
+  get faceNets() {
+    return state.faces;
+  },
   downloads: [] as { name: string; bytes: Uint8Array }[],
   loaded: 0,
   crema,
