@@ -22,6 +22,7 @@ import { toJson } from '../src/cli/json.js';
 import { type PoseModelName, personLine, poseModel } from '../src/detect/pose-models.js';
 import { loadImage } from '../src/image/load.js';
 import { readNpy } from '../src/util/npy.js';
+import { ostreamFloat } from '../src/util/cfloat.js';
 
 const fixture = path.join(import.meta.dirname, 'fixtures/openpose');
 
@@ -146,6 +147,14 @@ describe("a whole net: OpenPose's COCO deploy net on a photo, at one scale and t
   );
 });
 
+describe("--write-json's numbers: as OpenPose's std::ofstream writes a float", () => {
+  it('every case of referee/ostream.cpp (g++ 10, glibc) written alike', () => {
+    const { cases } = JSON.parse(fs.readFileSync(path.join(fixture, 'ostream-floats.json'), 'utf8')) as { cases: [number, string][] };
+    const float = (bits: number) => new Float32Array(Uint32Array.of(bits).buffer)[0];
+    expect(cases.map(([bits]) => ostreamFloat(float(bits)))).toEqual(cases.map(([, text]) => text));
+  });
+});
+
 describe('posesInImage, detectPoses and crema pose', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-pose-'));
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -183,7 +192,7 @@ describe('posesInImage, detectPoses and crema pose', () => {
     // OpenPose's --write_json file: its keys and order, a person's keypoints flat, 6 digits
     const written = fs.readFileSync(path.join(jsonDir, 'test1_keypoints.json'), 'utf8');
     const empty = '"face_keypoints_2d":[],"hand_left_keypoints_2d":[],"hand_right_keypoints_2d":[],"pose_keypoints_3d":[],"face_keypoints_3d":[],"hand_left_keypoints_3d":[],"hand_right_keypoints_3d":[]';
-    expect(written.startsWith(`{"version":1.3,"people":[{"person_id":[-1],"pose_keypoints_2d":[${expected[0].keypoints.flat().map((v) => Number(v.toPrecision(6))).join(',')}],${empty}},{`)).toBe(true);
+    expect(written.startsWith(`{"version":1.3,"people":[{"person_id":[-1],"pose_keypoints_2d":[${expected[0].keypoints.flat().map(ostreamFloat).join(',')}],${empty}},{`)).toBe(true);
     expect((JSON.parse(written) as { people: unknown[] }).people).toHaveLength(expected.length);
     const drawn = await loadImage(path.join(out, 'test1.png'), true);
     expect([drawn.width, drawn.height]).toEqual([450, 344]);
