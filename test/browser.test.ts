@@ -723,6 +723,16 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       same(await people('the engine worker'), 1e-4);
       expect(await page.$eval('#detections li', (e) => e.textContent)).toBe(personLine(poseModel('COCO').parts, expected[0], 0));
       expect(await page.$eval('#boxes', (e) => [(e as unknown as { width: number }).width, (e as unknown as { height: number }).height])).toEqual([50, 37]);
+      // The skeletons (crema pose -o's SVG) drawn over the image: pixels the image alone does not have
+      const drawn = await page.$eval('#boxes', async (e, file) => {
+        const canvas = e as HTMLCanvasElement, plain = new OffscreenCanvas(canvas.width, canvas.height).getContext('2d')!;
+        plain.drawImage(await createImageBitmap(await (await fetch(file)).blob()), 0, 0);
+        const a = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data, b = plain.getImageData(0, 0, canvas.width, canvas.height).data;
+        let changed = 0;
+        for (let i = 0; i < a.length; i += 4) changed += Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]) > 30 ? 1 : 0;
+        return changed;
+      }, `data:image/png;base64,${fs.readFileSync(photo).toString('base64')}`);
+      expect(drawn).toBeGreaterThan(50);
       await page.select('#backend', 'onnx');
       await click(page, '#run');
       same(await people('ONNX Runtime Web'), 1e-3);

@@ -19,7 +19,7 @@ import { Net } from '../src/runtime/net.js';
 import { cli, spawnCli } from './helpers/cli.js';
 import { writeTinyPose } from './helpers/tinypose.js';
 import { toJson } from '../src/cli/json.js';
-import { type PoseModelName, personLine, poseModel } from '../src/detect/pose-models.js';
+import { type PoseModelName, personLine, poseModel, skeleton } from '../src/detect/pose-models.js';
 import { loadImage } from '../src/image/load.js';
 import { readNpy } from '../src/util/npy.js';
 import { ostreamFloat } from '../src/util/cfloat.js';
@@ -152,6 +152,23 @@ describe("--write-json's numbers: as OpenPose's std::ofstream writes a float", (
     const { cases } = JSON.parse(fs.readFileSync(path.join(fixture, 'ostream-floats.json'), 'utf8')) as { cases: [number, string][] };
     const float = (bits: number) => new Float32Array(Uint32Array.of(bits).buffer)[0];
     expect(cases.map(([bits]) => ostreamFloat(float(bits)))).toEqual(cases.map(([, text]) => text));
+  });
+});
+
+describe("-o's skeletons: what OpenPose's renderer draws (referee/render.cpp)", () => {
+  it('every line and ring of renderPoseKeypointsCpu, with its place, colour and each person\'s sizes', () => {
+    type Drawn = ['line', number, number, number, number, string, number] | ['circle', number, number, string, number, number];
+    const { cases } = JSON.parse(fs.readFileSync(path.join(fixture, 'render.json'), 'utf8')) as {
+      cases: { model: PoseModelName; width: number; height: number; people: [number, number, number][][]; drawn: Drawn[] }[];
+    };
+    expect(cases).toHaveLength(13);
+    for (const c of cases) {
+      const people = c.people.map((keypoints) => ({ keypoints, score: 1 }));
+      const { lines, dots } = skeleton(poseModel(c.model), people, c.width, c.height);
+      // OpenPose draws a person's lines, then its rings: split its calls the same way, in order
+      expect(lines, `${c.model} ${c.width} x ${c.height}`).toEqual(c.drawn.filter((d) => d[0] === 'line').map((d) => d.slice(1)));
+      expect(dots, `${c.model} ${c.width} x ${c.height}`).toEqual(c.drawn.filter((d) => d[0] === 'circle').map((d) => d.slice(1)));
+    }
   });
 });
 

@@ -6,7 +6,8 @@ import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import * as crema from '../src/browser/index.js';
 import { parseDataShape } from '../src/util/data-shape.js';
 import { detectionLine } from '../src/detect/options.js';
-import { type Person, personLine, poseModel, skeleton } from '../src/detect/pose-models.js';
+import { posesSvg } from '../src/detect/pose-draw.js';
+import { type Person, personLine, poseModel } from '../src/detect/pose-models.js';
 import {
   type Backend,
   type BrowserVerifyReport,
@@ -354,23 +355,16 @@ async function findPeople(): Promise<void> {
   Object.assign(canvas, { width: image.width, height: image.height });
   const ctx = canvas.getContext('2d')!;
   ctx.putImageData(pixelsOf(image), 0, 0);
-  const line = Math.max(2, Math.round(Math.max(image.width / 1280, image.height / 720) * 6));
-  const { lines, dots } = skeleton(model, people);
-  Object.assign(ctx, { globalAlpha: 0.6, lineWidth: line, lineCap: 'round' });
-  for (const [x1, y1, x2, y2, c] of lines) {
-    ctx.strokeStyle = c;
-    ctx.beginPath();
-    ctx.moveTo(x1, y1);
-    ctx.lineTo(x2, y2);
-    ctx.stroke();
+  // The skeletons as crema pose -o draws them (posesSvg: OpenPose's renderer), the SVG drawn over the image.
+  const svg = URL.createObjectURL(new Blob([posesSvg(image.width, image.height, model, people)], { type: 'image/svg+xml' }));
+  try {
+    const drawn = new Image();
+    drawn.src = svg;
+    await drawn.decode();
+    ctx.drawImage(drawn, 0, 0);
+  } finally {
+    URL.revokeObjectURL(svg);
   }
-  for (const [x, y, c] of dots) {
-    ctx.fillStyle = c;
-    ctx.beginPath();
-    ctx.arc(x, y, line, 0, 2 * Math.PI);
-    ctx.fill();
-  }
-  ctx.globalAlpha = 1;
   $('detections').replaceChildren(...people.map((p, i) => Object.assign(document.createElement('li'), { textContent: personLine(model.parts, p, i) })));
   const by = backend === 'onnx' ? 'ONNX Runtime Web (converted in the engine worker, session included)' : 'the engine worker, with the transfer';
   $('run-time').textContent = `${state.imageName}: ${people.length} ${people.length === 1 ? 'person' : 'people'} (${model.name}) in ${ms.toFixed(1)} ms (${by})`;
