@@ -374,16 +374,16 @@ async function findPeople(): Promise<void> {
 async function colorizePhoto(): Promise<void> {
   const net = state.net, image = state.image;
   if (!net || !image) return;
-  if ($<HTMLSelectElement>('backend').value !== 'native') throw new CremaError("colorize runs on crema's engine only (the ONNX backend classifies and detects)");
+  const backend = $<HTMLSelectElement>('backend').value as Backend;
   const t0 = performance.now();
-  const out = await net.colorize(image);
+  const out = await net.colorize(image, { backend });
   const ms = performance.now() - t0;
   exposed.colorized = { width: out.width, height: out.height, data: [...out.data] };
   const canvas = $<HTMLCanvasElement>('boxes'), px = new ImageData(out.width, out.height);
   for (let i = 0; i < out.width * out.height; i++) px.data.set([out.data[3 * i], out.data[3 * i + 1], out.data[3 * i + 2], 255], 4 * i);
   Object.assign(canvas, { width: out.width, height: out.height });
   canvas.getContext('2d')!.putImageData(px, 0, 0);
-  $('run-time').textContent = `${state.imageName}: colorized in ${ms.toFixed(1)} ms (the engine worker, with the transfer)`;
+  $('run-time').textContent = `${state.imageName}: colorized in ${ms.toFixed(1)} ms (${backend === 'onnx' ? 'ONNX Runtime Web, converted in the engine worker, session included' : 'the engine worker, with the transfer'})`;
 }
 
 /** The image's pixels as a canvas draws them (gray as gray). */
