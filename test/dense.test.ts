@@ -178,6 +178,20 @@ describe('crema edges', () => {
     expect(run.stdout).toBe(`${image('a')} (100 x 80): sigmoid-dsn3 ${Array.from(dsn3).filter((v) => v >= 0.5).length} pixels of 0.5 or more\n`);
     expect(maxDiff(await pixels(path.join(tmp, 'hed', 'a.png'), false), edgeBytes(dsn3))).toBeLessThanOrEqual(1);
   });
+  it("HED without --dialect: its Crops without crop_param taken in the hed dialect, as HED's Caffe ran them, said in a note", async () => {
+    const run = await cli('edges', prototxt('hed'), weightsFile('hed'), image('a'), '-o', path.join(tmp, 'hed-auto'), '--threads', '2');
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain("note: Crop 'crop' without crop_param, as in HED's net: loaded with --dialect hed (FCN's Caffe of 2015, which aligns by the layers' coordinate maps)\n");
+    const fuse = readNpy(path.join(fixture, 'hed', 'a', 'sigmoid-fuse.npy')).data;
+    expect(maxDiff(await pixels(path.join(tmp, 'hed-auto', 'a.png'), false), edgeBytes(fuse))).toBeLessThanOrEqual(1);
+    // An empty crop_param { } is BVLC's Crop (0, 0): no dialect taken, so the edges are shifted from HED's
+    const bvlc = path.join(tmp, 'hed-bvlc.prototxt');
+    fs.writeFileSync(bvlc, fs.readFileSync(prototxt('hed'), 'utf8').replaceAll("top: 'upscore-dsn", "crop_param { } top: 'upscore-dsn"));
+    const plain = await cli('edges', bvlc, weightsFile('hed'), image('a'), '-o', path.join(tmp, 'hed-bvlc'), '--threads', '2');
+    expect(plain.code).toBe(0);
+    expect(plain.stderr).not.toContain('--dialect hed (');
+    expect(maxDiff(await pixels(path.join(tmp, 'hed-bvlc', 'a.png'), false), edgeBytes(fuse))).toBeGreaterThan(1);
+  });
 });
 
 describe("the demos' rules", () => {

@@ -7,7 +7,8 @@ import * as crema from '../src/browser/index.js';
 import { parseDataShape } from '../src/util/data-shape.js';
 import { detectionLine } from '../src/detect/options.js';
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
-import { type Person, personLine, poseModel, skeleton } from '../src/detect/pose-models.js';
+import { posesSvg } from '../src/detect/pose-draw.js';
+import { type Person, personLine, poseModel } from '../src/detect/pose-models.js';
 import {
   type Backend,
   type BrowserVerifyReport,
@@ -377,25 +378,18 @@ async function findPeople(): Promise<void> {
   Object.assign(canvas, { width: image.width, height: image.height });
   const ctx = canvas.getContext('2d')!;
   ctx.putImageData(pixelsOf(image), 0, 0);
-  const line = Math.max(2, Math.round(Math.max(image.width / 1280, image.height / 720) * 6));
-  const { lines, dots } = skeleton(model, people);
-  Object.assign(ctx, { globalAlpha: 0.6, lineWidth: line, lineCap: 'round' });
-  for (const [x1, y1, x2, y2, c] of lines) {
-    ctx.strokeStyle = c;
-    ctx.beginPath();
-    ctx.moveTo(x1, y1);
-    ctx.lineTo(x2, y2);
-    ctx.stroke();
+  // The skeletons as crema pose -o draws them (posesSvg: OpenPose's renderer), the SVG drawn over the image.
+  const svg = URL.createObjectURL(new Blob([posesSvg(image.width, image.height, model, people)], { type: 'image/svg+xml' }));
+  try {
+    const drawn = new Image();
+    drawn.src = svg;
+    await drawn.decode();
+    ctx.drawImage(drawn, 0, 0);
+  } finally {
+    URL.revokeObjectURL(svg);
   }
-  for (const [x, y, c] of dots) {
-    ctx.fillStyle = c;
-    ctx.beginPath();
-    ctx.arc(x, y, line, 0, 2 * Math.PI);
-    ctx.fill();
-  }
-  ctx.globalAlpha = 1;
   $('detections').replaceChildren(...people.map((p, i) => Object.assign(document.createElement('li'), { textContent: personLine(model.parts, p, i) })));
-  const by = backend === 'onnx' ? 'ONNX Runtime Web (converted in the engine worker, session included)' : 'the engine worker, with the transfer';
+  const by = ranBy(backend);
   $('run-time').textContent = `${state.imageName}: ${people.length} ${people.length === 1 ? 'person' : 'people'} (${model.name}) in ${ms.toFixed(1)} ms (${by})`;
 }
 
@@ -403,13 +397,13 @@ async function findPeople(): Promise<void> {
 async function colorizePhoto(): Promise<void> {
   const net = state.net, image = state.image;
   if (!net || !image) return;
-  if ($<HTMLSelectElement>('backend').value !== 'native') throw new CremaError("colorize runs on crema's engine only (the ONNX backend classifies and detects)");
+  const backend = $<HTMLSelectElement>('backend').value as Backend;
   const t0 = performance.now();
-  const out = await net.colorize(image);
+  const out = await net.colorize(image, { backend });
   const ms = performance.now() - t0;
   exposed.colorized = { width: out.width, height: out.height, data: [...out.data] };
   drawBytes($<HTMLCanvasElement>('boxes'), out.width, out.height, out.data, 3);
-  $('run-time').textContent = `${state.imageName}: colorized in ${ms.toFixed(1)} ms (the engine worker, with the transfer)`;
+  $('run-time').textContent = `${state.imageName}: colorized in ${ms.toFixed(1)} ms (${ranBy(backend)})`;
 }
 
 /**
@@ -521,7 +515,7 @@ async function classify(): Promise<void> {
   const top = values.map((p, index) => ({ index, label: state.labels[index] ?? `class ${index}`, prob: p })).sort((a, b) => b.prob - a.prob).slice(0, 5);
   Object.assign(exposed, { top, probs: values });
   $('top').replaceChildren(...top.map((t) => Object.assign(document.createElement('li'), { textContent: `${t.prob.toFixed(4)} - "${t.label}"` })));
-  const by = backend === 'onnx' ? 'ONNX Runtime Web (converted in the engine worker, session included)' : 'the engine worker, with the transfer';
+  const by = ranBy(backend);
   $('run-time').textContent = `${state.imageName}: one forward in ${ms.toFixed(1)} ms (${by})`;
   // Every blob, for the views below (a second forward: the timed one fetched only the outputs).
   state.blobs = await net.run({ [name]: input }, { fetches: Object.keys(net.info.blobs), backend });
@@ -550,7 +544,7 @@ async function detectObjects(): Promise<void> {
   exposed.detections = found;
   drawDetections($<HTMLCanvasElement>('boxes'), image, found);
   $('detections').replaceChildren(...found.map((d) => Object.assign(document.createElement('li'), { textContent: detectionLine(d) })));
-  const by = backend === 'onnx' ? 'ONNX Runtime Web (converted in the engine worker, session included)' : 'the engine worker, with the transfer';
+  const by = ranBy(backend);
   $('run-time').textContent = `${state.imageName}: ${found.length} detection${found.length === 1 ? '' : 's'} in ${ms.toFixed(1)} ms (${by})`;
 }
 

@@ -218,7 +218,8 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
       return [got, ['labels' in got ? got.labels.buffer : got.data.buffer]];
     }
     case 'colorize': {
-      const data = colorizeImage(netOf(req.net), req.image);
+      const net = netOf(req.net);
+      const data = await colorizeImage(net, req.image, req.options.backend === 'onnx' ? onnxForwardOf(await sessionsOf(req.net, net, req.ort)) : undefined);
       return [{ width: req.image.width, height: req.image.height, data }, [data.buffer]];
     }
     case 'verify':
