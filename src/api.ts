@@ -8,7 +8,6 @@ import { upgradeNet } from './caffe/upgrade.js';
 import { dotToSvg } from './cli/commands/draw.js';
 import { netToDot } from './graph/dot.js';
 import { type LayerSummary, summarize } from './graph/summary.js';
-import { colorizeImage } from './detect/colorize.js';
 import { imageInput } from './image/input.js';
 import { loadImage } from './image/load.js';
 import { PREPROCESS_OPTIONS, type PreprocessOptions, geometryOf, preprocessPart } from './image/preprocess.js';
@@ -77,15 +76,6 @@ export async function classify(net: Net, images: (string | Bytes)[], options: Pr
     results.push({ top: order.map((index) => ({ index, ...(options.labels?.[index] !== undefined ? { label: options.labels[index] } : {}), prob: scores[index] })) });
   }
   return results;
-}
-
-/**
- * A photo colorized as the colorization demo does it (richzhang/colorization's colorize.py; colorize.ts): RGB bytes
- * (interleaved) of the image's size. The net is colorization_deploy_v2.prototxt's; its class8_ab layer needs no weights.
- */
-export async function colorize(net: Net, image: string | Bytes): Promise<{ width: number; height: number; data: Uint8Array }> {
-  const decoded = await loadImage(image, true);
-  return { width: decoded.width, height: decoded.height, data: colorizeImage(net, decoded) };
 }
 
 /** A V0/V1 prototxt rewritten as V2 text, as Caffe's upgrade_net_proto_text does; `notes` say what changed. */

@@ -70,7 +70,7 @@ describe.skipIf(sharedMissing())('a photo colorized, against the demo', () => {
     net.dispose();
   });
 
-  it('without conv8_313_rh and class8_ab, as the release comes: the filler and the bins, as Caffe and the demo; the CLI writes the PNG', async () => {
+  it('without conv8_313_rh and class8_ab, as the release comes: the filler and the bins, as Caffe and the demo, natively and through ONNX Runtime; the CLI writes the PNG', async () => {
     const file = weights('release', ['conv8_313_rh', 'class8_ab']);
     const net = await Net.load(path.join(corpus, 'net.prototxt'), file, { threads: 2 });
     expect(net.notes).toEqual([
@@ -78,11 +78,18 @@ describe.skipIf(sharedMissing())('a photo colorized, against the demo', () => {
       `${file}: layers that need weights got none: class8_ab`,
     ]);
     await expectDemo((await colorize(net, path.join(fixture, 'cat.png'))).data, 'release');
+    // Through ONNX Runtime: the model holds the layers up to the bins' probabilities (class8_ab, unweighted, left out)
+    await expectDemo((await colorize(net, path.join(fixture, 'cat.png'), { backend: 'onnx' })).data, 'release');
+    await expect(colorize(net, path.join(fixture, 'cat.png'), { backend: 'gpu' } as object)).rejects.toThrow('colorize: options.backend is \'native\' or \'onnx\', got "gpu"');
+    await expect(colorize(net, path.join(fixture, 'cat.png'), { threads: 2 } as object)).rejects.toThrow("colorize: unknown option 'threads'");
     net.dispose();
     const out = path.join(tmp, 'out');
     const run = await cli('colorize', path.join(corpus, 'net.prototxt'), file, path.join(fixture, 'cat.png'), '-o', out);
     expect(run.code).toBe(0);
     await expectDemo(Uint8Array.from((await loadImage(path.join(out, 'cat.png'), true)).data, (v) => Math.round(v * 255)), 'release');
+    const byOrt = await cli('colorize', path.join(corpus, 'net.prototxt'), file, path.join(fixture, 'cat.png'), '-o', path.join(tmp, 'onnx'), '--backend', 'onnx');
+    expect([byOrt.code, byOrt.stderr.split('\n').filter((l) => !l.startsWith('note: '))]).toEqual([0, []]);
+    await expectDemo(Uint8Array.from((await loadImage(path.join(tmp, 'onnx', 'cat.png'), true)).data, (v) => Math.round(v * 255)), 'release');
   });
 });
 

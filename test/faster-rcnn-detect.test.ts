@@ -19,6 +19,7 @@ import { Net } from '../src/runtime/net.js';
 import { readNpy } from '../src/util/npy.js';
 import { cli } from './helpers/cli.js';
 import { expectSameDetections } from './helpers/detections.js';
+import { relativeDifference } from './helpers/reference.js';
 
 const fixture = path.join(import.meta.dirname, 'fixtures/fork/faster-rcnn-detect');
 const prototxt = path.join(import.meta.dirname, 'fixtures/forknets/faster_rcnn_zf/source.prototxt');
@@ -188,6 +189,27 @@ describe("detect on py-faster-rcnn's ZF net vs its im_detect and demo.py", () =>
       await sessions.release();
     }
   }, 60_000);
+
+  it("net.run({ backend: 'onnx' }) and crema convert --triton: the Proposal's one image fixes the batch, not an error", async () => {
+    // net.run's ONNX sessions free the batch where the graph allows it: batchDependence tries batch 2, which the
+    // Proposal refuses; the run is then at the net's batch, its outputs the native run's
+    const { data, scale } = fasterRcnnBlob(await loadImage(cat), ref.scale, ref.maxSize);
+    const feeds = { data, im_info: Float32Array.of(data.dims[2], data.dims[3], scale) };
+    const native = await net.run(feeds, { fetches: ['rois', 'cls_prob', 'bbox_pred'] });
+    const onnx = await net.run(feeds, { fetches: ['rois', 'cls_prob', 'bbox_pred'], backend: 'onnx' });
+    for (const blob of ['rois', 'cls_prob', 'bbox_pred']) {
+      expect(onnx[blob].dims, blob).toEqual(native[blob].dims);
+      expect(relativeDifference(onnx[blob].data, native[blob].data), blob).toBeLessThanOrEqual(1e-4);
+    }
+    const repo = path.join(dir, 'triton');
+    const out = await cli('convert', prototxt, weights, '--triton', repo);
+    expect([out.code, out.stderr.split('\n').filter((l) => l && !l.startsWith('note: '))]).toEqual([0, []]);
+    const [name] = fs.readdirSync(repo);
+    const config = fs.readFileSync(path.join(repo, name, 'config.pbtxt'), 'utf8');
+    expect(config).toContain('max_batch_size: 0');
+    expect(config).not.toContain('dynamic_batching');
+    expect(out.stdout).toContain('max_batch_size 0');
+  }, 120_000);
 
   it('crema detect --backend onnx gives them too: the net converted at the image\'s size, its Proposal as ONNX ops', async () => {
     const out = await cli('detect', prototxt, weights, cat, '--scale', String(ref.scale), '--max-size', String(ref.maxSize), '--threshold', String(ref.threshold), '--json', '--backend', 'onnx');

@@ -153,6 +153,22 @@ describe('the converted graph', () => {
     for (const b of ['data', 'a', 'b']) expect(relativeError(onnx.get(b)!, n.blobs.get(b)!), b).toBeLessThanOrEqual(1e-6);
   });
 
+  it('holds only the layers the wanted blobs come from: a later head, even unconvertible or unweighted, is left out', async () => {
+    const n = net(input + `
+      layer { name: "t" type: "TanH" bottom: "data" top: "a" }
+      layer { name: "relu" type: "ReLU" bottom: "a" top: "a" }
+      layer { name: "sp" type: "Pooling" bottom: "a" top: "p" pooling_param { pool: STOCHASTIC kernel_size: 2 } }
+      layer { name: "sig" type: "Sigmoid" bottom: "data" top: "s" }`);
+    // 'a' is ReLU's (in place, after TanH): both are kept; the STOCHASTIC pool (no ONNX form) and the other head are not
+    const conversion = convertGraph(n.graph, { outputs: ['a'] });
+    expect(conversion.model.graph.node.map((x) => x.name)).toEqual(['t', 'relu']);
+    expect(() => convertGraph(n.graph, { outputs: ['p'] })).toThrow("layer 'sp' (Pooling): pool STOCHASTIC has no ONNX equivalent");
+    const x = new Tensor([1, 2, 3, 3], randomArray(18, rng(5)));
+    const onnx = await runOnnx(n.graph, { data: x }, { outputs: ['a'] });
+    n.forward({ data: new Tensor([1, 2, 3, 3], Float32Array.from(x.data)) }, { end: 'relu' });
+    expect(relativeError(onnx.get('a')!, n.blobs.get('a')!)).toBeLessThanOrEqual(1e-6);
+  });
+
   it('refuses what ONNX cannot say, naming the layer', () => {
     const stochastic = net(input + 'layer { name: "sp" type: "Pooling" bottom: "data" top: "p" pooling_param { pool: STOCHASTIC kernel_size: 2 } }');
     expect(() => convertGraph(stochastic.graph)).toThrow("layer 'sp' (Pooling): pool STOCHASTIC has no ONNX equivalent; crema converts MAX and AVE");

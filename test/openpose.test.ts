@@ -19,9 +19,10 @@ import { Net } from '../src/runtime/net.js';
 import { cli, spawnCli } from './helpers/cli.js';
 import { writeTinyPose } from './helpers/tinypose.js';
 import { toJson } from '../src/cli/json.js';
-import { type PoseModelName, personLine, poseModel } from '../src/detect/pose-models.js';
+import { type PoseModelName, personLine, poseModel, skeleton } from '../src/detect/pose-models.js';
 import { loadImage } from '../src/image/load.js';
 import { readNpy } from '../src/util/npy.js';
+import { ostreamFloat } from '../src/util/cfloat.js';
 
 const fixture = path.join(import.meta.dirname, 'fixtures/openpose');
 
@@ -146,6 +147,31 @@ describe("a whole net: OpenPose's COCO deploy net on a photo, at one scale and t
   );
 });
 
+describe("--write-json's numbers: as OpenPose's std::ofstream writes a float", () => {
+  it('every case of referee/ostream.cpp (g++ 10, glibc) written alike', () => {
+    const { cases } = JSON.parse(fs.readFileSync(path.join(fixture, 'ostream-floats.json'), 'utf8')) as { cases: [number, string][] };
+    const float = (bits: number) => new Float32Array(Uint32Array.of(bits).buffer)[0];
+    expect(cases.map(([bits]) => ostreamFloat(float(bits)))).toEqual(cases.map(([, text]) => text));
+  });
+});
+
+describe("-o's skeletons: what OpenPose's renderer draws (referee/render.cpp)", () => {
+  it('every line and ring of renderPoseKeypointsCpu, with its place, colour and each person\'s sizes', () => {
+    type Drawn = ['line', number, number, number, number, string, number] | ['circle', number, number, string, number, number];
+    const { cases } = JSON.parse(fs.readFileSync(path.join(fixture, 'render.json'), 'utf8')) as {
+      cases: { model: PoseModelName; width: number; height: number; people: [number, number, number][][]; drawn: Drawn[] }[];
+    };
+    expect(cases).toHaveLength(13);
+    for (const c of cases) {
+      const people = c.people.map((keypoints) => ({ keypoints, score: 1 }));
+      const { lines, dots } = skeleton(poseModel(c.model), people, c.width, c.height);
+      // OpenPose draws a person's lines, then its rings: split its calls the same way, in order
+      expect(lines, `${c.model} ${c.width} x ${c.height}`).toEqual(c.drawn.filter((d) => d[0] === 'line').map((d) => d.slice(1)));
+      expect(dots, `${c.model} ${c.width} x ${c.height}`).toEqual(c.drawn.filter((d) => d[0] === 'circle').map((d) => d.slice(1)));
+    }
+  });
+});
+
 describe('posesInImage, detectPoses and crema pose', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-pose-'));
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -183,7 +209,7 @@ describe('posesInImage, detectPoses and crema pose', () => {
     // OpenPose's --write_json file: its keys and order, a person's keypoints flat, 6 digits
     const written = fs.readFileSync(path.join(jsonDir, 'test1_keypoints.json'), 'utf8');
     const empty = '"face_keypoints_2d":[],"hand_left_keypoints_2d":[],"hand_right_keypoints_2d":[],"pose_keypoints_3d":[],"face_keypoints_3d":[],"hand_left_keypoints_3d":[],"hand_right_keypoints_3d":[]';
-    expect(written.startsWith(`{"version":1.3,"people":[{"person_id":[-1],"pose_keypoints_2d":[${expected[0].keypoints.flat().map((v) => Number(v.toPrecision(6))).join(',')}],${empty}},{`)).toBe(true);
+    expect(written.startsWith(`{"version":1.3,"people":[{"person_id":[-1],"pose_keypoints_2d":[${expected[0].keypoints.flat().map(ostreamFloat).join(',')}],${empty}},{`)).toBe(true);
     expect((JSON.parse(written) as { people: unknown[] }).people).toHaveLength(expected.length);
     const drawn = await loadImage(path.join(out, 'test1.png'), true);
     expect([drawn.width, drawn.height]).toEqual([450, 344]);

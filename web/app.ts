@@ -6,12 +6,15 @@ import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import * as crema from '../src/browser/index.js';
 import { parseDataShape } from '../src/util/data-shape.js';
 import { type MtcnnRole, MTCNN_FILES, detectionLine, faceDetection, faceLine, mtcnnRoles } from '../src/detect/options.js';
-import { type Person, personLine, poseModel, skeleton } from '../src/detect/pose-models.js';
+import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
+import { posesSvg } from '../src/detect/pose-draw.js';
+import { type Person, personLine, poseModel } from '../src/detect/pose-models.js';
 import {
   type Backend,
   type BrowserVerifyReport,
   CremaError,
   type Detection,
+  type EdgeMap,
   Engine,
   type Face,
   type FileNames,
@@ -20,6 +23,7 @@ import {
   type MtcnnNets,
   Net,
   type PreprocessOptions,
+  type Segmentation,
   type Tensor,
   decodeImage,
   detectFaces,
@@ -56,6 +60,8 @@ interface State {
   labels: string[];
   image?: FloatImage;
   imageName?: string;
+  /** The image's file: Net.segment and Net.edges read it as the demos' PIL does (a JPEG's EXIF orientation not applied). */
+  file?: Blob;
   /** Every blob after the last forward. */
   blobs: Record<string, Tensor>;
   input?: Tensor;
@@ -73,6 +79,8 @@ const exposed = {
   detections: [] as Detection[],
   colorized: undefined as { width: number; height: number; data: number[] } | undefined,
   people: [] as Person[],
+  segmentation: undefined as { width: number; height: number; labels: number[]; classes: Segmentation['classes'] } | undefined,
+  edges: undefined as { width: number; height: number; data: number[] } | undefined,
   faces: [] as Face[],
   /** MTCNN's nets while the page has them (the tests check that loading another net releases them). */
   get faceNets() {
@@ -288,6 +296,8 @@ async function render(net: Net, name: string): Promise<void> {
   showMode(net);
   $('input-note').textContent = state.faces
     ? `MTCNN's ${Object.keys(state.faces).length} nets find the faces as its MATLAB demo and crema faces do (P-Net, shown here, over an image pyramid, then R-Net and O-Net${state.faces.lnet ? ' and LNet' : ''} on the boxes); the boxes and landmarks are in the image's pixels.`
+    : info.dense
+    ? `The net is reshaped to the image's size and fed it as ${info.dense === 'segment' ? "FCN's infer.py feeds" : "HED's and RCF's demos feed"} it: read as PIL reads it (a JPEG's EXIF orientation not applied), BGR, less the demos' mean.`
     : info.detector === 'faster-rcnn'
     ? `The image is scaled as py-faster-rcnn's im_detect scales it (its shorter side to 600 pixels, the longer at most 1000) and fed to '${info.inputs[0]}' with im_info; the boxes are in the image's pixels.`
     : target
@@ -377,7 +387,20 @@ function showMode(net: Net): void {
   $('detections').replaceChildren();
   Object.assign(exposed, { top: [], probs: [], detections: [], colorized: undefined, people: [] });
   exposed.faces = [];
+  showDenseMode(net.info.dense);
   if (state.faces) showFacesMode();
+}
+
+/** FCN's "Segment an image" and HED's / RCF's "Find edges" over the rest of showMode (the scales field for edges only). */
+function showDenseMode(dense: 'segment' | 'edges' | undefined): void {
+  $('scales-box').hidden = dense !== 'edges';
+  Object.assign(exposed, { segmentation: undefined, edges: undefined });
+  if (!dense) return;
+  $('classify-title').textContent = dense === 'segment' ? 'Segment an image' : 'Find edges';
+  $('run').textContent = dense === 'segment' ? 'Segment' : 'Find';
+  $('pre').hidden = true; // the demos' own preparation: BGR less their mean, at the image's size
+  $('detect-box').hidden = false; // the map's canvas, the classes' list
+  $('top').hidden = true;
 }
 
 /** "Find faces" for MTCNN's nets (P-Net alone would be classified): their own preparation (the demo's), boxes drawn. */
@@ -390,7 +413,7 @@ function showFacesMode(): void {
 
 /** Whether the page can run the net on an image: a detector (Net.detect feeds it), or a net of one input. */
 function runnable(net: Net): boolean {
-  return net.info.detector !== undefined || net.info.colorizer === true || net.info.pose !== undefined || imageTarget(net) !== undefined;
+  return net.info.dense !== undefined || net.info.detector !== undefined || net.info.colorizer === true || net.info.pose !== undefined || imageTarget(net) !== undefined;
 }
 
 /** The input an image fills: a net's only input (a net with several gets no image: the page cannot fill the rest). */
@@ -410,8 +433,9 @@ async function setImage(file: Blob, name: string): Promise<void> {
   const input = net && (imageTarget(net) ?? (net.info.detector ? net.inputs[0] : undefined));
   // The colorization net reads a colour photo (its L channel is taken here, as the demo takes it).
   const color = net?.info.colorizer || !net || !input ? true : geometryOf(net.info.blobs[input], input).channels === 3;
-  state.image = await decodeImage(file, color, name);
+  state.image = await decodeImage(file, color, name, !net?.info.dense); // a dense demo's image as Net.segment / edges read it
   state.imageName = name;
+  state.file = file;
   drawThumb(state.image);
   $<HTMLButtonElement>('run').disabled = !net || !runnable(net);
   if (net && runnable(net)) await runImage();
@@ -421,7 +445,7 @@ async function setImage(file: Blob, name: string): Promise<void> {
 function runImage(): Promise<void> {
   if (state.faces) return findFaces();
   const info = state.net?.info;
-  return info?.detector ? detectObjects() : info?.colorizer ? colorizePhoto() : info?.pose ? findPeople() : classify();
+  return info?.dense ? runDense(info.dense) : info?.detector ? detectObjects() : info?.colorizer ? colorizePhoto() : info?.pose ? findPeople() : classify();
 }
 
 /** MTCNN's nets on the image: detectFaces (the library's, in the engine worker), each face outlined with its landmarks and listed as crema faces lists it. */
@@ -435,7 +459,7 @@ async function findFaces(): Promise<void> {
   exposed.faces = faces;
   drawDetections($<HTMLCanvasElement>('boxes'), image, faces.map(faceDetection));
   $('detections').replaceChildren(...faces.map((f) => Object.assign(document.createElement('li'), { textContent: faceLine(f) })));
-  $('run-time').textContent = `${state.imageName}: ${faces.length} face${faces.length === 1 ? '' : 's'} in ${ms.toFixed(1)} ms (the engine worker, with the transfer)`;
+  $('run-time').textContent = `${state.imageName}: ${faces.length} face${faces.length === 1 ? '' : 's'} in ${ms.toFixed(1)} ms (${ranBy('native')})`;
 }
 
 /** An OpenPose net on the image: Net.detectPoses (the library's, in the engine worker), the skeletons drawn as OpenPose draws them and listed. */
@@ -451,25 +475,18 @@ async function findPeople(): Promise<void> {
   Object.assign(canvas, { width: image.width, height: image.height });
   const ctx = canvas.getContext('2d')!;
   ctx.putImageData(pixelsOf(image), 0, 0);
-  const line = Math.max(2, Math.round(Math.max(image.width / 1280, image.height / 720) * 6));
-  const { lines, dots } = skeleton(model, people);
-  Object.assign(ctx, { globalAlpha: 0.6, lineWidth: line, lineCap: 'round' });
-  for (const [x1, y1, x2, y2, c] of lines) {
-    ctx.strokeStyle = c;
-    ctx.beginPath();
-    ctx.moveTo(x1, y1);
-    ctx.lineTo(x2, y2);
-    ctx.stroke();
+  // The skeletons as crema pose -o draws them (posesSvg: OpenPose's renderer), the SVG drawn over the image.
+  const svg = URL.createObjectURL(new Blob([posesSvg(image.width, image.height, model, people)], { type: 'image/svg+xml' }));
+  try {
+    const drawn = new Image();
+    drawn.src = svg;
+    await drawn.decode();
+    ctx.drawImage(drawn, 0, 0);
+  } finally {
+    URL.revokeObjectURL(svg);
   }
-  for (const [x, y, c] of dots) {
-    ctx.fillStyle = c;
-    ctx.beginPath();
-    ctx.arc(x, y, line, 0, 2 * Math.PI);
-    ctx.fill();
-  }
-  ctx.globalAlpha = 1;
   $('detections').replaceChildren(...people.map((p, i) => Object.assign(document.createElement('li'), { textContent: personLine(model.parts, p, i) })));
-  const by = backend === 'onnx' ? 'ONNX Runtime Web (converted in the engine worker, session included)' : 'the engine worker, with the transfer';
+  const by = ranBy(backend);
   $('run-time').textContent = `${state.imageName}: ${people.length} ${people.length === 1 ? 'person' : 'people'} (${model.name}) in ${ms.toFixed(1)} ms (${by})`;
 }
 
@@ -477,16 +494,64 @@ async function findPeople(): Promise<void> {
 async function colorizePhoto(): Promise<void> {
   const net = state.net, image = state.image;
   if (!net || !image) return;
-  if ($<HTMLSelectElement>('backend').value !== 'native') throw new CremaError("colorize runs on crema's engine only (the ONNX backend classifies and detects)");
+  const backend = $<HTMLSelectElement>('backend').value as Backend;
   const t0 = performance.now();
-  const out = await net.colorize(image);
+  const out = await net.colorize(image, { backend });
   const ms = performance.now() - t0;
   exposed.colorized = { width: out.width, height: out.height, data: [...out.data] };
-  const canvas = $<HTMLCanvasElement>('boxes'), px = new ImageData(out.width, out.height);
-  for (let i = 0; i < out.width * out.height; i++) px.data.set([out.data[3 * i], out.data[3 * i + 1], out.data[3 * i + 2], 255], 4 * i);
-  Object.assign(canvas, { width: out.width, height: out.height });
+  drawBytes($<HTMLCanvasElement>('boxes'), out.width, out.height, out.data, 3);
+  $('run-time').textContent = `${state.imageName}: colorized in ${ms.toFixed(1)} ms (${ranBy(backend)})`;
+}
+
+/**
+ * FCN's, HED's or RCF's demo on the image: Net.segment / Net.edges (the library's, in the engine worker), on the file
+ * decoded as they decode one, as the demos' PIL reads it (an image picked before the net was decoded upright).
+ */
+async function runDense(kind: 'segment' | 'edges'): Promise<void> {
+  const net = state.net, file = state.file;
+  if (!net || !file) return;
+  const backend = $<HTMLSelectElement>('backend').value as Backend;
+  const scales = kind === 'edges' ? numbers('scales') : undefined;
+  const image = (state.image = await decodeImage(file, true, state.imageName, false));
+  drawThumb(image);
+  const t0 = performance.now();
+  const found = kind === 'segment' ? await net.segment(image, { backend }) : await net.edges(image, { backend, scales });
+  const ms = performance.now() - t0;
+  const what = 'labels' in found ? showSegmentation(found) : showEdges(found, scales);
+  $('run-time').textContent = `${state.imageName}: ${what} in ${ms.toFixed(1)} ms (${ranBy(backend)})`;
+}
+
+/** The label map in PASCAL VOC's colours (as `crema segment -o` writes it) and each class present, as it lists them. */
+function showSegmentation(s: Segmentation): string {
+  exposed.segmentation = { width: s.width, height: s.height, labels: [...s.labels], classes: s.classes };
+  drawBytes($<HTMLCanvasElement>('boxes'), s.width, s.height, colourLabels(s.labels, vocPalette(s.channels)), 3);
+  const names = state.labels.length ? state.labels : undefined;
+  $('detections').replaceChildren(...s.classes.map((c) => Object.assign(document.createElement('li'), { textContent: segmentClassLine(c, s.width * s.height, names) })));
+  return `${s.classes.length} ${s.classes.length === 1 ? 'class' : 'classes'} of ${s.channels}`;
+}
+
+/** The edge map as `crema edges` writes it: 255 * (1 - edge), edges dark. */
+function showEdges(e: EdgeMap, scales: number[] | undefined): string {
+  exposed.edges = { width: e.width, height: e.height, data: [...e.data] };
+  drawBytes($<HTMLCanvasElement>('boxes'), e.width, e.height, edgeBytes(e.data), 1);
+  $('detections').replaceChildren();
+  return `the edge map${scales ? ` (${scales.length} scales: ${scales.join(', ')})` : ''}`;
+}
+
+/** How a forward was timed, by backend. */
+function ranBy(backend: Backend): string {
+  return backend === 'onnx' ? 'ONNX Runtime Web (converted in the engine worker, session included)' : 'the engine worker, with the transfer';
+}
+
+/** Bytes of 1 (gray) or 3 (RGB) channels, interleaved, drawn as the canvas's picture at their size. */
+function drawBytes(canvas: HTMLCanvasElement, width: number, height: number, data: Uint8Array, channels: 1 | 3): void {
+  const px = new ImageData(width, height);
+  for (let i = 0; i < width * height; i++) {
+    for (let c = 0; c < 3; c++) px.data[4 * i + c] = data[channels * i + (channels === 3 ? c : 0)];
+    px.data[4 * i + 3] = 255;
+  }
+  Object.assign(canvas, { width, height });
   canvas.getContext('2d')!.putImageData(px, 0, 0);
-  $('run-time').textContent = `${state.imageName}: colorized in ${ms.toFixed(1)} ms (the engine worker, with the transfer)`;
 }
 
 /** The image's pixels as a canvas draws them (gray as gray). */
@@ -547,7 +612,7 @@ async function classify(): Promise<void> {
   const top = values.map((p, index) => ({ index, label: state.labels[index] ?? `class ${index}`, prob: p })).sort((a, b) => b.prob - a.prob).slice(0, 5);
   Object.assign(exposed, { top, probs: values });
   $('top').replaceChildren(...top.map((t) => Object.assign(document.createElement('li'), { textContent: `${t.prob.toFixed(4)} - "${t.label}"` })));
-  const by = backend === 'onnx' ? 'ONNX Runtime Web (converted in the engine worker, session included)' : 'the engine worker, with the transfer';
+  const by = ranBy(backend);
   $('run-time').textContent = `${state.imageName}: one forward in ${ms.toFixed(1)} ms (${by})`;
   // Every blob, for the views below (a second forward: the timed one fetched only the outputs).
   state.blobs = await net.run({ [name]: input }, { fetches: Object.keys(net.info.blobs), backend });
@@ -576,7 +641,7 @@ async function detectObjects(): Promise<void> {
   exposed.detections = found;
   drawDetections($<HTMLCanvasElement>('boxes'), image, found);
   $('detections').replaceChildren(...found.map((d) => Object.assign(document.createElement('li'), { textContent: detectionLine(d) })));
-  const by = backend === 'onnx' ? 'ONNX Runtime Web (converted in the engine worker, session included)' : 'the engine worker, with the transfer';
+  const by = ranBy(backend);
   $('run-time').textContent = `${state.imageName}: ${found.length} detection${found.length === 1 ? '' : 's'} in ${ms.toFixed(1)} ms (${by})`;
 }
 

@@ -10,7 +10,7 @@ import { colorizeImage, isColorizer } from '../detect/colorize.js';
 import { facesInImage } from '../detect/mtcnn.js';
 import { onnxForwardOf } from '../detect/forward.js';
 import { modelOf, posesInImage } from '../detect/openpose.js';
-import { edgesInImage, segmentImage } from '../detect/dense.js';
+import { denseKind, edgesInImage, segmentImage } from '../detect/dense.js';
 import { type Detection, type DetectOptions, detectImage, detectOnnx, detectorKind } from '../detect/detect.js';
 import { netToDot } from '../graph/dot.js';
 import { summarize } from '../graph/summary.js';
@@ -94,6 +94,7 @@ function infoOf(id: number, net: Net): NetInfo {
     detector: detectorKind(net),
     colorizer: isColorizer(net),
     pose: poseModelOf(net),
+    dense: denseKind(net),
   };
 }
 
@@ -217,7 +218,8 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
       return [got, ['labels' in got ? got.labels.buffer : got.data.buffer]];
     }
     case 'colorize': {
-      const data = colorizeImage(netOf(req.net), req.image);
+      const net = netOf(req.net);
+      const data = await colorizeImage(net, req.image, req.options.backend === 'onnx' ? onnxForwardOf(await sessionsOf(req.net, net, req.ort)) : undefined);
       return [{ width: req.image.width, height: req.image.height, data }, [data.buffer]];
     }
     case 'verify':

@@ -2,7 +2,7 @@
 // Worker (the engine worker, crema-worker.js beside this bundle) so that a forward never blocks the page. A Net here
 // has the library's asynchronous API: `await Net.load({ prototxt, weights })`, `await net.run(feeds)`, `dispose()`.
 import type { Dialect } from '../caffe/load.js';
-import { type DenseDetectOptions, type Detection, type DetectOptions, type EdgeDetectOptions, type EdgeMap, type Segmentation, checkDenseOptions, checkDetectOptions } from '../detect/options.js';
+import { type ColorizeOptions, type DenseDetectOptions, type Detection, type DetectOptions, type EdgeDetectOptions, type EdgeMap, type Segmentation, checkColorizeOptions, checkDenseOptions, checkDetectOptions } from '../detect/options.js';
 import type { FloatImage } from '../image/image.js';
 import { geometryOf } from '../image/preprocess.js';
 import { checkEveryInput, checkFeeds } from '../runtime/feeds.js';
@@ -304,11 +304,12 @@ export class Net {
   /**
    * A photo colorized by the colorization net (colorization_deploy_v2.prototxt), as the Node library's `colorize` and
    * `crema colorize` make it (the same code, in the engine worker): RGB bytes (interleaved) of the image's size.
-   * `image`: decoded in colour (decodeImage(blob, true)), or a file's bytes decoded here.
+   * `image`: decoded in colour (decodeImage(blob, true)), or a file's bytes decoded here. Options: backend.
    */
-  async colorize(image: FloatImage | Blob | ArrayBuffer | Uint8Array): Promise<{ width: number; height: number; data: Uint8Array }> {
+  async colorize(image: FloatImage | Blob | ArrayBuffer | Uint8Array, options: ColorizeOptions = {}): Promise<{ width: number; height: number; data: Uint8Array }> {
+    checkColorizeOptions(options);
     const decoded = await imageCopy(image, true, 'colorize');
-    return this.call({ op: 'colorize', net: this.info.id, image: decoded }, [decoded.data.buffer]);
+    return this.call({ op: 'colorize', net: this.info.id, image: decoded, options, ort: this.engine.onnxRuntime }, [decoded.data.buffer]);
   }
 
   /** Whether images are decoded in colour for this net: its first input has 3 channels (the Node library's detect asks the same). */

@@ -1,5 +1,5 @@
 import type { Dialect } from '../caffe/load.js';
-import type { DetectOptions, MtcnnOptions } from '../detect/options.js';
+import type { ColorizeOptions, DetectOptions, MtcnnOptions } from '../detect/options.js';
 import type { PoseDetectOptions, PoseModelName } from '../detect/pose-models.js';
 import type { DenseDetectOptions, EdgeDetectOptions } from '../detect/options.js';
 import type { FloatImage } from '../image/image.js';
@@ -45,6 +45,8 @@ export interface NetInfo {
   colorizer?: boolean;
   /** The OpenPose body model `net.detectPoses` runs it as (BODY_25, COCO, MPI, MPI_4), from its output. Absent for other nets. */
   pose?: PoseModelName;
+  /** Which dense demo `net.segment` / `net.edges` runs it as: FCN's ('segment') or HED's / RCF's ('edges'). Absent for other nets. */
+  dense?: 'segment' | 'edges';
 }
 
 export interface LayerTiming {
@@ -73,7 +75,7 @@ export type Request =
   | { op: 'run'; net: number; feeds: Record<string, TensorData>; fetches?: string[]; backend?: Backend; ort?: string }
   /** `image.data` is transferred; the options' mean image, if any, comes as plain { dims, data }. */
   | { op: 'detect'; net: number; image: FloatImage; options: DetectOptions; ort?: string }
-  | { op: 'colorize'; net: number; image: FloatImage }
+  | { op: 'colorize'; net: number; image: FloatImage; options: ColorizeOptions; ort?: string }
   | { op: 'pose'; net: number; image: FloatImage; options: PoseDetectOptions; ort?: string }
   | { op: 'segment'; net: number; image: FloatImage; options: DenseDetectOptions; ort?: string }
   | { op: 'edges'; net: number; image: FloatImage; options: EdgeDetectOptions; ort?: string }

@@ -11,6 +11,7 @@ import { splineZoom } from '../image/spline-zoom.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import type { Forward } from './forward.js';
 
 /**
  * The 313 ab bins' centres (the demo's resources/pts_in_hull.npy): for a = -90, -80, ... 100, b from the first to
@@ -31,8 +32,17 @@ export function isColorizer(net: Net): boolean {
   return net.inputs.length === 1 && net.shapes.get(net.inputs[0])?.[1] === 1 && net.shapes.get(PROBS)?.[1] === AB_BINS.length;
 }
 
-/** The image colorized as the demo does it: RGB bytes (interleaved) of the image's size. */
-export function colorizeImage(net: Net, image: FloatImage): Uint8Array {
+/**
+ * crema's engine up to the bins' probabilities only: class8_ab, whose weights the release leaves out (the demo writes
+ * them), is decoded here instead.
+ */
+const forwardToProbs: Forward = async (net, input, outputs) => {
+  net.forward({ [net.inputs[0]]: input }, { end: PROBS });
+  return outputs.map((n) => net.blobs.get(n)!);
+};
+
+/** The image colorized as the demo does it: RGB bytes (interleaved) of the image's size. `run`: the net's forward. */
+export async function colorizeImage(net: Net, image: FloatImage, run: Forward = forwardToProbs): Promise<Uint8Array> {
   const input = net.inputs[0], dims = net.shapes.get(input);
   if (!dims || dims.length !== 4 || dims[1] !== 1)
     throw new CremaError(`net '${net.name || 'net'}': its input '${input}' is ${JSON.stringify(dims)}; the colorization net takes the L channel, 1 x 1 x H x W`);
@@ -45,8 +55,8 @@ export function colorizeImage(net: Net, image: FloatImage): Uint8Array {
   const small = rgbToLab(resizeImage(rgb, dims[2], dims[3]).data);
   const data = new Float32Array(dims[2] * dims[3]);
   for (let i = 0; i < data.length; i++) data[i] = small[3 * i] - 50;
-  net.forward({ [input]: new Tensor([1, 1, dims[2], dims[3]], data) }, { end: PROBS });
-  const ab = decode(net.blobs.get(PROBS)!, net.params.get(DECODER)?.[1]?.data);
+  const [p] = await run(net, new Tensor([1, 1, dims[2], dims[3]], data), [PROBS]);
+  const ab = decode(p, net.params.get(DECODER)?.[1]?.data);
   const [ho, wo] = probs.slice(2), { height: h, width: w } = image;
   const zoomed = splineZoom(ab, 2, ho, wo, Math.round(ho * (h / ho)), Math.round(wo * (w / wo)));
   const lab = new Float32Array(h * w * 3);

@@ -12,7 +12,8 @@ import { type EdgeMap, type Segmentation, edgesInImage, segmentImage } from './d
 import { onnxForwardOf } from './forward.js';
 import { posesInImage } from './openpose.js';
 import { type Person, type PoseDetectOptions, checkPoseOptions } from './pose-models.js';
-import { type Detection, type DetectOptions, checkDetectOptions, type DenseDetectOptions, type EdgeDetectOptions, checkDenseOptions } from './options.js';
+import { type ColorizeOptions, type Detection, type DetectOptions, checkColorizeOptions, checkDetectOptions, type DenseDetectOptions, type EdgeDetectOptions, checkDenseOptions } from './options.js';
+import { colorizeImage } from './colorize.js';
 
 /**
  * Runs an SSD- or YOLO-style net (ending in a detection layer) on an image file or its bytes: pycaffe's
@@ -31,6 +32,17 @@ export async function detect(net: Net, image: string | Bytes, options: DetectOpt
 }
 
 /**
+ * A photo colorized as the colorization demo does it (richzhang/colorization's colorize.py; colorize.ts): RGB bytes
+ * (interleaved) of the image's size. The net is colorization_deploy_v2.prototxt's; its class8_ab layer needs no
+ * weights. `backend: 'onnx'` runs the net in onnxruntime-node.
+ */
+export async function colorize(net: Net, image: string | Bytes, options: ColorizeOptions = {}): Promise<{ width: number; height: number; data: Uint8Array }> {
+  checkColorizeOptions(options);
+  const decoded = await loadImage(image, true);
+  return { width: decoded.width, height: decoded.height, data: await byBackend(net, options.backend, (run) => colorizeImage(net, decoded, run)) };
+}
+
+/**
  * The people in an image file (or its bytes) as OpenPose finds them with its BODY_25, COCO or MPI net
  * (openpose.ts): per person a keypoint a part, [x, y, score] in the image's pixels ([0, 0, 0]: not found).
  * `backend: 'onnx'` runs the net in onnxruntime-node (converted again for each new net input size).
@@ -39,8 +51,7 @@ export async function detectPoses(net: Net, image: string | Bytes, options: Pose
   checkPoseOptions(options);
   const { backend, ...rest } = options;
   const decoded = await loadImage(image, true);
-  if (backend !== 'onnx') return posesInImage(net, decoded, rest);
-  return inTurn(net, async () => posesInImage(net, decoded, rest, onnxForwardOf(await sessionsOf(net))));
+  return byBackend(net, backend, (run) => posesInImage(net, decoded, rest, run));
 }
 
 /**
@@ -63,15 +74,20 @@ async function dense<T, O extends DenseDetectOptions>(net: Net, image: string | 
   checkDenseOptions(options, what);
   const { backend, ...rest } = options;
   const decoded = await loadImage(image, true, false); // as PIL's Image.open: a JPEG's EXIF orientation not applied
-  if (backend !== 'onnx') return core(net, decoded, rest);
-  return inTurn(net, async () => core(net, decoded, rest, onnxForwardOf(await sessionsOf(net))));
+  return byBackend(net, backend, (run) => core(net, decoded, rest, run));
+}
+
+/** A pipeline on crema's engine (its own default forward), or in turn through the net's onnxruntime-node sessions. */
+function byBackend<T>(net: Net, backend: 'native' | 'onnx' | undefined, core: (run?: Forward) => Promise<T>): Promise<T> {
+  if (backend !== 'onnx') return core();
+  return inTurn(net, async () => core(onnxForwardOf(await sessionsOf(net))));
 }
 
 /** Per net, the ONNX Runtime sessions its detections run in: converting the net for every image would dominate. */
 const sessions = new WeakMap<Net, Promise<OnnxSessions>>();
 
 function sessionsOf(net: Net): Promise<OnnxSessions> {
-  net.checkWeights(); // a disposed net, or one handed to its worker, says so (its sessions were released with it)
+  net.checkWeights(0, -1); // a disposed net, or one handed to its worker, says so (its sessions were released with it)
   let made = sessions.get(net);
   if (!made) {
     // onnxruntime-node is imported on first use only; the net releases the sessions when it goes (net.companions)

@@ -180,7 +180,17 @@ export function checkDenseOptions(options: EdgeDetectOptions, what: 'segment' | 
     throw new CremaError(`${what}: options.mean is [B, G, R], three finite numbers (the demos': [104.00698793, 116.66876762, 122.67891434]), got ${JSON.stringify(mean)}`);
 }
 
-/** options.backend of the task pipelines (detectFaces, detectPoses, segment, edges): absent, 'native' or 'onnx'. */
+/** colorize's options: the backend its net runs on. */
+export interface ColorizeOptions {
+  backend?: 'native' | 'onnx';
+}
+
+export function checkColorizeOptions(options: ColorizeOptions): void {
+  checkOptionKeys(options, ['backend'], 'colorize');
+  checkBackend(options.backend, 'colorize');
+}
+
+/** options.backend of the task pipelines (detectFaces, detectPoses, segment, edges, colorize): absent, 'native' or 'onnx'. */
 export function checkBackend(backend: unknown, what: string): void {
   if (backend !== undefined && backend !== 'native' && backend !== 'onnx') throw new CremaError(`${what}: options.backend is 'native' or 'onnx', got ${JSON.stringify(backend)}`);
 }

@@ -111,22 +111,51 @@ export function personLine(parts: readonly string[], p: Person, i: number): stri
   return `person ${i + 1}, score ${p.score.toFixed(4)}: ${seen.join(', ')}`;
 }
 
+/** A limb as OpenPose draws it: from x1, y1 to x2, y2, a cv::line `thickness` pixels wide (round ends). */
+export type Limb = [x1: number, y1: number, x2: number, y2: number, colour: string, thickness: number];
+/** A keypoint as OpenPose draws it: a cv::circle (a ring: radius, and a line `thickness` wide) around x, y. */
+export type Dot = [x: number, y: number, colour: string, radius: number, thickness: number];
+
 /**
- * What OpenPose's renderer (renderKeypointsCpu) draws of the people: each limb of the model's render pairs in the
- * colour of its second part, each keypoint a dot in its part's, only where the scores pass --render_threshold (0.05).
+ * What OpenPose's renderer (renderKeypointsCpu, utilities/keypoint.cpp) draws of the people: each limb of the model's
+ * render pairs in the colour of its second part, each keypoint a ring in its part's, only where the scores pass
+ * --render_threshold (0.05), at whole pixels (positiveIntRound). Sizes are each person's: from the box of its parts
+ * scoring above 0.1 (a person whose box has no area is not drawn), its larger side's share of the image's, as
+ * OpenPose's float and double arithmetic computes them (thicknessCircleRatio 1/75, the line 0.75 of it; every
+ * model's render scale is 1).
  */
-export function skeleton(model: PoseModel, people: readonly Person[]): { lines: [number, number, number, number, string][]; dots: [number, number, string][] } {
+export function skeleton(model: PoseModel, people: readonly Person[], width: number, height: number): { lines: Limb[]; dots: Dot[] } {
   const colour = (k: number) => `rgb(${model.colors.slice((k * 3) % model.colors.length, ((k * 3) % model.colors.length) + 3).join(',')})`;
-  const lines: [number, number, number, number, string][] = [], dots: [number, number, string][] = [];
+  const round = (v: number) => Math.trunc(Math.fround(v + 0.5)); // positiveIntRound: int(a + 0.5f), a float
+  const lines: Limb[] = [], dots: Dot[] = [];
   for (const p of people) {
-    const seen = (k: number) => p.keypoints[k][2] > 0.05;
+    const box = keypointsBox(p, Math.fround(0.1));
+    if (!box || box.width * box.height <= 0) continue;
+    const ratioAreas = Math.min(1, Math.max(Math.fround(box.width / width), Math.fround(box.height / height)));
+    // std::sqrt(int area) is a double, and so is the product with the float ratios: rounded as a double
+    const thicknessRatio = Math.max(Math.trunc(Math.sqrt(width * height) * Math.fround(1 / 75) * ratioAreas + 0.5), 2);
+    const thicknessCircle = Math.max(1, ratioAreas > F05 ? thicknessRatio : -1);
+    const thicknessLine = Math.max(1, Math.trunc(Math.fround(thicknessRatio * 0.75) + 0.5));
+    const radius = Math.trunc(thicknessRatio / 2);
+    const seen = (k: number) => p.keypoints[k][2] > F05; // --render_threshold, a float
+    const at = (k: number) => [round(p.keypoints[k][0]), round(p.keypoints[k][1])] as const;
     for (let i = 0; i < model.renderPairs.length; i += 2) {
       const a = model.renderPairs[i], b = model.renderPairs[i + 1];
-      if (seen(a) && seen(b)) lines.push([p.keypoints[a][0], p.keypoints[a][1], p.keypoints[b][0], p.keypoints[b][1], colour(b)]);
+      if (seen(a) && seen(b)) lines.push([...at(a), ...at(b), colour(b), thicknessLine]);
     }
-    p.keypoints.forEach(([x, y], k) => {
-      if (seen(k)) dots.push([x, y, colour(k)]);
+    p.keypoints.forEach((_, k) => {
+      if (seen(k)) dots.push([...at(k), colour(k), radius, thicknessCircle]);
     });
   }
   return { lines, dots };
+}
+
+const F05 = Math.fround(0.05);
+
+/** getKeypointsRectangle: the box of the parts scoring above `threshold`, in float (none if no part does). */
+function keypointsBox(p: Person, threshold: number): { width: number; height: number } | undefined {
+  const found = p.keypoints.filter(([, , s]) => s > threshold);
+  if (found.length === 0) return undefined;
+  const xs = found.map(([x]) => x), ys = found.map(([, y]) => y);
+  return { width: Math.fround(Math.max(...xs) - Math.min(...xs)), height: Math.fround(Math.max(...ys) - Math.min(...ys)) };
 }

@@ -54,7 +54,9 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
   const current = new Map<string, string>();
   const inputs: ValueInfoObj[] = [];
   const notes: string[] = [], dynamic = new Map<string, number[]>();
+  const wanted = wantedBlobs(graph, options.outputs ?? 'net'), needed = neededLayers(graph, wanted);
   graph.layers.forEach((layer, index) => {
+    if (!needed.has(index) && layer.type !== 'Input') return; // nothing wanted comes from it (the inputs stay the model's)
     if (layer.type === 'Input') {
       for (const t of layer.tops) {
         current.set(t, b.claim(t));
@@ -66,7 +68,7 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
     const values = convertLayer(b, layer, { opset, lrn: options.lrn ?? 'native', net: graph.dialect ? { dialect: graph.dialect } : {}, notes, dynamic }, current, keepsName);
     layer.tops.forEach((t, i) => current.set(t, values[i]));
   });
-  const { outputs, passthrough, infos } = exposeOutputs(b, graph, current, wantedBlobs(graph, options.outputs ?? 'net'), dynamic);
+  const { outputs, passthrough, infos } = exposeOutputs(b, graph, current, wanted, dynamic);
   // ONNX Runtime refuses to load a graph without nodes (an empty net, only inputs, only Dropouts): say so here.
   if (b.nodes.length === 0)
     throw new CremaError(`${graph.file ?? `net '${graph.name || 'net'}'`}: nothing to convert to ONNX: no layer computes anything (ONNX Runtime cannot load a model without nodes)`);
@@ -140,6 +142,22 @@ function convertLayer(
     if (v === undefined) throw new Error(`internal: ONNX conversion of layer '${layer.name}' gave no value for top '${layer.tops[i]}'`);
     return v;
   });
+}
+
+/**
+ * The layers the wanted blobs' final values come from (indices): walking back from the last layer, one that writes a
+ * blob still needed is, and then so are its bottoms. A layer only after them (colorize's class8_ab, which the release
+ * caffemodel leaves without weights; a net's other heads) is left out of the model.
+ */
+export function neededLayers(graph: Graph, wanted: readonly string[]): Set<number> {
+  const blobs = new Set(wanted), needed = new Set<number>();
+  for (let i = graph.layers.length - 1; i >= 0; i--) {
+    const layer = graph.layers[i];
+    if (!layer.tops.some((t) => blobs.has(t))) continue;
+    needed.add(i);
+    for (const bottom of layer.bottoms) blobs.add(bottom);
+  }
+  return needed;
 }
 
 /** The blobs `outputs` names (a name the net lacks is refused in one line). */

@@ -6,7 +6,7 @@ import { CremaError } from '../util/errors.js';
 import { nameRecord } from '../util/names.js';
 import type { ModelObj } from './proto.js';
 import { batchDependence, freeBatchDimension } from './batch.js';
-import { type ConvertOptions, type OnnxConversion, convertGraph, encodeConversion, wantedBlobs } from './convert.js';
+import { type ConvertOptions, type OnnxConversion, convertGraph, encodeConversion, neededLayers, wantedBlobs } from './convert.js';
 import type { OrtModule } from './ort.js';
 import { platform } from '../platform.js';
 
@@ -173,15 +173,25 @@ export class OnnxSessions {
   /** Sessions made (for tests). */
   made = 0;
 
-  constructor(net: Net, private readonly options: RunOnnxOptions = {}) {
-    net.checkWeights(); // before any input is read: ONNX Runtime would fail on empty initializers with a stack trace
+  constructor(private readonly net: Net, private readonly options: RunOnnxOptions = {}) {
+    net.checkWeights(0, -1); // usable (a disposed net says so); the layers' weights are asked per model, in run
     this.graph = net.graph;
+  }
+
+  /**
+   * ONNX Runtime would fail on empty initializers with a stack trace: refused before any input is read, for the layers
+   * the model of `outputs` holds (colorize's class8_ab, which the release leaves without weights, is not in it).
+   */
+  private checkWeights(outputs: 'net' | 'all' | readonly string[]): string[] {
+    const wanted = wantedBlobs(this.graph, outputs);
+    this.net.checkWeights(0, this.graph.layers.length - 1, neededLayers(this.graph, wanted));
+    return wanted;
   }
 
   /** One forward: the blobs `outputs` names (default: the options', else the net's outputs), by Caffe blob name. */
   async run(inputs: Inputs, outputs = this.options.outputs): Promise<Map<string, Tensor>> {
+    const wanted = this.checkWeights(outputs ?? 'net');
     const given = inputMap(inputs);
-    const wanted = wantedBlobs(this.graph, outputs ?? 'net');
     const shapesOf = (served: ReadonlySet<string>) =>
       JSON.stringify(this.graph.inputs.map((n) => (this.batchFree.get(keyOf(served)) ? given.get(n)?.dims.slice(1) : given.get(n)?.dims)));
     const current = this.current;

@@ -499,11 +499,12 @@ export class Net {
 
   /**
    * @internal Layers that need weights and got none cannot run: refuse rather than compute with placeholders. Only the
-   * layers a forward runs (`from` to `to`) are asked: pycaffe's forward(end=...) runs with later layers unweighted.
+   * layers a forward runs (`from` to `to`, and of those `only`'s: an ONNX model's) are asked: pycaffe's
+   * forward(end=...) runs with later layers unweighted.
    */
-  checkWeights(from = 0, to = this.graph.layers.length - 1): void {
+  checkWeights(from = 0, to = this.graph.layers.length - 1, only?: ReadonlySet<number>): void {
     this.usable(); // a disposed net, or one handed to its worker, has no weights here
-    const missing = this.graph.layers.slice(from, to + 1).filter((l) => l.weights.length === 0 && (declaredWeights.get(l.def)?.length ?? 0) > 0);
+    const missing = this.graph.layers.slice(from, to + 1).filter((l, i) => (!only || only.has(from + i)) && l.weights.length === 0 && (declaredWeights.get(l.def)?.length ?? 0) > 0);
     if (missing.length)
       throw new CremaError(`no weights for ${missing.map((l) => `'${l.name}' (${l.type})`).join(', ')}: give the .caffemodel that goes with the net`);
   }

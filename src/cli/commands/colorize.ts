@@ -1,21 +1,23 @@
 import type { Argv } from 'yargs';
 import { colorizeImage } from '../../detect/colorize.js';
+import { onnxForwardOf } from '../../detect/forward.js';
 import type { FloatImage } from '../../image/image.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import { CremaError } from '../../util/errors.js';
 import { eachImage } from '../image-loop.js';
-import { loadNetFor, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
+import { backendArg, loadNetFor, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
 import { collectImages } from './classify.js';
 
 interface ColorizeArgs extends NetArgs {
   weights: string;
+  backend: 'native' | 'onnx';
   images: string[];
   output: string;
 }
 
 export const colorizeCommand = {
   builder: (y: Argv) =>
-    threadsArg(netArgs(y))
+    backendArg(threadsArg(netArgs(y)))
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'write each image colorized as DIR/<name>.png' })
       .example('$0 colorize colorization_deploy_v2.prototxt colorization_release_v2.caffemodel old-photos/ -o colour/', 'the photos in colour')
@@ -23,14 +25,16 @@ export const colorizeCommand = {
   handler: async (args: ColorizeArgs) => {
     const files = collectImages(args.images);
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
-    const net = await loadNetFor(args, true);
+    const net = await loadNetFor(args, args.backend === 'native');
     printNotes(net, args);
+    const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads }) : undefined;
+    const forward = sessions ? onnxForwardOf(sessions) : undefined;
     await eachImage({
       label: 'colorize', files, geo: { channels: 3, height: 1, width: 1 }, json: false, output: args.output, key: 'colorized',
-      found: async (image) => [colorizeImage(net, image)],
+      found: async (image) => [await colorizeImage(net, image, forward)],
       text: (file, image) => `${file} (${image.width} x ${image.height}): colorized`,
       draw: (image, [rgb]) => png(image, rgb),
-    });
+    }, async () => sessions?.release());
   },
 };
 

@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { type Dialect, readNetPrototxt } from '../../caffe/load.js';
 import { type EdgeMap, edgeBytes, edgesInImage } from '../../detect/dense.js';
 import type { FloatImage } from '../../image/image.js';
 import { CremaError } from '../../util/errors.js';
@@ -16,13 +17,13 @@ export const edgesCommand = {
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'write each edge map as DIR/<name>.png: 255 * (1 - edge), gray, as RCF saves it (edges dark)' })
       .option('scales', { type: 'string', describe: 'RCF\'s multi-scale test: the image scaled by each factor (cv2.resize), the maps resized back and averaged; RCF\'s: 0.5,1,1.5' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object when done: {"images": [{"image", "width", "height", "blob", "map": {"width", "height"}, "mean", "max", "edges"}], "skipped": [{"image", "error"}]} (edges: the pixels of 0.5 or more)' })
-      .example('$0 edges hed/deploy.prototxt hed_pretrained_bsds.caffemodel photos/ -o edges/ --dialect hed', 'HED (its Crop is FCN\'s Caffe of 2015\'s: --dialect hed; no HED model ships with crema)')
+      .example('$0 edges hed/deploy.prototxt hed_pretrained_bsds.caffemodel photos/ -o edges/', 'HED (its Crops without crop_param are FCN\'s Caffe of 2015\'s: taken as --dialect hed; no HED model ships with crema)')
       .example('$0 edges test_vgg16.prototxt rcf_pretrained_bsds.caffemodel photo.jpg -o edges/ --blob sigmoid-dsn3', 'RCF\'s third side output')
       .example('$0 edges test_vgg16.prototxt rcf_pretrained_bsds.caffemodel photos/ -o edges/ --scales 0.5,1,1.5', 'RCF\'s multi-scale test')
       .epilog("As HED's tutorial (s9xie/hed, HED-tutorial.ipynb) and RCF's single-scale test (yun-liu/RCF, RCF-singlescale.ipynb): the image's bytes as PIL reads them (a JPEG's EXIF orientation not applied) as float32, BGR, less the mean (in float64), the net reshaped to the image's size, channel 0 of sigmoid-fuse (--scales: RCF-multiscale.ipynb's mean over the image scaled by cv2.resize, INTER_LINEAR, each map resized back); the PNG is RCF's cv2.imwrite(255 * (1 - fuse)). Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read)."),
   handler: async (args: EdgesArgs) => {
     const scales = args.scales === undefined ? undefined : parseScales(args.scales);
-    await denseLoop(args, 'edges', (net, options, forward) => ({
+    await denseLoop({ ...args, dialect: edgesDialect(args) }, 'edges', (net, options, forward) => ({
       label: 'edges', key: 'edges',
       found: async (image: FloatImage) => [await edgesInImage(net, image, { ...options, scales }, forward)],
       text: (file: string, image: FloatImage, [e]: EdgeMap[]) => `${file} (${image.width} x ${image.height}): ${args.blob} ${summary(e).edges} pixels of 0.5 or more${sized(e, image)}`,
@@ -31,6 +32,21 @@ export const edgesCommand = {
     }));
   },
 };
+
+/**
+ * HED's net (s9xie/hed) crops with Crop layers without crop_param. In FCN's Caffe of 2015, which HED's tutorial ran,
+ * such a Crop aligns its bottoms by the layers' coordinate maps; BVLC Caffe cuts at 0, 0, which shifts every edge.
+ * Every net of the corpus with such a Crop is of that Caffe (HED's, CRF-RNN's), and RCF crops with its own AutoCrop:
+ * so edges takes the hed dialect for a net whose every Crop lacks crop_param, unless --dialect says another (an
+ * empty crop_param { } keeps BVLC's 0, 0).
+ */
+export function edgesDialect(args: EdgesArgs): Dialect | undefined {
+  if (args.dialect !== undefined) return args.dialect;
+  const crops = (readNetPrototxt(args.net, [], { lenient: args.lenient, warn: () => {} }).layer ?? []).filter((l) => l.type === 'Crop');
+  if (crops.length === 0 || crops.some((l) => l.crop_param !== undefined)) return undefined;
+  console.error(`note: Crop ${[...new Set(crops.map((l) => `'${l.name ?? ''}'`))].join(', ')} without crop_param, as in HED's net: loaded with --dialect hed (FCN's Caffe of 2015, which aligns by the layers' coordinate maps)`);
+  return 'hed';
+}
 
 /** --scales 0.5,1,1.5: factors above 0. */
 export function parseScales(text: string): number[] {

@@ -5,6 +5,7 @@ import { modelOf, posesInImage } from '../../detect/openpose.js';
 import { posesSvg } from '../../detect/pose-draw.js';
 import { type Person, POSE_MODELS, type PoseModelName, checkPoseOptions, personLine, poseModel } from '../../detect/pose-models.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
+import { ostreamFloat } from '../../util/cfloat.js';
 import { CremaError } from '../../util/errors.js';
 import { eachImage } from '../image-loop.js';
 import { backendArg, loadNetFor, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
@@ -80,12 +81,11 @@ function describe(file: string, image: { width: number; height: number }, parts:
 
 /**
  * OpenPose's --write_json file (PeopleJsonSaver, filestream/fileStream.cpp): version 1.3, a person's keypoints flat,
- * no tracking id (-1), the face, hands and 3-D arrays empty, on one line (humanReadable false); numbers to 6 digits, as
- * its ostream prints floats (the same numbers, if not always the same text: 1e-05 is 0.00001 here).
+ * no tracking id (-1), the face, hands and 3-D arrays empty, on one line (humanReadable false); each number as its
+ * std::ofstream writes a float (ostreamFloat: 1e-05, 1.23457e+06).
  */
 export function openPoseJson(people: readonly Person[]): string {
-  const num = (v: number) => String(Number(v.toPrecision(6)));
   const empty = ['face_keypoints_2d', 'hand_left_keypoints_2d', 'hand_right_keypoints_2d', 'pose_keypoints_3d', 'face_keypoints_3d', 'hand_left_keypoints_3d', 'hand_right_keypoints_3d'];
-  const person = (p: Person) => `{"person_id":[-1],"pose_keypoints_2d":[${p.keypoints.flat().map(num).join(',')}],${empty.map((k) => `"${k}":[]`).join(',')}}`;
+  const person = (p: Person) => `{"person_id":[-1],"pose_keypoints_2d":[${p.keypoints.flat().map(ostreamFloat).join(',')}],${empty.map((k) => `"${k}":[]`).join(',')}}`;
   return `{"version":1.3,"people":[${people.map(person).join(',')}]}`;
 }
