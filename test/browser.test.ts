@@ -14,6 +14,7 @@ import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { colorize, detectPoses, edges, segment } from '../src/detect/node.js';
 import { denseWeights } from './fixtures/dense/referee/weights.mjs';
+import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
 import { writeTinyPose } from './helpers/tinypose.js';
 import { type Person, personLine, poseModel } from '../src/detect/pose-models.js';
 import { detectFaces, loadMtcnn } from '../src/detect/faces.js';
@@ -787,6 +788,101 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(got.bad).toBe("CremaError: edges: options.scales is a list of factors above 0 (RCF's multi-scale test: [0.5, 1, 1.5]), got [0]");
       expect(errors).toEqual([]);
     } finally {
+      await page.close();
+    }
+  });
+
+  it('the page segments an image and finds edges with FCN and RCF nets as Node does (both backends), its section titled for each', async () => {
+    const dense = path.join(root, 'test/fixtures/dense');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-page-dense-'));
+    const weightsOf = (kind: 'fcn8s' | 'rcf') => {
+      const file = path.join(dir, `${kind}.caffemodel`);
+      fs.writeFileSync(file, denseWeights(kind));
+      return file;
+    };
+    const photo = path.join(dense, 'images/c.jpg'); // EXIF orientation 6: 90 x 70 as stored, which the demos read
+    const voc = fs.readFileSync(path.join(dense, 'voc.txt'), 'utf8').trim().split('\n');
+    const expected = { segment: await nodeDense('fcn8s', (n) => segment(n, photo)), edges: await nodeDense('rcf', (n) => edges(n, photo, { scales: [0.5, 1] })) };
+    const { page, errors } = await open(browser, server.url);
+    const click = async (selector: string) => {
+      await page.waitForSelector(selector, { visible: true });
+      await page.click(selector);
+    };
+    const text = (selector: string) => page.$eval(selector, (e) => e.textContent);
+    /** Waits for the run the run-time line names `by`, and says the page's error (none). */
+    const ran = async (by: string) => {
+      await page.waitForFunction(`document.getElementById('run-time').textContent.includes(${JSON.stringify(by)}) || document.getElementById('error').textContent`);
+      expect(await text('#error')).toBe('');
+    };
+    /** The canvas's pixels as RGB bytes. */
+    const canvasRgb = () => page.$eval('#boxes', (e) => {
+      const c = e as unknown as { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+      return [...c.getContext('2d').getImageData(0, 0, c.width, c.height).data].filter((_, i) => i % 4 !== 3);
+    });
+    try {
+      // The image first: decoded upright for the thumbnail (no net yet), then given to Net.segment as its file, which
+      // the library reads as PIL does.
+      await (await page.$('#image'))!.uploadFile(photo);
+      await page.waitForFunction("document.getElementById('thumb').width === 70 && document.getElementById('thumb').height === 90");
+      await (await page.$('#prototxt'))!.uploadFile(path.join(dense, 'fcn8s/net.prototxt'));
+      await (await page.$('#weights'))!.uploadFile(weightsOf('fcn8s'));
+      await (await page.$('#labels'))!.uploadFile(path.join(dense, 'voc.txt'));
+      await click('#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect([await text('#classify-title'), await text('#run')]).toEqual(['Segment an image', 'Segment']);
+      expect(await (await page.$('#pre'))!.isVisible()).toBe(false); // the demos' own preprocessing
+      await click('#run');
+      const labelled = async () => (await page.evaluate(() => (globalThis as unknown as { cremaPage: { segmentation: { width: number; height: number; labels: number[]; classes: unknown[] } } }).cremaPage.segmentation));
+      await ran('the engine worker');
+      const total = expected.segment.width * expected.segment.height;
+      const lines = expected.segment.classes.map((c) => segmentClassLine(c, total, voc));
+      let got = await labelled();
+      expect([got.width, got.height]).toEqual([90, 70]);
+      expect(got.labels).toEqual([...expected.segment.labels]);
+      expect(got.classes).toEqual(expected.segment.classes);
+      const size = (id: string) => page.$eval(id, (e) => [(e as unknown as { width: number }).width, (e as unknown as { height: number }).height]);
+      expect([await size('#thumb'), await size('#boxes')]).toEqual([[90, 70], [90, 70]]); // the thumbnail now as the net reads it
+      expect(await page.$$eval('#detections li', (li) => li.map((e) => e.textContent))).toEqual(lines);
+      expect(lines[0]).toBe('0 background: 424 pixels (6.7%)'); // crema segment's line, named from the labels file
+      expect(await canvasRgb()).toEqual([...colourLabels(expected.segment.labels, vocPalette(21))]);
+      await shot(page, 'web-segment.png', '#classify');
+      await page.select('#backend', 'onnx');
+      await click('#run');
+      await ran('ONNX Runtime Web');
+      got = await labelled();
+      expect(got.labels).toEqual([...expected.segment.labels]);
+      expect(await page.$$eval('#detections li', (li) => li.map((e) => e.textContent))).toEqual(lines);
+
+      // RCF: its two-scale test, through onnxruntime-web (the backend still chosen), then natively.
+      await (await page.$('#prototxt'))!.uploadFile(path.join(dense, 'rcf/net.prototxt'));
+      await (await page.$('#weights'))!.uploadFile(weightsOf('rcf'));
+      await click('#load');
+      expect(await waitLoaded(page, 2)).toBe('');
+      expect([await text('#classify-title'), await text('#run')]).toEqual(['Find edges', 'Find']);
+      expect(await (await page.$('#pre'))!.isVisible()).toBe(false); // the demos' own preprocessing
+      await page.type('#scales', '0.5,1');
+      const edgeMap = async () => (await page.evaluate(() => (globalThis as unknown as { cremaPage: { edges?: { width: number; height: number; data: number[] } } }).cremaPage.edges));
+      expect(await edgeMap()).toBeUndefined();
+      await click('#run');
+      await page.waitForFunction("cremaPage.edges !== undefined || document.getElementById('error').textContent");
+      expect(await text('#error')).toBe('');
+      const within = async (tolerance: number) => {
+        const e = (await edgeMap())!;
+        expect([e.width, e.height]).toEqual([90, 70]);
+        expect(Math.max(...e.data.map((v, i) => Math.abs(v - expected.edges.data[i])))).toBeLessThanOrEqual(tolerance);
+        // the canvas: 255 * (1 - edge) as crema edges writes it, gray
+        expect(await canvasRgb()).toEqual([...edgeBytes(Float32Array.from(e.data))].flatMap((v) => [v, v, v]));
+      };
+      await within(1e-5);
+      expect(await text('#run-time')).toMatch(/^c\.jpg: the edge map \(2 scales: 0\.5, 1\) in [\d.]+ ms \(ONNX Runtime Web/);
+      await page.select('#backend', 'native');
+      await click('#run');
+      await ran('the engine worker');
+      await within(1e-6);
+      await shot(page, 'web-edges.png', '#classify');
+      expect(errors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
       await page.close();
     }
   });

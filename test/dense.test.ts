@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
-import { argmaxLabels, colourLabels, edgeBytes, vocPalette } from '../src/detect/dense.js';
+import { argmaxLabels, colourLabels, denseKind, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense.js';
 import { cvResizeLinear } from '../src/image/cv-resize.js';
 import { withoutOrientation } from '../src/image/header.js';
 import { edges, loadImage, Net, readNpy, segment } from '../src/index.js';
@@ -217,6 +217,39 @@ describe("the demos' rules", () => {
   it("cv2.imwrite's bytes: 255 * (1 - v) in float32, rounded half to even, saturated (as cv2 4.5.1 wrote them)", () => {
     // 255 * (1 - v) is 128.5 and 129.5 for the first two, in float32
     expect([...edgeBytes(Float32Array.from([0.4960784316062927, 0.49215683341026306, 0, 1, 0.5, -1, 2, NaN]))]).toEqual([128, 130, 255, 0, 128, 255, 0, 0]);
+  });
+});
+
+describe("which demo a net is (denseKind: the page's Segment an image and Find edges)", () => {
+  /** A net from prototxt text, without weights (its shapes are all denseKind reads). */
+  const shapes = async (name: string, text: string) => {
+    const file = path.join(tmp, `${name}.prototxt`);
+    fs.writeFileSync(file, `name: "${name}" ${text}`);
+    return Net.load(file, undefined, { threads: 1 });
+  };
+  it("FCN's score at the input's size; HED's and RCF's sigmoid-fuse; not a classifier's score, a score of another size, or a gray input", async () => {
+    const kinds = (net: Net) => {
+      try {
+        return denseKind(net);
+      } finally {
+        net.dispose();
+      }
+    };
+    expect(kinds(await Net.load(prototxt('fcn8s'), undefined, { threads: 1 }))).toBe('segment');
+    expect(kinds(await Net.load(prototxt('rcf'), undefined, { threads: 1 }))).toBe('edges');
+    expect(kinds(await Net.load(prototxt('hed'), undefined, { threads: 1, dialect: 'hed' }))).toBe('edges');
+    expect(kinds(await Net.load(path.join(import.meta.dirname, '../models/lenet/deploy.prototxt'), undefined, { threads: 1 }))).toBeUndefined();
+    const input = (c: number) => `input: "data" input_dim: 1 input_dim: ${c} input_dim: 8 input_dim: 8`;
+    const conv = (top: string, n: number, k: number) => `layer { name: "${top}" type: "Convolution" bottom: "data" top: "${top}" convolution_param { num_output: ${n} kernel_size: ${k} stride: ${k} } }`;
+    expect(kinds(await shapes('classifier', `${input(3)} layer { name: "score" type: "InnerProduct" bottom: "data" top: "score" inner_product_param { num_output: 5 } }`))).toBeUndefined();
+    expect(kinds(await shapes('half', `${input(3)} ${conv('score', 3, 2)}`))).toBeUndefined();
+    expect(kinds(await shapes('one', `${input(3)} ${conv('score', 1, 1)}`))).toBeUndefined();
+    expect(kinds(await shapes('full', `${input(3)} ${conv('score', 3, 1)}`))).toBe('segment');
+    expect(kinds(await shapes('gray', `${input(1)} ${conv('sigmoid-fuse', 1, 1)}`))).toBeUndefined();
+  });
+  it("a class's line as crema segment lists it", () => {
+    expect(segmentClassLine({ label: 15, pixels: 1234 }, 10000, ['a'])).toBe('15: 1234 pixels (12.3%)');
+    expect(segmentClassLine({ label: 0, pixels: 1 }, 3, ['background'])).toBe('0 background: 1 pixels (33.3%)');
   });
 });
 

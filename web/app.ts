@@ -6,6 +6,7 @@ import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import * as crema from '../src/browser/index.js';
 import { parseDataShape } from '../src/util/data-shape.js';
 import { detectionLine } from '../src/detect/options.js';
+import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
 import { posesSvg } from '../src/detect/pose-draw.js';
 import { type Person, personLine, poseModel } from '../src/detect/pose-models.js';
 import {
@@ -13,12 +14,14 @@ import {
   type BrowserVerifyReport,
   CremaError,
   type Detection,
+  type EdgeMap,
   Engine,
   type FileNames,
   type FloatImage,
   type LayerInfo,
   Net,
   type PreprocessOptions,
+  type Segmentation,
   type Tensor,
   decodeImage,
   geometryOf,
@@ -47,6 +50,8 @@ interface State {
   labels: string[];
   image?: FloatImage;
   imageName?: string;
+  /** The image's file: Net.segment and Net.edges read it as the demos' PIL does (a JPEG's EXIF orientation not applied). */
+  file?: Blob;
   /** Every blob after the last forward. */
   blobs: Record<string, Tensor>;
   input?: Tensor;
@@ -64,6 +69,8 @@ const exposed = {
   detections: [] as Detection[],
   colorized: undefined as { width: number; height: number; data: number[] } | undefined,
   people: [] as Person[],
+  segmentation: undefined as { width: number; height: number; labels: number[]; classes: Segmentation['classes'] } | undefined,
+  edges: undefined as { width: number; height: number; data: number[] } | undefined,
   downloads: [] as { name: string; bytes: Uint8Array }[],
   loaded: 0,
   crema,
@@ -217,7 +224,9 @@ async function render(net: Net, name: string): Promise<void> {
   $<HTMLSelectElement>('blob').replaceChildren(...Object.keys(info.blobs).map((b) => new Option(`${b} ${shape(info.blobs[b])}`, b)));
   const target = imageTarget(net);
   showMode(net);
-  $('input-note').textContent = info.detector === 'faster-rcnn'
+  $('input-note').textContent = info.dense
+    ? `The net is reshaped to the image's size and fed it as ${info.dense === 'segment' ? "FCN's infer.py feeds" : "HED's and RCF's demos feed"} it: read as PIL reads it (a JPEG's EXIF orientation not applied), BGR, less the demos' mean.`
+    : info.detector === 'faster-rcnn'
     ? `The image is scaled as py-faster-rcnn's im_detect scales it (its shorter side to 600 pixels, the longer at most 1000) and fed to '${info.inputs[0]}' with im_info; the boxes are in the image's pixels.`
     : target
     ? `The image fills input '${target}' (${shape(info.blobs[target])}).${info.detector ? ' The boxes are in the image\'s pixels.' : ''}`
@@ -305,11 +314,24 @@ function showMode(net: Net): void {
   $('top').replaceChildren();
   $('detections').replaceChildren();
   Object.assign(exposed, { top: [], probs: [], detections: [], colorized: undefined, people: [] });
+  showDenseMode(net.info.dense);
+}
+
+/** FCN's "Segment an image" and HED's / RCF's "Find edges" over the rest of showMode (the scales field for edges only). */
+function showDenseMode(dense: 'segment' | 'edges' | undefined): void {
+  $('scales-box').hidden = dense !== 'edges';
+  Object.assign(exposed, { segmentation: undefined, edges: undefined });
+  if (!dense) return;
+  $('classify-title').textContent = dense === 'segment' ? 'Segment an image' : 'Find edges';
+  $('run').textContent = dense === 'segment' ? 'Segment' : 'Find';
+  $('pre').hidden = true; // the demos' own preparation: BGR less their mean, at the image's size
+  $('detect-box').hidden = false; // the map's canvas, the classes' list
+  $('top').hidden = true;
 }
 
 /** Whether the page can run the net on an image: a detector (Net.detect feeds it), or a net of one input. */
 function runnable(net: Net): boolean {
-  return net.info.detector !== undefined || net.info.colorizer === true || net.info.pose !== undefined || imageTarget(net) !== undefined;
+  return net.info.dense !== undefined || net.info.detector !== undefined || net.info.colorizer === true || net.info.pose !== undefined || imageTarget(net) !== undefined;
 }
 
 /** The input an image fills: a net's only input (a net with several gets no image: the page cannot fill the rest). */
@@ -329,8 +351,9 @@ async function setImage(file: Blob, name: string): Promise<void> {
   const input = net && (imageTarget(net) ?? (net.info.detector ? net.inputs[0] : undefined));
   // The colorization net reads a colour photo (its L channel is taken here, as the demo takes it).
   const color = net?.info.colorizer || !net || !input ? true : geometryOf(net.info.blobs[input], input).channels === 3;
-  state.image = await decodeImage(file, color, name);
+  state.image = await decodeImage(file, color, name, !net?.info.dense); // a dense demo's image as Net.segment / edges read it
   state.imageName = name;
+  state.file = file;
   drawThumb(state.image);
   $<HTMLButtonElement>('run').disabled = !net || !runnable(net);
   if (net && runnable(net)) await runImage();
@@ -339,7 +362,7 @@ async function setImage(file: Blob, name: string): Promise<void> {
 /** The Classify / Detect button: what the net does with an image. */
 function runImage(): Promise<void> {
   const info = state.net?.info;
-  return info?.detector ? detectObjects() : info?.colorizer ? colorizePhoto() : info?.pose ? findPeople() : classify();
+  return info?.dense ? runDense(info.dense) : info?.detector ? detectObjects() : info?.colorizer ? colorizePhoto() : info?.pose ? findPeople() : classify();
 }
 
 /** An OpenPose net on the image: Net.detectPoses (the library's, in the engine worker), the skeletons drawn as OpenPose draws them and listed. */
@@ -366,7 +389,7 @@ async function findPeople(): Promise<void> {
     URL.revokeObjectURL(svg);
   }
   $('detections').replaceChildren(...people.map((p, i) => Object.assign(document.createElement('li'), { textContent: personLine(model.parts, p, i) })));
-  const by = backend === 'onnx' ? 'ONNX Runtime Web (converted in the engine worker, session included)' : 'the engine worker, with the transfer';
+  const by = ranBy(backend);
   $('run-time').textContent = `${state.imageName}: ${people.length} ${people.length === 1 ? 'person' : 'people'} (${model.name}) in ${ms.toFixed(1)} ms (${by})`;
 }
 
@@ -379,11 +402,59 @@ async function colorizePhoto(): Promise<void> {
   const out = await net.colorize(image, { backend });
   const ms = performance.now() - t0;
   exposed.colorized = { width: out.width, height: out.height, data: [...out.data] };
-  const canvas = $<HTMLCanvasElement>('boxes'), px = new ImageData(out.width, out.height);
-  for (let i = 0; i < out.width * out.height; i++) px.data.set([out.data[3 * i], out.data[3 * i + 1], out.data[3 * i + 2], 255], 4 * i);
-  Object.assign(canvas, { width: out.width, height: out.height });
+  drawBytes($<HTMLCanvasElement>('boxes'), out.width, out.height, out.data, 3);
+  $('run-time').textContent = `${state.imageName}: colorized in ${ms.toFixed(1)} ms (${ranBy(backend)})`;
+}
+
+/**
+ * FCN's, HED's or RCF's demo on the image: Net.segment / Net.edges (the library's, in the engine worker), on the file
+ * decoded as they decode one, as the demos' PIL reads it (an image picked before the net was decoded upright).
+ */
+async function runDense(kind: 'segment' | 'edges'): Promise<void> {
+  const net = state.net, file = state.file;
+  if (!net || !file) return;
+  const backend = $<HTMLSelectElement>('backend').value as Backend;
+  const scales = kind === 'edges' ? numbers('scales') : undefined;
+  const image = (state.image = await decodeImage(file, true, state.imageName, false));
+  drawThumb(image);
+  const t0 = performance.now();
+  const found = kind === 'segment' ? await net.segment(image, { backend }) : await net.edges(image, { backend, scales });
+  const ms = performance.now() - t0;
+  const what = 'labels' in found ? showSegmentation(found) : showEdges(found, scales);
+  $('run-time').textContent = `${state.imageName}: ${what} in ${ms.toFixed(1)} ms (${ranBy(backend)})`;
+}
+
+/** The label map in PASCAL VOC's colours (as `crema segment -o` writes it) and each class present, as it lists them. */
+function showSegmentation(s: Segmentation): string {
+  exposed.segmentation = { width: s.width, height: s.height, labels: [...s.labels], classes: s.classes };
+  drawBytes($<HTMLCanvasElement>('boxes'), s.width, s.height, colourLabels(s.labels, vocPalette(s.channels)), 3);
+  const names = state.labels.length ? state.labels : undefined;
+  $('detections').replaceChildren(...s.classes.map((c) => Object.assign(document.createElement('li'), { textContent: segmentClassLine(c, s.width * s.height, names) })));
+  return `${s.classes.length} ${s.classes.length === 1 ? 'class' : 'classes'} of ${s.channels}`;
+}
+
+/** The edge map as `crema edges` writes it: 255 * (1 - edge), edges dark. */
+function showEdges(e: EdgeMap, scales: number[] | undefined): string {
+  exposed.edges = { width: e.width, height: e.height, data: [...e.data] };
+  drawBytes($<HTMLCanvasElement>('boxes'), e.width, e.height, edgeBytes(e.data), 1);
+  $('detections').replaceChildren();
+  return `the edge map${scales ? ` (${scales.length} scales: ${scales.join(', ')})` : ''}`;
+}
+
+/** How a forward was timed, by backend. */
+function ranBy(backend: Backend): string {
+  return backend === 'onnx' ? 'ONNX Runtime Web (converted in the engine worker, session included)' : 'the engine worker, with the transfer';
+}
+
+/** Bytes of 1 (gray) or 3 (RGB) channels, interleaved, drawn as the canvas's picture at their size. */
+function drawBytes(canvas: HTMLCanvasElement, width: number, height: number, data: Uint8Array, channels: 1 | 3): void {
+  const px = new ImageData(width, height);
+  for (let i = 0; i < width * height; i++) {
+    for (let c = 0; c < 3; c++) px.data[4 * i + c] = data[channels * i + (channels === 3 ? c : 0)];
+    px.data[4 * i + 3] = 255;
+  }
+  Object.assign(canvas, { width, height });
   canvas.getContext('2d')!.putImageData(px, 0, 0);
-  $('run-time').textContent = `${state.imageName}: colorized in ${ms.toFixed(1)} ms (${backend === 'onnx' ? 'ONNX Runtime Web, converted in the engine worker, session included' : 'the engine worker, with the transfer'})`;
 }
 
 /** The image's pixels as a canvas draws them (gray as gray). */
@@ -444,7 +515,7 @@ async function classify(): Promise<void> {
   const top = values.map((p, index) => ({ index, label: state.labels[index] ?? `class ${index}`, prob: p })).sort((a, b) => b.prob - a.prob).slice(0, 5);
   Object.assign(exposed, { top, probs: values });
   $('top').replaceChildren(...top.map((t) => Object.assign(document.createElement('li'), { textContent: `${t.prob.toFixed(4)} - "${t.label}"` })));
-  const by = backend === 'onnx' ? 'ONNX Runtime Web (converted in the engine worker, session included)' : 'the engine worker, with the transfer';
+  const by = ranBy(backend);
   $('run-time').textContent = `${state.imageName}: one forward in ${ms.toFixed(1)} ms (${by})`;
   // Every blob, for the views below (a second forward: the timed one fetched only the outputs).
   state.blobs = await net.run({ [name]: input }, { fetches: Object.keys(net.info.blobs), backend });
@@ -473,7 +544,7 @@ async function detectObjects(): Promise<void> {
   exposed.detections = found;
   drawDetections($<HTMLCanvasElement>('boxes'), image, found);
   $('detections').replaceChildren(...found.map((d) => Object.assign(document.createElement('li'), { textContent: detectionLine(d) })));
-  const by = backend === 'onnx' ? 'ONNX Runtime Web (converted in the engine worker, session included)' : 'the engine worker, with the transfer';
+  const by = ranBy(backend);
   $('run-time').textContent = `${state.imageName}: ${found.length} detection${found.length === 1 ? '' : 's'} in ${ms.toFixed(1)} ms (${by})`;
 }
 

@@ -10,7 +10,7 @@ import { colorizeImage, isColorizer } from '../detect/colorize.js';
 import { facesInImage } from '../detect/mtcnn.js';
 import { onnxForwardOf } from '../detect/forward.js';
 import { modelOf, posesInImage } from '../detect/openpose.js';
-import { edgesInImage, segmentImage } from '../detect/dense.js';
+import { denseKind, edgesInImage, segmentImage } from '../detect/dense.js';
 import { type Detection, type DetectOptions, detectImage, detectOnnx, detectorKind } from '../detect/detect.js';
 import { netToDot } from '../graph/dot.js';
 import { summarize } from '../graph/summary.js';
@@ -94,6 +94,7 @@ function infoOf(id: number, net: Net): NetInfo {
     detector: detectorKind(net),
     colorizer: isColorizer(net),
     pose: poseModelOf(net),
+    dense: denseKind(net),
   };
 }
 

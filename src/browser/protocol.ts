@@ -45,6 +45,8 @@ export interface NetInfo {
   colorizer?: boolean;
   /** The OpenPose body model `net.detectPoses` runs it as (BODY_25, COCO, MPI, MPI_4), from its output. Absent for other nets. */
   pose?: PoseModelName;
+  /** Which dense demo `net.segment` / `net.edges` runs it as: FCN's ('segment') or HED's / RCF's ('edges'). Absent for other nets. */
+  dense?: 'segment' | 'edges';
 }
 
 export interface LayerTiming {

@@ -10,9 +10,10 @@ import { type FloatImage, imageBytes } from '../image/image.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
-import { roundHalfEven } from '../util/round.js';
 import { type Forward, forwardNative } from './forward.js';
 import type { DenseOptions, EdgeMap, EdgeOptions, SegmentClass, Segmentation } from './options.js';
+
+export { colourLabels, edgeBytes, segmentClassLine, vocPalette } from './dense-view.js';
 
 /** The demos' mean, B, G, R (FCN's infer.py and voc_layers.py, HED's and RCF's notebooks: the ILSVRC mean of VGG). */
 export const DEMO_MEAN: readonly [number, number, number] = [104.00698793, 116.66876762, 122.67891434];
@@ -65,6 +66,30 @@ export function checkDenseNet(net: Net, kind: 'segment' | 'edges', blob: string 
   return blob;
 }
 
+/**
+ * Which of the demos a net is, by the blobs they read (for the page, which picks its mode by it): 'edges' when
+ * edges would run it (HED's and RCF's 'sigmoid-fuse', a BGR input), 'segment' when segment would and its 'score'
+ * is C > 1 classes at the input's size (FCN crops score to its input; a classifier's 'score' is N x C), else
+ * undefined.
+ */
+export function denseKind(net: Net): 'segment' | 'edges' | undefined {
+  if (accepts(net, 'edges')) return 'edges';
+  const input = net.shapes.get(net.inputs[0]), score = net.shapes.get(WHY.segment[0]);
+  const map = score?.length === 4 && score[1] > 1 && score[2] === input?.[2] && score[3] === input?.[3];
+  return map && accepts(net, 'segment') ? 'segment' : undefined;
+}
+
+/** Whether checkDenseNet takes the net for `kind` with its demo's blob. */
+function accepts(net: Net, kind: 'segment' | 'edges'): boolean {
+  try {
+    checkDenseNet(net, kind);
+    return true;
+  } catch (err) {
+    if (err instanceof CremaError) return false;
+    throw err;
+  }
+}
+
 /** The output's dims as N, C, H, W: a 4-D blob, else one line naming it. */
 function planes(net: Net, blob: string, out: Tensor): [number, number, number, number] {
   if (out.dims.length !== 4) throw new CremaError(`net '${net.name || 'net'}': blob '${blob}' is ${out.dims.join(' x ')}, not a map (N x C x H x W)`);
@@ -107,36 +132,4 @@ function classCounts(labels: Uint8Array | Int32Array, channels: number): Segment
   const counts = new Array<number>(channels).fill(0);
   for (const l of labels) counts[l]++;
   return counts.flatMap((pixels, label) => (pixels > 0 ? [{ label, pixels }] : []));
-}
-
-/**
- * FCN's vis.make_palette (PASCAL VOC's colour map): class k's bits, three at a time, spread over R, G, B from the
- * top bit down. RGB a class.
- */
-export function vocPalette(classes: number): Uint8Array {
-  const palette = new Uint8Array(3 * classes);
-  for (let k = 0; k < classes; k++)
-    for (let label = k, i = 0; label; label >>= 3, i++)
-      for (let c = 0; c < 3; c++) palette[3 * k + c] |= ((label >> c) & 1) << (7 - i);
-  return palette;
-}
-
-/** vis.color_seg: the label map in the palette's colours, RGB bytes interleaved (infer.py saves them as an RGB PNG). */
-export function colourLabels(labels: Uint8Array | Int32Array, palette: Uint8Array): Uint8Array {
-  const rgb = new Uint8Array(3 * labels.length);
-  for (let i = 0; i < labels.length; i++) rgb.set(palette.subarray(3 * labels[i], 3 * labels[i] + 3), 3 * i);
-  return rgb;
-}
-
-/**
- * The edge map as RCF's test saves it: cv2.imwrite(path, 255 * (1 - fuse)), float32 arithmetic, then OpenCV's
- * conversion to bytes (saturate_cast: round half to even, clamped to 0..255, NaN 0). Edges dark on white.
- */
-export function edgeBytes(data: Float32Array): Uint8Array {
-  const out = new Uint8Array(data.length);
-  for (let i = 0; i < data.length; i++) {
-    const v = Math.fround(255 * Math.fround(1 - data[i]));
-    out[i] = v === v ? Math.min(255, Math.max(0, roundHalfEven(v))) : 0; // cvRound: halves to even; NaN 0
-  }
-  return out;
 }

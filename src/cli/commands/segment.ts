@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { DEMO_MEAN, type DenseOptions, type Segmentation, checkDenseNet, colourLabels, segmentImage, vocPalette } from '../../detect/dense.js';
+import { DEMO_MEAN, type DenseOptions, type Segmentation, checkDenseNet, colourLabels, segmentClassLine, segmentImage, vocPalette } from '../../detect/dense.js';
 import type { Forward } from '../../detect/forward.js';
 import { onnxForwardOf } from '../../detect/forward.js';
 import type { FloatImage } from '../../image/image.js';
@@ -86,8 +86,7 @@ function describe(file: string, image: FloatImage, s: Segmentation, blob: string
   if (s.width !== image.width || s.height !== image.height)
     lines.push(`(the score '${blob}' is ${s.width} x ${s.height}, not the image's size: labels at its size)`);
   const total = s.width * s.height;
-  for (const c of s.classes)
-    lines.push(`${String(c.label).padStart(3)}${names?.[c.label] !== undefined ? ` ${names[c.label]}` : ''}: ${c.pixels} pixels (${((100 * c.pixels) / total).toFixed(1)}%)`);
+  for (const c of s.classes) lines.push(`${' '.repeat(Math.max(0, 3 - String(c.label).length))}${segmentClassLine(c, total, names)}`);
   return lines.join('\n');
 }
 
