@@ -823,6 +823,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       const photo = path.join(root, 'test/fixtures/openpose/images/pattern.png');
       const nodeNet = await Net.load(prototxt, weightsFile, { threads: 2 });
       const expected = await detectPoses(nodeNet, photo);
+      const flagged = await detectPoses(nodeNet, photo, { netResolution: [-1, 64], scaleNumber: 2, scaleGap: 0.3 });
       nodeNet.dispose();
       expect(expected.length).toBeGreaterThan(3);
 
@@ -859,6 +860,22 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await page.select('#backend', 'onnx');
       await click(page, '#run');
       same(await people('ONNX Runtime Web'), 1e-3);
+      // OpenPose's flags, as crema pose's: another net size and two scales
+      await page.select('#backend', 'native');
+      for (const [id, value] of [['#net-resolution', '-1x64'], ['#scale-number', '2'], ['#scale-gap', '0.3']]) {
+        await page.$eval(id, (e) => ((e as unknown as { value: string }).value = ''));
+        await page.type(id, value);
+      }
+      await page.$eval('#run-time', (e) => (e.textContent = ''));
+      await click(page, '#run');
+      const got = await people('the engine worker');
+      expect(got.map((p) => p.keypoints.map((k) => k[2] > 0))).toEqual(flagged.map((p) => p.keypoints.map((k) => k[2] > 0)));
+      expect(Math.max(...got.flatMap((p, i) => p.keypoints.flatMap((k, j) => k.map((v, d) => Math.abs(v - flagged[i].keypoints[j][d])))))).toBeLessThanOrEqual(1e-4);
+      expect(flagged.map((p) => p.score)).not.toEqual(expected.map((p) => p.score)); // the flags changed what was found
+      await page.$eval('#net-resolution', (e) => ((e as unknown as { value: string }).value = '-1x'));
+      await click(page, '#run');
+      await page.waitForSelector('#error:not(:empty)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe("--net-resolution: WIDTHxHEIGHT in pixels, one of them may be -1 (OpenPose's default: -1x368), got '-1x'");
       expect(errors).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

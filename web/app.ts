@@ -8,7 +8,7 @@ import { parseDataShape } from '../src/util/data-shape.js';
 import { type MtcnnRole, MTCNN_FILES, detectionLine, faceDetection, faceLine, mtcnnRoles } from '../src/detect/options.js';
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
 import { posesSvg } from '../src/detect/pose-draw.js';
-import { type Person, personLine, poseModel } from '../src/detect/pose-models.js';
+import { type Person, parseResolution, personLine, poseModel } from '../src/detect/pose-models.js';
 import {
   type Backend,
   type BrowserVerifyReport,
@@ -380,6 +380,7 @@ function showMode(net: Net): void {
   $('pre-command').textContent = detector ? 'crema detect' : 'crema classify';
   $('pre').hidden = colorizer || poser; // the demo's own preparation (the photo's L; OpenPose's scale and x / 256 - 0.5)
   $('threshold-box').hidden = !detector;
+  $('pose-box').hidden = !poser;
   $('detect-box').hidden = !detector && !colorizer && !poser;
   $('top').hidden = detector || colorizer || poser;
   $('thumb').hidden = detector || poser; // the boxes' canvas shows the image
@@ -468,7 +469,7 @@ async function findPeople(): Promise<void> {
   if (!net?.info.pose || !image) return;
   const backend = $<HTMLSelectElement>('backend').value as Backend;
   const t0 = performance.now();
-  const people = await net.detectPoses(image, { backend });
+  const people = await net.detectPoses(image, { backend, ...poseFlags() });
   const ms = performance.now() - t0;
   exposed.people = people;
   const model = poseModel(net.info.pose), canvas = $<HTMLCanvasElement>('boxes');
@@ -488,6 +489,12 @@ async function findPeople(): Promise<void> {
   $('detections').replaceChildren(...people.map((p, i) => Object.assign(document.createElement('li'), { textContent: personLine(model.parts, p, i) })));
   const by = ranBy(backend);
   $('run-time').textContent = `${state.imageName}: ${people.length} ${people.length === 1 ? 'person' : 'people'} (${model.name}) in ${ms.toFixed(1)} ms (${by})`;
+}
+
+/** The page's OpenPose flags as detectPoses' options (--net-resolution WxH, --scale-number, --scale-gap). */
+function poseFlags(): { netResolution: [number, number]; scaleNumber: number; scaleGap: number } {
+  const number = (id: string) => $<HTMLInputElement>(id).valueAsNumber;
+  return { netResolution: parseResolution($<HTMLInputElement>('net-resolution').value), scaleNumber: number('scale-number'), scaleGap: number('scale-gap') };
 }
 
 /** The colorization net on the photo: Net.colorize (the library's, in the engine worker), shown beside the original. */

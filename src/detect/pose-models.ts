@@ -105,6 +105,15 @@ export function checkPoseOptions(options: PoseDetectOptions): void {
     throw new CremaError(`detectPoses: options.netResolution is [width, height] in pixels, one of them may be -1 (OpenPose's default: [-1, 368]), got ${JSON.stringify(netResolution)}`);
 }
 
+/** --net-resolution WIDTHxHEIGHT (the CLI's and the page's), each an integer, one of them may be -1. */
+export function parseResolution(text: string): [number, number] {
+  const m = /^(-1|\d+)x(-1|\d+)$/.exec(text.trim());
+  const wh = m ? ([Number(m[1]), Number(m[2])] as [number, number]) : undefined;
+  if (!wh || (wh[0] <= 0 && wh[1] <= 0) || wh.some((v) => v === 0))
+    throw new CremaError(`--net-resolution: WIDTHxHEIGHT in pixels, one of them may be -1 (OpenPose's default: -1x368), got '${text}'`);
+  return wh;
+}
+
 /** A person as `crema pose` prints it: its score, then each part found with its place (rounded) and score. */
 export function personLine(parts: readonly string[], p: Person, i: number): string {
   const seen = p.keypoints.flatMap(([x, y, s], k) => (s > 0 ? [`${parts[k]} (${Math.round(x)}, ${Math.round(y)}) ${s.toFixed(2)}`] : []));

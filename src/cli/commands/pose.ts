@@ -3,7 +3,7 @@ import { drawOver } from '../../detect/draw.js';
 import { onnxForwardOf } from '../../detect/forward.js';
 import { modelOf, posesInImage } from '../../detect/openpose.js';
 import { posesSvg } from '../../detect/pose-draw.js';
-import { type Person, POSE_MODELS, type PoseModelName, checkPoseOptions, personLine, poseModel } from '../../detect/pose-models.js';
+import { type Person, POSE_MODELS, type PoseModelName, checkPoseOptions, parseResolution, personLine, poseModel } from '../../detect/pose-models.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import { ostreamFloat } from '../../util/cfloat.js';
 import { CremaError } from '../../util/errors.js';
@@ -62,15 +62,6 @@ export const poseCommand = {
     );
   },
 };
-
-/** WIDTHxHEIGHT, each an integer, one of them may be -1. */
-export function parseResolution(text: string): [number, number] {
-  const m = /^(-1|\d+)x(-1|\d+)$/.exec(text.trim());
-  const wh = m ? ([Number(m[1]), Number(m[2])] as [number, number]) : undefined;
-  if (!wh || (wh[0] <= 0 && wh[1] <= 0) || wh.some((v) => v === 0))
-    throw new CremaError(`--net-resolution: WIDTHxHEIGHT in pixels, one of them may be -1 (OpenPose's default: -1x368), got '${text}'`);
-  return wh;
-}
 
 function describe(file: string, image: { width: number; height: number }, parts: readonly string[], people: Person[]): string {
   const lines = [`---------- People in ${file} (${image.width} x ${image.height}) ----------`];
