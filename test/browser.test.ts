@@ -69,10 +69,10 @@ function expectSameFaces(got: Face[], expected: Face[], tolerance: number): void
 }
 
 /** The Node library's faces: by default the shipped MTCNN's on its example (crema faces models/mtcnn models/mtcnn/examples/handshake.jpg). */
-async function nodeFaces(dir = model('mtcnn', ''), image = model('mtcnn', 'examples/handshake.jpg')): Promise<Face[]> {
+async function nodeFaces(dir = model('mtcnn', ''), image = model('mtcnn', 'examples/handshake.jpg'), backend: 'native' | 'onnx' = 'native'): Promise<Face[]> {
   const nets = await loadMtcnn(dir, { threads: 2 });
   try {
-    return await detectFaces(nets, image);
+    return await detectFaces(nets, image, { backend });
   } finally {
     for (const n of Object.values(nets)) n.dispose();
   }
@@ -694,21 +694,38 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
   });
 
   it("finds MTCNN's faces with the shipped nets as the Node library does (detectFaces in the engine worker)", async () => {
-    const expected = await nodeFaces();
+    const expected = await nodeFaces(), expectedOnnx = await nodeFaces(undefined, undefined, 'onnx');
     expect(expected).toHaveLength(2);
     const { page, errors } = await open(browser, server.url);
     try {
       const got = await page.evaluate(async () => {
         const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
-        const engine = new crema.Engine();
+        const engine = new crema.Engine(undefined, { onnxRuntime: new URL('ort/ort.wasm.bundle.min.mjs', (globalThis as unknown as { location: URL }).location.href).href });
         const bytes = async (f: string) => new Uint8Array(await (await fetch(`models/mtcnn/${f}`)).arrayBuffer());
         const load = async (n: string) => crema.Net.load({ prototxt: new TextDecoder().decode(await bytes(`${n}.prototxt`)), weights: await bytes(`${n}.caffemodel`) }, { engine });
         const nets = { pnet: await load('det1'), rnet: await load('det2'), onet: await load('det3') };
         const image = await (await fetch('models/mtcnn/examples/handshake.jpg')).blob();
         const said = (p: Promise<unknown>) => p.then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
-        return { faces: await crema.detectFaces(nets, image), partial: await said(crema.detectFaces({ pnet: nets.pnet } as never, image)) };
+        // The forward judge's choices on P-Net since the last look: one a forward of crema's engine, none in onnxruntime-web.
+        const ways = async () => ((await (engine as unknown as { call(r: object): Promise<{ ways: string }> }).call({ op: 'stats', net: (nets.pnet as unknown as { info: { id: number } }).info.id })).ways);
+        await ways();
+        const faces = await crema.detectFaces(nets, image), nativeWays = await ways();
+        const onnx = await crema.detectFaces(nets, image, { backend: 'onnx', minSize: 20 }), onnxWays = await ways();
+        return {
+          faces,
+          onnx,
+          nativeWays,
+          onnxWays,
+          partial: await said(crema.detectFaces({ pnet: nets.pnet } as never, image)),
+          badBackend: await said(crema.detectFaces(nets, image, { backend: 'gpu' })),
+          unknown: await said(crema.detectFaces(nets, image, { threshold: 0.5 })),
+        };
       });
       expectSameFaces(got.faces, expected, 1e-4);
+      expectSameFaces(got.onnx, expectedOnnx, 1e-4); // each net in onnxruntime-web, as Node's in onnxruntime-node
+      expect([got.nativeWays.length > 0, got.onnxWays]).toEqual([true, '']); // (the two backends' faces differ by less than the tolerance)
+      expect(got.badBackend).toBe(`CremaError: detectFaces: options.backend is 'native' or 'onnx', got "gpu"`); // as Node's (test/mtcnn.test.ts)
+      expect(got.unknown).toMatch(/^CremaError: detectFaces: .*threshold/);
       expect(got.partial).toBe('CremaError: detectFaces: expected { pnet, rnet, onet } (and lnet for MTCNNv2), each a Net from Net.load, got an object');
       expect(errors).toEqual([]);
     } finally {
@@ -717,7 +734,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
   });
 
   it('finds faces with the shipped MTCNN (?model=mtcnn) as the Node library does: its three nets, each face drawn and listed as crema faces lists it', async () => {
-    const expected = await nodeFaces();
+    const expected = await nodeFaces(), expectedOnnx = await nodeFaces(undefined, undefined, 'onnx');
     expect(expected).toHaveLength(2);
     const { page, errors } = await open(browser, `${server.url}?model=mtcnn`);
     try {
@@ -737,11 +754,12 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(await page.$eval('#boxes', (e) => [(e as unknown as { width: number }).width, (e as unknown as { height: number }).height])).toEqual([width, height]);
       expect(await page.$eval('#run-time', (e) => e.textContent)).toMatch(/^handshake\.jpg: 2 faces in [\d.]+ ms \(the engine worker/);
       await shot(page, 'web-faces.png', '#classify');
-      // The browser library's detectFaces has no ONNX backend: said in one line.
+      // The ONNX backend: each net in onnxruntime-web, as Node's detectFaces runs them in onnxruntime-node.
       await page.select('#backend', 'onnx');
+      await page.evaluate('cremaPage.faces = []');
       await click(page, '#run');
-      await page.waitForSelector('#error:not(:empty)');
-      expect(await page.$eval('#error', (e) => e.textContent)).toBe("finding faces runs on crema's engine only (the browser library's detectFaces has no ONNX backend)");
+      expectSameFaces(await pageFaces(page), expectedOnnx, 1e-4);
+      expect(await page.$eval('#run-time', (e) => e.textContent)).toMatch(/^handshake\.jpg: 2 faces in [\d.]+ ms \(ONNX Runtime Web/);
       // Another net in its place: MTCNN's mode and faces go, its three nets released in the engine worker.
       await page.evaluate('globalThis.mtcnnNets = Object.values(cremaPage.faceNets)');
       await page.select('#shipped', 'lenet');

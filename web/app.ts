@@ -449,18 +449,18 @@ function runImage(): Promise<void> {
   return info?.dense ? runDense(info.dense) : info?.detector ? detectObjects() : info?.colorizer ? colorizePhoto() : info?.pose ? findPeople() : classify();
 }
 
-/** MTCNN's nets on the image: detectFaces (the library's, in the engine worker), each face outlined with its landmarks and listed as crema faces lists it. */
+/** MTCNN's nets on the image: detectFaces (the library's, in the engine worker; natively or in onnxruntime-web), each face outlined with its landmarks and listed as crema faces lists it. */
 async function findFaces(): Promise<void> {
   const nets = state.faces, image = state.image;
   if (!nets || !image) return;
-  if ($<HTMLSelectElement>('backend').value !== 'native') throw new CremaError("finding faces runs on crema's engine only (the browser library's detectFaces has no ONNX backend)");
+  const backend = $<HTMLSelectElement>('backend').value as Backend;
   const t0 = performance.now();
-  const faces = await detectFaces(nets, image);
+  const faces = await detectFaces(nets, image, { backend });
   const ms = performance.now() - t0;
   exposed.faces = faces;
   drawDetections($<HTMLCanvasElement>('boxes'), image, faces.map(faceDetection));
   $('detections').replaceChildren(...faces.map((f) => Object.assign(document.createElement('li'), { textContent: faceLine(f) })));
-  $('run-time').textContent = `${state.imageName}: ${faces.length} face${faces.length === 1 ? '' : 's'} in ${ms.toFixed(1)} ms (${ranBy('native')})`;
+  $('run-time').textContent = `${state.imageName}: ${faces.length} face${faces.length === 1 ? '' : 's'} in ${ms.toFixed(1)} ms (${ranBy(backend)})`;
 }
 
 /** An OpenPose net on the image: Net.detectPoses (the library's, in the engine worker), the skeletons drawn as OpenPose draws them and listed. */

@@ -6,10 +6,10 @@ import type { LoadOptions } from '../caffe/load.js';
 import { loadImage } from '../image/load.js';
 import { Net, type NetOptions } from '../runtime/net.js';
 import { CremaError } from '../util/errors.js';
-import { checkOptionKeys } from '../util/options.js';
 import type { Bytes } from '../util/source.js';
-import { type Face, type Forward, type MtcnnNets, type MtcnnOptions, facesInImage } from './mtcnn.js';
-import { MTCNN_FILES, type MtcnnRole, checkBackend, mtcnnRoles } from './options.js';
+import { type Face, type Forward, type MtcnnNets, facesInImage } from './mtcnn.js';
+import { type FaceOptions, MTCNN_FILES, type MtcnnRole, checkFaceOptions, mtcnnRoles } from './options.js';
+import { onnxForwardEach } from './forward.js';
 
 type NetFiles = { prototxt: string; weights: string };
 const WHAT = "MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel (and MTCNNv2's det4)";
@@ -34,19 +34,15 @@ export async function loadMtcnnWith(dir: string, load: (files: NetFiles) => Prom
   return Object.fromEntries(entries) as unknown as MtcnnNets;
 }
 
-export interface FaceOptions extends MtcnnOptions {
-  /** 'onnx': each net converted to ONNX and run in ONNX Runtime (onnxruntime-node, an optional peer). */
-  backend?: 'native' | 'onnx';
-}
+export type { FaceOptions };
 
 /**
  * The faces in an image file (or its bytes), as MTCNN's MATLAB demo finds them (mtcnn.ts): boxes in the image's
  * pixels, O-Net's score, five landmarks, best first.
  */
 export async function detectFaces(nets: MtcnnNets, image: string | Bytes, options: FaceOptions = {}): Promise<Face[]> {
-  checkOptionKeys(options, ['minSize', 'thresholds', 'factor', 'backend'], 'detectFaces');
+  checkFaceOptions(options);
   const { backend = 'native', ...rest } = options;
-  checkBackend(backend, 'detectFaces');
   const decoded = await loadImage(image, true);
   if (backend === 'native') return facesInImage(nets, decoded, rest);
   const onnx = await onnxForward(nets);
@@ -62,10 +58,7 @@ export async function onnxForward(nets: MtcnnNets, threads?: number): Promise<{ 
   const { OnnxSessions } = await import('../onnx/run.js');
   const sessions = new Map(Object.values(nets).map((net: Net) => [net, new OnnxSessions(net, { threads })]));
   return {
-    forward: async (net, input, outputs) => {
-      const got = await sessions.get(net)!.run({ [net.inputs[0]]: input }, outputs);
-      return outputs.map((n) => got.get(n)!);
-    },
+    forward: onnxForwardEach(sessions),
     release: async () => {
       await Promise.all([...sessions.values()].map((s) => s.release()));
     },

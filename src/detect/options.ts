@@ -78,6 +78,18 @@ export interface MtcnnOptions {
   factor?: number;
 }
 
+/** detectFaces' options (the Node library's and the browser's): the demo's, and what runs the nets. */
+export interface FaceOptions extends MtcnnOptions {
+  /** 'onnx': each net converted to ONNX and run in ONNX Runtime (onnxruntime-node, or onnxruntime-web in the browser). */
+  backend?: 'native' | 'onnx';
+}
+
+/** Refuses an unknown option and a backend that is not 'native' or 'onnx', before any image is read (the demo's options: mtcnnOptions). */
+export function checkFaceOptions(options: FaceOptions): void {
+  checkOptionKeys(options, ['minSize', 'thresholds', 'factor', 'backend'], 'detectFaces');
+  checkBackend(options.backend, 'detectFaces');
+}
+
 /** One face: its box in the image's pixels (counted from 0: the demo's less 1), O-Net's score, five landmarks. */
 export interface Face {
   score: number;
