@@ -12,7 +12,6 @@ import { type Person, parseResolution, personLine, poseModel } from '../src/dete
 import {
   type Backend,
   type BrowserVerifyReport,
-  CremaError,
   type Detection,
   type EdgeMap,
   Engine,
