@@ -9,7 +9,6 @@ import { dotToSvg } from './cli/commands/draw.js';
 import { netToDot } from './graph/dot.js';
 import { type LayerSummary, summarize } from './graph/summary.js';
 import { imageInput } from './image/input.js';
-import { loadImage } from './image/load.js';
 import { PREPROCESS_OPTIONS, type PreprocessOptions, geometryOf, preprocessPart } from './image/preprocess.js';
 import { type ConvertOptions, convertGraph, encodeConversion } from './onnx/convert.js';
 import type { Net } from './runtime/net.js';

@@ -12,7 +12,6 @@ import { type Person, parseResolution, personLine, poseModel } from '../src/dete
 import {
   type Backend,
   type BrowserVerifyReport,
-  CremaError,
   type Detection,
   type EdgeMap,
   Engine,
@@ -260,7 +259,7 @@ async function loadPicked(files: { prototxt: File[]; weights: File[]; labels?: F
 async function loadPickedFaces(files: File[]): Promise<void> {
   const byName = new Map(files.map((f) => [f.name.toLowerCase(), f]));
   const { roles, missing } = mtcnnRoles((f) => byName.has(f));
-  if (missing.length) throw new CremaError(`${files.map((f) => f.name).join(', ')}: no ${missing.join(', ')} among them (the page opens one .prototxt, or MTCNN's nets: det1, det2 and det3 .prototxt and .caffemodel, and MTCNNv2's det4)`);
+  if (missing.length) throw new Error(`${files.map((f) => f.name).join(', ')}: no ${missing.join(', ')} among them (the page opens one .prototxt, or MTCNN's nets: det1, det2 and det3 .prototxt and .caffemodel, and MTCNNv2's det4)`);
   const picked = (f: string) => byName.get(f)!;
   await loadNet('MTCNN', await facesBytes(roles, (f) => readAll(picked(f), picked(f).name), (f) => picked(f).name), []);
 }
