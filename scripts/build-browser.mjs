@@ -173,7 +173,7 @@ async function main() {
 }
 
 /** The shipped models the page offers (prototxt, weights, labels, example images). */
-export const SHIPPED_MODELS = ['lenet', 'cifar10_full', 'cifar10_quick'];
+export const SHIPPED_MODELS = ['lenet', 'cifar10_full', 'cifar10_quick', 'mtcnn'];
 
 function copyModels(dir) {
   for (const m of SHIPPED_MODELS) fs.cpSync(at('models', m), path.join(dir, m), { recursive: true });

@@ -19,6 +19,7 @@ import { writeTinyPose } from './helpers/tinypose.js';
 import { type Person, personLine, poseModel } from '../src/detect/pose-models.js';
 import { detectFaces, loadMtcnn } from '../src/detect/faces.js';
 import type { Face } from '../src/detect/mtcnn.js';
+import { faceLine } from '../src/detect/options.js';
 import { Net } from '../src/runtime/net.js';
 import { readNpy } from '../src/util/npy.js';
 import { agreement } from '../src/verify/compare.js';
@@ -56,6 +57,33 @@ interface BrowserLib {
   detectFaces(nets: Record<string, unknown>, image: unknown, options?: Record<string, unknown>): Promise<Face[]>;
 }
 const pageState = (page: Page) => page.evaluate(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage);
+
+/** Faces found in the page as the Node library finds them: as many, each score, corner and landmark within `tolerance`. */
+function expectSameFaces(got: Face[], expected: Face[], tolerance: number): void {
+  expect(got).toHaveLength(expected.length);
+  got.forEach((f, i) => {
+    const e = expected[i];
+    const off = [f.score - e.score, f.xmin - e.xmin, f.ymin - e.ymin, f.xmax - e.xmax, f.ymax - e.ymax, ...f.landmarks.flatMap(([x, y], j) => [x - e.landmarks[j][0], y - e.landmarks[j][1]])];
+    expect(Math.max(...off.map(Math.abs)), `face ${i}`).toBeLessThanOrEqual(tolerance);
+  });
+}
+
+/** The Node library's faces: by default the shipped MTCNN's on its example (crema faces models/mtcnn models/mtcnn/examples/handshake.jpg). */
+async function nodeFaces(dir = model('mtcnn', ''), image = model('mtcnn', 'examples/handshake.jpg'), backend: 'native' | 'onnx' = 'native'): Promise<Face[]> {
+  const nets = await loadMtcnn(dir, { threads: 2 });
+  try {
+    return await detectFaces(nets, image, { backend });
+  } finally {
+    for (const n of Object.values(nets)) n.dispose();
+  }
+}
+
+/** Waits for the page's "Find faces" to publish its faces (or an error, which fails the test) and returns them. */
+async function pageFaces(page: Page): Promise<Face[]> {
+  await page.waitForFunction('cremaPage.faces.length > 0 || document.getElementById("error").textContent');
+  expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+  return page.evaluate(() => (globalThis as unknown as { cremaPage: { faces: Face[] } }).cremaPage.faces);
+}
 
 /** What the Node library gives on one of test/fixtures/dense's nets (its weights made in memory). */
 async function nodeDense<T>(kind: 'fcn8s' | 'rcf', run: (net: Net) => Promise<T>): Promise<T> {
@@ -666,31 +694,139 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
   });
 
   it("finds MTCNN's faces with the shipped nets as the Node library does (detectFaces in the engine worker)", async () => {
-    const nodeNets = await loadMtcnn(model('mtcnn', ''), { threads: 2 });
-    const expected = await detectFaces(nodeNets, model('mtcnn', 'examples/handshake.jpg'));
-    for (const n of Object.values(nodeNets)) n.dispose();
+    const expected = await nodeFaces(), expectedOnnx = await nodeFaces(undefined, undefined, 'onnx');
     expect(expected).toHaveLength(2);
     const { page, errors } = await open(browser, server.url);
     try {
       const got = await page.evaluate(async () => {
         const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
-        const engine = new crema.Engine();
+        const engine = new crema.Engine(undefined, { onnxRuntime: new URL('ort/ort.wasm.bundle.min.mjs', (globalThis as unknown as { location: URL }).location.href).href });
         const bytes = async (f: string) => new Uint8Array(await (await fetch(`models/mtcnn/${f}`)).arrayBuffer());
         const load = async (n: string) => crema.Net.load({ prototxt: new TextDecoder().decode(await bytes(`${n}.prototxt`)), weights: await bytes(`${n}.caffemodel`) }, { engine });
         const nets = { pnet: await load('det1'), rnet: await load('det2'), onet: await load('det3') };
         const image = await (await fetch('models/mtcnn/examples/handshake.jpg')).blob();
         const said = (p: Promise<unknown>) => p.then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
-        return { faces: await crema.detectFaces(nets, image), partial: await said(crema.detectFaces({ pnet: nets.pnet } as never, image)) };
+        // The forward judge's choices on P-Net since the last look: one a forward of crema's engine, none in onnxruntime-web.
+        const ways = async () => ((await (engine as unknown as { call(r: object): Promise<{ ways: string }> }).call({ op: 'stats', net: (nets.pnet as unknown as { info: { id: number } }).info.id })).ways);
+        await ways();
+        const faces = await crema.detectFaces(nets, image), nativeWays = await ways();
+        const onnx = await crema.detectFaces(nets, image, { backend: 'onnx', minSize: 20 }), onnxWays = await ways();
+        return {
+          faces,
+          onnx,
+          nativeWays,
+          onnxWays,
+          partial: await said(crema.detectFaces({ pnet: nets.pnet } as never, image)),
+          badBackend: await said(crema.detectFaces(nets, image, { backend: 'gpu' })),
+          unknown: await said(crema.detectFaces(nets, image, { threshold: 0.5 })),
+        };
       });
-      expect(got.faces).toHaveLength(expected.length);
-      got.faces.forEach((f, i) => {
-        const e = expected[i];
-        const off = [f.score - e.score, f.xmin - e.xmin, f.ymin - e.ymin, f.xmax - e.xmax, f.ymax - e.ymax, ...f.landmarks.flatMap(([x, y], j) => [x - e.landmarks[j][0], y - e.landmarks[j][1]])];
-        expect(Math.max(...off.map(Math.abs)), `face ${i}`).toBeLessThanOrEqual(1e-4);
-      });
+      expectSameFaces(got.faces, expected, 1e-4);
+      expectSameFaces(got.onnx, expectedOnnx, 1e-4); // each net in onnxruntime-web, as Node's in onnxruntime-node
+      expect([got.nativeWays.length > 0, got.onnxWays]).toEqual([true, '']); // (the two backends' faces differ by less than the tolerance)
+      expect(got.badBackend).toBe(`CremaError: detectFaces: options.backend is 'native' or 'onnx', got "gpu"`); // as Node's (test/mtcnn.test.ts)
+      expect(got.unknown).toMatch(/^CremaError: detectFaces: .*threshold/);
       expect(got.partial).toBe('CremaError: detectFaces: expected { pnet, rnet, onet } (and lnet for MTCNNv2), each a Net from Net.load, got an object');
       expect(errors).toEqual([]);
     } finally {
+      await page.close();
+    }
+  });
+
+  it('finds faces with the shipped MTCNN (?model=mtcnn) as the Node library does: its three nets, each face drawn and listed as crema faces lists it', async () => {
+    const expected = await nodeFaces(), expectedOnnx = await nodeFaces(undefined, undefined, 'onnx');
+    expect(expected).toHaveLength(2);
+    const { page, errors } = await open(browser, `${server.url}?model=mtcnn`);
+    try {
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$$eval('#shipped option', (os) => os.map((o) => o.textContent))).toContain('MTCNN face detector (3 nets, 2016)');
+      expect(await page.$eval('#net-title', (e) => e.textContent)).toBe('PNet'); // the net shown: det1
+      expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Find faces');
+      expect(await page.$eval('#run', (e) => e.textContent)).toBe('Find');
+      expect(await page.$eval('#input-note', (e) => e.textContent)).toMatch(/^MTCNN's 3 nets find the faces/);
+      expect(await (await page.$('#pre'))!.isHidden()).toBe(true); // the nets prepare the image as the demo does
+      await click(page, '#examples button');
+      expectSameFaces(await pageFaces(page), expected, 1e-4);
+      expect(await page.$$eval('#detections li', (lis) => lis.map((li) => li.textContent))).toEqual(expected.map(faceLine));
+      // The line crema faces prints for the first (test/mtcnn.test.ts).
+      expect(await page.$eval('#detections li', (e) => e.textContent)).toBe('1.0000 at [89, 17, 151, 101]; left eye (113, 48), right eye (140, 52), nose (128, 65), left mouth (109, 77), right mouth (137, 81)');
+      const { width, height } = await loadImage(model('mtcnn', 'examples/handshake.jpg'), true);
+      expect(await page.$eval('#boxes', (e) => [(e as unknown as { width: number }).width, (e as unknown as { height: number }).height])).toEqual([width, height]);
+      expect(await page.$eval('#run-time', (e) => e.textContent)).toMatch(/^handshake\.jpg: 2 faces in [\d.]+ ms \(the engine worker/);
+      await shot(page, 'web-faces.png', '#classify');
+      // The ONNX backend: each net in onnxruntime-web, as Node's detectFaces runs them in onnxruntime-node.
+      await page.select('#backend', 'onnx');
+      await page.evaluate('cremaPage.faces = []');
+      await click(page, '#run');
+      expectSameFaces(await pageFaces(page), expectedOnnx, 1e-4);
+      expect(await page.$eval('#run-time', (e) => e.textContent)).toMatch(/^handshake\.jpg: 2 faces in [\d.]+ ms \(ONNX Runtime Web/);
+      // Another net in its place: MTCNN's mode and faces go, its three nets released in the engine worker.
+      await page.evaluate('globalThis.mtcnnNets = Object.values(cremaPage.faceNets)');
+      await page.select('#shipped', 'lenet');
+      expect(await waitLoaded(page, 2)).toBe('');
+      expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Classify an image');
+      expect((await page.evaluate(() => (globalThis as unknown as { cremaPage: { faces: Face[] } }).cremaPage.faces))).toEqual([]);
+      const released = await page.evaluate(`Promise.all(mtcnnNets.map((n) => n.engine.call({ op: 'convert', net: n.info.id }).then(() => 'kept', (e) => e.message.replace(/\\d+/, 'N'))))`);
+      expect(released).toEqual(Array(3).fill('no net N in this engine (disposed?)'));
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("loads MTCNN from its six files picked together or dropped (det1..det3 .prototxt and .caffemodel; det4 too: MTCNNv2) and finds the faces; a missing one is named", async () => {
+    const expected = await nodeFaces();
+    const det = (n: number, ext: string) => model('mtcnn', `det${n}.${ext}`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-mtcnn-'));
+    const { page, errors } = await open(browser, server.url);
+    try {
+      await (await page.$('#prototxt'))!.uploadFile(det(1, 'prototxt'), det(2, 'prototxt'), det(3, 'prototxt'));
+      await (await page.$('#weights'))!.uploadFile(det(1, 'caffemodel'), det(2, 'caffemodel'));
+      await click(page, '#load');
+      await page.waitForSelector('#error:not(:empty)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe(
+        "det1.prototxt, det2.prototxt, det3.prototxt, det1.caffemodel, det2.caffemodel: no det3.caffemodel among them (the page opens one .prototxt, or MTCNN's nets: det1, det2 and det3 .prototxt and .caffemodel, and MTCNNv2's det4)",
+      );
+      // One net that cannot load (R-Net's weights cut in half): its one-line error, as Node's for the same bytes.
+      const truncated = path.join(dir, 'det2.caffemodel'), weights = fs.readFileSync(det(2, 'caffemodel'));
+      fs.writeFileSync(truncated, weights.subarray(0, weights.length >> 1));
+      const expectedError = await Net.load(det(2, 'prototxt'), truncated).then(() => 'loaded', (err: Error) => err.message.replaceAll(truncated, 'det2.caffemodel'));
+      expect(expectedError).toMatch(/^det2\.caffemodel: truncated file/);
+      await (await page.$('#weights'))!.uploadFile(det(1, 'caffemodel'), truncated, det(3, 'caffemodel'));
+      await click(page, '#load');
+      await page.waitForFunction(`document.getElementById('error').textContent.startsWith('det2.caffemodel')`);
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe(expectedError);
+      await (await page.$('#weights'))!.uploadFile(det(1, 'caffemodel'), det(2, 'caffemodel'), det(3, 'caffemodel'));
+      await click(page, '#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Find faces');
+      expect(await page.$eval('#status', (e) => e.textContent)).toBe('MTCNN loaded');
+      await (await page.$('#image'))!.uploadFile(model('mtcnn', 'examples/handshake.jpg')); // picking an image finds the faces at once
+      expectSameFaces(await pageFaces(page), expected, 1e-4);
+      // MTCNNv2's eight (det4: LNet, which moves the landmarks), as Node's detectFaces takes them from a directory.
+      const v2 = path.join(root, 'test/fixtures/mtcnn/model'), test1 = path.join(root, 'test/fixtures/mtcnn/test1.jpg');
+      const expectedV2 = await nodeFaces(v2, test1);
+      await (await page.$('#prototxt'))!.uploadFile(...[1, 2, 3, 4].map((n) => path.join(v2, `det${n}.prototxt`)));
+      await (await page.$('#weights'))!.uploadFile(...[1, 2, 3, 4].map((n) => path.join(v2, `det${n}.caffemodel`)));
+      await click(page, '#load');
+      expect(await waitLoaded(page, 2)).toBe('');
+      expect(await page.$eval('#input-note', (e) => e.textContent)).toMatch(/^MTCNN's 4 nets .* then R-Net and O-Net and LNet on the boxes/);
+      await (await page.$('#image'))!.uploadFile(test1);
+      expectSameFaces(await pageFaces(page), expectedV2, 1e-4);
+      // The six files and the image dropped on the page together: MTCNN again, its faces found on the image.
+      await page.evaluate(`(async () => {
+        const names = [1, 2, 3].flatMap((n) => ['det' + n + '.prototxt', 'det' + n + '.caffemodel']).concat('examples/handshake.jpg');
+        const files = await Promise.all(names.map(async (n) => new File([await (await fetch('models/mtcnn/' + n)).blob()], n.split('/').pop())));
+        const dataTransfer = new DataTransfer();
+        for (const f of files) dataTransfer.items.add(f);
+        document.dispatchEvent(new DragEvent('drop', { dataTransfer, cancelable: true }));
+      })()`);
+      expect(await waitLoaded(page, 3)).toBe('');
+      expectSameFaces(await pageFaces(page), expected, 1e-4);
+      expect(await page.$eval('#run-time', (e) => e.textContent)).toMatch(/^handshake\.jpg: 2 faces in /);
+      expect(errors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
       await page.close();
     }
   });

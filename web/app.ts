@@ -1,11 +1,11 @@
 // The page (`crema ui`): open a Caffe model (shipped, picked or dropped), see its layer graph and layers, classify
-// an image with classify's preprocessing (or, for a detector, outline the objects it finds), look at any blob
-// (channel grid + histogram), at LRN's lateral inhibition, time each layer, convert to ONNX. Everything runs in the
-// browser, on crema's engine worker.
+// an image with classify's preprocessing (or, for a detector, outline the objects it finds; with MTCNN's nets, the
+// faces), look at any blob (channel grid + histogram), at LRN's lateral inhibition, time each layer, convert to
+// ONNX. Everything runs in the browser, on crema's engine worker.
 import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import * as crema from '../src/browser/index.js';
 import { parseDataShape } from '../src/util/data-shape.js';
-import { detectionLine } from '../src/detect/options.js';
+import { type MtcnnRole, MTCNN_FILES, detectionLine, faceDetection, faceLine, mtcnnRoles } from '../src/detect/options.js';
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
 import { posesSvg } from '../src/detect/pose-draw.js';
 import { type Person, parseResolution, personLine, poseModel } from '../src/detect/pose-models.js';
@@ -15,14 +15,17 @@ import {
   type Detection,
   type EdgeMap,
   Engine,
+  type Face,
   type FileNames,
   type FloatImage,
   type LayerInfo,
+  type MtcnnNets,
   Net,
   type PreprocessOptions,
   type Segmentation,
   type Tensor,
   decodeImage,
+  detectFaces,
   geometryOf,
   preprocess,
   seededInput,
@@ -32,7 +35,10 @@ import {
 interface Shipped {
   title: string;
   examples: string[];
-  pre: { channelSwap: string; rawScale: string; mean: string };
+  /** The preprocessing classify uses; none for MTCNN, whose nets prepare the image as its demo does. */
+  pre?: { channelSwap: string; rawScale: string; mean: string };
+  /** MTCNN's nets (det1..det3 in the model's directory) rather than one deploy.prototxt and weights.caffemodel. */
+  faces?: true;
 }
 
 /** The models crema ships (models/<name>/), with the preprocessing their README gives. */
@@ -40,12 +46,16 @@ const SHIPPED: Record<string, Shipped> = {
   cifar10_full: { title: 'CIFAR-10 full (V1, 2014; LRN WITHIN_CHANNEL)', examples: ['cifar10_full/examples/cat.jpg'], pre: { channelSwap: '0,1,2', rawScale: '255', mean: '125,123,114' } },
   cifar10_quick: { title: 'CIFAR-10 quick', examples: ['cifar10_full/examples/cat.jpg'], pre: { channelSwap: '0,1,2', rawScale: '255', mean: '125,123,114' } },
   lenet: { title: 'LeNet (MNIST digits)', examples: [0, 2, 3, 7].map((d) => `lenet/examples/digit-${d}.png`), pre: { channelSwap: '', rawScale: '1', mean: '' } },
+  mtcnn: { title: 'MTCNN face detector (3 nets, 2016)', examples: ['mtcnn/examples/handshake.jpg'], faces: true },
 };
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
 interface State {
+  /** The net the page shows (MTCNN's P-Net when it has MTCNN's nets). */
   net?: Net;
+  /** MTCNN's nets, when the page has them: "Find faces" runs the three (four) together. */
+  faces?: MtcnnNets;
   labels: string[];
   image?: FloatImage;
   imageName?: string;
@@ -70,6 +80,11 @@ const exposed = {
   people: [] as Person[],
   segmentation: undefined as { width: number; height: number; labels: number[]; classes: Segmentation['classes'] } | undefined,
   edges: undefined as { width: number; height: number; data: number[] } | undefined,
+  faces: [] as Face[],
+  /** MTCNN's nets while the page has them (the tests check that loading another net releases them). */
+  get faceNets() {
+    return state.faces;
+  },
   downloads: [] as { name: string; bytes: Uint8Array }[],
   loaded: 0,
   crema,
@@ -140,25 +155,59 @@ async function fetchFile(url: string): Promise<Response> {
   return r;
 }
 
-async function loadNet(name: string, prototxt: Uint8Array, weights: Uint8Array | undefined, labels: string[], names: FileNames): Promise<void> {
+/** A net's files as read: their bytes, and the names errors give them. */
+interface NetBytes {
+  prototxt: Uint8Array;
+  weights?: Uint8Array;
+  names: FileNames;
+}
+
+/** MTCNN's nets' files, by role (det4's, LNet, for MTCNNv2 only). */
+type FacesBytes = { [R in keyof MtcnnNets]: NetBytes };
+
+/** Loads a net, or MTCNN's nets (P-Net shown), in place of the page's (released first), with the Caffe controls' options. */
+async function loadNet(name: string, files: NetBytes | FacesBytes, labels: string[]): Promise<void> {
   say(`loading ${name}…`);
-  const old = state.net;
-  state.net = undefined;
+  const old = [state.net, ...Object.values(state.faces ?? {})];
+  Object.assign(state, { net: undefined, faces: undefined });
   $<HTMLButtonElement>('run').disabled = true;
-  await old?.dispose();
+  await Promise.all(old.map((n) => n?.dispose()));
   const chosen = $<HTMLSelectElement>('dialect').value;
   const dialect = chosen === 'yolo' || chosen === 'faceboxes' || chosen === 'textboxes' || chosen === 'hed' ? chosen : undefined;
   const lenient = $<HTMLInputElement>('lenient').checked;
   const dataShapes = dataShapesOf($<HTMLInputElement>('data-shape').value);
   const skipped: string[] = [];
-  const net = await Net.load({ prototxt, weights }, { names, engine: pageEngine, dialect, lenient, dataShapes, warn: (m) => skipped.push(m) });
-  Object.assign(state, { net, labels, blobs: {}, input: undefined, selectedLayer: undefined });
+  const open = (f: NetBytes) => Net.load({ prototxt: f.prototxt, weights: f.weights }, { names: f.names, engine: pageEngine, dialect, lenient, dataShapes, warn: (m) => skipped.push(m) });
+  const faces = 'pnet' in files ? await openFaces(files, open) : undefined;
+  const net = faces?.pnet ?? (await open(files as NetBytes));
+  Object.assign(state, { net, faces, labels, blobs: {}, input: undefined, selectedLayer: undefined });
   $('verify-box').hidden = true;
   await render(net, name);
   exposed.loaded++;
   // What "skip unknown fields" left out, as the CLI's warnings: the first in the status, all of them in its tooltip.
   say(`${name} loaded${skipped.length ? `; ${skipped[0]}${skipped.length > 1 ? `, and ${skipped.length - 1} more` : ''}` : ''}`);
   $('status').title = skipped.join('\n');
+}
+
+/** Each of MTCNN's nets opened; when one fails, those that loaded are released before its error is thrown. */
+async function openFaces(files: FacesBytes, open: (f: NetBytes) => Promise<Net>): Promise<MtcnnNets> {
+  const roles = Object.keys(files) as MtcnnRole[];
+  const got = await Promise.allSettled(roles.map((r) => open(files[r]!)));
+  const failed = got.find((g) => g.status === 'rejected');
+  if (failed) {
+    await Promise.all(got.map((g) => g.status === 'fulfilled' && g.value.dispose()));
+    throw failed.reason;
+  }
+  return Object.fromEntries(roles.map((r, i) => [r, (got[i] as PromiseFulfilledResult<Net>).value])) as unknown as MtcnnNets;
+}
+
+/** MTCNN's nets' files, each read by `read` ('det1.prototxt' to its bytes), named in errors by `at` (its path). */
+async function facesBytes(roles: MtcnnRole[], read: (file: string) => Promise<Uint8Array>, at: (file: string) => string): Promise<FacesBytes> {
+  const one = async (r: MtcnnRole): Promise<[MtcnnRole, NetBytes]> => {
+    const [prototxt, weights] = [`${MTCNN_FILES[r]}.prototxt`, `${MTCNN_FILES[r]}.caffemodel`];
+    return [r, { prototxt: await read(prototxt), weights: await read(weights), names: { prototxt: at(prototxt), weights: at(weights) } }];
+  };
+  return Object.fromEntries(await Promise.all(roles.map(one))) as FacesBytes;
 }
 
 /** The "data shape" field: TOP=N,C,H,W, several separated by spaces (the CLI's --data-shape), or nothing. */
@@ -169,29 +218,50 @@ function dataShapesOf(text: string): Record<string, number[]> | undefined {
 }
 
 async function loadShipped(model: string): Promise<void> {
+  if (SHIPPED[model].faces) return loadShippedFaces(model);
   const base = `models/${model}/`;
   const [prototxt, weights, labels] = await Promise.all([
     fetchFile(`${base}deploy.prototxt`).then((r) => readAll(r, 'deploy.prototxt')),
     fetchFile(`${base}weights.caffemodel`).then((r) => readAll(r, 'weights.caffemodel')),
     fetch(`${base}labels.txt`).then((r) => (r.ok ? r.text() : '')),
   ]);
-  const pre = SHIPPED[model].pre;
+  const pre = SHIPPED[model].pre!;
   Object.entries({ 'channel-swap': pre.channelSwap, 'raw-scale': pre.rawScale, mean: pre.mean }).forEach(([id, v]) => ($<HTMLInputElement>(id).value = v));
   showExamples(SHIPPED[model].examples);
-  await loadNet(model, prototxt, weights, lines(labels), { prototxt: `${base}deploy.prototxt`, weights: `${base}weights.caffemodel` });
+  await loadNet(model, { prototxt, weights, names: { prototxt: `${base}deploy.prototxt`, weights: `${base}weights.caffemodel` } }, lines(labels));
+}
+
+/** The shipped MTCNN: its directory's det1..det3. */
+async function loadShippedFaces(model: string): Promise<void> {
+  const base = `models/${model}/`;
+  const files = await facesBytes(['pnet', 'rnet', 'onet'], async (f) => readAll(await fetchFile(base + f), f), (f) => base + f);
+  showExamples(SHIPPED[model].examples);
+  await loadNet(model, files, []);
 }
 
 function lines(text: string): string[] {
   return text.split('\n').map((l) => l.trim()).filter(Boolean);
 }
 
-async function loadPicked(files: { prototxt?: File; weights?: File; labels?: File }): Promise<void> {
-  if (!files.prototxt) throw new Error('choose a .prototxt (and its .caffemodel)');
-  const prototxt = await readAll(files.prototxt, files.prototxt.name);
-  const weights = files.weights && (await readAll(files.weights, files.weights.name));
+/** Files picked or dropped: a .prototxt (and its .caffemodel, labels), or several: MTCNN's det1..det3 (det4). */
+async function loadPicked(files: { prototxt: File[]; weights: File[]; labels?: File }): Promise<void> {
+  const [first, ...more] = files.prototxt, weightsFile = files.weights[0];
+  if (!first) throw new Error('choose a .prototxt (and its .caffemodel)');
   showExamples([]);
+  if (more.length) return loadPickedFaces([...files.prototxt, ...files.weights]);
+  const prototxt = await readAll(first, first.name);
+  const weights = weightsFile && (await readAll(weightsFile, weightsFile.name));
   const labels = files.labels ? lines(await files.labels.text()) : [];
-  await loadNet(files.prototxt.name, prototxt, weights, labels, { prototxt: files.prototxt.name, weights: files.weights?.name });
+  await loadNet(first.name, { prototxt, weights, names: { prototxt: first.name, weights: weightsFile?.name } }, labels);
+}
+
+/** Several .prototxt picked: MTCNN's nets, each file found by its demo's name, or a one-line error naming those missing. */
+async function loadPickedFaces(files: File[]): Promise<void> {
+  const byName = new Map(files.map((f) => [f.name.toLowerCase(), f]));
+  const { roles, missing } = mtcnnRoles((f) => byName.has(f));
+  if (missing.length) throw new Error(`${files.map((f) => f.name).join(', ')}: no ${missing.join(', ')} among them (the page opens one .prototxt, or MTCNN's nets: det1, det2 and det3 .prototxt and .caffemodel, and MTCNNv2's det4)`);
+  const picked = (f: string) => byName.get(f)!;
+  await loadNet('MTCNN', await facesBytes(roles, (f) => readAll(picked(f), picked(f).name), (f) => picked(f).name), []);
 }
 
 function showExamples(examples: string[]): void {
@@ -223,7 +293,9 @@ async function render(net: Net, name: string): Promise<void> {
   $<HTMLSelectElement>('blob').replaceChildren(...Object.keys(info.blobs).map((b) => new Option(`${b} ${shape(info.blobs[b])}`, b)));
   const target = imageTarget(net);
   showMode(net);
-  $('input-note').textContent = info.dense
+  $('input-note').textContent = state.faces
+    ? `MTCNN's ${Object.keys(state.faces).length} nets find the faces as its MATLAB demo and crema faces do (P-Net, shown here, over an image pyramid, then R-Net and O-Net${state.faces.lnet ? ' and LNet' : ''} on the boxes); the boxes and landmarks are in the image's pixels.`
+    : info.dense
     ? `The net is reshaped to the image's size and fed it as ${info.dense === 'segment' ? "FCN's infer.py feeds" : "HED's and RCF's demos feed"} it: read as PIL reads it (a JPEG's EXIF orientation not applied), BGR, less the demos' mean.`
     : info.detector === 'faster-rcnn'
     ? `The image is scaled as py-faster-rcnn's im_detect scales it (its shorter side to 600 pixels, the longer at most 1000) and fed to '${info.inputs[0]}' with im_info; the boxes are in the image's pixels.`
@@ -314,7 +386,9 @@ function showMode(net: Net): void {
   $('top').replaceChildren();
   $('detections').replaceChildren();
   Object.assign(exposed, { top: [], probs: [], detections: [], colorized: undefined, people: [] });
+  exposed.faces = [];
   showDenseMode(net.info.dense);
+  if (state.faces) showFacesMode();
 }
 
 /** FCN's "Segment an image" and HED's / RCF's "Find edges" over the rest of showMode (the scales field for edges only). */
@@ -327,6 +401,14 @@ function showDenseMode(dense: 'segment' | 'edges' | undefined): void {
   $('pre').hidden = true; // the demos' own preparation: BGR less their mean, at the image's size
   $('detect-box').hidden = false; // the map's canvas, the classes' list
   $('top').hidden = true;
+}
+
+/** "Find faces" for MTCNN's nets (P-Net alone would be classified): their own preparation (the demo's), boxes drawn. */
+function showFacesMode(): void {
+  $('classify-title').textContent = 'Find faces';
+  $('run').textContent = 'Find';
+  for (const id of ['pre', 'top', 'thumb']) $(id).hidden = true;
+  $('detect-box').hidden = false;
 }
 
 /** Whether the page can run the net on an image: a detector (Net.detect feeds it), or a net of one input. */
@@ -361,8 +443,23 @@ async function setImage(file: Blob, name: string): Promise<void> {
 
 /** The Classify / Detect button: what the net does with an image. */
 function runImage(): Promise<void> {
+  if (state.faces) return findFaces();
   const info = state.net?.info;
   return info?.dense ? runDense(info.dense) : info?.detector ? detectObjects() : info?.colorizer ? colorizePhoto() : info?.pose ? findPeople() : classify();
+}
+
+/** MTCNN's nets on the image: detectFaces (the library's, in the engine worker; natively or in onnxruntime-web), each face outlined with its landmarks and listed as crema faces lists it. */
+async function findFaces(): Promise<void> {
+  const nets = state.faces, image = state.image;
+  if (!nets || !image) return;
+  const backend = $<HTMLSelectElement>('backend').value as Backend;
+  const t0 = performance.now();
+  const faces = await detectFaces(nets, image, { backend });
+  const ms = performance.now() - t0;
+  exposed.faces = faces;
+  drawDetections($<HTMLCanvasElement>('boxes'), image, faces.map(faceDetection));
+  $('detections').replaceChildren(...faces.map((f) => Object.assign(document.createElement('li'), { textContent: faceLine(f) })));
+  $('run-time').textContent = `${state.imageName}: ${faces.length} face${faces.length === 1 ? '' : 's'} in ${ms.toFixed(1)} ms (${ranBy(backend)})`;
 }
 
 /** An OpenPose net on the image: Net.detectPoses (the library's, in the engine worker), the skeletons drawn as OpenPose draws them and listed. */
@@ -556,7 +653,7 @@ async function detectObjects(): Promise<void> {
 
 const nameOf = (d: Detection) => d.name ?? `class ${d.label}`;
 
-/** The image with each detection outlined (a TextBoxes++ quadrilateral too) and labelled "name score". */
+/** The image with each detection outlined (a TextBoxes++ quadrilateral too, MTCNN's landmarks as dots) and labelled "name score". */
 function drawDetections(canvas: HTMLCanvasElement, image: FloatImage, found: readonly Detection[]): void {
   canvas.width = image.width;
   canvas.height = image.height;
@@ -569,6 +666,11 @@ function drawDetections(canvas: HTMLCanvasElement, image: FloatImage, found: rea
     ctx.strokeStyle = ctx.fillStyle = `hsl(${(d.label * 67) % 360} 90% 45%)`;
     ctx.strokeRect(d.xmin, d.ymin, d.xmax - d.xmin, d.ymax - d.ymin);
     if (d.quad) outline(ctx, d.quad);
+    for (const [x, y] of d.landmarks ?? []) {
+      ctx.beginPath();
+      ctx.arc(x, y, 1.5 * line, 0, 2 * Math.PI);
+      ctx.fill();
+    }
     const text = `${nameOf(d)} ${d.score.toFixed(2)}`, height = 6 * line + 6, width = ctx.measureText(text).width + 2 * line;
     // Above the box, or inside it at the image's top; kept inside the image (an SSD's boxes may cross its edges).
     const x = Math.max(0, Math.min(d.xmin, image.width - width)), y = Math.max(0, d.ymin >= height ? d.ymin - height : d.ymin);
@@ -742,11 +844,11 @@ function showVerify(report: BrowserVerifyReport, input: string): void {
 // ---- wiring
 
 function onDrop(files: File[]): Promise<void> {
-  const by = (re: RegExp) => files.find((f) => re.test(f.name.toLowerCase()));
-  const image = by(/\.(png|jpe?g|webp|bmp|gif)$/);
-  const prototxt = by(/\.(prototxt|pt)$/);
+  const all = (re: RegExp) => files.filter((f) => re.test(f.name.toLowerCase()));
+  const [image] = all(/\.(png|jpe?g|webp|bmp|gif)$/);
+  const prototxt = all(/\.(prototxt|pt)$/);
   return guarded(async () => {
-    if (prototxt) await loadPicked({ prototxt, weights: by(/\.(caffemodel|h5|bin)$/), labels: by(/\.txt$/) });
+    if (prototxt.length) await loadPicked({ prototxt, weights: all(/\.(caffemodel|h5|bin)$/), labels: all(/\.txt$/)[0] });
     if (image) await setImage(image, image.name);
   });
 }
@@ -757,8 +859,8 @@ function main(): void {
   select.addEventListener('change', () => select.value && guarded(() => loadShipped(select.value)));
   $('open').addEventListener('submit', (e) => {
     e.preventDefault();
-    const file = (id: string) => $<HTMLInputElement>(id).files?.[0];
-    guarded(() => loadPicked({ prototxt: file('prototxt'), weights: file('weights'), labels: file('labels') }));
+    const files = (id: string) => [...($<HTMLInputElement>(id).files ?? [])];
+    guarded(() => loadPicked({ prototxt: files('prototxt'), weights: files('weights'), labels: files('labels')[0] }));
   });
   $<HTMLInputElement>('image').addEventListener('change', (e) => {
     const f = (e.target as HTMLInputElement).files?.[0];

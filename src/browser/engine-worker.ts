@@ -7,8 +7,8 @@ import { formatFloat32, formatPrototxt } from '../caffe/prototxt.js';
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { colorizeImage, isColorizer } from '../detect/colorize.js';
-import { facesInImage } from '../detect/mtcnn.js';
-import { onnxForwardOf } from '../detect/forward.js';
+import { type MtcnnNets, facesInImage } from '../detect/mtcnn.js';
+import { onnxForwardEach, onnxForwardOf } from '../detect/forward.js';
 import { modelOf, posesInImage } from '../detect/openpose.js';
 import { denseKind, edgesInImage, segmentImage } from '../detect/dense.js';
 import { type Detection, type DetectOptions, detectImage, detectOnnx, detectorKind } from '../detect/detect.js';
@@ -203,8 +203,11 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
     case 'detect':
       return [await detect(netOf(req.net), req), []];
     case 'faces': {
-      const { pnet, rnet, onet, lnet } = req.nets;
-      return [await facesInImage({ pnet: netOf(pnet), rnet: netOf(rnet), onet: netOf(onet), ...(lnet === undefined ? {} : { lnet: netOf(lnet) }) }, req.image, req.options), []];
+      const ids = Object.entries(req.nets), { backend, ...options } = req.options;
+      const nets = Object.fromEntries(ids.map(([role, id]) => [role, netOf(id)])) as unknown as MtcnnNets;
+      // 'onnx': each net's own sessions (P-Net's converted again for each scale of the pyramid)
+      const run = backend === 'onnx' ? onnxForwardEach(new Map(await Promise.all(ids.map(async ([, id]) => [netOf(id), await sessionsOf(id, netOf(id), req.ort)] as const)))) : undefined;
+      return [await facesInImage(nets, req.image, options, run), []];
     }
     case 'pose': {
       const net = netOf(req.net), { backend, ...options } = req.options;

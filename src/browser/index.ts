@@ -8,7 +8,7 @@ import { geometryOf } from '../image/preprocess.js';
 import { checkEveryInput, checkFeeds } from '../runtime/feeds.js';
 import { Tensor } from '../tensor.js';
 import { CremaError, kindOf } from '../util/errors.js';
-import type { Face, MtcnnOptions } from '../detect/options.js';
+import { type Face, type FaceOptions, checkFaceOptions } from '../detect/options.js';
 import { type Person, type PoseDetectOptions, checkPoseOptions } from '../detect/pose-models.js';
 import { checkNames, checkOptionKeys } from '../util/options.js';
 import { SpareBuffers } from '../util/spare.js';
@@ -23,7 +23,7 @@ export { seededInput } from '../verify/blobs.js';
 export { Tensor, CremaError };
 export type { Backend, BrowserVerifyReport, Detection, DetectOptions, Dialect, EngineReady, FileNames, FloatImage, LayerInfo, LayerTiming, NetInfo };
 export type { BlobVerdict } from '../verify/blobs.js';
-export type { Face, MtcnnOptions } from '../detect/options.js';
+export type { Face, FaceOptions, MtcnnOptions } from '../detect/options.js';
 export type { Person, PoseDetectOptions, PoseModelName } from '../detect/pose-models.js';
 export type { DenseDetectOptions, EdgeDetectOptions } from '../detect/options.js';
 export type { EdgeMap, SegmentClass, Segmentation } from '../detect/options.js';
@@ -359,9 +359,11 @@ export interface MtcnnNets {
 /**
  * The faces MTCNN finds in an image, as the Node library's `detectFaces` and `crema faces` find them (the same code,
  * in the engine worker): boxes in the image's pixels, O-Net's score, five landmarks. `image`: decoded in colour
- * (decodeImage(blob, true)), or a file's bytes decoded here. Options: minSize, thresholds, factor (the demo's).
+ * (decodeImage(blob, true)), or a file's bytes decoded here. Options: minSize, thresholds, factor (the demo's), backend
+ * ('onnx': each net in onnxruntime-web, P-Net converted again for each scale of the pyramid).
  */
-export async function detectFaces(nets: MtcnnNets, image: FloatImage | Blob | ArrayBuffer | Uint8Array, options: MtcnnOptions = {}): Promise<Face[]> {
+export async function detectFaces(nets: MtcnnNets, image: FloatImage | Blob | ArrayBuffer | Uint8Array, options: FaceOptions = {}): Promise<Face[]> {
+  checkFaceOptions(options);
   const roles = ['pnet', 'rnet', 'onet'] as const;
   if (nets === null || typeof nets !== 'object' || !roles.every((r) => nets[r] instanceof Net) || (nets.lnet !== undefined && !(nets.lnet instanceof Net)))
     throw new CremaError(`detectFaces: expected { pnet, rnet, onet } (and lnet for MTCNNv2), each a Net from Net.load, got ${kindOf(nets)}`);
@@ -369,5 +371,5 @@ export async function detectFaces(nets: MtcnnNets, image: FloatImage | Blob | Ar
   if (all.some((n) => n.engine !== nets.pnet.engine)) throw new CremaError('detectFaces: the nets must be loaded on one engine (Net.load(files, { engine }))');
   const decoded = await imageCopy(image, true, 'detectFaces');
   const ids = { pnet: nets.pnet.info.id, rnet: nets.rnet.info.id, onet: nets.onet.info.id, ...(nets.lnet ? { lnet: nets.lnet.info.id } : {}) };
-  return nets.pnet.engine.call({ op: 'faces', nets: ids, image: decoded, options }, [decoded.data.buffer]);
+  return nets.pnet.engine.call({ op: 'faces', nets: ids, image: decoded, options, ort: nets.pnet.engine.onnxRuntime }, [decoded.data.buffer]);
 }

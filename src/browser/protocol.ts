@@ -1,5 +1,5 @@
 import type { Dialect } from '../caffe/load.js';
-import type { ColorizeOptions, DetectOptions, MtcnnOptions } from '../detect/options.js';
+import type { ColorizeOptions, DetectOptions, FaceOptions } from '../detect/options.js';
 import type { PoseDetectOptions, PoseModelName } from '../detect/pose-models.js';
 import type { DenseDetectOptions, EdgeDetectOptions } from '../detect/options.js';
 import type { FloatImage } from '../image/image.js';
@@ -79,7 +79,7 @@ export type Request =
   | { op: 'pose'; net: number; image: FloatImage; options: PoseDetectOptions; ort?: string }
   | { op: 'segment'; net: number; image: FloatImage; options: DenseDetectOptions; ort?: string }
   | { op: 'edges'; net: number; image: FloatImage; options: EdgeDetectOptions; ort?: string }
-  | { op: 'faces'; nets: { pnet: number; rnet: number; onet: number; lnet?: number }; image: FloatImage; options: MtcnnOptions }
+  | { op: 'faces'; nets: { pnet: number; rnet: number; onet: number; lnet?: number }; image: FloatImage; options: FaceOptions; ort?: string }
   | { op: 'verify'; net: number; feeds: Record<string, TensorData>; tolerance?: number; ort?: string }
   | { op: 'time'; net: number; feeds: Record<string, TensorData>; iterations: number }
   | { op: 'convert'; net: number; opset?: number; outputs?: 'net' | 'all' }

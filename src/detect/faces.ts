@@ -6,26 +6,21 @@ import type { LoadOptions } from '../caffe/load.js';
 import { loadImage } from '../image/load.js';
 import { Net, type NetOptions } from '../runtime/net.js';
 import { CremaError } from '../util/errors.js';
-import { checkOptionKeys } from '../util/options.js';
 import type { Bytes } from '../util/source.js';
-import { type Face, type Forward, type MtcnnNets, type MtcnnOptions, facesInImage } from './mtcnn.js';
-import { checkBackend } from './options.js';
-
-/** The demo's file names (its model/ directory): det1 is P-Net, det2 R-Net, det3 O-Net, det4 MTCNNv2's LNet. */
-export const MTCNN_FILES: Record<keyof MtcnnNets, string> = { pnet: 'det1', rnet: 'det2', onet: 'det3', lnet: 'det4' };
+import { type Face, type Forward, type MtcnnNets, facesInImage } from './mtcnn.js';
+import { type FaceOptions, MTCNN_FILES, type MtcnnRole, checkFaceOptions, mtcnnRoles } from './options.js';
+import { onnxForwardEach } from './forward.js';
 
 type NetFiles = { prototxt: string; weights: string };
 const WHAT = "MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel (and MTCNNv2's det4)";
 
-/** The files of an MTCNN model directory (det4's when both of its are there), or a one-line error naming the ones missing. */
+/** The files of an MTCNN model directory (det4's when either of its is there), or a one-line error naming the ones missing. */
 export function mtcnnFiles(dir: string): Partial<Record<keyof MtcnnNets, NetFiles>> {
   if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new CremaError(`${dir}: not a directory (${WHAT})`);
-  const files = Object.entries(MTCNN_FILES).map(([k, n]) => [k, { prototxt: path.join(dir, `${n}.prototxt`), weights: path.join(dir, `${n}.caffemodel`) }] as const);
-  const here = (f: NetFiles) => [f.prototxt, f.weights].filter((p) => fs.existsSync(p)).length;
-  const wanted = files.filter(([k, f]) => k !== 'lnet' || here(f) > 0);
-  const missing = wanted.flatMap(([, f]) => [f.prototxt, f.weights]).filter((f) => !fs.existsSync(f)).map((f) => path.basename(f));
+  const { roles, missing } = mtcnnRoles((f) => fs.existsSync(path.join(dir, f)));
   if (missing.length) throw new CremaError(`${dir}: no ${missing.join(', ')} in it (${WHAT}, as its demo's model/)`);
-  return Object.fromEntries(wanted);
+  const file = (r: MtcnnRole, ext: string) => path.join(dir, `${MTCNN_FILES[r]}.${ext}`);
+  return Object.fromEntries(roles.map((r) => [r, { prototxt: file(r, 'prototxt'), weights: file(r, 'caffemodel') }]));
 }
 
 /** MTCNN's nets from its model directory (det1-det3 .prototxt and .caffemodel, det4 too for MTCNNv2), loaded with `options`. */
@@ -39,19 +34,15 @@ export async function loadMtcnnWith(dir: string, load: (files: NetFiles) => Prom
   return Object.fromEntries(entries) as unknown as MtcnnNets;
 }
 
-export interface FaceOptions extends MtcnnOptions {
-  /** 'onnx': each net converted to ONNX and run in ONNX Runtime (onnxruntime-node, an optional peer). */
-  backend?: 'native' | 'onnx';
-}
+export type { FaceOptions };
 
 /**
  * The faces in an image file (or its bytes), as MTCNN's MATLAB demo finds them (mtcnn.ts): boxes in the image's
  * pixels, O-Net's score, five landmarks, best first.
  */
 export async function detectFaces(nets: MtcnnNets, image: string | Bytes, options: FaceOptions = {}): Promise<Face[]> {
-  checkOptionKeys(options, ['minSize', 'thresholds', 'factor', 'backend'], 'detectFaces');
+  checkFaceOptions(options);
   const { backend = 'native', ...rest } = options;
-  checkBackend(backend, 'detectFaces');
   const decoded = await loadImage(image, true);
   if (backend === 'native') return facesInImage(nets, decoded, rest);
   const onnx = await onnxForward(nets);
@@ -67,10 +58,7 @@ export async function onnxForward(nets: MtcnnNets, threads?: number): Promise<{ 
   const { OnnxSessions } = await import('../onnx/run.js');
   const sessions = new Map(Object.values(nets).map((net: Net) => [net, new OnnxSessions(net, { threads })]));
   return {
-    forward: async (net, input, outputs) => {
-      const got = await sessions.get(net)!.run({ [net.inputs[0]]: input }, outputs);
-      return outputs.map((n) => got.get(n)!);
-    },
+    forward: onnxForwardEach(sessions),
     release: async () => {
       await Promise.all([...sessions.values()].map((s) => s.release()));
     },

@@ -16,10 +16,17 @@ export const forwardNative: Forward = async (net, input, outputs) => {
   });
 };
 
+type Sessions = { run(inputs: Record<string, Tensor>, wanted: string[]): Promise<Map<string, Tensor>> };
+
 /** A Forward through a net's ONNX Runtime sessions (converted again for a new input size). */
-export function onnxForwardOf(sessions: { run(inputs: Record<string, Tensor>, wanted: string[]): Promise<Map<string, Tensor>> }): Forward {
+export function onnxForwardOf(sessions: Sessions): Forward {
   return async (net, input, outputs) => {
     const got = await sessions.run({ [net.inputs[0]]: input }, outputs);
     return outputs.map((n) => got.get(n)!);
   };
+}
+
+/** A Forward through each net's own ONNX Runtime sessions (MTCNN's nets: one set a net). */
+export function onnxForwardEach(sessions: Map<Net, Sessions>): Forward {
+  return (net, input, outputs) => onnxForwardOf(sessions.get(net)!)(net, input, outputs);
 }

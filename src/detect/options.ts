@@ -78,6 +78,18 @@ export interface MtcnnOptions {
   factor?: number;
 }
 
+/** detectFaces' options (the Node library's and the browser's): the demo's, and what runs the nets. */
+export interface FaceOptions extends MtcnnOptions {
+  /** 'onnx': each net converted to ONNX and run in ONNX Runtime (onnxruntime-node, or onnxruntime-web in the browser). */
+  backend?: 'native' | 'onnx';
+}
+
+/** Refuses an unknown option and a backend that is not 'native' or 'onnx', before any image is read (the demo's options: mtcnnOptions). */
+export function checkFaceOptions(options: FaceOptions): void {
+  checkOptionKeys(options, ['minSize', 'thresholds', 'factor', 'backend'], 'detectFaces');
+  checkBackend(options.backend, 'detectFaces');
+}
+
 /** One face: its box in the image's pixels (counted from 0: the demo's less 1), O-Net's score, five landmarks. */
 export interface Face {
   score: number;
@@ -87,6 +99,33 @@ export interface Face {
   ymax: number;
   /** Left eye, right eye, nose, left and right mouth corners: [x, y] in the image's pixels (the demo's points). */
   landmarks: [number, number][];
+}
+
+const LANDMARKS = ['left eye', 'right eye', 'nose', 'left mouth', 'right mouth'];
+
+/** One face as `crema faces` prints it (and the page lists it): score, corners, each landmark named. */
+export function faceLine(f: Face): string {
+  const px = (v: number) => Math.round(v);
+  return `${f.score.toFixed(4)} at [${px(f.xmin)}, ${px(f.ymin)}, ${px(f.xmax)}, ${px(f.ymax)}]; ${f.landmarks.map(([x, y], i) => `${LANDMARKS[i]} (${px(x)}, ${px(y)})`).join(', ')}`;
+}
+
+/** A face as a detection named 'face', for what draws detections (its landmarks drawn as dots). */
+export const faceDetection = (f: Face): Detection => ({ label: 0, name: 'face', ...f });
+
+/** MTCNN's nets: det1 (P-Net), det2 (R-Net), det3 (O-Net), and MTCNNv2's det4 (LNet). */
+export type MtcnnRole = 'pnet' | 'rnet' | 'onet' | 'lnet';
+
+/** The demo's file names (its model/ directory): det1 is P-Net, det2 R-Net, det3 O-Net, det4 MTCNNv2's LNet. */
+export const MTCNN_FILES: Record<MtcnnRole, string> = { pnet: 'det1', rnet: 'det2', onet: 'det3', lnet: 'det4' };
+
+/**
+ * The nets a set of MTCNN's files makes (LNet when either of det4's files is there) and the files it lacks; `has`
+ * tells whether a file ('det1.prototxt') is there: in a directory (crema faces), among the files picked (the page).
+ */
+export function mtcnnRoles(has: (file: string) => boolean): { roles: MtcnnRole[]; missing: string[] } {
+  const both = (r: MtcnnRole) => [`${MTCNN_FILES[r]}.prototxt`, `${MTCNN_FILES[r]}.caffemodel`];
+  const roles = (Object.keys(MTCNN_FILES) as MtcnnRole[]).filter((r) => r !== 'lnet' || both(r).some(has));
+  return { roles, missing: roles.flatMap(both).filter((f) => !has(f)) };
 }
 
 // FCN's, HED's and RCF's (dense.ts): shared by the Node library, the CLI and the browser entry.

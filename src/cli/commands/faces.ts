@@ -1,8 +1,8 @@
 import type { Argv } from 'yargs';
-import type { Detection } from '../../detect/detect.js';
 import { drawDetections } from '../../detect/draw.js';
-import { MTCNN_FILES, loadMtcnnWith, onnxForward } from '../../detect/faces.js';
+import { loadMtcnnWith, onnxForward } from '../../detect/faces.js';
 import { type Face, facesInImage } from '../../detect/mtcnn.js';
+import { MTCNN_FILES, faceDetection, faceLine } from '../../detect/options.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import { Net } from '../../runtime/net.js';
 import { CremaError } from '../../util/errors.js';
@@ -51,22 +51,15 @@ export const facesCommand = {
         label: 'faces', files, geo: COLOUR, json: args.json, output: args.output, key: 'faces',
         found: (image) => facesInImage(nets, image, options, onnx?.forward),
         text: describe,
-        draw: (image, faces) => drawDetections(image, faces.map(asDetection)),
+        draw: (image, faces) => drawDetections(image, faces.map(faceDetection)),
       },
       async () => onnx?.release(),
     );
   },
 };
 
-const asDetection = (f: Face): Detection => ({ label: 0, name: 'face', ...f });
-
-const LANDMARKS = ['left eye', 'right eye', 'nose', 'left mouth', 'right mouth'];
-
 function describe(file: string, image: { width: number; height: number }, faces: Face[]): string {
-  const lines = [`---------- Faces in ${file} (${image.width} x ${image.height}) ----------`];
-  const px = (v: number) => Math.round(v);
-  for (const f of faces)
-    lines.push(`${f.score.toFixed(4)} at [${px(f.xmin)}, ${px(f.ymin)}, ${px(f.xmax)}, ${px(f.ymax)}]; ${f.landmarks.map(([x, y], i) => `${LANDMARKS[i]} (${px(x)}, ${px(y)})`).join(', ')}`);
+  const lines = [`---------- Faces in ${file} (${image.width} x ${image.height}) ----------`, ...faces.map(faceLine)];
   if (faces.length === 0) lines.push('(none)');
   return lines.join('\n');
 }
