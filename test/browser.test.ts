@@ -957,10 +957,6 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     const voc = fs.readFileSync(path.join(dense, 'voc.txt'), 'utf8').trim().split('\n');
     const expected = { segment: await nodeDense('fcn8s', (n) => segment(n, photo)), edges: await nodeDense('rcf', (n) => edges(n, photo, { scales: [0.5, 1] })) };
     const { page, errors } = await open(browser, server.url);
-    const click = async (selector: string) => {
-      await page.waitForSelector(selector, { visible: true });
-      await page.click(selector);
-    };
     const text = (selector: string) => page.$eval(selector, (e) => e.textContent);
     /** Waits for the run the run-time line names `by`, and says the page's error (none). */
     const ran = async (by: string) => {
@@ -980,11 +976,11 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await (await page.$('#prototxt'))!.uploadFile(path.join(dense, 'fcn8s/net.prototxt'));
       await (await page.$('#weights'))!.uploadFile(weightsOf('fcn8s'));
       await (await page.$('#labels'))!.uploadFile(path.join(dense, 'voc.txt'));
-      await click('#load');
+      await click(page, '#load');
       expect(await waitLoaded(page)).toBe('');
       expect([await text('#classify-title'), await text('#run')]).toEqual(['Segment an image', 'Segment']);
       expect(await (await page.$('#pre'))!.isVisible()).toBe(false); // the demos' own preprocessing
-      await click('#run');
+      await click(page, '#run');
       const labelled = async () => (await page.evaluate(() => (globalThis as unknown as { cremaPage: { segmentation: { width: number; height: number; labels: number[]; classes: unknown[] } } }).cremaPage.segmentation));
       await ran('the engine worker');
       const total = expected.segment.width * expected.segment.height;
@@ -1000,7 +996,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(await canvasRgb()).toEqual([...colourLabels(expected.segment.labels, vocPalette(21))]);
       await shot(page, 'web-segment.png', '#classify');
       await page.select('#backend', 'onnx');
-      await click('#run');
+      await click(page, '#run');
       await ran('ONNX Runtime Web');
       got = await labelled();
       expect(got.labels).toEqual([...expected.segment.labels]);
@@ -1009,14 +1005,14 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       // RCF: its two-scale test, through onnxruntime-web (the backend still chosen), then natively.
       await (await page.$('#prototxt'))!.uploadFile(path.join(dense, 'rcf/net.prototxt'));
       await (await page.$('#weights'))!.uploadFile(weightsOf('rcf'));
-      await click('#load');
+      await click(page, '#load');
       expect(await waitLoaded(page, 2)).toBe('');
       expect([await text('#classify-title'), await text('#run')]).toEqual(['Find edges', 'Find']);
       expect(await (await page.$('#pre'))!.isVisible()).toBe(false); // the demos' own preprocessing
       await page.type('#scales', '0.5,1');
       const edgeMap = async () => (await page.evaluate(() => (globalThis as unknown as { cremaPage: { edges?: { width: number; height: number; data: number[] } } }).cremaPage.edges));
       expect(await edgeMap()).toBeUndefined();
-      await click('#run');
+      await click(page, '#run');
       await page.waitForFunction("cremaPage.edges !== undefined || document.getElementById('error').textContent");
       expect(await text('#error')).toBe('');
       const within = async (tolerance: number) => {
@@ -1029,7 +1025,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await within(1e-5);
       expect(await text('#run-time')).toMatch(/^c\.jpg: the edge map \(2 scales: 0\.5, 1\) in [\d.]+ ms \(ONNX Runtime Web/);
       await page.select('#backend', 'native');
-      await click('#run');
+      await click(page, '#run');
       await ran('the engine worker');
       await within(1e-6);
       await shot(page, 'web-edges.png', '#classify');
