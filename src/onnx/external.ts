@@ -27,6 +27,8 @@ export interface ExternalChunk {
 export interface ExternalModel {
   /** The model's bytes, the large tensors left out (kilobytes for any net). */
   model: Uint8Array;
+  /** The weights file's name, as the model refers to it (WEIGHTS_FILE), beside the model. */
+  location: string;
   /** The large tensors' bytes, in file order; the weights file ends where the last one does. */
   weights: ExternalChunk[];
 }
@@ -55,5 +57,5 @@ export function externalModel(model: ModelObj): ExternalModel {
     return { ...rest, data_location: EXTERNAL, external_data: Object.entries(entries).map(([key, value]) => ({ key, value })) };
   });
   const outer: ModelObj = { ...model, graph: { ...model.graph, initializer: initializer as TensorObj[] } };
-  return { model: encodeMessage(onnxType('ModelProto'), outer as unknown as Message), weights };
+  return { model: encodeMessage(onnxType('ModelProto'), outer as unknown as Message), location: WEIGHTS_FILE, weights };
 }

@@ -11,7 +11,7 @@ import { ReadHelper, checkReadable, fileSource, readFileBytes, withOpenFile } fr
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setPluginImporter } from '../layers/plugin.js';
-import { type ExternalModel, WEIGHTS_FILE } from '../onnx/external.js';
+import type { ExternalModel } from '../onnx/external.js';
 
 /** The package root: proto/ and dist/ sit there, two levels up from both src/platform and dist/platform. */
 const ROOT = new URL('../../', import.meta.url);
@@ -164,7 +164,7 @@ function startNetWorker(): NetWorker {
 }
 
 /** The model and its weights file in a fresh temporary directory, the weights written from the net's own memory. */
-function onnxModelFiles({ model, weights }: ExternalModel): { path: string; remove(): boolean } {
+function onnxModelFiles({ model, location, weights }: ExternalModel): { path: string; remove(): boolean } {
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'crema-onnx-'));
   const remove = () => {
     try {
@@ -176,7 +176,7 @@ function onnxModelFiles({ model, weights }: ExternalModel): { path: string; remo
   };
   try {
     fs.writeFileSync(path.join(dir, 'model.onnx'), model);
-    const fd = fs.openSync(path.join(dir, WEIGHTS_FILE), 'w');
+    const fd = fs.openSync(path.join(dir, location), 'w');
     try {
       for (const { offset, bytes } of weights)
         for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done, offset + done);
