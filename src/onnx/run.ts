@@ -128,10 +128,10 @@ async function openSession(ort: OrtModule, model: ModelObj, options: ort.Inferen
 }
 
 /**
- * Above this many bytes of Conv weights, ONNX Runtime's NCHWc layout transformer is left out. It copies each Conv
- * weight into its blocked layout at session creation, where the others are mapped: FCN-8s (470 MiB of Conv
- * weights) took 14.7 s and 1.7 GiB more at its peak to open with it, 0.4 s and 26 MiB without, its forwards then
- * ~25% slower (VGG-16's 56 MiB, ResNet-50's 90 MiB keep it: a few hundred MiB for a faster forward).
+ * Above this many bytes of Conv weights, ONNX Runtime's NCHWc layout transformer is left out: it copies each Conv
+ * weight into its blocked layout when the session is made, where every other weight is mapped. FCN-8s (470 MiB of
+ * Conv weights) took 14.7 s and 1.7 GiB more at its peak to open with it, 0.4 s and 26 MiB without. Below the bound
+ * it stays, for its faster forwards (VGG-16, 56 MiB of Conv weights: 726 against 985 ms at 2 threads; ResNet-50).
  */
 export const NCHWC_MAX_BYTES = 256 * 1048576;
 
