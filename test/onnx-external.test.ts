@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { EXTERNAL_ALIGN, WEIGHTS_FILE, externalModel } from '../src/onnx/external.js';
 import { type ModelObj, type TensorObj, decodeModel, encodeModel, onnxType } from '../src/onnx/proto.js';
+import { CremaError } from '../src/util/errors.js';
 import { NCHWC_MAX_BYTES, convWeightBytes, layoutOptions, runOnnx } from '../src/onnx/run.js';
 import { nodePlatform } from '../src/platform/node.js';
 import { Net } from '../src/runtime/net.js';
@@ -110,6 +111,22 @@ describe('ONNX Runtime sessions from files (Node)', () => {
     }
     expect(made.length).toBe(1);
     expect(fs.existsSync(made[0])).toBe(false);
+  });
+
+  it('makes the session from the bytes where the files cannot be written (a full or read-only temporary folder): the same outputs', async () => {
+    const lenet = await load('lenet');
+    const data = new Tensor([1, 1, 28, 28], randomArray(28 * 28, rng(4)));
+    const mapped = await runOnnx(lenet.graph, { data });
+    const write = nodePlatform.onnxModelFiles!;
+    nodePlatform.onnxModelFiles = () => {
+      throw new CremaError('cannot write the model for ONNX Runtime in /tmp/x: ENOSPC: no space left on device, write');
+    };
+    try {
+      const fromBytes = await runOnnx(lenet.graph, { data });
+      expect(fromBytes.get('prob')!.data).toEqual(mapped.get('prob')!.data);
+    } finally {
+      nodePlatform.onnxModelFiles = write;
+    }
   });
 
   it('leaves out the NCHWc transformer only for a model whose Conv weights pass the bound', async () => {

@@ -115,7 +115,7 @@ export class OnnxRunner {
  * src/onnx/external.ts), else from its bytes. `leftover` removes files that outlived the session's creation.
  */
 async function openSession(ort: OrtModule, model: ModelObj, options: ort.InferenceSession.SessionOptions): Promise<{ session: ort.InferenceSession; leftover?: () => boolean }> {
-  const files = platform().onnxModelFiles?.(externalModel(model));
+  const files = writtenFiles(model);
   if (!files) return { session: await ort.InferenceSession.create(encodeModel(model), options) };
   let session: ort.InferenceSession;
   try {
@@ -125,6 +125,19 @@ async function openSession(ort: OrtModule, model: ModelObj, options: ort.Inferen
     throw err;
   }
   return { session, leftover: files.remove() ? undefined : files.remove };
+}
+
+/**
+ * The model's files, where the platform writes them; where it cannot (a full or read-only temporary folder), none:
+ * the session is then made from the bytes, as in a browser, which costs memory but gives the same session.
+ */
+function writtenFiles(model: ModelObj): { path: string; remove(): boolean } | undefined {
+  try {
+    return platform().onnxModelFiles?.(externalModel(model));
+  } catch (err) {
+    if (err instanceof CremaError) return undefined;
+    throw err;
+  }
 }
 
 /**
