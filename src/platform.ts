@@ -4,6 +4,7 @@
 // entry (src/index.ts, the CLI) installs src/platform/node.ts; a browser entry installs its own.
 
 import type { ByteSource, CopyHelper } from './caffe/types.js';
+import type { ExternalModel } from './onnx/external.js';
 import type { Tensor } from './tensor.js';
 import { CremaError } from './util/errors.js';
 
@@ -89,6 +90,13 @@ export interface Platform {
    * that the package's public types need neither installed).
    */
   onnxRuntime(): Promise<unknown>;
+  /**
+   * Writes a model and its weights file (src/onnx/external.ts) where ONNX Runtime opens them by path, which maps
+   * the weights rather than copying them (optional: where absent, as in a browser, a session is made from the
+   * model's bytes). `remove` deletes them, once the session is made: a mapping outlives its file (on POSIX systems;
+   * Windows refuses, `remove` then returns false and is called again when the session is released).
+   */
+  onnxModelFiles?(model: ExternalModel): { path: string; remove(): boolean };
   /** Caffe HDF5 weights (data/<layer>/<blob index>) from a file or its bytes, by layer name. */
   readHdf5Weights(source: string | Uint8Array, label: string): Promise<Map<string, Tensor[]>>;
 }

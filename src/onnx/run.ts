@@ -4,9 +4,10 @@ import type { Net } from '../runtime/net.js';
 import { Tensor, sameShape, shapeString } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { nameRecord } from '../util/names.js';
-import type { ModelObj } from './proto.js';
+import { type ModelObj, encodeModel } from './proto.js';
+import { externalModel } from './external.js';
 import { batchDependence, freeBatchDimension } from './batch.js';
-import { type ConvertOptions, type OnnxConversion, convertGraph, encodeConversion, neededLayers, wantedBlobs } from './convert.js';
+import { type ConvertOptions, type OnnxConversion, convertGraph, neededLayers, wantedBlobs } from './convert.js';
 import type { OrtModule } from './ort.js';
 import { platform } from '../platform.js';
 
@@ -48,15 +49,21 @@ export class OnnxRunner {
     if (options.anyBatch) freeBatchDimension(conversion.model);
     const renamed = sessionSafe(conversion.model);
     const ort = (await platform().onnxRuntime()) as OrtModule;
-    const session = await ort.InferenceSession.create(encodeConversion(conversion), {
+    const { session, leftover } = await openSession(ort, conversion.model, {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
+      ...layoutOptions(conversion.model),
     });
-    return new OnnxRunner(graph, conversion, session, renamed, ort, new Map(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!])), options.anyBatch === true);
+    const runner = new OnnxRunner(graph, conversion, session, renamed, ort, new Map(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!])), options.anyBatch === true);
+    runner.leftover = leftover;
+    return runner;
   }
+
+  /** Model files a session maps that could not be removed when it was made (Windows): removed at release. */
+  private leftover?: () => boolean;
 
   /**
    * Runs one forward; returns each requested blob's value after the whole net, by Caffe blob name: the
@@ -99,7 +106,57 @@ export class OnnxRunner {
 
   async release(): Promise<void> {
     await this.session.release();
+    this.leftover?.();
   }
+}
+
+/**
+ * A session for `model`: from its files where the platform writes them (Node: the weights mapped, not copied; see
+ * src/onnx/external.ts), else from its bytes. `leftover` removes files that outlived the session's creation.
+ */
+async function openSession(ort: OrtModule, model: ModelObj, options: ort.InferenceSession.SessionOptions): Promise<{ session: ort.InferenceSession; leftover?: () => boolean }> {
+  const files = writtenFiles(model);
+  if (!files) return { session: await ort.InferenceSession.create(encodeModel(model), options) };
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(files.path, options);
+  } catch (err) {
+    files.remove();
+    throw err;
+  }
+  return { session, leftover: files.remove() ? undefined : files.remove };
+}
+
+/**
+ * The model's files, where the platform writes them; where it cannot (a full or read-only temporary folder), none:
+ * the session is then made from the bytes, as in a browser, which costs memory but gives the same session.
+ */
+function writtenFiles(model: ModelObj): { path: string; remove(): boolean } | undefined {
+  try {
+    return platform().onnxModelFiles?.(externalModel(model));
+  } catch (err) {
+    if (err instanceof CremaError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Above this many bytes of Conv weights, ONNX Runtime's NCHWc layout transformer is left out: it copies each Conv
+ * weight into its blocked layout when the session is made, where every other weight is mapped. FCN-8s (470 MiB of
+ * Conv weights) took 14.7 s and 1.7 GiB more at its peak to open with it, 0.4 s and 26 MiB without. Below the bound
+ * it stays, for its faster forwards (VGG-16, 56 MiB of Conv weights: 726 against 985 ms at 2 threads; ResNet-50).
+ */
+export const NCHWC_MAX_BYTES = 256 * 1048576;
+
+/** Session options for the model's size: without the NCHWc transformer when its Conv weights pass `bound`. */
+export function layoutOptions(model: ModelObj, bound = NCHWC_MAX_BYTES): Pick<ort.InferenceSession.SessionOptions, 'extra'> {
+  return convWeightBytes(model) > bound ? { extra: { optimization: { disable_specified_optimizers: 'NchwcTransformer' } } } : {};
+}
+
+/** The bytes of the initializers that are Conv weights (input 1 of a Conv node). */
+export function convWeightBytes(model: ModelObj): number {
+  const weights = new Set(model.graph.node.filter((n) => n.op_type === 'Conv').map((n) => n.input[1]));
+  return model.graph.initializer.reduce((sum, t) => sum + (weights.has(t.name) ? t.raw_data.length : 0), 0);
 }
 
 /**

@@ -1,7 +1,7 @@
 // The Node side of the platform seam (src/platform.ts): files, environment, cores, worker threads, HDF5 through
 // h5wasm's Node build. Importing this module installs it; the Node entry (src/index.ts) and the CLI do.
 import fs from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { MessageChannel, Worker, isMainThread, receiveMessageOnPort } from 'node:worker_threads';
@@ -11,6 +11,7 @@ import { ReadHelper, checkReadable, fileSource, readFileBytes, withOpenFile } fr
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setPluginImporter } from '../layers/plugin.js';
+import type { ExternalModel } from '../onnx/external.js';
 
 /** The package root: proto/ and dist/ sit there, two levels up from both src/platform and dist/platform. */
 const ROOT = new URL('../../', import.meta.url);
@@ -162,6 +163,33 @@ function startNetWorker(): NetWorker {
   };
 }
 
+/** The model and its weights file in a fresh temporary directory, the weights written from the net's own memory. */
+function onnxModelFiles({ model, location, weights }: ExternalModel): { path: string; remove(): boolean } {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'crema-onnx-'));
+  const remove = () => {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+      return true;
+    } catch {
+      return false; // Windows: the weights are mapped until the session is released
+    }
+  };
+  try {
+    fs.writeFileSync(path.join(dir, 'model.onnx'), model);
+    const fd = fs.openSync(path.join(dir, location), 'w');
+    try {
+      for (const { offset, bytes } of weights)
+        for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done, offset + done);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    remove();
+    throw new CremaError(`cannot write the model for ONNX Runtime in ${dir}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return { path: path.join(dir, 'model.onnx'), remove };
+}
+
 /** @internal The Node platform (installed below on import): not in the public types, whose lib need not know WebAssembly. */
 export const nodePlatform: Platform = {
   name: 'node',
@@ -181,6 +209,7 @@ export const nodePlatform: Platform = {
   startCopyHelper: (memory) => new ReadHelper(memory),
   // Imported when asked: startup loads nothing of ONNX (test/startup.test.ts).
   onnxRuntime: async () => (await import('../onnx/ort.js')).loadOrt(),
+  onnxModelFiles,
   async readHdf5Weights(source, label) {
     // h5wasm (an optional peer dependency) loads only when HDF5 weights come in: nothing else pays for it.
     const { readHdf5Weights } = await import('../caffe/hdf5.js').catch((err: unknown) => {

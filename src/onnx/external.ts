@@ -1,0 +1,61 @@
+// A converted model with its weights as ONNX external data: what ONNX Runtime (onnxruntime-node) is given, as two
+// files, to open a session. Loaded from bytes, ONNX Runtime parses them into its own copy and then copies every
+// tensor again into the session (FCN-8s, 513 MiB of weights: the bytes, that copy and the session's, 3x the weights
+// on top of the Net's); a tensor in an external file it maps instead (no copy, pages shared with the file cache).
+import { encodeMessage } from '../caffe/wire.js';
+import type { Message } from '../caffe/message.js';
+import { type ModelObj, type TensorObj, onnxType } from './proto.js';
+
+/** The weights file's name, beside the model (ONNX resolves `location` against the model's directory). */
+export const WEIGHTS_FILE = 'weights.bin';
+
+/**
+ * Tensors of at least this many bytes go to the weights file, each at a multiple of it: the mapping granularity of
+ * every system (64 KiB on Windows, a page elsewhere), so that ONNX Runtime can map each one where it lies.
+ */
+export const EXTERNAL_ALIGN = 65536;
+
+/** TensorProto.DataLocation EXTERNAL. */
+const EXTERNAL = 1;
+
+/** A tensor of the weights file: its bytes (a view on the net's weights, not a copy) and where they go. */
+export interface ExternalChunk {
+  offset: number;
+  bytes: Uint8Array;
+}
+
+export interface ExternalModel {
+  /** The model's bytes, the large tensors left out (kilobytes for any net). */
+  model: Uint8Array;
+  /** The weights file's name, as the model refers to it (WEIGHTS_FILE), beside the model. */
+  location: string;
+  /** The large tensors' bytes, in file order; the weights file ends where the last one does. */
+  weights: ExternalChunk[];
+}
+
+/** An initializer whose bytes are in the weights file. */
+interface ExternalTensorObj extends Omit<TensorObj, 'raw_data'> {
+  data_location: number;
+  external_data: { key: string; value: string }[];
+}
+
+/**
+ * `model` with each initializer of EXTERNAL_ALIGN bytes or more moved out to WEIGHTS_FILE (the model is not
+ * changed). Read back in place of its external_data, each tensor is the converted one: test/onnx-external.test.ts
+ * checks that the result then encodes to encodeModel's bytes.
+ */
+export function externalModel(model: ModelObj): ExternalModel {
+  const weights: ExternalChunk[] = [];
+  let end = 0;
+  const initializer = model.graph.initializer.map((t): TensorObj | ExternalTensorObj => {
+    if (t.raw_data.length < EXTERNAL_ALIGN) return t;
+    const offset = Math.ceil(end / EXTERNAL_ALIGN) * EXTERNAL_ALIGN;
+    weights.push({ offset, bytes: t.raw_data });
+    end = offset + t.raw_data.length;
+    const { raw_data: _, ...rest } = t;
+    const entries = { location: WEIGHTS_FILE, offset: String(offset), length: String(t.raw_data.length) };
+    return { ...rest, data_location: EXTERNAL, external_data: Object.entries(entries).map(([key, value]) => ({ key, value })) };
+  });
+  const outer: ModelObj = { ...model, graph: { ...model.graph, initializer: initializer as TensorObj[] } };
+  return { model: encodeMessage(onnxType('ModelProto'), outer as unknown as Message), location: WEIGHTS_FILE, weights };
+}

@@ -1,0 +1,140 @@
+// The model ONNX Runtime sessions are made from in Node: the converted model with its large tensors in a weights
+// file (src/onnx/external.ts), which ONNX Runtime maps instead of copying. The referee is the converted model's own
+// encoding (encodeConversion, checked against protobufjs's in onnx-convert.test.ts).
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
+import { EXTERNAL_ALIGN, WEIGHTS_FILE, externalModel } from '../src/onnx/external.js';
+import { type ModelObj, type TensorObj, decodeModel, encodeModel, onnxType } from '../src/onnx/proto.js';
+import { CremaError } from '../src/util/errors.js';
+import { NCHWC_MAX_BYTES, convWeightBytes, layoutOptions, runOnnx } from '../src/onnx/run.js';
+import { nodePlatform } from '../src/platform/node.js';
+import { Net } from '../src/runtime/net.js';
+import { Tensor } from '../src/tensor.js';
+import { randomArray, rng } from './helpers/compute.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const load = (dir: string) => Net.load(path.join(repo, 'models', dir, 'deploy.prototxt'), path.join(repo, 'models', dir, 'weights.caffemodel'));
+
+type Stored = TensorObj & { data_location?: number; external_data?: { key: string; value: string }[] };
+
+/** The outer model with each external tensor's bytes read back from `file` as raw_data, as the converter wrote it. */
+function readBack(outer: Uint8Array, file: Uint8Array): ModelObj {
+  const model = decodeModel(outer);
+  for (const t of model.graph.initializer as Stored[]) {
+    if (!t.external_data?.length) continue;
+    const entry = Object.fromEntries(t.external_data.map((e) => [e.key, e.value]));
+    expect(entry.location).toBe(WEIGHTS_FILE);
+    expect(t.data_location).toBe(1);
+    t.raw_data = file.subarray(Number(entry.offset), Number(entry.offset) + Number(entry.length));
+    delete t.external_data;
+    delete t.data_location;
+  }
+  return model;
+}
+
+describe('externalModel', () => {
+  it('read back from its weights file, is the converted model byte for byte (LeNet with every blob an output, CIFAR-10)', async () => {
+    const lenet = await load('lenet'), cifar = await load('cifar10_full');
+    for (const conversion of [convertGraph(lenet.graph, { outputs: 'all' }), convertGraph(cifar.graph, { lrn: 'decomposed' })]) {
+      const { model, weights } = externalModel(conversion.model);
+      const file = new Uint8Array(weights.at(-1)!.offset + weights.at(-1)!.bytes.length);
+      for (const w of weights) file.set(w.bytes, w.offset);
+      const expected = encodeConversion(conversion);
+      expect(Buffer.from(encodeModel(readBack(model, file))).equals(Buffer.from(expected))).toBe(true);
+      // protobufjs reads the outer model the same way (external_data, data_location as ONNX numbers them)
+      const theirs = onnxType('ModelProto').toObject(onnxType('ModelProto').decode(model), { longs: Number, arrays: true }) as ModelObj;
+      expect(theirs.graph.initializer.filter((t) => (t as Stored).external_data?.length).length).toBe(weights.length);
+      // the outer model is the rest: each moved tensor's bytes gone, a few dozen bytes of reference in their place
+      const moved = weights.reduce((sum, w) => sum + w.bytes.length, 0);
+      expect(model.length).toBeLessThan(expected.length - moved + weights.length * 100);
+    }
+  });
+
+  it('moves out exactly the tensors of EXTERNAL_ALIGN bytes or more, each aligned, views of the net\'s own weights (no copy)', async () => {
+    const lenet = await load('lenet');
+    const { model, weights } = externalModel(convertGraph(lenet.graph).model);
+    const big = [...lenet.params.values()].flat().filter((t) => t.data.byteLength >= EXTERNAL_ALIGN);
+    expect(big.map((t) => t.size)).toEqual([50 * 20 * 5 * 5, 500 * 800]); // conv2's and ip1's weights; the biases, conv1 and ip2 stay inline
+    expect(weights.map((w) => w.bytes.length)).toEqual(big.map((t) => t.data.byteLength));
+    weights.forEach((w, i) => {
+      expect(w.offset % EXTERNAL_ALIGN).toBe(0);
+      if (i > 0) expect(w.offset).toBeGreaterThanOrEqual(weights[i - 1].offset + weights[i - 1].bytes.length);
+      expect(w.bytes.buffer).toBe(big[i].data.buffer);
+      expect(w.bytes.byteOffset).toBe(big[i].data.byteOffset);
+    });
+    const inline = decodeModel(model).graph.initializer.filter((t) => !(t as Stored).external_data?.length);
+    expect(inline.every((t) => t.raw_data.length < EXTERNAL_ALIGN)).toBe(true);
+  });
+});
+
+describe('ONNX Runtime sessions from files (Node)', () => {
+  it('writes the model and its weights file, which a session maps: it runs after they are removed, as a session from the bytes does', async () => {
+    const lenet = await load('lenet');
+    const conversion = convertGraph(lenet.graph, { outputs: 'all' });
+    const ext = externalModel(conversion.model);
+    const files = nodePlatform.onnxModelFiles!(ext);
+    const dir = path.dirname(files.path);
+    expect(fs.readdirSync(dir).sort()).toEqual(['model.onnx', WEIGHTS_FILE]);
+    expect(Buffer.from(fs.readFileSync(files.path)).equals(Buffer.from(ext.model))).toBe(true);
+    const file = fs.readFileSync(path.join(dir, WEIGHTS_FILE));
+    for (const w of ext.weights) expect(Buffer.from(file.subarray(w.offset, w.offset + w.bytes.length)).equals(Buffer.from(w.bytes))).toBe(true);
+    const options = { graphOptimizationLevel: 'all', logSeverityLevel: 3, intraOpNumThreads: 1 } as const;
+    const mapped = await ort.InferenceSession.create(files.path, options);
+    expect(files.remove()).toBe(true);
+    expect(fs.existsSync(dir)).toBe(false);
+    const fromBytes = await ort.InferenceSession.create(encodeConversion(conversion), options);
+    const feeds = { data: new ort.Tensor('float32', randomArray(28 * 28, rng(7)), [1, 1, 28, 28]) };
+    const [a, b] = [await mapped.run(feeds), await fromBytes.run(feeds)];
+    expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
+    for (const name of Object.keys(b)) expect(Array.from(a[name].data as Float32Array), name).toEqual(Array.from(b[name].data as Float32Array));
+    await Promise.all([mapped.release(), fromBytes.release()]);
+  });
+
+  it('runOnnx leaves no model files behind once its session is made', async () => {
+    const lenet = await load('lenet');
+    const made: string[] = [];
+    const write = nodePlatform.onnxModelFiles!;
+    nodePlatform.onnxModelFiles = (model) => {
+      const files = write(model);
+      made.push(path.dirname(files.path));
+      return files;
+    };
+    try {
+      const out = await runOnnx(lenet.graph, { data: new Tensor([1, 1, 28, 28], randomArray(28 * 28, rng(3))) });
+      expect(out.get('prob')!.dims).toEqual([1, 10]);
+    } finally {
+      nodePlatform.onnxModelFiles = write;
+    }
+    expect(made.length).toBe(1);
+    expect(fs.existsSync(made[0])).toBe(false);
+  });
+
+  it('makes the session from the bytes where the files cannot be written (a full or read-only temporary folder): the same outputs', async () => {
+    const lenet = await load('lenet');
+    const data = new Tensor([1, 1, 28, 28], randomArray(28 * 28, rng(4)));
+    const mapped = await runOnnx(lenet.graph, { data });
+    const write = nodePlatform.onnxModelFiles!;
+    nodePlatform.onnxModelFiles = () => {
+      throw new CremaError('cannot write the model for ONNX Runtime in /tmp/x: ENOSPC: no space left on device, write');
+    };
+    try {
+      const fromBytes = await runOnnx(lenet.graph, { data });
+      expect(fromBytes.get('prob')!.data).toEqual(mapped.get('prob')!.data);
+    } finally {
+      nodePlatform.onnxModelFiles = write;
+    }
+  });
+
+  it('leaves out the NCHWc transformer only for a model whose Conv weights pass the bound', async () => {
+    const lenet = await load('lenet');
+    const model = convertGraph(lenet.graph).model;
+    expect(convWeightBytes(model)).toBe(4 * (20 * 1 * 5 * 5 + 50 * 20 * 5 * 5)); // conv1's and conv2's weights, not their biases nor ip1's
+    expect(layoutOptions(model)).toEqual({});
+    expect(layoutOptions(model, convWeightBytes(model) - 1)).toEqual({ extra: { optimization: { disable_specified_optimizers: 'NchwcTransformer' } } });
+    expect(NCHWC_MAX_BYTES).toBe(256 * 1048576);
+  });
+});
