@@ -18,7 +18,7 @@ import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/de
 import { writeTinyPose } from './helpers/tinypose.js';
 import { type Person, personLine, poseModel } from '../src/detect/pose-models.js';
 import { detectFaces, loadMtcnn } from '../src/detect/faces.js';
-import type { Face } from '../src/detect/mtcnn.js';
+import type { Face, MtcnnOptions } from '../src/detect/mtcnn.js';
 import { faceLine } from '../src/detect/options.js';
 import { Net } from '../src/runtime/net.js';
 import { readNpy } from '../src/util/npy.js';
@@ -69,10 +69,10 @@ function expectSameFaces(got: Face[], expected: Face[], tolerance: number): void
 }
 
 /** The Node library's faces: by default the shipped MTCNN's on its example (crema faces models/mtcnn models/mtcnn/examples/handshake.jpg). */
-async function nodeFaces(dir = model('mtcnn', ''), image = model('mtcnn', 'examples/handshake.jpg'), backend: 'native' | 'onnx' = 'native'): Promise<Face[]> {
+async function nodeFaces(dir = model('mtcnn', ''), image = model('mtcnn', 'examples/handshake.jpg'), backend: 'native' | 'onnx' = 'native', options: MtcnnOptions = {}): Promise<Face[]> {
   const nets = await loadMtcnn(dir, { threads: 2 });
   try {
-    return await detectFaces(nets, image, { backend });
+    return await detectFaces(nets, image, { backend, ...options });
   } finally {
     for (const n of Object.values(nets)) n.dispose();
   }
@@ -760,6 +760,22 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await click(page, '#run');
       expectSameFaces(await pageFaces(page), expectedOnnx, 1e-4);
       expect(await page.$eval('#run-time', (e) => e.textContent)).toMatch(/^handshake\.jpg: 2 faces in [\d.]+ ms \(ONNX Runtime Web/);
+      // The demo's settings, as crema faces' flags: a larger smallest face, other thresholds, a coarser pyramid
+      const flags = { minSize: 60, thresholds: [0.5, 0.6, 0.9] as [number, number, number], factor: 0.6 };
+      const flagged = await nodeFaces(undefined, undefined, 'native', flags);
+      await page.select('#backend', 'native');
+      for (const [id, value] of [['#min-size', '60'], ['#thresholds', '0.5,0.6,0.9'], ['#factor', '0.6']]) {
+        await page.$eval(id, (e) => ((e as unknown as { value: string }).value = ''));
+        await page.type(id, value);
+      }
+      await page.evaluate('cremaPage.faces = []');
+      await click(page, '#run');
+      expectSameFaces(await pageFaces(page), flagged, 1e-4);
+      expect(flagged).not.toEqual(expected); // the flags changed what was found
+      await page.$eval('#thresholds', (e) => ((e as unknown as { value: string }).value = '0.5,,0.9'));
+      await click(page, '#run');
+      await page.waitForSelector('#error:not(:empty)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe("--thresholds: three numbers, P-Net's, R-Net's and O-Net's (the demo's: 0.6,0.7,0.7), got '0.5,,0.9'");
       // Another net in its place: MTCNN's mode and faces go, its three nets released in the engine worker.
       await page.evaluate('globalThis.mtcnnNets = Object.values(cremaPage.faceNets)');
       await page.select('#shipped', 'lenet');

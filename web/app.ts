@@ -5,7 +5,7 @@
 import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import * as crema from '../src/browser/index.js';
 import { parseDataShape } from '../src/util/data-shape.js';
-import { type MtcnnRole, MTCNN_FILES, detectionLine, faceDetection, faceLine, mtcnnRoles } from '../src/detect/options.js';
+import { type MtcnnRole, MTCNN_FILES, detectionLine, faceDetection, faceLine, mtcnnRoles, parseThresholds } from '../src/detect/options.js';
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
 import { posesSvg } from '../src/detect/pose-draw.js';
 import { type Person, parseResolution, personLine, poseModel } from '../src/detect/pose-models.js';
@@ -380,6 +380,7 @@ function showMode(net: Net): void {
   $('pre').hidden = colorizer || poser; // the demo's own preparation (the photo's L; OpenPose's scale and x / 256 - 0.5)
   $('threshold-box').hidden = !detector;
   $('pose-box').hidden = !poser;
+  $('faces-box').hidden = true; // showFacesMode shows it
   $('detect-box').hidden = !detector && !colorizer && !poser;
   $('top').hidden = detector || colorizer || poser;
   $('thumb').hidden = detector || poser; // the boxes' canvas shows the image
@@ -409,6 +410,7 @@ function showFacesMode(): void {
   $('run').textContent = 'Find';
   for (const id of ['pre', 'top', 'thumb']) $(id).hidden = true;
   $('detect-box').hidden = false;
+  $('faces-box').hidden = false;
 }
 
 /** Whether the page can run the net on an image: a detector (Net.detect feeds it), or a net of one input. */
@@ -454,7 +456,9 @@ async function findFaces(): Promise<void> {
   if (!nets || !image) return;
   const backend = $<HTMLSelectElement>('backend').value as Backend;
   const t0 = performance.now();
-  const faces = await detectFaces(nets, image, { backend });
+  const number = (id: string) => $<HTMLInputElement>(id).valueAsNumber;
+  const flags = { minSize: number('min-size'), thresholds: parseThresholds($<HTMLInputElement>('thresholds').value), factor: number('factor') };
+  const faces = await detectFaces(nets, image, { backend, ...flags });
   const ms = performance.now() - t0;
   exposed.faces = faces;
   drawDetections($<HTMLCanvasElement>('boxes'), image, faces.map(faceDetection));

@@ -85,6 +85,13 @@ export interface FaceOptions extends MtcnnOptions {
 }
 
 /** Refuses an unknown option and a backend that is not 'native' or 'onnx', before any image is read (the demo's options: mtcnnOptions). */
+/** --thresholds P,R,O (the CLI's and the page's): P-Net's, R-Net's and O-Net's score thresholds. */
+export function parseThresholds(text: string): [number, number, number] {
+  const t = text.split(',').map((v) => (v.trim() === '' ? NaN : Number(v)));
+  if (t.length !== 3 || t.some((v) => !Number.isFinite(v))) throw new CremaError(`--thresholds: three numbers, P-Net's, R-Net's and O-Net's (the demo's: 0.6,0.7,0.7), got '${text}'`);
+  return t as [number, number, number];
+}
+
 export function checkFaceOptions(options: FaceOptions): void {
   checkOptionKeys(options, ['minSize', 'thresholds', 'factor', 'backend'], 'detectFaces');
   checkBackend(options.backend, 'detectFaces');

@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { drawDetections } from '../../detect/draw.js';
 import { loadMtcnnWith, onnxForward } from '../../detect/faces.js';
 import { type Face, facesInImage } from '../../detect/mtcnn.js';
-import { MTCNN_FILES, faceDetection, faceLine } from '../../detect/options.js';
+import { MTCNN_FILES, faceDetection, faceLine, parseThresholds } from '../../detect/options.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import { Net } from '../../runtime/net.js';
 import { CremaError } from '../../util/errors.js';
@@ -38,9 +38,7 @@ export const facesCommand = {
       .example(example('$0 faces models/mtcnn models/mtcnn/examples/handshake.jpg'), 'MTCNN (its nets ship with crema): two faces and their landmarks')
       .epilog('As MTCNN\'s MATLAB demo (detect_face.m; MTCNNv2\'s when det4 is in DIR, its LNet moving the landmarks): P-Net over an image pyramid, R-Net and O-Net on the boxes, the landmarks averaged with O-Net\'s on the mirrored crops; every resize Piotr Dollár\'s imResample, as there. Boxes are in the image\'s pixels counted from 0 (the demo\'s less 1); landmarks are left eye, right eye, nose, left and right mouth corner. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
   handler: async (args: FacesArgs) => {
-    const thresholds = args.thresholds.split(',').map(Number);
-    if (thresholds.length !== 3 || thresholds.some((t) => !Number.isFinite(t))) throw new CremaError(`--thresholds: three numbers, P-Net's, R-Net's and O-Net's (the demo's: 0.6,0.7,0.7), got '${args.thresholds}'`);
-    const options = { minSize: args.minSize, factor: args.factor, thresholds: thresholds as [number, number, number] };
+    const options = { minSize: args.minSize, factor: args.factor, thresholds: parseThresholds(args.thresholds) };
     const files = collectImages(args.images);
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
     const native = args.backend === 'native';
