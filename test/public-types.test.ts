@@ -43,6 +43,11 @@ describe.each(['index.d.ts', 'core.d.ts'])('the public types of %s', (entry) => 
     expect(uses).toEqual([]);
   });
 
+  it("import none of the optional peers' types (an app without onnxruntime-node or h5wasm installed: run.d.ts's layoutOptions once named onnxruntime-node's SessionOptions)", () => {
+    const peers = [...files].filter(([, text]) => /from '(onnxruntime-node|onnxruntime-web|onnxruntime-common|h5wasm)'/.test(text)).map(([file]) => path.relative(dist, file));
+    expect(peers).toEqual([]);
+  });
+
   it('show no internals: the graph, layer implementations, the worker protocol, the platform seam', () => {
     const all = [...files.values()].join('\n');
     const net = files.get(path.join(dist, 'runtime/net.d.ts'))!;

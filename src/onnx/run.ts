@@ -149,7 +149,8 @@ function writtenFiles(model: ModelObj): { path: string; remove(): boolean } | un
 export const NCHWC_MAX_BYTES = 256 * 1048576;
 
 /** Session options for the model's size: without the NCHWc transformer when its Conv weights pass `bound`. */
-export function layoutOptions(model: ModelObj, bound = NCHWC_MAX_BYTES): Pick<ort.InferenceSession.SessionOptions, 'extra'> {
+// The session options' `extra`, written out: the package's types must not name onnxruntime-node's (an optional peer).
+export function layoutOptions(model: ModelObj, bound = NCHWC_MAX_BYTES): { extra?: { optimization: { disable_specified_optimizers: string } } } {
   return convWeightBytes(model) > bound ? { extra: { optimization: { disable_specified_optimizers: 'NchwcTransformer' } } } : {};
 }
 
