@@ -141,6 +141,12 @@ async function click(page: Page, selector: string): Promise<void> {
   }
 }
 
+/** A field's text replaced by `value`, typed as a user types it. */
+async function fill(page: Page, selector: string, value: string): Promise<void> {
+  await page.$eval(selector, (e) => ((e as unknown as { value: string }).value = ''));
+  await page.type(selector, value);
+}
+
 async function shot(page: Page, name: string, selector?: string): Promise<void> {
   if (!SHOTS) return;
   fs.mkdirSync(SHOTS, { recursive: true });
@@ -764,10 +770,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       const flags = { minSize: 60, thresholds: [0.5, 0.6, 0.9] as [number, number, number], factor: 0.6 };
       const flagged = await nodeFaces(undefined, undefined, 'native', flags);
       await page.select('#backend', 'native');
-      for (const [id, value] of [['#min-size', '60'], ['#thresholds', '0.5,0.6,0.9'], ['#factor', '0.6']]) {
-        await page.$eval(id, (e) => ((e as unknown as { value: string }).value = ''));
-        await page.type(id, value);
-      }
+      for (const [id, value] of [['#min-size', '60'], ['#thresholds', '0.5,0.6,0.9'], ['#factor', '0.6']]) await fill(page, id, value);
       await page.evaluate('cremaPage.faces = []');
       await click(page, '#run');
       expectSameFaces(await pageFaces(page), flagged, 1e-4);
@@ -896,10 +899,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       same(await people('ONNX Runtime Web'), 1e-3);
       // OpenPose's flags, as crema pose's: another net size and two scales
       await page.select('#backend', 'native');
-      for (const [id, value] of [['#net-resolution', '-1x64'], ['#scale-number', '2'], ['#scale-gap', '0.3']]) {
-        await page.$eval(id, (e) => ((e as unknown as { value: string }).value = ''));
-        await page.type(id, value);
-      }
+      for (const [id, value] of [['#net-resolution', '-1x64'], ['#scale-number', '2'], ['#scale-gap', '0.3']]) await fill(page, id, value);
       await page.$eval('#run-time', (e) => (e.textContent = ''));
       await click(page, '#run');
       const got = await people('the engine worker');

@@ -456,8 +456,7 @@ async function findFaces(): Promise<void> {
   if (!nets || !image) return;
   const backend = $<HTMLSelectElement>('backend').value as Backend;
   const t0 = performance.now();
-  const number = (id: string) => $<HTMLInputElement>(id).valueAsNumber;
-  const flags = { minSize: number('min-size'), thresholds: parseThresholds($<HTMLInputElement>('thresholds').value), factor: number('factor') };
+  const flags = { minSize: numberIn('min-size'), thresholds: parseThresholds($<HTMLInputElement>('thresholds').value), factor: numberIn('factor') };
   const faces = await detectFaces(nets, image, { backend, ...flags });
   const ms = performance.now() - t0;
   exposed.faces = faces;
@@ -496,8 +495,12 @@ async function findPeople(): Promise<void> {
 
 /** The page's OpenPose flags as detectPoses' options (--net-resolution WxH, --scale-number, --scale-gap). */
 function poseFlags(): { netResolution: [number, number]; scaleNumber: number; scaleGap: number } {
-  const number = (id: string) => $<HTMLInputElement>(id).valueAsNumber;
-  return { netResolution: parseResolution($<HTMLInputElement>('net-resolution').value), scaleNumber: number('scale-number'), scaleGap: number('scale-gap') };
+  return { netResolution: parseResolution($<HTMLInputElement>('net-resolution').value), scaleNumber: numberIn('scale-number'), scaleGap: numberIn('scale-gap') };
+}
+
+/** A number field's value (NaN when empty: the library's option checks then say so). */
+function numberIn(id: string): number {
+  return $<HTMLInputElement>(id).valueAsNumber;
 }
 
 /** The colorization net on the photo: Net.colorize (the library's, in the engine worker), shown beside the original. */

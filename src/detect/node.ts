@@ -87,7 +87,7 @@ function byBackend<T>(net: Net, backend: 'native' | 'onnx' | undefined, core: (r
 const sessions = new WeakMap<Net, Promise<OnnxSessions>>();
 
 function sessionsOf(net: Net): Promise<OnnxSessions> {
-  net.checkWeights(0, -1); // a disposed net, or one handed to its worker, says so (its sessions were released with it)
+  net.usable(); // a disposed net, or one handed to its worker, says so (its sessions were released with it)
   let made = sessions.get(net);
   if (!made) {
     // onnxruntime-node is imported on first use only; the net releases the sessions when it goes (net.companions)

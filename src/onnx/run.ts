@@ -148,8 +148,10 @@ function writtenFiles(model: ModelObj): { path: string; remove(): boolean } | un
  */
 export const NCHWC_MAX_BYTES = 256 * 1048576;
 
-/** Session options for the model's size: without the NCHWc transformer when its Conv weights pass `bound`. */
-// The session options' `extra`, written out: the package's types must not name onnxruntime-node's (an optional peer).
+/**
+ * Session options for the model's size: without the NCHWc transformer when its Conv weights pass `bound`. The type
+ * is written out: the package's types must not name onnxruntime-node's (an optional peer).
+ */
 export function layoutOptions(model: ModelObj, bound = NCHWC_MAX_BYTES): { extra?: { optimization: { disable_specified_optimizers: string } } } {
   return convWeightBytes(model) > bound ? { extra: { optimization: { disable_specified_optimizers: 'NchwcTransformer' } } } : {};
 }
@@ -232,23 +234,13 @@ export class OnnxSessions {
   made = 0;
 
   constructor(private readonly net: Net, private readonly options: RunOnnxOptions = {}) {
-    net.checkWeights(0, -1); // usable (a disposed net says so); the layers' weights are asked per model, in run
+    net.usable(); // a disposed net says so; the layers' weights are asked per model, when one is made
     this.graph = net.graph;
-  }
-
-  /**
-   * ONNX Runtime would fail on empty initializers with a stack trace: refused before any input is read, for the layers
-   * the model of `outputs` holds (colorize's class8_ab, which the release leaves without weights, is not in it).
-   */
-  private checkWeights(outputs: 'net' | 'all' | readonly string[]): string[] {
-    const wanted = wantedBlobs(this.graph, outputs);
-    this.net.checkWeights(0, this.graph.layers.length - 1, neededLayers(this.graph, wanted));
-    return wanted;
   }
 
   /** One forward: the blobs `outputs` names (default: the options', else the net's outputs), by Caffe blob name. */
   async run(inputs: Inputs, outputs = this.options.outputs): Promise<Map<string, Tensor>> {
-    const wanted = this.checkWeights(outputs ?? 'net');
+    const wanted = wantedBlobs(this.graph, outputs ?? 'net');
     const given = inputMap(inputs);
     const shapesOf = (served: ReadonlySet<string>) =>
       JSON.stringify(this.graph.inputs.map((n) => (this.batchFree.get(keyOf(served)) ? given.get(n)?.dims.slice(1) : given.get(n)?.dims)));
@@ -256,6 +248,9 @@ export class OnnxSessions {
     const sameShapes = current !== undefined && current.shapes === shapesOf(current.served);
     if (!sameShapes || !wanted.every((b) => current.served.has(b))) {
       const served = new Set(sameShapes ? [...current.served, ...wanted] : wanted);
+      // ONNX Runtime would fail on empty initializers with a stack trace: refused here, for the layers this model
+      // holds (colorize's class8_ab, which the release leaves without weights, is not in it)
+      this.net.checkWeights(0, this.graph.layers.length - 1, neededLayers(this.graph, [...served]));
       await this.release();
       const runner = await atShapes(this.graph, given, () => {
         const options = { ...this.options, outputs: [...served] }, conversion = convertGraph(this.graph, options);

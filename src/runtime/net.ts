@@ -356,7 +356,8 @@ export class Net {
     this.rooms.clear();
   }
 
-  private usable(): void {
+  /** @internal Refuses a disposed net, or one handed to its worker, in one line (its message). */
+  usable(): void {
     if (this.gone) throw new CremaError(this.gone);
   }
 
