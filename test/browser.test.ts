@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import puppeteer, { type Browser, type Page, type WebWorker } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detect } from '../src/detect/node.js';
 import type { Detection, DetectOptions } from '../src/detect/options.js';
@@ -12,6 +12,9 @@ import { imageInput } from '../src/image/input.js';
 import { loadImage } from '../src/image/load.js';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
+import { EXTERNAL_ALIGN } from '../src/onnx/external.js';
+import { encodeModel } from '../src/onnx/proto.js';
+import { readBack } from './helpers/external.js';
 import { colorize, detectPoses, edges, segment } from '../src/detect/node.js';
 import { denseWeights } from './fixtures/dense/referee/weights.mjs';
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
@@ -155,6 +158,73 @@ async function shot(page: Page, name: string, selector?: string): Promise<void> 
   else await page.screenshot({ path: file });
 }
 
+/** What the engine worker gave onnxruntime-web for a session (see spyOnSessions). */
+interface SpiedSession {
+  model: string;
+  external: { path: string; data: string; bytes: number; viewOfMore: boolean; shared: boolean }[];
+  oneBuffer: boolean;
+}
+
+/**
+ * Wraps, in the engine worker, onnxruntime-web's InferenceSession.create (the module the engine imports from `ort`:
+ * the same instance) to record what each session is made from (the model's bytes and externalData, as base64; whether
+ * the external tensors are views on one larger buffer, the kernels' memory, rather than arrays of their own) and its
+ * sessions' runs (feeds copied, results), for sessionFromBytes.
+ */
+async function spyOnSessions(page: Page, ort: string): Promise<WebWorker> {
+  const worker = page.workers().find((w) => w.url().includes('crema-worker'))!;
+  await worker.evaluate(async (url) => {
+    type Ort = typeof import('onnxruntime-web');
+    const module = (await new Function('url', 'return import(url)')(url)) as Ort; // written out: vitest rewrites an import() here
+    const g = globalThis as unknown as { spied: unknown[]; create: Ort['InferenceSession']['create'] };
+    const base64 = (u8: Uint8Array) => {
+      let s = '';
+      for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode(...u8.subarray(i, i + 0x8000));
+      return btoa(s);
+    };
+    g.spied = [];
+    g.create = module.InferenceSession.create.bind(module.InferenceSession);
+    module.InferenceSession.create = (async (model: Uint8Array, options: Parameters<Ort['InferenceSession']['create']>[1]) => {
+      const given = (options?.externalData ?? []) as { path: string; data: Uint8Array }[];
+      const record = {
+        model: base64(model),
+        options: { ...options, externalData: undefined },
+        external: given.map((e) => ({ path: e.path, data: base64(e.data), bytes: e.data.byteLength, viewOfMore: e.data.buffer.byteLength > e.data.byteLength, shared: e.data.buffer instanceof SharedArrayBuffer })),
+        oneBuffer: new Set(given.map((e) => e.data.buffer)).size === 1,
+        runs: [] as unknown[],
+      };
+      g.spied.push(record);
+      const session = await g.create(model, options);
+      const run = session.run.bind(session) as (feeds: Record<string, InstanceType<Ort['Tensor']>>, fetches: string[]) => Promise<unknown>;
+      (session as unknown as { run: typeof run }).run = async (feeds, fetches) => {
+        const copied = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new module.Tensor('float32', (t.data as Float32Array).slice(), t.dims)]));
+        const results = await run(feeds, fetches);
+        record.runs.push({ feeds: copied, fetches, results });
+        return results;
+      };
+      return session;
+    }) as Ort['InferenceSession']['create'];
+  }, ort);
+  return worker;
+}
+
+/**
+ * The last spied session's last run again, in a session made from `model`'s bytes with the same options: each
+ * result's values, the spied session's and the new one's.
+ */
+async function sessionFromBytes(worker: WebWorker, model: Uint8Array): Promise<[string, number[], number[]][]> {
+  return worker.evaluate(async (bytes) => {
+    type Ort = typeof import('onnxruntime-web');
+    type Run = { feeds: Record<string, InstanceType<Ort['Tensor']>>; fetches: string[]; results: Record<string, InstanceType<Ort['Tensor']>> };
+    const g = globalThis as unknown as { spied: { options: object; runs: Run[] }[]; create: Ort['InferenceSession']['create'] };
+    const spied = g.spied.at(-1)!, { feeds, fetches, results } = spied.runs.at(-1)!;
+    const session = await g.create(Uint8Array.from(atob(bytes), (c) => c.charCodeAt(0)), spied.options);
+    const again = await session.run(feeds, fetches);
+    await session.release();
+    return Object.keys(results).map((k) => [k, Array.from(results[k].data as Float32Array), Array.from(again[k].data as Float32Array)] as [string, number[], number[]]);
+  }, Buffer.from(model).toString('base64'));
+}
+
 /** CIFAR-10 full and the cat, through the Node engine, as the README's classify command. */
 async function nodeCat(): Promise<{ net: Net; prob: Float32Array }> {
   const net = await Net.load(model('cifar10_full', 'deploy.prototxt'), model('cifar10_full', 'weights.caffemodel'));
@@ -272,6 +342,40 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       }, `${server.url}no-ort/ort.mjs`);
       expect(missing).toMatch(/^CremaError: ONNX Runtime Web did not load from http:\/\/127\.0\.0\.1:\d+\/no-ort\/ort\.mjs: .* \(the ONNX backend in a browser needs the optional peer dependency onnxruntime-web: npm install onnxruntime-web\)$/);
       expect(missing).not.toContain('\n');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("gives onnxruntime-web the model without its large tensors, those as externalData views of the net's weights: the outputs of a session from the bytes, bit for bit", async () => {
+    const { page, errors } = await open(browser, `${server.url}?model=cifar10_full`);
+    try {
+      expect(await waitLoaded(page)).toBe('');
+      const worker = await spyOnSessions(page, `${server.url}ort/ort.wasm.bundle.min.mjs`);
+      await page.select('#backend', 'onnx');
+      await click(page, '#examples button');
+      await page.waitForFunction(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage.top.length > 0);
+      expect(await page.$eval('#top li', (e) => e.textContent)).toBe('0.5820 - "cat"');
+      const spied = await worker.evaluate(() => (globalThis as unknown as { spied: SpiedSession[] }).spied.map(({ model, external, oneBuffer }) => ({ model, external, oneBuffer })));
+      // conv2's and conv3's weights (102,400 and 204,800 bytes): the tensors of EXTERNAL_ALIGN bytes or more
+      const big = convertGraph(node.net.graph).model.graph.initializer.filter((t) => t.raw_data.length >= EXTERNAL_ALIGN);
+      expect(big.map((t) => t.raw_data.length)).toEqual([102_400, 204_800]);
+      expect(spied.length).toBeGreaterThan(0); // the classification's session, then one for the blob view's blobs too
+      for (const { external, oneBuffer } of spied) {
+        expect(external.map((e) => [e.path, e.bytes])).toEqual(big.map((t, i) => [`weights-${i}.bin`, t.raw_data.length]));
+        // views on one larger buffer, the kernels' shared memory (COOP/COEP), not arrays of their own
+        expect([oneBuffer, external.map((e) => [e.viewOfMore, e.shared])]).toEqual([true, [[true, true], [true, true]]]);
+      }
+      const { model, external } = spied.at(-1)!;
+      const outer = Buffer.from(model, 'base64');
+      expect(outer.length).toBeLessThan(90_000); // CIFAR-10's 358,312 bytes of weights less the two moved
+      const files = new Map(external.map((e) => [e.path, new Uint8Array(Buffer.from(e.data, 'base64'))]));
+      const full = encodeModel(readBack(outer, (location) => files.get(location)!));
+      const outputs = await sessionFromBytes(worker, full);
+      expect(outputs.map(([name]) => name)).toContain('prob');
+      for (const [name, viaExternal, viaBytes] of outputs) expect(viaExternal, name).toEqual(viaBytes);
+      expect(agreement(outputs.find(([name]) => name === 'prob')![1], node.prob).rel).toBeLessThanOrEqual(1e-4);
+      expect(errors).toEqual([]);
     } finally {
       await page.close();
     }

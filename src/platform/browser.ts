@@ -6,7 +6,8 @@ import caffeProto from '../../proto/caffe.proto';
 import onnxProto from '../../proto/onnx.proto';
 import type { H5wasm } from '../caffe/hdf5-weights.js';
 import type { OrtModule } from '../onnx/ort.js';
-import { type KernelWorker, type KernelWorkerInit, type Platform, setPlatform } from '../platform.js';
+import type { ModelObj } from '../onnx/proto.js';
+import { type KernelWorker, type KernelWorkerInit, type OnnxSessionSource, type Platform, setPlatform } from '../platform.js';
 import { CremaError } from '../util/errors.js';
 
 type KernelBuild = 'fma' | 'simd';
@@ -115,6 +116,21 @@ function onnxRuntime(): Promise<OrtModule> {
   return ort;
 }
 
+/**
+ * The model for onnxruntime-web without its large tensors, each given as a file of its own (externalModel's
+ * `perTensor`): a view of the net's weights, no copy. From the model's bytes, the weights were in that buffer, then
+ * in its copy in ONNX Runtime's heap, its parse and the session's tensors; as external data ONNX Runtime copies each
+ * tensor once, from `data.subarray(offset, offset + length)` into the tensor's place in its heap (its
+ * ort-wasm-simd-threaded.mjs), which reads a view of the kernels' shared memory (a SharedArrayBuffer) as any other.
+ * One file for all would need them concatenated: a copy. The views hold until the session is made: the engine worker
+ * answers one request at a time, so no load meanwhile grows the kernels' memory (which detaches an unshared one's).
+ */
+async function onnxSessionSource(model: ModelObj): Promise<OnnxSessionSource> {
+  const { externalModel } = await import('../onnx/external.js');
+  const { model: bytes, weights } = externalModel(model, true);
+  return { model: bytes, externalData: weights.map((w) => ({ path: w.location!, data: w.bytes })) };
+}
+
 let h5wasmUrl: string | undefined;
 let h5wasm: Promise<H5wasm> | undefined;
 
@@ -164,6 +180,7 @@ export const browserPlatform: Platform = {
     throw new CremaError("the core's Net.run starts no thread in a browser: use the browser entry's Net, which runs in crema's engine worker");
   },
   onnxRuntime,
+  onnxSessionSource,
   async readHdf5Weights(source, label) {
     if (typeof source === 'string') noFiles(source);
     // In h5wasm's in-memory file system: the bytes are copied there for the read, then removed.
