@@ -88,9 +88,9 @@ async function pageFaces(page: Page): Promise<Face[]> {
   return page.evaluate(() => (globalThis as unknown as { cremaPage: { faces: Face[] } }).cremaPage.faces);
 }
 
-/** What the Node library gives on one of test/fixtures/dense's nets (its weights made in memory). */
-async function nodeDense<T>(kind: 'fcn8s' | 'rcf', run: (net: Net) => Promise<T>): Promise<T> {
-  const net = await Net.load(path.join(root, 'test/fixtures/dense', kind, 'net.prototxt'), denseWeights(kind), { threads: 2 });
+/** What the Node library gives on one of test/fixtures/dense's nets (its weights made in memory), in `dialect`. */
+async function nodeDense<T>(kind: 'fcn8s' | 'rcf' | 'hed', run: (net: Net) => Promise<T>, dialect?: 'hed'): Promise<T> {
+  const net = await Net.load(path.join(root, 'test/fixtures/dense', kind, 'net.prototxt'), denseWeights(kind), { threads: 2, dialect });
   try {
     return await run(net);
   } finally {
@@ -1149,6 +1149,47 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await ran('the engine worker');
       await within(1e-6);
       await shot(page, 'web-edges.png', '#classify');
+      expect(errors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
+  it("Find edges reads HED's Crops without crop_param in the hed dialect, as crema edges does, its note shown; a dialect chosen is kept", async () => {
+    const hed = path.join(root, 'test/fixtures/dense/hed');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-page-hed-'));
+    const weights = path.join(dir, 'hed.caffemodel');
+    fs.writeFileSync(weights, denseWeights('hed'));
+    const photo = path.join(root, 'test/fixtures/dense/images/a.png');
+    // crema edges' library call: HED in the hed dialect (test/dense.test.ts: HED's tutorial in FCN's Caffe of 2015)
+    const expected = { hed: await nodeDense('hed', (n) => edges(n, photo), 'hed'), bvlc: await nodeDense('hed', (n) => edges(n, photo)) };
+    const { page, errors } = await open(browser, server.url);
+    const notes = () => page.$$eval('#notes li', (li) => li.map((e) => e.textContent));
+    /** Loads HED (the `count`th net) in `dialect`, finds its edges natively, and returns the largest difference from `want`'s. */
+    const found = async (dialect: string, count: number, want: Float32Array) => {
+      await page.select('#dialect', dialect);
+      await (await page.$('#prototxt'))!.uploadFile(path.join(hed, 'net.prototxt'));
+      await (await page.$('#weights'))!.uploadFile(weights);
+      await click(page, '#load');
+      expect(await waitLoaded(page, count)).toBe('');
+      expect([await page.$eval('#classify-title', (e) => e.textContent), await page.$eval('#run', (e) => e.textContent)]).toEqual(['Find edges', 'Find']);
+      await click(page, '#run');
+      await page.waitForFunction("cremaPage.edges !== undefined || document.getElementById('error').textContent");
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      const e = await page.evaluate(() => (globalThis as unknown as { cremaPage: { edges: { width: number; height: number; data: number[] } } }).cremaPage.edges);
+      expect([e.width, e.height]).toEqual([100, 80]);
+      return Math.max(...e.data.map((v, i) => Math.abs(v - want[i])));
+    };
+    try {
+      await (await page.$('#image'))!.uploadFile(photo);
+      expect(await found('', 1, expected.hed.data)).toBeLessThanOrEqual(1e-6);
+      // crema edges' note, in the page's words (its Caffe control for --dialect hed)
+      expect(await notes()).toContain("Crop 'crop' without crop_param, as in HED's net: loaded with Caffe: FCN 2015 (HED, CRF-RNN) (FCN's Caffe of 2015, which aligns by the layers' coordinate maps)");
+      // A dialect chosen (FaceBoxes: its PriorBox only) is the net's: BVLC's Crop, no note; the edges shifted from HED's
+      expect(await found('faceboxes', 2, expected.bvlc.data)).toBeLessThanOrEqual(1e-6);
+      expect((await notes()).filter((n) => n?.includes('without crop_param'))).toEqual([]);
+      expect(Math.max(...expected.bvlc.data.map((v, i) => Math.abs(v - expected.hed.data[i])))).toBeGreaterThan(0.01);
       expect(errors).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -177,7 +177,8 @@ async function loadNet(name: string, files: NetBytes | FacesBytes, labels: strin
   const lenient = $<HTMLInputElement>('lenient').checked;
   const dataShapes = dataShapesOf($<HTMLInputElement>('data-shape').value);
   const skipped: string[] = [];
-  const open = (f: NetBytes) => Net.load({ prototxt: f.prototxt, weights: f.weights }, { names: f.names, engine: pageEngine, dialect, lenient, dataShapes, warn: (m) => skipped.push(m) });
+  // Find edges reads HED's Crops as crema edges does (edgesDialect) unless a dialect is chosen
+  const open = (f: NetBytes) => Net.load({ prototxt: f.prototxt, weights: f.weights }, { names: f.names, engine: pageEngine, dialect, edgesDialect: true, lenient, dataShapes, warn: (m) => skipped.push(m) });
   const faces = 'pnet' in files ? await openFaces(files, open) : undefined;
   const net = faces?.pnet ?? (await open(files as NetBytes));
   Object.assign(state, { net, faces, labels, blobs: {}, input: undefined, selectedLayer: undefined });
