@@ -864,6 +864,12 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(await page.$eval('#boxes', (e) => [(e as unknown as { width: number }).width, (e as unknown as { height: number }).height])).toEqual([width, height]);
       expect(await page.$eval('#run-time', (e) => e.textContent)).toMatch(/^handshake\.jpg: 2 faces in [\d.]+ ms \(the engine worker/);
       await shot(page, 'web-faces.png', '#classify');
+      // The Blob view: Find faces fetches no blob (P-Net's shape as its prototxt gives it), where Classify would
+      const blobStats = async (blob: string) => {
+        await page.select('#blob', blob);
+        return page.$eval('#blob-stats', (e) => e.textContent);
+      };
+      expect(await blobStats('conv1')).toBe(`conv1 1×10×10×10: "Find faces" fetches no blob values (MTCNN's nets run on each scale of the image pyramid, then on the boxes)`);
       // The ONNX backend: each net in onnxruntime-web, as Node's detectFaces runs them in onnxruntime-node.
       await page.select('#backend', 'onnx');
       await page.evaluate('cremaPage.faces = []');
@@ -888,6 +894,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await page.select('#shipped', 'lenet');
       expect(await waitLoaded(page, 2)).toBe('');
       expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Classify an image');
+      expect(await blobStats('conv1')).toBe('conv1 1×20×24×24: classify an image to see its values');
       expect((await page.evaluate(() => (globalThis as unknown as { cremaPage: { faces: Face[] } }).cremaPage.faces))).toEqual([]);
       const released = await page.evaluate(`Promise.all(mtcnnNets.map((n) => n.engine.call({ op: 'convert', net: n.info.id }).then(() => 'kept', (e) => e.message.replace(/\\d+/, 'N'))))`);
       expect(released).toEqual(Array(3).fill('no net N in this engine (disposed?)'));
@@ -1186,6 +1193,9 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(await found('', 1, expected.hed.data)).toBeLessThanOrEqual(1e-6);
       // crema edges' note, in the page's words (its Caffe control for --dialect hed)
       expect(await notes()).toContain("Crop 'crop' without crop_param, as in HED's net: loaded with Caffe: FCN 2015 (HED, CRF-RNN) (FCN's Caffe of 2015, which aligns by the layers' coordinate maps)");
+      // The Blob view: Find edges fetches no blob, as Find faces (the MTCNN test)
+      await page.select('#blob', 'conv1_1');
+      expect(await page.$eval('#blob-stats', (e) => e.textContent)).toBe('conv1_1 1×4×568×568: "Find edges" fetches no blob values (only Classify fetches them)');
       // A dialect chosen (FaceBoxes: its PriorBox only) is the net's: BVLC's Crop, no note; the edges shifted from HED's
       expect(await found('faceboxes', 2, expected.bvlc.data)).toBeLessThanOrEqual(1e-6);
       expect((await notes()).filter((n) => n?.includes('without crop_param'))).toEqual([]);
