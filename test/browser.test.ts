@@ -189,7 +189,7 @@ async function spyOnSessions(page: Page, ort: string): Promise<WebWorker> {
       const record = {
         model: base64(model),
         options: { ...options, externalData: undefined },
-        external: given.map((e) => ({ path: e.path, data: base64(e.data), bytes: e.data.byteLength, viewOfMore: e.data.buffer.byteLength > e.data.byteLength, shared: e.data.buffer instanceof SharedArrayBuffer })),
+        external: given.map((e) => ({ path: e.path, data: base64(e.data), bytes: e.data.byteLength, viewOfMore: e.data.buffer.byteLength > e.data.byteLength, shared: typeof SharedArrayBuffer !== 'undefined' && e.data.buffer instanceof SharedArrayBuffer })),
         oneBuffer: new Set(given.map((e) => e.data.buffer)).size === 1,
         runs: [] as unknown[],
       };
@@ -347,14 +347,19 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
-  it("gives onnxruntime-web the model without its large tensors, those as externalData views of the net's weights: the outputs of a session from the bytes, bit for bit", async () => {
-    const { page, errors } = await open(browser, `${server.url}?model=cifar10_full`);
+  it.each([
+    ['shared (COOP/COEP)', true],
+    ['unshared (no cross-origin isolation)', false],
+  ])("gives onnxruntime-web the model without its large tensors, those as externalData views of the net's weights, the kernels' memory %s: the outputs of a session from the bytes, bit for bit", async (_, isolated) => {
+    const site = isolated ? server : plain;
+    const { page, errors } = await open(browser, `${site.url}?model=cifar10_full`);
     try {
       expect(await waitLoaded(page)).toBe('');
-      const worker = await spyOnSessions(page, `${server.url}ort/ort.wasm.bundle.min.mjs`);
+      const worker = await spyOnSessions(page, `${site.url}ort/ort.wasm.bundle.min.mjs`);
       await page.select('#backend', 'onnx');
       await click(page, '#examples button');
-      await page.waitForFunction(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage.top.length > 0);
+      await page.waitForFunction("cremaPage.top.length > 0 || document.getElementById('error').textContent");
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
       expect(await page.$eval('#top li', (e) => e.textContent)).toBe('0.5820 - "cat"');
       const spied = await worker.evaluate(() => (globalThis as unknown as { spied: SpiedSession[] }).spied.map(({ model, external, oneBuffer }) => ({ model, external, oneBuffer })));
       // conv2's and conv3's weights (102,400 and 204,800 bytes): the tensors of EXTERNAL_ALIGN bytes or more
@@ -363,8 +368,9 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(spied.length).toBeGreaterThan(0); // the classification's session, then one for the blob view's blobs too
       for (const { external, oneBuffer } of spied) {
         expect(external.map((e) => [e.path, e.bytes])).toEqual(big.map((t, i) => [`weights-${i}.bin`, t.raw_data.length]));
-        // views on one larger buffer, the kernels' shared memory (COOP/COEP), not arrays of their own
-        expect([oneBuffer, external.map((e) => [e.viewOfMore, e.shared])]).toEqual([true, [[true, true], [true, true]]]);
+        // shared: views on one larger buffer, the kernels' memory; unshared: the arrays Net.load decoded the weights
+        // into (it puts them in the kernels' memory only where that is shared), each its whole buffer
+        expect([oneBuffer, external.map((e) => [e.viewOfMore, e.shared])]).toEqual([isolated, [[isolated, isolated], [isolated, isolated]]]);
       }
       const { model, external } = spied.at(-1)!;
       const outer = Buffer.from(model, 'base64');
