@@ -83,11 +83,11 @@ export const MAX_MODEL_BYTES = 2 ** 31 - 1;
 export const TOO_LARGE_ADVICE = 'a model this large keeps its weights beside it as ONNX external data, as `crema convert --external-data` writes it';
 
 /**
- * @internal A model sized for encoding, by the sized encoder that writes caffemodels (src/caffe/wire.ts): its bytes then as
- * one buffer, or as chunks whose tensors are the weights' own memory (no copy). One over `limit` (protobuf's) is
- * refused before anything is encoded, in one line ending with `advice`. protobufjs 8 would write into a buffer it
- * doubles as it grows, shift each nested message to put its length in front and copy the whole once more at the
- * end: for ResNet-50 (100 MB of weights) ~5 passes over them and 3x their size in fresh pages, 0.9-1.1 s.
+ * @internal A model sized for encoding, by the sized encoder that writes caffemodels (src/caffe/wire.ts): its bytes
+ * then as one buffer, or as chunks whose tensors are the weights' own memory (no copy). One over `limit`
+ * (protobuf's) is refused before anything is encoded, in one line ending with `advice`. protobufjs 8 would write
+ * into a buffer it doubles as it grows, shift each nested message to put its length in front and copy the whole once
+ * more at the end: for ResNet-50 (100 MB of weights) ~5 passes over them and 3x their size in fresh pages, 0.9-1.1 s.
  */
 export function sizedModel(model: ModelObj, advice = TOO_LARGE_ADVICE, limit = MAX_MODEL_BYTES): SizedMessage {
   const sized = sizeMessage(onnxType('ModelProto'), model as unknown as Message);
