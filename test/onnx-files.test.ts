@@ -16,6 +16,7 @@ import { EXTERNAL_ALIGN } from '../src/onnx/external.js';
 import { type ModelObj, MAX_MODEL_BYTES, TOO_LARGE_ADVICE, decodeModel, encodeModel, onnxType } from '../src/onnx/proto.js';
 import { sessionBytes } from '../src/onnx/run.js';
 import { writeModelFile } from '../src/onnx/write.js';
+import { writeOutputs } from '../src/util/files.js';
 import { Net } from '../src/runtime/net.js';
 import { cli } from './helpers/cli.js';
 import { randomArray, rng } from './helpers/compute.js';
@@ -185,6 +186,23 @@ describe('crema convert --external-data', () => {
     expect(r.stderr).toBe(`crema: ${path.join(dir, 'm.onnx.data')}: is a directory, expected a file name`);
     expect(fs.readFileSync(path.join(dir, 'm.onnx'), 'utf8')).toBe('the old model');
     expect(leftovers(dir)).toEqual([]);
+  });
+});
+
+describe('writeOutputs', () => {
+  it('renames nothing into place unless every file was written whole: the first, complete, is not renamed when the second fails', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'pair-'));
+    const [data, model] = [path.join(dir, 'm.onnx.data'), path.join(dir, 'm.onnx')];
+    fs.writeFileSync(data, 'the old data');
+    fs.writeFileSync(model, 'the old model');
+    // a chunk the write refuses (not bytes), after a whole chunk: the model's write fails half-way
+    const broken = [new Uint8Array(10), { length: 5 } as unknown as Uint8Array];
+    await expect(writeOutputs([{ file: data, content: [new Uint8Array(100)] }, { file: model, content: broken }])).rejects.toThrow(`${model}: cannot write`);
+    expect(fs.readFileSync(data, 'utf8')).toBe('the old data');
+    expect(fs.readFileSync(model, 'utf8')).toBe('the old model');
+    expect(fs.readdirSync(dir).sort()).toEqual(['m.onnx', 'm.onnx.data']); // no temporary file left
+    await writeOutputs([{ file: data, content: [new Uint8Array(100)] }, { file: model, content: 'new' }]);
+    expect([fs.statSync(data).size, fs.readFileSync(model, 'utf8')]).toEqual([100, 'new']);
   });
 });
 
