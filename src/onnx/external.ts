@@ -2,9 +2,8 @@
 // files, to open a session. Loaded from bytes, ONNX Runtime parses them into its own copy and then copies every
 // tensor again into the session (FCN-8s, 513 MiB of weights: the bytes, that copy and the session's, 3x the weights
 // on top of the Net's); a tensor in an external file it maps instead (no copy, pages shared with the file cache).
-import { encodeMessage } from '../caffe/wire.js';
-import type { Message } from '../caffe/message.js';
-import { type ModelObj, type TensorObj, onnxType } from './proto.js';
+// `crema convert --external-data` writes the same two files for the user (a model of 2 GiB or more has to be).
+import { type ModelObj, type TensorObj, encodeModel } from './proto.js';
 
 /** The weights file's name, beside the model (ONNX resolves `location` against the model's directory). */
 export const WEIGHTS_FILE = 'weights.bin';
@@ -27,7 +26,7 @@ export interface ExternalChunk {
 export interface ExternalModel {
   /** The model's bytes, the large tensors left out (kilobytes for any net). */
   model: Uint8Array;
-  /** The weights file's name, as the model refers to it (WEIGHTS_FILE), beside the model. */
+  /** The weights file's name, as the model refers to it (WEIGHTS_FILE unless named), beside the model. */
   location: string;
   /** The large tensors' bytes, in file order; the weights file ends where the last one does. */
   weights: ExternalChunk[];
@@ -40,11 +39,11 @@ interface ExternalTensorObj extends Omit<TensorObj, 'raw_data'> {
 }
 
 /**
- * `model` with each initializer of EXTERNAL_ALIGN bytes or more moved out to WEIGHTS_FILE (the model is not
- * changed). Read back in place of its external_data, each tensor is the converted one: test/onnx-external.test.ts
- * checks that the result then encodes to encodeModel's bytes.
+ * `model` with each initializer of EXTERNAL_ALIGN bytes or more moved out to the weights file `location` (a name
+ * beside the model; the model is not changed). Read back in place of its external_data, each tensor is the
+ * converted one: test/onnx-external.test.ts checks that the result then encodes to encodeModel's bytes.
  */
-export function externalModel(model: ModelObj): ExternalModel {
+export function externalModel(model: ModelObj, location = WEIGHTS_FILE): ExternalModel {
   const weights: ExternalChunk[] = [];
   let end = 0;
   const initializer = model.graph.initializer.map((t): TensorObj | ExternalTensorObj => {
@@ -53,9 +52,24 @@ export function externalModel(model: ModelObj): ExternalModel {
     weights.push({ offset, bytes: t.raw_data });
     end = offset + t.raw_data.length;
     const { raw_data: _, ...rest } = t;
-    const entries = { location: WEIGHTS_FILE, offset: String(offset), length: String(t.raw_data.length) };
+    const entries = { location, offset: String(offset), length: String(t.raw_data.length) };
     return { ...rest, data_location: EXTERNAL, external_data: Object.entries(entries).map(([key, value]) => ({ key, value })) };
   });
   const outer: ModelObj = { ...model, graph: { ...model.graph, initializer: initializer as TensorObj[] } };
-  return { model: encodeMessage(onnxType('ModelProto'), outer as unknown as Message), location: WEIGHTS_FILE, weights };
+  return { model: encodeModel(outer), location, weights };
+}
+
+let zeros: Uint8Array | undefined;
+
+/** The weights file's bytes in order, for writing it whole: each tensor (not copied) after the zeros that align it. */
+export function weightsFileChunks(weights: readonly ExternalChunk[]): Uint8Array[] {
+  zeros ??= new Uint8Array(EXTERNAL_ALIGN);
+  const chunks: Uint8Array[] = [];
+  let end = 0;
+  for (const { offset, bytes } of weights) {
+    if (offset > end) chunks.push(zeros.subarray(0, offset - end));
+    chunks.push(bytes);
+    end = offset + bytes.length;
+  }
+  return chunks;
 }
