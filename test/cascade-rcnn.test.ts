@@ -2,40 +2,30 @@
 // the fork's own Caffe (test/fixtures/cascade, made by make-fixtures.sh with the fork ../fork-chroot.sh builds) on
 // raw RPN outputs of batch 2; the published nets whole are forknets cases (cascade_alex, cascade_fpn). Their row
 // counts are known only in the forward: the layers after them are shaped again (Layer.sizesTops).
-import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
 import { convertGraph } from '../src/onnx/convert.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
-import { readNpy } from '../src/util/npy.js';
 import { errorOf } from './helpers/cli.js';
-import { relativeError } from './helpers/reference.js';
+import { expectForkBlobs, forkHead } from './helpers/fork-head.js';
 
 const TOLERANCE = 1e-5;
-const head = path.join(import.meta.dirname, 'fixtures/cascade/head');
-const manifest = JSON.parse(fs.readFileSync(path.join(head, 'manifest.json'), 'utf8')) as { inputs: string[]; blobs: string[] };
-const fork = (blob: string) => readNpy(path.join(head, 'blobs', `${blob}.npy`));
-const inputs = () => Object.fromEntries(manifest.inputs.map((name) => [name, readNpy(path.join(head, 'inputs', `${name}.npy`))]));
+const head = forkHead('cascade'), { fork, inputs } = head;
 
 describe('cascade-rcnn layers vs the fork (test/fixtures/cascade/head: two RPN scales, batch 2)', () => {
   for (const threads of [1, 2])
     it(`every stored blob matches the fork, rows in its order (${threads} thread${threads > 1 ? 's' : ''})`, async () => {
-      const net = await Net.load(path.join(head, 'net.prototxt'), undefined, { threads });
+      const net = await Net.load(head.net, undefined, { threads });
       for (let pass = 0; pass < 2; pass++) {
         net.forward(inputs());
-        for (const blob of manifest.blobs) {
-          const ref = fork(blob), ours = net.blobs.get(blob)!;
-          expect([...ours.dims], `shape of ${blob}`).toEqual([...ref.dims]);
-          expect(relativeError(ours, ref), `blob ${blob}`).toBeLessThanOrEqual(TOLERANCE);
-        }
+        expectForkBlobs(net, head, TOLERANCE);
       }
     });
 
   it('a note says the blobs after the sizing layers have one row until the first forward', async () => {
-    const net = await Net.load(path.join(head, 'net.prototxt'), undefined, { threads: 1 });
+    const net = await Net.load(head.net, undefined, { threads: 1 });
     expect(net.notes).toContain("'bgo_a', 'bgo_b', 'bgo_c', 'bgo_none' and 3 more (BoxGroupOutput, ScaleRoute) give as many rows as each forward finds: until the first forward, the blobs after them have their set-up's one row");
     expect(net.shapes.get('pool_a')).toEqual([1, 3, 2, 4]);
   });
@@ -45,9 +35,9 @@ describe('cascade-rcnn layers vs the fork (test/fixtures/cascade/head: two RPN s
     const images = (blob: string) => new Set(fork(blob).data.filter((_, i) => i % fork(blob).dims[1] === 0));
     // ~120 boxes an image reach fg_thr, 78 of them with a score of exactly 1 (ties, ordered as the fork's
     // std::partial_sort leaves them: a stable sort keeps other boxes): max_nms_num 60 then max_post_nms_num 25 cut.
-    const certain = readNpy(path.join(head, 'inputs', 'prob8.npy')).data.filter((v, i) => Math.floor(i / 48) % 2 === 0 && Math.fround(1 - v) === 1).length;
+    const certain = head.input('prob8').data.filter((v, i) => Math.floor(i / 48) % 2 === 0 && Math.fround(1 - v) === 1).length;
     expect(certain).toBe(156);
-    const prob8 = readNpy(path.join(head, 'inputs', 'prob8.npy')).data.filter((v, i) => Math.floor(i / 48) % 2 === 0 && 1 - v >= 0.3).length;
+    const prob8 = head.input('prob8').data.filter((v, i) => Math.floor(i / 48) % 2 === 0 && 1 - v >= 0.3).length;
     expect(prob8).toBeGreaterThan(150);
     expect(rows('rois_a')).toBe(50);
     for (const blob of ['rois_a', 'rois_b', 'rois_c']) expect([...images(blob)].sort(), blob).toEqual([0, 1]);

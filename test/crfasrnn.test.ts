@@ -2,7 +2,6 @@
 // permutohedral lattice) against the fork's own Caffe (test/fixtures/crfasrnn, made by make-fixtures.sh with the fork
 // ../fork-chroot.sh crfasrnn builds); the lattice's filter against what a normalized Gaussian filter must give; and
 // the one-line refusals (the layer's checks, ONNX export).
-import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
@@ -12,15 +11,12 @@ import { PermutohedralLattice } from '../src/layers/crf/permutohedral.js';
 import { convertGraph } from '../src/onnx/convert.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
-import { readNpy } from '../src/util/npy.js';
+import { expectForkBlobs, forkHead } from './helpers/fork-head.js';
 import { relativeError } from './helpers/reference.js';
 
 const TOLERANCE = 1e-5;
-const head = path.join(import.meta.dirname, 'fixtures/crfasrnn/head');
-const manifest = JSON.parse(fs.readFileSync(path.join(head, 'manifest.json'), 'utf8')) as { inputs: string[]; blobs: string[] };
-const fork = (blob: string) => readNpy(path.join(head, 'blobs', `${blob}.npy`));
-const input = (name: string) => readNpy(path.join(head, 'inputs', `${name}.npy`));
-const load = () => Net.load(path.join(head, 'net.prototxt'), path.join(head, 'weights.caffemodel'), { threads: 1 });
+const head = forkHead('crfasrnn'), { fork, input, inputs } = head;
+const load = () => Net.load(head.net, path.join(head.dir, 'weights.caffemodel'), { threads: 1 });
 
 describe('MultiStageMeanfield vs the fork (test/fixtures/crfasrnn/head: batch 2, 11 x 15 pixels, 4 classes x 5 iterations, 2 x 2)', () => {
   afterAll(() => useKernels('wasm'));
@@ -29,18 +25,14 @@ describe('MultiStageMeanfield vs the fork (test/fixtures/crfasrnn/head: batch 2,
       useKernels(kernels);
       expect(kernelsInUse(), 'dist/kernels.wasm is missing: run npm run build').toBe(kernels);
       const net = await load();
-      net.forward(Object.fromEntries(manifest.inputs.map((n) => [n, input(n)])));
-      for (const blob of manifest.blobs) {
-        const ref = fork(blob), ours = net.blobs.get(blob)!;
-        expect([...ours.dims], `shape of ${blob}`).toEqual([...ref.dims]);
-        expect(relativeError(ours, ref), `blob ${blob}`).toBeLessThanOrEqual(TOLERANCE);
-      }
+      net.forward(inputs());
+      expectForkBlobs(net, head, TOLERANCE);
     });
   }
 
   it("a forward frees the engine's memory it takes (each image's lattice, the steps' planes): none kept per forward", async () => {
     useKernels('wasm');
-    const net = await load(), feeds = Object.fromEntries(manifest.inputs.map((n) => [n, input(n)]));
+    const net = await load(), feeds = inputs();
     const heap = wasmEngine()!.heap;
     net.forward(feeds);
     const after = heap.used;
@@ -67,7 +59,7 @@ describe('MultiStageMeanfield vs the fork (test/fixtures/crfasrnn/head: batch 2,
 
 describe("CRF-RNN's published deploy net (torrvision/crfasrnn TVG_CRFRNN_new_deploy.prototxt: FCN-8s, then 10 mean-field steps)", () => {
   it('loads without weights and gives its shapes; a forward is ~180 GMACs at 500 x 500, too large for the suite', async () => {
-    const net = await Net.load(path.join(head, '..', 'TVG_CRFRNN_new_deploy.prototxt'));
+    const net = await Net.load(path.join(head.dir, '..', 'TVG_CRFRNN_new_deploy.prototxt'));
     expect(net.shapes.get('pred')).toEqual([1, 21, 500, 500]);
     expect(net.layers.find((l) => l.name === 'inference1')?.type).toBe('MultiStageMeanfield');
   });

@@ -2,38 +2,31 @@
 // other square boxes min_size - 1 wide) against the fork's own Caffe (test/fixtures/faceboxes, made by
 // make-fixtures.sh with the fork ../fork-chroot.sh faceboxes builds), natively and as ONNX's constant; the whole
 // FaceBoxes net is in test/fork-nets.test.ts. And what the fork would get wrong, refused in one line.
-import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
-import { readNpy } from '../src/util/npy.js';
 import { Tensor } from '../src/tensor.js';
+import { expectForkBlobs, forkHead } from './helpers/fork-head.js';
 import { relativeError } from './helpers/reference.js';
 
 const TOLERANCE = 1e-6;
-const head = path.join(import.meta.dirname, 'fixtures/faceboxes/head');
-const manifest = JSON.parse(fs.readFileSync(path.join(head, 'manifest.json'), 'utf8')) as { blobs: string[] };
-const fork = (blob: string) => readNpy(path.join(head, 'blobs', `${blob}.npy`));
+const head = forkHead('faceboxes'), { fork } = head;
 const zeros = (net: Net) => Object.fromEntries(net.inputs.map((name) => [name, Tensor.zeros(net.shapes.get(name)!)]));
 
 describe("FaceBoxes' PriorBox vs the fork (test/fixtures/faceboxes/head: 4 settings on two maps)", () => {
   it('every prior and variance natively, and in the ONNX constant', async () => {
-    const net = await Net.load(path.join(head, 'net.prototxt'), undefined, { dialect: 'faceboxes', threads: 1 });
+    const net = await Net.load(head.net, undefined, { dialect: 'faceboxes', threads: 1 });
     net.forward(zeros(net));
-    const onnx = await runOnnx(net.graph, zeros(net), { outputs: manifest.blobs, threads: 1 });
-    for (const blob of manifest.blobs) {
-      const ref = fork(blob);
-      expect([...net.blobs.get(blob)!.dims], `shape of ${blob}`).toEqual([...ref.dims]);
-      expect(relativeError(net.blobs.get(blob)!, ref), `${blob} native`).toBeLessThanOrEqual(TOLERANCE);
-      expect(relativeError(onnx.get(blob)!, ref), `${blob} ONNX`).toBeLessThanOrEqual(TOLERANCE);
-    }
+    expectForkBlobs(net, head, TOLERANCE);
+    const onnx = await runOnnx(net.graph, zeros(net), { outputs: head.blobs, threads: 1 });
+    for (const blob of head.blobs) expect(relativeError(onnx.get(blob)!, fork(blob)), `${blob} ONNX`).toBeLessThanOrEqual(TOLERANCE);
   });
 
   it('the fixture is not the SSD fork\'s priors: the dialect changes the count and the boxes', async () => {
-    const bvlc = await Net.load(path.join(head, 'net.prototxt'), undefined, { threads: 1 });
+    const bvlc = await Net.load(head.net, undefined, { threads: 1 });
     expect(bvlc.shapes.get('pb_inception')).toEqual([1, 2, 80 * 3 * 4]);
     expect(fork('pb_inception').dims).toEqual([1, 2, 80 * 21 * 4]);
     bvlc.forward(zeros(bvlc));

@@ -63,7 +63,7 @@ describe('externalModel', () => {
   it("perTensor: each large tensor a file of its own at offset 0, the net's weights as they are; read back, the converted model byte for byte", async () => {
     const lenet = await load('lenet');
     const conversion = convertGraph(lenet.graph, { outputs: 'all' });
-    const { model, weights } = externalModel(conversion.model, true);
+    const { model, weights } = externalModel(conversion.model, WEIGHTS_FILE, true);
     const big = [...lenet.params.values()].flat().filter((t) => t.data.byteLength >= EXTERNAL_ALIGN);
     expect(weights.map((w, i) => [w.location, w.offset, w.bytes.buffer === big[i].data.buffer, w.bytes.byteOffset === big[i].data.byteOffset])).toEqual([
       ['weights-0.bin', 0, true, true],

@@ -2,33 +2,24 @@
 // arm_conf, and arm_loc refining the priors before the ODM's locations are decoded against them) against the fork's
 // own Caffe (test/fixtures/refinedet, made by make-fixtures.sh with the fork ../fork-chroot.sh builds), natively and
 // through ONNX Runtime, and its one-line refusals of what would make the fork read outside its blobs.
-import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
-import { readNpy } from '../src/util/npy.js';
 import { compareDetections } from '../src/verify/detections.js';
+import { expectForkBlobs, forkHead } from './helpers/fork-head.js';
 import { relativeError } from './helpers/reference.js';
 
 const TOLERANCE = 1e-5;
-const head = path.join(import.meta.dirname, 'fixtures/refinedet/head');
-const manifest = JSON.parse(fs.readFileSync(path.join(head, 'manifest.json'), 'utf8')) as { inputs: string[]; blobs: string[] };
-const fork = (blob: string) => readNpy(path.join(head, 'blobs', `${blob}.npy`));
-const inputs = () => Object.fromEntries(manifest.inputs.map((name) => [name, readNpy(path.join(head, 'inputs', `${name}.npy`))]));
-const detections = manifest.blobs.filter((b) => b.startsWith('det'));
+const head = forkHead('refinedet'), { fork, inputs } = head;
+const detections = head.blobs.filter((b) => b.startsWith('det'));
 
 describe('RefineDet DetectionOutput vs the fork (test/fixtures/refinedet/head: 64 priors, batch 2, 5 settings)', () => {
   it('every stored blob matches the fork natively, detections row by row in its order', async () => {
-    const net = await Net.load(path.join(head, 'net.prototxt'), undefined, { threads: 1 });
+    const net = await Net.load(head.net, undefined, { threads: 1 });
     net.forward(inputs());
-    for (const blob of manifest.blobs) {
-      const ref = fork(blob), ours = net.blobs.get(blob)!;
-      expect([...ours.dims], `shape of ${blob}`).toEqual([...ref.dims]);
-      expect(relativeError(ours, ref), `blob ${blob}`).toBeLessThanOrEqual(TOLERANCE);
-    }
+    expectForkBlobs(net, head, TOLERANCE);
   });
 
   it('the fixture exercises what it should: the ARM moves the boxes, objectness filters, keep_top_k cuts', () => {
@@ -37,7 +28,7 @@ describe('RefineDet DetectionOutput vs the fork (test/fixtures/refinedet/head: 6
     expect(rows('det5')).toBe(60); // keep_top_k 30 for each of 2 images
     expect(relativeError(fork('det5'), fork('det4'))).toBeGreaterThan(0.01);
     // Each objectness_score of the net leaves some priors to the background and keeps others (0.01 none: the default).
-    const objectness = readNpy(path.join(head, 'inputs', 'arm_conf.npy')).data.filter((_, i) => i % 2 === 1);
+    const objectness = head.input('arm_conf').data.filter((_, i) => i % 2 === 1);
     for (const score of [0.2, 0.3, 0.45]) {
       const below = objectness.filter((v) => v < score).length;
       expect(below, `objectness below ${score}`).toBeGreaterThan(10);
@@ -48,7 +39,7 @@ describe('RefineDet DetectionOutput vs the fork (test/fixtures/refinedet/head: 6
   });
 
   it('through ONNX Runtime: the same detections as sets', async () => {
-    const net = await Net.load(path.join(head, 'net.prototxt'));
+    const net = await Net.load(head.net);
     const onnx = await runOnnx(net.graph, inputs(), { outputs: detections, threads: 1 });
     for (const blob of detections) expect(compareDetections(onnx.get(blob)!, fork(blob), TOLERANCE), blob).toMatchObject({ pass: true });
   });

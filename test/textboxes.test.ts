@@ -15,42 +15,25 @@ import { detectionsSvg } from '../src/detect/draw.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
-import { readNpy } from '../src/util/npy.js';
 import { compareDetections } from '../src/verify/detections.js';
+import { type ForkHead, expectForkBlobs, forkHead } from './helpers/fork-head.js';
 import { relativeError } from './helpers/reference.js';
 
 const TOLERANCE = 1e-5;
 
-/** A head fixture: its net, inputs and the fork's blobs. */
-function fixture(dir: string) {
-  const head = path.join(import.meta.dirname, 'fixtures', dir, 'head');
-  const manifest = JSON.parse(fs.readFileSync(path.join(head, 'manifest.json'), 'utf8')) as { inputs: string[]; blobs: string[] };
-  return {
-    net: path.join(head, 'net.prototxt'),
-    blobs: manifest.blobs,
-    detections: manifest.blobs.filter((b) => b.startsWith('det')),
-    fork: (blob: string) => readNpy(path.join(head, 'blobs', `${blob}.npy`)),
-    inputs: () => Object.fromEntries(manifest.inputs.map((name) => [name, readNpy(path.join(head, 'inputs', `${name}.npy`))])),
-  };
-}
-
 /** Every stored blob natively (detections row by row in the fork's order) and through ONNX Runtime (as sets). */
-async function againstFork(f: ReturnType<typeof fixture>, options: { dialect?: 'textboxes' } = {}): Promise<void> {
+async function againstFork(f: ForkHead, options: { dialect?: 'textboxes' } = {}): Promise<void> {
   const net = await Net.load(f.net, undefined, { ...options, threads: 1 });
   net.forward(f.inputs());
-  for (const blob of f.blobs) {
-    const ref = f.fork(blob), ours = net.blobs.get(blob)!;
-    expect([...ours.dims], `shape of ${blob}`).toEqual([...ref.dims]);
-    expect(relativeError(ours, ref), `blob ${blob}`).toBeLessThanOrEqual(TOLERANCE);
-  }
+  expectForkBlobs(net, f, TOLERANCE);
   const onnx = await runOnnx(net.graph, f.inputs(), { outputs: f.blobs, threads: 1 });
   for (const blob of f.blobs) {
-    if (f.detections.includes(blob)) expect(compareDetections(onnx.get(blob)!, f.fork(blob), TOLERANCE), `${blob} ONNX`).toMatchObject({ pass: true });
+    if (blob.startsWith('det')) expect(compareDetections(onnx.get(blob)!, f.fork(blob), TOLERANCE), `${blob} ONNX`).toMatchObject({ pass: true });
     else expect(relativeError(onnx.get(blob)!, f.fork(blob)), `${blob} ONNX`).toBeLessThanOrEqual(TOLERANCE);
   }
 }
 
-const pp = fixture('textboxespp');
+const pp = forkHead('textboxespp');
 const { fork } = pp;
 
 describe('TextBoxes++ PriorBox and DetectionOutput vs the fork (test/fixtures/textboxespp/head: 256 priors, batch 2, 5 settings)', () => {
@@ -107,7 +90,7 @@ describe('TextBoxes++ DetectionOutput refuses, in one line', () => {
   });
 });
 
-const tb = fixture('textboxes');
+const tb = forkHead('textboxes');
 
 describe("TextBoxes' PriorBox and DetectionOutput (the textboxes dialect) vs the fork (test/fixtures/textboxes/head: 128 priors, batch 2)", () => {
   it('every stored blob matches the fork: natively row by row in its order, through ONNX Runtime as sets', () => againstFork(tb, { dialect: 'textboxes' }));
@@ -179,7 +162,7 @@ describe("TextBoxes++'s demo's polygon NMS after the net (detect's quadNms) vs t
   it('refuses a net without quadrilaterals and an overlap out of range, in one line', async () => {
     expect(() => imageDetections(new Tensor([1, 1, 1, 7], new Float32Array(7)), { width: 10, height: 10 }, { quadNms: 0.2 }))
       .toThrow("quadNms: the net's detections have no quadrilaterals (rows of 7; TextBoxes++'s DetectionOutput with use_polygon gives rows of 15)");
-    const net = await Net.load(fixture('textboxespp').net);
+    const net = await Net.load(forkHead('textboxespp').net);
     const image = { width: 8, height: 8, channels: 3, data: new Float32Array(192) };
     expect(() => detectionJob(net, image, { quadNms: 1.5 })).toThrow('quadNms: the overlap above which a quadrilateral is dropped, from 0 to 1 (TextBoxes++\'s demo: 0.2), got 1.5');
   });

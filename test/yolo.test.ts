@@ -17,24 +17,18 @@ import { Net } from '../src/runtime/net.js';
 import { readNpy } from '../src/util/npy.js';
 import { compareDetections } from '../src/verify/detections.js';
 import { spawnCli } from './helpers/cli.js';
+import { expectForkBlobs, forkHead } from './helpers/fork-head.js';
 import { relativeError } from './helpers/reference.js';
 
 const TOLERANCE = 1e-5;
-const head = path.join(import.meta.dirname, 'fixtures/yolo/head');
-const manifest = JSON.parse(fs.readFileSync(path.join(head, 'manifest.json'), 'utf8')) as { inputs: string[]; blobs: string[] };
-const fork = (blob: string) => readNpy(path.join(head, 'blobs', `${blob}.npy`));
-const inputs = () => Object.fromEntries(manifest.inputs.map((name) => [name, readNpy(path.join(head, 'inputs', `${name}.npy`))]));
+const head = forkHead('yolo'), { fork, inputs } = head;
 const isDetection = (blob: string) => blob.startsWith('v2_') || blob.startsWith('v3_');
 
 describe('YOLO layers vs the fork (test/fixtures/yolo/head: raw heads of batch 2, 7 detection settings, Reorg both ways)', () => {
   it('every stored blob matches the fork natively, detections row by row in its order', async () => {
-    const net = await Net.load(path.join(head, 'net.prototxt'), undefined, { threads: 1 });
+    const net = await Net.load(head.net, undefined, { threads: 1 });
     net.forward(inputs());
-    for (const blob of manifest.blobs) {
-      const ref = fork(blob), ours = net.blobs.get(blob)!;
-      expect([...ours.dims], `shape of ${blob}`).toEqual([...ref.dims]);
-      expect(relativeError(ours, ref), `blob ${blob}`).toBeLessThanOrEqual(TOLERANCE);
-    }
+    expectForkBlobs(net, head, TOLERANCE);
   });
 
   it('the fixture exercises the quirks: many detections from both images, all of image 0; "none" rows per image', () => {
@@ -48,9 +42,9 @@ describe('YOLO layers vs the fork (test/fixtures/yolo/head: raw heads of batch 2
   });
 
   it('through ONNX Runtime: the same detections as sets, Reorg exactly', async () => {
-    const net = await Net.load(path.join(head, 'net.prototxt'));
-    const onnx = await runOnnx(net.graph, inputs(), { outputs: manifest.blobs, threads: 1 });
-    for (const blob of manifest.blobs) {
+    const net = await Net.load(head.net);
+    const onnx = await runOnnx(net.graph, inputs(), { outputs: head.blobs, threads: 1 });
+    for (const blob of head.blobs) {
       if (isDetection(blob)) expect(compareDetections(onnx.get(blob)!, fork(blob), TOLERANCE), `detections ${blob}`).toMatchObject({ pass: true });
       else expect(relativeError(onnx.get(blob)!, fork(blob)), blob).toBe(0);
     }

@@ -506,10 +506,21 @@ function isShared(buffer: ArrayBufferLike): boolean {
 // ---------------------------------------------------------------------------------------------
 // Encoder
 
+/**
+ * Writes a message whose size is known (messageSize) into `buf`. With `viewAt`, a run of raw bytes (a `bytes`
+ * field, packed floats) of at least that many is not copied: the bytes before it and the run itself (the caller's
+ * own view) become chunks, and `buf` holds only the rest.
+ */
 class Encoder {
   pos = 0;
   readonly view: DataView;
-  constructor(readonly buf: Uint8Array) {
+  readonly chunks: Uint8Array[] = [];
+  /** Where the bytes of `buf` not yet in `chunks` start. */
+  private mark = 0;
+  constructor(
+    readonly buf: Uint8Array,
+    private readonly viewAt = Infinity,
+  ) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
@@ -538,8 +549,19 @@ class Encoder {
   }
 
   raw(bytes: Uint8Array): void {
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.length;
+    if (bytes.length < this.viewAt) {
+      this.buf.set(bytes, this.pos);
+      this.pos += bytes.length;
+      return;
+    }
+    this.cut();
+    this.chunks.push(bytes);
+  }
+
+  /** The bytes written since the last cut, as a chunk. */
+  cut(): void {
+    if (this.pos > this.mark) this.chunks.push(this.buf.subarray(this.mark, this.pos));
+    this.mark = this.pos;
   }
 }
 
@@ -602,7 +624,23 @@ function writeScalar(e: Encoder, f: FieldInfo, v: unknown): void {
   }
 }
 
-type Sizes = Map<object, number>;
+/**
+ * What sizing a message learns: the body size of each nested message and packed run (`of`), and how many of its
+ * bytes are raw runs of VIEW_BYTES or more (`viewed`), which a chunked encoding leaves where they are.
+ */
+interface Sizes {
+  of: Map<object, number>;
+  viewed: number;
+}
+
+/** Raw runs this long or longer are chunks of their own in encodeChunks (views, not copies). */
+export const VIEW_BYTES = 65536;
+
+/** Counts a raw run of `n` bytes as viewed when it is. */
+function rawRun(sizes: Sizes, n: number): number {
+  if (n >= VIEW_BYTES) sizes.viewed += n;
+  return n;
+}
 
 function valuesOf(f: FieldInfo, v: unknown): ArrayLike<unknown> {
   if (!f.repeated) return [v];
@@ -611,7 +649,8 @@ function valuesOf(f: FieldInfo, v: unknown): ArrayLike<unknown> {
 }
 
 /** Body size of a packed field's values. */
-function packedSize(f: FieldInfo, values: ArrayLike<unknown>): number {
+function packedSize(f: FieldInfo, values: ArrayLike<unknown>, sizes: Sizes): number {
+  if (packedBytes(f, values)) return rawRun(sizes, (values as Float32Array | Float64Array).byteLength);
   if (f.wireType === 5) return values.length * 4;
   if (f.wireType === 1) return values.length * 8;
   let n = 0;
@@ -628,8 +667,8 @@ function messageSize(info: MessageInfo, msg: Message, sizes: Sizes): number {
     const tag = varintSize(f.id * 8);
     if (f.packed) {
       if (values.length === 0) continue;
-      const body = packedSize(f, values);
-      sizes.set(values as object, body);
+      const body = packedSize(f, values, sizes);
+      sizes.of.set(values as object, body);
       total += tag + varintSize(body) + body;
       continue;
     }
@@ -638,11 +677,12 @@ function messageSize(info: MessageInfo, msg: Message, sizes: Sizes): number {
       let body: number;
       if (f.kind === Kind.Message) {
         body = messageSize(f.message!, x as Message, sizes);
-        sizes.set(x as object, body);
+        sizes.of.set(x as object, body);
         body += varintSize(body);
-      } else if (f.kind === Kind.String) body = stringBytes(x).length + varintSize(stringBytes(x).length);
-      else if (f.kind === Kind.Bytes) body = (x as Uint8Array).length + varintSize((x as Uint8Array).length);
-      else body = scalarSize(f, x);
+      } else if (f.kind === Kind.String || f.kind === Kind.Bytes) {
+        const n = rawRun(sizes, f.kind === Kind.String ? stringBytes(x).length : (x as Uint8Array).length);
+        body = n + varintSize(n);
+      } else body = scalarSize(f, x);
       total += tag + body;
     }
   }
@@ -662,7 +702,7 @@ function writeMessage(e: Encoder, info: MessageInfo, msg: Message, sizes: Sizes)
     if (f.packed) {
       if (values.length === 0) continue;
       e.varint(f.id * 8 + 2);
-      e.varint(sizes.get(values as object)!);
+      e.varint(sizes.of.get(values as object)!);
       writePacked(e, f, values);
       continue;
     }
@@ -670,7 +710,7 @@ function writeMessage(e: Encoder, info: MessageInfo, msg: Message, sizes: Sizes)
       const x = values[i];
       e.varint(f.id * 8 + f.wireType);
       if (f.kind === Kind.Message) {
-        e.varint(sizes.get(x as object)!);
+        e.varint(sizes.of.get(x as object)!);
         writeMessage(e, f.message!, x as Message, sizes);
       } else if (f.kind === Kind.String || f.kind === Kind.Bytes) {
         const bytes = f.kind === Kind.String ? stringBytes(x) : (x as Uint8Array);
@@ -681,23 +721,57 @@ function writeMessage(e: Encoder, info: MessageInfo, msg: Message, sizes: Sizes)
   }
 }
 
-function writePacked(e: Encoder, f: FieldInfo, values: ArrayLike<unknown>): void {
+/** A packed run's bytes as they are in memory, when that is its wire form (floats as floats, little-endian host). */
+function packedBytes(f: FieldInfo, values: ArrayLike<unknown>): Uint8Array | undefined {
   const sameType = (f.kind === Kind.Float && values instanceof Float32Array) || (f.kind === Kind.Double && values instanceof Float64Array);
-  if (sameType && LITTLE_ENDIAN_HOST) {
-    const a = values as Float32Array | Float64Array;
-    e.raw(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-    return;
-  }
+  if (!sameType || !LITTLE_ENDIAN_HOST) return undefined;
+  const a = values as Float32Array | Float64Array;
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function writePacked(e: Encoder, f: FieldInfo, values: ArrayLike<unknown>): void {
+  const bytes = packedBytes(f, values);
+  if (bytes) return e.raw(bytes);
   for (let i = 0; i < values.length; i++) writeScalar(e, f, values[i]);
+}
+
+/**
+ * A plain-object message (the readers' form) sized for the binary wire format: its encoded `size`, known before
+ * anything is written, then its bytes as one buffer (`encode`) or as chunks (`encodeChunks`).
+ */
+export interface SizedMessage {
+  size: number;
+  /** The message in one buffer of `size` bytes. */
+  encode(): Uint8Array;
+  /**
+   * The message as chunks that concatenate to `encode()`'s bytes: each raw run of VIEW_BYTES or more (a tensor's
+   * raw_data, a blob's floats) is the caller's own memory, not copied; the rest is in one buffer of its own.
+   */
+  encodeChunks(): Uint8Array[];
+}
+
+export function sizeMessage(type: protobuf.Type, msg: Message): SizedMessage {
+  const info = messageInfo(type);
+  const sizes: Sizes = { of: new Map(), viewed: 0 };
+  const size = messageSize(info, msg, sizes);
+  const write = (e: Encoder, expected: number) => {
+    writeMessage(e, info, msg, sizes);
+    if (e.pos !== expected) throw new Error(`encoder wrote ${e.pos} bytes, expected ${expected}`);
+    e.cut();
+    return e.chunks;
+  };
+  return {
+    size,
+    encode: () => {
+      const e = new Encoder(new Uint8Array(size));
+      write(e, size);
+      return e.buf;
+    },
+    encodeChunks: () => write(new Encoder(new Uint8Array(size - sizes.viewed), VIEW_BYTES), size - sizes.viewed),
+  };
 }
 
 /** Encodes a plain-object message (the readers' form) in the binary wire format. */
 export function encodeMessage(type: protobuf.Type, msg: Message): Uint8Array {
-  const info = messageInfo(type);
-  const sizes: Sizes = new Map();
-  const size = messageSize(info, msg, sizes);
-  const e = new Encoder(new Uint8Array(size));
-  writeMessage(e, info, msg, sizes);
-  if (e.pos !== size) throw new Error(`encoder wrote ${e.pos} bytes, expected ${size}`);
-  return e.buf;
+  return sizeMessage(type, msg).encode();
 }

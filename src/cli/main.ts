@@ -71,6 +71,9 @@ export async function main(argv: string[]): Promise<number> {
 
 class UsageError extends Error {}
 
+/** String flags whose value may be left out, for a default that depends on the others (convert's data file name). */
+const OPTIONAL_VALUES = new Set(['external-data']);
+
 /**
  * A string or number flag typed without its value (`--iterations` last, or before another flag) took its default,
  * silently: each then needs one (yargs: "Not enough arguments following", said as `--iterations: needs a value`).
@@ -79,7 +82,7 @@ class UsageError extends Error {}
 function valuesRequired(y: Argv, command: string): Argv {
   const o = (y as unknown as { getOptions(): { string: string[]; number: string[]; array: string[]; boolean: string[] } }).getOptions();
   const positionals = [...command.matchAll(/[<[](\w+)(?:\.\.)?[>\]]/g)].map((m) => m[1]);
-  const valued = [...new Set([...o.string, ...o.number])].filter((k) => !o.array.includes(k) && !o.boolean.includes(k) && !positionals.includes(k));
+  const valued = [...new Set([...o.string, ...o.number])].filter((k) => !o.array.includes(k) && !o.boolean.includes(k) && !positionals.includes(k) && !OPTIONAL_VALUES.has(k));
   const repeatable = o.array.filter((k) => !positionals.includes(k));
   for (const k of repeatable) repeatableFlags.add(`--${k}`);
   if (repeatable.length) y = y.check((args) => checkRepeatable(args, repeatable));

@@ -2,9 +2,8 @@
 // files, to open a session. Loaded from bytes, ONNX Runtime parses them into its own copy and then copies every
 // tensor again into the session (FCN-8s, 513 MiB of weights: the bytes, that copy and the session's, 3x the weights
 // on top of the Net's); a tensor in an external file it maps instead (no copy, pages shared with the file cache).
-import { encodeMessage } from '../caffe/wire.js';
-import type { Message } from '../caffe/message.js';
-import { type ModelObj, type TensorObj, onnxType } from './proto.js';
+// `crema convert --external-data` writes the same two files for the user (a model of 2 GiB or more has to be).
+import { type ModelObj, type TensorObj, encodeModel } from './proto.js';
 
 /** The weights file's name, beside the model (ONNX resolves `location` against the model's directory). */
 export const WEIGHTS_FILE = 'weights.bin';
@@ -29,7 +28,7 @@ export interface ExternalChunk {
 export interface ExternalModel {
   /** The model's bytes, the large tensors left out (kilobytes for any net). */
   model: Uint8Array;
-  /** The weights file's name, as the model refers to it (WEIGHTS_FILE), beside the model. */
+  /** The weights file's name, as the model refers to it (WEIGHTS_FILE unless named), beside the model. */
   location: string;
   /** The large tensors' bytes, in file order; the weights file ends where the last one does. */
   weights: ExternalChunk[];
@@ -42,25 +41,40 @@ interface ExternalTensorObj extends Omit<TensorObj, 'raw_data'> {
 }
 
 /**
- * `model` with each initializer of EXTERNAL_ALIGN bytes or more moved out to WEIGHTS_FILE (the model is not
- * changed). Read back in place of its external_data, each tensor is the converted one: test/onnx-external.test.ts
- * checks that the result then encodes to encodeModel's bytes. `perTensor`: each in a file of its own instead
- * (weights-<n>.bin, at offset 0), for a runtime given the files' bytes (onnxruntime-web): one file would be a copy
- * of every tensor, each its own is the tensor's bytes as they are.
+ * `model` with each initializer of EXTERNAL_ALIGN bytes or more moved out to the weights file `location` (a name
+ * beside the model; the model is not changed). Read back in place of its external_data, each tensor is the
+ * converted one: test/onnx-external.test.ts checks that the result then encodes to encodeModel's bytes. `perTensor`:
+ * each in a file of its own instead (weights-<n>.bin, at offset 0), for a runtime given the files' bytes
+ * (onnxruntime-web): one file would be a copy of every tensor, each its own is the tensor's bytes as they are.
  */
-export function externalModel(model: ModelObj, perTensor = false): ExternalModel {
+export function externalModel(model: ModelObj, location = WEIGHTS_FILE, perTensor = false): ExternalModel {
   const weights: ExternalChunk[] = [];
   let end = 0;
   const initializer = model.graph.initializer.map((t): TensorObj | ExternalTensorObj => {
     if (t.raw_data.length < EXTERNAL_ALIGN) return t;
-    const location = perTensor ? `weights-${weights.length}.bin` : WEIGHTS_FILE;
+    const file = perTensor ? `weights-${weights.length}.bin` : location;
     const offset = perTensor ? 0 : Math.ceil(end / EXTERNAL_ALIGN) * EXTERNAL_ALIGN;
-    weights.push(perTensor ? { offset, bytes: t.raw_data, location } : { offset, bytes: t.raw_data });
+    weights.push(perTensor ? { offset, bytes: t.raw_data, location: file } : { offset, bytes: t.raw_data });
     end = offset + t.raw_data.length;
     const { raw_data: _, ...rest } = t;
-    const entries = { location, offset: String(offset), length: String(t.raw_data.length) };
+    const entries = { location: file, offset: String(offset), length: String(t.raw_data.length) };
     return { ...rest, data_location: EXTERNAL, external_data: Object.entries(entries).map(([key, value]) => ({ key, value })) };
   });
   const outer: ModelObj = { ...model, graph: { ...model.graph, initializer: initializer as TensorObj[] } };
-  return { model: encodeMessage(onnxType('ModelProto'), outer as unknown as Message), location: WEIGHTS_FILE, weights };
+  return { model: encodeModel(outer), location, weights };
+}
+
+let zeros: Uint8Array | undefined;
+
+/** The weights file's bytes in order, for writing it whole: each tensor (not copied) after the zeros that align it. */
+export function weightsFileChunks(weights: readonly ExternalChunk[]): Uint8Array[] {
+  zeros ??= new Uint8Array(EXTERNAL_ALIGN);
+  const chunks: Uint8Array[] = [];
+  let end = 0;
+  for (const { offset, bytes } of weights) {
+    if (offset > end) chunks.push(zeros.subarray(0, offset - end));
+    chunks.push(bytes);
+    end = offset + bytes.length;
+  }
+  return chunks;
 }

@@ -1,7 +1,8 @@
 import protobuf from 'protobufjs';
 import { platform } from '../platform.js';
 import type { Message } from '../caffe/message.js';
-import { encodeMessage } from '../caffe/wire.js';
+import { type SizedMessage, sizeMessage } from '../caffe/wire.js';
+import { CremaError } from '../util/errors.js';
 
 let root: protobuf.Root | undefined;
 
@@ -75,14 +76,29 @@ export interface ModelObj {
   opset_import: { domain: string; version: number }[];
 }
 
+/** Protobuf's largest message (its lengths are signed 32-bit): ONNX Runtime, onnx and protobuf refuse a larger model. */
+export const MAX_MODEL_BYTES = 2 ** 31 - 1;
+
+/** What to do about a model too large for one buffer, said where no CLI option applies (the library, the browser). */
+export const TOO_LARGE_ADVICE = 'a model this large keeps its weights beside it as ONNX external data, as `crema convert --external-data` writes it';
+
 /**
- * Serializes a model: the bytes protobufjs writes for it, each raw tensor copied once into a buffer of the exact
- * size, by the sized encoder that writes caffemodels (src/caffe/wire.ts). protobufjs 8 writes into a buffer it
- * doubles as it grows, shifts each nested message to put its length in front and copies the whole once more at
- * the end: for ResNet-50 (100 MB of weights) ~5 passes over them and 3x their size in fresh pages, 0.9-1.1 s.
+ * @internal A model sized for encoding, by the sized encoder that writes caffemodels (src/caffe/wire.ts): its bytes
+ * then as one buffer, or as chunks whose tensors are the weights' own memory (no copy). One over `limit`
+ * (protobuf's) is refused before anything is encoded, in one line ending with `advice`. protobufjs 8 would write
+ * into a buffer it doubles as it grows, shift each nested message to put its length in front and copy the whole once
+ * more at the end: for ResNet-50 (100 MB of weights) ~5 passes over them and 3x their size in fresh pages, 0.9-1.1 s.
  */
-export function encodeModel(model: ModelObj): Uint8Array {
-  return encodeMessage(onnxType('ModelProto'), model as unknown as Message);
+export function sizedModel(model: ModelObj, advice = TOO_LARGE_ADVICE, limit = MAX_MODEL_BYTES): SizedMessage {
+  const sized = sizeMessage(onnxType('ModelProto'), model as unknown as Message);
+  if (sized.size > limit)
+    throw new CremaError(`the ONNX model would be ${(sized.size / 1e6).toFixed(1)} MB (${sized.size} bytes), more than the ${limit} bytes protobuf allows one model: ${advice}`);
+  return sized;
+}
+
+/** Serializes a model into one buffer, each raw tensor copied once into it (see sizedModel). */
+export function encodeModel(model: ModelObj, advice?: string, limit?: number): Uint8Array {
+  return sizedModel(model, advice, limit).encode();
 }
 
 /** Parses a model (for tests and inspection); int64 fields come back as numbers. */

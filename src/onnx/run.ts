@@ -116,7 +116,7 @@ export class OnnxRunner {
  */
 async function openSession(ort: OrtModule, model: ModelObj, options: ort.InferenceSession.SessionOptions): Promise<{ session: ort.InferenceSession; leftover?: () => boolean }> {
   const files = writtenFiles(model);
-  if (!files) return { session: await sessionInMemory(ort, model, options) };
+  if (!('path' in files)) return { session: await sessionInMemory(ort, model, files.unwritten, options) };
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(files.path, options);
@@ -129,25 +129,36 @@ async function openSession(ort: OrtModule, model: ModelObj, options: ort.Inferen
 
 /**
  * A session from the model in memory: as the platform gives it (a browser: the large tensors as external data,
- * views of the net's weights), else from the model's bytes, every weight copied into them.
+ * views of the net's weights), else from the model's bytes (sessionBytes), every weight copied into them.
  */
-async function sessionInMemory(ort: OrtModule, model: ModelObj, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+async function sessionInMemory(ort: OrtModule, model: ModelObj, unwritten: string | undefined, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
   const source = await platform().onnxSessionSource?.(model);
-  if (!source) return ort.InferenceSession.create(encodeModel(model), options);
+  if (!source) return ort.InferenceSession.create(sessionBytes(model, unwritten), options);
   return ort.InferenceSession.create(source.model, { ...options, externalData: source.externalData });
 }
 
 /**
- * The model's files, where the platform writes them; where it cannot (a full or read-only temporary folder), none:
+ * The model's files, where the platform writes them; where it cannot (a full or read-only temporary folder), why:
  * the session is then made from the bytes, as in a browser, which costs memory but gives the same session.
  */
-function writtenFiles(model: ModelObj): { path: string; remove(): boolean } | undefined {
+function writtenFiles(model: ModelObj): { path: string; remove(): boolean } | { unwritten?: string } {
   try {
-    return platform().onnxModelFiles?.(externalModel(model));
+    return platform().onnxModelFiles?.(externalModel(model)) ?? {};
   } catch (err) {
-    if (err instanceof CremaError) return undefined;
+    if (err instanceof CremaError) return { unwritten: err.message };
     throw err;
   }
+}
+
+/**
+ * @internal The model's bytes for a session made from them, refused in one line past protobuf's limit (`limit`
+ * lowered in tests): where the files could not be written (`unwritten` says why), or the platform writes none.
+ */
+export function sessionBytes(model: ModelObj, unwritten: string | undefined, limit?: number): Uint8Array {
+  const advice = unwritten === undefined
+    ? 'ONNX Runtime is given the model as bytes here, which cannot hold a net this large'
+    : `ONNX Runtime is given a net this large as files, its weights as external data, and they could not be written (${unwritten})`;
+  return encodeModel(model, advice, limit);
 }
 
 /**

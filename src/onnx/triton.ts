@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { Graph } from '../graph/graph.js';
 import { CremaError } from '../util/errors.js';
 import { makeOutputDir, writeOutput } from '../util/files.js';
-import { type ConvertOptions, convertGraph, encodeConversion } from './convert.js';
+import { type ConvertOptions, convertGraph } from './convert.js';
+import { type ModelFileOptions, type WrittenModel, writeModelFile } from './write.js';
 import { batchDependence, freeBatchDimension } from './batch.js';
 
 // A Triton Inference Server model repository for a converted net:
@@ -56,6 +57,8 @@ export interface TritonExport {
   config: TritonConfig;
   /** Why batching is off, when it is. */
   fixedBatchReason?: string;
+  /** model.onnx's size, and its external data file's when there is one. */
+  model: WrittenModel;
 }
 
 /** Triton reads max_batch_size and dims as int32. */
@@ -65,9 +68,10 @@ const INT32_MAX = 2 ** 31 - 1;
  * Converts `graph` and writes the repository entry DIR/<name>/. `maxBatchSize` 0 asks for no batching; above 0,
  * batching is used when the conversion does not depend on the batch size (checked by converting at two sizes).
  * The model goes into version `version`, by default the one after the highest already there (1 in a new
- * directory): Triton serves the highest version, so a 1/ beside an existing 2/ would never be served.
+ * directory): Triton serves the highest version, so a 1/ beside an existing 2/ would never be served. `files`
+ * as for writeModelFile: with external data, its file is beside model.onnx, where Triton's ONNX Runtime finds it.
  */
-export async function writeTritonRepository(graph: Graph, reshape: (batch: number) => Graph, dir: string, name: string, maxBatchSize: number, options: ConvertOptions, version?: number): Promise<TritonExport> {
+export async function writeTritonRepository(graph: Graph, reshape: (batch: number) => Graph, dir: string, name: string, maxBatchSize: number, options: ConvertOptions, version?: number, files: ModelFileOptions = {}): Promise<TritonExport> {
   if (!Number.isInteger(maxBatchSize) || maxBatchSize < 0 || maxBatchSize > INT32_MAX)
     throw new CremaError(`options.maxBatchSize ${maxBatchSize}: expected a whole number from 0 (no batching) to ${INT32_MAX} (Triton reads it as an int32)`);
   if (version !== undefined && !(Number.isInteger(version) && version >= 1 && version <= INT32_MAX))
@@ -96,9 +100,9 @@ export async function writeTritonRepository(graph: Graph, reshape: (batch: numbe
     outputs: [...conversion.outputs.keys()].map((n) => ({ name: conversion.outputs.get(n)!, dims: shapeOf(n) })),
   };
   makeOutputDir(path.join(modelDir, String(chosen)));
-  await writeOutput(path.join(modelDir, String(chosen), 'model.onnx'), encodeConversion(conversion));
+  const model = await writeModelFile(conversion.model, path.join(modelDir, String(chosen), 'model.onnx'), files);
   await writeOutput(path.join(modelDir, 'config.pbtxt'), tritonConfigText(config));
-  return { dir: modelDir, config, fixedBatchReason, version: chosen, kept: kept.filter((v) => v !== chosen) };
+  return { dir: modelDir, config, fixedBatchReason, version: chosen, kept: kept.filter((v) => v !== chosen), model };
 }
 
 /** The version directories (positive whole numbers, as Triton reads them) under a model's directory, ascending. */

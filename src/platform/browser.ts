@@ -127,8 +127,8 @@ function onnxRuntime(): Promise<OrtModule> {
  * and run 254 MiB above what it held before, 824 MiB from the bytes; made in 4-5 s, 6-9 s from the bytes.
  */
 async function onnxSessionSource(model: ModelObj): Promise<OnnxSessionSource> {
-  const { externalModel } = await import('../onnx/external.js');
-  const { model: bytes, weights } = externalModel(model, true);
+  const { WEIGHTS_FILE, externalModel } = await import('../onnx/external.js');
+  const { model: bytes, weights } = externalModel(model, WEIGHTS_FILE, true);
   return { model: bytes, externalData: weights.map((w) => ({ path: w.location!, data: w.bytes })) };
 }
 

@@ -317,13 +317,37 @@ const CHUNK = 8 << 20;
 /** Temporary files being written; removed if the process is interrupted or exits before their rename. */
 const pending = new Set<string>();
 
-export async function writeOutput(file: string, content: Uint8Array | string): Promise<void> {
-  const bytes = typeof content === 'string' ? Buffer.from(content) : content;
-  if (file === '-') return writeStdout(bytes);
-  const target = resolveOutput(file);
-  if (target.stdout) return writeStdout(bytes);
-  if (target.straight) return writeStraight(file, bytes);
-  await writeAtomic(file, target.path, bytes, target.mode);
+/** What an output holds: bytes, text, or bytes in chunks (written in order, never joined: a model's tensors are views). */
+export type OutputContent = Uint8Array | string | readonly Uint8Array[];
+
+export async function writeOutput(file: string, content: OutputContent): Promise<void> {
+  await writeOutputs([{ file, content }]);
+}
+
+/**
+ * Writes several outputs as one (a model and its external data): every file is checked, then each regular one
+ * written whole into its temporary file, and only when all are complete are they renamed over theirs, in order. A
+ * failure before the renames leaves every file as the user had it.
+ */
+export async function writeOutputs(outputs: readonly { file: string; content: OutputContent }[]): Promise<void> {
+  const planned = outputs.map(({ file, content }) => ({ file, chunks: chunksOf(content), target: file === '-' ? undefined : resolveOutput(file) }));
+  const staged = new Map<string, string>(); // file -> its temporary file
+  try {
+    for (const { file, chunks, target } of planned)
+      if (target && !target.straight) staged.set(file, await writeTemporary(file, target.path, chunks, target.mode));
+    for (const { file, chunks, target } of planned) {
+      const tmp = staged.get(file);
+      if (tmp !== undefined) rename(file, tmp, target!.path);
+      else if (!target || target.stdout) await writeStdout(chunks);
+      else await writeStraight(file, chunks);
+    }
+  } finally {
+    for (const tmp of staged.values()) discard(tmp); // gone already where renamed
+  }
+}
+
+function chunksOf(content: OutputContent): readonly Uint8Array[] {
+  return typeof content === 'string' ? [Buffer.from(content)] : content instanceof Uint8Array ? [content] : content;
 }
 
 /** Refuses now, before anything is written, what `writeOutput(file)` would refuse (a directory, an input, ...). */
@@ -387,32 +411,45 @@ function danglingTarget(file: string): string {
   throw new CremaError(`${file}: too many levels of symbolic links`);
 }
 
-async function writeAtomic(file: string, real: string, bytes: Uint8Array, mode?: number): Promise<void> {
+/** `chunks` in a new temporary file beside `real` (with `mode`, the replaced file's), synced: its path. */
+async function writeTemporary(file: string, real: string, chunks: readonly Uint8Array[], mode?: number): Promise<string> {
   const tmp = path.join(path.dirname(real), `.${path.basename(real)}.${process.pid}.${Date.now()}.tmp`);
   track(tmp);
   try {
     const handle = await fs.promises.open(tmp, 'wx', mode ?? 0o666);
     try {
       if (mode !== undefined) await handle.chmod(mode); // the replaced file's permissions, not the umask's
-      await writeAll(handle, bytes);
+      await writeAll(handle, chunks);
       await handle.sync();
     } finally {
       await handle.close();
     }
+  } catch (err) {
+    discard(tmp);
+    throw err instanceof CremaError ? err : new CremaError(`${file}: cannot write: ${fileErrorWords((err as NodeJS.ErrnoException).code, 'write')}`);
+  }
+  return tmp;
+}
+
+function rename(file: string, tmp: string, real: string): void {
+  try {
     fs.renameSync(tmp, real);
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err instanceof CremaError ? err : new CremaError(`${file}: cannot write: ${fileErrorWords((err as NodeJS.ErrnoException).code, 'write')}`);
-  } finally {
-    untrack(tmp);
+    throw new CremaError(`${file}: cannot write: ${fileErrorWords((err as NodeJS.ErrnoException).code, 'write')}`);
   }
 }
 
-async function writeStraight(file: string, bytes: Uint8Array): Promise<void> {
+/** Removes a temporary file (gone already once renamed) and stops tracking it. */
+function discard(tmp: string): void {
+  fs.rmSync(tmp, { force: true });
+  untrack(tmp);
+}
+
+async function writeStraight(file: string, chunks: readonly Uint8Array[]): Promise<void> {
   let handle: fs.promises.FileHandle | undefined;
   try {
     handle = await fs.promises.open(file, 'w'); // a FIFO blocks here until a reader opens it: on libuv's pool, not the event loop
-    await writeAll(handle, bytes);
+    await writeAll(handle, chunks);
   } catch (err) {
     throw new CremaError(`${file}: cannot write: ${fileErrorWords((err as NodeJS.ErrnoException).code, 'write')}`);
   } finally {
@@ -420,15 +457,17 @@ async function writeStraight(file: string, bytes: Uint8Array): Promise<void> {
   }
 }
 
-async function writeAll(handle: fs.promises.FileHandle, bytes: Uint8Array): Promise<void> {
-  for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, Math.min(CHUNK, bytes.length - done))).bytesWritten;
+async function writeAll(handle: fs.promises.FileHandle, chunks: readonly Uint8Array[]): Promise<void> {
+  for (const bytes of chunks)
+    for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, Math.min(CHUNK, bytes.length - done))).bytesWritten;
 }
 
-async function writeStdout(bytes: Uint8Array): Promise<void> {
-  for (let done = 0; done < bytes.length; done += CHUNK) {
-    const chunk = bytes.subarray(done, done + CHUNK);
-    await new Promise<void>((resolve, reject) => process.stdout.write(chunk, (err) => (err ? reject(err) : resolve())));
-  }
+async function writeStdout(chunks: readonly Uint8Array[]): Promise<void> {
+  for (const bytes of chunks)
+    for (let done = 0; done < bytes.length; done += CHUNK) {
+      const chunk = bytes.subarray(done, done + CHUNK);
+      await new Promise<void>((resolve, reject) => process.stdout.write(chunk, (err) => (err ? reject(err) : resolve())));
+    }
 }
 
 function track(tmp: string): void {

@@ -1,16 +1,18 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { example } from '../examples.js';
-import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertGraph, encodeConversion } from '../../onnx/convert.js';
+import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertGraph } from '../../onnx/convert.js';
 import { shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
-import { writeOutput } from '../../util/files.js';
 import { tritonModelName, writeTritonRepository } from '../../onnx/triton.js';
+import { type WrittenModel, writeModelFile } from '../../onnx/write.js';
+import { EXTERNAL_ALIGN } from '../../onnx/external.js';
 import { loadNetFor, type NetArgs, netArgs, printNotes } from '../shared.js';
 
 interface ConvertArgs extends NetArgs {
   output?: string;
   triton?: string;
+  externalData?: string;
   maxBatchSize: number;
   modelVersion?: number;
   opset: number;
@@ -23,6 +25,7 @@ export const convertCommand = {
     netArgs(y)
       .option('output', { alias: 'o', type: 'string', describe: 'the .onnx file to write (replaced only when the conversion succeeds; - for stdout)' })
       .option('triton', { type: 'string', describe: 'also (or instead) write a Triton Inference Server model repository: DIR/<net name>/config.pbtxt and 1/model.onnx' })
+      .option('external-data', { type: 'string', describe: `write the tensors of ${EXTERNAL_ALIGN / 1024} KiB or more to a file beside the model, as ONNX external data: NAME, by default <model file>.data (a model of 2 GiB or more needs it)` })
       .option('max-batch-size', { type: 'number', default: 8, describe: 'with --triton: the largest batch Triton may form (0: no batching, the net\'s fixed shapes)' })
       .option('model-version', { type: 'number', describe: 'with --triton: the version directory to write (default: the one after the highest there, 1 in a new repository)' })
       .option('opset', { type: 'number', default: DEFAULT_OPSET, describe: `ONNX opset, ${MIN_OPSET} to ${MAX_OPSET}` })
@@ -30,12 +33,15 @@ export const convertCommand = {
       .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'ACROSS_CHANNELS LRN as ONNX\'s LRN op, or as an AveragePool subgraph (faster in ONNX Runtime)' })
       .example(example('$0 convert models/lenet/deploy.prototxt models/lenet/weights.caffemodel -o lenet.onnx'), 'convert a model')
       .example(example('$0 convert models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel -o debug.onnx --outputs all'), 'expose every blob, for verification')
-      .example(example('$0 convert models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --triton model_repository'), 'a model repository for Triton Inference Server'),
+      .example(example('$0 convert models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --triton model_repository'), 'a model repository for Triton Inference Server')
+      .example(example('$0 convert models/lenet/deploy.prototxt models/lenet/weights.caffemodel -o lenet.onnx --external-data'), 'the weights beside the model, in lenet.onnx.data (for models of 2 GiB or more)'),
   handler: async (args: ConvertArgs) => {
     const started = performance.now();
     // With -o - the model is stdout: what crema says goes to stderr.
     const log = args.output === '-' ? console.error : console.log;
     if (!args.output && !args.triton) throw new CremaError('convert needs somewhere to write: -o OUT.onnx and/or --triton DIR');
+    checkExternalData(args);
+    const files = { externalData: args.externalData };
     const net = await loadNetFor(args, false); // no native compute here
     printNotes(net, args);
     // Weights only when a layer takes them (as `run`): a net of ReLUs and poolings converts without a caffemodel.
@@ -43,17 +49,16 @@ export const convertCommand = {
     const outputs = args.outputs === 'net' || args.outputs === 'all' ? args.outputs : args.outputs.split(',').map((s) => s.trim()).filter(Boolean);
     if (args.triton) {
       const reshape = (batch: number) => (net.reshape(Object.fromEntries(net.inputs.map((n) => [n, [batch, ...net.shapes.get(n)!.slice(1)]]))), net.graph);
-      const t = await writeTritonRepository(net.graph, reshape, args.triton, tritonModelName(net.name || path.basename(path.dirname(path.resolve(args.net)))), args.maxBatchSize, { opset: args.opset, outputs, lrn: args.lrn }, args.modelVersion);
-      log(`wrote ${t.dir}/config.pbtxt and ${t.version}/model.onnx (max_batch_size ${t.config.maxBatchSize}${t.fixedBatchReason ? `: ${t.fixedBatchReason}` : ''})`);
+      const t = await writeTritonRepository(net.graph, reshape, args.triton, tritonModelName(net.name || path.basename(path.dirname(path.resolve(args.net)))), args.maxBatchSize, { opset: args.opset, outputs, lrn: args.lrn }, args.modelVersion, files);
+      log(`wrote ${t.dir}/config.pbtxt and ${t.version}/model.onnx${dataWords(t.model, args.externalData)} (max_batch_size ${t.config.maxBatchSize}${t.fixedBatchReason ? `: ${t.fixedBatchReason}` : ''})`);
       if (t.kept.length) log(`  version${t.kept.length > 1 ? 's' : ''} ${t.kept.join(', ')} kept beside it; Triton serves the highest, ${Math.max(t.version, ...t.kept)}`);
       if (!args.output) return;
     }
     const conversion = convertGraph(net.graph, { opset: args.opset, outputs, lrn: args.lrn });
-    const bytes = encodeConversion(conversion);
-    await writeOutput(args.output!, bytes);
+    const written = await writeModelFile(conversion.model, args.output!, files);
     const { graph } = conversion.model;
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    log(`wrote ${args.output === '-' ? 'the model to stdout' : args.output}: ${(bytes.length / 1e6).toFixed(1)} MB, opset ${args.opset}, ${graph.node.length} nodes, ${graph.initializer.length} initializers, in ${seconds} s`);
+    log(`wrote ${args.output === '-' ? 'the model to stdout' : args.output}: ${(written.bytes / 1e6).toFixed(1)} MB${dataWords(written, args.externalData)}, opset ${args.opset}, ${graph.node.length} nodes, ${graph.initializer.length} initializers, in ${seconds} s`);
     log(`  inputs:  ${net.inputs.map((n) => `${n} ${shapeString(net.shapes.get(n)!)}`).join(', ')}`);
     const shown = [...conversion.outputs.keys()];
     // An axis the data sizes (a detector's rows) as '?': the model declares it symbolic.
@@ -63,3 +68,19 @@ export const convertCommand = {
     for (const note of conversion.notes) console.error(`note: ${note}`);
   },
 };
+
+/** Refuses, before the net is loaded, an --external-data the model cannot refer to. */
+function checkExternalData({ externalData: name, output, triton }: ConvertArgs): void {
+  if (name === undefined) return;
+  if (output === '-') throw new CremaError('--external-data writes a file beside the model: give -o FILE, not -o - (stdout)');
+  if (/[/\\]/.test(name) || name === '.' || name === '..')
+    throw new CremaError(`--external-data '${name}': expected a file name, written beside the model (ONNX looks for it in the model's directory)`);
+  const models = [...(output !== undefined ? [path.basename(output)] : []), ...(triton !== undefined ? ['model.onnx'] : [])];
+  if (models.includes(name)) throw new CremaError(`--external-data '${name}' is the model's own file name; give another`);
+}
+
+/** What was written beside the model, when external data was asked for. */
+function dataWords({ data }: WrittenModel, asked: string | undefined): string {
+  if (asked === undefined) return '';
+  return data ? ` + external data ${data.file}, ${(data.bytes / 1e6).toFixed(1)} MB` : ` (no tensor of ${EXTERNAL_ALIGN / 1024} KiB or more: no external data file)`;
+}
