@@ -9,7 +9,7 @@ import type { ModelObj } from './onnx/proto.js';
 import type { Tensor } from './tensor.js';
 import { CremaError } from './util/errors.js';
 
-/** A model in memory for ONNX Runtime: its bytes, and its external data's files by name (written out: see onnxRuntime). */
+/** A model in memory for ONNX Runtime: its bytes, and its external data's files by name (not ONNX Runtime's type: see onnxRuntime). */
 export interface OnnxSessionSource {
   model: Uint8Array;
   externalData: { path: string; data: Uint8Array }[];
