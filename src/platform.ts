@@ -5,8 +5,15 @@
 
 import type { ByteSource, CopyHelper } from './caffe/types.js';
 import type { ExternalModel } from './onnx/external.js';
+import type { ModelObj } from './onnx/proto.js';
 import type { Tensor } from './tensor.js';
 import { CremaError } from './util/errors.js';
+
+/** A model in memory for ONNX Runtime: its bytes, and its external data's files by name (not ONNX Runtime's type: see onnxRuntime). */
+export interface OnnxSessionSource {
+  model: Uint8Array;
+  externalData: { path: string; data: Uint8Array }[];
+}
 
 /** What a kernel worker thread is started with: the module and memory it shares, and where its jobs are. */
 export interface KernelWorkerInit {
@@ -97,6 +104,12 @@ export interface Platform {
    * Windows refuses, `remove` then returns false and is called again when the session is released).
    */
   onnxModelFiles?(model: ExternalModel): { path: string; remove(): boolean };
+  /**
+   * Where no files are written: what a session is made from, the model's bytes and its large tensors as the
+   * SessionOptions' externalData (each a file's name and bytes), which onnxruntime-web takes in place of a model
+   * holding every weight (optional: where absent, the model's bytes, every weight in them).
+   */
+  onnxSessionSource?(model: ModelObj): Promise<OnnxSessionSource>;
   /** Caffe HDF5 weights (data/<layer>/<blob index>) from a file or its bytes, by layer name. */
   readHdf5Weights(source: string | Uint8Array, label: string): Promise<Map<string, Tensor[]>>;
 }

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import puppeteer, { type Browser, type Page, type WebWorker } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detect } from '../src/detect/node.js';
 import type { Detection, DetectOptions } from '../src/detect/options.js';
@@ -12,6 +12,9 @@ import { imageInput } from '../src/image/input.js';
 import { loadImage } from '../src/image/load.js';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
+import { EXTERNAL_ALIGN } from '../src/onnx/external.js';
+import { encodeModel } from '../src/onnx/proto.js';
+import { readBack } from './helpers/external.js';
 import { colorize, detectPoses, edges, segment } from '../src/detect/node.js';
 import { denseWeights } from './fixtures/dense/referee/weights.mjs';
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
@@ -85,9 +88,9 @@ async function pageFaces(page: Page): Promise<Face[]> {
   return page.evaluate(() => (globalThis as unknown as { cremaPage: { faces: Face[] } }).cremaPage.faces);
 }
 
-/** What the Node library gives on one of test/fixtures/dense's nets (its weights made in memory). */
-async function nodeDense<T>(kind: 'fcn8s' | 'rcf', run: (net: Net) => Promise<T>): Promise<T> {
-  const net = await Net.load(path.join(root, 'test/fixtures/dense', kind, 'net.prototxt'), denseWeights(kind), { threads: 2 });
+/** What the Node library gives on one of test/fixtures/dense's nets (its weights made in memory), in `dialect`. */
+async function nodeDense<T>(kind: 'fcn8s' | 'rcf' | 'hed', run: (net: Net) => Promise<T>, dialect?: 'hed'): Promise<T> {
+  const net = await Net.load(path.join(root, 'test/fixtures/dense', kind, 'net.prototxt'), denseWeights(kind), { threads: 2, dialect });
   try {
     return await run(net);
   } finally {
@@ -153,6 +156,73 @@ async function shot(page: Page, name: string, selector?: string): Promise<void> 
   const file = path.join(SHOTS, name) as `${string}.png`;
   if (selector) await (await page.$(selector))!.screenshot({ path: file });
   else await page.screenshot({ path: file });
+}
+
+/** What the engine worker gave onnxruntime-web for a session (see spyOnSessions). */
+interface SpiedSession {
+  model: string;
+  external: { path: string; data: string; bytes: number; viewOfMore: boolean; shared: boolean }[];
+  oneBuffer: boolean;
+}
+
+/**
+ * Wraps, in the engine worker, onnxruntime-web's InferenceSession.create (the module the engine imports from `ort`:
+ * the same instance) to record what each session is made from (the model's bytes and externalData, as base64; whether
+ * the external tensors are views on one larger buffer, the kernels' memory, rather than arrays of their own) and its
+ * sessions' runs (feeds copied, results), for sessionFromBytes.
+ */
+async function spyOnSessions(page: Page, ort: string): Promise<WebWorker> {
+  const worker = page.workers().find((w) => w.url().includes('crema-worker'))!;
+  await worker.evaluate(async (url) => {
+    type Ort = typeof import('onnxruntime-web');
+    const module = (await new Function('url', 'return import(url)')(url)) as Ort; // written out: vitest rewrites an import() here
+    const g = globalThis as unknown as { spied: unknown[]; create: Ort['InferenceSession']['create'] };
+    const base64 = (u8: Uint8Array) => {
+      let s = '';
+      for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode(...u8.subarray(i, i + 0x8000));
+      return btoa(s);
+    };
+    g.spied = [];
+    g.create = module.InferenceSession.create.bind(module.InferenceSession);
+    module.InferenceSession.create = (async (model: Uint8Array, options: Parameters<Ort['InferenceSession']['create']>[1]) => {
+      const given = (options?.externalData ?? []) as { path: string; data: Uint8Array }[];
+      const record = {
+        model: base64(model),
+        options: { ...options, externalData: undefined },
+        external: given.map((e) => ({ path: e.path, data: base64(e.data), bytes: e.data.byteLength, viewOfMore: e.data.buffer.byteLength > e.data.byteLength, shared: typeof SharedArrayBuffer !== 'undefined' && e.data.buffer instanceof SharedArrayBuffer })),
+        oneBuffer: new Set(given.map((e) => e.data.buffer)).size === 1,
+        runs: [] as unknown[],
+      };
+      g.spied.push(record);
+      const session = await g.create(model, options);
+      const run = session.run.bind(session) as (feeds: Record<string, InstanceType<Ort['Tensor']>>, fetches: string[]) => Promise<unknown>;
+      (session as unknown as { run: typeof run }).run = async (feeds, fetches) => {
+        const copied = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new module.Tensor('float32', (t.data as Float32Array).slice(), t.dims)]));
+        const results = await run(feeds, fetches);
+        record.runs.push({ feeds: copied, fetches, results });
+        return results;
+      };
+      return session;
+    }) as Ort['InferenceSession']['create'];
+  }, ort);
+  return worker;
+}
+
+/**
+ * The last spied session's last run again, in a session made from `model`'s bytes with the same options: each
+ * result's values, the spied session's and the new one's.
+ */
+async function sessionFromBytes(worker: WebWorker, model: Uint8Array): Promise<[string, number[], number[]][]> {
+  return worker.evaluate(async (bytes) => {
+    type Ort = typeof import('onnxruntime-web');
+    type Run = { feeds: Record<string, InstanceType<Ort['Tensor']>>; fetches: string[]; results: Record<string, InstanceType<Ort['Tensor']>> };
+    const g = globalThis as unknown as { spied: { options: object; runs: Run[] }[]; create: Ort['InferenceSession']['create'] };
+    const spied = g.spied.at(-1)!, { feeds, fetches, results } = spied.runs.at(-1)!;
+    const session = await g.create(Uint8Array.from(atob(bytes), (c) => c.charCodeAt(0)), spied.options);
+    const again = await session.run(feeds, fetches);
+    await session.release();
+    return Object.keys(results).map((k) => [k, Array.from(results[k].data as Float32Array), Array.from(again[k].data as Float32Array)] as [string, number[], number[]]);
+  }, Buffer.from(model).toString('base64'));
 }
 
 /** CIFAR-10 full and the cat, through the Node engine, as the README's classify command. */
@@ -272,6 +342,46 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       }, `${server.url}no-ort/ort.mjs`);
       expect(missing).toMatch(/^CremaError: ONNX Runtime Web did not load from http:\/\/127\.0\.0\.1:\d+\/no-ort\/ort\.mjs: .* \(the ONNX backend in a browser needs the optional peer dependency onnxruntime-web: npm install onnxruntime-web\)$/);
       expect(missing).not.toContain('\n');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it.each([
+    ['shared (COOP/COEP)', true],
+    ['unshared (no cross-origin isolation)', false],
+  ])("gives onnxruntime-web the model without its large tensors, those as externalData views of the net's weights, the kernels' memory %s: the outputs of a session from the bytes, bit for bit", async (_, isolated) => {
+    const site = isolated ? server : plain;
+    const { page, errors } = await open(browser, `${site.url}?model=cifar10_full`);
+    try {
+      expect(await waitLoaded(page)).toBe('');
+      const worker = await spyOnSessions(page, `${site.url}ort/ort.wasm.bundle.min.mjs`);
+      await page.select('#backend', 'onnx');
+      await click(page, '#examples button');
+      await page.waitForFunction("cremaPage.top.length > 0 || document.getElementById('error').textContent");
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      expect(await page.$eval('#top li', (e) => e.textContent)).toBe('0.5820 - "cat"');
+      const spied = await worker.evaluate(() => (globalThis as unknown as { spied: SpiedSession[] }).spied.map(({ model, external, oneBuffer }) => ({ model, external, oneBuffer })));
+      // conv2's and conv3's weights (102,400 and 204,800 bytes): the tensors of EXTERNAL_ALIGN bytes or more
+      const big = convertGraph(node.net.graph).model.graph.initializer.filter((t) => t.raw_data.length >= EXTERNAL_ALIGN);
+      expect(big.map((t) => t.raw_data.length)).toEqual([102_400, 204_800]);
+      expect(spied.length).toBeGreaterThan(0); // the classification's session, then one for the blob view's blobs too
+      for (const { external, oneBuffer } of spied) {
+        expect(external.map((e) => [e.path, e.bytes])).toEqual(big.map((t, i) => [`weights-${i}.bin`, t.raw_data.length]));
+        // shared: views on one larger buffer, the kernels' memory; unshared: the arrays Net.load decoded the weights
+        // into (it puts them in the kernels' memory only where that is shared), each its whole buffer
+        expect([oneBuffer, external.map((e) => [e.viewOfMore, e.shared])]).toEqual([isolated, [[isolated, isolated], [isolated, isolated]]]);
+      }
+      const { model, external } = spied.at(-1)!;
+      const outer = Buffer.from(model, 'base64');
+      expect(outer.length).toBeLessThan(90_000); // CIFAR-10's 358,312 bytes of weights less the two moved
+      const files = new Map(external.map((e) => [e.path, new Uint8Array(Buffer.from(e.data, 'base64'))]));
+      const full = encodeModel(readBack(outer, (location) => files.get(location)!));
+      const outputs = await sessionFromBytes(worker, full);
+      expect(outputs.map(([name]) => name)).toContain('prob');
+      for (const [name, viaExternal, viaBytes] of outputs) expect(viaExternal, name).toEqual(viaBytes);
+      expect(agreement(outputs.find(([name]) => name === 'prob')![1], node.prob).rel).toBeLessThanOrEqual(1e-4);
+      expect(errors).toEqual([]);
     } finally {
       await page.close();
     }
@@ -760,6 +870,12 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(await page.$eval('#boxes', (e) => [(e as unknown as { width: number }).width, (e as unknown as { height: number }).height])).toEqual([width, height]);
       expect(await page.$eval('#run-time', (e) => e.textContent)).toMatch(/^handshake\.jpg: 2 faces in [\d.]+ ms \(the engine worker/);
       await shot(page, 'web-faces.png', '#classify');
+      // The Blob view: Find faces fetches no blob (P-Net's shape as its prototxt gives it), where Classify would
+      const blobStats = async (blob: string) => {
+        await page.select('#blob', blob);
+        return page.$eval('#blob-stats', (e) => e.textContent);
+      };
+      expect(await blobStats('conv1')).toBe(`conv1 1×10×10×10: "Find faces" fetches no blob values (MTCNN's nets run on each scale of the image pyramid, then on the boxes)`);
       // The ONNX backend: each net in onnxruntime-web, as Node's detectFaces runs them in onnxruntime-node.
       await page.select('#backend', 'onnx');
       await page.evaluate('cremaPage.faces = []');
@@ -784,6 +900,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await page.select('#shipped', 'lenet');
       expect(await waitLoaded(page, 2)).toBe('');
       expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Classify an image');
+      expect(await blobStats('conv1')).toBe('conv1 1×20×24×24: classify an image to see its values');
       expect((await page.evaluate(() => (globalThis as unknown as { cremaPage: { faces: Face[] } }).cremaPage.faces))).toEqual([]);
       const released = await page.evaluate(`Promise.all(mtcnnNets.map((n) => n.engine.call({ op: 'convert', net: n.info.id }).then(() => 'kept', (e) => e.message.replace(/\\d+/, 'N'))))`);
       expect(released).toEqual(Array(3).fill('no net N in this engine (disposed?)'));
@@ -1045,6 +1162,50 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await ran('the engine worker');
       await within(1e-6);
       await shot(page, 'web-edges.png', '#classify');
+      expect(errors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
+  it("Find edges reads HED's Crops without crop_param in the hed dialect, as crema edges does, its note shown; a dialect chosen is kept", async () => {
+    const hed = path.join(root, 'test/fixtures/dense/hed');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-page-hed-'));
+    const weights = path.join(dir, 'hed.caffemodel');
+    fs.writeFileSync(weights, denseWeights('hed'));
+    const photo = path.join(root, 'test/fixtures/dense/images/a.png');
+    // crema edges' library call: HED in the hed dialect (test/dense.test.ts: HED's tutorial in FCN's Caffe of 2015)
+    const expected = { hed: await nodeDense('hed', (n) => edges(n, photo), 'hed'), bvlc: await nodeDense('hed', (n) => edges(n, photo)) };
+    const { page, errors } = await open(browser, server.url);
+    const notes = () => page.$$eval('#notes li', (li) => li.map((e) => e.textContent));
+    /** Loads HED (the `count`th net) in `dialect`, finds its edges natively, and returns the largest difference from `want`'s. */
+    const found = async (dialect: string, count: number, want: Float32Array) => {
+      await page.select('#dialect', dialect);
+      await (await page.$('#prototxt'))!.uploadFile(path.join(hed, 'net.prototxt'));
+      await (await page.$('#weights'))!.uploadFile(weights);
+      await click(page, '#load');
+      expect(await waitLoaded(page, count)).toBe('');
+      expect([await page.$eval('#classify-title', (e) => e.textContent), await page.$eval('#run', (e) => e.textContent)]).toEqual(['Find edges', 'Find']);
+      await click(page, '#run');
+      await page.waitForFunction("cremaPage.edges !== undefined || document.getElementById('error').textContent");
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      const e = await page.evaluate(() => (globalThis as unknown as { cremaPage: { edges: { width: number; height: number; data: number[] } } }).cremaPage.edges);
+      expect([e.width, e.height]).toEqual([100, 80]);
+      return Math.max(...e.data.map((v, i) => Math.abs(v - want[i])));
+    };
+    try {
+      await (await page.$('#image'))!.uploadFile(photo);
+      expect(await found('', 1, expected.hed.data)).toBeLessThanOrEqual(1e-6);
+      // crema edges' note, in the page's words (its Caffe control for --dialect hed)
+      expect(await notes()).toContain("Crop 'crop' without crop_param, as in HED's net: loaded with Caffe: FCN 2015 (HED, CRF-RNN) (FCN's Caffe of 2015, which aligns by the layers' coordinate maps)");
+      // The Blob view: Find edges fetches no blob, as Find faces (the MTCNN test)
+      await page.select('#blob', 'conv1_1');
+      expect(await page.$eval('#blob-stats', (e) => e.textContent)).toBe('conv1_1 1×4×568×568: "Find edges" fetches no blob values (only Classify fetches them)');
+      // A dialect chosen (FaceBoxes: its PriorBox only) is the net's: BVLC's Crop, no note; the edges shifted from HED's
+      expect(await found('faceboxes', 2, expected.bvlc.data)).toBeLessThanOrEqual(1e-6);
+      expect((await notes()).filter((n) => n?.includes('without crop_param'))).toEqual([]);
+      expect(Math.max(...expected.bvlc.data.map((v, i) => Math.abs(v - expected.hed.data[i])))).toBeGreaterThan(0.01);
       expect(errors).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -8,7 +8,8 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { EXTERNAL_ALIGN, WEIGHTS_FILE, externalModel } from '../src/onnx/external.js';
-import { type ModelObj, type TensorObj, decodeModel, encodeModel, onnxType } from '../src/onnx/proto.js';
+import { type ModelObj, decodeModel, encodeModel, onnxType } from '../src/onnx/proto.js';
+import { type Stored, readBack } from './helpers/external.js';
 import { CremaError } from '../src/util/errors.js';
 import { NCHWC_MAX_BYTES, convWeightBytes, layoutOptions, runOnnx } from '../src/onnx/run.js';
 import { nodePlatform } from '../src/platform/node.js';
@@ -19,22 +20,11 @@ import { randomArray, rng } from './helpers/compute.js';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const load = (dir: string) => Net.load(path.join(repo, 'models', dir, 'deploy.prototxt'), path.join(repo, 'models', dir, 'weights.caffemodel'));
 
-type Stored = TensorObj & { data_location?: number; external_data?: { key: string; value: string }[] };
-
-/** The outer model with each external tensor's bytes read back from `file` as raw_data, as the converter wrote it. */
-function readBack(outer: Uint8Array, file: Uint8Array): ModelObj {
-  const model = decodeModel(outer);
-  for (const t of model.graph.initializer as Stored[]) {
-    if (!t.external_data?.length) continue;
-    const entry = Object.fromEntries(t.external_data.map((e) => [e.key, e.value]));
-    expect(entry.location).toBe(WEIGHTS_FILE);
-    expect(t.data_location).toBe(1);
-    t.raw_data = file.subarray(Number(entry.offset), Number(entry.offset) + Number(entry.length));
-    delete t.external_data;
-    delete t.data_location;
-  }
-  return model;
-}
+/** The weights file, as the one external data file of every tensor. */
+const only = (file: Uint8Array) => (location: string) => {
+  expect(location).toBe(WEIGHTS_FILE);
+  return file;
+};
 
 describe('externalModel', () => {
   it('read back from its weights file, is the converted model byte for byte (LeNet with every blob an output, CIFAR-10)', async () => {
@@ -44,7 +34,7 @@ describe('externalModel', () => {
       const file = new Uint8Array(weights.at(-1)!.offset + weights.at(-1)!.bytes.length);
       for (const w of weights) file.set(w.bytes, w.offset);
       const expected = encodeConversion(conversion);
-      expect(Buffer.from(encodeModel(readBack(model, file))).equals(Buffer.from(expected))).toBe(true);
+      expect(Buffer.from(encodeModel(readBack(model, only(file)))).equals(Buffer.from(expected))).toBe(true);
       // protobufjs reads the outer model the same way (external_data, data_location as ONNX numbers them)
       const theirs = onnxType('ModelProto').toObject(onnxType('ModelProto').decode(model), { longs: Number, arrays: true }) as ModelObj;
       expect(theirs.graph.initializer.filter((t) => (t as Stored).external_data?.length).length).toBe(weights.length);
@@ -68,6 +58,19 @@ describe('externalModel', () => {
     });
     const inline = decodeModel(model).graph.initializer.filter((t) => !(t as Stored).external_data?.length);
     expect(inline.every((t) => t.raw_data.length < EXTERNAL_ALIGN)).toBe(true);
+  });
+
+  it("perTensor: each large tensor a file of its own at offset 0, the net's weights as they are; read back, the converted model byte for byte", async () => {
+    const lenet = await load('lenet');
+    const conversion = convertGraph(lenet.graph, { outputs: 'all' });
+    const { model, weights } = externalModel(conversion.model, WEIGHTS_FILE, true);
+    const big = [...lenet.params.values()].flat().filter((t) => t.data.byteLength >= EXTERNAL_ALIGN);
+    expect(weights.map((w, i) => [w.location, w.offset, w.bytes.buffer === big[i].data.buffer, w.bytes.byteOffset === big[i].data.byteOffset])).toEqual([
+      ['weights-0.bin', 0, true, true],
+      ['weights-1.bin', 0, true, true],
+    ]);
+    const files = new Map(weights.map((w) => [w.location!, w.bytes]));
+    expect(Buffer.from(encodeModel(readBack(model, (location) => files.get(location)!))).equals(Buffer.from(encodeConversion(conversion)))).toBe(true);
   });
 });
 

@@ -177,7 +177,8 @@ async function loadNet(name: string, files: NetBytes | FacesBytes, labels: strin
   const lenient = $<HTMLInputElement>('lenient').checked;
   const dataShapes = dataShapesOf($<HTMLInputElement>('data-shape').value);
   const skipped: string[] = [];
-  const open = (f: NetBytes) => Net.load({ prototxt: f.prototxt, weights: f.weights }, { names: f.names, engine: pageEngine, dialect, lenient, dataShapes, warn: (m) => skipped.push(m) });
+  // Find edges reads HED's Crops as crema edges does (edgesDialect) unless a dialect is chosen
+  const open = (f: NetBytes) => Net.load({ prototxt: f.prototxt, weights: f.weights }, { names: f.names, engine: pageEngine, dialect, edgesDialect: true, lenient, dataShapes, warn: (m) => skipped.push(m) });
   const faces = 'pnet' in files ? await openFaces(files, open) : undefined;
   const net = faces?.pnet ?? (await open(files as NetBytes));
   Object.assign(state, { net, faces, labels, blobs: {}, input: undefined, selectedLayer: undefined });
@@ -443,11 +444,17 @@ async function setImage(file: Blob, name: string): Promise<void> {
   if (net && runnable(net)) await runImage();
 }
 
+/** What the Classify / Detect button does with an image, by the net (showMode titles it). */
+function runKind(): 'faces' | 'segment' | 'edges' | 'detect' | 'colorize' | 'pose' | 'classify' {
+  const info = state.net?.info;
+  return state.faces ? 'faces' : (info?.dense ?? (info?.detector ? 'detect' : info?.colorizer ? 'colorize' : info?.pose ? 'pose' : 'classify'));
+}
+
 /** The Classify / Detect button: what the net does with an image. */
 function runImage(): Promise<void> {
-  if (state.faces) return findFaces();
-  const info = state.net?.info;
-  return info?.dense ? runDense(info.dense) : info?.detector ? detectObjects() : info?.colorizer ? colorizePhoto() : info?.pose ? findPeople() : classify();
+  const kind = runKind();
+  if (kind === 'segment' || kind === 'edges') return runDense(kind);
+  return kind === 'faces' ? findFaces() : kind === 'detect' ? detectObjects() : kind === 'colorize' ? colorizePhoto() : kind === 'pose' ? findPeople() : classify();
 }
 
 /** MTCNN's nets on the image: detectFaces (the library's, in the engine worker; natively or in onnxruntime-web), each face outlined with its landmarks and listed as crema faces lists it. */
@@ -728,13 +735,21 @@ function imageBitmapOf(img: ImageData): OffscreenCanvas {
   return c;
 }
 
+/** The Blob view's words for a blob without values: Classify fetches every blob, the other modes' runs none. */
+function withoutValues(): string {
+  const kind = runKind();
+  if (kind === 'classify') return 'classify an image to see its values';
+  const why = kind === 'faces' ? "MTCNN's nets run on each scale of the image pyramid, then on the boxes" : 'only Classify fetches them';
+  return `"${$('classify-title').textContent}" fetches no blob values (${why})`;
+}
+
 function showBlob(name: string): void {
   $<HTMLSelectElement>('blob').value = name;
   $('blob-title').textContent = `Blob ${name}`;
   markGraph(`blob:${name}`);
   const t = state.blobs[name];
   if (!t) {
-    $('blob-stats').textContent = `${name} ${shape(state.net?.info.blobs[name])}: classify an image to see its values`;
+    $('blob-stats').textContent = `${name} ${shape(state.net?.info.blobs[name])}: ${withoutValues()}`;
     return;
   }
   let lo = Infinity, hi = -Infinity, sum = 0;

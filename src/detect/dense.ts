@@ -5,6 +5,7 @@
 // the net's 'data' reshaped to the image's size. FCN then takes the argmax over the score's channels (numpy's: the
 // first maximum), HED and RCF channel 0 of sigmoid-fuse; RCF's multi-scale test (RCF-multiscale.ipynb) averages that
 // over the image scaled by cv2.resize. Platform-neutral: the net runs through a Forward.
+import type { LayerParameter } from '../caffe/types.js';
 import { cvResizeLinear } from '../image/cv-resize.js';
 import { type FloatImage, imageBytes } from '../image/image.js';
 import type { Net } from '../runtime/net.js';
@@ -77,6 +78,20 @@ export function denseKind(net: Net): 'segment' | 'edges' | undefined {
   const input = net.shapes.get(net.inputs[0]), score = net.shapes.get(WHY.segment[0]);
   const map = score?.length === 4 && score[1] > 1 && score[2] === input?.[2] && score[3] === input?.[3];
   return map && accepts(net, 'segment') ? 'segment' : undefined;
+}
+
+/**
+ * HED's net (s9xie/hed) crops with Crop layers without crop_param. In FCN's Caffe of 2015, which HED's tutorial ran,
+ * such a Crop aligns its bottoms by the layers' coordinate maps; BVLC Caffe cuts at 0, 0, which shifts every edge.
+ * Every net of the corpus with such a Crop is of that Caffe (HED's, CRF-RNN's), and RCF crops with its own AutoCrop:
+ * so edges (the CLI's, the page's Find edges) takes the hed dialect for a net whose every Crop lacks crop_param,
+ * unless a dialect is given (an empty crop_param { } keeps BVLC's 0, 0). Returns the note saying so, `option` the
+ * dialect's name where it is read ('--dialect hed' in the CLI), or undefined where the rule does not apply.
+ */
+export function hedCropsNote(layers: readonly LayerParameter[], option = "options.dialect 'hed'"): string | undefined {
+  const crops = layers.filter((l) => l.type === 'Crop');
+  if (crops.length === 0 || crops.some((l) => l.crop_param !== undefined)) return undefined;
+  return `Crop ${[...new Set(crops.map((l) => `'${l.name ?? ''}'`))].join(', ')} without crop_param, as in HED's net: loaded with ${option} (FCN's Caffe of 2015, which aligns by the layers' coordinate maps)`;
 }
 
 /** Whether checkDenseNet takes the net for `kind` with its demo's blob. */

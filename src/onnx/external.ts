@@ -21,6 +21,8 @@ const EXTERNAL = 1;
 export interface ExternalChunk {
   offset: number;
   bytes: Uint8Array;
+  /** Its own file's name, with `perTensor` (offset 0); else it is in the model's `location`. */
+  location?: string;
 }
 
 export interface ExternalModel {
@@ -41,18 +43,21 @@ interface ExternalTensorObj extends Omit<TensorObj, 'raw_data'> {
 /**
  * `model` with each initializer of EXTERNAL_ALIGN bytes or more moved out to the weights file `location` (a name
  * beside the model; the model is not changed). Read back in place of its external_data, each tensor is the
- * converted one: test/onnx-external.test.ts checks that the result then encodes to encodeModel's bytes.
+ * converted one: test/onnx-external.test.ts checks that the result then encodes to encodeModel's bytes. `perTensor`:
+ * each in a file of its own instead (weights-<n>.bin, at offset 0), for a runtime given the files' bytes
+ * (onnxruntime-web): one file would be a copy of every tensor, each its own is the tensor's bytes as they are.
  */
-export function externalModel(model: ModelObj, location = WEIGHTS_FILE): ExternalModel {
+export function externalModel(model: ModelObj, location = WEIGHTS_FILE, perTensor = false): ExternalModel {
   const weights: ExternalChunk[] = [];
   let end = 0;
   const initializer = model.graph.initializer.map((t): TensorObj | ExternalTensorObj => {
     if (t.raw_data.length < EXTERNAL_ALIGN) return t;
-    const offset = Math.ceil(end / EXTERNAL_ALIGN) * EXTERNAL_ALIGN;
-    weights.push({ offset, bytes: t.raw_data });
+    const file = perTensor ? `weights-${weights.length}.bin` : location;
+    const offset = perTensor ? 0 : Math.ceil(end / EXTERNAL_ALIGN) * EXTERNAL_ALIGN;
+    weights.push(perTensor ? { offset, bytes: t.raw_data, location: file } : { offset, bytes: t.raw_data });
     end = offset + t.raw_data.length;
     const { raw_data: _, ...rest } = t;
-    const entries = { location, offset: String(offset), length: String(t.raw_data.length) };
+    const entries = { location: file, offset: String(offset), length: String(t.raw_data.length) };
     return { ...rest, data_location: EXTERNAL, external_data: Object.entries(entries).map(([key, value]) => ({ key, value })) };
   });
   const outer: ModelObj = { ...model, graph: { ...model.graph, initializer: initializer as TensorObj[] } };

@@ -112,11 +112,11 @@ export class OnnxRunner {
 
 /**
  * A session for `model`: from its files where the platform writes them (Node: the weights mapped, not copied; see
- * src/onnx/external.ts), else from its bytes. `leftover` removes files that outlived the session's creation.
+ * src/onnx/external.ts), else from memory. `leftover` removes files that outlived the session's creation.
  */
 async function openSession(ort: OrtModule, model: ModelObj, options: ort.InferenceSession.SessionOptions): Promise<{ session: ort.InferenceSession; leftover?: () => boolean }> {
   const files = writtenFiles(model);
-  if (!('path' in files)) return { session: await ort.InferenceSession.create(sessionBytes(model, files.unwritten), options) };
+  if (!('path' in files)) return { session: await sessionInMemory(ort, model, files.unwritten, options) };
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(files.path, options);
@@ -125,6 +125,16 @@ async function openSession(ort: OrtModule, model: ModelObj, options: ort.Inferen
     throw err;
   }
   return { session, leftover: files.remove() ? undefined : files.remove };
+}
+
+/**
+ * A session from the model in memory: as the platform gives it (a browser: the large tensors as external data,
+ * views of the net's weights), else from the model's bytes (sessionBytes), every weight copied into them.
+ */
+async function sessionInMemory(ort: OrtModule, model: ModelObj, unwritten: string | undefined, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+  const source = await platform().onnxSessionSource?.(model);
+  if (!source) return ort.InferenceSession.create(sessionBytes(model, unwritten), options);
+  return ort.InferenceSession.create(source.model, { ...options, externalData: source.externalData });
 }
 
 /**

@@ -6,7 +6,8 @@ import caffeProto from '../../proto/caffe.proto';
 import onnxProto from '../../proto/onnx.proto';
 import type { H5wasm } from '../caffe/hdf5-weights.js';
 import type { OrtModule } from '../onnx/ort.js';
-import { type KernelWorker, type KernelWorkerInit, type Platform, setPlatform } from '../platform.js';
+import type { ModelObj } from '../onnx/proto.js';
+import { type KernelWorker, type KernelWorkerInit, type OnnxSessionSource, type Platform, setPlatform } from '../platform.js';
 import { CremaError } from '../util/errors.js';
 
 type KernelBuild = 'fma' | 'simd';
@@ -115,6 +116,22 @@ function onnxRuntime(): Promise<OrtModule> {
   return ort;
 }
 
+/**
+ * The model for onnxruntime-web without its large tensors, each given as a file of its own (externalModel's
+ * `perTensor`): a view of the net's weights, no copy. From the model's bytes, the weights were in that buffer, then
+ * in its copy in ONNX Runtime's heap, its parse and the session's tensors; as external data ONNX Runtime copies each
+ * tensor once, from `data.subarray(offset, offset + length)` into the tensor's place in its heap (its
+ * ort-wasm-simd-threaded.mjs), which reads a view of the kernels' shared memory (a SharedArrayBuffer, where Net.load
+ * puts the weights in a cross-origin isolated page; growing it detaches no view) as any other array. One file for
+ * all would need them concatenated: a copy. AlexNet (233 MB of weights): the renderer's peak while the session is made
+ * and run 254 MiB above what it held before, 824 MiB from the bytes; made in 4-5 s, 6-9 s from the bytes.
+ */
+async function onnxSessionSource(model: ModelObj): Promise<OnnxSessionSource> {
+  const { WEIGHTS_FILE, externalModel } = await import('../onnx/external.js');
+  const { model: bytes, weights } = externalModel(model, WEIGHTS_FILE, true);
+  return { model: bytes, externalData: weights.map((w) => ({ path: w.location!, data: w.bytes })) };
+}
+
 let h5wasmUrl: string | undefined;
 let h5wasm: Promise<H5wasm> | undefined;
 
@@ -164,6 +181,7 @@ export const browserPlatform: Platform = {
     throw new CremaError("the core's Net.run starts no thread in a browser: use the browser entry's Net, which runs in crema's engine worker");
   },
   onnxRuntime,
+  onnxSessionSource,
   async readHdf5Weights(source, label) {
     if (typeof source === 'string') noFiles(source);
     // In h5wasm's in-memory file system: the bytes are copied there for the read, then removed.

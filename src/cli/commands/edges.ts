@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { type Dialect, readNetPrototxt } from '../../caffe/load.js';
-import { type EdgeMap, edgeBytes, edgesInImage } from '../../detect/dense.js';
+import { type EdgeMap, edgeBytes, edgesInImage, hedCropsNote } from '../../detect/dense.js';
 import type { FloatImage } from '../../image/image.js';
 import { CremaError } from '../../util/errors.js';
 import { commaNumbers } from '../shared.js';
@@ -33,18 +33,12 @@ export const edgesCommand = {
   },
 };
 
-/**
- * HED's net (s9xie/hed) crops with Crop layers without crop_param. In FCN's Caffe of 2015, which HED's tutorial ran,
- * such a Crop aligns its bottoms by the layers' coordinate maps; BVLC Caffe cuts at 0, 0, which shifts every edge.
- * Every net of the corpus with such a Crop is of that Caffe (HED's, CRF-RNN's), and RCF crops with its own AutoCrop:
- * so edges takes the hed dialect for a net whose every Crop lacks crop_param, unless --dialect says another (an
- * empty crop_param { } keeps BVLC's 0, 0).
- */
+/** The dialect edges reads the net in: --dialect, else 'hed' where hedCropsNote says so (printed). */
 export function edgesDialect(args: EdgesArgs): Dialect | undefined {
   if (args.dialect !== undefined) return args.dialect;
-  const crops = (readNetPrototxt(args.net, [], { lenient: args.lenient, warn: () => {} }).layer ?? []).filter((l) => l.type === 'Crop');
-  if (crops.length === 0 || crops.some((l) => l.crop_param !== undefined)) return undefined;
-  console.error(`note: Crop ${[...new Set(crops.map((l) => `'${l.name ?? ''}'`))].join(', ')} without crop_param, as in HED's net: loaded with --dialect hed (FCN's Caffe of 2015, which aligns by the layers' coordinate maps)`);
+  const note = hedCropsNote(readNetPrototxt(args.net, [], { lenient: args.lenient, warn: () => {} }).layer ?? [], '--dialect hed');
+  if (note === undefined) return undefined;
+  console.error(`note: ${note}`);
   return 'hed';
 }
 
