@@ -102,9 +102,14 @@ export function resizeScale(w0: number, h0: number, w1: number, h1: number): num
 export function netInput(image: FloatImage, scale: number, netW: number, netH: number): Tensor {
   const { width, height } = image;
   const warped = cvWarpAffineScale({ width, height, channels: 3, data: imageBytes(image, 'bgr') }, scale, netW, netH, scale > 1 ? 'cubic' : 'linear').data;
-  const plane = netW * netH, out = new Float32Array(3 * plane);
-  for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) out[c * plane + i] = warped[i * 3 + c] / 256 - 0.5;
-  return new Tensor([1, 3, netH, netW], out);
+  return toNetPlanes(warped, netW, netH);
+}
+
+/** uCharCvMatToFloatPtr with normalize 1: interleaved BGR bytes to 1 x 3 x h x w planes of x / 256 - 0.5. */
+export function toNetPlanes(bgr: Uint8Array, w: number, h: number): Tensor {
+  const plane = w * h, out = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) out[c * plane + i] = bgr[i * 3 + c] / 256 - 0.5;
+  return new Tensor([1, 3, h, w], out);
 }
 
 /**
