@@ -6,14 +6,22 @@
 // outputs, every keypoint and score equal (the referee prints 9 digits: each float exactly).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { type PartKind, partAffine, partInput, partKeypoints } from '../src/detect/openpose-parts.js';
-import { type PoseModelName, poseModel } from '../src/detect/pose-models.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { toJson } from '../src/cli/json.js';
+import type { Forward } from '../src/detect/forward.js';
+import { detectPoses } from '../src/detect/node.js';
+import { type PartKind, partAffine, partInput, partKeypoints, posesInImage } from '../src/detect/openpose.js';
+import { Net } from '../src/runtime/net.js';
+import type { Tensor } from '../src/tensor.js';
+import { type PoseModelName, partsLine, poseModel } from '../src/detect/pose-models.js';
 import { faceRectangle, handRectangles } from '../src/detect/pose-parts.js';
 import { imageBytes } from '../src/image/image.js';
 import { loadImage } from '../src/image/load.js';
+import { ostreamFloat } from '../src/util/cfloat.js';
 import { readNpy } from '../src/util/npy.js';
+import { cli } from './helpers/cli.js';
 
 const fixture = path.join(import.meta.dirname, 'fixtures/openpose');
 type Rect = [number, number, number, number];
@@ -73,5 +81,124 @@ describe('the keypoints from the nets\' maps (resizeAndMergeCpu, maximumCpu, the
     const got = partKeypoints(out, affine);
     expect(got.length).toBe(c.kind === 'face' ? 70 : 21);
     expect(got).toEqual(c.expected.keypoints.map((k) => k.map(Math.fround)));
+  });
+});
+
+interface WholeParts {
+  image: string;
+  netResolution: [number, number];
+  netSide: number;
+  body: { netout: string; inputSha256: string; expected: { keypoints: number[][][] } };
+  crops: { person: number; kind: PartKind; inputSha256: string; netout: string; expected: number[][] }[];
+}
+const whole = JSON.parse(fs.readFileSync(path.join(fixture, 'wholeparts.json'), 'utf8')) as WholeParts;
+const wholeDir = path.join(fixture, 'wholeparts');
+const loadWhole = (name: string) => Net.load(path.join(wholeDir, `${name}.prototxt`), path.join(wholeDir, `${name}.caffemodel`), { threads: 1 });
+/** A net input (1 x 3 x h x w, x / 256 - 0.5) back to the HWC BGR bytes it was made of. */
+function inputBytes(t: Tensor): Uint8Array {
+  const [, , h, w] = t.dims, n = h * w, bytes = new Uint8Array(3 * n);
+  for (let i = 0; i < n; i++) for (let k = 0; k < 3; k++) bytes[i * 3 + k] = (t.data[k * n + i] + 0.5) * 256;
+  return bytes;
+}
+const zeros = (n: number) => Array.from({ length: n }, () => [0, 0, 0]);
+/** What OpenPose found for a person's face or hand: its keypoints where the net ran, else zeros. */
+const expectedPart = (person: number, kind: PartKind) =>
+  whole.crops.find((c) => c.person === person && c.kind === kind)?.expected.map((k) => k.map(Math.fround)) ?? zeros(kind === 'face' ? 70 : 21);
+
+describe("--hand and --face end to end: stand-in nets on a photo, Caffe's forwards, OpenPose's code (referee/wholeparts.sh)", () => {
+  it('has people with faces, left and right hands, and people without', () => {
+    const kinds = whole.crops.map((c) => c.kind);
+    expect(['face', 'hand-left', 'hand-right'].every((k) => kinds.includes(k as PartKind))).toBe(true);
+    expect(whole.crops.length).toBeLessThan(3 * whole.body.expected.keypoints.length);
+  });
+
+  it("feeds the nets OpenPose's inputs byte for byte, and from Caffe's outputs finds OpenPose's people, faces and hands exactly", async () => {
+    const [body, hand, face] = await Promise.all(['body', 'hand', 'face'].map(loadWhole));
+    const image = await loadImage(path.join(fixture, whole.image), true);
+    const used = new Set<string>();
+    // Caffe's outputs replayed: each input must be the one OpenPose gave Caffe
+    const replay: Forward = async (net, input) => {
+      const sha = createHash('sha256').update(inputBytes(input)).digest('hex');
+      if (net === body) {
+        expect(sha).toBe(whole.body.inputSha256);
+        return [readNpy(path.join(fixture, whole.body.netout))];
+      }
+      const crop = whole.crops.find((c) => c.inputSha256 === sha && (c.kind === 'face') === (net === face));
+      expect(crop, `a ${net === face ? 'face' : 'hand'} crop OpenPose made`).toBeDefined();
+      used.add(crop!.netout);
+      return [readNpy(path.join(fixture, crop!.netout))];
+    };
+    const options = { netResolution: whole.netResolution, hand, face, handNetResolution: whole.netSide, faceNetResolution: whole.netSide };
+    const people = await posesInImage(body, image, options, replay);
+    expect(people.map((p) => p.keypoints)).toEqual(whole.body.expected.keypoints.map((p) => p.map((k) => k.map(Math.fround))));
+    expect(used.size).toBe(whole.crops.length);
+    people.forEach((p, i) => {
+      expect(p.face).toEqual(expectedPart(i, 'face'));
+      expect(p.handLeft).toEqual(expectedPart(i, 'hand-left'));
+      expect(p.handRight).toEqual(expectedPart(i, 'hand-right'));
+    });
+    for (const n of [body, hand, face]) n.dispose();
+  });
+
+  it("with crema's own forward (native, ONNX Runtime): the same faces and hands within 0.001 (the forwards' last bits)", async () => {
+    const [body, hand, face] = await Promise.all(['body', 'hand', 'face'].map(loadWhole));
+    const photo = path.join(fixture, whole.image);
+    const options = { netResolution: whole.netResolution, hand, face, handNetResolution: whole.netSide, faceNetResolution: whole.netSide };
+    for (const backend of ['native', 'onnx'] as const) {
+      const people = await detectPoses(body, photo, { ...options, backend });
+      expect(people.length).toBe(whole.body.expected.keypoints.length);
+      people.forEach((p, i) => {
+        for (const [got, kind] of [[p.face, 'face'], [p.handLeft, 'hand-left'], [p.handRight, 'hand-right']] as const) {
+          const want = expectedPart(i, kind);
+          // the body's keypoints move in their last bits, and the rectangles and crops' places with them
+          const worst = Math.max(...got!.flatMap((g, k) => g.map((v, d) => Math.abs(v - want[k][d]))));
+          expect(worst, `${backend} person ${i} ${kind}`).toBeLessThanOrEqual(1e-3);
+        }
+      });
+    }
+    for (const n of [body, hand, face]) n.dispose();
+  });
+});
+
+describe('crema pose --hand --face', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-pose-parts-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const files = (name: string) => [path.join(wholeDir, `${name}.prototxt`), path.join(wholeDir, `${name}.caffemodel`)];
+  const photo = path.join(fixture, whole.image);
+  const flags = ['--net-resolution', '-1x64', '--hand-net-resolution', '48x48', '--face-net-resolution', '48x48'];
+
+  it('--json gives what detectPoses gives; --write-json writes OpenPose\'s face and hand arrays; the text counts them', async () => {
+    const [body, hand, face] = await Promise.all(['body', 'hand', 'face'].map(loadWhole));
+    const expected = await detectPoses(body, photo, { netResolution: [-1, 64], hand, face, handNetResolution: 48, faceNetResolution: 48 });
+    for (const n of [body, hand, face]) n.dispose();
+    const jsonDir = path.join(tmp, 'keypoints');
+    const r = await cli('pose', ...files('body'), photo, ...flags, '--hand', ...files('hand'), '--face', ...files('face'), '--json', '--write-json', jsonDir);
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { images: { people: unknown }[] }).images[0].people).toEqual(JSON.parse(toJson(expected)));
+    const written = JSON.parse(fs.readFileSync(path.join(jsonDir, 'photo_keypoints.json'), 'utf8')) as { people: Record<string, number[]>[] };
+    const raw = fs.readFileSync(path.join(jsonDir, 'photo_keypoints.json'), 'utf8');
+    const p = expected.findIndex((q) => q.handLeft!.some(([, , s]) => s > 0));
+    expect(p).toBeGreaterThanOrEqual(0);
+    expect(raw).toContain(`"hand_left_keypoints_2d":[${expected[p].handLeft!.flat().map(ostreamFloat).join(',')}]`);
+    expect(written.people.map((q) => [q.face_keypoints_2d.length, q.hand_left_keypoints_2d.length, q.hand_right_keypoints_2d.length])).toEqual(expected.map(() => [210, 63, 63]));
+    // the text's line under each person (OpenPose's render thresholds: face 0.4, hands 0.2)
+    const count = (kp: number[][], t: number) => kp.filter(([, , s]) => s > t).length;
+    expect(partsLine(expected[p])).toBe(`  face ${count(expected[p].face!, 0.4)} of 70 keypoints above 0.4; left hand ${count(expected[p].handLeft!, 0.2)} of 21 keypoints above 0.2; right hand ${count(expected[p].handRight!, 0.2)} of 21 keypoints above 0.2`);
+    expect(partsLine({ score: 1, keypoints: [] })).toBeUndefined();
+  });
+
+  it('refuses a hand or face net that is not OpenPose\'s, a bad resolution and bad options in one line', async () => {
+    const r = await cli('pose', ...files('body'), photo, '--hand', ...files('face'));
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n').at(-1)).toBe("crema: pose: the hand net's output 'net_output' is 1 x 71 x 2 x 2; OpenPose's hand net gives 1 x 22 x H x W (21 keypoint heatmaps and the background)");
+    const f = await cli('pose', ...files('body'), photo, '--face', ...files('hand'));
+    expect(f.stderr.split('\n').at(-1)).toBe("crema: pose: the face net's output 'net_output' is 1 x 22 x 2 x 2; OpenPose's face net gives 1 x 71 x H x W (70 keypoint heatmaps and the background)");
+    const side = await cli('pose', ...files('body'), photo, '--hand-net-resolution', '368x360');
+    expect(side.stderr).toBe("crema: --hand-net-resolution: SIDExSIDE, a square, the side a multiple of 16 (OpenPose's default: 368x368), got '368x360'");
+    const [body, hand] = await Promise.all(['body', 'hand'].map(loadWhole));
+    await expect(detectPoses(body, photo, { hand, handNetResolution: 50 })).rejects.toThrow("detectPoses: options.handNetResolution is the side of the hand net's square input, a multiple of 16 (OpenPose's --hand_net_resolution, default 368), got 50");
+    await expect(detectPoses(body, photo, { face: 'face.prototxt' as never })).rejects.toThrow("detectPoses: options.face is OpenPose's face net (a loaded Net: models/face/pose_deploy.prototxt), got string");
+    await expect(detectPoses(body, photo, { face: hand })).rejects.toThrow("pose: the face net's output 'net_output' is 1 x 22 x 2 x 2; OpenPose's face net gives 1 x 71 x H x W (70 keypoint heatmaps and the background)");
+    for (const n of [body, hand]) n.dispose();
   });
 });

@@ -274,6 +274,8 @@ export class Net {
    */
   async detectPoses(image: FloatImage | Blob | ArrayBuffer | Uint8Array, options: PoseDetectOptions = {}): Promise<Person[]> {
     checkPoseOptions(options);
+    // the worker holds one net a call: the hand and face nets would be other workers' nets
+    if (options.hand || options.face) throw new CremaError('detectPoses: options.hand and options.face are for the Node library and crema pose (not in the browser yet)');
     const decoded = await imageCopy(image, true, 'detectPoses');
     return this.call({ op: 'pose', net: this.info.id, image: decoded, options, ort: this.engine.onnxRuntime }, [decoded.data.buffer]);
   }

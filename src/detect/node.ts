@@ -80,8 +80,11 @@ async function dense<T, O extends DenseDetectOptions>(net: Net, image: string | 
 /** A pipeline on crema's engine (its own default forward), or in turn through the net's onnxruntime-node sessions. */
 function byBackend<T>(net: Net, backend: 'native' | 'onnx' | undefined, core: (run?: Forward) => Promise<T>): Promise<T> {
   if (backend !== 'onnx') return core();
-  return inTurn(net, async () => core(onnxForwardOf(await sessionsOf(net))));
+  return inTurn(net, () => core(onnxEachNet));
 }
+
+/** Each net through its own sessions (OpenPose's body, hand and face nets in one pipeline). */
+const onnxEachNet: Forward = async (net, input, outputs) => onnxForwardOf(await sessionsOf(net))(net, input, outputs);
 
 /** Per net, the ONNX Runtime sessions its detections run in: converting the net for every image would dominate. */
 const sessions = new WeakMap<Net, Promise<OnnxSessions>>();

@@ -2,6 +2,7 @@
 // Lab/openpose 1.7): the parts, the part pairs the connector walks (in its order: it decides which person a part
 // joins), each pair's PAF channels (x, y) counted after the heatmaps, the default thresholds, and the colours its
 // renderer draws with; and what detectPoses takes and gives. Light: the browser's page and entry import it (no engine).
+import type { Net } from '../runtime/net.js';
 import { CremaError } from '../util/errors.js';
 import { checkOptionKeys } from '../util/options.js';
 import { checkBackend } from './options.js';
@@ -73,6 +74,12 @@ export function poseChannels(m: PoseModel): number {
 export interface Person {
   score: number;
   keypoints: [number, number, number][];
+  /** With options.face: OpenPose's 70 face keypoints (face_keypoints_2d), all [0, 0, 0] when the face was not looked for (too small, or unseen). */
+  face?: [number, number, number][];
+  /** With options.hand: the person's left hand's 21 keypoints (hand_left_keypoints_2d), [0, 0, 0] where not found. */
+  handLeft?: [number, number, number][];
+  /** With options.hand: the right hand's (hand_right_keypoints_2d). */
+  handRight?: [number, number, number][];
 }
 
 export interface PoseOptions {
@@ -84,6 +91,14 @@ export interface PoseOptions {
   scaleNumber?: number;
   /** OpenPose's --scale_gap: scale i is 1 - i * scaleGap of the net resolution (default 0.25). */
   scaleGap?: number;
+  /** OpenPose's hand net (models/hand/pose_deploy.prototxt, --hand): each person's hands, from their arms' keypoints. */
+  hand?: Net;
+  /** OpenPose's face net (models/face/pose_deploy.prototxt, --face): each person's face, from their head's keypoints. */
+  face?: Net;
+  /** The hand net's square input's side (OpenPose's --hand_net_resolution, default 368: 368x368), a multiple of 16. */
+  handNetResolution?: number;
+  /** The face net's (--face_net_resolution, default 368). */
+  faceNetResolution?: number;
 }
 
 export interface PoseDetectOptions extends PoseOptions {
@@ -93,8 +108,9 @@ export interface PoseDetectOptions extends PoseOptions {
 
 /** Refuses unknown options and bad values of the known ones, in one line, before any image is read. */
 export function checkPoseOptions(options: PoseDetectOptions): void {
-  checkOptionKeys(options, ['netResolution', 'model', 'scaleNumber', 'scaleGap', 'backend'], 'detectPoses');
+  checkOptionKeys(options, ['netResolution', 'model', 'scaleNumber', 'scaleGap', 'backend', 'hand', 'face', 'handNetResolution', 'faceNetResolution'], 'detectPoses');
   const { backend, model, netResolution, scaleNumber, scaleGap } = options;
+  checkPartOptions(options);
   if (scaleNumber !== undefined && !(Number.isInteger(scaleNumber) && scaleNumber >= 1 && scaleNumber <= 16))
     throw new CremaError(`detectPoses: options.scaleNumber is a whole number from 1 to 16 (OpenPose's --scale_number), got ${JSON.stringify(scaleNumber)}`);
   if (scaleGap !== undefined && !(typeof scaleGap === 'number' && scaleGap > 0 && scaleGap <= 1))
@@ -103,6 +119,25 @@ export function checkPoseOptions(options: PoseDetectOptions): void {
   if (model !== undefined && !POSE_MODELS.includes(model)) throw new CremaError(`detectPoses: options.model is one of ${POSE_MODELS.join(', ')}, got ${JSON.stringify(model)}`);
   if (netResolution !== undefined && !(Array.isArray(netResolution) && netResolution.length === 2 && netResolution.every(Number.isInteger) && netResolution.some((v) => v > 0) && !netResolution.includes(0)))
     throw new CremaError(`detectPoses: options.netResolution is [width, height] in pixels, one of them may be -1 (OpenPose's default: [-1, 368]), got ${JSON.stringify(netResolution)}`);
+}
+
+/** options.hand / face: nets (crema's Net, by its shape: only its type is imported here, light); their sides: multiples of 16. */
+function checkPartOptions(options: PoseOptions): void {
+  for (const kind of ['hand', 'face'] as const) {
+    const net: unknown = options[kind], side = options[`${kind}NetResolution`];
+    if (net !== undefined && !(typeof net === 'object' && net !== null && typeof (net as { forward?: unknown }).forward === 'function'))
+      throw new CremaError(`detectPoses: options.${kind} is OpenPose's ${kind} net (a loaded Net: models/${kind}/pose_deploy.prototxt), got ${typeof net}`);
+    if (side !== undefined && !(Number.isInteger(side) && side >= 16 && side % 16 === 0))
+      throw new CremaError(`detectPoses: options.${kind}NetResolution is the side of the ${kind} net's square input, a multiple of 16 (OpenPose's --${kind}_net_resolution, default 368), got ${JSON.stringify(side)}`);
+  }
+}
+
+/** --hand-net-resolution / --face-net-resolution SIDExSIDE (OpenPose's flags): a square's side. */
+export function parseSquareResolution(text: string, flag: string): number {
+  const m = /^(\d+)x(\d+)$/.exec(text.trim());
+  if (!m || m[1] !== m[2] || Number(m[1]) < 16 || Number(m[1]) % 16 !== 0)
+    throw new CremaError(`${flag}: SIDExSIDE, a square, the side a multiple of 16 (OpenPose's default: 368x368), got '${text}'`);
+  return Number(m[1]);
 }
 
 /** --net-resolution WIDTHxHEIGHT (the CLI's and the page's), each an integer, one of them may be -1. */
@@ -118,6 +153,17 @@ export function parseResolution(text: string): [number, number] {
 export function personLine(parts: readonly string[], p: Person, i: number): string {
   const seen = p.keypoints.flatMap(([x, y, s], k) => (s > 0 ? [`${parts[k]} (${Math.round(x)}, ${Math.round(y)}) ${s.toFixed(2)}`] : []));
   return `person ${i + 1}, score ${p.score.toFixed(4)}: ${seen.join(', ')}`;
+}
+
+/**
+ * A person's face and hands as `crema pose` prints them (with --face, --hand): how many keypoints score above what
+ * OpenPose draws (--face_render_threshold 0.4, --hand_render_threshold 0.2).
+ */
+export function partsLine(p: Person): string | undefined {
+  const seen = (kp: [number, number, number][], t: number) => `${kp.filter(([, , s]) => s > t).length} of ${kp.length} keypoints above ${t}`;
+  const parts = [p.face && `face ${seen(p.face, 0.4)}`, p.handLeft && `left hand ${seen(p.handLeft, 0.2)}`, p.handRight && `right hand ${seen(p.handRight, 0.2)}`];
+  const said = parts.filter((t) => t !== undefined);
+  return said.length ? `  ${said.join('; ')}` : undefined;
 }
 
 /** A limb as OpenPose draws it: from x1, y1 to x2, y2, a cv::line `thickness` pixels wide (round ends). */
