@@ -16,7 +16,7 @@ import { type PartKind, partAffine, partInput, partKeypoints, posesInImage } fro
 import { Net } from '../src/runtime/net.js';
 import type { Tensor } from '../src/tensor.js';
 import { type PoseModelName, partsLine, poseModel } from '../src/detect/pose-models.js';
-import { faceRectangle, handRectangles } from '../src/detect/pose-parts.js';
+import { faceRectangle, handRectangles, partsSkeleton } from '../src/detect/pose-parts.js';
 import { imageBytes } from '../src/image/image.js';
 import { loadImage } from '../src/image/load.js';
 import { ostreamFloat } from '../src/util/cfloat.js';
@@ -200,5 +200,24 @@ describe('crema pose --hand --face', () => {
     await expect(detectPoses(body, photo, { face: 'face.prototxt' as never })).rejects.toThrow("detectPoses: options.face is OpenPose's face net (a loaded Net: models/face/pose_deploy.prototxt), got string");
     await expect(detectPoses(body, photo, { face: hand })).rejects.toThrow("pose: the face net's output 'net_output' is 1 x 22 x 2 x 2; OpenPose's face net gives 1 x 71 x H x W (70 keypoint heatmaps and the background)");
     for (const n of [body, hand]) n.dispose();
+  });
+});
+
+describe("-o's faces and hands: what OpenPose's renderers draw (referee/render.cpp: renderFaceKeypointsCpu, renderHandKeypointsCpu)", () => {
+  it('every line and ring, with its place, colour and each face\'s and hand\'s sizes', () => {
+    type Drawn = ['line', number, number, number, number, string, number] | ['circle', number, number, string, number, number];
+    const { cases } = JSON.parse(fs.readFileSync(path.join(fixture, 'render-parts.json'), 'utf8')) as {
+      cases: { model: 'FACE' | 'HAND'; width: number; height: number; people: [number, number, number][][]; drawn: Drawn[] }[];
+    };
+    expect(cases.map((c) => c.model)).toEqual(['FACE', 'FACE', 'HAND', 'FACE', 'HAND', 'FACE', 'HAND', 'FACE', 'HAND']);
+    for (const c of cases) {
+      const n = c.model === 'HAND' ? c.people.length / 2 : c.people.length;
+      const people = Array.from({ length: n }, (_, i) => (c.model === 'FACE' ? { score: 1, keypoints: [], face: c.people[i] } : { score: 1, keypoints: [], handLeft: c.people[i], handRight: c.people[n + i] }));
+      const { lines, dots } = partsSkeleton(people, c.width, c.height);
+      expect(lines.length + dots.length, `${c.model} ${c.width} x ${c.height}`).toBeGreaterThan(0);
+      // OpenPose draws a set's lines, then its rings: split its calls the same way, in order
+      expect(lines, `${c.model} ${c.width} x ${c.height}`).toEqual(c.drawn.filter((d) => d[0] === 'line').map((d) => d.slice(1)));
+      expect(dots, `${c.model} ${c.width} x ${c.height}`).toEqual(c.drawn.filter((d) => d[0] === 'circle').map((d) => d.slice(1)));
+    }
   });
 });

@@ -171,34 +171,55 @@ export type Limb = [x1: number, y1: number, x2: number, y2: number, colour: stri
 /** A keypoint as OpenPose draws it: a cv::circle (a ring: radius, and a line `thickness` wide) around x, y. */
 export type Dot = [x: number, y: number, colour: string, radius: number, thickness: number];
 
+/** How OpenPose's renderKeypointsCpu draws a kind of keypoints: its render pairs, colours (RGB a part), sizes, threshold. */
+export interface KeypointStyle {
+  pairs: readonly number[];
+  colors: readonly number[];
+  /** thicknessCircleRatio and thicknessLineRatioWRTCircle (floats). */
+  circleRatio: number;
+  lineRatio: number;
+  /** The render threshold: --render_threshold 0.05, --face_render_threshold 0.4, --hand_render_threshold 0.2. */
+  threshold: number;
+}
+
 /**
- * What OpenPose's renderer (renderKeypointsCpu, utilities/keypoint.cpp) draws of the people: each limb of the model's
- * render pairs in the colour of its second part, each keypoint a ring in its part's, only where the scores pass
- * --render_threshold (0.05), at whole pixels (positiveIntRound). Sizes are each person's: from the box of its parts
- * scoring above 0.1 (a person whose box has no area is not drawn), its larger side's share of the image's, as
- * OpenPose's float and double arithmetic computes them (thicknessCircleRatio 1/75, the line 0.75 of it; every
- * model's render scale is 1).
+ * What OpenPose's renderer (renderPoseKeypointsCpu: renderKeypointsCpu, utilities/keypoint.cpp) draws of the people:
+ * each limb of the model's render pairs in the colour of its second part, each keypoint a ring in its part's, only
+ * where the scores pass --render_threshold (0.05), at whole pixels (positiveIntRound). Sizes are each person's (see
+ * renderKeypoints; thicknessCircleRatio 1/75, the line 0.75 of it).
  */
 export function skeleton(model: PoseModel, people: readonly Person[], width: number, height: number): { lines: Limb[]; dots: Dot[] } {
-  const colour = (k: number) => `rgb(${model.colors.slice((k * 3) % model.colors.length, ((k * 3) % model.colors.length) + 3).join(',')})`;
-  const round = (v: number) => Math.trunc(Math.fround(v + 0.5)); // positiveIntRound: int(a + 0.5f), a float
+  const style = { pairs: model.renderPairs, colors: model.colors, circleRatio: 1 / 75, lineRatio: 0.75, threshold: 0.05 };
+  return renderKeypoints(people.map((p) => p.keypoints), style, width, height);
+}
+
+/**
+ * renderKeypointsCpu: for each set of keypoints (a person's body, face or hand), its lines, then its rings. Sizes
+ * are each set's: from the box of its keypoints scoring above 0.1 (a set whose box has no area is not drawn), its
+ * larger side's share of the image's, as OpenPose's float and double arithmetic computes them (every model's render
+ * scale is 1).
+ */
+export function renderKeypoints(sets: readonly (readonly [number, number, number][])[], style: KeypointStyle, width: number, height: number): { lines: Limb[]; dots: Dot[] } {
+  const { pairs, colors } = style, f = Math.fround, threshold = f(style.threshold);
+  const colour = (k: number) => `rgb(${colors.slice((k * 3) % colors.length, ((k * 3) % colors.length) + 3).join(',')})`;
+  const round = (v: number) => Math.trunc(f(v + 0.5)) || 0; // positiveIntRound: int(a + 0.5f), a float (an int: no -0)
   const lines: Limb[] = [], dots: Dot[] = [];
-  for (const p of people) {
-    const box = keypointsBox(p, Math.fround(0.1));
+  for (const kp of sets) {
+    const box = keypointsBox(kp, f(0.1));
     if (!box || box.width * box.height <= 0) continue;
-    const ratioAreas = Math.min(1, Math.max(Math.fround(box.width / width), Math.fround(box.height / height)));
+    const ratioAreas = Math.min(1, Math.max(f(box.width / width), f(box.height / height)));
     // std::sqrt(int area) is a double, and so is the product with the float ratios: rounded as a double
-    const thicknessRatio = Math.max(Math.trunc(Math.sqrt(width * height) * Math.fround(1 / 75) * ratioAreas + 0.5), 2);
+    const thicknessRatio = Math.max(Math.trunc(Math.sqrt(width * height) * f(style.circleRatio) * ratioAreas + 0.5), 2);
     const thicknessCircle = Math.max(1, ratioAreas > F05 ? thicknessRatio : -1);
-    const thicknessLine = Math.max(1, Math.trunc(Math.fround(thicknessRatio * 0.75) + 0.5));
+    const thicknessLine = Math.max(1, Math.trunc(f(f(thicknessRatio * f(style.lineRatio)) + 0.5)));
     const radius = Math.trunc(thicknessRatio / 2);
-    const seen = (k: number) => p.keypoints[k][2] > F05; // --render_threshold, a float
-    const at = (k: number) => [round(p.keypoints[k][0]), round(p.keypoints[k][1])] as const;
-    for (let i = 0; i < model.renderPairs.length; i += 2) {
-      const a = model.renderPairs[i], b = model.renderPairs[i + 1];
+    const seen = (k: number) => kp[k][2] > threshold;
+    const at = (k: number) => [round(kp[k][0]), round(kp[k][1])] as const;
+    for (let i = 0; i < pairs.length; i += 2) {
+      const a = pairs[i], b = pairs[i + 1];
       if (seen(a) && seen(b)) lines.push([...at(a), ...at(b), colour(b), thicknessLine]);
     }
-    p.keypoints.forEach((_, k) => {
+    kp.forEach((_, k) => {
       if (seen(k)) dots.push([...at(k), colour(k), radius, thicknessCircle]);
     });
   }
@@ -208,8 +229,8 @@ export function skeleton(model: PoseModel, people: readonly Person[], width: num
 const F05 = Math.fround(0.05);
 
 /** getKeypointsRectangle: the box of the parts scoring above `threshold`, in float (none if no part does). */
-function keypointsBox(p: Person, threshold: number): { width: number; height: number } | undefined {
-  const found = p.keypoints.filter(([, , s]) => s > threshold);
+function keypointsBox(kp: readonly [number, number, number][], threshold: number): { width: number; height: number } | undefined {
+  const found = kp.filter(([, , s]) => s > threshold);
   if (found.length === 0) return undefined;
   const xs = found.map(([x]) => x), ys = found.map(([, y]) => y);
   return { width: Math.fround(Math.max(...xs) - Math.min(...xs)), height: Math.fround(Math.max(...ys) - Math.min(...ys)) };

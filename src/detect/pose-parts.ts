@@ -2,7 +2,7 @@
 // body keypoints, as HandDetector::detectHands (hand/handDetector.cpp) and FaceDetector::detectFaces
 // (face/faceDetector.cpp) compute it in float (Math.fround where its C++ rounds), and their keypoint models' tables.
 // Light: no engine import (the browser's entry and page may use it), like pose-models.ts.
-import type { PoseModel } from './pose-models.js';
+import { type Dot, type KeypointStyle, type Limb, type Person, type PoseModel, renderKeypoints } from './pose-models.js';
 
 const f = Math.fround;
 
@@ -93,4 +93,35 @@ export function faceRectangle(model: PoseModel, keypoints: readonly (readonly nu
   }
   const half = f(size / 2);
   return { x: f(cx - half), y: f(cy - half), width: size, height: size };
+}
+
+/** renderHandKeypointsCpu's style (hand/handParameters.hpp, renderHand.cpp): HAND_PAIRS_RENDER, HAND_COLORS_RENDER. */
+export const HAND_STYLE: KeypointStyle = {
+  pairs: [0, 1, 1, 2, 2, 3, 3, 4, 0, 5, 5, 6, 6, 7, 7, 8, 0, 9, 9, 10, 10, 11, 11, 12, 0, 13, 13, 14, 14, 15, 15, 16, 0, 17, 17, 18, 18, 19, 19, 20],
+  colors: [100, 100, 100, 100, 0, 0, 150, 0, 0, 200, 0, 0, 255, 0, 0, 100, 100, 0, 150, 150, 0, 200, 200, 0, 255, 255, 0, 0, 100, 50, 0, 150, 75, 0, 200, 100, 0, 255, 125, 0, 50, 100, 0, 75, 150, 0, 100, 200, 0, 125, 255, 100, 0, 100, 150, 0, 150, 200, 0, 200, 255, 0, 255],
+  circleRatio: 1 / 50,
+  lineRatio: 0.75,
+  threshold: 0.2,
+};
+
+/** renderFaceKeypointsCpu's (face/faceParameters.hpp, renderFace.cpp): the face's outline, brows, nose, eyes, lips, white. */
+export const FACE_STYLE: KeypointStyle = {
+  pairs: [0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15, 16, 17, 18, 18, 19, 19, 20, 20, 21, 22, 23, 23, 24, 24, 25, 25, 26, 27, 28, 28, 29, 29, 30, 31, 32, 32, 33, 33, 34, 34, 35, 36, 37, 37, 38, 38, 39, 39, 40, 40, 41, 41, 36, 42, 43, 43, 44, 44, 45, 45, 46, 46, 47, 47, 42, 48, 49, 49, 50, 50, 51, 51, 52, 52, 53, 53, 54, 54, 55, 55, 56, 56, 57, 57, 58, 58, 59, 59, 48, 60, 61, 61, 62, 62, 63, 63, 64, 64, 65, 65, 66, 66, 67, 67, 60],
+  colors: [255, 255, 255],
+  circleRatio: 1 / 75,
+  lineRatio: 0.334,
+  threshold: 0.4,
+};
+
+/**
+ * What OpenPose's face and hand renderers draw after the bodies (wrapperAuxiliary.hpp's order): every person's face
+ * (renderFaceKeypointsCpu), then every left hand, then every right hand (renderHandKeypointsCpu), each at its own size.
+ */
+export function partsSkeleton(people: readonly Person[], width: number, height: number): { lines: Limb[]; dots: Dot[] } {
+  const drawn = [
+    renderKeypoints(people.flatMap((p) => (p.face ? [p.face] : [])), FACE_STYLE, width, height),
+    renderKeypoints(people.flatMap((p) => (p.handLeft ? [p.handLeft] : [])), HAND_STYLE, width, height),
+    renderKeypoints(people.flatMap((p) => (p.handRight ? [p.handRight] : [])), HAND_STYLE, width, height),
+  ];
+  return { lines: drawn.flatMap((d) => d.lines), dots: drawn.flatMap((d) => d.dots) };
 }
