@@ -98,8 +98,8 @@ function describe(file: string, image: { width: number; height: number }, parts:
 
 /**
  * OpenPose's --write_json file (PeopleJsonSaver, filestream/fileStream.cpp): version 1.3, a person's keypoints flat,
- * no tracking id (-1), the face's and hands' flat too (empty without --face, --hand), the 3-D arrays empty, on one line (humanReadable false); each number as its
- * std::ofstream writes a float (ostreamFloat: 1e-05, 1.23457e+06).
+ * no tracking id (-1), the face's and hands' flat too (empty without --face, --hand), the 3-D arrays empty, on one
+ * line (humanReadable false); each number as its std::ofstream writes a float (ostreamFloat: 1e-05, 1.23457e+06).
  */
 export function openPoseJson(people: readonly Person[]): string {
   const empty = ['pose_keypoints_3d', 'face_keypoints_3d', 'hand_left_keypoints_3d', 'hand_right_keypoints_3d'];
