@@ -11,7 +11,7 @@ import type { Forward } from './forward.js';
 import { type EdgeMap, type Segmentation, edgesInImage, segmentImage } from './dense.js';
 import { onnxForwardOf } from './forward.js';
 import { posesInImage } from './openpose.js';
-import { type Person, type PoseDetectOptions, checkPoseOptions } from './pose-models.js';
+import { type Person, type PoseDetectOptions, type PosePartOptions, checkPoseOptions } from './pose-models.js';
 import { type ColorizeOptions, type Detection, type DetectOptions, checkColorizeOptions, checkDetectOptions, type DenseDetectOptions, type EdgeDetectOptions, checkDenseOptions } from './options.js';
 import { colorizeImage } from './colorize.js';
 
@@ -47,7 +47,7 @@ export async function colorize(net: Net, image: string | Bytes, options: Coloriz
  * (openpose.ts): per person a keypoint a part, [x, y, score] in the image's pixels ([0, 0, 0]: not found).
  * `backend: 'onnx'` runs the net in onnxruntime-node (converted again for each new net input size).
  */
-export async function detectPoses(net: Net, image: string | Bytes, options: PoseDetectOptions = {}): Promise<Person[]> {
+export async function detectPoses(net: Net, image: string | Bytes, options: PoseDetectOptions & PosePartOptions<Net> = {}): Promise<Person[]> {
   checkPoseOptions(options);
   const { backend, ...rest } = options;
   const decoded = await loadImage(image, true);

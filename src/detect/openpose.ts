@@ -10,7 +10,7 @@ import { cvResizeCubic } from '../image/cv-resize-cubic.js';
 import { type ByteImage, cvWarpAffineInverse, cvWarpAffineScale } from '../image/cv-warp.js';
 import { type FloatImage, checkImageMemory, imageBytes } from '../image/image.js';
 import { CremaError } from '../util/errors.js';
-import { type Person, type PoseModel, type PoseModelName, type PoseOptions, POSE_MODELS, poseChannels, poseModel } from './pose-models.js';
+import { type Person, type PoseModel, type PoseModelName, type PoseOptions, type PosePartOptions, POSE_MODELS, poseChannels, poseModel } from './pose-models.js';
 import { type Forward, forwardNative } from './forward.js';
 import { FACE_PARTS, HAND_PARTS, type PartRectangle, faceRectangle, handRectangles } from './pose-parts.js';
 
@@ -20,7 +20,7 @@ const f = Math.fround;
 const INTER_MIN_ABOVE = f(0.95), MIN_SUBSET_CNT = 3, MIN_SUBSET_SCORE = f(0.4), MAX_PEAKS = 127, DECREASE = 8;
 
 /** The people OpenPose finds in an image (RGB, [0, 1]), best found first as its connector orders them. */
-export async function posesInImage(net: Net, image: FloatImage, options: PoseOptions = {}, run: Forward = forwardNative): Promise<Person[]> {
+export async function posesInImage(net: Net, image: FloatImage, options: PoseOptions & PosePartOptions<Net> = {}, run: Forward = forwardNative): Promise<Person[]> {
   const { netResolution = [-1, 368], scaleNumber = 1, scaleGap = 0.25 } = options;
   const model = poseModel(options.model ?? modelOf(net)), name = outputOf(net);
   const channels = (dims?: readonly number[]) => (dims?.length === 4 && dims[0] === 1 ? dims[1] : -1);
@@ -425,7 +425,7 @@ export async function partInImage(net: Net, bgr: ByteImage, kind: PartKind, rect
  * Each person's face and hands (OpenPose's face extractor runs before the hands'): their rectangles from the body
  * keypoints, then the nets on the crops of the image as OpenCV holds it (BGR bytes).
  */
-async function addParts(people: Person[], model: PoseModel, image: FloatImage, options: PoseOptions, run: Forward): Promise<void> {
+async function addParts(people: Person[], model: PoseModel, image: FloatImage, options: PosePartOptions<Net>, run: Forward): Promise<void> {
   const { hand, face, handNetResolution = 368, faceNetResolution = 368 } = options;
   const bgr: ByteImage = { width: image.width, height: image.height, channels: 3, data: imageBytes(image, 'bgr') };
   for (const p of people) {

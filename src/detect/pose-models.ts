@@ -2,7 +2,6 @@
 // Lab/openpose 1.7): the parts, the part pairs the connector walks (in its order: it decides which person a part
 // joins), each pair's PAF channels (x, y) counted after the heatmaps, the default thresholds, and the colours its
 // renderer draws with; and what detectPoses takes and gives. Light: the browser's page and entry import it (no engine).
-import type { Net } from '../runtime/net.js';
 import { CremaError } from '../util/errors.js';
 import { checkOptionKeys } from '../util/options.js';
 import { checkBackend } from './options.js';
@@ -91,10 +90,17 @@ export interface PoseOptions {
   scaleNumber?: number;
   /** OpenPose's --scale_gap: scale i is 1 - i * scaleGap of the net resolution (default 0.25). */
   scaleGap?: number;
+}
+
+/**
+ * --hand and --face (the Node library's; N is its Net: not named here, so that the browser's types do not reach it):
+ * OpenPose's hand and face nets and the sides of their square inputs.
+ */
+export interface PosePartOptions<N = unknown> {
   /** OpenPose's hand net (models/hand/pose_deploy.prototxt, --hand): each person's hands, from their arms' keypoints. */
-  hand?: Net;
+  hand?: N;
   /** OpenPose's face net (models/face/pose_deploy.prototxt, --face): each person's face, from their head's keypoints. */
-  face?: Net;
+  face?: N;
   /** The hand net's square input's side (OpenPose's --hand_net_resolution, default 368: 368x368), a multiple of 16. */
   handNetResolution?: number;
   /** The face net's (--face_net_resolution, default 368). */
@@ -107,7 +113,7 @@ export interface PoseDetectOptions extends PoseOptions {
 }
 
 /** Refuses unknown options and bad values of the known ones, in one line, before any image is read. */
-export function checkPoseOptions(options: PoseDetectOptions): void {
+export function checkPoseOptions(options: PoseDetectOptions & PosePartOptions): void {
   checkOptionKeys(options, ['netResolution', 'model', 'scaleNumber', 'scaleGap', 'backend', 'hand', 'face', 'handNetResolution', 'faceNetResolution'], 'detectPoses');
   const { backend, model, netResolution, scaleNumber, scaleGap } = options;
   checkPartOptions(options);
@@ -121,8 +127,8 @@ export function checkPoseOptions(options: PoseDetectOptions): void {
     throw new CremaError(`detectPoses: options.netResolution is [width, height] in pixels, one of them may be -1 (OpenPose's default: [-1, 368]), got ${JSON.stringify(netResolution)}`);
 }
 
-/** options.hand / face: nets (crema's Net, by its shape: only its type is imported here, light); their sides: multiples of 16. */
-function checkPartOptions(options: PoseOptions): void {
+/** options.hand / face: nets (crema's Net, by its shape: pose-models.ts is light); their sides: multiples of 16. */
+function checkPartOptions(options: PosePartOptions): void {
   for (const kind of ['hand', 'face'] as const) {
     const net: unknown = options[kind], side = options[`${kind}NetResolution`];
     if (net !== undefined && !(typeof net === 'object' && net !== null && typeof (net as { forward?: unknown }).forward === 'function'))
