@@ -15,7 +15,7 @@ import { detectPoses } from '../src/detect/node.js';
 import { type PartKind, partAffine, partInput, partKeypoints, posesInImage } from '../src/detect/openpose.js';
 import { Net } from '../src/runtime/net.js';
 import type { Tensor } from '../src/tensor.js';
-import { type PoseModelName, partsLine, poseModel } from '../src/detect/pose-models.js';
+import { type Person, type PoseModelName, partsLine, poseModel } from '../src/detect/pose-models.js';
 import { faceRectangle, handRectangles, partsSkeleton } from '../src/detect/pose-parts.js';
 import { imageBytes } from '../src/image/image.js';
 import { loadImage } from '../src/image/load.js';
@@ -181,6 +181,13 @@ describe('crema pose --hand --face', () => {
     expect(p).toBeGreaterThanOrEqual(0);
     expect(raw).toContain(`"hand_left_keypoints_2d":[${expected[p].handLeft!.flat().map(ostreamFloat).join(',')}]`);
     expect(written.people.map((q) => [q.face_keypoints_2d.length, q.hand_left_keypoints_2d.length, q.hand_right_keypoints_2d.length])).toEqual(expected.map(() => [210, 63, 63]));
+    // --backend onnx: each net through its own sessions, the same faces and hands within the forwards' last bits
+    const onnx = await cli('pose', ...files('body'), photo, ...flags, '--hand', ...files('hand'), '--face', ...files('face'), '--json', '--backend', 'onnx');
+    expect(onnx.code).toBe(0);
+    const onnxPeople = (JSON.parse(onnx.stdout) as { images: { people: Person[] }[] }).images[0].people;
+    expect(onnxPeople.length).toBe(expected.length);
+    const parts = (q: Person) => [q.face!, q.handLeft!, q.handRight!].flat(2);
+    expect(Math.max(...onnxPeople.flatMap((q, i) => parts(q).map((v, k) => Math.abs(v - parts(expected[i])[k]))))).toBeLessThanOrEqual(1e-3);
     // the text's line under each person (OpenPose's render thresholds: face 0.4, hands 0.2)
     const count = (kp: number[][], t: number) => kp.filter(([, , s]) => s > t).length;
     expect(partsLine(expected[p])).toBe(`  face ${count(expected[p].face!, 0.4)} of 70 keypoints above 0.4; left hand ${count(expected[p].handLeft!, 0.2)} of 21 keypoints above 0.2; right hand ${count(expected[p].handRight!, 0.2)} of 21 keypoints above 0.2`);
