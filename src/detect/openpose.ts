@@ -41,7 +41,7 @@ export async function posesInImage(net: Net, image: FloatImage, options: PoseOpt
   return people;
 }
 
-/** The blob OpenPose reads: the net's output (its prototxts name it net_output). */
+/** The blob OpenPose reads: the net's output (its body, hand and face prototxts name it net_output). */
 function outputOf(net: Net): string {
   return net.outputs.length === 1 ? net.outputs[0] : 'net_output';
 }
@@ -396,16 +396,11 @@ export function partKeypoints(out: Tensor, affine: readonly [number, number, num
   });
 }
 
-/** The hand or face net's output blob (OpenPose's prototxts name it net_output). */
-function partOutput(net: Net): string {
-  return net.outputs.length === 1 ? net.outputs[0] : 'net_output';
-}
-
 /** Refuses a net whose output is not 1 x (parts + 1) x H x W, in one line. */
-export function checkPartNet(net: Net, kind: 'hand' | 'face', dims = net.blobs.get(partOutput(net))?.dims): void {
+export function checkPartNet(net: Net, kind: 'hand' | 'face', dims = net.blobs.get(outputOf(net))?.dims): void {
   const parts = kind === 'hand' ? HAND_PARTS : FACE_PARTS;
   if (!(dims?.length === 4 && dims[0] === 1 && dims[1] === parts + 1))
-    throw new CremaError(`pose: the ${kind} net's output '${partOutput(net)}' is ${dims?.join(' x ') ?? 'missing'}; OpenPose's ${kind} net gives 1 x ${parts + 1} x H x W (${parts} keypoint heatmaps and the background)`);
+    throw new CremaError(`pose: the ${kind} net's output '${outputOf(net)}' is ${dims?.join(' x ') ?? 'missing'}; OpenPose's ${kind} net gives 1 x ${parts + 1} x H x W (${parts} keypoint heatmaps and the background)`);
 }
 
 /**
@@ -416,7 +411,7 @@ export async function partInImage(net: Net, bgr: ByteImage, kind: PartKind, rect
   const parts = kind === 'face' ? FACE_PARTS : HAND_PARTS;
   const { affine, run: runs } = partAffine(kind, rect, netSide);
   if (!runs) return Array.from({ length: parts }, () => [0, 0, 0]);
-  const [out] = await run(net, partInput(bgr, affine, netSide), [partOutput(net)]);
+  const [out] = await run(net, partInput(bgr, affine, netSide), [outputOf(net)]);
   checkPartNet(net, kind === 'face' ? 'face' : 'hand', out.dims);
   return partKeypoints(out, affine);
 }
