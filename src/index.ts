@@ -16,7 +16,7 @@ export { detectImage, detectionsOf, parseLabels, type Detection, type DetectOpti
 export { colorize, detect, detectPoses, edges, segment } from './detect/node.js';
 export type { DenseDetectOptions, EdgeDetectOptions } from './detect/options.js';
 export { DEMO_MEAN, colourLabels, edgeBytes, edgesInImage, segmentImage, vocPalette, type DenseOptions, type EdgeMap, type EdgeOptions, type SegmentClass, type Segmentation } from './detect/dense.js';
-export type { PoseDetectOptions } from './detect/pose-models.js';
+export type { PoseDetectOptions, PosePartOptions } from './detect/pose-models.js';
 export { detectFaces, loadMtcnn, type FaceOptions } from './detect/faces.js';
 export { facesInImage, type Face, type MtcnnNets, type MtcnnOptions } from './detect/mtcnn.js';
 export { colorizeImage } from './detect/colorize.js';

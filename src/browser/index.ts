@@ -9,7 +9,7 @@ import { checkEveryInput, checkFeeds } from '../runtime/feeds.js';
 import { Tensor } from '../tensor.js';
 import { CremaError, kindOf } from '../util/errors.js';
 import { type Face, type FaceOptions, checkFaceOptions } from '../detect/options.js';
-import { type Person, type PoseDetectOptions, checkPoseOptions } from '../detect/pose-models.js';
+import { type Person, type PoseDetectOptions, type PosePartOptions, checkPoseOptions } from '../detect/pose-models.js';
 import { checkNames, checkOptionKeys } from '../util/options.js';
 import { SpareBuffers } from '../util/spare.js';
 import { decodeImage } from './image.js';
@@ -277,6 +277,9 @@ export class Net {
    */
   async detectPoses(image: FloatImage | Blob | ArrayBuffer | Uint8Array, options: PoseDetectOptions = {}): Promise<Person[]> {
     checkPoseOptions(options);
+    // the worker holds one net a call: the hand and face nets would be other workers' nets
+    const parts = options as PosePartOptions;
+    if (parts.hand || parts.face) throw new CremaError('detectPoses: options.hand and options.face are for the Node library and crema pose (not in the browser yet)');
     const decoded = await imageCopy(image, true, 'detectPoses');
     return this.call({ op: 'pose', net: this.info.id, image: decoded, options, ort: this.engine.onnxRuntime }, [decoded.data.buffer]);
   }

@@ -11,7 +11,7 @@ import type { Forward } from './forward.js';
 import { type EdgeMap, type Segmentation, edgesInImage, segmentImage } from './dense.js';
 import { onnxForwardOf } from './forward.js';
 import { posesInImage } from './openpose.js';
-import { type Person, type PoseDetectOptions, checkPoseOptions } from './pose-models.js';
+import { type Person, type PoseDetectOptions, type PosePartOptions, checkPoseOptions } from './pose-models.js';
 import { type ColorizeOptions, type Detection, type DetectOptions, checkColorizeOptions, checkDetectOptions, type DenseDetectOptions, type EdgeDetectOptions, checkDenseOptions } from './options.js';
 import { colorizeImage } from './colorize.js';
 
@@ -47,7 +47,7 @@ export async function colorize(net: Net, image: string | Bytes, options: Coloriz
  * (openpose.ts): per person a keypoint a part, [x, y, score] in the image's pixels ([0, 0, 0]: not found).
  * `backend: 'onnx'` runs the net in onnxruntime-node (converted again for each new net input size).
  */
-export async function detectPoses(net: Net, image: string | Bytes, options: PoseDetectOptions = {}): Promise<Person[]> {
+export async function detectPoses(net: Net, image: string | Bytes, options: PoseDetectOptions & PosePartOptions<Net> = {}): Promise<Person[]> {
   checkPoseOptions(options);
   const { backend, ...rest } = options;
   const decoded = await loadImage(image, true);
@@ -80,8 +80,11 @@ async function dense<T, O extends DenseDetectOptions>(net: Net, image: string | 
 /** A pipeline on crema's engine (its own default forward), or in turn through the net's onnxruntime-node sessions. */
 function byBackend<T>(net: Net, backend: 'native' | 'onnx' | undefined, core: (run?: Forward) => Promise<T>): Promise<T> {
   if (backend !== 'onnx') return core();
-  return inTurn(net, async () => core(onnxForwardOf(await sessionsOf(net))));
+  return inTurn(net, () => core(onnxEachNet));
 }
+
+/** Each net through its own sessions (OpenPose's body, hand and face nets in one pipeline). */
+const onnxEachNet: Forward = async (net, input, outputs) => onnxForwardOf(await sessionsOf(net))(net, input, outputs);
 
 /** Per net, the ONNX Runtime sessions its detections run in: converting the net for every image would dominate. */
 const sessions = new WeakMap<Net, Promise<OnnxSessions>>();

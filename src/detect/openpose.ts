@@ -7,11 +7,12 @@
 import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { cvResizeCubic } from '../image/cv-resize-cubic.js';
-import { cvWarpAffineScale } from '../image/cv-warp.js';
+import { type ByteImage, cvWarpAffineInverse, cvWarpAffineScale } from '../image/cv-warp.js';
 import { type FloatImage, checkImageMemory, imageBytes } from '../image/image.js';
 import { CremaError } from '../util/errors.js';
-import { type Person, type PoseModel, type PoseModelName, type PoseOptions, POSE_MODELS, poseChannels, poseModel } from './pose-models.js';
+import { type Person, type PoseModel, type PoseModelName, type PoseOptions, type PosePartOptions, POSE_MODELS, poseChannels, poseModel } from './pose-models.js';
 import { type Forward, forwardNative } from './forward.js';
+import { FACE_PARTS, HAND_PARTS, type PartRectangle, faceRectangle, handRectangles } from './pose-parts.js';
 
 const f = Math.fround;
 
@@ -19,13 +20,15 @@ const f = Math.fround;
 const INTER_MIN_ABOVE = f(0.95), MIN_SUBSET_CNT = 3, MIN_SUBSET_SCORE = f(0.4), MAX_PEAKS = 127, DECREASE = 8;
 
 /** The people OpenPose finds in an image (RGB, [0, 1]), best found first as its connector orders them. */
-export async function posesInImage(net: Net, image: FloatImage, options: PoseOptions = {}, run: Forward = forwardNative): Promise<Person[]> {
+export async function posesInImage(net: Net, image: FloatImage, options: PoseOptions & PosePartOptions<Net> = {}, run: Forward = forwardNative): Promise<Person[]> {
   const { netResolution = [-1, 368], scaleNumber = 1, scaleGap = 0.25 } = options;
   const model = poseModel(options.model ?? modelOf(net)), name = outputOf(net);
   const channels = (dims?: readonly number[]) => (dims?.length === 4 && dims[0] === 1 ? dims[1] : -1);
   const wrong = (dims: readonly number[] | undefined) =>
     new CremaError(`pose: the net's output '${name}' is ${dims?.join(' x ')}; OpenPose's ${model.name} net gives 1 x ${poseChannels(model)} x H x W (${model.parts.length + 1} heatmaps, ${model.pairs.length} PAF channels)`);
   if (channels(net.blobs.get(name)?.dims) !== poseChannels(model)) throw wrong(net.blobs.get(name)?.dims);
+  if (options.hand) checkPartNet(options.hand, 'hand');
+  if (options.face) checkPartNet(options.face, 'face');
   const scales = netInputSizes(image.width, image.height, netResolution, scaleNumber, scaleGap);
   const outputs: Tensor[] = [];
   for (const { width, height, scale } of scales) {
@@ -33,10 +36,12 @@ export async function posesInImage(net: Net, image: FloatImage, options: PoseOpt
     if (channels(out.dims) !== poseChannels(model)) throw wrong(out.dims);
     outputs.push(out);
   }
-  return posesFromMaps(model, outputs, image.width, image.height, scales[0].width, scales[0].height);
+  const people = posesFromMaps(model, outputs, image.width, image.height, scales[0].width, scales[0].height);
+  if (options.hand || options.face) await addParts(people, model, image, options, run);
+  return people;
 }
 
-/** The blob OpenPose reads: the net's output (its prototxts name it net_output). */
+/** The blob OpenPose reads: the net's output (its body, hand and face prototxts name it net_output). */
 function outputOf(net: Net): string {
   return net.outputs.length === 1 ? net.outputs[0] : 'net_output';
 }
@@ -102,9 +107,14 @@ export function resizeScale(w0: number, h0: number, w1: number, h1: number): num
 export function netInput(image: FloatImage, scale: number, netW: number, netH: number): Tensor {
   const { width, height } = image;
   const warped = cvWarpAffineScale({ width, height, channels: 3, data: imageBytes(image, 'bgr') }, scale, netW, netH, scale > 1 ? 'cubic' : 'linear').data;
-  const plane = netW * netH, out = new Float32Array(3 * plane);
-  for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) out[c * plane + i] = warped[i * 3 + c] / 256 - 0.5;
-  return new Tensor([1, 3, netH, netW], out);
+  return toNetPlanes(warped, netW, netH);
+}
+
+/** uCharCvMatToFloatPtr with normalize 1: interleaved BGR bytes to 1 x 3 x h x w planes of x / 256 - 0.5. */
+export function toNetPlanes(bgr: Uint8Array, w: number, h: number): Tensor {
+  const plane = w * h, out = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) out[c * plane + i] = bgr[i * 3 + c] / 256 - 0.5;
+  return new Tensor([1, 3, h, w], out);
 }
 
 /**
@@ -339,4 +349,85 @@ function validPeople(people: Candidate[], nParts: number, maximizePositives: boo
     if (counter >= MIN_SUBSET_CNT && f(p.score / counter) >= MIN_SUBSET_SCORE) valid.push(k);
   });
   return valid;
+}
+
+// --hand and --face: the hand and face keypoints given their rectangles (pose-parts.ts), as
+// HandExtractorCaffe::forwardPass and FaceExtractorCaffe::forwardPass compute them on the CPU with the default flags
+// (hand/face_net_resolution 368x368, hand scale_number 1): each rectangle cropped into the net's square input by
+// cv::warpAffine (an inverse map, bilinear, black outside; a left hand mirrored so that the net sees a right one),
+// x / 256 - 0.5 planes, the net, its maps resized x 8 (resizeAndMergeCpu: cubic), and each part's first maximum
+// (maximumCpu: cv::minMaxLoc) mapped back through the crop's matrix in double, then made a float.
+
+/** Which crop: hand 0 (the left, mirrored), hand 1 (the right), or a face. */
+export type PartKind = 'hand-left' | 'hand-right' | 'face';
+
+/**
+ * The crop's matrix [ax, bx, ay, by] (net pixel (x, y) is image (ax * x + bx, ay * y + by)) and whether forwardPass
+ * runs the net for the rectangle at all (hands: a side over 1 pixel and an area over 10; faces: a side over 40).
+ * Hands: cropFrame's float scale side / netSide, mirrored about the rectangle's right edge for the left hand;
+ * faces: the scale in double (faceSize / (double)netInputSide).
+ */
+export function partAffine(kind: PartKind, r: PartRectangle, netSide: number): { affine: [number, number, number, number]; run: boolean } {
+  const side = Math.min(r.width, r.height);
+  if (kind === 'face') {
+    const scale = Math.max(r.width, r.height) / netSide;
+    return { affine: [scale, r.x, scale, r.y], run: side > 40 };
+  }
+  const scale = f(r.width / netSide), run = side > 1 && f(r.width * r.height) > 10;
+  return kind === 'hand-left' ? { affine: [-scale, f(r.x + r.width), scale, r.y], run } : { affine: [scale, r.x, scale, r.y], run };
+}
+
+/** The net's input for a crop: the image (BGR bytes, as OpenCV holds it) warped into netSide x netSide, x / 256 - 0.5. */
+export function partInput(bgr: ByteImage, affine: readonly [number, number, number, number], netSide: number): Tensor {
+  return toNetPlanes(cvWarpAffineInverse(bgr, affine, netSide, netSide, 'linear').data, netSide, netSide);
+}
+
+/**
+ * The keypoints in a part net's output (1 x (parts + 1) x H x W): the maps resized x 8, each part's first maximum in
+ * raster order (cv::minMaxLoc), its place through the crop's matrix (double, then float), its value the score.
+ */
+export function partKeypoints(out: Tensor, affine: readonly [number, number, number, number]): [number, number, number][] {
+  const { maps, h, w } = resizeMaps([out]), plane = h * w, [ax, bx, ay, by] = affine;
+  return Array.from({ length: out.dims[1] - 1 }, (_, c): [number, number, number] => {
+    let best = 0;
+    for (let i = 1, o = c * plane; i < plane; i++) if (maps[o + i] > maps[o + best]) best = i;
+    const x = best % w, y = (best - x) / w;
+    return [f(ax * x + bx), f(ay * y + by), maps[c * plane + best]];
+  });
+}
+
+/** Refuses a net whose output is not 1 x (parts + 1) x H x W, in one line. */
+export function checkPartNet(net: Net, kind: 'hand' | 'face', dims = net.blobs.get(outputOf(net))?.dims): void {
+  const parts = kind === 'hand' ? HAND_PARTS : FACE_PARTS;
+  if (!(dims?.length === 4 && dims[0] === 1 && dims[1] === parts + 1))
+    throw new CremaError(`pose: the ${kind} net's output '${outputOf(net)}' is ${dims?.join(' x ') ?? 'missing'}; OpenPose's ${kind} net gives 1 x ${parts + 1} x H x W (${parts} keypoint heatmaps and the background)`);
+}
+
+/**
+ * One hand's or face's keypoints: [0, 0, 0] each when forwardPass skips the rectangle (too small), else the net on
+ * the crop. netSide: hand/face_net_resolution's side.
+ */
+export async function partInImage(net: Net, bgr: ByteImage, kind: PartKind, rect: PartRectangle, netSide: number, run: Forward): Promise<[number, number, number][]> {
+  const parts = kind === 'face' ? FACE_PARTS : HAND_PARTS;
+  const { affine, run: runs } = partAffine(kind, rect, netSide);
+  if (!runs) return Array.from({ length: parts }, () => [0, 0, 0]);
+  const [out] = await run(net, partInput(bgr, affine, netSide), [outputOf(net)]);
+  checkPartNet(net, kind === 'face' ? 'face' : 'hand', out.dims);
+  return partKeypoints(out, affine);
+}
+
+/**
+ * Each person's face and hands (OpenPose's face extractor runs before the hands'): their rectangles from the body
+ * keypoints, then the nets on the crops of the image as OpenCV holds it (BGR bytes).
+ */
+async function addParts(people: Person[], model: PoseModel, image: FloatImage, options: PosePartOptions<Net>, run: Forward): Promise<void> {
+  const { hand, face, handNetResolution = 368, faceNetResolution = 368 } = options;
+  const bgr: ByteImage = { width: image.width, height: image.height, channels: 3, data: imageBytes(image, 'bgr') };
+  for (const p of people) {
+    if (face) p.face = await partInImage(face, bgr, 'face', faceRectangle(model, p.keypoints), faceNetResolution, run);
+    if (!hand) continue;
+    const [left, right] = handRectangles(model, p.keypoints);
+    p.handLeft = await partInImage(hand, bgr, 'hand-left', left, handNetResolution, run);
+    p.handRight = await partInImage(hand, bgr, 'hand-right', right, handNetResolution, run);
+  }
 }

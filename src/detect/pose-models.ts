@@ -73,6 +73,12 @@ export function poseChannels(m: PoseModel): number {
 export interface Person {
   score: number;
   keypoints: [number, number, number][];
+  /** With options.face: OpenPose's 70 face keypoints (face_keypoints_2d), all [0, 0, 0] when the face was not looked for (too small, or unseen). */
+  face?: [number, number, number][];
+  /** With options.hand: the person's left hand's 21 keypoints (hand_left_keypoints_2d), [0, 0, 0] where not found. */
+  handLeft?: [number, number, number][];
+  /** With options.hand: the right hand's (hand_right_keypoints_2d). */
+  handRight?: [number, number, number][];
 }
 
 export interface PoseOptions {
@@ -86,15 +92,31 @@ export interface PoseOptions {
   scaleGap?: number;
 }
 
+/**
+ * --hand and --face (the Node library's; N is its Net: not named here, so that the browser's types do not reach it):
+ * OpenPose's hand and face nets and the sides of their square inputs.
+ */
+export interface PosePartOptions<N = unknown> {
+  /** OpenPose's hand net (models/hand/pose_deploy.prototxt, --hand): each person's hands, from their arms' keypoints. */
+  hand?: N;
+  /** OpenPose's face net (models/face/pose_deploy.prototxt, --face): each person's face, from their head's keypoints. */
+  face?: N;
+  /** The hand net's square input's side (OpenPose's --hand_net_resolution, default 368: 368x368), a multiple of 16. */
+  handNetResolution?: number;
+  /** The face net's (--face_net_resolution, default 368). */
+  faceNetResolution?: number;
+}
+
 export interface PoseDetectOptions extends PoseOptions {
   /** 'onnx': the net converted to ONNX and run in ONNX Runtime (again for each new net input size). */
   backend?: 'native' | 'onnx';
 }
 
 /** Refuses unknown options and bad values of the known ones, in one line, before any image is read. */
-export function checkPoseOptions(options: PoseDetectOptions): void {
-  checkOptionKeys(options, ['netResolution', 'model', 'scaleNumber', 'scaleGap', 'backend'], 'detectPoses');
+export function checkPoseOptions(options: PoseDetectOptions & PosePartOptions): void {
+  checkOptionKeys(options, ['netResolution', 'model', 'scaleNumber', 'scaleGap', 'backend', 'hand', 'face', 'handNetResolution', 'faceNetResolution'], 'detectPoses');
   const { backend, model, netResolution, scaleNumber, scaleGap } = options;
+  checkPartOptions(options);
   if (scaleNumber !== undefined && !(Number.isInteger(scaleNumber) && scaleNumber >= 1 && scaleNumber <= 16))
     throw new CremaError(`detectPoses: options.scaleNumber is a whole number from 1 to 16 (OpenPose's --scale_number), got ${JSON.stringify(scaleNumber)}`);
   if (scaleGap !== undefined && !(typeof scaleGap === 'number' && scaleGap > 0 && scaleGap <= 1))
@@ -103,6 +125,25 @@ export function checkPoseOptions(options: PoseDetectOptions): void {
   if (model !== undefined && !POSE_MODELS.includes(model)) throw new CremaError(`detectPoses: options.model is one of ${POSE_MODELS.join(', ')}, got ${JSON.stringify(model)}`);
   if (netResolution !== undefined && !(Array.isArray(netResolution) && netResolution.length === 2 && netResolution.every(Number.isInteger) && netResolution.some((v) => v > 0) && !netResolution.includes(0)))
     throw new CremaError(`detectPoses: options.netResolution is [width, height] in pixels, one of them may be -1 (OpenPose's default: [-1, 368]), got ${JSON.stringify(netResolution)}`);
+}
+
+/** options.hand / face: nets (crema's Net, by its shape: pose-models.ts is light); their sides: multiples of 16. */
+function checkPartOptions(options: PosePartOptions): void {
+  for (const kind of ['hand', 'face'] as const) {
+    const net: unknown = options[kind], side = options[`${kind}NetResolution`];
+    if (net !== undefined && !(typeof net === 'object' && net !== null && typeof (net as { forward?: unknown }).forward === 'function'))
+      throw new CremaError(`detectPoses: options.${kind} is OpenPose's ${kind} net (a loaded Net: models/${kind}/pose_deploy.prototxt), got ${typeof net}`);
+    if (side !== undefined && !(Number.isInteger(side) && side >= 16 && side % 16 === 0))
+      throw new CremaError(`detectPoses: options.${kind}NetResolution is the side of the ${kind} net's square input, a multiple of 16 (OpenPose's --${kind}_net_resolution, default 368), got ${JSON.stringify(side)}`);
+  }
+}
+
+/** --hand-net-resolution / --face-net-resolution SIDExSIDE (OpenPose's flags): a square's side. */
+export function parseSquareResolution(text: string, flag: string): number {
+  const m = /^(\d+)x(\d+)$/.exec(text.trim());
+  if (!m || m[1] !== m[2] || Number(m[1]) < 16 || Number(m[1]) % 16 !== 0)
+    throw new CremaError(`${flag}: SIDExSIDE, a square, the side a multiple of 16 (OpenPose's default: 368x368), got '${text}'`);
+  return Number(m[1]);
 }
 
 /** --net-resolution WIDTHxHEIGHT (the CLI's and the page's), each an integer, one of them may be -1. */
@@ -120,39 +161,71 @@ export function personLine(parts: readonly string[], p: Person, i: number): stri
   return `person ${i + 1}, score ${p.score.toFixed(4)}: ${seen.join(', ')}`;
 }
 
+/**
+ * A person's face and hands as `crema pose` prints them (with --face, --hand): how many keypoints score above what
+ * OpenPose draws (--face_render_threshold 0.4, --hand_render_threshold 0.2).
+ */
+export function partsLine(p: Person): string | undefined {
+  const seen = (kp: [number, number, number][], t: number) => `${kp.filter(([, , s]) => s > t).length} of ${kp.length} keypoints above ${t}`;
+  const parts = [p.face && `face ${seen(p.face, 0.4)}`, p.handLeft && `left hand ${seen(p.handLeft, 0.2)}`, p.handRight && `right hand ${seen(p.handRight, 0.2)}`];
+  const said = parts.filter((t) => t !== undefined);
+  return said.length ? `  ${said.join('; ')}` : undefined;
+}
+
 /** A limb as OpenPose draws it: from x1, y1 to x2, y2, a cv::line `thickness` pixels wide (round ends). */
 export type Limb = [x1: number, y1: number, x2: number, y2: number, colour: string, thickness: number];
 /** A keypoint as OpenPose draws it: a cv::circle (a ring: radius, and a line `thickness` wide) around x, y. */
 export type Dot = [x: number, y: number, colour: string, radius: number, thickness: number];
 
+/** How OpenPose's renderKeypointsCpu draws a kind of keypoints: its render pairs, colours (RGB a part), sizes, threshold. */
+export interface KeypointStyle {
+  pairs: readonly number[];
+  colors: readonly number[];
+  /** thicknessCircleRatio and thicknessLineRatioWRTCircle (floats). */
+  circleRatio: number;
+  lineRatio: number;
+  /** The render threshold: --render_threshold 0.05, --face_render_threshold 0.4, --hand_render_threshold 0.2. */
+  threshold: number;
+}
+
 /**
- * What OpenPose's renderer (renderKeypointsCpu, utilities/keypoint.cpp) draws of the people: each limb of the model's
- * render pairs in the colour of its second part, each keypoint a ring in its part's, only where the scores pass
- * --render_threshold (0.05), at whole pixels (positiveIntRound). Sizes are each person's: from the box of its parts
- * scoring above 0.1 (a person whose box has no area is not drawn), its larger side's share of the image's, as
- * OpenPose's float and double arithmetic computes them (thicknessCircleRatio 1/75, the line 0.75 of it; every
- * model's render scale is 1).
+ * What OpenPose's renderer (renderPoseKeypointsCpu: renderKeypointsCpu, utilities/keypoint.cpp) draws of the people:
+ * each limb of the model's render pairs in the colour of its second part, each keypoint a ring in its part's, only
+ * where the scores pass --render_threshold (0.05), at whole pixels (positiveIntRound). Sizes are each person's (see
+ * renderKeypoints; thicknessCircleRatio 1/75, the line 0.75 of it).
  */
 export function skeleton(model: PoseModel, people: readonly Person[], width: number, height: number): { lines: Limb[]; dots: Dot[] } {
-  const colour = (k: number) => `rgb(${model.colors.slice((k * 3) % model.colors.length, ((k * 3) % model.colors.length) + 3).join(',')})`;
-  const round = (v: number) => Math.trunc(Math.fround(v + 0.5)); // positiveIntRound: int(a + 0.5f), a float
+  const style = { pairs: model.renderPairs, colors: model.colors, circleRatio: 1 / 75, lineRatio: 0.75, threshold: 0.05 };
+  return renderKeypoints(people.map((p) => p.keypoints), style, width, height);
+}
+
+/**
+ * renderKeypointsCpu: for each set of keypoints (a person's body, face or hand), its lines, then its rings. Sizes
+ * are each set's: from the box of its keypoints scoring above 0.1 (a set whose box has no area is not drawn), its
+ * larger side's share of the image's, as OpenPose's float and double arithmetic computes them (every model's render
+ * scale is 1).
+ */
+export function renderKeypoints(sets: readonly (readonly [number, number, number][])[], style: KeypointStyle, width: number, height: number): { lines: Limb[]; dots: Dot[] } {
+  const { pairs, colors } = style, f = Math.fround, threshold = f(style.threshold);
+  const colour = (k: number) => `rgb(${colors.slice((k * 3) % colors.length, ((k * 3) % colors.length) + 3).join(',')})`;
+  const round = (v: number) => Math.trunc(f(v + 0.5)) || 0; // positiveIntRound: int(a + 0.5f), a float (an int: no -0)
   const lines: Limb[] = [], dots: Dot[] = [];
-  for (const p of people) {
-    const box = keypointsBox(p, Math.fround(0.1));
+  for (const kp of sets) {
+    const box = keypointsBox(kp, f(0.1));
     if (!box || box.width * box.height <= 0) continue;
-    const ratioAreas = Math.min(1, Math.max(Math.fround(box.width / width), Math.fround(box.height / height)));
+    const ratioAreas = Math.min(1, Math.max(f(box.width / width), f(box.height / height)));
     // std::sqrt(int area) is a double, and so is the product with the float ratios: rounded as a double
-    const thicknessRatio = Math.max(Math.trunc(Math.sqrt(width * height) * Math.fround(1 / 75) * ratioAreas + 0.5), 2);
+    const thicknessRatio = Math.max(Math.trunc(Math.sqrt(width * height) * f(style.circleRatio) * ratioAreas + 0.5), 2);
     const thicknessCircle = Math.max(1, ratioAreas > F05 ? thicknessRatio : -1);
-    const thicknessLine = Math.max(1, Math.trunc(Math.fround(thicknessRatio * 0.75) + 0.5));
+    const thicknessLine = Math.max(1, Math.trunc(f(f(thicknessRatio * f(style.lineRatio)) + 0.5)));
     const radius = Math.trunc(thicknessRatio / 2);
-    const seen = (k: number) => p.keypoints[k][2] > F05; // --render_threshold, a float
-    const at = (k: number) => [round(p.keypoints[k][0]), round(p.keypoints[k][1])] as const;
-    for (let i = 0; i < model.renderPairs.length; i += 2) {
-      const a = model.renderPairs[i], b = model.renderPairs[i + 1];
+    const seen = (k: number) => kp[k][2] > threshold;
+    const at = (k: number) => [round(kp[k][0]), round(kp[k][1])] as const;
+    for (let i = 0; i < pairs.length; i += 2) {
+      const a = pairs[i], b = pairs[i + 1];
       if (seen(a) && seen(b)) lines.push([...at(a), ...at(b), colour(b), thicknessLine]);
     }
-    p.keypoints.forEach((_, k) => {
+    kp.forEach((_, k) => {
       if (seen(k)) dots.push([...at(k), colour(k), radius, thicknessCircle]);
     });
   }
@@ -162,8 +235,8 @@ export function skeleton(model: PoseModel, people: readonly Person[], width: num
 const F05 = Math.fround(0.05);
 
 /** getKeypointsRectangle: the box of the parts scoring above `threshold`, in float (none if no part does). */
-function keypointsBox(p: Person, threshold: number): { width: number; height: number } | undefined {
-  const found = p.keypoints.filter(([, , s]) => s > threshold);
+function keypointsBox(kp: readonly [number, number, number][], threshold: number): { width: number; height: number } | undefined {
+  const found = kp.filter(([, , s]) => s > threshold);
   if (found.length === 0) return undefined;
   const xs = found.map(([x]) => x), ys = found.map(([, y]) => y);
   return { width: Math.fround(Math.max(...xs) - Math.min(...xs)), height: Math.fround(Math.max(...ys) - Math.min(...ys)) };

@@ -117,14 +117,17 @@ function weightTable(ksize: number): Int16Array {
 const toShort = (v: number) => (v > 32767 ? 32767 : v < -32768 ? -32768 : v);
 
 /**
- * warpAffine's fixed-point source coordinates along one axis of `n` destination pixels at inverse scale `a`:
- * the integer source index (saturated to short) and the 1/32 fraction of each, as the per-column adelta (x) or the
- * per-row Y0 (y) give them. For this M the two axes are independent: X depends on x only, Y on y only.
+ * warpAffine's fixed-point source coordinates along one axis of `n` destination pixels, source = a * d + b: the
+ * integer source index (saturated to short) and the 1/32 fraction of each. Across (`across`), the offset and the
+ * column's term are rounded apart (X0 = cvRound(b * 1024) + 16 a row, adelta[x] = cvRound(a * x * 1024) a column);
+ * down, together (Y0 = cvRound((a * y + b) * 1024) + 16). For a diagonal M the two axes are independent: X depends
+ * on x only, Y on y only.
  */
-function axis(n: number, a: number): { at: Int32Array; frac: Int32Array } {
-  const at = new Int32Array(n), frac = new Int32Array(n);
+function axis(n: number, a: number, b: number, across: boolean): { at: Int32Array; frac: Int32Array } {
+  const at = new Int32Array(n), frac = new Int32Array(n), b0 = roundHalfEven(b * AB_SCALE);
   for (let d = 0; d < n; d++) {
-    const X = (ROUND_DELTA + roundHalfEven(a * d * AB_SCALE)) >> (AB_BITS - INTER_BITS);
+    const fixed = across ? b0 + roundHalfEven(a * d * AB_SCALE) : roundHalfEven((a * d + b) * AB_SCALE);
+    const X = (ROUND_DELTA + fixed) >> (AB_BITS - INTER_BITS);
     at[d] = toShort(X >> INTER_BITS);
     frac[d] = X & (INTER_TAB_SIZE - 1);
   }
@@ -137,26 +140,37 @@ function axis(n: number, a: number): { at: Int32Array; frac: Int32Array } {
  * INTER_LINEAR / INTER_AREA ('linear') does it (see above): OpenPose's resizeFixedAspectRatio.
  */
 export function cvWarpAffineScale(src: ByteImage, scale: number, outWidth: number, outHeight: number, interpolation: CvWarpInterpolation): ByteImage {
-  const { width, height, channels: k } = src;
   if (!(scale > 0 && Number.isFinite(scale)))
     throw new CremaError(`cvWarpAffineScale: the scale must be a positive number, not ${scale}`);
+  // The inversion, in double: D = scale*scale - 0*0, then 1/D; A11 = M4*D, A22 = M0*D; the offsets b1, b2 are (-)0.
+  const det = scale * scale - 0 * 0, D = det !== 0 ? 1 / det : 0;
+  return cvWarpAffineInverse(src, [scale * D, 0, scale * D, 0], outWidth, outHeight, interpolation);
+}
+
+/**
+ * cv::warpAffine(src, dst, M, Size(outWidth, outHeight), interpolation | WARP_INVERSE_MAP, BORDER_CONSTANT, 0) on
+ * an 8-bit image with M = [[ax, 0, bx], [0, ay, by]] (CV_64F): destination (x, y) reads the source at
+ * (ax * x + bx, ay * y + by). ax may be negative (a mirror): OpenPose's crops of hands and faces.
+ */
+export function cvWarpAffineInverse(src: ByteImage, [ax, bx, ay, by]: readonly [number, number, number, number], outWidth: number, outHeight: number, interpolation: CvWarpInterpolation): ByteImage {
+  const { width, height, channels: k } = src;
+  if (![ax, bx, ay, by].every(Number.isFinite) || ax === 0 || ay === 0)
+    throw new CremaError(`cvWarpAffine: the map [${ax}, ${bx}, ${ay}, ${by}] is not an invertible affine map`);
   for (const n of [width, height, outWidth, outHeight, k])
-    if (!Number.isSafeInteger(n) || n < 1) throw new CremaError(`cvWarpAffineScale: ${width} x ${height} x ${k} to ${outWidth} x ${outHeight} is not an image size`);
+    if (!Number.isSafeInteger(n) || n < 1) throw new CremaError(`cvWarpAffine: ${width} x ${height} x ${k} to ${outWidth} x ${outHeight} is not an image size`);
   if (src.data.length !== width * height * k)
-    throw new CremaError(`cvWarpAffineScale: ${src.data.length} bytes for a ${width} x ${height} x ${k} image`);
-  // The inversion, in double: D = scale*scale - 0*0, then 1/D; A11 = M4*D, A22 = M0*D.
-  const det = scale * scale - 0 * 0, D = det !== 0 ? 1 / det : 0, a11 = scale * D, a22 = scale * D;
+    throw new CremaError(`cvWarpAffine: ${src.data.length} bytes for a ${width} x ${height} x ${k} image`);
   // OpenCV keeps the fixed-point coordinates in int (overflow) and the source index in short (saturated): refuse
-  // sizes where int would not hold them, far beyond any image.
-  if (Math.max(outWidth * a11, outHeight * a22) * AB_SCALE >= 2 ** 31 - AB_SCALE)
-    throw new CremaError(`cvWarpAffineScale: ${outWidth} x ${outHeight} at scale ${scale} reaches past OpenCV's fixed-point coordinates`);
+  // maps where int would not hold them, far beyond any image.
+  if (Math.max(outWidth * Math.abs(ax) + Math.abs(bx), outHeight * Math.abs(ay) + Math.abs(by)) * AB_SCALE >= 2 ** 31 - AB_SCALE)
+    throw new CremaError(`cvWarpAffine: ${outWidth} x ${outHeight} through [${ax}, ${bx}, ${ay}, ${by}] reaches past OpenCV's fixed-point coordinates`);
   checkImageMemory(outWidth * outHeight * k + 16 * (outWidth + outHeight),
     () => `warping the ${width} x ${height} image to ${outWidth} x ${outHeight}`);
   const out: ByteImage = { height: outHeight, width: outWidth, channels: k, data: new Uint8Array(outWidth * outHeight * k) };
-  const xs = axis(outWidth, a11), ys = axis(outHeight, a22);
+  const xs = axis(outWidth, ax, bx, true), ys = axis(outHeight, ay, by, false);
   if (interpolation === 'cubic') remapBicubic(src, out, xs, ys);
   else if (interpolation === 'linear') remapBilinear(src, out, xs, ys);
-  else throw new CremaError(`cvWarpAffineScale: interpolation '${String(interpolation)}' is not 'cubic' or 'linear'`);
+  else throw new CremaError(`cvWarpAffine: interpolation '${String(interpolation)}' is not 'cubic' or 'linear'`);
   return out;
 }
 
