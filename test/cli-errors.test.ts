@@ -151,6 +151,9 @@ describe('flags a new user gets wrong', () => {
     expect([verify.code, verify.stdout, verify.stderr]).toEqual([2, '', 'crema: --input: needs a value']);
     const show = await cli('show', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '-o', path.join(tmp, 'show'), '--blobs', 'conv1', '--input');
     expect([show.code, show.stdout, show.stderr]).toEqual([2, '', 'crema: --input: needs a value']);
+    // a flag of two values given one (pose's --hand PROTOTXT CAFFEMODEL): how many it takes
+    const hand = await cli('pose', lenet('deploy.prototxt'), lenet('weights.caffemodel'), 'x.png', '--hand', lenet('deploy.prototxt'));
+    expect([hand.code, hand.stdout, hand.stderr]).toEqual([2, '', 'crema: --hand: needs 2 values']);
     // classify / detect without images: the positionals missing, in --help's words (was "Not enough non-option arguments: got 2, need at least 3")
     const classify = await cli('classify', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--top', '2');
     expect([classify.code, classify.stdout, classify.stderr]).toEqual([2, '', 'crema: missing <images..> (see --help)']);

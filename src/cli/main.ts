@@ -80,7 +80,8 @@ const OPTIONAL_VALUES = new Set(['external-data']);
  * Not for repeatable flags (`--input a.npy b.npy`) nor the positionals.
  */
 function valuesRequired(y: Argv, command: string): Argv {
-  const o = (y as unknown as { getOptions(): { string: string[]; number: string[]; array: string[]; boolean: string[] } }).getOptions();
+  const o = (y as unknown as { getOptions(): { string: string[]; number: string[]; array: string[]; boolean: string[]; narg: Record<string, number> } }).getOptions();
+  for (const [k, n] of Object.entries(o.narg)) valueCounts.set(k, n);
   const positionals = [...command.matchAll(/[<[](\w+)(?:\.\.)?[>\]]/g)].map((m) => m[1]);
   const valued = [...new Set([...o.string, ...o.number])].filter((k) => !o.array.includes(k) && !o.boolean.includes(k) && !positionals.includes(k) && !OPTIONAL_VALUES.has(k));
   const repeatable = o.array.filter((k) => !positionals.includes(k));
@@ -104,6 +105,8 @@ function checkRepeatable(args: Record<string, unknown>, keys: string[]): true {
 
 /** The command's flags that take every value after them (`--input a.npy b.npy`), as its builder declared them. */
 const repeatableFlags = new Set<string>();
+/** Flags that take several values (`--hand PROTOTXT CAFFEMODEL`): how many, for the message when fewer are typed. */
+const valueCounts = new Map<string, number>();
 
 /**
  * A repeatable flag typed before a positional took it as one of its values (`crema info --stage test NET`: the
@@ -187,7 +190,10 @@ function oneLine(msg: string): string {
   const missing = /^Missing required arguments?: (.*)$/.exec(msg.trim());
   if (missing) return `missing ${missing[1].split(/,\s*/).map((name) => (name === 'output' ? '-o/--output' : `--${name}`)).join(', ')} (see --help)`;
   const bare = /^Not enough arguments following: (\S+)$/.exec(msg.trim());
-  if (bare) return `${bare[1].length === 1 ? '-' : '--'}${bare[1].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: needs a value`;
+  if (bare) {
+    const n = valueCounts.get(bare[1]) ?? 1;
+    return `${bare[1].length === 1 ? '-' : '--'}${bare[1].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: needs ${n > 1 ? `${n} values` : 'a value'}`;
+  }
   return msg.trim().split(/\s*\n\s*/).join(' ');
 }
 
