@@ -55,6 +55,7 @@ interface BrowserLib {
       detect(image: unknown, options: Record<string, unknown>): Promise<Detection[]>;
       segment(image: unknown, options?: Record<string, unknown>): Promise<{ width: number; height: number; labels: Uint8Array; classes: { label: number; pixels: number }[] }>;
       edges(image: unknown, options?: Record<string, unknown>): Promise<{ width: number; height: number; data: Float32Array }>;
+      detectPoses(image: unknown, options?: Record<string, unknown>): Promise<Person[]>;
     }>;
   };
   detectFaces(nets: Record<string, unknown>, image: unknown, options?: Record<string, unknown>): Promise<Face[]>;
@@ -86,6 +87,36 @@ async function pageFaces(page: Page): Promise<Face[]> {
   await page.waitForFunction('cremaPage.faces.length > 0 || document.getElementById("error").textContent');
   expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
   return page.evaluate(() => (globalThis as unknown as { cremaPage: { faces: Face[] } }).cremaPage.faces);
+}
+
+// OpenPose's body, hand and face stand-ins and the photo of test/openpose-parts.test.ts, at its resolutions.
+const wholeDir = path.join(root, 'test/fixtures/openpose/wholeparts');
+const wholeSizes = { netResolution: [-1, 64] as [number, number], netSide: 48 };
+const wholeFile = (name: string, ext: string) => path.join(wholeDir, `${name}.${ext}`);
+/** The three nets' files for the page: the prototxt's text, the weights in base64. */
+const wholeFiles = () =>
+  Object.fromEntries(['body', 'hand', 'face'].map((n) => [n, { prototxt: fs.readFileSync(wholeFile(n, 'prototxt'), 'utf8'), weights: fs.readFileSync(wholeFile(n, 'caffemodel')).toString('base64') }])) as Record<'body' | 'hand' | 'face', { prototxt: string; weights: string }>;
+
+/** The Node library's people, faces and hands on the photo (detectPoses with the three nets). */
+async function nodeWholeParts(backend: 'native' | 'onnx'): Promise<Person[]> {
+  const [body, hand, face] = await Promise.all(['body', 'hand', 'face'].map((n) => Net.load(wholeFile(n, 'prototxt'), wholeFile(n, 'caffemodel'), { threads: 2 })));
+  try {
+    const { netResolution, netSide } = wholeSizes;
+    return await detectPoses(body, path.join(wholeDir, '../images/photo.png'), { netResolution, hand, face, handNetResolution: netSide, faceNetResolution: netSide, backend });
+  } finally {
+    for (const n of [body, hand, face]) n.dispose();
+  }
+}
+
+/** The same people (as many, the same parts found) with every score, keypoint, face and hand within `tolerance`. */
+function expectSamePeople(got: Person[], expected: Person[], tolerance: number): void {
+  expect(got).toHaveLength(expected.length);
+  const numbers = (p: Person) => [p.score, ...[p.keypoints, p.face ?? [], p.handLeft ?? [], p.handRight ?? []].flat(2)];
+  got.forEach((p, i) => {
+    const want = numbers(expected[i]), have = numbers(p);
+    expect(have.length, `person ${i}`).toBe(want.length);
+    expect(Math.max(...have.map((v, k) => Math.abs(v - want[k]))), `person ${i}`).toBeLessThanOrEqual(tolerance);
+  });
 }
 
 /** What the Node library gives on one of test/fixtures/dense's nets (its weights made in memory), in `dialect`. */
@@ -1030,6 +1061,43 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(errors).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
+  it("finds OpenPose's hands and faces as the Node library does (detectPoses' hand and face nets in the engine worker), both backends; refusals said", async () => {
+    const expected = { native: await nodeWholeParts('native'), onnx: await nodeWholeParts('onnx') };
+    expect(expected.native.some((p) => p.face!.some((k) => k[2] > 0)) && expected.native.some((p) => p.handLeft!.some((k) => k[2] > 0))).toBe(true);
+    const { page, errors } = await open(browser, server.url);
+    try {
+      const got = await page.evaluate(async (files, png, sizes) => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+        const ort = new URL('ort/ort.wasm.bundle.min.mjs', (globalThis as unknown as { location: URL }).location.href).href;
+        const engine = new crema.Engine(undefined, { onnxRuntime: ort }), other = new crema.Engine(undefined, { onnxRuntime: ort });
+        const bytes = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const load = (f: { prototxt: string; weights: string }, on = engine) => crema.Net.load({ prototxt: f.prototxt, weights: bytes(f.weights) }, { engine: on });
+        const [body, hand, face, elsewhere] = await Promise.all([load(files.body), load(files.hand), load(files.face), load(files.hand, other)]);
+        const image = new Blob([bytes(png)]);
+        const options = { netResolution: sizes.netResolution, hand, face, handNetResolution: sizes.netSide, faceNetResolution: sizes.netSide };
+        const said = (p: Promise<unknown>) => p.then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
+        return {
+          native: await body.detectPoses(image, options),
+          onnx: await body.detectPoses(image, { ...options, backend: 'onnx' }),
+          otherEngine: await said(body.detectPoses(image, { hand: elsewhere })),
+          notANet: await said(body.detectPoses(image, { face: 'face.prototxt' })),
+          swapped: await said(body.detectPoses(image, { face: hand })),
+          badSide: await said(body.detectPoses(image, { hand, handNetResolution: 50 })),
+        };
+      }, wholeFiles(), fs.readFileSync(path.join(wholeDir, '../images/photo.png')).toString('base64'), wholeSizes);
+      expectSamePeople(got.native, expected.native, 1e-4);
+      expectSamePeople(got.onnx, expected.onnx, 1e-4); // each net in onnxruntime-web, as Node's in onnxruntime-node
+      expect(got.otherEngine).toBe("CremaError: detectPoses: the hand and face nets must be loaded on the body net's engine (Net.load(files, { engine }))");
+      expect(got.notANet).toBe("CremaError: detectPoses: options.face is OpenPose's face net (a loaded Net: models/face/pose_deploy.prototxt), got string"); // as Node's (test/openpose-parts.test.ts)
+      // (the hand net's output as its last forward left it: 48 x 48 crops, 6 x 6 maps)
+      expect(got.swapped).toBe("CremaError: pose: the face net's output 'net_output' is 1 x 22 x 6 x 6; OpenPose's face net gives 1 x 71 x H x W (70 keypoint heatmaps and the background)");
+      expect(got.badSide).toBe("CremaError: detectPoses: options.handNetResolution is the side of the hand net's square input, a multiple of 16 (OpenPose's --hand_net_resolution, default 368), got 50");
+      expect(errors).toEqual([]);
+    } finally {
       await page.close();
     }
   });
