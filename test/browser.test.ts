@@ -19,7 +19,7 @@ import { colorize, detectPoses, edges, segment } from '../src/detect/node.js';
 import { denseWeights } from './fixtures/dense/referee/weights.mjs';
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
 import { writeTinyPose } from './helpers/tinypose.js';
-import { type Person, personLine, poseModel } from '../src/detect/pose-models.js';
+import { type Person, partsLine, personLine, poseModel } from '../src/detect/pose-models.js';
 import { detectFaces, loadMtcnn } from '../src/detect/faces.js';
 import type { Face, MtcnnOptions } from '../src/detect/mtcnn.js';
 import { faceLine } from '../src/detect/options.js';
@@ -1096,6 +1096,65 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       // (the hand net's output as its last forward left it: 48 x 48 crops, 6 x 6 maps)
       expect(got.swapped).toBe("CremaError: pose: the face net's output 'net_output' is 1 x 22 x 6 x 6; OpenPose's face net gives 1 x 71 x H x W (70 keypoint heatmaps and the background)");
       expect(got.badSide).toBe("CremaError: detectPoses: options.handNetResolution is the side of the hand net's square input, a multiple of 16 (OpenPose's --hand_net_resolution, default 368), got 50");
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("the page's Find people with OpenPose's hand and face nets picked: faces and hands as the Node library finds them, listed as crema pose prints them; bad picks refused", async () => {
+    const expected = { native: await nodeWholeParts('native'), onnx: await nodeWholeParts('onnx') };
+    const photo = path.join(wholeDir, '../images/photo.png');
+    const { page, errors } = await open(browser, server.url);
+    const pickParts = async (...files: string[]) => (await page.$('#pose-parts'))!.uploadFile(...files);
+    try {
+      await (await page.$('#prototxt'))!.uploadFile(wholeFile('body', 'prototxt'));
+      await (await page.$('#weights'))!.uploadFile(wholeFile('body', 'caffemodel'));
+      await click(page, '#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Find people');
+      for (const [id, value] of [['#net-resolution', '-1x64'], ['#hand-net-resolution', '48x48'], ['#face-net-resolution', '48x48']]) await fill(page, id, value);
+      // OpenPose names both prototxts pose_deploy.prototxt: the page tells them apart by their outputs (the face's first here)
+      await pickParts(wholeFile('face', 'prototxt'), wholeFile('face', 'caffemodel'));
+      await page.waitForFunction(`document.getElementById('pose-parts-loaded').textContent || document.getElementById('error').textContent`);
+      await pickParts(wholeFile('hand', 'prototxt'), wholeFile('hand', 'caffemodel'));
+      await page.waitForFunction(`document.getElementById('pose-parts-loaded').textContent.includes('hand') || document.getElementById('error').textContent`);
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      expect(await page.$eval('#pose-parts-loaded', (e) => e.textContent)).toBe('hand: hand.prototxt + hand.caffemodel; face: face.prototxt + face.caffemodel');
+      await (await page.$('#image'))!.uploadFile(photo);
+      const people = async (by: string) => {
+        await page.waitForFunction(`document.getElementById('run-time').textContent.includes(${JSON.stringify(by)}) || document.getElementById('error').textContent`);
+        expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+        return page.evaluate(() => (globalThis as unknown as { cremaPage: { people: Person[] } }).cremaPage.people);
+      };
+      expectSamePeople(await people('the engine worker'), expected.native, 1e-4);
+      // each person's line and its faces' and hands' under it, as crema pose prints them
+      const model = poseModel('COCO');
+      expect(await page.$$eval('#detections li', (lis) => lis.map((li) => li.textContent))).toEqual(expected.native.map((p, i) => `${personLine(model.parts, p, i)}\n${partsLine(p)}`));
+      await page.select('#backend', 'onnx');
+      await page.$eval('#run-time', (e) => (e.textContent = ''));
+      await click(page, '#run');
+      expectSamePeople(await people('ONNX Runtime Web'), expected.onnx, 1e-4);
+      // a bad side, a lone file, a net that is neither OpenPose's hand nor face net: each in one line
+      await page.select('#backend', 'native');
+      await fill(page, '#hand-net-resolution', '48x40');
+      await click(page, '#run');
+      await page.waitForSelector('#error:not(:empty)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe("--hand-net-resolution: SIDExSIDE, a square, the side a multiple of 16 (OpenPose's default: 368x368), got '48x40'");
+      await pickParts(wholeFile('hand', 'prototxt'));
+      await page.waitForFunction(`document.getElementById('error').textContent.startsWith('hand.prototxt:')`);
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe("hand.prototxt: pick OpenPose's hand or face net, its .prototxt and .caffemodel together");
+      await pickParts(wholeFile('body', 'prototxt'), wholeFile('body', 'caffemodel'));
+      await page.waitForFunction(`document.getElementById('error').textContent.startsWith('body.prototxt:')`);
+      expect(await page.$eval('#error', (e) => e.textContent)).toMatch(/^body\.prototxt: the net's output 'net_output' is 1 x 57 x \d+ x \d+; OpenPose's hand net gives 1 x 22 x H x W, its face net 1 x 71 x H x W$/);
+      expect(await page.$eval('#pose-parts-loaded', (e) => e.textContent)).toBe('hand: hand.prototxt + hand.caffemodel; face: face.prototxt + face.caffemodel'); // the nets it had, kept
+      // Another body net in its place: the hand and face nets released in the engine worker
+      await page.evaluate('globalThis.partNets = Object.values(cremaPage.partNets)');
+      await click(page, '#load');
+      expect(await waitLoaded(page, 2)).toBe('');
+      expect(await page.$eval('#pose-parts-loaded', (e) => e.textContent)).toBe('');
+      const released = await page.evaluate(`Promise.all(partNets.map((n) => n.engine.call({ op: 'convert', net: n.info.id }).then(() => 'kept', (e) => e.message.replace(/\\d+/, 'N'))))`);
+      expect(released).toEqual(Array(2).fill('no net N in this engine (disposed?)'));
       expect(errors).toEqual([]);
     } finally {
       await page.close();
