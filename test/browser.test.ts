@@ -19,6 +19,7 @@ import { colorize, detectPoses, edges, segment } from '../src/detect/node.js';
 import { denseWeights } from './fixtures/dense/referee/weights.mjs';
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
 import { writeTinyPose } from './helpers/tinypose.js';
+import { posesSvg } from '../src/detect/pose-draw.js';
 import { type Person, partsLine, personLine, poseModel } from '../src/detect/pose-models.js';
 import { detectFaces, loadMtcnn } from '../src/detect/faces.js';
 import type { Face, MtcnnOptions } from '../src/detect/mtcnn.js';
@@ -1102,7 +1103,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
-  it("the page's Find people with OpenPose's hand and face nets picked: faces and hands as the Node library finds them, listed as crema pose prints them; bad picks refused", async () => {
+  it("the page's Find people with OpenPose's hand and face nets picked: faces and hands as the Node library finds them, drawn and listed as crema pose does; bad picks refused", async () => {
     const expected = { native: await nodeWholeParts('native'), onnx: await nodeWholeParts('onnx') };
     const photo = path.join(wholeDir, '../images/photo.png');
     const { page, errors } = await open(browser, server.url);
@@ -1127,9 +1128,27 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
         expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
         return page.evaluate(() => (globalThis as unknown as { cremaPage: { people: Person[] } }).cremaPage.people);
       };
-      expectSamePeople(await people('the engine worker'), expected.native, 1e-4);
+      const found = await people('the engine worker');
+      expectSamePeople(found, expected.native, 1e-4);
+      // drawn as crema pose -o draws them (posesSvg over the photo): the canvas is the picture with the faces and
+      // hands, and differs from the one without them
+      const model = poseModel('COCO'), { width, height } = await loadImage(photo, true);
+      const bodiesOnly = found.map(({ score, keypoints }) => ({ score, keypoints }));
+      const differing = async (svg: string) => page.evaluate(`(async () => {
+        const canvas = document.getElementById('boxes'), drawn = new OffscreenCanvas(canvas.width, canvas.height).getContext('2d');
+        drawn.drawImage(await createImageBitmap(await (await fetch(${JSON.stringify(`data:image/png;base64,${fs.readFileSync(photo).toString('base64')}`)})).blob()), 0, 0);
+        const svg = new Image();
+        svg.src = URL.createObjectURL(new Blob([${JSON.stringify(svg)}], { type: 'image/svg+xml' }));
+        await svg.decode();
+        drawn.drawImage(svg, 0, 0);
+        const a = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data, b = drawn.getImageData(0, 0, canvas.width, canvas.height).data;
+        let changed = 0;
+        for (let i = 0; i < a.length; i += 4) changed += Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]) > 30 ? 1 : 0;
+        return changed;
+      })()`) as Promise<number>;
+      expect(await differing(posesSvg(width, height, model, found))).toBe(0);
+      expect(await differing(posesSvg(width, height, model, bodiesOnly))).toBeGreaterThan(20);
       // each person's line and its faces' and hands' under it, as crema pose prints them
-      const model = poseModel('COCO');
       expect(await page.$$eval('#detections li', (lis) => lis.map((li) => li.textContent))).toEqual(expected.native.map((p, i) => `${personLine(model.parts, p, i)}\n${partsLine(p)}`));
       await page.select('#backend', 'onnx');
       await page.$eval('#run-time', (e) => (e.textContent = ''));
