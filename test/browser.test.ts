@@ -19,7 +19,8 @@ import { colorize, detectPoses, edges, segment } from '../src/detect/node.js';
 import { denseWeights } from './fixtures/dense/referee/weights.mjs';
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
 import { writeTinyPose } from './helpers/tinypose.js';
-import { type Person, personLine, poseModel } from '../src/detect/pose-models.js';
+import { posesSvg } from '../src/detect/pose-draw.js';
+import { type Person, partsLine, personLine, poseModel } from '../src/detect/pose-models.js';
 import { detectFaces, loadMtcnn } from '../src/detect/faces.js';
 import type { Face, MtcnnOptions } from '../src/detect/mtcnn.js';
 import { faceLine } from '../src/detect/options.js';
@@ -55,6 +56,7 @@ interface BrowserLib {
       detect(image: unknown, options: Record<string, unknown>): Promise<Detection[]>;
       segment(image: unknown, options?: Record<string, unknown>): Promise<{ width: number; height: number; labels: Uint8Array; classes: { label: number; pixels: number }[] }>;
       edges(image: unknown, options?: Record<string, unknown>): Promise<{ width: number; height: number; data: Float32Array }>;
+      detectPoses(image: unknown, options?: Record<string, unknown>): Promise<Person[]>;
     }>;
   };
   detectFaces(nets: Record<string, unknown>, image: unknown, options?: Record<string, unknown>): Promise<Face[]>;
@@ -86,6 +88,36 @@ async function pageFaces(page: Page): Promise<Face[]> {
   await page.waitForFunction('cremaPage.faces.length > 0 || document.getElementById("error").textContent');
   expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
   return page.evaluate(() => (globalThis as unknown as { cremaPage: { faces: Face[] } }).cremaPage.faces);
+}
+
+// OpenPose's body, hand and face stand-ins and the photo of test/openpose-parts.test.ts, at its resolutions.
+const wholeDir = path.join(root, 'test/fixtures/openpose/wholeparts');
+const wholeSizes = { netResolution: [-1, 64] as [number, number], netSide: 48 };
+const wholeFile = (name: string, ext: string) => path.join(wholeDir, `${name}.${ext}`);
+/** The three nets' files for the page: the prototxt's text, the weights in base64. */
+const wholeFiles = () =>
+  Object.fromEntries(['body', 'hand', 'face'].map((n) => [n, { prototxt: fs.readFileSync(wholeFile(n, 'prototxt'), 'utf8'), weights: fs.readFileSync(wholeFile(n, 'caffemodel')).toString('base64') }])) as Record<'body' | 'hand' | 'face', { prototxt: string; weights: string }>;
+
+/** The Node library's people, faces and hands on the photo (detectPoses with the three nets). */
+async function nodeWholeParts(backend: 'native' | 'onnx'): Promise<Person[]> {
+  const [body, hand, face] = await Promise.all(['body', 'hand', 'face'].map((n) => Net.load(wholeFile(n, 'prototxt'), wholeFile(n, 'caffemodel'), { threads: 2 })));
+  try {
+    const { netResolution, netSide } = wholeSizes;
+    return await detectPoses(body, path.join(wholeDir, '../images/photo.png'), { netResolution, hand, face, handNetResolution: netSide, faceNetResolution: netSide, backend });
+  } finally {
+    for (const n of [body, hand, face]) n.dispose();
+  }
+}
+
+/** The same people (as many, the same parts found) with every score, keypoint, face and hand within `tolerance`. */
+function expectSamePeople(got: Person[], expected: Person[], tolerance: number): void {
+  expect(got).toHaveLength(expected.length);
+  const numbers = (p: Person) => [p.score, ...[p.keypoints, p.face ?? [], p.handLeft ?? [], p.handRight ?? []].flat(2)];
+  got.forEach((p, i) => {
+    const want = numbers(expected[i]), have = numbers(p);
+    expect(have.length, `person ${i}`).toBe(want.length);
+    expect(Math.max(...have.map((v, k) => Math.abs(v - want[k]))), `person ${i}`).toBeLessThanOrEqual(tolerance);
+  });
 }
 
 /** What the Node library gives on one of test/fixtures/dense's nets (its weights made in memory), in `dialect`. */
@@ -1030,6 +1062,120 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(errors).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
+  it("finds OpenPose's hands and faces as the Node library does (detectPoses' hand and face nets in the engine worker), both backends; refusals said", async () => {
+    const expected = { native: await nodeWholeParts('native'), onnx: await nodeWholeParts('onnx') };
+    expect(expected.native.some((p) => p.face!.some((k) => k[2] > 0)) && expected.native.some((p) => p.handLeft!.some((k) => k[2] > 0))).toBe(true);
+    const { page, errors } = await open(browser, server.url);
+    try {
+      const got = await page.evaluate(async (files, png, sizes) => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+        const ort = new URL('ort/ort.wasm.bundle.min.mjs', (globalThis as unknown as { location: URL }).location.href).href;
+        const engine = new crema.Engine(undefined, { onnxRuntime: ort }), other = new crema.Engine(undefined, { onnxRuntime: ort });
+        const bytes = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const load = (f: { prototxt: string; weights: string }, on = engine) => crema.Net.load({ prototxt: f.prototxt, weights: bytes(f.weights) }, { engine: on });
+        const [body, hand, face, elsewhere] = await Promise.all([load(files.body), load(files.hand), load(files.face), load(files.hand, other)]);
+        const image = new Blob([bytes(png)]);
+        const options = { netResolution: sizes.netResolution, hand, face, handNetResolution: sizes.netSide, faceNetResolution: sizes.netSide };
+        const said = (p: Promise<unknown>) => p.then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
+        return {
+          native: await body.detectPoses(image, options),
+          onnx: await body.detectPoses(image, { ...options, backend: 'onnx' }),
+          otherEngine: await said(body.detectPoses(image, { hand: elsewhere })),
+          notANet: await said(body.detectPoses(image, { face: 'face.prototxt' })),
+          swapped: await said(body.detectPoses(image, { face: hand })),
+          badSide: await said(body.detectPoses(image, { hand, handNetResolution: 50 })),
+        };
+      }, wholeFiles(), fs.readFileSync(path.join(wholeDir, '../images/photo.png')).toString('base64'), wholeSizes);
+      expectSamePeople(got.native, expected.native, 1e-4);
+      expectSamePeople(got.onnx, expected.onnx, 1e-4); // each net in onnxruntime-web, as Node's in onnxruntime-node
+      expect(got.otherEngine).toBe("CremaError: detectPoses: the hand and face nets must be loaded on the body net's engine (Net.load(files, { engine }))");
+      expect(got.notANet).toBe("CremaError: detectPoses: options.face is OpenPose's face net (a loaded Net: models/face/pose_deploy.prototxt), got string"); // as Node's (test/openpose-parts.test.ts)
+      // (the hand net's output as its last forward left it: 48 x 48 crops, 6 x 6 maps)
+      expect(got.swapped).toBe("CremaError: pose: the face net's output 'net_output' is 1 x 22 x 6 x 6; OpenPose's face net gives 1 x 71 x H x W (70 keypoint heatmaps and the background)");
+      expect(got.badSide).toBe("CremaError: detectPoses: options.handNetResolution is the side of the hand net's square input, a multiple of 16 (OpenPose's --hand_net_resolution, default 368), got 50");
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("the page's Find people with OpenPose's hand and face nets picked: faces and hands as the Node library finds them, drawn and listed as crema pose does; bad picks refused", async () => {
+    const expected = { native: await nodeWholeParts('native'), onnx: await nodeWholeParts('onnx') };
+    const photo = path.join(wholeDir, '../images/photo.png');
+    const { page, errors } = await open(browser, server.url);
+    const pickParts = async (...files: string[]) => (await page.$('#pose-parts'))!.uploadFile(...files);
+    try {
+      await (await page.$('#prototxt'))!.uploadFile(wholeFile('body', 'prototxt'));
+      await (await page.$('#weights'))!.uploadFile(wholeFile('body', 'caffemodel'));
+      await click(page, '#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Find people');
+      for (const [id, value] of [['#net-resolution', '-1x64'], ['#hand-net-resolution', '48x48'], ['#face-net-resolution', '48x48']]) await fill(page, id, value);
+      // OpenPose names both prototxts pose_deploy.prototxt: the page tells them apart by their outputs (the face's first here)
+      await pickParts(wholeFile('face', 'prototxt'), wholeFile('face', 'caffemodel'));
+      await page.waitForFunction(`document.getElementById('pose-parts-loaded').textContent || document.getElementById('error').textContent`);
+      await pickParts(wholeFile('hand', 'prototxt'), wholeFile('hand', 'caffemodel'));
+      await page.waitForFunction(`document.getElementById('pose-parts-loaded').textContent.includes('hand') || document.getElementById('error').textContent`);
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      expect(await page.$eval('#pose-parts-loaded', (e) => e.textContent)).toBe('hand: hand.prototxt + hand.caffemodel; face: face.prototxt + face.caffemodel');
+      await (await page.$('#image'))!.uploadFile(photo);
+      const people = async (by: string) => {
+        await page.waitForFunction(`document.getElementById('run-time').textContent.includes(${JSON.stringify(by)}) || document.getElementById('error').textContent`);
+        expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+        return page.evaluate(() => (globalThis as unknown as { cremaPage: { people: Person[] } }).cremaPage.people);
+      };
+      const found = await people('the engine worker');
+      expectSamePeople(found, expected.native, 1e-4);
+      // drawn as crema pose -o draws them (posesSvg over the photo): the canvas is the picture with the faces and
+      // hands, and differs from the one without them
+      const model = poseModel('COCO'), { width, height } = await loadImage(photo, true);
+      const bodiesOnly = found.map(({ score, keypoints }) => ({ score, keypoints }));
+      const differing = async (svg: string) => page.evaluate(`(async () => {
+        const canvas = document.getElementById('boxes'), drawn = new OffscreenCanvas(canvas.width, canvas.height).getContext('2d');
+        drawn.drawImage(await createImageBitmap(await (await fetch(${JSON.stringify(`data:image/png;base64,${fs.readFileSync(photo).toString('base64')}`)})).blob()), 0, 0);
+        const svg = new Image();
+        svg.src = URL.createObjectURL(new Blob([${JSON.stringify(svg)}], { type: 'image/svg+xml' }));
+        await svg.decode();
+        drawn.drawImage(svg, 0, 0);
+        const a = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data, b = drawn.getImageData(0, 0, canvas.width, canvas.height).data;
+        let changed = 0;
+        for (let i = 0; i < a.length; i += 4) changed += Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]) > 30 ? 1 : 0;
+        return changed;
+      })()`) as Promise<number>;
+      expect(await differing(posesSvg(width, height, model, found))).toBe(0);
+      expect(await differing(posesSvg(width, height, model, bodiesOnly))).toBeGreaterThan(20);
+      // each person's line and its faces' and hands' under it, as crema pose prints them
+      expect(await page.$$eval('#detections li', (lis) => lis.map((li) => li.textContent))).toEqual(expected.native.map((p, i) => `${personLine(model.parts, p, i)}\n${partsLine(p)}`));
+      await page.select('#backend', 'onnx');
+      await page.$eval('#run-time', (e) => (e.textContent = ''));
+      await click(page, '#run');
+      expectSamePeople(await people('ONNX Runtime Web'), expected.onnx, 1e-4);
+      // a bad side, a lone file, a net that is neither OpenPose's hand nor face net: each in one line
+      await page.select('#backend', 'native');
+      await fill(page, '#hand-net-resolution', '48x40');
+      await click(page, '#run');
+      await page.waitForSelector('#error:not(:empty)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe("--hand-net-resolution: SIDExSIDE, a square, the side a multiple of 16 (OpenPose's default: 368x368), got '48x40'");
+      await pickParts(wholeFile('hand', 'prototxt'));
+      await page.waitForFunction(`document.getElementById('error').textContent.startsWith('hand.prototxt:')`);
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe("hand.prototxt: pick OpenPose's hand or face net, its .prototxt and .caffemodel together");
+      await pickParts(wholeFile('body', 'prototxt'), wholeFile('body', 'caffemodel'));
+      await page.waitForFunction(`document.getElementById('error').textContent.startsWith('body.prototxt:')`);
+      expect(await page.$eval('#error', (e) => e.textContent)).toMatch(/^body\.prototxt: the net's output 'net_output' is 1 x 57 x \d+ x \d+; OpenPose's hand net gives 1 x 22 x H x W, its face net 1 x 71 x H x W$/);
+      expect(await page.$eval('#pose-parts-loaded', (e) => e.textContent)).toBe('hand: hand.prototxt + hand.caffemodel; face: face.prototxt + face.caffemodel'); // the nets it had, kept
+      // Another body net in its place: the hand and face nets released in the engine worker
+      await page.evaluate('globalThis.partNets = Object.values(cremaPage.partNets)');
+      await click(page, '#load');
+      expect(await waitLoaded(page, 2)).toBe('');
+      expect(await page.$eval('#pose-parts-loaded', (e) => e.textContent)).toBe('');
+      const released = await page.evaluate(`Promise.all(partNets.map((n) => n.engine.call({ op: 'convert', net: n.info.id }).then(() => 'kept', (e) => e.message.replace(/\\d+/, 'N'))))`);
+      expect(released).toEqual(Array(2).fill('no net N in this engine (disposed?)'));
+      expect(errors).toEqual([]);
+    } finally {
       await page.close();
     }
   });

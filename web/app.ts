@@ -8,7 +8,8 @@ import { parseDataShape } from '../src/util/data-shape.js';
 import { type MtcnnRole, MTCNN_FILES, detectionLine, faceDetection, faceLine, mtcnnRoles, parseThresholds } from '../src/detect/options.js';
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
 import { posesSvg } from '../src/detect/pose-draw.js';
-import { type Person, parseResolution, personLine, poseModel } from '../src/detect/pose-models.js';
+import { type Person, parseResolution, parseSquareResolution, partsLine, personLine, poseModel } from '../src/detect/pose-models.js';
+import { partKindOf, poseOutput } from '../src/detect/pose-parts.js';
 import {
   type Backend,
   type BrowserVerifyReport,
@@ -56,6 +57,8 @@ interface State {
   net?: Net;
   /** MTCNN's nets, when the page has them: "Find faces" runs the three (four) together. */
   faces?: MtcnnNets;
+  /** OpenPose's hand and face nets picked for "Find people" (crema pose --hand, --face), with their files' names. */
+  parts: { hand?: PartNet; face?: PartNet };
   labels: string[];
   image?: FloatImage;
   imageName?: string;
@@ -66,7 +69,12 @@ interface State {
   input?: Tensor;
   selectedLayer?: number;
 }
-const state: State = { labels: [], blobs: {} };
+const state: State = { labels: [], blobs: {}, parts: {} };
+
+interface PartNet {
+  net: Net;
+  name: string;
+}
 
 /** The page's engine; onnxruntime-web (when installed) comes from /ort/, where `crema ui` and the static build put it. */
 const pageEngine = new Engine(undefined, { onnxRuntime: new URL('ort/ort.wasm.bundle.min.mjs', location.href), h5wasm: new URL('h5wasm/hdf5_hl.js', location.href) });
@@ -84,6 +92,10 @@ const exposed = {
   /** MTCNN's nets while the page has them (the tests check that loading another net releases them). */
   get faceNets() {
     return state.faces;
+  },
+  /** OpenPose's hand and face nets while the page has them (released when another net loads). */
+  get partNets() {
+    return { hand: state.parts.hand?.net, face: state.parts.face?.net };
   },
   downloads: [] as { name: string; bytes: Uint8Array }[],
   loaded: 0,
@@ -168,8 +180,9 @@ type FacesBytes = { [R in keyof MtcnnNets]: NetBytes };
 /** Loads a net, or MTCNN's nets (P-Net shown), in place of the page's (released first), with the Caffe controls' options. */
 async function loadNet(name: string, files: NetBytes | FacesBytes, labels: string[]): Promise<void> {
   say(`loading ${name}…`);
-  const old = [state.net, ...Object.values(state.faces ?? {})];
-  Object.assign(state, { net: undefined, faces: undefined });
+  const old = [state.net, ...Object.values(state.faces ?? {}), state.parts.hand?.net, state.parts.face?.net];
+  Object.assign(state, { net: undefined, faces: undefined, parts: {} });
+  showPartNets();
   $<HTMLButtonElement>('run').disabled = true;
   await Promise.all(old.map((n) => n?.dispose()));
   const chosen = $<HTMLSelectElement>('dialect').value;
@@ -188,6 +201,34 @@ async function loadNet(name: string, files: NetBytes | FacesBytes, labels: strin
   // What "skip unknown fields" left out, as the CLI's warnings: the first in the status, all of them in its tooltip.
   say(`${name} loaded${skipped.length ? `; ${skipped[0]}${skipped.length > 1 ? `, and ${skipped.length - 1} more` : ''}` : ''}`);
   $('status').title = skipped.join('\n');
+}
+
+/**
+ * OpenPose's hand or face net picked (its .prototxt and .caffemodel), told apart as crema pose checks them (its
+ * output's maps: 22 the hand's, 71 the face's), in place of the one of its kind the page had; the people found again.
+ */
+async function loadPartNet(files: File[]): Promise<void> {
+  const prototxt = files.filter((f) => /\.prototxt$/i.test(f.name)), weights = files.filter((f) => /\.caffemodel$/i.test(f.name));
+  if (prototxt.length !== 1 || weights.length !== 1 || files.length !== 2)
+    throw new Error(`${files.map((f) => f.name).join(', ')}: pick OpenPose's hand or face net, its .prototxt and .caffemodel together`);
+  const [p, w] = [prototxt[0], weights[0]];
+  const net = await Net.load({ prototxt: await readAll(p, p.name), weights: await readAll(w, w.name) }, { names: { prototxt: p.name, weights: w.name }, engine: pageEngine });
+  const output = poseOutput(net.outputs), dims = net.info.blobs[output], kind = partKindOf(dims);
+  if (!kind) {
+    await net.dispose();
+    throw new Error(`${p.name}: the net's output '${output}' is ${dims?.join(' x ') ?? 'missing'}; OpenPose's hand net gives 1 x 22 x H x W, its face net 1 x 71 x H x W`);
+  }
+  await state.parts[kind]?.net.dispose();
+  state.parts[kind] = { net, name: `${p.name} + ${w.name}` };
+  showPartNets();
+  say(`${kind} net loaded`);
+  if (state.image && runKind() === 'pose') await runImage();
+}
+
+/** The hand and face nets the page has, named by their files. */
+function showPartNets(): void {
+  const { hand, face } = state.parts;
+  $('pose-parts-loaded').textContent = [hand && `hand: ${hand.name}`, face && `face: ${face.name}`].filter(Boolean).join('; ');
 }
 
 /** Each of MTCNN's nets opened; when one fails, those that loaded are released before its error is thrown. */
@@ -478,7 +519,7 @@ async function findPeople(): Promise<void> {
   if (!net?.info.pose || !image) return;
   const backend = $<HTMLSelectElement>('backend').value as Backend;
   const t0 = performance.now();
-  const people = await net.detectPoses(image, { backend, ...poseFlags() });
+  const people = await net.detectPoses(image, { backend, ...poseFlags(), hand: state.parts.hand?.net, face: state.parts.face?.net });
   const ms = performance.now() - t0;
   exposed.people = people;
   const model = poseModel(net.info.pose), canvas = $<HTMLCanvasElement>('boxes');
@@ -495,14 +536,18 @@ async function findPeople(): Promise<void> {
   } finally {
     URL.revokeObjectURL(svg);
   }
-  $('detections').replaceChildren(...people.map((p, i) => Object.assign(document.createElement('li'), { textContent: personLine(model.parts, p, i) })));
+  // each person as crema pose prints it: its line, and its face's and hands' under it
+  const text = (p: Person, i: number) => [personLine(model.parts, p, i), partsLine(p)].filter((l) => l !== undefined).join('\n');
+  $('detections').replaceChildren(...people.map((p, i) => Object.assign(document.createElement('li'), { textContent: text(p, i) })));
   const by = ranBy(backend);
   $('run-time').textContent = `${state.imageName}: ${people.length} ${people.length === 1 ? 'person' : 'people'} (${model.name}) in ${ms.toFixed(1)} ms (${by})`;
 }
 
-/** The page's OpenPose flags as detectPoses' options (--net-resolution WxH, --scale-number, --scale-gap). */
-function poseFlags(): { netResolution: [number, number]; scaleNumber: number; scaleGap: number } {
-  return { netResolution: parseResolution($<HTMLInputElement>('net-resolution').value), scaleNumber: numberIn('scale-number'), scaleGap: numberIn('scale-gap') };
+/** The page's OpenPose flags as detectPoses' options (--net-resolution WxH, --scale-number, --scale-gap, --hand-net-resolution, --face-net-resolution). */
+function poseFlags(): { netResolution: [number, number]; scaleNumber: number; scaleGap: number; handNetResolution: number; faceNetResolution: number } {
+  const side = (kind: 'hand' | 'face') => parseSquareResolution($<HTMLInputElement>(`${kind}-net-resolution`).value, `--${kind}-net-resolution`);
+  const netResolution = parseResolution($<HTMLInputElement>('net-resolution').value);
+  return { netResolution, scaleNumber: numberIn('scale-number'), scaleGap: numberIn('scale-gap'), handNetResolution: side('hand'), faceNetResolution: side('face') };
 }
 
 /** A number field's value (NaN when empty: the library's option checks then say so). */
@@ -883,6 +928,10 @@ function main(): void {
     e.preventDefault();
     const files = (id: string) => [...($<HTMLInputElement>(id).files ?? [])];
     guarded(() => loadPicked({ prototxt: files('prototxt'), weights: files('weights'), labels: files('labels')[0] }));
+  });
+  $<HTMLInputElement>('pose-parts').addEventListener('change', (e) => {
+    const files = [...((e.target as HTMLInputElement).files ?? [])];
+    if (files.length) guarded(() => loadPartNet(files));
   });
   $<HTMLInputElement>('image').addEventListener('change', (e) => {
     const f = (e.target as HTMLInputElement).files?.[0];

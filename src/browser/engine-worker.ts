@@ -8,7 +8,7 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { colorizeImage, isColorizer } from '../detect/colorize.js';
 import { type MtcnnNets, facesInImage } from '../detect/mtcnn.js';
-import { onnxForwardEach, onnxForwardOf } from '../detect/forward.js';
+import { type Forward, onnxForwardEach, onnxForwardOf } from '../detect/forward.js';
 import { modelOf, posesInImage } from '../detect/openpose.js';
 import { denseKind, edgesInImage, hedCropsNote, segmentImage } from '../detect/dense.js';
 import { type Detection, type DetectOptions, detectImage, detectOnnx, detectorKind } from '../detect/detect.js';
@@ -132,6 +132,11 @@ async function sessionsOf(id: number, net: Net, ort: string | undefined): Promis
   return sessions;
 }
 
+/** A Forward through each of these nets' own sessions (MTCNN's nets; OpenPose's body, hand and face nets). */
+async function onnxEach(ids: number[], ort: string | undefined): Promise<Forward> {
+  return onnxForwardEach(new Map(await Promise.all(ids.map(async (id) => [netOf(id), await sessionsOf(id, netOf(id), ort)] as const))));
+}
+
 /** The OpenPose model a net is, or undefined for a net that is not OpenPose's. */
 function poseModelOf(net: Net) {
   try {
@@ -222,12 +227,15 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
       const ids = Object.entries(req.nets), { backend, ...options } = req.options;
       const nets = Object.fromEntries(ids.map(([role, id]) => [role, netOf(id)])) as unknown as MtcnnNets;
       // 'onnx': each net's own sessions (P-Net's converted again for each scale of the pyramid)
-      const run = backend === 'onnx' ? onnxForwardEach(new Map(await Promise.all(ids.map(async ([, id]) => [netOf(id), await sessionsOf(id, netOf(id), req.ort)] as const)))) : undefined;
+      const run = backend === 'onnx' ? await onnxEach(ids.map(([, id]) => id), req.ort) : undefined;
       return [await facesInImage(nets, req.image, options, run), []];
     }
     case 'pose': {
-      const net = netOf(req.net), { backend, ...options } = req.options;
-      return [await posesInImage(net, req.image, options, backend === 'onnx' ? onnxForwardOf(await sessionsOf(req.net, net, req.ort)) : undefined), []];
+      const { backend, ...options } = req.options, ids = [req.net, ...Object.values(req.parts)];
+      const parts = Object.fromEntries(Object.entries(req.parts).map(([kind, id]) => [kind, netOf(id)]));
+      // 'onnx': each net (body, hand, face) through its own sessions, as 'faces' runs MTCNN's
+      const run = backend === 'onnx' ? await onnxEach(ids, req.ort) : undefined;
+      return [await posesInImage(netOf(req.net), req.image, { ...options, ...parts }, run), []];
     }
     case 'segment':
     case 'edges': {

@@ -24,7 +24,7 @@ export { Tensor, CremaError };
 export type { Backend, BrowserVerifyReport, Detection, DetectOptions, Dialect, EngineReady, FileNames, FloatImage, LayerInfo, LayerTiming, NetInfo };
 export type { BlobVerdict } from '../verify/blobs.js';
 export type { Face, FaceOptions, MtcnnOptions } from '../detect/options.js';
-export type { Person, PoseDetectOptions, PoseModelName } from '../detect/pose-models.js';
+export type { Person, PoseDetectOptions, PoseModelName, PosePartOptions } from '../detect/pose-models.js';
 export type { DenseDetectOptions, EdgeDetectOptions } from '../detect/options.js';
 export type { EdgeMap, SegmentClass, Segmentation } from '../detect/options.js';
 export type { PairResult } from '../verify/compare.js';
@@ -273,15 +273,18 @@ export class Net {
    * The people an OpenPose net (BODY_25, COCO, MPI) finds in an image, as the Node library's `detectPoses` and
    * `crema pose` find them (the same code, in the engine worker): per person [x, y, score] a part, in the image's
    * pixels. Options: netResolution ([width, height], one may be -1; default [-1, 368]), model, backend ('onnx':
-   * onnxruntime-web, converted again for each net input size). `image`: decoded in colour, or a file's bytes.
+   * onnxruntime-web, converted again for each net input size; each net its own), hand and face (OpenPose's hand and
+   * face nets, Nets on this net's engine: each person's handLeft / handRight and face, as `crema pose --hand --face`),
+   * handNetResolution and faceNetResolution (their inputs' sides, default 368). `image`: decoded in colour, or a file's bytes.
    */
-  async detectPoses(image: FloatImage | Blob | ArrayBuffer | Uint8Array, options: PoseDetectOptions = {}): Promise<Person[]> {
-    checkPoseOptions(options);
-    // the worker holds one net a call: the hand and face nets would be other workers' nets
-    const parts = options as PosePartOptions;
-    if (parts.hand || parts.face) throw new CremaError('detectPoses: options.hand and options.face are for the Node library and crema pose (not in the browser yet)');
+  async detectPoses(image: FloatImage | Blob | ArrayBuffer | Uint8Array, options: PoseDetectOptions & PosePartOptions<Net> = {}): Promise<Person[]> {
+    checkPoseOptions(options, (n) => n instanceof Net);
+    const { hand, face, ...rest } = options;
+    // the worker runs the part nets beside the body's: they must live in its engine
+    if ([hand, face].some((n) => n && n.engine !== this.engine)) throw new CremaError('detectPoses: the hand and face nets must be loaded on the body net\'s engine (Net.load(files, { engine }))');
+    const parts = { ...(hand ? { hand: hand.info.id } : {}), ...(face ? { face: face.info.id } : {}) };
     const decoded = await imageCopy(image, true, 'detectPoses');
-    return this.call({ op: 'pose', net: this.info.id, image: decoded, options, ort: this.engine.onnxRuntime }, [decoded.data.buffer]);
+    return this.call({ op: 'pose', net: this.info.id, parts, image: decoded, options: rest, ort: this.engine.onnxRuntime }, [decoded.data.buffer]);
   }
 
   /**

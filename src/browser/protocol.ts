@@ -1,6 +1,6 @@
 import type { Dialect } from '../caffe/load.js';
 import type { ColorizeOptions, DetectOptions, FaceOptions } from '../detect/options.js';
-import type { PoseDetectOptions, PoseModelName } from '../detect/pose-models.js';
+import type { PoseDetectOptions, PoseModelName, PosePartOptions } from '../detect/pose-models.js';
 import type { DenseDetectOptions, EdgeDetectOptions } from '../detect/options.js';
 import type { FloatImage } from '../image/image.js';
 // The messages between a page (src/browser/index.ts) and its engine worker (src/browser/engine-worker.ts). The
@@ -76,7 +76,8 @@ export type Request =
   /** `image.data` is transferred; the options' mean image, if any, comes as plain { dims, data }. */
   | { op: 'detect'; net: number; image: FloatImage; options: DetectOptions; ort?: string }
   | { op: 'colorize'; net: number; image: FloatImage; options: ColorizeOptions; ort?: string }
-  | { op: 'pose'; net: number; image: FloatImage; options: PoseDetectOptions; ort?: string }
+  /** `parts`: the ids of the hand and face nets (options.hand / face), loaded on the same engine. */
+  | { op: 'pose'; net: number; parts: { hand?: number; face?: number }; image: FloatImage; options: PoseDetectOptions & Omit<PosePartOptions, 'hand' | 'face'>; ort?: string }
   | { op: 'segment'; net: number; image: FloatImage; options: DenseDetectOptions; ort?: string }
   | { op: 'edges'; net: number; image: FloatImage; options: EdgeDetectOptions; ort?: string }
   | { op: 'faces'; nets: { pnet: number; rnet: number; onet: number; lnet?: number }; image: FloatImage; options: FaceOptions; ort?: string }

@@ -12,7 +12,7 @@ import { type FloatImage, checkImageMemory, imageBytes } from '../image/image.js
 import { CremaError } from '../util/errors.js';
 import { type Person, type PoseModel, type PoseModelName, type PoseOptions, type PosePartOptions, POSE_MODELS, poseChannels, poseModel } from './pose-models.js';
 import { type Forward, forwardNative } from './forward.js';
-import { FACE_PARTS, HAND_PARTS, type PartRectangle, faceRectangle, handRectangles } from './pose-parts.js';
+import { FACE_PARTS, HAND_PARTS, type PartRectangle, faceRectangle, handRectangles, partKindOf, partNetMismatch, poseOutput } from './pose-parts.js';
 
 const f = Math.fround;
 
@@ -41,9 +41,9 @@ export async function posesInImage(net: Net, image: FloatImage, options: PoseOpt
   return people;
 }
 
-/** The blob OpenPose reads: the net's output (its body, hand and face prototxts name it net_output). */
+/** The blob OpenPose reads (poseOutput). */
 function outputOf(net: Net): string {
-  return net.outputs.length === 1 ? net.outputs[0] : 'net_output';
+  return poseOutput(net.outputs);
 }
 
 /** The model a net is, from its output's channels (78 BODY_25, 57 COCO, 44 MPI: the 4-stage one when it has no 6th stage). */
@@ -398,9 +398,7 @@ export function partKeypoints(out: Tensor, affine: readonly [number, number, num
 
 /** Refuses a net whose output is not 1 x (parts + 1) x H x W, in one line. */
 export function checkPartNet(net: Net, kind: 'hand' | 'face', dims = net.blobs.get(outputOf(net))?.dims): void {
-  const parts = kind === 'hand' ? HAND_PARTS : FACE_PARTS;
-  if (!(dims?.length === 4 && dims[0] === 1 && dims[1] === parts + 1))
-    throw new CremaError(`pose: the ${kind} net's output '${outputOf(net)}' is ${dims?.join(' x ') ?? 'missing'}; OpenPose's ${kind} net gives 1 x ${parts + 1} x H x W (${parts} keypoint heatmaps and the background)`);
+  if (partKindOf(dims) !== kind) throw new CremaError(partNetMismatch(kind, outputOf(net), dims));
 }
 
 /**

@@ -113,10 +113,10 @@ export interface PoseDetectOptions extends PoseOptions {
 }
 
 /** Refuses unknown options and bad values of the known ones, in one line, before any image is read. */
-export function checkPoseOptions(options: PoseDetectOptions & PosePartOptions): void {
+export function checkPoseOptions(options: PoseDetectOptions & PosePartOptions, isNet: (net: object) => boolean = hasForward): void {
   checkOptionKeys(options, ['netResolution', 'model', 'scaleNumber', 'scaleGap', 'backend', 'hand', 'face', 'handNetResolution', 'faceNetResolution'], 'detectPoses');
   const { backend, model, netResolution, scaleNumber, scaleGap } = options;
-  checkPartOptions(options);
+  checkPartOptions(options, isNet);
   if (scaleNumber !== undefined && !(Number.isInteger(scaleNumber) && scaleNumber >= 1 && scaleNumber <= 16))
     throw new CremaError(`detectPoses: options.scaleNumber is a whole number from 1 to 16 (OpenPose's --scale_number), got ${JSON.stringify(scaleNumber)}`);
   if (scaleGap !== undefined && !(typeof scaleGap === 'number' && scaleGap > 0 && scaleGap <= 1))
@@ -127,11 +127,14 @@ export function checkPoseOptions(options: PoseDetectOptions & PosePartOptions): 
     throw new CremaError(`detectPoses: options.netResolution is [width, height] in pixels, one of them may be -1 (OpenPose's default: [-1, 368]), got ${JSON.stringify(netResolution)}`);
 }
 
-/** options.hand / face: nets (crema's Net, by its shape: pose-models.ts is light); their sides: multiples of 16. */
-function checkPartOptions(options: PosePartOptions): void {
+/** The Node library's Net, by its shape (pose-models.ts is light); the browser entry tells its own Net by its class. */
+const hasForward = (net: object) => typeof (net as { forward?: unknown }).forward === 'function';
+
+/** options.hand / face: nets (`isNet`); their sides: multiples of 16. */
+function checkPartOptions(options: PosePartOptions, isNet: (net: object) => boolean): void {
   for (const kind of ['hand', 'face'] as const) {
     const net: unknown = options[kind], side = options[`${kind}NetResolution`];
-    if (net !== undefined && !(typeof net === 'object' && net !== null && typeof (net as { forward?: unknown }).forward === 'function'))
+    if (net !== undefined && !(typeof net === 'object' && net !== null && isNet(net)))
       throw new CremaError(`detectPoses: options.${kind} is OpenPose's ${kind} net (a loaded Net: models/${kind}/pose_deploy.prototxt), got ${typeof net}`);
     if (side !== undefined && !(Number.isInteger(side) && side >= 16 && side % 16 === 0))
       throw new CremaError(`detectPoses: options.${kind}NetResolution is the side of the ${kind} net's square input, a multiple of 16 (OpenPose's --${kind}_net_resolution, default 368), got ${JSON.stringify(side)}`);

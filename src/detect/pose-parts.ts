@@ -17,6 +17,23 @@ export interface PartRectangle {
 /** HAND_NUMBER_PARTS and FACE_NUMBER_PARTS (each net has one more map, the background, after these). */
 export const HAND_PARTS = 21, FACE_PARTS = 70;
 
+/** The blob OpenPose reads: the net's output (its body, hand and face prototxts name it net_output). */
+export function poseOutput(outputs: readonly string[]): string {
+  return outputs.length === 1 ? outputs[0] : 'net_output';
+}
+
+/** Which of OpenPose's part nets an output of these dims is (1 x 22 x H x W: the hand's; 1 x 71: the face's), if either. */
+export function partKindOf(dims: readonly number[] | undefined): 'hand' | 'face' | undefined {
+  if (!(dims?.length === 4 && dims[0] === 1)) return undefined;
+  return dims[1] === HAND_PARTS + 1 ? 'hand' : dims[1] === FACE_PARTS + 1 ? 'face' : undefined;
+}
+
+/** What a net that should be OpenPose's `kind` net but is not is told (its output `name` of `dims`). */
+export function partNetMismatch(kind: 'hand' | 'face', name: string, dims: readonly number[] | undefined): string {
+  const parts = kind === 'hand' ? HAND_PARTS : FACE_PARTS;
+  return `pose: the ${kind} net's output '${name}' is ${dims?.join(' x ') ?? 'missing'}; OpenPose's ${kind} net gives 1 x ${parts + 1} x H x W (${parts} keypoint heatmaps and the background)`;
+}
+
 /** detectHands' threshold on the wrist, elbow and shoulder scores; detectFaces' on the head's parts. */
 const HAND_THRESHOLD = f(0.03), FACE_THRESHOLD = f(0.25);
 
