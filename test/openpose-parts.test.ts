@@ -128,6 +128,7 @@ interface WholeParts {
   netSide: number;
   body: { netout: string; inputSha256: string; expected: { keypoints: number[][][] } };
   crops: { person: number; kind: PartKind; inputSha256: string; netout: string; expected: number[][] }[];
+  handScales: { number: number; range: number; hands: { person: number; kind: PartKind; scales: { inputSha256: string; netout: string }[]; expected: number[][] }[] };
 }
 const whole = JSON.parse(fs.readFileSync(path.join(fixture, 'wholeparts.json'), 'utf8')) as WholeParts;
 const wholeDir = path.join(fixture, 'wholeparts');
@@ -176,6 +177,28 @@ describe("--hand and --face end to end: stand-in nets on a photo, Caffe's forwar
       expect(p.handRight).toEqual(expectedPart(i, 'hand-right'));
     });
     for (const n of [body, hand, face]) n.dispose();
+  });
+
+  it("the hands at several scales (--hand_scale_number 3, --hand_scale_range 0.5): each scale's crop OpenPose's byte for byte, from Caffe's outputs OpenPose's hands exactly", async () => {
+    const [body, hand] = await Promise.all(['body', 'hand'].map(loadWhole));
+    const image = await loadImage(path.join(fixture, whole.image), true);
+    const { number, range, hands } = whole.handScales, crops = hands.flatMap((h) => h.scales), used = new Set<string>();
+    expect(hands.some((h) => h.kind === 'hand-left') && hands.some((h) => h.kind === 'hand-right')).toBe(true);
+    const replay: Forward = async (net, input) => {
+      if (net === body) return [readNpy(path.join(fixture, whole.body.netout))];
+      const crop = crops.find((c) => c.inputSha256 === createHash('sha256').update(inputBytes(input)).digest('hex'));
+      expect(crop, 'a crop OpenPose made at one of the scales').toBeDefined();
+      used.add(crop!.netout);
+      return [readNpy(path.join(fixture, crop!.netout))];
+    };
+    const people = await posesInImage(body, image, { netResolution: whole.netResolution, hand, handNetResolution: whole.netSide, handScaleNumber: number, handScaleRange: range }, replay);
+    expect(used.size).toBe(crops.length);
+    const want = (person: number, kind: PartKind) => hands.find((h) => h.person === person && h.kind === kind)?.expected.map((k) => k.map(Math.fround)) ?? zeros(21);
+    people.forEach((p, i) => {
+      expect(p.handLeft).toEqual(want(i, 'hand-left'));
+      expect(p.handRight).toEqual(want(i, 'hand-right'));
+    });
+    for (const n of [body, hand]) n.dispose();
   });
 
   it("with crema's own forward (native, ONNX Runtime): the same faces and hands within 0.001 (the forwards' last bits)", async () => {
