@@ -99,11 +99,11 @@ const wholeFiles = () =>
   Object.fromEntries(['body', 'hand', 'face'].map((n) => [n, { prototxt: fs.readFileSync(wholeFile(n, 'prototxt'), 'utf8'), weights: fs.readFileSync(wholeFile(n, 'caffemodel')).toString('base64') }])) as Record<'body' | 'hand' | 'face', { prototxt: string; weights: string }>;
 
 /** The Node library's people, faces and hands on the photo (detectPoses with the three nets). */
-async function nodeWholeParts(backend: 'native' | 'onnx'): Promise<Person[]> {
+async function nodeWholeParts(backend: 'native' | 'onnx', more: { handScaleNumber?: number; handScaleRange?: number } = {}): Promise<Person[]> {
   const [body, hand, face] = await Promise.all(['body', 'hand', 'face'].map((n) => Net.load(wholeFile(n, 'prototxt'), wholeFile(n, 'caffemodel'), { threads: 2 })));
   try {
     const { netResolution, netSide } = wholeSizes;
-    return await detectPoses(body, path.join(wholeDir, '../images/photo.png'), { netResolution, hand, face, handNetResolution: netSide, faceNetResolution: netSide, backend });
+    return await detectPoses(body, path.join(wholeDir, '../images/photo.png'), { netResolution, hand, face, handNetResolution: netSide, faceNetResolution: netSide, backend, ...more });
   } finally {
     for (const n of [body, hand, face]) n.dispose();
   }
@@ -1067,11 +1067,12 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
   });
 
   it("finds OpenPose's hands and faces as the Node library does (detectPoses' hand and face nets in the engine worker), both backends; refusals said", async () => {
-    const expected = { native: await nodeWholeParts('native'), onnx: await nodeWholeParts('onnx') };
+    const scales = { handScaleNumber: 3, handScaleRange: 0.5 };
+    const expected = { native: await nodeWholeParts('native'), onnx: await nodeWholeParts('onnx'), scaled: await nodeWholeParts('native', scales) };
     expect(expected.native.some((p) => p.face!.some((k) => k[2] > 0)) && expected.native.some((p) => p.handLeft!.some((k) => k[2] > 0))).toBe(true);
     const { page, errors } = await open(browser, server.url);
     try {
-      const got = await page.evaluate(async (files, png, sizes) => {
+      const got = await page.evaluate(async (files, png, sizes, scales) => {
         const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
         const ort = new URL('ort/ort.wasm.bundle.min.mjs', (globalThis as unknown as { location: URL }).location.href).href;
         const engine = new crema.Engine(undefined, { onnxRuntime: ort }), other = new crema.Engine(undefined, { onnxRuntime: ort });
@@ -1088,8 +1089,10 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
           notANet: await said(body.detectPoses(image, { face: 'face.prototxt' })),
           swapped: await said(body.detectPoses(image, { face: hand })),
           badSide: await said(body.detectPoses(image, { hand, handNetResolution: 50 })),
+          scaled: await body.detectPoses(image, { ...options, ...scales }),
+          badRange: await said(body.detectPoses(image, { hand, handScaleRange: 2 })),
         };
-      }, wholeFiles(), fs.readFileSync(path.join(wholeDir, '../images/photo.png')).toString('base64'), wholeSizes);
+      }, wholeFiles(), fs.readFileSync(path.join(wholeDir, '../images/photo.png')).toString('base64'), wholeSizes, scales);
       expectSamePeople(got.native, expected.native, 1e-4);
       expectSamePeople(got.onnx, expected.onnx, 1e-4); // each net in onnxruntime-web, as Node's in onnxruntime-node
       expect(got.otherEngine).toBe("CremaError: detectPoses: the hand and face nets must be loaded on the body net's engine (Net.load(files, { engine }))");
@@ -1097,6 +1100,10 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       // (the hand net's output as its last forward left it: 48 x 48 crops, 6 x 6 maps)
       expect(got.swapped).toBe("CremaError: pose: the face net's output 'net_output' is 1 x 22 x 6 x 6; OpenPose's face net gives 1 x 71 x H x W (70 keypoint heatmaps and the background)");
       expect(got.badSide).toBe("CremaError: detectPoses: options.handNetResolution is the side of the hand net's square input, a multiple of 16 (OpenPose's --hand_net_resolution, default 368), got 50");
+      // handScaleNumber / handScaleRange reach the worker: its hands are Node's at three scales, not at one
+      expect(expected.scaled.map((p) => p.handLeft)).not.toEqual(expected.native.map((p) => p.handLeft));
+      expectSamePeople(got.scaled, expected.scaled, 1e-4);
+      expect(got.badRange).toBe("CremaError: detectPoses: options.handScaleRange is a number in (0, 1] (OpenPose's --hand_scale_range), got 2");
       expect(errors).toEqual([]);
     } finally {
       await page.close();
@@ -1104,7 +1111,8 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
   });
 
   it("the page's Find people with OpenPose's hand and face nets picked: faces and hands as the Node library finds them, drawn and listed as crema pose does; bad picks refused", async () => {
-    const expected = { native: await nodeWholeParts('native'), onnx: await nodeWholeParts('onnx') };
+    const scales = { handScaleNumber: 3, handScaleRange: 0.5 };
+    const expected = { native: await nodeWholeParts('native'), onnx: await nodeWholeParts('onnx'), scaled: await nodeWholeParts('native', scales) };
     const photo = path.join(wholeDir, '../images/photo.png');
     const { page, errors } = await open(browser, server.url);
     const pickParts = async (...files: string[]) => (await page.$('#pose-parts'))!.uploadFile(...files);
@@ -1154,8 +1162,14 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await page.$eval('#run-time', (e) => (e.textContent = ''));
       await click(page, '#run');
       expectSamePeople(await people('ONNX Runtime Web'), expected.onnx, 1e-4);
-      // a bad side, a lone file, a net that is neither OpenPose's hand nor face net: each in one line
+      // --hand-scale-number 3, --hand-scale-range 0.5: the hands at three scales, as Node's
       await page.select('#backend', 'native');
+      await fill(page, '#hand-scale-number', String(scales.handScaleNumber));
+      await fill(page, '#hand-scale-range', String(scales.handScaleRange));
+      await page.$eval('#run-time', (e) => (e.textContent = ''));
+      await click(page, '#run');
+      expectSamePeople(await people('the engine worker'), expected.scaled, 1e-4);
+      // a bad side, a lone file, a net that is neither OpenPose's hand nor face net: each in one line
       await fill(page, '#hand-net-resolution', '48x40');
       await click(page, '#run');
       await page.waitForSelector('#error:not(:empty)');

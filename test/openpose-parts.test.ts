@@ -12,11 +12,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { toJson } from '../src/cli/json.js';
 import type { Forward } from '../src/detect/forward.js';
 import { detectPoses } from '../src/detect/node.js';
-import { type PartKind, partAffine, partInput, partKeypoints, posesInImage } from '../src/detect/openpose.js';
+import { type PartKind, partAffine, partInImage, partInput, partKeypoints, posesInImage } from '../src/detect/openpose.js';
 import { Net } from '../src/runtime/net.js';
 import type { Tensor } from '../src/tensor.js';
 import { type Person, type PoseModelName, partsLine, poseModel } from '../src/detect/pose-models.js';
-import { faceRectangle, handRectangles, partsSkeleton } from '../src/detect/pose-parts.js';
+import { averageScore, faceRectangle, handRectangles, handScaleRectangles, partsSkeleton } from '../src/detect/pose-parts.js';
 import { imageBytes } from '../src/image/image.js';
 import { loadImage } from '../src/image/load.js';
 import { ostreamFloat } from '../src/util/cfloat.js';
@@ -29,6 +29,10 @@ interface Parts {
   rects: { name: string; model: PoseModelName; people: number[][][]; expected: { hands: [Rect, Rect][]; faces: Rect[] } }[];
   crops: { name: string; image: string; kind: PartKind; rect: [number, number, number]; netSide: number; expected: { affine: number[]; run: boolean; crop?: string; sha256: string } }[];
   posts: { name: string; kind: PartKind; rect: [number, number, number]; netSide: number; netout: string; expected: { keypoints: number[][]; peaks: number[][]; heatMapSize: [number, number]; run: boolean } }[];
+  scales: {
+    name: string; kind: PartKind; rect: [number, number, number]; netSide: number; number: number; range: number; netouts: string[];
+    expected: { run: boolean; scales: { scale: number; rect: Rect; averageScore: number; kept: boolean; keypoints: number[][] }[]; keypoints: number[][] };
+  }[];
 }
 const parts = JSON.parse(fs.readFileSync(path.join(fixture, 'parts.json'), 'utf8')) as Parts;
 const asArray = (r: { x: number; y: number; width: number; height: number }): Rect => [r.x, r.y, r.width, r.height];
@@ -84,12 +88,47 @@ describe('the keypoints from the nets\' maps (resizeAndMergeCpu, maximumCpu, the
   });
 });
 
+describe("hands at several scales (--hand_scale_number, --hand_scale_range: opref handscales, HandExtractorCaffe's multi-scale branch)", () => {
+  it('has cases where a later scale wins, where equal scores keep the first, and a hand too small to run', () => {
+    const kept = parts.scales.flatMap((c) => c.expected.scales.map((s, i) => [i, s.kept] as const));
+    expect(kept.some(([i, k]) => i > 0 && k) && kept.some(([i, k]) => i > 0 && !k)).toBe(true);
+    // a later scale whose average equals the one kept so far, not kept (strictly greater)
+    const ties = parts.scales.filter((c) => c.expected.scales.some((s, i) => i > 0 && !s.kept && c.expected.scales.slice(0, i).some((t) => t.kept && t.averageScore === s.averageScore)));
+    expect(ties.length).toBeGreaterThanOrEqual(2);
+    expect(parts.scales.some((c) => !c.expected.run)).toBe(true);
+  });
+  const hand = Net.load(path.join(fixture, 'wholeparts/hand.prototxt'), path.join(fixture, 'wholeparts/hand.caffemodel'), { threads: 1 });
+  afterAll(async () => (await hand).dispose());
+  it.each(parts.scales.map((c) => [c.name, c] as const))('%s', async (_, c) => {
+    const want = (kp: number[][]) => kp.map((k) => k.map(Math.fround));
+    const rects = handScaleRectangles(square(c.rect), c.number, c.range);
+    if (c.expected.run) expect(rects.map(asArray)).toEqual(c.expected.scales.map((s) => s.rect.map(Math.fround)));
+    // the designed net outputs replayed, scale i's for the i-th forward, each on that scale's crop
+    const image = await loadImage(path.join(fixture, 'images/photo.png'), true);
+    const bgr = { width: image.width, height: image.height, channels: 3 as const, data: imageBytes(image, 'bgr') };
+    let calls = 0;
+    const replay: Forward = async (_net, input) => {
+      const { affine } = partAffine(c.kind, rects[calls], c.netSide);
+      expect(input.data).toEqual(partInput(bgr, affine, c.netSide).data);
+      const out = readNpy(path.join(fixture, c.netouts[calls++]));
+      const s = c.expected.scales[calls - 1];
+      expect(partKeypoints(out, affine)).toEqual(want(s.keypoints));
+      expect(averageScore(partKeypoints(out, affine))).toBe(Math.fround(s.averageScore));
+      return [out];
+    };
+    const got = await partInImage(await hand, bgr, c.kind, square(c.rect), c.netSide, replay, [c.number, c.range]);
+    expect(calls).toBe(c.expected.scales.length);
+    expect(got).toEqual(want(c.expected.keypoints));
+  });
+});
+
 interface WholeParts {
   image: string;
   netResolution: [number, number];
   netSide: number;
   body: { netout: string; inputSha256: string; expected: { keypoints: number[][][] } };
   crops: { person: number; kind: PartKind; inputSha256: string; netout: string; expected: number[][] }[];
+  handScales: { number: number; range: number; hands: { person: number; kind: PartKind; scales: { inputSha256: string; netout: string }[]; expected: number[][] }[] };
 }
 const whole = JSON.parse(fs.readFileSync(path.join(fixture, 'wholeparts.json'), 'utf8')) as WholeParts;
 const wholeDir = path.join(fixture, 'wholeparts');
@@ -138,6 +177,28 @@ describe("--hand and --face end to end: stand-in nets on a photo, Caffe's forwar
       expect(p.handRight).toEqual(expectedPart(i, 'hand-right'));
     });
     for (const n of [body, hand, face]) n.dispose();
+  });
+
+  it("the hands at several scales (--hand_scale_number 3, --hand_scale_range 0.5): each scale's crop OpenPose's byte for byte, from Caffe's outputs OpenPose's hands exactly", async () => {
+    const [body, hand] = await Promise.all(['body', 'hand'].map(loadWhole));
+    const image = await loadImage(path.join(fixture, whole.image), true);
+    const { number, range, hands } = whole.handScales, crops = hands.flatMap((h) => h.scales), used = new Set<string>();
+    expect(hands.some((h) => h.kind === 'hand-left') && hands.some((h) => h.kind === 'hand-right')).toBe(true);
+    const replay: Forward = async (net, input) => {
+      if (net === body) return [readNpy(path.join(fixture, whole.body.netout))];
+      const crop = crops.find((c) => c.inputSha256 === createHash('sha256').update(inputBytes(input)).digest('hex'));
+      expect(crop, 'a crop OpenPose made at one of the scales').toBeDefined();
+      used.add(crop!.netout);
+      return [readNpy(path.join(fixture, crop!.netout))];
+    };
+    const people = await posesInImage(body, image, { netResolution: whole.netResolution, hand, handNetResolution: whole.netSide, handScaleNumber: number, handScaleRange: range }, replay);
+    expect(used.size).toBe(crops.length);
+    const want = (person: number, kind: PartKind) => hands.find((h) => h.person === person && h.kind === kind)?.expected.map((k) => k.map(Math.fround)) ?? zeros(21);
+    people.forEach((p, i) => {
+      expect(p.handLeft).toEqual(want(i, 'hand-left'));
+      expect(p.handRight).toEqual(want(i, 'hand-right'));
+    });
+    for (const n of [body, hand]) n.dispose();
   });
 
   it("with crema's own forward (native, ONNX Runtime): the same faces and hands within 0.001 (the forwards' last bits)", async () => {
@@ -194,6 +255,17 @@ describe('crema pose --hand --face', () => {
     expect(partsLine({ score: 1, keypoints: [] })).toBeUndefined();
   });
 
+  it('--hand-scale-number / --hand-scale-range reach detectPoses (hands other than at one scale)', async () => {
+    const [body, hand] = await Promise.all(['body', 'hand'].map(loadWhole));
+    const one = { netResolution: [-1, 64] as [number, number], hand, handNetResolution: 48 };
+    const single = await detectPoses(body, photo, one), expected = await detectPoses(body, photo, { ...one, handScaleNumber: 3, handScaleRange: 0.5 });
+    for (const n of [body, hand]) n.dispose();
+    expect(expected.map((p) => p.handLeft)).not.toEqual(single.map((p) => p.handLeft));
+    const r = await cli('pose', ...files('body'), photo, ...flags, '--hand', ...files('hand'), '--hand-scale-number', '3', '--hand-scale-range', '0.5', '--json');
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { images: { people: unknown }[] }).images[0].people).toEqual(JSON.parse(toJson(expected)));
+  });
+
   it('refuses a hand or face net that is not OpenPose\'s, a bad resolution and bad options in one line', async () => {
     const r = await cli('pose', ...files('body'), photo, '--hand', ...files('face'));
     expect(r.code).toBe(2);
@@ -204,6 +276,10 @@ describe('crema pose --hand --face', () => {
     expect(side.stderr).toBe("crema: --hand-net-resolution: SIDExSIDE, a square, the side a multiple of 16 (OpenPose's default: 368x368), got '368x360'");
     const [body, hand] = await Promise.all(['body', 'hand'].map(loadWhole));
     await expect(detectPoses(body, photo, { hand, handNetResolution: 50 })).rejects.toThrow("detectPoses: options.handNetResolution is the side of the hand net's square input, a multiple of 16 (OpenPose's --hand_net_resolution, default 368), got 50");
+    await expect(detectPoses(body, photo, { hand, handScaleNumber: 2.5 })).rejects.toThrow("detectPoses: options.handScaleNumber is a whole number from 1 to 16 (OpenPose's --hand_scale_number), got 2.5");
+    await expect(detectPoses(body, photo, { hand, handScaleRange: 0 })).rejects.toThrow("detectPoses: options.handScaleRange is a number in (0, 1] (OpenPose's --hand_scale_range), got 0");
+    const scales = await cli('pose', ...files('body'), photo, '--hand-scale-number', '17');
+    expect(scales.stderr).toBe("crema: detectPoses: --hand-scale-number is a whole number from 1 to 16 (OpenPose's --hand_scale_number), got 17");
     await expect(detectPoses(body, photo, { face: 'face.prototxt' as never })).rejects.toThrow("detectPoses: options.face is OpenPose's face net (a loaded Net: models/face/pose_deploy.prototxt), got string");
     await expect(detectPoses(body, photo, { face: hand })).rejects.toThrow("pose: the face net's output 'net_output' is 1 x 22 x 2 x 2; OpenPose's face net gives 1 x 71 x H x W (70 keypoint heatmaps and the background)");
     for (const n of [body, hand]) n.dispose();

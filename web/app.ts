@@ -8,7 +8,7 @@ import { parseDataShape } from '../src/util/data-shape.js';
 import { type MtcnnRole, MTCNN_FILES, detectionLine, faceDetection, faceLine, mtcnnRoles, parseThresholds } from '../src/detect/options.js';
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
 import { posesSvg } from '../src/detect/pose-draw.js';
-import { type Person, parseResolution, parseSquareResolution, partsLine, personLine, poseModel } from '../src/detect/pose-models.js';
+import { type Person, type PoseDetectOptions, type PosePartOptions, parseResolution, parseSquareResolution, partsLine, personLine, poseModel } from '../src/detect/pose-models.js';
 import { partKindOf, poseOutput } from '../src/detect/pose-parts.js';
 import {
   type Backend,
@@ -543,11 +543,12 @@ async function findPeople(): Promise<void> {
   $('run-time').textContent = `${state.imageName}: ${people.length} ${people.length === 1 ? 'person' : 'people'} (${model.name}) in ${ms.toFixed(1)} ms (${by})`;
 }
 
-/** The page's OpenPose flags as detectPoses' options (--net-resolution WxH, --scale-number, --scale-gap, --hand-net-resolution, --face-net-resolution). */
-function poseFlags(): { netResolution: [number, number]; scaleNumber: number; scaleGap: number; handNetResolution: number; faceNetResolution: number } {
+/** The page's OpenPose flags as detectPoses' options (--net-resolution WxH, --scale-number, --scale-gap, --hand-net-resolution, --face-net-resolution, --hand-scale-number, --hand-scale-range). */
+function poseFlags(): PoseDetectOptions & Omit<PosePartOptions, 'hand' | 'face'> {
   const side = (kind: 'hand' | 'face') => parseSquareResolution($<HTMLInputElement>(`${kind}-net-resolution`).value, `--${kind}-net-resolution`);
   const netResolution = parseResolution($<HTMLInputElement>('net-resolution').value);
-  return { netResolution, scaleNumber: numberIn('scale-number'), scaleGap: numberIn('scale-gap'), handNetResolution: side('hand'), faceNetResolution: side('face') };
+  const hands = { handScaleNumber: numberIn('hand-scale-number'), handScaleRange: numberIn('hand-scale-range') };
+  return { netResolution, scaleNumber: numberIn('scale-number'), scaleGap: numberIn('scale-gap'), handNetResolution: side('hand'), faceNetResolution: side('face'), ...hands };
 }
 
 /** A number field's value (NaN when empty: the library's option checks then say so). */

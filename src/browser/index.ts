@@ -275,7 +275,8 @@ export class Net {
    * pixels. Options: netResolution ([width, height], one may be -1; default [-1, 368]), model, backend ('onnx':
    * onnxruntime-web, converted again for each net input size; each net its own), hand and face (OpenPose's hand and
    * face nets, Nets on this net's engine: each person's handLeft / handRight and face, as `crema pose --hand --face`),
-   * handNetResolution and faceNetResolution (their inputs' sides, default 368). `image`: decoded in colour, or a file's bytes.
+   * handNetResolution and faceNetResolution (their inputs' sides, default 368), handScaleNumber and handScaleRange
+   * (OpenPose's --hand_scale_number / --hand_scale_range: the hand net at several scales, default 1). `image`: decoded in colour, or a file's bytes.
    */
   async detectPoses(image: FloatImage | Blob | ArrayBuffer | Uint8Array, options: PoseDetectOptions & PosePartOptions<Net> = {}): Promise<Person[]> {
     checkPoseOptions(options, (n) => n instanceof Net);

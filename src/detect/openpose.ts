@@ -12,7 +12,7 @@ import { type FloatImage, checkImageMemory, imageBytes } from '../image/image.js
 import { CremaError } from '../util/errors.js';
 import { type Person, type PoseModel, type PoseModelName, type PoseOptions, type PosePartOptions, POSE_MODELS, poseChannels, poseModel } from './pose-models.js';
 import { type Forward, forwardNative } from './forward.js';
-import { FACE_PARTS, HAND_PARTS, type PartRectangle, faceRectangle, handRectangles, partKindOf, partNetMismatch, poseOutput } from './pose-parts.js';
+import { FACE_PARTS, HAND_PARTS, type PartRectangle, averageScore, faceRectangle, handRectangles, handScaleRectangles, partKindOf, partNetMismatch, poseOutput } from './pose-parts.js';
 
 const f = Math.fround;
 
@@ -353,7 +353,7 @@ function validPeople(people: Candidate[], nParts: number, maximizePositives: boo
 
 // --hand and --face: the hand and face keypoints given their rectangles (pose-parts.ts), as
 // HandExtractorCaffe::forwardPass and FaceExtractorCaffe::forwardPass compute them on the CPU with the default flags
-// (hand/face_net_resolution 368x368, hand scale_number 1): each rectangle cropped into the net's square input by
+// (hand/face_net_resolution 368x368, hand_scale_number 1; or hand_scale_number / range given): each rectangle cropped into the net's square input by
 // cv::warpAffine (an inverse map, bilinear, black outside; a left hand mirrored so that the net sees a right one),
 // x / 256 - 0.5 planes, the net, its maps resized x 8 (resizeAndMergeCpu: cubic), and each part's first maximum
 // (maximumCpu: cv::minMaxLoc) mapped back through the crop's matrix in double, then made a float.
@@ -403,15 +403,22 @@ export function checkPartNet(net: Net, kind: 'hand' | 'face', dims = net.blobs.g
 
 /**
  * One hand's or face's keypoints: [0, 0, 0] each when forwardPass skips the rectangle (too small), else the net on
- * the crop. netSide: hand/face_net_resolution's side.
+ * the crop. netSide: hand/face_net_resolution's side. Hands at several scales (handScales: --hand_scale_number and
+ * --hand_scale_range): the net on each scale's rectangle, the first estimate kept unless a later one's average score
+ * is strictly higher (handExtractorCaffe.cpp:408-411); the size check is the hand's own rectangle's.
  */
-export async function partInImage(net: Net, bgr: ByteImage, kind: PartKind, rect: PartRectangle, netSide: number, run: Forward): Promise<[number, number, number][]> {
+export async function partInImage(net: Net, bgr: ByteImage, kind: PartKind, rect: PartRectangle, netSide: number, run: Forward, handScales: readonly [number, number] = [1, 0.4]): Promise<[number, number, number][]> {
   const parts = kind === 'face' ? FACE_PARTS : HAND_PARTS;
-  const { affine, run: runs } = partAffine(kind, rect, netSide);
-  if (!runs) return Array.from({ length: parts }, () => [0, 0, 0]);
-  const [out] = await run(net, partInput(bgr, affine, netSide), [outputOf(net)]);
-  checkPartNet(net, kind === 'face' ? 'face' : 'hand', out.dims);
-  return partKeypoints(out, affine);
+  if (!partAffine(kind, rect, netSide).run) return Array.from({ length: parts }, () => [0, 0, 0]);
+  let best: [number, number, number][] = [];
+  for (const [i, r] of (kind === 'face' ? [rect] : handScaleRectangles(rect, ...handScales)).entries()) {
+    const { affine } = partAffine(kind, r, netSide);
+    const [out] = await run(net, partInput(bgr, affine, netSide), [outputOf(net)]);
+    checkPartNet(net, kind === 'face' ? 'face' : 'hand', out.dims);
+    const found = partKeypoints(out, affine);
+    if (i === 0 || averageScore(found) > averageScore(best)) best = found;
+  }
+  return best;
 }
 
 /**
@@ -419,13 +426,14 @@ export async function partInImage(net: Net, bgr: ByteImage, kind: PartKind, rect
  * keypoints, then the nets on the crops of the image as OpenCV holds it (BGR bytes).
  */
 async function addParts(people: Person[], model: PoseModel, image: FloatImage, options: PosePartOptions<Net>, run: Forward): Promise<void> {
-  const { hand, face, handNetResolution = 368, faceNetResolution = 368 } = options;
+  const { hand, face, handNetResolution = 368, faceNetResolution = 368, handScaleNumber = 1, handScaleRange = 0.4 } = options;
+  const scales = [handScaleNumber, handScaleRange] as const;
   const bgr: ByteImage = { width: image.width, height: image.height, channels: 3, data: imageBytes(image, 'bgr') };
   for (const p of people) {
     if (face) p.face = await partInImage(face, bgr, 'face', faceRectangle(model, p.keypoints), faceNetResolution, run);
     if (!hand) continue;
     const [left, right] = handRectangles(model, p.keypoints);
-    p.handLeft = await partInImage(hand, bgr, 'hand-left', left, handNetResolution, run);
-    p.handRight = await partInImage(hand, bgr, 'hand-right', right, handNetResolution, run);
+    p.handLeft = await partInImage(hand, bgr, 'hand-left', left, handNetResolution, run, scales);
+    p.handRight = await partInImage(hand, bgr, 'hand-right', right, handNetResolution, run, scales);
   }
 }

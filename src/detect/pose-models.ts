@@ -105,6 +105,10 @@ export interface PosePartOptions<N = unknown> {
   handNetResolution?: number;
   /** The face net's (--face_net_resolution, default 368). */
   faceNetResolution?: number;
+  /** How many scales the hand net runs at (OpenPose's --hand_scale_number, default 1; OpenPose's best results: 6), 1 to 16. */
+  handScaleNumber?: number;
+  /** The smallest to the largest scale, centred on 1 (--hand_scale_range, default 0.4: 0.8 to 1.2), in (0, 1]. */
+  handScaleRange?: number;
 }
 
 export interface PoseDetectOptions extends PoseOptions {
@@ -114,17 +118,23 @@ export interface PoseDetectOptions extends PoseOptions {
 
 /** Refuses unknown options and bad values of the known ones, in one line, before any image is read. */
 export function checkPoseOptions(options: PoseDetectOptions & PosePartOptions, isNet: (net: object) => boolean = hasForward): void {
-  checkOptionKeys(options, ['netResolution', 'model', 'scaleNumber', 'scaleGap', 'backend', 'hand', 'face', 'handNetResolution', 'faceNetResolution'], 'detectPoses');
-  const { backend, model, netResolution, scaleNumber, scaleGap } = options;
+  checkOptionKeys(options, ['netResolution', 'model', 'scaleNumber', 'scaleGap', 'backend', 'hand', 'face', 'handNetResolution', 'faceNetResolution', 'handScaleNumber', 'handScaleRange'], 'detectPoses');
+  const { backend, model, netResolution } = options;
   checkPartOptions(options, isNet);
-  if (scaleNumber !== undefined && !(Number.isInteger(scaleNumber) && scaleNumber >= 1 && scaleNumber <= 16))
-    throw new CremaError(`detectPoses: options.scaleNumber is a whole number from 1 to 16 (OpenPose's --scale_number), got ${JSON.stringify(scaleNumber)}`);
-  if (scaleGap !== undefined && !(typeof scaleGap === 'number' && scaleGap > 0 && scaleGap <= 1))
-    throw new CremaError(`detectPoses: options.scaleGap is a number in (0, 1] (OpenPose's --scale_gap), got ${JSON.stringify(scaleGap)}`);
+  for (const [key, flag] of [['scaleNumber', 'scale_number'], ['scaleGap', 'scale_gap'], ['handScaleNumber', 'hand_scale_number'], ['handScaleRange', 'hand_scale_range']] as const)
+    checkScaleOption(key, options[key], flag);
   checkBackend(backend, 'detectPoses');
   if (model !== undefined && !POSE_MODELS.includes(model)) throw new CremaError(`detectPoses: options.model is one of ${POSE_MODELS.join(', ')}, got ${JSON.stringify(model)}`);
   if (netResolution !== undefined && !(Array.isArray(netResolution) && netResolution.length === 2 && netResolution.every(Number.isInteger) && netResolution.some((v) => v > 0) && !netResolution.includes(0)))
     throw new CremaError(`detectPoses: options.netResolution is [width, height] in pixels, one of them may be -1 (OpenPose's default: [-1, 368]), got ${JSON.stringify(netResolution)}`);
+}
+
+/** A scale option: the numbers a whole number from 1 to 16, the gap and range a number in (0, 1]. */
+function checkScaleOption(key: string, value: unknown, flag: string): void {
+  if (value === undefined) return;
+  const whole = key.endsWith('Number');
+  if (whole ? Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 16 : typeof value === 'number' && value > 0 && value <= 1) return;
+  throw new CremaError(`detectPoses: options.${key} is ${whole ? 'a whole number from 1 to 16' : 'a number in (0, 1]'} (OpenPose's --${flag}), got ${JSON.stringify(value)}`);
 }
 
 /** The Node library's Net, by its shape (pose-models.ts is light); the browser entry tells its own Net by its class. */

@@ -75,6 +75,35 @@ export function handRectangles(model: PoseModel, keypoints: readonly (readonly n
   return [handFrom(keypoints, at('LWrist'), at('LElbow'), at('LShoulder')), handFrom(keypoints, at('RWrist'), at('RElbow'), at('RShoulder'))];
 }
 
+/** Rectangle::center then recenter (core/rectangle.cpp) on Rectangle<float>: the same centre, sides w x h, in float. */
+function recenter(r: PartRectangle, width: number, height: number): PartRectangle {
+  const cx = f(r.x + f(r.width / 2)), cy = f(r.y + f(r.height / 2));
+  return { x: f(cx - f(width / 2)), y: f(cy - f(height / 2)), width, height };
+}
+
+/**
+ * The rectangles HandExtractorCaffe::forwardPass runs the hand net on (handExtractorCaffe.cpp:363-407): with
+ * --hand_scale_number 1 the hand's own; else, for i < number, scale = (1 - range / 2) + range * i / (number - 1)
+ * (float; --hand_scale_range, a double flag, is held as a float), the rectangle recentred with sides
+ * positiveIntRound(side * scale) / 2 * 2 (int(x + 0.5f), then even).
+ */
+export function handScaleRectangles(r: PartRectangle, number: number, range: number): PartRectangle[] {
+  if (number === 1) return [r];
+  const span = f(range), init = f(1 - f(span / 2));
+  return Array.from({ length: number }, (_, i) => {
+    const scale = f(init + f(f(span * i) / (number - 1)));
+    const even = (side: number) => Math.trunc(Math.trunc(f(f(side * scale) + 0.5)) / 2) * 2;
+    return recenter(r, even(r.width), even(r.height));
+  });
+}
+
+/** getAverageScore (utilities/keypoint.cpp) of one hand: its keypoints' scores summed in float, over their number. */
+export function averageScore(keypoints: readonly (readonly number[])[]): number {
+  let sum = 0;
+  for (const k of keypoints) sum = f(sum + k[2]);
+  return f(sum / keypoints.length);
+}
+
 /**
  * FaceDetector::detectFaces for one person (getFaceFromPoseKeypoints, parts above 0.25): MPI (a head, no eyes or
  * ears) 1.33 times neck to head around the head; else the mean of up to three estimates (neck and nose: around

@@ -27,6 +27,8 @@ interface PoseArgs extends NetArgs {
   face?: string[];
   handNetResolution: string;
   faceNetResolution: string;
+  handScaleNumber: number;
+  handScaleRange: number;
 }
 
 export const poseCommand = {
@@ -40,6 +42,8 @@ export const poseCommand = {
       .option('hand', { type: 'string', nargs: 2, describe: 'also each person\'s hands, with OpenPose\'s hand net: HAND.prototxt HAND.caffemodel (its models/hand/pose_deploy.prototxt, pose_iter_102000.caffemodel; OpenPose\'s --hand)' })
       .option('face', { type: 'string', nargs: 2, describe: 'also each person\'s face, with OpenPose\'s face net: FACE.prototxt FACE.caffemodel (its models/face/pose_deploy.prototxt, pose_iter_116000.caffemodel; OpenPose\'s --face)' })
       .option('hand-net-resolution', { type: 'string', default: '368x368', describe: 'the hand net\'s input, SIDExSIDE, a multiple of 16 (OpenPose\'s --hand_net_resolution)' })
+      .option('hand-scale-number', { type: 'number', default: 1, describe: 'run the hand net at this many scales of each hand\'s square and keep the best scoring (OpenPose\'s --hand_scale_number; its best results: 6)' })
+      .option('hand-scale-range', { type: 'number', default: 0.4, describe: 'the smallest to the largest of those scales, centred on 1 (OpenPose\'s --hand_scale_range: 0.4 is 0.8 to 1.2)' })
       .option('face-net-resolution', { type: 'string', default: '368x368', describe: 'the face net\'s input (OpenPose\'s --face_net_resolution)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object when done: {"images": [{"image", "width", "height", "model", "parts": [names], "people": [{"score", "keypoints": [[x, y, score] a part], "face", "handLeft", "handRight" (with --face, --hand: 70 and 21 [x, y, score])}]}], "skipped": [{"image", "error"}]}' })
       .option('output', { alias: 'o', type: 'string', describe: 'write each image with its people\'s skeletons drawn (OpenPose\'s colours) as DIR/<name>.png' })
@@ -50,7 +54,7 @@ export const poseCommand = {
   handler: async (args: PoseArgs) => {
     const netResolution = parseResolution(args.netResolution);
     const sides = { handNetResolution: parseSquareResolution(args.handNetResolution, '--hand-net-resolution'), faceNetResolution: parseSquareResolution(args.faceNetResolution, '--face-net-resolution') };
-    const options = { netResolution, scaleNumber: args.scaleNumber, scaleGap: args.scaleGap, ...sides };
+    const options = { netResolution, scaleNumber: args.scaleNumber, scaleGap: args.scaleGap, ...sides, handScaleNumber: args.handScaleNumber, handScaleRange: args.handScaleRange };
     checkPoseOptions(options);
     const files = collectImages(args.images);
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
