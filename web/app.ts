@@ -8,7 +8,7 @@ import { parseDataShape } from '../src/util/data-shape.js';
 import { type MtcnnRole, MTCNN_FILES, detectionLine, faceDetection, faceLine, mtcnnRoles, parseThresholds } from '../src/detect/options.js';
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
 import { posesSvg } from '../src/detect/pose-draw.js';
-import { type Person, type PoseDetectOptions, type PosePartOptions, parseResolution, parseSquareResolution, partsLine, personLine, poseModel } from '../src/detect/pose-models.js';
+import { type Person, type PoseDetectOptions, type PosePartOptions, parseResolution, parseSquareResolution, personLines, poseModel } from '../src/detect/pose-models.js';
 import { partKindOf, poseOutput } from '../src/detect/pose-parts.js';
 import {
   type Backend,
@@ -537,8 +537,7 @@ async function findPeople(): Promise<void> {
     URL.revokeObjectURL(svg);
   }
   // each person as crema pose prints it: its line, and its face's and hands' under it
-  const text = (p: Person, i: number) => [personLine(model.parts, p, i), partsLine(p)].filter((l) => l !== undefined).join('\n');
-  $('detections').replaceChildren(...people.map((p, i) => Object.assign(document.createElement('li'), { textContent: text(p, i) })));
+  $('detections').replaceChildren(...people.map((p, i) => Object.assign(document.createElement('li'), { textContent: personLines(model.parts, p, i).join('\n') })));
   const by = ranBy(backend);
   $('run-time').textContent = `${state.imageName}: ${people.length} ${people.length === 1 ? 'person' : 'people'} (${model.name}) in ${ms.toFixed(1)} ms (${by})`;
 }

@@ -174,6 +174,11 @@ export function personLine(parts: readonly string[], p: Person, i: number): stri
   return `person ${i + 1}, score ${p.score.toFixed(4)}: ${seen.join(', ')}`;
 }
 
+/** A person as `crema pose` prints it: its line (personLine), then its face's and hands' (partsLine) when it has them. */
+export function personLines(parts: readonly string[], p: Person, i: number): string[] {
+  return [personLine(parts, p, i), partsLine(p)].filter((l) => l !== undefined);
+}
+
 /**
  * A person's face and hands as `crema pose` prints them (with --face, --hand): how many keypoints score above what
  * OpenPose draws (--face_render_threshold 0.4, --hand_render_threshold 0.2).

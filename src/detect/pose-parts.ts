@@ -115,6 +115,7 @@ export function faceRectangle(model: PoseModel, keypoints: readonly (readonly nu
   const lEar = partIndex(model, 'LEar', 'Head'), rEar = partIndex(model, 'REar', 'Head');
   const lEye = partIndex(model, 'LEye', 'Head'), rEye = partIndex(model, 'REye', 'Head');
   const kp = keypoints, seen = (k: number) => kp[k][2] > FACE_THRESHOLD, d = (a: number, b: number) => distance(kp, a, b);
+  const mid = (a: number, b: number, i: number) => f(f(kp[a][i] + kp[b][i]) / 2); // the midpoint's coordinate i, in float
   let cx = 0, cy = 0, size = 0;
   if (nose === lEar && lEar === rEar) {
     if (seen(neck) && seen(nose)) [cx, cy, size] = [kp[nose][0], kp[nose][1], f(f(1.33) * d(neck, nose))];
@@ -131,10 +132,10 @@ export function faceRectangle(model: PoseModel, keypoints: readonly (readonly nu
         const [eye, ear] = seen(lEye) ? [lEye, lEar] : [rEye, rEar];
         const mean = (i: number) => f(f(f(kp[eye][i] + kp[ear][i]) + kp[nose][i]) / 3);
         add(mean(0), mean(1), f(f(0.85) * f(f(d(nose, eye) + d(nose, ear)) + d(neck, nose))));
-      } else add(f(f(kp[neck][0] + kp[nose][0]) / 2), f(f(kp[neck][1] + kp[nose][1]) / 2), f(2 * d(neck, nose)));
+      } else add(mid(neck, nose, 0), mid(neck, nose, 1), f(2 * d(neck, nose)));
     }
-    if (seen(lEye) && seen(rEye)) add(f(f(kp[lEye][0] + kp[rEye][0]) / 2), f(f(kp[lEye][1] + kp[rEye][1]) / 2), f(3 * d(lEye, rEye)));
-    if (seen(lEar) && seen(rEar)) add(f(f(kp[lEar][0] + kp[rEar][0]) / 2), f(f(kp[lEar][1] + kp[rEar][1]) / 2), f(2 * d(lEar, rEar)));
+    if (seen(lEye) && seen(rEye)) add(mid(lEye, rEye, 0), mid(lEye, rEye, 1), f(3 * d(lEye, rEye)));
+    if (seen(lEar) && seen(rEar)) add(mid(lEar, rEar, 0), mid(lEar, rEar, 1), f(2 * d(lEar, rEar)));
     if (counter > 0) [cx, cy, size] = [f(cx / counter), f(cy / counter), f(size / counter)];
   }
   const half = f(size / 2);
@@ -164,10 +165,7 @@ export const FACE_STYLE: KeypointStyle = {
  * (renderFaceKeypointsCpu), then every left hand, then every right hand (renderHandKeypointsCpu), each at its own size.
  */
 export function partsSkeleton(people: readonly Person[], width: number, height: number): { lines: Limb[]; dots: Dot[] } {
-  const drawn = [
-    renderKeypoints(people.flatMap((p) => (p.face ? [p.face] : [])), FACE_STYLE, width, height),
-    renderKeypoints(people.flatMap((p) => (p.handLeft ? [p.handLeft] : [])), HAND_STYLE, width, height),
-    renderKeypoints(people.flatMap((p) => (p.handRight ? [p.handRight] : [])), HAND_STYLE, width, height),
-  ];
+  const sets = (key: 'face' | 'handLeft' | 'handRight') => people.flatMap((p) => (p[key] ? [p[key]] : []));
+  const drawn = [renderKeypoints(sets('face'), FACE_STYLE, width, height), renderKeypoints(sets('handLeft'), HAND_STYLE, width, height), renderKeypoints(sets('handRight'), HAND_STYLE, width, height)];
   return { lines: drawn.flatMap((d) => d.lines), dots: drawn.flatMap((d) => d.dots) };
 }

@@ -3,7 +3,7 @@ import { drawOver } from '../../detect/draw.js';
 import { onnxForwardEach } from '../../detect/forward.js';
 import { checkPartNet, modelOf, posesInImage } from '../../detect/openpose.js';
 import { posesSvg } from '../../detect/pose-draw.js';
-import { type Person, POSE_MODELS, type PoseModelName, checkPoseOptions, parseResolution, parseSquareResolution, partsLine, personLine, poseModel } from '../../detect/pose-models.js';
+import { type Person, POSE_MODELS, type PoseModelName, checkPoseOptions, parseResolution, parseSquareResolution, personLines, poseModel } from '../../detect/pose-models.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import { ostreamFloat } from '../../util/cfloat.js';
 import { CremaError } from '../../util/errors.js';
@@ -95,7 +95,7 @@ async function partNet(args: PoseArgs, kind: 'hand' | 'face'): Promise<Net | und
 
 function describe(file: string, image: { width: number; height: number }, parts: readonly string[], people: Person[]): string {
   const lines = [`---------- People in ${file} (${image.width} x ${image.height}) ----------`];
-  people.forEach((p, i) => lines.push(...[personLine(parts, p, i), partsLine(p)].filter((l) => l !== undefined)));
+  people.forEach((p, i) => lines.push(...personLines(parts, p, i)));
   if (people.length === 0) lines.push('(none)');
   return lines.join('\n');
 }
