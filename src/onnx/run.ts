@@ -277,7 +277,7 @@ export class OnnxSessions {
         const options = { ...this.options, outputs: [...served] }, conversion = convertGraph(this.graph, options);
         let free = this.batchFree.get(keyOf(served));
         if (free === undefined && this.options.anyBatch) {
-          free = batchDependence(this.graph, conversion.model, (b) => atBatch(this.graph, b), options) === undefined;
+          free = batchDependence(this.graph, conversion, (b) => atBatch(this.graph, b), options) === undefined;
           this.batchFree.set(keyOf(served), free);
         }
         return OnnxRunner.create(this.graph, { ...options, anyBatch: free === true }, conversion);
