@@ -3,7 +3,10 @@
 // compared with the native engine reshaped to each (the native engine is checked against real Caffe elsewhere:
 // test/pooling.test.ts, the sweep; the Pooling cases also against Caffe here, fixtures/any-size). Tolerance as in
 // test/onnx-layers.test.ts. Also: sizeDependence's refusals, word for word.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
@@ -12,14 +15,30 @@ import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
 import { freeSize, sizeDependence } from '../src/onnx/batch.js';
 import { type OnnxConversion, convertGraph, encodeConversion } from '../src/onnx/convert.js';
+import { OnnxSessions, runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor, sizeOf } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
 import { randomArray, rng } from './helpers/compute.js';
+import { cli } from './helpers/cli.js';
 import { relativeError } from './helpers/reference.js';
 
 const TOLERANCE = 1e-5;
 const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+
+/** HED's deploy net with the corpus's synthetic weights (hashweights, as test/corpus.test.ts makes them), cached. */
+const corpusHed = (() => {
+  const dir = path.join(here, 'fixtures/corpus/hed'), cache = path.join(os.tmpdir(), 'crema-any-size');
+  const weights = path.join(cache, 'hed.caffemodel');
+  if (!fs.existsSync(weights)) {
+    fs.mkdirSync(cache, { recursive: true });
+    const tmp = `${weights}.${process.pid}.tmp`;
+    execFileSync(process.execPath, [path.join(here, 'fixtures/corpus/hashweights.mjs'), 'model', path.join(dir, 'spec.json'), tmp, '--salt', 'corpus']);
+    fs.renameSync(tmp, weights);
+  }
+  return { prototxt: path.join(dir, 'net.prototxt'), weights };
+})();
 
 function netFrom(text: string, weights: Record<string, Tensor[]> = {}): Net {
   return Net.fromNetParameter(parsePrototxt(text, 'test.prototxt') as NetParameter, new Map(Object.entries(weights)));
@@ -115,6 +134,26 @@ describe('size-free Pooling: one model for every size, against the native engine
   });
 });
 
+describe('size-free Pooling against real Caffe (fixtures/any-size: BVLC Caffe 1.0 at 7 x 9, 12 x 5, 13 x 14; make.sh)', () => {
+  it('one model, converted at 10 x 10, gives every top Caffe computed at each size', async () => {
+    const dir = path.join(here, 'fixtures/any-size');
+    const net = await Net.load(path.join(dir, 'net.prototxt'));
+    const { conversion, session } = await anySizeSession(net, 'net');
+    expect(conversion.outputs.size).toBe(21);
+    for (const size of ['7x9', '12x5', '13x14']) {
+      const x = readNpy(path.join(dir, size, 'input.npy'));
+      const results = await session.run({ data: new ort.Tensor('float32', x.data, [...x.dims]) });
+      for (const [blob, name] of conversion.outputs) {
+        const want = readNpy(path.join(dir, size, `${blob}.npy`)), got = results[name];
+        expect([...got.dims], `shape of ${blob} at ${size}`).toEqual([...want.dims]);
+        expect(relativeError(new Tensor([...got.dims], got.data as Float32Array), want), `${blob} at ${size}`).toBeLessThanOrEqual(TOLERANCE);
+      }
+    }
+    await session.release();
+    net.dispose();
+  });
+});
+
 describe('size-free Crop and Interp against the native engine', () => {
   it('Crop with offsets on axes 2 and 3 (and axis 1, offsets per axis), its ends from the reference\'s Shape', async () => {
     const net = netFrom(input([1, 3, 12, 14]) + input([1, 3, 8, 9], 'ref') + `
@@ -168,6 +207,154 @@ describe('sizeDependence: a net that builds the size in is named by its first su
   });
 });
 
-void fs;
-void readNpy;
-void here;
+describe('whole nets, converted once, at several sizes against the native engine', () => {
+  it("MTCNN's P-Net (models/mtcnn, its released weights)", async () => {
+    const net = await Net.load(path.join(root, 'models/mtcnn/det1.prototxt'), path.join(root, 'models/mtcnn/det1.caffemodel'), { threads: 1 });
+    const model = await anySizeSession(net, 'net');
+    for (const [h, w] of [[12, 12], [31, 47], [64, 50]]) await sameAtSize(net, model, { data: random([1, 3, h, w], h + w) });
+    await model.session.release();
+    net.dispose();
+  });
+
+  it("FCN's Caffe of 2015 (the hed dialect): Convolution padded by 3, Pooling, Deconvolution, two Crops (fixtures/fcn2015-crop)", async () => {
+    const dir = path.join(here, 'fixtures/fcn2015-crop');
+    const net = await Net.load(path.join(dir, 'net.prototxt'), path.join(dir, 'weights.caffemodel'), { threads: 1 });
+    const model = await anySizeSession(net);
+    for (const [h, w] of [[10, 12], [13, 9], [20, 17]]) await sameAtSize(net, model, { data: random([1, 2, h, w], h * w) });
+    await model.session.release();
+    net.dispose();
+  });
+
+  it.skipIf(!corpusHed)('HED (test/fixtures/corpus/hed, hashweights): its five side outputs up-sampled and cropped, fused', async () => {
+    const net = await Net.load(corpusHed!.prototxt, corpusHed!.weights, { threads: 2 });
+    const model = await anySizeSession(net, 'net');
+    for (const [h, w] of [[64, 64], [75, 90], [96, 70]]) await sameAtSize(net, model, { data: random([1, 3, h, w], h + 2 * w) }, 1e-4);
+    await model.session.release();
+    net.dispose();
+  }, 120_000);
+});
+
+describe('OnnxSessions with anySize: one session for every size where the net allows it', () => {
+  const sizes: [number, number][] = [[12, 12], [31, 47], [64, 50]];
+
+  it("P-Net: 1 session for three sizes, each output as a size's own session gives it", async () => {
+    const net = await Net.load(path.join(root, 'models/mtcnn/det1.prototxt'), path.join(root, 'models/mtcnn/det1.caffemodel'), { threads: 1 });
+    const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });
+    for (const [h, w] of sizes) {
+      const data = random([1, 3, h, w], h * w);
+      const got = await sessions.run({ data });
+      // the per-size model converted size-free gives the same floats; the plain one within the tolerance (AVE divisors aside, the same ops)
+      const free = await runOnnx(net.graph, { data }, { threads: 1, anySize: true });
+      const plain = await runOnnx(net.graph, { data }, { threads: 1 });
+      for (const blob of net.outputs) {
+        expect([...got.get(blob)!.dims]).toEqual([...plain.get(blob)!.dims]);
+        expect(got.get(blob)!.data).toEqual(free.get(blob)!.data);
+        expect(relativeError(got.get(blob)!, plain.get(blob)!), `${blob} at ${h}x${w}`).toBeLessThanOrEqual(TOLERANCE);
+      }
+    }
+    expect(sessions.made).toBe(1);
+    await sessions.release();
+    net.dispose();
+  });
+
+  it('a net that builds the size in (a Reshape to fixed dims): one session per size, outputs equal to the plain per-size sessions', async () => {
+    const net = netFrom(input([1, 2, 6, 6]) + `
+      layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 } }
+      layer { name: "r" type: "Reshape" bottom: "pool" top: "flat" reshape_param { shape { dim: 0 dim: -1 } } }`);
+    const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });
+    for (const [h, w] of [[6, 6], [7, 9], [10, 5]]) {
+      const data = random([1, 2, h, w], h + w);
+      const got = await sessions.run({ data });
+      const plain = await runOnnx(net.graph, { data }, { threads: 1 });
+      expect([...got.get('flat')!.dims]).toEqual([...plain.get('flat')!.dims]);
+      expect(got.get('flat')!.data).toEqual(plain.get('flat')!.data);
+    }
+    expect(sessions.made).toBe(3);
+    await sessions.release();
+    net.dispose();
+  });
+
+  it('OnnxRunner with anySize refuses such a net in one line', async () => {
+    const net = netFrom(input([1, 2, 6, 6]) + `
+      layer { name: "r" type: "Reshape" bottom: "data" top: "flat" reshape_param { shape { dim: 0 dim: -1 } } }`);
+    await expect(runOnnx(net.graph, { data: random([1, 2, 6, 6], 1) }, { anySize: true })).rejects.toThrow(
+      "options.anySize: the net does not serve every input size: layer 'r' (Reshape) builds the input's size in (its constant 'r/shape' is [1, 72] here, [1, 198] at [1, 2, 9, 11])");
+    net.dispose();
+  });
+});
+
+describe('crema convert --any-size', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-any-size-'));
+
+  it("writes P-Net with a symbolic batch, height and width, which ONNX Runtime runs at two sizes as the native engine", async () => {
+    const file = path.join(tmp, 'pnet.onnx');
+    const r = await cli('convert', 'models/mtcnn/det1.prototxt', 'models/mtcnn/det1.caffemodel', '-o', file, '--any-size', '--any-batch');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').slice(1)).toEqual([
+      '  inputs:  data [batch, 3, height, width]',
+      '  outputs: conv4-2 [batch, 4, conv4-2_2, conv4-2_3], prob1 [batch, 2, conv4-2_2, conv4-2_3]',
+    ]);
+    const net = await Net.load(path.join(root, 'models/mtcnn/det1.prototxt'), path.join(root, 'models/mtcnn/det1.caffemodel'), { threads: 1 });
+    const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
+    const conversion = { outputs: new Map(net.outputs.map((n) => [n, n])) } as OnnxConversion;
+    for (const dims of [[1, 3, 25, 33], [2, 3, 40, 20]]) await sameAtSize(net, { conversion, session }, { data: random(dims, dims[2]) });
+    await session.release();
+    net.dispose();
+  });
+
+  it('refuses a net that builds the size in, in one line naming the layer (exit 2, no file written)', async () => {
+    const file = path.join(tmp, 'lenet.onnx');
+    const r = await cli('convert', 'models/lenet/deploy.prototxt', 'models/lenet/weights.caffemodel', '-o', file, '--any-size');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("crema: --any-size: the net does not serve every input size: at [1, 1, 31, 33], layer 'ip1' (InnerProduct): the weights (blob 0) has shape [1, 1, 500, 800] but the layer needs [500, 1500]");
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('--any-batch refuses a net whose output does not follow the batch', async () => {
+    const net = path.join(tmp, 'flat.prototxt');
+    fs.writeFileSync(net, 'name: "flat"\ninput: "data"\ninput_shape { dim: 1 dim: 2 dim: 3 dim: 3 }\nlayer { name: "r" type: "Reshape" bottom: "data" top: "flat" reshape_param { shape { dim: 1 dim: -1 } } }\n');
+    const r = await cli('convert', net, '-o', path.join(tmp, 'flat.onnx'), '--any-batch');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("crema: --any-batch: the net does not serve every batch size: output 'flat' does not follow the batch size");
+    expect(fs.existsSync(path.join(tmp, 'flat.onnx'))).toBe(false);
+  });
+
+  it('with --triton: dims -1 for the height and width', async () => {
+    const r = await cli('convert', 'models/mtcnn/det1.prototxt', 'models/mtcnn/det1.caffemodel', '--triton', tmp, '--any-size');
+    expect(r.code).toBe(0);
+    const config = fs.readFileSync(path.join(tmp, 'PNet/config.pbtxt'), 'utf8');
+    expect(config).toContain('max_batch_size: 8');
+    expect(config.match(/dims: \[ .* \]/g)).toEqual(['dims: [ 3, -1, -1 ]', 'dims: [ 4, -1, -1 ]', 'dims: [ 2, -1, -1 ]']);
+  });
+});
+
+describe('without anySize, the models are byte for byte what they were', () => {
+  // sha256 (first 16 hex digits) of each model as main converted it before size-free conversion (1507c55), by
+  // the same code as below; Crop's and AutoCrop's Slice now share a helper with the size-free form.
+  const cropInterp = `
+    layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 12 dim: 14 } } }
+    layer { name: "ref" type: "Input" top: "ref" input_param { shape { dim: 1 dim: 3 dim: 8 dim: 9 } } }
+    layer { name: "crop" type: "Crop" bottom: "data" bottom: "ref" top: "crop" crop_param { axis: 2 offset: 2 offset: 3 } }
+    layer { name: "crop1" type: "Crop" bottom: "data" bottom: "ref" top: "crop1" crop_param { axis: 1 offset: 0 offset: 1 offset: 4 } }
+    layer { name: "interp" type: "Interp" bottom: "data" top: "interp" interp_param { shrink_factor: 3 zoom_factor: 2 pad_beg: -1 pad_end: -2 } }
+    layer { name: "zoom" type: "Interp" bottom: "data" top: "zoom" interp_param { zoom_factor: 2 } }`;
+  const cases: [string, string, string | undefined, Record<'net' | 'all', string>][] = [
+    ['lenet', 'models/lenet/deploy.prototxt', 'models/lenet/weights.caffemodel', { net: '2fe7ed4bfebcf15e', all: 'c9741fdb0fed8299' }],
+    ['cifar10_full', 'models/cifar10_full/deploy.prototxt', 'models/cifar10_full/weights.caffemodel', { net: '3d2e6723bbfdb4fe', all: 'de9133a97bc16581' }],
+    ['P-Net', 'models/mtcnn/det1.prototxt', 'models/mtcnn/det1.caffemodel', { net: '1a6aa7258d1d11f3', all: 'af538d6a745e77d1' }],
+    ['O-Net', 'models/mtcnn/det3.prototxt', 'models/mtcnn/det3.caffemodel', { net: '71daa7c1ccc570e8', all: '9f7bbbf9ba2126e0' }],
+    ['fcn2015-crop (AutoCrop)', 'test/fixtures/fcn2015-crop/net.prototxt', 'test/fixtures/fcn2015-crop/weights.caffemodel', { net: '56d405f2ee89b457', all: 'af0d307e947f2193' }],
+    ['the Pooling cases', 'test/fixtures/any-size/net.prototxt', undefined, { net: '59bdee1ad1ae5c97', all: '59bdee1ad1ae5c97' }],
+    ['Crop and Interp', '', undefined, { net: 'c79008c1148141c6', all: 'c79008c1148141c6' }],
+  ];
+  for (const [name, prototxt, weights, hashes] of cases)
+    it(name, async () => {
+      const net = prototxt ? await Net.load(path.join(root, prototxt), weights && path.join(root, weights)) : netFrom(cropInterp);
+      for (const outputs of ['net', 'all'] as const) {
+        const hash = createHash('sha256').update(encodeConversion(convertGraph(net.graph, { outputs }))).digest('hex').slice(0, 16);
+        expect(hash, `outputs ${outputs}`).toBe(hashes[outputs]);
+        expect(createHash('sha256').update(encodeConversion(convertGraph(net.graph, { outputs, anySize: false }))).digest('hex').slice(0, 16)).toBe(hashes[outputs]);
+      }
+      net.dispose();
+    });
+});

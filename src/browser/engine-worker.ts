@@ -127,7 +127,7 @@ async function sessionsOf(id: number, net: Net, ort: string | undefined): Promis
   let sessions = onnxSessions.get(id);
   if (!sessions) {
     const { OnnxSessions } = await import('../onnx/run.js');
-    onnxSessions.set(id, (sessions = new OnnxSessions(net, { anyBatch: true })));
+    onnxSessions.set(id, (sessions = new OnnxSessions(net, { anyBatch: true, anySize: true })));
   }
   return sessions;
 }

@@ -66,7 +66,8 @@ export function freeSize(graph: Graph, conversion: OnnxConversion, reshape: Resh
   return undefined;
 }
 
-function sizeVariation(graph: Graph, conversion: OnnxConversion, reshape: ReshapeTo, options: ConvertOptions): string | VaryingAxes {
+/** sizeDependence's answer: why not, or the output axes that vary (for freeSizeDimensions). */
+export function sizeVariation(graph: Graph, conversion: OnnxConversion, reshape: ReshapeTo, options: ConvertOptions): string | VaryingAxes {
   const own = Object.fromEntries(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!]));
   if (!graph.inputs.some((n) => own[n].length >= 3)) return 'the net has no input with a height or width (axes 2 and up)';
   const grown = (steps: readonly [number, number]) =>
