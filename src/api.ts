@@ -10,7 +10,8 @@ import { netToDot } from './graph/dot.js';
 import { type LayerSummary, summarize } from './graph/summary.js';
 import { imageInput } from './image/input.js';
 import { PREPROCESS_OPTIONS, type PreprocessOptions, geometryOf, preprocessPart } from './image/preprocess.js';
-import { type ConvertOptions, convertGraph, encodeConversion } from './onnx/convert.js';
+import { type ConvertOptions, encodeConversion } from './onnx/convert.js';
+import { convertFree } from './onnx/batch.js';
 import type { Net } from './runtime/net.js';
 import { CremaError } from './util/errors.js';
 import { writeOutput } from './util/files.js';
@@ -24,12 +25,17 @@ const VERIFY_OPTIONS: readonly (keyof VerifyOptions)[] = ['inputs', 'reference',
 
 /**
  * The net as an ONNX model with Caffe's semantics: its bytes, also written (atomically) to `file` when given.
- * The model's inputs and outputs are the net's at its current input shapes.
+ * The model's inputs and outputs are the net's at its current input shapes; `anySize` makes their height and width
+ * symbolic, `anyBatch` their batch (checked by converting at other shapes: a net that builds them in is refused in
+ * one line naming the layer).
  */
-export async function convert(net: Net, options: ConvertOptions & { file?: string } = {}): Promise<Uint8Array> {
-  checkOptionKeys(options, ['opset', 'outputs', 'lrn', 'file'], 'convert');
+export async function convert(net: Net, options: ConvertOptions & { anyBatch?: boolean; file?: string } = {}): Promise<Uint8Array> {
+  checkOptionKeys(options, ['opset', 'outputs', 'lrn', 'anySize', 'anyBatch', 'file'], 'convert');
+  if (options.anyBatch !== undefined && typeof options.anyBatch !== 'boolean') throw new CremaError(`options.anyBatch is true or false, got ${kindOf(options.anyBatch)}`);
   net.checkWeights();
-  const bytes = encodeConversion(convertGraph(net.graph, options));
+  const { file: _file, anyBatch, ...convertOptions } = options;
+  const reshape = (shapes: Record<string, readonly number[]>) => (net.reshape(shapes as Record<string, number[]>), net.graph);
+  const bytes = encodeConversion(convertFree(net.graph, reshape, convertOptions, anyBatch ? 'any' : 'fixed').conversion);
   if (options.file !== undefined) await writeOutput(options.file, bytes);
   return bytes;
 }

@@ -16,6 +16,8 @@ import type { NetParameter } from '../src/caffe/types.js';
 import { freeSize, sizeDependence } from '../src/onnx/batch.js';
 import { type OnnxConversion, convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { OnnxSessions, runOnnx } from '../src/onnx/run.js';
+import { convert } from '../src/api.js';
+import { type ValueInfoObj, decodeModel } from '../src/onnx/proto.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor, sizeOf } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
@@ -183,6 +185,65 @@ describe('size-free Crop and Interp against the native engine', () => {
     });
 });
 
+/** One or two layers on a 1 x 4 x 8 x 8 input, weights (when they take some) of a fixed pattern. */
+const LAYERS: [string, string, Record<string, number[][]>?][] = [
+  ['LRN across', 'layer { name: "l" type: "LRN" bottom: "data" top: "l" lrn_param { local_size: 3 } }'],
+  ['LRN within', 'layer { name: "l" type: "LRN" bottom: "data" top: "l" lrn_param { local_size: 3 norm_region: WITHIN_CHANNEL } }'],
+  ['Softmax', 'layer { name: "l" type: "Softmax" bottom: "data" top: "l" }'],
+  ['Softmax axis 2', 'layer { name: "l" type: "Softmax" bottom: "data" top: "l" softmax_param { axis: 2 } }'],
+  ['Concat', 'layer { name: "l" type: "Concat" bottom: "data" bottom: "data" top: "l" }'],
+  ['Slice', 'layer { name: "l" type: "Slice" bottom: "data" top: "a" top: "b" slice_param { slice_point: 1 } }'],
+  ['Permute', 'layer { name: "l" type: "Permute" bottom: "data" top: "l" permute_param { order: 0 order: 2 order: 3 order: 1 } }'],
+  ['Flatten', 'layer { name: "l" type: "Flatten" bottom: "data" top: "l" }'],
+  ['Reshape 0 0 -1', 'layer { name: "l" type: "Reshape" bottom: "data" top: "l" reshape_param { shape { dim: 0 dim: 0 dim: -1 } } }'],
+  ['Tile', 'layer { name: "l" type: "Tile" bottom: "data" top: "l" tile_param { axis: 1 tiles: 2 } }'],
+  ['Reorg', 'layer { name: "l" type: "Reorg" bottom: "data" top: "l" reorg_param { stride: 2 } }'],
+  ['Upsample nearest', 'layer { name: "l" type: "Upsample" bottom: "data" top: "l" upsample_param { scale: 2 } }'],
+  ['Upsample mask', 'layer { name: "p" type: "Pooling" bottom: "data" top: "p" top: "m" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\nlayer { name: "l" type: "Upsample" bottom: "p" bottom: "m" top: "l" upsample_param { scale: 2 } }'],
+  ['Deconvolution', 'layer { name: "l" type: "Deconvolution" bottom: "data" top: "l" convolution_param { num_output: 2 kernel_size: 4 stride: 2 pad: 1 } }', { l: [[4, 2, 4, 4], [2]] }],
+  ['Normalize', 'layer { name: "l" type: "Normalize" bottom: "data" top: "l" norm_param { across_spatial: false } }', { l: [[1]] }],
+  ['Normalize across', 'layer { name: "l" type: "Normalize" bottom: "data" top: "l" norm_param { across_spatial: true } }', { l: [[1]] }],
+  ['MVN', 'layer { name: "l" type: "MVN" bottom: "data" top: "l" }'],
+  ['BatchNorm', 'layer { name: "l" type: "BatchNorm" bottom: "data" top: "l" }', { l: [[4], [4], [1]] }],
+  ['Scale', 'layer { name: "l" type: "Scale" bottom: "data" top: "l" scale_param { bias_term: true } }', { l: [[4], [4]] }],
+  ['PReLU', 'layer { name: "l" type: "PReLU" bottom: "data" top: "l" }', { l: [[4]] }],
+  ['ArgMax axis 1', 'layer { name: "l" type: "ArgMax" bottom: "data" top: "l" argmax_param { axis: 1 } }'],
+  ['Reduction', 'layer { name: "l" type: "Reduction" bottom: "data" top: "l" reduction_param { axis: 2 } }'],
+  ['Eltwise', 'layer { name: "l" type: "Eltwise" bottom: "data" bottom: "data" top: "l" }'],
+  ['Power', 'layer { name: "l" type: "Power" bottom: "data" top: "l" power_param { power: 2 } }'],
+  ['ShuffleChannel', 'layer { name: "l" type: "ShuffleChannel" bottom: "data" top: "l" shuffle_channel_param { group: 2 } }'],
+  ['SPP', 'layer { name: "l" type: "SPP" bottom: "data" top: "l" spp_param { pyramid_height: 2 } }'],
+  ['Convolution dw', 'layer { name: "l" type: "ConvolutionDepthwise" bottom: "data" top: "l" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }', { l: [[4, 1, 3, 3], [4]] }],
+  ['Bias', 'layer { name: "l" type: "Bias" bottom: "data" top: "l" }', { l: [[4]] }],
+  ['Crop', 'layer { name: "c" type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 4 kernel_size: 3 pad: 2 } }\nlayer { name: "l" type: "Crop" bottom: "c" bottom: "data" top: "l" crop_param { axis: 2 offset: 1 } }', { c: [[4, 4, 3, 3], [4]] }],
+];
+
+/** Layers whose conversion holds the size as it must (ONNX has no adaptive pooling; a Reorg's view), named by the check. */
+const SIZE_BOUND: Record<string, string> = {
+  Reorg: "layer 'l' (Reorg) builds the input's size in (its constant 'l/view' is [1, 1, 8, 2, 8, 2] here, [1, 1, 14, 2, 18, 2] at [1, 4, 14, 18])",
+  SPP: "layer 'l' (SPP) builds the input's size in (its MaxPool node's kernel_shape is [8, 8] here, [11, 13] at [1, 4, 11, 13])",
+};
+
+function layerNet(text: string, w: Record<string, number[][]> = {}): Net {
+  const weights = Object.fromEntries(Object.entries(w).map(([k, shapes]) => [k, shapes.map((d) => new Tensor(d, Float32Array.from({ length: sizeOf(d) }, (_, i) => (i % 7) / 7 + 0.1)))]));
+  return netFrom(input([1, 4, 8, 8]) + text, weights);
+}
+
+describe('every layer kind: size-free and right at three sizes, or named by the check', () => {
+  for (const [name, text, w] of LAYERS)
+    it(name, async () => {
+      const net = layerNet(text, w);
+      if (SIZE_BOUND[name]) {
+        expect(sizeDependence(net.graph, convertGraph(net.graph, { anySize: true, outputs: 'all' }), reshaper(net), { outputs: 'all' })).toBe(SIZE_BOUND[name]);
+      } else {
+        const model = await anySizeSession(net);
+        for (const [h, w] of [[8, 8], [11, 13], [16, 10]]) await sameAtSize(net, model, { data: random([1, 4, h, w], h * w) });
+        await model.session.release();
+      }
+      net.dispose();
+    });
+});
+
 describe('sizeDependence: a net that builds the size in is named by its first such layer', () => {
   it('an InnerProduct after a spatial blob', () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
@@ -197,12 +258,12 @@ describe('sizeDependence: a net that builds the size in is named by its first su
     net.dispose();
   });
 
-  it('a Reshape to fixed dims', () => {
+  it('a Reshape whose merged axes do not run to the last (its shape as constants)', () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
       layer { name: "relu" type: "ReLU" bottom: "data" top: "relu" }
-      layer { name: "flat" type: "Reshape" bottom: "relu" top: "flat" reshape_param { shape { dim: 0 dim: -1 } } }`);
+      layer { name: "flat" type: "Reshape" bottom: "relu" top: "flat" reshape_param { axis: 1 num_axes: 2 shape { dim: -1 } } }`);
     const conversion = convertGraph(net.graph, { anySize: true });
-    expect(sizeDependence(net.graph, conversion, reshaper(net), {})).toBe("layer 'flat' (Reshape) builds the input's size in (its constant 'flat/shape' is [1, 72] here, [1, 198] at [1, 2, 9, 11])");
+    expect(sizeDependence(net.graph, conversion, reshaper(net), {})).toBe("layer 'flat' (Reshape) builds the input's size in (its constant 'flat/shape' is [1, 12, 6] here, [1, 18, 11] at [1, 2, 9, 11])");
     net.dispose();
   });
 });
@@ -257,10 +318,10 @@ describe('OnnxSessions with anySize: one session for every size where the net al
     net.dispose();
   });
 
-  it('a net that builds the size in (a Reshape to fixed dims): one session per size, outputs equal to the plain per-size sessions', async () => {
+  it('a net that builds the size in (a Reshape of axes 1 and 2): one session per size, outputs equal to the plain per-size sessions', async () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
       layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 } }
-      layer { name: "r" type: "Reshape" bottom: "pool" top: "flat" reshape_param { shape { dim: 0 dim: -1 } } }`);
+      layer { name: "r" type: "Reshape" bottom: "pool" top: "flat" reshape_param { axis: 1 num_axes: 2 shape { dim: -1 } } }`);
     const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });
     for (const [h, w] of [[6, 6], [7, 9], [10, 5]]) {
       const data = random([1, 2, h, w], h + w);
@@ -276,9 +337,9 @@ describe('OnnxSessions with anySize: one session for every size where the net al
 
   it('OnnxRunner with anySize refuses such a net in one line', async () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
-      layer { name: "r" type: "Reshape" bottom: "data" top: "flat" reshape_param { shape { dim: 0 dim: -1 } } }`);
+      layer { name: "r" type: "Reshape" bottom: "data" top: "flat" reshape_param { axis: 1 num_axes: 2 shape { dim: -1 } } }`);
     await expect(runOnnx(net.graph, { data: random([1, 2, 6, 6], 1) }, { anySize: true })).rejects.toThrow(
-      "options.anySize: the net does not serve every input size: layer 'r' (Reshape) builds the input's size in (its constant 'r/shape' is [1, 72] here, [1, 198] at [1, 2, 9, 11])");
+      "options.anySize: the net does not serve every input size: layer 'r' (Reshape) builds the input's size in (its constant 'r/shape' is [1, 12, 6] here, [1, 18, 11] at [1, 2, 9, 11])");
     net.dispose();
   });
 });
@@ -325,6 +386,22 @@ describe('crema convert --any-size', () => {
     const config = fs.readFileSync(path.join(tmp, 'PNet/config.pbtxt'), 'utf8');
     expect(config).toContain('max_batch_size: 8');
     expect(config.match(/dims: \[ .* \]/g)).toEqual(['dims: [ 3, -1, -1 ]', 'dims: [ 4, -1, -1 ]', 'dims: [ 2, -1, -1 ]']);
+  });
+});
+
+describe("the library's convert(net, { anySize, anyBatch })", () => {
+  it('declares a symbolic batch, height and width, and refuses a net that builds the size in by the same line', async () => {
+    const net = await Net.load(path.join(root, 'models/mtcnn/det1.prototxt'), path.join(root, 'models/mtcnn/det1.caffemodel'));
+    const model = decodeModel(await convert(net, { anySize: true, anyBatch: true }));
+    const dims = (v: ValueInfoObj) => v.type.tensor_type.shape!.dim.map((d) => ('dim_param' in d ? d.dim_param : d.dim_value));
+    expect(model.graph.input.map(dims)).toEqual([['batch', 3, 'height', 'width']]);
+    expect(model.graph.output.map(dims)).toEqual([['batch', 4, 'conv4-2_2', 'conv4-2_3'], ['batch', 2, 'conv4-2_2', 'conv4-2_3']]);
+    expect([...net.shapes.get('data')!]).toEqual([1, 3, 12, 12]); // the net's own shapes, put back
+    net.dispose();
+    const flat = netFrom(input([1, 2, 6, 6]) + 'layer { name: "r" type: "Reshape" bottom: "data" top: "flat" reshape_param { axis: 1 num_axes: 2 shape { dim: -1 } } }');
+    await expect(convert(flat, { anySize: true })).rejects.toThrow(
+      "options.anySize: the net does not serve every input size: layer 'r' (Reshape) builds the input's size in (its constant 'r/shape' is [1, 12, 6] here, [1, 18, 11] at [1, 2, 9, 11])");
+    flat.dispose();
   });
 });
 

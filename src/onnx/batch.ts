@@ -39,8 +39,13 @@ export function freeBatchDimension(model: ModelObj): void {
   }
 }
 
-/** Two other sizes for sizeDependence: odd and even steps, so that a pooling's rounding and its clip go both ways. */
+/**
+ * sizeDependence's two other sizes, as steps to the height and width: odd and even, so that a pooling's rounding and
+ * its clip go both ways; times m for a net that takes only multiples of m (a Reorg, or branches that meet after
+ * strided layers: an FPN takes multiples of 32), the first m (1, 2, 4, ... 64) at which the net takes both.
+ */
 const SIZE_STEPS: readonly (readonly [number, number])[] = [[3, 5], [8, 1]];
+const SIZE_MULTIPLES = [1, 2, 4, 8, 16, 32, 64];
 
 /** The output axes that vary with the input size (graph output name -> axes), for freeSizeDimensions. */
 export type VaryingAxes = Map<string, number[]>;
@@ -70,17 +75,23 @@ export function freeSize(graph: Graph, conversion: OnnxConversion, reshape: Resh
 export function sizeVariation(graph: Graph, conversion: OnnxConversion, reshape: ReshapeTo, options: ConvertOptions): string | VaryingAxes {
   const own = Object.fromEntries(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!]));
   if (!graph.inputs.some((n) => own[n].length >= 3)) return 'the net has no input with a height or width (axes 2 and up)';
-  const grown = (steps: readonly [number, number]) =>
-    Object.fromEntries(graph.inputs.map((n) => [n, own[n].map((d, i) => (i >= 2 ? d + steps[(i - 2) % 2] : d))]));
-  const variants = SIZE_STEPS.map(grown);
-  return compareAt(graph, conversion, { ...options, anySize: true }, {
-    what: "input's size",
-    variants,
-    reshape: (shapes) => reshape(shapes),
-    restore: () => void reshape(own),
-    refused: (message, at) => `at ${at}, ${message}`,
-    free: (model, varying) => freeSizeDimensions(model, varying),
-  });
+  const grown = (steps: readonly [number, number], m: number) =>
+    Object.fromEntries(graph.inputs.map((n) => [n, own[n].map((d, i) => (i >= 2 && own[n].length >= 3 ? d + m * steps[(i - 2) % 2] : d))]));
+  let first: string | undefined;
+  for (const m of SIZE_MULTIPLES) {
+    let refused = false;
+    const result = compareAt(graph, conversion, { ...options, anySize: true }, {
+      what: "input's size",
+      variants: SIZE_STEPS.map((steps) => grown(steps, m)),
+      reshape: (shapes) => reshape(shapes),
+      restore: () => void reshape(own),
+      refused: (message, at) => ((refused = true), `at ${at}, ${message}`),
+      free: (model, varying) => freeSizeDimensions(model, varying),
+    });
+    if (!refused) return result;
+    first ??= result as string; // the net refused these sizes: said for the odd steps when no multiple serves either
+  }
+  return first!;
 }
 
 /**
