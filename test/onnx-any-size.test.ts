@@ -258,6 +258,15 @@ describe('sizeDependence: a net that builds the size in is named by its first su
     net.dispose();
   });
 
+  it('an SSD head: its PriorBox boxes are constants of the size (fixtures/ssd/head)', async () => {
+    const dir = path.join(here, 'fixtures/ssd/head');
+    const net = await Net.load(path.join(dir, 'net.prototxt'), path.join(dir, 'weights.caffemodel'));
+    const conversion = convertGraph(net.graph, { anySize: true });
+    expect(sizeDependence(net.graph, conversion, reshaper(net), {})).toBe(
+      "layer 'prior_a' (PriorBox) builds the input's size in (its constant 'prior_a_2' is of shape [1, 2, 1024] here, of shape [1, 2, 1760] at [2, 3, 19, 21])");
+    net.dispose();
+  });
+
   it('a Reshape whose merged axes do not run to the last (its shape as constants)', () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
       layer { name: "relu" type: "ReLU" bottom: "data" top: "relu" }
