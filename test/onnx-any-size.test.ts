@@ -344,6 +344,20 @@ describe('OnnxSessions with anySize: one session for every size where the net al
     net.dispose();
   });
 
+  it("with anyBatch too, a net bound to its size but not its batch (R-Net's InnerProduct): 1 session for three batches", async () => {
+    const net = await Net.load(path.join(root, 'models/mtcnn/det2.prototxt'), path.join(root, 'models/mtcnn/det2.caffemodel'), { threads: 1 });
+    const sessions = new OnnxSessions(net, { anySize: true, anyBatch: true, threads: 1 });
+    for (const n of [1, 3, 5]) {
+      const data = random([n, 3, 24, 24], n);
+      const got = await sessions.run({ data });
+      const plain = await runOnnx(net.graph, { data }, { threads: 1 });
+      for (const blob of net.outputs) expect(got.get(blob)!.data, `${blob}, batch ${n}`).toEqual(plain.get(blob)!.data);
+    }
+    expect(sessions.made).toBe(1);
+    await sessions.release();
+    net.dispose();
+  });
+
   it('OnnxRunner with anySize refuses such a net in one line', async () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
       layer { name: "r" type: "Reshape" bottom: "data" top: "flat" reshape_param { axis: 1 num_axes: 2 shape { dim: -1 } } }`);

@@ -315,15 +315,16 @@ export class OnnxSessions {
       varying = typeof found === 'object' ? found : undefined;
       this.sizeFree.set(key, varying !== undefined);
     }
-    // A net that builds the size in gets the model it always had, one per size.
-    if (!varying) conversion = convertGraph(this.graph, { ...options, anySize: false });
+    // A net that builds the size in gets the model it always had, one per size (and is asked about the batch as such).
+    const made = { ...options, anySize: varying !== undefined };
+    if (!varying) conversion = convertGraph(this.graph, made);
     let batch = this.batchFree.get(key);
     if (batch === undefined && this.options.anyBatch) {
-      batch = batchDependence(this.graph, conversion!, (b) => atBatch(this.graph, b), options) === undefined;
+      batch = batchDependence(this.graph, conversion!, (b) => atBatch(this.graph, b), made) === undefined;
       this.batchFree.set(key, batch);
     }
     if (varying) freeSizeDimensions(conversion!.model, varying);
-    return OnnxRunner.create(this.graph, { ...options, anyBatch: batch === true, anySize: varying !== undefined }, conversion);
+    return OnnxRunner.create(this.graph, { ...made, anyBatch: batch === true }, conversion);
   }
 
   async release(): Promise<void> {
