@@ -56,9 +56,9 @@ const input = (dims: number[], name = 'data') => `layer { name: "${name}" type: 
 const reshaper = (net: Net) => (shapes: Record<string, readonly number[]>) => (net.reshape(shapes as Record<string, number[]>), net.graph);
 
 /** The net converted once with anySize, its sizes freed (asserting that it serves every size), in a session. */
-async function anySizeSession(net: Net, outputs: 'net' | 'all' | string[] = 'all'): Promise<{ conversion: OnnxConversion; session: ort.InferenceSession }> {
-  const conversion = convertGraph(net.graph, { anySize: true, outputs });
-  expect(freeSize(net.graph, conversion, reshaper(net), { outputs })).toBeUndefined();
+async function anySizeSession(net: Net, outputs: 'net' | 'all' | string[] = 'all', lrn: 'native' | 'decomposed' = 'native'): Promise<{ conversion: OnnxConversion; session: ort.InferenceSession }> {
+  const conversion = convertGraph(net.graph, { anySize: true, outputs, lrn });
+  expect(freeSize(net.graph, conversion, reshaper(net), { outputs, lrn })).toBeUndefined();
   return { conversion, session: await ort.InferenceSession.create(encodeConversion(conversion), { intraOpNumThreads: 1, logSeverityLevel: 3 }) };
 }
 
@@ -188,6 +188,7 @@ describe('size-free Crop and Interp against the native engine', () => {
 /** One or two layers on a 1 x 4 x 8 x 8 input, weights (when they take some) of a fixed pattern. */
 const LAYERS: [string, string, Record<string, number[][]>?][] = [
   ['LRN across', 'layer { name: "l" type: "LRN" bottom: "data" top: "l" lrn_param { local_size: 3 } }'],
+  ['LRN across, decomposed', 'layer { name: "l" type: "LRN" bottom: "data" top: "l" lrn_param { local_size: 3 } }'],
   ['LRN within', 'layer { name: "l" type: "LRN" bottom: "data" top: "l" lrn_param { local_size: 3 norm_region: WITHIN_CHANNEL } }'],
   ['Softmax', 'layer { name: "l" type: "Softmax" bottom: "data" top: "l" }'],
   ['Softmax axis 2', 'layer { name: "l" type: "Softmax" bottom: "data" top: "l" softmax_param { axis: 2 } }'],
@@ -236,7 +237,7 @@ describe('every layer kind: size-free and right at three sizes, or named by the 
       if (SIZE_BOUND[name]) {
         expect(sizeDependence(net.graph, convertGraph(net.graph, { anySize: true, outputs: 'all' }), reshaper(net), { outputs: 'all' })).toBe(SIZE_BOUND[name]);
       } else {
-        const model = await anySizeSession(net);
+        const model = await anySizeSession(net, 'all', name === 'LRN across, decomposed' ? 'decomposed' : 'native');
         for (const [h, w] of [[8, 8], [11, 13], [16, 10]]) await sameAtSize(net, model, { data: random([1, 4, h, w], h * w) });
         await model.session.release();
       }
