@@ -118,6 +118,20 @@ describe('size-free Pooling: one model for every size, against the native engine
       net.dispose();
     });
 
+  for (const [name, param] of [
+    ['MAX k2 s1 (darknet\'s "same" maxpool: one more window)', 'pool: MAX kernel_size: 2 stride: 1'],
+    ['AVE k4 s1 p1 (one more window, clipped)', 'pool: AVE kernel_size: 4 stride: 1 pad: 1'],
+    ['MAX k3 s2 p1 (no growth: an even difference)', 'pool: MAX kernel_size: 3 stride: 2 pad: 1'],
+  ])
+    it(`the yolo dialect: ${name}`, async () => {
+      const text = input([1, 2, 10, 10]) + `layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" pooling_param { ${param} } }`;
+      const net = Net.fromNetParameter(parsePrototxt(text, 'yolo.prototxt') as NetParameter, new Map(), [], { dialect: 'yolo' });
+      const model = await anySizeSession(net);
+      for (const [i, [h, w]] of SIZES.entries()) await sameAtSize(net, model, { data: random([1, 2, h, w], 30 + i) });
+      await model.session.release();
+      net.dispose();
+    });
+
   it('holds no constant of the input size: MAX one MaxPool, AVE\'s divisors a ones plane pooled, sized from Shape', () => {
     const net = poolNet('pool: AVE kernel_size: 2 stride: 2 pad: 1');
     const { model } = convertGraph(net.graph, { anySize: true });
