@@ -157,9 +157,9 @@ describe('model files a killed process left (sweepModelDirs)', () => {
     }
   }
 
-  /** A directory named as crema names its model files, holding one file, last changed `age` ms before `now`. */
-  function modelDir(root: string, pid: number, random: string, age: number, now: number): string {
-    const dir = path.join(root, `crema-onnx-${pid}-${random}`);
+  /** A directory named as crema names its model files (or `name`), holding one file, last changed `age` ms before `now`. */
+  function modelDir(root: string, pid: number, random: string, age: number, now: number, name = `crema-onnx-${pid}-${random}`): string {
+    const dir = path.join(root, name);
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, WEIGHTS_FILE), 'weights');
     fs.utimesSync(dir, (now - age) / 1000, (now - age) / 1000);
@@ -177,8 +177,7 @@ describe('model files a killed process left (sweepModelDirs)', () => {
     fs.writeFileSync(path.join(elsewhere, 'keep'), 'x');
     fs.symlinkSync(elsewhere, path.join(root, `crema-onnx-${dead}-L1nk00`)); // a link of our pattern: never followed
     fs.writeFileSync(path.join(root, `crema-onnx-${dead}-F1le00`), 'a file'); // a file of our pattern: not ours
-    const other = modelDir(root, dead, 'xxxxxx', old, now); // renamed below out of the pattern (another tool's)
-    fs.renameSync(other, path.join(root, 'crema-onnx-files-xxxxxx'));
+    modelDir(root, dead, '', old, now, 'crema-onnx-files-xxxxxx'); // another name (a test's, another tool's): not ours
     return { root, dead, stale, live, fresh, elsewhere };
   }
 
