@@ -11,9 +11,10 @@ import { type LayerSummary, summarize } from './graph/summary.js';
 import { imageInput } from './image/input.js';
 import { PREPROCESS_OPTIONS, type PreprocessOptions, geometryOf, preprocessPart } from './image/preprocess.js';
 import { type ConvertOptions, convertGraph, encodeConversion } from './onnx/convert.js';
+import { TOO_LARGE_ADVICE } from './onnx/proto.js';
+import { writeModelFile } from './onnx/write.js';
 import type { Net } from './runtime/net.js';
 import { CremaError } from './util/errors.js';
-import { writeOutput } from './util/files.js';
 import { checkOptionKeys } from './util/options.js';
 import { type Bytes, type Source, kindOf, resolveSource, withSource } from './util/source.js';
 import { type VerifyOptions, type VerifyReport, verifyNet } from './verify/verify.js';
@@ -23,15 +24,21 @@ export type { ConvertOptions, LayerSummary, VerifyOptions, VerifyReport };
 const VERIFY_OPTIONS: readonly (keyof VerifyOptions)[] = ['inputs', 'reference', 'tolerance', 'seed', 'threads', 'lrn', 'opset'];
 
 /**
- * The net as an ONNX model with Caffe's semantics: its bytes, also written (atomically) to `file` when given.
- * The model's inputs and outputs are the net's at its current input shapes.
+ * The net as an ONNX model with Caffe's semantics: its bytes; or, with `file`, written there (atomically) from
+ * chunks whose tensors are the net's own weights, never one buffer of the model's size (VGG-16: 619 MB at the peak
+ * rather than 1.47 GB), and then the file's name and size. The model's inputs and outputs are the net's at its
+ * current input shapes.
  */
-export async function convert(net: Net, options: ConvertOptions & { file?: string } = {}): Promise<Uint8Array> {
+export async function convert(net: Net, options?: ConvertOptions & { file?: undefined }): Promise<Uint8Array>;
+export async function convert(net: Net, options: ConvertOptions & { file: string }): Promise<{ file: string; size: number }>;
+export async function convert(net: Net, options?: ConvertOptions & { file?: string }): Promise<Uint8Array | { file: string; size: number }>;
+export async function convert(net: Net, options: ConvertOptions & { file?: string } = {}): Promise<Uint8Array | { file: string; size: number }> {
   checkOptionKeys(options, ['opset', 'outputs', 'lrn', 'file'], 'convert');
   net.checkWeights();
-  const bytes = encodeConversion(convertGraph(net.graph, options));
-  if (options.file !== undefined) await writeOutput(options.file, bytes);
-  return bytes;
+  const conversion = convertGraph(net.graph, options);
+  if (options.file === undefined) return encodeConversion(conversion);
+  const written = await writeModelFile(conversion.model, options.file, { advice: TOO_LARGE_ADVICE });
+  return { file: options.file, size: written.bytes };
 }
 
 /** Every blob's shape and, per layer, its bottoms, tops, parameter count and multiply-adds (`crema info --json`). */
