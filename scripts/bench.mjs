@@ -33,7 +33,9 @@ const { loadNet } = await import('../dist/caffe/load.js');
 const { Net } = await import('../dist/runtime/net.js');
 const { lrnLayer } = await import('../dist/layers/lrn.js');
 const { Tensor } = await import('../dist/tensor.js');
-const { convertGraph, encodeConversion } = await import('../dist/onnx/convert.js');
+const { convertGraph } = await import('../dist/onnx/convert.js');
+const { encodeModel } = await import('../dist/onnx/proto.js');
+const { openBenchSession } = await import('../dist/bench/onnx.js');
 const { interleave, summarize } = await import('../dist/bench/stats.js');
 const { setNativeThreads } = await import('../dist/bench/bench-net.js');
 const { collectGarbage } = await import('../dist/kernels/wasm.js');
@@ -102,13 +104,16 @@ function modelBytes(name, nodes, initializer, input, output) {
 
 // ORT's pool threads spin for a while after each run; interleaved with other contenders, that spinning would
 // take a core from whatever runs next, so it is off for every session here (CREMA_BENCH_SPIN=1 turns it on).
-const spin = process.env.CREMA_BENCH_SPIN === '1' ? '1' : '0';
+const spin = process.env.CREMA_BENCH_SPIN === '1';
 
-function session(bytes, threads) {
-  return ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3,
-    extra: { session: { intra_op: { allow_spinning: spin } } },
-  });
+/**
+ * An ORT session as `crema bench` opens one (src/bench/onnx.ts): crema's conversion (a ModelObj) as users' sessions
+ * are, from the model files with the weights mapped; a hand-built model from its bytes. `run`, `outputNames` and
+ * `release` as ORT's.
+ */
+async function session(model, threads) {
+  const s = await openBenchSession(model, { threads, spin });
+  return { run: (feeds, fetches) => s.session.run(feeds, fetches), outputNames: s.session.outputNames, release: () => s.release() };
 }
 
 function hashData(count, seed, amplitude) {
@@ -302,8 +307,8 @@ async function benchAlexNet() {
   const feeds = { [input]: new ort.Tensor('float32', x.data, [...dims]) };
   const nativeOut = net.forward({ [input]: x })[net.outputs[0]].data.slice();
   const hand = handBuiltAlexNet(net);
-  const converted = encodeConversion(convertGraph(net.graph, {}));
-  const decomposed = encodeConversion(convertGraph(net.graph, { lrn: 'decomposed' }));
+  const converted = convertGraph(net.graph, {}).model;
+  const decomposed = convertGraph(net.graph, { lrn: 'decomposed' }).model;
   const it = iters(15);
   for (const threads of [1, 2]) {
     const sessions = { hand: await session(hand, threads), crema: await session(converted, threads), decomposed: await session(decomposed, threads) };
@@ -403,13 +408,13 @@ async function release(...nets) {
   await new Promise((resolve) => setTimeout(resolve, 0)); // FinalizationRegistry callbacks run as tasks after a GC
 }
 
-/** A zoo net loaded with its seeded input, crema's ONNX of it and ORT's feeds (the zoo and ortweb sections). */
+/** A zoo net loaded with its seeded input, crema's ONNX model of it and ORT's feeds (the zoo and ortweb sections). */
 async function zooCase(model) {
   const net = await Net.load(zooPrototxt(model), zooWeights(model));
   const input = net.inputs[0], dims = net.shapes.get(input);
   const x = new Tensor(dims, hashData(dims.reduce((a, b) => a * b, 1), 11, 100));
-  const bytes = encodeConversion(convertGraph(net.graph, {}));
-  return { net, input, dims, x, bytes, feeds: { [input]: new ort.Tensor('float32', x.data, [...dims]) } };
+  const converted = convertGraph(net.graph, {}).model;
+  return { net, input, dims, x, converted, feeds: { [input]: new ort.Tensor('float32', x.data, [...dims]) } };
 }
 
 /**
@@ -429,7 +434,7 @@ async function zooRatios(group, label, judgeRow, { together = false } = {}) {
   const warmup = 3;
   for (const [model, goal, limit] of ZOO) {
     if (!zooAvailable(model)) continue;
-    const { net, input, x, bytes, feeds } = await zooCase(model);
+    const { net, input, x, converted, feeds } = await zooCase(model);
     const iterations = iters(model === 'vgg16' || model === 'openpose' ? 4 : 8);
     const probe = coreProbe() ?? []; // timed among the forwards: the `core` column
     const ideal = kernelBound(net.graph).ideal; // the `bound` column
@@ -439,7 +444,7 @@ async function zooRatios(group, label, judgeRow, { together = false } = {}) {
       judgeRow(model, threads, goal, limit, ref, row);
     };
     if (together && (await setNativeThreads(2, [net])) === 2) {
-      const sessions = [await session(bytes, 1), await session(bytes, 2)];
+      const sessions = [await session(converted, 1), await session(converted, 2)];
       const contenders = [1, 2].flatMap((threads) => [
         { name: `native ${threads}`, run: () => ((net.threads = threads), net.forward({ [input]: x })) },
         { name: `onnx ${threads}`, run: () => sessions[threads - 1].run(feeds) },
@@ -457,7 +462,7 @@ async function zooRatios(group, label, judgeRow, { together = false } = {}) {
         notes.push(`${model} at ${threads} threads: skipped (the native engine uses ${nt} thread${nt === 1 ? '' : 's'})`);
         continue;
       }
-      const s = await session(bytes, threads);
+      const s = await session(converted, threads);
       const samples = await interleave(
         [{ name: 'native', run: () => net.forward({ [input]: x }) }, { name: 'onnx', run: () => s.run(feeds) }].concat(probe),
         { iterations, warmup },
@@ -579,7 +584,7 @@ async function benchBatch() {
  */
 async function ortBatchGain(model, one, eight, x1, x8, threads, options) {
   const input = one.inputs[0];
-  const sessions = await Promise.all([one, eight].map((n) => session(encodeConversion(convertGraph(n.graph, {})), threads)));
+  const sessions = await Promise.all([one, eight].map((n) => session(convertGraph(n.graph, {}).model, threads)));
   const feeds = [x1, x8].map((x) => ({ [input]: new ort.Tensor('float32', x.data, [...x.dims]) }));
   const samples = await interleave(sessions.map((s, i) => ({ name: String(i), run: () => s.run(feeds[i]) })), options);
   await Promise.all(sessions.map((s) => s.release()));
@@ -701,13 +706,14 @@ async function benchOrtWeb() {
   try {
     for (const [model] of ZOO) {
       if (!zooAvailable(model)) continue;
-      const { net, input, dims, x, bytes, feeds } = await zooCase(model);
+      const { net, input, dims, x, converted, feeds } = await zooCase(model);
+      const bytes = encodeModel(converted); // onnxruntime-web's model: its bytes
       const both = (await setNativeThreads(2, [net])) === 2;
       const threadCounts = both ? [1, 2] : [1];
       if (!both) notes.push(`ortweb ${model}: 1 thread only (the native engine has fewer than 2 threads)`);
       const sessions = [];
       for (const threads of threadCounts) {
-        sessions.push(await session(bytes, threads));
+        sessions.push(await session(converted, threads));
         await webs[threads - 1].load(bytes, input, dims, x.data);
       }
       // Outputs first, one run of each contender (their warm-up): ORT-web at each thread count against native and

@@ -12,13 +12,17 @@ const cifar = path.resolve('models/cifar10_full');
 const load = () => Net.load(path.join(cifar, 'deploy.prototxt'), path.join(cifar, 'weights.caffemodel'), { threads: 1 });
 
 describe('the library API', () => {
-  it('convert gives ONNX bytes that ONNX Runtime runs to the native numbers, and writes the file when asked', async () => {
+  it('convert gives ONNX bytes that ONNX Runtime runs to the native numbers; with a file, writes those bytes there and gives its size', async () => {
     const net = await load();
     const x = readNpy(path.join(cifar, 'example-input.npy'));
     const want = Float32Array.from(net.forward({ data: x }).prob.data);
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'crema-api-')), 'cifar.onnx');
-    const bytes = await convert(net, { file });
-    expect(fs.readFileSync(file)).toEqual(Buffer.from(bytes));
+    const bytes = await convert(net);
+    expect(bytes).toBeInstanceOf(Uint8Array);
+    expect(await convert(net, { file })).toEqual({ file, size: bytes.length });
+    expect(fs.readFileSync(file).equals(Buffer.from(bytes))).toBe(true);
+    expect(fs.readdirSync(path.dirname(file))).toEqual(['cifar.onnx']); // no temporary file left beside it
+    await expect(convert(net, { file: path.dirname(file) })).rejects.toThrow(new CremaError(`${path.dirname(file)}: is a directory, expected a file name`));
     const session = await ort.InferenceSession.create(bytes);
     const got = (await session.run({ data: new ort.Tensor('float32', x.data, x.dims) })).prob.data as Float32Array;
     got.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThan(1e-5));

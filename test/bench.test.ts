@@ -1,9 +1,13 @@
 // `crema bench` and the timing helpers: the shapes of what they print and return, never how fast anything is.
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { benchNet } from '../src/bench/bench-net.js';
-import { layerTimesFromProfile, nodeNameOf, type ProfileEvent } from '../src/bench/onnx.js';
+import * as ort from 'onnxruntime-node';
+import { layerTimesFromProfile, nodeNameOf, openBenchSession, type ProfileEvent } from '../src/bench/onnx.js';
+import { runOnnx } from '../src/onnx/run.js';
+import { nodePlatform } from '../src/platform/node.js';
 import { setThreads } from '../src/kernels/wasm.js';
 import { interleave, median, summarize } from '../src/bench/stats.js';
 import { backendNote, formatBench } from '../src/cli/commands/bench.js';
@@ -141,6 +145,37 @@ describe('crema bench', () => {
     expect(onnxNames.map((n: string) => order.indexOf(n))).toEqual([...onnxNames.map((n: string) => order.indexOf(n))].sort((a, b) => a - b));
     expect(onnxNames.every((n: string) => order.includes(n))).toBe(true);
   }, 30_000);
+
+  it('--backend onnx opens its session as users\' are: from the model files the Node platform writes (the weights mapped), gone once it is made', async () => {
+    const net = await Net.load(lenet[0], lenet[1]);
+    const made: string[] = [];
+    const write = nodePlatform.onnxModelFiles!;
+    nodePlatform.onnxModelFiles = (model) => {
+      const files = write(model);
+      made.push(path.dirname(files.path));
+      return files;
+    };
+    try {
+      const results = await benchNet(net, { backends: ['onnx'], threads: 1, iterations: 1, batch: 1, warmup: 0 });
+      expect(results.map((x) => [x.backend, x.threads, x.batch])).toEqual([['onnx', 1, 1]]);
+      expect(made.length).toBe(1);
+      expect(fs.existsSync(made[0])).toBe(false);
+      // the benchmark's session computes a user's session's numbers (runOnnx), bit for bit; from bytes too
+      const data = new Tensor([1, 1, 28, 28], Float32Array.from({ length: 28 * 28 }, (_, i) => Math.sin(i)));
+      const want = (await runOnnx(net.graph, { data })).get('prob')!.data;
+      expect(made.length).toBe(2);
+      for (const model of [convertGraph(net.graph).model, encodeConversion(convertGraph(net.graph))]) {
+        const s = await openBenchSession(model, { threads: 1 });
+        const got = (await s.session.run({ data: new ort.Tensor('float32', data.data, [1, 1, 28, 28]) })).prob.data;
+        await s.release();
+        expect(got).toEqual(want);
+      }
+      expect(made.length).toBe(3); // the model from files once more; the bytes given as they are
+      for (const dir of made) expect(fs.existsSync(dir)).toBe(false);
+    } finally {
+      nodePlatform.onnxModelFiles = write;
+    }
+  });
 
   it('--batch sets the images per forward', async () => {
     const r = await crema('bench', ...lenet, '--iterations', '1', '--warmup', '0', '--batch', '3', '--json');

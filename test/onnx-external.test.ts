@@ -1,18 +1,20 @@
 // The model ONNX Runtime sessions are made from in Node: the converted model with its large tensors in a weights
 // file (src/onnx/external.ts), which ONNX Runtime maps instead of copying. The referee is the converted model's own
 // encoding (encodeConversion, checked against protobufjs's in onnx-convert.test.ts).
-import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import fs, { rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { EXTERNAL_ALIGN, WEIGHTS_FILE, externalModel } from '../src/onnx/external.js';
 import { type ModelObj, decodeModel, encodeModel, onnxType } from '../src/onnx/proto.js';
 import { type Stored, readBack } from './helpers/external.js';
 import { CremaError } from '../src/util/errors.js';
 import { NCHWC_MAX_BYTES, convWeightBytes, layoutOptions, runOnnx } from '../src/onnx/run.js';
-import { nodePlatform } from '../src/platform/node.js';
+import { STALE_MS, nodePlatform, sweepModelDirs } from '../src/platform/node.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { randomArray, rng } from './helpers/compute.js';
@@ -139,5 +141,124 @@ describe('ONNX Runtime sessions from files (Node)', () => {
     expect(layoutOptions(model)).toEqual({});
     expect(layoutOptions(model, convWeightBytes(model) - 1)).toEqual({ extra: { optimization: { disable_specified_optimizers: 'NchwcTransformer' } } });
     expect(NCHWC_MAX_BYTES).toBe(256 * 1048576);
+  });
+});
+
+describe('model files a killed process left (sweepModelDirs)', () => {
+  /** A pid no process has: a child's, once it has exited (spawned again in the unlikely case it was reused). */
+  function deadPid(): number {
+    for (;;) {
+      const pid = spawnSync(process.execPath, ['-e', '']).pid!;
+      try {
+        process.kill(pid, 0);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ESRCH') return pid;
+      }
+    }
+  }
+
+  /** A directory named as crema names its model files (or `name`), holding one file, last changed `age` ms before `now`. */
+  function modelDir(root: string, pid: number, random: string, age: number, now: number, name = `crema-onnx-${pid}-${random}`): string {
+    const dir = path.join(root, name);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, WEIGHTS_FILE), 'weights');
+    fs.utimesSync(dir, (now - age) / 1000, (now - age) / 1000);
+    return dir;
+  }
+
+  /** A temporary folder with a stale directory of a dead pid, a live pid's, a fresh one and look-alikes. */
+  function folder(now: number) {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-sweep-test-'));
+    const dead = deadPid(), old = 2 * STALE_MS;
+    const stale = modelDir(root, dead, 'aB3xYz', old, now);
+    const live = modelDir(root, process.pid, 'qQ1wE2', old, now);
+    const fresh = modelDir(root, dead, 'Zz9Yy8', STALE_MS - 1000, now);
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-sweep-target-'));
+    fs.writeFileSync(path.join(elsewhere, 'keep'), 'x');
+    fs.symlinkSync(elsewhere, path.join(root, `crema-onnx-${dead}-L1nk00`)); // a link of our pattern: never followed
+    fs.writeFileSync(path.join(root, `crema-onnx-${dead}-F1le00`), 'a file'); // a file of our pattern: not ours
+    modelDir(root, dead, '', old, now, 'crema-onnx-files-xxxxxx'); // another name (a test's, another tool's): not ours
+    return { root, dead, stale, live, fresh, elsewhere };
+  }
+
+  const names = (root: string) => fs.readdirSync(root).sort();
+
+  it('removes only the directories of dead pids last changed a minute or more ago: not a live pid\'s, a fresh one, a link or a file', () => {
+    const now = Date.now();
+    const { root, dead, live, fresh, elsewhere } = folder(now);
+    expect(STALE_MS).toBe(60_000);
+    expect(sweepModelDirs(root, now)).toEqual([`crema-onnx-${dead}-aB3xYz`]);
+    expect(names(root)).toEqual([`crema-onnx-${dead}-F1le00`, `crema-onnx-${dead}-L1nk00`, path.basename(fresh), 'crema-onnx-files-xxxxxx', path.basename(live)].sort());
+    expect(fs.readdirSync(elsewhere)).toEqual(['keep']); // the link's target untouched
+    expect(fs.readFileSync(path.join(fresh, WEIGHTS_FILE), 'utf8')).toBe('weights');
+    // a minute later the fresh one is stale too; the live pid's stays while its process lives
+    expect(sweepModelDirs(root, now + STALE_MS)).toEqual([path.basename(fresh)]);
+    expect(sweepModelDirs(root, now + 10 * STALE_MS)).toEqual([]);
+    expect(fs.existsSync(live)).toBe(true);
+    expect(sweepModelDirs(path.join(root, 'no such folder'), now)).toEqual([]);
+    fs.rmSync(root, { recursive: true });
+    fs.rmSync(elsewhere, { recursive: true });
+  });
+
+  it('runs when a session\'s files are written, in their folder, which then holds none of this session\'s', async () => {
+    const lenet = await load('lenet');
+    const { root, dead, live, fresh, elsewhere } = folder(Date.now());
+    const tmp = process.env.TMPDIR;
+    process.env.TMPDIR = root; // os.tmpdir(), where the Node platform writes the model files
+    const data = new Tensor([1, 1, 28, 28], randomArray(28 * 28, rng(5)));
+    try {
+      const out = await runOnnx(lenet.graph, { data });
+      expect(out.get('prob')!.dims).toEqual([1, 10]);
+    } finally {
+      if (tmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmp;
+    }
+    expect(names(root)).toEqual([`crema-onnx-${dead}-F1le00`, `crema-onnx-${dead}-L1nk00`, path.basename(fresh), 'crema-onnx-files-xxxxxx', path.basename(live)].sort());
+    fs.rmSync(root, { recursive: true });
+    fs.rmSync(elsewhere, { recursive: true });
+  });
+
+  it('never fails the session: a folder that cannot be listed, a directory that cannot be removed (read-only), the same outputs', async () => {
+    const lenet = await load('lenet');
+    const data = new Tensor([1, 1, 28, 28], randomArray(28 * 28, rng(6)));
+    const want = (await runOnnx(lenet.graph, { data })).get('prob')!.data;
+    const { root, stale, elsewhere } = folder(Date.now());
+    const tmp = process.env.TMPDIR;
+    process.env.TMPDIR = root;
+    // as root, permissions refuse nothing: the file system's refusals are made here, where the sweep meets them
+    const refused = (code: string) => Object.assign(new Error(`${code}: refused`), { code });
+    const made: string[] = [];
+    const write = nodePlatform.onnxModelFiles!;
+    nodePlatform.onnxModelFiles = (model) => {
+      const files = write(model);
+      made.push(path.dirname(files.path));
+      return files;
+    };
+    const rm = vi.spyOn(fs, 'rmSync').mockImplementation(function (this: unknown, at, options) {
+      if (String(at) === stale) throw refused('EROFS');
+      return Reflect.apply(rmSync, fs, [at, options]);
+    });
+    try {
+      expect((await runOnnx(lenet.graph, { data })).get('prob')!.data).toEqual(want);
+      expect(rm.mock.calls.map(([at]) => String(at))).toEqual([stale, made[0]]); // tried, refused; then its own files
+      expect(fs.existsSync(stale)).toBe(true);
+      const list = vi.spyOn(fs, 'readdirSync').mockImplementation(() => {
+        throw refused('EACCES');
+      });
+      try {
+        expect((await runOnnx(lenet.graph, { data })).get('prob')!.data).toEqual(want);
+      } finally {
+        list.mockRestore();
+      }
+      expect(made.length).toBe(2); // both sessions from their files, removed once made
+      for (const dir of made) expect(fs.existsSync(dir)).toBe(false);
+    } finally {
+      rm.mockRestore();
+      nodePlatform.onnxModelFiles = write;
+      if (tmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmp;
+    }
+    fs.rmSync(root, { recursive: true });
+    fs.rmSync(elsewhere, { recursive: true });
   });
 });

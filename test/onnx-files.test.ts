@@ -221,6 +221,10 @@ describe('the 2 GiB limit of one protobuf message', () => {
     await expect(writeModelFile(model, file, { limit })).rejects.toThrow(
       `the ONNX model would be ${(size / 1e6).toFixed(1)} MB (${size} bytes), more than the ${limit} bytes protobuf allows one model: give --external-data to write its large tensors to a file beside it`,
     );
+    // the library's convert(net, { file }) names no CLI flag: it says what encodeModel says there
+    await expect(writeModelFile(model, file, { limit, advice: TOO_LARGE_ADVICE })).rejects.toThrow(
+      `the ONNX model would be ${(size / 1e6).toFixed(1)} MB (${size} bytes), more than the ${limit} bytes protobuf allows one model: ${TOO_LARGE_ADVICE}`,
+    );
     expect(fs.readdirSync(dir)).toEqual(['m.onnx']);
     expect(fs.readFileSync(file, 'utf8')).toBe('the old model');
     expect(await writeModelFile(model, file, { limit: size })).toEqual({ bytes: size }); // at the limit: written

@@ -4,8 +4,9 @@ import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { loadOrt } from '../onnx/ort.js';
 import type { Graph } from '../graph/graph.js';
-import { convertGraph, encodeConversion } from '../onnx/convert.js';
-import { sessionSafe } from '../onnx/run.js';
+import { convertGraph } from '../onnx/convert.js';
+import type { ModelObj } from '../onnx/proto.js';
+import { openSession, sessionOptions, sessionSafe } from '../onnx/run.js';
 import type { LrnMode } from '../onnx/context.js';
 import type { Tensor } from '../tensor.js';
 import type { LayerTime } from './result.js';
@@ -18,19 +19,39 @@ export interface OnnxSessionOptions {
   profile?: boolean;
 }
 
-/** An ONNX Runtime session on a model given as bytes, set up the way crema's benchmarks compare engines. */
-export async function createSession(model: Uint8Array, options: OnnxSessionOptions & { profileDir?: string }): Promise<ort.InferenceSession> {
-  const { InferenceSession } = await loadOrt();
-  return InferenceSession.create(model, {
-    intraOpNumThreads: options.threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
+/** An ONNX Runtime session as a benchmark holds it: `release` also removes model files that outlived its creation. */
+export interface BenchSession {
+  readonly session: ort.InferenceSession;
+  release(): Promise<void>;
+}
+
+/**
+ * An ONNX Runtime session set up the way crema's benchmarks compare engines: crema's conversion opened as users'
+ * sessions are (run.ts's openSession and sessionOptions: in Node from files, the weights mapped), so that the
+ * benchmark times and holds what users get; a model given as bytes (scripts/bench.mjs's hand-built ones) from them,
+ * with the same options. ORT's pool threads do not spin (`spin` turns it on).
+ */
+export async function openBenchSession(model: ModelObj | Uint8Array, options: OnnxSessionOptions & { profileDir?: string; spin?: boolean }): Promise<BenchSession> {
+  const runtime = await loadOrt();
+  const base = sessionOptions(model instanceof Uint8Array ? undefined : model, options.threads);
+  const settings: ort.InferenceSession.SessionOptions = {
+    ...base,
     // ORT's pool threads spin after each run; interleaved with the native engine, that would take its cores.
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    extra: { ...base.extra, session: { intra_op: { allow_spinning: options.spin ? '1' : '0' } } },
     ...(options.profile ? { enableProfiling: true, profileFilePrefix: path.join(options.profileDir!, 'ort') } : {}),
-  });
+  };
+  if (model instanceof Uint8Array) {
+    const session = await runtime.InferenceSession.create(model, settings);
+    return { session, release: () => session.release() };
+  }
+  const { session, leftover } = await openSession(runtime, model, settings);
+  return {
+    session,
+    async release() {
+      await session.release();
+      leftover?.();
+    },
+  };
 }
 
 /**
@@ -43,7 +64,7 @@ export class OnnxLayerTimer {
 
   private constructor(
     private readonly graph: Graph,
-    private readonly session: ort.InferenceSession,
+    private readonly session: BenchSession,
     private readonly feeds: Record<string, ort.Tensor>,
     private readonly profileDir: string | undefined,
   ) {}
@@ -51,16 +72,15 @@ export class OnnxLayerTimer {
   static async create(graph: Graph, inputs: Record<string, Tensor>, options: OnnxSessionOptions & { lrn?: LrnMode }): Promise<OnnxLayerTimer> {
     const conversion = convertGraph(graph, { lrn: options.lrn });
     const renamed = sessionSafe(conversion.model); // a graph input or output named __proto__ (see sessionSafe)
-    const model = encodeConversion(conversion);
     const profileDir = options.profile ? fs.mkdtempSync(path.join(os.tmpdir(), 'crema-bench-profile-')) : undefined;
-    const session = await createSession(model, { ...options, profileDir });
+    const session = await openBenchSession(conversion.model, { ...options, profileDir });
     const { Tensor: OrtTensor } = await loadOrt();
     const feeds = Object.fromEntries(Object.entries(inputs).map(([name, t]) => [renamed.get(name) ?? name, new OrtTensor('float32', t.data, [...t.dims])]));
     return new OnnxLayerTimer(graph, session, feeds, profileDir);
   }
 
   async run(): Promise<void> {
-    await this.session.run(this.feeds);
+    await this.session.session.run(this.feeds);
     this.runs++;
   }
 
@@ -76,7 +96,7 @@ export class OnnxLayerTimer {
       return [];
     }
     try {
-      this.session.endProfiling();
+      this.session.session.endProfiling();
       await this.session.release();
       const file = fs.readdirSync(this.profileDir).find((f) => f.endsWith('.json'));
       if (!file) return [];

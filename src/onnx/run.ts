@@ -127,10 +127,27 @@ export class OnnxRunner {
 }
 
 /**
- * A session for `model`: from its files where the platform writes them (Node: the weights mapped, not copied; see
- * src/onnx/external.ts), else from memory. `leftover` removes files that outlived the session's creation.
+ * @internal The options users' sessions are made with (OnnxRunner's; `crema bench --backend onnx` adds its own to
+ * them): `threads` intra-op (0: ONNX Runtime's choice), one sequential inter-op thread, every graph optimization, and
+ * the layout `model`'s size allows (layoutOptions; none without a model, for a hand-built one of a benchmark's).
  */
-async function openSession(ort: OrtModule, model: ModelObj, options: ort.InferenceSession.SessionOptions): Promise<{ session: ort.InferenceSession; leftover?: () => boolean }> {
+export function sessionOptions(model: ModelObj | undefined, threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    ...(model ? layoutOptions(model) : {}),
+  };
+}
+
+/**
+ * @internal A session for `model`: from its files where the platform writes them (Node: the weights mapped, not
+ * copied; see src/onnx/external.ts), else from memory. `leftover` removes files that outlived the session's
+ * creation. Users' sessions (OnnxRunner) and the benchmark's (src/bench/onnx.ts) are made here alike.
+ */
+export async function openSession(ort: OrtModule, model: ModelObj, options: ort.InferenceSession.SessionOptions): Promise<{ session: ort.InferenceSession; leftover?: () => boolean }> {
   const files = writtenFiles(model);
   if (!('path' in files)) return { session: await sessionInMemory(ort, model, files.unwritten, options) };
   let session: ort.InferenceSession;

@@ -12,6 +12,8 @@ export interface ModelFileOptions {
   externalData?: string;
   /** The largest single-file model (default protobuf's; lowered in tests). */
   limit?: number;
+  /** What a model too large for one file is told to do (default: the CLI's flag). */
+  advice?: string;
 }
 
 export interface WrittenModel {
@@ -21,7 +23,7 @@ export interface WrittenModel {
   data?: { file: string; bytes: number };
 }
 
-/** Where a single-file model is too large: what the user can do (every caller is the CLI's convert). */
+/** Where a single-file model is too large: what the CLI's user can do (the library says its own). */
 const ADVICE = 'give --external-data to write its large tensors to a file beside it';
 
 /**
@@ -31,7 +33,7 @@ const ADVICE = 'give --external-data to write its large tensors to a file beside
  */
 export async function writeModelFile(model: ModelObj, file: string, options: ModelFileOptions = {}): Promise<WrittenModel> {
   if (options.externalData === undefined) {
-    const sized = sizedModel(model, ADVICE, options.limit);
+    const sized = sizedModel(model, options.advice ?? ADVICE, options.limit);
     await writeOutputs([{ file, content: sized.encodeChunks() }]);
     return { bytes: sized.size };
   }

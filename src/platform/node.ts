@@ -163,9 +163,26 @@ function startNetWorker(): NetWorker {
   };
 }
 
-/** The model and its weights file in a fresh temporary directory, the weights written from the net's own memory. */
+/**
+ * The temporary directories of ONNX Runtime's model files: `crema-onnx-<pid>-<6 random>` under the system's
+ * temporary folder, the pid the writing process's, so that a later process can tell whose they are.
+ */
+const MODEL_DIR = /^crema-onnx-(\d+)-[A-Za-z0-9]{6}$/;
+
+/** A directory of MODEL_DIR younger than this is left alone, whoever wrote it (see sweepModelDirs). */
+export const STALE_MS = 60_000;
+
+/**
+ * The model and its weights file in a fresh temporary directory, the weights written from the net's own memory.
+ * They live for the seconds of the session's creation; a process killed then (SIGKILL, out of memory, Ctrl-C)
+ * leaves them, hundreds of MB for a big net, and the next crema process sweeps them (sweepModelDirs). No SIGINT /
+ * SIGTERM handler removes them: a library's listener changes what the signal does to the user's program (Node then
+ * no longer exits, and re-raising calls the program's own listeners twice), and ONNX Runtime reads the model
+ * synchronously, so a handler would only run once the files are gone anyway, the Ctrl-C waiting for the load.
+ */
 function onnxModelFiles({ model, location, weights }: ExternalModel): { path: string; remove(): boolean } {
-  const dir = fs.mkdtempSync(path.join(tmpdir(), 'crema-onnx-'));
+  sweepModelDirs(tmpdir());
+  const dir = fs.mkdtempSync(path.join(tmpdir(), `crema-onnx-${process.pid}-`));
   const remove = () => {
     try {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -188,6 +205,48 @@ function onnxModelFiles({ model, location, weights }: ExternalModel): { path: st
     throw new CremaError(`cannot write the model for ONNX Runtime in ${dir}: ${err instanceof Error ? err.message : String(err)}`);
   }
   return { path: path.join(dir, 'model.onnx'), remove };
+}
+
+/**
+ * @internal Removes from `dir` the model directories (MODEL_DIR, never a symlink) that crashed crema processes
+ * left: those whose pid is no live process and that were last changed STALE_MS or more before `now`. The age
+ * guards a live writer that this process cannot see (a container sharing the folder, another pid namespace):
+ * its files exist for seconds. Whatever fails (a read-only or unreadable folder, another user's directory) is left
+ * as it is: a sweep never fails the session. Returns the names removed.
+ */
+export function sweepModelDirs(dir: string, now = Date.now()): string[] {
+  const removed: string[] = [];
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return removed;
+  }
+  for (const entry of entries) {
+    const pid = MODEL_DIR.exec(entry.name)?.[1];
+    if (pid === undefined || !entry.isDirectory() || alive(Number(pid))) continue;
+    const at = path.join(dir, entry.name);
+    try {
+      const stat = fs.lstatSync(at); // not followed: a link of the same name is no directory of ours
+      if (!stat.isDirectory() || now - stat.mtimeMs < STALE_MS || (process.getuid && stat.uid !== process.getuid())) continue;
+      fs.rmSync(at, { recursive: true }); // links inside are removed, not followed
+      removed.push(entry.name);
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+  return removed;
+}
+
+/** Whether a process `pid` exists: signal 0 tests without sending; EPERM is a live process of another user. */
+function alive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return true; // 0 would test our process group: never swept
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
 }
 
 /** @internal The Node platform (installed below on import): not in the public types, whose lib need not know WebAssembly. */
