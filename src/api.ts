@@ -11,7 +11,7 @@ import { type LayerSummary, summarize } from './graph/summary.js';
 import { imageInput } from './image/input.js';
 import { PREPROCESS_OPTIONS, type PreprocessOptions, geometryOf, preprocessPart } from './image/preprocess.js';
 import { type ConvertOptions, encodeConversion } from './onnx/convert.js';
-import { convertFree } from './onnx/batch.js';
+import { convertFree, graphReshaper } from './onnx/batch.js';
 import { TOO_LARGE_ADVICE } from './onnx/proto.js';
 import { writeModelFile } from './onnx/write.js';
 import type { Net } from './runtime/net.js';
@@ -40,8 +40,7 @@ export async function convert(net: Net, options: ConvertCall & { file?: string }
   if (options.anyBatch !== undefined && typeof options.anyBatch !== 'boolean') throw new CremaError(`options.anyBatch is true or false, got ${kindOf(options.anyBatch)}`);
   net.checkWeights();
   const { file, anyBatch, ...convertOptions } = options;
-  const reshape = (shapes: Record<string, readonly number[]>) => (net.reshape(shapes as Record<string, number[]>), net.graph);
-  const { conversion } = convertFree(net.graph, reshape, convertOptions, anyBatch ? 'any' : 'fixed');
+  const { conversion } = convertFree(net.graph, graphReshaper(net.graph), convertOptions, anyBatch ? 'any' : 'fixed');
   if (file === undefined) return encodeConversion(conversion);
   const written = await writeModelFile(conversion.model, file, { advice: TOO_LARGE_ADVICE });
   return { file, size: written.bytes };

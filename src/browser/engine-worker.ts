@@ -262,9 +262,9 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
     }
     case 'convert': {
       // The ONNX writer (and its schema) loads on first use: the engine alone stays small.
-      const [{ encodeConversion }, { convertFree }] = await Promise.all([import('../onnx/convert.js'), import('../onnx/batch.js')]);
-      const net = netOf(req.net), reshape = (shapes: Record<string, readonly number[]>) => (net.reshape(shapes as Record<string, number[]>), net.graph);
-      const { conversion } = convertFree(net.graph, reshape, { opset: req.opset, outputs: req.outputs, anySize: req.anySize }, req.anyBatch ? 'any' : 'fixed');
+      const [{ encodeConversion }, { convertFree, graphReshaper }] = await Promise.all([import('../onnx/convert.js'), import('../onnx/batch.js')]);
+      const { graph } = netOf(req.net);
+      const { conversion } = convertFree(graph, graphReshaper(graph), { opset: req.opset, outputs: req.outputs, anySize: req.anySize }, req.anyBatch ? 'any' : 'fixed');
       const bytes = encodeConversion(conversion);
       return [bytes, [bytes.buffer as ArrayBuffer]];
     }

@@ -2,7 +2,7 @@
 // `crema convert --any-batch / --any-size` (src/onnx/triton.ts, src/cli/commands/convert.ts) and the ONNX backend's
 // sessions (src/onnx/run.ts, OnnxSessions) ask. Both by one routine: convert the graph at other input shapes and
 // compare the models, layer by layer, with the varying axes made symbolic.
-import type { Graph } from '../graph/graph.js';
+import { type Graph, inferShapes } from '../graph/graph.js';
 import { type Shape, shapeString } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { type ConvertOptions, type LayerSpan, type OnnxConversion, convertGraph } from './convert.js';
@@ -10,6 +10,17 @@ import { DataType, type ModelObj, type NodeObj, type TensorObj, type ValueInfoOb
 
 /** The graph at the given input shapes (shapes inferred again), as `crema convert` and the sessions reshape it. */
 export type ReshapeTo = (shapes: Record<string, readonly number[]>) => Graph;
+
+/**
+ * ReshapeTo for a graph: its shapes inferred again, no buffer allocated (a Net's stay at its own shapes, which the
+ * checks put back): a check at other sizes costs no memory of theirs.
+ */
+export function graphReshaper(graph: Graph): ReshapeTo {
+  return (shapes) => {
+    inferShapes(graph, shapes);
+    return graph;
+  };
+}
 
 /**
  * Undefined when `graph` converted at another batch size is the same model as `conversion` (its conversion at the

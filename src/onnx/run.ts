@@ -6,7 +6,7 @@ import { CremaError } from '../util/errors.js';
 import { nameRecord } from '../util/names.js';
 import { type ModelObj, encodeModel } from './proto.js';
 import { externalModel } from './external.js';
-import { type VaryingAxes, batchDependence, freeBatchDimension, freeSize, freeSizeDimensions, sizeVariation } from './batch.js';
+import { type VaryingAxes, batchDependence, freeBatchDimension, freeSize, freeSizeDimensions, graphReshaper, sizeVariation } from './batch.js';
 import { type ConvertOptions, type OnnxConversion, convertGraph, neededLayers, wantedBlobs } from './convert.js';
 import type { OrtModule } from './ort.js';
 import { platform } from '../platform.js';
@@ -59,7 +59,7 @@ export class OnnxRunner {
     if (!Number.isInteger(threads) || threads < 0) throw new CremaError(`options.threads must be a whole number, got ${threads}`);
     const conversion = given ?? convertGraph(graph, options);
     if (options.anySize && !given) {
-      const why = freeSize(graph, conversion, (shapes) => atInputs(graph, shapes), options);
+      const why = freeSize(graph, conversion, graphReshaper(graph), options);
       if (why) throw new CremaError(`options.anySize: the net does not serve every input size: ${why}`);
     }
     if (options.anyBatch) freeBatchDimension(conversion.model);
@@ -328,7 +328,7 @@ export class OnnxSessions {
     let conversion: OnnxConversion | undefined, varying: VaryingAxes | undefined;
     if (this.options.anySize && this.sizeFree.get(key) !== false) {
       conversion = sizeFreeConversion(this.graph, options);
-      const found = conversion && sizeVariation(this.graph, conversion, (shapes) => atInputs(this.graph, shapes), options);
+      const found = conversion && sizeVariation(this.graph, conversion, graphReshaper(this.graph), options);
       varying = typeof found === 'object' ? found : undefined;
       this.sizeFree.set(key, varying !== undefined);
     }
@@ -367,12 +367,6 @@ function sizeFreeConversion(graph: Graph, options: RunOnnxOptions): OnnxConversi
     if (err instanceof CremaError) return undefined;
     throw err;
   }
-}
-
-/** The graph at the given input shapes (shapes inferred again). */
-function atInputs(graph: Graph, shapes: Record<string, readonly number[]>): Graph {
-  inferShapes(graph, shapes);
-  return graph;
 }
 
 /** `dims` with the axes a model leaves free as -1: the batch (axis 0), the height and width (2 and up, rank 3 or more). */

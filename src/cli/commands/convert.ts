@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { example } from '../examples.js';
 import { type ConvertOptions, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../../onnx/convert.js';
-import { type ReshapeTo, convertFree } from '../../onnx/batch.js';
+import { convertFree, graphReshaper } from '../../onnx/batch.js';
 import type { ValueInfoObj } from '../../onnx/proto.js';
 import { CremaError } from '../../util/errors.js';
 import { tritonModelName, writeTritonRepository } from '../../onnx/triton.js';
@@ -54,7 +54,7 @@ export const convertCommand = {
     net.checkWeights();
     const outputs = args.outputs === 'net' || args.outputs === 'all' ? args.outputs : args.outputs.split(',').map((s) => s.trim()).filter(Boolean);
     const options: ConvertOptions = { opset: args.opset, outputs, lrn: args.lrn, anySize: args.anySize };
-    const reshape: ReshapeTo = (shapes) => (net.reshape(shapes as Record<string, number[]>), net.graph);
+    const reshape = graphReshaper(net.graph); // the checks at other shapes: no buffers of theirs
     if (args.triton) {
       const t = await writeTritonRepository(net.graph, reshape, args.triton, tritonModelName(net.name || path.basename(path.dirname(path.resolve(args.net)))), args.maxBatchSize, options, args.modelVersion, files, args.anyBatch);
       log(`wrote ${t.dir}/config.pbtxt and ${t.version}/model.onnx${dataWords(t.model, args.externalData)} (max_batch_size ${t.config.maxBatchSize}${t.fixedBatchReason ? `: ${t.fixedBatchReason}` : ''})`);
