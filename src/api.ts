@@ -10,7 +10,8 @@ import { netToDot } from './graph/dot.js';
 import { type LayerSummary, summarize } from './graph/summary.js';
 import { imageInput } from './image/input.js';
 import { PREPROCESS_OPTIONS, type PreprocessOptions, geometryOf, preprocessPart } from './image/preprocess.js';
-import { type ConvertOptions, convertGraph, encodeConversion } from './onnx/convert.js';
+import { type ConvertOptions, encodeConversion } from './onnx/convert.js';
+import { convertFree, graphReshaper } from './onnx/batch.js';
 import { TOO_LARGE_ADVICE } from './onnx/proto.js';
 import { writeModelFile } from './onnx/write.js';
 import type { Net } from './runtime/net.js';
@@ -27,18 +28,22 @@ const VERIFY_OPTIONS: readonly (keyof VerifyOptions)[] = ['inputs', 'reference',
  * The net as an ONNX model with Caffe's semantics: its bytes; or, with `file`, written there (atomically) from
  * chunks whose tensors are the net's own weights, never one buffer of the model's size (VGG-16: 619 MB at the peak
  * rather than 1.47 GB), and then the file's name and size. The model's inputs and outputs are the net's at its
- * current input shapes.
+ * current input shapes; `anySize` makes their height and width symbolic, `anyBatch` their batch (checked by
+ * converting at other shapes: a net that builds them in is refused in one line naming the layer).
  */
-export async function convert(net: Net, options?: ConvertOptions & { file?: undefined }): Promise<Uint8Array>;
-export async function convert(net: Net, options: ConvertOptions & { file: string }): Promise<{ file: string; size: number }>;
-export async function convert(net: Net, options?: ConvertOptions & { file?: string }): Promise<Uint8Array | { file: string; size: number }>;
-export async function convert(net: Net, options: ConvertOptions & { file?: string } = {}): Promise<Uint8Array | { file: string; size: number }> {
-  checkOptionKeys(options, ['opset', 'outputs', 'lrn', 'file'], 'convert');
+type ConvertCall = ConvertOptions & { anyBatch?: boolean };
+export async function convert(net: Net, options?: ConvertCall & { file?: undefined }): Promise<Uint8Array>;
+export async function convert(net: Net, options: ConvertCall & { file: string }): Promise<{ file: string; size: number }>;
+export async function convert(net: Net, options?: ConvertCall & { file?: string }): Promise<Uint8Array | { file: string; size: number }>;
+export async function convert(net: Net, options: ConvertCall & { file?: string } = {}): Promise<Uint8Array | { file: string; size: number }> {
+  checkOptionKeys(options, ['opset', 'outputs', 'lrn', 'anySize', 'anyBatch', 'file'], 'convert');
+  if (options.anyBatch !== undefined && typeof options.anyBatch !== 'boolean') throw new CremaError(`options.anyBatch is true or false, got ${kindOf(options.anyBatch)}`);
   net.checkWeights();
-  const conversion = convertGraph(net.graph, options);
-  if (options.file === undefined) return encodeConversion(conversion);
-  const written = await writeModelFile(conversion.model, options.file, { advice: TOO_LARGE_ADVICE });
-  return { file: options.file, size: written.bytes };
+  const { file, anyBatch, ...convertOptions } = options;
+  const { conversion } = convertFree(net.graph, graphReshaper(net.graph), convertOptions, anyBatch ? 'any' : 'fixed');
+  if (file === undefined) return encodeConversion(conversion);
+  const written = await writeModelFile(conversion.model, file, { advice: TOO_LARGE_ADVICE });
+  return { file, size: written.bytes };
 }
 
 /** Every blob's shape and, per layer, its bottoms, tops, parameter count and multiply-adds (`crema info --json`). */

@@ -1,13 +1,17 @@
 // The ONNX checker (python3-onnx, not a crema dependency) on converted models: every sweep case and the zoo
-// models, with every blob exposed, at the oldest and the default opset. Skips loudly when python's onnx is missing.
+// models, with every blob exposed, at the oldest and the default opset; size-free models (anySize) with their symbolic
+// batch, height and width. Skips loudly when python's onnx is missing.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadNet } from '../src/caffe/load.js';
 import { buildGraph } from '../src/graph/graph.js';
+import { convertFree, graphReshaper } from '../src/onnx/batch.js';
 import { DEFAULT_OPSET, MIN_OPSET, convertGraph, encodeConversion } from '../src/onnx/convert.js';
+import { Net } from '../src/runtime/net.js';
 import { referenceCases, weightsOf } from './helpers/reference.js';
 import { sharedMissing } from './helpers/shared.js';
 
@@ -56,4 +60,33 @@ describe.skipIf(!python || sharedMissing())('onnx.checker.check_model(full_check
       expect(report.split('\n').filter((l) => l.startsWith('ok')).length).toBe(files.length);
       for (const f of files) fs.rmSync(f);
     }, 120_000);
+});
+
+describe.skipIf(!python)('onnx.checker.check_model(full_check=True) accepts the size-free models (anySize, height and width symbolic)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-onnx-check-any-'));
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const nets: [string, string, string?][] = [
+    ['pooling', 'test/fixtures/any-size/net.prototxt'],
+    ['pnet', 'models/mtcnn/det1.prototxt', 'models/mtcnn/det1.caffemodel'],
+    ['fcn2015-crop', 'test/fixtures/fcn2015-crop/net.prototxt', 'test/fixtures/fcn2015-crop/weights.caffemodel'],
+  ];
+
+  it('every Pooling case, P-Net, the FCN-2015 Crops, at opsets 13 and 17, every blob an output', async () => {
+    const files: string[] = [];
+    for (const [name, prototxt, weights] of nets) {
+      const net = await Net.load(path.join(root, prototxt), weights && path.join(root, weights));
+      for (const opset of [MIN_OPSET, DEFAULT_OPSET]) {
+        const options = { opset, outputs: 'all' as const, anySize: true };
+        const { conversion } = convertFree(net.graph, graphReshaper(net.graph), options, 'any');
+        const file = path.join(dir, `${name}-${opset}.onnx`);
+        fs.writeFileSync(file, encodeConversion(conversion));
+        files.push(file);
+      }
+      net.dispose();
+    }
+    const report = checkAll(files);
+    expect(report.split('\n').filter((l) => l.startsWith('FAIL'))).toEqual([]);
+    expect(report.split('\n').filter((l) => l.startsWith('ok')).length).toBe(files.length);
+    fs.rmSync(dir, { recursive: true });
+  }, 120_000);
 });

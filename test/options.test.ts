@@ -59,7 +59,7 @@ describe('a loaded net', () => {
   });
 
   it('convert, verify, classify, detect, draw and upgradePrototxt refuse unknown options', async () => {
-    expect(await message(() => convert(net, { opsett: 13 } as never))).toBe("convert: unknown option 'opsett' (did you mean 'opset'?): the options are opset, outputs, lrn, file");
+    expect(await message(() => convert(net, { opsett: 13 } as never))).toBe("convert: unknown option 'opsett' (did you mean 'opset'?): the options are opset, outputs, lrn, anySize, anyBatch, file");
     expect(await message(() => convert(net, { outputs: 'prob' as never }))).toBe("options.outputs ('net', 'all' or blob names): expected an array of names, got the string 'prob' (['prob'] names one)");
     expect(await message(() => convert(net, { lrn: 'decompose' as never }))).toBe("options.lrn is 'native' or 'decomposed', got 'decompose'");
     expect(await message(() => verify(net, { tolerence: 1e-3 } as never))).toBe("verify: unknown option 'tolerence' (did you mean 'tolerance'?): the options are inputs, reference, tolerance, seed, threads, lrn, opset");

@@ -127,7 +127,7 @@ async function sessionsOf(id: number, net: Net, ort: string | undefined): Promis
   let sessions = onnxSessions.get(id);
   if (!sessions) {
     const { OnnxSessions } = await import('../onnx/run.js');
-    onnxSessions.set(id, (sessions = new OnnxSessions(net, { anyBatch: true })));
+    onnxSessions.set(id, (sessions = new OnnxSessions(net, { anyBatch: true, anySize: true })));
   }
   return sessions;
 }
@@ -262,8 +262,10 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
     }
     case 'convert': {
       // The ONNX writer (and its schema) loads on first use: the engine alone stays small.
-      const { convertGraph, encodeConversion } = await import('../onnx/convert.js');
-      const bytes = encodeConversion(convertGraph(netOf(req.net).graph, { opset: req.opset, outputs: req.outputs }));
+      const [{ encodeConversion }, { convertFree, graphReshaper }] = await Promise.all([import('../onnx/convert.js'), import('../onnx/batch.js')]);
+      const { graph } = netOf(req.net);
+      const { conversion } = convertFree(graph, graphReshaper(graph), { opset: req.opset, outputs: req.outputs, anySize: req.anySize }, req.anyBatch ? 'any' : 'fixed');
+      const bytes = encodeConversion(conversion);
       return [bytes, [bytes.buffer as ArrayBuffer]];
     }
     case 'stats':

@@ -344,9 +344,12 @@ export class Net {
     return this.call({ op: 'time', net: this.info.id, feeds: data, iterations }, transfer);
   }
 
-  /** The net as an ONNX model (the bytes of a .onnx file), as `crema convert` writes it. */
-  async convert(options: { opset?: number; outputs?: 'net' | 'all' } = {}): Promise<Uint8Array> {
-    checkOptionKeys(options, ['opset', 'outputs'], 'convert');
+  /**
+   * The net as an ONNX model (the bytes of a .onnx file), as `crema convert` writes it; `anySize` / `anyBatch`: its
+   * height and width / its batch symbolic, refused in one line for a net that builds them in (`--any-size`).
+   */
+  async convert(options: { opset?: number; outputs?: 'net' | 'all'; anySize?: boolean; anyBatch?: boolean } = {}): Promise<Uint8Array> {
+    checkOptionKeys(options, ['opset', 'outputs', 'anySize', 'anyBatch'], 'convert');
     return this.call({ op: 'convert', net: this.info.id, ...options });
   }
 

@@ -83,7 +83,7 @@ export type Request =
   | { op: 'faces'; nets: { pnet: number; rnet: number; onet: number; lnet?: number }; image: FloatImage; options: FaceOptions; ort?: string }
   | { op: 'verify'; net: number; feeds: Record<string, TensorData>; tolerance?: number; ort?: string }
   | { op: 'time'; net: number; feeds: Record<string, TensorData>; iterations: number }
-  | { op: 'convert'; net: number; opset?: number; outputs?: 'net' | 'all' }
+  | { op: 'convert'; net: number; opset?: number; outputs?: 'net' | 'all'; anySize?: boolean; anyBatch?: boolean }
   | { op: 'dispose'; net: number }
   /** @internal The engine's counters since the last 'stats' (scripts/bench-browser.mjs prints them). */
   | { op: 'stats'; net: number };

@@ -56,7 +56,7 @@ export async function detectFaces(nets: MtcnnNets, image: string | Bytes, option
 /** A Forward through ONNX Runtime: one set of sessions a net, converted again for each input size. */
 export async function onnxForward(nets: MtcnnNets, threads?: number): Promise<{ forward: Forward; release: () => Promise<void> }> {
   const { OnnxSessions } = await import('../onnx/run.js');
-  const sessions = new Map(Object.values(nets).map((net: Net) => [net, new OnnxSessions(net, { threads })]));
+  const sessions = new Map(Object.values(nets).map((net: Net) => [net, new OnnxSessions(net, { threads, anySize: true, anyBatch: true })]));
   return {
     forward: onnxForwardEach(sessions),
     release: async () => {

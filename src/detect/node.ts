@@ -95,7 +95,7 @@ function sessionsOf(net: Net): Promise<OnnxSessions> {
   if (!made) {
     // onnxruntime-node is imported on first use only; the net releases the sessions when it goes (net.companions)
     made = import('../onnx/run.js').then(({ OnnxSessions }) => {
-      const held = new OnnxSessions(net, { threads: net.threads });
+      const held = new OnnxSessions(net, { threads: net.threads, anySize: true });
       net.companions.add(held);
       return held;
     });

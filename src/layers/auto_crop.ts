@@ -3,7 +3,7 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerContext } from '../onnx/context.js';
 import { type Shape, shapeString } from '../tensor.js';
 import { readConvWindow } from './convolution.js';
-import { cropCopy } from './crop.js';
+import { cropCopy, sliceTo } from './crop.js';
 import { type LayerType, LayerError, type NetContext, expectCounts, need } from './layer.js';
 import { readPoolSettings } from './pooling.js';
 
@@ -152,5 +152,5 @@ export function autoCropToOnnx(c: LayerContext): void {
   const { layer } = c;
   const [h, w] = (c.net.dialect === 'hed' ? resolved.hed : resolved.rcf).get(layer.def)!;
   const top = layer.topShapes[0];
-  c.node('Slice', [c.bottom(0), c.b.int64s(`${layer.name}/starts`, [h, w]), c.b.int64s(`${layer.name}/ends`, [h + top[2], w + top[3]]), c.b.int64s(`${layer.name}/axes`, [2, 3])], [c.top(0)]);
+  sliceTo(c, [h, w], [2, 3], [top[2], top[3]]);
 }

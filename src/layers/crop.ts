@@ -1,4 +1,4 @@
-import { type LayerContext } from '../onnx/context.js';
+import { type LayerContext, runtimeDims } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
@@ -85,10 +85,18 @@ function cropToOnnx(c: LayerContext): void {
   const given = (p.offset as number[]) ?? [];
   const axes = data.map((_, i) => i).filter((i) => i >= start);
   const offsets = axes.map((i) => (given.length === 0 ? 0 : given.length === 1 ? given[0] : given[i - start]));
-  c.node('Slice', [
-    c.bottom(0),
-    c.b.int64s(`${layer.name}/starts`, offsets),
-    c.b.int64s(`${layer.name}/ends`, axes.map((a, j) => offsets[j] + top[a])),
-    c.b.int64s(`${layer.name}/axes`, axes),
-  ], [c.top(0)]);
+  sliceTo(c, offsets, axes, axes.map((a) => top[a]));
+}
+
+/**
+ * Top 0 as bottom 0 from `offsets` along `axes` (the trailing axes, from the first), as long as `sizes` there: those
+ * of bottom 1, the reference (Crop and AutoCrop), taken from its Shape at run time in a size-free model.
+ */
+export function sliceTo(c: LayerContext, offsets: number[], axes: number[], sizes: number[]): void {
+  const n = c.layer.name;
+  const starts = c.b.int64s(`${n}/starts`, offsets);
+  const ends = c.anySize
+    ? c.node('Add', [runtimeDims(c, c.bottom(1), axes[0], axes[0] + axes.length), starts], [c.tmp('ends')])
+    : c.b.int64s(`${n}/ends`, axes.map((_, j) => offsets[j] + sizes[j]));
+  c.node('Slice', [c.bottom(0), starts, ends, c.b.int64s(`${n}/axes`, axes)], [c.top(0)]);
 }

@@ -8,7 +8,12 @@ import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from '.
 /** Flatten: merges axes [axis, end_axis] into one (defaults 1 and -1: (N, C, H, W) -> (N, C*H*W)); data unchanged. */
 export const flattenLayer: LayerType = {
   type: 'Flatten',
-  onnx: (c) => reshapeTo(c, c.bottom(0), c.layer.topShapes[0]),
+  // Size-free (ConvertOptions.anySize) where the merged axes run to the last: the axes before copied, the rest inferred.
+  onnx: (c) => {
+    const rank = c.layer.bottomShapes[0].length, p = paramsOf(c.layer.def, 'flatten_param');
+    const start = canonicalAxis(c.layer.def, p.axis, rank), toLast = canonicalAxis(c.layer.def, p.end_axis, rank) === rank - 1;
+    reshapeTo(c, c.bottom(0), c.anySize && toLast ? [...Array<number>(start).fill(0), -1] : c.layer.topShapes[0]);
+  },
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, 1]);
     refuseInPlace(def);

@@ -1,6 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
-import type { LayerContext } from '../onnx/context.js';
+import { type LayerContext, runtimeDims } from '../onnx/context.js';
+import { int } from '../onnx/builder.js';
 import { type Shape, shapeString } from '../tensor.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 
@@ -122,6 +123,7 @@ function bilinear(x: Float32Array, xo: number, width: number, y: Float32Array, y
 
 function interpToOnnx(c: LayerContext): void {
   const { layer } = c;
+  if (c.anySize) return interpAnySize(c);
   const x: Shape = layer.bottomShapes[0];
   const g = interpGeometry(layer.def)(x[2], x[3]);
   let input = c.bottom(0);
@@ -136,6 +138,37 @@ function interpToOnnx(c: LayerContext): void {
   }
   const sizes = c.b.int64s(`${layer.name}/sizes`, [x[0], x[1], g.outH, g.outW]);
   c.node('Resize', [input, '', '', sizes], [c.top(0)], {
+    mode: { string: 'linear' },
+    coordinate_transformation_mode: { string: 'align_corners' },
+  });
+}
+
+/**
+ * Interp for every input size (ConvertOptions.anySize): the crop and the output size computed from the input's Shape
+ * as interpGeometry computes them (int64 division floors: the sizes are positive), a fixed height and width as they
+ * are. Zoom and shrink factors of 1 copy the (cropped) input, as the fork does.
+ */
+function interpAnySize(c: LayerContext): void {
+  const { layer } = c, n = layer.name;
+  const p = paramsOf<InterpParam>(layer.def, 'interp_param');
+  const raw = (layer.def.interp_param ?? {}) as Record<string, unknown>;
+  const shrink = raw.shrink_factor !== undefined, zoom = raw.zoom_factor !== undefined;
+  const pair = (name: string, v: number) => c.b.int64s(`${n}/${name}`, [v, v]);
+  let input = c.bottom(0), dims = runtimeDims(c, input, 2, 4);
+  if (p.pad_beg !== 0 || p.pad_end !== 0) {
+    const ends = c.node('Add', [dims, pair('pad_end', p.pad_end)], [c.tmp('crop_ends')]);
+    input = c.node('Slice', [input, pair('crop_starts', -p.pad_beg), ends, c.b.int64s(`${n}/crop_axes`, [2, 3])], [c.tmp('cropped')]);
+    dims = c.node('Add', [dims, pair('pads', p.pad_beg + p.pad_end)], [c.tmp('cropped_dims')]);
+  }
+  if ((shrink || zoom) && (!shrink || p.shrink_factor === 1) && (!zoom || p.zoom_factor === 1)) {
+    c.alias(0, input); // the fork copies the window
+    return;
+  }
+  let sizes = shrink || zoom ? dims : c.b.int64s(`${n}/fixed_size`, [p.height, p.width]);
+  if (shrink) sizes = c.node('Add', [c.node('Div', [c.node('Add', [sizes, pair('less_one', -1)], [c.tmp('less_one')]), pair('shrink', p.shrink_factor)], [c.tmp('shrunk_less_one')]), pair('one', 1)], [c.tmp('shrunk')]);
+  if (zoom) sizes = c.node('Add', [c.node('Mul', [sizes, pair('zoom', p.zoom_factor)], [c.tmp('zoom_times')]), pair('zoom_less', 1 - p.zoom_factor)], [c.tmp('zoomed')]);
+  const full = c.node('Concat', [runtimeDims(c, c.bottom(0), 0, 2), sizes], [c.tmp('sizes')], { axis: int(0) });
+  c.node('Resize', [input, '', '', full], [c.top(0)], {
     mode: { string: 'linear' },
     coordinate_transformation_mode: { string: 'align_corners' },
   });

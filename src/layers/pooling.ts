@@ -4,8 +4,8 @@ import { type PoolWindows, canPoolWasm, poolWasm } from '../kernels/pooling.js';
 import { wasmEngine } from '../kernels/wasm.js';
 import { type Shape, shapeString } from '../tensor.js';
 import { type LayerType, type NetContext, expectCounts, need, needSaneShape } from './layer.js';
-import { type LayerContext, fail } from '../onnx/context.js';
-import { int, ints } from '../onnx/builder.js';
+import { type LayerContext, fail, runtimeDims } from '../onnx/context.js';
+import { type Attr, int, ints } from '../onnx/builder.js';
 
 interface PoolingParam {
   pool: 'MAX' | 'AVE' | 'STOCHASTIC';
@@ -291,6 +291,7 @@ function poolingToOnnx(c: LayerContext): void {
     c.node(s.method === 'MAX' ? 'GlobalMaxPool' : 'GlobalAveragePool', [c.bottom(0)], [c.top(0)]);
     return;
   }
+  if (c.anySize) return poolingAnySize(c, s);
   // ONNX's ceil_mode differs between versions and runtimes on the window that starts in the padding, so
   // crema never uses it: floor mode, with the bottom/right pad grown so that floor gives Caffe's size.
   const endPad = [0, 1].map((i) => Math.max(s.pad[i], (out[i] - 1) * s.stride[i] + kernel[i] - x[2 + i] - s.pad[i]));
@@ -324,4 +325,46 @@ function poolingToOnnx(c: LayerContext): void {
   for (let r = 0; r < out[0]; r++)
     for (let col = 0; col < out[1]; col++) factors[r * out[1] + col] = full / (rows[r] * cols[col]);
   c.node('Mul', [pooled, c.b.floats(`${layer.name}/edge_divisors`, factors, out)], [c.top(0)]);
+}
+
+/**
+ * Pooling for every input size (ConvertOptions.anySize), per axis of size H: floor-mode pooling over the input padded
+ * by p in front and E behind. E = p (+ s - 1 rounding up, + s per window the yolo dialect grows) gives Caffe's count
+ * before its clip for every H; when a pad is set, E is at most k - 1, which gives floor((H + p - 1) / s) + 1, the
+ * clip's bound (the last window starts inside the image): floor is monotone, so the smaller E gives the smaller of
+ * the two counts, which is Caffe's, and every pad stays below the kernel as ONNX Runtime requires. MAX ignores the
+ * padding (every window touches the image); AVE divides each window's sum by its part of [-p, H + p): the same
+ * pooling of a ones plane of H + 2p, zeros behind it, sized from the input's Shape. No constant holds H.
+ */
+function poolingAnySize(c: LayerContext, s: PoolSettings): void {
+  const { layer } = c, n = layer.name;
+  if (s.global) fail(c, 'a global Pooling that outputs more than 1 x 1 (the yolo dialect\'s) has no size-free ONNX form');
+  const grow = dialectGrowth(c.net, s.kernel[0], s.stride[0]);
+  const anyPad = s.pad[0] > 0 || s.pad[1] > 0;
+  const axes = [0, 1];
+  // Without a pad Caffe does not clip: a last window that starts past the image (stride beyond the kernel) is empty
+  // at some sizes, a MAX of nothing and an AVE divided by zero; ONNX cannot express it.
+  if (!anyPad && axes.some((i) => (s.ceil ? s.stride[i] * (1 + grow) > s.kernel[i] : grow * s.stride[i] >= s.kernel[i])))
+    fail(c, 'its last window lies wholly outside the input at some input sizes (stride larger than kernel, no pad), which ONNX cannot express');
+  const end = axes.map((i) => Math.min(s.pad[i] + (s.ceil ? s.stride[i] - 1 : 0) + grow * s.stride[i], anyPad ? s.kernel[i] - 1 : Infinity));
+  const pool = (op: string, x: string, begin: number[], endPads: number[], outputs: string[], attrs: Record<string, Attr> = {}) =>
+    c.node(op, [x], outputs, { kernel_shape: ints(s.kernel), strides: ints(s.stride), pads: ints([...begin, ...endPads]), ...attrs });
+  if (s.method === 'MAX') {
+    const mask = layer.tops.length > 1, indices = c.tmp('indices');
+    pool('MaxPool', c.bottom(0), s.pad, end, mask ? [c.top(0), indices] : [c.top(0)]);
+    if (!mask) return;
+    // Caffe's h * W + w within the plane (ONNX counts from the tensor's start), H * W from the input's Shape.
+    const plane = c.node('ReduceProd', [runtimeDims(c, c.bottom(0), 2, 4)], [c.tmp('plane')], { keepdims: int(1) });
+    c.node('Cast', [c.node('Mod', [indices, plane], [c.tmp('plane_index')])], [c.top(1)], { to: int(1) }); // FLOAT
+    return;
+  }
+  // Floor mode without growth: every window lies inside [-p, H + p), divided by k * k as ONNX does.
+  const exact = !s.ceil && grow === 0;
+  const sum = pool('AveragePool', c.bottom(0), s.pad, end, [exact ? c.top(0) : c.tmp('window_mean')], { count_include_pad: int(1) });
+  if (exact) return;
+  const padded = c.node('Add', [runtimeDims(c, c.bottom(0), 2, 4), c.b.int64s(`${n}/both_pads`, s.pad.map((p) => 2 * p))], [c.tmp('padded_dims')]);
+  const planeShape = c.node('Concat', [c.b.int64s(`${n}/one_plane`, [1, 1]), padded], [c.tmp('ones_shape')], { axis: int(0) });
+  const ones = c.node('Expand', [c.b.scalar(1), planeShape], [c.tmp('ones')]);
+  const share = pool('AveragePool', ones, [0, 0], axes.map((i) => end[i] - s.pad[i]), [c.tmp('window_share')], { count_include_pad: int(1) });
+  c.node('Div', [sum, share], [c.top(0)]);
 }

@@ -11,7 +11,7 @@ import { type Layer, type LayerType, expectCounts, need } from './layer.js';
  */
 export const reshapeLayer: LayerType = {
   type: 'Reshape',
-  onnx: (c) => reshapeTo(c, c.bottom(0), c.layer.topShapes[0]),
+  onnx: (c) => reshapeTo(c, c.bottom(0), (c.anySize && sizeFreeShape(c.layer.def, c.layer.bottomShapes[0].length)) || c.layer.topShapes[0]),
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, 1]);
     refuseInPlace(def);
@@ -55,3 +55,16 @@ export const reshapeLayer: LayerType = {
     };
   },
 };
+
+/**
+ * Caffe's reshape spec as ONNX Reshape's, for every input size (ConvertOptions.anySize): both copy a dim at 0 and
+ * infer one at -1, so the spec serves as it is where its positions are the bottom's: the axes before it copied (0),
+ * none after it unless the spec replaces as many axes as it gives. Undefined otherwise (the top's shape is used).
+ */
+function sizeFreeShape(def: LayerParameter, rank: number): number[] | undefined {
+  const p = paramsOf(def, 'reshape_param');
+  const dims: number[] = [...(p.shape?.dim ?? [])];
+  const start = p.axis >= 0 ? p.axis : rank + p.axis + 1, end = p.num_axes === -1 ? rank : start + p.num_axes;
+  if (end < rank && end - start !== dims.length) return undefined;
+  return [...Array<number>(start).fill(0), ...dims, ...Array<number>(rank - end).fill(0)];
+}

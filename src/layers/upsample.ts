@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { int } from '../onnx/builder.js';
-import type { LayerContext } from '../onnx/context.js';
+import { type LayerContext, runtimeDims } from '../onnx/context.js';
 import { type Shape, shapeString } from '../tensor.js';
 import { type Layer, LayerError, type LayerType, expectCounts, need } from './layer.js';
 
@@ -121,6 +121,7 @@ function outOfRange(def: LayerParameter, index: number, top: Shape): LayerError 
 function upsampleToOnnx(c: LayerContext): void {
   const { layer } = c;
   if (layer.bottoms.length === 1) return nearestToOnnx(c);
+  if (c.anySize) return scatterAnySize(c);
   const [x] = layer.bottomShapes, top = layer.topShapes[0];
   const planes = x[0] * x[1];
   const rows = (name: string, value: string, width: number) => c.node('Reshape', [value, c.b.int64s(`${layer.name}/${name}_shape`, [planes, width])], [c.tmp(name)]);
@@ -129,4 +130,23 @@ function upsampleToOnnx(c: LayerContext): void {
   const zeros = c.node('Expand', [c.b.scalar(0), c.b.int64s(`${layer.name}/zeros_shape`, [planes, top[2] * top[3]])], [c.tmp('zeros')]);
   const scattered = c.node('ScatterElements', [zeros, indices, updates], [c.tmp('scattered')], { axis: int(1) });
   c.node('Reshape', [scattered, c.b.int64s(`${layer.name}/shape`, top)], [c.top(0)]);
+}
+
+/**
+ * The mask's scatter for every input size (ConvertOptions.anySize): per (N, C) row of the flattened planes, the top's
+ * plane size from the input's Shape. upsampleSize is affine in the bottom's size (the scale times it less pad_out, or
+ * a fixed size): its value at 0 x 0 and its step to 1 x 1 give it.
+ */
+function scatterAnySize(c: LayerContext): void {
+  const n = c.layer.name, size = upsampleSize(c.layer.def), [b0, b1] = size(0, 0), [a0, a1] = size(1, 1);
+  const rows = (name: string, value: string) => c.node('Reshape', [value, c.b.int64s(`${n}/${name}_shape`, [0, 0, -1])], [c.tmp(name)]);
+  const updates = rows('updates', c.bottom(0));
+  const indices = c.node('Cast', [rows('mask', c.bottom(1))], [c.tmp('indices')], { to: int(7) }); // INT64
+  const scaled = c.node('Mul', [runtimeDims(c, c.bottom(0), 2, 4), c.b.int64s(`${n}/scale`, [a0 - b0, a1 - b1])], [c.tmp('scaled')]);
+  const plane = c.node('Add', [scaled, c.b.int64s(`${n}/offset`, [b0, b1])], [c.tmp('top_plane')]);
+  const planes = runtimeDims(c, c.bottom(0), 0, 2);
+  const flatShape = c.node('Concat', [planes, c.node('ReduceProd', [plane], [c.tmp('plane_size')], { keepdims: int(1) })], [c.tmp('zeros_shape')], { axis: int(0) });
+  const zeros = c.node('Expand', [c.b.scalar(0), flatShape], [c.tmp('zeros')]);
+  const scattered = c.node('ScatterElements', [zeros, indices, updates], [c.tmp('scattered')], { axis: int(2) });
+  c.node('Reshape', [scattered, c.node('Concat', [planes, plane], [c.tmp('shape')], { axis: int(0) })], [c.top(0)]);
 }

@@ -1,36 +1,45 @@
-// Whether a converted model serves every batch size: Triton's max_batch_size (src/onnx/triton.ts) and the ONNX
-// backend's sessions (src/onnx/run.ts, OnnxSessions) both ask.
-import type { Graph } from '../graph/graph.js';
+// Whether a converted model serves every batch size, or every input height and width: Triton's max_batch_size and
+// `crema convert --any-batch / --any-size` (src/onnx/triton.ts, src/cli/commands/convert.ts) and the ONNX backend's
+// sessions (src/onnx/run.ts, OnnxSessions) ask. Both by one routine: convert the graph at other input shapes and
+// compare the models, layer by layer, with the varying axes made symbolic.
+import { type Graph, inferShapes } from '../graph/graph.js';
+import { type Shape, shapeString } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
-import { type ConvertOptions, convertGraph } from './convert.js';
-import type { ModelObj, TensorObj } from './proto.js';
+import { type ConvertOptions, type LayerSpan, type OnnxConversion, convertGraph } from './convert.js';
+import { DataType, type ModelObj, type NodeObj, type TensorObj, type ValueInfoObj } from './proto.js';
+
+/** The graph at the given input shapes (shapes inferred again), as `crema convert` and the sessions reshape it. */
+export type ReshapeTo = (shapes: Record<string, readonly number[]>) => Graph;
 
 /**
- * Undefined when `graph` converted at another batch size is the same model (`model`, its conversion at the graph's
- * own); else what differs. `reshape(batch)` gives the graph at that batch size (and back).
+ * ReshapeTo for a graph: its shapes inferred again, no buffer allocated (a Net's stay at its own shapes, which the
+ * checks put back): a check at other sizes costs no memory of theirs.
  */
-export function batchDependence(graph: Graph, model: ModelObj, reshape: (batch: number) => Graph, options: ConvertOptions): string | undefined {
+export function graphReshaper(graph: Graph): ReshapeTo {
+  return (shapes) => {
+    inferShapes(graph, shapes);
+    return graph;
+  };
+}
+
+/**
+ * Undefined when `graph` converted at another batch size is the same model as `conversion` (its conversion at the
+ * graph's own); else what differs, in one line. `reshape(batch)` gives the graph at that batch size (and back).
+ */
+export function batchDependence(graph: Graph, conversion: OnnxConversion, reshape: (batch: number) => Graph, options: ConvertOptions): string | undefined {
   const batch = graph.blobShapes.get(graph.inputs[0])?.[0];
   if (batch === undefined || graph.inputs.some((n) => graph.blobShapes.get(n)!.length === 0)) return 'the net has no batched input';
-  let grown: Graph;
-  try {
-    grown = reshape(batch + 1);
-  } catch (err) {
-    // A layer that takes one batch size (py-faster-rcnn's Proposal: one image's scores and its im_info) refuses the
-    // other: the model depends on the batch, said as such rather than as that layer's error (and the shapes put back).
-    reshape(batch);
-    if (err instanceof CremaError) return `a layer takes no other batch size: ${err.message}`;
-    throw err;
-  }
-  const conversion = convertGraph(grown, options);
-  const stuck = [...conversion.outputs.keys()].find((blob) => grown.blobShapes.get(blob)![0] !== batch + 1);
-  const other = conversion.model;
-  reshape(batch);
-  if (stuck) return `output '${stuck}' does not follow the batch size`;
-  freeBatchDimension(other);
-  const same = JSON.stringify(stripped(other)) === JSON.stringify(stripped(structuredCopy(model)))
-    && other.graph.initializer.every((t, i) => sameBytes(t.raw_data, model.graph.initializer[i].raw_data));
-  return same ? undefined : 'the converted graph has the batch size built in (e.g. a Reshape to a fixed shape)';
+  const result = compareAt(graph, conversion, options, {
+    what: 'batch size',
+    variants: [batch + 1],
+    reshape: (b) => reshape(b),
+    restore: () => void reshape(batch),
+    // A layer that takes one batch size (py-faster-rcnn's Proposal: one image's scores and its im_info) refuses the other.
+    refused: (message) => `a layer takes no other batch size: ${message}`,
+    stuck: (grown, blob) => (grown.blobShapes.get(blob)![0] !== batch + 1 ? `output '${blob}' does not follow the batch size` : undefined),
+    free: (model) => freeBatchDimension(model),
+  });
+  return typeof result === 'string' ? result : undefined;
 }
 
 /** Makes dimension 0 of every graph input and output the symbolic "batch". */
@@ -41,25 +50,267 @@ export function freeBatchDimension(model: ModelObj): void {
   }
 }
 
-function structuredCopy(model: ModelObj): ModelObj {
-  const copy: ModelObj = { ...model, graph: { ...model.graph, input: model.graph.input.map(cloneInfo), output: model.graph.output.map(cloneInfo) } };
-  freeBatchDimension(copy);
-  return copy;
+/**
+ * sizeDependence's two other sizes, as steps to the height and width: odd and even, so that a pooling's rounding and
+ * its clip go both ways; times m for a net that takes only multiples of m (a Reorg, or branches that meet after
+ * strided layers: an FPN takes multiples of 32), the first m (1, 2, 4, ... 64) at which the net takes both.
+ */
+const SIZE_STEPS: readonly (readonly [number, number])[] = [[3, 5], [8, 1]];
+const SIZE_MULTIPLES = [1, 2, 4, 8, 16, 32, 64];
+
+/** The output axes that vary with the input size (graph output name -> axes), for freeSizeDimensions. */
+export type VaryingAxes = Map<string, number[]>;
+
+/**
+ * Undefined when `conversion` (the graph's, converted with `anySize`) is the model the graph converts to at every
+ * input height and width (two others tried); else one line naming the first layer that builds the size in, or
+ * refuses another. `reshape` gives the graph at other input shapes; the graph's own are put back.
+ */
+export function sizeDependence(graph: Graph, conversion: OnnxConversion, reshape: ReshapeTo, options: ConvertOptions): string | undefined {
+  const result = sizeVariation(graph, conversion, reshape, options);
+  return typeof result === 'string' ? result : undefined;
 }
 
-function cloneInfo<T>(v: T): T {
+/**
+ * sizeDependence, and where the model serves every size, frees its sizes (freeSizeDimensions): the line saying
+ * why not, or undefined when done.
+ */
+export function freeSize(graph: Graph, conversion: OnnxConversion, reshape: ReshapeTo, options: ConvertOptions): string | undefined {
+  const result = sizeVariation(graph, conversion, reshape, options);
+  if (typeof result === 'string') return result;
+  freeSizeDimensions(conversion.model, result);
+  return undefined;
+}
+
+/** sizeDependence's answer: why not, or the output axes that vary (for freeSizeDimensions). */
+export function sizeVariation(graph: Graph, conversion: OnnxConversion, reshape: ReshapeTo, options: ConvertOptions): string | VaryingAxes {
+  const own = Object.fromEntries(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!]));
+  if (!graph.inputs.some((n) => own[n].length >= 3)) return 'the net has no input with a height or width (axes 2 and up)';
+  const grown = (steps: readonly [number, number], m: number) =>
+    Object.fromEntries(graph.inputs.map((n) => [n, own[n].map((d, i) => (i >= 2 && own[n].length >= 3 ? d + m * steps[(i - 2) % 2] : d))]));
+  let first: string | undefined;
+  for (const m of SIZE_MULTIPLES) {
+    let refused = false;
+    const result = compareAt(graph, conversion, { ...options, anySize: true }, {
+      what: "input's size",
+      variants: SIZE_STEPS.map((steps) => grown(steps, m)),
+      reshape: (shapes) => reshape(shapes),
+      restore: () => void reshape(own),
+      refused: (message, at) => ((refused = true), `at ${at}, ${message}`),
+      free: (model, varying) => freeSizeDimensions(model, varying),
+    });
+    if (!refused) return result;
+    first ??= result as string; // the net refused these sizes: said for the odd steps when no multiple serves either
+  }
+  return first!;
+}
+
+/**
+ * Makes axes 2 and up of every graph input of rank 3 or more symbolic ("height" and "width" when the net has one
+ * such input of rank 4, else `<input>_<axis>`), and the output axes `varying` names: the input's symbol where the
+ * output's size is an input's at every size tried (an FCN's score map), else `<output>_<axis>` (shared by the later
+ * outputs of the same sizes: P-Net's two heads).
+ */
+export function freeSizeDimensions(model: ModelObj, varying: VaryingAxes): void {
+  const spatial = model.graph.input.filter((v) => dimsOf(v).length >= 3);
+  const symbols = new Map<string, string>(); // "<sizes at every shape tried>" -> symbol
+  const single = spatial.length === 1 && dimsOf(spatial[0]).length === 4;
+  for (const v of spatial) {
+    const dims = dimsOf(v);
+    for (let axis = 2; axis < dims.length; axis++) {
+      const symbol = single ? (axis === 2 ? 'height' : 'width') : `${v.name}_${axis}`;
+      const sizes = inputSizes.get(v)?.[axis];
+      if (sizes) symbols.set(sizes, symbol);
+      dims[axis] = { dim_param: symbol };
+    }
+  }
+  for (const v of model.graph.output) {
+    const dims = dimsOf(v), sizes = outputSizes.get(v);
+    for (const axis of varying.get(v.name) ?? []) {
+      const key = sizes?.[axis], symbol = (key !== undefined && symbols.get(key)) || `${v.name}_${axis}`;
+      if (key !== undefined) symbols.set(key, symbol); // a later output of the same sizes shares it
+      dims[axis] = { dim_param: symbol };
+    }
+  }
+}
+
+// The sizes each input and output axis took over the shapes tried, as a key ("227,230,235"), recorded by compareAt
+// on the model it checked, so that freeSizeDimensions can tell an output axis that is an input's.
+const inputSizes = new WeakMap<ValueInfoObj, string[]>();
+const outputSizes = new WeakMap<ValueInfoObj, string[]>();
+
+type Dim = { dim_value?: number; dim_param?: string };
+const dimsOf = (v: ValueInfoObj): Dim[] => (v.type.tensor_type.shape?.dim ?? []) as Dim[];
+
+/** How the shapes vary, for compareAt. */
+interface Variation<V> {
+  /** What varies, in messages ("batch size", "input's size"). */
+  what: string;
+  variants: V[];
+  /** The graph at a variant (shapes inferred again). */
+  reshape(variant: V): Graph;
+  /** Puts the graph's own shapes back. */
+  restore(): void;
+  /** The line for a layer that refuses a variant (its CremaError's message; `at`: the variant's input shapes). */
+  refused(message: string, at: string): string;
+  /** Why a wanted blob does not vary as it must, if it does not. */
+  stuck?(graph: Graph, blob: string): string | undefined;
+  /** Makes the varying axes of a model symbolic. */
+  free(model: ModelObj, varying: VaryingAxes): void;
+}
+
+/**
+ * Converts the graph at each variant and compares with `conversion`, the varying axes of the outputs freed in both:
+ * the output axes that vary when the models are the same, else the line naming the first layer whose nodes or
+ * constants differ (or that refuses a variant). `conversion.model` is left as it was.
+ */
+function compareAt<V>(graph: Graph, conversion: OnnxConversion, options: ConvertOptions, v: Variation<V>): string | VaryingAxes {
+  const others: OnnxConversion[] = [];
+  try {
+    for (const variant of v.variants) {
+      let shaped: Graph;
+      try {
+        shaped = v.reshape(variant);
+      } catch (err) {
+        if (err instanceof CremaError) return v.refused(err.message, describeShapes(graph, variant));
+        throw err;
+      }
+      const other = convertGraph(shaped, options);
+      for (const blob of other.outputs.keys()) {
+        const stuck = v.stuck?.(shaped, blob);
+        if (stuck) return stuck;
+      }
+      others.push(other);
+    }
+  } finally {
+    v.restore();
+  }
+  const mine = { ...conversion.model, graph: { ...conversion.model.graph, input: conversion.model.graph.input.map(clone), output: conversion.model.graph.output.map(clone) } };
+  const models = [mine, ...others.map((o) => o.model)];
+  const varying = varyingAxes(models);
+  recordSizes(conversion.model, models);
+  for (const m of models) v.free(m, varying);
+  for (const [i, other] of others.entries()) {
+    const differs = firstDifference(conversion, mine, other);
+    if (differs) return `${differs.layer} builds the ${v.what} in (${differs.detail(describeShapes(graph, v.variants[i]))})`;
+    if (JSON.stringify(mine.graph.input) !== JSON.stringify(other.model.graph.input) || JSON.stringify(mine.graph.output) !== JSON.stringify(other.model.graph.output))
+      return `the converted graph's inputs or outputs have the ${v.what} built in`;
+  }
+  return varying;
+}
+
+function clone<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
 }
 
-/** The model as comparable data, each tensor's bytes as their length (sameBytes compares them). */
-function stripped(model: ModelObj): unknown {
-  return { ...model, graph: { ...model.graph, initializer: model.graph.initializer.map((t: TensorObj) => ({ ...t, raw_data: t.raw_data.length })) } };
+/** Per graph output, the axes whose size is not the same in every model. */
+function varyingAxes(models: ModelObj[]): VaryingAxes {
+  const varying: VaryingAxes = new Map();
+  models[0].graph.output.forEach((out, o) => {
+    const axes = dimsOf(out).map((_, axis) => axis).filter((axis) => new Set(models.map((m) => dimsOf(m.graph.output[o])[axis]?.dim_value)).size > 1);
+    if (axes.length) varying.set(out.name, axes);
+  });
+  return varying;
 }
 
-/** The weights are views of the same floats at every batch size: equal without reading them; constants compared. */
+/** Records, on `model`'s own inputs and outputs, the sizes each axis took in `models` (for freeSizeDimensions). */
+function recordSizes(model: ModelObj, models: ModelObj[]): void {
+  const sizes = (pick: (m: ModelObj) => ValueInfoObj) => dimsOf(pick(model)).map((_, axis) => models.map((m) => dimsOf(pick(m))[axis]?.dim_value).join(','));
+  model.graph.input.forEach((v, i) => inputSizes.set(v, sizes((m) => m.graph.input[i])));
+  model.graph.output.forEach((v, i) => outputSizes.set(v, sizes((m) => m.graph.output[i])));
+}
+
+/** The variant's input shapes, for a message: "at [1, 3, 230, 232]" (the inputs that have a shape). */
+function describeShapes(graph: Graph, variant: unknown): string {
+  if (typeof variant === 'number') return `batch ${variant}`;
+  const shapes = variant as Record<string, Shape>;
+  const named = graph.inputs.filter((n) => shapes[n].length >= 3);
+  return named.length === 1 ? shapeString(shapes[named[0]]) : named.map((n) => `${n} ${shapeString(shapes[n])}`).join(', ');
+}
+
+/**
+ * The first layer whose nodes or constants differ between the two models (`mine`: `conversion`'s model with its
+ * inputs and outputs freed), and what differs, worded for the other's input shapes.
+ */
+function firstDifference(conversion: OnnxConversion, mine: ModelObj, other: OnnxConversion): { layer: string; detail: (at: string) => string } | undefined {
+  const a = mine.graph, b = other.model.graph;
+  const spans: LayerSpan[] = conversion.spans;
+  const tail = (s: LayerSpan[]): LayerSpan => ({ name: '', type: '', nodes: [s.at(-1)?.nodes[1] ?? 0, Infinity], initializers: [s.at(-1)?.initializers[1] ?? 0, Infinity] });
+  for (const [i, span] of [...spans, tail(spans)].entries()) {
+    const theirs = other.spans[i] ?? tail(other.spans);
+    const layer = span.name ? `layer '${span.name}' (${span.type})` : 'the graph outputs';
+    const [myInits, theirInits] = [a.initializer.slice(...span.initializers), b.initializer.slice(...theirs.initializers)];
+    for (let t = 0; t < Math.max(myInits.length, theirInits.length); t++)
+      if (!sameTensor(myInits[t], theirInits[t])) return { layer, detail: (at) => constantDetail(myInits[t], theirInits[t], at) };
+    const [myNodes, theirNodes] = [a.node.slice(...span.nodes), b.node.slice(...theirs.nodes)];
+    for (let n = 0; n < Math.max(myNodes.length, theirNodes.length); n++)
+      if (JSON.stringify(myNodes[n]) !== JSON.stringify(theirNodes[n])) return { layer, detail: (at) => nodeDetail(myNodes[n], theirNodes[n], at) };
+  }
+  return undefined;
+}
+
+function sameTensor(a: TensorObj | undefined, b: TensorObj | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.name === b.name && a.data_type === b.data_type && JSON.stringify(a.dims) === JSON.stringify(b.dims) && sameBytes(a.raw_data, b.raw_data);
+}
+
+/** "its constant 'fc6/shape' is [1, 9216] here, [1, 10816] at [1, 3, 230, 232]" (values when short, else dims). */
+function constantDetail(a: TensorObj | undefined, b: TensorObj | undefined, at: string): string {
+  if (!a || !b) return `it holds ${a ? 'a constant' : 'no constant'} here and ${b ? 'one' : 'none'} at ${at}`;
+  const shown = (t: TensorObj) => {
+    const values = t.data_type === DataType.INT64 && t.raw_data.length <= 64 ? [...new BigInt64Array(t.raw_data.slice().buffer)].map(Number) : undefined;
+    return values ? shapeString(values) : `of shape ${shapeString(t.dims)}`;
+  };
+  const [x, y] = [shown(a), shown(b)];
+  return x === y ? `its constant '${a.name}' ${x} holds other values at ${at}` : `its constant '${a.name}' is ${x} here, ${y} at ${at}`;
+}
+
+/** "its MaxPool node's pads are [0, 0, 1, 1] here, [0, 0, 0, 0] at [...]" or the node that is there in one only. */
+function nodeDetail(a: NodeObj | undefined, b: NodeObj | undefined, at: string): string {
+  if (!a || !b) return `it has ${a ? `a ${a.op_type} node` : 'no node'} here and ${b ? `a ${b.op_type} node` : 'none'} at ${at}`;
+  if (a.op_type !== b.op_type) return `its node '${a.name}' is ${a.op_type} here, ${b.op_type} at ${at}`;
+  const attr = a.attribute.find((x, i) => JSON.stringify(x) !== JSON.stringify(b.attribute[i]));
+  if (attr) {
+    const theirs = b.attribute.find((x) => x.name === attr.name);
+    const value = (x: typeof attr | undefined) => (x ? (x.ints ? shapeString(x.ints) : String(x.i ?? x.f ?? '')) : 'not set');
+    return `its ${a.op_type} node's ${attr.name} is ${value(attr)} here, ${value(theirs)} at ${at}`;
+  }
+  return `its ${a.op_type} node '${a.name}' differs at ${at}`;
+}
+
+/** The weights are views of the same floats at every shape: equal without reading them; constants compared. */
 function sameBytes(a: Uint8Array, b: Uint8Array | undefined): boolean {
   if (!b || a.length !== b.length) return false;
   if (a.buffer === b.buffer && a.byteOffset === b.byteOffset) return true;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** The graph's input shapes with the batch (axis 0) set to `batch`. */
+export function batchShapes(graph: Graph, batch: number): Record<string, number[]> {
+  return Object.fromEntries(graph.inputs.map((n) => [n, [batch, ...graph.blobShapes.get(n)!.slice(1)]]));
+}
+
+/** Whether the batch axis is to be free: not asked ('fixed'), asked ('any': refused if it cannot be), or where it can ('where free'). */
+export type BatchMode = 'fixed' | 'any' | 'where free';
+
+/**
+ * The graph converted with `options`, its height and width symbolic when `options.anySize` asks (refused in one
+ * line naming the first layer that builds the size in, when the net depends on it), and its batch as `batch` says.
+ * `fixedBatchReason`: why the batch stays fixed, with 'where free'. `reshape` gives the graph at other input shapes.
+ */
+export function convertFree(graph: Graph, reshape: ReshapeTo, options: ConvertOptions, batch: BatchMode = 'fixed'): { conversion: OnnxConversion; fixedBatchReason?: string } {
+  const conversion = convertGraph(graph, options);
+  let fixedBatchReason: string | undefined;
+  // Both checks compare against the model as converted, so the batch is asked before the sizes are freed.
+  if (batch !== 'fixed') {
+    fixedBatchReason = batchDependence(graph, conversion, (b) => reshape(batchShapes(graph, b)), options);
+    if (fixedBatchReason && batch === 'any') throw new CremaError(`options.anyBatch: the net does not serve every batch size: ${fixedBatchReason}`);
+  }
+  if (options.anySize) {
+    const why = freeSize(graph, conversion, reshape, options);
+    if (why) throw new CremaError(`options.anySize: the net does not serve every input size: ${why}`);
+  }
+  if (batch !== 'fixed' && !fixedBatchReason) freeBatchDimension(conversion.model);
+  return { conversion, fixedBatchReason };
 }

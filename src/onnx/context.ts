@@ -13,6 +13,11 @@ export interface LayerContext {
   lrn: LrnMode;
   /** The net's context as its layers were made in (the dialect). */
   net: NetContext;
+  /**
+   * The model serves every input height and width (ConvertOptions.anySize): nodes compute what follows from the
+   * spatial size at run time (from Shape) instead of holding it as constants. sizeDependence checks the result.
+   */
+  anySize: boolean;
   /** The ONNX value holding bottom i now. */
   bottom(i: number): string;
   /** The name to give the value of top i (call once per top, for the node that computes it). */
@@ -60,4 +65,14 @@ export function reduce(c: LayerContext, op: string, x: string, axes: number[], k
   return asInput
     ? c.node(op, [x, c.b.int64s(`${c.layer.name}/axes`, axes)], [out], { keepdims: int(keepdims ? 1 : 0) })
     : c.node(op, [x], [out], { axes: ints(axes), keepdims: int(keepdims ? 1 : 0) });
+}
+
+/**
+ * Dimensions [from, to) of `value` at run time, as a 1-D int64 tensor: Shape then Slice (Shape's own start and end
+ * arrived in opset 15; crema writes 13 and up). For the size-free conversion (`c.anySize`).
+ */
+export function runtimeDims(c: LayerContext, value: string, from: number, to: number): string {
+  const shape = c.node('Shape', [value], [c.tmp('shape')]);
+  const n = c.layer.name;
+  return c.node('Slice', [shape, c.b.int64s(`${n}/dims_from`, [from]), c.b.int64s(`${n}/dims_to`, [to]), c.b.int64s(`${n}/dims_axis`, [0])], [c.tmp('dims')]);
 }

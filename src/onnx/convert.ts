@@ -20,6 +20,12 @@ export interface ConvertOptions {
   outputs?: 'net' | 'all' | readonly string[];
   /** ACROSS_CHANNELS LRN as ONNX's LRN op ('native', default) or as an AveragePool subgraph ('decomposed'). */
   lrn?: LrnMode;
+  /**
+   * Nodes that compute what follows from the inputs' height and width at run time, for a model that serves every
+   * size (what `freeSizeDimensions` then declares, after `sizeDependence` has checked it). Default false: the
+   * model holds the sizes as constants, as it always has.
+   */
+  anySize?: boolean;
 }
 
 export interface OnnxConversion {
@@ -34,6 +40,16 @@ export interface OnnxConversion {
   notes: string[];
   /** Blobs whose size along some axes depends on the data (DetectionOutput's rows) -> those axes. */
   dynamic: Map<string, number[]>;
+  /** Per converted layer, in order: its name and type and the ranges [from, to) of the model's nodes and initializers it added. */
+  spans: LayerSpan[];
+}
+
+/** What one layer added to the model (sizeDependence names the first layer whose part differs). */
+export interface LayerSpan {
+  name: string;
+  type: string;
+  nodes: [number, number];
+  initializers: [number, number];
 }
 
 /**
@@ -47,13 +63,14 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
     throw new CremaError(`options.lrn is 'native' or 'decomposed', got ${typeof options.lrn === 'string' ? `'${options.lrn}'` : kindOf(options.lrn)}`);
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET)
     throw new CremaError(`options.opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}, got ${opset}`);
+  if (options.anySize !== undefined && typeof options.anySize !== 'boolean') throw new CremaError(`options.anySize is true or false, got ${kindOf(options.anySize)}`);
   const b = new OnnxBuilder(graph.blobShapes.keys());
   const inputSet = new Set(graph.inputs);
   const lastWriter = new Map<string, number>();
   graph.layers.forEach((l, i) => l.tops.forEach((t) => lastWriter.set(t, i)));
   const current = new Map<string, string>();
   const inputs: ValueInfoObj[] = [];
-  const notes: string[] = [], dynamic = new Map<string, number[]>();
+  const notes: string[] = [], dynamic = new Map<string, number[]>(), spans: LayerSpan[] = [];
   const wanted = wantedBlobs(graph, options.outputs ?? 'net'), needed = neededLayers(graph, wanted);
   graph.layers.forEach((layer, index) => {
     if (!needed.has(index) && layer.type !== 'Input') return; // nothing wanted comes from it (the inputs stay the model's)
@@ -65,7 +82,10 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
       return;
     }
     const keepsName = (t: string) => lastWriter.get(t) === index && !inputSet.has(t);
-    const values = convertLayer(b, layer, { opset, lrn: options.lrn ?? 'native', net: graph.dialect ? { dialect: graph.dialect } : {}, notes, dynamic }, current, keepsName);
+    const [nodes, initializers] = [b.nodes.length, b.initializers.length];
+    const state = { opset, lrn: options.lrn ?? 'native', net: graph.dialect ? { dialect: graph.dialect } : {}, anySize: options.anySize === true, notes, dynamic };
+    const values = convertLayer(b, layer, state, current, keepsName);
+    spans.push({ name: layer.name, type: layer.type, nodes: [nodes, b.nodes.length], initializers: [initializers, b.initializers.length] });
     layer.tops.forEach((t, i) => current.set(t, values[i]));
   });
   const { outputs, passthrough, infos } = exposeOutputs(b, graph, current, wanted, dynamic);
@@ -86,7 +106,7 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
     },
     opset_import: [{ domain: '', version: opset }],
   };
-  return { model, inputs: [...graph.inputs], outputs, passthrough, notes, dynamic };
+  return { model, inputs: [...graph.inputs], outputs, passthrough, notes, dynamic, spans };
 }
 
 /** Converts one layer; returns the ONNX value of each of its tops. */
@@ -95,6 +115,7 @@ interface ConvertState {
   opset: number;
   lrn: LrnMode;
   net: NetContext;
+  anySize: boolean;
   notes: string[];
   /** Blobs whose size along some axes depends on the data -> those axes. */
   dynamic: Map<string, number[]>;
@@ -103,7 +124,7 @@ interface ConvertState {
 function convertLayer(
   b: OnnxBuilder,
   layer: GraphLayer,
-  { opset, lrn, net, notes, dynamic }: ConvertState,
+  { opset, lrn, net, anySize, notes, dynamic }: ConvertState,
   current: Map<string, string>,
   keepsBlobName: (top: string) => boolean,
 ): string[] {
@@ -118,6 +139,7 @@ function convertLayer(
     opset,
     lrn,
     net,
+    anySize,
     bottom: (i) => current.get(layer.bottoms[i])!,
     top: (i) => {
       const t = layer.tops[i];

@@ -6,7 +6,7 @@ import { CremaError } from '../util/errors.js';
 import { nameRecord } from '../util/names.js';
 import { type ModelObj, encodeModel } from './proto.js';
 import { externalModel } from './external.js';
-import { batchDependence, freeBatchDimension } from './batch.js';
+import { type VaryingAxes, batchDependence, freeBatchDimension, freeSize, freeSizeDimensions, graphReshaper, sizeVariation } from './batch.js';
 import { type ConvertOptions, type OnnxConversion, convertGraph, neededLayers, wantedBlobs } from './convert.js';
 import type { OrtModule } from './ort.js';
 import { platform } from '../platform.js';
@@ -16,6 +16,12 @@ export interface RunOnnxOptions extends ConvertOptions {
   threads?: number;
   /** The model's batch dimension symbolic: one session runs every batch size (only for a batchDependence-free graph). */
   anyBatch?: boolean;
+  /**
+   * Converted size-free (ConvertOptions.anySize) with its height and width symbolic: one session runs every input
+   * size. OnnxRunner refuses, in one line, a net that builds the size in (sizeDependence); OnnxSessions asks once
+   * per outputs and keeps to one session per size for such a net.
+   */
+  anySize?: boolean;
 }
 
 export type Inputs = Map<string, Tensor> | Record<string, Tensor>;
@@ -40,12 +46,22 @@ export class OnnxRunner {
     private readonly inputShapes: Map<string, readonly number[]>,
     /** Whether any batch size runs (dimension 0 of the inputs free). */
     private readonly anyBatch: boolean,
+    /** Whether any height and width run (dimensions 2 and up of the inputs free). */
+    private readonly anySize: boolean,
   ) {}
 
-  /** `conversion`: the graph's conversion with `options`, when the caller made it already (it is changed here). */
-  static async create(graph: Graph, options: RunOnnxOptions = {}, conversion = convertGraph(graph, options)): Promise<OnnxRunner> {
+  /**
+   * `conversion`: the graph's conversion with `options`, when the caller made it already (it is changed here; with
+   * `anySize`, its sizes already freed: freeSize).
+   */
+  static async create(graph: Graph, options: RunOnnxOptions = {}, given?: OnnxConversion): Promise<OnnxRunner> {
     const threads = options.threads ?? 0;
     if (!Number.isInteger(threads) || threads < 0) throw new CremaError(`options.threads must be a whole number, got ${threads}`);
+    const conversion = given ?? convertGraph(graph, options);
+    if (options.anySize && !given) {
+      const why = freeSize(graph, conversion, graphReshaper(graph), options);
+      if (why) throw new CremaError(`options.anySize: the net does not serve every input size: ${why}`);
+    }
     if (options.anyBatch) freeBatchDimension(conversion.model);
     const renamed = sessionSafe(conversion.model);
     const ort = (await platform().onnxRuntime()) as OrtModule;
@@ -57,7 +73,7 @@ export class OnnxRunner {
       logSeverityLevel: 3,
       ...layoutOptions(conversion.model),
     });
-    const runner = new OnnxRunner(graph, conversion, session, renamed, ort, new Map(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!])), options.anyBatch === true);
+    const runner = new OnnxRunner(graph, conversion, session, renamed, ort, new Map(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!])), options.anyBatch === true, options.anySize === true);
     runner.leftover = leftover;
     return runner;
   }
@@ -77,7 +93,7 @@ export class OnnxRunner {
       const t = given.get(name);
       if (!t) throw new CremaError(`no value given for the net's input '${name}'`);
       const want = this.inputShapes.get(name)!;
-      if (this.anyBatch ? t.dims.length !== want.length || !sameShape(t.dims.slice(1), want.slice(1)) : !sameShape(t.dims, want)) throw new CremaError(`input '${name}' has shape ${shapeString(t.dims)}, the net takes ${shapeString(want)}`);
+      if (!sameShape(freeAxes(t.dims, this.anyBatch, this.anySize), freeAxes(want, this.anyBatch, this.anySize))) throw new CremaError(`input '${name}' has shape ${shapeString(t.dims)}, the net takes [${freeAxes(want, this.anyBatch, this.anySize).map((d) => (d < 0 ? 'any' : d)).join(', ')}]`);
       feeds[sessionName(name)] = new this.ort.Tensor('float32', t.data, [...t.dims]);
     }
     for (const name of given.keys())
@@ -261,13 +277,18 @@ async function atShapes<T>(graph: Graph, given: Map<string, Tensor>, make: () =>
  * At the same shapes the new session outputs the old one's blobs too (ONNX Runtime computes only what a run
  * fetches): runs alternating two fetch lists make two sessions, not one a switch. With `anyBatch`, a graph whose
  * conversion does not depend on the batch size (batchDependence, asked once per outputs) gets one session for
- * every batch size: a server's requests of 1, 3 and 8 images do not convert the net at each switch.
+ * every batch size: a server's requests of 1, 3 and 8 images do not convert the net at each switch. With
+ * `anySize`, likewise one session for every input height and width where the net allows it (sizeDependence, asked
+ * once per outputs): MTCNN's pyramid, an FCN's images of every size; a net that builds the size in (an
+ * InnerProduct) gets the plain model, one per size, as without it.
  */
 export class OnnxSessions {
   private readonly graph: Graph;
   private current?: { shapes: string; served: ReadonlySet<string>; runner: OnnxRunner };
   /** Per outputs (their key): whether one model serves every batch size. */
   private readonly batchFree = new Map<string, boolean>();
+  /** Per outputs (their key): whether one model serves every input height and width (with `anySize`). */
+  private readonly sizeFree = new Map<string, boolean>();
   /** Sessions made (for tests). */
   made = 0;
 
@@ -280,8 +301,10 @@ export class OnnxSessions {
   async run(inputs: Inputs, outputs = this.options.outputs): Promise<Map<string, Tensor>> {
     const wanted = wantedBlobs(this.graph, outputs ?? 'net');
     const given = inputMap(inputs);
-    const shapesOf = (served: ReadonlySet<string>) =>
-      JSON.stringify(this.graph.inputs.map((n) => (this.batchFree.get(keyOf(served)) ? given.get(n)?.dims.slice(1) : given.get(n)?.dims)));
+    const shapesOf = (served: ReadonlySet<string>) => {
+      const key = keyOf(served), batch = this.batchFree.get(key) === true, size = this.sizeFree.get(key) === true;
+      return JSON.stringify(this.graph.inputs.map((n) => { const dims = given.get(n)?.dims; return dims && freeAxes(dims, batch, size); }));
+    };
     const current = this.current;
     const sameShapes = current !== undefined && current.shapes === shapesOf(current.served);
     if (!sameShapes || !wanted.every((b) => current.served.has(b))) {
@@ -290,19 +313,35 @@ export class OnnxSessions {
       // holds (colorize's class8_ab, which the release leaves without weights, is not in it)
       this.net.checkWeights(0, this.graph.layers.length - 1, neededLayers(this.graph, [...served]));
       await this.release();
-      const runner = await atShapes(this.graph, given, () => {
-        const options = { ...this.options, outputs: [...served] }, conversion = convertGraph(this.graph, options);
-        let free = this.batchFree.get(keyOf(served));
-        if (free === undefined && this.options.anyBatch) {
-          free = batchDependence(this.graph, conversion.model, (b) => atBatch(this.graph, b), options) === undefined;
-          this.batchFree.set(keyOf(served), free);
-        }
-        return OnnxRunner.create(this.graph, { ...options, anyBatch: free === true }, conversion);
-      });
+      const runner = await atShapes(this.graph, given, () => this.open(keyOf(served), { ...this.options, outputs: [...served] }));
       this.made++;
       this.current = { shapes: shapesOf(served), served, runner };
     }
     return this.current!.runner.run(given, wanted);
+  }
+
+  /**
+   * A session for the graph at its shapes now, its size and batch free where asked and the net allows: each asked
+   * once per outputs (`key`), the batch against the model as converted, before its sizes are freed.
+   */
+  private open(key: string, options: RunOnnxOptions): Promise<OnnxRunner> {
+    let conversion: OnnxConversion | undefined, varying: VaryingAxes | undefined;
+    if (this.options.anySize && this.sizeFree.get(key) !== false) {
+      conversion = sizeFreeConversion(this.graph, options);
+      const found = conversion && sizeVariation(this.graph, conversion, graphReshaper(this.graph), options);
+      varying = typeof found === 'object' ? found : undefined;
+      this.sizeFree.set(key, varying !== undefined);
+    }
+    // A net that builds the size in gets the model it always had, one per size (and is asked about the batch as such).
+    const made = { ...options, anySize: varying !== undefined };
+    if (!varying) conversion = convertGraph(this.graph, made);
+    let batch = this.batchFree.get(key);
+    if (batch === undefined && this.options.anyBatch) {
+      batch = batchDependence(this.graph, conversion!, (b) => atBatch(this.graph, b), made) === undefined;
+      this.batchFree.set(key, batch);
+    }
+    if (varying) freeSizeDimensions(conversion!.model, varying);
+    return OnnxRunner.create(this.graph, { ...made, anyBatch: batch === true }, conversion);
   }
 
   async release(): Promise<void> {
@@ -315,6 +354,24 @@ export class OnnxSessions {
 /** A set of blob names as a key. */
 function keyOf(blobs: ReadonlySet<string>): string {
   return JSON.stringify([...blobs].sort());
+}
+
+/**
+ * The graph converted size-free, or undefined where a layer has no size-free form (a Pooling whose last window
+ * leaves the image at some sizes): OnnxSessions then converts it as always, one model per size.
+ */
+function sizeFreeConversion(graph: Graph, options: RunOnnxOptions): OnnxConversion | undefined {
+  try {
+    return convertGraph(graph, { ...options, anySize: true });
+  } catch (err) {
+    if (err instanceof CremaError) return undefined;
+    throw err;
+  }
+}
+
+/** `dims` with the axes a model leaves free as -1: the batch (axis 0), the height and width (2 and up, rank 3 or more). */
+function freeAxes(dims: readonly number[], batch: boolean, size: boolean): number[] {
+  return dims.map((d, i) => ((batch && i === 0) || (size && i >= 2 && dims.length >= 3) ? -1 : d));
 }
 
 /** The graph with every input's batch set to `batch` (shapes inferred again). */

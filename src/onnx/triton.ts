@@ -3,9 +3,10 @@ import path from 'node:path';
 import type { Graph } from '../graph/graph.js';
 import { CremaError } from '../util/errors.js';
 import { makeOutputDir, writeOutput } from '../util/files.js';
-import { type ConvertOptions, convertGraph } from './convert.js';
+import type { ConvertOptions } from './convert.js';
 import { type ModelFileOptions, type WrittenModel, writeModelFile } from './write.js';
-import { batchDependence, freeBatchDimension } from './batch.js';
+import { type ReshapeTo, convertFree } from './batch.js';
+import type { ValueInfoObj } from './proto.js';
 
 // A Triton Inference Server model repository for a converted net:
 //   DIR/<name>/config.pbtxt      the model configuration (protobuf text format)
@@ -67,11 +68,13 @@ const INT32_MAX = 2 ** 31 - 1;
 /**
  * Converts `graph` and writes the repository entry DIR/<name>/. `maxBatchSize` 0 asks for no batching; above 0,
  * batching is used when the conversion does not depend on the batch size (checked by converting at two sizes).
+ * `options.anySize`: the height and width free too (dims -1), or refused in one line (convertFree); `anyBatch`:
+ * batching required, a net that depends on the batch refused rather than written with max_batch_size 0.
  * The model goes into version `version`, by default the one after the highest already there (1 in a new
  * directory): Triton serves the highest version, so a 1/ beside an existing 2/ would never be served. `files`
  * as for writeModelFile: with external data, its file is beside model.onnx, where Triton's ONNX Runtime finds it.
  */
-export async function writeTritonRepository(graph: Graph, reshape: (batch: number) => Graph, dir: string, name: string, maxBatchSize: number, options: ConvertOptions, version?: number, files: ModelFileOptions = {}): Promise<TritonExport> {
+export async function writeTritonRepository(graph: Graph, reshape: ReshapeTo, dir: string, name: string, maxBatchSize: number, options: ConvertOptions, version?: number, files: ModelFileOptions = {}, anyBatch = false): Promise<TritonExport> {
   if (!Number.isInteger(maxBatchSize) || maxBatchSize < 0 || maxBatchSize > INT32_MAX)
     throw new CremaError(`options.maxBatchSize ${maxBatchSize}: expected a whole number from 0 (no batching) to ${INT32_MAX} (Triton reads it as an int32)`);
   if (version !== undefined && !(Number.isInteger(version) && version >= 1 && version <= INT32_MAX))
@@ -80,24 +83,19 @@ export async function writeTritonRepository(graph: Graph, reshape: (batch: numbe
   const kept = existingVersions(modelDir);
   const chosen = version ?? (kept.length ? kept[kept.length - 1] + 1 : 1);
   if (chosen > INT32_MAX) throw new CremaError(`${modelDir}: already has version ${kept[kept.length - 1]}, the highest Triton reads; name one with options.modelVersion`);
-  const conversion = convertGraph(graph, options);
-  let batched = maxBatchSize > 0;
-  let fixedBatchReason: string | undefined;
-  if (batched) {
-    fixedBatchReason = batchDependence(graph, conversion.model, reshape, options);
-    batched = fixedBatchReason === undefined;
-  }
-  if (batched) freeBatchDimension(conversion.model);
-  const shapeOf = (blob: string): number[] => {
-    const dims = [...graph.blobShapes.get(blob)!];
-    for (const axis of conversion.dynamic.get(blob) ?? []) dims[axis] = -1; // a size the data decides (Triton's -1)
+  const { conversion, fixedBatchReason } = convertFree(graph, reshape, options, maxBatchSize > 0 ? (anyBatch ? 'any' : 'where free') : 'fixed');
+  const batched = maxBatchSize > 0 && !fixedBatchReason;
+  // The model's own dims: -1 (Triton's "any") where they are symbolic: a size the data decides, a free height or width.
+  const dimsOf = (v: ValueInfoObj): number[] => {
+    const dims = v.type.tensor_type.shape!.dim.map((d) => ('dim_value' in d ? d.dim_value : -1));
     return batched ? dims.slice(1) : dims;
   };
+  const infoOf = (name: string, list: ValueInfoObj[]) => list.find((v) => v.name === name)!;
   const config: TritonConfig = {
     name,
     maxBatchSize: batched ? maxBatchSize : 0,
-    inputs: conversion.inputs.map((n) => ({ name: n, dims: shapeOf(n) })),
-    outputs: [...conversion.outputs.keys()].map((n) => ({ name: conversion.outputs.get(n)!, dims: shapeOf(n) })),
+    inputs: conversion.inputs.map((n) => ({ name: n, dims: dimsOf(infoOf(n, conversion.model.graph.input)) })),
+    outputs: [...conversion.outputs.values()].map((n) => ({ name: n, dims: dimsOf(infoOf(n, conversion.model.graph.output)) })),
   };
   makeOutputDir(path.join(modelDir, String(chosen)));
   const model = await writeModelFile(conversion.model, path.join(modelDir, String(chosen), 'model.onnx'), files);

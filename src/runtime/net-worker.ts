@@ -44,7 +44,7 @@ export function serveNet(post: (message: FromWorker, transfer: ArrayBuffer[]) =>
       let blobs: Map<string, Tensor>, names: string[];
       if (message.backend === 'onnx') {
         names = message.fetches ?? net.outputs;
-        sessions ??= new (await import('../onnx/run.js')).OnnxSessions(net, { threads: net.threads, anyBatch: true });
+        sessions ??= new (await import('../onnx/run.js')).OnnxSessions(net, { threads: net.threads, anyBatch: true, anySize: true });
         blobs = await sessions.run(feeds, names);
       } else {
         const out = net.forward(feeds);

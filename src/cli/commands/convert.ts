@@ -1,8 +1,9 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { example } from '../examples.js';
-import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertGraph } from '../../onnx/convert.js';
-import { shapeString } from '../../tensor.js';
+import { type ConvertOptions, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../../onnx/convert.js';
+import { convertFree, graphReshaper } from '../../onnx/batch.js';
+import type { ValueInfoObj } from '../../onnx/proto.js';
 import { CremaError } from '../../util/errors.js';
 import { tritonModelName, writeTritonRepository } from '../../onnx/triton.js';
 import { type WrittenModel, writeModelFile } from '../../onnx/write.js';
@@ -18,6 +19,8 @@ interface ConvertArgs extends NetArgs {
   opset: number;
   outputs: string;
   lrn: 'native' | 'decomposed';
+  anySize: boolean;
+  anyBatch: boolean;
 }
 
 export const convertCommand = {
@@ -31,10 +34,13 @@ export const convertCommand = {
       .option('opset', { type: 'number', default: DEFAULT_OPSET, describe: `ONNX opset, ${MIN_OPSET} to ${MAX_OPSET}` })
       .option('outputs', { type: 'string', default: 'net', describe: 'graph outputs: net (Caffe\'s outputs), all (every blob, named as in Caffe), or blob names, comma-separated' })
       .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'ACROSS_CHANNELS LRN as ONNX\'s LRN op, or as an AveragePool subgraph (faster in ONNX Runtime)' })
+      .option('any-size', { type: 'boolean', default: false, describe: 'one model for every input height and width (symbolic "height" and "width", Triton dims -1), checked by converting at two other sizes; a net that builds the size in (an InnerProduct, a fixed Reshape, PriorBox) is refused, naming the layer' })
+      .option('any-batch', { type: 'boolean', default: false, describe: 'one model for every batch size (a symbolic "batch" axis), checked by converting at another; a net that builds the batch in is refused, naming why (with --triton: batching required rather than turned off)' })
       .example(example('$0 convert models/lenet/deploy.prototxt models/lenet/weights.caffemodel -o lenet.onnx'), 'convert a model')
       .example(example('$0 convert models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel -o debug.onnx --outputs all'), 'expose every blob, for verification')
       .example(example('$0 convert models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel --triton model_repository'), 'a model repository for Triton Inference Server')
-      .example(example('$0 convert models/lenet/deploy.prototxt models/lenet/weights.caffemodel -o lenet.onnx --external-data'), 'the weights beside the model, in lenet.onnx.data (for models of 2 GiB or more)'),
+      .example(example('$0 convert models/lenet/deploy.prototxt models/lenet/weights.caffemodel -o lenet.onnx --external-data'), 'the weights beside the model, in lenet.onnx.data (for models of 2 GiB or more)')
+      .example(example('$0 convert models/mtcnn/det1.prototxt models/mtcnn/det1.caffemodel -o pnet.onnx --any-size --any-batch'), 'a fully convolutional net (MTCNN\'s P-Net) for images of every size, in batches of any size'),
   handler: async (args: ConvertArgs) => {
     const started = performance.now();
     // With -o - the model is stdout: what crema says goes to stderr.
@@ -47,22 +53,25 @@ export const convertCommand = {
     // Weights only when a layer takes them (as `run`): a net of ReLUs and poolings converts without a caffemodel.
     net.checkWeights();
     const outputs = args.outputs === 'net' || args.outputs === 'all' ? args.outputs : args.outputs.split(',').map((s) => s.trim()).filter(Boolean);
+    const options: ConvertOptions = { opset: args.opset, outputs, lrn: args.lrn, anySize: args.anySize };
+    const reshape = graphReshaper(net.graph); // the checks at other shapes: no buffers of theirs
     if (args.triton) {
-      const reshape = (batch: number) => (net.reshape(Object.fromEntries(net.inputs.map((n) => [n, [batch, ...net.shapes.get(n)!.slice(1)]]))), net.graph);
-      const t = await writeTritonRepository(net.graph, reshape, args.triton, tritonModelName(net.name || path.basename(path.dirname(path.resolve(args.net)))), args.maxBatchSize, { opset: args.opset, outputs, lrn: args.lrn }, args.modelVersion, files);
+      const t = await writeTritonRepository(net.graph, reshape, args.triton, tritonModelName(net.name || path.basename(path.dirname(path.resolve(args.net)))), args.maxBatchSize, options, args.modelVersion, files, args.anyBatch);
       log(`wrote ${t.dir}/config.pbtxt and ${t.version}/model.onnx${dataWords(t.model, args.externalData)} (max_batch_size ${t.config.maxBatchSize}${t.fixedBatchReason ? `: ${t.fixedBatchReason}` : ''})`);
       if (t.kept.length) log(`  version${t.kept.length > 1 ? 's' : ''} ${t.kept.join(', ')} kept beside it; Triton serves the highest, ${Math.max(t.version, ...t.kept)}`);
       if (!args.output) return;
     }
-    const conversion = convertGraph(net.graph, { opset: args.opset, outputs, lrn: args.lrn });
+    const { conversion } = convertFree(net.graph, reshape, options, args.anyBatch ? 'any' : 'fixed');
     const written = await writeModelFile(conversion.model, args.output!, files);
     const { graph } = conversion.model;
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     log(`wrote ${args.output === '-' ? 'the model to stdout' : args.output}: ${(written.bytes / 1e6).toFixed(1)} MB${dataWords(written, args.externalData)}, opset ${args.opset}, ${graph.node.length} nodes, ${graph.initializer.length} initializers, in ${seconds} s`);
-    log(`  inputs:  ${net.inputs.map((n) => `${n} ${shapeString(net.shapes.get(n)!)}`).join(', ')}`);
+    // The model's dims: an axis the data sizes (a detector's rows) as '?', a free one by its name (batch, height, width).
+    const dimsText = (blob: string, name: string, infos: ValueInfoObj[]) =>
+      `[${infos.find((v) => v.name === name)!.type.tensor_type.shape!.dim.map((d, i) => (conversion.dynamic.get(blob)?.includes(i) ? '?' : 'dim_value' in d ? d.dim_value : d.dim_param)).join(', ')}]`;
+    log(`  inputs:  ${net.inputs.map((n) => `${n} ${dimsText(n, n, graph.input)}`).join(', ')}`);
     const shown = [...conversion.outputs.keys()];
-    // An axis the data sizes (a detector's rows) as '?': the model declares it symbolic.
-    const shapeOf = (n: string) => `[${net.shapes.get(n)!.map((d, i) => (conversion.dynamic.get(n)?.includes(i) ? '?' : d)).join(', ')}]`;
+    const shapeOf = (n: string) => dimsText(n, conversion.outputs.get(n)!, graph.output);
     log(`  outputs: ${shown.slice(0, 8).map((n) => `${n} ${shapeOf(n)}`).join(', ')}${shown.length > 8 ? `, … (${shown.length})` : ''}`);
     // What the model does not reproduce exactly (also in its doc_string): on stderr, as loading's notes.
     for (const note of conversion.notes) console.error(`note: ${note}`);

@@ -54,7 +54,7 @@ export const detectCommand = {
     printNotes(net, args);
     const kind = detectionKind(net); // refuses a net without a detection or Proposal layer before any image is read
     const read = kind === 'faster-rcnn' ? [fasterRcnnBlobs(net).rois, 'cls_prob', 'bbox_pred'] : [detectionBlob(net)];
-    const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, outputs: read }) : undefined;
+    const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, outputs: read, anySize: true }) : undefined;
     const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
     const options = { ...preprocessOptionsFrom(args, geo), threshold: args.threshold, labels: labelsOf(args, net), quadNms: args.quadNms, scale: args.scale, maxSize: args.maxSize };
     await eachImage(

@@ -64,7 +64,7 @@ export const poseCommand = {
     const hand = await partNet(args, 'hand'), face = await partNet(args, 'face');
     const nets = [net, hand, face].filter((n) => n !== undefined);
     const onnx = args.backend === 'onnx' ? await import('../../onnx/run.js') : undefined;
-    const sessions = onnx && new Map(nets.map((n) => [n, new onnx.OnnxSessions(n, { threads: args.threads })]));
+    const sessions = onnx && new Map(nets.map((n) => [n, new onnx.OnnxSessions(n, { threads: args.threads, anySize: true })]));
     const forward = sessions ? onnxForwardEach(sessions) : undefined;
     await eachImage(
       {

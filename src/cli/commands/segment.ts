@@ -69,7 +69,7 @@ export async function denseLoop<T>(args: DenseArgs, kind: 'segment' | 'edges', m
   const net = await loadNetFor(args, args.backend === 'native');
   printNotes(net, args);
   checkDenseNet(net, kind, args.blob); // before any image is read
-  const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads }) : undefined;
+  const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, anySize: true }) : undefined;
   const loop = make(net, options, sessions ? onnxForwardOf(sessions) : undefined);
   await eachImage({ ...loop, files, geo: { channels: 3, height: 1, width: 1 }, json: args.json, output: args.output, upright: false }, async () => sessions?.release());
 }

@@ -1,0 +1,475 @@
+// Size-free ONNX models (ConvertOptions.anySize, `crema convert --any-size`): each net converted ONCE at its own
+// input shape, its height and width made symbolic (freeSize), then run in ONNX Runtime at several other sizes and
+// compared with the native engine reshaped to each (the native engine is checked against real Caffe elsewhere:
+// test/pooling.test.ts, the sweep; the Pooling cases also against Caffe here, fixtures/any-size). Tolerance as in
+// test/onnx-layers.test.ts. Also: sizeDependence's refusals, word for word.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { parsePrototxt } from '../src/caffe/prototxt.js';
+import type { NetParameter } from '../src/caffe/types.js';
+import { freeSize, sizeDependence } from '../src/onnx/batch.js';
+import { type OnnxConversion, convertGraph, encodeConversion } from '../src/onnx/convert.js';
+import { OnnxSessions, runOnnx } from '../src/onnx/run.js';
+import { convert } from '../src/api.js';
+import { type ValueInfoObj, decodeModel } from '../src/onnx/proto.js';
+import { Net } from '../src/runtime/net.js';
+import { Tensor, sizeOf } from '../src/tensor.js';
+import { readNpy } from '../src/util/npy.js';
+import { randomArray, rng } from './helpers/compute.js';
+import { cli } from './helpers/cli.js';
+import { relativeError } from './helpers/reference.js';
+
+const TOLERANCE = 1e-5;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+
+/** HED's deploy net with the corpus's synthetic weights (hashweights, as test/corpus.test.ts makes them), cached. */
+const corpusHed = (() => {
+  const dir = path.join(here, 'fixtures/corpus/hed'), cache = path.join(os.tmpdir(), 'crema-any-size');
+  const weights = path.join(cache, 'hed.caffemodel');
+  if (!fs.existsSync(weights)) {
+    fs.mkdirSync(cache, { recursive: true });
+    const tmp = `${weights}.${process.pid}.tmp`;
+    execFileSync(process.execPath, [path.join(here, 'fixtures/corpus/hashweights.mjs'), 'model', path.join(dir, 'spec.json'), tmp, '--salt', 'corpus']);
+    fs.renameSync(tmp, weights);
+  }
+  return { prototxt: path.join(dir, 'net.prototxt'), weights };
+})();
+
+function netFrom(text: string, weights: Record<string, Tensor[]> = {}): Net {
+  return Net.fromNetParameter(parsePrototxt(text, 'test.prototxt') as NetParameter, new Map(Object.entries(weights)));
+}
+
+function random(dims: number[], seed: number): Tensor {
+  return new Tensor(dims, randomArray(sizeOf(dims), rng(seed)));
+}
+
+const input = (dims: number[], name = 'data') => `layer { name: "${name}" type: "Input" top: "${name}" input_param { shape { ${dims.map((d) => `dim: ${d}`).join(' ')} } } }\n`;
+
+/** The net's inputs reshaped: the graph at those shapes (as `crema convert` gives freeSize). */
+const reshaper = (net: Net) => (shapes: Record<string, readonly number[]>) => (net.reshape(shapes as Record<string, number[]>), net.graph);
+
+/** The net converted once with anySize, its sizes freed (asserting that it serves every size), in a session. */
+async function anySizeSession(net: Net, outputs: 'net' | 'all' | string[] = 'all', lrn: 'native' | 'decomposed' = 'native'): Promise<{ conversion: OnnxConversion; session: ort.InferenceSession }> {
+  const conversion = convertGraph(net.graph, { anySize: true, outputs, lrn });
+  expect(freeSize(net.graph, conversion, reshaper(net), { outputs, lrn })).toBeUndefined();
+  return { conversion, session: await ort.InferenceSession.create(encodeConversion(conversion), { intraOpNumThreads: 1, logSeverityLevel: 3 }) };
+}
+
+/** Runs the one session at `feeds`' shapes and the native net reshaped to them; every output must agree. */
+async function sameAtSize(net: Net, { conversion, session }: { conversion: OnnxConversion; session: ort.InferenceSession }, feeds: Record<string, Tensor>, tolerance = TOLERANCE): Promise<void> {
+  const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, new ort.Tensor('float32', t.data, [...t.dims])]));
+  const results = await session.run(ortFeeds);
+  net.forward(feeds);
+  const at = Object.values(feeds).map((t) => t.dims.join('x')).join(', ');
+  for (const [blob, name] of conversion.outputs) {
+    const want = net.blobs.get(blob)!, got = results[name];
+    expect([...got.dims], `shape of ${blob} at ${at}`).toEqual([...want.dims]);
+    expect(relativeError(new Tensor([...got.dims], got.data as Float32Array), want), `${blob} at ${at}`).toBeLessThanOrEqual(tolerance);
+  }
+}
+
+/** The Pooling cases: every rounding, pad 0/1/2, stride beyond the kernel, clipped windows, AVE overhang, masks. */
+const POOLS: { name: string; param: string; tops?: number }[] = [
+  { name: 'MAX k2 s2 ceil', param: 'pool: MAX kernel_size: 2 stride: 2' },
+  { name: 'MAX k3 s2 ceil', param: 'pool: MAX kernel_size: 3 stride: 2' },
+  { name: 'MAX k3 s2 p1 ceil', param: 'pool: MAX kernel_size: 3 stride: 2 pad: 1' },
+  { name: 'MAX k2 s2 p1 ceil (clip)', param: 'pool: MAX kernel_size: 2 stride: 2 pad: 1' },
+  { name: 'MAX k3 s3 p2 ceil (end pad capped at k - 1)', param: 'pool: MAX kernel_size: 3 stride: 3 pad: 2' },
+  { name: 'MAX k3 s2 p1 floor', param: 'pool: MAX kernel_size: 3 stride: 2 pad: 1 round_mode: FLOOR' },
+  { name: 'AVE k3 s2 ceil (overhang)', param: 'pool: AVE kernel_size: 3 stride: 2' },
+  { name: 'AVE k3 s2 p1 ceil', param: 'pool: AVE kernel_size: 3 stride: 2 pad: 1' },
+  { name: 'AVE k2 s2 p1 ceil (clip)', param: 'pool: AVE kernel_size: 2 stride: 2 pad: 1' },
+  { name: 'AVE k3 s1 p1 ceil', param: 'pool: AVE kernel_size: 3 stride: 1 pad: 1' },
+  { name: 'AVE k5 s3 ceil', param: 'pool: AVE kernel_size: 5 stride: 3' },
+  { name: 'AVE k3 s3 p2 ceil (end pad capped at k - 1)', param: 'pool: AVE kernel_size: 3 stride: 3 pad: 2' },
+  { name: 'AVE k2 s3 p1 ceil (stride beyond kernel)', param: 'pool: AVE kernel_size: 2 stride: 3 pad: 1' },
+  { name: 'MAX k2 s3 p1 ceil (stride beyond kernel)', param: 'pool: MAX kernel_size: 2 stride: 3 pad: 1' },
+  { name: 'AVE k3 s2 p2 floor', param: 'pool: AVE kernel_size: 3 stride: 2 pad: 2 round_mode: FLOOR' },
+  { name: 'AVE 3x2 s2x1 p1x0 ceil', param: 'pool: AVE kernel_h: 3 kernel_w: 2 stride_h: 2 stride_w: 1 pad_h: 1 pad_w: 0' },
+  { name: 'MAX 2x3 s1x2 p0x1 ceil', param: 'pool: MAX kernel_h: 2 kernel_w: 3 stride_h: 1 stride_w: 2 pad_h: 0 pad_w: 1' },
+  { name: 'global MAX', param: 'pool: MAX global_pooling: true' },
+  { name: 'global AVE', param: 'pool: AVE global_pooling: true' },
+  { name: 'MAX k2 s2 ceil, mask top', param: 'pool: MAX kernel_size: 2 stride: 2', tops: 2 },
+  { name: 'MAX k3 s2 p1 ceil, mask top', param: 'pool: MAX kernel_size: 3 stride: 2 pad: 1', tops: 2 },
+];
+
+/** Heights and widths that make every case round up and down and its clip fire and not. */
+const SIZES: [number, number][] = [[7, 9], [8, 8], [9, 12], [12, 5], [13, 14], [6, 11]];
+
+function poolNet(param: string, tops = 1, dims = [1, 2, 10, 10]): Net {
+  const topText = tops === 2 ? 'top: "pool" top: "mask"' : 'top: "pool"';
+  return netFrom(input(dims) + `layer { name: "pool" type: "Pooling" bottom: "data" ${topText} pooling_param { ${param} } }`);
+}
+
+describe('size-free Pooling: one model for every size, against the native engine', () => {
+  for (const c of POOLS)
+    it(c.name, async () => {
+      const net = poolNet(c.param, c.tops);
+      const model = await anySizeSession(net);
+      for (const [i, [h, w]] of SIZES.entries()) await sameAtSize(net, model, { data: random([1, 2, h, w], 10 + i) });
+      await model.session.release();
+      net.dispose();
+    });
+
+  for (const [name, param] of [
+    ['MAX k2 s1 (darknet\'s "same" maxpool: one more window)', 'pool: MAX kernel_size: 2 stride: 1'],
+    ['AVE k4 s1 p1 (one more window, clipped)', 'pool: AVE kernel_size: 4 stride: 1 pad: 1'],
+    ['MAX k3 s2 p1 (no growth: an even difference)', 'pool: MAX kernel_size: 3 stride: 2 pad: 1'],
+  ])
+    it(`the yolo dialect: ${name}`, async () => {
+      const text = input([1, 2, 10, 10]) + `layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" pooling_param { ${param} } }`;
+      const net = Net.fromNetParameter(parsePrototxt(text, 'yolo.prototxt') as NetParameter, new Map(), [], { dialect: 'yolo' });
+      const model = await anySizeSession(net);
+      for (const [i, [h, w]] of SIZES.entries()) await sameAtSize(net, model, { data: random([1, 2, h, w], 30 + i) });
+      await model.session.release();
+      net.dispose();
+    });
+
+  it('holds no constant of the input size: MAX one MaxPool, AVE\'s divisors a ones plane pooled, sized from Shape', () => {
+    const net = poolNet('pool: AVE kernel_size: 2 stride: 2 pad: 1');
+    const { model } = convertGraph(net.graph, { anySize: true });
+    expect(model.graph.node.map((n) => n.op_type)).toEqual(['AveragePool', 'Shape', 'Slice', 'Add', 'Concat', 'Expand', 'AveragePool', 'Div']);
+    const max = poolNet('pool: MAX kernel_size: 2 stride: 2 pad: 1');
+    expect(convertGraph(max.graph, { anySize: true }).model.graph.node.map((n) => [n.op_type, n.attribute.find((a) => a.name === 'pads')?.ints])).toEqual([['MaxPool', [1, 1, 1, 1]]]);
+    max.dispose();
+    net.dispose();
+  });
+
+  it('refuses, naming the layer, a window past the image at some sizes (stride beyond the kernel, no pad)', () => {
+    const net = poolNet('pool: MAX kernel_size: 2 stride: 3');
+    expect(() => convertGraph(net.graph, { anySize: true })).toThrow(
+      "layer 'pool' (Pooling): its last window lies wholly outside the input at some input sizes (stride larger than kernel, no pad), which ONNX cannot express");
+    net.dispose();
+  });
+});
+
+describe('size-free Pooling against real Caffe (fixtures/any-size: BVLC Caffe 1.0 at 7 x 9, 12 x 5, 13 x 14; make.sh)', () => {
+  it('one model, converted at 10 x 10, gives every top Caffe computed at each size', async () => {
+    const dir = path.join(here, 'fixtures/any-size');
+    const net = await Net.load(path.join(dir, 'net.prototxt'));
+    const { conversion, session } = await anySizeSession(net, 'net');
+    expect(conversion.outputs.size).toBe(21);
+    for (const size of ['7x9', '12x5', '13x14']) {
+      const x = readNpy(path.join(dir, size, 'input.npy'));
+      const results = await session.run({ data: new ort.Tensor('float32', x.data, [...x.dims]) });
+      for (const [blob, name] of conversion.outputs) {
+        const want = readNpy(path.join(dir, size, `${blob}.npy`)), got = results[name];
+        expect([...got.dims], `shape of ${blob} at ${size}`).toEqual([...want.dims]);
+        expect(relativeError(new Tensor([...got.dims], got.data as Float32Array), want), `${blob} at ${size}`).toBeLessThanOrEqual(TOLERANCE);
+      }
+    }
+    await session.release();
+    net.dispose();
+  });
+});
+
+describe('size-free Crop and Interp against the native engine', () => {
+  it('Crop with offsets on axes 2 and 3 (and axis 1, offsets per axis), its ends from the reference\'s Shape', async () => {
+    const net = netFrom(input([1, 3, 12, 14]) + input([1, 3, 8, 9], 'ref') + `
+      layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" convolution_param { num_output: 3 kernel_size: 3 pad: 1 } }
+      layer { name: "crop" type: "Crop" bottom: "conv" bottom: "ref" top: "crop" crop_param { axis: 2 offset: 2 offset: 3 } }
+      layer { name: "crop1" type: "Crop" bottom: "data" bottom: "ref" top: "crop1" crop_param { axis: 1 offset: 0 offset: 1 offset: 4 } }`, {
+      conv: [random([3, 3, 3, 3], 1), random([3], 2)],
+    });
+    const model = await anySizeSession(net);
+    for (const [h, w] of [[12, 14], [15, 13], [20, 30]]) await sameAtSize(net, model, { data: random([1, 3, h, w], h), ref: random([1, 3, h - 5, w - 4], w) });
+    await model.session.release();
+    net.dispose();
+  });
+
+  for (const [name, param] of [
+    ['zoom_factor 2', 'zoom_factor: 2'],
+    ['shrink_factor 2', 'shrink_factor: 2'],
+    ['shrink 3 then zoom 2, cropped by pad_beg -1 pad_end -2', 'shrink_factor: 3 zoom_factor: 2 pad_beg: -1 pad_end: -2'],
+    ['a fixed height and width', 'height: 9 width: 7'],
+  ])
+    it(`Interp, ${name}`, async () => {
+      const net = netFrom(input([1, 2, 10, 11]) + `layer { name: "interp" type: "Interp" bottom: "data" top: "interp" interp_param { ${param} } }`);
+      const model = await anySizeSession(net);
+      for (const [h, w] of [[10, 11], [13, 7], [21, 16]]) await sameAtSize(net, model, { data: random([1, 2, h, w], h * w) });
+      await model.session.release();
+      net.dispose();
+    });
+});
+
+/** One or two layers on a 1 x 4 x 8 x 8 input, weights (when they take some) of a fixed pattern. */
+const LAYERS: [string, string, Record<string, number[][]>?][] = [
+  ['LRN across', 'layer { name: "l" type: "LRN" bottom: "data" top: "l" lrn_param { local_size: 3 } }'],
+  ['LRN across, decomposed', 'layer { name: "l" type: "LRN" bottom: "data" top: "l" lrn_param { local_size: 3 } }'],
+  ['LRN within', 'layer { name: "l" type: "LRN" bottom: "data" top: "l" lrn_param { local_size: 3 norm_region: WITHIN_CHANNEL } }'],
+  ['Softmax', 'layer { name: "l" type: "Softmax" bottom: "data" top: "l" }'],
+  ['Softmax axis 2', 'layer { name: "l" type: "Softmax" bottom: "data" top: "l" softmax_param { axis: 2 } }'],
+  ['Concat', 'layer { name: "l" type: "Concat" bottom: "data" bottom: "data" top: "l" }'],
+  ['Slice', 'layer { name: "l" type: "Slice" bottom: "data" top: "a" top: "b" slice_param { slice_point: 1 } }'],
+  ['Permute', 'layer { name: "l" type: "Permute" bottom: "data" top: "l" permute_param { order: 0 order: 2 order: 3 order: 1 } }'],
+  ['Flatten', 'layer { name: "l" type: "Flatten" bottom: "data" top: "l" }'],
+  ['Reshape 0 0 -1', 'layer { name: "l" type: "Reshape" bottom: "data" top: "l" reshape_param { shape { dim: 0 dim: 0 dim: -1 } } }'],
+  ['Tile', 'layer { name: "l" type: "Tile" bottom: "data" top: "l" tile_param { axis: 1 tiles: 2 } }'],
+  ['Reorg', 'layer { name: "l" type: "Reorg" bottom: "data" top: "l" reorg_param { stride: 2 } }'],
+  ['Upsample nearest', 'layer { name: "l" type: "Upsample" bottom: "data" top: "l" upsample_param { scale: 2 } }'],
+  ['Upsample mask', 'layer { name: "p" type: "Pooling" bottom: "data" top: "p" top: "m" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\nlayer { name: "l" type: "Upsample" bottom: "p" bottom: "m" top: "l" upsample_param { scale: 2 } }'],
+  ['Deconvolution', 'layer { name: "l" type: "Deconvolution" bottom: "data" top: "l" convolution_param { num_output: 2 kernel_size: 4 stride: 2 pad: 1 } }', { l: [[4, 2, 4, 4], [2]] }],
+  ['Normalize', 'layer { name: "l" type: "Normalize" bottom: "data" top: "l" norm_param { across_spatial: false } }', { l: [[1]] }],
+  ['Normalize across', 'layer { name: "l" type: "Normalize" bottom: "data" top: "l" norm_param { across_spatial: true } }', { l: [[1]] }],
+  ['MVN', 'layer { name: "l" type: "MVN" bottom: "data" top: "l" }'],
+  ['BatchNorm', 'layer { name: "l" type: "BatchNorm" bottom: "data" top: "l" }', { l: [[4], [4], [1]] }],
+  ['Scale', 'layer { name: "l" type: "Scale" bottom: "data" top: "l" scale_param { bias_term: true } }', { l: [[4], [4]] }],
+  ['PReLU', 'layer { name: "l" type: "PReLU" bottom: "data" top: "l" }', { l: [[4]] }],
+  ['ArgMax axis 1', 'layer { name: "l" type: "ArgMax" bottom: "data" top: "l" argmax_param { axis: 1 } }'],
+  ['Reduction', 'layer { name: "l" type: "Reduction" bottom: "data" top: "l" reduction_param { axis: 2 } }'],
+  ['Eltwise', 'layer { name: "l" type: "Eltwise" bottom: "data" bottom: "data" top: "l" }'],
+  ['Power', 'layer { name: "l" type: "Power" bottom: "data" top: "l" power_param { power: 2 } }'],
+  ['ShuffleChannel', 'layer { name: "l" type: "ShuffleChannel" bottom: "data" top: "l" shuffle_channel_param { group: 2 } }'],
+  ['SPP', 'layer { name: "l" type: "SPP" bottom: "data" top: "l" spp_param { pyramid_height: 2 } }'],
+  ['Convolution dw', 'layer { name: "l" type: "ConvolutionDepthwise" bottom: "data" top: "l" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }', { l: [[4, 1, 3, 3], [4]] }],
+  ['Bias', 'layer { name: "l" type: "Bias" bottom: "data" top: "l" }', { l: [[4]] }],
+  ['Crop', 'layer { name: "c" type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 4 kernel_size: 3 pad: 2 } }\nlayer { name: "l" type: "Crop" bottom: "c" bottom: "data" top: "l" crop_param { axis: 2 offset: 1 } }', { c: [[4, 4, 3, 3], [4]] }],
+];
+
+/** Layers whose conversion holds the size as it must (ONNX has no adaptive pooling; a Reorg's view), named by the check. */
+const SIZE_BOUND: Record<string, string> = {
+  Reorg: "layer 'l' (Reorg) builds the input's size in (its constant 'l/view' is [1, 1, 8, 2, 8, 2] here, [1, 1, 14, 2, 18, 2] at [1, 4, 14, 18])",
+  SPP: "layer 'l' (SPP) builds the input's size in (its MaxPool node's kernel_shape is [8, 8] here, [11, 13] at [1, 4, 11, 13])",
+};
+
+function layerNet(text: string, w: Record<string, number[][]> = {}): Net {
+  const weights = Object.fromEntries(Object.entries(w).map(([k, shapes]) => [k, shapes.map((d) => new Tensor(d, Float32Array.from({ length: sizeOf(d) }, (_, i) => (i % 7) / 7 + 0.1)))]));
+  return netFrom(input([1, 4, 8, 8]) + text, weights);
+}
+
+describe('every layer kind: size-free and right at three sizes, or named by the check', () => {
+  for (const [name, text, w] of LAYERS)
+    it(name, async () => {
+      const net = layerNet(text, w);
+      if (SIZE_BOUND[name]) {
+        expect(sizeDependence(net.graph, convertGraph(net.graph, { anySize: true, outputs: 'all' }), reshaper(net), { outputs: 'all' })).toBe(SIZE_BOUND[name]);
+      } else {
+        const model = await anySizeSession(net, 'all', name === 'LRN across, decomposed' ? 'decomposed' : 'native');
+        for (const [h, w] of [[8, 8], [11, 13], [16, 10]]) await sameAtSize(net, model, { data: random([1, 4, h, w], h * w) });
+        await model.session.release();
+      }
+      net.dispose();
+    });
+});
+
+describe('sizeDependence: a net that builds the size in is named by its first such layer', () => {
+  it('an InnerProduct after a spatial blob', () => {
+    const net = netFrom(input([1, 2, 6, 6]) + `
+      layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+      layer { name: "fc" type: "InnerProduct" bottom: "pool" top: "fc" inner_product_param { num_output: 4 } }`, {
+      fc: [random([4, 18], 1), random([4], 2)],
+    });
+    const conversion = convertGraph(net.graph, { anySize: true });
+    expect(sizeDependence(net.graph, conversion, reshaper(net), {})).toBe(
+      "at [1, 2, 9, 11], layer 'fc' (InnerProduct): the weights (blob 0) has shape [4, 18] but the layer needs [4, 60]");
+    expect([...net.shapes.get('data')!]).toEqual([1, 2, 6, 6]); // put back
+    net.dispose();
+  });
+
+  it('an SSD head: its PriorBox boxes are constants of the size (fixtures/ssd/head)', async () => {
+    const dir = path.join(here, 'fixtures/ssd/head');
+    const net = await Net.load(path.join(dir, 'net.prototxt'), path.join(dir, 'weights.caffemodel'));
+    const conversion = convertGraph(net.graph, { anySize: true });
+    expect(sizeDependence(net.graph, conversion, reshaper(net), {})).toBe(
+      "layer 'prior_a' (PriorBox) builds the input's size in (its constant 'prior_a_2' is of shape [1, 2, 1024] here, of shape [1, 2, 1760] at [2, 3, 19, 21])");
+    net.dispose();
+  });
+
+  it('a Reshape whose merged axes do not run to the last (its shape as constants)', () => {
+    const net = netFrom(input([1, 2, 6, 6]) + `
+      layer { name: "relu" type: "ReLU" bottom: "data" top: "relu" }
+      layer { name: "flat" type: "Reshape" bottom: "relu" top: "flat" reshape_param { axis: 1 num_axes: 2 shape { dim: -1 } } }`);
+    const conversion = convertGraph(net.graph, { anySize: true });
+    expect(sizeDependence(net.graph, conversion, reshaper(net), {})).toBe("layer 'flat' (Reshape) builds the input's size in (its constant 'flat/shape' is [1, 12, 6] here, [1, 18, 11] at [1, 2, 9, 11])");
+    net.dispose();
+  });
+});
+
+describe('whole nets, converted once, at several sizes against the native engine', () => {
+  it("MTCNN's P-Net (models/mtcnn, its released weights)", async () => {
+    const net = await Net.load(path.join(root, 'models/mtcnn/det1.prototxt'), path.join(root, 'models/mtcnn/det1.caffemodel'), { threads: 1 });
+    const model = await anySizeSession(net, 'net');
+    for (const [h, w] of [[12, 12], [31, 47], [64, 50]]) await sameAtSize(net, model, { data: random([1, 3, h, w], h + w) });
+    await model.session.release();
+    net.dispose();
+  });
+
+  it("FCN's Caffe of 2015 (the hed dialect): Convolution padded by 3, Pooling, Deconvolution, two Crops (fixtures/fcn2015-crop)", async () => {
+    const dir = path.join(here, 'fixtures/fcn2015-crop');
+    const net = await Net.load(path.join(dir, 'net.prototxt'), path.join(dir, 'weights.caffemodel'), { threads: 1 });
+    const model = await anySizeSession(net);
+    for (const [h, w] of [[10, 12], [13, 9], [20, 17]]) await sameAtSize(net, model, { data: random([1, 2, h, w], h * w) });
+    await model.session.release();
+    net.dispose();
+  });
+
+  it.skipIf(!corpusHed)('HED (test/fixtures/corpus/hed, hashweights): its five side outputs up-sampled and cropped, fused', async () => {
+    const net = await Net.load(corpusHed!.prototxt, corpusHed!.weights, { threads: 2 });
+    const model = await anySizeSession(net, 'net');
+    for (const [h, w] of [[64, 64], [75, 90], [96, 70]]) await sameAtSize(net, model, { data: random([1, 3, h, w], h + 2 * w) }, 1e-4);
+    await model.session.release();
+    net.dispose();
+  }, 120_000);
+});
+
+describe('OnnxSessions with anySize: one session for every size where the net allows it', () => {
+  const sizes: [number, number][] = [[12, 12], [31, 47], [64, 50]];
+
+  it("P-Net: 1 session for three sizes, each output as a size's own session gives it", async () => {
+    const net = await Net.load(path.join(root, 'models/mtcnn/det1.prototxt'), path.join(root, 'models/mtcnn/det1.caffemodel'), { threads: 1 });
+    const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });
+    for (const [h, w] of sizes) {
+      const data = random([1, 3, h, w], h * w);
+      const got = await sessions.run({ data });
+      // the per-size model converted size-free gives the same floats; the plain one within the tolerance (AVE divisors aside, the same ops)
+      const free = await runOnnx(net.graph, { data }, { threads: 1, anySize: true });
+      const plain = await runOnnx(net.graph, { data }, { threads: 1 });
+      for (const blob of net.outputs) {
+        expect([...got.get(blob)!.dims]).toEqual([...plain.get(blob)!.dims]);
+        expect(got.get(blob)!.data).toEqual(free.get(blob)!.data);
+        expect(relativeError(got.get(blob)!, plain.get(blob)!), `${blob} at ${h}x${w}`).toBeLessThanOrEqual(TOLERANCE);
+      }
+    }
+    expect(sessions.made).toBe(1);
+    await sessions.release();
+    net.dispose();
+  });
+
+  it('a net that builds the size in (a Reshape of axes 1 and 2): one session per size, outputs equal to the plain per-size sessions', async () => {
+    const net = netFrom(input([1, 2, 6, 6]) + `
+      layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 } }
+      layer { name: "r" type: "Reshape" bottom: "pool" top: "flat" reshape_param { axis: 1 num_axes: 2 shape { dim: -1 } } }`);
+    const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });
+    for (const [h, w] of [[6, 6], [7, 9], [10, 5]]) {
+      const data = random([1, 2, h, w], h + w);
+      const got = await sessions.run({ data });
+      const plain = await runOnnx(net.graph, { data }, { threads: 1 });
+      expect([...got.get('flat')!.dims]).toEqual([...plain.get('flat')!.dims]);
+      expect(got.get('flat')!.data).toEqual(plain.get('flat')!.data);
+    }
+    expect(sessions.made).toBe(3);
+    await sessions.release();
+    net.dispose();
+  });
+
+  it("with anyBatch too, a net bound to its size but not its batch (R-Net's InnerProduct): 1 session for three batches", async () => {
+    const net = await Net.load(path.join(root, 'models/mtcnn/det2.prototxt'), path.join(root, 'models/mtcnn/det2.caffemodel'), { threads: 1 });
+    const sessions = new OnnxSessions(net, { anySize: true, anyBatch: true, threads: 1 });
+    for (const n of [1, 3, 5]) {
+      const data = random([n, 3, 24, 24], n);
+      const got = await sessions.run({ data });
+      const plain = await runOnnx(net.graph, { data }, { threads: 1 });
+      for (const blob of net.outputs) expect(got.get(blob)!.data, `${blob}, batch ${n}`).toEqual(plain.get(blob)!.data);
+    }
+    expect(sessions.made).toBe(1);
+    await sessions.release();
+    net.dispose();
+  });
+
+  it('OnnxRunner with anySize refuses such a net in one line', async () => {
+    const net = netFrom(input([1, 2, 6, 6]) + `
+      layer { name: "r" type: "Reshape" bottom: "data" top: "flat" reshape_param { axis: 1 num_axes: 2 shape { dim: -1 } } }`);
+    await expect(runOnnx(net.graph, { data: random([1, 2, 6, 6], 1) }, { anySize: true })).rejects.toThrow(
+      "options.anySize: the net does not serve every input size: layer 'r' (Reshape) builds the input's size in (its constant 'r/shape' is [1, 12, 6] here, [1, 18, 11] at [1, 2, 9, 11])");
+    net.dispose();
+  });
+});
+
+describe('crema convert --any-size', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-any-size-'));
+
+  it("writes P-Net with a symbolic batch, height and width, which ONNX Runtime runs at two sizes as the native engine", async () => {
+    const file = path.join(tmp, 'pnet.onnx');
+    const r = await cli('convert', 'models/mtcnn/det1.prototxt', 'models/mtcnn/det1.caffemodel', '-o', file, '--any-size', '--any-batch');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').slice(1)).toEqual([
+      '  inputs:  data [batch, 3, height, width]',
+      '  outputs: conv4-2 [batch, 4, conv4-2_2, conv4-2_3], prob1 [batch, 2, conv4-2_2, conv4-2_3]',
+    ]);
+    const net = await Net.load(path.join(root, 'models/mtcnn/det1.prototxt'), path.join(root, 'models/mtcnn/det1.caffemodel'), { threads: 1 });
+    const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
+    const conversion = { outputs: new Map(net.outputs.map((n) => [n, n])) } as OnnxConversion;
+    for (const dims of [[1, 3, 25, 33], [2, 3, 40, 20]]) await sameAtSize(net, { conversion, session }, { data: random(dims, dims[2]) });
+    await session.release();
+    net.dispose();
+  });
+
+  it('refuses a net that builds the size in, in one line naming the layer (exit 2, no file written)', async () => {
+    const file = path.join(tmp, 'lenet.onnx');
+    const r = await cli('convert', 'models/lenet/deploy.prototxt', 'models/lenet/weights.caffemodel', '-o', file, '--any-size');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("crema: --any-size: the net does not serve every input size: at [1, 1, 31, 33], layer 'ip1' (InnerProduct): the weights (blob 0) has shape [1, 1, 500, 800] but the layer needs [500, 1500]");
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('--any-batch refuses a net whose output does not follow the batch', async () => {
+    const net = path.join(tmp, 'flat.prototxt');
+    fs.writeFileSync(net, 'name: "flat"\ninput: "data"\ninput_shape { dim: 1 dim: 2 dim: 3 dim: 3 }\nlayer { name: "r" type: "Reshape" bottom: "data" top: "flat" reshape_param { shape { dim: 1 dim: -1 } } }\n');
+    const r = await cli('convert', net, '-o', path.join(tmp, 'flat.onnx'), '--any-batch');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("crema: --any-batch: the net does not serve every batch size: output 'flat' does not follow the batch size");
+    expect(fs.existsSync(path.join(tmp, 'flat.onnx'))).toBe(false);
+  });
+
+  it('with --triton: dims -1 for the height and width', async () => {
+    const r = await cli('convert', 'models/mtcnn/det1.prototxt', 'models/mtcnn/det1.caffemodel', '--triton', tmp, '--any-size');
+    expect(r.code).toBe(0);
+    const config = fs.readFileSync(path.join(tmp, 'PNet/config.pbtxt'), 'utf8');
+    expect(config).toContain('max_batch_size: 8');
+    expect(config.match(/dims: \[ .* \]/g)).toEqual(['dims: [ 3, -1, -1 ]', 'dims: [ 4, -1, -1 ]', 'dims: [ 2, -1, -1 ]']);
+  });
+});
+
+describe("the library's convert(net, { anySize, anyBatch })", () => {
+  it('declares a symbolic batch, height and width, and refuses a net that builds the size in by the same line', async () => {
+    const net = await Net.load(path.join(root, 'models/mtcnn/det1.prototxt'), path.join(root, 'models/mtcnn/det1.caffemodel'));
+    const model = decodeModel(await convert(net, { anySize: true, anyBatch: true }));
+    const dims = (v: ValueInfoObj) => v.type.tensor_type.shape!.dim.map((d) => ('dim_param' in d ? d.dim_param : d.dim_value));
+    expect(model.graph.input.map(dims)).toEqual([['batch', 3, 'height', 'width']]);
+    expect(model.graph.output.map(dims)).toEqual([['batch', 4, 'conv4-2_2', 'conv4-2_3'], ['batch', 2, 'conv4-2_2', 'conv4-2_3']]);
+    expect([...net.shapes.get('data')!]).toEqual([1, 3, 12, 12]); // the net's own shapes, put back
+    net.dispose();
+    const flat = netFrom(input([1, 2, 6, 6]) + 'layer { name: "r" type: "Reshape" bottom: "data" top: "flat" reshape_param { axis: 1 num_axes: 2 shape { dim: -1 } } }');
+    await expect(convert(flat, { anySize: true })).rejects.toThrow(
+      "options.anySize: the net does not serve every input size: layer 'r' (Reshape) builds the input's size in (its constant 'r/shape' is [1, 12, 6] here, [1, 18, 11] at [1, 2, 9, 11])");
+    flat.dispose();
+  });
+});
+
+describe('without anySize, the models are byte for byte what they were', () => {
+  // sha256 (first 16 hex digits) of each model as main converted it before size-free conversion (1507c55), by
+  // the same code as below; Crop's and AutoCrop's Slice now share a helper with the size-free form.
+  const cropInterp = `
+    layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 12 dim: 14 } } }
+    layer { name: "ref" type: "Input" top: "ref" input_param { shape { dim: 1 dim: 3 dim: 8 dim: 9 } } }
+    layer { name: "crop" type: "Crop" bottom: "data" bottom: "ref" top: "crop" crop_param { axis: 2 offset: 2 offset: 3 } }
+    layer { name: "crop1" type: "Crop" bottom: "data" bottom: "ref" top: "crop1" crop_param { axis: 1 offset: 0 offset: 1 offset: 4 } }
+    layer { name: "interp" type: "Interp" bottom: "data" top: "interp" interp_param { shrink_factor: 3 zoom_factor: 2 pad_beg: -1 pad_end: -2 } }
+    layer { name: "zoom" type: "Interp" bottom: "data" top: "zoom" interp_param { zoom_factor: 2 } }`;
+  const cases: [string, string, string | undefined, Record<'net' | 'all', string>][] = [
+    ['lenet', 'models/lenet/deploy.prototxt', 'models/lenet/weights.caffemodel', { net: '2fe7ed4bfebcf15e', all: 'c9741fdb0fed8299' }],
+    ['cifar10_full', 'models/cifar10_full/deploy.prototxt', 'models/cifar10_full/weights.caffemodel', { net: '3d2e6723bbfdb4fe', all: 'de9133a97bc16581' }],
+    ['P-Net', 'models/mtcnn/det1.prototxt', 'models/mtcnn/det1.caffemodel', { net: '1a6aa7258d1d11f3', all: 'af538d6a745e77d1' }],
+    ['O-Net', 'models/mtcnn/det3.prototxt', 'models/mtcnn/det3.caffemodel', { net: '71daa7c1ccc570e8', all: '9f7bbbf9ba2126e0' }],
+    ['fcn2015-crop (AutoCrop)', 'test/fixtures/fcn2015-crop/net.prototxt', 'test/fixtures/fcn2015-crop/weights.caffemodel', { net: '56d405f2ee89b457', all: 'af0d307e947f2193' }],
+    ['the Pooling cases', 'test/fixtures/any-size/net.prototxt', undefined, { net: '59bdee1ad1ae5c97', all: '59bdee1ad1ae5c97' }],
+    ['Crop and Interp', '', undefined, { net: 'c79008c1148141c6', all: 'c79008c1148141c6' }],
+  ];
+  for (const [name, prototxt, weights, hashes] of cases)
+    it(name, async () => {
+      const net = prototxt ? await Net.load(path.join(root, prototxt), weights && path.join(root, weights)) : netFrom(cropInterp);
+      for (const outputs of ['net', 'all'] as const) {
+        const hash = createHash('sha256').update(encodeConversion(convertGraph(net.graph, { outputs }))).digest('hex').slice(0, 16);
+        expect(hash, `outputs ${outputs}`).toBe(hashes[outputs]);
+        expect(createHash('sha256').update(encodeConversion(convertGraph(net.graph, { outputs, anySize: false }))).digest('hex').slice(0, 16)).toBe(hashes[outputs]);
+      }
+      net.dispose();
+    });
+});
