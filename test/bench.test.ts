@@ -7,7 +7,7 @@ import { benchNet } from '../src/bench/bench-net.js';
 import * as ort from 'onnxruntime-node';
 import { layerTimesFromProfile, nodeNameOf, openBenchSession, type ProfileEvent } from '../src/bench/onnx.js';
 import { runOnnx } from '../src/onnx/run.js';
-import { nodePlatform } from '../src/platform/node.js';
+import { watchModelDirs } from './helpers/external.js';
 import { setThreads } from '../src/kernels/wasm.js';
 import { interleave, median, summarize } from '../src/bench/stats.js';
 import { backendNote, formatBench } from '../src/cli/commands/bench.js';
@@ -148,13 +148,7 @@ describe('crema bench', () => {
 
   it('--backend onnx opens its session as users\' are: from the model files the Node platform writes (the weights mapped), gone once it is made', async () => {
     const net = await Net.load(lenet[0], lenet[1]);
-    const made: string[] = [];
-    const write = nodePlatform.onnxModelFiles!;
-    nodePlatform.onnxModelFiles = (model) => {
-      const files = write(model);
-      made.push(path.dirname(files.path));
-      return files;
-    };
+    const { made, restore } = watchModelDirs();
     try {
       const results = await benchNet(net, { backends: ['onnx'], threads: 1, iterations: 1, batch: 1, warmup: 0 });
       expect(results.map((x) => [x.backend, x.threads, x.batch])).toEqual([['onnx', 1, 1]]);
@@ -173,7 +167,7 @@ describe('crema bench', () => {
       expect(made.length).toBe(3); // the model from files once more; the bytes given as they are
       for (const dir of made) expect(fs.existsSync(dir)).toBe(false);
     } finally {
-      nodePlatform.onnxModelFiles = write;
+      restore();
     }
   });
 

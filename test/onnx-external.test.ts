@@ -11,7 +11,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { EXTERNAL_ALIGN, WEIGHTS_FILE, externalModel } from '../src/onnx/external.js';
 import { type ModelObj, decodeModel, encodeModel, onnxType } from '../src/onnx/proto.js';
-import { type Stored, readBack } from './helpers/external.js';
+import { type Stored, readBack, watchModelDirs } from './helpers/external.js';
 import { CremaError } from '../src/util/errors.js';
 import { NCHWC_MAX_BYTES, convWeightBytes, layoutOptions, runOnnx } from '../src/onnx/run.js';
 import { STALE_MS, nodePlatform, sweepModelDirs } from '../src/platform/node.js';
@@ -101,18 +101,12 @@ describe('ONNX Runtime sessions from files (Node)', () => {
 
   it('runOnnx leaves no model files behind once its session is made', async () => {
     const lenet = await load('lenet');
-    const made: string[] = [];
-    const write = nodePlatform.onnxModelFiles!;
-    nodePlatform.onnxModelFiles = (model) => {
-      const files = write(model);
-      made.push(path.dirname(files.path));
-      return files;
-    };
+    const { made, restore } = watchModelDirs();
     try {
       const out = await runOnnx(lenet.graph, { data: new Tensor([1, 1, 28, 28], randomArray(28 * 28, rng(3))) });
       expect(out.get('prob')!.dims).toEqual([1, 10]);
     } finally {
-      nodePlatform.onnxModelFiles = write;
+      restore();
     }
     expect(made.length).toBe(1);
     expect(fs.existsSync(made[0])).toBe(false);
@@ -227,13 +221,7 @@ describe('model files a killed process left (sweepModelDirs)', () => {
     process.env.TMPDIR = root;
     // as root, permissions refuse nothing: the file system's refusals are made here, where the sweep meets them
     const refused = (code: string) => Object.assign(new Error(`${code}: refused`), { code });
-    const made: string[] = [];
-    const write = nodePlatform.onnxModelFiles!;
-    nodePlatform.onnxModelFiles = (model) => {
-      const files = write(model);
-      made.push(path.dirname(files.path));
-      return files;
-    };
+    const { made, restore } = watchModelDirs();
     const rm = vi.spyOn(fs, 'rmSync').mockImplementation(function (this: unknown, at, options) {
       if (String(at) === stale) throw refused('EROFS');
       return Reflect.apply(rmSync, fs, [at, options]);
@@ -254,7 +242,7 @@ describe('model files a killed process left (sweepModelDirs)', () => {
       for (const dir of made) expect(fs.existsSync(dir)).toBe(false);
     } finally {
       rm.mockRestore();
-      nodePlatform.onnxModelFiles = write;
+      restore();
       if (tmp === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = tmp;
     }

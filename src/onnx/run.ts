@@ -65,14 +65,7 @@ export class OnnxRunner {
     if (options.anyBatch) freeBatchDimension(conversion.model);
     const renamed = sessionSafe(conversion.model);
     const ort = (await platform().onnxRuntime()) as OrtModule;
-    const { session, leftover } = await openSession(ort, conversion.model, {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
-      ...layoutOptions(conversion.model),
-    });
+    const { session, leftover } = await openSession(ort, conversion.model, sessionOptions(conversion.model, threads));
     const runner = new OnnxRunner(graph, conversion, session, renamed, ort, new Map(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!])), options.anyBatch === true, options.anySize === true);
     runner.leftover = leftover;
     return runner;

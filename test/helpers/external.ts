@@ -1,7 +1,9 @@
 // Reading back a model with ONNX external data (src/onnx/external.ts): each external tensor's bytes put back as
 // raw_data, as the converter wrote them; encoded, the result is the model a session from bytes is made from.
 import { expect } from 'vitest';
+import path from 'node:path';
 import { type ModelObj, type TensorObj, decodeModel } from '../../src/onnx/proto.js';
+import { nodePlatform } from '../../src/platform/node.js';
 
 export type Stored = TensorObj & { data_location?: number; external_data?: { key: string; value: string }[] };
 
@@ -17,4 +19,19 @@ export function readBack(outer: Uint8Array, fileOf: (location: string) => Uint8A
     delete t.data_location;
   }
   return model;
+}
+
+/**
+ * Records the directories the Node platform writes ONNX Runtime's model files into (src/platform/node.ts
+ * onnxModelFiles), until `restore` puts its own writer back.
+ */
+export function watchModelDirs(): { made: string[]; restore(): void } {
+  const made: string[] = [];
+  const write = nodePlatform.onnxModelFiles!;
+  nodePlatform.onnxModelFiles = (model) => {
+    const files = write(model);
+    made.push(path.dirname(files.path));
+    return files;
+  };
+  return { made, restore: () => void (nodePlatform.onnxModelFiles = write) };
 }
