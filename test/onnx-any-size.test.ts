@@ -342,6 +342,24 @@ describe('OnnxSessions with anySize: one session for every size where the net al
     net.dispose();
   });
 
+  it('a size a layer refuses (P-Net at 5 x 5) is said in one line naming it, as the native engine says it, and the session serves the next size', async () => {
+    const net = await Net.load(path.join(root, 'models/mtcnn/det1.prototxt'), path.join(root, 'models/mtcnn/det1.caffemodel'), { threads: 1 });
+    const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });
+    const shapes = JSON.stringify([...net.shapes]);
+    await sessions.run({ data: random([1, 3, 24, 24], 1) });
+    const refusal = "layer 'conv2' (Convolution): kernel extent 3 x 3 is larger than the padded input 2 x 2 (input 2 x 2, pad 0 x 0)";
+    await expect(sessions.run({ data: random([1, 3, 5, 5], 2) })).rejects.toThrow(refusal);
+    expect(() => net.reshape({ data: [1, 3, 5, 5] })).toThrow(refusal);
+    expect(JSON.stringify([...net.shapes])).toBe(shapes); // the graph's shapes put back (the prototxt's 12 x 12)
+    const data = random([1, 3, 30, 30], 3);
+    const got = await sessions.run({ data });
+    const plain = await runOnnx(net.graph, { data }, { threads: 1 });
+    expect(relativeError(got.get('prob1')!, plain.get('prob1')!)).toBeLessThanOrEqual(TOLERANCE);
+    expect(sessions.made).toBe(1);
+    await sessions.release();
+    net.dispose();
+  });
+
   it('a net that builds the size in (a Reshape of axes 1 and 2): one session per size, outputs equal to the plain per-size sessions', async () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
       layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 } }

@@ -255,8 +255,8 @@ async function atShapes<T>(graph: Graph, given: Map<string, Tensor>, make: () =>
   }
   const before = nameRecord<readonly number[]>();
   for (const name of Object.keys(changed)) before[name] = graph.blobShapes.get(name)!;
-  if (Object.keys(changed).length > 0) inferShapes(graph, changed);
   try {
+    if (Object.keys(changed).length > 0) inferShapes(graph, changed); // a layer refusing them leaves the shapes put back
     return await make();
   } finally {
     if (Object.keys(before).length > 0) inferShapes(graph, before);
@@ -277,7 +277,7 @@ async function atShapes<T>(graph: Graph, given: Map<string, Tensor>, make: () =>
  */
 export class OnnxSessions {
   private readonly graph: Graph;
-  private current?: { shapes: string; served: ReadonlySet<string>; runner: OnnxRunner };
+  private current?: { shapes: string; served: ReadonlySet<string>; runner: OnnxRunner; dims: string };
   /** Per outputs (their key): whether one model serves every batch size. */
   private readonly batchFree = new Map<string, boolean>();
   /** Per outputs (their key): whether one model serves every input height and width (with `anySize`). */
@@ -308,7 +308,13 @@ export class OnnxSessions {
       await this.release();
       const runner = await atShapes(this.graph, given, () => this.open(keyOf(served), { ...this.options, outputs: [...served] }));
       this.made++;
-      this.current = { shapes: shapesOf(served), served, runner };
+      this.current = { shapes: shapesOf(served), served, runner, dims: dimsOf(given) };
+    } else if (current.dims !== dimsOf(given)) {
+      // One session serves this size too: the graph's shapes are inferred for it first, as the native engine would,
+      // so that a size a layer refuses (too small for a kernel) is said in one line naming it, not by ONNX Runtime
+      // from inside a node.
+      await atShapes(this.graph, given, async () => undefined);
+      current.dims = dimsOf(given);
     }
     return this.current!.runner.run(given, wanted);
   }
@@ -342,6 +348,11 @@ export class OnnxSessions {
     this.current = undefined;
     await runner?.release();
   }
+}
+
+/** The inputs' shapes as a key. */
+function dimsOf(given: Map<string, Tensor>): string {
+  return JSON.stringify([...given].map(([name, t]) => [name, t.dims]));
 }
 
 /** A set of blob names as a key. */
