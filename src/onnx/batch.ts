@@ -66,7 +66,7 @@ export type VaryingAxes = Map<string, number[]>;
 
 /**
  * Undefined when `conversion` (the graph's, converted with `anySize`) is the model the graph converts to at every
- * input height and width (two others tried); else one line naming the first layer that builds the size in, or
+ * input height and width (three others tried); else one line naming the first layer that builds the size in, or
  * refuses another. `reshape` gives the graph at other input shapes; the graph's own are put back.
  */
 export function sizeDependence(graph: Graph, conversion: OnnxConversion, reshape: ReshapeTo, options: ConvertOptions): string | undefined {
