@@ -581,14 +581,22 @@ describe('crema convert --any-size with the other options', () => {
     const config = fs.readFileSync(path.join(dir, 'PNet/config.pbtxt'), 'utf8');
     expect(config).toContain('max_batch_size: 0');
     expect(config.match(/dims: \[ .* \]/g)).toEqual(['dims: [ 1, 3, -1, -1 ]', 'dims: [ 1, 4, -1, -1 ]', 'dims: [ 1, 2, -1, -1 ]']);
+    const net = await Net.load(path.join(root, pnet[0]), path.join(root, pnet[1]), { threads: 1 });
+    await runsAt(path.join(dir, 'PNet/1/model.onnx'), net, [{ data: [1, 3, 17, 30] }, { data: [1, 3, 41, 23] }]);
+    net.dispose();
   });
 
-  it('-o -: the size-free model on stdout, what crema says on stderr', () => {
+  it('-o -: the size-free model on stdout, what crema says on stderr', async () => {
     const piped = spawnSync(process.execPath, ['bin/crema.js', 'convert', ...pnet, '-o', '-', '--any-size'], { cwd: root, encoding: 'buffer', maxBuffer: 1 << 24 });
     expect(piped.status).toBe(0);
     const model = decodeModel(new Uint8Array(piped.stdout));
     expect(model.graph.input[0].type.tensor_type.shape!.dim.map((d) => ('dim_param' in d ? d.dim_param : d.dim_value))).toEqual([1, 3, 'height', 'width']);
     expect(piped.stderr.toString().split('\n')[1]).toBe('  inputs:  data [1, 3, height, width]');
+    const file = path.join(tmp, 'piped.onnx');
+    fs.writeFileSync(file, piped.stdout);
+    const net = await Net.load(path.join(root, pnet[0]), path.join(root, pnet[1]), { threads: 1 });
+    await runsAt(file, net, [{ data: [1, 3, 17, 30] }, { data: [1, 3, 41, 23] }]);
+    net.dispose();
   });
 });
 
