@@ -527,6 +527,19 @@ describe('crema convert --any-size with the other options', () => {
     expect(fs.existsSync(path.join(tmp, 'flat.onnx'))).toBe(false);
   });
 
+  it('a refused net leaves nothing, with --external-data or --triton either', async () => {
+    const dir = path.join(tmp, 'refused');
+    fs.mkdirSync(dir);
+    const lenet = ['models/lenet/deploy.prototxt', 'models/lenet/weights.caffemodel'];
+    const line = "crema: --any-size: the net does not serve every input size: at [1, 1, 31, 33], layer 'ip1' (InnerProduct): the weights (blob 0) has shape [1, 1, 500, 800] but the layer needs [500, 1500]";
+    for (const extra of [['-o', path.join(dir, 'lenet.onnx'), '--external-data'], ['--triton', path.join(dir, 'triton')]]) {
+      const r = await cli('convert', ...lenet, ...extra, '--any-size');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(line);
+    }
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
   it('two 4-D inputs of different sizes: each axis its own symbol, run at sizes that vary apart', async () => {
     const text = input([1, 2, 8, 8], 'a') + input([1, 2, 5, 6], 'b') + `
       layer { name: "c" type: "Crop" bottom: "a" bottom: "b" top: "c" crop_param { axis: 2 offset: 1 offset: 2 } }
