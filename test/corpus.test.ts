@@ -12,11 +12,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-node';
+import { freeSize, graphReshaper } from '../src/onnx/batch.js';
+import { type OnnxConversion, convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
-import type { Tensor } from '../src/tensor.js';
+import { Tensor, sizeOf } from '../src/tensor.js';
 import { compareDetections } from '../src/verify/detections.js';
 import { readNpy } from '../src/util/npy.js';
+import { randomArray, rng } from './helpers/compute.js';
 import { TOLERANCE, relativeError } from './helpers/reference.js';
 
 const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/corpus');
@@ -34,6 +38,15 @@ interface Case {
   referee: string;
   /** Why the net cannot run yet: the error crema gives for it now (a layer crema lacks). */
   pending?: string;
+  /** What `--any-size` gives (its default outputs, the net's): true when size-free, else the check's one line (a net that runs must say). */
+  anySize?: true | string;
+  /**
+   * For a size-free net: two other heights and widths at which the one model is run (a few pixels off its own); none
+   * for FCN-8s, whose 4096-wide 7 x 7 fc6 makes it the slow one (18 s here): its verdict only.
+   */
+  anySizeAt?: [number, number][];
+  /** For a refused net: outputs with which it is size-free (an SSD's heads, without its PriorBoxes). */
+  anySizeOutputs?: string[];
 }
 
 const cases = JSON.parse(fs.readFileSync(path.join(dir, 'cases.json'), 'utf8')) as Case[];
@@ -119,10 +132,60 @@ describe('HED in the hed dialect, against FCN\'s Caffe of 2015 (torrvision/caffe
   });
 });
 
+// `crema convert --any-size` on each net: converted once at its own size with the net's outputs, either size-free
+// (freeSize says so) and then run in ONNX Runtime at two other sizes against the native engine reshaped to each
+// (tolerance as above), or refused in the one line cases.json holds, naming a layer that holds the size as it must
+// (an InnerProduct's weights span the spatial axes; a PriorBox's boxes are constants of the size).
+const SIZE_BOUND_TYPES = ['InnerProduct', 'PriorBox'];
+
+function anySizeCase(c: Case) {
+  const verdict = c.anySize !== true ? `refused, naming the layer${c.anySizeOutputs ? `; size-free with outputs ${c.anySizeOutputs.join(', ')}` : ''}` : c.anySizeAt ? 'size-free, one model right at two other sizes' : 'size-free';
+  it(`${c.name}: --any-size: ${verdict}`, async () => {
+    expect(c.anySize, `cases.json: ${c.name}'s anySize`).toBeDefined();
+    const m = JSON.parse(fs.readFileSync(path.join(dir, c.name, 'manifest.json'), 'utf8')) as Manifest;
+    const net = await Net.load(path.join(dir, c.name, 'net.prototxt'), material(c.name, m).weights, { threads: 1 });
+    net.reshape({ [net.inputs[0]]: m.input.dims });
+    const conversion = convertGraph(net.graph, { anySize: true });
+    const why = freeSize(net.graph, conversion, graphReshaper(net.graph), {});
+    if (c.anySize !== true) {
+      expect(why).toBe(c.anySize);
+      expect(SIZE_BOUND_TYPES).toContain(/layer '[^']+' \((\w+)\)/.exec(why!)![1]);
+      const outputs = c.anySizeOutputs;
+      if (outputs) expect(freeSize(net.graph, convertGraph(net.graph, { anySize: true, outputs }), graphReshaper(net.graph), { outputs }), `with outputs ${outputs.join(', ')}`).toBeUndefined();
+    } else {
+      expect(why).toBeUndefined();
+      if (c.anySizeAt) await sameAtSizes(net, conversion, c.anySizeAt, m.input.seed);
+    }
+    net.dispose();
+  }, 600_000);
+}
+
+/** The one size-free model run at each size (one session) and the net reshaped to it: every output agrees. */
+async function sameAtSizes(net: Net, conversion: OnnxConversion, sizes: [number, number][], seed: number): Promise<void> {
+  const session = await ort.InferenceSession.create(encodeConversion(conversion), { intraOpNumThreads: 2, logSeverityLevel: 3 });
+  const inputName = net.inputs[0];
+  for (const [i, [h, w]] of sizes.entries()) {
+    const dims = [1, net.shapes.get(inputName)![1], h, w], x = new Tensor(dims, randomArray(sizeOf(dims), rng(seed + i)));
+    const results = await session.run({ [inputName]: new ort.Tensor('float32', x.data, dims) });
+    net.reshape({ [inputName]: dims });
+    net.forward({ [inputName]: x });
+    for (const [blob, name] of conversion.outputs) {
+      const want = net.blobs.get(blob)!, got = results[name];
+      expect([...got.dims], `shape of ${blob} at ${h}x${w}`).toEqual([...want.dims]);
+      expect(relativeError(new Tensor([...got.dims], got.data as Float32Array), want), `${blob} at ${h}x${w}`).toBeLessThanOrEqual(TOLERANCE);
+    }
+  }
+  await session.release();
+}
+
 describe('the corpus of real-world nets (test/fixtures/corpus)', () => {
   it('has at least 20 nets, each with its source', () => {
     expect(cases.length).toBeGreaterThanOrEqual(20);
     for (const c of cases) expect(c.source.repo).toMatch(/^[\w.-]+\/[\w.-]+$/);
   });
   for (const c of cases) corpusCase(c);
+});
+
+describe('crema convert --any-size on the corpus', () => {
+  for (const c of cases) if (!c.pending) anySizeCase(c);
 });

@@ -3,7 +3,7 @@
 // compared with the native engine reshaped to each (the native engine is checked against real Caffe elsewhere:
 // test/pooling.test.ts, the sweep; the Pooling cases also against Caffe here, fixtures/any-size). Tolerance as in
 // test/onnx-layers.test.ts. Also: sizeDependence's refusals, word for word.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -273,6 +273,17 @@ describe('sizeDependence: a net that builds the size in is named by its first su
     net.dispose();
   });
 
+  it('an InnerProduct after a stride of 16: a few pixels more give the same 1 x 1, twice the size does not', () => {
+    const net = netFrom(input([1, 1, 16, 16]) + `
+      layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" convolution_param { num_output: 1 kernel_size: 16 stride: 16 } }
+      layer { name: "fc" type: "InnerProduct" bottom: "conv" top: "fc" inner_product_param { num_output: 2 } }`, {
+      conv: [random([1, 1, 16, 16], 1), random([1], 2)], fc: [random([2, 1], 3), random([2], 4)],
+    });
+    expect(sizeDependence(net.graph, convertGraph(net.graph, { anySize: true }), reshaper(net), {})).toBe(
+      "at [1, 1, 32, 32], layer 'fc' (InnerProduct): the weights (blob 0) has shape [2, 1] but the layer needs [2, 4]");
+    net.dispose();
+  });
+
   it('an SSD head: its PriorBox boxes are constants of the size (fixtures/ssd/head)', async () => {
     const dir = path.join(here, 'fixtures/ssd/head');
     const net = await Net.load(path.join(dir, 'net.prototxt'), path.join(dir, 'weights.caffemodel'));
@@ -490,4 +501,124 @@ describe('without anySize, the models are byte for byte what they were', () => {
       }
       net.dispose();
     });
+});
+
+// The options beside --any-size, as a user combines them: each gives a working model (run in ONNX Runtime at other
+// sizes against the native engine) or a one-line refusal that leaves no file.
+describe('crema convert --any-size with the other options', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-any-size-options-'));
+  const pnet = ['models/mtcnn/det1.prototxt', 'models/mtcnn/det1.caffemodel'];
+  const write = (name: string, text: string) => (fs.writeFileSync(path.join(tmp, name), text), path.join(tmp, name));
+
+  /** The written model run at each size (one session) against the net reshaped to it, every output compared. */
+  async function runsAt(file: string, net: Net, sizes: Record<string, number[]>[]): Promise<void> {
+    const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, logSeverityLevel: 3 });
+    const outputs = new Map(session.outputNames.map((n) => [n, n]));
+    for (const [i, dims] of sizes.entries())
+      await sameAtSize(net, { conversion: { outputs } as OnnxConversion, session }, Object.fromEntries(Object.entries(dims).map(([n, d]) => [n, random(d, 50 + i)])));
+    await session.release();
+  }
+
+  it('refuses a net whose input has no height or width (2-D), saying so (exit 2, no file)', async () => {
+    const net = write('flat.prototxt', 'name: "flat"\ninput: "data"\ninput_shape { dim: 1 dim: 10 }\nlayer { name: "r" type: "ReLU" bottom: "data" top: "r" }\n');
+    const r = await cli('convert', net, '-o', path.join(tmp, 'flat.onnx'), '--any-size');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('crema: --any-size: the net does not serve every input size: the net has no input with a height or width (axes 2 and up)');
+    expect(fs.existsSync(path.join(tmp, 'flat.onnx'))).toBe(false);
+  });
+
+  it('a refused net leaves nothing, with --external-data or --triton either', async () => {
+    const dir = path.join(tmp, 'refused');
+    fs.mkdirSync(dir);
+    const lenet = ['models/lenet/deploy.prototxt', 'models/lenet/weights.caffemodel'];
+    const line = "crema: --any-size: the net does not serve every input size: at [1, 1, 31, 33], layer 'ip1' (InnerProduct): the weights (blob 0) has shape [1, 1, 500, 800] but the layer needs [500, 1500]";
+    for (const extra of [['-o', path.join(dir, 'lenet.onnx'), '--external-data'], ['--triton', path.join(dir, 'triton')]]) {
+      const r = await cli('convert', ...lenet, ...extra, '--any-size');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(line);
+    }
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('two 4-D inputs of different sizes: each axis its own symbol, run at sizes that vary apart', async () => {
+    const text = input([1, 2, 8, 8], 'a') + input([1, 2, 5, 6], 'b') + `
+      layer { name: "c" type: "Crop" bottom: "a" bottom: "b" top: "c" crop_param { axis: 2 offset: 1 offset: 2 } }
+      layer { name: "r" type: "ReLU" bottom: "b" top: "r" }`;
+    const file = path.join(tmp, 'two.onnx');
+    const r = await cli('convert', write('two.prototxt', text), '-o', file, '--any-size');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').slice(1)).toEqual(['  inputs:  a [1, 2, a_2, a_3], b [1, 2, b_2, b_3]', '  outputs: c [1, 2, b_2, b_3], r [1, 2, b_2, b_3]']);
+    const net = netFrom(text);
+    await runsAt(file, net, [{ a: [1, 2, 13, 9], b: [1, 2, 4, 7] }, { a: [1, 2, 6, 20], b: [1, 2, 5, 3] }]);
+    net.dispose();
+  });
+
+  it('--outputs all: every blob, its sizes symbolic', async () => {
+    const file = path.join(tmp, 'all.onnx');
+    const r = await cli('convert', ...pnet, '-o', file, '--any-size', '--outputs', 'all');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[2]).toBe('  outputs: conv1 [1, 10, conv1_2, conv1_3], pool1 [1, 10, pool1_2, pool1_3], conv2 [1, 16, conv2_2, conv2_3], conv3 [1, 32, conv3_2, conv3_3], conv4-1 [1, 2, conv3_2, conv3_3], conv4-2 [1, 4, conv3_2, conv3_3], prob1 [1, 2, conv3_2, conv3_3]');
+    const net = await Net.load(path.join(root, pnet[0]), path.join(root, pnet[1]), { threads: 1 });
+    await runsAt(file, net, [{ data: [1, 3, 17, 30] }, { data: [1, 3, 41, 23] }]);
+    net.dispose();
+  });
+
+  it('--opset 13: the same size-free ops there', async () => {
+    const file = path.join(tmp, 'opset13.onnx');
+    const r = await cli('convert', ...pnet, '-o', file, '--any-size', '--opset', '13');
+    expect(r.code).toBe(0);
+    expect(decodeModel(fs.readFileSync(file)).opset_import[0].version).toBe(13);
+    const net = await Net.load(path.join(root, pnet[0]), path.join(root, pnet[1]), { threads: 1 });
+    await runsAt(file, net, [{ data: [1, 3, 17, 30] }, { data: [1, 3, 41, 23] }]);
+    net.dispose();
+  });
+
+  it.skipIf(!corpusHed)('--external-data: HED\'s weights beside the model, which ONNX Runtime runs at two sizes', async () => {
+    const file = path.join(tmp, 'hed.onnx');
+    const r = await cli('convert', corpusHed!.prototxt, corpusHed!.weights, '-o', file, '--any-size', '--external-data');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[1]).toBe('  inputs:  data [1, 3, height, width]');
+    expect(fs.statSync(`${file}.data`).size).toBeGreaterThan(fs.statSync(file).size);
+    const net = await Net.load(corpusHed!.prototxt, corpusHed!.weights, { threads: 2 });
+    const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 2, logSeverityLevel: 3 });
+    const outputs = new Map(session.outputNames.map((n) => [n, n]));
+    for (const [h, w] of [[61, 70], [72, 58]]) await sameAtSize(net, { conversion: { outputs } as OnnxConversion, session }, { data: random([1, 3, h, w], h) }, 1e-4);
+    await session.release();
+    net.dispose();
+  }, 120_000);
+
+  it('--triton --max-batch-size 0: the net\'s own batch, height and width -1', async () => {
+    const dir = path.join(tmp, 'triton0');
+    const r = await cli('convert', ...pnet, '--triton', dir, '--any-size', '--max-batch-size', '0');
+    expect(r.code).toBe(0);
+    const config = fs.readFileSync(path.join(dir, 'PNet/config.pbtxt'), 'utf8');
+    expect(config).toContain('max_batch_size: 0');
+    expect(config.match(/dims: \[ .* \]/g)).toEqual(['dims: [ 1, 3, -1, -1 ]', 'dims: [ 1, 4, -1, -1 ]', 'dims: [ 1, 2, -1, -1 ]']);
+    const net = await Net.load(path.join(root, pnet[0]), path.join(root, pnet[1]), { threads: 1 });
+    await runsAt(path.join(dir, 'PNet/1/model.onnx'), net, [{ data: [1, 3, 17, 30] }, { data: [1, 3, 41, 23] }]);
+    net.dispose();
+  });
+
+  it('-o -: the size-free model on stdout, what crema says on stderr', async () => {
+    const piped = spawnSync(process.execPath, ['bin/crema.js', 'convert', ...pnet, '-o', '-', '--any-size'], { cwd: root, encoding: 'buffer', maxBuffer: 1 << 24 });
+    expect(piped.status).toBe(0);
+    const model = decodeModel(new Uint8Array(piped.stdout));
+    expect(model.graph.input[0].type.tensor_type.shape!.dim.map((d) => ('dim_param' in d ? d.dim_param : d.dim_value))).toEqual([1, 3, 'height', 'width']);
+    expect(piped.stderr.toString().split('\n')[1]).toBe('  inputs:  data [1, 3, height, width]');
+    const file = path.join(tmp, 'piped.onnx');
+    fs.writeFileSync(file, piped.stdout);
+    const net = await Net.load(path.join(root, pnet[0]), path.join(root, pnet[1]), { threads: 1 });
+    await runsAt(file, net, [{ data: [1, 3, 17, 30] }, { data: [1, 3, 41, 23] }]);
+    net.dispose();
+  });
+});
+
+describe("the library's convert: anySize's type", () => {
+  it('refuses a value that is not true or false, as the other options', async () => {
+    const net = await Net.load(path.join(root, 'models/mtcnn/det1.prototxt'), path.join(root, 'models/mtcnn/det1.caffemodel'));
+    await expect(convert(net, { anySize: 'yes' as unknown as boolean })).rejects.toThrow(/^options\.anySize is true or false, got a string$/);
+    await expect(convert(net, { anySize: 1 as unknown as boolean })).rejects.toThrow(/^options\.anySize is true or false, got a number$/);
+    await expect(convert(net, { opset: '13' as unknown as number })).rejects.toThrow(/^options\.opset must be an integer from 13 to 23, got a string$/);
+    net.dispose();
+  });
 });

@@ -4,6 +4,7 @@
 // compare the models, layer by layer, with the varying axes made symbolic.
 import { type Graph, inferShapes } from '../graph/graph.js';
 import { type Shape, shapeString } from '../tensor.js';
+import { LayerError } from '../layers/layer.js';
 import { CremaError } from '../util/errors.js';
 import { type ConvertOptions, type LayerSpan, type OnnxConversion, convertGraph } from './convert.js';
 import { DataType, type ModelObj, type NodeObj, type TensorObj, type ValueInfoObj } from './proto.js';
@@ -35,7 +36,7 @@ export function batchDependence(graph: Graph, conversion: OnnxConversion, reshap
     reshape: (b) => reshape(b),
     restore: () => void reshape(batch),
     // A layer that takes one batch size (py-faster-rcnn's Proposal: one image's scores and its im_info) refuses the other.
-    refused: (message) => `a layer takes no other batch size: ${message}`,
+    refused: (err) => `a layer takes no other batch size: ${err.message}`,
     stuck: (grown, blob) => (grown.blobShapes.get(blob)![0] !== batch + 1 ? `output '${blob}' does not follow the batch size` : undefined),
     free: (model) => freeBatchDimension(model),
   });
@@ -51,9 +52,11 @@ export function freeBatchDimension(model: ModelObj): void {
 }
 
 /**
- * sizeDependence's two other sizes, as steps to the height and width: odd and even, so that a pooling's rounding and
+ * sizeDependence's other sizes: two as steps to the height and width, odd and even, so that a pooling's rounding and
  * its clip go both ways; times m for a net that takes only multiples of m (a Reorg, or branches that meet after
- * strided layers: an FPN takes multiples of 32), the first m (1, 2, 4, ... 64) at which the net takes both.
+ * strided layers: an FPN takes multiples of 32), the first m (1, 2, 4, ... 64) at which the net takes them. And the
+ * size about doubled (in steps of m): a few pixels more vanish in a deep net's strides (age_net's 227 and 230 both
+ * give pool5 7 x 7, so its fc6 takes both), twice as many reach every blob that is not a global pooling's.
  */
 const SIZE_STEPS: readonly (readonly [number, number])[] = [[3, 5], [8, 1]];
 const SIZE_MULTIPLES = [1, 2, 4, 8, 16, 32, 64];
@@ -63,7 +66,7 @@ export type VaryingAxes = Map<string, number[]>;
 
 /**
  * Undefined when `conversion` (the graph's, converted with `anySize`) is the model the graph converts to at every
- * input height and width (two others tried); else one line naming the first layer that builds the size in, or
+ * input height and width (three others tried); else one line naming the first layer that builds the size in, or
  * refuses another. `reshape` gives the graph at other input shapes; the graph's own are put back.
  */
 export function sizeDependence(graph: Graph, conversion: OnnxConversion, reshape: ReshapeTo, options: ConvertOptions): string | undefined {
@@ -86,23 +89,31 @@ export function freeSize(graph: Graph, conversion: OnnxConversion, reshape: Resh
 export function sizeVariation(graph: Graph, conversion: OnnxConversion, reshape: ReshapeTo, options: ConvertOptions): string | VaryingAxes {
   const own = Object.fromEntries(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!]));
   if (!graph.inputs.some((n) => own[n].length >= 3)) return 'the net has no input with a height or width (axes 2 and up)';
-  const grown = (steps: readonly [number, number], m: number) =>
-    Object.fromEntries(graph.inputs.map((n) => [n, own[n].map((d, i) => (i >= 2 && own[n].length >= 3 ? d + m * steps[(i - 2) % 2] : d))]));
-  let first: string | undefined;
+  const spatial = (n: string, size: (d: number, axis: number) => number) => own[n].map((d, i) => (i >= 2 && own[n].length >= 3 ? size(d, i) : d));
+  const grown = (steps: readonly [number, number], m: number) => Object.fromEntries(graph.inputs.map((n) => [n, spatial(n, (d, i) => d + m * steps[(i - 2) % 2])]));
+  const doubled = (m: number) => Object.fromEntries(graph.inputs.map((n) => [n, spatial(n, (d) => d + m * Math.ceil(d / m))]));
+  let deepest: { line: string; depth: number } | undefined;
   for (const m of SIZE_MULTIPLES) {
-    let refused = false;
+    let refusal: { line: string; depth: number } | undefined;
     const result = compareAt(graph, conversion, { ...options, anySize: true }, {
       what: "input's size",
-      variants: SIZE_STEPS.map((steps) => grown(steps, m)),
+      variants: [...SIZE_STEPS.map((steps) => grown(steps, m)), doubled(m)],
       reshape: (shapes) => reshape(shapes),
       restore: () => void reshape(own),
-      refused: (message, at) => ((refused = true), `at ${at}, ${message}`),
+      refused: (err, at) => (refusal = { line: `at ${at}, ${err.message}`, depth: refusalDepth(graph, err) }).line,
       free: (model, varying) => freeSizeDimensions(model, varying),
     });
-    if (!refused) return result;
-    first ??= result as string; // the net refused these sizes: said for the odd steps when no multiple serves either
+    if (!refusal) return result;
+    // No multiple served: said for the layer the sizes got furthest to (SE-BN-Inception's Concat takes only
+    // multiples of 32; at those, its classifier's InnerProduct refuses them, which is what binds it to one size).
+    if (!deepest || refusal.depth > deepest.depth) deepest = refusal;
   }
-  return first!;
+  return deepest!.line;
+}
+
+/** The index of the layer that refused a size (-1 when the error names none), to tell how far the sizes got. */
+function refusalDepth(graph: Graph, err: CremaError): number {
+  return err instanceof LayerError ? graph.layers.findIndex((l) => l.name === err.layer && l.type === err.layerType) : -1;
 }
 
 /**
@@ -151,8 +162,8 @@ interface Variation<V> {
   reshape(variant: V): Graph;
   /** Puts the graph's own shapes back. */
   restore(): void;
-  /** The line for a layer that refuses a variant (its CremaError's message; `at`: the variant's input shapes). */
-  refused(message: string, at: string): string;
+  /** The line for a layer that refuses a variant (`at`: the variant's input shapes). */
+  refused(err: CremaError, at: string): string;
   /** Why a wanted blob does not vary as it must, if it does not. */
   stuck?(graph: Graph, blob: string): string | undefined;
   /** Makes the varying axes of a model symbolic. */
@@ -172,7 +183,7 @@ function compareAt<V>(graph: Graph, conversion: OnnxConversion, options: Convert
       try {
         shaped = v.reshape(variant);
       } catch (err) {
-        if (err instanceof CremaError) return v.refused(err.message, describeShapes(graph, variant));
+        if (err instanceof CremaError) return v.refused(err, describeShapes(graph, variant));
         throw err;
       }
       const other = convertGraph(shaped, options);

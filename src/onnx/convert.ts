@@ -62,7 +62,7 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
   if (options.lrn !== undefined && options.lrn !== 'native' && options.lrn !== 'decomposed')
     throw new CremaError(`options.lrn is 'native' or 'decomposed', got ${typeof options.lrn === 'string' ? `'${options.lrn}'` : kindOf(options.lrn)}`);
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET)
-    throw new CremaError(`options.opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}, got ${opset}`);
+    throw new CremaError(`options.opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}, got ${typeof opset === 'number' ? opset : kindOf(opset)}`);
   if (options.anySize !== undefined && typeof options.anySize !== 'boolean') throw new CremaError(`options.anySize is true or false, got ${kindOf(options.anySize)}`);
   const b = new OnnxBuilder(graph.blobShapes.keys());
   const inputSet = new Set(graph.inputs);

@@ -34,7 +34,7 @@ export const convertCommand = {
       .option('opset', { type: 'number', default: DEFAULT_OPSET, describe: `ONNX opset, ${MIN_OPSET} to ${MAX_OPSET}` })
       .option('outputs', { type: 'string', default: 'net', describe: 'graph outputs: net (Caffe\'s outputs), all (every blob, named as in Caffe), or blob names, comma-separated' })
       .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'ACROSS_CHANNELS LRN as ONNX\'s LRN op, or as an AveragePool subgraph (faster in ONNX Runtime)' })
-      .option('any-size', { type: 'boolean', default: false, describe: 'one model for every input height and width (symbolic "height" and "width", Triton dims -1), checked by converting at two other sizes; a net that builds the size in (an InnerProduct, a fixed Reshape, PriorBox) is refused, naming the layer' })
+      .option('any-size', { type: 'boolean', default: false, describe: 'one model for every input height and width (symbolic "height" and "width", Triton dims -1), checked by converting at three other sizes; a net that builds the size in (an InnerProduct, a fixed Reshape, PriorBox) is refused, naming the layer' })
       .option('any-batch', { type: 'boolean', default: false, describe: 'one model for every batch size (a symbolic "batch" axis), checked by converting at another; a net that builds the batch in is refused, naming why (with --triton: batching required rather than turned off)' })
       .example(example('$0 convert models/lenet/deploy.prototxt models/lenet/weights.caffemodel -o lenet.onnx'), 'convert a model')
       .example(example('$0 convert models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel -o debug.onnx --outputs all'), 'expose every blob, for verification')
