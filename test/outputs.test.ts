@@ -203,4 +203,35 @@ describe('an interrupted convert', () => {
       expect(fs.readFileSync(path.join(out, 'big.onnx'), 'utf8')).toBe('the old model');
     }, 60_000);
   }
+
+  it("in a program with its own SIGINT listener (the library's convert with a file): the program decides, its listener called once, the write completed", async () => {
+    const dir = tmp();
+    const [prototxt, weights] = bigNet(dir);
+    const out = path.join(dir, 'out');
+    fs.mkdirSync(out);
+    const file = path.join(out, 'big.onnx');
+    const script = `import { Net, convert } from ${JSON.stringify(path.resolve('dist/index.js'))};
+      let calls = 0;
+      process.on('SIGINT', () => calls++);
+      const net = await Net.load(${JSON.stringify(prototxt)}, ${JSON.stringify(weights)});
+      const { size } = await convert(net, { file: ${JSON.stringify(file)} });
+      console.log(JSON.stringify({ calls, size }));`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '', sent = false;
+    child.stdout.on('data', (d) => (stdout += d));
+    const watcher = fs.watch(out, () => {
+      if (!sent && leftovers(out).length) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    watcher.close();
+    expect(sent).toBe(true);
+    expect(code).toBe(0);
+    const { calls, size } = JSON.parse(stdout) as { calls: number; size: number };
+    expect(calls).toBe(1);
+    expect(fs.readdirSync(out)).toEqual(['big.onnx']);
+    expect(fs.statSync(file).size).toBe(size);
+  }, 60_000);
 });

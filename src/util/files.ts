@@ -492,8 +492,14 @@ function removePending(): void {
   for (const tmp of pending) fs.rmSync(tmp, { force: true });
 }
 
-/** Interrupted mid-write: the temporary files go, then the signal takes its default course (the exit status says so). */
+/**
+ * Interrupted mid-write: the temporary files go, then the signal takes its default course (the exit status says so).
+ * A program with listeners of its own for the signal (the library's caller: a server's graceful shutdown) decides
+ * what it does: the write goes on (its temporary files removed at exit, should the program exit), and the signal is
+ * not raised again, which would call the program's listeners twice.
+ */
 function onSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
   removePending();
   pending.clear();
   process.off('SIGINT', onSignal);
