@@ -14,7 +14,7 @@ import { type ModelObj, decodeModel, encodeModel, onnxType } from '../src/onnx/p
 import { type Stored, readBack, watchModelDirs } from './helpers/external.js';
 import { CremaError } from '../src/util/errors.js';
 import { NCHWC_MAX_BYTES, convWeightBytes, layoutOptions, runOnnx } from '../src/onnx/run.js';
-import { STALE_MS, nodePlatform, sweepModelDirs } from '../src/platform/node.js';
+import { LEGACY_STALE_MS, STALE_MS, nodePlatform, sweepModelDirs } from '../src/platform/node.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { randomArray, rng } from './helpers/compute.js';
@@ -172,22 +172,26 @@ describe('model files a killed process left (sweepModelDirs)', () => {
     fs.symlinkSync(elsewhere, path.join(root, `crema-onnx-${dead}-L1nk00`)); // a link of our pattern: never followed
     fs.writeFileSync(path.join(root, `crema-onnx-${dead}-F1le00`), 'a file'); // a file of our pattern: not ours
     modelDir(root, dead, '', old, now, 'crema-onnx-files-xxxxxx'); // another name (a test's, another tool's): not ours
-    return { root, dead, stale, live, fresh, elsewhere };
+    // an older crema's (no pid): one two hours old, one half an hour old
+    const legacyOld = modelDir(root, 0, '', 2 * LEGACY_STALE_MS, now, 'crema-onnx-Ab12Cd');
+    const legacyYoung = modelDir(root, 0, '', LEGACY_STALE_MS / 2, now, 'crema-onnx-Ef34Gh');
+    return { root, dead, stale, live, fresh, elsewhere, legacyOld, legacyYoung };
   }
 
   const names = (root: string) => fs.readdirSync(root).sort();
 
-  it('removes only the directories of dead pids last changed a minute or more ago: not a live pid\'s, a fresh one, a link or a file', () => {
+  it('removes only the directories of dead pids last changed a minute or more ago (an older crema\'s, without a pid, an hour): not a live pid\'s, a fresh one, a link or a file', () => {
     const now = Date.now();
-    const { root, dead, live, fresh, elsewhere } = folder(now);
-    expect(STALE_MS).toBe(60_000);
-    expect(sweepModelDirs(root, now)).toEqual([`crema-onnx-${dead}-aB3xYz`]);
-    expect(names(root)).toEqual([`crema-onnx-${dead}-F1le00`, `crema-onnx-${dead}-L1nk00`, path.basename(fresh), 'crema-onnx-files-xxxxxx', path.basename(live)].sort());
+    const { root, dead, live, fresh, elsewhere, legacyYoung } = folder(now);
+    expect([STALE_MS, LEGACY_STALE_MS]).toEqual([60_000, 3_600_000]);
+    expect(sweepModelDirs(root, now).sort()).toEqual([`crema-onnx-${dead}-aB3xYz`, 'crema-onnx-Ab12Cd'].sort());
+    expect(names(root)).toEqual([`crema-onnx-${dead}-F1le00`, `crema-onnx-${dead}-L1nk00`, path.basename(fresh), 'crema-onnx-files-xxxxxx', path.basename(live), path.basename(legacyYoung)].sort());
     expect(fs.readdirSync(elsewhere)).toEqual(['keep']); // the link's target untouched
     expect(fs.readFileSync(path.join(fresh, WEIGHTS_FILE), 'utf8')).toBe('weights');
     // a minute later the fresh one is stale too; the live pid's stays while its process lives
     expect(sweepModelDirs(root, now + STALE_MS)).toEqual([path.basename(fresh)]);
     expect(sweepModelDirs(root, now + 10 * STALE_MS)).toEqual([]);
+    expect(sweepModelDirs(root, now + LEGACY_STALE_MS / 2)).toEqual([path.basename(legacyYoung)]); // an hour old now
     expect(fs.existsSync(live)).toBe(true);
     expect(sweepModelDirs(path.join(root, 'no such folder'), now)).toEqual([]);
     fs.rmSync(root, { recursive: true });
@@ -196,7 +200,7 @@ describe('model files a killed process left (sweepModelDirs)', () => {
 
   it('runs when a session\'s files are written, in their folder, which then holds none of this session\'s', async () => {
     const lenet = await load('lenet');
-    const { root, dead, live, fresh, elsewhere } = folder(Date.now());
+    const { root, dead, live, fresh, elsewhere, legacyYoung } = folder(Date.now());
     const tmp = process.env.TMPDIR;
     process.env.TMPDIR = root; // os.tmpdir(), where the Node platform writes the model files
     const data = new Tensor([1, 1, 28, 28], randomArray(28 * 28, rng(5)));
@@ -207,7 +211,7 @@ describe('model files a killed process left (sweepModelDirs)', () => {
       if (tmp === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = tmp;
     }
-    expect(names(root)).toEqual([`crema-onnx-${dead}-F1le00`, `crema-onnx-${dead}-L1nk00`, path.basename(fresh), 'crema-onnx-files-xxxxxx', path.basename(live)].sort());
+    expect(names(root)).toEqual([`crema-onnx-${dead}-F1le00`, `crema-onnx-${dead}-L1nk00`, path.basename(fresh), 'crema-onnx-files-xxxxxx', path.basename(live), path.basename(legacyYoung)].sort());
     fs.rmSync(root, { recursive: true });
     fs.rmSync(elsewhere, { recursive: true });
   });
@@ -216,7 +220,7 @@ describe('model files a killed process left (sweepModelDirs)', () => {
     const lenet = await load('lenet');
     const data = new Tensor([1, 1, 28, 28], randomArray(28 * 28, rng(6)));
     const want = (await runOnnx(lenet.graph, { data })).get('prob')!.data;
-    const { root, stale, elsewhere } = folder(Date.now());
+    const { root, stale, elsewhere, legacyOld } = folder(Date.now());
     const tmp = process.env.TMPDIR;
     process.env.TMPDIR = root;
     // as root, permissions refuse nothing: the file system's refusals are made here, where the sweep meets them
@@ -228,7 +232,9 @@ describe('model files a killed process left (sweepModelDirs)', () => {
     });
     try {
       expect((await runOnnx(lenet.graph, { data })).get('prob')!.data).toEqual(want);
-      expect(rm.mock.calls.map(([at]) => String(at))).toEqual([stale, made[0]]); // tried, refused; then its own files
+      const removals = rm.mock.calls.map(([at]) => String(at));
+      expect(removals.slice(0, -1).sort()).toEqual([stale, legacyOld].sort()); // both tried, the stale one refused
+      expect(removals.at(-1)).toBe(made[0]); // then its own files
       expect(fs.existsSync(stale)).toBe(true);
       const list = vi.spyOn(fs, 'readdirSync').mockImplementation(() => {
         throw refused('EACCES');

@@ -173,6 +173,13 @@ const MODEL_DIR = /^crema-onnx-(\d+)-[A-Za-z0-9]{6}$/;
 export const STALE_MS = 60_000;
 
 /**
+ * crema before round forty-four named them `crema-onnx-<6 random>`, without the pid: such a directory is swept once
+ * it is an hour old (the process that wrote it held its files for the seconds of a session's creation).
+ */
+const LEGACY_DIR = /^crema-onnx-[A-Za-z0-9]{6}$/;
+export const LEGACY_STALE_MS = 3_600_000;
+
+/**
  * The model and its weights file in a fresh temporary directory, the weights written from the net's own memory.
  * They live for the seconds of the session's creation; a process killed then (SIGKILL, out of memory, Ctrl-C)
  * leaves them, hundreds of MB for a big net, and the next crema process sweeps them (sweepModelDirs). No SIGINT /
@@ -223,12 +230,12 @@ export function sweepModelDirs(dir: string, now = Date.now()): string[] {
     return removed;
   }
   for (const entry of entries) {
-    const pid = MODEL_DIR.exec(entry.name)?.[1];
-    if (pid === undefined || !entry.isDirectory() || alive(Number(pid))) continue;
+    const pid = MODEL_DIR.exec(entry.name)?.[1], legacy = pid === undefined && LEGACY_DIR.test(entry.name);
+    if ((pid === undefined && !legacy) || !entry.isDirectory() || (pid !== undefined && alive(Number(pid)))) continue;
     const at = path.join(dir, entry.name);
     try {
       const stat = fs.lstatSync(at); // not followed: a link of the same name is no directory of ours
-      if (!stat.isDirectory() || now - stat.mtimeMs < STALE_MS || (process.getuid && stat.uid !== process.getuid())) continue;
+      if (!stat.isDirectory() || now - stat.mtimeMs < (legacy ? LEGACY_STALE_MS : STALE_MS) || (process.getuid && stat.uid !== process.getuid())) continue;
       fs.rmSync(at, { recursive: true }); // links inside are removed, not followed
       removed.push(entry.name);
     } catch {
