@@ -41,11 +41,12 @@ interface Case {
   /** What `--any-size` gives (its default outputs, the net's): true when size-free, else the check's one line (a net that runs must say). */
   anySize?: true | string;
   /**
-   * For a size-free net: two other heights and widths at which the one model is run (a few pixels off its own); none
-   * for FCN-8s, whose 4096-wide 7 x 7 fc6 makes it the slow one (18 s here): its verdict only.
+   * For a size-free net (or a refused one with anySizeOutputs): two other heights and widths at which the one model
+   * is run (a few pixels off its own); none for FCN-8s, whose 4096-wide 7 x 7 fc6 makes it the slow one (18 s
+   * here): its verdict only.
    */
   anySizeAt?: [number, number][];
-  /** For a refused net: outputs with which it is size-free (an SSD's heads, without its PriorBoxes). */
+  /** For a refused net: outputs with which it is size-free (an SSD's heads and priors, without its DetectionOutput). */
   anySizeOutputs?: string[];
 }
 
@@ -135,11 +136,13 @@ describe('HED in the hed dialect, against FCN\'s Caffe of 2015 (torrvision/caffe
 // `crema convert --any-size` on each net: converted once at its own size with the net's outputs, either size-free
 // (freeSize says so) and then run in ONNX Runtime at two other sizes against the native engine reshaped to each
 // (tolerance as above), or refused in the one line cases.json holds, naming a layer that holds the size as it must
-// (an InnerProduct's weights span the spatial axes; a PriorBox's boxes are constants of the size).
-const SIZE_BOUND_TYPES = ['InnerProduct', 'PriorBox'];
+// (an InnerProduct's weights span the spatial axes) or does today (DetectionOutput's ONNX form holds the prior
+// count in its shapes): an SSD is then size-free up to it, its heads and PriorBoxes run at two other sizes.
+const SIZE_BOUND_TYPES = ['InnerProduct', 'DetectionOutput'];
 
 function anySizeCase(c: Case) {
-  const verdict = c.anySize !== true ? `refused, naming the layer${c.anySizeOutputs ? `; size-free with outputs ${c.anySizeOutputs.join(', ')}` : ''}` : c.anySizeAt ? 'size-free, one model right at two other sizes' : 'size-free';
+  const atSizes = c.anySizeAt ? ', one model right at two other sizes' : '';
+  const verdict = c.anySize !== true ? `refused, naming the layer${c.anySizeOutputs ? `; size-free with outputs ${c.anySizeOutputs.join(', ')}${atSizes}` : ''}` : `size-free${atSizes}`;
   it(`${c.name}: --any-size: ${verdict}`, async () => {
     expect(c.anySize, `cases.json: ${c.name}'s anySize`).toBeDefined();
     const m = JSON.parse(fs.readFileSync(path.join(dir, c.name, 'manifest.json'), 'utf8')) as Manifest;
@@ -151,7 +154,11 @@ function anySizeCase(c: Case) {
       expect(why).toBe(c.anySize);
       expect(SIZE_BOUND_TYPES).toContain(/layer '[^']+' \((\w+)\)/.exec(why!)![1]);
       const outputs = c.anySizeOutputs;
-      if (outputs) expect(freeSize(net.graph, convertGraph(net.graph, { anySize: true, outputs }), graphReshaper(net.graph), { outputs }), `with outputs ${outputs.join(', ')}`).toBeUndefined();
+      if (outputs) {
+        const heads = convertGraph(net.graph, { anySize: true, outputs });
+        expect(freeSize(net.graph, heads, graphReshaper(net.graph), { outputs }), `with outputs ${outputs.join(', ')}`).toBeUndefined();
+        if (c.anySizeAt) await sameAtSizes(net, heads, c.anySizeAt, m.input.seed);
+      }
     } else {
       expect(why).toBeUndefined();
       if (c.anySizeAt) await sameAtSizes(net, conversion, c.anySizeAt, m.input.seed);

@@ -259,6 +259,60 @@ describe('every layer kind: size-free and right at three sizes, or named by the 
     });
 });
 
+/** PriorBox settings: each a one-layer net over a 3 x 3 / stride 3 pooled feature map of the image. */
+const PRIORS: [string, string, string?][] = [
+  ['min_size only', 'min_size: 4'],
+  ['min and max', 'min_size: 4 max_size: 9'],
+  ['two min and max, aspect ratios with flip', 'min_size: 4 max_size: 9 min_size: 10 max_size: 15 aspect_ratio: 2 aspect_ratio: 3 flip: true'],
+  ['clip, min_size 8.7 (truncated), aspect ratio without flip', 'min_size: 8.7 aspect_ratio: 2 clip: true'],
+  ['explicit step', 'min_size: 4 max_size: 7 step: 5'],
+  ['explicit step_h and step_w', 'min_size: 4 step_h: 2.5 step_w: 7'],
+  ['img_size given', 'min_size: 6 img_size: 50 clip: true'],
+  ['img_h and img_w given, with a step', 'min_size: 6 img_h: 40 img_w: 33 step: 4'],
+  ['offset 0.25, four variances', 'min_size: 5 offset: 0.25 variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2'],
+  ["TextBoxes++' denser_prior_boxes", 'min_size: 6 max_size: 12 aspect_ratio: 2 aspect_ratio: 5 flip: false denser_prior_boxes: true'],
+  ["FaceBoxes' densified 32 and 64 (the faceboxes dialect)", 'min_size: 32 min_size: 64 min_size: 128 clip: false', 'faceboxes'],
+  ["TextBoxes' PriorBox (the textboxes dialect: float sizes, each box and the one a cell lower, clip by default)", 'min_size: 6.5 max_size: 12.5 aspect_ratio: 2 flip: true', 'textboxes'],
+];
+
+function priorNet(param: string, dialect?: string): Net {
+  const text = input([1, 3, 24, 30]) + `
+    layer { name: "fmap" type: "Pooling" bottom: "data" top: "fmap" pooling_param { pool: MAX kernel_size: 3 stride: 3 } }
+    layer { name: "pb" type: "PriorBox" bottom: "fmap" bottom: "data" top: "pb" prior_box_param { ${param} } }`;
+  return Net.fromNetParameter(parsePrototxt(text, 'pb.prototxt') as NetParameter, new Map(), [], dialect ? { dialect } : {});
+}
+
+// The native PriorBox is proven against the SSD fork (test/ssd.test.ts), FaceBoxes' and TextBoxes' Caffes
+// (faceboxes.test.ts, fork-nets.test.ts). Tolerance: 1e-6 absolute on every coordinate and variance (the corners are
+// computed in double, as the fork's, so they come out equal here; 1e-6 allows an ONNX Runtime that fuses them).
+describe('size-free PriorBox: one model, its boxes from the Shapes, against the native engine at three sizes', () => {
+  for (const [name, param, dialect] of PRIORS)
+    it(name, async () => {
+      const net = priorNet(param, dialect);
+      const { conversion, session } = await anySizeSession(net, ['pb']);
+      for (const [h, w] of [[24, 30], [31, 17], [50, 44]]) {
+        const data = random([1, 3, h, w], h * w);
+        const got = (await session.run({ data: new ort.Tensor('float32', data.data, [...data.dims]) }))[conversion.outputs.get('pb')!];
+        net.forward({ data });
+        const want = net.blobs.get('pb')!;
+        expect([...got.dims], `at ${h} x ${w}`).toEqual([...want.dims]);
+        const diff = (got.data as Float32Array).reduce((m, v, i) => Math.max(m, Math.abs(v - want.data[i])), 0);
+        expect(diff, `at ${h} x ${w}`).toBeLessThanOrEqual(1e-6);
+      }
+      await session.release();
+      net.dispose();
+    });
+
+  it('holds no constant of the size: the boxes a cell writes (half sizes) are the only data, the rest from Shape', () => {
+    const net = priorNet('min_size: 4 max_size: 9 aspect_ratio: 2 flip: true clip: true');
+    const { model } = convertGraph(net.graph, { anySize: true, outputs: ['pb'] });
+    const sizes = model.graph.initializer.filter((t) => t.data_type === 1 && t.dims.length > 0).map((t) => [t.name, t.dims]);
+    expect(sizes).toEqual([['pb/xs', [4]], ['pb/ys', [4]], ['pb/half_sizes', [4, 4]], ['pb/variance', [1, 1, 1, 1]]]);
+    expect(model.graph.node.filter((n) => n.op_type === 'Shape').length).toBe(3);
+    net.dispose();
+  });
+});
+
 describe('sizeDependence: a net that builds the size in is named by its first such layer', () => {
   it('an InnerProduct after a spatial blob', () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
