@@ -3,7 +3,9 @@
 //   faces: MTCNN (models/mtcnn) on its example image through ONNX Runtime, as `crema faces --backend onnx` runs it
 //          (each pyramid scale a new P-Net input size; R-Net and O-Net fixed sizes, batches of boxes);
 //   edges: HED (test/fixtures/corpus/hed, hashweights weights) on three inputs of different sizes, as `crema edges
-//          --backend onnx` runs a directory of images (its sessions per net, kept across the images).
+//          --backend onnx` runs a directory of images (its sessions per net, kept across the images);
+//   ssd:   OpenCV's res10 SSD face detector (test/fixtures/ssd/res10_face, its weights) at the same three sizes, as a
+//          library user runs it on photos at their own size (`crema detect` stretches them to 300 x 300).
 // Per case: sessions made and wall time (fresh sessions each run), the two ways interleaved in one process, median.
 //   node scripts/bench-any-size.mjs [--runs N] [--threads N]       (needs `npm run build` first)
 import { execFileSync } from 'node:child_process';
@@ -40,7 +42,7 @@ async function faces(nets, image, anySize) {
   return [ms, made, found.length];
 }
 
-/** HED on three inputs of different sizes through one OnnxSessions: [ms, sessions made]. */
+/** A net (HED, res10) on three inputs of different sizes through one OnnxSessions: [ms, sessions made]. */
 async function edges(net, inputs, anySize) {
   const sessions = new OnnxSessions(net, { threads, anySize });
   const t = performance.now();
@@ -62,15 +64,22 @@ function hedWeights() {
 
 const nets = await loadMtcnn(path.join(root, 'models/mtcnn'), { threads });
 const image = await loadImage(path.join(root, 'models/mtcnn/examples/handshake.jpg'));
+const { hashWeightBlobs } = await import(path.join(root, 'test/helpers/hashweights.mjs'));
+const res10Dir = path.join(root, 'test/fixtures/ssd/res10_face');
+const res10Manifest = JSON.parse(fs.readFileSync(path.join(res10Dir, 'manifest.json'), 'utf8'));
+const res10Weights = new Map(hashWeightBlobs(path.join(res10Dir, 'spec.json'), res10Manifest.salt, res10Manifest.gain).map((l) => [l.name, l.blobs.map((b) => new Tensor(b.shape, b.data))]));
+const { readNetPrototxt } = await dist('caffe/load.js');
+const res10 = Net.fromNetParameter(readNetPrototxt(path.join(res10Dir, 'net.prototxt')), res10Weights, [], { threads });
 const hed = await Net.load(path.join(root, 'test/fixtures/corpus/hed/net.prototxt'), hedWeights(), { threads });
 const sizes = [[240, 320], [300, 400], [350, 250]];
 const inputs = sizes.map(([h, w], i) => new Tensor([1, 3, h, w], Float32Array.from({ length: 3 * h * w }, (_, j) => ((j * 7919 + i) % 255) - 127)));
 
-const results = { faces: { before: [], after: [] }, edges: { before: [], after: [] } };
+const results = { faces: { before: [], after: [] }, edges: { before: [], after: [] }, ssd: { before: [], after: [] } };
 for (let r = 0; r < runs; r++) {
   for (const [way, anySize] of [['before', false], ['after', true]]) {
     results.faces[way].push(await faces(nets, image, anySize));
     results.edges[way].push(await edges(hed, inputs, anySize));
+    results.ssd[way].push(await edges(res10, inputs, anySize));
   }
 }
 console.log(`load: ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}; ${os.cpus().length} cores; threads ${threads}; ${runs} runs each, interleaved`);
@@ -80,4 +89,4 @@ for (const [name, r] of Object.entries(results)) {
     `after ${after.toFixed(0)} ms (${r.after[0][1]} sessions${name === 'faces' ? `, ${r.after[0][2]} faces` : ''}), ${(before / after).toFixed(2)}x; ` +
     `runs before ${r.before.map((x) => x[0].toFixed(0)).join(', ')}, after ${r.after.map((x) => x[0].toFixed(0)).join(', ')}`);
 }
-for (const n of [...Object.values(nets), hed]) n.dispose();
+for (const n of [...Object.values(nets), hed, res10]) n.dispose();

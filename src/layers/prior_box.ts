@@ -4,7 +4,9 @@ import { paramsOf } from '../caffe/schema.js';
 import { type Shape, shapeString } from '../tensor.js';
 import { hasParam } from './axes.js';
 import { type LayerType, type NetContext, expectCounts, need } from './layer.js';
-import type { LayerContext } from '../onnx/context.js';
+import { type LayerContext, runtimeDims } from '../onnx/context.js';
+import { int } from '../onnx/builder.js';
+import { DataType } from '../onnx/proto.js';
 
 /** PriorBox's settings, checked as the SSD fork's LayerSetUp checks them. */
 export interface PriorSettings {
@@ -123,6 +125,37 @@ function pair(def: LayerParameter, has: (f: string) => boolean, p: Record<string
 }
 
 /**
+ * One box a cell writes, in the fork's order: its center's shift from the cell's center (FaceBoxes' densified
+ * boxes), or the center one cell lower (TextBoxes++' denser boxes), and its width and height.
+ */
+interface CellBox { dx: number; dy: number; lower: boolean; w: number; h: number }
+
+/** The boxes of one cell (they do not depend on the sizes): min_size, sqrt(min * max), then the aspect ratios. */
+function cellBoxes(s: PriorSettings): CellBox[] {
+  const boxes: CellBox[] = [];
+  const put = (w: number, h: number, dx = 0, dy = 0) => {
+    boxes.push({ dx, dy, lower: false, w, h });
+    // TextBoxes++ (denser_prior_boxes): the same box centered at (h + 1.0) * step_h (in double, then float) follows.
+    if (s.denser) boxes.push({ dx, dy, lower: true, w, h });
+  };
+  s.minSizes.forEach((minSize, i) => {
+    const min = s.floatSizes ? minSize : Math.trunc(minSize);
+    if (s.faceBoxes) putFaceBoxes(put, min);
+    else put(min, min);
+    if (s.maxSizes.length) {
+      const max = s.floatSizes ? s.maxSizes[i] : Math.trunc(s.maxSizes[i]);
+      const size = f32(Math.sqrt(f32(min * max)));
+      put(size, size);
+    }
+    for (const ar of s.aspectRatios) {
+      if (Math.abs(ar - 1) < 1e-6) continue;
+      put(f32(min * Math.sqrt(ar)), f32(min / Math.sqrt(ar)));
+    }
+  });
+  return boxes;
+}
+
+/**
  * The priors of a layerH x layerW feature map over an imgH x imgW image, as the fork's Forward_cpu writes them:
  * [2, cells * priors * 4] (corners normalized by the image size, then the variances). Its float/double mix is
  * kept (sizes truncated to int, floats in TextBoxes', centers in float, corners in double rounded to float).
@@ -130,38 +163,22 @@ function pair(def: LayerParameter, has: (f: string) => boolean, p: Record<string
 export function priorBoxes(s: PriorSettings, layerH: number, layerW: number, imageH: number, imageW: number): Float32Array {
   const imgH = s.imgH || imageH, imgW = s.imgW || imageW;
   const stepW = s.stepW || f32(imgW / layerW), stepH = s.stepH || f32(imgH / layerH);
-  const dim = layerH * layerW * s.priorsPerCell * 4;
+  const boxes = cellBoxes(s);
+  const dim = layerH * layerW * boxes.length * 4;
   const out = new Float32Array(2 * dim);
-  let k = 0, lowerY = 0;
-  const corners = (cx: number, cy: number, bw: number, bh: number) => {
-    out[k++] = (cx - bw / 2) / imgW;
-    out[k++] = (cy - bh / 2) / imgH;
-    out[k++] = (cx + bw / 2) / imgW;
-    out[k++] = (cy + bh / 2) / imgH;
-  };
-  // TextBoxes++ (denser_prior_boxes): the same box centered at (h + 1.0) * step_h (in double, then float) follows.
-  const put = !s.denser ? corners : (cx: number, cy: number, bw: number, bh: number) => {
-    corners(cx, cy, bw, bh);
-    corners(cx, lowerY, bw, bh);
-  };
+  let k = 0;
   for (let h = 0; h < layerH; h++) {
-    lowerY = f32((h + 1) * stepH);
+    const lowerY = f32((h + 1) * stepH);
     for (let w = 0; w < layerW; w++) {
       const cx = f32(f32(w + s.offset) * stepW), cy = f32(f32(h + s.offset) * stepH);
-      s.minSizes.forEach((minSize, i) => {
-        const min = s.floatSizes ? minSize : Math.trunc(minSize);
-        if (s.faceBoxes) putFaceBoxes(put, cx, cy, min);
-        else put(cx, cy, min, min);
-        if (s.maxSizes.length) {
-          const max = s.floatSizes ? s.maxSizes[i] : Math.trunc(s.maxSizes[i]);
-          const size = f32(Math.sqrt(f32(min * max)));
-          put(cx, cy, size, size);
-        }
-        for (const ar of s.aspectRatios) {
-          if (Math.abs(ar - 1) < 1e-6) continue;
-          put(cx, cy, f32(min * Math.sqrt(ar)), f32(min / Math.sqrt(ar)));
-        }
-      });
+      for (const b of boxes) {
+        // A shift of 0 leaves the float center as it is (FaceBoxes' fork adds it in float).
+        const x = f32(cx + b.dx), y = b.lower ? lowerY : f32(cy + b.dy);
+        out[k++] = (x - b.w / 2) / imgW;
+        out[k++] = (y - b.h / 2) / imgH;
+        out[k++] = (x + b.w / 2) / imgW;
+        out[k++] = (y + b.h / 2) / imgH;
+      }
     }
   }
   if (s.clip) for (let d = 0; d < dim; d++) out[d] = Math.min(Math.max(out[d], 0), 1);
@@ -174,11 +191,11 @@ export function priorBoxes(s: PriorSettings, layerH: number, layerW: number, ima
  * center), 32 at 4 x 4 centers 8 apart and 64 at 2 x 2 centers 16 apart, from (-2, -2) and (-1, -1) steps off the
  * cell's center (rows outer), each shifted center in float as the fork adds it.
  */
-function putFaceBoxes(put: (cx: number, cy: number, bw: number, bh: number) => void, cx: number, cy: number, min: number): void {
+function putFaceBoxes(put: (w: number, h: number, dx: number, dy: number) => void, min: number): void {
   const { n, gap } = faceBoxesGrid(min);
   const first = -(n >> 1);
   for (let i = first; i < first + n; i++)
-    for (let j = first; j < first + n; j++) put(f32(cx + j * gap), f32(cy + i * gap), min - 1, min - 1);
+    for (let j = first; j < first + n; j++) put(min - 1, min - 1, j * gap, i * gap);
 }
 
 /** The feature map's and the image's (height, width), Caffe's legacy height()/width() of the two bottoms. */
@@ -211,9 +228,57 @@ export const priorBoxLayer: LayerType = {
   onnx: priorBoxToOnnx,
 };
 
-/** A constant for the net's input size (the priors depend on shapes only, which are fixed in the model). */
+/** A constant for the net's input size (the priors depend on shapes only); with anySize, computed from the shapes. */
 function priorBoxToOnnx(c: LayerContext): void {
+  const s = readPriorSettings(c.layer.def, c.net);
+  if (c.anySize) return priorBoxAnySize(c, s);
   const [lh, lw, ih, iw] = geometry(c.layer.def, c.layer.bottomShapes);
-  const data = priorBoxes(readPriorSettings(c.layer.def, c.net), lh, lw, ih, iw);
+  const data = priorBoxes(s, lh, lw, ih, iw);
   c.alias(0, c.b.floats(c.layer.tops[0], data, c.layer.topShapes[0]));
+}
+
+/**
+ * The priors for every input size (ConvertOptions.anySize), as priorBoxes computes them: the float centers from
+ * the feature map's and the image's Shape ((w + offset) * step, the step img / layer in float), each cell's boxes
+ * (constants: their shifts, half widths and heights) added in double and divided by the image size in double,
+ * then float, as the fork does. [H, W, boxes, 4] flattened, clipped, and the variances expanded after them.
+ */
+function priorBoxAnySize(c: LayerContext, s: PriorSettings): void {
+  geometry(c.layer.def, c.layer.bottomShapes);
+  const n = c.layer.name, boxes = cellBoxes(s), P = boxes.length;
+  const floats = (what: string, values: number[], dims: number[]) => c.b.floats(`${n}/${what}`, Float32Array.from(values), dims);
+  const cast = (x: string, to: number, what: string) => c.node('Cast', [x], [c.tmp(what)], { to: int(to) });
+  const op = (type: string, inputs: string[], what: string) => c.node(type, inputs, [c.tmp(what)]);
+  // [H, W] of the feature map and [img H, img W] (the params' where given), in float.
+  const layerHW = cast(runtimeDims(c, c.bottom(0), 2, 4), DataType.FLOAT, 'layer_hw');
+  const imgHW = s.imgH ? floats('img_hw', [s.imgH, s.imgW], [2]) : cast(runtimeDims(c, c.bottom(1), 2, 4), DataType.FLOAT, 'img_hw');
+  const stepHW = s.stepH ? floats('step_hw', [s.stepH, s.stepW], [2]) : op('Div', [imgHW, layerHW], 'step_hw');
+  const at = (x: string, i: number, what: string) => c.node('Squeeze', [op('Slice', [x, c.b.int64s(`${n}/from`, [i]), c.b.int64s(`${n}/to`, [i + 1]), c.b.int64s(`${n}/axis`, [0])], what), c.b.int64s(`${n}/axis0`, [0])], [c.tmp(what)]);
+  // One axis's centers, float: Range(0, size) + start, times the step (start = offset; TextBoxes++' lower: 1).
+  const centers = (axis: number, start: number, what: string) => op('Mul', [
+    op('Add', [op('Range', [c.b.scalar(0), at(layerHW, axis, `${what}_size`), c.b.scalar(1)], `${what}_index`), c.b.scalar(start)], `${what}_plus`),
+    at(stepHW, axis, `${what}_step`)], what);
+  const shift = (values: number[], dims: number[], what: string) => (values.some((v) => v !== 0) ? floats(what, values, dims) : undefined);
+  const plus = (x: string, by: string | undefined, what: string) => (by ? op('Add', [x, by], what) : x);
+  // x: [1, W, P, 1]; y: [H, 1, P, 1] (a box one cell lower takes the lower grid: y * (1 - lower) + lowerY * lower, exact).
+  const cx = plus(reshape(c, centers(1, s.offset, 'cx'), [1, -1, 1, 1]), shift(boxes.map((b) => b.dx), [P, 1], 'dx'), 'x');
+  let cy = plus(reshape(c, centers(0, s.offset, 'cy'), [-1, 1, 1, 1]), shift(boxes.map((b) => b.dy), [P, 1], 'dy'), 'y');
+  if (s.denser) {
+    const lower = reshape(c, centers(0, 1, 'lower_y'), [-1, 1, 1, 1]);
+    cy = op('Add', [op('Mul', [cy, floats('upper', boxes.map((b) => (b.lower ? 0 : 1)), [P, 1])], 'upper_y'), op('Mul', [lower, floats('lower', boxes.map((b) => (b.lower ? 1 : 0)), [P, 1])], 'lower_y')], 'y');
+  }
+  // In double, as the fork's (center - width / 2.) / img_width: center (x, y, x, y) + (-w/2, -h/2, w/2, h/2), / (W, H, W, H).
+  const double = (x: string, what: string) => cast(x, DataType.DOUBLE, what);
+  const grid = op('Add', [op('Mul', [double(cx, 'x64'), double(floats('xs', [1, 0, 1, 0], [4]), 'xs64')], 'x4'), op('Mul', [double(cy, 'y64'), double(floats('ys', [0, 1, 0, 1], [4]), 'ys64')], 'y4')], 'centers');
+  const half = floats('half_sizes', boxes.flatMap((b) => [-b.w / 2, -b.h / 2, b.w / 2, b.h / 2]), [P, 4]);
+  const img4 = double(op('Gather', [imgHW, c.b.int64s(`${n}/whwh`, [1, 0, 1, 0])], 'img_whwh'), 'img64');
+  let priors = reshape(c, cast(op('Div', [op('Add', [grid, double(half, 'half64')], 'corners'), img4], 'normalized'), DataType.FLOAT, 'priors'), [1, 1, -1, 4]);
+  if (s.clip) priors = op('Clip', [priors, c.b.scalar(0), c.b.scalar(1)], 'clipped');
+  const variances = op('Expand', [floats('variance', s.variance, [1, 1, 1, s.variance.length]), op('Shape', [priors], 'priors_shape')], 'variances');
+  c.node('Reshape', [c.node('Concat', [priors, variances], [c.tmp('both')], { axis: int(1) }), c.b.int64s(`${n}/shape`, [1, 2, -1])], [c.top(0)]);
+}
+
+/** `x` reshaped to `dims` (0 copies, -1 infers). */
+function reshape(c: LayerContext, x: string, dims: number[]): string {
+  return c.node('Reshape', [x, c.b.int64s(`${c.layer.name}/dims`, dims)], [c.tmp('reshaped')]);
 }

@@ -23,23 +23,27 @@ export function detectionOutputToOnnx(c: LayerContext): void {
     c.note(`adaptive NMS (eta ${formatFloat32(s.eta)}) is not reproduced: ONNX's NonMaximumSuppression keeps the threshold at ${formatFloat32(s.nmsThreshold)}, so detections may differ`);
   c.note('ONNX NonMaximumSuppression may order equal scores otherwise than the fork; crema verify compares detections as sets (IoU >= 0.99, |score difference| <= its tolerance)');
   c.dynamicShape(0, [2]);
-  const [priorBoxes, variances] = priorParts(c, s, priors);
+  // Size-free (ConvertOptions.anySize): the priors (and k) follow the image size, so the shapes infer them (-1, or
+  // 1 where Expand broadcasts) and k comes from the priors' Shape; otherwise they are constants.
+  const P = c.anySize ? -1 : priors, K = c.anySize ? -1 : k;
+  const kValue = c.anySize ? runtimeK(c, s) : undefined;
+  const [priorBoxes, variances] = priorParts(c, s, P);
   // RefineDet: the priors moved by the ARM's (shared) locations first, per image: [num, 1, priors, 4].
-  const anchors = armBottoms(def) > 1 ? decode(c, s, locsOf(c, num, priors, c.bottom(4), 1, 4, 'arm_'), priorBoxes, variances, 'arm_') : priorBoxes;
-  const locs = locsOf(c, num, priors, c.bottom(0), locClasses, values, '');
+  const anchors = armBottoms(def) > 1 ? decode(c, s, locsOf(c, num, P, c.bottom(4), 1, 4, 'arm_'), priorBoxes, variances, 'arm_') : priorBoxes;
+  const locs = locsOf(c, num, P, c.bottom(0), locClasses, values, '');
   let boxes = decode(c, s, outline === 'none' ? locs : lastAxis(c, locs, 0, 4, 'box_loc'), anchors, variances, '');
   // TextBoxes++: [num, locClasses, priors, 4 + outline], the outline decoded against the plain priors.
   if (outline !== 'none') boxes = c.node('Concat', [boxes, outlineToOnnx(c, outline, lastAxis(c, locs, 4, values, 'outline_loc'), priorBoxes, variances)], [c.tmp('boxes_outlines')], { axis: int(-1) });
-  const [scores, order] = candidates(c, s, num, priors, k);
+  const [scores, order] = candidates(c, s, num, P, kValue ?? k);
   // The boxes of each (image, class)'s candidates: [num * classes, k, width].
-  const perClass = s.shareLocation && classes > 1 ? c.node('Expand', [boxes, c.b.int64s(`${c.layer.name}/class_boxes`, [num, classes, priors, width])], [c.tmp('class_boxes')]) : boxes;
-  const index4 = c.node('Expand', [c.node('Unsqueeze', [order, c.b.int64s(`${c.layer.name}/axis3`, [3])], [c.tmp('order4')]), c.b.int64s(`${c.layer.name}/index_shape`, [num, classes, k, width])], [c.tmp('index4')]);
+  const perClass = s.shareLocation && classes > 1 ? c.node('Expand', [boxes, c.b.int64s(`${c.layer.name}/class_boxes`, [num, classes, c.anySize ? 1 : priors, width])], [c.tmp('class_boxes')]) : boxes;
+  const index4 = c.node('Expand', [c.node('Unsqueeze', [order, c.b.int64s(`${c.layer.name}/axis3`, [3])], [c.tmp('order4')]), c.b.int64s(`${c.layer.name}/index_shape`, [num, classes, c.anySize ? 1 : k, width])], [c.tmp('index4')]);
   const picked = c.node('GatherElements', [perClass, index4], [c.tmp('candidate_boxes')], { axis: int(2) });
-  const candidates3 = reshape(c, picked, [num * classes, k, width], 'nms_rows');
+  const candidates3 = reshape(c, picked, [num * classes, K, width], 'nms_rows');
   const candidateBoxes = outline === 'none' ? candidates3 : lastAxis(c, candidates3, 0, 4, 'nms_boxes');
-  const nmsScores = reshape(c, scores, [num * classes, 1, k], 'nms_scores');
-  const selected = c.node('NonMaxSuppression', [apartIfInverted(c, candidateBoxes, k), nmsScores, c.b.int64s(`${c.layer.name}/max_out`, [k]), c.b.floats(`${c.layer.name}/iou`, Float32Array.of(s.nmsThreshold), [1]), c.b.floats(`${c.layer.name}/score_threshold`, Float32Array.of(s.confidenceThreshold), [1])], [c.tmp('selected')]);
-  let rows = detectionRows(c, selected, candidates3, reshape(c, scores, [num * classes, k], 'flat_scores'), classes);
+  const nmsScores = reshape(c, scores, [num * classes, 1, K], 'nms_scores');
+  const selected = c.node('NonMaxSuppression', [apartIfInverted(c, candidateBoxes, kValue ?? k), nmsScores, kValue ?? c.b.int64s(`${c.layer.name}/max_out`, [k]), c.b.floats(`${c.layer.name}/iou`, Float32Array.of(s.nmsThreshold), [1]), c.b.floats(`${c.layer.name}/score_threshold`, Float32Array.of(s.confidenceThreshold), [1])], [c.tmp('selected')]);
+  let rows = detectionRows(c, selected, candidates3, reshape(c, scores, [num * classes, K], 'flat_scores'), classes);
   if (s.keepTopK > -1) rows = keepTopK(c, rows, s.keepTopK, num);
   // TextBoxes' Caffe writes the boxes clipped to [0, 1], and one row of -1 when nothing is found.
   if (s.oldSsd) rows = c.node('Concat', [lastAxis(c, rows, 0, 3, 'row_head'), c.node('Clip', [lastAxis(c, rows, 3, 7, 'row_box'), c.b.scalar(0), c.b.scalar(1)], [c.tmp('clipped_box')])], [c.tmp('clipped_rows')], { axis: int(-1) });
@@ -57,14 +61,37 @@ function locsOf(c: LayerContext, num: number, priors: number, loc: string, locCl
  * intersection has a negative side), while ONNX's NMS would sort its corners; so each one is replaced by a
  * unit box far away from every other box of its (image, class). The detections keep the decoded corners.
  */
-function apartIfInverted(c: LayerContext, boxes: string, k: number): string {
-  const far = new Float32Array(k * 4);
-  for (let j = 0; j < k; j++) far.set([1e4 + 3 * j, 1e4, 1e4 + 3 * j + 1, 1e4 + 1], j * 4);
+function apartIfInverted(c: LayerContext, boxes: string, k: number | string): string {
   const side = (i: number) => lastAxis(c, boxes, i, i + 1, `nms_${'xyXY'[i]}`);
   const [x1, y1, x2, y2] = [0, 1, 2, 3].map(side);
   const less = (a: string, b: string, what: string) => c.node('Less', [a, b], [c.tmp(what)]);
   const anyInverted = c.node('Or', [less(x2, x1, 'inverted_x'), less(y2, y1, 'inverted_y')], [c.tmp('inverted')]);
-  return c.node('Where', [anyInverted, c.b.floats(`${c.layer.name}/apart`, far, [1, k, 4]), boxes], [c.tmp('nms_input')]);
+  return c.node('Where', [anyInverted, typeof k === 'number' ? farBoxes(c, k) : farBoxesOf(c, k), boxes], [c.tmp('nms_input')]);
+}
+
+/** The far unit boxes, [1, k, 4]: box j at (1e4 + 3j, 1e4). */
+function farBoxes(c: LayerContext, k: number): string {
+  const far = new Float32Array(k * 4);
+  for (let j = 0; j < k; j++) far.set([1e4 + 3 * j, 1e4, 1e4 + 3 * j + 1, 1e4 + 1], j * 4);
+  return c.b.floats(`${c.layer.name}/apart`, far, [1, k, 4]);
+}
+
+/** The same boxes for a k known at run time (a [1] int64), [k, 4]: 3j (exact in float) times (1, 0, 1, 0) plus the corner. */
+function farBoxesOf(c: LayerContext, k: string): string {
+  const n = c.layer.name;
+  const count = c.node('Cast', [c.node('Squeeze', [k, c.b.int64s(`${n}/axis0`, [0])], [c.tmp('k_scalar')])], [c.tmp('k_float')], { to: int(1) });
+  const j3 = c.node('Mul', [c.node('Range', [c.b.scalar(0), count, c.b.scalar(1)], [c.tmp('far_index')]), c.b.scalar(3)], [c.tmp('far_x')]);
+  const column = reshape(c, j3, [-1, 1], 'far_column');
+  const xs = c.node('Mul', [column, c.b.floats(`${n}/far_xs`, Float32Array.of(1, 0, 1, 0), [4])], [c.tmp('far_shift')]);
+  return c.node('Add', [xs, c.b.floats(`${n}/far_corner`, Float32Array.of(1e4, 1e4, 1e4 + 1, 1e4 + 1), [4])], [c.tmp('apart')]);
+}
+
+/** k = min(top_k, priors) from the priors' Shape (bottom 2: [1, 2, priors * 4]), a [1] int64. */
+function runtimeK(c: LayerContext, s: DetectionSettings): string {
+  const n = c.layer.name;
+  const values = c.node('Gather', [c.node('Shape', [c.bottom(2)], [c.tmp('prior_shape')]), c.b.int64s(`${n}/prior_axis`, [2])], [c.tmp('prior_values')], { axis: int(0) });
+  const priors = c.node('Div', [values, c.b.int64s(`${n}/four`, [4])], [c.tmp('priors')]);
+  return s.topK > -1 ? c.node('Min', [priors, c.b.int64s(`${n}/top_k`, [s.topK])], [c.tmp('k')]) : priors;
 }
 
 function reshape(c: LayerContext, x: string, shape: number[], what: string): string {
@@ -105,8 +132,8 @@ function decode(c: LayerContext, s: DetectionSettings, locs: string, box: string
   return c.node('Concat', [lo, hi], [c.tmp(`${tag}boxes`)], { axis: int(-1) });
 }
 
-/** Each (image, class)'s k best scores and their prior indices ([num, classes, k]); the background never qualifies. */
-function candidates(c: LayerContext, s: DetectionSettings, num: number, priors: number, k: number): [string, string] {
+/** Each (image, class)'s k best scores (k a number, or a [1] int64 at run time) and their prior indices ([num, classes, k]); the background never qualifies. */
+function candidates(c: LayerContext, s: DetectionSettings, num: number, priors: number, k: number | string): [string, string] {
   const classes = s.numClasses, n = c.layer.name;
   let conf = reshape(c, c.bottom(1), [num, priors, classes], 'conf3');
   if (armBottoms(c.layer.def) > 0) {
@@ -122,7 +149,7 @@ function candidates(c: LayerContext, s: DetectionSettings, num: number, priors: 
     scores = c.node('Add', [scores, c.b.floats(`${n}/background_mask`, mask, [1, classes, 1])], [c.tmp('scores')]);
   }
   const [values, order] = [c.tmp('top_scores'), c.tmp('top_index')];
-  c.node('TopK', [scores, c.b.int64s(`${n}/top_k`, [k])], [values, order], { axis: int(2), largest: int(1), sorted: int(1) });
+  c.node('TopK', [scores, typeof k === 'number' ? c.b.int64s(`${n}/top_k`, [k]) : k], [values, order], { axis: int(2), largest: int(1), sorted: int(1) });
   return [values, order];
 }
 
