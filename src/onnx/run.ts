@@ -6,7 +6,7 @@ import { CremaError } from '../util/errors.js';
 import { nameRecord } from '../util/names.js';
 import { type ModelObj, encodeModel } from './proto.js';
 import { externalModel } from './external.js';
-import { type VaryingAxes, batchDependence, freeBatchDimension, freeSize, freeSizeDimensions, graphReshaper, sizeVariation } from './batch.js';
+import { type VaryingAxes, batchDependence, batchShapes, freeBatchDimension, freeSize, freeSizeDimensions, graphReshaper, sizeVariation } from './batch.js';
 import { type ConvertOptions, type OnnxConversion, convertGraph, neededLayers, wantedBlobs } from './convert.js';
 import type { OrtModule } from './ort.js';
 import { platform } from '../platform.js';
@@ -280,8 +280,8 @@ export class OnnxSessions {
   private current?: { shapes: string; served: ReadonlySet<string>; runner: OnnxRunner; dims: string };
   /** Per outputs (their key): whether one model serves every batch size. */
   private readonly batchFree = new Map<string, boolean>();
-  /** Per outputs (their key): whether one model serves every input height and width (with `anySize`). */
-  private readonly sizeFree = new Map<string, boolean>();
+  /** Per outputs (their key): the output axes that vary where one model serves every input height and width (with `anySize`), else false. */
+  private readonly sizeFree = new Map<string, VaryingAxes | false>();
   /** Sessions made (for tests). */
   made = 0;
 
@@ -295,7 +295,7 @@ export class OnnxSessions {
     const wanted = wantedBlobs(this.graph, outputs ?? 'net');
     const given = inputMap(inputs);
     const shapesOf = (served: ReadonlySet<string>) => {
-      const key = keyOf(served), batch = this.batchFree.get(key) === true, size = this.sizeFree.get(key) === true;
+      const key = keyOf(served), batch = this.batchFree.get(key) === true, size = this.sizeFree.get(key) instanceof Map;
       return JSON.stringify(this.graph.inputs.map((n) => { const dims = given.get(n)?.dims; return dims && freeAxes(dims, batch, size); }));
     };
     const current = this.current;
@@ -327,16 +327,17 @@ export class OnnxSessions {
     let conversion: OnnxConversion | undefined, varying: VaryingAxes | undefined;
     if (this.options.anySize && this.sizeFree.get(key) !== false) {
       conversion = sizeFreeConversion(this.graph, options);
-      const found = conversion && sizeVariation(this.graph, conversion, graphReshaper(this.graph), options);
+      // the check once per outputs: a later session of them (another batch) reuses its answer
+      const known = this.sizeFree.get(key), found = known || (conversion && sizeVariation(this.graph, conversion, graphReshaper(this.graph), options));
       varying = typeof found === 'object' ? found : undefined;
-      this.sizeFree.set(key, varying !== undefined);
+      this.sizeFree.set(key, varying ?? false);
     }
     // A net that builds the size in gets the model it always had, one per size (and is asked about the batch as such).
     const made = { ...options, anySize: varying !== undefined };
     if (!varying) conversion = convertGraph(this.graph, made);
     let batch = this.batchFree.get(key);
     if (batch === undefined && this.options.anyBatch) {
-      batch = batchDependence(this.graph, conversion!, (b) => atBatch(this.graph, b), made) === undefined;
+      batch = batchDependence(this.graph, conversion!, (b) => graphReshaper(this.graph)(batchShapes(this.graph, b)), made) === undefined;
       this.batchFree.set(key, batch);
     }
     if (varying) freeSizeDimensions(conversion!.model, varying);
@@ -376,12 +377,6 @@ function sizeFreeConversion(graph: Graph, options: RunOnnxOptions): OnnxConversi
 /** `dims` with the axes a model leaves free as -1: the batch (axis 0), the height and width (2 and up, rank 3 or more). */
 function freeAxes(dims: readonly number[], batch: boolean, size: boolean): number[] {
   return dims.map((d, i) => ((batch && i === 0) || (size && i >= 2 && dims.length >= 3) ? -1 : d));
-}
-
-/** The graph with every input's batch set to `batch` (shapes inferred again). */
-function atBatch(graph: Graph, batch: number): Graph {
-  inferShapes(graph, Object.fromEntries(graph.inputs.map((n) => [n, [batch, ...graph.blobShapes.get(n)!.slice(1)]])));
-  return graph;
 }
 
 /** What `crema run --backend onnx` needs from a forward: Caffe's net outputs and the requested blobs. */
