@@ -318,6 +318,18 @@ describe('size-free PriorBox: one model, its boxes from the Shapes, against the 
 });
 
 describe('sizeDependence: a net that builds the size in is named by its first such layer', () => {
+  it("a placeholder input of 1 x 1 (OpenPose's hand and face prototxts): the output's height and width declared free, not the 1 they are at small sizes", async () => {
+    const pool = (i: number, from: string) => `layer { name: "p${i}" type: "Pooling" bottom: "${from}" top: "p${i}" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\n`;
+    const net = netFrom(input([1, 2, 1, 1]) + pool(1, 'data') + pool(2, 'p1') + pool(3, 'p2'));
+    const conversion = convertGraph(net.graph, { anySize: true });
+    expect(freeSize(net.graph, conversion, (shapes) => (net.reshape(shapes as Record<string, number[]>), net.graph), { anySize: true })).toBeUndefined();
+    expect(conversion.model.graph.output[0].type.tensor_type.shape!.dim).toEqual([{ dim_value: 1 }, { dim_value: 2 }, { dim_param: 'p3_2' }, { dim_param: 'p3_3' }]);
+    const model = await anySizeSession(net, 'net');
+    await sameAtSize(net, model, { data: random([1, 2, 64, 72], 1) });
+    await model.session.release();
+    net.dispose();
+  });
+
   it('an InnerProduct after a spatial blob', () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
       layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }

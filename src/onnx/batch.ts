@@ -60,6 +60,8 @@ export function freeBatchDimension(model: ModelObj): void {
  */
 const SIZE_STEPS: readonly (readonly [number, number])[] = [[3, 5], [8, 1]];
 const SIZE_MULTIPLES = [1, 2, 4, 8, 16, 32, 64];
+/** The least height and width sizeDependence also tries, for a net whose input is smaller (see `roomy`). */
+const ROOMY = 64;
 
 /** The output axes that vary with the input size (graph output name -> axes), for freeSizeDimensions. */
 export type VaryingAxes = Map<string, number[]>;
@@ -92,12 +94,16 @@ export function sizeVariation(graph: Graph, conversion: OnnxConversion, reshape:
   const spatial = (n: string, size: (d: number, axis: number) => number) => own[n].map((d, i) => (i >= 2 && own[n].length >= 3 ? size(d, i) : d));
   const grown = (steps: readonly [number, number], m: number) => Object.fromEntries(graph.inputs.map((n) => [n, spatial(n, (d, i) => d + m * steps[(i - 2) % 2])]));
   const doubled = (m: number) => Object.fromEntries(graph.inputs.map((n) => [n, spatial(n, (d) => d + m * Math.ceil(d / m))]));
+  // A prototxt's placeholder input (OpenPose's hand and face nets: 1 x 1) stays a few pixels at the sizes above, where
+  // a deep net's outputs are 1 wide at all of them and would be declared so: one size of ROOMY or more too.
+  const small = graph.inputs.some((n) => own[n].length >= 3 && own[n].slice(2).some((d) => d < ROOMY));
+  const roomy = (m: number) => Object.fromEntries(graph.inputs.map((n) => [n, spatial(n, (d) => d + m * Math.ceil(Math.max(0, ROOMY - d) / m))]));
   let deepest: { line: string; depth: number } | undefined;
   for (const m of SIZE_MULTIPLES) {
     let refusal: { line: string; depth: number } | undefined;
     const result = compareAt(graph, conversion, { ...options, anySize: true }, {
       what: "input's size",
-      variants: [...SIZE_STEPS.map((steps) => grown(steps, m)), doubled(m)],
+      variants: [...SIZE_STEPS.map((steps) => grown(steps, m)), doubled(m), ...(small ? [roomy(m)] : [])],
       reshape: (shapes) => reshape(shapes),
       restore: () => void reshape(own),
       refused: (err, at) => (refusal = { line: `at ${at}, ${err.message}`, depth: refusalDepth(graph, err) }).line,
