@@ -48,6 +48,15 @@ describe('one-line errors instead of internal ones', () => {
     }
   });
 
+  it('a net of many layers without its weights names the first few and counts the rest, in the note and the error', async () => {
+    const r = await cli('convert', 'models/zoo/resnet50.prototxt', '-o', path.join(tmp, 'r.onnx'));
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')).toEqual([
+      'note: no weights given: layers that need weights have none: conv1, bn_conv1, scale_conv1, res2a_branch1, bn2a_branch1 and 155 more',
+      "crema: no weights for 'conv1' (Convolution), 'bn_conv1' (BatchNorm), 'scale_conv1' (Scale), 'res2a_branch1' (Convolution), 'bn2a_branch1' (BatchNorm) and 155 more: give the .caffemodel that goes with the net",
+    ]);
+  });
+
   it('blobs named __proto__ and constructor go through ONNX Runtime, verify and --dump like any other', async () => {
     const file = net('proto', 'layer { name: "r" type: "ReLU" bottom: "data" top: "__proto__" }\n' +
       'layer { name: "t" type: "TanH" bottom: "__proto__" top: "constructor" }\n' +

@@ -5,6 +5,7 @@ import { platform } from '../platform.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { checkNames } from '../util/options.js';
+import { listSome } from '../util/names.js';
 import { type Resolved, type Source, kindOf, prototxtText, resolveSource, withSource } from '../util/source.js';
 import { blobDims, blobValues, checkBlob, isHdf5Source, readCaffemodelSource } from './caffemodel.js';
 import { type Phase, filterNet } from './phase.js';
@@ -220,16 +221,16 @@ export function needsWeights(l: LayerParameter): boolean {
 function noteUnusedWeights(fileWeights: Map<string, Tensor[]>, net: NetParameter, file: string, notes: string[]): void {
   const names = new Set((net.layer ?? []).map((l) => l.name));
   const unused = [...fileWeights.keys()].filter((n) => !names.has(n) && fileWeights.get(n)!.length > 0);
-  if (unused.length) notes.push(`${file}: weights file has layers the net does not use: ${unused.join(', ')}`);
+  if (unused.length) notes.push(`${file}: weights file has layers the net does not use: ${listSome(unused)}`);
 }
 
 function noteMissingWeights(net: NetParameter, used: Map<string, Tensor[]>, file: string | undefined, notes: string[]): void {
   const without = (net.layer ?? []).filter((l) => needsWeights(l) && !used.has(l.name));
   const filled = without.filter(constantFilled).map((l) => l.name), missing = without.filter((l) => !constantFilled(l)).map((l) => l.name);
   if (filled.length)
-    notes.push(`${file ?? 'no weights given'}: ${filled.join(', ')} take${filled.length === 1 ? 's' : ''} the constant fillers of the prototxt, as Caffe fills a layer the weights leave out`);
+    notes.push(`${file ?? 'no weights given'}: ${listSome(filled)} take${filled.length === 1 ? 's' : ''} the constant fillers of the prototxt, as Caffe fills a layer the weights leave out`);
   if (!missing.length) return;
   notes.push(file === undefined
-    ? `no weights given: layers that need weights have none: ${missing.join(', ')}`
-    : `${file}: layers that need weights got none: ${missing.join(', ')}`);
+    ? `no weights given: layers that need weights have none: ${listSome(missing)}`
+    : `${file}: layers that need weights got none: ${listSome(missing)}`);
 }

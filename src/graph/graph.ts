@@ -8,7 +8,7 @@ import { layerTypeOf } from '../layers/registry.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { MAX_BLOB_AXES } from '../caffe/caffemodel.js';
-import { own } from '../util/names.js';
+import { listSome, own } from '../util/names.js';
 
 /** One layer of the net: its V2 definition, its instance, its blobs by name and its weights. */
 export interface GraphLayer {
@@ -129,7 +129,7 @@ function refuseShadowedWeights(layers: GraphLayer[], firstOfName: Map<string, nu
 export function sizingNote(graph: Graph): string[] {
   const sizing = graph.layers.filter((l) => l.impl.sizesTops && l.impl.mostTops);
   if (!sizing.length) return [];
-  const names = sizing.slice(0, 4).map((l) => `'${l.name}'`).join(', ') + (sizing.length > 4 ? ` and ${sizing.length - 4} more` : '');
+  const names = listSome(sizing.map((l) => `'${l.name}'`), 5);
   const [give, them] = sizing.length > 1 ? ['give', 'them'] : ['gives', 'it'];
   return [`${names} (${[...new Set(sizing.map((l) => l.type))].join(', ')}) ${give} as many rows as each forward finds: until the first forward, the blobs after ${them} have their set-up's one row`];
 }

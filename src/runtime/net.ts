@@ -14,7 +14,7 @@ import { platform } from '../platform.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { checkNames, checkOptionKeys } from '../util/options.js';
-import { nameRecord } from '../util/names.js';
+import { listSome, nameRecord } from '../util/names.js';
 import { type Source, isBytes, kindOf } from '../util/source.js';
 
 export type { LoadOptions };
@@ -507,7 +507,7 @@ export class Net {
     this.usable(); // a disposed net, or one handed to its worker, has no weights here
     const missing = this.graph.layers.slice(from, to + 1).filter((l, i) => (!only || only.has(from + i)) && l.weights.length === 0 && (declaredWeights.get(l.def)?.length ?? 0) > 0);
     if (missing.length)
-      throw new CremaError(`no weights for ${missing.map((l) => `'${l.name}' (${l.type})`).join(', ')}: give the .caffemodel that goes with the net`);
+      throw new CremaError(`no weights for ${listSome(missing.map((l) => `'${l.name}' (${l.type})`))}: give the .caffemodel that goes with the net`);
   }
 
   private setInputs(inputs: Record<string, InputValue>): void {

@@ -19,6 +19,15 @@ export function quoteName(s: string): string {
   return JSON.stringify(cut ? s.slice(0, 60) : s).slice(1, -1) + (cut ? '…' : '');
 }
 
+/**
+ * Items as a message lists them: the first `most` joined by ', ', then "and N more", so that a net's hundreds of
+ * layers make a line a user reads (a ResNet without its weights named 161 layers, twice).
+ */
+export function listSome(items: readonly string[], most = 6): string {
+  const shown = items.length > most ? items.slice(0, most - 1) : items;
+  return shown.join(', ') + (items.length > shown.length ? ` and ${items.length - shown.length} more` : '');
+}
+
 const utf8 = new TextEncoder();
 
 /** Names in C++'s std::string order (Caffe's std::set of net outputs, HDF5's name index): UTF-8 bytes as unsigned. */
