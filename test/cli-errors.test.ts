@@ -57,6 +57,12 @@ describe('one-line errors instead of internal ones', () => {
     ]);
   });
 
+  it('a blob name the net lacks: the likeliest meant, and the first dozen of its blobs (ResNet-50 has 74)', async () => {
+    const r = await cli('run', 'models/zoo/resnet50.prototxt', '--dump', path.join(tmp, 'r'), '--blobs', 'res5c_branch2');
+    expect(r.code).toBe(2);
+    expect(lastLine(r.stderr)).toBe("crema: --blobs: no blob named 'res5c_branch2' (did you mean 'res5c_branch2a'?); the net's blobs: data, conv1, pool1, res2a_branch1, res2a_branch2a, res2a_branch2b, res2a_branch2c, res2a, res2b_branch2a, res2b_branch2b, res2b_branch2c and 63 more");
+  });
+
   it('blobs named __proto__ and constructor go through ONNX Runtime, verify and --dump like any other', async () => {
     const file = net('proto', 'layer { name: "r" type: "ReLU" bottom: "data" top: "__proto__" }\n' +
       'layer { name: "t" type: "TanH" bottom: "__proto__" top: "constructor" }\n' +

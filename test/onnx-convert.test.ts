@@ -178,6 +178,6 @@ describe('the converted graph', () => {
     expect(outside.shapes.get('p')).toEqual([1, 1, 3, 3]);
     expect(() => convertGraph(outside.graph)).toThrow(/^layer 'far' \(Pooling\): its last window lies wholly outside the input/);
     const fine = net(input + 'layer { name: "t" type: "TanH" bottom: "data" top: "t" }');
-    expect(() => convertGraph(fine.graph, { outputs: ['t', 'nope'] })).toThrow("'nope' is not a blob of the net (blobs: data, t)");
+    expect(() => convertGraph(fine.graph, { outputs: ['t', 'nope'] })).toThrow("no blob named 'nope'; the net's blobs: data, t");
   });
 });

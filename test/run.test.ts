@@ -37,7 +37,7 @@ describe('net.run', () => {
     const f = await net.run({ data: batchOf(2) }, { fetches: ['norm1', 'prob'] });
     expect(Object.keys(f)).toEqual(['norm1', 'prob']);
     expect(f.norm1.data).toEqual(wantNorm1);
-    await expect(net.run({ data: batchOf(1) }, { fetches: ['nope'] })).rejects.toThrow(/^run: no blob named 'nope' to fetch \(blobs: data, conv1, /);
+    await expect(net.run({ data: batchOf(1) }, { fetches: ['nope'] })).rejects.toThrow(/^run: options.fetches: no blob named 'nope'; the net's blobs: data, conv1, /);
     const handedOver = new CremaError('this net runs in its worker thread since its first run (net.run): use run, or load the net again for forward, reshape, convert or verify');
     expect(() => net.forward({ data: batchOf(1) })).toThrow(handedOver);
     await expect(convert(net)).rejects.toThrow(handedOver);
@@ -132,7 +132,7 @@ describe('net.run', () => {
       }
       expect(sessions.made).toBe(made);
     }
-    await expect(sessions.run({ data: batchOf(1) }, ['nope'])).rejects.toThrow(/^'nope' is not a blob of the net \(blobs: data, conv1, /);
+    await expect(sessions.run({ data: batchOf(1) }, ['nope'])).rejects.toThrow(/^no blob named 'nope'; the net's blobs: data, conv1, /);
     await sessions.release();
   });
 

@@ -77,7 +77,7 @@ describe('crema show', () => {
       [['-o', tmp], 'crema: name what to show: --blobs conv1,norm1 and/or --params conv1'],
       [['--blobs', 'prob', '--input', 'models/lenet/examples/digit-7.png', '-o', tmp], "crema: --blobs: 'prob' has shape [1, 10]; pictures need N x C x H x W blobs"],
       [['--params', 'relu1', '-o', tmp], "crema: --params: layer 'relu1' has no weights (layers with weights: conv1, conv2, ip1, ip2)"],
-      [['--blobs', 'conv9', '-o', tmp], "crema: --blobs: no blob named 'conv9' (blobs: data, conv1, pool1, conv2, pool2, ip1, ip2, prob)"],
+      [['--blobs', 'conv9', '-o', tmp], "crema: --blobs: no blob named 'conv9' (did you mean 'conv1'?); the net's blobs: data, conv1, pool1, conv2, pool2, ip1, ip2, prob"],
       [['--blobs', 'conv1', '-o', tmp], 'crema: --blobs needs an --input (an image or a .npy) to run the net on'],
     ];
     const runs = await Promise.all(cases.map(([flags]) => crema('show', ...lenet, ...flags)));

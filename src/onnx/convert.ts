@@ -1,7 +1,7 @@
 import type { Graph, GraphLayer } from '../graph/graph.js';
 import { LayerError, type NetContext } from '../layers/layer.js';
 import { CremaError, kindOf } from '../util/errors.js';
-import { checkNames } from '../util/options.js';
+import { checkNames, noBlobNamed } from '../util/options.js';
 import { type Attr, OnnxBuilder, irVersionFor, valueInfo } from './builder.js';
 import type { LayerContext, LrnMode } from './context.js';
 import { converterFor, convertibleTypes } from './layers.js';
@@ -187,7 +187,7 @@ export function wantedBlobs(graph: Graph, outputs: 'net' | 'all' | readonly stri
   if (outputs === 'net') return graph.outputs;
   if (outputs === 'all') return [...graph.blobShapes.keys()];
   for (const blob of outputs)
-    if (!graph.blobShapes.has(blob)) throw new CremaError(`'${blob}' is not a blob of the net (blobs: ${[...graph.blobShapes.keys()].join(', ')})`);
+    if (!graph.blobShapes.has(blob)) throw new CremaError(noBlobNamed(blob, graph.blobShapes.keys()));
   return [...outputs];
 }
 

@@ -13,7 +13,7 @@ import { type ConcatSlice, concatSlices } from './concat-views.js';
 import { platform } from '../platform.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
-import { checkNames, checkOptionKeys } from '../util/options.js';
+import { checkNames, checkOptionKeys, noBlobNamed } from '../util/options.js';
 import { listSome, nameRecord } from '../util/names.js';
 import { type Source, isBytes, kindOf } from '../util/source.js';
 
@@ -294,7 +294,7 @@ export class Net {
     for (const [name, value] of Object.entries(feeds)) tensors[name] = inputTensor(name, value, this.inputShape(name));
     const fetches = options.fetches === undefined ? undefined : [...options.fetches];
     for (const name of fetches ?? [])
-      if (!this.graph.blobShapes.has(name)) throw new CremaError(`run: no blob named '${name}' to fetch (blobs: ${[...this.graph.blobShapes.keys()].join(', ')})`);
+      if (!this.graph.blobShapes.has(name)) throw new CremaError(`run: options.fetches: ${noBlobNamed(name, this.graph.blobShapes.keys())}`);
     if (!this.runner) {
       this.checkWeights();
       this.runner = this.handOver();

@@ -1,4 +1,5 @@
 import { CremaError, kindOf } from './errors.js';
+import { listSome, quoteName } from './names.js';
 
 /**
  * Refuses an options object with a key the function does not know, naming the known ones (and the likeliest meant):
@@ -17,7 +18,7 @@ export function checkOptionKeys(options: unknown, known: readonly string[], what
 }
 
 /** The known name closest to `key` (the same ignoring case, '_' and '-', or at most 2 edits), if one is. */
-function nearest(key: string, known: readonly string[]): string | undefined {
+export function nearest(key: string, known: readonly string[]): string | undefined {
   const plain = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
   const same = known.find((k) => plain(k) === plain(key));
   if (same) return same;
@@ -27,6 +28,15 @@ function nearest(key: string, known: readonly string[]): string | undefined {
     if (d < bestDistance) [best, bestDistance] = [k, d];
   }
   return best;
+}
+
+/**
+ * A name the net lacks, as every place that takes blob names says it: the likeliest meant, and the net's blobs (the
+ * first dozen: a ResNet's hundreds made a line of thousands of characters).
+ */
+export function noBlobNamed(name: string, blobs: Iterable<string>): string {
+  const known = [...blobs], near = nearest(name, known);
+  return `no blob named '${quoteName(name)}'${near ? ` (did you mean '${quoteName(near)}'?)` : ''}; the net's blobs: ${listSome(known.map(quoteName), 12)}`;
 }
 
 function editDistance(a: string, b: string): number {

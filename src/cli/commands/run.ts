@@ -12,6 +12,7 @@ import { readInputs, reshapeTo } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
 import { backendArg, checkPositive, labelsFor, loadNetFor, netArgs, type NetArgs, printNotes, threadsArg, topK } from '../shared.js';
 import { quoteName } from '../../util/names.js';
+import { noBlobNamed } from '../../util/options.js';
 import { printJson } from '../json.js';
 
 interface RunArgs extends NetArgs, ImageArgs {
@@ -78,7 +79,7 @@ export async function dumpBlobs(blobs: Map<string, Tensor>, dir: string, only?: 
 export function dumpNames(all: string[], only?: string): string[] {
   const names = only ? only.split(',').map((s) => s.trim()).filter(Boolean) : all;
   const known = new Set(all);
-  for (const n of names) if (!known.has(n)) throw new CremaError(`--blobs: no blob named '${quoteName(n)}' (blobs: ${all.join(', ')})`);
+  for (const n of names) if (!known.has(n)) throw new CremaError(`--blobs: ${noBlobNamed(n, all)}`);
   names.forEach(dumpFileName);
   return names;
 }

@@ -9,6 +9,7 @@ import { CremaError } from '../../util/errors.js';
 import { makeOutputDir, writeOutput } from '../../util/files.js';
 import { readInputs, reshapeTo } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
+import { noBlobNamed } from '../../util/options.js';
 import { loadOptionsFrom, type NetArgs, netArgs, printNotes } from '../shared.js';
 
 interface ShowArgs extends NetArgs, ImageArgs {
@@ -40,7 +41,7 @@ export const showCommand = {
     printNotes(net, args);
     const pictures: [string, Picture][] = layers.map((l) => [`${l}-filters.png`, filterPicture(net, l, args)]);
     if (blobs.length) {
-      for (const b of blobs) if (!net.shapes.has(b)) throw new CremaError(`--blobs: no blob named '${b}' (blobs: ${[...net.shapes.keys()].join(', ')})`);
+      for (const b of blobs) if (!net.shapes.has(b)) throw new CremaError(`--blobs: ${noBlobNamed(b, net.shapes.keys())}`);
       if (!args.input?.length) throw new CremaError(`--blobs needs an --input (an image or a .npy) to run the net on`);
       const inputs = await readInputs(net, args.input, args);
       reshapeTo(net, inputs);
