@@ -35,6 +35,11 @@ describe('wiring', () => {
     expect(err).toBe(`layer 'p': unknown layer type 'Region'; crema runs: ${knownLayerTypes().join(', ')} (others can be added as plugins: options.plugins)`);
     expect(knownLayerTypes()).toEqual(expect.arrayContaining(['Convolution', 'LRN', 'Pooling', 'InnerProduct', 'Softmax', 'BatchNorm', 'Eltwise']));
   });
+
+  it('an unknown layer type near a known one (Caffe\'s types are case-sensitive) says which was likely meant', () => {
+    for (const [typo, meant] of [['Relu', 'ReLU'], ['Convolutoin', 'Convolution'], ['InnerProdcut', 'InnerProduct'], ['batch_norm', 'BatchNorm']])
+      expect(() => graphOf(`${input([1, 3])} layer { name: "p" type: "${typo}" bottom: "data" top: "p" }`)).toThrow(`layer 'p': unknown layer type '${typo}' (did you mean '${meant}'?); crema runs: AbsVal, `);
+  });
   it('refuses blobs of absurd size before allocating anything', () => {
     expect(() => graphOf(input([100000, 100000, 1000]))).toThrow("layer 'data' (Input): top 'data' would have shape [100000, 100000, 1000], which is not a sane blob size");
     expect(() => graphOf(`${input([1, 3, 4, 4])} layer { name: "t" type: "Tile" bottom: "data" top: "t" tile_param { axis: 1 tiles: 2000000000 } }`)).toThrow(/not a sane blob size/);
