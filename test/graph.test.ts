@@ -13,7 +13,7 @@ const input = (dims: number[]) => `layer { name: "data" type: "Input" top: "data
 describe('wiring', () => {
   it('refuses a bottom that no earlier layer produces', () => {
     expect(() => graphOf(`${input([1, 3])} layer { name: "r" type: "ReLU" bottom: "dta" top: "r" }`)).toThrow(
-      "layer 'r' (ReLU): bottom 'dta' is not produced by any earlier layer",
+      "layer 'r' (ReLU): bottom 'dta' is not produced by any earlier layer (did you mean 'data'?)",
     );
   });
   it('refuses a top written twice when the second writer is not in place', () => {

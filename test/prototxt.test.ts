@@ -145,14 +145,14 @@ describe('parsePrototxt errors', () => {
     const yolo = 'layer {\n  type: "Region"\n  region_param { classes: 20 anchors: [2, 3] }\n  name: "region"\n}\n';
     expect(errorOf(() => parse(yolo))).toBe(`net.prototxt:3:3: layer 'region' has unknown field 'region_param' (options.lenient skips it)`);
     expect(errorOf(() => parse('layer { name: "c" convolution_param { num_outputs: 3 } }'))).toBe(
-      `net.prototxt:1:39: layer 'c' has unknown field 'num_outputs' in convolution_param (options.lenient skips it)`,
+      `net.prototxt:1:39: layer 'c' has unknown field 'num_outputs' in convolution_param: did you mean 'num_output'? (options.lenient skips it)`,
     );
     expect(errorOf(() => parse('layer { name: "c" convolution_param { weight_filler { kind: 1 } } }'))).toBe(
       `net.prototxt:1:55: layer 'c' has unknown field 'kind' in convolution_param.weight_filler (options.lenient skips it)`,
     );
     expect(errorOf(() => parse('layers { layer { name: "v0" bias: 1 } }'))).toBe(`net.prototxt:1:29: layer 'v0' has unknown field 'bias' (options.lenient skips it)`);
-    expect(errorOf(() => parse('state { phase: TEST stages: "a" }'))).toBe(`net.prototxt:1:21: NetState has unknown field 'stages' (options.lenient skips it)`);
-    expect(errorOf(() => parse('nmae: "x"'))).toBe(`net.prototxt:1:1: NetParameter has unknown field 'nmae' (options.lenient skips it)`);
+    expect(errorOf(() => parse('state { phase: TEST stages: "a" }'))).toBe(`net.prototxt:1:21: NetState has unknown field 'stages': did you mean 'stage'? (options.lenient skips it)`);
+    expect(errorOf(() => parse('nmae: "x"'))).toBe(`net.prototxt:1:1: NetParameter has unknown field 'nmae': did you mean 'name'? (options.lenient skips it)`);
     expect(errorOf(() => parse('item {\n  name: "none_of_the_above"\n  label: 0\n}'))).toBe(
       "net.prototxt:1:1: NetParameter has unknown field 'item': this is a label map (the SSD fork's labelmap), not a net; crema detect takes it as --labels");
     expect(errorOf(() => parse('layer { [ext.thing]: 1 }'))).toBe(`net.prototxt:1:9: layer '#0' has unknown field '[ext.thing]' (options.lenient skips it)`);

@@ -3,6 +3,7 @@
 import protobuf from 'protobufjs';
 import { CremaError, clip } from '../util/errors.js';
 import { messageType } from './schema.js';
+import { nearest } from '../util/options.js';
 import type { Message } from './message.js';
 import { decodeUtf8, finishBlobArrays, isLayerType, toSafeNumber } from './wire.js';
 
@@ -365,11 +366,12 @@ class TextParser {
   }
 
   private unknownField(type: protobuf.Type, name: string, at: Token): void {
-    // The SSD fork's labelmap_voc.prototxt (item { name label display_name }) given where a net goes.
     // The SSD fork's labelmap_voc.prototxt (item { name label display_name }) given where a net goes: no net to skip to.
     const labelMap = type.name === 'NetParameter' && name === 'item';
     const outside = `${type.name} has unknown field '${name}'${labelMap ? ": this is a label map (the SSD fork's labelmap), not a net; crema detect takes it as --labels" : ''}`;
-    this.unknown(at, outside, `has unknown field '${name}'`, undefined, !labelMap);
+    // A typo (num_ouput) is likelier than a fork's field within two edits of one of caffe.proto's.
+    const near = labelMap ? undefined : nearest(name, Object.keys(type.fields));
+    this.unknown(at, outside, `has unknown field '${name}'`, undefined, !labelMap, near && `did you mean '${near}'?`);
     this.skipValue();
   }
 
@@ -377,13 +379,14 @@ class TextParser {
    * A field or enum value caffe.proto lacks (a fork's: `region_param`, `engine: MKL2017`): refused, naming the layer
    * and the way past it; with `lenient`, warned about and skipped (the layer keeps the field's default).
    */
-  private unknown(at: Token, outside: string, inLayer: string, detail?: string, skippable = true): void {
+  private unknown(at: Token, outside: string, inLayer: string, detail?: string, skippable = true, guess?: string): void {
     let msg = `${this.at(at)}: ${outside}`;
     const layer = this.layers[this.layers.length - 1];
     if (layer) {
       const inner = this.fieldPath.slice(layer.pathDepth).join('.');
       msg = `${this.at(at)}: layer '${this.layerName()}' ${inLayer}${inner ? ` in ${inner}` : ''}`;
     }
+    if (guess) msg += `: ${guess}`;
     // Outside a layer too: a fork's net-wide setting (Cysu/dgd_person_reid's `richness`, Intel Caffe's
     // `bn_stats_batch_size`); a typo skipped (`nmae:`) is in the warning.
     const notes = [detail, skippable && !this.opts.lenient ? LENIENT_HINT : undefined].filter(Boolean);

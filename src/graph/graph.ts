@@ -9,6 +9,7 @@ import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js
 import { CremaError } from '../util/errors.js';
 import { MAX_BLOB_AXES } from '../caffe/caffemodel.js';
 import { listSome, own } from '../util/names.js';
+import { didYouMean } from '../util/options.js';
 
 /** One layer of the net: its V2 definition, its instance, its blobs by name and its weights. */
 export interface GraphLayer {
@@ -66,7 +67,7 @@ export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = n
     const first = !firstOfName.has(name);
     if (first) firstOfName.set(name, layers.length);
     for (const b of bottoms)
-      if (!produced.has(b)) throw new LayerError(def, `bottom '${b}' is not produced by any earlier layer`);
+      if (!produced.has(b)) throw new LayerError(def, `bottom '${b}' is not produced by any earlier layer${didYouMean(b, produced)}`);
     const own = new Set<string>();
     tops.forEach((t, k) => {
       if (bottoms[k] !== t && own.has(t)) throw new LayerError(def, `top '${t}' is given twice (Caffe: "Top blob '${t}' produced by multiple sources.")`);

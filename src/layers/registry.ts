@@ -3,7 +3,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import { LayerError, type LayerType } from './layer.js';
 import { pluginLayerType } from './plugin.js';
 import { CremaError } from '../util/errors.js';
-import { nearest } from '../util/options.js';
+import { didYouMean } from '../util/options.js';
 import { absValLayer } from './absval.js';
 import { argmaxLayer } from './argmax.js';
 import { axpyLayer } from './axpy.js';
@@ -183,8 +183,7 @@ export function layerType(type: string, layerName?: string): LayerType {
   const t = findLayerType(type);
   if (!t) {
     const where = layerName ? `layer '${layerName}': ` : '';
-    const near = nearest(type, knownLayerTypes());
-    throw new CremaError(`${where}unknown layer type '${type}'${near ? ` (did you mean '${near}'?)` : ''}; crema runs: ${knownLayerTypes().join(', ')} (others can be added as plugins: options.plugins)`);
+    throw new CremaError(`${where}unknown layer type '${type}'${didYouMean(type, knownLayerTypes())}; crema runs: ${knownLayerTypes().join(', ')} (others can be added as plugins: options.plugins)`);
   }
   return t;
 }

@@ -12,17 +12,26 @@ export function checkOptionKeys(options: unknown, known: readonly string[], what
     throw new CremaError(`${what}: expected an options object ({ ${known.join(', ')} }), got ${kindOf(options)}`);
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
-    const near = nearest(key, known);
-    throw new CremaError(`${what}: unknown option '${key}'${near ? ` (did you mean '${near}'?)` : ''}: the options are ${known.join(', ')}`);
+    throw new CremaError(`${what}: unknown option '${key}'${didYouMean(key, known)}: the options are ${known.join(', ')}`);
   }
 }
 
-/** The known name closest to `key` (the same ignoring case, '_' and '-', or at most 2 edits), if one is. */
+/** " (did you mean 'x'?)" when a known name is near `key` (nearest), else ''. */
+export function didYouMean(key: string, known: Iterable<string>): string {
+  const near = nearest(key, [...known]);
+  return near === undefined ? '' : ` (did you mean '${quoteName(near)}'?)`;
+}
+
+/**
+ * The known name closest to `key`, if one is near enough to be a typo: the same ignoring case, '_' and '-', or one
+ * edit away (a letter added, dropped, changed, or two swapped: `nmae`), two from a name of 5 letters or more (`fetch`). Closer
+ * is not a guess worth making: `note` is two edits from `name`, and a fork's field, not a typo.
+ */
 export function nearest(key: string, known: readonly string[]): string | undefined {
   const plain = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
   const same = known.find((k) => plain(k) === plain(key));
   if (same) return same;
-  let best: string | undefined, bestDistance = 3;
+  let best: string | undefined, bestDistance = plain(key).length >= 5 ? 3 : 2;
   for (const k of known) {
     const d = editDistance(plain(key), plain(k));
     if (d < bestDistance) [best, bestDistance] = [k, d];
@@ -35,19 +44,23 @@ export function nearest(key: string, known: readonly string[]): string | undefin
  * first dozen: a ResNet's hundreds made a line of thousands of characters).
  */
 export function noBlobNamed(name: string, blobs: Iterable<string>): string {
-  const known = [...blobs], near = nearest(name, known);
-  return `no blob named '${quoteName(name)}'${near ? ` (did you mean '${quoteName(near)}'?)` : ''}; the net's blobs: ${listSome(known.map(quoteName), 12)}`;
+  const known = [...blobs];
+  return `no blob named '${quoteName(name)}'${didYouMean(name, known)}; the net's blobs: ${listSome(known.map(quoteName), 12)}`;
 }
 
+/** Edits from a to b, a swap of two neighbouring letters one edit (the optimal string alignment distance). */
 function editDistance(a: string, b: string): number {
   if (Math.abs(a.length - b.length) > 2 || a.length > 64 || b.length > 64) return Infinity;
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const rows = [Array.from({ length: b.length + 1 }, (_, j) => j)];
   for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(rows[i - 1][j] + 1, row[j - 1] + 1, rows[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j], rows[i - 2][j - 2] + 1);
+    }
+    rows.push(row);
   }
-  return row[b.length];
+  return rows[a.length][b.length];
 }
 
 /** A list of names (`fetches`, `stages`, `outputs`): an array of strings, or a one-line refusal naming `what`. */
