@@ -99,11 +99,11 @@ const wholeFiles = () =>
   Object.fromEntries(['body', 'hand', 'face'].map((n) => [n, { prototxt: fs.readFileSync(wholeFile(n, 'prototxt'), 'utf8'), weights: fs.readFileSync(wholeFile(n, 'caffemodel')).toString('base64') }])) as Record<'body' | 'hand' | 'face', { prototxt: string; weights: string }>;
 
 /** The Node library's people, faces and hands on the photo (detectPoses with the three nets). */
-async function nodeWholeParts(backend: 'native' | 'onnx', more: { handScaleNumber?: number; handScaleRange?: number } = {}): Promise<Person[]> {
+async function nodeWholeParts(backend: 'native' | 'onnx', more: { handScaleNumber?: number; handScaleRange?: number } = {}, withFace = true): Promise<Person[]> {
   const [body, hand, face] = await Promise.all(['body', 'hand', 'face'].map((n) => Net.load(wholeFile(n, 'prototxt'), wholeFile(n, 'caffemodel'), { threads: 2 })));
   try {
     const { netResolution, netSide } = wholeSizes;
-    return await detectPoses(body, path.join(wholeDir, '../images/photo.png'), { netResolution, hand, face, handNetResolution: netSide, faceNetResolution: netSide, backend, ...more });
+    return await detectPoses(body, path.join(wholeDir, '../images/photo.png'), { netResolution, hand, face: withFace ? face : undefined, handNetResolution: netSide, faceNetResolution: netSide, backend, ...more });
   } finally {
     for (const n of [body, hand, face]) n.dispose();
   }
@@ -1112,10 +1112,14 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
 
   it("the page's Find people with OpenPose's hand and face nets picked: faces and hands as the Node library finds them, drawn and listed as crema pose does; bad picks refused", async () => {
     const scales = { handScaleNumber: 3, handScaleRange: 0.5 };
-    const expected = { native: await nodeWholeParts('native'), onnx: await nodeWholeParts('onnx'), scaled: await nodeWholeParts('native', scales) };
+    const expected = { native: await nodeWholeParts('native'), onnx: await nodeWholeParts('onnx'), scaled: await nodeWholeParts('native', scales), handOnly: await nodeWholeParts('native', scales, false) };
+    expect(expected.handOnly.map((p) => p.face)).not.toEqual(expected.scaled.map((p) => p.face));
     const photo = path.join(wholeDir, '../images/photo.png');
     const { page, errors } = await open(browser, server.url);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-parts-'));
     const pickParts = async (...files: string[]) => (await page.$('#pose-parts'))!.uploadFile(...files);
+    const partsShown = () => page.$$eval('#pose-parts-loaded .part-name', (els) => els.map((e) => e.textContent));
+    const both = ['hand: hand.prototxt + hand.caffemodel', 'face: face.prototxt + face.caffemodel'];
     try {
       await (await page.$('#prototxt'))!.uploadFile(wholeFile('body', 'prototxt'));
       await (await page.$('#weights'))!.uploadFile(wholeFile('body', 'caffemodel'));
@@ -1129,7 +1133,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await pickParts(wholeFile('hand', 'prototxt'), wholeFile('hand', 'caffemodel'));
       await page.waitForFunction(`document.getElementById('pose-parts-loaded').textContent.includes('hand') || document.getElementById('error').textContent`);
       expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
-      expect(await page.$eval('#pose-parts-loaded', (e) => e.textContent)).toBe('hand: hand.prototxt + hand.caffemodel; face: face.prototxt + face.caffemodel');
+      expect(await partsShown()).toEqual(both);
       await (await page.$('#image'))!.uploadFile(photo);
       const people = async (by: string) => {
         await page.waitForFunction(`document.getElementById('run-time').textContent.includes(${JSON.stringify(by)}) || document.getElementById('error').textContent`);
@@ -1169,6 +1173,33 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await page.$eval('#run-time', (e) => (e.textContent = ''));
       await click(page, '#run');
       expectSamePeople(await people('the engine worker'), expected.scaled, 1e-4);
+      // The face net's "remove": released in the engine worker, the people found again with the hand net alone
+      await page.evaluate('globalThis.removedFace = cremaPage.partNets.face');
+      await page.$eval('#run-time', (e) => (e.textContent = ''));
+      await click(page, '#pose-parts-loaded button[aria-label="Remove the face net"]');
+      expectSamePeople(await people('the engine worker'), expected.handOnly, 1e-4);
+      expect(await partsShown()).toEqual([both[0]]);
+      expect(await page.$eval('#status', (e) => e.textContent)).toBe('face net removed');
+      expect(await page.evaluate(`removedFace.engine.call({ op: 'convert', net: removedFace.info.id }).then(() => 'kept', (e) => e.message.replace(/\\d+/, 'N'))`)).toBe('no net N in this engine (disposed?)');
+      // picked again: the faces back
+      await page.$eval('#run-time', (e) => (e.textContent = ''));
+      await pickParts(wholeFile('face', 'prototxt'), wholeFile('face', 'caffemodel'));
+      expectSamePeople(await people('the engine worker'), expected.scaled, 1e-4);
+      expect(await partsShown()).toEqual(both);
+      // The Caffe controls load the part nets as the body net (crema pose loads --hand and --face as the body): a
+      // fork's field refused naming "skip unknown fields", skipped with it checked, the status saying what
+      const forked = path.join(dir, 'hand.prototxt');
+      fs.writeFileSync(forked, fs.readFileSync(wholeFile('hand', 'prototxt'), 'utf8').replace('convolution_param {', 'convolution_param {\n  engine: MKL2017\n '));
+      await pickParts(forked, wholeFile('hand', 'caffemodel'));
+      await page.waitForSelector('#error:not(:empty)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe(
+        "hand.prototxt:5:11: layer 'net_output' has unknown value 'MKL2017' for 'engine' in convolution_param (expected one of DEFAULT, CAFFE, CUDNN; \"skip unknown fields\" skips it)");
+      await click(page, '#lenient');
+      await page.$eval('#run-time', (e) => (e.textContent = ''));
+      await pickParts(forked, wholeFile('hand', 'caffemodel'));
+      expectSamePeople(await people('the engine worker'), expected.scaled, 1e-4);
+      expect(await page.$eval('#status', (e) => e.textContent)).toBe("hand net loaded; hand.prototxt:5:11: layer 'net_output' has unknown value 'MKL2017' for 'engine' in convolution_param (expected one of DEFAULT, CAFFE, CUDNN) (skipped)");
+      expect(await partsShown()).toEqual(both);
       // a bad side, a lone file, a net that is neither OpenPose's hand nor face net: each in one line
       await fill(page, '#hand-net-resolution', '48x40');
       await click(page, '#run');
@@ -1179,18 +1210,21 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(await page.$eval('#error', (e) => e.textContent)).toBe("hand.prototxt: pick OpenPose's hand or face net, its .prototxt and .caffemodel together");
       await pickParts(wholeFile('body', 'prototxt'), wholeFile('body', 'caffemodel'));
       await page.waitForFunction(`document.getElementById('error').textContent.startsWith('body.prototxt:')`);
-      expect(await page.$eval('#error', (e) => e.textContent)).toMatch(/^body\.prototxt: the net's output 'net_output' is 1 x 57 x \d+ x \d+; OpenPose's hand net gives 1 x 22 x H x W, its face net 1 x 71 x H x W$/);
-      expect(await page.$eval('#pose-parts-loaded', (e) => e.textContent)).toBe('hand: hand.prototxt + hand.caffemodel; face: face.prototxt + face.caffemodel'); // the nets it had, kept
+      // in the words of crema pose's refusal (partNetMismatch), the file named
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe(
+        "body.prototxt: the hand or face net's output 'net_output' is 1 x 57 x 2 x 2; OpenPose's hand net gives 1 x 22 x H x W (21 keypoint heatmaps and the background), its face net 1 x 71 x H x W (70 keypoint heatmaps and the background)");
+      expect(await partsShown()).toEqual(both); // the nets it had, kept
       // Another body net in its place: the hand and face nets released in the engine worker
       await page.evaluate('globalThis.partNets = Object.values(cremaPage.partNets)');
       await click(page, '#load');
       expect(await waitLoaded(page, 2)).toBe('');
-      expect(await page.$eval('#pose-parts-loaded', (e) => e.textContent)).toBe('');
+      expect(await partsShown()).toEqual([]);
       const released = await page.evaluate(`Promise.all(partNets.map((n) => n.engine.call({ op: 'convert', net: n.info.id }).then(() => 'kept', (e) => e.message.replace(/\\d+/, 'N'))))`);
       expect(released).toEqual(Array(2).fill('no net N in this engine (disposed?)'));
       expect(errors).toEqual([]);
     } finally {
       await page.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
