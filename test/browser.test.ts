@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page, type WebWorker } from 'puppeteer-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detect } from '../src/detect/node.js';
 import type { Detection, DetectOptions } from '../src/detect/options.js';
@@ -182,12 +183,23 @@ async function fill(page: Page, selector: string, value: string): Promise<void> 
   await page.type(selector, value);
 }
 
-async function shot(page: Page, name: string, selector?: string): Promise<void> {
+/**
+ * The README's picture `name` of the page, or of what `selector` names; cut below what `until` names (a long list).
+ * Written quantised to a palette (sharp's libimagequant at quality 95): a third of Chromium's PNG, the text as sharp.
+ */
+async function shot(page: Page, name: string, selector?: string, until?: string): Promise<void> {
   if (!SHOTS) return;
   fs.mkdirSync(SHOTS, { recursive: true });
-  const file = path.join(SHOTS, name) as `${string}.png`;
-  if (selector) await (await page.$(selector))!.screenshot({ path: file });
-  else await page.screenshot({ path: file });
+  let png: Uint8Array;
+  if (!selector) {
+    await page.evaluate('scrollTo(0, 0)'); // the page from its top (showing a blob scrolls to it)
+    png = await page.screenshot();
+  } else {
+    const element = (await page.$(selector))!, box = (await element.boundingBox())!;
+    const end = until && (await (await page.$(until))?.boundingBox());
+    png = await element.screenshot(end ? { clip: { x: 0, y: 0, width: box.width, height: Math.min(box.height, end.y + end.height + 2 - box.y) } } : {});
+  }
+  await sharp(png).png({ palette: true, quality: 95, effort: 10 }).toFile(path.join(SHOTS, name));
 }
 
 /** What the engine worker gave onnxruntime-web for a session (see spyOnSessions). */
@@ -286,7 +298,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     expect(await page.$eval('#top li', (e) => e.textContent)).toBe('0.5820 - "cat"');
     expect((await pageState(page)).probs).toEqual([...node.prob]);
     await page.waitForSelector('#blob-stats:not(:empty)');
-    await shot(page, 'web-page.png');
+    await shot(page, 'web-page.png', 'body', '#classify'); // from the top to the cat's classes
     await shot(page, 'web-graph.png', '#graph-box');
     expect(errors).toEqual([]);
 
@@ -1018,6 +1030,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await click(page, '#load');
       expect(await waitLoaded(page)).toBe('');
       expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Find people');
+      expect(await page.$eval('#input-note', (e) => e.textContent)).toBe("OpenPose's COCO net: the image is scaled into its input at --net-resolution (each of --scale-number's scales) and padded with black, as crema pose feeds it; the keypoints are in the image's pixels.");
       await (await page.$('#image'))!.uploadFile(photo);
       const people = async (by: string) => {
         await page.waitForFunction(`document.getElementById('run-time').textContent.includes(${JSON.stringify(by)}) || document.getElementById('error').textContent`);
@@ -1142,6 +1155,8 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       };
       const found = await people('the engine worker');
       expectSamePeople(found, expected.native, 1e-4);
+      await page.$eval('#face-net-resolution', (e) => (e as unknown as { blur(): void }).blur()); // no focus ring in the picture
+      await shot(page, 'web-pose.png', '#classify', '#detections li:nth-child(3)'); // the first three people
       // drawn as crema pose -o draws them (posesSvg over the photo): the canvas is the picture with the faces and
       // hands, and differs from the one without them
       const model = poseModel('COCO'), { width, height } = await loadImage(photo, true);

@@ -374,6 +374,8 @@ async function render(net: Net, name: string): Promise<void> {
     ? `MTCNN's ${Object.keys(state.faces).length} nets find the faces as its MATLAB demo and crema faces do (P-Net, shown here, over an image pyramid, then R-Net and O-Net${state.faces.lnet ? ' and LNet' : ''} on the boxes); the boxes and landmarks are in the image's pixels.`
     : info.dense
     ? `The net is reshaped to the image's size and fed it as ${info.dense === 'segment' ? "FCN's infer.py feeds" : "HED's and RCF's demos feed"} it: read as PIL reads it (a JPEG's EXIF orientation not applied), BGR, less the demos' mean.`
+    : info.pose
+    ? `OpenPose's ${info.pose} net: the image is scaled into its input at --net-resolution (each of --scale-number's scales) and padded with black, as crema pose feeds it; the keypoints are in the image's pixels.`
     : info.detector === 'faster-rcnn'
     ? `The image is scaled as py-faster-rcnn's im_detect scales it (its shorter side to 600 pixels, the longer at most 1000) and fed to '${info.inputs[0]}' with im_info; the boxes are in the image's pixels.`
     : target
