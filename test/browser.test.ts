@@ -619,6 +619,48 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
+  it('a file the browser cannot hold in one buffer is refused before any of it is read, in one line naming it and its size (Net.load, readBlob, the page); one that changes while read too', async () => {
+    const { page, errors } = await open(browser, server.url);
+    try {
+      // Files whose size is reported as 1 TiB (no test allocates it: the buffer of that size is refused at once)
+      const got = await page.evaluate(async () => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib & { readBlob(b: Blob, name: string): Promise<Uint8Array> } } }).cremaPage;
+        const sized = (name: string, text: string, size: number) => Object.defineProperty(new File([text], name), 'size', { value: size });
+        const said = (p: Promise<unknown>) => p.then((r) => `read ${(r as Uint8Array).length ?? ''}`, (err: Error) => `${err.name}: ${err.message}`);
+        const engine = new crema.Engine();
+        return {
+          load: await said(crema.Net.load({ prototxt: 'name: "n"', weights: sized('huge.caffemodel', 'x', 2 ** 40) as unknown as Uint8Array }, { engine })),
+          blob: await said(crema.readBlob(Object.defineProperty(new Blob(['x']), 'size', { value: 2 ** 40 }), 'weights')),
+          longer: await said(crema.readBlob(sized('w.caffemodel', 'abcdef', 3), 'w.caffemodel')),
+          shorter: await said(crema.readBlob(sized('w.caffemodel', 'abcdef', 10), 'w.caffemodel')),
+          whole: await said(crema.readBlob(new File(['abcdef'], 'w.caffemodel'), 'w.caffemodel')),
+        };
+      });
+      const tooLarge = (name: string) => `CremaError: ${name}: 1099511.6 MB (1099511627776 bytes), more than this browser can hold in one buffer`;
+      expect(got).toEqual({
+        load: tooLarge('huge.caffemodel'),
+        blob: tooLarge('weights'),
+        longer: 'CremaError: w.caffemodel: changed while it was read (3 bytes when it was opened)',
+        shorter: 'CremaError: w.caffemodel: changed while it was read (10 bytes when it was opened)',
+        whole: 'read 6',
+      });
+      // The page: such a file dropped with its prototxt, refused before it is read
+      await page.evaluate(`{
+        const huge = Object.defineProperty(new File(['x'], 'huge.caffemodel'), 'size', { value: 2 ** 40 });
+        const dropped = new DataTransfer();
+        dropped.items.add(new File(['name: "n"'], 'net.prototxt'));
+        dropped.items.add(huge);
+        document.dispatchEvent(new DragEvent('drop', { dataTransfer: dropped, cancelable: true }));
+      }`);
+      await page.waitForSelector('#error:not(:empty)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe(tooLarge('huge.caffemodel').replace('CremaError: ', ''));
+      expect(await page.$eval('#progress', (e) => (e as unknown as { hidden: boolean }).hidden)).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("a YOLO port (yolov3-tiny, no weights) fails naming the page's Caffe control, and loads with it set to YOLO ports", async () => {
     const { page, errors } = await open(browser, server.url);
     try {

@@ -29,6 +29,7 @@ import {
   detectFaces,
   geometryOf,
   preprocess,
+  readBlob,
   seededInput,
   tileGrid,
 } from '../src/browser/index.js';
@@ -138,23 +139,34 @@ async function guarded(what: () => Promise<void>): Promise<void> {
 /** Reads a file or an HTTP response to the end, showing how far it got (weights can be hundreds of MB). */
 async function readAll(source: File | Response, name: string): Promise<Uint8Array> {
   const total = source instanceof File ? source.size : Number(source.headers.get('content-length') ?? 0);
-  const stream = source instanceof File ? source.stream() : source.body;
-  if (!stream) return new Uint8Array(await source.arrayBuffer());
   const progress = $<HTMLProgressElement>('progress');
-  const chunks: Uint8Array[] = [];
-  let got = 0;
   progress.value = 0; // not the last file's full bar
   progress.hidden = total < 4e6; // small files: no bar flashing by
-  const reader = stream.getReader();
+  const show = (got: number) => {
+    if (total) progress.value = got / total;
+    say(`reading ${name}: ${(got / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB`);
+  };
+  try {
+    // a file: into one buffer of its size, allocated first (one too large for it refused before any is read)
+    return source instanceof File ? await readBlob(source, name, show) : await readResponse(source, show);
+  } finally {
+    progress.hidden = true;
+  }
+}
+
+/** An HTTP response's body (its length may be unknown: compressed, or not given), chunk by chunk. */
+async function readResponse(response: Response, show: (got: number) => void): Promise<Uint8Array> {
+  if (!response.body) return new Uint8Array(await response.arrayBuffer());
+  const chunks: Uint8Array[] = [];
+  let got = 0;
+  const reader = response.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     chunks.push(value);
     got += value.length;
-    if (total) progress.value = got / total;
-    say(`reading ${name}: ${(got / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB`);
+    show(got);
   }
-  progress.hidden = true;
   const out = new Uint8Array(got);
   let at = 0;
   for (const c of chunks) out.set(c, (at += c.length) - c.length);
