@@ -49,6 +49,12 @@ export interface LoadOptions {
    * Default: BVLC Caffe 1.0.
    */
   dialect?: Dialect;
+  /**
+   * @internal Without `dialect`: the dialect to build the net in, chosen from the net as loaded (upgraded and
+   * filtered, before it is built), with the note saying why; undefined for the one its file implies. Edges' rule for
+   * HED's Crops (edgesDialectOf), decided in the one load rather than from a parse of its own.
+   */
+  dialectOf?: (net: NetParameter) => { dialect: Dialect; note: string } | undefined;
 }
 
 export interface LoadedNet {
@@ -76,7 +82,8 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   const notes: string[] = [], upgrades: string[] = [];
   const { text, label: prototxtLabel } = prototxtText(prototxt);
   const parsed = parsePrototxt(text, prototxtLabel, { lenient: opts.lenient, warn: opts.warn });
-  const dialect = opts.dialect ?? impliedDialect(parsed, notes);
+  const implied: string[] = []; // impliedDialect's note, unless dialectOf chooses
+  let dialect = opts.dialect ?? impliedDialect(parsed, implied);
   const full = upgradeNet(parsed, prototxtLabel, upgrades);
   // Blobs written into the prototxt itself count as weights too; the weights file overrides them.
   const protoWeights = weightsFromNet(full, prototxtLabel);
@@ -90,6 +97,9 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   const weightsPath = weightsFile?.label;
   const net = namingFile(prototxtLabel, () =>
     filterNet(full, { phase: opts.phase, level: opts.level, stages: opts.stages }, notes, { weights, dataShapes: opts.dataShapes }));
+  const chosen = opts.dialect === undefined ? opts.dialectOf?.(net) : undefined;
+  if (chosen) dialect = chosen.dialect;
+  notes.unshift(...(chosen ? [chosen.note] : implied));
   const own = new Map<string, Tensor[]>();
   for (const l of net.layer ?? []) {
     const w = weights.get(l.name);

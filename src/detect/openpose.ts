@@ -398,7 +398,7 @@ export function partKeypoints(out: Tensor, affine: readonly [number, number, num
 
 /** Refuses a net whose output is not 1 x (parts + 1) x H x W, in one line. */
 export function checkPartNet(net: Net, kind: 'hand' | 'face', dims = net.blobs.get(outputOf(net))?.dims): void {
-  if (partKindOf(dims) !== kind) throw new CremaError(partNetMismatch(kind, outputOf(net), dims));
+  if (partKindOf(dims) !== kind) throw new CremaError(partNetMismatch('pose', [kind], outputOf(net), dims));
 }
 
 /**
