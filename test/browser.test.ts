@@ -872,6 +872,9 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await click(page, '#load');
       expect(await waitLoaded(page)).toBe('');
       expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Colorize a photo');
+      expect(await page.$eval('#input-note', (e) => e.textContent)).toBe(
+        "The colorization net: the photo's lightness (L of Lab) at the input's 16 × 16, less 50, fed to 'data_l' as its demo colorize.py feeds it; the colours zoomed back to the photo's size beside its own L.",
+      );
       await (await page.$('#image'))!.uploadFile(photo);
       await page.waitForFunction('cremaPage.colorized !== undefined || document.getElementById("error").textContent');
       expect(await page.$eval('#error', (e) => e.textContent)).toBe('');

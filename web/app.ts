@@ -388,6 +388,8 @@ async function render(net: Net, name: string): Promise<void> {
     ? `The net is reshaped to the image's size and fed it as ${info.dense === 'segment' ? "FCN's infer.py feeds" : "HED's and RCF's demos feed"} it: read as PIL reads it (a JPEG's EXIF orientation not applied), BGR, less the demos' mean.`
     : info.pose
     ? `OpenPose's ${info.pose} net: the image is scaled into its input at --net-resolution (each of --scale-number's scales) and padded with black, as crema pose feeds it; the keypoints are in the image's pixels.`
+    : info.colorizer && target
+    ? `The colorization net: the photo's lightness (L of Lab) at the input's ${shape(info.blobs[target]).split('×').slice(2).join(' × ')}, less 50, fed to '${target}' as its demo colorize.py feeds it; the colours zoomed back to the photo's size beside its own L.`
     : info.detector === 'faster-rcnn'
     ? `The image is scaled as py-faster-rcnn's im_detect scales it (its shorter side to 600 pixels, the longer at most 1000) and fed to '${info.inputs[0]}' with im_info; the boxes are in the image's pixels.`
     : target
