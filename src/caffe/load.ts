@@ -1,6 +1,6 @@
 // The one way a net comes in: prototxt (any version) -> parse -> upgrade -> phase filter & inference form,
 // plus its weights (.caffemodel of any version, or Caffe's HDF5) as tensors by layer name.
-import { constantFilled } from '../layers/layer.js';
+import { prototxtFilled } from '../layers/layer.js';
 import { platform } from '../platform.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -236,9 +236,9 @@ function noteUnusedWeights(fileWeights: Map<string, Tensor[]>, net: NetParameter
 
 function noteMissingWeights(net: NetParameter, used: Map<string, Tensor[]>, file: string | undefined, notes: string[]): void {
   const without = (net.layer ?? []).filter((l) => needsWeights(l) && !used.has(l.name));
-  const filled = without.filter(constantFilled).map((l) => l.name), missing = without.filter((l) => !constantFilled(l)).map((l) => l.name);
+  const filled = without.filter(prototxtFilled).map((l) => l.name), missing = without.filter((l) => !prototxtFilled(l)).map((l) => l.name);
   if (filled.length)
-    notes.push(`${file ?? 'no weights given'}: ${listSome(filled)} take${filled.length === 1 ? 's' : ''} the constant fillers of the prototxt, as Caffe fills a layer the weights leave out`);
+    notes.push(`${file ?? 'no weights given'}: ${listSome(filled)} take${filled.length === 1 ? 's' : ''} the prototxt's fillers, as Caffe fills a layer the weights leave out`);
   if (!missing.length) return;
   notes.push(file === undefined
     ? `no weights given: layers that need weights have none: ${listSome(missing)}`
