@@ -19,7 +19,7 @@ import { Net } from '../src/runtime/net.js';
 import { cli, spawnCli } from './helpers/cli.js';
 import { writeTinyPose } from './helpers/tinypose.js';
 import { toJson } from '../src/cli/json.js';
-import { type PoseModelName, personLine, poseModel, skeleton } from '../src/detect/pose-models.js';
+import { POSE_MODELS, type PoseModelName, personLine, poseModel, skeleton } from '../src/detect/pose-models.js';
 import { loadImage } from '../src/image/load.js';
 import { readNpy } from '../src/util/npy.js';
 import { ostreamFloat } from '../src/util/cfloat.js';
@@ -63,7 +63,33 @@ describe("OpenPose's net input (ScaleAndSizeExtractor, CvMatToOpInput)", () => {
   });
 });
 
-describe("OpenPose's peaks and people (resizeAndMergeCpu, nmsCpu, connectBodyPartsCpu)", () => {
+describe("each model's tables: OpenPose's (opref params: poseParameters.cpp, poseParametersRender.cpp)", () => {
+  interface Params {
+    numberBodyParts: number;
+    addBkgChannel: boolean;
+    partPairs: number[];
+    mapIndex: number[];
+    parts: string[];
+    renderPairs: number[];
+    colors: number[];
+    scales: number[];
+    nmsThreshold: number;
+    connectInterThreshold: number;
+  }
+  const { params } = JSON.parse(fs.readFileSync(path.join(fixture, 'pose.json'), 'utf8')) as { params: Record<string, Params> };
+  it.each(Object.entries(params))('%s: parts, pairs, PAF channels, background, thresholds, render pairs, colours, scales', (name, p) => {
+    const m = poseModel(name as PoseModelName);
+    expect([m.parts.length, m.parts, m.pairs, m.mapIdx, m.background]).toEqual([p.numberBodyParts, p.parts, p.partPairs, p.mapIndex, p.addBkgChannel]);
+    expect([Math.fround(m.nmsThreshold), Math.fround(m.interThreshold)]).toEqual([Math.fround(p.nmsThreshold), Math.fround(p.connectInterThreshold)]);
+    expect([m.renderPairs, m.colors, (m.scales ?? [1]).map(Math.fround)]).toEqual([p.renderPairs, p.colors, p.scales.map(Math.fround)]);
+  });
+  it('the models whose net OpenPose runs only with CUDA join parts with its CUDA connector', () => {
+    expect(Object.keys(params)).toEqual(['COCO', 'BODY_25', 'MPI', 'BODY_25B', 'BODY_135']);
+    expect(POSE_MODELS.filter((m) => poseModel(m).connector === 'cuda')).toEqual(['BODY_25B', 'BODY_135']);
+  });
+});
+
+describe("OpenPose's peaks and people (resizeAndMergeCpu, nmsCpu, connectBodyPartsCpu; BODY_25B and BODY_135: connectBodyPartsGpu's connector)", () => {
   it('resizeAndMergeCpu alone: 5 x 4 maps to 40 x 32, bit for bit', () => {
     const input = readNpy(path.join(fixture, 'cases/resize_in.npy')), want = readNpy(path.join(fixture, 'cases/resize_out.npy'));
     const { maps, h, w } = resizeMaps([input]);
@@ -222,12 +248,12 @@ describe('posesInImage, detectPoses and crema pose', () => {
     fs.writeFileSync(other, 'name: "x" input: "image" input_dim: 1 input_dim: 3 input_dim: 16 input_dim: 16\nlayer { name: "p" type: "Pooling" bottom: "image" top: "p" pooling_param { pool: AVE kernel_size: 8 stride: 8 } }');
     const r = await cli('pose', other, weights, photo);
     expect(r.code).toBe(2);
-    expect(r.stderr.split('\n').at(-1)).toBe("crema: pose: the net's output 'p' has 3 channels; OpenPose's BODY_25 net gives 78, COCO's 57, MPI's 44 (not an OpenPose body net?)");
+    expect(r.stderr.split('\n').at(-1)).toBe("crema: pose: the net's output 'p' has 3 channels; OpenPose's BODY_25 net gives 78, COCO's 57, MPI's 44, BODY_25B's 97, BODY_135's 439 (not an OpenPose body net?)");
     const bad = await cli('pose', prototxt, weights, photo, '--net-resolution', '-1x-1');
     expect(bad.stderr).toBe("crema: --net-resolution: WIDTHxHEIGHT in pixels, one of them may be -1 (OpenPose's default: -1x368), got '-1x-1'");
     const net = await Net.load(prototxt, weights, { threads: 1 });
     await expect(detectPoses(net, photo, { netResolution: [0, 368] })).rejects.toThrow("detectPoses: options.netResolution is [width, height] in pixels, one of them may be -1 (OpenPose's default: [-1, 368]), got [0,368]");
-    await expect(detectPoses(net, photo, { model: 'BODY_21' as never })).rejects.toThrow('detectPoses: options.model is one of BODY_25, COCO, MPI, MPI_4, got "BODY_21"');
+    await expect(detectPoses(net, photo, { model: 'BODY_21' as never })).rejects.toThrow('detectPoses: options.model is one of BODY_25, COCO, MPI, MPI_4, BODY_25B, BODY_135, got "BODY_21"');
     await expect(detectPoses(net, photo, { model: 'BODY_25' })).rejects.toThrow("pose: the net's output 'net_output' is 1 x 57 x 2 x 2; OpenPose's BODY_25 net gives 1 x 78 x H x W (26 heatmaps, 52 PAF channels)");
     await expect(posesInImage(net, makeImage(1, 5, 3))).rejects.toThrow('pose: the image is 5 x 1; OpenPose scales from an image of at least 2 x 2 pixels');
     await expect(detectPoses(net, photo, { scaleNumber: 0 })).rejects.toThrow("detectPoses: options.scaleNumber is a whole number from 1 to 16 (OpenPose's --scale_number), got 0");
