@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { detectPoses } from '../src/detect/node.js';
-import { connect, netInput, netInputSizes, nms, posesFromMaps, posesInImage, resizeMaps, scaleNetToOutput } from '../src/detect/openpose.js';
+import { checkFaceModel, connect, netInput, netInputSizes, nms, posesFromMaps, posesInImage, resizeMaps, scaleNetToOutput } from '../src/detect/openpose.js';
 import { makeImage } from '../src/image/image.js';
 import { Net } from '../src/runtime/net.js';
 import { cli, spawnCli } from './helpers/cli.js';
@@ -187,7 +187,7 @@ describe("-o's skeletons: what OpenPose's renderer draws (referee/render.cpp)", 
     const { cases } = JSON.parse(fs.readFileSync(path.join(fixture, 'render.json'), 'utf8')) as {
       cases: { model: PoseModelName; width: number; height: number; people: [number, number, number][][]; drawn: Drawn[] }[];
     };
-    expect(cases).toHaveLength(13);
+    expect(cases).toHaveLength(20);
     for (const c of cases) {
       const people = c.people.map((keypoints) => ({ keypoints, score: 1 }));
       const { lines, dots } = skeleton(poseModel(c.model), people, c.width, c.height);
@@ -249,6 +249,10 @@ describe('posesInImage, detectPoses and crema pose', () => {
     const r = await cli('pose', other, weights, photo);
     expect(r.code).toBe(2);
     expect(r.stderr.split('\n').at(-1)).toBe("crema: pose: the net's output 'p' has 3 channels; OpenPose's BODY_25 net gives 78, COCO's 57, MPI's 44, BODY_25B's 97, BODY_135's 439 (not an OpenPose body net?)");
+    // OpenPose's face detector needs a Neck (BODY_135's is the upper neck): refused before any net or image is read
+    const faceless = "crema: pose: OpenPose's face detector places the face from the body's Neck, which BODY_135 does not have (OpenPose stops: \"String(s) could not be found.\"); its net finds the face itself";
+    expect((await cli('pose', prototxt, weights, photo, '--model', 'BODY_135', '--face', 'no.prototxt', 'no.caffemodel')).stderr).toBe(faceless);
+    expect(() => checkFaceModel(poseModel('BODY_25B'))).not.toThrow();
     const bad = await cli('pose', prototxt, weights, photo, '--net-resolution', '-1x-1');
     expect(bad.stderr).toBe("crema: --net-resolution: WIDTHxHEIGHT in pixels, one of them may be -1 (OpenPose's default: -1x368), got '-1x-1'");
     const net = await Net.load(prototxt, weights, { threads: 1 });

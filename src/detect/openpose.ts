@@ -28,6 +28,7 @@ export async function posesInImage(net: Net, image: FloatImage, options: PoseOpt
     new CremaError(`pose: the net's output '${name}' is ${dims?.join(' x ')}; OpenPose's ${model.name} net gives 1 x ${poseChannels(model)} x H x W (${model.parts.length + (model.background ? 1 : 0)} heatmaps, ${model.pairs.length} PAF channels)`);
   if (channels(net.blobs.get(name)?.dims) !== poseChannels(model)) throw wrong(net.blobs.get(name)?.dims);
   if (options.hand) checkPartNet(options.hand, 'hand');
+  if (options.face) checkFaceModel(model);
   if (options.face) checkPartNet(options.face, 'face');
   const scales = netInputSizes(image.width, image.height, netResolution, scaleNumber, scaleGap);
   const outputs: Tensor[] = [];
@@ -541,6 +542,12 @@ export function partKeypoints(out: Tensor, affine: readonly [number, number, num
     const x = best % w, y = (best - x) / w;
     return [f(ax * x + bx), f(ay * y + by), maps[c * plane + best]];
   });
+}
+
+/** --face: OpenPose's face detector needs the body's neck (its constructor: poseBodyPartMapStringToKey "Neck"). */
+export function checkFaceModel(model: PoseModel): void {
+  if (!model.parts.includes('Neck'))
+    throw new CremaError(`pose: OpenPose's face detector places the face from the body's Neck, which ${model.name} does not have (OpenPose stops: "String(s) could not be found."); its net finds the face itself`);
 }
 
 /** Refuses a net whose output is not 1 x (parts + 1) x H x W, in one line. */

@@ -264,6 +264,8 @@ export interface KeypointStyle {
   lineRatio: number;
   /** The render threshold: --render_threshold 0.05, --face_render_threshold 0.4, --hand_render_threshold 0.2. */
   threshold: number;
+  /** Each part's size factor (poseScales, a float each; absent: 1): a limb takes its second part's. */
+  scales?: readonly number[];
 }
 
 /**
@@ -273,18 +275,18 @@ export interface KeypointStyle {
  * renderKeypoints; thicknessCircleRatio 1/75, the line 0.75 of it).
  */
 export function skeleton(model: PoseModel, people: readonly Person[], width: number, height: number): { lines: Limb[]; dots: Dot[] } {
-  const style = { pairs: model.renderPairs, colors: model.colors, circleRatio: 1 / 75, lineRatio: 0.75, threshold: 0.05 };
+  const style = { pairs: model.renderPairs, colors: model.colors, circleRatio: 1 / 75, lineRatio: 0.75, threshold: 0.05, scales: model.scales };
   return renderKeypoints(people.map((p) => p.keypoints), style, width, height);
 }
 
 /**
  * renderKeypointsCpu: for each set of keypoints (a person's body, face or hand), its lines, then its rings. Sizes
  * are each set's: from the box of its keypoints scoring above 0.1 (a set whose box has no area is not drawn), its
- * larger side's share of the image's, as OpenPose's float and double arithmetic computes them (every model's render
- * scale is 1).
+ * larger side's share of the image's, as OpenPose's float and double arithmetic computes them, then each part's
+ * scale (BODY_135's hands 0.6, face 0.45, upper neck and head top 0: OpenCV would refuse those lines, 0 wide).
  */
 export function renderKeypoints(sets: readonly (readonly [number, number, number][])[], style: KeypointStyle, width: number, height: number): { lines: Limb[]; dots: Dot[] } {
-  const { pairs, colors } = style, f = Math.fround, threshold = f(style.threshold);
+  const { pairs, colors } = style, f = Math.fround, threshold = f(style.threshold), scales = (style.scales ?? [1]).map(f);
   const colour = (k: number) => `rgb(${colors.slice((k * 3) % colors.length, ((k * 3) % colors.length) + 3).join(',')})`;
   const round = (v: number) => Math.trunc(f(v + 0.5)) || 0; // positiveIntRound: int(a + 0.5f), a float (an int: no -0)
   const lines: Limb[] = [], dots: Dot[] = [];
@@ -297,14 +299,16 @@ export function renderKeypoints(sets: readonly (readonly [number, number, number
     const thicknessCircle = Math.max(1, ratioAreas > F05 ? thicknessRatio : -1);
     const thicknessLine = Math.max(1, Math.trunc(f(f(thicknessRatio * f(style.lineRatio)) + 0.5)));
     const radius = Math.trunc(thicknessRatio / 2);
+    // positiveIntRound(size * poseScales[part % scales]): an int times a float
+    const scaled = (size: number, k: number) => Math.trunc(f(f(size * scales[k % scales.length]) + 0.5));
     const seen = (k: number) => kp[k][2] > threshold;
     const at = (k: number) => [round(kp[k][0]), round(kp[k][1])] as const;
     for (let i = 0; i < pairs.length; i += 2) {
       const a = pairs[i], b = pairs[i + 1];
-      if (seen(a) && seen(b)) lines.push([...at(a), ...at(b), colour(b), thicknessLine]);
+      if (seen(a) && seen(b)) lines.push([...at(a), ...at(b), colour(b), scaled(thicknessLine, b)]);
     }
     kp.forEach((_, k) => {
-      if (seen(k)) dots.push([...at(k), colour(k), radius, thicknessCircle]);
+      if (seen(k)) dots.push([...at(k), colour(k), scaled(radius, k), scaled(thicknessCircle, k)]);
     });
   }
   return { lines, dots };

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { drawOver } from '../../detect/draw.js';
 import { onnxForwardEach } from '../../detect/forward.js';
-import { checkPartNet, modelOf, posesInImage } from '../../detect/openpose.js';
+import { checkFaceModel, checkPartNet, modelOf, posesInImage } from '../../detect/openpose.js';
 import { posesSvg } from '../../detect/pose-draw.js';
 import { type Person, POSE_MODELS, type PoseModelName, checkPoseOptions, parseResolution, parseSquareResolution, personLines, poseModel } from '../../detect/pose-models.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
@@ -62,6 +62,7 @@ export const poseCommand = {
     const net = await loadNetFor(args, args.backend === 'native');
     printNotes(net, args);
     const model = poseModel(args.model ?? modelOf(net)); // refuses a net that is not OpenPose's before any image is read
+    if (args.face) checkFaceModel(model);
     const hand = await partNet(args, 'hand'), face = await partNet(args, 'face');
     const nets = [net, hand, face].filter((n) => n !== undefined);
     const onnx = args.backend === 'onnx' ? await import('../../onnx/run.js') : undefined;
