@@ -41,7 +41,7 @@ const square = ([x, y, w]: [number, number, number]) => ({ x, y, width: w, heigh
 describe("the hand and face rectangles (HandDetector::detectHands, FaceDetector::detectFaces)", () => {
   it('has designed and random cases for each model', () => {
     expect(parts.rects.length).toBeGreaterThan(40);
-    expect(new Set(parts.rects.map((c) => c.model))).toEqual(new Set(['BODY_25', 'COCO', 'MPI']));
+    expect(new Set(parts.rects.map((c) => c.model))).toEqual(new Set(['BODY_25', 'COCO', 'MPI', 'BODY_25B']));
     // the cases reach every branch: some hands and faces found, some not
     const all = parts.rects.flatMap((c) => [...c.expected.hands.flat(), ...c.expected.faces]);
     expect(all.some((r) => r[2] > 0) && all.some((r) => r[2] === 0)).toBe(true);
