@@ -1,7 +1,7 @@
 // OpenPose's hands and faces (--hand, --face) against OpenPose's own C++ (test/fixtures/openpose/parts.json, made by
 // referee/parts.sh: opref's rects, crop and partpost modes, OpenPose 1.7's handDetector.cpp, faceDetector.cpp,
 // maximumBase.cpp and resizeAndMergeBase.cpp compiled unchanged, with OpenCV 4.5.1). Checked: (a) the hand and face
-// rectangles of designed and seeded-random BODY_25 / COCO / MPI people, every float equal; (b) the crops the
+// rectangles of designed and seeded-random BODY_25 / COCO / MPI / BODY_25B people, every float equal; (b) the crops the
 // extractors make (their matrices, whether the net runs, every byte of the warped image); (c) on designed net
 // outputs, every keypoint and score equal (the referee prints 9 digits: each float exactly).
 import { createHash } from 'node:crypto';

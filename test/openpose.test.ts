@@ -1,8 +1,9 @@
 // OpenPose's pose pipeline against OpenPose's own C++ (test/fixtures/openpose, referee/make.sh): its CPU code of
 // version 1.7 built in a chroot with OpenCV 4.5.1 (ScaleAndSizeExtractor, CvMatToOpInput, resizeAndMergeCpu, nmsCpu,
 // connectBodyPartsCpu, in PoseExtractorCaffe::forwardPass's order and with its default flags), fed (a) images, whose
-// warped net input it writes, and (b) designed net outputs (BODY_25, COCO, MPI: people drawn as heatmap peaks and
-// part affinity fields, overlapping, with parts missing, spurious peaks, none), whose peaks and people it writes.
+// warped net input it writes, and (b) designed net outputs (BODY_25, COCO, MPI, BODY_25B, BODY_135: people drawn as
+// heatmap peaks and part affinity fields, overlapping, with parts missing, spurious peaks, none), whose peaks and
+// people it writes (BODY_25B and BODY_135, which OpenPose runs only with CUDA: its CUDA connector's steps).
 // Checked: the net input's size, scale and every byte; each case's peaks and people, in the same order, every
 // keypoint and score the same float32 (the referee prints 9 digits: each float exactly). And a whole net (c): the
 // COCO net on a photo, its forward by real Caffe 1.0, then OpenPose's code: crema's people from Caffe's output bit
