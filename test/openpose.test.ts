@@ -244,6 +244,20 @@ describe('posesInImage, detectPoses and crema pose', () => {
     expect(text.stdout.split('\n')[1]).toBe(personLine(poseModel('COCO').parts, expected[0], 0));
   });
 
+  it.each([['BODY_25B', 97], ['BODY_135', 439]] as const)('a net of %s\'s %i channels is run as that model: --json names it and its parts', async (name, channels) => {
+    const tiny = writeTinyPose(tmp, channels);
+    const r = await cli('pose', tiny.prototxt, tiny.weights, photo, '--net-resolution', '128x-1', '--json');
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout) as { images: { model: string; parts: string[]; people: { keypoints: unknown[] }[] }[] };
+    expect([json.images[0].model, json.images[0].parts]).toEqual([name, poseModel(name).parts]);
+    const net = await Net.load(tiny.prototxt, tiny.weights, { threads: 1 });
+    expect(json.images[0].people).toEqual(JSON.parse(toJson(await detectPoses(net, photo, { netResolution: [128, -1] }))));
+    // told as the other models: a net of another model's channels is refused with what this one gives
+    const [, , h, w] = net.blobs.get('net_output')!.dims;
+    await expect(detectPoses(net, photo, { model: 'BODY_25' })).rejects.toThrow(`pose: the net's output 'net_output' is 1 x ${channels} x ${h} x ${w}; OpenPose's BODY_25 net gives 1 x 78 x H x W (26 heatmaps, 52 PAF channels)`);
+    net.dispose();
+  });
+
   it('refuses a net that is not OpenPose\'s, a bad --net-resolution and bad options in one line', async () => {
     const other = path.join(tmp, 'other.prototxt');
     fs.writeFileSync(other, 'name: "x" input: "image" input_dim: 1 input_dim: 3 input_dim: 16 input_dim: 16\nlayer { name: "p" type: "Pooling" bottom: "image" top: "p" pooling_param { pool: AVE kernel_size: 8 stride: 8 } }');
@@ -260,6 +274,7 @@ describe('posesInImage, detectPoses and crema pose', () => {
     await expect(detectPoses(net, photo, { netResolution: [0, 368] })).rejects.toThrow("detectPoses: options.netResolution is [width, height] in pixels, one of them may be -1 (OpenPose's default: [-1, 368]), got [0,368]");
     await expect(detectPoses(net, photo, { model: 'BODY_21' as never })).rejects.toThrow('detectPoses: options.model is one of BODY_25, COCO, MPI, MPI_4, BODY_25B, BODY_135, got "BODY_21"');
     await expect(detectPoses(net, photo, { model: 'BODY_25' })).rejects.toThrow("pose: the net's output 'net_output' is 1 x 57 x 2 x 2; OpenPose's BODY_25 net gives 1 x 78 x H x W (26 heatmaps, 52 PAF channels)");
+    await expect(detectPoses(net, photo, { model: 'BODY_25B' })).rejects.toThrow("pose: the net's output 'net_output' is 1 x 57 x 2 x 2; OpenPose's BODY_25B net gives 1 x 97 x H x W (25 heatmaps, 72 PAF channels)");
     await expect(posesInImage(net, makeImage(1, 5, 3))).rejects.toThrow('pose: the image is 5 x 1; OpenPose scales from an image of at least 2 x 2 pixels');
     await expect(detectPoses(net, photo, { scaleNumber: 0 })).rejects.toThrow("detectPoses: options.scaleNumber is a whole number from 1 to 16 (OpenPose's --scale_number), got 0");
     await expect(detectPoses(net, photo, { scaleGap: 0 })).rejects.toThrow("detectPoses: options.scaleGap is a number in (0, 1] (OpenPose's --scale_gap), got 0");
