@@ -112,6 +112,9 @@ describe("OpenPose's peaks and people (resizeAndMergeCpu, nmsCpu, connectBodyPar
     expect(people.map((p) => p.keypoints.filter((k) => k[2] > 0).length)).toEqual(c.expected.keypoints.map((p) => p.filter((k) => k[2] > 0).length));
     expect(notBitEqual(people.flatMap((p) => p.keypoints.flat()), c.expected.keypoints.flat(2))).toBe(0);
     expect(notBitEqual(people.map((p) => p.score), c.expected.scores)).toBe(0);
+    // posesFromMaps: the heatmaps resized alone, each pair's PAFs when read: the same people
+    const again = posesFromMaps(model, [out], c.image[0], c.image[1], c.netIn[0], c.netIn[1]);
+    expect(notBitEqual(again.flatMap((p) => [p.score, ...p.keypoints.flat()]), people.flatMap((p) => [p.score, ...p.keypoints.flat()]))).toBe(0);
   });
 });
 

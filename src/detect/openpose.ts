@@ -120,28 +120,30 @@ export function toNetPlanes(bgr: Uint8Array, w: number, h: number): Tensor {
 
 /**
  * The people in a net's outputs (1 x C x H x W each: heatmaps, background, PAFs), one a scale, for an image of imgW
- * x imgH whose first scale ran at netW x netH: forwardPass after the net.
+ * x imgH whose first scale ran at netW x netH: forwardPass after the net. Each map is resized on its own (as
+ * resizeAndMergeCpu does), so only the heatmaps are held, and each pair's PAFs while the connector reads them
+ * (BODY_135's 439 maps at 848 x 480 would take 716 MB).
  */
 export function posesFromMaps(model: PoseModel, outputs: readonly Tensor[], imgW: number, imgH: number, netW: number, netH: number): Person[] {
-  const { maps, h, w } = resizeMaps(outputs);
+  const { maps, h, w } = resizeMaps(outputs, 0, model.parts.length);
   const scale = scaleNetToOutput(imgW, imgH, netW, netH);
   const peaks = nms(maps, model.parts.length, h, w, f(model.nmsThreshold), f(0.5 / scale));
-  return connect(model, maps, peaks, h, w, scale);
+  return connect(model, maps, peaks, h, w, scale, (c) => resizeMaps(outputs, c, 1).maps);
 }
 
 /**
- * resizeAndMergeCpu: every map (heatmaps, background, PAFs) of each scale resized by cv::resize INTER_CUBIC to
- * resizeAndMergeCaffe's size, the first scale's (out * 8 - 1) * 1 + 1 (the net's input: its scale factor is 1
- * there); scales after the first added to it (cv::add, in float), then all times 1 / scales (Mat /= : convertTo's
- * float alpha).
+ * resizeAndMergeCpu: every map (heatmaps, background, PAFs; or `count` of them from `from`) of each scale resized by
+ * cv::resize INTER_CUBIC to resizeAndMergeCaffe's size, the first scale's (out * 8 - 1) * 1 + 1 (the net's input: its
+ * scale factor is 1 there); scales after the first added to it (cv::add, in float), then all times 1 / scales (Mat /=
+ * : convertTo's float alpha). Each map on its own: a part of them is what all of them would hold there.
  */
-export function resizeMaps(outputs: readonly Tensor[]): { maps: Float32Array; h: number; w: number } {
+export function resizeMaps(outputs: readonly Tensor[], from = 0, count = outputs[0].dims[1] - from): { maps: Float32Array; h: number; w: number } {
   const [, channels, oh, ow] = outputs[0].dims, h = oh * DECREASE, w = ow * DECREASE, plane = h * w;
-  checkImageMemory(4 * (channels + 1) * plane, () => `resizing OpenPose's ${channels} maps to ${w} x ${h}`);
-  const maps = new Float32Array(channels * plane);
+  checkImageMemory(4 * (count + 1) * plane, () => `resizing ${count < channels ? `${count} of ` : ''}OpenPose's ${channels} maps to ${w} x ${h}`);
+  const maps = new Float32Array(count * plane);
   outputs.forEach(({ dims: [, , sh, sw], data }, n) => {
-    for (let c = 0; c < channels; c++) {
-      const resized = cvResizeCubic(data.subarray(c * sh * sw, (c + 1) * sh * sw), sw, sh, w, h);
+    for (let c = 0; c < count; c++) {
+      const resized = cvResizeCubic(data.subarray((from + c) * sh * sw, (from + c + 1) * sh * sw), sw, sh, w, h);
       if (n === 0) maps.set(resized, c * plane);
       else for (let i = 0, o = c * plane; i < plane; i++) maps[o + i] = f(resized[i] + maps[o + i]);
     }
@@ -219,6 +221,9 @@ function refine(out: Float32Array, at: number, s: Float32Array, px: number, py: 
   out[at + 2] = s[py * w + px];
 }
 
+/** Map c of the resized maps (heatmaps, background, PAFs): held by the caller or resized when asked for. */
+type MapOf = (c: number) => Float32Array;
+
 /** A person candidate: the peaks blob's index of each part's score (0: none), its part count and score (float). */
 interface Candidate {
   parts: Int32Array;
@@ -231,8 +236,9 @@ interface Candidate {
  * kernel (pafPtrIntoVector, pafVectorIntoPeopleVector); then removePeopleBelowThresholdsAndFillFaces and
  * peopleVectorToPeopleArray.
  */
-export function connect(model: PoseModel, maps: Float32Array, peaks: Float32Array, h: number, w: number, scale: number): Person[] {
-  const people = model.connector === 'cuda' ? peopleFromPairs(model, maps, peaks, h, w) : peopleVector(model, maps, peaks, h, w);
+export function connect(model: PoseModel, maps: Float32Array, peaks: Float32Array, h: number, w: number, scale: number, map?: MapOf): Person[] {
+  const mapOf = map ?? ((c: number) => maps.subarray(c * h * w, (c + 1) * h * w));
+  const people = model.connector === 'cuda' ? peopleFromPairs(model, mapOf, peaks, h, w) : peopleVector(model, mapOf, peaks, h, w);
   const valid = validPeople(people, model.parts.length, peaks, false);
   const over = f(1 / (model.parts.length + model.pairs.length / 2));
   return valid.map((p) => ({
@@ -241,8 +247,8 @@ export function connect(model: PoseModel, maps: Float32Array, peaks: Float32Arra
   }));
 }
 
-function peopleVector(model: PoseModel, maps: Float32Array, peaks: Float32Array, h: number, w: number): Candidate[] {
-  const nParts = model.parts.length, nPairs = model.pairs.length / 2, stride = 3 * (MAX_PEAKS + 1), area = h * w;
+function peopleVector(model: PoseModel, mapOf: MapOf, peaks: Float32Array, h: number, w: number): Candidate[] {
+  const nParts = model.parts.length, nPairs = model.pairs.length / 2, stride = 3 * (MAX_PEAKS + 1);
   const people: Candidate[] = [];
   const person = (entries: [number, number][], count: number, score: number) => {
     const parts = new Int32Array(nParts);
@@ -262,7 +268,7 @@ function peopleVector(model: PoseModel, maps: Float32Array, peaks: Float32Array,
       }
       continue;
     }
-    const [mapX, mapY] = pafOf(model, maps, pair, area);
+    const [mapX, mapY] = pafOf(model, mapOf, pair);
     const all: [number, number, number][] = [];
     for (let i = 1; i <= nA; i++)
       for (let j = 1; j <= nB; j++) {
@@ -304,10 +310,10 @@ function peopleVector(model: PoseModel, maps: Float32Array, peaks: Float32Array,
   return people;
 }
 
-/** A pair's PAF channels (x, y), after the heatmaps (and the background's). */
-function pafOf(model: PoseModel, maps: Float32Array, pair: number, area: number): [Float32Array, Float32Array] {
+/** A pair's PAF maps (x, y), after the heatmaps (and the background's). */
+function pafOf(model: PoseModel, mapOf: MapOf, pair: number): [Float32Array, Float32Array] {
   const first = model.parts.length + (model.background ? 1 : 0);
-  return [maps.subarray((first + model.mapIdx[2 * pair]) * area), maps.subarray((first + model.mapIdx[2 * pair + 1]) * area)];
+  return [mapOf(first + model.mapIdx[2 * pair]), mapOf(first + model.mapIdx[2 * pair + 1])];
 }
 
 /**
@@ -350,14 +356,14 @@ const F01 = f(0.1);
  * (pafVectorIntoPeopleVector): two free ends make a person; a free end joins its partner's person where that part
  * is still empty; ends already together add the score; ends of two people with no part in common merge them.
  */
-function peopleFromPairs(model: PoseModel, maps: Float32Array, peaks: Float32Array, h: number, w: number): Candidate[] {
-  const nParts = model.parts.length, stride = 3 * (MAX_PEAKS + 1), area = h * w;
+function peopleFromPairs(model: PoseModel, mapOf: MapOf, peaks: Float32Array, h: number, w: number): Candidate[] {
+  const nParts = model.parts.length, stride = 3 * (MAX_PEAKS + 1);
   const all: [number, number, number, number, number][] = [];
   for (let pair = 0; pair < model.pairs.length / 2; pair++) {
     const a = model.pairs[2 * pair], b = model.pairs[2 * pair + 1];
     const nA = intRound(peaks[a * stride]), nB = intRound(peaks[b * stride]);
     if (nA === 0 || nB === 0) continue;
-    const [mapX, mapY] = pafOf(model, maps, pair, area);
+    const [mapX, mapY] = pafOf(model, mapOf, pair);
     for (let i = 1; i <= nA; i++)
       for (let j = 1; j <= nB; j++) {
         const score = scoreAB(peaks, a * stride + i * 3, b * stride + j * 3, mapX, mapY, w, h, model);
