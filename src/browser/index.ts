@@ -273,7 +273,7 @@ export class Net {
   }
 
   /**
-   * The people an OpenPose net (BODY_25, COCO, MPI) finds in an image, as the Node library's `detectPoses` and
+   * The people an OpenPose net (BODY_25, COCO, MPI, BODY_25B, BODY_135) finds in an image, as the Node library's `detectPoses` and
    * `crema pose` find them (the same code, in the engine worker): per person [x, y, score] a part, in the image's
    * pixels. Options: netResolution ([width, height], one may be -1; default [-1, 368]), model, backend ('onnx':
    * onnxruntime-web, converted again for each net input size; each net its own), hand and face (OpenPose's hand and
