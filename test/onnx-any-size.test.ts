@@ -216,7 +216,6 @@ const LAYERS: [string, string, Record<string, number[][]>?][] = [
   ['Flatten', 'layer { name: "l" type: "Flatten" bottom: "data" top: "l" }'],
   ['Reshape 0 0 -1', 'layer { name: "l" type: "Reshape" bottom: "data" top: "l" reshape_param { shape { dim: 0 dim: 0 dim: -1 } } }'],
   ['Tile', 'layer { name: "l" type: "Tile" bottom: "data" top: "l" tile_param { axis: 1 tiles: 2 } }'],
-  ['Reorg', 'layer { name: "l" type: "Reorg" bottom: "data" top: "l" reorg_param { stride: 2 } }'],
   ['Upsample nearest', 'layer { name: "l" type: "Upsample" bottom: "data" top: "l" upsample_param { scale: 2 } }'],
   ['Upsample mask', 'layer { name: "p" type: "Pooling" bottom: "data" top: "p" top: "m" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\nlayer { name: "l" type: "Upsample" bottom: "p" bottom: "m" top: "l" upsample_param { scale: 2 } }'],
   ['Deconvolution', 'layer { name: "l" type: "Deconvolution" bottom: "data" top: "l" convolution_param { num_output: 2 kernel_size: 4 stride: 2 pad: 1 } }', { l: [[4, 2, 4, 4], [2]] }],
@@ -231,7 +230,6 @@ const LAYERS: [string, string, Record<string, number[][]>?][] = [
   ['Eltwise', 'layer { name: "l" type: "Eltwise" bottom: "data" bottom: "data" top: "l" }'],
   ['Power', 'layer { name: "l" type: "Power" bottom: "data" top: "l" power_param { power: 2 } }'],
   ['ShuffleChannel', 'layer { name: "l" type: "ShuffleChannel" bottom: "data" top: "l" shuffle_channel_param { group: 2 } }'],
-  ['SPP', 'layer { name: "l" type: "SPP" bottom: "data" top: "l" spp_param { pyramid_height: 2 } }'],
   ['Convolution dw', 'layer { name: "l" type: "ConvolutionDepthwise" bottom: "data" top: "l" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }', { l: [[4, 1, 3, 3], [4]] }],
   ['Bias', 'layer { name: "l" type: "Bias" bottom: "data" top: "l" }', { l: [[4]] }],
   ['Crop', 'layer { name: "c" type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 4 kernel_size: 3 pad: 2 } }\nlayer { name: "l" type: "Crop" bottom: "c" bottom: "data" top: "l" crop_param { axis: 2 offset: 1 } }', { c: [[4, 4, 3, 3], [4]] }],
@@ -239,8 +237,6 @@ const LAYERS: [string, string, Record<string, number[][]>?][] = [
 
 /** Layers whose conversion holds the size as it must (ONNX has no adaptive pooling; a Reorg's view), named by the check. */
 const SIZE_BOUND: Record<string, string> = {
-  Reorg: "layer 'l' (Reorg) builds the input's size in (its constant 'l/view' is [1, 1, 8, 2, 8, 2] here, [1, 1, 14, 2, 18, 2] at [1, 4, 14, 18])",
-  SPP: "layer 'l' (SPP) builds the input's size in (its MaxPool node's kernel_shape is [8, 8] here, [11, 13] at [1, 4, 11, 13])",
 };
 
 function layerNet(text: string, w: Record<string, number[][]> = {}): Net {
@@ -261,6 +257,95 @@ describe('every layer kind: size-free and right at three sizes, or named by the 
       }
       net.dispose();
     });
+});
+
+/** Reorg (YOLOv2's passthrough, eric612/MobileNet-YOLO's semantics): both ways, strides 2 and 3, at sizes it takes. */
+const REORGS: [string, string, number, [number, number][]][] = [
+  ['stride 2 (space to depth, darknet\'s order)', 'stride: 2', 8, [[12, 12], [14, 18], [20, 10]]],
+  ['stride 2, reverse (depth to space)', 'stride: 2 reverse: true', 8, [[12, 12], [11, 13], [7, 16]]],
+  ['stride 3, reverse', 'stride: 3 reverse: true', 18, [[5, 4], [9, 13], [12, 7]]],
+];
+
+describe('size-free Reorg: its view and shape from the Shape, against the native engine at three sizes', () => {
+  for (const [name, param, channels, sizes] of REORGS)
+    it(name, async () => {
+      const net = netFrom(input([1, channels, ...sizes[0]]) + `layer { name: "l" type: "Reorg" bottom: "data" top: "l" reorg_param { ${param} } }`);
+      const model = await anySizeSession(net);
+      for (const [h, w] of sizes) await sameAtSize(net, model, { data: random([1, channels, h, w], h * w) });
+      await model.session.release();
+      net.dispose();
+    });
+
+  it('stride 3 (space to depth): refused, as the check tries only multiples of 2 to 64, which a stride of 3 refuses', () => {
+    const net = netFrom(input([1, 18, 9, 12]) + 'layer { name: "l" type: "Reorg" bottom: "data" top: "l" reorg_param { stride: 3 } }');
+    expect(sizeDependence(net.graph, convertGraph(net.graph, { anySize: true }), reshaper(net), {})).toBe(
+      "at [1, 18, 12, 17], layer 'l' (Reorg): height and width 12 x 17 are not multiples of stride 3");
+    net.dispose();
+  });
+
+  it('holds no constant of the size: the batch and height copied by Reshape\'s 0, the rest from Shape', () => {
+    const net = netFrom(input([1, 8, 12, 12]) + 'layer { name: "l" type: "Reorg" bottom: "data" top: "l" reorg_param { stride: 2 } }');
+    const { model } = convertGraph(net.graph, { anySize: true });
+    const values = (t: (typeof model.graph.initializer)[number]) => [...new BigInt64Array(t.raw_data.slice().buffer)].map(Number);
+    expect(model.graph.initializer.map((t) => [t.name, values(t)])).toEqual([['l/dims_from', [2]], ['l/dims_to', [4]], ['l/dims_axis', [0]], ['l/strides', [2, 2]], ['l/view', [0, 2, 0, 2, -1, 2]], ['l/shape_head', [0, 32]]]);
+    net.dispose();
+  });
+});
+
+/** SPP: MAX and AVE, pyramids of 1 to 4 levels, at sizes whose windows pad, clip and divide differently. */
+const SPPS: [string, string, [number, number][]][] = [
+  ['MAX, 2 levels', 'pyramid_height: 2', [[8, 8], [11, 13], [16, 10]]],
+  ['MAX, 3 levels (pads at odd sizes)', 'pyramid_height: 3', [[8, 8], [13, 11], [9, 20]]],
+  ['AVE, 3 levels (divisors of windows in the pad)', 'pyramid_height: 3 pool: AVE', [[8, 8], [13, 11], [9, 20]]],
+  ['AVE, 4 levels', 'pyramid_height: 4 pool: AVE', [[16, 16], [21, 27], [30, 24]]],
+  ['MAX, 1 level (its top 4-D)', 'pyramid_height: 1', [[8, 8], [11, 13], [3, 7]]],
+  ['AVE, 1 level', 'pyramid_height: 1 pool: AVE', [[8, 8], [11, 13], [3, 7]]],
+];
+
+describe('size-free SPP: each level\'s windows from the Shape, against the native engine at three sizes', () => {
+  for (const [name, param, sizes] of SPPS)
+    it(name, async () => {
+      const net = netFrom(input([1, 3, ...sizes[0]]) + `layer { name: "l" type: "SPP" bottom: "data" top: "l" spp_param { ${param} } }`);
+      const model = await anySizeSession(net);
+      for (const [h, w] of sizes) await sameAtSize(net, model, { data: random([1, 3, h, w], h * w) });
+      await model.session.release();
+      net.dispose();
+    });
+
+  it('refuses STOCHASTIC, as for one size', () => {
+    const net = netFrom(input([1, 3, 8, 8]) + 'layer { name: "l" type: "SPP" bottom: "data" top: "l" spp_param { pyramid_height: 2 pool: STOCHASTIC } }');
+    expect(() => convertGraph(net.graph, { anySize: true })).toThrow(/^layer 'l' \(SPP\): pool STOCHASTIC has no ONNX equivalent; crema converts MAX and AVE$/);
+    net.dispose();
+  });
+});
+
+/** Slice along a spatial axis: equal parts (Split at run time) or slice points (the last part open). */
+const SLICES: [string, string, number, [number, number][], number?][] = [
+  ['height into 2 equal parts', 'axis: 2', 2, [[8, 8], [10, 7], [16, 13]]],
+  ['width into 4 equal parts (opset 18: num_outputs)', 'axis: 3', 4, [[8, 8], [7, 12], [13, 20]], 18],
+  ['width into 2 equal parts, opset 13', 'slice_dim: 3', 2, [[8, 8], [9, 6], [5, 14]], 13],
+  ['height at slice points 1 and 3, the last part the rest', 'axis: 2 slice_point: 1 slice_point: 3', 3, [[8, 8], [4, 9], [17, 5]]],
+];
+
+describe('size-free Slice on a spatial axis, against the native engine at three sizes', () => {
+  for (const [name, param, tops, sizes, opset] of SLICES)
+    it(name, async () => {
+      const topText = Array.from({ length: tops }, (_, i) => `top: "s${i}"`).join(' ');
+      const net = netFrom(input([1, 3, ...sizes[0]]) + `layer { name: "l" type: "Slice" bottom: "data" ${topText} slice_param { ${param} } }`);
+      const conversion = convertGraph(net.graph, { anySize: true, opset });
+      expect(freeSize(net.graph, conversion, reshaper(net), { opset })).toBeUndefined();
+      const session = await ort.InferenceSession.create(encodeConversion(conversion), { intraOpNumThreads: 1, logSeverityLevel: 3 });
+      for (const [h, w] of sizes) await sameAtSize(net, { conversion, session }, { data: random([1, 3, h, w], h * w) });
+      await session.release();
+      net.dispose();
+    });
+
+  it('3 equal parts: refused (the check steps the size by multiples of 1 to 64, powers of 2, which 3 parts need not divide)', () => {
+    const net = netFrom(input([1, 3, 6, 6]) + 'layer { name: "l" type: "Slice" bottom: "data" top: "a" top: "b" top: "c" slice_param { axis: 2 } }');
+    expect(sizeDependence(net.graph, convertGraph(net.graph, { anySize: true }), reshaper(net), {})).toBe(
+      "at [1, 3, 14, 7], layer 'l' (Slice): 3 tops do not evenly divide axis 2 of size 14 (bottom shape [1, 3, 14, 7])");
+    net.dispose();
+  });
 });
 
 /** PriorBox settings: each a one-layer net over a 3 x 3 / stride 3 pooled feature map of the image. */
