@@ -553,6 +553,47 @@ describe('SSDs size-free: PriorBox and DetectionOutput from the Shapes', () => {
   });
 });
 
+/** A YOLO head net: a strided Convolution of the image (and, for two heads, another of that), then the detection layer. */
+function yoloNet(dims: number[], layer: string, heads: number, channels: number): Net {
+  const conv = (name: string, from: string) => `layer { name: "${name}" type: "Convolution" bottom: "${from}" top: "${name}" convolution_param { num_output: ${channels} kernel_size: 3 pad: 1 stride: 2 } }\n`;
+  const text = input(dims) + conv('h0', 'data') + (heads === 2 ? conv('h1', 'h0') : '') + layer;
+  // Small weights: the boxes' exp stays in range (random ones overflow float32 into rows no one can compare).
+  const small = (dims: number[], seed: number) => new Tensor(dims, random(dims, seed).data.map((v) => v * 0.15));
+  const weights: Record<string, Tensor[]> = { h0: [small([channels, 3, 3, 3], 1), small([channels], 2)] };
+  if (heads === 2) weights.h1 = [small([channels, channels, 3, 3], 3), small([channels], 4)];
+  return netFrom(text, weights);
+}
+
+describe('size-free YOLO heads (eric612/MobileNet-YOLO): the grid and its divisors from each head\'s Shape', () => {
+  const v2 = 'layer { name: "det" type: "YoloDetectionOutput" bottom: "h0" top: "det" yolo_detection_output_param { num_classes: 4 num_box: 5 confidence_threshold: 0.12 nms_threshold: 0.45 biases: 1 biases: 1.5 biases: 2 biases: 2 biases: 3 biases: 2.5 biases: 4 biases: 4 biases: 5 biases: 3 } }';
+  const v3 = 'layer { name: "det" type: "Yolov3DetectionOutput" bottom: "h1" bottom: "h0" top: "det" yolov3_detection_output_param { num_classes: 4 num_box: 3 confidence_threshold: 0.3 nms_threshold: 0.45 biases: 10 biases: 14 biases: 23 biases: 27 biases: 37 biases: 58 biases: 81 biases: 82 biases: 135 biases: 169 biases: 344 biases: 319 mask: 3 mask: 4 mask: 5 mask: 0 mask: 1 mask: 2 anchors_scale: 4 anchors_scale: 2 mask_group_num: 2 } }';
+
+  async function detectsAt(net: Net, sizes: [number, number][]): Promise<void> {
+    const { conversion, session } = await anySizeSession(net, 'net');
+    for (const [h, w] of sizes) {
+      const data = random([1, 3, h, w], h * w);
+      const results = await session.run({ data: new ort.Tensor('float32', data.data, [...data.dims]) });
+      net.forward({ data });
+      const got = results[conversion.outputs.get('det')!];
+      expect(net.blobs.get('det')!.dims[2], `rows at ${h} x ${w}`).toBeGreaterThan(3);
+      expect(compareDetections(new Tensor([...got.dims], got.data as Float32Array), net.blobs.get('det')!, TOLERANCE), `at ${h} x ${w}`).toMatchObject({ pass: true });
+    }
+    await session.release();
+  }
+
+  it('YoloDetectionOutput on a square image: size-free at square sizes (the fork reads a square grid), at three', async () => {
+    const net = yoloNet([1, 3, 16, 16], v2, 1, 45);
+    await detectsAt(net, [[16, 16], [22, 22], [40, 40]]);
+    net.dispose();
+  });
+
+  it('Yolov3DetectionOutput, two heads (anchors in input pixels, anchors_scale per head), at three sizes, not square', async () => {
+    const net = yoloNet([1, 3, 16, 20], v3, 2, 27);
+    await detectsAt(net, [[16, 20], [23, 17], [36, 44]]);
+    net.dispose();
+  });
+});
+
 describe('OnnxSessions with anySize: one session for every size where the net allows it', () => {
   const sizes: [number, number][] = [[12, 12], [31, 47], [64, 50]];
 
