@@ -594,6 +594,79 @@ describe('size-free YOLO heads (eric612/MobileNet-YOLO): the grid and its diviso
   });
 });
 
+/**
+ * A detection head on an image: fmap an 8 x 8 / stride 8 pooling of it, each prediction a 3 x 3 Convolution of fmap
+ * (small weights) permuted to (N, H, W, C) and flattened, confidences softmaxed per prior over their `classes`, as the
+ * SSD forks' deploy nets make them; then the PriorBox and the DetectionOutputs of `tail`. `heads`: name -> [values a
+ * prior, classes to softmax over (0: none)].
+ */
+function detectionHead(prior: string, priorsPerCell: number, heads: Record<string, [number, number]>, tail: string): Net {
+  const weights: Record<string, Tensor[]> = {};
+  let text = input([2, 3, 32, 32]) + 'layer { name: "fmap" type: "Pooling" bottom: "data" top: "fmap" pooling_param { pool: AVE kernel_size: 8 stride: 8 } }\n';
+  for (const [[name, [values, classes]], i] of Object.entries(heads).map((e, i) => [e, i] as const)) {
+    const out = priorsPerCell * values;
+    weights[`${name}_c`] = [new Tensor([out, 3, 3, 3], random([out, 3, 3, 3], 10 + i).data.map((v) => v * 0.5)), random([out], 20 + i)];
+    text += `layer { name: "${name}_c" type: "Convolution" bottom: "fmap" top: "${name}_c" convolution_param { num_output: ${out} kernel_size: 3 pad: 1 } }
+      layer { name: "${name}_p" type: "Permute" bottom: "${name}_c" top: "${name}_p" permute_param { order: 0 order: 2 order: 3 order: 1 } }\n`;
+    text += classes
+      ? `layer { name: "${name}_r" type: "Reshape" bottom: "${name}_p" top: "${name}_r" reshape_param { shape { dim: 0 dim: -1 dim: ${classes} } } }
+         layer { name: "${name}_s" type: "Softmax" bottom: "${name}_r" top: "${name}_s" softmax_param { axis: 2 } }
+         layer { name: "${name}" type: "Flatten" bottom: "${name}_s" top: "${name}" }\n`
+      : `layer { name: "${name}" type: "Flatten" bottom: "${name}_p" top: "${name}" }\n`;
+  }
+  text += `layer { name: "prior" type: "PriorBox" bottom: "fmap" bottom: "data" top: "prior" prior_box_param { ${prior} } }\n` + tail;
+  return netFrom(text, weights);
+}
+
+/** The one size-free model and the native engine at each size: every detection output as sets, `rows` of them real. */
+async function detectionsAt(net: Net, sizes: [number, number][], rows: string[]): Promise<void> {
+  const { conversion, session } = await anySizeSession(net, 'net');
+  for (const [h, w] of sizes) {
+    const data = random([2, 3, h, w], h * w);
+    const results = await session.run({ data: new ort.Tensor('float32', data.data, [...data.dims]) });
+    net.forward({ data });
+    for (const [blob, name] of conversion.outputs) {
+      const got = results[name], want = net.blobs.get(blob)!;
+      if (rows.includes(blob)) expect(want.dims[2], `${blob}: rows at ${h} x ${w}`).toBeGreaterThan(4);
+      expect(compareDetections(new Tensor([...got.dims], got.data as Float32Array), want, TOLERANCE), `${blob} at ${h} x ${w}`).toMatchObject({ pass: true });
+    }
+  }
+  await session.release();
+}
+
+// The fork heads' DetectionOutputs (test/fixtures/refinedet and textboxespp/head, there on flat inputs, against the
+// forks' own Caffes), here on maps of an image: fmap 4 x 4, 5 x 7 and 8 x 6 cells.
+describe('RefineDet\'s and TextBoxes++\' DetectionOutputs size-free: one model at three sizes, against the native engine', () => {
+  const sizes: [number, number][] = [[32, 32], [40, 56], [64, 48]];
+
+  it('RefineDet (sfzhang15/RefineDet): ARM objectness and refined priors (5 bottoms), objectness only (4), CORNER, none kept', async () => {
+    const det = (name: string, bottoms: string, p: string) => `layer { name: "${name}" type: "DetectionOutput" bottom: "odm_loc" bottom: "odm_conf" bottom: "prior" ${bottoms} top: "${name}" detection_output_param { num_classes: 4 background_label_id: 0 ${p} } }\n`;
+    const five = 'bottom: "arm_conf" bottom: "arm_loc"';
+    const net = detectionHead('min_size: 8 max_size: 16 aspect_ratio: 2 flip: true clip: false variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2 step: 8 offset: 0.5', 4,
+      { odm_loc: [4, 0], odm_conf: [4, 4], arm_conf: [2, 2], arm_loc: [4, 0] },
+      det('det5', five, 'share_location: true nms_param { nms_threshold: 0.45 top_k: 40 } code_type: CENTER_SIZE keep_top_k: 30 confidence_threshold: 0.05') +
+      det('det5_os', five, 'objectness_score: 0.45 nms_param { nms_threshold: 0.5 top_k: 100 } code_type: CENTER_SIZE keep_top_k: 50 confidence_threshold: 0.02') +
+      det('det4', 'bottom: "arm_conf"', 'objectness_score: 0.3 nms_param { nms_threshold: 0.45 top_k: 40 } code_type: CENTER_SIZE keep_top_k: 30 confidence_threshold: 0.05') +
+      det('det5_corner', five, 'objectness_score: 0.2 nms_param { nms_threshold: 0.45 top_k: 40 } code_type: CORNER keep_top_k: 30 confidence_threshold: 0.05') +
+      det('det5_none', five, 'objectness_score: 1.5 nms_param { nms_threshold: 0.45 top_k: 40 } code_type: CENTER_SIZE confidence_threshold: 0.05'));
+    await detectionsAt(net, sizes, ['det5', 'det5_os', 'det4', 'det5_corner']);
+    net.dispose();
+  });
+
+  it('TextBoxes++ (MhLiao/TextBoxes_plusplus): quadrilaterals, its default, rotated boxes, unshared locations, none kept; denser priors', async () => {
+    const det = (name: string, loc: string, p: string) => `layer { name: "${name}" type: "DetectionOutput" bottom: "${loc}" bottom: "conf" bottom: "prior" top: "${name}" detection_output_param { num_classes: 3 background_label_id: 0 ${p} } }\n`;
+    const net = detectionHead('min_size: 8 max_size: 16 min_size: 12 max_size: 20 aspect_ratio: 2 aspect_ratio: 5 flip: false clip: false variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2 step: 8 offset: 0.5 denser_prior_boxes: true', 16,
+      { quad_loc: [12, 0], rbox_loc: [9, 0], quad_loc3: [36, 0], conf: [3, 3] },
+      det('det_quad', 'quad_loc', 'share_location: true use_polygon: true nms_param { nms_threshold: 0.45 top_k: 60 } code_type: CENTER_SIZE keep_top_k: 40 confidence_threshold: 0.05') +
+      det('det_default', 'quad_loc', 'nms_param { nms_threshold: 0.3 top_k: 100 } code_type: CENTER_SIZE confidence_threshold: 0.1') +
+      det('det_rbox', 'rbox_loc', 'use_polygon: false nms_param { nms_threshold: 0.45 top_k: 60 } code_type: CENTER_SIZE keep_top_k: 40 confidence_threshold: 0.05') +
+      det('det_unshared', 'quad_loc3', 'share_location: false use_polygon: true nms_param { nms_threshold: 0.45 top_k: 60 } code_type: CENTER_SIZE keep_top_k: 50 confidence_threshold: 0.05') +
+      det('det_none', 'quad_loc', 'use_polygon: true nms_param { nms_threshold: 0.45 top_k: 60 } code_type: CENTER_SIZE confidence_threshold: 1.5'));
+    await detectionsAt(net, sizes, ['det_quad', 'det_default', 'det_rbox', 'det_unshared']);
+    net.dispose();
+  });
+});
+
 describe('OnnxSessions with anySize: one session for every size where the net allows it', () => {
   const sizes: [number, number][] = [[12, 12], [31, 47], [64, 50]];
 
