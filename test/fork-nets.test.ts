@@ -7,6 +7,7 @@
 // MobileNet) and YOLOv3 nets against that fork's own Caffe, FaceBoxes (its densified PriorBox), TextBoxes++ (denser
 // PriorBox, quadrilateral DetectionOutput), TextBoxes (the textboxes dialect) and RCF (AutoCrop) against their own. Natively and through ONNX Runtime; detections as sets
 // (same image and label, IoU >= 0.99 or corners within 1e-4, outlines within 1e-4, scores within the tolerance).
+// And each net's `crema convert --any-size` verdict (any-size.json): the size-free ones run at two other sizes.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
