@@ -184,9 +184,12 @@ async function runsAtSizes(net: Net, man: Manifest, sizes: [number, number][]): 
   const detections = new Set(net.layers.filter((l) => DETECTION_TYPES.has(l.type)).flatMap((l) => l.tops));
   for (const [i, [h, w]] of sizes.entries()) {
     const dims = [man.shape[0], man.shape[1], h, w], x = new Tensor(dims, randomArray(sizeOf(dims), rng(h * w + i)));
-    const results = await session.run({ [man.input]: new ort.Tensor('float32', x.data, dims) });
+    // The other inputs as the manifest gives them; im_info (height, width, scale) the image's size, its scale.
+    const others = Object.entries(man.inputs ?? {}).map(([n, v]) => [n, new Tensor(net.shapes.get(n)!, Float32Array.from(n === 'im_info' ? [h, w, v[2]] : v))] as const);
+    const feeds = { [man.input]: x, ...Object.fromEntries(others) };
+    const results = await session.run(Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, new ort.Tensor('float32', t.data, [...t.dims])])));
     net.reshape({ [man.input]: dims });
-    net.forward({ [man.input]: x });
+    net.forward(feeds);
     for (const [blob, name] of conversion.outputs) {
       const want = net.blobs.get(blob)!, got = new Tensor([...results[name].dims], results[name].data as Float32Array);
       if (detections.has(blob)) {

@@ -659,6 +659,33 @@ describe('RefineDet\'s and TextBoxes++\' DetectionOutputs size-free: one model a
   });
 });
 
+/** Faster R-CNN's Proposal on its three inputs (the RPN's maps, im_info), `param` its proposal_param. */
+function proposalNet(param: string, [h, w]: [number, number]): Net {
+  return netFrom(input([1, 18, h, w], 'cls') + input([1, 36, h, w], 'deltas') + input([1, 3], 'im_info') +
+    `layer { name: "p" type: "Proposal" bottom: "cls" bottom: "deltas" bottom: "im_info" top: "rois" top: "scores" proposal_param { ${param} } }`);
+}
+
+describe("size-free Proposal (Faster R-CNN's, built in): its anchors over the map's Shape", () => {
+  it("py-faster-rcnn's anchors (on half pixels): one model, the same rois and scores as the native engine at three sizes", async () => {
+    const net = proposalNet('feat_stride: 16 base_size: 16 min_size: 16 pre_nms_topn: 300 post_nms_topn: 50 nms_thresh: 0.7', [8, 10]);
+    const model = await anySizeSession(net, 'net');
+    for (const [h, w] of [[8, 10], [11, 7], [14, 16]] as [number, number][]) {
+      const deltas = new Tensor([1, 36, h, w], random([1, 36, h, w], h * w).data.map((v) => v * 0.3));
+      await sameAtSize(net, model, { cls: new Tensor([1, 18, h, w], random([1, 18, h, w], h + w).data.map((v) => (v + 1) / 2)), deltas, im_info: new Tensor([1, 3], Float32Array.of(16 * h, 16 * w, 1)) });
+      expect(net.blobs.get('rois')!.dims[0], `rows at ${h} x ${w}`).toBeGreaterThan(10);
+    }
+    await model.session.release();
+    net.dispose();
+  });
+
+  it('anchors off the half pixels (scale 1.3): their constants kept, and the check names the layer', () => {
+    const net = proposalNet('feat_stride: 16 base_size: 16 min_size: 16 scale: 1.3 scale: 8 scale: 16 pre_nms_topn: 300 post_nms_topn: 50 nms_thresh: 0.7', [8, 10]);
+    expect(sizeDependence(net.graph, convertGraph(net.graph, { anySize: true }), reshaper(net), {})).toBe(
+      "layer 'p' (Proposal) builds the input's size in (its constant 'p/scores_shape' is [720] here, [1485] at cls [1, 18, 11, 15], deltas [1, 36, 11, 15])");
+    net.dispose();
+  });
+});
+
 describe('OnnxSessions with anySize: one session for every size where the net allows it', () => {
   const sizes: [number, number][] = [[12, 12], [31, 47], [64, 50]];
 
