@@ -1,7 +1,6 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
-import { type LayerContext, runtimeDims } from '../onnx/context.js';
-import { DataType } from '../onnx/proto.js';
+import { type LayerContext, runtimeDims, runtimePositions } from '../onnx/context.js';
 import { type Attr, int, ints } from '../onnx/builder.js';
 import { shapeString, sizeOf } from '../tensor.js';
 import { LayerError, type LayerType, expectCounts, keepRows, need } from './layer.js';
@@ -287,8 +286,7 @@ function anchorsOverShape(c: LayerContext, s: ProposalSettings): AnchorValues {
   const corner = (i: number, dims: number[]) => c.b.floats(`${n}/anchor_${i}`, Float32Array.from({ length: A }, (_, a) => anchors[4 * a + i]), dims);
   const hw = runtimeDims(c, c.bottom(0), 2, 4);
   const shifts = (axis: number, dims: number[], what: string) => {
-    const size = node('Squeeze', [node('Cast', [runtimeDims(c, c.bottom(0), axis, axis + 1)], `${what}_cells`, { to: int(DataType.FLOAT) }), c.b.int64s(`${n}/squeeze_axis`, [0])], `${what}_count`);
-    const cells = node('Range', [c.b.scalar(0), size, c.b.scalar(1)], `${what}_cell`);
+    const cells = runtimePositions(c, c.bottom(0), axis).positions;
     return node('Reshape', [node('Mul', [cells, c.b.scalar(s.featStride)], `${what}_shift_flat`), c.b.int64s(`${n}/${what}_shift_shape`, dims)], `${what}_shift`);
   };
   const everywhere = c.node('Concat', [hw, c.b.int64s(`${n}/anchor_count`, [A])], [c.tmp('grid_shape')], { axis: int(0) });

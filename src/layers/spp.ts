@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { int } from '../onnx/builder.js';
-import { type LayerContext, fail, reduce, runtimeDims } from '../onnx/context.js';
+import { type LayerContext, fail, reduce, runtimeDims, runtimePositions } from '../onnx/context.js';
 import { DataType } from '../onnx/proto.js';
 import { Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, expectCounts, need } from './layer.js';
@@ -147,13 +147,12 @@ function sppWindows(c: LayerContext, x: string, axis: number, bins: number, binD
   const kernel = c.node('Div', [c.node('Add', [size, c.b.int64s(`${n}/bins_less_one`, [bins - 1])], [c.tmp('size_up')]), c.b.int64s(`${n}/bins`, [bins])], [c.tmp('kernel')]);
   const spill = c.node('Sub', [c.node('Mul', [kernel, c.b.int64s(`${n}/bins`, [bins])], [c.tmp('covered')]), size], [c.tmp('spill')]);
   const pad = c.node('Div', [c.node('Add', [spill, c.b.int64s(`${n}/one`, [1])], [c.tmp('spill_one')]), c.b.int64s(`${n}/two`, [2])], [c.tmp('pad')]);
-  const [k, p, d] = [float(kernel, 'kernel_f'), float(pad, 'pad_f'), float(size, 'size_f')];
+  const [k, p] = [float(kernel, 'kernel_f'), float(pad, 'pad_f')];
   const index = c.b.floats(`${n}/bin_index`, Float32Array.from({ length: bins }, (_, j) => j), binDims);
   const start = c.node('Sub', [c.node('Mul', [index, k], [c.tmp('bin_at')]), p], [c.tmp('start')]);
   const end = c.node('Add', [start, k], [c.tmp('end')]);
-  const last = c.node('Squeeze', [d, c.b.int64s(`${n}/axis0`, [0])], [c.tmp('size_scalar')]);
-  const range = c.node('Range', [c.b.scalar(0), last, c.b.scalar(1)], [c.tmp('positions')]);
-  const r = c.node('Reshape', [range, c.b.int64s(`${n}/positions_shape`, positionDims)], [c.tmp('positions_shaped')]);
+  const { positions, size: d } = runtimePositions(c, x, axis);
+  const r = c.node('Reshape', [positions, c.b.int64s(`${n}/positions_shape`, positionDims)], [c.tmp('positions_shaped')]);
   const mask = c.node('And', [c.node('GreaterOrEqual', [r, start], [c.tmp('after_start')]), c.node('Less', [r, end], [c.tmp('before_end')])], [c.tmp('in_window')]);
   if (want === 'mask') return mask;
   const divisor = c.node('Sub', [c.node('Min', [end, c.node('Add', [d, p], [c.tmp('padded_end')])], [c.tmp('end_in_pad')]), start], [c.tmp('divisor')]);

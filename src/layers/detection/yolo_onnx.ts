@@ -1,6 +1,6 @@
 import { formatFloat32 } from '../../caffe/prototxt.js';
 import { int, ints } from '../../onnx/builder.js';
-import { type LayerContext, reduce, runtimeDims } from '../../onnx/context.js';
+import { type LayerContext, reduce, runtimeDims, runtimePositions } from '../../onnx/context.js';
 import { DataType } from '../../onnx/proto.js';
 import { sizeOf } from '../../tensor.js';
 import { readYolo2, readYolo3, yolo3Len } from '../yolo_detection_output.js';
@@ -74,8 +74,7 @@ function grid(c: LayerContext, height: number, width: number, t: number): [strin
 function runtimeGrid(c: LayerContext, t: number): [string, string] {
   const n = c.layer.name, hw = runtimeDims(c, c.bottom(t), 2, 4);
   const along = (i: number, form: number[], what: string) => {
-    const size = c.node('Squeeze', [c.node('Cast', [runtimeDims(c, c.bottom(t), 2 + i, 3 + i)], [c.tmp(`${what}_size${t}`)], { to: int(DataType.FLOAT) }), c.b.int64s(`${n}/axis0`, [0])], [c.tmp(`${what}_scalar${t}`)]);
-    const numbers = c.node('Range', [c.b.scalar(0), size, c.b.scalar(1)], [c.tmp(`${what}_numbers${t}`)]);
+    const numbers = runtimePositions(c, c.bottom(t), 2 + i).positions;
     const plane = c.node('Expand', [c.node('Reshape', [numbers, c.b.int64s(`${n}/${what}_form`, form)], [c.tmp(`${what}_form${t}`)]), hw], [c.tmp(`${what}_plane${t}`)]);
     return c.node('Reshape', [plane, c.b.int64s(`${n}/grid_shape`, [1, 1, 1, -1])], [c.tmp(`grid_${what}${t}`)]);
   };
