@@ -207,6 +207,7 @@ interface SpiedSession {
   model: string;
   external: { path: string; data: string; bytes: number; viewOfMore: boolean; shared: boolean }[];
   oneBuffer: boolean;
+  runs: unknown[];
 }
 
 /**
@@ -253,20 +254,21 @@ async function spyOnSessions(page: Page, ort: string): Promise<WebWorker> {
 }
 
 /**
- * The last spied session's last run again, in a session made from `model`'s bytes with the same options: each
- * result's values, the spied session's and the new one's.
+ * Spied session `index`'s last run again, in a session made from `model`'s bytes with the same options: each
+ * result's values, the spied session's and the new one's. (By index: the page may open another session, the blob
+ * view's, between the test's read of the sessions and this call.)
  */
-async function sessionFromBytes(worker: WebWorker, model: Uint8Array): Promise<[string, number[], number[]][]> {
-  return worker.evaluate(async (bytes) => {
+async function sessionFromBytes(worker: WebWorker, model: Uint8Array, index: number): Promise<[string, number[], number[]][]> {
+  return worker.evaluate(async (bytes, index) => {
     type Ort = typeof import('onnxruntime-web');
     type Run = { feeds: Record<string, InstanceType<Ort['Tensor']>>; fetches: string[]; results: Record<string, InstanceType<Ort['Tensor']>> };
     const g = globalThis as unknown as { spied: { options: object; runs: Run[] }[]; create: Ort['InferenceSession']['create'] };
-    const spied = g.spied.at(-1)!, { feeds, fetches, results } = spied.runs.at(-1)!;
+    const spied = g.spied[index], { feeds, fetches, results } = spied.runs.at(-1)!;
     const session = await g.create(Uint8Array.from(atob(bytes), (c) => c.charCodeAt(0)), spied.options);
     const again = await session.run(feeds, fetches);
     await session.release();
     return Object.keys(results).map((k) => [k, Array.from(results[k].data as Float32Array), Array.from(again[k].data as Float32Array)] as [string, number[], number[]]);
-  }, Buffer.from(model).toString('base64'));
+  }, Buffer.from(model).toString('base64'), index);
 }
 
 /** CIFAR-10 full and the cat, through the Node engine, as the README's classify command. */
@@ -405,7 +407,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await page.waitForFunction("cremaPage.top.length > 0 || document.getElementById('error').textContent");
       expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
       expect(await page.$eval('#top li', (e) => e.textContent)).toBe('0.5820 - "cat"');
-      const spied = await worker.evaluate(() => (globalThis as unknown as { spied: SpiedSession[] }).spied.map(({ model, external, oneBuffer }) => ({ model, external, oneBuffer })));
+      const spied = await worker.evaluate(() => (globalThis as unknown as { spied: SpiedSession[] }).spied.map(({ model, external, oneBuffer, runs }) => ({ model, external, oneBuffer, ran: runs.length > 0 })));
       // conv2's and conv3's weights (102,400 and 204,800 bytes): the tensors of EXTERNAL_ALIGN bytes or more
       const big = convertGraph(node.net.graph).model.graph.initializer.filter((t) => t.raw_data.length >= EXTERNAL_ALIGN);
       expect(big.map((t) => t.raw_data.length)).toEqual([102_400, 204_800]);
@@ -416,12 +418,12 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
         // into (it puts them in the kernels' memory only where that is shared), each its whole buffer
         expect([oneBuffer, external.map((e) => [e.viewOfMore, e.shared])]).toEqual([isolated, [[isolated, isolated], [isolated, isolated]]]);
       }
-      const { model, external } = spied.at(-1)!;
+      const index = spied.findLastIndex((r) => r.ran), { model, external } = spied[index];
       const outer = Buffer.from(model, 'base64');
       expect(outer.length).toBeLessThan(90_000); // CIFAR-10's 358,312 bytes of weights less the two moved
       const files = new Map(external.map((e) => [e.path, new Uint8Array(Buffer.from(e.data, 'base64'))]));
       const full = encodeModel(readBack(outer, (location) => files.get(location)!));
-      const outputs = await sessionFromBytes(worker, full);
+      const outputs = await sessionFromBytes(worker, full, index);
       expect(outputs.map(([name]) => name)).toContain('prob');
       for (const [name, viaExternal, viaBytes] of outputs) expect(viaExternal, name).toEqual(viaBytes);
       expect(agreement(outputs.find(([name]) => name === 'prob')![1], node.prob).rel).toBeLessThanOrEqual(1e-4);
