@@ -18,8 +18,9 @@ const LOWEST_FLOAT = -3.4028234663852886e38;
 export const eltwiseLayer: LayerType = {
   type: 'Eltwise',
   onnx: eltwiseToOnnx,
-  create(def: LayerParameter): Layer {
-    expectCounts(def, [2, Infinity], [1, 1]);
+  create(def: LayerParameter, _weights, net = {}): Layer {
+    // BVLC's Eltwise needs two bottoms; FlowNet 2.0's Caffe (the flownet dialect) takes one (its input scaling).
+    expectCounts(def, [net.dialect === 'flownet' ? 1 : 2, Infinity], [1, 1]);
     const p = paramsOf(def, 'eltwise_param');
     const op = p.operation as EltwiseOp;
     const bottomNames = def.bottom ?? [];
