@@ -31,7 +31,8 @@ interface Axis { a: number; start: number[]; filtered: number[][]; weights: numb
 function readResample(def: LayerParameter, bottoms: number): ResampleParam {
   const p = paramsOf<ResampleParam>(def, 'resample_param');
   need(def, p.type !== 'AREA', 'type AREA: the fork supports only NEAREST, LINEAR and CUBIC');
-  if (bottoms === 1) need(def, (p.width ?? 0) >= 1 && (p.height ?? 0) >= 1, () => `needs resample_param { width height } of at least 1, got ${p.width ?? 'none'} x ${p.height ?? 'none'}`);
+  const given = (def.resample_param ?? {}) as Partial<ResampleParam>;
+  if (bottoms === 1) need(def, (given.width ?? 0) >= 1 && (given.height ?? 0) >= 1, () => `needs resample_param { width height } of at least 1, got ${given.width ?? 'none'} x ${given.height ?? 'none'}`);
   return p;
 }
 
