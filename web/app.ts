@@ -186,7 +186,7 @@ async function loadNet(name: string, files: NetBytes | FacesBytes, labels: strin
   $<HTMLButtonElement>('run').disabled = true;
   await Promise.all(old.map((n) => n?.dispose()));
   const chosen = $<HTMLSelectElement>('dialect').value;
-  const dialect = chosen === 'yolo' || chosen === 'faceboxes' || chosen === 'textboxes' || chosen === 'hed' ? chosen : undefined;
+  const dialect = chosen === 'yolo' || chosen === 'faceboxes' || chosen === 'textboxes' || chosen === 'hed' || chosen === 'flownet' ? chosen : undefined;
   const lenient = $<HTMLInputElement>('lenient').checked;
   const dataShapes = dataShapesOf($<HTMLInputElement>('data-shape').value);
   const skipped: string[] = [];
