@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { buildGraph } from '../src/graph/graph.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
 import { declaredWeights } from '../src/layers/layer.js';
+import { readNpy } from '../src/util/npy.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
 import { runOnnx } from '../src/onnx/run.js';
@@ -208,6 +209,15 @@ describe('FlowWarp, ChannelNorm, Accum', () => {
     expect([...n.blobs.get('a')!.data]).toEqual([0, 1, 2, 2, 3, 4, 4, 5, 6]);
     const x = random([2, 2, 5, 7], 10);
     await expectBoth(net([2, 2, 5, 7], [2, 3, 20, 28]), { x, r: random([2, 3, 20, 28], 11) }, { a: forkAccum(x, 20, 28) });
+  });
+});
+
+describe('against OpenCV 4.5.1 dnn (fixtures/flownet/opencv: the layers it can read)', () => {
+  it('FlowWarp and Accum without have_reference (a 3 x 4 and a 7 x 9 bottom to 7 x 9) as OpenCV computes them', async () => {
+    const dir = path.join(import.meta.dirname, 'fixtures/flownet/opencv'), npy = (name: string) => readNpy(path.join(dir, `${name}.npy`));
+    const file = path.join(dir, 'net.prototxt');
+    const net = Net.fromNetParameter(upgradeNet(parsePrototxt(fs.readFileSync(file, 'utf8'), file) as NetParameter, file, []), new Map(), [], { dialect: 'flownet' });
+    await expectBoth(net, { img: npy('img'), flow: npy('flow'), small: npy('small') }, { warped: npy('warped'), accum: npy('accum') });
   });
 });
 
