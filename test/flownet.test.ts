@@ -221,6 +221,18 @@ describe('against OpenCV 4.5.1 dnn (fixtures/flownet/opencv: the layers it can r
   });
 });
 
+describe('the diagonal filler (FlowNet2\'s scale_conv1, in no caffemodel)', () => {
+  it('fills output n\'s kernel over input n with diag_val[n] (else 1) / the kernel area, with a note; natively and in ONNX Runtime', async () => {
+    const prototxt = `${input('x', [1, 3, 2, 2])} layer { name: "s" type: "Convolution" bottom: "x" top: "s" convolution_param { num_output: 3 kernel_size: 1
+      weight_filler { type: "diagonal" diag_val: 0.75 diag_val: 2 } bias_filler { type: "constant" value: 0.5 } } }`;
+    const net = await Net.load(prototxt, undefined, { threads: 1 });
+    expect(net.notes).toEqual(['no weights given: s takes the constant and diagonal fillers of the prototxt, as Caffe fills a layer the weights leave out']);
+    const x = random([1, 3, 2, 2], 15);
+    await expectBoth(net, { x }, { s: { dims: x.dims, data: x.data.map((v, i) => Math.fround(v * [0.75, 2, 1][Math.trunc(i / 4)]) + 0.5) } });
+    net.dispose();
+  });
+});
+
 describe('DataAugmentation at inference, and Eltwise with one bottom (the flownet dialect)', () => {
   const aug = (p: string) => `${input('x', [2, 3, 4, 5])} layer { name: "aug" type: "DataAugmentation" bottom: "x" top: "y" augmentation_param { ${p} } }`;
   it('subtracts the learnt mean per channel (blob 2) or per pixel (blob 1), or the prototxt\'s 3 means', async () => {
@@ -258,10 +270,13 @@ function syntheticWeights(net: NetParameter): Map<string, Tensor[]> {
   return weights;
 }
 
+/** The net with synthetic weights but none for scale_conv1, as the released caffemodels (its diagonal filler fills it). */
 const flownetNet = (name: string): Net => {
   const file = path.join(import.meta.dirname, 'fixtures/flownet', `${name}.prototxt`);
   const parsed = upgradeNet(parsePrototxt(fs.readFileSync(file, 'utf8'), file) as NetParameter, file, []);
-  return Net.fromNetParameter(parsed, syntheticWeights(parsed), [], { dialect: 'flownet' });
+  const weights = syntheticWeights(parsed);
+  weights.delete('scale_conv1');
+  return Net.fromNetParameter(parsed, weights, [], { dialect: 'flownet' });
 };
 const images = { img0: random([1, 3, 64, 96], 1, 255), img1: random([1, 3, 64, 96], 2, 255) };
 
@@ -273,6 +288,10 @@ describe('FlowNet2-S and FlowNet2 whole (deploy templates filled for 64 x 96 ima
     const blobs = [...forks, 'predict_flow_final'];
     const onnx = await runOnnx(net.graph, images, { threads: 2, outputs: blobs, opset: 17 });
     expect(net.blobs.get('predict_flow_final')!.dims).toEqual([1, 2, 64, 96]);
+    // scale_conv1's diagonal filler: x flow times 96 / 128 (SCALE_WIDTH), y flow times 64 / 64, no bias
+    const resized = net.blobs.get('predict_flow_resize')!.data, plane = 64 * 96;
+    expect([...net.params.get('scale_conv1')![0].data]).toEqual([0.75, 0, 0, 1]);
+    expect(relativeDifference(net.blobs.get('predict_flow_final')!.data, resized.map((v, i) => (i < plane ? Math.fround(v * 0.75) : v)))).toBe(0);
     for (const blob of blobs) expect(relativeDifference(net.blobs.get(blob)!.data, onnx.get(blob)!.data), blob).toBeLessThanOrEqual(TOLERANCE);
   }, 300_000);
   it('FlowNet2 (C, CS, CSS, SD and fusion): its fork layers\' tops against the fork\'s kernels restated on the blobs crema computed', () => {

@@ -234,11 +234,14 @@ function noteUnusedWeights(fileWeights: Map<string, Tensor[]>, net: NetParameter
   if (unused.length) notes.push(`${file}: weights file has layers the net does not use: ${listSome(unused)}`);
 }
 
+/** A layer whose weights the diagonal filler of FlowNet 2.0's Caffe gives (its deploy nets' scale_conv1). */
+const diagonalFilled = (l: LayerParameter): boolean => (l.convolution_param as { weight_filler?: { type?: string } } | undefined)?.weight_filler?.type === 'diagonal';
+
 function noteMissingWeights(net: NetParameter, used: Map<string, Tensor[]>, file: string | undefined, notes: string[]): void {
   const without = (net.layer ?? []).filter((l) => needsWeights(l) && !used.has(l.name));
   const filled = without.filter(constantFilled).map((l) => l.name), missing = without.filter((l) => !constantFilled(l)).map((l) => l.name);
   if (filled.length)
-    notes.push(`${file ?? 'no weights given'}: ${listSome(filled)} take${filled.length === 1 ? 's' : ''} the constant fillers of the prototxt, as Caffe fills a layer the weights leave out`);
+    notes.push(`${file ?? 'no weights given'}: ${listSome(filled)} take${filled.length === 1 ? 's' : ''} the ${without.some(diagonalFilled) ? 'constant and diagonal' : 'constant'} fillers of the prototxt, as Caffe fills a layer the weights leave out`);
   if (!missing.length) return;
   notes.push(file === undefined
     ? `no weights given: layers that need weights have none: ${listSome(missing)}`

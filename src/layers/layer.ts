@@ -93,7 +93,16 @@ export const declaredWeights = new WeakMap<LayerParameter, Shape[]>();
 /** The blobs (by index) a layer without weights took from its prototxt's constant fillers (graph.ts keeps them). */
 export const filledWeights = new WeakMap<LayerParameter, Tensor[]>();
 
-type Filler = { type?: string; value?: number };
+type Filler = { type?: string; value?: number; diag_val?: number[] };
+
+/** The filler the prototxt writes for a layer's blob ("bias", or its weights, scale or slope), if any. */
+function fillerOf(def: LayerParameter, what: string): Filler | undefined {
+  const p = def as unknown as Record<string, Record<string, Filler | undefined> | undefined>;
+  const bias = /(^|\s)bias$/.test(what) && def.type !== 'Bias'; // 'bias', 'the bias'; a Bias layer's own is its filler
+  return [p.convolution_param, p.inner_product_param, p.embed_param, p.scale_param, p.bias_param, p.prelu_param]
+    .map((params) => (bias ? params?.bias_filler : (params?.weight_filler ?? params?.filler)))
+    .find((x) => x !== undefined);
+}
 
 /**
  * The constant the prototxt's filler gives a layer's blob ("bias", or its weights, scale or slope), when the filler is
@@ -101,18 +110,31 @@ type Filler = { type?: string; value?: number };
  * random ones are no values of the net's own.
  */
 export function constantFiller(def: LayerParameter, what: string): number | undefined {
-  const p = def as unknown as Record<string, Record<string, Filler | undefined> | undefined>;
-  const bias = /(^|\s)bias$/.test(what) && def.type !== 'Bias'; // 'bias', 'the bias'; a Bias layer's own is its filler
-  const filler = [p.convolution_param, p.inner_product_param, p.embed_param, p.scale_param, p.bias_param, p.prelu_param]
-    .map((params) => (bias ? params?.bias_filler : (params?.weight_filler ?? params?.filler)))
-    .find((x) => x !== undefined);
+  const filler = fillerOf(def, what);
   if (!filler || (filler.type ?? 'constant') !== 'constant') return undefined;
   return filler.value ?? 0;
 }
 
 /**
- * Whether every blob the layer needs has a constant filler in its prototxt (then it runs without weights from the
- * file, as in Caffe): its weights (or scale, slopes), and its bias when it has one (bias_term: Convolution's,
+ * The values a deterministic filler of the prototxt gives a blob of `shape`: a constant, or the 'diagonal' filler of
+ * FlowNet 2.0's Caffe (lmb-freiburg/flownet2 filler.hpp DiagonalFiller; its deploy nets' scale_conv1, which no
+ * caffemodel holds): 0 but for output n's kernel over input n, diag_val[n] (else 1) / the kernel's area. Undefined
+ * for any other filler.
+ */
+function filledValues(def: LayerParameter, what: string, shape: Shape): Float32Array | undefined {
+  const filler = fillerOf(def, what), type = filler?.type ?? 'constant';
+  if (!filler || (type !== 'constant' && type !== 'diagonal')) return undefined;
+  const values = new Float32Array(sizeOf(shape));
+  if (type === 'constant') return values.fill(filler.value ?? 0);
+  const [num, channels, ...kernel] = shape.length >= 2 ? shape : [1, 1, ...shape], area = sizeOf(kernel);
+  for (let n = 0; n < num && n < channels; n++)
+    values.fill(Math.fround((filler.diag_val?.[n] ?? 1) / area), area * (channels * n + n), area * (channels * n + n + 1));
+  return values;
+}
+
+/**
+ * Whether every blob the layer needs has a constant filler in its prototxt, or FlowNet's diagonal one (then it runs
+ * without weights from the file, as in Caffe): its weights (or scale, slopes), and its bias when it has one (bias_term: Convolution's,
  * InnerProduct's and Embed's default true, Scale's false).
  */
 export function constantFilled(def: LayerParameter): boolean {
@@ -120,7 +142,11 @@ export function constantFilled(def: LayerParameter): boolean {
   const withBias = def.type === 'Scale' ? p.scale_param?.bias_term === true
     : ['PReLU', 'Bias', 'BatchNorm'].includes(def.type ?? '') ? false
     : (p.convolution_param ?? p.inner_product_param ?? p.embed_param)?.bias_term !== false;
-  return def.type !== 'BatchNorm' && constantFiller(def, 'weights') !== undefined && (!withBias || constantFiller(def, 'bias') !== undefined);
+  const filled = (what: string) => {
+    const filler = fillerOf(def, what);
+    return filler !== undefined && ['constant', 'diagonal'].includes(filler.type ?? 'constant');
+  };
+  return def.type !== 'BatchNorm' && filled('weights') && (!withBias || filled('bias'));
 }
 
 /**
@@ -137,10 +163,10 @@ export function expectWeight(def: LayerParameter, weights: Tensor[], index: numb
   if (!w && weights.length === 0) {
     // A layer the weights file leaves out: Caffe fills it from the prototxt's fillers. A constant one is the net's
     // own value (colorization's conv8_313_rh: 2.606), kept; any other stays missing, refused when the layer runs.
-    const value = constantFiller(def, what);
-    if (value === undefined) return Object.assign(Object.create(Tensor.prototype) as Tensor, { type: 'float32', dims: shape, data: new Float32Array(0) });
+    const values = filledValues(def, what, shape);
+    if (values === undefined) return Object.assign(Object.create(Tensor.prototype) as Tensor, { type: 'float32', dims: shape, data: new Float32Array(0) });
     const filled = filledWeights.get(def) ?? [];
-    filled[index] = new Tensor(shape, new Float32Array(sizeOf(shape)).fill(value));
+    filled[index] = new Tensor(shape, values);
     filledWeights.set(def, filled);
     return filled[index];
   }
