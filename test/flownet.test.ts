@@ -281,22 +281,23 @@ const flownetNet = (name: string): Net => {
 const images = { img0: random([1, 3, 64, 96], 1, 255), img1: random([1, 3, 64, 96], 2, 255) };
 
 describe('FlowNet2-S and FlowNet2 whole (deploy templates filled for 64 x 96 images, as run-flownet.py does)', () => {
-  it('FlowNet2-S: native against ONNX Runtime on the flow and every fork layer\'s top, synthetic weights', async () => {
-    const net = flownetNet('FlowNet2-S');
-    net.forward(images);
-    const forks = net.graph.layers.filter((l) => ['Resample', 'DataAugmentation'].includes(l.type)).flatMap((l) => l.tops);
-    const blobs = [...forks, 'predict_flow_final'];
-    const onnx = await runOnnx(net.graph, images, { threads: 2, outputs: blobs, opset: 17 });
-    expect(net.blobs.get('predict_flow_final')!.dims).toEqual([1, 2, 64, 96]);
-    // scale_conv1's diagonal filler: x flow times 96 / 128 (SCALE_WIDTH), y flow times 64 / 64, no bias
-    const resized = net.blobs.get('predict_flow_resize')!.data, plane = 64 * 96;
-    expect([...net.params.get('scale_conv1')![0].data]).toEqual([0.75, 0, 0, 1]);
-    expect(relativeDifference(net.blobs.get('predict_flow_final')!.data, resized.map((v, i) => (i < plane ? Math.fround(v * 0.75) : v)))).toBe(0);
-    for (const blob of blobs) expect(relativeDifference(net.blobs.get(blob)!.data, onnx.get(blob)!.data), blob).toBeLessThanOrEqual(TOLERANCE);
-  }, 300_000);
+  for (const name of ['FlowNet2-S', 'FlowNet2']) {
+    it(`${name}: native against ONNX Runtime on the flow and every fork layer's top, synthetic weights`, async () => {
+      const net = flownetNet(name);
+      net.forward(images);
+      const forks = net.graph.layers.filter((l) => ['Correlation', 'Resample', 'FlowWarp', 'ChannelNorm', 'Accum', 'DataAugmentation'].includes(l.type)).flatMap((l) => l.tops);
+      const blobs = [...new Set([...forks, 'conv1a', 'conv1b', 'predict_flow_final'])].filter((b) => net.graph.blobShapes.has(b)); // conv1a, b: FlowNet2's siamese conv1
+      const onnx = await runOnnx(net.graph, images, { threads: 2, outputs: blobs, opset: 17 });
+      expect(net.blobs.get('predict_flow_final')!.dims).toEqual([1, 2, 64, 96]);
+      // scale_conv1's diagonal filler: x flow times 96 / 128 (SCALE_WIDTH), y flow times 64 / 64, no bias
+      const resized = net.blobs.get('predict_flow_resize')!.data, plane = 64 * 96;
+      expect([...net.params.get('scale_conv1')![0].data]).toEqual([0.75, 0, 0, 1]);
+      expect(relativeDifference(net.blobs.get('predict_flow_final')!.data, resized.map((v, i) => (i < plane ? Math.fround(v * 0.75) : v)))).toBe(0);
+      for (const blob of blobs) expect(relativeDifference(net.blobs.get(blob)!.data, onnx.get(blob)!.data), blob).toBeLessThanOrEqual(TOLERANCE);
+    }, 300_000);
+  }
   it('FlowNet2 (C, CS, CSS, SD and fusion): its fork layers\' tops against the fork\'s kernels restated on the blobs crema computed', () => {
-    // Its first convolutions take both images with one set of weights (two bottoms), which crema's ONNX export
-    // refuses, so the referee is per layer here: each restated kernel fed the native bottoms.
+    // Each restated kernel fed the native bottoms (the whole net against ONNX Runtime: above).
     const net = flownetNet('FlowNet2');
     net.forward(images);
     const blob = (name: string) => net.blobs.get(name)!;
