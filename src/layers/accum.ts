@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { type Shape, shapeString } from '../tensor.js';
-import { type LayerContext, fail } from '../onnx/context.js';
+import type { LayerContext } from '../onnx/context.js';
 import { int } from '../onnx/builder.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 import { refuseInPlace } from './axes.js';
@@ -90,7 +90,6 @@ function upscale(src: Float32Array, [num, channels, height, width]: Shape, dst: 
 function accumToOnnx(c: LayerContext): void {
   const top = c.layer.topShapes[0], n = c.layer.name;
   const count = accumulated(c.layer.def, c.layer.bottomShapes.length);
-  if (c.anySize) fail(c, 'Accum converts at the size it was loaded at only (its top size is fixed there)');
   const sized = Array.from({ length: count }, (_, i) =>
     c.node('Resize', [c.bottom(i), '', '', c.b.int64s(`${n}/sizes${i}`, [...c.layer.bottomShapes[i].slice(0, 2), top[2], top[3]])], [count === 1 ? c.top(0) : c.tmp(`sized${i}`)],
       { mode: { string: 'linear' }, coordinate_transformation_mode: { string: 'align_corners' } }));

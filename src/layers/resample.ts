@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { type Shape, shapeString } from '../tensor.js';
-import { type LayerContext, fail } from '../onnx/context.js';
+import type { LayerContext } from '../onnx/context.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 import { refuseInPlace } from './axes.js';
 
@@ -131,7 +131,6 @@ function axisMatrix(axis: Axis, inSize: number, nearest: boolean): Float32Array 
  * constant matrices: X·Rxᵀ then Ry·(that). Equal to the kernel up to float rounding (the sums' order differs).
  */
 function resampleToOnnx(c: LayerContext): void {
-  if (c.anySize) fail(c, 'Resample converts at the size it was loaded at only (its weights are matrices of that size)');
   const def = c.layer.def, p = readResample(def, c.layer.bottomShapes.length), n = c.layer.name;
   const bottom = c.layer.bottomShapes[0], [, , outH, outW] = c.layer.topShapes[0];
   const taps = resampleTaps(def, p, bottom, outH, outW), nearest = p.type === 'NEAREST';
