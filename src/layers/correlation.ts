@@ -77,22 +77,28 @@ export const correlationLayer: LayerType = {
       forward([a, b], [top]) {
         const [num, channels, height, width] = a.dims, pw = width + 2 * g.pad, ph = height + 2 * g.pad;
         const ra = paddedChannelsLast(a.data, a.dims, g.pad), rb = paddedChannelsLast(b.data, b.dims, g.pad);
-        const lanes = new Float32Array(LANES), k = g.kernel, elems = f32(k * k * channels), y = top.data;
+        const k = g.kernel, cells = g.grid * g.grid, elems = f32(k * k * channels), y = top.data, plane = g.topH * g.topW;
+        const acc = new Float32Array(LANES);
         for (let n = 0; n < num; n++)
           for (let oy = 0; oy < g.topH; oy++)
             for (let ox = 0; ox < g.topW; ox++) {
               const x1 = ox * g.stride1 + g.maxDisp, y1 = oy * g.stride1 + g.maxDisp;
-              for (let tc = 0; tc < g.grid * g.grid; tc++) {
+              for (let tc = 0; tc < cells; tc++) {
                 const x2 = x1 + ((tc % g.grid) - g.radius) * g.stride2, y2 = y1 + (Math.trunc(tc / g.grid) - g.radius) * g.stride2;
-                lanes.fill(0);
+                // Lane l's sum (a Float32Array entry: each add rounded to float) takes channels l, l + 32, ... of each
+                // patch pixel in the kernel's order; then the lanes are added in order.
+                acc.fill(0);
                 for (let j = 0; j < k; j++)
                   for (let i = 0; i < k; i++) {
                     const o1 = ((n * ph + y1 + j) * pw + x1 + i) * channels, o2 = ((n * ph + y2 + j) * pw + x2 + i) * channels;
-                    for (let ch = 0; ch < channels; ch++) lanes[ch % LANES] += f32(ra[o1 + ch] * rb[o2 + ch]);
+                    for (let base = 0; base < channels; base += LANES) {
+                      const end = Math.min(LANES, channels - base), p1 = o1 + base, p2 = o2 + base;
+                      for (let l = 0; l < end; l++) acc[l] += f32(ra[p1 + l] * rb[p2 + l]);
+                    }
                   }
                 let total = 0;
-                for (let l = 0; l < LANES; l++) total = f32(total + lanes[l]);
-                y[((n * g.grid * g.grid + tc) * g.topH + oy) * g.topW + ox] = f32(total / elems);
+                for (let l = 0; l < LANES; l++) total = f32(total + acc[l]);
+                y[(n * cells + tc) * plane + oy * g.topW + ox] = f32(total / elems);
               }
             }
       },
