@@ -132,6 +132,15 @@ describe('Correlation (FlowNet-C)', () => {
     expect(top.data[5 * 9 + 0]).toBe(8); // (o, p) = (+1, 0) at (0, 0): a(0,0)·b(1,0) = 1·8
     expect(top.data[0 * 9 + 0]).toBe(0); // (-1, -1) at (0, 0) reads the padding
   });
+  it('adds each product into its lane by a fused multiply-add, as nvcc compiles CorrelateData (by hand: 33 channels)', () => {
+    // Lane 0 takes channels 0 and 32: 1 · -(1 + 2^-22), then (1 + 2^-23)^2 = 1 + 2^-22 + 2^-46. Rounding the second
+    // product first (no fusing) leaves 0; fused, 2^-46 survives, divided by the 33 channels.
+    const a = new Float32Array(33), b = new Float32Array(33);
+    [a[0], b[0], a[32], b[32]] = [1, -(1 + 2 ** -22), 1 + 2 ** -23, 1 + 2 ** -23];
+    const n = net([1, 33, 1, 1], 'kernel_size: 1 max_displacement: 0');
+    n.forward({ a: new Tensor([1, 33, 1, 1], a), b: new Tensor([1, 33, 1, 1], b) });
+    expect(n.blobs.get('corr')!.data[0]).toBe(Math.fround(2 ** -46 / 33));
+  });
   it('FlowNet-C\'s settings (pad 20, max 20, stride_2 2) and kernel 3 / stride_1 2, against CorrelateData', async () => {
     for (const [dims, p, args] of [
       [[2, 40, 6, 8], 'pad: 20 kernel_size: 1 max_displacement: 20 stride_1: 1 stride_2: 2', [20, 1, 20, 1, 2]],

@@ -40,8 +40,9 @@ function accumShape(def: LayerParameter, bottoms: Shape[]): Shape {
 /**
  * Accum (lmb-freiburg/flownet2): its bottoms resized to one size and stacked along the channels; with
  * accum_param.have_reference the last bottom only gives that size (FlowNet2: the flow at a quarter size up to the
- * image's). Restated from accum_layer.cu's UpscaleFeatures (the .cu is what ran): bilinear with the corners aligned,
- * x = w / (W_top - 1) * (W_bottom - 1) in float, the four samples summed TL, BR, BL, TR. The kernel reads the next
+ * image's). Restated from accum_layer.cpp's Forward_cpu (the .cu's UpscaleFeatures is the same loop, its multiply-adds
+ * fused by nvcc: an ulp apart): bilinear with the corners aligned, x = w / (W_top - 1) * (W_bottom - 1) in float, the
+ * four samples summed TL, BR, BL, TR. The kernel reads the next
  * row's first value (and at the last pixel one past the blob) with weight 0; crema reads the last value there.
  */
 export const accumLayer: LayerType = {

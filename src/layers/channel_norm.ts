@@ -7,8 +7,8 @@ const f32 = Math.fround;
 
 /**
  * ChannelNorm (lmb-freiburg/flownet2): each pixel's L2 norm over the channels, a (N, 1, H, W) top (FlowNet2's
- * brightness error and flow magnitude). Restated from channel_norm_layer.cu's NormForward: the squares summed in
- * float in channel order from 0, then sqrt.
+ * brightness error and flow magnitude). Restated from channel_norm_layer.cpp's Forward_cpu (the .cu's NormForward
+ * is the same loop, its multiply-adds fused by nvcc): the squares summed in float in channel order from 0, then sqrt.
  */
 export const channelNormLayer: LayerType = {
   type: 'ChannelNorm',

@@ -5,6 +5,7 @@ import { type LayerContext, reduce } from '../onnx/context.js';
 import { int, ints } from '../onnx/builder.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 import { refuseInPlace } from './axes.js';
+import { fmaf } from '../util/round.js';
 
 const f32 = Math.fround;
 /** The fork's CorrelateData runs one warp of 32 threads a pixel; each sums every 32nd channel, then lane 0 adds them. */
@@ -59,7 +60,8 @@ function paddedChannelsLast(x: Float32Array, [num, channels, height, width]: Sha
  * a kernel_size^2 patch and the channels of bottom 0 times bottom 1 shifted by (o, p)·stride_2, both zero-padded by
  * pad; the patch's top-left corner at top (x, y)·stride_1 + max_displacement of the padded bottoms. Restated from
  * correlation_layer.cu's CorrelateData (the layer has no CPU forward): 32 partial sums, lane k over the channels
- * k, k + 32, ... of each patch pixel in turn, added in lane order, divided by kernel_size^2 · channels, in float.
+ * k, k + 32, ... of each patch pixel in turn (each product added by a fused multiply-add, as nvcc compiles
+ * sum += a * b), added in lane order, divided by kernel_size^2 · channels, in float.
  * SUBTRACT (and Correlation1D) crema refuses.
  */
 export const correlationLayer: LayerType = {
@@ -85,7 +87,7 @@ export const correlationLayer: LayerType = {
               const x1 = ox * g.stride1 + g.maxDisp, y1 = oy * g.stride1 + g.maxDisp;
               for (let tc = 0; tc < cells; tc++) {
                 const x2 = x1 + ((tc % g.grid) - g.radius) * g.stride2, y2 = y1 + (Math.trunc(tc / g.grid) - g.radius) * g.stride2;
-                // Lane l's sum (a Float32Array entry: each add rounded to float) takes channels l, l + 32, ... of each
+                // Lane l's sum takes channels l, l + 32, ... of each
                 // patch pixel in the kernel's order; then the lanes are added in order.
                 acc.fill(0);
                 for (let j = 0; j < k; j++)
@@ -93,7 +95,7 @@ export const correlationLayer: LayerType = {
                     const o1 = ((n * ph + y1 + j) * pw + x1 + i) * channels, o2 = ((n * ph + y2 + j) * pw + x2 + i) * channels;
                     for (let base = 0; base < channels; base += LANES) {
                       const end = Math.min(LANES, channels - base), p1 = o1 + base, p2 = o2 + base;
-                      for (let l = 0; l < end; l++) acc[l] += f32(ra[p1 + l] * rb[p2 + l]);
+                      for (let l = 0; l < end; l++) acc[l] = fmaf(ra[p1 + l], rb[p2 + l], acc[l]);
                     }
                   }
                 let total = 0;

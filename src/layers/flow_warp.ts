@@ -24,8 +24,8 @@ function flowWarpShape(def: LayerParameter, [image, flow]: Shape[]): Shape {
  * FlowWarp (lmb-freiburg/flownet2): the image (bottom 0) sampled at each pixel moved by the flow (bottom 1: x, y),
  * bilinearly; where the moved point (x + fx, y + fy) is off [0, W) x [0, H) the top is flow_warp_param's fill_value
  * (0, or NaN). The right and bottom neighbours are clamped to the last column and row. Restated from
- * flow_warp_layer.cu (the .cpp's loop is the same arithmetic): the four corner weights, then their sum in the order
- * TL, TR, BL, BR, in float.
+ * flow_warp_layer.cpp's Forward_cpu (the .cu's kernel computes the same, its multiply-adds fused by nvcc: an ulp
+ * apart): the four corner weights, then their sum in the order TL, TR, BL, BR, in float.
  */
 export const flowWarpLayer: LayerType = {
   type: 'FlowWarp',

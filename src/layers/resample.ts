@@ -4,6 +4,8 @@ import { type Shape, shapeString } from '../tensor.js';
 import type { LayerContext } from '../onnx/context.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 import { refuseInPlace } from './axes.js';
+import { cRound } from './roi_pooling.js';
+import { fmaf } from '../util/round.js';
 
 const f32 = Math.fround;
 
@@ -14,13 +16,11 @@ interface ResampleParam {
   antialias: boolean;
 }
 
-/** CUDA's round(): halves away from zero (Math.round takes -0.5 to -0). */
-const roundHalfAway = (v: number): number => Math.sign(v) * Math.round(Math.abs(v));
 
 const bicubic = (v: number): number => {
   const x = Math.abs(v);
-  if (x <= 1) return f32(f32(f32(x * x) * f32(f32(1.5 * x) - 2.5)) + 1);
-  if (x < 2) return f32(f32(x * f32(f32(x * f32(f32(-0.5 * x) + 2.5)) - 4)) + 2);
+  if (x <= 1) return fmaf(f32(x * x), fmaf(1.5, x, -2.5), 1);
+  if (x < 2) return fmaf(x, fmaf(x, fmaf(-0.5, x, 2.5), -4), 2);
   return 0;
 };
 const triangle = (x: number): number => (x >= -1 && x < 0 ? f32(x + 1) : x >= 0 && x <= 1 ? f32(1 - x) : 0);
@@ -46,7 +46,7 @@ function axisTaps(def: LayerParameter, p: ResampleParam, inSize: number, outSize
   const a = antialias ? f32(1 / f) : 1, kernel = p.type === 'CUBIC' ? 4 : 2, filter = p.type === 'CUBIC' ? bicubic : triangle;
   const radius = f < 1 ? 2 : Math.ceil(f32(kernel / a));
   for (let o = 0; o < outSize; o++) {
-    const pos = f32(f32(f32(o * f) + f32(g / 2)) - 0.5), round = roundHalfAway(pos);
+    const pos = f32(fmaf(o, f, f32(g / 2)) - 0.5), round = cRound(pos);
     nearest.push(round);
     const from = Math.max(round - radius, 0), to = Math.min(round + radius, inSize - 1), v: number[] = [];
     for (let i = from; i <= to; i++) v.push(filter(f32(a * f32(pos - i))));
@@ -68,8 +68,9 @@ function resampleTaps(def: LayerParameter, p: ResampleParam, [, , inH, inW]: Sha
  * Resample (lmb-freiburg/flownet2): resizes to resample_param's width x height (or bottom 1's size). LINEAR and
  * CUBIC weigh the input pixels round(in) ± r by a triangle or bicubic filter, widened by the ratio when downsampling
  * with antialias (FlowNet2's last layer, to the image's size), and divide by the weights' sum; NEAREST takes
- * round(in). Restated from resample_layer.cu (the layer has no CPU forward), its float arithmetic and its quirk
- * kept: the half-pixel offset of x uses the height's ratio and that of y the width's.
+ * round(in). Restated from resample_layer.cu (the layer has no CPU forward), its float arithmetic (each a·b + c
+ * the fused multiply-add nvcc makes of it) and its quirk kept: the half-pixel offset of x uses the height's ratio and
+ * that of y the width's.
  */
 export const resampleLayer: LayerType = {
   type: 'Resample',
@@ -102,7 +103,7 @@ export const resampleLayer: LayerType = {
                 const row = src + (y0 + j) * inW + x0;
                 for (let i = 0; i < wx.length; i++) {
                   const w = f32(f32(wx[i] * ay) * fy[j]);
-                  sum = f32(sum + f32(w * x[row + i]));
+                  sum = fmaf(w, x[row + i], sum);
                   wsum = f32(wsum + w);
                 }
               }
