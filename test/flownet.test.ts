@@ -16,32 +16,11 @@ import type { NetParameter } from '../src/caffe/types.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor, sizeOf } from '../src/tensor.js';
-import { randomArray, rng } from './helpers/compute.js';
+import { type Expected, expectBoth, input, netOf, random } from './helpers/fork-layers.js';
 import { TOLERANCE, relativeDifference } from './helpers/reference.js';
 
-type Expected = { dims: readonly number[]; data: ArrayLike<number> };
-
-function netOf(layers: string, weights: Record<string, Tensor[]> = {}): Net {
-  return Net.fromNetParameter(parsePrototxt(layers, 'flownet.prototxt') as NetParameter, new Map(Object.entries(weights)), [], { dialect: 'flownet' });
-}
-
-/** Runs the net natively and through ONNX Runtime; every expected blob must match both. */
-async function expectBoth(net: Net, inputs: Record<string, Tensor>, expected: Record<string, Expected>): Promise<void> {
-  net.forward(inputs);
-  const native = Object.fromEntries(net.blobs);
-  const onnx = await runOnnx(net.graph, inputs, { threads: 1, outputs: Object.keys(expected), opset: 17 });
-  for (const [blob, want] of Object.entries(expected)) {
-    expect(native[blob].dims, `${blob} shape`).toEqual(want.dims);
-    expect(relativeDifference(native[blob].data, want.data), `${blob} native`).toBeLessThanOrEqual(TOLERANCE);
-    const o = onnx.get(blob)!;
-    expect(o.dims, `${blob} ONNX shape`).toEqual(want.dims);
-    expect(relativeDifference(o.data, want.data), `${blob} ONNX`).toBeLessThanOrEqual(TOLERANCE);
-  }
-}
-
-const input = (name: string, dims: readonly number[]) => `layer { name: "${name}" type: "Input" top: "${name}" input_param { shape { ${dims.map((d) => `dim: ${d}`).join(' ')} } } }`;
-const random = (dims: readonly number[], seed: number, amp = 1) => new Tensor(dims, randomArray(sizeOf(dims), rng(seed)).map((v) => v * amp));
-const layerError = (prototxt: string) => () => netOf(prototxt);
+const flownet = (layers: string, weights: Record<string, Tensor[]> = {}) => netOf(layers, weights, 'flownet');
+const layerError = (prototxt: string) => () => flownet(prototxt);
 
 /** CorrelateData restated: zero padding, patch top-left at (x, y)·stride_1 + max_displacement, mean over k·k·C. */
 function forkCorrelation(a: Tensor, b: Tensor, pad: number, k: number, md: number, s1: number, s2: number): Expected {
@@ -121,7 +100,7 @@ function forkAccum(x: Tensor, th: number, tw: number): Expected {
 }
 
 describe('Correlation (FlowNet-C)', () => {
-  const net = (dims: number[], p: string) => netOf(`${input('a', dims)} ${input('b', dims)} layer { name: "corr" type: "Correlation" bottom: "a" bottom: "b" top: "corr" correlation_param { ${p} } }`);
+  const net = (dims: number[], p: string) => flownet(`${input('a', dims)} ${input('b', dims)} layer { name: "corr" type: "Correlation" bottom: "a" bottom: "b" top: "corr" correlation_param { ${p} } }`);
   it('one channel, 3 x 3, max_displacement 1, pad 1: channel p·3 + o is a(x, y)·b(x + o - 1, y + p - 1) (by hand)', async () => {
     const a = new Tensor([1, 1, 3, 3], Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9])), b = new Tensor([1, 1, 3, 3], Float32Array.from([9, 8, 7, 6, 5, 4, 3, 2, 1]));
     const n = net([1, 1, 3, 3], 'pad: 1 kernel_size: 1 max_displacement: 1');
@@ -164,7 +143,7 @@ describe('Correlation (FlowNet-C)', () => {
 });
 
 describe('Resample', () => {
-  const net = (dims: number[], p: string) => netOf(`${input('x', dims)} layer { name: "r" type: "Resample" bottom: "x" top: "r" resample_param { ${p} } }`);
+  const net = (dims: number[], p: string) => flownet(`${input('x', dims)} layer { name: "r" type: "Resample" bottom: "x" top: "r" resample_param { ${p} } }`);
   it('LINEAR 2 x 2 to 4 x 4 by hand (upsampling: no antialias), the corners the inputs', async () => {
     const x = new Tensor([1, 1, 2, 2], Float32Array.from([0, 4, 8, 12]));
     const n = net([1, 1, 2, 2], 'width: 4 height: 4 type: LINEAR');
@@ -184,7 +163,7 @@ describe('Resample', () => {
   });
   it('takes its size from bottom 1; refuses AREA and a missing size', async () => {
     const x = random([1, 2, 6, 6], 4);
-    await expectBoth(netOf(`${input('x', [1, 2, 6, 6])} ${input('s', [1, 1, 3, 4])} layer { name: "r" type: "Resample" bottom: "x" bottom: "s" top: "r" }`), { x, s: random([1, 1, 3, 4], 5) }, { r: forkResample(x, 3, 4, 'LINEAR') });
+    await expectBoth(flownet(`${input('x', [1, 2, 6, 6])} ${input('s', [1, 1, 3, 4])} layer { name: "r" type: "Resample" bottom: "x" bottom: "s" top: "r" }`), { x, s: random([1, 1, 3, 4], 5) }, { r: forkResample(x, 3, 4, 'LINEAR') });
     expect(layerError(`${input('x', [1, 1, 4, 4])} layer { name: "r" type: "Resample" bottom: "x" top: "r" resample_param { width: 2 height: 2 type: AREA } }`))
       .toThrow("layer 'r' (Resample): type AREA: the fork supports only NEAREST, LINEAR and CUBIC");
     expect(layerError(`${input('x', [1, 1, 4, 4])} layer { name: "r" type: "Resample" bottom: "x" top: "r" resample_param { width: 2 } }`))
@@ -195,7 +174,7 @@ describe('Resample', () => {
 describe('FlowWarp, ChannelNorm, Accum', () => {
   it('FlowWarp: a flow of (1, 0) moves the image a pixel left, off the image 0 (by hand); random flows against the fork\'s loop', async () => {
     const img = new Tensor([1, 1, 2, 3], Float32Array.from([1, 2, 3, 4, 5, 6])), flow = new Tensor([1, 2, 2, 3], Float32Array.from([1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]));
-    const net = (dims: number[]) => netOf(`${input('i', dims)} ${input('f', [dims[0], 2, dims[2], dims[3]])} layer { name: "w" type: "FlowWarp" bottom: "i" bottom: "f" top: "w" }`);
+    const net = (dims: number[]) => flownet(`${input('i', dims)} ${input('f', [dims[0], 2, dims[2], dims[3]])} layer { name: "w" type: "FlowWarp" bottom: "i" bottom: "f" top: "w" }`);
     const n = net([1, 1, 2, 3]);
     n.forward({ i: img, f: flow });
     expect([...n.blobs.get('w')!.data]).toEqual([2, 3, 0, 5, 6, 0]);
@@ -205,14 +184,14 @@ describe('FlowWarp, ChannelNorm, Accum', () => {
   it('ChannelNorm: (3, 4) gives 5 (by hand); random against NormForward', async () => {
     const x = random([2, 3, 4, 5], 8), want = new Float32Array(2 * 20);
     for (let n = 0; n < 2; n++) for (let i = 0; i < 20; i++) want[n * 20 + i] = Math.hypot(...[0, 1, 2].map((c) => x.data[(n * 3 + c) * 20 + i]));
-    const net = (dims: number[]) => netOf(`${input('x', dims)} layer { name: "n" type: "ChannelNorm" bottom: "x" top: "n" }`);
+    const net = (dims: number[]) => flownet(`${input('x', dims)} layer { name: "n" type: "ChannelNorm" bottom: "x" top: "n" }`);
     const n = net([1, 2, 1, 1]);
     n.forward({ x: new Tensor([1, 2, 1, 1], Float32Array.of(3, 4)) });
     expect(n.blobs.get('n')!.data[0]).toBe(5);
     await expectBoth(net([2, 3, 4, 5]), { x }, { n: { dims: [2, 1, 4, 5], data: want } });
   });
   it('Accum with have_reference: the flow resized to the reference\'s size, corners aligned (2 x 2 to 3 x 3 by hand); random against UpscaleFeatures', async () => {
-    const net = (dims: number[], ref: number[]) => netOf(`${input('x', dims)} ${input('r', ref)} layer { name: "a" type: "Accum" bottom: "x" bottom: "r" top: "a" accum_param { have_reference: true } }`);
+    const net = (dims: number[], ref: number[]) => flownet(`${input('x', dims)} ${input('r', ref)} layer { name: "a" type: "Accum" bottom: "x" bottom: "r" top: "a" accum_param { have_reference: true } }`);
     const n = net([1, 1, 2, 2], [1, 3, 3, 3]);
     n.forward({ x: new Tensor([1, 1, 2, 2], Float32Array.of(0, 2, 4, 6)), r: random([1, 3, 3, 3], 9) });
     expect([...n.blobs.get('a')!.data]).toEqual([0, 1, 2, 2, 3, 4, 4, 5, 6]);
@@ -248,13 +227,13 @@ describe('DataAugmentation at inference, and Eltwise with one bottom (the flowne
     const x = random([2, 3, 4, 5], 12), perPixel = random([1, 3, 4, 5], 13), perChannel = new Tensor([1, 3, 1, 1], Float32Array.of(0.25, -0.5, 1));
     const blobs = [new Tensor([1, 1, 1, 1], Float32Array.of(5000)), perPixel, perChannel];
     const minus = (m: (i: number) => number) => ({ dims: x.dims, data: x.data.map((v, i) => v - m(i)) });
-    await expectBoth(netOf(aug('recompute_mean: 1000 mean_per_pixel: false'), { aug: blobs }), { x }, { y: minus((i) => perChannel.data[Math.trunc((i % 60) / 20)]) });
-    await expectBoth(netOf(aug('recompute_mean: 1000'), { aug: blobs }), { x }, { y: minus((i) => perPixel.data[i % 60]) });
-    await expectBoth(netOf(aug('mean: 0.25 mean: -0.5 mean: 1 mean_per_pixel: false')), { x }, { y: minus((i) => perChannel.data[Math.trunc((i % 60) / 20)]) });
+    await expectBoth(flownet(aug('recompute_mean: 1000 mean_per_pixel: false'), { aug: blobs }), { x }, { y: minus((i) => perChannel.data[Math.trunc((i % 60) / 20)]) });
+    await expectBoth(flownet(aug('recompute_mean: 1000'), { aug: blobs }), { x }, { y: minus((i) => perPixel.data[i % 60]) });
+    await expectBoth(flownet(aug('mean: 0.25 mean: -0.5 mean: 1 mean_per_pixel: false')), { x }, { y: minus((i) => perChannel.data[Math.trunc((i % 60) / 20)]) });
   });
   it('refuses a mean still being computed, and training\'s crops, in one line', () => {
     const blobs = [new Tensor([1, 1, 1, 1], Float32Array.of(10)), random([1, 3, 4, 5], 1), random([1, 3, 1, 1], 2)];
-    expect(() => netOf(aug('recompute_mean: 1000 mean_per_pixel: false'), { aug: blobs })).toThrow(
+    expect(() => flownet(aug('recompute_mean: 1000 mean_per_pixel: false'), { aug: blobs })).toThrow(
       "layer 'aug' (DataAugmentation): its iteration count 10 (blob 0) is below recompute_mean 1000: the fork would still fold each batch into its mean");
     expect(layerError(aug('crop_width: 4 crop_height: 4'))).toThrow(
       "layer 'aug' (DataAugmentation): crop_width and crop_height turn on the random crops and colour changes of training: crema runs the layer at inference only (no crop)");
@@ -262,7 +241,7 @@ describe('DataAugmentation at inference, and Eltwise with one bottom (the flowne
   it('Eltwise SUM of one bottom is coeff · x in the flownet dialect; BVLC\'s needs two', async () => {
     const prototxt = `${input('x', [1, 3, 2, 2])} layer { name: "s" type: "Eltwise" bottom: "x" top: "s" eltwise_param { operation: SUM coeff: 0.00392156862745098 } }`;
     const x = random([1, 3, 2, 2], 14, 255);
-    await expectBoth(netOf(prototxt), { x }, { s: { dims: x.dims, data: x.data.map((v) => Math.fround(v * Math.fround(0.00392156862745098))) } });
+    await expectBoth(flownet(prototxt), { x }, { s: { dims: x.dims, data: x.data.map((v) => Math.fround(v * Math.fround(0.00392156862745098))) } });
     expect(() => Net.fromNetParameter(parsePrototxt(prototxt, 'bvlc.prototxt') as NetParameter)).toThrow("layer 's' (Eltwise): takes at least 2 bottom(s), got 1");
     expect(layerError(prototxt.replace("SUM coeff: 0.00392156862745098", "MAX"))).toThrow("layer 's' (Eltwise): MAX of one bottom: the fork reads a second (only SUM takes one)");
   });
