@@ -17,6 +17,7 @@ import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor, sizeOf } from '../src/tensor.js';
 import { type Expected, expectBoth, input, netOf, random } from './helpers/fork-layers.js';
+import { len, packedFloats, str, uint, varint } from './helpers/wire.js';
 import { TOLERANCE, relativeDifference } from './helpers/reference.js';
 
 const flownet = (layers: string, weights: Record<string, Tensor[]> = {}) => netOf(layers, weights, 'flownet');
@@ -217,6 +218,31 @@ describe('the diagonal filler (FlowNet2\'s scale_conv1, in no caffemodel)', () =
     expect(net.notes).toEqual(['no weights given: s takes the constant and diagonal fillers of the prototxt, as Caffe fills a layer the weights leave out']);
     const x = random([1, 3, 2, 2], 15);
     await expectBoth(net, { x }, { s: { dims: x.dims, data: x.data.map((v, i) => Math.fround(v * [0.75, 2, 1][Math.trunc(i / 4)]) + 0.5) } });
+    net.dispose();
+  });
+});
+
+describe("a caffemodel of FlowNet 2.0's Caffe: its layer parameters at its field numbers", () => {
+  it('still gives its blobs: augmentation_param at 149, correlation_param at 150, resample_param at 155 (eric612\'s and cascade-rcnn\'s here)', async () => {
+    const blob = (dims: number[], values: number[]) => len(7, [...len(7, len(1, dims.flatMap((d) => varint(d)))), ...packedFloats(5, values)]);
+    const layer = (name: string, type: string, ...rest: number[][]) => len(100, [...str(1, name), ...str(2, type), ...rest.flat()]);
+    const mean = [0.25, -0.5, 1];
+    const caffemodel = Uint8Array.from([
+      ...str(1, 'flownet'),
+      ...layer('aug', 'DataAugmentation', len(149, [...uint(4, 1), ...uint(5, 1000), ...uint(7, 0), ...len(10, [...str(1, 'bernoulli'), ...uint(2, 0)])]),
+        blob([1, 1, 1, 1], [5000]), blob([1, 3, 2, 2], Array(12).fill(9)), blob([1, 3, 1, 1], mean)),
+      ...layer('corr', 'Correlation', len(150, [...uint(2, 1), ...uint(3, 1), ...uint(4, 1), ...uint(5, 1), ...uint(6, 1)])),
+      ...layer('r', 'Resample', len(155, [...uint(1, 4), ...uint(2, 4), ...uint(3, 2), ...uint(4, 1)])),
+    ]);
+    const net = await Net.load({ prototxt: `${input('x', [1, 3, 2, 2])}
+      layer { name: "aug" type: "DataAugmentation" bottom: "x" top: "y" augmentation_param { augment_during_test: true recompute_mean: 1000 mean_per_pixel: false } }
+      layer { name: "corr" type: "Correlation" bottom: "y" bottom: "y" top: "corr" correlation_param { pad: 1 kernel_size: 1 max_displacement: 1 } }
+      layer { name: "r" type: "Resample" bottom: "corr" top: "r" resample_param { width: 4 height: 4 } }`, weights: caffemodel }, { threads: 1 });
+    expect(net.params.get('aug')?.map((b) => b.dims)).toEqual([[1, 1, 1, 1], [1, 3, 2, 2], [1, 3, 1, 1]]);
+    const x = random([1, 3, 2, 2], 16);
+    net.forward({ x });
+    expect([...net.blobs.get('y')!.data]).toEqual([...x.data].map((v, i) => Math.fround(v - mean[Math.trunc(i / 4)])));
+    expect(net.blobs.get('r')!.dims).toEqual([1, 9, 4, 4]);
     net.dispose();
   });
 });
