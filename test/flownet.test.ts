@@ -140,6 +140,13 @@ describe('Correlation (FlowNet-C)', () => {
       .toThrow("layer 'c' (Correlation): correlation_type SUBTRACT: crema runs MULTIPLY (FlowNet's) only");
     expect(layerError(`${input('a', [1, 1, 4, 4])} ${input('b', [1, 1, 4, 4])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { kernel_size: 1 max_displacement: 3 } }`))
       .toThrow("layer 'c' (Correlation): the displacement and kernel do not fit in the 4 x 4 bottoms padded by 0");
+    expect(layerError(`${input('a', [1, 1, 4, 4])} ${input('b', [1, 1, 4, 4])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { pad: 40000 kernel_size: 1 max_displacement: 1 } }`))
+      .toThrow("layer 'c' (Correlation): its padded bottoms would hold 6400640016 values each (pad 40000), more than a blob can");
+  });
+  it('refuses an ONNX export of more than 4096 displacements, in one line', async () => {
+    const big = flownet(`${input('a', [1, 1, 70, 70])} ${input('b', [1, 1, 70, 70])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { pad: 33 kernel_size: 1 max_displacement: 33 } }`);
+    await expect(runOnnx(big.graph, { a: random([1, 1, 70, 70], 1), b: random([1, 1, 70, 70], 2) }, { threads: 1 })).rejects.toThrow(
+      "layer 'c' (Correlation): its ONNX form has a Slice, Mul and ReduceMean per displacement: 4489 displacements (max_displacement 33 / stride_2 1) are more than the 4096 crema writes");
   });
 });
 

@@ -1,15 +1,17 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { type Shape, sameShape, shapeString } from '../tensor.js';
-import { type LayerContext, reduce } from '../onnx/context.js';
+import { type LayerContext, fail, reduce } from '../onnx/context.js';
 import { int, ints } from '../onnx/builder.js';
-import { type LayerType, expectCounts, need } from './layer.js';
+import { type LayerType, MAX_BLOB_ELEMENTS, expectCounts, need } from './layer.js';
 import { refuseInPlace } from './axes.js';
 import { fmaf } from '../util/round.js';
 
 const f32 = Math.fround;
 /** The fork's CorrelateData runs one warp of 32 threads a pixel; each sums every 32nd channel, then lane 0 adds them. */
 const LANES = 32;
+/** The most displacements the ONNX export writes (FlowNet-C's: 441), each a few nodes. */
+const MAX_ONNX_DISPLACEMENTS = 4096;
 
 interface CorrelationParam {
   pad: number;
@@ -41,17 +43,19 @@ function geometry(def: LayerParameter, p: CorrelationParam, [a, b]: Shape[]): Ge
   const topH = Math.ceil(f32(f32(a[2] + 2 * p.pad - border * 2) / p.stride_1));
   need(def, topW >= 1 && topH >= 1, () => `the displacement and kernel do not fit in the ${a[2]} x ${a[3]} bottoms padded by ${p.pad}`);
   const radius = Math.trunc(p.max_displacement / p.stride_2);
+  // The fork pads each bottom into a blob of its own (rbot1_, rbot2_), which Caffe caps as every blob
+  const padded = a[0] * (a[2] + 2 * p.pad) * (a[3] + 2 * p.pad) * a[1];
+  need(def, padded <= MAX_BLOB_ELEMENTS, () => `its padded bottoms would hold ${padded} values each (pad ${p.pad}), more than a blob can`);
   return { pad: p.pad, kernel: p.kernel_size, maxDisp: p.max_displacement, stride1: p.stride_1, stride2: p.stride_2, radius, grid: 2 * radius + 1, topH, topW };
 }
 
-/** The bottom zero-padded and channels last (blob_rearrange_kernel2). */
-function paddedChannelsLast(x: Float32Array, [num, channels, height, width]: Shape, pad: number): Float32Array {
-  const pw = width + 2 * pad, ph = height + 2 * pad, out = new Float32Array(num * ph * pw * channels);
+/** The bottom zero-padded and channels last into `out` (blob_rearrange_kernel2 after the fork's cudaMemset). */
+function paddedChannelsLast(x: Float32Array, [num, channels, height, width]: Shape, pad: number, out: Float32Array): void {
+  const pw = width + 2 * pad, ph = height + 2 * pad;
   for (let n = 0; n < num; n++)
     for (let c = 0; c < channels; c++)
       for (let y = 0; y < height; y++)
         for (let xx = 0; xx < width; xx++) out[((n * ph + y + pad) * pw + xx + pad) * channels + c] = x[((n * channels + c) * height + y) * width + xx];
-  return out;
 }
 
 /**
@@ -70,15 +74,19 @@ export const correlationLayer: LayerType = {
     expectCounts(def, [2, 2], [1, 1]);
     refuseInPlace(def);
     const p = readCorrelation(def);
-    let g: Geometry;
+    let g: Geometry, ra = new Float32Array(0), rb = ra;
     return {
       reshape(bottoms) {
         g = geometry(def, p, bottoms);
+        const [num, channels, height, width] = bottoms[0];
+        ra = new Float32Array(num * (height + 2 * g.pad) * (width + 2 * g.pad) * channels);
+        rb = new Float32Array(ra.length);
         return [[bottoms[0][0], g.grid * g.grid, g.topH, g.topW]];
       },
       forward([a, b], [top]) {
         const [num, channels, height, width] = a.dims, pw = width + 2 * g.pad, ph = height + 2 * g.pad;
-        const ra = paddedChannelsLast(a.data, a.dims, g.pad), rb = paddedChannelsLast(b.data, b.dims, g.pad);
+        paddedChannelsLast(a.data, a.dims, g.pad, ra);
+        paddedChannelsLast(b.data, b.dims, g.pad, rb);
         const k = g.kernel, cells = g.grid * g.grid, elems = f32(k * k * channels), y = top.data, plane = g.topH * g.topW;
         const acc = new Float32Array(LANES);
         for (let n = 0; n < num; n++)
@@ -116,6 +124,8 @@ export const correlationLayer: LayerType = {
  */
 function correlationToOnnx(c: LayerContext): void {
   const def = c.layer.def, g = geometry(def, readCorrelation(def), c.layer.bottomShapes), n = c.layer.name;
+  if (g.grid * g.grid > MAX_ONNX_DISPLACEMENTS)
+    fail(c, `its ONNX form has a Slice, Mul and ReduceMean per displacement: ${g.grid * g.grid} displacements (max_displacement ${g.maxDisp} / stride_2 ${g.stride2}) are more than the ${MAX_ONNX_DISPLACEMENTS} crema writes`);
   const pads = c.b.int64s(`${n}/pads`, [0, 0, g.pad, g.pad, 0, 0, g.pad, g.pad]);
   const [a, b] = [0, 1].map((i) => (g.pad ? c.node('Pad', [c.bottom(i), pads], [c.tmp(`padded${i}`)]) : c.bottom(i)));
   const spanH = (g.topH - 1) * g.stride1 + g.kernel, spanW = (g.topW - 1) * g.stride1 + g.kernel, axes = c.b.int64s(`${n}/axes`, [2, 3]);

@@ -193,7 +193,7 @@ export function need(def: LayerParameter, cond: unknown, message: string | (() =
 }
 
 /** Refuse shapes whose element count is beyond this (2^31 floats = 8 GiB; Caffe: "blob size exceeds INT_MAX"). */
-const MAX_BLOB_ELEMENTS = 2 ** 31;
+export const MAX_BLOB_ELEMENTS = 2 ** 31;
 
 /**
  * Throws a LayerError unless `shape` is a blob crema can hold. inferShapes checks every top; a layer that builds
