@@ -176,6 +176,8 @@ describe('Resample', () => {
       .toThrow("layer 'r' (Resample): type AREA: the fork supports only NEAREST, LINEAR and CUBIC");
     expect(layerError(`${input('x', [1, 1, 4, 4])} layer { name: "r" type: "Resample" bottom: "x" top: "r" resample_param { width: 2 } }`))
       .toThrow("layer 'r' (Resample): needs resample_param { width height } of at least 1, got 2 x none");
+    expect(layerError(`${input('x', [1, 1, 4, 4])} layer { name: "r" type: "Resample" bottom: "x" top: "r" resample_param { width: 2147483647 height: 2147483647 } }`))
+      .toThrow("layer 'r' (Resample): top 'r' would have shape [1, 1, 2147483647, 2147483647], which is not a sane blob size");
   });
 });
 

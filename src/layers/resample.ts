@@ -2,7 +2,7 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { type Shape, shapeString } from '../tensor.js';
 import type { LayerContext } from '../onnx/context.js';
-import { type LayerType, expectCounts, need } from './layer.js';
+import { type LayerType, expectCounts, need, needSaneShape } from './layer.js';
 import { refuseInPlace } from './axes.js';
 import { cRound } from './roi_pooling.js';
 import { fmaf } from '../util/round.js';
@@ -83,8 +83,10 @@ export const resampleLayer: LayerType = {
       reshape(bottoms) {
         bottoms.forEach((b, i) => need(def, b.length === 4, () => `needs 4-D bottoms (N, C, H, W), bottom ${i} is ${shapeString(b)}`));
         const [outH, outW] = bottoms.length === 2 ? [bottoms[1][2], bottoms[1][3]] : [p.height!, p.width!];
+        const top = [bottoms[0][0], bottoms[0][1], outH, outW];
+        needSaneShape(def, def.top?.[0] ?? '', top); // before the taps' tables, which are that size
         taps = resampleTaps(def, p, bottoms[0], outH, outW);
-        return [[bottoms[0][0], bottoms[0][1], outH, outW]];
+        return [top];
       },
       forward([bottom], [top]) {
         const [num, channels, inH, inW] = bottom.dims, [, , outH, outW] = top.dims, x = bottom.data, y = top.data;
