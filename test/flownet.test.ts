@@ -266,6 +266,13 @@ describe('DataAugmentation at inference, and Eltwise with one bottom (the flowne
     await expectBoth(flownet(aug('recompute_mean: 1000'), { aug: blobs }), { x }, { y: minus((i) => perPixel.data[i % 60]) });
     await expectBoth(flownet(aug('mean: 0.25 mean: -0.5 mean: 1 mean_per_pixel: false')), { x }, { y: minus((i) => perChannel.data[Math.trunc((i % 60) / 20)]) });
   });
+  it('takes a mean image (blob 1) of the training size where it is unused (mean_per_pixel false), as the fork\'s loaders do', async () => {
+    const x = random([2, 3, 4, 5], 17), perChannel = new Tensor([1, 3, 1, 1], Float32Array.of(0.25, -0.5, 1));
+    const blobs = [new Tensor([1, 1, 1, 1], Float32Array.of(5000)), random([1, 3, 384, 512], 18), perChannel];
+    await expectBoth(flownet(aug('recompute_mean: 1000 mean_per_pixel: false'), { aug: blobs }), { x }, { y: { dims: x.dims, data: x.data.map((v, i) => v - perChannel.data[Math.trunc((i % 60) / 20)]) } });
+    expect(() => flownet(aug('recompute_mean: 1000'), { aug: blobs })).toThrow(
+      "layer 'aug' (DataAugmentation): mean per pixel (blob 1) has shape [1, 3, 384, 512] but the layer needs [1, 3, 4, 5]");
+  });
   it('refuses a mean still being computed, and training\'s crops, in one line', () => {
     const blobs = [new Tensor([1, 1, 1, 1], Float32Array.of(10)), random([1, 3, 4, 5], 1), random([1, 3, 1, 1], 2)];
     expect(() => flownet(aug('recompute_mean: 1000 mean_per_pixel: false'), { aug: blobs })).toThrow(

@@ -27,11 +27,16 @@ function readAugmentation(def: LayerParameter): AugmentationParam {
  * channel; blob 1, one a pixel, with mean_per_pixel), else augmentation_param's 3 means (mean_per_pixel false).
  * The fork adds 1 to the iteration count (blob 0) at each forward and, while it is at most recompute_mean, first
  * folds the batch into its mean: a net whose count has not got there computes something else at each run, refused.
+ * A mean image of another size with mean_per_pixel is refused too: the fork's two loaders disagree on it (a
+ * caffemodel's makes it the per-channel mean everywhere, an HDF5 file's is read as it lies).
  */
 function meanOf(def: LayerParameter, p: AugmentationParam, weights: Tensor[], [, channels, height, width]: Shape): Tensor | undefined {
   if (p.recompute_mean > 0) {
     const count = expectWeight(def, weights, 0, 'iteration count', [1, 1, 1, 1]);
-    const perPixel = expectWeight(def, weights, 1, 'mean per pixel', [1, channels, height, width]);
+    // Its weights loader (adjust_blobs; an HDF5 file reshapes the blob) takes a mean image of any size with the
+    // channels; only mean_per_pixel reads it, at the bottom's size.
+    const anySize = !p.mean_per_pixel && weights[1]?.dims.length === 4 && weights[1].dims[1] === channels;
+    const perPixel = anySize ? weights[1] : expectWeight(def, weights, 1, 'mean per pixel', [1, channels, height, width]);
     const perChannel = expectWeight(def, weights, 2, 'mean per channel', [1, channels, 1, 1]);
     if (count.data.length) {
       const next = Math.trunc(count.data[0]) + 1;
