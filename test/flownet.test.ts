@@ -3,7 +3,9 @@
 // referee runs them as the fork does: OpenCV 4.5.1's caffe.proto lacks correlation_param, resample_param and
 // augmentation_param (its optical_flow.py sample needs a rewritten prototxt) and it has no ChannelNorm, so each is
 // checked against a plain re-statement of the fork's kernel (the loops as the .cu writes them, in double), natively
-// and through ONNX Runtime, plus small cases worked out by hand. FlowNet2-S whole: native against ONNX Runtime.
+// and through ONNX Runtime, plus small cases worked out by hand; FlowWarp and Accum also against OpenCV
+// (fixtures/flownet/opencv). FlowNet2-S, FlowNet2-ss and FlowNet2 whole (fixtures/flownet: the deploy templates
+// filled for 64 x 96 by fill.py), native against ONNX Runtime with synthetic weights.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -310,8 +312,8 @@ const flownetNet = (name: string): Net => {
 };
 const images = { img0: random([1, 3, 64, 96], 1, 255), img1: random([1, 3, 64, 96], 2, 255) };
 
-describe('FlowNet2-S and FlowNet2 whole (deploy templates filled for 64 x 96 images, as run-flownet.py does)', () => {
-  for (const name of ['FlowNet2-S', 'FlowNet2']) {
+describe('FlowNet2-S, FlowNet2-ss and FlowNet2 whole (deploy templates filled for 64 x 96 images, as run-flownet.py does)', () => {
+  for (const name of ['FlowNet2-S', 'FlowNet2-ss', 'FlowNet2']) {
     it(`${name}: native against ONNX Runtime on the flow and every fork layer's top, synthetic weights`, async () => {
       const net = flownetNet(name);
       net.forward(images);
