@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page, type WebWorker } from 'puppeteer-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detect } from '../src/detect/node.js';
 import type { Detection, DetectOptions } from '../src/detect/options.js';
@@ -99,11 +100,11 @@ const wholeFiles = () =>
   Object.fromEntries(['body', 'hand', 'face'].map((n) => [n, { prototxt: fs.readFileSync(wholeFile(n, 'prototxt'), 'utf8'), weights: fs.readFileSync(wholeFile(n, 'caffemodel')).toString('base64') }])) as Record<'body' | 'hand' | 'face', { prototxt: string; weights: string }>;
 
 /** The Node library's people, faces and hands on the photo (detectPoses with the three nets). */
-async function nodeWholeParts(backend: 'native' | 'onnx', more: { handScaleNumber?: number; handScaleRange?: number } = {}): Promise<Person[]> {
+async function nodeWholeParts(backend: 'native' | 'onnx', more: { handScaleNumber?: number; handScaleRange?: number } = {}, withFace = true): Promise<Person[]> {
   const [body, hand, face] = await Promise.all(['body', 'hand', 'face'].map((n) => Net.load(wholeFile(n, 'prototxt'), wholeFile(n, 'caffemodel'), { threads: 2 })));
   try {
     const { netResolution, netSide } = wholeSizes;
-    return await detectPoses(body, path.join(wholeDir, '../images/photo.png'), { netResolution, hand, face, handNetResolution: netSide, faceNetResolution: netSide, backend, ...more });
+    return await detectPoses(body, path.join(wholeDir, '../images/photo.png'), { netResolution, hand, face: withFace ? face : undefined, handNetResolution: netSide, faceNetResolution: netSide, backend, ...more });
   } finally {
     for (const n of [body, hand, face]) n.dispose();
   }
@@ -182,12 +183,23 @@ async function fill(page: Page, selector: string, value: string): Promise<void> 
   await page.type(selector, value);
 }
 
-async function shot(page: Page, name: string, selector?: string): Promise<void> {
+/**
+ * The README's picture `name` of the page, or of what `selector` names; cut below what `until` names (a long list).
+ * Written quantised to a palette (sharp's libimagequant at quality 95): a third of Chromium's PNG, the text as sharp.
+ */
+async function shot(page: Page, name: string, selector?: string, until?: string): Promise<void> {
   if (!SHOTS) return;
   fs.mkdirSync(SHOTS, { recursive: true });
-  const file = path.join(SHOTS, name) as `${string}.png`;
-  if (selector) await (await page.$(selector))!.screenshot({ path: file });
-  else await page.screenshot({ path: file });
+  let png: Uint8Array;
+  if (!selector) {
+    await page.evaluate('scrollTo(0, 0)'); // the page from its top (showing a blob scrolls to it)
+    png = await page.screenshot();
+  } else {
+    const element = (await page.$(selector))!, box = (await element.boundingBox())!;
+    const end = until && (await (await page.$(until))?.boundingBox());
+    png = await element.screenshot(end ? { clip: { x: 0, y: 0, width: box.width, height: Math.min(box.height, end.y + end.height + 2 - box.y) } } : {});
+  }
+  await sharp(png).png({ palette: true, quality: 95, effort: 10 }).toFile(path.join(SHOTS, name));
 }
 
 /** What the engine worker gave onnxruntime-web for a session (see spyOnSessions). */
@@ -286,7 +298,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     expect(await page.$eval('#top li', (e) => e.textContent)).toBe('0.5820 - "cat"');
     expect((await pageState(page)).probs).toEqual([...node.prob]);
     await page.waitForSelector('#blob-stats:not(:empty)');
-    await shot(page, 'web-page.png');
+    await shot(page, 'web-page.png', 'body', '#classify'); // from the top to the cat's classes
     await shot(page, 'web-graph.png', '#graph-box');
     expect(errors).toEqual([]);
 
@@ -607,6 +619,48 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
+  it('a file the browser cannot hold in one buffer is refused before any of it is read, in one line naming it and its size (Net.load, readBlob, the page); one that changes while read too', async () => {
+    const { page, errors } = await open(browser, server.url);
+    try {
+      // Files whose size is reported as 1 TiB (no test allocates it: the buffer of that size is refused at once)
+      const got = await page.evaluate(async () => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib & { readBlob(b: Blob, name: string): Promise<Uint8Array> } } }).cremaPage;
+        const sized = (name: string, text: string, size: number) => Object.defineProperty(new File([text], name), 'size', { value: size });
+        const said = (p: Promise<unknown>) => p.then((r) => `read ${(r as Uint8Array).length ?? ''}`, (err: Error) => `${err.name}: ${err.message}`);
+        const engine = new crema.Engine();
+        return {
+          load: await said(crema.Net.load({ prototxt: 'name: "n"', weights: sized('huge.caffemodel', 'x', 2 ** 40) as unknown as Uint8Array }, { engine })),
+          blob: await said(crema.readBlob(Object.defineProperty(new Blob(['x']), 'size', { value: 2 ** 40 }), 'weights')),
+          longer: await said(crema.readBlob(sized('w.caffemodel', 'abcdef', 3), 'w.caffemodel')),
+          shorter: await said(crema.readBlob(sized('w.caffemodel', 'abcdef', 10), 'w.caffemodel')),
+          whole: await said(crema.readBlob(new File(['abcdef'], 'w.caffemodel'), 'w.caffemodel')),
+        };
+      });
+      const tooLarge = (name: string) => `CremaError: ${name}: 1099511.6 MB (1099511627776 bytes), more than this browser can hold in one buffer`;
+      expect(got).toEqual({
+        load: tooLarge('huge.caffemodel'),
+        blob: tooLarge('weights'),
+        longer: 'CremaError: w.caffemodel: changed while it was read (3 bytes when it was opened)',
+        shorter: 'CremaError: w.caffemodel: changed while it was read (10 bytes when it was opened)',
+        whole: 'read 6',
+      });
+      // The page: such a file dropped with its prototxt, refused before it is read
+      await page.evaluate(`{
+        const huge = Object.defineProperty(new File(['x'], 'huge.caffemodel'), 'size', { value: 2 ** 40 });
+        const dropped = new DataTransfer();
+        dropped.items.add(new File(['name: "n"'], 'net.prototxt'));
+        dropped.items.add(huge);
+        document.dispatchEvent(new DragEvent('drop', { dataTransfer: dropped, cancelable: true }));
+      }`);
+      await page.waitForSelector('#error:not(:empty)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe(tooLarge('huge.caffemodel').replace('CremaError: ', ''));
+      expect(await page.$eval('#progress', (e) => (e as unknown as { hidden: boolean }).hidden)).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("a YOLO port (yolov3-tiny, no weights) fails naming the page's Caffe control, and loads with it set to YOLO ports", async () => {
     const { page, errors } = await open(browser, server.url);
     try {
@@ -818,6 +872,9 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await click(page, '#load');
       expect(await waitLoaded(page)).toBe('');
       expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Colorize a photo');
+      expect(await page.$eval('#input-note', (e) => e.textContent)).toBe(
+        "The colorization net: the photo's lightness (L of Lab) at the input's 16 × 16, less 50, fed to 'data_l' as its demo colorize.py feeds it; the colours zoomed back to the photo's size beside its own L.",
+      );
       await (await page.$('#image'))!.uploadFile(photo);
       await page.waitForFunction('cremaPage.colorized !== undefined || document.getElementById("error").textContent');
       expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
@@ -1018,6 +1075,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await click(page, '#load');
       expect(await waitLoaded(page)).toBe('');
       expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Find people');
+      expect(await page.$eval('#input-note', (e) => e.textContent)).toBe("OpenPose's COCO net: the image is scaled into its input at --net-resolution (each of --scale-number's scales) and padded with black, as crema pose feeds it; the keypoints are in the image's pixels.");
       await (await page.$('#image'))!.uploadFile(photo);
       const people = async (by: string) => {
         await page.waitForFunction(`document.getElementById('run-time').textContent.includes(${JSON.stringify(by)}) || document.getElementById('error').textContent`);
@@ -1112,10 +1170,14 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
 
   it("the page's Find people with OpenPose's hand and face nets picked: faces and hands as the Node library finds them, drawn and listed as crema pose does; bad picks refused", async () => {
     const scales = { handScaleNumber: 3, handScaleRange: 0.5 };
-    const expected = { native: await nodeWholeParts('native'), onnx: await nodeWholeParts('onnx'), scaled: await nodeWholeParts('native', scales) };
+    const expected = { native: await nodeWholeParts('native'), onnx: await nodeWholeParts('onnx'), scaled: await nodeWholeParts('native', scales), handOnly: await nodeWholeParts('native', scales, false) };
+    expect(expected.handOnly.map((p) => p.face)).not.toEqual(expected.scaled.map((p) => p.face));
     const photo = path.join(wholeDir, '../images/photo.png');
     const { page, errors } = await open(browser, server.url);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-parts-'));
     const pickParts = async (...files: string[]) => (await page.$('#pose-parts'))!.uploadFile(...files);
+    const partsShown = () => page.$$eval('#pose-parts-loaded .part-name', (els) => els.map((e) => e.textContent));
+    const both = ['hand: hand.prototxt + hand.caffemodel', 'face: face.prototxt + face.caffemodel'];
     try {
       await (await page.$('#prototxt'))!.uploadFile(wholeFile('body', 'prototxt'));
       await (await page.$('#weights'))!.uploadFile(wholeFile('body', 'caffemodel'));
@@ -1129,7 +1191,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await pickParts(wholeFile('hand', 'prototxt'), wholeFile('hand', 'caffemodel'));
       await page.waitForFunction(`document.getElementById('pose-parts-loaded').textContent.includes('hand') || document.getElementById('error').textContent`);
       expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
-      expect(await page.$eval('#pose-parts-loaded', (e) => e.textContent)).toBe('hand: hand.prototxt + hand.caffemodel; face: face.prototxt + face.caffemodel');
+      expect(await partsShown()).toEqual(both);
       await (await page.$('#image'))!.uploadFile(photo);
       const people = async (by: string) => {
         await page.waitForFunction(`document.getElementById('run-time').textContent.includes(${JSON.stringify(by)}) || document.getElementById('error').textContent`);
@@ -1138,6 +1200,8 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       };
       const found = await people('the engine worker');
       expectSamePeople(found, expected.native, 1e-4);
+      await page.$eval('#face-net-resolution', (e) => (e as unknown as { blur(): void }).blur()); // no focus ring in the picture
+      await shot(page, 'web-pose.png', '#classify', '#detections li:nth-child(3)'); // the first three people
       // drawn as crema pose -o draws them (posesSvg over the photo): the canvas is the picture with the faces and
       // hands, and differs from the one without them
       const model = poseModel('COCO'), { width, height } = await loadImage(photo, true);
@@ -1169,6 +1233,33 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await page.$eval('#run-time', (e) => (e.textContent = ''));
       await click(page, '#run');
       expectSamePeople(await people('the engine worker'), expected.scaled, 1e-4);
+      // The face net's "remove": released in the engine worker, the people found again with the hand net alone
+      await page.evaluate('globalThis.removedFace = cremaPage.partNets.face');
+      await page.$eval('#run-time', (e) => (e.textContent = ''));
+      await click(page, '#pose-parts-loaded button[aria-label="Remove the face net"]');
+      expectSamePeople(await people('the engine worker'), expected.handOnly, 1e-4);
+      expect(await partsShown()).toEqual([both[0]]);
+      expect(await page.$eval('#status', (e) => e.textContent)).toBe('face net removed');
+      expect(await page.evaluate(`removedFace.engine.call({ op: 'convert', net: removedFace.info.id }).then(() => 'kept', (e) => e.message.replace(/\\d+/, 'N'))`)).toBe('no net N in this engine (disposed?)');
+      // picked again: the faces back
+      await page.$eval('#run-time', (e) => (e.textContent = ''));
+      await pickParts(wholeFile('face', 'prototxt'), wholeFile('face', 'caffemodel'));
+      expectSamePeople(await people('the engine worker'), expected.scaled, 1e-4);
+      expect(await partsShown()).toEqual(both);
+      // The Caffe controls load the part nets as the body net (crema pose loads --hand and --face as the body): a
+      // fork's field refused naming "skip unknown fields", skipped with it checked, the status saying what
+      const forked = path.join(dir, 'hand.prototxt');
+      fs.writeFileSync(forked, fs.readFileSync(wholeFile('hand', 'prototxt'), 'utf8').replace('convolution_param {', 'convolution_param {\n  engine: MKL2017\n '));
+      await pickParts(forked, wholeFile('hand', 'caffemodel'));
+      await page.waitForSelector('#error:not(:empty)');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe(
+        "hand.prototxt:5:11: layer 'net_output' has unknown value 'MKL2017' for 'engine' in convolution_param (expected one of DEFAULT, CAFFE, CUDNN; \"skip unknown fields\" skips it)");
+      await click(page, '#lenient');
+      await page.$eval('#run-time', (e) => (e.textContent = ''));
+      await pickParts(forked, wholeFile('hand', 'caffemodel'));
+      expectSamePeople(await people('the engine worker'), expected.scaled, 1e-4);
+      expect(await page.$eval('#status', (e) => e.textContent)).toBe("hand net loaded; hand.prototxt:5:11: layer 'net_output' has unknown value 'MKL2017' for 'engine' in convolution_param (expected one of DEFAULT, CAFFE, CUDNN) (skipped)");
+      expect(await partsShown()).toEqual(both);
       // a bad side, a lone file, a net that is neither OpenPose's hand nor face net: each in one line
       await fill(page, '#hand-net-resolution', '48x40');
       await click(page, '#run');
@@ -1179,18 +1270,21 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(await page.$eval('#error', (e) => e.textContent)).toBe("hand.prototxt: pick OpenPose's hand or face net, its .prototxt and .caffemodel together");
       await pickParts(wholeFile('body', 'prototxt'), wholeFile('body', 'caffemodel'));
       await page.waitForFunction(`document.getElementById('error').textContent.startsWith('body.prototxt:')`);
-      expect(await page.$eval('#error', (e) => e.textContent)).toMatch(/^body\.prototxt: the net's output 'net_output' is 1 x 57 x \d+ x \d+; OpenPose's hand net gives 1 x 22 x H x W, its face net 1 x 71 x H x W$/);
-      expect(await page.$eval('#pose-parts-loaded', (e) => e.textContent)).toBe('hand: hand.prototxt + hand.caffemodel; face: face.prototxt + face.caffemodel'); // the nets it had, kept
+      // in the words of crema pose's refusal (partNetMismatch), the file named
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe(
+        "body.prototxt: the hand or face net's output 'net_output' is 1 x 57 x 2 x 2; OpenPose's hand net gives 1 x 22 x H x W (21 keypoint heatmaps and the background), its face net 1 x 71 x H x W (70 keypoint heatmaps and the background)");
+      expect(await partsShown()).toEqual(both); // the nets it had, kept
       // Another body net in its place: the hand and face nets released in the engine worker
       await page.evaluate('globalThis.partNets = Object.values(cremaPage.partNets)');
       await click(page, '#load');
       expect(await waitLoaded(page, 2)).toBe('');
-      expect(await page.$eval('#pose-parts-loaded', (e) => e.textContent)).toBe('');
+      expect(await partsShown()).toEqual([]);
       const released = await page.evaluate(`Promise.all(partNets.map((n) => n.engine.call({ op: 'convert', net: n.info.id }).then(() => 'kept', (e) => e.message.replace(/\\d+/, 'N'))))`);
       expect(released).toEqual(Array(2).fill('no net N in this engine (disposed?)'));
       expect(errors).toEqual([]);
     } finally {
       await page.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

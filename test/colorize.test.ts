@@ -74,7 +74,7 @@ describe.skipIf(sharedMissing())('a photo colorized, against the demo', () => {
     const file = weights('release', ['conv8_313_rh', 'class8_ab']);
     const net = await Net.load(path.join(corpus, 'net.prototxt'), file, { threads: 2 });
     expect(net.notes).toEqual([
-      `${file}: conv8_313_rh takes the constant fillers of the prototxt, as Caffe fills a layer the weights leave out`,
+      `${file}: conv8_313_rh takes the prototxt's fillers, as Caffe fills a layer the weights leave out`,
       `${file}: layers that need weights got none: class8_ab`,
     ]);
     await expectDemo((await colorize(net, path.join(fixture, 'cat.png'))).data, 'release');

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
-import { argmaxLabels, colourLabels, denseKind, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense.js';
+import type { NetParameter } from '../src/caffe/types.js';
+import { argmaxLabels, colourLabels, denseKind, edgeBytes, edgesDialectOf, segmentClassLine, vocPalette } from '../src/detect/dense.js';
 import { cvResizeLinear } from '../src/image/cv-resize.js';
 import { withoutOrientation } from '../src/image/header.js';
 import { edges, loadImage, Net, readNpy, segment } from '../src/index.js';
@@ -246,6 +247,34 @@ describe("which demo a net is (denseKind: the page's Segment an image and Find e
     expect(kinds(await shapes('one', `${input(3)} ${conv('score', 1, 1)}`))).toBeUndefined();
     expect(kinds(await shapes('full', `${input(3)} ${conv('score', 3, 1)}`))).toBe('segment');
     expect(kinds(await shapes('gray', `${input(1)} ${conv('sigmoid-fuse', 1, 1)}`))).toBeUndefined();
+  });
+  it("edgesDialectOf decides HED's dialect in the one load (the page's Find edges, crema edges): called once, with the net as loaded; with edgesOnly (the page's) only for a net edges runs, as denseKind tells it once built", async () => {
+    const hedText = fs.readFileSync(prototxt('hed'), 'utf8');
+    const note = "Crop 'crop' without crop_param, as in HED's net: loaded with options.dialect 'hed' (FCN's Caffe of 2015, which aligns by the layers' coordinate maps)";
+    /** The net loaded with a counted edgesDialectOf: its dialect, its first note, the hook's calls, and denseKind once built. */
+    const loaded = async (text: string, edgesOnly: boolean, dialect?: 'faceboxes') => {
+      const file = path.join(tmp, 'hed-variant.prototxt'), of = edgesDialectOf(undefined, edgesOnly), calls: string[] = [];
+      fs.writeFileSync(file, text);
+      const dialectOf = (n: NetParameter) => (calls.push(n.layer!.map((l) => l.type).join()), of(n));
+      const net = await Net.load(file, undefined, { threads: 1, dialect, dialectOf });
+      try {
+        return { dialect: net.graph.dialect, first: net.notes[0], calls: calls.length, calledOnLoaded: calls[0]?.startsWith('Input,'), kind: denseKind(net) };
+      } finally {
+        net.dispose();
+      }
+    };
+    expect(await loaded(hedText, true)).toEqual({ dialect: 'hed', first: note, calls: 1, calledOnLoaded: true, kind: 'edges' });
+    expect(await loaded(hedText, false)).toEqual({ dialect: 'hed', first: note, calls: 1, calledOnLoaded: true, kind: 'edges' });
+    // a dialect chosen is the net's: the hook is not asked
+    expect(await loaded(hedText, true, 'faceboxes')).toMatchObject({ dialect: 'faceboxes', calls: 0, kind: 'edges' });
+    expect((await loaded(hedText, true, 'faceboxes')).first).not.toContain('without crop_param');
+    // not an edges net (no sigmoid-fuse; a gray input): BVLC's Crop for the page, crema edges' rule for the CLI
+    const unfused = hedText.replaceAll('sigmoid-fuse', 'fused');
+    expect(await loaded(unfused, true)).toMatchObject({ dialect: undefined, calls: 1, kind: undefined });
+    expect((await loaded(unfused, true)).first).not.toContain('without crop_param');
+    expect(await loaded(unfused, false)).toMatchObject({ dialect: 'hed', first: note });
+    const gray = hedText.replace('input_dim: 3', 'input_dim: 1');
+    expect(await loaded(gray, true)).toMatchObject({ dialect: undefined, calls: 1, kind: undefined });
   });
   it("a class's line as crema segment lists it", () => {
     expect(segmentClassLine({ label: 15, pixels: 1234 }, 10000, ['a'])).toBe('15: 1234 pixels (12.3%)');

@@ -226,7 +226,7 @@ describe('the diagonal filler (FlowNet2\'s scale_conv1, in no caffemodel)', () =
     const prototxt = `${input('x', [1, 3, 2, 2])} layer { name: "s" type: "Convolution" bottom: "x" top: "s" convolution_param { num_output: 3 kernel_size: 1
       weight_filler { type: "diagonal" diag_val: 0.75 diag_val: 2 } bias_filler { type: "constant" value: 0.5 } } }`;
     const net = await Net.load(prototxt, undefined, { threads: 1 });
-    expect(net.notes).toEqual(['no weights given: s takes the constant and diagonal fillers of the prototxt, as Caffe fills a layer the weights leave out']);
+    expect(net.notes).toEqual(['no weights given: s takes the prototxt\'s fillers, as Caffe fills a layer the weights leave out']);
     const x = random([1, 3, 2, 2], 15);
     await expectBoth(net, { x }, { s: { dims: x.dims, data: x.data.map((v, i) => Math.fround(v * [0.75, 2, 1][Math.trunc(i / 4)]) + 0.5) } });
     net.dispose();

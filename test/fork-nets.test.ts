@@ -7,6 +7,7 @@
 // MobileNet) and YOLOv3 nets against that fork's own Caffe, FaceBoxes (its densified PriorBox), TextBoxes++ (denser
 // PriorBox, quadrilateral DetectionOutput), TextBoxes (the textboxes dialect) and RCF (AutoCrop) against their own. Natively and through ONNX Runtime; detections as sets
 // (same image and label, IoU >= 0.99 or corners within 1e-4, outlines within 1e-4, scores within the tolerance).
+// And each net's `crema convert --any-size` verdict (any-size.json): the size-free ones run at two other sizes.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,14 +15,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Dialect } from '../src/caffe/load.js';
-import { convertGraph } from '../src/onnx/convert.js';
+import * as ort from 'onnxruntime-node';
+import { freeSize, graphReshaper } from '../src/onnx/batch.js';
+import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { runOnnx } from '../src/onnx/run.js';
+import { LayerError } from '../src/layers/layer.js';
 import { Net } from '../src/runtime/net.js';
-import { Tensor } from '../src/tensor.js';
+import { Tensor, sizeOf } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
 import { DETECTION_TYPES } from '../src/layers/detection_output.js';
 import { compareDetections } from '../src/verify/detections.js';
 import { TOLERANCE, relativeError } from './helpers/reference.js';
+import { randomArray, rng } from './helpers/compute.js';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'forknets');
 const maker = path.join(root, 'make-forknets.mjs');
@@ -123,3 +128,78 @@ describe("PSPNet (hszhao/PSPNet pspnet50_ADE20K_473.prototxt, 60 BN and 5 Interp
     expect(shapes.get('conv6_interp')).toEqual([1, 150, 473, 473]); // zoom_factor 8 of 60: 60 + 59 * 7
   });
 });
+
+/** test/fixtures/forknets/any-size.json: each net's `--any-size` verdict, and the sizes its one model is run at. */
+interface SizeVerdict {
+  /** true when size-free, else the one line that refuses it. */
+  anySize: true | string;
+  /** Two other input sizes (height, width) at which the one model runs in ONNX Runtime against the native engine. */
+  at?: [number, number][];
+  /** Why a size-free net is not run (its run is slow). */
+  notRun?: string;
+}
+
+const verdicts = Object.entries(JSON.parse(fs.readFileSync(path.join(root, 'any-size.json'), 'utf8')) as Record<string, SizeVerdict>).filter(([name]) => name !== '//');
+
+// `crema convert --any-size` on each fork net, as test/corpus.test.ts on the corpus: converted once at its
+// manifest's input shape (PSPNet: its prototxt's) with the net's outputs, then either size-free and
+// run at two other sizes in ONNX Runtime against the native engine reshaped to each (detections as sets), or refused
+// in the line any-size.json holds (a layer without an ONNX form: the conversion's own refusal).
+describe('crema convert --any-size on the fork nets (test/fixtures/forknets/any-size.json)', () => {
+  it('has a verdict for every net', () => expect(verdicts.map(([name]) => name).sort()).toEqual([...cases, 'pspnet50_ade20k'].sort()));
+  for (const [name, v] of verdicts) {
+    const what = v.anySize !== true ? 'refused in one line' : v.at ? `size-free, one model right at ${v.at.map(([h, w]) => `${h} x ${w}`).join(' and ')}` : `size-free (${v.notRun})`;
+    it(`${name}: ${what}`, async () => {
+      const dir = path.join(root, name);
+      const man = fs.existsSync(path.join(dir, 'manifest.json')) ? (JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Manifest) : undefined;
+      // A net without an ONNX form is refused by its conversion, which needs no weights (the cascades' are slow to make).
+      const made = man && !man.nativeOnly ? material(name) : undefined;
+      try {
+        const net = await Net.load(path.join(dir, 'source.prototxt'), made?.weights, man && { dialect: man.dialect, dataShapes: { [man.input]: man.shape } });
+        expect(sizeVerdict(net), `any-size.json: ${name}`).toBe(v.anySize);
+        if (v.anySize === true && v.at) await runsAtSizes(net, man!, v.at);
+        net.dispose();
+      } finally {
+        if (made) fs.rmSync(path.dirname(made.weights), { recursive: true, force: true });
+      }
+    }, 120_000);
+  }
+});
+
+/** true when the net converts size-free (freeSize), else the line that refuses it (freeSize's, or the conversion's). */
+function sizeVerdict(net: Net): true | string {
+  try {
+    return freeSize(net.graph, convertGraph(net.graph, { anySize: true }), graphReshaper(net.graph), {}) ?? true;
+  } catch (err) {
+    if (err instanceof LayerError) return err.message;
+    throw err;
+  }
+}
+
+/** The net's size-free model (one session) and the native engine at each size: every output, detections as sets. */
+async function runsAtSizes(net: Net, man: Manifest, sizes: [number, number][]): Promise<void> {
+  const conversion = convertGraph(net.graph, { anySize: true });
+  expect(freeSize(net.graph, conversion, graphReshaper(net.graph), {})).toBeUndefined();
+  const session = await ort.InferenceSession.create(encodeConversion(conversion), { intraOpNumThreads: 2, logSeverityLevel: 3 });
+  const detections = new Set(net.layers.filter((l) => DETECTION_TYPES.has(l.type)).flatMap((l) => l.tops));
+  for (const [i, [h, w]] of sizes.entries()) {
+    const dims = [man.shape[0], man.shape[1], h, w], x = new Tensor(dims, randomArray(sizeOf(dims), rng(h * w + i)));
+    // The other inputs as the manifest gives them; im_info (height, width, scale) the image's size, its scale.
+    const others = Object.entries(man.inputs ?? {}).map(([n, v]) => [n, new Tensor(net.shapes.get(n)!, Float32Array.from(n === 'im_info' ? [h, w, v[2]] : v))] as const);
+    const feeds = { [man.input]: x, ...Object.fromEntries(others) };
+    const results = await session.run(Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, new ort.Tensor('float32', t.data, [...t.dims])])));
+    net.reshape({ [man.input]: dims });
+    net.forward(feeds);
+    for (const [blob, name] of conversion.outputs) {
+      const want = net.blobs.get(blob)!, got = new Tensor([...results[name].dims], results[name].data as Float32Array);
+      if (detections.has(blob)) {
+        expect(want.dims[2], `${blob} at ${h} x ${w}: real rows, not the "none" one`).toBeGreaterThan(1);
+        expect(compareDetections(got, want, TOLERANCE), `${blob} at ${h} x ${w} (as sets)`).toMatchObject({ pass: true });
+        continue;
+      }
+      expect([...got.dims], `shape of ${blob} at ${h} x ${w}`).toEqual([...want.dims]);
+      expect(relativeError(got, want), `${blob} at ${h} x ${w}`).toBeLessThanOrEqual(TOLERANCE);
+    }
+  }
+  await session.release();
+}

@@ -60,9 +60,9 @@ const input = (dims: number[], name = 'data') => `layer { name: "${name}" type: 
 const reshaper = (net: Net) => (shapes: Record<string, readonly number[]>) => (net.reshape(shapes as Record<string, number[]>), net.graph);
 
 /** The net converted once with anySize, its sizes freed (asserting that it serves every size), in a session. */
-async function anySizeSession(net: Net, outputs: 'net' | 'all' | string[] = 'all', lrn: 'native' | 'decomposed' = 'native'): Promise<{ conversion: OnnxConversion; session: ort.InferenceSession }> {
-  const conversion = convertGraph(net.graph, { anySize: true, outputs, lrn });
-  expect(freeSize(net.graph, conversion, reshaper(net), { outputs, lrn })).toBeUndefined();
+async function anySizeSession(net: Net, outputs: 'net' | 'all' | string[] = 'all', lrn: 'native' | 'decomposed' = 'native', opset?: number): Promise<{ conversion: OnnxConversion; session: ort.InferenceSession }> {
+  const conversion = convertGraph(net.graph, { anySize: true, outputs, lrn, opset });
+  expect(freeSize(net.graph, conversion, reshaper(net), { outputs, lrn, opset })).toBeUndefined();
   return { conversion, session: await ort.InferenceSession.create(encodeConversion(conversion), { intraOpNumThreads: 1, logSeverityLevel: 3 }) };
 }
 
@@ -216,7 +216,6 @@ const LAYERS: [string, string, Record<string, number[][]>?][] = [
   ['Flatten', 'layer { name: "l" type: "Flatten" bottom: "data" top: "l" }'],
   ['Reshape 0 0 -1', 'layer { name: "l" type: "Reshape" bottom: "data" top: "l" reshape_param { shape { dim: 0 dim: 0 dim: -1 } } }'],
   ['Tile', 'layer { name: "l" type: "Tile" bottom: "data" top: "l" tile_param { axis: 1 tiles: 2 } }'],
-  ['Reorg', 'layer { name: "l" type: "Reorg" bottom: "data" top: "l" reorg_param { stride: 2 } }'],
   ['Upsample nearest', 'layer { name: "l" type: "Upsample" bottom: "data" top: "l" upsample_param { scale: 2 } }'],
   ['Upsample mask', 'layer { name: "p" type: "Pooling" bottom: "data" top: "p" top: "m" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\nlayer { name: "l" type: "Upsample" bottom: "p" bottom: "m" top: "l" upsample_param { scale: 2 } }'],
   ['Deconvolution', 'layer { name: "l" type: "Deconvolution" bottom: "data" top: "l" convolution_param { num_output: 2 kernel_size: 4 stride: 2 pad: 1 } }', { l: [[4, 2, 4, 4], [2]] }],
@@ -231,36 +230,114 @@ const LAYERS: [string, string, Record<string, number[][]>?][] = [
   ['Eltwise', 'layer { name: "l" type: "Eltwise" bottom: "data" bottom: "data" top: "l" }'],
   ['Power', 'layer { name: "l" type: "Power" bottom: "data" top: "l" power_param { power: 2 } }'],
   ['ShuffleChannel', 'layer { name: "l" type: "ShuffleChannel" bottom: "data" top: "l" shuffle_channel_param { group: 2 } }'],
-  ['SPP', 'layer { name: "l" type: "SPP" bottom: "data" top: "l" spp_param { pyramid_height: 2 } }'],
   ['Convolution dw', 'layer { name: "l" type: "ConvolutionDepthwise" bottom: "data" top: "l" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }', { l: [[4, 1, 3, 3], [4]] }],
   ['Bias', 'layer { name: "l" type: "Bias" bottom: "data" top: "l" }', { l: [[4]] }],
   ['Crop', 'layer { name: "c" type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 4 kernel_size: 3 pad: 2 } }\nlayer { name: "l" type: "Crop" bottom: "c" bottom: "data" top: "l" crop_param { axis: 2 offset: 1 } }', { c: [[4, 4, 3, 3], [4]] }],
 ];
-
-/** Layers whose conversion holds the size as it must (ONNX has no adaptive pooling; a Reorg's view), named by the check. */
-const SIZE_BOUND: Record<string, string> = {
-  Reorg: "layer 'l' (Reorg) builds the input's size in (its constant 'l/view' is [1, 1, 8, 2, 8, 2] here, [1, 1, 14, 2, 18, 2] at [1, 4, 14, 18])",
-  SPP: "layer 'l' (SPP) builds the input's size in (its MaxPool node's kernel_shape is [8, 8] here, [11, 13] at [1, 4, 11, 13])",
-};
 
 function layerNet(text: string, w: Record<string, number[][]> = {}): Net {
   const weights = Object.fromEntries(Object.entries(w).map(([k, shapes]) => [k, shapes.map((d) => new Tensor(d, Float32Array.from({ length: sizeOf(d) }, (_, i) => (i % 7) / 7 + 0.1)))]));
   return netFrom(input([1, 4, 8, 8]) + text, weights);
 }
 
-describe('every layer kind: size-free and right at three sizes, or named by the check', () => {
+// Reorg, SPP and Slice on a spatial axis have their own cases below (sizes they take, both ways, every level).
+describe('every layer kind: size-free and right at three sizes', () => {
   for (const [name, text, w] of LAYERS)
     it(name, async () => {
       const net = layerNet(text, w);
-      if (SIZE_BOUND[name]) {
-        expect(sizeDependence(net.graph, convertGraph(net.graph, { anySize: true, outputs: 'all' }), reshaper(net), { outputs: 'all' })).toBe(SIZE_BOUND[name]);
-      } else {
-        const model = await anySizeSession(net, 'all', name === 'LRN across, decomposed' ? 'decomposed' : 'native');
-        for (const [h, w] of [[8, 8], [11, 13], [16, 10]]) await sameAtSize(net, model, { data: random([1, 4, h, w], h * w) });
-        await model.session.release();
-      }
+      const model = await anySizeSession(net, 'all', name === 'LRN across, decomposed' ? 'decomposed' : 'native');
+      for (const [h, w] of [[8, 8], [11, 13], [16, 10]]) await sameAtSize(net, model, { data: random([1, 4, h, w], h * w) });
+      await model.session.release();
       net.dispose();
     });
+});
+
+/** Reorg (YOLOv2's passthrough, eric612/MobileNet-YOLO's semantics): both ways, strides 2 and 3, at sizes it takes. */
+const REORGS: [string, string, number, [number, number][]][] = [
+  ['stride 2 (space to depth, darknet\'s order)', 'stride: 2', 8, [[12, 12], [14, 18], [20, 10]]],
+  ['stride 2, reverse (depth to space)', 'stride: 2 reverse: true', 8, [[12, 12], [11, 13], [7, 16]]],
+  ['stride 3, reverse', 'stride: 3 reverse: true', 18, [[5, 4], [9, 13], [12, 7]]],
+];
+
+describe('size-free Reorg: its view and shape from the Shape, against the native engine at three sizes', () => {
+  for (const [name, param, channels, sizes] of REORGS)
+    it(name, async () => {
+      const net = netFrom(input([1, channels, ...sizes[0]]) + `layer { name: "l" type: "Reorg" bottom: "data" top: "l" reorg_param { ${param} } }`);
+      const model = await anySizeSession(net);
+      for (const [h, w] of sizes) await sameAtSize(net, model, { data: random([1, channels, h, w], h * w) });
+      await model.session.release();
+      net.dispose();
+    });
+
+  it('stride 3 (space to depth): refused, as the check tries only multiples of 2 to 64, which a stride of 3 refuses', () => {
+    const net = netFrom(input([1, 18, 9, 12]) + 'layer { name: "l" type: "Reorg" bottom: "data" top: "l" reorg_param { stride: 3 } }');
+    expect(sizeDependence(net.graph, convertGraph(net.graph, { anySize: true }), reshaper(net), {})).toBe(
+      "at [1, 18, 12, 17], layer 'l' (Reorg): height and width 12 x 17 are not multiples of stride 3");
+    net.dispose();
+  });
+
+  it('holds no constant of the size: the batch and height copied by Reshape\'s 0, the rest from Shape', () => {
+    const net = netFrom(input([1, 8, 12, 12]) + 'layer { name: "l" type: "Reorg" bottom: "data" top: "l" reorg_param { stride: 2 } }');
+    const { model } = convertGraph(net.graph, { anySize: true });
+    const values = (t: (typeof model.graph.initializer)[number]) => [...new BigInt64Array(t.raw_data.slice().buffer)].map(Number);
+    expect(model.graph.initializer.map((t) => [t.name, values(t)])).toEqual([['l/dims_from', [2]], ['l/dims_to', [4]], ['l/dims_axis', [0]], ['l/strides', [2, 2]], ['l/view', [0, 2, 0, 2, -1, 2]], ['l/shape_head', [0, 32]]]);
+    net.dispose();
+  });
+});
+
+/** SPP: MAX and AVE, pyramids of 1 to 4 levels, at sizes whose windows pad, clip and divide differently. */
+const SPPS: [string, string, [number, number][], number?][] = [
+  ['MAX, 2 levels', 'pyramid_height: 2', [[8, 8], [11, 13], [16, 10]]],
+  ['MAX, 3 levels (pads at odd sizes)', 'pyramid_height: 3', [[8, 8], [13, 11], [9, 20]]],
+  ['MAX, 3 levels, opset 18 (ReduceMax\'s axes an input)', 'pyramid_height: 3', [[8, 8], [13, 11], [9, 20]], 18],
+  ['AVE, 3 levels (divisors of windows in the pad)', 'pyramid_height: 3 pool: AVE', [[8, 8], [13, 11], [9, 20]]],
+  ['AVE, 4 levels', 'pyramid_height: 4 pool: AVE', [[16, 16], [21, 27], [30, 24]]],
+  ['MAX, 1 level (its top 4-D)', 'pyramid_height: 1', [[8, 8], [11, 13], [3, 7]]],
+  ['AVE, 1 level', 'pyramid_height: 1 pool: AVE', [[8, 8], [11, 13], [3, 7]]],
+];
+
+describe('size-free SPP: each level\'s windows from the Shape, against the native engine at three sizes', () => {
+  for (const [name, param, sizes, opset] of SPPS)
+    it(name, async () => {
+      const net = netFrom(input([1, 3, ...sizes[0]]) + `layer { name: "l" type: "SPP" bottom: "data" top: "l" spp_param { ${param} } }`);
+      const model = await anySizeSession(net, 'all', 'native', opset);
+      for (const [h, w] of sizes) await sameAtSize(net, model, { data: random([1, 3, h, w], h * w) });
+      await model.session.release();
+      net.dispose();
+    });
+
+  it('refuses STOCHASTIC, as for one size', () => {
+    const net = netFrom(input([1, 3, 8, 8]) + 'layer { name: "l" type: "SPP" bottom: "data" top: "l" spp_param { pyramid_height: 2 pool: STOCHASTIC } }');
+    expect(() => convertGraph(net.graph, { anySize: true })).toThrow(/^layer 'l' \(SPP\): pool STOCHASTIC has no ONNX equivalent; crema converts MAX and AVE$/);
+    net.dispose();
+  });
+});
+
+/** Slice along a spatial axis: equal parts (Split at run time) or slice points (the last part open). */
+const SLICES: [string, string, number, [number, number][], number?][] = [
+  ['height into 2 equal parts', 'axis: 2', 2, [[8, 8], [10, 7], [16, 13]]],
+  ['width into 4 equal parts (opset 18: num_outputs)', 'axis: 3', 4, [[8, 8], [7, 12], [13, 20]], 18],
+  ['width into 2 equal parts, opset 13', 'slice_dim: 3', 2, [[8, 8], [9, 6], [5, 14]], 13],
+  ['height at slice points 1 and 3, the last part the rest', 'axis: 2 slice_point: 1 slice_point: 3', 3, [[8, 8], [4, 9], [17, 5]]],
+];
+
+describe('size-free Slice on a spatial axis, against the native engine at three sizes', () => {
+  for (const [name, param, tops, sizes, opset] of SLICES)
+    it(name, async () => {
+      const topText = Array.from({ length: tops }, (_, i) => `top: "s${i}"`).join(' ');
+      const net = netFrom(input([1, 3, ...sizes[0]]) + `layer { name: "l" type: "Slice" bottom: "data" ${topText} slice_param { ${param} } }`);
+      const model = await anySizeSession(net, 'all', 'native', opset);
+      for (const [h, w] of sizes) await sameAtSize(net, model, { data: random([1, 3, h, w], h * w) });
+      await model.session.release();
+      net.dispose();
+    });
+
+  it('3 equal parts: refused (the check steps the size by multiples of 1 to 64, powers of 2, which 3 parts need not divide)', () => {
+    const net = netFrom(input([1, 3, 6, 6]) + 'layer { name: "l" type: "Slice" bottom: "data" top: "a" top: "b" top: "c" slice_param { axis: 2 } }');
+    expect(sizeDependence(net.graph, convertGraph(net.graph, { anySize: true }), reshaper(net), {})).toBe(
+      "at [1, 3, 14, 7], layer 'l' (Slice): 3 tops do not evenly divide axis 2 of size 14 (bottom shape [1, 3, 14, 7])");
+    net.dispose();
+  });
 });
 
 /** PriorBox settings: each a one-layer net over a 3 x 3 / stride 3 pooled feature map of the image. */
@@ -464,6 +541,147 @@ describe('SSDs size-free: PriorBox and DetectionOutput from the Shapes', () => {
       expect(net.blobs.get('det')!.dims[2], `rows at ${h} x ${w}`).toBeGreaterThan(3);
     }
     await session.release();
+    net.dispose();
+  });
+});
+
+/** A YOLO head net: a strided Convolution of the image (and, for two heads, another of that), then the detection layer. */
+function yoloNet(dims: number[], layer: string, heads: number, channels: number): Net {
+  const conv = (name: string, from: string) => `layer { name: "${name}" type: "Convolution" bottom: "${from}" top: "${name}" convolution_param { num_output: ${channels} kernel_size: 3 pad: 1 stride: 2 } }\n`;
+  const text = input(dims) + conv('h0', 'data') + (heads === 2 ? conv('h1', 'h0') : '') + layer;
+  // Small weights: the boxes' exp stays in range (random ones overflow float32 into rows no one can compare).
+  const small = (dims: number[], seed: number) => new Tensor(dims, random(dims, seed).data.map((v) => v * 0.15));
+  const weights: Record<string, Tensor[]> = { h0: [small([channels, 3, 3, 3], 1), small([channels], 2)] };
+  if (heads === 2) weights.h1 = [small([channels, channels, 3, 3], 3), small([channels], 4)];
+  return netFrom(text, weights);
+}
+
+describe('size-free YOLO heads (eric612/MobileNet-YOLO): the grid and its divisors from each head\'s Shape', () => {
+  const v2 = 'layer { name: "det" type: "YoloDetectionOutput" bottom: "h0" top: "det" yolo_detection_output_param { num_classes: 4 num_box: 5 confidence_threshold: 0.12 nms_threshold: 0.45 biases: 1 biases: 1.5 biases: 2 biases: 2 biases: 3 biases: 2.5 biases: 4 biases: 4 biases: 5 biases: 3 } }';
+  const v3 = 'layer { name: "det" type: "Yolov3DetectionOutput" bottom: "h1" bottom: "h0" top: "det" yolov3_detection_output_param { num_classes: 4 num_box: 3 confidence_threshold: 0.3 nms_threshold: 0.45 biases: 10 biases: 14 biases: 23 biases: 27 biases: 37 biases: 58 biases: 81 biases: 82 biases: 135 biases: 169 biases: 344 biases: 319 mask: 3 mask: 4 mask: 5 mask: 0 mask: 1 mask: 2 anchors_scale: 4 anchors_scale: 2 mask_group_num: 2 } }';
+
+  async function detectsAt(net: Net, sizes: [number, number][]): Promise<void> {
+    const { conversion, session } = await anySizeSession(net, 'net');
+    for (const [h, w] of sizes) {
+      const data = random([1, 3, h, w], h * w);
+      const results = await session.run({ data: new ort.Tensor('float32', data.data, [...data.dims]) });
+      net.forward({ data });
+      const got = results[conversion.outputs.get('det')!];
+      expect(net.blobs.get('det')!.dims[2], `rows at ${h} x ${w}`).toBeGreaterThan(3);
+      expect(compareDetections(new Tensor([...got.dims], got.data as Float32Array), net.blobs.get('det')!, TOLERANCE), `at ${h} x ${w}`).toMatchObject({ pass: true });
+    }
+    await session.release();
+  }
+
+  it('YoloDetectionOutput on a square image: size-free at square sizes (the fork reads a square grid), at three', async () => {
+    const net = yoloNet([1, 3, 16, 16], v2, 1, 45);
+    await detectsAt(net, [[16, 16], [22, 22], [40, 40]]);
+    net.dispose();
+  });
+
+  it('Yolov3DetectionOutput, two heads (anchors in input pixels, anchors_scale per head), at three sizes, not square', async () => {
+    const net = yoloNet([1, 3, 16, 20], v3, 2, 27);
+    await detectsAt(net, [[16, 20], [23, 17], [36, 44]]);
+    net.dispose();
+  });
+});
+
+/**
+ * A detection head on an image: fmap an 8 x 8 / stride 8 pooling of it, each prediction a 3 x 3 Convolution of fmap
+ * (small weights) permuted to (N, H, W, C) and flattened, confidences softmaxed per prior over their `classes`, as the
+ * SSD forks' deploy nets make them; then the PriorBox and the DetectionOutputs of `tail`. `heads`: name -> [values a
+ * prior, classes to softmax over (0: none)].
+ */
+function detectionHead(prior: string, priorsPerCell: number, heads: Record<string, [number, number]>, tail: string): Net {
+  const weights: Record<string, Tensor[]> = {};
+  let text = input([2, 3, 32, 32]) + 'layer { name: "fmap" type: "Pooling" bottom: "data" top: "fmap" pooling_param { pool: AVE kernel_size: 8 stride: 8 } }\n';
+  for (const [[name, [values, classes]], i] of Object.entries(heads).map((e, i) => [e, i] as const)) {
+    const out = priorsPerCell * values;
+    weights[`${name}_c`] = [new Tensor([out, 3, 3, 3], random([out, 3, 3, 3], 10 + i).data.map((v) => v * 0.5)), random([out], 20 + i)];
+    text += `layer { name: "${name}_c" type: "Convolution" bottom: "fmap" top: "${name}_c" convolution_param { num_output: ${out} kernel_size: 3 pad: 1 } }
+      layer { name: "${name}_p" type: "Permute" bottom: "${name}_c" top: "${name}_p" permute_param { order: 0 order: 2 order: 3 order: 1 } }\n`;
+    text += classes
+      ? `layer { name: "${name}_r" type: "Reshape" bottom: "${name}_p" top: "${name}_r" reshape_param { shape { dim: 0 dim: -1 dim: ${classes} } } }
+         layer { name: "${name}_s" type: "Softmax" bottom: "${name}_r" top: "${name}_s" softmax_param { axis: 2 } }
+         layer { name: "${name}" type: "Flatten" bottom: "${name}_s" top: "${name}" }\n`
+      : `layer { name: "${name}" type: "Flatten" bottom: "${name}_p" top: "${name}" }\n`;
+  }
+  text += `layer { name: "prior" type: "PriorBox" bottom: "fmap" bottom: "data" top: "prior" prior_box_param { ${prior} } }\n` + tail;
+  return netFrom(text, weights);
+}
+
+/** The one size-free model and the native engine at each size: every detection output as sets, `rows` of them real. */
+async function detectionsAt(net: Net, sizes: [number, number][], rows: string[]): Promise<void> {
+  const { conversion, session } = await anySizeSession(net, 'net');
+  for (const [h, w] of sizes) {
+    const data = random([2, 3, h, w], h * w);
+    const results = await session.run({ data: new ort.Tensor('float32', data.data, [...data.dims]) });
+    net.forward({ data });
+    for (const [blob, name] of conversion.outputs) {
+      const got = results[name], want = net.blobs.get(blob)!;
+      if (rows.includes(blob)) expect(want.dims[2], `${blob}: rows at ${h} x ${w}`).toBeGreaterThan(4);
+      expect(compareDetections(new Tensor([...got.dims], got.data as Float32Array), want, TOLERANCE), `${blob} at ${h} x ${w}`).toMatchObject({ pass: true });
+    }
+  }
+  await session.release();
+}
+
+// The fork heads' DetectionOutputs (test/fixtures/refinedet and textboxespp/head, there on flat inputs, against the
+// forks' own Caffes), here on maps of an image: fmap 4 x 4, 5 x 7 and 8 x 6 cells.
+describe('RefineDet\'s and TextBoxes++\' DetectionOutputs size-free: one model at three sizes, against the native engine', () => {
+  const sizes: [number, number][] = [[32, 32], [40, 56], [64, 48]];
+
+  it('RefineDet (sfzhang15/RefineDet): ARM objectness and refined priors (5 bottoms), objectness only (4), CORNER, none kept', async () => {
+    const det = (name: string, bottoms: string, p: string) => `layer { name: "${name}" type: "DetectionOutput" bottom: "odm_loc" bottom: "odm_conf" bottom: "prior" ${bottoms} top: "${name}" detection_output_param { num_classes: 4 background_label_id: 0 ${p} } }\n`;
+    const five = 'bottom: "arm_conf" bottom: "arm_loc"';
+    const net = detectionHead('min_size: 8 max_size: 16 aspect_ratio: 2 flip: true clip: false variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2 step: 8 offset: 0.5', 4,
+      { odm_loc: [4, 0], odm_conf: [4, 4], arm_conf: [2, 2], arm_loc: [4, 0] },
+      det('det5', five, 'share_location: true nms_param { nms_threshold: 0.45 top_k: 40 } code_type: CENTER_SIZE keep_top_k: 30 confidence_threshold: 0.05') +
+      det('det5_os', five, 'objectness_score: 0.45 nms_param { nms_threshold: 0.5 top_k: 100 } code_type: CENTER_SIZE keep_top_k: 50 confidence_threshold: 0.02') +
+      det('det4', 'bottom: "arm_conf"', 'objectness_score: 0.3 nms_param { nms_threshold: 0.45 top_k: 40 } code_type: CENTER_SIZE keep_top_k: 30 confidence_threshold: 0.05') +
+      det('det5_corner', five, 'objectness_score: 0.2 nms_param { nms_threshold: 0.45 top_k: 40 } code_type: CORNER keep_top_k: 30 confidence_threshold: 0.05') +
+      det('det5_none', five, 'objectness_score: 1.5 nms_param { nms_threshold: 0.45 top_k: 40 } code_type: CENTER_SIZE confidence_threshold: 0.05'));
+    await detectionsAt(net, sizes, ['det5', 'det5_os', 'det4', 'det5_corner']);
+    net.dispose();
+  });
+
+  it('TextBoxes++ (MhLiao/TextBoxes_plusplus): quadrilaterals, its default, rotated boxes, unshared locations, none kept; denser priors', async () => {
+    const det = (name: string, loc: string, p: string) => `layer { name: "${name}" type: "DetectionOutput" bottom: "${loc}" bottom: "conf" bottom: "prior" top: "${name}" detection_output_param { num_classes: 3 background_label_id: 0 ${p} } }\n`;
+    const net = detectionHead('min_size: 8 max_size: 16 min_size: 12 max_size: 20 aspect_ratio: 2 aspect_ratio: 5 flip: false clip: false variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2 step: 8 offset: 0.5 denser_prior_boxes: true', 16,
+      { quad_loc: [12, 0], rbox_loc: [9, 0], quad_loc3: [36, 0], conf: [3, 3] },
+      det('det_quad', 'quad_loc', 'share_location: true use_polygon: true nms_param { nms_threshold: 0.45 top_k: 60 } code_type: CENTER_SIZE keep_top_k: 40 confidence_threshold: 0.05') +
+      det('det_default', 'quad_loc', 'nms_param { nms_threshold: 0.3 top_k: 100 } code_type: CENTER_SIZE confidence_threshold: 0.1') +
+      det('det_rbox', 'rbox_loc', 'use_polygon: false nms_param { nms_threshold: 0.45 top_k: 60 } code_type: CENTER_SIZE keep_top_k: 40 confidence_threshold: 0.05') +
+      det('det_unshared', 'quad_loc3', 'share_location: false use_polygon: true nms_param { nms_threshold: 0.45 top_k: 60 } code_type: CENTER_SIZE keep_top_k: 50 confidence_threshold: 0.05') +
+      det('det_none', 'quad_loc', 'use_polygon: true nms_param { nms_threshold: 0.45 top_k: 60 } code_type: CENTER_SIZE confidence_threshold: 1.5'));
+    await detectionsAt(net, sizes, ['det_quad', 'det_default', 'det_rbox', 'det_unshared']);
+    net.dispose();
+  });
+});
+
+/** Faster R-CNN's Proposal on its three inputs (the RPN's maps, im_info), `param` its proposal_param. */
+function proposalNet(param: string, [h, w]: [number, number]): Net {
+  return netFrom(input([1, 18, h, w], 'cls') + input([1, 36, h, w], 'deltas') + input([1, 3], 'im_info') +
+    `layer { name: "p" type: "Proposal" bottom: "cls" bottom: "deltas" bottom: "im_info" top: "rois" top: "scores" proposal_param { ${param} } }`);
+}
+
+describe("size-free Proposal (Faster R-CNN's, built in): its anchors over the map's Shape", () => {
+  it("py-faster-rcnn's anchors (on half pixels): one model, the same rois and scores as the native engine at three sizes", async () => {
+    const net = proposalNet('feat_stride: 16 base_size: 16 min_size: 16 pre_nms_topn: 300 post_nms_topn: 50 nms_thresh: 0.7', [8, 10]);
+    const model = await anySizeSession(net, 'net');
+    for (const [h, w] of [[8, 10], [11, 7], [14, 16]] as [number, number][]) {
+      const deltas = new Tensor([1, 36, h, w], random([1, 36, h, w], h * w).data.map((v) => v * 0.3));
+      await sameAtSize(net, model, { cls: new Tensor([1, 18, h, w], random([1, 18, h, w], h + w).data.map((v) => (v + 1) / 2)), deltas, im_info: new Tensor([1, 3], Float32Array.of(16 * h, 16 * w, 1)) });
+      expect(net.blobs.get('rois')!.dims[0], `rows at ${h} x ${w}`).toBeGreaterThan(10);
+    }
+    await model.session.release();
+    net.dispose();
+  });
+
+  it('anchors off the half pixels (scale 1.3): their constants kept, and the check names the layer', () => {
+    const net = proposalNet('feat_stride: 16 base_size: 16 min_size: 16 scale: 1.3 scale: 8 scale: 16 pre_nms_topn: 300 post_nms_topn: 50 nms_thresh: 0.7', [8, 10]);
+    expect(sizeDependence(net.graph, convertGraph(net.graph, { anySize: true }), reshaper(net), {})).toBe(
+      "layer 'p' (Proposal) builds the input's size in (its constant 'p/scores_shape' is [720] here, [1485] at cls [1, 18, 11, 15], deltas [1, 36, 11, 15])");
     net.dispose();
   });
 });

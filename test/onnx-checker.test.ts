@@ -65,19 +65,34 @@ describe.skipIf(!python || sharedMissing())('onnx.checker.check_model(full_check
 describe.skipIf(!python)('onnx.checker.check_model(full_check=True) accepts the size-free models (anySize, height and width symbolic)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-onnx-check-any-'));
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-  const nets: [string, string, string?][] = [
+  // Reorg both ways, SPP MAX and AVE, Slice in equal parts and at points along the height, a two-head YOLOv3 on an
+  // input of its own (its rows hold the batch: the batch stays fixed there).
+  const layers = path.join(dir, 'layers.prototxt');
+  fs.writeFileSync(layers, `name: "layers" input: "data" input_shape { dim: 1 dim: 8 dim: 16 dim: 16 } input: "h0" input_shape { dim: 1 dim: 27 dim: 8 dim: 8 }
+    layer { name: "reorg" type: "Reorg" bottom: "data" top: "reorg" reorg_param { stride: 2 } }
+    layer { name: "unreorg" type: "Reorg" bottom: "data" top: "unreorg" reorg_param { stride: 2 reverse: true } }
+    layer { name: "spp_max" type: "SPP" bottom: "data" top: "spp_max" spp_param { pyramid_height: 3 } }
+    layer { name: "spp_ave" type: "SPP" bottom: "data" top: "spp_ave" spp_param { pyramid_height: 3 pool: AVE } }
+    layer { name: "halves" type: "Slice" bottom: "data" top: "top_half" top: "bottom_half" slice_param { axis: 2 } }
+    layer { name: "rows" type: "Slice" bottom: "data" top: "row0" top: "rows" slice_param { axis: 2 slice_point: 1 } }
+    layer { name: "h1" type: "Pooling" bottom: "h0" top: "h1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+    layer { name: "det" type: "Yolov3DetectionOutput" bottom: "h1" bottom: "h0" top: "det" yolov3_detection_output_param { num_classes: 4 num_box: 3
+      biases: 10 biases: 14 biases: 23 biases: 27 biases: 37 biases: 58 biases: 81 biases: 82 biases: 135 biases: 169 biases: 344 biases: 319
+      mask: 3 mask: 4 mask: 5 mask: 0 mask: 1 mask: 2 anchors_scale: 4 anchors_scale: 2 mask_group_num: 2 } }\n`);
+  const nets: [string, string, string?, ('any' | 'where free')?][] = [
     ['pooling', 'test/fixtures/any-size/net.prototxt'],
     ['pnet', 'models/mtcnn/det1.prototxt', 'models/mtcnn/det1.caffemodel'],
     ['fcn2015-crop', 'test/fixtures/fcn2015-crop/net.prototxt', 'test/fixtures/fcn2015-crop/weights.caffemodel'],
+    ['layers', layers, undefined, 'where free'],
   ];
 
-  it('every Pooling case, P-Net, the FCN-2015 Crops, at opsets 13 and 17, every blob an output', async () => {
+  it('every Pooling case, P-Net, the FCN-2015 Crops, Reorg, SPP, Slice and YOLOv3, at opsets 13 and 17, every blob an output', async () => {
     const files: string[] = [];
-    for (const [name, prototxt, weights] of nets) {
-      const net = await Net.load(path.join(root, prototxt), weights && path.join(root, weights));
+    for (const [name, prototxt, weights, batch] of nets) {
+      const net = await Net.load(path.resolve(root, prototxt), weights && path.join(root, weights));
       for (const opset of [MIN_OPSET, DEFAULT_OPSET]) {
         const options = { opset, outputs: 'all' as const, anySize: true };
-        const { conversion } = convertFree(net.graph, graphReshaper(net.graph), options, 'any');
+        const { conversion } = convertFree(net.graph, graphReshaper(net.graph), options, batch ?? 'any');
         const file = path.join(dir, `${name}-${opset}.onnx`);
         fs.writeFileSync(file, encodeConversion(conversion));
         files.push(file);

@@ -1,7 +1,7 @@
 // OpenPose's hands and faces (--hand, --face) against OpenPose's own C++ (test/fixtures/openpose/parts.json, made by
 // referee/parts.sh: opref's rects, crop and partpost modes, OpenPose 1.7's handDetector.cpp, faceDetector.cpp,
 // maximumBase.cpp and resizeAndMergeBase.cpp compiled unchanged, with OpenCV 4.5.1). Checked: (a) the hand and face
-// rectangles of designed and seeded-random BODY_25 / COCO / MPI people, every float equal; (b) the crops the
+// rectangles of designed and seeded-random BODY_25 / COCO / MPI / BODY_25B people, every float equal; (b) the crops the
 // extractors make (their matrices, whether the net runs, every byte of the warped image); (c) on designed net
 // outputs, every keypoint and score equal (the referee prints 9 digits: each float exactly).
 import { createHash } from 'node:crypto';
@@ -41,7 +41,7 @@ const square = ([x, y, w]: [number, number, number]) => ({ x, y, width: w, heigh
 describe("the hand and face rectangles (HandDetector::detectHands, FaceDetector::detectFaces)", () => {
   it('has designed and random cases for each model', () => {
     expect(parts.rects.length).toBeGreaterThan(40);
-    expect(new Set(parts.rects.map((c) => c.model))).toEqual(new Set(['BODY_25', 'COCO', 'MPI']));
+    expect(new Set(parts.rects.map((c) => c.model))).toEqual(new Set(['BODY_25', 'COCO', 'MPI', 'BODY_25B']));
     // the cases reach every branch: some hands and faces found, some not
     const all = parts.rects.flatMap((c) => [...c.expected.hands.flat(), ...c.expected.faces]);
     expect(all.some((r) => r[2] > 0) && all.some((r) => r[2] === 0)).toBe(true);

@@ -1,8 +1,9 @@
 // OpenPose's pose pipeline against OpenPose's own C++ (test/fixtures/openpose, referee/make.sh): its CPU code of
 // version 1.7 built in a chroot with OpenCV 4.5.1 (ScaleAndSizeExtractor, CvMatToOpInput, resizeAndMergeCpu, nmsCpu,
 // connectBodyPartsCpu, in PoseExtractorCaffe::forwardPass's order and with its default flags), fed (a) images, whose
-// warped net input it writes, and (b) designed net outputs (BODY_25, COCO, MPI: people drawn as heatmap peaks and
-// part affinity fields, overlapping, with parts missing, spurious peaks, none), whose peaks and people it writes.
+// warped net input it writes, and (b) designed net outputs (BODY_25, COCO, MPI, BODY_25B, BODY_135: people drawn as
+// heatmap peaks and part affinity fields, overlapping, with parts missing, spurious peaks, none), whose peaks and
+// people it writes (BODY_25B and BODY_135, which OpenPose runs only with CUDA: its CUDA connector's steps).
 // Checked: the net input's size, scale and every byte; each case's peaks and people, in the same order, every
 // keypoint and score the same float32 (the referee prints 9 digits: each float exactly). And a whole net (c): the
 // COCO net on a photo, its forward by real Caffe 1.0, then OpenPose's code: crema's people from Caffe's output bit
@@ -13,13 +14,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { detectPoses } from '../src/detect/node.js';
-import { connect, netInput, netInputSizes, nms, posesFromMaps, posesInImage, resizeMaps, scaleNetToOutput } from '../src/detect/openpose.js';
+import { checkFaceModel, connect, netInput, netInputSizes, nms, posesFromMaps, posesInImage, resizeMaps, scaleNetToOutput } from '../src/detect/openpose.js';
 import { makeImage } from '../src/image/image.js';
 import { Net } from '../src/runtime/net.js';
 import { cli, spawnCli } from './helpers/cli.js';
 import { writeTinyPose } from './helpers/tinypose.js';
 import { toJson } from '../src/cli/json.js';
-import { type PoseModelName, personLine, poseModel, skeleton } from '../src/detect/pose-models.js';
+import { POSE_MODELS, type PoseModelName, personLine, poseModel, skeleton } from '../src/detect/pose-models.js';
 import { loadImage } from '../src/image/load.js';
 import { readNpy } from '../src/util/npy.js';
 import { ostreamFloat } from '../src/util/cfloat.js';
@@ -63,7 +64,33 @@ describe("OpenPose's net input (ScaleAndSizeExtractor, CvMatToOpInput)", () => {
   });
 });
 
-describe("OpenPose's peaks and people (resizeAndMergeCpu, nmsCpu, connectBodyPartsCpu)", () => {
+describe("each model's tables: OpenPose's (opref params: poseParameters.cpp, poseParametersRender.cpp)", () => {
+  interface Params {
+    numberBodyParts: number;
+    addBkgChannel: boolean;
+    partPairs: number[];
+    mapIndex: number[];
+    parts: string[];
+    renderPairs: number[];
+    colors: number[];
+    scales: number[];
+    nmsThreshold: number;
+    connectInterThreshold: number;
+  }
+  const { params } = JSON.parse(fs.readFileSync(path.join(fixture, 'pose.json'), 'utf8')) as { params: Record<string, Params> };
+  it.each(Object.entries(params))('%s: parts, pairs, PAF channels, background, thresholds, render pairs, colours, scales', (name, p) => {
+    const m = poseModel(name as PoseModelName);
+    expect([m.parts.length, m.parts, m.pairs, m.mapIdx, m.background]).toEqual([p.numberBodyParts, p.parts, p.partPairs, p.mapIndex, p.addBkgChannel]);
+    expect([Math.fround(m.nmsThreshold), Math.fround(m.interThreshold)]).toEqual([Math.fround(p.nmsThreshold), Math.fround(p.connectInterThreshold)]);
+    expect([m.renderPairs, m.colors, (m.scales ?? [1]).map(Math.fround)]).toEqual([p.renderPairs, p.colors, p.scales.map(Math.fround)]);
+  });
+  it('the models whose net OpenPose runs only with CUDA join parts with its CUDA connector', () => {
+    expect(Object.keys(params)).toEqual(['COCO', 'BODY_25', 'MPI', 'BODY_25B', 'BODY_135']);
+    expect(POSE_MODELS.filter((m) => poseModel(m).connector === 'cuda')).toEqual(['BODY_25B', 'BODY_135']);
+  });
+});
+
+describe("OpenPose's peaks and people (resizeAndMergeCpu, nmsCpu, connectBodyPartsCpu; BODY_25B and BODY_135: connectBodyPartsGpu's connector)", () => {
   it('resizeAndMergeCpu alone: 5 x 4 maps to 40 x 32, bit for bit', () => {
     const input = readNpy(path.join(fixture, 'cases/resize_in.npy')), want = readNpy(path.join(fixture, 'cases/resize_out.npy'));
     const { maps, h, w } = resizeMaps([input]);
@@ -85,6 +112,9 @@ describe("OpenPose's peaks and people (resizeAndMergeCpu, nmsCpu, connectBodyPar
     expect(people.map((p) => p.keypoints.filter((k) => k[2] > 0).length)).toEqual(c.expected.keypoints.map((p) => p.filter((k) => k[2] > 0).length));
     expect(notBitEqual(people.flatMap((p) => p.keypoints.flat()), c.expected.keypoints.flat(2))).toBe(0);
     expect(notBitEqual(people.map((p) => p.score), c.expected.scores)).toBe(0);
+    // posesFromMaps: the heatmaps resized alone, each pair's PAFs when read: the same people
+    const again = posesFromMaps(model, [out], c.image[0], c.image[1], c.netIn[0], c.netIn[1]);
+    expect(notBitEqual(again.flatMap((p) => [p.score, ...p.keypoints.flat()]), people.flatMap((p) => [p.score, ...p.keypoints.flat()]))).toBe(0);
   });
 });
 
@@ -161,7 +191,7 @@ describe("-o's skeletons: what OpenPose's renderer draws (referee/render.cpp)", 
     const { cases } = JSON.parse(fs.readFileSync(path.join(fixture, 'render.json'), 'utf8')) as {
       cases: { model: PoseModelName; width: number; height: number; people: [number, number, number][][]; drawn: Drawn[] }[];
     };
-    expect(cases).toHaveLength(13);
+    expect(cases).toHaveLength(20);
     for (const c of cases) {
       const people = c.people.map((keypoints) => ({ keypoints, score: 1 }));
       const { lines, dots } = skeleton(poseModel(c.model), people, c.width, c.height);
@@ -217,18 +247,37 @@ describe('posesInImage, detectPoses and crema pose', () => {
     expect(text.stdout.split('\n')[1]).toBe(personLine(poseModel('COCO').parts, expected[0], 0));
   });
 
+  it.each([['BODY_25B', 97], ['BODY_135', 439]] as const)('a net of %s\'s %i channels is run as that model: --json names it and its parts', async (name, channels) => {
+    const tiny = writeTinyPose(tmp, channels);
+    const r = await cli('pose', tiny.prototxt, tiny.weights, photo, '--net-resolution', '128x-1', '--json');
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout) as { images: { model: string; parts: string[]; people: { keypoints: unknown[] }[] }[] };
+    expect([json.images[0].model, json.images[0].parts]).toEqual([name, poseModel(name).parts]);
+    const net = await Net.load(tiny.prototxt, tiny.weights, { threads: 1 });
+    expect(json.images[0].people).toEqual(JSON.parse(toJson(await detectPoses(net, photo, { netResolution: [128, -1] }))));
+    // told as the other models: a net of another model's channels is refused with what this one gives
+    const [, , h, w] = net.blobs.get('net_output')!.dims;
+    await expect(detectPoses(net, photo, { model: 'BODY_25' })).rejects.toThrow(`pose: the net's output 'net_output' is 1 x ${channels} x ${h} x ${w}; OpenPose's BODY_25 net gives 1 x 78 x H x W (26 heatmaps, 52 PAF channels)`);
+    net.dispose();
+  });
+
   it('refuses a net that is not OpenPose\'s, a bad --net-resolution and bad options in one line', async () => {
     const other = path.join(tmp, 'other.prototxt');
     fs.writeFileSync(other, 'name: "x" input: "image" input_dim: 1 input_dim: 3 input_dim: 16 input_dim: 16\nlayer { name: "p" type: "Pooling" bottom: "image" top: "p" pooling_param { pool: AVE kernel_size: 8 stride: 8 } }');
     const r = await cli('pose', other, weights, photo);
     expect(r.code).toBe(2);
-    expect(r.stderr.split('\n').at(-1)).toBe("crema: pose: the net's output 'p' has 3 channels; OpenPose's BODY_25 net gives 78, COCO's 57, MPI's 44 (not an OpenPose body net?)");
+    expect(r.stderr.split('\n').at(-1)).toBe("crema: pose: the net's output 'p' has 3 channels; OpenPose's BODY_25 net gives 78, COCO's 57, MPI's 44, BODY_25B's 97, BODY_135's 439 (not an OpenPose body net?)");
+    // OpenPose's face detector needs a Neck (BODY_135's is the upper neck): refused before any net or image is read
+    const faceless = "crema: pose: OpenPose's face detector places the face from the body's Neck, which BODY_135 does not have (OpenPose stops: \"String(s) could not be found.\"); its net finds the face itself";
+    expect((await cli('pose', prototxt, weights, photo, '--model', 'BODY_135', '--face', 'no.prototxt', 'no.caffemodel')).stderr).toBe(faceless);
+    expect(() => checkFaceModel(poseModel('BODY_25B'))).not.toThrow();
     const bad = await cli('pose', prototxt, weights, photo, '--net-resolution', '-1x-1');
     expect(bad.stderr).toBe("crema: --net-resolution: WIDTHxHEIGHT in pixels, one of them may be -1 (OpenPose's default: -1x368), got '-1x-1'");
     const net = await Net.load(prototxt, weights, { threads: 1 });
     await expect(detectPoses(net, photo, { netResolution: [0, 368] })).rejects.toThrow("detectPoses: options.netResolution is [width, height] in pixels, one of them may be -1 (OpenPose's default: [-1, 368]), got [0,368]");
-    await expect(detectPoses(net, photo, { model: 'BODY_21' as never })).rejects.toThrow('detectPoses: options.model is one of BODY_25, COCO, MPI, MPI_4, got "BODY_21"');
+    await expect(detectPoses(net, photo, { model: 'BODY_21' as never })).rejects.toThrow('detectPoses: options.model is one of BODY_25, COCO, MPI, MPI_4, BODY_25B, BODY_135, got "BODY_21"');
     await expect(detectPoses(net, photo, { model: 'BODY_25' })).rejects.toThrow("pose: the net's output 'net_output' is 1 x 57 x 2 x 2; OpenPose's BODY_25 net gives 1 x 78 x H x W (26 heatmaps, 52 PAF channels)");
+    await expect(detectPoses(net, photo, { model: 'BODY_25B' })).rejects.toThrow("pose: the net's output 'net_output' is 1 x 57 x 2 x 2; OpenPose's BODY_25B net gives 1 x 97 x H x W (25 heatmaps, 72 PAF channels)");
     await expect(posesInImage(net, makeImage(1, 5, 3))).rejects.toThrow('pose: the image is 5 x 1; OpenPose scales from an image of at least 2 x 2 pixels');
     await expect(detectPoses(net, photo, { scaleNumber: 0 })).rejects.toThrow("detectPoses: options.scaleNumber is a whole number from 1 to 16 (OpenPose's --scale_number), got 0");
     await expect(detectPoses(net, photo, { scaleGap: 0 })).rejects.toThrow("detectPoses: options.scaleGap is a number in (0, 1] (OpenPose's --scale_gap), got 0");

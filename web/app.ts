@@ -9,7 +9,7 @@ import { type MtcnnRole, MTCNN_FILES, detectionLine, faceDetection, faceLine, mt
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
 import { posesSvg } from '../src/detect/pose-draw.js';
 import { type Person, type PoseDetectOptions, type PosePartOptions, parseResolution, parseSquareResolution, personLines, poseModel } from '../src/detect/pose-models.js';
-import { partKindOf, poseOutput } from '../src/detect/pose-parts.js';
+import { partKindOf, partNetMismatch, poseOutput } from '../src/detect/pose-parts.js';
 import {
   type Backend,
   type BrowserVerifyReport,
@@ -29,6 +29,7 @@ import {
   detectFaces,
   geometryOf,
   preprocess,
+  readBlob,
   seededInput,
   tileGrid,
 } from '../src/browser/index.js';
@@ -138,23 +139,34 @@ async function guarded(what: () => Promise<void>): Promise<void> {
 /** Reads a file or an HTTP response to the end, showing how far it got (weights can be hundreds of MB). */
 async function readAll(source: File | Response, name: string): Promise<Uint8Array> {
   const total = source instanceof File ? source.size : Number(source.headers.get('content-length') ?? 0);
-  const stream = source instanceof File ? source.stream() : source.body;
-  if (!stream) return new Uint8Array(await source.arrayBuffer());
   const progress = $<HTMLProgressElement>('progress');
-  const chunks: Uint8Array[] = [];
-  let got = 0;
   progress.value = 0; // not the last file's full bar
   progress.hidden = total < 4e6; // small files: no bar flashing by
-  const reader = stream.getReader();
+  const show = (got: number) => {
+    if (total) progress.value = got / total;
+    say(`reading ${name}: ${(got / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB`);
+  };
+  try {
+    // a file: into one buffer of its size, allocated first (one too large for it refused before any is read)
+    return source instanceof File ? await readBlob(source, name, show) : await readResponse(source, show);
+  } finally {
+    progress.hidden = true;
+  }
+}
+
+/** An HTTP response's body (its length may be unknown: compressed, or not given), chunk by chunk. */
+async function readResponse(response: Response, show: (got: number) => void): Promise<Uint8Array> {
+  if (!response.body) return new Uint8Array(await response.arrayBuffer());
+  const chunks: Uint8Array[] = [];
+  let got = 0;
+  const reader = response.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     chunks.push(value);
     got += value.length;
-    if (total) progress.value = got / total;
-    say(`reading ${name}: ${(got / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB`);
+    show(got);
   }
-  progress.hidden = true;
   const out = new Uint8Array(got);
   let at = 0;
   for (const c of chunks) out.set(c, (at += c.length) - c.length);
@@ -185,50 +197,85 @@ async function loadNet(name: string, files: NetBytes | FacesBytes, labels: strin
   showPartNets();
   $<HTMLButtonElement>('run').disabled = true;
   await Promise.all(old.map((n) => n?.dispose()));
-  const chosen = $<HTMLSelectElement>('dialect').value;
-  const dialect = chosen === 'yolo' || chosen === 'faceboxes' || chosen === 'textboxes' || chosen === 'hed' || chosen === 'flownet' ? chosen : undefined;
-  const lenient = $<HTMLInputElement>('lenient').checked;
-  const dataShapes = dataShapesOf($<HTMLInputElement>('data-shape').value);
   const skipped: string[] = [];
-  // Find edges reads HED's Crops as crema edges does (edgesDialect) unless a dialect is chosen
-  const open = (f: NetBytes) => Net.load({ prototxt: f.prototxt, weights: f.weights }, { names: f.names, engine: pageEngine, dialect, edgesDialect: true, lenient, dataShapes, warn: (m) => skipped.push(m) });
+  const open = (f: NetBytes) => openNet(f, skipped);
   const faces = 'pnet' in files ? await openFaces(files, open) : undefined;
   const net = faces?.pnet ?? (await open(files as NetBytes));
   Object.assign(state, { net, faces, labels, blobs: {}, input: undefined, selectedLayer: undefined });
   $('verify-box').hidden = true;
   await render(net, name);
   exposed.loaded++;
-  // What "skip unknown fields" left out, as the CLI's warnings: the first in the status, all of them in its tooltip.
+  sayLoaded(name, skipped);
+}
+
+/**
+ * A net's files loaded with the Caffe controls' options (the dialect, "skip unknown fields", "data shape"): the
+ * page's net, MTCNN's, and OpenPose's hand and face nets alike (crema pose loads --hand and --face as the body).
+ * What "skip unknown fields" leaves out is pushed into `skipped`.
+ */
+function openNet(f: NetBytes, skipped: string[]): Promise<Net> {
+  const chosen = $<HTMLSelectElement>('dialect').value;
+  const dialect = chosen === 'yolo' || chosen === 'faceboxes' || chosen === 'textboxes' || chosen === 'hed' || chosen === 'flownet' ? chosen : undefined;
+  const lenient = $<HTMLInputElement>('lenient').checked;
+  const dataShapes = dataShapesOf($<HTMLInputElement>('data-shape').value);
+  // Find edges reads HED's Crops as crema edges does (edgesDialect) unless a dialect is chosen
+  return Net.load({ prototxt: f.prototxt, weights: f.weights }, { names: f.names, engine: pageEngine, dialect, edgesDialect: true, lenient, dataShapes, warn: (m) => skipped.push(m) });
+}
+
+/** "NAME loaded", and what "skip unknown fields" left out as the CLI's warnings: the first in the status, all in its tooltip. */
+function sayLoaded(name: string, skipped: string[]): void {
   say(`${name} loaded${skipped.length ? `; ${skipped[0]}${skipped.length > 1 ? `, and ${skipped.length - 1} more` : ''}` : ''}`);
   $('status').title = skipped.join('\n');
 }
 
 /**
- * OpenPose's hand or face net picked (its .prototxt and .caffemodel), told apart as crema pose checks them (its
- * output's maps: 22 the hand's, 71 the face's), in place of the one of its kind the page had; the people found again.
+ * OpenPose's hand or face net picked (its .prototxt and .caffemodel), loaded with the Caffe controls as the body
+ * net, told apart as crema pose checks them (its output's maps: 22 the hand's, 71 the face's), in place of the one
+ * of its kind the page had; the people found again.
  */
 async function loadPartNet(files: File[]): Promise<void> {
   const prototxt = files.filter((f) => /\.prototxt$/i.test(f.name)), weights = files.filter((f) => /\.caffemodel$/i.test(f.name));
   if (prototxt.length !== 1 || weights.length !== 1 || files.length !== 2)
     throw new Error(`${files.map((f) => f.name).join(', ')}: pick OpenPose's hand or face net, its .prototxt and .caffemodel together`);
-  const [p, w] = [prototxt[0], weights[0]];
-  const net = await Net.load({ prototxt: await readAll(p, p.name), weights: await readAll(w, w.name) }, { names: { prototxt: p.name, weights: w.name }, engine: pageEngine });
+  const [p, w] = [prototxt[0], weights[0]], skipped: string[] = [];
+  const net = await openNet({ prototxt: await readAll(p, p.name), weights: await readAll(w, w.name), names: { prototxt: p.name, weights: w.name } }, skipped);
   const output = poseOutput(net.outputs), dims = net.info.blobs[output], kind = partKindOf(dims);
   if (!kind) {
     await net.dispose();
-    throw new Error(`${p.name}: the net's output '${output}' is ${dims?.join(' x ') ?? 'missing'}; OpenPose's hand net gives 1 x 22 x H x W, its face net 1 x 71 x H x W`);
+    throw new Error(partNetMismatch(p.name, ['hand', 'face'], output, dims));
   }
   await state.parts[kind]?.net.dispose();
   state.parts[kind] = { net, name: `${p.name} + ${w.name}` };
   showPartNets();
-  say(`${kind} net loaded`);
+  sayLoaded(`${kind} net`, skipped);
   if (state.image && runKind() === 'pose') await runImage();
 }
 
-/** The hand and face nets the page has, named by their files. */
+/** A part net's "remove": the net released, the people found again without it. */
+async function removePartNet(kind: 'hand' | 'face'): Promise<void> {
+  const part = state.parts[kind];
+  if (!part) return;
+  delete state.parts[kind];
+  showPartNets();
+  await part.net.dispose();
+  say(`${kind} net removed`);
+  if (state.image && runKind() === 'pose') await runImage();
+}
+
+/** The hand and face nets the page has, each named by its files, with a button that removes it. */
 function showPartNets(): void {
-  const { hand, face } = state.parts;
-  $('pose-parts-loaded').textContent = [hand && `hand: ${hand.name}`, face && `face: ${face.name}`].filter(Boolean).join('; ');
+  const shown = (['hand', 'face'] as const).flatMap((kind) => {
+    const part = state.parts[kind];
+    if (!part) return [];
+    const remove = Object.assign(document.createElement('button'), { type: 'button', className: 'remove', textContent: '×', title: `Remove the ${kind} net` });
+    remove.setAttribute('aria-label', `Remove the ${kind} net`);
+    remove.addEventListener('click', () => guarded(() => removePartNet(kind)));
+    const name = Object.assign(document.createElement('span'), { className: 'part-name', textContent: `${kind}: ${part.name}` });
+    const row = Object.assign(document.createElement('span'), { className: 'part-net' });
+    row.append(name, remove);
+    return [row];
+  });
+  $('pose-parts-loaded').replaceChildren(...shown);
 }
 
 /** Each of MTCNN's nets opened; when one fails, those that loaded are released before its error is thrown. */
@@ -339,6 +386,10 @@ async function render(net: Net, name: string): Promise<void> {
     ? `MTCNN's ${Object.keys(state.faces).length} nets find the faces as its MATLAB demo and crema faces do (P-Net, shown here, over an image pyramid, then R-Net and O-Net${state.faces.lnet ? ' and LNet' : ''} on the boxes); the boxes and landmarks are in the image's pixels.`
     : info.dense
     ? `The net is reshaped to the image's size and fed it as ${info.dense === 'segment' ? "FCN's infer.py feeds" : "HED's and RCF's demos feed"} it: read as PIL reads it (a JPEG's EXIF orientation not applied), BGR, less the demos' mean.`
+    : info.pose
+    ? `OpenPose's ${info.pose} net: the image is scaled into its input at --net-resolution (each of --scale-number's scales) and padded with black, as crema pose feeds it; the keypoints are in the image's pixels.`
+    : info.colorizer && target
+    ? `The colorization net: the photo's lightness (L of Lab) at the input's ${shape(info.blobs[target]).split('×').slice(2).join(' × ')}, less 50, fed to '${target}' as its demo colorize.py feeds it; the colours zoomed back to the photo's size beside its own L.`
     : info.detector === 'faster-rcnn'
     ? `The image is scaled as py-faster-rcnn's im_detect scales it (its shorter side to 600 pixels, the longer at most 1000) and fed to '${info.inputs[0]}' with im_info; the boxes are in the image's pixels.`
     : target
@@ -930,7 +981,8 @@ function main(): void {
     guarded(() => loadPicked({ prototxt: files('prototxt'), weights: files('weights'), labels: files('labels')[0] }));
   });
   $<HTMLInputElement>('pose-parts').addEventListener('change', (e) => {
-    const files = [...((e.target as HTMLInputElement).files ?? [])];
+    const input = e.target as HTMLInputElement, files = [...(input.files ?? [])];
+    input.value = ''; // the same files picked again (after "remove") are a change too
     if (files.length) guarded(() => loadPartNet(files));
   });
   $<HTMLInputElement>('image').addEventListener('change', (e) => {

@@ -10,7 +10,7 @@ import { colorizeImage, isColorizer } from '../detect/colorize.js';
 import { type MtcnnNets, facesInImage } from '../detect/mtcnn.js';
 import { type Forward, onnxForwardEach, onnxForwardOf } from '../detect/forward.js';
 import { modelOf, posesInImage } from '../detect/openpose.js';
-import { denseKind, edgesInImage, hedCropsNote, segmentImage } from '../detect/dense.js';
+import { denseKind, edgesDialectOf, edgesInImage, segmentImage } from '../detect/dense.js';
 import { type Detection, type DetectOptions, detectImage, detectOnnx, detectorKind } from '../detect/detect.js';
 import { netToDot } from '../graph/dot.js';
 import { summarize } from '../graph/summary.js';
@@ -178,33 +178,19 @@ function spareOf(feeds: Record<string, TensorData>): ArrayBuffer[] {
   return wholeBuffers(Object.values(feeds).map((t) => t.data));
 }
 
-/**
- * Load's `edgesDialect`, as `crema edges` chooses: hedCropsNote's note for a net edges runs (denseKind, asked of the
- * net built without its weights, so that none are read twice) whose every Crop lacks crop_param, else undefined.
- */
-async function hedForEdges(req: Extract<Request, { op: 'load' }>): Promise<string | undefined> {
-  const probe = await Net.loadUnprepared(req.prototxt, undefined, { threads: 1, lenient: req.lenient, dataShapes: req.dataShapes, warn: () => {} }).catch(() => undefined);
-  if (!probe) return undefined; // the load itself then says what is wrong
-  try {
-    return denseKind(probe) === 'edges' ? hedCropsNote(probe.layers.map((l) => l.def)) : undefined;
-  } finally {
-    probe.dispose();
-  }
-}
-
 async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuffer[]?]> {
   switch (req.op) {
     case 'load': {
       const warnings: string[] = [];
       setH5wasmUrl(req.h5wasm);
-      const hed = req.dialect === undefined && req.edgesDialect ? await hedForEdges(req) : undefined;
+      // edgesDialect: HED's Crops in the hed dialect, as crema edges reads them, for a net edges runs (decided in this load)
+      const dialectOf = req.edgesDialect ? edgesDialectOf(undefined, true) : undefined;
       const net = await Net.load(
         { prototxt: req.prototxt, weights: req.weights },
-        { threads: req.threads, dialect: hed ? 'hed' : req.dialect, lenient: req.lenient, dataShapes: req.dataShapes, warn: (m) => warnings.push(namedIn(m, req)) },
+        { threads: req.threads, dialect: req.dialect, dialectOf, lenient: req.lenient, dataShapes: req.dataShapes, warn: (m) => warnings.push(namedIn(m, req)) },
       ).catch((err: unknown) => {
         throw namingFiles(err, req);
       });
-      if (hed) net.notes.unshift(hed);
       const id = nextId++;
       nets.set(id, net);
       counting(id, net);

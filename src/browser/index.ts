@@ -13,9 +13,11 @@ import { type Person, type PoseDetectOptions, type PosePartOptions, checkPoseOpt
 import { checkNames, checkOptionKeys } from '../util/options.js';
 import { SpareBuffers } from '../util/spare.js';
 import { decodeImage } from './image.js';
+import { readBlob } from './read.js';
 import type { Backend, BrowserVerifyReport, EngineReady, FileNames, LayerInfo, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
 export { decodeImage } from './image.js';
+export { readBlob } from './read.js';
 export { fileChannels } from '../image/header.js';
 export { geometryOf, preprocess, type InputGeometry, type PreprocessOptions } from '../image/preprocess.js';
 export { tileGrid, type Picture } from '../image/grid.js';
@@ -144,11 +146,12 @@ export function engine(): Engine {
 /** A file for Net.load: its bytes, a Blob / File, or (for the prototxt) its text. */
 export type NetSource = Uint8Array | ArrayBuffer | Blob | string;
 
-async function bytesOf(source: NetSource, role: string): Promise<Uint8Array | string> {
+/** A Net.load source's bytes (or text) to transfer to the worker; `name` names a Blob in errors (its file's, else its role). */
+async function bytesOf(source: NetSource, role: string, name = role): Promise<Uint8Array | string> {
   if (typeof source === 'string') return source;
   if (source instanceof Uint8Array) return source.slice(); // a copy: it is transferred to the worker
   if (source instanceof ArrayBuffer) return new Uint8Array(source.slice(0));
-  if (source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
+  if (source instanceof Blob) return readBlob(source, name);
   throw new CremaError(`${role}: expected bytes (Uint8Array, ArrayBuffer, Blob) or text`);
 }
 
@@ -212,8 +215,8 @@ export class Net {
     const e = options.engine ?? engine();
     const nameOf = (s: NetSource | undefined) => (typeof File !== 'undefined' && s instanceof File ? s.name : undefined);
     const names = { prototxt: options.names?.prototxt ?? nameOf(files.prototxt), weights: options.names?.weights ?? nameOf(files.weights) };
-    const prototxt = await bytesOf(files.prototxt, 'prototxt');
-    const weights = files.weights === undefined ? undefined : ((await bytesOf(files.weights, 'weights')) as Uint8Array);
+    const prototxt = await bytesOf(files.prototxt, 'prototxt', names.prototxt);
+    const weights = files.weights === undefined ? undefined : ((await bytesOf(files.weights, 'weights', names.weights)) as Uint8Array);
     const transfer = [prototxt, weights].filter((b): b is Uint8Array => b instanceof Uint8Array).map((b) => b.buffer as ArrayBuffer);
     const { dialect, edgesDialect, lenient, dataShapes } = options;
     const info = await e.call<NetInfo>({ op: 'load', prototxt, weights, names, threads: options.threads ?? (await e.ready).threads, dialect, edgesDialect, lenient, dataShapes, h5wasm: e.h5wasm }, transfer);
@@ -270,7 +273,7 @@ export class Net {
   }
 
   /**
-   * The people an OpenPose net (BODY_25, COCO, MPI) finds in an image, as the Node library's `detectPoses` and
+   * The people an OpenPose net (BODY_25, COCO, MPI, BODY_25B, BODY_135) finds in an image, as the Node library's `detectPoses` and
    * `crema pose` find them (the same code, in the engine worker): per person [x, y, score] a part, in the image's
    * pixels. Options: netResolution ([width, height], one may be -1; default [-1, 368]), model, backend ('onnx':
    * onnxruntime-web, converted again for each net input size; each net its own), hand and face (OpenPose's hand and

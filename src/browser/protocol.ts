@@ -43,7 +43,7 @@ export interface NetInfo {
   detector?: 'output' | 'faster-rcnn';
   /** Whether `net.colorize` runs it: the colorization net (an L input, the 313 ab bins' probabilities). */
   colorizer?: boolean;
-  /** The OpenPose body model `net.detectPoses` runs it as (BODY_25, COCO, MPI, MPI_4), from its output. Absent for other nets. */
+  /** The OpenPose body model `net.detectPoses` runs it as (BODY_25, COCO, MPI, MPI_4, BODY_25B, BODY_135), from its output. Absent for other nets. */
   pose?: PoseModelName;
   /** Which dense demo `net.segment` / `net.edges` runs it as: FCN's ('segment') or HED's / RCF's ('edges'). Absent for other nets. */
   dense?: 'segment' | 'edges';

@@ -1,6 +1,6 @@
 // The one way a net comes in: prototxt (any version) -> parse -> upgrade -> phase filter & inference form,
 // plus its weights (.caffemodel of any version, or Caffe's HDF5) as tensors by layer name.
-import { constantFilled } from '../layers/layer.js';
+import { prototxtFilled } from '../layers/layer.js';
 import { platform } from '../platform.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -51,6 +51,12 @@ export interface LoadOptions {
    * Default: BVLC Caffe 1.0.
    */
   dialect?: Dialect;
+  /**
+   * @internal Without `dialect`: the dialect to build the net in, chosen from the net as loaded (upgraded and
+   * filtered, before it is built), with the note saying why; undefined for the one its file implies. Edges' rule for
+   * HED's Crops (edgesDialectOf), decided in the one load rather than from a parse of its own.
+   */
+  dialectOf?: (net: NetParameter) => { dialect: Dialect; note: string } | undefined;
 }
 
 export interface LoadedNet {
@@ -78,7 +84,8 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   const notes: string[] = [], upgrades: string[] = [];
   const { text, label: prototxtLabel } = prototxtText(prototxt);
   const parsed = parsePrototxt(text, prototxtLabel, { lenient: opts.lenient, warn: opts.warn });
-  const dialect = opts.dialect ?? impliedDialect(parsed, notes);
+  const implied: string[] = []; // impliedDialect's note, unless dialectOf chooses
+  let dialect = opts.dialect ?? impliedDialect(parsed, implied);
   const full = upgradeNet(parsed, prototxtLabel, upgrades);
   // Blobs written into the prototxt itself count as weights too; the weights file overrides them.
   const protoWeights = weightsFromNet(full, prototxtLabel);
@@ -92,6 +99,9 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   const weightsPath = weightsFile?.label;
   const net = namingFile(prototxtLabel, () =>
     filterNet(full, { phase: opts.phase, level: opts.level, stages: opts.stages }, notes, { weights, dataShapes: opts.dataShapes }));
+  const chosen = opts.dialect === undefined ? opts.dialectOf?.(net) : undefined;
+  if (chosen) dialect = chosen.dialect;
+  notes.unshift(...(chosen ? [chosen.note] : implied));
   const own = new Map<string, Tensor[]>();
   for (const l of net.layer ?? []) {
     const w = weights.get(l.name);
@@ -234,14 +244,11 @@ function noteUnusedWeights(fileWeights: Map<string, Tensor[]>, net: NetParameter
   if (unused.length) notes.push(`${file}: weights file has layers the net does not use: ${listSome(unused)}`);
 }
 
-/** A layer whose weights the diagonal filler of FlowNet 2.0's Caffe gives (its deploy nets' scale_conv1). */
-const diagonalFilled = (l: LayerParameter): boolean => (l.convolution_param as { weight_filler?: { type?: string } } | undefined)?.weight_filler?.type === 'diagonal';
-
 function noteMissingWeights(net: NetParameter, used: Map<string, Tensor[]>, file: string | undefined, notes: string[]): void {
   const without = (net.layer ?? []).filter((l) => needsWeights(l) && !used.has(l.name));
-  const filled = without.filter(constantFilled).map((l) => l.name), missing = without.filter((l) => !constantFilled(l)).map((l) => l.name);
+  const filled = without.filter(prototxtFilled).map((l) => l.name), missing = without.filter((l) => !prototxtFilled(l)).map((l) => l.name);
   if (filled.length)
-    notes.push(`${file ?? 'no weights given'}: ${listSome(filled)} take${filled.length === 1 ? 's' : ''} the ${without.some(diagonalFilled) ? 'constant and diagonal' : 'constant'} fillers of the prototxt, as Caffe fills a layer the weights leave out`);
+    notes.push(`${file ?? 'no weights given'}: ${listSome(filled)} take${filled.length === 1 ? 's' : ''} the prototxt's fillers, as Caffe fills a layer the weights leave out`);
   if (!missing.length) return;
   notes.push(file === undefined
     ? `no weights given: layers that need weights have none: ${listSome(missing)}`

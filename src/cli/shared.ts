@@ -75,10 +75,12 @@ export function loadOptionsFrom(args: NetArgs): LoadOptions & NetOptions {
 
 /**
  * The net a command runs: prepared for native forwards, or (`native` false: converted, inspected or run in ONNX
- * Runtime) as loaded, on one thread, nothing packed for kernels that will not run.
+ * Runtime) as loaded, on one thread, nothing packed for kernels that will not run. `more`: a command's own (edges'
+ * dialectOf).
  */
-export function loadNetFor(args: NetArgs, native: boolean): Promise<Net> {
-  return native ? Net.load(args.net, args.weights, loadOptionsFrom(args)) : Net.loadUnprepared(args.net, args.weights, { ...loadOptionsFrom(args), threads: 1 });
+export function loadNetFor(args: NetArgs, native: boolean, more: Pick<LoadOptions, 'dialectOf'> = {}): Promise<Net> {
+  const options = { ...loadOptionsFrom(args), ...more };
+  return native ? Net.load(args.net, args.weights, options) : Net.loadUnprepared(args.net, args.weights, { ...options, threads: 1 });
 }
 
 /**

@@ -5,8 +5,9 @@
 // the net's 'data' reshaped to the image's size. FCN then takes the argmax over the score's channels (numpy's: the
 // first maximum), HED and RCF channel 0 of sigmoid-fuse; RCF's multi-scale test (RCF-multiscale.ipynb) averages that
 // over the image scaled by cv2.resize. Platform-neutral: the net runs through a Forward.
-import type { LayerParameter } from '../caffe/types.js';
+import type { LayerParameter, NetParameter } from '../caffe/types.js';
 import { cvResizeLinear } from '../image/cv-resize.js';
+import { inputShapes } from '../layers/input.js';
 import { type FloatImage, imageBytes } from '../image/image.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
@@ -62,7 +63,7 @@ const WHY = {
 export function checkDenseNet(net: Net, kind: 'segment' | 'edges', blob: string = WHY[kind][0]): string {
   if (!net.blobs.has(blob)) throw new CremaError(`net '${net.name || 'net'}' has no blob '${blob}' (${WHY[kind][1]}; another blob: options.blob)`);
   const dims = net.shapes.get(net.inputs[0]);
-  if (!dims || dims.length !== 4 || dims[1] !== 3)
+  if (!bgrInput(dims))
     throw new CremaError(`net '${net.name || 'net'}': its input '${net.inputs[0]}' is ${dims?.join(' x ')}; the demos feed a BGR image, 1 x 3 x H x W`);
   return blob;
 }
@@ -92,6 +93,30 @@ export function hedCropsNote(layers: readonly LayerParameter[], option = "option
   const crops = layers.filter((l) => l.type === 'Crop');
   if (crops.length === 0 || crops.some((l) => l.crop_param !== undefined)) return undefined;
   return `Crop ${[...new Set(crops.map((l) => `'${l.name ?? ''}'`))].join(', ')} without crop_param, as in HED's net: loaded with ${option} (FCN's Caffe of 2015, which aligns by the layers' coordinate maps)`;
+}
+
+/**
+ * LoadOptions.dialectOf for edges: 'hed' with hedCropsNote's note (`option` naming the dialect) where its rule
+ * applies; with `edgesOnly` (the page's Find edges, whose load does not know the net is for edges) only for a net
+ * edges runs, as denseKind tells it, judged from the net as loaded, before it is built.
+ */
+export function edgesDialectOf(option?: string, edgesOnly = false): (net: NetParameter) => { dialect: 'hed'; note: string } | undefined {
+  return (net) => {
+    if (edgesOnly && !edgesNetParameter(net)) return undefined;
+    const note = hedCropsNote(net.layer ?? [], option);
+    return note === undefined ? undefined : { dialect: 'hed', note };
+  };
+}
+
+/** denseKind's 'edges' before the net is built: the demo's blob among its tops, its first input (its Input layer's shape) a BGR image. */
+function edgesNetParameter(net: NetParameter): boolean {
+  const layers = net.layer ?? [], input = layers.find((l) => l.type === 'Input');
+  return layers.some((l) => l.top?.includes(WHY.edges[0])) && input !== undefined && bgrInput(inputShapes(input)[0]);
+}
+
+/** What the demos feed (checkDenseNet's first input): a BGR image, N x 3 x H x W. */
+function bgrInput(dims: readonly number[] | undefined): boolean {
+  return dims?.length === 4 && dims[1] === 3;
 }
 
 /** Whether checkDenseNet takes the net for `kind` with its demo's blob. */

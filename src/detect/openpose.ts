@@ -25,9 +25,10 @@ export async function posesInImage(net: Net, image: FloatImage, options: PoseOpt
   const model = poseModel(options.model ?? modelOf(net)), name = outputOf(net);
   const channels = (dims?: readonly number[]) => (dims?.length === 4 && dims[0] === 1 ? dims[1] : -1);
   const wrong = (dims: readonly number[] | undefined) =>
-    new CremaError(`pose: the net's output '${name}' is ${dims?.join(' x ')}; OpenPose's ${model.name} net gives 1 x ${poseChannels(model)} x H x W (${model.parts.length + 1} heatmaps, ${model.pairs.length} PAF channels)`);
+    new CremaError(`pose: the net's output '${name}' is ${dims?.join(' x ')}; OpenPose's ${model.name} net gives 1 x ${poseChannels(model)} x H x W (${model.parts.length + (model.background ? 1 : 0)} heatmaps, ${model.pairs.length} PAF channels)`);
   if (channels(net.blobs.get(name)?.dims) !== poseChannels(model)) throw wrong(net.blobs.get(name)?.dims);
   if (options.hand) checkPartNet(options.hand, 'hand');
+  if (options.face) checkFaceModel(model);
   if (options.face) checkPartNet(options.face, 'face');
   const scales = netInputSizes(image.width, image.height, netResolution, scaleNumber, scaleGap);
   const outputs: Tensor[] = [];
@@ -46,14 +47,14 @@ function outputOf(net: Net): string {
   return poseOutput(net.outputs);
 }
 
-/** The model a net is, from its output's channels (78 BODY_25, 57 COCO, 44 MPI: the 4-stage one when it has no 6th stage). */
+/** The model a net is, from its output's channels (78 BODY_25, 57 COCO, 44 MPI: the 4-stage one when it has no 6th stage, 97 BODY_25B, 439 BODY_135). */
 export function modelOf(net: Net): PoseModelName {
   const name = outputOf(net);
   const dims = net.blobs.get(name)?.dims;
   const c = dims?.length === 4 ? dims[1] : -1;
   const found = POSE_MODELS.filter((m) => poseChannels(poseModel(m)) === c);
   if (found.length === 0)
-    throw new CremaError(`pose: the net's output '${name}' has ${c} channels; OpenPose's BODY_25 net gives 78, COCO's 57, MPI's 44 (not an OpenPose body net?)`);
+    throw new CremaError(`pose: the net's output '${name}' has ${c} channels; OpenPose's BODY_25 net gives 78, COCO's 57, MPI's 44, BODY_25B's 97, BODY_135's 439 (not an OpenPose body net?)`);
   if (found[0] !== 'MPI') return found[0];
   return net.layers.some((l) => /stage6/.test(l.name)) ? 'MPI' : 'MPI_4';
 }
@@ -119,28 +120,30 @@ export function toNetPlanes(bgr: Uint8Array, w: number, h: number): Tensor {
 
 /**
  * The people in a net's outputs (1 x C x H x W each: heatmaps, background, PAFs), one a scale, for an image of imgW
- * x imgH whose first scale ran at netW x netH: forwardPass after the net.
+ * x imgH whose first scale ran at netW x netH: forwardPass after the net. Each map is resized on its own (as
+ * resizeAndMergeCpu does), so only the heatmaps are held, and each pair's PAFs while the connector reads them
+ * (BODY_135's 439 maps at 848 x 480 would take 716 MB).
  */
 export function posesFromMaps(model: PoseModel, outputs: readonly Tensor[], imgW: number, imgH: number, netW: number, netH: number): Person[] {
-  const { maps, h, w } = resizeMaps(outputs);
+  const { maps, h, w } = resizeMaps(outputs, 0, model.parts.length);
   const scale = scaleNetToOutput(imgW, imgH, netW, netH);
   const peaks = nms(maps, model.parts.length, h, w, f(model.nmsThreshold), f(0.5 / scale));
-  return connect(model, maps, peaks, h, w, scale);
+  return connect(model, maps, peaks, h, w, scale, (c) => resizeMaps(outputs, c, 1).maps);
 }
 
 /**
- * resizeAndMergeCpu: every map (heatmaps, background, PAFs) of each scale resized by cv::resize INTER_CUBIC to
- * resizeAndMergeCaffe's size, the first scale's (out * 8 - 1) * 1 + 1 (the net's input: its scale factor is 1
- * there); scales after the first added to it (cv::add, in float), then all times 1 / scales (Mat /= : convertTo's
- * float alpha).
+ * resizeAndMergeCpu: every map (heatmaps, background, PAFs; or `count` of them from `from`) of each scale resized by
+ * cv::resize INTER_CUBIC to resizeAndMergeCaffe's size, the first scale's (out * 8 - 1) * 1 + 1 (the net's input: its
+ * scale factor is 1 there); scales after the first added to it (cv::add, in float), then all times 1 / scales (Mat /=
+ * : convertTo's float alpha). Each map on its own: a part of them is what all of them would hold there.
  */
-export function resizeMaps(outputs: readonly Tensor[]): { maps: Float32Array; h: number; w: number } {
+export function resizeMaps(outputs: readonly Tensor[], from = 0, count = outputs[0].dims[1] - from): { maps: Float32Array; h: number; w: number } {
   const [, channels, oh, ow] = outputs[0].dims, h = oh * DECREASE, w = ow * DECREASE, plane = h * w;
-  checkImageMemory(4 * (channels + 1) * plane, () => `resizing OpenPose's ${channels} maps to ${w} x ${h}`);
-  const maps = new Float32Array(channels * plane);
+  checkImageMemory(4 * (count + 1) * plane, () => `resizing ${count < channels ? `${count} of ` : ''}OpenPose's ${channels} maps to ${w} x ${h}`);
+  const maps = new Float32Array(count * plane);
   outputs.forEach(({ dims: [, , sh, sw], data }, n) => {
-    for (let c = 0; c < channels; c++) {
-      const resized = cvResizeCubic(data.subarray(c * sh * sw, (c + 1) * sh * sw), sw, sh, w, h);
+    for (let c = 0; c < count; c++) {
+      const resized = cvResizeCubic(data.subarray((from + c) * sh * sw, (from + c + 1) * sh * sw), sw, sh, w, h);
       if (n === 0) maps.set(resized, c * plane);
       else for (let i = 0, o = c * plane; i < plane; i++) maps[o + i] = f(resized[i] + maps[o + i]);
     }
@@ -218,6 +221,9 @@ function refine(out: Float32Array, at: number, s: Float32Array, px: number, py: 
   out[at + 2] = s[py * w + px];
 }
 
+/** Map c of the resized maps (heatmaps, background, PAFs): held by the caller or resized when asked for. */
+type MapOf = (c: number) => Float32Array;
+
 /** A person candidate: the peaks blob's index of each part's score (0: none), its part count and score (float). */
 interface Candidate {
   parts: Int32Array;
@@ -225,11 +231,15 @@ interface Candidate {
   score: number;
 }
 
-/** connectBodyPartsCpu: createPeopleVector, removePeopleBelowThresholdsAndFillFaces, peopleVectorToPeopleArray. */
-export function connect(model: PoseModel, maps: Float32Array, peaks: Float32Array, h: number, w: number, scale: number): Person[] {
-  const people = peopleVector(model, maps, peaks, h, w);
-  let valid = validPeople(people, model.parts.length, false);
-  if (valid.length === 0) valid = validPeople(people, model.parts.length, true);
+/**
+ * connectBodyPartsCpu (createPeopleVector) or, for BODY_25B and BODY_135, connectBodyPartsGpu's steps after its
+ * kernel (pafPtrIntoVector, pafVectorIntoPeopleVector); then removePeopleBelowThresholdsAndFillFaces and
+ * peopleVectorToPeopleArray.
+ */
+export function connect(model: PoseModel, maps: Float32Array, peaks: Float32Array, h: number, w: number, scale: number, map?: MapOf): Person[] {
+  const mapOf = map ?? ((c: number) => maps.subarray(c * h * w, (c + 1) * h * w));
+  const people = model.connector === 'cuda' ? peopleFromPairs(model, mapOf, peaks, h, w) : peopleVector(model, mapOf, peaks, h, w);
+  const valid = validPeople(people, model.parts.length, peaks, false);
   const over = f(1 / (model.parts.length + model.pairs.length / 2));
   return valid.map((p) => ({
     score: f(people[p].score * over),
@@ -237,8 +247,8 @@ export function connect(model: PoseModel, maps: Float32Array, peaks: Float32Arra
   }));
 }
 
-function peopleVector(model: PoseModel, maps: Float32Array, peaks: Float32Array, h: number, w: number): Candidate[] {
-  const nParts = model.parts.length, nPairs = model.pairs.length / 2, stride = 3 * (MAX_PEAKS + 1), area = h * w;
+function peopleVector(model: PoseModel, mapOf: MapOf, peaks: Float32Array, h: number, w: number): Candidate[] {
+  const nParts = model.parts.length, nPairs = model.pairs.length / 2, stride = 3 * (MAX_PEAKS + 1);
   const people: Candidate[] = [];
   const person = (entries: [number, number][], count: number, score: number) => {
     const parts = new Int32Array(nParts);
@@ -258,11 +268,11 @@ function peopleVector(model: PoseModel, maps: Float32Array, peaks: Float32Array,
       }
       continue;
     }
-    const mapX = maps.subarray((nParts + 1 + model.mapIdx[2 * pair]) * area), mapY = maps.subarray((nParts + 1 + model.mapIdx[2 * pair + 1]) * area);
+    const [mapX, mapY] = pafOf(model, mapOf, pair);
     const all: [number, number, number][] = [];
     for (let i = 1; i <= nA; i++)
       for (let j = 1; j <= nB; j++) {
-        const score = scoreAB(peaks, a * stride + i * 3, b * stride + j * 3, mapX, mapY, w, h, f(model.interThreshold), f(model.nmsThreshold));
+        const score = scoreAB(peaks, a * stride + i * 3, b * stride + j * 3, mapX, mapY, w, h, model);
         if (score > 1e-6) all.push([score, i, j]);
       }
     // std::sort with std::greater on (score as double, i, j)
@@ -300,12 +310,20 @@ function peopleVector(model: PoseModel, maps: Float32Array, peaks: Float32Array,
   return people;
 }
 
+/** A pair's PAF maps (x, y), after the heatmaps (and the background's). */
+function pafOf(model: PoseModel, mapOf: MapOf, pair: number): [Float32Array, Float32Array] {
+  const first = model.parts.length + (model.background ? 1 : 0);
+  return [mapOf(first + model.mapIdx[2 * pair]), mapOf(first + model.mapIdx[2 * pair + 1])];
+}
+
 /**
  * getScoreAB: the PAF along the segment A -> B sampled at 5-25 points (rounded to pixels), each the field's
  * projection on the segment's direction; the mean of those above the threshold when over 95 % are, else a
  * token score for two peaks closer than the maps' diagonal / 150 (their PAF is 0 there). In float, as OpenPose's T.
+ * The CUDA kernel's `process` (bodyPartConnectorBase.cu) is the same but for that diagonal, a float there.
  */
-function scoreAB(peaks: Float32Array, ia: number, ib: number, mapX: Float32Array, mapY: Float32Array, w: number, h: number, interThreshold: number, nmsThreshold: number): number {
+function scoreAB(peaks: Float32Array, ia: number, ib: number, mapX: Float32Array, mapY: Float32Array, w: number, h: number, model: PoseModel): number {
+  const interThreshold = f(model.interThreshold), nmsThreshold = f(model.nmsThreshold);
   const dx = f(peaks[ib] - peaks[ia]), dy = f(peaks[ib + 1] - peaks[ia + 1]);
   const points = Math.max(5, Math.min(25, intRound(f(Math.sqrt(f(5 * Math.max(Math.abs(dx), Math.abs(dy))))))));
   const norm = f(Math.sqrt(f(f(dx * dx) + f(dy * dy))));
@@ -324,31 +342,167 @@ function scoreAB(peaks: Float32Array, ia: number, ib: number, mapX: Float32Array
     }
   }
   if (f(count / points) > INTER_MIN_ABOVE) return f(sum / count);
-  // sqrt(int) is a double in C++: the threshold is compared in double
-  if (norm < Math.sqrt(w * h) / 150) return f(nmsThreshold + 1e-6);
+  // sqrt(int) is a double in C++: the threshold is compared in double (CUDA's sqrtf: a float)
+  const near = model.connector === 'cuda' ? f(f(Math.sqrt(w * h)) / 150) : Math.sqrt(w * h) / 150;
+  if (norm < near) return f(nmsThreshold + 1e-6);
   return 0;
 }
 
+const F01 = f(0.1);
+
 /**
- * removePeopleBelowThresholdsAndFillFaces for the body models: a candidate stays with 3 parts or more and a score
- * of 0.4 a part; BODY_25's feet do not count, and a candidate that is mostly feet (4 parts or fewer without them)
- * is dropped, unless no one stayed (then again, feet counted: maximizePositives).
+ * connectBodyPartsGpu's people (BODY_25B, BODY_135): every pair's every connection scoring over 1e-6, best first by
+ * its score plus a tenth of each end's peak score (pafPtrIntoVector), each then joining its ends into people
+ * (pafVectorIntoPeopleVector): two free ends make a person; a free end joins its partner's person where that part
+ * is still empty; ends already together add the score; ends of two people with no part in common merge them.
  */
-function validPeople(people: Candidate[], nParts: number, maximizePositives: boolean): number[] {
-  const valid: number[] = [];
+function peopleFromPairs(model: PoseModel, mapOf: MapOf, peaks: Float32Array, h: number, w: number): Candidate[] {
+  const nParts = model.parts.length, stride = 3 * (MAX_PEAKS + 1);
+  const all: [number, number, number, number, number][] = [];
+  for (let pair = 0; pair < model.pairs.length / 2; pair++) {
+    const a = model.pairs[2 * pair], b = model.pairs[2 * pair + 1];
+    const nA = intRound(peaks[a * stride]), nB = intRound(peaks[b * stride]);
+    if (nA === 0 || nB === 0) continue;
+    const [mapX, mapY] = pafOf(model, mapOf, pair);
+    for (let i = 1; i <= nA; i++)
+      for (let j = 1; j <= nB; j++) {
+        const score = scoreAB(peaks, a * stride + i * 3, b * stride + j * 3, mapX, mapY, w, h, model);
+        if (score > 1e-6) all.push([f(f(score + f(F01 * peaks[a * stride + i * 3 + 2])) + f(F01 * peaks[b * stride + j * 3 + 2])), score, pair, i, j]);
+      }
+  }
+  // std::sort with std::greater on the tuple (total, score, pair, i, j)
+  all.sort((p, q) => q[0] - p[0] || q[1] - p[1] || q[2] - p[2] || q[3] - p[3] || q[4] - p[4]);
+  const people: Candidate[] = [], merged = new Set<number>();
+  const assigned = new Int32Array(nParts * MAX_PEAKS).fill(-1); // a peak's person (part * 127 + peak - 1)
+  for (const [, paf, pair, i, j] of all) {
+    const a = model.pairs[2 * pair], b = model.pairs[2 * pair + 1];
+    const ia = a * stride + i * 3 + 2, ib = b * stride + j * 3 + 2, ka = a * MAX_PEAKS + i - 1, kb = b * MAX_PEAKS + j - 1;
+    const pa = assigned[ka], pb = assigned[kb];
+    if (pa < 0 && pb < 0) {
+      assigned[ka] = assigned[kb] = people.length;
+      const parts = new Int32Array(nParts);
+      parts[a] = ia;
+      parts[b] = ib;
+      people.push({ parts, count: 2, score: f(f(peaks[ia] + peaks[ib]) + paf) });
+    } else if (pa < 0 || pb < 0) {
+      const at = Math.max(pa, pb), p = people[at], [part, index, k] = pa >= 0 ? [b, ib, kb] : [a, ia, ka];
+      if (p.parts[part] !== 0) continue; // its part came from a better connection
+      p.parts[part] = index;
+      p.count++;
+      p.score = f(p.score + f(peaks[index] + paf));
+      assigned[k] = at;
+    } else if (pa === pb) people[pa].score = f(people[pa].score + paf);
+    else mergePeople(people, Math.min(pa, pb), Math.max(pa, pb), paf, assigned, merged);
+  }
+  return people.filter((_, k) => !merged.has(k));
+}
+
+/** Case 5 of pafVectorIntoPeopleVector: two people with no part in common become the first (removed at the end). */
+function mergePeople(people: Candidate[], one: number, two: number, paf: number, assigned: Int32Array, merged: Set<number>): void {
+  const p = people[one], q = people[two];
+  if (p.parts.some((v, k) => v > 0 && q.parts[k] > 0)) return;
+  p.parts.forEach((v, k) => {
+    if (v === 0) p.parts[k] = q.parts[k];
+  });
+  p.count += q.count;
+  p.score = f(p.score + f(q.score + paf));
+  merged.add(two);
+  for (let k = 0; k < assigned.length; k++) if (assigned[k] === two) assigned[k] = one;
+}
+
+/**
+ * removePeopleBelowThresholdsAndFillFaces: a candidate stays with 3 parts or more and a score of 0.4 a part. The feet
+ * (parts 19-24 of BODY_25, BODY_25B, BODY_135) do not count, and a candidate that is mostly feet (4 parts or fewer
+ * without them) is dropped, unless no one stayed (then again, feet counted: maximizePositives). BODY_135: its face
+ * and each hand count as one part; a candidate that is only a face is no one, but fills the face it overlaps most.
+ */
+function validPeople(people: Candidate[], nParts: number, peaks: Float32Array, maximizePositives: boolean): number[] {
+  const valid: number[] = [], faces: number[] = [], loneFaces: number[] = [];
   people.forEach((p, k) => {
     let counter = p.count;
-    if (!maximizePositives && nParts === 25) {
-      let feet = 0;
-      for (let i = 19; i < 25; i++) feet += p.parts[i] > 0 ? 1 : 0;
-      if (feet > 0) {
-        counter -= feet;
-        if (counter <= 4) return;
-      }
+    if (nParts >= 135) {
+      const before = counter;
+      counter = countAtMost(counter, p, F135, 135, 1);
+      if (counter === 1) return void loneFaces.push(k);
+      if (counter !== before) faces.push(k);
+      counter = countAtMost(countAtMost(counter, p, H135 + 20, F135, 1), p, H135, H135 + 20, 1);
+    }
+    if (!maximizePositives && (nParts === 25 || nParts > 70)) {
+      const before = counter;
+      counter = countAtMost(counter, p, 19, 25, 0);
+      if (counter !== before && counter <= 4) return;
     }
     if (counter >= MIN_SUBSET_CNT && f(p.score / counter) >= MIN_SUBSET_SCORE) valid.push(k);
   });
-  return valid;
+  if (valid.length > 0) for (const k of loneFaces) fillFace(people, k, faces, peaks);
+  return valid.length === 0 && !maximizePositives ? validPeople(people, nParts, peaks, true) : valid;
+}
+
+const H135 = 25, F135 = 65, F03 = f(0.3), F001 = f(0.01), FLT_MAX = f(3.4028234663852886e38);
+
+/** getKeypointCounter: the parts from..to - 1 a candidate has count as `most` at most. */
+function countAtMost(counter: number, p: Candidate, from: number, to: number, most: number): number {
+  let n = 0;
+  for (let k = from; k < to; k++) n += p.parts[k] > 0 ? 1 : 0;
+  return n > most ? counter + most - n : counter;
+}
+
+/**
+ * The face-only candidate `lone` fills (or betters) the face parts of the candidate among `faces` whose face box
+ * overlaps its box most (getKeypointsRoi: over 0.3, or over 0.01 with fewer than 3 faces), adding their scores.
+ */
+function fillFace(people: Candidate[], lone: number, faces: readonly number[], peaks: Float32Array): void {
+  const { box, first, last } = faceBox(people[lone].parts, peaks, f(0.2));
+  let best = 0, bestAt = -1;
+  faces.forEach((k, at) => {
+    const overlap = boxOverlap(faceBox(people[k].parts, peaks, f(0.1)).box, box);
+    if (best < overlap) [best, bestAt] = [overlap, at];
+  });
+  if (!(best > F03 || (best > F001 && faces.length < 3))) return;
+  const p = people[faces[bestAt]], q = people[lone];
+  for (let part = first; part < last; part++) {
+    const mine = p.parts[part], theirs = q.parts[part];
+    if (theirs === 0) continue;
+    if (mine === 0) {
+      p.parts[part] = theirs;
+      p.score = f(p.score + peaks[theirs]);
+    } else if (peaks[mine] < peaks[theirs]) {
+      p.parts[part] = theirs;
+      p.score = f(p.score + f(peaks[theirs] - peaks[mine]));
+    }
+  }
+}
+
+/**
+ * getRoiDiameterAndBounds over the face parts: the box [x, y, width, height] of those scoring above 0, widened by
+ * `margin` of its far corner's coordinates (as OpenPose's code does), in float; and the first and past-last part.
+ */
+function faceBox(parts: Int32Array, peaks: Float32Array, margin: number): { box: [number, number, number, number]; first: number; last: number } {
+  let x = FLT_MAX, y = FLT_MAX, right = 0, bottom = 0, first = -1, last = -1;
+  for (let k = F135; k < 135; k++) {
+    const i = parts[k];
+    if (!(i > 0 && peaks[i] > 0)) continue;
+    [x, y] = [Math.min(x, peaks[i - 2]), Math.min(y, peaks[i - 1])];
+    [right, bottom] = [Math.max(right, peaks[i - 2]), Math.max(bottom, peaks[i - 1])];
+    if (first < 0) first = k;
+    last = k;
+  }
+  if (last < 0) return { box: [x, y, right, bottom], first, last };
+  const mx = f(right * margin), my = f(bottom * margin);
+  [x, y] = [f(x - mx), f(y - my)];
+  const width = f(f(right + f(2 * mx)) + f(1 - x)), height = f(f(bottom + f(2 * my)) + f(1 - y));
+  return { box: [x, y, width, height], first, last: last + 1 };
+}
+
+/** getKeypointsRoi: two boxes' intersection over union, in float (both shifted to non-negative corners first). */
+function boxOverlap([ax, ay, aw, ah]: readonly number[], [bx, by, bw, bh]: readonly number[]): number {
+  const biasX = Math.min(0, ax, bx), biasY = Math.min(0, ay, by);
+  if (biasX !== 0) [ax, bx] = [f(ax - biasX), f(bx - biasX)];
+  if (biasY !== 0) [ay, by] = [f(ay - biasY), f(by - biasY)];
+  const x1 = Math.max(ax, bx), y1 = Math.max(ay, by), x2 = Math.min(f(ax + aw), f(bx + bw)), y2 = Math.min(f(ay + ah), f(by + bh));
+  if (!(x1 < x2 && y1 < y2)) return 0;
+  const inter = f(f(x2 - x1) * f(y2 - y1));
+  return f(inter / f(f(f(aw * ah) + f(bw * bh)) - inter));
 }
 
 // --hand and --face: the hand and face keypoints given their rectangles (pose-parts.ts), as
@@ -396,9 +550,15 @@ export function partKeypoints(out: Tensor, affine: readonly [number, number, num
   });
 }
 
+/** --face: OpenPose's face detector needs the body's neck (its constructor: poseBodyPartMapStringToKey "Neck"). */
+export function checkFaceModel(model: PoseModel): void {
+  if (!model.parts.includes('Neck'))
+    throw new CremaError(`pose: OpenPose's face detector places the face from the body's Neck, which ${model.name} does not have (OpenPose stops: "String(s) could not be found."); its net finds the face itself`);
+}
+
 /** Refuses a net whose output is not 1 x (parts + 1) x H x W, in one line. */
 export function checkPartNet(net: Net, kind: 'hand' | 'face', dims = net.blobs.get(outputOf(net))?.dims): void {
-  if (partKindOf(dims) !== kind) throw new CremaError(partNetMismatch(kind, outputOf(net), dims));
+  if (partKindOf(dims) !== kind) throw new CremaError(partNetMismatch('pose', [kind], outputOf(net), dims));
 }
 
 /**

@@ -6,8 +6,8 @@ import { CremaError } from '../util/errors.js';
 import { checkOptionKeys } from '../util/options.js';
 import { checkBackend } from './options.js';
 
-export type PoseModelName = 'BODY_25' | 'COCO' | 'MPI' | 'MPI_4';
-export const POSE_MODELS: readonly PoseModelName[] = ['BODY_25', 'COCO', 'MPI', 'MPI_4'];
+export type PoseModelName = 'BODY_25' | 'COCO' | 'MPI' | 'MPI_4' | 'BODY_25B' | 'BODY_135';
+export const POSE_MODELS: readonly PoseModelName[] = ['BODY_25', 'COCO', 'MPI', 'MPI_4', 'BODY_25B', 'BODY_135'];
 
 export interface PoseModel {
   name: PoseModelName;
@@ -23,6 +23,15 @@ export interface PoseModel {
   /** POSE_*_PAIRS_RENDER_GPU and POSE_*_COLORS_RENDER_GPU (RGB per part): what OpenPose draws. */
   renderPairs: readonly number[];
   colors: readonly number[];
+  /** POSE_*_SCALES_RENDER_GPU: each part's size when drawn (BODY_135's hands 0.6, face 0.45; absent: all 1). */
+  scales?: readonly number[];
+  /** addBkgChannel: the net gives a background heatmap after the parts' (not BODY_25B, BODY_135). */
+  background: boolean;
+  /**
+   * Which of OpenPose's connectors joins the parts into people: 'cpu' connectBodyPartsCpu; 'cuda' connectBodyPartsGpu's
+   * (BODY_25B, BODY_135: OpenPose's CPU connector refuses them, "Model not implemented for CPU body connector").
+   */
+  connector: 'cpu' | 'cuda';
 }
 
 const BODY_25_PARTS = ['Nose', 'Neck', 'RShoulder', 'RElbow', 'RWrist', 'LShoulder', 'LElbow', 'LWrist', 'MidHip', 'RHip', 'RKnee', 'RAnkle', 'LHip', 'LKnee', 'LAnkle', 'REye', 'LEye', 'REar', 'LEar', 'LBigToe', 'LSmallToe', 'LHeel', 'RBigToe', 'RSmallToe', 'RHeel'];
@@ -34,6 +43,52 @@ const MPI_MAP = Array.from({ length: 28 }, (_, i) => i);
 const MPI_COLORS = [255, 0, 85, 255, 0, 0, 255, 85, 0, 255, 170, 0, 255, 255, 0, 170, 255, 0, 85, 255, 0, 43, 255, 0, 0, 255, 0, 0, 255, 85, 0, 255, 170, 0, 255, 255, 0, 170, 255, 0, 85, 255, 0, 0, 255];
 const COCO_COLORS = [255, 0, 85, 255, 0, 0, 255, 85, 0, 255, 170, 0, 255, 255, 0, 170, 255, 0, 85, 255, 0, 0, 255, 0, 0, 255, 85, 0, 255, 170, 0, 255, 255, 0, 170, 255, 0, 85, 255, 0, 0, 255, 255, 0, 170, 170, 0, 255, 255, 0, 255, 85, 0, 255];
 
+const CPU = { background: true, connector: 'cpu' } as const;
+const CUDA = { background: false, connector: 'cuda', nmsThreshold: 0.05, interThreshold: 0.05 } as const;
+
+// BODY_25B and BODY_135 (poseParameters.cpp, poseParametersRender.hpp). BODY_135 is BODY_25B's body (17 the upper
+// neck) with each hand's 20 parts (H135 = 25: left, then right) and the face's 70 (F135 = 65) after it.
+const iota = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
+/** a, a+1, a+1, a+2, ..., b-1, b: the pairs of a chain of parts. */
+const chain = (a: number, b: number) => iota(b - a, a).flatMap((i) => [i, i + 1]);
+const H135 = 25, F135 = 65;
+const B_BODY = ['Nose', 'LEye', 'REye', 'LEar', 'REar', 'LShoulder', 'RShoulder', 'LElbow', 'RElbow', 'LWrist', 'RWrist', 'LHip', 'RHip', 'LKnee', 'RKnee', 'LAnkle', 'RAnkle'];
+const B_FEET = ['LBigToe', 'LSmallToe', 'LHeel', 'RBigToe', 'RSmallToe', 'RHeel'];
+const BODY_25B_PARTS = [...B_BODY, 'Neck', 'HeadTop', ...B_FEET];
+const FINGERS = ['Thumb', 'Index', 'Middle', 'Ring', 'Pinky'];
+const handParts = (side: string) => FINGERS.flatMap((f) => (f === 'Thumb' ? ['1CMC', '2Knuckles', '3IP', '4FingerTip'] : ['1Knuckles', '2PIP', '3DIP', '4FingerTip']).map((j) => `${side}${f}${j}`));
+const named = (name: string, n: number, reversed = false) => iota(n).map((i) => `${name}${reversed ? n - 1 - i : i}`);
+const FACE_135_PARTS = [...named('FaceContour', 17), ...named('REyeBrow', 5), ...named('LEyeBrow', 5, true), ...named('NoseUpper', 4), ...named('NoseLower', 5), ...named('REye', 6), ...named('LEye', 6), ...named('OMouth', 12), ...named('IMouth', 8), 'RPupil', 'LPupil'];
+const BODY_135_PARTS = [...B_BODY, 'UpperNeck', 'HeadTop', ...B_FEET, ...handParts('L'), ...handParts('R'), ...FACE_135_PARTS];
+// the COCO body's tree, the feet's, then (after the head and neck pairs) the redundant pairs both models share
+const B_TREE = [0, 1, 0, 2, 1, 3, 2, 4, 0, 5, 0, 6, 5, 7, 6, 8, 7, 9, 8, 10, 5, 11, 6, 12, 11, 13, 12, 14, 13, 15, 14, 16, 15, 19, 19, 20, 15, 21, 16, 22, 22, 23, 16, 24];
+const B_REDUNDANT = [3, 4, 3, 5, 4, 6, 5, 9, 6, 10, 9, 10, 9, 11, 10, 12, 11, 12, 15, 16];
+const BODY_25B_PAIRS = [...B_TREE, 5, 17, 5, 18, 6, 17, 6, 18, ...B_REDUNDANT];
+/** A hand's pairs: the wrist to each finger's first joint, then along the finger. */
+const handPairs = (wrist: number, base: number) => iota(5).flatMap((f) => [wrist, base + 4 * f, ...chain(base + 4 * f, base + 4 * f + 3)]);
+const HANDS_135 = [...handPairs(9, H135), ...handPairs(10, H135 + 20)];
+const FACE_135 = [
+  ...chain(0, 16), 0, 17, 16, 26, ...chain(17, 26), 21, 27, 22, 27, ...chain(27, 30), 30, 33, 33, 32, 32, 31, 33, 34, 34, 35,
+  27, 39, 27, 42, ...chain(36, 41), ...chain(42, 47), 33, 51, ...chain(48, 59), 48, 60, 54, 64, ...chain(60, 67), 36, 68, 39, 68, 42, 69, 45, 69,
+].map((k) => F135 + k);
+const BODY_135_PAIRS = [...B_TREE, 5, 17, 17, 18, 6, 17, ...B_REDUNDANT, ...HANDS_135, 0, F135 + 30, 2, F135 + 39, 1, F135 + 42, ...FACE_135];
+const B_RENDER = [...B_TREE.slice(0, 8), ...B_TREE.slice(12)];
+const BODY_25B_RENDER = [...B_RENDER, 5, 17, 6, 17, 17, 18, 11, 12];
+// the face drawn as OpenPose's face model draws it: its chains, the eyes and the mouth closed
+const FACE_135_RENDER = [...chain(0, 16), ...chain(17, 21), ...chain(22, 26), ...chain(27, 30), ...chain(31, 35), ...chain(36, 41), 41, 36, ...chain(42, 47), 47, 42, ...chain(48, 59), 59, 48, ...chain(60, 67), 67, 60].map((k) => F135 + k);
+const BODY_135_RENDER = [...B_RENDER, 5, 6, 17, 18, 11, 12, ...HANDS_135, ...FACE_135_RENDER];
+const BODY_25B_COLORS = [255, 0, 85, 170, 0, 255, 255, 0, 170, 85, 0, 255, 255, 0, 255, 170, 255, 0, 255, 85, 0, 85, 255, 0, 255, 170, 0, 0, 255, 0, 255, 255, 0, 0, 170, 255, 0, 255, 85, 0, 85, 255, 0, 255, 170, 0, 0, 255, 0, 255, 255, 255, 0, 0, 255, 0, 0, 0, 0, 255, 0, 0, 255, 0, 0, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255];
+// each finger a colour darkening from the knuckle out (the left hand's red to green, the right's pink to cyan), the face white
+const HAND_135_COLORS = [
+  255, 0, 0, 191, 47, 47, 127, 63, 63, 63, 47, 47, 255, 76, 0, 191, 57, 0, 127, 38, 0, 63, 19, 0, 255, 152, 0, 191, 114, 0, 127, 76, 0, 63, 38, 0,
+  255, 255, 0, 191, 191, 0, 127, 127, 0, 63, 63, 0, 0, 255, 0, 0, 191, 0, 0, 127, 0, 0, 63, 0,
+  255, 0, 153, 191, 0, 114, 127, 0, 76, 63, 0, 38, 203, 0, 255, 152, 0, 191, 101, 0, 127, 50, 0, 63, 50, 0, 255, 37, 0, 191, 25, 0, 127, 12, 0, 63,
+  0, 102, 255, 0, 76, 191, 0, 51, 127, 0, 25, 63, 0, 255, 255, 0, 191, 191, 0, 127, 127, 0, 63, 63,
+];
+const BODY_135_COLORS = [...BODY_25B_COLORS, ...HAND_135_COLORS, ...Array<number>(3 * 70).fill(255)];
+// "Disabled really noisy values": the upper neck and head top are not drawn (0)
+const BODY_135_SCALES = [...Array<number>(17).fill(1), 0, 0, ...Array<number>(6).fill(1), ...Array<number>(40).fill(0.6), ...Array<number>(70).fill(0.45)];
+
 const MODELS: Record<PoseModelName, PoseModel> = {
   BODY_25: {
     name: 'BODY_25',
@@ -43,6 +98,7 @@ const MODELS: Record<PoseModelName, PoseModel> = {
     nmsThreshold: 0.05,
     interThreshold: 0.05,
     renderPairs: [1, 8, 1, 2, 1, 5, 2, 3, 3, 4, 5, 6, 6, 7, 8, 9, 9, 10, 10, 11, 8, 12, 12, 13, 13, 14, 1, 0, 0, 15, 15, 17, 0, 16, 16, 18, 14, 19, 19, 20, 14, 21, 11, 22, 22, 23, 11, 24],
+    ...CPU,
     colors: [255, 0, 85, 255, 0, 0, 255, 85, 0, 255, 170, 0, 255, 255, 0, 170, 255, 0, 85, 255, 0, 0, 255, 0, 255, 0, 0, 0, 255, 85, 0, 255, 170, 0, 255, 255, 0, 170, 255, 0, 85, 255, 0, 0, 255, 255, 0, 170, 170, 0, 255, 255, 0, 255, 85, 0, 255, 0, 0, 255, 0, 0, 255, 0, 0, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255],
   },
   COCO: {
@@ -54,19 +110,23 @@ const MODELS: Record<PoseModelName, PoseModel> = {
     interThreshold: 0.05,
     renderPairs: [1, 2, 1, 5, 2, 3, 3, 4, 5, 6, 6, 7, 1, 8, 8, 9, 9, 10, 1, 11, 11, 12, 12, 13, 1, 0, 0, 14, 14, 16, 0, 15, 15, 17],
     colors: COCO_COLORS,
+    ...CPU,
   },
-  MPI: { name: 'MPI', parts: MPI_PARTS, pairs: MPI_PAIRS, mapIdx: MPI_MAP, nmsThreshold: 0.6, interThreshold: 0.01, renderPairs: MPI_PAIRS, colors: MPI_COLORS },
+  MPI: { name: 'MPI', parts: MPI_PARTS, pairs: MPI_PAIRS, mapIdx: MPI_MAP, nmsThreshold: 0.6, interThreshold: 0.01, renderPairs: MPI_PAIRS, colors: MPI_COLORS, ...CPU },
   // pose_deploy_linevec_faster_4_stages: the same net with 4 stages, a lower NMS threshold
-  MPI_4: { name: 'MPI_4', parts: MPI_PARTS, pairs: MPI_PAIRS, mapIdx: MPI_MAP, nmsThreshold: 0.3, interThreshold: 0.01, renderPairs: MPI_PAIRS, colors: MPI_COLORS },
+  MPI_4: { name: 'MPI_4', parts: MPI_PARTS, pairs: MPI_PAIRS, mapIdx: MPI_MAP, nmsThreshold: 0.3, interThreshold: 0.01, renderPairs: MPI_PAIRS, colors: MPI_COLORS, ...CPU },
+  // openpose_train's experimental models: no background heatmap, the PAFs in the pairs' order
+  BODY_25B: { name: 'BODY_25B', parts: BODY_25B_PARTS, pairs: BODY_25B_PAIRS, mapIdx: iota(BODY_25B_PAIRS.length), renderPairs: BODY_25B_RENDER, colors: BODY_25B_COLORS, ...CUDA },
+  BODY_135: { name: 'BODY_135', parts: BODY_135_PARTS, pairs: BODY_135_PAIRS, mapIdx: iota(BODY_135_PAIRS.length), renderPairs: BODY_135_RENDER, colors: BODY_135_COLORS, scales: BODY_135_SCALES, ...CUDA },
 };
 
 export function poseModel(name: PoseModelName): PoseModel {
   return MODELS[name];
 }
 
-/** The net output's channel count for a model: heatmaps, the background's, then two PAF channels a pair. */
+/** The net output's channel count for a model: heatmaps, the background's (if it has one), then two PAF channels a pair. */
 export function poseChannels(m: PoseModel): number {
-  return m.parts.length + 1 + m.pairs.length;
+  return m.parts.length + (m.background ? 1 : 0) + m.pairs.length;
 }
 
 /** One person: a keypoint a part, [x, y, score] in the image's pixels ([0, 0, 0] where not found), and OpenPose's person score. */
@@ -204,6 +264,8 @@ export interface KeypointStyle {
   lineRatio: number;
   /** The render threshold: --render_threshold 0.05, --face_render_threshold 0.4, --hand_render_threshold 0.2. */
   threshold: number;
+  /** Each part's size factor (poseScales, a float each; absent: 1): a limb takes its second part's. */
+  scales?: readonly number[];
 }
 
 /**
@@ -213,18 +275,18 @@ export interface KeypointStyle {
  * renderKeypoints; thicknessCircleRatio 1/75, the line 0.75 of it).
  */
 export function skeleton(model: PoseModel, people: readonly Person[], width: number, height: number): { lines: Limb[]; dots: Dot[] } {
-  const style = { pairs: model.renderPairs, colors: model.colors, circleRatio: 1 / 75, lineRatio: 0.75, threshold: 0.05 };
+  const style = { pairs: model.renderPairs, colors: model.colors, circleRatio: 1 / 75, lineRatio: 0.75, threshold: 0.05, scales: model.scales };
   return renderKeypoints(people.map((p) => p.keypoints), style, width, height);
 }
 
 /**
  * renderKeypointsCpu: for each set of keypoints (a person's body, face or hand), its lines, then its rings. Sizes
  * are each set's: from the box of its keypoints scoring above 0.1 (a set whose box has no area is not drawn), its
- * larger side's share of the image's, as OpenPose's float and double arithmetic computes them (every model's render
- * scale is 1).
+ * larger side's share of the image's, as OpenPose's float and double arithmetic computes them, then each part's
+ * scale (BODY_135's hands 0.6, face 0.45, upper neck and head top 0: OpenCV would refuse those lines, 0 wide).
  */
 export function renderKeypoints(sets: readonly (readonly [number, number, number][])[], style: KeypointStyle, width: number, height: number): { lines: Limb[]; dots: Dot[] } {
-  const { pairs, colors } = style, f = Math.fround, threshold = f(style.threshold);
+  const { pairs, colors } = style, f = Math.fround, threshold = f(style.threshold), scales = (style.scales ?? [1]).map(f);
   const colour = (k: number) => `rgb(${colors.slice((k * 3) % colors.length, ((k * 3) % colors.length) + 3).join(',')})`;
   const round = (v: number) => Math.trunc(f(v + 0.5)) || 0; // positiveIntRound: int(a + 0.5f), a float (an int: no -0)
   const lines: Limb[] = [], dots: Dot[] = [];
@@ -237,14 +299,16 @@ export function renderKeypoints(sets: readonly (readonly [number, number, number
     const thicknessCircle = Math.max(1, ratioAreas > F05 ? thicknessRatio : -1);
     const thicknessLine = Math.max(1, Math.trunc(f(f(thicknessRatio * f(style.lineRatio)) + 0.5)));
     const radius = Math.trunc(thicknessRatio / 2);
+    // positiveIntRound(size * poseScales[part % scales]): an int times a float
+    const scaled = (size: number, k: number) => Math.trunc(f(f(size * scales[k % scales.length]) + 0.5));
     const seen = (k: number) => kp[k][2] > threshold;
     const at = (k: number) => [round(kp[k][0]), round(kp[k][1])] as const;
     for (let i = 0; i < pairs.length; i += 2) {
       const a = pairs[i], b = pairs[i + 1];
-      if (seen(a) && seen(b)) lines.push([...at(a), ...at(b), colour(b), thicknessLine]);
+      if (seen(a) && seen(b)) lines.push([...at(a), ...at(b), colour(b), scaled(thicknessLine, b)]);
     }
     kp.forEach((_, k) => {
-      if (seen(k)) dots.push([...at(k), colour(k), radius, thicknessCircle]);
+      if (seen(k)) dots.push([...at(k), colour(k), scaled(radius, k), scaled(thicknessCircle, k)]);
     });
   }
   return { lines, dots };

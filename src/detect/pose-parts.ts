@@ -28,10 +28,16 @@ export function partKindOf(dims: readonly number[] | undefined): 'hand' | 'face'
   return dims[1] === HAND_PARTS + 1 ? 'hand' : dims[1] === FACE_PARTS + 1 ? 'face' : undefined;
 }
 
-/** What a net that should be OpenPose's `kind` net but is not is told (its output `name` of `dims`). */
-export function partNetMismatch(kind: 'hand' | 'face', name: string, dims: readonly number[] | undefined): string {
-  const parts = kind === 'hand' ? HAND_PARTS : FACE_PARTS;
-  return `pose: the ${kind} net's output '${name}' is ${dims?.join(' x ') ?? 'missing'}; OpenPose's ${kind} net gives 1 x ${parts + 1} x H x W (${parts} keypoint heatmaps and the background)`;
+/**
+ * What a net that should be one of OpenPose's `kinds` nets but is not is told (its output `name` of `dims`), after
+ * `who`: 'pose' (crema pose's --hand, detectPoses' options.hand), or the file the page was given (either kind).
+ */
+export function partNetMismatch(who: string, kinds: readonly ('hand' | 'face')[], name: string, dims: readonly number[] | undefined): string {
+  const gives = kinds.map((k) => {
+    const parts = k === 'hand' ? HAND_PARTS : FACE_PARTS;
+    return `${k} net 1 x ${parts + 1} x H x W (${parts} keypoint heatmaps and the background)`;
+  });
+  return `${who}: the ${kinds.join(' or ')} net's output '${name}' is ${dims?.join(' x ') ?? 'missing'}; OpenPose's ${gives.join(', its ').replace(' net ', ' net gives ')}`;
 }
 
 /** detectHands' threshold on the wrist, elbow and shoulder scores; detectFaces' on the head's parts. */

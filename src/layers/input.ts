@@ -21,7 +21,8 @@ export const inputLayer: LayerType = {
   },
 };
 
-function inputShapes(def: LayerParameter): Shape[] {
+/** An Input layer's shapes (one for all its tops, or one a top), refused in one line when Caffe would refuse them. */
+export function inputShapes(def: LayerParameter): Shape[] {
   const param = paramsOf(def, 'input_param');
   const shapes: number[][] = (param.shape ?? []).map((s: { dim?: number[] }) => [...(s.dim ?? [])]);
   const numTops = def.top?.length ?? 0;

@@ -90,63 +90,65 @@ export class LayerError extends CremaError {
 
 /** The weight shapes each layer declared (through expectWeight) at its current bottom shapes. */
 export const declaredWeights = new WeakMap<LayerParameter, Shape[]>();
-/** The blobs (by index) a layer without weights took from its prototxt's constant fillers (graph.ts keeps them). */
+/** The blobs (by index) a layer without weights took from its prototxt's fillers (graph.ts keeps them). */
 export const filledWeights = new WeakMap<LayerParameter, Tensor[]>();
 
 type Filler = { type?: string; value?: number; diag_val?: number[] };
 
-/** The filler the prototxt writes for a layer's blob ("bias", or its weights, scale or slope), if any. */
-function fillerOf(def: LayerParameter, what: string): Filler | undefined {
+/**
+ * The filler the prototxt gives a layer's blob ("bias", or its weights, scale or slope) when it is written there and
+ * its values are the net's own: a constant (FillerParameter's default type), bilinear (FCN-style upsampling
+ * Deconvolutions, `lr_mult: 0`, often left out of a caffemodel) or FlowNet 2.0's diagonal (its deploy nets'
+ * scale_conv1, in no released caffemodel); undefined otherwise: Caffe's default fillers and the
+ * random ones (gaussian, xavier, msra, uniform) give values no run repeats.
+ */
+function fixedFiller(def: LayerParameter, what: string): Filler | undefined {
   const p = def as unknown as Record<string, Record<string, Filler | undefined> | undefined>;
   const bias = /(^|\s)bias$/.test(what) && def.type !== 'Bias'; // 'bias', 'the bias'; a Bias layer's own is its filler
-  return [p.convolution_param, p.inner_product_param, p.embed_param, p.scale_param, p.bias_param, p.prelu_param]
+  const filler = [p.convolution_param, p.inner_product_param, p.embed_param, p.scale_param, p.bias_param, p.prelu_param]
     .map((params) => (bias ? params?.bias_filler : (params?.weight_filler ?? params?.filler)))
     .find((x) => x !== undefined);
+  return filler && ['constant', 'bilinear', 'diagonal'].includes(filler.type ?? 'constant') ? filler : undefined;
 }
 
 /**
- * The constant the prototxt's filler gives a layer's blob ("bias", or its weights, scale or slope), when the filler is
- * written there and is a constant (FillerParameter's default type); undefined otherwise: Caffe's default fillers and
- * random ones are no values of the net's own.
+ * The values `filler` gives a blob of `shape`, as Caffe 1.0's ConstantFiller and BilinearFiller (filler.hpp) fill it,
+ * or lmb-freiburg/flownet2's DiagonalFiller: 0 but for output n's kernel over input n, diag_val[n] (else 1) / the
+ * kernel's area.
  */
-export function constantFiller(def: LayerParameter, what: string): number | undefined {
-  const filler = fillerOf(def, what);
-  if (!filler || (filler.type ?? 'constant') !== 'constant') return undefined;
-  return filler.value ?? 0;
+function fillValues(def: LayerParameter, what: string, filler: Filler, shape: Shape): Float32Array {
+  const n = sizeOf(shape);
+  if ((filler.type ?? 'constant') === 'constant') return new Float32Array(n).fill(filler.value ?? 0);
+  if (filler.type === 'diagonal') return diagonalValues(filler.diag_val ?? [], shape);
+  const [height, width] = shape.slice(-2);
+  if (shape.length !== 4 || height !== width)
+    throw new LayerError(def, `the bilinear filler of its ${what.replace(/^the /, '')} fills a 4-D blob of a square kernel (Caffe: "Filter must be square"), not ${shapeString(shape)}`);
+  // Each step in float32 as Caffe's float Dtype computes it: the weights bit for bit (test/fixtures/fillers/bilinear).
+  const f32 = Math.fround, f = Math.ceil(width / 2), c = f32((width - 1) / (2 * f));
+  const tent = (x: number) => f32(1 - Math.abs(f32(f32(x / f) - c)));
+  const values = new Float32Array(n);
+  for (let i = 0; i < n; i++) values[i] = f32(tent(i % width) * tent(Math.floor(i / width) % height));
+  return values;
 }
 
-/**
- * The values a deterministic filler of the prototxt gives a blob of `shape`: a constant, or the 'diagonal' filler of
- * FlowNet 2.0's Caffe (lmb-freiburg/flownet2 filler.hpp DiagonalFiller; its deploy nets' scale_conv1, which no
- * caffemodel holds): 0 but for output n's kernel over input n, diag_val[n] (else 1) / the kernel's area. Undefined
- * for any other filler.
- */
-function filledValues(def: LayerParameter, what: string, shape: Shape): Float32Array | undefined {
-  const filler = fillerOf(def, what), type = filler?.type ?? 'constant';
-  if (!filler || (type !== 'constant' && type !== 'diagonal')) return undefined;
+function diagonalValues(diag: readonly number[], shape: Shape): Float32Array {
   const values = new Float32Array(sizeOf(shape));
-  if (type === 'constant') return values.fill(filler.value ?? 0);
   const [num, channels, ...kernel] = shape.length >= 2 ? shape : [1, 1, ...shape], area = sizeOf(kernel);
-  for (let n = 0; n < num && n < channels; n++)
-    values.fill(Math.fround((filler.diag_val?.[n] ?? 1) / area), area * (channels * n + n), area * (channels * n + n + 1));
+  for (let o = 0; o < num && o < channels; o++) values.fill(Math.fround((diag[o] ?? 1) / area), area * (channels * o + o), area * (channels * o + o + 1));
   return values;
 }
 
 /**
- * Whether every blob the layer needs has a constant filler in its prototxt, or FlowNet's diagonal one (then it runs
- * without weights from the file, as in Caffe): its weights (or scale, slopes), and its bias when it has one (bias_term: Convolution's,
+ * Whether every blob the layer needs has a fixed filler in its prototxt (then it runs without weights from the
+ * file, as in Caffe): its weights (or scale, slopes), and its bias when it has one (bias_term: Convolution's,
  * InnerProduct's and Embed's default true, Scale's false).
  */
-export function constantFilled(def: LayerParameter): boolean {
+export function prototxtFilled(def: LayerParameter): boolean {
   const p = def as unknown as Record<string, { bias_term?: boolean } | undefined>;
   const withBias = def.type === 'Scale' ? p.scale_param?.bias_term === true
     : ['PReLU', 'Bias', 'BatchNorm'].includes(def.type ?? '') ? false
     : (p.convolution_param ?? p.inner_product_param ?? p.embed_param)?.bias_term !== false;
-  const filled = (what: string) => {
-    const filler = fillerOf(def, what);
-    return filler !== undefined && ['constant', 'diagonal'].includes(filler.type ?? 'constant');
-  };
-  return def.type !== 'BatchNorm' && filled('weights') && (!withBias || filled('bias'));
+  return def.type !== 'BatchNorm' && fixedFiller(def, 'weights') !== undefined && (!withBias || fixedFiller(def, 'bias') !== undefined);
 }
 
 /**
@@ -161,12 +163,13 @@ export function expectWeight(def: LayerParameter, weights: Tensor[], index: numb
   declaredWeights.set(def, declared);
   const w = weights[index];
   if (!w && weights.length === 0) {
-    // A layer the weights file leaves out: Caffe fills it from the prototxt's fillers. A constant one is the net's
-    // own value (colorization's conv8_313_rh: 2.606), kept; any other stays missing, refused when the layer runs.
-    const values = filledValues(def, what, shape);
-    if (values === undefined) return Object.assign(Object.create(Tensor.prototype) as Tensor, { type: 'float32', dims: shape, data: new Float32Array(0) });
+    // A layer the weights file leaves out: Caffe fills it from the prototxt's fillers. A constant or bilinear one is
+    // the net's own value (colorization's conv8_313_rh: 2.606; an upsampling Deconvolution's), kept; any other stays
+    // missing, refused when the layer runs.
+    const filler = fixedFiller(def, what);
+    if (!filler) return Object.assign(Object.create(Tensor.prototype) as Tensor, { type: 'float32', dims: shape, data: new Float32Array(0) });
     const filled = filledWeights.get(def) ?? [];
-    filled[index] = new Tensor(shape, values);
+    filled[index] = new Tensor(shape, fillValues(def, what, filler, shape));
     filledWeights.set(def, filled);
     return filled[index];
   }

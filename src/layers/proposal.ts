@@ -1,6 +1,6 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
-import type { LayerContext } from '../onnx/context.js';
+import { type LayerContext, runtimeDims, runtimePositions } from '../onnx/context.js';
 import { type Attr, int, ints } from '../onnx/builder.js';
 import { shapeString, sizeOf } from '../tensor.js';
 import { LayerError, type LayerType, expectCounts, keepRows, need } from './layer.js';
@@ -200,16 +200,18 @@ function proposalToOnnx(c: LayerContext): void {
   const [axis0, axis1] = [ints64('axis_0', [0]), ints64('axis_1', [1])]; // one initializer each, for every Slice
   const column = (x: string, i: number, what: string) => op('Slice', [x, ints64(`${what}_from`, [i]), ints64(`${what}_to`, [i + 1]), axis1], what);
   const constant = (what: string, v: Float32Array) => c.b.floats(`${name}/${what}`, v, [K, 1]);
+  // Size-free (ConvertOptions.anySize): the counts inferred, the anchors computed over the map's Shape.
+  const free = c.anySize && anchorsOnHalfPixels(s), anchorRows = free ? -1 : K;
   // The objects' scores (channels A to 2A) and the deltas in (h, w, a) order: py-faster-rcnn's transpose((0, 2, 3, 1)).
   const objects = op('Slice', [c.bottom(0), ints64('fg_from', [A]), ints64('fg_to', [2 * A]), axis1], 'fg');
-  const scores = op('Reshape', [op('Transpose', [objects], 'fg_hwa', { perm: ints([0, 2, 3, 1]) }), ints64('scores_shape', [K])], 'scores');
-  const d = op('Reshape', [op('Transpose', [c.bottom(1)], 'deltas_hwa', { perm: ints([0, 2, 3, 1]) }), ints64('deltas_shape', [K, 4])], 'deltas');
+  const scores = op('Reshape', [op('Transpose', [objects], 'fg_hwa', { perm: ints([0, 2, 3, 1]) }), ints64('scores_shape', [anchorRows])], 'scores');
+  const d = op('Reshape', [op('Transpose', [c.bottom(1)], 'deltas_hwa', { perm: ints([0, 2, 3, 1]) }), ints64('deltas_shape', [anchorRows, 4])], 'deltas');
   // bbox_transform_inv: the anchors' sizes and centres are constants, the rest its float32 steps.
-  const a = anchorConstants(s, cls[2], cls[3]);
-  const centre = (i: number, size: Float32Array, mid: Float32Array, what: string) => op('Add', [op('Mul', [column(d, i, `d${what}`), constant(`${what}_size`, size)], `${what}_moved`), constant(`${what}_mid`, mid)], `${what}_centre`);
-  const extent = (i: number, size: Float32Array, what: string) => op('Mul', [op('Mul', [op('Exp', [column(d, i, `d${what}_log`)], `${what}_scale`), constant(`${what}_extent`, size)], `${what}_len`), c.b.scalar(0.5)], `${what}_half`);
+  const a = free ? anchorsOverShape(c, s) : anchorValues(c, anchorConstants(s, cls[2], cls[3]), constant);
+  const centre = (i: number, size: () => string, mid: () => string, what: string) => op('Add', [op('Mul', [column(d, i, `d${what}`), size()], `${what}_moved`), mid()], `${what}_centre`);
+  const extent = (i: number, size: () => string, what: string) => op('Mul', [op('Mul', [op('Exp', [column(d, i, `d${what}_log`)], `${what}_scale`), size()], `${what}_len`), c.b.scalar(0.5)], `${what}_half`);
   const [cx, cy] = [centre(0, a.widths, a.cx, 'x'), centre(1, a.heights, a.cy, 'y')];
-  const [hw, hh] = [extent(2, a.widths, 'w'), extent(3, a.heights, 'h')];
+  const [hw, hh] = [extent(2, a.extentW, 'w'), extent(3, a.extentH, 'h')];
   // clip_boxes against im_info's height and width (less one), then _filter_boxes' min_size times its scale.
   const info = op('Reshape', [c.bottom(2), ints64('info_shape', [-1])], 'im_info');
   const part = (i: number, what: string) => op('Slice', [info, ints64(`${what}_from`, [i]), ints64(`${what}_to`, [i + 1]), axis0], what);
@@ -220,7 +222,7 @@ function proposalToOnnx(c: LayerContext): void {
   const boxes = op('Concat', [x1, y1, x2, y2], 'boxes', { axis: int(1) });
   const minSize = op('Mul', [part(2, 'im_scale'), c.b.scalar(s.minSize)], 'min_size');
   const side = (lo: string, hi: string, what: string) => op('GreaterOrEqual', [op('Add', [op('Sub', [hi, lo], `${what}_span`), c.b.scalar(1)], `${what}_side`), minSize], `${what}_big`);
-  const big = op('Reshape', [op('And', [side(x1, x2, 'w'), side(y1, y2, 'h')], 'big2'), ints64('keep_shape', [K])], 'big');
+  const big = op('Reshape', [op('And', [side(x1, x2, 'w'), side(y1, y2, 'h')], 'big2'), ints64('keep_shape', [anchorRows])], 'big');
   const kept = op('Compress', [boxes, big], 'kept_boxes', { axis: int(0) }), keptScores = op('Compress', [scores, big], 'kept_scores', { axis: int(0) });
   // argsort()[::-1][:pre_nms_topN]: the best first.
   const count = op('Shape', [keptScores], 'kept_count');
@@ -244,6 +246,61 @@ function proposalToOnnx(c: LayerContext): void {
     c.node('Unsqueeze', [op('Gather', [best, picked], 'row_scores', { axis: int(0) }), axis1], [c.top(1)]);
     c.dynamicShape(1, [0]);
   }
+}
+
+/** The anchors' sizes and centres as the decoding reads them ([K, 1] values), each made when first read (the model's order). */
+interface AnchorValues {
+  widths: () => string;
+  heights: () => string;
+  cx: () => string;
+  cy: () => string;
+  extentW: () => string;
+  extentH: () => string;
+}
+
+/** anchorConstants as initializers: the sizes twice (as the centres' step and the extents'), as ever. */
+function anchorValues(c: LayerContext, a: ReturnType<typeof anchorConstants>, constant: (what: string, v: Float32Array) => string): AnchorValues {
+  return {
+    widths: () => constant('x_size', a.widths), heights: () => constant('y_size', a.heights),
+    cx: () => constant('x_mid', a.cx), cy: () => constant('y_mid', a.cy),
+    extentW: () => constant('w_extent', a.widths), extentH: () => constant('h_extent', a.heights),
+  };
+}
+
+/**
+ * Whether anchorConstants' float32 sums are exact (every anchor corner on a half pixel, an integer stride: py-faster-
+ * rcnn's anchors), so that the same float32 steps computed at run time give its values bit for bit.
+ */
+function anchorsOnHalfPixels(s: ProposalSettings): boolean {
+  return Number.isInteger(s.featStride) && generateAnchors(s.baseSize, s.ratios, s.scales).every((v) => Number.isInteger(2 * v) && Math.abs(v) < 2 ** 20);
+}
+
+/**
+ * anchorConstants for every map size (ConvertOptions.anySize), its float32 steps at run time: the shifts w * stride
+ * and h * stride from Ranges over the scores' Shape, each anchor's corners added (x over (1, W, A), y over (H, 1, A)),
+ * then widths, heights and centres broadcast to (H, W, A) and flattened to [K, 1] in (h, w, a) order.
+ */
+function anchorsOverShape(c: LayerContext, s: ProposalSettings): AnchorValues {
+  const n = c.layer.name, anchors = generateAnchors(s.baseSize, s.ratios, s.scales), A = anchors.length / 4;
+  const node = (type: string, inputs: string[], what: string, attrs?: Record<string, Attr>) => c.node(type, inputs, [c.tmp(what)], attrs);
+  const corner = (i: number, dims: number[]) => c.b.floats(`${n}/anchor_${i}`, Float32Array.from({ length: A }, (_, a) => anchors[4 * a + i]), dims);
+  const hw = runtimeDims(c, c.bottom(0), 2, 4);
+  const shifts = (axis: number, dims: number[], what: string) => {
+    const cells = runtimePositions(c, c.bottom(0), axis).positions;
+    return node('Reshape', [node('Mul', [cells, c.b.scalar(s.featStride)], `${what}_shift_flat`), c.b.int64s(`${n}/${what}_shift_shape`, dims)], `${what}_shift`);
+  };
+  const everywhere = c.node('Concat', [hw, c.b.int64s(`${n}/anchor_count`, [A])], [c.tmp('grid_shape')], { axis: int(0) });
+  const flat = (x: string, what: string) => node('Reshape', [node('Expand', [x, everywhere], `${what}_grid`), c.b.int64s(`${n}/${what}_rows`, [-1, 1])], what);
+  const axis = (i: number, dims: number[], shiftDims: number[], what: string) => {
+    const shift = shifts(3 - i, shiftDims, what); // x along the width (axis 3), y the height
+    const lo = node('Add', [shift, corner(i, dims)], `${what}1`), hi = node('Add', [shift, corner(i + 2, dims)], `${what}2`);
+    const size = node('Add', [node('Sub', [hi, lo], `${what}_span`), c.b.scalar(1)], `${what}_size_grid`);
+    const mid = node('Add', [lo, node('Mul', [size, c.b.scalar(0.5)], `${what}_half_size`)], `${what}_mid_grid`);
+    const sizes = flat(size, `${what}_size`);
+    return { size: () => sizes, mid: () => flat(mid, `${what}_mid`) };
+  };
+  const x = axis(0, [1, 1, A], [1, -1, 1], 'x'), y = axis(1, [1, 1, A], [-1, 1, 1], 'y');
+  return { widths: x.size, heights: y.size, cx: x.mid, cy: y.mid, extentW: x.size, extentH: y.size };
 }
 
 /** The anchors' widths, heights and centres over a height x width map, (h, w, a) order, as [K, 1] float32 constants. */

@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
-import { ints } from '../onnx/builder.js';
-import type { LayerContext } from '../onnx/context.js';
+import { int, ints } from '../onnx/builder.js';
+import { type LayerContext, runtimeDims } from '../onnx/context.js';
 import { type Shape, Tensor, shapeString } from '../tensor.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 import { refuseInPlace } from './axes.js';
@@ -64,9 +64,34 @@ export const reorgLayer: LayerType = {
     };
   },
   onnx(c: LayerContext) {
-    const { view, perm, top } = reorgView(c.layer.bottomShapes[0], readReorg(c.layer.def));
-    const split = c.node('Reshape', [c.bottom(0), c.b.int64s(`${c.layer.name}/view`, view)], [c.tmp('view')]);
+    const p = readReorg(c.layer.def);
+    const { view, perm, top } = c.anySize ? reorgAnySize(c, p) : constantShapes(c, reorgView(c.layer.bottomShapes[0], p));
+    const split = c.node('Reshape', [c.bottom(0), view], [c.tmp('view')]);
     const moved = c.node('Transpose', [split], [c.tmp('moved')], { perm: ints(perm) });
-    c.node('Reshape', [moved, c.b.int64s(`${c.layer.name}/shape`, top)], [c.top(0)]);
+    c.node('Reshape', [moved, top], [c.top(0)]);
   },
 };
+
+/** reorgView's shapes as constants (the net's own input size). */
+function constantShapes(c: LayerContext, { view, perm, top }: ReturnType<typeof reorgView>): { view: string; perm: number[]; top: string } {
+  return { view: c.b.int64s(`${c.layer.name}/view`, view), perm, top: c.b.int64s(`${c.layer.name}/shape`, top) };
+}
+
+/**
+ * reorgView's shapes for every input size (ConvertOptions.anySize): the batch copied (Reshape's 0), the channels
+ * constants, the height and width from the bottom's Shape (times or divided by the stride: int64, exact, as the
+ * layer takes only multiples of it), so that no constant holds H or W.
+ */
+function reorgAnySize(c: LayerContext, p: ReorgParam): { view: string; perm: number[]; top: string } {
+  const n = c.layer.name, s = p.stride, channels = c.layer.bottomShapes[0][1], t = channels / (s * s);
+  const { perm } = reorgView([1, channels, s, s], p);
+  const hw = runtimeDims(c, c.bottom(0), 2, 4), strides = c.b.int64s(`${n}/strides`, [s, s]);
+  const joined = (what: string, head: number[], tail: string) => c.node('Concat', [c.b.int64s(`${n}/${what}_head`, head), tail], [c.tmp(what)], { axis: int(0) });
+  if (p.reverse) {
+    const grown = c.node('Mul', [hw, strides], [c.tmp('grown')]);
+    return { view: joined('view', [0, s, s, t], hw), perm, top: joined('shape', [0, t], grown) };
+  }
+  // (N, t, H, s, W, s): 0 copies N and H from the bottom (N, C, H, W), -1 is W.
+  const shrunk = c.node('Div', [hw, strides], [c.tmp('shrunk')]);
+  return { view: c.b.int64s(`${n}/view`, [0, t, 0, s, -1, s]), perm, top: joined('shape', [0, channels * s * s], shrunk) };
+}

@@ -62,5 +62,23 @@ function sliceToOnnx(c: LayerContext): void {
     c.alias(0, c.bottom(0));
     return;
   }
+  if (c.anySize && axis > 0) return sliceAnySize(c, axis);
   c.node('Split', [c.bottom(0), c.b.int64s(`${layer.name}/split`, sizes)], layer.tops.map((_, i) => c.top(i)), { axis: int(axis) });
+}
+
+/**
+ * Slice for every input size (ConvertOptions.anySize), on an axis that may follow it: equal parts as Split's own
+ * (no sizes: ONNX divides the axis at run time; opset 18 on, told the count), or the slice points as Slices whose
+ * starts and ends are the points, the last part open to the axis's end (the points are the prototxt's constants).
+ */
+function sliceAnySize(c: LayerContext, axis: number): void {
+  const { layer } = c, n = layer.name;
+  const points: number[] = paramsOf(layer.def, 'slice_param').slice_point ?? [];
+  if (!points.length) {
+    c.node('Split', [c.bottom(0)], layer.tops.map((_, i) => c.top(i)), { axis: int(axis), ...(c.opset >= 18 ? { num_outputs: int(layer.tops.length) } : {}) });
+    return;
+  }
+  const bounds = [0, ...points, Number.MAX_SAFE_INTEGER];
+  const axes = c.b.int64s(`${n}/axes`, [axis]);
+  layer.tops.forEach((_, i) => c.node('Slice', [c.bottom(0), c.b.int64s(`${n}/start${i}`, [bounds[i]]), c.b.int64s(`${n}/end${i}`, [bounds[i + 1]]), axes], [c.top(i)]));
 }

@@ -1,7 +1,8 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { int } from '../onnx/builder.js';
-import type { LayerContext } from '../onnx/context.js';
+import { type LayerContext, fail, reduce, runtimeDims, runtimePositions } from '../onnx/context.js';
+import { DataType } from '../onnx/proto.js';
 import { Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, expectCounts, need } from './layer.js';
 import { poolingLayer } from './pooling.js';
@@ -81,6 +82,7 @@ function sppToOnnx(c: LayerContext): void {
   const { layer } = c;
   const x = layer.bottomShapes[0];
   const height = pyramidHeight(layer.def);
+  if (c.anySize) return sppAnySize(c, height);
   const defs = levelDefs(layer.def, height, x[2], x[3]);
   const pooled = defs.map((def, i) => {
     const top = poolingLayer.create(def, []).reshape([x])[0];
@@ -91,4 +93,68 @@ function sppToOnnx(c: LayerContext): void {
   if (height === 1) return;
   const flat = pooled.map((v, i) => c.node('Flatten', [v], [c.tmp(`level${i}_flat`)], { axis: int(1) }));
   c.node('Concat', flat, [c.top(0)], { axis: int(1) });
+}
+
+/**
+ * SPP for every input size (ConvertOptions.anySize). A level's windows (kernel ceil(H / bins), stride = kernel, pad
+ * (kernel bins - H + 1) / 2) change with H, and ONNX's pooling takes its kernel as an attribute: each level is
+ * computed instead as Caffe's Pooling computes those windows, one axis after the other (both MAX and AVE's sum are
+ * separable), from a 0/1 membership of each position in each bin's window built from the input's Shape: MAX as
+ * Where + ReduceMax, AVE as two MatMuls by the membership divided by Caffe's divisor (the window clipped to
+ * [-pad, H + pad), before its clip to the image). Level 0 is the whole plane (kernel H, pad 0): a global pooling.
+ * Every bin's window holds part of the image (pad < kernel; Caffe's clip), so a MAX is never of nothing. A size whose
+ * pyramid Caffe refuses (too tall for the plane) is the native engine's to refuse.
+ */
+function sppAnySize(c: LayerContext, height: number): void {
+  const pool = paramsOf<{ pool: string }>(c.layer.def, 'spp_param').pool;
+  if (pool !== 'MAX' && pool !== 'AVE') fail(c, `pool ${pool} has no ONNX equivalent; crema converts MAX and AVE`);
+  const x = c.bottom(0), max = pool === 'MAX';
+  const levels = Array.from({ length: height }, (_, i) => {
+    const out = height === 1 ? c.top(0) : c.tmp(`level${i}`);
+    if (i === 0) return c.node(max ? 'GlobalMaxPool' : 'GlobalAveragePool', [x], [out]);
+    const bins = 2 ** i;
+    if (max) {
+      // rows: (N, C, 1, H, W) against (bins, H, 1) -> (N, C, bins, W); columns: (N, C, bins, 1, W) against (bins, W)
+      const rows = reduce(c, 'ReduceMax', maskedMax(c, x, 2, sppWindows(c, x, 2, bins, [bins, 1, 1], [-1, 1], 'mask')), [3], false, c.tmp(`level${i}_rows`));
+      return reduce(c, 'ReduceMax', maskedMax(c, rows, 3, sppWindows(c, x, 3, bins, [bins, 1], [-1], 'mask')), [4], false, out);
+    }
+    // (bins, H) x (N, C, H, W) -> (N, C, bins, W); that x (W, bins) -> (N, C, bins, bins)
+    const rows = c.node('MatMul', [sppWindows(c, x, 2, bins, [bins, 1], [-1], 'shares'), x], [c.tmp(`level${i}_rows`)]);
+    return c.node('MatMul', [rows, sppWindows(c, x, 3, bins, [1, bins], [-1, 1], 'shares')], [out]);
+  });
+  if (height === 1) return;
+  const flat = levels.map((v, i) => c.node('Flatten', [v], [c.tmp(`level${i}_flat`)], { axis: int(1) }));
+  c.node('Concat', flat, [c.top(0)], { axis: int(1) });
+}
+
+/** `x` unsqueezed at `axis` and its positions outside `mask` set to -inf (for a ReduceMax over the next axis). */
+function maskedMax(c: LayerContext, x: string, axis: number, mask: string): string {
+  const spread = c.node('Unsqueeze', [x, c.b.int64s(`${c.layer.name}/at`, [axis])], [c.tmp('spread')]);
+  return c.node('Where', [mask, spread, c.b.scalar(-Infinity)], [c.tmp('masked')]);
+}
+
+/**
+ * The level's windows along axis `axis` of `x` (size D from its Shape; bins j of kernel k = ceil(D / bins), start
+ * j k - p, p = (k bins - D + 1) / 2, in int64 as Caffe's ints, then as floats, exact): `mask` whether position r lies
+ * in bin j's window, or (`shares`) that divided by Caffe's AVE divisor, min(start + k, D + p) - start. The bins lie along
+ * `binDims` (the bin index's shape), the positions along `positionDims` (Reshape of the positions 0 .. D - 1), so
+ * that the two broadcast to the form the caller wants.
+ */
+function sppWindows(c: LayerContext, x: string, axis: number, bins: number, binDims: number[], positionDims: number[], want: 'mask' | 'shares'): string {
+  const n = c.layer.name;
+  const float = (v: string, what: string) => c.node('Cast', [v], [c.tmp(what)], { to: int(DataType.FLOAT) });
+  const size = runtimeDims(c, x, axis, axis + 1);
+  const kernel = c.node('Div', [c.node('Add', [size, c.b.int64s(`${n}/bins_less_one`, [bins - 1])], [c.tmp('size_up')]), c.b.int64s(`${n}/bins`, [bins])], [c.tmp('kernel')]);
+  const spill = c.node('Sub', [c.node('Mul', [kernel, c.b.int64s(`${n}/bins`, [bins])], [c.tmp('covered')]), size], [c.tmp('spill')]);
+  const pad = c.node('Div', [c.node('Add', [spill, c.b.int64s(`${n}/one`, [1])], [c.tmp('spill_one')]), c.b.int64s(`${n}/two`, [2])], [c.tmp('pad')]);
+  const [k, p] = [float(kernel, 'kernel_f'), float(pad, 'pad_f')];
+  const index = c.b.floats(`${n}/bin_index`, Float32Array.from({ length: bins }, (_, j) => j), binDims);
+  const start = c.node('Sub', [c.node('Mul', [index, k], [c.tmp('bin_at')]), p], [c.tmp('start')]);
+  const end = c.node('Add', [start, k], [c.tmp('end')]);
+  const { positions, size: d } = runtimePositions(c, x, axis);
+  const r = c.node('Reshape', [positions, c.b.int64s(`${n}/positions_shape`, positionDims)], [c.tmp('positions_shaped')]);
+  const mask = c.node('And', [c.node('GreaterOrEqual', [r, start], [c.tmp('after_start')]), c.node('Less', [r, end], [c.tmp('before_end')])], [c.tmp('in_window')]);
+  if (want === 'mask') return mask;
+  const divisor = c.node('Sub', [c.node('Min', [end, c.node('Add', [d, p], [c.tmp('padded_end')])], [c.tmp('end_in_pad')]), start], [c.tmp('divisor')]);
+  return c.node('Div', [float(mask, 'in_window_f'), divisor], [c.tmp('shares')]);
 }

@@ -59,6 +59,11 @@ export function freeBatchDimension(model: ModelObj): void {
  * give pool5 7 x 7, so its fc6 takes both), twice as many reach every blob that is not a global pooling's.
  */
 const SIZE_STEPS: readonly (readonly [number, number])[] = [[3, 5], [8, 1]];
+/**
+ * For a net whose every spatial input is square, when no multiple serves at SIZE_STEPS: the steps kept square (the
+ * YOLOv2 fork's head reads a square grid, its side the width, and refuses others, as crema does). Odd and even.
+ */
+const SQUARE_STEPS: readonly (readonly [number, number])[] = [[3, 3], [8, 8]];
 const SIZE_MULTIPLES = [1, 2, 4, 8, 16, 32, 64];
 /** The least height and width sizeDependence also tries, for a net whose input is smaller (see `roomy`). */
 const ROOMY = 64;
@@ -68,7 +73,7 @@ export type VaryingAxes = Map<string, number[]>;
 
 /**
  * Undefined when `conversion` (the graph's, converted with `anySize`) is the model the graph converts to at every
- * input height and width (three others tried); else one line naming the first layer that builds the size in, or
+ * input height and width (three others tried; for a square input, square ones when no others serve); else one line naming the first layer that builds the size in, or
  * refuses another. `reshape` gives the graph at other input shapes; the graph's own are put back.
  */
 export function sizeDependence(graph: Graph, conversion: OnnxConversion, reshape: ReshapeTo, options: ConvertOptions): string | undefined {
@@ -98,12 +103,13 @@ export function sizeVariation(graph: Graph, conversion: OnnxConversion, reshape:
   // a deep net's outputs are 1 wide at all of them and would be declared so: one size of ROOMY or more too.
   const small = graph.inputs.some((n) => own[n].length >= 3 && own[n].slice(2).some((d) => d < ROOMY));
   const roomy = (m: number) => Object.fromEntries(graph.inputs.map((n) => [n, spatial(n, (d) => d + m * Math.ceil(Math.max(0, ROOMY - d) / m))]));
+  const square = graph.inputs.every((n) => own[n].length < 3 || own[n].slice(2).every((d) => d === own[n][2]));
   let deepest: { line: string; depth: number } | undefined;
-  for (const m of SIZE_MULTIPLES) {
+  for (const [steps, m] of (square ? [SIZE_STEPS, SQUARE_STEPS] : [SIZE_STEPS]).flatMap((st) => SIZE_MULTIPLES.map((m) => [st, m] as const))) {
     let refusal: { line: string; depth: number } | undefined;
     const result = compareAt(graph, conversion, { ...options, anySize: true }, {
       what: "input's size",
-      variants: [...SIZE_STEPS.map((steps) => grown(steps, m)), doubled(m), ...(small ? [roomy(m)] : [])],
+      variants: [...steps.map((step) => grown(step, m)), doubled(m), ...(small ? [roomy(m)] : [])],
       reshape: (shapes) => reshape(shapes),
       restore: () => void reshape(own),
       refused: (err, at) => (refusal = { line: `at ${at}, ${err.message}`, depth: refusalDepth(graph, err) }).line,
@@ -111,7 +117,8 @@ export function sizeVariation(graph: Graph, conversion: OnnxConversion, reshape:
     });
     if (!refusal) return result;
     // No multiple served: said for the layer the sizes got furthest to (SE-BN-Inception's Concat takes only
-    // multiples of 32; at those, its classifier's InnerProduct refuses them, which is what binds it to one size).
+    // multiples of 32; at those, its classifier's InnerProduct refuses them, which is what binds it to one size;
+    // a square net's first such refusal, at sizes that are not square, stands before one at square sizes).
     if (!deepest || refusal.depth > deepest.depth) deepest = refusal;
   }
   return deepest!.line;

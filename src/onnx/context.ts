@@ -76,3 +76,13 @@ export function runtimeDims(c: LayerContext, value: string, from: number, to: nu
   const n = c.layer.name;
   return c.node('Slice', [shape, c.b.int64s(`${n}/dims_from`, [from]), c.b.int64s(`${n}/dims_to`, [to]), c.b.int64s(`${n}/dims_axis`, [0])], [c.tmp('dims')]);
 }
+
+/**
+ * The positions 0 .. D - 1 along axis `axis` of `value` (D at run time) as floats [D] (exact below 2^24), a size-free
+ * grid's column or row numbers or a window's positions; and D as a [1] float.
+ */
+export function runtimePositions(c: LayerContext, value: string, axis: number): { positions: string; size: string } {
+  const size = c.node('Cast', [runtimeDims(c, value, axis, axis + 1)], [c.tmp('size')], { to: int(1) }); // FLOAT
+  const last = c.node('Squeeze', [size, c.b.int64s(`${c.layer.name}/squeeze_axis`, [0])], [c.tmp('size_scalar')]);
+  return { positions: c.node('Range', [c.b.scalar(0), last, c.b.scalar(1)], [c.tmp('positions')]), size };
+}

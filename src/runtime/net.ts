@@ -29,6 +29,13 @@ const PREPARED_COLLECT_BYTES = 64 * 2 ** 20;
 /** What Net.load's options may hold (LoadOptions and NetOptions): anything else is refused, naming these. */
 const NET_LOAD_OPTIONS = ['threads', 'plugins', 'phase', 'level', 'stages', 'lenient', 'dataShapes', 'dialect', 'warn'];
 
+/** Net.load's options less LoadOptions' internal dialectOf (edges' callers'), which the public list does not name. */
+function publicOptions(options: unknown): unknown {
+  if (!options || typeof options !== 'object' || !('dialectOf' in options)) return options;
+  const { dialectOf: _internal, ...given } = options as LoadOptions;
+  return given;
+}
+
 export interface NetOptions {
   /**
    * Threads for the native kernels, at most one per core (more cannot help: they only take turns): all cores
@@ -188,7 +195,7 @@ export class Net {
   }
 
   private static async open(prototxt: Source, weights: Source | undefined, options: LoadOptions & NetOptions, prepare: boolean): Promise<Net> {
-    checkOptionKeys(options, NET_LOAD_OPTIONS, 'Net.load');
+    checkOptionKeys(publicOptions(options), NET_LOAD_OPTIONS, 'Net.load');
     checkNames(options.plugins, 'options.plugins');
     const fresh = !wasmEngineIfLoaded();
     const compiling = compileEngine(); // while the files are read

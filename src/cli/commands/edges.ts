@@ -1,6 +1,5 @@
 import type { Argv } from 'yargs';
-import { type Dialect, readNetPrototxt } from '../../caffe/load.js';
-import { type EdgeMap, edgeBytes, edgesInImage, hedCropsNote } from '../../detect/dense.js';
+import { type EdgeMap, edgeBytes, edgesInImage } from '../../detect/dense.js';
 import type { FloatImage } from '../../image/image.js';
 import { CremaError } from '../../util/errors.js';
 import { commaNumbers } from '../shared.js';
@@ -23,7 +22,7 @@ export const edgesCommand = {
       .epilog("As HED's tutorial (s9xie/hed, HED-tutorial.ipynb) and RCF's single-scale test (yun-liu/RCF, RCF-singlescale.ipynb): the image's bytes as PIL reads them (a JPEG's EXIF orientation not applied) as float32, BGR, less the mean (in float64), the net reshaped to the image's size, channel 0 of sigmoid-fuse (--scales: RCF-multiscale.ipynb's mean over the image scaled by cv2.resize, INTER_LINEAR, each map resized back); the PNG is RCF's cv2.imwrite(255 * (1 - fuse)). Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read)."),
   handler: async (args: EdgesArgs) => {
     const scales = args.scales === undefined ? undefined : parseScales(args.scales);
-    await denseLoop({ ...args, dialect: edgesDialect(args) }, 'edges', (net, options, forward) => ({
+    await denseLoop(args, 'edges', (net, options, forward) => ({
       label: 'edges', key: 'edges',
       found: async (image: FloatImage) => [await edgesInImage(net, image, { ...options, scales }, forward)],
       text: (file: string, image: FloatImage, [e]: EdgeMap[]) => `${file} (${image.width} x ${image.height}): ${args.blob} ${summary(e).edges} pixels of 0.5 or more${sized(e, image)}`,
@@ -32,15 +31,6 @@ export const edgesCommand = {
     }));
   },
 };
-
-/** The dialect edges reads the net in: --dialect, else 'hed' where hedCropsNote says so (printed). */
-export function edgesDialect(args: EdgesArgs): Dialect | undefined {
-  if (args.dialect !== undefined) return args.dialect;
-  const note = hedCropsNote(readNetPrototxt(args.net, [], { lenient: args.lenient, warn: () => {} }).layer ?? [], '--dialect hed');
-  if (note === undefined) return undefined;
-  console.error(`note: ${note}`);
-  return 'hed';
-}
 
 /** --scales 0.5,1,1.5: factors above 0. */
 export function parseScales(text: string): number[] {

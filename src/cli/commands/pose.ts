@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { drawOver } from '../../detect/draw.js';
 import { onnxForwardEach } from '../../detect/forward.js';
-import { checkPartNet, modelOf, posesInImage } from '../../detect/openpose.js';
+import { checkFaceModel, checkPartNet, modelOf, posesInImage } from '../../detect/openpose.js';
 import { posesSvg } from '../../detect/pose-draw.js';
 import { type Person, POSE_MODELS, type PoseModelName, checkPoseOptions, parseResolution, parseSquareResolution, personLines, poseModel } from '../../detect/pose-models.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
@@ -38,7 +38,7 @@ export const poseCommand = {
       .option('net-resolution', { type: 'string', default: '-1x368', describe: 'the net\'s input, WIDTHxHEIGHT, multiples of 16; one may be -1, from the image\'s aspect ratio (OpenPose\'s --net_resolution)' })
       .option('scale-number', { type: 'number', default: 1, describe: 'run the net at this many scales and average their maps (OpenPose\'s --scale_number; its best results: 4)' })
       .option('scale-gap', { type: 'number', default: 0.25, describe: 'scale i is 1 - i x this of the net resolution (OpenPose\'s --scale_gap)' })
-      .option('model', { choices: POSE_MODELS, describe: 'the body model (default: from the net\'s output: BODY_25, COCO or MPI; MPI_4 is MPI\'s 4-stage net)' })
+      .option('model', { choices: POSE_MODELS, describe: 'the body model (default: from the net\'s output: BODY_25, COCO, MPI, BODY_25B or BODY_135; MPI_4 is MPI\'s 4-stage net)' })
       .option('hand', { type: 'string', nargs: 2, describe: 'also each person\'s hands, with OpenPose\'s hand net: HAND.prototxt HAND.caffemodel (its models/hand/pose_deploy.prototxt, pose_iter_102000.caffemodel; OpenPose\'s --hand)' })
       .option('face', { type: 'string', nargs: 2, describe: 'also each person\'s face, with OpenPose\'s face net: FACE.prototxt FACE.caffemodel (its models/face/pose_deploy.prototxt, pose_iter_116000.caffemodel; OpenPose\'s --face)' })
       .option('hand-net-resolution', { type: 'string', default: '368x368', describe: 'the hand net\'s input, SIDExSIDE, a multiple of 16 (OpenPose\'s --hand_net_resolution)' })
@@ -50,7 +50,8 @@ export const poseCommand = {
       .option('write-json', { type: 'string', describe: 'write each image\'s people as OpenPose\'s --write_json does: DIR/<name>_keypoints.json, {"version": 1.3, "people": [{"person_id": [-1], "pose_keypoints_2d": [x0, y0, c0, x1, …], …}]}' })
       .example('$0 pose pose_deploy.prototxt pose_iter_584000.caffemodel people.jpg -o posed/', 'OpenPose\'s BODY_25 model (its files: no OpenPose model ships with crema)')
       .example('$0 pose pose_deploy_linevec.prototxt pose_iter_440000.caffemodel photos/ --json --net-resolution 656x368', 'the COCO model, as one JSON object')
-      .epilog('As OpenPose 1.7 computes it on the CPU with its default flags: the image scaled into the net\'s input (cubic when enlarging) and padded with black, x / 256 - 0.5; the net\'s heatmaps and part affinity fields resized to the input (cubic), the peaks above 0.05 (MPI: 0.6, its 4-stage net 0.3), the parts joined along the fields into people of 3 parts or more scoring 0.4 a part. Keypoints are [x, y, score] in the image\'s pixels, [0, 0, 0] for a part not found; people in OpenPose\'s order. With --hand / --face, each person\'s hands (21 keypoints each) and face (70) as OpenPose\'s --hand / --face find them: squares from the arms\' and head\'s keypoints, cropped into the nets\' input (368x368), each keypoint its map\'s maximum. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
+      .example('$0 pose body_135/pose_deploy.prototxt body_135/pose_iter_XXXXXX.caffemodel people.jpg --net-resolution -1x480', 'OpenPose\'s BODY_135 (body, hands and face in one net: 135 keypoints a person)')
+      .epilog('As OpenPose 1.7 computes it on the CPU with its default flags: the image scaled into the net\'s input (cubic when enlarging) and padded with black, x / 256 - 0.5; the net\'s heatmaps and part affinity fields resized to the input (cubic), the peaks above 0.05 (MPI: 0.6, its 4-stage net 0.3), the parts joined along the fields into people of 3 parts or more scoring 0.4 a part. BODY_25B and BODY_135 (openpose_train\'s experimental models, which OpenPose runs only with CUDA): the same maps and peaks, the parts joined by its CUDA connector\'s rules. Keypoints are [x, y, score] in the image\'s pixels, [0, 0, 0] for a part not found; people in OpenPose\'s order. With --hand / --face, each person\'s hands (21 keypoints each) and face (70) as OpenPose\'s --hand / --face find them: squares from the arms\' and head\'s keypoints, cropped into the nets\' input (368x368), each keypoint its map\'s maximum. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
   handler: async (args: PoseArgs) => {
     const netResolution = parseResolution(args.netResolution);
     const sides = { handNetResolution: parseSquareResolution(args.handNetResolution, '--hand-net-resolution'), faceNetResolution: parseSquareResolution(args.faceNetResolution, '--face-net-resolution') };
@@ -61,6 +62,7 @@ export const poseCommand = {
     const net = await loadNetFor(args, args.backend === 'native');
     printNotes(net, args);
     const model = poseModel(args.model ?? modelOf(net)); // refuses a net that is not OpenPose's before any image is read
+    if (args.face) checkFaceModel(model);
     const hand = await partNet(args, 'hand'), face = await partNet(args, 'face');
     const nets = [net, hand, face].filter((n) => n !== undefined);
     const onnx = args.backend === 'onnx' ? await import('../../onnx/run.js') : undefined;

@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { DEMO_MEAN, type DenseOptions, type Segmentation, checkDenseNet, colourLabels, segmentClassLine, segmentImage, vocPalette } from '../../detect/dense.js';
+import { DEMO_MEAN, type DenseOptions, type Segmentation, checkDenseNet, colourLabels, edgesDialectOf, segmentClassLine, segmentImage, vocPalette } from '../../detect/dense.js';
 import type { Forward } from '../../detect/forward.js';
 import { onnxForwardOf } from '../../detect/forward.js';
 import type { FloatImage } from '../../image/image.js';
@@ -66,7 +66,8 @@ export async function denseLoop<T>(args: DenseArgs, kind: 'segment' | 'edges', m
   const options = { blob: args.blob, mean: parseMean(args.mean) }; // the mean before the net is read
   const files = collectImages(args.images);
   if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
-  const net = await loadNetFor(args, args.backend === 'native');
+  // edges: HED's Crops without crop_param in the hed dialect unless --dialect is given, decided in the one load
+  const net = await loadNetFor(args, args.backend === 'native', kind === 'edges' ? { dialectOf: edgesDialectOf('--dialect hed') } : {});
   printNotes(net, args);
   checkDenseNet(net, kind, args.blob); // before any image is read
   const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, anySize: true }) : undefined;
