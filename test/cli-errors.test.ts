@@ -102,7 +102,7 @@ describe('one-line errors instead of internal ones', () => {
     expect(r.stderr).toBe('crema: --backend xx: expected one of native, onnx');
     const two = await cli('verify', lenet('deploy.prototxt'), '--lrn', 'x', '--phase', 'y');
     expect(two.stderr).toBe('crema: --lrn x: expected one of native, decomposed; --phase y: expected one of TEST, TRAIN');
-    expect((await cli('info', lenet('deploy.prototxt'), '--dialect', 'darknet')).stderr).toBe('crema: --dialect darknet: expected one of yolo, faceboxes, textboxes, hed');
+    expect((await cli('info', lenet('deploy.prototxt'), '--dialect', 'darknet')).stderr).toBe('crema: --dialect darknet: expected one of yolo, faceboxes, textboxes, hed, flownet');
   });
 
   it("yolov3-tiny (the YOLO ports' Caffe): one line naming the pool and --dialect's value; with it, the fork's shapes", async () => {

@@ -8,8 +8,6 @@
 // YOLOv4 and yolov3-tiny whole: test/fork-nets.test.ts), tianzhi0549/CTPN (transpose_layer.cpp, reverse_layer.cpp,
 // lstm_layer.cpp, src/layers/text_proposal_layer.py; CTPN whole: test/fork-nets.test.ts).
 import { describe, expect, it } from 'vitest';
-import { parsePrototxt } from '../src/caffe/prototxt.js';
-import type { NetParameter } from '../src/caffe/types.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { verify } from '../src/api.js';
 import { useKernels } from '../src/kernels/wasm.js';
@@ -18,29 +16,9 @@ import { Tensor, sizeOf } from '../src/tensor.js';
 import { randomArray, rng } from './helpers/compute.js';
 import { TOLERANCE, relativeDifference } from './helpers/reference.js';
 import { f32, len, packedFloats, str, tag, uint, varint } from './helpers/wire.js';
+import { expectBoth, input, netOf, random } from './helpers/fork-layers.js';
 
 const f = Math.fround;
-
-function netOf(layers: string, weights: Record<string, Tensor[]> = {}, dialect?: 'yolo'): Net {
-  return Net.fromNetParameter(parsePrototxt(layers, 'fork.prototxt') as NetParameter, new Map(Object.entries(weights)), [], { dialect });
-}
-
-/** Runs the net natively and through ONNX Runtime; every expected blob must match both. */
-async function expectBoth(net: Net, inputs: Record<string, Tensor>, expected: Record<string, { dims: readonly number[]; data: ArrayLike<number> }>): Promise<void> {
-  net.forward(inputs);
-  const native = Object.fromEntries(net.blobs);
-  const onnx = await runOnnx(net.graph, inputs, { threads: 1, outputs: Object.keys(expected) });
-  for (const [blob, want] of Object.entries(expected)) {
-    expect(native[blob].dims, `${blob} shape`).toEqual(want.dims);
-    expect(relativeDifference(native[blob].data, want.data), `${blob} native`).toBeLessThanOrEqual(TOLERANCE);
-    const o = onnx.get(blob)!;
-    expect(o.dims, `${blob} ONNX shape`).toEqual(want.dims);
-    expect(relativeDifference(o.data, want.data), `${blob} ONNX`).toBeLessThanOrEqual(TOLERANCE);
-  }
-}
-
-const input = (name: string, dims: readonly number[]) => `layer { name: "${name}" type: "Input" top: "${name}" input_param { shape { ${dims.map((d) => `dim: ${d}`).join(' ')} } } }`;
-const random = (dims: readonly number[], seed: number, amp = 1) => new Tensor(dims, randomArray(sizeOf(dims), rng(seed)).map((v) => v * amp));
 
 /** caffe_cpu_interp2 (not packed) restated: the window [y1, y1 + h1) x [x1, x1 + w1) of each plane resized to h2 x w2. */
 function forkInterp(x: Tensor, offset: number, h1: number, w1: number, h2: number, w2: number): { dims: readonly number[]; data: Float32Array } {
@@ -337,7 +315,7 @@ describe("Pooling in the yolo dialect (ChenYingpeng/caffe-yolov3's patched pooli
       layer { name: "route" type: "Concat" bottom: "pool" bottom: "d" top: "route" }`;
     expect(() => netOf(text)).toThrow("layer 'route' (Concat): bottom[1] 'd' has shape [1, 2, 5, 5] but bottom[0] 'pool' has [1, 2, 4, 4]: all inputs must have the same shape except at the concat axis 1; layer 'pool' before it pools 2 x 2 at stride 1, 5 x 5 to 4 x 4 in BVLC Caffe but to 5 x 5 in the YOLO ports' Caffe: for a net converted from darknet, load it with options.dialect 'yolo'");
     expect(netOf(text, {}, 'yolo').shapes.get('route')).toEqual([1, 4, 5, 5]);
-    await expect(Net.load(text, undefined, { dialect: 'darknet' as 'yolo' })).rejects.toThrow("options.dialect: expected 'yolo', 'faceboxes', 'textboxes' or 'hed', got 'darknet'");
+    await expect(Net.load(text, undefined, { dialect: 'darknet' as 'yolo' })).rejects.toThrow("options.dialect: expected 'yolo', 'faceboxes', 'textboxes', 'hed' or 'flownet', got 'darknet'");
   });
 });
 

@@ -115,6 +115,18 @@ describe('layers without a Caffe reference case, ONNX Runtime vs the native engi
     await sameInBoth(net, { data: new Tensor([2, 3], Float32Array.of(0, 5, 2, 3, 3, 1)) });
   });
 
+  it('Convolution and Deconvolution of two bottoms (one set of weights for both, FlowNet\'s siamese layers)', async () => {
+    const net = netFrom(input([2, 3, 6, 7]) + `
+      layer { name: "b" type: "Power" bottom: "data" top: "b" power_param { scale: -2 shift: 1 } }
+      layer { name: "cv" type: "Convolution" bottom: "data" bottom: "b" top: "cva" top: "cvb" convolution_param { num_output: 4 kernel_size: 3 stride: 2 pad: 1 } }
+      layer { name: "dc" type: "Deconvolution" bottom: "cva" bottom: "cvb" top: "dca" top: "dcb" convolution_param { num_output: 2 kernel_size: 4 stride: 2 pad: 1 bias_term: false } }`, {
+      cv: [random([4, 3, 3, 3], 10), random([4], 11)],
+      dc: [random([4, 2, 4, 4], 12)],
+    });
+    const onnx = await sameInBoth(net, { data: random([2, 3, 6, 7], 13) });
+    expect(relativeError(onnx.get('cva')!, onnx.get('cvb')!)).toBeGreaterThan(0.1); // the two bottoms' tops differ
+  });
+
   it('BatchNorm with batch statistics (use_global_stats: false) and with a zero moving-average factor', async () => {
     const net = netFrom(input([3, 2, 3, 3]) + `
       layer { name: "bs" type: "BatchNorm" bottom: "data" top: "bs" batch_norm_param { use_global_stats: false } }

@@ -215,7 +215,7 @@ async function loadNet(name: string, files: NetBytes | FacesBytes, labels: strin
  */
 function openNet(f: NetBytes, skipped: string[]): Promise<Net> {
   const chosen = $<HTMLSelectElement>('dialect').value;
-  const dialect = chosen === 'yolo' || chosen === 'faceboxes' || chosen === 'textboxes' || chosen === 'hed' ? chosen : undefined;
+  const dialect = chosen === 'yolo' || chosen === 'faceboxes' || chosen === 'textboxes' || chosen === 'hed' || chosen === 'flownet' ? chosen : undefined;
   const lenient = $<HTMLInputElement>('lenient').checked;
   const dataShapes = dataShapesOf($<HTMLInputElement>('data-shape').value);
   // Find edges reads HED's Crops as crema edges does (edgesDialect) unless a dialect is chosen

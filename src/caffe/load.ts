@@ -23,10 +23,12 @@ import { upgradeNet } from './upgrade.js';
  * whose PriorBox follows every box with the same box one cell lower and whose DetectionOutput clips the boxes it
  * writes to the image (and writes one row of -1 when nothing is found). 'hed': FCN's Caffe of 2015, as HED's
  * (s9xie/hed) and CRF-RNN's (torrvision/caffe) built on it, whose Crop has no settings and aligns its bottoms by the
- * layers' coordinate maps (RCF's AutoCrop later), where BVLC's crops at offset 0.
+ * layers' coordinate maps (RCF's AutoCrop later), where BVLC's crops at offset 0. 'flownet': lmb-freiburg/flownet2's
+ * Caffe (FlowNet 2.0), whose Eltwise takes one bottom (FlowNet2's input scaling, SUM with one coeff); taken by itself
+ * for a net with the fork's own layers (Correlation, FlowWarp, Resample, ChannelNorm, Accum, DataAugmentation).
  */
-export type Dialect = 'yolo' | 'faceboxes' | 'textboxes' | 'hed';
-export const DIALECTS: readonly Dialect[] = ['yolo', 'faceboxes', 'textboxes', 'hed'];
+export type Dialect = 'yolo' | 'faceboxes' | 'textboxes' | 'hed' | 'flownet';
+export const DIALECTS: readonly Dialect[] = ['yolo', 'faceboxes', 'textboxes', 'hed', 'flownet'];
 
 export interface LoadOptions {
   /** Which phase's layers to keep (include / exclude rules); TEST by default. */
@@ -112,6 +114,9 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   return { net, weights: used, notes, upgrades, file: typeof prototxt === 'string' && prototxtLabel === prototxt ? prototxt : undefined, ...(dialect ? { dialect } : {}) };
 }
 
+/** Layer types only lmb-freiburg/flownet2's Caffe has (of those crema runs): their nets are in its dialect. */
+const FLOWNET_TYPES = ['Correlation', 'FlowWarp', 'Resample', 'ChannelNorm', 'Accum', 'DataAugmentation'];
+
 /**
  * The dialect a net's file can only be in, whose Crop is FCN's of 2015 (aligning by coordinate maps: 'hed'): a V1
  * layer of type CROP (BVLC's V1 types have none: its Crop came after them), or a V2 net with CRF-RNN's
@@ -119,6 +124,11 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
  */
 function impliedDialect(net: NetParameter, notes: string[]): Dialect | undefined {
   type Named = { name?: string; type?: unknown };
+  const flownet = ((net.layer ?? []) as Named[]).find((l) => FLOWNET_TYPES.includes(l.type as string));
+  if (flownet) {
+    notes.push(`${String(flownet.type)} '${flownet.name ?? ''}': a net of FlowNet 2.0's Caffe (lmb-freiburg/flownet2), loaded in the flownet dialect (its Eltwise takes one bottom)`);
+    return 'flownet';
+  }
   const v1Crops = ((net.layers ?? []) as Named[]).filter((l) => l.type === 'CROP' || l.type === 40);
   const crf = ((net.layer ?? []) as Named[]).some((l) => l.type === 'MultiStageMeanfield');
   const crops = crf ? ((net.layer ?? []) as Named[]).filter((l) => l.type === 'Crop') : v1Crops;

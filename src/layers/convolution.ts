@@ -506,23 +506,25 @@ export function convolutionToOnnx(c: LayerContext, transposed: boolean): void {
   // any number of spatial axes, Deconvolution over 2).
   const x = layer.bottomShapes[0];
   const s = readConvSettingsNd(def, x.length - 2);
-  if (layer.bottoms.length !== 1) fail(c, 'crema converts Convolution/Deconvolution with one bottom only');
   if (canonicalAxis(def, s.axis, x.length) !== 1) fail(c, 'only axis 1 (channels) is supported in ONNX');
   const channels = x[1];
   const weightShape = transposed
     ? [channels, s.numOutput / s.group, ...s.kernel]
     : [s.numOutput, channels / s.group, ...s.kernel];
   const w = expectWeight(def, layer.weights, 0, 'weights', weightShape);
-  const inputs = [c.bottom(0), c.b.floats(`${layer.name}/weights`, w.data, weightShape)];
+  const params = [c.b.floats(`${layer.name}/weights`, w.data, weightShape)];
   if (s.biasTerm) {
     const bias = expectWeight(def, layer.weights, 1, 'bias', [s.numOutput]);
-    inputs.push(c.b.floats(`${layer.name}/bias`, bias.data, [s.numOutput]));
+    params.push(c.b.floats(`${layer.name}/bias`, bias.data, [s.numOutput]));
   }
-  c.node(transposed ? 'ConvTranspose' : 'Conv', inputs, [c.top(0)], {
-    kernel_shape: ints(s.kernel),
-    strides: ints(s.stride),
-    pads: ints([...s.pad, ...s.pad]),
-    dilations: ints(s.dilation),
-    group: int(s.group),
-  });
+  // Caffe's convolution of several bottoms (of one shape: Reshape checks) gives each its top with the same weights
+  // (FlowNet's siamese first layers): one node per bottom sharing the initializers.
+  layer.bottoms.forEach((_, i) =>
+    c.node(transposed ? 'ConvTranspose' : 'Conv', [c.bottom(i), ...params], [c.top(i)], {
+      kernel_shape: ints(s.kernel),
+      strides: ints(s.stride),
+      pads: ints([...s.pad, ...s.pad]),
+      dilations: ints(s.dilation),
+      group: int(s.group),
+    }));
 }

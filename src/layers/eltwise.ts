@@ -18,8 +18,9 @@ const LOWEST_FLOAT = -3.4028234663852886e38;
 export const eltwiseLayer: LayerType = {
   type: 'Eltwise',
   onnx: eltwiseToOnnx,
-  create(def: LayerParameter): Layer {
-    expectCounts(def, [2, Infinity], [1, 1]);
+  create(def: LayerParameter, _weights, net = {}): Layer {
+    // BVLC's Eltwise needs two bottoms; FlowNet 2.0's Caffe (the flownet dialect) takes one (its input scaling).
+    expectCounts(def, [net.dialect === 'flownet' ? 1 : 2, Infinity], [1, 1]);
     const p = paramsOf(def, 'eltwise_param');
     const op = p.operation as EltwiseOp;
     const bottomNames = def.bottom ?? [];
@@ -28,6 +29,7 @@ export const eltwiseLayer: LayerType = {
       `takes one coeff per bottom: ${given.length} coeff(s) for ${bottomNames.length} bottoms`);
     need(def, !(op === 'PROD' && given.length > 0), 'takes coeff only for operation SUM');
     need(def, op === 'PROD' || op === 'SUM' || op === 'MAX', () => `unknown operation ${String(op)}`);
+    need(def, bottomNames.length > 1 || op === 'SUM', () => `${op} of one bottom: the fork reads a second (only SUM takes one)`);
     const coeffs = Float32Array.from(bottomNames, (_, i) => given[i] ?? 1);
     // Caffe's axpy (OpenBLAS) returns at once for a coefficient 0: that bottom is skipped, so its Infinity or NaN
     // never reaches the top (0 * Infinity would be NaN). Only the bottoms with a coefficient take part.
@@ -114,7 +116,7 @@ function eltwiseToOnnx(c: LayerContext): void {
   const p = paramsOf(layer.def, 'eltwise_param');
   const coeff = (p.coeff as number[]) ?? [];
   const n = layer.bottoms.length;
-  if (n < 2) fail(c, 'Eltwise needs at least 2 bottoms');
+  if (n < 2 && p.operation !== 'SUM') fail(c, 'Eltwise needs at least 2 bottoms');
   const aliased = layer.bottoms.map((b) => b === layer.tops[0]);
   const bottoms = layer.bottoms.map((_, i) => c.bottom(i));
   if (p.operation === 'PROD') {

@@ -93,12 +93,13 @@ export const declaredWeights = new WeakMap<LayerParameter, Shape[]>();
 /** The blobs (by index) a layer without weights took from its prototxt's fillers (graph.ts keeps them). */
 export const filledWeights = new WeakMap<LayerParameter, Tensor[]>();
 
-type Filler = { type?: string; value?: number };
+type Filler = { type?: string; value?: number; diag_val?: number[] };
 
 /**
  * The filler the prototxt gives a layer's blob ("bias", or its weights, scale or slope) when it is written there and
- * its values are the net's own: a constant (FillerParameter's default type) or bilinear (FCN-style upsampling
- * Deconvolutions, `lr_mult: 0`, often left out of a caffemodel); undefined otherwise: Caffe's default fillers and the
+ * its values are the net's own: a constant (FillerParameter's default type), bilinear (FCN-style upsampling
+ * Deconvolutions, `lr_mult: 0`, often left out of a caffemodel) or FlowNet 2.0's diagonal (its deploy nets'
+ * scale_conv1, in no released caffemodel); undefined otherwise: Caffe's default fillers and the
  * random ones (gaussian, xavier, msra, uniform) give values no run repeats.
  */
 function fixedFiller(def: LayerParameter, what: string): Filler | undefined {
@@ -107,13 +108,18 @@ function fixedFiller(def: LayerParameter, what: string): Filler | undefined {
   const filler = [p.convolution_param, p.inner_product_param, p.embed_param, p.scale_param, p.bias_param, p.prelu_param]
     .map((params) => (bias ? params?.bias_filler : (params?.weight_filler ?? params?.filler)))
     .find((x) => x !== undefined);
-  return filler && ['constant', 'bilinear'].includes(filler.type ?? 'constant') ? filler : undefined;
+  return filler && ['constant', 'bilinear', 'diagonal'].includes(filler.type ?? 'constant') ? filler : undefined;
 }
 
-/** The values `filler` gives a blob of `shape`, as Caffe 1.0's ConstantFiller and BilinearFiller (filler.hpp) fill it. */
+/**
+ * The values `filler` gives a blob of `shape`, as Caffe 1.0's ConstantFiller and BilinearFiller (filler.hpp) fill it,
+ * or lmb-freiburg/flownet2's DiagonalFiller: 0 but for output n's kernel over input n, diag_val[n] (else 1) / the
+ * kernel's area.
+ */
 function fillValues(def: LayerParameter, what: string, filler: Filler, shape: Shape): Float32Array {
   const n = sizeOf(shape);
   if ((filler.type ?? 'constant') === 'constant') return new Float32Array(n).fill(filler.value ?? 0);
+  if (filler.type === 'diagonal') return diagonalValues(filler.diag_val ?? [], shape);
   const [height, width] = shape.slice(-2);
   if (shape.length !== 4 || height !== width)
     throw new LayerError(def, `the bilinear filler of its ${what.replace(/^the /, '')} fills a 4-D blob of a square kernel (Caffe: "Filter must be square"), not ${shapeString(shape)}`);
@@ -122,6 +128,13 @@ function fillValues(def: LayerParameter, what: string, filler: Filler, shape: Sh
   const tent = (x: number) => f32(1 - Math.abs(f32(f32(x / f) - c)));
   const values = new Float32Array(n);
   for (let i = 0; i < n; i++) values[i] = f32(tent(i % width) * tent(Math.floor(i / width) % height));
+  return values;
+}
+
+function diagonalValues(diag: readonly number[], shape: Shape): Float32Array {
+  const values = new Float32Array(sizeOf(shape));
+  const [num, channels, ...kernel] = shape.length >= 2 ? shape : [1, 1, ...shape], area = sizeOf(kernel);
+  for (let o = 0; o < num && o < channels; o++) values.fill(Math.fround((diag[o] ?? 1) / area), area * (channels * o + o), area * (channels * o + o + 1));
   return values;
 }
 
@@ -183,7 +196,7 @@ export function need(def: LayerParameter, cond: unknown, message: string | (() =
 }
 
 /** Refuse shapes whose element count is beyond this (2^31 floats = 8 GiB; Caffe: "blob size exceeds INT_MAX"). */
-const MAX_BLOB_ELEMENTS = 2 ** 31;
+export const MAX_BLOB_ELEMENTS = 2 ** 31;
 
 /**
  * Throws a LayerError unless `shape` is a blob crema can hold. inferShapes checks every top; a layer that builds

@@ -56,6 +56,12 @@ import { reductionLayer } from './reduction.js';
 import { reluLayer } from './relu.js';
 import { relu6Layer } from './relu6.js';
 import { reorgLayer } from './reorg.js';
+import { accumLayer } from './accum.js';
+import { channelNormLayer } from './channel_norm.js';
+import { correlationLayer } from './correlation.js';
+import { dataAugmentationLayer } from './data_augmentation.js';
+import { flowWarpLayer } from './flow_warp.js';
+import { resampleLayer } from './resample.js';
 import { reshapeLayer } from './reshape.js';
 import { roiPoolingLayer } from './roi_pooling.js';
 import { roiAlignLayer } from './roi_align.js';
@@ -131,6 +137,13 @@ const layerTypes: LayerType[] = [
   reductionLayer,
   relu6Layer,
   reorgLayer,
+  // lmb-freiburg/flownet2 (FlowNet 2.0)
+  accumLayer,
+  channelNormLayer,
+  correlationLayer,
+  dataAugmentationLayer,
+  flowWarpLayer,
+  resampleLayer,
   reverseLayer,
   reluLayer,
   reshapeLayer,

@@ -1,0 +1,144 @@
+import { paramsOf } from '../caffe/schema.js';
+import type { LayerParameter } from '../caffe/types.js';
+import { type Shape, sameShape, shapeString } from '../tensor.js';
+import { type LayerContext, fail, reduce } from '../onnx/context.js';
+import { int, ints } from '../onnx/builder.js';
+import { type LayerType, MAX_BLOB_ELEMENTS, expectCounts, need } from './layer.js';
+import { refuseInPlace } from './axes.js';
+import { fmaf } from '../util/round.js';
+
+const f32 = Math.fround;
+/** The fork's CorrelateData runs one warp of 32 threads a pixel; each sums every 32nd channel, then lane 0 adds them. */
+const LANES = 32;
+/** The most displacements the ONNX export writes (FlowNet-C's: 441), each a few nodes. */
+const MAX_ONNX_DISPLACEMENTS = 4096;
+
+interface CorrelationParam {
+  pad: number;
+  kernel_size: number;
+  max_displacement: number;
+  stride_1: number;
+  stride_2: number;
+  correlation_type: string;
+}
+
+interface Geometry { pad: number; kernel: number; maxDisp: number; stride1: number; stride2: number; radius: number; grid: number; topH: number; topW: number }
+
+function readCorrelation(def: LayerParameter): CorrelationParam {
+  const given = (def.correlation_param ?? {}) as Partial<CorrelationParam>;
+  need(def, given.kernel_size !== undefined, 'needs correlation_param { kernel_size }');
+  need(def, given.max_displacement !== undefined, 'needs correlation_param { max_displacement }');
+  const p = paramsOf<CorrelationParam>(def, 'correlation_param');
+  need(def, p.kernel_size % 2 === 1, () => `kernel_size must be odd, got ${p.kernel_size}`);
+  need(def, p.stride_1 > 0 && p.stride_2 > 0, () => `stride_1 and stride_2 must be positive, got ${p.stride_1} and ${p.stride_2}`);
+  need(def, p.correlation_type === 'MULTIPLY', () => `correlation_type ${p.correlation_type}: crema runs MULTIPLY (FlowNet's) only`);
+  return p;
+}
+
+/** correlation_layer.cpp's Reshape: the top's size and the displacement grid. */
+function geometry(def: LayerParameter, p: CorrelationParam, [a, b]: Shape[]): Geometry {
+  need(def, a.length === 4 && sameShape(a, b), () => `needs two 4-D bottoms of one shape, got ${shapeString(a)} and ${shapeString(b)}`);
+  const kernelRadius = (p.kernel_size - 1) / 2, border = p.max_displacement + kernelRadius;
+  const topW = Math.ceil(f32(f32(a[3] + 2 * p.pad - border * 2) / p.stride_1));
+  const topH = Math.ceil(f32(f32(a[2] + 2 * p.pad - border * 2) / p.stride_1));
+  need(def, topW >= 1 && topH >= 1, () => `the displacement and kernel do not fit in the ${a[2]} x ${a[3]} bottoms padded by ${p.pad}`);
+  const radius = Math.trunc(p.max_displacement / p.stride_2);
+  // The fork pads each bottom into a blob of its own (rbot1_, rbot2_), which Caffe caps as every blob
+  const padded = a[0] * (a[2] + 2 * p.pad) * (a[3] + 2 * p.pad) * a[1];
+  need(def, padded <= MAX_BLOB_ELEMENTS, () => `its padded bottoms would hold ${padded} values each (pad ${p.pad}), more than a blob can`);
+  return { pad: p.pad, kernel: p.kernel_size, maxDisp: p.max_displacement, stride1: p.stride_1, stride2: p.stride_2, radius, grid: 2 * radius + 1, topH, topW };
+}
+
+/** The bottom zero-padded and channels last into `out` (blob_rearrange_kernel2 after the fork's cudaMemset). */
+function paddedChannelsLast(x: Float32Array, [num, channels, height, width]: Shape, pad: number, out: Float32Array): void {
+  const pw = width + 2 * pad, ph = height + 2 * pad;
+  for (let n = 0; n < num; n++)
+    for (let c = 0; c < channels; c++)
+      for (let y = 0; y < height; y++)
+        for (let xx = 0; xx < width; xx++) out[((n * ph + y + pad) * pw + xx + pad) * channels + c] = x[((n * channels + c) * height + y) * width + xx];
+}
+
+/**
+ * Correlation (lmb-freiburg/flownet2, FlowNet-C's correlation_type MULTIPLY): for each top pixel and each
+ * displacement (o, p) of the (2 r + 1)^2 grid (r = max_displacement / stride_2, channel p·(2r+1) + o), the mean over
+ * a kernel_size^2 patch and the channels of bottom 0 times bottom 1 shifted by (o, p)·stride_2, both zero-padded by
+ * pad; the patch's top-left corner at top (x, y)·stride_1 + max_displacement of the padded bottoms. Restated from
+ * correlation_layer.cu's CorrelateData (the layer has no CPU forward): 32 partial sums, lane k over the channels
+ * k, k + 32, ... of each patch pixel in turn (each product added by a fused multiply-add, as nvcc compiles
+ * sum += a * b), added in lane order, divided by kernel_size^2 · channels, in float.
+ * SUBTRACT (and Correlation1D) crema refuses.
+ */
+export const correlationLayer: LayerType = {
+  type: 'Correlation',
+  create(def) {
+    expectCounts(def, [2, 2], [1, 1]);
+    refuseInPlace(def);
+    const p = readCorrelation(def);
+    let g: Geometry, ra = new Float32Array(0), rb = ra;
+    return {
+      reshape(bottoms) {
+        g = geometry(def, p, bottoms);
+        const [num, channels, height, width] = bottoms[0];
+        ra = new Float32Array(num * (height + 2 * g.pad) * (width + 2 * g.pad) * channels);
+        rb = new Float32Array(ra.length);
+        return [[bottoms[0][0], g.grid * g.grid, g.topH, g.topW]];
+      },
+      forward([a, b], [top]) {
+        const [num, channels, height, width] = a.dims, pw = width + 2 * g.pad, ph = height + 2 * g.pad;
+        paddedChannelsLast(a.data, a.dims, g.pad, ra);
+        paddedChannelsLast(b.data, b.dims, g.pad, rb);
+        const k = g.kernel, cells = g.grid * g.grid, elems = f32(k * k * channels), y = top.data, plane = g.topH * g.topW;
+        const acc = new Float32Array(LANES);
+        for (let n = 0; n < num; n++)
+          for (let oy = 0; oy < g.topH; oy++)
+            for (let ox = 0; ox < g.topW; ox++) {
+              const x1 = ox * g.stride1 + g.maxDisp, y1 = oy * g.stride1 + g.maxDisp;
+              for (let tc = 0; tc < cells; tc++) {
+                const x2 = x1 + ((tc % g.grid) - g.radius) * g.stride2, y2 = y1 + (Math.trunc(tc / g.grid) - g.radius) * g.stride2;
+                // Lane l's sum takes channels l, l + 32, ... of each
+                // patch pixel in the kernel's order; then the lanes are added in order.
+                acc.fill(0);
+                for (let j = 0; j < k; j++)
+                  for (let i = 0; i < k; i++) {
+                    const o1 = ((n * ph + y1 + j) * pw + x1 + i) * channels, o2 = ((n * ph + y2 + j) * pw + x2 + i) * channels;
+                    for (let base = 0; base < channels; base += LANES) {
+                      const end = Math.min(LANES, channels - base), p1 = o1 + base, p2 = o2 + base;
+                      for (let l = 0; l < end; l++) acc[l] = fmaf(ra[p1 + l], rb[p2 + l], acc[l]);
+                    }
+                  }
+                let total = 0;
+                for (let l = 0; l < LANES; l++) total = f32(total + acc[l]);
+                y[(n * cells + tc) * plane + oy * g.topW + ox] = f32(total / elems);
+              }
+            }
+      },
+    };
+  },
+  onnx: correlationToOnnx,
+};
+
+/**
+ * Pad both bottoms; per displacement a Slice of each over the patches' span, Mul, ReduceMean over the channels and
+ * (kernel_size > 1 or stride_1 > 1) an AveragePool of kernel_size, stride stride_1: the mean over k^2 · C, then
+ * Concat in the top's channel order. The sums' order differs from the kernel's (float rounding only).
+ */
+function correlationToOnnx(c: LayerContext): void {
+  const def = c.layer.def, g = geometry(def, readCorrelation(def), c.layer.bottomShapes), n = c.layer.name;
+  if (g.grid * g.grid > MAX_ONNX_DISPLACEMENTS)
+    fail(c, `its ONNX form has a Slice, Mul and ReduceMean per displacement: ${g.grid * g.grid} displacements (max_displacement ${g.maxDisp} / stride_2 ${g.stride2}) are more than the ${MAX_ONNX_DISPLACEMENTS} crema writes`);
+  const pads = c.b.int64s(`${n}/pads`, [0, 0, g.pad, g.pad, 0, 0, g.pad, g.pad]);
+  const [a, b] = [0, 1].map((i) => (g.pad ? c.node('Pad', [c.bottom(i), pads], [c.tmp(`padded${i}`)]) : c.bottom(i)));
+  const spanH = (g.topH - 1) * g.stride1 + g.kernel, spanW = (g.topW - 1) * g.stride1 + g.kernel, axes = c.b.int64s(`${n}/axes`, [2, 3]);
+  const slice = (x: string, y0: number, x0: number, what: string) =>
+    c.node('Slice', [x, c.b.int64s(`${n}/${what}_from`, [y0, x0]), c.b.int64s(`${n}/${what}_to`, [y0 + spanH, x0 + spanW]), axes], [c.tmp(what)]);
+  const patches = slice(a, g.maxDisp, g.maxDisp, 'a');
+  const pool = g.kernel > 1 || g.stride1 > 1;
+  const outs: string[] = [];
+  for (let tc = 0; tc < g.grid * g.grid; tc++) {
+    const dx = ((tc % g.grid) - g.radius) * g.stride2, dy = (Math.trunc(tc / g.grid) - g.radius) * g.stride2;
+    const product = c.node('Mul', [patches, slice(b, g.maxDisp + dy, g.maxDisp + dx, `b${tc}`)], [c.tmp(`prod${tc}`)]);
+    const mean = reduce(c, 'ReduceMean', product, [1], true, pool || g.grid > 1 ? c.tmp(`mean${tc}`) : c.top(0));
+    outs.push(pool ? c.node('AveragePool', [mean], [g.grid > 1 ? c.tmp(`pool${tc}`) : c.top(0)], { kernel_shape: ints([g.kernel, g.kernel]), strides: ints([g.stride1, g.stride1]) }) : mean);
+  }
+  if (g.grid > 1) c.node('Concat', outs, [c.top(0)], { axis: int(1) });
+}
