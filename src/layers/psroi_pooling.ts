@@ -93,8 +93,8 @@ function binMean(x: Float32Array, xo: number, width: number, h0: number, h1: num
  * Cast to float) is the bin's true mean rounded once, where the kernel's float32 running sum is off by its own
  * rounding. The bins' bounds are the kernel's float32 steps on the ROI (psAxisBins), the channel of bin (i, j) of
  * output channel c the constant (c group + i) group + j, an empty bin 0 (Where). A ROI naming an image the features
- * lack, which the native engine refuses: ONNX Runtime's Gather refuses an index past the table, and a negative batch
- * index counts from its end (ONNX's Gather).
+ * lack, which the native engine refuses: ONNX Runtime's GatherElements refuses an index past the table, and a
+ * negative batch index counts from its end (ONNX's gathers).
  */
 function psroiPoolingToOnnx(c: LayerContext): void {
   const { scale, outputDim, group } = psroiParams(c.layer.def);
