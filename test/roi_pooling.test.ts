@@ -3,12 +3,14 @@
 // (test/fixtures/fork/roi_pooling: a net whose one input is sliced into the feature map and 8 ROIs — fractional,
 // off the map, malformed with x2 < x1, tiny — made by shared/tools/caffe-ref opencv), natively and through ONNX
 // Runtime (MaxRoiPool). PSROIPooling (daijifeng001/caffe-rfcn) has no CPU forward in its fork and OpenCV lacks it:
-// its referee is the fork's CUDA kernel, transcribed below index by index, plus a case worked by hand.
+// its referee is the fork's CUDA kernel, transcribed below index by index, plus a case worked by hand; its ONNX form
+// (a float64 summed-area table) against the native engine in ONNX Runtime, within 1e-6 of the largest output.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
+import { MAX_OPSET, MIN_OPSET } from '../src/onnx/convert.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
@@ -73,18 +75,20 @@ describe('PSROIPooling, as the fork\'s kernel computes it', () => {
   });
 
   // The ONNX form (a float64 summed-area table) against the native engine (the kernel's float32 running sums).
-  const viaOnnx = async (x: Tensor, rois: Tensor, outputDim: number, group: number) => {
+  const viaOnnx = async (x: Tensor, rois: Tensor, outputDim: number, group: number, opset?: number) => {
     const n = net(x.dims, rois.dims[0], `spatial_scale: 0.0625 output_dim: ${outputDim} group_size: ${group}`);
     const native = n.forward({ x, r: rois }).ps;
-    const onnx = (await runOnnx(n.graph, { x, r: rois }, { threads: 1 })).get('ps')!;
+    const onnx = (await runOnnx(n.graph, { x, r: rois }, { threads: 1, opset })).get('ps')!;
     return { native, onnx, error: relativeError(onnx, native) };
   };
 
-  it('through ONNX Runtime: the random case above (off the map, malformed, tiny, fractional ROIs; batch 2)', async () => {
+  it(`through ONNX Runtime at opsets ${MIN_OPSET} and ${MAX_OPSET}: the random case above (off the map, malformed, tiny, fractional ROIs; batch 2)`, async () => {
     const { x, rois } = nativeCase(9, [2, 27, 9, 11], 12);
-    const { native, error } = await viaOnnx(x, rois, 3, 3);
-    expect(native.data.some((v) => v === 0) && native.data.some((v) => v !== 0)).toBe(true); // empty bins and full ones
-    expect(error).toBeLessThanOrEqual(1e-6);
+    for (const opset of [MIN_OPSET, MAX_OPSET]) {
+      const { native, error } = await viaOnnx(x, rois, 3, 3, opset);
+      expect(native.data.some((v) => v === 0) && native.data.some((v) => v !== 0)).toBe(true); // empty bins and full ones
+      expect(error, `opset ${opset}`).toBeLessThanOrEqual(1e-6);
+    }
   });
 
   for (const [R, group, num] of [[1, 3, 1], [7, 7, 2], [300, 3, 2], [300, 7, 2]])

@@ -102,10 +102,11 @@ function psroiPoolingToOnnx(c: LayerContext): void {
   const op = (type: string, inputs: string[], what: string, attrs?: Record<string, Attr>) => c.node(type, inputs, [c.tmp(what)], attrs);
   const i64 = (what: string, v: number[]) => c.b.int64s(`${name}/${what}`, v);
   const cast = (v: string, to: number, what: string) => op('Cast', [v], what, { to: int(to) });
-  // The table: (N, C, H + 1, W + 1) in float64, flattened for Gather.
+  const [flat, axis1] = [i64('flat', [-1]), i64('axis_1', [1])]; // one initializer each, for every Reshape and Slice
+  // The table: (N, C, H + 1, W + 1) in float64, flattened for GatherElements.
   const padded = op('Pad', [c.bottom(0), i64('pads', [0, 0, 1, 1, 0, 0, 0, 0])], 'maps_padded');
   const rowSums = op('CumSum', [cast(padded, DataType.DOUBLE, 'maps_f64'), i64('axis_h', [2])], 'sums_h');
-  const table = op('Reshape', [op('CumSum', [rowSums, i64('axis_w', [3])], 'sums_hw'), i64('flat', [-1])], 'table');
+  const table = op('Reshape', [op('CumSum', [rowSums, i64('axis_w', [3])], 'sums_hw'), flat], 'table');
   // H, W (float, the clip bounds) and H + 1, W + 1 (int64, the table's strides): constants, or from Shape (anySize).
   const extent = (axis: number) => {
     if (!c.anySize) return { size: c.b.scalar(x[axis]), stride: i64(`stride${axis}`, [x[axis] + 1]) };
@@ -115,7 +116,7 @@ function psroiPoolingToOnnx(c: LayerContext): void {
   const [h, w] = [extent(2), extent(3)];
   // The ROIs' columns as (R, 1, 1, 1), to broadcast against the bins (R, 1, g, 1) or (R, 1, 1, g) and channels (1, D, g, g).
   const rois = op('Reshape', [c.bottom(1), i64('rois_shape', [-1, 5, 1, 1])], 'rois');
-  const column = (i: number, what: string) => op('Slice', [rois, i64(`${what}_from`, [i]), i64(`${what}_to`, [i + 1]), i64('axis_1', [1])], what);
+  const column = (i: number, what: string) => op('Slice', [rois, i64(`${what}_from`, [i]), i64(`${what}_to`, [i + 1]), axis1], what);
   const [hs, he] = psAxisBins(c, column(2, 'y1'), column(4, 'y2'), scale, group, h.size, [1, 1, group, 1], 'h');
   const [ws, we] = psAxisBins(c, column(1, 'x1'), column(3, 'x2'), scale, group, w.size, [1, 1, 1, group], 'w');
   // The flat index of (image, channel, 0, 0): the batch index truncated (Cast), as the kernel's int conversion.
@@ -129,7 +130,7 @@ function psroiPoolingToOnnx(c: LayerContext): void {
   const offset = (row: string, col: string, what: string) =>
     op('Unsqueeze', [op('Add', [op('Mul', [row, w.stride], `${what}_row`), col], `${what}_offset`), first], `${what}_corner`);
   const offsets = op('Concat', [offset(he, we, 'end_end'), offset(hs, we, 'start_end'), offset(hs, ws, 'start_start'), offset(he, ws, 'end_start')], 'offsets', { axis: int(0) });
-  const index = op('Reshape', [op('Add', [base, offsets], 'corner_index'), i64('flat', [-1])], 'corner_flat');
+  const index = op('Reshape', [op('Add', [base, offsets], 'corner_index'), flat], 'corner_flat');
   const corners = op('Reshape', [op('GatherElements', [table, index], 'corner_sums', { axis: int(0) }), i64('corners_shape', [4, -1, outputDim, group, group])], 'corners');
   const signs = cast(c.b.floats(`${name}/signs`, Float32Array.of(1, -1, 1, -1), [4, 1, 1, 1, 1]), DataType.DOUBLE, 'signs_f64');
   const sum = reduce(c, 'ReduceSum', op('Mul', [corners, signs], 'signed'), [0], false, c.tmp('sum'));
