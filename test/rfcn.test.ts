@@ -3,8 +3,11 @@
 // PSROIPooling of each, global AVE Pooling, Softmax, the Reshapes to (R, 21) and (R, 8)), deterministic weights,
 // converted and run against the native engine (PSROIPooling's own referees: test/roi_pooling.test.ts). The rois
 // are compared as sets of rows (ONNX's TopK and NMS may order tied scores otherwise; none tie here, but a row's
-// place is no part of what is checked), every other output row by row through that matching.
+// place is no part of what is checked), every other output row by row through that matching. detect takes
+// py-faster-rcnn's nets only: R-FCN's class-agnostic bbox_pred (R x 8) is refused in one line.
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { detect } from '../src/index.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
 import { OnnxRunner } from '../src/onnx/run.js';
@@ -111,6 +114,18 @@ describe("a small R-FCN (py-R-FCN's test_agnostic head) converted whole", () => 
       for (const [h, w, seed] of [[128, 160, 3], [96, 208, 4], [176, 112, 5]]) await sameOutputs(net, runner, feedsAt(h, w, seed));
     } finally {
       await runner.release();
+      await net.dispose();
+    }
+  }, 60_000);
+
+  it("detect refuses it in one line, natively and through ONNX Runtime: R-FCN's bbox_pred is class-agnostic (R x 8)", async () => {
+    const net = netOf();
+    const cat = path.join(import.meta.dirname, '../models/cifar10_full/examples/cat.jpg');
+    try {
+      for (const backend of ['native', 'onnx'] as const)
+        await expect(detect(net, cat, { scale: 128, maxSize: 200, backend })).rejects.toThrow(
+          /^Faster R-CNN: rois \d+ x 5, cls_prob \d+ x 21 and bbox_pred \d+ x 8 do not go together \(R x 5, R x C, R x 4C\)$/);
+    } finally {
       await net.dispose();
     }
   }, 60_000);
