@@ -3,12 +3,14 @@
 // (test/fixtures/fork/roi_pooling: a net whose one input is sliced into the feature map and 8 ROIs — fractional,
 // off the map, malformed with x2 < x1, tiny — made by shared/tools/caffe-ref opencv), natively and through ONNX
 // Runtime (MaxRoiPool). PSROIPooling (daijifeng001/caffe-rfcn) has no CPU forward in its fork and OpenCV lacks it:
-// its referee is the fork's CUDA kernel, transcribed below index by index, plus a case worked by hand.
+// its referee is the fork's CUDA kernel, transcribed below index by index, plus a case worked by hand; its ONNX form
+// (a float64 summed-area table) against the native engine in ONNX Runtime, within 1e-6 of the largest output.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
+import { MAX_OPSET, MIN_OPSET } from '../src/onnx/convert.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
@@ -54,7 +56,7 @@ function psroiKernel(x: Tensor, rois: Float32Array, R: number, scale: number, ou
 }
 
 describe('PSROIPooling, as the fork\'s kernel computes it', () => {
-  const net = (dims: number[], R: number, p: string) =>
+  const net = (dims: readonly number[], R: number, p: string) =>
     netOf(`input: "x" input_shape { ${dims.map((d) => `dim: ${d}`).join(' ')} } input: "r" input_shape { dim: ${R} dim: 5 }
       layer { name: "ps" type: "PSROIPooling" bottom: "x" bottom: "r" top: "ps" psroi_pooling_param { ${p} } }`);
 
@@ -66,16 +68,60 @@ describe('PSROIPooling, as the fork\'s kernel computes it', () => {
   });
 
   it('random maps and ROIs (off the map, malformed, tiny, fractional), batch 2, scale 1/16', () => {
-    const random = rng(9), dims = [2, 3 * 3 * 3, 9, 11], R = 12;
-    const x = new Tensor(dims, randomArray(2 * 27 * 99, random));
-    const rois = new Float32Array(R * 5);
-    for (let r = 0; r < R; r++) {
-      rois.set([r % 2, random() * 200 - 20, random() * 180 - 20, random() * 220 - 20, random() * 190 - 20], r * 5);
-    }
-    rois.set([1, 40, 40, 40, 40], 5); // one pixel
-    rois.set([0, 100, 90, 30, 20], 10); // x2 < x1
-    const out = net(dims, R, 'spatial_scale: 0.0625 output_dim: 3 group_size: 3').forward({ x, r: new Tensor([R, 5], rois) }).ps;
-    expect(out.dims).toEqual([R, 3, 3, 3]);
-    expect(Array.from(out.data)).toEqual(Array.from(psroiKernel(x, rois, R, Math.fround(0.0625), 3, 3)));
+    const { x, rois } = nativeCase(9, [2, 27, 9, 11], 12);
+    const out = net(x.dims, 12, 'spatial_scale: 0.0625 output_dim: 3 group_size: 3').forward({ x, r: rois }).ps;
+    expect(out.dims).toEqual([12, 3, 3, 3]);
+    expect(Array.from(out.data)).toEqual(Array.from(psroiKernel(x, rois.data, 12, Math.fround(0.0625), 3, 3)));
   });
+
+  // The ONNX form (a float64 summed-area table) against the native engine (the kernel's float32 running sums).
+  const viaOnnx = async (x: Tensor, rois: Tensor, outputDim: number, group: number, opset?: number) => {
+    const n = net(x.dims, rois.dims[0], `spatial_scale: 0.0625 output_dim: ${outputDim} group_size: ${group}`);
+    const native = n.forward({ x, r: rois }).ps;
+    const onnx = (await runOnnx(n.graph, { x, r: rois }, { threads: 1, opset })).get('ps')!;
+    return { native, onnx, error: relativeError(onnx, native) };
+  };
+
+  it(`through ONNX Runtime at opsets ${MIN_OPSET} and ${MAX_OPSET}: the random case above (off the map, malformed, tiny, fractional ROIs; batch 2)`, async () => {
+    const { x, rois } = nativeCase(9, [2, 27, 9, 11], 12);
+    for (const opset of [MIN_OPSET, MAX_OPSET]) {
+      const { native, error } = await viaOnnx(x, rois, 3, 3, opset);
+      expect(native.data.some((v) => v === 0) && native.data.some((v) => v !== 0)).toBe(true); // empty bins and full ones
+      expect(error, `opset ${opset}`).toBeLessThanOrEqual(1e-6);
+    }
+  });
+
+  for (const [R, group, num] of [[1, 3, 1], [7, 7, 2], [300, 3, 2], [300, 7, 2]])
+    it(`through ONNX Runtime: ${R} ROI(s), group ${group}, batch ${num}, R-FCN's 38 x 50 map at scale 1/16`, async () => {
+      const outputDim = group === 7 ? 21 : 5;
+      const { x, rois } = rfcnCase(R * group, [num, outputDim * group * group, 38, 50], R);
+      const { native, onnx, error } = await viaOnnx(x, rois, outputDim, group);
+      expect(onnx.dims).toEqual([R, outputDim, group, group]);
+      expect(native.data.some((v) => v !== 0)).toBe(true);
+      expect(error).toBeLessThanOrEqual(1e-6);
+    });
 });
+
+/** Random maps (dims) and R ROIs on images 0 and 1 in turn, some partly off the map; one a single pixel, one with x2 < x1, one wholly off. */
+function nativeCase(seed: number, dims: number[], R: number): { x: Tensor; rois: Tensor } {
+  const random = rng(seed);
+  const x = new Tensor(dims, randomArray(dims.reduce((a, b) => a * b), random));
+  const rois = new Float32Array(R * 5);
+  for (let r = 0; r < R; r++) rois.set([r % dims[0], random() * 200 - 20, random() * 180 - 20, random() * 220 - 20, random() * 190 - 20], r * 5);
+  rois.set([1 % dims[0], 40, 40, 40, 40], 5); // one pixel
+  rois.set([0, 100, 90, 30, 20], 10); // x2 < x1
+  rois.set([1 % dims[0], 300, 250, 420, 330], 15); // past the map's far corner: every bin empty
+  return { x, rois: new Tensor([R, 5], rois) };
+}
+
+/** Random maps and R proposals-like ROIs (x1 <= x2, fractional, a few past the 800 x 600 image) on every image in turn. */
+function rfcnCase(seed: number, dims: number[], R: number): { x: Tensor; rois: Tensor } {
+  const random = rng(seed);
+  const x = new Tensor(dims, randomArray(dims.reduce((a, b) => a * b), random));
+  const rois = new Float32Array(R * 5);
+  for (let r = 0; r < R; r++) {
+    const [x1, y1] = [random() * 820 - 10, random() * 620 - 10];
+    rois.set([r % dims[0], x1, y1, x1 + random() * 400, y1 + random() * 300], r * 5);
+  }
+  return { x, rois: new Tensor([R, 5], rois) };
+}

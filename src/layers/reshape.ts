@@ -11,7 +11,8 @@ import { type Layer, type LayerType, expectCounts, need } from './layer.js';
  */
 export const reshapeLayer: LayerType = {
   type: 'Reshape',
-  onnx: (c) => reshapeTo(c, c.bottom(0), (c.anySize && sizeFreeShape(c.layer.def, c.layer.bottomShapes[0].length)) || c.layer.topShapes[0]),
+  // Caffe's spec where sizes vary at run time (anySize, or rows sized by the data: R-FCN's (R, 21) after Proposal).
+  onnx: (c) => reshapeTo(c, c.bottom(0), ((c.anySize || c.dynamicAxes(0).length > 0) && sizeFreeShape(c.layer.def, c.layer.bottomShapes[0].length)) || c.layer.topShapes[0]),
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, 1]);
     refuseInPlace(def);
@@ -57,7 +58,7 @@ export const reshapeLayer: LayerType = {
 };
 
 /**
- * Caffe's reshape spec as ONNX Reshape's, for every input size (ConvertOptions.anySize): both copy a dim at 0 and
+ * Caffe's reshape spec as ONNX Reshape's, for every input size (ConvertOptions.anySize) or row count: both copy a dim at 0 and
  * infer one at -1, so the spec serves as it is where its positions are the bottom's: the axes before it copied (0),
  * none after it unless the spec replaces as many axes as it gives. Undefined otherwise (the top's shape is used).
  */

@@ -32,6 +32,8 @@ export interface LayerContext {
   note(text: string): void;
   /** Top i's size along `axes` depends on the data (DetectionOutput's row count): outputs declare them symbolic. */
   dynamicShape(i: number, axes: number[]): void;
+  /** The axes of bottom i whose size depends on the data (Proposal's rows, and every blob after them): [] for none. */
+  dynamicAxes(i: number): readonly number[];
 }
 
 /** A layer's ONNX export: adds the nodes computing its tops from its bottoms. */

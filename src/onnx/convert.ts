@@ -156,6 +156,7 @@ function convertLayer(
       if (!notes.includes(line)) notes.push(line);
     },
     dynamicShape: (i, axes) => dynamic.set(layer.tops[i], axes),
+    dynamicAxes: (i) => dynamic.get(layer.bottoms[i]) ?? [],
   };
   convert(ctx);
   // Rows a layer before sized at run time (Proposal's): the layers after it keep them on axis 0.
