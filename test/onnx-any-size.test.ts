@@ -451,6 +451,27 @@ describe('size-free LSTM and RNN (a Scan over the T of the run, its body the unr
     net.dispose();
   });
 
+  it("real Caffe's blobs (test/fixtures/layers/recurrent: cont resets and 0.5, x_static, expose_hidden, a 4-D x), and bit for bit the unrolled model's", async () => {
+    // That fixture's Reshapes hold its one size, so the Scan form is converted (anySize) at that size and not freed.
+    const dir = path.join(here, 'fixtures/layers/recurrent');
+    const net = await Net.load(path.join(dir, 'net.prototxt'), path.join(dir, 'weights.caffemodel'));
+    const data = readNpy(path.join(dir, 'input.npy'));
+    const run = async (anySize: boolean) => {
+      const conversion = convertGraph(net.graph, { outputs: 'all', anySize });
+      const session = await ort.InferenceSession.create(encodeConversion(conversion), { intraOpNumThreads: 1, logSeverityLevel: 3 });
+      const results = await session.run({ data: new ort.Tensor('float32', data.data, [...data.dims]) });
+      await session.release();
+      return (blob: string) => new Tensor([...results[conversion.outputs.get(blob)!].dims], results[conversion.outputs.get(blob)!].data as Float32Array);
+    };
+    const [scan, unrolled] = [await run(true), await run(false)];
+    const tops = ['lstm', 'lstm_s', 'lstm_e', 'lstm_e_hT', 'lstm_e_cT', 'lstm_se', 'lstm_se_hT', 'lstm_se_cT', 'rnn', 'rnn_se', 'rnn_se_hT'];
+    for (const blob of tops) {
+      expect(relativeError(scan(blob), readNpy(path.join(dir, 'blobs', `${blob}.npy`))), `${blob} against Caffe`).toBeLessThanOrEqual(TOLERANCE);
+      expect(scan(blob).data, `${blob}: the Scan's and the unrolled model's`).toEqual(unrolled(blob).data);
+    }
+    net.dispose();
+  });
+
   it('one Scan per layer, no step unrolled; without anySize the same layers unrolled (a Gather per step)', () => {
     const net = recurrentNet();
     const ops = (anySize: boolean) => convertGraph(net.graph, { anySize, outputs: 'all' }).model.graph.node.map((n) => n.op_type);
