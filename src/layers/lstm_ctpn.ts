@@ -39,8 +39,8 @@ function firstStepZeroAtRunTime(c: LayerContext): string {
  * tianzhi0549/CTPN's Lstm (lstm_layer.cpp, from Junhyuk Oh's caffe-lstm): x (T, N, ...) to h (T, N, H), gates i f o
  * g as BVLC's LSTM (W_x x_t + b + W_h h_{t-1}; c_t = f c_{t-1} + i g; h_t = o tanh(c_t)), every forward starting
  * from zeros, blobs W_x, W_h, b. That is BVLC's LSTM with the blobs reordered and a cont of 0 at the first step and
- * 1 after, which is how crema runs it (and exports it: the unrolled ONNX graph). The fork's optional second bottom
- * (clip, read at clip[t + n]) is refused: CTPN's deploy net has none.
+ * 1 after, which is how crema runs it (and exports it: the unrolled ONNX graph; with anySize a Scan, its cont from
+ * the run's T). The fork's optional second bottom (clip, read at clip[t + n]) is refused: CTPN's deploy net has none.
  */
 export const ctpnLstmLayer: LayerType = {
   type: 'Lstm',

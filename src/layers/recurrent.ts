@@ -193,15 +193,14 @@ interface StepInputs {
  * names the step's values.
  */
 function stepToOnnx(kind: Kind, c: LayerContext, w: Tensor[], s: number, H: number, t: number | string, at: StepInputs): { h: string; cell?: string; out: string } {
-  const { name, matmul, add, bias } = onnxOps(c);
+  const { name, matmul, add, bias } = onnxOps(c), next = typeof t === 'number' ? t + 1 : t;
   let pre = matmul(c.node('Mul', [at.h, at.k], [c.tmp(`h_conted_${t}`)]), w[2 + s], `W_h_h_${t}`);
   pre = add(pre, at.xGates(), `gates_${t}`);
   if (at.staticGates) pre = add(pre, at.staticGates, `gates_static_${t}`);
   if (at.cell === undefined) {
-    const h = c.node('Tanh', [pre], [c.tmp(`h_${typeof t === 'number' ? t + 1 : t}`)]);
-    return { h, out: c.node('Tanh', [add(matmul(h, w[3 + s], `W_ho_h_${t}`), bias(w[4 + s], 'b_o'), `o_in_${t}`)], [c.tmp(`o_${typeof t === 'number' ? t + 1 : t}`)]) };
+    const h = c.node('Tanh', [pre], [c.tmp(`h_${next}`)]);
+    return { h, out: c.node('Tanh', [add(matmul(h, w[3 + s], `W_ho_h_${t}`), bias(w[4 + s], 'b_o'), `o_in_${t}`)], [c.tmp(`o_${next}`)]) };
   }
-  const next = typeof t === 'number' ? t + 1 : t;
   const gate = (g: number, op: string) => c.node(op, [c.node('Slice', [pre, c.b.int64s(name(`g${g}_start`), [g * H]), c.b.int64s(name(`g${g}_end`), [(g + 1) * H]), c.b.int64s(name('axis2'), [2])], [c.tmp(`gate${g}_${t}`)])], [c.tmp(`${op}${g}_${t}`)]);
   const [i, f, o, g] = [gate(0, 'Sigmoid'), c.node('Mul', [gate(1, 'Sigmoid'), at.k], [c.tmp(`f_${t}`)]), gate(2, 'Sigmoid'), gate(3, 'Tanh')];
   const cell = add(c.node('Mul', [f, at.cell], [c.tmp(`fc_${t}`)]), c.node('Mul', [i, g], [c.tmp(`ig_${t}`)]), `c_${next}`);
@@ -235,9 +234,9 @@ function recurrentToOnnx(kind: Kind, c: LayerContext): void {
     const step = c.b.int64s(name(`t${t}`), [t]);
     const k = c.node('Gather', [cont, step], [c.tmp(`cont_${t}`)], { axis: int(0) });
     const xGates = () => c.node('Gather', [xg, step], [c.tmp(`x_gates_${t}`)], { axis: int(0) });
-    const step_ = stepToOnnx(kind, c, w, s, H, t, { h, cell, k, xGates, staticGates: sg });
-    [h, cell] = [step_.h, step_.cell];
-    outputs.push(step_.out);
+    const r = stepToOnnx(kind, c, w, s, H, t, { h, cell, k, xGates, staticGates: sg });
+    [h, cell] = [r.h, r.cell];
+    outputs.push(r.out);
   }
   c.node('Concat', outputs, [c.top(0)], { axis: int(0) });
   const final = [h, cell];
@@ -257,9 +256,10 @@ function scanToOnnx(kind: Kind, c: LayerContext, w: Tensor[]): void {
   const xg = add(matmul(reshape(c.bottom(0), [0, 0, w[0].dims[1]], 'x'), w[0], 'W_x_x'), bias(w[1], 'b'), 'x_gates');
   const sg = withStatic ? matmul(reshape(c.bottom(2), [1, -1, w[2].dims[1]], 'x_static'), w[2], 'W_static_x') : undefined;
   const cont = reshape(c.bottom(1), [0, 0, 1], 'cont');
-  const zeros = () => {
+  // The state it starts from: the bottoms given, or float zeros (1, N, H) (ConstantOfShape's default value).
+  const zeros = (): string => {
     const shape = c.node('Concat', [c.b.int64s(name('one'), [1]), runtimeDims(c, c.bottom(0), 1, 2), c.b.int64s(name('hidden'), [H])], [c.tmp('state_shape')], { axis: int(0) });
-    return c.node('ConstantOfShape', [shape], [c.tmp('zeros')]); // float zeros, (1, N, H)
+    return c.node('ConstantOfShape', [shape], [c.tmp('zeros')]);
   };
   const starts = exposed ? kind.states.map((_, j) => c.bottom(2 + s + j)) : new Array<string>(states).fill(zeros());
   // The body: state in, this step's x gates and cont (axis 0 scanned away: (N, G) and (N, 1)); state out, output.
