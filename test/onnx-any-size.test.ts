@@ -30,6 +30,8 @@ import { hashInputData, hashWeightBlobs } from './helpers/hashweights.mjs';
 import { relativeError } from './helpers/reference.js';
 
 const TOLERANCE = 1e-5;
+/** What the check says of a Reduction over the width of a (1, 2, 6, 6) input (a net that builds the size in). */
+const REDUCTION_REFUSAL = "layer 'r' (Reduction) builds the input's size in (its constant 'r/rows' is [1, 2, 6, -1] here, [1, 2, 9, -1] at [1, 2, 9, 11])";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 
@@ -394,6 +396,120 @@ describe('size-free PriorBox: one model, its boxes from the Shapes, against the 
   });
 });
 
+/**
+ * BVLC's LSTM and RNN over a run-time T (src/layers/recurrent.ts scanToOnnx: a Scan whose body is the unrolled
+ * step): a line reader's shape, the steps T along the width and the streams N along the height. Every recurrent
+ * bottom comes from a 4-D or 3-D input whose axes 2 and up are N or T, so that the check varies them all together:
+ * data (1, C, N, T) to x (T, N, 1, C); cont (1, 1, N, T) to (T, N); h_0 and c_0 (1, H, N) to (1, N, H); x_static
+ * (1, S, N) to (N, S, 1).
+ */
+const RECURRENT_H = 3, RECURRENT_C = 2, RECURRENT_S = 4;
+const recurrentNet = (): Net => {
+  const [H, C, S] = [RECURRENT_H, RECURRENT_C, RECURRENT_S];
+  const permute = (name: string, bottom: string, order: number[]) => `layer { name: "${name}" type: "Permute" bottom: "${bottom}" top: "${name}" permute_param { ${order.map((o) => `order: ${o}`).join(' ')} } }\n`;
+  const text = input([1, C, 2, 5]) + input([1, 1, 2, 5], 'cont_in') + input([1, H, 2], 'h0_in') + input([1, H, 2], 'c0_in') + input([1, S, 2], 'xs_in') +
+    permute('x', 'data', [3, 2, 0, 1]) + permute('cont_t', 'cont_in', [3, 2, 0, 1]) + permute('h0', 'h0_in', [0, 2, 1]) + permute('c0', 'c0_in', [0, 2, 1]) + permute('xs', 'xs_in', [2, 1, 0]) +
+    'layer { name: "cont" type: "Reshape" bottom: "cont_t" top: "cont" reshape_param { shape { dim: 0 dim: 0 } } }\n' +
+    `layer { name: "lstm" type: "LSTM" bottom: "x" bottom: "cont" top: "lstm" recurrent_param { num_output: ${H} } }
+     layer { name: "lstm_s" type: "LSTM" bottom: "x" bottom: "cont" bottom: "xs" top: "lstm_s" recurrent_param { num_output: ${H} } }
+     layer { name: "lstm_e" type: "LSTM" bottom: "x" bottom: "cont" bottom: "h0" bottom: "c0" top: "lstm_e" top: "lstm_e_hT" top: "lstm_e_cT" recurrent_param { num_output: ${H} expose_hidden: true } }
+     layer { name: "lstm_se" type: "LSTM" bottom: "x" bottom: "cont" bottom: "xs" bottom: "h0" bottom: "c0" top: "lstm_se" top: "lstm_se_hT" top: "lstm_se_cT" recurrent_param { num_output: ${H} expose_hidden: true } }
+     layer { name: "rnn" type: "RNN" bottom: "x" bottom: "cont" top: "rnn" recurrent_param { num_output: ${H} } }
+     layer { name: "rnn_se" type: "RNN" bottom: "x" bottom: "cont" bottom: "xs" bottom: "h0" top: "rnn_se" top: "rnn_se_hT" recurrent_param { num_output: ${H} expose_hidden: true } }`;
+  const blob = (seed: number, ...dims: number[]) => new Tensor(dims, Float32Array.from({ length: sizeOf(dims) }, (_, i) => 0.6 * Math.sin(1.3 * i + seed)));
+  const G = 4 * H;
+  return netFrom(text, {
+    lstm: [blob(1, G, C), blob(2, G), blob(3, G, H)],
+    lstm_s: [blob(4, G, C), blob(5, G), blob(6, G, S), blob(7, G, H)],
+    lstm_e: [blob(8, G, C), blob(9, G), blob(10, G, H)],
+    lstm_se: [blob(11, G, C), blob(12, G), blob(13, G, S), blob(14, G, H)],
+    rnn: [blob(15, H, C), blob(16, H), blob(17, H, H), blob(18, H, H), blob(19, H)],
+    rnn_se: [blob(20, H, C), blob(21, H), blob(22, H, S), blob(23, H, H), blob(24, H, H), blob(25, H)],
+  });
+};
+
+/** The recurrent net's feeds at N streams of T steps: cont 0 (a sequence starts), 0.5 and 1, resets mid-sequence. */
+function recurrentFeeds(N: number, T: number): Record<string, Tensor> {
+  const cont = Float32Array.from({ length: N * T }, (_, i) => [1, 0, 1, 1, 0.5, 1, 0][(i * 5 + Math.floor(i / T)) % 7]);
+  return {
+    data: random([1, RECURRENT_C, N, T], N * T), cont_in: new Tensor([1, 1, N, T], cont),
+    h0_in: random([1, RECURRENT_H, N], N + 1), c0_in: random([1, RECURRENT_H, N], N + 2), xs_in: random([1, RECURRENT_S, N], N + 3),
+  };
+}
+
+describe('size-free LSTM and RNN (a Scan over the T of the run, its body the unrolled step), against the native engine', () => {
+  it('one model: every top and final state at three T and N (cont resets mid-sequence, x_static, expose_hidden)', async () => {
+    const net = recurrentNet();
+    const model = await anySizeSession(net, 'all');
+    // The resets are there at each size: cont has zeros after the first step.
+    for (const [N, T] of [[2, 7], [1, 1], [3, 12]]) {
+      const feeds = recurrentFeeds(N, T);
+      if (T > 1) expect(feeds.cont_in.data.slice(N).includes(0), `a reset mid-sequence at ${N} x ${T}`).toBe(true);
+      await sameAtSize(net, model, feeds);
+    }
+    await model.session.release();
+    net.dispose();
+  });
+
+  it("real Caffe's blobs (test/fixtures/layers/recurrent: cont resets and 0.5, x_static, expose_hidden, a 4-D x), and bit for bit the unrolled model's", async () => {
+    // That fixture's Reshapes hold its one size, so the Scan form is converted (anySize) at that size and not freed.
+    const dir = path.join(here, 'fixtures/layers/recurrent');
+    const net = await Net.load(path.join(dir, 'net.prototxt'), path.join(dir, 'weights.caffemodel'));
+    const data = readNpy(path.join(dir, 'input.npy'));
+    const run = async (anySize: boolean) => {
+      const conversion = convertGraph(net.graph, { outputs: 'all', anySize });
+      const session = await ort.InferenceSession.create(encodeConversion(conversion), { intraOpNumThreads: 1, logSeverityLevel: 3 });
+      const results = await session.run({ data: new ort.Tensor('float32', data.data, [...data.dims]) });
+      await session.release();
+      return (blob: string) => new Tensor([...results[conversion.outputs.get(blob)!].dims], results[conversion.outputs.get(blob)!].data as Float32Array);
+    };
+    const [scan, unrolled] = [await run(true), await run(false)];
+    const tops = ['lstm', 'lstm_s', 'lstm_e', 'lstm_e_hT', 'lstm_e_cT', 'lstm_se', 'lstm_se_hT', 'lstm_se_cT', 'rnn', 'rnn_se', 'rnn_se_hT'];
+    for (const blob of tops) {
+      expect(relativeError(scan(blob), readNpy(path.join(dir, 'blobs', `${blob}.npy`))), `${blob} against Caffe`).toBeLessThanOrEqual(TOLERANCE);
+      expect(scan(blob).data, `${blob}: the Scan's and the unrolled model's`).toEqual(unrolled(blob).data);
+    }
+    net.dispose();
+  });
+
+  it('one Scan per layer, no step unrolled; without anySize the same layers unrolled (a Gather per step)', () => {
+    const net = recurrentNet();
+    const ops = (anySize: boolean) => convertGraph(net.graph, { anySize, outputs: 'all' }).model.graph.node.map((n) => n.op_type);
+    expect(ops(true).filter((op) => op === 'Scan')).toHaveLength(6);
+    expect(ops(true)).not.toContain('Gather');
+    expect(ops(false)).not.toContain('Scan');
+    expect(ops(false).filter((op) => op === 'Gather')).toHaveLength(6 * 5 * 2); // cont and x gates at each of 5 steps
+    net.dispose();
+  });
+});
+
+/**
+ * CTPN's bidirectional Lstm (its Reverse, Transpose and Lstm), as its deploy net wires them, on a map (1, C, H, W):
+ * W steps of H streams, the second direction read backwards and turned back.
+ */
+describe("size-free CTPN Lstm, Reverse and Transpose (tianzhi0549/CTPN's), against the native engine", () => {
+  it('one model at three widths and heights', async () => {
+    const H = 3, C = 2;
+    const net = netFrom(input([1, C, 2, 5]) + `
+      layer { name: "t" type: "Transpose" bottom: "data" top: "t" transpose_param { dim: 3 dim: 2 dim: 0 dim: 1 } }
+      layer { name: "seq" type: "Reshape" bottom: "t" top: "seq" reshape_param { shape { dim: -1 } axis: 1 num_axes: 2 } }
+      layer { name: "fwd" type: "Lstm" bottom: "seq" top: "fwd" lstm_param { num_output: ${H} } }
+      layer { name: "rev" type: "Reverse" bottom: "seq" top: "rev" reverse_param { axis: 0 } }
+      layer { name: "bwd_r" type: "Lstm" bottom: "rev" top: "bwd_r" lstm_param { num_output: ${H} } }
+      layer { name: "bwd" type: "Reverse" bottom: "bwd_r" top: "bwd" reverse_param { axis: 0 } }
+      layer { name: "both" type: "Concat" bottom: "fwd" bottom: "bwd" top: "both" concat_param { axis: 2 } }
+      layer { name: "map" type: "Reshape" bottom: "both" top: "map" reshape_param { shape { dim: -1 dim: 1 } axis: 1 num_axes: 1 } }
+      layer { name: "back" type: "Transpose" bottom: "map" top: "back" transpose_param { dim: 2 dim: 3 dim: 1 dim: 0 } }`, {
+      fwd: [random([4 * H, C], 1), random([4 * H, H], 2), random([4 * H], 3)],
+      bwd_r: [random([4 * H, C], 4), random([4 * H, H], 5), random([4 * H], 6)],
+    });
+    const model = await anySizeSession(net, 'all');
+    for (const [h, w] of [[1, 9], [2, 1], [3, 14]]) await sameAtSize(net, model, { data: random([1, C, h, w], h * w) });
+    await model.session.release();
+    net.dispose();
+  });
+});
+
 describe('sizeDependence: a net that builds the size in is named by its first such layer', () => {
   it("a placeholder input of 1 x 1 (OpenPose's hand and face prototxts): the output's height and width declared free, not the 1 they are at small sizes", async () => {
     const pool = (i: number, from: string) => `layer { name: "p${i}" type: "Pooling" bottom: "${from}" top: "p${i}" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\n`;
@@ -431,12 +547,23 @@ describe('sizeDependence: a net that builds the size in is named by its first su
     net.dispose();
   });
 
-  it('a Reshape whose merged axes do not run to the last (its shape as constants)', () => {
+  it('a Reduction over the width (its rows constant holds the height)', () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
       layer { name: "relu" type: "ReLU" bottom: "data" top: "relu" }
-      layer { name: "flat" type: "Reshape" bottom: "relu" top: "flat" reshape_param { axis: 1 num_axes: 2 shape { dim: -1 } } }`);
+      layer { name: "r" type: "Reduction" bottom: "relu" top: "r" reduction_param { axis: 3 } }`);
     const conversion = convertGraph(net.graph, { anySize: true });
-    expect(sizeDependence(net.graph, conversion, reshaper(net), {})).toBe("layer 'flat' (Reshape) builds the input's size in (its constant 'flat/shape' is [1, 12, 6] here, [1, 18, 11] at [1, 2, 9, 11])");
+    expect(sizeDependence(net.graph, conversion, reshaper(net), {})).toBe(REDUCTION_REFUSAL);
+    net.dispose();
+  });
+
+  it('a Reshape whose merged axes do not run to the last (CTPN\'s and caffe_ocr\'s): size-free, the last axes from the Shape', async () => {
+    const net = netFrom(input([1, 2, 6, 6]) + `
+      layer { name: "relu" type: "ReLU" bottom: "data" top: "relu" }
+      layer { name: "flat" type: "Reshape" bottom: "relu" top: "flat" reshape_param { axis: 1 num_axes: 2 shape { dim: -1 } } }
+      layer { name: "mid" type: "Reshape" bottom: "relu" top: "mid" reshape_param { axis: 2 num_axes: 1 shape { dim: 0 dim: 1 } } }`);
+    const model = await anySizeSession(net);
+    for (const [h, w] of [[6, 6], [9, 11], [13, 4]]) await sameAtSize(net, model, { data: random([1, 2, h, w], h * w) });
+    await model.session.release();
     net.dispose();
   });
 });
@@ -745,10 +872,10 @@ describe('OnnxSessions with anySize: one session for every size where the net al
     net.dispose();
   }, 120_000);
 
-  it('a net that builds the size in (a Reshape of axes 1 and 2): one session per size, outputs equal to the plain per-size sessions', async () => {
+  it('a net that builds the size in (a Reduction over the width): one session per size, outputs equal to the plain per-size sessions', async () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
       layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 } }
-      layer { name: "r" type: "Reshape" bottom: "pool" top: "flat" reshape_param { axis: 1 num_axes: 2 shape { dim: -1 } } }`);
+      layer { name: "r" type: "Reduction" bottom: "pool" top: "flat" reduction_param { axis: 3 } }`);
     const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });
     for (const [h, w] of [[6, 6], [7, 9], [10, 5]]) {
       const data = random([1, 2, h, w], h + w);
@@ -778,9 +905,9 @@ describe('OnnxSessions with anySize: one session for every size where the net al
 
   it('OnnxRunner with anySize refuses such a net in one line', async () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
-      layer { name: "r" type: "Reshape" bottom: "data" top: "flat" reshape_param { axis: 1 num_axes: 2 shape { dim: -1 } } }`);
+      layer { name: "r" type: "Reduction" bottom: "data" top: "flat" reduction_param { axis: 3 } }`);
     await expect(runOnnx(net.graph, { data: random([1, 2, 6, 6], 1) }, { anySize: true })).rejects.toThrow(
-      "options.anySize: the net does not serve every input size: layer 'r' (Reshape) builds the input's size in (its constant 'r/shape' is [1, 12, 6] here, [1, 18, 11] at [1, 2, 9, 11])");
+      `options.anySize: the net does not serve every input size: ${REDUCTION_REFUSAL}`);
     net.dispose();
   });
 });
@@ -839,9 +966,8 @@ describe("the library's convert(net, { anySize, anyBatch })", () => {
     expect(model.graph.output.map(dims)).toEqual([['batch', 4, 'conv4-2_2', 'conv4-2_3'], ['batch', 2, 'conv4-2_2', 'conv4-2_3']]);
     expect([...net.shapes.get('data')!]).toEqual([1, 3, 12, 12]); // the net's own shapes, put back
     net.dispose();
-    const flat = netFrom(input([1, 2, 6, 6]) + 'layer { name: "r" type: "Reshape" bottom: "data" top: "flat" reshape_param { axis: 1 num_axes: 2 shape { dim: -1 } } }');
-    await expect(convert(flat, { anySize: true })).rejects.toThrow(
-      "options.anySize: the net does not serve every input size: layer 'r' (Reshape) builds the input's size in (its constant 'r/shape' is [1, 12, 6] here, [1, 18, 11] at [1, 2, 9, 11])");
+    const flat = netFrom(input([1, 2, 6, 6]) + 'layer { name: "r" type: "Reduction" bottom: "data" top: "flat" reduction_param { axis: 3 } }');
+    await expect(convert(flat, { anySize: true })).rejects.toThrow(`options.anySize: the net does not serve every input size: ${REDUCTION_REFUSAL}`);
     flat.dispose();
   });
 });
@@ -866,6 +992,8 @@ describe('without anySize, the models are byte for byte what they were', () => {
     ['Crop and Interp', '', undefined, { net: 'c79008c1148141c6', all: 'c79008c1148141c6' }],
     // PriorBox and DetectionOutput, now size-free with anySize: main's hashes before (94f2826)
     ['the SSD head', 'test/fixtures/ssd/head/net.prototxt', 'test/fixtures/ssd/head/weights.caffemodel', { net: '9ba45597c69b23f1', all: '3349465685c3f068' }],
+    // LSTM and RNN, a Scan with anySize: main's hashes before (377e147)
+    ['LSTM and RNN', 'test/fixtures/layers/recurrent/net.prototxt', 'test/fixtures/layers/recurrent/weights.caffemodel', { net: '89ef33d42bfd8abc', all: '905a0111cab4b0eb' }],
   ];
   for (const [name, prototxt, weights, hashes] of cases)
     it(name, async () => {

@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
-import { int, ints } from '../onnx/builder.js';
-import type { LayerContext } from '../onnx/context.js';
+import { type Attr, int, ints } from '../onnx/builder.js';
+import { type LayerContext, runtimeDims } from '../onnx/context.js';
 import { shapeString } from '../tensor.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 
@@ -53,23 +53,39 @@ export const ctcGreedyDecoderLayer: LayerType = {
 /**
  * ArgMax over the classes (its first maximum), a mask of the kept steps, each kept class scattered to its place
  * (the count of kept steps before it) in a row of -1s one longer than T, whose last place takes the dropped ones.
+ * With ConvertOptions.anySize, T and N from the Shape: the first column of -1s and the rows expanded to them, the
+ * slices' ends -1 (all but the last), the top's shape [0, 0, 1, 1].
  */
 function ctcToOnnx(c: LayerContext): void {
   const { layer } = c, [T, N, C] = layer.bottomShapes[0], s = settings(layer.def, C);
   const name = (what: string) => `${layer.name}/${what}`;
   const op = (kind: string, inputs: string[], what: string, attrs = {}) => c.node(kind, inputs, [c.tmp(what)], attrs);
+  const sizes = c.anySize ? runtimeSizes(c, op) : undefined;
   // (T, N, C) -> (N, T) class indices.
   const best = op('Transpose', [op('ArgMax', [c.bottom(0)], 'argmax', { axis: int(2), keepdims: int(0) })], 'best', { perm: ints([1, 0]) });
   let keep = op('Not', [op('Equal', [best, c.b.int64s(name('blank'), [s.blank])], 'is_blank')], 'not_blank');
   if (s.merge) {
-    const start = op('Reshape', [c.b.int64s(name('start'), new Array(N).fill(-1)), c.b.int64s(name('column'), [N, 1])], 'start');
-    const prev = op('Concat', [start, op('Slice', [best, c.b.int64s(name('from'), [0]), c.b.int64s(name('to'), [T - 1]), c.b.int64s(name('axis1'), [1])], 'before')], 'prev', { axis: int(1) });
+    const start = sizes
+      ? op('Expand', [c.b.int64s(name('start'), [-1]), sizes.column], 'start')
+      : op('Reshape', [c.b.int64s(name('start'), new Array(N).fill(-1)), c.b.int64s(name('column'), [N, 1])], 'start');
+    const prev = op('Concat', [start, op('Slice', [best, c.b.int64s(name('from'), [0]), c.b.int64s(name('to'), [sizes ? -1 : T - 1]), c.b.int64s(name('axis1'), [1])], 'before')], 'prev', { axis: int(1) });
     keep = op('And', [keep, op('Not', [op('Equal', [best, prev], 'repeats')], 'new')], 'keep');
   }
   const place = op('Sub', [op('CumSum', [op('Cast', [keep], 'keep_int', { to: int(7) }), c.b.int64s(name('axis'), [1])], 'count'), c.b.int64s(name('one'), [1])], 'place');
-  const where = op('Where', [keep, place, c.b.int64s(name('dump'), [T])], 'where');
-  const rows = c.b.floats(name('unset'), new Float32Array(N * (T + 1)).fill(-1), [N, T + 1]);
+  const where = op('Where', [keep, place, sizes ? sizes.T : c.b.int64s(name('dump'), [T])], 'where');
+  const rows = sizes ? op('Expand', [c.b.floats(name('unset'), Float32Array.of(-1), [1]), sizes.rows], 'unset') : c.b.floats(name('unset'), new Float32Array(N * (T + 1)).fill(-1), [N, T + 1]);
   const out = op('ScatterElements', [rows, where, op('Cast', [best], 'best_float', { to: int(1) })], 'scattered', { axis: int(1) });
-  const kept = op('Slice', [out, c.b.int64s(name('first'), [0]), c.b.int64s(name('upto'), [T]), c.b.int64s(name('axis_t'), [1])], 'kept');
-  c.node('Reshape', [kept, c.b.int64s(name('shape'), [N, T, 1, 1])], [c.top(0)]);
+  const kept = op('Slice', [out, c.b.int64s(name('first'), [0]), c.b.int64s(name('upto'), [sizes ? -1 : T]), c.b.int64s(name('axis_t'), [1])], 'kept');
+  c.node('Reshape', [kept, c.b.int64s(name('shape'), sizes ? [0, 0, 1, 1] : [N, T, 1, 1])], [c.top(0)]);
+}
+
+/** The bottom's T as [T], and the shapes (N, 1) and (N, T + 1), from its Shape at run time. */
+function runtimeSizes(c: LayerContext, op: (kind: string, inputs: string[], what: string, attrs?: Record<string, Attr>) => string) {
+  const T = runtimeDims(c, c.bottom(0), 0, 1), N = runtimeDims(c, c.bottom(0), 1, 2);
+  const one = c.b.int64s(`${c.layer.name}/one_column`, [1]);
+  return {
+    T,
+    column: op('Concat', [N, one], 'column', { axis: int(0) }),
+    rows: op('Concat', [N, op('Add', [T, one], 'T_plus_1')], 'rows', { axis: int(0) }),
+  };
 }

@@ -1,6 +1,6 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
-import type { LayerContext } from '../onnx/context.js';
+import { type LayerContext, runtimePositions } from '../onnx/context.js';
 import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, expectCounts, expectWeight, need } from './layer.js';
 import { lstmLayer } from './recurrent.js';
@@ -26,17 +26,27 @@ function firstStepZero(T: number, N: number): Float32Array {
 }
 
 /**
+ * firstStepZero for the T the input has at run time (ConvertOptions.anySize): min(t, 1) over the positions t, as
+ * (T, 1), which the streams share.
+ */
+function firstStepZeroAtRunTime(c: LayerContext): string {
+  const { positions } = runtimePositions(c, c.bottom(0), 0);
+  const steps = c.node('Min', [positions, c.b.scalar(1)], [c.tmp('cont_steps')]);
+  return c.node('Reshape', [steps, c.b.int64s(`${c.layer.name}/cont_shape`, [-1, 1])], [c.tmp('cont')]);
+}
+
+/**
  * tianzhi0549/CTPN's Lstm (lstm_layer.cpp, from Junhyuk Oh's caffe-lstm): x (T, N, ...) to h (T, N, H), gates i f o
  * g as BVLC's LSTM (W_x x_t + b + W_h h_{t-1}; c_t = f c_{t-1} + i g; h_t = o tanh(c_t)), every forward starting
  * from zeros, blobs W_x, W_h, b. That is BVLC's LSTM with the blobs reordered and a cont of 0 at the first step and
- * 1 after, which is how crema runs it (and exports it: the unrolled ONNX graph). The fork's optional second bottom
- * (clip, read at clip[t + n]) is refused: CTPN's deploy net has none.
+ * 1 after, which is how crema runs it (and exports it: the unrolled ONNX graph; with anySize a Scan, its cont from
+ * the run's T). The fork's optional second bottom (clip, read at clip[t + n]) is refused: CTPN's deploy net has none.
  */
 export const ctpnLstmLayer: LayerType = {
   type: 'Lstm',
   onnx(c: LayerContext) {
     const { layer } = c, H = hiddenSize(layer.def), [T, N] = layer.bottomShapes[0];
-    const cont = c.b.floats(`${layer.name}/cont`, firstStepZero(T, N), [T, N]);
+    const cont = c.anySize ? firstStepZeroAtRunTime(c) : c.b.floats(`${layer.name}/cont`, firstStepZero(T, N), [T, N]);
     // BVLC's converter with the fork's layer seen as BVLC's; its note on carried state does not apply (the fork has none).
     lstmLayer.onnx!({ ...c, layer: { ...layer, def: bvlcDef(layer.def, H), bottomShapes: [layer.bottomShapes[0], [T, N]], weights: bvlcOrder(layer.weights) }, bottom: (i) => (i === 0 ? c.bottom(0) : cont), note: () => {} });
   },

@@ -1,7 +1,8 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
-import { int } from '../onnx/builder.js';
-import type { LayerContext } from '../onnx/context.js';
+import { int, valueInfo } from '../onnx/builder.js';
+import { type LayerContext, runtimeDims } from '../onnx/context.js';
+import type { GraphObj } from '../onnx/proto.js';
 import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
 import { innerProductLayer } from './inner_product.js';
 import { type Layer, type LayerType, expectCounts, expectWeight, need } from './layer.js';
@@ -164,22 +165,63 @@ function lstmUnit(gates: Float32Array, c: Float32Array, h: Float32Array, cont: F
   }
 }
 
+/** The nodes both ONNX forms build from: products with a weight blob's transpose, sums, reshapes, biases. */
+function onnxOps(c: LayerContext) {
+  const name = (what: string) => `${c.layer.name}/${what}`;
+  return {
+    name,
+    /** x W^T for a weight blob (G, K): its transpose as the MatMul's constant. */
+    matmul: (x: string, blob: Tensor, what: string) => c.node('MatMul', [x, c.b.floats(name(`${what}_T`), transpose(blob), [blob.dims[1], blob.dims[0]])], [c.tmp(what)]),
+    add: (a: string, b: string, what: string) => c.node('Add', [a, b], [c.tmp(what)]),
+    reshape: (x: string, shape: number[], what: string) => c.node('Reshape', [x, c.b.int64s(name(`${what}_shape`), shape)], [c.tmp(what)]),
+    bias: (blob: Tensor, what: string) => c.b.floats(name(what), blob.data, [blob.dims[0]]),
+  };
+}
+
+/** One step's values: the state it starts from, cont_t, and its x gates (asked for where the product needs them). */
+interface StepInputs {
+  h: string;
+  cell?: string;
+  k: string;
+  xGates: () => string;
+  staticGates?: string;
+}
+
+/**
+ * One step's nodes, as Caffe's unrolled net computes it (see the top of this file): h_conted = cont_t h, its MatMul
+ * with W_h, plus the x (and static) gates; LSTM's gates sliced, sigmoid f times cont_t; RNN's output product. `t`
+ * names the step's values.
+ */
+function stepToOnnx(kind: Kind, c: LayerContext, w: Tensor[], s: number, H: number, t: number | string, at: StepInputs): { h: string; cell?: string; out: string } {
+  const { name, matmul, add, bias } = onnxOps(c), next = typeof t === 'number' ? t + 1 : t;
+  let pre = matmul(c.node('Mul', [at.h, at.k], [c.tmp(`h_conted_${t}`)]), w[2 + s], `W_h_h_${t}`);
+  pre = add(pre, at.xGates(), `gates_${t}`);
+  if (at.staticGates) pre = add(pre, at.staticGates, `gates_static_${t}`);
+  if (at.cell === undefined) {
+    const h = c.node('Tanh', [pre], [c.tmp(`h_${next}`)]);
+    return { h, out: c.node('Tanh', [add(matmul(h, w[3 + s], `W_ho_h_${t}`), bias(w[4 + s], 'b_o'), `o_in_${t}`)], [c.tmp(`o_${next}`)]) };
+  }
+  const gate = (g: number, op: string) => c.node(op, [c.node('Slice', [pre, c.b.int64s(name(`g${g}_start`), [g * H]), c.b.int64s(name(`g${g}_end`), [(g + 1) * H]), c.b.int64s(name('axis2'), [2])], [c.tmp(`gate${g}_${t}`)])], [c.tmp(`${op}${g}_${t}`)]);
+  const [i, f, o, g] = [gate(0, 'Sigmoid'), c.node('Mul', [gate(1, 'Sigmoid'), at.k], [c.tmp(`f_${t}`)]), gate(2, 'Sigmoid'), gate(3, 'Tanh')];
+  const cell = add(c.node('Mul', [f, at.cell], [c.tmp(`fc_${t}`)]), c.node('Mul', [i, g], [c.tmp(`ig_${t}`)]), `c_${next}`);
+  const h = c.node('Mul', [o, c.node('Tanh', [cell], [c.tmp(`tanh_c_${t}`)])], [c.tmp(`h_${next}`)]);
+  return { h, cell, out: h };
+}
+
 /**
  * Unrolled over the T steps as Caffe's own net is: per step a MatMul of the state, the gates' Sigmoid / Tanh and
  * their products, each step's output Concat along axis 0. Without expose_hidden the graph starts from zeros: Caffe's
- * first forward (an ONNX model keeps no state from one run to the next, and the model's notes say so).
+ * first forward (an ONNX model keeps no state from one run to the next, and the model's notes say so). With
+ * `c.anySize`, the same step as the body of a Scan over the T the input has at run time (scanToOnnx).
  */
 function recurrentToOnnx(kind: Kind, c: LayerContext): void {
   const { layer } = c;
   const { H, exposed, withStatic } = settings(kind, layer.def);
   const w = weightShapes(kind, layer.def, layer.weights, layer.bottomShapes);
+  if (!exposed) c.note(`Caffe starts each forward from the state the last one ended in; the ONNX graph starts every run from zeros, as Caffe's first forward (give the layer expose_hidden: true to feed the state)`);
+  if (c.anySize) return scanToOnnx(kind, c, w);
   const [T, N] = layer.bottomShapes[0], s = withStatic ? 1 : 0;
-  const name = (what: string) => `${layer.name}/${what}`;
-  /** x W^T for a weight blob (G, K): its transpose as the MatMul's constant. */
-  const matmul = (x: string, blob: Tensor, what: string) => c.node('MatMul', [x, c.b.floats(name(`${what}_T`), transpose(blob), [blob.dims[1], blob.dims[0]])], [c.tmp(what)]);
-  const add = (a: string, b: string, what: string) => c.node('Add', [a, b], [c.tmp(what)]);
-  const reshape = (x: string, shape: number[], what: string) => c.node('Reshape', [x, c.b.int64s(name(`${what}_shape`), shape)], [c.tmp(what)]);
-  const bias = (blob: Tensor, what: string) => c.b.floats(name(what), blob.data, [blob.dims[0]]);
+  const { name, matmul, add, reshape, bias } = onnxOps(c);
   // W_xc x + b_c for every step at once: (T, N, G); the static input's (1, N, G).
   const x = reshape(c.bottom(0), [T, N, sizeOf(layer.bottomShapes[0].slice(2))], 'x');
   const xg = add(matmul(x, w[0], 'W_x_x'), bias(w[1], 'b'), 'x_gates');
@@ -187,28 +229,52 @@ function recurrentToOnnx(kind: Kind, c: LayerContext): void {
   const cont = reshape(c.bottom(1), [T, N, 1], 'cont');
   const start = (j: number) => exposed ? c.bottom(2 + s + j) : c.b.floats(name(`${kind.states[j]}_0`), new Float32Array(N * H), [1, N, H]);
   let h = start(0), cell = kind.type === 'LSTM' ? start(1) : undefined;
-  if (!exposed) c.note(`Caffe starts each forward from the state the last one ended in; the ONNX graph starts every run from zeros, as Caffe's first forward (give the layer expose_hidden: true to feed the state)`);
   const outputs: string[] = [];
   for (let t = 0; t < T; t++) {
     const step = c.b.int64s(name(`t${t}`), [t]);
     const k = c.node('Gather', [cont, step], [c.tmp(`cont_${t}`)], { axis: int(0) });
-    let pre = matmul(c.node('Mul', [h, k], [c.tmp(`h_conted_${t}`)]), w[2 + s], `W_h_h_${t}`);
-    pre = add(pre, c.node('Gather', [xg, step], [c.tmp(`x_gates_${t}`)], { axis: int(0) }), `gates_${t}`);
-    if (sg) pre = add(pre, sg, `gates_static_${t}`);
-    if (cell !== undefined) {
-      const gate = (g: number, op: string) => c.node(op, [c.node('Slice', [pre, c.b.int64s(name(`g${g}_start`), [g * H]), c.b.int64s(name(`g${g}_end`), [(g + 1) * H]), c.b.int64s(name('axis2'), [2])], [c.tmp(`gate${g}_${t}`)])], [c.tmp(`${op}${g}_${t}`)]);
-      const [i, f, o, g] = [gate(0, 'Sigmoid'), c.node('Mul', [gate(1, 'Sigmoid'), k], [c.tmp(`f_${t}`)]), gate(2, 'Sigmoid'), gate(3, 'Tanh')];
-      cell = add(c.node('Mul', [f, cell], [c.tmp(`fc_${t}`)]), c.node('Mul', [i, g], [c.tmp(`ig_${t}`)]), `c_${t + 1}`);
-      h = c.node('Mul', [o, c.node('Tanh', [cell], [c.tmp(`tanh_c_${t}`)])], [c.tmp(`h_${t + 1}`)]);
-      outputs.push(h);
-    } else {
-      h = c.node('Tanh', [pre], [c.tmp(`h_${t + 1}`)]);
-      outputs.push(c.node('Tanh', [add(matmul(h, w[3 + s], `W_ho_h_${t}`), bias(w[4 + s], 'b_o'), `o_in_${t}`)], [c.tmp(`o_${t + 1}`)]));
-    }
+    const xGates = () => c.node('Gather', [xg, step], [c.tmp(`x_gates_${t}`)], { axis: int(0) });
+    const r = stepToOnnx(kind, c, w, s, H, t, { h, cell, k, xGates, staticGates: sg });
+    [h, cell] = [r.h, r.cell];
+    outputs.push(r.out);
   }
   c.node('Concat', outputs, [c.top(0)], { axis: int(0) });
   const final = [h, cell];
   for (let j = 0; j < exposed; j++) c.node('Identity', [final[j]!], [c.top(1 + j)]);
+}
+
+/**
+ * For every T (ConvertOptions.anySize): the x gates of all steps at once as unrolled, then ONNX's Scan over their
+ * axis 0 and cont's, its body stepToOnnx's nodes (the weights read from the enclosing graph), its state (1, N, H)
+ * as unrolled; the steps' outputs (T, 1, N, H) squeezed to the top. Shapes copied by Reshape's 0 or from Shape:
+ * N too varies with the input's size (a line reader's height).
+ */
+function scanToOnnx(kind: Kind, c: LayerContext, w: Tensor[]): void {
+  const { H, exposed, withStatic } = settings(kind, c.layer.def);
+  const s = withStatic ? 1 : 0, states = kind.type === 'LSTM' ? 2 : 1;
+  const { name, matmul, add, reshape, bias } = onnxOps(c);
+  const xg = add(matmul(reshape(c.bottom(0), [0, 0, w[0].dims[1]], 'x'), w[0], 'W_x_x'), bias(w[1], 'b'), 'x_gates');
+  const sg = withStatic ? matmul(reshape(c.bottom(2), [1, -1, w[2].dims[1]], 'x_static'), w[2], 'W_static_x') : undefined;
+  const cont = reshape(c.bottom(1), [0, 0, 1], 'cont');
+  // The state it starts from: the bottoms given, or float zeros (1, N, H) (ConstantOfShape's default value).
+  const zeros = (): string => {
+    const shape = c.node('Concat', [c.b.int64s(name('one'), [1]), runtimeDims(c, c.bottom(0), 1, 2), c.b.int64s(name('hidden'), [H])], [c.tmp('state_shape')], { axis: int(0) });
+    return c.node('ConstantOfShape', [shape], [c.tmp('zeros')]);
+  };
+  const starts = exposed ? kind.states.map((_, j) => c.bottom(2 + s + j)) : new Array<string>(states).fill(zeros());
+  // The body: state in, this step's x gates and cont (axis 0 scanned away: (N, G) and (N, 1)); state out, output.
+  const ins = { h: c.tmp('h_prev'), cell: states === 2 ? c.tmp('c_prev') : undefined, xGates: c.tmp('x_gates_t'), k: c.tmp('cont_t') };
+  let out = { h: '', cell: undefined as string | undefined, y: '' };
+  const nodes = c.b.collect(() => {
+    const r = stepToOnnx(kind, c, w, s, H, 'step', { h: ins.h, cell: ins.cell, k: ins.k, xGates: () => ins.xGates, staticGates: sg });
+    out = { h: r.h, cell: r.cell, y: c.node('Identity', [r.out], [c.tmp('y_t')]) };
+  });
+  const listed = (values: (string | undefined)[]) => values.filter((v): v is string => v !== undefined).map((v) => valueInfo(v));
+  const body: GraphObj = { name: name('step'), node: nodes, initializer: [], input: listed([ins.h, ins.cell, ins.xGates, ins.k]), output: listed([out.h, out.cell, out.y]) };
+  const finals = kind.states.map((st, j) => (j < exposed ? c.top(1 + j) : c.tmp(`${st}_T`)));
+  const ys = c.tmp('steps');
+  c.node('Scan', [...starts, xg, cont], [...finals, ys], { body: { graph: body }, num_scan_inputs: int(2) });
+  c.node('Squeeze', [ys, c.b.int64s(name('steps_axis'), [1])], [c.top(0)]);
 }
 
 /** A (rows, cols) weight blob's transpose, for a MatMul of row vectors. */

@@ -1,4 +1,5 @@
-import { reshapeTo } from '../onnx/context.js';
+import { int } from '../onnx/builder.js';
+import { type LayerContext, reshapeTo, runtimeDims } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
@@ -12,7 +13,7 @@ import { type Layer, type LayerType, expectCounts, need } from './layer.js';
 export const reshapeLayer: LayerType = {
   type: 'Reshape',
   // Caffe's spec where sizes vary at run time (anySize, or rows sized by the data: R-FCN's (R, 21) after Proposal).
-  onnx: (c) => reshapeTo(c, c.bottom(0), ((c.anySize || c.dynamicAxes(0).length > 0) && sizeFreeShape(c.layer.def, c.layer.bottomShapes[0].length)) || c.layer.topShapes[0]),
+  onnx: (c) => (c.anySize || c.dynamicAxes(0).length > 0 ? sizeFreeReshape(c) : reshapeTo(c, c.bottom(0), c.layer.topShapes[0])),
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, 1]);
     refuseInPlace(def);
@@ -60,12 +61,16 @@ export const reshapeLayer: LayerType = {
 /**
  * Caffe's reshape spec as ONNX Reshape's, for every input size (ConvertOptions.anySize) or row count: both copy a dim at 0 and
  * infer one at -1, so the spec serves as it is where its positions are the bottom's: the axes before it copied (0),
- * none after it unless the spec replaces as many axes as it gives. Undefined otherwise (the top's shape is used).
+ * and after it the bottom's last axes, as 0s where the spec replaces as many axes as it gives, else from the Shape
+ * at run time (CTPN's and caffe_ocr's `shape { dim: -1 } axis: 1 num_axes: 2` merges (W, H, N, C)'s H and N before
+ * the C it keeps: [0, -1] and C from the Shape).
  */
-function sizeFreeShape(def: LayerParameter, rank: number): number[] | undefined {
-  const p = paramsOf(def, 'reshape_param');
+function sizeFreeReshape(c: LayerContext): void {
+  const rank = c.layer.bottomShapes[0].length, p = paramsOf(c.layer.def, 'reshape_param');
   const dims: number[] = [...(p.shape?.dim ?? [])];
   const start = p.axis >= 0 ? p.axis : rank + p.axis + 1, end = p.num_axes === -1 ? rank : start + p.num_axes;
-  if (end < rank && end - start !== dims.length) return undefined;
-  return [...Array<number>(start).fill(0), ...dims, ...Array<number>(rank - end).fill(0)];
+  if (end === rank || end - start === dims.length) return reshapeTo(c, c.bottom(0), [...Array<number>(start).fill(0), ...dims, ...Array<number>(rank - end).fill(0)]);
+  const head = c.b.int64s(`${c.layer.name}/shape_head`, [...Array<number>(start).fill(0), ...dims]);
+  const shape = c.node('Concat', [head, runtimeDims(c, c.bottom(0), end, rank)], [c.tmp('shape')], { axis: int(0) });
+  c.node('Reshape', [c.bottom(0), shape], [c.top(0)]);
 }

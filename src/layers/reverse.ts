@@ -4,6 +4,9 @@ import type { LayerContext } from '../onnx/context.js';
 import { countRange, refuseInPlace } from './axes.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 
+/** The least int64 (exact as a double), Slice's idiom for an end before index 0 whatever the size. */
+const INT64_MIN = -(2 ** 63);
+
 /** reverse_param.axis, which the fork takes as is: 0 to the bottom's axes - 1, no negative axes. */
 function axisOf(def: LayerParameter, numAxes: number): number {
   const axis: number = paramsOf(def, 'reverse_param').axis;
@@ -22,7 +25,9 @@ export const reverseLayer: LayerType = {
     // A Slice with step -1 along the axis, from its last index to before its first.
     const shape = c.layer.bottomShapes[0], axis = axisOf(c.layer.def, shape.length);
     const ints = (what: string, v: number) => c.b.int64s(`${c.layer.name}/${what}`, [v]);
-    c.node('Slice', [c.bottom(0), ints('starts', -1), ints('ends', -(shape[axis] + 1)), ints('axes', axis), ints('steps', -1)], [c.top(0)]);
+    // For every size (ConvertOptions.anySize) the end is INT64_MIN, which Slice clamps to before the first index.
+    const end = c.anySize ? INT64_MIN : -(shape[axis] + 1);
+    c.node('Slice', [c.bottom(0), ints('starts', -1), ints('ends', end), ints('axes', axis), ints('steps', -1)], [c.top(0)]);
   },
   create(def) {
     expectCounts(def, [1, 1], [1, 1]);

@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { int, ints } from '../onnx/builder.js';
-import type { LayerContext } from '../onnx/context.js';
+import { type LayerContext, runtimeDims, runtimePositions } from '../onnx/context.js';
 import { shapeString, sizeOf } from '../tensor.js';
 import { type LayerType, LayerError, expectCounts, need } from './layer.js';
 
@@ -84,28 +84,62 @@ export const textProposalLayer: LayerType = {
   onnx: textProposalToOnnx,
 };
 
-/** The same arithmetic over all anchors at once (the anchors as constants), in float32. */
+/**
+ * The same arithmetic over all anchors at once, in float32: the anchors as constants, or with ConvertOptions.anySize
+ * from the map's Shape (anchorsAtRunTime) and the rows' count inferred (-1).
+ */
 function textProposalToOnnx(c: LayerContext): void {
   const { layer } = c, [, , height, width] = layer.bottomShapes[0], n = height * width * A;
-  const boxes = anchors(height, width, featStride(layer.def));
   const name = (what: string) => `${layer.name}/${what}`;
-  const column = (what: string, v: Float32Array) => c.b.floats(name(what), v, [n, 1]);
+  const column = c.anySize ? anchorsAtRunTime(c) : anchorConstants(c, anchors(height, width, featStride(layer.def)), n);
+  const rows = c.anySize ? -1 : n;
   const nhwc = (i: number, what: string, cols: number) =>
-    c.node('Reshape', [c.node('Transpose', [c.bottom(i)], [c.tmp(`${what}_nhwc`)], { perm: ints([0, 2, 3, 1]) }), c.b.int64s(name(`${what}_rows`), [n, cols])], [c.tmp(what)]);
+    c.node('Reshape', [c.node('Transpose', [c.bottom(i)], [c.tmp(`${what}_nhwc`)], { perm: ints([0, 2, 3, 1]) }), c.b.int64s(name(`${what}_rows`), [rows, cols])], [c.tmp(what)]);
   const slice = (x: string, from: number, to: number, axis: number, what: string) =>
     c.node('Slice', [x, c.b.int64s(name(`${what}_from`), [from]), c.b.int64s(name(`${what}_to`), [to]), c.b.int64s(name(`${what}_axis`), [axis])], [c.tmp(what)]);
   const op = (kind: string, inputs: string[], what: string) => c.node(kind, inputs, [c.tmp(what)]);
   // Scores: channels 10 to 19, one row per anchor.
   const text = slice(c.bottom(0), A, 2 * A, 1, 'text');
-  c.node('Reshape', [c.node('Transpose', [text], [c.tmp('text_nhwc')], { perm: ints([0, 2, 3, 1]) }), c.b.int64s(name('score_rows'), [n, 1])], [c.top(1)]);
+  c.node('Reshape', [c.node('Transpose', [text], [c.tmp('text_nhwc')], { perm: ints([0, 2, 3, 1]) }), c.b.int64s(name('score_rows'), [rows, 1])], [c.top(1)]);
   const d = nhwc(1, 'deltas', 2);
   const dy = slice(d, 0, 1, 1, 'dy'), dh = slice(d, 1, 2, 1, 'dh');
-  const ah = column('anchor_h', boxes.h);
+  const ah = column('anchor_h');
   const h = op('Mul', [op('Exp', [dh], 'exp_dh'), ah], 'h');
-  const y1 = op('Sub', [op('Add', [op('Mul', [dy, ah], 'dy_h'), column('anchor_yc', boxes.yc)], 'centre'), op('Mul', [h, c.b.scalar(0.5)], 'half_h')], 'y1');
-  const raw = c.node('Concat', [column('x1', boxes.x1), y1, column('x2', boxes.x2), op('Add', [y1, h], 'y2')], [c.tmp('boxes')], { axis: int(1) });
+  const y1 = op('Sub', [op('Add', [op('Mul', [dy, ah], 'dy_h'), column('anchor_yc')], 'centre'), op('Mul', [h, c.b.scalar(0.5)], 'half_h')], 'y1');
+  const raw = c.node('Concat', [column('x1'), y1, column('x2'), op('Add', [y1, h], 'y2')], [c.tmp('boxes')], { axis: int(1) });
   // Clipped to [0, width - 1] and [0, height - 1] from im_info (height, width): the limits per column x1 y1 x2 y2.
   const size = slice(c.node('Reshape', [c.bottom(2), c.b.int64s(name('info_row'), [1, -1])], [c.tmp('info')]), 0, 2, 1, 'size');
   const limits = c.node('Gather', [op('Sub', [size, c.b.scalar(1)], 'last'), c.b.int64s(name('xyxy'), [1, 0, 1, 0])], [c.tmp('limits')], { axis: int(1) });
   c.node('Max', [op('Min', [raw, limits], 'below'), c.b.scalar(0)], [c.top(0)]);
+}
+
+type AnchorColumn = 'x1' | 'x2' | 'anchor_yc' | 'anchor_h';
+
+/** Each anchor column as an (n, 1) constant, made when first asked for. */
+function anchorConstants(c: LayerContext, boxes: ReturnType<typeof anchors>, n: number): (what: AnchorColumn) => string {
+  const data = { x1: boxes.x1, x2: boxes.x2, anchor_yc: boxes.yc, anchor_h: boxes.h };
+  return (what) => c.b.floats(`${c.layer.name}/${what}`, data[what], [n, 1]);
+}
+
+/**
+ * Each anchor column over the (H, W, 10) grid the map has at run time, flattened to (n, 1) in anchors()' order:
+ * x1 and x2 the column's x · stride plus the anchor's, the centre y · stride plus the anchor's (top + bottom) / 2
+ * (anchors()' (2 y stride + top + bottom) / 2, the same float32), the height the anchor's. Exact: whole numbers and
+ * halves.
+ */
+function anchorsAtRunTime(c: LayerContext): (what: AnchorColumn) => string {
+  const stride = featStride(c.layer.def), name = (what: string) => `${c.layer.name}/${what}`;
+  const grid = c.node('Concat', [runtimeDims(c, c.bottom(0), 2, 4), c.b.int64s(name('anchor_count'), [A])], [c.tmp('grid')], { axis: int(0) });
+  const along = (axis: number, shape: number[]) => {
+    const scaled = c.node('Mul', [runtimePositions(c, c.bottom(0), axis).positions, c.b.scalar(stride)], [c.tmp(`at_${axis}`)]);
+    return c.node('Reshape', [scaled, c.b.int64s(name(`at_${axis}_shape`), shape)], [c.tmp(`at_${axis}_grid`)]);
+  };
+  const perAnchor = (what: string, v: number[]) => c.b.floats(name(what), Float32Array.from(v), [1, 1, A]);
+  const column = (x: string, what: string) =>
+    c.node('Reshape', [c.node('Expand', [x, grid], [c.tmp(`${what}_grid`)]), c.b.int64s(name(`${what}_rows`), [-1, 1])], [c.tmp(what)]);
+  return (what) => {
+    if (what === 'anchor_h') return column(perAnchor('anchor_heights', ANCHOR_Y.map(([top, bottom]) => bottom - top + 1)), what);
+    if (what === 'anchor_yc') return column(c.node('Add', [along(2, [-1, 1, 1]), perAnchor('anchor_centres', ANCHOR_Y.map(([top, bottom]) => (top + bottom) / 2))], [c.tmp('yc')]), what);
+    return column(c.node('Add', [along(3, [1, -1, 1]), c.b.scalar(ANCHOR_X[what === 'x1' ? 0 : 1])], [c.tmp(`${what}_x`)]), what);
+  };
 }

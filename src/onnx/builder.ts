@@ -1,5 +1,5 @@
 import type { Shape } from '../tensor.js';
-import { AttrType, type AttributeObj, DataType, type NodeObj, type TensorObj, type ValueInfoObj } from './proto.js';
+import { AttrType, type AttributeObj, DataType, type GraphObj, type NodeObj, type TensorObj, type ValueInfoObj } from './proto.js';
 
 /** An attribute value, typed as ONNX needs it (ONNX tells INT from FLOAT, so plain numbers are not enough). */
 export type Attr =
@@ -7,7 +7,8 @@ export type Attr =
   | { float: number }
   | { ints: readonly number[] }
   | { floats: readonly number[] }
-  | { string: string };
+  | { string: string }
+  | { graph: GraphObj };
 
 export const int = (v: number): Attr => ({ int: v });
 export const float = (v: number): Attr => ({ float: v });
@@ -18,6 +19,7 @@ function attribute(name: string, a: Attr): AttributeObj {
   if ('float' in a) return { name, type: AttrType.FLOAT, f: a.float };
   if ('ints' in a) return { name, type: AttrType.INTS, ints: [...a.ints] };
   if ('floats' in a) return { name, type: AttrType.FLOATS, floats: [...a.floats] };
+  if ('graph' in a) return { name, type: AttrType.GRAPH, g: a.graph };
   return { name, type: AttrType.STRING, s: new TextEncoder().encode(a.string) };
 }
 
@@ -76,6 +78,16 @@ export class OnnxBuilder {
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
     });
     return outputs;
+  }
+
+  /**
+   * The nodes `build` adds, taken out of this graph (for a subgraph: Scan's body). Its constants stay this graph's
+   * initializers, which a subgraph may read; its value names stay unique across both.
+   */
+  collect(build: () => void): NodeObj[] {
+    const at = this.nodes.length;
+    build();
+    return this.nodes.splice(at);
   }
 
   /** A float initializer; the data is referenced, not copied, until the model is encoded. */

@@ -24,7 +24,7 @@ export function onnxType(name: 'ModelProto' | 'GraphProto' | 'NodeProto' | 'Tens
 export const DataType = { FLOAT: 1, INT64: 7, BOOL: 9, DOUBLE: 11 } as const;
 
 /** AttributeProto.AttributeType values crema uses. */
-export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;
+export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, GRAPH: 5, FLOATS: 6, INTS: 7 } as const;
 
 // Plain-object forms of the messages, as protobufjs encodes them (snake_case, enums as numbers).
 export interface AttributeObj {
@@ -33,6 +33,8 @@ export interface AttributeObj {
   f?: number;
   i?: number;
   s?: Uint8Array;
+  /** A subgraph (Scan's body): its nodes may read the enclosing graph's values. */
+  g?: GraphObj;
   floats?: number[];
   ints?: number[];
 }
