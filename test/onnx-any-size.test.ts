@@ -234,6 +234,7 @@ const LAYERS: [string, string, Record<string, number[][]>?][] = [
   ['ShuffleChannel', 'layer { name: "l" type: "ShuffleChannel" bottom: "data" top: "l" shuffle_channel_param { group: 2 } }'],
   ['Convolution dw', 'layer { name: "l" type: "ConvolutionDepthwise" bottom: "data" top: "l" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }', { l: [[4, 1, 3, 3], [4]] }],
   ['Bias', 'layer { name: "l" type: "Bias" bottom: "data" top: "l" }', { l: [[4]] }],
+  ['Flip (happynear\'s): width, both, height', 'layer { name: "w" type: "Flip" bottom: "data" top: "w" }\nlayer { name: "hw" type: "Flip" bottom: "data" top: "hw" flip_param { flip_height: true } }\nlayer { name: "h" type: "Flip" bottom: "data" top: "h" flip_param { flip_width: false flip_height: true } }'],
   ['Crop', 'layer { name: "c" type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 4 kernel_size: 3 pad: 2 } }\nlayer { name: "l" type: "Crop" bottom: "c" bottom: "data" top: "l" crop_param { axis: 2 offset: 1 } }', { c: [[4, 4, 3, 3], [4]] }],
 ];
 

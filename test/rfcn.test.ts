@@ -1,66 +1,24 @@
-// R-FCN whole in ONNX Runtime: a small net with the head of py-R-FCN's rfcn_end2end/test_agnostic.prototxt (a conv
-// trunk of stride 16, the RPN, py-faster-rcnn's Python Proposal, rfcn_cls (21 x 7^2) and rfcn_bbox (8 x 7^2) maps,
-// PSROIPooling of each, global AVE Pooling, Softmax, the Reshapes to (R, 21) and (R, 8)), deterministic weights,
-// converted and run against the native engine (PSROIPooling's own referees: test/roi_pooling.test.ts). The rois
+// R-FCN whole in ONNX Runtime: the small net of test/helpers/rfcn.ts (py-R-FCN's rfcn_end2end/test_agnostic.prototxt
+// head), converted and run against the native engine (PSROIPooling's own referees: test/roi_pooling.test.ts). The rois
 // are compared as sets of rows (ONNX's TopK and NMS may order tied scores otherwise; none tie here, but a row's
-// place is no part of what is checked), every other output row by row through that matching. detect takes
-// py-faster-rcnn's nets only: R-FCN's class-agnostic bbox_pred (R x 8) is refused in one line.
+// place is no part of what is checked), every other output row by row through that matching.
+// detect on it against py-R-FCN's own numpy (test/fixtures/fork/rfcn-detect, make.sh): im_detect's decoding of the
+// class-agnostic bbox_pred (R x 8: every class gets the foreground box, columns 4:8) and demo_rfcn.py's per-class NMS
+// and threshold, on the outputs the native engine gives on the cat (stored with the reference, checked against the
+// net's); through the library and the CLI, natively and in ONNX Runtime; and the refusal of shapes that fit neither.
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { detect } from '../src/index.js';
-import { parsePrototxt } from '../src/caffe/prototxt.js';
-import { upgradeNet } from '../src/caffe/upgrade.js';
+import { type Detection, detect } from '../src/index.js';
+import { fasterRcnnDetections } from '../src/detect/faster-rcnn.js';
 import { OnnxRunner } from '../src/onnx/run.js';
-import { Net } from '../src/runtime/net.js';
+import type { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
-import { randomArray, rng } from './helpers/compute.js';
+import { readNpy } from '../src/util/npy.js';
+import { cli } from './helpers/cli.js';
 import { TOLERANCE, relativeDifference } from './helpers/reference.js';
-
-const conv = (name: string, bottom: string, out: number, k: number, stride = 1, relu = true) =>
-  `layer { name: "${name}" type: "Convolution" bottom: "${bottom}" top: "${name}" convolution_param { num_output: ${out} kernel_size: ${k} pad: ${(k - 1) / 2} stride: ${stride} } }\n` +
-  (relu ? `layer { name: "${name}_relu" type: "ReLU" bottom: "${name}" top: "${name}" }\n` : '');
-const psroi = (name: string, bottom: string, dim: number) =>
-  `layer { name: "${name}" type: "PSROIPooling" bottom: "${bottom}" bottom: "rois" top: "${name}" psroi_pooling_param { spatial_scale: 0.0625 output_dim: ${dim} group_size: 7 } }\n`;
-
-const PROTOTXT = `name: "rfcn_small"
-input: "data" input_shape { dim: 1 dim: 3 dim: 128 dim: 160 }
-input: "im_info" input_shape { dim: 1 dim: 3 }
-${conv('conv1', 'data', 8, 3, 2)}${conv('conv2', 'conv1', 16, 3, 2)}${conv('conv3', 'conv2', 16, 3, 2)}${conv('conv4', 'conv3', 32, 3, 2)}
-${conv('rpn_conv', 'conv4', 32, 3)}${conv('rpn_cls_score', 'rpn_conv', 18, 1, 1, false)}${conv('rpn_bbox_pred', 'rpn_conv', 36, 1, 1, false)}
-layer { name: "rpn_cls_score_reshape" type: "Reshape" bottom: "rpn_cls_score" top: "rpn_cls_score_reshape" reshape_param { shape { dim: 0 dim: 2 dim: -1 dim: 0 } } }
-layer { name: "rpn_cls_prob" type: "Softmax" bottom: "rpn_cls_score_reshape" top: "rpn_cls_prob" }
-layer { name: "rpn_cls_prob_reshape" type: "Reshape" bottom: "rpn_cls_prob" top: "rpn_cls_prob_reshape" reshape_param { shape { dim: 0 dim: 18 dim: -1 dim: 0 } } }
-layer { name: "proposal" type: "Python" bottom: "rpn_cls_prob_reshape" bottom: "rpn_bbox_pred" bottom: "im_info" top: "rois"
-  python_param { module: "rpn.proposal_layer" layer: "ProposalLayer" param_str: "'feat_stride': 16" } }
-${conv('conv_new_1', 'conv4', 32, 1)}${conv('rfcn_cls', 'conv_new_1', 21 * 49, 1, 1, false)}${conv('rfcn_bbox', 'conv_new_1', 8 * 49, 1, 1, false)}
-${psroi('psroipooled_cls_rois', 'rfcn_cls', 21)}${psroi('psroipooled_loc_rois', 'rfcn_bbox', 8)}
-layer { name: "ave_cls_score_rois" type: "Pooling" bottom: "psroipooled_cls_rois" top: "cls_score" pooling_param { pool: AVE kernel_size: 7 stride: 7 } }
-layer { name: "ave_bbox_pred_rois" type: "Pooling" bottom: "psroipooled_loc_rois" top: "bbox_pred_pre" pooling_param { pool: AVE kernel_size: 7 stride: 7 } }
-layer { name: "cls_prob" type: "Softmax" bottom: "cls_score" top: "cls_prob_pre" }
-layer { name: "cls_prob_reshape" type: "Reshape" bottom: "cls_prob_pre" top: "cls_prob" reshape_param { shape { dim: -1 dim: 21 } } }
-layer { name: "bbox_pred_reshape" type: "Reshape" bottom: "bbox_pred_pre" top: "bbox_pred" reshape_param { shape { dim: -1 dim: 8 } } }
-`;
-
-/** Every Convolution's weights and biases, deterministic, scaled by fan-in so that activations stay near 1. */
-function weightsOf(text: string): Map<string, Tensor[]> {
-  const random = rng(17), weights = new Map<string, Tensor[]>();
-  const channels = new Map([['data', 3]]);
-  for (const m of text.matchAll(/name: "(\w+)" type: "Convolution" bottom: "(\w+)" top: "\w+" convolution_param \{ num_output: (\d+) kernel_size: (\d+)/g)) {
-    const [name, bottom, out, k] = [m[1], m[2], Number(m[3]), Number(m[4])];
-    const fanIn = channels.get(bottom)! * k * k;
-    const w = randomArray(out * fanIn, random).map((v) => v * Math.sqrt(3 / fanIn));
-    weights.set(name, [new Tensor([out, channels.get(bottom)!, k, k], w), new Tensor([out], randomArray(out, random).map((v) => v * 0.1))]);
-    channels.set(name, out);
-  }
-  return weights;
-}
-
-const OUTPUTS = ['rois', 'psroipooled_cls_rois', 'psroipooled_loc_rois', 'cls_prob', 'bbox_pred'];
-const netOf = () => Net.fromNetParameter(upgradeNet(parsePrototxt(PROTOTXT, 'rfcn.prototxt'), 'rfcn.prototxt'), weightsOf(PROTOTXT), [], { threads: 1 });
-const feedsAt = (h: number, w: number, seed: number) => ({
-  data: new Tensor([1, 3, h, w], randomArray(3 * h * w, rng(seed)).map((v) => v * 2)),
-  im_info: new Tensor([1, 3], Float32Array.of(h, w, 1)),
-});
+import { DETECT_GAINS, OUTPUTS, feedsAt, netOf, writeNetFiles } from './helpers/rfcn.js';
 
 /** Each native roi's row in `onnx` (corners within 1e-3 px), all distinct: the same set of rows. */
 function matchRows(native: Tensor, onnx: Tensor): number[] {
@@ -117,16 +75,91 @@ describe("a small R-FCN (py-R-FCN's test_agnostic head) converted whole", () => 
       await net.dispose();
     }
   }, 60_000);
+});
 
-  it("detect refuses it in one line, natively and through ONNX Runtime: R-FCN's bbox_pred is class-agnostic (R x 8)", async () => {
-    const net = netOf();
-    const cat = path.join(import.meta.dirname, '../models/cifar10_full/examples/cat.jpg');
+const fixture = path.join(import.meta.dirname, 'fixtures/fork/rfcn-detect');
+const cat = path.join(import.meta.dirname, '../models/cifar10_full/examples/cat.jpg');
+interface Reference {
+  width: number;
+  height: number;
+  scale: number;
+  maxSize: number;
+  factor: number;
+  threshold: number;
+  rois: number;
+  detections: Omit<Detection, 'name'>[];
+  background: number[][];
+}
+const ref = JSON.parse(fs.readFileSync(path.join(fixture, 'detections.json'), 'utf8')) as Reference;
+const options = { scale: ref.scale, maxSize: ref.maxSize, threshold: ref.threshold };
+const stored = (blob: string) => readNpy(path.join(fixture, `${blob}.npy`));
+const CORNERS = ['xmin', 'ymin', 'xmax', 'ymax'] as const;
+/** How near ONNX Runtime's corners come (pixels), see below. */
+const ONNX_PX = 0.05;
+
+/** Each of py-R-FCN's detections matched by one of `found` (same label, score within 1e-4 relative, corners within `px`), and no more. */
+function expectReferee(found: Omit<Detection, 'name'>[], px: number): void {
+  expect(found.length, "as many detections as py-R-FCN's").toBe(ref.detections.length);
+  const left = [...found];
+  for (const d of ref.detections) {
+    const i = left.findIndex((f) => f.label === d.label && Math.abs(f.score - d.score) <= 1e-4 * d.score && CORNERS.every((k) => Math.abs(f[k] - d[k]) <= px));
+    expect(i, `py-R-FCN's ${JSON.stringify(d)} among crema's`).toBeGreaterThanOrEqual(0);
+    left.splice(i, 1);
+  }
+}
+
+describe("detect on the small R-FCN vs py-R-FCN's im_detect (class-agnostic) and demo_rfcn.py", () => {
+  it('the reference is one that tells: several classes, boxes shared by classes, none of them a background box', () => {
+    const boxes = ref.detections.map((d) => CORNERS.map((k) => d[k]).join());
+    expect(new Set(ref.detections.map((d) => d.label)).size).toBeGreaterThanOrEqual(5);
+    expect(new Set(boxes).size, 'a box of several classes').toBeLessThan(boxes.length);
+    // decoding bbox_pred[:, 0:4] (the background deltas) would have given other boxes: they differ by pixels here
+    for (const d of ref.detections)
+      expect(Math.min(...ref.background.map((b) => Math.max(...CORNERS.map((k, j) => Math.abs(d[k] - b[j])))))).toBeGreaterThan(1);
+  });
+
+  it("decodes the stored outputs as py-R-FCN's numpy does: the foreground deltas for every class, clipped, per-class NMS", () => {
+    const found = fasterRcnnDetections(stored('rois'), stored('cls_prob'), stored('bbox_pred'), ref.factor, ref.width, ref.height, ref.threshold);
+    expectReferee(found, 1e-3);
+  });
+
+  it('refuses bbox_pred that fits neither py-faster-rcnn (R x 4C) nor R-FCN (R x 8), in one line', () => {
+    const rois = stored('rois'), R = rois.dims[0];
+    expect(() => fasterRcnnDetections(rois, stored('cls_prob'), new Tensor([R, 12], new Float32Array(R * 12)), 1, 100, 100, 0.5)).toThrow(
+      new RegExp(`^Faster R-CNN: rois ${R} x 5, cls_prob ${R} x 21 and bbox_pred ${R} x 12 do not go together \\(R x 5, R x C, R x 4C or R-FCN's class-agnostic R x 8\\)$`));
+  });
+
+  it('detect(net, image) gives them, natively and through ONNX Runtime; the net gives the stored outputs', async () => {
+    const net = netOf(DETECT_GAINS);
     try {
-      for (const backend of ['native', 'onnx'] as const)
-        await expect(detect(net, cat, { scale: 128, maxSize: 200, backend })).rejects.toThrow(
-          /^Faster R-CNN: rois \d+ x 5, cls_prob \d+ x 21 and bbox_pred \d+ x 8 do not go together \(R x 5, R x C, R x 4C\)$/);
+      expectReferee(await detect(net, cat, options), 1e-3);
+      expect(net.blobs.get('rois')!.dims[0]).toBe(ref.rois);
+      for (const blob of ['rois', 'cls_prob', 'bbox_pred']) {
+        const ours = net.blobs.get(blob)!, theirs = stored(blob);
+        expect(ours.dims, blob).toEqual(theirs.dims);
+        expect(relativeDifference(ours.data, theirs.data), blob).toBeLessThanOrEqual(TOLERANCE);
+      }
+      // ONNX's PSROIPooling sums otherwise than the kernel (test/roi_pooling.test.ts): bbox_pred within 1e-5,
+      // moved through exp and boxes a few hundred pixels wide, corners within a few hundredths of a pixel
+      expectReferee(await detect(net, cat, { ...options, backend: 'onnx' }), ONNX_PX);
     } finally {
       await net.dispose();
+    }
+  }, 60_000);
+
+  it('crema detect NET WEIGHTS IMAGE --json gives them, natively and --backend onnx', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-rfcn-'));
+    try {
+      const { prototxt, weights } = writeNetFiles(dir, DETECT_GAINS);
+      const args = [prototxt, weights, cat, '--scale', String(ref.scale), '--max-size', String(ref.maxSize), '--threshold', String(ref.threshold), '--json'];
+      for (const backend of ['native', 'onnx']) {
+        const out = await cli('detect', ...args, '--backend', backend);
+        expect([out.code, out.stderr.split('\n').filter((l) => l && !l.startsWith('note: '))], backend).toEqual([0, []]);
+        const json = JSON.parse(out.stdout) as { images: { detections: Detection[] }[] };
+        expectReferee(json.images[0].detections, backend === 'onnx' ? ONNX_PX : 1e-2); // --json gives 6 significant digits
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
 });

@@ -84,24 +84,19 @@ export function fasterRcnnBlob(image: FloatImage, scale: number, maxSize: number
 
 /**
  * im_detect's boxes and demo.py's per-class detections: rois (R, 5) / scale (float32, as numpy divides a float32 array
- * by a float64 scalar), bbox_transform_inv by bbox_pred (R, 4C) in float32, clip_boxes to the width x height image;
- * then for each class 1..C-1 py_cpu_nms at `nms` and the rows scoring at least `threshold` (compared in float32).
+ * by a float64 scalar), bbox_transform_inv by bbox_pred in float32, clip_boxes to the width x height image; then for
+ * each class 1..C-1 py_cpu_nms at `nms` and the rows scoring at least `threshold` (compared in float32). bbox_pred is
+ * py-faster-rcnn's (R, 4C), 4 deltas per class, or R-FCN's class-agnostic (R, 8) (py-R-FCN's test_agnostic nets:
+ * background and foreground deltas): its demo_rfcn.py / test_net with cfg.TEST.AGNOSTIC give every class the
+ * foreground box, columns 4:8 (the background one, 0:4, is decoded by im_detect but read by none).
  */
 export function fasterRcnnDetections(rois: Tensor, clsProb: Tensor, bboxPred: Tensor, scale: number, width: number, height: number, threshold: number, labels?: readonly string[], nms = FASTER_RCNN_DEFAULTS.nms): Detection[] {
   const R = rois.dims[0], C = clsProb.dims.length >= 2 ? clsProb.dims[1] : 0;
-  if (clsProb.data.length !== R * C || bboxPred.data.length !== R * 4 * C || rois.data.length !== R * 5)
-    throw new CremaError(`Faster R-CNN: rois ${rois.dims.join(' x ')}, cls_prob ${clsProb.dims.join(' x ')} and bbox_pred ${bboxPred.dims.join(' x ')} do not go together (R x 5, R x C, R x 4C)`);
-  const s = f32(scale), d = bboxPred.data, r = rois.data, p = clsProb.data;
-  // Each class's boxes (R rows of x1, y1, x2, y2): the ROIs in the image's pixels moved by that class's deltas.
-  const boxes = Array.from({ length: C }, () => new Float32Array(4 * R));
-  for (let i = 0; i < R; i++) {
-    const [x1, y1, x2, y2] = [1, 2, 3, 4].map((k) => f32(r[5 * i + k] / s));
-    for (let c = 1; c < C; c++) {
-      const at = i * 4 * C + 4 * c;
-      boxes[c].set(decodeBox(x1, y1, x2, y2, d[at], d[at + 1], d[at + 2], d[at + 3], width, height), 4 * i);
-    }
-  }
-  const limit = f32(threshold), out: Detection[] = [];
+  const perClass = bboxPred.data.length === R * 4 * C, agnostic = !perClass && bboxPred.data.length === R * 8;
+  if (clsProb.data.length !== R * C || rois.data.length !== R * 5 || !(perClass || agnostic))
+    throw new CremaError(`Faster R-CNN: rois ${rois.dims.join(' x ')}, cls_prob ${clsProb.dims.join(' x ')} and bbox_pred ${bboxPred.dims.join(' x ')} do not go together (R x 5, R x C, R x 4C or R-FCN's class-agnostic R x 8)`);
+  const boxes = agnostic ? agnosticBoxes(rois, bboxPred, scale, width, height, C) : classBoxes(rois, bboxPred, scale, width, height, C);
+  const p = clsProb.data, limit = f32(threshold), out: Detection[] = [];
   for (let c = 1; c < C; c++) {
     // demo.py's nms(dets) of every row, dets = (boxes, scores) of the class: py_cpu_nms orders them itself.
     const scores = Float32Array.from({ length: R }, (_, i) => p[i * C + c]);
@@ -111,6 +106,35 @@ export function fasterRcnnDetections(rois: Tensor, clsProb: Tensor, bboxPred: Te
     }
   }
   return out;
+}
+
+/** Row i's ROI in the image's pixels: rois[i, 1:5] / scale, in float32 as numpy divides it. */
+function roiOf(r: Float32Array, i: number, s: number): number[] {
+  return [1, 2, 3, 4].map((k) => f32(r[5 * i + k] / s));
+}
+
+/** Each class's boxes (R rows of x1, y1, x2, y2): the ROIs moved by that class's 4 deltas of bbox_pred (R, 4C). */
+function classBoxes(rois: Tensor, bboxPred: Tensor, scale: number, width: number, height: number, C: number): Float32Array[] {
+  const R = rois.dims[0], s = f32(scale), d = bboxPred.data;
+  const boxes = Array.from({ length: C }, () => new Float32Array(4 * R));
+  for (let i = 0; i < R; i++) {
+    const [x1, y1, x2, y2] = roiOf(rois.data, i, s);
+    for (let c = 1; c < C; c++) {
+      const at = i * 4 * C + 4 * c;
+      boxes[c].set(decodeBox(x1, y1, x2, y2, d[at], d[at + 1], d[at + 2], d[at + 3], width, height), 4 * i);
+    }
+  }
+  return boxes;
+}
+
+/** R-FCN's: one box per ROI, moved by the foreground deltas (bbox_pred[:, 4:8]), the same array for every class. */
+function agnosticBoxes(rois: Tensor, bboxPred: Tensor, scale: number, width: number, height: number, C: number): Float32Array[] {
+  const R = rois.dims[0], s = f32(scale), d = bboxPred.data, box = new Float32Array(4 * R);
+  for (let i = 0; i < R; i++) {
+    const [x1, y1, x2, y2] = roiOf(rois.data, i, s), at = 8 * i + 4;
+    box.set(decodeBox(x1, y1, x2, y2, d[at], d[at + 1], d[at + 2], d[at + 3], width, height), 4 * i);
+  }
+  return Array.from({ length: C }, () => box);
 }
 
 /**

@@ -3,6 +3,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import type { LayerContext } from '../onnx/context.js';
 import { shapeString } from '../tensor.js';
 import { type LayerType, expectCounts, need } from './layer.js';
+import { reversedSlice } from './reverse.js';
 
 /**
  * happynear/caffe-windows' Flip (flip_layer.cpp; AM-Softmax's deploy nets feed a face and its mirror image): the
@@ -17,9 +18,7 @@ export const flipLayer: LayerType = {
       c.node('Identity', [c.bottom(0)], [c.top(0)]);
       return;
     }
-    // A Slice with step -1 along each flipped axis, from its last index to before its first.
-    const ints = (what: string, v: number[]) => c.b.int64s(`${c.layer.name}/${what}`, v);
-    c.node('Slice', [c.bottom(0), ints('starts', axes.map(() => -1)), ints('ends', axes.map((a) => -(shape[a] + 1))), ints('axes', axes), ints('steps', axes.map(() => -1))], [c.top(0)]);
+    reversedSlice(c, axes); // size-free under anySize
   },
   create(def) {
     expectCounts(def, [1, 1], [1, 1]);

@@ -7,6 +7,18 @@ import { type LayerType, expectCounts, need } from './layer.js';
 /** The least int64 (exact as a double), Slice's idiom for an end before index 0 whatever the size. */
 const INT64_MIN = -(2 ** 63);
 
+/**
+ * The layer's top: its bottom reversed along `axes` by one Slice with step -1 on each, from its last index to before
+ * its first. For every size (ConvertOptions.anySize) that end is INT64_MIN, which Slice clamps to before the first
+ * index whatever the size; otherwise -(size + 1), as the models have always been written. Reverse's and Flip's.
+ */
+export function reversedSlice(c: LayerContext, axes: number[]): void {
+  const shape = c.layer.bottomShapes[0];
+  const ints = (what: string, v: number[]) => c.b.int64s(`${c.layer.name}/${what}`, v);
+  const ends = axes.map((a) => (c.anySize ? INT64_MIN : -(shape[a] + 1)));
+  c.node('Slice', [c.bottom(0), ints('starts', axes.map(() => -1)), ints('ends', ends), ints('axes', axes), ints('steps', axes.map(() => -1))], [c.top(0)]);
+}
+
 /** reverse_param.axis, which the fork takes as is: 0 to the bottom's axes - 1, no negative axes. */
 function axisOf(def: LayerParameter, numAxes: number): number {
   const axis: number = paramsOf(def, 'reverse_param').axis;
@@ -22,12 +34,7 @@ function axisOf(def: LayerParameter, numAxes: number): number {
 export const reverseLayer: LayerType = {
   type: 'Reverse',
   onnx(c: LayerContext) {
-    // A Slice with step -1 along the axis, from its last index to before its first.
-    const shape = c.layer.bottomShapes[0], axis = axisOf(c.layer.def, shape.length);
-    const ints = (what: string, v: number) => c.b.int64s(`${c.layer.name}/${what}`, [v]);
-    // For every size (ConvertOptions.anySize) the end is INT64_MIN, which Slice clamps to before the first index.
-    const end = c.anySize ? INT64_MIN : -(shape[axis] + 1);
-    c.node('Slice', [c.bottom(0), ints('starts', -1), ints('ends', end), ints('axes', axis), ints('steps', -1)], [c.top(0)]);
+    reversedSlice(c, [axisOf(c.layer.def, c.layer.bottomShapes[0].length)]);
   },
   create(def) {
     expectCounts(def, [1, 1], [1, 1]);
