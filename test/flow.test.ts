@@ -3,7 +3,8 @@
 // fills as run-flownet.py does: Python's str() of the scales) for several sizes, as sha256 of its output; a .flo
 // written by run-flownet.py's own writeFlow; flow_vis's flow_to_color restated, on a synthetic flow. The whole command
 // on two small images with FlowNet2-S and synthetic weights (hashweights from ../shared: skipped loudly without it)
-// against `crema run` of the filled net on .npy inputs made here from the images' bytes, natively and in ONNX Runtime.
+// against `crema run` of the filled net on .npy inputs made here from the images' bytes, natively and in ONNX Runtime;
+// a 16-bit gray PNG's values as Pillow 8.1 reads them (gray16.json).
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,9 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
-import { fillFlowTemplate, floBytes, flowColors } from '../src/detect/flow.js';
+import { fillFlowTemplate, floBytes, flowColors, flowInputs } from '../src/detect/flow.js';
 import { buildGraph } from '../src/graph/graph.js';
-import { flow } from '../src/index.js';
+import { flow, loadImage } from '../src/index.js';
 import { declaredWeights } from '../src/layers/layer.js';
 import { readNpy, writeNpy } from '../src/util/npy.js';
 import { cli } from './helpers/cli.js';
@@ -52,6 +53,13 @@ describe('the .flo and the colour picture', () => {
   });
   it("the picture's bytes are flow_vis's flow_to_color's (every angle and radius, zeros, a far outlier)", () => {
     expect(Buffer.from(flowColors(asFlow('vis.npy')))).toEqual(fs.readFileSync(fixture('vis.rgb')));
+  });
+});
+
+describe("the images as run-flownet.py feeds them", () => {
+  it("a 16-bit gray PNG: Pillow's 0..65535 values (scipy.misc.imread's uint16) in all three channels, not bytes", async () => {
+    const im = await loadImage(fixture('gray16.png'), true, false), want = JSON.parse(fs.readFileSync(fixture('gray16.json'), 'utf8')) as number[];
+    expect([...flowInputs(im, im, ['a', 'b']).img0.data]).toEqual([...want, ...want, ...want]);
   });
 });
 

@@ -2,7 +2,7 @@
 // deploy template filled for the images' size (the net runs at the size rounded up to multiples of 64 and resizes its
 // flow back), both images fed as scipy.misc.imread reads them (bytes as floats, BGR, no mean), predict_flow_final as
 // H x W x 2 (u, v), written as a Middlebury .flo; and the flow pictured by flow_vis's Middlebury colour wheel.
-import { type FloatImage, imageBytes } from '../image/image.js';
+import type { FloatImage } from '../image/image.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -54,13 +54,17 @@ export function fillFlowTemplate(text: string, width: number, height: number, fi
   return lines.join('\n');
 }
 
-/** The two images as run-flownet.py feeds them: 1 x 3 x H x W, the bytes as floats, BGR (a gray image's one channel in all three, as numpy broadcasts it), no mean. */
+/**
+ * The two images as run-flownet.py feeds them: 1 x 3 x H x W, the file's values as floats, BGR (a gray image's one
+ * channel in all three, as numpy broadcasts its 1 x 1 x H x W into the net's input), no mean.
+ */
 export function flowInputs(img0: FloatImage, img1: FloatImage, names: [string, string]): Record<string, Tensor> {
   if (img0.width !== img1.width || img0.height !== img1.height)
     throw new CremaError(`${names[0]} is ${img0.width} x ${img0.height} but ${names[1]} is ${img1.width} x ${img1.height}: FlowNet takes two images of one size`);
   const planar = (im: FloatImage) => {
-    const bytes = imageBytes(im, 'bgr'), plane = im.width * im.height, out = new Float32Array(3 * plane);
-    for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) out[c * plane + i] = bytes[3 * i + c];
+    // the file's own values: bytes, or a 16-bit gray PNG's 0..65535 (Pillow's I;16, which scipy hands on as uint16)
+    const max = im.bits === 16 ? 65535 : 255, ch = im.channels, plane = im.width * im.height, out = new Float32Array(3 * plane);
+    for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) out[c * plane + i] = Math.round(max * im.data[i * ch + (ch >= 3 ? 2 - c : 0)]);
     return new Tensor([1, 3, im.height, im.width], out);
   };
   return { img0: planar(img0), img1: planar(img1) };
