@@ -115,7 +115,7 @@ describe.skipIf(sharedMissing())('crema flow with FlowNet2-S (synthetic weights)
     fs.writeFileSync(at('filled.prototxt'), fillFlowTemplate(template('FlowNet2-S'), W, H));
   });
 
-  it('writes the .flo of crema run\'s predict_flow_final (transposed to H x W x 2, bit for bit) and its picture; --backend onnx within the tolerance', async () => {
+  it('writes the .flo of crema run\'s predict_flow_final (transposed to H x W x 2, bit for bit) and its picture, the loading notes on stderr; --backend onnx within the tolerance', async () => {
     const ran = await cli('run', at('filled.prototxt'), weights(), '--input', `img0=${at('a.npy')}`, '--input', `img1=${at('b.npy')}`, '--dump', at('dump'), '--blobs', 'predict_flow_final', '--threads', '2');
     expect(ran.code, ran.stderr).toBe(0);
     const ref = readNpy(at('dump/predict_flow_final.npy'));
@@ -124,6 +124,8 @@ describe.skipIf(sharedMissing())('crema flow with FlowNet2-S (synthetic weights)
 
     const out = await cli('flow', templateFile, weights(), at('a.png'), at('b.png'), '-o', at('out.flo'), '--png', at('out.png'), '--threads', '2');
     expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toBe(`note: DataAugmentation 'img0s_aug': a net of FlowNet 2.0's Caffe (lmb-freiburg/flownet2), loaded in the flownet dialect (its Eltwise takes one bottom)
+note: ${weights()}: scale_conv1 takes the prototxt's fillers, as Caffe fills a layer the weights leave out`);
     expect(out.stdout).toMatch(new RegExp(`^${at('a.png')} -> ${at('b.png')} \\(100 x 50\\): flow length max [0-9.e+-]+, mean [0-9.e+-]+ pixels; wrote ${at('out.flo')}, ${at('out.png')}$`));
     const flo = readFlo(at('out.flo'));
     expect([flo.tag, flo.w, flo.h]).toEqual(['PIEH', W, H]);

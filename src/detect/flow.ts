@@ -78,20 +78,25 @@ const forwardNative: FlowForward = async (net, inputs, outputs) => {
   return outputs.map((n) => net.blobs.get(n)!);
 };
 
-/**
- * The flow of two images (flowInputs' tensors, in the order of the net's inputs) through a filled FlowNet deploy
- * net: predict_flow_final, 1 x 2 x H x W, as H x W x 2 (run-flownet.py's squeeze and transpose). `label` names the
- * net in errors (its file).
- */
-export async function flowOfNet(net: Net, images: [Tensor, Tensor], run: FlowForward = forwardNative, label = `net '${net.name || 'net'}'`): Promise<Flow> {
+/** Refuses, naming `label`, a net that is not a FlowNet deploy net filled for h x w images. */
+export function checkFlowNet(net: Net, h: number, w: number, label = `net '${net.name || 'net'}'`): void {
   if (net.inputs.length !== 2) throw new CremaError(`${label} has ${net.inputs.length} input(s); a FlowNet deploy net takes two images`);
-  const [h, w] = images[0].dims.slice(2);
   const want = net.shapes.get(net.inputs[0]) ?? [];
   if (want[2] !== h || want[3] !== w)
     throw new CremaError(`${label} is filled for ${want[3]} x ${want[2]} images (its input '${net.inputs[0]}'), the images are ${w} x ${h}: give the template (with $TARGET_WIDTH$ ...) or a net filled for their size`);
   const out = net.shapes.get(FLOW_BLOB);
   if (!out || out.length !== 4 || out[0] !== 1 || out[1] !== 2 || out[2] !== h || out[3] !== w)
     throw new CremaError(`${label} has no blob '${FLOW_BLOB}' of 1 x 2 x ${h} x ${w} (${out ? `it is ${out.join(' x ')}` : 'none'}): run-flownet.py takes the flow from it`);
+}
+
+/**
+ * The flow of two images (flowInputs' tensors, in the order of the net's inputs) through a filled FlowNet deploy
+ * net: predict_flow_final, 1 x 2 x H x W, as H x W x 2 (run-flownet.py's squeeze and transpose). `label` names the
+ * net in errors (its file).
+ */
+export async function flowOfNet(net: Net, images: [Tensor, Tensor], run: FlowForward = forwardNative, label?: string): Promise<Flow> {
+  const [h, w] = images[0].dims.slice(2);
+  checkFlowNet(net, h, w, label);
   const [flow] = await run(net, { [net.inputs[0]]: images[0], [net.inputs[1]]: images[1] }, [FLOW_BLOB]);
   const plane = h * w, data = new Float32Array(2 * plane);
   for (let i = 0; i < plane; i++) {

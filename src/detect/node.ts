@@ -14,7 +14,7 @@ import { posesInImage } from './openpose.js';
 import { type Person, type PoseDetectOptions, type PosePartOptions, checkPoseOptions } from './pose-models.js';
 import { type ColorizeOptions, type Detection, type DetectOptions, checkBackend, checkColorizeOptions, checkDetectOptions, type DenseDetectOptions, type EdgeDetectOptions, checkDenseOptions } from './options.js';
 import { colorizeImage } from './colorize.js';
-import { type Flow, type FlowForward, fillFlowTemplate, flowInputs, flowOfNet, isTemplate } from './flow.js';
+import { type Flow, type FlowForward, checkFlowNet, fillFlowTemplate, flowInputs, flowOfNet, isTemplate } from './flow.js';
 import { type Bytes, type Source, bytesLabel, bytesOf, resolveSource } from '../util/source.js';
 import { checkOptionKeys } from '../util/options.js';
 
@@ -121,6 +121,8 @@ export interface FlowOptions {
   backend?: 'native' | 'onnx';
   /** Threads for the native kernels or ONNX Runtime (default: one per core). */
   threads?: number;
+  /** Called with each of the net's loading notes (weights left out, the flownet dialect taken): the CLI prints them. */
+  onNote?: (note: string) => void;
 }
 
 /**
@@ -130,22 +132,24 @@ export interface FlowOptions {
  * height x width x 2 (u, v). `backend: 'onnx'` runs the net in onnxruntime-node.
  */
 export async function flow(template: Source, weights: Source | undefined, img0: string | Bytes, img1: string | Bytes, options: FlowOptions = {}): Promise<Flow> {
-  checkOptionKeys(options, ['backend', 'threads'], 'flow');
+  checkOptionKeys(options, ['backend', 'threads', 'onNote'], 'flow');
   checkBackend(options.backend, 'flow');
   const source = resolveSource('template', template);
   const [a, b] = await Promise.all([loadImage(img0, true, false), loadImage(img1, true, false)]);
   const names: [string, string] = [typeof img0 === 'string' ? img0 : 'img0', typeof img1 === 'string' ? img1 : 'img1'];
   const inputs = flowInputs(a, b, names);
-  const text = Buffer.from(bytesOf(source)).toString('utf8');
-  const prototxt = isTemplate(text) ? Buffer.from(fillFlowTemplate(text, a.width, a.height, source.label)) : bytesOf(source);
+  const given = bytesOf(source), text = Buffer.from(given).toString('utf8');
+  const prototxt = isTemplate(text) ? Buffer.from(fillFlowTemplate(text, a.width, a.height, source.label)) : given;
   const native = options.backend !== 'onnx';
   const load = { threads: native ? options.threads : 1 };
   const net = await (native ? Net.load({ prototxt, weights }, load) : Net.loadUnprepared(prototxt, weights, load)).catch((err: unknown) => {
     // the filled text keeps the template's lines: its errors name the template
-    const given = bytesLabel('prototxt', prototxt);
-    throw err instanceof CremaError && err.message.startsWith(given) ? new CremaError(source.label + err.message.slice(given.length)) : err;
+    const label = bytesLabel('prototxt', prototxt);
+    throw err instanceof CremaError && err.message.startsWith(label) ? new CremaError(source.label + err.message.slice(label.length)) : err;
   });
   try {
+    checkFlowNet(net, a.height, a.width, source.label);
+    net.notes.forEach((note) => options.onNote?.(note));
     if (native) return await flowOfNet(net, [inputs.img0, inputs.img1], undefined, source.label);
     const { OnnxSessions } = await import('../onnx/run.js');
     const sessions = new OnnxSessions(net, { threads: options.threads });

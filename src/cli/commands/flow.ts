@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { flow } from '../../detect/node.js';
 import { floBytes, flowColors } from '../../detect/flow.js';
 import { checkOutput, writeOutputs } from '../../util/files.js';
+import { inCliWords } from '../main.js';
 import { backendArg, threadsArg } from '../shared.js';
 import { rgbPng } from './segment.js';
 
@@ -30,7 +31,7 @@ export const flowCommand = {
   handler: async (args: FlowArgs) => {
     const outputs = [args.output, args.png].filter((f): f is string => f !== undefined);
     outputs.forEach(checkOutput);
-    const f = await flow(args.template, args.weights, args.img0, args.img1, { backend: args.backend, threads: args.threads });
+    const f = await flow(args.template, args.weights, args.img0, args.img1, { backend: args.backend, threads: args.threads, onNote: (note) => console.error(`note: ${inCliWords(note)}`) });
     const files = [];
     if (args.output !== undefined) files.push({ file: args.output, content: floBytes(f) });
     if (args.png !== undefined) files.push({ file: args.png, content: await rgbPng(f.width, f.height, flowColors(f)) });
