@@ -1,7 +1,8 @@
-// crema flow: FlowNet 2.0's scripts/run-flownet.py restated (src/detect/flow.ts). Referees, made in ../shared's
-// caffe-ref chroot by fixtures/flownet/make-flow.py (python3 3.9, numpy 1.19.5): the templates filled by fill.py (which
-// fills as run-flownet.py does: Python's str() of the scales) for several sizes, as sha256 of its output; a .flo
-// written by run-flownet.py's own writeFlow; flow_vis's flow_to_color restated, on a synthetic flow. The whole command
+// crema flow: FlowNet 2.0's scripts/run-flownet.py restated (src/detect/flow.ts). Referees: the templates filled by
+// run-flownet.py's own lines under Python 2.7.18, as the script ran (fixtures/flownet/fill-py2.py: Python 2's str() of
+// the scales, 12 digits), for several sizes, as sha256 of the text; made in ../shared's caffe-ref chroot by
+// fixtures/flownet/make-flow.py (python3 3.9, numpy 1.19.5): a .flo written by run-flownet.py's own writeFlow;
+// flow_vis's flow_to_color restated, on a synthetic flow. The whole command
 // on two small images with FlowNet2-S and synthetic weights (hashweights from ../shared: skipped loudly without it)
 // against `crema run` of the filled net on .npy inputs made here from the images' bytes, natively and in ONNX Runtime;
 // a 16-bit gray PNG's values as Pillow 8.1 reads them (gray16.json).
@@ -32,7 +33,7 @@ const asFlow = (file: string) => {
   return { height: t.dims[0], width: t.dims[1], data: t.data };
 };
 
-describe("the template filled as run-flownet.py fills it (fill.py's output, byte for byte)", () => {
+describe("the template filled as run-flownet.py fills it under Python 2.7 (byte for byte)", () => {
   const fills = JSON.parse(fs.readFileSync(fixture('fill.json'), 'utf8')) as Record<string, string>;
   it.each(Object.keys(fills))('%s', (key) => {
     const [name, size] = key.split(' '), [w, h] = size.split('x').map(Number);

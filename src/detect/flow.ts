@@ -28,11 +28,13 @@ export function flowVariables(width: number, height: number): Record<string, str
 }
 
 /**
- * Python's str() of a float (the scales' text, which the prototxt parser reads back): the shortest digits that
- * round-trip, as JavaScript's, but 1.0 for 1. The scales lie in [1/64, 1], so no exponent form arises.
+ * Python 2's str() of a float, as run-flownet.py (a python2.7 script) writes the scales into the prototxt: '%.12g',
+ * '.0' added to a whole number (130 / 192 is 0.677083333333; Python 3 would write 0.6770833333333334, the same
+ * float32 for every width to 8192). The scales lie in [1/64, 1], so no exponent form arises.
  */
 function pythonFloat(x: number): string {
-  return Number.isInteger(x) ? `${x}.0` : String(x);
+  const g = x.toPrecision(12).replace(/\.?0+$/, '');
+  return g.includes('.') ? g : `${g}.0`;
 }
 
 /** Whether a prototxt is a template still to fill (any $NAME$ in it). */
