@@ -1,19 +1,22 @@
 // The library's detect for Node: an image file or its bytes (read by sharp), run by crema's engine or, with
 // `backend: 'onnx'`, by onnxruntime-node; the detection itself is detect.ts's, as the CLI's and the browser's.
 import { loadImage } from '../image/load.js';
+import { CremaError } from '../util/errors.js';
 import { geometryOf } from '../image/preprocess.js';
 import type { OnnxSessions } from '../onnx/run.js';
 import type { FloatImage } from '../image/image.js';
-import type { Net } from '../runtime/net.js';
-import type { Bytes } from '../util/source.js';
+import { Net } from '../runtime/net.js';
 import { detectImage, detectOnnx } from './detect.js';
 import type { Forward } from './forward.js';
 import { type EdgeMap, type Segmentation, edgesInImage, segmentImage } from './dense.js';
 import { onnxForwardOf } from './forward.js';
 import { posesInImage } from './openpose.js';
 import { type Person, type PoseDetectOptions, type PosePartOptions, checkPoseOptions } from './pose-models.js';
-import { type ColorizeOptions, type Detection, type DetectOptions, checkColorizeOptions, checkDetectOptions, type DenseDetectOptions, type EdgeDetectOptions, checkDenseOptions } from './options.js';
+import { type ColorizeOptions, type Detection, type DetectOptions, checkBackend, checkColorizeOptions, checkDetectOptions, type DenseDetectOptions, type EdgeDetectOptions, checkDenseOptions } from './options.js';
 import { colorizeImage } from './colorize.js';
+import { type Flow, type FlowForward, checkFlowNet, fillFlowTemplate, flowInputs, flowOfNet, isTemplate } from './flow.js';
+import { type Bytes, type Source, bytesLabel, bytesOf, resolveSource } from '../util/source.js';
+import { checkOptionKeys } from '../util/options.js';
 
 /**
  * Runs an SSD- or YOLO-style net (ending in a detection layer) on an image file or its bytes: pycaffe's
@@ -112,4 +115,51 @@ function inTurn<T>(net: Net, run: () => Promise<T>): Promise<T> {
   const next = (turns.get(net) ?? Promise.resolve()).then(run);
   turns.set(net, next.catch(() => undefined));
   return next;
+}
+
+export interface FlowOptions {
+  backend?: 'native' | 'onnx';
+  /** Threads for the native kernels or ONNX Runtime (default: one per core). */
+  threads?: number;
+  /** Called with each of the net's loading notes (weights left out, the flownet dialect taken): the CLI prints them. */
+  onNote?: (note: string) => void;
+}
+
+/**
+ * The optical flow from img0 to img1 as FlowNet 2.0's scripts/run-flownet.py computes it (flow.ts): `template` (a
+ * deploy .prototxt.template's path or bytes) filled for the images' size, or a net already filled for it; `weights`
+ * its caffemodel. Both images of one size, read as scipy.misc.imread reads them (no EXIF rotation). The flow is
+ * height x width x 2 (u, v). `backend: 'onnx'` runs the net in onnxruntime-node.
+ */
+export async function flow(template: Source, weights: Source | undefined, img0: string | Bytes, img1: string | Bytes, options: FlowOptions = {}): Promise<Flow> {
+  checkOptionKeys(options, ['backend', 'threads', 'onNote'], 'flow');
+  checkBackend(options.backend, 'flow');
+  const source = resolveSource('template', template);
+  const [a, b] = await Promise.all([loadImage(img0, true, false), loadImage(img1, true, false)]);
+  const names: [string, string] = [typeof img0 === 'string' ? img0 : 'img0', typeof img1 === 'string' ? img1 : 'img1'];
+  const inputs = flowInputs(a, b, names);
+  const given = bytesOf(source), text = Buffer.from(given).toString('utf8');
+  const prototxt = isTemplate(text) ? Buffer.from(fillFlowTemplate(text, a.width, a.height, source.label)) : given;
+  const native = options.backend !== 'onnx';
+  const load = { threads: native ? options.threads : 1 };
+  const net = await (native ? Net.load({ prototxt, weights }, load) : Net.loadUnprepared(prototxt, weights, load)).catch((err: unknown) => {
+    // the filled text keeps the template's lines: its errors name the template
+    const label = bytesLabel('prototxt', prototxt);
+    throw err instanceof CremaError && err.message.startsWith(label) ? new CremaError(source.label + err.message.slice(label.length)) : err;
+  });
+  try {
+    checkFlowNet(net, a.height, a.width, source.label);
+    net.notes.forEach((note) => options.onNote?.(note));
+    if (native) return await flowOfNet(net, [inputs.img0, inputs.img1], undefined, source.label);
+    const { OnnxSessions } = await import('../onnx/run.js');
+    const sessions = new OnnxSessions(net, { threads: options.threads });
+    const run: FlowForward = async (_, given, wanted) => { const got = await sessions.run(given, wanted); return wanted.map((w) => got.get(w)!); };
+    try {
+      return await flowOfNet(net, [inputs.img0, inputs.img1], run, source.label);
+    } finally {
+      await sessions.release();
+    }
+  } finally {
+    net.dispose();
+  }
 }

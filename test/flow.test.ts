@@ -1,0 +1,170 @@
+// crema flow: FlowNet 2.0's scripts/run-flownet.py restated (src/detect/flow.ts). Referees: the templates filled by
+// run-flownet.py's own lines under Python 2.7.18, as the script ran (fixtures/flownet/fill-py2.py: Python 2's str() of
+// the scales, 12 digits), for several sizes, as sha256 of the text; made in ../shared's caffe-ref chroot by
+// fixtures/flownet/make-flow.py (python3 3.9, numpy 1.19.5): a .flo written by run-flownet.py's own writeFlow;
+// flow_vis's flow_to_color restated, on a synthetic flow. The whole command
+// on two small images with FlowNet2-S and synthetic weights (hashweights from ../shared: skipped loudly without it)
+// against `crema run` of the filled net on .npy inputs made here from the images' bytes, natively and in ONNX Runtime;
+// a 16-bit gray PNG's values as Pillow 8.1 reads them (gray16.json).
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePrototxt } from '../src/caffe/prototxt.js';
+import type { NetParameter } from '../src/caffe/types.js';
+import { upgradeNet } from '../src/caffe/upgrade.js';
+import { fillFlowTemplate, floBytes, flowColors, flowInputs } from '../src/detect/flow.js';
+import { buildGraph } from '../src/graph/graph.js';
+import { flow, loadImage } from '../src/index.js';
+import { declaredWeights } from '../src/layers/layer.js';
+import { readNpy, writeNpy } from '../src/util/npy.js';
+import { cli } from './helpers/cli.js';
+import { TOLERANCE, relativeDifference } from './helpers/reference.js';
+import { sharedDir, sharedMissing } from './helpers/shared.js';
+import { len, packedFloats, str, varint } from './helpers/wire.js';
+
+const dir = path.join(import.meta.dirname, 'fixtures/flownet');
+const fixture = (name: string) => path.join(dir, name);
+const template = (name: string) => fs.readFileSync(fixture(`${name}.prototxt.template`), 'utf8');
+const asFlow = (file: string) => {
+  const t = readNpy(fixture(file));
+  return { height: t.dims[0], width: t.dims[1], data: t.data };
+};
+
+describe("the template filled as run-flownet.py fills it under Python 2.7 (byte for byte)", () => {
+  const fills = JSON.parse(fs.readFileSync(fixture('fill.json'), 'utf8')) as Record<string, string>;
+  it.each(Object.keys(fills))('%s', (key) => {
+    const [name, size] = key.split(' '), [w, h] = size.split('x').map(Number);
+    expect(createHash('sha256').update(fillFlowTemplate(template(name), w, h)).digest('hex')).toBe(fills[key]);
+  });
+  it('96 x 64: the filled fixtures the FlowNet tests run, and the scale 0.75 they check', () => {
+    for (const name of ['FlowNet2-S', 'FlowNet2-ss', 'FlowNet2']) expect(fillFlowTemplate(template(name), 96, 64)).toBe(fs.readFileSync(fixture(`${name}.prototxt`), 'utf8'));
+  });
+  it('refuses a variable run-flownet.py does not fill, naming the line', () => {
+    expect(() => fillFlowTemplate('input: "img0"\n  dim: $TARGET_HEIGHT$\n  dim: $TARGET_DEPTH$\n', 96, 64, 'my.template')).toThrow(
+      'my.template:3: unknown template variable $TARGET_DEPTH$ (run-flownet.py fills $TARGET_WIDTH$ $TARGET_HEIGHT$ $ADAPTED_WIDTH$ $ADAPTED_HEIGHT$ $SCALE_WIDTH$ $SCALE_HEIGHT$)');
+  });
+});
+
+describe('the .flo and the colour picture', () => {
+  it("the .flo's bytes are run-flownet.py's writeFlow's", () => {
+    expect(Buffer.from(floBytes(asFlow('flo.npy')))).toEqual(fs.readFileSync(fixture('flo.flo')));
+  });
+  it("the picture's bytes are flow_vis's flow_to_color's (every angle and radius, zeros, a far outlier)", () => {
+    expect(Buffer.from(flowColors(asFlow('vis.npy')))).toEqual(fs.readFileSync(fixture('vis.rgb')));
+  });
+});
+
+describe("the images as run-flownet.py feeds them", () => {
+  it("a 16-bit gray PNG: Pillow's 0..65535 values (scipy.misc.imread's uint16) in all three channels, not bytes", async () => {
+    const im = await loadImage(fixture('gray16.png'), true, false), want = JSON.parse(fs.readFileSync(fixture('gray16.json'), 'utf8')) as number[];
+    expect([...flowInputs(im, im, ['a', 'b']).img0.data]).toEqual([...want, ...want, ...want]);
+  });
+});
+
+describe.skipIf(sharedMissing())('crema flow with FlowNet2-S (synthetic weights), against crema run of the filled net', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-flow-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const at = (name: string) => path.join(tmp, name);
+  const W = 100, H = 50;
+  const templateFile = fixture('FlowNet2-S.prototxt.template');
+
+  /** hashweights' weights for every layer but scale_conv1 (its diagonal filler, as the release) and the DataAugmentations, whose iteration count is set past recompute_mean. */
+  const weights = (() => {
+    let made: string | undefined;
+    return () => {
+      if (made) return made;
+      const parsed = upgradeNet(parsePrototxt(fillFlowTemplate(template('FlowNet2-S'), W, H), 'filled') as NetParameter, 'filled', []);
+      const graph = buildGraph(parsed, new Map(), { dialect: 'flownet' });
+      const layers = graph.layers.map((l) => ({ name: l.name, type: l.type, blobs: declaredWeights.get(l.def) ?? [] })).filter((l) => l.blobs.length && l.name !== 'scale_conv1');
+      fs.writeFileSync(at('spec.json'), JSON.stringify({ name: 'FlowNet2-S', layers: layers.filter((l) => l.type !== 'DataAugmentation') }));
+      made = at('w.caffemodel');
+      execFileSync('node', [path.join(sharedDir!, 'tools/hashweights.mjs'), 'model', at('spec.json'), made, '--salt', 'flow']);
+      const blob = (dims: readonly number[], values: number[]) => len(7, [...len(7, len(1, dims.flatMap((d) => varint(d)))), ...packedFloats(5, values)]);
+      const aug = layers.filter((l) => l.type === 'DataAugmentation').flatMap((l) => len(100, [...str(1, l.name), ...str(2, l.type),
+        ...blob([1, 1, 1, 1], [1e6]), ...blob(l.blobs[1], Array(l.blobs[1].reduce((a, b) => a * b, 1)).fill(0)), ...blob([1, 3, 1, 1], [100, 110, 120])]));
+      fs.appendFileSync(made, Uint8Array.from(aug));
+      return made;
+    };
+  })();
+
+  /** A smooth colour pattern, shifted by (dx, dy), as PNG; its raw RGB bytes beside. */
+  async function image(name: string, dx: number, dy: number, channels: 1 | 3 = 3): Promise<Uint8Array> {
+    const { default: sharp } = await import('sharp');
+    const px = new Uint8Array(W * H * channels);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < channels; c++)
+      px[(y * W + x) * channels + c] = Math.round(127.5 + 127.5 * Math.sin((x + dx) * (0.11 + 0.05 * c) + (y + dy) * (0.17 - 0.04 * c) + c));
+    await sharp(px, { raw: { width: W, height: H, channels } }).png().toFile(at(name));
+    return px;
+  }
+  /** run-flownet.py's input from the bytes: 1 x 3 x H x W float, BGR (gray in all three). */
+  const npyOf = (px: Uint8Array, channels: number, file: string) => {
+    const data = new Float32Array(3 * W * H);
+    for (let i = 0; i < W * H; i++) for (let c = 0; c < 3; c++) data[c * W * H + i] = px[i * channels + (channels === 3 ? 2 - c : 0)];
+    writeNpy(at(file), { dims: [1, 3, H, W], data });
+  };
+  const readFlo = (file: string) => {
+    const b = fs.readFileSync(file);
+    return { tag: b.subarray(0, 4).toString('latin1'), w: b.readInt32LE(4), h: b.readInt32LE(8), data: new Float32Array(b.buffer.slice(b.byteOffset + 12, b.byteOffset + b.length)) };
+  };
+
+  beforeAll(async () => {
+    npyOf(await image('a.png', 0, 0), 3, 'a.npy');
+    npyOf(await image('b.png', 2, 1), 3, 'b.npy');
+    fs.writeFileSync(at('filled.prototxt'), fillFlowTemplate(template('FlowNet2-S'), W, H));
+  });
+
+  it('writes the .flo of crema run\'s predict_flow_final (transposed to H x W x 2, bit for bit) and its picture, the loading notes on stderr; --backend onnx within the tolerance', async () => {
+    const ran = await cli('run', at('filled.prototxt'), weights(), '--input', `img0=${at('a.npy')}`, '--input', `img1=${at('b.npy')}`, '--dump', at('dump'), '--blobs', 'predict_flow_final', '--threads', '2');
+    expect(ran.code, ran.stderr).toBe(0);
+    const ref = readNpy(at('dump/predict_flow_final.npy'));
+    expect(ref.dims).toEqual([1, 2, H, W]);
+    const want = Float32Array.from({ length: 2 * W * H }, (_, i) => ref.data[(i % 2) * W * H + (i >> 1)]);
+
+    const out = await cli('flow', templateFile, weights(), at('a.png'), at('b.png'), '-o', at('out.flo'), '--png', at('out.png'), '--threads', '2');
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toBe(`note: DataAugmentation 'img0s_aug': a net of FlowNet 2.0's Caffe (lmb-freiburg/flownet2), loaded in the flownet dialect (its Eltwise takes one bottom)
+note: ${weights()}: scale_conv1 takes the prototxt's fillers, as Caffe fills a layer the weights leave out`);
+    expect(out.stdout).toMatch(new RegExp(`^${at('a.png')} -> ${at('b.png')} \\(100 x 50\\): flow length max [0-9.e+-]+, mean [0-9.e+-]+ pixels; wrote ${at('out.flo')}, ${at('out.png')}$`));
+    const flo = readFlo(at('out.flo'));
+    expect([flo.tag, flo.w, flo.h]).toEqual(['PIEH', W, H]);
+    expect(flo.data).toEqual(want);
+    const { default: sharp } = await import('sharp');
+    const png = await sharp(at('out.png')).raw().toBuffer();
+    expect(Buffer.from(png)).toEqual(Buffer.from(flowColors({ width: W, height: H, data: want })));
+
+    const onnx = await cli('flow', templateFile, weights(), at('a.png'), at('b.png'), '-o', at('onnx.flo'), '--backend', 'onnx', '--threads', '2');
+    expect(onnx.code, onnx.stderr).toBe(0);
+    expect(relativeDifference(readFlo(at('onnx.flo')).data, want)).toBeLessThanOrEqual(TOLERANCE);
+  }, 300_000);
+
+  it('a gray pair is the same flow as its channel in all three (numpy broadcasts run-flownet.py\'s 1 x 1 x H x W); a filled net of their size works as the template', async () => {
+    const g0 = await image('g0.png', 0, 0, 1), g1 = await image('g1.png', 3, 0, 1);
+    const { default: sharp } = await import('sharp');
+    const tile = async (px: Uint8Array, file: string) => sharp(Uint8Array.from({ length: 3 * px.length }, (_, i) => px[Math.trunc(i / 3)]), { raw: { width: W, height: H, channels: 3 } }).png().toFile(at(file));
+    await tile(g0, 'c0.png');
+    await tile(g1, 'c1.png');
+    const gray = await flow(templateFile, weights(), at('g0.png'), at('g1.png'), { threads: 2 });
+    expect(gray.data).toEqual((await flow(templateFile, weights(), at('c0.png'), at('c1.png'), { threads: 2 })).data);
+    expect(gray.data).toEqual((await flow(at('filled.prototxt'), weights(), at('c0.png'), at('c1.png'), { threads: 2 })).data);
+  }, 300_000);
+
+  it('refuses in one line: images of two sizes, a net filled for another size, a net with no flow, an unknown $VAR$; the filled text\'s errors name the template and its line', async () => {
+    const { default: sharp } = await import('sharp');
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080' } }).png().toFile(at('small.png'));
+    const sizes = await cli('flow', templateFile, weights(), at('a.png'), at('small.png'));
+    expect([sizes.code, sizes.stderr]).toEqual([2, `crema: ${at('a.png')} is 100 x 50 but ${at('small.png')} is 40 x 30: FlowNet takes two images of one size`]);
+    const other = await cli('flow', fixture('FlowNet2-S.prototxt'), weights(), at('a.png'), at('b.png'));
+    expect(other.stderr).toBe(`crema: ${fixture('FlowNet2-S.prototxt')} is filled for 96 x 64 images (its input 'img0'), the images are 100 x 50: give the template (with $TARGET_WIDTH$ ...) or a net filled for their size`);
+    fs.writeFileSync(at('noflow.prototxt'), 'name: "two"\ninput: "img0"\ninput_shape { dim: 1 dim: 3 dim: $TARGET_HEIGHT$ dim: $TARGET_WIDTH$ }\ninput: "img1"\ninput_shape { dim: 1 dim: 3 dim: $TARGET_HEIGHT$ dim: $TARGET_WIDTH$ }\nlayer { name: "sum" type: "Eltwise" bottom: "img0" bottom: "img1" top: "sum" }\n');
+    const none = await cli('flow', at('noflow.prototxt'), weights(), at('a.png'), at('b.png'));
+    expect(none.stderr).toBe(`crema: ${at('noflow.prototxt')} has no blob 'predict_flow_final' of 1 x 2 x 50 x 100 (none): run-flownet.py takes the flow from it`);
+    fs.writeFileSync(at('unknown.template'), template('FlowNet2-S').replace('dim: $TARGET_HEIGHT$', 'dim: $HEIGHT$'));
+    const unknown = await cli('flow', at('unknown.template'), weights(), at('a.png'), at('b.png'));
+    expect(unknown.stderr).toBe(`crema: ${at('unknown.template')}:6: unknown template variable $HEIGHT$ (run-flownet.py fills $TARGET_WIDTH$ $TARGET_HEIGHT$ $ADAPTED_WIDTH$ $ADAPTED_HEIGHT$ $SCALE_WIDTH$ $SCALE_HEIGHT$)`);
+    fs.writeFileSync(at('cut.template'), 'input: "img0"\ninput_shape { dim: 1 dim: 3 dim: $TARGET_HEIGHT$ dim: $TARGET_WIDTH$ }\nlayer { name: "x"\n');
+    expect((await cli('flow', at('cut.template'), weights(), at('a.png'), at('b.png'))).stderr).toBe(`crema: ${at('cut.template')}:4:1: expected '}', got end of file`);
+  }, 300_000);
+});
