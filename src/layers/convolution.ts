@@ -519,12 +519,12 @@ export function convolutionToOnnx(c: LayerContext, transposed: boolean): void {
   }
   // Caffe's convolution of several bottoms (of one shape: Reshape checks) gives each its top with the same weights
   // (FlowNet's siamese first layers): one node per bottom sharing the initializers.
-  layer.bottoms.forEach((_, i) =>
-    c.node(transposed ? 'ConvTranspose' : 'Conv', [c.bottom(i), ...params], [c.top(i)], {
-      kernel_shape: ints(s.kernel),
-      strides: ints(s.stride),
-      pads: ints([...s.pad, ...s.pad]),
-      dilations: ints(s.dilation),
-      group: int(s.group),
-    }));
+  const attrs = {
+    kernel_shape: ints(s.kernel),
+    strides: ints(s.stride),
+    pads: ints([...s.pad, ...s.pad]),
+    dilations: ints(s.dilation),
+    group: int(s.group),
+  };
+  layer.bottoms.forEach((_, i) => c.node(transposed ? 'ConvTranspose' : 'Conv', [c.bottom(i), ...params], [c.top(i)], attrs));
 }

@@ -74,8 +74,11 @@ export const dataAugmentationLayer: LayerType = {
       forward([bottom], [top]) {
         const x = bottom.data, y = top.data;
         if (!mean) return void (y !== x && y.set(x));
-        const m = mean.data, plane = bottom.dims[2] * bottom.dims[3], sample = bottom.dims[1] * plane, perPixel = m.length === sample;
-        for (let i = 0; i < x.length; i++) y[i] = f32(x[i] - m[perPixel ? i % sample : Math.trunc((i % sample) / plane)]);
+        // Each mean value covers a run of each sample: one value (a mean per pixel) or a channel's plane.
+        const m = mean.data, plane = bottom.dims[2] * bottom.dims[3], run = m.length === bottom.dims[1] * plane ? 1 : plane;
+        for (let n = 0, i = 0; n < bottom.dims[0]; n++)
+          for (let k = 0; k < m.length; k++)
+            for (const v = m[k], end = i + run; i < end; i++) y[i] = f32(x[i] - v);
       },
     };
   },

@@ -3,6 +3,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import { type Shape, shapeString } from '../tensor.js';
 import { type LayerContext, fail, reduce } from '../onnx/context.js';
 import { int, ints } from '../onnx/builder.js';
+import { DataType } from '../onnx/proto.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 import { refuseInPlace } from './axes.js';
 
@@ -78,8 +79,8 @@ function flowWarpToOnnx(c: LayerContext): void {
   const zero = c.b.scalar(0);
   const low = c.node('GreaterOrEqual', [moved, zero], [c.tmp('low')]);
   const high = c.node('Less', [moved, limit], [c.tmp('high')]);
-  const inside = c.node('Cast', [c.node('And', [low, high], [c.tmp('inside2')])], [c.tmp('insidef')], { to: int(1) });
-  const mask = c.node('Cast', [reduce(c, 'ReduceMin', inside, [1], true, c.tmp('insidemin'))], [c.tmp('mask')], { to: int(9) });
+  const inside = c.node('Cast', [c.node('And', [low, high], [c.tmp('inside2')])], [c.tmp('insidef')], { to: int(DataType.FLOAT) });
+  const mask = c.node('Cast', [reduce(c, 'ReduceMin', inside, [1], true, c.tmp('insidemin'))], [c.tmp('mask')], { to: int(DataType.BOOL) });
   const scale = c.b.floats(`${n}/scale`, Float32Array.of(2 / (width - 1), 2 / (height - 1)), [1, 2, 1, 1]);
   const normed = c.node('Sub', [c.node('Mul', [moved, scale], [c.tmp('scaled')]), c.b.scalar(1)], [c.tmp('normed')]);
   const nhwc = c.node('Transpose', [normed], [c.tmp('grid')], { perm: ints([0, 2, 3, 1]) });

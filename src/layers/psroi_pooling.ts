@@ -145,10 +145,10 @@ function psroiPoolingToOnnx(c: LayerContext): void {
  * the far corner one further, the length at least 0.1, the bins Floor / Ceil of multiples of length / group, clipped.
  */
 function psAxisBins(c: LayerContext, from: string, to: string, scale: number, group: number, size: string, dims: number[], axis: string): [string, string] {
-  const op = (type: string, inputs: string[], what: string) => c.node(type, inputs, [c.tmp(`${axis}_${what}`)]);
+  const op = (type: string, inputs: string[], what: string, attrs?: Record<string, Attr>) => c.node(type, inputs, [c.tmp(`${axis}_${what}`)], attrs);
   const round = (v: string, what: string) => {
     const magnitude = op('Abs', [v], `${what}_abs`), whole = op('Floor', [magnitude], `${what}_whole`);
-    const up = c.node('Cast', [op('GreaterOrEqual', [op('Sub', [magnitude, whole], `${what}_frac`), c.b.scalar(0.5)], `${what}_up`)], [c.tmp(`${axis}_${what}_carry`)], { to: int(DataType.FLOAT) });
+    const up = op('Cast', [op('GreaterOrEqual', [op('Sub', [magnitude, whole], `${what}_frac`), c.b.scalar(0.5)], `${what}_up`)], `${what}_carry`, { to: int(DataType.FLOAT) });
     return op('Mul', [op('Sign', [v], `${what}_sign`), op('Add', [whole, up], `${what}_rounded_abs`)], `${what}_rounded`);
   };
   const start = op('Mul', [round(from, 'from'), c.b.scalar(scale)], 'start');
@@ -158,7 +158,7 @@ function psAxisBins(c: LayerContext, from: string, to: string, scale: number, gr
     const index = c.b.floats(`${c.layer.name}/${axis}_bins_${first}`, Float32Array.from({ length: group }, (_, i) => i + first), dims);
     const at = op(rounding, [op('Add', [op('Mul', [index, bin], `${rounding}_offset`), start], `${rounding}_at`)], `${rounding}_raw`);
     const clipped = op('Min', [op('Max', [at, c.b.scalar(0)], `${rounding}_nonneg`), size], `${rounding}_clipped`);
-    return c.node('Cast', [clipped], [c.tmp(`${axis}_${rounding}`)], { to: int(DataType.INT64) });
+    return op('Cast', [clipped], rounding, { to: int(DataType.INT64) });
   };
   return [bound(0, 'Floor'), bound(1, 'Ceil')];
 }

@@ -16,7 +16,6 @@ interface ResampleParam {
   antialias: boolean;
 }
 
-
 const bicubic = (v: number): number => {
   const x = Math.abs(v);
   if (x <= 1) return fmaf(f32(x * x), fmaf(1.5, x, -2.5), 1);
@@ -92,12 +91,15 @@ export const resampleLayer: LayerType = {
         const [num, channels, inH, inW] = bottom.dims, [, , outH, outW] = top.dims, x = bottom.data, y = top.data;
         for (let nc = 0; nc < num * channels; nc++) {
           const src = nc * inH * inW, dst = nc * outH * outW;
+          if (p.type === 'NEAREST') {
+            for (let oy = 0; oy < outH; oy++) {
+              const row = src + taps.y.nearest[oy] * inW;
+              for (let ox = 0; ox < outW; ox++) y[dst + oy * outW + ox] = x[row + taps.x.nearest[ox]];
+            }
+            continue;
+          }
           for (let oy = 0; oy < outH; oy++)
             for (let ox = 0; ox < outW; ox++) {
-              if (p.type === 'NEAREST') {
-                y[dst + oy * outW + ox] = x[src + taps.y.nearest[oy] * inW + taps.x.nearest[ox]];
-                continue;
-              }
               // w = ax·f(ax·dx) · ay · f(ay·dy), multiplied left to right as the kernel writes it
               const fy = taps.y.filtered[oy], wx = taps.x.weights[ox], ay = taps.y.a, y0 = taps.y.start[oy], x0 = taps.x.start[ox];
               let sum = 0, wsum = 0;
