@@ -28,8 +28,10 @@ export async function posesInImage(net: Net, image: FloatImage, options: PoseOpt
     new CremaError(`pose: the net's output '${name}' is ${dims?.join(' x ')}; OpenPose's ${model.name} net gives 1 x ${poseChannels(model)} x H x W (${poseHeatmaps(model)} heatmaps, ${model.pairs.length} PAF channels)`);
   if (channels(net.blobs.get(name)?.dims) !== poseChannels(model)) throw wrong(net.blobs.get(name)?.dims);
   if (options.hand) checkPartNet(options.hand, 'hand');
-  if (options.face) checkFaceModel(model);
-  if (options.face) checkPartNet(options.face, 'face');
+  if (options.face) {
+    checkFaceModel(model);
+    checkPartNet(options.face, 'face');
+  }
   const scales = netInputSizes(image.width, image.height, netResolution, scaleNumber, scaleGap);
   const outputs: Tensor[] = [];
   for (const { width, height, scale } of scales) {
