@@ -89,7 +89,7 @@ export function denseKind(net: Net): 'segment' | 'edges' | undefined {
  * unless a dialect is given (an empty crop_param { } keeps BVLC's 0, 0). Returns the note saying so, `option` the
  * dialect's name where it is read ('--dialect hed' in the CLI), or undefined where the rule does not apply.
  */
-export function hedCropsNote(layers: readonly LayerParameter[], option = "options.dialect 'hed'"): string | undefined {
+function hedCropsNote(layers: readonly LayerParameter[], option = "options.dialect 'hed'"): string | undefined {
   const crops = layers.filter((l) => l.type === 'Crop');
   if (crops.length === 0 || crops.some((l) => l.crop_param !== undefined)) return undefined;
   return `Crop ${[...new Set(crops.map((l) => `'${l.name ?? ''}'`))].join(', ')} without crop_param, as in HED's net: loaded with ${option} (FCN's Caffe of 2015, which aligns by the layers' coordinate maps)`;

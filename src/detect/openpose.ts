@@ -10,7 +10,7 @@ import { cvResizeCubic } from '../image/cv-resize-cubic.js';
 import { type ByteImage, cvWarpAffineInverse, cvWarpAffineScale } from '../image/cv-warp.js';
 import { type FloatImage, checkImageMemory, imageBytes } from '../image/image.js';
 import { CremaError } from '../util/errors.js';
-import { type Person, type PoseModel, type PoseModelName, type PoseOptions, type PosePartOptions, POSE_MODELS, poseChannels, poseModel } from './pose-models.js';
+import { type Person, type PoseModel, type PoseModelName, type PoseOptions, type PosePartOptions, POSE_MODELS, poseChannels, poseHeatmaps, poseModel } from './pose-models.js';
 import { type Forward, forwardNative } from './forward.js';
 import { FACE_PARTS, HAND_PARTS, type PartRectangle, averageScore, faceRectangle, handRectangles, handScaleRectangles, partKindOf, partNetMismatch, poseOutput } from './pose-parts.js';
 
@@ -25,11 +25,13 @@ export async function posesInImage(net: Net, image: FloatImage, options: PoseOpt
   const model = poseModel(options.model ?? modelOf(net)), name = outputOf(net);
   const channels = (dims?: readonly number[]) => (dims?.length === 4 && dims[0] === 1 ? dims[1] : -1);
   const wrong = (dims: readonly number[] | undefined) =>
-    new CremaError(`pose: the net's output '${name}' is ${dims?.join(' x ')}; OpenPose's ${model.name} net gives 1 x ${poseChannels(model)} x H x W (${model.parts.length + (model.background ? 1 : 0)} heatmaps, ${model.pairs.length} PAF channels)`);
+    new CremaError(`pose: the net's output '${name}' is ${dims?.join(' x ')}; OpenPose's ${model.name} net gives 1 x ${poseChannels(model)} x H x W (${poseHeatmaps(model)} heatmaps, ${model.pairs.length} PAF channels)`);
   if (channels(net.blobs.get(name)?.dims) !== poseChannels(model)) throw wrong(net.blobs.get(name)?.dims);
   if (options.hand) checkPartNet(options.hand, 'hand');
-  if (options.face) checkFaceModel(model);
-  if (options.face) checkPartNet(options.face, 'face');
+  if (options.face) {
+    checkFaceModel(model);
+    checkPartNet(options.face, 'face');
+  }
   const scales = netInputSizes(image.width, image.height, netResolution, scaleNumber, scaleGap);
   const outputs: Tensor[] = [];
   for (const { width, height, scale } of scales) {
@@ -312,7 +314,7 @@ function peopleVector(model: PoseModel, mapOf: MapOf, peaks: Float32Array, h: nu
 
 /** A pair's PAF maps (x, y), after the heatmaps (and the background's). */
 function pafOf(model: PoseModel, mapOf: MapOf, pair: number): [Float32Array, Float32Array] {
-  const first = model.parts.length + (model.background ? 1 : 0);
+  const first = poseHeatmaps(model);
   return [mapOf(first + model.mapIdx[2 * pair]), mapOf(first + model.mapIdx[2 * pair + 1])];
 }
 

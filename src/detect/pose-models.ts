@@ -124,9 +124,14 @@ export function poseModel(name: PoseModelName): PoseModel {
   return MODELS[name];
 }
 
-/** The net output's channel count for a model: heatmaps, the background's (if it has one), then two PAF channels a pair. */
+/** The net output's heatmaps for a model: one a part, then the background's (if it has one); its PAFs come after them. */
+export function poseHeatmaps(m: PoseModel): number {
+  return m.parts.length + (m.background ? 1 : 0);
+}
+
+/** The net output's channel count for a model: its heatmaps, then two PAF channels a pair. */
 export function poseChannels(m: PoseModel): number {
-  return m.parts.length + (m.background ? 1 : 0) + m.pairs.length;
+  return poseHeatmaps(m) + m.pairs.length;
 }
 
 /** One person: a keypoint a part, [x, y, score] in the image's pixels ([0, 0, 0] where not found), and OpenPose's person score. */

@@ -33,11 +33,12 @@ export function partKindOf(dims: readonly number[] | undefined): 'hand' | 'face'
  * `who`: 'pose' (crema pose's --hand, detectPoses' options.hand), or the file the page was given (either kind).
  */
 export function partNetMismatch(who: string, kinds: readonly ('hand' | 'face')[], name: string, dims: readonly number[] | undefined): string {
-  const gives = kinds.map((k) => {
+  // "OpenPose's hand net gives ..., its face net ...": the verb once, with the first kind
+  const gives = kinds.map((k, i) => {
     const parts = k === 'hand' ? HAND_PARTS : FACE_PARTS;
-    return `${k} net 1 x ${parts + 1} x H x W (${parts} keypoint heatmaps and the background)`;
+    return `${k} net ${i === 0 ? 'gives ' : ''}1 x ${parts + 1} x H x W (${parts} keypoint heatmaps and the background)`;
   });
-  return `${who}: the ${kinds.join(' or ')} net's output '${name}' is ${dims?.join(' x ') ?? 'missing'}; OpenPose's ${gives.join(', its ').replace(' net ', ' net gives ')}`;
+  return `${who}: the ${kinds.join(' or ')} net's output '${name}' is ${dims?.join(' x ') ?? 'missing'}; OpenPose's ${gives.join(', its ')}`;
 }
 
 /** detectHands' threshold on the wrist, elbow and shoulder scores; detectFaces' on the head's parts. */

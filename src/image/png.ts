@@ -9,3 +9,9 @@ export async function encodePng(p: Picture, scale = 1): Promise<Buffer> {
   if (p.channels === 1) img = img.toColourspace('b-w'); // a gray PNG, not gray pixels in RGB
   return img.png().toBuffer();
 }
+
+/** Bytes (interleaved) as a PNG of 1 (gray) or 3 channels, as they are (segment's, edges' and flow's pictures). */
+export async function rgbPng(width: number, height: number, data: Uint8Array, channels: 1 | 3 = 3): Promise<Uint8Array> {
+  const { default: sharp } = await import('sharp');
+  return sharp(data, { raw: { width, height, channels } }).png().toBuffer();
+}

@@ -1,8 +1,8 @@
 import type { Argv } from 'yargs';
 import { colorizeImage } from '../../detect/colorize.js';
 import { onnxForwardOf } from '../../detect/forward.js';
-import type { FloatImage } from '../../image/image.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
+import { rgbPng } from '../../image/png.js';
 import { CremaError } from '../../util/errors.js';
 import { eachImage } from '../image-loop.js';
 import { backendArg, loadNetFor, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
@@ -33,12 +33,7 @@ export const colorizeCommand = {
       label: 'colorize', files, geo: { channels: 3, height: 1, width: 1 }, json: false, output: args.output, key: 'colorized',
       found: async (image) => [await colorizeImage(net, image, forward)],
       text: (file, image) => `${file} (${image.width} x ${image.height}): colorized`,
-      draw: (image, [rgb]) => png(image, rgb),
+      draw: (image, [rgb]) => rgbPng(image.width, image.height, rgb),
     }, async () => sessions?.release());
   },
 };
-
-async function png(image: FloatImage, rgb: Uint8Array): Promise<Uint8Array> {
-  const { default: sharp } = await import('sharp');
-  return sharp(rgb, { raw: { width: image.width, height: image.height, channels: 3 } }).png().toBuffer();
-}

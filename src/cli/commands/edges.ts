@@ -3,7 +3,8 @@ import { type EdgeMap, edgeBytes, edgesInImage } from '../../detect/dense.js';
 import type { FloatImage } from '../../image/image.js';
 import { CremaError } from '../../util/errors.js';
 import { commaNumbers } from '../shared.js';
-import { type DenseArgs, denseArgs, denseLoop, rgbPng } from './segment.js';
+import { rgbPng } from '../../image/png.js';
+import { type DenseArgs, denseArgs, denseLoop } from './segment.js';
 
 interface EdgesArgs extends DenseArgs {
   scales?: string;

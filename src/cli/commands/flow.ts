@@ -1,10 +1,10 @@
 import type { Argv } from 'yargs';
 import { flow } from '../../detect/node.js';
 import { floBytes, flowColors } from '../../detect/flow.js';
+import { rgbPng } from '../../image/png.js';
 import { checkOutput, writeOutputs } from '../../util/files.js';
 import { inCliWords } from '../main.js';
 import { backendArg, threadsArg } from '../shared.js';
-import { rgbPng } from './segment.js';
 
 interface FlowArgs {
   template: string;

@@ -4,6 +4,7 @@ import type { Forward } from '../../detect/forward.js';
 import { onnxForwardOf } from '../../detect/forward.js';
 import type { FloatImage } from '../../image/image.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
+import { rgbPng } from '../../image/png.js';
 import type { Net } from '../../runtime/net.js';
 import { CremaError } from '../../util/errors.js';
 import { eachImage, type ImageLoop } from '../image-loop.js';
@@ -91,8 +92,3 @@ function describe(file: string, image: FloatImage, s: Segmentation, blob: string
   return lines.join('\n');
 }
 
-/** Bytes (interleaved) as a PNG of 1 (gray) or 3 channels. */
-export async function rgbPng(width: number, height: number, data: Uint8Array, channels: 1 | 3 = 3): Promise<Uint8Array> {
-  const { default: sharp } = await import('sharp');
-  return sharp(data, { raw: { width, height, channels } }).png().toBuffer();
-}
