@@ -131,9 +131,10 @@ function anchorsAtRunTime(c: LayerContext): (what: AnchorColumn) => string {
   const stride = featStride(c.layer.def), name = (what: string) => `${c.layer.name}/${what}`;
   const { shifts, rows } = runtimeAnchorGrid(c, c.bottom(0), A, stride);
   const perAnchor = (what: string, v: number[]) => c.b.floats(name(what), Float32Array.from(v), [1, 1, A]);
+  let xs: string | undefined; // the columns' x · stride, made once for x1 and x2
   return (what) => {
     if (what === 'anchor_h') return rows(perAnchor('anchor_heights', ANCHOR_Y.map(([top, bottom]) => bottom - top + 1)), what);
     if (what === 'anchor_yc') return rows(c.node('Add', [shifts(2, [-1, 1, 1], 'y'), perAnchor('anchor_centres', ANCHOR_Y.map(([top, bottom]) => (top + bottom) / 2))], [c.tmp('yc')]), what);
-    return rows(c.node('Add', [shifts(3, [1, -1, 1], what), c.b.scalar(ANCHOR_X[what === 'x1' ? 0 : 1])], [c.tmp(`${what}_x`)]), what);
+    return rows(c.node('Add', [(xs ??= shifts(3, [1, -1, 1], 'x')), c.b.scalar(ANCHOR_X[what === 'x1' ? 0 : 1])], [c.tmp(`${what}_x`)]), what);
   };
 }
