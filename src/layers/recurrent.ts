@@ -251,7 +251,7 @@ function recurrentToOnnx(kind: Kind, c: LayerContext): void {
  */
 function scanToOnnx(kind: Kind, c: LayerContext, w: Tensor[]): void {
   const { H, exposed, withStatic } = settings(kind, c.layer.def);
-  const s = withStatic ? 1 : 0, states = kind.type === 'LSTM' ? 2 : 1;
+  const s = withStatic ? 1 : 0;
   const { name, matmul, add, reshape, bias } = onnxOps(c);
   const xg = add(matmul(reshape(c.bottom(0), [0, 0, w[0].dims[1]], 'x'), w[0], 'W_x_x'), bias(w[1], 'b'), 'x_gates');
   const sg = withStatic ? matmul(reshape(c.bottom(2), [1, -1, w[2].dims[1]], 'x_static'), w[2], 'W_static_x') : undefined;
@@ -261,9 +261,9 @@ function scanToOnnx(kind: Kind, c: LayerContext, w: Tensor[]): void {
     const shape = c.node('Concat', [c.b.int64s(name('one'), [1]), runtimeDims(c, c.bottom(0), 1, 2), c.b.int64s(name('hidden'), [H])], [c.tmp('state_shape')], { axis: int(0) });
     return c.node('ConstantOfShape', [shape], [c.tmp('zeros')]);
   };
-  const starts = exposed ? kind.states.map((_, j) => c.bottom(2 + s + j)) : new Array<string>(states).fill(zeros());
+  const starts = exposed ? kind.states.map((_, j) => c.bottom(2 + s + j)) : new Array<string>(kind.states.length).fill(zeros());
   // The body: state in, this step's x gates and cont (axis 0 scanned away: (N, G) and (N, 1)); state out, output.
-  const ins = { h: c.tmp('h_prev'), cell: states === 2 ? c.tmp('c_prev') : undefined, xGates: c.tmp('x_gates_t'), k: c.tmp('cont_t') };
+  const ins = { h: c.tmp('h_prev'), cell: kind.type === 'LSTM' ? c.tmp('c_prev') : undefined, xGates: c.tmp('x_gates_t'), k: c.tmp('cont_t') };
   let out = { h: '', cell: undefined as string | undefined, y: '' };
   const nodes = c.b.collect(() => {
     const r = stepToOnnx(kind, c, w, s, H, 'step', { h: ins.h, cell: ins.cell, k: ins.k, xGates: () => ins.xGates, staticGates: sg });

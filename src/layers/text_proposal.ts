@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { int, ints } from '../onnx/builder.js';
-import { type LayerContext, runtimeDims, runtimePositions } from '../onnx/context.js';
+import { type LayerContext, runtimeAnchorGrid } from '../onnx/context.js';
 import { shapeString, sizeOf } from '../tensor.js';
 import { type LayerType, LayerError, expectCounts, need } from './layer.js';
 
@@ -129,17 +129,12 @@ function anchorConstants(c: LayerContext, boxes: ReturnType<typeof anchors>, n: 
  */
 function anchorsAtRunTime(c: LayerContext): (what: AnchorColumn) => string {
   const stride = featStride(c.layer.def), name = (what: string) => `${c.layer.name}/${what}`;
-  const grid = c.node('Concat', [runtimeDims(c, c.bottom(0), 2, 4), c.b.int64s(name('anchor_count'), [A])], [c.tmp('grid')], { axis: int(0) });
-  const along = (axis: number, shape: number[]) => {
-    const scaled = c.node('Mul', [runtimePositions(c, c.bottom(0), axis).positions, c.b.scalar(stride)], [c.tmp(`at_${axis}`)]);
-    return c.node('Reshape', [scaled, c.b.int64s(name(`at_${axis}_shape`), shape)], [c.tmp(`at_${axis}_grid`)]);
-  };
+  const { shifts, rows } = runtimeAnchorGrid(c, c.bottom(0), A, stride);
   const perAnchor = (what: string, v: number[]) => c.b.floats(name(what), Float32Array.from(v), [1, 1, A]);
-  const column = (x: string, what: string) =>
-    c.node('Reshape', [c.node('Expand', [x, grid], [c.tmp(`${what}_grid`)]), c.b.int64s(name(`${what}_rows`), [-1, 1])], [c.tmp(what)]);
+  let xs: string | undefined; // the columns' x · stride, made once for x1 and x2
   return (what) => {
-    if (what === 'anchor_h') return column(perAnchor('anchor_heights', ANCHOR_Y.map(([top, bottom]) => bottom - top + 1)), what);
-    if (what === 'anchor_yc') return column(c.node('Add', [along(2, [-1, 1, 1]), perAnchor('anchor_centres', ANCHOR_Y.map(([top, bottom]) => (top + bottom) / 2))], [c.tmp('yc')]), what);
-    return column(c.node('Add', [along(3, [1, -1, 1]), c.b.scalar(ANCHOR_X[what === 'x1' ? 0 : 1])], [c.tmp(`${what}_x`)]), what);
+    if (what === 'anchor_h') return rows(perAnchor('anchor_heights', ANCHOR_Y.map(([top, bottom]) => bottom - top + 1)), what);
+    if (what === 'anchor_yc') return rows(c.node('Add', [shifts(2, [-1, 1, 1], 'y'), perAnchor('anchor_centres', ANCHOR_Y.map(([top, bottom]) => (top + bottom) / 2))], [c.tmp('yc')]), what);
+    return rows(c.node('Add', [(xs ??= shifts(3, [1, -1, 1], 'x')), c.b.scalar(ANCHOR_X[what === 'x1' ? 0 : 1])], [c.tmp(`${what}_x`)]), what);
   };
 }

@@ -88,3 +88,20 @@ export function runtimePositions(c: LayerContext, value: string, axis: number): 
   const last = c.node('Squeeze', [size, c.b.int64s(`${c.layer.name}/squeeze_axis`, [0])], [c.tmp('size_scalar')]);
   return { positions: c.node('Range', [c.b.scalar(0), last, c.b.scalar(1)], [c.tmp('positions')]), size };
 }
+
+/**
+ * A size-free grid of `count` anchors per cell over the (H, W) `value` has at run time, (h, w, a) order (Proposal's
+ * and TextProposal's): `shifts` the positions along axis 2 or 3 times `stride`, reshaped to `dims` to broadcast over
+ * (H, W, count); `rows` a value broadcast to (H, W, count) and flattened to (H W count, 1).
+ */
+export function runtimeAnchorGrid(c: LayerContext, value: string, count: number, stride: number): { shifts(axis: number, dims: number[], what: string): string; rows(x: string, what: string): string } {
+  const n = c.layer.name;
+  const grid = c.node('Concat', [runtimeDims(c, value, 2, 4), c.b.int64s(`${n}/anchor_count`, [count])], [c.tmp('grid_shape')], { axis: int(0) });
+  return {
+    shifts: (axis, dims, what) => {
+      const scaled = c.node('Mul', [runtimePositions(c, value, axis).positions, c.b.scalar(stride)], [c.tmp(`${what}_shift_flat`)]);
+      return c.node('Reshape', [scaled, c.b.int64s(`${n}/${what}_shift_shape`, dims)], [c.tmp(`${what}_shift`)]);
+    },
+    rows: (x, what) => c.node('Reshape', [c.node('Expand', [x, grid], [c.tmp(`${what}_grid`)]), c.b.int64s(`${n}/${what}_rows`, [-1, 1])], [c.tmp(what)]),
+  };
+}

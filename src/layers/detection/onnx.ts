@@ -1,6 +1,6 @@
 import { formatFloat32 } from '../../caffe/prototxt.js';
 import { int, ints } from '../../onnx/builder.js';
-import type { LayerContext } from '../../onnx/context.js';
+import { type LayerContext, runtimeDims } from '../../onnx/context.js';
 import { armBottoms, priorCount, readDetectionSettings, type DetectionSettings } from '../detection_output.js';
 import { LOC_VALUES, ROW_VALUES, outlineToOnnx } from './textboxes.js';
 
@@ -89,7 +89,7 @@ function farBoxesOf(c: LayerContext, k: string): string {
 /** k = min(top_k, priors) from the priors' Shape (bottom 2: [1, 2, priors * 4]), a [1] int64. */
 function runtimeK(c: LayerContext, s: DetectionSettings): string {
   const n = c.layer.name;
-  const values = c.node('Gather', [c.node('Shape', [c.bottom(2)], [c.tmp('prior_shape')]), c.b.int64s(`${n}/prior_axis`, [2])], [c.tmp('prior_values')], { axis: int(0) });
+  const values = runtimeDims(c, c.bottom(2), 2, 3);
   const priors = c.node('Div', [values, c.b.int64s(`${n}/four`, [4])], [c.tmp('priors')]);
   return s.topK > -1 ? c.node('Min', [priors, c.b.int64s(`${n}/top_k`, [s.topK])], [c.tmp('k')]) : priors;
 }
