@@ -125,7 +125,7 @@ function eltwiseToOnnx(c: LayerContext): void {
     return;
   }
   if (p.operation === 'MAX') {
-    const lowest = (): string => c.b.scalar(-3.4028234663852886e38);
+    const lowest = (): string => c.b.scalar(LOWEST_FLOAT);
     const terms = bottoms.flatMap((b, i) => (!aliased[i] ? [b] : i < 2 ? [lowest()] : []));
     c.node('Max', terms, [c.top(0)]);
     return;
