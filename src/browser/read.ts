@@ -9,16 +9,17 @@ import { CremaError } from '../util/errors.js';
 export async function readBlob(blob: Blob, name: string, progress?: (got: number) => void): Promise<Uint8Array> {
   const out = bufferFor(blob.size, name);
   const reader = blob.stream().getReader();
-  let got = 0;
+  let got = 0, grown = false;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    if (got + value.length > out.length) break;
+    // More bytes than the file had when opened, even once the buffer is exactly full: it grew while it was read.
+    if ((grown = got + value.length > out.length)) break;
     out.set(value, got);
     got += value.length;
     progress?.(got);
   }
-  if (got !== out.length) {
+  if (grown || got !== out.length) {
     await reader.cancel();
     throw new CremaError(`${name}: changed while it was read (${blob.size} bytes when it was opened)`);
   }
