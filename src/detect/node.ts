@@ -128,6 +128,22 @@ export interface FlowOptions {
   onNote?: (note: string) => void;
 }
 
+/** A template (or filled net) and an image pair, both images decoded as the scripts read them (no EXIF rotation). */
+async function templateAndPair(template: Source, img0: string | Bytes, img1: string | Bytes, fallback: [string, string]) {
+  const source = resolveSource('template', template);
+  const [a, b] = await Promise.all([loadImage(img0, true, false), loadImage(img1, true, false)]);
+  const names: [string, string] = [typeof img0 === 'string' ? img0 : fallback[0], typeof img1 === 'string' ? img1 : fallback[1]];
+  return { source, a, b, names, text: Buffer.from(bytesOf(source)).toString('utf8') };
+}
+
+/** The filled net loaded (prepared natively, or for ONNX Runtime); its errors name the template, whose lines it keeps. */
+async function loadFilled(prototxt: Bytes, weights: Source | undefined, native: boolean, load: { threads?: number; dataShapes?: Record<string, number[]> }, template: string): Promise<Net> {
+  return (native ? Net.load({ prototxt, weights }, load) : Net.loadUnprepared(prototxt, weights, load)).catch((err: unknown) => {
+    const label = bytesLabel('prototxt', prototxt);
+    throw err instanceof CremaError && err.message.startsWith(label) ? new CremaError(template + err.message.slice(label.length)) : err;
+  });
+}
+
 /**
  * The optical flow from img0 to img1 as FlowNet 2.0's scripts/run-flownet.py computes it (flow.ts): `template` (a
  * deploy .prototxt.template's path or bytes) filled for the images' size, or a net already filled for it; `weights`
@@ -137,19 +153,11 @@ export interface FlowOptions {
 export async function flow(template: Source, weights: Source | undefined, img0: string | Bytes, img1: string | Bytes, options: FlowOptions = {}): Promise<Flow> {
   checkOptionKeys(options, ['backend', 'threads', 'onNote'], 'flow');
   checkBackend(options.backend, 'flow');
-  const source = resolveSource('template', template);
-  const [a, b] = await Promise.all([loadImage(img0, true, false), loadImage(img1, true, false)]);
-  const names: [string, string] = [typeof img0 === 'string' ? img0 : 'img0', typeof img1 === 'string' ? img1 : 'img1'];
+  const { source, a, b, names, text } = await templateAndPair(template, img0, img1, ['img0', 'img1']);
   const inputs = flowInputs(a, b, names);
-  const given = bytesOf(source), text = Buffer.from(given).toString('utf8');
-  const prototxt = isTemplate(text) ? Buffer.from(fillFlowTemplate(text, a.width, a.height, source.label)) : given;
+  const prototxt = isTemplate(text) ? Buffer.from(fillFlowTemplate(text, a.width, a.height, source.label)) : bytesOf(source);
   const native = options.backend !== 'onnx';
-  const load = { threads: native ? options.threads : 1 };
-  const net = await (native ? Net.load({ prototxt, weights }, load) : Net.loadUnprepared(prototxt, weights, load)).catch((err: unknown) => {
-    // the filled text keeps the template's lines: its errors name the template
-    const label = bytesLabel('prototxt', prototxt);
-    throw err instanceof CremaError && err.message.startsWith(label) ? new CremaError(source.label + err.message.slice(label.length)) : err;
-  });
+  const net = await loadFilled(prototxt, weights, native, { threads: native ? options.threads : 1 }, source.label);
   try {
     checkFlowNet(net, a.height, a.width, source.label);
     net.notes.forEach((note) => options.onNote?.(note));
@@ -194,21 +202,14 @@ function disparityWiring(text: string, label: string): DisparityWiring {
 export async function disparity(template: Source, weights: Source | undefined, left: string | Bytes, right: string | Bytes, options: FlowOptions = {}): Promise<Disparity> {
   checkOptionKeys(options, ['backend', 'threads', 'onNote'], 'disparity');
   checkBackend(options.backend, 'disparity');
-  const source = resolveSource('template', template);
-  const [a, b] = await Promise.all([loadImage(left, true, false), loadImage(right, true, false)]);
-  const names: [string, string] = [typeof left === 'string' ? left : 'left', typeof right === 'string' ? right : 'right'];
+  const { source, a, b, names, text: raw } = await templateAndPair(template, left, right, ['left', 'right']);
   const images = disparityInputs(a, b, names);
-  const given = bytesOf(source), raw = Buffer.from(given).toString('utf8');
   const text = isDisparityTemplate(raw) ? fillDisparityTemplate(raw, a.width, a.height, source.label) : raw;
   const wiring = disparityWiring(text, source.label);
   const shape = [1, 3, a.height, a.width];
   const native = options.backend !== 'onnx';
   const load = { threads: native ? options.threads : 1, ...(wiring.images ? { dataShapes: { [wiring.images[0]]: shape, [wiring.images[1]]: shape } } : {}) };
-  const prototxt = Buffer.from(text);
-  const net = await (native ? Net.load({ prototxt, weights }, load) : Net.loadUnprepared(prototxt, weights, load)).catch((err: unknown) => {
-    const label = bytesLabel('prototxt', prototxt);
-    throw err instanceof CremaError && err.message.startsWith(label) ? new CremaError(source.label + err.message.slice(label.length)) : err;
-  });
+  const net = await loadFilled(Buffer.from(text), weights, native, load, source.label);
   try {
     const [l, r] = wiring.images ?? net.inputs;
     checkDisparityNet(net, [l, r], wiring.output, a.height, a.width, source.label);
