@@ -9,16 +9,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildGraph } from '../src/graph/graph.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
-import { declaredWeights } from '../src/layers/layer.js';
 import { readNpy } from '../src/util/npy.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
-import { Tensor, sizeOf } from '../src/tensor.js';
-import { type Expected, expectBoth, input, netOf, random } from './helpers/fork-layers.js';
+import { Tensor } from '../src/tensor.js';
+import { type Expected, expectBoth, input, netOf, random, syntheticWeights } from './helpers/fork-layers.js';
 import { len, packedFloats, str, uint, varint } from './helpers/wire.js';
 import { TOLERANCE, relativeDifference } from './helpers/reference.js';
 
@@ -275,12 +273,12 @@ describe('DataAugmentation at inference, and Eltwise with one bottom (the flowne
     expect(() => flownet(aug('recompute_mean: 1000'), { aug: blobs })).toThrow(
       "layer 'aug' (DataAugmentation): mean per pixel (blob 1) has shape [1, 3, 384, 512] but the layer needs [1, 3, 4, 5]");
   });
-  it('refuses a mean still being computed, and training\'s crops, in one line', () => {
+  it('refuses a mean still being computed, and random augmentation at test, in one line', () => {
     const blobs = [new Tensor([1, 1, 1, 1], Float32Array.of(10)), random([1, 3, 4, 5], 1), random([1, 3, 1, 1], 2)];
     expect(() => flownet(aug('recompute_mean: 1000 mean_per_pixel: false'), { aug: blobs })).toThrow(
       "layer 'aug' (DataAugmentation): its iteration count 10 (blob 0) is below recompute_mean 1000: the fork would still fold each batch into its mean");
-    expect(layerError(aug('crop_width: 4 crop_height: 4'))).toThrow(
-      "layer 'aug' (DataAugmentation): crop_width and crop_height turn on the random crops and colour changes of training: crema runs the layer at inference only (no crop)");
+    expect(layerError(aug('augment_during_test: true crop_width: 4 crop_height: 4 translate { spread: 0.2 }'))).toThrow(
+      "layer 'aug' (DataAugmentation): translate with crop_width / crop_height and augment_during_test: random augmentation at every forward, which crema does not run");
   });
   it('Eltwise SUM of one bottom is coeff · x in the flownet dialect; BVLC\'s needs two', async () => {
     const prototxt = `${input('x', [1, 3, 2, 2])} layer { name: "s" type: "Eltwise" bottom: "x" top: "s" eltwise_param { operation: SUM coeff: 0.00392156862745098 } }`;
@@ -291,22 +289,11 @@ describe('DataAugmentation at inference, and Eltwise with one bottom (the flowne
   });
 });
 
-/** Random weights of the shapes the net's layers declare (a DataAugmentation's iteration count past its recompute_mean). */
-function syntheticWeights(net: NetParameter): Map<string, Tensor[]> {
-  const graph = buildGraph(net, new Map(), { dialect: 'flownet' }), weights = new Map<string, Tensor[]>();
-  graph.layers.forEach((l, k) => {
-    const shapes = declaredWeights.get(l.def) ?? [];
-    if (!shapes.length) return;
-    weights.set(l.name, shapes.map((s, i) => (l.type === 'DataAugmentation' && i === 0 ? new Tensor(s, Float32Array.of(1e6)) : random(s, 100 + k * 7 + i, 1 / Math.sqrt(sizeOf(s.slice(1)) || 1)))));
-  });
-  return weights;
-}
-
 /** The net with synthetic weights but none for scale_conv1, as the released caffemodels (its diagonal filler fills it). */
 const flownetNet = (name: string): Net => {
   const file = path.join(import.meta.dirname, 'fixtures/flownet', `${name}.prototxt`);
   const parsed = upgradeNet(parsePrototxt(fs.readFileSync(file, 'utf8'), file) as NetParameter, file, []);
-  const weights = syntheticWeights(parsed);
+  const weights = syntheticWeights(parsed, 'flownet');
   weights.delete('scale_conv1');
   return Net.fromNetParameter(parsed, weights, [], { dialect: 'flownet' });
 };

@@ -25,7 +25,7 @@ import { upgradeNet } from './upgrade.js';
  * (s9xie/hed) and CRF-RNN's (torrvision/caffe) built on it, whose Crop has no settings and aligns its bottoms by the
  * layers' coordinate maps (RCF's AutoCrop later), where BVLC's crops at offset 0. 'flownet': lmb-freiburg/flownet2's
  * Caffe (FlowNet 2.0), whose Eltwise takes one bottom (FlowNet2's input scaling, SUM with one coeff); taken by itself
- * for a net with the fork's own layers (Correlation, FlowWarp, Resample, ChannelNorm, Accum, DataAugmentation).
+ * for a net with the fork's own layers (Correlation, Correlation1D, FlowWarp, Resample, ChannelNorm, Accum, DataAugmentation).
  */
 export type Dialect = 'yolo' | 'faceboxes' | 'textboxes' | 'hed' | 'flownet';
 export const DIALECTS: readonly Dialect[] = ['yolo', 'faceboxes', 'textboxes', 'hed', 'flownet'];
@@ -115,7 +115,7 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
 }
 
 /** Layer types only lmb-freiburg/flownet2's Caffe has (of those crema runs): their nets are in its dialect. */
-const FLOWNET_TYPES = ['Correlation', 'FlowWarp', 'Resample', 'ChannelNorm', 'Accum', 'DataAugmentation'];
+const FLOWNET_TYPES = ['Correlation', 'Correlation1D', 'FlowWarp', 'Resample', 'ChannelNorm', 'Accum', 'DataAugmentation'];
 
 /**
  * The dialect a net's file can only be in, whose Crop is FCN's of 2015 (aligning by coordinate maps: 'hed'): a V1
