@@ -1,0 +1,137 @@
+// FlowNet's Correlation (lmb-freiburg/flownet2's CorrelateData, correlation_type MULTIPLY) with the bits of
+// src/layers/correlation.ts's loop, its fallback and reference: per top pixel and displacement, 32 lane sums (lane l
+// over the channels l, l + 32, ... of each patch pixel in the kernel's order, each product added by one fused
+// multiply-add: maddExact), then the lanes added in order from +0 and the total divided by k^2 C, in float. Eight
+// vectors hold the 32 lanes; four displacements' lanes are transposed so that one vector add adds lane l to four
+// totals at once (the lanes' order kept).
+//
+// Mode 0 copies both bottoms zero-padded and channels last (the fork's rbot1_ / rbot2_), each pixel's channels
+// padded with zeros to `cp`, a multiple of 4: those lanes add 0 x 0 to a lane sum that is never -0 (it starts at +0,
+// and an exact sum of zero rounds to +0), so they leave it as it is and every block of lanes is whole vectors.
+//
+// Job fields (32-bit words at p, written by src/kernels/correlation.ts): 3 mode. Mode 0: 4 bottom 0 (N C H W),
+// 5 its padded copy, 6 bottom 1, 7 its copy, 8 channels, 9 height, 10 width, 11 pad, 12 cp, 13 padded rows a
+// chunk (chunks past half the job copy bottom 1), 19 images. Mode 1: 4 padded bottom 0, 5 padded bottom 1, 6 top, 7 cp,
+// 8 padded height, 9 padded width, 10 kernel_size, 11 max_displacement, 12 stride_1, 13 stride_2, 14 grid width
+// (2 r + 1), 15 top height, 16 top width, 17 top rows a chunk, 18 k^2 C (f32), 19 images.
+
+// @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
+
+import { addr, maddExact, word } from './simd';
+
+export function correlationChunk(p: usize, chunk: i32, scratch: usize): void {
+  if (word(p, 3) == 0) padChunk(p, chunk);
+  else correlateChunk(p, chunk, scratch);
+}
+
+/** Padded rows (image, row) of one bottom's copy: zeros, or the row's pixels with their channels gathered. */
+function padChunk(p: usize, chunk: i32): void {
+  const channels = word(p, 8), height = word(p, 9), width = word(p, 10), pad = word(p, 11), cp = word(p, 12), per = word(p, 13);
+  const ph = height + 2 * pad, pw = width + 2 * pad, rows = word(p, 19) * ph;
+  const half = (rows + per - 1) / per, second = chunk >= half, first = (second ? chunk - half : chunk) * per;
+  const x = addr(p, second ? 6 : 4), out = addr(p, second ? 7 : 5);
+  const last = min(rows, first + per), rowBytes = <usize>(pw * cp) << 2, plane = <usize>(height * width) << 2;
+  for (let r = first; r < last; r++) {
+    const n = r / ph, y = r % ph - pad, row = out + <usize>r * rowBytes;
+    if (y < 0 || y >= height) {
+      memory.fill(row, 0, rowBytes);
+      continue;
+    }
+    const side = <usize>(pad * cp) << 2;
+    memory.fill(row, 0, side);
+    memory.fill(row + rowBytes - side, 0, side);
+    const from = x + <usize>(n * channels) * plane + (<usize>(y * width) << 2);
+    for (let xx = 0; xx < width; xx++) {
+      const to = row + side + (<usize>(xx * cp) << 2), at = from + (<usize>xx << 2);
+      for (let c = 0; c < channels; c++) store<f32>(to + (<usize>c << 2), load<f32>(at + <usize>c * plane));
+      for (let c = channels; c < cp; c++) store<f32>(to + (<usize>c << 2), 0);
+    }
+  }
+}
+
+/** Top rows (image, row): every pixel's displacements four at a time, their lanes kept in `lanes` (512 bytes). */
+function correlateChunk(p: usize, chunk: i32, lanes: usize): void {
+  const a = addr(p, 4), b = addr(p, 5), top = addr(p, 6), cp = word(p, 7), ph = word(p, 8), pw = word(p, 9);
+  const k = word(p, 10), maxDisp = word(p, 11), stride1 = word(p, 12), stride2 = word(p, 13), grid = word(p, 14);
+  const topH = word(p, 15), topW = word(p, 16), per = word(p, 17), elems = f32x4.splat(load<f32>(p + 18 * 4));
+  const cells = grid * grid, radius = grid >> 1, plane = <usize>(topH * topW) << 2, pixelBytes = <usize>cp << 2;
+  const last = min(word(p, 19) * topH, (chunk + 1) * per);
+  for (let r = chunk * per; r < last; r++) {
+    const n = r / topH, oy = r % topH, y1 = oy * stride1 + maxDisp;
+    for (let ox = 0; ox < topW; ox++) {
+      const x1 = ox * stride1 + maxDisp, p1 = a + <usize>((n * ph + y1) * pw + x1) * pixelBytes;
+      const out = top + <usize>(n * cells) * plane + (<usize>(oy * topW + ox) << 2);
+      for (let tc = 0; tc < cells; tc += 4) {
+        const count = min(4, cells - tc);
+        for (let q = 0; q < count; q++) {
+          const d = tc + q, x2 = x1 + (d % grid - radius) * stride2, y2 = y1 + (d / grid - radius) * stride2;
+          laneSums(p1, b + <usize>((n * ph + y2) * pw + x2) * pixelBytes, k, cp, <usize>pw * pixelBytes, lanes + (<usize>q << 7));
+        }
+        v128.store(lanes, f32x4.div(addLanes(lanes), elems));
+        for (let q = 0; q < count; q++) store<f32>(out + <usize>(tc + q) * plane, load<f32>(lanes + (<usize>q << 2)));
+      }
+    }
+  }
+}
+
+/**
+ * The 32 lane sums of one pixel and displacement into `to`: the patches' top-left pixels at `a` and `b`, `cp`
+ * floats a pixel, `rowBytes` a padded row.
+ */
+@inline
+function laneSums(a: usize, b: usize, k: i32, cp: i32, rowBytes: usize, to: usize): void {
+  let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+  const full = cp & ~31, tail = (cp - full) >> 2, pixelBytes = <usize>cp << 2;
+  for (let j = 0; j < k; j++)
+    for (let i = 0; i < k; i++) {
+      const off = <usize>j * rowBytes + <usize>i * pixelBytes, u = a + off, v = b + off;
+      for (let c: usize = 0; c < <usize>full << 2; c += 128) {
+        const x = u + c, y = v + c;
+        s0 = maddExact(s0, v128.load(x), v128.load(y));
+        s1 = maddExact(s1, v128.load(x, 16), v128.load(y, 16));
+        s2 = maddExact(s2, v128.load(x, 32), v128.load(y, 32));
+        s3 = maddExact(s3, v128.load(x, 48), v128.load(y, 48));
+        s4 = maddExact(s4, v128.load(x, 64), v128.load(y, 64));
+        s5 = maddExact(s5, v128.load(x, 80), v128.load(y, 80));
+        s6 = maddExact(s6, v128.load(x, 96), v128.load(y, 96));
+        s7 = maddExact(s7, v128.load(x, 112), v128.load(y, 112));
+      }
+      if (tail == 0) continue;
+      // The last block's lanes: the first `tail` vectors (the channels past cp would be the next pixel's).
+      const x = u + (<usize>full << 2), y = v + (<usize>full << 2);
+      s0 = maddExact(s0, v128.load(x), v128.load(y));
+      if (tail > 1) s1 = maddExact(s1, v128.load(x, 16), v128.load(y, 16));
+      if (tail > 2) s2 = maddExact(s2, v128.load(x, 32), v128.load(y, 32));
+      if (tail > 3) s3 = maddExact(s3, v128.load(x, 48), v128.load(y, 48));
+      if (tail > 4) s4 = maddExact(s4, v128.load(x, 64), v128.load(y, 64));
+      if (tail > 5) s5 = maddExact(s5, v128.load(x, 80), v128.load(y, 80));
+      if (tail > 6) s6 = maddExact(s6, v128.load(x, 96), v128.load(y, 96));
+    }
+  v128.store(to, s0);
+  v128.store(to, s1, 16);
+  v128.store(to, s2, 32);
+  v128.store(to, s3, 48);
+  v128.store(to, s4, 64);
+  v128.store(to, s5, 80);
+  v128.store(to, s6, 96);
+  v128.store(to, s7, 112);
+}
+
+/**
+ * Four displacements' totals (their 32 lanes at lanes + q * 128): from +0, lane 0, then lane 1, ... added, each
+ * vector add taking lane l of all four (a 4 x 4 transpose of each block of four lanes).
+ */
+@inline
+function addLanes(lanes: usize): v128 {
+  let total = f32x4.splat(0);
+  for (let g: usize = 0; g < 128; g += 16) {
+    const v0 = v128.load(lanes + g), v1 = v128.load(lanes + 128 + g), v2 = v128.load(lanes + 256 + g), v3 = v128.load(lanes + 384 + g);
+    const lo01 = i32x4.shuffle(v0, v1, 0, 4, 1, 5), lo23 = i32x4.shuffle(v2, v3, 0, 4, 1, 5);
+    const hi01 = i32x4.shuffle(v0, v1, 2, 6, 3, 7), hi23 = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
+    total = f32x4.add(total, i32x4.shuffle(lo01, lo23, 0, 1, 4, 5));
+    total = f32x4.add(total, i32x4.shuffle(lo01, lo23, 2, 3, 6, 7));
+    total = f32x4.add(total, i32x4.shuffle(hi01, hi23, 0, 1, 4, 5));
+    total = f32x4.add(total, i32x4.shuffle(hi01, hi23, 2, 3, 6, 7));
+  }
+  return total;
+}
