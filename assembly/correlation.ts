@@ -2,8 +2,8 @@
 // src/layers/correlation.ts's loop, its fallback and reference: per top pixel and displacement, 32 lane sums (lane l
 // over the channels l, l + 32, ... of each patch pixel in the kernel's order, each product added by one fused
 // multiply-add: maddExact), then the lanes added in order from +0 and the total divided by k^2 C, in float. Eight
-// vectors hold the 32 lanes; four displacements' lanes are transposed so that one vector add adds lane l to four
-// totals at once (the lanes' order kept).
+// vectors hold the 32 lanes; four horizontal displacements' lanes are transposed so that one vector add adds lane l
+// to four totals at once (the lanes' order kept).
 //
 // Mode 0 copies both bottoms zero-padded and channels last (the fork's rbot1_ / rbot2_), each pixel's channels
 // padded with zeros to `cp`, a multiple of 4: those lanes add 0 x 0 to a lane sum that is never -0 (it starts at +0,
@@ -49,26 +49,32 @@ function padChunk(p: usize, chunk: i32): void {
   }
 }
 
-/** Top rows (image, row): every pixel's displacements four at a time, their lanes kept in `lanes` (512 bytes). */
+/**
+ * Top rows (image, row): a row of displacements (one vertical shift) at a time over the row's pixels, so that
+ * bottom 1's padded row it reads stays in cache (FlowNet-C's: 104 KB, where its 21 rows are 2.2 MB); along it,
+ * four displacements at a time, their lanes kept in `lanes` (512 bytes).
+ */
 function correlateChunk(p: usize, chunk: i32, lanes: usize): void {
   const a = addr(p, 4), b = addr(p, 5), top = addr(p, 6), cp = word(p, 7), ph = word(p, 8), pw = word(p, 9);
   const k = word(p, 10), maxDisp = word(p, 11), stride1 = word(p, 12), stride2 = word(p, 13), grid = word(p, 14);
   const topH = word(p, 15), topW = word(p, 16), per = word(p, 17), elems = f32x4.splat(load<f32>(p + 18 * 4));
   const cells = grid * grid, radius = grid >> 1, plane = <usize>(topH * topW) << 2, pixelBytes = <usize>cp << 2;
-  const last = min(word(p, 19) * topH, (chunk + 1) * per);
+  const rowBytes = <usize>pw * pixelBytes, last = min(word(p, 19) * topH, (chunk + 1) * per);
   for (let r = chunk * per; r < last; r++) {
     const n = r / topH, oy = r % topH, y1 = oy * stride1 + maxDisp;
-    for (let ox = 0; ox < topW; ox++) {
-      const x1 = ox * stride1 + maxDisp, p1 = a + <usize>((n * ph + y1) * pw + x1) * pixelBytes;
-      const out = top + <usize>(n * cells) * plane + (<usize>(oy * topW + ox) << 2);
-      for (let tc = 0; tc < cells; tc += 4) {
-        const count = min(4, cells - tc);
-        for (let q = 0; q < count; q++) {
-          const d = tc + q, x2 = x1 + (d % grid - radius) * stride2, y2 = y1 + (d / grid - radius) * stride2;
-          laneSums(p1, b + <usize>((n * ph + y2) * pw + x2) * pixelBytes, k, cp, <usize>pw * pixelBytes, lanes + (<usize>q << 7));
+    for (let dy = 0; dy < grid; dy++) {
+      const y2 = y1 + (dy - radius) * stride2;
+      for (let ox = 0; ox < topW; ox++) {
+        const x1 = ox * stride1 + maxDisp, p1 = a + <usize>((n * ph + y1) * pw + x1) * pixelBytes;
+        const out = top + <usize>(n * cells + dy * grid) * plane + (<usize>(oy * topW + ox) << 2);
+        for (let dx = 0; dx < grid; dx += 4) {
+          const count = min(4, grid - dx);
+          const b0 = b + <usize>((n * ph + y2) * pw + x1 + (dx - radius) * stride2) * pixelBytes, step = <usize>stride2 * pixelBytes;
+          if (count == 4) laneSums4(p1, b0, step, k, cp, rowBytes, lanes);
+          else for (let q = 0; q < count; q++) laneSums(p1, b0 + <usize>q * step, k, cp, rowBytes, lanes + (<usize>q << 7));
+          v128.store(lanes, f32x4.div(addLanes(lanes), elems));
+          for (let q = 0; q < count; q++) store<f32>(out + <usize>(dx + q) * plane, load<f32>(lanes + (<usize>q << 2)));
         }
-        v128.store(lanes, f32x4.div(addLanes(lanes), elems));
-        for (let q = 0; q < count; q++) store<f32>(out + <usize>(tc + q) * plane, load<f32>(lanes + (<usize>q << 2)));
       }
     }
   }
@@ -115,6 +121,52 @@ function laneSums(a: usize, b: usize, k: i32, cp: i32, rowBytes: usize, to: usiz
   v128.store(to, s5, 80);
   v128.store(to, s6, 96);
   v128.store(to, s7, 112);
+}
+
+/**
+ * laneSums of four displacements, `step` bytes apart in bottom 1, into `to` (128 bytes each): a quarter of the lanes
+ * at a time (two vectors each, eight in all), each vector of bottom 0 loaded once for the four.
+ */
+@inline
+function laneSums4(a: usize, b: usize, step: usize, k: i32, cp: i32, rowBytes: usize, to: usize): void {
+  const full = <usize>(cp & ~31) << 2, tail = (cp - (cp & ~31)) >> 2, pixelBytes = <usize>cp << 2;
+  for (let quarter = 0; quarter < 4; quarter++) {
+    const lane = <usize>quarter << 5;
+    let s00 = f32x4.splat(0), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00;
+    for (let j = 0; j < k; j++)
+      for (let i = 0; i < k; i++) {
+        const off = <usize>j * rowBytes + <usize>i * pixelBytes + lane, u = a + off, v = b + off;
+        for (let c: usize = 0; c < full; c += 128) {
+          const x = u + c, y = v + c, x0 = v128.load(x), x1 = v128.load(x, 16);
+          s00 = maddExact(s00, x0, v128.load(y));
+          s10 = maddExact(s10, x0, v128.load(y + step));
+          s20 = maddExact(s20, x0, v128.load(y + 2 * step));
+          s30 = maddExact(s30, x0, v128.load(y + 3 * step));
+          s01 = maddExact(s01, x1, v128.load(y, 16));
+          s11 = maddExact(s11, x1, v128.load(y + step, 16));
+          s21 = maddExact(s21, x1, v128.load(y + 2 * step, 16));
+          s31 = maddExact(s31, x1, v128.load(y + 3 * step, 16));
+        }
+        // The last block's vectors of this quarter's (2 quarter and 2 quarter + 1) that it has.
+        if (tail <= 2 * quarter) continue;
+        const x = u + full, y = v + full, x0 = v128.load(x);
+        s00 = maddExact(s00, x0, v128.load(y));
+        s10 = maddExact(s10, x0, v128.load(y + step));
+        s20 = maddExact(s20, x0, v128.load(y + 2 * step));
+        s30 = maddExact(s30, x0, v128.load(y + 3 * step));
+        if (tail == 2 * quarter + 1) continue;
+        const x1 = v128.load(x, 16);
+        s01 = maddExact(s01, x1, v128.load(y, 16));
+        s11 = maddExact(s11, x1, v128.load(y + step, 16));
+        s21 = maddExact(s21, x1, v128.load(y + 2 * step, 16));
+        s31 = maddExact(s31, x1, v128.load(y + 3 * step, 16));
+      }
+    const at = to + lane;
+    v128.store(at, s00); v128.store(at, s01, 16);
+    v128.store(at, s10, 128); v128.store(at, s11, 144);
+    v128.store(at, s20, 256); v128.store(at, s21, 272);
+    v128.store(at, s30, 384); v128.store(at, s31, 400);
+  }
 }
 
 /**

@@ -58,6 +58,10 @@ const CASES: Case[] = [
   { dims: [1, 8, 8, 8], pad: 14, kernel_size: 1, max_displacement: 14, stride_1: 1, stride_2: 1 },
   // stride_2 that does not divide max_displacement; a top row that ends past the bottom (ceil)
   { dims: [2, 33, 10, 11], pad: 4, kernel_size: 3, max_displacement: 5, stride_1: 2, stride_2: 2 },
+  // 19 and 59 channels: the last block's 5 and 7 vectors reach the third and fourth quarters of the lanes (four
+  // displacements at a time: 7 = 4 + 3 and 9 = 4 + 4 + 1 a row)
+  { dims: [1, 19, 9, 9], pad: 3, kernel_size: 1, max_displacement: 3, stride_1: 1, stride_2: 1 },
+  { dims: [2, 59, 8, 9], pad: 2, kernel_size: 3, max_displacement: 4, stride_1: 1, stride_2: 1 },
   // special values: NaN, infinities, -0, denormals, products that overflow
   { dims: [2, 37, 11, 13], pad: 2, kernel_size: 3, max_displacement: 2, stride_1: 1, stride_2: 2, special: 211 },
   { dims: [1, 6, 7, 7], pad: 1, kernel_size: 1, max_displacement: 1, stride_1: 1, stride_2: 1, special: 5 },
