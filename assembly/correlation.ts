@@ -6,8 +6,9 @@
 // to four totals at once (the lanes' order kept).
 //
 // Mode 0 copies both bottoms zero-padded and channels last (the fork's rbot1_ / rbot2_), each pixel's channels
-// padded with zeros to `cp`, a multiple of 4: those lanes add 0 x 0 to a lane sum that is never -0 (it starts at +0,
-// and an exact sum of zero rounds to +0), so they leave it as it is and every block of lanes is whole vectors.
+// padded with zeros to `cp`, a multiple of 4, so that every block of lanes is whole vectors: those lanes add 0 x 0,
+// which leaves a lane sum as it is but for a -0 (an underflowed product's), made +0; the total cannot tell the two
+// apart (it starts at +0, so it is never -0, and x + -0 = x + +0 for every other x).
 //
 // Job fields (32-bit words at p, written by src/kernels/correlation.ts): 3 mode. Mode 0: 4 bottom 0 (N C H W),
 // 5 its padded copy, 6 bottom 1, 7 its copy, 8 channels, 9 height, 10 width, 11 pad, 12 cp, 13 padded rows a

@@ -2,27 +2,15 @@
 // FlowNet-C's Correlation layer (two 256-channel 48 x 64 maps, pad 20, kernel_size 1, max_displacement 20,
 // stride_2 2: 441 displacements) natively, as the TypeScript loop and as the wasm kernel at 1 and 2 threads, and
 // its ONNX form in ONNX Runtime at 1 and 2 threads; runs interleaved in one process, medians, and whether the
-// outputs agree (the loop and the kernel: bit for bit). With --nets, FlowNet2-S and FlowNet2-ss whole
+// outputs agree (the loop and the kernel: bit for bit). With --nets, FlowNet2-S, FlowNet2-ss and FlowNet2 whole
 // (test/fixtures/flownet: the deploy templates filled for 64 x 96, synthetic weights) natively and in ONNX Runtime.
 //   node scripts/bench-correlation.mjs [--runs N] [--nets]        (needs `npm run build` first)
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { Net, OnnxRunner, Tensor, args, dist, generator, median, parsePrototxt, root, runsOption, upgradeNet } from './bench-layer.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const runs = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 7;
-const dist = (p) => import(path.join(root, 'dist', p));
-await dist('index.js'); // the Node entry installs the platform (onnxruntime-node)
-const { OnnxRunner } = await dist('onnx/run.js');
-const { Net } = await dist('runtime/net.js');
-const { Tensor } = await dist('tensor.js');
-const { parsePrototxt } = await dist('caffe/prototxt.js');
-const { upgradeNet } = await dist('caffe/upgrade.js');
+const runs = runsOption(7);
 const { useKernels, wasmBuild } = await dist('kernels/wasm.js');
-
-const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-let seed = 7;
-const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+const random = generator(7);
 const size = (dims) => dims.reduce((a, b) => a * b, 1);
 const tensor = (dims, amp = 1) => new Tensor(dims, Float32Array.from({ length: size(dims) }, () => (random() * 2 - 1) * amp));
 
