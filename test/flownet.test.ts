@@ -13,6 +13,7 @@ import { upgradeNet } from '../src/caffe/upgrade.js';
 import { readNpy } from '../src/util/npy.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
+import { convertGraph } from '../src/onnx/convert.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
@@ -142,6 +143,21 @@ describe('Correlation (FlowNet-C)', () => {
       .toThrow("layer 'c' (Correlation): the displacement and kernel do not fit in the 4 x 4 bottoms padded by 0");
     expect(layerError(`${input('a', [1, 1, 4, 4])} ${input('b', [1, 1, 4, 4])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { pad: 40000 kernel_size: 1 max_displacement: 1 } }`))
       .toThrow("layer 'c' (Correlation): its padded bottoms would hold 6400640016 values each (pad 40000), more than a blob can");
+  });
+  it("at opset 18 (axes an input) FlowNet-C's 441 ReduceMeans read one axes initializer; the outputs as at opset 17 and as CorrelateData", async () => {
+    const dims = [1, 6, 4, 5], n = net(dims, 'pad: 20 kernel_size: 1 max_displacement: 20 stride_1: 1 stride_2: 2'), a = random(dims, 3), b = random(dims, 4);
+    const { model } = convertGraph(n.graph, { opset: 18 });
+    const means = model.graph.node.filter((node) => node.op_type === 'ReduceMean');
+    expect(means.length).toBe(441);
+    expect(new Set(means.map((node) => node.input[1])).size).toBe(1);
+    // the pads, the Slices' axes, bottom 0's start and end, bottom 1's per displacement, the ReduceMeans' axes
+    expect(model.graph.initializer.length).toBe(1 + 1 + 2 + 2 * 441 + 1);
+    const want = forkCorrelation(a, b, 20, 1, 20, 1, 2);
+    for (const opset of [17, 18]) {
+      const got = (await runOnnx(n.graph, { a, b }, { threads: 1, opset })).get('corr')!;
+      expect(got.dims, `opset ${opset}`).toEqual(want.dims);
+      expect(relativeDifference(got.data, want.data), `opset ${opset}`).toBeLessThanOrEqual(TOLERANCE);
+    }
   });
   it('refuses an ONNX export of more than 4096 displacements, in one line', async () => {
     const big = flownet(`${input('a', [1, 1, 70, 70])} ${input('b', [1, 1, 70, 70])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { pad: 33 kernel_size: 1 max_displacement: 33 } }`);

@@ -48,6 +48,7 @@ export const KIND_EXP = 18;
 export const KIND_COL2IM = 19;
 export const KIND_NORMALIZE = 20;
 export const KIND_LATTICE = 21;
+export const KIND_CORRELATION = 22;
 
 export interface KernelExports {
   runChunk(p: number, chunk: number, thread: number): void;

@@ -65,8 +65,20 @@ export function reshapeTo(c: LayerContext, value: string, shape: Shape): void {
 export function reduce(c: LayerContext, op: string, x: string, axes: number[], keepdims: boolean, out: string): string {
   const asInput = op === 'ReduceSum' ? c.opset >= 13 : c.opset >= 18;
   return asInput
-    ? c.node(op, [x, c.b.int64s(`${c.layer.name}/axes`, axes)], [out], { keepdims: int(keepdims ? 1 : 0) })
+    ? c.node(op, [x, axesInput(c, axes)], [out], { keepdims: int(keepdims ? 1 : 0) })
     : c.node(op, [x], [out], { axes: ints(axes), keepdims: int(keepdims ? 1 : 0) });
+}
+
+/** Each layer's axes initializers by their values: one for all of a layer's reductions over the same axes. */
+const axesInputs = new WeakMap<LayerContext, Map<string, string>>();
+
+/** The int64 initializer of `axes` for a Reduce* input, made once a layer (Correlation: one, not one a displacement). */
+function axesInput(c: LayerContext, axes: number[]): string {
+  let made = axesInputs.get(c);
+  if (!made) axesInputs.set(c, (made = new Map()));
+  const key = axes.join(','), name = made.get(key) ?? c.b.int64s(`${c.layer.name}/axes`, axes);
+  made.set(key, name);
+  return name;
 }
 
 /**
