@@ -68,7 +68,7 @@ function paddedChannelsLast(x: Float32Array, [num, channels, height, width]: Sha
  * k, k + 32, ... of each patch pixel in turn (each product added by a fused multiply-add, as nvcc compiles
  * sum += a * b), added in lane order, divided by kernel_size^2 · channels, in float. On the wasm engine
  * src/kernels/correlation.ts gives the same bits (this loop: the fallback and reference).
- * SUBTRACT (and Correlation1D) crema refuses. do_abs and single_direction change nothing, as in the fork: its
+ * SUBTRACT crema refuses (Correlation1D: correlation1d.ts). do_abs and single_direction change nothing, as in the fork: its
  * correlation_layer.cpp reads do_abs into do_abs_, which its .cu never uses, and never reads single_direction
  * (Correlation1D's).
  */
