@@ -82,6 +82,14 @@ async function sameAtSize(net: Net, { conversion, session }: { conversion: OnnxC
   }
 }
 
+/** The net ('data' of `channels`) converted once, its sizes freed, then run at each (h, w) against the native engine. */
+async function sizeFreeAt(net: Net, channels: number, sizes: number[][]): Promise<void> {
+  const model = await anySizeSession(net);
+  for (const [h, w] of sizes) await sameAtSize(net, model, { data: random([1, channels, h, w], h * w) });
+  await model.session.release();
+  net.dispose();
+}
+
 /** The Pooling cases: every rounding, pad 0/1/2, stride beyond the kernel, clipped windows, AVE overhang, masks. */
 const POOLS: { name: string; param: string; tops?: number }[] = [
   { name: 'MAX k2 s2 ceil', param: 'pool: MAX kernel_size: 2 stride: 2' },
@@ -275,20 +283,14 @@ describe('size-free Reorg: its view and shape from the Shape, against the native
 
   it('stride 3 (space to depth): size-free, the check stepping the size by multiples of 3 (the net\'s step); at two other sizes', async () => {
     const net = netFrom(input([1, 18, 9, 12]) + 'layer { name: "l" type: "Reorg" bottom: "data" top: "l" reorg_param { stride: 3 } }');
-    const model = await anySizeSession(net);
-    for (const [h, w] of [[12, 15], [21, 6]]) await sameAtSize(net, model, { data: random([1, 18, h, w], h * w) });
-    await model.session.release();
-    net.dispose();
+    await sizeFreeAt(net, 18, [[12, 15], [21, 6]]);
   });
 
   it('stride 3 after a stride-3 pooling: multiples of 9 (the strides before the Reorg count), at two other sizes', async () => {
     const net = netFrom(input([1, 9, 18, 27]) + `
       layer { name: "p" type: "Pooling" bottom: "data" top: "p" pooling_param { pool: AVE kernel_size: 3 stride: 3 } }
       layer { name: "l" type: "Reorg" bottom: "p" top: "l" reorg_param { stride: 3 } }`);
-    const model = await anySizeSession(net);
-    for (const [h, w] of [[36, 9], [27, 45]]) await sameAtSize(net, model, { data: random([1, 9, h, w], h * w) });
-    await model.session.release();
-    net.dispose();
+    await sizeFreeAt(net, 9, [[36, 9], [27, 45]]);
   });
 
   it('stride 3, then an InnerProduct: still refused at a multiple of 3, naming the InnerProduct', () => {
@@ -361,10 +363,7 @@ describe('size-free Slice on a spatial axis, against the native engine at three 
 
   it('height into 3 equal parts: size-free, the check stepping the size by multiples of 3; at two other sizes', async () => {
     const net = netFrom(input([1, 3, 6, 6]) + 'layer { name: "l" type: "Slice" bottom: "data" top: "a" top: "b" top: "c" slice_param { axis: 2 } }');
-    const model = await anySizeSession(net);
-    for (const [h, w] of [[9, 7], [15, 4]]) await sameAtSize(net, model, { data: random([1, 3, h, w], h * w) });
-    await model.session.release();
-    net.dispose();
+    await sizeFreeAt(net, 3, [[9, 7], [15, 4]]);
   });
 
   it('width into 5 equal parts after a stride-3 convolution: multiples of 15, at two other sizes', async () => {
@@ -373,10 +372,7 @@ describe('size-free Slice on a spatial axis, against the native engine at three 
       layer { name: "l" type: "Slice" bottom: "conv" top: "a" top: "b" top: "c" top: "d" top: "e" slice_param { axis: 3 } }`, {
       conv: [random([2, 1, 3, 3], 1), random([2], 2)],
     });
-    const model = await anySizeSession(net);
-    for (const [h, w] of [[8, 30], [20, 45]]) await sameAtSize(net, model, { data: random([1, 1, h, w], h * w) });
-    await model.session.release();
-    net.dispose();
+    await sizeFreeAt(net, 1, [[8, 30], [20, 45]]);
   });
 });
 
@@ -539,10 +535,7 @@ describe('sizeDependence: a net that builds the size in is named by its first su
       layer { name: "sum" type: "Eltwise" bottom: "data" bottom: "up" top: "sum" }`, {
       up: [random([2, 2, 3, 3], 1), random([2], 2)],
     });
-    const model = await anySizeSession(net);
-    for (const [h, w] of [[6, 21], [15, 3]]) await sameAtSize(net, model, { data: random([1, 2, h, w], h * w) });
-    await model.session.release();
-    net.dispose();
+    await sizeFreeAt(net, 2, [[6, 21], [15, 3]]);
   });
 
   it('an InnerProduct after a spatial blob', () => {
@@ -583,10 +576,7 @@ describe('sizeDependence: a net that builds the size in is named by its first su
       layer { name: "relu" type: "ReLU" bottom: "data" top: "relu" }
       layer { name: "flat" type: "Reshape" bottom: "relu" top: "flat" reshape_param { axis: 1 num_axes: 2 shape { dim: -1 } } }
       layer { name: "mid" type: "Reshape" bottom: "relu" top: "mid" reshape_param { axis: 2 num_axes: 1 shape { dim: 0 dim: 1 } } }`);
-    const model = await anySizeSession(net);
-    for (const [h, w] of [[6, 6], [9, 11], [13, 4]]) await sameAtSize(net, model, { data: random([1, 2, h, w], h * w) });
-    await model.session.release();
-    net.dispose();
+    await sizeFreeAt(net, 2, [[6, 6], [9, 11], [13, 4]]);
   });
 });
 
@@ -602,10 +592,7 @@ describe('whole nets, converted once, at several sizes against the native engine
   it("FCN's Caffe of 2015 (the hed dialect): Convolution padded by 3, Pooling, Deconvolution, two Crops (fixtures/fcn2015-crop)", async () => {
     const dir = path.join(here, 'fixtures/fcn2015-crop');
     const net = await Net.load(path.join(dir, 'net.prototxt'), path.join(dir, 'weights.caffemodel'), { threads: 1 });
-    const model = await anySizeSession(net);
-    for (const [h, w] of [[10, 12], [13, 9], [20, 17]]) await sameAtSize(net, model, { data: random([1, 2, h, w], h * w) });
-    await model.session.release();
-    net.dispose();
+    await sizeFreeAt(net, 2, [[10, 12], [13, 9], [20, 17]]);
   });
 
   it.skipIf(!corpusHed)('HED (test/fixtures/corpus/hed, hashweights): its five side outputs up-sampled and cropped, fused', async () => {
