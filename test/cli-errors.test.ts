@@ -248,4 +248,20 @@ describe('flags typed where a new user types them', () => {
     expect(lenient.code).toBe(0);
     expect(lenient.stderr.split('\n')[0]).toBe(`warning: ${file}:4:80: layer 'relu' has unknown value 'MKL2017' for 'engine' in relu_param (expected one of DEFAULT, CAFFE, CUDNN) (skipped)`);
   });
+
+  it('a mistyped flag is named as typed, with the flag likeliest meant; a word too many is no flag (was yargs\' "Unknown argument: inptu")', async () => {
+    const cases: [string[], string][] = [
+      [['run', lenet('deploy.prototxt'), '--inptu', lenet('example-input.npy')], 'crema: unknown option --inptu (did you mean --input?)'],
+      [['bench', lenet('deploy.prototxt'), '--thread', '1'], 'crema: unknown option --thread (did you mean --threads?)'],
+      [['convert', lenet('deploy.prototxt'), '-o', path.join(tmp, 'n.onnx'), '--any-szie'], 'crema: unknown option --any-szie (did you mean --any-size?)'],
+      [['info', lenet('deploy.prototxt'), '--jsno=1', '--frobnicate'], 'crema: unknown option --jsno (did you mean --json?); unknown option --frobnicate'],
+      [['info', lenet('deploy.prototxt'), lenet('weights.caffemodel'), 'extra'], "crema: unexpected argument 'extra' (see --help)"],
+    ];
+    for (const [args, want] of cases) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe(want);
+    }
+  });
 });
