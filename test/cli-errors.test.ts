@@ -1,5 +1,6 @@
 // Internal errors turned into one-line errors (exit 2): bad --labels, blob names no file can have, ONNX Runtime
 // without weights, blobs named __proto__, yargs' fixed choices.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -263,5 +264,22 @@ describe('flags typed where a new user types them', () => {
       expect(r.stdout).toBe('');
       expect(r.stderr).toBe(want);
     }
+  });
+
+  it("the README's models/... paths typed in an app name where the package has them (was only 'no such file')", async () => {
+    // The built CLI run from another directory, as in an app: its models are not under ./models there.
+    const app = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-app-'));
+    const run = (...args: string[]) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.resolve('bin/crema.js'), ...args], { cwd: app });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    const shipped = path.relative(app, path.resolve('models')).split(path.sep).join('/');
+    const r = await run('classify', 'models/lenet/deploy.prototxt', 'models/lenet/weights.caffemodel', 'models/lenet/examples/', '--raw-scale', '1');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`crema: models/lenet/deploy.prototxt: no such file (the shipped one is ${shipped}/lenet/deploy.prototxt)\n`);
+    const missing = await run('info', 'models/lenet/nothing.prototxt');
+    expect(missing.stderr).toBe('crema: models/lenet/nothing.prototxt: no such file\n'); // no hint where there is nothing to point to
   });
 });

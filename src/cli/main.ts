@@ -4,6 +4,7 @@ import { CremaError, fileErrorWords } from '../util/errors.js';
 import { guardInputs } from '../util/files.js';
 import { nearest } from '../util/options.js';
 import { commands } from './commands/index.js';
+import { shippedModelHint } from './examples.js';
 
 /** Exit codes: 0 ran fine, 1 ran but a check failed (e.g. verify), 2 bad usage or bad input. */
 export const EXIT_OK = 0, EXIT_CHECK_FAILED = 1, EXIT_BAD_INPUT = 2;
@@ -58,7 +59,8 @@ export async function main(argv: string[]): Promise<number> {
     return exitState.code;
   } catch (err) {
     if (err instanceof UsageError || err instanceof CremaError) {
-      console.error(`crema: ${asTyped(inCliWords(err.message), argv)}`);
+      const message = asTyped(inCliWords(err.message), argv);
+      console.error(`crema: ${message}${shippedModelHint(message)}`);
       return EXIT_BAD_INPUT;
     }
     if (isNodeFileError(err)) {
