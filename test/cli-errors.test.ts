@@ -282,4 +282,17 @@ describe('flags typed where a new user types them', () => {
     const missing = await run('info', 'models/lenet/nothing.prototxt');
     expect(missing.stderr).toBe('crema: models/lenet/nothing.prototxt: no such file\n'); // no hint where there is nothing to point to
   });
+
+  it('--input naming a directory or a missing file says so, not its extension (was "got \'no extension\'")', async () => {
+    const cases: [string, string][] = [
+      ['models/lenet/examples', 'crema: models/lenet/examples: is a directory'],
+      [path.join(tmp, 'nothing'), `crema: ${path.join(tmp, 'nothing')}: no such file`],
+      ['package.json', "crema: package.json: crema reads inputs from .npy files and images (.jpg, .jpeg, .png, .webp), got '.json'"],
+    ];
+    for (const [input, want] of cases) {
+      const r = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', input);
+      expect(r.code, input).toBe(2);
+      expect(r.stderr).toBe(want);
+    }
+  });
 });
