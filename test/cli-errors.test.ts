@@ -279,6 +279,8 @@ describe('flags typed where a new user types them', () => {
     const r = await run('classify', 'models/lenet/deploy.prototxt', 'models/lenet/weights.caffemodel', 'models/lenet/examples/', '--raw-scale', '1');
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(`crema: models/lenet/deploy.prototxt: no such file (the shipped one is ${shipped}/lenet/deploy.prototxt)\n`);
+    const faces = await run('faces', 'models/mtcnn', 'x.jpg');
+    expect(faces.stderr).toBe(`crema: models/mtcnn: no such directory (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel (and MTCNNv2's det4)) (the shipped one is ${shipped}/mtcnn)\n`);
     const missing = await run('info', 'models/lenet/nothing.prototxt');
     expect(missing.stderr).toBe('crema: models/lenet/nothing.prototxt: no such file\n'); // no hint where there is nothing to point to
   });

@@ -22,7 +22,7 @@ function shippedModels(): string {
  * node_modules/crema-caffe/models/lenet/deploy.prototxt)` after a message about such a path, else ''.
  */
 export function shippedModelHint(message: string): string {
-  const file = /^(models\/[^:]+): (no such file|not a directory)/.exec(message)?.[1];
+  const file = /^(models\/[^:]+): (no such file|no such directory)/.exec(message)?.[1];
   if (!file || fs.existsSync(file)) return '';
   const shipped = `${shippedModels()}/${file.slice('models/'.length)}`;
   return shipped !== file && fs.existsSync(shipped) ? ` (the shipped one is ${shipped})` : '';
