@@ -23,7 +23,7 @@ import { LayerError } from '../src/layers/layer.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor, sizeOf } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
-import { DETECTION_TYPES } from '../src/layers/detection_output.js';
+import { DETECTION_TYPES } from '../src/layers/detection/types.js';
 import { compareDetections } from '../src/verify/detections.js';
 import { TOLERANCE, relativeError } from './helpers/reference.js';
 import { randomArray, rng } from './helpers/compute.js';

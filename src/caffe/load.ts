@@ -64,6 +64,8 @@ export interface LoadedNet {
   net: NetParameter;
   /** The prototxt's path, when it was given as one. */
   file?: string;
+  /** The weights' label (a path as given, or what the bytes are), when weights were given. */
+  weightsFile?: string;
   /** Each layer's blobs by layer name (dims as stored; legacy blobs are 4-D). */
   weights: Map<string, Tensor[]>;
   /** What loading noticed that may matter: dropped layers, data layers made inputs, unused or missing weights. */
@@ -111,7 +113,7 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   checkBlobIndices(used, weightsPath ?? prototxtLabel);
   if (fileWeights) noteUnusedWeights(fileWeights, net, weightsPath!, notes);
   noteMissingWeights(net, used, weightsPath, notes);
-  return { net, weights: used, notes, upgrades, file: typeof prototxt === 'string' && prototxtLabel === prototxt ? prototxt : undefined, ...(dialect ? { dialect } : {}) };
+  return { net, weights: used, notes, upgrades, file: typeof prototxt === 'string' && prototxtLabel === prototxt ? prototxt : undefined, ...(weightsPath ? { weightsFile: weightsPath } : {}), ...(dialect ? { dialect } : {}) };
 }
 
 /** Layer types only lmb-freiburg/flownet2's Caffe has (of those crema runs): their nets are in its dialect. */

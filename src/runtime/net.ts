@@ -224,7 +224,12 @@ export class Net {
     }
     decoded?.releaseExcept(new Set([...loaded.weights.values()].flatMap((ts) => ts.map((t) => t.data))));
     await compiling;
-    const net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, { ...options, dialect: loaded.dialect });
+    let net: Net;
+    try {
+      net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, { ...options, dialect: loaded.dialect });
+    } catch (err) {
+      throw withWeightsFile(err, loaded.weightsFile, options.dataShapes === undefined);
+    }
     net.upgrades = loaded.upgrades;
     net.graph.file = loaded.file;
     if (prepare) net.prepare();
@@ -805,4 +810,14 @@ const weightHolders = new WeakMap<Tensor, number>();
 function refuseData(t: Tensor, why: string): void {
   const message = `net.params: ${why}; its weights were freed (copy one out before: Float32Array.from(t.data))`;
   Object.defineProperty(t, 'data', { get: () => { throw new CremaError(message); }, configurable: true });
+}
+
+/**
+ * A layer whose weights from the file do not fit it, at the prototxt's own input size, has most likely been given
+ * another net's weights (the wrong .caffemodel beside the prototxt): the message names the file, which it did not.
+ */
+function withWeightsFile(err: unknown, weightsFile: string | undefined, ownSize: boolean): unknown {
+  if (err instanceof LayerError && weightsFile !== undefined && ownSize && /\(blob \d+\) has shape .* but the layer needs /.test(err.message))
+    err.message += ` (weights from ${weightsFile}: another net's?)`;
+  return err;
 }
