@@ -80,6 +80,16 @@ export function runtimeDims(c: LayerContext, value: string, from: number, to: nu
 }
 
 /**
+ * A 1-D int64 shape of constant parts (numbers) and run-time ones (int64 values: runtimeDims' or computed from them)
+ * in order, by one Concat: the size-free conversion's shapes (`c.anySize`). A constant part is named `what`_head
+ * first, `what`_tail after.
+ */
+export function joinedDims(c: LayerContext, what: string, parts: readonly (string | readonly number[])[]): string {
+  const values = parts.map((p, i) => (typeof p === 'string' ? p : c.b.int64s(`${c.layer.name}/${what}_${i === 0 ? 'head' : 'tail'}`, p)));
+  return c.node('Concat', values, [c.tmp(what)], { axis: int(0) });
+}
+
+/**
  * The positions 0 .. D - 1 along axis `axis` of `value` (D at run time) as floats [D] (exact below 2^24), a size-free
  * grid's column or row numbers or a window's positions; and D as a [1] float.
  */
