@@ -309,6 +309,14 @@ describe('size-free SPP: each level\'s windows from the Shape, against the nativ
       net.dispose();
     });
 
+  it('reads each axis\'s size from the Shape once for every level (MAX and AVE; a single level reads none)', () => {
+    for (const [pool, height, shapes] of [['MAX', 4, 2], ['AVE', 3, 2], ['MAX', 1, 0]] as const) {
+      const net = netFrom(input([1, 3, 16, 16]) + `layer { name: "l" type: "SPP" bottom: "data" top: "l" spp_param { pyramid_height: ${height} pool: ${pool} } }`);
+      expect(convertGraph(net.graph, { anySize: true }).model.graph.node.filter((n) => n.op_type === 'Shape').length, `${pool}, ${height} levels`).toBe(shapes);
+      net.dispose();
+    }
+  });
+
   it('refuses STOCHASTIC, as for one size', () => {
     const net = netFrom(input([1, 3, 8, 8]) + 'layer { name: "l" type: "SPP" bottom: "data" top: "l" spp_param { pyramid_height: 2 pool: STOCHASTIC } }');
     expect(() => convertGraph(net.graph, { anySize: true })).toThrow(/^layer 'l' \(SPP\): pool STOCHASTIC has no ONNX equivalent; crema converts MAX and AVE$/);

@@ -91,10 +91,11 @@ export function joinedDims(c: LayerContext, what: string, parts: readonly (strin
 
 /**
  * The positions 0 .. D - 1 along axis `axis` of `value` (D at run time) as floats [D] (exact below 2^24), a size-free
- * grid's column or row numbers or a window's positions; and D as a [1] float.
+ * grid's column or row numbers or a window's positions; and D as a [1] float. `dims`: D as runtimeDims gives it, where
+ * the caller has it already.
  */
-export function runtimePositions(c: LayerContext, value: string, axis: number): { positions: string; size: string } {
-  const size = c.node('Cast', [runtimeDims(c, value, axis, axis + 1)], [c.tmp('size')], { to: int(1) }); // FLOAT
+export function runtimePositions(c: LayerContext, value: string, axis: number, dims = runtimeDims(c, value, axis, axis + 1)): { positions: string; size: string } {
+  const size = c.node('Cast', [dims], [c.tmp('size')], { to: int(1) }); // FLOAT
   const last = c.node('Squeeze', [size, c.b.int64s(`${c.layer.name}/squeeze_axis`, [0])], [c.tmp('size_scalar')]);
   return { positions: c.node('Range', [c.b.scalar(0), last, c.b.scalar(1)], [c.tmp('positions')]), size };
 }
