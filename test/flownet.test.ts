@@ -288,6 +288,9 @@ describe('DataAugmentation at inference, and Eltwise with one bottom (the flowne
     await expectBoth(flownet(prototxt), { x }, { s: { dims: x.dims, data: x.data.map((v) => Math.fround(v * Math.fround(0.00392156862745098))) } });
     expect(() => Net.fromNetParameter(parsePrototxt(prototxt, 'bvlc.prototxt') as NetParameter)).toThrow("layer 's' (Eltwise): takes at least 2 bottom(s), got 1");
     expect(layerError(prototxt.replace("SUM coeff: 0.00392156862745098", "MAX"))).toThrow("layer 's' (Eltwise): MAX of one bottom: the fork reads a second (only SUM takes one)");
+    // create() refuses these as the net is built: Eltwise's ONNX export never sees them.
+    expect(layerError(prototxt.replace("SUM coeff: 0.00392156862745098", "PROD"))).toThrow("layer 's' (Eltwise): PROD of one bottom: the fork reads a second (only SUM takes one)");
+    expect(layerError(prototxt.replace("coeff: 0.00392156862745098", "coeff: 1 coeff: 2"))).toThrow("layer 's' (Eltwise): takes one coeff per bottom: 2 coeff(s) for 1 bottoms");
   });
 });
 
