@@ -1,9 +1,9 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
-import { type Shape, shapeString } from '../tensor.js';
+import type { Shape } from '../tensor.js';
 import type { LayerContext } from '../onnx/context.js';
 import { int } from '../onnx/builder.js';
-import { type LayerType, expectCounts, need } from './layer.js';
+import { type LayerType, expectCounts, need, need4d } from './layer.js';
 import { refuseInPlace } from './axes.js';
 
 const f32 = Math.fround;
@@ -21,7 +21,7 @@ const accumulated = (p: AccumParam, count: number): number => count - (p.have_re
 /** accum_layer.cpp's Reshape: the bottoms' channels stacked, at the reference's size or the largest (or the param's). */
 function accumShape(def: LayerParameter, p: AccumParam, bottoms: Shape[]): Shape {
   const given = (def.accum_param ?? {}) as Partial<AccumParam>;
-  bottoms.forEach((b, i) => need(def, b.length === 4, () => `needs 4-D bottoms (N, C, H, W), bottom ${i} is ${shapeString(b)}`));
+  need4d(def, bottoms);
   const used = bottoms.slice(0, accumulated(p, bottoms.length)), num = bottoms[0][0];
   used.forEach((b, i) => need(def, b[0] === num, () => `bottom ${i} has num ${b[0]}, bottom 0 has ${num}: all must have the same`));
   const channels = used.reduce((s, b) => s + b[1], 0);

@@ -2,8 +2,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import { type Attr, int } from '../onnx/builder.js';
 import { type LayerContext, reduce, runtimeDims } from '../onnx/context.js';
 import { DataType } from '../onnx/proto.js';
-import { shapeString } from '../tensor.js';
-import { type LayerType, expectCounts, need } from './layer.js';
+import { type LayerType, expectCounts, need, need4d } from './layer.js';
 import { cRound, checkRois, roiBatch } from './roi_pooling.js';
 
 interface PsroiPoolingParam {
@@ -27,7 +26,7 @@ export const psroiPoolingLayer: LayerType = {
     return {
       reshape([x, rois]) {
         expectCounts(def, [2, 2], [1, 1]);
-        need(def, x.length === 4, () => `needs 4-D score maps (num, channels, height, width), got ${shapeString(x)}`);
+        need4d(def, [x], ['the score maps']);
         need(def, x[1] === outputDim * group * group, () => `has ${x[1]} input channels but output_dim x group_size^2 is ${outputDim * group * group}`);
         checkRois(def, rois);
         return [[rois[0], outputDim, group, group]];

@@ -1,8 +1,8 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
-import { type Shape, shapeString } from '../tensor.js';
+import type { Shape } from '../tensor.js';
 import type { LayerContext } from '../onnx/context.js';
-import { type LayerType, expectCounts, need, needSaneShape } from './layer.js';
+import { type LayerType, expectCounts, need, need4d, needSaneShape } from './layer.js';
 import { refuseInPlace } from './axes.js';
 import { cRound } from './roi_pooling.js';
 import { fmaf } from '../util/round.js';
@@ -80,7 +80,7 @@ export const resampleLayer: LayerType = {
     let taps: { x: Axis; y: Axis };
     return {
       reshape(bottoms) {
-        bottoms.forEach((b, i) => need(def, b.length === 4, () => `needs 4-D bottoms (N, C, H, W), bottom ${i} is ${shapeString(b)}`));
+        need4d(def, bottoms);
         const [outH, outW] = bottoms.length === 2 ? [bottoms[1][2], bottoms[1][3]] : [p.height!, p.width!];
         const top = [bottoms[0][0], bottoms[0][1], outH, outW];
         needSaneShape(def, def.top?.[0] ?? '', top); // before the taps' tables, which are that size
