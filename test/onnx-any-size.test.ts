@@ -863,6 +863,22 @@ describe('OnnxSessions with anySize: one session for every size where the net al
     net.dispose();
   });
 
+  it('a size the session served before is not shaped again (the pyramid\'s scales image after image); a new one is, and put back', async () => {
+    const net = await Net.load(path.join(root, 'models/mtcnn/det1.prototxt'), path.join(root, 'models/mtcnn/det1.caffemodel'), { threads: 1 });
+    const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });
+    const conv = net.graph.layers.find((l) => l.name === 'conv1')!.impl, reshape = conv.reshape.bind(conv);
+    let shaped = 0;
+    conv.reshape = (bottoms) => (shaped++, reshape(bottoms));
+    const run = async (h: number, w: number) => { shaped = 0; await sessions.run({ data: random([1, 3, h, w], h + w) }); return shaped; };
+    await run(24, 24);
+    expect(await run(31, 47), 'a new size: shaped for it, then put back').toBe(2);
+    expect([await run(24, 24), await run(31, 47), await run(31, 47)], 'sizes served before').toEqual([0, 0, 0]);
+    expect(await run(40, 40)).toBe(2);
+    expect(sessions.made).toBe(1);
+    await sessions.release();
+    net.dispose();
+  });
+
   it('res10 SSD over three photo sizes: 1 session, its detections as each size\'s own session gives them', async () => {
     const net = res10();
     const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });
