@@ -66,8 +66,8 @@ function rows(c: LayerContext, x: string, from: number, to: number, what: string
 function grid(c: LayerContext, height: number, width: number, t: number): [string, string] {
   if (c.anySize) {
     // Range over the width (the height) broadcast to (H, W) by Expand, flattened.
-    const { shifts, rows } = runtimeGrid(c, c.bottom(t));
-    return [rows(shifts(3, [1, -1], `x${t}`), `grid_x${t}`, [1, 1, 1, -1]), rows(shifts(2, [-1, 1], `y${t}`), `grid_y${t}`, [1, 1, 1, -1])];
+    const { shifts, rows: spread } = runtimeGrid(c, c.bottom(t));
+    return [spread(shifts(3, [1, -1], `x${t}`), `grid_x${t}`, [1, 1, 1, -1]), spread(shifts(2, [-1, 1], `y${t}`), `grid_y${t}`, [1, 1, 1, -1])];
   }
   const col = new Float32Array(height * width), row = new Float32Array(height * width);
   for (let p = 0; p < col.length; p++) [col[p], row[p]] = [p % width, Math.floor(p / width)];
