@@ -226,6 +226,18 @@ describe('FlowWarp, ChannelNorm, Accum', () => {
   });
 });
 
+describe('a bottom that is not 4-D: one line in one wording, naming the layer and the bottom', () => {
+  const cases: [string, string][] = [
+    [`${input('x', [2, 3, 4])} layer { name: "n" type: "ChannelNorm" bottom: "x" top: "n" }`, "layer 'n' (ChannelNorm): bottom 0 must be 4-D (N, C, H, W), got [2, 3, 4]"],
+    [`${input('i', [1, 1, 2, 3])} ${input('f', [1, 2, 6])} layer { name: "w" type: "FlowWarp" bottom: "i" bottom: "f" top: "w" }`, "layer 'w' (FlowWarp): bottom 1 (the flow) must be 4-D (N, C, H, W), got [1, 2, 6]"],
+    [`${input('i', [1, 6])} ${input('f', [1, 2, 2, 3])} layer { name: "w" type: "FlowWarp" bottom: "i" bottom: "f" top: "w" }`, "layer 'w' (FlowWarp): bottom 0 (the image) must be 4-D (N, C, H, W), got [1, 6]"],
+    [`${input('x', [1, 2, 8])} layer { name: "r" type: "Resample" bottom: "x" top: "r" resample_param { width: 4 height: 4 } }`, "layer 'r' (Resample): bottom 0 must be 4-D (N, C, H, W), got [1, 2, 8]"],
+    [`${input('x', [1, 1, 2, 2])} ${input('r', [1, 3, 9])} layer { name: "a" type: "Accum" bottom: "x" bottom: "r" top: "a" accum_param { have_reference: true } }`, "layer 'a' (Accum): bottom 1 must be 4-D (N, C, H, W), got [1, 3, 9]"],
+    [`${input('x', [2, 3, 20])} layer { name: "aug" type: "DataAugmentation" bottom: "x" top: "y" augmentation_param { mean: 0.25 mean: -0.5 mean: 1 mean_per_pixel: false } }`, "layer 'aug' (DataAugmentation): bottom 0 must be 4-D (N, C, H, W), got [2, 3, 20]"],
+  ];
+  for (const [prototxt, message] of cases) it(message, () => expect(layerError(prototxt)).toThrow(message));
+});
+
 describe('against OpenCV 4.5.1 dnn (fixtures/flownet/opencv: the layers it can read)', () => {
   it('FlowWarp and Accum without have_reference (a 3 x 4 and a 7 x 9 bottom to 7 x 9) as OpenCV computes them', async () => {
     const dir = path.join(import.meta.dirname, 'fixtures/flownet/opencv'), npy = (name: string) => readNpy(path.join(dir, `${name}.npy`));
@@ -302,6 +314,9 @@ describe('DataAugmentation at inference, and Eltwise with one bottom (the flowne
     await expectBoth(flownet(prototxt), { x }, { s: { dims: x.dims, data: x.data.map((v) => Math.fround(v * Math.fround(0.00392156862745098))) } });
     expect(() => Net.fromNetParameter(parsePrototxt(prototxt, 'bvlc.prototxt') as NetParameter)).toThrow("layer 's' (Eltwise): takes at least 2 bottom(s), got 1");
     expect(layerError(prototxt.replace("SUM coeff: 0.00392156862745098", "MAX"))).toThrow("layer 's' (Eltwise): MAX of one bottom: the fork reads a second (only SUM takes one)");
+    // create() refuses these as the net is built: Eltwise's ONNX export never sees them.
+    expect(layerError(prototxt.replace("SUM coeff: 0.00392156862745098", "PROD"))).toThrow("layer 's' (Eltwise): PROD of one bottom: the fork reads a second (only SUM takes one)");
+    expect(layerError(prototxt.replace("coeff: 0.00392156862745098", "coeff: 1 coeff: 2"))).toThrow("layer 's' (Eltwise): takes one coeff per bottom: 2 coeff(s) for 1 bottoms");
   });
 });
 

@@ -335,6 +335,14 @@ describe('size-free SPP: each level\'s windows from the Shape, against the nativ
       net.dispose();
     });
 
+  it('reads each axis\'s size from the Shape once for every level (MAX and AVE; a single level reads none)', () => {
+    for (const [pool, height, shapes] of [['MAX', 4, 2], ['AVE', 3, 2], ['MAX', 1, 0]] as const) {
+      const net = netFrom(input([1, 3, 16, 16]) + `layer { name: "l" type: "SPP" bottom: "data" top: "l" spp_param { pyramid_height: ${height} pool: ${pool} } }`);
+      expect(convertGraph(net.graph, { anySize: true }).model.graph.node.filter((n) => n.op_type === 'Shape').length, `${pool}, ${height} levels`).toBe(shapes);
+      net.dispose();
+    }
+  });
+
   it('refuses STOCHASTIC, as for one size', () => {
     const net = netFrom(input([1, 3, 8, 8]) + 'layer { name: "l" type: "SPP" bottom: "data" top: "l" spp_param { pyramid_height: 2 pool: STOCHASTIC } }');
     expect(() => convertGraph(net.graph, { anySize: true })).toThrow(/^layer 'l' \(SPP\): pool STOCHASTIC has no ONNX equivalent; crema converts MAX and AVE$/);
@@ -858,6 +866,22 @@ describe('OnnxSessions with anySize: one session for every size where the net al
     const got = await sessions.run({ data });
     const plain = await runOnnx(net.graph, { data }, { threads: 1 });
     expect(relativeError(got.get('prob1')!, plain.get('prob1')!)).toBeLessThanOrEqual(TOLERANCE);
+    expect(sessions.made).toBe(1);
+    await sessions.release();
+    net.dispose();
+  });
+
+  it('a size the session served before is not shaped again (the pyramid\'s scales image after image); a new one is, and put back', async () => {
+    const net = await Net.load(path.join(root, 'models/mtcnn/det1.prototxt'), path.join(root, 'models/mtcnn/det1.caffemodel'), { threads: 1 });
+    const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });
+    const conv = net.graph.layers.find((l) => l.name === 'conv1')!.impl, reshape = conv.reshape.bind(conv);
+    let shaped = 0;
+    conv.reshape = (bottoms) => (shaped++, reshape(bottoms));
+    const run = async (h: number, w: number) => { shaped = 0; await sessions.run({ data: random([1, 3, h, w], h + w) }); return shaped; };
+    await run(24, 24);
+    expect(await run(31, 47), 'a new size: shaped for it, then put back').toBe(2);
+    expect([await run(24, 24), await run(31, 47), await run(31, 47)], 'sizes served before').toEqual([0, 0, 0]);
+    expect(await run(40, 40)).toBe(2);
     expect(sessions.made).toBe(1);
     await sessions.release();
     net.dispose();

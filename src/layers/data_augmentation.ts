@@ -1,8 +1,8 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
-import { type Shape, Tensor, shapeString } from '../tensor.js';
+import { type Shape, Tensor } from '../tensor.js';
 import type { LayerContext } from '../onnx/context.js';
-import { type LayerType, expectCounts, expectWeight, need } from './layer.js';
+import { type LayerType, expectCounts, expectWeight, need, need4d } from './layer.js';
 import { fmaf } from '../util/round.js';
 
 const f32 = Math.fround;
@@ -126,7 +126,7 @@ export const dataAugmentationLayer: LayerType = {
       // A crop changes the shape: never in place then.
       inPlace: !p.crop,
       reshape([shape]) {
-        need(def, shape.length === 4, () => `needs a 4-D bottom (N, C, H, W), got ${shapeString(shape)}`);
+        need4d(def, [shape]);
         crop = cropAxes(def, p, shape);
         const out: Shape = p.crop ? [shape[0], shape[1], ...p.crop] : [...shape];
         mean = meanOf(def, p, weights, out);

@@ -195,6 +195,14 @@ export function need(def: LayerParameter, cond: unknown, message: string | (() =
   if (!cond) throw new LayerError(def, typeof message === 'string' ? message : message());
 }
 
+/**
+ * Refuses the first of `shapes` (bottoms 0, 1, ... in order) that is not 4-D, in one wording for the layers that read
+ * (N, C, H, W); `roles` names a bottom where it helps ('the score maps').
+ */
+export function need4d(def: LayerParameter, shapes: readonly Shape[], roles: readonly string[] = []): void {
+  shapes.forEach((s, i) => need(def, s.length === 4, () => `bottom ${i}${roles[i] ? ` (${roles[i]})` : ''} must be 4-D (N, C, H, W), got ${shapeString(s)}`));
+}
+
 /** Refuse shapes whose element count is beyond this (2^31 floats = 8 GiB; Caffe: "blob size exceeds INT_MAX"). */
 export const MAX_BLOB_ELEMENTS = 2 ** 31;
 

@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { int, valueInfo } from '../onnx/builder.js';
-import { type LayerContext, runtimeDims } from '../onnx/context.js';
+import { type LayerContext, joinedDims, runtimeDims } from '../onnx/context.js';
 import type { GraphObj } from '../onnx/proto.js';
 import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
 import { innerProductLayer } from './inner_product.js';
@@ -266,8 +266,7 @@ function scanToOnnx(kind: Kind, c: LayerContext, w: Tensor[]): void {
   const cont = reshape(c.bottom(1), [0, 0, 1], 'cont');
   // The state it starts from: the bottoms given, or float zeros (1, N, H) (ConstantOfShape's default value).
   const zeros = (): string => {
-    const shape = c.node('Concat', [c.b.int64s(name('one'), [1]), runtimeDims(c, c.bottom(0), 1, 2), c.b.int64s(name('hidden'), [H])], [c.tmp('state_shape')], { axis: int(0) });
-    return c.node('ConstantOfShape', [shape], [c.tmp('zeros')]);
+    return c.node('ConstantOfShape', [joinedDims(c, 'state_shape', [[1], runtimeDims(c, c.bottom(0), 1, 2), [H]])], [c.tmp('zeros')]);
   };
   const starts = exposed ? kind.states.map((_, j) => c.bottom(2 + s + j)) : new Array<string>(kind.states.length).fill(zeros());
   // The body: state in, this step's x gates and cont (axis 0 scanned away: (N, G) and (N, 1)); state out, output.

@@ -68,7 +68,7 @@ const SQUARE_STEPS: readonly (readonly [number, number])[] = [[3, 3], [8, 8]];
 const SIZE_MULTIPLES = [1, 2, 4, 8, 16, 32, 64];
 /** The odd step (oddSizeStep) beyond which no odd multiples are tried: 64 of them would pass 2^16 pixels. */
 const MOST_ODD_STEP = 1024;
-/** The least height and width sizeDependence also tries, for a net whose input is smaller (see `roomy`). */
+/** The least height and width sizeDependence also tries, for a net whose input is smaller (see `grownBy` in sizeDependence). */
 const ROOMY = 64;
 
 /** The output axes that vary with the input size (graph output name -> axes), for freeSizeDimensions. */
@@ -99,13 +99,14 @@ export function freeSize(graph: Graph, conversion: OnnxConversion, reshape: Resh
 export function sizeVariation(graph: Graph, conversion: OnnxConversion, reshape: ReshapeTo, options: ConvertOptions): string | VaryingAxes {
   const own = Object.fromEntries(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!]));
   if (!graph.inputs.some((n) => own[n].length >= 3)) return 'the net has no input with a height or width (axes 2 and up)';
-  const spatial = (n: string, size: (d: number, axis: number) => number) => own[n].map((d, i) => (i >= 2 && own[n].length >= 3 ? size(d, i) : d));
-  const grown = (steps: readonly [number, number], m: number) => Object.fromEntries(graph.inputs.map((n) => [n, spatial(n, (d, i) => d + m * steps[(i - 2) % 2])]));
-  const doubled = (m: number) => Object.fromEntries(graph.inputs.map((n) => [n, spatial(n, (d) => d + m * Math.ceil(d / m))]));
+  // The inputs' shapes with each height and width (axes 2 and up, rank 3 or more) d at axis i as size(d, i).
+  const sized = (size: (d: number, axis: number) => number) => Object.fromEntries(graph.inputs.map((n) => [n, own[n].map((d, i) => (i >= 2 && own[n].length >= 3 ? size(d, i) : d))]));
+  const grown = (steps: readonly [number, number], m: number) => sized((d, i) => d + m * steps[(i - 2) % 2]);
+  // Each d grown by `more(d)` rounded up to a multiple of m: about doubled (more = d), or to ROOMY and up.
+  const grownBy = (m: number, more: (d: number) => number) => sized((d) => d + m * Math.ceil(more(d) / m));
   // A prototxt's placeholder input (OpenPose's hand and face nets: 1 x 1) stays a few pixels at the sizes above, where
   // a deep net's outputs are 1 wide at all of them and would be declared so: one size of ROOMY or more too.
   const small = graph.inputs.some((n) => own[n].length >= 3 && own[n].slice(2).some((d) => d < ROOMY));
-  const roomy = (m: number) => Object.fromEntries(graph.inputs.map((n) => [n, spatial(n, (d) => d + m * Math.ceil(Math.max(0, ROOMY - d) / m))]));
   const square = graph.inputs.every((n) => own[n].length < 3 || own[n].slice(2).every((d) => d === own[n][2]));
   let deepest: { line: string; depth: number } | undefined;
   const multiples = sizeMultiples(graph);
@@ -113,7 +114,7 @@ export function sizeVariation(graph: Graph, conversion: OnnxConversion, reshape:
     let refusal: { line: string; depth: number } | undefined;
     const result = compareAt(graph, conversion, { ...options, anySize: true }, {
       what: "input's size",
-      variants: [...steps.map((step) => grown(step, m)), doubled(m), ...(small ? [roomy(m)] : [])],
+      variants: [...steps.map((step) => grown(step, m)), grownBy(m, (d) => d), ...(small ? [grownBy(m, (d) => Math.max(0, ROOMY - d))] : [])],
       reshape: (shapes) => reshape(shapes),
       restore: () => void reshape(own),
       refused: (err, at) => (refusal = { line: `at ${at}, ${err.message}`, depth: refusalDepth(graph, err) }).line,
