@@ -7,28 +7,13 @@ import { CremaError } from '../util/errors.js';
 import { checkNames } from '../util/options.js';
 import { listSome } from '../util/names.js';
 import { type Resolved, type Source, kindOf, prototxtText, resolveSource, withSource } from '../util/source.js';
+import { DIALECTS, type Dialect, isDialect } from './dialects.js';
 import { blobDims, blobValues, checkBlob, isHdf5Source, readCaffemodelSource } from './caffemodel.js';
 import { type Phase, filterNet } from './phase.js';
 import { parsePrototxt } from './prototxt.js';
 import type { BlobProto, FloatDestination, LayerParameter, NetParameter } from './types.js';
 import { shareParams } from './share.js';
 import { upgradeNet } from './upgrade.js';
-
-/**
- * A Caffe other than BVLC's whose semantics a net was built for, where it changes a BVLC layer (a fork's new layer
- * types need none: they are built in or plugins). 'yolo': the YOLO ports' Caffe (ChenYingpeng/caffe-yolov3,
- * darknet2caffe), whose Pooling adds a row and a column when kernel − stride is odd (darknet's 2 x 2 stride-1 maxpool).
- * 'faceboxes': sfzhang15/FaceBoxes' Caffe, whose PriorBox densifies min_size 32 into 16 boxes and 64 into 4 a cell
- * and sizes the others' square boxes min_size − 1. 'textboxes': MhLiao/TextBoxes' Caffe (the SSD fork of 2016),
- * whose PriorBox follows every box with the same box one cell lower and whose DetectionOutput clips the boxes it
- * writes to the image (and writes one row of -1 when nothing is found). 'hed': FCN's Caffe of 2015, as HED's
- * (s9xie/hed) and CRF-RNN's (torrvision/caffe) built on it, whose Crop has no settings and aligns its bottoms by the
- * layers' coordinate maps (RCF's AutoCrop later), where BVLC's crops at offset 0. 'flownet': lmb-freiburg/flownet2's
- * Caffe (FlowNet 2.0), whose Eltwise takes one bottom (FlowNet2's input scaling, SUM with one coeff); taken by itself
- * for a net with the fork's own layers (Correlation, Correlation1D, FlowWarp, Resample, ChannelNorm, Accum, DataAugmentation).
- */
-export type Dialect = 'yolo' | 'faceboxes' | 'textboxes' | 'hed' | 'flownet';
-export const DIALECTS: readonly Dialect[] = ['yolo', 'faceboxes', 'textboxes', 'hed', 'flownet'];
 
 export interface LoadOptions {
   /** Which phase's layers to keep (include / exclude rules); TEST by default. */
@@ -149,7 +134,7 @@ function checkLoadOptions(opts: LoadOptions): void {
     throw new CremaError(`options.level: expected a whole number, got ${typeof level === 'number' ? level : kindOf(level)}`);
   checkNames(opts.stages, 'options.stages');
   const { dialect } = opts as { dialect?: unknown };
-  if (dialect !== undefined && !DIALECTS.includes(dialect as Dialect))
+  if (dialect !== undefined && !isDialect(dialect))
     throw new CremaError(`options.dialect: expected ${DIALECTS.map((d) => `'${d}'`).join(', ').replace(/, (?=[^,]*$)/, ' or ')}, got ${typeof dialect === 'string' ? `'${dialect}'` : kindOf(dialect)}`);
 }
 
