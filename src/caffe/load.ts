@@ -36,13 +36,22 @@ export interface LoadOptions {
    * Default: BVLC Caffe 1.0.
    */
   dialect?: Dialect;
-  /**
-   * @internal Without `dialect`: the dialect to build the net in, chosen from the net as loaded (upgraded and
-   * filtered, before it is built), with the note saying why; undefined for the one its file implies. Edges' rule for
-   * HED's Crops (edgesDialectOf), decided in the one load rather than from a parse of its own.
-   */
-  dialectOf?: (net: NetParameter) => { dialect: Dialect; note: string } | undefined;
 }
+
+/**
+ * @internal What crema's own callers add to a load, apart from the public options. `into`: the arrays a caffemodel's
+ * float runs are read into (Net.load: the kernels' wasm memory). `dialectOf`: without `dialect`, the dialect to build
+ * the net in, chosen from the net as loaded (upgraded and filtered, before it is built), with the note saying why;
+ * undefined for the one its file implies. Edges' rule for HED's Crops (edgesDialectOf), decided in the one load
+ * rather than from a parse of its own.
+ */
+export interface LoadHooks {
+  into?: FloatDestination;
+  dialectOf?: DialectOf;
+}
+
+/** @internal LoadHooks.dialectOf. */
+export type DialectOf = (net: NetParameter) => { dialect: Dialect; note: string } | undefined;
 
 export interface LoadedNet {
   /** Upgraded to V2, filtered for the phase, data layers as Input layers, loss layers gone. */
@@ -62,11 +71,12 @@ export interface LoadedNet {
 }
 
 /**
+ * @internal
  * Reads a net and (optionally) its weights: each a file path or the file's bytes; the prototxt may also be its
  * text. Throws CremaError naming the file (or what was given: "weights (Uint8Array, 1.2 MB)") on bad input.
- * `into` gives the arrays a caffemodel's float runs are read into (Net.load: the kernels' wasm memory).
+ * `hooks`: crema's own (LoadHooks).
  */
-export async function loadNet(prototxt: Source, weightsSource?: Source, opts: LoadOptions = {}, into?: FloatDestination): Promise<LoadedNet> {
+export async function loadNet(prototxt: Source, weightsSource?: Source, opts: LoadOptions = {}, hooks: LoadHooks = {}): Promise<LoadedNet> {
   checkLoadOptions(opts);
   const notes: string[] = [], upgrades: string[] = [];
   const { text, label: prototxtLabel } = prototxtText(prototxt);
@@ -80,13 +90,13 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   let fileWeights: Map<string, Tensor[]> | undefined;
   const weightsFile = weightsSource === undefined ? undefined : resolveSource('weights', weightsSource);
   if (weightsFile) {
-    fileWeights = await readWeights(weightsFile, upgrades, into);
+    fileWeights = await readWeights(weightsFile, upgrades, hooks.into);
     for (const [name, blobs] of fileWeights) weights.set(name, blobs);
   }
   const weightsPath = weightsFile?.label;
   const net = namingFile(prototxtLabel, () =>
     filterNet(full, { phase: opts.phase, level: opts.level, stages: opts.stages }, notes, { weights, dataShapes: opts.dataShapes }));
-  const chosen = opts.dialect === undefined ? opts.dialectOf?.(net) : undefined;
+  const chosen = opts.dialect === undefined ? hooks.dialectOf?.(net) : undefined;
   if (chosen) dialect = chosen.dialect;
   notes.unshift(...(chosen ? [chosen.note] : implied));
   const own = new Map<string, Tensor[]>();

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { DIALECTS, DIALECT_WORDS, type Dialect } from '../caffe/dialects.js';
+import type { DialectOf } from '../caffe/load.js';
 import { type LoadOptions, Net, type NetOptions } from '../runtime/net.js';
 import { checkThreads } from '../bench/counts.js';
 import { sizeOf } from '../tensor.js';
@@ -75,12 +76,12 @@ export function loadOptionsFrom(args: NetArgs): LoadOptions & NetOptions {
 
 /**
  * The net a command runs: prepared for native forwards, or (`native` false: converted, inspected or run in ONNX
- * Runtime) as loaded, on one thread, nothing packed for kernels that will not run. `more`: a command's own (edges'
- * dialectOf).
+ * Runtime) as loaded, on one thread, nothing packed for kernels that will not run. `dialectOf`: a command's own
+ * (edges').
  */
-export function loadNetFor(args: NetArgs, native: boolean, more: Pick<LoadOptions, 'dialectOf'> = {}): Promise<Net> {
-  const options = { ...loadOptionsFrom(args), ...more };
-  return native ? Net.load(args.net, args.weights, options) : Net.loadUnprepared(args.net, args.weights, { ...options, threads: 1 });
+export function loadNetFor(args: NetArgs, native: boolean, dialectOf?: DialectOf): Promise<Net> {
+  const options = loadOptionsFrom(args);
+  return Net.open(args.net, args.weights, native ? options : { ...options, threads: 1 }, { prepare: native, dialectOf });
 }
 
 /**
