@@ -99,6 +99,12 @@ export function checkFlowNet(net: Net, h: number, w: number, label = `net '${net
 export async function flowOfNet(net: Net, images: [Tensor, Tensor], run: FlowForward = forwardNative, label?: string): Promise<Flow> {
   const [h, w] = images[0].dims.slice(2);
   checkFlowNet(net, h, w, label);
+  return flowOfCheckedNet(net, images, run);
+}
+
+/** flowOfNet for a net checkFlowNet has passed (node.ts's flow checks it before it tells the net's notes). */
+export async function flowOfCheckedNet(net: Net, images: [Tensor, Tensor], run: FlowForward = forwardNative): Promise<Flow> {
+  const [h, w] = images[0].dims.slice(2);
   const [flow] = await run(net, { [net.inputs[0]]: images[0], [net.inputs[1]]: images[1] }, [FLOW_BLOB]);
   const plane = h * w, data = new Float32Array(2 * plane);
   for (let i = 0; i < plane; i++) {
