@@ -124,6 +124,17 @@ export function floBytes(flow: Flow): Uint8Array {
   return out;
 }
 
+/** The flow vectors' largest and mean length in pixels (float64: `crema flow`'s summary line). */
+export function flowLengths(flow: Flow): { max: number; mean: number } {
+  let max = 0, sum = 0;
+  for (let i = 0; i < flow.data.length; i += 2) {
+    const r = Math.hypot(flow.data[i], flow.data[i + 1]);
+    max = Math.max(max, r);
+    sum += r;
+  }
+  return { max, mean: sum / (flow.width * flow.height) };
+}
+
 /** flow_vis's make_colorwheel (Baker et al.'s Middlebury colour code): 55 hues, RGB 0..255. */
 function colorWheel(): number[][] {
   const ramp = (n: number) => Array.from({ length: n }, (_, i) => Math.floor((255 * i) / n));
