@@ -8,7 +8,7 @@ export { CremaError } from './util/errors.js';
 export { readNpy, writeNpy, parseNpy, encodeNpy } from './util/npy.js';
 export { knownLayerTypes, registerLayer } from './layers/registry.js';
 export type { Layer, LayerType, NetContext } from './layers/layer.js';
-export type { Dialect } from './caffe/load.js';
+export type { Dialect } from './caffe/dialects.js';
 export type { LayerContext, Converter } from './onnx/context.js';
 export * from './image/index.js';
 export { type Classification, type ConvertOptions, type LayerSummary, type VerifyOptions, type VerifyReport, classify, convert, draw, info, upgradeCaffemodel, upgradePrototxt, verify } from './api.js';

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
-import { fillFlowTemplate, floBytes, flowColors, flowInputs } from '../src/detect/flow.js';
+import { fillFlowTemplate, floBytes, flowColors, flowInputs, flowLengths } from '../src/detect/flow.js';
 import { buildGraph } from '../src/graph/graph.js';
 import { flow, loadImage } from '../src/index.js';
 import { declaredWeights } from '../src/layers/layer.js';
@@ -54,6 +54,9 @@ describe('the .flo and the colour picture', () => {
   });
   it("the picture's bytes are flow_vis's flow_to_color's (every angle and radius, zeros, a far outlier)", () => {
     expect(Buffer.from(flowColors(asFlow('vis.npy')))).toEqual(fs.readFileSync(fixture('vis.rgb')));
+  });
+  it("the summary's lengths: the largest and the mean over every pixel (zeros counted)", () => {
+    expect(flowLengths({ width: 3, height: 1, data: new Float32Array([3, 4, 0, 0, -6, 8]) })).toEqual({ max: 10, mean: 5 });
   });
 });
 

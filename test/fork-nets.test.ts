@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { Dialect } from '../src/caffe/load.js';
+import type { Dialect } from '../src/caffe/dialects.js';
 import * as ort from 'onnxruntime-node';
 import { freeSize, graphReshaper } from '../src/onnx/batch.js';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';

@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { readNetPrototxt } from '../src/caffe/load.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
-import type { Dialect } from '../src/caffe/load.js';
+import type { Dialect } from '../src/caffe/dialects.js';
 import { freeSize, sizeDependence } from '../src/onnx/batch.js';
 import { type OnnxConversion, convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { OnnxSessions, runOnnx } from '../src/onnx/run.js';

@@ -185,9 +185,11 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
       setH5wasmUrl(req.h5wasm);
       // edgesDialect: HED's Crops in the hed dialect, as crema edges reads them, for a net edges runs (decided in this load)
       const dialectOf = req.edgesDialect ? edgesDialectOf(undefined, true) : undefined;
-      const net = await Net.load(
-        { prototxt: req.prototxt, weights: req.weights },
-        { threads: req.threads, dialect: req.dialect, dialectOf, lenient: req.lenient, dataShapes: req.dataShapes, warn: (m) => warnings.push(namedIn(m, req)) },
+      const net = await Net.open(
+        req.prototxt,
+        req.weights,
+        { threads: req.threads, dialect: req.dialect, lenient: req.lenient, dataShapes: req.dataShapes, warn: (m) => warnings.push(namedIn(m, req)) },
+        { prepare: true, dialectOf },
       ).catch((err: unknown) => {
         throw namingFiles(err, req);
       });

@@ -99,6 +99,12 @@ export function checkFlowNet(net: Net, h: number, w: number, label = `net '${net
 export async function flowOfNet(net: Net, images: [Tensor, Tensor], run: FlowForward = forwardNative, label?: string): Promise<Flow> {
   const [h, w] = images[0].dims.slice(2);
   checkFlowNet(net, h, w, label);
+  return flowOfCheckedNet(net, images, run);
+}
+
+/** flowOfNet for a net checkFlowNet has passed (node.ts's flow checks it before it tells the net's notes). */
+export async function flowOfCheckedNet(net: Net, images: [Tensor, Tensor], run: FlowForward = forwardNative): Promise<Flow> {
+  const [h, w] = images[0].dims.slice(2);
   const [flow] = await run(net, { [net.inputs[0]]: images[0], [net.inputs[1]]: images[1] }, [FLOW_BLOB]);
   const plane = h * w, data = new Float32Array(2 * plane);
   for (let i = 0; i < plane; i++) {
@@ -116,6 +122,17 @@ export function floBytes(flow: Flow): Uint8Array {
   view.setInt32(8, flow.height, true);
   for (let i = 0; i < flow.data.length; i++) view.setFloat32(12 + 4 * i, flow.data[i], true);
   return out;
+}
+
+/** The flow vectors' largest and mean length in pixels (float64: `crema flow`'s summary line). */
+export function flowLengths(flow: Flow): { max: number; mean: number } {
+  let max = 0, sum = 0;
+  for (let i = 0; i < flow.data.length; i += 2) {
+    const r = Math.hypot(flow.data[i], flow.data[i + 1]);
+    max = Math.max(max, r);
+    sum += r;
+  }
+  return { max, mean: sum / (flow.width * flow.height) };
 }
 
 /** flow_vis's make_colorwheel (Baker et al.'s Middlebury colour code): 55 hues, RGB 0..255. */

@@ -15,7 +15,7 @@ import { posesInImage } from './openpose.js';
 import { type Person, type PoseDetectOptions, type PosePartOptions, checkPoseOptions } from './pose-models.js';
 import { type ColorizeOptions, type Detection, type DetectOptions, checkBackend, checkColorizeOptions, checkDetectOptions, type DenseDetectOptions, type EdgeDetectOptions, checkDenseOptions } from './options.js';
 import { colorizeImage } from './colorize.js';
-import { type Flow, type FlowForward, checkFlowNet, fillFlowTemplate, flowInputs, flowOfNet, isTemplate } from './flow.js';
+import { type Flow, type FlowForward, checkFlowNet, fillFlowTemplate, flowInputs, flowOfCheckedNet, isTemplate } from './flow.js';
 import { DISPARITY_BLOB, type Disparity, disparityInputs, disparityOf, fillDisparityTemplate, isDisparityTemplate } from './disparity.js';
 import { parsePrototxt } from '../caffe/prototxt.js';
 import { type Bytes, type Source, bytesLabel, bytesOf, resolveSource } from '../util/source.js';
@@ -159,14 +159,14 @@ export async function flow(template: Source, weights: Source | undefined, img0: 
   const native = options.backend !== 'onnx';
   const net = await loadFilled(prototxt, weights, native, { threads: native ? options.threads : 1 }, source.label);
   try {
-    checkFlowNet(net, a.height, a.width, source.label);
+    checkFlowNet(net, a.height, a.width, source.label); // before the notes: a net refused tells none
     net.notes.forEach((note) => options.onNote?.(note));
-    if (native) return await flowOfNet(net, [inputs.img0, inputs.img1], undefined, source.label);
+    if (native) return await flowOfCheckedNet(net, [inputs.img0, inputs.img1]);
     const { OnnxSessions } = await import('../onnx/run.js');
     const sessions = new OnnxSessions(net, { threads: options.threads });
     const run: FlowForward = async (_, given, wanted) => { const got = await sessions.run(given, wanted); return wanted.map((w) => got.get(w)!); };
     try {
-      return await flowOfNet(net, [inputs.img0, inputs.img1], run, source.label);
+      return await flowOfCheckedNet(net, [inputs.img0, inputs.img1], run);
     } finally {
       await sessions.release();
     }

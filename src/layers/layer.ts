@@ -1,4 +1,4 @@
-import type { Dialect } from '../caffe/load.js';
+import type { Dialect } from '../caffe/dialects.js';
 import type { LayerParameter } from '../caffe/types.js';
 import type { Converter } from '../onnx/context.js';
 import { Tensor, type Shape, shapeString, sizeOf, viewedShares } from '../tensor.js';

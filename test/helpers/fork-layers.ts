@@ -1,7 +1,7 @@
 // Small nets of fork layers written inline, run natively and through ONNX Runtime against a restated fork source
 // (test/fork-layers.test.ts, test/flownet.test.ts).
 import { expect } from 'vitest';
-import type { Dialect } from '../../src/caffe/load.js';
+import type { Dialect } from '../../src/caffe/dialects.js';
 import { parsePrototxt } from '../../src/caffe/prototxt.js';
 import type { NetParameter } from '../../src/caffe/types.js';
 import { runOnnx } from '../../src/onnx/run.js';

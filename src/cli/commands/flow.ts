@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { flow } from '../../detect/node.js';
-import { floBytes, flowColors } from '../../detect/flow.js';
+import { floBytes, flowColors, flowLengths } from '../../detect/flow.js';
 import { rgbPng } from '../../image/png.js';
 import { checkOutput, writeOutputs } from '../../util/files.js';
 import { inCliWords } from '../main.js';
@@ -36,13 +36,7 @@ export const flowCommand = {
     if (args.output !== undefined) files.push({ file: args.output, content: floBytes(f) });
     if (args.png !== undefined) files.push({ file: args.png, content: await rgbPng(f.width, f.height, flowColors(f)) });
     await writeOutputs(files);
-    let max = 0, sum = 0;
-    for (let i = 0; i < f.data.length; i += 2) {
-      const r = Math.hypot(f.data[i], f.data[i + 1]);
-      max = Math.max(max, r);
-      sum += r;
-    }
-    const n = f.width * f.height;
-    console.log(`${args.img0} -> ${args.img1} (${f.width} x ${f.height}): flow length max ${max.toPrecision(4)}, mean ${(sum / n).toPrecision(4)} pixels${outputs.length ? `; wrote ${outputs.join(', ')}` : ''}`);
+    const { max, mean } = flowLengths(f);
+    console.log(`${args.img0} -> ${args.img1} (${f.width} x ${f.height}): flow length max ${max.toPrecision(4)}, mean ${mean.toPrecision(4)} pixels${outputs.length ? `; wrote ${outputs.join(', ')}` : ''}`);
   },
 };
