@@ -1,5 +1,7 @@
-// FlowNet's Correlation (lmb-freiburg/flownet2's CorrelateData, correlation_type MULTIPLY) with the bits of
-// src/layers/correlation.ts's loop, its fallback and reference: per top pixel and displacement, 32 lane sums (lane l
+// FlowNet's Correlation and DispNet's Correlation1D (lmb-freiburg's CorrelateData, correlation_type MULTIPLY) with
+// the bits of src/layers/correlation.ts's and correlation1d.ts's loops, their fallback and reference (the 1-D layer is
+// the 2-D one padded along x only, its patches' rows from the top row itself, one row of displacements from its own
+// first shift): per top pixel and displacement, 32 lane sums (lane l
 // over the channels l, l + 32, ... of each patch pixel in the kernel's order, each product added by one fused
 // multiply-add: maddExact), then the lanes added in order from +0 and the total divided by k^2 C, in float. Eight
 // vectors hold the 32 lanes; four horizontal displacements' lanes are transposed so that one vector add adds lane l
@@ -11,10 +13,12 @@
 // apart (it starts at +0, so it is never -0, and x + -0 = x + +0 for every other x).
 //
 // Job fields (32-bit words at p, written by src/kernels/correlation.ts): 3 mode. Mode 0: 4 bottom 0 (N C H W),
-// 5 its padded copy, 6 bottom 1, 7 its copy, 8 channels, 9 height, 10 width, 11 pad, 12 cp, 13 padded rows a
-// chunk (chunks past half the job copy bottom 1), 19 images. Mode 1: 4 padded bottom 0, 5 padded bottom 1, 6 top, 7 cp,
-// 8 padded height, 9 padded width, 10 kernel_size, 11 max_displacement, 12 stride_1, 13 stride_2, 14 grid width
-// (2 r + 1), 15 top height, 16 top width, 17 top rows a chunk, 18 k^2 C (f32), 19 images.
+// 5 its padded copy, 6 bottom 1, 7 its copy, 8 channels, 9 height, 10 width, 11 pad along x, 12 cp, 13 padded rows
+// a chunk (chunks past half the job copy bottom 1), 14 pad along y, 19 images. Mode 1: 4 padded bottom 0, 5 padded
+// bottom 1, 6 top, 7 cp, 8 padded height, 9 padded width, 10 kernel_size, 11 the patches' first column
+// (max_displacement), 12 stride_1, 13 stride_2, 14 displacements a row, 15 top height, 16 top width, 17 top rows a
+// chunk, 18 k^2 C (f32), 19 images, 20 the patches' first row (max_displacement; 1-D: 0), 21 rows of displacements,
+// 22 and 23 the first displacement's x and y index (-r; 1-D: -r or 0, and 0).
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
@@ -28,12 +32,12 @@ export function correlationChunk(p: usize, chunk: i32, scratch: usize): void {
 /** Padded rows (image, row) of one bottom's copy: zeros, or the row's pixels with their channels gathered. */
 function padChunk(p: usize, chunk: i32): void {
   const channels = word(p, 8), height = word(p, 9), width = word(p, 10), pad = word(p, 11), cp = word(p, 12), per = word(p, 13);
-  const ph = height + 2 * pad, pw = width + 2 * pad, rows = word(p, 19) * ph;
+  const padY = word(p, 14), ph = height + 2 * padY, pw = width + 2 * pad, rows = word(p, 19) * ph;
   const half = (rows + per - 1) / per, second = chunk >= half, first = (second ? chunk - half : chunk) * per;
   const x = addr(p, second ? 6 : 4), out = addr(p, second ? 7 : 5);
   const last = min(rows, first + per), rowBytes = <usize>(pw * cp) << 2, plane = <usize>(height * width) << 2;
   for (let r = first; r < last; r++) {
-    const n = r / ph, y = r % ph - pad, row = out + <usize>r * rowBytes;
+    const n = r / ph, y = r % ph - padY, row = out + <usize>r * rowBytes;
     if (y < 0 || y >= height) {
       memory.fill(row, 0, rowBytes);
       continue;
@@ -59,18 +63,18 @@ function correlateChunk(p: usize, chunk: i32, lanes: usize): void {
   const a = addr(p, 4), b = addr(p, 5), top = addr(p, 6), cp = word(p, 7), ph = word(p, 8), pw = word(p, 9);
   const k = word(p, 10), maxDisp = word(p, 11), stride1 = word(p, 12), stride2 = word(p, 13), grid = word(p, 14);
   const topH = word(p, 15), topW = word(p, 16), per = word(p, 17), elems = f32x4.splat(load<f32>(p + 18 * 4));
-  const cells = grid * grid, radius = grid >> 1, plane = <usize>(topH * topW) << 2, pixelBytes = <usize>cp << 2;
+  const rowsOf = word(p, 21), shiftX = word(p, 22), shiftY = word(p, 23), cells = grid * rowsOf, plane = <usize>(topH * topW) << 2, pixelBytes = <usize>cp << 2;
   const rowBytes = <usize>pw * pixelBytes, last = min(word(p, 19) * topH, (chunk + 1) * per);
   for (let r = chunk * per; r < last; r++) {
-    const n = r / topH, oy = r % topH, y1 = oy * stride1 + maxDisp;
-    for (let dy = 0; dy < grid; dy++) {
-      const y2 = y1 + (dy - radius) * stride2;
+    const n = r / topH, oy = r % topH, y1 = oy * stride1 + word(p, 20);
+    for (let dy = 0; dy < rowsOf; dy++) {
+      const y2 = y1 + (dy + shiftY) * stride2;
       for (let ox = 0; ox < topW; ox++) {
         const x1 = ox * stride1 + maxDisp, p1 = a + <usize>((n * ph + y1) * pw + x1) * pixelBytes;
         const out = top + <usize>(n * cells + dy * grid) * plane + (<usize>(oy * topW + ox) << 2);
         for (let dx = 0; dx < grid; dx += 4) {
           const count = min(4, grid - dx);
-          const b0 = b + <usize>((n * ph + y2) * pw + x1 + (dx - radius) * stride2) * pixelBytes, step = <usize>stride2 * pixelBytes;
+          const b0 = b + <usize>((n * ph + y2) * pw + x1 + (dx + shiftX) * stride2) * pixelBytes, step = <usize>stride2 * pixelBytes;
           if (count == 4) laneSums4(p1, b0, step, k, cp, rowBytes, lanes);
           else for (let q = 0; q < count; q++) laneSums(p1, b0 + <usize>q * step, k, cp, rowBytes, lanes + (<usize>q << 7));
           v128.store(lanes, f32x4.div(addLanes(lanes), elems));

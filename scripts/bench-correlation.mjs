@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // FlowNet-C's Correlation layer (two 256-channel 48 x 64 maps, pad 20, kernel_size 1, max_displacement 20,
-// stride_2 2: 441 displacements) natively, as the TypeScript loop and as the wasm kernel at 1 and 2 threads, and
-// its ONNX form in ONNX Runtime at 1 and 2 threads; runs interleaved in one process, medians, and whether the
+// stride_2 2: 441 displacements) and DispNetCorr1D's Correlation1D (two 128-channel 96 x 192 maps, pad 40,
+// kernel_size 1, max_displacement 40: 81 displacements) natively, as the TypeScript loop and as the wasm kernel at 1
+// and 2 threads, and their ONNX form in ONNX Runtime at 1 and 2 threads; runs interleaved in one process, medians, and whether the
 // outputs agree (the loop and the kernel: bit for bit). With --nets, FlowNet2-S, FlowNet2-ss and FlowNet2 whole
 // (test/fixtures/flownet: the deploy templates filled for 64 x 96, synthetic weights) natively and in ONNX Runtime.
 //   node scripts/bench-correlation.mjs [--runs N] [--nets]        (needs `npm run build` first)
@@ -39,33 +40,41 @@ function report(title, medians) {
     console.log(`  ${name.padEnd(28)} ${ms.toFixed(1).padStart(8)} ms  ${(base / ms).toFixed(2).padStart(6)}x the first   CPU ${cpu.toFixed(1).padStart(8)} ms`);
 }
 
-const dims = [1, 256, 48, 64];
-const text = `input: "a" input_shape { ${dims.map((d) => `dim: ${d}`).join(' ')} } input: "b" input_shape { ${dims.map((d) => `dim: ${d}`).join(' ')} }
-  layer { name: "corr" type: "Correlation" bottom: "a" bottom: "b" top: "corr" correlation_param { pad: 20 kernel_size: 1 max_displacement: 20 stride_1: 1 stride_2: 2 } }`;
-const netOf = (threads) => Net.fromNetParameter(upgradeNet(parsePrototxt(text, 'corr.prototxt'), 'corr.prototxt'), new Map(), [], { threads });
-const feeds = { a: tensor(dims), b: tensor(dims) };
-const [one, two] = [netOf(1), netOf(2)];
-const ort = [await OnnxRunner.create(one.graph, { threads: 1 }), await OnnxRunner.create(one.graph, { threads: 2 })];
-const forward = (net, kernels) => () => {
-  useKernels(kernels);
-  return net.forward(feeds).corr.data.slice();
-};
-const js = forward(one, 'js')(), wasm1 = forward(one, 'wasm')(), wasm2 = forward(two, 'wasm')(), onnx = (await ort[0].run(feeds)).get('corr').data;
-const same = (x, y) => x.every((v, i) => Object.is(v, y[i]));
-let worst = 0;
-for (let i = 0; i < js.length; i++) worst = Math.max(worst, Math.abs(js[i] - onnx[i]));
-console.log(`build ${wasmBuild()}; wasm = loop bit for bit: 1 thread ${same(js, wasm1)}, 2 threads ${same(js, wasm2)}; max |loop - ONNX Runtime| ${worst.toExponential(2)}`);
-report(`Correlation, FlowNet-C's (2 x ${dims.slice(1).join(' x ')}, 441 displacements), medians of ${runs}:`, await interleaved([
-  ['TypeScript loop', forward(one, 'js')],
-  ['wasm, 1 thread', forward(one, 'wasm')],
-  ['wasm, 2 threads', forward(two, 'wasm')],
-  ['ONNX Runtime, 1 thread', () => ort[0].run(feeds)],
-  ['ONNX Runtime, 2 threads', () => ort[1].run(feeds)],
-]));
-useKernels('wasm');
-for (const r of ort) await r.release();
-await one.dispose();
-await two.dispose();
+/** One correlation layer's runs: the loop, the kernel and ONNX Runtime, interleaved. */
+async function benchLayer(title, type, dims, param) {
+  const shape = dims.map((d) => `dim: ${d}`).join(' ');
+  const text = `input: "a" input_shape { ${shape} } input: "b" input_shape { ${shape} }
+    layer { name: "corr" type: "${type}" bottom: "a" bottom: "b" top: "corr" correlation_param { ${param} } }`;
+  const netOf = (threads) => Net.fromNetParameter(upgradeNet(parsePrototxt(text, 'corr.prototxt'), 'corr.prototxt'), new Map(), [], { threads, dialect: 'flownet' });
+  const feeds = { a: tensor(dims), b: tensor(dims) };
+  const [one, two] = [netOf(1), netOf(2)];
+  const ort = [await OnnxRunner.create(one.graph, { threads: 1 }), await OnnxRunner.create(one.graph, { threads: 2 })];
+  const forward = (net, kernels) => () => {
+    useKernels(kernels);
+    return net.forward(feeds).corr.data.slice();
+  };
+  const js = forward(one, 'js')(), wasm1 = forward(one, 'wasm')(), wasm2 = forward(two, 'wasm')(), onnx = (await ort[0].run(feeds)).get('corr').data;
+  const same = (x, y) => x.every((v, i) => Object.is(v, y[i]));
+  let worst = 0;
+  for (let i = 0; i < js.length; i++) worst = Math.max(worst, Math.abs(js[i] - onnx[i]));
+  console.log(`${type}: build ${wasmBuild()}; wasm = loop bit for bit: 1 thread ${same(js, wasm1)}, 2 threads ${same(js, wasm2)}; max |loop - ONNX Runtime| ${worst.toExponential(2)}`);
+  report(`${title}, medians of ${runs}:`, await interleaved([
+    ['TypeScript loop', forward(one, 'js')],
+    ['wasm, 1 thread', forward(one, 'wasm')],
+    ['wasm, 2 threads', forward(two, 'wasm')],
+    ['ONNX Runtime, 1 thread', () => ort[0].run(feeds)],
+    ['ONNX Runtime, 2 threads', () => ort[1].run(feeds)],
+  ]));
+  useKernels('wasm');
+  for (const r of ort) await r.release();
+  await one.dispose();
+  await two.dispose();
+}
+
+await benchLayer("Correlation, FlowNet-C's (2 x 256 x 48 x 64, 441 displacements)", 'Correlation', [1, 256, 48, 64],
+  'pad: 20 kernel_size: 1 max_displacement: 20 stride_1: 1 stride_2: 2');
+await benchLayer("Correlation1D, DispNetCorr1D's (2 x 128 x 96 x 192, 81 displacements)", 'Correlation1D', [1, 128, 96, 192],
+  'pad: 40 kernel_size: 1 max_displacement: 40 stride_1: 1 stride_2: 1');
 
 if (args.includes('--nets')) {
   const fs = await import('node:fs');

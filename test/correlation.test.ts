@@ -1,6 +1,7 @@
-// FlowNet's Correlation on the wasm engine (src/kernels/correlation.ts, assembly/correlation.ts) against the layer's
-// TypeScript loop (src/layers/correlation.ts, which restates the fork's CorrelateData; test/flownet.test.ts checks it
-// against a plain re-statement and by hand), bit for bit: Object.is per element (NaN is NaN whatever its payload).
+// FlowNet's Correlation and DispNet's Correlation1D on the wasm engine (src/kernels/correlation.ts,
+// assembly/correlation.ts) against the layers' TypeScript loops (src/layers/correlation.ts and correlation1d.ts, which
+// restate the forks' CorrelateData; test/flownet.test.ts and test/dispnet.test.ts check them against plain
+// re-statements), bit for bit: Object.is per element (NaN is NaN whatever its payload).
 // Channels that are not a multiple of 32 or of 4, kernel_size 1 and 3, stride_1 and stride_2 above 1, pad 0 and
 // more, batch 2, NaN / infinities / -0 / denormals / overflowing products, at 1 and 2 threads; the plain SIMD build
 // (CREMA_FMA=0: each multiply-add in f64) in a child process, the engine being process-wide.
@@ -12,7 +13,11 @@ import { layerDef, rng } from './helpers/compute.js';
 
 const SPECIAL = [NaN, Infinity, -Infinity, -0, 0, 1e-40, -1e-40, 3e38, -3e38];
 
-interface Case { dims: number[]; pad: number; kernel_size: number; max_displacement: number; stride_1: number; stride_2: number; special?: number }
+interface Case {
+  type?: 'Correlation1D';
+  dims: number[]; pad: number; kernel_size: number; max_displacement: number; stride_1: number; stride_2: number; special?: number;
+  single_direction?: number;
+}
 
 /** Random floats in [-2, 2) over a few magnitudes (so the lanes' order shows in the bits); a special value every `special`th. */
 function values(n: number, seed: number, special = 0): Float32Array {
@@ -25,8 +30,8 @@ function values(n: number, seed: number, special = 0): Float32Array {
 /** The layer's top on the kernels chosen; bottoms in the engine's memory (as a Net's blobs are) or not. */
 function run(c: Case, kernels: 'wasm' | 'js', resident: boolean): Float32Array {
   useKernels(kernels);
-  const { dims, special, ...param } = c;
-  const layer = layerType('Correlation', 'corr').create(layerDef('Correlation', { correlation_param: param }, 2, 1), []);
+  const { type = 'Correlation', dims, special, ...param } = c;
+  const layer = layerType(type, 'corr').create(layerDef(type, { correlation_param: param }, 2, 1), []);
   const [shape] = layer.reshape([dims, dims]);
   const place = (a: Float32Array) => {
     const r = resident ? wasmEngine()?.residentArray(a.length) : undefined;
@@ -65,11 +70,22 @@ const CASES: Case[] = [
   // special values: NaN, infinities, -0, denormals, products that overflow
   { dims: [2, 37, 11, 13], pad: 2, kernel_size: 3, max_displacement: 2, stride_1: 1, stride_2: 2, special: 211 },
   { dims: [1, 6, 7, 7], pad: 1, kernel_size: 1, max_displacement: 1, stride_1: 1, stride_2: 1, special: 5 },
+  // Correlation1D: DispNetCorr1D's (pad = max_displacement, kernel 1) cut down; 81 displacements: 4 x 20 + 1 a row
+  { type: 'Correlation1D', dims: [1, 64, 6, 100], pad: 40, kernel_size: 1, max_displacement: 40, stride_1: 1, stride_2: 1 },
+  // kernel 3: the patches' rows from the top row's own (no padding along y); 37 channels; batch 2; strides
+  { type: 'Correlation1D', dims: [2, 37, 7, 19], pad: 2, kernel_size: 3, max_displacement: 4, stride_1: 2, stride_2: 2 },
+  { type: 'Correlation1D', dims: [1, 3, 5, 12], pad: 0, kernel_size: 3, max_displacement: 2, stride_1: 1, stride_2: 1 },
+  // single_direction 1: displacements 0 .. r only (r + 1 = 6: 4 + 2), from the first column; stride_2 not dividing
+  { type: 'Correlation1D', dims: [2, 19, 5, 20], pad: 3, kernel_size: 1, max_displacement: 5, stride_1: 1, stride_2: 1, single_direction: 1 },
+  { type: 'Correlation1D', dims: [1, 59, 6, 17], pad: 1, kernel_size: 3, max_displacement: 5, stride_1: 3, stride_2: 2, single_direction: 1 },
+  { type: 'Correlation1D', dims: [2, 70, 4, 14], pad: 3, kernel_size: 1, max_displacement: 3, stride_1: 1, stride_2: 1, single_direction: 0 },
+  { type: 'Correlation1D', dims: [2, 37, 5, 13], pad: 2, kernel_size: 3, max_displacement: 2, stride_1: 1, stride_2: 1, special: 97 },
+  { type: 'Correlation1D', dims: [1, 6, 3, 9], pad: 1, kernel_size: 1, max_displacement: 2, stride_1: 1, stride_2: 1, single_direction: 1, special: 5 },
 ];
 
-const label = (c: Case) => `${c.dims.join('x')} pad ${c.pad} k ${c.kernel_size} d ${c.max_displacement} s ${c.stride_1}/${c.stride_2}${c.special ? ' special' : ''}`;
+const label = (c: Case) => `${c.type ?? 'Correlation'} ${c.single_direction ? 'single_direction 1 ' : ''}${c.dims.join('x')} pad ${c.pad} k ${c.kernel_size} d ${c.max_displacement} s ${c.stride_1}/${c.stride_2}${c.special ? ' special' : ''}`;
 
-describe('Correlation: the wasm kernel = the TypeScript loop, bit for bit', () => {
+describe('Correlation and Correlation1D: the wasm kernel = the TypeScript loop, bit for bit', () => {
   afterAll(async () => {
     useKernels('wasm');
     await setThreads(1);
@@ -88,9 +104,18 @@ describe('Correlation: the wasm kernel = the TypeScript loop, bit for bit', () =
     });
 
   it('the special values reach the top: NaN and infinities where the loop has them', () => {
-    const top = run(CASES[CASES.length - 1], 'js', false);
-    expect(top.some(Number.isNaN)).toBe(true);
-    expect(top.some((v) => v === Infinity || v === -Infinity)).toBe(true);
+    for (const c of CASES.filter((x) => x.special === 5)) {
+      const top = run(c, 'js', false);
+      expect(top.some(Number.isNaN), label(c)).toBe(true);
+      expect(top.some((v) => v === Infinity || v === -Infinity), label(c)).toBe(true);
+    }
+  });
+
+  it('Correlation1D SUBTRACT runs the loop on the wasm engine too (the kernel multiplies only)', () => {
+    const c: Case = { type: 'Correlation1D', dims: [1, 5, 3, 8], pad: 1, kernel_size: 1, max_displacement: 1, stride_1: 1, stride_2: 1 };
+    const subtract = { ...c, correlation_type: 'SUBTRACT' } as Case;
+    expect(differences(run(subtract, 'wasm', false), run(subtract, 'js', false))).toBe('');
+    expect(run(subtract, 'wasm', false).every((v) => v >= 0)).toBe(true);
   });
 
   // The engine is process-wide, so the plain build (f64 multiply-adds: maddExact's other half) runs in a child,
@@ -110,18 +135,18 @@ describe('Correlation: the wasm kernel = the TypeScript loop, bit for bit', () =
       let at = 0;
       await setThreads(2, 2);
       for (const c of ${JSON.stringify(CASES)}) {
-        const { dims, special, ...param } = c, n = dims.reduce((a, b) => a * b), ins = [0, 1].map((i) => all.slice(at + i * n, at + (i + 1) * n));
+        const { type = 'Correlation', dims, special, ...param } = c, n = dims.reduce((a, b) => a * b), ins = [0, 1].map((i) => all.slice(at + i * n, at + (i + 1) * n));
         at += 2 * n;
         const tops = ['js', 'wasm'].map((kernels) => {
           useKernels(kernels);
-          const def = { name: 'corr', type: 'Correlation', bottom: ['x0', 'x1'], top: ['y'], correlation_param: param };
-          const layer = layerType('Correlation', 'corr').create(def, []);
+          const def = { name: 'corr', type, bottom: ['x0', 'x1'], top: ['y'], correlation_param: param };
+          const layer = layerType(type, 'corr').create(def, []);
           const [shape] = layer.reshape([dims, dims]);
           const top = { dims: shape, data: new Float32Array(shape.reduce((a, b) => a * b)) };
           layer.forward(ins.map((data) => ({ dims, data })), [top]);
           return top.data;
         });
-        for (let i = 0; i < tops[0].length; i++) if (!Object.is(tops[0][i], tops[1][i])) { differ.push(dims.join('x') + ' [' + i + '] ' + tops[1][i] + ' not ' + tops[0][i]); break; }
+        for (let i = 0; i < tops[0].length; i++) if (!Object.is(tops[0][i], tops[1][i])) { differ.push(type + ' ' + dims.join('x') + ' [' + i + '] ' + tops[1][i] + ' not ' + tops[0][i]); break; }
       }
       console.log(JSON.stringify({ build: wasmBuild(), differ }));`;
     try {

@@ -6,7 +6,7 @@ import { int, ints } from '../onnx/builder.js';
 import { type LayerType, MAX_BLOB_ELEMENTS, expectCounts, need } from './layer.js';
 import { refuseInPlace } from './axes.js';
 import { fmaf } from '../util/round.js';
-import { correlationWasm } from '../kernels/correlation.js';
+import { type CorrelationGeometry, correlationWasm } from '../kernels/correlation.js';
 
 const f32 = Math.fround;
 /** The fork's CorrelateData runs one warp of 32 threads a pixel; each sums every 32nd channel, then lane 0 adds them. */
@@ -78,14 +78,16 @@ export const correlationLayer: LayerType = {
     expectCounts(def, [2, 2], [1, 1]);
     refuseInPlace(def);
     const p = readCorrelation(def);
-    let g: Geometry, ra = new Float32Array(0), rb = ra;
+    let g: Geometry, grid: CorrelationGeometry, ra = new Float32Array(0), rb = ra;
     return {
       reshape(bottoms) {
         g = geometry(def, p, bottoms);
+        // The kernel's terms: padded and displaced alike along y and x
+        grid = { ...g, padY: g.pad, top0: g.maxDisp, gridW: g.grid, gridH: g.grid, shiftX: -g.radius, shiftY: -g.radius };
         return [[bottoms[0][0], g.grid * g.grid, g.topH, g.topW]];
       },
       forward([a, b], [top]) {
-        if (correlationWasm(a.data, b.data, top.data, a.dims, g)) return;
+        if (correlationWasm(a.data, b.data, top.data, a.dims, grid)) return;
         const [num, channels, height, width] = a.dims, pw = width + 2 * g.pad, ph = height + 2 * g.pad;
         // The padded copies made when the loop first runs at this size (the wasm kernel keeps its own in scratch).
         if (ra.length !== num * ph * pw * channels) [ra, rb] = [new Float32Array(num * ph * pw * channels), new Float32Array(num * ph * pw * channels)];

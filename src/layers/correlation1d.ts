@@ -6,9 +6,10 @@ import { int, ints } from '../onnx/builder.js';
 import { type LayerType, MAX_BLOB_ELEMENTS, expectCounts, need } from './layer.js';
 import { refuseInPlace } from './axes.js';
 import { fmaf } from '../util/round.js';
+import { type CorrelationGeometry, correlationWasm } from '../kernels/correlation.js';
 
-// Self-contained (no helper shared with correlation.ts, whose forward is being rewritten elsewhere): the 1-D layer
-// pads only along x, has no y displacement and a one-sided displacement range, so little would be shared.
+// The loop is self-contained (the 1-D layer pads only along x, has no y displacement and a one-sided displacement
+// range); on the wasm engine it shares the 2-D layer's kernel (src/kernels/correlation.ts), which takes both.
 
 const f32 = Math.fround;
 /** CorrelateData runs one warp of 32 threads a top pixel; lane l sums channels l, l + 32, ...; lane 0 adds them. */
@@ -122,17 +123,20 @@ export const correlation1DLayer: LayerType = {
     expectCounts(def, [2, 2], [1, 1]);
     refuseInPlace(def);
     const p = readCorrelation1D(def);
-    let g: Geometry, ra = new Float32Array(0), rb = ra;
+    let g: Geometry, grid: CorrelationGeometry, ra = new Float32Array(0), rb = ra;
     return {
       reshape(bottoms) {
         g = geometry(def, p, bottoms);
-        const [num, channels, height, width] = bottoms[0];
-        ra = new Float32Array(num * height * (width + 2 * g.pad) * channels);
-        rb = new Float32Array(ra.length);
-        return [[num, g.grid, g.topH, g.topW]];
+        // The 2-D kernel's terms: no padding along y, the patches' rows from the top row's own, one row of displacements
+        grid = { ...g, padY: 0, top0: 0, gridW: g.grid, gridH: 1, shiftX: g.shift, shiftY: 0 };
+        return [[bottoms[0][0], g.grid, g.topH, g.topW]];
       },
       forward([a, b], [top]) {
+        // MULTIPLY on the wasm engine (the same bits); SUBTRACT (no DispNet release uses it) only here
+        if (!g.subtract && correlationWasm(a.data, b.data, top.data, a.dims, grid)) return;
         const [num, channels, height, width] = a.dims, pw = width + 2 * g.pad, rowStride = pw * channels;
+        // The padded copies made when the loop first runs at this size (the wasm kernel keeps its own in scratch).
+        if (ra.length !== num * height * pw * channels) [ra, rb] = [new Float32Array(num * height * pw * channels), new Float32Array(num * height * pw * channels)];
         padRowsChannelsLast(a.data, a.dims, g.pad, ra);
         padRowsChannelsLast(b.data, b.dims, g.pad, rb);
         const k = g.kernel, elems = f32(k * k * channels), y = top.data, plane = g.topH * g.topW, acc = new Float32Array(LANES);
