@@ -6,6 +6,7 @@ import type { FloatImage } from '../image/image.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { bytesLabel } from '../util/source.js';
 
 /** A flow field: height x width x 2 (u then v per pixel, row-major), float32. */
 export interface Flow {
@@ -154,4 +155,73 @@ export function flowColors(flow: Flow): Uint8Array {
     }
   }
   return out;
+}
+
+/** How a FlowNets loads a filled prototxt: its bytes (the filled text), a Net back. */
+export type FlowLoad = (prototxt: Uint8Array) => Promise<Net>;
+
+/**
+ * One FlowNet for many pairs of images, as FlowNet 2.0's scripts/run-flownet-many.py runs a list: the template
+ * filled again only when the images' size changes (the script fills it then; it builds the net again for every pair
+ * as well, which computes the same: crema keeps the net of the last size). A prototxt that is no template is loaded
+ * once and takes images of its own size only (checkFlowNet). Errors of the filled text name the template (`label`)
+ * and its line: the filling keeps the lines. Shared by the Node library and the browser's engine worker.
+ */
+export class FlowNets {
+  private readonly text: string;
+  private readonly template: boolean;
+  private current: { width: number; height: number; net: Net } | undefined;
+  /** How many nets were loaded so far (the first one's notes are the ones to tell). */
+  loaded = 0;
+
+  constructor(
+    private readonly given: Uint8Array,
+    readonly label: string,
+    private readonly load: FlowLoad,
+    /** Called with the net a new size replaces, before it goes (its ONNX sessions released with it). */
+    private readonly onReplace?: (net: Net) => Promise<void> | void,
+  ) {
+    this.text = new TextDecoder().decode(given);
+    this.template = isTemplate(this.text);
+  }
+
+  /** Whether the prototxt is a template (filled for each size) rather than a net of one size. */
+  get isTemplate(): boolean {
+    return this.template;
+  }
+
+  /** The net for images of width x height: the last one when the size holds (or the prototxt is no template). */
+  async netFor(width: number, height: number): Promise<Net> {
+    const current = this.current;
+    if (current && (!this.template || (current.width === width && current.height === height))) return current.net;
+    if (current) {
+      // the old size's net goes before the new one loads: one net's memory at a time
+      this.current = undefined;
+      await this.onReplace?.(current.net);
+      current.net.dispose();
+    }
+    const prototxt = this.template ? new TextEncoder().encode(fillFlowTemplate(this.text, width, height, this.label)) : this.given;
+    const net = await this.load(prototxt).catch((err: unknown) => {
+      // the filled text keeps the template's lines: its errors name the template
+      const label = bytesLabel('prototxt', prototxt);
+      throw err instanceof CremaError && err.message.startsWith(label) ? new CremaError(this.label + err.message.slice(label.length)) : err;
+    });
+    this.loaded++;
+    this.current = { width, height, net };
+    return net;
+  }
+
+  /** The net loaded last, if any. */
+  get net(): Net | undefined {
+    return this.current?.net;
+  }
+
+  /** Releases the net (and, through onReplace, what goes with it). */
+  async dispose(): Promise<void> {
+    const current = this.current;
+    this.current = undefined;
+    if (!current) return;
+    await this.onReplace?.(current.net);
+    current.net.dispose();
+  }
 }
