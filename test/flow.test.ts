@@ -7,24 +7,19 @@
 // against `crema run` of the filled net on .npy inputs made here from the images' bytes, natively and in ONNX Runtime;
 // a 16-bit gray PNG's values as Pillow 8.1 reads them (gray16.json).
 import { createHash } from 'node:crypto';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePrototxt } from '../src/caffe/prototxt.js';
-import type { NetParameter } from '../src/caffe/types.js';
-import { upgradeNet } from '../src/caffe/upgrade.js';
 import { FlowNets, fillFlowTemplate, floBytes, flowColors, flowInputs } from '../src/detect/flow.js';
-import { buildGraph } from '../src/graph/graph.js';
 import { flow, loadFlow, loadImage } from '../src/index.js';
 import type { Net } from '../src/runtime/net.js';
-import { declaredWeights } from '../src/layers/layer.js';
 import { readNpy, writeNpy } from '../src/util/npy.js';
 import { cli } from './helpers/cli.js';
 import { TOLERANCE, relativeDifference } from './helpers/reference.js';
-import { sharedDir, sharedMissing } from './helpers/shared.js';
-import { len, packedFloats, str, varint } from './helpers/wire.js';
+import { sharedMissing } from './helpers/shared.js';
+import { flowPattern, flownetWeights } from './helpers/flownet.js';
 
 const dir = path.join(import.meta.dirname, 'fixtures/flownet');
 const fixture = (name: string) => path.join(dir, name);
@@ -124,31 +119,15 @@ describe.skipIf(sharedMissing())('crema flow with FlowNet2-S (synthetic weights)
   const W = 100, H = 50;
   const templateFile = fixture('FlowNet2-S.prototxt.template');
 
-  /** hashweights' weights for every layer but scale_conv1 (its diagonal filler, as the release) and the DataAugmentations, whose iteration count is set past recompute_mean. */
   const weights = (() => {
     let made: string | undefined;
-    return () => {
-      if (made) return made;
-      const parsed = upgradeNet(parsePrototxt(fillFlowTemplate(template('FlowNet2-S'), W, H), 'filled') as NetParameter, 'filled', []);
-      const graph = buildGraph(parsed, new Map(), { dialect: 'flownet' });
-      const layers = graph.layers.map((l) => ({ name: l.name, type: l.type, blobs: declaredWeights.get(l.def) ?? [] })).filter((l) => l.blobs.length && l.name !== 'scale_conv1');
-      fs.writeFileSync(at('spec.json'), JSON.stringify({ name: 'FlowNet2-S', layers: layers.filter((l) => l.type !== 'DataAugmentation') }));
-      made = at('w.caffemodel');
-      execFileSync('node', [path.join(sharedDir!, 'tools/hashweights.mjs'), 'model', at('spec.json'), made, '--salt', 'flow']);
-      const blob = (dims: readonly number[], values: number[]) => len(7, [...len(7, len(1, dims.flatMap((d) => varint(d)))), ...packedFloats(5, values)]);
-      const aug = layers.filter((l) => l.type === 'DataAugmentation').flatMap((l) => len(100, [...str(1, l.name), ...str(2, l.type),
-        ...blob([1, 1, 1, 1], [1e6]), ...blob(l.blobs[1], Array(l.blobs[1].reduce((a, b) => a * b, 1)).fill(0)), ...blob([1, 3, 1, 1], [100, 110, 120])]));
-      fs.appendFileSync(made, Uint8Array.from(aug));
-      return made;
-    };
+    return () => (made ??= flownetWeights(tmp, W, H));
   })();
 
   /** A smooth colour pattern, shifted by (dx, dy), as PNG; its raw RGB bytes beside. */
   async function image(name: string, dx: number, dy: number, channels: 1 | 3 = 3): Promise<Uint8Array> {
     const { default: sharp } = await import('sharp');
-    const px = new Uint8Array(W * H * channels);
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < channels; c++)
-      px[(y * W + x) * channels + c] = Math.round(127.5 + 127.5 * Math.sin((x + dx) * (0.11 + 0.05 * c) + (y + dy) * (0.17 - 0.04 * c) + c));
+    const px = flowPattern(W, H, dx, dy, channels);
     await sharp(px, { raw: { width: W, height: H, channels } }).png().toFile(at(name));
     return px;
   }
@@ -206,11 +185,7 @@ note: ${weights()}: scale_conv1 takes the prototxt's fillers, as Caffe fills a l
 
   it('--list: each pair\'s .flo bit for bit the single command\'s, paths from the working directory as the script opens them; one net a size; an unreadable pair or one of two sizes skipped (exit 1), the rest written', async () => {
     const { default: sharp } = await import('sharp');
-    const small = async (name: string, dx: number) => {
-      const w = 70, h = 40, px = new Uint8Array(w * h * 3);
-      for (let i = 0; i < px.length; i++) px[i] = Math.round(127.5 + 127.5 * Math.sin(((i / 3) % w + dx) * 0.13 + Math.trunc(i / 3 / w) * 0.19 + (i % 3)));
-      await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(at(name));
-    };
+    const small = (name: string, dx: number) => sharp(flowPattern(70, 40, dx, 0), { raw: { width: 70, height: 40, channels: 3 } }).png().toFile(at(name));
     await small('s0.png', 0);
     await small('s1.png', 2);
     fs.mkdirSync(at('out'), { recursive: true });
