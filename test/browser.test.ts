@@ -937,7 +937,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(got.colors).toEqual([...flowColors({ width: 100, height: 50, data: Float32Array.from(got.data) })]);
       expect(await page.$eval('#detections li', (e) => e.textContent)).toMatch(/^a\.png -> b\.png \(100 x 50\): flow length max [0-9.]+, mean [0-9.]+ pixels$/);
       expect(await page.$eval('#boxes', (e) => [(e as unknown as { width: number }).width, (e as unknown as { height: number }).height])).toEqual([100, 50]);
-      await shot(page, 'flow.png', '#classify');
+      await shot(page, 'web-flow.png', '#classify');
 
       // another size: the first image of it beside the old second is refused in one line; the second of it too, the
       // template filled again for 70 x 40 (Net.flow in the engine worker)
