@@ -938,6 +938,14 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(await page.$eval('#detections li', (e) => e.textContent)).toMatch(/^a\.png -> b\.png \(100 x 50\): flow length max [0-9.]+, mean [0-9.]+ pixels$/);
       expect(await page.$eval('#boxes', (e) => [(e as unknown as { width: number }).width, (e as unknown as { height: number }).height])).toEqual([100, 50]);
       await shot(page, 'web-flow.png', '#classify');
+      // through onnxruntime-web: within the Node tests' ONNX tolerance (1e-4 of the largest)
+      await page.select('#backend', 'onnx');
+      await click(page, '#run');
+      await page.waitForFunction('document.getElementById("run-time").textContent.includes("ONNX Runtime Web") || document.getElementById("error").textContent');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      const byOrt = await page.evaluate(() => (globalThis as unknown as { cremaPage: { flow: Shown } }).cremaPage.flow.data);
+      expect(relativeDifference(Float32Array.from(byOrt), expected.data)).toBeLessThanOrEqual(1e-4);
+      await page.select('#backend', 'native');
 
       // another size: the first image of it beside the old second is refused in one line; the second of it too, the
       // template filled again for 70 x 40 (Net.flow in the engine worker)
