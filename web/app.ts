@@ -7,6 +7,7 @@ import * as crema from '../src/browser/index.js';
 import { parseDataShape } from '../src/util/data-shape.js';
 import { type MtcnnRole, MTCNN_FILES, detectionLine, faceDetection, faceLine, mtcnnRoles, parseThresholds } from '../src/detect/options.js';
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
+import { flowLine } from '../src/detect/flow.js';
 import { posesSvg } from '../src/detect/pose-draw.js';
 import { type Person, type PoseDetectOptions, type PosePartOptions, parseResolution, parseSquareResolution, personLines, poseModel } from '../src/detect/pose-models.js';
 import { partKindOf, partNetMismatch, poseOutput } from '../src/detect/pose-parts.js';
@@ -696,14 +697,7 @@ async function flowImages(): Promise<void> {
   const ms = performance.now() - t0;
   exposed.flow = { width: f.width, height: f.height, data: [...f.data], colors: [...f.colors] };
   drawBytes($<HTMLCanvasElement>('boxes'), f.width, f.height, f.colors, 3);
-  let max = 0, sum = 0;
-  for (let i = 0; i < f.data.length; i += 2) {
-    const r = Math.hypot(f.data[i], f.data[i + 1]);
-    max = Math.max(max, r);
-    sum += r;
-  }
-  const line = `${state.imageName} -> ${second.name} (${f.width} x ${f.height}): flow length max ${max.toPrecision(4)}, mean ${(sum / (f.width * f.height)).toPrecision(4)} pixels`;
-  $('detections').replaceChildren(Object.assign(document.createElement('li'), { textContent: line }));
+  $('detections').replaceChildren(Object.assign(document.createElement('li'), { textContent: flowLine(state.imageName ?? 'image', second.name, f) }));
   $('run-time').textContent = `${state.imageName} -> ${second.name}: the flow in ${ms.toFixed(1)} ms (${ranBy(backend)})`;
 }
 

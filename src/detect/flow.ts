@@ -157,6 +157,23 @@ export function flowColors(flow: Flow): Uint8Array {
   return out;
 }
 
+/** The flow's largest and mean length in pixels, as crema flow and the page print them. */
+export function flowLengths(flow: Flow): { max: number; mean: number } {
+  let max = 0, sum = 0;
+  for (let i = 0; i < flow.data.length; i += 2) {
+    const r = Math.hypot(flow.data[i], flow.data[i + 1]);
+    max = Math.max(max, r);
+    sum += r;
+  }
+  return { max, mean: sum / (flow.width * flow.height) };
+}
+
+/** What crema flow prints of a pair (and the page shows): the flow's size and its largest and mean length. */
+export function flowLine(img0: string, img1: string, flow: Flow): string {
+  const { max, mean } = flowLengths(flow);
+  return `${img0} -> ${img1} (${flow.width} x ${flow.height}): flow length max ${max.toPrecision(4)}, mean ${mean.toPrecision(4)} pixels`;
+}
+
 /** How a FlowNets loads a filled prototxt: its bytes (the filled text), a Net back. */
 export type FlowLoad = (prototxt: Uint8Array) => Promise<Net>;
 

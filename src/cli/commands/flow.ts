@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { loadFlow } from '../../detect/node.js';
-import { type Flow, floBytes, flowColors } from '../../detect/flow.js';
+import { floBytes, flowColors, flowLine } from '../../detect/flow.js';
 import { rgbPng } from '../../image/png.js';
 import { loadImage } from '../../image/load.js';
 import { CremaError } from '../../util/errors.js';
@@ -50,17 +50,6 @@ export const flowCommand = {
 };
 
 const flowOptions = (args: FlowArgs) => ({ backend: args.backend, threads: args.threads, onNote: (note: string) => console.error(`note: ${inCliWords(note)}`) });
-
-/** What crema flow prints of a pair: the flow's size and its largest and mean length. */
-function flowLine(img0: string, img1: string, f: Flow): string {
-  let max = 0, sum = 0;
-  for (let i = 0; i < f.data.length; i += 2) {
-    const r = Math.hypot(f.data[i], f.data[i + 1]);
-    max = Math.max(max, r);
-    sum += r;
-  }
-  return `${img0} -> ${img1} (${f.width} x ${f.height}): flow length max ${max.toPrecision(4)}, mean ${(sum / (f.width * f.height)).toPrecision(4)} pixels`;
-}
 
 interface Pair {
   line: number;
