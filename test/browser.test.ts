@@ -958,6 +958,13 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       const other = await page.evaluate(() => (globalThis as unknown as { cremaPage: { flow: Shown } }).cremaPage.flow);
       expect([other.width, other.height]).toEqual([70, 40]);
       expect(relativeDifference(Float32Array.from(other.data), small.data)).toBeLessThanOrEqual(1e-6);
+      // flow() in one call: a net that is no FlowNet refused in one line (LeNet, the shipped one), the net released
+      const refused = await page.evaluate(async () => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: { flow: (files: object, a: Blob, b: Blob, options: object) => Promise<unknown> } } }).cremaPage;
+        const prototxt = await (await fetch('models/lenet/deploy.prototxt')).text();
+        return crema.flow({ prototxt }, new Blob([]), new Blob([]), { names: { prototxt: 'deploy.prototxt' } }).then(() => 'no error', (e: Error) => e.message);
+      });
+      expect(refused).toBe("flow: deploy.prototxt is no FlowNet deploy net (two image inputs and the blob 'predict_flow_final')");
       expect(errors).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
