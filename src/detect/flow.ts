@@ -202,11 +202,6 @@ export class FlowNets {
     this.template = isTemplate(this.text);
   }
 
-  /** Whether the prototxt is a template (filled for each size) rather than a net of one size. */
-  get isTemplate(): boolean {
-    return this.template;
-  }
-
   /** The net for images of width x height: the last one when the size holds (or the prototxt is no template). */
   async netFor(width: number, height: number): Promise<Net> {
     const current = this.current;
@@ -226,11 +221,6 @@ export class FlowNets {
     this.loaded++;
     this.current = { width, height, net };
     return net;
-  }
-
-  /** The net loaded last, if any. */
-  get net(): Net | undefined {
-    return this.current?.net;
   }
 
   /** Releases the net (and, through onReplace, what goes with it). */
