@@ -937,6 +937,9 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(got.colors).toEqual([...flowColors({ width: 100, height: 50, data: Float32Array.from(got.data) })]);
       expect(await page.$eval('#detections li', (e) => e.textContent)).toMatch(/^a\.png -> b\.png \(100 x 50\): flow length max [0-9.]+, mean [0-9.]+ pixels$/);
       expect(await page.$eval('#boxes', (e) => [(e as unknown as { width: number }).width, (e as unknown as { height: number }).height])).toEqual([100, 50]);
+      // the net shown is the one filled for their size: its totals and blobs follow
+      expect(await page.$eval('#totals', (e) => e.textContent)).toContain('inputs img0 1×3×50×100, img1 1×3×50×100;');
+      expect(await page.$eval('#blob option:last-child', (e) => e.textContent)).toBe('predict_flow_final 1×2×50×100');
       await shot(page, 'web-flow.png', '#classify');
       // through onnxruntime-web: within the Node tests' ONNX tolerance (1e-4 of the largest)
       await page.select('#backend', 'onnx');

@@ -378,13 +378,9 @@ async function render(net: Net, name: string): Promise<void> {
   const info = net.info;
   $('main').hidden = false;
   $('net-title').textContent = `${info.name || name}`;
-  const params = info.layers.reduce((s, l) => s + l.params, 0), macs = info.layers.reduce((s, l) => s + l.macs, 0);
-  const engine = await net.engine.ready;
-  $('totals').textContent = `${info.layers.length} layers, ${fmt(params)} parameters, ${fmt(macs)} multiply-adds; inputs ${info.inputs.map((i) => `${i} ${shape(info.blobs[i])}`).join(', ')}; kernels: ${engine.kernels}, ${engine.threads} thread${engine.threads > 1 ? 's' : ''}`;
+  await showShapes(net);
   $('notes').replaceChildren(...[...info.upgrades, ...info.notes].map((n) => Object.assign(document.createElement('li'), { textContent: inPageWords(n) })));
   $('notes-box').hidden = !info.notes.length && !info.upgrades.length;
-  renderLayers(info.layers, info.blobs);
-  $<HTMLSelectElement>('blob').replaceChildren(...Object.keys(info.blobs).map((b) => new Option(`${b} ${shape(info.blobs[b])}`, b)));
   const target = imageTarget(net);
   showMode(net);
   $('input-note').textContent = state.faces
@@ -427,6 +423,16 @@ function renderLayers(layers: LayerInfo[], blobs: Record<string, number[]>): voi
 }
 
 let graphviz: Promise<Awaited<ReturnType<typeof Graphviz.load>>> | undefined;
+
+/** The net's totals, layers and blobs as its shapes are now (a FlowNet template's follow each image size: Net.flow). */
+async function showShapes(net: Net): Promise<void> {
+  const info = net.info;
+  const params = info.layers.reduce((s, l) => s + l.params, 0), macs = info.layers.reduce((s, l) => s + l.macs, 0);
+  const engine = await net.engine.ready;
+  $('totals').textContent = `${info.layers.length} layers, ${fmt(params)} parameters, ${fmt(macs)} multiply-adds; inputs ${info.inputs.map((i) => `${i} ${shape(info.blobs[i])}`).join(', ')}; kernels: ${engine.kernels}, ${engine.threads} thread${engine.threads > 1 ? 's' : ''}`;
+  renderLayers(info.layers, info.blobs);
+  $<HTMLSelectElement>('blob').replaceChildren(...Object.keys(info.blobs).map((b) => new Option(`${b} ${shape(info.blobs[b])}`, b)));
+}
 
 async function renderGraph(dot: string): Promise<void> {
   const svg = (await (graphviz ??= Graphviz.load())).dot(dot, 'svg');
@@ -692,9 +698,10 @@ async function flowImages(): Promise<void> {
   if (a.width !== b.width || a.height !== b.height) throw new Error(`${state.imageName} is ${a.width} x ${a.height} but ${second.name} is ${b.width} x ${b.height}: FlowNet takes two images of one size`);
   state.image = a;
   drawThumb(a);
-  const t0 = performance.now();
+  const sized = shape(net.info.blobs[net.inputs[0]]), t0 = performance.now();
   const f = await net.flow(a, b, { backend });
   const ms = performance.now() - t0;
+  if (shape(net.info.blobs[net.inputs[0]]) !== sized) await showShapes(net); // the template filled for another size
   exposed.flow = { width: f.width, height: f.height, data: [...f.data], colors: [...f.colors] };
   drawBytes($<HTMLCanvasElement>('boxes'), f.width, f.height, f.colors, 3);
   $('detections').replaceChildren(Object.assign(document.createElement('li'), { textContent: flowLine(state.imageName ?? 'image', second.name, f) }));
