@@ -24,6 +24,7 @@ import { expChunk } from './exp';
 import { col2imChunk } from './col2im';
 import { normalizeChunk } from './normalize';
 import { latticeChunk } from './lattice';
+import { correlationChunk } from './correlation';
 import { gemvRows, packRowsAsB } from './rowmajor';
 import { winogradChunk, winogradFiltersChunk, winogradPadChunk } from './winograd';
 
@@ -443,6 +444,7 @@ const KIND_EXP: i32 = 18;
 const KIND_COL2IM: i32 = 19;
 const KIND_NORMALIZE: i32 = 20;
 const KIND_LATTICE: i32 = 21;
+const KIND_CORRELATION: i32 = 22;
 
 
 export function runChunk(p: usize, chunk: i32, thread: i32): void {
@@ -467,6 +469,7 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
   else if (kind == KIND_COL2IM) col2imChunk(p, chunk);
   else if (kind == KIND_NORMALIZE) normalizeChunk(p, chunk, scratch);
   else if (kind == KIND_LATTICE) latticeChunk(p, chunk, scratch);
+  else if (kind == KIND_CORRELATION) correlationChunk(p, chunk, scratch);
 }
 
 

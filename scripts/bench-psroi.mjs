@@ -5,23 +5,10 @@
 // and a 3 x 3 grid. Both at one thread, one session made beforehand, runs interleaved in one process, medians;
 // also the largest difference of the two and how many outputs agree bit for bit.
 //   node scripts/bench-psroi.mjs [--runs N]        (needs `npm run build` first)
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { Net, OnnxRunner, Tensor, generator, median, parsePrototxt, runsOption, upgradeNet } from './bench-layer.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const runs = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 15;
-const dist = (p) => import(path.join(root, 'dist', p));
-await dist('index.js'); // the Node entry installs the platform (onnxruntime-node)
-const { OnnxRunner } = await dist('onnx/run.js');
-const { Net } = await dist('runtime/net.js');
-const { Tensor } = await dist('tensor.js');
-const { parsePrototxt } = await dist('caffe/prototxt.js');
-const { upgradeNet } = await dist('caffe/upgrade.js');
-
-const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-let seed = 5;
-const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+const runs = runsOption(15);
+const random = generator(5);
 
 for (const [outputDim, group, R, what] of [[21, 7, 300, 'rfcn_cls'], [8, 7, 300, 'rfcn_bbox'], [21, 3, 300, '3 x 3 bins']]) {
   const dims = [1, outputDim * group * group, 38, 50];

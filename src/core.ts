@@ -9,7 +9,7 @@ export type { Bytes, Source } from './util/source.js';
 export { parseNpy, encodeNpy } from './util/npy.js';
 export { knownLayerTypes, registerLayer } from './layers/registry.js';
 export type { Layer, LayerType, NetContext } from './layers/layer.js';
-export type { Dialect } from './caffe/load.js';
+export type { Dialect } from './caffe/dialects.js';
 export type { LayerContext, Converter } from './onnx/context.js';
 export type { ConvertOptions } from './onnx/convert.js';
 export { type FloatImage, cropImage } from './image/image.js';

@@ -12,9 +12,15 @@ import type { Detection, DetectOptions } from '../src/detect/options.js';
 import { imageInput } from '../src/image/input.js';
 import { loadImage } from '../src/image/load.js';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
+import { freeSize, graphReshaper } from '../src/onnx/batch.js';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
+import { parsePrototxt } from '../src/caffe/prototxt.js';
+import type { NetParameter } from '../src/caffe/types.js';
+import { Tensor } from '../src/tensor.js';
+import * as ort from 'onnxruntime-node';
+import { RECURRENT_NET, recurrentFeeds, recurrentWeights } from './helpers/recurrent.js';
 import { EXTERNAL_ALIGN } from '../src/onnx/external.js';
-import { encodeModel } from '../src/onnx/proto.js';
+import { decodeModel, encodeModel } from '../src/onnx/proto.js';
 import { readBack } from './helpers/external.js';
 import { colorize, detectPoses, edges, segment } from '../src/detect/node.js';
 import { denseWeights } from './fixtures/dense/referee/weights.mjs';
@@ -220,8 +226,8 @@ interface SpiedSession {
  * the external tensors are views on one larger buffer, the kernels' memory, rather than arrays of their own) and its
  * sessions' runs (feeds copied, results), for sessionFromBytes.
  */
-async function spyOnSessions(page: Page, ort: string): Promise<WebWorker> {
-  const worker = page.workers().find((w) => w.url().includes('crema-worker'))!;
+async function spyOnSessions(page: Page, ort: string, which: 'first' | 'last' = 'first'): Promise<WebWorker> {
+  const engines = page.workers().filter((w) => w.url().includes('crema-worker')), worker = which === 'first' ? engines[0] : engines.at(-1)!;
   await worker.evaluate(async (url) => {
     type Ort = typeof import('onnxruntime-web');
     const module = (await new Function('url', 'return import(url)')(url)) as Ort; // written out: vitest rewrites an import() here
@@ -431,6 +437,84 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(outputs.map(([name]) => name)).toContain('prob');
       for (const [name, viaExternal, viaBytes] of outputs) expect(viaExternal, name).toEqual(viaBytes);
       expect(agreement(outputs.find(([name]) => name === 'prob')![1], node.prob).rel).toBeLessThanOrEqual(1e-4);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("runs BVLC's LSTM and RNN as one size-free Scan model in onnxruntime-web, at two sequence lengths, as onnxruntime-node and the native engine do", async () => {
+    // test/helpers/recurrent.ts: four LSTMs and two RNNs whose T is the input's width and N its height, as a line
+    // reader's; converted --any-size (a Scan over the run's T per layer), run at (N, T) = (2, 7) and (3, 12).
+    const weights = recurrentWeights(), sizes: [number, number][] = [[2, 7], [3, 12]];
+    const native = Net.fromNetParameter(parsePrototxt(RECURRENT_NET, 'recurrent.prototxt') as NetParameter, new Map(Object.entries(weights)));
+    const tops = native.layers.filter((l) => l.type === 'LSTM' || l.type === 'RNN').flatMap((l) => l.tops);
+    const conversion = convertGraph(native.graph, { anySize: true, outputs: tops });
+    expect(freeSize(native.graph, conversion, graphReshaper(native.graph), { outputs: tops })).toBeUndefined();
+    const bytes = encodeConversion(conversion);
+    expect(conversion.model.graph.node.filter((n) => n.op_type === 'Scan')).toHaveLength(6);
+    const nodeOrt = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, logSeverityLevel: 3 });
+    const expected: { native: Record<string, Tensor>; node: Record<string, Tensor> }[] = [];
+    for (const [N, T] of sizes) {
+      const feeds = recurrentFeeds(N, T);
+      native.reshape(Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, [...t.dims]])));
+      const forward = native.forward(feeds), results = await nodeOrt.run(Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, new ort.Tensor('float32', t.data, [...t.dims])])));
+      expected.push({
+        native: Object.fromEntries(tops.map((b) => [b, new Tensor([...forward[b].dims], forward[b].data.slice())])),
+        node: Object.fromEntries(tops.map((b) => [b, new Tensor([...results[conversion.outputs.get(b)!].dims], results[conversion.outputs.get(b)!].data as Float32Array)])),
+      });
+    }
+    await nodeOrt.release();
+    native.dispose();
+    const caffemodel = encodeCaffemodel({ name: 'recurrent', layer: Object.entries(recurrentWeights()).map(([name, blobs]) => ({ name, blobs: blobs.map((b) => ({ shape: { dim: [...b.dims] }, data: b.data })) })) });
+    const { page, errors } = await open(browser, server.url);
+    try {
+      const ortUrl = `${server.url}ort/ort.wasm.bundle.min.mjs`;
+      const feedList = sizes.map(([N, T]) => Object.fromEntries(Object.entries(recurrentFeeds(N, T)).map(([n, t]) => [n, { dims: [...t.dims], data: Array.from(t.data) }])));
+      type Plain = Record<string, { dims: number[]; data: number[] }>;
+      // Node's size-free model in onnxruntime-web itself: one session, both sizes.
+      const direct = await page.evaluate(async (ortUrl, model64, feedList) => {
+        type Ort = typeof import('onnxruntime-web');
+        const module = (await new Function('url', 'return import(url)')(ortUrl)) as Ort; // written out: vitest rewrites an import() here
+        const session = await module.InferenceSession.create(Uint8Array.from(atob(model64), (c) => c.charCodeAt(0)));
+        const out: Plain[] = [];
+        for (const feeds of feedList) {
+          const results = await session.run(Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, new module.Tensor('float32', Float32Array.from(t.data), t.dims)])));
+          out.push(Object.fromEntries(Object.entries(results).map(([k, t]) => [k, { dims: [...t.dims], data: Array.from(t.data as Float32Array) }])));
+        }
+        await session.release();
+        return out;
+      }, ortUrl, Buffer.from(bytes).toString('base64'), feedList);
+      // The browser library's run with the ONNX backend: its engine worker's sessions spied on (one, the Scan model's).
+      await page.evaluate(async (ortUrl, prototxt, weights64) => {
+        const g = globalThis as unknown as { cremaPage: { crema: BrowserLib }; recurrent: unknown };
+        const engine = new g.cremaPage.crema.Engine(undefined, { onnxRuntime: ortUrl });
+        g.recurrent = await g.cremaPage.crema.Net.load({ prototxt, weights: Uint8Array.from(atob(weights64), (c) => c.charCodeAt(0)) }, { engine });
+      }, ortUrl, RECURRENT_NET, Buffer.from(caffemodel).toString('base64'));
+      const worker = await spyOnSessions(page, ortUrl, 'last');
+      const library = await page.evaluate(async (tops, feedList) => {
+        const net = (globalThis as unknown as { recurrent: Awaited<ReturnType<BrowserLib['Net']['load']>> }).recurrent, out: Plain[] = [];
+        for (const feeds of feedList) {
+          const results = (await net.run(Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, { dims: t.dims, data: Float32Array.from(t.data) }])), { backend: 'onnx', fetches: tops })) as Record<string, { dims: number[]; data: Float32Array }>;
+          out.push(Object.fromEntries(Object.entries(results).map(([k, t]) => [k, { dims: [...t.dims], data: Array.from(t.data) }])));
+        }
+        return out;
+      }, tops, feedList);
+      const spied = await worker.evaluate(() => (globalThis as unknown as { spied: SpiedSession[] }).spied.map(({ model, runs }) => ({ model, runs: runs.length })));
+      expect(spied.map((s) => s.runs), 'one session for both sizes').toEqual([2]);
+      expect(decodeModel(Buffer.from(spied[0].model, 'base64')).graph.node.filter((n) => n.op_type === 'Scan'), 'its model a Scan per layer').toHaveLength(6);
+      const got = { direct, library };
+      sizes.forEach(([N, T], i) => {
+        for (const b of tops) {
+          const at = `${b} at N ${N}, T ${T}`;
+          for (const [way, ran] of [['onnxruntime-web', got.direct[i]], ['the library in onnxruntime-web', got.library[i]]] as const) {
+            const outName = way === 'onnxruntime-web' ? conversion.outputs.get(b)! : b, t = ran[outName];
+            expect(t.dims, `${way}: shape of ${at}`).toEqual([...expected[i].native[b].dims]);
+            expect(relativeDifference(t.data, expected[i].native[b].data), `${way} vs native: ${at}`).toBeLessThanOrEqual(1e-5);
+            expect(relativeDifference(t.data, expected[i].node[b].data), `${way} vs onnxruntime-node: ${at}`).toBeLessThanOrEqual(1e-5);
+          }
+        }
+      });
       expect(errors).toEqual([]);
     } finally {
       await page.close();

@@ -1,5 +1,6 @@
 // Internal errors turned into one-line errors (exit 2): bad --labels, blob names no file can have, ONNX Runtime
 // without weights, blobs named __proto__, yargs' fixed choices.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -247,5 +248,53 @@ describe('flags typed where a new user types them', () => {
     const lenient = await cli('info', file, '--lenient');
     expect(lenient.code).toBe(0);
     expect(lenient.stderr.split('\n')[0]).toBe(`warning: ${file}:4:80: layer 'relu' has unknown value 'MKL2017' for 'engine' in relu_param (expected one of DEFAULT, CAFFE, CUDNN) (skipped)`);
+  });
+
+  it('a mistyped flag is named as typed, with the flag likeliest meant; a word too many is no flag (was yargs\' "Unknown argument: inptu")', async () => {
+    const cases: [string[], string][] = [
+      [['run', lenet('deploy.prototxt'), '--inptu', lenet('example-input.npy')], 'crema: unknown option --inptu (did you mean --input?)'],
+      [['bench', lenet('deploy.prototxt'), '--thread', '1'], 'crema: unknown option --thread (did you mean --threads?)'],
+      [['convert', lenet('deploy.prototxt'), '-o', path.join(tmp, 'n.onnx'), '--any-szie'], 'crema: unknown option --any-szie (did you mean --any-size?)'],
+      [['info', lenet('deploy.prototxt'), '--jsno=1', '--frobnicate'], 'crema: unknown option --jsno (did you mean --json?); unknown option --frobnicate'],
+      [['info', lenet('deploy.prototxt'), lenet('weights.caffemodel'), 'extra'], "crema: unexpected argument 'extra' (see --help)"],
+    ];
+    for (const [args, want] of cases) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe(want);
+    }
+  });
+
+  it("the README's models/... paths typed in an app name where the package has them (was only 'no such file')", async () => {
+    // The built CLI run from another directory, as in an app: its models are not under ./models there.
+    const app = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-app-'));
+    const run = (...args: string[]) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.resolve('bin/crema.js'), ...args], { cwd: app });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    const shipped = path.relative(app, path.resolve('models')).split(path.sep).join('/');
+    const r = await run('classify', 'models/lenet/deploy.prototxt', 'models/lenet/weights.caffemodel', 'models/lenet/examples/', '--raw-scale', '1');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`crema: models/lenet/deploy.prototxt: no such file (the shipped one is ${shipped}/lenet/deploy.prototxt)\n`);
+    const faces = await run('faces', 'models/mtcnn', 'x.jpg');
+    expect(faces.stderr).toBe(`crema: models/mtcnn: no such directory (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel (and MTCNNv2's det4)) (the shipped one is ${shipped}/mtcnn)\n`);
+    const missing = await run('info', 'models/lenet/nothing.prototxt');
+    expect(missing.stderr).toBe('crema: models/lenet/nothing.prototxt: no such file\n'); // no hint where there is nothing to point to
+  });
+
+  it('--input naming a directory or a missing file says so, not its extension (was "got \'no extension\'")', async () => {
+    const cases: [string, string][] = [
+      ['models/lenet/examples', 'crema: models/lenet/examples: is a directory'],
+      [path.join(tmp, 'nothing'), `crema: ${path.join(tmp, 'nothing')}: no such file`],
+      ['package.json', "crema: package.json: crema reads inputs from .npy files and images (.jpg, .jpeg, .png, .webp), got '.json'"],
+    ];
+    for (const [input, want] of cases) {
+      const r = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', input);
+      expect(r.code, input).toBe(2);
+      expect(r.stderr).toBe(want);
+    }
   });
 });

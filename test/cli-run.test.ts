@@ -116,7 +116,7 @@ describe('crema run', () => {
     expect(usage.status).toBe(2);
     const unknown = crema('rnu');
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr.trim()).toBe("crema: unknown command 'rnu' (commands: bench, classify, colorize, convert, detect, draw, edges, faces, flow, info, pose, run, segment, show, ui, upgrade, verify; crema --help)");
+    expect(unknown.stderr.trim()).toBe("crema: unknown command 'rnu' (commands: bench, classify, colorize, convert, detect, disparity, draw, edges, faces, flow, info, pose, run, segment, show, ui, upgrade, verify; crema --help)");
   });
 });
 

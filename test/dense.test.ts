@@ -256,7 +256,7 @@ describe("which demo a net is (denseKind: the page's Segment an image and Find e
       const file = path.join(tmp, 'hed-variant.prototxt'), of = edgesDialectOf(undefined, edgesOnly), calls: string[] = [];
       fs.writeFileSync(file, text);
       const dialectOf = (n: NetParameter) => (calls.push(n.layer!.map((l) => l.type).join()), of(n));
-      const net = await Net.load(file, undefined, { threads: 1, dialect, dialectOf });
+      const net = await Net.open(file, undefined, { threads: 1, dialect }, { prepare: true, dialectOf });
       try {
         return { dialect: net.graph.dialect, first: net.notes[0], calls: calls.length, calledOnLoaded: calls[0]?.startsWith('Input,'), kind: denseKind(net) };
       } finally {

@@ -18,7 +18,7 @@ import { OnnxSessions } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { readNpy } from '../src/util/npy.js';
 import { cli } from './helpers/cli.js';
-import { expectSameDetections } from './helpers/detections.js';
+import { type DetectReference, expectSameDetections, readDetectReference } from './helpers/detections.js';
 import { relativeDifference } from './helpers/reference.js';
 
 const fixture = path.join(import.meta.dirname, 'fixtures/fork/faster-rcnn-detect');
@@ -26,19 +26,8 @@ const prototxt = path.join(import.meta.dirname, 'fixtures/forknets/faster_rcnn_z
 const maker = path.join(import.meta.dirname, 'fixtures/forknets/make-forknets.mjs');
 const cat = path.join(import.meta.dirname, '../models/cifar10_full/examples/cat.jpg');
 
-interface Reference {
-  height: number;
-  width: number;
-  scale: number;
-  maxSize: number;
-  threshold: number;
-  blob: number[];
-  imInfo: number[];
-  rois: number;
-  detections: Omit<Detection, 'name'>[];
-}
-const ref = JSON.parse(fs.readFileSync(path.join(fixture, 'detections.json'), 'utf8')) as Reference;
-const options = { scale: ref.scale, maxSize: ref.maxSize, threshold: ref.threshold };
+type Reference = DetectReference & { blob: number[]; imInfo: number[] };
+const { ref, options } = readDetectReference<Reference>(fixture);
 
 let dir: string, weights: string, net: Net;
 beforeAll(async () => {
@@ -151,7 +140,7 @@ describe("detect on py-faster-rcnn's ZF net vs its im_detect and demo.py", () =>
     // stable sort gives 90 rois, not 89, and other detections (demo.py's per-class NMS meets tied scores too, whose
     // order changes nothing here). bbox_pred, as drawn, reaches 60 (the detect variant scales it by 0.02): float sums
     // in another order than Caffe's move corners by up to 0.015 px through its exponentials.
-    const ties = JSON.parse(fs.readFileSync(path.join(fixture, 'detections-ties.json'), 'utf8')) as Reference;
+    const ties = readDetectReference<Reference>(fixture, 'detections-ties.json').ref;
     const own = path.join(dir, 'ties.caffemodel');
     execFileSync('node', [maker, 'weights', 'faster_rcnn_zf', own, path.join(dir, 'ties-input.npy')]);
     const tied = await Net.load(prototxt, own);

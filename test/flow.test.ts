@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FlowNets, fillFlowTemplate, floBytes, flowColors, flowInputs } from '../src/detect/flow.js';
+import { FlowNets, fillFlowTemplate, floBytes, flowColors, flowInputs, flowLengths } from '../src/detect/flow.js';
 import { flow, loadFlow, loadImage } from '../src/index.js';
 import type { Net } from '../src/runtime/net.js';
 import { readNpy, writeNpy } from '../src/util/npy.js';
@@ -50,6 +50,9 @@ describe('the .flo and the colour picture', () => {
   });
   it("the picture's bytes are flow_vis's flow_to_color's (every angle and radius, zeros, a far outlier)", () => {
     expect(Buffer.from(flowColors(asFlow('vis.npy')))).toEqual(fs.readFileSync(fixture('vis.rgb')));
+  });
+  it("the summary's lengths: the largest and the mean over every pixel (zeros counted)", () => {
+    expect(flowLengths({ width: 3, height: 1, data: new Float32Array([3, 4, 0, 0, -6, 8]) })).toEqual({ max: 10, mean: 5 });
   });
 });
 

@@ -9,16 +9,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildGraph } from '../src/graph/graph.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
-import { declaredWeights } from '../src/layers/layer.js';
 import { readNpy } from '../src/util/npy.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
+import { convertGraph } from '../src/onnx/convert.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
-import { Tensor, sizeOf } from '../src/tensor.js';
-import { type Expected, expectBoth, input, netOf, random } from './helpers/fork-layers.js';
+import { Tensor } from '../src/tensor.js';
+import { type Expected, expectBoth, input, netOf, random, syntheticWeights } from './helpers/fork-layers.js';
 import { len, packedFloats, str, uint, varint } from './helpers/wire.js';
 import { TOLERANCE, relativeDifference } from './helpers/reference.js';
 
@@ -145,6 +144,21 @@ describe('Correlation (FlowNet-C)', () => {
     expect(layerError(`${input('a', [1, 1, 4, 4])} ${input('b', [1, 1, 4, 4])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { pad: 40000 kernel_size: 1 max_displacement: 1 } }`))
       .toThrow("layer 'c' (Correlation): its padded bottoms would hold 6400640016 values each (pad 40000), more than a blob can");
   });
+  it("at opset 18 (axes an input) FlowNet-C's 441 ReduceMeans read one axes initializer; the outputs as at opset 17 and as CorrelateData", async () => {
+    const dims = [1, 6, 4, 5], n = net(dims, 'pad: 20 kernel_size: 1 max_displacement: 20 stride_1: 1 stride_2: 2'), a = random(dims, 3), b = random(dims, 4);
+    const { model } = convertGraph(n.graph, { opset: 18 });
+    const means = model.graph.node.filter((node) => node.op_type === 'ReduceMean');
+    expect(means.length).toBe(441);
+    expect(new Set(means.map((node) => node.input[1])).size).toBe(1);
+    // the pads, the Slices' axes, bottom 0's start and end, bottom 1's per displacement, the ReduceMeans' axes
+    expect(model.graph.initializer.length).toBe(1 + 1 + 2 + 2 * 441 + 1);
+    const want = forkCorrelation(a, b, 20, 1, 20, 1, 2);
+    for (const opset of [17, 18]) {
+      const got = (await runOnnx(n.graph, { a, b }, { threads: 1, opset })).get('corr')!;
+      expect(got.dims, `opset ${opset}`).toEqual(want.dims);
+      expect(relativeDifference(got.data, want.data), `opset ${opset}`).toBeLessThanOrEqual(TOLERANCE);
+    }
+  });
   it('refuses an ONNX export of more than 4096 displacements, in one line', async () => {
     const big = flownet(`${input('a', [1, 1, 70, 70])} ${input('b', [1, 1, 70, 70])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { pad: 33 kernel_size: 1 max_displacement: 33 } }`);
     await expect(runOnnx(big.graph, { a: random([1, 1, 70, 70], 1), b: random([1, 1, 70, 70], 2) }, { threads: 1 })).rejects.toThrow(
@@ -212,6 +226,18 @@ describe('FlowWarp, ChannelNorm, Accum', () => {
   });
 });
 
+describe('a bottom that is not 4-D: one line in one wording, naming the layer and the bottom', () => {
+  const cases: [string, string][] = [
+    [`${input('x', [2, 3, 4])} layer { name: "n" type: "ChannelNorm" bottom: "x" top: "n" }`, "layer 'n' (ChannelNorm): bottom 0 must be 4-D (N, C, H, W), got [2, 3, 4]"],
+    [`${input('i', [1, 1, 2, 3])} ${input('f', [1, 2, 6])} layer { name: "w" type: "FlowWarp" bottom: "i" bottom: "f" top: "w" }`, "layer 'w' (FlowWarp): bottom 1 (the flow) must be 4-D (N, C, H, W), got [1, 2, 6]"],
+    [`${input('i', [1, 6])} ${input('f', [1, 2, 2, 3])} layer { name: "w" type: "FlowWarp" bottom: "i" bottom: "f" top: "w" }`, "layer 'w' (FlowWarp): bottom 0 (the image) must be 4-D (N, C, H, W), got [1, 6]"],
+    [`${input('x', [1, 2, 8])} layer { name: "r" type: "Resample" bottom: "x" top: "r" resample_param { width: 4 height: 4 } }`, "layer 'r' (Resample): bottom 0 must be 4-D (N, C, H, W), got [1, 2, 8]"],
+    [`${input('x', [1, 1, 2, 2])} ${input('r', [1, 3, 9])} layer { name: "a" type: "Accum" bottom: "x" bottom: "r" top: "a" accum_param { have_reference: true } }`, "layer 'a' (Accum): bottom 1 must be 4-D (N, C, H, W), got [1, 3, 9]"],
+    [`${input('x', [2, 3, 20])} layer { name: "aug" type: "DataAugmentation" bottom: "x" top: "y" augmentation_param { mean: 0.25 mean: -0.5 mean: 1 mean_per_pixel: false } }`, "layer 'aug' (DataAugmentation): bottom 0 must be 4-D (N, C, H, W), got [2, 3, 20]"],
+  ];
+  for (const [prototxt, message] of cases) it(message, () => expect(layerError(prototxt)).toThrow(message));
+});
+
 describe('against OpenCV 4.5.1 dnn (fixtures/flownet/opencv: the layers it can read)', () => {
   it('FlowWarp and Accum without have_reference (a 3 x 4 and a 7 x 9 bottom to 7 x 9) as OpenCV computes them', async () => {
     const dir = path.join(import.meta.dirname, 'fixtures/flownet/opencv'), npy = (name: string) => readNpy(path.join(dir, `${name}.npy`));
@@ -275,12 +301,12 @@ describe('DataAugmentation at inference, and Eltwise with one bottom (the flowne
     expect(() => flownet(aug('recompute_mean: 1000'), { aug: blobs })).toThrow(
       "layer 'aug' (DataAugmentation): mean per pixel (blob 1) has shape [1, 3, 384, 512] but the layer needs [1, 3, 4, 5]");
   });
-  it('refuses a mean still being computed, and training\'s crops, in one line', () => {
+  it('refuses a mean still being computed, and random augmentation at test, in one line', () => {
     const blobs = [new Tensor([1, 1, 1, 1], Float32Array.of(10)), random([1, 3, 4, 5], 1), random([1, 3, 1, 1], 2)];
     expect(() => flownet(aug('recompute_mean: 1000 mean_per_pixel: false'), { aug: blobs })).toThrow(
       "layer 'aug' (DataAugmentation): its iteration count 10 (blob 0) is below recompute_mean 1000: the fork would still fold each batch into its mean");
-    expect(layerError(aug('crop_width: 4 crop_height: 4'))).toThrow(
-      "layer 'aug' (DataAugmentation): crop_width and crop_height turn on the random crops and colour changes of training: crema runs the layer at inference only (no crop)");
+    expect(layerError(aug('augment_during_test: true crop_width: 4 crop_height: 4 translate { spread: 0.2 }'))).toThrow(
+      "layer 'aug' (DataAugmentation): translate with crop_width / crop_height and augment_during_test: random augmentation at every forward, which crema does not run");
   });
   it('Eltwise SUM of one bottom is coeff · x in the flownet dialect; BVLC\'s needs two', async () => {
     const prototxt = `${input('x', [1, 3, 2, 2])} layer { name: "s" type: "Eltwise" bottom: "x" top: "s" eltwise_param { operation: SUM coeff: 0.00392156862745098 } }`;
@@ -288,25 +314,17 @@ describe('DataAugmentation at inference, and Eltwise with one bottom (the flowne
     await expectBoth(flownet(prototxt), { x }, { s: { dims: x.dims, data: x.data.map((v) => Math.fround(v * Math.fround(0.00392156862745098))) } });
     expect(() => Net.fromNetParameter(parsePrototxt(prototxt, 'bvlc.prototxt') as NetParameter)).toThrow("layer 's' (Eltwise): takes at least 2 bottom(s), got 1");
     expect(layerError(prototxt.replace("SUM coeff: 0.00392156862745098", "MAX"))).toThrow("layer 's' (Eltwise): MAX of one bottom: the fork reads a second (only SUM takes one)");
+    // create() refuses these as the net is built: Eltwise's ONNX export never sees them.
+    expect(layerError(prototxt.replace("SUM coeff: 0.00392156862745098", "PROD"))).toThrow("layer 's' (Eltwise): PROD of one bottom: the fork reads a second (only SUM takes one)");
+    expect(layerError(prototxt.replace("coeff: 0.00392156862745098", "coeff: 1 coeff: 2"))).toThrow("layer 's' (Eltwise): takes one coeff per bottom: 2 coeff(s) for 1 bottoms");
   });
 });
-
-/** Random weights of the shapes the net's layers declare (a DataAugmentation's iteration count past its recompute_mean). */
-function syntheticWeights(net: NetParameter): Map<string, Tensor[]> {
-  const graph = buildGraph(net, new Map(), { dialect: 'flownet' }), weights = new Map<string, Tensor[]>();
-  graph.layers.forEach((l, k) => {
-    const shapes = declaredWeights.get(l.def) ?? [];
-    if (!shapes.length) return;
-    weights.set(l.name, shapes.map((s, i) => (l.type === 'DataAugmentation' && i === 0 ? new Tensor(s, Float32Array.of(1e6)) : random(s, 100 + k * 7 + i, 1 / Math.sqrt(sizeOf(s.slice(1)) || 1)))));
-  });
-  return weights;
-}
 
 /** The net with synthetic weights but none for scale_conv1, as the released caffemodels (its diagonal filler fills it). */
 const flownetNet = (name: string): Net => {
   const file = path.join(import.meta.dirname, 'fixtures/flownet', `${name}.prototxt`);
   const parsed = upgradeNet(parsePrototxt(fs.readFileSync(file, 'utf8'), file) as NetParameter, file, []);
-  const weights = syntheticWeights(parsed);
+  const weights = syntheticWeights(parsed, 'flownet');
   weights.delete('scale_conv1');
   return Net.fromNetParameter(parsed, weights, [], { dialect: 'flownet' });
 };

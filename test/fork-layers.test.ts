@@ -450,6 +450,9 @@ describe('PSROIPooling (daijifeng001/caffe-rfcn): the refusals (its values: fixt
     expect(net('spatial_scale: 1 output_dim: 2')).toThrow("layer 'ps' (PSROIPooling): psroi_pooling_param needs spatial_scale, output_dim and group_size");
     expect(net('spatial_scale: 1 output_dim: 0 group_size: 3')).toThrow("layer 'ps' (PSROIPooling): output_dim and group_size must be positive, got 0 and 3");
     expect(net('spatial_scale: 1 output_dim: 2 group_size: 3', 16)).toThrow("layer 'ps' (PSROIPooling): has 16 input channels but output_dim x group_size^2 is 18");
+    expect(() => netOf(`${input('data', [1, 18, 16])} ${input('rois', [2, 5])}
+      layer { name: "ps" type: "PSROIPooling" bottom: "data" bottom: "rois" top: "y" psroi_pooling_param { spatial_scale: 1 output_dim: 2 group_size: 3 } }`))
+      .toThrow("layer 'ps' (PSROIPooling): bottom 0 (the score maps) must be 4-D (N, C, H, W), got [1, 18, 16]");
   });
 });
 

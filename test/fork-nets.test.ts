@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { Dialect } from '../src/caffe/load.js';
+import type { Dialect } from '../src/caffe/dialects.js';
 import * as ort from 'onnxruntime-node';
 import { freeSize, graphReshaper } from '../src/onnx/batch.js';
 import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
@@ -23,7 +23,7 @@ import { LayerError } from '../src/layers/layer.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor, sizeOf } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
-import { DETECTION_TYPES } from '../src/layers/detection_output.js';
+import { DETECTION_TYPES } from '../src/layers/detection/types.js';
 import { compareDetections } from '../src/verify/detections.js';
 import { TOLERANCE, relativeError } from './helpers/reference.js';
 import { randomArray, rng } from './helpers/compute.js';
@@ -137,6 +137,8 @@ interface SizeVerdict {
   at?: [number, number][];
   /** Why a size-free net is not run (its run is slow). */
   notRun?: string;
+  /** A net size-free at square sizes only (YOLOv2's head): a size that is not square, and the native engine's refusal there. */
+  square?: { refused: [number, number]; line: string };
 }
 
 const verdicts = Object.entries(JSON.parse(fs.readFileSync(path.join(root, 'any-size.json'), 'utf8')) as Record<string, SizeVerdict>).filter(([name]) => name !== '//');
@@ -148,7 +150,7 @@ const verdicts = Object.entries(JSON.parse(fs.readFileSync(path.join(root, 'any-
 describe('crema convert --any-size on the fork nets (test/fixtures/forknets/any-size.json)', () => {
   it('has a verdict for every net', () => expect(verdicts.map(([name]) => name).sort()).toEqual([...cases, 'pspnet50_ade20k'].sort()));
   for (const [name, v] of verdicts) {
-    const what = v.anySize !== true ? 'refused in one line' : v.at ? `size-free, one model right at ${v.at.map(([h, w]) => `${h} x ${w}`).join(' and ')}` : `size-free (${v.notRun})`;
+    const what = v.anySize !== true ? 'refused in one line' : v.at ? `size-free${v.square ? ' at square sizes' : ''}, one model right at ${v.at.map(([h, w]) => `${h} x ${w}`).join(' and ')}` : `size-free (${v.notRun})`;
     it(`${name}: ${what}`, async () => {
       const dir = path.join(root, name);
       const man = fs.existsSync(path.join(dir, 'manifest.json')) ? (JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Manifest) : undefined;
@@ -158,6 +160,19 @@ describe('crema convert --any-size on the fork nets (test/fixtures/forknets/any-
         const net = await Net.load(path.join(dir, 'source.prototxt'), made?.weights, man && { dialect: man.dialect, dataShapes: { [man.input]: man.shape } });
         expect(sizeVerdict(net), `any-size.json: ${name}`).toBe(v.anySize);
         if (v.anySize === true && v.at) await runsAtSizes(net, man!, v.at);
+        if (v.square) {
+          // The fork's head takes square grids only, as crema's engine: the sizes run are square, another is refused.
+          expect(v.at!.every(([h, w]) => h === w), `any-size.json: ${name}'s sizes`).toBe(true);
+          const said = (() => {
+            try {
+              net.reshape({ [man!.input]: [man!.shape[0], man!.shape[1], ...v.square!.refused] });
+              return 'taken';
+            } catch (err) {
+              return (err as Error).message;
+            }
+          })();
+          expect(said, `any-size.json: ${name} at ${v.square.refused.join(' x ')}`).toBe(v.square.line);
+        }
         net.dispose();
       } finally {
         if (made) fs.rmSync(path.dirname(made.weights), { recursive: true, force: true });

@@ -96,9 +96,9 @@ describe.each([
     const names = npx('crema', '--help').stdout.match(/^ {2}crema (\w+)/gm)!.map((l) => l.trim().split(' ')[1]);
     expect(names).toContain('info');
     // Not run: ui serves until stopped; detect needs an SSD model, and none ships (its examples name OpenCV's), nor
-    // does the colorization net (128 MB), an OpenPose net (200 MB and more), FCN's (500 MB), HED's and RCF's (56 MB) or FlowNet 2.0's;
+    // does the colorization net (128 MB), an OpenPose net (200 MB and more), FCN's (500 MB), HED's and RCF's (56 MB), FlowNet 2.0's or DispNet's;
     // faces runs MTCNN's, which ship.
-    const examples = names.filter((n) => !['ui', 'detect', 'colorize', 'pose', 'segment', 'edges', 'flow'].includes(n)).flatMap((name) => {
+    const examples = names.filter((n) => !['ui', 'detect', 'colorize', 'pose', 'segment', 'edges', 'flow', 'disparity'].includes(n)).flatMap((name) => {
       const help = spawnSync(process.execPath, [crema, name, '--help'], { cwd: app, env, encoding: 'utf8' }).stdout;
       return help.split('Examples:\n')[1].split('\n').filter((l) => l.startsWith('  crema ')).map((l) => l.trim().split(/ {2,}/)[0].split(' ').slice(1));
     });

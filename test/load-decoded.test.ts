@@ -278,7 +278,7 @@ describe('Net.load decodes the weights into wasm memory', () => {
     const helper = decoded.helper as ReadHelper;
     expect(helper).toBeInstanceOf(ReadHelper);
     helper.helperOnly = true;
-    const loaded = await loadNet(text, file, {}, decoded);
+    const loaded = await loadNet(text, file, {}, { into: decoded });
     expect(helper.helped).toBe(4);
     helper.close();
     const want = fileBlobs(file);
@@ -342,7 +342,7 @@ describe("Net.load at two threads when the helper thread dies holding a chunk", 
       if (!decoded?.helper) { out.push({ mode, skipped: true }); continue; }
       decoded.helper.helperOnly = true;
       const t0 = Date.now();
-      const loaded = await loadNet(prototxt, weights, {}, decoded);
+      const loaded = await loadNet(prototxt, weights, {}, { into: decoded });
       out.push({ mode, same: same(loaded.weights), helped: decoded.helper.helped, waited: Date.now() - t0 >= (mode === 'silent' ? 300 : 0) });
       decoded.helper.close();
       decoded.releaseExcept(new Set());

@@ -166,6 +166,8 @@ describe('crema faces', () => {
     expect([missing.code, missing.stderr]).toEqual([2, `crema: ${partial}: no det2.caffemodel, det3.prototxt, det3.caffemodel, det4.caffemodel in it (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel (and MTCNNv2's det4), as its demo's model/)`]);
     const file = await cli('faces', image, image);
     expect([file.code, file.stderr]).toEqual([2, `crema: ${image}: not a directory (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel (and MTCNNv2's det4))`]);
+    const none = await cli('faces', path.join(tmp, 'nowhere'), image); // was 'not a directory' too
+    expect([none.code, none.stderr]).toEqual([2, `crema: ${path.join(tmp, 'nowhere')}: no such directory (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel (and MTCNNv2's det4))`]);
     const thresholds = await cli('faces', model, image, '--thresholds', '0.6,0.7');
     expect([thresholds.code, thresholds.stderr]).toEqual([2, "crema: --thresholds: three numbers, P-Net's, R-Net's and O-Net's (the demo's: 0.6,0.7,0.7), got '0.6,0.7'"]);
   });

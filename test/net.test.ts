@@ -57,6 +57,15 @@ describe('Net (shipped cifar10_full, a V1 model with WITHIN_CHANNEL LRN)', () =>
     }
   });
 
+  it('another net\'s weights: the layer that does not fit names the weights file (the wrong .caffemodel given)', async () => {
+    const lenet = path.resolve('models/lenet/weights.caffemodel'), quick = path.resolve('models/cifar10_quick/weights.caffemodel');
+    const err = await Net.load(path.join(model, 'deploy.prototxt'), lenet).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_CREMA_LAYER', layer: 'conv1', layerType: 'Convolution',
+      message: `layer 'conv1' (Convolution): the weights (blob 0) has shape [20, 1, 5, 5] but the layer needs [32, 3, 5, 5] (weights from ${lenet}: another net's?)` });
+    await expect(Net.load(path.join(model, 'deploy.prototxt'), quick)).rejects.toThrow(
+      `layer 'ip1' (InnerProduct): the weights (blob 0) has shape [1, 1, 64, 1024] but the layer needs [10, 1024] (weights from ${quick}: another net's?)`);
+  });
+
   it('reshape re-infers every shape (another image size for the conv part)', async () => {
     const net = await load();
     expect(() => net.reshape({ data: [2, 3, 48, 48] })).toThrow("layer 'ip1' (InnerProduct): the weights (blob 0) has shape [1, 1, 10, 1024] but the layer needs [10, 2304]");

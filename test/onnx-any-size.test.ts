@@ -14,17 +14,18 @@ import { describe, expect, it } from 'vitest';
 import { readNetPrototxt } from '../src/caffe/load.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
-import type { Dialect } from '../src/caffe/load.js';
+import type { Dialect } from '../src/caffe/dialects.js';
 import { freeSize, sizeDependence } from '../src/onnx/batch.js';
 import { type OnnxConversion, convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { OnnxSessions, runOnnx } from '../src/onnx/run.js';
 import { convert } from '../src/api.js';
-import { type ValueInfoObj, decodeModel } from '../src/onnx/proto.js';
+import { DataType, type ValueInfoObj, decodeModel } from '../src/onnx/proto.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor, sizeOf } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
 import { compareDetections } from '../src/verify/detections.js';
 import { randomArray, rng } from './helpers/compute.js';
+import { RECURRENT_NET, recurrentFeeds, recurrentWeights } from './helpers/recurrent.js';
 import { cli } from './helpers/cli.js';
 import { hashInputData, hashWeightBlobs } from './helpers/hashweights.mjs';
 import { relativeError } from './helpers/reference.js';
@@ -79,6 +80,14 @@ async function sameAtSize(net: Net, { conversion, session }: { conversion: OnnxC
     expect([...got.dims], `shape of ${blob} at ${at}`).toEqual([...want.dims]);
     expect(relativeError(new Tensor([...got.dims], got.data as Float32Array), want), `${blob} at ${at}`).toBeLessThanOrEqual(tolerance);
   }
+}
+
+/** The net ('data' of `channels`) converted once, its sizes freed, then run at each (h, w) against the native engine. */
+async function sizeFreeAt(net: Net, channels: number, sizes: number[][]): Promise<void> {
+  const model = await anySizeSession(net);
+  for (const [h, w] of sizes) await sameAtSize(net, model, { data: random([1, channels, h, w], h * w) });
+  await model.session.release();
+  net.dispose();
 }
 
 /** The Pooling cases: every rounding, pad 0/1/2, stride beyond the kernel, clipped windows, AVE overhang, masks. */
@@ -272,10 +281,27 @@ describe('size-free Reorg: its view and shape from the Shape, against the native
       net.dispose();
     });
 
-  it('stride 3 (space to depth): refused, as the check tries only multiples of 2 to 64, which a stride of 3 refuses', () => {
+  it('stride 3 (space to depth): size-free, the check stepping the size by multiples of 3 (the net\'s step); at two other sizes', async () => {
     const net = netFrom(input([1, 18, 9, 12]) + 'layer { name: "l" type: "Reorg" bottom: "data" top: "l" reorg_param { stride: 3 } }');
+    await sizeFreeAt(net, 18, [[12, 15], [21, 6]]);
+  });
+
+  it('stride 3 after a stride-3 pooling: multiples of 9 (the strides before the Reorg count), at two other sizes', async () => {
+    const net = netFrom(input([1, 9, 18, 27]) + `
+      layer { name: "p" type: "Pooling" bottom: "data" top: "p" pooling_param { pool: AVE kernel_size: 3 stride: 3 } }
+      layer { name: "l" type: "Reorg" bottom: "p" top: "l" reorg_param { stride: 3 } }`);
+    await sizeFreeAt(net, 9, [[36, 9], [27, 45]]);
+  });
+
+  it('stride 3, then an InnerProduct: still refused at a multiple of 3, naming the InnerProduct', () => {
+    const net = netFrom(input([1, 18, 9, 12]) + `
+      layer { name: "l" type: "Reorg" bottom: "data" top: "l" reorg_param { stride: 3 } }
+      layer { name: "fc" type: "InnerProduct" bottom: "l" top: "fc" inner_product_param { num_output: 2 } }`, {
+      fc: [random([2, 1944], 1), random([2], 2)],
+    });
     expect(sizeDependence(net.graph, convertGraph(net.graph, { anySize: true }), reshaper(net), {})).toBe(
-      "at [1, 18, 12, 17], layer 'l' (Reorg): height and width 12 x 17 are not multiples of stride 3");
+      "at [1, 18, 18, 27], layer 'fc' (InnerProduct): the weights (blob 0) has shape [2, 1944] but the layer needs [2, 8748]");
+    expect([...net.shapes.get('data')!]).toEqual([1, 18, 9, 12]); // put back
     net.dispose();
   });
 
@@ -309,6 +335,14 @@ describe('size-free SPP: each level\'s windows from the Shape, against the nativ
       net.dispose();
     });
 
+  it('reads each axis\'s size from the Shape once for every level (MAX and AVE; a single level reads none)', () => {
+    for (const [pool, height, shapes] of [['MAX', 4, 2], ['AVE', 3, 2], ['MAX', 1, 0]] as const) {
+      const net = netFrom(input([1, 3, 16, 16]) + `layer { name: "l" type: "SPP" bottom: "data" top: "l" spp_param { pyramid_height: ${height} pool: ${pool} } }`);
+      expect(convertGraph(net.graph, { anySize: true }).model.graph.node.filter((n) => n.op_type === 'Shape').length, `${pool}, ${height} levels`).toBe(shapes);
+      net.dispose();
+    }
+  });
+
   it('refuses STOCHASTIC, as for one size', () => {
     const net = netFrom(input([1, 3, 8, 8]) + 'layer { name: "l" type: "SPP" bottom: "data" top: "l" spp_param { pyramid_height: 2 pool: STOCHASTIC } }');
     expect(() => convertGraph(net.graph, { anySize: true })).toThrow(/^layer 'l' \(SPP\): pool STOCHASTIC has no ONNX equivalent; crema converts MAX and AVE$/);
@@ -335,11 +369,18 @@ describe('size-free Slice on a spatial axis, against the native engine at three 
       net.dispose();
     });
 
-  it('3 equal parts: refused (the check steps the size by multiples of 1 to 64, powers of 2, which 3 parts need not divide)', () => {
+  it('height into 3 equal parts: size-free, the check stepping the size by multiples of 3; at two other sizes', async () => {
     const net = netFrom(input([1, 3, 6, 6]) + 'layer { name: "l" type: "Slice" bottom: "data" top: "a" top: "b" top: "c" slice_param { axis: 2 } }');
-    expect(sizeDependence(net.graph, convertGraph(net.graph, { anySize: true }), reshaper(net), {})).toBe(
-      "at [1, 3, 14, 7], layer 'l' (Slice): 3 tops do not evenly divide axis 2 of size 14 (bottom shape [1, 3, 14, 7])");
-    net.dispose();
+    await sizeFreeAt(net, 3, [[9, 7], [15, 4]]);
+  });
+
+  it('width into 5 equal parts after a stride-3 convolution: multiples of 15, at two other sizes', async () => {
+    const net = netFrom(input([1, 1, 15, 15]) + `
+      layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" convolution_param { num_output: 2 kernel_size: 3 stride: 3 } }
+      layer { name: "l" type: "Slice" bottom: "conv" top: "a" top: "b" top: "c" top: "d" top: "e" slice_param { axis: 3 } }`, {
+      conv: [random([2, 1, 3, 3], 1), random([2], 2)],
+    });
+    await sizeFreeAt(net, 1, [[8, 30], [20, 45]]);
   });
 });
 
@@ -397,50 +438,9 @@ describe('size-free PriorBox: one model, its boxes from the Shapes, against the 
   });
 });
 
-/**
- * BVLC's LSTM and RNN over a run-time T (src/layers/recurrent.ts scanToOnnx: a Scan whose body is the unrolled
- * step): a line reader's shape, the steps T along the width and the streams N along the height. Every recurrent
- * bottom comes from a 4-D or 3-D input whose axes 2 and up are N or T, so that the check varies them all together:
- * data (1, C, N, T) to x (T, N, 1, C); cont (1, 1, N, T) to (T, N); h_0 and c_0 (1, H, N) to (1, N, H); x_static
- * (1, S, N) to (N, S, 1).
- */
-const RECURRENT_H = 3, RECURRENT_C = 2, RECURRENT_S = 4;
-const recurrentNet = (): Net => {
-  const [H, C, S] = [RECURRENT_H, RECURRENT_C, RECURRENT_S];
-  const permute = (name: string, bottom: string, order: number[]) => `layer { name: "${name}" type: "Permute" bottom: "${bottom}" top: "${name}" permute_param { ${order.map((o) => `order: ${o}`).join(' ')} } }\n`;
-  const text = input([1, C, 2, 5]) + input([1, 1, 2, 5], 'cont_in') + input([1, H, 2], 'h0_in') + input([1, H, 2], 'c0_in') + input([1, S, 2], 'xs_in') +
-    permute('x', 'data', [3, 2, 0, 1]) + permute('cont_t', 'cont_in', [3, 2, 0, 1]) + permute('h0', 'h0_in', [0, 2, 1]) + permute('c0', 'c0_in', [0, 2, 1]) + permute('xs', 'xs_in', [2, 1, 0]) +
-    'layer { name: "cont" type: "Reshape" bottom: "cont_t" top: "cont" reshape_param { shape { dim: 0 dim: 0 } } }\n' +
-    `layer { name: "lstm" type: "LSTM" bottom: "x" bottom: "cont" top: "lstm" recurrent_param { num_output: ${H} } }
-     layer { name: "lstm_s" type: "LSTM" bottom: "x" bottom: "cont" bottom: "xs" top: "lstm_s" recurrent_param { num_output: ${H} } }
-     layer { name: "lstm_e" type: "LSTM" bottom: "x" bottom: "cont" bottom: "h0" bottom: "c0" top: "lstm_e" top: "lstm_e_hT" top: "lstm_e_cT" recurrent_param { num_output: ${H} expose_hidden: true } }
-     layer { name: "lstm_se" type: "LSTM" bottom: "x" bottom: "cont" bottom: "xs" bottom: "h0" bottom: "c0" top: "lstm_se" top: "lstm_se_hT" top: "lstm_se_cT" recurrent_param { num_output: ${H} expose_hidden: true } }
-     layer { name: "rnn" type: "RNN" bottom: "x" bottom: "cont" top: "rnn" recurrent_param { num_output: ${H} } }
-     layer { name: "rnn_se" type: "RNN" bottom: "x" bottom: "cont" bottom: "xs" bottom: "h0" top: "rnn_se" top: "rnn_se_hT" recurrent_param { num_output: ${H} expose_hidden: true } }`;
-  const blob = (seed: number, ...dims: number[]) => new Tensor(dims, Float32Array.from({ length: sizeOf(dims) }, (_, i) => 0.6 * Math.sin(1.3 * i + seed)));
-  const G = 4 * H;
-  return netFrom(text, {
-    lstm: [blob(1, G, C), blob(2, G), blob(3, G, H)],
-    lstm_s: [blob(4, G, C), blob(5, G), blob(6, G, S), blob(7, G, H)],
-    lstm_e: [blob(8, G, C), blob(9, G), blob(10, G, H)],
-    lstm_se: [blob(11, G, C), blob(12, G), blob(13, G, S), blob(14, G, H)],
-    rnn: [blob(15, H, C), blob(16, H), blob(17, H, H), blob(18, H, H), blob(19, H)],
-    rnn_se: [blob(20, H, C), blob(21, H), blob(22, H, S), blob(23, H, H), blob(24, H, H), blob(25, H)],
-  });
-};
-
-/** The recurrent net's feeds at N streams of T steps: cont 0 (a sequence starts), 0.5 and 1, resets mid-sequence. */
-function recurrentFeeds(N: number, T: number): Record<string, Tensor> {
-  const cont = Float32Array.from({ length: N * T }, (_, i) => [1, 0, 1, 1, 0.5, 1, 0][(i * 5 + Math.floor(i / T)) % 7]);
-  return {
-    data: random([1, RECURRENT_C, N, T], N * T), cont_in: new Tensor([1, 1, N, T], cont),
-    h0_in: random([1, RECURRENT_H, N], N + 1), c0_in: random([1, RECURRENT_H, N], N + 2), xs_in: random([1, RECURRENT_S, N], N + 3),
-  };
-}
-
 describe('size-free LSTM and RNN (a Scan over the T of the run, its body the unrolled step), against the native engine', () => {
   it('one model: every top and final state at three T and N (cont resets mid-sequence, x_static, expose_hidden)', async () => {
-    const net = recurrentNet();
+    const net = netFrom(RECURRENT_NET, recurrentWeights());
     const model = await anySizeSession(net, 'all');
     // The resets are there at each size: cont has zeros after the first step.
     for (const [N, T] of [[2, 7], [1, 1], [3, 12]]) {
@@ -474,12 +474,24 @@ describe('size-free LSTM and RNN (a Scan over the T of the run, its body the unr
   });
 
   it('one Scan per layer, no step unrolled; without anySize the same layers unrolled (a Gather per step)', () => {
-    const net = recurrentNet();
+    const net = netFrom(RECURRENT_NET, recurrentWeights());
     const ops = (anySize: boolean) => convertGraph(net.graph, { anySize, outputs: 'all' }).model.graph.node.map((n) => n.op_type);
     expect(ops(true).filter((op) => op === 'Scan')).toHaveLength(6);
     expect(ops(true)).not.toContain('Gather');
     expect(ops(false)).not.toContain('Scan');
     expect(ops(false).filter((op) => op === 'Gather')).toHaveLength(6 * 5 * 2); // cont and x gates at each of 5 steps
+    net.dispose();
+  });
+
+  it("both forms hold each weight blob once (the unrolled form wrote W_h, and RNN's W_o and b_o, once per step)", () => {
+    const net = netFrom(RECURRENT_NET, recurrentWeights());
+    const floats = Object.values(recurrentWeights()).flat().reduce((n, t) => n + t.data.length, 0);
+    for (const anySize of [false, true]) {
+      const { model } = convertGraph(net.graph, { anySize, outputs: 'all' });
+      // Float constants but the scalars and the unrolled form's zero states (1, N, H): the weights and biases.
+      const held = model.graph.initializer.filter((t) => t.data_type === DataType.FLOAT && t.raw_data.length > 4 && t.raw_data.some((b) => b !== 0)).reduce((n, t) => n + t.raw_data.length / 4, 0);
+      expect(held, `anySize ${anySize}`).toBe(floats);
+    }
     net.dispose();
   });
 });
@@ -524,6 +536,16 @@ describe('sizeDependence: a net that builds the size in is named by its first su
     net.dispose();
   });
 
+  it('branches that meet after a stride of 3 (pooled, deconvolved back, added to the input): size-free at multiples of 3', async () => {
+    const net = netFrom(input([1, 2, 9, 12]) + `
+      layer { name: "p" type: "Pooling" bottom: "data" top: "p" pooling_param { pool: MAX kernel_size: 3 stride: 3 } }
+      layer { name: "up" type: "Deconvolution" bottom: "p" top: "up" convolution_param { num_output: 2 kernel_size: 3 stride: 3 } }
+      layer { name: "sum" type: "Eltwise" bottom: "data" bottom: "up" top: "sum" }`, {
+      up: [random([2, 2, 3, 3], 1), random([2], 2)],
+    });
+    await sizeFreeAt(net, 2, [[6, 21], [15, 3]]);
+  });
+
   it('an InnerProduct after a spatial blob', () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
       layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
@@ -562,10 +584,7 @@ describe('sizeDependence: a net that builds the size in is named by its first su
       layer { name: "relu" type: "ReLU" bottom: "data" top: "relu" }
       layer { name: "flat" type: "Reshape" bottom: "relu" top: "flat" reshape_param { axis: 1 num_axes: 2 shape { dim: -1 } } }
       layer { name: "mid" type: "Reshape" bottom: "relu" top: "mid" reshape_param { axis: 2 num_axes: 1 shape { dim: 0 dim: 1 } } }`);
-    const model = await anySizeSession(net);
-    for (const [h, w] of [[6, 6], [9, 11], [13, 4]]) await sameAtSize(net, model, { data: random([1, 2, h, w], h * w) });
-    await model.session.release();
-    net.dispose();
+    await sizeFreeAt(net, 2, [[6, 6], [9, 11], [13, 4]]);
   });
 });
 
@@ -581,10 +600,7 @@ describe('whole nets, converted once, at several sizes against the native engine
   it("FCN's Caffe of 2015 (the hed dialect): Convolution padded by 3, Pooling, Deconvolution, two Crops (fixtures/fcn2015-crop)", async () => {
     const dir = path.join(here, 'fixtures/fcn2015-crop');
     const net = await Net.load(path.join(dir, 'net.prototxt'), path.join(dir, 'weights.caffemodel'), { threads: 1 });
-    const model = await anySizeSession(net);
-    for (const [h, w] of [[10, 12], [13, 9], [20, 17]]) await sameAtSize(net, model, { data: random([1, 2, h, w], h * w) });
-    await model.session.release();
-    net.dispose();
+    await sizeFreeAt(net, 2, [[10, 12], [13, 9], [20, 17]]);
   });
 
   it.skipIf(!corpusHed)('HED (test/fixtures/corpus/hed, hashweights): its five side outputs up-sampled and cropped, fused', async () => {
@@ -855,6 +871,22 @@ describe('OnnxSessions with anySize: one session for every size where the net al
     net.dispose();
   });
 
+  it('a size the session served before is not shaped again (the pyramid\'s scales image after image); a new one is, and put back', async () => {
+    const net = await Net.load(path.join(root, 'models/mtcnn/det1.prototxt'), path.join(root, 'models/mtcnn/det1.caffemodel'), { threads: 1 });
+    const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });
+    const conv = net.graph.layers.find((l) => l.name === 'conv1')!.impl, reshape = conv.reshape.bind(conv);
+    let shaped = 0;
+    conv.reshape = (bottoms) => (shaped++, reshape(bottoms));
+    const run = async (h: number, w: number) => { shaped = 0; await sessions.run({ data: random([1, 3, h, w], h + w) }); return shaped; };
+    await run(24, 24);
+    expect(await run(31, 47), 'a new size: shaped for it, then put back').toBe(2);
+    expect([await run(24, 24), await run(31, 47), await run(31, 47)], 'sizes served before').toEqual([0, 0, 0]);
+    expect(await run(40, 40)).toBe(2);
+    expect(sessions.made).toBe(1);
+    await sessions.release();
+    net.dispose();
+  });
+
   it('res10 SSD over three photo sizes: 1 session, its detections as each size\'s own session gives them', async () => {
     const net = res10();
     const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });
@@ -993,8 +1025,9 @@ describe('without anySize, the models are byte for byte what they were', () => {
     ['Crop and Interp', '', undefined, { net: 'c79008c1148141c6', all: 'c79008c1148141c6' }],
     // PriorBox and DetectionOutput, now size-free with anySize: main's hashes before (94f2826)
     ['the SSD head', 'test/fixtures/ssd/head/net.prototxt', 'test/fixtures/ssd/head/weights.caffemodel', { net: '9ba45597c69b23f1', all: '3349465685c3f068' }],
-    // LSTM and RNN, a Scan with anySize: main's hashes before (377e147)
-    ['LSTM and RNN', 'test/fixtures/layers/recurrent/net.prototxt', 'test/fixtures/layers/recurrent/weights.caffemodel', { net: '89ef33d42bfd8abc', all: '905a0111cab4b0eb' }],
+    // LSTM and RNN, a Scan with anySize: main's hashes before (377e147: 89ef33d42bfd8abc, 905a0111cab4b0eb), changed
+    // since only by the unrolled form's recurrent weights written once, not once per step (round forty-six)
+    ['LSTM and RNN', 'test/fixtures/layers/recurrent/net.prototxt', 'test/fixtures/layers/recurrent/weights.caffemodel', { net: 'ddddeb3d5c8fc92e', all: '6baa981916fb4c3f' }],
   ];
   for (const [name, prototxt, weights, hashes] of cases)
     it(name, async () => {

@@ -29,6 +29,8 @@ describe('Net.load', () => {
   it('refuses options it does not know, naming the known ones and the likeliest meant', async () => {
     expect(await message(() => Net.load(P, W, { thread: 2 } as never))).toBe(`Net.load: unknown option 'thread' (did you mean 'threads'?): ${LOAD}`);
     expect(await message(() => Net.load(P, W, { bogus: 1 } as never))).toBe(`Net.load: unknown option 'bogus': ${LOAD}`);
+    // crema's own hook (edges' choice of HED's dialect) is Net.open's parameter, not an option of Net.load's
+    expect(await message(() => Net.load(P, W, { dialectOf: () => undefined } as never))).toBe(`Net.load: unknown option 'dialectOf' (did you mean 'dialect'?): ${LOAD}`);
     expect(await message(() => Net.load({ prototxt: P, weights: W }, { Phase: 'TEST' } as never))).toBe(`Net.load: unknown option 'Phase' (did you mean 'phase'?): ${LOAD}`);
     expect(await message(() => Net.load({ prototxt: P, weight: W } as never))).toBe("Net.load({ prototxt, weights }): unknown option 'weight' (did you mean 'weights'?): the options are prototxt, weights");
     expect(await message(() => Net.load(P, W, 2 as never))).toBe('Net.load: expected an options object ({ threads, plugins, phase, level, stages, lenient, dataShapes, dialect, warn }), got a number');

@@ -17,6 +17,7 @@ import type { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
 import { cli } from './helpers/cli.js';
+import { type DetectReference, readDetectReference } from './helpers/detections.js';
 import { TOLERANCE, relativeDifference } from './helpers/reference.js';
 import { DETECT_GAINS, OUTPUTS, feedsAt, netOf, writeNetFiles } from './helpers/rfcn.js';
 
@@ -79,19 +80,7 @@ describe("a small R-FCN (py-R-FCN's test_agnostic head) converted whole", () => 
 
 const fixture = path.join(import.meta.dirname, 'fixtures/fork/rfcn-detect');
 const cat = path.join(import.meta.dirname, '../models/cifar10_full/examples/cat.jpg');
-interface Reference {
-  width: number;
-  height: number;
-  scale: number;
-  maxSize: number;
-  factor: number;
-  threshold: number;
-  rois: number;
-  detections: Omit<Detection, 'name'>[];
-  background: number[][];
-}
-const ref = JSON.parse(fs.readFileSync(path.join(fixture, 'detections.json'), 'utf8')) as Reference;
-const options = { scale: ref.scale, maxSize: ref.maxSize, threshold: ref.threshold };
+const { ref, options } = readDetectReference<DetectReference & { factor: number; background: number[][] }>(fixture);
 const stored = (blob: string) => readNpy(path.join(fixture, `${blob}.npy`));
 const CORNERS = ['xmin', 'ymin', 'xmax', 'ymax'] as const;
 /** How near ONNX Runtime's corners come (pixels), see below. */

@@ -91,6 +91,25 @@ describe('PSROIPooling, as the fork\'s kernel computes it', () => {
     }
   });
 
+  it('a ROI naming an image the maps lack: refused by name natively; through ONNX Runtime NaN in all its outputs, the other ROIs as natively', async () => {
+    const { x } = nativeCase(9, [2, 27, 9, 11], 4);
+    // Batch indices as the kernel truncates them: 1.5 and -0.5 read images 1 and 0; 2, -1, -1.5, NaN and 1e30 name none.
+    const batches = [0, 2, 1.5, -1, -0.5, -1.5, NaN, 1e30], valid = batches.map((b) => Math.trunc(b) >= 0 && Math.trunc(b) < 2);
+    const rois = new Tensor([batches.length, 5], Float32Array.from(batches.flatMap((b, r) => [b, 8 + r * 9, 4 + r * 7, 60 + r * 11, 50 + r * 5])));
+    const n = net(x.dims, batches.length, 'spatial_scale: 0.0625 output_dim: 3 group_size: 3');
+    expect(() => n.forward({ x, r: rois })).toThrow("layer 'ps' (PSROIPooling): ROI 1 names batch index 2, but the features have 2 image(s)");
+    const onnx = (await runOnnx(n.graph, { x, r: rois }, { threads: 1 })).get('ps')!, per = 3 * 3 * 3;
+    // The valid ROIs natively, one at a time (index truncated as the kernel does), against their ONNX rows.
+    const one = net(x.dims, 1, 'spatial_scale: 0.0625 output_dim: 3 group_size: 3');
+    batches.forEach((b, r) => {
+      const row = onnx.data.subarray(r * per, (r + 1) * per);
+      if (!valid[r]) return expect(row.every(Number.isNaN), `ROI ${r} (batch ${b}): NaN`).toBe(true);
+      const native = one.forward({ x, r: new Tensor([1, 5], rois.data.slice(r * 5, r * 5 + 5)) }).ps;
+      expect(relativeError(new Tensor(native.dims, row.slice()), native), `ROI ${r} (batch ${b})`).toBeLessThanOrEqual(1e-6);
+    });
+    expect(valid.filter(Boolean)).toHaveLength(3);
+  });
+
   for (const [R, group, num] of [[1, 3, 1], [7, 7, 2], [300, 3, 2], [300, 7, 2]])
     it(`through ONNX Runtime: ${R} ROI(s), group ${group}, batch ${num}, R-FCN's 38 x 50 map at scale 1/16`, async () => {
       const outputDim = group === 7 ? 21 : 5;

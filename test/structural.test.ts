@@ -57,6 +57,11 @@ describe('shape errors name the layer and say what is wrong', () => {
     expect(() =>
       layerOf('layer { name: "e" type: "Eltwise" bottom: "a" bottom: "b" top: "c" eltwise_param { operation: PROD coeff: 1 coeff: 2 } }'),
     ).toThrow("layer 'e' (Eltwise): takes coeff only for operation SUM");
+    // An operation outside the enum (a NetParameter built in code): create() refuses it, before any ONNX export.
+    const def = { name: 'e', type: 'Eltwise', bottom: ['a', 'b'], top: ['c'], eltwise_param: { operation: 'DIV' } };
+    expect(() => Net.fromNetParameter({ layer: [{ name: 'a', type: 'Input', top: ['a', 'b'], input_param: { shape: [{ dim: [2] }, { dim: [2] }] } }, def] } as unknown as NetParameter)).toThrow(
+      "layer 'e' (Eltwise): unknown operation DIV",
+    );
   });
   it('Concat with a mismatch off the concat axis', () => {
     expect(() => reshape('layer { name: "cat" type: "Concat" bottom: "a" bottom: "b" top: "c" }', [2, 3, 4, 4], [2, 5, 4, 3])).toThrow(

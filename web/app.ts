@@ -5,6 +5,7 @@
 import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import * as crema from '../src/browser/index.js';
 import { parseDataShape } from '../src/util/data-shape.js';
+import { DIALECTS, DIALECT_WORDS, isDialect } from '../src/caffe/dialects.js';
 import { type MtcnnRole, MTCNN_FILES, detectionLine, faceDetection, faceLine, mtcnnRoles, parseThresholds } from '../src/detect/options.js';
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
 import { flowLine } from '../src/detect/flow.js';
@@ -115,11 +116,8 @@ function say(text: string): void {
 
 /** The library's options in a message as this page's controls. */
 function inPageWords(message: string): string {
-  return message
-    .replace("options.dialect 'yolo'", 'Caffe: YOLO ports')
-    .replace("options.dialect 'faceboxes'", 'Caffe: FaceBoxes')
-    .replace("options.dialect 'textboxes'", 'Caffe: TextBoxes')
-    .replace("options.dialect 'hed'", 'Caffe: FCN 2015 (HED, CRF-RNN)')
+  const dialectsNamed = DIALECTS.reduce((m, d) => m.replace(`options.dialect '${d}'`, `Caffe: ${DIALECT_WORDS[d].label}`), message);
+  return dialectsNamed
     .replace(/options\.dataShapes: \{ '(.*?)': \[([A-Z, ]+)\] \}/g, (_, top: string, dims: string) => `"data shape" ${top}=${dims.replace(/ /g, '')}`)
     .replace('options.lenient skips it', '"skip unknown fields" skips it');
 }
@@ -220,7 +218,7 @@ async function loadNet(name: string, files: NetBytes | FacesBytes, labels: strin
  */
 function openNet(f: NetBytes, skipped: string[]): Promise<Net> {
   const chosen = $<HTMLSelectElement>('dialect').value;
-  const dialect = chosen === 'yolo' || chosen === 'faceboxes' || chosen === 'textboxes' || chosen === 'hed' || chosen === 'flownet' ? chosen : undefined;
+  const dialect = isDialect(chosen) ? chosen : undefined; // '' is BVLC 1.0
   const lenient = $<HTMLInputElement>('lenient').checked;
   const dataShapes = dataShapesOf($<HTMLInputElement>('data-shape').value);
   // Find edges reads HED's Crops as crema edges does (edgesDialect) unless a dialect is chosen
@@ -1028,6 +1026,7 @@ function onDrop(files: File[]): Promise<void> {
 function main(): void {
   const select = $<HTMLSelectElement>('shipped');
   for (const [name, m] of Object.entries(SHIPPED)) select.add(new Option(m.title, name));
+  for (const d of DIALECTS) $<HTMLSelectElement>('dialect').add(new Option(DIALECT_WORDS[d].label, d));
   select.addEventListener('change', () => select.value && guarded(() => loadShipped(select.value)));
   $('open').addEventListener('submit', (e) => {
     e.preventDefault();

@@ -20,7 +20,7 @@ import type { LrnParams } from '../layers/lrn.js';
 import { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
-import { bytesLabel } from '../util/source.js';
+import { bytesLabel, namingTemplate } from '../util/source.js';
 import { wholeBuffers } from '../util/spare.js';
 import { wasmEngineIfLoaded } from '../kernels/wasm.js';
 import type { OnnxSessions } from '../onnx/run.js';
@@ -140,7 +140,9 @@ async function flow(req: Extract<Request, { op: 'flow' }>): Promise<[FlowResult,
 /** A load of a FlowNet template: filled for TEMPLATE_SHOWN (the net shown), kept to fill again for Net.flow's images. */
 async function loadTemplate(req: Extract<Request, { op: 'load' }>, id: number, load: (prototxt: Uint8Array) => Promise<Net>): Promise<Net> {
   const given = typeof req.prototxt === 'string' ? new TextEncoder().encode(req.prototxt) : req.prototxt;
-  const templates = new FlowNets(given, req.names?.prototxt ?? 'prototxt', load, async (old) => {
+  const label = req.names?.prototxt ?? 'prototxt';
+  const filled = (prototxt: Uint8Array) => load(prototxt).catch((err: unknown) => { throw namingTemplate(err, prototxt, label); });
+  const templates = new FlowNets(given, label, filled, async (old) => {
     // the ONNX sessions of the size replaced go with it
     if (nets.get(id) === old) {
       await onnxSessions.get(id)?.release();
@@ -240,8 +242,8 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
       setH5wasmUrl(req.h5wasm);
       // edgesDialect: HED's Crops in the hed dialect, as crema edges reads them, for a net edges runs (decided in this load)
       const dialectOf = req.edgesDialect ? edgesDialectOf(undefined, true) : undefined;
-      const options = { threads: req.threads, dialect: req.dialect, dialectOf, lenient: req.lenient, dataShapes: req.dataShapes, warn: (m: string) => warnings.push(namedIn(m, req)) };
-      const load = (prototxt: Uint8Array | string) => Net.load({ prototxt, weights: req.weights }, options);
+      const options = { threads: req.threads, dialect: req.dialect, lenient: req.lenient, dataShapes: req.dataShapes, warn: (m: string) => warnings.push(namedIn(m, req)) };
+      const load = (prototxt: Uint8Array | string) => Net.open(prototxt, req.weights, options, { prepare: true, dialectOf });
       const id = nextId++;
       const text = typeof req.prototxt === 'string' ? req.prototxt : new TextDecoder().decode(req.prototxt);
       const net = await (isTemplate(text) ? loadTemplate(req, id, load) : load(req.prototxt)).catch((err: unknown) => {

@@ -1,7 +1,7 @@
 // crema's browser entry (package.json `exports` condition "browser"): the same engine as Node's, running in a Web
 // Worker (the engine worker, crema-worker.js beside this bundle) so that a forward never blocks the page. A Net here
 // has the library's asynchronous API: `await Net.load({ prototxt, weights })`, `await net.run(feeds)`, `dispose()`.
-import type { Dialect } from '../caffe/load.js';
+import type { Dialect } from '../caffe/dialects.js';
 import { type ColorizeOptions, type DenseDetectOptions, type Detection, type DetectOptions, type EdgeDetectOptions, type EdgeMap, type Segmentation, checkColorizeOptions, checkDenseOptions, checkDetectOptions } from '../detect/options.js';
 import type { FloatImage } from '../image/image.js';
 import { geometryOf } from '../image/preprocess.js';

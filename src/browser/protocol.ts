@@ -1,4 +1,4 @@
-import type { Dialect } from '../caffe/load.js';
+import type { Dialect } from '../caffe/dialects.js';
 import type { ColorizeOptions, DetectOptions, FaceOptions } from '../detect/options.js';
 import type { PoseDetectOptions, PoseModelName, PosePartOptions } from '../detect/pose-models.js';
 import type { DenseDetectOptions, EdgeDetectOptions } from '../detect/options.js';

@@ -7,28 +7,13 @@ import { CremaError } from '../util/errors.js';
 import { checkNames } from '../util/options.js';
 import { listSome } from '../util/names.js';
 import { type Resolved, type Source, kindOf, prototxtText, resolveSource, withSource } from '../util/source.js';
+import { DIALECTS, type Dialect, isDialect } from './dialects.js';
 import { blobDims, blobValues, checkBlob, isHdf5Source, readCaffemodelSource } from './caffemodel.js';
 import { type Phase, filterNet } from './phase.js';
 import { parsePrototxt } from './prototxt.js';
 import type { BlobProto, FloatDestination, LayerParameter, NetParameter } from './types.js';
 import { shareParams } from './share.js';
 import { upgradeNet } from './upgrade.js';
-
-/**
- * A Caffe other than BVLC's whose semantics a net was built for, where it changes a BVLC layer (a fork's new layer
- * types need none: they are built in or plugins). 'yolo': the YOLO ports' Caffe (ChenYingpeng/caffe-yolov3,
- * darknet2caffe), whose Pooling adds a row and a column when kernel − stride is odd (darknet's 2 x 2 stride-1 maxpool).
- * 'faceboxes': sfzhang15/FaceBoxes' Caffe, whose PriorBox densifies min_size 32 into 16 boxes and 64 into 4 a cell
- * and sizes the others' square boxes min_size − 1. 'textboxes': MhLiao/TextBoxes' Caffe (the SSD fork of 2016),
- * whose PriorBox follows every box with the same box one cell lower and whose DetectionOutput clips the boxes it
- * writes to the image (and writes one row of -1 when nothing is found). 'hed': FCN's Caffe of 2015, as HED's
- * (s9xie/hed) and CRF-RNN's (torrvision/caffe) built on it, whose Crop has no settings and aligns its bottoms by the
- * layers' coordinate maps (RCF's AutoCrop later), where BVLC's crops at offset 0. 'flownet': lmb-freiburg/flownet2's
- * Caffe (FlowNet 2.0), whose Eltwise takes one bottom (FlowNet2's input scaling, SUM with one coeff); taken by itself
- * for a net with the fork's own layers (Correlation, FlowWarp, Resample, ChannelNorm, Accum, DataAugmentation).
- */
-export type Dialect = 'yolo' | 'faceboxes' | 'textboxes' | 'hed' | 'flownet';
-export const DIALECTS: readonly Dialect[] = ['yolo', 'faceboxes', 'textboxes', 'hed', 'flownet'];
 
 export interface LoadOptions {
   /** Which phase's layers to keep (include / exclude rules); TEST by default. */
@@ -51,19 +36,30 @@ export interface LoadOptions {
    * Default: BVLC Caffe 1.0.
    */
   dialect?: Dialect;
-  /**
-   * @internal Without `dialect`: the dialect to build the net in, chosen from the net as loaded (upgraded and
-   * filtered, before it is built), with the note saying why; undefined for the one its file implies. Edges' rule for
-   * HED's Crops (edgesDialectOf), decided in the one load rather than from a parse of its own.
-   */
-  dialectOf?: (net: NetParameter) => { dialect: Dialect; note: string } | undefined;
 }
+
+/**
+ * @internal What crema's own callers add to a load, apart from the public options. `into`: the arrays a caffemodel's
+ * float runs are read into (Net.load: the kernels' wasm memory). `dialectOf`: without `dialect`, the dialect to build
+ * the net in, chosen from the net as loaded (upgraded and filtered, before it is built), with the note saying why;
+ * undefined for the one its file implies. Edges' rule for HED's Crops (edgesDialectOf), decided in the one load
+ * rather than from a parse of its own.
+ */
+export interface LoadHooks {
+  into?: FloatDestination;
+  dialectOf?: DialectOf;
+}
+
+/** @internal LoadHooks.dialectOf. */
+export type DialectOf = (net: NetParameter) => { dialect: Dialect; note: string } | undefined;
 
 export interface LoadedNet {
   /** Upgraded to V2, filtered for the phase, data layers as Input layers, loss layers gone. */
   net: NetParameter;
   /** The prototxt's path, when it was given as one. */
   file?: string;
+  /** The weights' label (a path as given, or what the bytes are), when weights were given. */
+  weightsFile?: string;
   /** Each layer's blobs by layer name (dims as stored; legacy blobs are 4-D). */
   weights: Map<string, Tensor[]>;
   /** What loading noticed that may matter: dropped layers, data layers made inputs, unused or missing weights. */
@@ -75,11 +71,12 @@ export interface LoadedNet {
 }
 
 /**
+ * @internal
  * Reads a net and (optionally) its weights: each a file path or the file's bytes; the prototxt may also be its
  * text. Throws CremaError naming the file (or what was given: "weights (Uint8Array, 1.2 MB)") on bad input.
- * `into` gives the arrays a caffemodel's float runs are read into (Net.load: the kernels' wasm memory).
+ * `hooks`: crema's own (LoadHooks).
  */
-export async function loadNet(prototxt: Source, weightsSource?: Source, opts: LoadOptions = {}, into?: FloatDestination): Promise<LoadedNet> {
+export async function loadNet(prototxt: Source, weightsSource?: Source, opts: LoadOptions = {}, hooks: LoadHooks = {}): Promise<LoadedNet> {
   checkLoadOptions(opts);
   const notes: string[] = [], upgrades: string[] = [];
   const { text, label: prototxtLabel } = prototxtText(prototxt);
@@ -93,13 +90,13 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   let fileWeights: Map<string, Tensor[]> | undefined;
   const weightsFile = weightsSource === undefined ? undefined : resolveSource('weights', weightsSource);
   if (weightsFile) {
-    fileWeights = await readWeights(weightsFile, upgrades, into);
+    fileWeights = await readWeights(weightsFile, upgrades, hooks.into);
     for (const [name, blobs] of fileWeights) weights.set(name, blobs);
   }
   const weightsPath = weightsFile?.label;
   const net = namingFile(prototxtLabel, () =>
     filterNet(full, { phase: opts.phase, level: opts.level, stages: opts.stages }, notes, { weights, dataShapes: opts.dataShapes }));
-  const chosen = opts.dialect === undefined ? opts.dialectOf?.(net) : undefined;
+  const chosen = opts.dialect === undefined ? hooks.dialectOf?.(net) : undefined;
   if (chosen) dialect = chosen.dialect;
   notes.unshift(...(chosen ? [chosen.note] : implied));
   const own = new Map<string, Tensor[]>();
@@ -111,11 +108,11 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   checkBlobIndices(used, weightsPath ?? prototxtLabel);
   if (fileWeights) noteUnusedWeights(fileWeights, net, weightsPath!, notes);
   noteMissingWeights(net, used, weightsPath, notes);
-  return { net, weights: used, notes, upgrades, file: typeof prototxt === 'string' && prototxtLabel === prototxt ? prototxt : undefined, ...(dialect ? { dialect } : {}) };
+  return { net, weights: used, notes, upgrades, file: typeof prototxt === 'string' && prototxtLabel === prototxt ? prototxt : undefined, ...(weightsPath ? { weightsFile: weightsPath } : {}), ...(dialect ? { dialect } : {}) };
 }
 
 /** Layer types only lmb-freiburg/flownet2's Caffe has (of those crema runs): their nets are in its dialect. */
-const FLOWNET_TYPES = ['Correlation', 'FlowWarp', 'Resample', 'ChannelNorm', 'Accum', 'DataAugmentation'];
+const FLOWNET_TYPES = ['Correlation', 'Correlation1D', 'FlowWarp', 'Resample', 'ChannelNorm', 'Accum', 'DataAugmentation'];
 
 /**
  * The dialect a net's file can only be in, whose Crop is FCN's of 2015 (aligning by coordinate maps: 'hed'): a V1
@@ -147,7 +144,7 @@ function checkLoadOptions(opts: LoadOptions): void {
     throw new CremaError(`options.level: expected a whole number, got ${typeof level === 'number' ? level : kindOf(level)}`);
   checkNames(opts.stages, 'options.stages');
   const { dialect } = opts as { dialect?: unknown };
-  if (dialect !== undefined && !DIALECTS.includes(dialect as Dialect))
+  if (dialect !== undefined && !isDialect(dialect))
     throw new CremaError(`options.dialect: expected ${DIALECTS.map((d) => `'${d}'`).join(', ').replace(/, (?=[^,]*$)/, ' or ')}, got ${typeof dialect === 'string' ? `'${dialect}'` : kindOf(dialect)}`);
 }
 

@@ -176,15 +176,25 @@ function blobsRead(layers: LayerParameter[]): Set<string> {
   return new Set(layers.flatMap((l) => l.bottom ?? []));
 }
 
+/**
+ * The file writers of lmb-freiburg's Caffe (dispflownet-release, flownet2): no top, a side effect only (DispNet's
+ * deploy templates end in a PFMWriter of the disparity; `crema disparity` writes what it writes).
+ */
+const WRITER_TYPES = new Set(['PFMWriter', 'FLOWriter', 'FloatWriter', 'ImgWriter']);
+
 function replaceLossLayers(layers: LayerParameter[], notes: string[]): LayerParameter[] {
   const softmaxLosses = layers.filter((l) => l.type === 'SoftmaxWithLoss');
   const names = new Set(layers.map((l) => l.name));
   const blobs = new Set(layers.flatMap((l) => [...(l.top ?? []), ...(l.bottom ?? [])]));
   // A lone SoftmaxWithLoss becomes the 'prob' Softmax that deploy files end with, when that name is free.
   const useProb = softmaxLosses.length === 1 && !names.has('prob') && !blobs.has('prob');
-  const dropped: string[] = [];
+  const dropped: string[] = [], writers: string[] = [];
   const kept: LayerParameter[] = [];
   for (const l of layers) {
+    if (WRITER_TYPES.has(l.type) && !(l.top ?? []).length) {
+      writers.push(`${l.name} (${l.type})`);
+      continue;
+    }
     if (l.type === 'SoftmaxWithLoss') {
       const softmax = softmaxFromLoss(l, useProb);
       notes.push(`SoftmaxWithLoss layer '${l.name}' became Softmax layer '${softmax.name}' (top '${softmax.top![0]}'), without its label input`);
@@ -196,6 +206,7 @@ function replaceLossLayers(layers: LayerParameter[], notes: string[]): LayerPara
     }
   }
   if (dropped.length) notes.push(`dropped the loss / accuracy layers, which need labels: ${dropped.join(', ')}`);
+  if (writers.length) notes.push(`dropped the layers that write their bottom to files (the blobs stay): ${writers.join(', ')}`);
   return kept;
 }
 
@@ -262,7 +273,9 @@ function dataToInput(
 /** The shapes of a data layer's tops as far as the prototxt (and the weights) tell; undefined where unknown. */
 function dataShapes(l: LayerParameter, readerOf: Reader, notes: string[], opts: FilterOptions): (number[] | undefined)[] {
   const top0 = l.top![0];
-  if (opts.dataShapes?.[top0]) return [opts.dataShapes[top0]];
+  const given = opts.dataShapes?.[top0];
+  // A label of Data or ImageData is one value an image (DispNet's ImageData labels, read by a Silence).
+  if (given) return l.type === 'Data' || l.type === 'ImageData' ? [given, [given[0]]] : [given];
   const transform = paramsOf(l, 'transform_param');
   const crop: number = transform.crop_size;
   switch (l.type) {

@@ -3,16 +3,25 @@ import { platform } from '../platform.js';
 import type { LayerParameter } from './types.js';
 import type { Message } from './message.js';
 
-let root: protobuf.Root | undefined;
+const roots = new Map<string, protobuf.Root>();
 
-/** The caffe.proto schema (package `caffe`), loaded once, field names kept as written. */
-export function caffeSchema(): protobuf.Root {
+/**
+ * A schema of proto/ (caffe.proto; onnx.proto, the ONNX writer's), parsed once, field names kept as written. The text
+ * comes from the platform (the package's file, or bundled): no file access here.
+ */
+export function protoSchema(name: 'caffe.proto' | 'onnx.proto'): protobuf.Root {
+  let root = roots.get(name);
   if (!root) {
-    // The text comes from the platform (proto/caffe.proto of the package, or bundled): no file access here.
-    root = protobuf.parse(platform().protoText('caffe.proto'), new protobuf.Root(), { keepCase: true }).root;
+    root = protobuf.parse(platform().protoText(name), new protobuf.Root(), { keepCase: true }).root;
     root.resolveAll();
+    roots.set(name, root);
   }
   return root;
+}
+
+/** The caffe.proto schema (package `caffe`). */
+export function caffeSchema(): protobuf.Root {
+  return protoSchema('caffe.proto');
 }
 
 export function messageType(name: string): protobuf.Type {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Net } from '../runtime/net.js';
 import { Tensor, sameShape, shapeString } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { checkReadable } from '../util/files.js';
 import { readNpy } from '../util/npy.js';
 import { imageInput } from '../image/input.js';
 import { isImageFile } from '../image/load.js';
@@ -54,6 +55,7 @@ async function readInputFile(file: string, net: Net, name: string, images: Image
     const dims = net.shapes.get(name)!;
     return imageInput(file, dims, preprocessOptionsFrom(images, geometryOf(dims, name)), name);
   }
+  checkReadable(file); // a directory (`--input examples/`) or a missing file says so, not what its extension is
   throw new CremaError(`${file}: crema reads inputs from .npy files and images (.jpg, .jpeg, .png, .webp), got '${ext || 'no extension'}'`);
 }
 

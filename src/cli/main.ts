@@ -2,7 +2,9 @@ import '../platform/node.js';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { CremaError, fileErrorWords } from '../util/errors.js';
 import { guardInputs } from '../util/files.js';
+import { nearest } from '../util/options.js';
 import { commands } from './commands/index.js';
+import { shippedModelHint } from './examples.js';
 
 /** Exit codes: 0 ran fine, 1 ran but a check failed (e.g. verify), 2 bad usage or bad input. */
 export const EXIT_OK = 0, EXIT_CHECK_FAILED = 1, EXIT_BAD_INPUT = 2;
@@ -16,6 +18,7 @@ export const invocation = { argv: [] as string[] };
 export async function main(argv: string[]): Promise<number> {
   exitState.code = EXIT_OK;
   invocation.argv = argv;
+  knownFlags.clear();
   guardInputs(true);
   const names = commands.map((c) => c.command.split(' ')[0]);
   if (argv[0] && !argv[0].startsWith('-') && !names.includes(argv[0])) {
@@ -41,7 +44,8 @@ export async function main(argv: string[]): Promise<number> {
       if (err?.name === 'YError') throw new UsageError(oneLine(err.message));
       if (err) throw err;
       const missing = missingPositionals(msg, commands.find((c) => c.command.split(' ')[0] === argv[0])?.command);
-      throw new UsageError(missing ? missing + swallowedBy(argv) : oneLine(msg));
+      const unknown = /^Unknown arguments?: (.*)$/.exec(msg.trim());
+      throw new UsageError(missing ? missing + swallowedBy(argv) : unknown ? unknownArguments(unknown[1], argv) : oneLine(msg));
     });
   try {
     // Only the command named is imported (its options and handler); the others are listed for --help.
@@ -55,7 +59,8 @@ export async function main(argv: string[]): Promise<number> {
     return exitState.code;
   } catch (err) {
     if (err instanceof UsageError || err instanceof CremaError) {
-      console.error(`crema: ${asTyped(inCliWords(err.message), argv)}`);
+      const message = asTyped(inCliWords(err.message), argv);
+      console.error(`crema: ${message}${shippedModelHint(message)}`);
       return EXIT_BAD_INPUT;
     }
     if (isNodeFileError(err)) {
@@ -80,8 +85,9 @@ const OPTIONAL_VALUES = new Set(['external-data']);
  * Not for repeatable flags (`--input a.npy b.npy`) nor the positionals.
  */
 function valuesRequired(y: Argv, command: string): Argv {
-  const o = (y as unknown as { getOptions(): { string: string[]; number: string[]; array: string[]; boolean: string[]; narg: Record<string, number> } }).getOptions();
+  const o = (y as unknown as { getOptions(): { key: Record<string, unknown>; string: string[]; number: string[]; array: string[]; boolean: string[]; narg: Record<string, number> } }).getOptions();
   for (const [k, n] of Object.entries(o.narg)) valueCounts.set(k, n);
+  for (const k of Object.keys(o.key)) if (!/[A-Z]/.test(k)) knownFlags.add(k);
   const positionals = [...command.matchAll(/[<[](\w+)(?:\.\.)?[>\]]/g)].map((m) => m[1]);
   const valued = [...new Set([...o.string, ...o.number])].filter((k) => !o.array.includes(k) && !o.boolean.includes(k) && !positionals.includes(k) && !OPTIONAL_VALUES.has(k));
   const repeatable = o.array.filter((k) => !positionals.includes(k));
@@ -105,6 +111,27 @@ function checkRepeatable(args: Record<string, unknown>, keys: string[]): true {
 
 /** The command's flags that take every value after them (`--input a.npy b.npy`), as its builder declared them. */
 const repeatableFlags = new Set<string>();
+/** The command's flags (and --help, --version), for the guess when one is mistyped. */
+const knownFlags = new Set<string>();
+
+/**
+ * yargs' "Unknown arguments: inptu, extra" in crema's words: a mistyped flag as typed, with the flag likeliest meant
+ * (`unknown option --inptu (did you mean --input?)`, as a prototxt's field or a library option gets), and a word that
+ * is no flag as one positional too many (yargs named both alike, a flag without its dashes).
+ */
+function unknownArguments(names: string, argv: string[]): string {
+  const list = names.split(/,\s*/);
+  const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  // yargs names `--any-szie` twice, as typed and camel-cased (anySzie): once is enough.
+  return list.filter((name) => !/[A-Z]/.test(name) || !list.includes(kebab(name))).map((name) => {
+    const typed = argv.find((a) => a.startsWith('-') && a.replace(/^--?/, '').replace(/=.*$/s, '').replace(/^no-/, '') === name.replace(/^no-/, ''));
+    if (typed === undefined) return `unexpected argument '${name}' (see --help)`;
+    const flag = typed.replace(/=.*$/s, '');
+    const near = nearest(name.replace(/^no-/, ''), [...knownFlags].filter((k) => k.length > 1));
+    return `unknown option ${flag}${near === undefined ? '' : ` (did you mean --${near}?)`}`;
+  }).join('; ');
+}
+
 /** Flags that take several values (`--hand PROTOTXT CAFFEMODEL`): how many, for the message when fewer are typed. */
 const valueCounts = new Map<string, number>();
 

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { DIALECTS, type Dialect } from '../caffe/load.js';
+import { DIALECTS, DIALECT_WORDS, type Dialect } from '../caffe/dialects.js';
+import type { DialectOf } from '../caffe/load.js';
 import { type LoadOptions, Net, type NetOptions } from '../runtime/net.js';
 import { checkThreads } from '../bench/counts.js';
 import { sizeOf } from '../tensor.js';
@@ -21,7 +22,7 @@ export function netArgs(y: Argv) {
     .option('data-shape', { type: 'string', array: true, describe: 'shape of a data layer\'s top the prototxt cannot tell, or of an input to make the net at, TOP=N,C,H,W (repeatable)' })
     .option('verbose', { type: 'boolean', default: false, describe: 'also say which format upgrades loading applied' })
     .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields and enum values crema does not know (a fork\'s), with a warning' })
-    .option('dialect', { choices: DIALECTS, describe: 'the Caffe fork the net was built for, where it changes a BVLC layer: yolo (the YOLO ports\': a 2 x 2 stride-1 Pooling keeps the plane\'s size), faceboxes (FaceBoxes\' dense PriorBox), textboxes (TextBoxes\': each prior box again one cell lower, detections clipped), hed (HED\'s and CRF-RNN\'s, FCN\'s of 2015: Crop aligns by the layers\' coordinate maps), flownet (FlowNet 2.0\'s: Eltwise SUM takes one bottom; taken by itself for its nets)' })
+    .option('dialect', { choices: DIALECTS, describe: `the Caffe fork the net was built for, where it changes a BVLC layer: ${DIALECTS.map((d) => `${d} (${DIALECT_WORDS[d].changes})`).join(', ')}` })
     .option('plugin', { type: 'string', array: true, describe: 'a JS module adding layer types crema lacks (export default { type, create, onnx? }); repeatable' });
 }
 
@@ -75,12 +76,12 @@ export function loadOptionsFrom(args: NetArgs): LoadOptions & NetOptions {
 
 /**
  * The net a command runs: prepared for native forwards, or (`native` false: converted, inspected or run in ONNX
- * Runtime) as loaded, on one thread, nothing packed for kernels that will not run. `more`: a command's own (edges'
- * dialectOf).
+ * Runtime) as loaded, on one thread, nothing packed for kernels that will not run. `dialectOf`: a command's own
+ * (edges').
  */
-export function loadNetFor(args: NetArgs, native: boolean, more: Pick<LoadOptions, 'dialectOf'> = {}): Promise<Net> {
-  const options = { ...loadOptionsFrom(args), ...more };
-  return native ? Net.load(args.net, args.weights, options) : Net.loadUnprepared(args.net, args.weights, { ...options, threads: 1 });
+export function loadNetFor(args: NetArgs, native: boolean, dialectOf?: DialectOf): Promise<Net> {
+  const options = loadOptionsFrom(args);
+  return Net.open(args.net, args.weights, native ? options : { ...options, threads: 1 }, { prepare: native, dialectOf });
 }
 
 /**

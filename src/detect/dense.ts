@@ -96,7 +96,7 @@ function hedCropsNote(layers: readonly LayerParameter[], option = "options.diale
 }
 
 /**
- * LoadOptions.dialectOf for edges: 'hed' with hedCropsNote's note (`option` naming the dialect) where its rule
+ * LoadHooks.dialectOf for edges: 'hed' with hedCropsNote's note (`option` naming the dialect) where its rule
  * applies; with `edgesOnly` (the page's Find edges, whose load does not know the net is for edges) only for a net
  * edges runs, as denseKind tells it, judged from the net as loaded, before it is built.
  */

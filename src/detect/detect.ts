@@ -7,7 +7,7 @@ import type { OnnxSessions } from '../onnx/run.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
-import { DETECTION_TYPES } from '../layers/detection_output.js';
+import { DETECTION_TYPES } from '../layers/detection/types.js';
 import { quadNms } from './quad-nms.js';
 import { FASTER_RCNN_DEFAULTS, fasterRcnnBlob, fasterRcnnBlobs, fasterRcnnDetections, fasterRcnnMeans, hasProposal } from './faster-rcnn.js';
 import { type Detection, type DetectOptions, checkDetectOptions } from './options.js';

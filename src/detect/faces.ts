@@ -16,7 +16,8 @@ const WHAT = "MTCNN's model directory holds det1, det2 and det3 .prototxt and .c
 
 /** The files of an MTCNN model directory (det4's when either of its is there), or a one-line error naming the ones missing. */
 export function mtcnnFiles(dir: string): Partial<Record<keyof MtcnnNets, NetFiles>> {
-  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new CremaError(`${dir}: not a directory (${WHAT})`);
+  const stat = fs.statSync(dir, { throwIfNoEntry: false });
+  if (!stat?.isDirectory()) throw new CremaError(`${dir}: ${stat ? 'not a directory' : 'no such directory'} (${WHAT})`);
   const { roles, missing } = mtcnnRoles((f) => fs.existsSync(path.join(dir, f)));
   if (missing.length) throw new CremaError(`${dir}: no ${missing.join(', ')} in it (${WHAT}, as its demo's model/)`);
   const file = (r: MtcnnRole, ext: string) => path.join(dir, `${MTCNN_FILES[r]}.${ext}`);

@@ -95,7 +95,7 @@ export function fasterRcnnDetections(rois: Tensor, clsProb: Tensor, bboxPred: Te
   const perClass = bboxPred.data.length === R * 4 * C, agnostic = !perClass && bboxPred.data.length === R * 8;
   if (clsProb.data.length !== R * C || rois.data.length !== R * 5 || !(perClass || agnostic))
     throw new CremaError(`Faster R-CNN: rois ${rois.dims.join(' x ')}, cls_prob ${clsProb.dims.join(' x ')} and bbox_pred ${bboxPred.dims.join(' x ')} do not go together (R x 5, R x C, R x 4C or R-FCN's class-agnostic R x 8)`);
-  const boxes = agnostic ? agnosticBoxes(rois, bboxPred, scale, width, height, C) : classBoxes(rois, bboxPred, scale, width, height, C);
+  const boxes = deltaBoxes(rois, bboxPred, scale, width, height, C, agnostic);
   const p = clsProb.data, limit = f32(threshold), out: Detection[] = [];
   for (let c = 1; c < C; c++) {
     // demo.py's nms(dets) of every row, dets = (boxes, scores) of the class: py_cpu_nms orders them itself.
@@ -113,28 +113,22 @@ function roiOf(r: Float32Array, i: number, s: number): number[] {
   return [1, 2, 3, 4].map((k) => f32(r[5 * i + k] / s));
 }
 
-/** Each class's boxes (R rows of x1, y1, x2, y2): the ROIs moved by that class's 4 deltas of bbox_pred (R, 4C). */
-function classBoxes(rois: Tensor, bboxPred: Tensor, scale: number, width: number, height: number, C: number): Float32Array[] {
-  const R = rois.dims[0], s = f32(scale), d = bboxPred.data;
-  const boxes = Array.from({ length: C }, () => new Float32Array(4 * R));
+/**
+ * Each class's boxes (R rows of x1, y1, x2, y2): the ROIs moved by the class's 4 deltas of bbox_pred. py-faster-rcnn's
+ * (R, 4C): class c's at columns 4c:4c+4. R-FCN's class-agnostic (R, 8): the foreground's, columns 4:8, decoded once
+ * and the same array for every class.
+ */
+function deltaBoxes(rois: Tensor, bboxPred: Tensor, scale: number, width: number, height: number, C: number, agnostic: boolean): Float32Array[] {
+  const R = rois.dims[0], s = f32(scale), d = bboxPred.data, stride = agnostic ? 8 : 4 * C;
+  const boxes = Array.from({ length: agnostic ? 2 : C }, () => new Float32Array(4 * R)); // [0]: the background's, unread
   for (let i = 0; i < R; i++) {
     const [x1, y1, x2, y2] = roiOf(rois.data, i, s);
-    for (let c = 1; c < C; c++) {
-      const at = i * 4 * C + 4 * c;
+    for (let c = 1; c < boxes.length; c++) {
+      const at = i * stride + 4 * c;
       boxes[c].set(decodeBox(x1, y1, x2, y2, d[at], d[at + 1], d[at + 2], d[at + 3], width, height), 4 * i);
     }
   }
-  return boxes;
-}
-
-/** R-FCN's: one box per ROI, moved by the foreground deltas (bbox_pred[:, 4:8]), the same array for every class. */
-function agnosticBoxes(rois: Tensor, bboxPred: Tensor, scale: number, width: number, height: number, C: number): Float32Array[] {
-  const R = rois.dims[0], s = f32(scale), d = bboxPred.data, box = new Float32Array(4 * R);
-  for (let i = 0; i < R; i++) {
-    const [x1, y1, x2, y2] = roiOf(rois.data, i, s), at = 8 * i + 4;
-    box.set(decodeBox(x1, y1, x2, y2, d[at], d[at + 1], d[at + 2], d[at + 3], width, height), 4 * i);
-  }
-  return Array.from({ length: C }, () => box);
+  return agnostic ? Array.from({ length: C }, () => boxes[1]) : boxes;
 }
 
 /**

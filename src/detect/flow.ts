@@ -6,7 +6,6 @@ import type { FloatImage } from '../image/image.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
-import { bytesLabel } from '../util/source.js';
 
 /** A flow field: height x width x 2 (u then v per pixel, row-major), float32. */
 export interface Flow {
@@ -100,6 +99,12 @@ export function checkFlowNet(net: Net, h: number, w: number, label = `net '${net
 export async function flowOfNet(net: Net, images: [Tensor, Tensor], run: FlowForward = forwardNative, label?: string): Promise<Flow> {
   const [h, w] = images[0].dims.slice(2);
   checkFlowNet(net, h, w, label);
+  return flowOfCheckedNet(net, images, run);
+}
+
+/** flowOfNet for a net checkFlowNet has passed (node.ts's flow checks it before it tells the net's notes). */
+export async function flowOfCheckedNet(net: Net, images: [Tensor, Tensor], run: FlowForward = forwardNative): Promise<Flow> {
+  const [h, w] = images[0].dims.slice(2);
   const [flow] = await run(net, { [net.inputs[0]]: images[0], [net.inputs[1]]: images[1] }, [FLOW_BLOB]);
   const plane = h * w, data = new Float32Array(2 * plane);
   for (let i = 0; i < plane; i++) {
@@ -117,6 +122,17 @@ export function floBytes(flow: Flow): Uint8Array {
   view.setInt32(8, flow.height, true);
   for (let i = 0; i < flow.data.length; i++) view.setFloat32(12 + 4 * i, flow.data[i], true);
   return out;
+}
+
+/** The flow vectors' largest and mean length in pixels (float64: what `crema flow` prints and the page shows, flowLine). */
+export function flowLengths(flow: Flow): { max: number; mean: number } {
+  let max = 0, sum = 0;
+  for (let i = 0; i < flow.data.length; i += 2) {
+    const r = Math.hypot(flow.data[i], flow.data[i + 1]);
+    max = Math.max(max, r);
+    sum += r;
+  }
+  return { max, mean: sum / (flow.width * flow.height) };
 }
 
 /** flow_vis's make_colorwheel (Baker et al.'s Middlebury colour code): 55 hues, RGB 0..255. */
@@ -157,32 +173,21 @@ export function flowColors(flow: Flow): Uint8Array {
   return out;
 }
 
-/** The flow's largest and mean length in pixels, as crema flow and the page print them. */
-export function flowLengths(flow: Flow): { max: number; mean: number } {
-  let max = 0, sum = 0;
-  for (let i = 0; i < flow.data.length; i += 2) {
-    const r = Math.hypot(flow.data[i], flow.data[i + 1]);
-    max = Math.max(max, r);
-    sum += r;
-  }
-  return { max, mean: sum / (flow.width * flow.height) };
-}
-
 /** What crema flow prints of a pair (and the page shows): the flow's size and its largest and mean length. */
 export function flowLine(img0: string, img1: string, flow: Flow): string {
   const { max, mean } = flowLengths(flow);
   return `${img0} -> ${img1} (${flow.width} x ${flow.height}): flow length max ${max.toPrecision(4)}, mean ${mean.toPrecision(4)} pixels`;
 }
 
-/** How a FlowNets loads a filled prototxt: its bytes (the filled text), a Net back. */
+/** How a FlowNets loads a filled prototxt: its bytes (the filled text), a Net back, its errors naming the template (namingTemplate). */
 export type FlowLoad = (prototxt: Uint8Array) => Promise<Net>;
 
 /**
  * One FlowNet for many pairs of images, as FlowNet 2.0's scripts/run-flownet-many.py runs a list: the template
  * filled again only when the images' size changes (the script fills it then; it builds the net again for every pair
  * as well, which computes the same: crema keeps the net of the last size). A prototxt that is no template is loaded
- * once and takes images of its own size only (checkFlowNet). Errors of the filled text name the template (`label`)
- * and its line: the filling keeps the lines. Shared by the Node library and the browser's engine worker.
+ * once and takes images of its own size only (checkFlowNet). `load` names the template (`label`) and its line in
+ * errors of the filled text (namingTemplate). Shared by the Node library (loadFilled) and the browser's engine worker.
  */
 export class FlowNets {
   private readonly text: string;
@@ -213,11 +218,7 @@ export class FlowNets {
       current.net.dispose();
     }
     const prototxt = this.template ? new TextEncoder().encode(fillFlowTemplate(this.text, width, height, this.label)) : this.given;
-    const net = await this.load(prototxt).catch((err: unknown) => {
-      // the filled text keeps the template's lines: its errors name the template
-      const label = bytesLabel('prototxt', prototxt);
-      throw err instanceof CremaError && err.message.startsWith(label) ? new CremaError(this.label + err.message.slice(label.length)) : err;
-    });
+    const net = await this.load(prototxt);
     this.loaded++;
     this.current = { width, height, net };
     return net;

@@ -1,10 +1,12 @@
 // The library's detect for Node: an image file or its bytes (read by sharp), run by crema's engine or, with
 // `backend: 'onnx'`, by onnxruntime-node; the detection itself is detect.ts's, as the CLI's and the browser's.
 import { loadImage } from '../image/load.js';
+import { CremaError } from '../util/errors.js';
 import { geometryOf } from '../image/preprocess.js';
 import type { OnnxSessions } from '../onnx/run.js';
 import type { FloatImage } from '../image/image.js';
 import { Net } from '../runtime/net.js';
+import { Tensor, sizeOf } from '../tensor.js';
 import { detectImage, detectOnnx } from './detect.js';
 import type { Forward } from './forward.js';
 import { type EdgeMap, type Segmentation, edgesInImage, segmentImage } from './dense.js';
@@ -13,8 +15,10 @@ import { posesInImage } from './openpose.js';
 import { type Person, type PoseDetectOptions, type PosePartOptions, checkPoseOptions } from './pose-models.js';
 import { type ColorizeOptions, type Detection, type DetectOptions, checkBackend, checkColorizeOptions, checkDetectOptions, type DenseDetectOptions, type EdgeDetectOptions, checkDenseOptions } from './options.js';
 import { colorizeImage } from './colorize.js';
-import { type Flow, type FlowForward, FlowNets, checkFlowNet, flowInputs, flowOfNet } from './flow.js';
-import { type Bytes, type Source, bytesOf, resolveSource } from '../util/source.js';
+import { type Flow, type FlowForward, FlowNets, checkFlowNet, flowInputs, flowOfCheckedNet } from './flow.js';
+import { DISPARITY_BLOB, type Disparity, disparityInputs, disparityOf, fillDisparityTemplate, isDisparityTemplate } from './disparity.js';
+import { parsePrototxt } from '../caffe/prototxt.js';
+import { type Bytes, type Source, bytesOf, namingTemplate, resolveSource } from '../util/source.js';
 import { checkOptionKeys } from '../util/options.js';
 
 /**
@@ -124,6 +128,21 @@ export interface FlowOptions {
   onNote?: (note: string) => void;
 }
 
+/** A template (or filled net) and an image pair, both images decoded as the scripts read them (no EXIF rotation). */
+async function templateAndPair(template: Source, img0: string | Bytes, img1: string | Bytes, fallback: [string, string]) {
+  const source = resolveSource('template', template);
+  const [a, b] = await Promise.all([loadImage(img0, true, false), loadImage(img1, true, false)]);
+  const names: [string, string] = [typeof img0 === 'string' ? img0 : fallback[0], typeof img1 === 'string' ? img1 : fallback[1]];
+  return { source, a, b, names, text: Buffer.from(bytesOf(source)).toString('utf8') };
+}
+
+/** The filled net loaded (prepared natively, or for ONNX Runtime); its errors name the template, whose lines it keeps. */
+async function loadFilled(prototxt: Bytes, weights: Source | undefined, native: boolean, load: { threads?: number; dataShapes?: Record<string, number[]> }, template: string): Promise<Net> {
+  return (native ? Net.load({ prototxt, weights }, load) : Net.loadUnprepared(prototxt, weights, load)).catch((err: unknown) => {
+    throw namingTemplate(err, prototxt, template);
+  });
+}
+
 /**
  * The optical flow from img0 to img1 as FlowNet 2.0's scripts/run-flownet.py computes it (flow.ts): `template` (a
  * deploy .prototxt.template's path or bytes) filled for the images' size, or a net already filled for it; `weights`
@@ -161,7 +180,7 @@ export function loadFlow(template: Source, weights: Source | undefined, options:
   const sessions = new Map<Net, OnnxSessions>();
   let nets: FlowNets | undefined;
   const netsOf = () =>
-    (nets ??= new FlowNets(bytesOf(source), source.label, (prototxt) => (native ? Net.load({ prototxt, weights }, load) : Net.loadUnprepared(prototxt, weights, load)), async (net) => {
+    (nets ??= new FlowNets(bytesOf(source), source.label, (prototxt) => loadFilled(prototxt, weights, native, load, source.label), async (net) => {
       await sessions.get(net)?.release();
       sessions.delete(net);
     }));
@@ -173,16 +192,16 @@ export function loadFlow(template: Source, weights: Source | undefined, options:
       const inputs = flowInputs(a, b, [name(img0, 'img0'), name(img1, 'img1')]);
       const flowNets = netsOf(), first = flowNets.loaded === 0;
       const net = await flowNets.netFor(a.width, a.height);
-      checkFlowNet(net, a.height, a.width, source.label);
+      checkFlowNet(net, a.height, a.width, source.label); // before the notes: a net refused tells none
       if (first) net.notes.forEach((note) => options.onNote?.(note));
-      if (native) return flowOfNet(net, [inputs.img0, inputs.img1], undefined, source.label);
+      if (native) return flowOfCheckedNet(net, [inputs.img0, inputs.img1]);
       let held = sessions.get(net);
       if (!held) {
         const { OnnxSessions } = await import('../onnx/run.js');
         sessions.set(net, (held = new OnnxSessions(net, { threads: options.threads })));
       }
       const run: FlowForward = async (_, given, wanted) => { const got = await held.run(given, wanted); return wanted.map((w) => got.get(w)!); };
-      return flowOfNet(net, [inputs.img0, inputs.img1], run, source.label);
+      return flowOfCheckedNet(net, [inputs.img0, inputs.img1], run);
     },
     dispose: async () => nets?.dispose(),
   };
@@ -190,4 +209,76 @@ export function loadFlow(template: Source, weights: Source | undefined, options:
 
 function isFloatImage(image: unknown): image is FloatImage {
   return typeof image === 'object' && image !== null && !ArrayBuffer.isView(image) && !(image instanceof ArrayBuffer) && (image as FloatImage).data instanceof Float32Array;
+}
+
+/** What a DispNet deploy net reads and writes: its ImageData tops (left, right) and the PFMWriter's bottom. */
+interface DisparityWiring { images?: [string, string]; output: string }
+
+/**
+ * The template's ImageData layers (the left image's reads tmp/img1.txt, the right's tmp/img2.txt, as demo.py writes
+ * them; else their order) and its PFMWriter's bottom.
+ */
+function disparityWiring(text: string, label: string): DisparityWiring {
+  type Layer = { type?: string; top?: string[]; bottom?: string[]; image_data_param?: { source?: string } };
+  const layers = ((parsePrototxt(text, label).layer ?? []) as Layer[]);
+  const data = layers.filter((l) => l.type === 'ImageData' && l.top?.length);
+  if (data.length > 2) throw new CremaError(`${label} has ${data.length} ImageData layers; a DispNet deploy net reads two images`);
+  const bySource = (n: string) => data.find((l) => (l.image_data_param?.source ?? '').endsWith(`img${n}.txt`));
+  const [left, right] = bySource('1') && bySource('2') ? [bySource('1')!, bySource('2')!] : data;
+  const writer = layers.find((l) => l.type === 'PFMWriter' && l.bottom?.length);
+  return { images: left && right ? [left.top![0], right.top![0]] : undefined, output: writer?.bottom?.[0] ?? DISPARITY_BLOB };
+}
+
+/**
+ * The disparity of a stereo pair as DispNet's (or DispNetCorr1D's) demo.py computes it (disparity.ts): `template`
+ * (model/deploy.tpl.prototxt's path or bytes) filled for the images' size, or a net already filled for it; `weights`
+ * its caffemodel. Both images of one size, read as its ImageData reads them (OpenCV in colour, no EXIF rotation). The
+ * disparity is what its PFMWriter writes: height x width, positive. `backend: 'onnx'` runs the net in onnxruntime-node.
+ */
+export async function disparity(template: Source, weights: Source | undefined, left: string | Bytes, right: string | Bytes, options: FlowOptions = {}): Promise<Disparity> {
+  checkOptionKeys(options, ['backend', 'threads', 'onNote'], 'disparity');
+  checkBackend(options.backend, 'disparity');
+  const { source, a, b, names, text: raw } = await templateAndPair(template, left, right, ['left', 'right']);
+  const images = disparityInputs(a, b, names);
+  const text = isDisparityTemplate(raw) ? fillDisparityTemplate(raw, a.width, a.height, source.label) : raw;
+  const wiring = disparityWiring(text, source.label);
+  const shape = [1, 3, a.height, a.width];
+  const native = options.backend !== 'onnx';
+  const load = { threads: native ? options.threads : 1, ...(wiring.images ? { dataShapes: { [wiring.images[0]]: shape, [wiring.images[1]]: shape } } : {}) };
+  const net = await loadFilled(Buffer.from(text), weights, native, load, source.label);
+  try {
+    const [l, r] = wiring.images ?? net.inputs;
+    checkDisparityNet(net, [l, r], wiring.output, a.height, a.width, source.label);
+    const feeds: Record<string, Tensor> = {};
+    for (const input of net.inputs) feeds[input] = input === l ? images[0] : input === r ? images[1] : new Tensor(net.shapes.get(input)!, new Float32Array(sizeOf(net.shapes.get(input)!)));
+    net.notes.forEach((note) => options.onNote?.(note));
+    if (native) {
+      net.forward(feeds);
+      return disparityOf(net.blobs.get(wiring.output)!);
+    }
+    const { OnnxSessions } = await import('../onnx/run.js');
+    const sessions = new OnnxSessions(net, { threads: options.threads });
+    try {
+      return disparityOf((await sessions.run(feeds, [wiring.output])).get(wiring.output)!);
+    } finally {
+      await sessions.release();
+    }
+  } finally {
+    net.dispose();
+  }
+}
+
+/** Refuses, naming `label`, a net that is not a DispNet deploy net filled for h x w images. */
+function checkDisparityNet(net: Net, images: (string | undefined)[], output: string, h: number, w: number, label: string): void {
+  for (const input of images) {
+    const want = input === undefined ? undefined : net.shapes.get(input);
+    if (!want || want[2] !== h || want[3] !== w)
+      throw new CremaError(`${label}: ${input === undefined ? 'no second input' : `its input '${input}' is ${want ? want.join(' x ') : 'not an input'}`}, not 1 x 3 x ${h} x ${w}: give the template (with $TARGET_WIDTH ...) or a net filled for the images' size`);
+  }
+  // the ImageData labels (one value an image, read by Silence layers) are fed zeros
+  const others = net.inputs.filter((i) => !images.includes(i) && net.shapes.get(i)!.length !== 1);
+  if (others.length) throw new CremaError(`${label} has other inputs (${others.join(', ')}) than the two images and their labels`);
+  const out = net.shapes.get(output);
+  if (!out || out.length !== 4 || out[0] !== 1 || out[1] !== 1 || out[2] !== h || out[3] !== w)
+    throw new CremaError(`${label} has no blob '${output}' of 1 x 1 x ${h} x ${w} (${out ? `it is ${out.join(' x ')}` : 'none'}): demo.py's PFMWriter writes the disparity from it`);
 }

@@ -241,7 +241,7 @@ interface Candidate {
 export function connect(model: PoseModel, maps: Float32Array, peaks: Float32Array, h: number, w: number, scale: number, map?: MapOf): Person[] {
   const mapOf = map ?? ((c: number) => maps.subarray(c * h * w, (c + 1) * h * w));
   const people = model.connector === 'cuda' ? peopleFromPairs(model, mapOf, peaks, h, w) : peopleVector(model, mapOf, peaks, h, w);
-  const valid = validPeople(people, model.parts.length, peaks, false);
+  const valid = validPeople(people, model.name, peaks, false);
   const over = f(1 / (model.parts.length + model.pairs.length / 2));
   return valid.map((p) => ({
     score: f(people[p].score * over),
@@ -418,18 +418,19 @@ function mergePeople(people: Candidate[], one: number, two: number, paf: number,
  * without them) is dropped, unless no one stayed (then again, feet counted: maximizePositives). BODY_135: its face
  * and each hand count as one part; a candidate that is only a face is no one, but fills the face it overlaps most.
  */
-function validPeople(people: Candidate[], nParts: number, peaks: Float32Array, maximizePositives: boolean): number[] {
+function validPeople(people: Candidate[], model: PoseModelName, peaks: Float32Array, maximizePositives: boolean): number[] {
   const valid: number[] = [], faces: number[] = [], loneFaces: number[] = [];
+  const feet = model === 'BODY_25' || model === 'BODY_25B' || model === 'BODY_135';
   people.forEach((p, k) => {
     let counter = p.count;
-    if (nParts >= 135) {
+    if (model === 'BODY_135') {
       const before = counter;
       counter = countAtMost(counter, p, F135, 135, 1);
       if (counter === 1) return void loneFaces.push(k);
       if (counter !== before) faces.push(k);
       counter = countAtMost(countAtMost(counter, p, H135 + 20, F135, 1), p, H135, H135 + 20, 1);
     }
-    if (!maximizePositives && (nParts === 25 || nParts > 70)) {
+    if (!maximizePositives && feet) {
       const before = counter;
       counter = countAtMost(counter, p, 19, 25, 0);
       if (counter !== before && counter <= 4) return;
@@ -437,7 +438,7 @@ function validPeople(people: Candidate[], nParts: number, peaks: Float32Array, m
     if (counter >= MIN_SUBSET_CNT && f(p.score / counter) >= MIN_SUBSET_SCORE) valid.push(k);
   });
   if (valid.length > 0) for (const k of loneFaces) fillFace(people, k, faces, peaks);
-  return valid.length === 0 && !maximizePositives ? validPeople(people, nParts, peaks, true) : valid;
+  return valid.length === 0 && !maximizePositives ? validPeople(people, model, peaks, true) : valid;
 }
 
 const H135 = 25, F135 = 65, F03 = f(0.3), F001 = f(0.01), FLT_MAX = f(3.4028234663852886e38);

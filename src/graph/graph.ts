@@ -1,5 +1,5 @@
 import type { LayerParameter, NetParameter } from '../caffe/types.js';
-import type { Dialect } from '../caffe/load.js';
+import type { Dialect } from '../caffe/dialects.js';
 import type { Layer, NetContext } from '../layers/layer.js';
 import { LayerError, declaredWeights, filledWeights, needSaneShape } from '../layers/layer.js';
 import { sizedOtherwiseInYolo } from '../layers/pooling.js';

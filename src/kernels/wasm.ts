@@ -48,6 +48,7 @@ export const KIND_EXP = 18;
 export const KIND_COL2IM = 19;
 export const KIND_NORMALIZE = 20;
 export const KIND_LATTICE = 21;
+export const KIND_CORRELATION = 22;
 
 export interface KernelExports {
   runChunk(p: number, chunk: number, thread: number): void;
@@ -326,16 +327,21 @@ export class WasmEngine {
     scope.clear();
   }
 
-  /** A per-call scratch region of at least `bytes`, reused by every call (the main thread calls one at a time). */
+  /**
+   * A per-call scratch region of at least `bytes`, reused by every call (the main thread calls one at a time). When
+   * it must grow, it takes a quarter more than asked where the memory has that (a request that grows a little each
+   * call does not move it every call), else `bytes` exactly (a CremaError when even those do not fit).
+   */
   scratch(bytes: number): number {
-    if (bytes > this.scratchBytes) {
-      this.heap.release(this.scratchPtr);
-      this.scratchPtr = this.scratchBytes = 0; // released: a failed alloc below must not leave it in use
-      const roomy = Math.ceil((bytes * 1.25) / 64) * 64; // room to grow, when the memory has it
-      const ptr = this.heap.tryAlloc(roomy);
-      [this.scratchPtr, this.scratchBytes] = ptr ? [ptr, roomy] : [this.heap.alloc(bytes), bytes];
-    }
-    return this.scratchPtr;
+    if (bytes <= this.scratchBytes) return this.scratchPtr;
+    this.heap.release(this.scratchPtr);
+    this.scratchPtr = this.scratchBytes = 0; // released: a failed alloc below must not leave it in use
+    let size = Math.ceil((bytes * 1.25) / 64) * 64;
+    let ptr = this.heap.tryAlloc(size);
+    if (!ptr) [ptr, size] = [this.heap.alloc(bytes), bytes];
+    this.scratchPtr = ptr;
+    this.scratchBytes = size;
+    return ptr;
   }
 
   /** Threads for the coming job: the requested count, limited to the pool's started workers + this thread. */

@@ -1,9 +1,9 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
-import { type Shape, shapeString } from '../tensor.js';
+import type { Shape } from '../tensor.js';
 import type { LayerContext } from '../onnx/context.js';
 import { int } from '../onnx/builder.js';
-import { type LayerType, expectCounts, need } from './layer.js';
+import { type LayerType, expectCounts, need, need4d } from './layer.js';
 import { refuseInPlace } from './axes.js';
 
 const f32 = Math.fround;
@@ -16,13 +16,13 @@ interface AccumParam {
 }
 
 /** The bottoms that are accumulated (with have_reference the last one only gives the size). */
-const accumulated = (def: LayerParameter, count: number): number => count - (paramsOf<AccumParam>(def, 'accum_param').have_reference ? 1 : 0);
+const accumulated = (p: AccumParam, count: number): number => count - (p.have_reference ? 1 : 0);
 
 /** accum_layer.cpp's Reshape: the bottoms' channels stacked, at the reference's size or the largest (or the param's). */
-function accumShape(def: LayerParameter, bottoms: Shape[]): Shape {
-  const p = paramsOf<AccumParam>(def, 'accum_param'), given = (def.accum_param ?? {}) as Partial<AccumParam>;
-  bottoms.forEach((b, i) => need(def, b.length === 4, () => `needs 4-D bottoms (N, C, H, W), bottom ${i} is ${shapeString(b)}`));
-  const used = bottoms.slice(0, accumulated(def, bottoms.length)), num = bottoms[0][0];
+function accumShape(def: LayerParameter, p: AccumParam, bottoms: Shape[]): Shape {
+  const given = (def.accum_param ?? {}) as Partial<AccumParam>;
+  need4d(def, bottoms);
+  const used = bottoms.slice(0, accumulated(p, bottoms.length)), num = bottoms[0][0];
   used.forEach((b, i) => need(def, b[0] === num, () => `bottom ${i} has num ${b[0]}, bottom 0 has ${num}: all must have the same`));
   const channels = used.reduce((s, b) => s + b[1], 0);
   if (p.have_reference) {
@@ -53,13 +53,13 @@ export const accumLayer: LayerType = {
     refuseInPlace(def);
     return {
       reshape(bottoms) {
-        const top = accumShape(def, bottoms);
+        const top = accumShape(def, p, bottoms);
         need(def, top[2] > 1 && top[3] > 1, () => `a top of ${top[2]} x ${top[3]} divides by its size - 1 (the fork's NaN): needs 2 rows and columns`);
         return [top];
       },
       forward(bottoms, [top]) {
         let channel = 0;
-        for (const b of bottoms.slice(0, accumulated(def, bottoms.length))) {
+        for (const b of bottoms.slice(0, accumulated(p, bottoms.length))) {
           upscale(b.data, b.dims, top.data, top.dims, channel);
           channel += b.dims[1];
         }
@@ -90,7 +90,7 @@ function upscale(src: Float32Array, [num, channels, height, width]: Shape, dst: 
 /** Resize (linear, align_corners) of each accumulated bottom to the top's size, then Concat. */
 function accumToOnnx(c: LayerContext): void {
   const top = c.layer.topShapes[0], n = c.layer.name;
-  const count = accumulated(c.layer.def, c.layer.bottomShapes.length);
+  const count = accumulated(paramsOf<AccumParam>(c.layer.def, 'accum_param'), c.layer.bottomShapes.length);
   const sized = Array.from({ length: count }, (_, i) =>
     c.node('Resize', [c.bottom(i), '', '', c.b.int64s(`${n}/sizes${i}`, [...c.layer.bottomShapes[i].slice(0, 2), top[2], top[3]])], [count === 1 ? c.top(0) : c.tmp(`sized${i}`)],
       { mode: { string: 'linear' }, coordinate_transformation_mode: { string: 'align_corners' } }));

@@ -1,6 +1,5 @@
-import { shapeString } from '../tensor.js';
 import { reduce } from '../onnx/context.js';
-import { type LayerType, expectCounts, need } from './layer.js';
+import { type LayerType, expectCounts, need4d } from './layer.js';
 import { refuseInPlace } from './axes.js';
 
 const f32 = Math.fround;
@@ -17,7 +16,7 @@ export const channelNormLayer: LayerType = {
     refuseInPlace(def);
     return {
       reshape([shape]) {
-        need(def, shape.length === 4, () => `needs a 4-D bottom (N, C, H, W), got ${shapeString(shape)}`);
+        need4d(def, [shape]);
         return [[shape[0], 1, shape[2], shape[3]]];
       },
       forward([bottom], [top]) {

@@ -6,6 +6,7 @@ import { int, ints } from '../onnx/builder.js';
 import { type LayerType, MAX_BLOB_ELEMENTS, expectCounts, need } from './layer.js';
 import { refuseInPlace } from './axes.js';
 import { fmaf } from '../util/round.js';
+import { correlationWasm } from '../kernels/correlation.js';
 
 const f32 = Math.fround;
 /** The fork's CorrelateData runs one warp of 32 threads a pixel; each sums every 32nd channel, then lane 0 adds them. */
@@ -65,8 +66,11 @@ function paddedChannelsLast(x: Float32Array, [num, channels, height, width]: Sha
  * pad; the patch's top-left corner at top (x, y)·stride_1 + max_displacement of the padded bottoms. Restated from
  * correlation_layer.cu's CorrelateData (the layer has no CPU forward): 32 partial sums, lane k over the channels
  * k, k + 32, ... of each patch pixel in turn (each product added by a fused multiply-add, as nvcc compiles
- * sum += a * b), added in lane order, divided by kernel_size^2 · channels, in float.
- * SUBTRACT (and Correlation1D) crema refuses.
+ * sum += a * b), added in lane order, divided by kernel_size^2 · channels, in float. On the wasm engine
+ * src/kernels/correlation.ts gives the same bits (this loop: the fallback and reference).
+ * SUBTRACT crema refuses (Correlation1D: correlation1d.ts). do_abs and single_direction change nothing, as in the fork: its
+ * correlation_layer.cpp reads do_abs into do_abs_, which its .cu never uses, and never reads single_direction
+ * (Correlation1D's).
  */
 export const correlationLayer: LayerType = {
   type: 'Correlation',
@@ -78,13 +82,13 @@ export const correlationLayer: LayerType = {
     return {
       reshape(bottoms) {
         g = geometry(def, p, bottoms);
-        const [num, channels, height, width] = bottoms[0];
-        ra = new Float32Array(num * (height + 2 * g.pad) * (width + 2 * g.pad) * channels);
-        rb = new Float32Array(ra.length);
         return [[bottoms[0][0], g.grid * g.grid, g.topH, g.topW]];
       },
       forward([a, b], [top]) {
+        if (correlationWasm(a.data, b.data, top.data, a.dims, g)) return;
         const [num, channels, height, width] = a.dims, pw = width + 2 * g.pad, ph = height + 2 * g.pad;
+        // The padded copies made when the loop first runs at this size (the wasm kernel keeps its own in scratch).
+        if (ra.length !== num * ph * pw * channels) [ra, rb] = [new Float32Array(num * ph * pw * channels), new Float32Array(num * ph * pw * channels)];
         paddedChannelsLast(a.data, a.dims, g.pad, ra);
         paddedChannelsLast(b.data, b.dims, g.pad, rb);
         const k = g.kernel, cells = g.grid * g.grid, elems = f32(k * k * channels), y = top.data, plane = g.topH * g.topW;

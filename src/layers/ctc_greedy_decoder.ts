@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { type Attr, int, ints } from '../onnx/builder.js';
-import { type LayerContext, runtimeDims } from '../onnx/context.js';
+import { type LayerContext, joinedDims, runtimeDims } from '../onnx/context.js';
 import { shapeString } from '../tensor.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 
@@ -85,7 +85,7 @@ function runtimeSizes(c: LayerContext, op: (kind: string, inputs: string[], what
   const one = c.b.int64s(`${c.layer.name}/one_column`, [1]);
   return {
     T,
-    column: op('Concat', [N, one], 'column', { axis: int(0) }),
-    rows: op('Concat', [N, op('Add', [T, one], 'T_plus_1')], 'rows', { axis: int(0) }),
+    column: joinedDims(c, 'column', [N, one]),
+    rows: joinedDims(c, 'rows', [N, op('Add', [T, one], 'T_plus_1')]),
   };
 }

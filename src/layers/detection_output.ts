@@ -146,11 +146,6 @@ function detectImage(s: DetectionSettings, loc: Float32Array, conf: Float32Array
   return { kept, boxes };
 }
 
-/**
- * Layer types whose top is detection rows [1, 1, N, 7] (image, label, score, xmin, ymin, xmax, ymax normalized):
- * the SSD fork's DetectionOutput and eric612/MobileNet-YOLO's two (yolo_detection_output.ts).
- */
-export const DETECTION_TYPES: ReadonlySet<string> = new Set(['DetectionOutput', 'YoloDetectionOutput', 'Yolov3DetectionOutput']);
 
 /**
  * RefineDet's OSGetConfidenceScores: the confidences with every prior whose ARM objectness is below objectness_score

@@ -3,7 +3,7 @@ import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { eltwiseSumWasm } from '../kernels/eltwise.js';
 import { type Layer, type LayerType, expectCounts, need } from './layer.js';
-import { type LayerContext, fail, withScalar } from '../onnx/context.js';
+import { type LayerContext, withScalar } from '../onnx/context.js';
 
 type EltwiseOp = 'PROD' | 'SUM' | 'MAX';
 
@@ -110,13 +110,13 @@ function maximum(bottoms: Tensor[], out: Float32Array): void {
 /**
  * Caffe writes an Eltwise top before reading every bottom, so in place the aliased bottom is read as the running
  * result: SUM starts from 0 (bottom 0 aliased adds nothing), MAX from -FLT_MAX; PROD reads bottoms 0 and 1 before writing.
+ * The operation, the bottom count and the coeffs were checked by create(), before any conversion.
  */
 function eltwiseToOnnx(c: LayerContext): void {
   const { layer } = c;
   const p = paramsOf(layer.def, 'eltwise_param');
   const coeff = (p.coeff as number[]) ?? [];
   const n = layer.bottoms.length;
-  if (n < 2 && p.operation !== 'SUM') fail(c, 'Eltwise needs at least 2 bottoms');
   const aliased = layer.bottoms.map((b) => b === layer.tops[0]);
   const bottoms = layer.bottoms.map((_, i) => c.bottom(i));
   if (p.operation === 'PROD') {
@@ -130,8 +130,6 @@ function eltwiseToOnnx(c: LayerContext): void {
     c.node('Max', terms, [c.top(0)]);
     return;
   }
-  if (p.operation !== 'SUM') fail(c, `unknown operation ${p.operation}`);
-  if (coeff.length !== 0 && coeff.length !== n) fail(c, `has ${coeff.length} coeff for ${n} bottoms`);
   // A coefficient 0 skips its bottom (Caffe's axpy returns at once): its Infinity or NaN never reaches the top.
   const live = bottoms.flatMap((b, i) => ((coeff[i] ?? 1) !== 0 ? [i] : []));
   if (!aliased.includes(true) && live.length > 0) {

@@ -1,10 +1,10 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
-import { type Shape, shapeString } from '../tensor.js';
+import type { Shape } from '../tensor.js';
 import { type LayerContext, fail, reduce } from '../onnx/context.js';
 import { int, ints } from '../onnx/builder.js';
 import { DataType } from '../onnx/proto.js';
-import { type LayerType, expectCounts, need } from './layer.js';
+import { type LayerType, expectCounts, need, need4d } from './layer.js';
 import { refuseInPlace } from './axes.js';
 
 const f32 = Math.fround;
@@ -14,7 +14,7 @@ function fillOf(def: LayerParameter): number {
 }
 
 function flowWarpShape(def: LayerParameter, [image, flow]: Shape[]): Shape {
-  need(def, image.length === 4 && flow.length === 4, () => `needs 4-D bottoms (N, C, H, W), got ${shapeString(image)} and ${shapeString(flow)}`);
+  need4d(def, [image, flow], ['the image', 'the flow']);
   need(def, flow[0] === image[0], () => `the flow's num ${flow[0]} is not the image's ${image[0]}`);
   need(def, flow[1] === 2, () => `the flow (bottom 1) needs 2 channels (x, y), got ${flow[1]}`);
   need(def, flow[2] === image[2] && flow[3] === image[3], () => `the flow's size ${flow[2]} x ${flow[3]} is not the image's ${image[2]} x ${image[3]}`);

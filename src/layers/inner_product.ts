@@ -5,7 +5,7 @@ import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
 import { sizeOf } from '../tensor.js';
 import type { FusableLayer } from './convolution.js';
 import { type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
-import { type LayerContext, reshapeTo, runtimeDims } from '../onnx/context.js';
+import { type LayerContext, joinedDims, reshapeTo, runtimeDims } from '../onnx/context.js';
 import { int } from '../onnx/builder.js';
 
 interface InnerProductParam {
@@ -104,6 +104,6 @@ function innerProductToOnnx(c: LayerContext): void {
   if (direct) return;
   // For every size (ConvertOptions.anySize) the axes before `axis` from the Shape (a line reader's T and N).
   if (!c.anySize) return reshapeTo(c, y, top);
-  const dims = c.node('Concat', [runtimeDims(c, c.bottom(0), 0, axis), c.b.int64s(`${layer.name}/outputs`, [outputs])], [c.tmp('shape')], { axis: int(0) });
+  const dims = joinedDims(c, 'shape', [runtimeDims(c, c.bottom(0), 0, axis), [outputs]]);
   c.node('Reshape', [y, dims], [c.top(0)]);
 }

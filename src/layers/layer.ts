@@ -1,4 +1,4 @@
-import type { Dialect } from '../caffe/load.js';
+import type { Dialect } from '../caffe/dialects.js';
 import type { LayerParameter } from '../caffe/types.js';
 import type { Converter } from '../onnx/context.js';
 import { Tensor, type Shape, shapeString, sizeOf, viewedShares } from '../tensor.js';
@@ -193,6 +193,14 @@ export function fitsRightAligned(have: Shape, want: Shape): boolean {
 /** Throws a LayerError unless `cond` holds. */
 export function need(def: LayerParameter, cond: unknown, message: string | (() => string)): asserts cond {
   if (!cond) throw new LayerError(def, typeof message === 'string' ? message : message());
+}
+
+/**
+ * Refuses the first of `shapes` (bottoms 0, 1, ... in order) that is not 4-D, in one wording for the layers that read
+ * (N, C, H, W); `roles` names a bottom where it helps ('the score maps').
+ */
+export function need4d(def: LayerParameter, shapes: readonly Shape[], roles: readonly string[] = []): void {
+  shapes.forEach((s, i) => need(def, s.length === 4, () => `bottom ${i}${roles[i] ? ` (${roles[i]})` : ''} must be 4-D (N, C, H, W), got ${shapeString(s)}`));
 }
 
 /** Refuse shapes whose element count is beyond this (2^31 floats = 8 GiB; Caffe: "blob size exceeds INT_MAX"). */

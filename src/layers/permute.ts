@@ -46,26 +46,31 @@ export function permuteAxes(bottom: Tensor, top: Tensor, order: number[]): void 
   }
 }
 
+/**
+ * A layer that reorders its bottom's axes by the order `orderOf` reads from its parameter (the SSD fork's Permute,
+ * CTPN's Transpose): the odometer walk here, and ONNX Transpose.
+ */
+export function reorderingLayer(type: string, orderOf: (def: LayerParameter, numAxes: number) => number[]): LayerType {
+  return {
+    type,
+    create(def) {
+      expectCounts(def, [1, 1], [1, 1]);
+      refuseInPlace(def);
+      let order: number[] = [];
+      return {
+        reshape([shape]) {
+          need(def, shape.length > 0, 'needs a bottom with at least one axis');
+          order = orderOf(def, shape.length);
+          return [order.map((a) => shape[a])];
+        },
+        forward([bottom], [top]) {
+          if (top.data.length) permuteAxes(bottom, top, order);
+        },
+      };
+    },
+    onnx: (c: LayerContext) => void c.node('Transpose', [c.bottom(0)], [c.top(0)], { perm: ints(orderOf(c.layer.def, c.layer.bottomShapes[0].length)) }),
+  };
+}
+
 /** The SSD fork's Permute (permute_layer.cpp): reorders the axes (SSD: N, C, H, W -> N, H, W, C). */
-export const permuteLayer: LayerType = {
-  type: 'Permute',
-  create(def) {
-    expectCounts(def, [1, 1], [1, 1]);
-    refuseInPlace(def);
-    let order: number[] = [];
-    return {
-      reshape([shape]) {
-        need(def, shape.length > 0, 'needs a bottom with at least one axis');
-        order = axisOrder(def, shape.length);
-        return [order.map((a) => shape[a])];
-      },
-      forward([bottom], [top]) {
-        if (top.data.length) permuteAxes(bottom, top, order);
-      },
-    };
-  },
-  onnx: (c: LayerContext) => {
-    const perm = axisOrder(c.layer.def, c.layer.bottomShapes[0].length);
-    c.node('Transpose', [c.bottom(0)], [c.top(0)], { perm: ints(perm) });
-  },
-};
+export const permuteLayer = reorderingLayer('Permute', axisOrder);

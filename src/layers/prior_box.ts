@@ -241,10 +241,10 @@ function priorBoxToOnnx(c: LayerContext): void {
  * The priors for every input size (ConvertOptions.anySize), as priorBoxes computes them: the float centers from
  * the feature map's and the image's Shape ((w + offset) * step, the step img / layer in float), each cell's boxes
  * (constants: their shifts, half widths and heights) added in double and divided by the image size in double,
- * then float, as the fork does. [H, W, boxes, 4] flattened, clipped, and the variances expanded after them.
+ * then float, as the fork does. [H, W, boxes, 4] flattened, clipped, and the variances expanded after them. The
+ * bottoms' ranks were checked by reshape (geometry) at the shapes the graph holds, before any conversion.
  */
 function priorBoxAnySize(c: LayerContext, s: PriorSettings): void {
-  geometry(c.layer.def, c.layer.bottomShapes);
   const n = c.layer.name, boxes = cellBoxes(s), P = boxes.length;
   const floats = (what: string, values: number[], dims: number[]) => c.b.floats(`${n}/${what}`, Float32Array.from(values), dims);
   const cast = (x: string, to: number, what: string) => c.node('Cast', [x], [c.tmp(what)], { to: int(to) });

@@ -1,6 +1,6 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
-import { type LayerContext, runtimeAnchorGrid } from '../onnx/context.js';
+import { type LayerContext, runtimeGrid } from '../onnx/context.js';
 import { type Attr, int, ints } from '../onnx/builder.js';
 import { shapeString, sizeOf } from '../tensor.js';
 import { LayerError, type LayerType, expectCounts, keepRows, need } from './layer.js';
@@ -284,7 +284,7 @@ function anchorsOverShape(c: LayerContext, s: ProposalSettings): AnchorValues {
   const n = c.layer.name, anchors = generateAnchors(s.baseSize, s.ratios, s.scales), A = anchors.length / 4;
   const node = (type: string, inputs: string[], what: string, attrs?: Record<string, Attr>) => c.node(type, inputs, [c.tmp(what)], attrs);
   const corner = (i: number, dims: number[]) => c.b.floats(`${n}/anchor_${i}`, Float32Array.from({ length: A }, (_, a) => anchors[4 * a + i]), dims);
-  const { shifts, rows: flat } = runtimeAnchorGrid(c, c.bottom(0), A, s.featStride);
+  const { shifts, rows: flat } = runtimeGrid(c, c.bottom(0), s.featStride, A);
   const axis = (i: number, dims: number[], shiftDims: number[], what: string) => {
     const shift = shifts(3 - i, shiftDims, what); // x along the width (axis 3), y the height
     const lo = node('Add', [shift, corner(i, dims)], `${what}1`), hi = node('Add', [shift, corner(i + 2, dims)], `${what}2`);

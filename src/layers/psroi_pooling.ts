@@ -2,8 +2,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import { type Attr, int } from '../onnx/builder.js';
 import { type LayerContext, reduce, runtimeDims } from '../onnx/context.js';
 import { DataType } from '../onnx/proto.js';
-import { shapeString } from '../tensor.js';
-import { type LayerType, expectCounts, need } from './layer.js';
+import { type LayerType, expectCounts, need, need4d } from './layer.js';
 import { cRound, checkRois, roiBatch } from './roi_pooling.js';
 
 interface PsroiPoolingParam {
@@ -27,7 +26,7 @@ export const psroiPoolingLayer: LayerType = {
     return {
       reshape([x, rois]) {
         expectCounts(def, [2, 2], [1, 1]);
-        need(def, x.length === 4, () => `needs 4-D score maps (num, channels, height, width), got ${shapeString(x)}`);
+        need4d(def, [x], ['the score maps']);
         need(def, x[1] === outputDim * group * group, () => `has ${x[1]} input channels but output_dim x group_size^2 is ${outputDim * group * group}`);
         checkRois(def, rois);
         return [[rois[0], outputDim, group, group]];
@@ -87,56 +86,104 @@ function binMean(x: Float32Array, xo: number, width: number, h0: number, h1: num
 
 /**
  * PSROIPooling as ONNX, for ROIs given at run time (their count a dynamic axis, as Proposal's rows). Each bin's sum
- * comes from a summed-area table of the score maps in float64 (Pad a zero row and column in front, CumSum over H then
- * W: entry (h, w) sums rows < h and columns < w), four corners gathered per ROI, output channel and bin; float64 keeps
- * the corners' difference within ~1e-16 of the map's total, so the mean (divided by the bin's area in float64, then
- * Cast to float) is the bin's true mean rounded once, where the kernel's float32 running sum is off by its own
- * rounding. The bins' bounds are the kernel's float32 steps on the ROI (psAxisBins), the channel of bin (i, j) of
- * output channel c the constant (c group + i) group + j, an empty bin 0 (Where). A ROI naming an image the features
- * lack, which the native engine refuses: ONNX Runtime's GatherElements refuses an index past the table, and a
- * negative batch index counts from its end (ONNX's gathers).
+ * comes from a summed-area table of the score maps in float64 (summedAreaTable), four corners gathered per ROI, output
+ * channel and bin (cornerSums); float64 keeps the corners' difference within ~1e-16 of the map's total, so the mean
+ * (divided by the bin's area in float64, then Cast to float) is the bin's true mean rounded once, where the kernel's
+ * float32 running sum is off by its own rounding. The bins' bounds are the kernel's float32 steps on the ROI
+ * (psAxisBins), the channel of bin (i, j) of output channel c the constant (c group + i) group + j, an empty bin 0.
+ * A ROI naming an image the maps lack (its batch index truncated outside [0, N)), which the native engine refuses by
+ * name, gives NaN in all its outputs (binMeans): its gathers read image 0 instead, where ONNX's gathers would refuse
+ * an index past the end or count a negative one from it (-1 the last image, silently).
  */
 function psroiPoolingToOnnx(c: LayerContext): void {
   const { scale, outputDim, group } = psroiParams(c.layer.def);
-  const [x] = c.layer.bottomShapes, name = c.layer.name;
-  const op = (type: string, inputs: string[], what: string, attrs?: Record<string, Attr>) => c.node(type, inputs, [c.tmp(what)], attrs);
-  const i64 = (what: string, v: number[]) => c.b.int64s(`${name}/${what}`, v);
-  const cast = (v: string, to: number, what: string) => op('Cast', [v], what, { to: int(to) });
-  const [flat, axis1] = [i64('flat', [-1]), i64('axis_1', [1])]; // one initializer each, for every Reshape and Slice
-  // The table: (N, C, H + 1, W + 1) in float64, flattened for GatherElements.
-  const padded = op('Pad', [c.bottom(0), i64('pads', [0, 0, 1, 1, 0, 0, 0, 0])], 'maps_padded');
-  const rowSums = op('CumSum', [cast(padded, DataType.DOUBLE, 'maps_f64'), i64('axis_h', [2])], 'sums_h');
-  const table = op('Reshape', [op('CumSum', [rowSums, i64('axis_w', [3])], 'sums_hw'), flat], 'table');
-  // H, W (float, the clip bounds) and H + 1, W + 1 (int64, the table's strides): constants, or from Shape (anySize).
-  const extent = (axis: number) => {
-    if (!c.anySize) return { size: c.b.scalar(x[axis]), stride: i64(`stride${axis}`, [x[axis] + 1]) };
-    const size = runtimeDims(c, c.bottom(0), axis, axis + 1);
-    return { size: cast(size, DataType.FLOAT, `size${axis}`), stride: op('Add', [size, i64('one', [1])], `stride${axis}`) };
-  };
-  const [h, w] = [extent(2), extent(3)];
+  const k = psOps(c);
+  const [h, w] = [mapExtent(c, k, 2), mapExtent(c, k, 3)];
   // The ROIs' columns as (R, 1, 1, 1), to broadcast against the bins (R, 1, g, 1) or (R, 1, 1, g) and channels (1, D, g, g).
-  const rois = op('Reshape', [c.bottom(1), i64('rois_shape', [-1, 5, 1, 1])], 'rois');
-  const column = (i: number, what: string) => op('Slice', [rois, i64(`${what}_from`, [i]), i64(`${what}_to`, [i + 1]), axis1], what);
-  const [hs, he] = psAxisBins(c, column(2, 'y1'), column(4, 'y2'), scale, group, h.size, [1, 1, group, 1], 'h');
-  const [ws, we] = psAxisBins(c, column(1, 'x1'), column(3, 'x2'), scale, group, w.size, [1, 1, 1, group], 'w');
-  // The flat index of (image, channel, 0, 0): the batch index truncated (Cast), as the kernel's int conversion.
-  const channels = op('Reshape', [i64('channels', Array.from({ length: outputDim * group * group }, (_, i) => i)), i64('channels_shape', [1, outputDim, group, group])], 'channel');
-  const image = op('Mul', [cast(column(0, 'batch'), DataType.INT64, 'image'), i64('channel_count', [x[1]])], 'image_channel0');
-  const base = op('Mul', [op('Add', [image, channels], 'plane'), op('Mul', [h.stride, w.stride], 'plane_size')], 'base');
-  // The four corners of every bin, (he, we) - (hs, we) + (hs, ws) - (he, ws), on a first axis: offsets per ROI and bin
-  // (4, R, 1, g, g) added to the planes' (R, D, g, g), one GatherElements over the flat table (far quicker in ONNX
-  // Runtime than Gather of single elements), their signed sum (Mul, ReduceSum over that leading axis).
-  const first = i64('first_axis', [0]);
+  const rois = k.op('Reshape', [c.bottom(1), k.i64('rois_shape', [-1, 5, 1, 1])], 'rois');
+  const column = (i: number, what: string) => k.op('Slice', [rois, k.i64(`${what}_from`, [i]), k.i64(`${what}_to`, [i + 1]), k.axis1], what);
+  const bins = {
+    h: psAxisBins(c, column(2, 'y1'), column(4, 'y2'), scale, group, h.size, [1, 1, group, 1], 'h'),
+    w: psAxisBins(c, column(1, 'x1'), column(3, 'x2'), scale, group, w.size, [1, 1, 1, group], 'w'),
+  };
+  const { base, valid } = planeBases(c, k, column(0, 'batch'), outputDim, group, k.op('Mul', [h.stride, w.stride], 'plane_size'));
+  const sum = cornerSums(c, k, summedAreaTable(c, k), base, bins, w.stride, outputDim, group);
+  binMeans(c, k, sum, bins, valid);
+}
+
+/** The node helpers psroiPoolingToOnnx's steps share: an op with a fresh output, a named int64 constant, a Cast. */
+interface PsOps {
+  op(type: string, inputs: string[], what: string, attrs?: Record<string, Attr>): string;
+  i64(what: string, v: number[]): string;
+  cast(v: string, to: number, what: string): string;
+  /** [-1] and [1], one initializer each for every Reshape and Slice. */
+  flat: string;
+  axis1: string;
+}
+
+function psOps(c: LayerContext): PsOps {
+  const op: PsOps['op'] = (type, inputs, what, attrs) => c.node(type, inputs, [c.tmp(what)], attrs);
+  const i64 = (what: string, v: number[]) => c.b.int64s(`${c.layer.name}/${what}`, v);
+  return { op, i64, cast: (v, to, what) => op('Cast', [v], what, { to: int(to) }), flat: i64('flat', [-1]), axis1: i64('axis_1', [1]) };
+}
+
+/** The score maps' summed-area table: (N, C, H + 1, W + 1) in float64 (Pad a zero row and column in front, CumSum over H then W: entry (h, w) sums rows < h and columns < w), flattened for GatherElements. */
+function summedAreaTable(c: LayerContext, k: PsOps): string {
+  const padded = k.op('Pad', [c.bottom(0), k.i64('pads', [0, 0, 1, 1, 0, 0, 0, 0])], 'maps_padded');
+  const rowSums = k.op('CumSum', [k.cast(padded, DataType.DOUBLE, 'maps_f64'), k.i64('axis_h', [2])], 'sums_h');
+  return k.op('Reshape', [k.op('CumSum', [rowSums, k.i64('axis_w', [3])], 'sums_hw'), k.flat], 'table');
+}
+
+/** The maps' size along `axis` (float, the bins' clip bound) and the table's stride there, size + 1 (int64): constants, or from Shape (anySize). */
+function mapExtent(c: LayerContext, k: PsOps, axis: number): { size: string; stride: string } {
+  const x = c.layer.bottomShapes[0];
+  if (!c.anySize) return { size: c.b.scalar(x[axis]), stride: k.i64(`stride${axis}`, [x[axis] + 1]) };
+  const size = runtimeDims(c, c.bottom(0), axis, axis + 1);
+  return { size: k.cast(size, DataType.FLOAT, `size${axis}`), stride: k.op('Add', [size, k.i64('one', [1])], `stride${axis}`) };
+}
+
+/**
+ * The flat table index of (image, channel, 0, 0) per ROI and output bin, (R, D, g, g): the batch index truncated
+ * (Cast), as the kernel's int conversion; `valid` (R, 1, 1, 1) whether that image exists (batch > -1 and < N, in
+ * float: a NaN or huge index is not one), the image read otherwise 0 (any index in range: the ROI's outputs are NaN).
+ */
+function planeBases(c: LayerContext, k: PsOps, batch: string, outputDim: number, group: number, planeSize: string): { base: string; valid: string } {
+  const images = k.cast(runtimeDims(c, c.bottom(0), 0, 1), DataType.FLOAT, 'images');
+  const valid = k.op('And', [k.op('Greater', [batch, c.b.scalar(-1)], 'batch_from'), k.op('Less', [batch, images], 'batch_to')], 'batch_valid');
+  const image = k.cast(k.op('Where', [valid, batch, c.b.scalar(0)], 'batch_read'), DataType.INT64, 'image');
+  const channels = k.op('Reshape', [k.i64('channels', Array.from({ length: outputDim * group * group }, (_, i) => i)), k.i64('channels_shape', [1, outputDim, group, group])], 'channel');
+  const first = k.op('Mul', [image, k.i64('channel_count', [c.layer.bottomShapes[0][1]])], 'image_channel0');
+  return { base: k.op('Mul', [k.op('Add', [first, channels], 'plane'), planeSize], 'base'), valid };
+}
+
+/**
+ * Each bin's sum, (R, D, g, g) float64: the four corners (he, we) - (hs, we) + (hs, ws) - (he, ws), on a first axis:
+ * offsets per ROI and bin (4, R, 1, g, g) added to the planes' (R, D, g, g), one GatherElements over the flat table
+ * (far quicker in ONNX Runtime than Gather of single elements), their signed sum (Mul, ReduceSum over that axis).
+ */
+function cornerSums(c: LayerContext, k: PsOps, table: string, base: string, bins: Bins, rowStride: string, outputDim: number, group: number): string {
+  const { h: [hs, he], w: [ws, we] } = bins, first = k.i64('first_axis', [0]);
   const offset = (row: string, col: string, what: string) =>
-    op('Unsqueeze', [op('Add', [op('Mul', [row, w.stride], `${what}_row`), col], `${what}_offset`), first], `${what}_corner`);
-  const offsets = op('Concat', [offset(he, we, 'end_end'), offset(hs, we, 'start_end'), offset(hs, ws, 'start_start'), offset(he, ws, 'end_start')], 'offsets', { axis: int(0) });
-  const index = op('Reshape', [op('Add', [base, offsets], 'corner_index'), flat], 'corner_flat');
-  const corners = op('Reshape', [op('GatherElements', [table, index], 'corner_sums', { axis: int(0) }), i64('corners_shape', [4, -1, outputDim, group, group])], 'corners');
-  const signs = cast(c.b.floats(`${name}/signs`, Float32Array.of(1, -1, 1, -1), [4, 1, 1, 1, 1]), DataType.DOUBLE, 'signs_f64');
-  const sum = reduce(c, 'ReduceSum', op('Mul', [corners, signs], 'signed'), [0], false, c.tmp('sum'));
-  const area = op('Mul', [op('Sub', [he, hs], 'rows'), op('Sub', [we, ws], 'cols')], 'area');
-  const mean = cast(op('Div', [sum, cast(area, DataType.DOUBLE, 'area_f64')], 'mean_f64'), DataType.FLOAT, 'mean');
-  c.node('Where', [op('Greater', [area, i64('zero', [0])], 'filled'), mean, c.b.scalar(0)], [c.top(0)]);
+    k.op('Unsqueeze', [k.op('Add', [k.op('Mul', [row, rowStride], `${what}_row`), col], `${what}_offset`), first], `${what}_corner`);
+  const offsets = k.op('Concat', [offset(he, we, 'end_end'), offset(hs, we, 'start_end'), offset(hs, ws, 'start_start'), offset(he, ws, 'end_start')], 'offsets', { axis: int(0) });
+  const index = k.op('Reshape', [k.op('Add', [base, offsets], 'corner_index'), k.flat], 'corner_flat');
+  const corners = k.op('Reshape', [k.op('GatherElements', [table, index], 'corner_sums', { axis: int(0) }), k.i64('corners_shape', [4, -1, outputDim, group, group])], 'corners');
+  const signs = k.cast(c.b.floats(`${c.layer.name}/signs`, Float32Array.of(1, -1, 1, -1), [4, 1, 1, 1, 1]), DataType.DOUBLE, 'signs_f64');
+  return reduce(c, 'ReduceSum', k.op('Mul', [corners, signs], 'signed'), [0], false, c.tmp('sum'));
+}
+
+/** The top: each bin's mean (its sum over its area in float64, then float), 0 for an empty bin, NaN for a ROI whose image is not there. */
+function binMeans(c: LayerContext, k: PsOps, sum: string, { h: [hs, he], w: [ws, we] }: Bins, valid: string): void {
+  const area = k.op('Mul', [k.op('Sub', [he, hs], 'rows'), k.op('Sub', [we, ws], 'cols')], 'area');
+  const mean = k.cast(k.op('Div', [sum, k.cast(area, DataType.DOUBLE, 'area_f64')], 'mean_f64'), DataType.FLOAT, 'mean');
+  const filled = k.op('Where', [k.op('Greater', [area, k.i64('zero', [0])], 'filled'), mean, c.b.scalar(0)], 'bin_means');
+  c.node('Where', [valid, filled, c.b.scalar(NaN)], [c.top(0)]);
+}
+
+/** [start, end) of every bin along the height (R, 1, g, 1) and the width (R, 1, 1, g), int64. */
+interface Bins {
+  h: [string, string];
+  w: [string, string];
 }
 
 /**

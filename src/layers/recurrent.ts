@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { int, valueInfo } from '../onnx/builder.js';
-import { type LayerContext, runtimeDims } from '../onnx/context.js';
+import { type LayerContext, joinedDims, runtimeDims } from '../onnx/context.js';
 import type { GraphObj } from '../onnx/proto.js';
 import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
 import { innerProductLayer } from './inner_product.js';
@@ -168,15 +168,23 @@ function lstmUnit(gates: Float32Array, c: Float32Array, h: Float32Array, cont: F
 /** The nodes both ONNX forms build from: products with a weight blob's transpose, sums, reshapes, biases. */
 function onnxOps(c: LayerContext) {
   const name = (what: string) => `${c.layer.name}/${what}`;
+  // A weight's constant is written once per model, however many steps read it (the unrolled form's T steps).
+  let made = constants.get(c.b);
+  if (!made) constants.set(c.b, (made = new Map()));
+  const once = (blob: Tensor, make: () => string) => made.get(blob) ?? made.set(blob, make()).get(blob)!;
   return {
     name,
-    /** x W^T for a weight blob (G, K): its transpose as the MatMul's constant. */
-    matmul: (x: string, blob: Tensor, what: string) => c.node('MatMul', [x, c.b.floats(name(`${what}_T`), transpose(blob), [blob.dims[1], blob.dims[0]])], [c.tmp(what)]),
+    /** x W^T for a weight blob (G, K): its transpose as the MatMul's constant (`constant`: its name, `what` without the step). */
+    matmul: (x: string, blob: Tensor, what: string, constant = what) =>
+      c.node('MatMul', [x, once(blob, () => c.b.floats(name(`${constant}_T`), transpose(blob), [blob.dims[1], blob.dims[0]]))], [c.tmp(what)]),
     add: (a: string, b: string, what: string) => c.node('Add', [a, b], [c.tmp(what)]),
     reshape: (x: string, shape: number[], what: string) => c.node('Reshape', [x, c.b.int64s(name(`${what}_shape`), shape)], [c.tmp(what)]),
-    bias: (blob: Tensor, what: string) => c.b.floats(name(what), blob.data, [blob.dims[0]]),
+    bias: (blob: Tensor, what: string) => once(blob, () => c.b.floats(name(what), blob.data, [blob.dims[0]])),
   };
 }
+
+/** Per model (its builder), the constant made of each weight blob (onnxOps). */
+const constants = new WeakMap<object, Map<Tensor, string>>();
 
 /** One step's values: the state it starts from, cont_t, and its x gates (asked for where the product needs them). */
 interface StepInputs {
@@ -194,12 +202,12 @@ interface StepInputs {
  */
 function stepToOnnx(kind: Kind, c: LayerContext, w: Tensor[], s: number, H: number, t: number | string, at: StepInputs): { h: string; cell?: string; out: string } {
   const { name, matmul, add, bias } = onnxOps(c), next = typeof t === 'number' ? t + 1 : t;
-  let pre = matmul(c.node('Mul', [at.h, at.k], [c.tmp(`h_conted_${t}`)]), w[2 + s], `W_h_h_${t}`);
+  let pre = matmul(c.node('Mul', [at.h, at.k], [c.tmp(`h_conted_${t}`)]), w[2 + s], `W_h_h_${t}`, 'W_h_h');
   pre = add(pre, at.xGates(), `gates_${t}`);
   if (at.staticGates) pre = add(pre, at.staticGates, `gates_static_${t}`);
   if (at.cell === undefined) {
     const h = c.node('Tanh', [pre], [c.tmp(`h_${next}`)]);
-    return { h, out: c.node('Tanh', [add(matmul(h, w[3 + s], `W_ho_h_${t}`), bias(w[4 + s], 'b_o'), `o_in_${t}`)], [c.tmp(`o_${next}`)]) };
+    return { h, out: c.node('Tanh', [add(matmul(h, w[3 + s], `W_ho_h_${t}`, 'W_ho_h'), bias(w[4 + s], 'b_o'), `o_in_${t}`)], [c.tmp(`o_${next}`)]) };
   }
   const gate = (g: number, op: string) => c.node(op, [c.node('Slice', [pre, c.b.int64s(name(`g${g}_start`), [g * H]), c.b.int64s(name(`g${g}_end`), [(g + 1) * H]), c.b.int64s(name('axis2'), [2])], [c.tmp(`gate${g}_${t}`)])], [c.tmp(`${op}${g}_${t}`)]);
   const [i, f, o, g] = [gate(0, 'Sigmoid'), c.node('Mul', [gate(1, 'Sigmoid'), at.k], [c.tmp(`f_${t}`)]), gate(2, 'Sigmoid'), gate(3, 'Tanh')];
@@ -258,8 +266,7 @@ function scanToOnnx(kind: Kind, c: LayerContext, w: Tensor[]): void {
   const cont = reshape(c.bottom(1), [0, 0, 1], 'cont');
   // The state it starts from: the bottoms given, or float zeros (1, N, H) (ConstantOfShape's default value).
   const zeros = (): string => {
-    const shape = c.node('Concat', [c.b.int64s(name('one'), [1]), runtimeDims(c, c.bottom(0), 1, 2), c.b.int64s(name('hidden'), [H])], [c.tmp('state_shape')], { axis: int(0) });
-    return c.node('ConstantOfShape', [shape], [c.tmp('zeros')]);
+    return c.node('ConstantOfShape', [joinedDims(c, 'state_shape', [[1], runtimeDims(c, c.bottom(0), 1, 2), [H]])], [c.tmp('zeros')]);
   };
   const starts = exposed ? kind.states.map((_, j) => c.bottom(2 + s + j)) : new Array<string>(kind.states.length).fill(zeros());
   // The body: state in, this step's x gates and cont (axis 0 scanned away: (N, G) and (N, 1)); state out, output.

@@ -59,6 +59,7 @@ import { reorgLayer } from './reorg.js';
 import { accumLayer } from './accum.js';
 import { channelNormLayer } from './channel_norm.js';
 import { correlationLayer } from './correlation.js';
+import { correlation1DLayer } from './correlation1d.js';
 import { dataAugmentationLayer } from './data_augmentation.js';
 import { flowWarpLayer } from './flow_warp.js';
 import { resampleLayer } from './resample.js';
@@ -141,6 +142,7 @@ const layerTypes: LayerType[] = [
   accumLayer,
   channelNormLayer,
   correlationLayer,
+  correlation1DLayer,
   dataAugmentationLayer,
   flowWarpLayer,
   resampleLayer,

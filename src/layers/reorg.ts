@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
-import { int, ints } from '../onnx/builder.js';
-import { type LayerContext, runtimeDims } from '../onnx/context.js';
+import { ints } from '../onnx/builder.js';
+import { type LayerContext, joinedDims, runtimeDims } from '../onnx/context.js';
 import { type Shape, Tensor, shapeString } from '../tensor.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 import { refuseInPlace } from './axes.js';
@@ -86,12 +86,11 @@ function reorgAnySize(c: LayerContext, p: ReorgParam): { view: string; perm: num
   const n = c.layer.name, s = p.stride, channels = c.layer.bottomShapes[0][1], t = channels / (s * s);
   const { perm } = reorgView([1, channels, s, s], p);
   const hw = runtimeDims(c, c.bottom(0), 2, 4), strides = c.b.int64s(`${n}/strides`, [s, s]);
-  const joined = (what: string, head: number[], tail: string) => c.node('Concat', [c.b.int64s(`${n}/${what}_head`, head), tail], [c.tmp(what)], { axis: int(0) });
   if (p.reverse) {
     const grown = c.node('Mul', [hw, strides], [c.tmp('grown')]);
-    return { view: joined('view', [0, s, s, t], hw), perm, top: joined('shape', [0, t], grown) };
+    return { view: joinedDims(c, 'view', [[0, s, s, t], hw]), perm, top: joinedDims(c, 'shape', [[0, t], grown]) };
   }
   // (N, t, H, s, W, s): 0 copies N and H from the bottom (N, C, H, W), -1 is W.
   const shrunk = c.node('Div', [hw, strides], [c.tmp('shrunk')]);
-  return { view: c.b.int64s(`${n}/view`, [0, t, 0, s, -1, s]), perm, top: joined('shape', [0, channels * s * s], shrunk) };
+  return { view: c.b.int64s(`${n}/view`, [0, t, 0, s, -1, s]), perm, top: joinedDims(c, 'shape', [[0, channels * s * s], shrunk]) };
 }

@@ -1,8 +1,8 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
-import { type Shape, shapeString } from '../tensor.js';
+import type { Shape } from '../tensor.js';
 import type { LayerContext } from '../onnx/context.js';
-import { type LayerType, expectCounts, need, needSaneShape } from './layer.js';
+import { type LayerType, expectCounts, need, need4d, needSaneShape } from './layer.js';
 import { refuseInPlace } from './axes.js';
 import { cRound } from './roi_pooling.js';
 import { fmaf } from '../util/round.js';
@@ -80,7 +80,7 @@ export const resampleLayer: LayerType = {
     let taps: { x: Axis; y: Axis };
     return {
       reshape(bottoms) {
-        bottoms.forEach((b, i) => need(def, b.length === 4, () => `needs 4-D bottoms (N, C, H, W), bottom ${i} is ${shapeString(b)}`));
+        need4d(def, bottoms);
         const [outH, outW] = bottoms.length === 2 ? [bottoms[1][2], bottoms[1][3]] : [p.height!, p.width!];
         const top = [bottoms[0][0], bottoms[0][1], outH, outW];
         needSaneShape(def, def.top?.[0] ?? '', top); // before the taps' tables, which are that size
@@ -120,13 +120,14 @@ export const resampleLayer: LayerType = {
   onnx: resampleToOnnx,
 };
 
-/** One axis's taps as an (out x in) matrix of normalised weights (0/1 for NEAREST). */
-function axisMatrix(axis: Axis, inSize: number, nearest: boolean): Float32Array {
+/** One axis's taps as an (out x in) matrix of normalised weights (0/1 for NEAREST), or its (in x out) transpose. */
+function axisMatrix(axis: Axis, inSize: number, nearest: boolean, transposed = false): Float32Array {
   const outSize = axis.start.length, m = new Float32Array(outSize * inSize);
+  const at = transposed ? (o: number, i: number) => i * outSize + o : (o: number, i: number) => o * inSize + i;
   for (let o = 0; o < outSize; o++) {
-    if (nearest) { m[o * inSize + axis.nearest[o]] = 1; continue; }
+    if (nearest) { m[at(o, axis.nearest[o])] = 1; continue; }
     const w = axis.weights[o], total = w.reduce((s, v) => s + v, 0);
-    if (total !== 0) w.forEach((v, i) => (m[o * inSize + axis.start[o] + i] = v / total));
+    if (total !== 0) w.forEach((v, i) => (m[at(o, axis.start[o] + i)] = v / total));
   }
   return m;
 }
@@ -139,9 +140,7 @@ function resampleToOnnx(c: LayerContext): void {
   const def = c.layer.def, p = readResample(def, c.layer.bottomShapes.length), n = c.layer.name;
   const bottom = c.layer.bottomShapes[0], [, , outH, outW] = c.layer.topShapes[0];
   const taps = resampleTaps(def, p, bottom, outH, outW), nearest = p.type === 'NEAREST';
-  const rx = axisMatrix(taps.x, bottom[3], nearest), ry = axisMatrix(taps.y, bottom[2], nearest);
-  const rxT = new Float32Array(rx.length);
-  for (let o = 0; o < outW; o++) for (let i = 0; i < bottom[3]; i++) rxT[i * outW + o] = rx[o * bottom[3] + i];
+  const rxT = axisMatrix(taps.x, bottom[3], nearest, true), ry = axisMatrix(taps.y, bottom[2], nearest);
   const rows = c.node('MatMul', [c.bottom(0), c.b.floats(`${n}/rx`, rxT, [bottom[3], outW])], [c.tmp('rows')]);
   c.node('MatMul', [c.b.floats(`${n}/ry`, ry, [outH, bottom[2]]), rows], [c.top(0)]);
 }

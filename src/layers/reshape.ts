@@ -1,5 +1,4 @@
-import { int } from '../onnx/builder.js';
-import { type LayerContext, reshapeTo, runtimeDims } from '../onnx/context.js';
+import { type LayerContext, joinedDims, reshapeTo, runtimeDims } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
@@ -70,7 +69,6 @@ function sizeFreeReshape(c: LayerContext): void {
   const dims: number[] = [...(p.shape?.dim ?? [])];
   const start = p.axis >= 0 ? p.axis : rank + p.axis + 1, end = p.num_axes === -1 ? rank : start + p.num_axes;
   if (end === rank || end - start === dims.length) return reshapeTo(c, c.bottom(0), [...Array<number>(start).fill(0), ...dims, ...Array<number>(rank - end).fill(0)]);
-  const head = c.b.int64s(`${c.layer.name}/shape_head`, [...Array<number>(start).fill(0), ...dims]);
-  const shape = c.node('Concat', [head, runtimeDims(c, c.bottom(0), end, rank)], [c.tmp('shape')], { axis: int(0) });
+  const shape = joinedDims(c, 'shape', [[...Array<number>(start).fill(0), ...dims], runtimeDims(c, c.bottom(0), end, rank)]);
   c.node('Reshape', [c.bottom(0), shape], [c.top(0)]);
 }

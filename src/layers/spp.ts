@@ -109,18 +109,20 @@ function sppAnySize(c: LayerContext, height: number): void {
   const pool = paramsOf<{ pool: string }>(c.layer.def, 'spp_param').pool;
   if (pool !== 'MAX' && pool !== 'AVE') fail(c, `pool ${pool} has no ONNX equivalent; crema converts MAX and AVE`);
   const x = c.bottom(0), max = pool === 'MAX';
+  // Each axis's size from the Shape once, for every level after the global one.
+  let extents: Extent[] | undefined;
   const levels = Array.from({ length: height }, (_, i) => {
     const out = height === 1 ? c.top(0) : c.tmp(`level${i}`);
     if (i === 0) return c.node(max ? 'GlobalMaxPool' : 'GlobalAveragePool', [x], [out]);
-    const bins = 2 ** i;
+    const bins = 2 ** i, [rowsAxis, colsAxis] = (extents ??= [2, 3].map((axis) => runtimeExtent(c, x, axis)));
     if (max) {
       // rows: (N, C, 1, H, W) against (bins, H, 1) -> (N, C, bins, W); columns: (N, C, bins, 1, W) against (bins, W)
-      const rows = reduce(c, 'ReduceMax', maskedMax(c, x, 2, sppWindows(c, x, 2, bins, [bins, 1, 1], [-1, 1], 'mask')), [3], false, c.tmp(`level${i}_rows`));
-      return reduce(c, 'ReduceMax', maskedMax(c, rows, 3, sppWindows(c, x, 3, bins, [bins, 1], [-1], 'mask')), [4], false, out);
+      const rows = reduce(c, 'ReduceMax', maskedMax(c, x, 2, sppWindows(c, rowsAxis, bins, [bins, 1, 1], [-1, 1], 'mask')), [3], false, c.tmp(`level${i}_rows`));
+      return reduce(c, 'ReduceMax', maskedMax(c, rows, 3, sppWindows(c, colsAxis, bins, [bins, 1], [-1], 'mask')), [4], false, out);
     }
     // (bins, H) x (N, C, H, W) -> (N, C, bins, W); that x (W, bins) -> (N, C, bins, bins)
-    const rows = c.node('MatMul', [sppWindows(c, x, 2, bins, [bins, 1], [-1], 'shares'), x], [c.tmp(`level${i}_rows`)]);
-    return c.node('MatMul', [rows, sppWindows(c, x, 3, bins, [1, bins], [-1, 1], 'shares')], [out]);
+    const rows = c.node('MatMul', [sppWindows(c, rowsAxis, bins, [bins, 1], [-1], 'shares'), x], [c.tmp(`level${i}_rows`)]);
+    return c.node('MatMul', [rows, sppWindows(c, colsAxis, bins, [1, bins], [-1, 1], 'shares')], [out]);
   });
   if (height === 1) return;
   const flat = levels.map((v, i) => c.node('Flatten', [v], [c.tmp(`level${i}_flat`)], { axis: int(1) }));
@@ -133,17 +135,28 @@ function maskedMax(c: LayerContext, x: string, axis: number, mask: string): stri
   return c.node('Where', [mask, spread, c.b.scalar(-Infinity)], [c.tmp('masked')]);
 }
 
+/** An axis of the input at run time: its size D ([1] int64 and float) and its positions 0 .. D - 1 (float). */
+interface Extent {
+  size: string;
+  sizeF: string;
+  positions: string;
+}
+
+function runtimeExtent(c: LayerContext, x: string, axis: number): Extent {
+  const size = runtimeDims(c, x, axis, axis + 1), { positions, size: sizeF } = runtimePositions(c, x, axis, size);
+  return { size, sizeF, positions };
+}
+
 /**
- * The level's windows along axis `axis` of `x` (size D from its Shape; bins j of kernel k = ceil(D / bins), start
+ * The level's windows along one axis of the input (`extent`, size D; bins j of kernel k = ceil(D / bins), start
  * j k - p, p = (k bins - D + 1) / 2, in int64 as Caffe's ints, then as floats, exact): `mask` whether position r lies
  * in bin j's window, or (`shares`) that divided by Caffe's AVE divisor, min(start + k, D + p) - start. The bins lie along
  * `binDims` (the bin index's shape), the positions along `positionDims` (Reshape of the positions 0 .. D - 1), so
  * that the two broadcast to the form the caller wants.
  */
-function sppWindows(c: LayerContext, x: string, axis: number, bins: number, binDims: number[], positionDims: number[], want: 'mask' | 'shares'): string {
+function sppWindows(c: LayerContext, { size, sizeF: d, positions }: Extent, bins: number, binDims: number[], positionDims: number[], want: 'mask' | 'shares'): string {
   const n = c.layer.name;
   const float = (v: string, what: string) => c.node('Cast', [v], [c.tmp(what)], { to: int(DataType.FLOAT) });
-  const size = runtimeDims(c, x, axis, axis + 1);
   const kernel = c.node('Div', [c.node('Add', [size, c.b.int64s(`${n}/bins_less_one`, [bins - 1])], [c.tmp('size_up')]), c.b.int64s(`${n}/bins`, [bins])], [c.tmp('kernel')]);
   const spill = c.node('Sub', [c.node('Mul', [kernel, c.b.int64s(`${n}/bins`, [bins])], [c.tmp('covered')]), size], [c.tmp('spill')]);
   const pad = c.node('Div', [c.node('Add', [spill, c.b.int64s(`${n}/one`, [1])], [c.tmp('spill_one')]), c.b.int64s(`${n}/two`, [2])], [c.tmp('pad')]);
@@ -151,7 +164,6 @@ function sppWindows(c: LayerContext, x: string, axis: number, bins: number, binD
   const index = c.b.floats(`${n}/bin_index`, Float32Array.from({ length: bins }, (_, j) => j), binDims);
   const start = c.node('Sub', [c.node('Mul', [index, k], [c.tmp('bin_at')]), p], [c.tmp('start')]);
   const end = c.node('Add', [start, k], [c.tmp('end')]);
-  const { positions, size: d } = runtimePositions(c, x, axis);
   const r = c.node('Reshape', [positions, c.b.int64s(`${n}/positions_shape`, positionDims)], [c.tmp('positions_shaped')]);
   const mask = c.node('And', [c.node('GreaterOrEqual', [r, start], [c.tmp('after_start')]), c.node('Less', [r, end], [c.tmp('before_end')])], [c.tmp('in_window')]);
   if (want === 'mask') return mask;

@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { int, ints } from '../onnx/builder.js';
-import { type LayerContext, runtimeAnchorGrid } from '../onnx/context.js';
+import { type LayerContext, runtimeGrid } from '../onnx/context.js';
 import { shapeString, sizeOf } from '../tensor.js';
 import { type LayerType, LayerError, expectCounts, need } from './layer.js';
 
@@ -129,7 +129,7 @@ function anchorConstants(c: LayerContext, boxes: ReturnType<typeof anchors>, n: 
  */
 function anchorsAtRunTime(c: LayerContext): (what: AnchorColumn) => string {
   const stride = featStride(c.layer.def), name = (what: string) => `${c.layer.name}/${what}`;
-  const { shifts, rows } = runtimeAnchorGrid(c, c.bottom(0), A, stride);
+  const { shifts, rows } = runtimeGrid(c, c.bottom(0), stride, A);
   const perAnchor = (what: string, v: number[]) => c.b.floats(name(what), Float32Array.from(v), [1, 1, A]);
   let xs: string | undefined; // the columns' x · stride, made once for x1 and x2
   return (what) => {

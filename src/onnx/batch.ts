@@ -2,7 +2,7 @@
 // `crema convert --any-batch / --any-size` (src/onnx/triton.ts, src/cli/commands/convert.ts) and the ONNX backend's
 // sessions (src/onnx/run.ts, OnnxSessions) ask. Both by one routine: convert the graph at other input shapes and
 // compare the models, layer by layer, with the varying axes made symbolic.
-import { type Graph, inferShapes } from '../graph/graph.js';
+import { type Graph, type GraphLayer, inferShapes } from '../graph/graph.js';
 import { type Shape, shapeString } from '../tensor.js';
 import { LayerError } from '../layers/layer.js';
 import { CremaError } from '../util/errors.js';
@@ -54,7 +54,8 @@ export function freeBatchDimension(model: ModelObj): void {
 /**
  * sizeDependence's other sizes: two as steps to the height and width, odd and even, so that a pooling's rounding and
  * its clip go both ways; times m for a net that takes only multiples of m (a Reorg, or branches that meet after
- * strided layers: an FPN takes multiples of 32), the first m (1, 2, 4, ... 64) at which the net takes them. And the
+ * strided layers: an FPN takes multiples of 32), the first m (1, 2, 4, ... 64, then those times the odd part of the
+ * net's own step, sizeMultiples: a stride-3 Reorg takes multiples of 3) at which the net takes them. And the
  * size about doubled (in steps of m): a few pixels more vanish in a deep net's strides (age_net's 227 and 230 both
  * give pool5 7 x 7, so its fc6 takes both), twice as many reach every blob that is not a global pooling's.
  */
@@ -65,7 +66,9 @@ const SIZE_STEPS: readonly (readonly [number, number])[] = [[3, 5], [8, 1]];
  */
 const SQUARE_STEPS: readonly (readonly [number, number])[] = [[3, 3], [8, 8]];
 const SIZE_MULTIPLES = [1, 2, 4, 8, 16, 32, 64];
-/** The least height and width sizeDependence also tries, for a net whose input is smaller (see `roomy`). */
+/** The odd step (oddSizeStep) beyond which no odd multiples are tried: 64 of them would pass 2^16 pixels. */
+const MOST_ODD_STEP = 1024;
+/** The least height and width sizeDependence also tries, for a net whose input is smaller (see `grownBy` in sizeDependence). */
 const ROOMY = 64;
 
 /** The output axes that vary with the input size (graph output name -> axes), for freeSizeDimensions. */
@@ -96,20 +99,22 @@ export function freeSize(graph: Graph, conversion: OnnxConversion, reshape: Resh
 export function sizeVariation(graph: Graph, conversion: OnnxConversion, reshape: ReshapeTo, options: ConvertOptions): string | VaryingAxes {
   const own = Object.fromEntries(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!]));
   if (!graph.inputs.some((n) => own[n].length >= 3)) return 'the net has no input with a height or width (axes 2 and up)';
-  const spatial = (n: string, size: (d: number, axis: number) => number) => own[n].map((d, i) => (i >= 2 && own[n].length >= 3 ? size(d, i) : d));
-  const grown = (steps: readonly [number, number], m: number) => Object.fromEntries(graph.inputs.map((n) => [n, spatial(n, (d, i) => d + m * steps[(i - 2) % 2])]));
-  const doubled = (m: number) => Object.fromEntries(graph.inputs.map((n) => [n, spatial(n, (d) => d + m * Math.ceil(d / m))]));
+  // The inputs' shapes with each height and width (axes 2 and up, rank 3 or more) d at axis i as size(d, i).
+  const sized = (size: (d: number, axis: number) => number) => Object.fromEntries(graph.inputs.map((n) => [n, own[n].map((d, i) => (i >= 2 && own[n].length >= 3 ? size(d, i) : d))]));
+  const grown = (steps: readonly [number, number], m: number) => sized((d, i) => d + m * steps[(i - 2) % 2]);
+  // Each d grown by `more(d)` rounded up to a multiple of m: about doubled (more = d), or to ROOMY and up.
+  const grownBy = (m: number, more: (d: number) => number) => sized((d) => d + m * Math.ceil(more(d) / m));
   // A prototxt's placeholder input (OpenPose's hand and face nets: 1 x 1) stays a few pixels at the sizes above, where
   // a deep net's outputs are 1 wide at all of them and would be declared so: one size of ROOMY or more too.
   const small = graph.inputs.some((n) => own[n].length >= 3 && own[n].slice(2).some((d) => d < ROOMY));
-  const roomy = (m: number) => Object.fromEntries(graph.inputs.map((n) => [n, spatial(n, (d) => d + m * Math.ceil(Math.max(0, ROOMY - d) / m))]));
   const square = graph.inputs.every((n) => own[n].length < 3 || own[n].slice(2).every((d) => d === own[n][2]));
   let deepest: { line: string; depth: number } | undefined;
-  for (const [steps, m] of (square ? [SIZE_STEPS, SQUARE_STEPS] : [SIZE_STEPS]).flatMap((st) => SIZE_MULTIPLES.map((m) => [st, m] as const))) {
+  const multiples = sizeMultiples(graph);
+  for (const [steps, m] of (square ? [SIZE_STEPS, SQUARE_STEPS] : [SIZE_STEPS]).flatMap((st) => multiples.map((m) => [st, m] as const))) {
     let refusal: { line: string; depth: number } | undefined;
     const result = compareAt(graph, conversion, { ...options, anySize: true }, {
       what: "input's size",
-      variants: [...steps.map((step) => grown(step, m)), doubled(m), ...(small ? [roomy(m)] : [])],
+      variants: [...steps.map((step) => grown(step, m)), grownBy(m, (d) => d), ...(small ? [grownBy(m, (d) => Math.max(0, ROOMY - d))] : [])],
       reshape: (shapes) => reshape(shapes),
       restore: () => void reshape(own),
       refused: (err, at) => (refusal = { line: `at ${at}, ${err.message}`, depth: refusalDepth(graph, err) }).line,
@@ -123,6 +128,62 @@ export function sizeVariation(graph: Graph, conversion: OnnxConversion, reshape:
   }
   return deepest!.line;
 }
+
+/**
+ * The multiples of the steps sizeVariation tries: SIZE_MULTIPLES, then (a net whose size step has an odd factor: a
+ * stride-3 Reorg, a Slice into 3 parts, a stride of 3 or 5 before branches meet) those times that factor.
+ */
+function sizeMultiples(graph: Graph): number[] {
+  const odd = oddSizeStep(graph);
+  return odd > 1 && odd <= MOST_ODD_STEP ? [...SIZE_MULTIPLES, ...SIZE_MULTIPLES.map((m) => m * odd)] : SIZE_MULTIPLES;
+}
+
+/**
+ * The odd part of the step of the input sizes the net's layers ask for (SIZE_MULTIPLES gives the powers of 2): the
+ * lcm of what each needs of its bottom (a Reorg's stride, a spatial Slice's equal parts) times the strides from the
+ * input to that bottom, and where spatial bottoms meet (an Eltwise, a Concat) the strides before each. An
+ * overestimate costs nothing (a multiple of the step serves as well); past MOST_ODD_STEP it stays there + 1.
+ */
+function oddSizeStep(graph: Graph): number {
+  const scale = new Map<string, number>(); // blob -> the odd part of the strides from the input to it (lcm over paths)
+  let step = 1;
+  for (const layer of graph.layers) {
+    const spatial = layer.bottoms.filter((_, i) => layer.bottomShapes[i].length >= 3);
+    const at = spatial.reduce((s, b) => oddLcm(s, scale.get(b) ?? 1), 1);
+    if (new Set(spatial).size > 1) step = oddLcm(step, at);
+    const { stride, parts } = layerStep(layer);
+    step = oddLcm(step, at * oddLcm(parts, 1));
+    for (const top of layer.tops) scale.set(top, oddLcm(at * stride, 1));
+  }
+  return step;
+}
+
+/**
+ * A layer's stride (its params' stride, stride_h and stride_w, as Convolution's and Pooling's) and the parts its
+ * bottom's height or width must divide into (a Reorg's stride, a spatial Slice's equal parts).
+ */
+function layerStep({ type, def, tops, bottomShapes, topShapes }: GraphLayer): { stride: number; parts: number } {
+  if (type === 'Slice') {
+    const axis = bottomShapes[0]?.findIndex((d, i) => topShapes[0]?.[i] !== d) ?? -1;
+    const points = (def.slice_param as { slice_point?: number[] } | undefined)?.slice_point ?? [];
+    return { stride: 1, parts: axis >= 2 && points.length === 0 ? tops.length : 1 };
+  }
+  const params = Object.entries(def).filter(([k, v]) => k.endsWith('_param') && typeof v === 'object' && v !== null).map(([, v]) => v as Record<string, unknown>);
+  if (params.some((p) => p.global_pooling === true)) return { stride: 1, parts: 1 };
+  const strides = params.flatMap((p) => [p.stride, p.stride_h, p.stride_w].flat()).filter((s): s is number => Number.isSafeInteger(s) && (s as number) > 0);
+  const stride = strides.reduce(oddLcm, 1);
+  if (type === 'Reorg') return (def.reorg_param as { reverse?: boolean } | undefined)?.reverse ? { stride: 1, parts: 1 } : { stride, parts: stride };
+  return { stride, parts: 1 };
+}
+
+/** The lcm of the odd parts of a and b (positive safe integers), MOST_ODD_STEP + 1 when beyond it. */
+function oddLcm(a: number, b: number): number {
+  const [x, y] = [oddPart(a), oddPart(b)];
+  return x > MOST_ODD_STEP || y > MOST_ODD_STEP ? MOST_ODD_STEP + 1 : Math.min((x / gcd(x, y)) * y, MOST_ODD_STEP + 1);
+}
+
+const oddPart = (x: number): number => (x % 2 === 0 && x > 0 ? oddPart(x / 2) : x);
+const gcd = (x: number, y: number): number => (y === 0 ? x : gcd(y, x % y));
 
 /** The index of the layer that refused a size (-1 when the error names none), to tell how far the sizes got. */
 function refusalDepth(graph: Graph, err: CremaError): number {

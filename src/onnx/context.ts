@@ -65,8 +65,20 @@ export function reshapeTo(c: LayerContext, value: string, shape: Shape): void {
 export function reduce(c: LayerContext, op: string, x: string, axes: number[], keepdims: boolean, out: string): string {
   const asInput = op === 'ReduceSum' ? c.opset >= 13 : c.opset >= 18;
   return asInput
-    ? c.node(op, [x, c.b.int64s(`${c.layer.name}/axes`, axes)], [out], { keepdims: int(keepdims ? 1 : 0) })
+    ? c.node(op, [x, axesInput(c, axes)], [out], { keepdims: int(keepdims ? 1 : 0) })
     : c.node(op, [x], [out], { axes: ints(axes), keepdims: int(keepdims ? 1 : 0) });
+}
+
+/** Each layer's axes initializers by their values: one for all of a layer's reductions over the same axes. */
+const axesInputs = new WeakMap<LayerContext, Map<string, string>>();
+
+/** The int64 initializer of `axes` for a Reduce* input, made once a layer (Correlation: one, not one a displacement). */
+function axesInput(c: LayerContext, axes: number[]): string {
+  let made = axesInputs.get(c);
+  if (!made) axesInputs.set(c, (made = new Map()));
+  const key = axes.join(','), name = made.get(key) ?? c.b.int64s(`${c.layer.name}/axes`, axes);
+  made.set(key, name);
+  return name;
 }
 
 /**
@@ -80,28 +92,39 @@ export function runtimeDims(c: LayerContext, value: string, from: number, to: nu
 }
 
 /**
- * The positions 0 .. D - 1 along axis `axis` of `value` (D at run time) as floats [D] (exact below 2^24), a size-free
- * grid's column or row numbers or a window's positions; and D as a [1] float.
+ * A 1-D int64 shape of constant parts (numbers) and run-time ones (int64 values: runtimeDims' or computed from them)
+ * in order, by one Concat: the size-free conversion's shapes (`c.anySize`). A constant part is named `what`_head
+ * first, `what`_tail after.
  */
-export function runtimePositions(c: LayerContext, value: string, axis: number): { positions: string; size: string } {
-  const size = c.node('Cast', [runtimeDims(c, value, axis, axis + 1)], [c.tmp('size')], { to: int(1) }); // FLOAT
+export function joinedDims(c: LayerContext, what: string, parts: readonly (string | readonly number[])[]): string {
+  const values = parts.map((p, i) => (typeof p === 'string' ? p : c.b.int64s(`${c.layer.name}/${what}_${i === 0 ? 'head' : 'tail'}`, p)));
+  return c.node('Concat', values, [c.tmp(what)], { axis: int(0) });
+}
+
+/**
+ * The positions 0 .. D - 1 along axis `axis` of `value` (D at run time) as floats [D] (exact below 2^24), a size-free
+ * grid's column or row numbers or a window's positions; and D as a [1] float. `dims`: D as runtimeDims gives it, where
+ * the caller has it already.
+ */
+export function runtimePositions(c: LayerContext, value: string, axis: number, dims = runtimeDims(c, value, axis, axis + 1)): { positions: string; size: string } {
+  const size = c.node('Cast', [dims], [c.tmp('size')], { to: int(1) }); // FLOAT
   const last = c.node('Squeeze', [size, c.b.int64s(`${c.layer.name}/squeeze_axis`, [0])], [c.tmp('size_scalar')]);
   return { positions: c.node('Range', [c.b.scalar(0), last, c.b.scalar(1)], [c.tmp('positions')]), size };
 }
 
 /**
- * A size-free grid of `count` anchors per cell over the (H, W) `value` has at run time, (h, w, a) order (Proposal's
- * and TextProposal's): `shifts` the positions along axis 2 or 3 times `stride`, reshaped to `dims` to broadcast over
- * (H, W, count); `rows` a value broadcast to (H, W, count) and flattened to (H W count, 1).
+ * A size-free grid over the (H, W) `value` has at run time, with `count` anchors per cell ((h, w, a) order: Proposal's
+ * and TextProposal's) or none (YOLO's cells): `shifts` the positions along axis 2 or 3 times `stride`, reshaped to
+ * `dims` to broadcast over the grid; `rows` a value broadcast to the grid and flattened to `flat` (default (cells, 1)).
  */
-export function runtimeAnchorGrid(c: LayerContext, value: string, count: number, stride: number): { shifts(axis: number, dims: number[], what: string): string; rows(x: string, what: string): string } {
-  const n = c.layer.name;
-  const grid = c.node('Concat', [runtimeDims(c, value, 2, 4), c.b.int64s(`${n}/anchor_count`, [count])], [c.tmp('grid_shape')], { axis: int(0) });
+export function runtimeGrid(c: LayerContext, value: string, stride = 1, count?: number): { shifts(axis: number, dims: number[], what: string): string; rows(x: string, what: string, flat?: number[]): string } {
+  const n = c.layer.name, hw = runtimeDims(c, value, 2, 4);
+  const grid = count === undefined ? hw : joinedDims(c, 'grid_shape', [hw, [count]]);
   return {
     shifts: (axis, dims, what) => {
-      const scaled = c.node('Mul', [runtimePositions(c, value, axis).positions, c.b.scalar(stride)], [c.tmp(`${what}_shift_flat`)]);
+      const scaled = withScalar(c, 'Mul', runtimePositions(c, value, axis).positions, stride);
       return c.node('Reshape', [scaled, c.b.int64s(`${n}/${what}_shift_shape`, dims)], [c.tmp(`${what}_shift`)]);
     },
-    rows: (x, what) => c.node('Reshape', [c.node('Expand', [x, grid], [c.tmp(`${what}_grid`)]), c.b.int64s(`${n}/${what}_rows`, [-1, 1])], [c.tmp(what)]),
+    rows: (x, what, flat = [-1, 1]) => c.node('Reshape', [c.node('Expand', [x, grid], [c.tmp(`${what}_grid`)]), c.b.int64s(`${n}/${what}_rows`, flat)], [c.tmp(what)]),
   };
 }

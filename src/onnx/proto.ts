@@ -1,23 +1,12 @@
 import protobuf from 'protobufjs';
-import { platform } from '../platform.js';
+import { protoSchema } from '../caffe/schema.js';
 import type { Message } from '../caffe/message.js';
 import { type SizedMessage, sizeMessage } from '../caffe/wire.js';
 import { CremaError } from '../util/errors.js';
 
-let root: protobuf.Root | undefined;
-
-/** The ONNX schema subset crema writes (proto/onnx.proto, package `onnx`), loaded once, names as written. */
-export function onnxSchema(): protobuf.Root {
-  if (!root) {
-    // The text comes from the platform (proto/onnx.proto of the package, or bundled): no file access here.
-    root = protobuf.parse(platform().protoText('onnx.proto'), new protobuf.Root(), { keepCase: true }).root;
-    root.resolveAll();
-  }
-  return root;
-}
-
 export function onnxType(name: 'ModelProto' | 'GraphProto' | 'NodeProto' | 'TensorProto'): protobuf.Type {
-  return onnxSchema().lookupType(`onnx.${name}`);
+  // the ONNX schema subset crema writes (proto/onnx.proto, package `onnx`)
+  return protoSchema('onnx.proto').lookupType(`onnx.${name}`);
 }
 
 /** TensorProto.DataType values crema uses. */

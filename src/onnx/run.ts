@@ -277,7 +277,8 @@ async function atShapes<T>(graph: Graph, given: Map<string, Tensor>, make: () =>
  */
 export class OnnxSessions {
   private readonly graph: Graph;
-  private current?: { shapes: string; served: ReadonlySet<string>; runner: OnnxRunner; dims: string };
+  /** The session now: its shapes' key, the blobs it outputs, the inputs' dims last run and every dims the graph took (`checked`). */
+  private current?: { shapes: string; served: ReadonlySet<string>; runner: OnnxRunner; dims: string; checked: Set<string> };
   /** Per outputs (their key): whether one model serves every batch size. */
   private readonly batchFree = new Map<string, boolean>();
   /** Per outputs (their key): the output axes that vary where one model serves every input height and width (with `anySize`), else false. */
@@ -308,13 +309,16 @@ export class OnnxSessions {
       await this.release();
       const runner = await atShapes(this.graph, given, () => this.open(keyOf(served), { ...this.options, outputs: [...served] }));
       this.made++;
-      this.current = { shapes: shapesOf(served), served, runner, dims: dimsOf(given) };
+      this.current = { shapes: shapesOf(served), served, runner, dims: dimsOf(given), checked: new Set([dimsOf(given)]) };
     } else if (current.dims !== dimsOf(given)) {
       // One session serves this size too: the graph's shapes are inferred for it first, as the native engine would,
       // so that a size a layer refuses (too small for a kernel) is said in one line naming it, not by ONNX Runtime
-      // from inside a node.
-      await atShapes(this.graph, given, async () => undefined);
-      current.dims = dimsOf(given);
+      // from inside a node. Then put back (layers keep per-shape state the net runs with): so once per size, not at
+      // every change (MTCNN's pyramid goes through the same scales image after image).
+      const dims = dimsOf(given);
+      if (!current.checked.has(dims)) await atShapes(this.graph, given, async () => undefined);
+      current.checked.add(dims);
+      current.dims = dims;
     }
     return this.current!.runner.run(given, wanted);
   }

@@ -1,4 +1,4 @@
-import { loadNet, type LoadOptions } from '../caffe/load.js';
+import { type DialectOf, loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
 import { buildGraph, inferShapes, repeatedNameNotes, reshapeAfter, sizingNote, type Graph, type GraphLayer } from '../graph/graph.js';
 import { type DecodedWeights, type Owned, adoptWeights, boundThreads, collectGarbage, compileEngine, decodedWeights, defaultThreads, setThreads, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm.js';
@@ -28,13 +28,6 @@ const PREPARED_COLLECT_BYTES = 64 * 2 ** 20;
 
 /** What Net.load's options may hold (LoadOptions and NetOptions): anything else is refused, naming these. */
 const NET_LOAD_OPTIONS = ['threads', 'plugins', 'phase', 'level', 'stages', 'lenient', 'dataShapes', 'dialect', 'warn'];
-
-/** Net.load's options less LoadOptions' internal dialectOf (edges' callers'), which the public list does not name. */
-function publicOptions(options: unknown): unknown {
-  if (!options || typeof options !== 'object' || !('dialectOf' in options)) return options;
-  const { dialectOf: _internal, ...given } = options as LoadOptions;
-  return given;
-}
 
 export interface NetOptions {
   /**
@@ -182,7 +175,7 @@ export class Net {
       throw new CremaError(`Net.load({ prototxt, weights }, options): the second argument is the options, got ${kindOf(second)} (the weights go in the object)`);
     if (files && third !== undefined) throw new CremaError('Net.load({ prototxt, weights }, options): a third argument is not taken (the weights go in the object)');
     const [prototxt, weights, options = {}] = files ? [first.prototxt, first.weights, second as LoadOptions & NetOptions | undefined] : [first, second as Source | undefined, third];
-    return Net.open(prototxt, weights, options, true);
+    return Net.open(prototxt, weights, options, { prepare: true });
   }
 
   /**
@@ -191,11 +184,15 @@ export class Net {
    * forward (ResNet-50: 0.5 s and ~300 MB less). A native forward still works: its layers pack on first use.
    */
   static async loadUnprepared(prototxt: Source, weights?: Source, options: LoadOptions & NetOptions = {}): Promise<Net> {
-    return Net.open(prototxt, weights, options, false);
+    return Net.open(prototxt, weights, options, { prepare: false });
   }
 
-  private static async open(prototxt: Source, weights: Source | undefined, options: LoadOptions & NetOptions, prepare: boolean): Promise<Net> {
-    checkOptionKeys(publicOptions(options), NET_LOAD_OPTIONS, 'Net.load');
+  /**
+   * @internal Net.load (`prepare`) or loadUnprepared with crema's own hooks beside the public options: `dialectOf`,
+   * edges' choice of HED's dialect in the one load (LoadHooks).
+   */
+  static async open(prototxt: Source, weights: Source | undefined, options: LoadOptions & NetOptions, how: { prepare: boolean; dialectOf?: DialectOf }): Promise<Net> {
+    checkOptionKeys(options, NET_LOAD_OPTIONS, 'Net.load');
     checkNames(options.plugins, 'options.plugins');
     const fresh = !wasmEngineIfLoaded();
     const compiling = compileEngine(); // while the files are read
@@ -203,13 +200,13 @@ export class Net {
     // ones copied on two threads at two threads or more: the helper thread starts now, to be up when they come.
     const decoded = decodedWeights(typeof weights === 'string' ? threadsAsked(options.threads) : 1); // bytes: no file to read
     try {
-      return await Net.loadWith(prototxt, weights, options, fresh, compiling, decoded, prepare);
+      return await Net.loadWith(prototxt, weights, options, fresh, compiling, decoded, how);
     } finally {
       decoded?.helper?.close(); // unless the kernels took it as their worker
     }
   }
 
-  private static async loadWith(prototxt: Source, weights: Source | undefined, options: LoadOptions & NetOptions, fresh: boolean, compiling: Promise<void>, decoded: DecodedWeights | undefined, prepare: boolean): Promise<Net> {
+  private static async loadWith(prototxt: Source, weights: Source | undefined, options: LoadOptions & NetOptions, fresh: boolean, compiling: Promise<void>, decoded: DecodedWeights | undefined, how: { prepare: boolean; dialectOf?: DialectOf }): Promise<Net> {
     let loaded: Awaited<ReturnType<typeof loadNet>>;
     try {
       // A turn of the event loop for the compile's first step on this thread (V8 runs it as a task): without it
@@ -217,17 +214,22 @@ export class Net {
       if (fresh) await new Promise((resolve) => setTimeout(resolve, 1));
       await reclaimDroppedNets();
       if (options.plugins?.length) await loadPlugins(options.plugins, registerLayer);
-      loaded = await loadNet(prototxt, weights, options, decoded);
+      loaded = await loadNet(prototxt, weights, options, { into: decoded, dialectOf: how.dialectOf });
     } catch (err) {
       decoded?.releaseExcept(new Set());
       throw err;
     }
     decoded?.releaseExcept(new Set([...loaded.weights.values()].flatMap((ts) => ts.map((t) => t.data))));
     await compiling;
-    const net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, { ...options, dialect: loaded.dialect });
+    let net: Net;
+    try {
+      net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, { ...options, dialect: loaded.dialect });
+    } catch (err) {
+      throw withWeightsFile(err, loaded.weightsFile, options.dataShapes === undefined);
+    }
     net.upgrades = loaded.upgrades;
     net.graph.file = loaded.file;
-    if (prepare) net.prepare();
+    if (how.prepare) net.prepare();
     await setThreads(net.threads);
     return net;
   }
@@ -805,4 +807,14 @@ const weightHolders = new WeakMap<Tensor, number>();
 function refuseData(t: Tensor, why: string): void {
   const message = `net.params: ${why}; its weights were freed (copy one out before: Float32Array.from(t.data))`;
   Object.defineProperty(t, 'data', { get: () => { throw new CremaError(message); }, configurable: true });
+}
+
+/**
+ * A layer whose weights from the file do not fit it, at the prototxt's own input size, has most likely been given
+ * another net's weights (the wrong .caffemodel beside the prototxt): the message names the file, which it did not.
+ */
+function withWeightsFile(err: unknown, weightsFile: string | undefined, ownSize: boolean): unknown {
+  if (err instanceof LayerError && weightsFile !== undefined && ownSize && /\(blob \d+\) has shape .* but the layer needs /.test(err.message))
+    err.message += ` (weights from ${weightsFile}: another net's?)`;
+  return err;
 }

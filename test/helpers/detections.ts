@@ -1,5 +1,7 @@
 // Two runs' detections compared as sets: ONNX's NonMaxSuppression and TopK may give a detection layer's rows in
 // another order than the fork's loops (test/ssd.test.ts compares DetectionOutput that way too).
+import fs from 'node:fs';
+import path from 'node:path';
 import { expect } from 'vitest';
 import type { Detection } from '../../src/detect/options.js';
 
@@ -21,4 +23,25 @@ export function expectSameDetections(found: readonly Detection[], expected: read
     expect(i, `${JSON.stringify(d)} among ${JSON.stringify(left)}`).toBeGreaterThanOrEqual(0);
     left.splice(i, 1);
   }
+}
+
+/**
+ * A two-stage detector's reference run (a fixture's detections.json, its make.sh: py-faster-rcnn's im_detect and the
+ * demo's per-class NMS in real Caffe): the image, _get_image_blob's scale and the detections; a test adds its own.
+ */
+export interface DetectReference {
+  width: number;
+  height: number;
+  scale: number;
+  maxSize: number;
+  threshold: number;
+  /** How many ROIs the Proposal layer gave. */
+  rois: number;
+  detections: Omit<Detection, 'name'>[];
+}
+
+/** `fixture`'s detections.json (or `file`), and the detect options it was made with. */
+export function readDetectReference<R extends DetectReference>(fixture: string, file = 'detections.json'): { ref: R; options: { scale: number; maxSize: number; threshold: number } } {
+  const ref = JSON.parse(fs.readFileSync(path.join(fixture, file), 'utf8')) as R;
+  return { ref, options: { scale: ref.scale, maxSize: ref.maxSize, threshold: ref.threshold } };
 }

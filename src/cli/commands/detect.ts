@@ -8,7 +8,7 @@ import { drawDetections } from '../../detect/draw.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import { geometryOf } from '../../image/preprocess.js';
 import { paramsOf } from '../../caffe/schema.js';
-import { DETECTION_TYPES } from '../../layers/detection_output.js';
+import { DETECTION_TYPES } from '../../layers/detection/types.js';
 import { yoloClasses } from '../../layers/yolo_detection_output.js';
 import { Net } from '../../runtime/net.js';
 import { CremaError } from '../../util/errors.js';

@@ -68,7 +68,7 @@ export async function denseLoop<T>(args: DenseArgs, kind: 'segment' | 'edges', m
   const files = collectImages(args.images);
   if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
   // edges: HED's Crops without crop_param in the hed dialect unless --dialect is given, decided in the one load
-  const net = await loadNetFor(args, args.backend === 'native', kind === 'edges' ? { dialectOf: edgesDialectOf('--dialect hed') } : {});
+  const net = await loadNetFor(args, args.backend === 'native', kind === 'edges' ? edgesDialectOf('--dialect hed') : undefined);
   printNotes(net, args);
   checkDenseNet(net, kind, args.blob); // before any image is read
   const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, anySize: true }) : undefined;

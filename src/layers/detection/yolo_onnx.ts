@@ -1,6 +1,6 @@
 import { formatFloat32 } from '../../caffe/prototxt.js';
 import { int, ints } from '../../onnx/builder.js';
-import { type LayerContext, reduce, runtimeDims, runtimePositions } from '../../onnx/context.js';
+import { type LayerContext, reduce, runtimeDims, runtimeGrid } from '../../onnx/context.js';
 import { DataType } from '../../onnx/proto.js';
 import { sizeOf } from '../../tensor.js';
 import { readYolo2, readYolo3, yolo3Len } from '../yolo_detection_output.js';
@@ -64,21 +64,14 @@ function rows(c: LayerContext, x: string, from: number, to: number, what: string
 
 /** The cells' column and row numbers as [1, 1, 1, H * W] constants (size-free: from head t's Shape). */
 function grid(c: LayerContext, height: number, width: number, t: number): [string, string] {
-  if (c.anySize) return runtimeGrid(c, t);
+  if (c.anySize) {
+    // Range over the width (the height) broadcast to (H, W) by Expand, flattened.
+    const { shifts, rows: spread } = runtimeGrid(c, c.bottom(t));
+    return [spread(shifts(3, [1, -1], `x${t}`), `grid_x${t}`, [1, 1, 1, -1]), spread(shifts(2, [-1, 1], `y${t}`), `grid_y${t}`, [1, 1, 1, -1])];
+  }
   const col = new Float32Array(height * width), row = new Float32Array(height * width);
   for (let p = 0; p < col.length; p++) [col[p], row[p]] = [p % width, Math.floor(p / width)];
   return [c.b.floats(`${c.layer.name}/grid_x${t}`, col, [1, 1, 1, col.length]), c.b.floats(`${c.layer.name}/grid_y${t}`, row, [1, 1, 1, row.length])];
-}
-
-/** grid's numbers computed: Range over the width (the height) broadcast to (H, W) by Expand, flattened. */
-function runtimeGrid(c: LayerContext, t: number): [string, string] {
-  const n = c.layer.name, hw = runtimeDims(c, c.bottom(t), 2, 4);
-  const along = (i: number, form: number[], what: string) => {
-    const numbers = runtimePositions(c, c.bottom(t), 2 + i).positions;
-    const plane = c.node('Expand', [c.node('Reshape', [numbers, c.b.int64s(`${n}/${what}_form`, form)], [c.tmp(`${what}_form${t}`)]), hw], [c.tmp(`${what}_plane${t}`)]);
-    return c.node('Reshape', [plane, c.b.int64s(`${n}/grid_shape`, [1, 1, 1, -1])], [c.tmp(`grid_${what}${t}`)]);
-  };
-  return [along(1, [1, -1], 'x'), along(0, [-1, 1], 'y')];
 }
 
 /** Head t's height and width as [1] floats: constants, or (size-free) from its Shape. Made when asked (the models' order). */

@@ -1,0 +1,181 @@
+import { paramsOf } from '../caffe/schema.js';
+import type { LayerParameter } from '../caffe/types.js';
+import { type Shape, sameShape, shapeString } from '../tensor.js';
+import { type LayerContext, fail, reduce } from '../onnx/context.js';
+import { int, ints } from '../onnx/builder.js';
+import { type LayerType, MAX_BLOB_ELEMENTS, expectCounts, need } from './layer.js';
+import { refuseInPlace } from './axes.js';
+import { fmaf } from '../util/round.js';
+
+// Self-contained (no helper shared with correlation.ts, whose forward is being rewritten elsewhere): the 1-D layer
+// pads only along x, has no y displacement and a one-sided displacement range, so little would be shared.
+
+const f32 = Math.fround;
+/** CorrelateData runs one warp of 32 threads a top pixel; lane l sums channels l, l + 32, ...; lane 0 adds them. */
+const LANES = 32;
+/** The most displacements the ONNX export writes (DispNetCorr1D's: 81), each a few nodes. */
+const MAX_ONNX_DISPLACEMENTS = 4096;
+
+interface Correlation1DParam {
+  pad: number;
+  kernel_size: number;
+  max_displacement: number;
+  stride_1: number;
+  stride_2: number;
+  single_direction: number;
+  correlation_type: 'MULTIPLY' | 'SUBTRACT';
+}
+
+interface Geometry {
+  pad: number; kernel: number; maxDisp: number; stride1: number; stride2: number;
+  /** The first displacement's index (x_shift): −r, or 0 to the right only. */
+  shift: number;
+  /** The displacements (top channels): 2r + 1, or r + 1 to one side. */
+  grid: number;
+  topH: number; topW: number; subtract: boolean;
+}
+
+function readCorrelation1D(def: LayerParameter): Correlation1DParam {
+  const given = (def.correlation_param ?? {}) as Partial<Correlation1DParam>;
+  need(def, given.kernel_size !== undefined, 'needs correlation_param { kernel_size }');
+  need(def, given.max_displacement !== undefined, 'needs correlation_param { max_displacement }');
+  const p = paramsOf<Correlation1DParam>(def, 'correlation_param');
+  need(def, p.kernel_size % 2 === 1, () => `kernel_size must be odd, got ${p.kernel_size}`);
+  need(def, p.stride_1 > 0 && p.stride_2 > 0, () => `stride_1 and stride_2 must be positive, got ${p.stride_1} and ${p.stride_2}`);
+  need(def, p.single_direction >= -1 && p.single_direction <= 1, () => `single_direction must be -1 (left), 0 (off) or 1 (right), got ${p.single_direction}`);
+  // x_shift = -neighborhood_grid_width_ = -(r + 1): its first displacement, -(r + 1)·stride_2, passes max_displacement,
+  // so the first top pixel of the first sample reads before the padded bottom's buffer (memory of no blob).
+  need(def, p.single_direction !== -1, () =>
+    `single_direction -1: the fork's kernel displaces by -(max_displacement / stride_2 + 1)·stride_2 .. -stride_2, past max_displacement ${p.max_displacement}, reading before the padded bottom (memory outside any blob); crema runs 0 and 1`);
+  return p;
+}
+
+/** correlation_layer1d.cpp's Reshape: the bottoms padded along x only; the top's size and displacements. */
+function geometry(def: LayerParameter, p: Correlation1DParam, [a, b]: Shape[]): Geometry {
+  need(def, a.length === 4 && sameShape(a, b), () => `needs two 4-D bottoms of one shape, got ${shapeString(a)} and ${shapeString(b)}`);
+  const kernelRadius = (p.kernel_size - 1) / 2, border = p.max_displacement + kernelRadius;
+  const topW = Math.ceil(f32(f32(a[3] + 2 * p.pad - border * 2) / p.stride_1));
+  const topH = Math.ceil(f32(f32(a[2] - kernelRadius * 2) / p.stride_1));
+  need(def, topW >= 1 && topH >= 1, () => `the displacement and kernel do not fit in the ${a[2]} x ${a[3]} bottoms padded by ${p.pad} along x`);
+  // The fork pads each bottom into a blob of its own (rbot1_, rbot2_), capped as every blob
+  const padded = a[0] * a[2] * (a[3] + 2 * p.pad) * a[1];
+  need(def, padded <= MAX_BLOB_ELEMENTS, () => `its padded bottoms would hold ${padded} values each (pad ${p.pad}), more than a blob can`);
+  const radius = Math.trunc(p.max_displacement / p.stride_2);
+  const grid = p.single_direction === 0 ? 2 * radius + 1 : radius + 1;
+  return {
+    pad: p.pad, kernel: p.kernel_size, maxDisp: p.max_displacement, stride1: p.stride_1, stride2: p.stride_2,
+    shift: p.single_direction === 0 ? -radius : 0, grid, topH, topW, subtract: p.correlation_type === 'SUBTRACT',
+  };
+}
+
+/** The bottom zero-padded along x and channels last into `out` (blob_rearrange_kernel2 after the fork's cudaMemset). */
+function padRowsChannelsLast(x: Float32Array, [num, channels, height, width]: Shape, pad: number, out: Float32Array): void {
+  const pw = width + 2 * pad;
+  for (let n = 0; n < num; n++)
+    for (let c = 0; c < channels; c++)
+      for (let y = 0; y < height; y++) {
+        const row = ((n * height + y) * pw + pad) * channels + c, from = ((n * channels + c) * height + y) * width;
+        for (let xx = 0; xx < width; xx++) out[row + xx * channels] = x[from + xx];
+      }
+}
+
+/** CorrelateData at one top pixel and displacement: 32 lane sums (fused multiply-adds) added in lane order. */
+function multiplyAt(ra: Float32Array, rb: Float32Array, o1: number, o2: number, k: number, rowStride: number, channels: number, acc: Float32Array): number {
+  acc.fill(0);
+  for (let j = 0; j < k; j++)
+    for (let i = 0; i < k; i++) {
+      const p1 = o1 + j * rowStride + i * channels, p2 = o2 + j * rowStride + i * channels;
+      for (let base = 0; base < channels; base += LANES) {
+        const end = Math.min(LANES, channels - base);
+        for (let l = 0; l < end; l++) acc[l] = fmaf(ra[p1 + base + l], rb[p2 + base + l], acc[l]);
+      }
+    }
+  let total = 0;
+  for (let l = 0; l < LANES; l++) total = f32(total + acc[l]);
+  return total;
+}
+
+/** CorrelateDataSubtract at one top pixel and displacement: one float sum of |a − b|, rows, columns, channels. */
+function subtractAt(ra: Float32Array, rb: Float32Array, o1: number, o2: number, k: number, rowStride: number, channels: number): number {
+  let sum = 0;
+  for (let j = 0; j < k; j++)
+    for (let i = 0; i < k; i++) {
+      const p1 = o1 + j * rowStride + i * channels, p2 = o2 + j * rowStride + i * channels;
+      for (let c = 0; c < channels; c++) sum = f32(sum + Math.abs(f32(ra[p1 + c] - rb[p2 + c])));
+    }
+  return sum;
+}
+
+/**
+ * Correlation1D (lmb-freiburg's DispNetCorr1D, dispflownet-release and flownet2's Caffe): for each top pixel and each
+ * horizontal displacement d = (t + shift)·stride_2 (channel t; shift −r with r = max_displacement / stride_2, or 0
+ * with single_direction 1), the mean over a kernel_size² patch and the channels of bottom 0 times bottom 1 moved d
+ * to the right, both zero-padded by pad along x only; the patch's top-left corner at top (x·stride_1 +
+ * max_displacement, y·stride_1) of the padded bottoms. Restated from correlation_layer1d.cu (the layer has no CPU
+ * forward): CorrelateData's 32 lane sums, each product added by a fused multiply-add (as nvcc compiles sum += a * b),
+ * the lanes added in order, / (kernel_size² · channels) in float; SUBTRACT (CorrelateDataSubtract): one float sum of
+ * |a − b| in row, column, channel order, divided so. do_abs the fork reads and never uses.
+ */
+export const correlation1DLayer: LayerType = {
+  type: 'Correlation1D',
+  create(def) {
+    expectCounts(def, [2, 2], [1, 1]);
+    refuseInPlace(def);
+    const p = readCorrelation1D(def);
+    let g: Geometry, ra = new Float32Array(0), rb = ra;
+    return {
+      reshape(bottoms) {
+        g = geometry(def, p, bottoms);
+        const [num, channels, height, width] = bottoms[0];
+        ra = new Float32Array(num * height * (width + 2 * g.pad) * channels);
+        rb = new Float32Array(ra.length);
+        return [[num, g.grid, g.topH, g.topW]];
+      },
+      forward([a, b], [top]) {
+        const [num, channels, height, width] = a.dims, pw = width + 2 * g.pad, rowStride = pw * channels;
+        padRowsChannelsLast(a.data, a.dims, g.pad, ra);
+        padRowsChannelsLast(b.data, b.dims, g.pad, rb);
+        const k = g.kernel, elems = f32(k * k * channels), y = top.data, plane = g.topH * g.topW, acc = new Float32Array(LANES);
+        for (let n = 0; n < num; n++)
+          for (let oy = 0; oy < g.topH; oy++)
+            for (let ox = 0; ox < g.topW; ox++) {
+              const x1 = ox * g.stride1 + g.maxDisp, o1 = ((n * height + oy * g.stride1) * pw + x1) * channels;
+              for (let t = 0; t < g.grid; t++) {
+                const o2 = o1 + (t + g.shift) * g.stride2 * channels;
+                const sum = g.subtract ? subtractAt(ra, rb, o1, o2, k, rowStride, channels) : multiplyAt(ra, rb, o1, o2, k, rowStride, channels, acc);
+                y[(n * g.grid + t) * plane + oy * g.topW + ox] = f32(sum / elems);
+              }
+            }
+      },
+    };
+  },
+  onnx: correlation1DToOnnx,
+};
+
+/**
+ * Both bottoms padded along x; per displacement a Slice of bottom 1 over the patches' span moved d along x, Mul (or
+ * Abs of Sub), ReduceMean over the channels and (kernel_size > 1 or stride_1 > 1) an AveragePool of kernel_size,
+ * stride stride_1: the mean over k² · C; Concat in the top's channel order. The sums' order differs from the kernel's
+ * (float rounding only).
+ */
+function correlation1DToOnnx(c: LayerContext): void {
+  const def = c.layer.def, g = geometry(def, readCorrelation1D(def), c.layer.bottomShapes), n = c.layer.name;
+  if (g.grid > MAX_ONNX_DISPLACEMENTS)
+    fail(c, `its ONNX form has a Slice, Mul and ReduceMean per displacement: ${g.grid} displacements (max_displacement ${g.maxDisp} / stride_2 ${g.stride2}) are more than the ${MAX_ONNX_DISPLACEMENTS} crema writes`);
+  const pads = c.b.int64s(`${n}/pads`, [0, 0, 0, g.pad, 0, 0, 0, g.pad]);
+  const [a, b] = [0, 1].map((i) => (g.pad ? c.node('Pad', [c.bottom(i), pads], [c.tmp(`padded${i}`)]) : c.bottom(i)));
+  const spanH = (g.topH - 1) * g.stride1 + g.kernel, spanW = (g.topW - 1) * g.stride1 + g.kernel, axes = c.b.int64s(`${n}/axes`, [2, 3]);
+  const slice = (x: string, x0: number, what: string) =>
+    c.node('Slice', [x, c.b.int64s(`${n}/${what}_from`, [0, x0]), c.b.int64s(`${n}/${what}_to`, [spanH, x0 + spanW]), axes], [c.tmp(what)]);
+  const patches = slice(a, g.maxDisp, 'a'), pool = g.kernel > 1 || g.stride1 > 1, outs: string[] = [];
+  for (let t = 0; t < g.grid; t++) {
+    const moved = slice(b, g.maxDisp + (t + g.shift) * g.stride2, `b${t}`);
+    const product = g.subtract
+      ? c.node('Abs', [c.node('Sub', [patches, moved], [c.tmp(`diff${t}`)])], [c.tmp(`abs${t}`)])
+      : c.node('Mul', [patches, moved], [c.tmp(`prod${t}`)]);
+    const last = g.grid === 1;
+    const mean = reduce(c, 'ReduceMean', product, [1], true, pool || !last ? c.tmp(`mean${t}`) : c.top(0));
+    outs.push(pool ? c.node('AveragePool', [mean], [last ? c.top(0) : c.tmp(`pool${t}`)], { kernel_shape: ints([g.kernel, g.kernel]), strides: ints([g.stride1, g.stride1]) }) : mean);
+  }
+  if (g.grid > 1) c.node('Concat', outs, [c.top(0)], { axis: int(1) });
+}

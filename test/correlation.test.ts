@@ -1,0 +1,136 @@
+// FlowNet's Correlation on the wasm engine (src/kernels/correlation.ts, assembly/correlation.ts) against the layer's
+// TypeScript loop (src/layers/correlation.ts, which restates the fork's CorrelateData; test/flownet.test.ts checks it
+// against a plain re-statement and by hand), bit for bit: Object.is per element (NaN is NaN whatever its payload).
+// Channels that are not a multiple of 32 or of 4, kernel_size 1 and 3, stride_1 and stride_2 above 1, pad 0 and
+// more, batch 2, NaN / infinities / -0 / denormals / overflowing products, at 1 and 2 threads; the plain SIMD build
+// (CREMA_FMA=0: each multiply-add in f64) in a child process, the engine being process-wide.
+import { afterAll, describe, expect, it } from 'vitest';
+import { kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
+import { layerType } from '../src/layers/registry.js';
+import { Tensor, sizeOf } from '../src/tensor.js';
+import { layerDef, rng } from './helpers/compute.js';
+
+const SPECIAL = [NaN, Infinity, -Infinity, -0, 0, 1e-40, -1e-40, 3e38, -3e38];
+
+interface Case { dims: number[]; pad: number; kernel_size: number; max_displacement: number; stride_1: number; stride_2: number; special?: number }
+
+/** Random floats in [-2, 2) over a few magnitudes (so the lanes' order shows in the bits); a special value every `special`th. */
+function values(n: number, seed: number, special = 0): Float32Array {
+  const random = rng(seed), out = new Float32Array(n);
+  for (let i = 0; i < n; i++)
+    out[i] = special && i % special === special - 1 ? SPECIAL[Math.floor(random() * SPECIAL.length)] : (random() * 4 - 2) * 10 ** Math.floor(random() * 4 - 2);
+  return out;
+}
+
+/** The layer's top on the kernels chosen; bottoms in the engine's memory (as a Net's blobs are) or not. */
+function run(c: Case, kernels: 'wasm' | 'js', resident: boolean): Float32Array {
+  useKernels(kernels);
+  const { dims, special, ...param } = c;
+  const layer = layerType('Correlation', 'corr').create(layerDef('Correlation', { correlation_param: param }, 2, 1), []);
+  const [shape] = layer.reshape([dims, dims]);
+  const place = (a: Float32Array) => {
+    const r = resident ? wasmEngine()?.residentArray(a.length) : undefined;
+    r?.set(a);
+    return r ?? a;
+  };
+  const bottoms = [1, 2].map((seed) => new Tensor(dims, place(values(sizeOf(dims), seed, special))));
+  const top = new Tensor(shape, place(new Float32Array(sizeOf(shape))));
+  layer.forward(bottoms, [top]);
+  return top.data;
+}
+
+/** The first elements that differ, as text ('' when none). */
+function differences(got: Float32Array, want: Float32Array): string {
+  const out: string[] = [];
+  for (let i = 0; i < want.length && out.length < 3; i++) if (!Object.is(got[i], want[i])) out.push(`[${i}] ${got[i]} not ${want[i]}`);
+  return got.length === want.length ? out.join(', ') : `${got.length} values, not ${want.length}`;
+}
+
+const CASES: Case[] = [
+  // FlowNet-C's correlation (kernel 1, stride_2 2) cut down; 64 channels: two whole blocks of lanes
+  { dims: [1, 64, 16, 20], pad: 6, kernel_size: 1, max_displacement: 6, stride_1: 1, stride_2: 2 },
+  // 37 channels: a block of 32, then 5 (a vector and a lane: the copy's channels padded to 40)
+  { dims: [2, 37, 11, 13], pad: 2, kernel_size: 3, max_displacement: 2, stride_1: 2, stride_2: 1 },
+  { dims: [1, 3, 9, 10], pad: 0, kernel_size: 3, max_displacement: 1, stride_1: 1, stride_2: 1 },
+  { dims: [2, 70, 12, 12], pad: 3, kernel_size: 1, max_displacement: 3, stride_1: 3, stride_2: 3 },
+  { dims: [1, 1, 5, 6], pad: 1, kernel_size: 1, max_displacement: 1, stride_1: 1, stride_2: 1 },
+  // 29 displacements a side: every fourth's group of four has one (441 = 4 x 110 + 1 too)
+  { dims: [1, 8, 8, 8], pad: 14, kernel_size: 1, max_displacement: 14, stride_1: 1, stride_2: 1 },
+  // stride_2 that does not divide max_displacement; a top row that ends past the bottom (ceil)
+  { dims: [2, 33, 10, 11], pad: 4, kernel_size: 3, max_displacement: 5, stride_1: 2, stride_2: 2 },
+  // 19 and 59 channels: the last block's 5 and 7 vectors reach the third and fourth quarters of the lanes (four
+  // displacements at a time: 7 = 4 + 3 and 9 = 4 + 4 + 1 a row)
+  { dims: [1, 19, 9, 9], pad: 3, kernel_size: 1, max_displacement: 3, stride_1: 1, stride_2: 1 },
+  { dims: [2, 59, 8, 9], pad: 2, kernel_size: 3, max_displacement: 4, stride_1: 1, stride_2: 1 },
+  // special values: NaN, infinities, -0, denormals, products that overflow
+  { dims: [2, 37, 11, 13], pad: 2, kernel_size: 3, max_displacement: 2, stride_1: 1, stride_2: 2, special: 211 },
+  { dims: [1, 6, 7, 7], pad: 1, kernel_size: 1, max_displacement: 1, stride_1: 1, stride_2: 1, special: 5 },
+];
+
+const label = (c: Case) => `${c.dims.join('x')} pad ${c.pad} k ${c.kernel_size} d ${c.max_displacement} s ${c.stride_1}/${c.stride_2}${c.special ? ' special' : ''}`;
+
+describe('Correlation: the wasm kernel = the TypeScript loop, bit for bit', () => {
+  afterAll(async () => {
+    useKernels('wasm');
+    await setThreads(1);
+  });
+
+  for (const threads of [1, 2])
+    it(`${threads} thread(s), bottoms in the engine's memory and not`, async () => {
+      useKernels('wasm');
+      expect(kernelsInUse(), 'dist/kernels.wasm is missing: run npm run build').toBe('wasm');
+      expect(await setThreads(threads, 2)).toBe(threads);
+      for (const c of CASES) {
+        const want = run(c, 'js', false);
+        expect(want.some((v) => Number.isFinite(v) && v !== 0), label(c)).toBe(true);
+        for (const resident of [true, false]) expect(differences(run(c, 'wasm', resident), want), `${label(c)} resident ${resident}`).toBe('');
+      }
+    });
+
+  it('the special values reach the top: NaN and infinities where the loop has them', () => {
+    const top = run(CASES[CASES.length - 1], 'js', false);
+    expect(top.some(Number.isNaN)).toBe(true);
+    expect(top.some((v) => v === Infinity || v === -Infinity)).toBe(true);
+  });
+
+  // The engine is process-wide, so the plain build (f64 multiply-adds: maddExact's other half) runs in a child,
+  // on the same bottoms (written to a file: every case's two in turn).
+  it('CREMA_FMA=0: the plain SIMD build gives the same bits', async () => {
+    const [{ execFileSync }, fs, os, path] = await Promise.all([import('node:child_process'), import('node:fs'), import('node:os'), import('node:path')]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-corr-')), file = path.join(dir, 'bottoms.f32');
+    const bottoms = CASES.flatMap((c) => [1, 2].map((seed) => values(sizeOf(c.dims), seed, c.special)));
+    fs.writeFileSync(file, Buffer.concat(bottoms.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
+    const script = `
+      await import('./dist/platform/node.js');
+      const { readFileSync } = await import('node:fs');
+      const { useKernels, wasmBuild, setThreads } = await import('./dist/kernels/wasm.js');
+      const { layerType } = await import('./dist/layers/registry.js');
+      const bytes = readFileSync(${JSON.stringify(file)}), all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+      const differ = [];
+      let at = 0;
+      await setThreads(2, 2);
+      for (const c of ${JSON.stringify(CASES)}) {
+        const { dims, special, ...param } = c, n = dims.reduce((a, b) => a * b), ins = [0, 1].map((i) => all.slice(at + i * n, at + (i + 1) * n));
+        at += 2 * n;
+        const tops = ['js', 'wasm'].map((kernels) => {
+          useKernels(kernels);
+          const def = { name: 'corr', type: 'Correlation', bottom: ['x0', 'x1'], top: ['y'], correlation_param: param };
+          const layer = layerType('Correlation', 'corr').create(def, []);
+          const [shape] = layer.reshape([dims, dims]);
+          const top = { dims: shape, data: new Float32Array(shape.reduce((a, b) => a * b)) };
+          layer.forward(ins.map((data) => ({ dims, data })), [top]);
+          return top.data;
+        });
+        for (let i = 0; i < tops[0].length; i++) if (!Object.is(tops[0][i], tops[1][i])) { differ.push(dims.join('x') + ' [' + i + '] ' + tops[1][i] + ' not ' + tops[0][i]); break; }
+      }
+      console.log(JSON.stringify({ build: wasmBuild(), differ }));`;
+    try {
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, CREMA_FMA: '0', CREMA_KERNELS: '' }, encoding: 'utf8' });
+      const { build, differ } = JSON.parse(out.trim().split('\n').pop()!) as { build: string; differ: string[] };
+      expect(build).toBe('simd');
+      expect(differ.join(', ')).toBe('');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
