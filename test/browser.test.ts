@@ -37,6 +37,10 @@ import { agreement } from '../src/verify/compare.js';
 import { relativeDifference } from './helpers/reference.js';
 import { type UiServer, startUiServer } from '../src/web/server.js';
 import { expectSameDetections } from './helpers/detections.js';
+import { flow as nodeFlow } from '../src/detect/node.js';
+import { flowColors } from '../src/detect/flow.js';
+import { flowPattern, flownetDir, flownetWeights } from './helpers/flownet.js';
+import { sharedMissing } from './helpers/shared.js';
 
 const CHROMIUM = process.env.CREMA_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = process.env.CREMA_SCREENSHOTS;
@@ -983,6 +987,77 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await page.close();
     }
   });
+
+  it.skipIf(sharedMissing())("computes FlowNet2-S's optical flow from its deploy template as the Node library does (the page's Optical flow, Net.flow in the engine worker; again at another size, the template filled again)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-flowweb-'));
+    const { page, errors } = await open(browser, server.url);
+    try {
+      const template = path.join(flownetDir, 'FlowNet2-S.prototxt.template'), weightsFile = flownetWeights(dir, 100, 50);
+      const png = async (name: string, w: number, h: number, dx: number, dy: number) => {
+        await sharp(flowPattern(w, h, dx, dy), { raw: { width: w, height: h, channels: 3 } }).png().toFile(path.join(dir, name));
+        return path.join(dir, name);
+      };
+      const [a, b, c, d] = await Promise.all([png('a.png', 100, 50, 0, 0), png('b.png', 100, 50, 2, 1), png('c.png', 70, 40, 0, 0), png('d.png', 70, 40, -1, 2)]);
+      const expected = await nodeFlow(template, weightsFile, a, b, { threads: 2 }), small = await nodeFlow(template, weightsFile, c, d, { threads: 2 });
+
+      await (await page.$('#prototxt'))!.uploadFile(template);
+      await (await page.$('#weights'))!.uploadFile(weightsFile);
+      await click(page, '#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Optical flow');
+      expect(await page.$eval('#input-note', (e) => e.textContent)).toBe(
+        'FlowNet 2.0: the flow from the image to the second image, both of one size, as run-flownet.py (and crema flow) computes it: the deploy template filled for their size, their bytes in BGR order, no mean; shown in the Middlebury colours as flow_vis draws them.',
+      );
+      expect(await page.$eval('#notes', (e) => e.textContent)).toContain("FlowNet2-S.prototxt.template: a FlowNet 2.0 deploy template, shown filled for 64 x 64 images; Net.flow fills it again for its images' size, as run-flownet.py fills it");
+      await (await page.$('#image'))!.uploadFile(a);
+      await (await page.$('#image2'))!.uploadFile(b); // the second image computes the flow at once
+      await page.waitForFunction('cremaPage.flow !== undefined || document.getElementById("error").textContent');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      type Shown = { width: number; height: number; data: number[]; colors: number[] };
+      const got = await page.evaluate(() => (globalThis as unknown as { cremaPage: { flow: Shown } }).cremaPage.flow);
+      expect([got.width, got.height]).toEqual([100, 50]);
+      // the same engine and kernels on 2 threads: the same floats (stated tolerance 1e-6 of the largest, found 0)
+      expect(relativeDifference(Float32Array.from(got.data), expected.data)).toBeLessThanOrEqual(1e-6);
+      expect(got.colors).toEqual([...flowColors({ width: 100, height: 50, data: Float32Array.from(got.data) })]);
+      expect(await page.$eval('#detections li', (e) => e.textContent)).toMatch(/^a\.png -> b\.png \(100 x 50\): flow length max [0-9.]+, mean [0-9.]+ pixels$/);
+      expect(await page.$eval('#boxes', (e) => [(e as unknown as { width: number }).width, (e as unknown as { height: number }).height])).toEqual([100, 50]);
+      // the net shown is the one filled for their size: its totals and blobs follow
+      expect(await page.$eval('#totals', (e) => e.textContent)).toContain('inputs img0 1×3×50×100, img1 1×3×50×100;');
+      expect(await page.$eval('#blob option:last-child', (e) => e.textContent)).toBe('predict_flow_final 1×2×50×100');
+      await shot(page, 'web-flow.png', '#classify');
+      // through onnxruntime-web: within the Node tests' ONNX tolerance (1e-4 of the largest)
+      await page.select('#backend', 'onnx');
+      await click(page, '#run');
+      await page.waitForFunction('document.getElementById("run-time").textContent.includes("ONNX Runtime Web") || document.getElementById("error").textContent');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      const byOrt = await page.evaluate(() => (globalThis as unknown as { cremaPage: { flow: Shown } }).cremaPage.flow.data);
+      expect(relativeDifference(Float32Array.from(byOrt), expected.data)).toBeLessThanOrEqual(1e-4);
+      await page.select('#backend', 'native');
+
+      // another size: the first image of it beside the old second is refused in one line; the second of it too, the
+      // template filled again for 70 x 40 (Net.flow in the engine worker)
+      await (await page.$('#image'))!.uploadFile(c);
+      await page.waitForFunction('document.getElementById("error").textContent');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('c.png is 70 x 40 but b.png is 100 x 50: FlowNet takes two images of one size');
+      await (await page.$('#image2'))!.uploadFile(d);
+      await page.waitForFunction('cremaPage.flow?.width === 70 || document.getElementById("error").textContent');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      const other = await page.evaluate(() => (globalThis as unknown as { cremaPage: { flow: Shown } }).cremaPage.flow);
+      expect([other.width, other.height]).toEqual([70, 40]);
+      expect(relativeDifference(Float32Array.from(other.data), small.data)).toBeLessThanOrEqual(1e-6);
+      // flow() in one call: a net that is no FlowNet refused in one line (LeNet, the shipped one), the net released
+      const refused = await page.evaluate(async () => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: { flow: (files: object, a: Blob, b: Blob, options: object) => Promise<unknown> } } }).cremaPage;
+        const prototxt = await (await fetch('models/lenet/deploy.prototxt')).text();
+        return crema.flow({ prototxt }, new Blob([]), new Blob([]), { names: { prototxt: 'deploy.prototxt' } }).then(() => 'no error', (e: Error) => e.message);
+      });
+      expect(refused).toBe("flow: deploy.prototxt is no FlowNet deploy net (two image inputs and the blob 'predict_flow_final')");
+      expect(errors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  }, 300_000);
 
   it("finds MTCNN's faces with the shipped nets as the Node library does (detectFaces in the engine worker)", async () => {
     const expected = await nodeFaces(), expectedOnnx = await nodeFaces(undefined, undefined, 'onnx');

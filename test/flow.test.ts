@@ -7,23 +7,20 @@
 // against `crema run` of the filled net on .npy inputs made here from the images' bytes, natively and in ONNX Runtime;
 // a 16-bit gray PNG's values as Pillow 8.1 reads them (gray16.json).
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePrototxt } from '../src/caffe/prototxt.js';
-import type { NetParameter } from '../src/caffe/types.js';
-import { upgradeNet } from '../src/caffe/upgrade.js';
 import { fillFlowTemplate, floBytes, flowColors, flowInputs, flowLengths } from '../src/detect/flow.js';
-import { buildGraph } from '../src/graph/graph.js';
-import { flow, loadImage } from '../src/index.js';
-import { declaredWeights } from '../src/layers/layer.js';
+import { FlowNets } from '../src/detect/flow-net.js';
+import { flow, loadFlow, loadImage } from '../src/index.js';
+import type { Net } from '../src/runtime/net.js';
 import { readNpy, writeNpy } from '../src/util/npy.js';
 import { cli } from './helpers/cli.js';
 import { TOLERANCE, relativeDifference } from './helpers/reference.js';
-import { sharedDir, sharedMissing } from './helpers/shared.js';
-import { len, packedFloats, str, varint } from './helpers/wire.js';
+import { sharedMissing } from './helpers/shared.js';
+import { flowPattern, flownetWeights } from './helpers/flownet.js';
 
 const dir = path.join(import.meta.dirname, 'fixtures/flownet');
 const fixture = (name: string) => path.join(dir, name);
@@ -67,6 +64,58 @@ describe("the images as run-flownet.py feeds them", () => {
   });
 });
 
+describe("many pairs on one net, as run-flownet-many.py runs its list", () => {
+  /** A FlowNets over FlowNet2-S's template whose "nets" record the size they were filled for, and their disposal. */
+  const counting = (text: string) => {
+    const events: string[] = [];
+    const load = async (prototxt: Uint8Array) => {
+      const dims = /dim: (\d+)\s+dim: (\d+)\s*}/.exec(new TextDecoder().decode(prototxt))!;
+      const size = `${dims[2]}x${dims[1]}`;
+      events.push(`load ${size}`);
+      return { dispose: () => events.push(`dispose ${size}`) } as unknown as Net;
+    };
+    return { nets: new FlowNets(new TextEncoder().encode(text), 'FlowNet2-S.prototxt.template', load), events };
+  };
+
+  it('the template is filled and loaded again only when the size changes (the script fills it then); the net of the last size is kept', async () => {
+    const { nets, events } = counting(template('FlowNet2-S'));
+    for (const [w, h] of [[100, 50], [100, 50], [70, 40], [70, 40], [70, 40], [100, 50]]) await nets.netFor(w, h);
+    await nets.dispose();
+    expect(events).toEqual(['load 100x50', 'dispose 100x50', 'load 70x40', 'dispose 70x40', 'load 100x50', 'dispose 100x50']);
+    expect(nets.loaded).toBe(3);
+  });
+
+  it('a net already filled is loaded once, whatever the sizes (checkFlowNet refuses another size)', async () => {
+    const { nets, events } = counting(fs.readFileSync(fixture('FlowNet2-S.prototxt'), 'utf8'));
+    for (const [w, h] of [[96, 64], [70, 40]]) await nets.netFor(w, h);
+    expect(events).toEqual(['load 96x64']);
+  });
+
+  it('crema flow --list refuses a bad list before any work, naming the file and line', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-flowlist-'));
+    const list = (name: string, text: string) => {
+      fs.writeFileSync(path.join(tmp, name), text);
+      return path.join(tmp, name);
+    };
+    const run = (...args: string[]) => cli('flow', fixture('FlowNet2-S.prototxt.template'), path.join(tmp, 'no-weights.caffemodel'), ...args);
+    const short = list('short.txt', `a.png b.png ${tmp}/first.flo\n\n   \nc.png d.png\n`);
+    expect(await run('--list', short)).toEqual({ code: 2, stdout: '', stderr: `crema: ${short}:4: expected "img0 img1 out.flo" (three paths, no spaces in them), got 2 fields` });
+    expect(fs.existsSync(path.join(tmp, 'first.flo'))).toBe(false);
+    const long = list('long.txt', 'my frame 0.png my frame 1.png out.flo\n');
+    expect((await run('--list', long)).stderr).toBe(`crema: ${long}:1: expected "img0 img1 out.flo" (three paths, no spaces in them), got 7 fields`);
+    const twice = list('twice.txt', 'a.png b.png x.flo\nb.png c.png y.flo\r\nc.png d.png x.flo\n');
+    expect((await run('--list', twice)).stderr).toBe(`crema: ${twice}:3: x.flo is written by line 1 already`);
+    const nodir = list('nodir.txt', `a.png b.png ${tmp}/x.flo\nb.png c.png ${tmp}/none/y.flo\n`);
+    expect((await run('--list', nodir)).stderr).toBe(`crema: ${nodir}:2: ${tmp}/none/y.flo: the directory ${tmp}/none does not exist`);
+    const empty = list('empty.txt', '\n  \n');
+    expect((await run('--list', empty)).stderr).toBe(`crema: ${empty}: no pairs (a line "img0 img1 out.flo" each)`);
+    expect((await run('--list', path.join(tmp, 'missing.txt'))).stderr).toBe(`crema: ${path.join(tmp, 'missing.txt')}: no such file`);
+    expect((await run('a.png', 'b.png', '--list', twice, '-o', 'x.flo')).stderr).toBe('crema: flow --list: the list gives the pairs and their outputs; drop IMG0 IMG1 and -o');
+    expect((await run('a.png')).stderr).toBe('crema: flow: give IMG0 and IMG1, or --list FILE (lines "img0 img1 out.flo")');
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+});
+
 describe.skipIf(sharedMissing())('crema flow with FlowNet2-S (synthetic weights), against crema run of the filled net', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-flow-'));
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -74,31 +123,15 @@ describe.skipIf(sharedMissing())('crema flow with FlowNet2-S (synthetic weights)
   const W = 100, H = 50;
   const templateFile = fixture('FlowNet2-S.prototxt.template');
 
-  /** hashweights' weights for every layer but scale_conv1 (its diagonal filler, as the release) and the DataAugmentations, whose iteration count is set past recompute_mean. */
   const weights = (() => {
     let made: string | undefined;
-    return () => {
-      if (made) return made;
-      const parsed = upgradeNet(parsePrototxt(fillFlowTemplate(template('FlowNet2-S'), W, H), 'filled') as NetParameter, 'filled', []);
-      const graph = buildGraph(parsed, new Map(), { dialect: 'flownet' });
-      const layers = graph.layers.map((l) => ({ name: l.name, type: l.type, blobs: declaredWeights.get(l.def) ?? [] })).filter((l) => l.blobs.length && l.name !== 'scale_conv1');
-      fs.writeFileSync(at('spec.json'), JSON.stringify({ name: 'FlowNet2-S', layers: layers.filter((l) => l.type !== 'DataAugmentation') }));
-      made = at('w.caffemodel');
-      execFileSync('node', [path.join(sharedDir!, 'tools/hashweights.mjs'), 'model', at('spec.json'), made, '--salt', 'flow']);
-      const blob = (dims: readonly number[], values: number[]) => len(7, [...len(7, len(1, dims.flatMap((d) => varint(d)))), ...packedFloats(5, values)]);
-      const aug = layers.filter((l) => l.type === 'DataAugmentation').flatMap((l) => len(100, [...str(1, l.name), ...str(2, l.type),
-        ...blob([1, 1, 1, 1], [1e6]), ...blob(l.blobs[1], Array(l.blobs[1].reduce((a, b) => a * b, 1)).fill(0)), ...blob([1, 3, 1, 1], [100, 110, 120])]));
-      fs.appendFileSync(made, Uint8Array.from(aug));
-      return made;
-    };
+    return () => (made ??= flownetWeights(tmp, W, H));
   })();
 
   /** A smooth colour pattern, shifted by (dx, dy), as PNG; its raw RGB bytes beside. */
   async function image(name: string, dx: number, dy: number, channels: 1 | 3 = 3): Promise<Uint8Array> {
     const { default: sharp } = await import('sharp');
-    const px = new Uint8Array(W * H * channels);
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < channels; c++)
-      px[(y * W + x) * channels + c] = Math.round(127.5 + 127.5 * Math.sin((x + dx) * (0.11 + 0.05 * c) + (y + dy) * (0.17 - 0.04 * c) + c));
+    const px = flowPattern(W, H, dx, dy, channels);
     await sharp(px, { raw: { width: W, height: H, channels } }).png().toFile(at(name));
     return px;
   }
@@ -152,6 +185,42 @@ note: ${weights()}: scale_conv1 takes the prototxt's fillers, as Caffe fills a l
     const gray = await flow(templateFile, weights(), at('g0.png'), at('g1.png'), { threads: 2 });
     expect(gray.data).toEqual((await flow(templateFile, weights(), at('c0.png'), at('c1.png'), { threads: 2 })).data);
     expect(gray.data).toEqual((await flow(at('filled.prototxt'), weights(), at('c0.png'), at('c1.png'), { threads: 2 })).data);
+  }, 300_000);
+
+  it('--list: each pair\'s .flo bit for bit the single command\'s, paths from the working directory as the script opens them; one net a size; an unreadable pair or one of two sizes skipped (exit 1), the rest written', async () => {
+    const { default: sharp } = await import('sharp');
+    const small = (name: string, dx: number) => sharp(flowPattern(70, 40, dx, 0), { raw: { width: 70, height: 40, channels: 3 } }).png().toFile(at(name));
+    await small('s0.png', 0);
+    await small('s1.png', 2);
+    fs.mkdirSync(at('out'), { recursive: true });
+    fs.writeFileSync(at('pairs.txt'), 'a.png b.png out/ab.flo\nb.png a.png out/ba.flo\n\ns0.png s1.png out/s.flo\nmissing.png b.png out/m.flo\na.png s1.png out/two.flo\na.png b.png out/ab2.flo\n');
+    const root = path.join(import.meta.dirname, '..');
+    const ran = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, [path.join(root, 'bin/crema.js'), 'flow', templateFile, weights(), '--list', 'pairs.txt', '--threads', '2'], { cwd: tmp, encoding: 'utf8' }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code) : 0, stdout, stderr })));
+    expect(ran.code, ran.stderr).toBe(1);
+    expect(ran.stderr.split('\n').filter((l) => l.startsWith('crema:'))).toEqual([
+      'crema: skipped pairs.txt:5: missing.png: no such file',
+      'crema: skipped pairs.txt:6: a.png is 100 x 50 but s1.png is 70 x 40: FlowNet takes two images of one size',
+    ]);
+    expect(ran.stdout.split('\n').filter(Boolean).map((l) => l.replace(/ max [^,]+, mean \S+/, ''))).toEqual([
+      'a.png -> b.png (100 x 50): flow length pixels; wrote out/ab.flo', 'b.png -> a.png (100 x 50): flow length pixels; wrote out/ba.flo',
+      's0.png -> s1.png (70 x 40): flow length pixels; wrote out/s.flo', 'a.png -> b.png (100 x 50): flow length pixels; wrote out/ab2.flo',
+    ]);
+    expect(fs.readdirSync(at('out')).sort()).toEqual(['ab.flo', 'ab2.flo', 'ba.flo', 's.flo']);
+    for (const [out, img0, img1] of [['ab', 'a', 'b'], ['ba', 'b', 'a'], ['s', 's0', 's1'], ['ab2', 'a', 'b']]) {
+      const one = await cli('flow', templateFile, weights(), at(`${img0}.png`), at(`${img1}.png`), '-o', at(`one-${out}.flo`), '--threads', '2');
+      expect(one.code, one.stderr).toBe(0);
+      expect(fs.readFileSync(at(`out/${out}.flo`)), out).toEqual(fs.readFileSync(at(`one-${out}.flo`)));
+    }
+    // the library: one runner, the same flows
+    const runner = loadFlow(templateFile, weights(), { threads: 2 });
+    try {
+      for (const [out, img0, img1] of [['ab', 'a', 'b'], ['s', 's0', 's1'], ['ba', 'b', 'a']])
+        expect(Buffer.from(floBytes(await runner.flow(at(`${img0}.png`), await loadImage(at(`${img1}.png`), true, false)))), out).toEqual(fs.readFileSync(at(`out/${out}.flo`)));
+    } finally {
+      await runner.dispose();
+    }
   }, 300_000);
 
   it('refuses in one line: images of two sizes, a net filled for another size, a net with no flow, an unknown $VAR$; the filled text\'s errors name the template and its line', async () => {

@@ -8,6 +8,7 @@ import { parseDataShape } from '../src/util/data-shape.js';
 import { DIALECTS, DIALECT_WORDS, isDialect } from '../src/caffe/dialects.js';
 import { type MtcnnRole, MTCNN_FILES, detectionLine, faceDetection, faceLine, mtcnnRoles, parseThresholds } from '../src/detect/options.js';
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
+import { flowLine } from '../src/detect/flow.js';
 import { posesSvg } from '../src/detect/pose-draw.js';
 import { type Person, type PoseDetectOptions, type PosePartOptions, parseResolution, parseSquareResolution, personLines, poseModel } from '../src/detect/pose-models.js';
 import { partKindOf, partNetMismatch, poseOutput } from '../src/detect/pose-parts.js';
@@ -66,6 +67,8 @@ interface State {
   imageName?: string;
   /** The image's file: Net.segment and Net.edges read it as the demos' PIL does (a JPEG's EXIF orientation not applied). */
   file?: Blob;
+  /** FlowNet's second frame (the "Second image"), its file and name: the flow is from the image to it. */
+  second?: { file: Blob; name: string };
   /** Every blob after the last forward. */
   blobs: Record<string, Tensor>;
   input?: Tensor;
@@ -90,6 +93,8 @@ const exposed = {
   people: [] as Person[],
   segmentation: undefined as { width: number; height: number; labels: number[]; classes: Segmentation['classes'] } | undefined,
   edges: undefined as { width: number; height: number; data: number[] } | undefined,
+  /** The last flow (u, v per pixel) and its picture's RGB bytes. */
+  flow: undefined as { width: number; height: number; data: number[]; colors: number[] } | undefined,
   faces: [] as Face[],
   /** MTCNN's nets while the page has them (the tests check that loading another net releases them). */
   get faceNets() {
@@ -371,19 +376,17 @@ async function render(net: Net, name: string): Promise<void> {
   const info = net.info;
   $('main').hidden = false;
   $('net-title').textContent = `${info.name || name}`;
-  const params = info.layers.reduce((s, l) => s + l.params, 0), macs = info.layers.reduce((s, l) => s + l.macs, 0);
-  const engine = await net.engine.ready;
-  $('totals').textContent = `${info.layers.length} layers, ${fmt(params)} parameters, ${fmt(macs)} multiply-adds; inputs ${info.inputs.map((i) => `${i} ${shape(info.blobs[i])}`).join(', ')}; kernels: ${engine.kernels}, ${engine.threads} thread${engine.threads > 1 ? 's' : ''}`;
+  await showShapes(net);
   $('notes').replaceChildren(...[...info.upgrades, ...info.notes].map((n) => Object.assign(document.createElement('li'), { textContent: inPageWords(n) })));
   $('notes-box').hidden = !info.notes.length && !info.upgrades.length;
-  renderLayers(info.layers, info.blobs);
-  $<HTMLSelectElement>('blob').replaceChildren(...Object.keys(info.blobs).map((b) => new Option(`${b} ${shape(info.blobs[b])}`, b)));
   const target = imageTarget(net);
   showMode(net);
   $('input-note').textContent = state.faces
     ? `MTCNN's ${Object.keys(state.faces).length} nets find the faces as its MATLAB demo and crema faces do (P-Net, shown here, over an image pyramid, then R-Net and O-Net${state.faces.lnet ? ' and LNet' : ''} on the boxes); the boxes and landmarks are in the image's pixels.`
     : info.dense
     ? `The net is reshaped to the image's size and fed it as ${info.dense === 'segment' ? "FCN's infer.py feeds" : "HED's and RCF's demos feed"} it: read as PIL reads it (a JPEG's EXIF orientation not applied), BGR, less the demos' mean.`
+    : info.flow
+    ? `FlowNet 2.0: the flow from the image to the second image, both of one size, as run-flownet.py (and crema flow) computes it: ${info.flow === 'template' ? 'the deploy template filled for their size, ' : `the net filled for ${shape(info.blobs[info.inputs[0]]).split('×').slice(2).reverse().join(' × ')} images only, `}their bytes in BGR order, no mean; shown in the Middlebury colours as flow_vis draws them.`
     : info.pose
     ? `OpenPose's ${info.pose} net: the image is scaled into its input at --net-resolution (each of --scale-number's scales) and padded with black, as crema pose feeds it; the keypoints are in the image's pixels.`
     : info.colorizer && target
@@ -418,6 +421,16 @@ function renderLayers(layers: LayerInfo[], blobs: Record<string, number[]>): voi
 }
 
 let graphviz: Promise<Awaited<ReturnType<typeof Graphviz.load>>> | undefined;
+
+/** The net's totals, layers and blobs as its shapes are now (a FlowNet template's follow each image size: Net.flow). */
+async function showShapes(net: Net): Promise<void> {
+  const info = net.info;
+  const params = info.layers.reduce((s, l) => s + l.params, 0), macs = info.layers.reduce((s, l) => s + l.macs, 0);
+  const engine = await net.engine.ready;
+  $('totals').textContent = `${info.layers.length} layers, ${fmt(params)} parameters, ${fmt(macs)} multiply-adds; inputs ${info.inputs.map((i) => `${i} ${shape(info.blobs[i])}`).join(', ')}; kernels: ${engine.kernels}, ${engine.threads} thread${engine.threads > 1 ? 's' : ''}`;
+  renderLayers(info.layers, info.blobs);
+  $<HTMLSelectElement>('blob').replaceChildren(...Object.keys(info.blobs).map((b) => new Option(`${b} ${shape(info.blobs[b])}`, b)));
+}
 
 async function renderGraph(dot: string): Promise<void> {
   const svg = (await (graphviz ??= Graphviz.load())).dot(dot, 'svg');
@@ -480,6 +493,7 @@ function showMode(net: Net): void {
   Object.assign(exposed, { top: [], probs: [], detections: [], colorized: undefined, people: [] });
   exposed.faces = [];
   showDenseMode(net.info.dense);
+  showFlowMode(net.info.flow !== undefined);
   if (state.faces) showFacesMode();
 }
 
@@ -495,6 +509,18 @@ function showDenseMode(dense: 'segment' | 'edges' | undefined): void {
   $('top').hidden = true;
 }
 
+/** FlowNet's "Optical flow": a second image, the flow's picture where the boxes go. */
+function showFlowMode(flow: boolean): void {
+  $('image2-box').hidden = !flow;
+  exposed.flow = undefined;
+  if (!flow) return;
+  $('classify-title').textContent = 'Optical flow';
+  $('run').textContent = 'Flow';
+  $('pre').hidden = true; // run-flownet.py's own preparation: the bytes in BGR, no mean
+  $('detect-box').hidden = false; // the flow's picture; its line
+  $('top').hidden = true;
+}
+
 /** "Find faces" for MTCNN's nets (P-Net alone would be classified): their own preparation (the demo's), boxes drawn. */
 function showFacesMode(): void {
   $('classify-title').textContent = 'Find faces';
@@ -506,7 +532,7 @@ function showFacesMode(): void {
 
 /** Whether the page can run the net on an image: a detector (Net.detect feeds it), or a net of one input. */
 function runnable(net: Net): boolean {
-  return net.info.dense !== undefined || net.info.detector !== undefined || net.info.colorizer === true || net.info.pose !== undefined || imageTarget(net) !== undefined;
+  return net.info.flow !== undefined || net.info.dense !== undefined || net.info.detector !== undefined || net.info.colorizer === true || net.info.pose !== undefined || imageTarget(net) !== undefined;
 }
 
 /** The input an image fills: a net's only input (a net with several gets no image: the page cannot fill the rest). */
@@ -526,7 +552,7 @@ async function setImage(file: Blob, name: string): Promise<void> {
   const input = net && (imageTarget(net) ?? (net.info.detector ? net.inputs[0] : undefined));
   // The colorization net reads a colour photo (its L channel is taken here, as the demo takes it).
   const color = net?.info.colorizer || !net || !input ? true : geometryOf(net.info.blobs[input], input).channels === 3;
-  state.image = await decodeImage(file, color, name, !net?.info.dense); // a dense demo's image as Net.segment / edges read it
+  state.image = await decodeImage(file, color, name, !net?.info.dense && !net?.info.flow); // a dense demo's or FlowNet's image as Net.segment / edges / flow read it
   state.imageName = name;
   state.file = file;
   drawThumb(state.image);
@@ -535,15 +561,16 @@ async function setImage(file: Blob, name: string): Promise<void> {
 }
 
 /** What the Classify / Detect button does with an image, by the net (showMode titles it). */
-function runKind(): 'faces' | 'segment' | 'edges' | 'detect' | 'colorize' | 'pose' | 'classify' {
+function runKind(): 'faces' | 'flow' | 'segment' | 'edges' | 'detect' | 'colorize' | 'pose' | 'classify' {
   const info = state.net?.info;
-  return state.faces ? 'faces' : (info?.dense ?? (info?.detector ? 'detect' : info?.colorizer ? 'colorize' : info?.pose ? 'pose' : 'classify'));
+  return state.faces ? 'faces' : info?.flow ? 'flow' : (info?.dense ?? (info?.detector ? 'detect' : info?.colorizer ? 'colorize' : info?.pose ? 'pose' : 'classify'));
 }
 
 /** The Classify / Detect button: what the net does with an image. */
 function runImage(): Promise<void> {
   const kind = runKind();
   if (kind === 'segment' || kind === 'edges') return runDense(kind);
+  if (kind === 'flow') return flowImages();
   return kind === 'faces' ? findFaces() : kind === 'detect' ? detectObjects() : kind === 'colorize' ? colorizePhoto() : kind === 'pose' ? findPeople() : classify();
 }
 
@@ -650,6 +677,33 @@ function showEdges(e: EdgeMap, scales: number[] | undefined): string {
   drawBytes($<HTMLCanvasElement>('boxes'), e.width, e.height, edgeBytes(e.data), 1);
   $('detections').replaceChildren();
   return `the edge map${scales ? ` (${scales.length} scales: ${scales.join(', ')})` : ''}`;
+}
+
+/**
+ * FlowNet on the image and the second image: Net.flow (the library's, in the engine worker; the template filled for
+ * their size), its picture in flow_vis's colours and its line as crema flow prints it. Both read as run-flownet.py's
+ * scipy.misc.imread reads them (a JPEG's EXIF orientation not applied).
+ */
+async function flowImages(): Promise<void> {
+  const net = state.net, file = state.file, second = state.second;
+  if (!net?.info.flow || !file) return;
+  if (!second) {
+    $('run-time').textContent = 'Pick the second image: the flow is from the image to it.';
+    return;
+  }
+  const backend = $<HTMLSelectElement>('backend').value as Backend;
+  const [a, b] = await Promise.all([decodeImage(file, true, state.imageName, false), decodeImage(second.file, true, second.name, false)]);
+  if (a.width !== b.width || a.height !== b.height) throw new Error(`${state.imageName} is ${a.width} x ${a.height} but ${second.name} is ${b.width} x ${b.height}: FlowNet takes two images of one size`);
+  state.image = a;
+  drawThumb(a);
+  const sized = shape(net.info.blobs[net.inputs[0]]), t0 = performance.now();
+  const f = await net.flow(a, b, { backend });
+  const ms = performance.now() - t0;
+  if (shape(net.info.blobs[net.inputs[0]]) !== sized) await showShapes(net); // the template filled for another size
+  exposed.flow = { width: f.width, height: f.height, data: [...f.data], colors: [...f.colors] };
+  drawBytes($<HTMLCanvasElement>('boxes'), f.width, f.height, f.colors, 3);
+  $('detections').replaceChildren(Object.assign(document.createElement('li'), { textContent: flowLine(state.imageName ?? 'image', second.name, f) }));
+  $('run-time').textContent = `${state.imageName} -> ${second.name}: the flow in ${ms.toFixed(1)} ms (${ranBy(backend)})`;
 }
 
 /** How a forward was timed, by backend. */
@@ -987,6 +1041,12 @@ function main(): void {
   $<HTMLInputElement>('image').addEventListener('change', (e) => {
     const f = (e.target as HTMLInputElement).files?.[0];
     if (f) guarded(() => setImage(f, f.name));
+  });
+  $<HTMLInputElement>('image2').addEventListener('change', (e) => {
+    const f = (e.target as HTMLInputElement).files?.[0];
+    if (!f) return;
+    state.second = { file: f, name: f.name };
+    if (state.image && state.net?.info.flow) guarded(runImage);
   });
   $('run').addEventListener('click', () => guarded(runImage));
   $('threshold').addEventListener('change', () => state.image && state.net?.info.detector && guarded(detectObjects));

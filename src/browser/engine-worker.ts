@@ -11,6 +11,8 @@ import { type MtcnnNets, facesInImage } from '../detect/mtcnn.js';
 import { type Forward, onnxForwardEach, onnxForwardOf } from '../detect/forward.js';
 import { modelOf, posesInImage } from '../detect/openpose.js';
 import { denseKind, edgesDialectOf, edgesInImage, segmentImage } from '../detect/dense.js';
+import { FLOW_BLOB, flowColors, flowInputs, isTemplate } from '../detect/flow.js';
+import { type FlowForward, FlowNets, checkFlowNet, flowOfNet } from '../detect/flow-net.js';
 import { type Detection, type DetectOptions, detectImage, detectOnnx, detectorKind } from '../detect/detect.js';
 import { netToDot } from '../graph/dot.js';
 import { summarize } from '../graph/summary.js';
@@ -19,11 +21,11 @@ import type { LrnParams } from '../layers/lrn.js';
 import { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
-import { bytesLabel } from '../util/source.js';
+import { bytesLabel, namingTemplate } from '../util/source.js';
 import { wholeBuffers } from '../util/spare.js';
 import { wasmEngineIfLoaded } from '../kernels/wasm.js';
 import type { OnnxSessions } from '../onnx/run.js';
-import type { BrowserVerifyReport, EngineReady, EngineStats, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
+import type { BrowserVerifyReport, EngineReady, EngineStats, FlowResult, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
 interface WorkerScope {
   postMessage(message: Reply, transfer?: Transferable[]): void;
@@ -95,7 +97,63 @@ function infoOf(id: number, net: Net): NetInfo {
     colorizer: isColorizer(net),
     pose: poseModelOf(net),
     dense: denseKind(net),
+    flow: flowTemplates.has(id) ? 'template' : isFlowNet(net) ? 'net' : undefined,
   };
+}
+
+/** Whether Net.flow runs the net: FlowNet's deploy net, two image inputs and predict_flow_final (checkFlowNet's shape). */
+function isFlowNet(net: Net): boolean {
+  const out = net.shapes.get(FLOW_BLOB);
+  return net.inputs.length === 2 && out?.length === 4 && out[1] === 2;
+}
+
+/** Per net loaded from a FlowNet template: the template and weights kept, the net filled again for each new image size. */
+const flowTemplates = new Map<number, FlowNets>();
+
+/** The size a template is filled for when it loads, to show the net (Net.flow fills it again for its images' size). */
+const TEMPLATE_SHOWN = 64;
+
+/** Net.flow: the flow of two images as run-flownet.py computes it (flow.ts), and its picture. */
+async function flow(req: Extract<Request, { op: 'flow' }>): Promise<[FlowResult, Transferable[]]> {
+  const [a, b] = req.images, templates = flowTemplates.get(req.net), label = templates?.label ?? `net '${netOf(req.net).name || 'net'}'`;
+  const inputs = flowInputs(a, b, ['img0', 'img1']);
+  const before = netOf(req.net), net = templates ? await templates.netFor(a.width, a.height) : before;
+  nets.set(req.net, net); // the id follows the net filled for this size (the old one released by FlowNets)
+  checkFlowNet(net, a.height, a.width, label);
+  let run: FlowForward | undefined;
+  if (req.options.backend === 'onnx') {
+    // its own sessions at the net's size, as the Node library's flow (a FlowNet converts at a fixed size)
+    let sessions = onnxSessions.get(req.net);
+    if (!sessions) {
+      setOnnxRuntimeUrl(req.ort);
+      const { OnnxSessions } = await import('../onnx/run.js');
+      onnxSessions.set(req.net, (sessions = new OnnxSessions(net, {})));
+    }
+    const held = sessions;
+    run = async (_, given, wanted) => { const got = await held.run(given, wanted); return wanted.map((w) => got.get(w)!); };
+  }
+  const f = await flowOfNet(net, [inputs.img0, inputs.img1], run, label);
+  const colors = flowColors(f);
+  const info = net === before ? undefined : infoOf(req.net, net);
+  return [{ ...f, colors, info }, [f.data.buffer, colors.buffer]];
+}
+
+/** A load of a FlowNet template: filled for TEMPLATE_SHOWN (the net shown), kept to fill again for Net.flow's images. */
+async function loadTemplate(req: Extract<Request, { op: 'load' }>, id: number, load: (prototxt: Uint8Array) => Promise<Net>): Promise<Net> {
+  const given = typeof req.prototxt === 'string' ? new TextEncoder().encode(req.prototxt) : req.prototxt;
+  const label = req.names?.prototxt ?? 'prototxt';
+  const filled = (prototxt: Uint8Array) => load(prototxt).catch((err: unknown) => { throw namingTemplate(err, prototxt, label); });
+  const templates = new FlowNets(given, label, filled, async (old) => {
+    // the ONNX sessions of the size replaced go with it
+    if (nets.get(id) === old) {
+      await onnxSessions.get(id)?.release();
+      onnxSessions.delete(id);
+    }
+  });
+  const net = await templates.netFor(TEMPLATE_SHOWN, TEMPLATE_SHOWN);
+  flowTemplates.set(id, templates);
+  net.notes.unshift(`${templates.label}: a FlowNet 2.0 deploy template, shown filled for ${TEMPLATE_SHOWN} x ${TEMPLATE_SHOWN} images; Net.flow fills it again for its images' size, as run-flownet.py fills it`);
+  return net;
 }
 
 const tensors = (feeds: Record<string, TensorData>) =>
@@ -185,15 +243,13 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
       setH5wasmUrl(req.h5wasm);
       // edgesDialect: HED's Crops in the hed dialect, as crema edges reads them, for a net edges runs (decided in this load)
       const dialectOf = req.edgesDialect ? edgesDialectOf(undefined, true) : undefined;
-      const net = await Net.open(
-        req.prototxt,
-        req.weights,
-        { threads: req.threads, dialect: req.dialect, lenient: req.lenient, dataShapes: req.dataShapes, warn: (m) => warnings.push(namedIn(m, req)) },
-        { prepare: true, dialectOf },
-      ).catch((err: unknown) => {
+      const options = { threads: req.threads, dialect: req.dialect, lenient: req.lenient, dataShapes: req.dataShapes, warn: (m: string) => warnings.push(namedIn(m, req)) };
+      const load = (prototxt: Uint8Array | string) => Net.open(prototxt, req.weights, options, { prepare: true, dialectOf });
+      const id = nextId++;
+      const text = typeof req.prototxt === 'string' ? req.prototxt : new TextDecoder().decode(req.prototxt);
+      const net = await (isTemplate(text) ? loadTemplate(req, id, load) : load(req.prototxt)).catch((err: unknown) => {
         throw namingFiles(err, req);
       });
-      const id = nextId++;
       nets.set(id, net);
       counting(id, net);
       return [{ ...infoOf(id, net), warnings }, []];
@@ -232,6 +288,8 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
       const got = req.op === 'segment' ? await segmentImage(net, req.image, options, run) : await edgesInImage(net, req.image, options, run);
       return [got, ['labels' in got ? got.labels.buffer : got.data.buffer]];
     }
+    case 'flow':
+      return flow(req);
     case 'colorize': {
       const net = netOf(req.net);
       const data = await colorizeImage(net, req.image, req.options.backend === 'onnx' ? onnxForwardOf(await sessionsOf(req.net, net, req.ort)) : undefined);
@@ -261,6 +319,7 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
     case 'dispose':
       await onnxSessions.get(req.net)?.release();
       onnxSessions.delete(req.net);
+      flowTemplates.delete(req.net);
       nets.delete(req.net);
       counts.delete(req.net);
       return [true, []];

@@ -14,7 +14,7 @@ import { checkNames, checkOptionKeys } from '../util/options.js';
 import { SpareBuffers } from '../util/spare.js';
 import { decodeImage } from './image.js';
 import { readBlob } from './read.js';
-import type { Backend, BrowserVerifyReport, EngineReady, FileNames, LayerInfo, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
+import type { Backend, BrowserVerifyReport, EngineReady, FileNames, FlowResult, LayerInfo, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
 export { decodeImage } from './image.js';
 export { readBlob } from './read.js';
@@ -23,7 +23,8 @@ export { geometryOf, preprocess, type InputGeometry, type PreprocessOptions } fr
 export { tileGrid, type Picture } from '../image/grid.js';
 export { seededInput } from '../verify/blobs.js';
 export { Tensor, CremaError };
-export type { Backend, BrowserVerifyReport, Detection, DetectOptions, Dialect, EngineReady, FileNames, FloatImage, LayerInfo, LayerTiming, NetInfo };
+export type { Backend, BrowserVerifyReport, Detection, DetectOptions, Dialect, EngineReady, FileNames, FloatImage, FlowResult, LayerInfo, LayerTiming, NetInfo };
+export { type Flow, fillFlowTemplate, floBytes, flowColors } from '../detect/flow.js';
 export type { BlobVerdict } from '../verify/blobs.js';
 export type { Face, FaceOptions, MtcnnOptions } from '../detect/options.js';
 export type { Person, PoseDetectOptions, PoseModelName, PosePartOptions } from '../detect/pose-models.js';
@@ -325,6 +326,24 @@ export class Net {
     return this.call({ op: 'colorize', net: this.info.id, image: decoded, options, ort: this.engine.onnxRuntime }, [decoded.data.buffer]);
   }
 
+  /**
+   * The optical flow from img0 to img1 through a FlowNet (info.flow), as the Node library's `flow` and `crema flow`
+   * compute it (FlowNet 2.0's run-flownet.py; the same code, in the engine worker): a net loaded from its deploy
+   * template is filled again for the images' size (and kept while the size holds: info and shapes follow it), a net
+   * filled already takes images of its size. Both images of one size, decoded as scipy.misc.imread reads them (a
+   * JPEG's EXIF orientation not applied: decodeImage(blob, true, name, false)), or a file's bytes decoded so here.
+   * Resolves with the flow (height x width x 2, u then v per pixel) and its picture (RGB bytes, flow_vis's colours, as
+   * `crema flow --png` draws it). Options: backend ('onnx': onnxruntime-web, converted again for each size).
+   */
+  async flow(img0: FloatImage | Blob | ArrayBuffer | Uint8Array, img1: FloatImage | Blob | ArrayBuffer | Uint8Array, options: { backend?: Backend } = {}): Promise<{ width: number; height: number; data: Float32Array; colors: Uint8Array }> {
+    checkOptionKeys(options, ['backend'], 'flow');
+    if (options.backend !== undefined && options.backend !== 'native' && options.backend !== 'onnx') throw new CremaError(`flow: options.backend is 'native' or 'onnx', got ${JSON.stringify(options.backend)}`);
+    const images: [FloatImage, FloatImage] = [await imageCopy(img0, true, 'flow', false), await imageCopy(img1, true, 'flow', false)];
+    const got = await this.call<FlowResult>({ op: 'flow', net: this.info.id, images, options, ort: this.engine.onnxRuntime }, images.map((im) => im.data.buffer));
+    if (got.info) Object.assign(this.info, got.info); // the template filled for a new size: the net's shapes are its
+    return { width: got.width, height: got.height, data: got.data, colors: got.colors };
+  }
+
   /** Whether images are decoded in colour for this net: its first input has 3 channels (the Node library's detect asks the same). */
   private colorInput(): boolean {
     const input = this.inputs[0];
@@ -388,4 +407,25 @@ export async function detectFaces(nets: MtcnnNets, image: FloatImage | Blob | Ar
   const decoded = await imageCopy(image, true, 'detectFaces');
   const ids = { pnet: nets.pnet.info.id, rnet: nets.rnet.info.id, onet: nets.onet.info.id, ...(nets.lnet ? { lnet: nets.lnet.info.id } : {}) };
   return nets.pnet.engine.call({ op: 'faces', nets: ids, image: decoded, options, ort: nets.pnet.engine.onnxRuntime }, [decoded.data.buffer]);
+}
+
+/**
+ * The optical flow from img0 to img1 as the Node library's `flow(template, weights, img0, img1)` computes it: the
+ * FlowNet's deploy template (or a net filled for the images' size) and its weights loaded on the engine, Net.flow,
+ * the net released. For many pairs, load the net once (Net.load) and call its `flow` for each.
+ */
+export async function flow(
+  files: { prototxt: NetSource; weights?: NetSource },
+  img0: FloatImage | Blob | ArrayBuffer | Uint8Array,
+  img1: FloatImage | Blob | ArrayBuffer | Uint8Array,
+  options: { backend?: Backend; engine?: Engine; names?: FileNames } = {},
+): Promise<{ width: number; height: number; data: Float32Array; colors: Uint8Array }> {
+  checkOptionKeys(options, ['backend', 'engine', 'names'], 'flow');
+  const net = await Net.load(files, { engine: options.engine, names: options.names });
+  try {
+    if (!net.info.flow) throw new CremaError(`flow: ${options.names?.prototxt ?? 'the net'} is no FlowNet deploy net (two image inputs and the blob 'predict_flow_final')`);
+    return await net.flow(img0, img1, { backend: options.backend });
+  } finally {
+    await net.dispose();
+  }
 }

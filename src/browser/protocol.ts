@@ -47,6 +47,22 @@ export interface NetInfo {
   pose?: PoseModelName;
   /** Which dense demo `net.segment` / `net.edges` runs it as: FCN's ('segment') or HED's / RCF's ('edges'). Absent for other nets. */
   dense?: 'segment' | 'edges';
+  /**
+   * Whether `net.flow` runs it: a FlowNet deploy net (two image inputs, the blob predict_flow_final), 'template' when
+   * it was loaded from a deploy template (filled again for each image size, as run-flownet.py fills it), 'net' when
+   * filled already (images of its size only). Absent for other nets.
+   */
+  flow?: 'template' | 'net';
+}
+
+/** Net.flow's answer: the flow (height x width x 2, u then v per pixel) and its picture (RGB bytes, flow_vis's colours). */
+export interface FlowResult {
+  width: number;
+  height: number;
+  data: Float32Array;
+  colors: Uint8Array;
+  /** The net's info when the flow filled the template again for a new size (its blobs' shapes changed). */
+  info?: NetInfo;
 }
 
 export interface LayerTiming {
@@ -76,6 +92,8 @@ export type Request =
   /** `image.data` is transferred; the options' mean image, if any, comes as plain { dims, data }. */
   | { op: 'detect'; net: number; image: FloatImage; options: DetectOptions; ort?: string }
   | { op: 'colorize'; net: number; image: FloatImage; options: ColorizeOptions; ort?: string }
+  /** Both images' data transferred. */
+  | { op: 'flow'; net: number; images: [FloatImage, FloatImage]; options: { backend?: Backend }; ort?: string }
   /** `parts`: the ids of the hand and face nets (options.hand / face), loaded on the same engine. */
   | { op: 'pose'; net: number; parts: { hand?: number; face?: number }; image: FloatImage; options: PoseDetectOptions & Omit<PosePartOptions, 'hand' | 'face'>; ort?: string }
   | { op: 'segment'; net: number; image: FloatImage; options: DenseDetectOptions; ort?: string }

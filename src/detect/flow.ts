@@ -3,7 +3,6 @@
 // flow back), both images fed as scipy.misc.imread reads them (bytes as floats, BGR, no mean), predict_flow_final as
 // H x W x 2 (u, v), written as a Middlebury .flo; and the flow pictured by flow_vis's Middlebury colour wheel.
 import type { FloatImage } from '../image/image.js';
-import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 
@@ -72,48 +71,6 @@ export function flowInputs(img0: FloatImage, img1: FloatImage, names: [string, s
   return { img0: planar(img0), img1: planar(img1) };
 }
 
-/** What runs the net's forward: its inputs by name, the blobs wanted back. */
-export type FlowForward = (net: Net, inputs: Record<string, Tensor>, outputs: string[]) => Promise<Tensor[]>;
-
-const forwardNative: FlowForward = async (net, inputs, outputs) => {
-  net.forward(inputs);
-  return outputs.map((n) => net.blobs.get(n)!);
-};
-
-/** Refuses, naming `label`, a net that is not a FlowNet deploy net filled for h x w images. */
-export function checkFlowNet(net: Net, h: number, w: number, label = `net '${net.name || 'net'}'`): void {
-  if (net.inputs.length !== 2) throw new CremaError(`${label} has ${net.inputs.length} input(s); a FlowNet deploy net takes two images`);
-  const want = net.shapes.get(net.inputs[0]) ?? [];
-  if (want[2] !== h || want[3] !== w)
-    throw new CremaError(`${label} is filled for ${want[3]} x ${want[2]} images (its input '${net.inputs[0]}'), the images are ${w} x ${h}: give the template (with $TARGET_WIDTH$ ...) or a net filled for their size`);
-  const out = net.shapes.get(FLOW_BLOB);
-  if (!out || out.length !== 4 || out[0] !== 1 || out[1] !== 2 || out[2] !== h || out[3] !== w)
-    throw new CremaError(`${label} has no blob '${FLOW_BLOB}' of 1 x 2 x ${h} x ${w} (${out ? `it is ${out.join(' x ')}` : 'none'}): run-flownet.py takes the flow from it`);
-}
-
-/**
- * The flow of two images (flowInputs' tensors, in the order of the net's inputs) through a filled FlowNet deploy
- * net: predict_flow_final, 1 x 2 x H x W, as H x W x 2 (run-flownet.py's squeeze and transpose). `label` names the
- * net in errors (its file).
- */
-export async function flowOfNet(net: Net, images: [Tensor, Tensor], run: FlowForward = forwardNative, label?: string): Promise<Flow> {
-  const [h, w] = images[0].dims.slice(2);
-  checkFlowNet(net, h, w, label);
-  return flowOfCheckedNet(net, images, run);
-}
-
-/** flowOfNet for a net checkFlowNet has passed (node.ts's flow checks it before it tells the net's notes). */
-export async function flowOfCheckedNet(net: Net, images: [Tensor, Tensor], run: FlowForward = forwardNative): Promise<Flow> {
-  const [h, w] = images[0].dims.slice(2);
-  const [flow] = await run(net, { [net.inputs[0]]: images[0], [net.inputs[1]]: images[1] }, [FLOW_BLOB]);
-  const plane = h * w, data = new Float32Array(2 * plane);
-  for (let i = 0; i < plane; i++) {
-    data[2 * i] = flow.data[i];
-    data[2 * i + 1] = flow.data[plane + i];
-  }
-  return { width: w, height: h, data };
-}
-
 /** The flow as run-flownet.py's writeFlow writes it (Middlebury .flo): 'PIEH', int32 width, int32 height, float32 u v interleaved, little-endian. */
 export function floBytes(flow: Flow): Uint8Array {
   const out = new Uint8Array(12 + 4 * flow.data.length), view = new DataView(out.buffer);
@@ -124,7 +81,7 @@ export function floBytes(flow: Flow): Uint8Array {
   return out;
 }
 
-/** The flow vectors' largest and mean length in pixels (float64: `crema flow`'s summary line). */
+/** The flow vectors' largest and mean length in pixels (float64: what `crema flow` prints and the page shows, flowLine). */
 export function flowLengths(flow: Flow): { max: number; mean: number } {
   let max = 0, sum = 0;
   for (let i = 0; i < flow.data.length; i += 2) {
@@ -171,4 +128,10 @@ export function flowColors(flow: Flow): Uint8Array {
     }
   }
   return out;
+}
+
+/** What crema flow prints of a pair (and the page shows): the flow's size and its largest and mean length. */
+export function flowLine(img0: string, img1: string, flow: Flow): string {
+  const { max, mean } = flowLengths(flow);
+  return `${img0} -> ${img1} (${flow.width} x ${flow.height}): flow length max ${max.toPrecision(4)}, mean ${mean.toPrecision(4)} pixels`;
 }

@@ -15,10 +15,11 @@ import { posesInImage } from './openpose.js';
 import { type Person, type PoseDetectOptions, type PosePartOptions, checkPoseOptions } from './pose-models.js';
 import { type ColorizeOptions, type Detection, type DetectOptions, checkBackend, checkColorizeOptions, checkDetectOptions, type DenseDetectOptions, type EdgeDetectOptions, checkDenseOptions } from './options.js';
 import { colorizeImage } from './colorize.js';
-import { type Flow, type FlowForward, checkFlowNet, fillFlowTemplate, flowInputs, flowOfCheckedNet, isTemplate } from './flow.js';
+import { type Flow, flowInputs } from './flow.js';
+import { type FlowForward, FlowNets, checkFlowNet, flowOfCheckedNet } from './flow-net.js';
 import { DISPARITY_BLOB, type Disparity, disparityInputs, disparityOf, fillDisparityTemplate, isDisparityTemplate } from './disparity.js';
 import { parsePrototxt } from '../caffe/prototxt.js';
-import { type Bytes, type Source, bytesLabel, bytesOf, resolveSource } from '../util/source.js';
+import { type Bytes, type Source, bytesOf, namingTemplate, resolveSource } from '../util/source.js';
 import { checkOptionKeys } from '../util/options.js';
 
 /**
@@ -139,8 +140,7 @@ async function templateAndPair(template: Source, img0: string | Bytes, img1: str
 /** The filled net loaded (prepared natively, or for ONNX Runtime); its errors name the template, whose lines it keeps. */
 async function loadFilled(prototxt: Bytes, weights: Source | undefined, native: boolean, load: { threads?: number; dataShapes?: Record<string, number[]> }, template: string): Promise<Net> {
   return (native ? Net.load({ prototxt, weights }, load) : Net.loadUnprepared(prototxt, weights, load)).catch((err: unknown) => {
-    const label = bytesLabel('prototxt', prototxt);
-    throw err instanceof CremaError && err.message.startsWith(label) ? new CremaError(template + err.message.slice(label.length)) : err;
+    throw namingTemplate(err, prototxt, template);
   });
 }
 
@@ -148,31 +148,68 @@ async function loadFilled(prototxt: Bytes, weights: Source | undefined, native: 
  * The optical flow from img0 to img1 as FlowNet 2.0's scripts/run-flownet.py computes it (flow.ts): `template` (a
  * deploy .prototxt.template's path or bytes) filled for the images' size, or a net already filled for it; `weights`
  * its caffemodel. Both images of one size, read as scipy.misc.imread reads them (no EXIF rotation). The flow is
- * height x width x 2 (u, v). `backend: 'onnx'` runs the net in onnxruntime-node.
+ * height x width x 2 (u, v). `backend: 'onnx'` runs the net in onnxruntime-node. For many pairs, loadFlow.
  */
 export async function flow(template: Source, weights: Source | undefined, img0: string | Bytes, img1: string | Bytes, options: FlowOptions = {}): Promise<Flow> {
+  const nets = loadFlow(template, weights, options);
+  try {
+    return await nets.flow(img0, img1);
+  } finally {
+    await nets.dispose();
+  }
+}
+
+/** A FlowNet kept loaded for many pairs (loadFlow). */
+export interface FlowRunner {
+  /** The flow from img0 to img1 (files, bytes, or loadImage's images read in colour), as flow() computes it. */
+  flow(img0: string | Bytes | FloatImage, img1: string | Bytes | FloatImage): Promise<Flow>;
+  /** Releases the net (and its ONNX Runtime sessions). */
+  dispose(): Promise<void>;
+}
+
+/**
+ * A FlowNet for many pairs, as FlowNet 2.0's scripts/run-flownet-many.py runs its list: `template` read once, the
+ * net filled and loaded again only when the images' size changes (`crema flow --list`). Options as flow()'s;
+ * `onNote` hears the first net's loading notes once. Pairs run one after another (await each).
+ */
+export function loadFlow(template: Source, weights: Source | undefined, options: FlowOptions = {}): FlowRunner {
   checkOptionKeys(options, ['backend', 'threads', 'onNote'], 'flow');
   checkBackend(options.backend, 'flow');
-  const { source, a, b, names, text } = await templateAndPair(template, img0, img1, ['img0', 'img1']);
-  const inputs = flowInputs(a, b, names);
-  const prototxt = isTemplate(text) ? Buffer.from(fillFlowTemplate(text, a.width, a.height, source.label)) : bytesOf(source);
+  const source = resolveSource('template', template);
   const native = options.backend !== 'onnx';
-  const net = await loadFilled(prototxt, weights, native, { threads: native ? options.threads : 1 }, source.label);
-  try {
-    checkFlowNet(net, a.height, a.width, source.label); // before the notes: a net refused tells none
-    net.notes.forEach((note) => options.onNote?.(note));
-    if (native) return await flowOfCheckedNet(net, [inputs.img0, inputs.img1]);
-    const { OnnxSessions } = await import('../onnx/run.js');
-    const sessions = new OnnxSessions(net, { threads: options.threads });
-    const run: FlowForward = async (_, given, wanted) => { const got = await sessions.run(given, wanted); return wanted.map((w) => got.get(w)!); };
-    try {
-      return await flowOfCheckedNet(net, [inputs.img0, inputs.img1], run);
-    } finally {
-      await sessions.release();
-    }
-  } finally {
-    net.dispose();
-  }
+  const load = { threads: native ? options.threads : 1 };
+  const sessions = new Map<Net, OnnxSessions>();
+  let nets: FlowNets | undefined;
+  const netsOf = () =>
+    (nets ??= new FlowNets(bytesOf(source), source.label, (prototxt) => loadFilled(prototxt, weights, native, load, source.label), async (net) => {
+      await sessions.get(net)?.release();
+      sessions.delete(net);
+    }));
+  const decoded = (image: string | Bytes | FloatImage) => (isFloatImage(image) ? image : loadImage(image, true, false));
+  return {
+    flow: async (img0, img1) => {
+      const [a, b] = await Promise.all([decoded(img0), decoded(img1)]);
+      const name = (img: typeof img0, role: string) => (typeof img === 'string' ? img : role);
+      const inputs = flowInputs(a, b, [name(img0, 'img0'), name(img1, 'img1')]);
+      const flowNets = netsOf(), first = flowNets.loaded === 0;
+      const net = await flowNets.netFor(a.width, a.height);
+      checkFlowNet(net, a.height, a.width, source.label); // before the notes: a net refused tells none
+      if (first) net.notes.forEach((note) => options.onNote?.(note));
+      if (native) return flowOfCheckedNet(net, [inputs.img0, inputs.img1]);
+      let held = sessions.get(net);
+      if (!held) {
+        const { OnnxSessions } = await import('../onnx/run.js');
+        sessions.set(net, (held = new OnnxSessions(net, { threads: options.threads })));
+      }
+      const run: FlowForward = async (_, given, wanted) => { const got = await held.run(given, wanted); return wanted.map((w) => got.get(w)!); };
+      return flowOfCheckedNet(net, [inputs.img0, inputs.img1], run);
+    },
+    dispose: async () => nets?.dispose(),
+  };
+}
+
+function isFloatImage(image: unknown): image is FloatImage {
+  return typeof image === 'object' && image !== null && !ArrayBuffer.isView(image) && !(image instanceof ArrayBuffer) && (image as FloatImage).data instanceof Float32Array;
 }
 
 /** What a DispNet deploy net reads and writes: its ImageData tops (left, right) and the PFMWriter's bottom. */

@@ -32,6 +32,15 @@ export function bytesLabel(role: string, bytes: Bytes): string {
 }
 
 /**
+ * A load's error for a prototxt filled from a template (its bytes, `filled`) naming the template (`label`) instead:
+ * the filling keeps the template's lines, so "prototxt (Uint8Array, 9 kB):12: ..." becomes "label:12: ...".
+ */
+export function namingTemplate(err: unknown, filled: Bytes, label: string): unknown {
+  const given = bytesLabel('prototxt', filled);
+  return err instanceof CremaError && err.message.startsWith(given) ? new CremaError(label + err.message.slice(given.length)) : err;
+}
+
+/**
  * Resolves a path or bytes given as `role` ('weights', 'mean', ...). Anything else is refused naming what it is,
  * so a wrong argument never reaches a parser.
  */
