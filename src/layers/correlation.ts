@@ -10,9 +10,9 @@ import { type CorrelationGeometry, correlationWasm } from '../kernels/correlatio
 
 const f32 = Math.fround;
 /** The fork's CorrelateData runs one warp of 32 threads a pixel; each sums every 32nd channel, then lane 0 adds them. */
-const LANES = 32;
-/** The most displacements the ONNX export writes (FlowNet-C's: 441), each a few nodes. */
-const MAX_ONNX_DISPLACEMENTS = 4096;
+export const LANES = 32;
+/** The most displacements the ONNX export writes (FlowNet-C's: 441, DispNetCorr1D's: 81), each a few nodes. */
+export const MAX_ONNX_DISPLACEMENTS = 4096;
 
 interface CorrelationParam {
   pad: number;
@@ -60,6 +60,25 @@ function paddedChannelsLast(x: Float32Array, [num, channels, height, width]: Sha
 }
 
 /**
+ * CorrelateData at one top pixel and displacement (2-D and 1-D alike): lane l sums channels l, l + 32, ... of each
+ * patch pixel in the kernel's order by fused multiply-adds; then the lanes are added in order.
+ */
+export function multiplyAt(ra: Float32Array, rb: Float32Array, o1: number, o2: number, k: number, rowStride: number, channels: number, acc: Float32Array): number {
+  acc.fill(0);
+  for (let j = 0; j < k; j++)
+    for (let i = 0; i < k; i++) {
+      const p1 = o1 + j * rowStride + i * channels, p2 = o2 + j * rowStride + i * channels;
+      for (let base = 0; base < channels; base += LANES) {
+        const end = Math.min(LANES, channels - base);
+        for (let l = 0; l < end; l++) acc[l] = fmaf(ra[p1 + base + l], rb[p2 + base + l], acc[l]);
+      }
+    }
+  let total = 0;
+  for (let l = 0; l < LANES; l++) total = f32(total + acc[l]);
+  return total;
+}
+
+/**
  * Correlation (lmb-freiburg/flownet2, FlowNet-C's correlation_type MULTIPLY): for each top pixel and each
  * displacement (o, p) of the (2 r + 1)^2 grid (r = max_displacement / stride_2, channel p·(2r+1) + o), the mean over
  * a kernel_size^2 patch and the channels of bottom 0 times bottom 1 shifted by (o, p)·stride_2, both zero-padded by
@@ -101,19 +120,7 @@ export const correlationLayer: LayerType = {
               const x1 = ox * g.stride1 + g.maxDisp, y1 = oy * g.stride1 + g.maxDisp;
               for (let tc = 0; tc < cells; tc++) {
                 const x2 = x1 + ((tc % g.grid) - g.radius) * g.stride2, y2 = y1 + (Math.trunc(tc / g.grid) - g.radius) * g.stride2;
-                // Lane l's sum takes channels l, l + 32, ... of each
-                // patch pixel in the kernel's order; then the lanes are added in order.
-                acc.fill(0);
-                for (let j = 0; j < k; j++)
-                  for (let i = 0; i < k; i++) {
-                    const o1 = ((n * ph + y1 + j) * pw + x1 + i) * channels, o2 = ((n * ph + y2 + j) * pw + x2 + i) * channels;
-                    for (let base = 0; base < channels; base += LANES) {
-                      const end = Math.min(LANES, channels - base), p1 = o1 + base, p2 = o2 + base;
-                      for (let l = 0; l < end; l++) acc[l] = fmaf(ra[p1 + l], rb[p2 + l], acc[l]);
-                    }
-                  }
-                let total = 0;
-                for (let l = 0; l < LANES; l++) total = f32(total + acc[l]);
+                const total = multiplyAt(ra, rb, ((n * ph + y1) * pw + x1) * channels, ((n * ph + y2) * pw + x2) * channels, k, pw * channels, channels, acc);
                 y[(n * cells + tc) * plane + oy * g.topW + ox] = f32(total / elems);
               }
             }

@@ -5,17 +5,13 @@ import { type LayerContext, fail, reduce } from '../onnx/context.js';
 import { int, ints } from '../onnx/builder.js';
 import { type LayerType, MAX_BLOB_ELEMENTS, expectCounts, need } from './layer.js';
 import { refuseInPlace } from './axes.js';
-import { fmaf } from '../util/round.js';
 import { type CorrelationGeometry, correlationWasm } from '../kernels/correlation.js';
+import { LANES, MAX_ONNX_DISPLACEMENTS, multiplyAt } from './correlation.js';
 
 // The loop is self-contained (the 1-D layer pads only along x, has no y displacement and a one-sided displacement
 // range); on the wasm engine it shares the 2-D layer's kernel (src/kernels/correlation.ts), which takes both.
 
 const f32 = Math.fround;
-/** CorrelateData runs one warp of 32 threads a top pixel; lane l sums channels l, l + 32, ...; lane 0 adds them. */
-const LANES = 32;
-/** The most displacements the ONNX export writes (DispNetCorr1D's: 81), each a few nodes. */
-const MAX_ONNX_DISPLACEMENTS = 4096;
 
 interface Correlation1DParam {
   pad: number;
@@ -78,22 +74,6 @@ function padRowsChannelsLast(x: Float32Array, [num, channels, height, width]: Sh
         const row = ((n * height + y) * pw + pad) * channels + c, from = ((n * channels + c) * height + y) * width;
         for (let xx = 0; xx < width; xx++) out[row + xx * channels] = x[from + xx];
       }
-}
-
-/** CorrelateData at one top pixel and displacement: 32 lane sums (fused multiply-adds) added in lane order. */
-function multiplyAt(ra: Float32Array, rb: Float32Array, o1: number, o2: number, k: number, rowStride: number, channels: number, acc: Float32Array): number {
-  acc.fill(0);
-  for (let j = 0; j < k; j++)
-    for (let i = 0; i < k; i++) {
-      const p1 = o1 + j * rowStride + i * channels, p2 = o2 + j * rowStride + i * channels;
-      for (let base = 0; base < channels; base += LANES) {
-        const end = Math.min(LANES, channels - base);
-        for (let l = 0; l < end; l++) acc[l] = fmaf(ra[p1 + base + l], rb[p2 + base + l], acc[l]);
-      }
-    }
-  let total = 0;
-  for (let l = 0; l < LANES; l++) total = f32(total + acc[l]);
-  return total;
 }
 
 /** CorrelateDataSubtract at one top pixel and displacement: one float sum of |a − b|, rows, columns, channels. */
