@@ -30,8 +30,8 @@ describe('the template filled as demo.py fills it', () => {
   it('100 x 60: the filled fixtures (fill.py, demo.py\'s lines) byte for byte', () => {
     for (const name of ['DispNet', 'DispNetCorr1D']) expect(fillDisparityTemplate(template(name), 100, 60)).toBe(fs.readFileSync(fixture(`${name}.prototxt`), 'utf8'));
   });
-  it("the x scale as Python's '%.8f' writes it, ties to even (449 / 512 = 0.876953125: 0.87695312, where toFixed gives ...13)", () => {
-    const python: [number, string][] = [[1, '0.01562500'], [100, '0.78125000'], [449, '0.87695312'], [451, '0.88085938'], [453, '0.88476562'], [641, '0.91051136'],
+  it("the x scale as Python's '%.8f' writes it, ties to even on the double (449 / 512 = 0.876953125: 0.87695312, where toFixed gives ...13; 2507 / 2560 a tie only exactly)", () => {
+    const python: [number, string][] = [[1, '0.01562500'], [100, '0.78125000'], [449, '0.87695312'], [2507, '0.97929687'], [2509, '0.98007813'], [451, '0.88085938'], [453, '0.88476562'], [641, '0.91051136'],
       [960, '1.00000000'], [1000, '0.97656250'], [1242, '0.97031250'], [1249, '0.97578125'], [2000, '0.97656250'], [4093, '0.99926758']];
     for (const [w, want] of python) expect(pythonFixed8(w, Math.ceil(w / 64) * 64), `${w}`).toBe(want);
     expect(fillDisparityTemplate('coeff: $SCALE_WIDTH\nwidth: $ADAPTED_WIDTH $TARGET_WIDTH', 449, 10)).toBe('coeff: 0.87695312\nwidth: 512 449');

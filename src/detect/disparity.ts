@@ -22,12 +22,13 @@ export const DISPARITY_BLOB = 'predict_disp_final';
 export const DISPARITY_VARIABLES = ['ADAPTED_WIDTH', 'ADAPTED_HEIGHT', 'TARGET_WIDTH', 'TARGET_HEIGHT', 'SCALE_WIDTH'];
 
 /**
- * Python's '%.8f' of width / adapted width: the nearest 8-digit decimal, ties to even on the exact ratio (449 / 512 is
- * 0.876953125: Python writes 0.87695312, JavaScript's toFixed 0.87695313). The double Python divides first is as
- * near a tie as the exact ratio only when the ratio is one: a dyadic fraction, which the double holds exactly.
+ * Python's '%.8f' of width / adapted width: the double Python divides, written as the nearest 8-digit decimal, ties
+ * to even on the double's exact value (449 / 512 is 0.876953125: Python writes 0.87695312, JavaScript's toFixed
+ * 0.87695313). The double, not the exact ratio: 2507 / 2560 = 0.979296875 exactly, a tie, but its double lies below
+ * it, so Python writes 0.97929687. The ratios lie in [1/64, 1]: the double times 2^60 is an exact integer.
  */
 export function pythonFixed8(num: number, den: number): string {
-  const scaled = BigInt(num) * 100_000_000n, d = BigInt(den);
+  const d = 1n << 60n, scaled = BigInt((num / den) * 2 ** 60) * 100_000_000n;
   let q = scaled / d;
   const twice = 2n * (scaled - q * d);
   if (twice > d || (twice === d && q % 2n === 1n)) q += 1n;

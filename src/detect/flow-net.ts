@@ -37,7 +37,7 @@ export async function flowOfNet(net: Net, images: [Tensor, Tensor], run: FlowFor
   return flowOfCheckedNet(net, images, run);
 }
 
-/** flowOfNet for a net checkFlowNet has passed (node.ts's flow checks it before it tells the net's notes). */
+/** flowOfNet for a net checkFlowNet has passed (loadFlow's runner checks it before it tells the net's notes). */
 export async function flowOfCheckedNet(net: Net, images: [Tensor, Tensor], run: FlowForward = forwardNative): Promise<Flow> {
   const [h, w] = images[0].dims.slice(2);
   const [flow] = await run(net, { [net.inputs[0]]: images[0], [net.inputs[1]]: images[1] }, [FLOW_BLOB]);
@@ -57,7 +57,8 @@ export type FlowLoad = (prototxt: Uint8Array) => Promise<Net>;
  * filled again only when the images' size changes (the script fills it then; it builds the net again for every pair
  * as well, which computes the same: crema keeps the net of the last size). A prototxt that is no template is loaded
  * once and takes images of its own size only (checkFlowNet). `load` names the template (`label`) and its line in
- * errors of the filled text (namingTemplate). Shared by the Node library (loadFilled) and the browser's engine worker.
+ * errors of the filled text (namingTemplate). Shared by the Node library (loadFlow, loading with loadFilled) and the
+ * browser's engine worker.
  */
 export class FlowNets {
   private readonly text: string;
@@ -85,7 +86,7 @@ export class FlowNets {
       // the old size's net goes before the new one loads: one net's memory at a time
       this.current = undefined;
       await this.onReplace?.(current.net);
-      current.net.dispose();
+      await current.net.dispose();
     }
     const prototxt = this.template ? new TextEncoder().encode(fillFlowTemplate(this.text, width, height, this.label)) : this.given;
     const net = await this.load(prototxt);
@@ -100,6 +101,6 @@ export class FlowNets {
     this.current = undefined;
     if (!current) return;
     await this.onReplace?.(current.net);
-    current.net.dispose();
+    await current.net.dispose();
   }
 }

@@ -8,8 +8,8 @@ import { refuseInPlace } from './axes.js';
 import { type CorrelationGeometry, correlationWasm } from '../kernels/correlation.js';
 import { LANES, MAX_ONNX_DISPLACEMENTS, multiplyAt } from './correlation.js';
 
-// The loop is self-contained (the 1-D layer pads only along x, has no y displacement and a one-sided displacement
-// range); on the wasm engine it shares the 2-D layer's kernel (src/kernels/correlation.ts), which takes both.
+// The loop shares CorrelateData's lane sums with the 2-D layer (multiplyAt); it pads along x only and has one row of
+// displacements, which may be one-sided. On the wasm engine it runs the 2-D layer's kernel (src/kernels/correlation.ts).
 
 const f32 = Math.fround;
 

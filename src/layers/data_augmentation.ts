@@ -85,7 +85,8 @@ function cropAxis(out: number, size: number): CropAxis {
 /**
  * SpatialAugmentation's bilinear sample: ((1 − xd)(1 − yd))·TL + (xd·yd)·BR + ((1 − xd)·yd)·BL + (xd·(1 − yd))·TR,
  * the three additions fused with their products as nvcc compiles them (the first product into the second). The
- * right and lower neighbours the fork reads are clamped to the blob's end (min(idx, count)); their weights are 0 there.
+ * right and lower neighbours the fork reads are clamped to the last value (the fork's min(idx, count) is one past
+ * it, read only where the weight is 0).
  */
 function cropSample(x: Float32Array, [num, channels, height, width]: Shape, xs: CropAxis, ys: CropAxis, y: Float32Array): void {
   const ow = xs.lo.length, oh = ys.lo.length, last = x.length - 1;

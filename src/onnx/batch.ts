@@ -66,9 +66,9 @@ const SIZE_STEPS: readonly (readonly [number, number])[] = [[3, 5], [8, 1]];
  */
 const SQUARE_STEPS: readonly (readonly [number, number])[] = [[3, 3], [8, 8]];
 const SIZE_MULTIPLES = [1, 2, 4, 8, 16, 32, 64];
-/** The odd step (oddSizeStep) beyond which no odd multiples are tried: 64 of them would pass 2^16 pixels. */
+/** The odd step (oddSizeStep) beyond which no odd multiples are tried: 64 of them would reach 2^16 pixels. */
 const MOST_ODD_STEP = 1024;
-/** The least height and width sizeDependence also tries, for a net whose input is smaller (see `grownBy` in sizeDependence). */
+/** The least height and width sizeDependence also tries, for a net whose input is smaller (see `grownBy` in sizeVariation). */
 const ROOMY = 64;
 
 /** The output axes that vary with the input size (graph output name -> axes), for freeSizeDimensions. */

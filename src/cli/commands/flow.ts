@@ -101,16 +101,17 @@ async function flowList(args: FlowArgs, list: string): Promise<void> {
         checkReadable(file);
         return loadImage(file, true, false);
       })).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
-      progress.tick(1);
       const [a, b] = images instanceof Error ? [] : images;
       const skip = images instanceof Error ? images.message : a.width !== b.width || a.height !== b.height ? `${p.img0} is ${a.width} x ${a.height} but ${p.img1} is ${b.width} x ${b.height}: FlowNet takes two images of one size` : undefined;
       if (skip !== undefined) {
         progress.warn(`crema: skipped ${list}:${p.line}: ${skip}`);
+        progress.tick(1);
         continue;
       }
       const f = await runner.flow(a, b);
       await writeOutput(p.out, floBytes(f));
       done++;
+      progress.tick(1); // a pair counts once its flow is written
       progress.print(`${flowLine(p.img0, p.img1, f)}; wrote ${p.out}`);
     }
   } finally {
