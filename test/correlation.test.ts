@@ -15,6 +15,7 @@ const SPECIAL = [NaN, Infinity, -Infinity, -0, 0, 1e-40, -1e-40, 3e38, -3e38];
 
 interface Case {
   type?: 'Correlation1D';
+  correlation_type?: string;
   dims: number[]; pad: number; kernel_size: number; max_displacement: number; stride_1: number; stride_2: number; special?: number;
   single_direction?: number;
 }
@@ -40,9 +41,19 @@ function run(c: Case, kernels: 'wasm' | 'js', resident: boolean): Float32Array {
   };
   const bottoms = [1, 2].map((seed) => new Tensor(dims, place(values(sizeOf(dims), seed, special))));
   const top = new Tensor(shape, place(new Float32Array(sizeOf(shape))));
+  // Count the engine's jobs: a wasm run must reach the kernel (a silent fallback to the loop would match it trivially)
+  const engine = wasmEngine(), before = jobs;
+  if (engine && kernels === 'wasm' && !counted.has(engine)) {
+    const run0 = engine.run.bind(engine);
+    engine.run = (chunks: number) => { jobs++; run0(chunks); };
+    counted.add(engine);
+  }
   layer.forward(bottoms, [top]);
+  if (kernels === 'wasm' && param.correlation_type !== 'SUBTRACT') expect(jobs - before, `the wasm kernel ran: ${type} ${dims.join('x')}`).toBeGreaterThanOrEqual(2);
   return top.data;
 }
+let jobs = 0;
+const counted = new WeakSet<object>();
 
 /** The first elements that differ, as text ('' when none). */
 function differences(got: Float32Array, want: Float32Array): string {
