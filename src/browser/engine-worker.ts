@@ -12,7 +12,7 @@ import { type Forward, onnxForwardEach, onnxForwardOf } from '../detect/forward.
 import { modelOf, posesInImage } from '../detect/openpose.js';
 import { denseKind, edgesDialectOf, edgesInImage, segmentImage } from '../detect/dense.js';
 import { FLOW_BLOB, flowColors, flowInputs, isTemplate } from '../detect/flow.js';
-import { type FlowForward, FlowNets, checkFlowNet, flowOfNet } from '../detect/flow-net.js';
+import { type FlowForward, FlowNets, checkFlowNet, flowOfCheckedNet } from '../detect/flow-net.js';
 import { type Detection, type DetectOptions, detectImage, detectOnnx, detectorKind } from '../detect/detect.js';
 import { netToDot } from '../graph/dot.js';
 import { summarize } from '../graph/summary.js';
@@ -132,7 +132,7 @@ async function flow(req: Extract<Request, { op: 'flow' }>): Promise<[FlowResult,
     const held = sessions;
     run = async (_, given, wanted) => { const got = await held.run(given, wanted); return wanted.map((w) => got.get(w)!); };
   }
-  const f = await flowOfNet(net, [inputs.img0, inputs.img1], run, label);
+  const f = await flowOfCheckedNet(net, [inputs.img0, inputs.img1], run); // checked above, before any session opens
   const colors = flowColors(f);
   const info = net === before ? undefined : infoOf(req.net, net);
   return [{ ...f, colors, info }, [f.data.buffer, colors.buffer]];

@@ -50,13 +50,18 @@ function geometry(def: LayerParameter, p: CorrelationParam, [a, b]: Shape[]): Ge
   return { pad: p.pad, kernel: p.kernel_size, maxDisp: p.max_displacement, stride1: p.stride_1, stride2: p.stride_2, radius, grid: 2 * radius + 1, topH, topW };
 }
 
-/** The bottom zero-padded and channels last into `out` (blob_rearrange_kernel2 after the fork's cudaMemset). */
-function paddedChannelsLast(x: Float32Array, [num, channels, height, width]: Shape, pad: number, out: Float32Array): void {
-  const pw = width + 2 * pad, ph = height + 2 * pad;
+/**
+ * The bottom zero-padded (pad along x, padY along y: 0 for Correlation1D) and channels last into `out`
+ * (blob_rearrange_kernel2 after the fork's cudaMemset).
+ */
+export function paddedChannelsLast(x: Float32Array, [num, channels, height, width]: Shape, pad: number, padY: number, out: Float32Array): void {
+  const pw = width + 2 * pad, ph = height + 2 * padY;
   for (let n = 0; n < num; n++)
     for (let c = 0; c < channels; c++)
-      for (let y = 0; y < height; y++)
-        for (let xx = 0; xx < width; xx++) out[((n * ph + y + pad) * pw + xx + pad) * channels + c] = x[((n * channels + c) * height + y) * width + xx];
+      for (let y = 0; y < height; y++) {
+        const row = ((n * ph + y + padY) * pw + pad) * channels + c, from = ((n * channels + c) * height + y) * width;
+        for (let xx = 0; xx < width; xx++) out[row + xx * channels] = x[from + xx];
+      }
 }
 
 /**
@@ -110,8 +115,8 @@ export const correlationLayer: LayerType = {
         const [num, channels, height, width] = a.dims, pw = width + 2 * g.pad, ph = height + 2 * g.pad;
         // The padded copies made when the loop first runs at this size (the wasm kernel keeps its own in scratch).
         if (ra.length !== num * ph * pw * channels) [ra, rb] = [new Float32Array(num * ph * pw * channels), new Float32Array(num * ph * pw * channels)];
-        paddedChannelsLast(a.data, a.dims, g.pad, ra);
-        paddedChannelsLast(b.data, b.dims, g.pad, rb);
+        paddedChannelsLast(a.data, a.dims, g.pad, g.pad, ra);
+        paddedChannelsLast(b.data, b.dims, g.pad, g.pad, rb);
         const k = g.kernel, cells = g.grid * g.grid, elems = f32(k * k * channels), y = top.data, plane = g.topH * g.topW;
         const acc = new Float32Array(LANES);
         for (let n = 0; n < num; n++)

@@ -6,7 +6,7 @@ import { int, ints } from '../onnx/builder.js';
 import { type LayerType, MAX_BLOB_ELEMENTS, expectCounts, need } from './layer.js';
 import { refuseInPlace } from './axes.js';
 import { type CorrelationGeometry, correlationWasm } from '../kernels/correlation.js';
-import { LANES, MAX_ONNX_DISPLACEMENTS, multiplyAt } from './correlation.js';
+import { LANES, MAX_ONNX_DISPLACEMENTS, multiplyAt, paddedChannelsLast } from './correlation.js';
 
 // The loop shares CorrelateData's lane sums with the 2-D layer (multiplyAt); it pads along x only and has one row of
 // displacements, which may be one-sided. On the wasm engine it runs the 2-D layer's kernel (src/kernels/correlation.ts).
@@ -65,17 +65,6 @@ function geometry(def: LayerParameter, p: Correlation1DParam, [a, b]: Shape[]): 
   };
 }
 
-/** The bottom zero-padded along x and channels last into `out` (blob_rearrange_kernel2 after the fork's cudaMemset). */
-function padRowsChannelsLast(x: Float32Array, [num, channels, height, width]: Shape, pad: number, out: Float32Array): void {
-  const pw = width + 2 * pad;
-  for (let n = 0; n < num; n++)
-    for (let c = 0; c < channels; c++)
-      for (let y = 0; y < height; y++) {
-        const row = ((n * height + y) * pw + pad) * channels + c, from = ((n * channels + c) * height + y) * width;
-        for (let xx = 0; xx < width; xx++) out[row + xx * channels] = x[from + xx];
-      }
-}
-
 /** CorrelateDataSubtract at one top pixel and displacement: one float sum of |a − b|, rows, columns, channels. */
 function subtractAt(ra: Float32Array, rb: Float32Array, o1: number, o2: number, k: number, rowStride: number, channels: number): number {
   let sum = 0;
@@ -117,8 +106,8 @@ export const correlation1DLayer: LayerType = {
         const [num, channels, height, width] = a.dims, pw = width + 2 * g.pad, rowStride = pw * channels;
         // The padded copies made when the loop first runs at this size (the wasm kernel keeps its own in scratch).
         if (ra.length !== num * height * pw * channels) [ra, rb] = [new Float32Array(num * height * pw * channels), new Float32Array(num * height * pw * channels)];
-        padRowsChannelsLast(a.data, a.dims, g.pad, ra);
-        padRowsChannelsLast(b.data, b.dims, g.pad, rb);
+        paddedChannelsLast(a.data, a.dims, g.pad, 0, ra);
+        paddedChannelsLast(b.data, b.dims, g.pad, 0, rb);
         const k = g.kernel, elems = f32(k * k * channels), y = top.data, plane = g.topH * g.topW, acc = new Float32Array(LANES);
         for (let n = 0; n < num; n++)
           for (let oy = 0; oy < g.topH; oy++)
