@@ -96,9 +96,27 @@ export function pfmBytes(d: Disparity): Uint8Array {
   return out;
 }
 
+/**
+ * The disparity's largest and mean value in pixels (float64: what `crema disparity` prints, disparityLine, and the
+ * white of disparityGray). A NaN is no largest value (the picture stays drawn) but makes the mean NaN.
+ */
+export function disparityRange(d: Disparity): { max: number; mean: number } {
+  let max = -Infinity, sum = 0;
+  for (const v of d.data) {
+    if (v > max) max = v;
+    sum += v;
+  }
+  return { max, mean: sum / d.data.length };
+}
+
+/** What crema disparity prints of a pair: the disparity's size and its largest and mean value. */
+export function disparityLine(left: string, right: string, d: Disparity): string {
+  const { max, mean } = disparityRange(d);
+  return `${left} | ${right} (${d.width} x ${d.height}): disparity max ${max.toPrecision(4)}, mean ${mean.toPrecision(4)} pixels`;
+}
+
 /** The disparity as 8-bit gray (crema's picture; the release writes only the PFM): 0 black, the largest white. */
 export function disparityGray(d: Disparity): Uint8Array {
-  let max = 0;
-  for (const v of d.data) if (v > max) max = v;
+  const max = Math.max(0, disparityRange(d).max);
   return Uint8Array.from(d.data, (v) => (max > 0 && v > 0 ? Math.round((255 * Math.min(v, max)) / max) : 0));
 }
