@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadNet } from '../src/caffe/load.js';
 import { filterNet } from '../src/caffe/phase.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import type { NetParameter } from '../src/caffe/types.js';
@@ -35,6 +36,14 @@ describe('the template filled as demo.py fills it', () => {
       [960, '1.00000000'], [1000, '0.97656250'], [1242, '0.97031250'], [1249, '0.97578125'], [2000, '0.97656250'], [4093, '0.99926758']];
     for (const [w, want] of python) expect(pythonFixed8(w, Math.ceil(w / 64) * 64), `${w}`).toBe(want);
     expect(fillDisparityTemplate('coeff: $SCALE_WIDTH\nwidth: $ADAPTED_WIDTH $TARGET_WIDTH', 449, 10)).toBe('coeff: 0.87695312\nwidth: 512 449');
+  });
+  it("the dialect note names a DispNet net as dispflownet-release's (by its Correlation1D, or its PFMWriter); a FlowNet 2.0 net stays flownet2's", async () => {
+    const dims = [1, 3, 60, 100], noteOf = async (file: string) => (await loadNet(file, undefined, { dataShapes: { img0: dims, img1: dims } })).notes[0];
+    const note = (first: string, marker: string) => `DataAugmentation '${first}': a DispNet net (${marker}) of dispflownet's Caffe (lmb-freiburg/dispflownet-release), loaded in the flownet dialect (its Eltwise takes one bottom)`;
+    expect(await noteOf(fixture('DispNetCorr1D.prototxt'))).toBe(note('img0s_aug', "Correlation1D 'corr'"));
+    expect(await noteOf(fixture('DispNet.prototxt'))).toBe(note('img1s_aug', "PFMWriter 'PFMWriter1'"));
+    expect(await noteOf(path.join(dir, '../flownet/FlowNet2-S.prototxt'))).toBe(
+      "DataAugmentation 'img0s_aug': a net of FlowNet 2.0's Caffe (lmb-freiburg/flownet2), loaded in the flownet dialect (its Eltwise takes one bottom)");
   });
   it('refuses a variable demo.py does not fill, naming the line', () => {
     expect(() => fillDisparityTemplate('width: $TARGET_WIDTH\nheight: $TARGET_DEPTH\n', 100, 60, 'my.tpl')).toThrow(
@@ -132,6 +141,7 @@ describe.skipIf(sharedMissing())('crema disparity with DispNetCorr1D (synthetic 
     const out = await cli('disparity', templateFile, weights(), at('left.png'), at('right.png'), '-o', at('out.pfm'), '--png', at('out.png'), '--threads', '2');
     expect(out.code, out.stderr).toBe(0);
     expect(out.stderr).toContain('note: dropped the layers that write their bottom to files (the blobs stay): PFMWriter1 (PFMWriter)');
+    expect(out.stderr).toContain("note: DataAugmentation 'img0s_aug': a DispNet net (Correlation1D 'corr') of dispflownet's Caffe (lmb-freiburg/dispflownet-release)");
     const [max, mean] = [want.reduce((m, v) => Math.max(m, v), -Infinity), want.reduce((t, v) => t + v, 0) / want.length];
     expect(out.stdout.trim()).toBe(`${at('left.png')} | ${at('right.png')} (100 x 60): disparity max ${max.toPrecision(4)}, mean ${mean.toPrecision(4)} pixels; wrote ${at('out.pfm')}, ${at('out.png')}`);
     expect(relativeDifference(readPfm(at('out.pfm')), want)).toBe(0);
