@@ -5,18 +5,21 @@
 // flow_vis's flow_to_color restated, on a synthetic flow. The whole command
 // on two small images with FlowNet2-S and synthetic weights (hashweights from ../shared: skipped loudly without it)
 // against `crema run` of the filled net on .npy inputs made here from the images' bytes, natively and in ONNX Runtime;
-// a 16-bit gray PNG's values as Pillow 8.1 reads them (gray16.json).
+// a 16-bit gray PNG's values as Pillow 8.1 reads them (gray16.json); the scales of every width to 8192 as python3
+// formats them, run here (skipped loudly without it).
 import { createHash } from 'node:crypto';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fillFlowTemplate, floBytes, flowColors, flowInputs, flowLengths } from '../src/detect/flow.js';
+import { pythonFixed8 } from '../src/detect/disparity.js';
+import { fillFlowTemplate, floBytes, flowColors, flowInputs, flowLengths, flowVariables } from '../src/detect/flow.js';
 import { FlowNets } from '../src/detect/flow-net.js';
 import { flow, loadFlow, loadImage } from '../src/index.js';
 import type { Net } from '../src/runtime/net.js';
 import { readNpy, writeNpy } from '../src/util/npy.js';
+import { printfF, printfG } from '../src/util/round.js';
 import { cli } from './helpers/cli.js';
 import { TOLERANCE, relativeDifference } from './helpers/reference.js';
 import { sharedMissing } from './helpers/shared.js';
@@ -42,6 +45,40 @@ describe("the template filled as run-flownet.py fills it under Python 2.7 (byte 
   it('refuses a variable run-flownet.py does not fill, naming the line', () => {
     expect(() => fillFlowTemplate('input: "img0"\n  dim: $TARGET_HEIGHT$\n  dim: $TARGET_DEPTH$\n', 96, 64, 'my.template')).toThrow(
       'my.template:3: unknown template variable $TARGET_DEPTH$ (run-flownet.py fills $TARGET_WIDTH$ $TARGET_HEIGHT$ $ADAPTED_WIDTH$ $ADAPTED_HEIGHT$ $SCALE_WIDTH$ $SCALE_HEIGHT$)');
+  });
+});
+
+/** Values the printf tests write, with '%.12g' and '%.3f': powers of ten, carries into the next one, ties. */
+const PRINTF_CASES = [1, 0.1, 0.01, 0.001, 0.0001, 0.00999999999999, 0.0999999999999951, 0.99999999999951, 9.9999999999995, 0.5, 0.0625, 0.1234567890125, 123456789012.5, 2.675, 1.0005, 0.0005];
+
+/**
+ * The scales' referee, python3 run once: for every width w to 8192 (aw its multiple of 64) run-flownet.py's str() of
+ * w / aw (Python 2's '%.12g', '.0' on a whole number: Python 3's format '.12') and demo.py's '%.8f'; PRINTF_CASES'
+ * '%.12g %.3f'. Undefined without python3: those tests are skipped, loudly.
+ */
+const python = (() => {
+  const script = `import json
+widths = [(w, -(-w // 64) * 64) for w in range(1, 8193)]
+print(json.dumps({'str': [format(w / aw, '.12') for w, aw in widths], 'f8': ['%.8f' % (w / aw) for w, aw in widths],
+  'printf': ['%.12g %.3f' % (x, x) for x in ${JSON.stringify(PRINTF_CASES)}]}))`;
+  const run = spawnSync('python3', ['-c', script], { encoding: 'utf8' });
+  return run.status === 0 ? (JSON.parse(run.stdout) as { str: string[]; f8: string[]; printf: string[] }) : undefined;
+})();
+if (!python) console.warn("\n*** python3 is missing: the scales against Python's formatting (test/flow.test.ts) are SKIPPED ***\n");
+
+describe.skipIf(!python)('the scales as Python writes them, every width 1 to 8192 (python3 run here)', () => {
+  const widths = Array.from({ length: 8192 }, (_, i) => i + 1);
+  it("run-flownet.py's str() of width / adapted width: Python 2's '%.12g' with '.0' on a whole number, ties included (8129 / 8192)", () => {
+    const scales = widths.map((w) => flowVariables(w, w));
+    expect(scales.map((v) => v.SCALE_WIDTH)).toEqual(python!.str);
+    expect(scales.map((v) => v.SCALE_HEIGHT)).toEqual(python!.str);
+    expect(python!.str[8128]).toBe('0.992309570312'); // a tie toPrecision rounds up (16 widths did)
+  });
+  it("demo.py's '%.8f' of the disparity's x scale", () => {
+    expect(widths.map((w) => pythonFixed8(w, Math.ceil(w / 64) * 64))).toEqual(python!.f8);
+  });
+  it("printfG and printfF at powers of ten, carries and ties, as Python's '%.12g' and '%.3f'", () => {
+    expect(PRINTF_CASES.map((x) => `${printfG(x, 12)} ${printfF(x, 3)}`)).toEqual(python!.printf);
   });
 });
 

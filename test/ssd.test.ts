@@ -3,7 +3,7 @@
 // Runtime, and their one-line refusals of bad parameters.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { MIN_NORMALIZE_FLOATS } from '../src/kernels/normalize.js';
 import { setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
 import { readNetPrototxt } from '../src/caffe/load.js';
@@ -92,6 +92,41 @@ describe('SSD layers vs the fork (test/fixtures/ssd/head: 2 feature maps, 8 Dete
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("a reused ONNX session at new sizes shapes the net once a size, and the native forward after is the new size's", () => {
+  it('PriorBox reshaped once for each ONNX size (not there and back), then natively: priors and detections as a fresh net at that size', async () => {
+    const { OnnxSessions } = await import('../src/onnx/run.js');
+    const net = await loadHead();
+    const priorBoxes = net.graph.layers.filter((l) => l.type === 'PriorBox');
+    expect(priorBoxes.length).toBe(2);
+    const passes = priorBoxes.map((l) => vi.spyOn(l.impl, 'reshape'));
+    const sessions = new OnnxSessions(net, { threads: 1, outputs: ['prior', 'det_center'] });
+    const at = (side: number, seed: number) => new Tensor([1, 3, side, side], randomArray(3 * side * side, rng(seed)));
+    const onnx = new Map<number, Map<string, Tensor>>();
+    for (const side of [24, 32]) onnx.set(side, await sessions.run({ data: at(side, side) }));
+    // One shape pass a size: the conversions read the shapes inferred, they infer none of their own.
+    for (const spy of passes) expect(spy).toHaveBeenCalledTimes(2);
+    await sessions.release();
+    // Natively at the last ONNX size: the net is shaped back to its own (16) and then to 32, its buffers with it.
+    const got = net.forward({ data: at(32, 32) });
+    for (const spy of passes) expect(spy).toHaveBeenCalledTimes(4);
+    const fresh = await loadHead();
+    const want = fresh.forward({ data: at(32, 32) });
+    const prior = (n: Net) => n.blobs.get('prior')!;
+    expect(prior(fresh).dims[2]).not.toBe(prior(await loadHead()).dims[2]); // 32's priors are not 16's
+    expect([...prior(net).dims]).toEqual([...prior(fresh).dims]);
+    expect([...prior(net).data]).toEqual([...prior(fresh).data]);
+    expect([...got.det_center.data]).toEqual([...want.det_center.data]);
+    expect(got.det_center.dims[2], 'real detections, not the "none" row').toBeGreaterThan(1);
+    expect(relativeError(prior(net), onnx.get(32)!.get('prior')!)).toBeLessThanOrEqual(TOLERANCE);
+    expect(compareDetections(onnx.get(32)!.get('det_center')!, got.det_center, TOLERANCE)).toMatchObject({ pass: true });
+    // And at its own size again: as loaded.
+    net.forward({ data: at(16, 16) });
+    const own = await loadHead();
+    own.forward({ data: at(16, 16) });
+    expect([...prior(net).data]).toEqual([...prior(own).data]);
   });
 });
 

@@ -111,8 +111,11 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   return { net, weights: used, notes, upgrades, file: typeof prototxt === 'string' && prototxtLabel === prototxt ? prototxt : undefined, ...(weightsPath ? { weightsFile: weightsPath } : {}), ...(dialect ? { dialect } : {}) };
 }
 
-/** Layer types only lmb-freiburg/flownet2's Caffe has (of those crema runs): their nets are in its dialect. */
+/** Layer types only lmb-freiburg's Caffe has (flownet2's, and dispflownet-release's before it): their nets are in its dialect. */
 const FLOWNET_TYPES = ['Correlation', 'Correlation1D', 'FlowWarp', 'Resample', 'ChannelNorm', 'Accum', 'DataAugmentation'];
+
+/** Of those, what marks a DispNet net (dispflownet-release's models): its 1-D correlation, or its disparity writer. */
+const DISPNET_TYPES = ['Correlation1D', 'PFMWriter'];
 
 /**
  * The dialect a net's file can only be in, whose Crop is FCN's of 2015 (aligning by coordinate maps: 'hed'): a V1
@@ -123,7 +126,9 @@ function impliedDialect(net: NetParameter, notes: string[]): Dialect | undefined
   type Named = { name?: string; type?: unknown };
   const flownet = ((net.layer ?? []) as Named[]).find((l) => FLOWNET_TYPES.includes(l.type as string));
   if (flownet) {
-    notes.push(`${String(flownet.type)} '${flownet.name ?? ''}': a net of FlowNet 2.0's Caffe (lmb-freiburg/flownet2), loaded in the flownet dialect (its Eltwise takes one bottom)`);
+    const dispnet = ((net.layer ?? []) as Named[]).find((l) => DISPNET_TYPES.includes(l.type as string));
+    const whose = dispnet ? `a DispNet net (${String(dispnet.type)} '${dispnet.name ?? ''}') of dispflownet's Caffe (lmb-freiburg/dispflownet-release)` : "a net of FlowNet 2.0's Caffe (lmb-freiburg/flownet2)";
+    notes.push(`${String(flownet.type)} '${flownet.name ?? ''}': ${whose}, loaded in the flownet dialect (its Eltwise takes one bottom)`);
     return 'flownet';
   }
   const v1Crops = ((net.layers ?? []) as Named[]).filter((l) => l.type === 'CROP' || l.type === 40);

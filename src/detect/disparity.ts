@@ -7,6 +7,7 @@
 import type { FloatImage } from '../image/image.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { printfF } from '../util/round.js';
 
 /** A disparity map: height x width, row-major, float32, as the PFM holds it (positive: the PFMWriter negates). */
 export interface Disparity {
@@ -23,17 +24,12 @@ export const DISPARITY_VARIABLES = ['ADAPTED_WIDTH', 'ADAPTED_HEIGHT', 'TARGET_W
 
 /**
  * Python's '%.8f' of width / adapted width: the double Python divides, written as the nearest 8-digit decimal, ties
- * to even on the double's exact value (449 / 512 is 0.876953125: Python writes 0.87695312, JavaScript's toFixed
- * 0.87695313). The double, not the exact ratio: 2507 / 2560 = 0.979296875 exactly, a tie, but its double lies below
- * it, so Python writes 0.97929687. The ratios lie in [1/64, 1]: the double times 2^60 is an exact integer.
+ * to even on the double's exact value (printfF: 449 / 512 is 0.876953125: Python writes 0.87695312, JavaScript's
+ * toFixed 0.87695313). The double, not the exact ratio: 2507 / 2560 = 0.979296875 exactly, a tie, but its double lies
+ * below it, so Python writes 0.97929687.
  */
 export function pythonFixed8(num: number, den: number): string {
-  const d = 1n << 60n, scaled = BigInt((num / den) * 2 ** 60) * 100_000_000n;
-  let q = scaled / d;
-  const twice = 2n * (scaled - q * d);
-  if (twice > d || (twice === d && q % 2n === 1n)) q += 1n;
-  const digits = q.toString().padStart(9, '0');
-  return `${digits.slice(0, -8)}.${digits.slice(-8)}`;
+  return printfF(num / den, 8);
 }
 
 /** demo.py's values for an image size: the size rounded up to multiples of 64, the x scale as '%.8f'. */
@@ -100,9 +96,27 @@ export function pfmBytes(d: Disparity): Uint8Array {
   return out;
 }
 
+/**
+ * The disparity's largest and mean value in pixels (float64: what `crema disparity` prints, disparityLine, and the
+ * white of disparityGray). A NaN is no largest value (the picture stays drawn) but makes the mean NaN.
+ */
+export function disparityRange(d: Disparity): { max: number; mean: number } {
+  let max = -Infinity, sum = 0;
+  for (const v of d.data) {
+    if (v > max) max = v;
+    sum += v;
+  }
+  return { max, mean: sum / d.data.length };
+}
+
+/** What crema disparity prints of a pair: the disparity's size and its largest and mean value. */
+export function disparityLine(left: string, right: string, d: Disparity): string {
+  const { max, mean } = disparityRange(d);
+  return `${left} | ${right} (${d.width} x ${d.height}): disparity max ${max.toPrecision(4)}, mean ${mean.toPrecision(4)} pixels`;
+}
+
 /** The disparity as 8-bit gray (crema's picture; the release writes only the PFM): 0 black, the largest white. */
 export function disparityGray(d: Disparity): Uint8Array {
-  let max = 0;
-  for (const v of d.data) if (v > max) max = v;
+  const max = Math.max(0, disparityRange(d).max);
   return Uint8Array.from(d.data, (v) => (max > 0 && v > 0 ? Math.round((255 * Math.min(v, max)) / max) : 0));
 }

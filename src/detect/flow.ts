@@ -5,6 +5,7 @@
 import type { FloatImage } from '../image/image.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { printfG } from '../util/round.js';
 
 /** A flow field: height x width x 2 (u then v per pixel, row-major), float32. */
 export interface Flow {
@@ -27,12 +28,12 @@ export function flowVariables(width: number, height: number): Record<string, str
 }
 
 /**
- * Python 2's str() of a float, as run-flownet.py (a python2.7 script) writes the scales into the prototxt: '%.12g',
- * '.0' added to a whole number (130 / 192 is 0.677083333333; Python 3 would write 0.6770833333333334, the same
- * float32 for every width to 8192). The scales lie in [1/64, 1], so no exponent form arises.
+ * Python 2's str() of a float, as run-flownet.py (a python2.7 script) writes the scales into the prototxt: '%.12g'
+ * (exact: printfG; 8129 / 8192 = 0.9923095703125 is a tie, written 0.992309570312), '.0' added to a whole number
+ * (130 / 192 is 0.677083333333; Python 3 would write 0.6770833333333334, the same float32 for every width to 8192).
  */
 function pythonFloat(x: number): string {
-  const g = x.toPrecision(12).replace(/\.?0+$/, '');
+  const g = printfG(x, 12);
   return g.includes('.') ? g : `${g}.0`;
 }
 

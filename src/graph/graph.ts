@@ -40,6 +40,11 @@ export interface Graph {
   blobShapes: Map<string, Shape>;
   /** The Caffe fork the net was loaded as, where it changes a BVLC layer (LoadOptions.dialect). */
   dialect?: Dialect;
+  /**
+   * @internal The input shapes its Net's buffers (and its layers' per-shape state) are for, while the shapes are
+   * another size's (shapeAway: an ONNX conversion at that size); undefined when they are the Net's own.
+   */
+  ownShapes?: Record<string, Shape>;
 }
 
 /** Refuse nets whose blobs together hold more than this (2^32 floats = 16 GiB): every blob is kept, as in Caffe. */
@@ -176,6 +181,27 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {
     if (sizeOf(s) === 0) throw new CremaError(`input '${name}': shape ${shapeString(s)} holds no values: an input needs at least one item`);
   }
   graph.blobShapes = shapeLayers(graph, new Map(), 0, inputShapes);
+}
+
+/**
+ * Infers the shapes for other input shapes (ONNX Runtime's at another size) and leaves them so: the Net shapes the
+ * graph back (shapeBack) before its next native use, not after each conversion, so that ONNX Runtime's runs at a new
+ * size shape it once, not there and back. Layers keep per-shape state (PriorBox's priors): until shaped back, the
+ * graph is the ONNX side's only. A layer refusing the shapes leaves it to be shaped back too.
+ */
+export function shapeAway(graph: Graph, inputShapes: Record<string, Shape>): void {
+  const own = graph.ownShapes ?? Object.fromEntries(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!]));
+  graph.ownShapes = own; // before: a refusal half-way has reshaped some layers
+  inferShapes(graph, inputShapes);
+  if (graph.inputs.every((n) => sameShape(graph.blobShapes.get(n)!, own[n]))) graph.ownShapes = undefined;
+}
+
+/** The graph at its Net's own shapes again, when shapeAway left it at others (once). */
+export function shapeBack(graph: Graph): void {
+  const own = graph.ownShapes;
+  if (!own) return;
+  graph.ownShapes = undefined;
+  inferShapes(graph, own);
 }
 
 /**

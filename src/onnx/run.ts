@@ -1,5 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import { type Graph, inferShapes } from '../graph/graph.js';
+import { type Graph, shapeAway } from '../graph/graph.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor, sameShape, shapeString } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -229,8 +229,8 @@ export function sessionSafe(model: ModelObj): Map<string, string> {
 
 /**
  * Converts `graph` and runs it once in ONNX Runtime. When the inputs' shapes differ from the graph's, the graph's
- * shapes are inferred again for them for the conversion, then put back: the graph may be a Net's, whose buffers are
- * at its shapes (a later net.forward would otherwise take the new shapes for its buffers': silently wrong).
+ * shapes are inferred again for them for the conversion (atShapes: a Net's graph is shaped back before it next runs
+ * natively).
  */
 export async function runOnnx(graph: Graph, inputs: Inputs, options: RunOnnxOptions = {}): Promise<Map<string, Tensor>> {
   const given = inputMap(inputs);
@@ -243,9 +243,10 @@ export async function runOnnx(graph: Graph, inputs: Inputs, options: RunOnnxOpti
 }
 
 /**
- * Runs `make` with the graph's shapes inferred for the inputs' shapes where they differ, then puts them back: the
- * graph may be a Net's, whose buffers are at its shapes (a later net.forward would otherwise take the new shapes
- * for its buffers': silently wrong).
+ * Runs `make` with the graph's shapes inferred for the inputs' shapes where they differ, and leaves them so
+ * (shapeAway): the graph may be a Net's, whose buffers are at its own shapes, and the Net shapes it back before its
+ * next native use (a net.forward would otherwise take the new shapes for its buffers': silently wrong), not here:
+ * ONNX Runtime's runs at a new size shape the graph once, not there and back.
  */
 async function atShapes<T>(graph: Graph, given: Map<string, Tensor>, make: () => Promise<T>): Promise<T> {
   const changed = nameRecord<readonly number[]>();
@@ -253,14 +254,8 @@ async function atShapes<T>(graph: Graph, given: Map<string, Tensor>, make: () =>
     const want = graph.blobShapes.get(name);
     if (want && graph.inputs.includes(name) && !sameShape(want, t.dims)) changed[name] = t.dims;
   }
-  const before = nameRecord<readonly number[]>();
-  for (const name of Object.keys(changed)) before[name] = graph.blobShapes.get(name)!;
-  try {
-    if (Object.keys(changed).length > 0) inferShapes(graph, changed); // a layer refusing them leaves the shapes put back
-    return await make();
-  } finally {
-    if (Object.keys(before).length > 0) inferShapes(graph, before);
-  }
+  if (Object.keys(changed).length > 0) shapeAway(graph, changed); // a layer refusing them: the Net shapes it back too
+  return make();
 }
 
 /**
@@ -313,8 +308,8 @@ export class OnnxSessions {
     } else if (current.dims !== dimsOf(given)) {
       // One session serves this size too: the graph's shapes are inferred for it first, as the native engine would,
       // so that a size a layer refuses (too small for a kernel) is said in one line naming it, not by ONNX Runtime
-      // from inside a node. Then put back (layers keep per-shape state the net runs with): so once per size, not at
-      // every change (MTCNN's pyramid goes through the same scales image after image).
+      // from inside a node. Once per size, not at every change (MTCNN's pyramid goes through the same scales image
+      // after image); left at it (atShapes: the Net shapes it back before its next native use).
       const dims = dimsOf(given);
       if (!current.checked.has(dims)) await atShapes(this.graph, given, async () => undefined);
       current.checked.add(dims);

@@ -1,6 +1,6 @@
 import { type DialectOf, loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
-import { buildGraph, inferShapes, repeatedNameNotes, reshapeAfter, sizingNote, type Graph, type GraphLayer } from '../graph/graph.js';
+import { buildGraph, inferShapes, repeatedNameNotes, reshapeAfter, shapeBack, sizingNote, type Graph, type GraphLayer } from '../graph/graph.js';
 import { type DecodedWeights, type Owned, adoptWeights, boundThreads, collectGarbage, compileEngine, decodedWeights, defaultThreads, setThreads, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm.js';
 import { type Layer, LayerError, declaredWeights } from '../layers/layer.js';
 import { type InputValue, checkEveryInput, checkFeeds, inputTensor } from './feeds.js';
@@ -136,12 +136,22 @@ export class Net {
    */
   readonly companions = new Set<{ release(): Promise<void> }>();
 
+  /**
+   * @internal The layer graph (shapes, layer implementations): the engine's, not the library's API. At the net's own
+   * shapes: shaped back first when ONNX Runtime's sessions left it at another size's (shapeAway).
+   */
+  get graph(): Graph {
+    shapeBack(this.anyShapes);
+    return this.anyShapes;
+  }
+
   private constructor(
-    /** @internal The layer graph (shapes, layer implementations): the engine's, not the library's API. */
-    readonly graph: Graph,
+    /** The graph as it is, maybe at another size's shapes (see `graph`): for what reads only its layers and weights. */
+    private readonly anyShapes: Graph,
     notes: string[],
     options: NetOptions,
   ) {
+    const graph = anyShapes;
     this.notes = [...notes, ...repeatedNameNotes(graph), ...sizingNote(graph), ...graph.layers.flatMap((l) => builtInPythonNote(l.def) ?? [])];
     for (const l of graph.layers) for (const note of l.impl.notes ?? []) this.notes.push(`layer '${l.name}' (${l.type}): ${note}`);
     this.threads = boundThreads(checkedThreads(options.threads) ?? defaultThreads());
@@ -244,13 +254,13 @@ export class Net {
   }
 
   get name(): string {
-    return this.graph.name;
+    return this.anyShapes.name;
   }
   get inputs(): string[] {
-    return this.graph.inputs;
+    return this.anyShapes.inputs;
   }
   get outputs(): string[] {
-    return this.graph.outputs;
+    return this.anyShapes.outputs;
   }
   get layers(): readonly GraphLayer[] {
     return this.graph.layers;
@@ -333,7 +343,7 @@ export class Net {
 
   /** Gives the net to a worker thread: the weights go with it and this thread's copies (and wasm blocks) are freed. */
   private handOver(): NetRunner {
-    const runner = new NetRunner(this.graph, this.threads);
+    const runner = new NetRunner(this.anyShapes, this.threads);
     this.gone = 'this net runs in its worker thread since its first run (net.run): use run, or load the net again for forward, reshape, convert or verify';
     this.releaseHere();
     this.releaseCompanions().catch(() => undefined); // nothing can use them any more: a failed release loses nothing
@@ -353,7 +363,7 @@ export class Net {
         if (left === 0) refuseData(t, this.gone ?? 'this net was released');
       }
     wasmEngine()?.releaseScope(this.owned);
-    for (const l of this.graph.layers) l.weights = [];
+    for (const l of this.anyShapes.layers) l.weights = [];
     this.fusions.clear();
     this.fusedMembers.clear();
     this.stale.clear();
@@ -512,9 +522,9 @@ export class Net {
    * layers a forward runs (`from` to `to`, and of those `only`'s: an ONNX model's) are asked: pycaffe's
    * forward(end=...) runs with later layers unweighted.
    */
-  checkWeights(from = 0, to = this.graph.layers.length - 1, only?: ReadonlySet<number>): void {
+  checkWeights(from = 0, to = this.anyShapes.layers.length - 1, only?: ReadonlySet<number>): void {
     this.usable(); // a disposed net, or one handed to its worker, has no weights here
-    const missing = this.graph.layers.slice(from, to + 1).filter((l, i) => (!only || only.has(from + i)) && l.weights.length === 0 && (declaredWeights.get(l.def)?.length ?? 0) > 0);
+    const missing = this.anyShapes.layers.slice(from, to + 1).filter((l, i) => (!only || only.has(from + i)) && l.weights.length === 0 && (declaredWeights.get(l.def)?.length ?? 0) > 0);
     if (missing.length)
       throw new CremaError(`no weights for ${listSome(missing.map((l) => `'${l.name}' (${l.type})`))}: give the .caffemodel that goes with the net`);
   }

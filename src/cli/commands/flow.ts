@@ -4,32 +4,27 @@ import { floBytes, flowColors, flowLine } from '../../detect/flow.js';
 import { rgbPng } from '../../image/png.js';
 import { loadImage } from '../../image/load.js';
 import { CremaError } from '../../util/errors.js';
-import { checkOutput, checkReadable, readFileBytes, writeOutput, writeOutputs } from '../../util/files.js';
-import { EXIT_CHECK_FAILED, exitState, inCliWords } from '../main.js';
+import { checkOutput, checkReadable, readFileBytes, writeOutput } from '../../util/files.js';
+import { EXIT_CHECK_FAILED, exitState } from '../main.js';
+import { type PairArgs, pairArgs, pairOptions, runPair } from '../pair.js';
 import { startProgress } from '../progress.js';
-import { backendArg, threadsArg } from '../shared.js';
 
-interface FlowArgs {
-  template: string;
-  weights: string;
+interface FlowArgs extends PairArgs {
   img0?: string;
   img1?: string;
-  output?: string;
-  png?: string;
   list?: string;
-  backend: 'native' | 'onnx';
-  threads?: number;
 }
 
 export const flowCommand = {
   builder: (y: Argv) =>
-    backendArg(threadsArg(y))
-      .positional('template', { type: 'string', describe: 'a FlowNet 2.0 deploy .prototxt.template (filled for the images\' size), or a deploy net already filled for it' })
-      .positional('weights', { type: 'string', describe: 'its .caffemodel or .caffemodel.h5' })
+    pairArgs(y, {
+      template: 'a FlowNet 2.0 deploy .prototxt.template (filled for the images\' size), or a deploy net already filled for it',
+      weights: 'its .caffemodel or .caffemodel.h5',
+      output: 'write the flow as a Middlebury .flo (run-flownet.py\'s writeFlow: \'PIEH\', int32 width, height, float32 u v interleaved)',
+      png: 'write the flow as a picture: the Middlebury colour wheel as flow_vis draws it (normalised by the largest radius)',
+    })
       .positional('img0', { type: 'string', describe: 'the first image (.png .jpg .webp)' })
       .positional('img1', { type: 'string', describe: 'the second image, of the first one\'s size' })
-      .option('output', { alias: 'o', type: 'string', describe: 'write the flow as a Middlebury .flo (run-flownet.py\'s writeFlow: \'PIEH\', int32 width, height, float32 u v interleaved)' })
-      .option('png', { type: 'string', describe: 'write the flow as a picture: the Middlebury colour wheel as flow_vis draws it (normalised by the largest radius)' })
       .option('list', { type: 'string', describe: 'run-flownet-many.py\'s list file in place of IMG0 IMG1: a line "img0 img1 out.flo" a pair (paths as given, from the working directory), each .flo written as -o writes it; one net for all pairs, filled again when the size changes' })
       .example('$0 flow FlowNet2_deploy.prototxt.template FlowNet2_weights.caffemodel.h5 frame0.png frame1.png -o out.flo --png out.png', 'FlowNet2\'s flow from frame0 to frame1, as `python scripts/run-flownet.py FlowNet2_weights.caffemodel.h5 FlowNet2_deploy.prototxt.template frame0.png frame1.png out.flo` writes it, and its picture')
       .example('$0 flow FlowNet2_deploy.prototxt.template FlowNet2_weights.caffemodel.h5 --list pairs.txt', 'each line\'s flow, as `python scripts/run-flownet-many.py FlowNet2_weights.caffemodel.h5 FlowNet2_deploy.prototxt.template pairs.txt` writes them')
@@ -37,19 +32,17 @@ export const flowCommand = {
   handler: async (args: FlowArgs) => {
     if (args.list !== undefined) return flowList(args, args.list);
     if (args.img0 === undefined || args.img1 === undefined) throw new CremaError('flow: give IMG0 and IMG1, or --list FILE (lines "img0 img1 out.flo")');
-    const outputs = [args.output, args.png].filter((f): f is string => f !== undefined);
-    outputs.forEach(checkOutput);
-    const runner = loadFlow(args.template, args.weights, flowOptions(args));
-    const f = await runner.flow(args.img0, args.img1).finally(() => runner.dispose());
-    const files = [];
-    if (args.output !== undefined) files.push({ file: args.output, content: floBytes(f) });
-    if (args.png !== undefined) files.push({ file: args.png, content: await rgbPng(f.width, f.height, flowColors(f)) });
-    await writeOutputs(files);
-    console.log(`${flowLine(args.img0, args.img1, f)}${outputs.length ? `; wrote ${outputs.join(', ')}` : ''}`);
+    const [img0, img1] = [args.img0, args.img1];
+    return runPair(args, (options) => {
+      const runner = loadFlow(args.template, args.weights, options);
+      return runner.flow(img0, img1).finally(() => runner.dispose());
+    }, {
+      output: floBytes,
+      png: (f) => rgbPng(f.width, f.height, flowColors(f)),
+      line: (f) => flowLine(img0, img1, f),
+    });
   },
 };
-
-const flowOptions = (args: FlowArgs) => ({ backend: args.backend, threads: args.threads, onNote: (note: string) => console.error(`note: ${inCliWords(note)}`) });
 
 interface Pair {
   line: number;
@@ -92,7 +85,7 @@ async function flowList(args: FlowArgs, list: string): Promise<void> {
       throw err instanceof CremaError ? new CremaError(`${list}:${p.line}: ${err.message}`) : err;
     }
   }
-  const runner = loadFlow(args.template, args.weights, flowOptions(args));
+  const runner = loadFlow(args.template, args.weights, pairOptions(args));
   const progress = startProgress('flow', pairs.length, { unit: 'pairs' });
   let done = 0;
   try {
