@@ -19,6 +19,11 @@ export interface Layer {
   forward(bottoms: Tensor[], tops: Tensor[]): void;
   /** True when forward is correct with tops[i] === bottoms[i] (elementwise layers). */
   readonly inPlace?: boolean;
+  /**
+   * True when the layer only takes its bottoms in (no tops: Silence, HDF5Output): it does not count as their reader,
+   * so they stay the net's outputs (graph.ts netOutputs).
+   */
+  readonly sink?: boolean;
   /** Multiply-adds of one forward at the current shapes (for `crema info`); 0 when not meaningful. */
   macs?(bottoms: Shape[], tops: Shape[]): number;
   /** What the layer accepts but does not do (a fork's side effects), for the net's notes. */
