@@ -31,6 +31,7 @@ import { ctcGreedyDecoderLayer } from './ctc_greedy_decoder.js';
 import { denseBlockLayer } from './dense_block.js';
 import { im2colLayer } from './im2col.js';
 import { ctpnLstmLayer } from './lstm_ctpn.js';
+import { lstmUnitLayer } from './lstm_unit.js';
 import { reverseLayer } from './reverse.js';
 import { transposeLayer } from './transpose.js';
 import { innerProductLayer } from './inner_product.js';
@@ -120,6 +121,7 @@ const layerTypes: LayerType[] = [
   logLayer,
   lrnLayer,
   lstmLayer,
+  lstmUnitLayer,
   ctpnLstmLayer,
   mishLayer,
   multiStageMeanfieldLayer,
