@@ -8,6 +8,7 @@ import { absValLayer } from './absval.js';
 import { argmaxLayer } from './argmax.js';
 import { axpyLayer } from './axpy.js';
 import { batchNormLayer } from './batch_norm.js';
+import { batchReindexLayer } from './batch_reindex.js';
 import { biasLayer } from './bias.js';
 import { bnLayer } from './bn.js';
 import { bnllLayer } from './bnll.js';
@@ -91,6 +92,7 @@ const layerTypes: LayerType[] = [
   autoCropLayer,
   axpyLayer,
   batchNormLayer,
+  batchReindexLayer,
   biasLayer,
   bnLayer,
   bnllLayer,
