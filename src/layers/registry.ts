@@ -26,6 +26,7 @@ import { eltwiseLayer } from './eltwise.js';
 import { eluLayer } from './elu.js';
 import { embedLayer } from './embed.js';
 import { expLayer } from './exp.js';
+import { filterLayer } from './filter.js';
 import { flattenLayer } from './flatten.js';
 import { flipLayer } from './flip.js';
 import { ctcGreedyDecoderLayer } from './ctc_greedy_decoder.js';
@@ -114,6 +115,7 @@ const layerTypes: LayerType[] = [
   eluLayer,
   embedLayer,
   expLayer,
+  filterLayer,
   flattenLayer,
   flipLayer,
   im2colLayer,
