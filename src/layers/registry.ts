@@ -31,6 +31,7 @@ import { flattenLayer } from './flatten.js';
 import { flipLayer } from './flip.js';
 import { ctcGreedyDecoderLayer } from './ctc_greedy_decoder.js';
 import { denseBlockLayer } from './dense_block.js';
+import { hdf5OutputLayer } from './hdf5_output.js';
 import { im2colLayer } from './im2col.js';
 import { ctpnLstmLayer } from './lstm_ctpn.js';
 import { lstmUnitLayer } from './lstm_unit.js';
@@ -118,6 +119,7 @@ const layerTypes: LayerType[] = [
   filterLayer,
   flattenLayer,
   flipLayer,
+  hdf5OutputLayer,
   im2colLayer,
   innerProductLayer,
   inputLayer,
