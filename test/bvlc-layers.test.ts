@@ -1,0 +1,130 @@
+// BVLC Caffe 1.0's BatchReindex, Filter, LSTMUnit and HDF5Output against the blobs the real Caffe computed
+// (test/fixtures/bvlc/<case>: net.prototxt, inputs/, blobs/, written by its make-fixtures.sh in the Caffe chroot),
+// natively and through ONNX Runtime. BatchReindex and Filter only move numbers: they must match exactly; LSTMUnit
+// within 1e-6 * max(1, |ref|), as the HDF5Output net's TanH.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runOnnx } from '../src/onnx/run.js';
+import { Net } from '../src/runtime/net.js';
+import { Tensor } from '../src/tensor.js';
+import { readNpy } from '../src/util/npy.js';
+import { cli } from './helpers/cli.js';
+import { relativeDifference } from './helpers/reference.js';
+
+const root = path.join(import.meta.dirname, 'fixtures', 'bvlc');
+
+/** A case of test/fixtures/bvlc: its net, its inputs and what Caffe computed, as its manifest names them. */
+function fixture(name: string) {
+  const dir = path.join(root, name);
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { inputs: string[]; blobs: string[] };
+  const input = (k: string) => readNpy(path.join(dir, 'inputs', `${k}.npy`));
+  return {
+    dir,
+    net: path.join(dir, 'net.prototxt'),
+    blobs: manifest.blobs,
+    input,
+    inputs: (): Record<string, Tensor> => Object.fromEntries(manifest.inputs.map((k) => [k, input(k)])),
+    caffe: (blob: string) => readNpy(path.join(dir, 'blobs', `${blob}.npy`)),
+    /** The CLI's --input arguments for every input. */
+    cliInputs: () => manifest.inputs.flatMap((k) => ['--input', `${k}=${path.join(dir, 'inputs', `${k}.npy`)}`]),
+  };
+}
+
+function expectBlob(got: Tensor | undefined, want: Tensor, label: string, tolerance: number): void {
+  expect(got, label).toBeDefined();
+  expect([...got!.dims], `${label} shape`).toEqual([...want.dims]);
+  if (tolerance === 0) expect(Array.from(got!.data), label).toEqual(Array.from(want.data));
+  else expect(relativeDifference(got!.data, want.data), label).toBeLessThanOrEqual(tolerance);
+}
+
+/** Every blob Caffe stored for the case, from crema's forward and from ONNX Runtime on crema's conversion. */
+async function expectCaffe(name: string, tolerance: number): Promise<Net> {
+  const f = fixture(name), net = await Net.load(f.net);
+  net.forward(f.inputs());
+  const onnx = await runOnnx(net.graph, f.inputs(), { threads: 1, outputs: f.blobs });
+  for (const blob of f.blobs) {
+    expectBlob(net.blobs.get(blob), f.caffe(blob), `${name}: ${blob} native`, tolerance);
+    expectBlob(onnx.get(blob), f.caffe(blob), `${name}: ${blob} ONNX`, tolerance);
+  }
+  return net;
+}
+
+describe('BatchReindex', () => {
+  it('gathers items of a 4-D bottom by repeated, permuted and fractional (truncated) indices, as Caffe does', async () => {
+    await expectCaffe('batch_reindex', 0);
+  });
+
+  it('refuses an index out of range at forward, in one line', async () => {
+    const f = fixture('batch_reindex'), net = await Net.load(f.net);
+    const bad = (values: number[]) => () => net.forward({ ...f.inputs(), frac: new Tensor([3], Float32Array.from(values)) });
+    expect(bad([0, 5, 1])).toThrow(/^layer 'reindex_frac' \(BatchReindex\): index 5 \(item 1 of bottom 1\) is not in \[0, 5\), an item of bottom 0: Caffe refuses it at forward$/);
+    expect(bad([0, 1, -0.5])).toThrow("layer 'reindex_frac' (BatchReindex): index -0.5 (item 2 of bottom 1) is not in [0, 5), an item of bottom 0: Caffe refuses it at forward");
+    expect(bad([NaN, 1, 2])).toThrow("layer 'reindex_frac' (BatchReindex): index NaN (item 0 of bottom 1) is not in [0, 5), an item of bottom 0: Caffe refuses it at forward");
+  });
+});
+
+describe('Filter', () => {
+  it('keeps the items of two data bottoms whose selector is nonzero (mixed, and all), as Caffe does', async () => {
+    await expectCaffe('filter', 0);
+  });
+
+  it('gives each forward its own count: the selectors swapped, the tops swap', async () => {
+    const f = fixture('filter'), net = await Net.load(f.net);
+    for (const [mixed, all] of [['mixed', 'all'], ['all', 'mixed'], ['mixed', 'all']]) {
+      const inputs = f.inputs();
+      net.forward({ ...inputs, mixed: new Tensor([6, 1], inputs[mixed].data), all: new Tensor([6], inputs[all].data) });
+      for (const top of ['a', 'b']) {
+        expectBlob(net.blobs.get(`${top}_mixed`), f.caffe(`${top}_${mixed}`), `${top}_mixed from ${mixed}`, 0);
+        expectBlob(net.blobs.get(`${top}_all`), f.caffe(`${top}_${all}`), `${top}_all from ${all}`, 0);
+      }
+    }
+  });
+
+  it('none selected: Caffe gives tops of 0 items; ONNX Runtime gives them too, crema refuses the forward in one line', async () => {
+    const f = fixture('filter_none'), net = await Net.load(f.net);
+    expect(f.blobs.map((b) => f.caffe(b).dims)).toEqual([[0, 3, 2, 2], [0, 4]]);
+    expect(() => net.forward(f.inputs())).toThrow(/^layer 'filter_none' \(Filter\): none of its 6 selector values \(bottom 2\) is nonzero: Caffe gives tops of 0 items, and crema holds no empty blob$/);
+    const onnx = await runOnnx(net.graph, f.inputs(), { threads: 1, outputs: f.blobs });
+    for (const blob of f.blobs) expectBlob(onnx.get(blob), f.caffe(blob), `${blob} ONNX`, 0);
+  });
+
+  it('refuses a selector of the wrong count, and of the wrong shape, when the net is shaped', async () => {
+    const f = fixture('filter'), net = await Net.load(f.net);
+    const ones = (dims: number[]) => new Tensor(dims, new Float32Array(dims[0]).fill(1));
+    expect(() => net.forward({ ...f.inputs(), mixed: ones([5, 1]) })).toThrow(/layer 'filter_mixed' \(Filter\): bottom 0 has 6 items but the selector \(bottom 2\) has 5 values: Caffe needs one per item$/);
+    expect(() => net.reshape({ mixed: [6, 2] })).toThrow(/layer 'filter_mixed' \(Filter\): the selector \(bottom 2\) must be \(N\) or \(N, 1, \.\.\.\), one value per item, got \[6, 2\]$/);
+  });
+});
+
+describe('LSTMUnit', () => {
+  it('N = 3, D = 5 with cont 1, 0, 1 and cont 0.5, 0, 2 (Caffe scales the forget gate by cont)', async () => {
+    await expectCaffe('lstm_unit', 1e-6);
+  });
+});
+
+describe('HDF5Output', () => {
+  const f = fixture('hdf5_output');
+
+  it('is a sink: its bottoms stay outputs beside the net\'s other one, equal to what Caffe wrote, with one note', async () => {
+    const net = await expectCaffe('hdf5_output', 1e-6); // TanH's squashed is computed
+    expect(net.outputs).toEqual(['label', 'doubled', 'squashed']);
+    // What Caffe's layer wrote to its file (4-D: legacy num, channels, height, width), read back with h5py.
+    const written = (k: string) => readNpy(path.join(f.dir, 'written', `${k}.npy`));
+    expect(Array.from(net.blobs.get('doubled')!.data)).toEqual(Array.from(written('data').data));
+    expect(Array.from(net.blobs.get('label')!.data)).toEqual(Array.from(written('label').data));
+    expect(net.notes.filter((n) => n.includes('HDF5'))).toEqual([
+      "layer 'save' (HDF5Output): Caffe writes its bottoms 'doubled' and 'label' to the HDF5 file '/tmp/bvlc_hdf5_output.h5' (datasets 'data' and 'label', each 4-D); crema writes no HDF5: the two stay outputs of the net instead (`crema run --dump DIR` writes them as .npy)",
+    ]);
+  });
+
+  it('crema info and crema run take the net from the command line', async () => {
+    const info = await cli('info', f.net);
+    expect(info.code).toBe(0);
+    expect(info.stdout).toMatch(/save +│ HDF5Output +│ doubled, label → +│/);
+    const run = await cli('run', f.net, ...f.cliInputs());
+    expect(run.code).toBe(0);
+    expect(run.stderr.match(/^note: .*HDF5Output.*$/gm)).toHaveLength(1);
+    expect(run.stdout.split('\n')).toEqual(['label [2, 1]', 'doubled [2, 3, 4]', 'squashed [2, 3, 4]']);
+  });
+});
