@@ -69,7 +69,7 @@ describe('Filter', () => {
     await expectCaffe('filter', 0);
   });
 
-  it('gives each forward its own count: the selectors swapped, the tops swap', async () => {
+  it('gives each forward its own count, and the layer after it those items: the selectors swapped, the tops swap', async () => {
     const f = fixture('filter'), net = await Net.load(f.net);
     for (const [mixed, all] of [['mixed', 'all'], ['all', 'mixed'], ['mixed', 'all']]) {
       const inputs = f.inputs();
@@ -78,6 +78,9 @@ describe('Filter', () => {
         expectBlob(net.blobs.get(`${top}_mixed`), f.caffe(`${top}_${mixed}`), `${top}_mixed from ${mixed}`, 0);
         expectBlob(net.blobs.get(`${top}_all`), f.caffe(`${top}_${all}`), `${top}_all from ${all}`, 0);
       }
+      // The Power (scale 3) after filter_mixed, shaped again for its count.
+      const picked = f.caffe(`a_${mixed}`);
+      expectBlob(net.blobs.get('a_tripled'), new Tensor(picked.dims, picked.data.map((v) => 3 * v)), `a_tripled from ${mixed}`, 1e-6);
     }
   });
 
