@@ -1,14 +1,17 @@
 // BVLC Caffe 1.0's BatchReindex, Filter, LSTMUnit and HDF5Output against the blobs the real Caffe computed
 // (test/fixtures/bvlc/<case>: net.prototxt, inputs/, blobs/, written by its make-fixtures.sh in the Caffe chroot),
 // natively and through ONNX Runtime. BatchReindex and Filter only move numbers: they must match exactly; LSTMUnit
-// within 1e-6 * max(1, |ref|), as the HDF5Output net's TanH.
+// within 1e-6 * max(1, |ref|), as the HDF5Output net's TanH. HDF5Output's file, as crema run and Net.run write it,
+// against the one Caffe wrote (hdf5_output/caffe.h5), both read back with h5wasm.
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import os from 'node:os';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
-import { readNpy } from '../src/util/npy.js';
+import { encodeNpy, readNpy } from '../src/util/npy.js';
+import { nodePlatform } from '../src/platform/node.js';
 import { cli } from './helpers/cli.js';
 import { relativeDifference } from './helpers/reference.js';
 
@@ -108,6 +111,8 @@ describe('LSTMUnit', () => {
 
 describe('HDF5Output', () => {
   const f = fixture('hdf5_output');
+  const writes = "`crema run` and Net.run write it after each forward (a relative name from the working directory, as Caffe; replaced whole each run, never left half-written), and the two stay outputs of the net (`crema run --dump DIR` writes them as .npy)";
+  const note = (what: string) => `layer 'save' (HDF5Output): Caffe writes its bottoms 'doubled' and 'label' to the HDF5 file '/tmp/bvlc_hdf5_output.h5' (datasets 'data' and 'label', float32, each 4-D); ${what}`;
 
   it('is a sink: its bottoms stay outputs beside the net\'s other one, equal to what Caffe wrote, with one note', async () => {
     const net = await expectCaffe('hdf5_output', 1e-6); // TanH's squashed is computed
@@ -116,18 +121,141 @@ describe('HDF5Output', () => {
     const written = (k: string) => readNpy(path.join(f.dir, 'written', `${k}.npy`));
     expect(Array.from(net.blobs.get('doubled')!.data)).toEqual(Array.from(written('data').data));
     expect(Array.from(net.blobs.get('label')!.data)).toEqual(Array.from(written('label').data));
-    expect(net.notes.filter((n) => n.includes('HDF5'))).toEqual([
-      "layer 'save' (HDF5Output): Caffe writes its bottoms 'doubled' and 'label' to the HDF5 file '/tmp/bvlc_hdf5_output.h5' (datasets 'data' and 'label', each 4-D); crema writes no HDF5: the two stay outputs of the net instead (`crema run --dump DIR` writes them as .npy)",
-    ]);
+    expect(net.notes.filter((n) => n.includes('HDF5'))).toEqual([note(writes)]);
   });
 
   it('crema info and crema run take the net from the command line', async () => {
     const info = await cli('info', f.net);
     expect(info.code).toBe(0);
     expect(info.stdout).toMatch(/save +│ HDF5Output +│ doubled, label → +│/);
-    const run = await cli('run', f.net, ...f.cliInputs());
+    const dir = scratchDir();
+    const run = await cli('run', netWritingTo(dir, path.join(dir, 'out.h5')), ...f.cliInputs());
     expect(run.code).toBe(0);
     expect(run.stderr.match(/^note: .*HDF5Output.*$/gm)).toHaveLength(1);
     expect(run.stdout.split('\n')).toEqual(['label [2, 1]', 'doubled [2, 3, 4]', 'squashed [2, 3, 4]']);
   });
+
+  it("crema run writes Caffe's file: the datasets, dtypes and 4-D dims of Caffe's own .h5, its values (a relative name from the working directory)", async () => {
+    const dir = scratchDir(), out = path.join(dir, 'out.h5');
+    const run = await cli('run', netWritingTo(dir, path.relative(process.cwd(), out)), ...f.cliInputs());
+    expect(run.code).toBe(0);
+    await expectSameFile(out, path.join(f.dir, 'caffe.h5'));
+    expect(fs.readdirSync(dir).sort()).toEqual(['net.prototxt', 'out.h5']); // no temporary file left
+    // Through ONNX Runtime too: the file from its outputs.
+    fs.rmSync(out);
+    expect((await cli('run', path.join(dir, 'net.prototxt'), ...f.cliInputs(), '--backend', 'onnx')).code).toBe(0);
+    await expectSameFile(out, path.join(f.dir, 'caffe.h5'));
+  });
+
+  it('Net.run writes it after each run, replacing the file whole: the second run\'s values', async () => {
+    const dir = scratchDir(), out = path.join(dir, 'out.h5');
+    fs.writeFileSync(out, 'what the user had');
+    const net = await Net.load(netWritingTo(dir, out));
+    try {
+      await net.run(f.inputs());
+      await expectSameFile(out, path.join(f.dir, 'caffe.h5'));
+      const label = new Tensor([2, 1], Float32Array.from([5, -1]));
+      await net.run({ ...f.inputs(), label });
+      expect(Array.from((await readH5(out)).label.value)).toEqual([5, -1]);
+    } finally {
+      await net.dispose();
+    }
+  });
+
+  it('a run that fails midway writes nothing: an existing file is left as it was, no partial .h5 beside it', async () => {
+    const dir = scratchDir(), out = path.join(dir, 'out.h5');
+    fs.writeFileSync(out, 'what the user had');
+    // A BatchReindex after the HDF5Output, refusing its index at forward.
+    const prototxt = `${fs.readFileSync(netWritingTo(dir, out), 'utf8')}
+layer { name: "idx" type: "Input" top: "idx" input_param { shape { dim: 1 } } }
+layer { name: "pick" type: "BatchReindex" bottom: "squashed" bottom: "idx" top: "picked" }`;
+    fs.writeFileSync(path.join(dir, 'net.prototxt'), prototxt);
+    const net = await Net.load(path.join(dir, 'net.prototxt'));
+    try {
+      await expect(net.run({ ...f.inputs(), idx: new Tensor([1], Float32Array.from([9])) })).rejects.toThrow(/^layer 'pick' \(BatchReindex\): index 9 /);
+    } finally {
+      await net.dispose();
+    }
+    const run = await cli('run', path.join(dir, 'net.prototxt'), ...f.cliInputs(), '--input', `idx=${npyOf(dir, 'idx', [9])}`);
+    expect(run.code).toBe(2);
+    expect(fs.readFileSync(out, 'utf8')).toBe('what the user had');
+    expect(fs.readdirSync(dir).sort()).toEqual(['idx.npy', 'net.prototxt', 'out.h5']);
+  });
+
+  it('refuses a file in a directory that does not exist before the forward, in one line naming the layer and the path', async () => {
+    const dir = scratchDir(), out = path.join(dir, 'nowhere', 'out.h5');
+    const want = `layer 'save' (HDF5Output): ${out}: the directory ${path.dirname(out)} does not exist`;
+    const run = await cli('run', netWritingTo(dir, out), ...f.cliInputs());
+    expect(run.code).toBe(2);
+    expect(run.stderr.split('\n').filter((l) => !l.startsWith('note: '))).toEqual([`crema: ${want}`]);
+    const net = await Net.load(netWritingTo(dir, out));
+    try {
+      expect(await net.run(f.inputs()).then(() => 'ran', (e: Error) => e.message)).toBe(want);
+    } finally {
+      await net.dispose();
+    }
+  });
+
+  it('without h5wasm the blobs stay outputs, no file is written, and the note says installing h5wasm writes it', async () => {
+    const spy = vi.spyOn(nodePlatform, 'hdf5Writer').mockReturnValue('missing');
+    try {
+      const dir = scratchDir(), out = path.join(dir, 'out.h5');
+      const run = await cli('run', netWritingTo(dir, out), ...f.cliInputs());
+      expect(run.code).toBe(0);
+      expect(run.stdout.split('\n')).toEqual(['label [2, 1]', 'doubled [2, 3, 4]', 'squashed [2, 3, 4]']);
+      expect(run.stderr.match(/^note: .*HDF5Output.*$/gm)).toEqual([`note: ${note('crema writes it once the optional peer dependency h5wasm is installed (npm install h5wasm); until then the two stay outputs of the net (`crema run --dump DIR` writes them as .npy)').replace("'/tmp/bvlc_hdf5_output.h5'", `'${out}'`)}`]);
+      expect(fs.existsSync(out)).toBe(false);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  /** The case's net with its file_name `file`, as DIR/net.prototxt. */
+  function netWritingTo(dir: string, file: string): string {
+    const text = fs.readFileSync(f.net, 'utf8').replace('/tmp/bvlc_hdf5_output.h5', file);
+    fs.writeFileSync(path.join(dir, 'net.prototxt'), text);
+    return path.join(dir, 'net.prototxt');
+  }
 });
+
+/** A new empty directory, removed when the tests end. */
+function scratchDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-bvlc-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function npyOf(dir: string, name: string, values: number[]): string {
+  const file = path.join(dir, `${name}.npy`);
+  fs.writeFileSync(file, encodeNpy(new Tensor([values.length], Float32Array.from(values))));
+  return file;
+}
+
+/** Every dataset of an HDF5 file, read with h5wasm: its dtype, dims and values. */
+async function readH5(file: string): Promise<Record<string, { dtype: unknown; shape: number[]; value: Float32Array }>> {
+  const h5wasm = (await import('h5wasm/node')).default;
+  await h5wasm.ready;
+  const h5 = new h5wasm.File(file, 'r');
+  try {
+    return Object.fromEntries(h5.keys().map((k) => {
+      const d = h5.get(k) as import('h5wasm').Dataset;
+      return [k, { dtype: d.dtype, shape: d.shape!, value: d.value as Float32Array }];
+    }));
+  } finally {
+    h5.close();
+  }
+}
+
+/** crema's file against Caffe's: the same dataset names, dtypes and dims; label (passed through) exactly, data (computed) within 1e-6 * max(1, |ref|). */
+async function expectSameFile(ours: string, caffe: string): Promise<void> {
+  const [got, want] = [await readH5(ours), await readH5(caffe)];
+  expect(Object.keys(got).sort()).toEqual(['data', 'label']);
+  expect(Object.keys(want).sort()).toEqual(['data', 'label']);
+  for (const k of ['data', 'label']) {
+    expect([got[k].dtype, got[k].shape], k).toEqual([want[k].dtype, want[k].shape]);
+    expect(got[k].value).toBeInstanceOf(Float32Array);
+  }
+  expect([...want.data.shape, ...want.label.shape]).toEqual([2, 3, 4, 1, 2, 1, 1, 1]);
+  expect(Array.from(got.label.value)).toEqual(Array.from(want.label.value));
+  expect(relativeDifference(got.data.value, want.data.value)).toBeLessThanOrEqual(1e-6);
+}

@@ -24,6 +24,11 @@ export interface Layer {
    * so they stay the net's outputs (graph.ts netOutputs).
    */
   readonly sink?: boolean;
+  /**
+   * The HDF5 file a sink writes its bottoms to after each whole forward of `crema run` and Net.run where the platform
+   * writes files (HDF5Output; src/runtime/layer-files.ts): dataset `datasets[i]` holds bottom i as `dims` makes it.
+   */
+  readonly hdf5File?: { file: string; datasets: readonly string[]; dims(bottom: Shape): Shape };
   /** Multiply-adds of one forward at the current shapes (for `crema info`); 0 when not meaningful. */
   macs?(bottoms: Shape[], tops: Shape[]): number;
   /** What the layer accepts but does not do (a fork's side effects), for the net's notes. */
