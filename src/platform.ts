@@ -47,6 +47,14 @@ export interface NetWorker {
   terminate(): Promise<void>;
 }
 
+/** Where HDF5Output's file is written (Node, src/caffe/hdf5.ts through h5wasm): a net's bottoms, as HDF5 datasets. */
+export interface Hdf5Writer {
+  /** Refuses now, in one line naming the file, a file that could not be written (its directory missing, ...). */
+  check(file: string): void;
+  /** Writes the datasets (float32) to `file` whole: into a temporary file beside it, renamed over it once complete. */
+  write(file: string, datasets: readonly { name: string; tensor: Tensor }[]): Promise<void>;
+}
+
 export interface Platform {
   /** Names the platform in messages ('node', 'browser'). */
   readonly name: string;
@@ -110,6 +118,11 @@ export interface Platform {
    * holding every weight (optional: where absent, the model's bytes, every weight in them).
    */
   onnxSessionSource?(model: ModelObj): Promise<OnnxSessionSource>;
+  /**
+   * HDF5Output's file writer, or 'missing' when the optional h5wasm is not installed (optional: where absent, as in
+   * a browser, no file is written and the layer's bottoms are only outputs of the net).
+   */
+  hdf5Writer?(): Hdf5Writer | 'missing';
   /** Caffe HDF5 weights (data/<layer>/<blob index>) from a file or its bytes, by layer name. */
   readHdf5Weights(source: string | Uint8Array, label: string): Promise<Map<string, Tensor[]>>;
 }

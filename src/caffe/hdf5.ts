@@ -1,11 +1,11 @@
-// Caffe's HDF5 weights in Node (hdf5-weights.ts reads them): h5wasm's Node build, which reads host files. The Node
-// platform imports this module when HDF5 weights come in.
+// Caffe's HDF5 weights in Node (hdf5-weights.ts reads them), and HDF5Output's files: h5wasm's Node build, which
+// reads and writes host files. The Node platform imports this module when HDF5 weights come in or a file is written.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import h5wasm from 'h5wasm/node';
 import type { Tensor } from '../tensor.js';
-import { checkReadable } from '../util/files.js';
+import { checkReadable, writeOutput } from '../util/files.js';
 import { readHdf5With } from './hdf5-weights.js';
 
 export { isHdf5File } from './caffemodel.js';
@@ -16,11 +16,36 @@ export { isHdf5File } from './caffemodel.js';
  */
 export async function readHdf5Weights(source: string | Uint8Array, label = String(source)): Promise<Map<string, Tensor[]>> {
   if (typeof source === 'string') return readHdf5File(source, label);
+  return inPrivateDir((file) => {
+    fs.writeFileSync(file, source);
+    return readHdf5File(file, label);
+  });
+}
+
+/**
+ * HDF5Output's file (Caffe's H5LTmake_dataset_float: float32 datasets, contiguous): built by h5wasm in a private
+ * temporary file, then written to `file` as every output of crema is (util/files.ts: beside it, renamed over it).
+ */
+export async function writeHdf5File(file: string, datasets: readonly { name: string; tensor: Tensor }[]): Promise<void> {
+  await h5wasm.ready;
+  const bytes = await inPrivateDir((built) => {
+    const h5 = new h5wasm.File(built, 'w');
+    try {
+      // A copy: a blob is a view of the kernels' (shared) memory, which h5wasm would read from its buffer's start.
+      for (const { name, tensor } of datasets) h5.create_dataset({ name, data: new Float32Array(tensor.data), shape: [...tensor.dims], dtype: '<f' });
+    } finally {
+      h5.close();
+    }
+    return fs.readFileSync(built);
+  });
+  await writeOutput(file, bytes);
+}
+
+/** `use` of a file name in a new private temporary directory, removed after (h5wasm's Node build works on files only). */
+async function inPrivateDir<T>(use: (file: string) => T | Promise<T>): Promise<T> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-h5-'));
   try {
-    const file = path.join(dir, 'weights.h5');
-    fs.writeFileSync(file, source);
-    return await readHdf5File(file, label);
+    return await use(path.join(dir, 'file.h5'));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

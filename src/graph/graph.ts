@@ -159,9 +159,9 @@ export function repeatedNameNotes(graph: Graph): string[] {
 function netOutputs(layers: GraphLayer[]): string[] {
   const lastWriter = new Map<string, number>(), lastReader = new Map<string, number>();
   layers.forEach((l, i) => {
-    // Silence does not count as a reader: the blob it swallows is the result (colorization's class8_ab), as in
-    // OpenCV's dnn, though Caffe leaves it out of net.outputs.
-    if (l.type !== 'Silence') for (const b of l.bottoms) lastReader.set(b, i);
+    // A sink (Silence, HDF5Output) does not count as a reader: the blob it swallows is the result (colorization's
+    // class8_ab), as in OpenCV's dnn, though Caffe leaves it out of net.outputs.
+    if (!l.impl.sink) for (const b of l.bottoms) lastReader.set(b, i);
     for (const t of l.tops) lastWriter.set(t, i);
   });
   return [...lastWriter.keys()].filter((b) => (lastReader.get(b) ?? -1) <= lastWriter.get(b)!);

@@ -19,6 +19,16 @@ export interface Layer {
   forward(bottoms: Tensor[], tops: Tensor[]): void;
   /** True when forward is correct with tops[i] === bottoms[i] (elementwise layers). */
   readonly inPlace?: boolean;
+  /**
+   * True when the layer only takes its bottoms in (no tops: Silence, HDF5Output): it does not count as their reader,
+   * so they stay the net's outputs (graph.ts netOutputs).
+   */
+  readonly sink?: boolean;
+  /**
+   * The HDF5 file a sink writes its bottoms to after each whole forward of `crema run` and Net.run where the platform
+   * writes files (HDF5Output; src/runtime/layer-files.ts): dataset `datasets[i]` holds bottom i as `dims` makes it.
+   */
+  readonly hdf5File?: { file: string; datasets: readonly string[]; dims(bottom: Shape): Shape };
   /** Multiply-adds of one forward at the current shapes (for `crema info`); 0 when not meaningful. */
   macs?(bottoms: Shape[], tops: Shape[]): number;
   /** What the layer accepts but does not do (a fork's side effects), for the net's notes. */

@@ -45,6 +45,7 @@ function guardedLayer(def: LayerParameter, source: string, layer: Layer): Layer 
   return {
     inPlace: layer.inPlace,
     sizesTops: layer.sizesTops === true,
+    sink: layer.sink === true,
     mostTops: layer.mostTops && ((b) => guarded(def, source, () => layer.mostTops!(b))),
     reshape: (bottoms) => {
       const tops = guarded(def, source, () => layer.reshape(bottoms));

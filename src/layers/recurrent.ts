@@ -148,8 +148,12 @@ function recurrent(kind: Kind, def: LayerParameter, weights: Tensor[]): Layer {
   return layer;
 }
 
-/** Caffe's LSTMUnit: sigmoid 1 / (1 + e^-x), its tanh 2 sigmoid(2x) - 1; f is 0 where cont is 0, else cont sigmoid(f). */
-function lstmUnit(gates: Float32Array, c: Float32Array, h: Float32Array, cont: Float32Array, at: number, N: number, H: number): void {
+/**
+ * Caffe's LSTMUnit (lstm_unit_layer.cpp) on N streams of H units: `gates` [i f o g] (N, 4H), `c` the previous cell
+ * state, overwritten by the new one, `h` the new output, `cont` read from `at`. Its sigmoid 1 / (1 + e^-x), its tanh
+ * 2 sigmoid(2x) - 1; f is 0 where cont is 0, else cont sigmoid(f). The LSTM layer's steps and the LSTMUnit layer's.
+ */
+export function lstmUnit(gates: Float32Array, c: Float32Array, h: Float32Array, cont: Float32Array, at: number, N: number, H: number): void {
   const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
   for (let n = 0; n < N; n++) {
     const k = cont[at + n], g0 = n * 4 * H;
@@ -201,7 +205,7 @@ interface StepInputs {
  * names the step's values.
  */
 function stepToOnnx(kind: Kind, c: LayerContext, w: Tensor[], s: number, H: number, t: number | string, at: StepInputs): { h: string; cell?: string; out: string } {
-  const { name, matmul, add, bias } = onnxOps(c), next = typeof t === 'number' ? t + 1 : t;
+  const { matmul, add, bias } = onnxOps(c), next = typeof t === 'number' ? t + 1 : t;
   let pre = matmul(c.node('Mul', [at.h, at.k], [c.tmp(`h_conted_${t}`)]), w[2 + s], `W_h_h_${t}`, 'W_h_h');
   pre = add(pre, at.xGates(), `gates_${t}`);
   if (at.staticGates) pre = add(pre, at.staticGates, `gates_static_${t}`);
@@ -209,11 +213,21 @@ function stepToOnnx(kind: Kind, c: LayerContext, w: Tensor[], s: number, H: numb
     const h = c.node('Tanh', [pre], [c.tmp(`h_${next}`)]);
     return { h, out: c.node('Tanh', [add(matmul(h, w[3 + s], `W_ho_h_${t}`, 'W_ho_h'), bias(w[4 + s], 'b_o'), `o_in_${t}`)], [c.tmp(`o_${next}`)]) };
   }
-  const gate = (g: number, op: string) => c.node(op, [c.node('Slice', [pre, c.b.int64s(name(`g${g}_start`), [g * H]), c.b.int64s(name(`g${g}_end`), [(g + 1) * H]), c.b.int64s(name('axis2'), [2])], [c.tmp(`gate${g}_${t}`)])], [c.tmp(`${op}${g}_${t}`)]);
-  const [i, f, o, g] = [gate(0, 'Sigmoid'), c.node('Mul', [gate(1, 'Sigmoid'), at.k], [c.tmp(`f_${t}`)]), gate(2, 'Sigmoid'), gate(3, 'Tanh')];
-  const cell = add(c.node('Mul', [f, at.cell], [c.tmp(`fc_${t}`)]), c.node('Mul', [i, g], [c.tmp(`ig_${t}`)]), `c_${next}`);
-  const h = c.node('Mul', [o, c.node('Tanh', [cell], [c.tmp(`tanh_c_${t}`)])], [c.tmp(`h_${next}`)]);
+  const { cell, h } = lstmUnitToOnnx(c, pre, at.k, at.cell, H, t, { cell: c.tmp(`c_${next}`), h: c.tmp(`h_${next}`) });
   return { h, cell, out: h };
+}
+
+/**
+ * lstmUnit's nodes: the gates [i f o g] of `pre` (axis 2, 4H wide) through Sigmoid / Tanh, f times `cont` (0 where
+ * cont is 0, as Caffe's f for finite gates), the new cell state f c_prev + i g into `out.cell`, o tanh(c) into `out.h`.
+ * `t` names the step's values. The LSTM layer's steps and the LSTMUnit layer's.
+ */
+export function lstmUnitToOnnx(c: LayerContext, pre: string, cont: string, cellPrev: string, H: number, t: number | string, out: { cell: string; h: string }): { cell: string; h: string } {
+  const name = (what: string) => `${c.layer.name}/${what}`;
+  const gate = (g: number, op: string) => c.node(op, [c.node('Slice', [pre, c.b.int64s(name(`g${g}_start`), [g * H]), c.b.int64s(name(`g${g}_end`), [(g + 1) * H]), c.b.int64s(name('axis2'), [2])], [c.tmp(`gate${g}_${t}`)])], [c.tmp(`${op}${g}_${t}`)]);
+  const [i, f, o, g] = [gate(0, 'Sigmoid'), c.node('Mul', [gate(1, 'Sigmoid'), cont], [c.tmp(`f_${t}`)]), gate(2, 'Sigmoid'), gate(3, 'Tanh')];
+  const cell = c.node('Add', [c.node('Mul', [f, cellPrev], [c.tmp(`fc_${t}`)]), c.node('Mul', [i, g], [c.tmp(`ig_${t}`)])], [out.cell]);
+  return { cell, h: c.node('Mul', [o, c.node('Tanh', [cell], [c.tmp(`tanh_c_${t}`)])], [out.h]) };
 }
 
 /**

@@ -8,6 +8,7 @@ import { absValLayer } from './absval.js';
 import { argmaxLayer } from './argmax.js';
 import { axpyLayer } from './axpy.js';
 import { batchNormLayer } from './batch_norm.js';
+import { batchReindexLayer } from './batch_reindex.js';
 import { biasLayer } from './bias.js';
 import { bnLayer } from './bn.js';
 import { bnllLayer } from './bnll.js';
@@ -25,12 +26,15 @@ import { eltwiseLayer } from './eltwise.js';
 import { eluLayer } from './elu.js';
 import { embedLayer } from './embed.js';
 import { expLayer } from './exp.js';
+import { filterLayer } from './filter.js';
 import { flattenLayer } from './flatten.js';
 import { flipLayer } from './flip.js';
 import { ctcGreedyDecoderLayer } from './ctc_greedy_decoder.js';
 import { denseBlockLayer } from './dense_block.js';
+import { hdf5OutputLayer } from './hdf5_output.js';
 import { im2colLayer } from './im2col.js';
 import { ctpnLstmLayer } from './lstm_ctpn.js';
+import { lstmUnitLayer } from './lstm_unit.js';
 import { reverseLayer } from './reverse.js';
 import { transposeLayer } from './transpose.js';
 import { innerProductLayer } from './inner_product.js';
@@ -90,6 +94,7 @@ const layerTypes: LayerType[] = [
   autoCropLayer,
   axpyLayer,
   batchNormLayer,
+  batchReindexLayer,
   biasLayer,
   bnLayer,
   bnllLayer,
@@ -111,8 +116,10 @@ const layerTypes: LayerType[] = [
   eluLayer,
   embedLayer,
   expLayer,
+  filterLayer,
   flattenLayer,
   flipLayer,
+  hdf5OutputLayer,
   im2colLayer,
   innerProductLayer,
   inputLayer,
@@ -120,6 +127,7 @@ const layerTypes: LayerType[] = [
   logLayer,
   lrnLayer,
   lstmLayer,
+  lstmUnitLayer,
   ctpnLstmLayer,
   mishLayer,
   multiStageMeanfieldLayer,

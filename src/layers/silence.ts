@@ -9,7 +9,7 @@ export const silenceLayer: LayerType = {
   type: 'Silence',
   create(def) {
     expectCounts(def, [1, Infinity], [0, 0]);
-    return { reshape: () => [], forward: () => undefined };
+    return { sink: true, reshape: () => [], forward: () => undefined };
   },
   // Nothing to compute, hence no node.
   onnx: () => undefined,

@@ -5,9 +5,9 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { MessageChannel, Worker, isMainThread, receiveMessageOnPort } from 'node:worker_threads';
-import { type KernelWorker, type KernelWorkerInit, type NetWorker, type Platform, setPlatform } from '../platform.js';
+import { type Hdf5Writer, type KernelWorker, type KernelWorkerInit, type NetWorker, type Platform, setPlatform } from '../platform.js';
 import { CremaError } from '../util/errors.js';
-import { ReadHelper, checkReadable, fileSource, readFileBytes, withOpenFile } from '../util/files.js';
+import { ReadHelper, checkOutput, checkReadable, fileSource, readFileBytes, withOpenFile } from '../util/files.js';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setPluginImporter } from '../layers/plugin.js';
@@ -257,6 +257,27 @@ function alive(pid: number): boolean {
 }
 
 /** @internal The Node platform (installed below on import): not in the public types, whose lib need not know WebAssembly. */
+/** HDF5Output's files, as every output of crema (util/files.ts); h5wasm is imported at the first write. */
+const hdf5Writer: Hdf5Writer = {
+  check: checkOutput,
+  write: async (file, datasets) => (await import('../caffe/hdf5.js')).writeHdf5File(file, datasets),
+};
+
+let h5wasmFound: boolean | undefined;
+
+/** Whether the optional peer h5wasm is installed (resolved, not loaded: nothing pays for it until a file is written). */
+function h5wasmInstalled(): boolean {
+  if (h5wasmFound === undefined) {
+    try {
+      import.meta.resolve('h5wasm/node'); // its exports have an 'import' condition only: require.resolve cannot see it
+      h5wasmFound = true;
+    } catch {
+      h5wasmFound = false;
+    }
+  }
+  return h5wasmFound;
+}
+
 export const nodePlatform: Platform = {
   name: 'node',
   readFile: (path) => readFileBytes(path),
@@ -276,6 +297,7 @@ export const nodePlatform: Platform = {
   // Imported when asked: startup loads nothing of ONNX (test/startup.test.ts).
   onnxRuntime: async () => (await import('../onnx/ort.js')).loadOrt(),
   onnxModelFiles,
+  hdf5Writer: () => (h5wasmInstalled() ? hdf5Writer : 'missing'),
   async readHdf5Weights(source, label) {
     // h5wasm (an optional peer dependency) loads only when HDF5 weights come in: nothing else pays for it.
     const { readHdf5Weights } = await import('../caffe/hdf5.js').catch((err: unknown) => {

@@ -8,6 +8,7 @@ import { CremaError } from '../../util/errors.js';
 import { encodeNpy } from '../../util/npy.js';
 import { checkOutput, makeOutputDir, writeOutput } from '../../util/files.js';
 import { forwardOnnx } from '../../onnx/run.js';
+import { checkLayerFiles, layerFileBlobs, writeLayerFiles } from '../../runtime/layer-files.js';
 import { readInputs, reshapeTo } from '../inputs.js';
 import { type ImageArgs, imageArgs } from '../preprocess-options.js';
 import { backendArg, checkPositive, labelsFor, loadNetFor, netArgs, type NetArgs, printNotes, threadsArg, topK } from '../shared.js';
@@ -47,13 +48,15 @@ export const runCommand = {
     // Before the forward: a bad --labels or --dump is found before the work.
     const labels = labelsFor(args, net);
     if (args.dump) dumpNames([...net.shapes.keys()], args.blobs);
+    checkLayerFiles(net.graph); // HDF5Output's file: its directory, ...
     const inputs = await readInputs(net, args.input, args);
     const missing = net.inputs.filter((n) => !(n in inputs));
     if (missing.length) throw new CremaError(`no --input for ${missing.map((n) => `'${n}' ${shapeString(net.shapes.get(n)!)}`).join(', ')}`);
     if (args.backend === 'native') reshapeTo(net, inputs);
     const { outputs, blobs } = args.backend === 'onnx'
-      ? await forwardOnnx(net, inputs, { threads: args.threads, blobs: args.dump ? 'all' : 'outputs' })
+      ? await forwardOnnx(net, inputs, { threads: args.threads, blobs: args.dump || layerFileBlobs(net.graph).some((b) => !net.outputs.includes(b)) ? 'all' : 'outputs' })
       : { outputs: net.forward(inputs), blobs: net.blobs };
+    await writeLayerFiles(net.graph, blobs);
     if (args.dump) await dumpBlobs(blobs, args.dump, args.blobs);
     if (args.json) {
       printJson({ outputs: Object.entries(outputs).map(([name, t]) => outputJson(net, name, t, args.top, labels)) });

@@ -1,0 +1,39 @@
+import { int } from '../onnx/builder.js';
+import { shapeString } from '../tensor.js';
+import { copyRun, countRange, refuseInPlace } from './axes.js';
+import { LayerError, type LayerType, expectCounts, need } from './layer.js';
+
+/**
+ * BVLC Caffe 1.0's BatchReindex (batch_reindex_layer.cpp): top item n is bottom 0's item indices[n], indices being
+ * bottom 1 (one axis, float values, as many as the top has items); top (len(indices), ...bottom 0's other axes).
+ * Caffe checks every index at forward (0 <= index < bottom 0's items, as floats) and truncates it to an int.
+ */
+export const batchReindexLayer: LayerType = {
+  type: 'BatchReindex',
+  create(def) {
+    expectCounts(def, [2, 2], [1, 1]);
+    refuseInPlace(def);
+    let items = 0, inner = 0;
+    return {
+      reshape([data, indices]) {
+        need(def, indices.length === 1, () => `the indices (bottom 1) must have one axis (Caffe: CHECK_EQ(1, num_axes)), got ${shapeString(indices)}`);
+        need(def, data.length >= 1, 'needs a bottom 0 with at least one axis');
+        [items, inner] = [data[0], countRange(data, 1)];
+        return [[indices[0], ...data.slice(1)]];
+      },
+      forward([x, indices], [y]) {
+        indices.data.forEach((index, n) => {
+          // As Caffe's CHECK_GE / CHECK_LT on the float: NaN fails both.
+          if (!(index >= 0 && index < items))
+            throw new LayerError(def, `index ${index} (item ${n} of bottom 1) is not in [0, ${items}), an item of bottom 0: Caffe refuses it at forward`);
+          copyRun(x.data, Math.trunc(index) * inner, y.data, n * inner, inner);
+        });
+      },
+    };
+  },
+  // Gather along axis 0 by the indices as int64 (Cast truncates as Caffe's static_cast<int>; no range check).
+  onnx(c) {
+    const indices = c.node('Cast', [c.bottom(1)], [c.tmp('indices')], { to: int(7) });
+    c.node('Gather', [c.bottom(0), indices], [c.top(0)], { axis: int(0) });
+  },
+};

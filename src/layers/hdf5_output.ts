@@ -1,0 +1,51 @@
+import { paramsOf } from '../caffe/schema.js';
+import { platformIfInstalled } from '../platform.js';
+import { type Shape, shapeString } from '../tensor.js';
+import { type LayerType, expectCounts, need } from './layer.js';
+
+/**
+ * BVLC Caffe 1.0's HDF5Output (hdf5_output_layer.cpp): no top; each forward Caffe writes its two bottoms to
+ * hdf5_output_param.file_name as the float32 datasets 'data' and 'label', each 4-D (legacy num, channels, height,
+ * width). crema writes that file after each whole forward of `crema run` and Net.run where the platform writes files
+ * (Node, with the optional h5wasm: runtime/layer-files.ts); the layer is a sink as Silence is (`sink`: its bottoms
+ * stay the net's outputs, in a browser the only ones) and the net's notes say which.
+ */
+export const hdf5OutputLayer: LayerType = {
+  type: 'HDF5Output',
+  create(def) {
+    expectCounts(def, [2, 2], [0, 0]);
+    const file: string = paramsOf(def, 'hdf5_output_param').file_name ?? '';
+    const [data, label] = def.bottom!;
+    return {
+      sink: true,
+      hdf5File: { file, datasets: ['data', 'label'], dims: legacyDims },
+      notes: [`Caffe writes its bottoms '${data}' and '${label}' to the HDF5 file '${file}' (datasets 'data' and 'label', float32, each 4-D); ${whatCremaDoes()}`],
+      reshape(shapes) {
+        // Caffe's legacy num() of each (at most 4 axes), which it checks equal before writing.
+        need(def, shapes.every((s) => s.length <= 4), () => `Caffe writes bottoms of at most 4 axes, got ${shapes.map(shapeString).join(' and ')}`);
+        const [a, b] = shapes.map((s) => s[0] ?? 1);
+        need(def, a === b, () => `its bottoms must have the same number of items (Caffe checks their num() equal), got ${shapes.map(shapeString).join(' and ')}`);
+        return [];
+      },
+      forward: () => undefined,
+    };
+  },
+  // Nothing to compute: its bottoms are outputs of the model.
+  onnx: () => undefined,
+};
+
+/** The dims Caffe writes a bottom with: its Reshape(num, channels, height, width), a missing axis 1. */
+function legacyDims(shape: Shape): Shape {
+  return [0, 1, 2, 3].map((i) => shape[i] ?? 1);
+}
+
+/** The rest of the note: whether this platform writes the file, and what else the user gets. */
+function whatCremaDoes(): string {
+  const writer = platformIfInstalled()?.hdf5Writer?.();
+  const outputs = 'the two stay outputs of the net (`crema run --dump DIR` writes them as .npy)';
+  if (writer === undefined) return `no file is written here (a browser): ${outputs}`;
+  if (writer === 'missing') return `crema writes it once the optional peer dependency h5wasm is installed (npm install h5wasm); until then ${outputs}`;
+  // A relative name from the working directory, as Caffe opens it; replaced whole by each run (Caffe truncates it at
+  // load, and its second forward fails as the datasets exist).
+  return `\`crema run\` and Net.run write it after each forward (a relative name from the working directory, as Caffe; replaced whole each run, never left half-written), and ${outputs}`;
+}

@@ -1,0 +1,53 @@
+// The files layers write (Layer.hdf5File: HDF5Output's), where the platform writes files (Node: `crema run` and
+// Net.run; a browser writes none): checked before a run's forward, written after it, so a forward that fails
+// midway writes nothing and leaves the file as it was (Caffe opens and truncates it when the net loads).
+import type { Graph, GraphLayer } from '../graph/graph.js';
+import { LayerError } from '../layers/layer.js';
+import { type Hdf5Writer, platform } from '../platform.js';
+import { Tensor } from '../tensor.js';
+import { CremaError } from '../util/errors.js';
+
+/** The writer, when this platform writes the files and the net has any. */
+function writerFor(layers: GraphLayer[]): Hdf5Writer | undefined {
+  if (!layers.length) return undefined;
+  const writer = platform().hdf5Writer?.();
+  return writer === 'missing' ? undefined : writer;
+}
+
+function fileLayers(graph: Graph): GraphLayer[] {
+  return graph.layers.filter((l) => l.impl.hdf5File);
+}
+
+/** The blobs the files hold, for a run that fetches blobs by name (ONNX Runtime gives only those asked). */
+export function layerFileBlobs(graph: Graph): string[] {
+  return writerFor(fileLayers(graph)) ? fileLayers(graph).flatMap((l) => l.bottoms) : [];
+}
+
+/** Refuses, before the forward, a file that could not be written: one line naming the layer and the file. */
+export function checkLayerFiles(graph: Graph): void {
+  const layers = fileLayers(graph), writer = writerFor(layers);
+  for (const l of writer ? layers : [])
+    try {
+      writer!.check(l.impl.hdf5File!.file);
+    } catch (err) {
+      throw asLayers(l, err);
+    }
+}
+
+/** Writes each layer's file from the blobs after a whole forward (`blobs`: the net's, or ONNX Runtime's outputs). */
+export async function writeLayerFiles(graph: Graph, blobs: ReadonlyMap<string, Tensor>): Promise<void> {
+  const layers = fileLayers(graph), writer = writerFor(layers);
+  for (const l of writer ? layers : []) {
+    const { file, datasets, dims } = l.impl.hdf5File!;
+    const tensors = datasets.map((name, i) => {
+      const blob = blobs.get(l.bottoms[i])!;
+      return { name, tensor: new Tensor(dims(blob.dims), blob.data) };
+    });
+    await writer!.write(file, tensors).catch((err: unknown) => Promise.reject(asLayers(l, err)));
+  }
+}
+
+/** A one-line refusal naming the file (a CremaError), said as the layer's. */
+function asLayers(l: GraphLayer, err: unknown): unknown {
+  return err instanceof CremaError && !(err instanceof LayerError) ? new LayerError(l.def, err.message) : err;
+}

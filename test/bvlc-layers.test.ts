@@ -1,0 +1,261 @@
+// BVLC Caffe 1.0's BatchReindex, Filter, LSTMUnit and HDF5Output against the blobs the real Caffe computed
+// (test/fixtures/bvlc/<case>: net.prototxt, inputs/, blobs/, written by its make-fixtures.sh in the Caffe chroot),
+// natively and through ONNX Runtime. BatchReindex and Filter only move numbers: they must match exactly; LSTMUnit
+// within 1e-6 * max(1, |ref|), as the HDF5Output net's TanH. HDF5Output's file, as crema run and Net.run write it,
+// against the one Caffe wrote (hdf5_output/caffe.h5), both read back with h5wasm.
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { runOnnx } from '../src/onnx/run.js';
+import { Net } from '../src/runtime/net.js';
+import { Tensor } from '../src/tensor.js';
+import { encodeNpy, readNpy } from '../src/util/npy.js';
+import { nodePlatform } from '../src/platform/node.js';
+import { cli } from './helpers/cli.js';
+import { relativeDifference } from './helpers/reference.js';
+
+const root = path.join(import.meta.dirname, 'fixtures', 'bvlc');
+
+/** A case of test/fixtures/bvlc: its net, its inputs and what Caffe computed, as its manifest names them. */
+function fixture(name: string) {
+  const dir = path.join(root, name);
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { inputs: string[]; blobs: string[] };
+  const input = (k: string) => readNpy(path.join(dir, 'inputs', `${k}.npy`));
+  return {
+    dir,
+    net: path.join(dir, 'net.prototxt'),
+    blobs: manifest.blobs,
+    input,
+    inputs: (): Record<string, Tensor> => Object.fromEntries(manifest.inputs.map((k) => [k, input(k)])),
+    caffe: (blob: string) => readNpy(path.join(dir, 'blobs', `${blob}.npy`)),
+    /** The CLI's --input arguments for every input. */
+    cliInputs: () => manifest.inputs.flatMap((k) => ['--input', `${k}=${path.join(dir, 'inputs', `${k}.npy`)}`]),
+  };
+}
+
+function expectBlob(got: Tensor | undefined, want: Tensor, label: string, tolerance: number): void {
+  expect(got, label).toBeDefined();
+  expect([...got!.dims], `${label} shape`).toEqual([...want.dims]);
+  if (tolerance === 0) expect(Array.from(got!.data), label).toEqual(Array.from(want.data));
+  else expect(relativeDifference(got!.data, want.data), label).toBeLessThanOrEqual(tolerance);
+}
+
+/** Every blob Caffe stored for the case, from crema's forward and from ONNX Runtime on crema's conversion. */
+async function expectCaffe(name: string, tolerance: number): Promise<Net> {
+  const f = fixture(name), net = await Net.load(f.net);
+  net.forward(f.inputs());
+  const onnx = await runOnnx(net.graph, f.inputs(), { threads: 1, outputs: f.blobs });
+  for (const blob of f.blobs) {
+    expectBlob(net.blobs.get(blob), f.caffe(blob), `${name}: ${blob} native`, tolerance);
+    expectBlob(onnx.get(blob), f.caffe(blob), `${name}: ${blob} ONNX`, tolerance);
+  }
+  return net;
+}
+
+describe('BatchReindex', () => {
+  it('gathers items of a 4-D bottom by repeated, permuted and fractional (truncated) indices, as Caffe does', async () => {
+    await expectCaffe('batch_reindex', 0);
+  });
+
+  it('refuses an index out of range at forward, in one line', async () => {
+    const f = fixture('batch_reindex'), net = await Net.load(f.net);
+    const bad = (values: number[]) => () => net.forward({ ...f.inputs(), frac: new Tensor([3], Float32Array.from(values)) });
+    expect(bad([0, 5, 1])).toThrow(/^layer 'reindex_frac' \(BatchReindex\): index 5 \(item 1 of bottom 1\) is not in \[0, 5\), an item of bottom 0: Caffe refuses it at forward$/);
+    expect(bad([0, 1, -0.5])).toThrow("layer 'reindex_frac' (BatchReindex): index -0.5 (item 2 of bottom 1) is not in [0, 5), an item of bottom 0: Caffe refuses it at forward");
+    expect(bad([NaN, 1, 2])).toThrow("layer 'reindex_frac' (BatchReindex): index NaN (item 0 of bottom 1) is not in [0, 5), an item of bottom 0: Caffe refuses it at forward");
+  });
+});
+
+describe('Filter', () => {
+  it('keeps the items of two data bottoms whose selector is nonzero (mixed, and all), as Caffe does', async () => {
+    await expectCaffe('filter', 0);
+  });
+
+  it('gives each forward its own count, and the layer after it those items: the selectors swapped, the tops swap', async () => {
+    const f = fixture('filter'), net = await Net.load(f.net);
+    for (const [mixed, all] of [['mixed', 'all'], ['all', 'mixed'], ['mixed', 'all']]) {
+      const inputs = f.inputs();
+      net.forward({ ...inputs, mixed: new Tensor([6, 1], inputs[mixed].data), all: new Tensor([6], inputs[all].data) });
+      for (const top of ['a', 'b']) {
+        expectBlob(net.blobs.get(`${top}_mixed`), f.caffe(`${top}_${mixed}`), `${top}_mixed from ${mixed}`, 0);
+        expectBlob(net.blobs.get(`${top}_all`), f.caffe(`${top}_${all}`), `${top}_all from ${all}`, 0);
+      }
+      // The Power (scale 3) after filter_mixed, shaped again for its count.
+      const picked = f.caffe(`a_${mixed}`);
+      expectBlob(net.blobs.get('a_tripled'), new Tensor(picked.dims, picked.data.map((v) => 3 * v)), `a_tripled from ${mixed}`, 1e-6);
+    }
+  });
+
+  it('none selected: Caffe gives tops of 0 items; ONNX Runtime gives them too, crema refuses the forward in one line', async () => {
+    const f = fixture('filter_none'), net = await Net.load(f.net);
+    expect(f.blobs.map((b) => f.caffe(b).dims)).toEqual([[0, 3, 2, 2], [0, 4]]);
+    expect(() => net.forward(f.inputs())).toThrow(/^layer 'filter_none' \(Filter\): none of its 6 selector values \(bottom 2\) is nonzero: Caffe gives tops of 0 items, and crema holds no empty blob$/);
+    const onnx = await runOnnx(net.graph, f.inputs(), { threads: 1, outputs: f.blobs });
+    for (const blob of f.blobs) expectBlob(onnx.get(blob), f.caffe(blob), `${blob} ONNX`, 0);
+  });
+
+  it('refuses a selector of the wrong count, and of the wrong shape, when the net is shaped', async () => {
+    const f = fixture('filter'), net = await Net.load(f.net);
+    const ones = (dims: number[]) => new Tensor(dims, new Float32Array(dims[0]).fill(1));
+    expect(() => net.forward({ ...f.inputs(), mixed: ones([5, 1]) })).toThrow(/layer 'filter_mixed' \(Filter\): bottom 0 has 6 items but the selector \(bottom 2\) has 5 values: Caffe needs one per item$/);
+    expect(() => net.reshape({ mixed: [6, 2] })).toThrow(/layer 'filter_mixed' \(Filter\): the selector \(bottom 2\) must be \(N\) or \(N, 1, \.\.\.\), one value per item, got \[6, 2\]$/);
+  });
+});
+
+describe('LSTMUnit', () => {
+  it('N = 3, D = 5 with cont 1, 0, 1 and cont 0.5, 0, 2 (Caffe scales the forget gate by cont)', async () => {
+    await expectCaffe('lstm_unit', 1e-6);
+  });
+});
+
+describe('HDF5Output', () => {
+  const f = fixture('hdf5_output');
+  const writes = "`crema run` and Net.run write it after each forward (a relative name from the working directory, as Caffe; replaced whole each run, never left half-written), and the two stay outputs of the net (`crema run --dump DIR` writes them as .npy)";
+  const note = (what: string) => `layer 'save' (HDF5Output): Caffe writes its bottoms 'doubled' and 'label' to the HDF5 file '/tmp/bvlc_hdf5_output.h5' (datasets 'data' and 'label', float32, each 4-D); ${what}`;
+
+  it('is a sink: its bottoms stay outputs beside the net\'s other one, equal to what Caffe wrote, with one note', async () => {
+    const net = await expectCaffe('hdf5_output', 1e-6); // TanH's squashed is computed
+    expect(net.outputs).toEqual(['label', 'doubled', 'squashed']);
+    // What Caffe's layer wrote to its file (4-D: legacy num, channels, height, width), read back with h5py.
+    const written = (k: string) => readNpy(path.join(f.dir, 'written', `${k}.npy`));
+    expect(Array.from(net.blobs.get('doubled')!.data)).toEqual(Array.from(written('data').data));
+    expect(Array.from(net.blobs.get('label')!.data)).toEqual(Array.from(written('label').data));
+    expect(net.notes.filter((n) => n.includes('HDF5'))).toEqual([note(writes)]);
+  });
+
+  it('crema info and crema run take the net from the command line', async () => {
+    const info = await cli('info', f.net);
+    expect(info.code).toBe(0);
+    expect(info.stdout).toMatch(/save +│ HDF5Output +│ doubled, label → +│/);
+    const dir = scratchDir();
+    const run = await cli('run', netWritingTo(dir, path.join(dir, 'out.h5')), ...f.cliInputs());
+    expect(run.code).toBe(0);
+    expect(run.stderr.match(/^note: .*HDF5Output.*$/gm)).toHaveLength(1);
+    expect(run.stdout.split('\n')).toEqual(['label [2, 1]', 'doubled [2, 3, 4]', 'squashed [2, 3, 4]']);
+  });
+
+  it("crema run writes Caffe's file: the datasets, dtypes and 4-D dims of Caffe's own .h5, its values (a relative name from the working directory)", async () => {
+    const dir = scratchDir(), out = path.join(dir, 'out.h5');
+    const run = await cli('run', netWritingTo(dir, path.relative(process.cwd(), out)), ...f.cliInputs());
+    expect(run.code).toBe(0);
+    await expectSameFile(out, path.join(f.dir, 'caffe.h5'));
+    expect(fs.readdirSync(dir).sort()).toEqual(['net.prototxt', 'out.h5']); // no temporary file left
+    // Through ONNX Runtime too: the file from its outputs.
+    fs.rmSync(out);
+    expect((await cli('run', path.join(dir, 'net.prototxt'), ...f.cliInputs(), '--backend', 'onnx')).code).toBe(0);
+    await expectSameFile(out, path.join(f.dir, 'caffe.h5'));
+  });
+
+  it('Net.run writes it after each run, replacing the file whole: the second run\'s values', async () => {
+    const dir = scratchDir(), out = path.join(dir, 'out.h5');
+    fs.writeFileSync(out, 'what the user had');
+    const net = await Net.load(netWritingTo(dir, out));
+    try {
+      await net.run(f.inputs());
+      await expectSameFile(out, path.join(f.dir, 'caffe.h5'));
+      const label = new Tensor([2, 1], Float32Array.from([5, -1]));
+      await net.run({ ...f.inputs(), label });
+      expect(Array.from((await readH5(out)).label.value)).toEqual([5, -1]);
+    } finally {
+      await net.dispose();
+    }
+  });
+
+  it('a run that fails midway writes nothing: an existing file is left as it was, no partial .h5 beside it', async () => {
+    const dir = scratchDir(), out = path.join(dir, 'out.h5');
+    fs.writeFileSync(out, 'what the user had');
+    // A BatchReindex after the HDF5Output, refusing its index at forward.
+    const prototxt = `${fs.readFileSync(netWritingTo(dir, out), 'utf8')}
+layer { name: "idx" type: "Input" top: "idx" input_param { shape { dim: 1 } } }
+layer { name: "pick" type: "BatchReindex" bottom: "squashed" bottom: "idx" top: "picked" }`;
+    fs.writeFileSync(path.join(dir, 'net.prototxt'), prototxt);
+    const net = await Net.load(path.join(dir, 'net.prototxt'));
+    try {
+      await expect(net.run({ ...f.inputs(), idx: new Tensor([1], Float32Array.from([9])) })).rejects.toThrow(/^layer 'pick' \(BatchReindex\): index 9 /);
+    } finally {
+      await net.dispose();
+    }
+    const run = await cli('run', path.join(dir, 'net.prototxt'), ...f.cliInputs(), '--input', `idx=${npyOf(dir, 'idx', [9])}`);
+    expect(run.code).toBe(2);
+    expect(fs.readFileSync(out, 'utf8')).toBe('what the user had');
+    expect(fs.readdirSync(dir).sort()).toEqual(['idx.npy', 'net.prototxt', 'out.h5']);
+  });
+
+  it('refuses a file in a directory that does not exist before the forward, in one line naming the layer and the path', async () => {
+    const dir = scratchDir(), out = path.join(dir, 'nowhere', 'out.h5');
+    const want = `layer 'save' (HDF5Output): ${out}: the directory ${path.dirname(out)} does not exist`;
+    const run = await cli('run', netWritingTo(dir, out), ...f.cliInputs());
+    expect(run.code).toBe(2);
+    expect(run.stderr.split('\n').filter((l) => !l.startsWith('note: '))).toEqual([`crema: ${want}`]);
+    const net = await Net.load(netWritingTo(dir, out));
+    try {
+      expect(await net.run(f.inputs()).then(() => 'ran', (e: Error) => e.message)).toBe(want);
+    } finally {
+      await net.dispose();
+    }
+  });
+
+  it('without h5wasm the blobs stay outputs, no file is written, and the note says installing h5wasm writes it', async () => {
+    const spy = vi.spyOn(nodePlatform, 'hdf5Writer').mockReturnValue('missing');
+    try {
+      const dir = scratchDir(), out = path.join(dir, 'out.h5');
+      const run = await cli('run', netWritingTo(dir, out), ...f.cliInputs());
+      expect(run.code).toBe(0);
+      expect(run.stdout.split('\n')).toEqual(['label [2, 1]', 'doubled [2, 3, 4]', 'squashed [2, 3, 4]']);
+      expect(run.stderr.match(/^note: .*HDF5Output.*$/gm)).toEqual([`note: ${note('crema writes it once the optional peer dependency h5wasm is installed (npm install h5wasm); until then the two stay outputs of the net (`crema run --dump DIR` writes them as .npy)').replace("'/tmp/bvlc_hdf5_output.h5'", `'${out}'`)}`]);
+      expect(fs.existsSync(out)).toBe(false);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  /** The case's net with its file_name `file`, as DIR/net.prototxt. */
+  function netWritingTo(dir: string, file: string): string {
+    const text = fs.readFileSync(f.net, 'utf8').replace('/tmp/bvlc_hdf5_output.h5', file);
+    fs.writeFileSync(path.join(dir, 'net.prototxt'), text);
+    return path.join(dir, 'net.prototxt');
+  }
+});
+
+/** A new empty directory, removed when the tests end. */
+function scratchDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-bvlc-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function npyOf(dir: string, name: string, values: number[]): string {
+  const file = path.join(dir, `${name}.npy`);
+  fs.writeFileSync(file, encodeNpy(new Tensor([values.length], Float32Array.from(values))));
+  return file;
+}
+
+/** Every dataset of an HDF5 file, read with h5wasm: its dtype, dims and values. */
+async function readH5(file: string): Promise<Record<string, { dtype: unknown; shape: number[]; value: Float32Array }>> {
+  const h5wasm = (await import('h5wasm/node')).default;
+  await h5wasm.ready;
+  const h5 = new h5wasm.File(file, 'r');
+  try {
+    return Object.fromEntries(h5.keys().map((k) => {
+      const d = h5.get(k) as import('h5wasm').Dataset;
+      return [k, { dtype: d.dtype, shape: d.shape!, value: d.value as Float32Array }];
+    }));
+  } finally {
+    h5.close();
+  }
+}
+
+/** crema's file against Caffe's: the same dataset names, dtypes and dims; label (passed through) exactly, data (computed) within 1e-6 * max(1, |ref|). */
+async function expectSameFile(ours: string, caffe: string): Promise<void> {
+  const [got, want] = [await readH5(ours), await readH5(caffe)];
+  expect(Object.keys(got).sort()).toEqual(['data', 'label']);
+  expect(Object.keys(want).sort()).toEqual(['data', 'label']);
+  for (const k of ['data', 'label']) {
+    expect([got[k].dtype, got[k].shape], k).toEqual([want[k].dtype, want[k].shape]);
+    expect(got[k].value).toBeInstanceOf(Float32Array);
+  }
+  expect([...want.data.shape, ...want.label.shape]).toEqual([2, 3, 4, 1, 2, 1, 1, 1]);
+  expect(Array.from(got.label.value)).toEqual(Array.from(want.label.value));
+  expect(relativeDifference(got.data.value, want.data.value)).toBeLessThanOrEqual(1e-6);
+}
