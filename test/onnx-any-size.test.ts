@@ -335,8 +335,8 @@ describe('size-free SPP: each level\'s windows from the Shape, against the nativ
       net.dispose();
     });
 
-  it('reads each axis\'s size from the Shape once for every level (MAX and AVE; a single level reads none)', () => {
-    for (const [pool, height, shapes] of [['MAX', 4, 2], ['AVE', 3, 2], ['MAX', 1, 0]] as const) {
+  it('reads the input\'s Shape once for every level and axis (MAX and AVE; a single level reads none)', () => {
+    for (const [pool, height, shapes] of [['MAX', 4, 1], ['AVE', 3, 1], ['MAX', 1, 0]] as const) {
       const net = netFrom(input([1, 3, 16, 16]) + `layer { name: "l" type: "SPP" bottom: "data" top: "l" spp_param { pyramid_height: ${height} pool: ${pool} } }`);
       expect(convertGraph(net.graph, { anySize: true }).model.graph.node.filter((n) => n.op_type === 'Shape').length, `${pool}, ${height} levels`).toBe(shapes);
       net.dispose();
