@@ -17,7 +17,7 @@ import type { NetParameter } from '../src/caffe/types.js';
 import type { Dialect } from '../src/caffe/dialects.js';
 import { freeSize, sizeDependence } from '../src/onnx/batch.js';
 import { type OnnxConversion, convertGraph, encodeConversion } from '../src/onnx/convert.js';
-import { OnnxSessions, runOnnx } from '../src/onnx/run.js';
+import { CHECKED_SIZES, OnnxSessions, runOnnx } from '../src/onnx/run.js';
 import { convert } from '../src/api.js';
 import { DataType, type ValueInfoObj, decodeModel } from '../src/onnx/proto.js';
 import { Net } from '../src/runtime/net.js';
@@ -882,6 +882,24 @@ describe('OnnxSessions with anySize: one session for every size where the net al
     expect(await run(31, 47), 'a new size: shaped for it, then put back').toBe(2);
     expect([await run(24, 24), await run(31, 47), await run(31, 47)], 'sizes served before').toEqual([0, 0, 0]);
     expect(await run(40, 40)).toBe(2);
+    expect(sessions.made).toBe(1);
+    await sessions.release();
+    net.dispose();
+  });
+
+  it(`remembers the CHECKED_SIZES (${CHECKED_SIZES}) sizes used last: one used again stays, the one used longest ago is shaped again`, async () => {
+    const net = poolNet('pool: MAX kernel_size: 2 stride: 2', 1, [1, 1, 4, 4]);
+    const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });
+    const pool = net.graph.layers.find((l) => l.name === 'pool')!.impl, reshape = pool.reshape.bind(pool);
+    let shaped = 0;
+    pool.reshape = (bottoms) => (shaped++, reshape(bottoms));
+    const run = async (h: number, w = 4) => { shaped = 0; await sessions.run({ data: random([1, 1, h, w], h + w) }); return shaped; };
+    await run(4); // the session's own size: checked as it is made
+    for (let h = 5; h < 4 + CHECKED_SIZES; h++) expect(await run(h), `new size ${h} x 4`).toBe(2);
+    expect(await run(4), 'used again: at the newest end').toBe(0);
+    expect(await run(4 + CHECKED_SIZES), 'one size more: the oldest (5 x 4) let go').toBe(2);
+    expect([await run(4), await run(6)], 'kept').toEqual([0, 0]);
+    expect(await run(5), 'let go: shaped again').toBe(2);
     expect(sessions.made).toBe(1);
     await sessions.release();
     net.dispose();
