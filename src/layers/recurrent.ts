@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { int, valueInfo } from '../onnx/builder.js';
-import { type LayerContext, joinedDims, runtimeDims } from '../onnx/context.js';
+import { type LayerContext, int64Once, joinedDims, runtimeDims } from '../onnx/context.js';
 import type { GraphObj } from '../onnx/proto.js';
 import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
 import { innerProductLayer } from './inner_product.js';
@@ -201,7 +201,7 @@ interface StepInputs {
  * names the step's values.
  */
 function stepToOnnx(kind: Kind, c: LayerContext, w: Tensor[], s: number, H: number, t: number | string, at: StepInputs): { h: string; cell?: string; out: string } {
-  const { name, matmul, add, bias } = onnxOps(c), next = typeof t === 'number' ? t + 1 : t;
+  const { matmul, add, bias } = onnxOps(c), next = typeof t === 'number' ? t + 1 : t;
   let pre = matmul(c.node('Mul', [at.h, at.k], [c.tmp(`h_conted_${t}`)]), w[2 + s], `W_h_h_${t}`, 'W_h_h');
   pre = add(pre, at.xGates(), `gates_${t}`);
   if (at.staticGates) pre = add(pre, at.staticGates, `gates_static_${t}`);
@@ -209,7 +209,8 @@ function stepToOnnx(kind: Kind, c: LayerContext, w: Tensor[], s: number, H: numb
     const h = c.node('Tanh', [pre], [c.tmp(`h_${next}`)]);
     return { h, out: c.node('Tanh', [add(matmul(h, w[3 + s], `W_ho_h_${t}`, 'W_ho_h'), bias(w[4 + s], 'b_o'), `o_in_${t}`)], [c.tmp(`o_${next}`)]) };
   }
-  const gate = (g: number, op: string) => c.node(op, [c.node('Slice', [pre, c.b.int64s(name(`g${g}_start`), [g * H]), c.b.int64s(name(`g${g}_end`), [(g + 1) * H]), c.b.int64s(name('axis2'), [2])], [c.tmp(`gate${g}_${t}`)])], [c.tmp(`${op}${g}_${t}`)]);
+  // The gates' bounds and axis written once a layer (int64Once), not once a step.
+  const gate = (g: number, op: string) => c.node(op, [c.node('Slice', [pre, int64Once(c, `g${g}_start`, [g * H]), int64Once(c, `g${g}_end`, [(g + 1) * H]), int64Once(c, 'axis2', [2])], [c.tmp(`gate${g}_${t}`)])], [c.tmp(`${op}${g}_${t}`)]);
   const [i, f, o, g] = [gate(0, 'Sigmoid'), c.node('Mul', [gate(1, 'Sigmoid'), at.k], [c.tmp(`f_${t}`)]), gate(2, 'Sigmoid'), gate(3, 'Tanh')];
   const cell = add(c.node('Mul', [f, at.cell], [c.tmp(`fc_${t}`)]), c.node('Mul', [i, g], [c.tmp(`ig_${t}`)]), `c_${next}`);
   const h = c.node('Mul', [o, c.node('Tanh', [cell], [c.tmp(`tanh_c_${t}`)])], [c.tmp(`h_${next}`)]);
@@ -238,17 +239,25 @@ function recurrentToOnnx(kind: Kind, c: LayerContext): void {
   const start = (j: number) => exposed ? c.bottom(2 + s + j) : c.b.floats(name(`${kind.states[j]}_0`), new Float32Array(N * H), [1, N, H]);
   let h = start(0), cell = kind.type === 'LSTM' ? start(1) : undefined;
   const outputs: string[] = [];
+  const [conts, xGates] = [steps(c, cont, T, 'cont'), steps(c, xg, T, 'x_gates')];
   for (let t = 0; t < T; t++) {
-    const step = c.b.int64s(name(`t${t}`), [t]);
-    const k = c.node('Gather', [cont, step], [c.tmp(`cont_${t}`)], { axis: int(0) });
-    const xGates = () => c.node('Gather', [xg, step], [c.tmp(`x_gates_${t}`)], { axis: int(0) });
-    const r = stepToOnnx(kind, c, w, s, H, t, { h, cell, k, xGates, staticGates: sg });
+    const r = stepToOnnx(kind, c, w, s, H, t, { h, cell, k: conts[t], xGates: () => xGates[t], staticGates: sg });
     [h, cell] = [r.h, r.cell];
     outputs.push(r.out);
   }
   c.node('Concat', outputs, [c.top(0)], { axis: int(0) });
   const final = [h, cell];
   for (let j = 0; j < exposed; j++) c.node('Identity', [final[j]!], [c.top(1 + j)]);
+}
+
+/**
+ * The T steps of `value` (T, ...) as T values (1, ...), by one Split into equal parts: no constant per step (a Gather
+ * of each needed its index, T int64 initializers). Opset 18 asks the count as num_outputs; before, the outputs give it.
+ */
+function steps(c: LayerContext, value: string, T: number, what: string): string[] {
+  const outputs = Array.from({ length: T }, (_, t) => c.tmp(`${what}_${t}`));
+  c.node('Split', [value], outputs, { axis: int(0), ...(c.opset >= 18 ? { num_outputs: int(T) } : {}) });
+  return outputs;
 }
 
 /**
