@@ -546,6 +546,42 @@ describe('sizeDependence: a net that builds the size in is named by its first su
     await sizeFreeAt(net, 2, [[6, 21], [15, 3]]);
   });
 
+  it("a height shrunk by Interp's shrink_factor 3 ((n - 1) / 3 + 1), then sliced into 3 parts: multiples of 9", async () => {
+    const net = netFrom(input([1, 2, 9, 12]) + `
+      layer { name: "s" type: "Interp" bottom: "data" top: "s" interp_param { shrink_factor: 3 } }
+      layer { name: "l" type: "Slice" bottom: "s" top: "a" top: "b" top: "c" slice_param { axis: 2 } }`);
+    await sizeFreeAt(net, 2, [[18, 7], [27, 20]]);
+  });
+
+  it('an hourglass of four stride-3 convolutions and four stride-3 deconvolutions, added at each level: multiples of 81 (a deconvolution multiplies)', async () => {
+    const conv = (name: string, from: string, type: string) => `layer { name: "${name}" type: "${type}" bottom: "${from}" top: "${name}" convolution_param { num_output: 1 kernel_size: 3 stride: 3 } }\n`;
+    const add = (name: string, a: string, b: string) => `layer { name: "${name}" type: "Eltwise" bottom: "${a}" bottom: "${b}" top: "${name}" }\n`;
+    const text = input([1, 1, 81, 81]) + conv('c1', 'data', 'Convolution') + conv('c2', 'c1', 'Convolution') + conv('c3', 'c2', 'Convolution') + conv('c4', 'c3', 'Convolution') +
+      conv('d3', 'c4', 'Deconvolution') + add('s3', 'd3', 'c3') + conv('d2', 's3', 'Deconvolution') + add('s2', 'd2', 'c2') +
+      conv('d1', 's2', 'Deconvolution') + add('s1', 'd1', 'c1') + conv('d0', 's1', 'Deconvolution') + add('s0', 'd0', 'data');
+    const names = ['c1', 'c2', 'c3', 'c4', 'd3', 'd2', 'd1', 'd0'];
+    const net = netFrom(text, Object.fromEntries(names.map((n, i) => [n, [random([1, 1, 3, 3], 2 * i + 1), random([1], 2 * i + 2)]])));
+    await sizeFreeAt(net, 1, [[162, 81], [243, 324]]);
+  });
+
+  it("C3D's temporal_stride 3, then the frames sliced into 3: multiples of 9 frames, at two other lengths and sizes", async () => {
+    const net = netFrom(input([1, 2, 9, 4, 4]) + `
+      layer { name: "c" type: "Convolution3D" bottom: "data" top: "c" convolution_param { num_output: 1 kernel_size: 1 kernel_depth: 3 temporal_stride: 3 } }
+      layer { name: "l" type: "Slice" bottom: "c" top: "a" top: "b" top: "e" slice_param { axis: 2 } }`, { c: [random([1, 2, 3, 1, 1], 1), random([1], 2)] });
+    const model = await anySizeSession(net);
+    for (const dims of [[1, 2, 18, 5, 3], [1, 2, 27, 2, 6]]) await sameAtSize(net, model, { data: random(dims, dims[2]) });
+    await model.session.release();
+    net.dispose();
+  });
+
+  it("Correlation's stride_1 3 counts in the step: the refusal names the Correlation (its size built in), not a Slice at a size the step missed", () => {
+    const net = netFrom(input([1, 2, 9, 12]) + `
+      layer { name: "c" type: "Correlation" bottom: "data" bottom: "data" top: "c" correlation_param { pad: 0 kernel_size: 1 max_displacement: 0 stride_1: 3 stride_2: 1 } }
+      layer { name: "l" type: "Slice" bottom: "c" top: "a" top: "b" top: "e" slice_param { axis: 2 } }`);
+    expect(sizeDependence(net.graph, convertGraph(net.graph, { anySize: true }), reshaper(net), {})).toMatch(/^layer 'c' \(Correlation\) builds the input's size in \(its constant/);
+    net.dispose();
+  });
+
   it('an InnerProduct after a spatial blob', () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
       layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
