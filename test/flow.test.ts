@@ -260,6 +260,29 @@ note: ${weights()}: scale_conv1 takes the prototxt's fillers, as Caffe fills a l
     }
   }, 300_000);
 
+  it('--list --backend onnx: each pair\'s .flo the native --list\'s within the tolerance (two sizes: a net each), the same lines out', async () => {
+    const { default: sharp } = await import('sharp');
+    const small = (name: string, dx: number) => sharp(flowPattern(70, 40, dx, 1), { raw: { width: 70, height: 40, channels: 3 } }).png().toFile(at(name));
+    await Promise.all([image('p0.png', 0, 0), image('p1.png', 1, 2), small('q0.png', 0), small('q1.png', 3)]);
+    const list = (dir: string) => (fs.mkdirSync(at(dir), { recursive: true }), fs.writeFileSync(at(`${dir}.txt`), `p0.png p1.png ${dir}/p.flo\nq0.png q1.png ${dir}/q.flo\np1.png p0.png ${dir}/r.flo\n`));
+    const runList = (dir: string, ...more: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      list(dir);
+      execFile(process.execPath, [path.join(import.meta.dirname, '..', 'bin/crema.js'), 'flow', templateFile, weights(), '--list', `${dir}.txt`, '--threads', '2', ...more], { cwd: tmp, encoding: 'utf8' }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code) : 0, stdout, stderr }));
+    });
+    const [native, onnx] = [await runList('native'), await runList('onnx', '--backend', 'onnx')];
+    expect([native.code, onnx.code], onnx.stderr).toEqual([0, 0]);
+    const lines = (r: { stdout: string }, dir: string) => r.stdout.split('\n').filter(Boolean).map((l) => l.replace(/ max [^,]+, mean \S+/, '').replace(`${dir}/`, ''));
+    expect(lines(onnx, 'onnx')).toEqual(lines(native, 'native'));
+    expect(lines(onnx, 'onnx')).toHaveLength(3);
+    for (const name of ['p', 'q', 'r']) {
+      const [want, got] = [readFlo(at(`native/${name}.flo`)), readFlo(at(`onnx/${name}.flo`))];
+      expect([got.tag, got.w, got.h], name).toEqual([want.tag, want.w, want.h]);
+      expect(want.data.some((v) => v !== 0), `${name}: a flow that tells`).toBe(true);
+      expect(relativeDifference(got.data, want.data), name).toBeLessThanOrEqual(TOLERANCE);
+    }
+  }, 300_000);
+
   it('refuses in one line: images of two sizes, a net filled for another size, a net with no flow, an unknown $VAR$; the filled text\'s errors name the template and its line', async () => {
     const { default: sharp } = await import('sharp');
     await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080' } }).png().toFile(at('small.png'));

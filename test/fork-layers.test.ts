@@ -187,7 +187,7 @@ describe('Upsample with one bottom and Mish (ChenYingpeng/caffe-yolov3: YOLOv3 /
     expect(() => one('scale: 2 pad_out_h: true')).toThrow(
       "layer 'up' (Upsample): with one bottom (nearest-neighbour upsampling, as the YOLO ports) takes only upsample_param { scale }, not pad_out_h (SegNet's max-unpooling takes a second bottom, the pooling mask)");
     expect(() => one('scale: 0')).toThrow("layer 'up' (Upsample): scale must be a positive integer, got 0");
-    expect(() => one('scale: 2', [2, 3])).toThrow("layer 'up' (Upsample): needs a 4-D bottom (num, channels, height, width), got [2, 3]");
+    expect(() => one('scale: 2', [2, 3])).toThrow("layer 'up' (Upsample): bottom 0 must be 4-D (N, C, H, W), got [2, 3]");
   });
 });
 

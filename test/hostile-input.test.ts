@@ -9,6 +9,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { loadNet } from '../src/caffe/load.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
+import type { NetParameter } from '../src/caffe/types.js';
 import { messageType } from '../src/caffe/schema.js';
 import { encodeMessage } from '../src/caffe/wire.js';
 import { readMean } from '../src/image/mean.js';
@@ -84,6 +85,22 @@ describe('one-line errors where internal errors escaped', () => {
     // An apostrophe after a letter opens no quotation; an unquoted run is cut at 200.
     expect(clipMessage(`Caffe's '${'y'.repeat(70)}' and ${'9'.repeat(250)}`))
       .toBe(`Caffe's '${'y'.repeat(60)}… (70 characters)' and ${'9'.repeat(200)}… (250 characters)`);
+  });
+});
+
+describe('a bottom of another rank than the (N, C, H, W) a layer reads: one line naming it (need4d), at 2, 3 and 5 axes', () => {
+  const input = (name: string, dims: number[]) => `layer { name: "${name}" type: "Input" top: "${name}" input_param { shape { ${dims.map((d) => `dim: ${d}`).join(' ')} } } }\n`;
+  const layers: [string, string][] = [
+    ['Pooling', 'layer { name: "l" type: "Pooling" bottom: "x" top: "l" pooling_param { pool: MAX kernel_size: 1 } }'],
+    ['Interp', 'layer { name: "l" type: "Interp" bottom: "x" top: "l" interp_param { zoom_factor: 2 } }'],
+    ['Reorg', 'layer { name: "l" type: "Reorg" bottom: "x" top: "l" reorg_param { stride: 2 } }'],
+    ['Upsample', 'layer { name: "l" type: "Upsample" bottom: "x" top: "l" upsample_param { scale: 2 } }'],
+    ['PriorBox', 'layer { name: "l" type: "PriorBox" bottom: "x" bottom: "x" top: "l" prior_box_param { min_size: 2 } }'],
+  ];
+  test.each(layers.flatMap(([type, text]) => [[2, 4], [1, 2, 4], [1, 2, 4, 4, 4]].map((dims) => [type, text, dims] as const)))('%s at %j', (type, text, dims) => {
+    const role = type === 'PriorBox' ? ' (the feature map)' : '';
+    expect(errorOf(() => Net.fromNetParameter(parsePrototxt(input('x', [...dims]) + text, 'n.prototxt') as NetParameter, new Map())))
+      .toBe(`layer 'l' (${type}): bottom 0${role} must be 4-D (N, C, H, W), got [${dims.join(', ')}]`);
   });
 });
 

@@ -193,7 +193,7 @@ describe('LRN refuses what Caffe refuses', () => {
   });
   it('a bottom that is not 4-D', () => {
     const layer = lrnLayer.create(lrnDef({ n: 3 }), []);
-    expect(() => layer.reshape([[2, 3, 4]])).toThrow("layer 'norm' (LRN): needs a 4-D bottom (num, channels, height, width), got [2, 3, 4]");
+    expect(() => layer.reshape([[2, 3, 4]])).toThrow("layer 'norm' (LRN): bottom 0 must be 4-D (N, C, H, W), got [2, 3, 4]");
   });
   it('two bottoms', () => {
     const layer = lrnLayer.create({ ...lrnDef({ n: 3 }), bottom: ['a', 'b'] }, []);

@@ -17,7 +17,7 @@ import type { NetParameter } from '../src/caffe/types.js';
 import type { Dialect } from '../src/caffe/dialects.js';
 import { freeSize, sizeDependence } from '../src/onnx/batch.js';
 import { type OnnxConversion, convertGraph, encodeConversion } from '../src/onnx/convert.js';
-import { OnnxSessions, runOnnx } from '../src/onnx/run.js';
+import { CHECKED_SIZES, OnnxSessions, runOnnx } from '../src/onnx/run.js';
 import { convert } from '../src/api.js';
 import { DataType, type ValueInfoObj, decodeModel } from '../src/onnx/proto.js';
 import { Net } from '../src/runtime/net.js';
@@ -335,8 +335,8 @@ describe('size-free SPP: each level\'s windows from the Shape, against the nativ
       net.dispose();
     });
 
-  it('reads each axis\'s size from the Shape once for every level (MAX and AVE; a single level reads none)', () => {
-    for (const [pool, height, shapes] of [['MAX', 4, 2], ['AVE', 3, 2], ['MAX', 1, 0]] as const) {
+  it('reads the input\'s Shape once for every level and axis (MAX and AVE; a single level reads none)', () => {
+    for (const [pool, height, shapes] of [['MAX', 4, 1], ['AVE', 3, 1], ['MAX', 1, 0]] as const) {
       const net = netFrom(input([1, 3, 16, 16]) + `layer { name: "l" type: "SPP" bottom: "data" top: "l" spp_param { pyramid_height: ${height} pool: ${pool} } }`);
       expect(convertGraph(net.graph, { anySize: true }).model.graph.node.filter((n) => n.op_type === 'Shape').length, `${pool}, ${height} levels`).toBe(shapes);
       net.dispose();
@@ -473,13 +473,13 @@ describe('size-free LSTM and RNN (a Scan over the T of the run, its body the unr
     net.dispose();
   });
 
-  it('one Scan per layer, no step unrolled; without anySize the same layers unrolled (a Gather per step)', () => {
+  it('one Scan per layer, no step unrolled; without anySize the same layers unrolled (cont and the x gates Split into the steps)', () => {
     const net = netFrom(RECURRENT_NET, recurrentWeights());
     const ops = (anySize: boolean) => convertGraph(net.graph, { anySize, outputs: 'all' }).model.graph.node.map((n) => n.op_type);
     expect(ops(true).filter((op) => op === 'Scan')).toHaveLength(6);
-    expect(ops(true)).not.toContain('Gather');
+    expect(ops(true)).not.toContain('Split');
     expect(ops(false)).not.toContain('Scan');
-    expect(ops(false).filter((op) => op === 'Gather')).toHaveLength(6 * 5 * 2); // cont and x gates at each of 5 steps
+    expect(ops(false).filter((op) => op === 'Split')).toHaveLength(6 * 2); // cont and x gates, 5 steps each
     net.dispose();
   });
 
@@ -544,6 +544,42 @@ describe('sizeDependence: a net that builds the size in is named by its first su
       up: [random([2, 2, 3, 3], 1), random([2], 2)],
     });
     await sizeFreeAt(net, 2, [[6, 21], [15, 3]]);
+  });
+
+  it("a height shrunk by Interp's shrink_factor 3 ((n - 1) / 3 + 1), then sliced into 3 parts: multiples of 9", async () => {
+    const net = netFrom(input([1, 2, 9, 12]) + `
+      layer { name: "s" type: "Interp" bottom: "data" top: "s" interp_param { shrink_factor: 3 } }
+      layer { name: "l" type: "Slice" bottom: "s" top: "a" top: "b" top: "c" slice_param { axis: 2 } }`);
+    await sizeFreeAt(net, 2, [[18, 7], [27, 20]]);
+  });
+
+  it('an hourglass of four stride-3 convolutions and four stride-3 deconvolutions, added at each level: multiples of 81 (a deconvolution multiplies)', async () => {
+    const conv = (name: string, from: string, type: string) => `layer { name: "${name}" type: "${type}" bottom: "${from}" top: "${name}" convolution_param { num_output: 1 kernel_size: 3 stride: 3 } }\n`;
+    const add = (name: string, a: string, b: string) => `layer { name: "${name}" type: "Eltwise" bottom: "${a}" bottom: "${b}" top: "${name}" }\n`;
+    const text = input([1, 1, 81, 81]) + conv('c1', 'data', 'Convolution') + conv('c2', 'c1', 'Convolution') + conv('c3', 'c2', 'Convolution') + conv('c4', 'c3', 'Convolution') +
+      conv('d3', 'c4', 'Deconvolution') + add('s3', 'd3', 'c3') + conv('d2', 's3', 'Deconvolution') + add('s2', 'd2', 'c2') +
+      conv('d1', 's2', 'Deconvolution') + add('s1', 'd1', 'c1') + conv('d0', 's1', 'Deconvolution') + add('s0', 'd0', 'data');
+    const names = ['c1', 'c2', 'c3', 'c4', 'd3', 'd2', 'd1', 'd0'];
+    const net = netFrom(text, Object.fromEntries(names.map((n, i) => [n, [random([1, 1, 3, 3], 2 * i + 1), random([1], 2 * i + 2)]])));
+    await sizeFreeAt(net, 1, [[162, 81], [243, 324]]);
+  });
+
+  it("C3D's temporal_stride 3, then the frames sliced into 3: multiples of 9 frames, at two other lengths and sizes", async () => {
+    const net = netFrom(input([1, 2, 9, 4, 4]) + `
+      layer { name: "c" type: "Convolution3D" bottom: "data" top: "c" convolution_param { num_output: 1 kernel_size: 1 kernel_depth: 3 temporal_stride: 3 } }
+      layer { name: "l" type: "Slice" bottom: "c" top: "a" top: "b" top: "e" slice_param { axis: 2 } }`, { c: [random([1, 2, 3, 1, 1], 1), random([1], 2)] });
+    const model = await anySizeSession(net);
+    for (const dims of [[1, 2, 18, 5, 3], [1, 2, 27, 2, 6]]) await sameAtSize(net, model, { data: random(dims, dims[2]) });
+    await model.session.release();
+    net.dispose();
+  });
+
+  it("Correlation's stride_1 3 counts in the step: the refusal names the Correlation (its size built in), not a Slice at a size the step missed", () => {
+    const net = netFrom(input([1, 2, 9, 12]) + `
+      layer { name: "c" type: "Correlation" bottom: "data" bottom: "data" top: "c" correlation_param { pad: 0 kernel_size: 1 max_displacement: 0 stride_1: 3 stride_2: 1 } }
+      layer { name: "l" type: "Slice" bottom: "c" top: "a" top: "b" top: "e" slice_param { axis: 2 } }`);
+    expect(sizeDependence(net.graph, convertGraph(net.graph, { anySize: true }), reshaper(net), {})).toMatch(/^layer 'c' \(Correlation\) builds the input's size in \(its constant/);
+    net.dispose();
   });
 
   it('an InnerProduct after a spatial blob', () => {
@@ -892,6 +928,24 @@ describe('OnnxSessions with anySize: one session for every size where the net al
     net.dispose();
   });
 
+  it(`remembers the CHECKED_SIZES (${CHECKED_SIZES}) sizes used last: one used again stays, the one used longest ago is shaped again`, async () => {
+    const net = poolNet('pool: MAX kernel_size: 2 stride: 2', 1, [1, 1, 4, 4]);
+    const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });
+    const pool = net.graph.layers.find((l) => l.name === 'pool')!.impl, reshape = pool.reshape.bind(pool);
+    let shaped = 0;
+    pool.reshape = (bottoms) => (shaped++, reshape(bottoms));
+    const run = async (h: number, w = 4) => { shaped = 0; await sessions.run({ data: random([1, 1, h, w], h + w) }); return shaped; };
+    await run(4); // the session's own size: checked as it is made
+    for (let h = 5; h < 4 + CHECKED_SIZES; h++) expect(await run(h), `new size ${h} x 4`).toBe(2);
+    expect(await run(4), 'used again: at the newest end').toBe(0);
+    expect(await run(4 + CHECKED_SIZES), 'one size more: the oldest (5 x 4) let go').toBe(2);
+    expect([await run(4), await run(6)], 'kept').toEqual([0, 0]);
+    expect(await run(5), 'let go: shaped again').toBe(2);
+    expect(sessions.made).toBe(1);
+    await sessions.release();
+    net.dispose();
+  });
+
   it('res10 SSD over three photo sizes: 1 session, its detections as each size\'s own session gives them', async () => {
     const net = res10();
     const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });
@@ -1031,8 +1085,9 @@ describe('without anySize, the models are byte for byte what they were', () => {
     // PriorBox and DetectionOutput, now size-free with anySize: main's hashes before (94f2826)
     ['the SSD head', 'test/fixtures/ssd/head/net.prototxt', 'test/fixtures/ssd/head/weights.caffemodel', { net: '9ba45597c69b23f1', all: '3349465685c3f068' }],
     // LSTM and RNN, a Scan with anySize: main's hashes before (377e147: 89ef33d42bfd8abc, 905a0111cab4b0eb), changed
-    // since only by the unrolled form's recurrent weights written once, not once per step (round forty-six)
-    ['LSTM and RNN', 'test/fixtures/layers/recurrent/net.prototxt', 'test/fixtures/layers/recurrent/weights.caffemodel', { net: 'ddddeb3d5c8fc92e', all: '6baa981916fb4c3f' }],
+    // since only by the unrolled form's recurrent weights written once, not once per step (round forty-six), then its
+    // steps Split off cont and the x gates, not Gathered by an index each, and its gates' bounds written once (47)
+    ['LSTM and RNN', 'test/fixtures/layers/recurrent/net.prototxt', 'test/fixtures/layers/recurrent/weights.caffemodel', { net: 'aa903605fada6c8d', all: 'b3d0441311997784' }],
   ];
   for (const [name, prototxt, weights, hashes] of cases)
     it(name, async () => {

@@ -113,7 +113,7 @@ describe('Pooling refuses bad input, naming the layer', () => {
   });
   it('a mask top for other than MAX, a non-4-D bottom, a kernel larger than the input', () => {
     fails({ pool: 'AVE', kernel_size: 2 }, 'gives 1 top(s), got 2', 2);
-    fails({ kernel_size: 2 }, 'needs a 4-D bottom (num, channels, height, width), got [2, 4, 4]', 1, Tensor.zeros([2, 4, 4]));
+    fails({ kernel_size: 2 }, 'bottom 0 must be 4-D (N, C, H, W), got [2, 4, 4]', 1, Tensor.zeros([2, 4, 4]));
     fails({ kernel_size: 6 }, 'kernel 6 x 6 is larger than the padded input 4 x 4');
   });
 });

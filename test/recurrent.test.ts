@@ -5,15 +5,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadNet } from '../src/caffe/load.js';
+import { parsePrototxt } from '../src/caffe/prototxt.js';
+import type { NetParameter } from '../src/caffe/types.js';
 import { buildGraph, inferShapes } from '../src/graph/graph.js';
 import { kernelsInUse, useKernels } from '../src/kernels/wasm.js';
-import { convertGraph } from '../src/onnx/convert.js';
+import { convertGraph, encodeConversion } from '../src/onnx/convert.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
 import { layerOf, runLayerByLayer } from './helpers/compute.js';
+import { RECURRENT_NET, recurrentFeeds, recurrentWeights } from './helpers/recurrent.js';
 import { TOLERANCE, relativeError } from './helpers/reference.js';
 
 const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/layers/recurrent');
@@ -73,6 +77,34 @@ describe('LSTM and RNN', () => {
     const { notes } = convertGraph(graph);
     const note = "Caffe starts each forward from the state the last one ended in; the ONNX graph starts every run from zeros, as Caffe's first forward (give the layer expose_hidden: true to feed the state)";
     expect(notes).toEqual(['lstm', 'lstm_s', 'rnn'].map((l) => `layer '${l}' (${l === 'rnn' ? 'RNN' : 'LSTM'}): ${note}`));
+  });
+
+  it('unrolled in ONNX: as many constants at every T (each step Split off, the gates\' bounds once), as the native engine in ONNX Runtime at opset 17 and 18', async () => {
+    const counts: number[] = [];
+    for (const T of [1, 3, 9]) {
+      // A net of its own at each T: the native engine carries the state from one forward to the next, ONNX starts from zeros.
+      const net = Net.fromNetParameter(parsePrototxt(RECURRENT_NET, 'recurrent.prototxt') as NetParameter, new Map(Object.entries(recurrentWeights())));
+      try {
+        const feeds = recurrentFeeds(2, T);
+        net.reshape(Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, [...t.dims]])));
+        const native = net.forward(feeds);
+        for (const opset of [17, 18]) {
+          const conversion = convertGraph(net.graph, { opset });
+          counts.push(conversion.model.graph.initializer.length);
+          const session = await ort.InferenceSession.create(encodeConversion(conversion), { intraOpNumThreads: 1, logSeverityLevel: 3 });
+          const results = await session.run(Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, new ort.Tensor('float32', t.data, [...t.dims])])));
+          await session.release();
+          for (const [blob, name] of conversion.outputs) {
+            const got = results[name];
+            expect(relativeError(new Tensor([...got.dims], got.data as Float32Array), native[blob]), `${blob} at T ${T}, opset ${opset}`).toBeLessThanOrEqual(TOLERANCE);
+          }
+        }
+      } finally {
+        net.dispose();
+      }
+    }
+    // 70 at each T. Before: the 6 layers' step indices and each LSTM's 12 gate bounds a step (100 at T 1, 208 at 3, 532 at 9).
+    expect(counts).toEqual(new Array(6).fill(70));
   });
 
   it('refuse what Caffe refuses, naming the layer and the blob', () => {

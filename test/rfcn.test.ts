@@ -12,6 +12,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Detection, detect } from '../src/index.js';
 import { fasterRcnnDetections } from '../src/detect/faster-rcnn.js';
+import { convertGraph } from '../src/onnx/convert.js';
 import { OnnxRunner } from '../src/onnx/run.js';
 import type { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
@@ -76,6 +77,30 @@ describe("a small R-FCN (py-R-FCN's test_agnostic head) converted whole", () => 
       await net.dispose();
     }
   }, 60_000);
+});
+
+describe('the size-free R-FCN reads each shape once a layer', () => {
+  it('Proposal (runtimeGrid) and each PSROIPooling: one Shape of each value they size from, each range of it sliced once', () => {
+    const net = netOf();
+    try {
+      const { model, spans } = convertGraph(net.graph, { outputs: OUTPUTS, anySize: true });
+      const sized = new Map<string, number>();
+      for (const span of spans) {
+        const nodes = model.graph.node.slice(...span.nodes);
+        const shapes = nodes.filter((n) => n.op_type === 'Shape');
+        if (shapes.length) sized.set(span.name, shapes.length);
+        expect(new Set(shapes.map((n) => n.input[0])).size, `${span.name}: Shapes of distinct values`).toBe(shapes.length);
+        const of = new Set(shapes.map((n) => n.output[0]));
+        const ranges = nodes.filter((n) => n.op_type === 'Slice' && of.has(n.input[0])).map((n) => n.input.join());
+        expect(new Set(ranges).size, `${span.name}: distinct ranges of its Shapes`).toBe(ranges.length);
+      }
+      // The Proposal's scores' (its grid) and its kept rows' count. Before: the grid read the scores' Shape 3 times (the
+      // grid, rows, columns), PSROIPooling its maps' 3 times (height, width, images).
+      expect(Object.fromEntries([...sized].filter(([name]) => name === 'proposal' || name.startsWith('psroipooled')))).toEqual({ proposal: 2, psroipooled_cls_rois: 1, psroipooled_loc_rois: 1 });
+    } finally {
+      net.dispose();
+    }
+  });
 });
 
 const fixture = path.join(import.meta.dirname, 'fixtures/fork/rfcn-detect');

@@ -42,6 +42,6 @@ describe('SPP', () => {
     expect(() => layerOf(spp('spp_param { pyramid_height: 2 pool: STOCHASTIC }')).reshape([[1, 3, 5, 5]])).toThrow(
       "layer 'spp' (SPP): STOCHASTIC pooling takes no padding (as in Caffe), but level 1 (2 x 2 bins of a 5 x 5 plane) needs pad 1 x 1",
     );
-    expect(() => layerOf(spp('spp_param { pyramid_height: 2 }')).reshape([[3, 13]])).toThrow("layer 'spp' (SPP): needs a 4-D bottom (num, channels, height, width), got [3, 13]");
+    expect(() => layerOf(spp('spp_param { pyramid_height: 2 }')).reshape([[3, 13]])).toThrow("layer 'spp' (SPP): bottom 0 must be 4-D (N, C, H, W), got [3, 13]");
   });
 });

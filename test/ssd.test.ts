@@ -247,8 +247,8 @@ describe('bad parameters: one line naming the layer', () => {
     ['PriorBox img_size and img_h', prior('min_size: 8 img_size: 32 img_h: 32 img_w: 32'), "layer 'pb' (PriorBox): give either img_size or img_h/img_w, not both"],
     ['PriorBox step_h alone', prior('min_size: 8 step_h: 4'), "layer 'pb' (PriorBox): step_h and step_w must both be positive, got 4 and 0"],
     // Refused as the net is built: the size-free conversion, which reads the same shapes, never sees such bottoms.
-    ['PriorBox 3-D feature map', net('layer { name: "pb" type: "PriorBox" bottom: "data" bottom: "image" top: "pb" prior_box_param { min_size: 8 } }', { data: [1, 8, 4], image: [1, 3, 32, 32] }), "layer 'pb' (PriorBox): needs a 4-D feature map (bottom 0), got [1, 8, 4]"],
-    ['PriorBox 2-D image', net('layer { name: "pb" type: "PriorBox" bottom: "data" bottom: "image" top: "pb" prior_box_param { min_size: 8 } }', { data: [1, 8, 4, 4], image: [1, 3] }), "layer 'pb' (PriorBox): needs a 4-D image (bottom 1), got [1, 3]"],
+    ['PriorBox 3-D feature map', net('layer { name: "pb" type: "PriorBox" bottom: "data" bottom: "image" top: "pb" prior_box_param { min_size: 8 } }', { data: [1, 8, 4], image: [1, 3, 32, 32] }), "layer 'pb' (PriorBox): bottom 0 (the feature map) must be 4-D (N, C, H, W), got [1, 8, 4]"],
+    ['PriorBox 2-D image', net('layer { name: "pb" type: "PriorBox" bottom: "data" bottom: "image" top: "pb" prior_box_param { min_size: 8 } }', { data: [1, 8, 4, 4], image: [1, 3] }), "layer 'pb' (PriorBox): bottom 1 (the image) must be 4-D (N, C, H, W), got [1, 3]"],
     ['PriorBox one bottom', net('layer { name: "pb" type: "PriorBox" bottom: "data" top: "pb" prior_box_param { min_size: 8 } }'), "layer 'pb' (PriorBox): takes 2 bottom(s), got 1"],
     ['DetectionOutput num_classes 0', detection('num_classes: 0'), "layer 'det' (DetectionOutput): needs num_classes (detection_output_param.num_classes), a positive count that includes the background"],
     ['DetectionOutput without num_classes', detection('keep_top_k: 3'), "layer 'det' (DetectionOutput): needs num_classes (detection_output_param.num_classes), a positive count that includes the background"],

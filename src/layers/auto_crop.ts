@@ -4,7 +4,7 @@ import type { LayerContext } from '../onnx/context.js';
 import { type Shape, shapeString } from '../tensor.js';
 import { readConvWindow } from './convolution.js';
 import { cropCopy, sliceTo } from './crop.js';
-import { type LayerType, LayerError, type NetContext, expectCounts, need } from './layer.js';
+import { expectCounts, LayerError, type LayerType, need, need4d, type NetContext } from './layer.js';
 import { readPoolSettings } from './pooling.js';
 
 const f32 = Math.fround;
@@ -124,7 +124,7 @@ export const autoCropLayer: LayerType = {
     const [h, w] = offsetsOf(def, net.producers ?? new Map(), net.dialect === 'hed');
     return {
       reshape([data, ref]: Shape[]) {
-        need(def, data.length === 4 && ref.length === 4, () => `needs 4-D bottoms, got ${shapeString(data)} and ${shapeString(ref)}`);
+        need4d(def, [data, ref]);
         need(def, h + ref[2] <= data[2] && w + ref[3] <= data[3], () =>
           `'${def.bottom![1]}' (${ref[2]} x ${ref[3]}) at offset ${h}, ${w} does not fit in '${def.bottom![0]}' ${shapeString(data)} (the fork would read past it)`);
         return [[data[0], data[1], ref[2], ref[3]]];

@@ -4,10 +4,10 @@ import type { LayerContext } from '../onnx/context.js';
 import { float, int, ints } from '../onnx/builder.js';
 import { pointwiseWasm } from '../kernels/pointwise.js';
 import { wasmEngine } from '../kernels/wasm.js';
-import { type Shape, Tensor, shapeString } from '../tensor.js';
+import { type Shape, Tensor } from '../tensor.js';
 import { hasParam } from './axes.js';
 import { convolutionLayer } from './convolution.js';
-import { type Layer, type LayerType, expectCounts, expectWeight, need, needSaneShape } from './layer.js';
+import { expectCounts, expectWeight, type Layer, type LayerType, need, need4d, needSaneShape } from './layer.js';
 
 const f32 = Math.fround;
 /** The fork's BN epsilon: CUDNN_BN_MIN_EPSILON on its GPU path, 1e-5 in its CPU path. */
@@ -38,7 +38,7 @@ export const denseBlockLayer: LayerType = {
       // Each filter weight is one multiply-add an output pixel.
       macs: ([x]) => x[0] * x[2] * x[3] * filterWeights(s, x[1]),
       reshape([x]: Shape[]) {
-        need(def, x.length === 4, () => `needs a 4-D bottom (num, channels, height, width), got ${shapeString(x)}`);
+        need4d(def, [x]);
         const [, channels, h, w] = x, top = [x[0], channels + s.transitions * s.growth, h, w];
         // Its size and its filters' checked before a transition is made (a numTransition of 10^9 must not loop).
         needSaneShape(def, def.top?.[0] ?? '', top);

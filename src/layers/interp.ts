@@ -2,8 +2,8 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { type LayerContext, runtimeDims } from '../onnx/context.js';
 import { int } from '../onnx/builder.js';
-import { type Shape, shapeString } from '../tensor.js';
-import { type LayerType, expectCounts, need } from './layer.js';
+import { type Shape } from '../tensor.js';
+import { expectCounts, type LayerType, need, need4d } from './layer.js';
 
 interface InterpParam {
   height: number;
@@ -81,7 +81,7 @@ export const interpLayer: LayerType = {
     return {
       reshape([shape]) {
         expectCounts(def, [1, 1], [1, 1]);
-        need(def, shape.length === 4, () => `needs a 4-D bottom (num, channels, height, width), got ${shapeString(shape)}`);
+        need4d(def, [shape]);
         g = geometryFor(shape[2], shape[3]);
         rows = axisTable(g.inH, g.outH);
         cols = axisTable(g.inW, g.outW);

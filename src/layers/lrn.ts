@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import { type LrnScratch, lrnAcrossChannels, lrnPrepare, lrnScratch, lrnWithinChannel } from '../kernels/lrn.js';
-import { type Shape, shapeString } from '../tensor.js';
-import { type LayerType, expectCounts, need } from './layer.js';
+import { type Shape } from '../tensor.js';
+import { expectCounts, type LayerType, need, need4d } from './layer.js';
 import { float, int, ints } from '../onnx/builder.js';
 import { type LayerContext, fail, runtimeDims, withScalar } from '../onnx/context.js';
 
@@ -33,7 +33,7 @@ export const lrnLayer: LayerType = {
     return {
       reshape([shape]: Shape[]) {
         expectCounts(def, [1, 1], [1, 1]);
-        need(def, shape.length === 4, () => `needs a 4-D bottom (num, channels, height, width), got ${shapeString(shape)}`);
+        need4d(def, [shape]);
         // Caffe squares ACROSS_CHANNELS input into a (C + n - 1) x H x W blob and refuses one beyond INT_MAX values
         // (local_size 2^31 - 1 on 3 channels); ONNX Runtime would try to allocate it.
         const [, c, h, w] = shape;

@@ -6,7 +6,7 @@ import { convolutionLayer } from './convolution.js';
 import { eltwiseSumWasm } from '../kernels/eltwise.js';
 import { wasmEngine } from '../kernels/wasm.js';
 import { PermutohedralLattice } from './crf/permutohedral.js';
-import { type Layer, type LayerType, expectCounts, expectWeight, need } from './layer.js';
+import { expectCounts, expectWeight, type Layer, type LayerType, need, need4d } from './layer.js';
 import { softmax } from './softmax.js';
 
 const f32 = Math.fround;
@@ -37,7 +37,7 @@ export const multiStageMeanfieldLayer: LayerType = {
       // The three C x C products of each step (the lattices' splat, blur and slice are adds, not counted).
       macs: ([unary]) => iterations * 3 * unary[0] * unary[1] ** 2 * unary[2] * unary[3],
       reshape([unary, q0, image]: Shape[]) {
-        need(def, unary.length === 4, () => `needs 4-D unaries (num, classes, height, width), got ${shapeString(unary)}`);
+        need4d(def, [unary], ['the unaries']);
         need(def, shapeString(q0) === shapeString(unary), () => `its second bottom ${shapeString(q0)} must have the unaries' shape ${shapeString(unary)}`);
         need(def, image.length === 4 && image[0] === unary[0] && image[1] >= 3 && image[2] === unary[2] && image[3] === unary[3],
           () => `its image (bottom 2) ${shapeString(image)} must hold 3 colour channels over the unaries' ${unary[2]} x ${unary[3]} pixels for each of the ${unary[0]} images`);

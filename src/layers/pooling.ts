@@ -2,8 +2,8 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { type PoolWindows, canPoolWasm, poolWasm } from '../kernels/pooling.js';
 import { wasmEngine } from '../kernels/wasm.js';
-import { type Shape, shapeString } from '../tensor.js';
-import { type LayerType, type NetContext, expectCounts, need, needSaneShape } from './layer.js';
+import { type Shape } from '../tensor.js';
+import { expectCounts, type LayerType, need, need4d, needSaneShape, type NetContext } from './layer.js';
 import { type LayerContext, fail, runtimeDims } from '../onnx/context.js';
 import { type Attr, int, ints } from '../onnx/builder.js';
 
@@ -134,7 +134,7 @@ export const poolingLayer: LayerType = {
     return {
       reshape([shape]) {
         expectCounts(def, [1, 1], [1, maxTops]);
-        need(def, shape.length === 4, () => `needs a 4-D bottom (num, channels, height, width), got ${shapeString(shape)}`);
+        need4d(def, [shape]);
         [height, width] = [shape[2], shape[3]];
         const [kh, kw] = s.global ? [height, width] : s.kernel;
         const [ph, pw] = s.pad, [sh, sw] = s.stride;

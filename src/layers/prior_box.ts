@@ -1,9 +1,9 @@
 import { formatFloat32 } from '../caffe/prototxt.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
-import { type Shape, shapeString } from '../tensor.js';
+import { type Shape } from '../tensor.js';
 import { hasParam } from './axes.js';
-import { type LayerType, type NetContext, expectCounts, need } from './layer.js';
+import { expectCounts, type LayerType, need, need4d, type NetContext } from './layer.js';
 import { type LayerContext, runtimeDims } from '../onnx/context.js';
 import { int } from '../onnx/builder.js';
 import { DataType } from '../onnx/proto.js';
@@ -200,8 +200,7 @@ function putFaceBoxes(put: (w: number, h: number, dx: number, dy: number) => voi
 
 /** The feature map's and the image's (height, width), Caffe's legacy height()/width() of the two bottoms. */
 function geometry(def: LayerParameter, [feature, image]: Shape[]): [number, number, number, number] {
-  for (const [what, s] of [['feature map (bottom 0)', feature], ['image (bottom 1)', image]] as const)
-    need(def, s.length === 4, () => `needs a 4-D ${what}, got ${shapeString(s)}`);
+  need4d(def, [feature, image], ['the feature map', 'the image']);
   return [feature[2], feature[3], image[2], image[3]];
 }
 

@@ -1,6 +1,6 @@
 import type { LayerParameter } from '../caffe/types.js';
 import { type Attr, int } from '../onnx/builder.js';
-import { type LayerContext, reduce, runtimeDims } from '../onnx/context.js';
+import { type LayerContext, int64Once, reduce, runtimeDims } from '../onnx/context.js';
 import { DataType } from '../onnx/proto.js';
 import { type LayerType, expectCounts, need, need4d } from './layer.js';
 import { cRound, checkRois, roiBatch } from './roi_pooling.js';
@@ -101,7 +101,7 @@ function psroiPoolingToOnnx(c: LayerContext): void {
   const [h, w] = [mapExtent(c, k, 2), mapExtent(c, k, 3)];
   // The ROIs' columns as (R, 1, 1, 1), to broadcast against the bins (R, 1, g, 1) or (R, 1, 1, g) and channels (1, D, g, g).
   const rois = k.op('Reshape', [c.bottom(1), k.i64('rois_shape', [-1, 5, 1, 1])], 'rois');
-  const column = (i: number, what: string) => k.op('Slice', [rois, k.i64(`${what}_from`, [i]), k.i64(`${what}_to`, [i + 1]), k.axis1], what);
+  const column = (i: number, what: string) => k.op('Slice', [rois, k.i64(`${what}_from`, [i]), k.i64(`${what}_to`, [i + 1]), k.i64('axis_1', [1])], what);
   const bins = {
     h: psAxisBins(c, column(2, 'y1'), column(4, 'y2'), scale, group, h.size, [1, 1, group, 1], 'h'),
     w: psAxisBins(c, column(1, 'x1'), column(3, 'x2'), scale, group, w.size, [1, 1, 1, group], 'w'),
@@ -111,27 +111,24 @@ function psroiPoolingToOnnx(c: LayerContext): void {
   binMeans(c, k, sum, bins, valid);
 }
 
-/** The node helpers psroiPoolingToOnnx's steps share: an op with a fresh output, a named int64 constant, a Cast. */
+/** The node helpers psroiPoolingToOnnx's steps share: an op with a fresh output, a named int64 constant (one per value: int64Once), a Cast. */
 interface PsOps {
   op(type: string, inputs: string[], what: string, attrs?: Record<string, Attr>): string;
   i64(what: string, v: number[]): string;
   cast(v: string, to: number, what: string): string;
-  /** [-1] and [1], one initializer each for every Reshape and Slice. */
-  flat: string;
-  axis1: string;
 }
 
 function psOps(c: LayerContext): PsOps {
   const op: PsOps['op'] = (type, inputs, what, attrs) => c.node(type, inputs, [c.tmp(what)], attrs);
-  const i64 = (what: string, v: number[]) => c.b.int64s(`${c.layer.name}/${what}`, v);
-  return { op, i64, cast: (v, to, what) => op('Cast', [v], what, { to: int(to) }), flat: i64('flat', [-1]), axis1: i64('axis_1', [1]) };
+  const i64 = (what: string, v: number[]) => int64Once(c, what, v);
+  return { op, i64, cast: (v, to, what) => op('Cast', [v], what, { to: int(to) }) };
 }
 
 /** The score maps' summed-area table: (N, C, H + 1, W + 1) in float64 (Pad a zero row and column in front, CumSum over H then W: entry (h, w) sums rows < h and columns < w), flattened for GatherElements. */
 function summedAreaTable(c: LayerContext, k: PsOps): string {
   const padded = k.op('Pad', [c.bottom(0), k.i64('pads', [0, 0, 1, 1, 0, 0, 0, 0])], 'maps_padded');
   const rowSums = k.op('CumSum', [k.cast(padded, DataType.DOUBLE, 'maps_f64'), k.i64('axis_h', [2])], 'sums_h');
-  return k.op('Reshape', [k.op('CumSum', [rowSums, k.i64('axis_w', [3])], 'sums_hw'), k.flat], 'table');
+  return k.op('Reshape', [k.op('CumSum', [rowSums, k.i64('axis_w', [3])], 'sums_hw'), k.i64('flat', [-1])], 'table');
 }
 
 /** The maps' size along `axis` (float, the bins' clip bound) and the table's stride there, size + 1 (int64): constants, or from Shape (anySize). */
@@ -166,7 +163,7 @@ function cornerSums(c: LayerContext, k: PsOps, table: string, base: string, bins
   const offset = (row: string, col: string, what: string) =>
     k.op('Unsqueeze', [k.op('Add', [k.op('Mul', [row, rowStride], `${what}_row`), col], `${what}_offset`), first], `${what}_corner`);
   const offsets = k.op('Concat', [offset(he, we, 'end_end'), offset(hs, we, 'start_end'), offset(hs, ws, 'start_start'), offset(he, ws, 'end_start')], 'offsets', { axis: int(0) });
-  const index = k.op('Reshape', [k.op('Add', [base, offsets], 'corner_index'), k.flat], 'corner_flat');
+  const index = k.op('Reshape', [k.op('Add', [base, offsets], 'corner_index'), k.i64('flat', [-1])], 'corner_flat');
   const corners = k.op('Reshape', [k.op('GatherElements', [table, index], 'corner_sums', { axis: int(0) }), k.i64('corners_shape', [4, -1, outputDim, group, group])], 'corners');
   const signs = k.cast(c.b.floats(`${c.layer.name}/signs`, Float32Array.of(1, -1, 1, -1), [4, 1, 1, 1, 1]), DataType.DOUBLE, 'signs_f64');
   return reduce(c, 'ReduceSum', k.op('Mul', [corners, signs], 'signed'), [0], false, c.tmp('sum'));

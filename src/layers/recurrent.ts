@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { int, valueInfo } from '../onnx/builder.js';
-import { type LayerContext, joinedDims, runtimeDims } from '../onnx/context.js';
+import { type LayerContext, int64Once, joinedDims, runtimeDims } from '../onnx/context.js';
 import type { GraphObj } from '../onnx/proto.js';
 import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
 import { innerProductLayer } from './inner_product.js';
@@ -223,8 +223,8 @@ function stepToOnnx(kind: Kind, c: LayerContext, w: Tensor[], s: number, H: numb
  * `t` names the step's values. The LSTM layer's steps and the LSTMUnit layer's.
  */
 export function lstmUnitToOnnx(c: LayerContext, pre: string, cont: string, cellPrev: string, H: number, t: number | string, out: { cell: string; h: string }): { cell: string; h: string } {
-  const name = (what: string) => `${c.layer.name}/${what}`;
-  const gate = (g: number, op: string) => c.node(op, [c.node('Slice', [pre, c.b.int64s(name(`g${g}_start`), [g * H]), c.b.int64s(name(`g${g}_end`), [(g + 1) * H]), c.b.int64s(name('axis2'), [2])], [c.tmp(`gate${g}_${t}`)])], [c.tmp(`${op}${g}_${t}`)]);
+  // The gates' bounds and axis written once a layer (int64Once), not once a step.
+  const gate = (g: number, op: string) => c.node(op, [c.node('Slice', [pre, int64Once(c, `g${g}_start`, [g * H]), int64Once(c, `g${g}_end`, [(g + 1) * H]), int64Once(c, 'axis2', [2])], [c.tmp(`gate${g}_${t}`)])], [c.tmp(`${op}${g}_${t}`)]);
   const [i, f, o, g] = [gate(0, 'Sigmoid'), c.node('Mul', [gate(1, 'Sigmoid'), cont], [c.tmp(`f_${t}`)]), gate(2, 'Sigmoid'), gate(3, 'Tanh')];
   const cell = c.node('Add', [c.node('Mul', [f, cellPrev], [c.tmp(`fc_${t}`)]), c.node('Mul', [i, g], [c.tmp(`ig_${t}`)])], [out.cell]);
   return { cell, h: c.node('Mul', [o, c.node('Tanh', [cell], [c.tmp(`tanh_c_${t}`)])], [out.h]) };
@@ -252,17 +252,25 @@ function recurrentToOnnx(kind: Kind, c: LayerContext): void {
   const start = (j: number) => exposed ? c.bottom(2 + s + j) : c.b.floats(name(`${kind.states[j]}_0`), new Float32Array(N * H), [1, N, H]);
   let h = start(0), cell = kind.type === 'LSTM' ? start(1) : undefined;
   const outputs: string[] = [];
+  const [conts, xGates] = [steps(c, cont, T, 'cont'), steps(c, xg, T, 'x_gates')];
   for (let t = 0; t < T; t++) {
-    const step = c.b.int64s(name(`t${t}`), [t]);
-    const k = c.node('Gather', [cont, step], [c.tmp(`cont_${t}`)], { axis: int(0) });
-    const xGates = () => c.node('Gather', [xg, step], [c.tmp(`x_gates_${t}`)], { axis: int(0) });
-    const r = stepToOnnx(kind, c, w, s, H, t, { h, cell, k, xGates, staticGates: sg });
+    const r = stepToOnnx(kind, c, w, s, H, t, { h, cell, k: conts[t], xGates: () => xGates[t], staticGates: sg });
     [h, cell] = [r.h, r.cell];
     outputs.push(r.out);
   }
   c.node('Concat', outputs, [c.top(0)], { axis: int(0) });
   const final = [h, cell];
   for (let j = 0; j < exposed; j++) c.node('Identity', [final[j]!], [c.top(1 + j)]);
+}
+
+/**
+ * The T steps of `value` (T, ...) as T values (1, ...), by one Split into equal parts: no constant per step (a Gather
+ * of each needed its index, T int64 initializers). Opset 18 asks the count as num_outputs; before, the outputs give it.
+ */
+function steps(c: LayerContext, value: string, T: number, what: string): string[] {
+  const outputs = Array.from({ length: T }, (_, t) => c.tmp(`${what}_${t}`));
+  c.node('Split', [value], outputs, { axis: int(0), ...(c.opset >= 18 ? { num_outputs: int(T) } : {}) });
+  return outputs;
 }
 
 /**

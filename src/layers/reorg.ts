@@ -2,8 +2,8 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { ints } from '../onnx/builder.js';
 import { type LayerContext, joinedDims, runtimeDims } from '../onnx/context.js';
-import { type Shape, Tensor, shapeString } from '../tensor.js';
-import { type LayerType, expectCounts, need } from './layer.js';
+import { type Shape, Tensor } from '../tensor.js';
+import { expectCounts, type LayerType, need, need4d } from './layer.js';
 import { refuseInPlace } from './axes.js';
 import { permuteAxes } from './permute.js';
 
@@ -50,7 +50,7 @@ export const reorgLayer: LayerType = {
     let view: ReturnType<typeof reorgView>;
     return {
       reshape([shape]) {
-        need(def, shape.length === 4, () => `needs a 4-D bottom (N, C, H, W), got ${shapeString(shape)}`);
+        need4d(def, [shape]);
         const [, channels, height, width] = shape, s = p.stride;
         need(def, channels % (s * s) === 0, () => `channels ${channels} are not a multiple of stride^2 = ${s * s}`);
         if (!p.reverse) need(def, height % s === 0 && width % s === 0, () => `height and width ${height} x ${width} are not multiples of stride ${s}`);

@@ -3,7 +3,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import { float, ints } from '../onnx/builder.js';
 import { type LayerContext, fail } from '../onnx/context.js';
 import { type Shape, shapeString, sizeOf } from '../tensor.js';
-import { LayerError, type LayerType, expectCounts, need } from './layer.js';
+import { expectCounts, LayerError, type LayerType, need, need4d } from './layer.js';
 
 const f32 = Math.fround;
 
@@ -39,7 +39,7 @@ export function roiPoolingParams(def: LayerParameter): { scale: number; pad: num
 /** The top of a layer pooling 4-D features over R ROIs into `h` x `w` bins: (R, C, h, w). */
 export function roiTop(def: LayerParameter, x: Shape, rois: Shape, h: number, w: number): Shape {
   expectCounts(def, [2, 2], [1, 1]);
-  need(def, x.length === 4, () => `needs 4-D features (num, channels, height, width), got ${shapeString(x)}`);
+  need4d(def, [x], ['the features']);
   checkRois(def, rois);
   return [rois[0], x[1], h, w];
 }

@@ -4,7 +4,7 @@ import { int } from '../onnx/builder.js';
 import { type LayerContext, fail, reduce, runtimeDims, runtimePositions } from '../onnx/context.js';
 import { DataType } from '../onnx/proto.js';
 import { Tensor, shapeString, sizeOf } from '../tensor.js';
-import { type Layer, type LayerType, expectCounts, need } from './layer.js';
+import { expectCounts, type Layer, type LayerType, need, need4d } from './layer.js';
 import { poolingLayer } from './pooling.js';
 
 /**
@@ -23,7 +23,7 @@ export const sppLayer: LayerType = {
     let planeKey = '';
     return {
       reshape([shape]) {
-        need(def, shape.length === 4, () => `needs a 4-D bottom (num, channels, height, width), got ${shapeString(shape)}`);
+        need4d(def, [shape]);
         const key = shapeString(shape);
         if (key !== planeKey) {
           levels = levelDefs(def, height, shape[2], shape[3]).map((levelDef) => ({ layer: poolingLayer.create(levelDef, []), top: Tensor.zeros([]) }));

@@ -3,7 +3,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import { int } from '../onnx/builder.js';
 import { type LayerContext, runtimeDims } from '../onnx/context.js';
 import { type Shape, shapeString } from '../tensor.js';
-import { type Layer, LayerError, type LayerType, expectCounts, need } from './layer.js';
+import { expectCounts, type Layer, LayerError, type LayerType, need, need4d } from './layer.js';
 
 interface UpsampleParam {
   scale: number;
@@ -46,7 +46,7 @@ export const upsampleLayer: LayerType = {
     return {
       reshape([x, mask]) {
         expectCounts(def, [2, 2], [1, 1]);
-        need(def, x.length === 4, () => `needs a 4-D bottom (num, channels, height, width), got ${shapeString(x)}`);
+        need4d(def, [x]);
         need(def, shapeString(mask) === shapeString(x), () => `the mask (bottom 1) has shape ${shapeString(mask)}, the input ${shapeString(x)}: they must match`);
         return [[x[0], x[1], ...sizeFor(x[2], x[3])]];
       },
@@ -78,7 +78,7 @@ function nearestUpsample(def: LayerParameter): Layer {
   return {
     reshape([x]) {
       expectCounts(def, [1, 1], [1, 1]);
-      need(def, x.length === 4, () => `needs a 4-D bottom (num, channels, height, width), got ${shapeString(x)}`);
+      need4d(def, [x]);
       return [[x[0], x[1], x[2] * scale, x[3] * scale]];
     },
     forward([x], [top]) {

@@ -1,9 +1,9 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import type { LayerContext } from '../onnx/context.js';
-import { type Shape, shapeString } from '../tensor.js';
+import { type Shape } from '../tensor.js';
 import { yoloToOnnx } from './detection/yolo_onnx.js';
-import { type LayerType, LayerError, expectCounts, need } from './layer.js';
+import { expectCounts, LayerError, type LayerType, need, need4d } from './layer.js';
 
 // eric612/MobileNet-YOLO's detection outputs (yolo_detection_output_layer.cpp, yolov3_detection_output_layer.cpp,
 // their CPU paths): the heads decoded into boxes, the candidates above a threshold sorted by score and put through
@@ -76,7 +76,6 @@ export function readYolo2(def: LayerParameter): Yolo2Settings {
 
 /** Checks a YOLOv2 head: (N, boxes * len, side, side), len >= 5 + classes. Returns len. */
 export function yolo2Head(def: LayerParameter, s: Yolo2Settings, shape: Shape, num: number): number {
-  need(def, shape.length === 4, () => `needs 4-D bottoms (N, C, H, W), got ${shapeString(shape)}`);
   const [n, channels, height, width] = shape;
   need(def, n === num, () => `its bottoms have batch sizes ${num} and ${n}`);
   need(def, height === width, () => `the fork reads a square grid (side = the width, ${width}); got ${height} x ${width}`);
@@ -120,6 +119,7 @@ export const yoloDetectionOutputLayer: LayerType = {
     const s = readYolo2(def);
     return {
       reshape(bottoms) {
+        need4d(def, bottoms);
         for (const shape of bottoms) yolo2Head(def, s, shape, bottoms[0][0]);
         return [[1, 1, 1, 7]]; // the row count is known after the forward, as in the fork
       },
@@ -168,7 +168,6 @@ export function readYolo3(def: LayerParameter, heads: number): Yolo3Settings {
 export const yolo3Len = (s: Yolo3Settings) => 5 + s.classes;
 
 function yolo3Head(def: LayerParameter, s: Yolo3Settings, shape: Shape, num: number): void {
-  need(def, shape.length === 4, () => `needs 4-D bottoms (N, C, H, W), got ${shapeString(shape)}`);
   need(def, shape[0] === num, () => `its bottoms have batch sizes ${num} and ${shape[0]}`);
   need(def, shape[1] >= s.boxes * yolo3Len(s), () => `channels ${shape[1]} are fewer than num_box (${s.boxes}) times ${yolo3Len(s)} (5 + num_classes)`);
 }
@@ -203,6 +202,7 @@ export const yolov3DetectionOutputLayer: LayerType = {
     const s = readYolo3(def, def.bottom!.length);
     return {
       reshape(bottoms) {
+        need4d(def, bottoms);
         for (const shape of bottoms) yolo3Head(def, s, shape, bottoms[0][0]);
         return [[1, 1, 1, 7]];
       },

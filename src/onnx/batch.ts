@@ -159,8 +159,18 @@ function oddSizeStep(graph: Graph): number {
 }
 
 /**
- * A layer's stride (its params' stride, stride_h and stride_w, as Convolution's and Pooling's) and the parts its
- * bottom's height or width must divide into (a Reorg's stride, a spatial Slice's equal parts).
+ * The params that divide a bottom's height or width (their top's step is theirs times the bottom's): Convolution's
+ * and Pooling's stride, stride_h and stride_w (a repeated stride of Convolution's too), C3D's temporal_stride (axis
+ * 2 of its 5-D blobs), Interp's shrink_factor ((n - 1) / s + 1) and Correlation's stride_1 (its grid's step;
+ * stride_2 spaces the displacements, not the grid). Kernel, pad and rounding move a size by a constant, not its step.
+ */
+const DIVIDING = ['stride', 'stride_h', 'stride_w', 'temporal_stride', 'shrink_factor', 'stride_1'];
+/** Layers whose stride multiplies the size ((n - 1) s + k - 2p): their top steps as their bottom does. */
+const MULTIPLYING = new Set(['Deconvolution']);
+
+/**
+ * A layer's stride (DIVIDING's params, their odd parts' lcm) and the parts its bottom's height or width must divide
+ * into (a Reorg's stride, a spatial Slice's equal parts).
  */
 function layerStep({ type, def, tops, bottomShapes, topShapes }: GraphLayer): { stride: number; parts: number } {
   if (type === 'Slice') {
@@ -169,8 +179,8 @@ function layerStep({ type, def, tops, bottomShapes, topShapes }: GraphLayer): { 
     return { stride: 1, parts: axis >= 2 && points.length === 0 ? tops.length : 1 };
   }
   const params = Object.entries(def).filter(([k, v]) => k.endsWith('_param') && typeof v === 'object' && v !== null).map(([, v]) => v as Record<string, unknown>);
-  if (params.some((p) => p.global_pooling === true)) return { stride: 1, parts: 1 };
-  const strides = params.flatMap((p) => [p.stride, p.stride_h, p.stride_w].flat()).filter((s): s is number => Number.isSafeInteger(s) && (s as number) > 0);
+  if (MULTIPLYING.has(type) || params.some((p) => p.global_pooling === true)) return { stride: 1, parts: 1 };
+  const strides = params.flatMap((p) => DIVIDING.map((k) => p[k]).flat()).filter((s): s is number => Number.isSafeInteger(s) && (s as number) > 0);
   const stride = strides.reduce(oddLcm, 1);
   if (type === 'Reorg') return (def.reorg_param as { reverse?: boolean } | undefined)?.reverse ? { stride: 1, parts: 1 } : { stride, parts: stride };
   return { stride, parts: 1 };

@@ -65,30 +65,48 @@ export function reshapeTo(c: LayerContext, value: string, shape: Shape): void {
 export function reduce(c: LayerContext, op: string, x: string, axes: number[], keepdims: boolean, out: string): string {
   const asInput = op === 'ReduceSum' ? c.opset >= 13 : c.opset >= 18;
   return asInput
-    ? c.node(op, [x, axesInput(c, axes)], [out], { keepdims: int(keepdims ? 1 : 0) })
+    ? c.node(op, [x, int64Once(c, 'axes', axes)], [out], { keepdims: int(keepdims ? 1 : 0) })
     : c.node(op, [x], [out], { axes: ints(axes), keepdims: int(keepdims ? 1 : 0) });
 }
 
-/** Each layer's axes initializers by their values: one for all of a layer's reductions over the same axes. */
-const axesInputs = new WeakMap<LayerContext, Map<string, string>>();
+/** Each layer's int64 initializers by their values (int64Once), and its Shape and Slice nodes by what they read (runtimeDims). */
+const int64sMade = new WeakMap<LayerContext, Map<string, string>>();
+const dimsRead = new WeakMap<LayerContext, Map<string, string>>();
 
-/** The int64 initializer of `axes` for a Reduce* input, made once a layer (Correlation: one, not one a displacement). */
-function axesInput(c: LayerContext, axes: number[]): string {
-  let made = axesInputs.get(c);
-  if (!made) axesInputs.set(c, (made = new Map()));
-  const key = axes.join(','), name = made.get(key) ?? c.b.int64s(`${c.layer.name}/axes`, axes);
+/** The layer's map in `maps`, made on first use. */
+function madeFor(maps: WeakMap<LayerContext, Map<string, string>>, c: LayerContext): Map<string, string> {
+  let made = maps.get(c);
+  if (!made) maps.set(c, (made = new Map()));
+  return made;
+}
+
+/**
+ * A 1-D int64 initializer of `values`, written once a layer however often its nodes read it (named `what` the first
+ * time): a Reduce's axes (Correlation: one, not one a displacement), a Slice's bounds (the unrolled LSTM: one set,
+ * not one a step).
+ */
+export function int64Once(c: LayerContext, what: string, values: readonly number[]): string {
+  const made = madeFor(int64sMade, c), key = values.join(',');
+  const name = made.get(key) ?? c.b.int64s(`${c.layer.name}/${what}`, values);
   made.set(key, name);
   return name;
 }
 
 /**
  * Dimensions [from, to) of `value` at run time, as a 1-D int64 tensor: Shape then Slice (Shape's own start and end
- * arrived in opset 15; crema writes 13 and up). For the size-free conversion (`c.anySize`).
+ * arrived in opset 15; crema writes 13 and up). For the size-free conversion (`c.anySize`). A layer reads the Shape
+ * of a value once, and each range of it once, however many of its steps ask (runtimeGrid's grid and positions,
+ * PSROIPooling's height, width and images). Not for a subgraph's nodes (b.collect): the values are the main graph's.
  */
 export function runtimeDims(c: LayerContext, value: string, from: number, to: number): string {
-  const shape = c.node('Shape', [value], [c.tmp('shape')]);
-  const n = c.layer.name;
-  return c.node('Slice', [shape, c.b.int64s(`${n}/dims_from`, [from]), c.b.int64s(`${n}/dims_to`, [to]), c.b.int64s(`${n}/dims_axis`, [0])], [c.tmp('dims')]);
+  const made = madeFor(dimsRead, c), key = `dims ${from}:${to}:${value}`;
+  const known = made.get(key);
+  if (known) return known;
+  const shape = made.get(`shape:${value}`) ?? c.node('Shape', [value], [c.tmp('shape')]);
+  made.set(`shape:${value}`, shape);
+  const dims = c.node('Slice', [shape, int64Once(c, 'dims_from', [from]), int64Once(c, 'dims_to', [to]), int64Once(c, 'dims_axis', [0])], [c.tmp('dims')]);
+  made.set(key, dims);
+  return dims;
 }
 
 /**
@@ -108,7 +126,7 @@ export function joinedDims(c: LayerContext, what: string, parts: readonly (strin
  */
 export function runtimePositions(c: LayerContext, value: string, axis: number, dims = runtimeDims(c, value, axis, axis + 1)): { positions: string; size: string } {
   const size = c.node('Cast', [dims], [c.tmp('size')], { to: int(1) }); // FLOAT
-  const last = c.node('Squeeze', [size, c.b.int64s(`${c.layer.name}/squeeze_axis`, [0])], [c.tmp('size_scalar')]);
+  const last = c.node('Squeeze', [size, int64Once(c, 'squeeze_axis', [0])], [c.tmp('size_scalar')]);
   return { positions: c.node('Range', [c.b.scalar(0), last, c.b.scalar(1)], [c.tmp('positions')]), size };
 }
 

@@ -258,6 +258,9 @@ async function atShapes<T>(graph: Graph, given: Map<string, Tensor>, make: () =>
   return make();
 }
 
+/** The input sizes a size-free session remembers as checked (OnnxSessions.run): MTCNN's pyramid's dozen scales several times over. */
+export const CHECKED_SIZES = 64;
+
 /**
  * ONNX Runtime for many forwards of one graph (classify and detect `--backend onnx`, net.run's): the graph is
  * converted and loaded once for the inputs' shapes, again only when they change or a run asks for a blob the
@@ -272,7 +275,7 @@ async function atShapes<T>(graph: Graph, given: Map<string, Tensor>, make: () =>
  */
 export class OnnxSessions {
   private readonly graph: Graph;
-  /** The session now: its shapes' key, the blobs it outputs, the inputs' dims last run and every dims the graph took (`checked`). */
+  /** The session now: its shapes' key, the blobs it outputs, the inputs' dims last run and the dims the graph took (`checked`: the CHECKED_SIZES used last). */
   private current?: { shapes: string; served: ReadonlySet<string>; runner: OnnxRunner; dims: string; checked: Set<string> };
   /** Per outputs (their key): whether one model serves every batch size. */
   private readonly batchFree = new Map<string, boolean>();
@@ -310,9 +313,12 @@ export class OnnxSessions {
       // so that a size a layer refuses (too small for a kernel) is said in one line naming it, not by ONNX Runtime
       // from inside a node. Once per size, not at every change (MTCNN's pyramid goes through the same scales image
       // after image); left at it (atShapes: the Net shapes it back before its next native use).
+      // The sizes kept are the CHECKED_SIZES used last (a Set in the order of use, the oldest first): a camera's or a
+      // crawler's sizes without end do not grow it.
       const dims = dimsOf(given);
-      if (!current.checked.has(dims)) await atShapes(this.graph, given, async () => undefined);
+      if (!current.checked.delete(dims)) await atShapes(this.graph, given, async () => undefined);
       current.checked.add(dims);
+      if (current.checked.size > CHECKED_SIZES) current.checked.delete(current.checked.values().next().value!);
       current.dims = dims;
     }
     return this.current!.runner.run(given, wanted);
