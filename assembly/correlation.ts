@@ -7,7 +7,8 @@
 // vectors hold the 32 lanes; four horizontal displacements' lanes are transposed so that one vector add adds lane l
 // to four totals at once (the lanes' order kept).
 //
-// Mode 0 copies both bottoms zero-padded and channels last (the fork's rbot1_ / rbot2_), each pixel's channels
+// Mode 0 copies both bottoms zero-padded and channels last (the fork's rbot1_ / rbot2_; 4 channels by 4 pixels at a
+// time through a 4 x 4 transpose in registers, not one float a plane at a time), each pixel's channels
 // padded with zeros to `cp`, a multiple of 4, so that every block of lanes is whole vectors: those lanes add 0 x 0,
 // which leaves a lane sum as it is but for a -0 (an underflowed product's), made +0; the total cannot tell the two
 // apart (it starts at +0, so it is never -0, and x + -0 = x + +0 for every other x).
@@ -23,6 +24,7 @@
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
 import { addr, maddExact, word } from './simd';
+import { column } from './winograd7';
 
 export function correlationChunk(p: usize, chunk: i32, scratch: usize): void {
   if (word(p, 3) == 0) padChunk(p, chunk);
@@ -46,11 +48,35 @@ function padChunk(p: usize, chunk: i32): void {
     memory.fill(row, 0, side);
     memory.fill(row + rowBytes - side, 0, side);
     const from = x + <usize>(n * channels) * plane + (<usize>(y * width) << 2);
-    for (let xx = 0; xx < width; xx++) {
-      const to = row + side + (<usize>(xx * cp) << 2), at = from + (<usize>xx << 2);
-      for (let c = 0; c < channels; c++) store<f32>(to + (<usize>c << 2), load<f32>(at + <usize>c * plane));
-      for (let c = channels; c < cp; c++) store<f32>(to + (<usize>c << 2), 0);
+    gatherRow(from, plane, channels, width, cp, row + side);
+  }
+}
+
+/**
+ * One row of `width` pixels from `channels` planes (`plane` bytes apart, the row at `from` in the first) to `to`,
+ * channels last, each pixel's `cp` channels padded with zeros: 4 channels by 4 pixels at a time, four vector loads
+ * (one a plane) transposed into four stores (one a pixel). Only copies: the bits stay as they are.
+ */
+function gatherRow(from: usize, plane: usize, channels: i32, width: i32, cp: i32, to: usize): void {
+  const pixelBytes = <usize>cp << 2, c4 = channels & ~3, w4 = width & ~3;
+  for (let c = 0; c < c4; c += 4) {
+    const s = from + <usize>c * plane, d = to + (<usize>c << 2);
+    for (let xx = 0; xx < w4; xx += 4) {
+      const at = s + (<usize>xx << 2), o = d + <usize>xx * pixelBytes;
+      const r0 = v128.load(at), r1 = v128.load(at + plane), r2 = v128.load(at + 2 * plane), r3 = v128.load(at + 3 * plane);
+      v128.store(o, column(r0, r1, r2, r3, 0));
+      v128.store(o + pixelBytes, column(r0, r1, r2, r3, 1));
+      v128.store(o + 2 * pixelBytes, column(r0, r1, r2, r3, 2));
+      v128.store(o + 3 * pixelBytes, column(r0, r1, r2, r3, 3));
     }
+    for (let xx = w4; xx < width; xx++)
+      for (let q = 0; q < 4; q++) store<f32>(d + <usize>xx * pixelBytes + (<usize>q << 2), load<f32>(s + <usize>q * plane + (<usize>xx << 2)));
+  }
+  // The last 1-3 channels, then the zeros up to cp
+  for (let xx = 0; xx < width; xx++) {
+    const o = to + <usize>xx * pixelBytes, at = from + (<usize>xx << 2);
+    for (let c = c4; c < channels; c++) store<f32>(o + (<usize>c << 2), load<f32>(at + <usize>c * plane));
+    for (let c = channels; c < cp; c++) store<f32>(o + (<usize>c << 2), 0);
   }
 }
 
