@@ -19,7 +19,7 @@
 // bottom 1, 6 top, 7 cp, 8 padded height, 9 padded width, 10 kernel_size, 11 the patches' first column
 // (max_displacement), 12 stride_1, 13 stride_2, 14 displacements a row, 15 top height, 16 top width, 17 top rows a
 // chunk, 18 k^2 C (f32), 19 images, 20 the patches' first row (max_displacement; 1-D: 0), 21 rows of displacements,
-// 22 and 23 the first displacement's x and y index (-r; 1-D: -r or 0, and 0).
+// 22 and 23 the first displacement's x and y index (-r; 1-D: -r or 0, and 0), 24 SUBTRACT (1) or MULTIPLY (0).
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
@@ -90,7 +90,7 @@ function correlateChunk(p: usize, chunk: i32, lanes: usize): void {
   const k = word(p, 10), maxDisp = word(p, 11), stride1 = word(p, 12), stride2 = word(p, 13), grid = word(p, 14);
   const topH = word(p, 15), topW = word(p, 16), per = word(p, 17), elems = f32x4.splat(load<f32>(p + 18 * 4));
   const rowsOf = word(p, 21), shiftX = word(p, 22), shiftY = word(p, 23), cells = grid * rowsOf, plane = <usize>(topH * topW) << 2, pixelBytes = <usize>cp << 2;
-  const rowBytes = <usize>pw * pixelBytes, last = min(word(p, 19) * topH, (chunk + 1) * per);
+  const rowBytes = <usize>pw * pixelBytes, last = min(word(p, 19) * topH, (chunk + 1) * per), subtract = word(p, 24) != 0;
   for (let r = chunk * per; r < last; r++) {
     const n = r / topH, oy = r % topH, y1 = oy * stride1 + word(p, 20);
     for (let dy = 0; dy < rowsOf; dy++) {
@@ -101,6 +101,11 @@ function correlateChunk(p: usize, chunk: i32, lanes: usize): void {
         for (let dx = 0; dx < grid; dx += 4) {
           const count = min(4, grid - dx);
           const b0 = b + <usize>((n * ph + y2) * pw + x1 + (dx + shiftX) * stride2) * pixelBytes, step = <usize>stride2 * pixelBytes;
+          if (subtract) {
+            v128.store(lanes, f32x4.div(subtractSums4(p1, b0, step, count, k, cp, rowBytes), elems));
+            for (let q = 0; q < count; q++) store<f32>(out + <usize>(dx + q) * plane, load<f32>(lanes + (<usize>q << 2)));
+            continue;
+          }
           if (count == 4) laneSums4(p1, b0, step, k, cp, rowBytes, lanes);
           else for (let q = 0; q < count; q++) laneSums(p1, b0 + <usize>q * step, k, cp, rowBytes, lanes + (<usize>q << 7));
           v128.store(lanes, f32x4.div(addLanes(lanes), elems));
@@ -198,6 +203,31 @@ function laneSums4(a: usize, b: usize, step: usize, k: i32, cp: i32, rowBytes: u
     v128.store(at, s20, 256); v128.store(at, s21, 272);
     v128.store(at, s30, 384); v128.store(at, s31, 400);
   }
+}
+
+/**
+ * CorrelateDataSubtract's sums of `count` (1-4) displacements, `step` bytes apart in bottom 1, one a lane: each
+ * the loop's one float sum of |a - b| over the patch's rows, columns and channels in order (lanes past `count`
+ * repeat the last displacement, not read past it). Four channels of four displacements at a time: bottom 1's four
+ * vectors transposed so that a lane is a displacement, bottom 0's channel splat. The copies' padding channels add
+ * |0 - 0| = +0 to a sum that is never -0: nothing.
+ */
+@inline
+function subtractSums4(a: usize, b: usize, step: usize, count: i32, k: i32, cp: i32, rowBytes: usize): v128 {
+  const pixelBytes = <usize>cp << 2, s1 = step * <usize>min(1, count - 1), s2 = step * <usize>min(2, count - 1), s3 = step * <usize>min(3, count - 1);
+  let sum = f32x4.splat(0);
+  for (let j = 0; j < k; j++)
+    for (let i = 0; i < k; i++) {
+      const off = <usize>j * rowBytes + <usize>i * pixelBytes, u = a + off, v = b + off;
+      for (let c: usize = 0; c < pixelBytes; c += 16) {
+        const x = v128.load(u + c), y = v + c, y0 = v128.load(y), y1 = v128.load(y + s1), y2 = v128.load(y + s2), y3 = v128.load(y + s3);
+        sum = f32x4.add(sum, f32x4.abs(f32x4.sub(i32x4.shuffle(x, x, 0, 0, 0, 0), column(y0, y1, y2, y3, 0))));
+        sum = f32x4.add(sum, f32x4.abs(f32x4.sub(i32x4.shuffle(x, x, 1, 1, 1, 1), column(y0, y1, y2, y3, 1))));
+        sum = f32x4.add(sum, f32x4.abs(f32x4.sub(i32x4.shuffle(x, x, 2, 2, 2, 2), column(y0, y1, y2, y3, 2))));
+        sum = f32x4.add(sum, f32x4.abs(f32x4.sub(i32x4.shuffle(x, x, 3, 3, 3, 3), column(y0, y1, y2, y3, 3))));
+      }
+    }
+  return sum;
 }
 
 /**

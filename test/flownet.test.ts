@@ -24,8 +24,11 @@ import { TOLERANCE, relativeDifference } from './helpers/reference.js';
 const flownet = (layers: string, weights: Record<string, Tensor[]> = {}) => netOf(layers, weights, 'flownet');
 const layerError = (prototxt: string) => () => flownet(prototxt);
 
-/** CorrelateData restated: zero padding, patch top-left at (x, y)·stride_1 + max_displacement, mean over k·k·C. */
-function forkCorrelation(a: Tensor, b: Tensor, pad: number, k: number, md: number, s1: number, s2: number): Expected {
+/**
+ * CorrelateData restated: zero padding, patch top-left at (x, y)·stride_1 + max_displacement, mean over k·k·C of
+ * a·b (CorrelateDataSubtract, `subtract`: of |a − b|).
+ */
+function forkCorrelation(a: Tensor, b: Tensor, pad: number, k: number, md: number, s1: number, s2: number, subtract = false): Expected {
   const [num, ch, h, w] = a.dims, kr = (k - 1) / 2, border = md + kr;
   const tw = Math.ceil((w + 2 * pad - 2 * border) / s1), th = Math.ceil((h + 2 * pad - 2 * border) / s1);
   const r = Math.trunc(md / s2), g = 2 * r + 1, out = new Float32Array(num * g * g * th * tw);
@@ -36,7 +39,10 @@ function forkCorrelation(a: Tensor, b: Tensor, pad: number, k: number, md: numbe
         for (let ox = 0; ox < tw; ox++) {
           const x1 = ox * s1 + md, y1 = oy * s1 + md, x2 = x1 + ((tc % g) - r) * s2, y2 = y1 + (Math.trunc(tc / g) - r) * s2;
           let sum = 0;
-          for (let j = 0; j < k; j++) for (let i = 0; i < k; i++) for (let c = 0; c < ch; c++) sum += at(a, n, c, y1 + j, x1 + i) * at(b, n, c, y2 + j, x2 + i);
+          for (let j = 0; j < k; j++) for (let i = 0; i < k; i++) for (let c = 0; c < ch; c++) {
+            const u = at(a, n, c, y1 + j, x1 + i), v = at(b, n, c, y2 + j, x2 + i);
+            sum += subtract ? Math.abs(u - v) : u * v;
+          }
           out[((n * g * g + tc) * th + oy) * tw + ox] = sum / (k * k * ch);
         }
   return { dims: [num, g * g, th, tw], data: out };
@@ -122,23 +128,24 @@ describe('Correlation (FlowNet-C)', () => {
     n.forward({ a: new Tensor([1, 33, 1, 1], a), b: new Tensor([1, 33, 1, 1], b) });
     expect(n.blobs.get('corr')!.data[0]).toBe(Math.fround(2 ** -46 / 33));
   });
-  it('FlowNet-C\'s settings (pad 20, max 20, stride_2 2) and kernel 3 / stride_1 2, against CorrelateData', async () => {
+  it('FlowNet-C\'s settings (pad 20, max 20, stride_2 2) and kernel 3 / stride_1 2, MULTIPLY and SUBTRACT, against CorrelateData(Subtract)', async () => {
     for (const [dims, p, args] of [
       [[2, 40, 6, 8], 'pad: 20 kernel_size: 1 max_displacement: 20 stride_1: 1 stride_2: 2', [20, 1, 20, 1, 2]],
       [[1, 5, 9, 11], 'pad: 2 kernel_size: 3 max_displacement: 2 stride_1: 2 stride_2: 1', [2, 3, 2, 2, 1]],
+      // SUBTRACT (CorrelateDataSubtract, the fork's 2-D layer has it too): the mean of |a - b|
+      [[2, 40, 6, 8], 'pad: 20 kernel_size: 1 max_displacement: 20 stride_1: 1 stride_2: 2 correlation_type: SUBTRACT', [20, 1, 20, 1, 2, 1]],
+      [[1, 5, 9, 11], 'pad: 2 kernel_size: 3 max_displacement: 2 stride_1: 2 stride_2: 1 correlation_type: SUBTRACT', [2, 3, 2, 2, 1, 1]],
     ] as [number[], string, number[]][]) {
       const a = random(dims, 1), b = random(dims, 2);
-      const [pad, k, md, s1, s2] = args;
-      await expectBoth(net(dims, p), { a, b }, { corr: forkCorrelation(a, b, pad, k, md, s1, s2) });
+      const [pad, k, md, s1, s2, subtract] = args;
+      await expectBoth(net(dims, p), { a, b }, { corr: forkCorrelation(a, b, pad, k, md, s1, s2, subtract === 1) });
     }
   });
-  it('refuses what the fork refuses, and SUBTRACT, in one line', () => {
+  it('refuses what the fork refuses in one line', () => {
     expect(layerError(`${input('a', [1, 1, 4, 4])} ${input('b', [1, 1, 4, 4])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { kernel_size: 2 max_displacement: 1 } }`))
       .toThrow("layer 'c' (Correlation): kernel_size must be odd, got 2");
     expect(layerError(`${input('a', [1, 1, 4, 4])} ${input('b', [1, 1, 4, 4])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { kernel_size: 1 } }`))
       .toThrow("layer 'c' (Correlation): needs correlation_param { max_displacement }");
-    expect(layerError(`${input('a', [1, 1, 4, 4])} ${input('b', [1, 1, 4, 4])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { kernel_size: 1 max_displacement: 1 correlation_type: SUBTRACT } }`))
-      .toThrow("layer 'c' (Correlation): correlation_type SUBTRACT: crema runs MULTIPLY (FlowNet's) only");
     expect(layerError(`${input('a', [1, 1, 4, 4])} ${input('b', [1, 1, 4, 4])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { kernel_size: 1 max_displacement: 3 } }`))
       .toThrow("layer 'c' (Correlation): the displacement and kernel do not fit in the 4 x 4 bottoms padded by 0");
     expect(layerError(`${input('a', [1, 1, 4, 4])} ${input('b', [1, 1, 4, 4])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { pad: 40000 kernel_size: 1 max_displacement: 1 } }`))
