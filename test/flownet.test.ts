@@ -157,13 +157,30 @@ describe('Correlation (FlowNet-C)', () => {
     const means = model.graph.node.filter((node) => node.op_type === 'ReduceMean');
     expect(means.length).toBe(441);
     expect(new Set(means.map((node) => node.input[1])).size).toBe(1);
-    // the pads, the Slices' axes, bottom 0's start and end, bottom 1's per displacement, the ReduceMeans' axes
-    expect(model.graph.initializer.length).toBe(1 + 1 + 2 + 2 * 441 + 1);
+    // the pads, the Slices' two axes, a start and end per row range (21 vertical shifts; bottom 0's rows are shift
+    // 0's) and per column range (21), the ReduceMeans' axes: 88 (887 when each displacement had its own two)
+    expect(model.graph.initializer.length).toBe(1 + 2 + 2 * 21 + 2 * 21 + 1);
+    expect(model.graph.node.filter((node) => node.op_type === 'Slice').length).toBe(2 + 21 + 441);
     const want = forkCorrelation(a, b, 20, 1, 20, 1, 2);
     for (const opset of [17, 18]) {
       const got = (await runOnnx(n.graph, { a, b }, { threads: 1, opset })).get('corr')!;
       expect(got.dims, `opset ${opset}`).toEqual(want.dims);
       expect(relativeDifference(got.data, want.data), `opset ${opset}`).toBeLessThanOrEqual(TOLERANCE);
+    }
+  });
+  it('pad 0: no Pad node and no pads initializer in the ONNX form (either layer); the outputs as the fork\'s kernel', async () => {
+    for (const type of ['Correlation', 'Correlation1D']) {
+      const dims = [1, 4, 6, 7], a = random(dims, 5), b = random(dims, 6);
+      const n = flownet(`${input('a', dims)} ${input('b', dims)} layer { name: "corr" type: "${type}" bottom: "a" bottom: "b" top: "corr" correlation_param { pad: 0 kernel_size: 1 max_displacement: 1 } }`);
+      const { model } = convertGraph(n.graph, { opset: 17 });
+      expect(model.graph.node.some((node) => node.op_type === 'Pad'), type).toBe(false);
+      expect(model.graph.initializer.map((i) => i.name).filter((name) => name.includes('pads')), type).toEqual([]);
+      // 2-D: axes 2 and 3, three row ranges (bottom 0's the middle one), three column ranges; 1-D: one row range
+      expect(model.graph.initializer.length, type).toBe(type === 'Correlation' ? 2 + 2 * 3 + 2 * 3 : 2 + 2 + 2 * 3);
+      const got = (await runOnnx(n.graph, { a, b }, { threads: 1, opset: 17 })).get('corr')!;
+      n.forward({ a, b });
+      expect(relativeDifference(got.data, n.blobs.get('corr')!.data), type).toBeLessThanOrEqual(TOLERANCE);
+      if (type === 'Correlation') expect(relativeDifference(got.data, forkCorrelation(a, b, 0, 1, 1, 1, 1).data)).toBeLessThanOrEqual(TOLERANCE);
     }
   });
   it('refuses an ONNX export of more than 4096 displacements, in one line', async () => {

@@ -122,8 +122,7 @@ export const correlationLayer: LayerType = {
     return {
       reshape(bottoms) {
         g = geometry(def, p, bottoms);
-        // The kernel's terms: padded and displaced alike along y and x
-        grid = { ...g, padY: g.pad, top0: g.maxDisp, gridW: g.grid, gridH: g.grid, shiftX: -g.radius, shiftY: -g.radius };
+        grid = terms(g);
         return [[bottoms[0][0], g.grid * g.grid, g.topH, g.topW]];
       },
       forward([a, b], [top]) {
@@ -152,30 +151,46 @@ export const correlationLayer: LayerType = {
   onnx: correlationToOnnx,
 };
 
-/**
- * Pad both bottoms; per displacement a Slice of each over the patches' span, Mul (or Abs of Sub), ReduceMean over the channels and
- * (kernel_size > 1 or stride_1 > 1) an AveragePool of kernel_size, stride stride_1: the mean over k^2 · C, then
- * Concat in the top's channel order. The sums' order differs from the kernel's (float rounding only).
- */
+/** The kernel's terms of the 2-D layer's geometry: padded and displaced alike along y and x. */
+const terms = (g: Geometry): CorrelationGeometry => ({ ...g, padY: g.pad, top0: g.maxDisp, gridW: g.grid, gridH: g.grid, shiftX: -g.radius, shiftY: -g.radius });
+
 function correlationToOnnx(c: LayerContext): void {
-  const def = c.layer.def, g = geometry(def, readCorrelationParam<CorrelationParam>(def), c.layer.bottomShapes), n = c.layer.name;
-  if (g.grid * g.grid > MAX_ONNX_DISPLACEMENTS)
-    fail(c, `its ONNX form has a Slice, Mul and ReduceMean per displacement: ${g.grid * g.grid} displacements (max_displacement ${g.maxDisp} / stride_2 ${g.stride2}) are more than the ${MAX_ONNX_DISPLACEMENTS} crema writes`);
-  const pads = c.b.int64s(`${n}/pads`, [0, 0, g.pad, g.pad, 0, 0, g.pad, g.pad]);
-  const [a, b] = [0, 1].map((i) => (g.pad ? c.node('Pad', [c.bottom(i), pads], [c.tmp(`padded${i}`)]) : c.bottom(i)));
-  const spanH = (g.topH - 1) * g.stride1 + g.kernel, spanW = (g.topW - 1) * g.stride1 + g.kernel, axes = c.b.int64s(`${n}/axes`, [2, 3]);
-  const slice = (x: string, y0: number, x0: number, what: string) =>
-    c.node('Slice', [x, c.b.int64s(`${n}/${what}_from`, [y0, x0]), c.b.int64s(`${n}/${what}_to`, [y0 + spanH, x0 + spanW]), axes], [c.tmp(what)]);
-  const patches = slice(a, g.maxDisp, g.maxDisp, 'a');
-  const pool = g.kernel > 1 || g.stride1 > 1;
-  const outs: string[] = [];
-  for (let tc = 0; tc < g.grid * g.grid; tc++) {
-    const dx = ((tc % g.grid) - g.radius) * g.stride2, dy = (Math.trunc(tc / g.grid) - g.radius) * g.stride2;
-    const product = pairwise(c, patches, slice(b, g.maxDisp + dy, g.maxDisp + dx, `b${tc}`), tc, g.subtract);
-    const mean = reduce(c, 'ReduceMean', product, [1], true, pool || g.grid > 1 ? c.tmp(`mean${tc}`) : c.top(0));
-    outs.push(pool ? c.node('AveragePool', [mean], [g.grid > 1 ? c.tmp(`pool${tc}`) : c.top(0)], { kernel_shape: ints([g.kernel, g.kernel]), strides: ints([g.stride1, g.stride1]) }) : mean);
+  const def = c.layer.def;
+  correlationOnnx(c, terms(geometry(def, readCorrelationParam<CorrelationParam>(def), c.layer.bottomShapes)));
+}
+
+/**
+ * Both layers' ONNX form (the 1-D one's: padY 0, one row of displacements). Pad both bottoms (when padded); Slice
+ * each over the patches' rows, bottom 1 once a vertical shift, then the columns once a displacement (so FlowNet-C's
+ * 441 share 21 row and 21 column ranges: 84 start and end initializers, not 882); Mul (or Abs of Sub), ReduceMean
+ * over the channels and (kernel_size > 1 or stride_1 > 1) an AveragePool of kernel_size, stride stride_1: the mean
+ * over k^2 · C; Concat in the top's channel order. The sums' order differs from the kernel's (float rounding only).
+ */
+export function correlationOnnx(c: LayerContext, g: CorrelationGeometry): void {
+  const n = c.layer.name, count = g.gridW * g.gridH;
+  if (count > MAX_ONNX_DISPLACEMENTS)
+    fail(c, `its ONNX form has a Slice, Mul and ReduceMean per displacement: ${count} displacements (max_displacement ${g.maxDisp} / stride_2 ${g.stride2}) are more than the ${MAX_ONNX_DISPLACEMENTS} crema writes`);
+  const pads = g.pad || g.padY ? c.b.int64s(`${n}/pads`, [0, 0, g.padY, g.pad, 0, 0, g.padY, g.pad]) : '';
+  const [a, b] = [0, 1].map((i) => (pads ? c.node('Pad', [c.bottom(i), pads], [c.tmp(`padded${i}`)]) : c.bottom(i)));
+  const spanH = (g.topH - 1) * g.stride1 + g.kernel, spanW = (g.topW - 1) * g.stride1 + g.kernel;
+  // Each range's start and end written once, whichever slices read it
+  const ranges = new Map<string, string[]>(), axes = [2, 3].map((axis) => c.b.int64s(`${n}/axis${axis}`, [axis]));
+  const slice = (x: string, axis: 0 | 1, from: number, what: string) => {
+    const key = `${axis} ${from}`, span = axis ? spanW : spanH;
+    if (!ranges.has(key)) ranges.set(key, [c.b.int64s(`${n}/${key.replace(' ', '_')}_from`, [from]), c.b.int64s(`${n}/${key.replace(' ', '_')}_to`, [from + span])]);
+    return c.node('Slice', [x, ...ranges.get(key)!, axes[axis]], [c.tmp(what)]);
+  };
+  const patches = slice(slice(a, 0, g.top0, 'a_rows'), 1, g.maxDisp, 'a');
+  const pool = g.kernel > 1 || g.stride1 > 1, last = count === 1, outs: string[] = [];
+  for (let dy = 0; dy < g.gridH; dy++) {
+    const rows = slice(b, 0, g.top0 + (dy + g.shiftY) * g.stride2, `b_rows${dy}`);
+    for (let dx = 0; dx < g.gridW; dx++) {
+      const t = dy * g.gridW + dx, moved = slice(rows, 1, g.maxDisp + (dx + g.shiftX) * g.stride2, `b${t}`);
+      const mean = reduce(c, 'ReduceMean', pairwise(c, patches, moved, t, g.subtract), [1], true, pool || !last ? c.tmp(`mean${t}`) : c.top(0));
+      outs.push(pool ? c.node('AveragePool', [mean], [last ? c.top(0) : c.tmp(`pool${t}`)], { kernel_shape: ints([g.kernel, g.kernel]), strides: ints([g.stride1, g.stride1]) }) : mean);
+    }
   }
-  if (g.grid > 1) c.node('Concat', outs, [c.top(0)], { axis: int(1) });
+  if (!last) c.node('Concat', outs, [c.top(0)], { axis: int(1) });
 }
 
 /** Bottom 0's patches with bottom 1's moved ones for displacement `t`: Mul, or SUBTRACT's Abs of Sub. */

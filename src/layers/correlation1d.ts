@@ -1,11 +1,10 @@
 import type { LayerParameter } from '../caffe/types.js';
 import { type Shape, sameShape, shapeString } from '../tensor.js';
-import { type LayerContext, fail, reduce } from '../onnx/context.js';
-import { int, ints } from '../onnx/builder.js';
+import type { LayerContext } from '../onnx/context.js';
 import { type LayerType, MAX_BLOB_ELEMENTS, expectCounts, need } from './layer.js';
 import { refuseInPlace } from './axes.js';
 import { type CorrelationGeometry, correlationWasm } from '../kernels/correlation.js';
-import { type CorrelationParam, LANES, MAX_ONNX_DISPLACEMENTS, multiplyAt, paddedChannelsLast, pairwise, readCorrelationParam, subtractAt } from './correlation.js';
+import { type CorrelationParam, LANES, correlationOnnx, multiplyAt, paddedChannelsLast, readCorrelationParam, subtractAt } from './correlation.js';
 
 // The loop shares CorrelateData's lane sums with the 2-D layer (multiplyAt); it pads along x only and has one row of
 // displacements, which may be one-sided. On the wasm engine it runs the 2-D layer's kernel (src/kernels/correlation.ts).
@@ -73,8 +72,7 @@ export const correlation1DLayer: LayerType = {
     return {
       reshape(bottoms) {
         g = geometry(def, p, bottoms);
-        // The 2-D kernel's terms: no padding along y, the patches' rows from the top row's own, one row of displacements
-        grid = { ...g, padY: 0, top0: 0, gridW: g.grid, gridH: 1, shiftX: g.shift, shiftY: 0 };
+        grid = terms(g);
         return [[bottoms[0][0], g.grid, g.topH, g.topW]];
       },
       forward([a, b], [top]) {
@@ -102,28 +100,11 @@ export const correlation1DLayer: LayerType = {
   onnx: correlation1DToOnnx,
 };
 
-/**
- * Both bottoms padded along x; per displacement a Slice of bottom 1 over the patches' span moved d along x, Mul (or
- * Abs of Sub), ReduceMean over the channels and (kernel_size > 1 or stride_1 > 1) an AveragePool of kernel_size,
- * stride stride_1: the mean over k² · C; Concat in the top's channel order. The sums' order differs from the kernel's
- * (float rounding only).
- */
+/** The 2-D kernel's terms: no padding along y, the patches' rows from the top row's own, one row of displacements. */
+const terms = (g: Geometry): CorrelationGeometry => ({ ...g, padY: 0, top0: 0, gridW: g.grid, gridH: 1, shiftX: g.shift, shiftY: 0 });
+
+/** The 2-D layer's ONNX form (correlationOnnx) of these terms: bottom 1's rows sliced once, its columns a displacement. */
 function correlation1DToOnnx(c: LayerContext): void {
-  const def = c.layer.def, g = geometry(def, readCorrelation1D(def), c.layer.bottomShapes), n = c.layer.name;
-  if (g.grid > MAX_ONNX_DISPLACEMENTS)
-    fail(c, `its ONNX form has a Slice, Mul and ReduceMean per displacement: ${g.grid} displacements (max_displacement ${g.maxDisp} / stride_2 ${g.stride2}) are more than the ${MAX_ONNX_DISPLACEMENTS} crema writes`);
-  const pads = c.b.int64s(`${n}/pads`, [0, 0, 0, g.pad, 0, 0, 0, g.pad]);
-  const [a, b] = [0, 1].map((i) => (g.pad ? c.node('Pad', [c.bottom(i), pads], [c.tmp(`padded${i}`)]) : c.bottom(i)));
-  const spanH = (g.topH - 1) * g.stride1 + g.kernel, spanW = (g.topW - 1) * g.stride1 + g.kernel, axes = c.b.int64s(`${n}/axes`, [2, 3]);
-  const slice = (x: string, x0: number, what: string) =>
-    c.node('Slice', [x, c.b.int64s(`${n}/${what}_from`, [0, x0]), c.b.int64s(`${n}/${what}_to`, [spanH, x0 + spanW]), axes], [c.tmp(what)]);
-  const patches = slice(a, g.maxDisp, 'a'), pool = g.kernel > 1 || g.stride1 > 1, outs: string[] = [];
-  for (let t = 0; t < g.grid; t++) {
-    const moved = slice(b, g.maxDisp + (t + g.shift) * g.stride2, `b${t}`);
-    const product = pairwise(c, patches, moved, t, g.subtract);
-    const last = g.grid === 1;
-    const mean = reduce(c, 'ReduceMean', product, [1], true, pool || !last ? c.tmp(`mean${t}`) : c.top(0));
-    outs.push(pool ? c.node('AveragePool', [mean], [last ? c.top(0) : c.tmp(`pool${t}`)], { kernel_shape: ints([g.kernel, g.kernel]), strides: ints([g.stride1, g.stride1]) }) : mean);
-  }
-  if (g.grid > 1) c.node('Concat', outs, [c.top(0)], { axis: int(1) });
+  const def = c.layer.def;
+  correlationOnnx(c, terms(geometry(def, readCorrelation1D(def), c.layer.bottomShapes)));
 }
