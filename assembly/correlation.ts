@@ -7,7 +7,8 @@
 // vectors hold the 32 lanes; four horizontal displacements' lanes are transposed so that one vector add adds lane l
 // to four totals at once (the lanes' order kept).
 //
-// Mode 0 copies both bottoms zero-padded and channels last (the fork's rbot1_ / rbot2_), each pixel's channels
+// Mode 0 copies both bottoms zero-padded and channels last (the fork's rbot1_ / rbot2_; 4 channels by 4 pixels at a
+// time through a 4 x 4 transpose in registers, not one float a plane at a time), each pixel's channels
 // padded with zeros to `cp`, a multiple of 4, so that every block of lanes is whole vectors: those lanes add 0 x 0,
 // which leaves a lane sum as it is but for a -0 (an underflowed product's), made +0; the total cannot tell the two
 // apart (it starts at +0, so it is never -0, and x + -0 = x + +0 for every other x).
@@ -18,11 +19,12 @@
 // bottom 1, 6 top, 7 cp, 8 padded height, 9 padded width, 10 kernel_size, 11 the patches' first column
 // (max_displacement), 12 stride_1, 13 stride_2, 14 displacements a row, 15 top height, 16 top width, 17 top rows a
 // chunk, 18 k^2 C (f32), 19 images, 20 the patches' first row (max_displacement; 1-D: 0), 21 rows of displacements,
-// 22 and 23 the first displacement's x and y index (-r; 1-D: -r or 0, and 0).
+// 22 and 23 the first displacement's x and y index (-r; 1-D: -r or 0, and 0), 24 SUBTRACT (1) or MULTIPLY (0).
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
 import { addr, maddExact, word } from './simd';
+import { column } from './winograd7';
 
 export function correlationChunk(p: usize, chunk: i32, scratch: usize): void {
   if (word(p, 3) == 0) padChunk(p, chunk);
@@ -46,11 +48,35 @@ function padChunk(p: usize, chunk: i32): void {
     memory.fill(row, 0, side);
     memory.fill(row + rowBytes - side, 0, side);
     const from = x + <usize>(n * channels) * plane + (<usize>(y * width) << 2);
-    for (let xx = 0; xx < width; xx++) {
-      const to = row + side + (<usize>(xx * cp) << 2), at = from + (<usize>xx << 2);
-      for (let c = 0; c < channels; c++) store<f32>(to + (<usize>c << 2), load<f32>(at + <usize>c * plane));
-      for (let c = channels; c < cp; c++) store<f32>(to + (<usize>c << 2), 0);
+    gatherRow(from, plane, channels, width, cp, row + side);
+  }
+}
+
+/**
+ * One row of `width` pixels from `channels` planes (`plane` bytes apart, the row at `from` in the first) to `to`,
+ * channels last, each pixel's `cp` channels padded with zeros: 4 channels by 4 pixels at a time, four vector loads
+ * (one a plane) transposed into four stores (one a pixel). Only copies: the bits stay as they are.
+ */
+function gatherRow(from: usize, plane: usize, channels: i32, width: i32, cp: i32, to: usize): void {
+  const pixelBytes = <usize>cp << 2, c4 = channels & ~3, w4 = width & ~3;
+  for (let c = 0; c < c4; c += 4) {
+    const s = from + <usize>c * plane, d = to + (<usize>c << 2);
+    for (let xx = 0; xx < w4; xx += 4) {
+      const at = s + (<usize>xx << 2), o = d + <usize>xx * pixelBytes;
+      const r0 = v128.load(at), r1 = v128.load(at + plane), r2 = v128.load(at + 2 * plane), r3 = v128.load(at + 3 * plane);
+      v128.store(o, column(r0, r1, r2, r3, 0));
+      v128.store(o + pixelBytes, column(r0, r1, r2, r3, 1));
+      v128.store(o + 2 * pixelBytes, column(r0, r1, r2, r3, 2));
+      v128.store(o + 3 * pixelBytes, column(r0, r1, r2, r3, 3));
     }
+    for (let xx = w4; xx < width; xx++)
+      for (let q = 0; q < 4; q++) store<f32>(d + <usize>xx * pixelBytes + (<usize>q << 2), load<f32>(s + <usize>q * plane + (<usize>xx << 2)));
+  }
+  // The last 1-3 channels, then the zeros up to cp
+  for (let xx = 0; xx < width; xx++) {
+    const o = to + <usize>xx * pixelBytes, at = from + (<usize>xx << 2);
+    for (let c = c4; c < channels; c++) store<f32>(o + (<usize>c << 2), load<f32>(at + <usize>c * plane));
+    for (let c = channels; c < cp; c++) store<f32>(o + (<usize>c << 2), 0);
   }
 }
 
@@ -64,7 +90,7 @@ function correlateChunk(p: usize, chunk: i32, lanes: usize): void {
   const k = word(p, 10), maxDisp = word(p, 11), stride1 = word(p, 12), stride2 = word(p, 13), grid = word(p, 14);
   const topH = word(p, 15), topW = word(p, 16), per = word(p, 17), elems = f32x4.splat(load<f32>(p + 18 * 4));
   const rowsOf = word(p, 21), shiftX = word(p, 22), shiftY = word(p, 23), cells = grid * rowsOf, plane = <usize>(topH * topW) << 2, pixelBytes = <usize>cp << 2;
-  const rowBytes = <usize>pw * pixelBytes, last = min(word(p, 19) * topH, (chunk + 1) * per);
+  const rowBytes = <usize>pw * pixelBytes, last = min(word(p, 19) * topH, (chunk + 1) * per), subtract = word(p, 24) != 0;
   for (let r = chunk * per; r < last; r++) {
     const n = r / topH, oy = r % topH, y1 = oy * stride1 + word(p, 20);
     for (let dy = 0; dy < rowsOf; dy++) {
@@ -75,6 +101,11 @@ function correlateChunk(p: usize, chunk: i32, lanes: usize): void {
         for (let dx = 0; dx < grid; dx += 4) {
           const count = min(4, grid - dx);
           const b0 = b + <usize>((n * ph + y2) * pw + x1 + (dx + shiftX) * stride2) * pixelBytes, step = <usize>stride2 * pixelBytes;
+          if (subtract) {
+            v128.store(lanes, f32x4.div(subtractSums4(p1, b0, step, count, k, cp, rowBytes), elems));
+            for (let q = 0; q < count; q++) store<f32>(out + <usize>(dx + q) * plane, load<f32>(lanes + (<usize>q << 2)));
+            continue;
+          }
           if (count == 4) laneSums4(p1, b0, step, k, cp, rowBytes, lanes);
           else for (let q = 0; q < count; q++) laneSums(p1, b0 + <usize>q * step, k, cp, rowBytes, lanes + (<usize>q << 7));
           v128.store(lanes, f32x4.div(addLanes(lanes), elems));
@@ -172,6 +203,31 @@ function laneSums4(a: usize, b: usize, step: usize, k: i32, cp: i32, rowBytes: u
     v128.store(at, s20, 256); v128.store(at, s21, 272);
     v128.store(at, s30, 384); v128.store(at, s31, 400);
   }
+}
+
+/**
+ * CorrelateDataSubtract's sums of `count` (1-4) displacements, `step` bytes apart in bottom 1, one a lane: each
+ * the loop's one float sum of |a - b| over the patch's rows, columns and channels in order (lanes past `count`
+ * repeat the last displacement, not read past it). Four channels of four displacements at a time: bottom 1's four
+ * vectors transposed so that a lane is a displacement, bottom 0's channel splat. The copies' padding channels add
+ * |0 - 0| = +0 to a sum that is never -0: nothing.
+ */
+@inline
+function subtractSums4(a: usize, b: usize, step: usize, count: i32, k: i32, cp: i32, rowBytes: usize): v128 {
+  const pixelBytes = <usize>cp << 2, s1 = step * <usize>min(1, count - 1), s2 = step * <usize>min(2, count - 1), s3 = step * <usize>min(3, count - 1);
+  let sum = f32x4.splat(0);
+  for (let j = 0; j < k; j++)
+    for (let i = 0; i < k; i++) {
+      const off = <usize>j * rowBytes + <usize>i * pixelBytes, u = a + off, v = b + off;
+      for (let c: usize = 0; c < pixelBytes; c += 16) {
+        const x = v128.load(u + c), y = v + c, y0 = v128.load(y), y1 = v128.load(y + s1), y2 = v128.load(y + s2), y3 = v128.load(y + s3);
+        sum = f32x4.add(sum, f32x4.abs(f32x4.sub(i32x4.shuffle(x, x, 0, 0, 0, 0), column(y0, y1, y2, y3, 0))));
+        sum = f32x4.add(sum, f32x4.abs(f32x4.sub(i32x4.shuffle(x, x, 1, 1, 1, 1), column(y0, y1, y2, y3, 1))));
+        sum = f32x4.add(sum, f32x4.abs(f32x4.sub(i32x4.shuffle(x, x, 2, 2, 2, 2), column(y0, y1, y2, y3, 2))));
+        sum = f32x4.add(sum, f32x4.abs(f32x4.sub(i32x4.shuffle(x, x, 3, 3, 3, 3), column(y0, y1, y2, y3, 3))));
+      }
+    }
+  return sum;
 }
 
 /**

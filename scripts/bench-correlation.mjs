@@ -5,12 +5,16 @@
 // and 2 threads, and their ONNX form in ONNX Runtime at 1 and 2 threads; runs interleaved in one process, medians, and whether the
 // outputs agree (the loop and the kernel: bit for bit). With --nets, FlowNet2-S, FlowNet2-ss and FlowNet2 whole
 // (test/fixtures/flownet: the deploy templates filled for 64 x 96, synthetic weights) natively and in ONNX Runtime.
-//   node scripts/bench-correlation.mjs [--runs N] [--nets]        (needs `npm run build` first)
+// With --subtract, both layers' correlation_type SUBTRACT too (the loop, the kernel; ONNX Runtime on Abs of Sub).
+//   node scripts/bench-correlation.mjs [--runs N] [--nets] [--subtract]        (needs `npm run build` first)
 import path from 'node:path';
 import { Net, OnnxRunner, Tensor, args, dist, generator, median, parsePrototxt, root, runsOption, upgradeNet } from './bench-layer.mjs';
 
 const runs = runsOption(7);
-const { useKernels, wasmBuild } = await dist('kernels/wasm.js');
+const { setThreads, useKernels, wasmBuild } = await dist('kernels/wasm.js');
+// The worker starts before any run: a Net starts it in the background and these runs never yield to the event loop
+// until ONNX Runtime's, so "2 threads" could be one thread for as long as the worker's ready message waits.
+await setThreads(2);
 const random = generator(7);
 const size = (dims) => dims.reduce((a, b) => a * b, 1);
 const tensor = (dims, amp = 1) => new Tensor(dims, Float32Array.from({ length: size(dims) }, () => (random() * 2 - 1) * amp));
@@ -75,6 +79,12 @@ await benchLayer("Correlation, FlowNet-C's (2 x 256 x 48 x 64, 441 displacements
   'pad: 20 kernel_size: 1 max_displacement: 20 stride_1: 1 stride_2: 2');
 await benchLayer("Correlation1D, DispNetCorr1D's (2 x 128 x 96 x 192, 81 displacements)", 'Correlation1D', [1, 128, 96, 192],
   'pad: 40 kernel_size: 1 max_displacement: 40 stride_1: 1 stride_2: 1');
+if (args.includes('--subtract')) {
+  await benchLayer("Correlation SUBTRACT, FlowNet-C's size", 'Correlation', [1, 256, 48, 64],
+    'pad: 20 kernel_size: 1 max_displacement: 20 stride_1: 1 stride_2: 2 correlation_type: SUBTRACT');
+  await benchLayer("Correlation1D SUBTRACT, DispNetCorr1D's size", 'Correlation1D', [1, 128, 96, 192],
+    'pad: 40 kernel_size: 1 max_displacement: 40 stride_1: 1 stride_2: 1 correlation_type: SUBTRACT');
+}
 
 if (args.includes('--nets')) {
   const fs = await import('node:fs');

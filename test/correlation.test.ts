@@ -3,7 +3,7 @@
 // restate the forks' CorrelateData; test/flownet.test.ts and test/dispnet.test.ts check them against plain
 // re-statements), bit for bit: Object.is per element (NaN is NaN whatever its payload).
 // Channels that are not a multiple of 32 or of 4, kernel_size 1 and 3, stride_1 and stride_2 above 1, pad 0 and
-// more, batch 2, NaN / infinities / -0 / denormals / overflowing products, at 1 and 2 threads; the plain SIMD build
+// more, batch 2, NaN / infinities / -0 / denormals / overflowing products, MULTIPLY and SUBTRACT, at 1 and 2 threads; the plain SIMD build
 // (CREMA_FMA=0: each multiply-add in f64) in a child process, the engine being process-wide.
 import { afterAll, describe, expect, it } from 'vitest';
 import { kernelsInUse, setThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
@@ -44,15 +44,22 @@ function run(c: Case, kernels: 'wasm' | 'js', resident: boolean): Float32Array {
   // Count the engine's jobs: a wasm run must reach the kernel (a silent fallback to the loop would match it trivially)
   const engine = wasmEngine(), before = jobs;
   if (engine && kernels === 'wasm' && !counted.has(engine)) {
-    const run0 = engine.run.bind(engine);
-    engine.run = (chunks: number) => { jobs++; run0(chunks); };
+    const run0 = engine.run.bind(engine), job0 = engine.job.bind(engine);
+    let words: Uint32Array | undefined;
+    engine.job = (kind: number) => (words = job0(kind));
+    engine.run = (chunks: number) => {
+      jobs++;
+      // A broken kernel on purpose: the correlation job (mode 1) told the other correlation_type
+      if (flipType && words?.[3] === 1) words[24] ^= 1;
+      run0(chunks);
+    };
     counted.add(engine);
   }
   layer.forward(bottoms, [top]);
-  if (kernels === 'wasm' && param.correlation_type !== 'SUBTRACT') expect(jobs - before, `the wasm kernel ran: ${type} ${dims.join('x')}`).toBeGreaterThanOrEqual(2);
+  if (kernels === 'wasm') expect(jobs - before, `the wasm kernel ran: ${type} ${dims.join('x')}`).toBeGreaterThanOrEqual(2);
   return top.data;
 }
-let jobs = 0;
+let jobs = 0, flipType = false;
 const counted = new WeakSet<object>();
 
 /** The first elements that differ, as text ('' when none). */
@@ -92,9 +99,18 @@ const CASES: Case[] = [
   { type: 'Correlation1D', dims: [2, 70, 4, 14], pad: 3, kernel_size: 1, max_displacement: 3, stride_1: 1, stride_2: 1, single_direction: 0 },
   { type: 'Correlation1D', dims: [2, 37, 5, 13], pad: 2, kernel_size: 3, max_displacement: 2, stride_1: 1, stride_2: 1, special: 97 },
   { type: 'Correlation1D', dims: [1, 6, 3, 9], pad: 1, kernel_size: 1, max_displacement: 2, stride_1: 1, stride_2: 1, single_direction: 1, special: 5 },
+  // SUBTRACT (CorrelateDataSubtract: one float sum of |a - b| in order): four displacements a lane each, the last group
+  // of a row 1, 2 or 3 (5 = 4 + 1, 81 = 4 x 20 + 1, 6 = 4 + 2, 7 = 4 + 3); 37 and 19 channels; kernel 3; special values
+  { correlation_type: 'SUBTRACT', dims: [2, 37, 11, 13], pad: 2, kernel_size: 3, max_displacement: 2, stride_1: 2, stride_2: 1 },
+  { correlation_type: 'SUBTRACT', dims: [1, 19, 9, 9], pad: 3, kernel_size: 1, max_displacement: 3, stride_1: 1, stride_2: 1 },
+  { correlation_type: 'SUBTRACT', dims: [1, 6, 7, 7], pad: 1, kernel_size: 1, max_displacement: 1, stride_1: 1, stride_2: 1, special: 5 },
+  { type: 'Correlation1D', correlation_type: 'SUBTRACT', dims: [1, 64, 6, 100], pad: 40, kernel_size: 1, max_displacement: 40, stride_1: 1, stride_2: 1 },
+  { type: 'Correlation1D', correlation_type: 'SUBTRACT', dims: [2, 19, 5, 20], pad: 3, kernel_size: 1, max_displacement: 5, stride_1: 1, stride_2: 1, single_direction: 1 },
+  { type: 'Correlation1D', correlation_type: 'SUBTRACT', dims: [2, 37, 7, 19], pad: 2, kernel_size: 3, max_displacement: 4, stride_1: 2, stride_2: 2, special: 97 },
+  { type: 'Correlation1D', correlation_type: 'SUBTRACT', dims: [1, 6, 3, 9], pad: 1, kernel_size: 1, max_displacement: 2, stride_1: 1, stride_2: 1, single_direction: 1, special: 5 },
 ];
 
-const label = (c: Case) => `${c.type ?? 'Correlation'} ${c.single_direction ? 'single_direction 1 ' : ''}${c.dims.join('x')} pad ${c.pad} k ${c.kernel_size} d ${c.max_displacement} s ${c.stride_1}/${c.stride_2}${c.special ? ' special' : ''}`;
+const label = (c: Case) => `${c.type ?? 'Correlation'} ${c.correlation_type === 'SUBTRACT' ? 'SUBTRACT ' : ''}${c.single_direction ? 'single_direction 1 ' : ''}${c.dims.join('x')} pad ${c.pad} k ${c.kernel_size} d ${c.max_displacement} s ${c.stride_1}/${c.stride_2}${c.special ? ' special' : ''}`;
 
 describe('Correlation and Correlation1D: the wasm kernel = the TypeScript loop, bit for bit', () => {
   afterAll(async () => {
@@ -122,11 +138,26 @@ describe('Correlation and Correlation1D: the wasm kernel = the TypeScript loop, 
     }
   });
 
-  it('Correlation1D SUBTRACT runs the loop on the wasm engine too (the kernel multiplies only)', () => {
-    const c: Case = { type: 'Correlation1D', dims: [1, 5, 3, 8], pad: 1, kernel_size: 1, max_displacement: 1, stride_1: 1, stride_2: 1 };
-    const subtract = { ...c, correlation_type: 'SUBTRACT' } as Case;
-    expect(differences(run(subtract, 'wasm', false), run(subtract, 'js', false))).toBe('');
-    expect(run(subtract, 'wasm', false).every((v) => v >= 0)).toBe(true);
+  it('the comparison catches a broken kernel: told SUBTRACT for MULTIPLY and the other way, it differs from the loop', async () => {
+    useKernels('wasm');
+    await setThreads(1);
+    for (const c of CASES.filter((x) => !x.special)) {
+      const want = run(c, 'js', false);
+      flipType = true;
+      try {
+        expect(differences(run(c, 'wasm', false), want), label(c)).not.toBe('');
+      } finally {
+        flipType = false;
+      }
+    }
+  });
+
+  it('SUBTRACT gives means of |a - b|: never negative, and not the MULTIPLY top', () => {
+    for (const c of CASES.filter((x) => x.correlation_type === 'SUBTRACT' && !x.special)) {
+      const top = run(c, 'wasm', false);
+      expect(top.every((v) => v >= 0), label(c)).toBe(true);
+      expect(differences(top, run({ ...c, correlation_type: 'MULTIPLY' }, 'wasm', false)), label(c)).not.toBe('');
+    }
   });
 
   // The engine is process-wide, so the plain build (f64 multiply-adds: maddExact's other half) runs in a child,

@@ -24,8 +24,11 @@ import { TOLERANCE, relativeDifference } from './helpers/reference.js';
 const flownet = (layers: string, weights: Record<string, Tensor[]> = {}) => netOf(layers, weights, 'flownet');
 const layerError = (prototxt: string) => () => flownet(prototxt);
 
-/** CorrelateData restated: zero padding, patch top-left at (x, y)·stride_1 + max_displacement, mean over k·k·C. */
-function forkCorrelation(a: Tensor, b: Tensor, pad: number, k: number, md: number, s1: number, s2: number): Expected {
+/**
+ * CorrelateData restated: zero padding, patch top-left at (x, y)·stride_1 + max_displacement, mean over k·k·C of
+ * a·b (CorrelateDataSubtract, `subtract`: of |a − b|).
+ */
+function forkCorrelation(a: Tensor, b: Tensor, pad: number, k: number, md: number, s1: number, s2: number, subtract = false): Expected {
   const [num, ch, h, w] = a.dims, kr = (k - 1) / 2, border = md + kr;
   const tw = Math.ceil((w + 2 * pad - 2 * border) / s1), th = Math.ceil((h + 2 * pad - 2 * border) / s1);
   const r = Math.trunc(md / s2), g = 2 * r + 1, out = new Float32Array(num * g * g * th * tw);
@@ -36,7 +39,10 @@ function forkCorrelation(a: Tensor, b: Tensor, pad: number, k: number, md: numbe
         for (let ox = 0; ox < tw; ox++) {
           const x1 = ox * s1 + md, y1 = oy * s1 + md, x2 = x1 + ((tc % g) - r) * s2, y2 = y1 + (Math.trunc(tc / g) - r) * s2;
           let sum = 0;
-          for (let j = 0; j < k; j++) for (let i = 0; i < k; i++) for (let c = 0; c < ch; c++) sum += at(a, n, c, y1 + j, x1 + i) * at(b, n, c, y2 + j, x2 + i);
+          for (let j = 0; j < k; j++) for (let i = 0; i < k; i++) for (let c = 0; c < ch; c++) {
+            const u = at(a, n, c, y1 + j, x1 + i), v = at(b, n, c, y2 + j, x2 + i);
+            sum += subtract ? Math.abs(u - v) : u * v;
+          }
           out[((n * g * g + tc) * th + oy) * tw + ox] = sum / (k * k * ch);
         }
   return { dims: [num, g * g, th, tw], data: out };
@@ -122,23 +128,24 @@ describe('Correlation (FlowNet-C)', () => {
     n.forward({ a: new Tensor([1, 33, 1, 1], a), b: new Tensor([1, 33, 1, 1], b) });
     expect(n.blobs.get('corr')!.data[0]).toBe(Math.fround(2 ** -46 / 33));
   });
-  it('FlowNet-C\'s settings (pad 20, max 20, stride_2 2) and kernel 3 / stride_1 2, against CorrelateData', async () => {
+  it('FlowNet-C\'s settings (pad 20, max 20, stride_2 2) and kernel 3 / stride_1 2, MULTIPLY and SUBTRACT, against CorrelateData(Subtract)', async () => {
     for (const [dims, p, args] of [
       [[2, 40, 6, 8], 'pad: 20 kernel_size: 1 max_displacement: 20 stride_1: 1 stride_2: 2', [20, 1, 20, 1, 2]],
       [[1, 5, 9, 11], 'pad: 2 kernel_size: 3 max_displacement: 2 stride_1: 2 stride_2: 1', [2, 3, 2, 2, 1]],
+      // SUBTRACT (CorrelateDataSubtract, the fork's 2-D layer has it too): the mean of |a - b|
+      [[2, 40, 6, 8], 'pad: 20 kernel_size: 1 max_displacement: 20 stride_1: 1 stride_2: 2 correlation_type: SUBTRACT', [20, 1, 20, 1, 2, 1]],
+      [[1, 5, 9, 11], 'pad: 2 kernel_size: 3 max_displacement: 2 stride_1: 2 stride_2: 1 correlation_type: SUBTRACT', [2, 3, 2, 2, 1, 1]],
     ] as [number[], string, number[]][]) {
       const a = random(dims, 1), b = random(dims, 2);
-      const [pad, k, md, s1, s2] = args;
-      await expectBoth(net(dims, p), { a, b }, { corr: forkCorrelation(a, b, pad, k, md, s1, s2) });
+      const [pad, k, md, s1, s2, subtract] = args;
+      await expectBoth(net(dims, p), { a, b }, { corr: forkCorrelation(a, b, pad, k, md, s1, s2, subtract === 1) });
     }
   });
-  it('refuses what the fork refuses, and SUBTRACT, in one line', () => {
+  it('refuses what the fork refuses in one line', () => {
     expect(layerError(`${input('a', [1, 1, 4, 4])} ${input('b', [1, 1, 4, 4])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { kernel_size: 2 max_displacement: 1 } }`))
       .toThrow("layer 'c' (Correlation): kernel_size must be odd, got 2");
     expect(layerError(`${input('a', [1, 1, 4, 4])} ${input('b', [1, 1, 4, 4])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { kernel_size: 1 } }`))
       .toThrow("layer 'c' (Correlation): needs correlation_param { max_displacement }");
-    expect(layerError(`${input('a', [1, 1, 4, 4])} ${input('b', [1, 1, 4, 4])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { kernel_size: 1 max_displacement: 1 correlation_type: SUBTRACT } }`))
-      .toThrow("layer 'c' (Correlation): correlation_type SUBTRACT: crema runs MULTIPLY (FlowNet's) only");
     expect(layerError(`${input('a', [1, 1, 4, 4])} ${input('b', [1, 1, 4, 4])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { kernel_size: 1 max_displacement: 3 } }`))
       .toThrow("layer 'c' (Correlation): the displacement and kernel do not fit in the 4 x 4 bottoms padded by 0");
     expect(layerError(`${input('a', [1, 1, 4, 4])} ${input('b', [1, 1, 4, 4])} layer { name: "c" type: "Correlation" bottom: "a" bottom: "b" top: "c" correlation_param { pad: 40000 kernel_size: 1 max_displacement: 1 } }`))
@@ -150,13 +157,30 @@ describe('Correlation (FlowNet-C)', () => {
     const means = model.graph.node.filter((node) => node.op_type === 'ReduceMean');
     expect(means.length).toBe(441);
     expect(new Set(means.map((node) => node.input[1])).size).toBe(1);
-    // the pads, the Slices' axes, bottom 0's start and end, bottom 1's per displacement, the ReduceMeans' axes
-    expect(model.graph.initializer.length).toBe(1 + 1 + 2 + 2 * 441 + 1);
+    // the pads, the Slices' two axes, a start and end per row range (21 vertical shifts; bottom 0's rows are shift
+    // 0's) and per column range (21), the ReduceMeans' axes: 88 (887 when each displacement had its own two)
+    expect(model.graph.initializer.length).toBe(1 + 2 + 2 * 21 + 2 * 21 + 1);
+    expect(model.graph.node.filter((node) => node.op_type === 'Slice').length).toBe(2 + 21 + 441);
     const want = forkCorrelation(a, b, 20, 1, 20, 1, 2);
     for (const opset of [17, 18]) {
       const got = (await runOnnx(n.graph, { a, b }, { threads: 1, opset })).get('corr')!;
       expect(got.dims, `opset ${opset}`).toEqual(want.dims);
       expect(relativeDifference(got.data, want.data), `opset ${opset}`).toBeLessThanOrEqual(TOLERANCE);
+    }
+  });
+  it('pad 0: no Pad node and no pads initializer in the ONNX form (either layer); the outputs as the fork\'s kernel', async () => {
+    for (const type of ['Correlation', 'Correlation1D']) {
+      const dims = [1, 4, 6, 7], a = random(dims, 5), b = random(dims, 6);
+      const n = flownet(`${input('a', dims)} ${input('b', dims)} layer { name: "corr" type: "${type}" bottom: "a" bottom: "b" top: "corr" correlation_param { pad: 0 kernel_size: 1 max_displacement: 1 } }`);
+      const { model } = convertGraph(n.graph, { opset: 17 });
+      expect(model.graph.node.some((node) => node.op_type === 'Pad'), type).toBe(false);
+      expect(model.graph.initializer.map((i) => i.name).filter((name) => name.includes('pads')), type).toEqual([]);
+      // 2-D: axes 2 and 3, three row ranges (bottom 0's the middle one), three column ranges; 1-D: one row range
+      expect(model.graph.initializer.length, type).toBe(type === 'Correlation' ? 2 + 2 * 3 + 2 * 3 : 2 + 2 + 2 * 3);
+      const got = (await runOnnx(n.graph, { a, b }, { threads: 1, opset: 17 })).get('corr')!;
+      n.forward({ a, b });
+      expect(relativeDifference(got.data, n.blobs.get('corr')!.data), type).toBeLessThanOrEqual(TOLERANCE);
+      if (type === 'Correlation') expect(relativeDifference(got.data, forkCorrelation(a, b, 0, 1, 1, 1, 1).data)).toBeLessThanOrEqual(TOLERANCE);
     }
   });
   it('refuses an ONNX export of more than 4096 displacements, in one line', async () => {

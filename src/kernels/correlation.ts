@@ -28,6 +28,8 @@ export interface CorrelationGeometry {
   shiftY: number;
   topH: number;
   topW: number;
+  /** correlation_type SUBTRACT: the mean of |a - b| (one sum in order), not of a·b (32 lanes). */
+  subtract: boolean;
 }
 
 const align = (bytes: number) => Math.ceil(bytes / 64) * 64;
@@ -62,7 +64,7 @@ export function correlationWasm(a: Float32Array, b: Float32Array, top: Float32Ar
   p = e.job(KIND_CORRELATION);
   p[3] = 1; p[4] = raAt; p[5] = rbAt; p[6] = topAt; p[7] = cp; p[8] = ph; p[9] = pw;
   p[10] = g.kernel; p[11] = g.maxDisp; p[12] = g.stride1; p[13] = g.stride2; p[14] = g.gridW; p[15] = g.topH; p[16] = g.topW;
-  p[17] = per; p[19] = num; p[20] = g.top0; p[21] = g.gridH; p[22] = g.shiftX; p[23] = g.shiftY;
+  p[17] = per; p[19] = num; p[20] = g.top0; p[21] = g.gridH; p[22] = g.shiftX; p[23] = g.shiftY; p[24] = g.subtract ? 1 : 0;
   e.setFloat(p, 18, Math.fround(g.kernel * g.kernel * channels));
   e.run(Math.ceil(topRows / per));
   e.unstage(top, topAt);

@@ -14,25 +14,26 @@ export const LANES = 32;
 /** The most displacements the ONNX export writes (FlowNet-C's: 441, DispNetCorr1D's: 81), each a few nodes. */
 export const MAX_ONNX_DISPLACEMENTS = 4096;
 
-interface CorrelationParam {
+/** The fields both layers share (Correlation1D's adds single_direction). */
+export interface CorrelationParam {
   pad: number;
   kernel_size: number;
   max_displacement: number;
   stride_1: number;
   stride_2: number;
-  correlation_type: string;
+  correlation_type: 'MULTIPLY' | 'SUBTRACT';
 }
 
-interface Geometry { pad: number; kernel: number; maxDisp: number; stride1: number; stride2: number; radius: number; grid: number; topH: number; topW: number }
+interface Geometry { pad: number; kernel: number; maxDisp: number; stride1: number; stride2: number; radius: number; grid: number; topH: number; topW: number; subtract: boolean }
 
-function readCorrelation(def: LayerParameter): CorrelationParam {
-  const given = (def.correlation_param ?? {}) as Partial<CorrelationParam>;
+/** correlation_param as both layers read it: kernel_size and max_displacement given, the kernel odd, strides positive. */
+export function readCorrelationParam<T extends CorrelationParam>(def: LayerParameter): T {
+  const given = (def.correlation_param ?? {}) as Partial<T>;
   need(def, given.kernel_size !== undefined, 'needs correlation_param { kernel_size }');
   need(def, given.max_displacement !== undefined, 'needs correlation_param { max_displacement }');
-  const p = paramsOf<CorrelationParam>(def, 'correlation_param');
+  const p = paramsOf<T>(def, 'correlation_param');
   need(def, p.kernel_size % 2 === 1, () => `kernel_size must be odd, got ${p.kernel_size}`);
   need(def, p.stride_1 > 0 && p.stride_2 > 0, () => `stride_1 and stride_2 must be positive, got ${p.stride_1} and ${p.stride_2}`);
-  need(def, p.correlation_type === 'MULTIPLY', () => `correlation_type ${p.correlation_type}: crema runs MULTIPLY (FlowNet's) only`);
   return p;
 }
 
@@ -47,7 +48,7 @@ function geometry(def: LayerParameter, p: CorrelationParam, [a, b]: Shape[]): Ge
   // The fork pads each bottom into a blob of its own (rbot1_, rbot2_), which Caffe caps as every blob
   const padded = a[0] * (a[2] + 2 * p.pad) * (a[3] + 2 * p.pad) * a[1];
   need(def, padded <= MAX_BLOB_ELEMENTS, () => `its padded bottoms would hold ${padded} values each (pad ${p.pad}), more than a blob can`);
-  return { pad: p.pad, kernel: p.kernel_size, maxDisp: p.max_displacement, stride1: p.stride_1, stride2: p.stride_2, radius, grid: 2 * radius + 1, topH, topW };
+  return { pad: p.pad, kernel: p.kernel_size, maxDisp: p.max_displacement, stride1: p.stride_1, stride2: p.stride_2, radius, grid: 2 * radius + 1, topH, topW, subtract: p.correlation_type === 'SUBTRACT' };
 }
 
 /**
@@ -84,6 +85,20 @@ export function multiplyAt(ra: Float32Array, rb: Float32Array, o1: number, o2: n
 }
 
 /**
+ * CorrelateDataSubtract at one top pixel and displacement (2-D and 1-D alike): one float sum of |a − b|, rows,
+ * columns, channels in order (no lanes: one thread a top element).
+ */
+export function subtractAt(ra: Float32Array, rb: Float32Array, o1: number, o2: number, k: number, rowStride: number, channels: number): number {
+  let sum = 0;
+  for (let j = 0; j < k; j++)
+    for (let i = 0; i < k; i++) {
+      const p1 = o1 + j * rowStride + i * channels, p2 = o2 + j * rowStride + i * channels;
+      for (let c = 0; c < channels; c++) sum = f32(sum + Math.abs(f32(ra[p1 + c] - rb[p2 + c])));
+    }
+  return sum;
+}
+
+/**
  * Correlation (lmb-freiburg/flownet2, FlowNet-C's correlation_type MULTIPLY): for each top pixel and each
  * displacement (o, p) of the (2 r + 1)^2 grid (r = max_displacement / stride_2, channel p·(2r+1) + o), the mean over
  * a kernel_size^2 patch and the channels of bottom 0 times bottom 1 shifted by (o, p)·stride_2, both zero-padded by
@@ -92,7 +107,8 @@ export function multiplyAt(ra: Float32Array, rb: Float32Array, o1: number, o2: n
  * k, k + 32, ... of each patch pixel in turn (each product added by a fused multiply-add, as nvcc compiles
  * sum += a * b), added in lane order, divided by kernel_size^2 · channels, in float. On the wasm engine
  * src/kernels/correlation.ts gives the same bits (this loop: the fallback and reference).
- * SUBTRACT crema refuses (Correlation1D: correlation1d.ts). do_abs and single_direction change nothing, as in the fork: its
+ * SUBTRACT (CorrelateDataSubtract): one float sum of |a − b| in row, column, channel order, divided so (on the wasm
+ * engine too). do_abs and single_direction change nothing, as in the fork: its
  * correlation_layer.cpp reads do_abs into do_abs_, which its .cu never uses, and never reads single_direction
  * (Correlation1D's).
  */
@@ -101,13 +117,12 @@ export const correlationLayer: LayerType = {
   create(def) {
     expectCounts(def, [2, 2], [1, 1]);
     refuseInPlace(def);
-    const p = readCorrelation(def);
+    const p = readCorrelationParam<CorrelationParam>(def);
     let g: Geometry, grid: CorrelationGeometry, ra = new Float32Array(0), rb = ra;
     return {
       reshape(bottoms) {
         g = geometry(def, p, bottoms);
-        // The kernel's terms: padded and displaced alike along y and x
-        grid = { ...g, padY: g.pad, top0: g.maxDisp, gridW: g.grid, gridH: g.grid, shiftX: -g.radius, shiftY: -g.radius };
+        grid = terms(g);
         return [[bottoms[0][0], g.grid * g.grid, g.topH, g.topW]];
       },
       forward([a, b], [top]) {
@@ -125,7 +140,8 @@ export const correlationLayer: LayerType = {
               const x1 = ox * g.stride1 + g.maxDisp, y1 = oy * g.stride1 + g.maxDisp;
               for (let tc = 0; tc < cells; tc++) {
                 const x2 = x1 + ((tc % g.grid) - g.radius) * g.stride2, y2 = y1 + (Math.trunc(tc / g.grid) - g.radius) * g.stride2;
-                const total = multiplyAt(ra, rb, ((n * ph + y1) * pw + x1) * channels, ((n * ph + y2) * pw + x2) * channels, k, pw * channels, channels, acc);
+                const o1 = ((n * ph + y1) * pw + x1) * channels, o2 = ((n * ph + y2) * pw + x2) * channels;
+                const total = g.subtract ? subtractAt(ra, rb, o1, o2, k, pw * channels, channels) : multiplyAt(ra, rb, o1, o2, k, pw * channels, channels, acc);
                 y[(n * cells + tc) * plane + oy * g.topW + ox] = f32(total / elems);
               }
             }
@@ -135,28 +151,50 @@ export const correlationLayer: LayerType = {
   onnx: correlationToOnnx,
 };
 
-/**
- * Pad both bottoms; per displacement a Slice of each over the patches' span, Mul, ReduceMean over the channels and
- * (kernel_size > 1 or stride_1 > 1) an AveragePool of kernel_size, stride stride_1: the mean over k^2 · C, then
- * Concat in the top's channel order. The sums' order differs from the kernel's (float rounding only).
- */
+/** The kernel's terms of the 2-D layer's geometry: padded and displaced alike along y and x. */
+const terms = (g: Geometry): CorrelationGeometry => ({ ...g, padY: g.pad, top0: g.maxDisp, gridW: g.grid, gridH: g.grid, shiftX: -g.radius, shiftY: -g.radius });
+
 function correlationToOnnx(c: LayerContext): void {
-  const def = c.layer.def, g = geometry(def, readCorrelation(def), c.layer.bottomShapes), n = c.layer.name;
-  if (g.grid * g.grid > MAX_ONNX_DISPLACEMENTS)
-    fail(c, `its ONNX form has a Slice, Mul and ReduceMean per displacement: ${g.grid * g.grid} displacements (max_displacement ${g.maxDisp} / stride_2 ${g.stride2}) are more than the ${MAX_ONNX_DISPLACEMENTS} crema writes`);
-  const pads = c.b.int64s(`${n}/pads`, [0, 0, g.pad, g.pad, 0, 0, g.pad, g.pad]);
-  const [a, b] = [0, 1].map((i) => (g.pad ? c.node('Pad', [c.bottom(i), pads], [c.tmp(`padded${i}`)]) : c.bottom(i)));
-  const spanH = (g.topH - 1) * g.stride1 + g.kernel, spanW = (g.topW - 1) * g.stride1 + g.kernel, axes = c.b.int64s(`${n}/axes`, [2, 3]);
-  const slice = (x: string, y0: number, x0: number, what: string) =>
-    c.node('Slice', [x, c.b.int64s(`${n}/${what}_from`, [y0, x0]), c.b.int64s(`${n}/${what}_to`, [y0 + spanH, x0 + spanW]), axes], [c.tmp(what)]);
-  const patches = slice(a, g.maxDisp, g.maxDisp, 'a');
-  const pool = g.kernel > 1 || g.stride1 > 1;
-  const outs: string[] = [];
-  for (let tc = 0; tc < g.grid * g.grid; tc++) {
-    const dx = ((tc % g.grid) - g.radius) * g.stride2, dy = (Math.trunc(tc / g.grid) - g.radius) * g.stride2;
-    const product = c.node('Mul', [patches, slice(b, g.maxDisp + dy, g.maxDisp + dx, `b${tc}`)], [c.tmp(`prod${tc}`)]);
-    const mean = reduce(c, 'ReduceMean', product, [1], true, pool || g.grid > 1 ? c.tmp(`mean${tc}`) : c.top(0));
-    outs.push(pool ? c.node('AveragePool', [mean], [g.grid > 1 ? c.tmp(`pool${tc}`) : c.top(0)], { kernel_shape: ints([g.kernel, g.kernel]), strides: ints([g.stride1, g.stride1]) }) : mean);
+  const def = c.layer.def;
+  correlationOnnx(c, terms(geometry(def, readCorrelationParam<CorrelationParam>(def), c.layer.bottomShapes)));
+}
+
+/**
+ * Both layers' ONNX form (the 1-D one's: padY 0, one row of displacements). Pad both bottoms (when padded); Slice
+ * each over the patches' rows, bottom 1 once a vertical shift, then the columns once a displacement (so FlowNet-C's
+ * 441 share 21 row and 21 column ranges: 84 start and end initializers, not 882); Mul (or Abs of Sub), ReduceMean
+ * over the channels and (kernel_size > 1 or stride_1 > 1) an AveragePool of kernel_size, stride stride_1: the mean
+ * over k^2 · C; Concat in the top's channel order. The sums' order differs from the kernel's (float rounding only).
+ */
+export function correlationOnnx(c: LayerContext, g: CorrelationGeometry): void {
+  const n = c.layer.name, count = g.gridW * g.gridH;
+  if (count > MAX_ONNX_DISPLACEMENTS)
+    fail(c, `its ONNX form has a Slice, Mul and ReduceMean per displacement: ${count} displacements (max_displacement ${g.maxDisp} / stride_2 ${g.stride2}) are more than the ${MAX_ONNX_DISPLACEMENTS} crema writes`);
+  const pads = g.pad || g.padY ? c.b.int64s(`${n}/pads`, [0, 0, g.padY, g.pad, 0, 0, g.padY, g.pad]) : '';
+  const [a, b] = [0, 1].map((i) => (pads ? c.node('Pad', [c.bottom(i), pads], [c.tmp(`padded${i}`)]) : c.bottom(i)));
+  const spanH = (g.topH - 1) * g.stride1 + g.kernel, spanW = (g.topW - 1) * g.stride1 + g.kernel;
+  // Each range's start and end written once, whichever slices read it
+  const ranges = new Map<string, string[]>(), axes = [2, 3].map((axis) => c.b.int64s(`${n}/axis${axis}`, [axis]));
+  const slice = (x: string, axis: 0 | 1, from: number, what: string) => {
+    const key = `${axis} ${from}`, span = axis ? spanW : spanH;
+    if (!ranges.has(key)) ranges.set(key, [c.b.int64s(`${n}/${key.replace(' ', '_')}_from`, [from]), c.b.int64s(`${n}/${key.replace(' ', '_')}_to`, [from + span])]);
+    return c.node('Slice', [x, ...ranges.get(key)!, axes[axis]], [c.tmp(what)]);
+  };
+  const patches = slice(slice(a, 0, g.top0, 'a_rows'), 1, g.maxDisp, 'a');
+  const pool = g.kernel > 1 || g.stride1 > 1, last = count === 1, outs: string[] = [];
+  for (let dy = 0; dy < g.gridH; dy++) {
+    const rows = slice(b, 0, g.top0 + (dy + g.shiftY) * g.stride2, `b_rows${dy}`);
+    for (let dx = 0; dx < g.gridW; dx++) {
+      const t = dy * g.gridW + dx, moved = slice(rows, 1, g.maxDisp + (dx + g.shiftX) * g.stride2, `b${t}`);
+      const mean = reduce(c, 'ReduceMean', pairwise(c, patches, moved, t, g.subtract), [1], true, pool || !last ? c.tmp(`mean${t}`) : c.top(0));
+      outs.push(pool ? c.node('AveragePool', [mean], [last ? c.top(0) : c.tmp(`pool${t}`)], { kernel_shape: ints([g.kernel, g.kernel]), strides: ints([g.stride1, g.stride1]) }) : mean);
+    }
   }
-  if (g.grid > 1) c.node('Concat', outs, [c.top(0)], { axis: int(1) });
+  if (!last) c.node('Concat', outs, [c.top(0)], { axis: int(1) });
+}
+
+/** Bottom 0's patches with bottom 1's moved ones for displacement `t`: Mul, or SUBTRACT's Abs of Sub. */
+export function pairwise(c: LayerContext, patches: string, moved: string, t: number, subtract: boolean): string {
+  if (!subtract) return c.node('Mul', [patches, moved], [c.tmp(`prod${t}`)]);
+  return c.node('Abs', [c.node('Sub', [patches, moved], [c.tmp(`diff${t}`)])], [c.tmp(`abs${t}`)]);
 }

@@ -1,26 +1,18 @@
-import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { type Shape, sameShape, shapeString } from '../tensor.js';
-import { type LayerContext, fail, reduce } from '../onnx/context.js';
-import { int, ints } from '../onnx/builder.js';
+import type { LayerContext } from '../onnx/context.js';
 import { type LayerType, MAX_BLOB_ELEMENTS, expectCounts, need } from './layer.js';
 import { refuseInPlace } from './axes.js';
 import { type CorrelationGeometry, correlationWasm } from '../kernels/correlation.js';
-import { LANES, MAX_ONNX_DISPLACEMENTS, multiplyAt, paddedChannelsLast } from './correlation.js';
+import { type CorrelationParam, LANES, correlationOnnx, multiplyAt, paddedChannelsLast, readCorrelationParam, subtractAt } from './correlation.js';
 
 // The loop shares CorrelateData's lane sums with the 2-D layer (multiplyAt); it pads along x only and has one row of
 // displacements, which may be one-sided. On the wasm engine it runs the 2-D layer's kernel (src/kernels/correlation.ts).
 
 const f32 = Math.fround;
 
-interface Correlation1DParam {
-  pad: number;
-  kernel_size: number;
-  max_displacement: number;
-  stride_1: number;
-  stride_2: number;
+interface Correlation1DParam extends CorrelationParam {
   single_direction: number;
-  correlation_type: 'MULTIPLY' | 'SUBTRACT';
 }
 
 interface Geometry {
@@ -33,12 +25,7 @@ interface Geometry {
 }
 
 function readCorrelation1D(def: LayerParameter): Correlation1DParam {
-  const given = (def.correlation_param ?? {}) as Partial<Correlation1DParam>;
-  need(def, given.kernel_size !== undefined, 'needs correlation_param { kernel_size }');
-  need(def, given.max_displacement !== undefined, 'needs correlation_param { max_displacement }');
-  const p = paramsOf<Correlation1DParam>(def, 'correlation_param');
-  need(def, p.kernel_size % 2 === 1, () => `kernel_size must be odd, got ${p.kernel_size}`);
-  need(def, p.stride_1 > 0 && p.stride_2 > 0, () => `stride_1 and stride_2 must be positive, got ${p.stride_1} and ${p.stride_2}`);
+  const p = readCorrelationParam<Correlation1DParam>(def);
   need(def, p.single_direction >= -1 && p.single_direction <= 1, () => `single_direction must be -1 (left), 0 (off) or 1 (right), got ${p.single_direction}`);
   // x_shift = -neighborhood_grid_width_ = -(r + 1): its first displacement, -(r + 1)·stride_2, passes max_displacement,
   // so the first top pixel of the first sample reads before the padded bottom's buffer (memory of no blob).
@@ -65,17 +52,6 @@ function geometry(def: LayerParameter, p: Correlation1DParam, [a, b]: Shape[]): 
   };
 }
 
-/** CorrelateDataSubtract at one top pixel and displacement: one float sum of |a − b|, rows, columns, channels. */
-function subtractAt(ra: Float32Array, rb: Float32Array, o1: number, o2: number, k: number, rowStride: number, channels: number): number {
-  let sum = 0;
-  for (let j = 0; j < k; j++)
-    for (let i = 0; i < k; i++) {
-      const p1 = o1 + j * rowStride + i * channels, p2 = o2 + j * rowStride + i * channels;
-      for (let c = 0; c < channels; c++) sum = f32(sum + Math.abs(f32(ra[p1 + c] - rb[p2 + c])));
-    }
-  return sum;
-}
-
 /**
  * Correlation1D (lmb-freiburg's DispNetCorr1D, dispflownet-release and flownet2's Caffe): for each top pixel and each
  * horizontal displacement d = (t + shift)·stride_2 (channel t; shift −r with r = max_displacement / stride_2, or 0
@@ -96,13 +72,12 @@ export const correlation1DLayer: LayerType = {
     return {
       reshape(bottoms) {
         g = geometry(def, p, bottoms);
-        // The 2-D kernel's terms: no padding along y, the patches' rows from the top row's own, one row of displacements
-        grid = { ...g, padY: 0, top0: 0, gridW: g.grid, gridH: 1, shiftX: g.shift, shiftY: 0 };
+        grid = terms(g);
         return [[bottoms[0][0], g.grid, g.topH, g.topW]];
       },
       forward([a, b], [top]) {
-        // MULTIPLY on the wasm engine (the same bits); SUBTRACT (no DispNet release uses it) only here
-        if (!g.subtract && correlationWasm(a.data, b.data, top.data, a.dims, grid)) return;
+        // On the wasm engine (the same bits), MULTIPLY and SUBTRACT
+        if (correlationWasm(a.data, b.data, top.data, a.dims, grid)) return;
         const [num, channels, height, width] = a.dims, pw = width + 2 * g.pad, rowStride = pw * channels;
         // The padded copies made when the loop first runs at this size (the wasm kernel keeps its own in scratch).
         if (ra.length !== num * height * pw * channels) [ra, rb] = [new Float32Array(num * height * pw * channels), new Float32Array(num * height * pw * channels)];
@@ -125,30 +100,11 @@ export const correlation1DLayer: LayerType = {
   onnx: correlation1DToOnnx,
 };
 
-/**
- * Both bottoms padded along x; per displacement a Slice of bottom 1 over the patches' span moved d along x, Mul (or
- * Abs of Sub), ReduceMean over the channels and (kernel_size > 1 or stride_1 > 1) an AveragePool of kernel_size,
- * stride stride_1: the mean over k² · C; Concat in the top's channel order. The sums' order differs from the kernel's
- * (float rounding only).
- */
+/** The 2-D kernel's terms: no padding along y, the patches' rows from the top row's own, one row of displacements. */
+const terms = (g: Geometry): CorrelationGeometry => ({ ...g, padY: 0, top0: 0, gridW: g.grid, gridH: 1, shiftX: g.shift, shiftY: 0 });
+
+/** The 2-D layer's ONNX form (correlationOnnx) of these terms: bottom 1's rows sliced once, its columns a displacement. */
 function correlation1DToOnnx(c: LayerContext): void {
-  const def = c.layer.def, g = geometry(def, readCorrelation1D(def), c.layer.bottomShapes), n = c.layer.name;
-  if (g.grid > MAX_ONNX_DISPLACEMENTS)
-    fail(c, `its ONNX form has a Slice, Mul and ReduceMean per displacement: ${g.grid} displacements (max_displacement ${g.maxDisp} / stride_2 ${g.stride2}) are more than the ${MAX_ONNX_DISPLACEMENTS} crema writes`);
-  const pads = c.b.int64s(`${n}/pads`, [0, 0, 0, g.pad, 0, 0, 0, g.pad]);
-  const [a, b] = [0, 1].map((i) => (g.pad ? c.node('Pad', [c.bottom(i), pads], [c.tmp(`padded${i}`)]) : c.bottom(i)));
-  const spanH = (g.topH - 1) * g.stride1 + g.kernel, spanW = (g.topW - 1) * g.stride1 + g.kernel, axes = c.b.int64s(`${n}/axes`, [2, 3]);
-  const slice = (x: string, x0: number, what: string) =>
-    c.node('Slice', [x, c.b.int64s(`${n}/${what}_from`, [0, x0]), c.b.int64s(`${n}/${what}_to`, [spanH, x0 + spanW]), axes], [c.tmp(what)]);
-  const patches = slice(a, g.maxDisp, 'a'), pool = g.kernel > 1 || g.stride1 > 1, outs: string[] = [];
-  for (let t = 0; t < g.grid; t++) {
-    const moved = slice(b, g.maxDisp + (t + g.shift) * g.stride2, `b${t}`);
-    const product = g.subtract
-      ? c.node('Abs', [c.node('Sub', [patches, moved], [c.tmp(`diff${t}`)])], [c.tmp(`abs${t}`)])
-      : c.node('Mul', [patches, moved], [c.tmp(`prod${t}`)]);
-    const last = g.grid === 1;
-    const mean = reduce(c, 'ReduceMean', product, [1], true, pool || !last ? c.tmp(`mean${t}`) : c.top(0));
-    outs.push(pool ? c.node('AveragePool', [mean], [last ? c.top(0) : c.tmp(`pool${t}`)], { kernel_shape: ints([g.kernel, g.kernel]), strides: ints([g.stride1, g.stride1]) }) : mean);
-  }
-  if (g.grid > 1) c.node('Concat', outs, [c.top(0)], { axis: int(1) });
+  const def = c.layer.def;
+  correlationOnnx(c, terms(geometry(def, readCorrelation1D(def), c.layer.bottomShapes)));
 }
