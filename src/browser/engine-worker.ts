@@ -66,7 +66,7 @@ function stats(id: number): EngineStats {
 
 function netOf(id: number): Net {
   const net = nets.get(id);
-  if (!net) throw new Error(`no net ${id} in this engine (disposed?)`);
+  if (!net) throw new CremaError(unfilled.get(id) ?? `no net ${id} in this engine (disposed?)`);
   return net;
 }
 
@@ -113,12 +113,37 @@ const flowTemplates = new Map<number, FlowNets>();
 /** The size a template is filled for when it loads, to show the net (Net.flow fills it again for its images' size). */
 const TEMPLATE_SHOWN = 64;
 
+/** Per net whose template failed to fill again: why it has no net (netOf's error) until a fill succeeds. */
+const unfilled = new Map<number, string>();
+
+/**
+ * The template's net filled for width x height, the id following it (FlowNets released the last size's) and its
+ * forward judge counted as a load's. A fill that fails leaves the id no net, the last size's being released already:
+ * the calls on it say so (netOf) rather than reach a disposed net, and the next Net.flow fills it again.
+ */
+async function refilled(id: number, templates: FlowNets, width: number, height: number): Promise<Net> {
+  try {
+    const net = await templates.netFor(width, height);
+    if (nets.get(id) !== net) {
+      nets.set(id, net);
+      counting(id, net);
+      unfilled.delete(id);
+    }
+    return net;
+  } catch (err) {
+    nets.delete(id);
+    const why = err instanceof Error ? err.message : String(err);
+    unfilled.set(id, `${templates.label} has no net: filling it for ${width} x ${height} images failed (${why}); Net.flow with images of a size it fills loads it again`);
+    throw err;
+  }
+}
+
 /** Net.flow: the flow of two images as run-flownet.py computes it (flow.ts), and its picture. */
 async function flow(req: Extract<Request, { op: 'flow' }>): Promise<[FlowResult, Transferable[]]> {
-  const [a, b] = req.images, templates = flowTemplates.get(req.net), label = templates?.label ?? `net '${netOf(req.net).name || 'net'}'`;
+  const [a, b] = req.images, templates = flowTemplates.get(req.net);
   const inputs = flowInputs(a, b, ['img0', 'img1']);
-  const before = netOf(req.net), net = templates ? await templates.netFor(a.width, a.height) : before;
-  nets.set(req.net, net); // the id follows the net filled for this size (the old one released by FlowNets)
+  const before = nets.get(req.net), net = templates ? await refilled(req.net, templates, a.width, a.height) : netOf(req.net);
+  const label = templates?.label ?? `net '${net.name || 'net'}'`;
   checkFlowNet(net, a.height, a.width, label);
   let run: FlowForward | undefined;
   if (req.options.backend === 'onnx') {
@@ -320,6 +345,7 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
       await onnxSessions.get(req.net)?.release();
       onnxSessions.delete(req.net);
       flowTemplates.delete(req.net);
+      unfilled.delete(req.net);
       nets.delete(req.net);
       counts.delete(req.net);
       return [true, []];
