@@ -1065,6 +1065,48 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   }, 300_000);
 
+  it("the page's Optical flow decodes each image once (the first when picked, the second when picked, neither again for Flow): TinyFlow's flow as the Node library's", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-tinyflow-'));
+    const { page, errors } = await open(browser, server.url);
+    try {
+      const [a, b] = await Promise.all([patternPng(dir, 'a.png', 24, 16, 0, 0), patternPng(dir, 'b.png', 24, 16, 1, -1)]);
+      const expected = await nodeFlow(tinyTemplate, tinyWeights, a, b, { threads: 2 });
+      await (await page.$('#prototxt'))!.uploadFile(tinyTemplate);
+      await (await page.$('#weights'))!.uploadFile(tinyWeights);
+      await click(page, '#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Optical flow');
+      // every decode of the page's (decodeImage) makes one ImageBitmap: counted from here on
+      await page.evaluate(() => {
+        const g = globalThis as unknown as { decodes: number; createImageBitmap: (...args: unknown[]) => Promise<unknown> };
+        const create = g.createImageBitmap.bind(g);
+        g.decodes = 0;
+        g.createImageBitmap = (...args) => (g.decodes++, create(...args));
+      });
+      const decodes = () => page.evaluate(() => (globalThis as unknown as { decodes: number }).decodes);
+      await (await page.$('#image'))!.uploadFile(a);
+      await (await page.$('#image2'))!.uploadFile(b);
+      await page.waitForFunction('cremaPage.flow !== undefined || document.getElementById("error").textContent');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      type Shown = { width: number; height: number; data: number[] };
+      const got = await page.evaluate(() => (globalThis as unknown as { cremaPage: { flow: Shown } }).cremaPage.flow);
+      expect([got.width, got.height]).toEqual([24, 16]);
+      // the same engine and kernels on 2 threads: the same floats (stated tolerance 1e-6 of the largest)
+      expect(relativeDifference(Float32Array.from(got.data), expected.data)).toBeLessThanOrEqual(1e-6);
+      expect(await decodes()).toBe(2);
+      // Flow again: the images as decoded when picked
+      await page.evaluate(() => ((globalThis as unknown as { cremaPage: { flow?: Shown } }).cremaPage.flow = undefined));
+      await click(page, '#run');
+      await page.waitForFunction('cremaPage.flow !== undefined || document.getElementById("error").textContent');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      expect(await decodes()).toBe(2);
+      expect(errors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
   it("Net.flow's template filled again: a fill that fails leaves the net's id one line saying so (no disposed net), the next fill's forwards counted; flow() in one call as Node's; a template's error names its line as Node's", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-tinyflow-'));
     const { page, errors } = await open(browser, server.url);
