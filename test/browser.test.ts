@@ -1763,6 +1763,16 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
         expect(browserPixels.dims, file).toEqual([im.height, im.width, im.channels]);
         expect(browserPixels.data, file).toEqual([...im.data]);
       }
+      // A 16-bit gray PNG (test/flow.test.ts's): 8 bits here, the canvas's, where the Node path keeps Pillow's 16 (README)
+      const gray16 = path.join(flownetDir, 'gray16.png'), pillow = JSON.parse(fs.readFileSync(path.join(flownetDir, 'gray16.json'), 'utf8')) as number[];
+      const read16 = await page.evaluate(async (bytes) => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+        const im = await crema.decodeImage(new Blob([new Uint8Array(bytes)]), false);
+        return { channels: im.channels, bits: (im as { bits?: number }).bits, values: [...im.data].map((v) => Math.round(v * 255)) };
+      }, [...fs.readFileSync(gray16)]);
+      const node16 = await loadImage(gray16, false);
+      expect([node16.bits, [...node16.data].map((v) => Math.round(v * 65535))]).toEqual([16, pillow]);
+      expect(read16).toEqual({ channels: 1, bits: 8, values: pillow.map((v) => v >> 8) });
       // A header of more than 10^8 pixels: the Node path's message, before the browser decodes anything.
       const png = fs.readFileSync(path.join(root, 'models/lenet/examples/digit-7.png'));
       png.writeUInt32BE(20000, 16);
