@@ -1177,6 +1177,70 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
+  it("dispose releases what the engine worker holds for the net now (its wasm blocks, ids, sessions; a FlowNet template's net too), not at a collection; a disposed id is one line", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-dispose-'));
+    const { page, errors } = await open(browser, server.url);
+    try {
+      const [a, b] = await Promise.all([patternPng(dir, 'a.png', 24, 16, 0, 0), patternPng(dir, 'b.png', 24, 16, 1, -1)]);
+      const base64 = (f: string) => fs.readFileSync(f).toString('base64');
+      const got = await page.evaluate(
+        async (cifar, cifar64, template, tiny64, pngs) => {
+          type Memory = { ids: number; heapBytes: number };
+          type PageNet = { info: { id: number }; run(feeds: object): Promise<unknown>; flow(a: Uint8Array, b: Uint8Array, o?: object): Promise<unknown>; dispose(): Promise<void> };
+          type Engine = { ready: Promise<unknown>; call(r: object): Promise<unknown> };
+          type Lib = { Engine: new (url: undefined, options: object) => Engine; Net: { load(files: { prototxt: string; weights: Uint8Array }, options: object): Promise<PageNet> } };
+          const { crema } = (globalThis as unknown as { cremaPage: { crema: Lib } }).cremaPage;
+          const bytes = (b64: string) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+          const [pa, pb] = pngs.map(bytes);
+          // its own worker: no other net's blocks in its memory
+          const engine = new crema.Engine(undefined, { onnxRuntime: new URL('ort/ort.wasm.bundle.min.mjs', (globalThis as unknown as { location: URL }).location.href).href });
+          const memory = () => engine.call({ op: 'memory' }) as Promise<Memory>;
+          const said = (p: Promise<unknown>) => p.then(() => 'ran', (err: Error) => err.message);
+          const cycle = async (load: () => Promise<PageNet>, use: (net: PageNet) => Promise<unknown>) => {
+            const before = await memory(), net = await load();
+            await use(net);
+            const loaded = await memory();
+            await net.dispose();
+            const after = await memory();
+            const id = net.info.id, gone = [said(engine.call({ op: 'dispose', net: id })), said(engine.call({ op: 'stats', net: id })), said(engine.call({ op: 'convert', net: id })), said(net.dispose()), said(use(net))];
+            return { before: before.heapBytes, loaded: loaded.heapBytes, after: after.heapBytes, ids: [before.ids, loaded.ids, after.ids], id, gone: await Promise.all(gone) };
+          };
+          const plain = () => crema.Net.load({ prototxt: cifar, weights: bytes(cifar64) }, { engine });
+          const runPlain = (net: PageNet) => net.run({ data: { dims: [1, 3, 32, 32], data: new Float32Array(3 * 32 * 32) } });
+          const tiny = () => crema.Net.load({ prototxt: template, weights: bytes(tiny64) }, { engine });
+          const flowOnnx = (net: PageNet) => net.flow(pa.slice(), pb.slice()).then(() => net.flow(pa.slice(), pb.slice(), { backend: 'onnx' }));
+          const warm = [await cycle(plain, runPlain), await cycle(tiny, flowOnnx)];
+          return { warm, plain: await cycle(plain, runPlain), template: await cycle(tiny, flowOnnx) };
+        },
+        fs.readFileSync(model('cifar10_full', 'deploy.prototxt'), 'utf8'),
+        base64(model('cifar10_full', 'weights.caffemodel')),
+        fs.readFileSync(tinyTemplate, 'utf8'),
+        base64(tinyWeights),
+        [a, b].map(base64),
+      );
+      // The engine's scratch grows to what the nets need in their first load and stays (each forward reuses it): from
+      // then on a load, forwards and dispose leave the wasm memory in use as they found it, and no id behind.
+      for (const cycle of [got.plain, got.template]) {
+        expect(cycle.loaded).toBeGreaterThan(cycle.before);
+        expect(cycle.after).toBe(cycle.before);
+        expect(cycle.ids).toEqual([0, 1, 0]);
+        const gone = `no net ${cycle.id} in this engine (disposed?)`;
+        expect(cycle.gone).toEqual([gone, gone, gone, 'ran', 'this net was disposed']);
+      }
+      expect(got.template.loaded - got.template.before).toBeGreaterThan(100_000); // the filled net's blobs, released too
+      // The page releases the net it replaces: one net left in its engine.
+      await page.goto(`${server.url}?model=cifar10_full`);
+      expect(await waitLoaded(page)).toBe('');
+      await page.select('#shipped', 'lenet');
+      expect(await waitLoaded(page, 2)).toBe('');
+      expect(await page.evaluate("cremaPage.engine.call({ op: 'memory' }).then((m) => m.ids)")).toBe(1);
+      expect(errors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
   it("finds MTCNN's faces with the shipped nets as the Node library does (detectFaces in the engine worker)", async () => {
     const expected = await nodeFaces(), expectedOnnx = await nodeFaces(undefined, undefined, 'onnx');
     expect(expected).toHaveLength(2);

@@ -109,6 +109,8 @@ const exposed = {
   downloads: [] as { name: string; bytes: Uint8Array }[],
   loaded: 0,
   crema,
+  /** The engine (the tests ask it what it holds: loading another net releases the one replaced). */
+  engine: pageEngine,
 };
 (globalThis as { cremaPage?: unknown }).cremaPage = exposed;
 

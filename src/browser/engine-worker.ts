@@ -25,7 +25,7 @@ import { bytesLabel, namingTemplate } from '../util/source.js';
 import { wholeBuffers } from '../util/spare.js';
 import { wasmEngineIfLoaded } from '../kernels/wasm.js';
 import type { OnnxSessions } from '../onnx/run.js';
-import type { BrowserVerifyReport, EngineReady, EngineStats, FlowResult, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
+import type { BrowserVerifyReport, EngineMemory, EngineReady, EngineStats, FlowResult, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
 interface WorkerScope {
   postMessage(message: Reply, transfer?: Transferable[]): void;
@@ -269,7 +269,8 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
       // edgesDialect: HED's Crops in the hed dialect, as crema edges reads them, for a net edges runs (decided in this load)
       const dialectOf = req.edgesDialect ? edgesDialectOf(undefined, true) : undefined;
       const options = { threads: req.threads, dialect: req.dialect, lenient: req.lenient, dataShapes: req.dataShapes, warn: (m: string) => warnings.push(namedIn(m, req)) };
-      const load = (prototxt: Uint8Array | string) => Net.open(prototxt, req.weights, options, { prepare: true, dialectOf });
+      // its blobs freed by dispose: the page gets copies of them (copies), never the blobs
+      const load = (prototxt: Uint8Array | string) => Net.open(prototxt, req.weights, options, { prepare: true, dialectOf }).then((net) => Object.assign(net, { freesBlobs: true }));
       const id = nextId++;
       const text = typeof req.prototxt === 'string' ? req.prototxt : new TextDecoder().decode(req.prototxt);
       const net = await (isTemplate(text) ? loadTemplate(req, id, load) : load(req.prototxt)).catch((err: unknown) => {
@@ -342,14 +343,31 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
     case 'stats':
       return [stats(req.net), []];
     case 'dispose':
-      await onnxSessions.get(req.net)?.release();
-      onnxSessions.delete(req.net);
-      flowTemplates.delete(req.net);
-      unfilled.delete(req.net);
-      nets.delete(req.net);
-      counts.delete(req.net);
-      return [true, []];
+      return [await dispose(req.net), []];
+    case 'memory':
+      return [memory(), []];
   }
+}
+
+/**
+ * Releases all the engine keeps for `id` now: the net's (or its template's current net's) weights and wasm blocks,
+ * its ONNX sessions, the template's bytes, its counts. Not the collector's: a page cannot ask for a collection, and
+ * wasm memory filling up never triggers one. An id released already (or never loaded) is netOf's one line.
+ */
+async function dispose(id: number): Promise<true> {
+  const templates = flowTemplates.get(id), net = nets.get(id), sessions = onnxSessions.get(id);
+  if (!templates && !net) netOf(id);
+  // forgotten first: the template's onReplace then leaves the sessions, released here once
+  for (const kept of [nets, counts, flowTemplates, unfilled, onnxSessions]) kept.delete(id);
+  await sessions?.release();
+  await (templates ?? net)!.dispose();
+  return true;
+}
+
+/** @internal What the engine holds (see EngineMemory). */
+function memory(): EngineMemory {
+  const ids = new Set([nets, counts, flowTemplates, unfilled, onnxSessions].flatMap((kept) => [...kept.keys()]));
+  return { ids: ids.size, heapBytes: wasmEngineIfLoaded()?.heap.used ?? 0 };
 }
 
 /** An error about the bytes given, naming the files they came from, as the CLI names its paths. */
