@@ -72,6 +72,15 @@ interface BrowserLib {
   };
   detectFaces(nets: Record<string, unknown>, image: unknown, options?: Record<string, unknown>): Promise<Face[]>;
 }
+/** TinyFlow (test/fixtures/flownet/tiny): a FlowNet-shaped template whose committed weights are 12 kB, for flow() whole. */
+const tinyTemplate = path.join(flownetDir, 'tiny/TinyFlow.prototxt.template'), tinyWeights = path.join(flownetDir, 'tiny/TinyFlow.caffemodel');
+
+/** A flowPattern written as a PNG into `dir`: its path. */
+async function patternPng(dir: string, name: string, w: number, h: number, dx: number, dy: number): Promise<string> {
+  await sharp(flowPattern(w, h, dx, dy), { raw: { width: w, height: h, channels: 3 } }).png().toFile(path.join(dir, name));
+  return path.join(dir, name);
+}
+
 const pageState = (page: Page) => page.evaluate(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage);
 
 /** Faces found in the page as the Node library finds them: as many, each score, corner and landmark within `tolerance`. */
@@ -993,10 +1002,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     const { page, errors } = await open(browser, server.url);
     try {
       const template = path.join(flownetDir, 'FlowNet2-S.prototxt.template'), weightsFile = flownetWeights(dir, 100, 50);
-      const png = async (name: string, w: number, h: number, dx: number, dy: number) => {
-        await sharp(flowPattern(w, h, dx, dy), { raw: { width: w, height: h, channels: 3 } }).png().toFile(path.join(dir, name));
-        return path.join(dir, name);
-      };
+      const png = (name: string, w: number, h: number, dx: number, dy: number) => patternPng(dir, name, w, h, dx, dy);
       const [a, b, c, d] = await Promise.all([png('a.png', 100, 50, 0, 0), png('b.png', 100, 50, 2, 1), png('c.png', 70, 40, 0, 0), png('d.png', 70, 40, -1, 2)]);
       const expected = await nodeFlow(template, weightsFile, a, b, { threads: 2 }), small = await nodeFlow(template, weightsFile, c, d, { threads: 2 });
 
@@ -1058,6 +1064,182 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await page.close();
     }
   }, 300_000);
+
+  it("the page's Optical flow decodes each image once (the first when picked, the second when picked, neither again for Flow): TinyFlow's flow as the Node library's", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-tinyflow-'));
+    const { page, errors } = await open(browser, server.url);
+    try {
+      const [a, b] = await Promise.all([patternPng(dir, 'a.png', 24, 16, 0, 0), patternPng(dir, 'b.png', 24, 16, 1, -1)]);
+      const expected = await nodeFlow(tinyTemplate, tinyWeights, a, b, { threads: 2 });
+      await (await page.$('#prototxt'))!.uploadFile(tinyTemplate);
+      await (await page.$('#weights'))!.uploadFile(tinyWeights);
+      await click(page, '#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Optical flow');
+      // every decode of the page's (decodeImage) makes one ImageBitmap: counted from here on
+      await page.evaluate(() => {
+        const g = globalThis as unknown as { decodes: number; createImageBitmap: (...args: unknown[]) => Promise<unknown> };
+        const create = g.createImageBitmap.bind(g);
+        g.decodes = 0;
+        g.createImageBitmap = (...args) => (g.decodes++, create(...args));
+      });
+      const decodes = () => page.evaluate(() => (globalThis as unknown as { decodes: number }).decodes);
+      await (await page.$('#image'))!.uploadFile(a);
+      await (await page.$('#image2'))!.uploadFile(b);
+      await page.waitForFunction('cremaPage.flow !== undefined || document.getElementById("error").textContent');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      type Shown = { width: number; height: number; data: number[] };
+      const got = await page.evaluate(() => (globalThis as unknown as { cremaPage: { flow: Shown } }).cremaPage.flow);
+      expect([got.width, got.height]).toEqual([24, 16]);
+      // the same engine and kernels on 2 threads: the same floats (stated tolerance 1e-6 of the largest)
+      expect(relativeDifference(Float32Array.from(got.data), expected.data)).toBeLessThanOrEqual(1e-6);
+      expect(await decodes()).toBe(2);
+      // Flow again: the images as decoded when picked
+      await page.evaluate(() => ((globalThis as unknown as { cremaPage: { flow?: Shown } }).cremaPage.flow = undefined));
+      await click(page, '#run');
+      await page.waitForFunction('cremaPage.flow !== undefined || document.getElementById("error").textContent');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      expect(await decodes()).toBe(2);
+      expect(errors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
+  it("Net.flow's template filled again: a fill that fails leaves the net's id one line saying so (no disposed net), the next fill's forwards counted; flow() in one call as Node's; a template's error names its line as Node's", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-tinyflow-'));
+    const { page, errors } = await open(browser, server.url);
+    try {
+      const [a, b, c, d, e] = await Promise.all([patternPng(dir, 'a.png', 24, 16, 0, 0), patternPng(dir, 'b.png', 24, 16, 1, -1), patternPng(dir, 'c.png', 20, 12, 0, 0), patternPng(dir, 'd.png', 20, 12, -2, 1), patternPng(dir, 'e.png', 4, 4, 0, 0)]);
+      const [first, second] = [await nodeFlow(tinyTemplate, tinyWeights, a, b, { threads: 2 }), await nodeFlow(tinyTemplate, tinyWeights, c, d, { threads: 2 })];
+      const nodeSaid = (p: Promise<unknown>) => p.then(() => 'ran', (err: Error) => err.message);
+      const tooSmall = await nodeSaid(nodeFlow(tinyTemplate, tinyWeights, e, e));
+      expect(tooSmall).toBe("layer 'conv1' (Convolution): kernel extent 5 x 5 is larger than the padded input 4 x 4 (input 4 x 4, pad 0 x 0)");
+      // a misspelt field on the template's line 20: Node names the template's file and that line (test/flow.test.ts)
+      const text = fs.readFileSync(tinyTemplate, 'utf8'), misspelt = text.replace('kernel_size: 5 } }', 'kernel_size: 5 strid: 2 } }');
+      fs.writeFileSync(path.join(dir, 'bad.template'), misspelt);
+      const badNode = await nodeSaid(nodeFlow(path.join(dir, 'bad.template'), tinyWeights, a, b));
+      expect(badNode).toBe(`${path.join(dir, 'bad.template')}:20:119: layer 'conv1' has unknown field 'strid' in convolution_param: did you mean 'stride'? (options.lenient skips it)`);
+      const base64 = (f: string) => fs.readFileSync(f).toString('base64');
+      const got = await page.evaluate(
+        async (text, misspelt, weights64, pngs) => {
+          type Flowed = { width: number; height: number; data: Float32Array };
+          type PageNet = { info: { id: number }; engine: { call(r: object): Promise<{ ways: string }> }; flow(a: Uint8Array, b: Uint8Array): Promise<Flowed>; convert(): Promise<Uint8Array>; dispose(): Promise<void> };
+          type Lib = {
+            Net: { load(files: { prototxt: string; weights: Uint8Array }, options: object): Promise<PageNet> };
+            flow(files: { prototxt: string; weights: Uint8Array }, a: Uint8Array, b: Uint8Array, options: object): Promise<Flowed>;
+          };
+          const { crema } = (globalThis as unknown as { cremaPage: { crema: Lib } }).cremaPage;
+          const bytes = (b64: string) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0)); // a fresh copy each call: a load transfers its buffer
+          const [a, b, c, d, e] = pngs.map(bytes);
+          const names = { prototxt: 'TinyFlow.prototxt.template', weights: 'TinyFlow.caffemodel' };
+          const said = (p: Promise<unknown>) => p.then(() => 'ran', (err: Error) => err.message);
+          const net = await crema.Net.load({ prototxt: text, weights: bytes(weights64) }, { names });
+          const ways = async () => (await net.engine.call({ op: 'stats', net: net.info.id })).ways;
+          const plain = (f: Flowed) => ({ width: f.width, height: f.height, data: [...f.data] });
+          const flowed = plain(await net.flow(a, b));
+          await ways(); // the count from here
+          const failed = await said(net.flow(e, e)); // the template cannot be filled for 4 x 4: the 24 x 16 net is gone
+          const after = { convert: await said(net.convert()), stats: await said(ways()) };
+          const refilled = plain(await net.flow(c, d));
+          const counted = await ways();
+          await net.dispose();
+          return {
+            flowed,
+            failed,
+            after,
+            refilled,
+            counted,
+            once: plain(await crema.flow({ prototxt: text, weights: bytes(weights64) }, a, b, { names })),
+            misspelt: await said(crema.Net.load({ prototxt: misspelt, weights: bytes(weights64) }, { names: { prototxt: 'bad.template' } })),
+          };
+        },
+        text,
+        misspelt,
+        base64(tinyWeights),
+        [a, b, c, d, e].map(base64),
+      );
+      expect([got.flowed.width, got.flowed.height, got.refilled.width, got.refilled.height, got.once.width, got.once.height]).toEqual([24, 16, 20, 12, 24, 16]);
+      // the same engine and kernels on 2 threads: the same floats (stated tolerance 1e-6 of the largest)
+      expect(relativeDifference(Float32Array.from(got.flowed.data), first.data)).toBeLessThanOrEqual(1e-6);
+      expect(relativeDifference(Float32Array.from(got.refilled.data), second.data)).toBeLessThanOrEqual(1e-6);
+      expect(relativeDifference(Float32Array.from(got.once.data), first.data)).toBeLessThanOrEqual(1e-6);
+      expect(got.failed).toBe(tooSmall);
+      const gone = `TinyFlow.prototxt.template has no net: filling it for 4 x 4 images failed (${tooSmall}); Net.flow with images of a size it fills loads it again`;
+      expect(got.after).toEqual({ convert: gone, stats: gone });
+      expect(got.counted).toMatch(/^[PA]$/); // the refilled net's one forward, judged (2 threads, isolated)
+      expect(got.misspelt).toBe(badNode.replace(path.join(dir, 'bad.template'), 'bad.template'));
+      expect(errors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
+  it("dispose releases what the engine worker holds for the net now (its wasm blocks, ids, sessions; a FlowNet template's net too), not at a collection; a disposed id is one line", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-dispose-'));
+    const { page, errors } = await open(browser, server.url);
+    try {
+      const [a, b] = await Promise.all([patternPng(dir, 'a.png', 24, 16, 0, 0), patternPng(dir, 'b.png', 24, 16, 1, -1)]);
+      const base64 = (f: string) => fs.readFileSync(f).toString('base64');
+      const got = await page.evaluate(
+        async (cifar, cifar64, template, tiny64, pngs) => {
+          type Memory = { ids: number; heapBytes: number };
+          type PageNet = { info: { id: number }; run(feeds: object): Promise<unknown>; flow(a: Uint8Array, b: Uint8Array, o?: object): Promise<unknown>; dispose(): Promise<void> };
+          type Engine = { ready: Promise<unknown>; call(r: object): Promise<unknown> };
+          type Lib = { Engine: new (url: undefined, options: object) => Engine; Net: { load(files: { prototxt: string; weights: Uint8Array }, options: object): Promise<PageNet> } };
+          const { crema } = (globalThis as unknown as { cremaPage: { crema: Lib } }).cremaPage;
+          const bytes = (b64: string) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+          const [pa, pb] = pngs.map(bytes);
+          // its own worker: no other net's blocks in its memory
+          const engine = new crema.Engine(undefined, { onnxRuntime: new URL('ort/ort.wasm.bundle.min.mjs', (globalThis as unknown as { location: URL }).location.href).href });
+          const memory = () => engine.call({ op: 'memory' }) as Promise<Memory>;
+          const said = (p: Promise<unknown>) => p.then(() => 'ran', (err: Error) => err.message);
+          const cycle = async (load: () => Promise<PageNet>, use: (net: PageNet) => Promise<unknown>) => {
+            const before = await memory(), net = await load();
+            await use(net);
+            const loaded = await memory();
+            await net.dispose();
+            const after = await memory();
+            const id = net.info.id, gone = [said(engine.call({ op: 'dispose', net: id })), said(engine.call({ op: 'stats', net: id })), said(engine.call({ op: 'convert', net: id })), said(net.dispose()), said(use(net))];
+            return { before: before.heapBytes, loaded: loaded.heapBytes, after: after.heapBytes, ids: [before.ids, loaded.ids, after.ids], id, gone: await Promise.all(gone) };
+          };
+          const plain = () => crema.Net.load({ prototxt: cifar, weights: bytes(cifar64) }, { engine });
+          const runPlain = (net: PageNet) => net.run({ data: { dims: [1, 3, 32, 32], data: new Float32Array(3 * 32 * 32) } });
+          const tiny = () => crema.Net.load({ prototxt: template, weights: bytes(tiny64) }, { engine });
+          const flowOnnx = (net: PageNet) => net.flow(pa.slice(), pb.slice()).then(() => net.flow(pa.slice(), pb.slice(), { backend: 'onnx' }));
+          const warm = [await cycle(plain, runPlain), await cycle(tiny, flowOnnx)];
+          return { warm, plain: await cycle(plain, runPlain), template: await cycle(tiny, flowOnnx) };
+        },
+        fs.readFileSync(model('cifar10_full', 'deploy.prototxt'), 'utf8'),
+        base64(model('cifar10_full', 'weights.caffemodel')),
+        fs.readFileSync(tinyTemplate, 'utf8'),
+        base64(tinyWeights),
+        [a, b].map(base64),
+      );
+      // The engine's scratch grows to what the nets need in their first load and stays (each forward reuses it): from
+      // then on a load, forwards and dispose leave the wasm memory in use as they found it, and no id behind.
+      for (const cycle of [got.plain, got.template]) {
+        expect(cycle.loaded).toBeGreaterThan(cycle.before);
+        expect(cycle.after).toBe(cycle.before);
+        expect(cycle.ids).toEqual([0, 1, 0]);
+        const gone = `no net ${cycle.id} in this engine (disposed?)`;
+        expect(cycle.gone).toEqual([gone, gone, gone, 'ran', 'this net was disposed']);
+      }
+      expect(got.template.loaded - got.template.before).toBeGreaterThan(100_000); // the filled net's blobs, released too
+      // The page releases the net it replaces: one net left in its engine.
+      await page.goto(`${server.url}?model=cifar10_full`);
+      expect(await waitLoaded(page)).toBe('');
+      await page.select('#shipped', 'lenet');
+      expect(await waitLoaded(page, 2)).toBe('');
+      expect(await page.evaluate("cremaPage.engine.call({ op: 'memory' }).then((m) => m.ids)")).toBe(1);
+      expect(errors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
 
   it("finds MTCNN's faces with the shipped nets as the Node library does (detectFaces in the engine worker)", async () => {
     const expected = await nodeFaces(), expectedOnnx = await nodeFaces(undefined, undefined, 'onnx');
@@ -1645,6 +1827,16 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
         expect(browserPixels.dims, file).toEqual([im.height, im.width, im.channels]);
         expect(browserPixels.data, file).toEqual([...im.data]);
       }
+      // A 16-bit gray PNG (test/flow.test.ts's): 8 bits here, the canvas's, where the Node path keeps Pillow's 16 (README)
+      const gray16 = path.join(flownetDir, 'gray16.png'), pillow = JSON.parse(fs.readFileSync(path.join(flownetDir, 'gray16.json'), 'utf8')) as number[];
+      const read16 = await page.evaluate(async (bytes) => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+        const im = await crema.decodeImage(new Blob([new Uint8Array(bytes)]), false);
+        return { channels: im.channels, bits: (im as { bits?: number }).bits, values: [...im.data].map((v) => Math.round(v * 255)) };
+      }, [...fs.readFileSync(gray16)]);
+      const node16 = await loadImage(gray16, false);
+      expect([node16.bits, [...node16.data].map((v) => Math.round(v * 65535))]).toEqual([16, pillow]);
+      expect(read16).toEqual({ channels: 1, bits: 8, values: pillow.map((v) => v >> 8) });
       // A header of more than 10^8 pixels: the Node path's message, before the browser decodes anything.
       const png = fs.readFileSync(path.join(root, 'models/lenet/examples/digit-7.png'));
       png.writeUInt32BE(20000, 16);

@@ -64,11 +64,13 @@ interface State {
   parts: { hand?: PartNet; face?: PartNet };
   labels: string[];
   image?: FloatImage;
+  /** How `image` was decoded (decodeImage's color and upright): a mode that reads the file so takes it as it is. */
+  read?: { color: boolean; upright: boolean };
   imageName?: string;
   /** The image's file: Net.segment and Net.edges read it as the demos' PIL does (a JPEG's EXIF orientation not applied). */
   file?: Blob;
-  /** FlowNet's second frame (the "Second image"), its file and name: the flow is from the image to it. */
-  second?: { file: Blob; name: string };
+  /** FlowNet's second frame (the "Second image"), decoded when picked as Net.flow reads it, and its name: the flow is from the image to it. */
+  second?: { image: FloatImage; name: string };
   /** Every blob after the last forward. */
   blobs: Record<string, Tensor>;
   input?: Tensor;
@@ -107,6 +109,8 @@ const exposed = {
   downloads: [] as { name: string; bytes: Uint8Array }[],
   loaded: 0,
   crema,
+  /** The engine (the tests ask it what it holds: loading another net releases the one replaced). */
+  engine: pageEngine,
 };
 (globalThis as { cremaPage?: unknown }).cremaPage = exposed;
 
@@ -552,7 +556,9 @@ async function setImage(file: Blob, name: string): Promise<void> {
   const input = net && (imageTarget(net) ?? (net.info.detector ? net.inputs[0] : undefined));
   // The colorization net reads a colour photo (its L channel is taken here, as the demo takes it).
   const color = net?.info.colorizer || !net || !input ? true : geometryOf(net.info.blobs[input], input).channels === 3;
-  state.image = await decodeImage(file, color, name, !net?.info.dense && !net?.info.flow); // a dense demo's or FlowNet's image as Net.segment / edges / flow read it
+  const upright = !net?.info.dense && !net?.info.flow; // a dense demo's or FlowNet's image as Net.segment / edges / flow read it
+  state.image = await decodeImage(file, color, name, upright);
+  state.read = { color, upright };
   state.imageName = name;
   state.file = file;
   drawThumb(state.image);
@@ -653,8 +659,7 @@ async function runDense(kind: 'segment' | 'edges'): Promise<void> {
   if (!net || !file) return;
   const backend = $<HTMLSelectElement>('backend').value as Backend;
   const scales = kind === 'edges' ? numbers('scales') : undefined;
-  const image = (state.image = await decodeImage(file, true, state.imageName, false));
-  drawThumb(image);
+  const image = await imageRead(file, true, false);
   const t0 = performance.now();
   const found = kind === 'segment' ? await net.segment(image, { backend }) : await net.edges(image, { backend, scales });
   const ms = performance.now() - t0;
@@ -692,10 +697,8 @@ async function flowImages(): Promise<void> {
     return;
   }
   const backend = $<HTMLSelectElement>('backend').value as Backend;
-  const [a, b] = await Promise.all([decodeImage(file, true, state.imageName, false), decodeImage(second.file, true, second.name, false)]);
+  const a = await imageRead(file, true, false), b = second.image;
   if (a.width !== b.width || a.height !== b.height) throw new Error(`${state.imageName} is ${a.width} x ${a.height} but ${second.name} is ${b.width} x ${b.height}: FlowNet takes two images of one size`);
-  state.image = a;
-  drawThumb(a);
   const sized = shape(net.info.blobs[net.inputs[0]]), t0 = performance.now();
   const f = await net.flow(a, b, { backend });
   const ms = performance.now() - t0;
@@ -704,6 +707,18 @@ async function flowImages(): Promise<void> {
   drawBytes($<HTMLCanvasElement>('boxes'), f.width, f.height, f.colors, 3);
   $('detections').replaceChildren(Object.assign(document.createElement('li'), { textContent: flowLine(state.imageName ?? 'image', second.name, f) }));
   $('run-time').textContent = `${state.imageName} -> ${second.name}: the flow in ${ms.toFixed(1)} ms (${ranBy(backend)})`;
+}
+
+/**
+ * The image as `color` and `upright` decode it: as decoded when picked when it was read so (the net's mode read it
+ * so), else its file decoded again (an image picked before the net was loaded) and kept, and its thumbnail drawn.
+ */
+async function imageRead(file: Blob, color: boolean, upright: boolean): Promise<FloatImage> {
+  if (state.image && state.read?.color === color && state.read.upright === upright) return state.image;
+  const image = (state.image = await decodeImage(file, color, state.imageName, upright));
+  state.read = { color, upright };
+  drawThumb(image);
+  return image;
 }
 
 /** How a forward was timed, by backend. */
@@ -1045,8 +1060,11 @@ function main(): void {
   $<HTMLInputElement>('image2').addEventListener('change', (e) => {
     const f = (e.target as HTMLInputElement).files?.[0];
     if (!f) return;
-    state.second = { file: f, name: f.name };
-    if (state.image && state.net?.info.flow) guarded(runImage);
+    guarded(async () => {
+      state.second = undefined; // a second image that does not decode leaves none
+      state.second = { image: await decodeImage(f, true, f.name, false), name: f.name };
+      if (state.image && state.net?.info.flow) await runImage();
+    });
   });
   $('run').addEventListener('click', () => guarded(runImage));
   $('threshold').addEventListener('change', () => state.image && state.net?.info.detector && guarded(detectObjects));

@@ -25,7 +25,7 @@ import { bytesLabel, namingTemplate } from '../util/source.js';
 import { wholeBuffers } from '../util/spare.js';
 import { wasmEngineIfLoaded } from '../kernels/wasm.js';
 import type { OnnxSessions } from '../onnx/run.js';
-import type { BrowserVerifyReport, EngineReady, EngineStats, FlowResult, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
+import type { BrowserVerifyReport, EngineMemory, EngineReady, EngineStats, FlowResult, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
 interface WorkerScope {
   postMessage(message: Reply, transfer?: Transferable[]): void;
@@ -66,7 +66,7 @@ function stats(id: number): EngineStats {
 
 function netOf(id: number): Net {
   const net = nets.get(id);
-  if (!net) throw new Error(`no net ${id} in this engine (disposed?)`);
+  if (!net) throw new CremaError(unfilled.get(id) ?? `no net ${id} in this engine (disposed?)`);
   return net;
 }
 
@@ -113,12 +113,37 @@ const flowTemplates = new Map<number, FlowNets>();
 /** The size a template is filled for when it loads, to show the net (Net.flow fills it again for its images' size). */
 const TEMPLATE_SHOWN = 64;
 
+/** Per net whose template failed to fill again: why it has no net (netOf's error) until a fill succeeds. */
+const unfilled = new Map<number, string>();
+
+/**
+ * The template's net filled for width x height, the id following it (FlowNets released the last size's) and its
+ * forward judge counted as a load's. A fill that fails leaves the id no net, the last size's being released already:
+ * the calls on it say so (netOf) rather than reach a disposed net, and the next Net.flow fills it again.
+ */
+async function refilled(id: number, templates: FlowNets, width: number, height: number): Promise<Net> {
+  try {
+    const net = await templates.netFor(width, height);
+    if (nets.get(id) !== net) {
+      nets.set(id, net);
+      counting(id, net);
+      unfilled.delete(id);
+    }
+    return net;
+  } catch (err) {
+    nets.delete(id);
+    const why = err instanceof Error ? err.message : String(err);
+    unfilled.set(id, `${templates.label} has no net: filling it for ${width} x ${height} images failed (${why}); Net.flow with images of a size it fills loads it again`);
+    throw err;
+  }
+}
+
 /** Net.flow: the flow of two images as run-flownet.py computes it (flow.ts), and its picture. */
 async function flow(req: Extract<Request, { op: 'flow' }>): Promise<[FlowResult, Transferable[]]> {
-  const [a, b] = req.images, templates = flowTemplates.get(req.net), label = templates?.label ?? `net '${netOf(req.net).name || 'net'}'`;
+  const [a, b] = req.images, templates = flowTemplates.get(req.net);
   const inputs = flowInputs(a, b, ['img0', 'img1']);
-  const before = netOf(req.net), net = templates ? await templates.netFor(a.width, a.height) : before;
-  nets.set(req.net, net); // the id follows the net filled for this size (the old one released by FlowNets)
+  const before = nets.get(req.net), net = templates ? await refilled(req.net, templates, a.width, a.height) : netOf(req.net);
+  const label = templates?.label ?? `net '${net.name || 'net'}'`;
   checkFlowNet(net, a.height, a.width, label);
   let run: FlowForward | undefined;
   if (req.options.backend === 'onnx') {
@@ -244,7 +269,8 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
       // edgesDialect: HED's Crops in the hed dialect, as crema edges reads them, for a net edges runs (decided in this load)
       const dialectOf = req.edgesDialect ? edgesDialectOf(undefined, true) : undefined;
       const options = { threads: req.threads, dialect: req.dialect, lenient: req.lenient, dataShapes: req.dataShapes, warn: (m: string) => warnings.push(namedIn(m, req)) };
-      const load = (prototxt: Uint8Array | string) => Net.open(prototxt, req.weights, options, { prepare: true, dialectOf });
+      // its blobs freed by dispose: the page gets copies of them (copies), never the blobs
+      const load = (prototxt: Uint8Array | string) => Net.open(prototxt, req.weights, options, { prepare: true, dialectOf }).then((net) => Object.assign(net, { freesBlobs: true }));
       const id = nextId++;
       const text = typeof req.prototxt === 'string' ? req.prototxt : new TextDecoder().decode(req.prototxt);
       const net = await (isTemplate(text) ? loadTemplate(req, id, load) : load(req.prototxt)).catch((err: unknown) => {
@@ -317,13 +343,31 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
     case 'stats':
       return [stats(req.net), []];
     case 'dispose':
-      await onnxSessions.get(req.net)?.release();
-      onnxSessions.delete(req.net);
-      flowTemplates.delete(req.net);
-      nets.delete(req.net);
-      counts.delete(req.net);
-      return [true, []];
+      return [await dispose(req.net), []];
+    case 'memory':
+      return [memory(), []];
   }
+}
+
+/**
+ * Releases all the engine keeps for `id` now: the net's (or its template's current net's) weights and wasm blocks,
+ * its ONNX sessions, the template's bytes, its counts. Not the collector's: a page cannot ask for a collection, and
+ * wasm memory filling up never triggers one. An id released already (or never loaded) is netOf's one line.
+ */
+async function dispose(id: number): Promise<true> {
+  const templates = flowTemplates.get(id), net = nets.get(id), sessions = onnxSessions.get(id);
+  if (!templates && !net) netOf(id);
+  // forgotten first: the template's onReplace then leaves the sessions, released here once
+  for (const kept of [nets, counts, flowTemplates, unfilled, onnxSessions]) kept.delete(id);
+  await sessions?.release();
+  await (templates ?? net)!.dispose();
+  return true;
+}
+
+/** @internal What the engine holds (see EngineMemory). */
+function memory(): EngineMemory {
+  const ids = new Set([nets, counts, flowTemplates, unfilled, onnxSessions].flatMap((kept) => [...kept.keys()]));
+  return { ids: ids.size, heapBytes: wasmEngineIfLoaded()?.heap.used ?? 0 };
 }
 
 /** An error about the bytes given, naming the files they came from, as the CLI names its paths. */

@@ -3,7 +3,7 @@
 // has the library's asynchronous API: `await Net.load({ prototxt, weights })`, `await net.run(feeds)`, `dispose()`.
 import type { Dialect } from '../caffe/dialects.js';
 import { type ColorizeOptions, type DenseDetectOptions, type Detection, type DetectOptions, type EdgeDetectOptions, type EdgeMap, type Segmentation, checkColorizeOptions, checkDenseOptions, checkDetectOptions } from '../detect/options.js';
-import type { FloatImage } from '../image/image.js';
+import { type FloatImage, isFloatImage } from '../image/image.js';
 import { geometryOf } from '../image/preprocess.js';
 import { checkEveryInput, checkFeeds } from '../runtime/feeds.js';
 import { Tensor } from '../tensor.js';
@@ -169,16 +169,11 @@ function feedData(engine: Engine, feeds: Record<string, Feed>): [Record<string, 
   return [out, Object.values(out).map((t) => t.data.buffer as ArrayBuffer)];
 }
 
-/** Whether `image` is a decoded image (decodeImage's FloatImage) rather than a file's bytes. */
 /** An image argument decoded (`color`: in colour) or, when already decoded, copied: its data is transferred to the worker and the caller's stays whole. */
 async function imageCopy(image: FloatImage | Blob | ArrayBuffer | Uint8Array, color: boolean, what: string, upright = true): Promise<FloatImage> {
   if (isFloatImage(image)) return { ...image, data: image.data.slice() };
   if (image instanceof Blob || image instanceof ArrayBuffer || image instanceof Uint8Array) return decodeImage(image, color, 'image', upright);
   throw new CremaError(`${what}: the image is decodeImage's result, a Blob or bytes (Uint8Array, ArrayBuffer), got ${kindOf(image)}`);
-}
-
-function isFloatImage(image: unknown): image is FloatImage {
-  return typeof image === 'object' && image !== null && !(image instanceof Blob) && !ArrayBuffer.isView(image) && (image as FloatImage).data instanceof Float32Array;
 }
 
 /** A Caffe net running in the engine worker. */

@@ -104,7 +104,9 @@ export type Request =
   | { op: 'convert'; net: number; opset?: number; outputs?: 'net' | 'all'; anySize?: boolean; anyBatch?: boolean }
   | { op: 'dispose'; net: number }
   /** @internal The engine's counters since the last 'stats' (scripts/bench-browser.mjs prints them). */
-  | { op: 'stats'; net: number };
+  | { op: 'stats'; net: number }
+  /** @internal What the engine holds (the tests' check that a dispose releases it). */
+  | { op: 'memory' };
 
 /** @internal What 'stats' answers: the net's last forward and the kernel pool's counters since the last 'stats'. */
 export interface EngineStats {
@@ -116,6 +118,12 @@ export interface EngineStats {
   wakeups: number;
   cut: number;
   waitedMs: number;
+}
+
+/** @internal What 'memory' answers: the nets the engine keeps anything for, and the bytes of its wasm memory in use. */
+export interface EngineMemory {
+  ids: number;
+  heapBytes: number;
 }
 
 /** The engine worker's first message: how it will compute. */

@@ -4,7 +4,7 @@ import { loadImage } from '../image/load.js';
 import { CremaError } from '../util/errors.js';
 import { geometryOf } from '../image/preprocess.js';
 import type { OnnxSessions } from '../onnx/run.js';
-import type { FloatImage } from '../image/image.js';
+import { type FloatImage, isFloatImage } from '../image/image.js';
 import { Net } from '../runtime/net.js';
 import { Tensor, sizeOf } from '../tensor.js';
 import { detectImage, detectOnnx } from './detect.js';
@@ -206,10 +206,6 @@ export function loadFlow(template: Source, weights: Source | undefined, options:
     },
     dispose: async () => nets?.dispose(),
   };
-}
-
-function isFloatImage(image: unknown): image is FloatImage {
-  return typeof image === 'object' && image !== null && !ArrayBuffer.isView(image) && !(image instanceof ArrayBuffer) && (image as FloatImage).data instanceof Float32Array;
 }
 
 /** What a DispNet deploy net reads and writes: its ImageData tops (left, right) and the PFMWriter's bottom. */

@@ -24,6 +24,11 @@ export function imageBytes(im: FloatImage, order: 'rgb' | 'bgr'): Uint8Array {
   return out;
 }
 
+/** Whether `image` is a decoded image (a FloatImage) rather than a file's path, bytes (Buffer, Uint8Array, ArrayBuffer) or Blob. */
+export function isFloatImage(image: unknown): image is FloatImage {
+  return typeof image === 'object' && image !== null && !ArrayBuffer.isView(image) && (image as FloatImage).data instanceof Float32Array;
+}
+
 export function makeImage(height: number, width: number, channels: number, data?: Float32Array): FloatImage {
   return { height, width, channels, data: data ?? new Float32Array(height * width * channels) };
 }

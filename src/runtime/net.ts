@@ -128,6 +128,12 @@ export class Net {
   jobsInForwards = platform().env('CREMA_JUDGE') === 'both';
   /** The worker thread `run` handed the net to (from the first run on). */
   private runner: NetRunner | undefined;
+  /**
+   * @internal Whether dispose frees the blobs' arrays in the kernels' memory too, not only the collector: for a net
+   * whose callers get copies of its blobs, never the blobs (the browser's engine worker, where no collection can be
+   * asked for). Not by default: a caller may hold a net's output after dispose.
+   */
+  freesBlobs = false;
   /** Why the net can no longer run here: disposed, or handed to its worker. */
   private gone: string | undefined;
   /**
@@ -362,7 +368,9 @@ export class Net {
         weightHolders.set(t, left);
         if (left === 0) refuseData(t, this.gone ?? 'this net was released');
       }
-    wasmEngine()?.releaseScope(this.owned);
+    const engine = wasmEngine();
+    engine?.releaseScope(this.owned);
+    if (this.freesBlobs && engine) for (const a of new Set([...[...this.store.values()].map((t) => t.data), ...this.rooms.values()])) engine.releaseArray(a);
     for (const l of this.anyShapes.layers) l.weights = [];
     this.fusions.clear();
     this.fusedMembers.clear();
