@@ -325,21 +325,23 @@ export async function writeOutput(file: string, content: OutputContent): Promise
 }
 
 /**
- * Writes several outputs as one (a model and its external data): every file is checked, then each regular one
- * written whole into its temporary file, and only when all are complete are they renamed over theirs, in order. A
- * failure before the renames leaves every file as the user had it.
+ * Writes several outputs as one (a model and its external data, a `--dump`'s blobs): every file is checked, then
+ * each regular one written whole into its temporary file, and only when all are complete are they renamed over
+ * theirs, in order. A failure or a signal before the renames leaves every file as the user had it. A content given
+ * as a function is made only when its file is written (one `--dump` blob's bytes at a time, not all at once).
  */
-export async function writeOutputs(outputs: readonly { file: string; content: OutputContent }[]): Promise<void> {
-  const planned = outputs.map(({ file, content }) => ({ file, chunks: chunksOf(content), target: file === '-' ? undefined : resolveOutput(file) }));
+export async function writeOutputs(outputs: readonly { file: string; content: OutputContent | (() => OutputContent) }[]): Promise<void> {
+  const planned = outputs.map(({ file, content }) => ({ file, content, target: file === '-' ? undefined : resolveOutput(file) }));
+  const chunks = (content: OutputContent | (() => OutputContent)) => chunksOf(typeof content === 'function' ? content() : content);
   const staged = new Map<string, string>(); // file -> its temporary file
   try {
-    for (const { file, chunks, target } of planned)
-      if (target && !target.straight) staged.set(file, await writeTemporary(file, target.path, chunks, target.mode));
-    for (const { file, chunks, target } of planned) {
+    for (const { file, content, target } of planned)
+      if (target && !target.straight) staged.set(file, await writeTemporary(file, target.path, chunks(content), target.mode));
+    for (const { file, content, target } of planned) {
       const tmp = staged.get(file);
       if (tmp !== undefined) rename(file, tmp, target!.path);
-      else if (!target || target.stdout) await writeStdout(chunks);
-      else await writeStraight(file, chunks);
+      else if (!target || target.stdout) await writeStdout(chunks(content));
+      else await writeStraight(file, chunks(content));
     }
   } finally {
     for (const tmp of staged.values()) discard(tmp); // gone already where renamed
