@@ -283,6 +283,10 @@ describe('flags typed where a new user types them', () => {
     expect(faces.stderr).toBe(`crema: models/mtcnn: no such directory (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel (and MTCNNv2's det4)) (the shipped one is ${shipped}/mtcnn)\n`);
     const missing = await run('info', 'models/lenet/nothing.prototxt');
     expect(missing.stderr).toBe('crema: models/lenet/nothing.prototxt: no such file\n'); // no hint where there is nothing to point to
+    // The README's plugin example names examples/plugins/ as a checkout has it; the package ships it too.
+    const pkg = path.relative(app, path.resolve('.')).split(path.sep).join('/');
+    const plugin = await run('run', 'examples/plugins/hswish.prototxt', '--plugin', 'examples/plugins/hswish.js', '--input', 'data=examples/plugins/input.npy');
+    expect(plugin.stderr).toBe(`crema: --plugin examples/plugins/hswish.js: no such file (the shipped one is ${pkg}/examples/plugins/hswish.js)\n`);
   });
 
   it('--input naming a directory or a missing file says so, not its extension (was "got \'no extension\'")', async () => {
