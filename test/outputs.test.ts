@@ -204,6 +204,27 @@ describe('an interrupted convert', () => {
     }, 60_000);
   }
 
+  it('--triton by SIGINT leaves no version directory (an empty one is a version Triton cannot load, and the next convert counted it)', async () => {
+    const dir = tmp();
+    const [prototxt, weights] = bigNet(dir);
+    const repo = path.join(dir, 'repo');
+    fs.mkdirSync(repo);
+    const child = spawn('node', ['bin/crema.js', 'convert', prototxt, weights, '--triton', repo], { stdio: 'ignore' });
+    const version = path.join(repo, 'big', '1');
+    let sent = false;
+    const poll = setInterval(() => {
+      if (!sent && fs.existsSync(version) && leftovers(version).length) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    }, 10);
+    const status = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, sig) => resolve({ code, signal: sig })));
+    clearInterval(poll);
+    expect(sent).toBe(true);
+    expect(status.signal).toBe('SIGINT');
+    expect(fs.readdirSync(repo)).toEqual([]); // the model's directory made for this version goes too; the repository stays
+  }, 60_000);
+
   it("in a program with its own SIGINT listener (the library's convert with a file): the program decides, its listener called once, the write completed", async () => {
     const dir = tmp();
     const [prototxt, weights] = bigNet(dir);
