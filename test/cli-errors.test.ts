@@ -200,6 +200,16 @@ describe('flags a new user gets wrong', () => {
     const r = await cli('run', 'models/cifar10_full/deploy.prototxt', 'models/cifar10_full/weights.caffemodel', '--input', empty);
     expect([r.code, r.stdout, r.stderr]).toEqual([2, '', `crema: ${empty}: empty file, not an image`]);
   });
+
+  it('a file that is plainly not an image says what it is (was: cannot decode the image (Input file contains unsupported image format))', async () => {
+    const text = path.join(tmp, 'notes.jpg'), npy = path.join(tmp, 'input.png');
+    fs.writeFileSync(text, 'hello\n');
+    fs.copyFileSync('models/cifar10_full/example-input.npy', npy);
+    for (const [file, kind] of [[text, 'a text file (a .prototxt?)'], [npy, 'a NumPy .npy file']]) {
+      const r = await cli('run', 'models/cifar10_full/deploy.prototxt', 'models/cifar10_full/weights.caffemodel', '--input', file);
+      expect([r.code, r.stdout, r.stderr]).toEqual([2, '', `crema: ${file}: this is ${kind}, not an image`]);
+    }
+  });
 });
 
 describe('--input a new user gets wrong', () => {
