@@ -5,6 +5,7 @@ import { type ConvertOptions, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../../
 import { convertFree, graphReshaper } from '../../onnx/batch.js';
 import type { ValueInfoObj } from '../../onnx/proto.js';
 import { CremaError } from '../../util/errors.js';
+import { sizeText } from '../../util/source.js';
 import { tritonModelName, writeTritonRepository } from '../../onnx/triton.js';
 import { type WrittenModel, writeModelFile } from '../../onnx/write.js';
 import { EXTERNAL_ALIGN } from '../../onnx/external.js';
@@ -68,7 +69,7 @@ export const convertCommand = {
     const written = await writeModelFile(conversion.model, args.output!, files);
     const { graph } = conversion.model;
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    log(`wrote ${args.output === '-' ? 'the model to stdout' : args.output}: ${(written.bytes / 1e6).toFixed(1)} MB${dataWords(written, args.externalData)}, opset ${args.opset}, ${graph.node.length} nodes, ${graph.initializer.length} initializers, in ${seconds} s`);
+    log(`wrote ${args.output === '-' ? 'the model to stdout' : args.output}: ${sizeText(written.bytes)}${dataWords(written, args.externalData)}, opset ${args.opset}, ${graph.node.length} nodes, ${graph.initializer.length} initializers, in ${seconds} s`);
     // The model's dims: an axis the data sizes (a detector's rows) as '?', a free one by its name (batch, height, width).
     const dimsText = (blob: string, name: string, infos: ValueInfoObj[]) =>
       `[${infos.find((v) => v.name === name)!.type.tensor_type.shape!.dim.map((d, i) => (conversion.dynamic.get(blob)?.includes(i) ? '?' : 'dim_value' in d ? d.dim_value : d.dim_param)).join(', ')}]`;
@@ -109,5 +110,5 @@ function checkExternalData({ externalData: name, output, triton }: ConvertArgs):
 /** What was written beside the model, when external data was asked for. */
 function dataWords({ data }: WrittenModel, asked: string | undefined): string {
   if (asked === undefined) return '';
-  return data ? ` + external data ${data.file}, ${(data.bytes / 1e6).toFixed(1)} MB` : ` (no tensor of ${EXTERNAL_ALIGN / 1024} KiB or more: no external data file)`;
+  return data ? ` + external data ${data.file}, ${sizeText(data.bytes)}` : ` (no tensor of ${EXTERNAL_ALIGN / 1024} KiB or more: no external data file)`;
 }
