@@ -12,6 +12,22 @@ const cifar = path.resolve('models/cifar10_full');
 const load = () => Net.load(path.join(cifar, 'deploy.prototxt'), path.join(cifar, 'weights.caffemodel'), { threads: 1 });
 
 describe('the library API', () => {
+  it("runs the README's synchronous example as printed (it reshaped the CIFAR-10 net to 227 x 227, which its InnerProduct refuses)", async () => {
+    const readme = fs.readFileSync('README.md', 'utf8').split('The pycaffe-style synchronous API')[1].split('```ts\n')[1].split('```')[0];
+    const net = await load();
+    const data = new Float32Array(3 * 32 * 32).map((_, i) => (i % 13) - 6);
+    const before = net.forward({ data }).prob.data.slice();
+    new Function('net', 'data', readme)(net, data); // the README's own lines, run as printed
+    expect(net.shapes.get('data')).toEqual([10, 3, 32, 32]);
+    expect(net.shapes.get('prob')).toEqual([10, 10]);
+    expect(net.blobs.get('prob')!.dims).toEqual([10, 10]);
+    const ten = new Float32Array(10 * data.length);
+    for (let i = 0; i < 10; i++) ten.set(data, i * data.length);
+    const after = net.forward({ data: ten }).prob.data;
+    for (let i = 0; i < 10; i++) expect(after[90 + i]).toBeCloseTo(before[i], 6);
+    await net.dispose();
+  });
+
   it('convert gives ONNX bytes that ONNX Runtime runs to the native numbers; with a file, writes those bytes there and gives its size', async () => {
     const net = await load();
     const x = readNpy(path.join(cifar, 'example-input.npy'));

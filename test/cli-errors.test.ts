@@ -200,6 +200,16 @@ describe('flags a new user gets wrong', () => {
     const r = await cli('run', 'models/cifar10_full/deploy.prototxt', 'models/cifar10_full/weights.caffemodel', '--input', empty);
     expect([r.code, r.stdout, r.stderr]).toEqual([2, '', `crema: ${empty}: empty file, not an image`]);
   });
+
+  it('a file that is plainly not an image says what it is (was: cannot decode the image (Input file contains unsupported image format))', async () => {
+    const text = path.join(tmp, 'notes.jpg'), npy = path.join(tmp, 'input.png');
+    fs.writeFileSync(text, 'hello\n');
+    fs.copyFileSync('models/cifar10_full/example-input.npy', npy);
+    for (const [file, kind] of [[text, 'a text file (a .prototxt?)'], [npy, 'a NumPy .npy file']]) {
+      const r = await cli('run', 'models/cifar10_full/deploy.prototxt', 'models/cifar10_full/weights.caffemodel', '--input', file);
+      expect([r.code, r.stdout, r.stderr]).toEqual([2, '', `crema: ${file}: this is ${kind}, not an image`]);
+    }
+  });
 });
 
 describe('--input a new user gets wrong', () => {
@@ -283,6 +293,10 @@ describe('flags typed where a new user types them', () => {
     expect(faces.stderr).toBe(`crema: models/mtcnn: no such directory (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel (and MTCNNv2's det4)) (the shipped one is ${shipped}/mtcnn)\n`);
     const missing = await run('info', 'models/lenet/nothing.prototxt');
     expect(missing.stderr).toBe('crema: models/lenet/nothing.prototxt: no such file\n'); // no hint where there is nothing to point to
+    // The README's plugin example names examples/plugins/ as a checkout has it; the package ships it too.
+    const pkg = path.relative(app, path.resolve('.')).split(path.sep).join('/');
+    const plugin = await run('run', 'examples/plugins/hswish.prototxt', '--plugin', 'examples/plugins/hswish.js', '--input', 'data=examples/plugins/input.npy');
+    expect(plugin.stderr).toBe(`crema: --plugin examples/plugins/hswish.js: no such file (the shipped one is ${pkg}/examples/plugins/hswish.js)\n`);
   });
 
   it('--input naming a directory or a missing file says so, not its extension (was "got \'no extension\'")', async () => {

@@ -81,6 +81,14 @@ describe.each([
     expect(example.stdout).toBe('0.5820\n');
   });
 
+  it.skipIf(!available)("runs the README's plugin example from the package's examples/plugins", () => {
+    const ex = 'node_modules/crema-caffe/examples/plugins';
+    const r = npx('crema', 'run', `${ex}/hswish.prototxt`, '--plugin', `${ex}/hswish.js`, '--input', `data=${ex}/input.npy`, '--json');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ outputs: [{ blob: 'hswish', shape: [4, 1, 6] }] });
+  });
+
   it.skipIf(!available)('says in one line how to add ONNX Runtime when an ONNX feature needs it (exit 2)', () => {
     const r = npx(...mainCommand, '--backend', 'onnx');
     expect(r.stdout).toBe('');

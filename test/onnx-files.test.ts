@@ -18,6 +18,7 @@ import { sessionBytes } from '../src/onnx/run.js';
 import { writeModelFile } from '../src/onnx/write.js';
 import { writeOutputs } from '../src/util/files.js';
 import { Net } from '../src/runtime/net.js';
+import { sizeText } from '../src/util/source.js';
 import { cli } from './helpers/cli.js';
 import { randomArray, rng } from './helpers/compute.js';
 
@@ -88,7 +89,7 @@ describe('crema convert -o', () => {
       expect(r.code, r.stderr).toBe(0);
       const expected = Buffer.from(encodeConversion(convertGraph(net.graph)));
       expect(fs.readFileSync(out).equals(expected)).toBe(true);
-      expect(r.stdout).toContain(`: ${(expected.length / 1e6).toFixed(1)} MB, opset 17`);
+      expect(r.stdout).toContain(`: ${sizeText(expected.length)}, opset 17`);
     }
   });
 });
@@ -112,7 +113,7 @@ describe('crema convert --external-data', () => {
     expect([single.code, r.code], r.stderr).toEqual([0, 0]);
     expect(fs.readdirSync(dir).sort()).toEqual(['lenet.onnx', 'lenet.onnx.data', 'one.onnx']);
     const data = fs.statSync(path.join(dir, 'lenet.onnx.data')).size;
-    expect(r.stdout).toMatch(new RegExp(`^wrote .*lenet\\.onnx: 0\\.\\d MB \\+ external data .*lenet\\.onnx\\.data, ${(data / 1e6).toFixed(1)} MB, opset 17`));
+    expect(r.stdout).toMatch(new RegExp(`^wrote .*lenet\\.onnx: \\d+\\.\\d kB \\+ external data .*lenet\\.onnx\\.data, ${sizeText(data)}, opset 17`));
     // conv2's and ip1's weights went out (LeNet's only tensors of 64 KiB or more), ip1's at an aligned offset
     const model = decodeModel(fs.readFileSync(path.join(dir, 'lenet.onnx')));
     const external = model.graph.initializer.filter((t) => (t as { external_data?: unknown[] }).external_data?.length);
@@ -160,7 +161,7 @@ describe('crema convert --external-data', () => {
     fs.writeFileSync(weights, encodeCaffemodel({ layer: [{ name: 'ip', type: 'InnerProduct', blobs: [{ shape: { dim: [2, 4] }, data: new Float32Array(8) }, { shape: { dim: [2] }, data: new Float32Array(2) }] }] }));
     const r = await cli('convert', prototxt, weights, '-o', path.join(dir, 'q.onnx'), '--external-data');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^wrote .*q\.onnx: 0\.0 MB \(no tensor of 64 KiB or more: no external data file\), opset 17/);
+    expect(r.stdout).toMatch(/^wrote .*q\.onnx: (\d+ bytes|\d+\.\d kB) \(no tensor of 64 KiB or more: no external data file\), opset 17/);
     expect(fs.readdirSync(dir).sort()).toEqual(['q.onnx', 'small.caffemodel', 'small.prototxt']);
   });
 

@@ -204,6 +204,27 @@ describe('an interrupted convert', () => {
     }, 60_000);
   }
 
+  it('--triton by SIGINT leaves no version directory (an empty one is a version Triton cannot load, and the next convert counted it)', async () => {
+    const dir = tmp();
+    const [prototxt, weights] = bigNet(dir);
+    const repo = path.join(dir, 'repo');
+    fs.mkdirSync(repo);
+    const child = spawn('node', ['bin/crema.js', 'convert', prototxt, weights, '--triton', repo], { stdio: 'ignore' });
+    const version = path.join(repo, 'big', '1');
+    let sent = false;
+    const poll = setInterval(() => {
+      if (!sent && fs.existsSync(version) && leftovers(version).length) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    }, 10);
+    const status = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, sig) => resolve({ code, signal: sig })));
+    clearInterval(poll);
+    expect(sent).toBe(true);
+    expect(status.signal).toBe('SIGINT');
+    expect(fs.readdirSync(repo)).toEqual([]); // the model's directory made for this version goes too; the repository stays
+  }, 60_000);
+
   it("in a program with its own SIGINT listener (the library's convert with a file): the program decides, its listener called once, the write completed", async () => {
     const dir = tmp();
     const [prototxt, weights] = bigNet(dir);
@@ -233,5 +254,36 @@ describe('an interrupted convert', () => {
     expect(calls).toBe(1);
     expect(fs.readdirSync(out)).toEqual(['big.onnx']);
     expect(fs.statSync(file).size).toBe(size);
+  }, 60_000);
+});
+
+describe('an interrupted run --dump', () => {
+  // Four blobs of 32 MB (a DummyData of constants and three Powers: no input, no weights), so the dump is under way
+  // when the signal comes: sent once the second blob's temporary file appears, when the first blob is complete.
+  it('by SIGINT writes none of the blobs: the dump directory stays as it was, no temporary file left', async () => {
+    const dir = tmp();
+    const prototxt = path.join(dir, 'big.prototxt');
+    fs.writeFileSync(prototxt, 'name: "big"\n' +
+      'layer { name: "data" type: "DummyData" top: "data" dummy_data_param { shape { dim: 1 dim: 8 dim: 1024 dim: 1024 } data_filler { type: "constant" value: 1 } } }\n' +
+      ['data', 'p1', 'p2', 'p3'].slice(1).map((p, i, a) => `layer { name: "${p}" type: "Power" bottom: "${i ? a[i - 1] : 'data'}" top: "${p}" power_param { scale: 2 } }\n`).join(''));
+    const out = path.join(dir, 'dump');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'p1.npy'), 'the last dump');
+    const child = spawn('node', ['bin/crema.js', 'run', prototxt, '--dump', out], { stdio: 'ignore' });
+    const seen = new Set<string>();
+    let sent = false;
+    const watcher = fs.watch(out, () => {
+      for (const f of leftovers(out)) seen.add(f);
+      if (!sent && seen.size >= 2) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    const status = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, sig) => resolve({ code, signal: sig })));
+    watcher.close();
+    expect(sent).toBe(true);
+    expect(status.signal).toBe('SIGINT');
+    expect(fs.readdirSync(out)).toEqual(['p1.npy']);
+    expect(fs.readFileSync(path.join(out, 'p1.npy'), 'utf8')).toBe('the last dump');
   }, 60_000);
 });

@@ -140,9 +140,11 @@ describe('bad input', () => {
   });
   it('names an image that cannot be decoded', async () => {
     const file = path.join(pycaffe, 'cases.json.png');
-    fs.writeFileSync(file, 'not a png');
+    fs.writeFileSync(file, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13])); // a PNG cut short
     try {
-      await expect(loadImage(file)).rejects.toThrow(/cases\.json\.png: cannot decode the image/);
+      await expect(loadImage(file)).rejects.toThrow(/cases\.json\.png: cannot decode the image \(.+\)/);
+      fs.writeFileSync(file, 'not a png'); // text: said by what it is, not by the decoder's "unsupported image format"
+      await expect(loadImage(file)).rejects.toThrow(/^.*cases\.json\.png: this is a text file \(a \.prototxt\?\), not an image$/);
     } finally {
       fs.rmSync(file);
     }

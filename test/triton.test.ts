@@ -76,6 +76,24 @@ describe('Triton model repository', () => {
     expect(bad.stderr).toBe('crema: --model-version 0: expected a whole number from 1 to 2147483647');
   });
 
+  it("names an unnamed net's model after its directory with a note, or --model-name (two unnamed nets of one directory became versions of one model)", async () => {
+    const repo = fs.mkdtempSync(path.join(tmp, 'names-'));
+    const dir = fs.mkdtempSync(path.join(tmp, 'unnamed-'));
+    const prototxt = path.join(dir, 'a.prototxt');
+    fs.writeFileSync(prototxt, fs.readFileSync('models/lenet/deploy.prototxt', 'utf8').replace(/^name: .*\n/m, ''));
+    const r = await cli('convert', prototxt, 'models/lenet/weights.caffemodel', '--triton', repo);
+    const model = path.basename(dir);
+    expect(r.stdout).toBe(`wrote ${repo}/${model}/config.pbtxt and 1/model.onnx (max_batch_size 8)`);
+    expect(r.stderr).toContain(`note: ${prototxt} names no net (no name: line): its Triton model is named after its directory, '${model}' (--model-name NAME names it)`);
+    const named = await cli('convert', prototxt, 'models/lenet/weights.caffemodel', '--triton', repo, '--model-name', 'lenet a');
+    expect(named.stdout).toBe(`wrote ${repo}/lenet_a/config.pbtxt and 1/model.onnx (max_batch_size 8)`);
+    expect(named.stderr).not.toContain('note: ');
+    expect(fs.readFileSync(path.join(repo, 'lenet_a/config.pbtxt'), 'utf8')).toMatch(/^name: "lenet_a"\n/);
+    expect((await cli('convert', prototxt, 'models/lenet/weights.caffemodel', '-o', path.join(repo, 'x.onnx'), '--model-name', 'x')).stderr)
+      .toBe('crema: --model-name names the model in a Triton repository: give --triton DIR too');
+    expect((await cli('convert', prototxt, 'models/lenet/weights.caffemodel', '--triton', repo, '--model-name', ' ')).stderr).toBe('crema: --model-name: give a name');
+  });
+
   it('names models with what Triton accepts', () => {
     expect(tritonModelName('CIFAR10 full/deploy')).toBe('CIFAR10_full_deploy');
     expect(tritonModelName('..')).toBe('model');

@@ -12,18 +12,24 @@ export function example(command: string): string {
 
 /** The package's `models/` directory as seen from the working directory, with `/` between names. */
 function shippedModels(): string {
-  const models = path.relative(process.cwd(), fileURLToPath(new URL('../../models', import.meta.url))) || '.';
-  return models.split(path.sep).join('/');
+  return shipped('models');
+}
+
+/** A path inside the package (`models`, `examples/plugins/...`) as seen from the working directory, with `/` between names. */
+function shipped(inPackage: string): string {
+  const at = path.relative(process.cwd(), fileURLToPath(new URL(`../../${inPackage}`, import.meta.url))) || '.';
+  return at.split(path.sep).join('/');
 }
 
 /**
- * The README's commands name the shipped models as a checkout has them (`models/lenet/...`); typed in an app they
- * are missing, and the message says where the package has them: ` (the shipped one is
- * node_modules/crema-caffe/models/lenet/deploy.prototxt)` after a message about such a path, else ''.
+ * The README's commands name the shipped models and the plugin example as a checkout has them
+ * (`models/lenet/...`, `examples/plugins/...`); typed in an app they are missing, and the message says where the
+ * package has them: ` (the shipped one is node_modules/crema-caffe/models/lenet/deploy.prototxt)` after a message
+ * about such a path, else ''.
  */
 export function shippedModelHint(message: string): string {
-  const file = /^(models\/[^:]+): (no such file|no such directory)/.exec(message)?.[1];
+  const file = /^(?:--plugin )?((?:models|examples\/plugins)\/[^:]+): (no such file|no such directory)/.exec(message)?.[1];
   if (!file || fs.existsSync(file)) return '';
-  const shipped = `${shippedModels()}/${file.slice('models/'.length)}`;
-  return shipped !== file && fs.existsSync(shipped) ? ` (the shipped one is ${shipped})` : '';
+  const there = shipped(file);
+  return there !== file && fs.existsSync(there) ? ` (the shipped one is ${there})` : '';
 }

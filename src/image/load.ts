@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CremaError } from '../util/errors.js';
 import { checkReadable, withOpenFile } from '../util/files.js';
+import { sniffNonProtobuf } from '../util/sniff.js';
 import { type Bytes, resolveSource } from '../util/source.js';
 import { MAX_PIXELS, checkImageMemory, type FloatImage, tooManyPixels } from './image.js';
 import { type RawPixels, floatImage } from './pixels.js';
@@ -61,13 +62,18 @@ function cannotDecode(file: string, err: unknown): never {
 /** A missing file, or a format sharp cannot read that pycaffe would (found by content: the name may say .jpg). */
 function refuseUnsupported(file: string, filePath?: string, bytes?: Uint8Array): void {
   if (filePath !== undefined) checkReadable(filePath); // `no such file`, `is a directory`, ... as every file says
-  const head = Buffer.alloc(2);
-  if (bytes) head.set(bytes.subarray(0, 2));
-  const read = bytes ? bytes.length : withOpenFile(filePath!, (fd) => fs.readSync(fd, head, 0, 2, 0));
+  const head = Buffer.alloc(256);
+  if (bytes) head.set(bytes.subarray(0, head.length));
+  const read = bytes ? bytes.length : withOpenFile(filePath!, (fd) => fs.readSync(fd, head, 0, head.length, 0));
   // sharp says "unsupported image format" of an empty file (and throws a bare Error on empty bytes).
   if (read === 0) throw new CremaError(`${file}: empty${bytes ? '' : ' file'}, not an image`);
-  if (head.toString('latin1') === 'BM')
+  if (head.toString('latin1', 0, 2) === 'BM')
     throw new CremaError(`${file}: is a BMP image, which crema does not decode (pycaffe would read it): convert it to PNG`);
+  // A file that is plainly something else (a text file named .jpg, a .npy, a caffemodel's HDF5): said by what it
+  // is, not by sharp's "unsupported image format". Text starting with '<' may be an SVG, which sharp decodes.
+  const kind = sniffNonProtobuf(head.subarray(0, Math.min(read, head.length)));
+  if (kind && !kind.includes('image') && !(kind.startsWith('a text file') && head[0] === 0x3c))
+    throw new CremaError(`${file}: this is ${kind}, not an image`);
 }
 
 /** RGB from Pillow's CMYK conversion (Pillow 8): each of R, G, B is (255 - C/M/Y) (255 - K) / 255, rounded. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Graph } from '../graph/graph.js';
 import { CremaError } from '../util/errors.js';
-import { makeOutputDir, writeOutput } from '../util/files.js';
+import { writeIntoDir, writeOutput } from '../util/files.js';
 import type { ConvertOptions } from './convert.js';
 import { type ModelFileOptions, type WrittenModel, writeModelFile } from './write.js';
 import { type ReshapeTo, convertFree } from './batch.js';
@@ -97,9 +97,11 @@ export async function writeTritonRepository(graph: Graph, reshape: ReshapeTo, di
     inputs: conversion.inputs.map((n) => ({ name: n, dims: dimsOf(infoOf(n, conversion.model.graph.input)) })),
     outputs: [...conversion.outputs.values()].map((n) => ({ name: n, dims: dimsOf(infoOf(n, conversion.model.graph.output)) })),
   };
-  makeOutputDir(path.join(modelDir, String(chosen)));
-  const model = await writeModelFile(conversion.model, path.join(modelDir, String(chosen), 'model.onnx'), files);
-  await writeOutput(path.join(modelDir, 'config.pbtxt'), tritonConfigText(config));
+  const model = await writeIntoDir(path.join(modelDir, String(chosen)), async () => {
+    const written = await writeModelFile(conversion.model, path.join(modelDir, String(chosen), 'model.onnx'), files);
+    await writeOutput(path.join(modelDir, 'config.pbtxt'), tritonConfigText(config));
+    return written;
+  });
   return { dir: modelDir, config, fixedBatchReason, version: chosen, kept: kept.filter((v) => v !== chosen), model };
 }
 

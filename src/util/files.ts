@@ -316,6 +316,8 @@ export class ReadHelper implements CopyHelper {
 const CHUNK = 8 << 20;
 /** Temporary files being written; removed if the process is interrupted or exits before their rename. */
 const pending = new Set<string>();
+/** Directories made for a write under way (outermost first); removed, where still empty, if it is interrupted. */
+const pendingDirs = new Set<string>();
 
 /** What an output holds: bytes, text, or bytes in chunks (written in order, never joined: a model's tensors are views). */
 export type OutputContent = Uint8Array | string | readonly Uint8Array[];
@@ -325,21 +327,23 @@ export async function writeOutput(file: string, content: OutputContent): Promise
 }
 
 /**
- * Writes several outputs as one (a model and its external data): every file is checked, then each regular one
- * written whole into its temporary file, and only when all are complete are they renamed over theirs, in order. A
- * failure before the renames leaves every file as the user had it.
+ * Writes several outputs as one (a model and its external data, a `--dump`'s blobs): every file is checked, then
+ * each regular one written whole into its temporary file, and only when all are complete are they renamed over
+ * theirs, in order. A failure or a signal before the renames leaves every file as the user had it. A content given
+ * as a function is made only when its file is written (one `--dump` blob's bytes at a time, not all at once).
  */
-export async function writeOutputs(outputs: readonly { file: string; content: OutputContent }[]): Promise<void> {
-  const planned = outputs.map(({ file, content }) => ({ file, chunks: chunksOf(content), target: file === '-' ? undefined : resolveOutput(file) }));
+export async function writeOutputs(outputs: readonly { file: string; content: OutputContent | (() => OutputContent) }[]): Promise<void> {
+  const planned = outputs.map(({ file, content }) => ({ file, content, target: file === '-' ? undefined : resolveOutput(file) }));
+  const chunks = (content: OutputContent | (() => OutputContent)) => chunksOf(typeof content === 'function' ? content() : content);
   const staged = new Map<string, string>(); // file -> its temporary file
   try {
-    for (const { file, chunks, target } of planned)
-      if (target && !target.straight) staged.set(file, await writeTemporary(file, target.path, chunks, target.mode));
-    for (const { file, chunks, target } of planned) {
+    for (const { file, content, target } of planned)
+      if (target && !target.straight) staged.set(file, await writeTemporary(file, target.path, chunks(content), target.mode));
+    for (const { file, content, target } of planned) {
       const tmp = staged.get(file);
       if (tmp !== undefined) rename(file, tmp, target!.path);
-      else if (!target || target.stdout) await writeStdout(chunks);
-      else await writeStraight(file, chunks);
+      else if (!target || target.stdout) await writeStdout(chunks(content));
+      else await writeStraight(file, chunks(content));
     }
   } finally {
     for (const tmp of staged.values()) discard(tmp); // gone already where renamed
@@ -470,18 +474,18 @@ async function writeStdout(chunks: readonly Uint8Array[]): Promise<void> {
     }
 }
 
-function track(tmp: string): void {
-  if (pending.size === 0) {
+function track(tmp: string, set = pending): void {
+  if (pending.size + pendingDirs.size === 0) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     process.on('exit', removePending);
   }
-  pending.add(tmp);
+  set.add(tmp);
 }
 
-function untrack(tmp: string): void {
-  pending.delete(tmp);
-  if (pending.size === 0) {
+function untrack(tmp: string, set = pending): void {
+  set.delete(tmp);
+  if (pending.size + pendingDirs.size === 0) {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('exit', removePending);
@@ -490,6 +494,18 @@ function untrack(tmp: string): void {
 
 function removePending(): void {
   for (const tmp of pending) fs.rmSync(tmp, { force: true });
+  removeEmptyDirs([...pendingDirs]);
+}
+
+/** Removes each of `dirs` (outermost first) that is empty, innermost first; one holding anything stays. */
+function removeEmptyDirs(dirs: string[]): void {
+  for (const dir of dirs.reverse()) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      // not empty (or gone): it stays as it is
+    }
+  }
 }
 
 /**
@@ -502,16 +518,40 @@ function onSignal(signal: NodeJS.Signals): void {
   if (process.listenerCount(signal) > 1) return;
   removePending();
   pending.clear();
+  pendingDirs.clear();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   process.off('exit', removePending);
   process.kill(process.pid, signal);
 }
 
-/** Creates a directory for outputs (with its parents), as a one-line error when it cannot be. */
-export function makeOutputDir(dir: string): void {
+/**
+ * Writes into `dir`, created with its parents first; the directories made for it are removed again, where still
+ * empty, when the write fails or a signal interrupts it (a Triton version directory left empty is a version Triton
+ * cannot load, and the next convert would count it as one).
+ */
+export async function writeIntoDir<T>(dir: string, write: () => Promise<T>): Promise<T> {
+  const first = makeOutputDir(dir);
+  const made: string[] = [];
+  if (first !== undefined) for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    made.unshift(d);
+    if (d === path.resolve(first) || d === path.dirname(d)) break;
+  }
+  for (const d of made) track(d, pendingDirs);
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    return await write();
+  } catch (err) {
+    removeEmptyDirs([...made]);
+    throw err;
+  } finally {
+    for (const d of made) untrack(d, pendingDirs);
+  }
+}
+
+/** Creates a directory for outputs (with its parents), as a one-line error when it cannot be: the first one it made. */
+export function makeOutputDir(dir: string): string | undefined {
+  try {
+    return fs.mkdirSync(dir, { recursive: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new CremaError(`${dir}: cannot create the directory: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : fileErrorWords(code, 'write')}`);

@@ -6,7 +6,7 @@ import type { Tensor } from '../../tensor.js';
 import { shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
 import { encodeNpy } from '../../util/npy.js';
-import { checkOutput, makeOutputDir, writeOutput } from '../../util/files.js';
+import { makeOutputDir, writeOutputs } from '../../util/files.js';
 import { forwardOnnx } from '../../onnx/run.js';
 import { checkLayerFiles, layerFileBlobs, writeLayerFiles } from '../../runtime/layer-files.js';
 import { readInputs, reshapeTo } from '../inputs.js';
@@ -70,12 +70,14 @@ export const runCommand = {
   },
 };
 
-/** Writes blobs as DIR/<blob>.npy, `/` in a blob name written `__` (the layout Caffe references use). */
+/**
+ * Writes blobs as DIR/<blob>.npy, `/` in a blob name written `__` (the layout Caffe references use), as one set: all
+ * or none (an error or Ctrl-C midway leaves DIR as it was, not half of this forward's blobs beside the last one's).
+ */
 export async function dumpBlobs(blobs: Map<string, Tensor>, dir: string, only?: string): Promise<void> {
   const names = dumpNames([...blobs.keys()], only);
   makeOutputDir(dir);
-  for (const n of names) checkOutput(path.join(dir, dumpFileName(n))); // none written if one cannot be
-  for (const n of names) await writeOutput(path.join(dir, dumpFileName(n)), encodeNpy(blobs.get(n)!));
+  await writeOutputs(names.map((n) => ({ file: path.join(dir, dumpFileName(n)), content: () => encodeNpy(blobs.get(n)!) })));
 }
 
 /** The blobs `--dump` writes (all, or `--blobs`), each checked to exist and to make a file name. */
