@@ -146,6 +146,15 @@ describe('data layers become Input layers', () => {
     expect(convert({ ...l, transform_param: { crop_size: 24 }, image_data_param: { ...l.image_data_param, is_color: false } }).input.shapes).toEqual([[4, 1, 24, 24]]);
   });
 
+  it("ImageData with yihui-he/caffe-pro's new_dim and bicubic (channel-pruning's temp/resnet-50-cp.prototxt, its TEST data layer as published)", () => {
+    const text = `layer { name: "data" type: "ImageData" top: "data" top: "label" include { phase: TEST }
+      image_data_param { new_dim: 256 bicubic: true shuffle: true batch_size: 10 source: "path/to/ilsvrc12/sourceval.txt" }
+      transform_param { crop_size: 224 mean_file: "temp/bgr.binaryproto" } }`;
+    const data = parsePrototxt(text, 'resnet-50-cp.prototxt').layer![0] as LayerParameter;
+    expect(data.image_data_param).toMatchObject({ new_dim: 256, bicubic: true });
+    expect(convert(data).input).toEqual({ name: 'data', type: 'Input', top: ['data'], shapes: [[10, 3, 224, 224]] });
+  });
+
   it('MemoryData: its own four numbers, and a label some remaining layer still reads is kept', () => {
     const l = { name: 'mem', type: 'MemoryData', top: ['d', 'lab'], memory_data_param: { batch_size: 2, channels: 5, height: 6, width: 7 } };
     const silence = { name: 's', type: 'Silence', bottom: ['lab'] };
