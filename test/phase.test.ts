@@ -146,6 +146,15 @@ describe('data layers become Input layers', () => {
     expect(convert({ ...l, transform_param: { crop_size: 24 }, image_data_param: { ...l.image_data_param, is_color: false } }).input.shapes).toEqual([[4, 1, 24, 24]]);
   });
 
+  it("ImageData with yihui-he/caffe-pro's new_dim and bicubic (channel-pruning's temp/resnet-50-cp.prototxt, its TEST data layer as published)", () => {
+    const text = `layer { name: "data" type: "ImageData" top: "data" top: "label" include { phase: TEST }
+      image_data_param { new_dim: 256 bicubic: true shuffle: true batch_size: 10 source: "path/to/ilsvrc12/sourceval.txt" }
+      transform_param { crop_size: 224 mean_file: "temp/bgr.binaryproto" } }`;
+    const data = parsePrototxt(text, 'resnet-50-cp.prototxt').layer![0] as LayerParameter;
+    expect(data.image_data_param).toMatchObject({ new_dim: 256, bicubic: true });
+    expect(convert(data).input).toEqual({ name: 'data', type: 'Input', top: ['data'], shapes: [[10, 3, 224, 224]] });
+  });
+
   it('MemoryData: its own four numbers, and a label some remaining layer still reads is kept', () => {
     const l = { name: 'mem', type: 'MemoryData', top: ['d', 'lab'], memory_data_param: { batch_size: 2, channels: 5, height: 6, width: 7 } };
     const silence = { name: 's', type: 'Silence', bottom: ['lab'] };
@@ -227,6 +236,31 @@ describe('data layers become Input layers', () => {
     expect(() => convert(segnet)).toThrow(
       "layer 'data' (DenseImageData): cannot turn it into an Input layer: its images come from files and neither transform_param.crop_size nor dense_image_data_param.crop_height / crop_width or new_height / new_width is set; give the shape of 'data' (options.dataShapes: { 'data': [N, C, H, W] })");
     expect(convert(segnet, [], { dataShapes: { data: [1, 3, 360, 480] } }).input).toEqual({ name: 'data', type: 'Input', top: ['data'], shapes: [[1, 3, 360, 480]] });
+  });
+
+  it("DeepLab v2's ImageSegData: crop_size, else crop_height x crop_width, else new_height x new_width; labels [N, 1, H, W], sizes [N, 1, 1, 2]", () => {
+    const l = { name: 'data', type: 'ImageSegData', top: ['data', 'label', 'data_dim'], image_data_param: { batch_size: 2, new_height: 300, new_width: 400, label_type: 'NONE' } };
+    const silence = { name: 's', type: 'Silence', bottom: ['label', 'data_dim'] };
+    expect(convert(l, [silence]).input).toEqual({ name: 'data', type: 'Input', top: ['data', 'label', 'data_dim'], shapes: [[2, 3, 300, 400], [2, 1, 300, 400], [2, 1, 1, 2]] });
+    expect(convert({ ...l, transform_param: { crop_height: 321, crop_width: 257 } }).input.shapes).toEqual([[2, 3, 321, 257]]);
+    expect(convert({ ...l, transform_param: { crop_size: 513 }, image_data_param: { ...l.image_data_param, is_color: false } }).input.shapes).toEqual([[2, 1, 513, 513]]);
+    // the images' own size: given, the label and size tops follow it
+    const own = { ...l, image_data_param: { batch_size: 1 } };
+    expect(() => convert(own)).toThrow(
+      "layer 'data' (ImageSegData): cannot turn it into an Input layer: its images come from files and neither transform_param.crop_size nor crop_height / crop_width nor image_data_param.new_height / new_width is set; give the shape of 'data' (options.dataShapes: { 'data': [N, C, H, W] })");
+    expect(convert(own, [silence], { dataShapes: { data: [1, 3, 64, 48] } }).input.shapes).toEqual([[1, 3, 64, 48], [1, 1, 64, 48], [1, 1, 1, 2]]);
+  });
+
+  it("DeepLab v2's SegAccuracy goes with the accuracy layers, its MatWrite with the writers", () => {
+    const data = { name: 'data', type: 'ImageSegData', top: ['data', 'label', 'data_dim'], transform_param: { crop_size: 8 }, image_data_param: { batch_size: 1 } };
+    const notes: string[] = [];
+    const net = filterNet({ layer: [data, conv('data'),
+      { name: 'accuracy', type: 'SegAccuracy', bottom: ['c_data', 'label'], top: ['acc'], seg_accuracy_param: { ignore_label: [255] } },
+      { name: 'mat', type: 'MatWrite', bottom: ['c_data'], mat_write_param: { prefix: 'features/' } }] }, {}, notes);
+    expect(names(net)).toEqual(['data', 'conv_data']);
+    expect(notes).toContain('dropped the loss / accuracy layers, which need labels: accuracy (SegAccuracy)');
+    expect(notes).toContain('dropped the layers that write their bottom to files (the blobs stay): mat (MatWrite)');
+    expect(notes).toContain("ImageSegData layer 'data' became an Input layer: data [1, 3, 8, 8]; dropped its top(s) label, data_dim, which no remaining layer reads");
   });
 
   it("a train net's TRAIN-only data layer, loaded for TEST: the error names the layer, its rule and the phase that keeps it", () => {

@@ -114,6 +114,48 @@ describe('Proposal (py-faster-rcnn rpn.proposal_layer)', () => {
   });
 });
 
+// SSH (mahyarnajibi/SSH): its SSH.layers.proposal_layer, py-faster-rcnn's modified, at TEST: the 1000 best boxes
+// (N_DETS_PER_MODULE), no min_size, no NMS (SSH/test.py runs it on the three modules' boxes together). Referee: its
+// own code as a Python layer of real Caffe 1.0 (fixtures/fork/proposal/make-ssh.sh), on its M2 module's settings.
+describe("SSH's proposal layer (SSH.layers.proposal_layer.ProposalLayer)", () => {
+  const ssh = (H: number, W: number) => `
+    input: "cls" input_shape { dim: 1 dim: 4 dim: ${H} dim: ${W} }
+    input: "deltas" input_shape { dim: 1 dim: 8 dim: ${H} dim: ${W} }
+    input: "im_info" input_shape { dim: 1 dim: 3 }
+    layer { name: "m2@ssh_proposal" type: "Python" bottom: "cls" bottom: "deltas" bottom: "im_info" top: "rois" top: "scores"
+      python_param { module: "SSH.layers.proposal_layer" layer: "ProposalLayer" param_str: "{'feat_stride': 16,'scales': [4,8], 'ratios':[1,]}" } }`;
+  const feeds = (H: number, W: number, imH: number, imW: number, tie = -Infinity) => {
+    const ties = hashInput(4 * H * W, 33, 1);
+    return {
+      cls: new Tensor([1, 4, H, W], hashInput(4 * H * W, 31, 1).map((u, i) => (ties[i] < tie ? 1 : Math.fround(Math.fround(u + 1) * 0.5)))),
+      deltas: new Tensor([1, 8, H, W], hashInput(8 * H * W, 32, 0.3)),
+      im_info: new Tensor([1, 3], Float32Array.of(imH, imW, 1)),
+    };
+  };
+  const cases = [[10, 12, 160, 192, '-10x12', -Infinity, 240], [40, 30, 640, 480, '-40x30', -Infinity, 1000], [10, 12, 160, 192, '-10x12-tied', 0.5, 240]] as const;
+
+  it("gives SSH's own rois and scores: every box up to 1000, best first (ties in numpy's order), none suppressed", () => {
+    for (const [H, W, imH, imW, suffix, tie, rows] of cases) {
+      const net = netOf(ssh(H, W));
+      expect(net.notes).toContain("layer 'm2@ssh_proposal': the Python layer SSH.layers.proposal_layer.ProposalLayer (SSH's) runs as crema's built-in Proposal with SSH's TEST settings: the 1000 best boxes (N_DETS_PER_MODULE), min_size 0, no NMS (SSH's test runs it after the net)");
+      const out = net.forward(feeds(H, W, imH, imW, tie)), rois = fixtureOf(`ssh-rois${suffix}`), scores = fixtureOf(`ssh-scores${suffix}`);
+      expect(rois.dims, suffix).toEqual([rows, 5]);
+      expect(relativeError(out.rois, rois), suffix).toBeLessThanOrEqual(1e-6);
+      expect(Array.from(out.scores.data), suffix).toEqual(Array.from(scores.data));
+    }
+  });
+
+  it('as ONNX (TopK, no NonMaxSuppression) gives the same rows where no scores tie', async () => {
+    for (const [H, W, imH, imW, suffix, , rows] of cases.slice(0, 2)) {
+      const net = netOf(ssh(H, W)), x = feeds(H, W, imH, imW);
+      const onnx = await runOnnx(net.graph, x, { outputs: ['rois', 'scores'] });
+      expect(onnx.get('rois')!.dims, suffix).toEqual([rows, 5]);
+      expect(relativeError(onnx.get('rois')!, fixtureOf(`ssh-rois${suffix}`)), suffix).toBeLessThanOrEqual(1e-4);
+      expect(relativeError(onnx.get('scores')!, fixtureOf(`ssh-scores${suffix}`)), suffix).toBeLessThanOrEqual(1e-6);
+    }
+  });
+});
+
 describe("Proposal's rows follow the image, as py-faster-rcnn's: the layers after it shaped again forward by forward", () => {
   // A two-stage head: ROIPooling of a feature map over the proposals, a fully connected layer, Softmax. Against
   // real Caffe's rows (fixtures), and the head against the same head with the rois given as an input of as many rows.

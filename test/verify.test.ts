@@ -101,3 +101,55 @@ describe.skipIf(sharedMissing())('crema verify on the trained cifar10_full again
     expect(lastLine(r.stdout)).toBe('verify: FAIL: 1 of 11 blobs out of tolerance 0.0001: norm2');
   });
 });
+
+// A Pooling's second top (SegNet's pool*_mask) holds argmax indices: a near-tie flips one by any amount, so verify
+// counts the differing indices and passes one only where both point at equal values (within the tolerance) in the
+// pooled blob. Referee: BVLC Caffe's max pooling restated (pooling_layer.cpp: the first maximum in raster order
+// wins, the mask h * width + w in the channel's plane), on an input of small integers full of exact ties.
+describe('crema verify on a SegNet-like net: pooling masks compared as indices', () => {
+  const dir = path.join(tmp, 'segnet'), ref = path.join(dir, 'ref'), H = 4, W = 6, C = 2;
+  const data = Float32Array.from({ length: C * H * W }, (_, i) => (i * 7) % 3);
+  const pool = new Float32Array(C * 6), mask = new Float32Array(C * 6);
+  for (let c = 0; c < C; c++)
+    for (let ph = 0; ph < 2; ph++)
+      for (let pw = 0; pw < 3; pw++) {
+        let best = -Infinity, at = -1;
+        for (let h = 2 * ph; h < 2 * ph + 2; h++)
+          for (let w = 2 * pw; w < 2 * pw + 2; w++) if (data[c * H * W + h * W + w] > best) [best, at] = [data[c * H * W + h * W + w], h * W + w];
+        [pool[c * 6 + ph * 3 + pw], mask[c * 6 + ph * 3 + pw]] = [best, at];
+      }
+  // The first window's tied maximum other than Caffe's, and one of its values below the maximum.
+  const window0 = [0, 1, W, W + 1], tied = window0.find((k) => k !== mask[0] && data[k] === pool[0])!, lower = window0.find((k) => data[k] < pool[0])!;
+  const run = async (entry0: number, ...flags: string[]) => {
+    writeNpy(path.join(ref, 'pool1_mask.npy'), new Tensor([1, C, 2, 3], Float32Array.from(mask, (v, i) => (i === 0 ? entry0 : v))));
+    return cli('verify', path.join(dir, 'net.prototxt'), '--reference', ref, ...flags);
+  };
+  fs.mkdirSync(ref, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'net.prototxt'), `name: "segnet-like"
+input: "data" input_shape { dim: 1 dim: ${C} dim: ${H} dim: ${W} }
+layer { name: "pool1" type: "Pooling" bottom: "data" top: "pool1" top: "pool1_mask" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "up1" type: "Upsample" bottom: "pool1" bottom: "pool1_mask" top: "up1" upsample_param { scale: 2 } }`);
+  writeNpy(path.join(ref, 'data.npy'), new Tensor([1, C, H, W], data));
+  writeNpy(path.join(ref, 'pool1.npy'), new Tensor([1, C, 2, 3], pool));
+
+  it("passes Caffe's own indices, and an index at the other of two tied maxima (counted), in the table and as JSON", async () => {
+    expect(tied, 'the input ties in the first window').toBeDefined();
+    const same = await run(mask[0]);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toMatch(/│ pool1_mask +│ \[1, 2, 2, 3\] +│ +indices equal +│ +indices equal +│ +indices equal +│ +ok │/);
+    expect(same.stdout).toContain('note: pooling masks (pool1_mask) compared as indices: a differing index agrees when the values both point at in the pooled blob are within the tolerance');
+    const swapped = await run(tied);
+    expect(lastLine(swapped.stdout)).toBe('verify: PASS: all 4 blobs within tolerance 0.0001 (native vs onnx, native vs reference, onnx vs reference)');
+    expect(swapped.stdout).toMatch(/│ pool1_mask +│ \[1, 2, 2, 3\] +│ +indices equal +│ 1 of 12 indices differ, values 0\.0e\+0 \/ 0\.0e\+0 │ 1 of 12 indices differ, values 0\.0e\+0 \/ 0\.0e\+0 │ +ok │/);
+    const json = JSON.parse((await run(tied, '--json')).stdout);
+    expect(json.blobs.find((b: { blob: string }) => b.blob === 'pool1_mask').pairs.native_reference).toEqual({ abs: 0, rel: 0, pass: true, indices: { differing: 1, of: 12 } });
+  });
+
+  it('fails an index at a smaller value, saying how many differ and by how much the values do', async () => {
+    const bad = await run(lower);
+    expect(bad.code).toBe(1);
+    const gap = pool[0] - data[lower];
+    expect(bad.stdout).toMatch(new RegExp(`│ pool1_mask .*1 of 12 indices differ, values ${gap.toExponential(1).replace('+', '\\+')} / ${(gap / 2).toExponential(1).replace('+', '\\+')} .*FAIL \\(native vs reference, onnx vs reference\\)`));
+    expect(lastLine(bad.stdout)).toBe('verify: FAIL: 1 of 4 blobs out of tolerance 0.0001: pool1_mask');
+  });
+});

@@ -112,13 +112,15 @@ export function stateMeetsRule(state: ResolvedState, rule: NetStateRule): boolea
 // ---------------------------------------------------------------- inference conversions
 
 // AnnotatedData and VideoData: the SSD fork's (its test nets' images with their boxes, its webcam demos);
-// DenseImageData: caffe-segnet's (SegNet's images and label images).
-const DATA_TYPES = new Set(['Data', 'ImageData', 'HDF5Data', 'MemoryData', 'WindowData', 'DummyData', 'AnnotatedData', 'VideoData', 'DenseImageData', 'VideoWithVoxelTruthData', 'VideoSegmentationData']);
+// DenseImageData: caffe-segnet's (SegNet's images and label images); ImageSegData: DeepLab v2's (its images, label
+// images and each image's size).
+const DATA_TYPES = new Set(['Data', 'ImageData', 'HDF5Data', 'MemoryData', 'WindowData', 'DummyData', 'AnnotatedData', 'VideoData', 'DenseImageData', 'ImageSegData', 'VideoWithVoxelTruthData', 'VideoSegmentationData']);
 
-// DetectionEvaluate: the SSD fork's mAP of its test nets, an Accuracy for detections. A Python layer is a loss when
-// it weighs its top in the loss (pycaffe's EuclideanLossLayer example: loss_weight: 1), as Caffe tells losses apart.
+// DetectionEvaluate: the SSD fork's mAP of its test nets, an Accuracy for detections; SegAccuracy: DeepLab v2's, for
+// label images. A Python layer is a loss when it weighs its top in the loss (pycaffe's EuclideanLossLayer example:
+// loss_weight: 1), as Caffe tells losses apart.
 const isLossLayer = (l: LayerParameter): boolean =>
-  l.type === 'Accuracy' || l.type === 'DetectionEvaluate' || l.type.endsWith('Loss') || (l.type === 'Python' && ((l.loss_weight as number[] | undefined) ?? []).some((w) => w !== 0));
+  l.type === 'Accuracy' || l.type === 'DetectionEvaluate' || l.type === 'SegAccuracy' || l.type.endsWith('Loss') || (l.type === 'Python' && ((l.loss_weight as number[] | undefined) ?? []).some((w) => w !== 0));
 
 /**
  * A Python layer without bottoms is a data layer (its shapes are known only to its Python code). A DummyData whose
@@ -178,9 +180,10 @@ function blobsRead(layers: LayerParameter[]): Set<string> {
 
 /**
  * The file writers of lmb-freiburg's Caffe (dispflownet-release, flownet2): no top, a side effect only (DispNet's
- * deploy templates end in a PFMWriter of the disparity; `crema disparity` writes what it writes).
+ * deploy templates end in a PFMWriter of the disparity; `crema disparity` writes what it writes). DeepLab v2's
+ * MatWrite likewise (its test nets write the scores, fc8_interp, to a .mat file an image: mat_write_layer.cpp).
  */
-const WRITER_TYPES = new Set(['PFMWriter', 'FLOWriter', 'FloatWriter', 'ImgWriter']);
+const WRITER_TYPES = new Set(['PFMWriter', 'FLOWriter', 'FloatWriter', 'ImgWriter', 'MatWrite']);
 
 function replaceLossLayers(layers: LayerParameter[], notes: string[]): LayerParameter[] {
   const softmaxLosses = layers.filter((l) => l.type === 'SoftmaxWithLoss');
@@ -275,7 +278,7 @@ function dataShapes(l: LayerParameter, readerOf: Reader, notes: string[], opts: 
   const top0 = l.top![0];
   const given = opts.dataShapes?.[top0];
   // A label of Data or ImageData is one value an image (DispNet's ImageData labels, read by a Silence).
-  if (given) return l.type === 'Data' || l.type === 'ImageData' ? [given, [given[0]]] : [given];
+  if (given) return l.type === 'Data' || l.type === 'ImageData' ? [given, [given[0]]] : l.type === 'ImageSegData' ? imageSegShapes(given) : [given];
   const transform = paramsOf(l, 'transform_param');
   const crop: number = transform.crop_size;
   switch (l.type) {
@@ -314,6 +317,15 @@ function dataShapes(l: LayerParameter, readerOf: Reader, notes: string[], opts: 
       if (!h || !w) throw unknownImageSize(l, 'its images come from files and neither transform_param.crop_size nor dense_image_data_param.crop_height / crop_width or new_height / new_width is set');
       return [[n, p.is_color ? 3 : 1, h, w], [n, 1, h, w]];
     }
+    case 'ImageSegData': {
+      // DeepLab v2's DataLayerSetUp (image_seg_data_layer.cpp): crop_size, else crop_height x crop_width, else the
+      // first image's size (new_height x new_width when set).
+      const p = paramsOf(l, 'image_data_param');
+      const n = requireBatch(l, p.batch_size, 'image_data_param.batch_size');
+      const [h, w] = crop ? [crop, crop] : transform.crop_height && transform.crop_width ? [transform.crop_height, transform.crop_width] : [p.new_height, p.new_width];
+      if (!h || !w) throw unknownImageSize(l, 'its images come from files and neither transform_param.crop_size nor crop_height / crop_width nor image_data_param.new_height / new_width is set');
+      return imageSegShapes([n, p.is_color ? 3 : 1, h, w]);
+    }
     case 'VideoWithVoxelTruthData':
     case 'VideoSegmentationData': {
       // facebook/C3D v1.0's video-to-voxel nets: clips and their per-voxel truth read from binary blobs, whose
@@ -339,6 +351,12 @@ function dataShapes(l: LayerParameter, readerOf: Reader, notes: string[], opts: 
     default: // HDF5Data, Python: the shapes live in the data files / the Python code.
       throw unknownImageSize(l, 'its shapes are set by its data source, not the prototxt');
   }
+}
+
+/** DeepLab v2's ImageSegData tops: the images, their label images [N, 1, H, W], each image's (height, width) [N, 1, 1, 2]. */
+function imageSegShapes(data: number[]): number[][] {
+  const [n, , h, w] = data;
+  return [data, [n, 1, h, w], [n, 1, 1, 2]];
 }
 
 /** The fields only TSN's VideoData (yjxiong/caffe, action_recog) has: they tell it from C3D's. */

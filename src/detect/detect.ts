@@ -9,7 +9,8 @@ import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { DETECTION_TYPES } from '../layers/detection/types.js';
 import { quadNms } from './quad-nms.js';
-import { FASTER_RCNN_DEFAULTS, fasterRcnnBlob, fasterRcnnBlobs, fasterRcnnDetections, fasterRcnnMeans, hasProposal } from './faster-rcnn.js';
+import { FASTER_RCNN_DEFAULTS, fasterRcnnBlob, fasterRcnnBlobs, fasterRcnnDetections, fasterRcnnMeans, hasProposal, proposalInputs } from './faster-rcnn.js';
+import { SSH_BLOBS, SSH_DEFAULTS, isSsh, sshDetections } from './ssh.js';
 import { type Detection, type DetectOptions, checkDetectOptions } from './options.js';
 
 export { type Detection, type DetectOptions, checkDetectOptions } from './options.js';
@@ -33,8 +34,19 @@ function noDetectionLayer(net: Net): CremaError {
 export function detectionKind(net: Net): 'output' | 'faster-rcnn' {
   const kind = detectorKind(net);
   if (kind === undefined) throw noDetectionLayer(net);
-  if (kind === 'faster-rcnn') fasterRcnnBlobs(net); // refuses a net without im_detect's blobs
+  if (kind === 'faster-rcnn') detectionOutputs(net); // refuses a net without im_detect's (or SSH's test.py's) blobs
   return kind;
+}
+
+/** The blobs detect reads after the forward: the detection layer's top, SSH's ssh_boxes and ssh_cls_prob, or im_detect's. */
+export function detectionOutputs(net: Net): string[] {
+  if (detectorKind(net) !== 'faster-rcnn') return [detectionBlob(net)];
+  if (!isSsh(net)) {
+    const blobs = fasterRcnnBlobs(net);
+    return [blobs.rois, blobs.clsProb, blobs.bboxPred];
+  }
+  proposalInputs(net); // refuses an SSH net without its image and im_info inputs
+  return [SSH_BLOBS.boxes, SSH_BLOBS.probs];
 }
 
 /** detectionKind's answer without its refusals: undefined for a net that is no detector (the page classifies those). */
@@ -121,14 +133,14 @@ function thresholdOf(options: DetectOptions): number {
   return threshold;
 }
 
-/** The options of a Faster R-CNN net's detect, checked: threshold, scale, maxSize, the means. */
-function fasterRcnnOptions(options: DetectOptions): { threshold: number; scale: number; maxSize: number; means: readonly number[] } {
+/** The options of a Faster R-CNN (or SSH: its own default sizes) net's detect, checked: threshold, scale, maxSize, the means. */
+function fasterRcnnOptions(options: DetectOptions, ssh: boolean): { threshold: number; scale: number; maxSize: number; means: readonly number[] } {
   checkDetectOptions(options);
-  const threshold = thresholdOf(options);
-  const scale = options.scale ?? FASTER_RCNN_DEFAULTS.scale, maxSize = options.maxSize ?? FASTER_RCNN_DEFAULTS.maxSize;
+  const threshold = thresholdOf(options), sizes = ssh ? SSH_DEFAULTS : FASTER_RCNN_DEFAULTS;
+  const scale = options.scale ?? sizes.scale, maxSize = options.maxSize ?? sizes.maxSize;
   for (const [name, v] of [['scale', scale], ['maxSize', maxSize]] as const)
     if (!(typeof v === 'number' && Number.isFinite(v) && v >= 1 && v <= 16384))
-      throw new CremaError(`${name}: a length in pixels from 1 to 16384 (py-faster-rcnn's ${name === 'scale' ? 'cfg.TEST.SCALES: 600' : 'cfg.TEST.MAX_SIZE: 1000'}), got ${String(v)}`);
+      throw new CremaError(`${name}: a length in pixels from 1 to 16384 (${ssh ? 'SSH' : 'py-faster-rcnn'}'s cfg.TEST.${name === 'scale' ? 'SCALES' : 'MAX_SIZE'}: ${sizes[name]}), got ${String(v)}`);
   return { threshold, scale, maxSize, means: fasterRcnnMeans(options) };
 }
 
@@ -137,15 +149,15 @@ function fasterRcnnOptions(options: DetectOptions): { threshold: number; scale: 
  * the blobs to read after it, and the detections from them.
  */
 export function fasterRcnnJob(net: Net, image: FloatImage, options: DetectOptions): DetectionRun {
-  const { threshold, scale, maxSize, means } = fasterRcnnOptions(options);
-  const blobs = fasterRcnnBlobs(net);
+  const ssh = isSsh(net);
+  const { threshold, scale, maxSize, means } = fasterRcnnOptions(options, ssh);
+  const inputs = proposalInputs(net), outputs = detectionOutputs(net);
   const { data, scale: factor } = fasterRcnnBlob(image, scale, maxSize, means);
-  const info = new Tensor(net.shapes.get(blobs.imInfo)!, Float32Array.of(data.dims[2], data.dims[3], factor));
-  return {
-    feeds: { [blobs.data]: data, [blobs.imInfo]: info },
-    outputs: [blobs.rois, blobs.clsProb, blobs.bboxPred],
-    found: (get) => fasterRcnnDetections(get(blobs.rois), get(blobs.clsProb), get(blobs.bboxPred), factor, image.width, image.height, threshold, options.labels),
-  };
+  const info = new Tensor(net.shapes.get(inputs.imInfo)!, Float32Array.of(data.dims[2], data.dims[3], factor));
+  const found = ssh
+    ? (get: (blob: string) => Tensor) => sshDetections(get(SSH_BLOBS.boxes), get(SSH_BLOBS.probs), factor, threshold, options.labels)
+    : (get: (blob: string) => Tensor) => fasterRcnnDetections(get(outputs[0]), get(outputs[1]), get(outputs[2]), factor, image.width, image.height, threshold, options.labels);
+  return { feeds: { [inputs.data]: data, [inputs.imInfo]: info }, outputs, found };
 }
 
 /**

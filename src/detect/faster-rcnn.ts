@@ -40,6 +40,15 @@ export function hasProposal(net: Net): boolean {
  * bottom, an input), rois (its first top), cls_prob and bbox_pred. A net lacking one is refused by name.
  */
 export function fasterRcnnBlobs(net: Net): FasterRcnnBlobs {
+  const { data, imInfo, rois } = proposalInputs(net);
+  for (const blob of ['cls_prob', 'bbox_pred'])
+    if (!net.shapes.has(blob))
+      throw new CremaError(`net '${net.name || 'net'}' has a Proposal layer but no blob '${blob}': detect runs py-faster-rcnn's test nets (rois, cls_prob, bbox_pred as its im_detect reads them) and SSH's (ssh_boxes, ssh_cls_prob)`);
+  return { data, imInfo, rois, clsProb: 'cls_prob', bboxPred: 'bbox_pred' };
+}
+
+/** The image input, im_info (the Proposal's third bottom: an input of 3 values) and the Proposal's first top; refused by name. */
+export function proposalInputs(net: Net): { data: string; imInfo: string; rois: string } {
   const name = `net '${net.name || 'net'}'`;
   const proposal = net.layers.find((l) => layerTypeOf(l.def).type === 'Proposal');
   if (!proposal) throw new CremaError(`${name} has no Proposal layer`);
@@ -51,10 +60,7 @@ export function fasterRcnnBlobs(net: Net): FasterRcnnBlobs {
     throw new CremaError(`${name}: im_info '${imInfo}' is ${infoShape.join(' x ')}, not 3 values (height, width, scale)`);
   const data = net.inputs.includes('data') ? 'data' : net.inputs.find((i) => i !== imInfo);
   if (data === undefined) throw new CremaError(`${name} has no input to feed images to besides '${imInfo}'`);
-  for (const blob of ['cls_prob', 'bbox_pred'])
-    if (!net.shapes.has(blob))
-      throw new CremaError(`${name} has a Proposal layer but no blob '${blob}': detect runs py-faster-rcnn's test nets (rois, cls_prob, bbox_pred as its im_detect reads them)`);
-  return { data, imInfo, rois: proposal.tops[0], clsProb: 'cls_prob', bboxPred: 'bbox_pred' };
+  return { data, imInfo, rois: proposal.tops[0] };
 }
 
 /** _get_image_blob's scale: `scale` over the shorter side, unless the longer one would round to more than maxSize. */

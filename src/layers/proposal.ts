@@ -20,10 +20,19 @@ export interface ProposalSettings {
   preNms: number;
   postNms: number;
   nmsThresh: number;
+  /** False for SSH's layer at TEST: the preNms best boxes, no NMS (its test script runs NMS after the net). */
+  nms: boolean;
 }
 
 /** py-faster-rcnn's TEST configuration (lib/fast_rcnn/config.py) and generate_anchors' defaults. */
-const PY_FASTER_RCNN: ProposalSettings = { featStride: 16, baseSize: 16, minSize: 16, ratios: [0.5, 1, 2], scales: [8, 16, 32], preNms: 6000, postNms: 300, nmsThresh: 0.7 };
+const PY_FASTER_RCNN: ProposalSettings = { featStride: 16, baseSize: 16, minSize: 16, ratios: [0.5, 1, 2], scales: [8, 16, 32], preNms: 6000, postNms: 300, nmsThresh: 0.7, nms: true };
+
+/**
+ * SSH's (mahyarnajibi/SSH SSH/layers/proposal_layer.py, py-faster-rcnn's modified) at TEST, with its
+ * SSH/configs/default_config.yml: the N_DETS_PER_MODULE (1000) best boxes, ANCHOR_MIN_SIZE 0, NMS only in training.
+ */
+const SSH_TEST: ProposalSettings = { ...PY_FASTER_RCNN, minSize: 0, preNms: 1000, postNms: 1000, nms: false };
+const SSH_MODULE = 'SSH.layers.proposal_layer';
 
 
 /** py-faster-rcnn's generate_anchors: for each ratio, for each scale, (x1, y1, x2, y2) around the base window's center. */
@@ -65,7 +74,7 @@ export function proposals(s: ProposalSettings, scores: Float32Array, deltas: Flo
   // scores (util/numpy-argsort.ts), which decides which of them the cut and NMS keep.
   const best = argsort(score, keep).reverse();
   const order = best.subarray(0, s.preNms > 0 ? Math.min(s.preNms, best.length) : best.length);
-  const kept = pyCpuNms(boxes, score, order, s.nmsThresh, s.postNms > 0 ? s.postNms : order.length);
+  const kept = s.nms ? pyCpuNms(boxes, score, order, s.nmsThresh, s.postNms > 0 ? s.postNms : order.length) : Array.from(order);
   return { boxes: Float32Array.from(kept.flatMap((k) => Array.from(boxes.subarray(4 * k, 4 * k + 4)))), scores: Float32Array.from(kept, (k) => score[k]) };
 }
 
@@ -111,12 +120,12 @@ export function pyCpuNms(boxes: Float32Array, scores: ArrayLike<number>, rows: A
 
 /** The settings of a built-in `Proposal` layer (proposal_param, OpenCV's and Intel's fields) or of py-faster-rcnn's Python layer. */
 function settingsOf(def: LayerParameter): ProposalSettings {
-  if (def.type === 'Python') return { ...PY_FASTER_RCNN, ...pythonParams(def) };
+  if (def.type === 'Python') return { ...(paramsOf<{ module: string }>(def, 'python_param').module === SSH_MODULE ? SSH_TEST : PY_FASTER_RCNN), ...pythonParams(def) };
   const p = paramsOf<{ feat_stride: number; base_size: number; min_size: number; ratio: number[]; scale: number[]; pre_nms_topn: number; post_nms_topn: number; nms_thresh: number }>(def, 'proposal_param');
   return {
     featStride: p.feat_stride, baseSize: p.base_size, minSize: p.min_size,
     ratios: p.ratio.length ? p.ratio : PY_FASTER_RCNN.ratios, scales: p.scale.length ? p.scale : PY_FASTER_RCNN.scales,
-    preNms: p.pre_nms_topn, postNms: p.post_nms_topn, nmsThresh: p.nms_thresh,
+    preNms: p.pre_nms_topn, postNms: p.post_nms_topn, nmsThresh: p.nms_thresh, nms: true,
   };
 }
 
@@ -200,6 +209,17 @@ function proposalToOnnx(c: LayerContext): void {
   const [axis0, axis1] = [ints64('axis_0', [0]), ints64('axis_1', [1])]; // one initializer each, for every Slice
   const column = (x: string, i: number, what: string) => op('Slice', [x, ints64(`${what}_from`, [i]), ints64(`${what}_to`, [i + 1]), axis1], what);
   const constant = (what: string, v: Float32Array) => c.b.floats(`${name}/${what}`, v, [K, 1]);
+  // The tops from the kept boxes (R, 4) and their scores (R): rows [0, x1, y1, x2, y2] (image 0; the boxes are
+  // finite: clipped), and the scores as (R, 1).
+  const tops = (rows: string, rowScores: string) => {
+    const image = op('Mul', [column(rows, 0, 'row_x1'), c.b.scalar(0)], 'image');
+    c.node('Concat', [image, rows], [c.top(0)], { axis: int(1) });
+    c.dynamicShape(0, [0]);
+    if (c.layer.tops.length > 1) {
+      c.node('Unsqueeze', [rowScores, axis1], [c.top(1)]);
+      c.dynamicShape(1, [0]);
+    }
+  };
   // Size-free (ConvertOptions.anySize): the counts inferred, the anchors computed over the map's Shape.
   const free = c.anySize && anchorsOnHalfPixels(s), anchorRows = free ? -1 : K;
   // The objects' scores (channels A to 2A) and the deltas in (h, w, a) order: py-faster-rcnn's transpose((0, 2, 3, 1)).
@@ -230,6 +250,7 @@ function proposalToOnnx(c: LayerContext): void {
   const best = c.tmp('best'), order = c.tmp('order');
   c.node('TopK', [keptScores, k], [best, order], { axis: int(0), largest: int(1), sorted: int(1) });
   const candidates = op('Gather', [kept, order], 'candidates', { axis: int(0) });
+  if (!s.nms) return tops(candidates, best); // SSH's: the TopK's boxes as they are
   // py_cpu_nms: areas and overlaps of (x2 - x1 + 1) sides, which ONNX's plain IoU gives for boxes one pixel larger.
   const grown = op('Add', [candidates, c.b.floats(`${name}/one_pixel`, Float32Array.of(0, 0, 1, 1), [1, 4])], 'nms_boxes');
   const selected = op('NonMaxSuppression', [
@@ -238,14 +259,7 @@ function proposalToOnnx(c: LayerContext): void {
   ], 'selected');
   const picked = op('Reshape', [column(selected, 2, 'selected_box'), ints64('picked_shape', [-1])], 'picked');
   const rows = op('Gather', [candidates, picked], 'rows', { axis: int(0) });
-  // [0, x1, y1, x2, y2]: image 0 (the boxes are finite: clipped).
-  const image = op('Mul', [column(rows, 0, 'row_x1'), c.b.scalar(0)], 'image');
-  c.node('Concat', [image, rows], [c.top(0)], { axis: int(1) });
-  c.dynamicShape(0, [0]);
-  if (c.layer.tops.length > 1) {
-    c.node('Unsqueeze', [op('Gather', [best, picked], 'row_scores', { axis: int(0) }), axis1], [c.top(1)]);
-    c.dynamicShape(1, [0]);
-  }
+  tops(rows, op('Gather', [best, picked], 'row_scores', { axis: int(0) }));
 }
 
 /** The anchors' sizes and centres as the decoding reads them ([K, 1] values), each made when first read (the model's order). */
@@ -319,6 +333,10 @@ export const builtInPythonLayers = new Map<string, { type: LayerType; note: (def
   ['rpn.proposal_layer.ProposalLayer', {
     type: proposalLayer,
     note: (def) => `layer '${def.name}': the Python layer rpn.proposal_layer.ProposalLayer runs as crema's built-in Proposal (as OpenCV does), with py-faster-rcnn's TEST settings: pre_nms_topN 6000, post_nms_topN 300, NMS 0.7, min_size 16`,
+  }],
+  [`${SSH_MODULE}.ProposalLayer`, {
+    type: proposalLayer,
+    note: (def) => `layer '${def.name}': the Python layer ${SSH_MODULE}.ProposalLayer (SSH's) runs as crema's built-in Proposal with SSH's TEST settings: the 1000 best boxes (N_DETS_PER_MODULE), min_size 0, no NMS (SSH's test runs it after the net)`,
   }],
   ['layers.text_proposal_layer.ProposalLayer', {
     type: textProposalLayer,

@@ -4,6 +4,7 @@ import type { Net } from '../runtime/net.js';
 import { Tensor, sizeOf } from '../tensor.js';
 import { type PairResult, comparePair } from './compare.js';
 import { compareDetections } from './detections.js';
+import { compareIndices } from './indices.js';
 import { DETECTION_TYPES } from '../layers/detection/types.js';
 import { CremaError } from '../util/errors.js';
 
@@ -49,9 +50,13 @@ export function compareBlobs(net: Net, onnx: Map<string, Tensor>, reference: Map
   const detections = new Set(net.layers.filter((l) => DETECTION_TYPES.has(l.type)).flatMap((l) => l.tops));
   const outlines = [...detections].some((b) => (net.blobs.get(b)?.dims[3] ?? 7) > 7);
   if (detections.size) notes.push(`detections (${[...detections].join(', ')}) compared as sets: same image and label, IoU >= 0.99 or corners within 1e-4, ${outlines ? 'outlines within 1e-4, ' : ''}|score difference| <= ${tolerance}`);
+  // A Pooling's second top (SegNet's pool*_mask) holds argmax indices: compared as indices (compareIndices), against its bottom.
+  const masks = new Map(net.layers.filter((l) => l.type === 'Pooling' && l.tops.length > 1).map((l) => [l.tops[1], l.bottoms[0]]));
+  if (masks.size) notes.push(`pooling masks (${[...masks.keys()].join(', ')}) compared as indices: a differing index agrees when the values both point at in the pooled blob are within the tolerance`);
   for (const [blob, native] of net.blobs) {
-    const ref = reference?.get(blob);
-    const compare = (ours: Tensor, theirs: Tensor) => (detections.has(blob) ? compareDetections : comparePair)(ours, theirs, tolerance);
+    const ref = reference?.get(blob), bottom = masks.get(blob);
+    const compare = (ours: Tensor, theirs: Tensor) =>
+      bottom !== undefined ? compareIndices(ours, theirs, net.blobs.get(bottom)!, tolerance) : (detections.has(blob) ? compareDetections : comparePair)(ours, theirs, tolerance);
     const pairs: BlobVerdict['pairs'] = { native_onnx: compare(onnx.get(blob)!, native) };
     if (ref) {
       pairs.native_reference = compare(native, ref);

@@ -7,6 +7,11 @@ export interface PairResult {
   pass: boolean;
   /** Why abs and rel are Infinity: the shapes differ, or a value is NaN or infinite on one side only. */
   mismatch?: string;
+  /**
+   * A pooling mask's (compareIndices): how many indices differ, of how many; abs and rel are then over the values the
+   * differing indices point at in the pooled bottom.
+   */
+  indices?: { differing: number; of: number };
   /** Values that are NaN on both sides, or the same infinity: counted as agreeing (set when there are any). */
   nonfinite?: number;
 }

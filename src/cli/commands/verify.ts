@@ -63,7 +63,9 @@ export const verifyCommand = {
 function errorCell(p: PairResult | undefined): string {
   if (!p) return '-';
   if (p.mismatch) return p.mismatch;
-  return `${p.abs.toExponential(1)} / ${p.rel.toExponential(1)}`;
+  const values = `${p.abs.toExponential(1)} / ${p.rel.toExponential(1)}`;
+  if (!p.indices) return values;
+  return p.indices.differing ? `${p.indices.differing} of ${p.indices.of} indices differ, values ${values}` : 'indices equal';
 }
 
 function printReport(report: VerifyReport): void {
