@@ -1,4 +1,4 @@
-// FlowNet's Correlation and DispNet's Correlation1D (lmb-freiburg's CorrelateData, correlation_type MULTIPLY) with
+// FlowNet's Correlation and DispNet's Correlation1D (lmb-freiburg's CorrelateData, correlation_type MULTIPLY and SUBTRACT) with
 // the bits of src/layers/correlation.ts's and correlation1d.ts's loops, their fallback and reference (the 1-D layer is
 // the 2-D one padded along x only, its patches' rows from the top row itself, one row of displacements from its own
 // first shift): per top pixel and displacement, 32 lane sums (lane l

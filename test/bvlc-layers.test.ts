@@ -95,6 +95,20 @@ describe('Filter', () => {
     for (const blob of f.blobs) expectBlob(onnx.get(blob), f.caffe(blob), `${blob} ONNX`, 0);
   });
 
+  it('after ONNX Runtime ran the net at another batch, a forward selecting more items than the last gets them all (the blobs allocated again)', async () => {
+    const f = fixture('filter'), net = await Net.load(f.net), fresh = await Net.load(f.net);
+    const inputs = f.inputs(), n = inputs.a.dims[0];
+    const select = (values: number[]) => ({ ...inputs, mixed: new Tensor([n, 1], Float32Array.from(values)) });
+    net.forward(select([1, 0, 0, 0, 0, 1])); // 2 of 6
+    const four = (t: Tensor) => new Tensor([4, ...t.dims.slice(1)], t.data.slice(0, (4 * t.data.length) / n));
+    await runOnnx(net.graph, Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, four(t)])), { threads: 1 });
+    const all = select([1, 1, 1, 1, 1, 1]);
+    net.forward(all);
+    fresh.forward(all);
+    expectBlob(net.blobs.get('a_tripled'), fresh.blobs.get('a_tripled')!, 'a_tripled after ONNX at batch 4', 0);
+    await Promise.all([net.dispose(), fresh.dispose()]);
+  });
+
   it('refuses a selector of the wrong count, and of the wrong shape, when the net is shaped', async () => {
     const f = fixture('filter'), net = await Net.load(f.net);
     const ones = (dims: number[]) => new Tensor(dims, new Float32Array(dims[0]).fill(1));
@@ -111,7 +125,7 @@ describe('LSTMUnit', () => {
 
 describe('HDF5Output', () => {
   const f = fixture('hdf5_output');
-  const writes = "`crema run` and Net.run write it after each forward (a relative name from the working directory, as Caffe; replaced whole each run, never left half-written), and the two stay outputs of the net (`crema run --dump DIR` writes them as .npy)";
+  const writes = "`crema run` and Net.run write it after each forward (a relative name from the working directory, as Caffe; replaced whole each run, never left half-written), and the two stay outputs of the net unless a later layer reads them (`crema run --dump DIR` writes every blob as .npy)";
   const note = (what: string) => `layer 'save' (HDF5Output): Caffe writes its bottoms 'doubled' and 'label' to the HDF5 file '/tmp/bvlc_hdf5_output.h5' (datasets 'data' and 'label', float32, each 4-D); ${what}`;
 
   it('is a sink: its bottoms stay outputs beside the net\'s other one, equal to what Caffe wrote, with one note', async () => {
@@ -196,6 +210,23 @@ layer { name: "pick" type: "BatchReindex" bottom: "squashed" bottom: "idx" top: 
     }
   });
 
+  it('refuses a later layer writing a bottom in place (the file would hold its values, not the layer\'s), and a net without file_name', async () => {
+    const dir = scratchDir(), text = fs.readFileSync(f.net, 'utf8').replace('/tmp/bvlc_hdf5_output.h5', path.join(dir, 'out.h5'));
+    const inPlace = path.join(dir, 'inplace.prototxt');
+    fs.writeFileSync(inPlace, `${text}layer { name: "relu" type: "ReLU" bottom: "doubled" top: "doubled" }\n`);
+    const net = await Net.load(inPlace);
+    try {
+      expect(await net.run(f.inputs()).then(() => 'ran', (e: Error) => e.message)).toBe(
+        "layer 'save' (HDF5Output): layer 'relu' after it writes 'doubled' in place: crema writes the file from the blobs after the forward, Caffe at this layer; give 'relu' a top of its own");
+      expect(fs.existsSync(path.join(dir, 'out.h5'))).toBe(false);
+    } finally {
+      await net.dispose();
+    }
+    const unnamed = path.join(dir, 'unnamed.prototxt');
+    fs.writeFileSync(unnamed, text.replace(/ hdf5_output_param \{[^}]*\}/, ''));
+    await expect(Net.load(unnamed)).rejects.toThrow(/^layer 'save' \(HDF5Output\): needs hdf5_output_param \{ file_name \}: the file Caffe writes$/);
+  });
+
   it('without h5wasm the blobs stay outputs, no file is written, and the note says installing h5wasm writes it', async () => {
     const spy = vi.spyOn(nodePlatform, 'hdf5Writer').mockReturnValue('missing');
     try {
@@ -203,7 +234,7 @@ layer { name: "pick" type: "BatchReindex" bottom: "squashed" bottom: "idx" top: 
       const run = await cli('run', netWritingTo(dir, out), ...f.cliInputs());
       expect(run.code).toBe(0);
       expect(run.stdout.split('\n')).toEqual(['label [2, 1]', 'doubled [2, 3, 4]', 'squashed [2, 3, 4]']);
-      expect(run.stderr.match(/^note: .*HDF5Output.*$/gm)).toEqual([`note: ${note('crema writes it once the optional peer dependency h5wasm is installed (npm install h5wasm); until then the two stay outputs of the net (`crema run --dump DIR` writes them as .npy)').replace("'/tmp/bvlc_hdf5_output.h5'", `'${out}'`)}`]);
+      expect(run.stderr.match(/^note: .*HDF5Output.*$/gm)).toEqual([`note: ${note('crema writes it once the optional peer dependency h5wasm is installed (npm install h5wasm); until then the two stay outputs of the net unless a later layer reads them (`crema run --dump DIR` writes every blob as .npy)').replace("'/tmp/bvlc_hdf5_output.h5'", `'${out}'`)}`]);
       expect(fs.existsSync(out)).toBe(false);
     } finally {
       spy.mockRestore();

@@ -928,6 +928,21 @@ describe('OnnxSessions with anySize: one session for every size where the net al
     net.dispose();
   });
 
+  for (const anySize of [false, true])
+    it(`a size a layer refuses leaves the graph as it was: the next session at the size before converts its shapes, not half of the refused one's (anySize ${anySize})`, async () => {
+      // Interp doubles 8 x 8 (15 x 15 with Caffe's zoom); the Pooling's kernel 5 refuses 4 x 4 after the Interp took it.
+      const net = netFrom(input([1, 1, 8, 8]) + 'layer { name: "g" type: "Interp" bottom: "data" top: "g" interp_param { zoom_factor: 2 } }\n'
+        + 'layer { name: "p" type: "Pooling" bottom: "data" top: "p" pooling_param { pool: MAX kernel_size: 5 stride: 1 } }');
+      const sessions = new OnnxSessions(net, { anySize, threads: 1, outputs: ['g'] }), x = random([1, 1, 8, 8], 7);
+      expect((await sessions.run({ data: x })).get('g')!.dims).toEqual([1, 1, 15, 15]);
+      await expect(sessions.run({ data: random([1, 1, 4, 4], 8) })).rejects.toThrow(/layer 'p' \(Pooling\)/);
+      const again = await sessions.run({ data: x }, ['g', 'p']); // a new session: other outputs
+      net.forward({ data: x });
+      for (const blob of ['g', 'p']) expect(relativeError(net.blobs.get(blob)!, again.get(blob)!), blob).toBeLessThanOrEqual(TOLERANCE);
+      await sessions.release();
+      net.dispose();
+    });
+
   it(`remembers the CHECKED_SIZES (${CHECKED_SIZES}) sizes used last: one used again stays, the one used longest ago is shaped again`, async () => {
     const net = poolNet('pool: MAX kernel_size: 2 stride: 2', 1, [1, 1, 4, 4]);
     const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });

@@ -145,6 +145,9 @@ describe('bad input', () => {
       await expect(loadImage(file)).rejects.toThrow(/cases\.json\.png: cannot decode the image \(.+\)/);
       fs.writeFileSync(file, 'not a png'); // text: said by what it is, not by the decoder's "unsupported image format"
       await expect(loadImage(file)).rejects.toThrow(/^.*cases\.json\.png: this is a text file \(a \.prototxt\?\), not an image$/);
+      // An SVG (text, which sharp decodes) is let through with white space before its '<'.
+      fs.writeFileSync(file, '\n  <svg xmlns="http://www.w3.org/2000/svg" width="4" height="3"><rect width="4" height="3" fill="#f00"/></svg>\n');
+      expect((await loadImage(file)).width).toBe(4);
     } finally {
       fs.rmSync(file);
     }

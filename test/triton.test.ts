@@ -76,6 +76,14 @@ describe('Triton model repository', () => {
     expect(bad.stderr).toBe('crema: --model-version 0: expected a whole number from 1 to 2147483647');
   });
 
+  it('a config.pbtxt that cannot be written leaves no version behind (the model and its config are one set)', async () => {
+    const repo = fs.mkdtempSync(path.join(tmp, 'config-'));
+    fs.mkdirSync(path.join(repo, 'LeNet/config.pbtxt'), { recursive: true }); // a directory in the way
+    const r = await cli('convert', 'models/lenet/deploy.prototxt', 'models/lenet/weights.caffemodel', '--triton', repo);
+    expect([r.code, r.stderr]).toEqual([2, `crema: ${repo}/LeNet/config.pbtxt: is a directory, expected a file name`]);
+    expect(fs.readdirSync(path.join(repo, 'LeNet'))).toEqual(['config.pbtxt']);
+  });
+
   it("names an unnamed net's model after its directory with a note, or --model-name (two unnamed nets of one directory became versions of one model)", async () => {
     const repo = fs.mkdtempSync(path.join(tmp, 'names-'));
     const dir = fs.mkdtempSync(path.join(tmp, 'unnamed-'));

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../src/tensor.js';
 import { readNpy, writeNpy } from '../src/util/npy.js';
 import { comparePair } from '../src/verify/compare.js';
+import { compareIndices } from '../src/verify/indices.js';
 import { sharedDir, sharedMissing } from './helpers/shared.js';
 import { cli } from './helpers/cli.js';
 
@@ -151,5 +152,16 @@ layer { name: "up1" type: "Upsample" bottom: "pool1" bottom: "pool1_mask" top: "
     const gap = pool[0] - data[lower];
     expect(bad.stdout).toMatch(new RegExp(`│ pool1_mask .*1 of 12 indices differ, values ${gap.toExponential(1).replace('+', '\\+')} / ${(gap / 2).toExponential(1).replace('+', '\\+')} .*FAIL \\(native vs reference, onnx vs reference\\)`));
     expect(lastLine(bad.stdout)).toBe('verify: FAIL: 1 of 4 blobs out of tolerance 0.0001: pool1_mask');
+  });
+});
+
+describe('compareIndices', () => {
+  const t = (values: number[]) => new Tensor([1, 1, 1, values.length], Float32Array.from(values));
+  it('two indices at equal infinities are a tie; at unequal or NaN values, or outside the plane, they fail by their cause', () => {
+    const bottom = t([Infinity, Infinity, -Infinity, NaN]);
+    expect(compareIndices(t([0]), t([1]), bottom, 1e-4)).toMatchObject({ pass: true, abs: 0, indices: { differing: 1, of: 1 } });
+    expect(compareIndices(t([0]), t([2]), bottom, 1e-4)).toMatchObject({ pass: false, mismatch: '1 of 1 indices differ, some at values not finite and unequal' });
+    expect(compareIndices(t([3]), t([1]), bottom, 1e-4)).toMatchObject({ pass: false, mismatch: '1 of 1 indices differ, some at values not finite and unequal' });
+    expect(compareIndices(t([0, 9]), t([1, 1]), t([1, 1, 2, 3]), 1e-4)).toMatchObject({ pass: false, mismatch: "2 of 2 indices differ, some outside the bottom's plane" });
   });
 });

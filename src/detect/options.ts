@@ -38,11 +38,11 @@ export interface DetectOptions extends PreprocessOptions {
    */
   quadNms?: number;
   /**
-   * Faster R-CNN only: the length the image's shorter side is scaled to (py-faster-rcnn's cfg.TEST.SCALES[0]:
-   * 600, the default).
+   * Faster R-CNN, R-FCN and SSH only: the length the image's shorter side is scaled to (py-faster-rcnn's
+   * cfg.TEST.SCALES[0]: 600, the default; SSH's 1200).
    */
   scale?: number;
-  /** Faster R-CNN only: the most the longer side may be scaled to (py-faster-rcnn's cfg.TEST.MAX_SIZE: 1000, the default). */
+  /** Faster R-CNN, R-FCN and SSH only: the most the longer side may be scaled to (py-faster-rcnn's cfg.TEST.MAX_SIZE: 1000, the default; SSH's 1600). */
   maxSize?: number;
   /**
    * What runs the forward: 'native' (crema's engine, the default) or 'onnx' (the net converted to ONNX, in

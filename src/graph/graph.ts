@@ -187,21 +187,31 @@ export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {
  * Infers the shapes for other input shapes (ONNX Runtime's at another size) and leaves them so: the Net shapes the
  * graph back (shapeBack) before its next native use, not after each conversion, so that ONNX Runtime's runs at a new
  * size shape it once, not there and back. Layers keep per-shape state (PriorBox's priors): until shaped back, the
- * graph is the ONNX side's only. A layer refusing the shapes leaves it to be shaped back too.
+ * graph is the ONNX side's only. A layer refusing the shapes leaves the graph as it was.
  */
 export function shapeAway(graph: Graph, inputShapes: Record<string, Shape>): void {
-  const own = graph.ownShapes ?? Object.fromEntries(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!]));
-  graph.ownShapes = own; // before: a refusal half-way has reshaped some layers
-  inferShapes(graph, inputShapes);
-  if (graph.inputs.every((n) => sameShape(graph.blobShapes.get(n)!, own[n]))) graph.ownShapes = undefined;
+  const before = Object.fromEntries(graph.inputs.map((n) => [n, graph.blobShapes.get(n)!]));
+  const own = graph.ownShapes ?? before;
+  graph.ownShapes = own;
+  try {
+    inferShapes(graph, inputShapes);
+  } catch (err) {
+    // A layer refusing them has reshaped the layers before it but not blobShapes (set at the end): put both back as
+    // they were, or the next conversion at the shapes before would see no change and take the half-shaped layers.
+    inferShapes(graph, before);
+    throw err;
+  } finally {
+    if (graph.inputs.every((n) => sameShape(graph.blobShapes.get(n)!, own[n]))) graph.ownShapes = undefined;
+  }
 }
 
-/** The graph at its Net's own shapes again, when shapeAway left it at others (once). */
-export function shapeBack(graph: Graph): void {
+/** The graph at its Net's own shapes again, when shapeAway left it at others (once): whether it was shaped. */
+export function shapeBack(graph: Graph): boolean {
   const own = graph.ownShapes;
-  if (!own) return;
+  if (!own) return false;
   graph.ownShapes = undefined;
   inferShapes(graph, own);
+  return true;
 }
 
 /**

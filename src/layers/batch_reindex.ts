@@ -33,6 +33,7 @@ export const batchReindexLayer: LayerType = {
   },
   // Gather along axis 0 by the indices as int64 (Cast truncates as Caffe's static_cast<int>; no range check).
   onnx(c) {
+    c.note('its indices are not checked in the ONNX graph: one out of range, which Caffe and crema refuse, is taken by ONNX Runtime\'s Gather (a negative one from the end) or refused by it');
     const indices = c.node('Cast', [c.bottom(1)], [c.tmp('indices')], { to: int(7) });
     c.node('Gather', [c.bottom(0), indices], [c.top(0)], { axis: int(0) });
   },

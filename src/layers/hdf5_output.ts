@@ -15,6 +15,7 @@ export const hdf5OutputLayer: LayerType = {
   create(def) {
     expectCounts(def, [2, 2], [0, 0]);
     const file: string = paramsOf(def, 'hdf5_output_param').file_name ?? '';
+    need(def, file !== '', 'needs hdf5_output_param { file_name }: the file Caffe writes');
     const [data, label] = def.bottom!;
     return {
       sink: true,
@@ -42,7 +43,7 @@ function legacyDims(shape: Shape): Shape {
 /** The rest of the note: whether this platform writes the file, and what else the user gets. */
 function whatCremaDoes(): string {
   const writer = platformIfInstalled()?.hdf5Writer?.();
-  const outputs = 'the two stay outputs of the net (`crema run --dump DIR` writes them as .npy)';
+  const outputs = 'the two stay outputs of the net unless a later layer reads them (`crema run --dump DIR` writes every blob as .npy)';
   if (writer === undefined) return `no file is written here (a browser): ${outputs}`;
   if (writer === 'missing') return `crema writes it once the optional peer dependency h5wasm is installed (npm install h5wasm); until then ${outputs}`;
   // A relative name from the working directory, as Caffe opens it; replaced whole by each run (Caffe truncates it at

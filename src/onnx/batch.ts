@@ -166,7 +166,7 @@ function oddSizeStep(graph: Graph): number {
  */
 const DIVIDING = ['stride', 'stride_h', 'stride_w', 'temporal_stride', 'shrink_factor', 'stride_1'];
 /** Layers whose stride multiplies the size ((n - 1) s + k - 2p): their top steps as their bottom does. */
-const MULTIPLYING = new Set(['Deconvolution']);
+const MULTIPLYING = new Set(['Deconvolution', 'Deconvolution3D']);
 
 /**
  * A layer's stride (DIVIDING's params, their odd parts' lcm) and the parts its bottom's height or width must divide

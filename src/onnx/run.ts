@@ -254,7 +254,7 @@ async function atShapes<T>(graph: Graph, given: Map<string, Tensor>, make: () =>
     const want = graph.blobShapes.get(name);
     if (want && graph.inputs.includes(name) && !sameShape(want, t.dims)) changed[name] = t.dims;
   }
-  if (Object.keys(changed).length > 0) shapeAway(graph, changed); // a layer refusing them: the Net shapes it back too
+  if (Object.keys(changed).length > 0) shapeAway(graph, changed); // a layer refusing them leaves the graph as it was
   return make();
 }
 

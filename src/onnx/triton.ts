@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Graph } from '../graph/graph.js';
 import { CremaError } from '../util/errors.js';
-import { writeIntoDir, writeOutput } from '../util/files.js';
+import { writeIntoDir } from '../util/files.js';
 import type { ConvertOptions } from './convert.js';
 import { type ModelFileOptions, type WrittenModel, writeModelFile } from './write.js';
 import { type ReshapeTo, convertFree } from './batch.js';
@@ -98,9 +98,9 @@ export async function writeTritonRepository(graph: Graph, reshape: ReshapeTo, di
     outputs: [...conversion.outputs.values()].map((n) => ({ name: n, dims: dimsOf(infoOf(n, conversion.model.graph.output)) })),
   };
   const model = await writeIntoDir(path.join(modelDir, String(chosen)), async () => {
-    const written = await writeModelFile(conversion.model, path.join(modelDir, String(chosen), 'model.onnx'), files);
-    await writeOutput(path.join(modelDir, 'config.pbtxt'), tritonConfigText(config));
-    return written;
+    // The config in the model's set: a config that cannot be written leaves no version without it.
+    const alongside = [{ file: path.join(modelDir, 'config.pbtxt'), content: tritonConfigText(config) }];
+    return writeModelFile(conversion.model, path.join(modelDir, String(chosen), 'model.onnx'), { ...files, alongside });
   });
   return { dir: modelDir, config, fixedBatchReason, version: chosen, kept: kept.filter((v) => v !== chosen), model };
 }

@@ -14,6 +14,8 @@ export interface ModelFileOptions {
   limit?: number;
   /** What a model too large for one file is told to do (default: the CLI's flag). */
   advice?: string;
+  /** Files written in the same set as the model (Triton's config.pbtxt): renamed into place only once all are complete. */
+  alongside?: readonly { file: string; content: string }[];
 }
 
 export interface WrittenModel {
@@ -34,16 +36,16 @@ const ADVICE = 'give --external-data to write its large tensors to a file beside
 export async function writeModelFile(model: ModelObj, file: string, options: ModelFileOptions = {}): Promise<WrittenModel> {
   if (options.externalData === undefined) {
     const sized = sizedModel(model, options.advice ?? ADVICE, options.limit);
-    await writeOutputs([{ file, content: sized.encodeChunks() }]);
+    await writeOutputs([{ file, content: sized.encodeChunks() }, ...(options.alongside ?? [])]);
     return { bytes: sized.size };
   }
   const name = options.externalData || `${path.basename(file)}.data`;
   const ext = externalModel(model, name);
   if (ext.weights.length === 0) {
-    await writeOutputs([{ file, content: ext.model }]);
+    await writeOutputs([{ file, content: ext.model }, ...(options.alongside ?? [])]);
     return { bytes: ext.model.length };
   }
   const data = path.join(path.dirname(file), name), last = ext.weights[ext.weights.length - 1];
-  await writeOutputs([{ file: data, content: weightsFileChunks(ext.weights) }, { file, content: ext.model }]);
+  await writeOutputs([{ file: data, content: weightsFileChunks(ext.weights) }, { file, content: ext.model }, ...(options.alongside ?? [])]);
   return { bytes: ext.model.length, data: { file: data, bytes: last.offset + last.bytes.length } };
 }

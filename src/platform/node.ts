@@ -256,7 +256,6 @@ function alive(pid: number): boolean {
   }
 }
 
-/** @internal The Node platform (installed below on import): not in the public types, whose lib need not know WebAssembly. */
 /** HDF5Output's files, as every output of crema (util/files.ts); h5wasm is imported at the first write. */
 const hdf5Writer: Hdf5Writer = {
   check: checkOutput,
@@ -278,6 +277,7 @@ function h5wasmInstalled(): boolean {
   return h5wasmFound;
 }
 
+/** @internal The Node platform (installed below on import): not in the public types, whose lib need not know WebAssembly. */
 export const nodePlatform: Platform = {
   name: 'node',
   readFile: (path) => readFileBytes(path),

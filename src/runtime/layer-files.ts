@@ -26,12 +26,20 @@ export function layerFileBlobs(graph: Graph): string[] {
 /** Refuses, before the forward, a file that could not be written: one line naming the layer and the file. */
 export function checkLayerFiles(graph: Graph): void {
   const layers = fileLayers(graph), writer = writerFor(layers);
-  for (const l of writer ? layers : [])
+  for (const l of writer ? layers : []) {
+    // The file is written from the blobs after the forward; Caffe writes them as they are at the layer. A later layer
+    // writing one in place would change what the file holds: refused, not written wrong.
+    const later = graph.layers.slice(graph.layers.indexOf(l) + 1).find((m) => m.tops.some((t) => l.bottoms.includes(t)));
+    if (later) {
+      const blob = later.tops.find((t) => l.bottoms.includes(t))!;
+      throw new LayerError(l.def, `layer '${later.name}' after it writes '${blob}' in place: crema writes the file from the blobs after the forward, Caffe at this layer; give '${later.name}' a top of its own`);
+    }
     try {
       writer!.check(l.impl.hdf5File!.file);
     } catch (err) {
       throw asLayers(l, err);
     }
+  }
 }
 
 /** Writes each layer's file from the blobs after a whole forward (`blobs`: the net's, or ONNX Runtime's outputs). */

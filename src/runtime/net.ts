@@ -147,7 +147,10 @@ export class Net {
    * shapes: shaped back first when ONNX Runtime's sessions left it at another size's (shapeAway).
    */
   get graph(): Graph {
-    shapeBack(this.anyShapes);
+    // Shaped back from the inputs, a sized layer's tops (Filter's, Proposal's rows) are at their most again, where
+    // the blobs may hold a forward's fewer: allocated again for the shapes, or the next forward of as many rows as
+    // the shapes say would take the smaller buffers as sized (afterSizing).
+    if (shapeBack(this.anyShapes)) this.allocate();
     return this.anyShapes;
   }
 

@@ -82,7 +82,6 @@ export const convertCommand = {
   },
 };
 
-/** Refuses, before the net is loaded, an --external-data the model cannot refer to. */
 /**
  * The Triton model's name: --model-name, the net's name, else its prototxt's directory's, said in a note: two
  * unnamed nets of one directory (the zoo's SqueezeNets) would otherwise become versions of one model.
@@ -98,6 +97,7 @@ function modelNameOf(args: ConvertArgs, netName: string): string {
   return dir;
 }
 
+/** Refuses, before the net is loaded, an --external-data the model cannot refer to. */
 function checkExternalData({ externalData: name, output, triton }: ConvertArgs): void {
   if (name === undefined) return;
   if (output === '-') throw new CremaError('--external-data writes a file beside the model: give -o FILE, not -o - (stdout)');

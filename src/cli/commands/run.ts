@@ -6,7 +6,7 @@ import type { Tensor } from '../../tensor.js';
 import { shapeString } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
 import { encodeNpy } from '../../util/npy.js';
-import { makeOutputDir, writeOutputs } from '../../util/files.js';
+import { writeIntoDir, writeOutputs } from '../../util/files.js';
 import { forwardOnnx } from '../../onnx/run.js';
 import { checkLayerFiles, layerFileBlobs, writeLayerFiles } from '../../runtime/layer-files.js';
 import { readInputs, reshapeTo } from '../inputs.js';
@@ -76,8 +76,7 @@ export const runCommand = {
  */
 export async function dumpBlobs(blobs: Map<string, Tensor>, dir: string, only?: string): Promise<void> {
   const names = dumpNames([...blobs.keys()], only);
-  makeOutputDir(dir);
-  await writeOutputs(names.map((n) => ({ file: path.join(dir, dumpFileName(n)), content: () => encodeNpy(blobs.get(n)!) })));
+  await writeIntoDir(dir, () => writeOutputs(names.map((n) => ({ file: path.join(dir, dumpFileName(n)), content: () => encodeNpy(blobs.get(n)!) }))));
 }
 
 /** The blobs `--dump` writes (all, or `--blobs`), each checked to exist and to make a file name. */
