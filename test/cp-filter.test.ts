@@ -52,7 +52,7 @@ describe("Filter (yihui-he/caffe-pro's: the selector in its weights)", () => {
   });
 
   it('refuses, in one line naming the layer: a num_output that is not the nonzero count or unset, a misshapen selector, axis 0, the wrong top count', () => {
-    const bad = (text: string, weights = selectors()) => () => netOf(`${input('x', [2, 5, 4, 3])}\n${text}`, weights);
+    const bad = (text: string, weights: Record<string, Tensor[]> = selectors()) => () => netOf(`${input('x', [2, 5, 4, 3])}\n${text}`, weights);
     expect(bad(filter('f1', 'x', 'num_output: 2'))).toThrow(/^layer 'f1' \(Filter\): filter_param\.num_output is 2 but its selector \(blob 0\) has 3 nonzero values of 5: caffe-pro's forward CHECKs they are equal$/);
     expect(bad(filter('f1', 'x', 'axis: 1'))).toThrow(/^layer 'f1' \(Filter\): filter_param\.num_output \(the top's size along the axis\) must be at least 1, got 0$/);
     expect(bad(filter('f1', 'x', 'num_output: 3'), { f1: [new Tensor([4], Float32Array.from(rows))] })).toThrow(/^layer 'f1' \(Filter\): the selector \(blob 0\) has shape \[4\] but the layer needs \[5\]$/);
