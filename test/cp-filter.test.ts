@@ -16,6 +16,7 @@ import { Tensor, sizeOf } from '../src/tensor.js';
 import { input, netOf, random } from './helpers/fork-layers.js';
 import { hashInputData, hashWeightBlobs } from './helpers/hashweights.mjs';
 import { TOLERANCE, relativeDifference } from './helpers/reference.js';
+import { len, packedFloats, str, uint, varint } from './helpers/wire.js';
 
 /** The kept slices of x along `axis`, by index arithmetic: top element (o, j, r) is bottom element (o, kept[j], r). */
 function restatedGather(x: Tensor, axis: number, selector: readonly number[]): Tensor {
@@ -59,6 +60,16 @@ describe("Filter (yihui-he/caffe-pro's: the selector in its weights)", () => {
       expect(net.graph.layers.map((l) => l.topShapes[0])).toEqual([[2, 5, 4, 3], [2, 3, 4, 3], [2, 3, 2, 3]]);
       expect(() => net.forward({ x: random([2, 5, 4, 3], 1) })).toThrow(`no weights for ${missing}: give the .caffemodel that goes with the net`);
     }
+  });
+
+  it("reads the selector from a caffemodel as caffe-pro writes it (filter_param at 149 there: reorg_param's number here)", async () => {
+    const layer = (name: string, values: number[]) => len(100, [...str(1, name), ...str(2, 'Filter'), ...len(149, [...uint(1, 1), ...uint(2, values.filter((v) => v !== 0).length)]),
+      ...len(7, [...len(7, len(1, varint(values.length))), ...packedFloats(5, values)])]);
+    const caffemodel = Uint8Array.from([...str(1, 'cp'), ...layer('f1', [0, 1, 0, 2.5, -1])]);
+    const net = await Net.load({ prototxt: `${input('x', [2, 5, 4, 3])}\n${filter('f1', 'x', 'num_output: 3')}`, weights: caffemodel });
+    const x = random([2, 5, 4, 3], 5);
+    net.forward({ x });
+    expect(Array.from(net.blobs.get('f1')!.data)).toEqual(Array.from(restatedGather(x, 1, channels).data));
   });
 
   it('refuses, in one line naming the layer: a num_output that is not the nonzero count or unset, a misshapen selector, axis 0, the wrong top count', () => {
