@@ -1,7 +1,10 @@
+import { paramsOf } from '../caffe/schema.js';
+import type { LayerParameter } from '../caffe/types.js';
 import { int } from '../onnx/builder.js';
-import { shapeString } from '../tensor.js';
-import { copyRun, countRange, refuseInPlace } from './axes.js';
-import { LayerError, type LayerType, keepRows, need } from './layer.js';
+import type { LayerContext } from '../onnx/context.js';
+import { type Shape, type Tensor, shapeString } from '../tensor.js';
+import { copyRun, countRange, expectAtMostBlobs, refuseInPlace } from './axes.js';
+import { type Layer, LayerError, type LayerType, canonicalAxis, expectWeight, keepRows, need } from './layer.js';
 
 /**
  * BVLC Caffe 1.0's Filter (filter_layer.cpp): bottoms 0 .. K-1 are data, the last the selector (N, 1, ...); top k
@@ -12,9 +15,10 @@ import { LayerError, type LayerType, keepRows, need } from './layer.js';
  */
 export const filterLayer: LayerType = {
   type: 'Filter',
-  create(def) {
+  create(def, weights) {
     const bottoms = def.bottom?.length ?? 0, tops = def.top?.length ?? 0;
-    need(def, bottoms >= 2 && tops === bottoms - 1, () => `takes data bottoms and the selector last, and a top per data bottom, got ${bottoms} bottom(s) and ${tops} top(s)`);
+    if (bottoms >= 1 && tops === bottoms) return channelFilter(def, weights); // caffe-pro's: a top per bottom
+    need(def, bottoms >= 2 && tops === bottoms - 1, () => `takes data bottoms and the selector last, and a top per data bottom (BVLC's), or a top per bottom and the selector in its weights (caffe-pro's, filter_param), got ${bottoms} bottom(s) and ${tops} top(s)`);
     refuseInPlace(def);
     return {
       sizesTops: true,
@@ -41,6 +45,7 @@ export const filterLayer: LayerType = {
   },
   // Compress along axis 0 by the selector as booleans (Cast: nonzero and NaN true); the tops' items are known at run time.
   onnx(c) {
+    if (c.layer.tops.length === c.layer.bottoms.length) return channelFilterToOnnx(c);
     const last = c.layer.bottoms.length - 1;
     const flat = c.node('Reshape', [c.bottom(last), c.b.int64s(`${c.layer.name}/selector_shape`, [-1])], [c.tmp('selector')]);
     const keep = c.node('Cast', [flat], [c.tmp('keep')], { to: int(9) }); // BOOL
@@ -50,3 +55,64 @@ export const filterLayer: LayerType = {
     }
   },
 };
+
+/**
+ * yihui-he/caffe-pro's Filter (channel-pruning's pruned nets: filter_layer.cpp, .cu at 602b9e3): a top per bottom,
+ * the selector its own weight blob (C values along filter_param.axis, lr_mult 0, in the caffemodel); each top keeps its
+ * bottom's slices along the axis whose selector value is nonzero, in order. The top's size there is num_output: the
+ * fork's GPU forward CHECKs it against the nonzero count (its CPU forward is NOT_IMPLEMENTED), crema when the net loads.
+ * Axis 0 is NOT_IMPLEMENTED there, refused here. The fork's kernel indexes with a 4-D blob's axis-1 strides (shape(2)
+ * x shape(3) per channel), so it gathers only at axis 1 of 4-D blobs (channel-pruning's only use); crema gathers along
+ * any other axis too, where the fork reads other elements and writes past the top.
+ */
+interface FilterParam {
+  axis: number;
+  num_output: number;
+}
+
+function channelFilter(def: LayerParameter, weights: Tensor[]): Layer {
+  const p = paramsOf<FilterParam>(def, 'filter_param');
+  expectAtMostBlobs(def, 1, weights.length, 'the selector');
+  refuseInPlace(def);
+  let axis = 1, picked: number[] = [];
+  return {
+    reshape(shapes) {
+      axis = canonicalAxis(def, p.axis, shapes[0].length);
+      need(def, axis !== 0, 'filter_param.axis 0 (the items) is NOT_IMPLEMENTED in caffe-pro\'s Filter (its selector is in its weights; BVLC\'s Filter takes it as the last bottom)');
+      const size = shapes[0][axis];
+      shapes.forEach((s, k) => need(def, s.length > axis && s[axis] === size, () => `bottom ${k} has shape ${shapeString(s)}, but bottom 0 has ${size} along axis ${axis}: the selector has one value per slice of each`));
+      picked = selectedSlices(def, expectWeight(def, weights, 0, 'the selector', [size]), p.num_output);
+      return shapes.map((s) => s.map((d, i) => (i === axis ? p.num_output : d)));
+    },
+    forward(xs, ys) {
+      xs.forEach((x, k) => gatherSlices(x.data, ys[k].data, x.dims, axis, picked));
+    },
+  };
+}
+
+/** The indices of the selector's nonzero values (a float's truth: NaN kept, -0 not), checked against num_output. */
+function selectedSlices(def: LayerParameter, selector: Tensor, numOutput: number): number[] {
+  need(def, numOutput >= 1, () => `filter_param.num_output (the top's size along the axis) must be at least 1, got ${numOutput}`);
+  const picked: number[] = [];
+  selector.data.forEach((v, i) => v !== 0 && picked.push(i));
+  // A net loaded without weights has an empty selector: shaped from num_output, refused when it runs.
+  need(def, selector.data.length === 0 || picked.length === numOutput, () => `filter_param.num_output is ${numOutput} but its selector (blob 0) has ${picked.length} nonzero values of ${selector.data.length}: caffe-pro's forward CHECKs they are equal`);
+  return picked;
+}
+
+/** y = x's slices `picked` along `axis`, in that order. */
+function gatherSlices(x: Float32Array, y: Float32Array, dims: Shape, axis: number, picked: readonly number[]): void {
+  const outer = countRange(dims, 0, axis), size = dims[axis], inner = countRange(dims, axis + 1);
+  let to = 0;
+  for (let o = 0; o < outer; o++)
+    for (const i of picked) { copyRun(x, (o * size + i) * inner, y, to, inner); to += inner; }
+}
+
+/** Gather along the axis with the selector's nonzero indices as a constant (int64). */
+function channelFilterToOnnx(c: LayerContext): void {
+  const { layer } = c, p = paramsOf<FilterParam>(layer.def, 'filter_param');
+  const axis = canonicalAxis(layer.def, p.axis, layer.bottomShapes[0].length);
+  const picked = selectedSlices(layer.def, expectWeight(layer.def, layer.weights, 0, 'the selector', [layer.bottomShapes[0][axis]]), p.num_output);
+  const indices = c.b.int64s(`${layer.name}/indices`, picked);
+  layer.bottoms.forEach((_, k) => c.node('Gather', [c.bottom(k), indices], [c.top(k)], { axis: int(axis) }));
+}
