@@ -12,7 +12,7 @@ import { type Forward, onnxForwardEach, onnxForwardOf } from '../detect/forward.
 import { modelOf, posesInImage } from '../detect/openpose.js';
 import { denseKind, edgesDialectOf, edgesInImage, segmentImage } from '../detect/dense.js';
 import { FLOW_BLOB, flowColors, flowInputs, isTemplate } from '../detect/flow.js';
-import { type FlowForward, FlowNets, checkFlowNet, flowOfCheckedNet } from '../detect/flow-net.js';
+import { type FlowForward, FlowNets, checkFlowNet, flowOfCheckedNet, onnxFlowForward } from '../detect/flow-net.js';
 import { type Detection, type DetectOptions, detectImage, detectOnnx, detectorKind } from '../detect/detect.js';
 import { netToDot } from '../graph/dot.js';
 import { summarize } from '../graph/summary.js';
@@ -24,7 +24,7 @@ import { CremaError } from '../util/errors.js';
 import { bytesLabel, namingTemplate } from '../util/source.js';
 import { wholeBuffers } from '../util/spare.js';
 import { wasmEngineIfLoaded } from '../kernels/wasm.js';
-import type { OnnxSessions } from '../onnx/run.js';
+import type { OnnxSessions, RunOnnxOptions } from '../onnx/run.js';
 import type { BrowserVerifyReport, EngineMemory, EngineReady, EngineStats, FlowResult, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
 interface WorkerScope {
@@ -148,14 +148,7 @@ async function flow(req: Extract<Request, { op: 'flow' }>): Promise<[FlowResult,
   let run: FlowForward | undefined;
   if (req.options.backend === 'onnx') {
     // its own sessions at the net's size, as the Node library's flow (a FlowNet converts at a fixed size)
-    let sessions = onnxSessions.get(req.net);
-    if (!sessions) {
-      setOnnxRuntimeUrl(req.ort);
-      const { OnnxSessions } = await import('../onnx/run.js');
-      onnxSessions.set(req.net, (sessions = new OnnxSessions(net, {})));
-    }
-    const held = sessions;
-    run = async (_, given, wanted) => { const got = await held.run(given, wanted); return wanted.map((w) => got.get(w)!); };
+    run = onnxFlowForward(await sessionsOf(req.net, net, req.ort, {}));
   }
   const f = await flowOfCheckedNet(net, [inputs.img0, inputs.img1], run); // checked above, before any session opens
   const colors = flowColors(f);
@@ -205,12 +198,12 @@ async function forwardOrt(net: Net, feeds: Record<string, TensorData>, ort: stri
 /** Per net, its onnxruntime-web session for `run(feeds, { backend: 'onnx' })`: converted once while the shapes and fetches hold. */
 const onnxSessions = new Map<number, OnnxSessions>();
 
-async function sessionsOf(id: number, net: Net, ort: string | undefined): Promise<OnnxSessions> {
+async function sessionsOf(id: number, net: Net, ort: string | undefined, options: RunOnnxOptions = { anyBatch: true, anySize: true }): Promise<OnnxSessions> {
   setOnnxRuntimeUrl(ort);
   let sessions = onnxSessions.get(id);
   if (!sessions) {
     const { OnnxSessions } = await import('../onnx/run.js');
-    onnxSessions.set(id, (sessions = new OnnxSessions(net, { anyBatch: true, anySize: true })));
+    onnxSessions.set(id, (sessions = new OnnxSessions(net, options)));
   }
   return sessions;
 }

@@ -2,6 +2,7 @@
 // checked for the images' size, predict_flow_final read back as H x W x 2, and FlowNets, the net kept per image size
 // for run-flownet-many.py's lists (node.ts's loadFlow, the engine worker's Net.flow). Apart from flow.ts because it
 // takes a Net: the browser entry's types export flow.ts's and must not reach the Node Net.
+import type { OnnxSessions } from '../onnx/run.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -9,6 +10,12 @@ import { FLOW_BLOB, type Flow, fillFlowTemplate, isTemplate } from './flow.js';
 
 /** What runs the net's forward: its inputs by name, the blobs wanted back. */
 export type FlowForward = (net: Net, inputs: Record<string, Tensor>, outputs: string[]) => Promise<Tensor[]>;
+
+/** A FlowForward through ONNX Runtime sessions (the Node library's and the browser worker's `backend: 'onnx'`). */
+export const onnxFlowForward = (sessions: Pick<OnnxSessions, 'run'>): FlowForward => async (_, given, wanted) => {
+  const got = await sessions.run(given, wanted);
+  return wanted.map((w) => got.get(w)!);
+};
 
 const forwardNative: FlowForward = async (net, inputs, outputs) => {
   net.forward(inputs);

@@ -16,7 +16,7 @@ import { type Person, type PoseDetectOptions, type PosePartOptions, checkPoseOpt
 import { type ColorizeOptions, type Detection, type DetectOptions, checkBackend, checkColorizeOptions, checkDetectOptions, type DenseDetectOptions, type EdgeDetectOptions, checkDenseOptions } from './options.js';
 import { colorizeImage } from './colorize.js';
 import { type Flow, flowInputs } from './flow.js';
-import { type FlowForward, FlowNets, checkFlowNet, flowOfCheckedNet } from './flow-net.js';
+import { FlowNets, checkFlowNet, flowOfCheckedNet, onnxFlowForward } from './flow-net.js';
 import { DISPARITY_BLOB, type Disparity, disparityInputs, disparityOf, fillDisparityTemplate, isDisparityTemplate } from './disparity.js';
 import { parsePrototxt } from '../caffe/prototxt.js';
 import { type Bytes, type Source, bytesOf, namingTemplate, resolveSource } from '../util/source.js';
@@ -201,8 +201,7 @@ export function loadFlow(template: Source, weights: Source | undefined, options:
         const { OnnxSessions } = await import('../onnx/run.js');
         sessions.set(net, (held = new OnnxSessions(net, { threads: options.threads })));
       }
-      const run: FlowForward = async (_, given, wanted) => { const got = await held.run(given, wanted); return wanted.map((w) => got.get(w)!); };
-      return flowOfCheckedNet(net, [inputs.img0, inputs.img1], run);
+      return flowOfCheckedNet(net, [inputs.img0, inputs.img1], onnxFlowForward(held));
     },
     dispose: async () => nets?.dispose(),
   };

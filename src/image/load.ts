@@ -71,8 +71,8 @@ function refuseUnsupported(file: string, filePath?: string, bytes?: Uint8Array):
     throw new CremaError(`${file}: is a BMP image, which crema does not decode (pycaffe would read it): convert it to PNG`);
   // A file that is plainly something else (a text file named .jpg, a .npy, a caffemodel's HDF5): said by what it
   // is, not by sharp's "unsupported image format". Text starting with '<' may be an SVG, which sharp decodes.
-  const kind = sniffNonProtobuf(head.subarray(0, Math.min(read, head.length)));
-  const first = head.subarray(0, Math.min(read, head.length)).find((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0xef && b !== 0xbb && b !== 0xbf); // past white space and a UTF-8 BOM
+  const got = head.subarray(0, Math.min(read, head.length)), kind = sniffNonProtobuf(got);
+  const first = got.find((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0xef && b !== 0xbb && b !== 0xbf); // past white space and a UTF-8 BOM
   if (kind && !kind.includes('image') && !(kind.startsWith('a text file') && first === 0x3c))
     throw new CremaError(`${file}: this is ${kind}, not an image`);
 }

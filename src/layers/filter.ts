@@ -31,8 +31,7 @@ export const filterLayer: LayerType = {
         });
       },
       forward(xs, ys) {
-        const selector = xs[bottoms - 1].data, picked: number[] = [];
-        selector.forEach((v, n) => v !== 0 && picked.push(n));
+        const selector = xs[bottoms - 1].data, picked = nonzero(selector);
         if (!picked.length)
           throw new LayerError(def, `none of its ${selector.length} selector values (bottom ${bottoms - 1}) is nonzero: Caffe gives tops of 0 items, and crema holds no empty blob`);
         ys.forEach((y, k) => {
@@ -90,11 +89,17 @@ function channelFilter(def: LayerParameter, weights: Tensor[]): Layer {
   };
 }
 
+/** The indices of the nonzero values, in order (as C++ tests a float: NaN is nonzero, -0 is not). */
+function nonzero(values: Float32Array): number[] {
+  const picked: number[] = [];
+  values.forEach((v, i) => v !== 0 && picked.push(i));
+  return picked;
+}
+
 /** The indices of the selector's nonzero values (a float's truth: NaN kept, -0 not), checked against num_output. */
 function selectedSlices(def: LayerParameter, selector: Tensor, numOutput: number): number[] {
   need(def, numOutput >= 1, () => `filter_param.num_output (the top's size along the axis) must be at least 1, got ${numOutput}`);
-  const picked: number[] = [];
-  selector.data.forEach((v, i) => v !== 0 && picked.push(i));
+  const picked = nonzero(selector.data);
   // A net loaded without weights has an empty selector: shaped from num_output, refused when it runs.
   need(def, selector.data.length === 0 || picked.length === numOutput, () => `filter_param.num_output is ${numOutput} but its selector (blob 0) has ${picked.length} nonzero values of ${selector.data.length}: caffe-pro's forward CHECKs they are equal`);
   return picked;

@@ -1,7 +1,7 @@
 // The files layers write (Layer.hdf5File: HDF5Output's), where the platform writes files (Node: `crema run` and
 // Net.run; a browser writes none): checked before a run's forward, written after it, so a forward that fails
 // midway writes nothing and leaves the file as it was (Caffe opens and truncates it when the net loads).
-import type { Graph, GraphLayer } from '../graph/graph.js';
+import type { GraphLayer } from '../graph/graph.js';
 import { LayerError } from '../layers/layer.js';
 import { type Hdf5Writer, platform } from '../platform.js';
 import { Tensor } from '../tensor.js';
@@ -14,28 +14,28 @@ function writerFor(layers: GraphLayer[]): Hdf5Writer | undefined {
   return writer === 'missing' ? undefined : writer;
 }
 
-function fileLayers(graph: Graph): GraphLayer[] {
-  return graph.layers.filter((l) => l.impl.hdf5File);
+function fileLayers(layers: readonly GraphLayer[]): GraphLayer[] {
+  return layers.filter((l) => l.impl.hdf5File);
 }
 
 /** The blobs the files hold, for a run that fetches blobs by name (ONNX Runtime gives only those asked). */
-export function layerFileBlobs(graph: Graph): string[] {
-  return writerFor(fileLayers(graph)) ? fileLayers(graph).flatMap((l) => l.bottoms) : [];
+export function layerFileBlobs(all: readonly GraphLayer[]): string[] {
+  const layers = fileLayers(all);
+  return writerFor(layers) ? layers.flatMap((l) => l.bottoms) : [];
 }
 
 /** Refuses, before the forward, a file that could not be written: one line naming the layer and the file. */
-export function checkLayerFiles(graph: Graph): void {
-  const layers = fileLayers(graph), writer = writerFor(layers);
-  for (const l of writer ? layers : []) {
+export function checkLayerFiles(all: readonly GraphLayer[]): void {
+  const layers = fileLayers(all), writer = writerFor(layers);
+  if (!writer) return;
+  for (const l of layers) {
     // The file is written from the blobs after the forward; Caffe writes them as they are at the layer. A later layer
     // writing one in place would change what the file holds: refused, not written wrong.
-    const later = graph.layers.slice(graph.layers.indexOf(l) + 1).find((m) => m.tops.some((t) => l.bottoms.includes(t)));
-    if (later) {
-      const blob = later.tops.find((t) => l.bottoms.includes(t))!;
-      throw new LayerError(l.def, `layer '${later.name}' after it writes '${blob}' in place: crema writes the file from the blobs after the forward, Caffe at this layer; give '${later.name}' a top of its own`);
-    }
+    const [later, blob] = all.slice(all.indexOf(l) + 1).flatMap((m) => m.tops.filter((t) => l.bottoms.includes(t)).map((t) => [m.name, t]))[0] ?? [];
+    if (later !== undefined)
+      throw new LayerError(l.def, `layer '${later}' after it writes '${blob}' in place: crema writes the file from the blobs after the forward, Caffe at this layer; give '${later}' a top of its own`);
     try {
-      writer!.check(l.impl.hdf5File!.file);
+      writer.check(l.impl.hdf5File!.file);
     } catch (err) {
       throw asLayers(l, err);
     }
@@ -43,15 +43,16 @@ export function checkLayerFiles(graph: Graph): void {
 }
 
 /** Writes each layer's file from the blobs after a whole forward (`blobs`: the net's, or ONNX Runtime's outputs). */
-export async function writeLayerFiles(graph: Graph, blobs: ReadonlyMap<string, Tensor>): Promise<void> {
-  const layers = fileLayers(graph), writer = writerFor(layers);
-  for (const l of writer ? layers : []) {
+export async function writeLayerFiles(all: readonly GraphLayer[], blobs: ReadonlyMap<string, Tensor>): Promise<void> {
+  const layers = fileLayers(all), writer = writerFor(layers);
+  if (!writer) return;
+  for (const l of layers) {
     const { file, datasets, dims } = l.impl.hdf5File!;
     const tensors = datasets.map((name, i) => {
       const blob = blobs.get(l.bottoms[i])!;
       return { name, tensor: new Tensor(dims(blob.dims), blob.data) };
     });
-    await writer!.write(file, tensors).catch((err: unknown) => Promise.reject(asLayers(l, err)));
+    await writer.write(file, tensors).catch((err: unknown) => Promise.reject(asLayers(l, err)));
   }
 }
 

@@ -43,17 +43,17 @@ export function serveNet(post: (message: FromWorker, transfer: ArrayBuffer[]) =>
       if (!net) throw new CremaError('the net worker got a run before its net');
       const feeds = Object.fromEntries(Object.entries(message.feeds).map(([k, t]) => [k, new Tensor(t.dims, t.data)]));
       let blobs: Map<string, Tensor>, names: string[];
-      checkLayerFiles(net.graph); // HDF5Output's file, refused before the work
+      checkLayerFiles(net.layersAsIs); // HDF5Output's file, refused before the work
       if (message.backend === 'onnx') {
         names = message.fetches ?? net.outputs;
         sessions ??= new (await import('../onnx/run.js')).OnnxSessions(net, { threads: net.threads, anyBatch: true, anySize: true });
-        blobs = await sessions.run(feeds, [...new Set([...names, ...layerFileBlobs(net.graph)])]);
+        blobs = await sessions.run(feeds, [...new Set([...names, ...layerFileBlobs(net.layersAsIs)])]);
       } else {
         const out = net.forward(feeds);
         names = message.fetches ?? Object.keys(out);
         blobs = net.blobs;
       }
-      await writeLayerFiles(net.graph, blobs);
+      await writeLayerFiles(net.layersAsIs, blobs);
       const outputs: Record<string, WireTensor> = {};
       for (const name of names) {
         const blob = blobs.get(name)!;

@@ -142,6 +142,11 @@ export class Net {
    */
   readonly companions = new Set<{ release(): Promise<void> }>();
 
+  /** @internal Its layers as they are, for what reads no shape (layer-files.ts): not shaped back for it. */
+  get layersAsIs(): readonly GraphLayer[] {
+    return this.anyShapes.layers;
+  }
+
   /**
    * @internal The layer graph (shapes, layer implementations): the engine's, not the library's API. At the net's own
    * shapes: shaped back first when ONNX Runtime's sessions left it at another size's (shapeAway).

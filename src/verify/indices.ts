@@ -12,13 +12,14 @@ export function compareIndices(ours: Tensor, ref: Tensor, bottom: Tensor, tolera
     return { abs: Infinity, rel: Infinity, pass: false, mismatch: `shape ${shapeString(ours.dims)} vs ${shapeString(ref.dims)}` };
   const plane = ours.dims.length === 4 ? ours.dims[2] * ours.dims[3] : 1;
   const bottomPlane = bottom.dims.length === 4 ? bottom.dims[2] * bottom.dims[3] : 1, b = bottom.data;
+  const inside = (m: number) => Number.isInteger(m) && m >= 0 && m < bottomPlane;
   let differing = 0, abs = 0, scale = 1, outside = false;
   for (const v of b) if (Math.abs(v) > scale) scale = Math.abs(v);
   for (let i = 0; i < ref.data.length; i++) {
     const x = ours.data[i], y = ref.data[i];
     if (x === y) continue;
     differing++;
-    const at = Math.floor(i / plane) * bottomPlane, inside = (m: number) => Number.isInteger(m) && m >= 0 && m < bottomPlane;
+    const at = Math.floor(i / plane) * bottomPlane;
     const out = !inside(x) || !inside(y);
     outside ||= out;
     const [vx, vy] = out ? [0, Infinity] : [b[at + x], b[at + y]];

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { type Detection, detectImage, detectOnnx, detectionKind, detectionOutputs, parseLabels } from '../../detect/detect.js';
+import { type Detection, detectImage, detectOnnx, detectionOutputs, parseLabels } from '../../detect/detect.js';
 import { detectionLine } from '../../detect/options.js';
 import { drawDetections } from '../../detect/draw.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
@@ -52,8 +52,7 @@ export const detectCommand = {
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
     const net = await loadNetFor(args, args.backend === 'native');
     printNotes(net, args);
-    detectionKind(net); // refuses a net without a detection or Proposal layer before any image is read
-    const read = detectionOutputs(net);
+    const read = detectionOutputs(net); // refuses a net without a detection or Proposal layer before any image is read
     const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, outputs: read, anySize: true }) : undefined;
     const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
     const options = { ...preprocessOptionsFrom(args, geo), threshold: args.threshold, labels: labelsOf(args, net), quadNms: args.quadNms, scale: args.scale, maxSize: args.maxSize };

@@ -90,10 +90,7 @@ async function flowList(args: FlowArgs, list: string): Promise<void> {
   let done = 0;
   try {
     for (const p of pairs) {
-      const images = await Promise.all([p.img0, p.img1].map(async (file) => {
-        checkReadable(file);
-        return loadImage(file, true, false);
-      })).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+      const images = await Promise.all([p.img0, p.img1].map((file) => loadImage(file, true, false))).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
       const [a, b] = images instanceof Error ? [] : images;
       const skip = images instanceof Error ? images.message : a.width !== b.width || a.height !== b.height ? `${p.img0} is ${a.width} x ${a.height} but ${p.img1} is ${b.width} x ${b.height}: FlowNet takes two images of one size` : undefined;
       if (skip !== undefined) {

@@ -48,15 +48,15 @@ export const runCommand = {
     // Before the forward: a bad --labels or --dump is found before the work.
     const labels = labelsFor(args, net);
     if (args.dump) dumpNames([...net.shapes.keys()], args.blobs);
-    checkLayerFiles(net.graph); // HDF5Output's file: its directory, ...
+    checkLayerFiles(net.layersAsIs); // HDF5Output's file: its directory, ...
     const inputs = await readInputs(net, args.input, args);
     const missing = net.inputs.filter((n) => !(n in inputs));
     if (missing.length) throw new CremaError(`no --input for ${missing.map((n) => `'${n}' ${shapeString(net.shapes.get(n)!)}`).join(', ')}`);
     if (args.backend === 'native') reshapeTo(net, inputs);
     const { outputs, blobs } = args.backend === 'onnx'
-      ? await forwardOnnx(net, inputs, { threads: args.threads, blobs: args.dump || layerFileBlobs(net.graph).some((b) => !net.outputs.includes(b)) ? 'all' : 'outputs' })
+      ? await forwardOnnx(net, inputs, { threads: args.threads, blobs: args.dump || layerFileBlobs(net.layersAsIs).some((b) => !net.outputs.includes(b)) ? 'all' : 'outputs' })
       : { outputs: net.forward(inputs), blobs: net.blobs };
-    await writeLayerFiles(net.graph, blobs);
+    await writeLayerFiles(net.layersAsIs, blobs);
     if (args.dump) await dumpBlobs(blobs, args.dump, args.blobs);
     if (args.json) {
       printJson({ outputs: Object.entries(outputs).map(([name, t]) => outputJson(net, name, t, args.top, labels)) });
