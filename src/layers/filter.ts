@@ -73,6 +73,10 @@ function channelFilter(def: LayerParameter, weights: Tensor[]): Layer {
   const p = paramsOf<FilterParam>(def, 'filter_param');
   expectAtMostBlobs(def, 1, weights.length, 'the selector');
   refuseInPlace(def);
+  // A selector the weights leave out is the fork's: ones (LayerSetUp; layer.ts's fixedFiller), every slice kept. The
+  // net loads shaped from num_output as the fork's Reshape does, and a num_output that is not the slice count is
+  // refused at forward, where the fork CHECKs; a selector from the weights is checked at load.
+  const filled = weights.length === 0;
   let axis = 1, picked: number[] = [];
   return {
     reshape(shapes) {
@@ -81,9 +85,11 @@ function channelFilter(def: LayerParameter, weights: Tensor[]): Layer {
       const size = shapes[0][axis];
       shapes.forEach((s, k) => need(def, s.length > axis && s[axis] === size, () => `bottom ${k} has shape ${shapeString(s)}, but bottom 0 has ${size} along axis ${axis}: the selector has one value per slice of each`));
       picked = selectedSlices(def, expectWeight(def, weights, 0, 'the selector', [size]), p.num_output);
+      if (!filled) checkSelected(def, picked, size, p.num_output);
       return shapes.map((s) => s.map((d, i) => (i === axis ? p.num_output : d)));
     },
     forward(xs, ys) {
+      if (filled) checkSelected(def, picked, xs[0].dims[axis], p.num_output);
       xs.forEach((x, k) => gatherSlices(x.data, ys[k].data, x.dims, axis, picked));
     },
   };
@@ -96,13 +102,15 @@ function nonzero(values: Float32Array): number[] {
   return picked;
 }
 
-/** The indices of the selector's nonzero values (a float's truth: NaN kept, -0 not), checked against num_output. */
+/** The indices of the selector's nonzero values (a float's truth: NaN kept, -0 not); num_output at least 1. */
 function selectedSlices(def: LayerParameter, selector: Tensor, numOutput: number): number[] {
   need(def, numOutput >= 1, () => `filter_param.num_output (the top's size along the axis) must be at least 1, got ${numOutput}`);
-  const picked = nonzero(selector.data);
-  // A net loaded without weights has an empty selector: shaped from num_output, refused when it runs.
-  need(def, selector.data.length === 0 || picked.length === numOutput, () => `filter_param.num_output is ${numOutput} but its selector (blob 0) has ${picked.length} nonzero values of ${selector.data.length}: caffe-pro's forward CHECKs they are equal`);
-  return picked;
+  return nonzero(selector.data);
+}
+
+/** Refuses a num_output that is not the count of nonzero selector values, as the fork's forward CHECKs. */
+function checkSelected(def: LayerParameter, picked: readonly number[], of: number, numOutput: number): void {
+  need(def, picked.length === numOutput, () => `filter_param.num_output is ${numOutput} but its selector (blob 0) has ${picked.length} nonzero values of ${of}: caffe-pro's forward CHECKs they are equal`);
 }
 
 /** y = x's slices `picked` along `axis`, in that order. */
@@ -117,7 +125,9 @@ function gatherSlices(x: Float32Array, y: Float32Array, dims: Shape, axis: numbe
 function channelFilterToOnnx(c: LayerContext): void {
   const { layer } = c, p = paramsOf<FilterParam>(layer.def, 'filter_param');
   const axis = canonicalAxis(layer.def, p.axis, layer.bottomShapes[0].length);
-  const picked = selectedSlices(layer.def, expectWeight(layer.def, layer.weights, 0, 'the selector', [layer.bottomShapes[0][axis]]), p.num_output);
+  const selector = expectWeight(layer.def, layer.weights, 0, 'the selector', [layer.bottomShapes[0][axis]]);
+  const picked = selectedSlices(layer.def, selector, p.num_output);
+  checkSelected(layer.def, picked, selector.data.length, p.num_output);
   const indices = c.b.int64s(`${layer.name}/indices`, picked);
   layer.bottoms.forEach((_, k) => c.node('Gather', [c.bottom(k), indices], [c.top(k)], { axis: int(axis) }));
 }
