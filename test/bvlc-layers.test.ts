@@ -65,6 +65,15 @@ describe('BatchReindex', () => {
     expect(bad([0, 1, -0.5])).toThrow("layer 'reindex_frac' (BatchReindex): index -0.5 (item 2 of bottom 1) is not in [0, 5), an item of bottom 0: Caffe refuses it at forward");
     expect(bad([NaN, 1, 2])).toThrow("layer 'reindex_frac' (BatchReindex): index NaN (item 0 of bottom 1) is not in [0, 5), an item of bottom 0: Caffe refuses it at forward");
   });
+
+  it('in ONNX Runtime, an index Caffe refuses fails the run too (made out of range for its Gather: never a negative one from the end)', async () => {
+    const f = fixture('batch_reindex'), net = await Net.load(f.net);
+    const run = (values: number[]) => runOnnx(net.graph, { ...f.inputs(), frac: new Tensor([3], Float32Array.from(values)) }, { threads: 1, outputs: ['by_frac'] });
+    for (const values of [[0, 5, 1], [-1, 0, 1], [0, 1, -0.5], [NaN, 1, 2]])
+      await expect(run(values), String(values)).rejects.toThrow(/Gather node\. Name:'reindex_frac\/Gather_\d+' Status Message: indices element out of data bounds, idx=5 /);
+    const last = (await run([4.9, 0, 0])).get('by_frac')!, inner = last.data.length / 3;
+    expect(Array.from(last.data.subarray(0, inner))).toEqual(Array.from(f.input('data').data.subarray(4 * inner, 5 * inner)));
+  });
 });
 
 describe('Filter', () => {
