@@ -96,12 +96,31 @@ describe('Filter', () => {
     }
   });
 
-  it('none selected: Caffe gives tops of 0 items; ONNX Runtime gives them too, crema refuses the forward in one line', async () => {
-    const f = fixture('filter_none'), net = await Net.load(f.net);
+  it('none selected: tops of 0 items, as Caffe and ONNX Runtime give', async () => {
+    const f = fixture('filter_none');
     expect(f.blobs.map((b) => f.caffe(b).dims)).toEqual([[0, 3, 2, 2], [0, 4]]);
-    expect(() => net.forward(f.inputs())).toThrow(/^layer 'filter_none' \(Filter\): none of its 6 selector values \(bottom 2\) is nonzero: Caffe gives tops of 0 items, and crema holds no empty blob$/);
-    const onnx = await runOnnx(net.graph, f.inputs(), { threads: 1, outputs: f.blobs });
-    for (const blob of f.blobs) expectBlob(onnx.get(blob), f.caffe(blob), `${blob} ONNX`, 0);
+    await expectCaffe('filter_none', 0);
+  });
+
+  it('none selected into InnerProduct, and Convolution + ReLU + Pooling: their tops of 0 items too, as Caffe gives; then a forward selecting some computes them again', async () => {
+    const f = fixture('filter_ip');
+    expect(['ip_none', 'pool_none'].map((b) => f.caffe(b).dims)).toEqual([[0, 3], [0, 2, 1, 1]]);
+    const net = await expectCaffe('filter_ip', 1e-6);
+    // The selectors swapped: the 0-item side now has two items, the other none; then back.
+    for (const [sel, none] of [['none', 'sel'], ['sel', 'none']]) {
+      const inputs = f.inputs();
+      net.forward({ ...inputs, sel: new Tensor([4, 1], inputs[sel].data), none: new Tensor([4], inputs[none].data) });
+      expectBlob(net.blobs.get('ip_sel'), f.caffe(`ip_${sel}`), `ip_sel from ${sel}`, 1e-6);
+      expectBlob(net.blobs.get('ip_none'), f.caffe(`ip_${none}`), `ip_none from ${none}`, 1e-6);
+      expect(net.blobs.get('pool_none')!.dims).toEqual(none === 'none' ? [0, 2, 1, 1] : [2, 2, 1, 1]);
+    }
+  });
+
+  it('refuses, in one line, a layer whose bottom is empty but whose top would not be (kernels never run on empty blobs)', async () => {
+    const f = fixture('filter_none'), text = `${fs.readFileSync(f.net, 'utf8')}
+layer { name: "sum" type: "Reduction" bottom: "b_none" top: "sum" reduction_param { axis: 0 } }`;
+    const net = await Net.load({ prototxt: text });
+    expect(() => net.forward(f.inputs())).toThrow(/^layer 'sum' \(Reduction\): bottom 'b_none' is empty \(\[0, 4\]\) but top 'sum' would not be \(\[\]\): crema runs a layer on an empty blob only when its tops are empty too$/);
   });
 
   it('after ONNX Runtime ran the net at another batch, a forward selecting more items than the last gets them all (the blobs allocated again)', async () => {

@@ -4,14 +4,14 @@ import { int } from '../onnx/builder.js';
 import type { LayerContext } from '../onnx/context.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
 import { copyRun, countRange, expectAtMostBlobs, refuseInPlace } from './axes.js';
-import { type Layer, LayerError, type LayerType, canonicalAxis, expectWeight, keepRows, need } from './layer.js';
+import { type Layer, type LayerType, canonicalAxis, expectWeight, keepRows, need } from './layer.js';
 
 /**
  * BVLC Caffe 1.0's Filter (filter_layer.cpp): bottoms 0 .. K-1 are data, the last the selector (N, 1, ...); top k
  * is bottom k's items whose selector is nonzero (as C++ tests a float: NaN is, -0 is not), in order. Caffe counts
  * them in Reshape, which each forward runs: the net is set up with all N items (its first reshape), and the layers
  * after it take each forward's count (crema: `sizesTops`; ONNX: Compress, a dynamic axis 0). None selected gives
- * Caffe tops of 0 items; crema holds no empty blob and refuses that forward.
+ * tops of 0 items, as Caffe's: the layers after them whose tops are empty too are not run (Net.runLayer).
  */
 export const filterLayer: LayerType = {
   type: 'Filter',
@@ -31,9 +31,7 @@ export const filterLayer: LayerType = {
         });
       },
       forward(xs, ys) {
-        const selector = xs[bottoms - 1].data, picked = nonzero(selector);
-        if (!picked.length)
-          throw new LayerError(def, `none of its ${selector.length} selector values (bottom ${bottoms - 1}) is nonzero: Caffe gives tops of 0 items, and crema holds no empty blob`);
+        const picked = nonzero(xs[bottoms - 1].data); // none: tops of 0 items, as Caffe's (the layers after skip them)
         ys.forEach((y, k) => {
           const inner = countRange(xs[k].dims, 1);
           keepRows(y, picked.length);
