@@ -3,6 +3,7 @@
 // natively and through ONNX Runtime. BatchReindex and Filter only move numbers: they must match exactly; LSTMUnit
 // within 1e-6 * max(1, |ref|), as the HDF5Output net's TanH. HDF5Output's file, as crema run and Net.run write it,
 // against the one Caffe wrote (hdf5_output/caffe.h5), both read back with h5wasm.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
@@ -268,6 +269,33 @@ layer { name: "pick" type: "BatchReindex" bottom: "squashed" bottom: "idx" top: 
       spy.mockRestore();
     }
   });
+
+  it("refuses at load two layers writing one file, as Caffe refuses the net (HDF5: the second can't truncate a file the first holds open)", async () => {
+    const twice = path.join(root, 'hdf5_output_twice');
+    expect(fs.readFileSync(path.join(twice, 'caffe-refuses.txt'), 'utf8')).toContain('hdf5_output_layer.cpp:18] Check failed: file_id_ >= 0 (-1 vs. 0) Failed to open HDF5 file/tmp/bvlc_hdf5_output_twice.h5');
+    await expect(Net.load(path.join(twice, 'net.prototxt'))).rejects.toThrow(/^layer 'save_again' \(HDF5Output\): writes the file '\/tmp\/bvlc_hdf5_output_twice\.h5' that layer 'save' \(HDF5Output\) writes: Caffe opens it for each, and HDF5 refuses the second \("unable to truncate a file which is already open"\); give each its own file_name$/);
+  });
+
+  // h5wasm works on files in a private temporary directory, one blocking call (built or read whole): a SIGINT that
+  // comes then (sent by the child to itself as h5wasm's file is read or written) ends the process, and leaves no
+  // directory. The child imports the build (dist/).
+  for (const [what, patched, call] of [
+    ['writing a file', 'readFileSync', `(await import(${JSON.stringify(path.resolve('dist/caffe/hdf5.js'))})).writeHdf5File(out, [{ name: 'data', tensor: { dims: [2, 3], data: new Float32Array(6) } }])`],
+    ['reading weights from bytes', 'writeFileSync', `(await import(${JSON.stringify(path.resolve('dist/caffe/hdf5.js'))})).readHdf5Weights(fs.readFileSync(${JSON.stringify(path.join(f.dir, 'caffe.h5'))}))`],
+  ] as const) {
+    it(`interrupted by SIGINT while ${what}, leaves no temporary directory and ends by the signal`, () => {
+      const dir = scratchDir(), out = path.join(dir, 'out.h5');
+      const script = `import fs from 'node:fs';
+        const out = ${JSON.stringify(out)}, original = fs.${patched};
+        fs.${patched} = (file, ...rest) => { if (String(file).includes('crema-h5-')) process.kill(process.pid, 'SIGINT'); return original(file, ...rest); };
+        await ${call}.catch(() => undefined);
+        console.log('went on');`;
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TMPDIR: dir }, encoding: 'utf8' });
+      expect(child.stderr).toBe('');
+      expect([child.signal, child.stdout]).toEqual(['SIGINT', '']);
+      expect(fs.readdirSync(dir)).toEqual([]);
+    });
+  }
 
   /** The case's net with its file_name `file`, as DIR/net.prototxt. */
   function netWritingTo(dir: string, file: string): string {
