@@ -154,7 +154,7 @@ describe('LSTMUnit', () => {
 
 describe('HDF5Output', () => {
   const f = fixture('hdf5_output');
-  const writes = "`crema run` and Net.run write it after each forward (a relative name from the working directory, as Caffe; replaced whole each run, never left half-written), and the two stay outputs of the net unless a later layer reads them (`crema run --dump DIR` writes every blob as .npy)";
+  const writes = "`crema run` and Net.run write it after each forward (a relative name from the working directory, as Caffe; replaced whole each run, never left half-written), `net.forward` (synchronous) writes none, and the two stay outputs of the net unless a later layer reads them (`crema run --dump DIR` writes every blob as .npy)";
   const note = (what: string) => `layer 'save' (HDF5Output): Caffe writes its bottoms 'doubled' and 'label' to the HDF5 file '/tmp/bvlc_hdf5_output.h5' (datasets 'data' and 'label', float32, each 4-D); ${what}`;
 
   it('is a sink: its bottoms stay outputs beside the net\'s other one, equal to what Caffe wrote, with one note', async () => {
@@ -190,11 +190,13 @@ describe('HDF5Output', () => {
     await expectSameFile(out, path.join(f.dir, 'caffe.h5'));
   });
 
-  it('Net.run writes it after each run, replacing the file whole: the second run\'s values', async () => {
+  it('Net.run writes it after each run, replacing the file whole: the second run\'s values; net.forward writes none', async () => {
     const dir = scratchDir(), out = path.join(dir, 'out.h5');
     fs.writeFileSync(out, 'what the user had');
     const net = await Net.load(netWritingTo(dir, out));
     try {
+      net.forward(f.inputs()); // synchronous: writes nothing, as its note says
+      expect(fs.readFileSync(out, 'utf8')).toBe('what the user had');
       await net.run(f.inputs());
       await expectSameFile(out, path.join(f.dir, 'caffe.h5'));
       const label = new Tensor([2, 1], Float32Array.from([5, -1]));

@@ -302,6 +302,7 @@ export class Net {
   /**
    * Runs the net. Inputs whose shape differs from the net's reshape it first (the batch comes from the data).
    * Returns the output blobs; like pycaffe, they are the net's own buffers, overwritten by the next forward.
+   * An HDF5Output's file is not written here (synchronous): `run` writes it.
    */
   forward(inputs: Record<string, InputValue> = {}, options: ForwardOptions = {}): Record<string, Tensor> {
     this.usable();
