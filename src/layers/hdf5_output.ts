@@ -7,8 +7,8 @@ import { type LayerType, expectCounts, need } from './layer.js';
  * BVLC Caffe 1.0's HDF5Output (hdf5_output_layer.cpp): no top; each forward Caffe writes its two bottoms to
  * hdf5_output_param.file_name as the float32 datasets 'data' and 'label', each 4-D (legacy num, channels, height,
  * width). crema writes that file after each whole forward of `crema run` and Net.run where the platform writes files
- * (Node, with the optional h5wasm: runtime/layer-files.ts), not in the synchronous net.forward; the layer is a sink as Silence is (`sink`: its bottoms
- * stay the net's outputs, in a browser the only ones) and the net's notes say which.
+ * (Node, with the optional h5wasm: runtime/layer-files.ts), not in the synchronous net.forward; the layer is a sink
+ * as Silence is (`sink`: its bottoms stay the net's outputs, in a browser the only ones) and the net's notes say which.
  */
 export const hdf5OutputLayer: LayerType = {
   type: 'HDF5Output',
