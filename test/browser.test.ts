@@ -647,6 +647,52 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
+  it("detects faces with an SSH net (the 'ssh' kind: its demo.py's pyramid) as Node's detect does, natively and in onnxruntime-web", async () => {
+    const fixture = (f: string) => path.join(root, 'test/fixtures/fork/ssh-pyramid', f);
+    const ssh = await Net.load(fixture('net.prototxt'), fixture('weights.caffemodel'), { threads: 1 });
+    const expected = await detect(ssh, fixture('image.png'), { threshold: 0.5 });
+    const expectedOnnx = await detect(ssh, fixture('image.png'), { threshold: 0.5, backend: 'onnx' });
+    await ssh.dispose();
+    expect(expected.length).toBeGreaterThan(10);
+    const { page, errors } = await open(browser, server.url);
+    await page.evaluate(`{
+      let runs = 0, found = cremaPage.detections;
+      Object.defineProperty(cremaPage, 'detections', { get: () => found, set: (v) => { found = v; runs++; } });
+      Object.defineProperty(cremaPage, 'detectionRuns', { get: () => runs });
+    }`);
+    const runs = () => page.evaluate('cremaPage.detectionRuns') as Promise<number>;
+    const detected = async (before: number) => {
+      await page.waitForFunction(`cremaPage.detectionRuns > ${before} || document.getElementById('error').textContent`, { timeout: 120_000 });
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      return (await pageState(page)).detections;
+    };
+    try {
+      await (await page.$('#prototxt'))!.uploadFile(fixture('net.prototxt'));
+      await (await page.$('#weights'))!.uploadFile(fixture('weights.caffemodel'));
+      await click(page, '#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Detect objects');
+      // the worker says 'ssh' (not 'faster-rcnn'), and the page says how SSH runs
+      expect(await page.$eval('#input-note', (e) => e.textContent)).toBe("SSH's face detector, run as its demo.py runs it: the image fitted to 800 pixels on its shorter side (the longer at most 1200), then fed to 'data' with im_info at 500, 800, 1200 and 1600 of those 800 pixels (its pyramid); the faces of every scale together, NMS at 0.3, the boxes in the image's pixels.");
+      const loaded = await runs();
+      await (await page.$('#image'))!.uploadFile(fixture('image.png'));
+      const found = await detected(loaded);
+      expectSameDetections(found, expected, 1e-4);
+      expect(await page.$eval('#run-time', (e) => e.textContent)).toMatch(new RegExp(`^image\\.png: ${expected.length} detections in [\\d.]+ ms \\(the engine worker`));
+
+      await page.select('#backend', 'onnx');
+      const before = await runs();
+      await click(page, '#run');
+      const onnx = await detected(before);
+      expectSameDetections(onnx, expectedOnnx, 1e-4);
+      expectSameDetections(onnx, expected, 1e-4);
+      expect(await page.$eval('#run-time', (e) => e.textContent)).toContain('ONNX Runtime Web');
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 240_000);
+
   it('run takes every input, with the Node entry\'s message; the page says which input the image fills and does not classify a net it cannot fill', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-two-inputs-'));
     const two = 'input: "a" input_shape { dim: 1 dim: 3 } input: "b" input_shape { dim: 1 dim: 3 } layer { name: "s" type: "Eltwise" bottom: "a" bottom: "b" top: "y" }';
