@@ -3,19 +3,24 @@
 // on 2 images of 4 x 3^2 score maps and 7 ROIs (inside, partly off the map on either side, halves, one pixel, wholly off,
 // x2 < x1), with seeded offsets of 2 classes on 3 x 3 parts, of 4 classes on 4 x 4 parts, and without offsets. Natively
 // to the bit (the kernel's float32 steps kept); through ONNX Runtime within 1e-6 of the largest output (its sums in
-// another order). Then the refusals, one line each.
+// another order). Then the refusals, one line each; and makefile/frcnn's Deformable R-FCN test net (ResNet-50, 4
+// DeformablePSROIPooling: two without offsets computing the other two's) cut to plain convolutions, natively = ONNX.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { loadNet } from '../src/caffe/load.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
+import { declaredWeights } from '../src/layers/layer.js';
 import { MAX_OPSET, MIN_OPSET } from '../src/onnx/convert.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
-import { relativeError } from './helpers/reference.js';
+import { hashInputData, hashWeightBlobs } from './helpers/hashweights.mjs';
+import { TOLERANCE, relativeDifference, relativeError } from './helpers/reference.js';
 
 const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/dpsroi');
 const cases = JSON.parse(fs.readFileSync(path.join(fixture, 'cases.json'), 'utf8')) as Record<string, Record<string, number | boolean>>;
@@ -90,5 +95,36 @@ describe('DeformablePSROIPooling: the refusals, one line naming the layer', () =
     const n = netOf([1, 36, 9, 11], [1, 5], undefined, `${base} no_trans: true`);
     expect(() => n.forward({ x: Tensor.zeros([1, 36, 9, 11]), r: new Tensor([1, 5], Float32Array.of(1, 0, 0, 8, 8)) }))
       .toThrow("layer 'dp' (DeformablePSROIPooling): ROI 0 names batch index 1, but the features have 1 image(s)");
+  });
+});
+
+describe("makefile/frcnn's Deformable R-FCN (rfcn-dcn/test_merged-atrous.proto) with plain convolutions for its 3 DeformableConvolution", () => {
+  // test/fixtures/dpsroi/make-net.py cut it: the DeformableConvolutions plain, FrcnnProposal's ROIs an input.
+  const file = path.join(fixture, 'rfcn-dcn-plainconv.prototxt');
+  const pooled = ['rfcn_cls_offset', 'rfcn_bbox_offset', 'psroipooled_cls_rois', 'psroipooled_loc_rois'];
+
+  it('runs natively as in ONNX Runtime (hashweights, 8 ROIs at 224 x 224: inside, partly off, one pixel), every DeformablePSROIPooling top and the outputs', async () => {
+    const parsed = (await loadNet(file)).net, shaped = Net.fromNetParameter(parsed);
+    const layers = shaped.graph.layers.map((l) => ({ name: l.name, type: l.type, blobs: declaredWeights.get(l.def) ?? [] })).filter((l) => l.blobs.length);
+    const spec = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dpsroi-')), 'spec.json');
+    fs.writeFileSync(spec, JSON.stringify({ name: 'rfcn-dcn', layers }));
+    const weights = new Map(hashWeightBlobs(spec, 'dpsroi', 0.5).map((l) => [l.name, l.blobs.map((b) => new Tensor(b.shape, b.data))]));
+    expect(shaped.graph.layers.filter((l) => l.type === 'DeformablePSROIPooling').map((l) => [l.name, l.topShapes[0]])).toEqual([
+      ['rfcn_cls_offset', [8, 12, 7, 7]], ['rfcn_bbox_offset', [8, 2, 7, 7]], ['psroipooled_cls_rois', [8, 6, 7, 7]], ['psroipooled_loc_rois', [8, 24, 7, 7]]]);
+    // The offset maps' convolutions scaled down: hashweights' own give offsets of tens of ROI extents (every deformed
+    // bin off the map, 0); these move bins by about a tenth of the ROI, as trained nets do.
+    for (const name of ['rfcn_cls_offset_t', 'rfcn_bbox_offset_t']) weights.set(name, weights.get(name)!.map((b) => new Tensor(b.dims, b.data.map((v) => v / 300))));
+    const net = Net.fromNetParameter(parsed, weights);
+    const data = new Tensor([1, 3, 224, 224], hashInputData(48, 100, [1, 3, 224, 224]));
+    const rois = new Tensor([8, 5], Float32Array.from([
+      [0, 10, 20, 120, 150], [0, -30, -20, 60, 90], [0, 150, 160, 260, 250], [0, 100, 100, 100, 100],
+      [0, 0, 0, 223, 223], [0, 40.5, 60.5, 90.5, 200.5], [0, 180, 10, 230, 40], [0, 5, 120, 200, 130]].flat()));
+    net.forward({ data, rois });
+    const outputs = [...pooled, 'cls_prob', 'bbox_pred'];
+    const onnx = await runOnnx(net.graph, { data, rois }, { threads: 1, outputs });
+    for (const blob of outputs) {
+      expect(net.blobs.get(blob)!.data.filter((v) => v === 0).length, `${blob}: few bins empty`).toBeLessThan(net.blobs.get(blob)!.data.length / 4);
+      expect(relativeDifference(onnx.get(blob)!.data, net.blobs.get(blob)!.data), `${blob} ONNX`).toBeLessThanOrEqual(TOLERANCE);
+    }
   });
 });
