@@ -20,6 +20,7 @@ import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
 import { hashInputData, hashWeightBlobs } from './helpers/hashweights.mjs';
+import { PROTOTXT as RFCN, feedsAt, weightsOf } from './helpers/rfcn.js';
 import { TOLERANCE, relativeDifference, relativeError } from './helpers/reference.js';
 
 const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/dpsroi');
@@ -124,6 +125,28 @@ describe("makefile/frcnn's Deformable R-FCN (rfcn-dcn/test_merged-atrous.proto) 
     const onnx = await runOnnx(net.graph, { data, rois }, { threads: 1, outputs });
     for (const blob of outputs) {
       expect(net.blobs.get(blob)!.data.filter((v) => v === 0).length, `${blob}: few bins empty`).toBeLessThan(net.blobs.get(blob)!.data.length / 4);
+      expect(relativeDifference(onnx.get(blob)!.data, net.blobs.get(blob)!.data), `${blob} ONNX`).toBeLessThanOrEqual(TOLERANCE);
+    }
+  });
+});
+
+describe('behind Proposal: the small R-FCN of test/helpers/rfcn.ts with DeformablePSROIPooling for its PSROIPooling', () => {
+  it('runs in ONNX Runtime as natively, its ROI count a dynamic axis (one offsets layer without offsets feeding both pools)', async () => {
+    const dp = (name: string, bottom: string, dim: number, trans?: string) => `layer { name: "${name}" type: "DeformablePSROIPooling" bottom: "${bottom}" bottom: "rois" ${trans ? `bottom: "${trans}" ` : ''}top: "${name}"
+      deformable_psroi_pooling_param { spatial_scale: 0.0625 output_dim: ${dim} group_size: 7 part_size: 7 sample_per_part: 2 ${trans ? 'trans_std: 0.1' : 'no_trans: true'} } }\n`;
+    const offsets = 'layer { name: "offset_t" type: "Convolution" bottom: "conv_new_1" top: "offset_t" convolution_param { num_output: 98 kernel_size: 1 pad: 0 stride: 1 } }\n' + dp('offset', 'offset_t', 2);
+    let text = RFCN.replace(/layer \{ name: "(\w+)" type: "PSROIPooling" bottom: "(\w+)" bottom: "rois" top: "\w+" psroi_pooling_param \{ spatial_scale: 0.0625 output_dim: (\d+) group_size: 7 \} \}\n/g,
+      (_, name: string, bottom: string, dim: string) => dp(name, bottom, Number(dim), 'offset'));
+    text = text.replace('layer { name: "psroipooled_cls_rois"', `${offsets}layer { name: "psroipooled_cls_rois"`);
+    expect(text.match(/DeformablePSROIPooling/g)).toHaveLength(3);
+    const net = Net.fromNetParameter(upgradeNet(parsePrototxt(text, 'rfcn.prototxt'), 'rfcn.prototxt'), weightsOf(text), [], { threads: 1 });
+    const feeds = feedsAt(128, 160, 3), outputs = ['rois', 'offset', 'psroipooled_cls_rois', 'psroipooled_loc_rois', 'cls_prob', 'bbox_pred'];
+    net.forward(feeds);
+    const onnx = await runOnnx(net.graph, feeds, { threads: 1, outputs });
+    expect(net.blobs.get('rois')!.dims[0]).toBeGreaterThan(20);
+    expect(net.blobs.get('offset')!.data.some((v) => Math.abs(v) > 0.5), 'offsets that move bins').toBe(true);
+    for (const blob of outputs) {
+      expect(onnx.get(blob)!.dims, blob).toEqual(net.blobs.get(blob)!.dims);
       expect(relativeDifference(onnx.get(blob)!.data, net.blobs.get(blob)!.data), `${blob} ONNX`).toBeLessThanOrEqual(TOLERANCE);
     }
   });
