@@ -39,14 +39,16 @@ interface Params {
  * 0.5 (the far ones one pixel further), the extent at least 0.1; bin (i, j) of output channel c samples channel
  * (c group + i) group + j at sample_per_part^2 points from its corner moved by trans_std * offset * the ROI's extent
  * (part (floor(i / group * part_size), same for j)), a point outside [-0.5, size - 0.5] skipped, the others clamped
- * to [0, size - 1] and read bilinearly; the mean of those read, 0 when none. In float32, as the kernel.
+ * to [0, size - 1] and read bilinearly; the mean of those read, 0 when none. In float32, as the kernel: crema follows
+ * makefile/frcnn (its prototxts are the published Deformable R-FCN nets; deformable_psroi_pooling_param 228 there),
+ * whose CPU loop is the CUDA kernel line for line (nvcc fuses its multiply-adds: GPU outputs an ulp or so apart).
+ * Referee: that CPU kernel compiled (test/fixtures/dpsroi/make-fixtures.sh); docs/FORKS.md has the rules.
  */
 export const deformablePsroiPoolingLayer: LayerType = {
   type: 'DeformablePSROIPooling',
   create(def) {
     const p = dpsroiParams(def);
-    const parts = new Int32Array(p.group); // the part a bin's offsets come from (the same along both axes)
-    for (let i = 0; i < p.group; i++) parts[i] = Math.floor(Math.fround(Math.fround(i / p.group) * p.part));
+    const parts = Int32Array.from({ length: p.group }, (_, i) => partOf(i, p)); // the same along both axes
     let perClass = p.outputDim;
     return {
       reshape(bottoms) {
@@ -77,6 +79,11 @@ function dpsroiParams(def: LayerParameter): Params {
   // With part_size 0 the fork reads offset 0 of the blob for every bin and class (MXNet takes pooled_size instead).
   need(def, p.noTrans || p.part > 0, () => `part_size must be positive when the offsets are used (no_trans false), got ${p.part}`);
   return p;
+}
+
+/** The part whose offsets move bin i (along either axis): floor(i / group * part_size) in float, as the kernel. */
+function partOf(i: number, p: Params): number {
+  return Math.floor(Math.fround(Math.fround(i / p.group) * p.part));
 }
 
 /** The bottoms against the parameters; the output channels per offset class (output_dim without offsets). */
@@ -194,10 +201,9 @@ function dpsroiToOnnx(c: LayerContext): void {
 function transGather(c: LayerContext, k: PsOps, p: Params, classes: number, perClass: number): [string, string] {
   const { outputDim: d, group: g, part } = p, pp = part * part;
   const flat = k.op('Reshape', [c.bottom(2), k.i64('trans_flat_shape', [-1, 2 * classes * pp])], 'trans_flat');
-  const partOf = (i: number) => Math.floor(Math.fround(Math.fround(i / g) * part));
   const pick = (which: 0 | 1, what: string) => {
     const indices: number[] = [];
-    for (let ch = 0; ch < d; ch++) for (let i = 0; i < g; i++) for (let j = 0; j < g; j++) indices.push((Math.trunc(ch / perClass) * 2 + which) * pp + partOf(i) * part + partOf(j));
+    for (let ch = 0; ch < d; ch++) for (let i = 0; i < g; i++) for (let j = 0; j < g; j++) indices.push((Math.trunc(ch / perClass) * 2 + which) * pp + partOf(i, p) * part + partOf(j, p));
     const picked = k.op('Gather', [flat, k.op('Reshape', [k.i64(`${what}_index`, indices), k.i64('dgg', [d, g, g])], `${what}_indices`)], `${what}_picked`, { axis: int(1) });
     return k.op('Mul', [k.op('Reshape', [picked, k.i64('offset_shape', [-1, d, g, g, 1, 1])], `${what}_6d`), c.b.scalar(p.transStd)], `${what}_scaled`);
   };
