@@ -1,7 +1,8 @@
 // DeformablePSROIPooling (src/layers/deformable_psroi_pooling.ts; Deformable R-FCN's caffe port) against the fork's own
 // CPU kernel: makefile/frcnn's deformable_psroi_pooling_layer.cpp compiled and run by test/fixtures/dpsroi/make-fixtures.sh
 // on 2 images of 4 x 3^2 score maps and 7 ROIs (inside, partly off the map on either side, halves, one pixel, wholly off,
-// x2 < x1), with seeded offsets of 2 classes on 3 x 3 parts, of 4 classes on 4 x 4 parts, and without offsets. Natively
+// x2 < x1), with seeded offsets of 2 classes on 3 x 3 parts, of 4 classes on 4 x 4 parts, and without offsets; and at
+// R-FCN's settings (7 x 7 bins and parts, 4 x 4 samples, scale 1/16: 12 ROIs on a 14 x 14 map). Natively
 // to the bit (the kernel's float32 steps kept); through ONNX Runtime within 1e-6 of the largest output (its sums in
 // another order). Then the refusals, one line each; makefile/frcnn's two Deformable R-FCN test nets (ResNet-50; R-FCN's
 // head: 4 DeformablePSROIPooling, two without offsets computing the other two's; the light head: 2) cut to plain
@@ -25,7 +26,7 @@ import { PROTOTXT as RFCN, feedsAt, weightsOf } from './helpers/rfcn.js';
 import { TOLERANCE, relativeDifference, relativeError } from './helpers/reference.js';
 
 const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/dpsroi');
-const cases = JSON.parse(fs.readFileSync(path.join(fixture, 'cases.json'), 'utf8')) as Record<string, Record<string, number | boolean>>;
+const cases = JSON.parse(fs.readFileSync(path.join(fixture, 'cases.json'), 'utf8')) as Record<string, { maps: string; rois: string; param: Record<string, number | boolean> }>;
 const npy = (name: string) => readNpy(path.join(fixture, `${name}.npy`));
 
 const shapeOf = (dims: readonly number[]) => `input_shape { ${dims.map((d) => `dim: ${d}`).join(' ')} }`;
@@ -39,9 +40,8 @@ function netOf(x: readonly number[], r: readonly number[], t: readonly number[] 
 }
 
 describe('DeformablePSROIPooling against the fork\'s kernel (makefile/frcnn, compiled)', () => {
-  const x = npy('maps'), r = npy('rois');
-  for (const [name, p] of Object.entries(cases)) {
-    const t = p.no_trans ? undefined : npy(`trans_${name}`);
+  for (const [name, { maps, rois, param: p }] of Object.entries(cases)) {
+    const x = npy(maps), r = npy(rois), t = p.no_trans ? undefined : npy(`trans_${name}`);
     const feeds = { x, r, ...(t ? { t } : {}) };
     const net = () => netOf(x.dims, r.dims, t?.dims, paramText(p));
 
@@ -63,7 +63,7 @@ describe('DeformablePSROIPooling against the fork\'s kernel (makefile/frcnn, com
   }
 
   it('converted size-free (anySize: the maps\' height and width read at run time) through ONNX Runtime, the case without offsets', async () => {
-    const n = netOf(x.dims, r.dims, undefined, paramText(cases.no_trans)); // offsets as an input would be resized too
+    const x = npy('maps'), r = npy('rois'), n = netOf(x.dims, r.dims, undefined, paramText(cases.no_trans.param)); // offsets as an input would be resized too
     const onnx = (await runOnnx(n.graph, { x, r }, { threads: 1, anySize: true })).get('dp')!;
     expect(relativeError(onnx, npy('top_no_trans'))).toBeLessThanOrEqual(1e-6);
   });
