@@ -174,10 +174,12 @@ function dpsroiToOnnx(c: LayerContext): void {
   const offsets = p.noTrans ? undefined : transGather(c, k, p, transShape[1] / 2, perClass);
   const xs = sampleAxis(c, k, p, column(1, 'x1'), column(3, 'x2'), size(3), 3, offsets?.[0], 'x');
   const ys = sampleAxis(c, k, p, column(2, 'y1'), column(4, 'y2'), size(2), 2, offsets?.[1], 'y');
-  const width = c.anySize ? runtimeDims(c, c.bottom(0), 3, 4) : k.i64('width', [xShape[3]]);
-  const planeSize = c.anySize ? k.op('Mul', [runtimeDims(c, c.bottom(0), 2, 3), width], 'plane_size') : k.i64('plane_size', [xShape[2] * xShape[3]]);
+  const width64 = c.anySize ? runtimeDims(c, c.bottom(0), 3, 4) : k.i64('width', [xShape[3]]);
+  const planeSize = c.anySize ? k.op('Mul', [runtimeDims(c, c.bottom(0), 2, 3), width64], 'plane_size') : k.i64('plane_size', [xShape[2] * xShape[3]]);
   const { base, valid } = planeBases(c, k, k.op('Reshape', [column(0, 'batch'), k.i64('batch_shape', [-1, 1, 1, 1])], 'batch4'), d, g, planeSize);
-  const base6 = k.op('Reshape', [base, k.i64('base_shape', [-1, d, g, g, 1, 1])], 'base6');
+  // The corners' indices in int32 (a blob has fewer than 2^31 elements: MAX_BLOB_ELEMENTS), half int64's memory.
+  const width = k.cast(width64, DataType.INT32, 'width32');
+  const base6 = k.cast(k.op('Reshape', [base, k.i64('base_shape', [-1, d, g, g, 1, 1])], 'base6'), DataType.INT32, 'base32');
   const at = (row: string, col: string, what: string) =>
     k.op('Unsqueeze', [k.op('Add', [k.op('Add', [base6, k.op('Mul', [row, width], `${what}_row`)], `${what}_rowbase`), col], `${what}_index`), k.i64('first_axis', [0])], `${what}_corner`);
   const index = k.op('Concat', [at(ys.lo, xs.lo, 'c11'), at(ys.hi, xs.lo, 'c12'), at(ys.lo, xs.hi, 'c21'), at(ys.hi, xs.hi, 'c22')], 'corner_indices', { axis: int(0) });
@@ -210,7 +212,7 @@ function transGather(c: LayerContext, k: PsOps, p: Params, classes: number, perC
   return [pick(0, 'trans_x'), pick(1, 'trans_y')];
 }
 
-/** One axis' sample points: the clamped floor and ceil as int64 (lo, hi), the weights of each (away = 1 - frac, frac), and whether a point is inside [-0.5, size - 0.5]. */
+/** One axis' sample points: the clamped floor and ceil as int32 (lo, hi), the weights of each (away = 1 - frac, frac), and whether a point is inside [-0.5, size - 0.5]. */
 interface AxisSamples {
   lo: string;
   hi: string;
@@ -240,7 +242,7 @@ function sampleAxis(c: LayerContext, k: PsOps, p: Params, from: string, to: stri
   const floor = op('Floor', [clamped], 'floor');
   const frac = op('Sub', [clamped, floor], 'frac');
   return {
-    lo: k.cast(floor, DataType.INT64, `${what}_lo`), hi: k.cast(op('Ceil', [clamped], 'ceil'), DataType.INT64, `${what}_hi`),
+    lo: k.cast(floor, DataType.INT32, `${what}_lo`), hi: k.cast(op('Ceil', [clamped], 'ceil'), DataType.INT32, `${what}_hi`),
     frac, away: op('Sub', [c.b.scalar(1), frac], 'away'), inside,
   };
 }
