@@ -6,7 +6,7 @@
 // one thread, one session made beforehand, runs interleaved in one process, medians; and the largest difference
 // over the largest output.
 //   node scripts/bench-dpsroi.mjs [--runs N]        (needs `npm run build` first)
-import { Net, OnnxRunner, Tensor, generator, median, parsePrototxt, runsOption, upgradeNet } from './bench-layer.mjs';
+import { Net, OnnxRunner, Tensor, generator, nativeAndOnnx, parsePrototxt, runsOption, upgradeNet } from './bench-layer.mjs';
 
 const runs = runsOption(9);
 const random = generator(5);
@@ -32,16 +32,7 @@ for (const [outputDim, classes, what] of [[6, 6, 'psroipooled_cls_rois'], [24, 1
     worst = Math.max(worst, Math.abs(native[i] - onnx[i]));
     largest = Math.max(largest, Math.abs(native[i]));
   }
-  const times = { native: [], onnx: [] };
-  for (let k = 0; k < runs; k++) {
-    let t = performance.now();
-    net.forward(feeds);
-    times.native.push(performance.now() - t);
-    t = performance.now();
-    await runner.run(feeds);
-    times.onnx.push(performance.now() - t);
-  }
-  const [n, o] = [median(times.native), median(times.onnx)];
+  const [n, o] = await nativeAndOnnx(net, runner, feeds, runs);
   console.log(`${what} (${R} ROIs, ${outputDim} x ${group}^2 channels, 38 x 50, 4 x 4 samples): native ${n.toFixed(1)} ms, ONNX Runtime ${o.toFixed(1)} ms (${(o / n).toFixed(2)}x); max |a - b| / max |a| ${(worst / largest).toExponential(2)}`);
   await runner.release();
   await net.dispose();
