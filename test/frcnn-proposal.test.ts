@@ -1,9 +1,9 @@
 // makefile/frcnn's FrcnnProposal (the Deformable R-FCN nets' proposals): crema's Proposal with the fork's settings
 // (anchors and test_rpn_* keys from its JSON config) and ways (equal scores the later box first, exp in double,
-// test_rpn_score_thresh). Referee: the fork's own Forward_cpu compiled and run on the same bottoms
-// (test/fixtures/frcnn-proposal/make-fixtures.sh), three cases: default_config.json's keys; tied scores (multiples of
+// test_rpn_score_thresh, test_soft_nms). Referee: the fork's own Forward_cpu compiled and run on the same bottoms
+// (test/fixtures/frcnn-proposal/make-fixtures.sh), six cases: default_config.json's keys; tied scores (multiples of
 // 1/8) cut to pre 40, post 12, NMS 0.6; light-rfcn-res50's mix_config.json anchors (15) with min size 0 and a score
-// threshold of 0.6.
+// threshold of 0.6; its soft-NMS (linear at test_nms 0.5), the gaussian one, and the soft loop's plain NMS (3) on ties.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,7 @@ import { cli, errorOf } from './helpers/cli.js';
 import { relativeError } from './helpers/reference.js';
 
 const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/frcnn-proposal');
-interface Case { anchors: number[]; pre: number; post: number; nms: number; min_size: number; stride: number; thresh: number; rows: number }
+interface Case { anchors: number[]; pre: number; post: number; nms: number; min_size: number; stride: number; thresh: number; soft: number; test_nms: number; rows: number }
 const cases = JSON.parse(fs.readFileSync(path.join(fixture, 'cases.json'), 'utf8')) as Record<string, Case>;
 const npy = (name: string, what: string) => readNpy(path.join(fixture, `${name}_${what}.npy`));
 
@@ -36,7 +36,7 @@ const netOf = (text: string, frcnnConfig?: string) =>
 /** A config as the fork's are written: comments, keys the layer does not read, the anchors over several lines, a bare number. */
 const configOf = (c: Case) => `{"scales": "600", // the tools' image sizes: not the layer's
  "test_rpn_nms_thresh": "${c.nms}", "test_rpn_pre_nms_top_n": "${c.pre}", "test_rpn_post_nms_top_n": "${c.post}",
- "test_rpn_min_size": "${c.min_size}", "feat_stride": "${c.stride}", "test_soft_nms": 0,
+ "test_rpn_min_size": "${c.min_size}", "feat_stride": "${c.stride}", "test_soft_nms": ${c.soft}, "test_nms": "${c.test_nms}",
  /* fyk: speeds up NMS */ "test_rpn_score_thresh": "${c.thresh}",
  "anchors": "${c.anchors.map((v, i) => `${i % 4 === 0 ? '\n   ' : ''}${v}`).join(', ')}"
 }`;
@@ -64,6 +64,12 @@ describe('FrcnnProposal (makefile/frcnn)', () => {
     });
   }
 
+  it('soft-NMS has no ONNX form: convert refuses it in one line', async () => {
+    const net = netOf(prototxt('linear'), configOf(cases.linear));
+    const err = await runOnnx(net.graph, feedsOf('linear'), { outputs: ['rois'] }).then(() => 'converted', (e: Error) => e.message);
+    expect(err).toBe("layer 'proposal' (FrcnnProposal): FrcnnProposal's soft-NMS (test_soft_nms 1) has no ONNX form (its scores change as it goes): convert with a config of test_soft_nms 0");
+  });
+
   it("the layer's own proposal_param.feat_stride wins over the config's (0, the fork's default, is the config's)", () => {
     const c = cases.default, moved = configOf({ ...c, stride: 8 });
     const ref = Array.from(npy('default', 'rois').data);
@@ -81,7 +87,7 @@ describe('FrcnnProposal (makefile/frcnn)', () => {
     expect(fails('["anchors"]')).toBe(`${prefix}line 1: the config must be a JSON object ({ "key": "value", ... })`);
     expect(fails(configOf(c).replace('"test_rpn_min_size"', '"rpn_min_size"'))).toBe(`${prefix}has no "test_rpn_min_size" (the fork's load_param aborts without it)`);
     expect(fails(configOf({ ...c, anchors: c.anchors.slice(1) }))).toBe(`${prefix}"anchors" must be x1, y1, x2, y2 of each anchor: 35 numbers`);
-    expect(fails(configOf(c).replace('"test_soft_nms": 0', '"test_soft_nms": 1'))).toBe(`${prefix}test_soft_nms 1: crema's FrcnnProposal does the fork's plain NMS only (test_soft_nms 0)`);
+    expect(fails(configOf({ ...c, soft: 1 }).replace('"test_nms"', '"nms"'))).toBe(`${prefix}has no "test_nms" (the fork's load_param aborts without it)`);
     expect(fails(configOf({ ...c, pre: 0 }))).toBe(`${prefix}test_rpn_pre_nms_top_n 0 and test_rpn_post_nms_top_n 300 must be > 0 (the fork then returns without writing its top)`);
     // light-rfcn-dcn's 15 anchors with the default config's 9
     expect(errorOf(() => netOf(prototxt('mix')))).toBe("layer 'proposal' (FrcnnProposal): bottom[0] must be (1, 18, H, W): background and object scores of 9 anchors (the FrcnnProposal config's: a net's own is given by --frcnn-config, options.frcnnConfig), got [1, 30, 7, 6]");

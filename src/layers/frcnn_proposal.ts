@@ -6,7 +6,8 @@ import { type ProposalSettings, proposalType } from './proposal.js';
  * makefile/frcnn's FrcnnProposal (src/caffe/FRCNN/frcnn_proposal_layer.cpp at 8d9b9eb, its CPU forward; the
  * Deformable R-FCN nets' rfcn-dcn and light-rfcn-dcn proposals) is py-faster-rcnn's Proposal with its settings from
  * FrcnnParam, which the fork's tools load from a JSON file (--default_c; frcnn_param.cpp's load_param). Its other
- * ways (ProposalSettings.fork): equal scores the later box first, exp in double, test_rpn_score_thresh.
+ * ways (ProposalSettings.fork): equal scores the later box first, exp in double, test_rpn_score_thresh, and
+ * test_soft_nms (its soft-NMS, natively only).
  */
 export const frcnnProposalLayer = proposalType('FrcnnProposal', frcnnSettings);
 
@@ -32,8 +33,7 @@ function frcnnSettings(def: LayerParameter, net: NetContext): ProposalSettings {
   };
   const anchors = cFloats(value('anchors'));
   if (anchors.length === 0 || anchors.length % 4) throw fail(`"anchors" must be x1, y1, x2, y2 of each anchor: ${anchors.length} numbers`);
-  const softNms = atoi(value('test_soft_nms', '0'));
-  if (softNms !== 0) throw fail(`test_soft_nms ${softNms}: crema's FrcnnProposal does the fork's plain NMS only (test_soft_nms 0)`);
+  const soft = atoi(value('test_soft_nms', '0'));
   // The fork's proposal_param.feat_stride defaults to 0 (the config's), crema's Proposal's to 16: the one written.
   const stride = (def.proposal_param as { feat_stride?: number } | undefined)?.feat_stride ?? 0;
   const preNms = atoi(value('test_rpn_pre_nms_top_n')), postNms = atoi(value('test_rpn_post_nms_top_n'));
@@ -43,7 +43,11 @@ function frcnnSettings(def: LayerParameter, net: NetContext): ProposalSettings {
     featStride: stride !== 0 ? stride : atoi(value('feat_stride')),
     baseSize: 0, ratios: [], scales: [], anchors: Float64Array.from(anchors, Math.fround),
     minSize: cFloat(value('test_rpn_min_size')), preNms, postNms, nmsThresh: cFloat(value('test_rpn_nms_thresh')), nms: true,
-    fork: { scoreThresh: Math.fround(cFloat(value('test_rpn_score_thresh', '0'))) },
+    fork: {
+      scoreThresh: Math.fround(cFloat(value('test_rpn_score_thresh', '0'))),
+      // test_nms: the detections' NMS threshold, which the soft loop reads in place of test_rpn_nms_thresh
+      ...(soft !== 0 ? { softNms: { kind: soft, thresh: cFloat(value('test_nms')) } } : {}),
+    },
   };
 }
 

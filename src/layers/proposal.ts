@@ -29,7 +29,13 @@ export interface ProposalSettings {
    * first) in place of numpy's argsort, exp in double (C's ::exp of a float), and its test_rpn_score_thresh: an
    * anchor k > 0 whose score is under it is skipped.
    */
-  fork?: { scoreThresh: number };
+  fork?: { scoreThresh: number; softNms?: SoftNms };
+}
+
+/** FrcnnProposal's test_soft_nms (1 linear, 2 gaussian, any other nonzero value plain NMS in its soft loop) and test_nms. */
+export interface SoftNms {
+  kind: number;
+  thresh: number;
 }
 
 /** py-faster-rcnn's TEST configuration (lib/fast_rcnn/config.py) and generate_anchors' defaults. */
@@ -84,8 +90,53 @@ export function proposals(s: ProposalSettings, scores: Float32Array, deltas: Flo
   const best = s.fork ? Int32Array.from(keep).sort((i, j) => score[j] - score[i] || j - i) : argsort(score, keep).reverse();
   const order = best.subarray(0, s.preNms > 0 ? Math.min(s.preNms, best.length) : best.length);
   const limit = s.postNms > 0 ? s.postNms : order.length;
+  if (s.fork?.softNms) return boxesOf(boxes, softNms(s.fork.softNms, boxes, score, order, limit));
   const kept = !s.nms ? Array.from(order) : s.fork ? greedyNms(boxes, order, s.nmsThresh, limit) : pyCpuNms(boxes, score, order, s.nmsThresh, limit);
-  return { boxes: Float32Array.from(kept.flatMap((k) => Array.from(boxes.subarray(4 * k, 4 * k + 4)))), scores: Float32Array.from(kept, (k) => score[k]) };
+  return boxesOf(boxes, { rows: kept, scores: kept.map((k) => score[k]) });
+}
+
+/** The proposals' [x1, y1, x2, y2] rows (of `boxes`) and scores. */
+function boxesOf(boxes: Float32Array, kept: { rows: number[]; scores: number[] }): { boxes: Float32Array; scores: Float32Array } {
+  return { boxes: Float32Array.from(kept.rows.flatMap((k) => Array.from(boxes.subarray(4 * k, 4 * k + 4)))), scores: Float32Array.from(kept.scores) };
+}
+
+/**
+ * FrcnnProposal's soft-NMS (frcnn_proposal_layer.cpp lines 188-235, the Soft-NMS paper's loop) over `order` (best
+ * first, cut to pre_nms): at each step the best remaining box is moved to the front and kept; the later ones' scores
+ * are scaled by 1 - IoU where IoU > test_nms (linear), exp(-IoU² / 0.5) (gaussian) or 0 where IoU > test_nms (other),
+ * in float32; a score falling under 0.001 swaps its box with the last one, which leaves the loop. At most `limit`.
+ */
+function softNms(how: SoftNms, boxes: Float32Array, score: Float32Array, order: ArrayLike<number>, limit: number): { rows: number[]; scores: number[] } {
+  const id = Array.from(order), sc = Float32Array.from(id, (k) => score[k]);
+  const swap = (p: number, q: number) => {
+    [id[p], id[q]] = [id[q], id[p]];
+    [sc[p], sc[q]] = [sc[q], sc[p]];
+  };
+  const floor = f32(0.001), thresh = f32(how.thresh);
+  const rows: number[] = [], scores: number[] = [];
+  let n = id.length;
+  for (let cur = 0; cur < n && rows.length < limit; cur++) {
+    let best = cur;
+    for (let i = cur + 1; i < n; i++) if (sc[best] < sc[i]) best = i;
+    swap(cur, best);
+    for (let i = cur + 1; i < n; i++) {
+      const iou = boxIou(boxes, id[cur], id[i]);
+      const weight = how.kind === 1 ? (iou > thresh ? f32(1 - iou) : 1) : how.kind === 2 ? f32(Math.exp(f32(-f32(iou * iou) / 0.5))) : iou > thresh ? 0 : 1;
+      sc[i] = f32(sc[i] * weight);
+      if (sc[i] < floor) swap(i--, --n);
+    }
+    rows.push(id[cur]);
+    scores.push(sc[cur]);
+  }
+  return { rows, scores };
+}
+
+/** The IoU of two rows of `boxes`, pixel-inclusive (+1), in float32: py_cpu_nms's and makefile/frcnn's get_iou. */
+function boxIou(boxes: Float32Array, a: number, b: number): number {
+  const side = (lo: number, hi: number) => Math.max(0, f32(f32(Math.min(boxes[4 * a + hi], boxes[4 * b + hi]) - Math.max(boxes[4 * a + lo], boxes[4 * b + lo])) + 1));
+  const area = (k: number) => f32(f32(f32(boxes[4 * k + 2] - boxes[4 * k]) + 1) * f32(f32(boxes[4 * k + 3] - boxes[4 * k + 1]) + 1));
+  const inter = f32(side(0, 2) * side(1, 3));
+  return f32(inter / f32(f32(area(a) + area(b)) - inter));
 }
 
 /** The anchors a Proposal shifts over the map: the config's (FrcnnProposal), else generate_anchors' of its settings. */
@@ -126,19 +177,10 @@ export function greedyNms(boxes: Float32Array, order: ArrayLike<number>, thresh:
   thresh = f32(thresh);
   const kept: number[] = [];
   const suppressed = new Uint8Array(order.length);
-  const area = (k: number) => f32(f32(f32(boxes[4 * k + 2] - boxes[4 * k]) + 1) * f32(f32(boxes[4 * k + 3] - boxes[4 * k + 1]) + 1));
   for (let i = 0; i < order.length && kept.length < limit; i++) {
     if (suppressed[i]) continue;
-    const a = order[i], areaA = area(a);
-    kept.push(a);
-    for (let j = i + 1; j < order.length; j++) {
-      if (suppressed[j]) continue;
-      const b = order[j];
-      const w = Math.max(0, f32(f32(Math.min(boxes[4 * a + 2], boxes[4 * b + 2]) - Math.max(boxes[4 * a], boxes[4 * b])) + 1));
-      const h = Math.max(0, f32(f32(Math.min(boxes[4 * a + 3], boxes[4 * b + 3]) - Math.max(boxes[4 * a + 1], boxes[4 * b + 1])) + 1));
-      const inter = f32(w * h);
-      if (f32(inter / f32(f32(areaA + area(b)) - inter)) > thresh) suppressed[j] = 1;
-    }
+    kept.push(order[i]);
+    for (let j = i + 1; j < order.length; j++) if (!suppressed[j] && boxIou(boxes, order[i], order[j]) > thresh) suppressed[j] = 1;
   }
   return kept;
 }
@@ -238,6 +280,7 @@ function proposalToOnnx(c: LayerContext, s: ProposalSettings): void {
   const name = c.layer.name;
   const [cls] = c.layer.bottomShapes; // (1, 2A, H, W): one image, as the layer's set-up checks
   const A = anchorsOf(s).length / 4, K = cls[2] * cls[3] * A;
+  if (s.fork?.softNms) throw new LayerError(c.layer.def, `FrcnnProposal's soft-NMS (test_soft_nms ${s.fork.softNms.kind}) has no ONNX form (its scores change as it goes): convert with a config of test_soft_nms 0`);
   if (s.fork) c.note("FrcnnProposal takes equal scores the later box first (std::sort of (score, index) pairs), ONNX's TopK and NonMaxSuppression the earlier first: with tied scores the proposals may differ; its exp is in double, ONNX Runtime's in float (a box may differ in the last bit)");
   else c.note("ONNX's TopK and NonMaxSuppression take equal scores in index order, where py-faster-rcnn's argsort takes them in its own (numpy's introsort): with tied scores the proposals may differ; ONNX Runtime's Exp may differ from numpy's in the last bit");
   const op = (type: string, inputs: string[], what: string, attrs?: Record<string, Attr>) => c.node(type, inputs, [c.tmp(what)], attrs);
