@@ -89,6 +89,12 @@ describe('FrcnnProposal (makefile/frcnn)', () => {
     expect(fails(configOf({ ...c, anchors: c.anchors.slice(1) }))).toBe(`${prefix}"anchors" must be x1, y1, x2, y2 of each anchor: 35 numbers`);
     expect(fails(configOf({ ...c, soft: 1 }).replace('"test_nms"', '"nms"'))).toBe(`${prefix}has no "test_nms" (the fork's load_param aborts without it)`);
     expect(fails(configOf({ ...c, pre: 0 }))).toBe(`${prefix}test_rpn_pre_nms_top_n 0 and test_rpn_post_nms_top_n 300 must be > 0 (the fork then returns without writing its top)`);
+    const nan = feedsOf('default');
+    nan.cls.data[9 * 5 * 7 + 3] = NaN;
+    expect(errorOf(() => netOf(text).forward(nan))).toBe("layer 'proposal' (FrcnnProposal): an object score is NaN (the fork sorts them with std::sort: its order is undefined)");
+    nan.cls.data[9 * 5 * 7 + 3] = 0.5;
+    nan.cls.data[3] = NaN; // a background score: the fork reads none
+    expect(netOf(text).forward(nan).rois.dims).toEqual([c.rows, 5]);
     // light-rfcn-dcn's 15 anchors with the default config's 9
     expect(errorOf(() => netOf(prototxt('mix')))).toBe("layer 'proposal' (FrcnnProposal): bottom[0] must be (1, 18, H, W): background and object scores of 9 anchors (the FrcnnProposal config's: a net's own is given by --frcnn-config, options.frcnnConfig), got [1, 30, 7, 6]");
   });

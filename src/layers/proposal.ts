@@ -251,7 +251,7 @@ export function proposalType(type: string, settings: (def: LayerParameter, net: 
         },
         forward([cls, deltas, info], [rois, scores]) {
           // std::sort's order of a NaN is undefined: the fork's proposals would be anyone's.
-          if (s.fork) need(def, !cls.data.some(Number.isNaN), 'a score is NaN (the fork sorts them with std::sort: its order is undefined)');
+          if (s.fork) need(def, !cls.data.subarray(A * cls.dims[2] * cls.dims[3]).some(Number.isNaN), 'an object score is NaN (the fork sorts them with std::sort: its order is undefined)');
           const p = proposals(s, cls.data, deltas.data, cls.dims[2], cls.dims[3], info.data);
           const n = p.scores.length;
           // py-faster-rcnn would give empty tops, and every layer after them nothing to compute.
