@@ -212,6 +212,13 @@ describe('size-free Crop and Interp against the native engine', () => {
       await model.session.release();
       net.dispose();
     });
+  it("Interp use_blob_size (caffe-priv's): the size of bottom[1] at every size", async () => {
+    const net = netFrom(input([1, 2, 10, 11]) + input([1, 1, 20, 22], 'lateral') + 'layer { name: "interp" type: "Interp" bottom: "data" bottom: "lateral" top: "interp" interp_param { use_blob_size: true pad_beg: -1 } }');
+    const model = await anySizeSession(net);
+    for (const [h, w] of [[10, 11], [13, 7], [21, 16]]) await sameAtSize(net, model, { data: random([1, 2, h, w], h * w), lateral: random([1, 1, 2 * h - 1, w + 3], h) });
+    await model.session.release();
+    net.dispose();
+  });
 });
 
 /** One or two layers on a 1 x 4 x 8 x 8 input, weights (when they take some) of a fixed pattern. */
