@@ -1,0 +1,137 @@
+// Deformable ConvNets' Caffe layers: DeformableConvolution (v1: unsky/Deformable-ConvNets-caffe, and the same files in
+// zhanglonghao1992/Deformable-ConvNets-v1-v2-caffe) and ModulatedDeformableConvolution (v2, zhanglonghao1992's).
+// Neither fork has a CPU forward (Forward_cpu is `{}`), so no CPU build of it is a referee: the referee is the
+// forks' CUDA im2col restated line by line in numpy (test/fixtures/deform/deform_ref.py, make-fixtures.sh), with the
+// usual tolerance (TOLERANCE, 1e-4 relative) natively and in ONNX Runtime; hand-worked samples pin each border rule.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadNet } from '../src/caffe/load.js';
+import { declaredWeights } from '../src/layers/layer.js';
+import { useKernels } from '../src/kernels/wasm.js';
+import { runOnnx } from '../src/onnx/run.js';
+import { Net } from '../src/runtime/net.js';
+import { Tensor } from '../src/tensor.js';
+import { readNpy } from '../src/util/npy.js';
+import { input, netOf } from './helpers/fork-layers.js';
+import { hashInputData, hashWeightBlobs } from './helpers/hashweights.mjs';
+import { TOLERANCE, relativeDifference } from './helpers/reference.js';
+
+const dir = path.join(import.meta.dirname, 'fixtures/deform');
+const npy = (file: string) => readNpy(path.join(dir, file));
+
+/** The fixture's net with its weights (w_<layer>_<blob>.npy). */
+function fixtureNet(): Net {
+  const weights: Record<string, Tensor[]> = {};
+  for (const f of fs.readdirSync(dir).filter((f) => /^w_\w+_\d+\.npy$/.test(f))) {
+    const [, layer, i] = /^w_(\w+)_(\d+)\.npy$/.exec(f)!;
+    (weights[layer] ??= [])[Number(i)] = npy(f);
+  }
+  return netOf(fs.readFileSync(path.join(dir, 'net.prototxt'), 'utf8'), weights);
+}
+
+const BLOBS = ['off1', 'dc1', 'off2', 'dc2', 'mask', 'mdc', 'mask2', 'mdc2'];
+const DEFORMABLE = ['dc1', 'dc2', 'mdc', 'mdc2'];
+
+describe("DeformableConvolution and ModulatedDeformableConvolution against the forks' kernels restated", () => {
+  afterAll(() => useKernels(process.env.CREMA_KERNELS === 'js' ? 'js' : 'wasm'));
+
+  it('every blob of the fixture net (groups, deformable groups, dilation, stride, no bias, an unwritten deformable_group), natively on both kernel sets', () => {
+    const net = fixtureNet(), data = npy('blob_data.npy');
+    for (const kernels of ['wasm', 'js'] as const) {
+      useKernels(kernels);
+      net.forward({ data });
+      for (const blob of BLOBS) {
+        const want = npy(`blob_${blob}.npy`), got = net.blobs.get(blob)!;
+        expect(got.dims, blob).toEqual(want.dims);
+        expect(relativeDifference(got.data, want.data), `${blob} (${kernels})`).toBeLessThanOrEqual(TOLERANCE);
+      }
+    }
+  });
+
+  it('in ONNX Runtime: GridSample at opset 17, and DeformConv for the modulated layers at opset 19', async () => {
+    const net = fixtureNet(), data = npy('blob_data.npy');
+    for (const opset of [17, 19]) {
+      const onnx = await runOnnx(net.graph, { data }, { threads: 1, opset, outputs: DEFORMABLE });
+      for (const blob of DEFORMABLE) expect(relativeDifference(onnx.get(blob)!.data, npy(`blob_${blob}.npy`).data), `${blob} at opset ${opset}`).toBeLessThanOrEqual(TOLERANCE);
+    }
+  });
+
+  // One channel [[1, 2, 3], [4, 5, 6]], a 1 x 1 kernel of weight 1: the top is the sample itself. Each pixel's
+  // offset (dy, dx) puts it in one region: above the image (y = -0.5), inside (0.25, 1.5), in the last column
+  // (0, 2.5), in the last row (1.5, 0), left of the image (0, -0.5), below it (2, 2).
+  const dy = [-0.5, 0.25, 0, 0.5, -1, 1], dx = [0, 0.5, 0.5, 0, -1.5, 0];
+  const hand = (type: string, param: string, masks: boolean) => `${input('x', [1, 1, 2, 3])}
+${input('off', [1, 2, 2, 3])}
+${masks ? input('m', [1, 1, 2, 3]) : ''}
+layer { name: "d" type: "${type}" bottom: "x" bottom: "off" ${masks ? 'bottom: "m"' : ''} top: "d" ${param} { num_output: 1 kernel_size: 1 bias_term: false } }`;
+  const x = new Tensor([1, 1, 2, 3], Float32Array.of(1, 2, 3, 4, 5, 6)), off = new Tensor([1, 2, 2, 3], Float32Array.from([...dy, ...dx]));
+  const one = { d: [new Tensor([1, 1, 1, 1], Float32Array.of(1))] };
+
+  it("v1's rules: 0 outside [0, H) x [0, W), the last row or column taken whole", async () => {
+    const net = netOf(hand('DeformableConvolution', 'deformable_convolution_param', false), one);
+    net.forward({ x, off });
+    const want = [0, 3.25, 3, 4, 0, 0];
+    expect(Array.from(net.blobs.get('d')!.data)).toEqual(want);
+    const onnx = await runOnnx(net.graph, { x, off }, { threads: 1, outputs: ['d'] });
+    expect(relativeDifference(onnx.get('d')!.data, want)).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it("v2's rules: a sample in (-1, H) x (-1, W) with each corner outside the image 0, times its mask", async () => {
+    const net = netOf(hand('ModulatedDeformableConvolution', 'modulated_deformable_convolution_param', true), one);
+    const m = new Tensor([1, 1, 2, 3], Float32Array.of(1, 0.5, 1, 1, 1, 1));
+    net.forward({ x, off, m });
+    const want = [0.5, 1.625, 1.5, 2, 0.5, 0];
+    expect(Array.from(net.blobs.get('d')!.data)).toEqual(want);
+    for (const opset of [17, 19]) {
+      const onnx = await runOnnx(net.graph, { x, off, m }, { threads: 1, opset, outputs: ['d'] });
+      expect(relativeDifference(onnx.get('d')!.data, want), `opset ${opset}`).toBeLessThanOrEqual(TOLERANCE);
+    }
+  });
+
+  it('refuses, in one line naming the layer: offsets of the wrong channels or size, a deformable_group not dividing the channels, an output larger than the input', () => {
+    const net = (offShape: number[], param: string, xShape = [1, 4, 5, 5]) => () =>
+      netOf(`${input('x', xShape)}\n${input('off', offShape)}\nlayer { name: "d" type: "DeformableConvolution" bottom: "x" bottom: "off" top: "d" deformable_convolution_param { num_output: 2 kernel_size: 3 ${param} } }`);
+    expect(net([1, 18, 5, 5], 'pad: 1 deformable_group: 2')).toThrow(/^layer 'd' \(DeformableConvolution\): the offsets \(bottom 1\) have 18 channels; 2 \* deformable_group \* K = 36 \(deformable_group 2, kernel 3 x 3\)$/);
+    expect(net([1, 18, 4, 5], 'pad: 1 deformable_group: 1')).toThrow(/^layer 'd' \(DeformableConvolution\): the offsets \(bottom 1\) are 4 x 5, the input 5 x 5: the forks CHECK they are equal$/);
+    expect(net([1, 54, 5, 5], 'pad: 1 deformable_group: 3')).toThrow(/^layer 'd' \(DeformableConvolution\): input channels 4 are not a multiple of deformable_group 3$/);
+    expect(net([1, 36, 5, 5], 'pad: 1')).toThrow(/^layer 'd' \(DeformableConvolution\): the offsets \(bottom 1\) have 36 channels; without deformable_group written they must be 2 \* K = 18 \(zhanglonghao1992's default 1\) or 8 \* K = 72 \(unsky's default 4\) for the 9 taps$/);
+    expect(net([1, 18, 5, 5], 'pad: 2 deformable_group: 1')).toThrow(/^layer 'd' \(DeformableConvolution\): its output 7 x 7 is larger than its input 5 x 5: the forks' kernel would read each image's offsets as 7 x 7 planes, past their 5 x 5$/);
+    expect(() => netOf(`${input('x', [1, 4, 5, 5])}\nlayer { name: "d" type: "ModulatedDeformableConvolution" bottom: "x" bottom: "x" top: "d" modulated_deformable_convolution_param { num_output: 2 kernel_size: 1 } }`))
+      .toThrow(/^layer 'd' \(ModulatedDeformableConvolution\): /);
+  });
+
+  it('takes an unwritten deformable_group as 4 (unsky\'s default) when the offsets have 8 K channels', () => {
+    const n = netOf(`${input('x', [1, 4, 5, 5])}\n${input('off', [1, 72, 5, 5])}\nlayer { name: "d" type: "DeformableConvolution" bottom: "x" bottom: "off" top: "d" deformable_convolution_param { num_output: 2 kernel_size: 3 pad: 1 } }`);
+    expect(n.graph.layers.at(-1)!.topShapes[0]).toEqual([1, 2, 5, 5]);
+  });
+});
+
+// zhanglonghao1992/Deformable-ConvNets-v1-v2-caffe's Models/ResNet-50-deformable-deploy.prototxt and
+// ResNet-50-modulated_deformable-deploy.prototxt (at d90842e): ResNet-50 with its three res5 3 x 3 convolutions
+// deformable (offsets from a 3 x 3 Convolution; v2's masks sliced off the same one and put through a Sigmoid).
+describe("Deformable ConvNets' ResNet-50 deploy nets, as published, with hashweights' weights", () => {
+  for (const [file, type] of [['ResNet-50-deformable-deploy.prototxt', 'DeformableConvolution'], ['ResNet-50-modulated_deformable-deploy.prototxt', 'ModulatedDeformableConvolution']]) {
+    it(`${file}: natively as in ONNX Runtime on each ${type} top and res5c, at 96 x 96`, async () => {
+      const parsed = (await loadNet(path.join(dir, file), undefined, { dataShapes: { data: [1, 3, 96, 96] } })).net;
+      // Up to res5c's ReLU: pool5's fixed 7 x 7 window needs 224 x 224 (four times the work for the same check).
+      parsed.layer = parsed.layer!.slice(0, parsed.layer!.findIndex((l) => l.name === 'pool5'));
+      const shaped = Net.fromNetParameter(parsed);
+      const layers = shaped.graph.layers.map((l) => ({ name: l.name, type: l.type, blobs: declaredWeights.get(l.def) ?? [] })).filter((l) => l.blobs.length);
+      const spec = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'deform-')), 'spec.json');
+      fs.writeFileSync(spec, JSON.stringify({ name: file, layers }));
+      const weights = new Map(hashWeightBlobs(spec, 'deform').map((l) => [l.name, l.blobs.map((b) => new Tensor(b.shape, b.data))]));
+      const net = Net.fromNetParameter(parsed, weights), data = new Tensor([1, 3, 96, 96], hashInputData(48, 100, [1, 3, 96, 96]));
+      const deformable = net.graph.layers.filter((l) => l.type === type);
+      expect(deformable.map((l) => l.topShapes[0])).toEqual([[1, 512, 3, 3], [1, 512, 3, 3], [1, 512, 3, 3]]);
+      net.forward({ data });
+      // The offsets move the samples by pixels (some off the 3 x 3 plane): the check is not one of a plain convolution.
+      const offsets = net.blobs.get(deformable[0].bottoms[1])!.data;
+      expect(Math.max(...Array.from(offsets, Math.abs))).toBeGreaterThan(1);
+      const outputs = [...deformable.map((l) => l.tops[0]), 'res5c'];
+      const onnx = await runOnnx(net.graph, { data }, { threads: 1, outputs });
+      for (const blob of outputs) expect(relativeDifference(onnx.get(blob)!.data, net.blobs.get(blob)!.data), `${blob} ONNX`).toBeLessThanOrEqual(TOLERANCE);
+    }, 120_000);
+  }
+});
