@@ -41,6 +41,9 @@ interface Plan {
   columns: ConvGeometry;
 }
 
+/** The engine's shared array (sharedArray) holding one image's column matrix. */
+const COLUMNS = 'deformable.columns';
+
 const PARAM = { DeformableConvolution: 'deformable_convolution_param', ModulatedDeformableConvolution: 'modulated_deformable_convolution_param' } as const;
 
 /**
@@ -214,7 +217,7 @@ function deformableLayer(def: LayerParameter, weights: Tensor[], modulated: bool
   refuseInPlace(def);
   const s = readDeformSettings(def, modulated);
   let plan: Plan | undefined, w: Float32Array = new Float32Array(0), bias: Float32Array | undefined;
-  let col = new Float32Array(0), taps = tapsOf(0), packed: PackedConv | undefined;
+  let own = new Float32Array(0), taps = tapsOf(0), packed: PackedConv | undefined;
   const layer: Layer = {
     reshape(bottoms) {
       plan = planOf(def, s, bottoms);
@@ -223,26 +226,37 @@ function deformableLayer(def: LayerParameter, weights: Tensor[], modulated: bool
       if (w !== before) packed = undefined;
       const n = plan.taps * plan.outH * plan.outW;
       if (taps.at.length !== n) taps = tapsOf(n);
-      if (col.length !== plan.channels * n) col = new Float32Array(plan.channels * n);
       return [[plan.num, s.numOutput, plan.outH, plan.outW]];
     },
     forward([x, offsets, masks], [top]) {
       const p = plan!, L = p.outH * p.outW, outImage = s.numOutput * L;
       const offImage = offsets.data.length / p.num, maskImage = masks ? masks.data.length / p.num : 0;
+      const col = columns(p.channels * p.taps * L);
       for (let n = 0; n < p.num; n++) {
         for (let dg = 0; dg < s.deformableGroup; dg++) {
           sampleTaps(s, p, offsets.data, n * offImage, masks?.data, n * maskImage, dg, taps);
           deformableIm2col(s, p, x.data, n * p.channels * p.height * p.width, taps, dg, col);
         }
-        multiply(p, top.data.subarray(n * outImage, (n + 1) * outImage));
+        multiply(p, col, top.data.subarray(n * outImage, (n + 1) * outImage));
       }
     },
     macs: (bottoms, tops) => (plan ? tops[0][0] * s.numOutput * plan.outH * plan.outW * (plan.channels / s.group) * plan.taps : 0),
   };
   return layer;
 
+  /**
+   * One image's column matrix: on the wasm engine in its memory, shared by every layer of the process (layers run
+   * one at a time; the GEMM reads it in place), else the layer's own.
+   */
+  function columns(length: number): Float32Array {
+    const shared = wasmEngine()?.sharedArray(COLUMNS, length);
+    if (shared) return shared;
+    if (own.length !== length) own = new Float32Array(length);
+    return own;
+  }
+
   /** y = W · columns + bias per group: the convolution's own GEMM (a pointwise convolution over the columns). */
-  function multiply(p: Plan, y: Float32Array): void {
+  function multiply(p: Plan, col: Float32Array, y: Float32Array): void {
     const engine = wasmEngine(), rows = s.numOutput / s.group, depth = p.columns.channels, L = p.outH * p.outW;
     if (engine) {
       packed ??= packConvWeights(engine, layer, w, bias, s.group, rows, depth);
