@@ -90,7 +90,7 @@ layer { name: "d" type: "${type}" bottom: "x" bottom: "off" ${masks ? 'bottom: "
     }
   });
 
-  it('refuses, in one line naming the layer: offsets of the wrong channels or size, a deformable_group not dividing the channels, an output larger than the input', () => {
+  it('refuses, in one line naming the layer: offsets or masks of the wrong channels or size, a deformable_group not dividing the channels, an output larger than the input, a missing bottom', () => {
     const net = (offShape: number[], param: string, xShape = [1, 4, 5, 5]) => () =>
       netOf(`${input('x', xShape)}\n${input('off', offShape)}\nlayer { name: "d" type: "DeformableConvolution" bottom: "x" bottom: "off" top: "d" deformable_convolution_param { num_output: 2 kernel_size: 3 ${param} } }`);
     expect(net([1, 18, 5, 5], 'pad: 1 deformable_group: 2')).toThrow(/^layer 'd' \(DeformableConvolution\): the offsets \(bottom 1\) have 18 channels; 2 \* deformable_group \* K = 36 \(deformable_group 2, kernel 3 x 3\)$/);
@@ -98,8 +98,12 @@ layer { name: "d" type: "${type}" bottom: "x" bottom: "off" ${masks ? 'bottom: "
     expect(net([1, 54, 5, 5], 'pad: 1 deformable_group: 3')).toThrow(/^layer 'd' \(DeformableConvolution\): input channels 4 are not a multiple of deformable_group 3$/);
     expect(net([1, 36, 5, 5], 'pad: 1')).toThrow(/^layer 'd' \(DeformableConvolution\): the offsets \(bottom 1\) have 36 channels; without deformable_group written they must be 2 \* K = 18 \(zhanglonghao1992's default 1\) or 8 \* K = 72 \(unsky's default 4\) for the 9 taps$/);
     expect(net([1, 18, 5, 5], 'pad: 2 deformable_group: 1')).toThrow(/^layer 'd' \(DeformableConvolution\): its output 7 x 7 is larger than its input 5 x 5: the forks' kernel would read each image's offsets as 7 x 7 planes, past their 5 x 5$/);
-    expect(() => netOf(`${input('x', [1, 4, 5, 5])}\nlayer { name: "d" type: "ModulatedDeformableConvolution" bottom: "x" bottom: "x" top: "d" modulated_deformable_convolution_param { num_output: 2 kernel_size: 1 } }`))
-      .toThrow(/^layer 'd' \(ModulatedDeformableConvolution\): /);
+    const modulated = (bottoms: string, offShape: number[], maskShape: number[]) => () =>
+      netOf(`${input('x', [1, 4, 5, 5])}\n${input('off', offShape)}\n${input('m', maskShape)}\nlayer { name: "d" type: "ModulatedDeformableConvolution" ${bottoms} top: "d" modulated_deformable_convolution_param { num_output: 2 kernel_size: 3 pad: 1 } }`);
+    expect(modulated('bottom: "x" bottom: "off"', [1, 18, 5, 5], [1, 9, 5, 5])).toThrow(/^layer 'd' \(ModulatedDeformableConvolution\): takes 3 bottom\(s\), got 2$/);
+    // v2 is zhanglonghao1992's only: an unwritten deformable_group is its 1, whatever the offsets.
+    expect(modulated('bottom: "x" bottom: "off" bottom: "m"', [1, 72, 5, 5], [1, 36, 5, 5])).toThrow(/^layer 'd' \(ModulatedDeformableConvolution\): the offsets \(bottom 1\) have 72 channels; 2 \* deformable_group \* K = 18 \(deformable_group 1, kernel 3 x 3\)$/);
+    expect(modulated('bottom: "x" bottom: "off" bottom: "m"', [1, 18, 5, 5], [1, 9, 5, 4])).toThrow(/^layer 'd' \(ModulatedDeformableConvolution\): the masks \(bottom 2\) are 5 x 4, the input 5 x 5: the forks CHECK they are equal$/);
   });
 
   it('takes an unwritten deformable_group as 4 (unsky\'s default) when the offsets have 8 K channels', () => {

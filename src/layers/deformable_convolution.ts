@@ -36,7 +36,6 @@ interface Plan {
   outH: number;
   outW: number;
   taps: number;
-  g: ConvGeometry;
   /** The column matrix as a pointwise convolution's input: (C/group * K) channels over the oH x oW plane. */
   columns: ConvGeometry;
 }
@@ -49,8 +48,8 @@ const PARAM = { DeformableConvolution: 'deformable_convolution_param', Modulated
 /**
  * The layer's param read as convolution_param (the forks' LayerSetUp is BaseConvolutionLayer's reading of the same
  * fields), plus deformable_group. Unsky's fork defaults deformable_group to 4, zhanglonghao1992's to 1; both CHECK the
- * offset bottom's channels against 2 * deformable_group * K, so an unwritten one is whichever of the two fits
- * (`groupFromOffsets`).
+ * offset bottom's channels against 2 * deformable_group * K, so a DeformableConvolution's unwritten one is whichever
+ * of the two fits (`groupFromOffsets`).
  */
 function readDeformSettings(def: LayerParameter, modulated: boolean): DeformSettings & { groupWritten: boolean } {
   const field = modulated ? PARAM.ModulatedDeformableConvolution : PARAM.DeformableConvolution;
@@ -59,7 +58,8 @@ function readDeformSettings(def: LayerParameter, modulated: boolean): DeformSett
   const written = raw.deformable_group !== undefined;
   const deformableGroup = written ? Number(raw.deformable_group) : 1;
   need(def, deformableGroup > 0, () => `${field}.deformable_group must be positive, got ${deformableGroup}`);
-  return { ...s, deformableGroup, modulated, groupWritten: written };
+  // v2 is zhanglonghao1992's alone: its default, 1, whatever the offsets.
+  return { ...s, deformableGroup, modulated, groupWritten: written || modulated };
 }
 
 /** An unwritten deformable_group: 1 (zhanglonghao1992's default) or 4 (unsky's), the one the offsets' channels fit. */
@@ -97,7 +97,7 @@ function planOf(def: LayerParameter, s: DeformSettings & { groupWritten: boolean
     `its output ${g.outH} x ${g.outW} is larger than its input ${height} x ${width}: the forks' kernel would read each image's offsets as ${g.outH} x ${g.outW} planes, past their ${height} x ${width}`);
   const channelsG = b.channels / s.group;
   const columns: ConvGeometry = { ...g, channels: channelsG * taps, height: g.outH, width: g.outW, kernelH: 1, kernelW: 1, padH: 0, padW: 0, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1 };
-  return { num: b.num, channels: b.channels, height, width, outH: g.outH, outW: g.outW, taps, g, columns };
+  return { num: b.num, channels: b.channels, height, width, outH: g.outH, outW: g.outW, taps, columns };
 }
 
 /**
