@@ -112,29 +112,38 @@ layer { name: "d" type: "${type}" bottom: "x" bottom: "off" ${masks ? 'bottom: "
   });
 });
 
-// zhanglonghao1992/Deformable-ConvNets-v1-v2-caffe's Models/ResNet-50-deformable-deploy.prototxt and
-// ResNet-50-modulated_deformable-deploy.prototxt (at d90842e): ResNet-50 with its three res5 3 x 3 convolutions
-// deformable (offsets from a 3 x 3 Convolution; v2's masks sliced off the same one and put through a Sigmoid).
-describe("Deformable ConvNets' ResNet-50 deploy nets, as published, with hashweights' weights", () => {
-  for (const [file, type] of [['ResNet-50-deformable-deploy.prototxt', 'DeformableConvolution'], ['ResNet-50-modulated_deformable-deploy.prototxt', 'ModulatedDeformableConvolution']]) {
-    it(`${file}: natively as in ONNX Runtime on each ${type} top and res5c, at 96 x 96`, async () => {
-      const parsed = (await loadNet(path.join(dir, file), undefined, { dataShapes: { data: [1, 3, 96, 96] } })).net;
-      // Up to res5c's ReLU: pool5's fixed 7 x 7 window needs 224 x 224 (four times the work for the same check).
-      parsed.layer = parsed.layer!.slice(0, parsed.layer!.findIndex((l) => l.name === 'pool5'));
+// zhanglonghao1992/Deformable-ConvNets-v1-v2-caffe's published nets (Models/ at d90842e, copied here): ResNet-50 with
+// its three res5 3 x 3 convolutions deformable (offsets from a 3 x 3 Convolution), as a classifier
+// (ResNet-50-deformable-deploy.prototxt: deformable_group 1) and in Faster R-CNN (faster_rcnn_end2end/test_dcn.prototxt:
+// res5 dilated by 2, deformable_group 4; test_mdcn.prototxt: v2, the masks sliced off the offsets' Convolution and
+// put through a Sigmoid), each up to res5c (pool5's fixed 7 x 7 window needs 224 x 224; Faster R-CNN's head after it
+// is a 2048 x 7 x 7 -> 1024 InnerProduct of 400 M weights: the same check of the deformable layers at many times the cost).
+describe("Deformable ConvNets' published nets with hashweights' weights, up to res5c", () => {
+  const nets = [
+    { file: 'ResNet-50-deformable-deploy.prototxt', type: 'DeformableConvolution', size: [96, 96], cut: 'pool5', plane: [3, 3] },
+    { file: 'faster_rcnn_test_dcn.prototxt', type: 'DeformableConvolution', size: [128, 160], cut: 'rpn_conv/3x3', plane: [8, 10] },
+    { file: 'faster_rcnn_test_mdcn.prototxt', type: 'ModulatedDeformableConvolution', size: [128, 160], cut: 'rpn_conv/3x3', plane: [8, 10] },
+  ];
+  for (const { file, type, size, cut, plane } of nets) {
+    it(`${file}: natively as in ONNX Runtime on each ${type} top and res5c, at ${size.join(' x ')}`, async () => {
+      const parsed = (await loadNet(path.join(dir, file), undefined, { dataShapes: { data: [1, 3, ...size] } })).net;
+      parsed.layer = parsed.layer!.slice(0, parsed.layer!.findIndex((l) => l.name === cut));
       const shaped = Net.fromNetParameter(parsed);
       const layers = shaped.graph.layers.map((l) => ({ name: l.name, type: l.type, blobs: declaredWeights.get(l.def) ?? [] })).filter((l) => l.blobs.length);
       const spec = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'deform-')), 'spec.json');
       fs.writeFileSync(spec, JSON.stringify({ name: file, layers }));
       const weights = new Map(hashWeightBlobs(spec, 'deform').map((l) => [l.name, l.blobs.map((b) => new Tensor(b.shape, b.data))]));
-      const net = Net.fromNetParameter(parsed, weights), data = new Tensor([1, 3, 96, 96], hashInputData(48, 100, [1, 3, 96, 96]));
+      const net = Net.fromNetParameter(parsed, weights);
+      const inputs: Record<string, Tensor> = { data: new Tensor([1, 3, ...size], hashInputData(48, 100, [1, 3, ...size])) };
+      if (net.graph.inputs.includes('im_info')) inputs.im_info = new Tensor([1, 3], Float32Array.of(size[0], size[1], 1));
       const deformable = net.graph.layers.filter((l) => l.type === type);
-      expect(deformable.map((l) => l.topShapes[0])).toEqual([[1, 512, 3, 3], [1, 512, 3, 3], [1, 512, 3, 3]]);
-      net.forward({ data });
-      // The offsets move the samples by pixels (some off the 3 x 3 plane): the check is not one of a plain convolution.
+      expect(deformable.map((l) => l.topShapes[0])).toEqual(Array.from({ length: 3 }, () => [1, 512, ...plane]));
+      net.forward(inputs);
+      // The offsets move the samples by pixels (some off the plane): the check is not one of a plain convolution.
       const offsets = net.blobs.get(deformable[0].bottoms[1])!.data;
       expect(Math.max(...Array.from(offsets, Math.abs))).toBeGreaterThan(1);
       const outputs = [...deformable.map((l) => l.tops[0]), 'res5c'];
-      const onnx = await runOnnx(net.graph, { data }, { threads: 1, outputs });
+      const onnx = await runOnnx(net.graph, inputs, { threads: 1, outputs });
       for (const blob of outputs) expect(relativeDifference(onnx.get(blob)!.data, net.blobs.get(blob)!.data), `${blob} ONNX`).toBeLessThanOrEqual(TOLERANCE);
     }, 120_000);
   }
