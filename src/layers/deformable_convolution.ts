@@ -178,8 +178,16 @@ function modulatedTap(t: Taps, e: number, hIm: number, wIm: number, H: number, W
   setWeights(t, e, top ? hh : 0, left ? hw : 0, bottom ? lh : 0, right ? lw : 0, mask);
   // With one row (or column) missing the kept one is read through `at` at both of its corners' slots: move the
   // weight of the missing row's slot to the kept one's.
-  if (!top) [t.w1[e], t.w2[e], t.w3[e], t.w4[e]] = [t.w3[e], t.w4[e], 0, 0];
-  if (!left) [t.w1[e], t.w2[e], t.w3[e], t.w4[e]] = [t.w2[e], 0, t.w4[e], 0];
+  if (!top) {
+    t.w1[e] = t.w3[e];
+    t.w2[e] = t.w4[e];
+    t.w3[e] = t.w4[e] = 0;
+  }
+  if (!left) {
+    t.w1[e] = t.w2[e];
+    t.w3[e] = t.w4[e];
+    t.w2[e] = t.w4[e] = 0;
+  }
 }
 
 /** Weights w1..w4 = (hh hw, hh lw, lh hw, lh lw), each rounded to float as the fork's products are, times `scale`. */
