@@ -54,6 +54,7 @@ import { priorBoxLayer } from './prior_box.js';
 import { builtInPythonLayers, proposalLayer } from './proposal.js';
 import { psroiPoolingLayer } from './psroi_pooling.js';
 import { deformablePsroiPoolingLayer } from './deformable_psroi_pooling.js';
+import { deformableConvolutionLayer, modulatedDeformableConvolutionLayer } from './deformable_convolution.js';
 import { multiStageMeanfieldLayer } from './multi_stage_meanfield.js';
 import { autoCropLayer } from './auto_crop.js';
 import { lstmLayer, rnnLayer } from './recurrent.js';
@@ -145,6 +146,8 @@ const layerTypes: LayerType[] = [
   proposalLayer,
   psroiPoolingLayer,
   deformablePsroiPoolingLayer,
+  deformableConvolutionLayer, // Deformable ConvNets v1 / v2 (unsky's, zhanglonghao1992's Caffe)
+  modulatedDeformableConvolutionLayer,
   reductionLayer,
   relu6Layer,
   reorgLayer,
