@@ -477,8 +477,7 @@ export function runChunk(p: usize, chunk: i32, thread: i32): void {
  * Convolution: chunk -> (image, group, column range, row range). For each K block, the chunk's columns are packed
  * (im2col, or the input itself for 1x1 / stride 1 / pad 0) into thread scratch, then multiplied by the row strips
  * of its range of the group's pre-packed weights (all of them unless the job cuts rows: word 30 row blocks, 31
- * rows a block, a multiple of MR; word 33 the floats of A a pass takes), bias (word 29: the residual, when not 0)
- * and ReLU fused in the last block.
+ * rows a block, a multiple of MR), bias (word 29: the residual, when not 0) and ReLU fused in the last block.
  */
 function convChunk(p: usize, chunk: i32, scratch: usize): void {
   const x = addr(p, 3), C = word(p, 4), H = word(p, 5), W = word(p, 6);
@@ -487,7 +486,7 @@ function convChunk(p: usize, chunk: i32, scratch: usize): void {
   const M = word(p, 17), K = word(p, 18), KC = word(p, 19), a = addr(p, 20), c = addr(p, 21), bias = addr(p, 22);
   const reluOn = word(p, 23) != 0, slope = load<f32>(p + 24 * 4), pointwise = word(p, 25) != 0;
   const groups = word(p, 26), chunkCols = word(p, 27), perGroup = word(p, 28), res = addr(p, 29);
-  const rowBlocks = max(1, word(p, 30)), rowsPer = rowBlocks > 1 ? word(p, 31) : M, aPass = word(p, 33);
+  const rowBlocks = max(1, word(p, 30)), rowsPer = rowBlocks > 1 ? word(p, 31) : M;
   const N = outH * outW;
   const mPad = (M + MR - 1) / MR * MR;
   const rb = chunk % rowBlocks;
@@ -517,13 +516,7 @@ function convChunk(p: usize, chunk: i32, scratch: usize): void {
     if (pointwise) packB(xg, N, 1, k0, kc, j0, j1, buffer);
     else im2colPacked(xg, H, W, kh, kw, ph, pw, sh, sw, dh, dw, outW, k0, kc, j0, j1, buffer);
     const ak = ag + (<usize>k0 * mPad + <usize>r0 * kc) * 4;
-    // The rows in passes whose block of A is at most word 33's floats (src/kernels/packed.ts A_PASS_FLOATS): gemmStrips
-    // streams its whole block of A once per strip of 8 columns, from L3 when it is larger than L2.
-    const mc = max(MR, (aPass / kc) & ~(MR - 1));
-    for (let m0 = 0; m0 < r1 - r0; m0 += mc) {
-      const c0 = <usize>m0 * N * 4;
-      gemmStrips(min(mc, r1 - r0 - m0), j1 - j0, kc, ak + <usize>(m0 * kc) * 4, buffer, 0, whole, cg + c0, N, j0, k0 == 0, k0 + kc >= K, biasMode, bg + (<usize>m0 << 2), reluOn, slope, scratch, rg == 0 ? 0 : rg + c0);
-    }
+    gemmStrips(r1 - r0, j1 - j0, kc, ak, buffer, 0, whole, cg, N, j0, k0 == 0, k0 + kc >= K, biasMode, bg, reluOn, slope, scratch, rg);
   }
 }
 

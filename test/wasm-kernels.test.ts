@@ -166,56 +166,6 @@ for (const threads of [1, 2]) {
       });
     });
 
-    // A chunk runs its rows in passes of 512 K-256 rows of packed A (convSplit.aPasses; src/kernels/packed.ts
-    // A_PASS_FLOATS): the same bits as one pass, and the TypeScript kernels' numbers. Rows past one pass and not
-    // of whole strips, a last K block of 256 (bias, ReLU and residual in passes) or of 44 (one pass), groups,
-    // im2col, batches, bias or none, and a residual (an Eltwise SUM fused into the convolution).
-    it('Convolution rows in passes of A: one pass\'s bits, im2col and 1x1, K blocks, groups, batches, a fused residual', () => {
-      const random = rng(83 + threads);
-      const cases = [
-        { N: 2, cin: 512, cout: 1030, k: 1, pad: 0, group: 1, H: 7, W: 7, relu: 0, bias: true },
-        { N: 1, cin: 64, cout: 600, k: 3, pad: 1, group: 1, H: 6, W: 5, relu: 0.1, bias: false },
-        { N: 1, cin: 600, cout: 1100, k: 1, pad: 0, group: 2, H: 3, W: 4, relu: undefined, bias: true },
-      ];
-      const bits = (t: Tensor) => new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length);
-      for (const c of cases) {
-        const x = new Tensor([c.N, c.cin, c.H, c.W], randomArray(c.N * c.cin * c.H * c.W, random));
-        const w = new Tensor([c.cout, c.cin / c.group, c.k, c.k], randomArray((c.cout * c.cin * c.k * c.k) / c.group, random));
-        const b = new Tensor([c.cout], randomArray(c.cout, random));
-        const def = layerDef('Convolution', { convolution_param: { num_output: c.cout, group: c.group, kernel_size: [c.k], pad: [c.pad], bias_term: c.bias } });
-        const [got, want] = bothKernels(def, c.bias ? [w, b] : [w], x, c.relu);
-        convSplit.aPasses = false;
-        let onePass: Tensor;
-        try {
-          onePass = im2colKernel(def, c.bias ? [w, b] : [w], x, c.relu);
-        } finally {
-          convSplit.aPasses = true;
-        }
-        expect(relDiff(got.data, want.data), JSON.stringify(c)).toBeLessThan(1e-5);
-        expect(bits(im2colKernel(def, c.bias ? [w, b] : [w], x, c.relu)), JSON.stringify(c)).toEqual(bits(onePass));
-      }
-      // The residual: a + b summed inside b's convolution (1030 outputs: three passes' rows of R), then the ReLU.
-      const layer = (name: string): LayerParameter => ({ name, type: 'Convolution', bottom: ['data'], top: [name], convolution_param: { num_output: 1030, kernel_size: [1] } }) as LayerParameter;
-      const spec = [
-        { name: 'data', type: 'Input', top: ['data'], input_param: { shape: [{ dim: [1, 256, 3, 3] }] } },
-        layer('a'), layer('b'),
-        { name: 'sum', type: 'Eltwise', bottom: ['a', 'b'], top: ['sum'] },
-        { name: 'relu', type: 'ReLU', bottom: ['sum'], top: ['sum'] },
-      ] as LayerParameter[];
-      const weights = new Map(['a', 'b'].map((n) => [n, [new Tensor([1030, 256, 1, 1], randomArray(1030 * 256, random)), new Tensor([1030], randomArray(1030, random))]]));
-      const net = Net.fromNetParameter({ name: 'n', layer: spec } as never, weights, [], { threads });
-      const data = new Tensor([1, 256, 3, 3], randomArray(256 * 9, random));
-      const fused = Float32Array.from(net.forward({ data }).sum.data);
-      convSplit.aPasses = false;
-      try {
-        expect(bits(new Tensor([fused.length], fused))).toEqual(bits(net.forward({ data }).sum));
-      } finally {
-        convSplit.aPasses = true;
-      }
-      const [a, bb] = ['a', 'b'].map((n) => Float32Array.from(net.forward({ data }, { end: n })[n].data));
-      expect(relDiff(fused, a.map((v, i) => Math.max(0, v + bb[i])))).toBeLessThan(1e-5);
-    });
-
     it('Convolution whose last column strip holds 1 or 2 columns (7 x 7, 13 x 13, 5 x 10: computed a column at a time), 32-row passes and their tails, K blocks, groups, batches, ReLU', () => {
       const random = rng(29 + threads);
       const cases = [

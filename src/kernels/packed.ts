@@ -89,25 +89,16 @@ export function convolveWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry,
   p[29] = residualAt;
   p[30] = rowBlocks; p[31] = rowsPer;
   p[32] = convSplit.fewRows ? 1 : 0;
-  p[33] = convSplit.aPasses ? A_PASS_FLOATS : 0x7fffffff;
   e.run(images * p[28] * rowBlocks);
   e.unstage(y, yAt);
 }
 
 /**
- * @internal Whether convolution jobs may cut output rows, whether a 1x1 with 1 to 4 output channels a group
- * runs straight from x (assembly/fewrows.ts; the same bits as the GEMM) rather than packing it, and whether a
- * chunk runs its rows in passes of A_PASS_FLOATS of A: benchmarks and tests turn them off to compare.
+ * @internal Whether convolution jobs may cut output rows, and whether a 1x1 with 1 to 4 output channels a group
+ * runs straight from x (assembly/fewrows.ts; the same bits as the GEMM) rather than packing it: benchmarks and
+ * tests turn them off to compare.
  */
-export const convSplit = { rows: true, fewRows: true, aPasses: true };
-
-/**
- * Floats of packed A (512 KB: half of this host's L2) one GEMM pass of a convolution chunk takes: gemmStrips reads
- * its whole block of A once per 8-column strip, from L3 when the block is larger (SqueezeNet's conv10, 1000 rows x
- * 256: 1 MB; ResNet-50's 1x1 layers of 1024 and 2048 outputs). In passes of 512 rows, conv10's shape ran with 2.5x
- * fewer misses of a simulated 1 MB cache (docs/PERFORMANCE.md, round forty-eight). Every output's sum is as before.
- */
-const A_PASS_FLOATS = 131072;
+export const convSplit = { rows: true, fewRows: true };
 
 /** Output rows a convolution chunk keeps at least when a job cuts rows (8 strips of the 4 x 8 tile). */
 const MIN_CHUNK_ROWS = 32;
