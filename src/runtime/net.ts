@@ -222,7 +222,7 @@ export class Net {
     const compiling = compileEngine(); // while the files are read
     // The weights' float runs go straight into the kernels' memory (one write of each page, not two), the large
     // ones copied on two threads at two threads or more: the helper thread starts now, to be up when they come.
-    const decoded = decodedWeights(typeof weights === 'string' ? threadsAsked(options.threads) : 1); // bytes: no file to read
+    const decoded = decodedWeights(typeof weights === 'string' || weights instanceof URL ? threadsAsked(options.threads) : 1); // bytes: no file to read
     try {
       return await Net.loadWith(prototxt, weights, options, fresh, compiling, decoded, how);
     } finally {
@@ -808,7 +808,7 @@ function blobData(length: number): Float32Array {
 }
 
 function isNetFiles(value: unknown): value is NetFiles {
-  if (value === null || typeof value !== 'object' || isBytes(value)) return false;
+  if (value === null || typeof value !== 'object' || isBytes(value) || value instanceof URL) return false;
   if (!('prototxt' in value)) throw new CremaError(`Net.load: expected a prototxt (path, bytes or text) or { prototxt, weights }, got ${kindOf(value)} without 'prototxt'`);
   checkOptionKeys(value, ['prototxt', 'weights'], 'Net.load({ prototxt, weights })');
   return true;
