@@ -98,6 +98,18 @@ describe.each([
     expect(r.status).toBe(2);
   });
 
+  it.skipIf(!available)('ships the docs the README links to: every relative link resolves in the installed package', () => {
+    const pkg = path.join(app, 'node_modules/crema-caffe');
+    const readme = fs.readFileSync(path.join(pkg, 'README.md'), 'utf8');
+    // Links, not pictures (`![alt](docs/images/…)`): the pictures (0.9 MB) would take the install over its 40 MB.
+    const targets = [...new Set([...readme.matchAll(/(?<!!)\[[^\]]*\]\(([^)#:\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1]))];
+    expect(targets).toEqual(expect.arrayContaining(['docs/ARCHITECTURE.md', 'docs/FORKS.md', 'examples/plugins/hswish.js']));
+    expect(targets.filter((t) => !fs.existsSync(path.join(pkg, t)))).toEqual([]);
+    // docs/PERFORMANCE.md (0.5 MB of measurements) stays out: the README names it, never links it
+    expect(fs.existsSync(path.join(pkg, 'docs/PERFORMANCE.md'))).toBe(false);
+    expect(readme).not.toMatch(/\]\(docs\/PERFORMANCE\.md/);
+  });
+
   // Once is enough (the examples do not depend on npm's version): only in the npm 11 app, not a skip in the npm 10 one.
   if (npm === 'npm') it.skipIf(!available)('runs every --help example (they name the shipped models as seen from the app)', () => {
     const crema = path.join(app, 'node_modules/.bin/crema');
