@@ -68,7 +68,9 @@ function pathOfUrl(role: string, source: string | URL): string | undefined {
   let url: URL | undefined;
   try {
     url = new URL(href);
-  } catch {} // 'http://' alone: refused below as this URL
+  } catch {
+    url = undefined; // 'http://' alone: refused below as this URL
+  }
   const fileUrlPath = platform().fileUrlPath;
   if (url?.protocol === 'file:' && fileUrlPath) {
     try {
