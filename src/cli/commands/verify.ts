@@ -4,7 +4,7 @@ import { Net } from '../../runtime/net.js';
 import { shapeString } from '../../tensor.js';
 import type { PairResult } from '../../verify/compare.js';
 import { PAIRS, type PairName, type VerifyReport, verifyNet } from '../../verify/verify.js';
-import { EXIT_CHECK_FAILED, exitState } from '../main.js';
+import { EXIT_CHECK_FAILED, exitState, inCliWords } from '../main.js';
 import { readInputs, reshapeTo } from '../inputs.js';
 import { checkInteger, loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
 import { printJson } from '../json.js';
@@ -55,8 +55,10 @@ export const verifyCommand = {
       opset: args.opset,
     });
     if (!report.pass) exitState.code = EXIT_CHECK_FAILED;
-    if (args.json) printJson(report);
-    else printReport(report);
+    // in the CLI's words: "data from --input", not the library's "data from options.inputs"
+    const shown = { ...report, input: inCliWords(report.input), notes: report.notes.map(inCliWords) };
+    if (args.json) printJson(shown);
+    else printReport(shown);
   },
 };
 
