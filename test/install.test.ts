@@ -74,6 +74,12 @@ describe.each([
     const lib = spawnSync('node', ['--input-type=module', '-e', script], { cwd: app, env, encoding: 'utf8' });
     expect(lib.stderr).toBe('');
     expect(lib.stdout).toBe('data prob\n');
+    // The shipped models by module resolution (wherever the package manager put the package): file: URLs, loaded as paths.
+    const resolved = `import { Net } from 'crema-caffe';
+      const net = await Net.load(import.meta.resolve('crema-caffe/models/lenet/deploy.prototxt'), import.meta.resolve('crema-caffe/models/lenet/weights.caffemodel'));
+      console.log(net.inputs.join(), net.outputs.join(), net.params.size);`;
+    const byUrl = spawnSync('node', ['--input-type=module', '-e', resolved], { cwd: app, env, encoding: 'utf8' });
+    expect([byUrl.stderr, byUrl.stdout]).toEqual(['', 'data prob 4\n']);
     // The README's library example (section "Library": bytes in, await net.run, dispose) as printed, in plain ESM.
     const readme = fs.readFileSync('README.md', 'utf8').split('## Library')[1].split('```ts\n')[1].split('```')[0];
     const example = spawnSync('node', ['--input-type=module', '-e', `${readme.replace(/\)!/g, ')')}\nconsole.log(prob.data[3].toFixed(4));`], { cwd: app, env, encoding: 'utf8' });
