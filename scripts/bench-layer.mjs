@@ -21,3 +21,17 @@ export const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 
 export function generator(seed) {
   return () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
 }
+
+/** The medians (ms) of `net.forward(feeds)` and of `runner.run(feeds)`, `runs` of each, interleaved. */
+export async function nativeAndOnnx(net, runner, feeds, runs) {
+  const times = { native: [], onnx: [] };
+  for (let k = 0; k < runs; k++) {
+    let t = performance.now();
+    net.forward(feeds);
+    times.native.push(performance.now() - t);
+    t = performance.now();
+    await runner.run(feeds);
+    times.onnx.push(performance.now() - t);
+  }
+  return [median(times.native), median(times.onnx)];
+}

@@ -5,7 +5,7 @@
 // and a 3 x 3 grid. Both at one thread, one session made beforehand, runs interleaved in one process, medians;
 // also the largest difference of the two and how many outputs agree bit for bit.
 //   node scripts/bench-psroi.mjs [--runs N]        (needs `npm run build` first)
-import { Net, OnnxRunner, Tensor, generator, median, parsePrototxt, runsOption, upgradeNet } from './bench-layer.mjs';
+import { Net, OnnxRunner, Tensor, generator, nativeAndOnnx, parsePrototxt, runsOption, upgradeNet } from './bench-layer.mjs';
 
 const runs = runsOption(15);
 const random = generator(5);
@@ -29,16 +29,7 @@ for (const [outputDim, group, R, what] of [[21, 7, 300, 'rfcn_cls'], [8, 7, 300,
     worst = Math.max(worst, Math.abs(native[i] - onnx[i]));
     if (native[i] === onnx[i]) same++;
   }
-  const times = { native: [], onnx: [] };
-  for (let k = 0; k < runs; k++) {
-    let t = performance.now();
-    net.forward(feeds);
-    times.native.push(performance.now() - t);
-    t = performance.now();
-    await runner.run(feeds);
-    times.onnx.push(performance.now() - t);
-  }
-  const [n, o] = [median(times.native), median(times.onnx)];
+  const [n, o] = await nativeAndOnnx(net, runner, feeds, runs);
   console.log(`${what} (${R} ROIs, ${outputDim} x ${group}^2 channels, 38 x 50): native ${n.toFixed(1)} ms, ONNX Runtime ${o.toFixed(1)} ms (${(o / n).toFixed(2)}x); max |a - b| ${worst.toExponential(2)}, ${same} of ${native.length} equal`);
   await runner.release();
   await net.dispose();

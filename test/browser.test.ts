@@ -184,6 +184,35 @@ async function waitLoaded(page: Page, count = 1): Promise<string> {
  * clicks its centre; under load the page's layout can move between the two ("Node is either not clickable or not an
  * Element"), so that one failure is retried a few times (round forty-one's flaky #verify click).
  */
+/**
+ * Each Detect publishes its detections (and a net's loading clears them): counted, so that a run giving the same
+ * ones is seen. runs(): how many so far; detected(before): the detections once there are more than `before`, the
+ * page's error line empty; detectedInOnnx(...wanted): Detect again with the ONNX backend picked, its detections
+ * the same as each of `wanted` (as sets, within 1e-4) and the run said to be onnxruntime-web's.
+ */
+async function countDetections(page: Page, timeout?: number): Promise<{ runs: () => Promise<number>; detected: (before: number) => Promise<Detection[]>; detectedInOnnx: (...wanted: Detection[][]) => Promise<void> }> {
+  await page.evaluate(`{
+    let runs = 0, found = cremaPage.detections;
+    Object.defineProperty(cremaPage, 'detections', { get: () => found, set: (v) => { found = v; runs++; } });
+    Object.defineProperty(cremaPage, 'detectionRuns', { get: () => runs });
+  }`);
+  const runs = () => page.evaluate('cremaPage.detectionRuns') as Promise<number>;
+  const detected = async (before: number) => {
+    await page.waitForFunction(`cremaPage.detectionRuns > ${before} || document.getElementById('error').textContent`, { timeout });
+    expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+    return (await pageState(page)).detections;
+  };
+  const detectedInOnnx = async (...wanted: Detection[][]) => {
+    await page.select('#backend', 'onnx');
+    const before = await runs();
+    await click(page, '#run');
+    const onnx = await detected(before);
+    for (const w of wanted) expectSameDetections(onnx, w, 1e-4);
+    expect(await page.$eval('#run-time', (e) => e.textContent)).toContain('ONNX Runtime Web');
+  };
+  return { runs, detected, detectedInOnnx };
+}
+
 async function click(page: Page, selector: string): Promise<void> {
   await page.waitForSelector(selector, { visible: true });
   for (let tries = 1; ; tries++) {
@@ -546,18 +575,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     expect(expected.length).toBeLessThan(25); // the threshold leaves some of DetectionOutput's keep_top_k 25 out
     expect(new Set(expected.map((d) => d.name)).size).toBeGreaterThan(1);
     const { page, errors } = await open(browser, server.url);
-    // Each Detect publishes its detections (and a net's loading clears them): counted, so that a run giving the same ones is seen.
-    await page.evaluate(`{
-      let runs = 0, found = cremaPage.detections;
-      Object.defineProperty(cremaPage, 'detections', { get: () => found, set: (v) => { found = v; runs++; } });
-      Object.defineProperty(cremaPage, 'detectionRuns', { get: () => runs });
-    }`);
-    const runs = () => page.evaluate('cremaPage.detectionRuns') as Promise<number>;
-    const detected = async (before: number) => {
-      await page.waitForFunction(`cremaPage.detectionRuns > ${before} || document.getElementById('error').textContent`);
-      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
-      return (await pageState(page)).detections;
-    };
+    const { runs, detected, detectedInOnnx } = await countDetections(page);
     try {
       await (await page.$('#prototxt'))!.uploadFile(head('net.prototxt'));
       await (await page.$('#weights'))!.uploadFile(head('weights.caffemodel'));
@@ -584,13 +602,7 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await shot(page, 'web-detect.png', '#classify');
 
       // The ONNX backend: the net converted and run in onnxruntime-web, as Node's detect runs it in onnxruntime-node.
-      await page.select('#backend', 'onnx');
-      const before = await runs();
-      await click(page, '#run');
-      const onnx = await detected(before);
-      expectSameDetections(onnx, expectedOnnx, 1e-4);
-      expectSameDetections(onnx, expected, 1e-4);
-      expect(await page.$eval('#run-time', (e) => e.textContent)).toContain('ONNX Runtime Web');
+      await detectedInOnnx(expectedOnnx, expected);
 
       // A threshold that is no number: the library's one-line message, in the page's error line.
       await page.$eval('#threshold', (e) => void Object.assign(e, { type: 'text', value: 'high' }));
@@ -646,6 +658,36 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       await page.close();
     }
   });
+
+  it("detects faces with an SSH net (the 'ssh' kind: its demo.py's pyramid) as Node's detect does, natively and in onnxruntime-web", async () => {
+    const fixture = (f: string) => path.join(root, 'test/fixtures/fork/ssh-pyramid', f);
+    const ssh = await Net.load(fixture('net.prototxt'), fixture('weights.caffemodel'), { threads: 1 });
+    const expected = await detect(ssh, fixture('image.png'), { threshold: 0.5 });
+    const expectedOnnx = await detect(ssh, fixture('image.png'), { threshold: 0.5, backend: 'onnx' });
+    await ssh.dispose();
+    expect(expected.length).toBeGreaterThan(10);
+    const { page, errors } = await open(browser, server.url);
+    const { runs, detected, detectedInOnnx } = await countDetections(page, 120_000);
+    try {
+      await (await page.$('#prototxt'))!.uploadFile(fixture('net.prototxt'));
+      await (await page.$('#weights'))!.uploadFile(fixture('weights.caffemodel'));
+      await click(page, '#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Detect objects');
+      // the worker says 'ssh' (not 'faster-rcnn'), and the page says how SSH runs
+      expect(await page.$eval('#input-note', (e) => e.textContent)).toBe("SSH's face detector, run as its demo.py runs it: the image fitted to 800 pixels on its shorter side (the longer at most 1200), then fed to 'data' with im_info at 500, 800, 1200 and 1600 of those 800 pixels (its pyramid); the faces of every scale together, NMS at 0.3, the boxes in the image's pixels.");
+      const loaded = await runs();
+      await (await page.$('#image'))!.uploadFile(fixture('image.png'));
+      const found = await detected(loaded);
+      expectSameDetections(found, expected, 1e-4);
+      expect(await page.$eval('#run-time', (e) => e.textContent)).toMatch(new RegExp(`^image\\.png: ${expected.length} detections in [\\d.]+ ms \\(the engine worker`));
+
+      await detectedInOnnx(expectedOnnx, expected);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 240_000);
 
   it('run takes every input, with the Node entry\'s message; the page says which input the image fills and does not classify a net it cannot fill', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-two-inputs-'));

@@ -3,6 +3,7 @@
 // natively and through ONNX Runtime. BatchReindex and Filter only move numbers: they must match exactly; LSTMUnit
 // within 1e-6 * max(1, |ref|), as the HDF5Output net's TanH. HDF5Output's file, as crema run and Net.run write it,
 // against the one Caffe wrote (hdf5_output/caffe.h5), both read back with h5wasm.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
@@ -65,6 +66,15 @@ describe('BatchReindex', () => {
     expect(bad([0, 1, -0.5])).toThrow("layer 'reindex_frac' (BatchReindex): index -0.5 (item 2 of bottom 1) is not in [0, 5), an item of bottom 0: Caffe refuses it at forward");
     expect(bad([NaN, 1, 2])).toThrow("layer 'reindex_frac' (BatchReindex): index NaN (item 0 of bottom 1) is not in [0, 5), an item of bottom 0: Caffe refuses it at forward");
   });
+
+  it('in ONNX Runtime, an index Caffe refuses fails the run too (made out of range for its Gather: never a negative one from the end)', async () => {
+    const f = fixture('batch_reindex'), net = await Net.load(f.net);
+    const run = (values: number[]) => runOnnx(net.graph, { ...f.inputs(), frac: new Tensor([3], Float32Array.from(values)) }, { threads: 1, outputs: ['by_frac'] });
+    for (const values of [[0, 5, 1], [-1, 0, 1], [0, 1, -0.5], [NaN, 1, 2]])
+      await expect(run(values), String(values)).rejects.toThrow(/Gather node\. Name:'reindex_frac\/Gather_\d+' Status Message: indices element out of data bounds, idx=5 /);
+    const last = (await run([4.9, 0, 0])).get('by_frac')!, inner = last.data.length / 3;
+    expect(Array.from(last.data.subarray(0, inner))).toEqual(Array.from(f.input('data').data.subarray(4 * inner, 5 * inner)));
+  });
 });
 
 describe('Filter', () => {
@@ -87,12 +97,31 @@ describe('Filter', () => {
     }
   });
 
-  it('none selected: Caffe gives tops of 0 items; ONNX Runtime gives them too, crema refuses the forward in one line', async () => {
-    const f = fixture('filter_none'), net = await Net.load(f.net);
+  it('none selected: tops of 0 items, as Caffe and ONNX Runtime give', async () => {
+    const f = fixture('filter_none');
     expect(f.blobs.map((b) => f.caffe(b).dims)).toEqual([[0, 3, 2, 2], [0, 4]]);
-    expect(() => net.forward(f.inputs())).toThrow(/^layer 'filter_none' \(Filter\): none of its 6 selector values \(bottom 2\) is nonzero: Caffe gives tops of 0 items, and crema holds no empty blob$/);
-    const onnx = await runOnnx(net.graph, f.inputs(), { threads: 1, outputs: f.blobs });
-    for (const blob of f.blobs) expectBlob(onnx.get(blob), f.caffe(blob), `${blob} ONNX`, 0);
+    await expectCaffe('filter_none', 0);
+  });
+
+  it('none selected into InnerProduct, and Convolution + ReLU + Pooling: their tops of 0 items too, as Caffe gives; then a forward selecting some computes them again', async () => {
+    const f = fixture('filter_ip');
+    expect(['ip_none', 'pool_none'].map((b) => f.caffe(b).dims)).toEqual([[0, 3], [0, 2, 1, 1]]);
+    const net = await expectCaffe('filter_ip', 1e-6);
+    // The selectors swapped: the 0-item side now has two items, the other none; then back.
+    for (const [sel, none] of [['none', 'sel'], ['sel', 'none']]) {
+      const inputs = f.inputs();
+      net.forward({ ...inputs, sel: new Tensor([4, 1], inputs[sel].data), none: new Tensor([4], inputs[none].data) });
+      expectBlob(net.blobs.get('ip_sel'), f.caffe(`ip_${sel}`), `ip_sel from ${sel}`, 1e-6);
+      expectBlob(net.blobs.get('ip_none'), f.caffe(`ip_${none}`), `ip_none from ${none}`, 1e-6);
+      expect(net.blobs.get('pool_none')!.dims).toEqual(none === 'none' ? [0, 2, 1, 1] : [2, 2, 1, 1]);
+    }
+  });
+
+  it('refuses, in one line, a layer whose bottom is empty but whose top would not be (kernels never run on empty blobs)', async () => {
+    const f = fixture('filter_none'), text = `${fs.readFileSync(f.net, 'utf8')}
+layer { name: "sum" type: "Reduction" bottom: "b_none" top: "sum" reduction_param { axis: 0 } }`;
+    const net = await Net.load({ prototxt: text });
+    expect(() => net.forward(f.inputs())).toThrow(/^layer 'sum' \(Reduction\): bottom 'b_none' is empty \(\[0, 4\]\) but top 'sum' would not be \(\[\]\): crema runs a layer on an empty blob only when its tops are empty too$/);
   });
 
   it('after ONNX Runtime ran the net at another batch, a forward selecting more items than the last gets them all (the blobs allocated again)', async () => {
@@ -125,7 +154,7 @@ describe('LSTMUnit', () => {
 
 describe('HDF5Output', () => {
   const f = fixture('hdf5_output');
-  const writes = "`crema run` and Net.run write it after each forward (a relative name from the working directory, as Caffe; replaced whole each run, never left half-written), and the two stay outputs of the net unless a later layer reads them (`crema run --dump DIR` writes every blob as .npy)";
+  const writes = "`crema run` and Net.run write it after each forward (a relative name from the working directory, as Caffe; replaced whole each run, never left half-written), `net.forward` (synchronous) writes none, and the two stay outputs of the net unless a later layer reads them (`crema run --dump DIR` writes every blob as .npy)";
   const note = (what: string) => `layer 'save' (HDF5Output): Caffe writes its bottoms 'doubled' and 'label' to the HDF5 file '/tmp/bvlc_hdf5_output.h5' (datasets 'data' and 'label', float32, each 4-D); ${what}`;
 
   it('is a sink: its bottoms stay outputs beside the net\'s other one, equal to what Caffe wrote, with one note', async () => {
@@ -161,11 +190,13 @@ describe('HDF5Output', () => {
     await expectSameFile(out, path.join(f.dir, 'caffe.h5'));
   });
 
-  it('Net.run writes it after each run, replacing the file whole: the second run\'s values', async () => {
+  it('Net.run writes it after each run, replacing the file whole: the second run\'s values; net.forward writes none', async () => {
     const dir = scratchDir(), out = path.join(dir, 'out.h5');
     fs.writeFileSync(out, 'what the user had');
     const net = await Net.load(netWritingTo(dir, out));
     try {
+      net.forward(f.inputs()); // synchronous: writes nothing, as its note says
+      expect(fs.readFileSync(out, 'utf8')).toBe('what the user had');
       await net.run(f.inputs());
       await expectSameFile(out, path.join(f.dir, 'caffe.h5'));
       const label = new Tensor([2, 1], Float32Array.from([5, -1]));
@@ -240,6 +271,33 @@ layer { name: "pick" type: "BatchReindex" bottom: "squashed" bottom: "idx" top: 
       spy.mockRestore();
     }
   });
+
+  it("refuses at load two layers writing one file, as Caffe refuses the net (HDF5: the second can't truncate a file the first holds open)", async () => {
+    const twice = path.join(root, 'hdf5_output_twice');
+    expect(fs.readFileSync(path.join(twice, 'caffe-refuses.txt'), 'utf8')).toContain('hdf5_output_layer.cpp:18] Check failed: file_id_ >= 0 (-1 vs. 0) Failed to open HDF5 file/tmp/bvlc_hdf5_output_twice.h5');
+    await expect(Net.load(path.join(twice, 'net.prototxt'))).rejects.toThrow(/^layer 'save_again' \(HDF5Output\): writes the file '\/tmp\/bvlc_hdf5_output_twice\.h5' that layer 'save' \(HDF5Output\) writes: Caffe opens it for each, and HDF5 refuses the second \("unable to truncate a file which is already open"\); give each its own file_name$/);
+  });
+
+  // h5wasm works on files in a private temporary directory, one blocking call (built or read whole): a SIGINT that
+  // comes then (sent by the child to itself as h5wasm's file is read or written) ends the process, and leaves no
+  // directory. The child imports the build (dist/).
+  for (const [what, patched, call] of [
+    ['writing a file', 'readFileSync', `(await import(${JSON.stringify(path.resolve('dist/caffe/hdf5.js'))})).writeHdf5File(out, [{ name: 'data', tensor: { dims: [2, 3], data: new Float32Array(6) } }])`],
+    ['reading weights from bytes', 'writeFileSync', `(await import(${JSON.stringify(path.resolve('dist/caffe/hdf5.js'))})).readHdf5Weights(fs.readFileSync(${JSON.stringify(path.join(f.dir, 'caffe.h5'))}))`],
+  ] as const) {
+    it(`interrupted by SIGINT while ${what}, leaves no temporary directory and ends by the signal`, () => {
+      const dir = scratchDir(), out = path.join(dir, 'out.h5');
+      const script = `import fs from 'node:fs';
+        const out = ${JSON.stringify(out)}, original = fs.${patched};
+        fs.${patched} = (file, ...rest) => { if (String(file).includes('crema-h5-')) process.kill(process.pid, 'SIGINT'); return original(file, ...rest); };
+        await ${call}.catch(() => undefined);
+        console.log('went on');`;
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TMPDIR: dir }, encoding: 'utf8' });
+      expect(child.stderr).toBe('');
+      expect([child.signal, child.stdout]).toEqual(['SIGINT', '']);
+      expect(fs.readdirSync(dir)).toEqual([]);
+    });
+  }
 
   /** The case's net with its file_name `file`, as DIR/net.prototxt. */
   function netWritingTo(dir: string, file: string): string {

@@ -54,12 +54,36 @@ describe("Filter (yihui-he/caffe-pro's: the selector in its weights)", () => {
     }
   });
 
-  it('shapes from num_output without its selector (a caffemodel that leaves it out), and runs only with it', () => {
-    for (const [weights, missing] of [[{}, "'f1' (Filter), 'f2' (Filter)"], [{ f2: selectors().f2 }, "'f1' (Filter)"]] as const) {
+  it("fills a selector the weights leave out with ones, as the fork's LayerSetUp: every slice kept, natively and in ONNX Runtime", async () => {
+    const net = netOf(`${input('x', [2, 5, 4, 3])}\n${filter('f1', 'x', 'num_output: 5')}`), x = random([2, 5, 4, 3], 3);
+    net.forward({ x });
+    const onnx = await runOnnx(net.graph, { x }, { threads: 1, outputs: ['f1'] });
+    for (const got of [net.blobs.get('f1')!, onnx.get('f1')!]) expect(Array.from(got.data)).toEqual(Array.from(x.data));
+  });
+
+  it('shapes from num_output without its selector, as the fork, and refuses at forward (the fork CHECKs there) a num_output that is not the slice count', () => {
+    for (const [weights, first] of [[{}, 'f1'], [{ f1: selectors().f1 }, 'f2']] as const) {
       const net = netOf(prototxt, weights);
       expect(net.graph.layers.map((l) => l.topShapes[0])).toEqual([[2, 5, 4, 3], [2, 3, 4, 3], [2, 3, 2, 3]]);
-      expect(() => net.forward({ x: random([2, 5, 4, 3], 1) })).toThrow(`no weights for ${missing}: give the .caffemodel that goes with the net`);
+      const of = first === 'f1' ? 5 : 4, want = first === 'f1' ? 3 : 2;
+      expect(() => net.forward({ x: random([2, 5, 4, 3], 1) })).toThrow(`layer '${first}' (Filter): filter_param.num_output is ${want} but its selector (blob 0) has ${of} nonzero values of ${of}: caffe-pro's forward CHECKs they are equal`);
     }
+  });
+
+  it('filters several bottoms by one selector (a top per bottom), natively and in ONNX Runtime, exactly', async () => {
+    const text = `${input('a', [2, 5, 4, 3])}\n${input('b', [1, 5, 2])}
+layer { name: "f" type: "Filter" bottom: "a" bottom: "b" top: "fa" top: "fb" filter_param { num_output: 3 } }`;
+    const net = netOf(text, { f: selectors().f1 }), a = random([2, 5, 4, 3], 11), b = random([1, 5, 2], 12);
+    net.forward({ a, b });
+    const onnx = await runOnnx(net.graph, { a, b }, { threads: 1, outputs: ['fa', 'fb'] });
+    for (const [blob, want] of [['fa', restatedGather(a, 1, channels)], ['fb', restatedGather(b, 1, channels)]] as const) {
+      expect(want.dims).toEqual(blob === 'fa' ? [2, 3, 4, 3] : [1, 3, 2]);
+      for (const got of [net.blobs.get(blob)!, onnx.get(blob)!]) {
+        expect(got.dims).toEqual(want.dims);
+        expect(Array.from(got.data)).toEqual(Array.from(want.data));
+      }
+    }
+    expect(() => netOf(text.replace('dim: 1 dim: 5 dim: 2', 'dim: 1 dim: 4 dim: 2'), { f: selectors().f1 })).toThrow(/^layer 'f' \(Filter\): bottom 1 has shape \[1, 4, 2\], but bottom 0 has 5 along axis 1: the selector has one value per slice of each$/);
   });
 
   it("reads the selector from a caffemodel as caffe-pro writes it (filter_param at 149 there: reorg_param's number here)", async () => {

@@ -87,6 +87,8 @@ describe('detect (library)', () => {
     await expect(detect(net, 'no-such.jpg', { backend: 1 as unknown as 'onnx' })).rejects.toThrow(/^detect: options\.backend is 'native' or 'onnx', got a number$/);
     // detectImage (a decoded image, crema's engine) leaves the ONNX backend to detect rather than ignore it.
     expect(() => detectImage(net, { width: 2, height: 2, channels: 3, data: new Float32Array(12) }, { backend: 'onnx' })).toThrow(/^detectImage runs crema's engine: for options\.backend 'onnx' call detect$/);
+    // SSH's image pyramid is its own
+    expect(() => detectImage(net, { width: 2, height: 2, channels: 3, data: new Float32Array(12) }, { pyramid: true })).toThrow(/^pyramid: SSH's only \(its demo\.py's image pyramid\); this net is an SSD- or YOLO-style one$/);
   });
 
   it('refuses a net without a detection layer', async () => {

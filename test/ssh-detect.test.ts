@@ -26,7 +26,7 @@ describe("SSH's test.py detections after the net", () => {
   it('keeps the boxes test.py keeps, in its order, exactly (float32), at thresholds 0.05, 0.5 and 0.9', () => {
     expect(boxes.dims).toEqual([1480, 5]);
     for (const t of [0.05, 0.5, 0.9]) {
-      const want = npy(`ssh-detect-${t}`), found = sshDetections(boxes, probs, 2 / 3, t);
+      const want = npy(`ssh-detect-${t}`), found = sshDetections([{ boxes, probs, scale: 2 / 3 }], t);
       expect(found.length, `threshold ${t}`).toBe(want.dims[0]);
       const rows = found.flatMap((d) => [d.xmin, d.ymin, d.xmax, d.ymax, d.score]);
       expect(rows, `threshold ${t}`).toEqual(Array.from(want.data));
@@ -51,15 +51,15 @@ describe("detect on an SSH net (test_ssh.prototxt's tail: proposal layers, Conca
   const sshNet = (inputs = `${input('data', [1, 3, 64, 64])} ${input('im_info', [1, 3])}`) => netOf(text(inputs), weights);
   const image = makeImage(30, 40, 3, Float32Array.from({ length: 30 * 40 * 3 }, (_, i) => ((i * 37) % 101) / 100));
 
-  it("runs test.py's path: its blobs, the image scaled (SSH's 1200 / 1600 by default), sshDetections of its blobs", () => {
+  it("runs test.py's one-scale path: its blobs, the image scaled (SSH's 1200 / 1600 by default), sshDetections of its blobs", () => {
     const net = sshNet();
-    expect(detectionKind(net)).toBe('faster-rcnn');
-    expect(detectionOutputs(net)).toEqual(['ssh_boxes', 'ssh_cls_prob']);
-    expect(fasterRcnnJob(net, image, {}).feeds.data.dims).toEqual([1, 3, 1200, 1600]);
-    const found = detectImage(net, image, { scale: 60, maxSize: 100, threshold: 0.3 });
+    expect(detectionKind(net)).toBe('ssh');
+    expect(detectionOutputs(net, { pyramid: false })).toEqual(['ssh_boxes', 'ssh_cls_prob']);
+    expect(fasterRcnnJob(net, image, { pyramid: false }).passes.map((p) => p.data.dims)).toEqual([[1, 3, 1200, 1600]]);
+    const found = detectImage(net, image, { scale: 60, maxSize: 100, threshold: 0.3, pyramid: false });
     const { data, scale } = fasterRcnnBlob(image, 60, 100);
     expect(data.dims).toEqual([1, 3, 60, 80]);
-    const want = sshDetections(net.blobs.get('ssh_boxes')!, net.blobs.get('ssh_cls_prob')!, scale, 0.3);
+    const want = sshDetections([{ boxes: net.blobs.get('ssh_boxes')!, probs: net.blobs.get('ssh_cls_prob')!, scale }], 0.3);
     expect(net.blobs.get('ssh_boxes')!.dims).toEqual([2 * (8 * 10 * 2), 5]) // two modules of 8 x 10 places (60 x 80 pooled by 8, ceil) x 2 anchors;
     expect(want.length).toBeGreaterThan(2);
     expect(want.length).toBeLessThan(60);
@@ -67,19 +67,22 @@ describe("detect on an SSH net (test_ssh.prototxt's tail: proposal layers, Conca
   });
 
   it('gives the same faces with the forward in ONNX Runtime (as a set, within 1e-5 relative)', async () => {
-    const net = sshNet(), native = detectImage(net, image, { scale: 60, maxSize: 100, threshold: 0.3 });
-    const sessions = new OnnxSessions(net, { outputs: detectionOutputs(net), anySize: true });
+    const options = { scale: 60, maxSize: 100, threshold: 0.3, pyramid: false };
+    const net = sshNet(), native = detectImage(net, image, options);
+    const sessions = new OnnxSessions(net, { outputs: detectionOutputs(net, options), anySize: true });
     try {
-      const onnx = await detectOnnx(sessions, net, image, { scale: 60, maxSize: 100, threshold: 0.3 });
+      const onnx = await detectOnnx(sessions, net, image, options);
       expectSameDetections(onnx, native, 1e-5);
     } finally {
       await sessions.release();
     }
   });
 
-  it('refuses an SSH net whose im_info is not an input, and names its scale default in a bad scale', () => {
+  it("refuses an SSH net whose im_info is not an input, the pyramid without M3's blobs, and names its scale default in a bad scale", () => {
     expect(errorOf(() => detectionKind(sshNet(`${input('data', [1, 3, 64, 64])} layer { name: "info" type: "DummyData" top: "im_info" dummy_data_param { shape { dim: 1 dim: 3 } } }`))))
       .toBe("net 'net': Proposal 'm1@ssh_proposal' reads im_info from 'im_info', which is not an input of the net (py-faster-rcnn's im_detect feeds it)");
-    expect(errorOf(() => detectImage(sshNet(), image, { scale: 0 }))).toBe("scale: a length in pixels from 1 to 16384 (SSH's cfg.TEST.SCALES: 1200), got 0");
+    expect(errorOf(() => detectImage(sshNet(), image, { scale: 0, pyramid: false }))).toBe("scale: a length in pixels from 1 to 16384 (SSH's cfg.TEST.SCALES: 1200), got 0");
+    expect(errorOf(() => detectImage(sshNet(), image)))
+      .toBe("net 'net' has no blob 'm3@ssh_boxes': SSH's pyramid reads each of its three modules' proposal tops (m1@ssh_boxes, m1@ssh_cls_prob, m2@ssh_boxes, m2@ssh_cls_prob, m3@ssh_boxes, m3@ssh_cls_prob), as test_ssh.prototxt names them; run it at one scale (pyramid false)");
   });
 });

@@ -397,6 +397,8 @@ async function render(net: Net, name: string): Promise<void> {
     ? `The colorization net: the photo's lightness (L of Lab) at the input's ${shape(info.blobs[target]).split('×').slice(2).join(' × ')}, less 50, fed to '${target}' as its demo colorize.py feeds it; the colours zoomed back to the photo's size beside its own L.`
     : info.detector === 'faster-rcnn'
     ? `The image is scaled as py-faster-rcnn's im_detect scales it (its shorter side to 600 pixels, the longer at most 1000) and fed to '${info.inputs[0]}' with im_info; the boxes are in the image's pixels.`
+    : info.detector === 'ssh'
+    ? `SSH's face detector, run as its demo.py runs it: the image fitted to 800 pixels on its shorter side (the longer at most 1200), then fed to '${info.inputs[0]}' with im_info at 500, 800, 1200 and 1600 of those 800 pixels (its pyramid); the faces of every scale together, NMS at 0.3, the boxes in the image's pixels.`
     : target
     ? `The image fills input '${target}' (${shape(info.blobs[target])}).${info.detector ? ' The boxes are in the image\'s pixels.' : ''}`
     : info.inputs.length === 0

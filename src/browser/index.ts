@@ -257,8 +257,8 @@ export class Net {
   /**
    * The objects an SSD- or YOLO-style net (a detection layer) or a Faster R-CNN net (a Proposal layer) finds in an
    * image, as the Node library's `detect` and `crema detect` find them (the same code, in the engine worker): the
-   * image prepared with the options (threshold, labels, the preprocessing, scale / maxSize for Faster R-CNN,
-   * quadNms), boxes in its pixels. `image`: decoded (decodeImage), or a file's bytes decoded here. `backend: 'onnx'`
+   * image prepared with the options (threshold, labels, the preprocessing, scale / maxSize for Faster R-CNN, pyramid
+   * for SSH, quadNms), boxes in its pixels. `image`: decoded (decodeImage), or a file's bytes decoded here. `backend: 'onnx'`
    * runs the forward in onnxruntime-web (the net converted once; a Faster R-CNN net again for each image size).
    */
   async detect(image: FloatImage | Blob | ArrayBuffer | Uint8Array, options: DetectOptions = {}): Promise<Detection[]> {

@@ -1,5 +1,5 @@
 import type { Dialect } from '../caffe/dialects.js';
-import type { ColorizeOptions, DetectOptions, FaceOptions } from '../detect/options.js';
+import type { ColorizeOptions, DetectOptions, DetectorKind, FaceOptions } from '../detect/options.js';
 import type { PoseDetectOptions, PoseModelName, PosePartOptions } from '../detect/pose-models.js';
 import type { DenseDetectOptions, EdgeDetectOptions } from '../detect/options.js';
 import type { FloatImage } from '../image/image.js';
@@ -37,10 +37,11 @@ export interface NetInfo {
   /** What `lenient` skipped while loading (given to Net.load's `warn`). */
   warnings?: string[];
   /**
-   * How `net.detect` runs the net, when it is a detector: 'output' (SSD, YOLO: a detection layer writes the boxes)
-   * or 'faster-rcnn' (a Proposal layer: py-faster-rcnn's im_detect). Absent for other nets.
+   * How `net.detect` runs the net, when it is a detector: 'output' (SSD, YOLO: a detection layer writes the boxes),
+   * 'faster-rcnn' (a Proposal layer: py-faster-rcnn's im_detect) or 'ssh' (SSH's face detector: its demo.py's
+   * pyramid). Absent for other nets.
    */
-  detector?: 'output' | 'faster-rcnn';
+  detector?: DetectorKind;
   /** Whether `net.colorize` runs it: the colorization net (an L input, the 313 ab bins' probabilities). */
   colorizer?: boolean;
   /** The OpenPose body model `net.detectPoses` runs it as (BODY_25, COCO, MPI, MPI_4, BODY_25B, BODY_135), from its output. Absent for other nets. */

@@ -1,11 +1,10 @@
 // Caffe's HDF5 weights in Node (hdf5-weights.ts reads them), and HDF5Output's files: h5wasm's Node build, which
 // reads and writes host files. The Node platform imports this module when HDF5 weights come in or a file is written.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import h5wasm from 'h5wasm/node';
 import type { Tensor } from '../tensor.js';
-import { checkReadable, writeOutput } from '../util/files.js';
+import { checkReadable, inTemporaryDir, writeOutput } from '../util/files.js';
 import { readHdf5With } from './hdf5-weights.js';
 
 export { isHdf5File } from './caffemodel.js';
@@ -25,10 +24,11 @@ export async function readHdf5Weights(source: string | Uint8Array, label = Strin
 /**
  * HDF5Output's file (Caffe's H5LTmake_dataset_float: float32 datasets, contiguous): built by h5wasm in a private
  * temporary file, then written to `file` as every output of crema is (util/files.ts: beside it, renamed over it).
+ * Interrupted (SIGINT, SIGTERM), neither temporary file is left.
  */
 export async function writeHdf5File(file: string, datasets: readonly { name: string; tensor: Tensor }[]): Promise<void> {
   await h5wasm.ready;
-  const bytes = await inPrivateDir((built) => {
+  await inPrivateDir(async (built) => {
     const h5 = new h5wasm.File(built, 'w');
     try {
       // A copy: a blob is a view of the kernels' (shared) memory, which h5wasm would read from its buffer's start.
@@ -36,19 +36,13 @@ export async function writeHdf5File(file: string, datasets: readonly { name: str
     } finally {
       h5.close();
     }
-    return fs.readFileSync(built);
+    await writeOutput(file, fs.readFileSync(built));
   });
-  await writeOutput(file, bytes);
 }
 
-/** `use` of a file name in a new private temporary directory, removed after (h5wasm's Node build works on files only). */
-async function inPrivateDir<T>(use: (file: string) => T | Promise<T>): Promise<T> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-h5-'));
-  try {
-    return await use(path.join(dir, 'file.h5'));
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+/** `use` of a file name in a new private temporary directory, removed after, and if interrupted (util/files.ts). */
+function inPrivateDir<T>(use: (file: string) => T | Promise<T>): Promise<T> {
+  return inTemporaryDir('crema-h5-', (dir) => use(path.join(dir, 'file.h5')));
 }
 
 async function readHdf5File(file: string, label: string): Promise<Map<string, Tensor[]>> {

@@ -9,11 +9,11 @@ import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { DETECTION_TYPES } from '../layers/detection/types.js';
 import { quadNms } from './quad-nms.js';
-import { FASTER_RCNN_DEFAULTS, fasterRcnnBlob, fasterRcnnBlobs, fasterRcnnDetections, fasterRcnnMeans, hasProposal, proposalInputs } from './faster-rcnn.js';
-import { SSH_BLOBS, SSH_DEFAULTS, isSsh, sshDetections } from './ssh.js';
-import { type Detection, type DetectOptions, checkDetectOptions } from './options.js';
+import { FASTER_RCNN_DEFAULTS, fasterRcnnBlobs, fasterRcnnDetections, fasterRcnnMeans, fasterRcnnScale, hasProposal, proposalInputs, scaledBlob } from './faster-rcnn.js';
+import { SSH_BLOBS, SSH_DEFAULTS, SSH_PYRAMID, isSsh, sshDetections, sshModuleBlobs, sshPyramidRows, sshPyramidScales } from './ssh.js';
+import { type Detection, type DetectOptions, type DetectorKind, checkDetectOptions } from './options.js';
 
-export { type Detection, type DetectOptions, checkDetectOptions } from './options.js';
+export { type Detection, type DetectOptions, type DetectorKind, checkDetectOptions } from './options.js';
 
 /** The blob the net's (first) detection layer (DETECTION_TYPES) writes; a net without one is refused. */
 export function detectionBlob(net: Net): string {
@@ -26,33 +26,46 @@ function noDetectionLayer(net: Net): CremaError {
   return new CremaError(`net '${net.name || 'net'}' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput) nor a Proposal layer (Faster R-CNN): detect runs SSD- and YOLO-style nets and Faster R-CNN (classify runs classifiers)`);
 }
 
-/**
- * How detect runs the net: 'output' (SSD, YOLO: a detection layer writes the boxes) or 'faster-rcnn' (a Proposal
- * layer, no detection layer: py-faster-rcnn's im_detect and demo.py's per-class NMS, faster-rcnn.ts). A net with
- * neither is refused.
- */
-export function detectionKind(net: Net): 'output' | 'faster-rcnn' {
+/** The net's DetectorKind; a net that is none, or lacks the blobs its kind reads, is refused. */
+export function detectionKind(net: Net): DetectorKind {
   const kind = detectorKind(net);
   if (kind === undefined) throw noDetectionLayer(net);
-  if (kind === 'faster-rcnn') detectionOutputs(net); // refuses a net without im_detect's (or SSH's test.py's) blobs
+  if (kind !== 'output') detectionOutputs(net, { pyramid: false }); // refuses a net without im_detect's (or SSH's test.py's) blobs
   return kind;
 }
 
-/** The blobs detect reads after the forward: the detection layer's top, SSH's ssh_boxes and ssh_cls_prob, or im_detect's. */
-export function detectionOutputs(net: Net): string[] {
-  if (detectorKind(net) !== 'faster-rcnn') return [detectionBlob(net)];
-  if (!isSsh(net)) {
+/**
+ * The blobs detect reads after the forward: the detection layer's top, im_detect's, or SSH's: ssh_boxes and
+ * ssh_cls_prob at one scale, each module's proposal tops in the pyramid (`options.pyramid`, SSH's default).
+ */
+export function detectionOutputs(net: Net, options: DetectOptions = {}): string[] {
+  const kind = detectorKind(net);
+  if (kind === 'faster-rcnn') {
     const blobs = fasterRcnnBlobs(net);
     return [blobs.rois, blobs.clsProb, blobs.bboxPred];
   }
+  if (kind !== 'ssh') return [detectionBlob(net)];
   proposalInputs(net); // refuses an SSH net without its image and im_info inputs
-  return [SSH_BLOBS.boxes, SSH_BLOBS.probs];
+  return pyramidSizes(options) ? sshModuleBlobs(net) : [SSH_BLOBS.boxes, SSH_BLOBS.probs];
 }
 
 /** detectionKind's answer without its refusals: undefined for a net that is no detector (the page classifies those). */
-export function detectorKind(net: Net): 'output' | 'faster-rcnn' | undefined {
+export function detectorKind(net: Net): DetectorKind | undefined {
   if (net.layers.some((l) => DETECTION_TYPES.has(l.type))) return 'output';
-  return hasProposal(net) ? 'faster-rcnn' : undefined;
+  if (!hasProposal(net)) return undefined;
+  return isSsh(net) ? 'ssh' : 'faster-rcnn';
+}
+
+/** The sizes of SSH's pyramid options.pyramid asks for (SSH_PYRAMID's by default), or undefined: one scale. */
+function pyramidSizes(options: DetectOptions): readonly number[] | undefined {
+  const { pyramid } = options;
+  return pyramid === false ? undefined : Array.isArray(pyramid) ? pyramid : SSH_PYRAMID.sizes;
+}
+
+/** options.pyramid is SSH's (its demo.py's image pyramid): refused for any other net. */
+function noPyramid(options: DetectOptions, kind: string): undefined {
+  if (options.pyramid !== undefined) throw new CremaError(`pyramid: SSH's only (its demo.py's image pyramid); this net is ${kind}`);
+  return undefined;
 }
 
 /**
@@ -76,18 +89,21 @@ export function detectionsOf(rows: Tensor, index: number, width: number, height:
   return out;
 }
 
-/** One image's detections, whatever runs the forward: its feeds, the blobs to read after it, and the detections from them. */
+/**
+ * One image's detections, whatever runs the forwards: the feeds of each (one; one per scale of SSH's pyramid), the
+ * blobs to read after each, and the detections from them (`got[i]` reads forward i's).
+ */
 export interface DetectionRun {
-  feeds: Record<string, Tensor>;
+  passes: Record<string, Tensor>[];
   outputs: string[];
-  found: (get: (blob: string) => Tensor) => Detection[];
+  found: (got: readonly ((blob: string) => Tensor)[]) => Detection[];
 }
 
-/** The run of either kind of detector (detectionKind): a detection layer's (detectionJob) or Faster R-CNN's (fasterRcnnJob). */
+/** The run of any kind of detector (detectionKind): a detection layer's (detectionJob), Faster R-CNN's or SSH's (fasterRcnnJob). */
 export function detectionRun(net: Net, image: FloatImage, options: DetectOptions = {}): DetectionRun {
-  if (detectionKind(net) === 'faster-rcnn') return fasterRcnnJob(net, image, options);
+  if (detectionKind(net) !== 'output') return fasterRcnnJob(net, image, options);
   const job = detectionJob(net, image, options);
-  return { feeds: { [job.input]: job.data }, outputs: [job.blob], found: (get) => imageDetections(get(job.blob), image, options) };
+  return { passes: [{ [job.input]: job.data }], outputs: [job.blob], found: ([get]) => imageDetections(get(job.blob), image, options) };
 }
 
 /**
@@ -98,8 +114,14 @@ export function detectImage(net: Net, image: FloatImage, options: DetectOptions 
   checkDetectOptions(options);
   if (options.backend === 'onnx') throw new CremaError("detectImage runs crema's engine: for options.backend 'onnx' call detect");
   const run = detectionRun(net, image, options);
-  net.forward(run.feeds);
-  return run.found((b) => net.blobs.get(b)!);
+  const got = run.passes.map((feeds, i) => {
+    net.forward(feeds);
+    if (i === run.passes.length - 1) return (b: string) => net.blobs.get(b)!;
+    // the next forward overwrites the blobs: this one's outputs kept
+    const kept = new Map(run.outputs.map((b) => { const t = net.blobs.get(b)!; return [b, new Tensor(t.dims, t.data.slice())]; }));
+    return (b: string) => kept.get(b)!;
+  });
+  return run.found(got);
 }
 
 /**
@@ -108,8 +130,12 @@ export function detectImage(net: Net, image: FloatImage, options: DetectOptions 
  */
 export async function detectOnnx(sessions: OnnxSessions, net: Net, image: FloatImage, options: DetectOptions = {}): Promise<Detection[]> {
   const run = detectionRun(net, image, options);
-  const got = await sessions.run(run.feeds, run.outputs);
-  return run.found((b) => got.get(b)!);
+  const got: ((blob: string) => Tensor)[] = [];
+  for (const feeds of run.passes) {
+    const blobs = await sessions.run(feeds, run.outputs);
+    got.push((b) => blobs.get(b)!);
+  }
+  return run.found(got);
 }
 
 /** The first image's detections in `rows` (the detection layer's top) as options ask: threshold, labels, quadNms. */
@@ -133,31 +159,41 @@ function thresholdOf(options: DetectOptions): number {
   return threshold;
 }
 
-/** The options of a Faster R-CNN (or SSH: its own default sizes) net's detect, checked: threshold, scale, maxSize, the means. */
-function fasterRcnnOptions(options: DetectOptions, ssh: boolean): { threshold: number; scale: number; maxSize: number; means: readonly number[] } {
+/**
+ * The options of a Faster R-CNN or SSH net's detect, checked: threshold, scale, maxSize (SSH's own defaults: its
+ * pyramid's base size, or its one scale's), the means, SSH's pyramid sizes (undefined: one scale).
+ */
+function fasterRcnnOptions(options: DetectOptions, ssh: boolean): { threshold: number; scale: number; maxSize: number; means: readonly number[]; pyramid?: readonly number[] } {
   checkDetectOptions(options);
-  const threshold = thresholdOf(options), sizes = ssh ? SSH_DEFAULTS : FASTER_RCNN_DEFAULTS;
+  const threshold = thresholdOf(options), pyramid = ssh ? pyramidSizes(options) : noPyramid(options, "py-faster-rcnn's");
+  const sizes = pyramid ? SSH_PYRAMID : ssh ? SSH_DEFAULTS : FASTER_RCNN_DEFAULTS;
+  const setting = { scale: pyramid ? 'PYRAMID_BASE_SIZE[0]' : 'SCALES', maxSize: pyramid ? 'PYRAMID_BASE_SIZE[1]' : 'MAX_SIZE' };
   const scale = options.scale ?? sizes.scale, maxSize = options.maxSize ?? sizes.maxSize;
   for (const [name, v] of [['scale', scale], ['maxSize', maxSize]] as const)
     if (!(typeof v === 'number' && Number.isFinite(v) && v >= 1 && v <= 16384))
-      throw new CremaError(`${name}: a length in pixels from 1 to 16384 (${ssh ? 'SSH' : 'py-faster-rcnn'}'s cfg.TEST.${name === 'scale' ? 'SCALES' : 'MAX_SIZE'}: ${sizes[name]}), got ${String(v)}`);
-  return { threshold, scale, maxSize, means: fasterRcnnMeans(options) };
+      throw new CremaError(`${name}: a length in pixels from 1 to 16384 (${ssh ? 'SSH' : 'py-faster-rcnn'}'s cfg.TEST.${setting[name]}: ${sizes[name]}), got ${String(v)}`);
+  return { threshold, scale, maxSize, means: fasterRcnnMeans(options), pyramid };
 }
 
 /**
- * One image's Faster R-CNN detections, whatever runs the forward: its feeds (the image at its own size, im_info),
- * the blobs to read after it, and the detections from them.
+ * One image's Faster R-CNN or SSH detections, whatever runs the forwards: their feeds (the image scaled, im_info;
+ * SSH's pyramid: one forward per size), the blobs to read after each, and the detections from them.
  */
 export function fasterRcnnJob(net: Net, image: FloatImage, options: DetectOptions): DetectionRun {
   const ssh = isSsh(net);
-  const { threshold, scale, maxSize, means } = fasterRcnnOptions(options, ssh);
-  const inputs = proposalInputs(net), outputs = detectionOutputs(net);
-  const { data, scale: factor } = fasterRcnnBlob(image, scale, maxSize, means);
-  const info = new Tensor(net.shapes.get(inputs.imInfo)!, Float32Array.of(data.dims[2], data.dims[3], factor));
-  const found = ssh
-    ? (get: (blob: string) => Tensor) => sshDetections(get(SSH_BLOBS.boxes), get(SSH_BLOBS.probs), factor, threshold, options.labels)
-    : (get: (blob: string) => Tensor) => fasterRcnnDetections(get(outputs[0]), get(outputs[1]), get(outputs[2]), factor, image.width, image.height, threshold, options.labels);
-  return { feeds: { [inputs.data]: data, [inputs.imInfo]: info }, outputs, found };
+  const { threshold, scale, maxSize, means, pyramid } = fasterRcnnOptions(options, ssh);
+  const inputs = proposalInputs(net), outputs = detectionOutputs(net, options);
+  const scales = pyramid ? sshPyramidScales(image.height, image.width, pyramid, scale, maxSize) : [fasterRcnnScale(image.height, image.width, scale, maxSize)];
+  const passes = scales.map((factor) => {
+    const data = scaledBlob(image, factor, means);
+    return { [inputs.data]: data, [inputs.imInfo]: new Tensor(net.shapes.get(inputs.imInfo)!, Float32Array.of(data.dims[2], data.dims[3], factor)) };
+  });
+  const found: DetectionRun['found'] = pyramid
+    ? (got) => sshDetections(sshPyramidRows(got, scales), threshold, options.labels)
+    : ssh
+    ? ([get]) => sshDetections([{ boxes: get(SSH_BLOBS.boxes), probs: get(SSH_BLOBS.probs), scale: scales[0] }], threshold, options.labels)
+    : ([get]) => fasterRcnnDetections(get(outputs[0]), get(outputs[1]), get(outputs[2]), scales[0], image.width, image.height, threshold, options.labels);
+  return { passes, outputs, found };
 }
 
 /**
@@ -168,6 +204,7 @@ export function detectionJob(net: Net, image: FloatImage, options: DetectOptions
   checkDetectOptions(options);
   const threshold = thresholdOf(options);
   const overlap = options.quadNms;
+  noPyramid(options, 'an SSD- or YOLO-style one');
   const faster = (['scale', 'maxSize'] as const).filter((k) => options[k] !== undefined);
   if (faster.length) throw new CremaError(`${faster.join(', ')}: Faster R-CNN's only (py-faster-rcnn's image scaling); this net ends in a detection layer, its images are stretched to its input`);
   if (overlap !== undefined && !(typeof overlap === 'number' && overlap >= 0 && overlap <= 1))

@@ -76,16 +76,21 @@ export function fasterRcnnScale(height: number, width: number, scale: number, ma
  * INTER_LINEAR (cv-resize.ts), as (1, 3, H, W).
  */
 export function fasterRcnnBlob(image: FloatImage, scale: number, maxSize: number, means: readonly number[] = FASTER_RCNN_DEFAULTS.means): { data: Tensor; scale: number } {
+  const factor = fasterRcnnScale(image.height, image.width, scale, maxSize);
+  return { data: scaledBlob(image, factor, means), scale: factor };
+}
+
+/** _get_image_blob's blob of the image at `factor` (fasterRcnnBlob's; SSH's pyramid gives its own factors). */
+export function scaledBlob(image: FloatImage, factor: number, means: readonly number[]): Tensor {
   if (image.channels !== 3) throw new CremaError(`Faster R-CNN takes colour images (3 channels), got ${image.channels}`);
   const n = image.height * image.width, bgr = new Float32Array(3 * n), src = image.data;
   const byte = image.bits === 16 ? (v: number) => Math.round(v * 65535) >> 8 : (v: number) => Math.round(v * 255);
   for (let i = 0; i < n; i++)
     for (let c = 0; c < 3; c++) bgr[3 * i + c] = f32(byte(src[3 * i + 2 - c]) - means[c]);
-  const factor = fasterRcnnScale(image.height, image.width, scale, maxSize);
   const resized = cvResizeLinear({ height: image.height, width: image.width, channels: 3, data: bgr }, factor, factor);
   const { height: H, width: W } = resized, plane = H * W, data = new Float32Array(3 * plane);
   for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) data[c * plane + i] = resized.data[3 * i + c];
-  return { data: new Tensor([1, 3, H, W], data), scale: factor };
+  return new Tensor([1, 3, H, W], data);
 }
 
 /**

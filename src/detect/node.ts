@@ -26,7 +26,8 @@ import { checkOptionKeys } from '../util/options.js';
  * Runs an SSD- or YOLO-style net (ending in a detection layer) on an image file or its bytes: pycaffe's
  * preprocessing (the same options as classify), then the detections scoring at least `threshold` (default 0.5),
  * in the image's pixels, as plain objects. A Faster R-CNN net (a Proposal layer, py-faster-rcnn's test net) runs
- * as py-faster-rcnn's im_detect and demo.py do (scale, maxSize; the boxes clipped to the image). `backend: 'onnx'`
+ * as py-faster-rcnn's im_detect and demo.py do (scale, maxSize; the boxes clipped to the image), an SSH net as its
+ * demo.py does (its image pyramid; `pyramid: false`, its test.py at one scale). `backend: 'onnx'`
  * runs the forward in onnxruntime-node (the net converted once and kept until `net.dispose()`; a Faster R-CNN net
  * again for each new image size).
  */

@@ -27,6 +27,14 @@ export interface Detection {
   landmarks?: [number, number][];
 }
 
+/**
+ * How detect runs a net: 'output' (SSD, YOLO: a detection layer writes the boxes), 'faster-rcnn' (a Proposal layer,
+ * no detection layer: py-faster-rcnn's im_detect and demo.py's per-class NMS, faster-rcnn.ts) or 'ssh' (SSH's face
+ * detector, its proposal layers concatenated into ssh_boxes and ssh_cls_prob: its demo.py's pyramid or test.py's
+ * one scale, ssh.ts).
+ */
+export type DetectorKind = 'output' | 'faster-rcnn' | 'ssh';
+
 export interface DetectOptions extends PreprocessOptions {
   /** Detections scoring below it are left out (default 0.5). */
   threshold?: number;
@@ -39,11 +47,19 @@ export interface DetectOptions extends PreprocessOptions {
   quadNms?: number;
   /**
    * Faster R-CNN, R-FCN and SSH only: the length the image's shorter side is scaled to (py-faster-rcnn's
-   * cfg.TEST.SCALES[0]: 600, the default; SSH's 1200).
+   * cfg.TEST.SCALES[0]: 600, the default; SSH's 1200 at one scale, its pyramid's base size 800).
    */
   scale?: number;
-  /** Faster R-CNN, R-FCN and SSH only: the most the longer side may be scaled to (py-faster-rcnn's cfg.TEST.MAX_SIZE: 1000, the default; SSH's 1600). */
+  /** Faster R-CNN, R-FCN and SSH only: the most the longer side may be scaled to (py-faster-rcnn's cfg.TEST.MAX_SIZE: 1000, the default; SSH's 1600 at one scale, 1200 at its pyramid's base size). */
   maxSize?: number;
+  /**
+   * SSH only: its image pyramid, as its demo.py runs it (SSH/configs/wider_pyramid.yml; ssh.ts): true (the default
+   * for an SSH net) is its TEST.SCALES 500, 800, 1200, 1600; a list gives other sizes (two or more). The image is
+   * first fitted to scale (default 800) and maxSize (default 1200), its PYRAMID_BASE_SIZE; each size s then scales
+   * that by s / scale, and M3's faces are left out at the last size. false: SSH/test.py's one scale (wider.yml:
+   * scale 1200, maxSize 1600 by default).
+   */
+  pyramid?: boolean | readonly number[];
   /**
    * What runs the forward: 'native' (crema's engine, the default) or 'onnx' (the net converted to ONNX, in
    * onnxruntime-node, or onnxruntime-web in the browser: `crema detect --backend onnx`). The detections around
@@ -52,7 +68,7 @@ export interface DetectOptions extends PreprocessOptions {
   backend?: 'native' | 'onnx';
 }
 
-export const DETECT_OPTIONS = [...PREPROCESS_OPTIONS, 'threshold', 'labels', 'quadNms', 'scale', 'maxSize', 'backend'];
+export const DETECT_OPTIONS = [...PREPROCESS_OPTIONS, 'threshold', 'labels', 'quadNms', 'scale', 'maxSize', 'pyramid', 'backend'];
 
 /** Refuses an unknown option and a backend that is not 'native' or 'onnx' (as Net.run's), before any image is read. */
 export function checkDetectOptions(options: DetectOptions): void {
@@ -60,6 +76,9 @@ export function checkDetectOptions(options: DetectOptions): void {
   const backend = options?.backend;
   if (backend !== undefined && backend !== 'native' && backend !== 'onnx')
     throw new CremaError(`detect: options.backend is 'native' or 'onnx', got ${typeof backend === 'string' ? `'${backend}'` : kindOf(backend)}`);
+  const pyramid = options?.pyramid;
+  if (pyramid !== undefined && typeof pyramid !== 'boolean' && !(Array.isArray(pyramid) && pyramid.length >= 2 && pyramid.every((v) => typeof v === 'number' && v >= 1 && v <= 16384)))
+    throw new CremaError(`detect: options.pyramid is true, false or two or more sizes in pixels from 1 to 16384 (SSH's wider_pyramid.yml: [500, 800, 1200, 1600]), got ${JSON.stringify(pyramid)}`);
 }
 
 /** One detection as `crema detect` prints it (and the page lists it): score, name, corners, a quadrilateral's points. */

@@ -96,8 +96,24 @@ export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = n
   graph.outputs = netOutputs(layers);
   inferShapes(graph);
   refuseShadowedWeights(layers, firstOfName, weights);
+  refuseSharedFiles(layers);
   keepFilledWeights(layers);
   return graph;
+}
+
+/**
+ * Two layers writing one file (HDF5Output's file_name): Caffe's second opens it with H5F_ACC_TRUNC while the first
+ * holds it open, HDF5 refuses ("unable to truncate a file which is already open") and the net does not load.
+ */
+function refuseSharedFiles(layers: GraphLayer[]): void {
+  const writers = new Map<string, GraphLayer>();
+  for (const l of layers) {
+    const file = l.impl.hdf5File?.file;
+    if (file === undefined) continue;
+    const first = writers.get(file);
+    if (first) throw new LayerError(l.def, `writes the file '${file}' that layer '${first.name}' (${first.type}) writes: Caffe opens it for each, and HDF5 refuses the second ("unable to truncate a file which is already open"); give each its own file_name`);
+    writers.set(file, l);
+  }
 }
 
 /**

@@ -31,10 +31,16 @@ export const batchReindexLayer: LayerType = {
       },
     };
   },
-  // Gather along axis 0 by the indices as int64 (Cast truncates as Caffe's static_cast<int>; no range check).
+  // Gather along axis 0 by the indices as int64 (Cast truncates as Caffe's static_cast<int>). ONNX has no check that
+  // refuses: an index Caffe refuses (not in [0, items) as a float; NaN) becomes `items`, which Gather refuses, so ONNX
+  // Runtime fails the run as Caffe and crema do, never taking a negative one from the end nor truncating -0.5 to 0.
   onnx(c) {
-    c.note('its indices are not checked in the ONNX graph: one out of range, which Caffe and crema refuse, is taken by ONNX Runtime\'s Gather (a negative one from the end) or refused by it');
-    const indices = c.node('Cast', [c.bottom(1)], [c.tmp('indices')], { to: int(7) });
+    c.note('an index out of [0, items of bottom 0), which Caffe and crema refuse, is made out of range for Gather, which ONNX Runtime refuses (its message names the Gather node, this layer\'s)');
+    const items = c.node('Gather', [c.node('Shape', [c.bottom(0)], [c.tmp('shape')]), c.b.int64s(`${c.layer.name}/axis0`, [0])], [c.tmp('items')]);
+    const index = c.bottom(1), limit = c.node('Cast', [items], [c.tmp('items_float')], { to: int(1) });
+    const inRange = c.node('And', [c.node('GreaterOrEqual', [index, c.b.scalar(0)], [c.tmp('from_0')]), c.node('Less', [index, limit], [c.tmp('below_items')])], [c.tmp('in_range')]);
+    const truncated = c.node('Cast', [index], [c.tmp('indices')], { to: int(7) });
+    const indices = c.node('Where', [inRange, truncated, items], [c.tmp('checked')]);
     c.node('Gather', [c.bottom(0), indices], [c.top(0)], { axis: int(0) });
   },
 };

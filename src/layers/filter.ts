@@ -4,14 +4,14 @@ import { int } from '../onnx/builder.js';
 import type { LayerContext } from '../onnx/context.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
 import { copyRun, countRange, expectAtMostBlobs, refuseInPlace } from './axes.js';
-import { type Layer, LayerError, type LayerType, canonicalAxis, expectWeight, keepRows, need } from './layer.js';
+import { type Layer, type LayerType, canonicalAxis, expectWeight, keepRows, need } from './layer.js';
 
 /**
  * BVLC Caffe 1.0's Filter (filter_layer.cpp): bottoms 0 .. K-1 are data, the last the selector (N, 1, ...); top k
  * is bottom k's items whose selector is nonzero (as C++ tests a float: NaN is, -0 is not), in order. Caffe counts
  * them in Reshape, which each forward runs: the net is set up with all N items (its first reshape), and the layers
  * after it take each forward's count (crema: `sizesTops`; ONNX: Compress, a dynamic axis 0). None selected gives
- * Caffe tops of 0 items; crema holds no empty blob and refuses that forward.
+ * tops of 0 items, as Caffe's: the layers after them whose tops are empty too are not run (Net.runLayer).
  */
 export const filterLayer: LayerType = {
   type: 'Filter',
@@ -31,9 +31,7 @@ export const filterLayer: LayerType = {
         });
       },
       forward(xs, ys) {
-        const selector = xs[bottoms - 1].data, picked = nonzero(selector);
-        if (!picked.length)
-          throw new LayerError(def, `none of its ${selector.length} selector values (bottom ${bottoms - 1}) is nonzero: Caffe gives tops of 0 items, and crema holds no empty blob`);
+        const picked = nonzero(xs[bottoms - 1].data); // none: tops of 0 items, as Caffe's (the layers after skip them)
         ys.forEach((y, k) => {
           const inner = countRange(xs[k].dims, 1);
           keepRows(y, picked.length);
@@ -73,6 +71,10 @@ function channelFilter(def: LayerParameter, weights: Tensor[]): Layer {
   const p = paramsOf<FilterParam>(def, 'filter_param');
   expectAtMostBlobs(def, 1, weights.length, 'the selector');
   refuseInPlace(def);
+  // A selector the weights leave out is the fork's: ones (LayerSetUp; layer.ts's fixedFiller), every slice kept. The
+  // net loads shaped from num_output as the fork's Reshape does, and a num_output that is not the slice count is
+  // refused at forward, where the fork CHECKs; a selector from the weights is checked at load.
+  const filled = weights.length === 0;
   let axis = 1, picked: number[] = [];
   return {
     reshape(shapes) {
@@ -81,9 +83,11 @@ function channelFilter(def: LayerParameter, weights: Tensor[]): Layer {
       const size = shapes[0][axis];
       shapes.forEach((s, k) => need(def, s.length > axis && s[axis] === size, () => `bottom ${k} has shape ${shapeString(s)}, but bottom 0 has ${size} along axis ${axis}: the selector has one value per slice of each`));
       picked = selectedSlices(def, expectWeight(def, weights, 0, 'the selector', [size]), p.num_output);
+      if (!filled) checkSelected(def, picked, size, p.num_output);
       return shapes.map((s) => s.map((d, i) => (i === axis ? p.num_output : d)));
     },
     forward(xs, ys) {
+      if (filled) checkSelected(def, picked, xs[0].dims[axis], p.num_output);
       xs.forEach((x, k) => gatherSlices(x.data, ys[k].data, x.dims, axis, picked));
     },
   };
@@ -96,13 +100,15 @@ function nonzero(values: Float32Array): number[] {
   return picked;
 }
 
-/** The indices of the selector's nonzero values (a float's truth: NaN kept, -0 not), checked against num_output. */
+/** The indices of the selector's nonzero values (a float's truth: NaN kept, -0 not); num_output at least 1. */
 function selectedSlices(def: LayerParameter, selector: Tensor, numOutput: number): number[] {
   need(def, numOutput >= 1, () => `filter_param.num_output (the top's size along the axis) must be at least 1, got ${numOutput}`);
-  const picked = nonzero(selector.data);
-  // A net loaded without weights has an empty selector: shaped from num_output, refused when it runs.
-  need(def, selector.data.length === 0 || picked.length === numOutput, () => `filter_param.num_output is ${numOutput} but its selector (blob 0) has ${picked.length} nonzero values of ${selector.data.length}: caffe-pro's forward CHECKs they are equal`);
-  return picked;
+  return nonzero(selector.data);
+}
+
+/** Refuses a num_output that is not the count of nonzero selector values, as the fork's forward CHECKs. */
+function checkSelected(def: LayerParameter, picked: readonly number[], of: number, numOutput: number): void {
+  need(def, picked.length === numOutput, () => `filter_param.num_output is ${numOutput} but its selector (blob 0) has ${picked.length} nonzero values of ${of}: caffe-pro's forward CHECKs they are equal`);
 }
 
 /** y = x's slices `picked` along `axis`, in that order. */
@@ -117,7 +123,9 @@ function gatherSlices(x: Float32Array, y: Float32Array, dims: Shape, axis: numbe
 function channelFilterToOnnx(c: LayerContext): void {
   const { layer } = c, p = paramsOf<FilterParam>(layer.def, 'filter_param');
   const axis = canonicalAxis(layer.def, p.axis, layer.bottomShapes[0].length);
-  const picked = selectedSlices(layer.def, expectWeight(layer.def, layer.weights, 0, 'the selector', [layer.bottomShapes[0][axis]]), p.num_output);
+  const selector = expectWeight(layer.def, layer.weights, 0, 'the selector', [layer.bottomShapes[0][axis]]);
+  const picked = selectedSlices(layer.def, selector, p.num_output);
+  checkSelected(layer.def, picked, selector.data.length, p.num_output);
   const indices = c.b.int64s(`${layer.name}/indices`, picked);
   layer.bottoms.forEach((_, k) => c.node('Gather', [c.bottom(k), indices], [c.top(k)], { axis: int(axis) }));
 }

@@ -7,8 +7,8 @@ import { type LayerType, expectCounts, need } from './layer.js';
  * BVLC Caffe 1.0's HDF5Output (hdf5_output_layer.cpp): no top; each forward Caffe writes its two bottoms to
  * hdf5_output_param.file_name as the float32 datasets 'data' and 'label', each 4-D (legacy num, channels, height,
  * width). crema writes that file after each whole forward of `crema run` and Net.run where the platform writes files
- * (Node, with the optional h5wasm: runtime/layer-files.ts); the layer is a sink as Silence is (`sink`: its bottoms
- * stay the net's outputs, in a browser the only ones) and the net's notes say which.
+ * (Node, with the optional h5wasm: runtime/layer-files.ts), not in the synchronous net.forward; the layer is a sink
+ * as Silence is (`sink`: its bottoms stay the net's outputs, in a browser the only ones) and the net's notes say which.
  */
 export const hdf5OutputLayer: LayerType = {
   type: 'HDF5Output',
@@ -48,5 +48,6 @@ function whatCremaDoes(): string {
   if (writer === 'missing') return `crema writes it once the optional peer dependency h5wasm is installed (npm install h5wasm); until then ${outputs}`;
   // A relative name from the working directory, as Caffe opens it; replaced whole by each run (Caffe truncates it at
   // load, and its second forward fails as the datasets exist).
-  return `\`crema run\` and Net.run write it after each forward (a relative name from the working directory, as Caffe; replaced whole each run, never left half-written), and ${outputs}`;
+  // net.forward is synchronous, and the file's writing is not (h5wasm loads, and the file is written as every output).
+  return `\`crema run\` and Net.run write it after each forward (a relative name from the working directory, as Caffe; replaced whole each run, never left half-written), \`net.forward\` (synchronous) writes none, and ${outputs}`;
 }

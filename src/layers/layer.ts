@@ -113,6 +113,7 @@ type Filler = { type?: string; value?: number; diag_val?: number[] };
  * random ones (gaussian, xavier, msra, uniform) give values no run repeats.
  */
 function fixedFiller(def: LayerParameter, what: string): Filler | undefined {
+  if (def.type === 'Filter') return { type: 'constant', value: 1 }; // caffe-pro's LayerSetUp: a missing selector is ones
   const p = def as unknown as Record<string, Record<string, Filler | undefined> | undefined>;
   const bias = /(^|\s)bias$/.test(what) && def.type !== 'Bias'; // 'bias', 'the bias'; a Bias layer's own is its filler
   const filler = [p.convolution_param, p.inner_product_param, p.embed_param, p.scale_param, p.bias_param, p.prelu_param]

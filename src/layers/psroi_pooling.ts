@@ -112,13 +112,13 @@ function psroiPoolingToOnnx(c: LayerContext): void {
 }
 
 /** The node helpers psroiPoolingToOnnx's steps share: an op with a fresh output, an int64 constant (one per value: int64Once), a Cast. */
-interface PsOps {
+export interface PsOps {
   op(type: string, inputs: string[], what: string, attrs?: Record<string, Attr>): string;
   i64(v: number[]): string;
   cast(v: string, to: number, what: string): string;
 }
 
-function psOps(c: LayerContext): PsOps {
+export function psOps(c: LayerContext): PsOps {
   const op: PsOps['op'] = (type, inputs, what, attrs) => c.node(type, inputs, [c.tmp(what)], attrs);
   return { op, i64: (v) => int64Once(c, v), cast: (v, to, what) => op('Cast', [v], what, { to: int(to) }) };
 }
@@ -143,7 +143,7 @@ function mapExtent(c: LayerContext, k: PsOps, axis: number): { size: string; str
  * (Cast), as the kernel's int conversion; `valid` (R, 1, 1, 1) whether that image exists (batch > -1 and < N, in
  * float: a NaN or huge index is not one), the image read otherwise 0 (any index in range: the ROI's outputs are NaN).
  */
-function planeBases(c: LayerContext, k: PsOps, batch: string, outputDim: number, group: number, planeSize: string): { base: string; valid: string } {
+export function planeBases(c: LayerContext, k: PsOps, batch: string, outputDim: number, group: number, planeSize: string): { base: string; valid: string } {
   const images = k.cast(runtimeDims(c, c.bottom(0), 0, 1), DataType.FLOAT, 'images');
   const valid = k.op('And', [k.op('Greater', [batch, c.b.scalar(-1)], 'batch_from'), k.op('Less', [batch, images], 'batch_to')], 'batch_valid');
   const image = k.cast(k.op('Where', [valid, batch, c.b.scalar(0)], 'batch_read'), DataType.INT64, 'image');
@@ -184,18 +184,13 @@ interface Bins {
 
 /**
  * [start, end) of each bin along one axis as int64 (shaped `dims`: the bins on their axis), in the kernel's float32
- * steps as psBins: C's round() of the corners as Floor plus a half-way test (ONNX's Round takes halves to even), scaled,
+ * steps as psBins: C's round() of the corners (cRoundOnnx), scaled,
  * the far corner one further, the length at least 0.1, the bins Floor / Ceil of multiples of length / group, clipped.
  */
 function psAxisBins(c: LayerContext, from: string, to: string, scale: number, group: number, size: string, dims: number[], axis: string): [string, string] {
   const op = (type: string, inputs: string[], what: string, attrs?: Record<string, Attr>) => c.node(type, inputs, [c.tmp(`${axis}_${what}`)], attrs);
-  const round = (v: string, what: string) => {
-    const magnitude = op('Abs', [v], `${what}_abs`), whole = op('Floor', [magnitude], `${what}_whole`);
-    const up = op('Cast', [op('GreaterOrEqual', [op('Sub', [magnitude, whole], `${what}_frac`), c.b.scalar(0.5)], `${what}_up`)], `${what}_carry`, { to: int(DataType.FLOAT) });
-    return op('Mul', [op('Sign', [v], `${what}_sign`), op('Add', [whole, up], `${what}_rounded_abs`)], `${what}_rounded`);
-  };
-  const start = op('Mul', [round(from, 'from'), c.b.scalar(scale)], 'start');
-  const end = op('Mul', [op('Add', [round(to, 'to'), c.b.scalar(1)], 'to_next'), c.b.scalar(scale)], 'end');
+  const start = op('Mul', [cRoundOnnx(c, from, `${axis}_from`), c.b.scalar(scale)], 'start');
+  const end = op('Mul', [op('Add', [cRoundOnnx(c, to, `${axis}_to`), c.b.scalar(1)], 'to_next'), c.b.scalar(scale)], 'end');
   const bin = op('Div', [op('Max', [op('Sub', [end, start], 'length_raw'), c.b.scalar(0.1)], 'length'), c.b.scalar(group)], 'bin');
   const bound = (first: number, rounding: 'Floor' | 'Ceil') => {
     const index = c.b.floats(`${c.layer.name}/${axis}_bins_${first}`, Float32Array.from({ length: group }, (_, i) => i + first), dims);
@@ -204,4 +199,12 @@ function psAxisBins(c: LayerContext, from: string, to: string, scale: number, gr
     return op('Cast', [clipped], rounding, { to: int(DataType.INT64) });
   };
   return [bound(0, 'Floor'), bound(1, 'Ceil')];
+}
+
+/** C's round() of float `v` (halves away from zero) as ONNX: Floor of |v| plus a half-way test, the sign put back (ONNX's Round takes halves to even). */
+export function cRoundOnnx(c: LayerContext, v: string, what: string): string {
+  const op = (type: string, inputs: string[], step: string, attrs?: Record<string, Attr>) => c.node(type, inputs, [c.tmp(`${what}_${step}`)], attrs);
+  const magnitude = op('Abs', [v], 'abs'), whole = op('Floor', [magnitude], 'whole');
+  const up = op('Cast', [op('GreaterOrEqual', [op('Sub', [magnitude, whole], 'frac'), c.b.scalar(0.5)], 'up')], 'carry', { to: int(DataType.FLOAT) });
+  return op('Mul', [op('Sign', [v], 'sign'), op('Add', [whole, up], 'rounded_abs')], 'rounded');
 }

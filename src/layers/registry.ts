@@ -53,6 +53,7 @@ import { preluLayer } from './prelu.js';
 import { priorBoxLayer } from './prior_box.js';
 import { builtInPythonLayers, proposalLayer } from './proposal.js';
 import { psroiPoolingLayer } from './psroi_pooling.js';
+import { deformablePsroiPoolingLayer } from './deformable_psroi_pooling.js';
 import { multiStageMeanfieldLayer } from './multi_stage_meanfield.js';
 import { autoCropLayer } from './auto_crop.js';
 import { lstmLayer, rnnLayer } from './recurrent.js';
@@ -143,6 +144,7 @@ const layerTypes: LayerType[] = [
   priorBoxLayer,
   proposalLayer,
   psroiPoolingLayer,
+  deformablePsroiPoolingLayer,
   reductionLayer,
   relu6Layer,
   reorgLayer,

@@ -302,6 +302,7 @@ export class Net {
   /**
    * Runs the net. Inputs whose shape differs from the net's reshape it first (the batch comes from the data).
    * Returns the output blobs; like pycaffe, they are the net's own buffers, overwritten by the next forward.
+   * An HDF5Output's file is not written here (synchronous): `run` writes it.
    */
   forward(inputs: Record<string, InputValue> = {}, options: ForwardOptions = {}): Record<string, Tensor> {
     this.usable();
@@ -566,6 +567,7 @@ export class Net {
   private runLayer(l: GraphLayer, impl: Layer = l.impl, top?: string): void {
     if (l.type === 'Input') return;
     const { bottoms, tops, aliased } = this.blobsOf(l, top);
+    if (bottoms.some((b) => b.data.length === 0) && nothingToRun(l, bottoms, tops, top === undefined ? l.tops : [top])) return;
     if (impl.inPlace || !aliased) {
       impl.forward(bottoms, tops);
       return;
@@ -601,7 +603,6 @@ export class Net {
     tops.forEach((t, k) => {
       if (!(t.data instanceof Float32Array) || t.data.length !== sizeOf(sized[k]))
         throw new LayerError(l.def, `its forward gave top '${l.tops[k]}' the shape ${shapeString(sized[k])} and ${t.data instanceof Float32Array ? t.data.length : 'no'} values`);
-      if (t.data.length === 0) throw new LayerError(l.def, `its forward left top '${l.tops[k]}' empty (${shapeString(sized[k])}): crema runs no layer on an empty blob`);
     });
     reshapeAfter(this.graph, index, sized);
     this.unshapedFrom = Math.min(this.unshapedFrom, index + 1);
@@ -855,4 +856,15 @@ function withWeightsFile(err: unknown, weightsFile: string | undefined, ownSize:
   if (err instanceof LayerError && weightsFile !== undefined && ownSize && /\(blob \d+\) has shape .* but the layer needs /.test(err.message))
     err.message += ` (weights from ${weightsFile}: another net's?)`;
   return err;
+}
+
+/**
+ * A layer with an empty bottom (0 items: a Filter that selected none, as Caffe gives): when its tops are empty too
+ * there is nothing to compute and it is not run (no kernel meets an empty blob); a top that is not empty (a Concat
+ * with another blob, a Reduction) is refused in one line rather than handed to kernels never run on empty blobs.
+ */
+function nothingToRun(l: GraphLayer, bottoms: readonly Tensor[], tops: readonly Tensor[], topNames: readonly string[]): boolean {
+  const full = tops.findIndex((t) => t.data.length > 0), empty = bottoms.findIndex((b) => b.data.length === 0);
+  if (full < 0) return true;
+  throw new LayerError(l.def, `bottom '${l.bottoms[empty]}' is empty (${shapeString(bottoms[empty].dims)}) but top '${topNames[full]}' would not be (${shapeString(tops[full].dims)}): crema runs a layer on an empty blob only when its tops are empty too`);
 }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { type MessagePort, Worker } from 'node:worker_threads';
 import type { ByteSource, CopyHelper, CopyRun } from '../caffe/types.js';
@@ -493,7 +494,7 @@ function untrack(tmp: string, set = pending): void {
 }
 
 function removePending(): void {
-  for (const tmp of pending) fs.rmSync(tmp, { force: true });
+  for (const tmp of pending) fs.rmSync(tmp, { recursive: true, force: true }); // a file, or inTemporaryDir's directory
   removeEmptyDirs([...pendingDirs]);
 }
 
@@ -523,6 +524,25 @@ function onSignal(signal: NodeJS.Signals): void {
   process.off('SIGTERM', onSignal);
   process.off('exit', removePending);
   process.kill(process.pid, signal);
+}
+
+/**
+ * `use` of a new private directory in the system's temporary folder (h5wasm's Node build works on files only),
+ * removed after, and, as writeOutput's temporary files, when a SIGINT / SIGTERM interrupts it or the process exits
+ * first. `use` may block (h5wasm builds or reads a whole file in one call): a signal that came meanwhile waits for the
+ * event loop, which is let run before the directory stops being tracked, so the signal is handled, not lost.
+ */
+export async function inTemporaryDir<T>(prefix: string, use: (dir: string) => T | Promise<T>): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  track(dir);
+  try {
+    return await use(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    // Two turns of the loop: the second's check phase comes after a poll, where a signal that came is taken.
+    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+    untrack(dir);
+  }
 }
 
 /**

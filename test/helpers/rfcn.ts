@@ -40,7 +40,7 @@ layer { name: "bbox_pred_reshape" type: "Reshape" bottom: "bbox_pred_pre" top: "
  * Every Convolution's weights and biases, deterministic, scaled by fan-in so that activations stay near 1, and a
  * layer's by its `gains` (sharper class scores for detect).
  */
-function weightsOf(text: string, gains: Record<string, number> = {}): Map<string, Tensor[]> {
+export function weightsOf(text: string, gains: Record<string, number> = {}): Map<string, Tensor[]> {
   const random = rng(17), weights = new Map<string, Tensor[]>();
   const channels = new Map([['data', 3]]);
   for (const m of text.matchAll(/name: "(\w+)" type: "Convolution" bottom: "(\w+)" top: "\w+" convolution_param \{ num_output: (\d+) kernel_size: (\d+)/g)) {

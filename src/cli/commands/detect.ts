@@ -25,6 +25,7 @@ interface DetectArgs extends NetArgs, ImageArgs {
   quadNms?: number;
   scale?: number;
   maxSize?: number;
+  pyramid?: string | false;
   json: boolean;
   output?: string;
   backend: 'native' | 'onnx';
@@ -36,8 +37,9 @@ export const detectCommand = {
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
       .option('threshold', { type: 'number', default: 0.5, describe: 'report detections scoring at least this (SSH: above it, as its test.py)' })
       .option('quad-nms', { type: 'number', describe: 'TextBoxes++: its demo\'s polygon NMS after the net, dropping a quadrilateral overlapping a better one by more than this (the demo: 0.2)' })
-      .option('scale', { type: 'number', describe: 'Faster R-CNN: scale each image so its shorter side is this long (py-faster-rcnn\'s cfg.TEST.SCALES; default 600, SSH\'s 1200)' })
-      .option('max-size', { type: 'number', describe: 'Faster R-CNN: the most the longer side may be scaled to (py-faster-rcnn\'s cfg.TEST.MAX_SIZE; default 1000, SSH\'s 1600)' })
+      .option('scale', { type: 'number', describe: 'Faster R-CNN: scale each image so its shorter side is this long (py-faster-rcnn\'s cfg.TEST.SCALES; default 600; SSH\'s pyramid: its base size, 800; SSH at one scale: 1200)' })
+      .option('max-size', { type: 'number', describe: 'Faster R-CNN: the most the longer side may be scaled to (py-faster-rcnn\'s cfg.TEST.MAX_SIZE; default 1000; SSH\'s pyramid: at its base size, 1200; SSH at one scale: 1600)' })
+      .option('pyramid', { type: 'string', describe: 'SSH: the sizes of its image pyramid, e.g. 500,800,1200,1600 (its demo.py\'s, the default); --no-pyramid runs its test.py at one scale (wider.yml)' })
       .option('labels', { type: 'string', describe: 'class names: one a line (line i = label i), or the SSD fork\'s labelmap .prototxt (default: labels.txt beside the net, if any)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object when done: {"images": [{"image", "width", "height", "detections": [{"label", "name", "score", "xmin", "ymin", "xmax", "ymax", "quad" (TextBoxes++)}]}], "skipped": [{"image", "error"}]}' })
       .option('output', { alias: 'o', type: 'string', describe: 'write each image with its boxes and labels drawn as DIR/<name>.png' })
@@ -45,17 +47,18 @@ export const detectCommand = {
       .example('$0 detect MobileNetSSD_deploy.prototxt MobileNetSSD_deploy.caffemodel street.jpg --mean 127.5,127.5,127.5 --input-scale 0.007843 --labels voc.txt --json', 'MobileNet-SSD, as one JSON object')
       .example('$0 detect faster_rcnn_test.pt VGG16_faster_rcnn_final.caffemodel street.jpg --labels voc.txt', 'py-faster-rcnn\'s test net (its Python proposal layer runs built in), as its tools/demo.py detects')
       .example('$0 detect test_agnostic.prototxt resnet50_rfcn_final.caffemodel street.jpg --threshold 0.8', 'py-R-FCN\'s class-agnostic test net, as its tools/demo_rfcn.py detects')
-      .epilog('Images are prepared as pycaffe does (the flags of classify) and stretched to the input size; boxes are the net\'s normalized corners times the image size. A Faster R-CNN net (a Proposal layer, py-faster-rcnn\'s test.prototxt) runs as py-faster-rcnn\'s im_detect and tools/demo.py: the image scaled by --scale and --max-size, a mean per channel (--mean, default its PIXEL_MEANS), the boxes regressed per class and clipped to the image, NMS at 0.3 per class. SSH\'s face detector (mahyarnajibi/SSH\'s test_ssh.prototxt: blobs ssh_boxes, ssh_cls_prob) runs as its SSH/test.py without the pyramid: --scale 1200 and --max-size 1600 by default, the faces scoring above the threshold, NMS at 0.3. An R-FCN net (py-R-FCN\'s test_agnostic.prototxt: bbox_pred R x 8) runs the same way, as its im_detect and tools/demo_rfcn.py: each ROI moved by the foreground deltas, that box for every class. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
+      .example('$0 detect test_ssh.prototxt SSH.caffemodel faces.jpg -o boxed/', 'SSH\'s face detector, as its demo.py detects (its image pyramid; --no-pyramid: its test.py at one scale)')
+      .epilog('Images are prepared as pycaffe does (the flags of classify) and stretched to the input size; boxes are the net\'s normalized corners times the image size. A Faster R-CNN net (a Proposal layer, py-faster-rcnn\'s test.prototxt) runs as py-faster-rcnn\'s im_detect and tools/demo.py: the image scaled by --scale and --max-size, a mean per channel (--mean, default its PIXEL_MEANS), the boxes regressed per class and clipped to the image, NMS at 0.3 per class. SSH\'s face detector (mahyarnajibi/SSH\'s test_ssh.prototxt: blobs ssh_boxes, ssh_cls_prob) runs as its demo.py does (SSH/configs/wider_pyramid.yml): the image fitted to --scale 800 and --max-size 1200, then one forward at each --pyramid size s (500, 800, 1200, 1600) times s / 800, each module\'s faces kept but M3\'s at the last size; with --no-pyramid as its SSH/test.py at one scale (wider.yml: --scale 1200, --max-size 1600); either way the faces scoring above the threshold, NMS at 0.3 over them all. An R-FCN net (py-R-FCN\'s test_agnostic.prototxt: bbox_pred R x 8) runs the same way, as its im_detect and tools/demo_rfcn.py: each ROI moved by the foreground deltas, that box for every class. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
   handler: async (args: DetectArgs) => {
     if (!Number.isFinite(args.threshold)) throw new CremaError('--threshold: expected a number');
     const files = collectImages(args.images);
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
     const net = await loadNetFor(args, args.backend === 'native');
     printNotes(net, args);
-    const read = detectionOutputs(net); // refuses a net without a detection or Proposal layer before any image is read
-    const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, outputs: read, anySize: true }) : undefined;
     const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
-    const options = { ...preprocessOptionsFrom(args, geo), threshold: args.threshold, labels: labelsOf(args, net), quadNms: args.quadNms, scale: args.scale, maxSize: args.maxSize };
+    const options = { ...preprocessOptionsFrom(args, geo), threshold: args.threshold, labels: labelsOf(args, net), quadNms: args.quadNms, scale: args.scale, maxSize: args.maxSize, pyramid: pyramidOf(args.pyramid) };
+    const read = detectionOutputs(net, options); // refuses a net without a detection or Proposal layer before any image is read
+    const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, outputs: read, anySize: true }) : undefined;
     await eachImage(
       {
         label: 'detect', files, geo, json: args.json, output: args.output, key: 'detections',
@@ -67,6 +70,15 @@ export const detectCommand = {
     );
   },
 };
+
+/** --pyramid 500,800,1200,1600 (SSH's sizes), --no-pyramid (false: one scale), or absent (SSH's default). */
+function pyramidOf(text: string | false | undefined): number[] | false | undefined {
+  if (text === undefined || text === false) return text;
+  const sizes = text.split(',').map((v) => (v.trim() === '' ? NaN : Number(v)));
+  if (sizes.length < 2 || !sizes.every((v) => Number.isFinite(v) && v >= 1 && v <= 16384))
+    throw new CremaError(`--pyramid: two or more sizes in pixels from 1 to 16384 (SSH's demo.py: 500,800,1200,1600), or --no-pyramid for one scale; got '${text}'`);
+  return sizes;
+}
 
 /** `--labels FILE`, else labels.txt beside the net; warns when their count is not DetectionOutput's num_classes. */
 function labelsOf(args: DetectArgs, net: Net): string[] | undefined {
