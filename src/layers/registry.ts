@@ -206,12 +206,18 @@ export function findLayerType(type: string): LayerType | undefined {
   return byType.get(type) ?? pluginTypes.get(type);
 }
 
-/** The layer type for Caffe's type string; an unknown type is refused with the list of known ones. */
+/**
+ * The layer type for Caffe's type string. An unknown type is refused in one short line: the likeliest meant, where
+ * the known ones are listed (all of them made a line of ~970 characters), and how to add one.
+ */
 export function layerType(type: string, layerName?: string): LayerType {
   const t = findLayerType(type);
   if (!t) {
     const where = layerName ? `layer '${layerName}': ` : '';
-    throw new CremaError(`${where}unknown layer type '${type}'${didYouMean(type, knownLayerTypes())}; crema runs: ${knownLayerTypes().join(', ')} (others can be added as plugins: options.plugins)`);
+    const known = knownLayerTypes();
+    throw new CremaError(
+      `${where}unknown layer type '${type}'${didYouMean(type, known, 3)}; crema knows ${known.length} types (listed by README.md's "Layers, by family" and knownLayerTypes()); add one as a plugin (--plugin FILE.js or options.plugins: README.md's "Plugins", examples/plugins)`,
+    );
   }
   return t;
 }
