@@ -67,6 +67,7 @@ import { correlationLayer } from './correlation.js';
 import { correlation1DLayer } from './correlation1d.js';
 import { dataAugmentationLayer } from './data_augmentation.js';
 import { flowWarpLayer } from './flow_warp.js';
+import { spatialTransformerLayer } from './spatial_transformer.js';
 import { resampleLayer } from './resample.js';
 import { reshapeLayer } from './reshape.js';
 import { roiPoolingLayer } from './roi_pooling.js';
@@ -145,6 +146,8 @@ const layerTypes: LayerType[] = [
   proposalLayer,
   psroiPoolingLayer,
   deformablePsroiPoolingLayer,
+  // daerduoCarey/SpatialTransformerLayer
+  spatialTransformerLayer,
   reductionLayer,
   relu6Layer,
   reorgLayer,
