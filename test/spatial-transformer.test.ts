@@ -25,6 +25,8 @@ import { TOLERANCE, relativeDifference, relativeError } from './helpers/referenc
 const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/stn');
 const cases = JSON.parse(fs.readFileSync(path.join(fixture, 'cases.json'), 'utf8')) as Record<string, { param: Record<string, number> }>;
 const npy = (name: string) => readNpy(path.join(fixture, `${name}.npy`));
+/** loc_reg's hashweights scaled so that theta moves 0.05-0.5 off identity, as a trained localisation net's do. */
+const LOC_SCALE = 0.05;
 
 const shapeOf = (dims: readonly number[]) => `input_shape { ${dims.map((d) => `dim: ${d}`).join(' ')} }`;
 const paramText = (p: Record<string, number | string>) => Object.entries(p).map(([k, v]) => `${k}: ${typeof v === 'string' ? `"${v}"` : v}`).join(' ');
@@ -63,6 +65,11 @@ describe("SpatialTransformer against the fork's kernels (daerduoCarey/SpatialTra
     const plane = u.data.length / 2;
     expect(relativeDifference(out.data.subarray(plane), u.data.subarray(plane))).toBeLessThanOrEqual(2 ** -21);
   });
+});
+
+it("CUB_googLeNet_ST's st_param (to_compute_dU read and unused, the output size its own) shapes the top (N, C, output_H, output_W)", () => {
+  const net = netOf([2, 3, 7, 9], [2, 2], 'to_compute_dU: false output_H: 4 output_W: 5 theta_1_1: 0.5 theta_1_2: 0 theta_2_1: 0 theta_2_2: 0.5');
+  expect(net.graph.layers.find((l) => l.name === 'st')!.topShapes[0]).toEqual([2, 3, 4, 5]);
 });
 
 describe('SpatialTransformer: the refusals, one line naming the layer', () => {
@@ -109,5 +116,3 @@ describe("the fork's MNIST ST_CNN (examples/mnist_tests/ST_CNN, cut to an input 
       expect(relativeDifference(onnx.get(blob)!.data, net.blobs.get(blob)!.data), `${blob} ONNX`).toBeLessThanOrEqual(TOLERANCE);
   });
 });
-
-const LOC_SCALE = 0.05;
