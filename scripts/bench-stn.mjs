@@ -5,7 +5,7 @@
 // thread, one session made beforehand, runs interleaved in one process, medians; and the largest difference over the
 // largest output.
 //   node scripts/bench-stn.mjs [--runs N]        (needs `npm run build` first)
-import { Net, OnnxRunner, Tensor, generator, nativeAndOnnx, parsePrototxt, runsOption, upgradeNet } from './bench-layer.mjs';
+import { Net, OnnxRunner, Tensor, generator, nativeAndOnnx, parsePrototxt, relativeWorst, runsOption, upgradeNet } from './bench-layer.mjs';
 
 const runs = runsOption(9);
 const random = generator(5);
@@ -20,12 +20,7 @@ const text = `input: "u" input_shape { ${dims.map((v) => `dim: ${v}`).join(' ')}
 const net = Net.fromNetParameter(upgradeNet(parsePrototxt(text, 'stn.prototxt'), 'stn.prototxt'), new Map(), [], { threads: 1 });
 const runner = await OnnxRunner.create(net.graph, { threads: 1 });
 const native = net.forward(feeds).st.data.slice(), onnx = (await runner.run(feeds)).get('st').data;
-let worst = 0, largest = 0;
-for (let i = 0; i < native.length; i++) {
-  worst = Math.max(worst, Math.abs(native[i] - onnx[i]));
-  largest = Math.max(largest, Math.abs(native[i]));
-}
 const [n, o] = await nativeAndOnnx(net, runner, feeds, runs);
-console.log(`SpatialTransformer (4 x 3 x 448^2 to 224^2, CUB's fixed scale): native ${n.toFixed(1)} ms, ONNX Runtime ${o.toFixed(1)} ms (${(o / n).toFixed(2)}x); max |a - b| / max |a| ${(worst / largest).toExponential(2)}`);
+console.log(`SpatialTransformer (4 x 3 x 448^2 to 224^2, CUB's fixed scale): native ${n.toFixed(1)} ms, ONNX Runtime ${o.toFixed(1)} ms (${(o / n).toFixed(2)}x); max |a - b| / max |a| ${relativeWorst(native, onnx).toExponential(2)}`);
 await runner.release();
 await net.dispose();
