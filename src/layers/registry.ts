@@ -68,6 +68,7 @@ import { correlationLayer } from './correlation.js';
 import { correlation1DLayer } from './correlation1d.js';
 import { dataAugmentationLayer } from './data_augmentation.js';
 import { flowWarpLayer } from './flow_warp.js';
+import { spatialTransformerLayer } from './spatial_transformer.js';
 import { resampleLayer } from './resample.js';
 import { reshapeLayer } from './reshape.js';
 import { roiPoolingLayer } from './roi_pooling.js';
@@ -148,6 +149,8 @@ const layerTypes: LayerType[] = [
   deformablePsroiPoolingLayer,
   deformableConvolutionLayer, // Deformable ConvNets v1 / v2 (unsky's, zhanglonghao1992's Caffe)
   modulatedDeformableConvolutionLayer,
+  // daerduoCarey/SpatialTransformerLayer
+  spatialTransformerLayer,
   reductionLayer,
   relu6Layer,
   reorgLayer,

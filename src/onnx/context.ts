@@ -56,6 +56,15 @@ export function withScalar(c: LayerContext, op: 'Mul' | 'Add', x: string, value:
   return c.node(op, [x, c.b.scalar(value)], [out ?? c.tmp(op.toLowerCase())]);
 }
 
+/**
+ * A bilinear GridSample (opset 16) of `x` at `grid` (N, H, W, 2: x, y): the mode is 'bilinear' until opset 20 and
+ * 'linear' from it (ONNX Runtime refuses 'bilinear' there).
+ */
+export function gridSample(c: LayerContext, x: string, grid: string, out: string, alignCorners: boolean, padding: 'zeros' | 'border'): string {
+  const mode = c.opset >= 20 ? 'linear' : 'bilinear';
+  return c.node('GridSample', [x, grid], [out], { align_corners: int(alignCorners ? 1 : 0), mode: { string: mode }, padding_mode: { string: padding } });
+}
+
 /** Reshapes `value` to the static `shape` as top 0. */
 export function reshapeTo(c: LayerContext, value: string, shape: Shape): void {
   c.node('Reshape', [value, c.b.int64s(`${c.layer.name}/shape`, shape)], [c.top(0)]);
