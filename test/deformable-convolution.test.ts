@@ -1,8 +1,9 @@
 // Deformable ConvNets' Caffe layers: DeformableConvolution (v1: unsky/Deformable-ConvNets-caffe, and the same files in
 // zhanglonghao1992/Deformable-ConvNets-v1-v2-caffe) and ModulatedDeformableConvolution (v2, zhanglonghao1992's).
-// Neither fork has a CPU forward (Forward_cpu is `{}`), so no CPU build of it is a referee: the referee is the
-// forks' CUDA im2col restated line by line in numpy (test/fixtures/deform/deform_ref.py, make-fixtures.sh), with the
-// usual tolerance (TOLERANCE, 1e-4 relative) natively and in ONNX Runtime; hand-worked samples pin each border rule.
+// Neither fork has a CPU forward (Forward_cpu is `{}`): the referee is the forks' CUDA im2col restated line by line
+// in numpy (test/fixtures/deform/deform_ref.py, make-fixtures.sh), with the usual tolerance (TOLERANCE, 1e-4 relative)
+// natively and in ONNX Runtime; hand-worked samples pin each border rule. For v1 a second referee is makefile/frcnn's
+// own CPU forward, compiled (fork-fixtures.sh; its describe below).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -111,6 +112,51 @@ layer { name: "d" type: "${type}" bottom: "x" bottom: "off" ${masks ? 'bottom: "
     const n = netOf(`${input('x', [1, 4, 5, 5])}\n${input('off', [1, 72, 5, 5])}\nlayer { name: "d" type: "DeformableConvolution" bottom: "x" bottom: "off" top: "d" deformable_convolution_param { num_output: 2 kernel_size: 3 pad: 1 } }`);
     expect(n.graph.layers.at(-1)!.topShapes[0]).toEqual([1, 2, 5, 5]);
   });
+});
+
+// The second referee of the v1 layers: makefile/frcnn's own CPU forward (branch fpn, 7ec53db), its deformable_im2col.cpp
+// compiled with g++ and run on the same inputs and weights (fork-fixtures.sh; fork_main.cpp does Forward_cpu's GEMM as
+// a plain loop). Its columns (fork_col_<layer>.npy) are to the bit: a DeformableConvolution with one group per input
+// channel and one-hot weights (output c * K + k = 1 x channel c's tap k, plus zeros) puts them in its top unchanged.
+// Its tops are within TOLERANCE: crema's GEMM sums in another order.
+describe("DeformableConvolution against makefile/frcnn's own CPU forward, compiled", () => {
+  afterAll(() => useKernels(process.env.CREMA_KERNELS === 'js' ? 'js' : 'wasm'));
+  // net.prototxt's v1 layers: offsets, kernel, pad, stride, dilation, deformable_group
+  const V1 = { dc1: ['off1', 3, 1, 1, 1, 2], dc2: ['off2', 2, 1, 2, 2, 1] } as const;
+  const data = () => npy('blob_data.npy');
+
+  it('dc1 and dc2 (groups, two deformable groups, stride 2 with dilation 2, no bias), natively on both kernel sets and in ONNX Runtime', async () => {
+    const net = fixtureNet();
+    for (const kernels of ['wasm', 'js'] as const) {
+      useKernels(kernels);
+      net.forward({ data: data() });
+      for (const blob of Object.keys(V1)) expect(relativeDifference(net.blobs.get(blob)!.data, npy(`fork_${blob}.npy`).data), `${blob} (${kernels})`).toBeLessThanOrEqual(TOLERANCE);
+    }
+    const onnx = await runOnnx(net.graph, { data: data() }, { threads: 1, outputs: Object.keys(V1) });
+    for (const blob of Object.keys(V1)) expect(relativeDifference(onnx.get(blob)!.data, npy(`fork_${blob}.npy`).data), `${blob} ONNX`).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  for (const [layer, [off, k, pad, stride, dil, dg]] of Object.entries(V1)) {
+    it(`${layer}'s columns, natively to the bit (both kernel sets) and in ONNX Runtime`, async () => {
+      const x = data(), offsets = npy(`blob_${off}.npy`), want = npy(`fork_col_${layer}.npy`);
+      const [, C] = x.dims, K = k * k;
+      const oneHot = new Float32Array(C * K * K).map((_, i) => (Math.floor(i / K) % K === i % K ? 1 : 0));
+      const net = netOf(`${input('data', x.dims)}\n${input('off', offsets.dims)}
+layer { name: "cols" type: "DeformableConvolution" bottom: "data" bottom: "off" top: "cols"
+  deformable_convolution_param { num_output: ${C * K} kernel_size: ${k} pad: ${pad} stride: ${stride} dilation: ${dil} group: ${C} deformable_group: ${dg} bias_term: false } }`,
+        { cols: [new Tensor([C * K, 1, k, k], oneHot)] });
+      for (const kernels of ['wasm', 'js'] as const) {
+        useKernels(kernels);
+        net.forward({ data: x, off: offsets });
+        const got = net.blobs.get('cols')!;
+        expect(got.dims).toEqual(want.dims);
+        const differing = got.data.filter((v, i) => v !== want.data[i]).length;
+        expect(differing, `${layer} (${kernels}): columns not bit for bit`).toBe(0);
+      }
+      const onnx = await runOnnx(net.graph, { data: x, off: offsets }, { threads: 1, outputs: ['cols'] });
+      expect(relativeDifference(onnx.get('cols')!.data, want.data), `${layer} ONNX`).toBeLessThanOrEqual(TOLERANCE);
+    });
+  }
 });
 
 // zhanglonghao1992/Deformable-ConvNets-v1-v2-caffe's published nets (Models/ at d90842e, copied here): ResNet-50 with

@@ -205,8 +205,9 @@ function zeroTap(t: Taps, e: number): void {
 
 /**
  * Caffe's column matrix of one image, (C * K) rows (channel c's taps at c * K + k) by oH * oW columns, each entry the
- * bilinear sample of its channel at its tap's place (sampleTaps), the four products summed in double and rounded once
- * (the fork's float sum, fused by nvcc or not, is within an ulp of it).
+ * bilinear sample of its channel at its tap's place (sampleTaps): the four products and their sums in float, left to
+ * right, as makefile/frcnn's CPU forward (g++, unfused) computes them, so v1's columns are its own to the bit (the CUDA
+ * kernel's, fused by nvcc or not, within an ulp). v2's mask is in the weights, not applied after the sum: within an ulp.
  */
 function deformableIm2col(s: DeformSettings, p: Plan, x: Float32Array, xBase: number, t: Taps, dg: number, col: Float32Array): void {
   const perGroup = p.channels / s.deformableGroup, plane = p.height * p.width, n = p.taps * p.outH * p.outW;
@@ -215,7 +216,8 @@ function deformableIm2col(s: DeformSettings, p: Plan, x: Float32Array, xBase: nu
     const base = xBase + c * plane, row = c * n;
     for (let e = 0; e < n; e++) {
       const a = base + at[e], b = a + right[e];
-      col[row + e] = w1[e] * x[a] + w2[e] * x[b] + w3[e] * x[a + down[e]] + w4[e] * x[b + down[e]];
+      // The last sum is rounded to float by the store.
+      col[row + e] = f32(f32(f32(w1[e] * x[a]) + f32(w2[e] * x[b])) + f32(w3[e] * x[a + down[e]])) + f32(w4[e] * x[b + down[e]]);
     }
   }
 }
