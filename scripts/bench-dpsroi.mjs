@@ -6,7 +6,7 @@
 // one thread, one session made beforehand, runs interleaved in one process, medians; and the largest difference
 // over the largest output.
 //   node scripts/bench-dpsroi.mjs [--runs N]        (needs `npm run build` first)
-import { Net, OnnxRunner, Tensor, generator, nativeAndOnnx, parsePrototxt, runsOption, upgradeNet } from './bench-layer.mjs';
+import { Net, OnnxRunner, Tensor, generator, nativeAndOnnx, parsePrototxt, relativeWorst, runsOption, upgradeNet } from './bench-layer.mjs';
 
 const runs = runsOption(9);
 const random = generator(5);
@@ -27,13 +27,8 @@ for (const [outputDim, classes, what] of [[6, 6, 'psroipooled_cls_rois'], [24, 1
   const net = Net.fromNetParameter(upgradeNet(parsePrototxt(text, 'dpsroi.prototxt'), 'dpsroi.prototxt'), new Map(), [], { threads: 1 });
   const runner = await OnnxRunner.create(net.graph, { threads: 1 });
   const native = net.forward(feeds).dp.data.slice(), onnx = (await runner.run(feeds)).get('dp').data;
-  let worst = 0, largest = 0;
-  for (let i = 0; i < native.length; i++) {
-    worst = Math.max(worst, Math.abs(native[i] - onnx[i]));
-    largest = Math.max(largest, Math.abs(native[i]));
-  }
   const [n, o] = await nativeAndOnnx(net, runner, feeds, runs);
-  console.log(`${what} (${R} ROIs, ${outputDim} x ${group}^2 channels, 38 x 50, 4 x 4 samples): native ${n.toFixed(1)} ms, ONNX Runtime ${o.toFixed(1)} ms (${(o / n).toFixed(2)}x); max |a - b| / max |a| ${(worst / largest).toExponential(2)}`);
+  console.log(`${what} (${R} ROIs, ${outputDim} x ${group}^2 channels, 38 x 50, 4 x 4 samples): native ${n.toFixed(1)} ms, ONNX Runtime ${o.toFixed(1)} ms (${(o / n).toFixed(2)}x); max |a - b| / max |a| ${relativeWorst(native, onnx).toExponential(2)}`);
   await runner.release();
   await net.dispose();
 }

@@ -35,3 +35,13 @@ export async function nativeAndOnnx(net, runner, feeds, runs) {
   }
   return [median(times.native), median(times.onnx)];
 }
+
+/** The largest |native - onnx| over the largest |native|: how far the ONNX form's output is, on the output's scale. */
+export function relativeWorst(native, onnx) {
+  let worst = 0, largest = 0;
+  for (let i = 0; i < native.length; i++) {
+    worst = Math.max(worst, Math.abs(native[i] - onnx[i]));
+    largest = Math.max(largest, Math.abs(native[i]));
+  }
+  return worst / largest;
+}

@@ -64,6 +64,8 @@ export interface Platform {
   withFile<T>(path: string, read: (src: ByteSource) => T): T;
   /** Writes a whole file. */
   writeFile(path: string, bytes: Uint8Array): void;
+  /** A `file:` URL's path, as readFile takes it (Node: fileURLToPath); absent where no files are read. */
+  fileUrlPath?(url: URL): string;
   /** The text of a schema shipped in the package's proto/ directory. */
   protoText(name: 'caffe.proto' | 'onnx.proto'): string;
   /**

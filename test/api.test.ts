@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { CremaError, LayerError, Net, classify, convert, draw, info, upgradeCaffemodel, upgradePrototxt, verify } from '../src/index.js';
@@ -94,5 +95,26 @@ describe('the library API', () => {
         new CremaError(`options.threads: expected a whole number of threads, 1 or more (0: one per core), got ${shown}`),
       );
     expect((await Net.load(...files, { threads: 0 })).threads).toBeGreaterThanOrEqual(1);
+  });
+
+  it('takes file URLs as paths (a URL or its string, as import.meta.resolve gives them) and refuses other URLs in one line', async () => {
+    const [prototxt, weights] = [path.join(cifar, 'deploy.prototxt'), path.join(cifar, 'weights.caffemodel')];
+    const data = new Float32Array(3 * 32 * 32).map((_, i) => (i % 7) - 3);
+    const byPath = await Net.load(prototxt, weights, { threads: 1 });
+    const expected = byPath.forward({ data }).prob.data.slice();
+    await byPath.dispose();
+    for (const files of [[pathToFileURL(prototxt), pathToFileURL(weights)], [pathToFileURL(prototxt).href, pathToFileURL(weights).href]] as const) {
+      const net = await Net.load({ prototxt: files[0], weights: files[1] }, { threads: 1 });
+      expect(net.forward({ data }).prob.data).toEqual(expected);
+      await net.dispose();
+      const alone = await Net.load(files[0], files[1], { threads: 1 });
+      expect(alone.forward({ data }).prob.data).toEqual(expected);
+      await alone.dispose();
+    }
+    const fetchIt = "or the file's bytes, not a 'https:' URL: fetch it and give the bytes (new Uint8Array(await (await fetch(url)).arrayBuffer()))";
+    for (const url of [new URL('https://example.com/deploy.prototxt'), 'https://example.com/deploy.prototxt'])
+      await expect(Net.load(url)).rejects.toThrow(new CremaError(`prototxt: https://example.com/deploy.prototxt: crema reads a file path (or a 'file:' URL) ${fetchIt}`));
+    await expect(Net.load(prototxt, 'https://example.com/w.caffemodel')).rejects.toThrow(new CremaError(`weights: https://example.com/w.caffemodel: crema reads a file path (or a 'file:' URL) ${fetchIt}`));
+    await expect(Net.load('file://host/deploy.prototxt')).rejects.toThrow(new CremaError('prototxt: file://host/deploy.prototxt: File URL host must be "localhost" or empty on linux'));
   });
 });

@@ -1,6 +1,6 @@
 // The benchmark's `bound` column (src/bench/bound.ts): the fewest multiply-adds crema's algorithms need, by layer kind.
 import { describe, expect, it } from 'vitest';
-import { kernelBound, idealTaps } from '../src/bench/bound.js';
+import { kernelBound, idealTaps, layerBound } from '../src/bench/bound.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
 import { buildGraph } from '../src/graph/graph.js';
@@ -40,6 +40,11 @@ describe('kernelBound', () => {
     expect(b.depthwise).toBe(5400);
     expect(b.cut).toBe(28800 + 8400 + 29400);
     expect(b.ideal).toBeCloseTo((800 * 4 * 64) / 36 + 4800 + 5400 + 200 * 6 * 2.5 + 10800 + 100 * 6 * 4 * 4 + 1000, 6);
+    // Layer by layer (scripts/bench-excess.mjs): f alone, and nothing for the Input.
+    const f = layerBound(g.layers.find((l) => l.name === 'f')!);
+    expect([f.macs, f.cut, f.pointwise, f.depthwise]).toEqual([29400, 29400, 0, 0]);
+    expect(f.ideal).toBeCloseTo(100 * 6 * 4 * 4, 9);
+    expect(layerBound(g.layers[0]).macs).toBe(0);
   });
 
   it('cuts an N-D convolution (BVLC\'s, C3D\'s) by its last two axes\' kernel, the outer taps whole', () => {

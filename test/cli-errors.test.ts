@@ -244,6 +244,22 @@ describe('flags typed where a new user types them', () => {
     expect((await cli('info', prototxt, '--stage', 'deploy')).code).toBe(0);
   });
 
+  it('-i is --input in every command that takes --input (run, verify, show), its refusals naming -i as typed', async () => {
+    const [prototxt, weights, npy] = [lenet('deploy.prototxt'), lenet('weights.caffemodel'), lenet('example-input.npy')];
+    const long = await cli('run', prototxt, weights, '--input', npy, '--json');
+    const short = await cli('run', prototxt, weights, '-i', npy, '--json');
+    expect([short.code, short.stderr, short.stdout]).toEqual([0, '', long.stdout]);
+    const verify = await cli('verify', prototxt, weights, '-i', npy, '--json');
+    expect([verify.code, JSON.parse(verify.stdout).pass, JSON.parse(verify.stdout).input]).toEqual([0, true, JSON.parse((await cli('verify', prototxt, weights, '--input', npy, '--json')).stdout).input]);
+    const dir = path.join(tmp, 'show-i');
+    expect((await cli('show', prototxt, weights, '-i', npy, '-o', dir, '--blobs', 'conv1')).code).toBe(0);
+    expect(fs.readdirSync(dir)).toEqual(['conv1.png']);
+    const bare = await cli('run', prototxt, weights, '-i');
+    expect([bare.code, bare.stdout, bare.stderr]).toEqual([2, '', 'crema: -i: needs a value']);
+    const first = await cli('run', '-i', npy, prototxt, weights);
+    expect([first.code, first.stderr]).toEqual([2, `crema: missing <net> (see --help): -i took '${npy}' '${prototxt}' '${weights}' (it takes every value after it: put them first)`]);
+  });
+
   it('a data layer of unknown size names --data-shape as typed', async () => {
     const file = net('mnist', 'layer { name: "mnist" type: "Data" top: "img" top: "label" data_param { batch_size: 64 } }\nlayer { name: "r" type: "ReLU" bottom: "img" top: "r" }\n');
     const r = await cli('info', file);

@@ -69,12 +69,41 @@ describe('Interp (hszhao/PSPNet)', () => {
 
   it('refuses what the fork refuses, in one line', () => {
     const one = (p: string) => () => netOf(`${input('data', [1, 2, 4, 4])} layer { name: "interp" type: "Interp" bottom: "data" top: "y" interp_param { ${p} } }`);
-    expect(one('')).toThrow("layer 'interp' (Interp): needs zoom_factor, shrink_factor, or both height and width");
-    expect(one('height: 5')).toThrow("layer 'interp' (Interp): needs zoom_factor, shrink_factor, or both height and width");
+    expect(one('')).toThrow("layer 'interp' (Interp): needs zoom_factor, shrink_factor, both height and width, or use_blob_size");
+    expect(one('height: 5')).toThrow("layer 'interp' (Interp): needs zoom_factor, shrink_factor, both height and width, or use_blob_size");
+    expect(one('use_blob_size: true')).toThrow("layer 'interp' (Interp): with use_blob_size takes its output size from a second bottom: give it one");
     expect(one('zoom_factor: 0')).toThrow("layer 'interp' (Interp): zoom_factor must be at least 1, got 0");
     expect(one('shrink_factor: -2')).toThrow("layer 'interp' (Interp): shrink_factor must be at least 1, got -2");
     expect(one('zoom_factor: 2 pad_beg: 1')).toThrow("layer 'interp' (Interp): pad_beg and pad_end must be 0 or negative (the fork only crops), got 1 and 0");
     expect(one('zoom_factor: 2 pad_beg: -2 pad_end: -2')).toThrow("layer 'interp' (Interp): pad_beg -2 and pad_end -2 crop all of the 4 x 4 input");
+  });
+});
+
+// soeaver/caffe-model's FPN nets (det/faster_rcnn/models/coco/inception-v4/deploy_faster_coco_inception-v4-merge-aligned-
+// fpn.prototxt, commit 49dc8e06) size each top-down Interp by the lateral blob: caffe-priv's interp_param
+// use_blob_size (soeaver/py-RFCN-priv ec89b865, caffe-priv/src/caffe/layers/interp_layer.cpp: asked before the factors
+// and the fixed size; the output is bottom[1]'s height and width; the same interp2 resize).
+describe('Interp use_blob_size (soeaver/py-RFCN-priv caffe-priv: soeaver/caffe-model FPN)', () => {
+  it("the FPN's p5_interp as published (19 x 19 to the lateral's 38 x 38), and with a crop and other factors, against the fork's interp2", async () => {
+    const x = random([1, 3, 19, 19], 7, 2), y = random([1, 2, 38, 38], 8), z = random([2, 3, 4, 9], 9);
+    const net = netOf(`${input('p5_conv_1x1', x.dims)} ${input('inception_b7_concat', y.dims)} ${input('z', z.dims)}
+      layer {
+        name: "p5_interp"
+        type: "Interp"
+        bottom: "p5_conv_1x1"
+        bottom: "inception_b7_concat"
+        top: "p5_interp"
+        interp_param {
+          use_blob_size: true
+        }
+      }
+      layer { name: "cropped" type: "Interp" bottom: "p5_conv_1x1" bottom: "z" top: "cropped" interp_param { use_blob_size: true zoom_factor: 3 pad_beg: -1 pad_end: -2 } }
+      layer { name: "down" type: "Interp" bottom: "inception_b7_concat" bottom: "z" top: "down" interp_param { use_blob_size: true height: 50 width: 50 } }`);
+    await expectBoth(net, { p5_conv_1x1: x, inception_b7_concat: y, z }, {
+      p5_interp: forkInterp(x, 0, 19, 19, 38, 38),
+      cropped: forkInterp(x, 1, 16, 16, 4, 9),
+      down: forkInterp(y, 0, 38, 38, 4, 9),
+    });
   });
 });
 

@@ -312,7 +312,7 @@ describe('crafted big inputs: refused or run within 1 GB (child process, peak me
   test('a 10 MB name (3 GB at 50 MB: an array entry per byte)', () => {
     const f = file('name.prototxt', `name: "${'n'.repeat(10_000_000)}"\nlayer { name: "${'x'.repeat(10_000_000)}" type: "Nope" }`);
     const r = crema('info', f);
-    expect(r.error).toBe(`crema: layer '${'x'.repeat(60)}… (10,000,000 characters)': unknown layer type 'Nope'; crema runs: ${r.error.split('crema runs: ')[1]}`);
+    expect(r.error).toBe(`crema: layer '${'x'.repeat(60)}… (10,000,000 characters)': unknown layer type 'Nope'; crema knows ${r.error.split('crema knows ')[1]}`);
     expect(r.maxrssMB).toBeLessThan(1024);
   });
 

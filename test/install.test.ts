@@ -74,6 +74,12 @@ describe.each([
     const lib = spawnSync('node', ['--input-type=module', '-e', script], { cwd: app, env, encoding: 'utf8' });
     expect(lib.stderr).toBe('');
     expect(lib.stdout).toBe('data prob\n');
+    // The shipped models by module resolution (wherever the package manager put the package): file: URLs, loaded as paths.
+    const resolved = `import { Net } from 'crema-caffe';
+      const net = await Net.load(import.meta.resolve('crema-caffe/models/lenet/deploy.prototxt'), import.meta.resolve('crema-caffe/models/lenet/weights.caffemodel'));
+      console.log(net.inputs.join(), net.outputs.join(), net.params.size);`;
+    const byUrl = spawnSync('node', ['--input-type=module', '-e', resolved], { cwd: app, env, encoding: 'utf8' });
+    expect([byUrl.stderr, byUrl.stdout]).toEqual(['', 'data prob 4\n']);
     // The README's library example (section "Library": bytes in, await net.run, dispose) as printed, in plain ESM.
     const readme = fs.readFileSync('README.md', 'utf8').split('## Library')[1].split('```ts\n')[1].split('```')[0];
     const example = spawnSync('node', ['--input-type=module', '-e', `${readme.replace(/\)!/g, ')')}\nconsole.log(prob.data[3].toFixed(4));`], { cwd: app, env, encoding: 'utf8' });
@@ -96,6 +102,18 @@ describe.each([
       'crema: ONNX Runtime is not installed: the ONNX Runtime features need the optional peer dependency onnxruntime-node (npm install onnxruntime-node)',
     ]);
     expect(r.status).toBe(2);
+  });
+
+  it.skipIf(!available)('ships the docs the README links to: every relative link resolves in the installed package', () => {
+    const pkg = path.join(app, 'node_modules/crema-caffe');
+    const readme = fs.readFileSync(path.join(pkg, 'README.md'), 'utf8');
+    // Links, not pictures (`![alt](docs/images/…)`): the pictures (0.9 MB) would take the install over its 40 MB.
+    const targets = [...new Set([...readme.matchAll(/(?<!!)\[[^\]]*\]\(([^)#:\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1]))];
+    expect(targets).toEqual(expect.arrayContaining(['docs/ARCHITECTURE.md', 'docs/FORKS.md', 'examples/plugins/hswish.js']));
+    expect(targets.filter((t) => !fs.existsSync(path.join(pkg, t)))).toEqual([]);
+    // docs/PERFORMANCE.md (0.5 MB of measurements) stays out: the README names it, never links it
+    expect(fs.existsSync(path.join(pkg, 'docs/PERFORMANCE.md'))).toBe(false);
+    expect(readme).not.toMatch(/\]\(docs\/PERFORMANCE\.md/);
   });
 
   // Once is enough (the examples do not depend on npm's version): only in the npm 11 app, not a skip in the npm 10 one.

@@ -53,6 +53,7 @@ describe('crema verify on LeNet (shipped with crema)', () => {
     const ok = await cli('verify', net, weights, '--input', input, '--reference', dump);
     expect(ok.code, ok.stderr).toBe(0);
     expect(lastLine(ok.stdout)).toBe('verify: PASS: all 8 blobs within tolerance 0.0001 (native vs onnx, native vs reference, onnx vs reference)');
+    expect(ok.stdout.split('\n')[0]).toBe(`input: data from --input; reference: ${dump}`); // the CLI's flag, not the library's options.inputs
     const ip1 = readNpy(path.join(dump, 'ip1.npy'));
     ip1.data[7] += 0.01 * Math.max(1, ...ip1.data.map(Math.abs));
     writeNpy(path.join(dump, 'ip1.npy'), ip1);
@@ -63,7 +64,7 @@ describe('crema verify on LeNet (shipped with crema)', () => {
     const json = await cli('verify', net, weights, '--input', input, '--reference', dump, '--json');
     expect(json.code).toBe(1);
     const report = JSON.parse(json.stdout);
-    expect(report).toMatchObject({ pass: false, failed: ['ip1'], tolerance: 1e-4 });
+    expect(report).toMatchObject({ pass: false, failed: ['ip1'], tolerance: 1e-4, input: 'data from --input' });
     expect(report.blobs.find((b: { blob: string }) => b.blob === 'ip1').pairs.native_onnx.pass).toBe(true);
     // A looser tolerance lets it through.
     expect((await cli('verify', net, weights, '--input', input, '--reference', dump, '--tolerance', '0.05')).code).toBe(0);

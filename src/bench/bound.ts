@@ -1,4 +1,4 @@
-import type { Graph } from '../graph/graph.js';
+import type { Graph, GraphLayer } from '../graph/graph.js';
 import { paramsOf } from '../caffe/schema.js';
 import { c3dAsConvolution } from '../layers/c3d.js';
 import { readConvSettingsNd } from '../layers/convolution.js';
@@ -51,31 +51,38 @@ const WHOLE = new Set(['InnerProduct', 'Deconvolution', 'Deconvolution3D', 'Conv
 export function kernelBound(graph: Graph): KernelBound {
   const b: KernelBound = { macs: 0, ideal: 0, pointwise: 0, depthwise: 0, cut: 0 };
   for (const l of graph.layers) {
-    const macs = l.impl.macs?.(l.bottomShapes, l.topShapes) ?? 0;
-    if (l.type !== 'Convolution' && l.type !== 'Convolution3D') {
-      if (WHOLE.has(l.type)) {
-        b.macs += macs;
-        b.ideal += macs;
-        if (l.type.includes('Depthwise')) b.depthwise += macs;
-      }
-      continue;
-    }
-    b.macs += macs;
-    // Over 1 or 3+ spatial axes, the 2-D kernels run the last two (convolution_nd.ts): the cut is theirs.
-    const def = l.type === 'Convolution3D' ? c3dAsConvolution(l.def) : l.def, x = l.bottomShapes[0];
-    const axis = paramsOf<{ axis: number }>(def, 'convolution_param').axis;
-    const s = readConvSettingsNd(def, x.length - 1 - (axis < 0 ? axis + x.length : axis));
-    const last2 = (v: number[], lone: number) => (v.length === 1 ? [lone, v[0]] : v.slice(-2));
-    const [kh, kw] = last2(s.kernel, 1), [sh, sw] = last2(s.stride, 1), [dh, dw] = last2(s.dilation, 1);
-    const channels = x[axis < 0 ? axis + x.length : axis] / s.group;
-    if (kh * kw === 1) b.pointwise += macs;
-    if (s.group > 1 && channels === 1) b.depthwise += macs;
-    const winograd = (channels > 1 || s.group === 1) && dh === 1 && dw === 1 && kh * kw > 1;
-    // On the space-to-depth: a ceil(k / s) kernel over s^2 as many channels (s = 1: the kernel itself).
-    const th = Math.ceil(kh / sh), tw = Math.ceil(kw / sw);
-    const taps = winograd ? Math.min(kh * kw, sh * sw * idealTaps(th, tw)) : kh * kw;
-    if (taps < kh * kw) b.cut += macs;
-    b.ideal += (macs * taps) / (kh * kw);
+    const one = layerBound(l);
+    for (const key of Object.keys(b) as (keyof KernelBound)[]) b[key] += one[key];
   }
+  return b;
+}
+
+/** One layer's share of kernelBound (zeros for a layer whose work is not counted): the per-layer excess of scripts/bench-excess.mjs. */
+export function layerBound(l: GraphLayer): KernelBound {
+  const b: KernelBound = { macs: 0, ideal: 0, pointwise: 0, depthwise: 0, cut: 0 };
+  const macs = l.impl.macs?.(l.bottomShapes, l.topShapes) ?? 0;
+  if (l.type !== 'Convolution' && l.type !== 'Convolution3D') {
+    if (WHOLE.has(l.type)) {
+      b.macs = b.ideal = macs;
+      if (l.type.includes('Depthwise')) b.depthwise = macs;
+    }
+    return b;
+  }
+  b.macs = macs;
+  // Over 1 or 3+ spatial axes, the 2-D kernels run the last two (convolution_nd.ts): the cut is theirs.
+  const def = l.type === 'Convolution3D' ? c3dAsConvolution(l.def) : l.def, x = l.bottomShapes[0];
+  const axis = paramsOf<{ axis: number }>(def, 'convolution_param').axis;
+  const s = readConvSettingsNd(def, x.length - 1 - (axis < 0 ? axis + x.length : axis));
+  const last2 = (v: number[], lone: number) => (v.length === 1 ? [lone, v[0]] : v.slice(-2));
+  const [kh, kw] = last2(s.kernel, 1), [sh, sw] = last2(s.stride, 1), [dh, dw] = last2(s.dilation, 1);
+  const channels = x[axis < 0 ? axis + x.length : axis] / s.group;
+  if (kh * kw === 1) b.pointwise = macs;
+  if (s.group > 1 && channels === 1) b.depthwise = macs;
+  const winograd = (channels > 1 || s.group === 1) && dh === 1 && dw === 1 && kh * kw > 1;
+  // On the space-to-depth: a ceil(k / s) kernel over s^2 as many channels (s = 1: the kernel itself).
+  const th = Math.ceil(kh / sh), tw = Math.ceil(kw / sw);
+  const taps = winograd ? Math.min(kh * kw, sh * sw * idealTaps(th, tw)) : kh * kw;
+  if (taps < kh * kw) b.cut = macs;
+  b.ideal = (macs * taps) / (kh * kw);
   return b;
 }

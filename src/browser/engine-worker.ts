@@ -140,9 +140,11 @@ async function refilled(id: number, templates: FlowNets, width: number, height: 
 
 /** Net.flow: the flow of two images as run-flownet.py computes it (flow.ts), and its picture. */
 async function flow(req: Extract<Request, { op: 'flow' }>): Promise<[FlowResult, Transferable[]]> {
-  const [a, b] = req.images, templates = flowTemplates.get(req.net);
+  // The net first: a call on a disposed id is netOf's one line, whatever its images (it read them first: a TypeError).
+  const templates = flowTemplates.get(req.net), before = templates ? nets.get(req.net) : netOf(req.net);
+  const [a, b] = req.images;
   const inputs = flowInputs(a, b, ['img0', 'img1']);
-  const before = nets.get(req.net), net = templates ? await refilled(req.net, templates, a.width, a.height) : netOf(req.net);
+  const net = templates ? await refilled(req.net, templates, a.width, a.height) : before!;
   const label = templates?.label ?? `net '${net.name || 'net'}'`;
   checkFlowNet(net, a.height, a.width, label);
   let run: FlowForward | undefined;

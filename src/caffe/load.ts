@@ -84,7 +84,7 @@ export interface LoadedNet {
 export async function loadNet(prototxt: Source, weightsSource?: Source, opts: LoadOptions = {}, hooks: LoadHooks = {}): Promise<LoadedNet> {
   checkLoadOptions(opts);
   const notes: string[] = [], upgrades: string[] = [];
-  const { text, label: prototxtLabel } = prototxtText(prototxt);
+  const { text, label: prototxtLabel, path: prototxtPath } = prototxtText(prototxt);
   const parsed = parsePrototxt(text, prototxtLabel, { lenient: opts.lenient, warn: opts.warn });
   const implied: string[] = []; // impliedDialect's note, unless dialectOf chooses
   let dialect = opts.dialect ?? impliedDialect(parsed, implied);
@@ -113,7 +113,7 @@ export async function loadNet(prototxt: Source, weightsSource?: Source, opts: Lo
   checkBlobIndices(used, weightsPath ?? prototxtLabel);
   if (fileWeights) noteUnusedWeights(fileWeights, net, weightsPath!, notes);
   noteMissingWeights(net, used, weightsPath, notes);
-  return { net, weights: used, notes, upgrades, file: typeof prototxt === 'string' && prototxtLabel === prototxt ? prototxt : undefined, ...(weightsPath ? { weightsFile: weightsPath } : {}), ...(dialect ? { dialect } : {}) };
+  return { net, weights: used, notes, upgrades, file: prototxtPath, ...(weightsPath ? { weightsFile: weightsPath } : {}), ...(dialect ? { dialect } : {}) };
 }
 
 /** Layer types only lmb-freiburg's Caffe has (flownet2's, and dispflownet-release's before it): their nets are in its dialect. */

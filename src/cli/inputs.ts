@@ -33,18 +33,12 @@ export async function readInputs(net: Net, specs: string[], images: ImageArgs = 
 }
 
 /**
- * Reshapes the net to inputs of other shapes than the prototxt's (another batch or image size), saying which input
- * made a layer refuse: a LeNet fed CIFAR-10's [1, 3, 32, 32] is told so, not only that conv1's weights do not fit.
+ * Reshapes the net to inputs of other shapes than the prototxt's (another batch or image size); a layer's refusal
+ * names the input that made it (Net.reshape).
  */
 export function reshapeTo(net: Net, inputs: Record<string, Tensor>): void {
   const other = Object.entries(inputs).filter(([name, t]) => !sameShape(t.dims, net.shapes.get(name)!));
-  if (!other.length) return;
-  const was = other.map(([name]) => `input '${name}' given as ${shapeString(inputs[name].dims)} (the net's ${shapeString(net.shapes.get(name)!)})`).join(', ');
-  try {
-    net.reshape(Object.fromEntries(other.map(([name, t]) => [name, t.dims])));
-  } catch (err) {
-    throw err instanceof CremaError ? new CremaError(`${was}: ${err.message}`) : err;
-  }
+  if (other.length) net.reshape(Object.fromEntries(other.map(([name, t]) => [name, t.dims])));
 }
 
 /** A .npy as is, or an image (.jpg, .jpeg, .png, .webp) preprocessed for the input as pycaffe does (src/image/). */

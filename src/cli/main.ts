@@ -85,14 +85,16 @@ const OPTIONAL_VALUES = new Set(['external-data']);
  * Not for repeatable flags (`--input a.npy b.npy`) nor the positionals.
  */
 function valuesRequired(y: Argv, command: string): Argv {
-  const o = (y as unknown as { getOptions(): { key: Record<string, unknown>; string: string[]; number: string[]; array: string[]; boolean: string[]; narg: Record<string, number> } }).getOptions();
+  const o = (y as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]>; string: string[]; number: string[]; array: string[]; boolean: string[]; narg: Record<string, number> } }).getOptions();
   for (const [k, n] of Object.entries(o.narg)) valueCounts.set(k, n);
   for (const k of Object.keys(o.key)) if (!/[A-Z]/.test(k)) knownFlags.add(k);
   const positionals = [...command.matchAll(/[<[](\w+)(?:\.\.)?[>\]]/g)].map((m) => m[1]);
   const valued = [...new Set([...o.string, ...o.number])].filter((k) => !o.array.includes(k) && !o.boolean.includes(k) && !positionals.includes(k) && !OPTIONAL_VALUES.has(k));
   const repeatable = o.array.filter((k) => !positionals.includes(k));
-  for (const k of repeatable) repeatableFlags.add(`--${k}`);
-  if (repeatable.length) y = y.check((args) => checkRepeatable(args, repeatable));
+  // A repeatable flag as typed: `--input` or its alias `-i`.
+  const typedForms = (k: string) => [k, ...(o.alias[k] ?? [])].map((a) => (a.length === 1 ? `-${a}` : `--${a}`));
+  for (const k of repeatable) for (const flag of typedForms(k)) repeatableFlags.add(flag);
+  if (repeatable.length) y = y.check((args) => checkRepeatable(args, repeatable, typedForms));
   return valued.length ? y.requiresArg(valued) : y;
 }
 
@@ -100,11 +102,11 @@ function valuesRequired(y: Argv, command: string): Argv {
  * A repeatable flag typed without a value (`--input` last, or before another flag: `--stage --input x.npy`) parsed
  * as an empty list and ran as if absent: `--input: needs a value`, as the single-valued flags say.
  */
-function checkRepeatable(args: Record<string, unknown>, keys: string[]): true {
+function checkRepeatable(args: Record<string, unknown>, keys: string[], typedForms: (key: string) => string[]): true {
   for (const key of keys) {
-    const flag = `--${key}`;
     const v = args[key];
-    if (Array.isArray(v) && v.length === 0 && invocation.argv.some((a) => a === flag)) throw new UsageError(`${flag}: needs a value`);
+    const flag = invocation.argv.find((a) => typedForms(key).includes(a));
+    if (Array.isArray(v) && v.length === 0 && flag) throw new UsageError(`${flag}: needs a value`);
   }
   return true;
 }

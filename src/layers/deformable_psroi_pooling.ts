@@ -168,24 +168,24 @@ function dpsroiToOnnx(c: LayerContext): void {
   const p = dpsroiParams(c.layer.def), k = psOps(c), { outputDim: d, group: g, samples: s } = p;
   const [xShape, , transShape] = c.layer.bottomShapes;
   const perClass = checkBottoms(c.layer.def, p, c.layer.bottomShapes);
-  const rois = k.op('Reshape', [c.bottom(1), k.i64('rois_shape', [-1, 5, 1, 1, 1, 1])], 'rois');
-  const column = (i: number, what: string) => k.op('Slice', [rois, k.i64(`${what}_from`, [i]), k.i64(`${what}_to`, [i + 1]), k.i64('axis_1', [1])], what);
+  const rois = k.op('Reshape', [c.bottom(1), k.i64([-1, 5, 1, 1, 1, 1])], 'rois');
+  const column = (i: number, what: string) => k.op('Slice', [rois, k.i64([i]), k.i64([i + 1]), k.i64([1])], what);
   const size = (axis: number) => (c.anySize ? k.cast(runtimeDims(c, c.bottom(0), axis, axis + 1), DataType.FLOAT, `size${axis}`) : c.b.scalar(xShape[axis]));
   const offsets = p.noTrans ? undefined : transGather(c, k, p, transShape[1] / 2, perClass);
   const xs = sampleAxis(c, k, p, column(1, 'x1'), column(3, 'x2'), size(3), 3, offsets?.[0], 'x');
   const ys = sampleAxis(c, k, p, column(2, 'y1'), column(4, 'y2'), size(2), 2, offsets?.[1], 'y');
-  const width64 = c.anySize ? runtimeDims(c, c.bottom(0), 3, 4) : k.i64('width', [xShape[3]]);
-  const planeSize = c.anySize ? k.op('Mul', [runtimeDims(c, c.bottom(0), 2, 3), width64], 'plane_size') : k.i64('plane_size', [xShape[2] * xShape[3]]);
-  const { base, valid } = planeBases(c, k, k.op('Reshape', [column(0, 'batch'), k.i64('batch_shape', [-1, 1, 1, 1])], 'batch4'), d, g, planeSize);
+  const width64 = c.anySize ? runtimeDims(c, c.bottom(0), 3, 4) : k.i64([xShape[3]]);
+  const planeSize = c.anySize ? k.op('Mul', [runtimeDims(c, c.bottom(0), 2, 3), width64], 'plane_size') : k.i64([xShape[2] * xShape[3]]);
+  const { base, valid } = planeBases(c, k, k.op('Reshape', [column(0, 'batch'), k.i64([-1, 1, 1, 1])], 'batch4'), d, g, planeSize);
   // The corners' indices in int32 (a blob has fewer than 2^31 elements: MAX_BLOB_ELEMENTS), half int64's memory.
   const width = k.cast(width64, DataType.INT32, 'width32');
-  const base6 = k.cast(k.op('Reshape', [base, k.i64('base_shape', [-1, d, g, g, 1, 1])], 'base6'), DataType.INT32, 'base32');
+  const base6 = k.cast(k.op('Reshape', [base, k.i64([-1, d, g, g, 1, 1])], 'base6'), DataType.INT32, 'base32');
   const at = (row: string, col: string, what: string) =>
-    k.op('Unsqueeze', [k.op('Add', [k.op('Add', [base6, k.op('Mul', [row, width], `${what}_row`)], `${what}_rowbase`), col], `${what}_index`), k.i64('first_axis', [0])], `${what}_corner`);
+    k.op('Unsqueeze', [k.op('Add', [k.op('Add', [base6, k.op('Mul', [row, width], `${what}_row`)], `${what}_rowbase`), col], `${what}_index`), k.i64([0])], `${what}_corner`);
   const index = k.op('Concat', [at(ys.lo, xs.lo, 'c11'), at(ys.hi, xs.lo, 'c12'), at(ys.lo, xs.hi, 'c21'), at(ys.hi, xs.hi, 'c22')], 'corner_indices', { axis: int(0) });
-  const flatMaps = k.op('Reshape', [c.bottom(0), k.i64('flat', [-1])], 'maps_flat');
-  const values = k.op('Reshape', [k.op('GatherElements', [flatMaps, k.op('Reshape', [index, k.i64('flat', [-1])], 'index_flat')], 'corner_values', { axis: int(0) }), k.i64('corners_shape', [4, -1, d, g, g, s, s])], 'corners');
-  const weight = (a: string, b: string, what: string) => k.op('Unsqueeze', [k.op('Mul', [a, b], what), k.i64('first_axis', [0])], `${what}_1`);
+  const flatMaps = k.op('Reshape', [c.bottom(0), k.i64([-1])], 'maps_flat');
+  const values = k.op('Reshape', [k.op('GatherElements', [flatMaps, k.op('Reshape', [index, k.i64([-1])], 'index_flat')], 'corner_values', { axis: int(0) }), k.i64([4, -1, d, g, g, s, s])], 'corners');
+  const weight = (a: string, b: string, what: string) => k.op('Unsqueeze', [k.op('Mul', [a, b], what), k.i64([0])], `${what}_1`);
   const weights = k.op('Concat', [weight(xs.away, ys.away, 'w11'), weight(xs.away, ys.frac, 'w12'), weight(xs.frac, ys.away, 'w21'), weight(xs.frac, ys.frac, 'w22')], 'weights', { axis: int(0) });
   const sampled = reduce(c, 'ReduceSum', k.op('Mul', [values, weights], 'weighted'), [0], false, c.tmp('samples'));
   const inside = k.op('And', [xs.inside, ys.inside], 'inside');
@@ -202,12 +202,12 @@ function dpsroiToOnnx(c: LayerContext): void {
  */
 function transGather(c: LayerContext, k: PsOps, p: Params, classes: number, perClass: number): [string, string] {
   const { outputDim: d, group: g, part } = p, pp = part * part;
-  const flat = k.op('Reshape', [c.bottom(2), k.i64('trans_flat_shape', [-1, 2 * classes * pp])], 'trans_flat');
+  const flat = k.op('Reshape', [c.bottom(2), k.i64([-1, 2 * classes * pp])], 'trans_flat');
   const pick = (which: 0 | 1, what: string) => {
     const indices: number[] = [];
     for (let ch = 0; ch < d; ch++) for (let i = 0; i < g; i++) for (let j = 0; j < g; j++) indices.push((Math.trunc(ch / perClass) * 2 + which) * pp + partOf(i, p) * part + partOf(j, p));
-    const picked = k.op('Gather', [flat, k.op('Reshape', [k.i64(`${what}_index`, indices), k.i64('dgg', [d, g, g])], `${what}_indices`)], `${what}_picked`, { axis: int(1) });
-    return k.op('Mul', [k.op('Reshape', [picked, k.i64('offset_shape', [-1, d, g, g, 1, 1])], `${what}_6d`), c.b.scalar(p.transStd)], `${what}_scaled`);
+    const picked = k.op('Gather', [flat, k.op('Reshape', [k.i64(indices), k.i64([d, g, g])], `${what}_indices`)], `${what}_picked`, { axis: int(1) });
+    return k.op('Mul', [k.op('Reshape', [picked, k.i64([-1, d, g, g, 1, 1])], `${what}_6d`), c.b.scalar(p.transStd)], `${what}_scaled`);
   };
   return [pick(0, 'trans_x'), pick(1, 'trans_y')];
 }

@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import type { Shape } from '../tensor.js';
-import { type LayerContext, fail, reduce } from '../onnx/context.js';
+import { type LayerContext, fail, gridSample, reduce } from '../onnx/context.js';
 import { int, ints } from '../onnx/builder.js';
 import { DataType } from '../onnx/proto.js';
 import { type LayerType, expectCounts, need, need4d } from './layer.js';
@@ -84,7 +84,7 @@ function flowWarpToOnnx(c: LayerContext): void {
   const scale = c.b.floats(`${n}/scale`, Float32Array.of(2 / (width - 1), 2 / (height - 1)), [1, 2, 1, 1]);
   const normed = c.node('Sub', [c.node('Mul', [moved, scale], [c.tmp('scaled')]), c.b.scalar(1)], [c.tmp('normed')]);
   const nhwc = c.node('Transpose', [normed], [c.tmp('grid')], { perm: ints([0, 2, 3, 1]) });
-  const sampled = c.node('GridSample', [c.bottom(0), nhwc], [c.tmp('sampled')], { align_corners: int(1), mode: { string: 'bilinear' }, padding_mode: { string: 'border' } });
+  const sampled = gridSample(c, c.bottom(0), nhwc, c.tmp('sampled'), true, 'border');
   const fill = c.b.floats(`${n}/fill`, Float32Array.of(fillOf(c.layer.def)), []);
   c.node('Where', [mask, sampled, fill], [c.top(0)]);
 }

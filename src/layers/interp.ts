@@ -12,6 +12,7 @@ interface InterpParam {
   shrink_factor: number;
   pad_beg: number;
   pad_end: number;
+  use_blob_size: boolean;
 }
 
 /** What interp_layer.cpp's Reshape decides: the input window (after cropping by pad_beg / pad_end) and the output size. */
@@ -24,14 +25,17 @@ interface InterpGeometry {
   outW: number;
 }
 
-/** Reads interp_param once; returns the geometry for a given (H, W), with the fork's checks as LayerErrors. */
-function interpGeometry(def: LayerParameter): (height: number, width: number) => InterpGeometry {
+/**
+ * Reads interp_param once; returns the geometry for a given (H, W), with the fork's checks as LayerErrors. With
+ * use_blob_size (soeaver/py-RFCN-priv's caffe-priv: its FPN nets) the output is bottom[1]'s (H, W): `sizeOf`.
+ */
+function interpGeometry(def: LayerParameter): (height: number, width: number, sizeOf?: Shape) => InterpGeometry {
   const p = paramsOf<InterpParam>(def, 'interp_param');
   const raw = (def.interp_param ?? {}) as Record<string, unknown>;
   const has = (f: keyof InterpParam) => raw[f] !== undefined;
   need(def, p.pad_beg <= 0 && p.pad_end <= 0, () => `pad_beg and pad_end must be 0 or negative (the fork only crops), got ${p.pad_beg} and ${p.pad_end}`);
   const shrink = has('shrink_factor'), zoom = has('zoom_factor');
-  need(def, shrink || zoom || (has('height') && has('width')), 'needs zoom_factor, shrink_factor, or both height and width');
+  need(def, p.use_blob_size || shrink || zoom || (has('height') && has('width')), 'needs zoom_factor, shrink_factor, both height and width, or use_blob_size');
   if (shrink) need(def, p.shrink_factor >= 1, () => `shrink_factor must be at least 1, got ${p.shrink_factor}`);
   if (zoom) need(def, p.zoom_factor >= 1, () => `zoom_factor must be at least 1, got ${p.zoom_factor}`);
   // The fork's order of cases: shrink alone, zoom alone, height and width, then shrink followed by zoom.
@@ -39,10 +43,11 @@ function interpGeometry(def: LayerParameter): (height: number, width: number) =>
   const zoomed = (n: number) => n + (n - 1) * (p.zoom_factor - 1);
   const size = (n: number, fixed: number): number =>
     shrink && !zoom ? shrunk(n) : zoom && !shrink ? zoomed(n) : !shrink ? fixed : zoomed(shrunk(n));
-  return (height, width) => {
+  return (height, width, sizeOf) => {
     const inH = height + p.pad_beg + p.pad_end, inW = width + p.pad_beg + p.pad_end;
     need(def, inH > 0 && inW > 0, () => `pad_beg ${p.pad_beg} and pad_end ${p.pad_end} crop all of the ${height} x ${width} input`);
-    const outH = size(inH, p.height), outW = size(inW, p.width);
+    // caffe-priv's Reshape asks use_blob_size first, before the factors and the fixed size.
+    const outH = sizeOf ? sizeOf[2] : size(inH, p.height), outW = sizeOf ? sizeOf[3] : size(inW, p.width);
     need(def, outH > 0 && outW > 0, () => `output size ${outH} x ${outW} must be positive`);
     return { offset: -p.pad_beg, inH, inW, outH, outW };
   };
@@ -69,7 +74,8 @@ function axisTable(inSize: number, outSize: number): { index: Int32Array; step: 
 /**
  * Interp (hszhao/PSPNet, DeepLab v2): bilinear resize with aligned corners of each (N, C) plane, after cropping
  * -pad_beg rows/columns at the start and -pad_end at the end. Output size from zoom_factor (n + (n - 1)(z - 1)),
- * shrink_factor ((n - 1) / s + 1), both (shrink, then zoom), or height and width. ONNX: Slice + Resize
+ * shrink_factor ((n - 1) / s + 1), both (shrink, then zoom), height and width, or (use_blob_size, caffe-priv of
+ * soeaver/py-RFCN-priv) bottom[1]'s height and width. ONNX: Slice + Resize
  * (linear, align_corners).
  */
 export const interpLayer: LayerType = {
@@ -79,10 +85,12 @@ export const interpLayer: LayerType = {
     let g: InterpGeometry | undefined;
     let rows = axisTable(1, 1), cols = rows;
     return {
-      reshape([shape]) {
-        expectCounts(def, [1, 1], [1, 1]);
-        need4d(def, [shape]);
-        g = geometryFor(shape[2], shape[3]);
+      reshape([shape, sizeOf]) {
+        const n = usesBlobSize(def) ? 2 : 1;
+        need(def, n === 1 || sizeOf !== undefined, 'with use_blob_size takes its output size from a second bottom: give it one');
+        expectCounts(def, [n, n], [1, 1]);
+        need4d(def, sizeOf ? [shape, sizeOf] : [shape]);
+        g = geometryFor(shape[2], shape[3], sizeOf);
         rows = axisTable(g.inH, g.outH);
         cols = axisTable(g.inW, g.outW);
         return [[shape[0], shape[1], g.outH, g.outW]];
@@ -101,6 +109,11 @@ export const interpLayer: LayerType = {
   },
   onnx: interpToOnnx,
 };
+
+/** caffe-priv's use_blob_size: the output takes bottom[1]'s height and width (the fork checks there is one). */
+function usesBlobSize(def: LayerParameter): boolean {
+  return paramsOf<InterpParam>(def, 'interp_param').use_blob_size;
+}
 
 function copyWindow(x: Float32Array, xo: number, width: number, y: Float32Array, yo: number, outH: number, outW: number): void {
   for (let h = 0; h < outH; h++) y.set(x.subarray(xo + h * width, xo + h * width + outW), yo + h * outW);
@@ -125,7 +138,7 @@ function interpToOnnx(c: LayerContext): void {
   const { layer } = c;
   if (c.anySize) return interpAnySize(c);
   const x: Shape = layer.bottomShapes[0];
-  const g = interpGeometry(layer.def)(x[2], x[3]);
+  const g = interpGeometry(layer.def)(x[2], x[3], usesBlobSize(layer.def) ? layer.bottomShapes[1] : undefined);
   let input = c.bottom(0);
   if (g.inH !== x[2] || g.inW !== x[3]) {
     const starts = c.b.int64s(`${layer.name}/crop_starts`, [g.offset, g.offset]);
@@ -160,6 +173,7 @@ function interpAnySize(c: LayerContext): void {
     input = c.node('Slice', [input, pair('crop_starts', -p.pad_beg), ends, c.b.int64s(`${n}/crop_axes`, [2, 3])], [c.tmp('cropped')]);
     dims = c.node('Add', [dims, pair('pads', p.pad_beg + p.pad_end)], [c.tmp('cropped_dims')]);
   }
+  if (p.use_blob_size) return resizeTo(c, input, runtimeDims(c, c.bottom(1), 2, 4));
   if ((shrink || zoom) && (!shrink || p.shrink_factor === 1) && (!zoom || p.zoom_factor === 1)) {
     c.alias(0, input); // the fork copies the window
     return;
@@ -167,6 +181,11 @@ function interpAnySize(c: LayerContext): void {
   let sizes = shrink || zoom ? dims : c.b.int64s(`${n}/fixed_size`, [p.height, p.width]);
   if (shrink) sizes = c.node('Add', [c.node('Div', [c.node('Add', [sizes, pair('less_one', -1)], [c.tmp('less_one')]), pair('shrink', p.shrink_factor)], [c.tmp('shrunk_less_one')]), pair('one', 1)], [c.tmp('shrunk')]);
   if (zoom) sizes = c.node('Add', [c.node('Mul', [sizes, pair('zoom', p.zoom_factor)], [c.tmp('zoom_times')]), pair('zoom_less', 1 - p.zoom_factor)], [c.tmp('zoomed')]);
+  resizeTo(c, input, sizes);
+}
+
+/** The aligned-corners Resize of the (cropped) input to (N, C, sizes), sizes a runtime (H, W). */
+function resizeTo(c: LayerContext, input: string, sizes: string): void {
   const full = c.node('Concat', [runtimeDims(c, c.bottom(0), 0, 2), sizes], [c.tmp('sizes')], { axis: int(0) });
   c.node('Resize', [input, '', '', full], [c.top(0)], {
     mode: { string: 'linear' },

@@ -68,7 +68,6 @@ function lrnToOnnx(c: LayerContext): void {
   const p = paramsOf(layer.def, 'lrn_param');
   const x = layer.bottomShapes[0];
   const n = p.local_size as number, alpha = p.alpha as number, beta = p.beta as number, k = p.k as number;
-  if (x.length !== 4) fail(c, 'LRN needs a 4-D input');
   if (!(n > 0) || n % 2 === 0) fail(c, `local_size must be odd and positive, got ${n}`);
   const half = (n - 1) / 2;
   if (p.norm_region === 'WITHIN_CHANNEL') {

@@ -282,7 +282,6 @@ function poolingToOnnx(c: LayerContext): void {
   const { layer } = c;
   const s = readPoolSettings(layer.def);
   const x = layer.bottomShapes[0];
-  if (x.length !== 4) fail(c, 'Pooling needs a 4-D input');
   if (s.method !== 'MAX' && s.method !== 'AVE') fail(c, `pool ${s.method} has no ONNX equivalent; crema converts MAX and AVE`);
   const [height, width] = [x[2], x[3]];
   const out = layer.topShapes[0].slice(2);

@@ -237,6 +237,7 @@ export function proposalType(type: string, settings: (def: LayerParameter, net: 
   return {
     type,
     create(def, _weights, net: NetContext = {}) {
+      notAnotherProposal(def);
       expectCounts(def, [3, 3], [1, 2]);
       const s = settings(def, net);
       const A = anchorsOf(s).length / 4;
@@ -416,6 +417,19 @@ function anchorConstants(s: ProposalSettings, height: number, width: number): { 
         cy[k] = f32(y1 + f32(0.5 * heights[k]));
       }
   return { widths, heights, cx, cy };
+}
+
+/**
+ * Forks reuse py-faster-rcnn's module name for their own proposal layers (unsky/FPN's rpn.proposal_layer takes
+ * im_info and five levels' deltas and scores: 11 bottoms): one with another bottom count is not the layer crema has
+ * built in, and can only run as a plugin.
+ */
+function notAnotherProposal(def: LayerParameter): void {
+  const n = def.bottom?.length ?? 0;
+  if (def.type !== 'Python' || n === 3) return;
+  const p = def.python_param as { module?: string; layer?: string } | undefined;
+  const key = `${p?.module}.${p?.layer}`;
+  throw new LayerError(def, `${key} with ${n} bottoms is not py-faster-rcnn's proposal layer (3 bottoms: scores, deltas, im_info), which crema builds in, but a fork's own (FPN's takes one per pyramid level); crema cannot run Python layers: register a plugin of type '${key}', given in options.plugins (or registerLayer)`);
 }
 
 /** The Python layers crema builds in, by `module.layer`, and what it says when it uses one. */

@@ -100,8 +100,8 @@ function psroiPoolingToOnnx(c: LayerContext): void {
   const k = psOps(c);
   const [h, w] = [mapExtent(c, k, 2), mapExtent(c, k, 3)];
   // The ROIs' columns as (R, 1, 1, 1), to broadcast against the bins (R, 1, g, 1) or (R, 1, 1, g) and channels (1, D, g, g).
-  const rois = k.op('Reshape', [c.bottom(1), k.i64('rois_shape', [-1, 5, 1, 1])], 'rois');
-  const column = (i: number, what: string) => k.op('Slice', [rois, k.i64(`${what}_from`, [i]), k.i64(`${what}_to`, [i + 1]), k.i64('axis_1', [1])], what);
+  const rois = k.op('Reshape', [c.bottom(1), k.i64([-1, 5, 1, 1])], 'rois');
+  const column = (i: number, what: string) => k.op('Slice', [rois, k.i64([i]), k.i64([i + 1]), k.i64([1])], what);
   const bins = {
     h: psAxisBins(c, column(2, 'y1'), column(4, 'y2'), scale, group, h.size, [1, 1, group, 1], 'h'),
     w: psAxisBins(c, column(1, 'x1'), column(3, 'x2'), scale, group, w.size, [1, 1, 1, group], 'w'),
@@ -111,32 +111,31 @@ function psroiPoolingToOnnx(c: LayerContext): void {
   binMeans(c, k, sum, bins, valid);
 }
 
-/** The node helpers psroiPoolingToOnnx's steps share: an op with a fresh output, a named int64 constant (one per value: int64Once), a Cast. */
+/** The node helpers psroiPoolingToOnnx's steps share: an op with a fresh output, an int64 constant (one per value: int64Once), a Cast. */
 export interface PsOps {
   op(type: string, inputs: string[], what: string, attrs?: Record<string, Attr>): string;
-  i64(what: string, v: number[]): string;
+  i64(v: number[]): string;
   cast(v: string, to: number, what: string): string;
 }
 
 export function psOps(c: LayerContext): PsOps {
   const op: PsOps['op'] = (type, inputs, what, attrs) => c.node(type, inputs, [c.tmp(what)], attrs);
-  const i64 = (what: string, v: number[]) => int64Once(c, what, v);
-  return { op, i64, cast: (v, to, what) => op('Cast', [v], what, { to: int(to) }) };
+  return { op, i64: (v) => int64Once(c, v), cast: (v, to, what) => op('Cast', [v], what, { to: int(to) }) };
 }
 
 /** The score maps' summed-area table: (N, C, H + 1, W + 1) in float64 (Pad a zero row and column in front, CumSum over H then W: entry (h, w) sums rows < h and columns < w), flattened for GatherElements. */
 function summedAreaTable(c: LayerContext, k: PsOps): string {
-  const padded = k.op('Pad', [c.bottom(0), k.i64('pads', [0, 0, 1, 1, 0, 0, 0, 0])], 'maps_padded');
-  const rowSums = k.op('CumSum', [k.cast(padded, DataType.DOUBLE, 'maps_f64'), k.i64('axis_h', [2])], 'sums_h');
-  return k.op('Reshape', [k.op('CumSum', [rowSums, k.i64('axis_w', [3])], 'sums_hw'), k.i64('flat', [-1])], 'table');
+  const padded = k.op('Pad', [c.bottom(0), k.i64([0, 0, 1, 1, 0, 0, 0, 0])], 'maps_padded');
+  const rowSums = k.op('CumSum', [k.cast(padded, DataType.DOUBLE, 'maps_f64'), k.i64([2])], 'sums_h');
+  return k.op('Reshape', [k.op('CumSum', [rowSums, k.i64([3])], 'sums_hw'), k.i64([-1])], 'table');
 }
 
 /** The maps' size along `axis` (float, the bins' clip bound) and the table's stride there, size + 1 (int64): constants, or from Shape (anySize). */
 function mapExtent(c: LayerContext, k: PsOps, axis: number): { size: string; stride: string } {
   const x = c.layer.bottomShapes[0];
-  if (!c.anySize) return { size: c.b.scalar(x[axis]), stride: k.i64(`stride${axis}`, [x[axis] + 1]) };
+  if (!c.anySize) return { size: c.b.scalar(x[axis]), stride: k.i64([x[axis] + 1]) };
   const size = runtimeDims(c, c.bottom(0), axis, axis + 1);
-  return { size: k.cast(size, DataType.FLOAT, `size${axis}`), stride: k.op('Add', [size, k.i64('one', [1])], `stride${axis}`) };
+  return { size: k.cast(size, DataType.FLOAT, `size${axis}`), stride: k.op('Add', [size, k.i64([1])], `stride${axis}`) };
 }
 
 /**
@@ -148,8 +147,8 @@ export function planeBases(c: LayerContext, k: PsOps, batch: string, outputDim: 
   const images = k.cast(runtimeDims(c, c.bottom(0), 0, 1), DataType.FLOAT, 'images');
   const valid = k.op('And', [k.op('Greater', [batch, c.b.scalar(-1)], 'batch_from'), k.op('Less', [batch, images], 'batch_to')], 'batch_valid');
   const image = k.cast(k.op('Where', [valid, batch, c.b.scalar(0)], 'batch_read'), DataType.INT64, 'image');
-  const channels = k.op('Reshape', [k.i64('channels', Array.from({ length: outputDim * group * group }, (_, i) => i)), k.i64('channels_shape', [1, outputDim, group, group])], 'channel');
-  const first = k.op('Mul', [image, k.i64('channel_count', [c.layer.bottomShapes[0][1]])], 'image_channel0');
+  const channels = k.op('Reshape', [k.i64(Array.from({ length: outputDim * group * group }, (_, i) => i)), k.i64([1, outputDim, group, group])], 'channel');
+  const first = k.op('Mul', [image, k.i64([c.layer.bottomShapes[0][1]])], 'image_channel0');
   return { base: k.op('Mul', [k.op('Add', [first, channels], 'plane'), planeSize], 'base'), valid };
 }
 
@@ -159,12 +158,12 @@ export function planeBases(c: LayerContext, k: PsOps, batch: string, outputDim: 
  * (far quicker in ONNX Runtime than Gather of single elements), their signed sum (Mul, ReduceSum over that axis).
  */
 function cornerSums(c: LayerContext, k: PsOps, table: string, base: string, bins: Bins, rowStride: string, outputDim: number, group: number): string {
-  const { h: [hs, he], w: [ws, we] } = bins, first = k.i64('first_axis', [0]);
+  const { h: [hs, he], w: [ws, we] } = bins, first = k.i64([0]);
   const offset = (row: string, col: string, what: string) =>
     k.op('Unsqueeze', [k.op('Add', [k.op('Mul', [row, rowStride], `${what}_row`), col], `${what}_offset`), first], `${what}_corner`);
   const offsets = k.op('Concat', [offset(he, we, 'end_end'), offset(hs, we, 'start_end'), offset(hs, ws, 'start_start'), offset(he, ws, 'end_start')], 'offsets', { axis: int(0) });
-  const index = k.op('Reshape', [k.op('Add', [base, offsets], 'corner_index'), k.i64('flat', [-1])], 'corner_flat');
-  const corners = k.op('Reshape', [k.op('GatherElements', [table, index], 'corner_sums', { axis: int(0) }), k.i64('corners_shape', [4, -1, outputDim, group, group])], 'corners');
+  const index = k.op('Reshape', [k.op('Add', [base, offsets], 'corner_index'), k.i64([-1])], 'corner_flat');
+  const corners = k.op('Reshape', [k.op('GatherElements', [table, index], 'corner_sums', { axis: int(0) }), k.i64([4, -1, outputDim, group, group])], 'corners');
   const signs = k.cast(c.b.floats(`${c.layer.name}/signs`, Float32Array.of(1, -1, 1, -1), [4, 1, 1, 1, 1]), DataType.DOUBLE, 'signs_f64');
   return reduce(c, 'ReduceSum', k.op('Mul', [corners, signs], 'signed'), [0], false, c.tmp('sum'));
 }
@@ -173,7 +172,7 @@ function cornerSums(c: LayerContext, k: PsOps, table: string, base: string, bins
 function binMeans(c: LayerContext, k: PsOps, sum: string, { h: [hs, he], w: [ws, we] }: Bins, valid: string): void {
   const area = k.op('Mul', [k.op('Sub', [he, hs], 'rows'), k.op('Sub', [we, ws], 'cols')], 'area');
   const mean = k.cast(k.op('Div', [sum, k.cast(area, DataType.DOUBLE, 'area_f64')], 'mean_f64'), DataType.FLOAT, 'mean');
-  const filled = k.op('Where', [k.op('Greater', [area, k.i64('zero', [0])], 'filled'), mean, c.b.scalar(0)], 'bin_means');
+  const filled = k.op('Where', [k.op('Greater', [area, k.i64([0])], 'filled'), mean, c.b.scalar(0)], 'bin_means');
   c.node('Where', [valid, filled, c.b.scalar(NaN)], [c.top(0)]);
 }
 

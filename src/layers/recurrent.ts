@@ -224,7 +224,7 @@ function stepToOnnx(kind: Kind, c: LayerContext, w: Tensor[], s: number, H: numb
  */
 export function lstmUnitToOnnx(c: LayerContext, pre: string, cont: string, cellPrev: string, H: number, t: number | string, out: { cell: string; h: string }): { cell: string; h: string } {
   // The gates' bounds and axis written once a layer (int64Once), not once a step.
-  const gate = (g: number, op: string) => c.node(op, [c.node('Slice', [pre, int64Once(c, `g${g}_start`, [g * H]), int64Once(c, `g${g}_end`, [(g + 1) * H]), int64Once(c, 'axis2', [2])], [c.tmp(`gate${g}_${t}`)])], [c.tmp(`${op}${g}_${t}`)]);
+  const gate = (g: number, op: string) => c.node(op, [c.node('Slice', [pre, int64Once(c, [g * H]), int64Once(c, [(g + 1) * H]), int64Once(c, [2])], [c.tmp(`gate${g}_${t}`)])], [c.tmp(`${op}${g}_${t}`)]);
   const [i, f, o, g] = [gate(0, 'Sigmoid'), c.node('Mul', [gate(1, 'Sigmoid'), cont], [c.tmp(`f_${t}`)]), gate(2, 'Sigmoid'), gate(3, 'Tanh')];
   const cell = c.node('Add', [c.node('Mul', [f, cellPrev], [c.tmp(`fc_${t}`)]), c.node('Mul', [i, g], [c.tmp(`ig_${t}`)])], [out.cell]);
   return { cell, h: c.node('Mul', [o, c.node('Tanh', [cell], [c.tmp(`tanh_c_${t}`)])], [out.h]) };

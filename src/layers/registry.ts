@@ -55,6 +55,7 @@ import { builtInPythonLayers, proposalLayer } from './proposal.js';
 import { frcnnProposalLayer } from './frcnn_proposal.js';
 import { psroiPoolingLayer } from './psroi_pooling.js';
 import { deformablePsroiPoolingLayer } from './deformable_psroi_pooling.js';
+import { deformableConvolutionLayer, modulatedDeformableConvolutionLayer } from './deformable_convolution.js';
 import { multiStageMeanfieldLayer } from './multi_stage_meanfield.js';
 import { autoCropLayer } from './auto_crop.js';
 import { lstmLayer, rnnLayer } from './recurrent.js';
@@ -68,6 +69,7 @@ import { correlationLayer } from './correlation.js';
 import { correlation1DLayer } from './correlation1d.js';
 import { dataAugmentationLayer } from './data_augmentation.js';
 import { flowWarpLayer } from './flow_warp.js';
+import { spatialTransformerLayer } from './spatial_transformer.js';
 import { resampleLayer } from './resample.js';
 import { reshapeLayer } from './reshape.js';
 import { roiPoolingLayer } from './roi_pooling.js';
@@ -147,6 +149,10 @@ const layerTypes: LayerType[] = [
   frcnnProposalLayer,
   psroiPoolingLayer,
   deformablePsroiPoolingLayer,
+  deformableConvolutionLayer, // Deformable ConvNets v1 / v2 (unsky's, zhanglonghao1992's Caffe)
+  modulatedDeformableConvolutionLayer,
+  // daerduoCarey/SpatialTransformerLayer
+  spatialTransformerLayer,
   reductionLayer,
   relu6Layer,
   reorgLayer,
@@ -205,12 +211,18 @@ export function findLayerType(type: string): LayerType | undefined {
   return byType.get(type) ?? pluginTypes.get(type);
 }
 
-/** The layer type for Caffe's type string; an unknown type is refused with the list of known ones. */
+/**
+ * The layer type for Caffe's type string. An unknown type is refused in one short line: the likeliest meant, where
+ * the known ones are listed (all of them made a line of ~970 characters), and how to add one.
+ */
 export function layerType(type: string, layerName?: string): LayerType {
   const t = findLayerType(type);
   if (!t) {
     const where = layerName ? `layer '${layerName}': ` : '';
-    throw new CremaError(`${where}unknown layer type '${type}'${didYouMean(type, knownLayerTypes())}; crema runs: ${knownLayerTypes().join(', ')} (others can be added as plugins: options.plugins)`);
+    const known = knownLayerTypes();
+    throw new CremaError(
+      `${where}unknown layer type '${type}'${didYouMean(type, known, 3)}; crema knows ${known.length} types (listed by README.md's "Layers, by family" and knownLayerTypes()); add one as a plugin (--plugin FILE.js or options.plugins: README.md's "Plugins", examples/plugins)`,
+    );
   }
   return t;
 }

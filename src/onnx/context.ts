@@ -56,6 +56,15 @@ export function withScalar(c: LayerContext, op: 'Mul' | 'Add', x: string, value:
   return c.node(op, [x, c.b.scalar(value)], [out ?? c.tmp(op.toLowerCase())]);
 }
 
+/**
+ * A bilinear GridSample (opset 16) of `x` at `grid` (N, H, W, 2: x, y): the mode is 'bilinear' until opset 20 and
+ * 'linear' from it (ONNX Runtime refuses 'bilinear' there).
+ */
+export function gridSample(c: LayerContext, x: string, grid: string, out: string, alignCorners: boolean, padding: 'zeros' | 'border'): string {
+  const mode = c.opset >= 20 ? 'linear' : 'bilinear';
+  return c.node('GridSample', [x, grid], [out], { align_corners: int(alignCorners ? 1 : 0), mode: { string: mode }, padding_mode: { string: padding } });
+}
+
 /** Reshapes `value` to the static `shape` as top 0. */
 export function reshapeTo(c: LayerContext, value: string, shape: Shape): void {
   c.node('Reshape', [value, c.b.int64s(`${c.layer.name}/shape`, shape)], [c.top(0)]);
@@ -65,7 +74,7 @@ export function reshapeTo(c: LayerContext, value: string, shape: Shape): void {
 export function reduce(c: LayerContext, op: string, x: string, axes: number[], keepdims: boolean, out: string): string {
   const asInput = op === 'ReduceSum' ? c.opset >= 13 : c.opset >= 18;
   return asInput
-    ? c.node(op, [x, int64Once(c, 'axes', axes)], [out], { keepdims: int(keepdims ? 1 : 0) })
+    ? c.node(op, [x, int64Once(c, axes)], [out], { keepdims: int(keepdims ? 1 : 0) })
     : c.node(op, [x], [out], { axes: ints(axes), keepdims: int(keepdims ? 1 : 0) });
 }
 
@@ -81,13 +90,14 @@ function madeFor(maps: WeakMap<LayerContext, Map<string, string>>, c: LayerConte
 }
 
 /**
- * A 1-D int64 initializer of `values`, written once a layer however often its nodes read it (named `what` the first
- * time): a Reduce's axes (Correlation: one, not one a displacement), a Slice's bounds (the unrolled LSTM: one set,
- * not one a step).
+ * A 1-D int64 initializer of `values`, written once a layer however often its nodes read it: a Reduce's axes
+ * (Correlation: one, not one a displacement), a Slice's bounds (the unrolled LSTM: one set, not one a step). Named
+ * by its values (`layer/int64_0`; a long list by its length), what every reader shares: named for its first reader,
+ * a Slice's axis 0 was `dims_from`, the LSTM's gate bounds `g1_start` as another gate's end.
  */
-export function int64Once(c: LayerContext, what: string, values: readonly number[]): string {
+export function int64Once(c: LayerContext, values: readonly number[]): string {
   const made = madeFor(int64sMade, c), key = values.join(',');
-  const name = made.get(key) ?? c.b.int64s(`${c.layer.name}/${what}`, values);
+  const name = made.get(key) ?? c.b.int64s(`${c.layer.name}/int64_${values.length <= 8 ? values.join('_') : `${values.length}_values`}`, values);
   made.set(key, name);
   return name;
 }
@@ -104,7 +114,7 @@ export function runtimeDims(c: LayerContext, value: string, from: number, to: nu
   if (known) return known;
   const shape = made.get(`shape:${value}`) ?? c.node('Shape', [value], [c.tmp('shape')]);
   made.set(`shape:${value}`, shape);
-  const dims = c.node('Slice', [shape, int64Once(c, 'dims_from', [from]), int64Once(c, 'dims_to', [to]), int64Once(c, 'dims_axis', [0])], [c.tmp('dims')]);
+  const dims = c.node('Slice', [shape, int64Once(c, [from]), int64Once(c, [to]), int64Once(c, [0])], [c.tmp('dims')]);
   made.set(key, dims);
   return dims;
 }
@@ -126,7 +136,7 @@ export function joinedDims(c: LayerContext, what: string, parts: readonly (strin
  */
 export function runtimePositions(c: LayerContext, value: string, axis: number, dims = runtimeDims(c, value, axis, axis + 1)): { positions: string; size: string } {
   const size = c.node('Cast', [dims], [c.tmp('size')], { to: int(1) }); // FLOAT
-  const last = c.node('Squeeze', [size, int64Once(c, 'squeeze_axis', [0])], [c.tmp('size_scalar')]);
+  const last = c.node('Squeeze', [size, int64Once(c, [0])], [c.tmp('size_scalar')]);
   return { positions: c.node('Range', [c.b.scalar(0), last, c.b.scalar(1)], [c.tmp('positions')]), size };
 }
 

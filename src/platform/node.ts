@@ -9,7 +9,7 @@ import { type Hdf5Writer, type KernelWorker, type KernelWorkerInit, type NetWork
 import { CremaError } from '../util/errors.js';
 import { ReadHelper, checkOutput, checkReadable, fileSource, readFileBytes, withOpenFile } from '../util/files.js';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setPluginImporter } from '../layers/plugin.js';
 import type { ExternalModel } from '../onnx/external.js';
 
@@ -283,6 +283,7 @@ export const nodePlatform: Platform = {
   readFile: (path) => readFileBytes(path),
   withFile: (path, read) => withOpenFile(path, (fd, size) => read(fileSource(fd, size))),
   writeFile: (path, bytes) => fs.writeFileSync(path, bytes),
+  fileUrlPath: (url) => fileURLToPath(url),
   protoText: (name) => fs.readFileSync(new URL(`proto/${name}`, ROOT), 'utf8'),
   kernels,
   compileKernels,

@@ -222,7 +222,7 @@ export class Net {
     const compiling = compileEngine(); // while the files are read
     // The weights' float runs go straight into the kernels' memory (one write of each page, not two), the large
     // ones copied on two threads at two threads or more: the helper thread starts now, to be up when they come.
-    const decoded = decodedWeights(typeof weights === 'string' ? threadsAsked(options.threads) : 1); // bytes: no file to read
+    const decoded = decodedWeights(typeof weights === 'string' || weights instanceof URL ? threadsAsked(options.threads) : 1); // bytes: no file to read
     try {
       return await Net.loadWith(prototxt, weights, options, fresh, compiling, decoded, how);
     } finally {
@@ -294,7 +294,7 @@ export class Net {
       inferShapes(this.graph, inputShapes);
     } catch (err) {
       inferShapes(this.graph, before); // layers keep per-shape state: put it back so the net still runs as it was
-      throw err;
+      throw atShapes(err, inputShapes, before);
     }
     this.allocate();
   }
@@ -809,7 +809,7 @@ function blobData(length: number): Float32Array {
 }
 
 function isNetFiles(value: unknown): value is NetFiles {
-  if (value === null || typeof value !== 'object' || isBytes(value)) return false;
+  if (value === null || typeof value !== 'object' || isBytes(value) || value instanceof URL) return false;
   if (!('prototxt' in value)) throw new CremaError(`Net.load: expected a prototxt (path, bytes or text) or { prototxt, weights }, got ${kindOf(value)} without 'prototxt'`);
   checkOptionKeys(value, ['prototxt', 'weights'], 'Net.load({ prototxt, weights })');
   return true;
@@ -834,6 +834,18 @@ const weightHolders = new WeakMap<Tensor, number>();
 function refuseData(t: Tensor, why: string): void {
   const message = `net.params: ${why}; its weights were freed (copy one out before: Float32Array.from(t.data))`;
   Object.defineProperty(t, 'data', { get: () => { throw new CremaError(message); }, configurable: true });
+}
+
+/**
+ * A layer's refusal of input shapes asked (net.reshape, or inputs fed at another shape: forward, run, the CLI's
+ * --input) says which input made it: "input 'data' given as [1, 3, 32] (the net's [1, 3, 32, 32]): layer 'conv1' ...";
+ * a LeNet fed CIFAR-10's [1, 3, 32, 32] was told only that conv1's weights do not fit.
+ */
+function atShapes(err: unknown, asked: Record<string, Shape>, before: Record<string, Shape>): unknown {
+  const other = Object.entries(asked).filter(([name, shape]) => before[name] && !sameShape(shape, before[name]));
+  if (!(err instanceof LayerError) || other.length === 0) return err;
+  err.message = `${other.map(([name, shape]) => `input '${name}' given as ${shapeString(shape)} (the net's ${shapeString(before[name])})`).join(', ')}: ${err.message}`;
+  return err;
 }
 
 /**

@@ -16,25 +16,36 @@ export function checkOptionKeys(options: unknown, known: readonly string[], what
   }
 }
 
-/** " (did you mean 'x'?)" when a known name is near `key` (nearest), else ''. */
-export function didYouMean(key: string, known: Iterable<string>): string {
-  const near = nearest(key, [...known]);
-  return near === undefined ? '' : ` (did you mean '${quoteName(near)}'?)`;
+/**
+ * " (did you mean 'x'?)" when a known name is near `key` (nearestAll), else ''. With `most` over 1, up to that many
+ * names as near ("'x' or 'y'": a layer type's typo can be one edit from two types); with 1, the first of them.
+ */
+export function didYouMean(key: string, known: Iterable<string>, most = 1): string {
+  const near = nearestAll(key, [...known]);
+  if (near.length === 0 || (most > 1 && near.length > most)) return '';
+  return ` (did you mean ${near.slice(0, most).map((n) => `'${quoteName(n)}'`).join(' or ')}?)`;
+}
+
+/** The one known name closest to `key` if one is near enough to be a typo (nearestAll's first). */
+export function nearest(key: string, known: readonly string[]): string | undefined {
+  return nearestAll(key, known)[0];
 }
 
 /**
- * The known name closest to `key`, if one is near enough to be a typo: the same ignoring case, '_' and '-', or one
+ * The known names closest to `key`, if any is near enough to be a typo: the same ignoring case, '_' and '-', or one
  * edit away (a letter added, dropped, changed, or two swapped: `nmae`), two from a name of 5 letters or more (`fetch`). Closer
- * is not a guess worth making: `note` is two edits from `name`, and a fork's field, not a typo.
+ * is not a guess worth making: `note` is two edits from `name`, and a fork's field, not a typo. Ties all come back, in
+ * `known`'s order: `Convolution3` is one edit from Convolution and from Convolution3D, `lstm` both LSTM and Lstm.
  */
-export function nearest(key: string, known: readonly string[]): string | undefined {
+export function nearestAll(key: string, known: readonly string[]): string[] {
   const plain = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
-  const same = known.find((k) => plain(k) === plain(key));
-  if (same) return same;
-  let best: string | undefined, bestDistance = plain(key).length >= 5 ? 3 : 2;
+  const same = known.filter((k) => plain(k) === plain(key));
+  if (same.length > 0) return same;
+  let best: string[] = [], bestDistance = plain(key).length >= 5 ? 3 : 2;
   for (const k of known) {
     const d = editDistance(plain(key), plain(k));
-    if (d < bestDistance) [best, bestDistance] = [k, d];
+    if (d < bestDistance) [best, bestDistance] = [[k], d];
+    else if (d === bestDistance && best.length > 0) best.push(k);
   }
   return best;
 }

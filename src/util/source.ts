@@ -8,8 +8,8 @@ import { looksBinary, sniffNonProtobuf } from './sniff.js';
 
 /** Bytes as the loaders take them. A Node Buffer is a Uint8Array. */
 export type Bytes = Uint8Array | ArrayBuffer;
-/** A file path or the file's bytes. */
-export type Source = string | Bytes;
+/** A file path (in Node also a `file:` URL, as a URL or its string) or the file's bytes. */
+export type Source = string | URL | Bytes;
 
 /** A source made concrete: bytes in memory, or a file path; `label` is how errors name it. */
 export type Resolved = { label: string; bytes: Uint8Array; path?: undefined } | { label: string; path: string; bytes?: undefined };
@@ -45,6 +45,8 @@ export function namingTemplate(err: unknown, filled: Bytes, label: string): unkn
  * so a wrong argument never reaches a parser.
  */
 export function resolveSource(role: string, source: unknown): Resolved {
+  const urlPath = typeof source === 'string' || source instanceof URL ? pathOfUrl(role, source) : undefined;
+  if (urlPath !== undefined) return { label: urlPath, path: urlPath };
   if (typeof source === 'string') {
     if (source === '') throw new CremaError(`${role}: an empty string is neither a file path nor its contents`);
     return { label: source, path: source };
@@ -54,6 +56,31 @@ export function resolveSource(role: string, source: unknown): Resolved {
 }
 
 export { kindOf };
+
+/**
+ * A URL given for a file (a URL, or a string 'scheme://…'): a `file:` URL's path where files are read (Node:
+ * `new URL('file:///…')` and `import.meta.resolve` give them); any other URL refused in one line (crema reads files
+ * and bytes, it fetches nothing). undefined for a string that is no URL (a path).
+ */
+function pathOfUrl(role: string, source: string | URL): string | undefined {
+  if (typeof source === 'string' && !/^[a-z][a-z\d+.-]*:\/\//i.test(source)) return undefined;
+  const href = String(source);
+  let url: URL | undefined;
+  try {
+    url = new URL(href);
+  } catch {
+    url = undefined; // 'http://' alone: refused below as this URL
+  }
+  const fileUrlPath = platform().fileUrlPath;
+  if (url?.protocol === 'file:' && fileUrlPath) {
+    try {
+      return fileUrlPath(url);
+    } catch (err) {
+      throw new CremaError(`${role}: ${href}: ${(err as Error).message}`); // file://host/… on Linux
+    }
+  }
+  throw new CremaError(`${role}: ${href}: crema reads a file path${fileUrlPath ? " (or a 'file:' URL)" : ''} or the file's bytes, not ${url ? `a '${url.protocol}' URL` : 'this URL'}: fetch it and give the bytes (new Uint8Array(await (await fetch(url)).arrayBuffer()))`);
+}
 
 /** The bytes of a resolved source (a path is read whole). */
 export function bytesOf(r: Resolved): Uint8Array {
@@ -79,7 +106,7 @@ export function looksLikePrototxtText(s: string): boolean {
 }
 
 /** A prototxt's text and how errors name it: a path read, bytes decoded, or the text itself. */
-export function prototxtText(source: unknown): { text: string; label: string } {
+export function prototxtText(source: unknown): { text: string; label: string; path?: string } {
   if (typeof source === 'string' && looksLikePrototxtText(source)) {
     const lines = source.split('\n').length;
     return { text: source, label: `prototxt (text, ${lines} line${lines === 1 ? '' : 's'})` };
@@ -89,7 +116,7 @@ export function prototxtText(source: unknown): { text: string; label: string } {
   checkLooksText(bytes, r.label);
   const text = utf8(bytes);
   if (!/\S/.test(text)) throw new CremaError(`${r.label}: empty file, not a prototxt`);
-  return { text, label: r.label };
+  return { text, label: r.label, path: r.path };
 }
 
 /**

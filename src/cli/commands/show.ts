@@ -25,7 +25,7 @@ interface ShowArgs extends NetArgs, ImageArgs {
 export const showCommand = {
   builder: (y: Argv) =>
     imageArgs(netArgs(y))
-      .option('input', { type: 'string', array: true, describe: 'input data: [NAME=]FILE, an image (preprocessed as pycaffe does) or a .npy' })
+      .option('input', { alias: 'i', type: 'string', array: true, describe: 'input data: [NAME=]FILE, an image (preprocessed as pycaffe does) or a .npy' })
       .option('blobs', { type: 'string', describe: 'blobs to picture after the forward pass (comma-separated): DIR/<blob>.png' })
       .option('params', { type: 'string', describe: 'layers whose filters to picture (comma-separated): DIR/<layer>-filters.png' })
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the directory to write the PNGs to' })

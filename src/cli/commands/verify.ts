@@ -4,7 +4,7 @@ import { Net } from '../../runtime/net.js';
 import { shapeString } from '../../tensor.js';
 import type { PairResult } from '../../verify/compare.js';
 import { PAIRS, type PairName, type VerifyReport, verifyNet } from '../../verify/verify.js';
-import { EXIT_CHECK_FAILED, exitState } from '../main.js';
+import { EXIT_CHECK_FAILED, exitState, inCliWords } from '../main.js';
 import { readInputs, reshapeTo } from '../inputs.js';
 import { checkInteger, loadOptionsFrom, netArgs, type NetArgs, printNotes, threadsArg } from '../shared.js';
 import { printJson } from '../json.js';
@@ -30,7 +30,7 @@ const PAIR_TITLES: Record<PairName, string> = {
 export const verifyCommand = {
   builder: (y: Argv) =>
     threadsArg(netArgs(y))
-      .option('input', { type: 'string', array: true, default: [], describe: 'input data, [NAME=]FILE.npy (default: the reference\'s own input, else seeded random)' })
+      .option('input', { alias: 'i', type: 'string', array: true, default: [], describe: 'input data, [NAME=]FILE.npy (default: the reference\'s own input, else seeded random)' })
       .option('reference', { type: 'string', describe: 'a directory of <blob>.npy to compare against (a --dump, or Caffe\'s from caffe-ref forward)' })
       .option('tolerance', { type: 'number', default: 1e-4, describe: 'pass when max|a - b| <= tolerance * max(1, max|b|)' })
       .option('seed', { type: 'number', default: 1, describe: 'seed of the random input' })
@@ -55,8 +55,10 @@ export const verifyCommand = {
       opset: args.opset,
     });
     if (!report.pass) exitState.code = EXIT_CHECK_FAILED;
-    if (args.json) printJson(report);
-    else printReport(report);
+    // in the CLI's words: "data from --input", not the library's "data from options.inputs"
+    const shown = { ...report, input: inCliWords(report.input), notes: report.notes.map(inCliWords) };
+    if (args.json) printJson(shown);
+    else printReport(shown);
   },
 };
 
