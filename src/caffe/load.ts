@@ -36,6 +36,11 @@ export interface LoadOptions {
    * Default: BVLC Caffe 1.0.
    */
   dialect?: Dialect;
+  /**
+   * The text of makefile/frcnn's JSON config (its tools' --default_c file) for FrcnnProposal layers: their anchors,
+   * feat_stride and test_rpn_* keys. Default: the fork's examples/FRCNN/config/default_config.json.
+   */
+  frcnnConfig?: string;
 }
 
 /**

@@ -23,6 +23,7 @@ export function netArgs(y: Argv) {
     .option('verbose', { type: 'boolean', default: false, describe: 'also say which format upgrades loading applied' })
     .option('lenient', { type: 'boolean', default: false, describe: 'skip prototxt fields and enum values crema does not know (a fork\'s), with a warning' })
     .option('dialect', { choices: DIALECTS, describe: `the Caffe fork the net was built for, where it changes a BVLC layer: ${DIALECTS.map((d) => `${d} (${DIALECT_WORDS[d].changes})`).join(', ')}` })
+    .option('frcnn-config', { type: 'string', requiresArg: true, describe: 'makefile/frcnn\'s JSON config (its tools\' --default_c) for FrcnnProposal layers: anchors, feat_stride, test_rpn_* (default: the fork\'s default_config.json)' })
     .option('plugin', { type: 'string', array: true, describe: 'a JS module adding layer types crema lacks (export default { type, create, onnx? }); repeatable' });
 }
 
@@ -48,6 +49,7 @@ export interface NetArgs {
   dataShape?: string[];
   verbose?: boolean;
   plugin?: string[];
+  frcnnConfig?: string;
   /** For commands that compute: threads for the native kernels (default: one per core). */
   threads?: number;
 }
@@ -71,6 +73,7 @@ export function loadOptionsFrom(args: NetArgs): LoadOptions & NetOptions {
     warn: (m: string) => console.error(`warning: ${m}`),
     threads: args.threads || undefined, // 0 or unset: one per core
     plugins: args.plugin,
+    ...(args.frcnnConfig !== undefined ? { frcnnConfig: readFileBytes(args.frcnnConfig).toString('utf8') } : {}),
   };
 }
 

@@ -40,6 +40,8 @@ export interface Graph {
   blobShapes: Map<string, Shape>;
   /** The Caffe fork the net was loaded as, where it changes a BVLC layer (LoadOptions.dialect). */
   dialect?: Dialect;
+  /** LoadOptions.frcnnConfig, for FrcnnProposal's ONNX form. */
+  frcnnConfig?: string;
   /**
    * @internal The input shapes its Net's buffers (and its layers' per-shape state) are for, while the shapes are
    * another size's (shapeAway: an ONNX conversion at that size); undefined when they are the Net's own.
@@ -91,7 +93,7 @@ export function buildGraph(net: NetParameter, weights: Map<string, Tensor[]> = n
     });
     layers.push({ name, type: def.type, def, impl, bottoms, tops, weights: w, bottomShapes: [], topShapes: [] });
   }
-  const graph: Graph = { name: net.name ?? '', layers, inputs: [], outputs: [], blobShapes: new Map(), ...(context.dialect ? { dialect: context.dialect } : {}) };
+  const graph: Graph = { name: net.name ?? '', layers, inputs: [], outputs: [], blobShapes: new Map(), ...(context.dialect ? { dialect: context.dialect } : {}), ...(context.frcnnConfig !== undefined ? { frcnnConfig: context.frcnnConfig } : {}) };
   graph.inputs = layers.filter((l) => l.type === 'Input').flatMap((l) => l.tops);
   graph.outputs = netOutputs(layers);
   inferShapes(graph);

@@ -73,6 +73,8 @@ export interface NetContext {
    * whose settings come from the net upstream of it (RCF's AutoCrop).
    */
   producers?: ReadonlyMap<string, LayerParameter>;
+  /** LoadOptions.frcnnConfig: the text of makefile/frcnn's JSON config, for FrcnnProposal. */
+  frcnnConfig?: string;
 }
 
 /** How a layer type is made. `weights` are the layer's blobs from the caffemodel (possibly empty). */

@@ -3,7 +3,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import { type LayerContext, runtimeGrid } from '../onnx/context.js';
 import { type Attr, int, ints } from '../onnx/builder.js';
 import { shapeString, sizeOf } from '../tensor.js';
-import { LayerError, type LayerType, expectCounts, keepRows, need } from './layer.js';
+import { LayerError, type LayerType, type NetContext, expectCounts, keepRows, need } from './layer.js';
 import { textProposalLayer } from './text_proposal.js';
 import { argsort } from '../util/numpy-argsort.js';
 import { roundHalfEven } from '../util/round.js';
@@ -22,6 +22,20 @@ export interface ProposalSettings {
   nmsThresh: number;
   /** False for SSH's layer at TEST: the preNms best boxes, no NMS (its test script runs NMS after the net). */
   nms: boolean;
+  /** makefile/frcnn's FrcnnProposal (frcnn_proposal.ts): its config's anchors, not generate_anchors' ones. */
+  anchors?: Float64Array;
+  /**
+   * FrcnnProposal's order and arithmetic: std::sort of (score, index) pairs descending (equal scores: the later box
+   * first) in place of numpy's argsort, exp in double (C's ::exp of a float), and its test_rpn_score_thresh: an
+   * anchor k > 0 whose score is under it is skipped.
+   */
+  fork?: { scoreThresh: number; softNms?: SoftNms };
+}
+
+/** FrcnnProposal's test_soft_nms (1 linear, 2 gaussian, any other nonzero value plain NMS in its soft loop) and test_nms. */
+export interface SoftNms {
+  kind: number;
+  thresh: number;
 }
 
 /** py-faster-rcnn's TEST configuration (lib/fast_rcnn/config.py) and generate_anchors' defaults. */
@@ -56,7 +70,7 @@ export function generateAnchors(base: number, ratios: number[], scales: number[]
  * rows and their scores.
  */
 export function proposals(s: ProposalSettings, scores: Float32Array, deltas: Float32Array, height: number, width: number, imInfo: Float32Array): { boxes: Float32Array; scores: Float32Array } {
-  const anchors = generateAnchors(s.baseSize, s.ratios, s.scales), A = anchors.length / 4, plane = height * width;
+  const anchors = anchorsOf(s), A = anchors.length / 4, plane = height * width;
   const imH = imInfo[0], imW = imInfo[1], min = f32(s.minSize * imInfo[2]);
   const boxes = new Float32Array(plane * A * 4), score = new Float32Array(plane * A), keep: number[] = [];
   for (let h = 0, k = 0; h < height; h++)
@@ -65,28 +79,83 @@ export function proposals(s: ProposalSettings, scores: Float32Array, deltas: Flo
         const x1 = f32(anchors[4 * a] + w * s.featStride), y1 = f32(anchors[4 * a + 1] + h * s.featStride);
         const x2 = f32(anchors[4 * a + 2] + w * s.featStride), y2 = f32(anchors[4 * a + 3] + h * s.featStride);
         const d = (j: number) => deltas[(4 * a + j) * plane + h * width + w];
-        const b = decodeBox(x1, y1, x2, y2, d(0), d(1), d(2), d(3), imW, imH);
+        const b = decodeBox(x1, y1, x2, y2, d(0), d(1), d(2), d(3), imW, imH, s.fork !== undefined);
         boxes.set(b, 4 * k);
         score[k] = scores[(A + a) * plane + h * width + w];
+        if (s.fork && a > 0 && score[k] < s.fork.scoreThresh) continue;
         if (f32(f32(b[2] - b[0]) + 1) >= min && f32(f32(b[3] - b[1]) + 1) >= min) keep.push(k);
       }
   // scores.ravel().argsort()[::-1] of the boxes _filter_boxes kept, cut to pre_nms_topN: numpy's own order of equal
   // scores (util/numpy-argsort.ts), which decides which of them the cut and NMS keep.
-  const best = argsort(score, keep).reverse();
+  const best = s.fork ? Int32Array.from(keep).sort((i, j) => score[j] - score[i] || j - i) : argsort(score, keep).reverse();
   const order = best.subarray(0, s.preNms > 0 ? Math.min(s.preNms, best.length) : best.length);
-  const kept = s.nms ? pyCpuNms(boxes, score, order, s.nmsThresh, s.postNms > 0 ? s.postNms : order.length) : Array.from(order);
-  return { boxes: Float32Array.from(kept.flatMap((k) => Array.from(boxes.subarray(4 * k, 4 * k + 4)))), scores: Float32Array.from(kept, (k) => score[k]) };
+  const limit = s.postNms > 0 ? s.postNms : order.length;
+  if (s.fork?.softNms) return boxesOf(boxes, softNms(s.fork.softNms, boxes, score, order, limit));
+  const kept = !s.nms ? Array.from(order) : s.fork ? greedyNms(boxes, order, s.nmsThresh, limit) : pyCpuNms(boxes, score, order, s.nmsThresh, limit);
+  return boxesOf(boxes, { rows: kept, scores: kept.map((k) => score[k]) });
+}
+
+/** The proposals' [x1, y1, x2, y2] rows (of `boxes`) and scores. */
+function boxesOf(boxes: Float32Array, kept: { rows: number[]; scores: number[] }): { boxes: Float32Array; scores: Float32Array } {
+  return { boxes: Float32Array.from(kept.rows.flatMap((k) => Array.from(boxes.subarray(4 * k, 4 * k + 4)))), scores: Float32Array.from(kept.scores) };
+}
+
+/**
+ * FrcnnProposal's soft-NMS (frcnn_proposal_layer.cpp lines 188-235, the Soft-NMS paper's loop) over `order` (best
+ * first, cut to pre_nms): at each step the best remaining box is moved to the front and kept; the later ones' scores
+ * are scaled by 1 - IoU where IoU > test_nms (linear), exp(-IoU² / 0.5) (gaussian) or 0 where IoU > test_nms (other),
+ * in float32; a score falling under 0.001 swaps its box with the last one, which leaves the loop. At most `limit`.
+ */
+function softNms(how: SoftNms, boxes: Float32Array, score: Float32Array, order: ArrayLike<number>, limit: number): { rows: number[]; scores: number[] } {
+  const id = Array.from(order), sc = Float32Array.from(id, (k) => score[k]);
+  const swap = (p: number, q: number) => {
+    [id[p], id[q]] = [id[q], id[p]];
+    [sc[p], sc[q]] = [sc[q], sc[p]];
+  };
+  const floor = f32(0.001), thresh = f32(how.thresh);
+  const rows: number[] = [], scores: number[] = [];
+  let n = id.length;
+  for (let cur = 0; cur < n && rows.length < limit; cur++) {
+    let best = cur;
+    for (let i = cur + 1; i < n; i++) if (sc[best] < sc[i]) best = i;
+    swap(cur, best);
+    for (let i = cur + 1; i < n; i++) {
+      const iou = boxIou(boxes, id[cur], id[i]);
+      const weight = how.kind === 1 ? (iou > thresh ? f32(1 - iou) : 1) : how.kind === 2 ? f32(Math.exp(f32(-f32(iou * iou) / 0.5))) : iou > thresh ? 0 : 1;
+      sc[i] = f32(sc[i] * weight);
+      if (sc[i] < floor) swap(i--, --n);
+    }
+    rows.push(id[cur]);
+    scores.push(sc[cur]);
+  }
+  return { rows, scores };
+}
+
+/** The IoU of two rows of `boxes`, pixel-inclusive (+1), in float32: py_cpu_nms's and makefile/frcnn's get_iou. */
+function boxIou(boxes: Float32Array, a: number, b: number): number {
+  const side = (lo: number, hi: number) => Math.max(0, f32(f32(Math.min(boxes[4 * a + hi], boxes[4 * b + hi]) - Math.max(boxes[4 * a + lo], boxes[4 * b + lo])) + 1));
+  const area = (k: number) => f32(f32(f32(boxes[4 * k + 2] - boxes[4 * k]) + 1) * f32(f32(boxes[4 * k + 3] - boxes[4 * k + 1]) + 1));
+  const inter = f32(side(0, 2) * side(1, 3));
+  return f32(inter / f32(f32(area(a) + area(b)) - inter));
+}
+
+/** The anchors a Proposal shifts over the map: the config's (FrcnnProposal), else generate_anchors' of its settings. */
+export function anchorsOf(s: ProposalSettings): Float64Array {
+  return s.anchors ?? generateAnchors(s.baseSize, s.ratios, s.scales);
 }
 
 /**
  * py-faster-rcnn's bbox_transform_inv and clip_boxes of one box, in numpy's float32: (x1, y1, x2, y2) moved by the
  * deltas (dx, dy: of the centre in widths, dw, dh: log sizes), clipped to [0, width - 1] x [0, height - 1].
+ * `expInDouble`: makefile/frcnn's bbox_transform_inv, whose exp of a float is C's double ::exp, times the float width
+ * in double, then rounded (its other steps are these float32 ones).
  */
-export function decodeBox(x1: number, y1: number, x2: number, y2: number, dx: number, dy: number, dw: number, dh: number, width: number, height: number): number[] {
+export function decodeBox(x1: number, y1: number, x2: number, y2: number, dx: number, dy: number, dw: number, dh: number, width: number, height: number, expInDouble = false): number[] {
   const clip = (v: number, hi: number) => Math.max(Math.min(v, f32(hi - 1)), 0);
   const bw = f32(f32(x2 - x1) + 1), bh = f32(f32(y2 - y1) + 1);
   const cx = f32(f32(dx * bw) + f32(x1 + f32(0.5 * bw))), cy = f32(f32(dy * bh) + f32(y1 + f32(0.5 * bh)));
-  const pw = f32(f32(Math.exp(dw)) * bw), ph = f32(f32(Math.exp(dh)) * bh);
+  const exp = expInDouble ? Math.exp : (v: number) => f32(Math.exp(v));
+  const pw = f32(exp(dw) * bw), ph = f32(exp(dh) * bh);
   return [clip(f32(cx - f32(0.5 * pw)), width), clip(f32(cy - f32(0.5 * ph)), height), clip(f32(cx + f32(0.5 * pw)), width), clip(f32(cy + f32(0.5 * ph)), height)];
 }
 
@@ -97,23 +166,21 @@ export function decodeBox(x1: number, y1: number, x2: number, y2: number, dx: nu
  * above `thresh` (as numpy compares: in float32) goes; at most `limit` kept. Returns the kept rows in order.
  */
 export function pyCpuNms(boxes: Float32Array, scores: ArrayLike<number>, rows: ArrayLike<number>, thresh: number, limit = Infinity): number[] {
-  const order = argsort(scores, rows).reverse();
+  return greedyNms(boxes, argsort(scores, rows).reverse(), thresh, limit);
+}
+
+/**
+ * Greedy NMS of `boxes`' rows in the given order (best first): a box whose IoU (pixel-inclusive, +1, float32) with a
+ * kept one is above `thresh` goes; at most `limit` kept. py_cpu_nms's loop, and makefile/frcnn's (get_iou in float).
+ */
+export function greedyNms(boxes: Float32Array, order: ArrayLike<number>, thresh: number, limit = Infinity): number[] {
   thresh = f32(thresh);
   const kept: number[] = [];
   const suppressed = new Uint8Array(order.length);
-  const area = (k: number) => f32(f32(f32(boxes[4 * k + 2] - boxes[4 * k]) + 1) * f32(f32(boxes[4 * k + 3] - boxes[4 * k + 1]) + 1));
   for (let i = 0; i < order.length && kept.length < limit; i++) {
     if (suppressed[i]) continue;
-    const a = order[i], areaA = area(a);
-    kept.push(a);
-    for (let j = i + 1; j < order.length; j++) {
-      if (suppressed[j]) continue;
-      const b = order[j];
-      const w = Math.max(0, f32(f32(Math.min(boxes[4 * a + 2], boxes[4 * b + 2]) - Math.max(boxes[4 * a], boxes[4 * b])) + 1));
-      const h = Math.max(0, f32(f32(Math.min(boxes[4 * a + 3], boxes[4 * b + 3]) - Math.max(boxes[4 * a + 1], boxes[4 * b + 1])) + 1));
-      const inter = f32(w * h);
-      if (f32(inter / f32(f32(areaA + area(b)) - inter)) > thresh) suppressed[j] = 1;
-    }
+    kept.push(order[i]);
+    for (let j = i + 1; j < order.length; j++) if (!suppressed[j] && boxIou(boxes, order[i], order[j]) > thresh) suppressed[j] = 1;
   }
   return kept;
 }
@@ -160,38 +227,48 @@ function pythonParams(def: LayerParameter): Partial<ProposalSettings> {
  * (R, 1), R the boxes NMS leaves, at most post_nms_topN: the forward sizes its tops, as py-faster-rcnn's does, and
  * the net shapes the layers after it again (ROIPooling and the classifier then run on R rows).
  */
-export const proposalLayer: LayerType = {
-  type: 'Proposal',
-  create(def) {
-    notAnotherProposal(def);
-    expectCounts(def, [3, 3], [1, 2]);
-    const s = settingsOf(def);
-    need(def, s.featStride > 0 && s.postNms > 0 && s.ratios.length > 0 && s.scales.length > 0, 'needs feat_stride > 0, post_nms_topn > 0, and ratios and scales');
-    const A = s.ratios.length * s.scales.length;
-    return {
-      sizesTops: true,
-      reshape([cls, deltas, info]) {
-        need(def, cls.length === 4 && cls[0] === 1 && cls[1] === 2 * A, () => `bottom[0] must be (1, ${2 * A}, H, W): background and object scores of ${A} anchors, got ${shapeString(cls)}`);
-        need(def, deltas.length === 4 && deltas[1] === 4 * A && deltas[2] === cls[2] && deltas[3] === cls[3], () => `bottom[1] must be (1, ${4 * A}, ${cls[2]}, ${cls[3]}): 4 deltas per anchor, got ${shapeString(deltas)}`);
-        need(def, sizeOf(info) >= 3, () => `bottom[2] must hold im_info (height, width, scale), got ${shapeString(info)}`);
-        return [[s.postNms, 5], [s.postNms, 1]].slice(0, def.top!.length);
-      },
-      forward([cls, deltas, info], [rois, scores]) {
-        const p = proposals(s, cls.data, deltas.data, cls.dims[2], cls.dims[3], info.data);
-        const n = p.scores.length;
-        // py-faster-rcnn would give empty tops, and every layer after them nothing to compute.
-        if (n === 0) throw new LayerError(def, `no proposal is left: every box is smaller than min_size ${s.minSize} x im_info's scale ${info.data[2]} (the image is ${info.data[0]} x ${info.data[1]})`);
-        keepRows(rois, n);
-        for (let i = 0; i < n; i++) rois.data.set([0, ...p.boxes.subarray(4 * i, 4 * i + 4)], 5 * i);
-        if (scores) {
-          keepRows(scores, n);
-          scores.data.set(p.scores);
-        }
-      },
-    };
-  },
-  onnx: proposalToOnnx,
-};
+export const proposalLayer: LayerType = proposalType('Proposal', settingsOf);
+
+/**
+ * A region proposal layer type whose settings `settings` reads (from the layer, or for FrcnnProposal from the net's
+ * config): its shapes, forward and ONNX form are Proposal's.
+ */
+export function proposalType(type: string, settings: (def: LayerParameter, net: NetContext) => ProposalSettings): LayerType {
+  return {
+    type,
+    create(def, _weights, net: NetContext = {}) {
+      notAnotherProposal(def);
+      expectCounts(def, [3, 3], [1, 2]);
+      const s = settings(def, net);
+      const A = anchorsOf(s).length / 4;
+      need(def, s.featStride > 0 && s.postNms > 0 && A > 0, 'needs feat_stride > 0, post_nms_topn > 0, and anchors');
+      return {
+        sizesTops: true,
+        reshape([cls, deltas, info]) {
+          need(def, cls.length === 4 && cls[0] === 1 && cls[1] === 2 * A, () => `bottom[0] must be (1, ${2 * A}, H, W): background and object scores of ${A} anchors${s.fork ? " (the FrcnnProposal config's: a net's own is given by --frcnn-config, options.frcnnConfig)" : ''}, got ${shapeString(cls)}`);
+          need(def, deltas.length === 4 && deltas[1] === 4 * A && deltas[2] === cls[2] && deltas[3] === cls[3], () => `bottom[1] must be (1, ${4 * A}, ${cls[2]}, ${cls[3]}): 4 deltas per anchor, got ${shapeString(deltas)}`);
+          need(def, sizeOf(info) >= 3, () => `bottom[2] must hold im_info (height, width, scale), got ${shapeString(info)}`);
+          return [[s.postNms, 5], [s.postNms, 1]].slice(0, def.top!.length);
+        },
+        forward([cls, deltas, info], [rois, scores]) {
+          // std::sort's order of a NaN is undefined: the fork's proposals would be anyone's.
+          if (s.fork) need(def, !cls.data.subarray(A * cls.dims[2] * cls.dims[3]).some(Number.isNaN), 'an object score is NaN (the fork sorts them with std::sort: its order is undefined)');
+          const p = proposals(s, cls.data, deltas.data, cls.dims[2], cls.dims[3], info.data);
+          const n = p.scores.length;
+          // py-faster-rcnn would give empty tops, and every layer after them nothing to compute.
+          if (n === 0) throw new LayerError(def, `no proposal is left: every box is smaller than min_size ${s.minSize} x im_info's scale ${info.data[2]} (the image is ${info.data[0]} x ${info.data[1]})`);
+          keepRows(rois, n);
+          for (let i = 0; i < n; i++) rois.data.set([0, ...p.boxes.subarray(4 * i, 4 * i + 4)], 5 * i);
+          if (scores) {
+            keepRows(scores, n);
+            scores.data.set(p.scores);
+          }
+        },
+      };
+    },
+    onnx: (c) => proposalToOnnx(c, settings(c.layer.def, c.net)),
+  };
+}
 
 /**
  * The Proposal layer as ONNX, step for step as py-faster-rcnn's forward: the anchors over the map and their sizes
@@ -200,11 +277,13 @@ export const proposalLayer: LayerType = {
  * NonMaxSuppression on the boxes one pixel larger (x2 + 1, y2 + 1: its IoU of those is py_cpu_nms's IoU with its +1
  * sides), post_nms_topN its max_output_boxes_per_class. The tops have as many rows as NMS keeps (a dynamic axis).
  */
-function proposalToOnnx(c: LayerContext): void {
-  const s = settingsOf(c.layer.def), name = c.layer.name;
+function proposalToOnnx(c: LayerContext, s: ProposalSettings): void {
+  const name = c.layer.name;
   const [cls] = c.layer.bottomShapes; // (1, 2A, H, W): one image, as the layer's set-up checks
-  const A = s.ratios.length * s.scales.length, K = cls[2] * cls[3] * A;
-  c.note("ONNX's TopK and NonMaxSuppression take equal scores in index order, where py-faster-rcnn's argsort takes them in its own (numpy's introsort): with tied scores the proposals may differ; ONNX Runtime's Exp may differ from numpy's in the last bit");
+  const A = anchorsOf(s).length / 4, K = cls[2] * cls[3] * A;
+  if (s.fork?.softNms) throw new LayerError(c.layer.def, `FrcnnProposal's soft-NMS (test_soft_nms ${s.fork.softNms.kind}) has no ONNX form (its scores change as it goes): convert with a config of test_soft_nms 0`);
+  if (s.fork) c.note("FrcnnProposal takes equal scores the later box first (std::sort of (score, index) pairs), ONNX's TopK and NonMaxSuppression the earlier first: with tied scores the proposals may differ; its exp is in double, ONNX Runtime's in float (a box may differ in the last bit)");
+  else c.note("ONNX's TopK and NonMaxSuppression take equal scores in index order, where py-faster-rcnn's argsort takes them in its own (numpy's introsort): with tied scores the proposals may differ; ONNX Runtime's Exp may differ from numpy's in the last bit");
   const op = (type: string, inputs: string[], what: string, attrs?: Record<string, Attr>) => c.node(type, inputs, [c.tmp(what)], attrs);
   const ints64 = (what: string, v: number[]) => c.b.int64s(`${name}/${what}`, v);
   const [axis0, axis1] = [ints64('axis_0', [0]), ints64('axis_1', [1])]; // one initializer each, for every Slice
@@ -222,7 +301,7 @@ function proposalToOnnx(c: LayerContext): void {
     }
   };
   // Size-free (ConvertOptions.anySize): the counts inferred, the anchors computed over the map's Shape.
-  const free = c.anySize && anchorsOnHalfPixels(s), anchorRows = free ? -1 : K;
+  const free = c.anySize && anchorsOnHalfPixels(s) && !(s.fork && s.fork.scoreThresh > 0), anchorRows = free ? -1 : K;
   // The objects' scores (channels A to 2A) and the deltas in (h, w, a) order: py-faster-rcnn's transpose((0, 2, 3, 1)).
   const objects = op('Slice', [c.bottom(0), ints64('fg_from', [A]), ints64('fg_to', [2 * A]), axis1], 'fg');
   const scores = op('Reshape', [op('Transpose', [objects], 'fg_hwa', { perm: ints([0, 2, 3, 1]) }), ints64('scores_shape', [anchorRows])], 'scores');
@@ -243,7 +322,8 @@ function proposalToOnnx(c: LayerContext): void {
   const boxes = op('Concat', [x1, y1, x2, y2], 'boxes', { axis: int(1) });
   const minSize = op('Mul', [part(2, 'im_scale'), c.b.scalar(s.minSize)], 'min_size');
   const side = (lo: string, hi: string, what: string) => op('GreaterOrEqual', [op('Add', [op('Sub', [hi, lo], `${what}_span`), c.b.scalar(1)], `${what}_side`), minSize], `${what}_big`);
-  const big = op('Reshape', [op('And', [side(x1, x2, 'w'), side(y1, y2, 'h')], 'big2'), ints64('keep_shape', [anchorRows])], 'big');
+  const sized = op('And', [side(x1, x2, 'w'), side(y1, y2, 'h')], 'big2');
+  const big = op('Reshape', [s.fork && s.fork.scoreThresh > 0 ? op('And', [sized, confident(c, s.fork.scoreThresh, scores, A, K)], 'big_confident') : sized, ints64('keep_shape', [anchorRows])], 'big');
   const kept = op('Compress', [boxes, big], 'kept_boxes', { axis: int(0) }), keptScores = op('Compress', [scores, big], 'kept_scores', { axis: int(0) });
   // argsort()[::-1][:pre_nms_topN]: the best first.
   const count = op('Shape', [keptScores], 'kept_count');
@@ -261,6 +341,16 @@ function proposalToOnnx(c: LayerContext): void {
   const picked = op('Reshape', [column(selected, 2, 'selected_box'), ints64('picked_shape', [-1])], 'picked');
   const rows = op('Gather', [candidates, picked], 'rows', { axis: int(0) });
   tops(rows, op('Gather', [best, picked], 'row_scores', { axis: int(0) }));
+}
+
+/**
+ * FrcnnProposal's test_rpn_score_thresh as a [K, 1] mask: a score at or above it, or anchor 0 of its place (the fork
+ * keeps those whatever their score: their threshold here is -Infinity). K fixed: not size-free.
+ */
+function confident(c: LayerContext, thresh: number, scores: string, A: number, K: number): string {
+  const limits = c.b.floats(`${c.layer.name}/score_thresh`, Float32Array.from({ length: K }, (_, k) => (k % A === 0 ? -Infinity : thresh)), [K, 1]);
+  const column = c.node('Reshape', [scores, c.b.int64s(`${c.layer.name}/score_column`, [-1, 1])], [c.tmp('score_column')]);
+  return c.node('GreaterOrEqual', [column, limits], [c.tmp('confident')]);
 }
 
 /** The anchors' sizes and centres as the decoding reads them ([K, 1] values), each made when first read (the model's order). */
@@ -287,7 +377,7 @@ function anchorValues(c: LayerContext, a: ReturnType<typeof anchorConstants>, co
  * rcnn's anchors), so that the same float32 steps computed at run time give its values bit for bit.
  */
 function anchorsOnHalfPixels(s: ProposalSettings): boolean {
-  return Number.isInteger(s.featStride) && generateAnchors(s.baseSize, s.ratios, s.scales).every((v) => Number.isInteger(2 * v) && Math.abs(v) < 2 ** 20);
+  return Number.isInteger(s.featStride) && anchorsOf(s).every((v) => Number.isInteger(2 * v) && Math.abs(v) < 2 ** 20);
 }
 
 /**
@@ -296,7 +386,7 @@ function anchorsOnHalfPixels(s: ProposalSettings): boolean {
  * then widths, heights and centres broadcast to (H, W, A) and flattened to [K, 1] in (h, w, a) order.
  */
 function anchorsOverShape(c: LayerContext, s: ProposalSettings): AnchorValues {
-  const n = c.layer.name, anchors = generateAnchors(s.baseSize, s.ratios, s.scales), A = anchors.length / 4;
+  const n = c.layer.name, anchors = anchorsOf(s), A = anchors.length / 4;
   const node = (type: string, inputs: string[], what: string, attrs?: Record<string, Attr>) => c.node(type, inputs, [c.tmp(what)], attrs);
   const corner = (i: number, dims: number[]) => c.b.floats(`${n}/anchor_${i}`, Float32Array.from({ length: A }, (_, a) => anchors[4 * a + i]), dims);
   const { shifts, rows: flat } = runtimeGrid(c, c.bottom(0), s.featStride, A);
@@ -314,7 +404,7 @@ function anchorsOverShape(c: LayerContext, s: ProposalSettings): AnchorValues {
 
 /** The anchors' widths, heights and centres over a height x width map, (h, w, a) order, as [K, 1] float32 constants. */
 function anchorConstants(s: ProposalSettings, height: number, width: number): { widths: Float32Array; heights: Float32Array; cx: Float32Array; cy: Float32Array } {
-  const anchors = generateAnchors(s.baseSize, s.ratios, s.scales), A = anchors.length / 4, K = height * width * A;
+  const anchors = anchorsOf(s), A = anchors.length / 4, K = height * width * A;
   const widths = new Float32Array(K), heights = new Float32Array(K), cx = new Float32Array(K), cy = new Float32Array(K);
   for (let h = 0, k = 0; h < height; h++)
     for (let w = 0; w < width; w++)

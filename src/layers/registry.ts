@@ -52,6 +52,7 @@ import { powerLayer } from './power.js';
 import { preluLayer } from './prelu.js';
 import { priorBoxLayer } from './prior_box.js';
 import { builtInPythonLayers, proposalLayer } from './proposal.js';
+import { frcnnProposalLayer } from './frcnn_proposal.js';
 import { psroiPoolingLayer } from './psroi_pooling.js';
 import { deformablePsroiPoolingLayer } from './deformable_psroi_pooling.js';
 import { deformableConvolutionLayer, modulatedDeformableConvolutionLayer } from './deformable_convolution.js';
@@ -145,6 +146,7 @@ const layerTypes: LayerType[] = [
   preluLayer,
   priorBoxLayer,
   proposalLayer,
+  frcnnProposalLayer,
   psroiPoolingLayer,
   deformablePsroiPoolingLayer,
   deformableConvolutionLayer, // Deformable ConvNets v1 / v2 (unsky's, zhanglonghao1992's Caffe)

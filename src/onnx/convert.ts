@@ -83,7 +83,7 @@ export function convertGraph(graph: Graph, options: ConvertOptions = {}): OnnxCo
     }
     const keepsName = (t: string) => lastWriter.get(t) === index && !inputSet.has(t);
     const [nodes, initializers] = [b.nodes.length, b.initializers.length];
-    const state = { opset, lrn: options.lrn ?? 'native', net: graph.dialect ? { dialect: graph.dialect } : {}, anySize: options.anySize === true, notes, dynamic };
+    const state = { opset, lrn: options.lrn ?? 'native', net: { ...(graph.dialect ? { dialect: graph.dialect } : {}), ...(graph.frcnnConfig !== undefined ? { frcnnConfig: graph.frcnnConfig } : {}) }, anySize: options.anySize === true, notes, dynamic };
     const values = convertLayer(b, layer, state, current, keepsName);
     spans.push({ name: layer.name, type: layer.type, nodes: [nodes, b.nodes.length], initializers: [initializers, b.initializers.length] });
     layer.tops.forEach((t, i) => current.set(t, values[i]));

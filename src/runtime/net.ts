@@ -27,7 +27,7 @@ const SCRATCH_TABLES_BYTES = 256 * 1024;
 const PREPARED_COLLECT_BYTES = 64 * 2 ** 20;
 
 /** What Net.load's options may hold (LoadOptions and NetOptions): anything else is refused, naming these. */
-const NET_LOAD_OPTIONS = ['threads', 'plugins', 'phase', 'level', 'stages', 'lenient', 'dataShapes', 'dialect', 'warn'];
+const NET_LOAD_OPTIONS = ['threads', 'plugins', 'phase', 'level', 'stages', 'lenient', 'dataShapes', 'dialect', 'warn', 'frcnnConfig'];
 
 export interface NetOptions {
   /**
@@ -263,8 +263,8 @@ export class Net {
    * A net from an already upgraded, phase-filtered V2 NetParameter and weights by layer name. Worker threads
    * start in the background: forwards before they are ready use fewer threads.
    */
-  static fromNetParameter(net: NetParameter, weights: Map<string, Tensor[]> = new Map(), notes: string[] = [], options: NetOptions & Pick<LoadOptions, 'dialect'> = {}): Net {
-    return new Net(buildGraph(net, weights, { dialect: options.dialect }), notes, options);
+  static fromNetParameter(net: NetParameter, weights: Map<string, Tensor[]> = new Map(), notes: string[] = [], options: NetOptions & Pick<LoadOptions, 'dialect' | 'frcnnConfig'> = {}): Net {
+    return new Net(buildGraph(net, weights, { dialect: options.dialect, frcnnConfig: options.frcnnConfig }), notes, options);
   }
 
   get name(): string {
