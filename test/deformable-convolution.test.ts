@@ -9,13 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadNet } from '../src/caffe/load.js';
-import type { NetParameter } from '../src/caffe/types.js';
 import { declaredWeights } from '../src/layers/layer.js';
 import { useKernels } from '../src/kernels/wasm.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
+import { deviation, tamedOffsets } from './helpers/deform.js';
 import { input, netOf } from './helpers/fork-layers.js';
 import { hashInputData, hashWeightBlobs } from './helpers/hashweights.mjs';
 import { TOLERANCE, relativeDifference } from './helpers/reference.js';
@@ -165,32 +165,6 @@ layer { name: "cols" type: "DeformableConvolution" bottom: "data" bottom: "off" 
 // res5 dilated by 2, deformable_group 4; test_mdcn.prototxt: v2, the masks sliced off the offsets' Convolution and
 // put through a Sigmoid), each up to res5c (pool5's fixed 7 x 7 window needs 224 x 224; Faster R-CNN's head after it
 // is a 2048 x 7 x 7 -> 1024 InnerProduct of 400 M weights: the same check of the deformable layers at many times the cost).
-/** The standard deviation of `a`. */
-const deviation = (a: Float32Array) => {
-  const mean = a.reduce((t, v) => t + v, 0) / a.length;
-  return Math.sqrt(a.reduce((t, v) => t + (v - mean) ** 2, 0) / a.length);
-};
-
-/**
- * The net with each deformable layer's offset producer (the Convolution whose top, or whose Slice's bottom, is the
- * layer's bottom 1) scaled, in turn, to offsets of 1.5 pixels' deviation: hashweights' activations grow through
- * ResNet-50 (offsets of 1e11 as they come), which would put every sample off the plane and the check would be of
- * zeros. Offsets are linear in the producer's weights and bias.
- */
-function tamedOffsets(parsed: NetParameter, weights: Map<string, Tensor[]>, type: string, inputs: Record<string, Tensor>): Net {
-  let net = Net.fromNetParameter(parsed, weights);
-  for (let i = 0; i < 3; i++) {
-    net.forward(inputs);
-    const layers = net.graph.layers, offsets = layers.filter((l) => l.type === type)[i].bottoms[1];
-    let producer = layers.find((l) => l.tops.includes(offsets))!;
-    if (producer.type === 'Slice') producer = layers.find((l) => l.tops.includes(producer.bottoms[0]))!;
-    const f = 1.5 / deviation(net.blobs.get(offsets)!.data);
-    weights.set(producer.name, weights.get(producer.name)!.map((t) => new Tensor(t.dims, t.data.map((v) => v * f))));
-    net = Net.fromNetParameter(parsed, weights);
-  }
-  return net;
-}
-
 describe("Deformable ConvNets' published nets with hashweights' weights, up to res5c", () => {
   const nets = [
     { file: 'ResNet-50-deformable-deploy.prototxt', type: 'DeformableConvolution', size: [96, 96], cut: 'pool5', plane: [3, 3] },
