@@ -356,7 +356,7 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
       const g = geometry!;
       if (!engine) {
         source();
-        for (let i = 0; i < bottoms.length; i++) for (let n = 0; n < num; n++) convolveImage(g, n, bottoms[i].data, tops[i].data);
+        for (let i = 0; i < bottoms.length; i++) for (let n = 0; n < num; n++) convolveImage(g, n, bottoms[i].data, tops[i].data, slope);
         return;
       }
       const kind = ready(engine, g, num);
@@ -460,20 +460,21 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
       return w;
     }
 
-    function convolveImage(g: ConvGeometry, n: number, x: Float32Array, y: Float32Array): void {
+    /** One image's convolution in TypeScript, ReLU with `slope` fused (not the layer's own with a residual to add first). */
+    function convolveImage(g: ConvGeometry, n: number, x: Float32Array, y: Float32Array, slope: number | undefined): void {
       const cinG = g.channels, coutG = s.numOutput / s.group;
       const inPlane = g.height * g.width, outPlane = g.outH * g.outW;
       const kdim = cinG * g.kernelH * g.kernelW;
       const xBase = n * cinG * s.group * inPlane, yBase = n * s.numOutput * outPlane;
       if (cinG === 1) {
-        depthwise(g, coutG, x, xBase, y, yBase);
+        depthwise(g, coutG, x, xBase, y, yBase, slope);
         return;
       }
       const pointwise = isPointwise(g);
       for (let grp = 0; grp < s.group; grp++) {
         const A = matrix(w, grp * coutG * kdim, kdim);
         const xg = xBase + grp * cinG * inPlane, yg = yBase + grp * coutG * outPlane;
-        const options = { rowBias: bias, rowBiasOffset: grp * coutG, reluSlope };
+        const options = { rowBias: bias, rowBiasOffset: grp * coutG, reluSlope: slope };
         if (pointwise) {
           gemm(coutG, outPlane, kdim, A, matrix(x, xg, inPlane), y, yg, outPlane, options);
           continue;
@@ -488,12 +489,12 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
       }
     }
 
-    function depthwise(g: ConvGeometry, coutG: number, x: Float32Array, xBase: number, y: Float32Array, yBase: number): void {
+    function depthwise(g: ConvGeometry, coutG: number, x: Float32Array, xBase: number, y: Float32Array, yBase: number, slope: number | undefined): void {
       const inPlane = g.height * g.width, outPlane = g.outH * g.outW, taps = g.kernelH * g.kernelW;
       for (let o = 0; o < s.numOutput; o++) {
         const c = Math.floor(o / coutG);
         depthwisePlane(g, x, xBase + c * inPlane, w, o * taps, bias ? bias[o] : 0, y, yBase + o * outPlane);
-        if (reluSlope !== undefined) reluRange(y, yBase + o * outPlane, yBase + (o + 1) * outPlane, reluSlope);
+        if (slope !== undefined) reluRange(y, yBase + o * outPlane, yBase + (o + 1) * outPlane, slope);
       }
     }
 }
