@@ -149,6 +149,20 @@ describe('flags a new user gets wrong', () => {
     expect([two.code, two.stderr]).toEqual([2, `crema: --input ${npy}: the net has no more inputs to feed (inputs: data)`]);
   });
 
+  it('a single-valued flag typed twice is refused (a list, which detect split as a string: a stack trace)', async () => {
+    const ssh = (f: string) => path.join('test/fixtures/fork/ssh-pyramid', f);
+    for (const [args, flag] of [
+      [['--pyramid', '500,800', '--pyramid', '600,900'], '--pyramid'],
+      [['--no-pyramid', '--pyramid', '500,800'], '--pyramid'],
+      [['--scale', '600', '--scale', '800'], '--scale'],
+    ] as const) {
+      const r = await cli('detect', ssh('net.prototxt'), ssh('weights.caffemodel'), ssh('image.png'), ...args);
+      expect([r.code, r.stdout, r.stderr], args.join(' ')).toEqual([2, '', `crema: ${flag}: given 2 times; give it once`]);
+    }
+    const threads = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--threads', '1', '--threads', '2');
+    expect([threads.code, threads.stderr]).toEqual([2, 'crema: --threads: given 2 times; give it once']);
+  });
+
   it('a repeatable flag typed without a value is refused (it parsed as an empty list and ran as if absent)', async () => {
     const npy = lenet('example-input.npy');
     const run = (...args: string[]) => cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), ...args);

@@ -98,11 +98,13 @@ describe('Interp use_blob_size (soeaver/py-RFCN-priv caffe-priv: soeaver/caffe-m
         }
       }
       layer { name: "cropped" type: "Interp" bottom: "p5_conv_1x1" bottom: "z" top: "cropped" interp_param { use_blob_size: true zoom_factor: 3 pad_beg: -1 pad_end: -2 } }
-      layer { name: "down" type: "Interp" bottom: "inception_b7_concat" bottom: "z" top: "down" interp_param { use_blob_size: true height: 50 width: 50 } }`);
+      layer { name: "down" type: "Interp" bottom: "inception_b7_concat" bottom: "z" top: "down" interp_param { use_blob_size: true height: 50 width: 50 } }
+      layer { name: "unread" type: "Interp" bottom: "p5_conv_1x1" bottom: "z" top: "unread" interp_param { use_blob_size: true zoom_factor: 0 shrink_factor: 0 } }`);
     await expectBoth(net, { p5_conv_1x1: x, inception_b7_concat: y, z }, {
       p5_interp: forkInterp(x, 0, 19, 19, 38, 38),
       cropped: forkInterp(x, 1, 16, 16, 4, 9),
       down: forkInterp(y, 0, 38, 38, 4, 9),
+      unread: forkInterp(x, 0, 19, 19, 4, 9), // the fork returns before it reads (or checks) the factors
     });
   });
 });

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Net, Tensor, classify, convert, detect, draw, geometryOf, imageInput, loadImage, preprocess, readMean, resizeImage, upgradePrototxt, verify } from '../src/index.js';
 
@@ -36,6 +37,8 @@ describe('Net.load', () => {
     expect(await message(() => Net.load(P, W, 2 as never))).toBe('Net.load: expected an options object ({ threads, plugins, phase, level, stages, lenient, dataShapes, dialect, warn, frcnnConfig }), got a number');
     // the weights after a files object were taken as options and dropped
     expect(await message(() => Net.load({ prototxt: P }, W as never))).toBe('Net.load({ prototxt, weights }, options): the second argument is the options, got a string (the weights go in the object)');
+    // a file: URL there too (an object: it was taken as options, and the net loaded with no weights)
+    expect(await message(() => Net.load({ prototxt: P }, pathToFileURL(W) as never))).toBe('Net.load({ prototxt, weights }, options): the second argument is the options, got a URL (the weights go in the object)');
   });
 
   it('names its options when their values are wrong (were blamed on the prototxt, or a string stage split)', async () => {

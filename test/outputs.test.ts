@@ -225,7 +225,8 @@ describe('an interrupted convert', () => {
     expect(fs.readdirSync(repo)).toEqual([]); // the model's directory made for this version goes too; the repository stays
   }, 60_000);
 
-  it("in a program with its own SIGINT listener (the library's convert with a file): the program decides, its listener called once, the write completed", async () => {
+  // \`once\`: Node removes such a listener before it calls it, so crema's listeners must run first to see it.
+  it.each(['on', 'once'])("in a program with its own SIGINT listener (process.%s; the library's convert with a file): the program decides, its listener called once, the write completed", async (how) => {
     const dir = tmp();
     const [prototxt, weights] = bigNet(dir);
     const out = path.join(dir, 'out');
@@ -233,7 +234,7 @@ describe('an interrupted convert', () => {
     const file = path.join(out, 'big.onnx');
     const script = `import { Net, convert } from ${JSON.stringify(path.resolve('dist/index.js'))};
       let calls = 0;
-      process.on('SIGINT', () => calls++);
+      process.${how}('SIGINT', () => calls++);
       const net = await Net.load(${JSON.stringify(prototxt)}, ${JSON.stringify(weights)});
       const { size } = await convert(net, { file: ${JSON.stringify(file)} });
       console.log(JSON.stringify({ calls, size }));`;

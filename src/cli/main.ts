@@ -95,7 +95,20 @@ function valuesRequired(y: Argv, command: string): Argv {
   const typedForms = (k: string) => [k, ...(o.alias[k] ?? [])].map((a) => (a.length === 1 ? `-${a}` : `--${a}`));
   for (const k of repeatable) for (const flag of typedForms(k)) repeatableFlags.add(flag);
   if (repeatable.length) y = y.check((args) => checkRepeatable(args, repeatable, typedForms));
+  if (valued.length) y = y.check((args) => checkOnce(args, valued));
   return valued.length ? y.requiresArg(valued) : y;
+}
+
+/**
+ * A single-valued flag typed twice (`--scale 600 --scale 800`, `--no-pyramid --pyramid 500,800`) parsed as a list,
+ * which its command read as one value (a stack trace where it split a string): which one was meant is the user's to say.
+ */
+function checkOnce(args: Record<string, unknown>, keys: string[]): true {
+  for (const key of keys) {
+    const v = args[key];
+    if (!/[A-Z]/.test(key) && Array.isArray(v)) throw new UsageError(`--${key}: given ${v.length} times; give it once`);
+  }
+  return true;
 }
 
 /**

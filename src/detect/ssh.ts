@@ -6,7 +6,9 @@ import { pyCpuNms } from '../layers/proposal.js';
 import { fasterRcnnScale } from './faster-rcnn.js';
 
 // SSH's face detection after the net (mahyarnajibi/SSH 9389c2b, SSH/test.py's detect). Its images are prepared as
-// py-faster-rcnn's _get_image_blob prepares them (lib/utils/test_utils.py): mean-subtracted, scaled by cv2.resize.
+// py-faster-rcnn's _get_image_blob prepares them (lib/utils/test_utils.py): mean-subtracted, scaled by cv2.resize —
+// there in float64 (PIXEL_MEANS is a float64 array), cast to float32 at the end; crema's steps are float32 (the
+// corners then differ by ~1e-5 pixels: test/ssh-pyramid.test.ts).
 // - One scale (SSH/configs/wider.yml, test.py's detect(pyramid=False)): the shorter side TEST.SCALES 1200, the
 //   longer at most TEST.MAX_SIZE 1600; forward_net's boxes = ssh_boxes[:, 1:5] / im_scale and probs = ssh_cls_prob
 //   (the three modules' proposal tops, concatenated by the net).

@@ -7,7 +7,7 @@ import { wasmEngine } from '../kernels/wasm.js';
 import type { Shape, Tensor } from '../tensor.js';
 import { int, ints } from '../onnx/builder.js';
 import { DataType } from '../onnx/proto.js';
-import { type LayerContext, fail, reduce } from '../onnx/context.js';
+import { type LayerContext, fail, gridSample, reduce } from '../onnx/context.js';
 import { type Layer, LayerError, type LayerType, expectCounts, expectWeight, need, need4d } from './layer.js';
 import { refuseInPlace } from './axes.js';
 import { type ConvSettings, convBottom, convOutput, convWeights, readConvSettings } from './convolution.js';
@@ -341,7 +341,7 @@ function deformableToOnnx(c: LayerContext, modulated: boolean): void {
   const xy = c.node('Gather', [last, c.b.int64s(`${n}/xy`, [1, 0])], [c.tmp('xy')], { axis: int(5) });
   const grid = reshaped(xy, 'grid', [N * dg, K * outH, outW, 2]);
   const image = reshaped(c.bottom(0), 'image', [N * dg, C / dg, H, W]);
-  const sampled = c.node('GridSample', [image, grid], [c.tmp('sampled')], { align_corners: int(0), mode: { string: 'bilinear' }, padding_mode: { string: modulated ? 'zeros' : 'border' } });
+  const sampled = gridSample(c, image, grid, c.tmp('sampled'), false, modulated ? 'zeros' : 'border');
   const perTap = [N * dg, 1, K * outH, outW];
   let kept: string;
   if (modulated) kept = c.node('Mul', [sampled, firstPlanes(2, 1, 'masks', perTap)], [c.tmp('kept')]);

@@ -36,8 +36,9 @@ function interpGeometry(def: LayerParameter): (height: number, width: number, si
   need(def, p.pad_beg <= 0 && p.pad_end <= 0, () => `pad_beg and pad_end must be 0 or negative (the fork only crops), got ${p.pad_beg} and ${p.pad_end}`);
   const shrink = has('shrink_factor'), zoom = has('zoom_factor');
   need(def, p.use_blob_size || shrink || zoom || (has('height') && has('width')), 'needs zoom_factor, shrink_factor, both height and width, or use_blob_size');
-  if (shrink) need(def, p.shrink_factor >= 1, () => `shrink_factor must be at least 1, got ${p.shrink_factor}`);
-  if (zoom) need(def, p.zoom_factor >= 1, () => `zoom_factor must be at least 1, got ${p.zoom_factor}`);
+  // caffe-priv's Reshape returns at use_blob_size before it reads (or checks) the factors.
+  if (shrink && !p.use_blob_size) need(def, p.shrink_factor >= 1, () => `shrink_factor must be at least 1, got ${p.shrink_factor}`);
+  if (zoom && !p.use_blob_size) need(def, p.zoom_factor >= 1, () => `zoom_factor must be at least 1, got ${p.zoom_factor}`);
   // The fork's order of cases: shrink alone, zoom alone, height and width, then shrink followed by zoom.
   const shrunk = (n: number) => Math.floor((n - 1) / p.shrink_factor) + 1;
   const zoomed = (n: number) => n + (n - 1) * (p.zoom_factor - 1);

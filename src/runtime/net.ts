@@ -195,7 +195,7 @@ export class Net {
   static async load(prototxt: Source, weights?: Source, options?: LoadOptions & NetOptions): Promise<Net>;
   static async load(first: Source | NetFiles, second?: Source | (LoadOptions & NetOptions), third?: LoadOptions & NetOptions): Promise<Net> {
     const files = isNetFiles(first);
-    if (files && second !== undefined && (typeof second !== 'object' || isBytes(second)))
+    if (files && second !== undefined && (typeof second !== 'object' || isBytes(second) || second instanceof URL))
       throw new CremaError(`Net.load({ prototxt, weights }, options): the second argument is the options, got ${kindOf(second)} (the weights go in the object)`);
     if (files && third !== undefined) throw new CremaError('Net.load({ prototxt, weights }, options): a third argument is not taken (the weights go in the object)');
     const [prototxt, weights, options = {}] = files ? [first.prototxt, first.weights, second as LoadOptions & NetOptions | undefined] : [first, second as Source | undefined, third];

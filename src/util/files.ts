@@ -477,8 +477,9 @@ async function writeStdout(chunks: readonly Uint8Array[]): Promise<void> {
 
 function track(tmp: string, set = pending): void {
   if (pending.size + pendingDirs.size === 0) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    // First in line: a program's own `once` listener is removed before it is called, so onSignal must count it earlier.
+    process.prependListener('SIGINT', onSignal);
+    process.prependListener('SIGTERM', onSignal);
     process.on('exit', removePending);
   }
   set.add(tmp);
