@@ -117,6 +117,27 @@ describe('Filter', () => {
     }
   });
 
+  it('into Reduction (axis 1) and Interp, converted before any forward: ONNX Runtime gives the rows Filter selected (2 of 4, 0 of 4), as natively', async () => {
+    // The conversion once wrote the load-time row count (4) into Reduction's Reshape and Interp's Resize sizes.
+    const f = fixture('filter_ip'), text = `${fs.readFileSync(f.net, 'utf8')}
+layer { name: "mean_sel" type: "Reduction" bottom: "a_sel" top: "mean_sel" reduction_param { operation: MEAN axis: 1 coeff: 2 } }
+layer { name: "asum_none" type: "Reduction" bottom: "a_none" top: "asum_none" reduction_param { operation: ASUM axis: 1 } }
+layer { name: "interp_sel" type: "Interp" bottom: "a_sel" top: "interp_sel" interp_param { zoom_factor: 2 } }
+layer { name: "interp_none" type: "Interp" bottom: "a_none" top: "interp_none" interp_param { height: 4 width: 5 } }`;
+    const net = await Net.load({ prototxt: text }), inputs = f.inputs();
+    const outputs = ['mean_sel', 'asum_none', 'interp_sel', 'interp_none'];
+    const onnx = await runOnnx(net.graph, inputs, { threads: 1, outputs });
+    net.forward(inputs);
+    // Restated: the mean of each selected item (items 1 and 3 of a) times coeff 2.
+    const a = inputs.a.data, item = a.length / 4;
+    const mean = (i: number) => (2 * a.subarray(i * item, (i + 1) * item).reduce((s, v) => s + v, 0)) / item;
+    expectBlob(net.blobs.get('mean_sel'), new Tensor([2], Float32Array.from([mean(1), mean(3)])), 'mean_sel native, restated', 1e-6);
+    expect(net.blobs.get('asum_none')!.dims).toEqual([0]);
+    expect(net.blobs.get('interp_sel')!.dims).toEqual([2, 2, 5, 5]);
+    expect(net.blobs.get('interp_none')!.dims).toEqual([0, 2, 4, 5]);
+    for (const out of outputs) expectBlob(onnx.get(out), net.blobs.get(out)!, `${out} ONNX`, 1e-6);
+  });
+
   it('refuses, in one line, a layer whose bottom is empty but whose top would not be (kernels never run on empty blobs)', async () => {
     const f = fixture('filter_none'), text = `${fs.readFileSync(f.net, 'utf8')}
 layer { name: "sum" type: "Reduction" bottom: "b_none" top: "sum" reduction_param { axis: 0 } }`;

@@ -31,8 +31,8 @@ import { hashInputData, hashWeightBlobs } from './helpers/hashweights.mjs';
 import { relativeError } from './helpers/reference.js';
 
 const TOLERANCE = 1e-5;
-/** What the check says of a Reduction over the width of a (1, 2, 6, 6) input (a net that builds the size in). */
-const REDUCTION_REFUSAL = "layer 'r' (Reduction) builds the input's size in (its constant 'r/rows' is [1, 2, 6, -1] here, [1, 2, 9, -1] at [1, 2, 9, 11])";
+/** What the check says of an ArgMax over the width of a (1, 2, 6, 6) input (a net that builds the size in). */
+const ARGMAX_REFUSAL = "layer 'r' (ArgMax) builds the input's size in (its constant 'r/rev_ends' is [-7] here, [-12] at [1, 2, 9, 11])";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 
@@ -246,6 +246,7 @@ const LAYERS: [string, string, Record<string, number[][]>?][] = [
   ['PReLU', 'layer { name: "l" type: "PReLU" bottom: "data" top: "l" }', { l: [[4]] }],
   ['ArgMax axis 1', 'layer { name: "l" type: "ArgMax" bottom: "data" top: "l" argmax_param { axis: 1 } }'],
   ['Reduction', 'layer { name: "l" type: "Reduction" bottom: "data" top: "l" reduction_param { axis: 2 } }'],
+  ['Reduction over the width (every axis named: no rows constant)', 'layer { name: "l" type: "Reduction" bottom: "data" top: "l" reduction_param { axis: 3 operation: MEAN } }'],
   ['Eltwise', 'layer { name: "l" type: "Eltwise" bottom: "data" bottom: "data" top: "l" }'],
   ['Power', 'layer { name: "l" type: "Power" bottom: "data" top: "l" power_param { power: 2 } }'],
   ['ShuffleChannel', 'layer { name: "l" type: "ShuffleChannel" bottom: "data" top: "l" shuffle_channel_param { group: 2 } }'],
@@ -614,12 +615,12 @@ describe('sizeDependence: a net that builds the size in is named by its first su
     net.dispose();
   });
 
-  it('a Reduction over the width (its rows constant holds the height)', () => {
+  it('an ArgMax over the width (its reversal\'s end holds the width)', () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
       layer { name: "relu" type: "ReLU" bottom: "data" top: "relu" }
-      layer { name: "r" type: "Reduction" bottom: "relu" top: "r" reduction_param { axis: 3 } }`);
+      layer { name: "r" type: "ArgMax" bottom: "relu" top: "r" argmax_param { axis: 3 } }`);
     const conversion = convertGraph(net.graph, { anySize: true });
-    expect(sizeDependence(net.graph, conversion, reshaper(net), {})).toBe(REDUCTION_REFUSAL);
+    expect(sizeDependence(net.graph, conversion, reshaper(net), {})).toBe(ARGMAX_REFUSAL);
     net.dispose();
   });
 
@@ -987,10 +988,10 @@ describe('OnnxSessions with anySize: one session for every size where the net al
     net.dispose();
   }, 120_000);
 
-  it('a net that builds the size in (a Reduction over the width): one session per size, outputs equal to the plain per-size sessions', async () => {
+  it('a net that builds the size in (an ArgMax over the width): one session per size, outputs equal to the plain per-size sessions', async () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
       layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 } }
-      layer { name: "r" type: "Reduction" bottom: "pool" top: "flat" reduction_param { axis: 3 } }`);
+      layer { name: "r" type: "ArgMax" bottom: "pool" top: "flat" argmax_param { axis: 3 } }`);
     const sessions = new OnnxSessions(net, { anySize: true, threads: 1 });
     for (const [h, w] of [[6, 6], [7, 9], [10, 5]]) {
       const data = random([1, 2, h, w], h + w);
@@ -1020,9 +1021,9 @@ describe('OnnxSessions with anySize: one session for every size where the net al
 
   it('OnnxRunner with anySize refuses such a net in one line', async () => {
     const net = netFrom(input([1, 2, 6, 6]) + `
-      layer { name: "r" type: "Reduction" bottom: "data" top: "flat" reduction_param { axis: 3 } }`);
+      layer { name: "r" type: "ArgMax" bottom: "data" top: "flat" argmax_param { axis: 3 } }`);
     await expect(runOnnx(net.graph, { data: random([1, 2, 6, 6], 1) }, { anySize: true })).rejects.toThrow(
-      `options.anySize: the net does not serve every input size: ${REDUCTION_REFUSAL}`);
+      `options.anySize: the net does not serve every input size: ${ARGMAX_REFUSAL}`);
     net.dispose();
   });
 });
@@ -1081,8 +1082,8 @@ describe("the library's convert(net, { anySize, anyBatch })", () => {
     expect(model.graph.output.map(dims)).toEqual([['batch', 4, 'conv4-2_2', 'conv4-2_3'], ['batch', 2, 'conv4-2_2', 'conv4-2_3']]);
     expect([...net.shapes.get('data')!]).toEqual([1, 3, 12, 12]); // the net's own shapes, put back
     net.dispose();
-    const flat = netFrom(input([1, 2, 6, 6]) + 'layer { name: "r" type: "Reduction" bottom: "data" top: "flat" reduction_param { axis: 3 } }');
-    await expect(convert(flat, { anySize: true })).rejects.toThrow(`options.anySize: the net does not serve every input size: ${REDUCTION_REFUSAL}`);
+    const flat = netFrom(input([1, 2, 6, 6]) + 'layer { name: "r" type: "ArgMax" bottom: "data" top: "flat" argmax_param { axis: 3 } }');
+    await expect(convert(flat, { anySize: true })).rejects.toThrow(`options.anySize: the net does not serve every input size: ${ARGMAX_REFUSAL}`);
     flat.dispose();
   });
 });

@@ -137,7 +137,8 @@ function bilinear(x: Float32Array, xo: number, width: number, y: Float32Array, y
 
 function interpToOnnx(c: LayerContext): void {
   const { layer } = c;
-  if (c.anySize) return interpAnySize(c);
+  // After a Filter (dynamic axes) the sizes must come from the run, not the load-time shape: Resize's N among them.
+  if (c.anySize || c.dynamicAxes(0).length > 0) return interpAnySize(c);
   const x: Shape = layer.bottomShapes[0];
   const g = interpGeometry(layer.def)(x[2], x[3], usesBlobSize(layer.def) ? layer.bottomShapes[1] : undefined);
   let input = c.bottom(0);

@@ -56,9 +56,10 @@ function reductionToOnnx(c: LayerContext): void {
   const ops: Record<string, string> = { SUM: 'ReduceSum', ASUM: 'ReduceL1', SUMSQ: 'ReduceSumSquare', MEAN: 'ReduceMean' };
   const op = ops[p.operation as string];
   if (!op) fail(c, `unknown operation ${p.operation}`);
-  // Caffe reduces every axis from `axis` on: flatten them into one, reduce it away.
-  const rows = c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/rows`, [...x.slice(0, axis), -1])], [c.tmp('rows')]);
+  // Caffe reduces every axis from `axis` on: name them all rather than flatten them into one, which would write the
+  // load-time row count (wrong after a Filter) or a -1 (ONNX Runtime cannot infer it on an empty tensor).
+  const tail = Array.from({ length: x.length - axis }, (_, i) => axis + i);
   const coeff = p.coeff as number;
-  const reduced = reduce(c, op, rows, [axis], false, coeff === 1 ? c.top(0) : c.tmp('reduced'));
+  const reduced = reduce(c, op, c.bottom(0), tail, false, coeff === 1 ? c.top(0) : c.tmp('reduced'));
   if (coeff !== 1) c.node('Mul', [reduced, c.b.scalar(coeff)], [c.top(0)]);
 }
