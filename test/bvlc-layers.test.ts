@@ -117,15 +117,17 @@ describe('Filter', () => {
     }
   });
 
-  it('into Reduction (axis 1) and Interp, converted before any forward: ONNX Runtime gives the rows Filter selected (2 of 4, 0 of 4), as natively', async () => {
+  it('into Reduction (axis 1), Interp and Flatten, converted before any forward: ONNX Runtime gives the rows Filter selected (2 of 4, 0 of 4), as natively', async () => {
     // The conversion once wrote the load-time row count (4) into Reduction's Reshape and Interp's Resize sizes.
     const f = fixture('filter_ip'), text = `${fs.readFileSync(f.net, 'utf8')}
 layer { name: "mean_sel" type: "Reduction" bottom: "a_sel" top: "mean_sel" reduction_param { operation: MEAN axis: 1 coeff: 2 } }
 layer { name: "asum_none" type: "Reduction" bottom: "a_none" top: "asum_none" reduction_param { operation: ASUM axis: 1 } }
 layer { name: "interp_sel" type: "Interp" bottom: "a_sel" top: "interp_sel" interp_param { zoom_factor: 2 } }
-layer { name: "interp_none" type: "Interp" bottom: "a_none" top: "interp_none" interp_param { height: 4 width: 5 } }`;
+layer { name: "interp_none" type: "Interp" bottom: "a_none" top: "interp_none" interp_param { height: 4 width: 5 } }
+layer { name: "flat_sel" type: "Flatten" bottom: "a_sel" top: "flat_sel" }
+layer { name: "flat_none" type: "Flatten" bottom: "a_none" top: "flat_none" flatten_param { axis: 2 } }`;
     const net = await Net.load({ prototxt: text }), inputs = f.inputs();
-    const outputs = ['mean_sel', 'asum_none', 'interp_sel', 'interp_none'];
+    const outputs = ['mean_sel', 'asum_none', 'interp_sel', 'interp_none', 'flat_sel', 'flat_none'];
     const onnx = await runOnnx(net.graph, inputs, { threads: 1, outputs });
     net.forward(inputs);
     // Restated: the mean of each selected item (items 1 and 3 of a) times coeff 2.
@@ -135,6 +137,7 @@ layer { name: "interp_none" type: "Interp" bottom: "a_none" top: "interp_none" i
     expect(net.blobs.get('asum_none')!.dims).toEqual([0]);
     expect(net.blobs.get('interp_sel')!.dims).toEqual([2, 2, 5, 5]);
     expect(net.blobs.get('interp_none')!.dims).toEqual([0, 2, 4, 5]);
+    expect([net.blobs.get('flat_sel')!.dims, net.blobs.get('flat_none')!.dims]).toEqual([[2, 18], [0, 2, 9]]);
     for (const out of outputs) expectBlob(onnx.get(out), net.blobs.get(out)!, `${out} ONNX`, 1e-6);
   });
 

@@ -9,10 +9,15 @@ import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from '.
 export const flattenLayer: LayerType = {
   type: 'Flatten',
   // Size-free (ConvertOptions.anySize) where the merged axes run to the last: the axes before copied, the rest inferred.
+  // Axes sized at run time before the merged ones (the items after a Filter) copied (0), the rest as loaded: ONNX
+  // Runtime cannot infer a -1 on an empty tensor.
   onnx: (c) => {
     const rank = c.layer.bottomShapes[0].length, p = paramsOf(c.layer.def, 'flatten_param');
     const start = canonicalAxis(c.layer.def, p.axis, rank), toLast = canonicalAxis(c.layer.def, p.end_axis, rank) === rank - 1;
-    reshapeTo(c, c.bottom(0), c.anySize && toLast ? [...Array<number>(start).fill(0), -1] : c.layer.topShapes[0]);
+    const dynamic = c.dynamicAxes(0);
+    if (c.anySize && toLast) reshapeTo(c, c.bottom(0), [...Array<number>(start).fill(0), -1]);
+    else if (dynamic.length && dynamic.every((a) => a < start)) reshapeTo(c, c.bottom(0), c.layer.topShapes[0].map((d, a) => (dynamic.includes(a) ? 0 : d)));
+    else reshapeTo(c, c.bottom(0), c.layer.topShapes[0]);
   },
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, 1]);
