@@ -1,4 +1,5 @@
 import { int } from '../onnx/builder.js';
+import { runtimeDims } from '../onnx/context.js';
 import { shapeString } from '../tensor.js';
 import { copyRun, countRange, refuseInPlace } from './axes.js';
 import { LayerError, type LayerType, expectCounts, need } from './layer.js';
@@ -36,7 +37,7 @@ export const batchReindexLayer: LayerType = {
   // Runtime fails the run as Caffe and crema do, never taking a negative one from the end nor truncating -0.5 to 0.
   onnx(c) {
     c.note('an index out of [0, items of bottom 0), which Caffe and crema refuse, is made out of range for Gather, which ONNX Runtime refuses (its message names the Gather node, this layer\'s)');
-    const items = c.node('Gather', [c.node('Shape', [c.bottom(0)], [c.tmp('shape')]), c.b.int64s(`${c.layer.name}/axis0`, [0])], [c.tmp('items')]);
+    const items = runtimeDims(c, c.bottom(0), 0, 1);
     const index = c.bottom(1), limit = c.node('Cast', [items], [c.tmp('items_float')], { to: int(1) });
     const inRange = c.node('And', [c.node('GreaterOrEqual', [index, c.b.scalar(0)], [c.tmp('from_0')]), c.node('Less', [index, limit], [c.tmp('below_items')])], [c.tmp('in_range')]);
     const truncated = c.node('Cast', [index], [c.tmp('indices')], { to: int(7) });

@@ -192,8 +192,8 @@ function dpsroiToOnnx(c: LayerContext): void {
   const sum = reduce(c, 'ReduceSum', k.op('Where', [inside, sampled, c.b.scalar(0)], 'kept'), [4, 5], false, c.tmp('sum'));
   const count = reduce(c, 'ReduceSum', k.cast(inside, DataType.FLOAT, 'inside_f'), [4, 5], false, c.tmp('count'));
   const mean = k.op('Div', [sum, k.op('Max', [count, c.b.scalar(1)], 'count_1')], 'mean');
-  const filled = k.op('Where', [k.op('Greater', [count, c.b.scalar(0)], 'counted'), mean, c.b.scalar(0)], 'bin_means');
-  c.node('Where', [valid, filled, c.b.scalar(NaN)], [c.top(0)]);
+  // a bin with no sample: its sum of Where's zeros is +0, so the mean is the fork's 0
+  c.node('Where', [valid, mean, c.b.scalar(NaN)], [c.top(0)]);
 }
 
 /**

@@ -15,9 +15,8 @@ export const flattenLayer: LayerType = {
     const rank = c.layer.bottomShapes[0].length, p = paramsOf(c.layer.def, 'flatten_param');
     const start = canonicalAxis(c.layer.def, p.axis, rank), toLast = canonicalAxis(c.layer.def, p.end_axis, rank) === rank - 1;
     const dynamic = c.dynamicAxes(0);
-    if (c.anySize && toLast) reshapeTo(c, c.bottom(0), [...Array<number>(start).fill(0), -1]);
-    else if (dynamic.length && dynamic.every((a) => a < start)) reshapeTo(c, c.bottom(0), c.layer.topShapes[0].map((d, a) => (dynamic.includes(a) ? 0 : d)));
-    else reshapeTo(c, c.bottom(0), c.layer.topShapes[0]);
+    const top = dynamic.every((a) => a < start) ? c.layer.topShapes[0].map((d, a) => (dynamic.includes(a) ? 0 : d)) : c.layer.topShapes[0];
+    reshapeTo(c, c.bottom(0), c.anySize && toLast ? [...Array<number>(start).fill(0), -1] : top);
   },
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, 1]);

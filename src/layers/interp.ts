@@ -82,12 +82,11 @@ function axisTable(inSize: number, outSize: number): { index: Int32Array; step: 
 export const interpLayer: LayerType = {
   type: 'Interp',
   create(def) {
-    const geometryFor = interpGeometry(def);
+    const geometryFor = interpGeometry(def), n = usesBlobSize(def) ? 2 : 1;
     let g: InterpGeometry | undefined;
     let rows = axisTable(1, 1), cols = rows;
     return {
       reshape([shape, sizeOf]) {
-        const n = usesBlobSize(def) ? 2 : 1;
         need(def, n === 1 || sizeOf !== undefined, 'with use_blob_size takes its output size from a second bottom: give it one');
         expectCounts(def, [n, n], [1, 1]);
         need4d(def, sizeOf ? [shape, sizeOf] : [shape]);

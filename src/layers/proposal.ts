@@ -131,12 +131,14 @@ function softNms(how: SoftNms, boxes: Float32Array, score: Float32Array, order: 
   return { rows, scores };
 }
 
-/** The IoU of two rows of `boxes`, pixel-inclusive (+1), in float32: py_cpu_nms's and makefile/frcnn's get_iou. */
-function boxIou(boxes: Float32Array, a: number, b: number): number {
+/** Row k's area in `boxes`, pixel-inclusive (+1), in float32. */
+const boxArea = (boxes: Float32Array, k: number) => f32(f32(f32(boxes[4 * k + 2] - boxes[4 * k]) + 1) * f32(f32(boxes[4 * k + 3] - boxes[4 * k + 1]) + 1));
+
+/** The IoU of two rows of `boxes`, pixel-inclusive (+1), in float32: py_cpu_nms's and makefile/frcnn's get_iou (a's area once per a in NMS's loop). */
+function boxIou(boxes: Float32Array, a: number, b: number, areaA = boxArea(boxes, a)): number {
   const side = (lo: number, hi: number) => Math.max(0, f32(f32(Math.min(boxes[4 * a + hi], boxes[4 * b + hi]) - Math.max(boxes[4 * a + lo], boxes[4 * b + lo])) + 1));
-  const area = (k: number) => f32(f32(f32(boxes[4 * k + 2] - boxes[4 * k]) + 1) * f32(f32(boxes[4 * k + 3] - boxes[4 * k + 1]) + 1));
   const inter = f32(side(0, 2) * side(1, 3));
-  return f32(inter / f32(f32(area(a) + area(b)) - inter));
+  return f32(inter / f32(f32(areaA + boxArea(boxes, b)) - inter));
 }
 
 /** The anchors a Proposal shifts over the map: the config's (FrcnnProposal), else generate_anchors' of its settings. */
@@ -179,8 +181,9 @@ export function greedyNms(boxes: Float32Array, order: ArrayLike<number>, thresh:
   const suppressed = new Uint8Array(order.length);
   for (let i = 0; i < order.length && kept.length < limit; i++) {
     if (suppressed[i]) continue;
-    kept.push(order[i]);
-    for (let j = i + 1; j < order.length; j++) if (!suppressed[j] && boxIou(boxes, order[i], order[j]) > thresh) suppressed[j] = 1;
+    const a = order[i], areaA = boxArea(boxes, a);
+    kept.push(a);
+    for (let j = i + 1; j < order.length; j++) if (!suppressed[j] && boxIou(boxes, a, order[j], areaA) > thresh) suppressed[j] = 1;
   }
   return kept;
 }

@@ -74,11 +74,16 @@ export const spatialTransformerLayer: LayerType = {
     expectCounts(def, [2, 2], [1, 1]);
     refuseInPlace(def);
     const st = stParamOf(def);
+    let grid: Float32Array = new Float32Array(0); // the output's fixed grid, made at reshape as the fork's LayerSetUp makes it
     return {
-      reshape: (bottoms) => [stShape(def, st, bottoms)],
+      reshape(bottoms) {
+        const top = stShape(def, st, bottoms);
+        grid = outputGrid(top[2], top[3]);
+        return [top];
+      },
       forward([image, theta], [top]) {
         const [num, channels, height, width] = image.dims, [, , outH, outW] = top.dims;
-        const grid = outputGrid(outH, outW), src = image.data, v = top.data, plane = height * width, cells = outH * outW;
+        const src = image.data, v = top.data, plane = height * width, cells = outH * outW;
         for (let n = 0; n < num; n++) {
           const t = fullTheta(st, theta.data, n), base = n * channels * plane;
           for (let cell = 0; cell < cells; cell++) {
