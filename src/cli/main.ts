@@ -95,7 +95,8 @@ function valuesRequired(y: Argv, command: string): Argv {
   const typedForms = (k: string) => [k, ...(o.alias[k] ?? [])].map((a) => (a.length === 1 ? `-${a}` : `--${a}`));
   for (const k of repeatable) for (const flag of typedForms(k)) repeatableFlags.add(flag);
   if (repeatable.length) y = y.check((args) => checkRepeatable(args, repeatable, typedForms));
-  if (valued.length) y = y.check((args) => checkOnce(args, valued));
+  const single = valued.filter((k) => !(o.narg[k] > 1)); // pose's --hand PROTOTXT CAFFEMODEL is a list of its own
+  if (single.length) y = y.check((args) => checkOnce(args, single));
   return valued.length ? y.requiresArg(valued) : y;
 }
 
