@@ -1,18 +1,22 @@
 // unsky/FPN's Python layers, built in: its multi-level rpn.proposal_layer.ProposalLayer (11 bottoms) and
 // rpn.as_rois / rpn.as_rois_mrcnn. Referee: FPN's own Python code at a096edb run as Python layers by real Caffe 1.0 on
 // the same bottoms (test/fixtures/fork/fpn/make.sh, fpn_ref.py).
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
 import { roiLevels } from '../src/layers/as_rois.js';
+import { declaredWeights } from '../src/layers/layer.js';
+import { buildGraph } from '../src/graph/graph.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
 import { errorOf } from './helpers/cli.js';
 import { relativeError } from './helpers/reference.js';
-import { hashInputData } from './helpers/hashweights.mjs';
+import { hashInputData, hashWeightBlobs } from './helpers/hashweights.mjs';
 
 const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/fork/fpn');
 const fixtureOf = (name: string) => readNpy(path.join(fixture, `${name}.npy`));
@@ -130,5 +134,39 @@ describe("unsky/FPN's as_rois layers (rpn.as_rois, rpn.as_rois_mrcnn)", () => {
     expect(errorOf(() => asRoisNet(1001, 'rpn.as_rois', 'As_roisLayer').forward({ in: many }))).toBe(
       "layer 'as_rois' (Python): 1001 rois are of level 2: as_rois places at most 1000 (cfg.TEST.RPN_POST_NMS_TOP_N) per level",
     );
+  });
+});
+
+describe("unsky/FPN's published test net (models/pascal_voc/FPN/FP_Net_end2end/test.prototxt at a096edb)", () => {
+  it('loads and runs whole: ResNet-50 FPN, its proposal and as_rois built in, at 128 x 128 with hashweights (fc6 and fc7 32 wide)', () => {
+    // Its input at 128 x 128 (a multiple of its IMAGE_STRIDE 64; FPN's smallest anchors are 64 pixels) and fc6 / fc7
+    // of 32 outputs in place of 4096 (the four heads' fc6 on 4 x 1000 rois would be 205 GMAC): else as published.
+    const text = fs.readFileSync(path.join(fixture, 'test.prototxt'), 'utf8').replaceAll('dim: 224', 'dim: 128').replaceAll('num_output: 4096', 'num_output: 32');
+    const def = upgradeNet(parsePrototxt(text, 'test.prototxt'), 'test.prototxt');
+    const graph = buildGraph(def, new Map(), {});
+    const specFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fpn-')), 'spec.json');
+    fs.writeFileSync(specFile, JSON.stringify({ name: 'fpn', layers: graph.layers.map((l) => ({ name: l.name, type: l.type, blobs: declaredWeights.get(l.def) ?? [] })).filter((l) => l.blobs.length) }));
+    // hashweights at half gain (at full gain activations grow to 1e14 through ResNet-50) and the RPN's delta weights
+    // at 0.01: else every box is clipped to the whole image, and NMS leaves one.
+    const scale = (name: string) => (name.startsWith('rpn_bbox_pred/') ? 0.01 : 1);
+    const weights = new Map(hashWeightBlobs(specFile, 'fpn', 0.5).map((l) => [l.name, l.blobs.map((b) => new Tensor(b.shape, b.data.map((v) => v * scale(l.name))))]));
+    const net = Net.fromNetParameter(def, weights, [], { threads: 1 });
+    expect(net.notes.filter((n) => n.includes("(unsky/FPN's) runs as crema's built-in copy of it")).length).toBe(2);
+    const out = net.forward({ data: new Tensor([1, 3, 128, 128], hashInputData(5, 100, [1, 3, 128, 128])), im_info: new Tensor([1, 3], Float32Array.of(128, 128, 1)) });
+    const rpn = net.blobs.get('rpn_rois')!, rois = net.blobs.get('rois')!;
+    expect([rpn.dims, rois.dims, out.cls_prob.dims, out.bbox_pred.dims]).toEqual([[1000, 5], [4000, 5], [4000, 21], [4000, 84]]);
+    // Every proposal inside the image, and as_rois' blocks its rows by level (roiLevels), zero rows after them.
+    expect(rpn.data.every((v, i) => (i % 5 === 0 ? v === 0 : v >= 0 && v <= 127))).toBe(true);
+    expect(new Set(Array.from({ length: 1000 }, (_, r) => rpn.data.subarray(5 * r, 5 * r + 5).join())).size).toBeGreaterThan(500);
+    const levels = roiLevels(rpn.data, 1000);
+    [2, 3, 4, 5].forEach((level, i) => {
+      const rows = Array.from(levels).flatMap((l, r) => (l === level ? Array.from(rpn.data.subarray(5 * r, 5 * r + 5)) : []));
+      const block = rois.data.subarray(5000 * i, 5000 * (i + 1));
+      expect(Array.from(block.subarray(0, rows.length))).toEqual(rows);
+      expect(block.subarray(rows.length).every((v) => v === 0)).toBe(true);
+    });
+    // Softmax rows of 21 classes; the deltas finite.
+    for (let r = 0; r < 4000; r++) expect(out.cls_prob.data.subarray(21 * r, 21 * r + 21).reduce((a, b) => a + b)).toBeCloseTo(1, 5);
+    expect(out.bbox_pred.data.every(Number.isFinite)).toBe(true);
   });
 });
