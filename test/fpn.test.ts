@@ -11,6 +11,7 @@ import { upgradeNet } from '../src/caffe/upgrade.js';
 import { roiLevels } from '../src/layers/as_rois.js';
 import { declaredWeights } from '../src/layers/layer.js';
 import { buildGraph } from '../src/graph/graph.js';
+import { convertGraph } from '../src/onnx/convert.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
@@ -134,6 +135,15 @@ describe("unsky/FPN's as_rois layers (rpn.as_rois, rpn.as_rois_mrcnn)", () => {
     expect(errorOf(() => asRoisNet(1001, 'rpn.as_rois', 'As_roisLayer').forward({ in: many }))).toBe(
       "layer 'as_rois' (Python): 1001 rois are of level 2: as_rois places at most 1000 (cfg.TEST.RPN_POST_NMS_TOP_N) per level",
     );
+  });
+});
+
+describe("unsky/FPN's layers in ONNX", () => {
+  it('convert refuses them by name, in one line', () => {
+    const { maps } = proposalInputs(CASES.b);
+    expect(errorOf(() => convertGraph(proposalNet(maps).graph))).toBe("layer 'proposal' (Python): unsky/FPN's rpn.proposal_layer.ProposalLayer has no ONNX form in crema: run the net natively");
+    expect(errorOf(() => convertGraph(asRoisNet(4, 'rpn.as_rois', 'As_roisLayer').graph))).toBe("layer 'as_rois' (Python): unsky/FPN's rpn.as_rois.As_roisLayer has no ONNX form in crema: run the net natively");
+    expect(errorOf(() => convertGraph(asRoisNet(4, 'rpn.as_rois_mrcnn', 'As_rois_MergeRcnnLayer').graph))).toBe("layer 'as_rois' (Python): unsky/FPN's rpn.as_rois_mrcnn.As_rois_MergeRcnnLayer has no ONNX form in crema: run the net natively");
   });
 });
 

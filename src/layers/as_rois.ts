@@ -1,6 +1,7 @@
+import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
-import { type Layer, type LayerType, expectCounts, keepRows, need } from './layer.js';
+import { type Layer, LayerError, type LayerType, expectCounts, keepRows, need } from './layer.js';
 
 const f32 = Math.fround;
 /** cfg.TEST.RPN_POST_NMS_TOP_N of unsky/FPN's lib/fast_rcnn/config.py: as_rois' rows per level. */
@@ -21,6 +22,12 @@ export function roiLevels(rois: Float32Array, count: number): Float64Array {
     levels[i] = Number.isNaN(level) ? NaN : Math.min(Math.max(level, 2), 5);
   }
   return levels;
+}
+
+/** What `convert` says of FPN's layers: by name, in one line (crema runs them natively only). */
+export function noOnnx(def: LayerParameter): never {
+  const p = paramsOf<{ module: string; layer: string }>(def, 'python_param');
+  throw new LayerError(def, `unsky/FPN's ${p.module}.${p.layer} has no ONNX form in crema: run the net natively`);
 }
 
 /** The rows of `rois` at each level 2 to 5, in order. */
@@ -66,6 +73,7 @@ export const asRoisLayer: LayerType = {
       },
     };
   },
+  onnx: (c) => noOnnx(c.layer.def),
 };
 
 /**
@@ -96,4 +104,5 @@ export const asRoisMergeLayer: LayerType = {
       },
     };
   },
+  onnx: (c) => noOnnx(c.layer.def),
 };

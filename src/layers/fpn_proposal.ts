@@ -3,7 +3,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import { shapeString, sizeOf } from '../tensor.js';
 import { LayerError, type LayerType, expectCounts, need } from './layer.js';
 import { type ProposalSettings, anchorsOf, decodeMap, selectProposals } from './proposal.js';
-import { asRoisLayer, asRoisMergeLayer } from './as_rois.js';
+import { asRoisLayer, asRoisMergeLayer, noOnnx } from './as_rois.js';
 
 /**
  * unsky/FPN's lib/rpn/proposal_layer.py (a096edb) at TEST, with its lib/fast_rcnn/config.py: anchors of
@@ -71,6 +71,7 @@ export const fpnProposalLayer: LayerType = {
       },
     };
   },
+  onnx: (c) => noOnnx(c.layer.def),
 };
 
 /** The note of a Python layer crema runs as FPN's. */
