@@ -95,7 +95,7 @@ const asRoisNet = (R: number, module: string, layer: string) => netOf(`input: "i
     python_param { module: "${module}" layer: "${layer}" } }`);
 
 describe("unsky/FPN's as_rois layers (rpn.as_rois, rpn.as_rois_mrcnn)", () => {
-  for (const name of ['mixed', 'small']) {
+  for (const name of ['mixed', 'small', 'few']) {
     const input = fixtureOf(`as-rois-in-${name}`);
     it(`as_rois gives FPN's four blocks of 1000 rows, rois ${name}`, () => {
       const out = asRoisNet(input.dims[0], 'rpn.as_rois', 'As_roisLayer').forward({ in: input });

@@ -94,7 +94,7 @@ export const asRoisMergeLayer: LayerType = {
       forward([rois], [all, ...levels]) {
         let at = 0;
         rowsByLevel(rois).forEach((rows, i) => {
-          keepRows(levels[i], Math.max(rows.length, 4));
+          keepRows(levels[i], rows.length || 4);
           levels[i].data.fill(0);
           copyRows(rois, rows, levels[i]);
           all.data.set(levels[i].data, 5 * at);
