@@ -93,9 +93,9 @@ describe('Proposal (py-faster-rcnn rpn.proposal_layer)', () => {
     );
   });
 
-  it("refuses a fork's own layer under py-faster-rcnn's module name: unsky/FPN's multi-level proposal layer, as published", () => {
-    // unsky/FPN models/pascal_voc/FPN/FP_Net_end2end/test.prototxt (commit a096edb4), its layer verbatim, the blobs
-    // before it given as inputs.
+  it("refuses a fork's own layer under py-faster-rcnn's module name with another bottom count (FPN's 11: fpn.test.ts)", () => {
+    // unsky/FPN models/pascal_voc/FPN/FP_Net_end2end/test.prototxt (commit a096edb4), its layer with its p6 bottoms
+    // taken out (9 bottoms), the blobs before it given as inputs.
     const levels = ['p2', 'p3', 'p4', 'p5', 'p6'];
     const inputsOf = ['im_info', ...levels.map((l) => `rpn_bbox_pred/${l}`), ...levels.map((l) => `fpn_out_reshape/${l}`)]
       .map((name) => `input: "${name}" input_shape { dim: 1 dim: 3 dim: 4 dim: 4 }`).join('\n');
@@ -108,12 +108,10 @@ layer {
     bottom: 'rpn_bbox_pred/p3'
 	bottom: 'rpn_bbox_pred/p4'
 	bottom: 'rpn_bbox_pred/p5'
-	bottom: 'rpn_bbox_pred/p6'
  	bottom: 'fpn_out_reshape/p2'
 	bottom: 'fpn_out_reshape/p3'
 	bottom: 'fpn_out_reshape/p4'
 	bottom: 'fpn_out_reshape/p5'
-	bottom: 'fpn_out_reshape/p6'
   top: 'rpn_rois'
   python_param {
     module: 'rpn.proposal_layer'
@@ -123,7 +121,7 @@ layer {
   }
 }`;
     expect(errorOf(() => netOf(text))).toBe(
-      "layer 'proposal' (Python): rpn.proposal_layer.ProposalLayer with 11 bottoms is not py-faster-rcnn's proposal layer (3 bottoms: scores, deltas, im_info), which crema builds in, but a fork's own (FPN's takes one per pyramid level); crema cannot run Python layers: register a plugin of type 'rpn.proposal_layer.ProposalLayer', given in options.plugins (or registerLayer)",
+      "layer 'proposal' (Python): rpn.proposal_layer.ProposalLayer with 9 bottoms is not py-faster-rcnn's proposal layer (3 bottoms: scores, deltas, im_info), which crema builds in, but a fork's own (FPN's, with 11, crema builds in too); crema cannot run Python layers: register a plugin of type 'rpn.proposal_layer.ProposalLayer', given in options.plugins (or registerLayer)",
     );
   });
 

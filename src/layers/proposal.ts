@@ -70,21 +70,47 @@ export function generateAnchors(base: number, ratios: number[], scales: number[]
  * rows and their scores.
  */
 export function proposals(s: ProposalSettings, scores: Float32Array, deltas: Float32Array, height: number, width: number, imInfo: Float32Array): { boxes: Float32Array; scores: Float32Array } {
-  const anchors = anchorsOf(s), A = anchors.length / 4, plane = height * width;
+  const { boxes, score, keep } = decodeMap(s, scores, deltas, { height, width, rows: height, cols: width }, imInfo);
+  return selectProposals(s, boxes, score, keep);
+}
+
+/** A map's size (height x width) and the rows x cols of it that a proposal layer reads (FPN's _clip_pad: the image's). */
+export interface MapExtent {
+  height: number;
+  width: number;
+  rows: number;
+  cols: number;
+}
+
+/**
+ * Steps 1 to 3 of ProposalLayer.forward over `m`'s rows x cols: every anchor shifted there, decoded by its deltas
+ * and clipped to the image (`boxes`, (h, w, a) order), its object score, and the rows _filter_boxes keeps (not under
+ * min_size · im_info's scale; FrcnnProposal's also not under its score threshold).
+ */
+export function decodeMap(s: ProposalSettings, scores: Float32Array, deltas: Float32Array, m: MapExtent, imInfo: Float32Array): { boxes: Float32Array; score: Float32Array; keep: number[] } {
+  const anchors = anchorsOf(s), A = anchors.length / 4, plane = m.height * m.width;
   const imH = imInfo[0], imW = imInfo[1], min = f32(s.minSize * imInfo[2]);
-  const boxes = new Float32Array(plane * A * 4), score = new Float32Array(plane * A), keep: number[] = [];
-  for (let h = 0, k = 0; h < height; h++)
-    for (let w = 0; w < width; w++)
+  const boxes = new Float32Array(m.rows * m.cols * A * 4), score = new Float32Array(m.rows * m.cols * A), keep: number[] = [];
+  for (let h = 0, k = 0; h < m.rows; h++)
+    for (let w = 0; w < m.cols; w++)
       for (let a = 0; a < A; a++, k++) {
         const x1 = f32(anchors[4 * a] + w * s.featStride), y1 = f32(anchors[4 * a + 1] + h * s.featStride);
         const x2 = f32(anchors[4 * a + 2] + w * s.featStride), y2 = f32(anchors[4 * a + 3] + h * s.featStride);
-        const d = (j: number) => deltas[(4 * a + j) * plane + h * width + w];
+        const d = (j: number) => deltas[(4 * a + j) * plane + h * m.width + w];
         const b = decodeBox(x1, y1, x2, y2, d(0), d(1), d(2), d(3), imW, imH, s.fork !== undefined);
         boxes.set(b, 4 * k);
-        score[k] = scores[(A + a) * plane + h * width + w];
+        score[k] = scores[(A + a) * plane + h * m.width + w];
         if (s.fork && a > 0 && score[k] < s.fork.scoreThresh) continue;
         if (f32(f32(b[2] - b[0]) + 1) >= min && f32(f32(b[3] - b[1]) + 1) >= min) keep.push(k);
       }
+  return { boxes, score, keep };
+}
+
+/**
+ * Steps 4 to 8 of ProposalLayer.forward: the `keep` rows of `boxes` sorted by score, best first, cut to pre_nms,
+ * NMS'd, cut to post_nms. Returns [x1, y1, x2, y2] rows and their scores.
+ */
+export function selectProposals(s: ProposalSettings, boxes: Float32Array, score: Float32Array, keep: number[]): { boxes: Float32Array; scores: Float32Array } {
   // scores.ravel().argsort()[::-1] of the boxes _filter_boxes kept, cut to pre_nms_topN: numpy's own order of equal
   // scores (util/numpy-argsort.ts), which decides which of them the cut and NMS keep.
   const best = s.fork ? Int32Array.from(keep).sort((i, j) => score[j] - score[i] || j - i) : argsort(score, keep).reverse();
@@ -424,15 +450,15 @@ function anchorConstants(s: ProposalSettings, height: number, width: number): { 
 
 /**
  * Forks reuse py-faster-rcnn's module name for their own proposal layers (unsky/FPN's rpn.proposal_layer takes
- * im_info and five levels' deltas and scores: 11 bottoms): one with another bottom count is not the layer crema has
- * built in, and can only run as a plugin.
+ * im_info and five levels' deltas and scores: 11 bottoms, built in as fpn_proposal.ts): one with another bottom count
+ * is not a layer crema has built in, and can only run as a plugin.
  */
 function notAnotherProposal(def: LayerParameter): void {
   const n = def.bottom?.length ?? 0;
   if (def.type !== 'Python' || n === 3) return;
   const p = def.python_param as { module?: string; layer?: string } | undefined;
   const key = `${p?.module}.${p?.layer}`;
-  throw new LayerError(def, `${key} with ${n} bottoms is not py-faster-rcnn's proposal layer (3 bottoms: scores, deltas, im_info), which crema builds in, but a fork's own (FPN's takes one per pyramid level); crema cannot run Python layers: register a plugin of type '${key}', given in options.plugins (or registerLayer)`);
+  throw new LayerError(def, `${key} with ${n} bottoms is not py-faster-rcnn's proposal layer (3 bottoms: scores, deltas, im_info), which crema builds in, but a fork's own (FPN's, with 11, crema builds in too); crema cannot run Python layers: register a plugin of type '${key}', given in options.plugins (or registerLayer)`);
 }
 
 /** The Python layers crema builds in, by `module.layer`, and what it says when it uses one. */

@@ -52,6 +52,7 @@ import { powerLayer } from './power.js';
 import { preluLayer } from './prelu.js';
 import { priorBoxLayer } from './prior_box.js';
 import { builtInPythonLayers, proposalLayer } from './proposal.js';
+import { fpnPythonLayer } from './fpn_proposal.js';
 import { frcnnProposalLayer } from './frcnn_proposal.js';
 import { psroiPoolingLayer } from './psroi_pooling.js';
 import { deformablePsroiPoolingLayer } from './deformable_psroi_pooling.js';
@@ -235,7 +236,7 @@ export function layerTypeOf(def: LayerParameter): LayerType {
   if (def.type !== 'Python') return layerType(def.type, def.name);
   const p = paramsOf<{ module: string; layer: string }>(def, 'python_param');
   const key = `${p.module}.${p.layer}`;
-  const t = pluginTypes.get(key) ?? builtInPythonLayers.get(key)?.type;
+  const t = pluginTypes.get(key) ?? (fpnPythonLayer(def, key) ?? builtInPythonLayers.get(key))?.type;
   if (!t)
     throw new LayerError(def, `crema cannot run Python layers; this one is ${key} (python_param module '${p.module}', layer '${p.layer}'). Register a replacement: a plugin module exporting { type: '${key}', create(def, weights) { … } }, given in options.plugins (or registerLayer)`);
   return t;
@@ -246,7 +247,7 @@ export function builtInPythonNote(def: LayerParameter): string | undefined {
   if (def.type !== 'Python') return undefined;
   const p = paramsOf<{ module: string; layer: string }>(def, 'python_param');
   const key = `${p.module}.${p.layer}`;
-  return pluginTypes.has(key) ? undefined : builtInPythonLayers.get(key)?.note(def);
+  return pluginTypes.has(key) ? undefined : (fpnPythonLayer(def, key) ?? builtInPythonLayers.get(key))?.note(def);
 }
 
 export function knownLayerTypes(): string[] {

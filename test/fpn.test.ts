@@ -1,0 +1,182 @@
+// unsky/FPN's Python layers, built in: its multi-level rpn.proposal_layer.ProposalLayer (11 bottoms) and
+// rpn.as_rois / rpn.as_rois_mrcnn. Referee: FPN's own Python code at a096edb run as Python layers by real Caffe 1.0 on
+// the same bottoms (test/fixtures/fork/fpn/make.sh, fpn_ref.py).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parsePrototxt } from '../src/caffe/prototxt.js';
+import { upgradeNet } from '../src/caffe/upgrade.js';
+import { roiLevels } from '../src/layers/as_rois.js';
+import { declaredWeights } from '../src/layers/layer.js';
+import { buildGraph } from '../src/graph/graph.js';
+import { convertGraph } from '../src/onnx/convert.js';
+import { Net } from '../src/runtime/net.js';
+import { Tensor } from '../src/tensor.js';
+import { readNpy } from '../src/util/npy.js';
+import { errorOf } from './helpers/cli.js';
+import { relativeError } from './helpers/reference.js';
+import { hashInputData, hashWeightBlobs } from './helpers/hashweights.mjs';
+
+const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/fork/fpn');
+const fixtureOf = (name: string) => readNpy(path.join(fixture, `${name}.npy`));
+const netOf = (text: string) => Net.fromNetParameter(upgradeNet(parsePrototxt(text, 'net.prototxt'), 'net.prototxt'), new Map(), [], { threads: 1 });
+
+const STRIDES = [4, 8, 16, 32, 64];
+/** fpn_ref.py's CASES: image height, width, scale; the maps' rows and columns beyond int(image / stride); ties. */
+const CASES = { a: [256, 320, 1, 0, undefined], b: [60, 90, 1.5, 2, undefined], tied: [256, 320, 1, 0, 0.5] } as const;
+
+/** fpn_ref.py's net: im_info, the deltas of strides 4 to 64, their scores; one top; the published layer's param_str. */
+function proposalText(maps: number[][], paramStr = "'feat_stride': 4,8,16,32,64"): string {
+  const input = (name: string, c: number, [h, w]: number[]) => `input: "${name}" input_shape { dim: 1 dim: ${c} dim: ${h} dim: ${w} }`;
+  const bottoms = [...STRIDES.map((s) => `d${s}`), ...STRIDES.map((s) => `c${s}`)];
+  return `input: "im_info" input_shape { dim: 1 dim: 3 }
+    ${STRIDES.map((s, i) => input(`d${s}`, 24, maps[i])).join('\n')}
+    ${STRIDES.map((s, i) => input(`c${s}`, 12, maps[i])).join('\n')}
+    layer { name: "proposal" type: "Python" bottom: "im_info" ${bottoms.map((b) => `bottom: "${b}"`).join(' ')} top: "rois"
+      python_param { module: "rpn.proposal_layer" layer: "ProposalLayer" param_str: "${paramStr}" } }`;
+}
+const proposalNet = (maps: number[][], paramStr?: string): Net => netOf(proposalText(maps, paramStr));
+
+/** fpn_ref.py's bottoms of a case. */
+function proposalInputs([imH, imW, scale, extra, tie]: readonly [number, number, number, number, number | undefined]) {
+  const maps = STRIDES.map((s) => [Math.floor(imH / s) + extra, Math.floor(imW / s) + extra]);
+  const feeds: Record<string, Tensor> = { im_info: new Tensor([1, 3], Float32Array.of(imH, imW, scale)) };
+  STRIDES.forEach((s, i) => {
+    const [h, w] = maps[i], n = 12 * h * w, ties = hashInputData(60 + i, 1, [n]);
+    feeds[`c${s}`] = new Tensor([1, 12, h, w], hashInputData(50 + i, 1, [n]).map((u, j) => (tie !== undefined && ties[j] < tie ? 1 : Math.fround(Math.fround(u + 1) * 0.5))));
+    feeds[`d${s}`] = new Tensor([1, 24, h, w], hashInputData(40 + i, 0.3, [2 * n]));
+  });
+  return { maps, feeds };
+}
+
+describe("unsky/FPN's proposal layer (rpn.proposal_layer with 11 bottoms)", () => {
+  for (const [name, c] of Object.entries(CASES))
+    it(`gives FPN's own rois, case ${name} (${c[0]} x ${c[1]} image, scale ${c[2]}${c[3] ? ', maps larger than the image' : ''}${c[4] ? ', tied scores' : ''})`, () => {
+      const { maps, feeds } = proposalInputs(c);
+      const net = proposalNet(maps);
+      expect(net.notes.some((n) => n.startsWith("layer 'proposal': the Python layer rpn.proposal_layer.ProposalLayer (unsky/FPN's) runs as crema's built-in copy of it"))).toBe(true);
+      const rois = net.forward(feeds).rois, want = fixtureOf(`proposal-${name}`), kept = fixtureOf(`proposal-${name}-kept`).data[0];
+      expect(rois.dims).toEqual([1000, 5]);
+      const n = Math.min(kept, 1000);
+      // The rows NMS kept: numpy's float32 steps (its exp may differ in the last bit) and argsort's order of ties, over
+      // all levels together.
+      const head = (t: Tensor) => new Tensor([n, 5], t.data.slice(0, 5 * n));
+      expect(relativeError(head(rois), head(want))).toBeLessThanOrEqual(1e-6);
+      // Fewer: FPN pads with npr.choice's random copies of them, crema with them again in order.
+      const rowOf = (t: Float32Array, i: number) => Array.from(t.subarray(5 * i, 5 * i + 5)).join();
+      const keptRows = new Set(Array.from({ length: n }, (_, i) => rowOf(want.data, i)));
+      for (let i = n; i < 1000; i++) {
+        expect(keptRows.has(rowOf(want.data, i))).toBe(true);
+        expect(rowOf(rois.data, i)).toBe(rowOf(rois.data, i % n));
+      }
+      if (name === 'b') expect(kept).toBeLessThan(1000); // the padding case is tested
+    });
+
+  it('refuses bad param_str, bottoms and im_info in one line', () => {
+    const { maps, feeds } = proposalInputs(CASES.b);
+    expect(errorOf(() => proposalNet(maps, "'feat_stride': 16 \\n'scales': [8]"))).toBe(
+      "layer 'proposal' (Python): param_str ''feat_stride': 16 \n'scales': [8]': FPN's proposal layer reads one thing, 'feat_stride': a list of strides among 4,8,16,32,64 (its bottoms are the levels of those strides)",
+    );
+    expect(errorOf(() => netOf(proposalText(maps).replace('input: "c8" input_shape { dim: 1 dim: 12', 'input: "c8" input_shape { dim: 1 dim: 18')))).toBe(
+      "layer 'proposal' (Python): bottom[7] (stride 8) must be (1, 12, H, W): background and object scores of 6 anchors, got [1, 18, 9, 13]",
+    );
+    const big = { ...feeds, im_info: new Tensor([1, 3], Float32Array.of(600, 90, 1)) };
+    expect(errorOf(() => proposalNet(maps).forward(big))).toBe(
+      "layer 'proposal' (Python): im_info's image 600 x 90 is 150 x 22 cells of stride 4, more than its map's 17 x 24 (FPN's layer reads that many)",
+    );
+  });
+});
+
+/** fpn_ref.py's as_rois net, module `module`, on (R, 5) rois. */
+const asRoisNet = (R: number, module: string, layer: string) => netOf(`input: "in" input_shape { dim: ${R} dim: 5 }
+  layer { name: "as_rois" type: "Python" bottom: "in" top: "rois" top: "h2" top: "h3" top: "h4" top: "h5"
+    python_param { module: "${module}" layer: "${layer}" } }`);
+
+describe("unsky/FPN's as_rois layers (rpn.as_rois, rpn.as_rois_mrcnn)", () => {
+  for (const name of ['mixed', 'small', 'few']) {
+    const input = fixtureOf(`as-rois-in-${name}`);
+    it(`as_rois gives FPN's four blocks of 1000 rows, rois ${name}`, () => {
+      const out = asRoisNet(input.dims[0], 'rpn.as_rois', 'As_roisLayer').forward({ in: input });
+      // The referee's top 0 as its nonzero rows [row, n, x1, y1, x2, y2].
+      const want = new Float32Array(4000 * 5), rows = fixtureOf(`as-rois-${name}`);
+      for (let i = 0; i < rows.dims[0]; i++) want.set(rows.data.subarray(6 * i + 1, 6 * i + 6), 5 * rows.data[6 * i]);
+      expect(out.rois.dims).toEqual([4000, 5]);
+      expect(Array.from(out.rois.data)).toEqual(Array.from(want));
+      for (const [i, top] of ['h2', 'h3', 'h4', 'h5'].entries()) {
+        expect(out[top].dims).toEqual([1000, 5]);
+        expect(Array.from(out[top].data)).toEqual(Array.from(want.subarray(5000 * i, 5000 * (i + 1))));
+      }
+    });
+    it(`as_rois_mrcnn gives FPN's rows of each level (4 zero rows for none), rois ${name}`, () => {
+      const out = asRoisNet(input.dims[0], 'rpn.as_rois_mrcnn', 'As_rois_MergeRcnnLayer').forward({ in: input });
+      const levels = [2, 3, 4, 5].map((l) => fixtureOf(`as-rois-mrcnn-${name}-${l}`));
+      ['h2', 'h3', 'h4', 'h5'].forEach((top, i) => {
+        expect(out[top].dims).toEqual(levels[i].dims);
+        expect(Array.from(out[top].data)).toEqual(Array.from(levels[i].data));
+      });
+      expect(Array.from(out.rois.data)).toEqual(levels.flatMap((l) => Array.from(l.data)));
+    });
+  }
+
+  it("assigns the levels' bounds as numpy's float32 does: sqrt(w h) of 112, 224 and 448 up a level, no area level 2", () => {
+    const rois = (boxes: number[][]) => Float32Array.from(boxes.flatMap((b) => [0, ...b]));
+    expect(Array.from(roiLevels(rois([[0, 0, 112, 112], [0, 0, 111.5, 112], [0, 0, 224, 224], [0, 0, 448, 448], [0, 0, 447, 448], [5, 5, 5, 50], [0, 0, 2000, 2000]]), 7))).toEqual([3, 2, 4, 5, 4, 2, 5]);
+    expect(Array.from(roiLevels(Float32Array.of(0, NaN, 0, 1, 1), 1))).toEqual([NaN]);
+  });
+
+  it('refuses rois of another shape, and more rois of one level than as_rois places', () => {
+    expect(errorOf(() => netOf(`input: "in" input_shape { dim: 3 dim: 4 }
+      layer { name: "as_rois" type: "Python" bottom: "in" top: "a" top: "b" top: "c" top: "d" top: "e" python_param { module: "rpn.as_rois" layer: "As_roisLayer" } }`))).toBe(
+      "layer 'as_rois' (Python): bottom[0] must be (R, 5) rois [n, x1, y1, x2, y2], got [3, 4]",
+    );
+    const many = new Tensor([1001, 5], Float32Array.from({ length: 5005 }, (_, i) => [0, 0, 0, 10, 10][i % 5]));
+    expect(errorOf(() => asRoisNet(1001, 'rpn.as_rois', 'As_roisLayer').forward({ in: many }))).toBe(
+      "layer 'as_rois' (Python): 1001 rois are of level 2: as_rois places at most 1000 (cfg.TEST.RPN_POST_NMS_TOP_N) per level",
+    );
+  });
+});
+
+describe("unsky/FPN's layers in ONNX", () => {
+  it('convert refuses them by name, in one line', () => {
+    const { maps } = proposalInputs(CASES.b);
+    expect(errorOf(() => convertGraph(proposalNet(maps).graph))).toBe("layer 'proposal' (Python): unsky/FPN's rpn.proposal_layer.ProposalLayer has no ONNX form in crema: run the net natively");
+    expect(errorOf(() => convertGraph(asRoisNet(4, 'rpn.as_rois', 'As_roisLayer').graph))).toBe("layer 'as_rois' (Python): unsky/FPN's rpn.as_rois.As_roisLayer has no ONNX form in crema: run the net natively");
+    expect(errorOf(() => convertGraph(asRoisNet(4, 'rpn.as_rois_mrcnn', 'As_rois_MergeRcnnLayer').graph))).toBe("layer 'as_rois' (Python): unsky/FPN's rpn.as_rois_mrcnn.As_rois_MergeRcnnLayer has no ONNX form in crema: run the net natively");
+  });
+});
+
+describe("unsky/FPN's published test net (models/pascal_voc/FPN/FP_Net_end2end/test.prototxt at a096edb)", () => {
+  it('loads and runs whole: ResNet-50 FPN, its proposal and as_rois built in, at 128 x 128 with hashweights (fc6 and fc7 32 wide)', () => {
+    // Its input at 128 x 128 (a multiple of its IMAGE_STRIDE 64; FPN's smallest anchors are 64 pixels) and fc6 / fc7
+    // of 32 outputs in place of 4096 (the four heads' fc6 on 4 x 1000 rois would be 205 GMAC): else as published.
+    const text = fs.readFileSync(path.join(fixture, 'test.prototxt'), 'utf8').replaceAll('dim: 224', 'dim: 128').replaceAll('num_output: 4096', 'num_output: 32');
+    const def = upgradeNet(parsePrototxt(text, 'test.prototxt'), 'test.prototxt');
+    const graph = buildGraph(def, new Map(), {});
+    const specFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fpn-')), 'spec.json');
+    fs.writeFileSync(specFile, JSON.stringify({ name: 'fpn', layers: graph.layers.map((l) => ({ name: l.name, type: l.type, blobs: declaredWeights.get(l.def) ?? [] })).filter((l) => l.blobs.length) }));
+    // hashweights at half gain (at full gain activations grow to 1e14 through ResNet-50) and the RPN's delta weights
+    // at 0.01: else every box is clipped to the whole image, and NMS leaves one.
+    const scale = (name: string) => (name.startsWith('rpn_bbox_pred/') ? 0.01 : 1);
+    const weights = new Map(hashWeightBlobs(specFile, 'fpn', 0.5).map((l) => [l.name, l.blobs.map((b) => new Tensor(b.shape, b.data.map((v) => v * scale(l.name))))]));
+    const net = Net.fromNetParameter(def, weights, [], { threads: 1 });
+    expect(net.notes.filter((n) => n.includes("(unsky/FPN's) runs as crema's built-in copy of it")).length).toBe(2);
+    const out = net.forward({ data: new Tensor([1, 3, 128, 128], hashInputData(5, 100, [1, 3, 128, 128])), im_info: new Tensor([1, 3], Float32Array.of(128, 128, 1)) });
+    const rpn = net.blobs.get('rpn_rois')!, rois = net.blobs.get('rois')!;
+    expect([rpn.dims, rois.dims, out.cls_prob.dims, out.bbox_pred.dims]).toEqual([[1000, 5], [4000, 5], [4000, 21], [4000, 84]]);
+    // Every proposal inside the image, and as_rois' blocks its rows by level (roiLevels), zero rows after them.
+    expect(rpn.data.every((v, i) => (i % 5 === 0 ? v === 0 : v >= 0 && v <= 127))).toBe(true);
+    expect(new Set(Array.from({ length: 1000 }, (_, r) => rpn.data.subarray(5 * r, 5 * r + 5).join())).size).toBeGreaterThan(500);
+    const levels = roiLevels(rpn.data, 1000);
+    [2, 3, 4, 5].forEach((level, i) => {
+      const rows = Array.from(levels).flatMap((l, r) => (l === level ? Array.from(rpn.data.subarray(5 * r, 5 * r + 5)) : []));
+      const block = rois.data.subarray(5000 * i, 5000 * (i + 1));
+      expect(Array.from(block.subarray(0, rows.length))).toEqual(rows);
+      expect(block.subarray(rows.length).every((v) => v === 0)).toBe(true);
+    });
+    // Softmax rows of 21 classes; the deltas finite.
+    for (let r = 0; r < 4000; r++) expect(out.cls_prob.data.subarray(21 * r, 21 * r + 21).reduce((a, b) => a + b)).toBeCloseTo(1, 5);
+    expect(out.bbox_pred.data.every(Number.isFinite)).toBe(true);
+  });
+});
