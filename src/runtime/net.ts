@@ -859,13 +859,15 @@ function refuseData(t: Tensor, why: string): void {
 }
 
 /**
- * A layer's refusal of input shapes asked (net.reshape, or inputs fed at another shape: forward, run, the CLI's
+ * A layer's (or the net's size bound's) refusal of input shapes asked (net.reshape, or inputs fed at another shape: forward, run, the CLI's
  * --input) says which input made it: "input 'data' given as [1, 3, 32] (the net's [1, 3, 32, 32]): layer 'conv1' ...";
  * a LeNet fed CIFAR-10's [1, 3, 32, 32] was told only that conv1's weights do not fit.
  */
 function atShapes(err: unknown, asked: Record<string, Shape>, before: Record<string, Shape>): unknown {
   const other = Object.entries(asked).filter(([name, shape]) => before[name] && !sameShape(shape, before[name]));
-  if (!(err instanceof LayerError) || other.length === 0) return err;
+  // A layer's refusal, or the net's (its blobs beyond 16 GiB); not one that names its input already ("input 'x': ...").
+  const named = !(err instanceof LayerError) && err instanceof CremaError && /^(input )?'/.test(err.message);
+  if (!(err instanceof CremaError) || named || other.length === 0) return err;
   err.message = `${other.map(([name, shape]) => `input '${name}' given as ${shapeString(shape)} (the net's ${shapeString(before[name])})`).join(', ')}: ${err.message}`;
   return err;
 }
