@@ -859,9 +859,10 @@ function refuseData(t: Tensor, why: string): void {
 }
 
 /**
- * A layer's (or the net's size bound's) refusal of input shapes asked (net.reshape, or inputs fed at another shape: forward, run, the CLI's
- * --input) says which input made it: "input 'data' given as [1, 3, 32] (the net's [1, 3, 32, 32]): layer 'conv1' ...";
- * a LeNet fed CIFAR-10's [1, 3, 32, 32] was told only that conv1's weights do not fit.
+ * A layer's (or the net's size bound's) refusal of input shapes asked (net.reshape, or inputs fed at another shape:
+ * forward, run, the CLI's --input) says which input made it: "input 'data' given as [1, 3, 32] (the net's
+ * [1, 3, 32, 32]): layer 'conv1' ..."; a LeNet fed CIFAR-10's [1, 3, 32, 32] was told only that conv1's weights do
+ * not fit.
  */
 function atShapes(err: unknown, asked: Record<string, Shape>, before: Record<string, Shape>): unknown {
   const other = Object.entries(asked).filter(([name, shape]) => before[name] && !sameShape(shape, before[name]));
