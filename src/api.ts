@@ -17,7 +17,7 @@ import { writeModelFile } from './onnx/write.js';
 import type { Net } from './runtime/net.js';
 import { CremaError } from './util/errors.js';
 import { checkOptionKeys } from './util/options.js';
-import { type Bytes, type Source, kindOf, resolveSource, withSource } from './util/source.js';
+import { type Source, kindOf, resolveSource, withSource } from './util/source.js';
 import { type VerifyOptions, type VerifyReport, verifyNet } from './verify/verify.js';
 
 export type { ConvertOptions, LayerSummary, VerifyOptions, VerifyReport };
@@ -63,13 +63,13 @@ export interface Classification {
 }
 
 /**
- * Images (paths or bytes) through a classifier, prepared as pycaffe does (`options`: mean, raw scale, channel
+ * Images (paths, file: URLs or bytes) through a classifier, prepared as pycaffe does (`options`: mean, raw scale, channel
  * swap, resize, crop, oversample): each image's `top` classes (5 by default), the net's first output read as
  * probabilities (averaged over crops when oversampling), labelled from `labels` when given.
  */
-export async function classify(net: Net, images: (string | Bytes)[], options: PreprocessOptions & { top?: number; labels?: string[] } = {}): Promise<Classification[]> {
+export async function classify(net: Net, images: Source[], options: PreprocessOptions & { top?: number; labels?: string[] } = {}): Promise<Classification[]> {
   checkOptionKeys(options, [...PREPROCESS_OPTIONS, 'top', 'labels'], 'classify');
-  if (!Array.isArray(images)) throw new CremaError(`classify: expected an array of images (paths or bytes), got ${kindOf(images)}`);
+  if (!Array.isArray(images)) throw new CremaError(`classify: expected an array of images (paths, file: URLs or bytes), got ${kindOf(images)}`);
   const input = net.inputs[0];
   if (!input) throw new CremaError('classify: the net has no input to feed images to');
   const top = options.top ?? 5;

@@ -66,6 +66,8 @@ export interface Platform {
   writeFile(path: string, bytes: Uint8Array): void;
   /** A `file:` URL's path, as readFile takes it (Node: fileURLToPath); absent where no files are read. */
   fileUrlPath?(url: URL): string;
+  /** A file name as an absolute path (Node: path.resolve, from the working directory); absent where no files are written. */
+  resolvePath?(file: string): string;
   /** The text of a schema shipped in the package's proto/ directory. */
   protoText(name: 'caffe.proto' | 'onnx.proto'): string;
   /**

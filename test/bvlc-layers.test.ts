@@ -302,6 +302,24 @@ layer { name: "pick" type: "BatchReindex" bottom: "squashed" bottom: "idx" top: 
     await expect(Net.load(path.join(twice, 'net.prototxt'))).rejects.toThrow(/^layer 'save_again' \(HDF5Output\): writes the file '\/tmp\/bvlc_hdf5_output_twice\.h5' that layer 'save' \(HDF5Output\) writes: Caffe opens it for each, and HDF5 refuses the second \("unable to truncate a file which is already open"\); give each its own file_name$/);
   });
 
+  it('two layers writing one file under two names are refused as well: resolved from the working directory in Node, normalized where no files are written', async () => {
+    const text = fs.readFileSync(path.join(root, 'hdf5_output_twice', 'net.prototxt'), 'utf8');
+    const named = (first: string, second: string): Uint8Array => new TextEncoder().encode(text.replace(/file_name: "[^"]*"/, `file_name: "${first}"`).replace(/(save_again.*)file_name: "[^"]*"/, `$1file_name: "${second}"`));
+    const refusal = (first: string, second: string): string => `layer 'save_again' (HDF5Output): writes the file '${second}' that layer 'save' (HDF5Output) writes (as '${first}'): Caffe opens it for each, and HDF5 refuses the second ("unable to truncate a file which is already open"); give each its own file_name`;
+    const pairs = [['a.h5', './a.h5'], ['out/a.h5', 'out//x/../a.h5'], ['/tmp/a.h5', '/tmp/./a.h5']];
+    for (const [first, second] of [...pairs, ['a.h5', path.resolve('a.h5')]])
+      await expect(Net.load(named(first, second)), second).rejects.toThrow(refusal(first, second));
+    await expect(Net.load(named('a.h5', 'b/a.h5'))).resolves.toBeDefined(); // another file
+    const resolvePath = nodePlatform.resolvePath;
+    delete (nodePlatform as { resolvePath?: unknown }).resolvePath; // a browser's platform: no working directory
+    try {
+      for (const [first, second] of pairs) await expect(Net.load(named(first, second)), second).rejects.toThrow(refusal(first, second));
+      for (const [first, second] of [['a.h5', '../a.h5'], ['a.h5', '/a.h5']]) await expect(Net.load(named(first, second)), second).resolves.toBeDefined();
+    } finally {
+      nodePlatform.resolvePath = resolvePath;
+    }
+  });
+
   // h5wasm works on files in a private temporary directory, one blocking call (built or read whole): a SIGINT that
   // comes then (sent by the child to itself as h5wasm's file is read or written) ends the process, and leaves no
   // directory. The child imports the build (dist/).

@@ -238,6 +238,15 @@ describe('--input a new user gets wrong', () => {
     expect([s.code, s.stderr]).toEqual([2, want]);
   });
 
+  it('an input that takes the net beyond 16 GiB says which input and shape made it (was the bound alone)', async () => {
+    // 1 x 3 as the prototxt gives it; 100 x 3 fed: each Tile makes ~1e9 values, five blobs of them in all.
+    const tiles = Array.from({ length: 5 }, (_, i) => `layer { name: "t${i}" type: "Tile" bottom: "data" top: "t${i}" tile_param { axis: 1 tiles: 3333333 } }`).join('\n');
+    const file = net('big', tiles), wide = path.join(tmp, 'wide.npy');
+    writeNpy(wide, new Tensor([100, 3], new Float32Array(300)));
+    const r = await cli('run', file, '--input', wide);
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, '', "crema: input 'data' given as [100, 3] (the net's [1, 3]): the net's blobs would hold 4,999,999,800 values (18.6 GiB) at these input shapes, beyond crema's bound of 16 GiB; use a smaller batch or input"]);
+  });
+
   it('NAME= naming no input, or no file after =, is refused as such (was: cannot open nope=…: ENOENT)', async () => {
     const npy = lenet('example-input.npy');
     const r = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', `nope=${npy}`);

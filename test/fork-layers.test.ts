@@ -107,6 +107,22 @@ describe('Interp use_blob_size (soeaver/py-RFCN-priv caffe-priv: soeaver/caffe-m
       unread: forkInterp(x, 0, 19, 19, 4, 9), // the fork returns before it reads (or checks) the factors
     });
   });
+
+  it('bottoms it does not read are taken and left, as caffe-priv does (MinBottomBlobs 1; PSPNet\'s Interp takes one): the factors without use_blob_size, bottom 1 with it', async () => {
+    const x = random([1, 3, 5, 6], 10, 2), y = random([1, 2, 7, 3], 11), z = random([2, 1, 4, 4], 12);
+    const net = netOf(`${input('x', x.dims)} ${input('y', y.dims)} ${input('z', z.dims)}
+      layer { name: "two" type: "Interp" bottom: "x" bottom: "y" top: "two" interp_param { zoom_factor: 2 } }
+      layer { name: "three" type: "Interp" bottom: "x" bottom: "y" bottom: "z" top: "three" interp_param { height: 4 width: 9 } }
+      layer { name: "sized" type: "Interp" bottom: "x" bottom: "y" bottom: "z" top: "sized" interp_param { use_blob_size: true } }`);
+    await expectBoth(net, { x, y, z }, {
+      two: forkInterp(x, 0, 5, 6, 9, 11),
+      three: forkInterp(x, 0, 5, 6, 4, 9),
+      sized: forkInterp(x, 0, 5, 6, 7, 3),
+    });
+    const unread = "not read: caffe-priv (soeaver/py-RFCN-priv) takes them and reads a second bottom only for use_blob_size (hszhao/PSPNet's Interp takes one bottom)";
+    expect(net.notes.filter((n) => n.includes('not read'))).toEqual([
+      `layer 'two' (Interp): bottom(s) 'y' ${unread}`, `layer 'three' (Interp): bottom(s) 'y', 'z' ${unread}`, `layer 'sized' (Interp): bottom(s) 'z' ${unread}`]);
+  });
 });
 
 describe('ShuffleChannel (farmingyard/ShuffleNet)', () => {

@@ -394,4 +394,22 @@ describe('two nets sharing one weights map (Net.fromNetParameter)', () => {
       if (e) expect(e.heap.used - before).toBeLessThan(200_000);
     });
   }
+
+  it('a net frees only what it made: the caller\'s weights map builds another net after the first is disposed', async () => {
+    const weights = await readWeightsFile(v2);
+    const given = new Map([...weights].map(([name, ts]) => [name, ts.map((t) => t.data)]));
+    const first = Net.fromNetParameter(parsed(), weights, [], { threads: 1 });
+    const want = first.forward(input()).ip1.data.slice();
+    const alongside = Net.fromNetParameter(parsed(), weights, [], { threads: 1 });
+    await first.dispose();
+    expect(sameBits(alongside.forward(input()).ip1.data, want)).toBe(true);
+    await alongside.dispose();
+    // No net holds the map now: it builds a third as it built the first (its tensors were refused, ip1's freed).
+    const after = Net.fromNetParameter(parsed(), weights, [], { threads: 1 });
+    expect(sameBits(after.forward(input()).ip1.data, want)).toBe(true);
+    await after.dispose();
+    // The caller's tensors hold the arrays given (never pointed into the kernels' memory a net frees), unchanged.
+    for (const [name, ts] of weights) ts.forEach((t, i) => expect(t.data === given.get(name)![i], name).toBe(true));
+    for (const [name, ts] of weights) ts.forEach((t, i) => expect(sameBits(t.data, given.get(name)![i]), name).toBe(true));
+  });
 });

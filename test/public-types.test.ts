@@ -3,6 +3,7 @@
 // are marked @internal and stripped from the declarations (tsconfig.build.json: stripInternal); the code that
 // needs them (the browser entry, bench scripts, tests) imports src/ or dist/ modules, not the public types.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -87,4 +88,28 @@ describe('the public types of the browser entry', () => {
     expect([...files.keys()].map((f) => path.relative(dist, f)).filter((f) => f.includes('runtime/'))).toEqual([]);
     expect([...files.values()].filter((text) => /\basyncDispose\b/.test(text))).toEqual([]);
   });
+});
+
+// Every image-taking function of the Node entry reads a file: URL as loadImage does (resolveSource); its types say so.
+describe('the image-taking functions of the Node entry, as an app typechecks its calls', () => {
+  it('take a file: URL wherever they take a path (their types said string | Bytes), and still refuse a number', async () => {
+    const { default: ts } = await import('typescript');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-types-')), file = path.join(dir, 'app.ts');
+    fs.writeFileSync(file, `import { type Net, type MtcnnNets, classify, colorize, detect, detectFaces, detectPoses, disparity, edges, flow, imageInput, loadFlow, loadImage, segment } from ${JSON.stringify(path.join(dist, 'index.js'))};
+declare const net: Net, nets: MtcnnNets;
+const url = new URL('file:///tmp/cat.jpg');
+export const calls = [classify(net, [url, 'cat.jpg', new Uint8Array(0)]), detect(net, url), colorize(net, url), detectPoses(net, url), segment(net, url),
+  edges(net, url), flow('t.prototxt', undefined, url, url), disparity('t.prototxt', undefined, url, url), detectFaces(nets, url),
+  loadFlow('t.prototxt', undefined).flow(url, url), loadImage(url), imageInput(url, [1, 3, 2, 2])];
+// @ts-expect-error a number is no image
+export const refused = detect(net, 42);
+`);
+    try {
+      const program = ts.createProgram([file], { strict: true, noEmit: true, skipLibCheck: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, types: ['node'] });
+      const errors = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      expect(errors).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

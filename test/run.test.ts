@@ -6,8 +6,10 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
+import { loadNet } from '../src/caffe/load.js';
 import { CremaError, Net, Tensor, convert } from '../src/index.js';
 import { wasmEngine } from '../src/kernels/wasm.js';
+import { runnersAlive } from '../src/runtime/runner.js';
 import { readNpy } from '../src/util/npy.js';
 
 const model = path.resolve('models/cifar10_full');
@@ -266,5 +268,38 @@ describe('memory of nets loaded and dropped', () => {
     }
     expect(wasmEngine(), 'the wasm kernels are built').not.toBeNull();
     expect(wasmBytes() - start).toBeLessThanOrEqual(2 * N * K * 4);
+  });
+
+  it('a memory that fills up frees the blocks of nets dropped without dispose, with no Net.load to collect them', async () => {
+    // Net.fromNetParameter reclaims nothing ahead, and one weights map allocates no JavaScript memory that would
+    // make V8 collect: the 64 MB moved copy of each dropped net stays until an allocation finds the memory full.
+    const engine = wasmEngine()!;
+    expect(engine, 'the wasm kernels are built').not.toBeNull();
+    const { net: parsed, weights: map } = await loadNet(new TextEncoder().encode(prototxt), weights);
+    const limit = engine.heap.limit;
+    engine.heap.limit = engine.memory.buffer.byteLength + 3 * N * K * 4; // room for three more nets, not ten
+    try {
+      for (let i = 0; i < 10; i++) {
+        const net = Net.fromNetParameter(parsed, map, [], { threads: 1 });
+        expect(net.forward({ data: new Float32Array(K).fill(1) }).ip.data[0]).toBeCloseTo(K * 0.001, 3);
+        await new Promise((resolve) => setImmediate(resolve)); // a new task, as a server's next request
+      }
+    } finally {
+      engine.heap.limit = limit;
+    }
+  });
+
+  it('the worker thread of a net dropped after net.run ends once the net is collected (each held a whole net)', async () => {
+    const before = runnersAlive();
+    const want = Float32Array.from((await load(1)).forward({ data: batchOf(1) }).prob.data);
+    for (let i = 0; i < 6; i++) {
+      const net = await load(1); // collects the nets dropped before it (and ends their workers)
+      expect((await net.run({ data: batchOf(1) })).prob.data).toEqual(want);
+    }
+    // A run still pending when its net is collected is answered before the worker ends.
+    const pending = (await load(1)).run({ data: batchOf(1) });
+    await load(1);
+    expect((await pending).prob.data).toEqual(want);
+    expect(runnersAlive() - before).toBeLessThanOrEqual(2); // this loop's last net, or its last two: not seven
   });
 });

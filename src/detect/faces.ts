@@ -6,7 +6,7 @@ import type { LoadOptions } from '../caffe/load.js';
 import { loadImage } from '../image/load.js';
 import { Net, type NetOptions } from '../runtime/net.js';
 import { CremaError } from '../util/errors.js';
-import type { Bytes } from '../util/source.js';
+import type { Source } from '../util/source.js';
 import { type Face, type Forward, type MtcnnNets, facesInImage } from './mtcnn.js';
 import { type FaceOptions, MTCNN_FILES, type MtcnnRole, checkFaceOptions, mtcnnRoles } from './options.js';
 import { onnxForwardEach } from './forward.js';
@@ -41,7 +41,7 @@ export type { FaceOptions };
  * The faces in an image file (or its bytes), as MTCNN's MATLAB demo finds them (mtcnn.ts): boxes in the image's
  * pixels, O-Net's score, five landmarks, best first.
  */
-export async function detectFaces(nets: MtcnnNets, image: string | Bytes, options: FaceOptions = {}): Promise<Face[]> {
+export async function detectFaces(nets: MtcnnNets, image: Source, options: FaceOptions = {}): Promise<Face[]> {
   checkFaceOptions(options);
   const { backend = 'native', ...rest } = options;
   const decoded = await loadImage(image, true);

@@ -31,7 +31,7 @@ import { checkOptionKeys } from '../util/options.js';
  * runs the forward in onnxruntime-node (the net converted once and kept until `net.dispose()`; a Faster R-CNN net
  * again for each new image size).
  */
-export async function detect(net: Net, image: string | Bytes, options: DetectOptions = {}): Promise<Detection[]> {
+export async function detect(net: Net, image: Source, options: DetectOptions = {}): Promise<Detection[]> {
   checkDetectOptions(options);
   const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
   const decoded = await loadImage(image, geo.channels === 3);
@@ -44,7 +44,7 @@ export async function detect(net: Net, image: string | Bytes, options: DetectOpt
  * (interleaved) of the image's size. The net is colorization_deploy_v2.prototxt's; its class8_ab layer needs no
  * weights. `backend: 'onnx'` runs the net in onnxruntime-node.
  */
-export async function colorize(net: Net, image: string | Bytes, options: ColorizeOptions = {}): Promise<{ width: number; height: number; data: Uint8Array }> {
+export async function colorize(net: Net, image: Source, options: ColorizeOptions = {}): Promise<{ width: number; height: number; data: Uint8Array }> {
   checkColorizeOptions(options);
   const decoded = await loadImage(image, true);
   return { width: decoded.width, height: decoded.height, data: await byBackend(net, options.backend, (run) => colorizeImage(net, decoded, run)) };
@@ -55,7 +55,7 @@ export async function colorize(net: Net, image: string | Bytes, options: Coloriz
  * (openpose.ts): per person a keypoint a part, [x, y, score] in the image's pixels ([0, 0, 0]: not found).
  * `backend: 'onnx'` runs the net in onnxruntime-node (converted again for each new net input size).
  */
-export async function detectPoses(net: Net, image: string | Bytes, options: PoseDetectOptions & PosePartOptions<Net> = {}): Promise<Person[]> {
+export async function detectPoses(net: Net, image: Source, options: PoseDetectOptions & PosePartOptions<Net> = {}): Promise<Person[]> {
   checkPoseOptions(options);
   const { backend, ...rest } = options;
   const decoded = await loadImage(image, true);
@@ -66,7 +66,7 @@ export async function detectPoses(net: Net, image: string | Bytes, options: Pose
  * An image file's (or its bytes') label map as FCN's infer.py computes it (dense.ts): the net at the image's size,
  * each pixel's class the first maximum of the score blob ('score') over its channels, and the classes present.
  */
-export async function segment(net: Net, image: string | Bytes, options: DenseDetectOptions = {}): Promise<Segmentation> {
+export async function segment(net: Net, image: Source, options: DenseDetectOptions = {}): Promise<Segmentation> {
   return dense(net, image, options, 'segment', segmentImage);
 }
 
@@ -74,11 +74,11 @@ export async function segment(net: Net, image: string | Bytes, options: DenseDet
  * An image file's (or its bytes') edge map as HED's tutorial and RCF's test compute it (dense.ts): the net at the
  * image's size, channel 0 of its 'sigmoid-fuse' (1: an edge); edgeBytes gives the PNG's bytes as RCF saves them.
  */
-export async function edges(net: Net, image: string | Bytes, options: EdgeDetectOptions = {}): Promise<EdgeMap> {
+export async function edges(net: Net, image: Source, options: EdgeDetectOptions = {}): Promise<EdgeMap> {
   return dense(net, image, options, 'edges', edgesInImage);
 }
 
-async function dense<T, O extends DenseDetectOptions>(net: Net, image: string | Bytes, options: O, what: 'segment' | 'edges', core: (net: Net, image: FloatImage, options: Omit<O, 'backend'>, run?: Forward) => Promise<T>): Promise<T> {
+async function dense<T, O extends DenseDetectOptions>(net: Net, image: Source, options: O, what: 'segment' | 'edges', core: (net: Net, image: FloatImage, options: Omit<O, 'backend'>, run?: Forward) => Promise<T>): Promise<T> {
   checkDenseOptions(options, what);
   const { backend, ...rest } = options;
   const decoded = await loadImage(image, true, false); // as PIL's Image.open: a JPEG's EXIF orientation not applied
@@ -131,10 +131,12 @@ export interface FlowOptions {
 }
 
 /** A template (or filled net) and an image pair, both images decoded as the scripts read them (no EXIF rotation). */
-async function templateAndPair(template: Source, img0: string | Bytes, img1: string | Bytes, fallback: [string, string]) {
+async function templateAndPair(template: Source, img0: Source, img1: Source, fallback: [string, string]) {
   const source = resolveSource('template', template);
   const [a, b] = await Promise.all([loadImage(img0, true, false), loadImage(img1, true, false)]);
-  const names: [string, string] = [typeof img0 === 'string' ? img0 : fallback[0], typeof img1 === 'string' ? img1 : fallback[1]];
+  // A path or file: URL names its image by its path (the URL's, resolved as loadImage read it); bytes by the fallback.
+  const name = (img: Source, or: string): string => (typeof img === 'string' || img instanceof URL ? resolveSource('image', img).label : or);
+  const names: [string, string] = [name(img0, fallback[0]), name(img1, fallback[1])];
   return { source, a, b, names, text: Buffer.from(bytesOf(source)).toString('utf8') };
 }
 
@@ -151,7 +153,7 @@ async function loadFilled(prototxt: Bytes, weights: Source | undefined, native: 
  * its caffemodel. Both images of one size, read as scipy.misc.imread reads them (no EXIF rotation). The flow is
  * height x width x 2 (u, v). `backend: 'onnx'` runs the net in onnxruntime-node. For many pairs, loadFlow.
  */
-export async function flow(template: Source, weights: Source | undefined, img0: string | Bytes, img1: string | Bytes, options: FlowOptions = {}): Promise<Flow> {
+export async function flow(template: Source, weights: Source | undefined, img0: Source, img1: Source, options: FlowOptions = {}): Promise<Flow> {
   const nets = loadFlow(template, weights, options);
   try {
     return await nets.flow(img0, img1);
@@ -163,7 +165,7 @@ export async function flow(template: Source, weights: Source | undefined, img0: 
 /** A FlowNet kept loaded for many pairs (loadFlow). */
 export interface FlowRunner {
   /** The flow from img0 to img1 (files, bytes, or loadImage's images read in colour), as flow() computes it. */
-  flow(img0: string | Bytes | FloatImage, img1: string | Bytes | FloatImage): Promise<Flow>;
+  flow(img0: Source | FloatImage, img1: Source | FloatImage): Promise<Flow>;
   /** Releases the net (and its ONNX Runtime sessions). */
   dispose(): Promise<void>;
 }
@@ -186,7 +188,7 @@ export function loadFlow(template: Source, weights: Source | undefined, options:
       await sessions.get(net)?.release();
       sessions.delete(net);
     }));
-  const decoded = (image: string | Bytes | FloatImage) => (isFloatImage(image) ? image : loadImage(image, true, false));
+  const decoded = (image: Source | FloatImage) => (isFloatImage(image) ? image : loadImage(image, true, false));
   return {
     flow: async (img0, img1) => {
       const [a, b] = await Promise.all([decoded(img0), decoded(img1)]);
@@ -232,7 +234,7 @@ function disparityWiring(text: string, label: string): DisparityWiring {
  * its caffemodel. Both images of one size, read as its ImageData reads them (OpenCV in colour, no EXIF rotation). The
  * disparity is what its PFMWriter writes: height x width, positive. `backend: 'onnx'` runs the net in onnxruntime-node.
  */
-export async function disparity(template: Source, weights: Source | undefined, left: string | Bytes, right: string | Bytes, options: FlowOptions = {}): Promise<Disparity> {
+export async function disparity(template: Source, weights: Source | undefined, left: Source, right: Source, options: FlowOptions = {}): Promise<Disparity> {
   checkOptionKeys(options, ['backend', 'threads', 'onNote'], 'disparity');
   checkBackend(options.backend, 'disparity');
   const { source, a, b, names, text: raw } = await templateAndPair(template, left, right, ['left', 'right']);

@@ -8,6 +8,7 @@ import { layerTypeOf } from '../layers/registry.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { MAX_BLOB_AXES } from '../caffe/caffemodel.js';
+import { sameFileKey } from '../layers/hdf5_output.js';
 import { listSome, own } from '../util/names.js';
 import { didYouMean } from '../util/options.js';
 
@@ -112,9 +113,9 @@ function refuseSharedFiles(layers: GraphLayer[]): void {
   for (const l of layers) {
     const file = l.impl.hdf5File?.file;
     if (file === undefined) continue;
-    const first = writers.get(file);
-    if (first) throw new LayerError(l.def, `writes the file '${file}' that layer '${first.name}' (${first.type}) writes: Caffe opens it for each, and HDF5 refuses the second ("unable to truncate a file which is already open"); give each its own file_name`);
-    writers.set(file, l);
+    const key = sameFileKey(file), first = writers.get(key); // 'a.h5' and './a.h5' are one file
+    if (first) throw new LayerError(l.def, `writes the file '${file}' that layer '${first.name}' (${first.type}) writes${first.impl.hdf5File!.file === file ? '' : ` (as '${first.impl.hdf5File!.file}')`}: Caffe opens it for each, and HDF5 refuses the second ("unable to truncate a file which is already open"); give each its own file_name`);
+    writers.set(key, l);
   }
 }
 

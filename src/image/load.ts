@@ -3,7 +3,7 @@ import path from 'node:path';
 import { CremaError } from '../util/errors.js';
 import { checkReadable, withOpenFile } from '../util/files.js';
 import { sniffNonProtobuf } from '../util/sniff.js';
-import { type Bytes, resolveSource } from '../util/source.js';
+import { type Source, resolveSource } from '../util/source.js';
 import { MAX_PIXELS, checkImageMemory, type FloatImage, tooManyPixels } from './image.js';
 import { type RawPixels, floatImage } from './pixels.js';
 
@@ -18,7 +18,7 @@ export function isImageFile(file: string): boolean {
 // management; EXIF orientation applied to JPEGs only (imageio's JPEG reader rotates, its PNG and WebP readers do
 // not); CMYK turned into RGB by Pillow's formula (not an ICC transform); float TIFFs as their float values; 16-bit
 // colour PNGs as 8 bits (their high bytes), 16-bit gray ones as 16.
-async function decode(source: string | Bytes, color: boolean, upright: boolean): Promise<RawPixels> {
+async function decode(source: Source, color: boolean, upright: boolean): Promise<RawPixels> {
   const { path: filePath, bytes, label: file } = resolveSource('image', source);
   refuseUnsupported(file, filePath, bytes);
   // sharp is imported when the first image is read: commands that read no image do not pay for loading it.
@@ -87,10 +87,10 @@ function cmykToRgb(data: Buffer): (i: number) => number {
 }
 
 /**
- * Loads an image (a path or the file's bytes) as pycaffe's `caffe.io.load_image(file, color)`:
+ * Loads an image (a path, in Node also a file: URL, or the file's bytes) as pycaffe's `caffe.io.load_image(file, color)`:
  * `skimage.img_as_float(skimage.io.imread(file))` as float32 in [0, 1] (see floatImage). `upright` false leaves a
  * JPEG's EXIF orientation unapplied, as PIL's Image.open reads it (the demos of FCN, HED and RCF).
  */
-export async function loadImage(file: string | Bytes, color = true, upright = true): Promise<FloatImage> {
+export async function loadImage(file: Source, color = true, upright = true): Promise<FloatImage> {
   return floatImage(await decode(file, color, upright), color);
 }

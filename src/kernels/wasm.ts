@@ -69,6 +69,15 @@ class Heap {
   private readonly sizes = new Map<number, number>();
   /** Frees an owned block when its owner is garbage collected (see `own`). */
   private readonly finalizer = new FinalizationRegistry<Owned>((block) => this.releaseOwned(block));
+  /**
+   * Each owned block's owner, weakly: a full collection clears the ones nothing reaches at once, where the
+   * finalizer's callbacks wait for a later turn of the event loop (see `reclaim`).
+   */
+  private readonly owners = new Map<Owned, WeakRef<object>>();
+  /** Blocks owned or released since the last `reclaim` that freed nothing (none since: another would free nothing). */
+  private changes = 1;
+  /** @internal The most bytes blocks may reach (the memory's 4 GiB; tests set less to fill it quickly). */
+  limit = MAX_PAGES * PAGE;
 
   constructor(readonly memory: WebAssembly.Memory) {}
 
@@ -76,6 +85,8 @@ class Heap {
   own(owner: object, ptr: number, scope: Set<Owned> | undefined): Owned {
     const block: Owned = { ptr, scopes: new Set() };
     this.finalizer.register(owner, block, block);
+    this.owners.set(block, new WeakRef(owner));
+    this.changes++;
     if (scope) addScope(block, scope);
     return block;
   }
@@ -83,6 +94,7 @@ class Heap {
   /** Frees an owned block now (its owner's finalizer is dropped); a no-op when it was freed already. */
   releaseOwned(block: Owned): void {
     this.finalizer.unregister(block);
+    this.owners.delete(block);
     if (block.ptr === 0) return; // freed already
     this.release(block.ptr);
     block.ptr = 0;
@@ -105,8 +117,36 @@ class Heap {
     return ptr;
   }
 
-  /** A block of at least `bytes`, or 0 (never a block) when it does not fit; nothing changes then. */
+  /**
+   * A block of at least `bytes`, or 0 (never a block) when it does not fit; nothing changes then. When it does not
+   * fit, the blocks of owners no longer reachable (nets dropped without dispose) are freed first and it is tried again.
+   */
   tryAlloc(bytes: number): number {
+    const ptr = this.place(bytes);
+    return ptr || (this.reclaim() ? this.place(bytes) : 0);
+  }
+
+  /**
+   * Frees now the blocks whose owners a full collection finds unreachable; true when it freed any. Their finalizers
+   * would free them, but only in a later turn of the event loop, and wasm memory filling up never triggers a
+   * collection: nets dropped without dispose in a loop that never yields (or yields less often than it loads)
+   * filled the 4 GiB. Not again while nothing was owned or released since one that freed nothing (a memory full of
+   * live blocks: each blob's failed allocation would be a full collection).
+   */
+  private reclaim(): boolean {
+    if (this.changes === 0) return false;
+    collectGarbage();
+    let freed = false;
+    for (const [block, owner] of this.owners)
+      if (owner.deref() === undefined) {
+        this.releaseOwned(block);
+        freed = true;
+      }
+    if (!freed) this.changes = 0;
+    return freed;
+  }
+
+  private place(bytes: number): number {
     const size = Math.max(64, Math.ceil(bytes / 64) * 64);
     const i = this.free.findIndex((b) => b.size >= size);
     let ptr: number;
@@ -117,7 +157,7 @@ class Heap {
       else Object.assign(block, { ptr: block.ptr + size, size: block.size - size });
     } else {
       const top = this.top + size;
-      if (top > MAX_PAGES * PAGE) return 0;
+      if (top > this.limit) return 0;
       const pages = this.memory.buffer.byteLength / PAGE, need = Math.ceil(top / PAGE) - pages;
       if (need > 0) {
         try {
@@ -139,6 +179,7 @@ class Heap {
     const size = this.sizes.get(ptr);
     if (size === undefined) return;
     this.sizes.delete(ptr);
+    this.changes++;
     this.free.push({ ptr, size });
     this.free.sort((a, b) => a.ptr - b.ptr);
     for (let i = this.free.length - 1; i > 0; i--) {

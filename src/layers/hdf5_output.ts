@@ -35,6 +35,23 @@ export const hdf5OutputLayer: LayerType = {
   onnx: () => undefined,
 };
 
+/**
+ * Which file a file_name names, for telling two layers' apart: resolved from the working directory where files are
+ * written (Node: 'a.h5', './a.h5' and its absolute path are one file), else normalized as a POSIX path ('./a.h5',
+ * 'x/../a.h5' and 'a.h5' are one; a browser writes none, but Caffe would refuse the net there too).
+ */
+export function sameFileKey(file: string): string {
+  const resolve = platformIfInstalled()?.resolvePath;
+  if (resolve) return resolve(file);
+  const parts: string[] = [];
+  for (const part of file.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..' && parts.length && parts.at(-1) !== '..') parts.pop();
+    else if (part !== '..' || !file.startsWith('/')) parts.push(part);
+  }
+  return (file.startsWith('/') ? '/' : '') + parts.join('/');
+}
+
 /** The dims Caffe writes a bottom with: its Reshape(num, channels, height, width), a missing axis 1. */
 function legacyDims(shape: Shape): Shape {
   return [0, 1, 2, 3].map((i) => shape[i] ?? 1);

@@ -82,13 +82,16 @@ function axisTable(inSize: number, outSize: number): { index: Int32Array; step: 
 export const interpLayer: LayerType = {
   type: 'Interp',
   create(def) {
-    const geometryFor = interpGeometry(def), n = usesBlobSize(def) ? 2 : 1;
+    const geometryFor = interpGeometry(def), blobSize = usesBlobSize(def);
     let g: InterpGeometry | undefined;
     let rows = axisTable(1, 1), cols = rows;
     return {
-      reshape([shape, sizeOf]) {
-        need(def, n === 1 || sizeOf !== undefined, 'with use_blob_size takes its output size from a second bottom: give it one');
-        expectCounts(def, [n, n], [1, 1]);
+      notes: unreadBottoms(def, blobSize),
+      reshape(shapes) {
+        const [shape] = shapes, sizeOf = blobSize ? shapes[1] : undefined;
+        need(def, !blobSize || sizeOf !== undefined, 'with use_blob_size takes its output size from a second bottom: give it one');
+        // caffe-priv's MinBottomBlobs 1 and no maximum: the bottoms after those it reads are not checked.
+        expectCounts(def, [blobSize ? 2 : 1, Infinity], [1, 1]);
         need4d(def, sizeOf ? [shape, sizeOf] : [shape]);
         g = geometryFor(shape[2], shape[3], sizeOf);
         rows = axisTable(g.inH, g.outH);
@@ -109,6 +112,17 @@ export const interpLayer: LayerType = {
   },
   onnx: interpToOnnx,
 };
+
+/**
+ * The note for bottoms the layer does not read: those after the first (after the second with use_blob_size).
+ * caffe-priv's Interp (MinBottomBlobs 1) takes any number and reads bottom[1] only for use_blob_size; hszhao/PSPNet's
+ * (ExactNumBottomBlobs 1) refuses a second, so a net that has one loads in caffe-priv only: crema does as it does.
+ */
+function unreadBottoms(def: LayerParameter, blobSize: boolean): string[] {
+  const unread = (def.bottom ?? []).slice(blobSize ? 2 : 1);
+  if (!unread.length) return [];
+  return [`bottom(s) ${unread.map((b) => `'${b}'`).join(', ')} not read: caffe-priv (soeaver/py-RFCN-priv) takes them and reads a second bottom only for use_blob_size (hszhao/PSPNet's Interp takes one bottom)`];
+}
 
 /** caffe-priv's use_blob_size: the output takes bottom[1]'s height and width (the fork checks there is one). */
 function usesBlobSize(def: LayerParameter): boolean {

@@ -284,6 +284,7 @@ export const nodePlatform: Platform = {
   withFile: (path, read) => withOpenFile(path, (fd, size) => read(fileSource(fd, size))),
   writeFile: (path, bytes) => fs.writeFileSync(path, bytes),
   fileUrlPath: (url) => fileURLToPath(url),
+  resolvePath: (file) => path.resolve(file),
   protoText: (name) => fs.readFileSync(new URL(`proto/${name}`, ROOT), 'utf8'),
   kernels,
   compileKernels,

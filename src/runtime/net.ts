@@ -7,11 +7,11 @@ import { type InputValue, checkEveryInput, checkFeeds, inputTensor } from './fee
 import { loadPlugins } from '../layers/plugin.js';
 import { builtInPythonNote, registerLayer } from '../layers/registry.js';
 import { type Fusion, chainMembers, computedByProducer, findFusions, fusedProducer, fusionMembers, producerFor, releaseFolded, unfuse, withFoldBuffers } from './fold.js';
-import { NetRunner } from './runner.js';
+import { NetRunner, runnersAlive } from './runner.js';
 import { ForwardJudge } from './forward-judge.js';
 import { type ConcatSlice, concatSlices } from './concat-views.js';
 import { platform } from '../platform.js';
-import { type Shape, Tensor, sameShape, shapeString, sizeOf } from '../tensor.js';
+import { type Shape, Tensor, sameShape, shapeString, sizeOf, viewedShares } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { checkNames, checkOptionKeys, noBlobNamed } from '../util/options.js';
 import { listSome, nameRecord } from '../util/names.js';
@@ -179,7 +179,6 @@ export class Net {
     // Workers start in the background; Net.load awaits the same start and reports a failure there.
     setThreads(this.threads).catch(() => undefined);
     for (const l of graph.layers) if (l.weights.length) this.paramMap.set(l.name, l.weights);
-    for (const ts of this.paramMap.values()) for (const t of ts) weightHolders.set(t, (weightHolders.get(t) ?? 0) + 1);
     // Weights in wasm memory (decoded there by Net.load, or moved by another net's layers) are this net's to free
     // (dispose) too, not only the collector's: the last net using them frees them.
     for (const ts of this.paramMap.values()) for (const t of ts) adoptWeights(t.data, this.owned);
@@ -264,7 +263,7 @@ export class Net {
    * start in the background: forwards before they are ready use fewer threads.
    */
   static fromNetParameter(net: NetParameter, weights: Map<string, Tensor[]> = new Map(), notes: string[] = [], options: NetOptions & Pick<LoadOptions, 'dialect' | 'frcnnConfig'> = {}): Net {
-    return new Net(buildGraph(net, weights, { dialect: options.dialect, frcnnConfig: options.frcnnConfig }), notes, options);
+    return new Net(buildGraph(net, ownTensors(weights), { dialect: options.dialect, frcnnConfig: options.frcnnConfig }), notes, options);
   }
 
   get name(): string {
@@ -332,6 +331,7 @@ export class Net {
     if (!this.runner) {
       this.checkWeights();
       this.runner = this.handOver();
+      droppedRunners.register(this, this.runner, this);
     }
     return this.runner.run(tensors, fetches, backend);
   }
@@ -340,6 +340,7 @@ export class Net {
   async dispose(): Promise<void> {
     const runner = this.runner;
     this.runner = undefined;
+    droppedRunners.unregister(this);
     this.gone = 'this net was disposed';
     this.releaseHere();
     await Promise.all([runner?.terminate(), this.releaseCompanions()]);
@@ -368,15 +369,10 @@ export class Net {
   /** Frees what this thread holds of the net: packed weights, weights, blobs (the graph keeps only its shapes). */
   private releaseHere(): void {
     // A weight tensor kept from net.params may view the kernels' wasm memory (fully connected weights live there
-    // once): from now on it refuses to be read rather than read freed memory.
-    // A tensor another live net holds too (Net.fromNetParameter given the same weights) stays readable, and its
-    // block stays (releaseScope frees what no other net lists).
-    for (const weights of this.paramMap.values())
-      for (const t of weights) {
-        const left = (weightHolders.get(t) ?? 1) - 1;
-        weightHolders.set(t, left);
-        if (left === 0) refuseData(t, this.gone ?? 'this net was released');
-      }
+    // once): from now on it refuses to be read rather than read freed memory. The tensors are this net's own
+    // (ownTensors): another net's over the same arrays stays readable, and a block it lists too stays
+    // (releaseScope frees what no other net lists).
+    for (const weights of this.paramMap.values()) for (const t of weights) refuseData(t, this.gone ?? 'this net was released');
     const engine = wasmEngine();
     engine?.releaseScope(this.owned);
     if (this.freesBlobs && engine) for (const a of new Set([...[...this.store.values()].map((t) => t.data), ...this.rooms.values()])) engine.releaseArray(a);
@@ -819,19 +815,42 @@ function isNetFiles(value: unknown): value is NetFiles {
 }
 
 /**
+ * The worker threads of nets dropped without dispose after net.run: ended when their net is collected (each holds a
+ * whole net, in its own memory: a ResNet-50 loaded, run once and dropped in a loop added ~430 MB a net, for good).
+ */
+const droppedRunners = new FinalizationRegistry<NetRunner>((runner) => runner.retire());
+
+/**
  * Frees the wasm blocks of nets that were dropped without dispose before loading another: their layers' finalizers
  * free them, but only after a garbage collection, which wasm memory pressure never triggers (a 233 MB net loaded
- * and dropped 17 times filled the 4 GiB). A full collection, then a turn of the event loop for the finalizers.
+ * and dropped 17 times filled the 4 GiB), nor a net worker's memory (droppedRunners): a full collection, then a
+ * turn of the event loop for the finalizers. (A full memory frees what it can on its own: Heap.reclaim.)
  */
 async function reclaimDroppedNets(): Promise<void> {
-  const engine = wasmEngineIfLoaded();
-  if (!engine || engine.heap.used < PREPARED_COLLECT_BYTES) return;
+  if ((wasmEngineIfLoaded()?.heap.used ?? 0) < PREPARED_COLLECT_BYTES && runnersAlive() === 0) return;
   collectGarbage();
   await new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-/** Weight tensors by the number of live nets holding them (nets made from one weights map share them). */
-const weightHolders = new WeakMap<Tensor, number>();
+/**
+ * The net's own tensor objects over the caller's weight arrays (one for each tensor given: a tensor two layers share
+ * stays one). The net points its own at the kernels' memory (moveWeights) and makes them refuse reads once it is
+ * released; the caller's tensors are never changed, so one weights map builds any number of nets, before or after
+ * others are disposed. Arrays already in the kernels' memory (another net's params) are shared, not copied: each
+ * net lists their blocks (adoptWeights) and the last one released frees them.
+ */
+function ownTensors(weights: Map<string, Tensor[]>): Map<string, Tensor[]> {
+  const own = new Map<Tensor, Tensor>();
+  const of = (t: Tensor): Tensor => {
+    let o = own.get(t);
+    if (!o) {
+      own.set(t, (o = new Tensor([...t.dims], t.data)));
+      if (viewedShares.has(t)) viewedShares.add(o);
+    }
+    return o;
+  };
+  return new Map([...weights].map(([name, ts]) => [name, ts.map(of)]));
+}
 
 /** From now on `t.data` (and `t.size`) throws a CremaError saying why (a disposed net's weights). */
 function refuseData(t: Tensor, why: string): void {
@@ -840,13 +859,16 @@ function refuseData(t: Tensor, why: string): void {
 }
 
 /**
- * A layer's refusal of input shapes asked (net.reshape, or inputs fed at another shape: forward, run, the CLI's
- * --input) says which input made it: "input 'data' given as [1, 3, 32] (the net's [1, 3, 32, 32]): layer 'conv1' ...";
- * a LeNet fed CIFAR-10's [1, 3, 32, 32] was told only that conv1's weights do not fit.
+ * A layer's (or the net's size bound's) refusal of input shapes asked (net.reshape, or inputs fed at another shape:
+ * forward, run, the CLI's --input) says which input made it: "input 'data' given as [1, 3, 32] (the net's
+ * [1, 3, 32, 32]): layer 'conv1' ..."; a LeNet fed CIFAR-10's [1, 3, 32, 32] was told only that conv1's weights do
+ * not fit.
  */
 function atShapes(err: unknown, asked: Record<string, Shape>, before: Record<string, Shape>): unknown {
   const other = Object.entries(asked).filter(([name, shape]) => before[name] && !sameShape(shape, before[name]));
-  if (!(err instanceof LayerError) || other.length === 0) return err;
+  // A layer's refusal, or the net's (its blobs beyond 16 GiB); not one that names its input already ("input 'x': ...").
+  const named = !(err instanceof LayerError) && err instanceof CremaError && /^(input )?'/.test(err.message);
+  if (!(err instanceof CremaError) || named || other.length === 0) return err;
   err.message = `${other.map(([name, shape]) => `input '${name}' given as ${shapeString(shape)} (the net's ${shapeString(before[name])})`).join(', ')}: ${err.message}`;
   return err;
 }

@@ -33,17 +33,29 @@ function revive(e: { name: string; message: string; layer?: string; layerType?: 
   return e.name === 'CremaError' || e.name === 'LayerError' ? new CremaError(e.message) : new Error(e.message);
 }
 
+/** Net workers started and not yet terminated (Net.load collects garbage while any are: see runnersAlive). */
+let alive = 0;
+
+/** How many net workers are running: each holds a whole net, freed only by its net's dispose or collection. */
+export function runnersAlive(): number {
+  return alive;
+}
+
 export class NetRunner {
   private readonly worker: NetWorker;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private failure: Error | undefined;
+  private ended = false;
+  /** Its net was collected: the worker ends once the runs pending (a caller may still await one) are answered. */
+  private retired = false;
   /** Input buffers the worker gave back, to copy the next runs' inputs into. */
   private readonly spare = new SpareBuffers();
 
   /** Starts the worker and hands it the net (its layers' definitions and weights, by structured clone). */
   constructor(graph: Graph, threads: number) {
     this.worker = platform().startNetWorker();
+    alive++;
     this.worker.listen(
       (m) => this.settle(m as FromWorker),
       (err) => this.fail(err),
@@ -69,7 +81,15 @@ export class NetRunner {
 
   async terminate(): Promise<void> {
     this.fail(new CremaError('the net was disposed while this run was pending'));
+    if (!this.ended) alive--;
+    this.ended = true;
     await this.worker.terminate();
+  }
+
+  /** Ends the worker of a net dropped without dispose (Net's finalizer): now, or after the runs still pending. */
+  retire(): void {
+    this.retired = true;
+    if (this.pending.size === 0) this.terminate().catch(() => undefined);
   }
 
   private post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
@@ -86,6 +106,7 @@ export class NetRunner {
       if (runnerSpare.on) this.spare.keep(m.spare);
       p.resolve(Object.fromEntries(Object.entries(m.outputs).map(([k, t]) => [k, new Tensor(t.dims, t.data)])));
     }
+    if (this.retired && this.pending.size === 0) this.terminate().catch(() => undefined);
   }
 
   private fail(err: Error): void {
