@@ -14,19 +14,15 @@ import { detectImage } from '../src/detect/detect.js';
 import { type FrcnnPass, frcnnBlob, frcnnDetections, frcnnScaleFactor, frcnnTest } from '../src/detect/frcnn.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
-import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { Net } from '../src/runtime/net.js';
-import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
-import { hashWeightBlobs } from './helpers/hashweights.mjs';
+import { FRCNN_FIXTURE, frcnnWeights, writeFrcnnWeights } from './helpers/frcnn.js';
 import { cli } from './helpers/cli.js';
 
-const fixture = path.join(import.meta.dirname, 'fixtures/frcnn-detect');
-const at = (f: string) => path.join(fixture, f);
+const at = (f: string) => path.join(FRCNN_FIXTURE, f);
 const CASES = ['two-scales', 'soft-vote'];
-const weights = () => new Map(hashWeightBlobs(at('spec.json'), 'frcnn').map((l: { name: string; blobs: { shape: number[]; data: Float32Array }[] }) => [l.name, l.blobs.map((b) => new Tensor(b.shape, b.data))]));
 const netOf = (name: string, config = fs.readFileSync(at(`${name}.json`), 'utf8')) =>
-  Net.fromNetParameter(upgradeNet(parsePrototxt(fs.readFileSync(at('net.prototxt'), 'utf8'), 'net.prototxt'), 'net.prototxt'), weights(), [], { threads: 1, frcnnConfig: config });
+  Net.fromNetParameter(upgradeNet(parsePrototxt(fs.readFileSync(at('net.prototxt'), 'utf8'), 'net.prototxt'), 'net.prototxt'), frcnnWeights(), [], { threads: 1, frcnnConfig: config });
 
 /** The fork's detections of a case: rows of id, x1, y1, x2, y2, score. */
 function forkDetections(name: string): Omit<Detection, 'name'>[] {
@@ -93,8 +89,7 @@ describe("makefile/frcnn's predict_original (detect on FrcnnProposal nets)", () 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-frcnn-detect-'));
     try {
       const w = path.join(dir, 'w.caffemodel');
-      const layer = [...weights()].map(([name, blobs]) => ({ name, blobs: blobs.map((b) => ({ shape: { dim: b.dims }, data: b.data })) }));
-      fs.writeFileSync(w, encodeCaffemodel({ name: 'tiny-frcnn', layer }));
+      writeFrcnnWeights(w);
       const net = await Net.load(at('net.prototxt'), w, { frcnnConfig: fs.readFileSync(at('two-scales.json'), 'utf8') });
       const found = await detect(net, at('image.png'), { labels: ['bg', 'a', 'b', 'c'] });
       net.dispose();

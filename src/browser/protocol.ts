@@ -38,7 +38,8 @@ export interface NetInfo {
   warnings?: string[];
   /**
    * How `net.detect` runs the net, when it is a detector: 'output' (SSD, YOLO: a detection layer writes the boxes),
-   * 'faster-rcnn' (a Proposal layer: py-faster-rcnn's im_detect) or 'ssh' (SSH's face detector: its demo.py's
+   * 'faster-rcnn' (a Proposal layer: py-faster-rcnn's im_detect), 'frcnn' (makefile/frcnn's FrcnnProposal: its
+   * test tools' predict_original with the net's config) or 'ssh' (SSH's face detector: its demo.py's
    * pyramid). Absent for other nets.
    */
   detector?: DetectorKind;
