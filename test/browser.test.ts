@@ -26,6 +26,7 @@ import { colorize, detectPoses, edges, segment } from '../src/detect/node.js';
 import { denseWeights } from './fixtures/dense/referee/weights.mjs';
 import { colourLabels, edgeBytes, segmentClassLine, vocPalette } from '../src/detect/dense-view.js';
 import { writeTinyPose } from './helpers/tinypose.js';
+import { FRCNN_FIXTURE, writeFrcnnWeights } from './helpers/frcnn.js';
 import { posesSvg } from '../src/detect/pose-draw.js';
 import { type Person, partsLine, personLine, poseModel } from '../src/detect/pose-models.js';
 import { detectFaces, loadMtcnn } from '../src/detect/faces.js';
@@ -584,7 +585,8 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(await waitLoaded(page)).toBe('');
       expect(await page.$eval('#classify-title', (e) => e.textContent)).toBe('Detect objects');
       expect(await page.$eval('#run', (e) => e.textContent)).toBe('Detect');
-      expect(await page.$eval('#threshold', (e) => [(e as unknown as { value: string }).value, e.closest('label')!.hasAttribute('hidden')])).toEqual(['0.5', false]);
+      // empty: the library's default (0.5; a makefile/frcnn net's config's test_score_thresh), said by its placeholder
+      expect(await page.$eval('#threshold', (e) => [(e as unknown as { value: string }).value, e.getAttribute('placeholder'), e.closest('label')!.hasAttribute('hidden')])).toEqual(['', '0.5', false]);
       await page.$eval('#channel-swap', (e) => void ((e as unknown as { value: string }).value = '2,1,0'));
       await page.$eval('#mean', (e) => void ((e as unknown as { value: string }).value = '104,117,123'));
       await page.$eval('#threshold', (e) => void ((e as unknown as { value: string }).value = '0.7'));
@@ -686,6 +688,33 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(errors).toEqual([]);
     } finally {
       await page.close();
+    }
+  }, 240_000);
+
+  it("detects with a makefile/frcnn net (FrcnnProposal) and its config picked in the page's frcnn config, as Node's detect does", async () => {
+    const at = (f: string) => path.join(FRCNN_FIXTURE, f);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-frcnn-page-')), weights = path.join(dir, 'tiny-frcnn.caffemodel');
+    writeFrcnnWeights(weights);
+    const frcnn = await Net.load(at('net.prototxt'), weights, { threads: 1, frcnnConfig: fs.readFileSync(at('two-scales.json'), 'utf8') });
+    const expected = await detect(frcnn, at('image.png'));
+    await frcnn.dispose();
+    expect(expected.length).toBeGreaterThan(100); // the config's test_score_thresh 0.05, not 0.5
+    const { page, errors } = await open(browser, server.url);
+    const { runs, detected } = await countDetections(page, 120_000);
+    try {
+      await (await page.$('#prototxt'))!.uploadFile(at('net.prototxt'));
+      await (await page.$('#weights'))!.uploadFile(weights);
+      await (await page.$('#frcnn-config'))!.uploadFile(at('two-scales.json'));
+      await click(page, '#load');
+      expect(await waitLoaded(page)).toBe('');
+      expect(await page.$eval('#input-note', (e) => e.textContent)).toMatch(/^makefile\/frcnn's net, run as its test_frcnn runs it/);
+      const loaded = await runs();
+      await (await page.$('#image'))!.uploadFile(at('image.png'));
+      expectSameDetections(await detected(loaded), expected, 1e-4);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 240_000);
 

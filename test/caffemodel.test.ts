@@ -144,6 +144,20 @@ describe('encode / decode', () => {
   });
 });
 
+test("makefile/frcnn's binary deformable_convolution_param (229, deformable_group 19) is read as crema's (999999, 25) and written back at crema's numbers", () => {
+  // its caffe.proto: LayerParameter.deformable_convolution_param = 229, DeformableConvolutionParameter.deformable_group = 19
+  const layer = (name: string, param: number[]) => len(100, [...str(1, name), ...str(2, 'DeformableConvolution'), ...len(229, param)]);
+  const bytes = Uint8Array.from([...str(1, 'frcnn'),
+    ...layer('dc1', [...uint(1, 4), ...uint(4, 3), ...uint(19, 2), ...uint(25, 7)]), // 25 is nothing there: skipped
+    ...layer('dc2', [...uint(1, 8), ...uint(4, 1)])]);
+  const net = readCaffemodel(bytes, 'frcnn.caffemodel');
+  const params = (net.layer as Message[]).map((l) => l.deformable_convolution_param);
+  expect(params).toEqual([{ num_output: 4, kernel_size: [3], deformable_group: 2 }, { num_output: 8, kernel_size: [1] }]);
+  expect((readCaffemodel(encodeCaffemodel(net), 'again.caffemodel').layer as Message[]).map((l) => l.deformable_convolution_param)).toEqual(params);
+  // 229 elsewhere than in a LayerParameter (here a NetParameter's) is not this field: skipped as unknown
+  expect(decodeMessage(messageType('NetParameter'), memorySource(Uint8Array.from([...str(1, 'n'), ...len(229, uint(1, 4))])), 'n')).toEqual({ name: 'n' });
+});
+
 describe('caffemodel errors', () => {
   test('empty and non-protobuf files', () => {
     expect(errorOf(() => readCaffemodel(new Uint8Array(), 'w.caffemodel'))).toBe('w.caffemodel: empty file, not a caffemodel');

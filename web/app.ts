@@ -216,17 +216,19 @@ async function loadNet(name: string, files: NetBytes | FacesBytes, labels: strin
 }
 
 /**
- * A net's files loaded with the Caffe controls' options (the dialect, "skip unknown fields", "data shape"): the
+ * A net's files loaded with the Caffe controls' options (the dialect, the frcnn config, "skip unknown fields", "data shape"): the
  * page's net, MTCNN's, and OpenPose's hand and face nets alike (crema pose loads --hand and --face as the body).
  * What "skip unknown fields" leaves out is pushed into `skipped`.
  */
-function openNet(f: NetBytes, skipped: string[]): Promise<Net> {
+async function openNet(f: NetBytes, skipped: string[]): Promise<Net> {
   const chosen = $<HTMLSelectElement>('dialect').value;
   const dialect = isDialect(chosen) ? chosen : undefined; // '' is BVLC 1.0
   const lenient = $<HTMLInputElement>('lenient').checked;
   const dataShapes = dataShapesOf($<HTMLInputElement>('data-shape').value);
+  const config = $<HTMLInputElement>('frcnn-config').files?.[0]; // makefile/frcnn's (crema --frcnn-config)
+  const frcnnConfig = config ? await config.text() : undefined;
   // Find edges reads HED's Crops as crema edges does (edgesDialect) unless a dialect is chosen
-  return Net.load({ prototxt: f.prototxt, weights: f.weights }, { names: f.names, engine: pageEngine, dialect, edgesDialect: true, lenient, dataShapes, warn: (m) => skipped.push(m) });
+  return Net.load({ prototxt: f.prototxt, weights: f.weights }, { names: f.names, engine: pageEngine, dialect, edgesDialect: true, lenient, dataShapes, frcnnConfig, warn: (m) => skipped.push(m) });
 }
 
 /** "NAME loaded", and what "skip unknown fields" left out as the CLI's warnings: the first in the status, all in its tooltip. */
@@ -397,6 +399,8 @@ async function render(net: Net, name: string): Promise<void> {
     ? `The colorization net: the photo's lightness (L of Lab) at the input's ${shape(info.blobs[target]).split('×').slice(2).join(' × ')}, less 50, fed to '${target}' as its demo colorize.py feeds it; the colours zoomed back to the photo's size beside its own L.`
     : info.detector === 'faster-rcnn'
     ? `The image is scaled as py-faster-rcnn's im_detect scales it (its shorter side to 600 pixels, the longer at most 1000) and fed to '${info.inputs[0]}' with im_info; the boxes are in the image's pixels.`
+    : info.detector === 'frcnn'
+    ? `makefile/frcnn's net, run as its test_frcnn runs it, with the settings of the frcnn config (without one, the fork's default_config.json): the image scaled to each of its test_scales on the shorter side (the longer at most test_max_size), less pixel_means, fed to '${info.inputs[0]}' with im_info; the boxes of every scale together, NMS per class at test_nms, in the image's pixels.`
     : info.detector === 'ssh'
     ? `SSH's face detector, run as its demo.py runs it: the image fitted to 800 pixels on its shorter side (the longer at most 1200), then fed to '${info.inputs[0]}' with im_info at 500, 800, 1200 and 1600 of those 800 pixels (its pyramid); the faces of every scale together, NMS at 0.3, the boxes in the image's pixels.`
     : target

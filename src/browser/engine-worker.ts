@@ -263,7 +263,7 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
       setH5wasmUrl(req.h5wasm);
       // edgesDialect: HED's Crops in the hed dialect, as crema edges reads them, for a net edges runs (decided in this load)
       const dialectOf = req.edgesDialect ? edgesDialectOf(undefined, true) : undefined;
-      const options = { threads: req.threads, dialect: req.dialect, lenient: req.lenient, dataShapes: req.dataShapes, warn: (m: string) => warnings.push(namedIn(m, req)) };
+      const options = { threads: req.threads, dialect: req.dialect, lenient: req.lenient, dataShapes: req.dataShapes, frcnnConfig: req.frcnnConfig, warn: (m: string) => warnings.push(namedIn(m, req)) };
       // its blobs freed by dispose: the page gets copies of them (copies), never the blobs
       const load = (prototxt: Uint8Array | string) => Net.open(prototxt, req.weights, options, { prepare: true, dialectOf }).then((net) => Object.assign(net, { freesBlobs: true }));
       const id = nextId++;

@@ -38,7 +38,8 @@ export interface NetInfo {
   warnings?: string[];
   /**
    * How `net.detect` runs the net, when it is a detector: 'output' (SSD, YOLO: a detection layer writes the boxes),
-   * 'faster-rcnn' (a Proposal layer: py-faster-rcnn's im_detect) or 'ssh' (SSH's face detector: its demo.py's
+   * 'faster-rcnn' (a Proposal layer: py-faster-rcnn's im_detect), 'frcnn' (makefile/frcnn's FrcnnProposal: its
+   * test tools' predict_original with the net's config) or 'ssh' (SSH's face detector: its demo.py's
    * pyramid). Absent for other nets.
    */
   detector?: DetectorKind;
@@ -88,7 +89,7 @@ export interface BrowserVerifyReport extends BlobComparison {
 }
 
 export type Request =
-  | { op: 'load'; prototxt: Uint8Array | string; weights?: Uint8Array; threads?: number; names?: FileNames; dialect?: Dialect; edgesDialect?: boolean; lenient?: boolean; dataShapes?: Record<string, number[]>; h5wasm?: string }
+  | { op: 'load'; prototxt: Uint8Array | string; weights?: Uint8Array; threads?: number; names?: FileNames; dialect?: Dialect; edgesDialect?: boolean; lenient?: boolean; dataShapes?: Record<string, number[]>; frcnnConfig?: string; h5wasm?: string }
   | { op: 'run'; net: number; feeds: Record<string, TensorData>; fetches?: string[]; backend?: Backend; ort?: string }
   /** `image.data` is transferred; the options' mean image, if any, comes as plain { dims, data }. */
   | { op: 'detect'; net: number; image: FloatImage; options: DetectOptions; ort?: string }

@@ -98,6 +98,25 @@ interface MessageInfo {
 
 const infos = new Map<protobuf.Type, MessageInfo>();
 
+/**
+ * makefile/frcnn's caffe.proto has LayerParameter.deformable_convolution_param at 229, its deformable_group at 19
+ * (default 4; unsky's numbering); crema's are zhanglonghao1992's, 999999 and 25 (229 is free here): a binary layer
+ * parameter at 229 is read as deformable_convolution_param, its field 19 as deformable_group (an unwritten one is, as
+ * in the text format, the default that fits the offsets' channels). Written back at crema's numbers.
+ */
+const FRCNN_DEFORMABLE = 229;
+let frcnnField: FieldInfo | undefined;
+function frcnnDeformable(layer: MessageInfo): FieldInfo | undefined {
+  if (frcnnField) return frcnnField;
+  const own = [...layer.byId.values()].find((f) => f.name === 'deformable_convolution_param');
+  const group = own?.message && [...own.message.byId.values()].find((f) => f.name === 'deformable_group');
+  if (!own?.message || !group) return undefined;
+  const byId = new Map([...own.message.byId].filter(([, f]) => f !== group));
+  byId.set(19, group);
+  frcnnField = { ...own, message: { ...own.message, byId } };
+  return frcnnField;
+}
+
 function messageInfo(type: protobuf.Type): MessageInfo {
   let info = infos.get(type);
   if (info) return info;
@@ -327,7 +346,7 @@ class Decoder {
       if (id === 0) this.fail('invalid field number 0', at);
       if (wt === 6 || wt === 7) this.fail(`bad wire type ${wt} (field ${id})`, at);
       if (wt === 4) this.fail(`unexpected end-group (field ${id})`, at);
-      const f = info.byId.get(id);
+      const f = info.byId.get(id) ?? (id === FRCNN_DEFORMABLE && info.type.name === 'LayerParameter' ? frcnnDeformable(info) : undefined);
       if (!f) this.skip(wt, id, end, depth, at);
       else if (f.packable && wt === 2) this.packed(f, out, end, at);
       else if (id === 5 && wt === 0 && info.type.name === 'BlobProto') out[C3D_BLOB] = this.uvarint(end, 'width'); // see C3D_BLOB

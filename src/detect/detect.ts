@@ -9,6 +9,7 @@ import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { DETECTION_TYPES } from '../layers/detection/types.js';
 import { quadNms } from './quad-nms.js';
+import { frcnnJob, isFrcnn } from './frcnn.js';
 import { FASTER_RCNN_DEFAULTS, fasterRcnnBlobs, fasterRcnnDetections, fasterRcnnMeans, fasterRcnnScale, hasProposal, proposalInputs, scaledBlob } from './faster-rcnn.js';
 import { SSH_BLOBS, SSH_DEFAULTS, SSH_PYRAMID, isSsh, sshDetections, sshModuleBlobs, sshPyramidRows, sshPyramidScales } from './ssh.js';
 import { type Detection, type DetectOptions, type DetectorKind, checkDetectOptions } from './options.js';
@@ -40,7 +41,7 @@ export function detectionKind(net: Net): DetectorKind {
  */
 export function detectionOutputs(net: Net, options: DetectOptions = {}): string[] {
   const kind = detectorKind(net);
-  if (kind === 'faster-rcnn') {
+  if (kind === 'faster-rcnn' || kind === 'frcnn') {
     const blobs = fasterRcnnBlobs(net);
     return [blobs.rois, blobs.clsProb, blobs.bboxPred];
   }
@@ -53,7 +54,7 @@ export function detectionOutputs(net: Net, options: DetectOptions = {}): string[
 export function detectorKind(net: Net): DetectorKind | undefined {
   if (net.layers.some((l) => DETECTION_TYPES.has(l.type))) return 'output';
   if (!hasProposal(net)) return undefined;
-  return isSsh(net) ? 'ssh' : 'faster-rcnn';
+  return isFrcnn(net) ? 'frcnn' : isSsh(net) ? 'ssh' : 'faster-rcnn';
 }
 
 /** The sizes of SSH's pyramid options.pyramid asks for (SSH_PYRAMID's by default), or undefined: one scale. */
@@ -180,6 +181,11 @@ function fasterRcnnOptions(options: DetectOptions, ssh: boolean): { threshold: n
  * SSH's pyramid: one forward per size), the blobs to read after each, and the detections from them.
  */
 export function fasterRcnnJob(net: Net, image: FloatImage, options: DetectOptions): DetectionRun {
+  if (detectorKind(net) === 'frcnn') {
+    noPyramid(options, "makefile/frcnn's (its config's test_scales)");
+    checkDetectOptions(options);
+    return frcnnJob(net, image, options, proposalInputs(net), detectionOutputs(net, options));
+  }
   const ssh = isSsh(net);
   const { threshold, scale, maxSize, means, pyramid } = fasterRcnnOptions(options, ssh);
   const inputs = proposalInputs(net), outputs = detectionOutputs(net, options);

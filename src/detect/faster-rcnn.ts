@@ -30,10 +30,15 @@ export interface FasterRcnnBlobs {
   bboxPred: string;
 }
 
-/** Whether the net has a Proposal layer (crema's built-in, or py-faster-rcnn's Python rpn.proposal_layer run as it). */
+/**
+ * Whether the net has a Proposal layer (crema's built-in, or py-faster-rcnn's Python rpn.proposal_layer run as it) or
+ * makefile/frcnn's FrcnnProposal (frcnn.ts).
+ */
 export function hasProposal(net: Net): boolean {
-  return net.layers.some((l) => layerTypeOf(l.def).type === 'Proposal');
+  return net.layers.some(isProposal);
 }
+
+const isProposal = (l: Net['layers'][number]) => ['Proposal', 'FrcnnProposal'].includes(layerTypeOf(l.def).type);
 
 /**
  * The blobs of a Faster R-CNN net as im_detect names them: the image input ('data'), im_info (the Proposal's third
@@ -50,11 +55,11 @@ export function fasterRcnnBlobs(net: Net): FasterRcnnBlobs {
 /** The image input, im_info (the Proposal's third bottom: an input of 3 values) and the Proposal's first top; refused by name. */
 export function proposalInputs(net: Net): { data: string; imInfo: string; rois: string } {
   const name = `net '${net.name || 'net'}'`;
-  const proposal = net.layers.find((l) => layerTypeOf(l.def).type === 'Proposal');
+  const proposal = net.layers.find(isProposal);
   if (!proposal) throw new CremaError(`${name} has no Proposal layer`);
   const imInfo = proposal.bottoms[2];
   if (!net.inputs.includes(imInfo))
-    throw new CremaError(`${name}: Proposal '${proposal.name}' reads im_info from '${imInfo}', which is not an input of the net (py-faster-rcnn's im_detect feeds it)`);
+    throw new CremaError(`${name}: ${layerTypeOf(proposal.def).type} '${proposal.name}' reads im_info from '${imInfo}', which is not an input of the net (py-faster-rcnn's im_detect feeds it)`);
   const infoShape = net.shapes.get(imInfo)!;
   if (infoShape.reduce((a, b) => a * b, 1) !== 3)
     throw new CremaError(`${name}: im_info '${imInfo}' is ${infoShape.join(' x ')}, not 3 values (height, width, scale)`);
@@ -80,14 +85,17 @@ export function fasterRcnnBlob(image: FloatImage, scale: number, maxSize: number
   return { data: scaledBlob(image, factor, means), scale: factor };
 }
 
-/** _get_image_blob's blob of the image at `factor` (fasterRcnnBlob's; SSH's pyramid gives its own factors). */
-export function scaledBlob(image: FloatImage, factor: number, means: readonly number[]): Tensor {
+/**
+ * _get_image_blob's blob of the image at `factor` (fasterRcnnBlob's; SSH's pyramid gives its own factors;
+ * makefile/frcnn's shrinks with INTER_AREA: `resize`).
+ */
+export function scaledBlob(image: FloatImage, factor: number, means: readonly number[], resize = cvResizeLinear): Tensor {
   if (image.channels !== 3) throw new CremaError(`Faster R-CNN takes colour images (3 channels), got ${image.channels}`);
   const n = image.height * image.width, bgr = new Float32Array(3 * n), src = image.data;
   const byte = image.bits === 16 ? (v: number) => Math.round(v * 65535) >> 8 : (v: number) => Math.round(v * 255);
   for (let i = 0; i < n; i++)
     for (let c = 0; c < 3; c++) bgr[3 * i + c] = f32(byte(src[3 * i + 2 - c]) - means[c]);
-  const resized = cvResizeLinear({ height: image.height, width: image.width, channels: 3, data: bgr }, factor, factor);
+  const resized = resize({ height: image.height, width: image.width, channels: 3, data: bgr }, factor, factor);
   const { height: H, width: W } = resized, plane = H * W, data = new Float32Array(3 * plane);
   for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) data[c * plane + i] = resized.data[3 * i + c];
   return new Tensor([1, 3, H, W], data);

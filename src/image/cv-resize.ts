@@ -102,3 +102,51 @@ function halve(im: FloatImage, out: FloatImage): FloatImage {
       }
   return out;
 }
+
+/**
+ * cv2.resize(im, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) of a float32 image made smaller (makefile/frcnn's
+ * frcnn_api.cpp shrinks its test images so), OpenCV 4.5's generic ResizeArea_Invoker: each destination pixel the
+ * source pixels its cell covers, weighted by the part covered over the cell's width (computeResizeAreaTab's weights,
+ * in double, kept as float), summed along a row in float then those rows down the column in float. Exactly half
+ * the size is its fast path (halve); its resizeAreaFast at other whole inverse factors (1/4) gave the same values as
+ * this path in the cases checked (test/frcnn-detect.test.ts: cv2 4.5.1's own, bit for bit).
+ */
+export function cvResizeArea(im: FloatImage, fx: number, fy: number): FloatImage {
+  if (!(fx > 0 && fx <= 1 && fy > 0 && fy <= 1)) throw new CremaError(`cvResizeArea: INTER_AREA here only shrinks (factors ${fx} x ${fy})`);
+  const width = cvResizedSize(im.width, fx), height = cvResizedSize(im.height, fy), k = im.channels;
+  if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1)
+    throw new CremaError(`cvResizeArea: scaling ${im.width} x ${im.height} by ${fx} x ${fy} gives no pixels`);
+  checkImageMemory(4 * (height * width * k + 2 * width * k), () => `resizing the ${im.width} x ${im.height} image to ${width} x ${height}`);
+  const out = makeImage(height, width, k);
+  if (width === im.width && height === im.height) return (out.data.set(im.data), out);
+  if (1 / fx === 2 && 1 / fy === 2) return halve(im, out);
+  const xs = areaTab(im.width, width, 1 / fx), ys = areaTab(im.height, height, 1 / fy);
+  const rowLen = width * k, buf = new Float32Array(rowLen), sum = new Float32Array(rowLen);
+  const flush = (dy: number) => out.data.set(sum, dy * rowLen);
+  let prev = ys[0]?.d ?? 0;
+  for (const { d: dy, s: sy, a: beta } of ys) {
+    buf.fill(0);
+    const base = sy * im.width * k;
+    for (const { d, s, a } of xs) for (let c = 0; c < k; c++) buf[d * k + c] = f32(buf[d * k + c] + f32(im.data[base + s * k + c] * a));
+    if (dy !== prev) {
+      flush(prev);
+      for (let i = 0; i < rowLen; i++) sum[i] = f32(beta * buf[i]);
+      prev = dy;
+    } else for (let i = 0; i < rowLen; i++) sum[i] = f32(sum[i] + f32(beta * buf[i]));
+  }
+  flush(prev);
+  return out;
+}
+
+/** computeResizeAreaTab: each destination index's (d) source indices (s) and weights (a, float32) for a cell of `scale` source pixels. */
+function areaTab(src: number, dst: number, scale: number): { d: number; s: number; a: number }[] {
+  const tab: { d: number; s: number; a: number }[] = [];
+  for (let d = 0; d < dst; d++) {
+    const lo = d * scale, hi = lo + scale, cell = Math.min(scale, src - lo);
+    const s2 = Math.min(Math.floor(hi), src - 1), s1 = Math.min(Math.ceil(lo), s2);
+    if (s1 - lo > 1e-3) tab.push({ d, s: s1 - 1, a: f32((s1 - lo) / cell) });
+    for (let s = s1; s < s2; s++) tab.push({ d, s, a: f32(1 / cell) });
+    if (hi - s2 > 1e-3) tab.push({ d, s: s2, a: f32(Math.min(Math.min(hi - s2, 1), cell) / cell) });
+  }
+  return tab;
+}

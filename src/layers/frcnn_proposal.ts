@@ -126,17 +126,17 @@ export function readFrcnnConfig(text: string, fail: (why: string) => Error): Map
 }
 
 /** C's atoi: the leading integer after white space, 0 if none. */
-function atoi(text: string): number {
+export function atoi(text: string): number {
   return Number(/^\s*[-+]?\d+/.exec(text)?.[0] ?? 0);
 }
 
 /** C's atof (decimal forms): the leading number after white space, 0 if none. */
-function cFloat(text: string): number {
+export function cFloat(text: string): number {
   return Number(/^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?/.exec(text)?.[0] ?? 0);
 }
 
 /** The fork's extract_vector: split at commas (std::getline: no empty last piece), each read by atof. */
-function cFloats(text: string): number[] {
+export function cFloats(text: string): number[] {
   const pieces = text.split(',');
   if (pieces[pieces.length - 1] === '') pieces.pop();
   return pieces.map(cFloat);

@@ -132,7 +132,7 @@ function boxesOf(boxes: Float32Array, kept: { rows: number[]; scores: number[] }
  * are scaled by 1 - IoU where IoU > test_nms (linear), exp(-IoU² / 0.5) (gaussian) or 0 where IoU > test_nms (other),
  * in float32; a score falling under 0.001 swaps its box with the last one, which leaves the loop. At most `limit`.
  */
-function softNms(how: SoftNms, boxes: Float32Array, score: Float32Array, order: ArrayLike<number>, limit: number): { rows: number[]; scores: number[] } {
+export function softNms(how: SoftNms, boxes: Float32Array, score: Float32Array, order: ArrayLike<number>, limit: number): { rows: number[]; scores: number[] } {
   const id = Array.from(order), sc = Float32Array.from(id, (k) => score[k]);
   const swap = (p: number, q: number) => {
     [id[p], id[q]] = [id[q], id[p]];
@@ -161,7 +161,7 @@ function softNms(how: SoftNms, boxes: Float32Array, score: Float32Array, order: 
 const boxArea = (boxes: Float32Array, k: number) => f32(f32(f32(boxes[4 * k + 2] - boxes[4 * k]) + 1) * f32(f32(boxes[4 * k + 3] - boxes[4 * k + 1]) + 1));
 
 /** The IoU of two rows of `boxes`, pixel-inclusive (+1), in float32: py_cpu_nms's and makefile/frcnn's get_iou (a's area once per a in NMS's loop). */
-function boxIou(boxes: Float32Array, a: number, b: number, areaA = boxArea(boxes, a)): number {
+export function boxIou(boxes: Float32Array, a: number, b: number, areaA = boxArea(boxes, a)): number {
   const side = (lo: number, hi: number) => Math.max(0, f32(f32(Math.min(boxes[4 * a + hi], boxes[4 * b + hi]) - Math.max(boxes[4 * a + lo], boxes[4 * b + lo])) + 1));
   const inter = f32(side(0, 2) * side(1, 3));
   return f32(inter / f32(f32(areaA + boxArea(boxes, b)) - inter));

@@ -46,3 +46,52 @@ function adjustHeap<T>(items: T[], hole: number, len: number, value: T, comp: (a
   }
   items[hole] = value;
 }
+
+/**
+ * libstdc++'s std::sort (bits/stl_algo.h: __introsort_loop over runs of more than 16 with the median of three moved
+ * first and __unguarded_partition, std::partial_sort once 2 log2(n) levels are spent, then __final_insertion_sort),
+ * replayed step for step: which of the items `comp` leaves tied come first is what these steps make of them.
+ */
+export function stdSort<T>(items: T[], comp: (a: T, b: T) => boolean): void {
+  const n = items.length;
+  if (n < 2) return;
+  const swap = (i: number, j: number) => ([items[i], items[j]] = [items[j], items[i]]);
+  const loop = (first: number, last: number, depth: number): void => {
+    while (last - first > 16) {
+      if (depth === 0) {
+        const run = items.slice(first, last);
+        partialSort(run, run.length, comp);
+        items.splice(first, run.length, ...run);
+        return;
+      }
+      depth--;
+      // __unguarded_partition_pivot: the median of first + 1, mid, last - 1 moved to first, the rest split around it
+      const a = first + 1, b = first + ((last - first) >> 1), c = last - 1;
+      if (comp(items[a], items[b])) swap(first, comp(items[b], items[c]) ? b : comp(items[a], items[c]) ? c : a);
+      else swap(first, comp(items[a], items[c]) ? a : comp(items[b], items[c]) ? c : b);
+      let lo = first + 1, hi = last;
+      for (;;) {
+        while (comp(items[lo], items[first])) lo++;
+        hi--;
+        while (comp(items[first], items[hi])) hi--;
+        if (!(lo < hi)) break;
+        swap(lo, hi);
+        lo++;
+      }
+      loop(lo, last, depth);
+      last = lo;
+    }
+  };
+  loop(0, n, 2 * Math.floor(Math.log2(n)));
+  // __final_insertion_sort: the first 16 by __insertion_sort, the rest by unguarded linear inserts
+  const linearInsert = (i: number) => {
+    const value = items[i];
+    for (; comp(value, items[i - 1]); i--) items[i] = items[i - 1];
+    items[i] = value;
+  };
+  for (let i = 1; i < Math.min(n, 16); i++) {
+    if (!comp(items[i], items[0])) linearInsert(i);
+    else items.unshift(...items.splice(i, 1));
+  }
+  for (let i = 16; i < n; i++) linearInsert(i);
+}

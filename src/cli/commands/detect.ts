@@ -21,7 +21,7 @@ interface DetectArgs extends NetArgs, ImageArgs {
   weights: string;
   images: string[];
   labels?: string;
-  threshold: number;
+  threshold?: number;
   quadNms?: number;
   scale?: number;
   maxSize?: number;
@@ -35,7 +35,7 @@ export const detectCommand = {
   builder: (y: Argv) =>
     backendArg(imageArgs(threadsArg(netArgs(y))))
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
-      .option('threshold', { type: 'number', default: 0.5, describe: 'report detections scoring at least this (SSH: above it, as its test.py)' })
+      .option('threshold', { type: 'number', describe: 'report detections scoring at least this (SSH: above it, as its test.py); default 0.5, a makefile/frcnn net\'s its config\'s test_score_thresh' })
       .option('quad-nms', { type: 'number', describe: 'TextBoxes++: its demo\'s polygon NMS after the net, dropping a quadrilateral overlapping a better one by more than this (the demo: 0.2)' })
       .option('scale', { type: 'number', describe: 'Faster R-CNN: scale each image so its shorter side is this long (py-faster-rcnn\'s cfg.TEST.SCALES; default 600; SSH\'s pyramid: its base size, 800; SSH at one scale: 1200)' })
       .option('max-size', { type: 'number', describe: 'Faster R-CNN: the most the longer side may be scaled to (py-faster-rcnn\'s cfg.TEST.MAX_SIZE; default 1000; SSH\'s pyramid: at its base size, 1200; SSH at one scale: 1600)' })
@@ -48,9 +48,9 @@ export const detectCommand = {
       .example('$0 detect faster_rcnn_test.pt VGG16_faster_rcnn_final.caffemodel street.jpg --labels voc.txt', 'py-faster-rcnn\'s test net (its Python proposal layer runs built in), as its tools/demo.py detects')
       .example('$0 detect test_agnostic.prototxt resnet50_rfcn_final.caffemodel street.jpg --threshold 0.8', 'py-R-FCN\'s class-agnostic test net, as its tools/demo_rfcn.py detects')
       .example('$0 detect test_ssh.prototxt SSH.caffemodel faces.jpg -o boxed/', 'SSH\'s face detector, as its demo.py detects (its image pyramid; --no-pyramid: its test.py at one scale)')
-      .epilog('Images are prepared as pycaffe does (the flags of classify) and stretched to the input size; boxes are the net\'s normalized corners times the image size. A Faster R-CNN net (a Proposal layer, py-faster-rcnn\'s test.prototxt) runs as py-faster-rcnn\'s im_detect and tools/demo.py: the image scaled by --scale and --max-size, a mean per channel (--mean, default its PIXEL_MEANS), the boxes regressed per class and clipped to the image, NMS at 0.3 per class. SSH\'s face detector (mahyarnajibi/SSH\'s test_ssh.prototxt: blobs ssh_boxes, ssh_cls_prob) runs as its demo.py does (SSH/configs/wider_pyramid.yml): the image fitted to --scale 800 and --max-size 1200, then one forward at each --pyramid size s (500, 800, 1200, 1600) times s / the base size (--scale), each module\'s faces kept but M3\'s at the last size; with --no-pyramid as its SSH/test.py at one scale (wider.yml: --scale 1200, --max-size 1600); either way the faces scoring above the threshold, NMS at 0.3 over them all. An R-FCN net (py-R-FCN\'s test_agnostic.prototxt: bbox_pred R x 8) runs the same way, as its im_detect and tools/demo_rfcn.py: each ROI moved by the foreground deltas, that box for every class. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
+      .epilog('Images are prepared as pycaffe does (the flags of classify) and stretched to the input size; boxes are the net\'s normalized corners times the image size. A Faster R-CNN net (a Proposal layer, py-faster-rcnn\'s test.prototxt) runs as py-faster-rcnn\'s im_detect and tools/demo.py: the image scaled by --scale and --max-size, a mean per channel (--mean, default its PIXEL_MEANS), the boxes regressed per class and clipped to the image, NMS at 0.3 per class. SSH\'s face detector (mahyarnajibi/SSH\'s test_ssh.prototxt: blobs ssh_boxes, ssh_cls_prob) runs as its demo.py does (SSH/configs/wider_pyramid.yml): the image fitted to --scale 800 and --max-size 1200, then one forward at each --pyramid size s (500, 800, 1200, 1600) times s / the base size (--scale), each module\'s faces kept but M3\'s at the last size; with --no-pyramid as its SSH/test.py at one scale (wider.yml: --scale 1200, --max-size 1600); either way the faces scoring above the threshold, NMS at 0.3 over them all. An R-FCN net (py-R-FCN\'s test_agnostic.prototxt: bbox_pred R x 8) runs the same way, as its im_detect and tools/demo_rfcn.py: each ROI moved by the foreground deltas, that box for every class. A makefile/frcnn net (a FrcnnProposal layer) runs as that fork\'s test_frcnn and demo_frcnn_api (its predict_original) with the settings of --frcnn-config (its test_scales, test_max_size, pixel_means, im_size_align, bbox_normalize_*, test_nms, test_soft_nms, test_bbox_vote, test_score_thresh; its default_config.json\'s where absent): a forward per test scale, INTER_AREA when shrinking, NMS per class over all scales\' boxes; --scale, --max-size, --mean, --threshold replace their config keys. Images that cannot be read are reported on stderr and skipped; the exit code is then 1 (2 if none could be read).'),
   handler: async (args: DetectArgs) => {
-    if (!Number.isFinite(args.threshold)) throw new CremaError('--threshold: expected a number');
+    if (args.threshold !== undefined && !Number.isFinite(args.threshold)) throw new CremaError('--threshold: expected a number');
     const files = collectImages(args.images);
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
     const net = await loadNetFor(args, args.backend === 'native');
@@ -63,7 +63,7 @@ export const detectCommand = {
       {
         label: 'detect', files, geo, json: args.json, output: args.output, key: 'detections',
         found: async (image) => (sessions ? detectOnnx(sessions, net, image, options) : detectImage(net, image, options)),
-        text: (file, image, found) => describe(file, image, found, args.threshold),
+        text: (file, image, found) => describe(file, image, found, args.threshold ?? 0.5),
         draw: drawDetections,
       },
       async () => sessions?.release(),
