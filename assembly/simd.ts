@@ -95,12 +95,6 @@ export function zeroRow(dst: usize, W: i32): void {
 }
 
 /**
- * Rows this short (floats) are copied and zero-filled by copyRow / zeroRow, not memory.copy / memory.fill: those
- * are calls out of the module (a few ns each), and AlexNet's 13 x 13 layers pad ~20 000 rows of 13 floats a forward.
- */
-export const SHORT_ROW: i32 = 64;
-
-/**
  * One input row (W floats) into a stride-2 kernel's padded copy, its columns deinterleaved: padded column
  * X = c + pw goes to the even half at dst + X / 2 (X even) or to the odd half at dst + q + X / 2 (X odd, q bytes
  * on), so that columns 2 ox + kx are consecutive in ox for each kx.

@@ -1086,6 +1086,23 @@ describe('which convolutions run Winograd', () => {
     expect([...gotS.data].map(Number.isFinite)).toEqual([...wantS.data].map(Number.isFinite));
     expect(relDiff(gotS.data, wantS.data)).toBeLessThan(1e-5);
   });
+  it("the bordered copy's finiteness check (in the copy's pass) sees a NaN or infinity in any row's first, middle or last float, on rows of 3 to 67", () => {
+    const random = rng(23);
+    for (const [H, W] of [[3, 3], [4, 5], [6, 9], [5, 67]]) {
+      const w = new Tensor([8, 8, 3, 3], randomArray(8 * 8 * 9, random)), b = new Tensor([8], randomArray(8, random));
+      const def = layerDef('Convolution', { convolution_param: { num_output: 8, kernel_size: [3], pad: [1] } });
+      // The last float of the last plane (a row's overlapping last vector), the first of the first, one in between.
+      for (const [at, bad] of [[8 * H * W - 1, NaN], [0, Infinity], [5 * H * W + (H >> 1) * W + (W >> 1), -Infinity]] as const) {
+        const x = new Tensor([1, 8, H, W], randomArray(8 * H * W, random));
+        x.data[at] = bad;
+        const [got, want] = bothKernels(def, [w, b], x);
+        const label = `${H} x ${W}, ${bad} at ${at}`;
+        expect(got.data.some((v) => !Number.isFinite(v)), label).toBe(true);
+        expect([...got.data].map(Number.isFinite), label).toEqual([...want.data].map(Number.isFinite));
+        expect(relDiff(got.data, want.data), label).toBeLessThan(1e-5);
+      }
+    }
+  });
   it('allFinite (on the bits): false for a NaN (any payload, either sign) or an infinity anywhere, also in a view at an offset; true for the largest floats, -0 and subnormals', () => {
     const finite = new Float32Array([0, -0, 1, -1, 3.4028234663852886e38, -3.4028234663852886e38, 1.401298464324817e-45, -1.1754942106924411e-38, 123.5]);
     expect(allFinite(finite)).toBe(true);
