@@ -45,6 +45,7 @@ export const cropLayer: LayerType = {
       forward(bottoms: Tensor[], tops: Tensor[]): void {
         cropCopy(bottoms[0], tops[0], offsets);
       },
+      takesEmpty: (i) => i === 1, // the reference: its shape only
     };
   },
 };
