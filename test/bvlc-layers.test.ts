@@ -14,6 +14,7 @@ import { Tensor } from '../src/tensor.js';
 import { encodeNpy, readNpy } from '../src/util/npy.js';
 import { nodePlatform } from '../src/platform/node.js';
 import { cli } from './helpers/cli.js';
+import { input, netOf, random } from './helpers/fork-layers.js';
 import { relativeDifference } from './helpers/reference.js';
 
 const root = path.join(import.meta.dirname, 'fixtures', 'bvlc');
@@ -172,6 +173,37 @@ layer { name: "reshape" type: "Reshape" bottom: "x" top: "reshape" reshape_param
     // And the net itself, forward again: all its blobs as Caffe's.
     net.forward(inputs);
     for (const blob of blobs) expectBlob(net.blobs.get(blob), f.caffe(blob), `${blob} native`, 1e-6);
+  });
+
+  it('into fork layers (SSD\'s Normalize, Permute, PriorBox; caffe-windows\' Normalize of a 2-D bottom, ShuffleChannel, Axpy, Interp with use_blob_size), converted before any forward: ONNX Runtime = crema\'s forward at 2 and 0 of 4; a bottom read for its shape alone may be empty', async () => {
+    // The conversion once wrote the load-time item count into caffe-windows' Normalize's, ShuffleChannel's and Axpy's
+    // Reshapes; PriorBox and Interp were refused natively with an empty shape bottom. The fork layers' own numbers are
+    // checked against their forks elsewhere (fork-layers, ssd tests): here the two sides of crema, and Caffe's rule.
+    const text = `${input('a', [4, 2, 3, 3])} ${input('c', [4, 1, 2, 2])} ${input('sel', [4])}
+layer { name: "filter" type: "Filter" bottom: "a" bottom: "c" bottom: "sel" top: "x" top: "c_sel" }
+layer { name: "ssd_norm" type: "Normalize" bottom: "x" top: "ssd_norm" norm_param { across_spatial: false channel_shared: false } }
+layer { name: "permute" type: "Permute" bottom: "x" top: "permute" permute_param { order: 0 order: 2 order: 3 order: 1 } }
+layer { name: "flat" type: "Flatten" bottom: "x" top: "flat" }
+layer { name: "feature_norm" type: "Normalize" bottom: "flat" top: "feature_norm" top: "norm" normalize_param { normalize_type: "L2" } }
+layer { name: "shuffle" type: "ShuffleChannel" bottom: "x" top: "shuffle" shuffle_channel_param { group: 2 } }
+layer { name: "mean" type: "Pooling" bottom: "x" top: "mean" pooling_param { pool: AVE global_pooling: true } }
+layer { name: "axpy" type: "Axpy" bottom: "mean" bottom: "x" bottom: "x" top: "axpy" }
+layer { name: "priors" type: "PriorBox" bottom: "x" bottom: "c_sel" top: "priors" prior_box_param { min_size: 2 } }
+layer { name: "interp" type: "Interp" bottom: "a" bottom: "c_sel" top: "interp" interp_param { use_blob_size: true } }`;
+    const outputs = ['ssd_norm', 'permute', 'feature_norm', 'norm', 'shuffle', 'axpy', 'priors', 'interp'];
+    const inputs = { a: random([4, 2, 3, 3], 5), c: random([4, 1, 2, 2], 6) };
+    const run = async (sel: number[]) => {
+      const net = netOf(text, { ssd_norm: [new Tensor([2], Float32Array.of(2, 0.5))] }), feeds = { ...inputs, sel: new Tensor([4], Float32Array.from(sel)) };
+      const onnx = await runOnnx(net.graph, feeds, { threads: 1, outputs });
+      net.forward(feeds);
+      for (const out of outputs) expectBlob(onnx.get(out), net.blobs.get(out)!, `${out} ONNX, ${sel}`, 1e-6);
+      return net;
+    };
+    const all = await run([1, 1, 1, 1]), some = await run([0, 1, 0, 1]), none = await run([0, 0, 0, 0]);
+    expect(some.blobs.get('shuffle')!.dims).toEqual([2, 2, 3, 3]);
+    expect(outputs.slice(0, 6).map((out) => none.blobs.get(out)!.dims[0])).toEqual([0, 0, 0, 0, 0, 0]);
+    // PriorBox reads its bottoms' shapes, Interp with use_blob_size its second's: the same tops at 0 items as at 4.
+    for (const out of ['priors', 'interp']) expectBlob(none.blobs.get(out), all.blobs.get(out)!, `${out} of empty shape bottoms`, 0);
   });
 
   it('refuses, in one line, a layer whose bottom is empty but whose top would not be (kernels never run on empty blobs)', async () => {
