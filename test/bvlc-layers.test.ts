@@ -146,10 +146,11 @@ layer { name: "flat_none" type: "Flatten" bottom: "a_none" top: "flat_none" flat
     for (const out of outputs) expectBlob(onnx.get(out), net.blobs.get(out)!, `${out} ONNX`, 1e-6);
   });
 
-  it('into the layers nets put after it (ArgMax, Scale, Softmax, InnerProduct at axis 2, Reshape, Concat, Eltwise, Slice, Power), two of four selected: as Caffe, natively and in ONNX Runtime', async () => {
-    // The conversion once wrote the load-time item count (4) into ArgMax's, InnerProduct's and Scale's Reshapes.
+  it('into the layers nets put after it (ArgMax, Scale, Softmax, InnerProduct at axis 2, Reshape, Concat, Eltwise, Slice, Power, a Crop to its items), two of four selected: as Caffe, natively and in ONNX Runtime', async () => {
+    // The conversion once wrote the load-time item count (4) into ArgMax's, InnerProduct's and Scale's Reshapes and
+    // the Crop's Slice.
     const f = fixture('filter_after');
-    expect(['argmax', 'ip_axis2', 'scale_by'].map((b) => f.caffe(b).dims)).toEqual([[2, 1, 2, 1], [2, 2, 3], [2, 2, 3, 3]]);
+    expect(['argmax', 'ip_axis2', 'scale_by', 'crop_items'].map((b) => f.caffe(b).dims)).toEqual([[2, 1, 2, 1], [2, 2, 3], [2, 2, 3, 3], [2, 2, 3, 3]]);
     await expectCaffe('filter_after', 1e-6);
   });
 
