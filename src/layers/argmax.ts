@@ -1,6 +1,6 @@
 import type { Message } from '../caffe/message.js';
 import { int } from '../onnx/builder.js';
-import { type LayerContext, reshapeTo } from '../onnx/context.js';
+import { type LayerContext, reshapeTo, runtimeAxesCopied } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
@@ -139,8 +139,10 @@ function argmaxToOnnx(c: LayerContext): void {
   const k = p.top_k as number, outMaxVal = p.out_max_val === true;
   const hasAxis = (def.argmax_param as Message | undefined)?.axis !== undefined;
   const axis = hasAxis ? canonicalAxis(def, p.axis as number, x.length) : 1;
-  const input = hasAxis ? c.bottom(0) : c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/items`, [x[0], -1])], [c.tmp('items')]);
   const size = hasAxis ? x[axis] : sizeOf(x.slice(1));
+  // (items, values per item): the items copied where a Filter sizes them at run time, the values as loaded (not a
+  // -1: ONNX Runtime cannot infer it on 0 items).
+  const input = hasAxis ? c.bottom(0) : c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/items`, runtimeAxesCopied(c, [x[0], size]))], [c.tmp('items')]);
   const reversed = c.node('Slice', [
     input,
     c.b.int64s(`${layer.name}/rev_starts`, [-1]),
@@ -162,5 +164,5 @@ function argmaxToOnnx(c: LayerContext): void {
   }
   const indexFloat = c.node('Cast', [index], [c.tmp('index_float')], { to: int(1) });
   const both = outMaxVal ? c.node('Concat', [indexFloat, values], [c.tmp('index_value')], { axis: int(1) }) : indexFloat;
-  reshapeTo(c, both, top);
+  reshapeTo(c, both, runtimeAxesCopied(c, top));
 }

@@ -132,6 +132,7 @@ export const autoCropLayer: LayerType = {
       forward([x], [y]) {
         cropCopy(x, y, [0, 0, h, w]);
       },
+      takesEmpty: (i) => i === 1, // the reference: its shape only
     };
   },
 };

@@ -1,6 +1,6 @@
 import { pointwiseWasm } from '../kernels/pointwise.js';
 import { type Shape, shapeString, sizeOf } from '../tensor.js';
-import type { LayerContext } from '../onnx/context.js';
+import { type LayerContext, runtimeAxesCopied } from '../onnx/context.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 
 /**
@@ -37,7 +37,7 @@ export const axpyLayer: LayerType = {
 function axpyToOnnx(c: LayerContext): void {
   const [a, x] = c.layer.bottomShapes;
   const broadcast: Shape = [a[0], a[1], ...x.slice(2).map(() => 1)];
-  const scale = c.node('Reshape', [c.bottom(0), c.b.int64s(`${c.layer.name}/scale_shape`, broadcast)], [c.tmp('scale')]);
+  const scale = c.node('Reshape', [c.bottom(0), c.b.int64s(`${c.layer.name}/scale_shape`, runtimeAxesCopied(c, broadcast))], [c.tmp('scale')]);
   const scaled = c.node('Mul', [scale, c.bottom(1)], [c.tmp('ax')]);
   c.node('Add', [scaled, c.bottom(2)], [c.top(0)]);
 }

@@ -48,12 +48,13 @@ export const concatLayer: LayerType = {
         const out = tops[0].data;
         const runs: CopyRun[] = [];
         axisRuns(tops[0].dims, bottoms, axis, (b, from, to, n) => {
-          if (!sameFloats(b.data, from, out, to)) runs.push({ src: b.data, from, dst: out, to, n });
+          if (n > 0 && !sameFloats(b.data, from, out, to)) runs.push({ src: b.data, from, dst: out, to, n });
         });
         // At batch > 1 on resident blobs, the copies as one parallel job (a bottom that is its top's slice is
         // never among them, and no bottom overlaps the top otherwise).
         if (!copyRunsWasm(runs)) for (const r of runs) copyRun(r.src, r.from, r.dst, r.to, r.n);
       },
+      takesEmpty: () => true, // along the items: an empty bottom adds none
     };
   },
 };

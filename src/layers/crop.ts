@@ -45,6 +45,7 @@ export const cropLayer: LayerType = {
       forward(bottoms: Tensor[], tops: Tensor[]): void {
         cropCopy(bottoms[0], tops[0], offsets);
       },
+      takesEmpty: (i) => i === 1, // the reference: its shape only
     };
   },
 };
@@ -90,12 +91,14 @@ function cropToOnnx(c: LayerContext): void {
 
 /**
  * Top 0 as bottom 0 from `offsets` along `axes` (the trailing axes, from the first), as long as `sizes` there: those
- * of bottom 1, the reference (Crop and AutoCrop), taken from its Shape at run time in a size-free model.
+ * of bottom 1, the reference (Crop and AutoCrop), taken from its Shape at run time in a size-free model and where
+ * they are sized at run time.
  */
 export function sliceTo(c: LayerContext, offsets: number[], axes: number[], sizes: number[]): void {
   const n = c.layer.name;
   const starts = c.b.int64s(`${n}/starts`, offsets);
-  const ends = c.anySize
+  // The reference's sizes at run time too where a Filter sizes the ones cropped to (a Crop at axis 0 to its items).
+  const ends = c.anySize || c.dynamicAxes(1).some((a) => axes.includes(a))
     ? c.node('Add', [runtimeDims(c, c.bottom(1), axes[0], axes[0] + axes.length), starts], [c.tmp('ends')])
     : c.b.int64s(`${n}/ends`, axes.map((_, j) => offsets[j] + sizes[j]));
   c.node('Slice', [c.bottom(0), starts, ends, c.b.int64s(`${n}/axes`, axes)], [c.top(0)]);

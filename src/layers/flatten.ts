@@ -1,4 +1,4 @@
-import { reshapeTo } from '../onnx/context.js';
+import { reshapeTo, runtimeAxesCopied } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import type { Shape, Tensor } from '../tensor.js';
@@ -14,8 +14,7 @@ export const flattenLayer: LayerType = {
   onnx: (c) => {
     const rank = c.layer.bottomShapes[0].length, p = paramsOf(c.layer.def, 'flatten_param');
     const start = canonicalAxis(c.layer.def, p.axis, rank), toLast = canonicalAxis(c.layer.def, p.end_axis, rank) === rank - 1;
-    const dynamic = c.dynamicAxes(0);
-    const top = dynamic.every((a) => a < start) ? c.layer.topShapes[0].map((d, a) => (dynamic.includes(a) ? 0 : d)) : c.layer.topShapes[0];
+    const top = c.dynamicAxes(0).every((a) => a < start) ? runtimeAxesCopied(c, c.layer.topShapes[0]) : c.layer.topShapes[0];
     reshapeTo(c, c.bottom(0), c.anySize && toLast ? [...Array<number>(start).fill(0), -1] : top);
   },
   create(def: LayerParameter): Layer {

@@ -102,8 +102,9 @@ function innerProductToOnnx(c: LayerContext): void {
   const direct = top.length === 2;
   const y = c.node('Gemm', gemmInputs, [direct ? c.top(0) : c.tmp('gemm')], { transB: int(p.transpose ? 0 : 1) });
   if (direct) return;
-  // For every size (ConvertOptions.anySize) the axes before `axis` from the Shape (a line reader's T and N).
-  if (!c.anySize) return reshapeTo(c, y, top);
+  // For every size (ConvertOptions.anySize) or after a Filter the axes before `axis` from the Shape (a line reader's
+  // T and N; the items a Filter kept): Gemm's rows are their product.
+  if (!c.anySize && !c.dynamicAxes(0).length) return reshapeTo(c, y, top);
   const dims = joinedDims(c, 'shape', [runtimeDims(c, c.bottom(0), 0, axis), [outputs]]);
   c.node('Reshape', [y, dims], [c.top(0)]);
 }

@@ -108,6 +108,7 @@ export const interpLayer: LayerType = {
           else bilinear(bottom.data, xo, width, top.data, c * outPlane, rows, cols);
         }
       },
+      takesEmpty: (i) => i === 1, // use_blob_size's: its shape only
     };
   },
   onnx: interpToOnnx,

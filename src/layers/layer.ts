@@ -57,6 +57,12 @@ export interface Layer {
    * shaped for when the net loads).
    */
   mostTops?(bottoms: Shape[]): Shape[];
+  /**
+   * Whether the layer runs with bottom `i` at 0 items (a Filter that selected none) when its tops are not empty, as
+   * Caffe runs it: a bottom it reads only the shape of (Crop's reference, PriorBox's), or Concat's (an empty bottom
+   * adds no rows). Net.runLayer skips a layer with an empty bottom whose tops are empty, and refuses the rest.
+   */
+  takesEmpty?(i: number): boolean;
 }
 
 /** A top of a layer that `sizesTops`: its first `rows` rows (of the most its reshape gave) are its value. */

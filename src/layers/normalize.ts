@@ -5,7 +5,7 @@ import { expectAtMostBlobs } from './axes.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { type Layer, type LayerType, expectCounts, expectWeight, need } from './layer.js';
 import { ints } from '../onnx/builder.js';
-import type { LayerContext } from '../onnx/context.js';
+import { type LayerContext, runtimeAxesCopied } from '../onnx/context.js';
 
 /** (num, channels, spatial) of a 2- to 4-D blob, as Caffe's legacy num()/channels()/height()*width() see it. */
 function layout(shape: Shape): [number, number, number] {
@@ -94,7 +94,7 @@ function featureNormalizeToOnnx(c: LayerContext): void {
   const { layer } = c;
   const l2 = paramsOf(layer.def, 'normalize_param').normalize_type === 'L2';
   const shape = layer.bottomShapes[0], top = layer.topShapes[0];
-  const x = shape.length === 4 ? c.bottom(0) : c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/shape4`, top)], [c.tmp('x4')]);
+  const x = shape.length === 4 ? c.bottom(0) : c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/shape4`, runtimeAxesCopied(c, top))], [c.tmp('x4')]);
   const reduce = (op: string) => c.opset >= 18
     ? c.node(op, [x, c.b.int64s(`${layer.name}/axes`, [1])], [c.tmp('sum')], { keepdims: { int: 1 } })
     : c.node(op, [x], [c.tmp('sum')], { axes: ints([1]), keepdims: { int: 1 } });

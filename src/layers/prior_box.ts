@@ -222,6 +222,7 @@ export const priorBoxLayer: LayerType = {
       forward(_bottoms, [top]) {
         top.data.set(priors);
       },
+      takesEmpty: () => true, // shapes only
     };
   },
   onnx: priorBoxToOnnx,

@@ -1,6 +1,6 @@
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
-import { type LayerContext, fail } from '../onnx/context.js';
+import { type LayerContext, fail, runtimeAxesCopied } from '../onnx/context.js';
 import { pointwiseWasm } from '../kernels/pointwise.js';
 import { type Shape, type Tensor, sizeOf } from '../tensor.js';
 import { type Broadcast, broadcastOver, expectAtMostBlobs, learnedParamShape } from './axes.js';
@@ -80,7 +80,7 @@ export function scaleOrBiasToOnnx(c: LayerContext, isScale: boolean): void {
   const bshape = broadcastShape(paramShape, axis, x.length);
   let param: string;
   let weightIndex = 0;
-  if (fromBottom) param = c.node('Reshape', [c.bottom(1), c.b.int64s(`${layer.name}/param_shape`, bshape)], [c.tmp('param')]);
+  if (fromBottom) param = c.node('Reshape', [c.bottom(1), c.b.int64s(`${layer.name}/param_shape`, runtimeAxesCopied(c, bshape, 1))], [c.tmp('param')]);
   else param = c.b.floats(`${layer.name}/${isScale ? 'scale' : 'bias'}`, expectWeight(def, layer.weights, weightIndex++, isScale ? 'scale' : 'bias', paramShape).data, bshape);
   if (!isScale) {
     c.node('Add', [c.bottom(0), param], [c.top(0)]);

@@ -70,6 +70,17 @@ export function reshapeTo(c: LayerContext, value: string, shape: Shape): void {
   c.node('Reshape', [value, c.b.int64s(`${c.layer.name}/shape`, shape)], [c.top(0)]);
 }
 
+/**
+ * `shape` (a load-time shape: a top's, or a Reshape's target) with the axes bottom `i` sizes at run time (a Filter's
+ * items: `dynamicAxes`) as 0, which Reshape copies from its input: for a Reshape whose input has those axes where
+ * `shape` has them. The load-time size there is wrong after a Filter that selected fewer, and a -1 in its place
+ * fails when it selected none (ONNX Runtime cannot infer a -1 on an empty tensor).
+ */
+export function runtimeAxesCopied(c: LayerContext, shape: Shape, i = 0): number[] {
+  const dynamic = c.dynamicAxes(i);
+  return shape.map((d, axis) => (dynamic.includes(axis) ? 0 : d));
+}
+
 /** A Reduce* node over `axes`: the axes are an attribute before opset 18 (ReduceSum: before 13), an input after. */
 export function reduce(c: LayerContext, op: string, x: string, axes: number[], keepdims: boolean, out: string): string {
   const asInput = op === 'ReduceSum' ? c.opset >= 13 : c.opset >= 18;

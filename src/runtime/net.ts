@@ -563,10 +563,7 @@ export class Net {
   private runLayer(l: GraphLayer, impl: Layer = l.impl, top?: string): void {
     if (l.type === 'Input') return;
     const { bottoms, tops, aliased } = this.blobsOf(l, top);
-    if (bottoms.some((b) => b.data.length === 0)) {
-      refuseFullTops(l, bottoms, tops, top === undefined ? l.tops : [top]);
-      return;
-    }
+    if (bottoms.some((b) => b.data.length === 0) && skipsEmpty(l, impl, bottoms, tops, top === undefined ? l.tops : [top])) return;
     if (impl.inPlace || !aliased) {
       impl.forward(bottoms, tops);
       return;
@@ -884,12 +881,14 @@ function withWeightsFile(err: unknown, weightsFile: string | undefined, ownSize:
 }
 
 /**
- * Called for a layer with an empty bottom (0 items: a Filter that selected none, as Caffe gives): when its tops are empty too
- * there is nothing to compute and it is not run (no kernel meets an empty blob); a top that is not empty (a Concat
- * with another blob, a Reduction) is refused in one line rather than handed to kernels never run on empty blobs.
+ * Called for a layer with an empty bottom (0 items: a Filter that selected none, as Caffe gives): true when its tops
+ * are empty too, so there is nothing to compute and it is not run (no kernel meets an empty blob); false when it runs
+ * as Caffe does, its empty bottoms all ones it takes (Layer.takesEmpty: Crop's reference, PriorBox's, Concat's);
+ * otherwise (a Reduction) refused in one line rather than handed to kernels never run on empty blobs.
  */
-function refuseFullTops(l: GraphLayer, bottoms: readonly Tensor[], tops: readonly Tensor[], topNames: readonly string[]): void {
-  const full = tops.findIndex((t) => t.data.length > 0), empty = bottoms.findIndex((b) => b.data.length === 0);
-  if (full < 0) return;
+function skipsEmpty(l: GraphLayer, impl: Layer, bottoms: readonly Tensor[], tops: readonly Tensor[], topNames: readonly string[]): boolean {
+  const full = tops.findIndex((t) => t.data.length > 0), empty = bottoms.findIndex((b, i) => b.data.length === 0 && !impl.takesEmpty?.(i));
+  if (full < 0) return true;
+  if (empty < 0) return false;
   throw new LayerError(l.def, `bottom '${l.bottoms[empty]}' is empty (${shapeString(bottoms[empty].dims)}) but top '${topNames[full]}' would not be (${shapeString(tops[full].dims)}): crema runs a layer on an empty blob only when its tops are empty too`);
 }
