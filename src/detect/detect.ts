@@ -10,6 +10,7 @@ import { CremaError } from '../util/errors.js';
 import { DETECTION_TYPES } from '../layers/detection/types.js';
 import { quadNms } from './quad-nms.js';
 import { FASTER_RCNN_DEFAULTS, fasterRcnnBlobs, fasterRcnnDetections, fasterRcnnMeans, fasterRcnnScale, hasProposal, proposalInputs, scaledBlob } from './faster-rcnn.js';
+import { fpnBlobs, fpnJob, isFpn } from './fpn.js';
 import { SSH_BLOBS, SSH_DEFAULTS, SSH_PYRAMID, isSsh, sshDetections, sshModuleBlobs, sshPyramidRows, sshPyramidScales } from './ssh.js';
 import { type Detection, type DetectOptions, type DetectorKind, checkDetectOptions } from './options.js';
 
@@ -23,7 +24,7 @@ export function detectionBlob(net: Net): string {
 }
 
 function noDetectionLayer(net: Net): CremaError {
-  return new CremaError(`net '${net.name || 'net'}' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput) nor a Proposal layer (Faster R-CNN): detect runs SSD- and YOLO-style nets and Faster R-CNN (classify runs classifiers)`);
+  return new CremaError(`net '${net.name || 'net'}' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput) nor a Proposal layer (Faster R-CNN, unsky/FPN): detect runs SSD- and YOLO-style nets, Faster R-CNN and FPN (classify runs classifiers)`);
 }
 
 /** The net's DetectorKind; a net that is none, or lacks the blobs its kind reads, is refused. */
@@ -40,6 +41,7 @@ export function detectionKind(net: Net): DetectorKind {
  */
 export function detectionOutputs(net: Net, options: DetectOptions = {}): string[] {
   const kind = detectorKind(net);
+  if (kind === 'fpn') return fpnBlobs(net).outputs;
   if (kind === 'faster-rcnn') {
     const blobs = fasterRcnnBlobs(net);
     return [blobs.rois, blobs.clsProb, blobs.bboxPred];
@@ -52,6 +54,7 @@ export function detectionOutputs(net: Net, options: DetectOptions = {}): string[
 /** detectionKind's answer without its refusals: undefined for a net that is no detector (the page classifies those). */
 export function detectorKind(net: Net): DetectorKind | undefined {
   if (net.layers.some((l) => DETECTION_TYPES.has(l.type))) return 'output';
+  if (isFpn(net)) return 'fpn';
   if (!hasProposal(net)) return undefined;
   return isSsh(net) ? 'ssh' : 'faster-rcnn';
 }
@@ -101,7 +104,9 @@ export interface DetectionRun {
 
 /** The run of any kind of detector (detectionKind): a detection layer's (detectionJob), Faster R-CNN's or SSH's (fasterRcnnJob). */
 export function detectionRun(net: Net, image: FloatImage, options: DetectOptions = {}): DetectionRun {
-  if (detectionKind(net) !== 'output') return fasterRcnnJob(net, image, options);
+  const kind = detectionKind(net);
+  if (kind === 'fpn') return checkDetectOptions(options), fpnJob(net, image, options, thresholdOf(options));
+  if (kind !== 'output') return fasterRcnnJob(net, image, options);
   const job = detectionJob(net, image, options);
   return { passes: [{ [job.input]: job.data }], outputs: [job.blob], found: ([get]) => imageDetections(get(job.blob), image, options) };
 }
