@@ -15,7 +15,7 @@ import { convertGraph } from '../src/onnx/convert.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
-import { detectionKind, detectionRun } from '../src/detect/detect.js';
+import { detectImage, detectionKind, detectionRun } from '../src/detect/detect.js';
 import type { FloatImage } from '../src/image/image.js';
 import { errorOf } from './helpers/cli.js';
 import { relativeError } from './helpers/reference.js';
@@ -180,6 +180,16 @@ describe("unsky/FPN's published test net (models/pascal_voc/FPN/FP_Net_end2end/t
     // Softmax rows of 21 classes; the deltas finite.
     for (let r = 0; r < 4000; r++) expect(out.cls_prob.data.subarray(21 * r, 21 * r + 21).reduce((a, b) => a + b)).toBeCloseTo(1, 5);
     expect(out.bbox_pred.data.every(Number.isFinite)).toBe(true);
+
+    // crema detect on it (fpn.ts; its steps against FPN's own im_detect below): a 100 x 90 image at scale 1 (--scale 90), padded
+    // to 128 x 128, im_info the padded size; the boxes clipped to the padded blob (FPN's clip_boxes), not the image.
+    const image = { width: 90, height: 100, channels: 3, data: hashInputData(6, 0.5, [100 * 90 * 3]).map((v) => v + 0.5) };
+    const run = detectionRun(net, image, { scale: 90, maxSize: 128 });
+    expect([run.passes[0].data.dims, Array.from(run.passes[0].im_info.data)]).toEqual([[1, 3, 128, 128], [128, 128, 1]]);
+    const found = detectImage(net, image, { scale: 90, maxSize: 128, threshold: 0.04 });
+    expect(found.length).toBeGreaterThan(20);
+    expect(found.every((d) => d.label >= 1 && d.label <= 20 && [d.xmin, d.ymin, d.xmax, d.ymax].every((v) => v >= 0 && v <= 127))).toBe(true);
+    expect(found.some((d) => d.xmax > 89)).toBe(true); // into the padding, as FPN's boxes may go
   });
 });
 
