@@ -15,7 +15,7 @@ import { convertGraph } from '../src/onnx/convert.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
-import { detectImage, detectionKind, detectionRun } from '../src/detect/detect.js';
+import { checkDetectorPrototxt, detectImage, detectionKind, detectionRun } from '../src/detect/detect.js';
 import type { FloatImage } from '../src/image/image.js';
 import { errorOf } from './helpers/cli.js';
 import { relativeError } from './helpers/reference.js';
@@ -227,6 +227,8 @@ describe("crema detect on unsky/FPN's nets: its own lib/fast_rcnn/test.py im_det
   it('refuses an FPN net without the blobs im_detect reads, by name', () => {
     const text = `input: "data" input_shape { dim: 1 dim: 3 dim: 64 dim: 128 }
       ${proposalText(STRIDES.map((s) => [Math.ceil(64 / s), Math.ceil(128 / s)]))}`;
+    // the CLI's check of the prototxt, before the weights, lets it by (its proposal layer is FPN's)
+    expect(() => checkDetectorPrototxt(upgradeNet(parsePrototxt(text, 'net.prototxt'), 'net.prototxt'))).not.toThrow();
     expect(errorOf(() => detectionKind(netOf(text)))).toBe(
       "net 'net' has FPN's proposal layer but no blob 'cls_prob': detect runs unsky/FPN's test nets (rois, cls_prob, bbox_pred as its im_detect reads them)",
     );

@@ -10,8 +10,8 @@ import { CremaError } from '../util/errors.js';
 import { DETECTION_TYPES } from '../layers/detection/types.js';
 import { quadNms } from './quad-nms.js';
 import { FASTER_RCNN_DEFAULTS, fasterRcnnBlobs, fasterRcnnDetections, fasterRcnnMeans, fasterRcnnScale, hasProposal, proposalInputs, scaledBlob } from './faster-rcnn.js';
-import { fpnBlobs, fpnJob, isFpn, isFpnType } from './fpn.js';
-import type { NetParameter } from '../caffe/types.js';
+import { fpnBlobs, fpnJob, isFpn } from './fpn.js';
+import type { LayerParameter, NetParameter } from '../caffe/types.js';
 import { layerTypeOf } from '../layers/registry.js';
 import { SSH_BLOBS, SSH_DEFAULTS, SSH_PYRAMID, isSsh, sshDetections, sshModuleBlobs, sshPyramidRows, sshPyramidScales } from './ssh.js';
 import { type Detection, type DetectOptions, type DetectorKind, checkDetectOptions } from './options.js';
@@ -35,13 +35,15 @@ function noDetectionLayer(net: { name?: string }): CremaError {
  * type is not known before loading (a plugin's): the loaded net's detectionKind decides then.
  */
 export function checkDetectorPrototxt(def: NetParameter): void {
-  let types: string[];
+  let layers: { def: LayerParameter; type: string }[];
   try {
-    types = (def.layer ?? []).map((l) => layerTypeOf(l).type);
+    layers = (def.layer ?? []).map((l) => ({ def: l, type: layerTypeOf(l).type }));
   } catch {
     return;
   }
-  if (!types.some((t) => DETECTION_TYPES.has(t) || t === 'Proposal' || isFpnType(t))) throw noDetectionLayer(def);
+  // detectorKind's tests before its `undefined`, on the layers alone (they read only their defs and types)
+  const net = { layers } as unknown as Net;
+  if (!(layers.some((l) => DETECTION_TYPES.has(l.type)) || isFpn(net) || hasProposal(net))) throw noDetectionLayer(def);
 }
 
 /** The net's DetectorKind; a net that is none, or lacks the blobs its kind reads, is refused. */

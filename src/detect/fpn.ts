@@ -22,12 +22,9 @@ import { FASTER_RCNN_DEFAULTS, fasterRcnnMeans, fasterRcnnScale, scaledBlob } fr
 /** FPN's cfg.TEST.SCALES[0], MAX_SIZE, cfg.TRAIN.IMAGE_STRIDE and BBOX_NORMALIZE_STDS; PIXEL_MEANS and NMS are py-faster-rcnn's. */
 export const FPN_DEFAULTS = { scale: 768, maxSize: 1280, stride: 64, stds: [0.1, 0.1, 0.2, 0.2] };
 
-/** Whether a layer type (layerTypeOf's) is FPN's proposal layer (rpn.proposal_layer with 11 bottoms, fpn_proposal.ts). */
-export const isFpnType = (type: string): boolean => type === 'rpn.proposal_layer.ProposalLayer';
-
-/** FPN's proposal layer, if the net has one. */
+/** FPN's proposal layer (rpn.proposal_layer with 11 bottoms, fpn_proposal.ts), if the net has one. */
 function fpnProposal(net: Net) {
-  return net.layers.find((l) => isFpnType(layerTypeOf(l.def).type));
+  return net.layers.find((l) => layerTypeOf(l.def).type === 'rpn.proposal_layer.ProposalLayer');
 }
 
 /** Whether the net is unsky/FPN's (its multi-level proposal layer). */
