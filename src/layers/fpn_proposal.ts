@@ -58,6 +58,7 @@ export const fpnProposalLayer: LayerType = {
           return decodeMap(s, cls.data, deltas.data, { height, width, rows, cols }, info);
         });
         const count = all.reduce((n, l) => n + l.score.length, 0);
+        need(def, count > 0, () => `im_info's image ${info[0]} x ${info[1]} has no cell at any stride (${levels.map((l) => l.stride).join(',')})`);
         const boxes = new Float32Array(4 * count), score = new Float32Array(count), keep: number[] = [];
         for (let i = 0, at = 0; i < all.length; at += all[i++].score.length) {
           boxes.set(all[i].boxes, 4 * at);
