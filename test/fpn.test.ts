@@ -89,6 +89,18 @@ describe("unsky/FPN's proposal layer (rpn.proposal_layer with 11 bottoms)", () =
       "layer 'proposal' (Python): im_info's image 600 x 90 is 150 x 22 cells of stride 4, more than its map's 17 x 24 (FPN's layer reads that many)",
     );
   });
+
+  it('tells an image with no cell, a bad im_info and every box too small apart, in one line each', () => {
+    const { maps, feeds } = proposalInputs(CASES.b), net = proposalNet(maps);
+    const forward = (h: number, w: number, scale: number) => errorOf(() => net.forward({ ...feeds, im_info: new Tensor([1, 3], Float32Array.of(h, w, scale)) }));
+    // int(3 / 4) = 0 rows and columns at every stride: nothing to propose, whatever min_size.
+    expect(forward(3, 3, 1)).toBe("layer 'proposal' (Python): im_info's image 3 x 3 has no cell at any stride (4,8,16,32,64)");
+    expect(forward(60, 3, 1)).toBe("layer 'proposal' (Python): im_info's image 60 x 3 has no cell at any stride (4,8,16,32,64)");
+    for (const [h, w, scale] of [[-8, 64, 1], [60, -2, 1], [NaN, 90, 1], [60, NaN, 1], [60, 90, NaN], [60, 90, Infinity]])
+      expect(forward(h, w, scale)).toBe(`layer 'proposal' (Python): im_info (${h}, ${w}, ${scale}) must be an image's height and width (0 or more) and a finite scale`);
+    // Cells, but no box of them 16 x 100 wide: FPN's npr.choice of no rows raises.
+    expect(forward(60, 90, 100)).toBe("layer 'proposal' (Python): no proposal is left: every box is smaller than min_size 16 x im_info's scale 100 (the image is 60 x 90)");
+  });
 });
 
 /** fpn_ref.py's as_rois net, module `module`, on (R, 5) rois. */
