@@ -4,12 +4,15 @@
 // The worker runs dist/ (npm test builds it first).
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { loadNet } from '../src/caffe/load.js';
+import type { Graph } from '../src/graph/graph.js';
 import { CremaError, Net, Tensor, convert } from '../src/index.js';
 import { wasmEngine } from '../src/kernels/wasm.js';
-import { runnersAlive } from '../src/runtime/runner.js';
+import type { NetWorker } from '../src/platform.js';
+import { nodePlatform } from '../src/platform/node.js';
+import { NetRunner, runnersAlive } from '../src/runtime/runner.js';
 import { readNpy } from '../src/util/npy.js';
 
 const model = path.resolve('models/cifar10_full');
@@ -22,6 +25,40 @@ function batchOf(n: number, seed = 0): Tensor {
   for (let i = 0; i < n; i++) for (let j = 0; j < one.size; j++) data[i * one.size + j] = one.data[j] * (1 - 0.01 * (i + seed)) + (i + seed);
   return new Tensor([n, ...one.dims.slice(1)], data);
 }
+
+// First in the file: no net's worker from an earlier test is collected (and counted out) while it counts.
+describe("net.run's workers are counted out of runnersAlive (Net.load collects garbage while any is)", () => {
+  it('when the net cannot be handed over, and when the worker of a dropped net fails with a run pending', async () => {
+    const before = runnersAlive();
+    let failWorker = (_err: Error): void => {};
+    let terminated = 0;
+    const fake = (postThrows: boolean): NetWorker => ({
+      post: () => {
+        if (postThrows) throw new Error('could not be cloned');
+      },
+      keepAlive: () => {},
+      listen: (_onMessage, onFailure) => void (failWorker = onFailure),
+      terminate: async () => void terminated++,
+    });
+    const graph = { name: 'g', layers: [] } as unknown as Graph;
+    const spy = vi.spyOn(nodePlatform, 'startNetWorker');
+    try {
+      spy.mockImplementation(() => fake(true));
+      expect(() => new NetRunner(graph, 1)).toThrow('could not be cloned');
+      expect([runnersAlive() - before, terminated]).toEqual([0, 1]);
+      spy.mockImplementation(() => fake(false));
+      const runner = new NetRunner(graph, 1);
+      const pending = runner.run({ data: new Tensor([1], new Float32Array(1)) }, undefined);
+      runner.retire(); // its net was collected: the worker ends once the run pending is answered
+      expect(runnersAlive() - before).toBe(1);
+      failWorker(new Error('the worker crashed'));
+      await expect(pending).rejects.toThrow('the worker crashed');
+      expect([runnersAlive() - before, terminated]).toEqual([0, 2]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
 
 describe('net.run', () => {
   it('gives forward numbers, fresh tensors, and the fetched blobs', async () => {

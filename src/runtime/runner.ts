@@ -58,11 +58,20 @@ export class NetRunner {
     alive++;
     this.worker.listen(
       (m) => this.settle(m as FromWorker),
-      (err) => this.fail(err),
+      (err) => {
+        this.fail(err);
+        // A retired runner waited only for its pending runs, which the failure answered: nothing else ends it.
+        if (this.retired && !this.ended) this.terminate().catch(() => undefined);
+      },
     );
-    const net: NetParameter = { name: graph.name, layer: graph.layers.map((l) => l.def) };
-    const weights: [string, WireTensor[]][] = graph.layers.filter((l) => l.weights.length).map((l) => [l.name, l.weights.map(wire)]);
-    this.post({ kind: 'init', net, weights, threads });
+    try {
+      const net: NetParameter = { name: graph.name, layer: graph.layers.map((l) => l.def) };
+      const weights: [string, WireTensor[]][] = graph.layers.filter((l) => l.weights.length).map((l) => [l.name, l.weights.map(wire)]);
+      this.post({ kind: 'init', net, weights, threads });
+    } catch (err) {
+      this.terminate().catch(() => undefined); // no runner is returned to end it (and count it out of `alive`)
+      throw err;
+    }
   }
 
   run(feeds: Record<string, Tensor>, fetches: string[] | undefined, backend: 'native' | 'onnx' = 'native'): Promise<Record<string, Tensor>> {
