@@ -58,6 +58,25 @@ describe("net.run's workers are counted out of runnersAlive (Net.load collects g
       spy.mockRestore();
     }
   });
+
+  it("Net.load collects garbage for dropped nets' workers only when a worker started since its last collection", async () => {
+    const gc = vi.spyOn(nodePlatform, 'collectGarbage');
+    try {
+      const inUse = await load(1);
+      await inUse.run({ data: batchOf(1) }); // starts a worker
+      gc.mockClear();
+      const other = await load(1); // the worker's net may have been dropped: collects
+      expect(gc).toHaveBeenCalledTimes(1);
+      const third = await load(1); // no worker started since: nothing new to find (a collection took 25-35 ms)
+      expect(gc).toHaveBeenCalledTimes(1);
+      await other.run({ data: batchOf(1) });
+      await (await load(1)).dispose(); // a second worker started: collects again
+      expect(gc).toHaveBeenCalledTimes(2);
+      for (const net of [inUse, other, third]) await net.dispose();
+    } finally {
+      gc.mockRestore();
+    }
+  });
 });
 
 describe('net.run', () => {

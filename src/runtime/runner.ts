@@ -41,6 +41,13 @@ export function runnersAlive(): number {
   return alive;
 }
 
+/** Net workers started since the process began (never less: Net.load's reclaimDroppedNets compares two counts). */
+let started = 0;
+
+export function runnersStarted(): number {
+  return started;
+}
+
 export class NetRunner {
   private readonly worker: NetWorker;
   private readonly pending = new Map<number, Pending>();
@@ -56,6 +63,7 @@ export class NetRunner {
   constructor(graph: Graph, threads: number) {
     this.worker = platform().startNetWorker();
     alive++;
+    started++;
     this.worker.listen(
       (m) => this.settle(m as FromWorker),
       (err) => {
