@@ -19,11 +19,11 @@ import { type Source, isBytes, kindOf } from '../util/source.js';
 
 export type { LoadOptions };
 
-/** Weights moved by Net.load beyond which their loaded copies are collected at once (a full GC costs ~10 ms). */
 /** The most scratch Net.load writes ahead for the first forward (see prepare). */
 const PREFAULT_SCRATCH_BYTES = 64 * 2 ** 20;
 /** Scratch every net gets written ahead: the pooling, Eltwise and copy kernels' tables (a few KiB each). */
 const SCRATCH_TABLES_BYTES = 256 * 1024;
+/** Weights moved by Net.load beyond which their loaded copies are collected at once (a full GC costs ~10 ms). */
 const PREPARED_COLLECT_BYTES = 64 * 2 ** 20;
 
 /** What Net.load's options may hold (LoadOptions and NetOptions): anything else is refused, naming these. */
