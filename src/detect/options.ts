@@ -82,6 +82,19 @@ export function checkDetectOptions(options: DetectOptions): void {
     throw new CremaError(`detect: options.pyramid is true, false or two or more sizes in pixels from 1 to 16384 (SSH's wider_pyramid.yml: [500, 800, 1200, 1600]), got ${JSON.stringify(pyramid)}`);
 }
 
+/** options.threshold (default `fallback`: 0.5, a makefile/frcnn net's config's test_score_thresh), checked. */
+export function thresholdOf(options: DetectOptions, fallback = 0.5): number {
+  const threshold = options.threshold ?? fallback;
+  if (!Number.isFinite(threshold)) throw new CremaError(`the threshold must be a number, got ${threshold}`);
+  return threshold;
+}
+
+/** options.scale or options.maxSize (`v`, the option or its default), checked; `origin` names the setting it replaces. */
+export function lengthOption(name: 'scale' | 'maxSize', v: unknown, origin: string): number {
+  if (!(typeof v === 'number' && Number.isFinite(v) && v >= 1 && v <= 16384)) throw new CremaError(`${name}: a length in pixels from 1 to 16384 (${origin}), got ${String(v)}`);
+  return v;
+}
+
 /** One detection as `crema detect` prints it (and the page lists it): score, name, corners, a quadrilateral's points. */
 export function detectionLine(d: Detection): string {
   const px = (v: number) => Math.round(v);
