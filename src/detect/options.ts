@@ -37,7 +37,7 @@ export interface Detection {
 export type DetectorKind = 'output' | 'faster-rcnn' | 'ssh' | 'frcnn' | 'fpn';
 
 export interface DetectOptions extends PreprocessOptions {
-  /** Detections scoring below it are left out (default 0.5). */
+  /** Detections scoring below it are left out (default 0.5; a makefile/frcnn net's: its config's test_score_thresh). */
   threshold?: number;
   /** Class names by label (e.g. from a labels file or the fork's labelmap). */
   labels?: readonly string[];
@@ -47,11 +47,12 @@ export interface DetectOptions extends PreprocessOptions {
    */
   quadNms?: number;
   /**
-   * Faster R-CNN, R-FCN and SSH only: the length the image's shorter side is scaled to (py-faster-rcnn's
-   * cfg.TEST.SCALES[0]: 600, the default; SSH's 1200 at one scale, its pyramid's base size 800).
+   * Faster R-CNN, R-FCN, FPN, SSH and makefile/frcnn only: the length the image's shorter side is scaled to
+   * (py-faster-rcnn's cfg.TEST.SCALES[0]: 600, the default; FPN's 768; SSH's 1200 at one scale, its pyramid's base
+   * size 800; a makefile/frcnn net's: its one scale in place of its config's test_scales).
    */
   scale?: number;
-  /** Faster R-CNN, R-FCN and SSH only: the most the longer side may be scaled to (py-faster-rcnn's cfg.TEST.MAX_SIZE: 1000, the default; SSH's 1600 at one scale, 1200 at its pyramid's base size). */
+  /** Faster R-CNN, R-FCN, FPN, SSH and makefile/frcnn only: the most the longer side may be scaled to (py-faster-rcnn's cfg.TEST.MAX_SIZE: 1000, the default; FPN's 1280; SSH's 1600 at one scale, 1200 at its pyramid's base size; makefile/frcnn's: its config's test_max_size). */
   maxSize?: number;
   /**
    * SSH only: its image pyramid, as its demo.py runs it (SSH/configs/wider_pyramid.yml; ssh.ts): true (the default

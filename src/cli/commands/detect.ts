@@ -38,7 +38,7 @@ export const detectCommand = {
   builder: (y: Argv) =>
     backendArg(imageArgs(threadsArg(netArgs(y))))
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
-      .option('threshold', { type: 'number', describe: 'report detections scoring at least this (SSH: above it, as its test.py); default 0.5, a makefile/frcnn net\'s its config\'s test_score_thresh' })
+      .option('threshold', { type: 'number', describe: 'report detections scoring at least this (SSH: above it, as its test.py); default 0.5; for a makefile/frcnn net, its config\'s test_score_thresh' })
       .option('quad-nms', { type: 'number', describe: 'TextBoxes++: its demo\'s polygon NMS after the net, dropping a quadrilateral overlapping a better one by more than this (the demo: 0.2)' })
       .option('scale', { type: 'number', describe: 'Faster R-CNN: scale each image so its shorter side is this long (py-faster-rcnn\'s cfg.TEST.SCALES; default 600; SSH\'s pyramid: its base size, 800; SSH at one scale: 1200)' })
       .option('max-size', { type: 'number', describe: 'Faster R-CNN: the most the longer side may be scaled to (py-faster-rcnn\'s cfg.TEST.MAX_SIZE; default 1000; SSH\'s pyramid: at its base size, 1200; SSH at one scale: 1600)' })
