@@ -17,7 +17,7 @@ import { upgradeNet } from '../src/caffe/upgrade.js';
 import { Net } from '../src/runtime/net.js';
 import { readNpy } from '../src/util/npy.js';
 import { FRCNN_FIXTURE, frcnnWeights, writeFrcnnWeights } from './helpers/frcnn.js';
-import { cli } from './helpers/cli.js';
+import { cli, spawnCli } from './helpers/cli.js';
 
 const at = (f: string) => path.join(FRCNN_FIXTURE, f);
 const CASES = ['two-scales', 'soft-vote'];
@@ -111,6 +111,43 @@ describe("makefile/frcnn's predict_original (detect on FrcnnProposal nets)", () 
       expect(detectImage(net, image, { threshold: 0.5 }).every((d) => d.score >= 0.5)).toBe(true);
     } finally {
       net.dispose();
+    }
+  });
+
+  it('refuses a bad scale, maxSize or threshold (and a config test_max_size under 1) by name, in one line', () => {
+    const config = fs.readFileSync(at('two-scales.json'), 'utf8');
+    const net = netOf('two-scales'), small = netOf('two-scales', config.replace('"test_max_size": "120"', '"test_max_size": "-5"'));
+    try {
+      const errorOf = (n: Net, options: Parameters<typeof detectImage>[2]) => {
+        try {
+          detectImage(n, image, options);
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return 'no error';
+      };
+      expect(errorOf(net, { scale: 0 })).toBe("scale: a length in pixels from 1 to 16384 (in place of makefile/frcnn's test_scales: 24, 60), got 0");
+      expect(errorOf(net, { scale: 20000 })).toBe("scale: a length in pixels from 1 to 16384 (in place of makefile/frcnn's test_scales: 24, 60), got 20000");
+      expect(errorOf(net, { maxSize: -5 })).toBe("maxSize: a length in pixels from 1 to 16384 (in place of makefile/frcnn's test_max_size: 120), got -5");
+      expect(errorOf(net, { threshold: NaN })).toBe('the threshold must be a number, got NaN');
+      expect(errorOf(small, {})).toBe('the FrcnnProposal config (--frcnn-config): "test_max_size" must be a length of at least 1 pixel, got "-5"');
+    } finally {
+      for (const n of [net, small]) n.dispose();
+    }
+  });
+
+  it("the CLI's text output names the threshold it used: the config's test_score_thresh, else --threshold (the built CLI)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-frcnn-detect-'));
+    try {
+      const w = path.join(dir, 'w.caffemodel'), config = path.join(dir, 'high.json');
+      writeFrcnnWeights(w);
+      fs.writeFileSync(config, fs.readFileSync(at('two-scales.json'), 'utf8').replace('"test_score_thresh": "0.05"', '"test_score_thresh": "0.999"'));
+      const run = (...more: string[]) => spawnCli(path.join(import.meta.dirname, '..'), 'detect', at('net.prototxt'), w, at('image.png'), '--frcnn-config', config, ...more);
+      const [none, given] = await Promise.all([run(), run('--threshold', '0.9999')]);
+      expect(none.stdout.split('\n')[1]).toBe('(none scoring 0.999 or more)');
+      expect(given.stdout.split('\n')[1]).toBe('(none scoring 0.9999 or more)');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -15,7 +15,7 @@ import { fpnBlobs, fpnJob, isFpn } from './fpn.js';
 import type { LayerParameter, NetParameter } from '../caffe/types.js';
 import { layerTypeOf } from '../layers/registry.js';
 import { SSH_BLOBS, SSH_DEFAULTS, SSH_PYRAMID, isSsh, sshDetections, sshModuleBlobs, sshPyramidRows, sshPyramidScales } from './ssh.js';
-import { type Detection, type DetectOptions, type DetectorKind, checkDetectOptions } from './options.js';
+import { type Detection, type DetectOptions, type DetectorKind, checkDetectOptions, lengthOption, thresholdOf } from './options.js';
 
 export { type Detection, type DetectOptions, type DetectorKind, checkDetectOptions } from './options.js';
 
@@ -177,13 +177,6 @@ function quadRows(width: number | undefined): void {
     throw new CremaError(`quadNms: the net's detections have no quadrilaterals (rows of ${width}; TextBoxes++'s DetectionOutput with use_polygon gives rows of 15)`);
 }
 
-/** options.threshold (default 0.5), checked. */
-function thresholdOf(options: DetectOptions): number {
-  const threshold = options.threshold ?? 0.5;
-  if (!Number.isFinite(threshold)) throw new CremaError(`the threshold must be a number, got ${threshold}`);
-  return threshold;
-}
-
 /**
  * The options of a Faster R-CNN or SSH net's detect, checked: threshold, scale, maxSize (SSH's own defaults: its
  * pyramid's base size, or its one scale's), the means, SSH's pyramid sizes (undefined: one scale).
@@ -194,9 +187,7 @@ function fasterRcnnOptions(options: DetectOptions, ssh: boolean): { threshold: n
   const sizes = pyramid ? SSH_PYRAMID : ssh ? SSH_DEFAULTS : FASTER_RCNN_DEFAULTS;
   const setting = { scale: pyramid ? 'PYRAMID_BASE_SIZE[0]' : 'SCALES', maxSize: pyramid ? 'PYRAMID_BASE_SIZE[1]' : 'MAX_SIZE' };
   const scale = options.scale ?? sizes.scale, maxSize = options.maxSize ?? sizes.maxSize;
-  for (const [name, v] of [['scale', scale], ['maxSize', maxSize]] as const)
-    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 1 && v <= 16384))
-      throw new CremaError(`${name}: a length in pixels from 1 to 16384 (${ssh ? 'SSH' : 'py-faster-rcnn'}'s cfg.TEST.${setting[name]}: ${sizes[name]}), got ${String(v)}`);
+  for (const [name, v] of [['scale', scale], ['maxSize', maxSize]] as const) lengthOption(name, v, `${ssh ? 'SSH' : 'py-faster-rcnn'}'s cfg.TEST.${setting[name]}: ${sizes[name]}`);
   return { threshold, scale, maxSize, means: fasterRcnnMeans(options), pyramid };
 }
 

@@ -4,7 +4,7 @@ import { pyCpuNms } from '../layers/proposal.js';
 import type { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
-import type { Detection, DetectOptions } from './options.js';
+import { type Detection, type DetectOptions, lengthOption } from './options.js';
 import type { DetectionRun } from './detect.js';
 import { FASTER_RCNN_DEFAULTS, fasterRcnnMeans, fasterRcnnScale, scaledBlob } from './faster-rcnn.js';
 
@@ -59,9 +59,7 @@ export function padToStride(data: Tensor, stride: number): Tensor {
 function sizeOptions(options: DetectOptions): { scale: number; maxSize: number } {
   if (options.pyramid !== undefined) throw new CremaError("pyramid: SSH's only (its demo.py's image pyramid); this net is unsky/FPN's");
   const scale = options.scale ?? FPN_DEFAULTS.scale, maxSize = options.maxSize ?? FPN_DEFAULTS.maxSize;
-  for (const [name, v, cfg] of [['scale', scale, 'SCALES'], ['maxSize', maxSize, 'MAX_SIZE']] as const)
-    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 1 && v <= 16384))
-      throw new CremaError(`${name}: a length in pixels from 1 to 16384 (FPN's cfg.TEST.${cfg}: ${FPN_DEFAULTS[name]}), got ${String(v)}`);
+  for (const [name, v, cfg] of [['scale', scale, 'SCALES'], ['maxSize', maxSize, 'MAX_SIZE']] as const) lengthOption(name, v, `FPN's cfg.TEST.${cfg}: ${FPN_DEFAULTS[name]}`);
   return { scale, maxSize };
 }
 

@@ -7,7 +7,7 @@ import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { stdSort } from '../util/partial-sort.js';
 import type { Detection, DetectionRun } from './detect.js';
-import type { DetectOptions } from './options.js';
+import { type DetectOptions, lengthOption, thresholdOf } from './options.js';
 import { fasterRcnnMeans, scaledBlob } from './faster-rcnn.js';
 
 // makefile/frcnn's two-stage detection, as its test tools run it (test_frcnn.cpp and demo_frcnn_api.cpp call
@@ -73,14 +73,17 @@ export function frcnnTest(net: Net, options: DetectOptions): FrcnnTest {
   const iter = atoi(value('iter_test'));
   if (iter !== -1) throw fail(`iter_test ${iter}: crema runs the fork's predict_original (iter_test -1), not its predict_iterative`);
   const normalized = atoi(value('bbox_normalize_targets')) !== 0;
-  const scales = options.scale !== undefined ? [options.scale] : cFloats(value('test_scales')).map(Math.trunc);
+  const origin = (key: string) => `in place of makefile/frcnn's ${key}: ${value(key)}`;
+  const scales = options.scale !== undefined ? [lengthOption('scale', options.scale, origin('test_scales'))] : cFloats(value('test_scales')).map(Math.trunc);
   if (scales.length === 0 || scales.some((s) => !(s >= 1))) throw fail(`"test_scales" must be lengths of at least 1 pixel, got "${value('test_scales')}"`);
+  const maxSize = options.maxSize !== undefined ? lengthOption('maxSize', options.maxSize, origin('test_max_size')) : Math.trunc(cFloat(value('test_max_size')));
+  if (!(maxSize >= 1)) throw fail(`"test_max_size" must be a length of at least 1 pixel, got "${value('test_max_size')}"`);
   const means = options.mean !== undefined ? fasterRcnnMeans(options) : cFloats(value('pixel_means')).map(f32);
   if (means.length < 3) throw fail(`"pixel_means" must have 3 numbers (B, G, R), got ${means.length}`);
   if (options.mean === undefined) fasterRcnnMeans(options); // refuses the preprocessing options that do not apply
   return {
-    scales, maxSize: options.maxSize ?? Math.trunc(cFloat(value('test_max_size'))), means,
-    nms: f32(cFloat(value('test_nms'))), threshold: f32(options.threshold ?? cFloat(value('test_score_thresh'))),
+    scales, maxSize, means,
+    nms: f32(cFloat(value('test_nms'))), threshold: f32(thresholdOf(options, cFloat(value('test_score_thresh')))),
     soft: atoi(value('test_soft_nms')), vote: atoi(value('test_bbox_vote')) !== 0, align: atoi(value('im_size_align')),
     boxMeans: normalized ? four('bbox_normalize_means') : [0, 0, 0, 0], boxStds: normalized ? four('bbox_normalize_stds') : [1, 1, 1, 1],
     ...(keys.has('n_classes') ? { classes: atoi(keys.get('n_classes')!) } : {}),

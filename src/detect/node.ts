@@ -24,7 +24,8 @@ import { checkOptionKeys } from '../util/options.js';
 
 /**
  * Runs an SSD- or YOLO-style net (ending in a detection layer) on an image file or its bytes: pycaffe's
- * preprocessing (the same options as classify), then the detections scoring at least `threshold` (default 0.5),
+ * preprocessing (the same options as classify), then the detections scoring at least `threshold` (default 0.5; a
+ * makefile/frcnn net's: its config's test_score_thresh),
  * in the image's pixels, as plain objects. A Faster R-CNN net (a Proposal layer, py-faster-rcnn's test net) runs
  * as py-faster-rcnn's im_detect and demo.py do (scale, maxSize; the boxes clipped to the image), an SSH net as its
  * demo.py does (its image pyramid; `pyramid: false`, its test.py at one scale). `backend: 'onnx'`

@@ -37,7 +37,7 @@ export interface Detection {
 export type DetectorKind = 'output' | 'faster-rcnn' | 'ssh' | 'frcnn' | 'fpn';
 
 export interface DetectOptions extends PreprocessOptions {
-  /** Detections scoring below it are left out (default 0.5). */
+  /** Detections scoring below it are left out (default 0.5; a makefile/frcnn net's: its config's test_score_thresh). */
   threshold?: number;
   /** Class names by label (e.g. from a labels file or the fork's labelmap). */
   labels?: readonly string[];
@@ -47,11 +47,12 @@ export interface DetectOptions extends PreprocessOptions {
    */
   quadNms?: number;
   /**
-   * Faster R-CNN, R-FCN and SSH only: the length the image's shorter side is scaled to (py-faster-rcnn's
-   * cfg.TEST.SCALES[0]: 600, the default; SSH's 1200 at one scale, its pyramid's base size 800).
+   * Faster R-CNN, R-FCN, FPN, SSH and makefile/frcnn only: the length the image's shorter side is scaled to
+   * (py-faster-rcnn's cfg.TEST.SCALES[0]: 600, the default; FPN's 768; SSH's 1200 at one scale, its pyramid's base
+   * size 800; a makefile/frcnn net's: its one scale in place of its config's test_scales).
    */
   scale?: number;
-  /** Faster R-CNN, R-FCN and SSH only: the most the longer side may be scaled to (py-faster-rcnn's cfg.TEST.MAX_SIZE: 1000, the default; SSH's 1600 at one scale, 1200 at its pyramid's base size). */
+  /** Faster R-CNN, R-FCN, FPN, SSH and makefile/frcnn only: the most the longer side may be scaled to (py-faster-rcnn's cfg.TEST.MAX_SIZE: 1000, the default; FPN's 1280; SSH's 1600 at one scale, 1200 at its pyramid's base size; makefile/frcnn's: its config's test_max_size). */
   maxSize?: number;
   /**
    * SSH only: its image pyramid, as its demo.py runs it (SSH/configs/wider_pyramid.yml; ssh.ts): true (the default
@@ -80,6 +81,19 @@ export function checkDetectOptions(options: DetectOptions): void {
   const pyramid = options?.pyramid;
   if (pyramid !== undefined && typeof pyramid !== 'boolean' && !(Array.isArray(pyramid) && pyramid.length >= 2 && pyramid.every((v) => typeof v === 'number' && v >= 1 && v <= 16384)))
     throw new CremaError(`detect: options.pyramid is true, false or two or more sizes in pixels from 1 to 16384 (SSH's wider_pyramid.yml: [500, 800, 1200, 1600]), got ${JSON.stringify(pyramid)}`);
+}
+
+/** options.threshold (default `fallback`: 0.5, a makefile/frcnn net's config's test_score_thresh), checked. */
+export function thresholdOf(options: DetectOptions, fallback = 0.5): number {
+  const threshold = options.threshold ?? fallback;
+  if (!Number.isFinite(threshold)) throw new CremaError(`the threshold must be a number, got ${threshold}`);
+  return threshold;
+}
+
+/** options.scale or options.maxSize (`v`, the option or its default), checked; `origin` names the setting it replaces. */
+export function lengthOption(name: 'scale' | 'maxSize', v: unknown, origin: string): number {
+  if (!(typeof v === 'number' && Number.isFinite(v) && v >= 1 && v <= 16384)) throw new CremaError(`${name}: a length in pixels from 1 to 16384 (${origin}), got ${String(v)}`);
+  return v;
 }
 
 /** One detection as `crema detect` prints it (and the page lists it): score, name, corners, a quadrilateral's points. */

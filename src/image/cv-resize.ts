@@ -6,9 +6,7 @@ import { CremaError } from '../util/errors.js';
 // fixed point, and the chroot's build has no IPP). Not resizeImage: that is pycaffe's skimage resize (a blur first,
 // another sampling grid). cv2's arithmetic, restated:
 // - the size: round(w * fx) x round(h * fy) in double, halves to even (saturate_cast<int>); the same size is a copy;
-// - exactly half the size (1 / fx == 2 on both axes) is its INTER_AREA fast path: the mean of each 2 x 2 block
-//   (an odd side rounds up to even, halves to even: its last block, cut by the border, is the float sum of the
-//   pixels it has over their count, as resizeAreaFast_Invoker does; checked against cv2 4.5.1);
+// - exactly half the size (1 / fx == 2 on both axes) is its INTER_AREA fast path (areaFast at 2 x 2);
 // - else, per destination column x: s = (float)((x + 0.5) * (1 / fx) - 0.5), sx = floor(s), a = s - sx (float);
 //   left of the image (sx < 0) it is column 0 alone, right of it (sx >= w - 1) column w - 1 alone; otherwise the
 //   row is S[sx] * (1 - a) + S[sx + 1] * a, each product rounded to float (SSE2: no fused multiply-add);
@@ -47,7 +45,7 @@ export function cvResizeLinear(im: FloatImage, fx: number, fy: number): FloatIma
   checkImageMemory(4 * (height * width * k + 2 * width * k), () => `resizing the ${im.width} x ${im.height} image to ${width} x ${height}`);
   const out = makeImage(height, width, k);
   if (width === im.width && height === im.height) return (out.data.set(im.data), out);
-  if (1 / fx === 2 && 1 / fy === 2) return halve(im, out);
+  if (1 / fx === 2 && 1 / fy === 2) return areaFast(im, out, 2, 2);
   const xs = taps(width, im.width, fx), ys = taps(height, im.height, fy);
   const src = im.data, rowLen = width * k;
   // Each source row resized horizontally once, kept while the destination rows read it.
@@ -82,25 +80,48 @@ export function cvResizeLinear(im: FloatImage, fx: number, fy: number): FloatIma
 }
 
 /**
- * cv2's INTER_AREA fast path at exactly half the size: each 2 x 2 block's sum (row by row) times 0.25; a block the
- * border cuts (an odd side whose half rounded up), the sum of its pixels over their count.
+ * cv2's INTER_AREA fast path (resizeAreaFast_Invoker) at whole inverse factors kx x ky: a cell of whole source rows
+ * and columns is the float sum of its pixels in row order, 4 at a time (CV_ENABLE_UNROLLED: sum += ((a + b) + c) + d,
+ * then the rest one by one), times 1.f / (kx * ky); a cell the right or bottom border cuts (any cell of a destination
+ * row whose ky source rows run past the image, else the columns past width / kx), the float sum of its pixels row by
+ * row over their count. At 2 x 2 with 1 or 4 channels its SIMD (ResizeAreaFastVec_SIMD_32f, 4 lanes) takes the
+ * whole cells first (1 channel: the first multiple of 4 of them): ((a + b) + (c + d)) * 0.25, a and b the top row's.
  */
-function halve(im: FloatImage, out: FloatImage): FloatImage {
-  const k = im.channels, src = im.data, stride = im.width * k;
-  for (let y = 0; y < out.height; y++)
+function areaFast(im: FloatImage, out: FloatImage, kx: number, ky: number): FloatImage {
+  const k = im.channels, src = im.data, stride = im.width * k, area = kx * ky, scale = f32(1 / area);
+  const ofs = Int32Array.from({ length: area }, (_, i) => Math.floor(i / kx) * stride + (i % kx) * k);
+  const whole = Math.floor(im.width / kx); // dwidth1: the cells the right border does not cut
+  const simd = kx === 2 && ky === 2 ? (k === 1 ? whole - (whole % 4) : k === 4 ? whole : 0) : 0;
+  for (let y = 0; y < out.height; y++) {
+    const sy0 = y * ky, w = sy0 + ky <= im.height ? whole : 0;
     for (let x = 0; x < out.width; x++)
       for (let c = 0; c < k; c++) {
-        const at = 2 * y * stride + 2 * x * k + c, o = (y * out.width + x) * k + c;
-        if (2 * y + 1 < im.height && 2 * x + 1 < im.width) {
-          out.data[o] = f32(f32(f32(f32(src[at] + src[at + k]) + src[at + stride]) + src[at + stride + k]) * 0.25);
+        const at = sy0 * stride + x * kx * k + c, o = (y * out.width + x) * k + c;
+        let sum = 0;
+        if (x < Math.min(w, simd)) {
+          const top = f32(src[at] + src[at + k]), bottom = f32(src[at + stride] + src[at + stride + k]);
+          out.data[o] = f32(f32(top + bottom) * 0.25);
           continue;
         }
-        let sum = 0, count = 0;
-        for (let dy = 0; dy < 2 && 2 * y + dy < im.height; dy++)
-          for (let dx = 0; dx < 2 && 2 * x + dx < im.width; dx++, count++) sum = f32(sum + src[at + dy * stride + dx * k]);
+        if (x < w) {
+          let i = 0;
+          for (; i <= area - 4; i += 4) sum = f32(sum + f32(f32(f32(src[at + ofs[i]] + src[at + ofs[i + 1]]) + src[at + ofs[i + 2]]) + src[at + ofs[i + 3]]));
+          for (; i < area; i++) sum = f32(sum + src[at + ofs[i]]);
+          out.data[o] = f32(sum * scale);
+          continue;
+        }
+        let count = 0;
+        for (let dy = 0; dy < ky && sy0 + dy < im.height; dy++)
+          for (let dx = 0; dx < kx && x * kx + dx < im.width; dx++, count++) sum = f32(sum + src[at + dy * stride + dx * k]);
         out.data[o] = f32(sum / count);
       }
+  }
   return out;
+}
+
+/** resize's test for its fast path: 1 / fx and 1 / fy whole (cv2: within DBL_EPSILON of an int, the same for these). */
+function wholeInverse(fx: number, fy: number): boolean {
+  return Number.isInteger(1 / fx) && Number.isInteger(1 / fy);
 }
 
 /**
@@ -108,8 +129,8 @@ function halve(im: FloatImage, out: FloatImage): FloatImage {
  * frcnn_api.cpp shrinks its test images so), OpenCV 4.5's generic ResizeArea_Invoker: each destination pixel the
  * source pixels its cell covers, weighted by the part covered over the cell's width (computeResizeAreaTab's weights,
  * in double, kept as float), summed along a row in float then those rows down the column in float. Exactly half
- * the size is its fast path (halve); its resizeAreaFast at other whole inverse factors (1/4) gave the same values as
- * this path in the cases checked (test/frcnn-detect.test.ts: cv2 4.5.1's own, bit for bit).
+ * the size (or any whole inverse factors, 1/3, 1/4, ...) is its fast path, areaFast: another sum order and its own
+ * border cells (test/cv-resize-area.test.ts: cv2 4.5.1's own, bit for bit).
  */
 export function cvResizeArea(im: FloatImage, fx: number, fy: number): FloatImage {
   if (!(fx > 0 && fx <= 1 && fy > 0 && fy <= 1)) throw new CremaError(`cvResizeArea: INTER_AREA here only shrinks (factors ${fx} x ${fy})`);
@@ -119,7 +140,7 @@ export function cvResizeArea(im: FloatImage, fx: number, fy: number): FloatImage
   checkImageMemory(4 * (height * width * k + 2 * width * k), () => `resizing the ${im.width} x ${im.height} image to ${width} x ${height}`);
   const out = makeImage(height, width, k);
   if (width === im.width && height === im.height) return (out.data.set(im.data), out);
-  if (1 / fx === 2 && 1 / fy === 2) return halve(im, out);
+  if (wholeInverse(fx, fy)) return areaFast(im, out, 1 / fx, 1 / fy);
   const xs = areaTab(im.width, width, 1 / fx), ys = areaTab(im.height, height, 1 / fy);
   const rowLen = width * k, buf = new Float32Array(rowLen), sum = new Float32Array(rowLen);
   const flush = (dy: number) => out.data.set(sum, dy * rowLen);

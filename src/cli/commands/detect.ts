@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { type Detection, checkDetectorPrototxt, detectImage, detectOnnx, detectionOutputs, parseLabels } from '../../detect/detect.js';
+import { type Detection, type DetectOptions, checkDetectorPrototxt, detectImage, detectOnnx, detectionOutputs, parseLabels } from '../../detect/detect.js';
+import { frcnnTest, isFrcnn } from '../../detect/frcnn.js';
 import { detectionLine } from '../../detect/options.js';
 import { drawDetections } from '../../detect/draw.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
@@ -11,6 +12,7 @@ import { readNetPrototxt } from '../../caffe/load.js';
 import { DETECTION_TYPES } from '../../layers/detection/types.js';
 import { yoloClasses } from '../../layers/yolo_detection_output.js';
 import { Net } from '../../runtime/net.js';
+import { ostreamFloat } from '../../util/cfloat.js';
 import { CremaError } from '../../util/errors.js';
 import { readFileBytes } from '../../util/files.js';
 import { eachImage } from '../image-loop.js';
@@ -36,7 +38,7 @@ export const detectCommand = {
   builder: (y: Argv) =>
     backendArg(imageArgs(threadsArg(netArgs(y))))
       .positional('images', { type: 'string', array: true, describe: 'image files (.jpg .jpeg .png .webp) or directories (walked)' })
-      .option('threshold', { type: 'number', describe: 'report detections scoring at least this (SSH: above it, as its test.py); default 0.5, a makefile/frcnn net\'s its config\'s test_score_thresh' })
+      .option('threshold', { type: 'number', describe: 'report detections scoring at least this (SSH: above it, as its test.py); default 0.5; for a makefile/frcnn net, its config\'s test_score_thresh' })
       .option('quad-nms', { type: 'number', describe: 'TextBoxes++: its demo\'s polygon NMS after the net, dropping a quadrilateral overlapping a better one by more than this (the demo: 0.2)' })
       .option('scale', { type: 'number', describe: 'Faster R-CNN: scale each image so its shorter side is this long (py-faster-rcnn\'s cfg.TEST.SCALES; default 600; SSH\'s pyramid: its base size, 800; SSH at one scale: 1200)' })
       .option('max-size', { type: 'number', describe: 'Faster R-CNN: the most the longer side may be scaled to (py-faster-rcnn\'s cfg.TEST.MAX_SIZE; default 1000; SSH\'s pyramid: at its base size, 1200; SSH at one scale: 1600)' })
@@ -65,7 +67,7 @@ export const detectCommand = {
       {
         label: 'detect', files, geo, json: args.json, output: args.output, key: 'detections',
         found: async (image) => (sessions ? detectOnnx(sessions, net, image, options) : detectImage(net, image, options)),
-        text: (file, image, found) => describe(file, image, found, args.threshold ?? 0.5),
+        text: (file, image, found) => describe(file, image, found, thresholdText(args, net, options)),
         draw: drawDetections,
       },
       async () => sessions?.release(),
@@ -117,8 +119,14 @@ function labelsOf(args: DetectArgs, net: Net): string[] | undefined {
   return labels;
 }
 
+/** The threshold detect applies, as the text form names it: --threshold, else a makefile/frcnn net's config's test_score_thresh, else 0.5. */
+function thresholdText(args: DetectArgs, net: Net, options: DetectOptions): string {
+  if (args.threshold !== undefined) return String(args.threshold);
+  return isFrcnn(net) ? ostreamFloat(frcnnTest(net, options).threshold) : '0.5';
+}
+
 /** The text form: a header per image, then one line per detection. */
-function describe(file: string, image: { width: number; height: number }, found: Detection[], threshold: number): string {
+function describe(file: string, image: { width: number; height: number }, found: Detection[], threshold: string): string {
   const lines = [`---------- Detections in ${file} (${image.width} x ${image.height}) ----------`];
   for (const d of found) lines.push(detectionLine(d));
   if (found.length === 0) lines.push(`(none scoring ${threshold} or more)`);
