@@ -94,7 +94,7 @@ describe('detect (library)', () => {
   it('refuses a net without a detection layer', async () => {
     const net = await Net.load(path.join(import.meta.dirname, '../models/lenet/deploy.prototxt'), path.join(import.meta.dirname, '../models/lenet/weights.caffemodel'));
     await expect(detect(net, path.join(import.meta.dirname, '../models/lenet/examples/digit-2.png'))).rejects.toThrow(
-      "net 'LeNet' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput) nor a Proposal layer (Faster R-CNN): detect runs SSD- and YOLO-style nets and Faster R-CNN (classify runs classifiers)",
+      "net 'LeNet' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput) nor a Proposal layer (Faster R-CNN, unsky/FPN): detect runs SSD- and YOLO-style nets, Faster R-CNN and FPN (classify runs classifiers)",
     );
   });
 
@@ -141,7 +141,10 @@ describe('crema detect', () => {
     expect(none.stdout.split('\n')[1]).toBe('(none scoring 0.99 or more)');
     const lenet = await crema('detect', path.join(import.meta.dirname, '../models/lenet/deploy.prototxt'), path.join(import.meta.dirname, '../models/lenet/weights.caffemodel'), cat);
     expect(lenet.code).toBe(2);
-    expect(lenet.stderr).toContain("net 'LeNet' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput) nor a Proposal layer (Faster R-CNN)");
+    expect(lenet.stderr).toContain("net 'LeNet' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput) nor a Proposal layer (Faster R-CNN, unsky/FPN)");
+    // refused from the prototxt, before the weights are read: a missing weights file is not reached
+    const early = await crema('detect', path.join(import.meta.dirname, '../models/lenet/deploy.prototxt'), path.join(dir, 'no-such.caffemodel'), cat);
+    expect([early.code, early.stderr]).toEqual([2, "crema: net 'LeNet' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput) nor a Proposal layer (Faster R-CNN, unsky/FPN): detect runs SSD- and YOLO-style nets, Faster R-CNN and FPN (classify runs classifiers)\n"]);
     const labels = path.join(dir, 'missing.txt'); // as every file a user names says it (test/file-errors)
     const unlabelled = await crema('detect', prototxt, weights, cat, ...flags, '--labels', labels);
     expect([unlabelled.code, unlabelled.stderr]).toEqual([2, `crema: ${labels}: no such file\n`]);

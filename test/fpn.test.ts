@@ -15,6 +15,8 @@ import { convertGraph } from '../src/onnx/convert.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
+import { checkDetectorPrototxt, detectImage, detectionKind, detectionRun } from '../src/detect/detect.js';
+import type { FloatImage } from '../src/image/image.js';
 import { errorOf } from './helpers/cli.js';
 import { relativeError } from './helpers/reference.js';
 import { hashInputData, hashWeightBlobs } from './helpers/hashweights.mjs';
@@ -86,6 +88,18 @@ describe("unsky/FPN's proposal layer (rpn.proposal_layer with 11 bottoms)", () =
     expect(errorOf(() => proposalNet(maps).forward(big))).toBe(
       "layer 'proposal' (Python): im_info's image 600 x 90 is 150 x 22 cells of stride 4, more than its map's 17 x 24 (FPN's layer reads that many)",
     );
+  });
+
+  it('tells an image with no cell, a bad im_info and every box too small apart, in one line each', () => {
+    const { maps, feeds } = proposalInputs(CASES.b), net = proposalNet(maps);
+    const forward = (h: number, w: number, scale: number) => errorOf(() => net.forward({ ...feeds, im_info: new Tensor([1, 3], Float32Array.of(h, w, scale)) }));
+    // int(3 / 4) = 0 rows and columns at every stride: nothing to propose, whatever min_size.
+    expect(forward(3, 3, 1)).toBe("layer 'proposal' (Python): im_info's image 3 x 3 has no cell at any stride (4,8,16,32,64)");
+    expect(forward(60, 3, 1)).toBe("layer 'proposal' (Python): im_info's image 60 x 3 has no cell at any stride (4,8,16,32,64)");
+    for (const [h, w, scale] of [[-8, 64, 1], [60, -2, 1], [NaN, 90, 1], [60, NaN, 1], [60, 90, NaN], [60, 90, Infinity]])
+      expect(forward(h, w, scale)).toBe(`layer 'proposal' (Python): im_info (${h}, ${w}, ${scale}) must be an image's height and width (0 or more) and a finite scale`);
+    // Cells, but no box of them 16 x 100 wide: FPN's npr.choice of no rows raises.
+    expect(forward(60, 90, 100)).toBe("layer 'proposal' (Python): no proposal is left: every box is smaller than min_size 16 x im_info's scale 100 (the image is 60 x 90)");
   });
 });
 
@@ -178,5 +192,57 @@ describe("unsky/FPN's published test net (models/pascal_voc/FPN/FP_Net_end2end/t
     // Softmax rows of 21 classes; the deltas finite.
     for (let r = 0; r < 4000; r++) expect(out.cls_prob.data.subarray(21 * r, 21 * r + 21).reduce((a, b) => a + b)).toBeCloseTo(1, 5);
     expect(out.bbox_pred.data.every(Number.isFinite)).toBe(true);
+
+    // crema detect on it (fpn.ts; its steps against FPN's own im_detect below): a 100 x 90 image at scale 1 (--scale 90), padded
+    // to 128 x 128, im_info the padded size; the boxes clipped to the padded blob (FPN's clip_boxes), not the image.
+    const image = { width: 90, height: 100, channels: 3, data: hashInputData(6, 0.5, [100 * 90 * 3]).map((v) => v + 0.5) };
+    const run = detectionRun(net, image, { scale: 90, maxSize: 128 });
+    expect([run.passes[0].data.dims, Array.from(run.passes[0].im_info.data)]).toEqual([[1, 3, 128, 128], [128, 128, 1]]);
+    const found = detectImage(net, image, { scale: 90, maxSize: 128, threshold: 0.04 });
+    expect(found.length).toBeGreaterThan(20);
+    expect(found.every((d) => d.label >= 1 && d.label <= 20 && [d.xmin, d.ymin, d.xmax, d.ymax].every((v) => v >= 0 && v <= 127))).toBe(true);
+    expect(found.some((d) => d.xmax > 89)).toBe(true); // into the padding, as FPN's boxes may go
+  });
+});
+
+describe("crema detect on unsky/FPN's nets: its own lib/fast_rcnn/test.py im_detect and tools/demo.py", () => {
+  // detect_ref.py: FPN's im_detect (real cv2) on a 30 x 41 image at SCALES (50,), MAX_SIZE 100, its forward's
+  // rois (as_rois' blocks with zero rows), cls_prob and bbox_pred given; demo.py's per-class NMS 0.3, threshold 0.3.
+  const bgr = fixtureOf('detect-image');
+  const image = { width: 41, height: 30, channels: 3, bits: 8, data: Float32Array.from(bgr.data, (_, i) => bgr.data[i - (i % 3) + 2 - (i % 3)] / 255) };
+  const net = () => netOf(`input: "data" input_shape { dim: 1 dim: 3 dim: 64 dim: 128 }
+    input: "cls_prob" input_shape { dim: 300 dim: 4 } input: "bbox_pred" input_shape { dim: 300 dim: 16 }
+    ${proposalText(STRIDES.map((s) => [Math.ceil(64 / s), Math.ceil(128 / s)]))}`);
+  const options = { scale: 50, maxSize: 100, threshold: 0.3 };
+
+  it("feeds FPN's padded blob and im_info, and gives its detections", () => {
+    const run = detectionRun(net(), image as FloatImage, options);
+    expect(run.outputs).toEqual(['rois', 'cls_prob', 'bbox_pred']);
+    const feeds = run.passes[0];
+    // cv2.resize's INTER_LINEAR restated (cv-resize.ts): its fixed-point weights, within a float32 ulp of the bytes
+    expect(feeds.data.dims).toEqual(fixtureOf('detect-data').dims);
+    expect(relativeError(feeds.data, fixtureOf('detect-data'))).toBeLessThanOrEqual(1e-6);
+    expect(Array.from(feeds.im_info.data)).toEqual(Array.from(fixtureOf('detect-im-info').data));
+    const blobs: Record<string, Tensor> = { rois: fixtureOf('detect-rois'), cls_prob: fixtureOf('detect-cls-prob'), bbox_pred: fixtureOf('detect-bbox-pred') };
+    const found = run.found([(b) => blobs[b]]), want = fixtureOf('detect-dets');
+    expect(found.length).toBe(want.dims[0]);
+    // The same float64 steps as numpy's, then float32: equal within a float32 ulp (Math.exp against numpy's exp).
+    found.forEach((d, i) => {
+      const row = want.data.subarray(6 * i, 6 * i + 6);
+      expect(d.label).toBe(row[0]);
+      expect(d.score).toBe(row[5]);
+      [d.xmin, d.ymin, d.xmax, d.ymax].forEach((v, k) => expect(Math.abs(v - row[1 + k])).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(row[1 + k]))));
+    });
+    expect(new Set(found.map((d) => d.label)).size).toBe(3);
+  });
+
+  it('refuses an FPN net without the blobs im_detect reads, by name', () => {
+    const text = `input: "data" input_shape { dim: 1 dim: 3 dim: 64 dim: 128 }
+      ${proposalText(STRIDES.map((s) => [Math.ceil(64 / s), Math.ceil(128 / s)]))}`;
+    // the CLI's check of the prototxt, before the weights, lets it by (its proposal layer is FPN's)
+    expect(() => checkDetectorPrototxt(upgradeNet(parsePrototxt(text, 'net.prototxt'), 'net.prototxt'))).not.toThrow();
+    expect(errorOf(() => detectionKind(netOf(text)))).toBe(
+      "net 'net' has FPN's proposal layer but no blob 'cls_prob': detect runs unsky/FPN's test nets (rois, cls_prob, bbox_pred as its im_detect reads them)",
+    );
   });
 });

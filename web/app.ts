@@ -401,6 +401,8 @@ async function render(net: Net, name: string): Promise<void> {
     ? `The image is scaled as py-faster-rcnn's im_detect scales it (its shorter side to 600 pixels, the longer at most 1000) and fed to '${info.inputs[0]}' with im_info; the boxes are in the image's pixels.`
     : info.detector === 'frcnn'
     ? `makefile/frcnn's net, run as its test_frcnn runs it, with the settings of the frcnn config (without one, the fork's default_config.json): the image scaled to each of its test_scales on the shorter side (the longer at most test_max_size), less pixel_means, fed to '${info.inputs[0]}' with im_info; the boxes of every scale together, NMS per class at test_nms, in the image's pixels.`
+    : info.detector === 'fpn'
+    ? `unsky/FPN's net, run as its own im_detect runs it: the image scaled as py-faster-rcnn's (its shorter side to 768 pixels, the longer at most 1280), padded below and right to a multiple of 64 and fed to '${info.inputs[0]}' with the padded size in im_info; per class NMS at 0.3, the boxes in the image's pixels.`
     : info.detector === 'ssh'
     ? `SSH's face detector, run as its demo.py runs it: the image fitted to 800 pixels on its shorter side (the longer at most 1200), then fed to '${info.inputs[0]}' with im_info at 500, 800, 1200 and 1600 of those 800 pixels (its pyramid); the faces of every scale together, NMS at 0.3, the boxes in the image's pixels.`
     : target

@@ -39,8 +39,8 @@ export interface NetInfo {
   /**
    * How `net.detect` runs the net, when it is a detector: 'output' (SSD, YOLO: a detection layer writes the boxes),
    * 'faster-rcnn' (a Proposal layer: py-faster-rcnn's im_detect), 'frcnn' (makefile/frcnn's FrcnnProposal: its
-   * test tools' predict_original with the net's config) or 'ssh' (SSH's face detector: its demo.py's
-   * pyramid). Absent for other nets.
+   * test tools' predict_original with the net's config), 'fpn' (unsky/FPN's multi-level proposal: its own im_detect)
+   * or 'ssh' (SSH's face detector: its demo.py's pyramid). Absent for other nets.
    */
   detector?: DetectorKind;
   /** Whether `net.colorize` runs it: the colorization net (an L input, the 313 ab bins' probabilities). */

@@ -11,6 +11,9 @@ import { DETECTION_TYPES } from '../layers/detection/types.js';
 import { quadNms } from './quad-nms.js';
 import { frcnnJob, isFrcnn } from './frcnn.js';
 import { FASTER_RCNN_DEFAULTS, fasterRcnnBlobs, fasterRcnnDetections, fasterRcnnMeans, fasterRcnnScale, hasProposal, proposalInputs, scaledBlob } from './faster-rcnn.js';
+import { fpnBlobs, fpnJob, isFpn } from './fpn.js';
+import type { LayerParameter, NetParameter } from '../caffe/types.js';
+import { layerTypeOf } from '../layers/registry.js';
 import { SSH_BLOBS, SSH_DEFAULTS, SSH_PYRAMID, isSsh, sshDetections, sshModuleBlobs, sshPyramidRows, sshPyramidScales } from './ssh.js';
 import { type Detection, type DetectOptions, type DetectorKind, checkDetectOptions } from './options.js';
 
@@ -23,8 +26,25 @@ export function detectionBlob(net: Net): string {
   return layer.tops[0];
 }
 
-function noDetectionLayer(net: Net): CremaError {
-  return new CremaError(`net '${net.name || 'net'}' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput) nor a Proposal layer (Faster R-CNN): detect runs SSD- and YOLO-style nets and Faster R-CNN (classify runs classifiers)`);
+function noDetectionLayer(net: { name?: string }): CremaError {
+  return new CremaError(`net '${net.name || 'net'}' has no detection layer (DetectionOutput, YoloDetectionOutput, Yolov3DetectionOutput) nor a Proposal layer (Faster R-CNN, unsky/FPN): detect runs SSD- and YOLO-style nets, Faster R-CNN and FPN (classify runs classifiers)`);
+}
+
+/**
+ * The CLI's refusal from the prototxt, before any weights are read (a ResNet-50 FPN's 1.2 GB take 17 s): a net none
+ * of whose layers is a detection layer or a proposal layer (py-faster-rcnn's, SSH's, FPN's). Silent when a layer's
+ * type is not known before loading (a plugin's): the loaded net's detectionKind decides then.
+ */
+export function checkDetectorPrototxt(def: NetParameter): void {
+  let layers: { def: LayerParameter; type: string }[];
+  try {
+    layers = (def.layer ?? []).map((l) => ({ def: l, type: layerTypeOf(l).type }));
+  } catch {
+    return;
+  }
+  // detectorKind's tests before its `undefined`, on the layers alone (they read only their defs and types)
+  const net = { layers } as unknown as Net;
+  if (!(layers.some((l) => DETECTION_TYPES.has(l.type)) || isFpn(net) || hasProposal(net))) throw noDetectionLayer(def);
 }
 
 /** The net's DetectorKind; a net that is none, or lacks the blobs its kind reads, is refused. */
@@ -41,6 +61,7 @@ export function detectionKind(net: Net): DetectorKind {
  */
 export function detectionOutputs(net: Net, options: DetectOptions = {}): string[] {
   const kind = detectorKind(net);
+  if (kind === 'fpn') return fpnBlobs(net).outputs;
   if (kind === 'faster-rcnn' || kind === 'frcnn') {
     const blobs = fasterRcnnBlobs(net);
     return [blobs.rois, blobs.clsProb, blobs.bboxPred];
@@ -53,6 +74,7 @@ export function detectionOutputs(net: Net, options: DetectOptions = {}): string[
 /** detectionKind's answer without its refusals: undefined for a net that is no detector (the page classifies those). */
 export function detectorKind(net: Net): DetectorKind | undefined {
   if (net.layers.some((l) => DETECTION_TYPES.has(l.type))) return 'output';
+  if (isFpn(net)) return 'fpn';
   if (!hasProposal(net)) return undefined;
   return isFrcnn(net) ? 'frcnn' : isSsh(net) ? 'ssh' : 'faster-rcnn';
 }
@@ -102,7 +124,9 @@ export interface DetectionRun {
 
 /** The run of any kind of detector (detectionKind): a detection layer's (detectionJob), Faster R-CNN's or SSH's (fasterRcnnJob). */
 export function detectionRun(net: Net, image: FloatImage, options: DetectOptions = {}): DetectionRun {
-  if (detectionKind(net) !== 'output') return fasterRcnnJob(net, image, options);
+  const kind = detectionKind(net);
+  if (kind === 'fpn') return checkDetectOptions(options), fpnJob(net, image, options, thresholdOf(options));
+  if (kind !== 'output') return fasterRcnnJob(net, image, options);
   const job = detectionJob(net, image, options);
   return { passes: [{ [job.input]: job.data }], outputs: [job.blob], found: ([get]) => imageDetections(get(job.blob), image, options) };
 }

@@ -31,10 +31,10 @@ export interface Detection {
  * How detect runs a net: 'output' (SSD, YOLO: a detection layer writes the boxes), 'faster-rcnn' (a Proposal layer,
  * no detection layer: py-faster-rcnn's im_detect and demo.py's per-class NMS, faster-rcnn.ts) or 'ssh' (SSH's face
  * detector, its proposal layers concatenated into ssh_boxes and ssh_cls_prob: its demo.py's pyramid or test.py's
- * one scale, ssh.ts) or 'frcnn' (makefile/frcnn's FrcnnProposal: its test tools' predict_original, with the settings
- * of the net's config, frcnn.ts).
+ * one scale, ssh.ts), 'frcnn' (makefile/frcnn's FrcnnProposal: its test tools' predict_original, with the settings
+ * of the net's config, frcnn.ts) or 'fpn' (unsky/FPN's multi-level proposal layer: its own im_detect, fpn.ts).
  */
-export type DetectorKind = 'output' | 'faster-rcnn' | 'ssh' | 'frcnn';
+export type DetectorKind = 'output' | 'faster-rcnn' | 'ssh' | 'frcnn' | 'fpn';
 
 export interface DetectOptions extends PreprocessOptions {
   /** Detections scoring below it are left out (default 0.5). */

@@ -50,14 +50,17 @@ export const fpnProposalLayer: LayerType = {
       },
       forward(bottoms, [rois]) {
         const info = bottoms[0].data;
+        // A NaN or negative side reads as NaN or negative cells, a NaN scale keeps no box: say that, not a map too small.
+        need(def, info[0] >= 0 && info[1] >= 0 && Number.isFinite(info[2]), () => `im_info (${info[0]}, ${info[1]}, ${info[2]}) must be an image's height and width (0 or more) and a finite scale`);
         // Every level's boxes, scores and kept rows one after another: np.vstack of the levels' kept ones.
         const all = levels.map(({ stride, s, bottom }) => {
           const [deltas, cls] = [bottoms[bottom], bottoms[bottom + 5]], [, , height, width] = cls.dims;
           const rows = Math.trunc(info[0] / stride), cols = Math.trunc(info[1] / stride);
-          need(def, rows <= height && cols <= width && rows >= 0 && cols >= 0, () => `im_info's image ${info[0]} x ${info[1]} is ${rows} x ${cols} cells of stride ${stride}, more than its map's ${height} x ${width} (FPN's layer reads that many)`);
+          need(def, rows <= height && cols <= width, () => `im_info's image ${info[0]} x ${info[1]} is ${rows} x ${cols} cells of stride ${stride}, more than its map's ${height} x ${width} (FPN's layer reads that many)`);
           return decodeMap(s, cls.data, deltas.data, { height, width, rows, cols }, info);
         });
         const count = all.reduce((n, l) => n + l.score.length, 0);
+        need(def, count > 0, () => `im_info's image ${info[0]} x ${info[1]} has no cell at any stride (${levels.map((l) => l.stride).join(',')})`);
         const boxes = new Float32Array(4 * count), score = new Float32Array(count), keep: number[] = [];
         for (let i = 0, at = 0; i < all.length; at += all[i++].score.length) {
           boxes.set(all[i].boxes, 4 * at);

@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { type Detection, detectImage, detectOnnx, detectionOutputs, parseLabels } from '../../detect/detect.js';
+import { type Detection, checkDetectorPrototxt, detectImage, detectOnnx, detectionOutputs, parseLabels } from '../../detect/detect.js';
 import { detectionLine } from '../../detect/options.js';
 import { drawDetections } from '../../detect/draw.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import { geometryOf } from '../../image/preprocess.js';
 import { paramsOf } from '../../caffe/schema.js';
+import { readNetPrototxt } from '../../caffe/load.js';
 import { DETECTION_TYPES } from '../../layers/detection/types.js';
 import { yoloClasses } from '../../layers/yolo_detection_output.js';
 import { Net } from '../../runtime/net.js';
@@ -53,6 +54,7 @@ export const detectCommand = {
     if (args.threshold !== undefined && !Number.isFinite(args.threshold)) throw new CremaError('--threshold: expected a number');
     const files = collectImages(args.images);
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
+    refuseEarly(args.net);
     const net = await loadNetFor(args, args.backend === 'native');
     printNotes(net, args);
     const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
@@ -70,6 +72,17 @@ export const detectCommand = {
     );
   },
 };
+
+/** A net detect cannot run, refused from its prototxt before its weights are read; a prototxt that does not read is the load's to report. */
+function refuseEarly(prototxt: string): void {
+  let def;
+  try {
+    def = readNetPrototxt(prototxt, [], { lenient: true, warn: () => {} });
+  } catch {
+    return;
+  }
+  checkDetectorPrototxt(def);
+}
 
 /** --pyramid 500,800,1200,1600 (SSH's sizes), --no-pyramid (false: one scale), or absent (SSH's default). */
 function pyramidOf(text: string | false | undefined): number[] | false | undefined {
