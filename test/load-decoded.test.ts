@@ -15,7 +15,7 @@ import { loadNet, readWeightsFile } from '../src/caffe/load.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
 import { filterNet } from '../src/caffe/phase.js';
-import { decodedWeights, kernelsInUse, usefulThreads, useKernels, wasmEngine } from '../src/kernels/wasm.js';
+import { collectGarbage, decodedWeights, kernelsInUse, usefulThreads, useKernels, wasmEngine, weightsBlock } from '../src/kernels/wasm.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { CremaError } from '../src/util/errors.js';
@@ -392,6 +392,32 @@ describe('two nets sharing one weights map (Net.fromNetParameter)', () => {
       expect(() => kept.data).toThrow(CremaError);
       if (e) expect(held - e.heap.used).toBeGreaterThanOrEqual(20 * 2048 * 4); // ip1's weights among what went
       if (e) expect(e.heap.used - before).toBeLessThan(200_000);
+    });
+  }
+
+  for (const disposed of [true, false]) {
+    it(`a net built over another's params keeps their blocks when that net is ${disposed ? 'disposed, ' : ''}dropped and collected`, async () => {
+      const e = wasmEngine();
+      let first: Net | undefined = Net.fromNetParameter(parsed(), await readWeightsFile(v2), [], { threads: 1 });
+      const want = first.forward(input()).ip1.data.slice();
+      const second = Net.fromNetParameter(parsed(), first.params, [], { threads: 1 });
+      if (disposed) await first.dispose();
+      first = undefined;
+      // The first net's tensors are garbage now: their finalizers must not free the blocks the second still reads.
+      const tick = (): Promise<unknown> => new Promise((resolve) => setTimeout(resolve, 0));
+      await tick();
+      collectGarbage();
+      await tick();
+      await tick();
+      if (e) expect(weightsBlock(e, second.params.get('ip1')![0].data)).toBeDefined();
+      // Other nets' blobs and weights would land in a freed block.
+      const others: Net[] = [];
+      for (let i = 0; i < 4; i++) {
+        others.push(Net.fromNetParameter(parsed(), await readWeightsFile(weightsFile(`other${i}.caffemodel`, 20 + i)), [], { threads: 1 }));
+        others[i].forward(input());
+      }
+      expect(sameBits(second.forward(input()).ip1.data, want)).toBe(true);
+      for (const net of [second, ...others]) await net.dispose();
     });
   }
 

@@ -4,12 +4,15 @@
 // The worker runs dist/ (npm test builds it first).
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { loadNet } from '../src/caffe/load.js';
+import type { Graph } from '../src/graph/graph.js';
 import { CremaError, Net, Tensor, convert } from '../src/index.js';
 import { wasmEngine } from '../src/kernels/wasm.js';
-import { runnersAlive } from '../src/runtime/runner.js';
+import type { NetWorker } from '../src/platform.js';
+import { nodePlatform } from '../src/platform/node.js';
+import { NetRunner, runnersAlive } from '../src/runtime/runner.js';
 import { readNpy } from '../src/util/npy.js';
 
 const model = path.resolve('models/cifar10_full');
@@ -22,6 +25,59 @@ function batchOf(n: number, seed = 0): Tensor {
   for (let i = 0; i < n; i++) for (let j = 0; j < one.size; j++) data[i * one.size + j] = one.data[j] * (1 - 0.01 * (i + seed)) + (i + seed);
   return new Tensor([n, ...one.dims.slice(1)], data);
 }
+
+// First in the file: no net's worker from an earlier test is collected (and counted out) while it counts.
+describe("net.run's workers are counted out of runnersAlive (Net.load collects garbage while any is)", () => {
+  it('when the net cannot be handed over, and when the worker of a dropped net fails with a run pending', async () => {
+    const before = runnersAlive();
+    let failWorker = (_err: Error): void => {};
+    let terminated = 0;
+    const fake = (postThrows: boolean): NetWorker => ({
+      post: () => {
+        if (postThrows) throw new Error('could not be cloned');
+      },
+      keepAlive: () => {},
+      listen: (_onMessage, onFailure) => void (failWorker = onFailure),
+      terminate: async () => void terminated++,
+    });
+    const graph = { name: 'g', layers: [] } as unknown as Graph;
+    const spy = vi.spyOn(nodePlatform, 'startNetWorker');
+    try {
+      spy.mockImplementation(() => fake(true));
+      expect(() => new NetRunner(graph, 1)).toThrow('could not be cloned');
+      expect([runnersAlive() - before, terminated]).toEqual([0, 1]);
+      spy.mockImplementation(() => fake(false));
+      const runner = new NetRunner(graph, 1);
+      const pending = runner.run({ data: new Tensor([1], new Float32Array(1)) }, undefined);
+      runner.retire(); // its net was collected: the worker ends once the run pending is answered
+      expect(runnersAlive() - before).toBe(1);
+      failWorker(new Error('the worker crashed'));
+      await expect(pending).rejects.toThrow('the worker crashed');
+      expect([runnersAlive() - before, terminated]).toEqual([0, 2]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it("Net.load collects garbage for dropped nets' workers only when a worker started since its last collection", async () => {
+    const gc = vi.spyOn(nodePlatform, 'collectGarbage');
+    try {
+      const inUse = await load(1);
+      await inUse.run({ data: batchOf(1) }); // starts a worker
+      gc.mockClear();
+      const other = await load(1); // the worker's net may have been dropped: collects
+      expect(gc).toHaveBeenCalledTimes(1);
+      const third = await load(1); // no worker started since: nothing new to find (a collection took 25-35 ms)
+      expect(gc).toHaveBeenCalledTimes(1);
+      await other.run({ data: batchOf(1) });
+      await (await load(1)).dispose(); // a second worker started: collects again
+      expect(gc).toHaveBeenCalledTimes(2);
+      for (const net of [inUse, other, third]) await net.dispose();
+    } finally {
+      gc.mockRestore();
+    }
+  });
+});
 
 describe('net.run', () => {
   it('gives forward numbers, fresh tensors, and the fetched blobs', async () => {
@@ -297,9 +353,14 @@ describe('memory of nets loaded and dropped', () => {
       expect((await net.run({ data: batchOf(1) })).prob.data).toEqual(want);
     }
     // A run still pending when its net is collected is answered before the worker ends.
-    const pending = (await load(1)).run({ data: batchOf(1) });
-    await load(1);
+    // Loaded and run in a function that returns: a stale register of this suspended test function kept the net.
+    const dropped = async (): Promise<{ pending: Promise<Record<string, Tensor>> }> => ({ pending: (await load(1)).run({ data: batchOf(1) }) });
+    const { pending } = await dropped();
+    await load(1); // collects that net while its worker still starts (tens of ms): its run is pending
+    const during = runnersAlive();
+    expect(during - before).toBeLessThanOrEqual(2); // this loop's last net, or its last two: not seven
     expect((await pending).prob.data).toEqual(want);
-    expect(runnersAlive() - before).toBeLessThanOrEqual(2); // this loop's last net, or its last two: not seven
+    // Its worker ended as the run was answered, with no collection since: its net was collected while it was pending.
+    expect(runnersAlive()).toBe(during - 1);
   });
 });

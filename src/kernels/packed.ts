@@ -200,15 +200,17 @@ export interface RowMajorInnerProduct {
 
 /**
  * Moves a weight tensor's data into wasm memory as it is and points the tensor there (the only copy: net.params
- * views it); a no-op when it is there already. The block lives as long as the tensor. Returns its address.
+ * views it); a no-op when it is there already. The block lives as long as that view. Returns its address.
  */
 export function moveWeights(e: WasmEngine, weights: Tensor): number {
   // In place already: decoded there by Net.load, or moved by a layer before (a reshape, another net sharing it).
   let block = weightsBlock(e, weights.data);
   if (!block) {
     const ptr = e.heap.alloc(weights.data.length * 4);
-    block = e.heap.own(weights, ptr, undefined);
     const view = new Float32Array(e.memory.buffer, ptr, weights.data.length);
+    // Owned by the view, not the tensor: other nets' tensors over the same view (ownTensors) read it after this
+    // tensor is collected (as DecodedWeights' blocks).
+    block = e.heap.own(view, ptr, undefined);
     view.set(weights.data);
     weights.data = view;
     registerWeights(view, block, e.heap);
@@ -220,7 +222,7 @@ export function moveWeights(e: WasmEngine, weights: Tensor): number {
 
 /**
  * Moves `weights` (an N x K tensor) into wasm memory and points its data there (a no-op when it is there
- * already); the block lives as long as the tensor. The bias is copied, padded, and belongs to `owner`.
+ * already); the block lives as long as its view. The bias is copied, padded, and belongs to `owner`.
  */
 export function moveInnerProductWeights(e: WasmEngine, owner: object, weights: Tensor, bias: Float32Array | undefined, N: number, K: number): RowMajorInnerProduct {
   const ptr = moveWeights(e, weights);

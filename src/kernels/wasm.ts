@@ -128,10 +128,12 @@ class Heap {
 
   /**
    * Frees now the blocks whose owners a full collection finds unreachable; true when it freed any. Their finalizers
-   * would free them, but only in a later turn of the event loop, and wasm memory filling up never triggers a
-   * collection: nets dropped without dispose in a loop that never yields (or yields less often than it loads)
-   * filled the 4 GiB. Not again while nothing was owned or released since one that freed nothing (a memory full of
-   * live blocks: each blob's failed allocation would be a full collection).
+   * would free them, but only in a later turn of the event loop after a collection, and wasm memory filling up never
+   * triggers one: nets loaded and dropped without dispose in a loop that awaits between them filled the 4 GiB. Not
+   * the owners met in the current task: JavaScript keeps alive until the task ends every object a WeakRef was made
+   * for or read in it, so a loop that never awaits frees none of the nets it dropped (README: dispose those). Not
+   * again while nothing was owned or released since one that freed nothing (a memory full of live blocks: each
+   * blob's failed allocation would be a full collection).
    */
   private reclaim(): boolean {
     if (this.changes === 0) return false;

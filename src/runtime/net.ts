@@ -7,7 +7,7 @@ import { type InputValue, checkEveryInput, checkFeeds, inputTensor } from './fee
 import { loadPlugins } from '../layers/plugin.js';
 import { builtInPythonNote, registerLayer } from '../layers/registry.js';
 import { type Fusion, chainMembers, computedByProducer, findFusions, fusedProducer, fusionMembers, producerFor, releaseFolded, unfuse, withFoldBuffers } from './fold.js';
-import { NetRunner, runnersAlive } from './runner.js';
+import { NetRunner, runnersAlive, runnersStarted } from './runner.js';
 import { ForwardJudge } from './forward-judge.js';
 import { type ConcatSlice, concatSlices } from './concat-views.js';
 import { platform } from '../platform.js';
@@ -19,11 +19,11 @@ import { type Source, isBytes, kindOf } from '../util/source.js';
 
 export type { LoadOptions };
 
-/** Weights moved by Net.load beyond which their loaded copies are collected at once (a full GC costs ~10 ms). */
 /** The most scratch Net.load writes ahead for the first forward (see prepare). */
 const PREFAULT_SCRATCH_BYTES = 64 * 2 ** 20;
 /** Scratch every net gets written ahead: the pooling, Eltwise and copy kernels' tables (a few KiB each). */
 const SCRATCH_TABLES_BYTES = 256 * 1024;
+/** Weights moved by Net.load beyond which their loaded copies are collected at once (a full GC costs ~10 ms). */
 const PREPARED_COLLECT_BYTES = 64 * 2 ** 20;
 
 /** What Net.load's options may hold (LoadOptions and NetOptions): anything else is refused, naming these. */
@@ -818,13 +818,25 @@ function isNetFiles(value: unknown): value is NetFiles {
 const droppedRunners = new FinalizationRegistry<NetRunner>((runner) => runner.retire());
 
 /**
+ * runnersStarted() at reclaimDroppedNets' last collection. For the workers alone it collects only when one started
+ * since: only a collection tells a dropped net from one in use, and one took 25-35 ms at every load while any worker
+ * ran (cifar10_full's Net.load is ~12 ms without it; a 10 MiB JavaScript heap, load 8 on 2 cores). A net loaded, run
+ * and dropped starts a worker each time, so a loop of them is still collected at every load; a net dropped while
+ * no worker has started since the last collection has its worker ended by a later one (V8's own, or the Net.load
+ * after the next worker starts).
+ */
+let runnersCollected = 0;
+
+/**
  * Frees the wasm blocks of nets that were dropped without dispose before loading another: their layers' finalizers
  * free them, but only after a garbage collection, which wasm memory pressure never triggers (a 233 MB net loaded
  * and dropped 17 times filled the 4 GiB), nor a net worker's memory (droppedRunners): a full collection, then a
  * turn of the event loop for the finalizers. (A full memory frees what it can on its own: Heap.reclaim.)
  */
 async function reclaimDroppedNets(): Promise<void> {
-  if ((wasmEngineIfLoaded()?.heap.used ?? 0) < PREPARED_COLLECT_BYTES && runnersAlive() === 0) return;
+  const started = runnersStarted();
+  if ((wasmEngineIfLoaded()?.heap.used ?? 0) < PREPARED_COLLECT_BYTES && (runnersAlive() === 0 || started === runnersCollected)) return;
+  runnersCollected = started;
   collectGarbage();
   await new Promise((resolve) => setTimeout(resolve, 0));
 }

@@ -41,6 +41,13 @@ export function runnersAlive(): number {
   return alive;
 }
 
+/** Net workers started since the process began (never less: Net.load's reclaimDroppedNets compares two counts). */
+let started = 0;
+
+export function runnersStarted(): number {
+  return started;
+}
+
 export class NetRunner {
   private readonly worker: NetWorker;
   private readonly pending = new Map<number, Pending>();
@@ -56,13 +63,23 @@ export class NetRunner {
   constructor(graph: Graph, threads: number) {
     this.worker = platform().startNetWorker();
     alive++;
+    started++;
     this.worker.listen(
       (m) => this.settle(m as FromWorker),
-      (err) => this.fail(err),
+      (err) => {
+        this.fail(err);
+        // A retired runner waited only for its pending runs, which the failure answered: nothing else ends it.
+        if (this.retired && !this.ended) this.terminate().catch(() => undefined);
+      },
     );
-    const net: NetParameter = { name: graph.name, layer: graph.layers.map((l) => l.def) };
-    const weights: [string, WireTensor[]][] = graph.layers.filter((l) => l.weights.length).map((l) => [l.name, l.weights.map(wire)]);
-    this.post({ kind: 'init', net, weights, threads });
+    try {
+      const net: NetParameter = { name: graph.name, layer: graph.layers.map((l) => l.def) };
+      const weights: [string, WireTensor[]][] = graph.layers.filter((l) => l.weights.length).map((l) => [l.name, l.weights.map(wire)]);
+      this.post({ kind: 'init', net, weights, threads });
+    } catch (err) {
+      this.terminate().catch(() => undefined); // no runner is returned to end it (and count it out of `alive`)
+      throw err;
+    }
   }
 
   run(feeds: Record<string, Tensor>, fetches: string[] | undefined, backend: 'native' | 'onnx' = 'native'): Promise<Record<string, Tensor>> {
