@@ -668,6 +668,20 @@ function res10(): Net {
 /** Photos of other sizes than res10's 300 x 300, as OpenCV's face demo feeds it: odd and even, wider and taller. */
 const PHOTOS: [number, number][] = [[240, 320], [333, 271], [300, 401]];
 
+/** A small SSD head: one strided feature map, its PriorBox and a DetectionOutput of unshared locations. */
+const SMALL_SSD = input([1, 2, 12, 12]) + `
+      layer { name: "loc" type: "Convolution" bottom: "data" top: "loc" convolution_param { num_output: 12 kernel_size: 3 pad: 1 stride: 2 } }
+      layer { name: "conf" type: "Convolution" bottom: "data" top: "conf" convolution_param { num_output: 3 kernel_size: 3 pad: 1 stride: 2 } }
+      layer { name: "pb" type: "PriorBox" bottom: "loc" bottom: "data" top: "pb" prior_box_param { min_size: 4 clip: true } }
+      layer { name: "lf" type: "Flatten" bottom: "loc" top: "lf" }
+      layer { name: "cp" type: "Permute" bottom: "conf" top: "cp" permute_param { order: 0 order: 2 order: 3 order: 1 } }
+      layer { name: "cs" type: "Softmax" bottom: "cp" top: "cs" softmax_param { axis: 3 } }
+      layer { name: "cf" type: "Flatten" bottom: "cs" top: "cf" }
+      layer { name: "det" type: "DetectionOutput" bottom: "lf" bottom: "cf" bottom: "pb" top: "det"
+        detection_output_param { num_classes: 3 share_location: false background_label_id: 0 nms_param { nms_threshold: 0.45 top_k: 40 } keep_top_k: 30 confidence_threshold: 0.3 } }
+`;
+const smallSsdWeights = () => ({ loc: [random([12, 2, 3, 3], 1), random([12], 2)], conf: [random([3, 2, 3, 3], 3), random([3], 4)] });
+
 describe('SSDs size-free: PriorBox and DetectionOutput from the Shapes', () => {
   it("res10 SSD (fixtures/ssd/res10_face's weights): one model, at three photo sizes, detections as sets and the heads as the native engine", async () => {
     const net = res10();
@@ -708,17 +722,7 @@ describe('SSDs size-free: PriorBox and DetectionOutput from the Shapes', () => {
   });
 
   it('DetectionOutput with top_k above the priors at small sizes (k = min(top_k, priors) at run time) and unshared locations', async () => {
-    const text = input([1, 2, 12, 12]) + `
-      layer { name: "loc" type: "Convolution" bottom: "data" top: "loc" convolution_param { num_output: 12 kernel_size: 3 pad: 1 stride: 2 } }
-      layer { name: "conf" type: "Convolution" bottom: "data" top: "conf" convolution_param { num_output: 3 kernel_size: 3 pad: 1 stride: 2 } }
-      layer { name: "pb" type: "PriorBox" bottom: "loc" bottom: "data" top: "pb" prior_box_param { min_size: 4 clip: true } }
-      layer { name: "lf" type: "Flatten" bottom: "loc" top: "lf" }
-      layer { name: "cp" type: "Permute" bottom: "conf" top: "cp" permute_param { order: 0 order: 2 order: 3 order: 1 } }
-      layer { name: "cs" type: "Softmax" bottom: "cp" top: "cs" softmax_param { axis: 3 } }
-      layer { name: "cf" type: "Flatten" bottom: "cs" top: "cf" }
-      layer { name: "det" type: "DetectionOutput" bottom: "lf" bottom: "cf" bottom: "pb" top: "det"
-        detection_output_param { num_classes: 3 share_location: false background_label_id: 0 nms_param { nms_threshold: 0.45 top_k: 40 } keep_top_k: 30 confidence_threshold: 0.3 } }`;
-    const net = netFrom(text, { loc: [random([12, 2, 3, 3], 1), random([12], 2)], conf: [random([3, 2, 3, 3], 3), random([3], 4)] });
+    const net = netFrom(SMALL_SSD, smallSsdWeights());
     const { conversion, session } = await anySizeSession(net, 'net');
     // 6 x 6 cells (36 priors: k 36), 9 x 7 (63: k 40), 4 x 3 (12: k 12)
     for (const [h, w] of [[12, 12], [17, 13], [8, 5]]) {
@@ -731,6 +735,22 @@ describe('SSDs size-free: PriorBox and DetectionOutput from the Shapes', () => {
     }
     await session.release();
     net.dispose();
+  });
+
+  it('after it (its rows, axis 2, sized at run time), ShuffleChannel and ArgMax read the Shape, not the items\' copied 0: ONNX Runtime = crema\'s forward', async () => {
+    // Their Reshapes merge the axes after the items, where a copied 0 lines up with the wrong one (ShuffleChannel was
+    // refused by ONNX Runtime, ArgMax ranked from the load-time 1 row's last index).
+    const argmax = 'layer { name: "argmax" type: "ArgMax" bottom: "det" top: "argmax" argmax_param { top_k: 2 out_max_val: true } }\n';
+    const shuffle = 'layer { name: "shuffle" type: "ShuffleChannel" bottom: "det" top: "shuffle" shuffle_channel_param { group: 1 } }';
+    const net = netFrom(SMALL_SSD + argmax, smallSsdWeights()), data = random([1, 2, 12, 12], 9);
+    expect(net.graph.blobShapes.get('det')).toEqual([1, 1, 1, 7]);
+    const onnx = await runOnnx(netFrom(SMALL_SSD + argmax + shuffle, smallSsdWeights()).graph, { data }, { threads: 1, outputs: ['det', 'shuffle', 'argmax'] });
+    net.forward({ data });
+    expect(net.blobs.get('det')!.dims[2]).toBeGreaterThan(1);
+    for (const blob of ['det', 'argmax']) expect(relativeError(onnx.get(blob)!, net.blobs.get(blob)!), blob).toBeLessThanOrEqual(TOLERANCE);
+    // ShuffleChannel of one group is the identity: ONNX Runtime's det itself (crema's forward of a ShuffleChannel
+    // after a DetectionOutput does not take the rows yet, so it is no referee here).
+    expect([onnx.get('shuffle')!.dims, Array.from(onnx.get('shuffle')!.data)]).toEqual([onnx.get('det')!.dims, Array.from(onnx.get('det')!.data)]);
   });
 });
 

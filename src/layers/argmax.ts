@@ -1,6 +1,6 @@
 import type { Message } from '../caffe/message.js';
 import { int } from '../onnx/builder.js';
-import { type LayerContext, reshapeTo, runtimeAxesCopied } from '../onnx/context.js';
+import { type LayerContext, int64Once, onlyItemsDynamic, reshapeTo, runtimeAxesCopied, runtimeDims } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
@@ -142,11 +142,15 @@ function argmaxToOnnx(c: LayerContext): void {
   const size = hasAxis ? x[axis] : sizeOf(x.slice(1));
   // (items, values per item): the items copied where a Filter sizes them at run time, the values as loaded (not a
   // -1: ONNX Runtime cannot infer it on 0 items).
-  const input = hasAxis ? c.bottom(0) : c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/items`, runtimeAxesCopied(c, [x[0], size]))], [c.tmp('items')]);
+  // Where another axis is sized at run time (DetectionOutput's rows), a Flatten: the items' copied 0 would not line up.
+  const dynamic = c.dynamicAxes(0), itemsOnly = onlyItemsDynamic(c);
+  const input = hasAxis ? c.bottom(0) : itemsOnly ? c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/items`, runtimeAxesCopied(c, [x[0], size]))], [c.tmp('items')]) : c.node('Flatten', [c.bottom(0)], [c.tmp('items')], { axis: int(1) });
+  // The size ranked over, when a Filter (or Proposal) sizes it at run time: read from the input's Shape.
+  const sizedAtRun = hasAxis ? dynamic.includes(axis) : !itemsOnly;
   const reversed = c.node('Slice', [
     input,
     c.b.int64s(`${layer.name}/rev_starts`, [-1]),
-    c.b.int64s(`${layer.name}/rev_ends`, [-size - 1]),
+    c.b.int64s(`${layer.name}/rev_ends`, [sizedAtRun ? -(2 ** 31) : -size - 1]),
     c.b.int64s(`${layer.name}/rev_axes`, [axis]),
     c.b.int64s(`${layer.name}/rev_steps`, [-1]),
   ], [c.tmp('reversed')]);
@@ -157,12 +161,15 @@ function argmaxToOnnx(c: LayerContext): void {
     c.node('Identity', [values], [c.top(0)]);
     return;
   }
-  const index = c.node('Sub', [c.b.int64s(`${layer.name}/last`, [size - 1]), reversedIndex], [c.tmp('index')]);
+  const last = sizedAtRun
+    ? c.node('Sub', [runtimeDims(c, input, hasAxis ? axis : 1, hasAxis ? axis + 1 : 2), int64Once(c, [1])], [c.tmp('last')])
+    : c.b.int64s(`${layer.name}/last`, [size - 1]);
+  const index = c.node('Sub', [last, reversedIndex], [c.tmp('index')]);
   if (hasAxis) {
     c.node('Cast', [index], [c.top(0)], { to: int(1) });
     return;
   }
   const indexFloat = c.node('Cast', [index], [c.tmp('index_float')], { to: int(1) });
   const both = outMaxVal ? c.node('Concat', [indexFloat, values], [c.tmp('index_value')], { axis: int(1) }) : indexFloat;
-  reshapeTo(c, both, runtimeAxesCopied(c, top));
+  reshapeTo(c, both, top.map((d, a) => (a === 0 && dynamic.includes(0) ? 0 : d)));
 }

@@ -3,7 +3,7 @@ import { type LrnScratch, lrnAcrossChannels, lrnPrepare, lrnScratch, lrnWithinCh
 import { type Shape } from '../tensor.js';
 import { expectCounts, type LayerType, need, need4d } from './layer.js';
 import { float, int, ints } from '../onnx/builder.js';
-import { type LayerContext, fail, runtimeDims, withScalar } from '../onnx/context.js';
+import { type LayerContext, fail, onlyItemsDynamic, runtimeAxesCopied, runtimeDims, withScalar } from '../onnx/context.js';
 
 /** lrn_param, with Caffe's defaults filled in. */
 export interface LrnParams {
@@ -90,14 +90,16 @@ function lrnToOnnx(c: LayerContext): void {
   const [batch, channels, height, width] = x;
   const squared = c.node('Mul', [c.bottom(0), c.bottom(0)], [c.tmp('squared')]);
   // Size-free (ConvertOptions.anySize): the batch copied, the plane inferred, the shape back from the input's.
-  const planesShape = c.anySize ? [0, 1, channels, -1] : [batch, 1, channels, height * width];
+  // After a Filter: its items copied (0), not the load-time count.
+  const anySize = c.anySize || !onlyItemsDynamic(c);
+  const planesShape = anySize ? [0, 1, channels, -1] : runtimeAxesCopied(c, [batch, 1, channels, height * width]);
   const planes = c.node('Reshape', [squared, c.b.int64s(`${layer.name}/planes_shape`, planesShape)], [c.tmp('planes')]);
   const pooled = c.node('AveragePool', [planes], [c.tmp('channel_mean_planes')], {
     kernel_shape: ints([n, 1]),
     pads: ints([half, 0, half, 0]),
     count_include_pad: int(1),
   });
-  const mean = c.node('Reshape', [pooled, c.anySize ? runtimeDims(c, c.bottom(0), 0, 4) : c.b.int64s(`${layer.name}/shape`, x)], [c.tmp('channel_mean')]);
+  const mean = c.node('Reshape', [pooled, anySize ? runtimeDims(c, c.bottom(0), 0, 4) : c.b.int64s(`${layer.name}/shape`, runtimeAxesCopied(c, x))], [c.tmp('channel_mean')]);
   lrnScale(c, mean, alpha, k, beta);
 }
 

@@ -1,4 +1,4 @@
-import { type LayerContext, reduce, withScalar } from '../onnx/context.js';
+import { type LayerContext, reduce, runtimeAxesCopied, withScalar } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
@@ -59,7 +59,7 @@ function mvnToOnnx(c: LayerContext): void {
   const p = paramsOf(layer.def, 'mvn_param');
   const top = layer.topShapes[0];
   // Caffe shapes MVN's top as (N, C, H, W), padding a shorter bottom with 1s.
-  const x = layer.bottomShapes[0].length === 4 ? c.bottom(0) : c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/nchw`, top)], [c.tmp('nchw')]);
+  const x = layer.bottomShapes[0].length === 4 ? c.bottom(0) : c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/nchw`, runtimeAxesCopied(c, top))], [c.tmp('nchw')]);
   const axes = p.across_channels ? [1, 2, 3] : [2, 3];
   const mean = reduce(c, 'ReduceMean', x, axes, true, c.tmp('mean'));
   if (!p.normalize_variance) {

@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { ints } from '../onnx/builder.js';
-import { type LayerContext, joinedDims, runtimeDims } from '../onnx/context.js';
+import { type LayerContext, joinedDims, onlyItemsDynamic, runtimeAxesCopied, runtimeDims } from '../onnx/context.js';
 import { type Shape, Tensor } from '../tensor.js';
 import { expectCounts, type LayerType, need, need4d } from './layer.js';
 import { refuseInPlace } from './axes.js';
@@ -65,16 +65,16 @@ export const reorgLayer: LayerType = {
   },
   onnx(c: LayerContext) {
     const p = readReorg(c.layer.def);
-    const { view, perm, top } = c.anySize ? reorgAnySize(c, p) : constantShapes(c, reorgView(c.layer.bottomShapes[0], p));
+    const { view, perm, top } = c.anySize || !onlyItemsDynamic(c) ? reorgAnySize(c, p) : constantShapes(c, reorgView(c.layer.bottomShapes[0], p));
     const split = c.node('Reshape', [c.bottom(0), view], [c.tmp('view')]);
     const moved = c.node('Transpose', [split], [c.tmp('moved')], { perm: ints(perm) });
     c.node('Reshape', [moved, top], [c.top(0)]);
   },
 };
 
-/** reorgView's shapes as constants (the net's own input size). */
+/** reorgView's shapes as constants (the net's own input size), the items copied (0) after a Filter (axis 0 stays first). */
 function constantShapes(c: LayerContext, { view, perm, top }: ReturnType<typeof reorgView>): { view: string; perm: number[]; top: string } {
-  return { view: c.b.int64s(`${c.layer.name}/view`, view), perm, top: c.b.int64s(`${c.layer.name}/shape`, top) };
+  return { view: c.b.int64s(`${c.layer.name}/view`, runtimeAxesCopied(c, view)), perm, top: c.b.int64s(`${c.layer.name}/shape`, runtimeAxesCopied(c, top)) };
 }
 
 /**

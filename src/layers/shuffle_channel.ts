@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import { shapeString, sizeOf } from '../tensor.js';
 import { ints } from '../onnx/builder.js';
-import { type LayerContext, runtimeAxesCopied, runtimeDims } from '../onnx/context.js';
+import { type LayerContext, onlyItemsDynamic, runtimeAxesCopied, runtimeDims } from '../onnx/context.js';
 import { type LayerType, expectCounts, need } from './layer.js';
 
 /**
@@ -44,9 +44,10 @@ function shuffleToOnnx(c: LayerContext): void {
   const x = layer.bottomShapes[0];
   const group = paramsOf<{ group: number }>(layer.def, 'shuffle_channel_param').group;
   // Size-free (ConvertOptions.anySize): the batch and the rest copied or inferred, the shape back from the input's.
-  // After a Filter: its items copied (0), not the load-time count.
-  const groups = c.anySize ? [0, group, x[1] / group, -1] : runtimeAxesCopied(c, [x[0], group, x[1] / group, sizeOf(x.slice(2))]);
+  // After a Filter: its items copied (0), not the load-time count (where only they are sized at run time).
+  const anySize = c.anySize || !onlyItemsDynamic(c);
+  const groups = anySize ? [0, group, x[1] / group, -1] : runtimeAxesCopied(c, [x[0], group, x[1] / group, sizeOf(x.slice(2))]);
   const split = c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/groups`, groups)], [c.tmp('groups')]);
   const swapped = c.node('Transpose', [split], [c.tmp('swapped')], { perm: ints([0, 2, 1, 3]) });
-  c.node('Reshape', [swapped, c.anySize ? runtimeDims(c, c.bottom(0), 0, x.length) : c.b.int64s(`${layer.name}/shape`, runtimeAxesCopied(c, x))], [c.top(0)]);
+  c.node('Reshape', [swapped, anySize ? runtimeDims(c, c.bottom(0), 0, x.length) : c.b.int64s(`${layer.name}/shape`, runtimeAxesCopied(c, x))], [c.top(0)]);
 }

@@ -1,7 +1,7 @@
 import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { int } from '../onnx/builder.js';
-import { type LayerContext, runtimeDims } from '../onnx/context.js';
+import { type LayerContext, joinedDims, onlyItemsDynamic, runtimeAxesCopied, runtimeDims } from '../onnx/context.js';
 import { type Shape, shapeString } from '../tensor.js';
 import { expectCounts, type Layer, LayerError, type LayerType, need, need4d } from './layer.js';
 
@@ -121,15 +121,17 @@ function outOfRange(def: LayerParameter, index: number, top: Shape): LayerError 
 function upsampleToOnnx(c: LayerContext): void {
   const { layer } = c;
   if (layer.bottoms.length === 1) return nearestToOnnx(c);
-  if (c.anySize) return scatterAnySize(c);
+  if (c.anySize || !onlyItemsDynamic(c)) return scatterAnySize(c);
   const [x] = layer.bottomShapes, top = layer.topShapes[0];
-  const planes = x[0] * x[1];
-  const rows = (name: string, value: string, width: number) => c.node('Reshape', [value, c.b.int64s(`${layer.name}/${name}_shape`, [planes, width])], [c.tmp(name)]);
+  // After a Filter: rows per (N, C) plane as (N, C, plane), N copied (0) and read at run time, not the load-time count.
+  const items = c.dynamicAxes(0).includes(0), planes = items ? [0, x[1]] : [x[0] * x[1]], axis = planes.length;
+  const rows = (name: string, value: string, width: number) => c.node('Reshape', [value, c.b.int64s(`${layer.name}/${name}_shape`, [...planes, width])], [c.tmp(name)]);
   const updates = rows('updates', c.bottom(0), x[2] * x[3]);
   const indices = c.node('Cast', [rows('mask', c.bottom(1), x[2] * x[3])], [c.tmp('indices')], { to: int(7) }); // INT64
-  const zeros = c.node('Expand', [c.b.scalar(0), c.b.int64s(`${layer.name}/zeros_shape`, [planes, top[2] * top[3]])], [c.tmp('zeros')]);
-  const scattered = c.node('ScatterElements', [zeros, indices, updates], [c.tmp('scattered')], { axis: int(1) });
-  c.node('Reshape', [scattered, c.b.int64s(`${layer.name}/shape`, top)], [c.top(0)]);
+  const zerosShape = items ? joinedDims(c, 'zeros_shape', [runtimeDims(c, c.bottom(0), 0, 1), [x[1], top[2] * top[3]]]) : c.b.int64s(`${layer.name}/zeros_shape`, [...planes, top[2] * top[3]]);
+  const zeros = c.node('Expand', [c.b.scalar(0), zerosShape], [c.tmp('zeros')]);
+  const scattered = c.node('ScatterElements', [zeros, indices, updates], [c.tmp('scattered')], { axis: int(axis) });
+  c.node('Reshape', [scattered, c.b.int64s(`${layer.name}/shape`, runtimeAxesCopied(c, top))], [c.top(0)]);
 }
 
 /**

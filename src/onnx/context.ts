@@ -81,6 +81,15 @@ export function runtimeAxesCopied(c: LayerContext, shape: Shape, i = 0): number[
   return shape.map((d, axis) => (dynamic.includes(axis) ? 0 : d));
 }
 
+/**
+ * Whether bottom `i`'s only axis sized at run time, if any, is its items (axis 0): runtimeAxesCopied then holds for a
+ * Reshape that keeps axis 0 and merges or splits the others (where DetectionOutput's rows, axis 2, are sized at run
+ * time, the merged axes' 0 would copy the wrong one).
+ */
+export function onlyItemsDynamic(c: LayerContext, i = 0): boolean {
+  return c.dynamicAxes(i).every((axis) => axis === 0);
+}
+
 /** A Reduce* node over `axes`: the axes are an attribute before opset 18 (ReduceSum: before 13), an input after. */
 export function reduce(c: LayerContext, op: string, x: string, axes: number[], keepdims: boolean, out: string): string {
   const asInput = op === 'ReduceSum' ? c.opset >= 13 : c.opset >= 18;

@@ -10,7 +10,10 @@
 // - every layer that writes the bottom runs before the Concat (an in-place layer after it would change the top),
 //   and is of a type whose kernels write exactly their top's floats (the InnerProduct's wasm GEMV writes whole
 //   strips past its end, a plugin layer may replace its top's data): `exactWriters`;
-// - a bottom appears once in the Concat and in no other laid-out Concat (a view has one place).
+// - a bottom appears once in the Concat and in no other laid-out Concat (a view has one place);
+// - no layer that sizes its tops at run time (Filter, Proposal: Layer.sizesTops) runs between the bottom's writers
+//   and the Concat: its new rows lay the top out again mid-forward, and a bottom already written would be moved
+//   to its new slice without its value.
 // A Concat whose top is itself a laid-out bottom of a later Concat nests (views of views). A forward that stops
 // between a bottom's producer and the Concat leaves the top's slices partly new (a copying Concat's top keeps its
 // last forward's values); every blob the forward ran keeps Caffe's value. CREMA_CONCAT=copy turns this off.
@@ -44,6 +47,8 @@ export function concatSlices(layers: readonly GraphLayer[], shapes: ReadonlyMap<
   layers.forEach((l, i) => l.tops.forEach((t) => wrote(t, i)));
   // A chain into new blobs (fold.ts) writes its last blob with its producer's kernel.
   for (const f of fusions.values()) if (!layers[f.producer].tops.includes(f.top)) wrote(f.top, f.producer);
+  const sizing = layers.flatMap((l, i) => (l.impl.sizesTops ? [i] : []));
+  const sizedBetween = (w: number, c: number): boolean => sizing.some((s) => s > w && s < c);
   const slices = new Map<string, ConcatSlice>();
   // Last Concat first: a top laid out in a later Concat is placed before its own bottoms are.
   for (let c = layers.length - 1; c >= 0; c--) {
@@ -56,7 +61,7 @@ export function concatSlices(layers: readonly GraphLayer[], shapes: ReadonlyMap<
     for (const b of l.bottoms) {
       const once = l.bottoms.indexOf(b) === l.bottoms.lastIndexOf(b);
       const ws = writers.get(b) ?? [];
-      if (once && !slices.has(b) && ws.length > 0 && ws.every((w) => w < c && exactWriters.has(layers[w].type))) slices.set(b, { top, offset });
+      if (once && !slices.has(b) && ws.length > 0 && ws.every((w) => w < c && exactWriters.has(layers[w].type) && !sizedBetween(w, c))) slices.set(b, { top, offset });
       offset += sizeOf(shapes.get(b)!);
     }
   }
