@@ -105,16 +105,13 @@ const infos = new Map<protobuf.Type, MessageInfo>();
  * in the text format, the default that fits the offsets' channels). Written back at crema's numbers.
  */
 const FRCNN_DEFORMABLE = 229;
-let frcnnField: FieldInfo | undefined;
 function frcnnDeformable(layer: MessageInfo): FieldInfo | undefined {
-  if (frcnnField) return frcnnField;
   const own = [...layer.byId.values()].find((f) => f.name === 'deformable_convolution_param');
   const group = own?.message && [...own.message.byId.values()].find((f) => f.name === 'deformable_group');
   if (!own?.message || !group) return undefined;
   const byId = new Map([...own.message.byId].filter(([, f]) => f !== group));
   byId.set(19, group);
-  frcnnField = { ...own, message: { ...own.message, byId } };
-  return frcnnField;
+  return { ...own, message: { ...own.message, byId } };
 }
 
 function messageInfo(type: protobuf.Type): MessageInfo {
@@ -144,6 +141,10 @@ function messageInfo(type: protobuf.Type): MessageInfo {
     }
     info.byId.set(field.id, f);
     info.ordered.push(f);
+  }
+  if (type.name === 'LayerParameter' && !info.byId.has(FRCNN_DEFORMABLE)) {
+    const f = frcnnDeformable(info); // read only: the encoder writes `ordered`, crema's own numbers
+    if (f) info.byId.set(FRCNN_DEFORMABLE, f);
   }
   info.ordered.sort((a, b) => a.id - b.id);
   return info;
@@ -346,7 +347,7 @@ class Decoder {
       if (id === 0) this.fail('invalid field number 0', at);
       if (wt === 6 || wt === 7) this.fail(`bad wire type ${wt} (field ${id})`, at);
       if (wt === 4) this.fail(`unexpected end-group (field ${id})`, at);
-      const f = info.byId.get(id) ?? (id === FRCNN_DEFORMABLE && info.type.name === 'LayerParameter' ? frcnnDeformable(info) : undefined);
+      const f = info.byId.get(id);
       if (!f) this.skip(wt, id, end, depth, at);
       else if (f.packable && wt === 2) this.packed(f, out, end, at);
       else if (id === 5 && wt === 0 && info.type.name === 'BlobProto') out[C3D_BLOB] = this.uvarint(end, 'width'); // see C3D_BLOB

@@ -32,8 +32,8 @@ export function noOnnx(def: LayerParameter): never {
 
 /** The rows of `rois` at each level 2 to 5, in order. */
 function rowsByLevel(rois: Tensor): number[][] {
-  const levels = roiLevels(rois.data, rois.dims[0]);
-  return [2, 3, 4, 5].map((l) => Array.from(levels).flatMap((v, i) => (v === l ? [i] : [])));
+  const levels = Array.from(roiLevels(rois.data, rois.dims[0]));
+  return [2, 3, 4, 5].map((l) => levels.flatMap((v, i) => (v === l ? [i] : [])));
 }
 
 /** Copies `rows` of `rois` (5 values each) to `top` from its row `at` on. */

@@ -188,6 +188,7 @@ export const detectionOutputLayer: LayerType = {
     let count = 0, outline: Outline = 'none';
     return {
       notes: ignoredSettings(def),
+      sizesTops: true, // as many rows as the forward finds: the layers after it are shaped again (Net.afterSizing)
       reshape(bottoms) {
         ({ priors: count, outline } = priorCount(def, s, bottoms));
         // The real row count is known only after the forward (the fork reshapes its top there too).

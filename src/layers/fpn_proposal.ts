@@ -78,7 +78,7 @@ export const fpnProposalLayer: LayerType = {
 };
 
 /** The note of a Python layer crema runs as FPN's. */
-const noteOf = (def: LayerParameter, what: string) => `layer '${def.name}': the Python layer ${paramsOf<{ module: string }>(def, 'python_param').module}.${paramsOf<{ layer: string }>(def, 'python_param').layer} (unsky/FPN's) runs as crema's built-in copy of it: ${what}`;
+const noteOf = (def: LayerParameter, key: string, what: string) => `layer '${def.name}': the Python layer ${key} (unsky/FPN's) runs as crema's built-in copy of it: ${what}`;
 
 /**
  * unsky/FPN's Python layers crema builds in, by `module.layer` (its proposal layer by its 11 bottoms too: the module
@@ -86,8 +86,8 @@ const noteOf = (def: LayerParameter, what: string) => `layer '${def.name}': the 
  */
 export function fpnPythonLayer(def: LayerParameter, key: string): { type: LayerType; note: (def: LayerParameter) => string } | undefined {
   if (key === MODULE && def.bottom?.length === 11)
-    return { type: fpnProposalLayer, note: (d) => noteOf(d, `the levels' proposals together, cfg.TEST's pre_nms_topN 6000, NMS 0.7, post_nms_topN 1000, min_size 16; fewer boxes are padded to 1000 rows with the kept ones again in order (FPN's own pads with random copies of them)`) };
-  if (key === asRoisLayer.type) return { type: asRoisLayer, note: (d) => noteOf(d, 'each roi to level 2 to 5 by floor(4 + log2(sqrt(wh) / 224)), 1000 rows per level (cfg.TEST.RPN_POST_NMS_TOP_N), zero rows after its own') };
-  if (key === asRoisMergeLayer.type) return { type: asRoisMergeLayer, note: (d) => noteOf(d, 'each roi to level 2 to 5 by floor(4 + log2(sqrt(wh) / 224)), each level its rows (4 zero rows for a level of none)') };
+    return { type: fpnProposalLayer, note: (d) => noteOf(d, key, `the levels' proposals together, cfg.TEST's pre_nms_topN 6000, NMS 0.7, post_nms_topN 1000, min_size 16; fewer boxes are padded to 1000 rows with the kept ones again in order (FPN's own pads with random copies of them)`) };
+  if (key === asRoisLayer.type) return { type: asRoisLayer, note: (d) => noteOf(d, key, 'each roi to level 2 to 5 by floor(4 + log2(sqrt(wh) / 224)), 1000 rows per level (cfg.TEST.RPN_POST_NMS_TOP_N), zero rows after its own') };
+  if (key === asRoisMergeLayer.type) return { type: asRoisMergeLayer, note: (d) => noteOf(d, key, 'each roi to level 2 to 5 by floor(4 + log2(sqrt(wh) / 224)), each level its rows (4 zero rows for a level of none)') };
   return undefined;
 }

@@ -118,6 +118,7 @@ export const yoloDetectionOutputLayer: LayerType = {
     expectCounts(def, [1, 2], [1, 1]);
     const s = readYolo2(def);
     return {
+      sizesTops: true, // as many rows as the forward finds: the layers after it are shaped again (Net.afterSizing)
       reshape(bottoms) {
         need4d(def, bottoms);
         for (const shape of bottoms) yolo2Head(def, s, shape, bottoms[0][0]);
@@ -201,6 +202,7 @@ export const yolov3DetectionOutputLayer: LayerType = {
     expectCounts(def, [1, Infinity], [1, 1]);
     const s = readYolo3(def, def.bottom!.length);
     return {
+      sizesTops: true, // as many rows as the forward finds: the layers after it are shaped again (Net.afterSizing)
       reshape(bottoms) {
         need4d(def, bottoms);
         for (const shape of bottoms) yolo3Head(def, s, shape, bottoms[0][0]);

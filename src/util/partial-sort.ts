@@ -61,7 +61,7 @@ export function stdSort<T>(items: T[], comp: (a: T, b: T) => boolean): void {
       if (depth === 0) {
         const run = items.slice(first, last);
         partialSort(run, run.length, comp);
-        items.splice(first, run.length, ...run);
+        for (let i = 0; i < run.length; i++) items[first + i] = run[i]; // not splice(...run): a long run's spread overflows the stack
         return;
       }
       depth--;
