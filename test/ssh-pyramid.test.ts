@@ -16,7 +16,7 @@ import { SSH_MODULES, sshDetections, sshPyramidRows, sshPyramidScales } from '..
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
-import { cli, errorOf } from './helpers/cli.js';
+import { cli, errorOf, spawnCli } from './helpers/cli.js';
 import { expectSameDetections } from './helpers/detections.js';
 
 const fixture = path.join(import.meta.dirname, 'fixtures/fork/ssh-pyramid');
@@ -121,6 +121,9 @@ describe("crema detect on an SSH net, against SSH's test.py end to end", () => {
       expectSame(await json('--scale', '80', '--max-size', '96', '--pyramid', A.sizes.join(','), '--backend', backend), wanted('A', 0.5));
       expectSame(await json('--scale', '72', '--max-size', '80', '--no-pyramid', '--backend', backend), wanted('C', 0.5));
     }
+    // The text form names SSH's rule: scores above the threshold (its test.py's `>`), not "or more".
+    const text = await spawnCli(path.join(import.meta.dirname, '..'), 'detect', prototxt, weights, image, '--threshold', '1', '--scale', '72', '--max-size', '80', '--no-pyramid');
+    expect([text.code, text.stdout.split('\n')[1]]).toEqual([0, '(none scoring above 1)']);
   }, 60_000);
 
   it('refuses a bad pyramid in one line, and a pyramid for a net that is not SSH', async () => {

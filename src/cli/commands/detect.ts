@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { type Detection, type DetectOptions, checkDetectorPrototxt, detectImage, detectOnnx, detectionOutputs, parseLabels } from '../../detect/detect.js';
 import { frcnnTest, isFrcnn } from '../../detect/frcnn.js';
+import { isSsh } from '../../detect/ssh.js';
 import { detectionLine } from '../../detect/options.js';
 import { drawDetections } from '../../detect/draw.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
@@ -119,17 +120,20 @@ function labelsOf(args: DetectArgs, net: Net): string[] | undefined {
   return labels;
 }
 
-/** The threshold detect applies, as the text form names it: --threshold, else a makefile/frcnn net's config's test_score_thresh, else 0.5. */
+/**
+ * The threshold detect applies, as the text form names it: --threshold, else a makefile/frcnn net's config's
+ * test_score_thresh, else 0.5; SSH keeps only scores above it (its test.py's `>`), the others it and above.
+ */
 function thresholdText(args: DetectArgs, net: Net, options: DetectOptions): string {
-  if (args.threshold !== undefined) return String(args.threshold);
-  return isFrcnn(net) ? ostreamFloat(frcnnTest(net, options).threshold) : '0.5';
+  const value = args.threshold !== undefined ? String(args.threshold) : isFrcnn(net) ? ostreamFloat(frcnnTest(net, options).threshold) : '0.5';
+  return isSsh(net) ? `above ${value}` : `${value} or more`;
 }
 
 /** The text form: a header per image, then one line per detection. */
 function describe(file: string, image: { width: number; height: number }, found: Detection[], threshold: string): string {
   const lines = [`---------- Detections in ${file} (${image.width} x ${image.height}) ----------`];
   for (const d of found) lines.push(detectionLine(d));
-  if (found.length === 0) lines.push(`(none scoring ${threshold} or more)`);
+  if (found.length === 0) lines.push(`(none scoring ${threshold})`);
   return lines.join('\n');
 }
 
