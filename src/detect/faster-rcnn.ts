@@ -128,7 +128,7 @@ export function fasterRcnnDetections(rois: Tensor, clsProb: Tensor, bboxPred: Te
 }
 
 /** Row i's ROI in the image's pixels: rois[i, 1:5] / scale, in float32 as numpy divides it. */
-function roiOf(r: Float32Array, i: number, s: number): number[] {
+export function roiOf(r: Float32Array, i: number, s: number): number[] {
   return [1, 2, 3, 4].map((k) => f32(r[5 * i + k] / s));
 }
 

@@ -8,7 +8,7 @@ import { CremaError } from '../util/errors.js';
 import { stdSort } from '../util/partial-sort.js';
 import type { Detection, DetectionRun } from './detect.js';
 import { type DetectOptions, lengthOption, thresholdOf } from './options.js';
-import { fasterRcnnMeans, scaledBlob } from './faster-rcnn.js';
+import { fasterRcnnMeans, roiOf, scaledBlob } from './faster-rcnn.js';
 
 // makefile/frcnn's two-stage detection, as its test tools run it (test_frcnn.cpp and demo_frcnn_api.cpp call
 // API::Detector::predict, src/api/FRCNN/frcnn_api.cpp at 8d9b9eb, predict_original, lines 93-304), every setting from
@@ -152,7 +152,8 @@ function classBoxes(passes: FrcnnPass[], c: number, width: number, height: numbe
       const score = clsProb.data[i * C + c];
       if (score < t.threshold) continue;
       const delta = [0, 1, 2, 3].map((k) => f32(f32(d[(i * C + c) * 4 + k] * t.boxStds[k]) + t.boxMeans[k]));
-      boxes.push(...decodeBox(f32(r[5 * i + 1] / s), f32(r[5 * i + 2] / s), f32(r[5 * i + 3] / s), f32(r[5 * i + 4] / s), delta[0], delta[1], delta[2], delta[3], width, height, true));
+      const [x1, y1, x2, y2] = roiOf(r, i, s);
+      boxes.push(...decodeBox(x1, y1, x2, y2, delta[0], delta[1], delta[2], delta[3], width, height, true));
       scores.push(score);
     }
   }
