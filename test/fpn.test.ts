@@ -8,10 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
-import { roiLevels } from '../src/layers/as_rois.js';
+import { levelBound, roiLevels } from '../src/layers/as_rois.js';
+import { TIES_NOTE, decodeMap, greedyNms } from '../src/layers/proposal.js';
 import { declaredWeights } from '../src/layers/layer.js';
 import { buildGraph } from '../src/graph/graph.js';
 import { convertGraph } from '../src/onnx/convert.js';
+import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
@@ -152,12 +154,69 @@ describe("unsky/FPN's as_rois layers (rpn.as_rois, rpn.as_rois_mrcnn)", () => {
   });
 });
 
+/**
+ * FPN's proposals as ONNX orders them: crema's decode of each level (decodeMap over the image's cells), the levels one
+ * after another, sorted by score with equal scores in index order (ONNX's TopK and NonMaxSuppression; numpy's
+ * argsort has its own order), the first 6000, greedy NMS 0.7, the first 1000 repeated in order to 1000 rows [0, box].
+ */
+function indexOrderRois(feeds: Record<string, Tensor>): Float32Array {
+  const info = feeds.im_info.data, at = [0];
+  const levels = STRIDES.map((s) => {
+    const [, , height, width] = feeds[`c${s}`].dims, settings = { ...FPN_SETTINGS, featStride: s, baseSize: s };
+    const level = decodeMap(settings, feeds[`c${s}`].data, feeds[`d${s}`].data, { height, width, rows: Math.trunc(info[0] / s), cols: Math.trunc(info[1] / s) }, info);
+    at.push(at[at.length - 1] + level.score.length);
+    return level;
+  });
+  const boxes = Float32Array.from(levels.flatMap((l) => Array.from(l.boxes))), score = Float32Array.from(levels.flatMap((l) => Array.from(l.score)));
+  const order = levels.flatMap((l, i) => l.keep.map((k) => at[i] + k)).sort((i, j) => score[j] - score[i] || i - j);
+  const kept = greedyNms(boxes, order.slice(0, 6000), 0.7, 1000), rois = new Float32Array(5000);
+  for (let i = 0; i < 1000; i++) rois.set([0, ...boxes.subarray(4 * kept[i % kept.length], 4 * kept[i % kept.length] + 4)], 5 * i);
+  return rois;
+}
+const FPN_SETTINGS = { minSize: 16, ratios: [0.5, 1, 2], scales: [16, 32], preNms: 6000, postNms: 1000, nmsThresh: 0.7, nms: true };
+
 describe("unsky/FPN's layers in ONNX", () => {
-  it('convert refuses them by name, in one line', () => {
-    const { maps } = proposalInputs(CASES.b);
-    expect(errorOf(() => convertGraph(proposalNet(maps).graph))).toBe("layer 'proposal' (Python): unsky/FPN's rpn.proposal_layer.ProposalLayer has no ONNX form in crema: run the net natively");
-    expect(errorOf(() => convertGraph(asRoisNet(4, 'rpn.as_rois', 'As_roisLayer').graph))).toBe("layer 'as_rois' (Python): unsky/FPN's rpn.as_rois.As_roisLayer has no ONNX form in crema: run the net natively");
-    expect(errorOf(() => convertGraph(asRoisNet(4, 'rpn.as_rois_mrcnn', 'As_rois_MergeRcnnLayer').graph))).toBe("layer 'as_rois' (Python): unsky/FPN's rpn.as_rois_mrcnn.As_rois_MergeRcnnLayer has no ONNX form in crema: run the net natively");
+  it("the proposal layer: crema's rois in ONNX Runtime, equal scores in index order", async () => {
+    for (const [name, c] of Object.entries(CASES)) {
+      const { maps, feeds } = proposalInputs(c), net = proposalNet(maps);
+      const want = indexOrderRois(feeds), native = net.forward(feeds).rois;
+      expect(convertGraph(net.graph).notes).toContain(`layer 'proposal' (Python): ${TIES_NOTE}; fewer than 1000 rows are padded with the kept ones again in order (FPN's own: random copies of them); an im_info beyond a map reads the whole map (crema's forward refuses it)`);
+      const rois = (await runOnnx(net.graph, feeds, { outputs: ['rois'] })).get('rois')!;
+      // ONNX Runtime's Exp may differ from numpy's (and crema's) in the last bit: boxes within a float32 ulp or two.
+      expect(relativeError(rois, new Tensor([1000, 5], want)), name).toBeLessThanOrEqual(1e-6);
+      // Case b (an empty level: int(60 / 64) = 0 rows; maps larger than the image; 58 rows kept, padded) has no tie
+      // among its 6000 best: there the referee is crema's forward itself. Case a has 5 ties, 'tied' 5999.
+      if (name === 'b') expect(Array.from(want)).toEqual(Array.from(native.data));
+    }
+  });
+
+  /** fpn_ref.py's as_rois net on `rois`, native and in ONNX Runtime: its five tops each. */
+  async function asRoisBoth(rois: Tensor, module: string, layer: string) {
+    const net = asRoisNet(rois.dims[0], module, layer), tops = ['rois', 'h2', 'h3', 'h4', 'h5'];
+    const native = net.forward({ in: rois }), onnx = await runOnnx(net.graph, { in: rois }, { outputs: tops });
+    return tops.map((top) => ({ top, native: native[top], onnx: onnx.get(top)! }));
+  }
+  // Level bounds: the areas at levelBound(3 to 5) and a float32 under each, a zero area, a NaN roi.
+  const bounds = [3, 4, 5].flatMap((l) => [levelBound(l), Math.fround(levelBound(l) * (1 - 2 ** -24))]);
+  const edges = new Tensor([8, 5], Float32Array.from([...bounds, 0, NaN].flatMap((s, i) => [0, 0, i, s, i + 1])));
+
+  for (const [module, layer] of [['rpn.as_rois', 'As_roisLayer'], ['rpn.as_rois_mrcnn', 'As_rois_MergeRcnnLayer']])
+    it(`${module}: crema's tops in ONNX Runtime, the same values`, async () => {
+      for (const name of ['mixed', 'small', 'few', 'edges'])
+        for (const { top, native, onnx } of await asRoisBoth(name === 'edges' ? edges : fixtureOf(`as-rois-in-${name}`), module, layer)) {
+          expect(onnx.dims, `${name} ${top}`).toEqual(native.dims);
+          expect(Array.from(onnx.data), `${name} ${top}`).toEqual(Array.from(native.data));
+        }
+    });
+
+  it("levelBound: the least float32 area of each level, as roiLevels assigns it", () => {
+    const levelOf = (s: number) => roiLevels(Float32Array.of(0, 0, 0, s, 1), 1)[0];
+    for (const l of [3, 4, 5]) {
+      const b = levelBound(l), under = new Float32Array(new Uint32Array([new Uint32Array(Float32Array.of(b).buffer)[0] - 1]).buffer)[0];
+      expect([levelOf(under), levelOf(b)]).toEqual([l - 1, l]);
+    }
+    // numpy's float32 4 + log2(...) rounds up to 3 a float32 under 112²: the bound is not 12544.
+    expect([3, 4, 5].map(levelBound)).toEqual([12543.99609375, 50175.9921875, 200703.90625]);
   });
 });
 
