@@ -7,17 +7,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
+import type { NetParameter } from '../src/caffe/types.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
 import { levelBound, roiLevels } from '../src/layers/as_rois.js';
 import { TIES_NOTE, decodeMap, greedyNms } from '../src/layers/proposal.js';
 import { declaredWeights } from '../src/layers/layer.js';
 import { buildGraph } from '../src/graph/graph.js';
 import { convertGraph } from '../src/onnx/convert.js';
-import { runOnnx } from '../src/onnx/run.js';
+import { OnnxSessions, runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
-import { checkDetectorPrototxt, detectImage, detectionKind, detectionRun } from '../src/detect/detect.js';
+import { checkDetectorPrototxt, detectImage, detectOnnx, detectionKind, detectionRun } from '../src/detect/detect.js';
 import type { FloatImage } from '../src/image/image.js';
 import { errorOf } from './helpers/cli.js';
 import { relativeError } from './helpers/reference.js';
@@ -220,19 +221,39 @@ describe("unsky/FPN's layers in ONNX", () => {
   });
 });
 
+/**
+ * FPN's published test.prototxt, its input at `size` x `size` (a multiple of its IMAGE_STRIDE 64; FPN's smallest
+ * anchors are 64 pixels) and fc6 / fc7 of 32 outputs in place of 4096 (the four heads' fc6 on 4 x 1000 rois would be
+ * 205 GMAC): else as published; `edit` changes its text further. Weights: hashweights at half gain (at full gain
+ * activations grow to 1e14 through ResNet-50), the RPN's delta weights at 0.01 (else every box is clipped to the whole
+ * image, and NMS leaves one) and its score weights at `scoreScale`.
+ */
+function publishedNet(size: number, scoreScale = 1) {
+  const def = publishedDef(size);
+  const scale = (name: string) => (name.startsWith('rpn_bbox_pred/') ? 0.01 : name.startsWith('rpn_cls_score/') ? scoreScale : 1);
+  const weights = new Map(publishedWeights(def).map((l) => [l.name, l.blobs.map((b) => new Tensor(b.shape, b.data.map((v) => v * scale(l.name))))]));
+  return { def, weights };
+}
+
+/** The hashweights of the published net's layers (the same at any input size: made once, 25 M values). */
+let hashed: ReturnType<typeof hashWeightBlobs> | undefined;
+function publishedWeights(def: NetParameter): ReturnType<typeof hashWeightBlobs> {
+  if (hashed) return hashed;
+  const graph = buildGraph(def, new Map(), {});
+  const specFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fpn-')), 'spec.json');
+  fs.writeFileSync(specFile, JSON.stringify({ name: 'fpn', layers: graph.layers.map((l) => ({ name: l.name, type: l.type, blobs: declaredWeights.get(l.def) ?? [] })).filter((l) => l.blobs.length) }));
+  return (hashed = hashWeightBlobs(specFile, 'fpn', 0.5));
+}
+
+/** publishedNet's net definition, its text changed by `edit`. */
+function publishedDef(size: number, edit = (text: string) => text) {
+  const text = fs.readFileSync(path.join(fixture, 'test.prototxt'), 'utf8').replaceAll('dim: 224', `dim: ${size}`).replaceAll('num_output: 4096', 'num_output: 32');
+  return upgradeNet(parsePrototxt(edit(text), 'test.prototxt'), 'test.prototxt');
+}
+
 describe("unsky/FPN's published test net (models/pascal_voc/FPN/FP_Net_end2end/test.prototxt at a096edb)", () => {
   it('loads and runs whole: ResNet-50 FPN, its proposal and as_rois built in, at 128 x 128 with hashweights (fc6 and fc7 32 wide)', () => {
-    // Its input at 128 x 128 (a multiple of its IMAGE_STRIDE 64; FPN's smallest anchors are 64 pixels) and fc6 / fc7
-    // of 32 outputs in place of 4096 (the four heads' fc6 on 4 x 1000 rois would be 205 GMAC): else as published.
-    const text = fs.readFileSync(path.join(fixture, 'test.prototxt'), 'utf8').replaceAll('dim: 224', 'dim: 128').replaceAll('num_output: 4096', 'num_output: 32');
-    const def = upgradeNet(parsePrototxt(text, 'test.prototxt'), 'test.prototxt');
-    const graph = buildGraph(def, new Map(), {});
-    const specFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fpn-')), 'spec.json');
-    fs.writeFileSync(specFile, JSON.stringify({ name: 'fpn', layers: graph.layers.map((l) => ({ name: l.name, type: l.type, blobs: declaredWeights.get(l.def) ?? [] })).filter((l) => l.blobs.length) }));
-    // hashweights at half gain (at full gain activations grow to 1e14 through ResNet-50) and the RPN's delta weights
-    // at 0.01: else every box is clipped to the whole image, and NMS leaves one.
-    const scale = (name: string) => (name.startsWith('rpn_bbox_pred/') ? 0.01 : 1);
-    const weights = new Map(hashWeightBlobs(specFile, 'fpn', 0.5).map((l) => [l.name, l.blobs.map((b) => new Tensor(b.shape, b.data.map((v) => v * scale(l.name))))]));
+    const { def, weights } = publishedNet(128);
     const net = Net.fromNetParameter(def, weights, [], { threads: 1 });
     expect(net.notes.filter((n) => n.includes("(unsky/FPN's) runs as crema's built-in copy of it")).length).toBe(2);
     const out = net.forward({ data: new Tensor([1, 3, 128, 128], hashInputData(5, 100, [1, 3, 128, 128])), im_info: new Tensor([1, 3], Float32Array.of(128, 128, 1)) });
@@ -261,6 +282,48 @@ describe("unsky/FPN's published test net (models/pascal_voc/FPN/FP_Net_end2end/t
     expect(found.length).toBeGreaterThan(20);
     expect(found.every((d) => d.label >= 1 && d.label <= 20 && [d.xmin, d.ymin, d.xmax, d.ymax].every((v) => v >= 0 && v <= 127))).toBe(true);
     expect(found.some((d) => d.xmax > 89)).toBe(true); // into the padding, as FPN's boxes may go
+  });
+  it('converts whole to ONNX, and ONNX Runtime gives crema\'s numbers stage by stage, at 64 x 64', async () => {
+    // The RPN's score weights at 0.01: its softmax unsaturated (at 1 half its scores are exactly 1, a tie).
+    const SIZE = 64, { def, weights } = publishedNet(SIZE, 0.01);
+    const feeds = { data: new Tensor([1, 3, SIZE, SIZE], hashInputData(5, 100, [1, 3, SIZE, SIZE])), im_info: new Tensor([1, 3], Float32Array.of(SIZE, SIZE, 1)) };
+    const levels = STRIDES.map((s) => ({ s, deltas: `rpn_bbox_pred/p${Math.log2(s)}`, cls: `fpn_out_reshape/p${Math.log2(s)}` }));
+    const tops = ['rpn_rois', 'rois', 'rois/h2', 'rois/h3', 'rois/h4', 'rois/h5', 'cls_prob', 'bbox_pred'];
+    const ort = await runOnnx(Net.fromNetParameter(def, weights, [], { threads: 1 }).graph, feeds, { outputs: [...levels.flatMap((l) => [l.deltas, l.cls]), ...tops] });
+    // crema's native run of the net with the proposal layer's top an input, fed ONNX Runtime's rpn_rois: upstream, the
+    // RPN's maps; downstream, as_rois and the four heads on the same rois (NMS's order of nearly equal scores, which
+    // the two runs' last bits may swap, out of the comparison).
+    const fedRois = (text: string) => text.replace(/layer \{\s*name: 'proposal'[^]*?\n\}\n/, '').replace('input: "im_info"', 'input: "rpn_rois"\ninput_shape { dim: 1000 dim: 5 }\ninput: "im_info"');
+    const native = Net.fromNetParameter(publishedDef(SIZE, fedRois), weights, [], { threads: 1 });
+    native.forward({ ...feeds, rpn_rois: ort.get('rpn_rois')! });
+    for (const { deltas, cls } of levels) for (const blob of [deltas, cls]) expect(relativeError(ort.get(blob)!, native.blobs.get(blob)!), blob).toBeLessThanOrEqual(1e-4);
+    // The proposal layer on ONNX Runtime's maps: crema's decode with equal scores in index order (as the layer's test).
+    const maps = Object.fromEntries(levels.flatMap((l) => [[`d${l.s}`, ort.get(l.deltas)!], [`c${l.s}`, ort.get(l.cls)!]]));
+    expect(relativeError(ort.get('rpn_rois')!, new Tensor([1000, 5], indexOrderRois({ ...maps, im_info: feeds.im_info })))).toBeLessThanOrEqual(1e-6);
+    for (const blob of tops.slice(1, 6)) expect(Array.from(ort.get(blob)!.data), blob).toEqual(Array.from(native.blobs.get(blob)!.data));
+    for (const blob of ['cls_prob', 'bbox_pred']) expect(relativeError(ort.get(blob)!, native.blobs.get(blob)!), blob).toBeLessThanOrEqual(1e-4);
+    // Fewer than 1000 proposals at 64 x 64: the padding's repeated rows are in the comparison.
+    expect(new Set(Array.from({ length: 1000 }, (_, r) => ort.get('rpn_rois')!.data.subarray(5 * r, 5 * r + 5).join())).size).toBeLessThan(1000);
+  });
+  it("crema detect --backend onnx (detectOnnx, OnnxSessions) gives crema's detections, at 64 x 64", async () => {
+    const { def, weights } = publishedNet(64, 0.01), net = Net.fromNetParameter(def, weights, [], { threads: 1 });
+    // A 50 x 60 image at scale 1 (--scale 50), padded to 64 x 64 (its IMAGE_STRIDE), as FPN's im_detect.
+    const image = { width: 60, height: 50, channels: 3, data: hashInputData(6, 0.5, [50 * 60 * 3]).map((v) => v + 0.5) };
+    const options = { scale: 50, maxSize: 64, threshold: 0.04 };
+    const native = detectImage(net, image, options), sessions = new OnnxSessions(net, { threads: 1, anySize: true });
+    try {
+      const onnx = await detectOnnx(sessions, net, image, options);
+      // The same detections (hashweights' saturated heads: many boxes at the blob's edges), within 1e-4: the two runs'
+      // last bits (ONNX Runtime's kernels against crema's) through ResNet-50 and the heads.
+      expect(onnx.length).toBe(native.length);
+      expect(native.length).toBeGreaterThan(5);
+      onnx.forEach((d, i) => {
+        expect(d.label).toBe(native[i].label);
+        for (const k of ['score', 'xmin', 'ymin', 'xmax', 'ymax'] as const) expect(Math.abs(d[k] - native[i][k]), `${i} ${k}`).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(native[i][k])));
+      });
+    } finally {
+      await sessions.release();
+    }
   });
 });
 
