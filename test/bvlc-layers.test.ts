@@ -250,6 +250,27 @@ layer { name: "up" type: "Upsample" bottom: "pool" bottom: "mask" top: "up" upsa
     expect(['mvn', 'lrn', 'reorg', 'up'].map((out) => none.blobs.get(out)!.dims[0])).toEqual([0, 0, 0, 0]);
   });
 
+  it('into a Permute that moves the items (order 1, 0, 2, 3): the model declares the run-time size where the items land (axis 1); ONNX Runtime = crema\'s forward at 2 and 0 of 4', async () => {
+    // The conversion once declared the permuted top [permute_0, 4, 3, 3]: the items' run-time size at axis 0, where
+    // the channels (2) are, and the load-time 4 items at axis 1.
+    const text = `${input('a', [4, 2, 3, 3])} ${input('sel', [4])}
+layer { name: "filter" type: "Filter" bottom: "a" bottom: "sel" top: "x" }
+layer { name: "permute" type: "Permute" bottom: "x" top: "permute" permute_param { order: 1 order: 0 order: 2 order: 3 } }`;
+    const net = netOf(text), a = random([4, 2, 3, 3], 5), item = 2 * 3 * 3, plane = 3 * 3;
+    const declared = convertGraph(net.graph, { outputs: ['permute'] }).model.graph.output[0].type.tensor_type.shape!.dim;
+    expect(declared).toEqual([{ dim_value: 2 }, { dim_param: 'permute_1' }, { dim_value: 3 }, { dim_value: 3 }]);
+    for (const kept of [[1, 3], []]) {
+      const sel = new Tensor([4], Float32Array.from([0, 1, 2, 3], (i) => (kept.includes(i) ? 1 : 0)));
+      const onnx = await runOnnx(net.graph, { a, sel }, { threads: 1, outputs: ['permute'] });
+      net.forward({ a, sel });
+      // Restated: top (c, j, h, w) is item kept[j]'s (c, h, w).
+      const want = new Float32Array(2 * kept.length * plane);
+      for (let c = 0; c < 2; c++) for (let j = 0; j < kept.length; j++) for (let r = 0; r < plane; r++) want[(c * kept.length + j) * plane + r] = a.data[kept[j] * item + c * plane + r];
+      expectBlob(net.blobs.get('permute'), new Tensor([2, kept.length, 3, 3], want), `permute native, ${kept.length} of 4`, 0);
+      expectBlob(onnx.get('permute'), net.blobs.get('permute')!, `permute ONNX, ${kept.length} of 4`, 0);
+    }
+  });
+
   it('refuses, in one line, a layer whose bottom is empty but whose top would not be (kernels never run on empty blobs)', async () => {
     const f = fixture('filter_none'), text = `${fs.readFileSync(f.net, 'utf8')}
 layer { name: "sum" type: "Reduction" bottom: "b_none" top: "sum" reduction_param { axis: 0 } }`;
