@@ -271,11 +271,22 @@ layer { name: "permute" type: "Permute" bottom: "x" top: "permute" permute_param
     }
   });
 
+  it('none selected into Reduction over the items (axis 0) and after them (axis 1), each operation: as Caffe gives (SUM, ASUM, SUMSQ 0, MEAN NaN), natively and in ONNX Runtime', async () => {
+    // crema refused the empty bottom into the scalar top; ONNX Runtime's ReduceMean of nothing is 0, not Caffe's NaN.
+    const f = fixture('reduction_none');
+    expect(['sum_0', 'asum_0', 'sumsq_0', 'mean_0', 'mean_1'].map((b) => [f.caffe(b).dims, Array.from(f.caffe(b).data)])).toEqual([[[], [0]], [[], [0]], [[], [0]], [[], [NaN]], [[0], []]]);
+    const net = await expectCaffe('reduction_none', 0);
+    // The model declares the scalars as scalars, and axis 1's top with its run-time items.
+    const declared = convertGraph(net.graph, { outputs: ['mean_0', 'mean_1'] }).model.graph.output.map((o) => o.type.tensor_type.shape!.dim);
+    expect(declared).toEqual([[], [{ dim_param: 'mean_1_0' }]]);
+  });
+
   it('refuses, in one line, a layer whose bottom is empty but whose top would not be (kernels never run on empty blobs)', async () => {
     const f = fixture('filter_none'), text = `${fs.readFileSync(f.net, 'utf8')}
-layer { name: "sum" type: "Reduction" bottom: "b_none" top: "sum" reduction_param { axis: 0 } }`;
+${input('rois', [1, 5])}
+layer { name: "pool" type: "ROIPooling" bottom: "a_none" bottom: "rois" top: "pool" roi_pooling_param { pooled_h: 2 pooled_w: 2 } }`;
     const net = await Net.load({ prototxt: text });
-    expect(() => net.forward(f.inputs())).toThrow(/^layer 'sum' \(Reduction\): bottom 'b_none' is empty \(\[0, 4\]\) but top 'sum' would not be \(\[\]\): crema runs a layer on an empty blob only when its tops are empty too$/);
+    expect(() => net.forward({ ...f.inputs(), rois: new Tensor([1, 5], new Float32Array(5)) })).toThrow(/^layer 'pool' \(ROIPooling\): bottom 'a_none' is empty \(\[0, 3, 2, 2\]\) but top 'pool' would not be \(\[1, 3, 2, 2\]\): crema runs a layer on an empty blob only when its tops are empty too$/);
   });
 
   it('after ONNX Runtime ran the net at another batch, a forward selecting more items than the last gets them all (the blobs allocated again)', async () => {
