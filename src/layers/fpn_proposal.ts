@@ -2,7 +2,7 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { shapeString, sizeOf } from '../tensor.js';
 import { LayerError, type LayerType, expectCounts, need } from './layer.js';
-import { type ProposalSettings, anchorsOf, decodeMap, selectProposals } from './proposal.js';
+import { type ProposalSettings, anchorsOf, checkImInfo, decodeMap, selectProposals } from './proposal.js';
 import { asRoisLayer, asRoisMergeLayer, noOnnx } from './as_rois.js';
 
 /**
@@ -50,8 +50,7 @@ export const fpnProposalLayer: LayerType = {
       },
       forward(bottoms, [rois]) {
         const info = bottoms[0].data;
-        // A NaN or negative side reads as NaN or negative cells, a NaN scale keeps no box: say that, not a map too small.
-        need(def, info[0] >= 0 && info[1] >= 0 && Number.isFinite(info[2]), () => `im_info (${info[0]}, ${info[1]}, ${info[2]}) must be an image's height and width (0 or more) and a finite scale`);
+        checkImInfo(def, info);
         // Every level's boxes, scores and kept rows one after another: np.vstack of the levels' kept ones.
         const all = levels.map(({ stride, s, bottom }) => {
           const [deltas, cls] = [bottoms[bottom], bottoms[bottom + 5]], [, , height, width] = cls.dims;
