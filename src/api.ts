@@ -1,6 +1,6 @@
 // The CLI's commands as library functions (Node entry): convert, info, verify, classify, upgrade, draw. Each takes
 // what the loaders take (a Net, paths or bytes) and returns data; messages name no CLI flag.
-import { encodeCaffemodel, readCaffemodelSource } from './caffe/caffemodel.js';
+import { encodeCaffemodel, noteFrcnnNumbers, readCaffemodelSource } from './caffe/caffemodel.js';
 import { readNetPrototxt } from './caffe/load.js';
 import { type Phase, selectLayers } from './caffe/phase.js';
 import { formatPrototxt } from './caffe/prototxt.js';
@@ -101,8 +101,9 @@ export function upgradePrototxt(prototxt: Source, options: { lenient?: boolean }
 export function upgradeCaffemodel(caffemodel: Source): { bytes: Uint8Array; notes: string[] } {
   const notes: string[] = [];
   const r = resolveSource('caffemodel', caffemodel);
-  const net = upgradeNet(withSource(r, (src) => readCaffemodelSource(src, r.label)), r.label, notes);
-  return { bytes: encodeCaffemodel(net), notes };
+  const read = withSource(r, (src) => readCaffemodelSource(src, r.label));
+  noteFrcnnNumbers(read, r.label, notes);
+  return { bytes: encodeCaffemodel(upgradeNet(read, r.label, notes)), notes };
 }
 
 /** The layer graph as Caffe's draw_net.py draws it: Graphviz DOT, or laid out as SVG (Graphviz in WebAssembly). */

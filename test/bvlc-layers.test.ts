@@ -250,11 +250,56 @@ layer { name: "up" type: "Upsample" bottom: "pool" bottom: "mask" top: "up" upsa
     expect(['mvn', 'lrn', 'reorg', 'up'].map((out) => none.blobs.get(out)!.dims[0])).toEqual([0, 0, 0, 0]);
   });
 
+  it('into a Permute that moves the items (order 1, 0, 2, 3): the model declares the run-time size where the items land (axis 1); ONNX Runtime = crema\'s forward at 2 and 0 of 4', async () => {
+    // The conversion once declared the permuted top [permute_0, 4, 3, 3]: the items' run-time size at axis 0, where
+    // the channels (2) are, and the load-time 4 items at axis 1.
+    const text = `${input('a', [4, 2, 3, 3])} ${input('sel', [4])}
+layer { name: "filter" type: "Filter" bottom: "a" bottom: "sel" top: "x" }
+layer { name: "permute" type: "Permute" bottom: "x" top: "permute" permute_param { order: 1 order: 0 order: 2 order: 3 } }`;
+    const net = netOf(text), a = random([4, 2, 3, 3], 5), item = 2 * 3 * 3, plane = 3 * 3;
+    const declared = convertGraph(net.graph, { outputs: ['permute'] }).model.graph.output[0].type.tensor_type.shape!.dim;
+    expect(declared).toEqual([{ dim_value: 2 }, { dim_param: 'permute_1' }, { dim_value: 3 }, { dim_value: 3 }]);
+    for (const kept of [[1, 3], []]) {
+      const sel = new Tensor([4], Float32Array.from([0, 1, 2, 3], (i) => (kept.includes(i) ? 1 : 0)));
+      const onnx = await runOnnx(net.graph, { a, sel }, { threads: 1, outputs: ['permute'] });
+      net.forward({ a, sel });
+      // Restated: top (c, j, h, w) is item kept[j]'s (c, h, w).
+      const want = new Float32Array(2 * kept.length * plane);
+      for (let c = 0; c < 2; c++) for (let j = 0; j < kept.length; j++) for (let r = 0; r < plane; r++) want[(c * kept.length + j) * plane + r] = a.data[kept[j] * item + c * plane + r];
+      expectBlob(net.blobs.get('permute'), new Tensor([2, kept.length, 3, 3], want), `permute native, ${kept.length} of 4`, 0);
+      expectBlob(onnx.get('permute'), net.blobs.get('permute')!, `permute ONNX, ${kept.length} of 4`, 0);
+    }
+  });
+
+  it('none selected into Reduction over the items (axis 0) and after them (axis 1), each operation: as Caffe gives (SUM, ASUM, SUMSQ 0, MEAN NaN), natively and in ONNX Runtime', async () => {
+    // crema refused the empty bottom into the scalar top; ONNX Runtime's ReduceMean of nothing is 0, not Caffe's NaN.
+    const f = fixture('reduction_none');
+    expect(['sum_0', 'asum_0', 'sumsq_0', 'mean_0', 'mean_1'].map((b) => [f.caffe(b).dims, Array.from(f.caffe(b).data)])).toEqual([[[], [0]], [[], [0]], [[], [0]], [[], [NaN]], [[0], []]]);
+    const net = await expectCaffe('reduction_none', 0);
+    // The model declares the scalars as scalars, and axis 1's top with its run-time items.
+    const declared = convertGraph(net.graph, { outputs: ['mean_0', 'mean_1'] }).model.graph.output.map((o) => o.type.tensor_type.shape!.dim);
+    expect(declared).toEqual([[], [{ dim_param: 'mean_1_0' }]]);
+  });
+
+  it('into ArgMax over the items with top_k 2: at 2 of 4 ONNX Runtime = crema\'s forward; at 1 of 4 both refuse in one crema line (Caffe CHECKs top_k at Reshape)', async () => {
+    // ONNX Runtime's own TopK error ("k argument [2] should not be greater than ...") was all the ONNX side said.
+    const text = `${input('a', [4, 2, 3, 3])} ${input('sel', [4])}
+layer { name: "filter" type: "Filter" bottom: "a" bottom: "sel" top: "x" }
+layer { name: "argmax" type: "ArgMax" bottom: "x" top: "argmax" argmax_param { axis: 0 top_k: 2 } }`;
+    const net = netOf(text), a = random([4, 2, 3, 3], 5), feeds = (kept: number[]) => ({ a, sel: new Tensor([4], Float32Array.from(kept)) });
+    const onnx = await runOnnx(net.graph, feeds([0, 1, 0, 1]), { threads: 1, outputs: ['argmax'] });
+    net.forward(feeds([0, 1, 0, 1]));
+    expectBlob(onnx.get('argmax'), net.blobs.get('argmax')!, 'argmax ONNX, 2 of 4', 0);
+    expect(() => net.forward(feeds([0, 1, 0, 0]))).toThrow(/^layer 'argmax' \(ArgMax\): top_k 2 exceeds the size 1 of axis 0 \(bottom \[1, 2, 3, 3\]\)$/);
+    await expect(runOnnx(net.graph, feeds([0, 1, 0, 0]), { threads: 1, outputs: ['argmax'] })).rejects.toThrow(/^layer 'argmax' \(ArgMax\): top_k 2 exceeds the size 1 of axis 0 \(at run time, in ONNX Runtime's TopK\): Caffe's ArgMax refuses it at Reshape$/);
+  });
+
   it('refuses, in one line, a layer whose bottom is empty but whose top would not be (kernels never run on empty blobs)', async () => {
     const f = fixture('filter_none'), text = `${fs.readFileSync(f.net, 'utf8')}
-layer { name: "sum" type: "Reduction" bottom: "b_none" top: "sum" reduction_param { axis: 0 } }`;
+${input('rois', [1, 5])}
+layer { name: "pool" type: "ROIPooling" bottom: "a_none" bottom: "rois" top: "pool" roi_pooling_param { pooled_h: 2 pooled_w: 2 } }`;
     const net = await Net.load({ prototxt: text });
-    expect(() => net.forward(f.inputs())).toThrow(/^layer 'sum' \(Reduction\): bottom 'b_none' is empty \(\[0, 4\]\) but top 'sum' would not be \(\[\]\): crema runs a layer on an empty blob only when its tops are empty too$/);
+    expect(() => net.forward({ ...f.inputs(), rois: new Tensor([1, 5], new Float32Array(5)) })).toThrow(/^layer 'pool' \(ROIPooling\): bottom 'a_none' is empty \(\[0, 3, 2, 2\]\) but top 'pool' would not be \(\[1, 3, 2, 2\]\): crema runs a layer on an empty blob only when its tops are empty too$/);
   });
 
   it('after ONNX Runtime ran the net at another batch, a forward selecting more items than the last gets them all (the blobs allocated again)', async () => {

@@ -2,10 +2,13 @@
 // results are the same as from the files, and errors name what was given. And the core (src/core.ts and all it
 // imports) stays platform-neutral: no `node:` module, no Buffer, no process, no Node-only package.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CremaError, Net, imageInput, readMean } from '../src/index.js';
-import { readNpy } from '../src/util/npy.js';
+import { encodeNpy, readNpy } from '../src/util/npy.js';
+import { Tensor } from '../src/tensor.js';
 
 const model = path.resolve('models/lenet');
 const prototxtFile = path.join(model, 'deploy.prototxt');
@@ -91,6 +94,15 @@ describe('images and means from bytes', () => {
     }
     const npy = new Uint8Array(fs.readFileSync(path.join(model, 'example-input.npy')));
     expect(() => readMean(npy, geo)).toThrow(new CremaError("mean (Uint8Array, 3.3 kB): has 1 channel, the net's input has 3"));
+  });
+
+  it('reads a mean given as a file: URL (a URL or its string) as the file it names, and refuses another URL in one line, never as values', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mean-url-')), file = path.join(dir, '104,117,123.npy'), g = { channels: 3, height: 1, width: 1 };
+    fs.writeFileSync(file, encodeNpy(new Tensor([3], Float32Array.of(1, 2, 3))));
+    for (const url of [pathToFileURL(file), pathToFileURL(file).href]) expect(readMean(url, g)).toEqual({ perChannel: Float64Array.of(1, 2, 3) });
+    expect(() => readMean(pathToFileURL(path.join(dir, '104,117,123')), g)).toThrow(new CremaError(`mean ${path.join(dir, '104,117,123')}: expected a .binaryproto, a .npy or numbers (e.g. 104,117,123)`));
+    for (const url of [new URL('https://example.com/104,117,123'), 'https://example.com/104,117,123'])
+      expect(() => readMean(url, g)).toThrow(/^mean: https:\/\/example\.com\/104,117,123: crema reads a file path \(or a 'file:' URL\) or the file's bytes, not a 'https:' URL: fetch it and give the bytes/);
   });
 });
 

@@ -13,7 +13,8 @@ import { decodeMessage, encodeMessage, memorySource } from '../src/caffe/wire.js
 import { fileSource } from '../src/util/files.js';
 import { sharedDir, sharedMissing } from './helpers/shared.js';
 import { f64, legacyBlob, len, packedFloats, str, tag, uint, unpackedFloats, varint } from './helpers/wire.js';
-import { errorOf } from './helpers/cli.js';
+import { cli, errorOf } from './helpers/cli.js';
+import { upgradeCaffemodel } from '../src/api.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-caffemodel-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -156,6 +157,17 @@ test("makefile/frcnn's binary deformable_convolution_param (229, deformable_grou
   expect((readCaffemodel(encodeCaffemodel(net), 'again.caffemodel').layer as Message[]).map((l) => l.deformable_convolution_param)).toEqual(params);
   // 229 elsewhere than in a LayerParameter (here a NetParameter's) is not this field: skipped as unknown
   expect(decodeMessage(messageType('NetParameter'), memorySource(Uint8Array.from([...str(1, 'n'), ...len(229, uint(1, 4))])), 'n')).toEqual({ name: 'n' });
+});
+
+test("upgrading such a caffemodel says the field numbers changed (crema upgrade, upgradeCaffemodel), not 'unchanged in content'; crema's own numbers say nothing", async () => {
+  const layer = (name: string, at: number) => len(100, [...str(1, name), ...str(2, 'DeformableConvolution'), ...len(at, [...uint(1, 4), ...uint(4, 3)])]);
+  const frcnn = path.join(tmp, 'frcnn.caffemodel'), own = path.join(tmp, 'own.caffemodel'), written = path.join(tmp, 'frcnn-v2.caffemodel');
+  fs.writeFileSync(frcnn, Uint8Array.from([...str(1, 'frcnn'), ...layer('dc1', 229), ...layer('dc2', 229), ...layer('dc3', 999999)]));
+  fs.writeFileSync(own, Uint8Array.from([...str(1, 'own'), ...layer('dc3', 999999)]));
+  const note = `${frcnn}: layer 'dc1' and 1 more had makefile/frcnn's deformable_convolution_param numbers (field 229, deformable_group 19): written at crema's (999999, 25), which that fork's Caffe does not read`;
+  expect(await cli('upgrade', frcnn, written)).toEqual({ code: 0, stdout: '', stderr: `note: ${note}\nwrote ${written}` });
+  expect(upgradeCaffemodel(frcnn).notes).toEqual([note]);
+  expect(await cli('upgrade', own, written)).toEqual({ code: 0, stdout: '', stderr: `note: ${own} was already in the current format; wrote it unchanged in content\nwrote ${written}` });
 });
 
 describe('caffemodel errors', () => {

@@ -85,6 +85,11 @@ describe('Proposal (py-faster-rcnn rpn.proposal_layer)', () => {
     expect(errorOf(() => netOf(python()).forward(inputs(3, 4, 10, 10)))).toBe(
       "layer 'proposal' (Python): no proposal is left: every box is smaller than min_size 16 x im_info's scale 1 (the image is 10 x 10)",
     );
+    // A NaN or negative side, a NaN or infinite scale (FPN's proposal says the same: fpn.test.ts), not what follows from it.
+    for (const [h, w, scale] of [[-600, 800, 1], [600, -1, 1], [NaN, 800, 1], [600, NaN, 1], [600, 800, NaN], [600, 800, -Infinity]])
+      expect(errorOf(() => netOf(python()).forward({ ...inputs(), im_info: new Tensor([1, 3], Float32Array.of(h, w, scale)) }))).toBe(
+        `layer 'proposal' (Python): im_info (${h}, ${w}, ${scale}) must be an image's height and width (0 or more) and a finite scale`,
+      );
     expect(errorOf(() => netOf(python().replace("'feat_stride': 16", "'stride': 16")))).toBe(
       "layer 'proposal' (Python): param_str ''stride': 16': crema's Proposal does not know 'stride' (it reads feat_stride, scales, ratios)",
     );

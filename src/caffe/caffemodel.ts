@@ -7,7 +7,7 @@ import { platform } from '../platform.js';
 import { messageType } from './schema.js';
 import type { BlobProto, FloatDestination } from './types.js';
 import type { Message } from './message.js';
-import { type ByteSource, decodeMessage, encodeMessage, memorySource } from './wire.js';
+import { type ByteSource, decodeMessage, encodeMessage, frcnnNumbered, memorySource } from './wire.js';
 
 /** Refuses an empty file, or one whose first bytes say it is something else than binary protobuf. */
 export function checkLooksBinary(src: ByteSource, file: string, what: string): void {
@@ -125,6 +125,17 @@ export function readCaffemodelSource(src: ByteSource, label: string, into?: Floa
  */
 export function readCaffemodelFile(path: string): Message {
   return platform().withFile(path, (src) => decodeNet(src, path));
+}
+
+/**
+ * A note for `notes` where a decoded caffemodel's layers carry makefile/frcnn's deformable_convolution_param (field
+ * 229, its deformable_group 19; read as crema's): an upgrade writes them at crema's numbers, a change in content.
+ */
+export function noteFrcnnNumbers(net: Message, file: string, notes: string[]): void {
+  const layers = ((net.layer ?? []) as Message[]).filter((l) => frcnnNumbered.has(l));
+  if (layers.length === 0) return;
+  const named = `layer '${String(layers[0].name)}'${layers.length > 1 ? ` and ${layers.length - 1} more` : ''}`;
+  notes.push(`${file}: ${named} had makefile/frcnn's deformable_convolution_param numbers (field 229, deformable_group 19): written at crema's (999999, 25), which that fork's Caffe does not read`);
 }
 
 /** Encodes a NetParameter (as the readers give it) into caffemodel bytes. */

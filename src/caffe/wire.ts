@@ -105,6 +105,8 @@ const infos = new Map<protobuf.Type, MessageInfo>();
  * in the text format, the default that fits the offsets' channels). Written back at crema's numbers.
  */
 const FRCNN_DEFORMABLE = 229;
+/** The layers decoded with a parameter at 229 (makefile/frcnn's numbers): an upgrade writes them at crema's, and says so. */
+export const frcnnNumbered = new WeakSet<Message>();
 function frcnnDeformable(layer: MessageInfo): FieldInfo | undefined {
   const own = [...layer.byId.values()].find((f) => f.name === 'deformable_convolution_param');
   const group = own?.message && [...own.message.byId.values()].find((f) => f.name === 'deformable_group');
@@ -352,7 +354,10 @@ class Decoder {
       else if (f.packable && wt === 2) this.packed(f, out, end, at);
       else if (id === 5 && wt === 0 && info.type.name === 'BlobProto') out[C3D_BLOB] = this.uvarint(end, 'width'); // see C3D_BLOB
       else if (wt !== f.wireType) this.skip(wt, id, end, depth, at); // mismatched wire type: protobuf treats it as unknown
-      else this.field(f, out, end, depth);
+      else {
+        this.field(f, out, end, depth);
+        if (id === FRCNN_DEFORMABLE && info.type.name === 'LayerParameter') frcnnNumbered.add(out);
+      }
     }
     if (this.pos > end) this.truncated('last field', end, end);
     return out;

@@ -4,7 +4,7 @@ import { tensorFromBlob } from '../caffe/load.js';
 import { Tensor, shapeString } from '../tensor.js';
 import { CremaError, kindOf } from '../util/errors.js';
 import { parseNpy } from '../util/npy.js';
-import { type Bytes, type Resolved, bytesOf, isBytes, resolveSource } from '../util/source.js';
+import { type Bytes, type Resolved, bytesOf, resolveSource } from '../util/source.js';
 
 /** A mean to subtract: one value per channel, or a C x H x W image (the size of the net's input). */
 export type Mean = { perChannel: Float64Array } | { image: Tensor };
@@ -12,13 +12,15 @@ export type Mean = { perChannel: Float64Array } | { image: Tensor };
 /**
  * Reads a mean: comma-separated values (one per channel, in the net's channel order, e.g. BGR `104,117,123`), or
  * a .binaryproto (a data set's mean image, as Caffe's compute_image_mean writes) or a .npy (C x H x W, or C
- * values), as a path or the file's bytes (told apart by content). A mean image is center-cropped to the input's
- * H x W (as Caffe's data layer does with a crop), or with `perChannel` averaged over each channel.
+ * values), as a path, a `file:` URL (a URL or its string: the path it names; another URL is refused) or the file's
+ * bytes (told apart by content). A mean image is center-cropped to the input's H x W (as Caffe's data layer does
+ * with a crop), or with `perChannel` averaged over each channel.
  */
-export function readMean(spec: string | Bytes, input: { channels: number; height: number; width: number }, perChannel = false): Mean {
+export function readMean(spec: string | URL | Bytes, input: { channels: number; height: number; width: number }, perChannel = false): Mean {
   if (!input || typeof input !== 'object' || !['channels', 'height', 'width'].every((k) => Number.isInteger((input as unknown as Record<string, unknown>)[k])))
     throw new CremaError(`readMean: the input is { channels, height, width } (geometryOf(net.shapes.get('data')!) gives it), got ${kindOf(input)}`);
-  const values = isBytes(spec) ? undefined : parseValues(spec);
+  // Values are only ever a string: a URL (its text 'scheme:…' never starts as a number does) is a file's.
+  const values = typeof spec === 'string' ? parseValues(spec) : undefined;
   const label = values ? `mean ${String(spec)}` : undefined;
   const file = values ? undefined : resolveSource('mean', spec);
   const what = label ?? file!.label;

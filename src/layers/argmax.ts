@@ -19,6 +19,7 @@ import { type Layer, type LayerType, canonicalAxis, expectCounts, need } from '.
 export const argmaxLayer: LayerType = {
   type: 'ArgMax',
   onnx: argmaxToOnnx,
+  onnxRunFailure: topKAboveSize,
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, 1]);
     const p = paramsOf(def, 'argmax_param');
@@ -72,6 +73,17 @@ export const argmaxLayer: LayerType = {
     };
   },
 };
+
+/**
+ * ONNX Runtime's TopK refusing k above the size ranked over (a Filter's items, axis 0, fewer than top_k at run time),
+ * said as the native reshape says it: Caffe's ArgMax CHECKs it at Reshape.
+ */
+function topKAboveSize(def: LayerParameter, status: string): string | undefined {
+  const m = /^k argument \[(\d+)\] should not be greater than specified axis dim value \[(\d+)\]/.exec(status);
+  if (!m) return undefined;
+  const p = paramsOf(def, 'argmax_param'), over = hasParam(def, 'argmax_param', 'axis') ? `the size ${m[2]} of axis ${p.axis}` : `the ${m[2]} values per item`;
+  return `top_k ${m[1]} exceeds ${over} (at run time, in ONNX Runtime's TopK): Caffe's ArgMax refuses it at Reshape`;
+}
 
 /** The k best (value, index) pairs seen so far, best first, ordered as std::greater orders pairs. */
 class TopK {

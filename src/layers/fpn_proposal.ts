@@ -4,7 +4,7 @@ import { shapeString, sizeOf } from '../tensor.js';
 import { LayerError, type LayerType, expectCounts, need } from './layer.js';
 import { int } from '../onnx/builder.js';
 import type { LayerContext } from '../onnx/context.js';
-import { type ProposalSettings, TIES_NOTE, anchorsOf, anchorsOnHalfPixels, anchorsOverShape, decodeMap, decodeToOnnx, proposalOps, roisToOnnx, selectProposals, selectToOnnx } from './proposal.js';
+import { type ProposalSettings, TIES_NOTE, anchorsOf, anchorsOnHalfPixels, anchorsOverShape, checkImInfo, decodeMap, decodeToOnnx, proposalOps, roisToOnnx, selectProposals, selectToOnnx } from './proposal.js';
 import { asRoisLayer, asRoisMergeLayer } from './as_rois.js';
 
 /**
@@ -55,8 +55,7 @@ export const fpnProposalLayer: LayerType = {
       },
       forward(bottoms, [rois]) {
         const info = bottoms[0].data;
-        // A NaN or negative side reads as NaN or negative cells, a NaN scale keeps no box: say that, not a map too small.
-        need(def, info[0] >= 0 && info[1] >= 0 && Number.isFinite(info[2]), () => `im_info (${info[0]}, ${info[1]}, ${info[2]}) must be an image's height and width (0 or more) and a finite scale`);
+        checkImInfo(def, info);
         // Every level's boxes, scores and kept rows one after another: np.vstack of the levels' kept ones.
         const all = levels.map(({ stride, s, bottom }) => {
           const [deltas, cls] = [bottoms[bottom], bottoms[bottom + 5]], [, , height, width] = cls.dims;

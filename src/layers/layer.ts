@@ -90,6 +90,12 @@ export interface LayerType {
   create(def: LayerParameter, weights: Tensor[], net?: NetContext): Layer;
   /** Its ONNX export (optional: a type without one is refused by name by `convert`). */
   onnx?: Converter;
+  /**
+   * What ONNX Runtime's refusal of one of its nodes at run time (`status`, ONNX Runtime's Status Message) means in
+   * Caffe's terms, where the layer knows (ArgMax's top_k above a size a Filter set): OnnxRunner throws it as the
+   * layer's one line.
+   */
+  onnxRunFailure?(def: LayerParameter, status: string): string | undefined;
 }
 
 /** An error about one layer, naming it. */

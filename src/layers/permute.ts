@@ -68,7 +68,12 @@ export function reorderingLayer(type: string, orderOf: (def: LayerParameter, num
         },
       };
     },
-    onnx: (c: LayerContext) => void c.node('Transpose', [c.bottom(0)], [c.top(0)], { perm: ints(orderOf(c.layer.def, c.layer.bottomShapes[0].length)) }),
+    onnx: (c: LayerContext) => {
+      const order = orderOf(c.layer.def, c.layer.bottomShapes[0].length), dynamic = c.dynamicAxes(0);
+      c.node('Transpose', [c.bottom(0)], [c.top(0)], { perm: ints(order) });
+      // The axes sized at run time (a Filter's items) move with the others: declared where they land, not at axis 0.
+      if (dynamic.length) c.dynamicShape(0, order.flatMap((axis, at) => (dynamic.includes(axis) ? [at] : [])));
+    },
   };
 }
 

@@ -262,6 +262,14 @@ export const proposalLayer: LayerType = proposalType('Proposal', settingsOf);
  * A region proposal layer type whose settings `settings` reads (from the layer, or for FrcnnProposal from the net's
  * config): its shapes, forward and ONNX form are Proposal's.
  */
+/**
+ * im_info (height, width, scale) read at forward: a NaN or negative side reads as NaN or negative rows and clip
+ * bounds, a NaN scale keeps no box: say that, not what follows from it (no proposal left, a map too small).
+ */
+export function checkImInfo(def: LayerParameter, info: Float32Array): void {
+  need(def, info[0] >= 0 && info[1] >= 0 && Number.isFinite(info[2]), () => `im_info (${info[0]}, ${info[1]}, ${info[2]}) must be an image's height and width (0 or more) and a finite scale`);
+}
+
 export function proposalType(type: string, settings: (def: LayerParameter, net: NetContext) => ProposalSettings): LayerType {
   return {
     type,
@@ -282,6 +290,7 @@ export function proposalType(type: string, settings: (def: LayerParameter, net: 
         forward([cls, deltas, info], [rois, scores]) {
           // std::sort's order of a NaN is undefined: the fork's proposals would be anyone's.
           if (s.fork) need(def, !cls.data.subarray(A * cls.dims[2] * cls.dims[3]).some(Number.isNaN), 'an object score is NaN (the fork sorts them with std::sort: its order is undefined)');
+          checkImInfo(def, info.data);
           const p = proposals(s, cls.data, deltas.data, cls.dims[2], cls.dims[3], info.data);
           const n = p.scores.length;
           // py-faster-rcnn would give empty tops, and every layer after them nothing to compute.

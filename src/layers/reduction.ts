@@ -1,4 +1,5 @@
-import { type LayerContext, fail, reduce } from '../onnx/context.js';
+import { type LayerContext, fail, reduce, runtimeDims } from '../onnx/context.js';
+import { int } from '../onnx/builder.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import type { Shape, Tensor } from '../tensor.js';
@@ -34,6 +35,9 @@ export const reductionLayer: LayerType = {
         for (let n = 0; n < out.length; n++) out[n] = Math.fround(reduceRow(x, n * dim, dim, op) * scale);
       },
       macs: (bottoms: Shape[]) => countRange(bottoms[0], 0),
+      // 0 items (a Filter's) reduced over the items: Caffe 1.0 gives SUM, ASUM, SUMSQ 0 and MEAN NaN (0 times
+      // coeff / 0), what the forward above computes at dim 0 (test/fixtures/bvlc/reduction_none).
+      takesEmpty: () => true,
     };
   },
 };
@@ -59,7 +63,20 @@ function reductionToOnnx(c: LayerContext): void {
   // Caffe reduces every axis from `axis` on: name them all rather than flatten them into one, which would write the
   // load-time row count (wrong after a Filter) or a -1 (ONNX Runtime cannot infer it on an empty tensor).
   const tail = Array.from({ length: x.length - axis }, (_, i) => axis + i);
-  const coeff = p.coeff as number;
-  const reduced = reduce(c, op, c.bottom(0), tail, false, coeff === 1 ? c.top(0) : c.tmp('reduced'));
+  const coeff = p.coeff as number, dynamic = c.dynamicAxes(0);
+  // The top keeps the axes before `axis`: the run-time ones (a Filter's items) only if they are among them.
+  if (dynamic.length) c.dynamicShape(0, dynamic.filter((a) => a < axis));
+  const out = coeff === 1 ? c.top(0) : c.tmp('reduced');
+  const reduced = op === 'ReduceMean' && dynamic.some((a) => a >= axis) ? runtimeMean(c, tail, out) : reduce(c, op, c.bottom(0), tail, false, out);
   if (coeff !== 1) c.node('Mul', [reduced, c.b.scalar(coeff)], [c.top(0)]);
+}
+
+/**
+ * The mean over `tail` sized at run time, as the sum over the count: over 0 items (a Filter's) Caffe's is NaN (0
+ * times coeff / 0), ONNX Runtime's ReduceMean 0.
+ */
+function runtimeMean(c: LayerContext, tail: number[], out: string): string {
+  const sum = reduce(c, 'ReduceSum', c.bottom(0), tail, false, c.tmp('sum'));
+  const dims = c.node('Cast', [runtimeDims(c, c.bottom(0), tail[0], tail[tail.length - 1] + 1)], [c.tmp('dims')], { to: int(1) }); // FLOAT
+  return c.node('Div', [sum, c.node('ReduceProd', [dims], [c.tmp('count')], { keepdims: int(0) })], [out]);
 }

@@ -10,6 +10,8 @@ import { type VaryingAxes, batchDependence, batchShapes, freeBatchDimension, fre
 import { type ConvertOptions, type OnnxConversion, convertGraph, neededLayers, wantedBlobs } from './convert.js';
 import type { OrtModule } from './ort.js';
 import { platform } from '../platform.js';
+import { LayerError } from '../layers/layer.js';
+import { layerTypeOf } from '../layers/registry.js';
 
 export interface RunOnnxOptions extends ConvertOptions {
   /** Threads for ONNX Runtime's operators (intra-op); default: ONNX Runtime's choice (one per core). */
@@ -93,7 +95,7 @@ export class OnnxRunner {
       if (!this.graph.inputs.includes(name)) throw new CremaError(`'${name}' is not an input of the net (inputs: ${this.graph.inputs.join(', ')})`);
     const blobs = this.blobOrder(wanted);
     const fetches = blobs.filter((b) => !this.conversion.passthrough.includes(b)).map((b) => sessionName(this.conversion.outputs.get(b)!));
-    const results = fetches.length ? await this.session.run(feeds, fetches) : {}; // ONNX Runtime refuses an empty fetch list
+    const results = fetches.length ? await this.session.run(feeds, fetches).catch((err: unknown) => { throw this.explained(err); }) : {}; // ONNX Runtime refuses an empty fetch list
     const out = new Map<string, Tensor>();
     for (const blob of blobs) {
       if (this.conversion.passthrough.includes(blob)) {
@@ -104,6 +106,19 @@ export class OnnxRunner {
       out.set(blob, new Tensor([...value.dims], value.data as Float32Array));
     }
     return out;
+  }
+
+  /**
+   * ONNX Runtime's run-time refusal of a node, as the layer that made it explains it in one line (onnxRunFailure),
+   * where it does; else `err` as it is.
+   */
+  private explained(err: unknown): unknown {
+    const m = /running \w+ node\. Name:'([^']*)' Status Message: (.*)/s.exec(err instanceof Error ? err.message : '');
+    const at = m ? this.conversion.model.graph.node.findIndex((n) => n.name === m[1]) : -1;
+    const span = this.conversion.spans.find((s) => s.nodes[0] <= at && at < s.nodes[1]);
+    const layer = span && this.graph.layers.find((l) => l.name === span.name);
+    const why = layer && layerTypeOf(layer.def).onnxRunFailure?.(layer.def, m![2].trim());
+    return why ? new LayerError(layer.def, why) : err;
   }
 
   /** The requested blobs (the conversion's outputs, or those of them in `wanted`) in net order. */

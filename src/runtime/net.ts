@@ -896,7 +896,7 @@ function withWeightsFile(err: unknown, weightsFile: string | undefined, ownSize:
  * Called for a layer with an empty bottom (0 items: a Filter that selected none, as Caffe gives): true when its tops
  * are empty too, so there is nothing to compute and it is not run (no kernel meets an empty blob); false when it runs
  * as Caffe does, its empty bottoms all ones it takes (Layer.takesEmpty: Crop's reference, PriorBox's, Concat's);
- * otherwise (a Reduction) refused in one line rather than handed to kernels never run on empty blobs.
+ * otherwise (ROIPooling of empty features) refused in one line rather than handed to kernels never run on empty blobs.
  */
 function skipsEmpty(l: GraphLayer, impl: Layer, bottoms: readonly Tensor[], tops: readonly Tensor[], topNames: readonly string[]): boolean {
   const full = tops.findIndex((t) => t.data.length > 0), empty = bottoms.findIndex((b, i) => b.data.length === 0 && !impl.takesEmpty?.(i));

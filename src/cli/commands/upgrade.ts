@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { example } from '../examples.js';
-import { encodeCaffemodel, readCaffemodelFile, isHdf5File } from '../../caffe/caffemodel.js';
+import { encodeCaffemodel, readCaffemodelFile, isHdf5File, noteFrcnnNumbers } from '../../caffe/caffemodel.js';
 import { missingBlob, readNetPrototxt, readWeightsFile } from '../../caffe/load.js';
 import { formatPrototxt } from '../../caffe/prototxt.js';
 import { upgradeNet } from '../../caffe/upgrade.js';
@@ -35,7 +35,9 @@ export const upgradeCommand = {
       const net = readNetPrototxt(args.in, notes, { lenient: args.lenient, warn: (m) => console.error(`warning: ${m}`) });
       await writeOutput(args.out, formatPrototxt(net));
     } else {
-      const net = upgradeNet(readCaffemodelFile(args.in), args.in, notes);
+      const read = readCaffemodelFile(args.in);
+      noteFrcnnNumbers(read, args.in, notes);
+      const net = upgradeNet(read, args.in, notes);
       await writeOutput(args.out, encodeCaffemodel(net));
     }
     for (const note of notes) console.error(`note: ${note}`);
