@@ -7,15 +7,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
+import type { NetParameter } from '../src/caffe/types.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
-import { roiLevels } from '../src/layers/as_rois.js';
+import { levelBound, roiLevels } from '../src/layers/as_rois.js';
+import { TIES_NOTE, decodeMap, greedyNms } from '../src/layers/proposal.js';
 import { declaredWeights } from '../src/layers/layer.js';
 import { buildGraph } from '../src/graph/graph.js';
 import { convertGraph } from '../src/onnx/convert.js';
+import { OnnxSessions, runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
-import { checkDetectorPrototxt, detectImage, detectionKind, detectionRun } from '../src/detect/detect.js';
+import { checkDetectorPrototxt, detectImage, detectOnnx, detectionKind, detectionRun } from '../src/detect/detect.js';
 import type { FloatImage } from '../src/image/image.js';
 import { errorOf } from './helpers/cli.js';
 import { relativeError } from './helpers/reference.js';
@@ -152,28 +155,105 @@ describe("unsky/FPN's as_rois layers (rpn.as_rois, rpn.as_rois_mrcnn)", () => {
   });
 });
 
+/**
+ * FPN's proposals as ONNX orders them: crema's decode of each level (decodeMap over the image's cells), the levels one
+ * after another, sorted by score with equal scores in index order (ONNX's TopK and NonMaxSuppression; numpy's
+ * argsort has its own order), the first 6000, greedy NMS 0.7, the first 1000 repeated in order to 1000 rows [0, box].
+ */
+function indexOrderRois(feeds: Record<string, Tensor>): Float32Array {
+  const info = feeds.im_info.data, at = [0];
+  const levels = STRIDES.map((s) => {
+    const [, , height, width] = feeds[`c${s}`].dims, settings = { ...FPN_SETTINGS, featStride: s, baseSize: s };
+    const level = decodeMap(settings, feeds[`c${s}`].data, feeds[`d${s}`].data, { height, width, rows: Math.trunc(info[0] / s), cols: Math.trunc(info[1] / s) }, info);
+    at.push(at[at.length - 1] + level.score.length);
+    return level;
+  });
+  const boxes = Float32Array.from(levels.flatMap((l) => Array.from(l.boxes))), score = Float32Array.from(levels.flatMap((l) => Array.from(l.score)));
+  const order = levels.flatMap((l, i) => l.keep.map((k) => at[i] + k)).sort((i, j) => score[j] - score[i] || i - j);
+  const kept = greedyNms(boxes, order.slice(0, 6000), 0.7, 1000), rois = new Float32Array(5000);
+  for (let i = 0; i < 1000; i++) rois.set([0, ...boxes.subarray(4 * kept[i % kept.length], 4 * kept[i % kept.length] + 4)], 5 * i);
+  return rois;
+}
+const FPN_SETTINGS = { minSize: 16, ratios: [0.5, 1, 2], scales: [16, 32], preNms: 6000, postNms: 1000, nmsThresh: 0.7, nms: true };
+
 describe("unsky/FPN's layers in ONNX", () => {
-  it('convert refuses them by name, in one line', () => {
-    const { maps } = proposalInputs(CASES.b);
-    expect(errorOf(() => convertGraph(proposalNet(maps).graph))).toBe("layer 'proposal' (Python): unsky/FPN's rpn.proposal_layer.ProposalLayer has no ONNX form in crema: run the net natively");
-    expect(errorOf(() => convertGraph(asRoisNet(4, 'rpn.as_rois', 'As_roisLayer').graph))).toBe("layer 'as_rois' (Python): unsky/FPN's rpn.as_rois.As_roisLayer has no ONNX form in crema: run the net natively");
-    expect(errorOf(() => convertGraph(asRoisNet(4, 'rpn.as_rois_mrcnn', 'As_rois_MergeRcnnLayer').graph))).toBe("layer 'as_rois' (Python): unsky/FPN's rpn.as_rois_mrcnn.As_rois_MergeRcnnLayer has no ONNX form in crema: run the net natively");
+  it("the proposal layer: crema's rois in ONNX Runtime, equal scores in index order", async () => {
+    for (const [name, c] of Object.entries(CASES)) {
+      const { maps, feeds } = proposalInputs(c), net = proposalNet(maps);
+      const want = indexOrderRois(feeds), native = net.forward(feeds).rois;
+      expect(convertGraph(net.graph).notes).toContain(`layer 'proposal' (Python): ${TIES_NOTE}; fewer than 1000 rows are padded with the kept ones again in order (FPN's own: random copies of them); an im_info beyond a map reads the whole map (crema's forward refuses it)`);
+      const rois = (await runOnnx(net.graph, feeds, { outputs: ['rois'] })).get('rois')!;
+      // ONNX Runtime's Exp may differ from numpy's (and crema's) in the last bit: boxes within a float32 ulp or two.
+      expect(relativeError(rois, new Tensor([1000, 5], want)), name).toBeLessThanOrEqual(1e-6);
+      // Case b (an empty level: int(60 / 64) = 0 rows; maps larger than the image; 58 rows kept, padded) has no tie
+      // among its 6000 best: there the referee is crema's forward itself. Case a has 5 ties, 'tied' 5999.
+      if (name === 'b') expect(Array.from(want)).toEqual(Array.from(native.data));
+    }
+  });
+
+  /** fpn_ref.py's as_rois net on `rois`, native and in ONNX Runtime: its five tops each. */
+  async function asRoisBoth(rois: Tensor, module: string, layer: string) {
+    const net = asRoisNet(rois.dims[0], module, layer), tops = ['rois', 'h2', 'h3', 'h4', 'h5'];
+    const native = net.forward({ in: rois }), onnx = await runOnnx(net.graph, { in: rois }, { outputs: tops });
+    return tops.map((top) => ({ top, native: native[top], onnx: onnx.get(top)! }));
+  }
+  // Level bounds: the areas at levelBound(3 to 5) and a float32 under each, a zero area, a NaN roi.
+  const bounds = [3, 4, 5].flatMap((l) => [levelBound(l), Math.fround(levelBound(l) * (1 - 2 ** -24))]);
+  const edges = new Tensor([8, 5], Float32Array.from([...bounds, 0, NaN].flatMap((s, i) => [0, 0, i, s, i + 1])));
+
+  for (const [module, layer] of [['rpn.as_rois', 'As_roisLayer'], ['rpn.as_rois_mrcnn', 'As_rois_MergeRcnnLayer']])
+    it(`${module}: crema's tops in ONNX Runtime, the same values`, async () => {
+      for (const name of ['mixed', 'small', 'few', 'edges'])
+        for (const { top, native, onnx } of await asRoisBoth(name === 'edges' ? edges : fixtureOf(`as-rois-in-${name}`), module, layer)) {
+          expect(onnx.dims, `${name} ${top}`).toEqual(native.dims);
+          expect(Array.from(onnx.data), `${name} ${top}`).toEqual(Array.from(native.data));
+        }
+    });
+
+  it("levelBound: the least float32 area of each level, as roiLevels assigns it", () => {
+    const levelOf = (s: number) => roiLevels(Float32Array.of(0, 0, 0, s, 1), 1)[0];
+    for (const l of [3, 4, 5]) {
+      const b = levelBound(l), under = new Float32Array(new Uint32Array([new Uint32Array(Float32Array.of(b).buffer)[0] - 1]).buffer)[0];
+      expect([levelOf(under), levelOf(b)]).toEqual([l - 1, l]);
+    }
+    // numpy's float32 4 + log2(...) rounds up to 3 a float32 under 112²: the bound is not 12544.
+    expect([3, 4, 5].map(levelBound)).toEqual([12543.99609375, 50175.9921875, 200703.90625]);
   });
 });
 
+/**
+ * FPN's published test.prototxt, its input at `size` x `size` (a multiple of its IMAGE_STRIDE 64; FPN's smallest
+ * anchors are 64 pixels) and fc6 / fc7 of 32 outputs in place of 4096 (the four heads' fc6 on 4 x 1000 rois would be
+ * 205 GMAC): else as published; `edit` changes its text further. Weights: hashweights at half gain (at full gain
+ * activations grow to 1e14 through ResNet-50), the RPN's delta weights at 0.01 (else every box is clipped to the whole
+ * image, and NMS leaves one); `scales` the weights of other layers, by the start of their names.
+ */
+function publishedNet(size: number, scales: Record<string, number> = {}) {
+  const def = publishedDef(size), factors = Object.entries({ 'rpn_bbox_pred/': 0.01, ...scales });
+  const scale = (name: string) => factors.find(([start]) => name.startsWith(start))?.[1] ?? 1;
+  const weights = new Map(publishedWeights(def).map((l) => [l.name, l.blobs.map((b) => new Tensor(b.shape, b.data.map((v) => v * scale(l.name))))]));
+  return { def, weights };
+}
+
+/** The hashweights of the published net's layers (the same at any input size: made once, 25 M values). */
+let hashed: ReturnType<typeof hashWeightBlobs> | undefined;
+function publishedWeights(def: NetParameter): ReturnType<typeof hashWeightBlobs> {
+  if (hashed) return hashed;
+  const graph = buildGraph(def, new Map(), {});
+  const specFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fpn-')), 'spec.json');
+  fs.writeFileSync(specFile, JSON.stringify({ name: 'fpn', layers: graph.layers.map((l) => ({ name: l.name, type: l.type, blobs: declaredWeights.get(l.def) ?? [] })).filter((l) => l.blobs.length) }));
+  return (hashed = hashWeightBlobs(specFile, 'fpn', 0.5));
+}
+
+/** publishedNet's net definition, its text changed by `edit`. */
+function publishedDef(size: number, edit = (text: string) => text) {
+  const text = fs.readFileSync(path.join(fixture, 'test.prototxt'), 'utf8').replaceAll('dim: 224', `dim: ${size}`).replaceAll('num_output: 4096', 'num_output: 32');
+  return upgradeNet(parsePrototxt(edit(text), 'test.prototxt'), 'test.prototxt');
+}
+
 describe("unsky/FPN's published test net (models/pascal_voc/FPN/FP_Net_end2end/test.prototxt at a096edb)", () => {
   it('loads and runs whole: ResNet-50 FPN, its proposal and as_rois built in, at 128 x 128 with hashweights (fc6 and fc7 32 wide)', () => {
-    // Its input at 128 x 128 (a multiple of its IMAGE_STRIDE 64; FPN's smallest anchors are 64 pixels) and fc6 / fc7
-    // of 32 outputs in place of 4096 (the four heads' fc6 on 4 x 1000 rois would be 205 GMAC): else as published.
-    const text = fs.readFileSync(path.join(fixture, 'test.prototxt'), 'utf8').replaceAll('dim: 224', 'dim: 128').replaceAll('num_output: 4096', 'num_output: 32');
-    const def = upgradeNet(parsePrototxt(text, 'test.prototxt'), 'test.prototxt');
-    const graph = buildGraph(def, new Map(), {});
-    const specFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fpn-')), 'spec.json');
-    fs.writeFileSync(specFile, JSON.stringify({ name: 'fpn', layers: graph.layers.map((l) => ({ name: l.name, type: l.type, blobs: declaredWeights.get(l.def) ?? [] })).filter((l) => l.blobs.length) }));
-    // hashweights at half gain (at full gain activations grow to 1e14 through ResNet-50) and the RPN's delta weights
-    // at 0.01: else every box is clipped to the whole image, and NMS leaves one.
-    const scale = (name: string) => (name.startsWith('rpn_bbox_pred/') ? 0.01 : 1);
-    const weights = new Map(hashWeightBlobs(specFile, 'fpn', 0.5).map((l) => [l.name, l.blobs.map((b) => new Tensor(b.shape, b.data.map((v) => v * scale(l.name))))]));
+    const { def, weights } = publishedNet(128);
     const net = Net.fromNetParameter(def, weights, [], { threads: 1 });
     expect(net.notes.filter((n) => n.includes("(unsky/FPN's) runs as crema's built-in copy of it")).length).toBe(2);
     const out = net.forward({ data: new Tensor([1, 3, 128, 128], hashInputData(5, 100, [1, 3, 128, 128])), im_info: new Tensor([1, 3], Float32Array.of(128, 128, 1)) });
@@ -202,6 +282,51 @@ describe("unsky/FPN's published test net (models/pascal_voc/FPN/FP_Net_end2end/t
     expect(found.length).toBeGreaterThan(20);
     expect(found.every((d) => d.label >= 1 && d.label <= 20 && [d.xmin, d.ymin, d.xmax, d.ymax].every((v) => v >= 0 && v <= 127))).toBe(true);
     expect(found.some((d) => d.xmax > 89)).toBe(true); // into the padding, as FPN's boxes may go
+  });
+  it('converts whole to ONNX, and ONNX Runtime gives crema\'s numbers stage by stage, at 64 x 64', async () => {
+    // The RPN's score weights at 0.01: its softmax unsaturated (at 1 half its scores are exactly 1, a tie).
+    const SIZE = 64, { def, weights } = publishedNet(SIZE, { 'rpn_cls_score/': 0.01 });
+    const feeds = { data: new Tensor([1, 3, SIZE, SIZE], hashInputData(5, 100, [1, 3, SIZE, SIZE])), im_info: new Tensor([1, 3], Float32Array.of(SIZE, SIZE, 1)) };
+    const levels = STRIDES.map((s) => ({ s, deltas: `rpn_bbox_pred/p${Math.log2(s)}`, cls: `fpn_out_reshape/p${Math.log2(s)}` }));
+    const tops = ['rpn_rois', 'rois', 'rois/h2', 'rois/h3', 'rois/h4', 'rois/h5', 'cls_prob', 'bbox_pred'];
+    const ort = await runOnnx(Net.fromNetParameter(def, weights, [], { threads: 1 }).graph, feeds, { outputs: [...levels.flatMap((l) => [l.deltas, l.cls]), ...tops] });
+    // crema's native run of the net with the proposal layer's top an input, fed ONNX Runtime's rpn_rois: upstream, the
+    // RPN's maps; downstream, as_rois and the four heads on the same rois (NMS's order of nearly equal scores, which
+    // the two runs' last bits may swap, out of the comparison).
+    const fedRois = (text: string) => text.replace(/layer \{\s*name: 'proposal'[^]*?\n\}\n/, '').replace('input: "im_info"', 'input: "rpn_rois"\ninput_shape { dim: 1000 dim: 5 }\ninput: "im_info"');
+    const native = Net.fromNetParameter(publishedDef(SIZE, fedRois), weights, [], { threads: 1 });
+    native.forward({ ...feeds, rpn_rois: ort.get('rpn_rois')! });
+    for (const { deltas, cls } of levels) for (const blob of [deltas, cls]) expect(relativeError(ort.get(blob)!, native.blobs.get(blob)!), blob).toBeLessThanOrEqual(1e-4);
+    // The proposal layer on ONNX Runtime's maps: crema's decode with equal scores in index order (as the layer's test).
+    const maps = Object.fromEntries(levels.flatMap((l) => [[`d${l.s}`, ort.get(l.deltas)!], [`c${l.s}`, ort.get(l.cls)!]]));
+    expect(relativeError(ort.get('rpn_rois')!, new Tensor([1000, 5], indexOrderRois({ ...maps, im_info: feeds.im_info })))).toBeLessThanOrEqual(1e-6);
+    for (const blob of tops.slice(1, 6)) expect(Array.from(ort.get(blob)!.data), blob).toEqual(Array.from(native.blobs.get(blob)!.data));
+    for (const blob of ['cls_prob', 'bbox_pred']) expect(relativeError(ort.get(blob)!, native.blobs.get(blob)!), blob).toBeLessThanOrEqual(1e-4);
+    // Fewer than 1000 proposals at 64 x 64: the padding's repeated rows are in the comparison.
+    expect(new Set(Array.from({ length: 1000 }, (_, r) => ort.get('rpn_rois')!.data.subarray(5 * r, 5 * r + 5).join())).size).toBeLessThan(1000);
+  });
+  it("crema detect --backend onnx (detectOnnx, OnnxSessions) gives crema's detections, a 64 x 128 blob (not the prototxt's size)", async () => {
+    // The heads' delta weights at 0.01 too: deltas of tens, through exp, would make the runs' last bits whole pixels.
+    const { def, weights } = publishedNet(64, { 'rpn_cls_score/': 0.01, 'bbox_pred/': 0.01 }), net = Net.fromNetParameter(def, weights, [], { threads: 1 });
+    // A 50 x 120 image at scale 1 (--scale 50), padded to 64 x 128 (its IMAGE_STRIDE), as FPN's im_detect.
+    const image = { width: 120, height: 50, channels: 3, data: hashInputData(6, 0.5, [50 * 120 * 3]).map((v) => v + 0.5) };
+    const options = { scale: 50, maxSize: 128, threshold: 0.04 };
+    const native = detectImage(net, image, options), sessions = new OnnxSessions(net, { threads: 1, anySize: true });
+    try {
+      const onnx = await detectOnnx(sessions, net, image, options);
+      // The same detections (hashweights' saturated class scores: many of 1), within 1e-4 of the scores and of the
+      // blob's width (the project's measure: of the largest value): the two runs' last bits (ONNX Runtime's kernels
+      // against crema's) through ResNet-50 and the heads.
+      expect(onnx.length).toBe(native.length);
+      expect(native.length).toBeGreaterThan(5);
+      onnx.forEach((d, i) => {
+        expect(d.label).toBe(native[i].label);
+        expect(Math.abs(d.score - native[i].score), `${i} score`).toBeLessThanOrEqual(1e-4);
+        for (const k of ['xmin', 'ymin', 'xmax', 'ymax'] as const) expect(Math.abs(d[k] - native[i][k]), `${i} ${k}`).toBeLessThanOrEqual(1e-4 * 128);
+      });
+    } finally {
+      await sessions.release();
+    }
   });
 });
 

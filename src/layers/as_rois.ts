@@ -1,7 +1,9 @@
-import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
+import { int } from '../onnx/builder.js';
+import type { LayerContext } from '../onnx/context.js';
 import { type Shape, type Tensor, shapeString } from '../tensor.js';
-import { type Layer, LayerError, type LayerType, expectCounts, keepRows, need } from './layer.js';
+import { type Layer, type LayerType, expectCounts, keepRows, need } from './layer.js';
+import { type ProposalOps, proposalOps } from './proposal.js';
 
 const f32 = Math.fround;
 /** cfg.TEST.RPN_POST_NMS_TOP_N of unsky/FPN's lib/fast_rcnn/config.py: as_rois' rows per level. */
@@ -24,10 +26,43 @@ export function roiLevels(rois: Float32Array, count: number): Float64Array {
   return levels;
 }
 
-/** What `convert` says of FPN's layers: by name, in one line (crema runs them natively only). */
-export function noOnnx(def: LayerParameter): never {
-  const p = paramsOf<{ module: string; layer: string }>(def, 'python_param');
-  throw new LayerError(def, `unsky/FPN's ${p.module}.${p.layer} has no ONNX form in crema: run the net natively`);
+/**
+ * The least float32 area w · h that roiLevels places at `level` or above. Its steps (sqrt, / 224, log2, + 4, each
+ * rounded to float32, then floor) never decrease as the area grows, so a binary search over the positive float32s
+ * (ordered as their bits) finds it; a roi [0, 0, 0, s, 1] has the area s exactly.
+ */
+export function levelBound(level: number): number {
+  const bits = new Uint32Array(1), value = new Float32Array(bits.buffer);
+  const levelOf = (b: number) => ((bits[0] = b), roiLevels(Float32Array.of(0, 0, 0, value[0], 1), 1)[0]);
+  let [lo, hi] = [1, 0x7f7fffff]; // the least subnormal, the greatest finite float32
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (levelOf(mid) >= level) hi = mid;
+    else lo = mid + 1;
+  }
+  bits[0] = lo;
+  return value[0];
+}
+
+/**
+ * The rows of the rois (bottom 0, (R, 5)) at each level 2 to 5 as ONNX, in order: each roi's area (Sub, Mul in
+ * float32, as roiLevels' w · h) against levelBound's bounds, a Compress of the rows in [bound(l), bound(l + 1)). A NaN
+ * area is in no level, as roiLevels' NaN; an area at or under 0 is under bound(3), level 2, as its 1e-6.
+ */
+function levelRowsToOnnx(c: LayerContext, o: ProposalOps): string[] {
+  const rois = c.bottom(0), side = (lo: number, what: string) => o.op('Sub', [o.column(rois, lo + 2, `${what}2`), o.column(rois, lo, `${what}1`)], `${what}_side`);
+  const area = o.op('Reshape', [o.op('Mul', [side(1, 'x'), side(2, 'y')], 'area_column'), o.ints64('area_shape', [-1])], 'area');
+  const bound = (l: number) => c.b.floats(`${c.layer.name}/bound_${l}`, Float32Array.of(levelBound(l)), []);
+  const [b3, b4, b5] = [bound(3), bound(4), bound(5)];
+  const from = (b: string, l: number) => o.op('GreaterOrEqual', [area, b], `from_${l}`), under = (b: string, l: number) => o.op('Less', [area, b], `under_${l}`);
+  const masks = [under(b3, 3), o.op('And', [from(b3, 3), under(b4, 4)], 'level_3'), o.op('And', [from(b4, 4), under(b5, 5)], 'level_4'), from(b5, 5)];
+  return masks.map((m, i) => o.op('Compress', [rois, m], `rois_${i + 2}`, { axis: int(0) }));
+}
+
+/** `rows` (n, 5) then zero rows, the first `end` (an int64 [1]) of them: n + `zeros` at most. */
+function withZeroRows(c: LayerContext, o: ProposalOps, rows: string, zeros: number, end: string, out: string): string {
+  const padding = o.op('Expand', [c.b.scalar(0), o.ints64('zero_rows', [zeros, 5])], 'zero_rows');
+  return c.node('Slice', [o.op('Concat', [rows, padding], 'padded', { axis: int(0) }), o.ints64('from_row', [0]), end, o.axis0], [out]);
 }
 
 /** The rows of `rois` at each level 2 to 5, in order. */
@@ -73,7 +108,12 @@ export const asRoisLayer: LayerType = {
       },
     };
   },
-  onnx: (c) => noOnnx(c.layer.def),
+  onnx(c) {
+    c.note(`each level's first ${ROWS_PER_LEVEL} rois are kept where it has more (crema's forward refuses them, FPN's writes them over the next level's)`);
+    const o = proposalOps(c), end = o.ints64('rows', [ROWS_PER_LEVEL]);
+    const blocks = levelRowsToOnnx(c, o).map((rows, i) => withZeroRows(c, o, rows, ROWS_PER_LEVEL, end, c.top(i + 1)));
+    c.node('Concat', blocks, [c.top(0)], { axis: int(0) });
+  },
 };
 
 /**
@@ -104,5 +144,17 @@ export const asRoisMergeLayer: LayerType = {
       },
     };
   },
-  onnx: (c) => noOnnx(c.layer.def),
+  onnx(c) {
+    const o = proposalOps(c);
+    const levels = levelRowsToOnnx(c, o).map((rows, i) => {
+      // n rows, or 4 zero rows for none: n + 4 · (n == 0).
+      const n = o.op('Slice', [o.op('Shape', [rows], `shape_${i + 2}`), o.ints64('n_from', [0]), o.ints64('n_to', [1]), o.axis0], `count_${i + 2}`);
+      const none = o.op('Mul', [o.op('Cast', [o.op('Equal', [n, o.ints64('none', [0])], `none_${i + 2}`)], `none_${i + 2}_int`, { to: int(7) }), o.ints64('four', [4])], `blank_${i + 2}`);
+      const top = withZeroRows(c, o, rows, 4, o.op('Add', [n, none], `end_${i + 2}`), c.top(i + 1));
+      c.dynamicShape(i + 1, [0]);
+      return top;
+    });
+    c.node('Concat', levels, [c.top(0)], { axis: int(0) });
+    c.dynamicShape(0, [0]);
+  },
 };

@@ -2,8 +2,10 @@ import { paramsOf } from '../caffe/schema.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { shapeString, sizeOf } from '../tensor.js';
 import { LayerError, type LayerType, expectCounts, need } from './layer.js';
-import { type ProposalSettings, anchorsOf, checkImInfo, decodeMap, selectProposals } from './proposal.js';
-import { asRoisLayer, asRoisMergeLayer, noOnnx } from './as_rois.js';
+import { int } from '../onnx/builder.js';
+import type { LayerContext } from '../onnx/context.js';
+import { type ProposalSettings, TIES_NOTE, anchorsOf, anchorsOnHalfPixels, anchorsOverShape, checkImInfo, decodeMap, decodeToOnnx, proposalOps, roisToOnnx, selectProposals, selectToOnnx } from './proposal.js';
+import { asRoisLayer, asRoisMergeLayer } from './as_rois.js';
 
 /**
  * unsky/FPN's lib/rpn/proposal_layer.py (a096edb) at TEST, with its lib/fast_rcnn/config.py: anchors of
@@ -24,6 +26,9 @@ function stridesOf(def: LayerParameter): number[] {
   return strides;
 }
 
+/** The levels of the layer's feat_stride: each one's stride, its Proposal settings, and its bottom of deltas (its scores' is 5 on). */
+const levelsOf = (def: LayerParameter) => stridesOf(def).map((stride) => ({ stride, s: { ...FPN_TEST, featStride: stride, baseSize: stride }, bottom: Math.log2(stride) - 1 }));
+
 /**
  * unsky/FPN's multi-level region proposals (rpn.proposal_layer.ProposalLayer with 11 bottoms), built in. Bottoms:
  * im_info, the RPN's deltas (1, 24, H, W) of strides 4 to 64, then its class probabilities (1, 12, H, W) of the same.
@@ -36,7 +41,7 @@ export const fpnProposalLayer: LayerType = {
   type: MODULE,
   create(def) {
     expectCounts(def, [11, 11], [1, 1]);
-    const levels = stridesOf(def).map((stride) => ({ stride, s: { ...FPN_TEST, featStride: stride, baseSize: stride }, bottom: Math.log2(stride) - 1 }));
+    const levels = levelsOf(def);
     const A = anchorsOf(levels[0].s).length / 4;
     return {
       reshape(shapes) {
@@ -73,8 +78,36 @@ export const fpnProposalLayer: LayerType = {
       },
     };
   },
-  onnx: (c) => noOnnx(c.layer.def),
+  onnx: fpnProposalToOnnx,
 };
+
+/**
+ * FPN's proposal as ONNX, its forward's steps: per stride, the scores and deltas cropped by a Slice to the
+ * int(im_info / stride) rows and columns (_clip_pad, at run time: Div, Floor, Cast), the anchors over the cropped map
+ * (anchorsOverShape), Proposal's decode of it (decodeToOnnx); the levels' boxes and scores Concat'ed (np.vstack),
+ * Proposal's TopK and NMS (selectToOnnx); the R rows kept then repeated in order to 1000 (Gather of Range mod R), as
+ * crema's forward pads them.
+ */
+function fpnProposalToOnnx(c: LayerContext): void {
+  const levels = levelsOf(c.layer.def), o = proposalOps(c), { op, ints64 } = o;
+  c.note(`${TIES_NOTE}; fewer than ${FPN_TEST.postNms} rows are padded with the kept ones again in order (FPN's own: random copies of them); an im_info beyond a map reads the whole map (crema's forward refuses it)`);
+  const info = op('Reshape', [c.bottom(0), ints64('info_shape', [-1])], 'im_info');
+  const size = op('Relu', [op('Slice', [info, ints64('size_from', [0]), ints64('size_to', [2]), o.axis0], 'im_size')], 'im_extent');
+  const [from, axes] = [ints64('crop_from', [0, 0]), ints64('crop_axes', [2, 3])];
+  const kept = levels.map(({ stride, s, bottom }) => {
+    if (!anchorsOnHalfPixels(s)) throw new LayerError(c.layer.def, `stride ${stride}: its anchors are not on half pixels, which the ONNX form's run-time grid needs`);
+    const cells = op('Cast', [op('Floor', [op('Div', [size, c.b.scalar(stride)], `cells_${stride}`)], `cells_${stride}_int`)], `crop_${stride}`, { to: int(7) }); // INT64
+    const crop = (x: string, what: string) => op('Slice', [x, from, cells, axes], `${what}_${stride}`);
+    const cls = crop(c.bottom(bottom + 5), 'cls');
+    return decodeToOnnx(c, o, s, { cls, deltas: crop(c.bottom(bottom), 'deltas'), info, anchors: anchorsOverShape(c, s, cls), rows: -1 });
+  });
+  const joined = (part: 'boxes' | 'scores') => op('Concat', kept.map((k) => k[part]), `all_${part}`, { axis: int(0) });
+  const { rows } = selectToOnnx(c, o, levels[0].s, { boxes: joined('boxes'), scores: joined('scores') }, FPN_TEST.postNms);
+  // Row i of the 1000 is kept row i mod R; R at least 1 (R = 0: ONNX Runtime's Gather refuses index 0, not a Mod by 0).
+  const count = op('Max', [op('Slice', [op('Shape', [rows], 'rows_shape'), ints64('count_from', [0]), ints64('count_to', [1]), o.axis0], 'rows_count'), ints64('one', [1])], 'rows_divisor');
+  const again = op('Mod', [ints64('pad_rows', Array.from({ length: FPN_TEST.postNms }, (_, i) => i)), count], 'pad_index');
+  roisToOnnx(c, o, op('Gather', [rows, again], 'padded', { axis: int(0) }), c.top(0));
+}
 
 /** The note of a Python layer crema runs as FPN's. */
 const noteOf = (def: LayerParameter, key: string, what: string) => `layer '${def.name}': the Python layer ${key} (unsky/FPN's) runs as crema's built-in copy of it: ${what}`;

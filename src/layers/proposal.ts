@@ -316,43 +316,76 @@ export function proposalType(type: string, settings: (def: LayerParameter, net: 
  * sides), post_nms_topN its max_output_boxes_per_class. The tops have as many rows as NMS keeps (a dynamic axis).
  */
 function proposalToOnnx(c: LayerContext, s: ProposalSettings): void {
-  const name = c.layer.name;
   const [cls] = c.layer.bottomShapes; // (1, 2A, H, W): one image, as the layer's set-up checks
   const A = anchorsOf(s).length / 4, K = cls[2] * cls[3] * A;
   if (s.fork?.softNms) throw new LayerError(c.layer.def, `FrcnnProposal's soft-NMS (test_soft_nms ${s.fork.softNms.kind}) has no ONNX form (its scores change as it goes): convert with a config of test_soft_nms 0`);
   if (s.fork) c.note("FrcnnProposal takes equal scores the later box first (std::sort of (score, index) pairs), ONNX's TopK and NonMaxSuppression the earlier first: with tied scores the proposals may differ; its exp is in double, ONNX Runtime's in float (a box may differ in the last bit)");
-  else c.note("ONNX's TopK and NonMaxSuppression take equal scores in index order, where py-faster-rcnn's argsort takes them in its own (numpy's introsort): with tied scores the proposals may differ; ONNX Runtime's Exp may differ from numpy's in the last bit");
-  const op = (type: string, inputs: string[], what: string, attrs?: Record<string, Attr>) => c.node(type, inputs, [c.tmp(what)], attrs);
-  const ints64 = (what: string, v: number[]) => c.b.int64s(`${name}/${what}`, v);
-  const [axis0, axis1] = [ints64('axis_0', [0]), ints64('axis_1', [1])]; // one initializer each, for every Slice
-  const column = (x: string, i: number, what: string) => op('Slice', [x, ints64(`${what}_from`, [i]), ints64(`${what}_to`, [i + 1]), axis1], what);
-  const constant = (what: string, v: Float32Array) => c.b.floats(`${name}/${what}`, v, [K, 1]);
-  // The tops from the kept boxes (R, 4) and their scores (R): rows [0, x1, y1, x2, y2] (image 0; the boxes are
-  // finite: clipped), and the scores as (R, 1).
-  const tops = (rows: string, rowScores: string) => {
-    const image = op('Mul', [column(rows, 0, 'row_x1'), c.b.scalar(0)], 'image');
-    c.node('Concat', [image, rows], [c.top(0)], { axis: int(1) });
-    c.dynamicShape(0, [0]);
-    if (c.layer.tops.length > 1) {
-      c.node('Unsqueeze', [rowScores, axis1], [c.top(1)]);
-      c.dynamicShape(1, [0]);
-    }
-  };
+  else c.note(TIES_NOTE);
+  const o = proposalOps(c);
   // Size-free (ConvertOptions.anySize): the counts inferred, the anchors computed over the map's Shape.
   const free = c.anySize && anchorsOnHalfPixels(s) && !(s.fork && s.fork.scoreThresh > 0), anchorRows = free ? -1 : K;
+  const constant = (what: string, v: Float32Array) => c.b.floats(`${c.layer.name}/${what}`, v, [K, 1]);
+  const anchors = free ? anchorsOverShape(c, s, c.bottom(0)) : anchorValues(c, anchorConstants(s, cls[2], cls[3]), constant);
+  const info = o.op('Reshape', [c.bottom(2), o.ints64('info_shape', [-1])], 'im_info');
+  const kept = decodeToOnnx(c, o, s, { cls: c.bottom(0), deltas: c.bottom(1), info, anchors, rows: anchorRows });
+  const { rows, scores } = selectToOnnx(c, o, s, kept, K);
+  roisToOnnx(c, o, rows, c.top(0));
+  c.dynamicShape(0, [0]);
+  if (c.layer.tops.length > 1) {
+    c.node('Unsqueeze', [scores, o.axis1], [c.top(1)]);
+    c.dynamicShape(1, [0]);
+  }
+}
+
+/** What proposalToOnnx notes of py-faster-rcnn's order and exp (FPN's proposal's too). */
+export const TIES_NOTE = "ONNX's TopK and NonMaxSuppression take equal scores in index order, where py-faster-rcnn's argsort takes them in its own (numpy's introsort): with tied scores the proposals may differ; ONNX Runtime's Exp may differ from numpy's in the last bit";
+
+/** The nodes and constants a proposal layer's ONNX form makes: a node of one output, 1-D int64s, Slices of one column. */
+export interface ProposalOps {
+  op(type: string, inputs: string[], what: string, attrs?: Record<string, Attr>): string;
+  ints64(what: string, v: number[]): string;
+  axis0: string;
+  axis1: string;
+  /** Column i of the 2-D `x`, as (R, 1). */
+  column(x: string, i: number, what: string): string;
+}
+
+/** The layer's ProposalOps (axis 0 and 1 one initializer each, for every Slice). */
+export function proposalOps(c: LayerContext): ProposalOps {
+  const op = (type: string, inputs: string[], what: string, attrs?: Record<string, Attr>) => c.node(type, inputs, [c.tmp(what)], attrs);
+  const ints64 = (what: string, v: number[]) => c.b.int64s(`${c.layer.name}/${what}`, v);
+  const [axis0, axis1] = [ints64('axis_0', [0]), ints64('axis_1', [1])];
+  const column = (x: string, i: number, what: string) => op('Slice', [x, ints64(`${what}_from`, [i]), ints64(`${what}_to`, [i + 1]), axis1], what);
+  return { op, ints64, axis0, axis1, column };
+}
+
+/** What decodeToOnnx reads: the scores (1, 2A, H, W), deltas (1, 4A, H, W), im_info flattened, the anchors, K (or -1: inferred). */
+export interface DecodeValues {
+  cls: string;
+  deltas: string;
+  info: string;
+  anchors: AnchorValues;
+  rows: number;
+}
+
+/**
+ * Steps 1 to 3 of ProposalLayer.forward as ONNX (decodeMap's): the objects' scores and deltas in (h, w, a) order,
+ * bbox_transform_inv by Mul, Add and Exp, clip_boxes by Min and Max against im_info, _filter_boxes a Compress.
+ * Returns the boxes kept (N, 4) and their scores (N).
+ */
+export function decodeToOnnx(c: LayerContext, o: ProposalOps, s: ProposalSettings, v: DecodeValues): { boxes: string; scores: string } {
+  const { op, ints64, axis0, column } = o, a = v.anchors, A = anchorsOf(s).length / 4;
   // The objects' scores (channels A to 2A) and the deltas in (h, w, a) order: py-faster-rcnn's transpose((0, 2, 3, 1)).
-  const objects = op('Slice', [c.bottom(0), ints64('fg_from', [A]), ints64('fg_to', [2 * A]), axis1], 'fg');
-  const scores = op('Reshape', [op('Transpose', [objects], 'fg_hwa', { perm: ints([0, 2, 3, 1]) }), ints64('scores_shape', [anchorRows])], 'scores');
-  const d = op('Reshape', [op('Transpose', [c.bottom(1)], 'deltas_hwa', { perm: ints([0, 2, 3, 1]) }), ints64('deltas_shape', [anchorRows, 4])], 'deltas');
-  // bbox_transform_inv: the anchors' sizes and centres are constants, the rest its float32 steps.
-  const a = free ? anchorsOverShape(c, s) : anchorValues(c, anchorConstants(s, cls[2], cls[3]), constant);
+  const objects = op('Slice', [v.cls, ints64('fg_from', [A]), ints64('fg_to', [2 * A]), o.axis1], 'fg');
+  const scores = op('Reshape', [op('Transpose', [objects], 'fg_hwa', { perm: ints([0, 2, 3, 1]) }), ints64('scores_shape', [v.rows])], 'scores');
+  const d = op('Reshape', [op('Transpose', [v.deltas], 'deltas_hwa', { perm: ints([0, 2, 3, 1]) }), ints64('deltas_shape', [v.rows, 4])], 'deltas');
+  // bbox_transform_inv: the anchors' sizes and centres given, the rest its float32 steps.
   const centre = (i: number, size: () => string, mid: () => string, what: string) => op('Add', [op('Mul', [column(d, i, `d${what}`), size()], `${what}_moved`), mid()], `${what}_centre`);
   const extent = (i: number, size: () => string, what: string) => op('Mul', [op('Mul', [op('Exp', [column(d, i, `d${what}_log`)], `${what}_scale`), size()], `${what}_len`), c.b.scalar(0.5)], `${what}_half`);
   const [cx, cy] = [centre(0, a.widths, a.cx, 'x'), centre(1, a.heights, a.cy, 'y')];
   const [hw, hh] = [extent(2, a.extentW, 'w'), extent(3, a.extentH, 'h')];
   // clip_boxes against im_info's height and width (less one), then _filter_boxes' min_size times its scale.
-  const info = op('Reshape', [c.bottom(2), ints64('info_shape', [-1])], 'im_info');
-  const part = (i: number, what: string) => op('Slice', [info, ints64(`${what}_from`, [i]), ints64(`${what}_to`, [i + 1]), axis0], what);
+  const part = (i: number, what: string) => op('Slice', [v.info, ints64(`${what}_from`, [i]), ints64(`${what}_to`, [i + 1]), axis0], what);
   const limitX = op('Sub', [part(1, 'im_w'), c.b.scalar(1)], 'max_x'), limitY = op('Sub', [part(0, 'im_h'), c.b.scalar(1)], 'max_y');
   const clip = (x: string, limit: string, what: string) => op('Max', [op('Min', [x, limit], `${what}_under`), c.b.scalar(0)], what);
   const x1 = clip(op('Sub', [cx, hw], 'x1_raw'), limitX, 'x1'), y1 = clip(op('Sub', [cy, hh], 'y1_raw'), limitY, 'y1');
@@ -361,24 +394,37 @@ function proposalToOnnx(c: LayerContext, s: ProposalSettings): void {
   const minSize = op('Mul', [part(2, 'im_scale'), c.b.scalar(s.minSize)], 'min_size');
   const side = (lo: string, hi: string, what: string) => op('GreaterOrEqual', [op('Add', [op('Sub', [hi, lo], `${what}_span`), c.b.scalar(1)], `${what}_side`), minSize], `${what}_big`);
   const sized = op('And', [side(x1, x2, 'w'), side(y1, y2, 'h')], 'big2');
-  const big = op('Reshape', [s.fork && s.fork.scoreThresh > 0 ? op('And', [sized, confident(c, s.fork.scoreThresh, scores, A, K)], 'big_confident') : sized, ints64('keep_shape', [anchorRows])], 'big');
-  const kept = op('Compress', [boxes, big], 'kept_boxes', { axis: int(0) }), keptScores = op('Compress', [scores, big], 'kept_scores', { axis: int(0) });
-  // argsort()[::-1][:pre_nms_topN]: the best first.
-  const count = op('Shape', [keptScores], 'kept_count');
+  const big = op('Reshape', [s.fork && s.fork.scoreThresh > 0 ? op('And', [sized, confident(c, s.fork.scoreThresh, scores, A, v.rows)], 'big_confident') : sized, ints64('keep_shape', [v.rows])], 'big');
+  return { boxes: op('Compress', [boxes, big], 'kept_boxes', { axis: int(0) }), scores: op('Compress', [scores, big], 'kept_scores', { axis: int(0) }) };
+}
+
+/**
+ * Steps 4 to 8 of ProposalLayer.forward as ONNX (selectProposals'): argsort()[::-1][:pre_nms_topN] a TopK, the best
+ * first; py_cpu_nms a NonMaxSuppression of the boxes one pixel larger; post_nms_topN (or `most`) its
+ * max_output_boxes_per_class. Returns the rows (R, 4) and their scores (R), R at run time.
+ */
+export function selectToOnnx(c: LayerContext, o: ProposalOps, s: ProposalSettings, kept: { boxes: string; scores: string }, most: number): { rows: string; scores: string } {
+  const { op, ints64, axis0, column } = o;
+  const count = op('Shape', [kept.scores], 'kept_count');
   const k = s.preNms > 0 ? op('Min', [count, ints64('pre_nms', [s.preNms])], 'pre_nms_count') : count;
   const best = c.tmp('best'), order = c.tmp('order');
-  c.node('TopK', [keptScores, k], [best, order], { axis: int(0), largest: int(1), sorted: int(1) });
-  const candidates = op('Gather', [kept, order], 'candidates', { axis: int(0) });
-  if (!s.nms) return tops(candidates, best); // SSH's: the TopK's boxes as they are
+  c.node('TopK', [kept.scores, k], [best, order], { axis: int(0), largest: int(1), sorted: int(1) });
+  const candidates = op('Gather', [kept.boxes, order], 'candidates', { axis: int(0) });
+  if (!s.nms) return { rows: candidates, scores: best }; // SSH's: the TopK's boxes as they are
   // py_cpu_nms: areas and overlaps of (x2 - x1 + 1) sides, which ONNX's plain IoU gives for boxes one pixel larger.
-  const grown = op('Add', [candidates, c.b.floats(`${name}/one_pixel`, Float32Array.of(0, 0, 1, 1), [1, 4])], 'nms_boxes');
+  const grown = op('Add', [candidates, c.b.floats(`${c.layer.name}/one_pixel`, Float32Array.of(0, 0, 1, 1), [1, 4])], 'nms_boxes');
   const selected = op('NonMaxSuppression', [
     op('Unsqueeze', [grown, axis0], 'nms_boxes_1'), op('Reshape', [best, ints64('nms_scores_shape', [1, 1, -1])], 'nms_scores'),
-    ints64('post_nms', [s.postNms > 0 ? s.postNms : K]), c.b.floats(`${name}/iou`, Float32Array.of(s.nmsThresh), [1]),
+    ints64('post_nms', [s.postNms > 0 ? s.postNms : most]), c.b.floats(`${c.layer.name}/iou`, Float32Array.of(s.nmsThresh), [1]),
   ], 'selected');
   const picked = op('Reshape', [column(selected, 2, 'selected_box'), ints64('picked_shape', [-1])], 'picked');
-  const rows = op('Gather', [candidates, picked], 'rows', { axis: int(0) });
-  tops(rows, op('Gather', [best, picked], 'row_scores', { axis: int(0) }));
+  return { rows: op('Gather', [candidates, picked], 'rows', { axis: int(0) }), scores: op('Gather', [best, picked], 'row_scores', { axis: int(0) }) };
+}
+
+/** Rows [0, x1, y1, x2, y2] of the boxes `rows` (R, 4) as `out` (image 0; the boxes are finite: clipped). */
+export function roisToOnnx(c: LayerContext, o: ProposalOps, rows: string, out: string): void {
+  const image = o.op('Mul', [o.column(rows, 0, 'row_x1'), c.b.scalar(0)], 'image');
+  c.node('Concat', [image, rows], [out], { axis: int(1) });
 }
 
 /**
@@ -392,7 +438,7 @@ function confident(c: LayerContext, thresh: number, scores: string, A: number, K
 }
 
 /** The anchors' sizes and centres as the decoding reads them ([K, 1] values), each made when first read (the model's order). */
-interface AnchorValues {
+export interface AnchorValues {
   widths: () => string;
   heights: () => string;
   cx: () => string;
@@ -414,20 +460,21 @@ function anchorValues(c: LayerContext, a: ReturnType<typeof anchorConstants>, co
  * Whether anchorConstants' float32 sums are exact (every anchor corner on a half pixel, an integer stride: py-faster-
  * rcnn's anchors), so that the same float32 steps computed at run time give its values bit for bit.
  */
-function anchorsOnHalfPixels(s: ProposalSettings): boolean {
+export function anchorsOnHalfPixels(s: ProposalSettings): boolean {
   return Number.isInteger(s.featStride) && anchorsOf(s).every((v) => Number.isInteger(2 * v) && Math.abs(v) < 2 ** 20);
 }
 
 /**
  * anchorConstants for every map size (ConvertOptions.anySize), its float32 steps at run time: the shifts w * stride
- * and h * stride from Ranges over the scores' Shape, each anchor's corners added (x over (1, W, A), y over (H, 1, A)),
- * then widths, heights and centres broadcast to (H, W, A) and flattened to [K, 1] in (h, w, a) order.
+ * and h * stride from Ranges over the Shape of `value` (the scores; FPN's: the scores cropped to the image), each
+ * anchor's corners added (x over (1, W, A), y over (H, 1, A)), then widths, heights and centres broadcast to
+ * (H, W, A) and flattened to [K, 1] in (h, w, a) order.
  */
-function anchorsOverShape(c: LayerContext, s: ProposalSettings): AnchorValues {
+export function anchorsOverShape(c: LayerContext, s: ProposalSettings, value: string): AnchorValues {
   const n = c.layer.name, anchors = anchorsOf(s), A = anchors.length / 4;
   const node = (type: string, inputs: string[], what: string, attrs?: Record<string, Attr>) => c.node(type, inputs, [c.tmp(what)], attrs);
   const corner = (i: number, dims: number[]) => c.b.floats(`${n}/anchor_${i}`, Float32Array.from({ length: A }, (_, a) => anchors[4 * a + i]), dims);
-  const { shifts, rows: flat } = runtimeGrid(c, c.bottom(0), s.featStride, A);
+  const { shifts, rows: flat } = runtimeGrid(c, value, s.featStride, A);
   const axis = (i: number, dims: number[], shiftDims: number[], what: string) => {
     const shift = shifts(3 - i, shiftDims, what); // x along the width (axis 3), y the height
     const lo = node('Add', [shift, corner(i, dims)], `${what}1`), hi = node('Add', [shift, corner(i + 2, dims)], `${what}2`);
