@@ -259,10 +259,6 @@ function pythonParams(def: LayerParameter): Partial<ProposalSettings> {
 export const proposalLayer: LayerType = proposalType('Proposal', settingsOf);
 
 /**
- * A region proposal layer type whose settings `settings` reads (from the layer, or for FrcnnProposal from the net's
- * config): its shapes, forward and ONNX form are Proposal's.
- */
-/**
  * im_info (height, width, scale) read at forward: a NaN or negative side reads as NaN or negative rows and clip
  * bounds, a NaN scale keeps no box: say that, not what follows from it (no proposal left, a map too small).
  */
@@ -270,6 +266,10 @@ export function checkImInfo(def: LayerParameter, info: Float32Array): void {
   need(def, info[0] >= 0 && info[1] >= 0 && Number.isFinite(info[2]), () => `im_info (${info[0]}, ${info[1]}, ${info[2]}) must be an image's height and width (0 or more) and a finite scale`);
 }
 
+/**
+ * A region proposal layer type whose settings `settings` reads (from the layer, or for FrcnnProposal from the net's
+ * config): its shapes, forward and ONNX form are Proposal's.
+ */
 export function proposalType(type: string, settings: (def: LayerParameter, net: NetContext) => ProposalSettings): LayerType {
   return {
     type,
