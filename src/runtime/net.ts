@@ -246,7 +246,7 @@ export class Net {
     await compiling;
     let net: Net;
     try {
-      net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, { ...options, dialect: loaded.dialect });
+      net = Net.build(loaded.net, loaded.weights, loaded.notes, { ...options, dialect: loaded.dialect });
     } catch (err) {
       throw withWeightsFile(err, loaded.weightsFile, options.dataShapes === undefined);
     }
@@ -263,7 +263,13 @@ export class Net {
    * start in the background: forwards before they are ready use fewer threads.
    */
   static fromNetParameter(net: NetParameter, weights: Map<string, Tensor[]> = new Map(), notes: string[] = [], options: NetOptions & Pick<LoadOptions, 'dialect' | 'frcnnConfig'> = {}): Net {
-    wasmEngineIfLoaded()?.heap.reclaimAtGrowth(); // its blocks may take those of nets dropped before it
+    if (netsBuilt) wasmEngineIfLoaded()?.heap.reclaimAtGrowth(); // its blocks may take those of nets dropped before it
+    return Net.build(net, weights, notes, options);
+  }
+
+  /** fromNetParameter without arming Heap.reclaimAtGrowth (Net.load armed it once for the whole load). */
+  private static build(net: NetParameter, weights: Map<string, Tensor[]>, notes: string[], options: NetOptions & Pick<LoadOptions, 'dialect' | 'frcnnConfig'>): Net {
+    netsBuilt++;
     return new Net(buildGraph(net, ownTensors(weights), { dialect: options.dialect, frcnnConfig: options.frcnnConfig }), notes, options);
   }
 
@@ -818,6 +824,9 @@ function isNetFiles(value: unknown): value is NetFiles {
  */
 const droppedRunners = new FinalizationRegistry<NetRunner>((runner) => runner.retire());
 
+/** Nets built in this thread: before the first, no net can have been dropped (a process's one load pays no collection). */
+let netsBuilt = 0;
+
 /**
  * runnersStarted() at reclaimDroppedNets' last collection: it collects only when a worker started since. Only a
  * collection tells a dropped net from one in use, and one took 25-35 ms at every load while any worker ran
@@ -836,7 +845,7 @@ let runnersCollected = 0;
  * collection). Their workers: a full collection, then a turn of the event loop for the finalizers.
  */
 async function reclaimDroppedNets(): Promise<void> {
-  wasmEngineIfLoaded()?.heap.reclaimAtGrowth();
+  if (netsBuilt) wasmEngineIfLoaded()?.heap.reclaimAtGrowth();
   const started = runnersStarted();
   if (runnersAlive() === 0 || started === runnersCollected) return;
   runnersCollected = started;
