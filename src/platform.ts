@@ -92,8 +92,12 @@ export interface Platform {
    * the application being parallel already. Optional: false when absent.
    */
   inWorkerThread?(): boolean;
-  /** A full garbage collection now, where the engine allows one (optional: nothing when absent). */
-  collectGarbage?(): void;
+  /**
+   * A full garbage collection now, where the engine allows one (optional: nothing when absent). `evenKept`: also of
+   * the objects that only WeakRefs made or read in the current job keep alive (the language keeps those until the job
+   * ends; a WeakRef read again in this job may then be empty).
+   */
+  collectGarbage?(evenKept?: boolean): void;
   /** Starts a worker thread running the kernels' chunk loop (`loop`, a script over the names of KernelWorkerInit). */
   startKernelWorker(loop: string, init: KernelWorkerInit): KernelWorker;
   /** Starts a thread that serves one net (src/runtime/net-worker.ts's serveNet on the platform's messages). */

@@ -14,6 +14,7 @@ import type { NetWorker } from '../src/platform.js';
 import { nodePlatform } from '../src/platform/node.js';
 import { NetRunner, runnersAlive } from '../src/runtime/runner.js';
 import { readNpy } from '../src/util/npy.js';
+import { errorOf } from './helpers/cli.js';
 
 const model = path.resolve('models/cifar10_full');
 const load = (threads?: number) => Net.load(path.join(model, 'deploy.prototxt'), path.join(model, 'weights.caffemodel'), { threads });
@@ -326,23 +327,74 @@ describe('memory of nets loaded and dropped', () => {
     expect(wasmBytes() - start).toBeLessThanOrEqual(2 * N * K * 4);
   });
 
-  it('a memory that fills up frees the blocks of nets dropped without dispose, with no Net.load to collect them', async () => {
-    // Net.fromNetParameter reclaims nothing ahead, and one weights map allocates no JavaScript memory that would
-    // make V8 collect: the 64 MB moved copy of each dropped net stays until an allocation finds the memory full.
+  it.each([
+    ['awaiting between them (a server)', true],
+    ['in a loop that never awaits (one job: its WeakRefs keep their targets until it ends)', false],
+  ])('a memory that fills up frees the blocks of nets dropped without dispose, with no Net.load to collect them, %s', async (_, awaits) => {
+    // One weights map allocates no JavaScript memory that would make V8 collect: the 64 MB moved copy of each
+    // dropped net stays until an allocation would grow the memory or finds it full. Without awaiting, the nets
+    // dropped in the loop were kept alive by the job's WeakRefs, and the fourth net threw the 4 GiB error.
     const engine = wasmEngine()!;
     expect(engine, 'the wasm kernels are built').not.toBeNull();
     const { net: parsed, weights: map } = await loadNet(new TextEncoder().encode(prototxt), weights);
     const limit = engine.heap.limit;
     engine.heap.limit = engine.memory.buffer.byteLength + 3 * N * K * 4; // room for three more nets, not ten
+    const one = () => Net.fromNetParameter(parsed, map, [], { threads: 1 }).forward({ data: new Float32Array(K).fill(1) }).ip.data[0];
     try {
       for (let i = 0; i < 10; i++) {
-        const net = Net.fromNetParameter(parsed, map, [], { threads: 1 });
-        expect(net.forward({ data: new Float32Array(K).fill(1) }).ip.data[0]).toBeCloseTo(K * 0.001, 3);
-        await new Promise((resolve) => setImmediate(resolve)); // a new task, as a server's next request
+        expect(one()).toBeCloseTo(K * 0.001, 3);
+        if (awaits) await new Promise((resolve) => setImmediate(resolve)); // a new task, as a server's next request
       }
+      // Nets held, not dropped: the refusal says how many and what they hold.
+      const held = Array.from({ length: Math.ceil(engine.heap.limit / (N * K * 4)) }, () => Net.fromNetParameter(parsed, map, [], { threads: 1 }));
+      const refusal = /^the wasm kernels' 4 GiB of memory cannot fit 64 MiB more \((\d+) MiB in use, (\d+) nets not disposed: dispose\(\) the ones no longer used\): CREMA_KERNELS=js runs blobs this large in JavaScript$/;
+      let ran = 0;
+      const message = errorOf(() => held.forEach((net) => {
+        net.forward({ data: new Float32Array(K) });
+        ran++;
+      }));
+      expect(message).toMatch(refusal);
+      const [, mib, nets] = refusal.exec(message)!;
+      expect([Number(nets), Number(mib) >= 64 * ran, ran >= 3]).toEqual([ran, true, true]); // the ones that ran
+      await Promise.all(held.map((net) => net.dispose()));
     } finally {
       engine.heap.limit = limit;
     }
+  });
+
+  it('Net.load collects garbage for dropped nets only where the memory would grow: a big net held costs other loads none', async () => {
+    const gc = vi.spyOn(nodePlatform, 'collectGarbage');
+    try {
+      const big = await Net.load({ prototxt, weights }); // 64 MB held (a collection at every load while so, before)
+      await (await load(1)).dispose(); // its blocks free ones now; a collection for workers started before, if any
+      gc.mockClear();
+      for (let i = 0; i < 3; i++) await (await load(1)).dispose();
+      expect(gc).toHaveBeenCalledTimes(0);
+      // Big nets dropped without dispose still do not grow the memory a net a load (the first growth frees them).
+      const bytes = wasmBytes();
+      for (let i = 0; i < 6; i++) (await Net.load({ prototxt, weights })).forward({ data: new Float32Array(K).fill(1) });
+      expect(wasmBytes() - bytes).toBeLessThanOrEqual(N * K * 4);
+      await big.dispose();
+    } finally {
+      gc.mockRestore();
+    }
+  });
+
+  it('a memory found full of live blocks frees an owner dropped after that: in the next job, or before an allocation would throw', async () => {
+    // A heap of its own, full with three 1 MiB blocks held (after its first page: the job control block's).
+    const engine = wasmEngine()!;
+    expect(engine, 'the wasm kernels are built').not.toBeNull();
+    const heap = new (engine.heap.constructor as new (m: WebAssembly.Memory) => typeof engine.heap)(new WebAssembly.Memory({ initial: 1, maximum: 1024, shared: true }));
+    const MiB = 2 ** 20, owners: (object | undefined)[] = [{}, {}, {}];
+    heap.limit = 65536 + 3 * MiB;
+    for (const owner of owners) heap.own(owner!, heap.alloc(MiB), undefined);
+    expect(heap.tryAlloc(MiB)).toBe(0); // a full collection that freed nothing: the next ones skip it
+    owners[0] = undefined;
+    await Promise.resolve(); // the job ends: its code may have dropped a net (as here)
+    expect(heap.tryAlloc(MiB)).not.toBe(0); // frees owners[0]'s block and places it
+    expect(heap.tryAlloc(MiB)).toBe(0); // freed nothing: skipped from now on in this job...
+    owners[1] = undefined;
+    expect(heap.alloc(MiB)).not.toBe(0); // ...but not by an allocation that would throw
   });
 
   it('the worker thread of a net dropped after net.run ends once the net is collected (each held a whole net)', async () => {

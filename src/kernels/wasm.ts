@@ -74,8 +74,18 @@ class Heap {
    * finalizer's callbacks wait for a later turn of the event loop (see `reclaim`).
    */
   private readonly owners = new Map<Owned, WeakRef<object>>();
-  /** Blocks owned or released since the last `reclaim` that freed nothing (none since: another would free nothing). */
-  private changes = 1;
+  /**
+   * A `reclaim` freed nothing, and since then no block was owned or released and the job (the synchronous code
+   * running, up to its next await) has not ended: another would free nothing either (a memory full of live blocks:
+   * each blob's fallback to a plain array would be a full collection). Any later job may have dropped a net.
+   */
+  private fruitless = false;
+  /**
+   * Set by each net's load and construction (`reclaimAtGrowth`): the memory's next growth frees the blocks of
+   * unreachable owners first. The memory never shrinks, and a net dropped without dispose is found only by a full
+   * collection (25-35 ms), which nothing else triggers: this one runs only where it can spare a growth.
+   */
+  private reclaimArmed = false;
   /** @internal The most bytes blocks may reach (the memory's 4 GiB; tests set less to fill it quickly). */
   limit = MAX_PAGES * PAGE;
 
@@ -86,7 +96,7 @@ class Heap {
     const block: Owned = { ptr, scopes: new Set() };
     this.finalizer.register(owner, block, block);
     this.owners.set(block, new WeakRef(owner));
-    this.changes++;
+    this.fruitless = false;
     if (scope) addScope(block, scope);
     return block;
   }
@@ -111,10 +121,21 @@ class Heap {
 
   /** A block of at least `bytes`; a CremaError when the 4 GiB of wasm memory cannot hold it. */
   alloc(bytes: number): number {
-    const ptr = this.tryAlloc(bytes);
+    let ptr = this.tryAlloc(bytes);
+    if (!ptr && this.fruitless) { // an error ends the caller's work: worth a collection even after one that freed nothing
+      this.fruitless = false;
+      ptr = this.tryAlloc(bytes);
+    }
     if (!ptr)
-      throw new CremaError(`the wasm kernels' 4 GiB of memory cannot fit ${Math.ceil(bytes / 2 ** 20)} MiB more: CREMA_KERNELS=js runs blobs this large in JavaScript`);
+      throw new CremaError(`the wasm kernels' 4 GiB of memory cannot fit ${Math.ceil(bytes / 2 ** 20)} MiB more (${this.heldBy()}): CREMA_KERNELS=js runs blobs this large in JavaScript`);
     return ptr;
+  }
+
+  /** Who holds the memory, for the 4 GiB refusal: the nets listing blocks (neither disposed nor collected). */
+  private heldBy(): string {
+    const nets = new Set<Set<Owned>>();
+    for (const block of this.owners.keys()) for (const scope of block.scopes) nets.add(scope);
+    return `${Math.ceil(this.used / 2 ** 20)} MiB in use, ${nets.size} net${nets.size === 1 ? '' : 's'} not disposed: dispose() the ones no longer used`;
   }
 
   /**
@@ -126,25 +147,32 @@ class Heap {
     return ptr || (this.reclaim() ? this.place(bytes) : 0);
   }
 
+  /** The next growth of the memory first frees the blocks of nets dropped without dispose (see `reclaimArmed`). */
+  reclaimAtGrowth(): void {
+    this.reclaimArmed = true;
+  }
+
   /**
    * Frees now the blocks whose owners a full collection finds unreachable; true when it freed any. Their finalizers
    * would free them, but only in a later turn of the event loop after a collection, and wasm memory filling up never
-   * triggers one: nets loaded and dropped without dispose in a loop that awaits between them filled the 4 GiB. Not
-   * the owners met in the current task: JavaScript keeps alive until the task ends every object a WeakRef was made
-   * for or read in it, so a loop that never awaits frees none of the nets it dropped (README: dispose those). Not
-   * again while nothing was owned or released since one that freed nothing (a memory full of live blocks: each
-   * blob's failed allocation would be a full collection).
+   * triggers one: nets loaded and dropped without dispose in a loop that awaits between them filled the 4 GiB. The
+   * collection includes the owners met in the current job (`collectGarbage(true)`: JavaScript keeps alive until the
+   * job ends every object a WeakRef was made for or read in it, and a loop that never awaits filled the 4 GiB at 17
+   * ResNet-50s). Not while `fruitless`.
    */
   private reclaim(): boolean {
-    if (this.changes === 0) return false;
-    collectGarbage();
+    if (this.fruitless) return false;
+    collectGarbage(true);
     let freed = false;
     for (const [block, owner] of this.owners)
       if (owner.deref() === undefined) {
         this.releaseOwned(block);
         freed = true;
       }
-    if (!freed) this.changes = 0;
+    if (!freed) {
+      this.fruitless = true;
+      queueMicrotask(() => void (this.fruitless = false)); // the job ends: its code may have dropped a net
+    }
     return freed;
   }
 
@@ -162,6 +190,10 @@ class Heap {
       if (top > this.limit) return 0;
       const pages = this.memory.buffer.byteLength / PAGE, need = Math.ceil(top / PAGE) - pages;
       if (need > 0) {
+        if (this.reclaimArmed) {
+          this.reclaimArmed = false;
+          if (this.reclaim()) return this.place(bytes);
+        }
         try {
           this.memory.grow(Math.max(need, Math.min(MAX_PAGES - pages, 256)));
         } catch {
@@ -181,7 +213,7 @@ class Heap {
     const size = this.sizes.get(ptr);
     if (size === undefined) return;
     this.sizes.delete(ptr);
-    this.changes++;
+    this.fruitless = false;
     this.free.push({ ptr, size });
     this.free.sort((a, b) => a.ptr - b.ptr);
     for (let i = this.free.length - 1; i > 0; i--) {
@@ -609,9 +641,10 @@ let build: 'fma' | 'simd' = 'simd';
  * Runs a full garbage collection where the platform can (Node: V8's gc). Net.load calls it after moving large
  * weights into wasm memory: the JavaScript copies are garbage then, but V8 would free them only at some later
  * collection, which a steady forward (no new buffers) may never trigger, so the net would keep its weights twice.
+ * `evenKept`: the objects only the current job's WeakRefs keep alive are collected too (Heap.reclaim).
  */
-export function collectGarbage(): void {
-  platform().collectGarbage?.();
+export function collectGarbage(evenKept = false): void {
+  platform().collectGarbage?.(evenKept);
 }
 
 /** Which build runs: 'fma' (relaxed SIMD), 'simd', or 'none' (the TypeScript kernels). */

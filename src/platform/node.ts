@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { Script, createContext, runInNewContext } from 'node:vm';
 import { MessageChannel, Worker, isMainThread, receiveMessageOnPort } from 'node:worker_threads';
 import { type Hdf5Writer, type KernelWorker, type KernelWorkerInit, type NetWorker, type Platform, setPlatform } from '../platform.js';
 import { CremaError } from '../util/errors.js';
@@ -38,9 +38,22 @@ function fmaKernels(): Uint8Array | undefined {
 }
 
 let gc: (() => void) | null | undefined;
+let jobEnd: (() => void) | undefined;
 
-/** V8's full collection, reached through a fresh context once --expose-gc is on (the flag alone adds no global here). */
-function collectGarbage(): void {
+/**
+ * V8's full collection, reached through a fresh context once --expose-gc is on (the flag alone adds no global here).
+ * `evenKept` (Platform.collectGarbage): V8 lets the WeakRefs' targets go (ClearKeptObjects) at a microtask
+ * checkpoint, which a context of its own ('afterEvaluate') performs after each script run in it, here and now: the
+ * checkpoint runs that context's queue only (empty), not the caller's.
+ */
+function collectGarbage(evenKept = false): void {
+  if (evenKept) {
+    if (!jobEnd) {
+      const context = createContext({}, { microtaskMode: 'afterEvaluate' }), script = new Script('0');
+      jobEnd = () => script.runInContext(context);
+    }
+    jobEnd();
+  }
   if (gc === undefined) {
     try {
       setFlagsFromString('--expose-gc');

@@ -246,7 +246,7 @@ export class Net {
     await compiling;
     let net: Net;
     try {
-      net = Net.fromNetParameter(loaded.net, loaded.weights, loaded.notes, { ...options, dialect: loaded.dialect });
+      net = Net.build(loaded.net, loaded.weights, loaded.notes, { ...options, dialect: loaded.dialect });
     } catch (err) {
       throw withWeightsFile(err, loaded.weightsFile, options.dataShapes === undefined);
     }
@@ -263,6 +263,13 @@ export class Net {
    * start in the background: forwards before they are ready use fewer threads.
    */
   static fromNetParameter(net: NetParameter, weights: Map<string, Tensor[]> = new Map(), notes: string[] = [], options: NetOptions & Pick<LoadOptions, 'dialect' | 'frcnnConfig'> = {}): Net {
+    if (netsBuilt) wasmEngineIfLoaded()?.heap.reclaimAtGrowth(); // its blocks may take those of nets dropped before it
+    return Net.build(net, weights, notes, options);
+  }
+
+  /** fromNetParameter without arming Heap.reclaimAtGrowth (Net.load armed it once for the whole load). */
+  private static build(net: NetParameter, weights: Map<string, Tensor[]>, notes: string[], options: NetOptions & Pick<LoadOptions, 'dialect' | 'frcnnConfig'>): Net {
+    netsBuilt++;
     return new Net(buildGraph(net, ownTensors(weights), { dialect: options.dialect, frcnnConfig: options.frcnnConfig }), notes, options);
   }
 
@@ -817,10 +824,13 @@ function isNetFiles(value: unknown): value is NetFiles {
  */
 const droppedRunners = new FinalizationRegistry<NetRunner>((runner) => runner.retire());
 
+/** Nets built in this thread: before the first, no net can have been dropped (a process's one load pays no collection). */
+let netsBuilt = 0;
+
 /**
- * runnersStarted() at reclaimDroppedNets' last collection. For the workers alone it collects only when one started
- * since: only a collection tells a dropped net from one in use, and one took 25-35 ms at every load while any worker
- * ran (cifar10_full's Net.load is ~12 ms without it; a 10 MiB JavaScript heap, load 8 on 2 cores). A net loaded, run
+ * runnersStarted() at reclaimDroppedNets' last collection: it collects only when a worker started since. Only a
+ * collection tells a dropped net from one in use, and one took 25-35 ms at every load while any worker ran
+ * (cifar10_full's Net.load is ~12 ms without it; a 10 MiB JavaScript heap, load 8 on 2 cores). A net loaded, run
  * and dropped starts a worker each time, so a loop of them is still collected at every load; a net dropped while
  * no worker has started since the last collection has its worker ended by a later one (V8's own, or the Net.load
  * after the next worker starts).
@@ -828,14 +838,16 @@ const droppedRunners = new FinalizationRegistry<NetRunner>((runner) => runner.re
 let runnersCollected = 0;
 
 /**
- * Frees the wasm blocks of nets that were dropped without dispose before loading another: their layers' finalizers
- * free them, but only after a garbage collection, which wasm memory pressure never triggers (a 233 MB net loaded
- * and dropped 17 times filled the 4 GiB), nor a net worker's memory (droppedRunners): a full collection, then a
- * turn of the event loop for the finalizers. (A full memory frees what it can on its own: Heap.reclaim.)
+ * Frees what nets dropped without dispose hold before loading another: their finalizers free it, but only after a
+ * garbage collection, which neither wasm memory pressure triggers (a 233 MB net loaded and dropped 17 times filled
+ * the 4 GiB) nor a net worker's memory (droppedRunners). Their wasm blocks: freed by the load's first growth of the
+ * memory, if it needs one (Heap.reclaimAtGrowth; a server holding one big net and loading small ones pays no
+ * collection). Their workers: a full collection, then a turn of the event loop for the finalizers.
  */
 async function reclaimDroppedNets(): Promise<void> {
+  if (netsBuilt) wasmEngineIfLoaded()?.heap.reclaimAtGrowth();
   const started = runnersStarted();
-  if ((wasmEngineIfLoaded()?.heap.used ?? 0) < PREPARED_COLLECT_BYTES && (runnersAlive() === 0 || started === runnersCollected)) return;
+  if (runnersAlive() === 0 || started === runnersCollected) return;
   runnersCollected = started;
   collectGarbage();
   await new Promise((resolve) => setTimeout(resolve, 0));

@@ -68,8 +68,7 @@ export class NetRunner {
       (m) => this.settle(m as FromWorker),
       (err) => {
         this.fail(err);
-        // A retired runner waited only for its pending runs, which the failure answered: nothing else ends it.
-        if (this.retired && !this.ended) this.terminate().catch(() => undefined);
+        this.endIfRetired(); // the failure answered the runs a retired runner waited for: nothing else ends it
       },
     );
     try {
@@ -106,7 +105,12 @@ export class NetRunner {
   /** Ends the worker of a net dropped without dispose (Net's finalizer): now, or after the runs still pending. */
   retire(): void {
     this.retired = true;
-    if (this.pending.size === 0) this.terminate().catch(() => undefined);
+    this.endIfRetired();
+  }
+
+  /** A retired runner's worker ends once no run is pending (a caller may still await one); only once. */
+  private endIfRetired(): void {
+    if (this.retired && this.pending.size === 0 && !this.ended) this.terminate().catch(() => undefined);
   }
 
   private post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
@@ -123,7 +127,7 @@ export class NetRunner {
       if (runnerSpare.on) this.spare.keep(m.spare);
       p.resolve(Object.fromEntries(Object.entries(m.outputs).map(([k, t]) => [k, new Tensor(t.dims, t.data)])));
     }
-    if (this.retired && this.pending.size === 0) this.terminate().catch(() => undefined);
+    this.endIfRetired();
   }
 
   private fail(err: Error): void {
