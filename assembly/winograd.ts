@@ -26,8 +26,8 @@
 //    assembly/winograd27.ts), 28 0, or for F(4x4, 3x3) with U made in
 //    the chunk (gemmsMadeU) the filters made at a time, field 12 then being the weights in Caffe's layout.
 // Tiles are numbered row-major over the output (tile t at ty = t / tilesX, tx = t % tilesX). Input transform:
-// four tiles in one tile row, starting at a multiple of 4 in the block, at once (one f32x4 lane each; F(4x4): any
-// four, gathered across a row's end: inputTiles6), the rest
+// four tiles in one tile row, starting at a multiple of 4 in the block, at once (one f32x4 lane each; F(4x4), F(4, 3)
+// and F(4, 7): any four, gathered across a row's end: inputTiles6, inputGather7), the rest
 // one at a time. Output transform: every tile in fours (a row's last four overlapping the previous ones), where
 // the plane is at least 4 tiles wide.
 
@@ -416,8 +416,8 @@ function inputTiles6(plane: usize, rowBytes: usize, tilesX: i32, j0: i32, n: i32
   }
 }
 
-/** The first input of 1-D tile t (tiles past `last` read tile `last`'s): 4 rows (dir 1) or 4 columns (dir 2) a tile. */
-@inline function line6(plane: usize, rowBytes: usize, tilesX: i32, t: i32, last: i32, dir: i32): usize {
+/** The first input of 1-D tile t (tiles past `last` read tile `last`'s): 4 rows (dir 1) or 4 columns (dir 2) a tile (F(4, 3) and F(4, 7)). */
+@inline export function line6(plane: usize, rowBytes: usize, tilesX: i32, t: i32, last: i32, dir: i32): usize {
   const u = min(t, last), ty = u / tilesX, tx = u - ty * tilesX;
   return dir == 1 ? plane + <usize>(4 * ty) * rowBytes + (<usize>tx << 2) : plane + <usize>ty * rowBytes + (<usize>(4 * tx) << 2);
 }
@@ -439,7 +439,7 @@ function inputGatherLine(plane: usize, rowBytes: usize, tilesX: i32, t: i32, las
 }
 
 /** The floats at s0 + o .. s3 + o as the lanes of one vector. */
-@inline function lanes4(s0: usize, s1: usize, s2: usize, s3: usize, o: usize): v128 {
+@inline export function lanes4(s0: usize, s1: usize, s2: usize, s3: usize, o: usize): v128 {
   return f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(v128.load32_splat(s0 + o), 1, load<f32>(s1 + o)), 2, load<f32>(s2 + o)), 3, load<f32>(s3 + o));
 }
 

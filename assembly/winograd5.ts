@@ -4,7 +4,7 @@
 // channel instead of 9 (im2col: 25), and U is 2.56x the weights instead of 5.8x. Float32 error simulated at 48
 // channels: 3.6e-6 of the output's range against F(4x4, 3x3)'s 1.6e-6 (docs/PERFORMANCE.md, round five). Called
 // from winogradChunk / winogradFiltersChunk when the job's value count (field 27 / 17) is 64. Tiles go four at
-// a time as lanes, as in assembly/winograd7.ts (a tile row's last one to three as the first lanes of a vector).
+// a time as lanes (a tile row's last one to three as the first lanes of a vector).
 
 // The same 8 points give F(6x6, 3x3) (m = 6, for 3x3 kernels on large planes): the same B^T d B on patches 6 apart,
 // G 8 x 3 (filtersWhole with 3 taps) and A^T 6 x 8 (outputTile6): 64 / 36 = 1.78 multiply-adds per output and input channel
@@ -151,11 +151,16 @@ export function outputWhole(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tile
     for (let j = 0; j < n; ) {
       const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX, lanes = min(4, min(n - j, tilesX - tx));
       const mo = Mb + ((<usize>o * nt + j) << 2);
+      if (values == 10) {
+        // F(4, 7): four tiles wherever they lie (5 a tile row on Inception-v3's 17 x 17).
+        outputTile7(mo, xiBytes, plane, rowBytes, tilesX, j0 + j, min(4, n - j), outH, outW, dir, bo, reluOn, slope);
+        j += 4;
+        continue;
+      }
       if (values == 80) outputTile27(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, bo, reluOn, slope, tmp);
       else if (values == 64 && m == 2) outputTile2(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
       else if (values == 64 && m == 6) outputTile6(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
-      else if (values == 64) outputTile5(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
-      else outputTile7(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, dir, bo, reluOn, slope);
+      else outputTile5(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
       j += lanes;
     }
   }

@@ -6,14 +6,16 @@
 // 192 channels; docs/PERFORMANCE.md, round five). Called from winogradChunk / winogradFiltersChunk when the job's
 // 1-D point count (field 27 / 17) is 10.
 //
-// Tiles go four at a time as lanes (four side by side in one tile row, fewer at the row's end: the other lanes
-// read neighbouring memory and are not stored), so no tile takes a slower one-at-a-time path; four lanes that
-// cross a strip of NR tiles of the packed B are stored lane by lane.
+// Tiles go four at a time as lanes, from a multiple of 4 in the block (so each value of four tiles is one store
+// into a strip of NR tiles of the packed B): four side by side in one tile row as loaded, four across a row's end
+// and the next row's start gathered tile by tile (inputGather7; the output transform stores each tile's four on
+// its own). Fewer only at the block's end: the other lanes are not stored. (Fours that restarted at each tile row
+// ran 8 lane slots for 5 tiles on Inception-v3's 17 x 17 1 x 7, and half their stores lane by lane: round fifty.)
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
 import { NR, madd, relu } from './simd';
-import { SKEW, stripAt } from './winograd';
+import { SKEW, lanes4, line6, stripAt } from './winograd';
 
 /**
  * V (10 packed-B matrices of kc x nt, SKEW floats apart) = B^T d for input channels [k0, k0 + kc) (K = C: one block) and tiles
@@ -23,10 +25,14 @@ export function inputTransform7(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
   const xiBytes = (<usize>(kc * nt + SKEW)) << 2, rowBytes = <usize>Wp << 2, stripBytes = <usize>(NR * kc) << 2;
   for (let k = k0; k < k0 + kc; k++) {
     const base = V + (<usize>((k - k0) * NR) << 2), plane = xp + <usize>k * Hp * rowBytes;
-    for (let j = 0; j < n; ) {
-      const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX, lanes = min(4, min(n - j, tilesX - tx));
+    // Tiles j .. j + 3 (fewer at the block's end: lanes), at offset 0 or 4 of a strip (every put one store).
+    for (let j = 0; j < n; j += 4) {
+      const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX, lanes = min(4, n - j);
       const out = base + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
-      if (dir == 1) {
+      if (tx + lanes > tilesX) {
+        // Across tile rows (a row's end and the next row's start): each tile's ten inputs gathered.
+        inputGather7(plane, rowBytes, tilesX, j0 + j, j0 + n - 1, dir, out, xiBytes, j & 7, lanes, stripBytes);
+      } else if (dir == 1) {
         // Rows 4 ty .. 4 ty + 9 of columns tx .. tx + 3 (lanes).
         const s = plane + <usize>(4 * ty) * rowBytes + (<usize>tx << 2);
         lineB10(v128.load(s), v128.load(s + rowBytes), v128.load(s + 2 * rowBytes), v128.load(s + 3 * rowBytes), v128.load(s + 4 * rowBytes),
@@ -40,13 +46,34 @@ export function inputTransform7(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
           column(r1, r2, r3, r4, 0), column(r1, r2, r3, r4, 1), column(r1, r2, r3, r4, 2), column(r1, r2, r3, r4, 3),
           column(r2, r3, r4, r5, 0), column(r2, r3, r4, r5, 1), out, xiBytes, j & 7, lanes, stripBytes);
       }
-      j += lanes;
     }
     for (let j = n; j < nt; j++) {
       const out = base + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
       for (let xi = 0; xi < 10; xi++) store<f32>(out + <usize>xi * xiBytes, 0);
     }
   }
+}
+
+/**
+ * B^T d of 1-D tiles t .. t + 3 wherever they lie (lanes; tiles past `last` read its inputs, and only the first
+ * `lanes` are stored): ten inputs a tile, down a column (dir 1) or along a row (dir 2: 10 floats a tile, transposed).
+ */
+function inputGather7(plane: usize, rowBytes: usize, tilesX: i32, t: i32, last: i32, dir: i32, out: usize, xiBytes: usize, at: i32, lanes: i32, stripBytes: usize): void {
+  const s0 = line6(plane, rowBytes, tilesX, t, last, dir), s1 = line6(plane, rowBytes, tilesX, t + 1, last, dir);
+  const s2 = line6(plane, rowBytes, tilesX, t + 2, last, dir), s3 = line6(plane, rowBytes, tilesX, t + 3, last, dir);
+  if (dir == 2) {
+    const a0 = v128.load(s0), a1 = v128.load(s1), a2 = v128.load(s2), a3 = v128.load(s3);
+    const b0 = v128.load(s0, 16), b1 = v128.load(s1, 16), b2 = v128.load(s2, 16), b3 = v128.load(s3, 16);
+    const p = v128.shuffle<f32>(v128.load64_zero(s0, 32), v128.load64_zero(s1, 32), 0, 4, 1, 5);
+    const q = v128.shuffle<f32>(v128.load64_zero(s2, 32), v128.load64_zero(s3, 32), 0, 4, 1, 5);
+    lineB10(column(a0, a1, a2, a3, 0), column(a0, a1, a2, a3, 1), column(a0, a1, a2, a3, 2), column(a0, a1, a2, a3, 3),
+      column(b0, b1, b2, b3, 0), column(b0, b1, b2, b3, 1), column(b0, b1, b2, b3, 2), column(b0, b1, b2, b3, 3),
+      v128.shuffle<f32>(p, q, 0, 1, 4, 5), v128.shuffle<f32>(p, q, 2, 3, 6, 7), out, xiBytes, at, lanes, stripBytes);
+    return;
+  }
+  lineB10(lanes4(s0, s1, s2, s3, 0), lanes4(s0, s1, s2, s3, rowBytes), lanes4(s0, s1, s2, s3, 2 * rowBytes), lanes4(s0, s1, s2, s3, 3 * rowBytes),
+    lanes4(s0, s1, s2, s3, 4 * rowBytes), lanes4(s0, s1, s2, s3, 5 * rowBytes), lanes4(s0, s1, s2, s3, 6 * rowBytes), lanes4(s0, s1, s2, s3, 7 * rowBytes),
+    lanes4(s0, s1, s2, s3, 8 * rowBytes), lanes4(s0, s1, s2, s3, 9 * rowBytes), out, xiBytes, at, lanes, stripBytes);
 }
 
 /** init + ca a + cb b + cc c. */
@@ -93,10 +120,12 @@ export function inputTransform7(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
 }
 
 /**
- * A^T m + bias, leaky ReLU of the 1-D tiles at mo (column j of the 10 GEMM results, xiBytes apart: lanes = tiles
- * j.., the first `lanes` of them written) into the output plane (outputWhole's loop, assembly/winograd5.ts).
+ * A^T m + bias, leaky ReLU of the 1-D tiles t.. at mo (column j of the 10 GEMM results, xiBytes apart: lanes = tiles,
+ * the first `lanes` of them written) into the output plane (outputWhole's loop, assembly/winograd5.ts). Tiles in
+ * one tile row go as vectors; four across a row's end and the next row's start (their GEMM columns are consecutive
+ * all the same: 5 tiles a row on Inception-v3's 17 x 17) each take a column of the 4x4 transpose, stored on its own.
  */
-export function outputTile7(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, ty: i32, tx: i32, lanes: i32, outH: i32, outW: i32, dir: i32, bias: f32, reluOn: bool, slope: f32): void {
+export function outputTile7(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, tilesX: i32, t: i32, lanes: i32, outH: i32, outW: i32, dir: i32, bias: f32, reluOn: bool, slope: f32): void {
   const b = f32x4.splat(bias); // the bias as a scalar: exported functions exchange no v128 (AssemblyScript warns)
   const m0 = v128.load(mo), m9 = v128.load(mo + 9 * xiBytes);
   const m1 = v128.load(mo + xiBytes), m2 = v128.load(mo + 2 * xiBytes), m3 = v128.load(mo + 3 * xiBytes), m4 = v128.load(mo + 4 * xiBytes);
@@ -105,6 +134,14 @@ export function outputTile7(mo: usize, xiBytes: usize, plane: usize, rowBytes: u
   let y2 = lineA10(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, b, 2), y3 = lineA10(m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, b, 3);
   if (reluOn) {
     y0 = relu(y0, slope); y1 = relu(y1, slope); y2 = relu(y2, slope); y3 = relu(y3, slope);
+  }
+  const ty = t / tilesX, tx = t - ty * tilesX;
+  if (tx + lanes > tilesX) {
+    putTile7(plane, rowBytes, tilesX, t, outH, outW, dir, column(y0, y1, y2, y3, 0));
+    if (lanes > 1) putTile7(plane, rowBytes, tilesX, t + 1, outH, outW, dir, column(y0, y1, y2, y3, 1));
+    if (lanes > 2) putTile7(plane, rowBytes, tilesX, t + 2, outH, outW, dir, column(y0, y1, y2, y3, 2));
+    if (lanes > 3) putTile7(plane, rowBytes, tilesX, t + 3, outH, outW, dir, column(y0, y1, y2, y3, 3));
+    return;
   }
   if (dir == 1) {
     // Output rows 4 ty + i of columns tx.. (lanes).
@@ -117,6 +154,20 @@ export function outputTile7(mo: usize, xiBytes: usize, plane: usize, rowBytes: u
   }
   // Lanes are tiles, vectors outputs: a 4x4 transpose puts each tile's four outputs together.
   putTiles(plane + <usize>ty * rowBytes + (<usize>(4 * tx) << 2), y0, y1, y2, y3, lanes, outW - 4 * tx);
+}
+
+/** Tile u's four outputs v (output i in lane i) into the plane: down its column (dir 1) or along its row, clipped to it. */
+@inline function putTile7(plane: usize, rowBytes: usize, tilesX: i32, u: i32, outH: i32, outW: i32, dir: i32, v: v128): void {
+  const ty = u / tilesX, tx = u - ty * tilesX;
+  if (dir == 2) {
+    putRow(plane + <usize>ty * rowBytes + (<usize>(4 * tx) << 2), v, outW - 4 * tx);
+    return;
+  }
+  const dst = plane + <usize>(4 * ty) * rowBytes + (<usize>tx << 2), inside = outH - 4 * ty;
+  store<f32>(dst, f32x4.extract_lane(v, 0));
+  if (inside > 1) store<f32>(dst + rowBytes, f32x4.extract_lane(v, 1));
+  if (inside > 2) store<f32>(dst + 2 * rowBytes, f32x4.extract_lane(v, 2));
+  if (inside > 3) store<f32>(dst + 3 * rowBytes, f32x4.extract_lane(v, 3));
 }
 
 /**

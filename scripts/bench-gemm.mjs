@@ -4,8 +4,8 @@
 //    from memory in a forward): G multiply-adds a second, best and median of the rounds.
 // 2. 1x1 convolution jobs on resident blobs (as in a Net): the whole job, its B packing alone and its GEMMs alone
 //    (least of the rounds, interleaved).
-// Usage: node scripts/bench-gemm.mjs [rounds, default 30]; SHAPES=CxHxW>O,... for part 2 (docs/PERFORMANCE.md,
-// round forty-nine).
+// Usage: node scripts/bench-gemm.mjs [rounds, default 30]; SHAPES=CxHxW>O,... for part 2, PADS=0,16,... C's row
+// strides in part 1 (docs/PERFORMANCE.md, rounds forty-nine and fifty).
 import '../dist/platform/node.js';
 import { KC, NR, setThreads, wasmEngine } from '../dist/kernels/wasm.js';
 import { convolveWasm, packConvWeights } from '../dist/kernels/packed.js';
@@ -29,28 +29,33 @@ const rate = (macs, ms) => (macs / ms / 1e6).toFixed(1);
 
 const tmp = alloc(64);
 const poolBytes = 96 * 2 ** 20, pool = alloc(poolBytes / 4);
+// PADS=0,16: C's row stride ldc = N + each pad, alternated round by round (round fifty: a power-of-two ldc is no slower).
+const pads = (process.env.PADS ?? '0').split(',').map(Number);
 console.log('gemmStrips, one K block of 256: G/s best / median, A warm | A cold');
 for (const [M, N] of [[512, 4], [512, 8], [512, 12], [512, 16], [2048, 49], [2048, 56], [1000, 196], [1000, 200], [256, 512], [1024, 512]]) {
-  const b = alloc(N * KC), c = alloc(M * N), strips = Math.ceil(N / NR), aBytes = M * KC * 4, slots = Math.floor(poolBytes / aBytes);
+  const b = alloc(N * KC), cs = pads.map((pad) => alloc(M * (N + pad))), strips = Math.ceil(N / NR), aBytes = M * KC * 4, slots = Math.floor(poolBytes / aBytes);
   const calls = Math.max(1, Math.round(2e5 / (M * N)));
   let slot = 0;
-  const run = (cold) => {
-    for (let i = 0; i < calls; i++) {
+  const run = (cold, i) => {
+    for (let q = 0; q < calls; q++) {
       const a = pool + (cold ? (slot = (slot + 1) % slots) : 0) * aBytes;
-      X.gemmStrips(M, N, KC, a, b, 0, strips, c, N, 0, 1, 1, 0, 0, 0, 0, tmp, 0);
+      X.gemmStrips(M, N, KC, a, b, 0, strips, cs[i], N + pads[i], 0, 1, 1, 0, 0, 0, 0, tmp, 0);
     }
   };
-  const t = [[], []];
+  const t = pads.map(() => [[], []]);
   for (let r = 0; r < rounds; r++) {
-    for (const cold of [0, 1]) {
-      const t0 = performance.now();
-      run(cold);
-      t[cold].push(performance.now() - t0);
+    for (let k = 0; k < pads.length; k++) {
+      const i = (k + r) % pads.length;
+      for (const cold of [0, 1]) {
+        const t0 = performance.now();
+        run(cold, i);
+        t[i][cold].push(performance.now() - t0);
+      }
     }
   }
   const macs = calls * M * N * KC;
   const cell = (v) => `${rate(macs, sorted(v)[0])} / ${rate(macs, sorted(v)[v.length >> 1])}`;
-  console.log(`M ${String(M).padStart(4)} N ${String(N).padStart(3)}: ${cell(t[0])} | ${cell(t[1])}`);
+  pads.forEach((pad, i) => console.log(`M ${String(M).padStart(4)} N ${String(N).padStart(3)}${pads.length > 1 ? ` ldc N + ${pad}` : ''}: ${cell(t[i][0])} | ${cell(t[i][1])}`));
 }
 
 const shapes = (process.env.SHAPES ?? '256x56x56>64,64x56x56>256,512x28x28>128,128x28x28>512,1024x14x14>256,256x14x14>1024,2048x7x7>512,512x7x7>2048,512x14x14>1000').split(',');

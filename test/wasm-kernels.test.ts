@@ -339,7 +339,7 @@ for (const threads of [1, 2]) {
     // F(4, 7) (assembly/winograd7.ts: the whole 7-tap kernel, 10 points up to +-2 and +-3/2) errs ~5x more than
     // F(4, 3) on 1 x 3 blocks: up to 1.2e-5 of the output's range here (weights uniform in +-1, C up to 300) and 6e-6
     // on Inception-v3 against Caffe (docs/PERFORMANCE.md, round five); the project's tolerance is 1e-4.
-    it('1-D Winograd F(4, 7): 7 x 1 and 1 x 7 on every plane width mod 4, C over the 256 K block, groups, batches, pads, ReLU vs TypeScript and im2col', () => {
+    it('1-D Winograd F(4, 7): 7 x 1 and 1 x 7 on every plane width mod 4 and 17 x 17, C over the 256 K block, groups, batches, pads, ReLU vs TypeScript and im2col', () => {
       const random = rng(71 + threads);
       for (let t = 0; t < 16; t++) {
         const [kh, kw] = t % 2 === 0 ? [1, 7] : [7, 1];
@@ -350,6 +350,9 @@ for (const threads of [1, 2]) {
         const H = kh === 7 ? randomInt(random, Math.max(1, 7 - 2 * ph), 27) : 8 + (t % 9), W = kw === 7 ? randomInt(random, Math.max(1, 7 - 2 * pw), 27) : 8 + (t % 9);
         lineCase(random, t, { kh, kw, group, cinG, coutG, N, ph, pw, H, W });
       }
+      // Inception-v3's 17 x 17 (1 x 7: 5 tiles a tile row; 7 x 1: 17): fours of tiles across a row's end and the next
+      // row's start, gathered (assembly/winograd7.ts inputGather7, outputTile7), in a batch of two.
+      for (const [t, kh, kw] of [[16, 1, 7], [17, 7, 1]]) lineCase(random, t, { kh, kw, group: 1, cinG: 48, coutG: 40, N: 2, ph: (kh - 1) / 2, pw: (kw - 1) / 2, H: 17, W: 17 });
     });
 
     // A strided convolution runs as a stride-1 one on its space-to-depth (kernel ceil(K / s)); the rule that picks
