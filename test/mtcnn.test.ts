@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectFaces, facesInImage, loadImage, loadMtcnn, type Face, type MtcnnNets } from '../src/index.js';
 import { imResample } from '../src/image/imresample.js';
@@ -101,6 +102,17 @@ describe("MTCNN's faces, as its MATLAB demo finds them", () => {
   it('refuses nets that are not MTCNN\'s by their outputs', async () => {
     const wrong = { ...v1, rnet: v1.onet };
     await expect(detectFaces(wrong, path.join(fixture, 'test1.jpg'))).rejects.toThrow("net 'ONet' has 3 outputs (conv6-2, conv6-3, prob1); MTCNN's P-Net and R-Net have 2");
+  });
+});
+
+describe('loadMtcnn', () => {
+  it("takes the directory as a file: URL, as Net.load takes files (was Node's ERR_INVALID_ARG_TYPE); refuses other values in one line", async () => {
+    const nets = await loadMtcnn(pathToFileURL(model), { threads: 1 });
+    expect(Object.keys(nets).sort()).toEqual(['lnet', 'onet', 'pnet', 'rnet']);
+    for (const n of Object.values(nets)) n.dispose();
+    await expect(loadMtcnn('https://example.com/mtcnn/')).rejects.toThrow('loadMtcnn: https://example.com/mtcnn/');
+    await expect(loadMtcnn(new URL('file:///no/such/mtcnn'))).rejects.toThrow("/no/such/mtcnn: no such directory (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel (and MTCNNv2's det4))");
+    await expect(loadMtcnn(42 as never)).rejects.toThrow('loadMtcnn: the model directory is a path or a file: URL, got a number');
   });
 });
 

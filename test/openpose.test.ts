@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { detectPoses } from '../src/detect/node.js';
 import { checkFaceModel, connect, netInput, netInputSizes, nms, posesFromMaps, posesInImage, resizeMaps, scaleNetToOutput } from '../src/detect/openpose.js';
@@ -285,6 +286,29 @@ describe('posesInImage, detectPoses and crema pose', () => {
     expect(() => netInputSizes(450, 344, [-1, 368], 5, 0.25)).toThrow("pose: scale 5 (0) makes the net input 1 x 1; OpenPose's nets take 16 x 16 or more (a smaller --scale-gap or a larger --net-resolution)");
     const cliGap = await cli('pose', prototxt, weights, photo, '--scale-number', '3', '--scale-gap', '2');
     expect(cliGap.stderr).toBe("crema: detectPoses: --scale-gap is a number in (0, 1] (OpenPose's --scale_gap), got 2");
+    net.dispose();
+  });
+
+  it('an image too small for OpenPose is skipped naming it, the others run (was a fatal line naming no file); scales that reach 0 are refused before any image', async () => {
+    const dot = path.join(tmp, 'dot.png'), thin = path.join(tmp, 'thin.png');
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toFile(dot);
+    await sharp({ create: { width: 2, height: 400, channels: 3, background: '#808080' } }).png().toFile(thin); // -1x368: 0 wide
+    const r = await spawnCli(path.join(import.meta.dirname, '..'), 'pose', prototxt, weights, dot, photo, thin, '--net-resolution', '-1x128', '--json'); // skips go to process.stderr
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `crema: skipped ${dot}: pose: the image is 1 x 1; OpenPose scales from an image of at least 2 x 2 pixels`,
+      `crema: skipped ${thin}: pose: scale 1 (1) makes the net input 0 x 128; OpenPose's nets take 16 x 16 or more (a smaller --scale-gap or a larger --net-resolution)`,
+    ]);
+    const json = JSON.parse(r.stdout) as { images: { image: string }[]; skipped: { image: string; error: string }[] };
+    expect(json.images.map((i) => i.image)).toEqual([photo]);
+    expect(json.skipped.map((i) => i.image)).toEqual([dot, thin]);
+    const none = await cli('pose', prototxt, weights, dot);
+    expect([none.code, none.stderr.split('\n').at(-1)]).toEqual([2, 'crema: no image could be read (1 skipped)']);
+    // 1 - 2 x 0.6 < 0 and 1 - 4 x 0.25 = 0 do not depend on the image: one line, no net loaded, nothing skipped
+    const gap = await cli('pose', 'no.prototxt', 'no.caffemodel', photo, '--scale-number', '3', '--scale-gap', '0.6');
+    expect([gap.code, gap.stderr]).toEqual([2, "crema: detectPoses: --scale-number 3 and --scale-gap 0.6 make the last scale 1 - 2 x 0.6 = -0.2; OpenPose's scales must be above 0 (a smaller --scale-gap or --scale-number)"]);
+    const net = await Net.load(prototxt, weights, { threads: 1 });
+    await expect(detectPoses(net, photo, { scaleNumber: 5 })).rejects.toThrow("detectPoses: options.scaleNumber 5 and options.scaleGap 0.25 make the last scale 1 - 4 x 0.25 = 0; OpenPose's scales must be above 0 (a smaller options.scaleGap or options.scaleNumber)");
     net.dispose();
   });
 });

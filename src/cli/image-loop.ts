@@ -21,6 +21,8 @@ export interface ImageLoop<T> {
   output?: string;
   /** The JSON key of an image's results ("detections", "faces"). */
   key: string;
+  /** Refuses an image the command cannot take (OpenPose's: too small to scale): skipped as an unreadable one, named. */
+  check?: (image: FloatImage) => void;
   found: (image: FloatImage) => Promise<T[]>;
   text: (file: string, image: FloatImage, found: T[]) => string;
   draw: (image: FloatImage, found: T[]) => Promise<Uint8Array>;
@@ -42,7 +44,12 @@ export async function eachImage<T>(loop: ImageLoop<T>, release?: () => Promise<v
   let done = 0, skipped = 0;
   try {
     for (const file of loop.files) {
-      const image = await loadOne(file, loop.geo, loop.upright).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+      const image = await loadOne(file, loop.geo, loop.upright)
+        .then((im) => {
+          loop.check?.(im);
+          return im;
+        })
+        .catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
       progress.tick(1);
       if (image instanceof Error) {
         skipped++;

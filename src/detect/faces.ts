@@ -6,7 +6,7 @@ import type { LoadOptions } from '../caffe/load.js';
 import { loadImage } from '../image/load.js';
 import { Net, type NetOptions } from '../runtime/net.js';
 import { CremaError } from '../util/errors.js';
-import type { Source } from '../util/source.js';
+import { type Source, kindOf, resolveSource } from '../util/source.js';
 import { type Face, type Forward, type MtcnnNets, facesInImage } from './mtcnn.js';
 import { type FaceOptions, MTCNN_FILES, type MtcnnRole, checkFaceOptions, mtcnnRoles } from './options.js';
 import { onnxForwardEach } from './forward.js';
@@ -24,9 +24,13 @@ export function mtcnnFiles(dir: string): Partial<Record<keyof MtcnnNets, NetFile
   return Object.fromEntries(roles.map((r) => [r, { prototxt: file(r, 'prototxt'), weights: file(r, 'caffemodel') }]));
 }
 
-/** MTCNN's nets from its model directory (det1-det3 .prototxt and .caffemodel, det4 too for MTCNNv2), loaded with `options`. */
-export async function loadMtcnn(dir: string, options: LoadOptions & NetOptions = {}): Promise<MtcnnNets> {
-  return loadMtcnnWith(dir, (f) => Net.load(f.prototxt, f.weights, options));
+/**
+ * MTCNN's nets from its model directory (det1-det3 .prototxt and .caffemodel, det4 too for MTCNNv2), loaded with
+ * `options`. The directory is a path or a file: URL, as Net.load's files (import.meta.resolve('crema-caffe/models/mtcnn')).
+ */
+export async function loadMtcnn(dir: string | URL, options: LoadOptions & NetOptions = {}): Promise<MtcnnNets> {
+  if (!(typeof dir === 'string' || dir instanceof URL)) throw new CremaError(`loadMtcnn: the model directory is a path or a file: URL, got ${kindOf(dir)}`);
+  return loadMtcnnWith(resolveSource('loadMtcnn', dir).path!, (f) => Net.load(f.prototxt, f.weights, options));
 }
 
 /** The nets of an MTCNN directory, each loaded by `load`. */

@@ -188,6 +188,7 @@ export function checkPoseOptions(options: PoseDetectOptions & PosePartOptions, i
   checkPartOptions(options, isNet);
   for (const [key, flag] of [['scaleNumber', 'scale_number'], ['scaleGap', 'scale_gap'], ['handScaleNumber', 'hand_scale_number'], ['handScaleRange', 'hand_scale_range']] as const)
     checkScaleOption(key, options[key], flag);
+  checkLastScale(options.scaleNumber ?? 1, options.scaleGap ?? 0.25);
   checkBackend(backend, 'detectPoses');
   if (model !== undefined && !POSE_MODELS.includes(model)) throw new CremaError(`detectPoses: options.model is one of ${POSE_MODELS.join(', ')}, got ${JSON.stringify(model)}`);
   if (netResolution !== undefined && !(Array.isArray(netResolution) && netResolution.length === 2 && netResolution.every(Number.isInteger) && netResolution.some((v) => v > 0) && !netResolution.includes(0)))
@@ -200,6 +201,16 @@ function checkScaleOption(key: string, value: unknown, flag: string): void {
   const whole = key.endsWith('Number');
   if (whole ? Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 16 : typeof value === 'number' && value > 0 && value <= 1) return;
   throw new CremaError(`detectPoses: options.${key} is ${whole ? 'a whole number from 1 to 16' : 'a number in (0, 1]'} (OpenPose's --${flag}), got ${JSON.stringify(value)}`);
+}
+
+/**
+ * The smallest scale, 1 - (N - 1) x gap (openpose.ts netInputSizes), above 0: refused here, before any image is read,
+ * since it does not depend on the image (at 0 every net input would be 1 x 1).
+ */
+function checkLastScale(scaleNumber: number, scaleGap: number): void {
+  const last = 1 - (scaleNumber - 1) * scaleGap;
+  if (last > 0) return;
+  throw new CremaError(`detectPoses: options.scaleNumber ${scaleNumber} and options.scaleGap ${scaleGap} make the last scale 1 - ${scaleNumber - 1} x ${scaleGap} = ${Number(last.toPrecision(6))}; OpenPose's scales must be above 0 (a smaller options.scaleGap or options.scaleNumber)`);
 }
 
 /** The Node library's Net, by its shape (pose-models.ts is light); the browser entry tells its own Net by its class. */

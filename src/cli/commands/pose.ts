@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { drawOver } from '../../detect/draw.js';
 import { onnxForwardEach } from '../../detect/forward.js';
-import { checkFaceModel, checkPartNet, modelOf, posesInImage } from '../../detect/openpose.js';
+import { checkFaceModel, checkPartNet, modelOf, netInputSizes, posesInImage } from '../../detect/openpose.js';
 import { posesSvg } from '../../detect/pose-draw.js';
 import { type Person, POSE_MODELS, type PoseModelName, checkPoseOptions, parseResolution, parseSquareResolution, personLines, poseModel } from '../../detect/pose-models.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
@@ -71,6 +71,7 @@ export const poseCommand = {
     await eachImage(
       {
         label: 'pose', files, geo: { channels: 3, height: 1, width: 1 }, json: args.json, output: args.output, key: 'people',
+        check: (image) => void netInputSizes(image.width, image.height, netResolution, args.scaleNumber, args.scaleGap),
         found: (image) => posesInImage(net, image, { ...options, model: model.name, hand, face }, forward),
         text: (file, image, people) => describe(file, image, model.parts, people),
         draw: (image, people) => drawOver(image, posesSvg(image.width, image.height, model, people)),
