@@ -34,16 +34,21 @@ function taps(dst: number, src: number, factor: number): { at: Int32Array; weigh
   return { at, weight };
 }
 
+/** cv::resize's destination for factors fx, fy (its rounding of the size); refused when it has no pixels or too many. */
+function resizeTarget(what: string, im: FloatImage, fx: number, fy: number): { width: number; height: number; k: number; out: FloatImage } {
+  const width = cvResizedSize(im.width, fx), height = cvResizedSize(im.height, fy), k = im.channels;
+  if (!(fx > 0 && fy > 0) || !Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1)
+    throw new CremaError(`${what}: scaling ${im.width} x ${im.height} by ${fx} x ${fy} gives no pixels`);
+  checkImageMemory(4 * (height * width * k + 2 * width * k), () => `resizing the ${im.width} x ${im.height} image to ${width} x ${height}`);
+  return { width, height, k, out: makeImage(height, width, k) };
+}
+
 /**
  * An HWC float image scaled by fx (columns) and fy (rows) as cv2.resize(im, None, fx=fx, fy=fy,
  * interpolation=cv2.INTER_LINEAR) does it for float32 images (see above).
  */
 export function cvResizeLinear(im: FloatImage, fx: number, fy: number): FloatImage {
-  const width = cvResizedSize(im.width, fx), height = cvResizedSize(im.height, fy), k = im.channels;
-  if (!(fx > 0 && fy > 0) || !Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1)
-    throw new CremaError(`cvResizeLinear: scaling ${im.width} x ${im.height} by ${fx} x ${fy} gives no pixels`);
-  checkImageMemory(4 * (height * width * k + 2 * width * k), () => `resizing the ${im.width} x ${im.height} image to ${width} x ${height}`);
-  const out = makeImage(height, width, k);
+  const { width, height, k, out } = resizeTarget('cvResizeLinear', im, fx, fy);
   if (width === im.width && height === im.height) return (out.data.set(im.data), out);
   if (1 / fx === 2 && 1 / fy === 2) return areaFast(im, out, 2, 2);
   const xs = taps(width, im.width, fx), ys = taps(height, im.height, fy);
@@ -134,11 +139,7 @@ function wholeInverse(fx: number, fy: number): boolean {
  */
 export function cvResizeArea(im: FloatImage, fx: number, fy: number): FloatImage {
   if (!(fx > 0 && fx <= 1 && fy > 0 && fy <= 1)) throw new CremaError(`cvResizeArea: INTER_AREA here only shrinks (factors ${fx} x ${fy})`);
-  const width = cvResizedSize(im.width, fx), height = cvResizedSize(im.height, fy), k = im.channels;
-  if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1)
-    throw new CremaError(`cvResizeArea: scaling ${im.width} x ${im.height} by ${fx} x ${fy} gives no pixels`);
-  checkImageMemory(4 * (height * width * k + 2 * width * k), () => `resizing the ${im.width} x ${im.height} image to ${width} x ${height}`);
-  const out = makeImage(height, width, k);
+  const { width, height, k, out } = resizeTarget('cvResizeArea', im, fx, fy);
   if (width === im.width && height === im.height) return (out.data.set(im.data), out);
   if (wholeInverse(fx, fy)) return areaFast(im, out, 1 / fx, 1 / fy);
   const xs = areaTab(im.width, width, 1 / fx), ys = areaTab(im.height, height, 1 / fy);
