@@ -79,7 +79,7 @@ export const argmaxLayer: LayerType = {
  * said as the native reshape says it. Caffe's ArgMax CHECKs top_k only at set-up (when a Filter still passes every
  * item); at forward its partial_sort would read past the values, and at 0 items it divides by 0: crema refuses.
  */
-function topKAboveSize(def: LayerParameter, status: string, bottomShapes: number[][]): string | undefined {
+function topKAboveSize(def: LayerParameter, status: string, bottomShapes: readonly Shape[]): string | undefined {
   const m = /^k argument \[(\d+)\] should not be greater than specified axis dim value \[(\d+)\]/.exec(status);
   if (!m) return undefined;
   const over = hasParam(def, 'argmax_param', 'axis') ? `the size ${m[2]} of axis ${canonicalAxis(def, paramsOf(def, 'argmax_param').axis, bottomShapes[0].length)}` : `the ${m[2]} values per item`;
