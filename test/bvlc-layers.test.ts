@@ -281,7 +281,7 @@ layer { name: "permute" type: "Permute" bottom: "x" top: "permute" permute_param
     expect(declared).toEqual([[], [{ dim_param: 'mean_1_0' }]]);
   });
 
-  it('into ArgMax over the items with top_k 2: at 2 of 4 ONNX Runtime = crema\'s forward; at 1 of 4 both refuse in one crema line (Caffe CHECKs top_k at Reshape)', async () => {
+  it('into ArgMax over the items with top_k 2: at 2 of 4 ONNX Runtime = crema\'s forward; at 1 of 4 both refuse in one crema line (Caffe CHECKs top_k only at set-up, then reads past the values)', async () => {
     // ONNX Runtime's own TopK error ("k argument [2] should not be greater than ...") was all the ONNX side said.
     const text = `${input('a', [4, 2, 3, 3])} ${input('sel', [4])}
 layer { name: "filter" type: "Filter" bottom: "a" bottom: "sel" top: "x" }
@@ -291,7 +291,10 @@ layer { name: "argmax" type: "ArgMax" bottom: "x" top: "argmax" argmax_param { a
     net.forward(feeds([0, 1, 0, 1]));
     expectBlob(onnx.get('argmax'), net.blobs.get('argmax')!, 'argmax ONNX, 2 of 4', 0);
     expect(() => net.forward(feeds([0, 1, 0, 0]))).toThrow(/^layer 'argmax' \(ArgMax\): top_k 2 exceeds the size 1 of axis 0 \(bottom \[1, 2, 3, 3\]\)$/);
-    await expect(runOnnx(net.graph, feeds([0, 1, 0, 0]), { threads: 1, outputs: ['argmax'] })).rejects.toThrow(/^layer 'argmax' \(ArgMax\): top_k 2 exceeds the size 1 of axis 0 \(at run time, in ONNX Runtime's TopK\): Caffe's ArgMax refuses it at Reshape$/);
+    await expect(runOnnx(net.graph, feeds([0, 1, 0, 0]), { threads: 1, outputs: ['argmax'] })).rejects.toThrow(/^layer 'argmax' \(ArgMax\): top_k 2 exceeds the size 1 of axis 0 \(at run time, in ONNX Runtime's TopK\): Caffe's ArgMax checks it only at set-up, and at forward would read past the values$/);
+    // The axis as the native line names it (resolved), not as written.
+    const negative = netOf(text.replace('axis: 0', 'axis: -4'));
+    await expect(runOnnx(negative.graph, feeds([0, 1, 0, 0]), { threads: 1, outputs: ['argmax'] })).rejects.toThrow(/^layer 'argmax' \(ArgMax\): top_k 2 exceeds the size 1 of axis 0 \(at run time/);
   });
 
   it('refuses, in one line, a layer whose bottom is empty but whose top would not be (kernels never run on empty blobs)', async () => {

@@ -76,13 +76,14 @@ export const argmaxLayer: LayerType = {
 
 /**
  * ONNX Runtime's TopK refusing k above the size ranked over (a Filter's items, axis 0, fewer than top_k at run time),
- * said as the native reshape says it: Caffe's ArgMax CHECKs it at Reshape.
+ * said as the native reshape says it. Caffe's ArgMax CHECKs top_k only at set-up (when a Filter still passes every
+ * item); at forward its partial_sort would read past the values, and at 0 items it divides by 0: crema refuses.
  */
-function topKAboveSize(def: LayerParameter, status: string): string | undefined {
+function topKAboveSize(def: LayerParameter, status: string, bottomShapes: readonly Shape[]): string | undefined {
   const m = /^k argument \[(\d+)\] should not be greater than specified axis dim value \[(\d+)\]/.exec(status);
   if (!m) return undefined;
-  const p = paramsOf(def, 'argmax_param'), over = hasParam(def, 'argmax_param', 'axis') ? `the size ${m[2]} of axis ${p.axis}` : `the ${m[2]} values per item`;
-  return `top_k ${m[1]} exceeds ${over} (at run time, in ONNX Runtime's TopK): Caffe's ArgMax refuses it at Reshape`;
+  const over = hasParam(def, 'argmax_param', 'axis') ? `the size ${m[2]} of axis ${canonicalAxis(def, paramsOf(def, 'argmax_param').axis, bottomShapes[0].length)}` : `the ${m[2]} values per item`;
+  return `top_k ${m[1]} exceeds ${over} (at run time, in ONNX Runtime's TopK): Caffe's ArgMax checks it only at set-up, and at forward would read past the values`;
 }
 
 /** The k best (value, index) pairs seen so far, best first, ordered as std::greater orders pairs. */

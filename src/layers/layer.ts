@@ -95,7 +95,7 @@ export interface LayerType {
    * Caffe's terms, where the layer knows (ArgMax's top_k above a size a Filter set): OnnxRunner throws it as the
    * layer's one line.
    */
-  onnxRunFailure?(def: LayerParameter, status: string): string | undefined;
+  onnxRunFailure?(def: LayerParameter, status: string, bottomShapes: readonly Shape[]): string | undefined;
 }
 
 /** An error about one layer, naming it. */

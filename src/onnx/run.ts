@@ -117,7 +117,7 @@ export class OnnxRunner {
     const at = m ? this.conversion.model.graph.node.findIndex((n) => n.name === m[1]) : -1;
     const span = this.conversion.spans.find((s) => s.nodes[0] <= at && at < s.nodes[1]);
     const layer = span && this.graph.layers.find((l) => l.name === span.name);
-    const why = layer && layerTypeOf(layer.def).onnxRunFailure?.(layer.def, m![2].trim());
+    const why = layer && layerTypeOf(layer.def).onnxRunFailure?.(layer.def, m![2].trim(), layer.bottomShapes);
     return why ? new LayerError(layer.def, why) : err;
   }
 
@@ -145,7 +145,7 @@ export function sessionOptions(model: ModelObj | undefined, threads: number): or
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
+    logSeverityLevel: 4, // fatal only: a failed run's error reaches the caller (as one crema line where a layer explains it), not also stderr
     ...(model ? layoutOptions(model) : {}),
   };
 }
