@@ -388,13 +388,29 @@ describe('memory of nets loaded and dropped', () => {
     const MiB = 2 ** 20, owners: (object | undefined)[] = [{}, {}, {}];
     heap.limit = 65536 + 3 * MiB;
     for (const owner of owners) heap.own(owner!, heap.alloc(MiB), undefined);
-    expect(heap.tryAlloc(MiB)).toBe(0); // a full collection that freed nothing: the next ones skip it
-    owners[0] = undefined;
-    await Promise.resolve(); // the job ends: its code may have dropped a net (as here)
-    expect(heap.tryAlloc(MiB)).not.toBe(0); // frees owners[0]'s block and places it
-    expect(heap.tryAlloc(MiB)).toBe(0); // freed nothing: skipped from now on in this job...
-    owners[1] = undefined;
-    expect(heap.alloc(MiB)).not.toBe(0); // ...but not by an allocation that would throw
+    const gc = vi.spyOn(nodePlatform, 'collectGarbage');
+    const collections = () => gc.mock.calls.length;
+    try {
+      expect(heap.tryAlloc(MiB)).toBe(0); // a full collection that freed nothing: the next ones skip it
+      expect(heap.tryAlloc(MiB)).toBe(0);
+      expect(collections()).toBe(1);
+      await Promise.resolve(); // a new job
+      // A refusal costs one collection (alloc collected a second time after tryAlloc's own found nothing).
+      expect(() => heap.alloc(MiB)).toThrow(/^the wasm kernels' 4 GiB of memory cannot fit 1 MiB more/);
+      expect(collections()).toBe(2);
+      owners[0] = undefined;
+      await Promise.resolve(); // the job ends: its code may have dropped a net (as here)
+      expect(heap.tryAlloc(MiB)).not.toBe(0); // frees owners[0]'s block and places it
+      expect(heap.tryAlloc(MiB)).toBe(0); // freed nothing: skipped from now on in this job...
+      expect(collections()).toBe(4);
+      expect(heap.tryAlloc(MiB)).toBe(0);
+      expect(collections()).toBe(4);
+      owners[1] = undefined;
+      expect(heap.alloc(MiB)).not.toBe(0); // ...but not by an allocation that would throw
+      expect(collections()).toBe(5);
+    } finally {
+      gc.mockRestore();
+    }
   });
 
   it('the worker thread of a net dropped after net.run ends once the net is collected (each held a whole net)', async () => {

@@ -121,8 +121,11 @@ class Heap {
 
   /** A block of at least `bytes`; a CremaError when the 4 GiB of wasm memory cannot hold it. */
   alloc(bytes: number): number {
+    // A refusal throws (a caller may catch it and fall back: Correlation's and the lattice's scratch): worth the
+    // collection tryAlloc skips after one that freed nothing earlier in this job, not a second after its own.
+    const skipped = this.fruitless;
     let ptr = this.tryAlloc(bytes);
-    if (!ptr && this.fruitless) { // an error ends the caller's work: worth a collection even after one that freed nothing
+    if (!ptr && skipped) {
       this.fruitless = false;
       ptr = this.tryAlloc(bytes);
     }
