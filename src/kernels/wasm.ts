@@ -134,11 +134,14 @@ class Heap {
     return ptr;
   }
 
-  /** Who holds the memory, for the 4 GiB refusal: the nets listing blocks (neither disposed nor collected). */
+  /**
+   * Who holds the memory, for the 4 GiB refusal: the nets whose weights are in it (their scopes list blocks; neither
+   * disposed nor collected). Not every net alive: one whose weights stay JavaScript arrays (not run yet) lists none.
+   */
   private heldBy(): string {
     const nets = new Set<Set<Owned>>();
     for (const block of this.owners.keys()) for (const scope of block.scopes) nets.add(scope);
-    return `${Math.ceil(this.used / 2 ** 20)} MiB in use, ${nets.size} net${nets.size === 1 ? '' : 's'} not disposed: dispose() the ones no longer used`;
+    return `${Math.ceil(this.used / 2 ** 20)} MiB in use, ${nets.size} net${nets.size === 1 ? ' holds' : 's hold'} weights there: dispose() the nets no longer used`;
   }
 
   /**
