@@ -845,6 +845,9 @@ let runnersCollected = 0;
  * collection). Their workers: a full collection, then a turn of the event loop for the finalizers.
  */
 async function reclaimDroppedNets(): Promise<void> {
+  // Armed before the load's awaited reads: another net's growth meanwhile (a concurrent load, a forward) may take
+  // the arm, but its reclaim frees the nets dropped before this load, which is what the arm is for; only a net
+  // dropped in between keeps its blocks, to the next load's arm or a full memory's reclaim.
   if (netsBuilt) wasmEngineIfLoaded()?.heap.reclaimAtGrowth();
   const started = runnersStarted();
   if (runnersAlive() === 0 || started === runnersCollected) return;
