@@ -1209,7 +1209,7 @@ describe('wasm memory', () => {
     const e = wasmEngine()!;
     e.scratch(1000);
     expect(() => e.scratch(5 * 2 ** 30)).toThrow(CremaError);
-    expect(() => e.scratch(5 * 2 ** 30)).toThrow(/4 GiB of memory cannot fit 5120 MiB more \(\d+ MiB in use, \d+ nets? not disposed: dispose\(\) the ones no longer used\): CREMA_KERNELS=js/);
+    expect(() => e.scratch(5 * 2 ** 30)).toThrow(/4 GiB of memory cannot fit 5120 MiB more \(\d+ MiB in use, \d+ nets? holds? weights there: dispose\(\) the nets no longer used\): CREMA_KERNELS=js/);
     // The scratch handed out next is a live block: nothing else may be given the same memory.
     const scratch = e.scratch(1000), other = e.heap.alloc(1000);
     expect(other >= scratch + 1000 || other + 1000 <= scratch, `scratch ${scratch}, other ${other}`).toBe(true);

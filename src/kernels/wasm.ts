@@ -121,8 +121,11 @@ class Heap {
 
   /** A block of at least `bytes`; a CremaError when the 4 GiB of wasm memory cannot hold it. */
   alloc(bytes: number): number {
+    // A refusal throws (a caller may catch it and fall back: Correlation's and the lattice's scratch): worth the
+    // collection tryAlloc skips after one that freed nothing earlier in this job, not a second after its own.
+    const skipped = this.fruitless;
     let ptr = this.tryAlloc(bytes);
-    if (!ptr && this.fruitless) { // an error ends the caller's work: worth a collection even after one that freed nothing
+    if (!ptr && skipped) {
       this.fruitless = false;
       ptr = this.tryAlloc(bytes);
     }
@@ -131,11 +134,14 @@ class Heap {
     return ptr;
   }
 
-  /** Who holds the memory, for the 4 GiB refusal: the nets listing blocks (neither disposed nor collected). */
+  /**
+   * Who holds the memory, for the 4 GiB refusal: the nets whose weights are in it (their scopes list blocks; neither
+   * disposed nor collected). Not every net alive: one whose weights stay JavaScript arrays (not run yet) lists none.
+   */
   private heldBy(): string {
     const nets = new Set<Set<Owned>>();
     for (const block of this.owners.keys()) for (const scope of block.scopes) nets.add(scope);
-    return `${Math.ceil(this.used / 2 ** 20)} MiB in use, ${nets.size} net${nets.size === 1 ? '' : 's'} not disposed: dispose() the ones no longer used`;
+    return `${Math.ceil(this.used / 2 ** 20)} MiB in use, ${nets.size} net${nets.size === 1 ? ' holds' : 's hold'} weights there: dispose() the nets no longer used`;
   }
 
   /**
@@ -245,6 +251,22 @@ export function addScope(block: Owned, scope: Set<Owned>): void {
   if (block.ptr === 0) return;
   block.scopes.add(scope);
   scope.add(block);
+}
+
+/** A view -> the whole array it is part of (see `viewOf`): kept alive, with its block, while the view is. */
+const wholes = new WeakMap<Float32Array, Float32Array>();
+
+/**
+ * `a.subarray(start, end)`, which keeps the whole array `a` is part of alive as long as the view lives. A resident
+ * array's block belongs to the array `residentArray` returned, not to its subarrays (the buffer they share is the
+ * whole memory): a caller keeping a view of a net's blob (a Filter's output, the start of the room the net keeps;
+ * a Concat's bottom) after dropping the net would otherwise see its values change as another net's blob lands
+ * in the freed block.
+ */
+export function viewOf(a: Float32Array, start: number, end: number): Float32Array {
+  const view = a.subarray(start, end);
+  wholes.set(view, wholes.get(a) ?? a);
+  return view;
 }
 
 /** One loaded engine: module, memory, allocator, pool. Process-wide (see `wasmEngine`). */

@@ -1,5 +1,6 @@
 import type { Dialect } from '../caffe/dialects.js';
 import type { LayerParameter } from '../caffe/types.js';
+import { viewOf } from '../kernels/wasm.js';
 import type { Converter } from '../onnx/context.js';
 import { Tensor, type Shape, shapeString, sizeOf, viewedShares } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -68,7 +69,7 @@ export interface Layer {
 /** A top of a layer that `sizesTops`: its first `rows` rows (of the most its reshape gave) are its value. */
 export function keepRows(top: Tensor, rows: number): void {
   top.dims = [rows, ...top.dims.slice(1)];
-  top.data = top.data.subarray(0, sizeOf(top.dims));
+  top.data = viewOf(top.data, 0, sizeOf(top.dims));
 }
 
 /** What a layer may need to know of the net it is made in. */

@@ -1,7 +1,7 @@
 import { type DialectOf, loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
 import { buildGraph, inferShapes, repeatedNameNotes, reshapeAfter, shapeBack, sizingNote, type Graph, type GraphLayer } from '../graph/graph.js';
-import { type DecodedWeights, type Owned, adoptWeights, boundThreads, collectGarbage, compileEngine, decodedWeights, defaultThreads, setThreads, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm.js';
+import { type DecodedWeights, type Owned, adoptWeights, boundThreads, collectGarbage, compileEngine, decodedWeights, defaultThreads, setThreads, viewOf, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm.js';
 import { type Layer, LayerError, declaredWeights } from '../layers/layer.js';
 import { type InputValue, checkEveryInput, checkFeeds, inputTensor } from './feeds.js';
 import { loadPlugins } from '../layers/plugin.js';
@@ -631,7 +631,7 @@ export class Net {
   private room(name: string, length: number): Float32Array {
     let full = this.rooms.get(name);
     if (!full || full.length < length) this.rooms.set(name, (full = blobData(Math.max(length, Math.ceil(1.5 * (full?.length ?? 0))))));
-    return full.subarray(0, length);
+    return viewOf(full, 0, length);
   }
 
   /** The index of the first layer that writes `blob` (its Input layer's for an input). */
@@ -727,7 +727,7 @@ export class Net {
       let d = data.get(name);
       if (d) return d;
       const length = sizeOf(shapes.get(name)!), slice = slices.get(name), old = this.store.get(name);
-      if (slice) d = dataOf(slice.top).subarray(slice.offset, slice.offset + length);
+      if (slice) d = viewOf(dataOf(slice.top), slice.offset, slice.offset + length);
       else if (old && old.size === length && !this.views.has(name)) d = old.data;
       else if (sized) {
         // Shaped again after a layer sized its tops: the blob's data starts its room, the largest it has had.
@@ -845,6 +845,9 @@ let runnersCollected = 0;
  * collection). Their workers: a full collection, then a turn of the event loop for the finalizers.
  */
 async function reclaimDroppedNets(): Promise<void> {
+  // Armed before the load's awaited reads: another net's growth meanwhile (a concurrent load, a forward) may take
+  // the arm, but its reclaim frees the nets dropped before this load, which is what the arm is for; only a net
+  // dropped in between keeps its blocks, to the next load's arm or a full memory's reclaim.
   if (netsBuilt) wasmEngineIfLoaded()?.heap.reclaimAtGrowth();
   const started = runnersStarted();
   if (runnersAlive() === 0 || started === runnersCollected) return;
