@@ -1,4 +1,4 @@
-import { reshapeTo, runtimeAxesCopied } from '../onnx/context.js';
+import { joinedDims, reduce, reshapeTo, runtimeAxesCopied, runtimeDims } from '../onnx/context.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { paramsOf } from '../caffe/schema.js';
 import type { Shape, Tensor } from '../tensor.js';
@@ -14,8 +14,14 @@ export const flattenLayer: LayerType = {
   onnx: (c) => {
     const rank = c.layer.bottomShapes[0].length, p = paramsOf(c.layer.def, 'flatten_param');
     const start = canonicalAxis(c.layer.def, p.axis, rank), toLast = canonicalAxis(c.layer.def, p.end_axis, rank) === rank - 1;
-    const top = c.dynamicAxes(0).every((a) => a < start) ? runtimeAxesCopied(c, c.layer.topShapes[0]) : c.layer.topShapes[0];
-    reshapeTo(c, c.bottom(0), c.anySize && toLast ? [...Array<number>(start).fill(0), -1] : top);
+    if (c.anySize && toLast) return reshapeTo(c, c.bottom(0), [...Array<number>(start).fill(0), -1]);
+    const end = canonicalAxis(c.layer.def, p.end_axis, rank), dynamic = c.dynamicAxes(0);
+    if (dynamic.every((a) => a < start)) return reshapeTo(c, c.bottom(0), runtimeAxesCopied(c, c.layer.topShapes[0]));
+    // An axis sized at run time among the merged ones or after (a Filter's items a Permute moved to axis 1): the
+    // merged size is the product of theirs at run time, the axes after it read too (a -1 fails on 0 items).
+    const merged = reduce(c, 'ReduceProd', runtimeDims(c, c.bottom(0), start, end + 1), [0], true, c.tmp('merged'));
+    const parts = [...(start ? [Array<number>(start).fill(0)] : []), merged, ...(end + 1 < rank ? [runtimeDims(c, c.bottom(0), end + 1, rank)] : [])];
+    c.node('Reshape', [c.bottom(0), joinedDims(c, 'shape', parts)], [c.top(0)]);
   },
   create(def: LayerParameter): Layer {
     expectCounts(def, [1, 1], [1, 1]);

@@ -2,10 +2,10 @@ import { paramsOf } from '../caffe/schema.js';
 import { gemm, gemv, matrix } from '../kernels/gemm.js';
 import { type PackedInnerProduct, type RowMajorInnerProduct, innerProductWasm, moveInnerProductWeights, packInnerProductWeights } from '../kernels/packed.js';
 import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
-import { sizeOf } from '../tensor.js';
+import { type Tensor, sizeOf } from '../tensor.js';
 import type { FusableLayer } from './convolution.js';
 import { type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
-import { type LayerContext, joinedDims, reshapeTo, runtimeDims } from '../onnx/context.js';
+import { type LayerContext, joinedDims, onlyItemsDynamic, reshapeTo, runtimeDims } from '../onnx/context.js';
 import { int } from '../onnx/builder.js';
 
 interface InnerProductParam {
@@ -95,6 +95,7 @@ function innerProductToOnnx(c: LayerContext): void {
   const outputs = p.num_output as number, inputs = sizeOf(x.slice(axis));
   const shape = p.transpose ? [inputs, outputs] : [outputs, inputs];
   const w = expectWeight(def, layer.weights, 0, 'weights', shape);
+  if (!c.anySize && !onlyItemsDynamic(c)) return keepingAxes(c, axis, inputs, p.transpose ? w.data : transpose(w));
   const flat = c.node('Flatten', [c.bottom(0)], [c.tmp('flat')], { axis: int(axis) });
   const gemmInputs = [flat, c.b.floats(`${layer.name}/weights`, w.data, shape)];
   if (p.bias_term) gemmInputs.push(c.b.floats(`${layer.name}/bias`, expectWeight(def, layer.weights, 1, 'bias', [outputs]).data, [outputs]));
@@ -107,4 +108,26 @@ function innerProductToOnnx(c: LayerContext): void {
   if (!c.anySize && !c.dynamicAxes(0).length) return reshapeTo(c, y, top);
   const dims = joinedDims(c, 'shape', [runtimeDims(c, c.bottom(0), 0, axis), [outputs]]);
   c.node('Reshape', [y, dims], [c.top(0)]);
+}
+
+/**
+ * The product over the axes from `axis` (K of them) by a MatMul of the bottom as (leading axes..., K), for a bottom
+ * whose axes before `axis` are sized at run time past the items (a Filter's items a Permute moved to axis 1): Gemm's
+ * rows merge them, and a Reshape of its output cannot split them back where one is 0 at run time (its 0 copies the
+ * input's dim). The Reshape to (leading..., K) copies them (0s), so the top keeps them, whatever their sizes.
+ */
+function keepingAxes(c: LayerContext, axis: number, inputs: number, weightsKN: Float32Array): void {
+  const { layer } = c, p = paramsOf(layer.def, 'inner_product_param'), outputs = p.num_output as number;
+  const rows = c.node('Reshape', [c.bottom(0), c.b.int64s(`${layer.name}/rows_shape`, [...Array<number>(axis).fill(0), inputs])], [c.tmp('rows')]);
+  const weights = c.b.floats(`${layer.name}/weights`, weightsKN, [inputs, outputs]);
+  if (!p.bias_term) return void c.node('MatMul', [rows, weights], [c.top(0)]);
+  const bias = c.b.floats(`${layer.name}/bias`, expectWeight(layer.def, layer.weights, 1, 'bias', [outputs]).data, [outputs]);
+  c.node('Add', [c.node('MatMul', [rows, weights], [c.tmp('matmul')]), bias], [c.top(0)]);
+}
+
+/** A (rows, cols) weight blob's transpose, for a MatMul of row vectors (an InnerProduct's, a recurrent layer's). */
+export function transpose(blob: Tensor): Float32Array {
+  const [rows, cols] = [blob.dims[0], sizeOf(blob.dims.slice(1))], out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) out[k * rows + r] = blob.data[r * cols + k];
+  return out;
 }

@@ -4,7 +4,7 @@ import { int, valueInfo } from '../onnx/builder.js';
 import { type LayerContext, int64Once, joinedDims, runtimeDims } from '../onnx/context.js';
 import type { GraphObj } from '../onnx/proto.js';
 import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
-import { innerProductLayer } from './inner_product.js';
+import { innerProductLayer, transpose } from './inner_product.js';
 import { type Layer, type LayerType, expectCounts, expectWeight, need } from './layer.js';
 
 /**
@@ -304,11 +304,4 @@ function scanToOnnx(kind: Kind, c: LayerContext, w: Tensor[]): void {
   const ys = c.tmp('steps');
   c.node('Scan', [...starts, xg, cont], [...finals, ys], { body: { graph: body }, num_scan_inputs: int(2) });
   c.node('Squeeze', [ys, c.b.int64s(name('steps_axis'), [1])], [c.top(0)]);
-}
-
-/** A (rows, cols) weight blob's transpose, for a MatMul of row vectors. */
-function transpose(blob: Tensor): Float32Array {
-  const [rows, cols] = [blob.dims[0], sizeOf(blob.dims.slice(1))], out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) out[k * rows + r] = blob.data[r * cols + k];
-  return out;
 }

@@ -7,6 +7,7 @@ import type { LayerContext, LrnMode } from './context.js';
 import { converterFor, convertibleTypes } from './layers.js';
 import { layerTypeOf } from '../layers/registry.js';
 import { type ModelObj, type ValueInfoObj, encodeModel } from './proto.js';
+import type { Shape } from '../tensor.js';
 
 export const MIN_OPSET = 13;
 /** The newest opset ONNX Runtime 1.30 runs (and the newest crema has checked its ops against). */
@@ -159,12 +160,32 @@ function convertLayer(
     dynamicAxes: (i) => dynamic.get(layer.bottoms[i]) ?? [],
   };
   convert(ctx);
-  // Rows a layer before sized at run time (Proposal's): the layers after it keep them on axis 0.
-  if (layer.bottoms.some((bottom) => dynamic.get(bottom)?.includes(0))) for (const t of layer.tops) if (!dynamic.has(t)) dynamic.set(t, [0]);
+  // Axes a layer before sized at run time (Proposal's rows, a Filter's items, where a Permute moved them): a top the
+  // layer did not declare gets them where its load-time shape says they went.
+  layer.tops.forEach((t, i) => {
+    if (dynamic.has(t)) return;
+    const axes = new Set(layer.bottoms.flatMap((bottom, j) => carriedAxes(layer.bottomShapes[j], layer.topShapes[i], dynamic.get(bottom) ?? [])));
+    if (axes.size) dynamic.set(t, [...axes].sort((x, y) => x - y));
+  });
   return tops.map((v, i) => {
     if (v === undefined) throw new Error(`internal: ONNX conversion of layer '${layer.name}' gave no value for top '${layer.tops[i]}'`);
     return v;
   });
+}
+
+/**
+ * The axes of a top sized at run time because its bottom's `axes` are, for a layer that does not declare them itself
+ * (element-wise ones, Softmax, Flatten, Reshape, InnerProduct, Concat ...), read from the two load-time shapes: an
+ * axis among the leading ones the layer leaves as they were stays where it is, one among the trailing ones stays
+ * counted from the end, and one among the axes the layer changes (merges, splits, concatenates along) makes all the
+ * changed axes of the top run-time sized. Axis 0 (Proposal's rows, a Filter's items) stays axis 0, as always.
+ */
+export function carriedAxes(bottom: Shape, top: Shape, axes: readonly number[]): number[] {
+  let lead = 0, trail = 0;
+  while (lead < bottom.length && lead < top.length && bottom[lead] === top[lead]) lead++;
+  while (trail < bottom.length - lead && trail < top.length - lead && bottom[bottom.length - 1 - trail] === top[top.length - 1 - trail]) trail++;
+  const changed = Array.from({ length: top.length - trail - lead }, (_, k) => lead + k);
+  return axes.flatMap((a) => (a === 0 || a < lead ? [a] : a >= bottom.length - trail ? [a - bottom.length + top.length] : changed));
 }
 
 /**
