@@ -303,7 +303,7 @@ describe('posesInImage, detectPoses and crema pose', () => {
     expect(json.images.map((i) => i.image)).toEqual([photo]);
     expect(json.skipped.map((i) => i.image)).toEqual([dot, thin]);
     const none = await cli('pose', prototxt, weights, dot);
-    expect([none.code, none.stderr.split('\n').at(-1)]).toEqual([2, 'crema: no image could be read (1 skipped)']);
+    expect([none.code, none.stderr.split('\n').at(-1)]).toEqual([2, 'crema: no image could be used (1 skipped)']);
     // 1 - 2 x 0.6 < 0 and 1 - 4 x 0.25 = 0 do not depend on the image: one line, no net loaded, nothing skipped
     const gap = await cli('pose', 'no.prototxt', 'no.caffemodel', photo, '--scale-number', '3', '--scale-gap', '0.6');
     expect([gap.code, gap.stderr]).toEqual([2, "crema: detectPoses: --scale-number 3 and --scale-gap 0.6 make the last scale 1 - 2 x 0.6 = -0.2; OpenPose's scales must be above 0 (a smaller --scale-gap or --scale-number)"]);
