@@ -85,7 +85,8 @@ export function netInputSizes(width: number, height: number, resolution: [number
   const [w, h] = netInputSize(width, height, resolution);
   return Array.from({ length: scaleNumber }, (_, i) => {
     const current = 1 - i * scaleGap;
-    if (current < 0 || current > 1) throw new CremaError(`pose: scale ${i + 1} of ${scaleNumber} is 1 - ${i} x ${scaleGap} = ${shortScale(current)}; OpenPose's scales are in [0, 1] (a smaller --scale-gap or --scale-number)`);
+    // OpenPose takes [0, 1], but at 0 every net input is 1 x 1: (0, 1], as checkPoseOptions' checkLastScale
+    if (!(current > 0 && current <= 1)) throw new CremaError(`pose: scale ${i + 1} of ${scaleNumber} is 1 - ${i} x ${scaleGap} = ${shortScale(current)}; the scales must be in (0, 1] (a smaller --scale-gap or --scale-number)`);
     const [sw, sh] = [scaledSide(w, current), scaledSide(h, current)];
     if (sw < 16 || sh < 16) throw new CremaError(`pose: scale ${i + 1} (${shortScale(current)}) makes the net input ${sw} x ${sh}; OpenPose's nets take 16 x 16 or more (a smaller --scale-gap or a larger --net-resolution)`);
     return { width: sw, height: sh, scale: resizeScale(width, height, sw, sh) };

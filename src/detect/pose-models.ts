@@ -210,7 +210,7 @@ function checkScaleOption(key: string, value: unknown, flag: string): void {
  */
 function checkLastScale(scaleNumber: number, scaleGap: number, netResolution: readonly number[]): void {
   const last = 1 - (scaleNumber - 1) * scaleGap, shown = `options.scaleNumber ${scaleNumber} and options.scaleGap ${scaleGap} make the last scale 1 - ${scaleNumber - 1} x ${scaleGap} = ${shortScale(last)}`;
-  if (!(last > 0)) throw new CremaError(`detectPoses: ${shown}; OpenPose's scales must be above 0 (a smaller options.scaleGap or options.scaleNumber)`);
+  if (!(last > 0)) throw new CremaError(`detectPoses: ${shown}; the scales must be in (0, 1] (a smaller options.scaleGap or options.scaleNumber)`);
   const side = netResolution.find((v) => v > 0 && scaledSide(v, last) < 16);
   if (side !== undefined)
     throw new CremaError(`detectPoses: ${shown}, at which options.netResolution's side ${side} becomes ${scaledSide(side, last)}; OpenPose's nets take 16 x 16 or more (a smaller options.scaleGap or options.scaleNumber, or a larger options.netResolution)`);
