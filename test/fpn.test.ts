@@ -181,7 +181,7 @@ describe("unsky/FPN's layers in ONNX", () => {
     for (const [name, c] of Object.entries(CASES)) {
       const { maps, feeds } = proposalInputs(c), net = proposalNet(maps);
       const want = indexOrderRois(feeds), native = net.forward(feeds).rois;
-      expect(convertGraph(net.graph).notes).toContain(`layer 'proposal' (Python): ${TIES_NOTE}; fewer than 1000 rows are padded with the kept ones again in order (FPN's own: random copies of them); an im_info beyond a map reads the whole map (crema's forward refuses it)`);
+      expect(convertGraph(net.graph).notes).toContain(`layer 'proposal' (Python): ${TIES_NOTE}; fewer than 1000 rows are padded with the kept ones again in order (FPN's own: random copies of them); an im_info beyond a map reads the whole map (crema's forward refuses it); no row left (every box under min_size, or a bad im_info) fails at run time with crema's "no proposal is left" line`);
       const rois = (await runOnnx(net.graph, feeds, { outputs: ['rois'] })).get('rois')!;
       // ONNX Runtime's Exp may differ from numpy's (and crema's) in the last bit: boxes within a float32 ulp or two.
       expect(relativeError(rois, new Tensor([1000, 5], want)), name).toBeLessThanOrEqual(1e-6);
@@ -189,6 +189,13 @@ describe("unsky/FPN's layers in ONNX", () => {
       // among its 6000 best: there the referee is crema's forward itself. Case a has 5 ties, 'tied' 5999.
       if (name === 'b') expect(Array.from(want)).toEqual(Array.from(native.data));
     }
+  });
+
+  it('no proposal left in ONNX Runtime (every box under min_size, no cell, a bad im_info) is the forward\'s one line, not a Gather out of bounds', async () => {
+    const { maps, feeds } = proposalInputs(CASES.b), net = proposalNet(maps);
+    const line = "layer 'proposal' (Python): no proposal is left (at run time, in ONNX Runtime): every box is smaller than min_size 16 x im_info's scale, or im_info's image has no cell at any stride (4,8,16,32,64) or is no image's size and finite scale; FPN's own layer raises there too (npr.choice of no rows)";
+    for (const info of [[60, 90, 100], [3, 3, 1], [NaN, 90, 1], [60, 90, Infinity]])
+      await expect(runOnnx(net.graph, { ...feeds, im_info: new Tensor([1, 3], Float32Array.from(info)) }, { threads: 1, outputs: ['rois'] }), String(info)).rejects.toHaveProperty('message', line);
   });
 
   /** fpn_ref.py's as_rois net on `rois`, native and in ONNX Runtime: its five tops each. */
