@@ -208,6 +208,10 @@ describe("unsky/FPN's layers in ONNX", () => {
   const bounds = [3, 4, 5].flatMap((l) => [levelBound(l), Math.fround(levelBound(l) * (1 - 2 ** -24))]);
   const edges = new Tensor([8, 5], Float32Array.from([...bounds, 0, NaN].flatMap((s, i) => [0, 0, i, s, i + 1])));
 
+  it("as_rois' conversion note: a level's rois past 1000 are cut; FPN's own writes them over the next level, or raises (level 5)", () => {
+    expect(convertGraph(asRoisNet(8, 'rpn.as_rois', 'As_roisLayer').graph).notes).toContain("layer 'as_rois' (Python): each level's first 1000 rois are kept where it has more (crema's forward refuses them; FPN's writes them over the next levels' rows, and raises an IndexError past row 4000, as for any of level 5's)");
+  });
+
   for (const [module, layer] of [['rpn.as_rois', 'As_roisLayer'], ['rpn.as_rois_mrcnn', 'As_rois_MergeRcnnLayer']])
     it(`${module}: crema's tops in ONNX Runtime, the same values`, async () => {
       for (const name of ['mixed', 'small', 'few', 'edges'])
