@@ -28,8 +28,10 @@
 // Tiles are numbered row-major over the output (tile t at ty = t / tilesX, tx = t % tilesX). Input transform:
 // four tiles in one tile row, starting at a multiple of 4 in the block, at once (one f32x4 lane each; F(4x4), F(4, 3)
 // and F(4, 7): any four, gathered across a row's end: inputTiles6, inputGather7), the rest
-// one at a time. Output transform: every tile in fours (a row's last four overlapping the previous ones), where
-// the plane is at least 4 tiles wide.
+// one at a time. Output transform: 2-D F(4x4, 3x3) / F(6x6, 3x3) every tile in fours (a row's last four overlapping
+// the previous ones) where the plane is at least 4 tiles wide, else one at a time; F(4, 3) four in one tile row at
+// once, the rest one at a time (outputTiles1); F(4, 7) any four consecutive tiles, those across a row's end stored
+// tile by tile (outputTile7); the other whole-kernel ones four of one tile row at a time (outputWhole).
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 

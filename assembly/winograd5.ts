@@ -141,7 +141,8 @@ export function inputTransform5(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
  * y (rows planes of outH x outW) = the output transform + bias, leaky ReLU, of the whole-kernel Winograds (values
  * 64: F(4x4, 5x5), outputTile5; 10: F(4, 7), outputTile7 in assembly/winograd7.ts) for tiles [j0, j0 + n): m is
  * the GEMM results (m = 6: F(6x6, 3x3), outputTile6; matrix xi at Mb + xi * (rows * nt + SKEW) floats, row o, column j), four tiles at a time as
- * lanes (a tile row's last one to three as the first lanes). tmp: 32 vectors.
+ * lanes: four of one tile row (a tile row's last one to three as the first lanes), but for values 10 any four
+ * consecutive tiles, across a row's end too (outputTile7; fewer only at the block's end). tmp: 32 vectors.
  */
 export function outputWhole(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tilesX: i32, outH: i32, outW: i32, dir: i32, values: i32, y: usize, bias: usize, reluOn: bool, slope: f32, tmp: usize, m: i32): void {
   const xiBytes = (<usize>(rows * nt + SKEW)) << 2, rowBytes = <usize>outW << 2;

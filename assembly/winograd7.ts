@@ -25,7 +25,8 @@ export function inputTransform7(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
   const xiBytes = (<usize>(kc * nt + SKEW)) << 2, rowBytes = <usize>Wp << 2, stripBytes = <usize>(NR * kc) << 2;
   for (let k = k0; k < k0 + kc; k++) {
     const base = V + (<usize>((k - k0) * NR) << 2), plane = xp + <usize>k * Hp * rowBytes;
-    // Tiles j .. j + 3 (fewer at the block's end: lanes), at offset 0 or 4 of a strip (every put one store).
+    // Tiles j .. j + 3 (fewer at the block's end: lanes), at offset 0 or 4 of a strip (a put is one store but for
+    // the block's last one to three tiles, stored lane by lane).
     for (let j = 0; j < n; j += 4) {
       const ty = (j0 + j) / tilesX, tx = j0 + j - ty * tilesX, lanes = min(4, n - j);
       const out = base + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);

@@ -31,6 +31,10 @@ const tmp = alloc(64);
 const poolBytes = 96 * 2 ** 20, pool = alloc(poolBytes / 4);
 // PADS=0,16: C's row stride ldc = N + each pad, alternated round by round (round fifty: a power-of-two ldc is no slower).
 const pads = (process.env.PADS ?? '0').split(',').map(Number);
+if (!pads.every((p) => Number.isInteger(p) && p >= 0)) {
+  console.error(`bench-gemm: PADS is whole numbers of floats 0 or more, comma-separated (0,16), got '${process.env.PADS}'`); // NaN would reach alloc
+  process.exit(2);
+}
 console.log('gemmStrips, one K block of 256: G/s best / median, A warm | A cold');
 for (const [M, N] of [[512, 4], [512, 8], [512, 12], [512, 16], [2048, 49], [2048, 56], [1000, 196], [1000, 200], [256, 512], [1024, 512]]) {
   const b = alloc(N * KC), cs = pads.map((pad) => alloc(M * (N + pad))), strips = Math.ceil(N / NR), aBytes = M * KC * 4, slots = Math.floor(poolBytes / aBytes);

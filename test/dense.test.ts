@@ -313,7 +313,7 @@ describe('one-line errors', () => {
     expect(run.stderr.split('\n').filter((l) => l.startsWith('crema: skipped'))).toEqual([`crema: skipped ${bad}: this is a text file (a .prototxt?), not an image`]);
     expect(fs.readdirSync(path.join(tmp, 'skip'))).toEqual(['b.png']);
     const none = await cli('segment', prototxt('fcn8s'), weightsFile('fcn8s'), bad);
-    expect([none.code, none.stderr.split('\n').at(-1)]).toEqual([2, 'crema: no image could be read (1 skipped)']);
+    expect([none.code, none.stderr.split('\n').at(-1)]).toEqual([2, 'crema: no image could be used (1 skipped)']);
   });
 
   it("a score that is not the image's size is said, and kept at its size", async () => {

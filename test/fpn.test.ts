@@ -181,7 +181,7 @@ describe("unsky/FPN's layers in ONNX", () => {
     for (const [name, c] of Object.entries(CASES)) {
       const { maps, feeds } = proposalInputs(c), net = proposalNet(maps);
       const want = indexOrderRois(feeds), native = net.forward(feeds).rois;
-      expect(convertGraph(net.graph).notes).toContain(`layer 'proposal' (Python): ${TIES_NOTE}; fewer than 1000 rows are padded with the kept ones again in order (FPN's own: random copies of them); an im_info beyond a map reads the whole map (crema's forward refuses it)`);
+      expect(convertGraph(net.graph).notes).toContain(`layer 'proposal' (Python): ${TIES_NOTE}; fewer than 1000 rows are padded with the kept ones again in order (FPN's own: random copies of them); an im_info beyond a map reads the whole map (crema's forward refuses it); no row left (every box under min_size, or a bad im_info) fails at run time with crema's "no proposal is left" line`);
       const rois = (await runOnnx(net.graph, feeds, { outputs: ['rois'] })).get('rois')!;
       // ONNX Runtime's Exp may differ from numpy's (and crema's) in the last bit: boxes within a float32 ulp or two.
       expect(relativeError(rois, new Tensor([1000, 5], want)), name).toBeLessThanOrEqual(1e-6);
@@ -189,6 +189,13 @@ describe("unsky/FPN's layers in ONNX", () => {
       // among its 6000 best: there the referee is crema's forward itself. Case a has 5 ties, 'tied' 5999.
       if (name === 'b') expect(Array.from(want)).toEqual(Array.from(native.data));
     }
+  });
+
+  it('no proposal left in ONNX Runtime (every box under min_size, no cell, a bad im_info) is the forward\'s one line, not a Gather out of bounds', async () => {
+    const { maps, feeds } = proposalInputs(CASES.b), net = proposalNet(maps);
+    const line = "layer 'proposal' (Python): no proposal is left (at run time, in ONNX Runtime): every box is smaller than min_size 16 x im_info's scale, or im_info's image has no cell at any stride (4,8,16,32,64) or is no image's size and finite scale; FPN's own layer raises there too (npr.choice of no rows)";
+    for (const info of [[60, 90, 100], [3, 3, 1], [NaN, 90, 1], [60, 90, Infinity]])
+      await expect(runOnnx(net.graph, { ...feeds, im_info: new Tensor([1, 3], Float32Array.from(info)) }, { threads: 1, outputs: ['rois'] }), String(info)).rejects.toHaveProperty('message', line);
   });
 
   /** fpn_ref.py's as_rois net on `rois`, native and in ONNX Runtime: its five tops each. */
@@ -200,6 +207,28 @@ describe("unsky/FPN's layers in ONNX", () => {
   // Level bounds: the areas at levelBound(3 to 5) and a float32 under each, a zero area, a NaN roi.
   const bounds = [3, 4, 5].flatMap((l) => [levelBound(l), Math.fround(levelBound(l) * (1 - 2 ** -24))]);
   const edges = new Tensor([8, 5], Float32Array.from([...bounds, 0, NaN].flatMap((s, i) => [0, 0, i, s, i + 1])));
+
+  it('odd areas: level 3 from exactly 12543.99609375 (a float32 under: 2), negative x negative, -Inf, 1e30², Inf x 0 = NaN; native and ONNX agree', async () => {
+    const under = Math.fround(12543.99609375 - 2 ** -10); // the float32 below (ulp 2^-10 in [8192, 16384))
+    // [0, x1, y1, x2, y2]: w = x2 - x1 and h = y2 - y1 in float32, as FPN's numpy
+    const odd = [[0, 0, 12543.99609375, 1], [0, 0, under, 1], [10, 10, -190, -190], [0, 0, -Infinity, 1], [0, 0, 1e30, 1e30], [0, 0, Infinity, 0]];
+    const rois = new Tensor([odd.length, 5], Float32Array.from(odd.flatMap((r) => [0, ...r])));
+    // FPN's as_rois: s <= 0 to 1e-6 (-Inf: level 2), 40000 (w, h both -200): floor(4 + log2(200 / 224)) = 3, 1e60 is
+    // Inf in float32: level 5, NaN stays NaN (no level: the roi is in no block)
+    expect(Array.from(roiLevels(rois.data, odd.length))).toEqual([3, 2, 3, 2, 5, NaN]);
+    for (const [module, layer] of [['rpn.as_rois', 'As_roisLayer'], ['rpn.as_rois_mrcnn', 'As_rois_MergeRcnnLayer']])
+      for (const { top, native, onnx } of await asRoisBoth(rois, module, layer)) {
+        expect(onnx.dims, `${module} ${top}`).toEqual(native.dims);
+        expect(Array.from(onnx.data), `${module} ${top}`).toEqual(Array.from(native.data));
+      }
+    // as_rois' level blocks: rows 0-1 of level 2 are the under and -Inf rois, of level 3 the bound's and the negative one
+    const [, h2, h3, , h5] = (await asRoisBoth(rois, 'rpn.as_rois', 'As_roisLayer')).map((t) => Array.from(t.native.data.subarray(0, 10)));
+    expect([h2, h3, h5.slice(0, 5)]).toEqual([[0, 0, 0, under, 1, 0, 0, 0, -Infinity, 1], [0, 0, 0, 12543.99609375, 1, 0, 10, 10, -190, -190], [0, 0, 0, 1e30, 1e30].map(Math.fround)]);
+  });
+
+  it("as_rois' conversion note: a level's rois past 1000 are cut; FPN's own writes them over the next level, or raises (level 5)", () => {
+    expect(convertGraph(asRoisNet(8, 'rpn.as_rois', 'As_roisLayer').graph).notes).toContain("layer 'as_rois' (Python): each level's first 1000 rois are kept where it has more (crema's forward refuses them; FPN's writes them over the next levels' rows, and raises an IndexError past row 4000, as for any of level 5's)");
+  });
 
   for (const [module, layer] of [['rpn.as_rois', 'As_roisLayer'], ['rpn.as_rois_mrcnn', 'As_rois_MergeRcnnLayer']])
     it(`${module}: crema's tops in ONNX Runtime, the same values`, async () => {

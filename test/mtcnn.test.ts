@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectFaces, facesInImage, loadImage, loadMtcnn, type Face, type MtcnnNets } from '../src/index.js';
 import { imResample } from '../src/image/imresample.js';
 import { cli, spawnCli } from './helpers/cli.js';
+import { CremaError } from '../src/util/errors.js';
 
 const fixture = path.join(import.meta.dirname, 'fixtures/mtcnn');
 const model = path.join(fixture, 'model');
@@ -110,9 +111,12 @@ describe('loadMtcnn', () => {
     const nets = await loadMtcnn(pathToFileURL(model), { threads: 1 });
     expect(Object.keys(nets).sort()).toEqual(['lnet', 'onet', 'pnet', 'rnet']);
     for (const n of Object.values(nets)) n.dispose();
-    await expect(loadMtcnn('https://example.com/mtcnn/')).rejects.toThrow('loadMtcnn: https://example.com/mtcnn/');
+    const dirLine = "loadMtcnn: the model directory (det1, det2, det3 .prototxt and .caffemodel; MTCNNv2's det4 too) is a path or a file: URL, got ";
+    await expect(loadMtcnn('https://example.com/mtcnn/')).rejects.toThrow(new CremaError(`${dirLine}'https://example.com/mtcnn/'`)); // no advice to give bytes
+    await expect(loadMtcnn(new URL('http://example.com/m/'))).rejects.toThrow(new CremaError(`${dirLine}'http://example.com/m/'`));
+    await expect(loadMtcnn('')).rejects.toThrow(new CremaError(`${dirLine}an empty string`));
     await expect(loadMtcnn(new URL('file:///no/such/mtcnn'))).rejects.toThrow("/no/such/mtcnn: no such directory (MTCNN's model directory holds det1, det2 and det3 .prototxt and .caffemodel (and MTCNNv2's det4))");
-    await expect(loadMtcnn(42 as never)).rejects.toThrow('loadMtcnn: the model directory is a path or a file: URL, got a number');
+    await expect(loadMtcnn(42 as never)).rejects.toThrow(new CremaError(`${dirLine}a number`));
   });
 });
 

@@ -282,8 +282,9 @@ describe('posesInImage, detectPoses and crema pose', () => {
     await expect(posesInImage(net, makeImage(1, 5, 3))).rejects.toThrow('pose: the image is 5 x 1; OpenPose scales from an image of at least 2 x 2 pixels');
     await expect(detectPoses(net, photo, { scaleNumber: 0 })).rejects.toThrow("detectPoses: options.scaleNumber is a whole number from 1 to 16 (OpenPose's --scale_number), got 0");
     await expect(detectPoses(net, photo, { scaleGap: 0 })).rejects.toThrow("detectPoses: options.scaleGap is a number in (0, 1] (OpenPose's --scale_gap), got 0");
-    expect(() => netInputSizes(450, 344, [-1, 368], 3, 0.75)).toThrow("pose: scale 3 of 3 is 1 - 2 x 0.75 = -0.5; OpenPose's scales are in [0, 1] (a smaller --scale-gap or --scale-number)");
-    expect(() => netInputSizes(450, 344, [-1, 368], 5, 0.25)).toThrow("pose: scale 5 (0) makes the net input 1 x 1; OpenPose's nets take 16 x 16 or more (a smaller --scale-gap or a larger --net-resolution)");
+    expect(() => netInputSizes(450, 344, [-1, 368], 3, 0.75)).toThrow("pose: scale 3 of 3 is 1 - 2 x 0.75 = -0.5; the scales must be in (0, 1] (a smaller --scale-gap or --scale-number)");
+    expect(() => netInputSizes(450, 344, [-1, 368], 5, 0.25)).toThrow("pose: scale 5 of 5 is 1 - 4 x 0.25 = 0; the scales must be in (0, 1] (a smaller --scale-gap or --scale-number)"); // as checkPoseOptions says
+    expect(() => netInputSizes(450, 344, [-1, 128], 4, 0.3)).toThrow("pose: scale 4 (0.1) makes the net input 16 x 1; OpenPose's nets take 16 x 16 or more (a smaller --scale-gap or a larger --net-resolution)");
     const cliGap = await cli('pose', prototxt, weights, photo, '--scale-number', '3', '--scale-gap', '2');
     expect(cliGap.stderr).toBe("crema: detectPoses: --scale-gap is a number in (0, 1] (OpenPose's --scale_gap), got 2");
     net.dispose();
@@ -303,12 +304,16 @@ describe('posesInImage, detectPoses and crema pose', () => {
     expect(json.images.map((i) => i.image)).toEqual([photo]);
     expect(json.skipped.map((i) => i.image)).toEqual([dot, thin]);
     const none = await cli('pose', prototxt, weights, dot);
-    expect([none.code, none.stderr.split('\n').at(-1)]).toEqual([2, 'crema: no image could be read (1 skipped)']);
+    expect([none.code, none.stderr.split('\n').at(-1)]).toEqual([2, 'crema: no image could be used (1 skipped)']);
     // 1 - 2 x 0.6 < 0 and 1 - 4 x 0.25 = 0 do not depend on the image: one line, no net loaded, nothing skipped
     const gap = await cli('pose', 'no.prototxt', 'no.caffemodel', photo, '--scale-number', '3', '--scale-gap', '0.6');
-    expect([gap.code, gap.stderr]).toEqual([2, "crema: detectPoses: --scale-number 3 and --scale-gap 0.6 make the last scale 1 - 2 x 0.6 = -0.2; OpenPose's scales must be above 0 (a smaller --scale-gap or --scale-number)"]);
+    expect([gap.code, gap.stderr]).toEqual([2, "crema: detectPoses: --scale-number 3 and --scale-gap 0.6 make the last scale 1 - 2 x 0.6 = -0.2; the scales must be in (0, 1] (a smaller --scale-gap or --scale-number)"]);
+    // the last scale 0.1 makes -1x128's fixed side 1 pixel whatever the image: one line, not every image skipped
+    const small = await cli('pose', 'no.prototxt', 'no.caffemodel', photo, '--net-resolution', '-1x128', '--scale-number', '4', '--scale-gap', '0.3', '--json');
+    expect([small.code, small.stdout, small.stderr]).toEqual([2, '', "crema: detectPoses: --scale-number 4 and --scale-gap 0.3 make the last scale 1 - 3 x 0.3 = 0.1, at which --net-resolution's side 128 becomes 1; OpenPose's nets take 16 x 16 or more (a smaller --scale-gap or --scale-number, or a larger --net-resolution)"]);
     const net = await Net.load(prototxt, weights, { threads: 1 });
-    await expect(detectPoses(net, photo, { scaleNumber: 5 })).rejects.toThrow("detectPoses: options.scaleNumber 5 and options.scaleGap 0.25 make the last scale 1 - 4 x 0.25 = 0; OpenPose's scales must be above 0 (a smaller options.scaleGap or options.scaleNumber)");
+    await expect(detectPoses(net, photo, { netResolution: [320, 64], scaleNumber: 3, scaleGap: 0.4 })).rejects.toThrow("detectPoses: options.scaleNumber 3 and options.scaleGap 0.4 make the last scale 1 - 2 x 0.4 = 0.2, at which options.netResolution's side 64 becomes 1; OpenPose's nets take 16 x 16 or more (a smaller options.scaleGap or options.scaleNumber, or a larger options.netResolution)");
+    await expect(detectPoses(net, photo, { scaleNumber: 5 })).rejects.toThrow("detectPoses: options.scaleNumber 5 and options.scaleGap 0.25 make the last scale 1 - 4 x 0.25 = 0; the scales must be in (0, 1] (a smaller options.scaleGap or options.scaleNumber)");
     net.dispose();
   });
 });

@@ -69,7 +69,7 @@ export async function eachImage<T>(loop: ImageLoop<T>, release?: () => Promise<v
     progress.stop();
     await release?.();
   }
-  if (done === 0) throw new CremaError(`no image could be read (${skipped} skipped)`);
+  if (done === 0) throw new CremaError(`no image could be used (${skipped} skipped)`);
   if (loop.json) printJson(json);
   if (skipped) exitState.code = EXIT_CHECK_FAILED;
 }

@@ -29,8 +29,18 @@ export function mtcnnFiles(dir: string): Partial<Record<keyof MtcnnNets, NetFile
  * `options`. The directory is a path or a file: URL, as Net.load's files (import.meta.resolve('crema-caffe/models/mtcnn')).
  */
 export async function loadMtcnn(dir: string | URL, options: LoadOptions & NetOptions = {}): Promise<MtcnnNets> {
-  if (!(typeof dir === 'string' || dir instanceof URL)) throw new CremaError(`loadMtcnn: the model directory is a path or a file: URL, got ${kindOf(dir)}`);
+  checkMtcnnDir(dir);
   return loadMtcnnWith(resolveSource('loadMtcnn', dir).path!, (f) => Net.load(f.prototxt, f.weights, options));
+}
+
+/**
+ * loadMtcnn's own line for what is no directory: resolveSource's would advise giving bytes (which loadMtcnn does
+ * not take) for an https URL, and call '' "neither a file path nor its contents".
+ */
+function checkMtcnnDir(dir: unknown): void {
+  if (dir instanceof URL ? dir.protocol === 'file:' : typeof dir === 'string' && dir !== '' && (!/^[a-z][a-z\d+.-]*:\/\//i.test(dir) || /^file:/i.test(dir))) return;
+  const got = dir === '' ? 'an empty string' : typeof dir === 'string' || dir instanceof URL ? `'${String(dir)}'` : kindOf(dir);
+  throw new CremaError(`loadMtcnn: the model directory (det1, det2, det3 .prototxt and .caffemodel; MTCNNv2's det4 too) is a path or a file: URL, got ${got}`);
 }
 
 /** The nets of an MTCNN directory, each loaded by `load`. */

@@ -10,7 +10,7 @@ import { cvResizeCubic } from '../image/cv-resize-cubic.js';
 import { type ByteImage, cvWarpAffineInverse, cvWarpAffineScale } from '../image/cv-warp.js';
 import { type FloatImage, checkImageMemory, imageBytes } from '../image/image.js';
 import { CremaError } from '../util/errors.js';
-import { type Person, type PoseModel, type PoseModelName, type PoseOptions, type PosePartOptions, POSE_MODELS, poseChannels, poseHeatmaps, poseModel } from './pose-models.js';
+import { type Person, type PoseModel, type PoseModelName, type PoseOptions, type PosePartOptions, POSE_MODELS, poseChannels, poseHeatmaps, poseModel, scaledSide, shortScale } from './pose-models.js';
 import { type Forward, forwardNative } from './forward.js';
 import { FACE_PARTS, HAND_PARTS, type PartRectangle, averageScore, faceRectangle, handRectangles, handScaleRectangles, partKindOf, partNetMismatch, poseOutput } from './pose-parts.js';
 
@@ -85,11 +85,10 @@ export function netInputSizes(width: number, height: number, resolution: [number
   const [w, h] = netInputSize(width, height, resolution);
   return Array.from({ length: scaleNumber }, (_, i) => {
     const current = 1 - i * scaleGap;
-    if (current < 0 || current > 1) throw new CremaError(`pose: scale ${i + 1} of ${scaleNumber} is 1 - ${i} x ${scaleGap} = ${current}; OpenPose's scales are in [0, 1] (a smaller --scale-gap or --scale-number)`);
-    // positiveIntRound on a double, / 16 * 16 in int, kept in [1, size]
-    const sixteen = (v: number) => Math.min(v, Math.max(1, Math.trunc(Math.trunc(v * current + 0.5) / 16) * 16));
-    const [sw, sh] = [sixteen(w), sixteen(h)];
-    if (sw < 16 || sh < 16) throw new CremaError(`pose: scale ${i + 1} (${current}) makes the net input ${sw} x ${sh}; OpenPose's nets take 16 x 16 or more (a smaller --scale-gap or a larger --net-resolution)`);
+    // OpenPose takes [0, 1], but at 0 every net input is 1 x 1: (0, 1], as checkPoseOptions' checkLastScale
+    if (!(current > 0 && current <= 1)) throw new CremaError(`pose: scale ${i + 1} of ${scaleNumber} is 1 - ${i} x ${scaleGap} = ${shortScale(current)}; the scales must be in (0, 1] (a smaller --scale-gap or --scale-number)`);
+    const [sw, sh] = [scaledSide(w, current), scaledSide(h, current)];
+    if (sw < 16 || sh < 16) throw new CremaError(`pose: scale ${i + 1} (${shortScale(current)}) makes the net input ${sw} x ${sh}; OpenPose's nets take 16 x 16 or more (a smaller --scale-gap or a larger --net-resolution)`);
     return { width: sw, height: sh, scale: resizeScale(width, height, sw, sh) };
   });
 }

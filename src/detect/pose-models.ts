@@ -188,11 +188,11 @@ export function checkPoseOptions(options: PoseDetectOptions & PosePartOptions, i
   checkPartOptions(options, isNet);
   for (const [key, flag] of [['scaleNumber', 'scale_number'], ['scaleGap', 'scale_gap'], ['handScaleNumber', 'hand_scale_number'], ['handScaleRange', 'hand_scale_range']] as const)
     checkScaleOption(key, options[key], flag);
-  checkLastScale(options.scaleNumber ?? 1, options.scaleGap ?? 0.25);
   checkBackend(backend, 'detectPoses');
   if (model !== undefined && !POSE_MODELS.includes(model)) throw new CremaError(`detectPoses: options.model is one of ${POSE_MODELS.join(', ')}, got ${JSON.stringify(model)}`);
   if (netResolution !== undefined && !(Array.isArray(netResolution) && netResolution.length === 2 && netResolution.every(Number.isInteger) && netResolution.some((v) => v > 0) && !netResolution.includes(0)))
     throw new CremaError(`detectPoses: options.netResolution is [width, height] in pixels, one of them may be -1 (OpenPose's default: [-1, 368]), got ${JSON.stringify(netResolution)}`);
+  checkLastScale(options.scaleNumber ?? 1, options.scaleGap ?? 0.25, netResolution ?? [-1, 368]);
 }
 
 /** A scale option: the numbers a whole number from 1 to 16, the gap and range a number in (0, 1]. */
@@ -204,14 +204,23 @@ function checkScaleOption(key: string, value: unknown, flag: string): void {
 }
 
 /**
- * The smallest scale, 1 - (N - 1) x gap (openpose.ts netInputSizes), above 0: refused here, before any image is read,
- * since it does not depend on the image (at 0 every net input would be 1 x 1).
+ * The smallest scale, 1 - (N - 1) x gap (openpose.ts netInputSizes), above 0, and the resolution's given sides at it
+ * 16 pixels or more: refused here, before the net loads or any image is read, since neither depends on the image
+ * (else every image would be skipped; at scale 0 every net input would be 1 x 1).
  */
-function checkLastScale(scaleNumber: number, scaleGap: number): void {
-  const last = 1 - (scaleNumber - 1) * scaleGap;
-  if (last > 0) return;
-  throw new CremaError(`detectPoses: options.scaleNumber ${scaleNumber} and options.scaleGap ${scaleGap} make the last scale 1 - ${scaleNumber - 1} x ${scaleGap} = ${Number(last.toPrecision(6))}; OpenPose's scales must be above 0 (a smaller options.scaleGap or options.scaleNumber)`);
+function checkLastScale(scaleNumber: number, scaleGap: number, netResolution: readonly number[]): void {
+  const last = 1 - (scaleNumber - 1) * scaleGap, shown = `options.scaleNumber ${scaleNumber} and options.scaleGap ${scaleGap} make the last scale 1 - ${scaleNumber - 1} x ${scaleGap} = ${shortScale(last)}`;
+  if (!(last > 0)) throw new CremaError(`detectPoses: ${shown}; the scales must be in (0, 1] (a smaller options.scaleGap or options.scaleNumber)`);
+  const side = netResolution.find((v) => v > 0 && scaledSide(v, last) < 16);
+  if (side !== undefined)
+    throw new CremaError(`detectPoses: ${shown}, at which options.netResolution's side ${side} becomes ${scaledSide(side, last)}; OpenPose's nets take 16 x 16 or more (a smaller options.scaleGap or options.scaleNumber, or a larger options.netResolution)`);
 }
+
+/** A net resolution's side at a scale (ScaleAndSizeExtractor: positiveIntRound on a double, / 16 * 16 in int, kept in [1, side]). */
+export const scaledSide = (side: number, scale: number): number => Math.min(side, Math.max(1, Math.trunc(Math.trunc(side * scale + 0.5) / 16) * 16));
+
+/** A scale as a message shows it: 1 - 3 x 0.3 is 0.1, not 0.10000000000000009. */
+export const shortScale = (scale: number): number => Number(scale.toPrecision(6));
 
 /** The Node library's Net, by its shape (pose-models.ts is light); the browser entry tells its own Net by its class. */
 const hasForward = (net: object) => typeof (net as { forward?: unknown }).forward === 'function';

@@ -109,7 +109,7 @@ export const asRoisLayer: LayerType = {
     };
   },
   onnx(c) {
-    c.note(`each level's first ${ROWS_PER_LEVEL} rois are kept where it has more (crema's forward refuses them, FPN's writes them over the next level's)`);
+    c.note(`each level's first ${ROWS_PER_LEVEL} rois are kept where it has more (crema's forward refuses them; FPN's writes them over the next levels' rows, and raises an IndexError past row 4000, as for any of level 5's)`);
     const o = proposalOps(c), end = o.ints64('rows', [ROWS_PER_LEVEL]);
     const blocks = levelRowsToOnnx(c, o).map((rows, i) => withZeroRows(c, o, rows, ROWS_PER_LEVEL, end, c.top(i + 1)));
     c.node('Concat', blocks, [c.top(0)], { axis: int(0) });

@@ -79,7 +79,17 @@ export const fpnProposalLayer: LayerType = {
     };
   },
   onnx: fpnProposalToOnnx,
+  onnxRunFailure: noProposalLeft,
 };
+
+/**
+ * ONNX Runtime's Gather of the kept rows over none (the 1000 rows' index 0 in an empty range): the forward's "no
+ * proposal is left" (or its im_info refusals, which the graph does not check: they leave no box either).
+ */
+function noProposalLeft(def: LayerParameter, status: string): string | undefined {
+  if (!/^indices element out of data bounds, idx=\d+ must be within the inclusive range \[0,-1\]/.test(status)) return undefined;
+  return `no proposal is left (at run time, in ONNX Runtime): every box is smaller than min_size ${FPN_TEST.minSize} x im_info's scale, or im_info's image has no cell at any stride (${stridesOf(def).join(',')}) or is no image's size and finite scale; FPN's own layer raises there too (npr.choice of no rows)`;
+}
 
 /**
  * FPN's proposal as ONNX, its forward's steps: per stride, the scores and deltas cropped by a Slice to the
@@ -90,7 +100,7 @@ export const fpnProposalLayer: LayerType = {
  */
 function fpnProposalToOnnx(c: LayerContext): void {
   const levels = levelsOf(c.layer.def), o = proposalOps(c), { op, ints64 } = o;
-  c.note(`${TIES_NOTE}; fewer than ${FPN_TEST.postNms} rows are padded with the kept ones again in order (FPN's own: random copies of them); an im_info beyond a map reads the whole map (crema's forward refuses it)`);
+  c.note(`${TIES_NOTE}; fewer than ${FPN_TEST.postNms} rows are padded with the kept ones again in order (FPN's own: random copies of them); an im_info beyond a map reads the whole map (crema's forward refuses it); no row left (every box under min_size, or a bad im_info) fails at run time with crema's "no proposal is left" line`);
   const info = op('Reshape', [c.bottom(0), ints64('info_shape', [-1])], 'im_info');
   const size = op('Relu', [op('Slice', [info, ints64('size_from', [0]), ints64('size_to', [2]), o.axis0], 'im_size')], 'im_extent');
   const [from, axes] = [ints64('crop_from', [0, 0]), ints64('crop_axes', [2, 3])];
