@@ -2,6 +2,7 @@
 // output's directory) says one thing per cause, in the same words: `no such file`, `is a directory`, `permission
 // denied`, `a part of its path is a file, not a directory`, ... (fileErrorWords in src/util/errors.ts). Before,
 // a missing .npy or caffemodel said `cannot open: ENOENT`, a missing image `no such file`, a plugin Node's resolver.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -96,6 +97,31 @@ describe("an output's directory", () => {
     });
     expect(await said((f) => ['run', net, weights, '--input', input, '--dump', f, '--threads', '1'], at('locked-out'))).toBe(
       `crema: ${at('locked-out')}: cannot create the directory: permission denied`);
+  });
+
+  it('run --dump under /proc: the real error in one line (recursive mkdir hung there forever)', async () => {
+    // A child process with a timeout: a hang inside mkdirSync would block this test's own thread for good.
+    const r = await new Promise<{ code: number | string | null; stderr: string }>((resolve) =>
+      execFile(process.execPath, ['bin/crema.js', 'run', net, weights, '--input', input, '--dump', '/proc/self/crema-out/sub', '--threads', '1'],
+        { cwd: path.join(import.meta.dirname, '..'), encoding: 'utf8', timeout: 30_000 }, (err, _stdout, stderr) =>
+          resolve({ code: err ? (err.killed ? 'timed out' : err.code ?? null) : 0, stderr })));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('crema: /proc/self/crema-out/sub: cannot create the directory /proc/self/crema-out: the file system there does not take new directories\n');
+  });
+
+  it('run --dump: each level made on its own, so a read-only file system says so (recursive mkdir said ENOENT)', async () => {
+    // Tests run as root, where a chmod 0555 directory still takes writes: a read-only mount is simulated as Node 20
+    // meets one, mkdir of a level inside it failing with EROFS and the recursive form with ENOENT.
+    const mkdir = fs.mkdirSync;
+    vi.spyOn(fs, 'mkdirSync').mockImplementation((p, options) => {
+      if (String(p).startsWith(at('ro') + path.sep)) throw Object.assign(new Error('mkdir'), { code: options ? 'ENOENT' : 'EROFS', path: p });
+      return mkdir(p, options);
+    });
+    fs.mkdirSync(at('ro'));
+    expect(await said((f) => ['run', net, weights, '--input', input, '--dump', f, '--threads', '1'], at('ro/sub/deeper'))).toBe(
+      `crema: ${at('ro/sub/deeper')}: cannot create the directory ${at('ro/sub')}: on a read-only file system`);
+    expect(await said((f) => ['run', net, weights, '--input', input, '--dump', f, '--threads', '1'], at('afile/sub/deeper'))).toBe(
+      `crema: ${at('afile/sub/deeper')}: cannot create the directory ${at('afile/sub')}: a file is in the way`);
   });
 
   it('convert -o: cannot write (a file in its path; the directory missing)', async () => {

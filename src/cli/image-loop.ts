@@ -1,5 +1,6 @@
 // The loop crema detect and crema faces share: each image file read (an unreadable one skipped with a warning),
 // its results printed as text or kept for --json, drawn into -o DIR; then the JSON and the exit code.
+import fs from 'node:fs';
 import path from 'node:path';
 import type { FloatImage } from '../image/image.js';
 import type { InputGeometry } from '../image/preprocess.js';
@@ -38,7 +39,8 @@ export interface ImageLoop<T> {
 export async function eachImage<T>(loop: ImageLoop<T>, release?: () => Promise<void>): Promise<void> {
   if (loop.output !== undefined) makeOutputDir(loop.output);
   if (loop.also) makeOutputDir(loop.also.dir);
-  const outputs = new Set<string>(), alsos = new Set<string>();
+  const outputs = loop.output === undefined ? undefined : outputNames(loop.output, loop.files);
+  const alsos = new Set<string>();
   const progress = startProgress(loop.label, loop.files.length, { unit: 'images' });
   const json: JsonResults<Record<string, unknown>> = { images: [], skipped: [] };
   let done = 0, skipped = 0;
@@ -62,7 +64,7 @@ export async function eachImage<T>(loop: ImageLoop<T>, release?: () => Promise<v
       done++;
       if (loop.json) json.images.push({ image: file, width: image.width, height: image.height, ...(loop.jsonOf ? loop.jsonOf(found) : { [loop.key]: found }) });
       else progress.print(loop.text(file, image, found));
-      if (loop.output !== undefined) await writeOutput(outputName(loop.output, file, outputs), await loop.draw(image, found));
+      if (outputs) await writeOutput(outputs.get(file)!, await loop.draw(image, found));
       if (loop.also) await writeOutput(outputName(loop.also.dir, file, alsos, loop.also.suffix), loop.also.content(image, found));
     }
   } finally {
@@ -72,6 +74,34 @@ export async function eachImage<T>(loop: ImageLoop<T>, release?: () => Promise<v
   if (done === 0) throw new CremaError(`no image could be used (${skipped} skipped)`);
   if (loop.json) printJson(json);
   if (skipped) exitState.code = EXIT_CHECK_FAILED;
+}
+
+/**
+ * Each image's DIR/<name>.png, named before any image runs (a skipped image keeps its name), refusing one that is
+ * an input image: `crema colorize NET W photos/ -o photos/` ran the net on cat.png and printed it colorized
+ * before writeOutput refused to replace it.
+ */
+function outputNames(dir: string, files: string[]): Map<string, string> {
+  const used = new Set<string>(), names = new Map<string, string>();
+  const inputs = new Map<string, string>();
+  for (const f of files) if (fileId(f) !== undefined) inputs.set(fileId(f)!, f);
+  for (const file of files) {
+    const name = outputName(dir, file, used);
+    const id = fileId(name), input = id === undefined ? undefined : inputs.get(id);
+    if (input !== undefined) throw new CremaError(`${name}: ${input === name ? 'is' : `is the same file as ${input},`} an input of this command: writing it would replace it; give another output`);
+    names.set(file, name);
+  }
+  return names;
+}
+
+/** A file's device and inode (undefined when it does not exist), to tell two names of one file. */
+function fileId(file: string): string | undefined {
+  try {
+    const stat = fs.statSync(file);
+    return `${stat.dev}:${stat.ino}`;
+  } catch {
+    return undefined; // missing or unreachable: writeOutput or the image's reading says why
+  }
 }
 
 /** DIR/<image name>.png (or another suffix); a second image of the same name gets -2, -3, … */

@@ -569,12 +569,32 @@ export async function writeIntoDir<T>(dir: string, write: () => Promise<T>): Pro
   }
 }
 
-/** Creates a directory for outputs (with its parents), as a one-line error when it cannot be: the first one it made. */
+/**
+ * Creates a directory for outputs (with its parents), as a one-line error when it cannot be; returns the first one it
+ * made. One level at a time, not `mkdirSync(dir, { recursive: true })`: Node 20's recursive form hangs under /proc
+ * and reports ENOENT for a read-only file system, where each level's own mkdir says EROFS / EACCES / ENOTDIR.
+ */
 export function makeOutputDir(dir: string): string | undefined {
-  try {
-    return fs.mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CremaError(`${dir}: cannot create the directory: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : fileErrorWords(code, 'write')}`);
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !fs.existsSync(d) && d !== path.dirname(d); d = path.dirname(d)) missing.unshift(d);
+  if (missing.length === 0 && !isDirectory(dir)) missing.push(path.resolve(dir)); // mkdir says EEXIST
+  for (const level of missing) {
+    try {
+      fs.mkdirSync(level);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && isDirectory(level)) continue; // made meanwhile by another process
+      throw new CremaError(`${dir}: cannot create the directory${level === path.resolve(dir) ? '' : ` ${level}`}: ${mkdirErrorWords(code)}`);
+    }
   }
+  return missing[0];
+}
+
+const isDirectory = (p: string): boolean => fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+
+/** Why mkdir failed, in words: its parent exists, so ENOENT means a file system that takes no new directories (/proc). */
+function mkdirErrorWords(code: string | undefined): string {
+  if (code === 'EEXIST' || code === 'ENOTDIR') return 'a file is in the way';
+  if (code === 'ENOENT') return 'the file system there does not take new directories';
+  return fileErrorWords(code, 'write');
 }

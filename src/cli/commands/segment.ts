@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { Argv } from 'yargs';
 import { DEMO_MEAN, type DenseOptions, type Segmentation, checkDenseNet, colourLabels, edgesDialectOf, segmentClassLine, segmentImage, vocPalette } from '../../detect/dense.js';
 import type { Forward } from '../../detect/forward.js';
@@ -5,7 +6,10 @@ import { onnxForwardOf } from '../../detect/forward.js';
 import type { FloatImage } from '../../image/image.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import { rgbPng } from '../../image/png.js';
+import { inferShapes } from '../../graph/graph.js';
+import { wasmEngine } from '../../kernels/wasm.js';
 import type { Net } from '../../runtime/net.js';
+import { sizeOf } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
 import { eachImage, type ImageLoop } from '../image-loop.js';
 import { backendArg, commaNumbers, loadNetFor, netArgs, type NetArgs, printNotes, readLabels, threadsArg } from '../shared.js';
@@ -75,7 +79,35 @@ export async function denseLoop<T>(args: DenseArgs, kind: 'segment' | 'edges', m
   checkDenseNet(net, kind, args.blob); // before any image is read
   const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, anySize: true }) : undefined;
   const loop = make(net, options, sessions ? onnxForwardOf(sessions) : undefined);
-  await eachImage({ ...loop, files, geo: { channels: 3, height: 1, width: 1 }, json: args.json, output: args.output, upright: false }, async () => sessions?.release());
+  const check = sessions ? undefined : (image: FloatImage) => checkBlobRoom(net, image);
+  await eachImage({ ...loop, check, files, geo: { channels: 3, height: 1, width: 1 }, json: args.json, output: args.output, upright: false }, async () => sessions?.release());
+}
+
+const gib = (bytes: number): string => (bytes < 2 ** 30 ? `${Math.ceil(bytes / 2 ** 20)} MiB` : `${(bytes / 2 ** 30).toFixed(1)} GiB`);
+
+/**
+ * Refuses, before its forward, an image at whose size the net's blobs cannot fit in the wasm kernels' memory: HED
+ * on a phone's 3000 x 2000 photo ran 46 s of layers before the heap said it could not fit 1558 MiB more, naming
+ * no image. The blobs' bytes come from the shapes alone (the graph shaped to the image and back, nothing allocated);
+ * what fits is the memory's limit less what is held, the net's blobs at their present size counted as free.
+ */
+export function checkBlobRoom(net: Net, image: FloatImage): void {
+  const heap = wasmEngine()?.heap;
+  if (!heap) return; // CREMA_KERNELS=js: blobs in JavaScript, bounded by the graph's 16 GiB only
+  const blobBytes = (): number => [...net.graph.blobShapes.values()].reduce((sum, s) => sum + 4 * sizeOf(s), 0);
+  const input = net.inputs[0], before = net.graph.blobShapes.get(input)!, now = blobBytes();
+  inferShapes(net.graph, { [input]: [1, 3, image.height, image.width] }); // the graph's 16 GiB bound refuses here
+  let need: number;
+  try {
+    need = blobBytes();
+  } finally {
+    inferShapes(net.graph, { [input]: before });
+  }
+  const fits = heap.limit - heap.used + now;
+  if (need <= fits) return;
+  const side = Math.sqrt(fits / need); // blobs grow with the pixels
+  const js = need <= os.totalmem() ? `CREMA_KERNELS=js should run it in JavaScript (${gib(need)} of this machine's ${gib(os.totalmem())})` : `nor does this machine's ${gib(os.totalmem())} hold it for CREMA_KERNELS=js`;
+  throw new CremaError(`${image.width} x ${image.height}: the net's blobs at this size need ${gib(need)}, the wasm kernels' memory has room for ${gib(fits)}: use a smaller image (at most about ${Math.floor(image.width * side)} x ${Math.floor(image.height * side)}); ${js}`);
 }
 
 /** --mean B,G,R: three numbers. */
