@@ -1,6 +1,7 @@
 // A switch of the splits A/B'd in one process at 2 threads (unjudged), whole forwards alternated, per layer: the
 // lower quartile and median of each layer's time each way, and the forward's. Usage: node
-// scripts/bench-split-ab.mjs NET [rounds, default 15]; SWITCH=rows (convolutions' row blocks, packed.ts) or
+// scripts/bench-split-ab.mjs NET [rounds, default 15]; SWITCH=rows (convolutions' row blocks, packed.ts), balanced
+// (column chunks that end together: packed.ts chunkStrips) or
 // spin (the calling thread's poll for the workers' last chunks, pool.ts). FILTER=res5 prints those layers only.
 import os from 'node:os';
 import { unjudgedNet } from './unjudged-net.mjs';
@@ -8,7 +9,7 @@ import { convSplit } from '../dist/kernels/packed.js';
 
 const model = process.argv[2] ?? 'resnet50', rounds = Number(process.argv[3] ?? 15), which = process.env.SWITCH ?? 'rows';
 const { net, pool, input, x } = await unjudgedNet(model);
-const set = (on) => (which === 'rows' ? (convSplit.rows = on) : (pool.waitSpin = on));
+const set = (on) => (which === 'rows' || which === 'balanced' ? (convSplit[which] = on) : (pool.waitSpin = on));
 const layers = new Map(), totals = [[], []], waited = [[], []];
 const forward = (k) => {
   set(k === 0);

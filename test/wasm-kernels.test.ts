@@ -18,7 +18,7 @@ import { allFinite, packWinogradWeights, uPerForward, winogradLimits, winogradSp
 import { eltwiseSumWasm } from '../src/kernels/eltwise.js';
 import { caffeRelu } from '../src/kernels/relu.js';
 import { directFits } from '../src/kernels/direct.js';
-import { convRowSplit, convSplit } from '../src/kernels/packed.js';
+import { chunkStrips, convRowSplit, convSplit } from '../src/kernels/packed.js';
 import { type ConvGeometry, depthwisePlane } from '../src/kernels/im2col.js';
 import { depthwiseWasm, packDepthwiseWeights } from '../src/kernels/depthwise.js';
 import { CremaError } from '../src/util/errors.js';
@@ -948,6 +948,16 @@ describe('Convolution on planes of a few column strips, rows cut at 2 threads', 
     expect(convRowSplit(1, 1, 2048)).toEqual({ rowBlocks: 1, rowsPer: 2048 }); // one thread
   });
 
+  it('cuts a plane into column chunks that end together on two threads (the last chunk no whole chunk late)', () => {
+    expect(chunkStrips(98, 13, 2)).toBe(7); // 28 x 28: 14 chunks, 49 strips a thread (13: 52 against 46)
+    expect(chunkStrips(1568, 64, 2)).toBe(56); // 112 x 112: 28 chunks, 784 a thread (64: 800 against 768)
+    expect(chunkStrips(392, 49, 2)).toBe(49); // 56 x 56: 8 chunks of 49 already
+    expect(chunkStrips(25, 4, 2)).toBe(4); // 14 x 14: 13 on one thread whatever the count; the largest kept
+    expect(chunkStrips(92, 12, 2)).toBe(9); // 27 x 27 (92 strips): 11 chunks, 47 against 48 in chunks of 12
+    expect(chunkStrips(98, 98, 1)).toBe(98); // one thread: one chunk
+    expect(chunkStrips(7, 1, 2)).toBe(1);
+  });
+
   it('gives the same bits at 1 and 2 threads (each output sums in one order whatever rows its chunk holds), and the TypeScript kernels\' numbers', async () => {
     const random = rng(43);
     const saved = process.env.CREMA_WINOGRAD;
@@ -958,6 +968,8 @@ describe('Convolution on planes of a few column strips, rows cut at 2 threads', 
         { N: 1, cin: 64, cout: 200, k: 3, pad: 1, group: 2, H: 5, W: 5, bias: true, relu: 0.1 }, // groups: 2 x 4 strips
         { N: 2, cin: 40, cout: 97, k: 1, pad: 0, group: 1, H: 3, W: 6, bias: false, relu: undefined }, // batch 2, rows not of 4
         { N: 1, cin: 520, cout: 256, k: 3, pad: 0, group: 1, H: 9, W: 9, bias: true, relu: undefined }, // 49 columns, K 4680
+        { N: 1, cin: 24, cout: 40, k: 1, pad: 0, group: 1, H: 28, W: 28, bias: true, relu: 0 }, // 98 strips: 14 chunks of 7
+        { N: 2, cin: 20, cout: 12, k: 1, pad: 0, group: 1, H: 27, W: 27, bias: false, relu: 0.1 }, // chunks of 9, a last strip of 1
       ];
       for (const c of cases) {
         const x = new Tensor([c.N, c.cin, c.H, c.W], randomArray(c.N * c.cin * c.H * c.W, random));

@@ -91,7 +91,7 @@ export function convolveWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry,
   p[25] = pointwise ? 1 : 0;
   p[26] = groups;
   const perImage = Math.max(1, Math.ceil(e.chunkCount(images * Math.ceil(N / NR)) / images));
-  const chunkCols = Math.min(512, Math.max(NR, roundUp(Math.ceil(N / perImage), NR)));
+  const chunkCols = NR * chunkStrips(Math.ceil(N / NR), Math.min(MAX_CHUNK_STRIPS, Math.ceil(N / NR / perImage)), e.activeThreads());
   const { rowBlocks, rowsPer } = convRowSplit(e.chunkCount(Infinity), images * Math.ceil(N / chunkCols), packed.rows);
   p[27] = chunkCols; p[28] = Math.ceil(N / chunkCols);
   p[29] = residualAt;
@@ -102,11 +102,42 @@ export function convolveWasm(e: WasmEngine, packed: PackedConv, g: ConvGeometry,
 }
 
 /**
- * @internal Whether convolution jobs may cut output rows, and whether a 1x1 with 1 to 4 output channels a group
+ * @internal Whether convolution jobs may cut output rows, whether their column chunks are picked to end together
+ * (chunkStrips; off: `most`, as until round fifty), and whether a 1x1 with 1 to 4 output channels a group
  * runs straight from x (assembly/fewrows.ts; the same bits as the GEMM) rather than packing it: benchmarks and
  * tests turn them off to compare.
  */
-export const convSplit = { rows: true, fewRows: true };
+export const convSplit = { rows: true, fewRows: true, balanced: true };
+
+/** Column strips a convolution chunk holds at most (its packed B in a thread's scratch: KC x 512 floats). */
+const MAX_CHUNK_STRIPS = 512 / NR;
+
+/**
+ * Column strips a chunk of a plane of `strips` strips, from `most` (a few chunks a thread) down to half of it:
+ * the count whose chunks end soonest on `threads` threads of equal speed, each taking the next chunk when free
+ * (the pool's ticket; ties: the larger count, fewer chunks). Every chunk but a plane's last holds the same count,
+ * so `most` could leave one thread a whole chunk more: 28 x 28 (98 strips) in chunks of 13 ran 4 chunks (52
+ * strips) on one thread and 3 and a 7 (46) on the other, where chunks of 7 run 49 each; 112 x 112 (1568 strips, 64
+ * at most a chunk) 800 against 784 in chunks of 49. Same bits: each output's sum does not depend on its chunk.
+ */
+export function chunkStrips(strips: number, most: number, threads: number): number {
+  let best = Math.max(1, most), bestEnd = Infinity;
+  for (let c = best; c >= 1 && 2 * c >= most && convSplit.balanced; c--) {
+    const end = finish(strips, c, threads);
+    if (end < bestEnd) [best, bestEnd] = [c, end];
+  }
+  return best;
+}
+
+/** When the last of `strips` strips in chunks of `per` ends, on `threads` threads of equal speed taking chunks in turn. */
+function finish(strips: number, per: number, threads: number): number {
+  const loads = new Array<number>(Math.max(1, threads)).fill(0);
+  for (let left = strips; left > 0; left -= per) {
+    const t = loads.indexOf(Math.min(...loads));
+    loads[t] += Math.min(per, left);
+  }
+  return Math.max(...loads);
+}
 
 /** Output rows a convolution chunk keeps at least when a job cuts rows (8 strips of the 4 x 8 tile). */
 const MIN_CHUNK_ROWS = 32;
