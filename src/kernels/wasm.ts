@@ -253,22 +253,6 @@ export function addScope(block: Owned, scope: Set<Owned>): void {
   scope.add(block);
 }
 
-/** A view -> the whole array it is part of (see `viewOf`): kept alive, with its block, while the view is. */
-const wholes = new WeakMap<Float32Array, Float32Array>();
-
-/**
- * `a.subarray(start, end)`, which keeps the whole array `a` is part of alive as long as the view lives. A resident
- * array's block belongs to the array `residentArray` returned, not to its subarrays (the buffer they share is the
- * whole memory): a caller keeping a view of a net's blob (a Filter's output, the start of the room the net keeps;
- * a Concat's bottom) after dropping the net would otherwise see its values change as another net's blob lands
- * in the freed block.
- */
-export function viewOf(a: Float32Array, start: number, end: number): Float32Array {
-  const view = a.subarray(start, end);
-  wholes.set(view, wholes.get(a) ?? a);
-  return view;
-}
-
 /** One loaded engine: module, memory, allocator, pool. Process-wide (see `wasmEngine`). */
 export class WasmEngine {
   readonly heap: Heap;

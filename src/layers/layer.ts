@@ -1,8 +1,7 @@
 import type { Dialect } from '../caffe/dialects.js';
 import type { LayerParameter } from '../caffe/types.js';
-import { viewOf } from '../kernels/wasm.js';
 import type { Converter } from '../onnx/context.js';
-import { Tensor, type Shape, shapeString, sizeOf, viewedShares } from '../tensor.js';
+import { Tensor, type Shape, shapeString, sizeOf, viewOf, viewedShares } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 
 /**

@@ -1,7 +1,7 @@
 import { type DialectOf, loadNet, type LoadOptions } from '../caffe/load.js';
 import type { NetParameter } from '../caffe/types.js';
 import { buildGraph, inferShapes, repeatedNameNotes, reshapeAfter, shapeBack, sizingNote, type Graph, type GraphLayer } from '../graph/graph.js';
-import { type DecodedWeights, type Owned, adoptWeights, boundThreads, collectGarbage, compileEngine, decodedWeights, defaultThreads, setThreads, viewOf, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm.js';
+import { type DecodedWeights, type Owned, adoptWeights, boundThreads, collectGarbage, compileEngine, decodedWeights, defaultThreads, setThreads, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm.js';
 import { type Layer, LayerError, declaredWeights } from '../layers/layer.js';
 import { type InputValue, checkEveryInput, checkFeeds, inputTensor } from './feeds.js';
 import { loadPlugins } from '../layers/plugin.js';
@@ -11,7 +11,7 @@ import { NetRunner, runnersAlive, runnersStarted } from './runner.js';
 import { ForwardJudge } from './forward-judge.js';
 import { type ConcatSlice, concatSlices } from './concat-views.js';
 import { platform } from '../platform.js';
-import { type Shape, Tensor, sameShape, shapeString, sizeOf, viewedShares } from '../tensor.js';
+import { type Shape, Tensor, sameShape, shapeString, sizeOf, viewOf, viewedShares } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { checkNames, checkOptionKeys, noBlobNamed } from '../util/options.js';
 import { listSome, nameRecord } from '../util/names.js';
