@@ -113,13 +113,22 @@ const MAX_CHUNK_STRIPS = 512 / NR;
  * at most a chunk) 800 against 784 in chunks of 49. Same bits: each output's sum does not depend on its chunk.
  */
 export function chunkStrips(strips: number, most: number, threads: number): number {
-  let best = Math.max(1, most), bestEnd = Infinity;
-  for (let c = best; c >= 1 && 2 * c >= most && convSplit.balanced; c--) {
+  if (!convSplit.balanced) return Math.max(1, most);
+  const key = `${strips},${most},${threads}`; // a net's layers ask the same few each forward: simulated once
+  let best = chosenStrips.get(key);
+  if (best !== undefined) return best;
+  let bestEnd = Infinity;
+  best = Math.max(1, most);
+  for (let c = best; c >= 1 && 2 * c >= most; c--) {
     const end = finish(strips, c, threads);
     if (end < bestEnd) [best, bestEnd] = [c, end];
   }
+  chosenStrips.set(key, best);
   return best;
 }
+
+/** chunkStrips' picks by (strips, most, threads). */
+const chosenStrips = new Map<string, number>();
 
 /** When the last of `strips` strips in chunks of `per` ends, on `threads` threads of equal speed taking chunks in turn. */
 function finish(strips: number, per: number, threads: number): number {
