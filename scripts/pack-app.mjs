@@ -14,11 +14,43 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** `npm pack` of the checkout as it is built (dist/ must be current: no build here) into `dir`; the tarball's path. */
+/**
+ * `npm pack` of the checkout as it is built (dist/ must be current: no build here) into `dir`; the tarball's path.
+ * With its scripts, as `npm publish` packs: prepack strips the checkout's prepare (the build) from the packed
+ * package.json (scripts/pack-manifest.mjs), hence npm runs no prepare here either.
+ */
 export function packTarball(dir) {
   fs.mkdirSync(dir, { recursive: true });
-  const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  return path.join(dir, JSON.parse(out)[0].filename);
+  const manifest = path.join(root, 'package.json');
+  return oneAtATime(() => {
+    const before = fs.readFileSync(manifest, 'utf8');
+    const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    if (fs.readFileSync(manifest, 'utf8') !== before) throw new Error(`${manifest}: npm pack left it changed (postpack: node scripts/pack-manifest.mjs restore)`);
+    return path.join(dir, JSON.parse(out)[0].filename);
+  });
+}
+
+/**
+ * `pack` while no other packTarball packs this checkout (the install and example tests run in parallel): prepack
+ * rewrites package.json until postpack, so two packs at once could tar each other's.
+ */
+function oneAtATime(pack) {
+  const lock = path.join(root, '.pack.lock'), deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock); // atomic: made by one process only
+      break;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+      if (Date.now() > deadline) throw new Error(`${lock}: another pack has held it for 10 minutes (remove it if none runs)`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    return pack();
+  } finally {
+    fs.rmdirSync(lock);
+  }
 }
 
 /** A lockfile for an app depending on the tarball: crema's production dependency tree, as its lockfile resolved it. */

@@ -10,7 +10,10 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { rgbPng } from '../src/image/png.js';
 import { wasmEngine } from '../src/kernels/wasm.js';
-import { cli } from './helpers/cli.js';
+import { blobRoomCheck } from '../src/cli/commands/segment.js';
+import type { FloatImage } from '../src/image/image.js';
+import { Net } from '../src/runtime/net.js';
+import { cli, errorOf } from './helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-dense-memory-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -54,7 +57,7 @@ describe("an image too large for the wasm kernels' memory", () => {
       expect(run.code).toBe(1);
       const skipped = run.stderr.split('\n').filter((l) => l.startsWith('crema: skipped'));
       expect(skipped).toHaveLength(1);
-      expect(skipped[0]).toMatch(new RegExp(`^crema: skipped ${big}: 400 x 400: the net's blobs at this size need 317 MiB, the wasm kernels' memory has room for (\\d+) MiB: use a smaller image \\(at most about (\\d+) x \\2\\); CREMA_KERNELS=js should run it in JavaScript \\(317 MiB of this machine's [\\d.]+ GiB\\)$`));
+      expect(skipped[0]).toMatch(new RegExp(`^crema: skipped ${big}: 400 x 400: the net's blobs at this size need 317 MiB, the wasm kernels' memory has room for (\\d+) MiB: use a smaller image \\(below about (\\d+) x \\2 the blobs fit, the kernels' scratch besides\\); CREMA_KERNELS=js runs it in JavaScript, slower \\(its blobs take 317 MiB, this machine has [\\d.]+ GiB free\\)$`));
       const [, room, side] = /room for (\d+) MiB.*about (\d+) x/.exec(skipped[0])!;
       expect(Number(room)).toBeLessThan(317);
       expect(Math.abs(Number(side) - 400 * Math.sqrt(Number(room) / 317))).toBeLessThan(2); // blobs grow with the pixels
@@ -62,6 +65,36 @@ describe("an image too large for the wasm kernels' memory", () => {
       expect(fs.readdirSync(out)).toEqual(['a.png']);
     } finally {
       engine.heap.limit = limit;
+    }
+  });
+});
+
+describe('blobRoomCheck', () => {
+  it('shapes the graph once per image size (the forward reshapes it anyway), its refusal the same each time', async () => {
+    const engine = wasmEngine();
+    if (!engine) throw new Error('this test needs the wasm kernels (CREMA_KERNELS=js is set)');
+    const net = await Net.load(proto, weights, { threads: 1 });
+    const limit = engine.heap.limit;
+    engine.heap.limit = engine.memory.buffer.byteLength + 48 * 2 ** 20;
+    try {
+      const check = blobRoomCheck(net);
+      const image = (width: number, height: number) => ({ width, height, channels: 3, data: new Float32Array(0) }) as unknown as FloatImage;
+      const shapes = () => net.graph.blobShapes; // inferShapes gives the graph a new map
+      let before = shapes();
+      check(image(100, 80));
+      expect(shapes()).not.toBe(before); // shaped to 100 x 80 and back
+      expect(shapes().get('score')).toEqual([1, 3, 8, 8]);
+      before = shapes();
+      check(image(100, 80));
+      expect(shapes()).toBe(before); // the same size: not shaped again
+      const refusal = errorOf(() => check(image(400, 400)));
+      expect(refusal).toMatch(/^400 x 400: the net's blobs at this size need 317 MiB/);
+      before = shapes();
+      expect(errorOf(() => check(image(400, 400)))).toBe(refusal);
+      expect(shapes()).toBe(before);
+    } finally {
+      engine.heap.limit = limit;
+      await net.dispose();
     }
   });
 });

@@ -156,3 +156,55 @@ describe('crema detect', () => {
     expect([quads.code, quads.stderr]).toEqual([2, "crema: quadNms: the net's detections have no quadrilaterals (rows of 7; TextBoxes++'s DetectionOutput with use_polygon gives rows of 15)\n"]);
   });
 });
+
+describe('a saturated SSD: corners past float32 (its box width exp(0.1 x 1000) x the prior is inf, as in Caffe\'s DecodeBBox)', () => {
+  // Input 3 x 4 x 4; one prior per position (min_size 2); loc's bias gives every box a width offset of 1000 (x its
+  // variance 0.1: exp(100), past float32) and a height offset of 0; conf's gives class 1 a score of 0.9.
+  const text = `name: "saturated"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 4 dim: 4 } } }
+layer { name: "loc" type: "Convolution" bottom: "data" top: "loc" convolution_param { num_output: 4 kernel_size: 1 } }
+layer { name: "loc_perm" type: "Permute" bottom: "loc" top: "loc_perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }
+layer { name: "loc_flat" type: "Flatten" bottom: "loc_perm" top: "loc_flat" }
+layer { name: "conf" type: "Convolution" bottom: "data" top: "conf" convolution_param { num_output: 2 kernel_size: 1 } }
+layer { name: "conf_perm" type: "Permute" bottom: "conf" top: "conf_perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }
+layer { name: "conf_flat" type: "Flatten" bottom: "conf_perm" top: "conf_flat" }
+layer { name: "prior" type: "PriorBox" bottom: "data" bottom: "data" top: "prior" prior_box_param { min_size: 2 variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2 } }
+layer { name: "out" type: "DetectionOutput" bottom: "loc_flat" bottom: "conf_flat" bottom: "prior" top: "out"
+  detection_output_param { num_classes: 2 share_location: true background_label_id: 0 nms_param { nms_threshold: 0.45 top_k: 20 } keep_top_k: 20 code_type: CENTER_SIZE confidence_threshold: 0.01 } }
+`;
+  const blobs = [
+    { name: 'loc', blobs: [{ shape: [4, 3, 1, 1], data: new Float32Array(12) }, { shape: [4], data: Float32Array.of(0, 0, 1000, 0) }] },
+    { name: 'conf', blobs: [{ shape: [2, 3, 1, 1], data: new Float32Array(6) }, { shape: [2], data: Float32Array.of(0.1, 0.9) }] },
+  ];
+  const reason = "not finite: xmin -inf, xmax inf (the net's output past float32's range, as Caffe computes it: weights that saturate the net)";
+  let net: string, model: string;
+  beforeAll(() => {
+    net = path.join(dir, 'saturated.prototxt');
+    model = path.join(dir, 'saturated.caffemodel');
+    fs.writeFileSync(net, text);
+    fs.writeFileSync(model, encodeCaffemodel({ name: 'saturated', layer: blobs.map((l) => ({ name: l.name, type: 'Convolution', blobs: l.blobs.map((b) => ({ shape: { dim: b.shape }, data: b.data })) })) }));
+  });
+
+  it('the library gives the infinite corners as they are, with a reason; the finite ones have none', async () => {
+    const ssd = Net.fromNetParameter(readNetPrototxt(net), new Map(blobs.map((l) => [l.name, l.blobs.map((b) => new Tensor(b.shape, b.data))])), [], { threads: 1 });
+    const found = await detect(ssd, cat);
+    expect(found.length).toBeGreaterThan(0);
+    for (const d of found) {
+      expect(d).toMatchObject({ label: 1, xmin: -Infinity, xmax: Infinity, reason });
+      expect(d.score).toBeCloseTo(0.9, 6);
+      expect(Number.isFinite(d.ymin) && Number.isFinite(d.ymax)).toBe(true);
+    }
+    expect(detectionsOf(ssd.blobs.get('out')!, 0, 4, 4, 0.5)[0]).not.toHaveProperty('reason'); // the raw reader: the net's rows, unexplained
+  });
+
+  it('crema detect: the text prints inf as C does, with the reason; --json gives null and the reason', async () => {
+    const t = await crema('detect', net, model, cat, '--threads', '1');
+    expect(t.code).toBe(0);
+    expect(t.stdout.split('\n')[1]).toMatch(new RegExp(`^0\\.9000 - "class 1" at \\[-inf, -?\\d+, inf, -?\\d+\\] \\(${reason.replace(/[()]/g, '\\$&')}\\)$`));
+    const j = await crema('detect', net, model, cat, '--threads', '1', '--json');
+    expect(j.code).toBe(0);
+    const d = (JSON.parse(j.stdout) as { images: { detections: Record<string, unknown>[] }[] }).images[0].detections[0];
+    expect(d).toMatchObject({ label: 1, score: 0.9, xmin: null, xmax: null, reason });
+    expect(typeof d.ymin).toBe('number');
+  });
+});

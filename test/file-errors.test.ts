@@ -99,14 +99,19 @@ describe("an output's directory", () => {
       `crema: ${at('locked-out')}: cannot create the directory: permission denied`);
   });
 
-  it('run --dump under /proc: the real error in one line (recursive mkdir hung there forever)', async () => {
+  // Every command that makes an output directory (util/files makeOutputDir, one level at a time), under /proc.
+  it.each([
+    ['run --dump', ['run', net, weights, '--input', input, '--dump', '/proc/self/crema-out/sub', '--threads', '1'], '/proc/self/crema-out/sub', '/proc/self/crema-out'],
+    ['convert --triton', ['convert', net, weights, '--triton', '/proc/self/crema-repo'], '/proc/self/crema-repo/LeNet/1', '/proc/self/crema-repo'],
+    ['show -o', ['show', net, weights, '--input', input, '--blobs', 'conv1', '-o', '/proc/crema-x/y'], '/proc/crema-x/y', '/proc/crema-x'],
+  ])('%s under /proc: the real error in one line, exit 2 (recursive mkdir hung there forever)', async (_, args, dir, level) => {
     // A child process with a timeout: a hang inside mkdirSync would block this test's own thread for good.
     const r = await new Promise<{ code: number | string | null; stderr: string }>((resolve) =>
-      execFile(process.execPath, ['bin/crema.js', 'run', net, weights, '--input', input, '--dump', '/proc/self/crema-out/sub', '--threads', '1'],
+      execFile(process.execPath, ['bin/crema.js', ...args],
         { cwd: path.join(import.meta.dirname, '..'), encoding: 'utf8', timeout: 30_000 }, (err, _stdout, stderr) =>
           resolve({ code: err ? (err.killed ? 'timed out' : err.code ?? null) : 0, stderr })));
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('crema: /proc/self/crema-out/sub: cannot create the directory /proc/self/crema-out: the file system there does not take new directories\n');
+    expect(r.stderr).toBe(`crema: ${dir}: cannot create the directory ${level}: the file system there does not take new directories\n`);
   });
 
   it('run --dump: each level made on its own, so a read-only file system says so (recursive mkdir said ENOENT)', async () => {

@@ -46,6 +46,12 @@ describe.each([
     installPackedApp(app, { npm });
     const nm = path.join(app, 'node_modules');
     expect(fs.existsSync(path.join(nm, 'crema-caffe/dist/index.js'))).toBe(true);
+    // No install-time script in the packed package.json (npm 11 warns of any not covered by allowScripts; prepare
+    // counts for a tarball, file: or git install): prepack stripped the checkout's prepare (its build); postpack put
+    // the checkout's package.json back as it was (packTarball checks).
+    const scripts = (JSON.parse(fs.readFileSync(path.join(nm, 'crema-caffe/package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(Object.keys(scripts).filter((s) => ['preinstall', 'install', 'postinstall', 'prepare', 'prepack', 'postpack'].includes(s))).toEqual([]);
+    expect(scripts.build).toBeDefined();
     expect(fs.existsSync(path.join(nm, 'onnxruntime-node'))).toBe(false);
     expect(fs.existsSync(path.join(nm, 'onnxruntime-web'))).toBe(false);
     expect(fs.existsSync(path.join(nm, 'h5wasm'))).toBe(false);

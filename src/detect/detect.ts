@@ -15,7 +15,7 @@ import { fpnBlobs, fpnJob, isFpn } from './fpn.js';
 import type { LayerParameter, NetParameter } from '../caffe/types.js';
 import { layerTypeOf } from '../layers/registry.js';
 import { SSH_BLOBS, SSH_DEFAULTS, SSH_PYRAMID, isSsh, sshDetections, sshModuleBlobs, sshPyramidRows, sshPyramidScales } from './ssh.js';
-import { type Detection, type DetectOptions, type DetectorKind, checkDetectOptions, lengthOption, thresholdOf } from './options.js';
+import { type Detection, type DetectOptions, type DetectorKind, checkDetectOptions, explainNonFinite, lengthOption, thresholdOf } from './options.js';
 
 export { type Detection, type DetectOptions, type DetectorKind, checkDetectOptions } from './options.js';
 
@@ -124,6 +124,12 @@ export interface DetectionRun {
 
 /** The run of any kind of detector (detectionKind): a detection layer's (detectionJob), Faster R-CNN's or SSH's (fasterRcnnJob). */
 export function detectionRun(net: Net, image: FloatImage, options: DetectOptions = {}): DetectionRun {
+  const run = kindRun(net, image, options);
+  return { ...run, found: (got) => explainNonFinite(run.found(got)) };
+}
+
+/** detectionRun's run for the net's kind, its detections as they come (not yet explained). */
+function kindRun(net: Net, image: FloatImage, options: DetectOptions): DetectionRun {
   const kind = detectionKind(net);
   if (kind === 'fpn') return checkDetectOptions(options), fpnJob(net, image, options, thresholdOf(options));
   if (kind !== 'output') return fasterRcnnJob(net, image, options);

@@ -25,6 +25,11 @@ export interface Detection {
   quad?: number[];
   /** MTCNN's five landmarks (eyes, nose, mouth corners) as [x, y] in the image's pixels (crema faces). */
   landmarks?: [number, number][];
+  /**
+   * Present only when the score or a corner is not finite (JSON writes those as null): which, and why, e.g.
+   * "not finite: xmin -inf, xmax inf (…)" for a saturated SSD whose box width overflowed float32.
+   */
+  reason?: string;
 }
 
 /**
@@ -96,10 +101,31 @@ export function lengthOption(name: 'scale' | 'maxSize', v: unknown, origin: stri
   return v;
 }
 
-/** One detection as `crema detect` prints it (and the page lists it): score, name, corners, a quadrilateral's points. */
+/** One detection as `crema detect` prints it (and the page lists it): score, name, corners, a quadrilateral's points, its reason. */
 export function detectionLine(d: Detection): string {
-  const px = (v: number) => Math.round(v);
-  return `${d.score.toFixed(4)} - "${d.name ?? `class ${d.label}`}" at [${px(d.xmin)}, ${px(d.ymin)}, ${px(d.xmax)}, ${px(d.ymax)}]${d.quad ? `, quadrilateral [${d.quad.map(px).join(', ')}]` : ''}`;
+  const px = (v: number) => (Number.isFinite(v) ? String(Math.round(v)) : cFloat(v));
+  const score = Number.isFinite(d.score) ? d.score.toFixed(4) : cFloat(d.score);
+  return `${score} - "${d.name ?? `class ${d.label}`}" at [${px(d.xmin)}, ${px(d.ymin)}, ${px(d.xmax)}, ${px(d.ymax)}]${d.quad ? `, quadrilateral [${d.quad.map(px).join(', ')}]` : ''}${d.reason ? ` (${d.reason})` : ''}`;
+}
+
+/** A value that is not finite as C's printf and Python print it (inf, -inf, nan), not JavaScript's "-Infinity". */
+const cFloat = (v: number): string => (Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf');
+
+const REASON_FIELDS = ['score', 'xmin', 'ymin', 'xmax', 'ymax'] as const;
+
+/**
+ * Each detection whose score or corners are not finite given its `reason` (JSON writes such numbers as null, and
+ * its rule is that a field then says why). They are the net's own numbers: Caffe's float arithmetic gives the same
+ * (SSD's DecodeBBox: a width of exp(variance x offset) x the prior's overflows to inf when weights saturate the net,
+ * its corners center -/+ inf), so they are reported as they are, not dropped or clipped.
+ */
+export function explainNonFinite(found: Detection[]): Detection[] {
+  for (const d of found) {
+    const bad = REASON_FIELDS.filter((k) => !Number.isFinite(d[k])).map((k) => `${k} ${cFloat(d[k])}`);
+    if (d.quad?.some((v) => !Number.isFinite(v))) bad.push('quad');
+    if (bad.length) d.reason = `not finite: ${bad.join(', ')} (the net's output past float32's range, as Caffe computes it: weights that saturate the net)`;
+  }
+  return found;
 }
 
 // MTCNN's (mtcnn.ts), here so that the browser entry's types reach no engine.

@@ -77,7 +77,7 @@ export async function denseLoop<T>(args: DenseArgs, kind: 'segment' | 'edges', m
   checkDenseNet(net, kind, args.blob); // before any image is read
   const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, anySize: true }) : undefined;
   const loop = make(net, options, sessions ? onnxForwardOf(sessions) : undefined);
-  const check = sessions ? undefined : (image: FloatImage) => checkBlobRoom(net, image);
+  const check = sessions ? undefined : blobRoomCheck(net);
   await eachImage({ ...loop, check, files, geo: { channels: 3, height: 1, width: 1 }, json: args.json, output: args.output, upright: false }, async () => sessions?.release());
 }
 
@@ -86,26 +86,50 @@ const gib = (bytes: number): string => (bytes < 2 ** 30 ? `${Math.ceil(bytes / 2
 /**
  * Refuses, before its forward, an image at whose size the net's blobs cannot fit in the wasm kernels' memory: HED
  * on a phone's 3000 x 2000 photo ran 46 s of layers before the heap said it could not fit 1558 MiB more, naming
- * no image. The blobs' bytes come from the shapes alone (the graph shaped to the image and back, nothing allocated);
- * what fits is the memory's limit less what is held, the net's blobs at their present size counted as free.
+ * no image. The blobs' bytes come from the shapes alone (the graph shaped to the image and back, nothing allocated),
+ * once per image size: a folder of photos from one camera shapes the graph once, not twice an image before the
+ * forward's own reshape. What fits is the memory's limit less what is held, the net's blobs at their present size
+ * counted as free.
  */
-export function checkBlobRoom(net: Net, image: FloatImage): void {
-  const heap = wasmEngine()?.heap;
-  if (!heap) return; // CREMA_KERNELS=js: blobs in JavaScript, bounded by the graph's 16 GiB only
-  const blobBytes = (): number => [...net.graph.blobShapes.values()].reduce((sum, s) => sum + 4 * sizeOf(s), 0);
-  const input = net.inputs[0], before = net.graph.blobShapes.get(input)!, now = blobBytes();
-  inferShapes(net.graph, { [input]: [1, 3, image.height, image.width] }); // the graph's 16 GiB bound refuses here
-  let need: number;
+export function blobRoomCheck(net: Net): (image: FloatImage) => void {
+  const needs = new Map<string, number>(); // the blobs' bytes by image size, "height x width"
+  return (image) => {
+    const heap = wasmEngine()?.heap;
+    if (!heap) return; // CREMA_KERNELS=js: blobs in JavaScript, bounded by the graph's 16 GiB only
+    const size = `${image.height} x ${image.width}`;
+    let need = needs.get(size);
+    if (need === undefined) needs.set(size, (need = blobBytesAt(net, image)));
+    const fits = heap.limit - heap.used + blobBytes(net);
+    if (need > fits) throw new CremaError(tooLarge(image, need, fits));
+  };
+}
+
+/**
+ * The refusal, its claims checked by hand (round fifty-one, 1 x 1 convolutions of 3, 512, 3 channels at the real
+ * 4 GiB): the size named is where the blobs alone fill the room (they grow with the pixels), so an upper bound, the
+ * kernels taking scratch besides (at 1439 x 1439, the bound named for 1450 x 1450, that net ran); CREMA_KERNELS=js
+ * keeps the blobs in JavaScript arrays, out of the wasm memory, and ran the refused 1450 x 1450 where this machine's
+ * free memory held them (its peak resident size about the blobs' bytes).
+ */
+function tooLarge(image: FloatImage, need: number, fits: number): string {
+  const side = Math.sqrt(fits / need);
+  const free = os.freemem(); // MemAvailable on Linux
+  const js = need < free ? `CREMA_KERNELS=js runs it in JavaScript, slower (its blobs take ${gib(need)}, this machine has ${gib(free)} free)` : `nor does this machine's free memory (${gib(free)}) hold them for CREMA_KERNELS=js, which keeps them in JavaScript`;
+  return `${image.width} x ${image.height}: the net's blobs at this size need ${gib(need)}, the wasm kernels' memory has room for ${gib(fits)}: use a smaller image (below about ${Math.floor(image.width * side)} x ${Math.floor(image.height * side)} the blobs fit, the kernels' scratch besides); ${js}`;
+}
+
+/** The bytes of the net's blobs at their present shapes. */
+const blobBytes = (net: Net): number => [...net.graph.blobShapes.values()].reduce((sum, s) => sum + 4 * sizeOf(s), 0);
+
+/** The bytes of the net's blobs with the image as its input, the graph shaped back after (the graph's 16 GiB bound refuses there). */
+function blobBytesAt(net: Net, image: FloatImage): number {
+  const input = net.inputs[0], before = net.graph.blobShapes.get(input)!;
+  inferShapes(net.graph, { [input]: [1, 3, image.height, image.width] });
   try {
-    need = blobBytes();
+    return blobBytes(net);
   } finally {
     inferShapes(net.graph, { [input]: before });
   }
-  const fits = heap.limit - heap.used + now;
-  if (need <= fits) return;
-  const side = Math.sqrt(fits / need); // blobs grow with the pixels
-  const js = need <= os.totalmem() ? `CREMA_KERNELS=js should run it in JavaScript (${gib(need)} of this machine's ${gib(os.totalmem())})` : `nor does this machine's ${gib(os.totalmem())} hold it for CREMA_KERNELS=js`;
-  throw new CremaError(`${image.width} x ${image.height}: the net's blobs at this size need ${gib(need)}, the wasm kernels' memory has room for ${gib(fits)}: use a smaller image (at most about ${Math.floor(image.width * side)} x ${Math.floor(image.height * side)}); ${js}`);
 }
 
 /** --mean B,G,R: three numbers. */
