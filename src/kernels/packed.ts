@@ -61,7 +61,8 @@ export function releasePacked(e: WasmEngine, packed: PackedConv): void {
 export function packBias(e: WasmEngine, owner: object, bias: Float32Array | undefined, blocks?: Owned[]): number {
   if (!bias) return 0;
   const ptr = e.heap.alloc((bias.length + MR) * 4);
-  blocks?.push(e.own(owner, ptr));
+  const block = e.own(owner, ptr); // owned whatever `blocks` is (`blocks?.push(e.own(...))` skipped it for Winograd's)
+  blocks?.push(block);
   e.f32.fill(0, ptr / 4, ptr / 4 + bias.length + MR);
   e.f32.set(bias, ptr / 4);
   return ptr;
