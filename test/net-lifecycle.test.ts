@@ -1,11 +1,15 @@
 // What a Net's life leaves behind: runOnnx on its graph at another input shape leaves the net at its own shapes;
 // after dispose (or once net.run moved the net to its worker), tensors kept from net.params refuse to be read rather
-// than view the freed wasm memory the fully connected weights lived in.
+// than view the freed wasm memory the fully connected weights lived in; dispose frees every block the net took.
 import { describe, expect, it } from 'vitest';
+import type { NetParameter } from '../src/caffe/types.js';
+import { parsePrototxt } from '../src/caffe/prototxt.js';
+import { wasmEngine } from '../src/kernels/wasm.js';
 import { Net } from '../src/runtime/net.js';
 import { runOnnx } from '../src/onnx/run.js';
 import { Tensor } from '../src/tensor.js';
 import { CremaError } from '../src/util/errors.js';
+import { randomArray, rng } from './helpers/compute.js';
 
 const lenet = ['models/lenet/deploy.prototxt', 'models/lenet/weights.caffemodel'] as const;
 
@@ -81,4 +85,45 @@ describe('an input of no values', () => {
     await expect(net.run({ data: new Tensor([0, 1, 28, 28], new Float32Array(0)) })).rejects.toThrow("input 'data': shape [0, 1, 28, 28] holds no values");
     await net.dispose();
   });
+});
+
+describe('dispose frees every wasm block the net took, at once', () => {
+  // conv1 (3x3 on the plane): GEMM-packed or Winograd weights, each with a padded bias block; conv2 (5x5): at a 5 x 5
+  // input its window is the whole input (an inner product on the weights moved into wasm memory as they are), at
+  // 12 x 12 packed or Winograd's. The bias block of Winograd's weights was once taken and never owned: 64 bytes that
+  // neither dispose nor a collection freed, per net (the browser's dispose test caught it on TinyFlow's 5x5
+  // convolution). At the net's own shape: blobs a reshape replaces are the collector's (net.ts allocate).
+  const prototxt = (h: number) => `layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 8 dim: ${h} dim: ${h} } } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "c1" convolution_param { num_output: 16 kernel_size: 3 pad: 1 } }
+layer { name: "conv2" type: "Convolution" bottom: "c1" top: "c2" convolution_param { num_output: 10 kernel_size: 5 } }`;
+  const weights = () => {
+    const t = (seed: number, ...dims: number[]) => new Tensor(dims, randomArray(dims.reduce((a, b) => a * b, 1), rng(seed)));
+    return new Map([['conv1', [t(1, 16, 8, 3, 3), t(2, 16)]], ['conv2', [t(3, 10, 16, 5, 5), t(4, 10)]]]);
+  };
+
+  for (const [h, winograd] of [[5, '0'], [12, '0'], [12, '4']] as const) {
+    it(`a net at 8 x ${h} x ${h}, forwarded twice (CREMA_WINOGRAD=${winograd}), leaves the memory in use as it found it`, async () => {
+      const e = wasmEngine();
+      if (!e) return;
+      process.env.CREMA_WINOGRAD = winograd;
+      try {
+        const cycle = async () => {
+          const before = e.heap.used;
+          const net = Net.fromNetParameter(parsePrototxt(prototxt(h), 'whole.prototxt') as NetParameter, weights(), [], { threads: 1 });
+          net.freesBlobs = true; // as the browser engine's nets: the blobs' blocks go with the net too
+          const x = new Tensor([1, 8, h, h], randomArray(8 * h * h, rng(h)));
+          for (let i = 0; i < 2; i++) expect(net.forward({ data: x }).c2.dims).toEqual([1, 10, h - 4, h - 4]);
+          const loaded = e.heap.used;
+          await net.dispose();
+          return { before, loaded, after: e.heap.used };
+        };
+        await cycle(); // the engine's scratch grows to what the net needs, and stays
+        const { before, loaded, after } = await cycle();
+        expect(loaded).toBeGreaterThan(before + 10 * 16 * 25 * 4); // conv2's weights at least
+        expect(after).toBe(before);
+      } finally {
+        delete process.env.CREMA_WINOGRAD;
+      }
+    });
+  }
 });

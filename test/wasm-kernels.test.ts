@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LayerParameter } from '../src/caffe/types.js';
 import { Judge, ThreadPool } from '../src/kernels/pool.js';
 import { KC, KIND_GEMV, MR, THREAD_SCRATCH, kernelsInUse, setThreads, useKernels, wasmBuild, wasmEngine } from '../src/kernels/wasm.js';
-import type { FusableLayer } from '../src/layers/convolution.js';
+import { type FusableLayer, convolutionLayer } from '../src/layers/convolution.js';
 import { innerProductLayer } from '../src/layers/inner_product.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
@@ -207,6 +207,62 @@ for (const threads of [1, 2]) {
         expect(relDiff(got.data, want.data), JSON.stringify(c)).toBeLessThan(1e-5);
         // The path taken: the weights moved into wasm memory as they are (the tensor views them), not packed.
         expect(w.data.buffer instanceof SharedArrayBuffer, JSON.stringify(c)).toBe(true);
+      }
+    });
+
+    it("Convolution whose window is the whole unpadded input (FCN's fc6 on a small image: 7x7 on 7 x 7): an inner product over the row-major weights, batches, strides, ReLU", () => {
+      const random = rng(23 + threads);
+      const cases = [
+        { N: 1, cin: 64, cout: 70, kh: 7, kw: 7, stride: 1, bias: true, relu: 0 },
+        { N: 2, cin: 9, cout: 13, kh: 3, kw: 5, stride: 2, bias: false, relu: undefined },
+        { N: 3, cin: 20, cout: 8, kh: 4, kw: 4, stride: 3, bias: true, relu: 0.1 },
+      ];
+      for (const c of cases) {
+        const x = new Tensor([c.N, c.cin, c.kh, c.kw], randomArray(c.N * c.cin * c.kh * c.kw, random));
+        const w = new Tensor([c.cout, c.cin, c.kh, c.kw], randomArray(c.cout * c.cin * c.kh * c.kw, random));
+        const b = new Tensor([c.cout], randomArray(c.cout, random));
+        const def = layerDef('Convolution', { convolution_param: { num_output: c.cout, kernel_h: c.kh, kernel_w: c.kw, stride: [c.stride], bias_term: c.bias } });
+        const [got, want] = bothKernels(def, c.bias ? [w, b] : [w], x, c.relu);
+        expect([...got.dims], JSON.stringify(c)).toEqual([c.N, c.cout, 1, 1]);
+        expect(relDiff(got.data, want.data), JSON.stringify(c)).toBeLessThan(1e-5);
+        // The weights moved into wasm memory as they are (the tensor views them): no packed copy, no Winograd U.
+        expect(viewsWasmMemory(w.data), JSON.stringify(c)).toBe(true);
+      }
+    });
+
+    it('a convolution reshaped from a plane to its whole-window input frees its packed GEMM weights (one copy), and packs them again when reshaped back', () => {
+      const random = rng(29 + threads);
+      const [cin, cout, k] = [48, 200, 5];
+      const w = new Tensor([cout, cin, k, k], randomArray(cout * cin * k * k, random));
+      const b = new Tensor([cout], randomArray(cout, random));
+      const def = layerDef('Convolution', { convolution_param: { num_output: cout, kernel_size: [k] } });
+      const layer = convolutionLayer.create(def, [w, b]);
+      const e = wasmEngine()!;
+      const run = (H: number): Float32Array => {
+        const x = new Tensor([1, cin, H, H], randomArray(cin * H * H, rng(H)));
+        const [shape] = layer.reshape([x.dims]);
+        const y = Tensor.zeros(shape);
+        layer.forward([x], [y]);
+        useKernels('js');
+        const want = runLayer(def, [w, b], [x])[0].data;
+        useKernels('wasm');
+        expect(relDiff(y.data, want), `${H} x ${H}`).toBeLessThan(1e-5);
+        return y.data;
+      };
+      const wBytes = cout * cin * k * k * 4;
+      process.env.CREMA_WINOGRAD = '0'; // the GEMM on packed weights on the plane
+      try {
+        run(k); // the weights move into wasm memory (the one copy)
+        expect(viewsWasmMemory(w.data)).toBe(true);
+        const moved = e.heap.used;
+        run(9);
+        expect(e.heap.used - moved).toBeGreaterThanOrEqual(wBytes); // packed for the GEMM
+        run(k);
+        expect(e.heap.used - moved).toBeLessThan(wBytes / 2); // the pack freed (the staging scratch may have grown)
+        run(9);
+        expect(e.heap.used - moved).toBeGreaterThanOrEqual(wBytes); // packed again
+      } finally {
+        delete process.env.CREMA_WINOGRAD;
       }
     });
 

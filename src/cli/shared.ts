@@ -80,11 +80,12 @@ export function loadOptionsFrom(args: NetArgs): LoadOptions & NetOptions {
 /**
  * The net a command runs: prepared for native forwards, or (`native` false: converted, inspected or run in ONNX
  * Runtime) as loaded, on one thread, nothing packed for kernels that will not run. `dialectOf`: a command's own
- * (edges').
+ * (edges'). `prepare` false: native, but nothing made for the prototxt's input shape, which the command replaces
+ * with each image's (segment and edges: FCN-8s prepared at its 500 x 500 held 2.2 GB to run a 1 x 1 image).
  */
-export function loadNetFor(args: NetArgs, native: boolean, dialectOf?: DialectOf): Promise<Net> {
+export function loadNetFor(args: NetArgs, native: boolean, dialectOf?: DialectOf, prepare = native): Promise<Net> {
   const options = loadOptionsFrom(args);
-  return Net.open(args.net, args.weights, native ? options : { ...options, threads: 1 }, { prepare: native, dialectOf });
+  return Net.open(args.net, args.weights, native ? options : { ...options, threads: 1 }, { prepare, dialectOf });
 }
 
 /**

@@ -3,7 +3,7 @@
 
 import type { ConvGeometry } from './im2col.js';
 import type { Tensor } from '../tensor.js';
-import { KC, KIND_CONV, KIND_GEMV, KIND_GEMV_ROWS, KIND_IP, KIND_IP_ROWS, MR, NR, type WasmEngine, addScope, registerWeights, weightsBlock } from './wasm.js';
+import { KC, KIND_CONV, KIND_GEMV, KIND_GEMV_ROWS, KIND_IP, KIND_IP_ROWS, MR, NR, type Owned, type WasmEngine, addScope, registerWeights, weightsBlock } from './wasm.js';
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
@@ -24,6 +24,8 @@ export interface PackedConv {
   /** Output channels per group (rows of each group's A) and the K of each (Cin/group * kh * kw). */
   rows: number;
   depth: number;
+  /** The blocks packConvWeights took (weights, bias), for releasePacked. */
+  blocks?: Owned[];
 }
 
 /**
@@ -33,7 +35,7 @@ export interface PackedConv {
 export function packConvWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, depth: number): PackedConv {
   const rowsPad = roundUp(rows, MR);
   const ptr = e.heap.alloc(groups * rowsPad * depth * 4);
-  e.own(owner, ptr);
+  const blocks = [e.own(owner, ptr)];
   const out = e.f32;
   let o = ptr / 4;
   for (let g = 0; g < groups; g++) {
@@ -46,14 +48,21 @@ export function packConvWeights(e: WasmEngine, owner: object, w: Float32Array, b
       }
     }
   }
-  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth };
+  const biasAt = packBias(e, owner, bias, blocks);
+  return { weights: ptr, bias: biasAt, rows, depth, blocks };
+}
+
+/** Frees a convolution's packed weights now, not when their owner is collected: it must not be used after. */
+export function releasePacked(e: WasmEngine, packed: PackedConv): void {
+  for (const block of packed.blocks ?? []) e.heap.releaseOwned(block);
 }
 
 /** A convolution's bias in wasm memory, padded with zeros to a whole MR strip past its end; 0 for none. */
-export function packBias(e: WasmEngine, owner: object, bias: Float32Array | undefined): number {
+export function packBias(e: WasmEngine, owner: object, bias: Float32Array | undefined, blocks?: Owned[]): number {
   if (!bias) return 0;
   const ptr = e.heap.alloc((bias.length + MR) * 4);
-  e.own(owner, ptr);
+  const block = e.own(owner, ptr); // owned whatever `blocks` is (`blocks?.push(e.own(...))` skipped it for Winograd's)
+  blocks?.push(block);
   e.f32.fill(0, ptr / 4, ptr / 4 + bias.length + MR);
   e.f32.set(bias, ptr / 4);
   return ptr;

@@ -3,7 +3,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import { gemm, matrix } from '../kernels/gemm.js';
 import { type ConvGeometry, depthwisePlane, im2col } from '../kernels/im2col.js';
 import { gatherPhases, phaseBuffers, phaseGeometry, scatterPhases } from '../kernels/phases.js';
-import { type PackedConv, type RowMajorInnerProduct, convolveWasm, innerProductWasm, moveInnerProductWeights, packConvWeights } from '../kernels/packed.js';
+import { type PackedConv, type RowMajorInnerProduct, convolveWasm, innerProductWasm, moveInnerProductWeights, packConvWeights, releasePacked } from '../kernels/packed.js';
 import { type PackedDepthwise, depthwiseWasm, packDepthwiseWeights } from '../kernels/depthwise.js';
 import { convDirectWasm, directFits } from '../kernels/direct.js';
 import { eltwiseSumWasm } from '../kernels/eltwise.js';
@@ -166,6 +166,14 @@ export function convWeights(def: LayerParameter, s: Pick<ConvSettings, 'numOutpu
 
 /** Bounds the column buffer: im2col works in chunks of output rows of at most this many floats (16 MB). */
 export const COL_BUFFER_FLOATS = 1 << 22;
+
+/**
+ * The window is the whole unpadded input (one output pixel, dilation 1): the input image, C x H x W, is the
+ * column of the convolution's GEMM as it is, in the order of the weights' rows.
+ */
+function wholeWindow(g: ConvGeometry): boolean {
+  return g.outH === 1 && g.outW === 1 && g.padH === 0 && g.padW === 0 && g.kernelH === g.height && g.kernelW === g.width && g.dilationH === 1 && g.dilationW === 1;
+}
 
 /** 1x1, stride 1, no pad: the input planes are already the column matrix. */
 function isPointwise(g: ConvGeometry): boolean {
@@ -393,12 +401,15 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
         packedDepthwise ??= packDepthwiseWeights(engine, layer, source(), bias);
         return 'depthwise';
       }
-      if (isPointwise(g) && g.height === 1 && g.width === 1 && s.group === 1) {
-        // The classifier of a net ending in a 1x1 convolution (MobileNets' fc7): one column, an inner product over
-        // Caffe's row-major weights (moved into wasm memory, the tensor viewing them), not 8-column GEMM strips.
+      if (wholeWindow(g) && s.group === 1) {
+        // One output pixel from the whole unpadded input: an inner product over Caffe's row-major weights (moved
+        // into wasm memory, the tensor viewing them), the input being its column as it is. The classifier of a net
+        // ending in a 1x1 convolution (MobileNets' fc7), and FCN's fc6 (7x7, 512 -> 4096) and fc7 on a small image:
+        // not 8-column GEMM strips of a packed copy (fc6: 411 MB more), nor Winograd's U for one pixel.
         if (!rowMajor) source();
-        rowMajor ??= moveInnerProductWeights(engine, layer, weights[0], bias, rows, g.channels);
+        rowMajor ??= moveInnerProductWeights(engine, layer, weights[0], bias, rows, g.channels * g.kernelH * g.kernelW);
         w = weights[0].data;
+        dropPacked(engine);
         return 'rows';
       }
       const q = phases;
@@ -447,6 +458,16 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
     function phaseLengths(g: ConvGeometry, q: ConvGeometry, num: number): [number, number] {
       const k = num * g.dilationH * g.dilationW;
       return [k * g.channels * s.group * q.height * q.width, k * s.numOutput * q.outH * q.outW];
+    }
+
+    /**
+     * Frees the GEMM's packed weights when the layer stops using them (a reshape to a plane the row-major weights
+     * serve): FCN loads at 500 x 500, where fc6 packs its 411 MB, then runs a small image on the weights as loaded.
+     * Made again if a later reshape needs them.
+     */
+    function dropPacked(engine: WasmEngine): void {
+      if (packed) releasePacked(engine, packed);
+      packed = undefined;
     }
 
     /** The weights packed for the im2col GEMM (made once; also the path of a Winograd layer whose input has a NaN). */

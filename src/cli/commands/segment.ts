@@ -71,8 +71,10 @@ export async function denseLoop<T>(args: DenseArgs, kind: 'segment' | 'edges', m
   const options = { blob: args.blob, mean: parseMean(args.mean) }; // the mean before the net is read
   const files = collectImages(args.images);
   if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
-  // edges: HED's Crops without crop_param in the hed dialect unless --dialect is given, decided in the one load
-  const net = await loadNetFor(args, args.backend === 'native', kind === 'edges' ? edgesDialectOf('--dialect hed') : undefined);
+  // edges: HED's Crops without crop_param in the hed dialect unless --dialect is given, decided in the one load.
+  // Not prepared: each image reshapes the net, so what a prepare makes for the prototxt's shape (blobs, packed
+  // weights, Winograd's U) goes unused; the first forward at each size makes what that size runs.
+  const net = await loadNetFor(args, args.backend === 'native', kind === 'edges' ? edgesDialectOf('--dialect hed') : undefined, false);
   printNotes(net, args);
   checkDenseNet(net, kind, args.blob); // before any image is read
   const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, anySize: true }) : undefined;
