@@ -348,7 +348,7 @@ describe('memory of nets loaded and dropped', () => {
       // Nets held, not dropped: the refusal says how many hold weights there (the ones that ran: packed at their
       // first forward; the rest keep the map's JavaScript arrays) and what the memory holds.
       const held = Array.from({ length: Math.ceil(engine.heap.limit / (N * K * 4)) }, () => Net.fromNetParameter(parsed, map, [], { threads: 1 }));
-      const refusal = /^the wasm kernels' 4 GiB of memory cannot fit 64 MiB more \((\d+) MiB in use, (\d+) nets hold weights there: dispose\(\) the nets no longer used\): CREMA_KERNELS=js runs blobs this large in JavaScript$/;
+      const refusal = /^layer 'ip' \(InnerProduct\): the wasm kernels' 4 GiB of memory cannot fit 64 MiB more \((\d+) MiB in use, (\d+) nets hold weights there: dispose\(\) the nets no longer used\): CREMA_KERNELS=js runs blobs this large in JavaScript$/;
       let ran = 0;
       const message = errorOf(() => held.forEach((net) => {
         net.forward({ data: new Float32Array(K) });

@@ -8,7 +8,7 @@
 
 import type { CopyHelper, FloatDestination } from '../caffe/types.js';
 import { platform } from '../platform.js';
-import { CremaError } from '../util/errors.js';
+import { MemoryFullError } from '../util/errors.js';
 import { ThreadPool } from './pool.js';
 
 /** Register tile and K block of the wasm GEMM (must match assembly/kernels.ts). */
@@ -130,7 +130,7 @@ class Heap {
     // call): it collects no more than tryAlloc (see `fruitlessAt`).
     const ptr = this.tryAlloc(bytes);
     if (!ptr)
-      throw new CremaError(`the wasm kernels' 4 GiB of memory cannot fit ${Math.ceil(bytes / 2 ** 20)} MiB more (${this.heldBy()}): CREMA_KERNELS=js runs blobs this large in JavaScript`);
+      throw new MemoryFullError(`the wasm kernels' 4 GiB of memory cannot fit ${Math.ceil(bytes / 2 ** 20)} MiB more (${this.heldBy()}): CREMA_KERNELS=js runs blobs this large in JavaScript`);
     return ptr;
   }
 
