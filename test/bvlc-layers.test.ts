@@ -3,7 +3,7 @@
 // natively and through ONNX Runtime. BatchReindex and Filter only move numbers: they must match exactly; LSTMUnit
 // within 1e-6 * max(1, |ref|), as the HDF5Output net's TanH. HDF5Output's file, as crema run and Net.run write it,
 // against the one Caffe wrote (hdf5_output/caffe.h5), both read back with h5wasm.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
@@ -544,6 +544,43 @@ layer { name: "pick" type: "BatchReindex" bottom: "squashed" bottom: "idx" top: 
       expect([child.signal, child.stdout]).toEqual(['SIGINT', '']);
       expect(fs.readdirSync(dir)).toEqual([]);
     });
+  }
+
+  // net.run writes the file in the net's worker thread, where no signal arrives: the main thread removes the worker's
+  // temporaries (told on a port) when a SIGINT ends the process. The file is a FIFO no one reads: the write waits
+  // there, h5wasm's directory made, until the signal (sent once the directory is seen: a marker, not a time).
+  for (const [what, runner] of [
+    ['net.run (the write in a worker thread)', (prototxt: string) => [process.execPath, '--input-type=module', '-e', `
+      const { Net } = await import(${JSON.stringify(path.resolve('dist/index.js'))});
+      const { readNpy } = await import(${JSON.stringify(path.resolve('dist/util/npy.js'))});
+      const inputs = Object.fromEntries(${JSON.stringify(Object.keys(f.inputs()))}.map((k) => [k, readNpy(${JSON.stringify(path.join(f.dir, 'inputs'))} + '/' + k + '.npy')]));
+      await (await Net.load(${JSON.stringify(prototxt)})).run(inputs);
+      console.log('went on');`]],
+    ['crema run', (prototxt: string) => [process.execPath, path.resolve('bin/crema.js'), 'run', prototxt, ...f.cliInputs()]],
+  ] as const) {
+    it(`${what} interrupted by SIGINT while writing the file leaves no temporary directory and ends by the signal`, async () => {
+      const dir = scratchDir(), temp = path.join(dir, 'tmp'), fifo = path.join(dir, 'out.h5');
+      fs.mkdirSync(temp);
+      if (spawnSync('mkfifo', [fifo]).status !== 0) throw new Error('mkfifo failed');
+      const [command, ...args] = runner(netWritingTo(dir, fifo));
+      const child = spawn(command, args, { env: { ...process.env, TMPDIR: temp }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '', stderr = '', sent = false;
+      child.stdout.on('data', (d) => void (stdout += d));
+      child.stderr.on('data', (d) => void (stderr += d));
+      const poll = setInterval(() => {
+        if (!sent && fs.readdirSync(temp).some((name) => name.startsWith('crema-h5-'))) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      }, 10);
+      const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_, sig) => resolve(sig)));
+      clearInterval(poll);
+      expect([sent, signal, stdout]).toEqual([true, 'SIGINT', '']);
+      // No error of crema's nor a stack trace (h5wasm's worker may report the file it was creating gone: HDF5-DIAG).
+      expect(stderr).not.toMatch(/^crema: |^\s+at /m);
+      expect(fs.readdirSync(temp)).toEqual([]);
+      expect(fs.readdirSync(dir).sort()).toEqual(['net.prototxt', 'out.h5', 'tmp']);
+    }, 60_000);
   }
 
   /** The case's net with its file_name `file`, as DIR/net.prototxt. */

@@ -13,6 +13,8 @@ import { wasmEngine } from '../src/kernels/wasm.js';
 import { blobRoomCheck } from '../src/cli/commands/segment.js';
 import type { FloatImage } from '../src/image/image.js';
 import { Net } from '../src/runtime/net.js';
+import { Tensor } from '../src/tensor.js';
+import { relativeDifference } from './helpers/reference.js';
 import { cli, errorOf } from './helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-dense-memory-'));
@@ -94,6 +96,66 @@ describe('blobRoomCheck', () => {
       expect(shapes()).toBe(before);
     } finally {
       engine.heap.limit = limit;
+      await net.dispose();
+    }
+  });
+});
+
+describe("a forward whose blobs do not fit the wasm kernels' memory (full: no block placed past what is there)", () => {
+  const S = 512, C = 16, image = () => new Tensor([1, 3, S, S], Float32Array.from({ length: 3 * S * S }, (_, i) => (i % 97) / 97));
+  /** `run` with the memory full (heap.limit 0: the kernels' memory takes no block past the ones it has). */
+  function full<T>(run: () => T): T {
+    const engine = wasmEngine();
+    if (!engine) throw new Error('this test needs the wasm kernels (CREMA_KERNELS=js is set)');
+    const limit = engine.heap.limit;
+    engine.heap.limit = 0;
+    try {
+      return run();
+    } finally {
+      engine.heap.limit = limit;
+    }
+  }
+
+  it('its blobs fall back to JavaScript arrays: the same numbers as with room (layers that need no block of their own)', async () => {
+    const prototxt = new TextEncoder().encode(`name: "free"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 16 dim: 16 } } }
+layer { name: "p1" type: "Power" bottom: "data" top: "p1" power_param { scale: 2 shift: 0.5 } }
+layer { name: "tanh" type: "TanH" bottom: "p1" top: "tanh" }
+layer { name: "sum" type: "Eltwise" bottom: "tanh" bottom: "p1" top: "sum" }
+layer { name: "cat" type: "Concat" bottom: "sum" bottom: "tanh" top: "cat" }`);
+    const roomy = await Net.load(prototxt, undefined, { threads: 1 }), cramped = await Net.load(prototxt, undefined, { threads: 1 });
+    try {
+      const want = roomy.forward({ data: image() }).cat; // its blobs held: the memory's blocks stay taken
+      const got = full(() => cramped.forward({ data: image() }).cat);
+      expect([wasmEngine()!.addressOf(want.data) > 0, wasmEngine()!.addressOf(got.data)]).toEqual([true, 0]); // a JavaScript array
+      expect(relativeDifference(got.data, want.data)).toBeLessThanOrEqual(1e-6);
+    } finally {
+      await Promise.all([roomy.dispose(), cramped.dispose()]);
+    }
+  });
+
+  it("a kernel's own block that does not fit: one line naming the layer and the memory, at the layer", async () => {
+    const w = (n: number) => new Float32Array(n).fill(0.01);
+    const net = await Net.load({
+      prototxt: new TextEncoder().encode(`name: "big"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 16 dim: 16 } } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1" convolution_param { num_output: ${C} kernel_size: 3 pad: 1 } }
+layer { name: "pool" type: "Pooling" bottom: "conv1" top: "pool" pooling_param { pool: AVE global_pooling: true } }`),
+      weights: encodeCaffemodel({ name: 'big', layer: [{ name: 'conv1', type: 'Convolution', blobs: [{ shape: { dim: [C, 3, 3, 3] }, data: w(C * 27) }, { shape: { dim: [C] }, data: w(C) }] }] }),
+    }, { threads: 1 });
+    try {
+      // Before: "the wasm kernels' 4 GiB of memory cannot fit ..." from the kernel's scratch, naming no layer.
+      const message = full(() => {
+        try {
+          net.forward({ data: image() });
+          return 'ran';
+        } catch (err) {
+          return `${(err as Error).name}: ${(err as Error).message}`;
+        }
+      });
+      expect(message).toMatch(/^LayerError: layer 'conv1' \(Convolution\): the wasm kernels' 4 GiB of memory cannot fit [1-9]\d* MiB more \(\d+ MiB in use, 1 net holds weights there: dispose\(\) the nets no longer used\): CREMA_KERNELS=js runs blobs this large in JavaScript$/);
+      expect(net.forward({ data: image() }).pool.data[0]).toBeCloseTo(0.01 + 0.01 * 27 * 0.5, 1); // room again: it runs
+    } finally {
       await net.dispose();
     }
   });

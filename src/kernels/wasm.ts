@@ -8,7 +8,7 @@
 
 import type { CopyHelper, FloatDestination } from '../caffe/types.js';
 import { platform } from '../platform.js';
-import { CremaError } from '../util/errors.js';
+import { MemoryFullError } from '../util/errors.js';
 import { ThreadPool } from './pool.js';
 
 /** Register tile and K block of the wasm GEMM (must match assembly/kernels.ts). */
@@ -75,11 +75,17 @@ class Heap {
    */
   private readonly owners = new Map<Owned, WeakRef<object>>();
   /**
-   * A `reclaim` freed nothing, and since then no block was owned or released and the job (the synchronous code
-   * running, up to its next await) has not ended: another would free nothing either (a memory full of live blocks:
-   * each blob's fallback to a plain array would be a full collection). Any later job may have dropped a net.
+   * Bumped when memory is freed (a block released), grows, or a net is built (an older one may have been dropped):
+   * see `fruitlessAt`.
    */
-  private fruitless = false;
+  private generation = 0;
+  /**
+   * The generation in which a `reclaim` freed nothing: until memory is freed or grows, another would free nothing
+   * either, whatever the size refused (a memory full of live blocks: each blob's fallback to a plain array, each call
+   * of Correlation's or the lattice's scratch falling back to JavaScript, would be a 25-35 ms full collection). A net
+   * dropped meanwhile without dispose is freed by its finalizer after V8's next collection, or at the next net built.
+   */
+  private fruitlessAt = -1;
   /**
    * Set by each net's load and construction (`reclaimAtGrowth`): the memory's next growth frees the blocks of
    * unreachable owners first. The memory never shrinks, and a net dropped without dispose is found only by a full
@@ -96,7 +102,6 @@ class Heap {
     const block: Owned = { ptr, scopes: new Set() };
     this.finalizer.register(owner, block, block);
     this.owners.set(block, new WeakRef(owner));
-    this.fruitless = false;
     if (scope) addScope(block, scope);
     return block;
   }
@@ -121,16 +126,11 @@ class Heap {
 
   /** A block of at least `bytes`; a CremaError when the 4 GiB of wasm memory cannot hold it. */
   alloc(bytes: number): number {
-    // A refusal throws (a caller may catch it and fall back: Correlation's and the lattice's scratch): worth the
-    // collection tryAlloc skips after one that freed nothing earlier in this job, not a second after its own.
-    const skipped = this.fruitless;
-    let ptr = this.tryAlloc(bytes);
-    if (!ptr && skipped) {
-      this.fruitless = false;
-      ptr = this.tryAlloc(bytes);
-    }
+    // A refusal throws, and a caller may catch it and fall back (Correlation's and the lattice's scratch, at every
+    // call): it collects no more than tryAlloc (see `fruitlessAt`).
+    const ptr = this.tryAlloc(bytes);
     if (!ptr)
-      throw new CremaError(`the wasm kernels' 4 GiB of memory cannot fit ${Math.ceil(bytes / 2 ** 20)} MiB more (${this.heldBy()}): CREMA_KERNELS=js runs blobs this large in JavaScript`);
+      throw new MemoryFullError(`the wasm kernels' 4 GiB of memory cannot fit ${Math.ceil(bytes / 2 ** 20)} MiB more (${this.heldBy()}): CREMA_KERNELS=js runs blobs this large in JavaScript`);
     return ptr;
   }
 
@@ -156,6 +156,7 @@ class Heap {
   /** The next growth of the memory first frees the blocks of nets dropped without dispose (see `reclaimArmed`). */
   reclaimAtGrowth(): void {
     this.reclaimArmed = true;
+    this.generation++; // a net built: the program may have dropped an older one, which only a collection finds
   }
 
   /**
@@ -164,10 +165,10 @@ class Heap {
    * triggers one: nets loaded and dropped without dispose in a loop that awaits between them filled the 4 GiB. The
    * collection includes the owners met in the current job (`collectGarbage(true)`: JavaScript keeps alive until the
    * job ends every object a WeakRef was made for or read in it, and a loop that never awaits filled the 4 GiB at 17
-   * ResNet-50s). Not while `fruitless`.
+   * ResNet-50s). Not again in a generation where one freed nothing (`fruitlessAt`).
    */
   private reclaim(): boolean {
-    if (this.fruitless) return false;
+    if (this.fruitlessAt === this.generation) return false;
     collectGarbage(true);
     let freed = false;
     for (const [block, owner] of this.owners)
@@ -175,10 +176,7 @@ class Heap {
         this.releaseOwned(block);
         freed = true;
       }
-    if (!freed) {
-      this.fruitless = true;
-      queueMicrotask(() => void (this.fruitless = false)); // the job ends: its code may have dropped a net
-    }
+    if (!freed) this.fruitlessAt = this.generation;
     return freed;
   }
 
@@ -202,6 +200,7 @@ class Heap {
         }
         try {
           this.memory.grow(Math.max(need, Math.min(MAX_PAGES - pages, 256)));
+          this.generation++;
         } catch {
           return 0; // the system would not give that much
         }
@@ -219,7 +218,7 @@ class Heap {
     const size = this.sizes.get(ptr);
     if (size === undefined) return;
     this.sizes.delete(ptr);
-    this.fruitless = false;
+    this.generation++;
     this.free.push({ ptr, size });
     this.free.sort((a, b) => a.ptr - b.ptr);
     for (let i = this.free.length - 1; i > 0; i--) {

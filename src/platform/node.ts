@@ -7,7 +7,7 @@ import { Script, createContext, runInNewContext } from 'node:vm';
 import { MessageChannel, Worker, isMainThread, receiveMessageOnPort } from 'node:worker_threads';
 import { type Hdf5Writer, type KernelWorker, type KernelWorkerInit, type NetWorker, type Platform, setPlatform } from '../platform.js';
 import { CremaError } from '../util/errors.js';
-import { ReadHelper, checkOutput, checkReadable, fileSource, readFileBytes, withOpenFile } from '../util/files.js';
+import { ReadHelper, checkOutput, checkReadable, fileSource, readFileBytes, watchTemporaries, withOpenFile } from '../util/files.js';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setPluginImporter } from '../layers/plugin.js';
@@ -162,7 +162,10 @@ function startKernelWorker(loop: string, init: KernelWorkerInit): KernelWorker {
 
 /** A worker thread serving a net (dist/platform/node-net-worker.js: compiled code, also under vitest). */
 function startNetWorker(): NetWorker {
-  const worker = new Worker(new URL('dist/platform/node-net-worker.js', ROOT), { execArgv: [] });
+  // Its temporaries (an HDF5Output write's) are told on a port: this thread's SIGINT and exit cleanup removes them.
+  const { port1, port2 } = new MessageChannel();
+  watchTemporaries(port1);
+  const worker = new Worker(new URL('dist/platform/node-net-worker.js', ROOT), { execArgv: [], workerData: { temporaries: port2 }, transferList: [port2] });
   worker.unref(); // an idle net never keeps the process alive; pending runs do (keepAlive)
   return {
     post: (message, transfer) => worker.postMessage(message, transfer),

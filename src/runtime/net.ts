@@ -12,7 +12,7 @@ import { ForwardJudge } from './forward-judge.js';
 import { type ConcatSlice, concatSlices } from './concat-views.js';
 import { platform } from '../platform.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf, viewOf, viewedShares } from '../tensor.js';
-import { CremaError } from '../util/errors.js';
+import { CremaError, MemoryFullError } from '../util/errors.js';
 import { checkNames, checkOptionKeys, noBlobNamed } from '../util/options.js';
 import { listSome, nameRecord } from '../util/names.js';
 import { type Source, isBytes, kindOf } from '../util/source.js';
@@ -569,6 +569,16 @@ export class Net {
   /** Runs one layer over the stored blobs; `top` redirects a fused chain's single output to the chain's last blob. */
   private runLayer(l: GraphLayer, impl: Layer = l.impl, top?: string): void {
     if (l.type === 'Input') return;
+    try {
+      this.runLayerAsIs(l, impl, top);
+    } catch (err) {
+      // Blobs that do not fit the wasm memory fall back to JavaScript arrays; a kernel's own block (its scratch, packed
+      // panels) has no such fallback: its refusal names the layer it stopped at.
+      throw err instanceof MemoryFullError ? new LayerError(l.def, err.message) : err;
+    }
+  }
+
+  private runLayerAsIs(l: GraphLayer, impl: Layer, top: string | undefined): void {
     const { bottoms, tops, aliased } = this.blobsOf(l, top);
     if (bottoms.some((b) => b.data.length === 0) && skipsEmpty(l, impl, bottoms, tops, top === undefined ? l.tops : [top])) return;
     if (impl.inPlace || !aliased) {

@@ -72,6 +72,12 @@ export class CremaError extends Error {
 }
 
 /**
+ * The wasm kernels' memory refused a block (src/kernels/wasm.ts, Heap.alloc): thrown by a kernel mid-forward, and
+ * named with the layer running by the net (Net.runLayer), so the line says where the memory ran out.
+ */
+export class MemoryFullError extends CremaError {}
+
+/**
  * Why a file the user named (a prototxt, weights, an input, an image, a plugin, labels) cannot be opened, in words:
  * the same few everywhere (`no such file`, `permission denied`, `is a directory`, ...); the errno code only for the
  * rare ones: `cannot read it (EIO)` when reading; when writing the code alone, after the caller's `cannot write: `.

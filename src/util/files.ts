@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type MessagePort, Worker } from 'node:worker_threads';
+import { type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import type { ByteSource, CopyHelper, CopyRun } from '../caffe/types.js';
 import { CremaError, fileErrorWords, notRegularWords } from './errors.js';
 
@@ -475,26 +476,71 @@ async function writeStdout(chunks: readonly Uint8Array[]): Promise<void> {
     }
 }
 
+/**
+ * A worker thread's temporary files and directories (a net worker's HDF5Output write: h5wasm's private directory,
+ * the file beside the output) told to the main thread, which alone gets the signals and whose exit ends the process:
+ * its cleanup removes them too (a worker's own `process` listeners never see a SIGINT). Set in the worker thread.
+ */
+let mainThread: MessagePort | undefined;
+/** The ports of worker threads that tell their temporaries (see `mainThread`), in the main thread. */
+const workerPorts = new Set<MessagePort>();
+type Temporary = { tmp: string; dir: boolean; on: boolean };
+
+/** In a worker thread: its temporaries are also tracked by the main thread, which watches the other end of `port`. */
+export function tellTemporaries(port: MessagePort): void {
+  mainThread = port;
+}
+
+/** In the main thread: tracks the temporaries a worker thread tells on `port` (see `tellTemporaries`). */
+export function watchTemporaries(port: MessagePort): void {
+  // Listening from now on, not from the first message: a signal may come before that message is delivered (taken then).
+  listenWhile(() => workerPorts.add(port));
+  port.on('message', takeTemporary);
+  port.on('close', () => listenWhile(() => workerPorts.delete(port)));
+  port.unref(); // a listener would keep the process alive
+}
+
+function takeTemporary({ tmp, dir, on }: Temporary): void {
+  if (on) track(tmp, dir ? pendingDirs : pending);
+  else untrack(tmp, dir ? pendingDirs : pending);
+}
+
+/** The temporaries told but not yet delivered (a signal's handler may run before their messages). */
+function takeToldTemporaries(): void {
+  for (const port of workerPorts) for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) takeTemporary(m.message as Temporary);
+}
+
 function track(tmp: string, set = pending): void {
-  if (pending.size + pendingDirs.size === 0) {
+  mainThread?.postMessage({ tmp, dir: set === pendingDirs, on: true } satisfies Temporary);
+  listenWhile(() => set.add(tmp));
+}
+
+function untrack(tmp: string, set = pending): void {
+  mainThread?.postMessage({ tmp, dir: set === pendingDirs, on: false } satisfies Temporary);
+  listenWhile(() => set.delete(tmp));
+}
+
+/** `change` to what the signal and exit listeners clean up: they listen while it holds anything. */
+function listenWhile(change: () => unknown): void {
+  const count = () => pending.size + pendingDirs.size + workerPorts.size;
+  const before = count();
+  change();
+  if (before === 0 && count() > 0) {
     // First in line: a program's own `once` listener is removed before it is called, so onSignal must count it earlier.
     process.prependListener('SIGINT', onSignal);
     process.prependListener('SIGTERM', onSignal);
     process.on('exit', removePending);
-  }
-  set.add(tmp);
+  } else if (before > 0 && count() === 0) stopListening();
 }
 
-function untrack(tmp: string, set = pending): void {
-  set.delete(tmp);
-  if (pending.size + pendingDirs.size === 0) {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('exit', removePending);
-  }
+function stopListening(): void {
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  process.off('exit', removePending);
 }
 
 function removePending(): void {
+  takeToldTemporaries();
   for (const tmp of pending) fs.rmSync(tmp, { recursive: true, force: true }); // a file, or inTemporaryDir's directory
   removeEmptyDirs([...pendingDirs]);
 }
@@ -521,9 +567,7 @@ function onSignal(signal: NodeJS.Signals): void {
   removePending();
   pending.clear();
   pendingDirs.clear();
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  process.off('exit', removePending);
+  stopListening();
   process.kill(process.pid, signal);
 }
 
@@ -534,8 +578,7 @@ function onSignal(signal: NodeJS.Signals): void {
  * event loop, which is let run before the directory stops being tracked, so the signal is handled, not lost.
  */
 export async function inTemporaryDir<T>(prefix: string, use: (dir: string) => T | Promise<T>): Promise<T> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  track(dir);
+  const dir = privateDir(path.join(os.tmpdir(), prefix));
   try {
     return await use(dir);
   } finally {
@@ -543,6 +586,24 @@ export async function inTemporaryDir<T>(prefix: string, use: (dir: string) => T 
     // Two turns of the loop: the second's check phase comes after a poll, where a signal that came is taken.
     for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
     untrack(dir);
+  }
+}
+
+/**
+ * A new directory `base` + 6 random characters, only the user's (as mkdtemp), tracked before it is made: a worker
+ * thread tells its main thread first (see `mainThread`), so a signal that comes just after it is made removes it too.
+ */
+function privateDir(base: string): string {
+  for (;;) {
+    const dir = base + randomBytes(6).toString('base64url').slice(0, 6);
+    track(dir);
+    try {
+      fs.mkdirSync(dir, 0o700);
+      return dir;
+    } catch (e) {
+      untrack(dir);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
   }
 }
 
