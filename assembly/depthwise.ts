@@ -99,8 +99,31 @@ function inPlacePlanes(p: usize, first: i32, end: i32, scratch: usize): void {
       acc = taps3First(acc, r1, pw, w3, w4, w5);
       acc = taps3First(acc, r2, pw, w6, w7, w8);
       v128.store(yRow, activate(acc, mode, slope));
-      // Then four a step up to hi, the last step ending at hi (overlapping the one before: the same values).
-      for (let col = 4; col < hi; col += 4) {
+      // Then eight a step (two independent chains; the first vector's last load is the second's first), then
+      // four a step up to hi, the last step ending at hi (overlapping the one before: the same values). Eight a
+      // step in the fused build only: 0.95x its time there, 1.04x in the plain one (a multiply and an add need a
+      // register more each, and V8 spills).
+      let col = 4;
+      for (; ASC_FEATURE_RELAXED_SIMD && col + 8 <= hi; col += 8) {
+        const at = <usize>(2 * col - pw) << 2;
+        let a0 = bv, a1 = bv;
+        let u = v128.load(r0 + at), v = v128.load(r0 + at, 16), t = v128.load(r0 + at, 32);
+        a0 = taps3Of(a0, u, v, t, w0, w1, w2);
+        u = v128.load(r0 + at, 48); v = v128.load(r0 + at, 64);
+        a1 = taps3Of(a1, t, u, v, w0, w1, w2);
+        u = v128.load(r1 + at); v = v128.load(r1 + at, 16); t = v128.load(r1 + at, 32);
+        a0 = taps3Of(a0, u, v, t, w3, w4, w5);
+        u = v128.load(r1 + at, 48); v = v128.load(r1 + at, 64);
+        a1 = taps3Of(a1, t, u, v, w3, w4, w5);
+        u = v128.load(r2 + at); v = v128.load(r2 + at, 16); t = v128.load(r2 + at, 32);
+        a0 = taps3Of(a0, u, v, t, w6, w7, w8);
+        u = v128.load(r2 + at, 48); v = v128.load(r2 + at, 64);
+        a1 = taps3Of(a1, t, u, v, w6, w7, w8);
+        const d = yRow + (<usize>col << 2);
+        v128.store(d, activate(a0, mode, slope));
+        v128.store(d, activate(a1, mode, slope), 16);
+      }
+      for (; col < hi; col += 4) {
         const ox = min(col, hi - 4);
         const at = <usize>(2 * ox - pw) << 2;
         acc = bv;
