@@ -4,8 +4,9 @@
 // 6 W, 7 kh, 8 kw, 9 ph, 10 pw, 11 sh, 12 sw, 13 dh, 14 dw, 15 outH, 16 outW, 17 output channels per image,
 // 18 multiplier (outputs per input channel), 19 weights (Cout x kh x kw floats), 20 y, 21 bias (0: none),
 // 22 relu on, 23 slope (f32), 24 planes per chunk, 25 planes in all (images x Cout).
-// A chunk is a run of output planes; each plane is computed row by row, four output columns at a time where the
-// whole kernel row is inside the image (stride 1 and 2 vectorized), scalar at the borders. Each output is
+// A chunk is a run of output planes. 3x3 stride 2 reads x in place (inPlacePlanes); other 3x3 planes go through a
+// zero-padded copy (paddedPlanes); the rest row by row, four output columns at a time where the whole kernel row
+// is inside the image (stride 1 and 2 vectorized), scalar at the borders (depthwisePlane). Each output is
 // bias + sum over taps (ky, kx) in that order, as the TypeScript kernel (depthwisePlane) adds them.
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
@@ -169,7 +170,8 @@ function inPlacePlanes(p: usize, first: i32, end: i32, scratch: usize): void {
   return madd(acc, wc, i32x4.shuffle(even, t, 1, 2, 3, 4));
 }
 
-// ---- 3x3 planes, stride 1 or 2 (the same both ways), through a zero-padded copy in thread scratch, computed as
+// ---- 3x3 planes, stride 1 or 2 (the same both ways; stride 2 only where inPlacePlanes declines: fewer than four
+// output columns whose windows end inside the image, or pads over 2), through a zero-padded copy in thread scratch, computed as
 // one flat loop over the plane. With the copy's row stride Wp and output rows Wo = Wp / s long, output (oy, ox) at
 // j = oy * Wo + ox reads every tap at j + (the tap's offset), the same for every j: no border cases and no per-row
 // work, which is most of the cost on a net's small planes (14x14, 7x7: rows of 2-4 vectors). For stride 2 the copy
