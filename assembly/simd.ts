@@ -12,6 +12,13 @@ export function madd(acc: v128, a: v128, b: v128): v128 {
   return f32x4.add(acc, f32x4.mul(a, b));
 }
 
+/** madd for one float, the same rounding as madd's lanes (a kernel's scalar edges next to its vectors). */
+@inline
+export function maddf(acc: f32, a: f32, b: f32): f32 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.extract_lane(f32x4.relaxed_madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(acc)), 0);
+  return acc + a * b;
+}
+
 /**
  * acc + a * b with the product exact, as Caffe's axpy (OpenBLAS: a fused multiply-add, its C tail too; real Caffe,
  * test/fixtures/nonfinite/eltwise_fma): the relaxed-SIMD fused multiply-add in dist/kernels-fma.wasm; in the

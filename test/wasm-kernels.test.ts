@@ -700,6 +700,37 @@ for (const threads of [1, 2]) {
       }
     });
 
+    it('Depthwise stride 2 read in place (3x3) and the general path (5x5): odd sizes, pads 0-2, channels not of 4, multiplier 2, batch 2, bias or none, ReLU and leaky, y between guards', () => {
+      // 3x3 runs inPlacePlanes where four output columns fit (its first vector's zero lanes for pads 1-2, the
+      // last vector overlapping, clipped right-edge columns on odd widths and right pads, zero rows above and
+      // below); 5x5 and narrow planes the other paths. Every case against depthwisePlane and Caffe's ReLU.
+      const e = wasmEngine()!, random = rng(71 + threads), GUARD = 64, SENTINEL = -777.25;
+      for (let t = 0; t < 48; t++) {
+        const k = t % 4 === 3 ? 5 : 3, pad = t % 3, mult = t % 5 === 2 ? 2 : 1, N = t % 2 === 0 ? 2 : 1;
+        const C = [1, 3, 5, 6, 7][t % 5], relu = t % 3 === 0 ? undefined : t % 3 === 1 ? 0 : 0.1, bias = t % 7 !== 3;
+        const H = randomInt(random, Math.max(1, k - 2 * pad), 40), W = t % 6 === 0 ? 7 + 2 * randomInt(random, 0, 3) - 2 * pad : randomInt(random, Math.max(1, k - 2 * pad), 41);
+        if (W < Math.max(1, k - 2 * pad)) continue;
+        const outH = Math.floor((H + 2 * pad - k) / 2) + 1, outW = Math.floor((W + 2 * pad - k) / 2) + 1;
+        const g: ConvGeometry = { channels: C, height: H, width: W, kernelH: k, kernelW: k, padH: pad, padW: pad, strideH: 2, strideW: 2, dilationH: 1, dilationW: 1, outH, outW };
+        const cout = C * mult, plane = outH * outW, n = N * cout * plane;
+        const x = randomArray(N * C * H * W, random), w = randomArray(cout * k * k, random), b = bias ? randomArray(cout, random) : undefined;
+        const room = e.residentArray(GUARD + n + GUARD)!.fill(SENTINEL), y = room.subarray(GUARD, GUARD + n);
+        depthwiseWasm(e, packDepthwiseWeights(e, room, w, b), g, C, cout, N, x, y, relu);
+        const label = `case ${t}: ${N}x${C}x${H}x${W} k ${k} pad ${pad} x${mult} relu ${relu} bias ${bias}: ${outH}x${outW}`;
+        expect(room.subarray(0, GUARD).filter((v) => v !== SENTINEL).length, `${label}, before y`).toBe(0);
+        expect(room.subarray(GUARD + n).filter((v) => v !== SENTINEL).length, `${label}, after y`).toBe(0);
+        const want = new Float32Array(n);
+        for (let i = 0; i < N; i++) {
+          for (let o = 0; o < cout; o++) {
+            const at = (i * cout + o) * plane;
+            depthwisePlane(g, x, (i * C + Math.floor(o / mult)) * H * W, w, o * k * k, b ? b[o] : 0, want, at);
+            if (relu !== undefined) for (let j = at; j < at + plane; j++) want[j] = caffeRelu(want[j], relu);
+          }
+        }
+        expect(relDiff(y, want), label).toBeLessThan(1e-5);
+      }
+    });
+
     it('direct convolution of 2-4 input channels (first layers): kernels 1-7, strides 1 and 2, pads 0-3, odd sizes, outputs not of 4, batches, bands of rows, ReLU vs TypeScript', () => {
       const random = rng(97 + threads);
       for (let t = 0; t < 24; t++) {
