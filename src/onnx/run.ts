@@ -78,7 +78,8 @@ export class OnnxRunner {
 
   /**
    * Runs one forward; returns each requested blob's value after the whole net, by Caffe blob name: the
-   * conversion's outputs, or those of them `wanted` names (ONNX Runtime then computes and copies out no other).
+   * conversion's outputs, or those of them `wanted` names (only those are copied out; ONNX Runtime still runs every
+   * node of the model, so a node that fails at run time fails the run even when no wanted blob needs it).
    */
   async run(inputs: Inputs, wanted?: readonly string[]): Promise<Map<string, Tensor>> {
     const given = inputMap(inputs);
