@@ -442,6 +442,34 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
+  it("finds onnxruntime-web at a URL relative to the page (the README's '/ort/…', or 'ort/…'), not to the engine worker's script; a URL that is none is one line", async () => {
+    const { page, errors } = await open(browser, `${server.url}?model=cifar10_full`);
+    try {
+      expect(await waitLoaded(page)).toBe('');
+      const got = await page.evaluate(async () => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+        const said = (f: () => Promise<unknown>) => f().then((v) => v, (err: Error) => `${err.name}: ${err.message}`);
+        const relu = async (onnxRuntime: string) => {
+          const engine = new crema.Engine(undefined, { onnxRuntime });
+          const net = await crema.Net.load({ prototxt: 'input: "x" input_shape { dim: 1 dim: 2 } layer { name: "r" type: "ReLU" bottom: "x" top: "y" }' }, { engine });
+          const out = (await net.run({ x: { dims: [1, 2], data: Float32Array.of(-1, 1) } }, { backend: 'onnx' })) as { y: { data: Float32Array } };
+          return [...out.y.data];
+        };
+        return {
+          rootRelative: await said(() => relu('/ort/ort.wasm.bundle.min.mjs')),
+          relative: await said(() => relu('ort/ort.wasm.bundle.min.mjs')),
+          none: await said(async () => new crema.Engine(undefined, { onnxRuntime: 'http://[' })),
+        };
+      });
+      expect(got.rootRelative).toEqual([0, 1]);
+      expect(got.relative).toEqual([0, 1]);
+      expect(got.none).toBe("CremaError: new Engine: options.onnxRuntime 'http://[' is not a URL (absolute, or relative to the page)");
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it.each([
     ['shared (COOP/COEP)', true],
     ['unshared (no cross-origin isolation)', false],
