@@ -59,6 +59,9 @@ export function checkFeeds(feeds: unknown, what: string, example = '{ data: tens
  */
 export function checkEveryInput(inputs: readonly string[], shapeOf: (name: string) => Shape, feeds: Record<string, unknown>): void {
   const missing = inputs.filter((n) => !Object.prototype.hasOwnProperty.call(feeds, n));
-  if (missing.length)
-    throw new CremaError(`run: no value for ${missing.map((n) => `'${n}' ${shapeString(shapeOf(n))}`).join(', ')} (run takes every input: { ${inputs.join(', ')} })`);
+  if (!missing.length) return;
+  // A misspelt name is said with the missing one: "no value for 'data'" alone hid that { date } was given.
+  const strangers = Object.keys(feeds).filter((n) => !inputs.includes(n)).map((n) => `'${n}'`);
+  const given = strangers.length ? `; ${strangers.join(', ')} ${strangers.length > 1 ? 'are not inputs' : 'is not an input'} of the net` : '';
+  throw new CremaError(`run: no value for ${missing.map((n) => `'${n}' ${shapeString(shapeOf(n))}`).join(', ')} (run takes every input: { ${inputs.join(', ')} }${given})`);
 }
