@@ -751,8 +751,10 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     const two = 'input: "a" input_shape { dim: 1 dim: 3 } input: "b" input_shape { dim: 1 dim: 3 } layer { name: "s" type: "Eltwise" bottom: "a" bottom: "b" top: "y" }';
     const node = await Net.load(Buffer.from(two));
     const expected = await node.run({ a: Float32Array.of(1, 2, 3) }).then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
+    const noFetch = await node.run({ a: Float32Array.of(1, 2, 3), b: Float32Array.of(1, 2, 3) }, { fetches: ['nope'] }).then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
     await node.dispose();
     expect(expected).toBe("CremaError: run: no value for 'b' [1, 3] (run takes every input: { a, b })");
+    expect(noFetch).toBe("CremaError: run: options.fetches: no blob named 'nope'; the net's blobs: a, b, y");
     const { page, errors } = await open(browser, `${server.url}?model=lenet`);
     try {
       expect(await waitLoaded(page)).toBe('');
@@ -763,9 +765,10 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
         const net = await crema.Net.load({ prototxt }, { engine });
         const said = (p: Promise<unknown>) => p.then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
         const x = { dims: [1, 3], data: Float32Array.of(1, 2, 3) };
-        return [await said(net.run({ a: x }, { backend: 'native' })), await said(net.run({ a: x }, { backend: 'onnx' })), await said(net.run({}, { backend: 'native' })), await said(net.run({ a: x, b: x }, { backend: 'native' }))];
+        return [await said(net.run({ a: x }, { backend: 'native' })), await said(net.run({ a: x }, { backend: 'onnx' })), await said(net.run({}, { backend: 'native' })), await said(net.run({ a: x, b: x }, { backend: 'native' })),
+          await said(net.run({ a: x, b: x }, { backend: 'native', fetches: ['nope'] }))]; // was a plain Error from the worker: "no blob 'nope' in the net"
       }, two);
-      expect(refused).toEqual([expected, expected, "CremaError: run: no value for 'a' [1, 3], 'b' [1, 3] (run takes every input: { a, b })", 'ran']);
+      expect(refused).toEqual([expected, expected, "CremaError: run: no value for 'a' [1, 3], 'b' [1, 3] (run takes every input: { a, b })", 'ran', noFetch]);
 
       // The page with that net: it says why it cannot classify (Classify stays off, an image does not run it) and times every input.
       fs.writeFileSync(path.join(dir, 'two.prototxt'), two);

@@ -5,7 +5,7 @@ import type { Dialect } from '../caffe/dialects.js';
 import { type ColorizeOptions, type DenseDetectOptions, type Detection, type DetectOptions, type EdgeDetectOptions, type EdgeMap, type Segmentation, checkColorizeOptions, checkDenseOptions, checkDetectOptions } from '../detect/options.js';
 import { type FloatImage, isFloatImage } from '../image/image.js';
 import { geometryOf } from '../image/preprocess.js';
-import { checkEveryInput, checkFeeds } from '../runtime/feeds.js';
+import { checkEveryInput, checkFeeds, checkFetches } from '../runtime/feeds.js';
 import { Tensor } from '../tensor.js';
 import { CremaError, kindOf } from '../util/errors.js';
 import { type Face, type FaceOptions, checkFaceOptions } from '../detect/options.js';
@@ -267,6 +267,7 @@ export class Net {
     checkOptionKeys(options, ['fetches', 'backend'], 'run');
     checkNames(options.fetches, 'run: options.fetches');
     checkEveryInput(this.inputs, (n) => this.info.blobs[n], feeds);
+    checkFetches(options.fetches, this.shapes);
     const [data, transfer] = feedData(this.engine, feeds);
     const { fetches, backend } = options;
     const out = await this.call<Record<string, TensorData>>({ op: 'run', net: this.info.id, feeds: data, fetches, backend, ort: this.engine.onnxRuntime }, transfer);
