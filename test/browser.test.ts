@@ -442,6 +442,25 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
+  it("refuses an unknown layer type in Node's line, pointing plugins to Node (the browser's engine takes none: it offered options.plugins)", async () => {
+    const prototxt = 'input: "x" input_shape { dim: 1 dim: 2 } layer { name: "f" type: "Frobnicate" bottom: "x" top: "y" }';
+    const inNode = await Net.load(Buffer.from(prototxt)).then(() => 'loaded', (err: Error) => err.message);
+    const { page, errors } = await open(browser, `${server.url}?model=cifar10_full`);
+    try {
+      expect(await waitLoaded(page)).toBe('');
+      const said = await page.evaluate(async (text) => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+        return crema.Net.load({ prototxt: text }, { engine: new crema.Engine() }).then(() => 'loaded', (err: Error) => `${err.name}: ${err.message}`);
+      }, prototxt);
+      const known = inNode.split(' (listed by')[0];
+      expect(known).toMatch(/^layer 'f': unknown layer type 'Frobnicate'; crema knows \d+ types$/);
+      expect(said).toBe(`CremaError: ${known} (listed by README.md's "Layers, by family"); plugins run in Node's crema (--plugin FILE.js or options.plugins: README.md's "Plugins"), not in the browser's`);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("finds onnxruntime-web at a URL relative to the page (the README's '/ort/…', or 'ort/…'), not to the engine worker's script; a URL that is none is one line", async () => {
     const { page, errors } = await open(browser, `${server.url}?model=cifar10_full`);
     try {
