@@ -16,7 +16,7 @@ import { TOO_LARGE_ADVICE } from './onnx/proto.js';
 import { writeModelFile } from './onnx/write.js';
 import type { Net } from './runtime/net.js';
 import { CremaError } from './util/errors.js';
-import { checkOptionKeys } from './util/options.js';
+import { checkLabels, checkOptionKeys } from './util/options.js';
 import { type Source, kindOf, resolveSource, withSource } from './util/source.js';
 import { type VerifyOptions, type VerifyReport, verifyNet } from './verify/verify.js';
 
@@ -69,11 +69,12 @@ export interface Classification {
  */
 export async function classify(net: Net, images: Source[], options: PreprocessOptions & { top?: number; labels?: string[] } = {}): Promise<Classification[]> {
   checkOptionKeys(options, [...PREPROCESS_OPTIONS, 'top', 'labels'], 'classify');
+  checkLabels(options.labels, 'classify');
   if (!Array.isArray(images)) throw new CremaError(`classify: expected an array of images (paths, file: URLs or bytes), got ${kindOf(images)}`);
   const input = net.inputs[0];
   if (!input) throw new CremaError('classify: the net has no input to feed images to');
   const top = options.top ?? 5;
-  if (!Number.isInteger(top) || top < 1) throw new CremaError(`classify: top must be a positive whole number, got ${top}`);
+  if (!Number.isInteger(top) || top < 1) throw new CremaError(`classify: top must be a positive whole number, got ${typeof top === 'number' ? top : kindOf(top)}`);
   const dims = [1, ...net.shapes.get(input)!.slice(1)];
   geometryOf(dims, input);
   const results: Classification[] = [];

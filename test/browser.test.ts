@@ -442,6 +442,53 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
+  it("refuses an unknown layer type in Node's line, pointing plugins to Node (the browser's engine takes none: it offered options.plugins)", async () => {
+    const prototxt = 'input: "x" input_shape { dim: 1 dim: 2 } layer { name: "f" type: "Frobnicate" bottom: "x" top: "y" }';
+    const inNode = await Net.load(Buffer.from(prototxt)).then(() => 'loaded', (err: Error) => err.message);
+    const { page, errors } = await open(browser, `${server.url}?model=cifar10_full`);
+    try {
+      expect(await waitLoaded(page)).toBe('');
+      const said = await page.evaluate(async (text) => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+        return crema.Net.load({ prototxt: text }, { engine: new crema.Engine() }).then(() => 'loaded', (err: Error) => `${err.name}: ${err.message}`);
+      }, prototxt);
+      const known = inNode.split(' (listed by')[0];
+      expect(known).toMatch(/^layer 'f': unknown layer type 'Frobnicate'; crema knows \d+ types$/);
+      expect(said).toBe(`CremaError: ${known} (listed by README.md's "Layers, by family"); plugins run in Node's crema (--plugin FILE.js or options.plugins: README.md's "Plugins"), not in the browser's`);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("finds onnxruntime-web at a URL relative to the page (the README's '/ort/…', or 'ort/…'), not to the engine worker's script; a URL that is none is one line", async () => {
+    const { page, errors } = await open(browser, `${server.url}?model=cifar10_full`);
+    try {
+      expect(await waitLoaded(page)).toBe('');
+      const got = await page.evaluate(async () => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: BrowserLib } }).cremaPage;
+        const said = (f: () => Promise<unknown>) => f().then((v) => v, (err: Error) => `${err.name}: ${err.message}`);
+        const relu = async (onnxRuntime: string) => {
+          const engine = new crema.Engine(undefined, { onnxRuntime });
+          const net = await crema.Net.load({ prototxt: 'input: "x" input_shape { dim: 1 dim: 2 } layer { name: "r" type: "ReLU" bottom: "x" top: "y" }' }, { engine });
+          const out = (await net.run({ x: { dims: [1, 2], data: Float32Array.of(-1, 1) } }, { backend: 'onnx' })) as { y: { data: Float32Array } };
+          return [...out.y.data];
+        };
+        return {
+          rootRelative: await said(() => relu('/ort/ort.wasm.bundle.min.mjs')),
+          relative: await said(() => relu('ort/ort.wasm.bundle.min.mjs')),
+          none: await said(async () => new crema.Engine(undefined, { onnxRuntime: 'http://[' })),
+        };
+      });
+      expect(got.rootRelative).toEqual([0, 1]);
+      expect(got.relative).toEqual([0, 1]);
+      expect(got.none).toBe("CremaError: new Engine: options.onnxRuntime 'http://[' is not a URL (absolute, or relative to the page)");
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it.each([
     ['shared (COOP/COEP)', true],
     ['unshared (no cross-origin isolation)', false],
@@ -723,8 +770,10 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     const two = 'input: "a" input_shape { dim: 1 dim: 3 } input: "b" input_shape { dim: 1 dim: 3 } layer { name: "s" type: "Eltwise" bottom: "a" bottom: "b" top: "y" }';
     const node = await Net.load(Buffer.from(two));
     const expected = await node.run({ a: Float32Array.of(1, 2, 3) }).then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
+    const noFetch = await node.run({ a: Float32Array.of(1, 2, 3), b: Float32Array.of(1, 2, 3) }, { fetches: ['nope'] }).then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
     await node.dispose();
     expect(expected).toBe("CremaError: run: no value for 'b' [1, 3] (run takes every input: { a, b })");
+    expect(noFetch).toBe("CremaError: run: options.fetches: no blob named 'nope'; the net's blobs: a, b, y");
     const { page, errors } = await open(browser, `${server.url}?model=lenet`);
     try {
       expect(await waitLoaded(page)).toBe('');
@@ -735,9 +784,10 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
         const net = await crema.Net.load({ prototxt }, { engine });
         const said = (p: Promise<unknown>) => p.then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
         const x = { dims: [1, 3], data: Float32Array.of(1, 2, 3) };
-        return [await said(net.run({ a: x }, { backend: 'native' })), await said(net.run({ a: x }, { backend: 'onnx' })), await said(net.run({}, { backend: 'native' })), await said(net.run({ a: x, b: x }, { backend: 'native' }))];
+        return [await said(net.run({ a: x }, { backend: 'native' })), await said(net.run({ a: x }, { backend: 'onnx' })), await said(net.run({}, { backend: 'native' })), await said(net.run({ a: x, b: x }, { backend: 'native' })),
+          await said(net.run({ a: x, b: x }, { backend: 'native', fetches: ['nope'] }))]; // was a plain Error from the worker: "no blob 'nope' in the net"
       }, two);
-      expect(refused).toEqual([expected, expected, "CremaError: run: no value for 'a' [1, 3], 'b' [1, 3] (run takes every input: { a, b })", 'ran']);
+      expect(refused).toEqual([expected, expected, "CremaError: run: no value for 'a' [1, 3], 'b' [1, 3] (run takes every input: { a, b })", 'ran', noFetch]);
 
       // The page with that net: it says why it cannot classify (Classify stays off, an image does not run it) and times every input.
       fs.writeFileSync(path.join(dir, 'two.prototxt'), two);

@@ -29,6 +29,15 @@ describe('Caffe HDF5 weights', () => {
     expect(isHdf5File(deploy)).toBe(false);
   });
 
+  it("give net.params of the V1 caffemodel the shapes Caffe's memory had (its save_hdf5's), not the file's legacy 4-D ones (ip1 read 1 x 1 x 10 x 1024)", async () => {
+    const h5 = await readHdf5Weights(h5File);
+    const net = await Net.load(deploy, caffemodel, { threads: 1 });
+    const shapes = (m: Map<string, Tensor[]>) => Object.fromEntries([...m].filter(([, ts]) => ts.length > 0).map(([name, ts]) => [name, ts.map((t) => [...t.dims])]));
+    expect(shapes(net.params)).toEqual(shapes(h5));
+    expect(shapes(net.params).ip1).toEqual([[10, 1024], [10]]);
+    await net.dispose();
+  });
+
   it('hold the same weights as the caffemodel Caffe saved them from (shapes as in memory, not legacy 4-D)', async () => {
     const h5 = await readHdf5Weights(h5File);
     const proto = await readWeightsFile(caffemodel);

@@ -77,7 +77,7 @@ describe('Net (shipped cifar10_full, a V1 model with WITHIN_CHANNEL LRN)', () =>
   it('reshape re-infers every shape (another image size for the conv part)', async () => {
     const net = await load();
     expect(messageOf(() => net.reshape({ data: [2, 3, 48, 48] }))).toBe(
-      "input 'data' given as [2, 3, 48, 48] (the net's [1, 3, 32, 32]): layer 'ip1' (InnerProduct): the weights (blob 0) has shape [1, 1, 10, 1024] but the layer needs [10, 2304]");
+      "input 'data' given as [2, 3, 48, 48] (the net's [1, 3, 32, 32]): layer 'ip1' (InnerProduct): the weights (blob 0) has shape [10, 1024] but the layer needs [10, 2304]");
     expect(net.shapes.get('data')).toEqual([1, 3, 32, 32]); // put back
     const conv = await Net.load(path.join(model, 'deploy.prototxt'));
     conv.reshape({ data: [2, 3, 48, 48] });

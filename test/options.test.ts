@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Net, Tensor, classify, convert, detect, draw, geometryOf, imageInput, loadImage, preprocess, readMean, resizeImage, upgradePrototxt, verify } from '../src/index.js';
+import { Net, Tensor, classify, convert, detect, draw, geometryOf, imageInput, loadImage, parseLabels, preprocess, readMean, resizeImage, upgradePrototxt, verify } from '../src/index.js';
 
 const m = 'models/cifar10_full';
 const P = `${m}/deploy.prototxt`, W = `${m}/weights.caffemodel`, cat = `${m}/examples/cat.jpg`;
@@ -76,6 +76,19 @@ describe('a loaded net', () => {
     expect(await message(() => upgradePrototxt(P, { strict: true } as never))).toBe("upgradePrototxt: unknown option 'strict': the options are lenient");
     // classify's own options still reach it, and its preprocessing the image
     expect((await classify(net, [cat], { channelSwap: [0, 1, 2], mean: { perChannel: Float64Array.of(125, 123, 114) }, top: 1 }))[0].top[0].prob).toBeCloseTo(0.582, 3);
+  });
+
+  it("classify and detect refuse labels that are no array of strings (a labels file's text was read a letter a class: 'e' for the cat), and a top that is no number", async () => {
+    const text = fs.readFileSync(`${m}/labels.txt`, 'utf8');
+    const expected = (what: string, got: string) => `${what}: options.labels is the class names, an array of strings (parseLabels(text) reads a labels file's), got ${got}`;
+    expect(await message(() => classify(net, [cat], { labels: text as never }))).toBe(expected('classify', 'a string'));
+    expect(await message(() => classify(net, [cat], { labels: `${m}/labels.txt` as never }))).toBe(expected('classify', 'a string'));
+    expect(await message(() => classify(net, [cat], { labels: ['cat', 3] as never }))).toBe(expected('classify', 'an array holding a number'));
+    expect(await message(() => detect(net, cat, { labels: 'background\nface' as never }))).toBe(expected('detect', 'a string'));
+    expect(await message(() => classify(net, [cat], { top: '2' as never }))).toBe('classify: top must be a positive whole number, got a string');
+    // parseLabels' array is what they take
+    const [first] = await classify(net, [cat], { channelSwap: [0, 1, 2], mean: { perChannel: Float64Array.of(125, 123, 114) }, top: 1, labels: parseLabels(text) });
+    expect(first.top[0].label).toBe('cat');
   });
 
   it('run refuses unknown options and a string of fetches (was split into letters: "no blob named \'p\'")', async () => {

@@ -300,6 +300,9 @@ describe('inputs a net takes', () => {
     await expect(net.run({ data: null as unknown as Float32Array })).rejects.toThrow(/^input 'data' is null: /);
     // every input, as onnxruntime's session.run (run({}) ran on the zeros of a fresh net's input)
     await expect(net.run({})).rejects.toThrow(new CremaError("run: no value for 'data' [1, 3, 32, 32] (run takes every input: { data })"));
+    // a misspelt input is named with the missing one (it read as if nothing had been given)
+    await expect(net.run({ date: new Float32Array(3072) })).rejects.toThrow(new CremaError("run: no value for 'data' [1, 3, 32, 32] (run takes every input: { data }; 'date' is not an input of the net)"));
+    await expect(net.run({ Data: new Float32Array(3072), prob: new Float32Array(10) })).rejects.toThrow(new CremaError("run: no value for 'data' [1, 3, 32, 32] (run takes every input: { data }; 'Data', 'prob' are not inputs of the net)"));
   });
 });
 

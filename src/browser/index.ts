@@ -5,7 +5,7 @@ import type { Dialect } from '../caffe/dialects.js';
 import { type ColorizeOptions, type DenseDetectOptions, type Detection, type DetectOptions, type EdgeDetectOptions, type EdgeMap, type Segmentation, checkColorizeOptions, checkDenseOptions, checkDetectOptions } from '../detect/options.js';
 import { type FloatImage, isFloatImage } from '../image/image.js';
 import { geometryOf } from '../image/preprocess.js';
-import { checkEveryInput, checkFeeds } from '../runtime/feeds.js';
+import { checkEveryInput, checkFeeds, checkFetches } from '../runtime/feeds.js';
 import { Tensor } from '../tensor.js';
 import { CremaError, kindOf } from '../util/errors.js';
 import { type Face, type FaceOptions, checkFaceOptions } from '../detect/options.js';
@@ -35,16 +35,32 @@ export type { PairResult } from '../verify/compare.js';
 export interface EngineOptions {
   /**
    * Where onnxruntime-web (an optional peer dependency) is, for the ONNX backend and verify: the URL of its ESM build
-   * (`ort.wasm.bundle.min.mjs`, with `ort-wasm-simd-threaded.wasm` beside it; `crema ui` serves them at `/ort/`).
+   * (`ort.wasm.bundle.min.mjs`, with `ort-wasm-simd-threaded.wasm` beside it; `crema ui` serves them at `/ort/`),
+   * absolute or relative to the page (`'/ort/ort.wasm.bundle.min.mjs'`).
    * Default: the module 'onnxruntime-web/wasm', as the application's bundler resolves it.
    */
   onnxRuntime?: string | URL;
   /**
    * Where h5wasm (an optional peer dependency) is, for HDF5 weights: the URL of its ESM build (`hdf5_hl.js`, with
-   * `hdf5_util.js` beside it; `crema ui` serves them at `/h5wasm/`). Default: the module 'h5wasm', as the
+   * `hdf5_util.js` beside it; `crema ui` serves them at `/h5wasm/`), absolute or relative to the page. Default: the module 'h5wasm', as the
    * application's bundler resolves it.
    */
   h5wasm?: string | URL;
+}
+
+/**
+ * A module's URL as the page means it: a relative one ('/ort/ort.wasm.bundle.min.mjs', 'ort/…') against the page's
+ * base, made absolute here because the worker imports it, which would resolve it against crema-worker.js's URL (and
+ * cannot use a root-relative URL as the base of onnxruntime-web's .wasm files at all: "Invalid base URL").
+ */
+function pageUrl(url: string | URL | undefined, option: string): string | undefined {
+  if (url === undefined) return undefined;
+  const base = (globalThis as { document?: { baseURI: string } }).document?.baseURI ?? (globalThis as { location?: { href: string } }).location?.href;
+  try {
+    return new URL(url, base).href;
+  } catch {
+    throw new CremaError(`new Engine: options.${option} '${String(url)}' is not a URL (absolute, or relative to the page)`);
+  }
 }
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
@@ -69,8 +85,8 @@ export class Engine {
     options: EngineOptions = {},
   ) {
     checkOptionKeys(options, ['onnxRuntime', 'h5wasm'], 'new Engine');
-    this.onnxRuntime = options.onnxRuntime === undefined ? undefined : String(options.onnxRuntime);
-    this.h5wasm = options.h5wasm === undefined ? undefined : String(options.h5wasm);
+    this.onnxRuntime = pageUrl(options.onnxRuntime, 'onnxRuntime');
+    this.h5wasm = pageUrl(options.h5wasm, 'h5wasm');
     const worker = new Worker(url, { type: 'module', name: 'crema engine' });
     this.worker = worker;
     this.ready = new Promise<EngineReady>((resolve, reject) => {
@@ -251,6 +267,7 @@ export class Net {
     checkOptionKeys(options, ['fetches', 'backend'], 'run');
     checkNames(options.fetches, 'run: options.fetches');
     checkEveryInput(this.inputs, (n) => this.info.blobs[n], feeds);
+    checkFetches(options.fetches, this.shapes);
     const [data, transfer] = feedData(this.engine, feeds);
     const { fetches, backend } = options;
     const out = await this.call<Record<string, TensorData>>({ op: 'run', net: this.info.id, feeds: data, fetches, backend, ort: this.engine.onnxRuntime }, transfer);

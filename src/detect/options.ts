@@ -2,7 +2,7 @@
 // the CLI and the browser entry, whose page bundle imports this file alone (not the layers detect.ts reaches).
 import { PREPROCESS_OPTIONS, type PreprocessOptions } from '../image/preprocess.js';
 import { CremaError, kindOf } from '../util/errors.js';
-import { checkOptionKeys } from '../util/options.js';
+import { checkLabels, checkOptionKeys } from '../util/options.js';
 
 /**
  * One detected object, its box in the image's pixels (the fork's normalized corners times the image size, not
@@ -80,6 +80,7 @@ export const DETECT_OPTIONS = [...PREPROCESS_OPTIONS, 'threshold', 'labels', 'qu
 /** Refuses an unknown option and a backend that is not 'native' or 'onnx' (as Net.run's), before any image is read. */
 export function checkDetectOptions(options: DetectOptions): void {
   checkOptionKeys(options, DETECT_OPTIONS, 'detect');
+  checkLabels(options?.labels, 'detect');
   const backend = options?.backend;
   if (backend !== undefined && backend !== 'native' && backend !== 'onnx')
     throw new CremaError(`detect: options.backend is 'native' or 'onnx', got ${typeof backend === 'string' ? `'${backend}'` : kindOf(backend)}`);

@@ -3,6 +3,7 @@ import type { LayerParameter } from '../caffe/types.js';
 import { LayerError, type LayerType } from './layer.js';
 import { pluginLayerType } from './plugin.js';
 import { CremaError } from '../util/errors.js';
+import { platformIfInstalled } from '../platform.js';
 import { didYouMean } from '../util/options.js';
 import { absValLayer } from './absval.js';
 import { argmaxLayer } from './argmax.js';
@@ -221,9 +222,11 @@ export function layerType(type: string, layerName?: string): LayerType {
   if (!t) {
     const where = layerName ? `layer '${layerName}': ` : '';
     const known = knownLayerTypes();
-    throw new CremaError(
-      `${where}unknown layer type '${type}'${didYouMean(type, known, 3)}; crema knows ${known.length} types (listed by README.md's "Layers, by family" and knownLayerTypes()); add one as a plugin (--plugin FILE.js or options.plugins: README.md's "Plugins", examples/plugins)`,
-    );
+    // The browser's engine takes no plugins (nor exports knownLayerTypes): its line offers nothing it lacks.
+    const tail = platformIfInstalled()?.name === 'browser'
+      ? `(listed by README.md's "Layers, by family"); plugins run in Node's crema (--plugin FILE.js or options.plugins: README.md's "Plugins"), not in the browser's`
+      : `(listed by README.md's "Layers, by family" and knownLayerTypes()); add one as a plugin (--plugin FILE.js or options.plugins: README.md's "Plugins", examples/plugins)`;
+    throw new CremaError(`${where}unknown layer type '${type}'${didYouMean(type, known, 3)}; crema knows ${known.length} types ${tail}`);
   }
   return t;
 }

@@ -2,6 +2,7 @@
 // bare Float32Array for the input's current shape. Computation is float32: anything else is refused by name.
 import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
 import { CremaError, kindOf } from '../util/errors.js';
+import { noBlobNamed } from '../util/options.js';
 
 /** A tensor as other libraries give one (onnxruntime's Tensor is one): float32 only. */
 export interface TensorLike {
@@ -59,6 +60,14 @@ export function checkFeeds(feeds: unknown, what: string, example = '{ data: tens
  */
 export function checkEveryInput(inputs: readonly string[], shapeOf: (name: string) => Shape, feeds: Record<string, unknown>): void {
   const missing = inputs.filter((n) => !Object.prototype.hasOwnProperty.call(feeds, n));
-  if (missing.length)
-    throw new CremaError(`run: no value for ${missing.map((n) => `'${n}' ${shapeString(shapeOf(n))}`).join(', ')} (run takes every input: { ${inputs.join(', ')} })`);
+  if (!missing.length) return;
+  // A misspelt name is said with the missing one: "no value for 'data'" alone hid that { date } was given.
+  const strangers = Object.keys(feeds).filter((n) => !inputs.includes(n)).map((n) => `'${n}'`);
+  const given = strangers.length ? `; ${strangers.join(', ')} ${strangers.length > 1 ? 'are not inputs' : 'is not an input'} of the net` : '';
+  throw new CremaError(`run: no value for ${missing.map((n) => `'${n}' ${shapeString(shapeOf(n))}`).join(', ')} (run takes every input: { ${inputs.join(', ')} }${given})`);
+}
+
+/** Refuses a fetch that names no blob, in one line listing the blobs (Node's run and the browser's alike). */
+export function checkFetches(fetches: readonly string[] | undefined, blobs: ReadonlyMap<string, unknown>): void {
+  for (const name of fetches ?? []) if (!blobs.has(name)) throw new CremaError(`run: options.fetches: ${noBlobNamed(name, blobs.keys())}`);
 }

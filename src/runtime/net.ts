@@ -3,7 +3,7 @@ import type { NetParameter } from '../caffe/types.js';
 import { buildGraph, inferShapes, repeatedNameNotes, reshapeAfter, shapeBack, sizingNote, type Graph, type GraphLayer } from '../graph/graph.js';
 import { type DecodedWeights, type Owned, adoptWeights, boundThreads, collectGarbage, compileEngine, decodedWeights, defaultThreads, setThreads, wasmEngine, wasmEngineIfLoaded } from '../kernels/wasm.js';
 import { type Layer, LayerError, declaredWeights } from '../layers/layer.js';
-import { type InputValue, checkEveryInput, checkFeeds, inputTensor } from './feeds.js';
+import { type InputValue, checkEveryInput, checkFeeds, checkFetches, inputTensor } from './feeds.js';
 import { loadPlugins } from '../layers/plugin.js';
 import { builtInPythonNote, registerLayer } from '../layers/registry.js';
 import { type Fusion, chainMembers, computedByProducer, findFusions, fusedProducer, fusionMembers, producerFor, releaseFolded, unfuse, withFoldBuffers } from './fold.js';
@@ -13,7 +13,7 @@ import { type ConcatSlice, concatSlices } from './concat-views.js';
 import { platform } from '../platform.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf, viewOf, viewedShares } from '../tensor.js';
 import { CremaError, MemoryFullError } from '../util/errors.js';
-import { checkNames, checkOptionKeys, noBlobNamed } from '../util/options.js';
+import { checkNames, checkOptionKeys } from '../util/options.js';
 import { listSome, nameRecord } from '../util/names.js';
 import { type Source, isBytes, kindOf } from '../util/source.js';
 
@@ -333,8 +333,7 @@ export class Net {
     const tensors: Record<string, Tensor> = {};
     for (const [name, value] of Object.entries(feeds)) tensors[name] = inputTensor(name, value, this.inputShape(name));
     const fetches = options.fetches === undefined ? undefined : [...options.fetches];
-    for (const name of fetches ?? [])
-      if (!this.graph.blobShapes.has(name)) throw new CremaError(`run: options.fetches: ${noBlobNamed(name, this.graph.blobShapes.keys())}`);
+    checkFetches(fetches, this.graph.blobShapes);
     if (!this.runner) {
       this.checkWeights();
       this.runner = this.handOver();

@@ -17,6 +17,16 @@ export function checkOptionKeys(options: unknown, known: readonly string[], what
 }
 
 /**
+ * Refuses `labels` (classify's and detect's class names) that are not an array of strings: a labels file's path or
+ * text given as a string was read a character a class ("background\nface" named class 1 'a'), silently.
+ */
+export function checkLabels(labels: unknown, what: string): void {
+  if (labels === undefined || (Array.isArray(labels) && labels.every((l) => typeof l === 'string'))) return;
+  const got = Array.isArray(labels) ? `an array holding ${kindOf(labels.find((l) => typeof l !== 'string'))}` : kindOf(labels);
+  throw new CremaError(`${what}: options.labels is the class names, an array of strings (parseLabels(text) reads a labels file's), got ${got}`);
+}
+
+/**
  * " (did you mean 'x'?)" when a known name is near `key` (nearestAll), else ''. With `most` over 1, up to that many
  * names as near ("'x' or 'y'": a layer type's typo can be one edit from two types); with 1, the first of them.
  */
