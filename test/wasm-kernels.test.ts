@@ -731,6 +731,44 @@ for (const threads of [1, 2]) {
       }
     });
 
+    it('Depthwise, a random sweep around the in-place stride-2 3x3 path: pads 0-3 set apart per axis, strides 1/2 per axis, kernels 1-5 (kh != kw too), widths to 240, x resident or staged, batch 1-3, multiplier 1-3; per output within 2e-6 of depthwisePlane, y between guards', () => {
+      // Every edge inPlaceFits decides on (left pad over 2, fewer than four output columns inside, stride or kernel
+      // not 3x3/2) on both sides, and the vector loop's 3-float read past a row on the last row of the last plane
+      // of a resident x (its 64 bytes of room). 2e-6: the plain build's unfused sums (7e-7 measured; the fused build
+      // 6e-8, its leaky slope's rounding).
+      const e = wasmEngine()!, random = rng(1000 + threads), GUARD = 64, SENTINEL = -777.25;
+      for (let t = 0; t < 300; t++) {
+        const k = t % 9 === 0 ? randomInt(random, 1, 5) : 3, kw = t % 13 === 0 ? randomInt(random, 1, 5) : k;
+        const ph = randomInt(random, 0, 3), pw = randomInt(random, 0, 3), sh = t % 11 === 0 ? 1 : 2, sw = t % 17 === 0 ? 1 : 2;
+        const mult = randomInt(random, 1, 3), N = randomInt(random, 1, 3), C = randomInt(random, 1, 9);
+        const H = randomInt(random, 1, t % 5 === 0 ? 70 : 20), W = randomInt(random, 1, t % 4 === 0 ? (t % 8 === 0 ? 240 : 70) : 24);
+        if (H + 2 * ph < k || W + 2 * pw < kw) continue;
+        const outH = Math.floor((H + 2 * ph - k) / sh) + 1, outW = Math.floor((W + 2 * pw - kw) / sw) + 1;
+        const g: ConvGeometry = { channels: C, height: H, width: W, kernelH: k, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: 1, dilationW: 1, outH, outW };
+        const cout = C * mult, plane = outH * outW, n = N * cout * plane;
+        const relu = t % 3 === 0 ? undefined : t % 3 === 1 ? 0 : 0.1, bias = t % 7 !== 3;
+        const xs = randomArray(N * C * H * W, random), x = t % 2 === 0 ? e.residentArray(xs.length)!.fill(0) : xs;
+        x.set(xs);
+        const w = randomArray(cout * k * kw, random), b = bias ? randomArray(cout, random) : undefined;
+        const room = e.residentArray(GUARD + n + GUARD)!.fill(SENTINEL), y = room.subarray(GUARD, GUARD + n);
+        depthwiseWasm(e, packDepthwiseWeights(e, room, w, b), g, C, cout, N, x, y, relu);
+        const label = `case ${t}: ${N}x${C}x${H}x${W} k ${k}x${kw} stride ${sh}/${sw} pad ${ph}/${pw} x${mult} relu ${relu} bias ${bias} x ${x === xs ? 'staged' : 'resident'}`;
+        expect(room.subarray(0, GUARD).filter((v) => v !== SENTINEL).length, `${label}, before y`).toBe(0);
+        expect(room.subarray(GUARD + n).filter((v) => v !== SENTINEL).length, `${label}, after y`).toBe(0);
+        const want = new Float32Array(n);
+        for (let i = 0; i < N; i++) {
+          for (let o = 0; o < cout; o++) {
+            const at = (i * cout + o) * plane;
+            depthwisePlane(g, xs, (i * C + Math.floor(o / mult)) * H * W, w, o * k * kw, b ? b[o] : 0, want, at);
+            if (relu !== undefined) for (let j = at; j < at + plane; j++) want[j] = caffeRelu(want[j], relu);
+          }
+        }
+        let worst = 0;
+        for (let j = 0; j < n; j++) worst = Math.max(worst, Math.abs(y[j] - want[j]) / Math.max(1, Math.abs(want[j])) || (y[j] === want[j] ? 0 : Infinity));
+        expect(worst, label).toBeLessThan(2e-6);
+      }
+    });
+
     it('direct convolution of 2-4 input channels (first layers): kernels 1-7, strides 1 and 2, pads 0-3, odd sizes, outputs not of 4, batches, bands of rows, ReLU vs TypeScript', () => {
       const random = rng(97 + threads);
       for (let t = 0; t < 24; t++) {
