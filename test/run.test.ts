@@ -428,6 +428,32 @@ describe('memory of nets loaded and dropped', () => {
     }
   });
 
+  it("a refusal caught at every call stops collecting while the kernels' own scratch churns between the calls (another layer's smaller scratch, then Correlation's refused)", () => {
+    // The engine's scratch gives its block back before it takes a larger one: that release of an unowned block once
+    // counted as memory freed, and each forward's refusal collected again (one collection a forward).
+    const engine = wasmEngine()!;
+    expect(engine, 'the wasm kernels are built').not.toBeNull();
+    const gc = vi.spyOn(nodePlatform, 'collectGarbage'), limit = engine.heap.limit;
+    // Larger than any block the file's earlier tests left free (the scratch, blobs): past the heap's top.
+    const big = (engine.heap as unknown as { top: number }).top + 64 * 2 ** 20;
+    engine.heap.limit = engine.heap.used + 4 * 2 ** 20; // no room for `big` more; the small scratch fits
+    try {
+      const collections: number[] = [];
+      for (let forward = 0; forward < 8; forward++) {
+        engine.scratch(64 * 1024); // a convolution's
+        expect(() => engine.scratch(big)).toThrow(/^the wasm kernels' 4 GiB of memory cannot fit \d+ MiB more/); // Correlation's: falls back to JavaScript
+        collections.push(gc.mock.calls.length);
+      }
+      // The first refusal collects (a second one too when that freed blocks of owners the earlier tests dropped), then
+      // none: the memory is as full of live blocks as it was.
+      expect(collections[1]).toBeLessThanOrEqual(2);
+      expect(collections.slice(2)).toEqual(new Array(6).fill(collections[1]));
+    } finally {
+      engine.heap.limit = limit;
+      gc.mockRestore();
+    }
+  });
+
   it('the worker thread of a net dropped after net.run ends once the net is collected (each held a whole net)', async () => {
     const before = runnersAlive();
     const want = Float32Array.from((await load(1)).forward({ data: batchOf(1) }).prob.data);

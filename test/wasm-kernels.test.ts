@@ -30,6 +30,28 @@ const f6Plane = (C: number, outH: number, outW: number): ConvGeometry => ({
   channels: C, height: outH + 2, width: outW + 2, kernelH: 3, kernelW: 3, padH: 0, padW: 0, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, outH, outW,
 });
 
+/**
+ * depthwiseWasm of `x` (N x C planes, `mult` outputs each) into y between two guards of a sentinel in wasm memory,
+ * the guards checked; with depthwisePlane's output on `xs` (x's numbers) and Caffe's ReLU: [y, want].
+ */
+function depthwiseBoth(g: ConvGeometry, N: number, mult: number, x: Float32Array, xs: Float32Array, w: Float32Array, b: Float32Array | undefined, relu: number | undefined, label: string): [Float32Array, Float32Array] {
+  const e = wasmEngine()!, GUARD = 64, SENTINEL = -777.25, C = g.channels, cout = C * mult, plane = g.outH * g.outW, n = N * cout * plane;
+  const taps = g.kernelH * g.kernelW, inPlane = g.height * g.width;
+  const room = e.residentArray(GUARD + n + GUARD)!.fill(SENTINEL), y = room.subarray(GUARD, GUARD + n);
+  depthwiseWasm(e, packDepthwiseWeights(e, room, w, b), g, C, cout, N, x, y, relu);
+  expect(room.subarray(0, GUARD).filter((v) => v !== SENTINEL).length, `${label}, before y`).toBe(0);
+  expect(room.subarray(GUARD + n).filter((v) => v !== SENTINEL).length, `${label}, after y`).toBe(0);
+  const want = new Float32Array(n);
+  for (let i = 0; i < N; i++) {
+    for (let o = 0; o < cout; o++) {
+      const at = (i * cout + o) * plane;
+      depthwisePlane(g, xs, (i * C + Math.floor(o / mult)) * inPlane, w, o * taps, b ? b[o] : 0, want, at);
+      if (relu !== undefined) for (let j = at; j < at + plane; j++) want[j] = caffeRelu(want[j], relu);
+    }
+  }
+  return [y, want];
+}
+
 /** A module of the build (dist/), for code that runs in a worker thread or a child, outside vitest. */
 const dist = (file: string): string => path.resolve('dist', file);
 
@@ -704,7 +726,7 @@ for (const threads of [1, 2]) {
       // 3x3 runs inPlacePlanes where four output columns fit (its first vector's zero lanes for pads 1-2, the
       // last vector overlapping, clipped right-edge columns on odd widths and right pads, zero rows above and
       // below); 5x5 and narrow planes the other paths. Every case against depthwisePlane and Caffe's ReLU.
-      const e = wasmEngine()!, random = rng(71 + threads), GUARD = 64, SENTINEL = -777.25;
+      const random = rng(71 + threads);
       for (let t = 0; t < 48; t++) {
         const k = t % 4 === 3 ? 5 : 3, pad = t % 3, mult = t % 5 === 2 ? 2 : 1, N = t % 2 === 0 ? 2 : 1;
         const C = [1, 3, 5, 6, 7][t % 5], relu = t % 3 === 0 ? undefined : t % 3 === 1 ? 0 : 0.1, bias = t % 7 !== 3;
@@ -712,22 +734,38 @@ for (const threads of [1, 2]) {
         if (W < Math.max(1, k - 2 * pad)) continue;
         const outH = Math.floor((H + 2 * pad - k) / 2) + 1, outW = Math.floor((W + 2 * pad - k) / 2) + 1;
         const g: ConvGeometry = { channels: C, height: H, width: W, kernelH: k, kernelW: k, padH: pad, padW: pad, strideH: 2, strideW: 2, dilationH: 1, dilationW: 1, outH, outW };
-        const cout = C * mult, plane = outH * outW, n = N * cout * plane;
+        const cout = C * mult;
         const x = randomArray(N * C * H * W, random), w = randomArray(cout * k * k, random), b = bias ? randomArray(cout, random) : undefined;
-        const room = e.residentArray(GUARD + n + GUARD)!.fill(SENTINEL), y = room.subarray(GUARD, GUARD + n);
-        depthwiseWasm(e, packDepthwiseWeights(e, room, w, b), g, C, cout, N, x, y, relu);
         const label = `case ${t}: ${N}x${C}x${H}x${W} k ${k} pad ${pad} x${mult} relu ${relu} bias ${bias}: ${outH}x${outW}`;
-        expect(room.subarray(0, GUARD).filter((v) => v !== SENTINEL).length, `${label}, before y`).toBe(0);
-        expect(room.subarray(GUARD + n).filter((v) => v !== SENTINEL).length, `${label}, after y`).toBe(0);
-        const want = new Float32Array(n);
-        for (let i = 0; i < N; i++) {
-          for (let o = 0; o < cout; o++) {
-            const at = (i * cout + o) * plane;
-            depthwisePlane(g, x, (i * C + Math.floor(o / mult)) * H * W, w, o * k * k, b ? b[o] : 0, want, at);
-            if (relu !== undefined) for (let j = at; j < at + plane; j++) want[j] = caffeRelu(want[j], relu);
-          }
-        }
+        const [y, want] = depthwiseBoth(g, N, mult, x, x, w, b, relu, label);
         expect(relDiff(y, want), label).toBeLessThan(1e-5);
+      }
+    });
+
+    it('Depthwise, a random sweep around the in-place stride-2 3x3 path: pads 0-3 set apart per axis, strides 1/2 per axis, kernels 1-5 (kh != kw too), widths to 240, x resident or staged, batch 1-3, multiplier 1-3; per output within 2e-6 of depthwisePlane, y between guards', () => {
+      // Every edge inPlaceFits decides on (left pad over 2, fewer than four output columns inside, stride or kernel
+      // not 3x3/2) on both sides, and the vector loop's 3-float read past a row on the last row of the last plane
+      // of a resident x (its 64 bytes of room). 2e-6: the plain build's unfused sums (7e-7 measured; the fused build
+      // 6e-8, its leaky slope's rounding).
+      const e = wasmEngine()!, random = rng(1000 + threads);
+      for (let t = 0; t < 300; t++) {
+        const k = t % 9 === 0 ? randomInt(random, 1, 5) : 3, kw = t % 13 === 0 ? randomInt(random, 1, 5) : k;
+        const ph = randomInt(random, 0, 3), pw = randomInt(random, 0, 3), sh = t % 11 === 0 ? 1 : 2, sw = t % 17 === 0 ? 1 : 2;
+        const mult = randomInt(random, 1, 3), N = randomInt(random, 1, 3), C = randomInt(random, 1, 9);
+        const H = randomInt(random, 1, t % 5 === 0 ? 70 : 20), W = randomInt(random, 1, t % 4 === 0 ? (t % 8 === 0 ? 240 : 70) : 24);
+        if (H + 2 * ph < k || W + 2 * pw < kw) continue;
+        const outH = Math.floor((H + 2 * ph - k) / sh) + 1, outW = Math.floor((W + 2 * pw - kw) / sw) + 1;
+        const g: ConvGeometry = { channels: C, height: H, width: W, kernelH: k, kernelW: kw, padH: ph, padW: pw, strideH: sh, strideW: sw, dilationH: 1, dilationW: 1, outH, outW };
+        const cout = C * mult;
+        const relu = t % 3 === 0 ? undefined : t % 3 === 1 ? 0 : 0.1, bias = t % 7 !== 3;
+        const xs = randomArray(N * C * H * W, random), x = t % 2 === 0 ? e.residentArray(xs.length)!.fill(0) : xs;
+        x.set(xs);
+        const w = randomArray(cout * k * kw, random), b = bias ? randomArray(cout, random) : undefined;
+        const label = `case ${t}: ${N}x${C}x${H}x${W} k ${k}x${kw} stride ${sh}/${sw} pad ${ph}/${pw} x${mult} relu ${relu} bias ${bias} x ${x === xs ? 'staged' : 'resident'}`;
+        const [y, want] = depthwiseBoth(g, N, mult, x, xs, w, b, relu, label);
+        let worst = 0;
+        for (let j = 0; j < y.length; j++) worst = Math.max(worst, Math.abs(y[j] - want[j]) / Math.max(1, Math.abs(want[j])) || (y[j] === want[j] ? 0 : Infinity));
+        expect(worst, label).toBeLessThan(2e-6);
       }
     });
 

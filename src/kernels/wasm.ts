@@ -75,15 +75,19 @@ class Heap {
    */
   private readonly owners = new Map<Owned, WeakRef<object>>();
   /**
-   * Bumped when memory is freed (a block released), grows, or a net is built (an older one may have been dropped):
-   * see `fruitlessAt`.
+   * Bumped when an owned block is freed (a net's dispose, an owner's finalizer), the memory grows, or a net is built
+   * (an older one may have been dropped): see `fruitlessAt`. Not by the kernels' unowned blocks (the engine's per-call
+   * scratch, Winograd's staged weights): freed and taken again within a forward, they change nothing a collection
+   * can find, and bumped by them a refusal caught at every call (Correlation's scratch, given back by each smaller
+   * one another layer asked for in between) collected at every call again.
    */
   private generation = 0;
   /**
-   * The generation in which a `reclaim` freed nothing: until memory is freed or grows, another would free nothing
-   * either, whatever the size refused (a memory full of live blocks: each blob's fallback to a plain array, each call
-   * of Correlation's or the lattice's scratch falling back to JavaScript, would be a 25-35 ms full collection). A net
-   * dropped meanwhile without dispose is freed by its finalizer after V8's next collection, or at the next net built.
+   * The generation in which a `reclaim` freed nothing: until an owned block is freed or the memory grows, another
+   * would free nothing either, whatever the size refused (a memory full of live blocks: each blob's fallback to a
+   * plain array, each call of Correlation's or the lattice's scratch falling back to JavaScript, would be a 25-35 ms
+   * full collection). A net dropped meanwhile without dispose is freed by its finalizer after V8's next collection,
+   * or at the next net built.
    */
   private fruitlessAt = -1;
   /**
@@ -112,6 +116,7 @@ class Heap {
     this.owners.delete(block);
     if (block.ptr === 0) return; // freed already
     this.release(block.ptr);
+    this.generation++;
     block.ptr = 0;
     for (const scope of block.scopes) scope.delete(block);
     block.scopes.clear();
@@ -218,7 +223,6 @@ class Heap {
     const size = this.sizes.get(ptr);
     if (size === undefined) return;
     this.sizes.delete(ptr);
-    this.generation++;
     this.free.push({ ptr, size });
     this.free.sort((a, b) => a.ptr - b.ptr);
     for (let i = this.free.length - 1; i > 0; i--) {
