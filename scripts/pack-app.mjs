@@ -17,14 +17,16 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /**
  * `npm pack` of the checkout as it is built (dist/ must be current: no build here) into `dir`; the tarball's path.
  * With its scripts, as `npm publish` packs: prepack strips the checkout's prepare (the build) from the packed
- * package.json (scripts/pack-manifest.mjs), hence npm runs no prepare here either.
+ * package.json (scripts/pack-manifest.mjs), hence npm runs no prepare here either, and CREMA_PACK_AS_BUILT skips
+ * the build prepack runs in its place.
  */
 export function packTarball(dir) {
   fs.mkdirSync(dir, { recursive: true });
   const manifest = path.join(root, 'package.json');
   return oneAtATime(() => {
     const before = fs.readFileSync(manifest, 'utf8');
-    const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const env = { ...process.env, CREMA_PACK_AS_BUILT: '1' }; // prepack builds no dist/ here (scripts/pack-manifest.mjs)
+    const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     if (fs.readFileSync(manifest, 'utf8') !== before) throw new Error(`${manifest}: npm pack left it changed (postpack: node scripts/pack-manifest.mjs restore)`);
     return path.join(dir, JSON.parse(out)[0].filename);
   });

@@ -12,6 +12,7 @@
 // byte for byte and with its own modification time (scripts/prepare.mjs rebuilds dist/ when package.json is newer
 // than the build), and only over the file strip wrote: a package.json changed since (restored by git, a dependency
 // added) is kept, given back only the scripts it lacks.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,8 +53,17 @@ function restore() {
   fs.rmSync(kept);
 }
 
-/** package.json without the checkout's scripts, written atomically; the original kept (its time too) for restore. */
+/**
+ * package.json without the checkout's scripts, written atomically; the original kept (its time too) for restore.
+ * First the build prepare would have run (npm runs prepare on pack and publish, from the manifest it reads after
+ * prepack, which has none): dist/ built when older than its sources. Not for CREMA_PACK_AS_BUILT=1 (pack-app.mjs:
+ * the tests pack the dist/ they run, which a build in the middle of the suite would replace).
+ */
 function strip() {
+  if (process.env.CREMA_PACK_AS_BUILT !== '1') {
+    const built = spawnSync(process.execPath, [path.join(root, 'scripts', 'prepare.mjs')], { cwd: root, stdio: 'inherit' });
+    if (built.status !== 0) process.exit(built.status ?? 1);
+  }
   restore();
   const text = fs.readFileSync(manifest, 'utf8'), { atimeMs, mtimeMs } = fs.statSync(manifest);
   fs.copyFileSync(manifest, kept);

@@ -17,12 +17,16 @@ function checkout(pkg: object = { name: 'p', version: '1.0.0', scripts: SCRIPTS 
   const root = path.join(tmp, `c${made++}`);
   fs.mkdirSync(path.join(root, 'scripts'), { recursive: true });
   fs.copyFileSync(path.join(import.meta.dirname, '../scripts/pack-manifest.mjs'), path.join(root, 'scripts/pack-manifest.mjs'));
+  // The build prepare runs: here it counts its runs in `built` (and fails when a file `broken` exists).
+  fs.writeFileSync(path.join(root, 'scripts/prepare.mjs'), "import fs from 'node:fs';\nif (fs.existsSync('broken')) process.exit(3);\nfs.appendFileSync('built', 'x');\n");
   fs.writeFileSync(path.join(root, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
   const old = new Date(Date.UTC(2026, 0, 1));
   fs.utimesSync(path.join(root, 'package.json'), old, old); // older than any build
   return root;
 }
-const run = (root: string, action: 'strip' | 'restore') => execFileSync('node', [path.join(root, 'scripts/pack-manifest.mjs'), action], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const run = (root: string, action: 'strip' | 'restore', env: Record<string, string> = {}) =>
+  execFileSync('node', [path.join(root, 'scripts/pack-manifest.mjs'), action], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const builds = (root: string) => (fs.existsSync(path.join(root, 'built')) ? fs.readFileSync(path.join(root, 'built'), 'utf8').length : 0);
 const manifestOf = (root: string) => JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string>; dependencies?: Record<string, string> };
 
 describe('pack-manifest: prepack strips, postpack restores', () => {
@@ -37,6 +41,19 @@ describe('pack-manifest: prepack strips, postpack restores', () => {
       expect(fs.statSync(file).mtimeMs).toBe(mtime); // was the time of the pack: the next `npm install` rebuilt dist/
       expect(fs.existsSync(path.join(root, '.package.json.packing'))).toBe(false);
     }
+  });
+
+  it("prepack runs prepare's build first, as npm pack and publish did before prepare was stripped; not for pack-app (CREMA_PACK_AS_BUILT=1)", () => {
+    const root = checkout(), file = path.join(root, 'package.json'), text = fs.readFileSync(file, 'utf8');
+    run(root, 'strip');
+    expect(builds(root)).toBe(1); // was 0: a pack of a checkout edited since its build packed the old dist/
+    run(root, 'restore');
+    run(root, 'strip', { CREMA_PACK_AS_BUILT: '1' });
+    expect(builds(root)).toBe(1);
+    run(root, 'restore');
+    fs.writeFileSync(path.join(root, 'broken'), '');
+    expect(() => run(root, 'strip')).toThrow(expect.objectContaining({ status: 3 })); // the build failed: no pack
+    expect([fs.readFileSync(file, 'utf8'), fs.existsSync(path.join(root, '.package.json.packing'))]).toEqual([text, false]);
   });
 
   it('interrupted before postpack, then package.json restored by git and edited: the next pack keeps the edit', () => {
