@@ -40,8 +40,8 @@ function writeManifest(text) {
 /** The checkout's package.json back from a strip (a no-op without one). */
 function restore() {
   if (!fs.existsSync(kept)) return;
-  const original = fs.readFileSync(kept, 'utf8'), now = fs.readFileSync(manifest, 'utf8');
-  if (now === stripped(original)) return fs.renameSync(kept, manifest);
+  const original = fs.readFileSync(kept, 'utf8'), now = fs.existsSync(manifest) ? fs.readFileSync(manifest, 'utf8') : undefined;
+  if (now === undefined || now === stripped(original)) return fs.renameSync(kept, manifest);
   // Changed since the strip (a pack interrupted before postpack, then edited): its edits stay.
   const pkg = JSON.parse(now), scripts = JSON.parse(original).scripts ?? {};
   const lacking = CHECKOUT_SCRIPTS.filter((name) => scripts[name] !== undefined && pkg.scripts?.[name] === undefined);

@@ -74,6 +74,10 @@ describe('pack-manifest: prepack strips, postpack restores', () => {
     expect(execFileSync('node', [path.join(root, 'scripts/pack-manifest.mjs'), 'restore'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })).toBe('');
     expect(manifestOf(root)).toEqual({ name: 'p', version: '1.0.0', scripts: { build: 'tsc', prepare: SCRIPTS.prepare, prepack: SCRIPTS.prepack, postpack: SCRIPTS.postpack }, dependencies: { yargs: '^18' } });
     expect(fs.existsSync(path.join(root, '.package.json.packing'))).toBe(false);
+    run(root, 'strip');
+    fs.rmSync(file); // and none at all
+    run(root, 'restore');
+    expect(manifestOf(root).dependencies).toEqual({ yargs: '^18' });
   });
 });
 
