@@ -17,14 +17,16 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /**
  * `npm pack` of the checkout as it is built (dist/ must be current: no build here) into `dir`; the tarball's path.
  * With its scripts, as `npm publish` packs: prepack strips the checkout's prepare (the build) from the packed
- * package.json (scripts/pack-manifest.mjs), hence npm runs no prepare here either.
+ * package.json (scripts/pack-manifest.mjs), hence npm runs no prepare here either, and CREMA_PACK_AS_BUILT skips
+ * the build prepack runs in its place.
  */
 export function packTarball(dir) {
   fs.mkdirSync(dir, { recursive: true });
   const manifest = path.join(root, 'package.json');
   return oneAtATime(() => {
     const before = fs.readFileSync(manifest, 'utf8');
-    const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const env = { ...process.env, CREMA_PACK_AS_BUILT: '1' }; // prepack builds no dist/ here (scripts/pack-manifest.mjs)
+    const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     if (fs.readFileSync(manifest, 'utf8') !== before) throw new Error(`${manifest}: npm pack left it changed (postpack: node scripts/pack-manifest.mjs restore)`);
     return path.join(dir, JSON.parse(out)[0].filename);
   });
@@ -32,16 +34,18 @@ export function packTarball(dir) {
 
 /**
  * `pack` while no other packTarball packs this checkout (the install and example tests run in parallel): prepack
- * rewrites package.json until postpack, so two packs at once could tar each other's.
+ * rewrites package.json until postpack, so two packs at once could tar each other's. The lock names its process: one
+ * left by a process that is gone (a test run stopped by Ctrl-C mid-pack) is taken over, not waited on for 10 minutes.
  */
-function oneAtATime(pack) {
-  const lock = path.join(root, '.pack.lock'), deadline = Date.now() + 10 * 60_000;
+export function oneAtATime(pack, lock = path.join(root, '.pack.lock')) {
+  const deadline = Date.now() + 10 * 60_000;
   for (;;) {
     try {
-      fs.mkdirSync(lock); // atomic: made by one process only
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' }); // atomic: made by one process only
       break;
     } catch (e) {
       if (e.code !== 'EEXIST') throw e;
+      if (takeOver(lock)) continue;
       if (Date.now() > deadline) throw new Error(`${lock}: another pack has held it for 10 minutes (remove it if none runs)`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
     }
@@ -49,7 +53,34 @@ function oneAtATime(pack) {
   try {
     return pack();
   } finally {
-    fs.rmdirSync(lock);
+    fs.rmSync(lock, { force: true });
+  }
+}
+
+/** Removes the lock when the process it names is gone (or it names none: a directory, round fifty-one's form); whether it did. */
+function takeOver(lock) {
+  let holder, made;
+  try {
+    const st = fs.statSync(lock);
+    made = st.mtimeMs;
+    holder = st.isDirectory() ? 0 : Number(fs.readFileSync(lock, 'utf8') || NaN);
+  } catch (e) {
+    if (e.code === 'ENOENT') return true; // released meanwhile: try again
+    throw e;
+  }
+  if (Number.isNaN(holder) && Date.now() - made < 10_000) return false; // made, its pid not yet written
+  if (holder > 0 && alive(holder)) return false;
+  fs.rmSync(lock, { recursive: true, force: true });
+  return true;
+}
+
+/** Whether process `pid` exists (EPERM: it does, another user's). */
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
   }
 }
 

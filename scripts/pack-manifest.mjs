@@ -8,7 +8,11 @@
 //   node scripts/pack-manifest.mjs restore   (postpack: the checkout's package.json as it was)
 //
 // The checkout's file is kept as .package.json.packing until postpack; a pack that failed in between leaves it, and
-// the next strip or restore puts it back first, so the checkout never loses its scripts for good.
+// the next strip or restore puts it back first, so the checkout never loses its scripts for good. It goes back
+// byte for byte and with its own modification time (scripts/prepare.mjs rebuilds dist/ when package.json is newer
+// than the build), and only over the file strip wrote: a package.json changed since (restored by git, a dependency
+// added) is kept, given back only the scripts it lacks.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,21 +23,52 @@ const kept = path.join(root, '.package.json.packing');
 /** The scripts that only a checkout runs: its build on install (prepare) and these two. */
 const CHECKOUT_SCRIPTS = ['prepare', 'prepack', 'postpack'];
 
-/** The checkout's package.json back from a strip (a no-op without one). */
-function restore() {
-  if (fs.existsSync(kept)) fs.renameSync(kept, manifest);
-}
-
-/** package.json without the checkout's scripts, written atomically; the original kept for restore. */
-function strip() {
-  restore();
-  const text = fs.readFileSync(manifest, 'utf8');
+/** package.json's text without the checkout's scripts. */
+function stripped(text) {
   const pkg = JSON.parse(text);
   for (const name of CHECKOUT_SCRIPTS) delete pkg.scripts?.[name];
+  return `${JSON.stringify(pkg, null, 2)}\n`;
+}
+
+/** `text` written to package.json atomically. */
+function writeManifest(text) {
   const tmp = `${manifest}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, `${JSON.stringify(pkg, null, 2)}\n`);
-  fs.copyFileSync(manifest, kept);
+  fs.writeFileSync(tmp, text);
   fs.renameSync(tmp, manifest);
+}
+
+/** The checkout's package.json back from a strip (a no-op without one). */
+function restore() {
+  if (!fs.existsSync(kept)) return;
+  const original = fs.readFileSync(kept, 'utf8'), now = fs.existsSync(manifest) ? fs.readFileSync(manifest, 'utf8') : undefined;
+  if (now === undefined || now === stripped(original)) return fs.renameSync(kept, manifest);
+  // Changed since the strip (a pack interrupted before postpack, then edited): its edits stay.
+  const pkg = JSON.parse(now), scripts = JSON.parse(original).scripts ?? {};
+  const lacking = CHECKOUT_SCRIPTS.filter((name) => scripts[name] !== undefined && pkg.scripts?.[name] === undefined);
+  if (lacking.length) {
+    pkg.scripts = { ...pkg.scripts, ...Object.fromEntries(lacking.map((name) => [name, scripts[name]])) };
+    writeManifest(`${JSON.stringify(pkg, null, 2)}\n`);
+    console.error(`${manifest}: changed since an interrupted pack stripped it: kept, its scripts ${lacking.join(', ')} put back`);
+  }
+  fs.rmSync(kept);
+}
+
+/**
+ * package.json without the checkout's scripts, written atomically; the original kept (its time too) for restore.
+ * First the build prepare would have run (npm runs prepare on pack and publish, from the manifest it reads after
+ * prepack, which has none): dist/ built when older than its sources. Not for CREMA_PACK_AS_BUILT=1 (pack-app.mjs:
+ * the tests pack the dist/ they run, which a build in the middle of the suite would replace).
+ */
+function strip() {
+  if (process.env.CREMA_PACK_AS_BUILT !== '1') {
+    const built = spawnSync(process.execPath, [path.join(root, 'scripts', 'prepare.mjs')], { cwd: root, stdio: 'inherit' });
+    if (built.status !== 0) process.exit(built.status ?? 1);
+  }
+  restore();
+  const text = fs.readFileSync(manifest, 'utf8'), { atimeMs, mtimeMs } = fs.statSync(manifest);
+  fs.copyFileSync(manifest, kept);
+  fs.utimesSync(kept, atimeMs / 1000, mtimeMs / 1000); // seconds as a number: a Date would round to the millisecond
+  writeManifest(stripped(text));
 }
 
 const action = process.argv[2];
