@@ -202,10 +202,10 @@ export function expectWeight(def: LayerParameter, weights: Tensor[], index: numb
   if (!w) throw new LayerError(def, `needs ${what} of shape ${needed} (blob ${index}) but the weights have none`);
   if (!fitsRightAligned(w.dims, shape) && !(viewedShares.has(w) && sizeOf(w.dims) === sizeOf(shape)))
     throw new LayerError(def, `${what} (blob ${index}) has shape ${shapeString(w.dims)} but the layer needs ${needed}`);
-  if (viewedShares.has(w)) return new Tensor(shape, w.data);
   // A legacy blob takes the layer's shape itself, as Caffe's Blob::FromProto(proto, reshape = false) keeps the
   // layer's: net.params then reads as pycaffe's (a V1 ip1's weights (10, 1024), its bias (10,), not 1 x 1 x 10 x 1024).
-  if (w.dims.length !== shape.length) w.dims = shape;
+  // So does a PERMISSIVE sharer's view (its own tensor, made for it by shareParams): Caffe's layer keeps its shape.
+  if (viewedShares.has(w) || w.dims.length !== shape.length) w.dims = shape;
   return w;
 }
 
