@@ -137,7 +137,7 @@ describe('PReLU', () => {
     const layer = preluLayer.create(layerDef('PReLU', { name: 'pr' }), [new Tensor([4], new Float32Array(4))]);
     expect(() => layer.reshape([[2, 3, 2]])).toThrow("layer 'pr' (PReLU): the negative slopes (blob 0) has shape [4] but the layer needs [3]");
     const shared = preluLayer.create(layerDef('PReLU', { name: 'pr', prelu_param: { channel_shared: true } }), [new Tensor([3], new Float32Array(3))]);
-    expect(() => shared.reshape([[2, 3, 2]])).toThrow("layer 'pr' (PReLU): the negative slopes (blob 0) has shape [3] but the layer needs [1]");
+    expect(() => shared.reshape([[2, 3, 2]])).toThrow("layer 'pr' (PReLU): the negative slopes (blob 0) has shape [3] but the layer needs [] (one value)");
   });
   it('refuses a 1-D bottom', () => {
     const layer = preluLayer.create(layerDef('PReLU', { name: 'pr' }), []);

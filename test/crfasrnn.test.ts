@@ -30,6 +30,13 @@ describe('MultiStageMeanfield vs the fork (test/fixtures/crfasrnn/head: batch 2,
     });
   }
 
+  it("net.params holds the fork's blobs in its shapes, (1, 1, C, C), not crema's C x C product (a 4-D blob keeps its layer's shape)", async () => {
+    const net = await load();
+    expect([...net.params].map(([name, ts]) => [name, ts.map((t) => [...t.dims])])).toEqual([
+      ['crf4', [[1, 1, 4, 4], [1, 1, 4, 4], [1, 1, 4, 4]]], ['crf2', [[1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2]]]]);
+    await net.dispose();
+  });
+
   it("a forward frees the engine's memory it takes (each image's lattice, the steps' planes): none kept per forward", async () => {
     useKernels('wasm');
     const net = await load(), feeds = inputs();

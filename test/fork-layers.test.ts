@@ -378,6 +378,23 @@ describe('PReLU over 5-D blobs (faustomilletari/3D-Caffe, V-Net: shape(1) channe
   });
 });
 
+describe("A shared slope or scale in net.params: 0-D, as BVLC's PReLU and the SSD fork's Normalize hold it (vector<int>(0))", () => {
+  it('a legacy 4-D blob takes that shape, per-channel ones one a channel; an ONNX run keeps them', async () => {
+    const net = netOf(`${input('v', [1, 3, 2, 2])}
+      layer { name: "s" type: "PReLU" bottom: "v" top: "s" prelu_param { channel_shared: true } }
+      layer { name: "p" type: "PReLU" bottom: "s" top: "p" }
+      layer { name: "n" type: "Normalize" bottom: "p" top: "n" norm_param { channel_shared: true } }
+      layer { name: "m" type: "Normalize" bottom: "n" top: "m" norm_param { channel_shared: false } }`,
+    { s: [new Tensor([1, 1, 1, 1], Float32Array.of(0.1))], p: [new Tensor([1, 1, 1, 3], Float32Array.of(1, 2, 3))],
+      n: [new Tensor([1, 1, 1, 1], Float32Array.of(2))], m: [new Tensor([1, 1, 1, 3], Float32Array.of(1, 2, 3))] });
+    const shapes = () => Object.fromEntries([...net.params].map(([name, ts]) => [name, ts.map((t) => [...t.dims])]));
+    const want = { s: [[]], p: [[3]], n: [[]], m: [[3]] };
+    expect(shapes()).toEqual(want);
+    await runOnnx(net.graph, { v: random([1, 3, 2, 2], 5, 1) }, { threads: 1, outputs: ['m'] });
+    expect(shapes()).toEqual(want);
+  });
+});
+
 describe("Normalize with normalize_param and Flip (happynear/caffe-windows: NormFace, AM-Softmax)", () => {
   it('L2 over the channels at each position (+ 1e-6 under the root), 4-D tops as the fork reshapes them, the norm as a second top', async () => {
     // A face feature: [3, 4] and [0, 0] per row (the 1e-6 keeps a zero feature finite: 0 / 1e-3 = 0).

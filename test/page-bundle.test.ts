@@ -26,4 +26,14 @@ describe('the page-side module', () => {
     expect(inputs.length).toBeGreaterThan(5);
     expect(inputs.filter((f) => /^src\/(layers|onnx|caffe|runtime\/net)|protobufjs/.test(f))).toEqual([]);
   });
+
+  it("exports parseLabels, which detect's refusal of labels that are no array names (as the Node library's)", async () => {
+    const result = await esbuild.build({
+      entryPoints: ['src/browser/index.ts'], bundle: true, format: 'esm', platform: 'browser', write: false, metafile: true, logLevel: 'silent',
+      loader: { '.proto': 'text' }, external: ['onnxruntime-web', 'onnxruntime-web/*', 'h5wasm', 'node:*', 'fs', 'path'], outfile: 'test-page-bundle/crema.js',
+    });
+    expect(Object.values(result.metafile.outputs).flatMap((o) => o.exports)).toContain('parseLabels');
+    const { checkDetectOptions } = await import('../src/detect/options.js');
+    expect(() => checkDetectOptions({ labels: 'background\ncat' as unknown as string[] })).toThrow('(parseLabels(text) reads a labels file\'s)');
+  });
 });

@@ -45,6 +45,9 @@ describe('parameters shared by name, as Caffe shares them', () => {
       const net = await Net.load(prototxt, path.join(files, weights), { threads: 1 });
       expect(net.notes).toEqual([]);
       expectCaffe(net, net.forward(inputs), weights.replace('.', '-'));
+      // pycaffe's net.params with each file (make.sh's Caffe): every layer its own shape, ip_p's view 3 x 18 too.
+      expect(Object.fromEntries([...net.params].map(([name, ts]) => [name, ts.map((t) => [...t.dims])]))).toEqual({
+        conv_main: [[3, 2, 3, 3], [3]], branch_conv: [[3, 2, 3, 3], [3]], conv_c: [[3, 2, 3, 3], [3]], ip_p: [[3, 18]] });
       net.dispose();
     });
 

@@ -17,6 +17,7 @@ import { readBlob } from './read.js';
 import type { Backend, BrowserVerifyReport, EngineReady, FileNames, FlowResult, LayerInfo, LayerTiming, NetInfo, Reply, Request, TensorData } from './protocol.js';
 
 export { decodeImage } from './image.js';
+export { parseLabels } from '../detect/options.js';
 export { readBlob } from './read.js';
 export { fileChannels } from '../image/header.js';
 export { geometryOf, preprocess, type InputGeometry, type PreprocessOptions } from '../image/preprocess.js';

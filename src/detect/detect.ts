@@ -17,7 +17,7 @@ import { layerTypeOf } from '../layers/registry.js';
 import { SSH_BLOBS, SSH_DEFAULTS, SSH_PYRAMID, isSsh, sshDetections, sshModuleBlobs, sshPyramidRows, sshPyramidScales } from './ssh.js';
 import { type Detection, type DetectOptions, type DetectorKind, checkDetectOptions, explainNonFinite, lengthOption, thresholdOf } from './options.js';
 
-export { type Detection, type DetectOptions, type DetectorKind, checkDetectOptions } from './options.js';
+export { type Detection, type DetectOptions, type DetectorKind, checkDetectOptions, parseLabels } from './options.js';
 
 /** The blob the net's (first) detection layer (DETECTION_TYPES) writes; a net without one is refused. */
 export function detectionBlob(net: Net): string {
@@ -244,17 +244,3 @@ export function detectionJob(net: Net, image: FloatImage, options: DetectOptions
   return { input, data: preprocess(image, geo, { ...preprocessPart(options), oversample: false }), blob, threshold };
 }
 
-/**
- * Class names from a labels file: one a line (line i = label i), or the SSD fork's labelmap prototxt
- * (`item { name label display_name }`, display_name preferred).
- */
-export function parseLabels(text: string): string[] {
-  if (!/^\s*item\s*\{/m.test(text)) return text.split(/\r?\n/).filter((l, i, all) => l !== '' || i < all.length - 1);
-  const names: string[] = [];
-  for (const [, body] of text.matchAll(/item\s*\{([^}]*)\}/g)) {
-    const label = Number(/\blabel\s*:\s*(\d+)/.exec(body)?.[1]);
-    const name = /\bdisplay_name\s*:\s*"([^"]*)"/.exec(body)?.[1] ?? /\bname\s*:\s*"([^"]*)"/.exec(body)?.[1];
-    if (Number.isInteger(label) && name !== undefined && label < 1e5) names[label] = name;
-  }
-  return Array.from(names, (n, i) => n ?? `class ${i}`);
-}

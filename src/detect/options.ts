@@ -77,6 +77,22 @@ export interface DetectOptions extends PreprocessOptions {
 
 export const DETECT_OPTIONS = [...PREPROCESS_OPTIONS, 'threshold', 'labels', 'quadNms', 'scale', 'maxSize', 'pyramid', 'backend'];
 
+/**
+ * Class names from a labels file: one a line (line i = label i), or the SSD fork's labelmap prototxt
+ * (`item { name label display_name }`, display_name preferred). Here, beside detect's options, for the browser's page
+ * module to export it too: detect's refusal of other labels names it there as in Node.
+ */
+export function parseLabels(text: string): string[] {
+  if (!/^\s*item\s*\{/m.test(text)) return text.split(/\r?\n/).filter((l, i, all) => l !== '' || i < all.length - 1);
+  const names: string[] = [];
+  for (const [, body] of text.matchAll(/item\s*\{([^}]*)\}/g)) {
+    const label = Number(/\blabel\s*:\s*(\d+)/.exec(body)?.[1]);
+    const name = /\bdisplay_name\s*:\s*"([^"]*)"/.exec(body)?.[1] ?? /\bname\s*:\s*"([^"]*)"/.exec(body)?.[1];
+    if (Number.isInteger(label) && name !== undefined && label < 1e5) names[label] = name;
+  }
+  return Array.from(names, (n, i) => n ?? `class ${i}`);
+}
+
 /** Refuses an unknown option and a backend that is not 'native' or 'onnx' (as Net.run's), before any image is read. */
 export function checkDetectOptions(options: DetectOptions): void {
   checkOptionKeys(options, DETECT_OPTIONS, 'detect');

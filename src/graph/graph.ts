@@ -21,7 +21,7 @@ export interface GraphLayer {
   impl: Layer;
   bottoms: string[];
   tops: string[];
-  /** The layer's blobs from the weights file, dims as stored (legacy 4-D kept); [] when it has none. */
+  /** The layer's blobs from the weights file, in the shapes the layer holds them once built (a legacy 4-D blob takes its layer's, as in Caffe); [] when it has none. */
   weights: Tensor[];
   bottomShapes: Shape[];
   topShapes: Shape[];

@@ -198,13 +198,14 @@ export function expectWeight(def: LayerParameter, weights: Tensor[], index: numb
     filledWeights.set(def, filled);
     return filled[index];
   }
-  if (!w) throw new LayerError(def, `needs ${what} of shape ${shapeString(shape)} (blob ${index}) but the weights have none`);
+  const needed = shape.length ? shapeString(shape) : '[] (one value)'; // Caffe's 0-D blob (PReLU's shared slope)
+  if (!w) throw new LayerError(def, `needs ${what} of shape ${needed} (blob ${index}) but the weights have none`);
   if (!fitsRightAligned(w.dims, shape) && !(viewedShares.has(w) && sizeOf(w.dims) === sizeOf(shape)))
-    throw new LayerError(def, `${what} (blob ${index}) has shape ${shapeString(w.dims)} but the layer needs ${shapeString(shape)}`);
-  if (viewedShares.has(w)) return new Tensor(shape, w.data);
+    throw new LayerError(def, `${what} (blob ${index}) has shape ${shapeString(w.dims)} but the layer needs ${needed}`);
   // A legacy blob takes the layer's shape itself, as Caffe's Blob::FromProto(proto, reshape = false) keeps the
   // layer's: net.params then reads as pycaffe's (a V1 ip1's weights (10, 1024), its bias (10,), not 1 x 1 x 10 x 1024).
-  if (w.dims.length !== shape.length) w.dims = shape;
+  // So does a PERMISSIVE sharer's view (its own tensor, made for it by shareParams): Caffe's layer keeps its shape.
+  if (viewedShares.has(w) || w.dims.length !== shape.length) w.dims = shape;
   return w;
 }
 

@@ -43,7 +43,7 @@ export const multiStageMeanfieldLayer: LayerType = {
           () => `its image (bottom 2) ${shapeString(image)} must hold 3 colour channels over the unaries' ${unary[2]} x ${unary[3]} pixels for each of the ${unary[0]} images`);
         const classes = unary[1], plane: Shape = [1, classes, unary[2], unary[3]];
         products = ['the spatial kernel weights', 'the bilateral kernel weights', 'the compatibility matrix'].map((what, i) => {
-          const w = expectWeight(def, weights, i, what, [classes, classes]);
+          const w = expectWeight(def, weights, i, what, [1, 1, classes, classes]); // the fork's Blob(1, 1, C, C)
           const product = convolutionLayer.create({ name: `${def.name}/product${i}`, type: 'Convolution', bottom: ['x'], top: ['y'],
             convolution_param: { num_output: classes, kernel_size: [1], bias_term: false } }, w.data.length ? [new Tensor([classes, classes, 1, 1], w.data)] : []);
           product.reshape([plane]);

@@ -30,7 +30,8 @@ export const normalizeLayer: LayerType = {
       inPlace: true,
       reshape([shape]) {
         need(def, shape.length >= 2 && shape.length <= 4, () => `needs a 2- to 4-D bottom, got ${shapeString(shape)}`);
-        scale = expectWeight(def, weights, 0, 'the scale', [shared ? 1 : shape[1]]).data;
+        // The fork's blob: 0-D when shared (vector<int>(0)), one a channel else; net.params reads it so.
+        scale = expectWeight(def, weights, 0, 'the scale', shared ? [] : [shape[1]]).data;
         return [shape];
       },
       forward([bottom], [top]) {

@@ -3,7 +3,7 @@ import { pointwiseWasm } from '../kernels/pointwise.js';
 import { caffeRelu } from '../kernels/relu.js';
 import type { LayerParameter } from '../caffe/types.js';
 import { type LayerContext, fail } from '../onnx/context.js';
-import { type Shape, type Tensor, shapeString } from '../tensor.js';
+import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
 import { type LayerType, expectCounts, expectWeight, need } from './layer.js';
 
 /**
@@ -23,6 +23,14 @@ function initialSlope(def: LayerParameter, weights: Tensor[]): number | undefine
   return deterministic ? (filler ? (filler.value ?? 0) : 0.25) : undefined;
 }
 
+/**
+ * The slopes' blob as Caffe holds it: a shared slope is 0-D (vector<int>(0)), else one a channel. expectWeight gives
+ * a file's blob this shape (net.params reads as pycaffe's), so the native layer and its ONNX form ask the same.
+ */
+function slopesShape(shared: boolean, channels: number): Shape {
+  return shared ? [] : [channels];
+}
+
 export const preluLayer: LayerType = {
   type: 'PReLU',
   create(def, weights) {
@@ -34,9 +42,8 @@ export const preluLayer: LayerType = {
       reshape([shape]: Shape[]) {
         expectCounts(def, [1, 1], [1, 1]);
         need(def, shape.length >= 2, () => `needs a bottom with at least 2 axes (num, channels, ...), got ${shapeString(shape)}`);
-        // Caffe stores a shared slope as a 0-D blob; expectWeight matches that (and legacy 4-D forms) against [1].
-        const want = p.channel_shared ? [1] : [shape[1]];
-        if (fillerSlope !== undefined) slopes = new Float32Array(want[0]).fill(fillerSlope);
+        const want = slopesShape(p.channel_shared, shape[1]);
+        if (fillerSlope !== undefined) slopes = new Float32Array(sizeOf(want)).fill(fillerSlope);
         else slopes = expectWeight(def, weights, 0, 'the negative slopes', want).data;
         return [shape];
       },
@@ -65,7 +72,7 @@ function preluToOnnx(c: LayerContext): void {
   if (x.length < 2) fail(c, 'PReLU needs at least 2 axes');
   const count = p.channel_shared ? 1 : x[1];
   const initial = initialSlope(layer.def, layer.weights);
-  const slopes = initial !== undefined ? new Float32Array(count).fill(initial) : expectWeight(layer.def, layer.weights, 0, 'slopes', [count]).data;
+  const slopes = initial !== undefined ? new Float32Array(count).fill(initial) : expectWeight(layer.def, layer.weights, 0, 'slopes', slopesShape(p.channel_shared, count)).data;
   const dims = p.channel_shared ? [1] : [count, ...x.slice(2).map(() => 1)];
   c.node('PRelu', [c.bottom(0), c.b.floats(`${layer.name}/slope`, slopes, dims)], [c.top(0)]);
 }
