@@ -80,16 +80,10 @@ function inPlacePlanes(p: usize, first: i32, end: i32, scratch: usize): void {
 }
 
 @inline function inPlaceRun(p: usize, first: i32, end: i32, zeros: usize, mode: i32, slope: f32): void {
-  const cin = word(p, 4), H = word(p, 5), W = word(p, 6), ph = word(p, 9), pw = word(p, 10);
-  const outH = word(p, 15), outW = word(p, 16), cout = word(p, 17), mult = word(p, 18);
-  const x = addr(p, 3), weights = addr(p, 19), y = addr(p, 20), bias = addr(p, 21);
+  const H = word(p, 5), W = word(p, 6), ph = word(p, 9), pw = word(p, 10), outH = word(p, 15), outW = word(p, 16);
   const hi = inPlaceHi(p);
   for (let plane = first; plane < end; plane++) {
-    const i = plane / cout, o = plane - i * cout;
-    const xPlane = x + ((<usize>(i * cin + o / mult) * H * W) << 2);
-    const b = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0;
-    const w = weights + (<usize>(o * 9) << 2);
-    const yPlane = y + ((<usize>plane * outH * outW) << 2);
+    const xPlane = planeInput(p, plane), yPlane = planeOutput(p, plane), w = planeWeights(p, plane), b = planeBias(p, plane);
     const bv = f32x4.splat(b);
     const w0 = v128.load32_splat(w), w1 = v128.load32_splat(w, 4), w2 = v128.load32_splat(w, 8);
     const w3 = v128.load32_splat(w, 12), w4 = v128.load32_splat(w, 16), w5 = v128.load32_splat(w, 20);
@@ -142,6 +136,28 @@ function inPlacePlanes(p: usize, first: i32, end: i32, scratch: usize): void {
       for (let ox = hi; ox < outW; ox++) store<f32>(yRow + (<usize>ox << 2), tap(xPlane, w, b, H, W, 3, 3, 1, 1, iy0, 2 * ox - pw, ky0, ky1, mode != ACT_NONE, slope));
     }
   }
+}
+
+/** Output plane `plane`'s input plane (image plane / Cout, channel o / multiplier) in x. */
+@inline function planeInput(p: usize, plane: i32): usize {
+  const cout = word(p, 17), i = plane / cout, o = plane - i * cout;
+  return addr(p, 3) + ((<usize>(i * word(p, 4) + o / word(p, 18)) * word(p, 5) * word(p, 6)) << 2);
+}
+
+/** Output plane `plane` in y. */
+@inline function planeOutput(p: usize, plane: i32): usize {
+  return addr(p, 20) + ((<usize>plane * word(p, 15) * word(p, 16)) << 2);
+}
+
+/** The nine weights of output plane `plane`'s channel (3x3 layers). */
+@inline function planeWeights(p: usize, plane: i32): usize {
+  return addr(p, 19) + (<usize>(plane % word(p, 17) * 9) << 2);
+}
+
+/** The bias of output plane `plane`'s channel, or 0 without one. */
+@inline function planeBias(p: usize, plane: i32): f32 {
+  const bias = addr(p, 21);
+  return bias != 0 ? load<f32>(bias + (<usize>(plane % word(p, 17)) << 2)) : 0;
 }
 
 /** Input row iy of the plane at x, or the zero row when iy is outside the image. */
@@ -210,17 +226,11 @@ function inPlace1Planes(p: usize, first: i32, end: i32, scratch: usize): void {
 }
 
 @inline function inPlace1Run(p: usize, first: i32, end: i32, zeros: usize, mode: i32, slope: f32, pw: i32): void {
-  const cin = word(p, 4), H = word(p, 5), W = word(p, 6), ph = word(p, 9);
-  const outH = word(p, 15), outW = word(p, 16), cout = word(p, 17), mult = word(p, 18);
-  const x = addr(p, 3), weights = addr(p, 19), y = addr(p, 20), bias = addr(p, 21);
+  const H = word(p, 5), W = word(p, 6), ph = word(p, 9), outH = word(p, 15), outW = word(p, 16);
   const yRow = <usize>outW << 2, last = outW - 4;
   for (let plane = first; plane < end; plane++) {
-    const i = plane / cout, o = plane - i * cout;
-    const xPlane = x + ((<usize>(i * cin + o / mult) * H * W) << 2);
-    const b = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0;
-    const w = weights + (<usize>(o * 9) << 2);
-    const yPlane = y + ((<usize>plane * outH * outW) << 2);
-    const bv = f32x4.splat(b);
+    const xPlane = planeInput(p, plane), yPlane = planeOutput(p, plane), w = planeWeights(p, plane);
+    const bv = f32x4.splat(planeBias(p, plane));
     const w0 = v128.load32_splat(w), w1 = v128.load32_splat(w, 4), w2 = v128.load32_splat(w, 8);
     const w3 = v128.load32_splat(w, 12), w4 = v128.load32_splat(w, 16), w5 = v128.load32_splat(w, 20);
     const w6 = v128.load32_splat(w, 24), w7 = v128.load32_splat(w, 28), w8 = v128.load32_splat(w, 32);
