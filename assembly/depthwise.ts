@@ -4,8 +4,8 @@
 // 6 W, 7 kh, 8 kw, 9 ph, 10 pw, 11 sh, 12 sw, 13 dh, 14 dw, 15 outH, 16 outW, 17 output channels per image,
 // 18 multiplier (outputs per input channel), 19 weights (Cout x kh x kw floats), 20 y, 21 bias (0: none),
 // 22 relu on, 23 slope (f32), 24 planes per chunk, 25 planes in all (images x Cout).
-// A chunk is a run of output planes. 3x3 stride 2 reads x in place (inPlacePlanes); other 3x3 planes go through a
-// zero-padded copy (paddedPlanes); the rest row by row, four output columns at a time where the whole kernel row
+// A chunk is a run of output planes. 3x3 stride 2 reads x in place (inPlacePlanes), and 3x3 stride 1 with pads
+// 0-2 left and right (inPlace1Planes); other 3x3 planes go through a zero-padded copy (paddedPlanes); the rest row by row, four output columns at a time where the whole kernel row
 // is inside the image (stride 1 and 2 vectorized), scalar at the borders (depthwisePlane). Each output is
 // bias + sum over taps (ky, kx) in that order, as the TypeScript kernel (depthwisePlane) adds them.
 
@@ -24,6 +24,10 @@ export function depthwiseChunk(p: usize, chunk: i32, scratch: usize): void {
   const x = addr(p, 3), weights = addr(p, 19), y = addr(p, 20), bias = addr(p, 21);
   if (inPlaceFits(p)) {
     inPlacePlanes(p, first, end, scratch);
+    return;
+  }
+  if (inPlace1Fits(p)) {
+    inPlace1Planes(p, first, end, scratch);
     return;
   }
   if (paddedFits(p, scratch)) {
@@ -76,16 +80,10 @@ function inPlacePlanes(p: usize, first: i32, end: i32, scratch: usize): void {
 }
 
 @inline function inPlaceRun(p: usize, first: i32, end: i32, zeros: usize, mode: i32, slope: f32): void {
-  const cin = word(p, 4), H = word(p, 5), W = word(p, 6), ph = word(p, 9), pw = word(p, 10);
-  const outH = word(p, 15), outW = word(p, 16), cout = word(p, 17), mult = word(p, 18);
-  const x = addr(p, 3), weights = addr(p, 19), y = addr(p, 20), bias = addr(p, 21);
+  const H = word(p, 5), W = word(p, 6), ph = word(p, 9), pw = word(p, 10), outH = word(p, 15), outW = word(p, 16);
   const hi = inPlaceHi(p);
   for (let plane = first; plane < end; plane++) {
-    const i = plane / cout, o = plane - i * cout;
-    const xPlane = x + ((<usize>(i * cin + o / mult) * H * W) << 2);
-    const b = bias != 0 ? load<f32>(bias + (<usize>o << 2)) : 0;
-    const w = weights + (<usize>(o * 9) << 2);
-    const yPlane = y + ((<usize>plane * outH * outW) << 2);
+    const xPlane = planeInput(p, plane), yPlane = planeOutput(p, plane), w = planeWeights(p, plane), b = planeBias(p, plane);
     const bv = f32x4.splat(b);
     const w0 = v128.load32_splat(w), w1 = v128.load32_splat(w, 4), w2 = v128.load32_splat(w, 8);
     const w3 = v128.load32_splat(w, 12), w4 = v128.load32_splat(w, 16), w5 = v128.load32_splat(w, 20);
@@ -140,6 +138,28 @@ function inPlacePlanes(p: usize, first: i32, end: i32, scratch: usize): void {
   }
 }
 
+/** Output plane `plane`'s input plane (image plane / Cout, channel o / multiplier) in x. */
+@inline function planeInput(p: usize, plane: i32): usize {
+  const cout = word(p, 17), i = plane / cout, o = plane - i * cout;
+  return addr(p, 3) + ((<usize>(i * word(p, 4) + o / word(p, 18)) * word(p, 5) * word(p, 6)) << 2);
+}
+
+/** Output plane `plane` in y. */
+@inline function planeOutput(p: usize, plane: i32): usize {
+  return addr(p, 20) + ((<usize>plane * word(p, 15) * word(p, 16)) << 2);
+}
+
+/** The nine weights of output plane `plane`'s channel (3x3 layers). */
+@inline function planeWeights(p: usize, plane: i32): usize {
+  return addr(p, 19) + (<usize>(plane % word(p, 17) * 9) << 2);
+}
+
+/** The bias of output plane `plane`'s channel, or 0 without one. */
+@inline function planeBias(p: usize, plane: i32): f32 {
+  const bias = addr(p, 21);
+  return bias != 0 ? load<f32>(bias + (<usize>(plane % word(p, 17)) << 2)) : 0;
+}
+
 /** Input row iy of the plane at x, or the zero row when iy is outside the image. */
 @inline function rowOrZeros(x: usize, iy: i32, H: i32, W: i32, zeros: usize): usize {
   return <u32>iy < <u32>H ? x + (<usize>(iy * W) << 2) : zeros;
@@ -170,6 +190,123 @@ function inPlacePlanes(p: usize, first: i32, end: i32, scratch: usize): void {
   return madd(acc, wc, i32x4.shuffle(even, t, 1, 2, 3, 4));
 }
 
+// ---- 3x3 stride 1 read in place: no padded copy. Bands of four output rows as band3x3s1, each band's six input
+// rows straight from x (a row above or below the image is the zero row in thread scratch). For stride 1, outW is
+// exactly W + 2 pw - 2, so a row's first vector (output columns 0-3) has its pw columns left of the image and its
+// last (outW - 4 .. outW - 1) its pw columns right of it: both take those columns as zero lanes of a shuffle (a
+// load at column 0 or W - 4 and zeros), the vectors between are plain loads, the last of them overlapping the one
+// before. No scalar column: every output adds the bias then all nine taps (ky, kx) in order, a tap outside the
+// image adding w * 0 as the padded copy's zeros did, so the sums are the padded path's to the bit (a clipped
+// scalar tap would skip them: -0 sums and infinite weights would differ). The copy this replaces wrote every
+// plane into scratch once more (its load, store and the band's loads read back; 112 x 112 planes' copy past L1).
+
+/** Whether a plane runs inPlace1Planes: 3x3, stride 1, no dilation, pw 0-2, 4 x 4 outputs, room for the zero row. */
+function inPlace1Fits(p: usize): bool {
+  if (word(p, 7) != 3 || word(p, 8) != 3 || word(p, 11) != 1 || word(p, 12) != 1 || word(p, 13) != 1 || word(p, 14) != 1) return false;
+  const W = word(p, 6), pw = word(p, 10);
+  // W + pw >= 6: the first vector's loads (columns -pw .. 5 - pw) and the last's (W + pw - 6 ..) stay in the row.
+  return pw <= 2 && W + pw >= 6 && word(p, 15) >= 4 && (<u64>W + 8) << 2 <= <u64>addr(p, 2);
+}
+
+function inPlace1Planes(p: usize, first: i32, end: i32, scratch: usize): void {
+  const W = word(p, 6), reluOn = word(p, 22) != 0, slope = load<f32>(p + 23 * 4);
+  for (let a = scratch, e = scratch + (<usize>(W + 8) << 2); a < e; a += 4) store<f32>(a, 0);
+  // Three copies of the loop, as band3x3s1: the leaky ReLU's constants would spill the nine weights.
+  // pw 1 (every MobileNet layer) a constant in its own copies: the edge vectors' choice of shuffles folds away.
+  const pw = word(p, 10);
+  if (pw == 1) {
+    if (!reluOn) inPlace1Run(p, first, end, scratch, ACT_NONE, slope, 1);
+    else if (slope == 0) inPlace1Run(p, first, end, scratch, ACT_RELU, slope, 1);
+    else inPlace1Run(p, first, end, scratch, ACT_LEAKY, slope, 1);
+  } else {
+    if (!reluOn) inPlace1Run(p, first, end, scratch, ACT_NONE, slope, pw);
+    else if (slope == 0) inPlace1Run(p, first, end, scratch, ACT_RELU, slope, pw);
+    else inPlace1Run(p, first, end, scratch, ACT_LEAKY, slope, pw);
+  }
+}
+
+@inline function inPlace1Run(p: usize, first: i32, end: i32, zeros: usize, mode: i32, slope: f32, pw: i32): void {
+  const H = word(p, 5), W = word(p, 6), ph = word(p, 9), outH = word(p, 15), outW = word(p, 16);
+  const yRow = <usize>outW << 2, last = outW - 4;
+  for (let plane = first; plane < end; plane++) {
+    const xPlane = planeInput(p, plane), yPlane = planeOutput(p, plane), w = planeWeights(p, plane);
+    const bv = f32x4.splat(planeBias(p, plane));
+    const w0 = v128.load32_splat(w), w1 = v128.load32_splat(w, 4), w2 = v128.load32_splat(w, 8);
+    const w3 = v128.load32_splat(w, 12), w4 = v128.load32_splat(w, 16), w5 = v128.load32_splat(w, 20);
+    const w6 = v128.load32_splat(w, 24), w7 = v128.load32_splat(w, 28), w8 = v128.load32_splat(w, 32);
+    for (let band = 0; band < outH; band += 4) {
+      const oy = min(band, outH - 4), iy = oy - ph;
+      const r0 = rowOrZeros(xPlane, iy, H, W, zeros), r1 = rowOrZeros(xPlane, iy + 1, H, W, zeros);
+      const r2 = rowOrZeros(xPlane, iy + 2, H, W, zeros), r3 = rowOrZeros(xPlane, iy + 3, H, W, zeros);
+      const r4 = rowOrZeros(xPlane, iy + 4, H, W, zeros), r5 = rowOrZeros(xPlane, iy + 5, H, W, zeros);
+      const yr = yPlane + <usize>oy * yRow;
+      bandVec(r0, r1, r2, r3, r4, r5, 0, EDGE_LEFT, pw, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, yr, yRow, mode, slope);
+      // Between the edges: plain loads at column ox - pw, the last vector ending at outW - 5 (overlapping), never
+      // left of column pw (outW < pw + 8) so that its loads start inside the row.
+      for (let col = 4; col < last; col += 4) {
+        const ox = max(pw, min(col, last - 4));
+        bandVec(r0, r1, r2, r3, r4, r5, <usize>(ox - pw) << 2, EDGE_NONE, pw, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, yr + (<usize>ox << 2), yRow, mode, slope);
+      }
+      bandVec(r0, r1, r2, r3, r4, r5, <usize>(W - 4) << 2, EDGE_RIGHT, pw, w0, w1, w2, w3, w4, w5, w6, w7, w8, bv, yr + (<usize>last << 2), yRow, mode, slope);
+    }
+  }
+}
+
+const EDGE_NONE: i32 = 0;
+const EDGE_LEFT: i32 = 1;
+const EDGE_RIGHT: i32 = 2;
+
+/**
+ * Tap kx's four input columns of row r for a vector of outputs: EDGE_NONE, columns at r + at + kx; EDGE_LEFT
+ * (outputs 0-3), columns kx - pw .. kx - pw + 3, those left of the image zero lanes; EDGE_RIGHT (outputs outW - 4
+ * ..), columns W + pw - 6 + kx .., those right of the image zero lanes (`at` the byte offset of column W - 4).
+ */
+@inline function tapVec(r: usize, at: usize, kx: i32, edge: i32, pw: i32): v128 {
+  if (edge == EDGE_NONE) return v128.load(r + at + (<usize>kx << 2));
+  const z = f32x4.splat(0);
+  if (edge == EDGE_LEFT) {
+    const shift = kx - pw; // -2 .. 2
+    if (shift >= 0) return v128.load(r + (<usize>shift << 2));
+    const l = v128.load(r);
+    return shift == -1 ? i32x4.shuffle(z, l, 3, 4, 5, 6) : i32x4.shuffle(z, l, 2, 3, 4, 5);
+  }
+  const shift = kx + pw - 2; // columns W - 4 + shift ..: -2 .. 2
+  if (shift <= 0) return v128.load(r + at - (<usize>(-shift) << 2));
+  const m = v128.load(r + at);
+  return shift == 1 ? i32x4.shuffle(m, z, 1, 2, 3, 4) : i32x4.shuffle(m, z, 2, 3, 4, 5);
+}
+
+/**
+ * One vector of four output columns for the four rows of a band (input rows r0 .. r5), into d, d + yRow, ..:
+ * band3x3s1's step, each input row's three tap vectors loaded once (tapVec) and used for every row they reach.
+ */
+@inline function bandVec(r0: usize, r1: usize, r2: usize, r3: usize, r4: usize, r5: usize, at: usize, edge: i32, pw: i32, w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, w8: v128, bv: v128, d: usize, yRow: usize, mode: i32, slope: f32): void {
+  let v: v128;
+  let a0 = bv, a1 = bv, a2 = bv, a3 = bv;
+  v = tapVec(r0, at, 0, edge, pw); a0 = madd(a0, w0, v);
+  v = tapVec(r0, at, 1, edge, pw); a0 = madd(a0, w1, v);
+  v = tapVec(r0, at, 2, edge, pw); a0 = madd(a0, w2, v);
+  v = tapVec(r1, at, 0, edge, pw); a0 = madd(a0, w3, v); a1 = madd(a1, w0, v);
+  v = tapVec(r1, at, 1, edge, pw); a0 = madd(a0, w4, v); a1 = madd(a1, w1, v);
+  v = tapVec(r1, at, 2, edge, pw); a0 = madd(a0, w5, v); a1 = madd(a1, w2, v);
+  v = tapVec(r2, at, 0, edge, pw); a0 = madd(a0, w6, v); a1 = madd(a1, w3, v); a2 = madd(a2, w0, v);
+  v = tapVec(r2, at, 1, edge, pw); a0 = madd(a0, w7, v); a1 = madd(a1, w4, v); a2 = madd(a2, w1, v);
+  v = tapVec(r2, at, 2, edge, pw); a0 = madd(a0, w8, v); a1 = madd(a1, w5, v); a2 = madd(a2, w2, v);
+  v128.store(d, activate(a0, mode, slope));
+  v = tapVec(r3, at, 0, edge, pw); a1 = madd(a1, w6, v); a2 = madd(a2, w3, v); a3 = madd(a3, w0, v);
+  v = tapVec(r3, at, 1, edge, pw); a1 = madd(a1, w7, v); a2 = madd(a2, w4, v); a3 = madd(a3, w1, v);
+  v = tapVec(r3, at, 2, edge, pw); a1 = madd(a1, w8, v); a2 = madd(a2, w5, v); a3 = madd(a3, w2, v);
+  v128.store(d + yRow, activate(a1, mode, slope));
+  v = tapVec(r4, at, 0, edge, pw); a2 = madd(a2, w6, v); a3 = madd(a3, w3, v);
+  v = tapVec(r4, at, 1, edge, pw); a2 = madd(a2, w7, v); a3 = madd(a3, w4, v);
+  v = tapVec(r4, at, 2, edge, pw); a2 = madd(a2, w8, v); a3 = madd(a3, w5, v);
+  v128.store(d + 2 * yRow, activate(a2, mode, slope));
+  v = tapVec(r5, at, 0, edge, pw); a3 = madd(a3, w6, v);
+  v = tapVec(r5, at, 1, edge, pw); a3 = madd(a3, w7, v);
+  v = tapVec(r5, at, 2, edge, pw); a3 = madd(a3, w8, v);
+  v128.store(d + 3 * yRow, activate(a3, mode, slope));
+}
+
 // ---- 3x3 planes, stride 1 or 2 (the same both ways; stride 2 only where inPlacePlanes declines: fewer than four
 // output columns whose windows end inside the image, or pads over 2), through a zero-padded copy in thread scratch, computed as
 // one flat loop over the plane. With the copy's row stride Wp and output rows Wo = Wp / s long, output (oy, ox) at
@@ -180,8 +317,8 @@ function inPlacePlanes(p: usize, first: i32, end: i32, scratch: usize): void {
 // the loop is a plain vector load (taps 0, 1, 2 of a row: even columns at j, odd at j, even at j + 1), not the
 // two loads and a shuffle per tap of reading 2j. The Wo - outW columns after each output row are computed too
 // (reading the pad) and dropped when the rows are copied out of `out` into y, with the leaky ReLU.
-// Stride 1 (planes of at least 4 x 4 outputs) runs bands of four output rows instead (band3x3s1), each loaded
-// input vector used for every row it reaches, written straight into y.
+// Stride 1 (planes of at least 4 x 4 outputs that inPlace1Planes declines: pads over 2, W + pw < 6) runs bands of
+// four output rows instead (band3x3s1), each loaded input vector used for every row it reaches, into y.
 
 /** Floats of room after each block of the copy: the loop's last step reads up to 31 floats past a block's rows. */
 const SLACK: i32 = 64;

@@ -742,6 +742,30 @@ for (const threads of [1, 2]) {
       }
     });
 
+    it('Depthwise stride 1 read in place (3x3): widths 1-130 (around W + pw >= 6 and the last vectors overlapping), pads 0-3 per axis, channels not of 4, multiplier 1-2, batch 1-2, x resident or staged, bias or none, ReLU and leaky; per output within 2e-6 of depthwisePlane, y between guards', () => {
+      // inPlace1Planes where pw <= 2, W + pw >= 6 and outH >= 4: the first vector's zero lanes left (pw 1-2), the
+      // last vector's right, the vectors between overlapping (outW < pw + 8 clamps the last of them to column pw),
+      // zero rows above and below (ph 0-3, H down to 1); the rest (pw 3, narrow or short planes) the padded path.
+      // The vectors read x's rows up to their last column only: a staged x ends a plane's last row at its end.
+      const e = wasmEngine()!, random = rng(81 + threads);
+      for (let t = 0; t < 160; t++) {
+        const ph = randomInt(random, 0, 3), pw = t % 8 === 7 ? 3 : randomInt(random, 0, 2), mult = t % 5 === 2 ? 2 : 1, N = t % 2 === 0 ? 2 : 1;
+        const C = [1, 3, 5, 6, 7][t % 5], relu = t % 3 === 0 ? undefined : t % 3 === 1 ? 0 : 0.1, bias = t % 7 !== 3;
+        const H = randomInt(random, 1, t % 4 === 0 ? 40 : 12), W = t % 6 === 0 ? randomInt(random, 40, 130) : randomInt(random, 1, 14);
+        if (H + 2 * ph < 3 || W + 2 * pw < 3) continue;
+        const outH = H + 2 * ph - 2, outW = W + 2 * pw - 2, cout = C * mult;
+        const g: ConvGeometry = { channels: C, height: H, width: W, kernelH: 3, kernelW: 3, padH: ph, padW: pw, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, outH, outW };
+        const xs = randomArray(N * C * H * W, random), x = t % 2 === 1 ? e.residentArray(xs.length)!.fill(0) : xs;
+        x.set(xs);
+        const w = randomArray(cout * 9, random), b = bias ? randomArray(cout, random) : undefined;
+        const label = `case ${t}: ${N}x${C}x${H}x${W} pad ${ph}/${pw} x${mult} relu ${relu} bias ${bias} x ${x === xs ? 'staged' : 'resident'} threads ${e.activeThreads()}: ${outH}x${outW}`;
+        const [y, want] = depthwiseBoth(g, N, mult, x, xs, w, b, relu, label);
+        let worst = 0;
+        for (let j = 0; j < y.length; j++) worst = Math.max(worst, Math.abs(y[j] - want[j]) / Math.max(1, Math.abs(want[j])) || (y[j] === want[j] ? 0 : Infinity));
+        expect(worst, label).toBeLessThan(2e-6);
+      }
+    });
+
     it('Depthwise, a random sweep around the in-place stride-2 3x3 path: pads 0-3 set apart per axis, strides 1/2 per axis, kernels 1-5 (kh != kw too), widths to 240, x resident or staged, batch 1-3, multiplier 1-3; per output within 2e-6 of depthwisePlane, y between guards', () => {
       // Every edge inPlaceFits decides on (left pad over 2, fewer than four output columns inside, stride or kernel
       // not 3x3/2) on both sides, and the vector loop's 3-float read past a row on the last row of the last plane
