@@ -345,3 +345,22 @@ describe('crafted big inputs: refused or run within 1 GB (child process, peak me
     expect(r.maxrssMB).toBeLessThan(1024);
   });
 });
+
+// V8 reserves about 10 GB of address space for any wasm memory, whatever its maximum: under a virtual memory limit
+// below that (`ulimit -v`, some containers and shared hosts) every load ended in "internal error: RangeError:
+// WebAssembly.Memory(): could not allocate memory" and a stack. Now the TypeScript kernels run, said once.
+describe('a virtual memory limit too small for the wasm memory', () => {
+  const args = ['bin/crema.js', 'classify', 'models/cifar10_full/deploy.prototxt', 'models/cifar10_full/weights.caffemodel', 'test/fixtures/images/photo40x50.jpg', '--json'];
+  const run = (limitKB?: number) => spawnSync('bash', ['-c', `${limitKB ? `ulimit -v ${limitKB} && ` : ''}exec "$0" "$@"`, process.execPath, ...args], { encoding: 'utf8', env: { ...process.env, CREMA_KERNELS: '' } });
+  const probs = (stdout: string) => (JSON.parse(stdout) as { images: { top: { label: string; prob: number }[] }[] }).images[0].top;
+
+  test('the JavaScript kernels run instead (cifar10_full, LRN WITHIN_CHANNEL): one line on stderr, the same classes within 1e-5', () => {
+    const limited = run(3_000_000), free = run();
+    expect([free.status, free.stderr]).toEqual([0, '']);
+    expect(limited.stderr).toBe("crema: the WebAssembly kernels' memory could not be reserved (WebAssembly.Memory(): could not allocate memory; it takes about 10 GB of address space: is a virtual memory limit set, ulimit -v?): the JavaScript kernels run instead, slower\n");
+    expect(limited.status).toBe(0);
+    const want = probs(free.stdout), got = probs(limited.stdout);
+    expect(got.map((t) => t.label)).toEqual(want.map((t) => t.label));
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i].prob - want[i].prob)).toBeLessThanOrEqual(1e-5);
+  });
+});

@@ -541,8 +541,25 @@ function loadEngine(): WasmEngine | null {
   // The memory made ahead for the weights (see weightHeap) when it is the kind this module imports.
   const ahead = early && isShared(early.memory) === shared ? early : undefined;
   early = undefined;
-  const memory = ahead?.memory ?? new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared });
-  return new WasmEngine(module, memory, ahead?.heap);
+  const memory = ahead?.memory ?? reserveMemory(shared);
+  return memory ? new WasmEngine(module, memory, ahead?.heap) : null;
+}
+
+/**
+ * The kernels' memory, or null (said once on stderr) when the host will not reserve it: V8 reserves about 10 GB of
+ * address space for any wasm memory whatever its maximum, so under a virtual memory limit (`ulimit -v` below that,
+ * some containers and shared hosts) every load failed with a stack trace. The TypeScript kernels then run, as with
+ * CREMA_KERNELS=js: the same numbers, slower.
+ */
+function reserveMemory(shared: boolean): WebAssembly.Memory | null {
+  try {
+    return new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared });
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    mode = 'js';
+    console.warn(`crema: the WebAssembly kernels' memory could not be reserved (${err.message}; it takes about 10 GB of address space: is a virtual memory limit set, ulimit -v?): the JavaScript kernels run instead, slower`);
+    return null;
+  }
 }
 
 /** The engine's memory and allocator, made before the engine while its kernels compile (see weightHeap). */
@@ -564,7 +581,8 @@ function weightHeap(): Heap | undefined {
   if (!early) {
     const kernels = platform().kernels();
     if (!kernels || kernels.shared === false || typeof SharedArrayBuffer === 'undefined') return undefined;
-    const memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
+    const memory = reserveMemory(true);
+    if (!memory) return undefined;
     early = { memory, heap: new Heap(memory) };
   }
   return early.heap;
