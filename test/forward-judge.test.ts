@@ -29,6 +29,9 @@ describe('the forward judge', () => {
     // A busy core: parallel 15 ms, alone 10 (another key: its own times).
     const busy = forwards(judge, 'busy', 34, (way) => (way === 'parallel' ? 15 : 10), true);
     expect(busy).toBe('P?P?A?P?AAAP?AAAAAAAP?AAAAAAAAAAAAAAAP?AA');
+    // Every alone forward counted, both keys (the benchmark's note on rows run at one thread's speed).
+    expect(judge.aloneForwards).toBe([...quiet, ...busy].filter((w) => w === 'A').length);
+    expect(judge.aloneForwards).toBe(5 + 28);
   });
 
   it('a load that comes moves a quiet net to alone within a few forwards, and back to parallel within 16 once it goes', () => {

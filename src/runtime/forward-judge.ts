@@ -69,6 +69,11 @@ export class ForwardJudge {
   jobTrial = false;
   /** Whether the last `choose` was the forward's first (cold: it is not counted). */
   cold = false;
+  /**
+   * Forwards `choose` ran alone so far, every key: a benchmark row whose forwards ran alone is one thread's speed,
+   * which its numbers alone do not tell (round fifty-one's batch-1 references, MobileNet 24.9 ms "at 2 threads").
+   */
+  aloneForwards = 0;
 
   /** The way the forward `key` (its thread count, a space, its input shapes: Net's forwardKey) runs this time. */
   choose(key: string): Way {
@@ -84,6 +89,7 @@ export class ForwardJudge {
     this.cold = r.forwards === 0 && !r.warm;
     this.jobTrial = WAYS[way] === 'alone' && r.times[way].length < JOB_TRIALS;
     r.last[way] = r.forwards++;
+    if (way === ALONE) this.aloneForwards++;
     return WAYS[way];
   }
 
