@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CremaError, Net, imageInput, readMean } from '../src/index.js';
+import { CremaError, Net, convert, imageInput, readMean } from '../src/index.js';
 import { encodeNpy, readNpy } from '../src/util/npy.js';
 import { Tensor } from '../src/tensor.js';
 
@@ -55,6 +55,15 @@ describe('Net.load from bytes and text', () => {
 });
 
 describe('a prototxt that is not a prototxt', () => {
+  it("an ONNX model (crema convert's) given as the prototxt or the weights is named as one (was 'binary data (a .caffemodel?' and a truncated field)", async () => {
+    const net = await Net.load(prototxtFile, weightsFile, { threads: 1 });
+    const onnx = await convert(net);
+    await net.dispose();
+    const said = "this is an ONNX model (crema reads Caffe's .prototxt and .caffemodel; run a .onnx in ONNX Runtime, or the Caffe files with --backend onnx)";
+    await expect(Net.load({ prototxt: onnx })).rejects.toThrow(new CremaError(`prototxt (Uint8Array, 1.7 MB): ${said}, not a prototxt`));
+    await expect(Net.load({ prototxt: prototxtFile, weights: onnx })).rejects.toThrow(new CremaError(`weights (Uint8Array, 1.7 MB): ${said}, not a binary caffemodel`));
+  });
+
   it('is refused by what it is: the caffemodel first (the order swapped), an image, UTF-16, nothing', async () => {
     const weights = new Uint8Array(fs.readFileSync(weightsFile));
     await expect(Net.load(weightsFile, prototxtFile)).rejects.toThrow(

@@ -193,6 +193,13 @@ describe('parsePrototxt errors', () => {
     expect(errorOf(() => parse('layer {\n  pooling_param { pool: MAXIMUM }\n}'))).toBe(
       `net.prototxt:2:25: layer '#0' has unknown value 'MAXIMUM' for 'pool' in pooling_param (expected one of MAX, AVE, STOCHASTIC; options.lenient skips it)`,
     );
+    // a typo (two edits or fewer, or the case) is guessed, as an unknown field's is
+    expect(errorOf(() => parse('layer {\n  type: "Pooling"\n  pooling_param { pool: MAXX }\n}'))).toBe(
+      `net.prototxt:3:25: layer '#0' has unknown value 'MAXX' for 'pool' in pooling_param: did you mean 'MAX'? (expected one of MAX, AVE, STOCHASTIC; options.lenient skips it)`,
+    );
+    expect(errorOf(() => parse('layers { type: CONVOLUTOIN }'))).toMatch(
+      /^net\.prototxt:1:16: layer '#0' has unknown value 'CONVOLUTOIN' for 'type': did you mean 'CONVOLUTION'\? \(expected one of NONE, ABSVAL, .*; options\.lenient skips it\)$/,
+    );
     expect(errorOf(() => parse('layer { pooling_param { pool: 7 } }'))).toBe(
       `net.prototxt:1:31: 7 is not a value of PoolMethod for 'pool' (MAX, AVE, STOCHASTIC)`,
     );

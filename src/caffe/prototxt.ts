@@ -609,7 +609,9 @@ class TextParser {
       return name;
     } else this.expected(`one of ${names.join(', ')}`);
     this.advance();
-    if (name === undefined) this.unknown(t, `unknown value '${t.text}' for '${field.name}'`, `has unknown value '${t.text}' for '${field.name}'`, `expected one of ${names.join(', ')}`);
+    // A typo (CONVOLUTOIN, MAXX) is likelier than a fork's value within two edits of one of caffe.proto's.
+    const near = name === undefined ? nearest(t.text, names) : undefined;
+    if (name === undefined) this.unknown(t, `unknown value '${t.text}' for '${field.name}'`, `has unknown value '${t.text}' for '${field.name}'`, `expected one of ${names.join(', ')}`, true, near && `did you mean '${near}'?`);
     return name;
   }
 }

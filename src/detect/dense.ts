@@ -35,6 +35,7 @@ export async function segmentImage(net: Net, image: FloatImage, options: DenseOp
 /** HED's tutorial and RCF's test: the blob's first (only) channel at the image's size; RCF's multi-scale with `scales`. */
 export async function edgesInImage(net: Net, image: FloatImage, options: EdgeOptions = {}, run: Forward = forwardNative): Promise<EdgeMap> {
   const blob = checkDenseNet(net, 'edges', options.blob);
+  checkHedCrops(net);
   const bgr = demoImage(image, options.mean);
   if (!options.scales) return edgeMap(net, blob, (await run(net, chw(bgr), [blob]))[0]);
   // RCF-multiscale.ipynb: multi_fuse += cv2.resize(fuse, (W, H)) in float32, then multi_fuse /= len(scale)
@@ -90,9 +91,28 @@ export function denseKind(net: Net): 'segment' | 'edges' | undefined {
  * dialect's name where it is read ('--dialect hed' in the CLI), or undefined where the rule does not apply.
  */
 function hedCropsNote(layers: readonly LayerParameter[], option = "options.dialect 'hed'"): string | undefined {
+  const crops = hedCrops(layers);
+  return crops && `${crops}, as in HED's net: loaded with ${option} (FCN's Caffe of 2015, which aligns by the layers' coordinate maps)`;
+}
+
+/** `Crop 'a', 'b' without crop_param` where every Crop of the net lacks crop_param (HED's), else undefined. */
+function hedCrops(layers: readonly LayerParameter[]): string | undefined {
   const crops = layers.filter((l) => l.type === 'Crop');
   if (crops.length === 0 || crops.some((l) => l.crop_param !== undefined)) return undefined;
-  return `Crop ${[...new Set(crops.map((l) => `'${l.name ?? ''}'`))].join(', ')} without crop_param, as in HED's net: loaded with ${option} (FCN's Caffe of 2015, which aligns by the layers' coordinate maps)`;
+  return `Crop ${[...new Set(crops.map((l) => `'${l.name ?? ''}'`))].join(', ')} without crop_param`;
+}
+
+/**
+ * edges on a net of HED's Crops loaded in no dialect (the library's Net.load without options.dialect, the page's
+ * without edgesDialect) would run BVLC's Crop, which cuts at 0, 0 and shifts every edge from what HED's Caffe
+ * computes: refused in one line saying how to load it, rather than a silently shifted map (crema edges and the
+ * page's Find edges take the dialect by themselves; an empty crop_param { } asks for BVLC's Crop).
+ */
+function checkHedCrops(net: Net): void {
+  const crops = net.graph.dialect === undefined ? hedCrops(net.graph.layers.map((l) => l.def)) : undefined;
+  if (crops !== undefined) {
+    throw new CremaError(`edges: net '${net.name || 'net'}' has ${crops}, as HED's net, but was loaded without its dialect: load it with { dialect: 'hed' } (in the browser { edgesDialect: true }), as crema edges does (FCN's Caffe of 2015 aligns such Crops by the layers' coordinate maps; BVLC's cuts at 0, 0 and shifts every edge), or give each Crop an empty crop_param { } for BVLC's`);
+  }
 }
 
 /**

@@ -12,6 +12,11 @@ export function sniffNonProtobuf(head: Uint8Array): string | undefined {
   if (starts(0x50, 0x4b, 0x03, 0x04)) return 'a zip file';
   if (starts(0x42, 0x4d)) return 'a BMP image';
   if (starts(0x47, 0x49, 0x46, 0x38)) return 'a GIF image';
+  // ONNX's ModelProto: ir_version (field 1, a varint: a tag Caffe's messages never start with, their field 1 being a
+  // string or, in a BlobProto, followed by channels' 0x10), then producer_name (0x12) or the graph (0x3a).
+  if (head[0] === 0x08 && head[1] < 0x80 && (head[2] === 0x12 || head[2] === 0x3a)) {
+    return "an ONNX model (crema reads Caffe's .prototxt and .caffemodel; run a .onnx in ONNX Runtime, or the Caffe files with --backend onnx)";
+  }
   if (head.length > 0 && head.every((b) => b === 9 || b === 10 || b === 13 || (b >= 0x20 && b < 0x7f))) {
     return 'a text file (a .prototxt?)';
   }
