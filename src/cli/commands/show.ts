@@ -26,8 +26,8 @@ export const showCommand = {
   builder: (y: Argv) =>
     imageArgs(netArgs(y))
       .option('input', { alias: 'i', type: 'string', array: true, describe: 'input data: [NAME=]FILE, an image (preprocessed as pycaffe does) or a .npy' })
-      .option('blobs', { type: 'string', describe: 'blobs to picture after the forward pass (comma-separated): DIR/<blob>.png' })
-      .option('params', { type: 'string', describe: 'layers whose filters to picture (comma-separated): DIR/<layer>-filters.png' })
+      .option('blobs', { type: 'string', describe: 'blobs to picture after the forward pass (comma-separated): DIR/<blob>.png (--blobs and/or --params: one is needed)' })
+      .option('params', { type: 'string', describe: 'layers whose filters to picture (comma-separated): DIR/<layer>-filters.png (--blobs and/or --params: one is needed)' })
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the directory to write the PNGs to' })
       .option('normalize', { choices: ['all', 'each'], default: 'all', describe: 'scale to 0..255 over the whole blob (vis_square) or each channel on its own' })
       .option('scale', { type: 'number', describe: 'enlarge the pictures this many times (default: to about 512 pixels wide)' })
