@@ -1327,6 +1327,19 @@ describe('which convolutions run Winograd', () => {
     expect(['0', '2', '4', '6'].map((s) => winogradTile(conv(28), 64, s))).toEqual([0, 2, 4, 6]);
     expect(winogradTile(conv(28, 5), 64, '6')).toBe(4);
   });
+  it("blocks of F(6x6, 3x3) tiles on at most 32 input channels (Inception-v3's stem) within 512 KiB of scratch, F(4x4)'s and more channels' within 1 MiB", () => {
+    // conv3_3x3_s1: 32 -> 64 at 147 x 147, 25 x 25 tiles of 64 values; a block's bytes are 4 n (K + M) nt.
+    const bytes = (n: number, K: number, M: number, nt: number): number => 4 * n * (K + M) * nt;
+    for (const [K, M] of [[32, 64], [32, 32], [16, 64]]) {
+      const f6 = winogradSplit(1, 625, 1, 64, K, M, false, 6), f4 = winogradSplit(1, 625, 1, 64, K, M, false, 4);
+      expect(bytes(64, K, M, f6.nt), `${K} -> ${M}`).toBeLessThanOrEqual(1 << 19);
+      expect(bytes(64, K, M, f4.nt), `${K} -> ${M}`).toBeGreaterThan(1 << 19);
+      expect(bytes(64, K, M, f4.nt), `${K} -> ${M}`).toBeLessThanOrEqual(1 << 20);
+    }
+    // VGG-16's conv1_2 (64 -> 64 at 224 x 224): 1 MiB as before.
+    expect(winogradSplit(1, 38 * 38, 1, 64, 64, 64, false, 6)).toEqual(winogradSplit(1, 38 * 38, 1, 64, 64, 64));
+  });
+
   it("F(6x6, 3x3) where its 6 x 6 tiles cover the plane with at most 0.85 of F(4x4)'s values and U pays for itself: few channels from 64 x 64 (Inception-v3's conv2..4), any from 112 x 112 (VGG-16's first layers), 128 x 256 or more with up to 0.88 and 128 x 128 or more with up to 0.8, in 64 tiles or more (OpenPose's conv3, conv4 and stage 1)", () => {
     // Inception-v3: conv2 (32 -> 32, 147), conv3 (32 -> 64), conv4 (80 -> 192, 71); VGG-16's conv1_2, conv2_1, conv2_2;
     // OpenPose's conv1_2 and conv2_2 (368, 184), conv3_1 and conv3_2 (92: 0.86 of F(4x4)'s values), conv4_1 to conv4_3_CPM

@@ -393,6 +393,15 @@ const BLOCK_BYTES = 4 << 20;
  * (ResNet-50's 128-channel 3x3 at 28 x 28: 2.4 MB) more blocks took 1.06-1.20 (docs/PERFORMANCE.md, round five).
  */
 const SMALL_U_BLOCK_BYTES = 1 << 20;
+/**
+ * Half that for F(6x6, 3x3) on at most STEM_CHANNELS input channels (Inception-v3's stem: conv2_3x3_s1, 32 -> 32 at
+ * 149 x 149, and conv3_3x3_s1, 32 -> 64 at 147): its block's 64 GEMM results dwarf its transformed inputs, and
+ * with U (0.26-0.52 MB) they fit L2 at 512 KiB, not at 1 MiB. CPU time of one layer, 512 KiB / 1 MiB blocks
+ * alternated (load 9-13, round fifty-two): 0.95-0.98 and 0.93-0.97; VGG-16's conv1_2 (64 -> 64 at 224) 1.01-1.02,
+ * SqueezeNet's and ResNet-50's F(4x4) shapes 0.99-1.12, so only these.
+ */
+const STEM_BLOCK_BYTES = 1 << 19;
+const STEM_CHANNELS = 32;
 /** Floats of skew between the transformed matrices in thread scratch (SKEW in assembly/winograd.ts). */
 const SKEW = 16;
 /** Thread scratch before the transformed inputs (SCRATCH_HEAD in assembly/winograd.ts). */
@@ -513,8 +522,9 @@ function inImageGroups(num: number, fit: number, x: Float32Array, y: Float32Arra
  * cannot give each thread a chunk: every row block transforms its tiles' inputs again (ResNet's 64-channel 3x3 at
  * 56 x 56 took 1.8x the CPU time of one thread when it was cut into 2 row blocks x 7 tile blocks).
  */
-export function winogradSplit(threads: number, tiles: number, images: number, n: number, K: number, M: number, madeU = false): { nt: number; blocks: number; rowsPer: number } {
-  const budget = 4 * n * K * M <= SMALL_U_BLOCK_BYTES ? SMALL_U_BLOCK_BYTES : BLOCK_BYTES;
+export function winogradSplit(threads: number, tiles: number, images: number, n: number, K: number, M: number, madeU = false, tile = 0): { nt: number; blocks: number; rowsPer: number } {
+  const small = tile === 6 && K <= STEM_CHANNELS ? STEM_BLOCK_BYTES : SMALL_U_BLOCK_BYTES;
+  const budget = 4 * n * K * M <= SMALL_U_BLOCK_BYTES ? small : BLOCK_BYTES;
   if (madeU) return madeUSplit(threads, tiles, images, n, K, M, budget);
   const fit = blockFit(budget, n, K, M);
   let nt = Math.min(fit, roundUp(tiles, NR)), blocks: number, cut = 1;
@@ -561,7 +571,7 @@ function splitOf(packed: PackedWinograd, threads: number, tiles: number, images:
   let byKey = splits.get(packed);
   const known = byKey?.get(key);
   if (known) return known;
-  const split = winogradSplit(threads, tiles, images, n, packed.depth, packed.rows, packed.uRows > 0);
+  const split = winogradSplit(threads, tiles, images, n, packed.depth, packed.rows, packed.uRows > 0, packed.tile);
   if (key < 0) return split;
   if (!byKey) splits.set(packed, (byKey = new Map()));
   byKey.set(key, split);
