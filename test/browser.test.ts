@@ -61,7 +61,7 @@ interface PageState {
 /** The part of the browser library the tests call inside the page (cremaPage.crema). */
 interface BrowserLib {
   decodeImage(source: Blob, color: boolean): Promise<{ height: number; width: number; channels: number; data: Float32Array }>;
-  Engine: new (url?: string, options?: { onnxRuntime?: string; h5wasm?: string }) => { ready: Promise<unknown> };
+  Engine: new (url?: string, options?: { onnxRuntime?: string; h5wasm?: string }) => { ready: Promise<unknown>; terminate(): void };
   Net: {
     load(files: { prototxt: string; weights?: Uint8Array }, options: { engine: unknown }): Promise<{
       run(feeds: unknown, options: { backend: string; fetches?: string[] }): Promise<unknown>;
