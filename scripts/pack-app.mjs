@@ -44,7 +44,7 @@ export function oneAtATime(pack, lock = path.join(root, '.pack.lock')) {
       fs.writeFileSync(lock, String(process.pid), { flag: 'wx' }); // atomic: made by one process only
       break;
     } catch (e) {
-      if (e.code !== 'EEXIST') throw e;
+      if (e.code !== 'EEXIST') throw new Error(`${lock}: cannot make the pack lock (${e.code ?? e.message}): is the checkout writable?`);
       if (takeOver(lock)) continue;
       if (Date.now() > deadline) throw new Error(`${lock}: another pack has held it for 10 minutes (remove it if none runs)`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
@@ -57,25 +57,35 @@ export function oneAtATime(pack, lock = path.join(root, '.pack.lock')) {
   }
 }
 
-/** Removes the lock when the process it names is gone (or it names none: a directory, round fifty-one's form); whether it did. */
+/**
+ * Removes the lock when the process it names is gone (or it names none: an empty directory, round fifty-one's form);
+ * whether it did. What it cannot read, or a directory with files in it (no lock of ours), is refused in one line
+ * naming it, never removed.
+ */
 function takeOver(lock) {
-  let holder, made;
+  let holder, made, dir;
   try {
     const st = fs.statSync(lock);
-    made = st.mtimeMs;
-    holder = st.isDirectory() ? 0 : Number(fs.readFileSync(lock, 'utf8') || NaN);
+    [made, dir] = [st.mtimeMs, st.isDirectory()];
+    holder = dir ? 0 : Number(fs.readFileSync(lock, 'utf8') || NaN);
   } catch (e) {
     if (e.code === 'ENOENT') return true; // released meanwhile: try again
-    throw e;
+    throw new Error(`${lock}: cannot read the pack lock (${e.code ?? e.message}): remove it if no pack runs`);
   }
   if (Number.isNaN(holder) && Date.now() - made < 10_000) return false; // made, its pid not yet written
   if (holder > 0 && alive(holder)) return false;
-  fs.rmSync(lock, { recursive: true, force: true });
+  try {
+    if (dir) fs.rmdirSync(lock); // empty only: a directory with files is someone's, not a lock
+    else fs.rmSync(lock, { force: true });
+  } catch (e) {
+    if (e.code === 'ENOENT') return true;
+    throw new Error(`${lock}: ${dir ? 'a directory with files in it' : 'a lock'} where the pack lock goes, not removable (${e.code ?? e.message}): remove it if no pack runs`);
+  }
   return true;
 }
 
 /** Whether process `pid` exists (EPERM: it does, another user's). */
-function alive(pid) {
+export function alive(pid) {
   try {
     process.kill(pid, 0);
     return true;

@@ -6,9 +6,12 @@
 //
 //   node scripts/pack-manifest.mjs strip     (prepack: package.json without prepare, prepack, postpack)
 //   node scripts/pack-manifest.mjs restore   (postpack: the checkout's package.json as it was)
+//   node scripts/pack-manifest.mjs heal      (pretest: restore when the pack that stripped it is gone)
 //
 // The checkout's file is kept as .package.json.packing until postpack; a pack that failed in between leaves it, and
-// the next strip or restore puts it back first, so the checkout never loses its scripts for good. It goes back
+// the next strip or restore puts it back first, so the checkout never loses its scripts for good. The stripped file
+// has no prepack, postpack or prepare left to run, so `npm test` heals it (pretest, which the strip keeps): the strip
+// notes the pack's process (npm's) in .package.json.packing.pid, and a strip whose pack is gone is undone. It goes back
 // byte for byte and with its own modification time (scripts/prepare.mjs rebuilds dist/ when package.json is newer
 // than the build), and only over the file strip wrote: a package.json changed since (restored by git, a dependency
 // added) is kept, given back only the scripts it lacks.
@@ -16,10 +19,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { alive } from './pack-app.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const manifest = path.join(root, 'package.json');
 const kept = path.join(root, '.package.json.packing');
+const marker = `${kept}.pid`;
 /** The scripts that only a checkout runs: its build on install (prepare) and these two. */
 const CHECKOUT_SCRIPTS = ['prepare', 'prepack', 'postpack'];
 
@@ -40,6 +45,7 @@ function writeManifest(text) {
 /** The checkout's package.json back from a strip (a no-op without one). */
 function restore() {
   if (!fs.existsSync(kept)) return;
+  fs.rmSync(marker, { force: true });
   const original = fs.readFileSync(kept, 'utf8'), now = fs.existsSync(manifest) ? fs.readFileSync(manifest, 'utf8') : undefined;
   if (now === undefined || now === stripped(original)) return fs.renameSync(kept, manifest);
   // Changed since the strip (a pack interrupted before postpack, then edited): its edits stay.
@@ -51,6 +57,33 @@ function restore() {
     console.error(`${manifest}: changed since an interrupted pack stripped it: kept, its scripts ${lacking.join(', ')} put back`);
   }
   fs.rmSync(kept);
+}
+
+/**
+ * The pid of the npm that runs this script (npm spawns `sh -c`, whose parent it is), where /proc tells; else 0.
+ */
+function packer() {
+  try {
+    const parent = (pid) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop().split(' ')[1]);
+    const shell = /^(sh|bash|dash)$/.test(fs.readFileSync(`/proc/${process.ppid}/comm`, 'utf8').trim());
+    return shell ? parent(process.ppid) : process.ppid;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * A strip left by a pack that is gone undone, said in one line: its npm exited (where no pid was known, the strip is
+ * ten minutes old; without a note at all, it predates them).
+ */
+function heal() {
+  if (!fs.existsSync(kept)) return;
+  if (fs.existsSync(marker)) {
+    const pid = Number(fs.readFileSync(marker, 'utf8'));
+    if (pid > 0 ? alive(pid) : Date.now() - fs.statSync(marker).mtimeMs < 10 * 60_000) return; // its pack still runs
+  }
+  restore();
+  console.error(`${manifest}: restored from a pack that stopped between prepack and postpack`);
 }
 
 /**
@@ -68,13 +101,15 @@ function strip() {
   const text = fs.readFileSync(manifest, 'utf8'), { atimeMs, mtimeMs } = fs.statSync(manifest);
   fs.copyFileSync(manifest, kept);
   fs.utimesSync(kept, atimeMs / 1000, mtimeMs / 1000); // seconds as a number: a Date would round to the millisecond
+  fs.writeFileSync(marker, String(packer()));
   writeManifest(stripped(text));
 }
 
 const action = process.argv[2];
 if (action === 'strip') strip();
 else if (action === 'restore') restore();
+else if (action === 'heal') heal();
 else {
-  console.error('usage: node scripts/pack-manifest.mjs strip|restore');
+  console.error('usage: node scripts/pack-manifest.mjs strip|restore|heal');
   process.exit(2);
 }

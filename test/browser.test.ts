@@ -61,7 +61,7 @@ interface PageState {
 /** The part of the browser library the tests call inside the page (cremaPage.crema). */
 interface BrowserLib {
   decodeImage(source: Blob, color: boolean): Promise<{ height: number; width: number; channels: number; data: Float32Array }>;
-  Engine: new (url?: string, options?: { onnxRuntime?: string; h5wasm?: string }) => { ready: Promise<unknown> };
+  Engine: new (url?: string, options?: { onnxRuntime?: string; h5wasm?: string }) => { ready: Promise<unknown>; terminate(): void };
   Net: {
     load(files: { prototxt: string; weights?: Uint8Array }, options: { engine: unknown }): Promise<{
       run(feeds: unknown, options: { backend: string; fetches?: string[] }): Promise<unknown>;
@@ -470,9 +470,13 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
         const said = (f: () => Promise<unknown>) => f().then((v) => v, (err: Error) => `${err.name}: ${err.message}`);
         const relu = async (onnxRuntime: string) => {
           const engine = new crema.Engine(undefined, { onnxRuntime });
-          const net = await crema.Net.load({ prototxt: 'input: "x" input_shape { dim: 1 dim: 2 } layer { name: "r" type: "ReLU" bottom: "x" top: "y" }' }, { engine });
-          const out = (await net.run({ x: { dims: [1, 2], data: Float32Array.of(-1, 1) } }, { backend: 'onnx' })) as { y: { data: Float32Array } };
-          return [...out.y.data];
+          try {
+            const net = await crema.Net.load({ prototxt: 'input: "x" input_shape { dim: 1 dim: 2 } layer { name: "r" type: "ReLU" bottom: "x" top: "y" }' }, { engine });
+            const out = (await net.run({ x: { dims: [1, 2], data: Float32Array.of(-1, 1) } }, { backend: 'onnx' })) as { y: { data: Float32Array } };
+            return [...out.y.data];
+          } finally {
+            engine.terminate(); // its worker (and onnxruntime-web's) ended here, not left running with the page
+          }
         };
         return {
           rootRelative: await said(() => relu('/ort/ort.wasm.bundle.min.mjs')),
@@ -771,9 +775,11 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     const node = await Net.load(Buffer.from(two));
     const expected = await node.run({ a: Float32Array.of(1, 2, 3) }).then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
     const noFetch = await node.run({ a: Float32Array.of(1, 2, 3), b: Float32Array.of(1, 2, 3) }, { fetches: ['nope'] }).then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
+    const extra = await node.run({ a: Float32Array.of(1, 2, 3), b: Float32Array.of(1, 2, 3), w: Float32Array.of(1, 2, 3) }).then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
     await node.dispose();
     expect(expected).toBe("CremaError: run: no value for 'b' [1, 3] (run takes every input: { a, b })");
     expect(noFetch).toBe("CremaError: run: options.fetches: no blob named 'nope'; the net's blobs: a, b, y");
+    expect(extra).toBe("CremaError: run: 'w' is not an input of the net (inputs: a, b)");
     const { page, errors } = await open(browser, `${server.url}?model=lenet`);
     try {
       expect(await waitLoaded(page)).toBe('');
@@ -785,9 +791,10 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
         const said = (p: Promise<unknown>) => p.then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
         const x = { dims: [1, 3], data: Float32Array.of(1, 2, 3) };
         return [await said(net.run({ a: x }, { backend: 'native' })), await said(net.run({ a: x }, { backend: 'onnx' })), await said(net.run({}, { backend: 'native' })), await said(net.run({ a: x, b: x }, { backend: 'native' })),
-          await said(net.run({ a: x, b: x }, { backend: 'native', fetches: ['nope'] }))]; // was a plain Error from the worker: "no blob 'nope' in the net"
+          await said(net.run({ a: x, b: x }, { backend: 'native', fetches: ['nope'] })), // was a plain Error from the worker: "no blob 'nope' in the net"
+          await said(net.run({ a: x, b: x, w: x }, { backend: 'native' })), await said(net.run({ a: x, b: x, w: x }, { backend: 'onnx' }))];
       }, two);
-      expect(refused).toEqual([expected, expected, "CremaError: run: no value for 'a' [1, 3], 'b' [1, 3] (run takes every input: { a, b })", 'ran', noFetch]);
+      expect(refused).toEqual([expected, expected, "CremaError: run: no value for 'a' [1, 3], 'b' [1, 3] (run takes every input: { a, b })", 'ran', noFetch, extra, extra]);
 
       // The page with that net: it says why it cannot classify (Classify stays off, an image does not run it) and times every input.
       fs.writeFileSync(path.join(dir, 'two.prototxt'), two);

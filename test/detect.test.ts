@@ -207,4 +207,12 @@ layer { name: "out" type: "DetectionOutput" bottom: "loc_flat" bottom: "conf_fla
     expect(d).toMatchObject({ label: 1, score: 0.9, xmin: null, xmax: null, reason });
     expect(typeof d.ymin).toBe('number');
   });
+
+  it("crema detect --backend onnx says once that ONNX Runtime keeps boxes Caffe's NaN overlap drops (16 detections where native gives 2)", async () => {
+    const count = (r: { stdout: string }) => (JSON.parse(r.stdout) as { images: { detections: unknown[] }[] }).images.map((i) => i.detections.length);
+    const native = await crema('detect', net, model, cat, cat, '--threads', '1', '--json');
+    const onnx = await crema('detect', net, model, cat, cat, '--threads', '1', '--json', '--backend', 'onnx');
+    expect([native.code, native.stderr, count(native)]).toEqual([0, '', [2, 2]]);
+    expect([onnx.code, onnx.stderr, count(onnx)]).toEqual([0, "warning: a box is not finite: ONNX Runtime's NonMaxSuppression keeps the boxes whose overlap with it is NaN, which Caffe's NMS drops, so --backend onnx may list more detections than native (--backend native gives Caffe's)\n", [16, 16]]);
+  });
 });

@@ -363,4 +363,19 @@ describe('a virtual memory limit too small for the wasm memory', () => {
     expect(got.map((t) => t.label)).toEqual(want.map((t) => t.label));
     for (let i = 0; i < want.length; i++) expect(Math.abs(got[i].prob - want[i].prob)).toBeLessThanOrEqual(1e-5);
   });
+
+  test("net.run's worker thread is told: the line once a process (it was said again by each net's worker), the same numbers as forward", () => {
+    const script = `import { Net } from './dist/index.js';
+      const files = ['models/cifar10_full/deploy.prototxt', 'models/cifar10_full/weights.caffemodel'];
+      const x = Float32Array.from({ length: 3072 }, (_, i) => Math.sin(i));
+      const a = await Net.load(...files), b = await Net.load(...files);
+      const want = Float32Array.from(a.forward({ data: x }).prob.data);
+      const got = [(await a.run({ data: x })).prob.data, (await b.run({ data: x })).prob.data];
+      console.log(JSON.stringify(got.map((p) => Math.max(...p.map((v, i) => Math.abs(v - want[i]))))));
+      await Promise.all([a.dispose(), b.dispose()]);`;
+    const r = spawnSync('bash', ['-c', 'ulimit -v 3000000 && exec "$0" "$@"', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, CREMA_KERNELS: '' } });
+    expect(r.stderr).toBe("crema: the WebAssembly kernels' memory could not be reserved (WebAssembly.Memory(): could not allocate memory; it takes about 10 GB of address space: is a virtual memory limit set, ulimit -v?): the JavaScript kernels run instead, slower\n");
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([0, 0]); // the worker runs the same TypeScript kernels
+  });
 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { NetParameter } from '../src/caffe/types.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
-import { Net, Tensor } from '../src/index.js';
+import { CremaError, Net, Tensor } from '../src/index.js';
 import { readNpy } from '../src/util/npy.js';
 import { TOLERANCE, referenceBlob, referenceCases, relativeError } from './helpers/reference.js';
 import { sharedMissing } from './helpers/shared.js';
@@ -108,7 +108,9 @@ describe('Net (shipped cifar10_full, a V1 model with WITHIN_CHANNEL LRN)', () =>
 
   it('refuses bad inputs and missing weights with clear errors', async () => {
     const net = await load();
-    expect(() => net.forward({ label: example() })).toThrow("'label' is not an input of the net (inputs: data)");
+    expect(() => net.forward({ label: example() })).toThrow(new CremaError("forward: 'label' is not an input of the net (inputs: data)"));
+    expect(() => net.reshape({ label: [1, 3, 32, 32] })).toThrow(new CremaError("reshape: 'label' is not an input of the net (inputs: data)"));
+    await expect(net.run({ data: example(), label: example() })).rejects.toThrow(new CremaError("run: 'label' is not an input of the net (inputs: data)"));
     expect(() => net.forward({ data: new Float32Array(5) })).toThrow("input 'data' has 5 values, its shape [1, 3, 32, 32] needs 3072");
     const noWeights = await Net.load(path.join(model, 'deploy.prototxt'));
     expect(() => noWeights.forward({ data: example() })).toThrow(

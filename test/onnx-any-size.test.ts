@@ -22,6 +22,7 @@ import { convert } from '../src/api.js';
 import { DataType, type ValueInfoObj, decodeModel } from '../src/onnx/proto.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor, sizeOf } from '../src/tensor.js';
+import { CremaError } from '../src/util/errors.js';
 import { readNpy } from '../src/util/npy.js';
 import { compareDetections } from '../src/verify/detections.js';
 import { randomArray, rng } from './helpers/compute.js';
@@ -1046,6 +1047,14 @@ describe('OnnxSessions with anySize: one session for every size where the net al
       layer { name: "r" type: "ArgMax" bottom: "data" top: "flat" argmax_param { axis: 3 } }`);
     await expect(runOnnx(net.graph, { data: random([1, 2, 6, 6], 1) }, { anySize: true })).rejects.toThrow(
       `options.anySize: the net does not serve every input size: ${ARGMAX_REFUSAL}`);
+    net.dispose();
+  });
+
+  it("OnnxRunner's run refuses a feed that is no input with run's prefix, as the Net's run does", async () => {
+    const net = netFrom(input([1, 2, 6, 6]) + `
+      layer { name: "r" type: "ReLU" bottom: "data" top: "y" }`);
+    await expect(runOnnx(net.graph, { data: random([1, 2, 6, 6], 1), w: random([1, 2, 6, 6], 2) })).rejects.toThrow(
+      new CremaError("run: 'w' is not an input of the net (inputs: data)"));
     net.dispose();
   });
 });

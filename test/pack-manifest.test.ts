@@ -1,6 +1,6 @@
 // scripts/pack-manifest.mjs, npm's prepack / postpack, run on a copy of the checkout's layout (a package.json beside
 // scripts/): the checkout's package.json comes back as it was, and a pack interrupted before postpack loses no edit.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,14 +9,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-pack-manifest-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const SCRIPTS = { build: 'tsc', prepare: 'node scripts/prepare.mjs', prepack: 'node scripts/pack-manifest.mjs strip', postpack: 'node scripts/pack-manifest.mjs restore' };
+const SCRIPTS = { build: 'tsc', test: 'node -e 0', prepare: 'node scripts/prepare.mjs', prepack: 'node scripts/pack-manifest.mjs strip', postpack: 'node scripts/pack-manifest.mjs restore', pretest: 'node scripts/pack-manifest.mjs heal' };
 let made = 0;
 
 /** A checkout's root with the script and a package.json (two-space JSON, as npm writes it); its path. */
 function checkout(pkg: object = { name: 'p', version: '1.0.0', scripts: SCRIPTS }): string {
   const root = path.join(tmp, `c${made++}`);
   fs.mkdirSync(path.join(root, 'scripts'), { recursive: true });
-  fs.copyFileSync(path.join(import.meta.dirname, '../scripts/pack-manifest.mjs'), path.join(root, 'scripts/pack-manifest.mjs'));
+  for (const script of ['pack-manifest.mjs', 'pack-app.mjs']) fs.copyFileSync(path.join(import.meta.dirname, '../scripts', script), path.join(root, 'scripts', script));
   // The build prepare runs: here it counts its runs in `built` (and fails when a file `broken` exists).
   fs.writeFileSync(path.join(root, 'scripts/prepare.mjs'), "import fs from 'node:fs';\nif (fs.existsSync('broken')) process.exit(3);\nfs.appendFileSync('built', 'x');\n");
   fs.writeFileSync(path.join(root, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
@@ -35,7 +35,7 @@ describe('pack-manifest: prepack strips, postpack restores', () => {
     const text = fs.readFileSync(file, 'utf8'), mtime = fs.statSync(file).mtimeMs;
     for (let pack = 0; pack < 2; pack++) {
       run(root, 'strip');
-      expect(Object.keys(manifestOf(root).scripts)).toEqual(['build']);
+      expect(Object.keys(manifestOf(root).scripts)).toEqual(['build', 'test', 'pretest']);
       run(root, 'restore');
       expect(fs.readFileSync(file, 'utf8')).toBe(text);
       expect(fs.statSync(file).mtimeMs).toBe(mtime); // was the time of the pack: the next `npm install` rebuilt dist/
@@ -62,7 +62,7 @@ describe('pack-manifest: prepack strips, postpack restores', () => {
     const edited = { name: 'p', version: '1.1.0', scripts: SCRIPTS, dependencies: { yargs: '^18' } };
     fs.writeFileSync(file, `${JSON.stringify(edited, null, 2)}\n`); // `git checkout package.json`, then a version bump and a dependency
     run(root, 'strip'); // the next pack: was the old package.json put back over the edit, and packed
-    expect(manifestOf(root)).toEqual({ ...edited, scripts: { build: 'tsc' } });
+    expect(manifestOf(root)).toEqual({ ...edited, scripts: { build: 'tsc', test: SCRIPTS.test, pretest: SCRIPTS.pretest } });
     run(root, 'restore');
     expect(manifestOf(root)).toEqual(edited);
   });
@@ -72,12 +72,31 @@ describe('pack-manifest: prepack strips, postpack restores', () => {
     run(root, 'strip');
     fs.writeFileSync(file, `${JSON.stringify({ ...manifestOf(root), dependencies: { yargs: '^18' } }, null, 2)}\n`); // `npm install yargs`
     expect(execFileSync('node', [path.join(root, 'scripts/pack-manifest.mjs'), 'restore'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })).toBe('');
-    expect(manifestOf(root)).toEqual({ name: 'p', version: '1.0.0', scripts: { build: 'tsc', prepare: SCRIPTS.prepare, prepack: SCRIPTS.prepack, postpack: SCRIPTS.postpack }, dependencies: { yargs: '^18' } });
+    expect(manifestOf(root)).toEqual({ name: 'p', version: '1.0.0', scripts: { build: 'tsc', test: SCRIPTS.test, pretest: SCRIPTS.pretest, prepare: SCRIPTS.prepare, prepack: SCRIPTS.prepack, postpack: SCRIPTS.postpack }, dependencies: { yargs: '^18' } });
     expect(fs.existsSync(path.join(root, '.package.json.packing'))).toBe(false);
     run(root, 'strip');
     fs.rmSync(file); // and none at all
     run(root, 'restore');
     expect(manifestOf(root).dependencies).toEqual({ yargs: '^18' });
+  });
+
+  it("a pack that failed between prepack and postpack leaves the checkout stripped only until the next npm test (pretest heals; not while its npm runs)", () => {
+    const root = checkout(), file = path.join(root, 'package.json'), text = fs.readFileSync(file, 'utf8');
+    const npm = (...args: string[]) => spawnSync('npm', args, { cwd: root, encoding: 'utf8', env: { ...process.env, CREMA_PACK_AS_BUILT: '1' } });
+    expect(npm('pack', '--pack-destination', path.join(root, 'no-such-dir')).status).not.toBe(0); // the tarball unwritable: no postpack
+    expect(Object.keys(manifestOf(root).scripts)).toEqual(['build', 'test', 'pretest']); // stripped, as it was left for good
+    const healed = npm('test');
+    expect(healed.status).toBe(0);
+    expect(healed.stderr).toContain(`${file}: restored from a pack that stopped between prepack and postpack\n`);
+    expect(fs.readFileSync(file, 'utf8')).toBe(text);
+    expect(fs.readdirSync(root).filter((f) => f.startsWith('.package.json'))).toEqual([]);
+    // A strip whose npm still runs (this test process stands for it) is left to its postpack.
+    run(root, 'strip');
+    fs.writeFileSync(path.join(root, '.package.json.packing.pid'), String(process.pid));
+    expect(npm('test').stderr).not.toContain('restored');
+    expect(Object.keys(manifestOf(root).scripts)).toEqual(['build', 'test', 'pretest']);
+    run(root, 'restore');
+    expect(fs.readFileSync(file, 'utf8')).toBe(text);
   });
 });
 
@@ -96,6 +115,16 @@ describe("pack-app's lock (one pack of the checkout at a time)", () => {
     fs.mkdirSync(lock); // the form of round fifty-one's first lock, a directory naming no process
     expect(packUnder(lock)).toBe('packed');
     expect(fs.existsSync(lock)).toBe(false);
+  });
+
+  it('a directory with files where the lock goes is refused in one line and kept (it was removed with its files)', () => {
+    const lock = path.join(tmp, 'full.lock');
+    fs.mkdirSync(lock);
+    fs.writeFileSync(path.join(lock, 'mine'), 'x');
+    const r = spawnSync('node', ['--input-type=module', '-e', `const { oneAtATime } = await import(${JSON.stringify(path.join(import.meta.dirname, '../scripts/pack-app.mjs'))});
+      try { oneAtATime(() => 'packed', ${JSON.stringify(lock)}); } catch (e) { console.error(e.message); process.exit(1); }`], { encoding: 'utf8', timeout: 20_000 });
+    expect([r.status, r.stderr]).toEqual([1, `${lock}: a directory with files in it where the pack lock goes, not removable (ENOTEMPTY): remove it if no pack runs\n`]);
+    expect(fs.readFileSync(path.join(lock, 'mine'), 'utf8')).toBe('x');
   });
 
   it("a live holder's lock is waited on (this test process's: the child still waits when killed at 3 s)", () => {

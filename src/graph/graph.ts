@@ -10,7 +10,7 @@ import { CremaError } from '../util/errors.js';
 import { MAX_BLOB_AXES } from '../caffe/caffemodel.js';
 import { sameFileKey } from '../layers/hdf5_output.js';
 import { listSome, own } from '../util/names.js';
-import { didYouMean } from '../util/options.js';
+import { checkInputNames, didYouMean } from '../util/options.js';
 
 /** One layer of the net: its V2 definition, its instance, its blobs by name and its weights. */
 export interface GraphLayer {
@@ -191,8 +191,7 @@ function netOutputs(layers: GraphLayer[]): string[] {
  * image size); inputs it does not name keep their current shapes. The new shapes replace the graph's.
  */
 export function inferShapes(graph: Graph, inputShapes: Record<string, Shape> = {}): void {
-  for (const name of Object.keys(inputShapes))
-    if (!graph.inputs.includes(name)) throw new CremaError(`'${name}' is not an input of the net (inputs: ${graph.inputs.join(', ') || 'none'})`);
+  checkInputNames(Object.keys(inputShapes), graph.inputs);
   // As the CLI refuses an empty --input: a batch (or any dim) of 0 left every blob empty and "ran" (net.reshape, a forward's feed).
   for (const [name, s] of Object.entries(inputShapes)) {
     if (!Array.isArray(s) || !s.every((d) => Number.isSafeInteger(d) && d >= 0))

@@ -557,9 +557,20 @@ function reserveMemory(shared: boolean): WebAssembly.Memory | null {
   } catch (err) {
     if (!(err instanceof RangeError)) throw err;
     mode = 'js';
+    refused = true;
     console.warn(`crema: the WebAssembly kernels' memory could not be reserved (${err.message}; it takes about 10 GB of address space: is a virtual memory limit set, ulimit -v?): the JavaScript kernels run instead, slower`);
     return null;
   }
+}
+
+/**
+ * Whether this thread's host refused the kernels' memory (said on stderr). A net's worker thread (net.run) is told, and
+ * runs the TypeScript kernels without asking again: one line a process, not one more a worker.
+ */
+let refused = false;
+
+export function memoryRefused(): boolean {
+  return refused;
 }
 
 /** The engine's memory and allocator, made before the engine while its kernels compile (see weightHeap). */

@@ -4,6 +4,7 @@ import type { Net } from '../runtime/net.js';
 import { Tensor, sameShape, shapeString } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { nameRecord } from '../util/names.js';
+import { checkInputNames } from '../util/options.js';
 import { type ModelObj, encodeModel } from './proto.js';
 import { externalModel } from './external.js';
 import { type VaryingAxes, batchDependence, batchShapes, freeBatchDimension, freeSize, freeSizeDimensions, graphReshaper, sizeVariation } from './batch.js';
@@ -92,8 +93,7 @@ export class OnnxRunner {
       if (!sameShape(freeAxes(t.dims, this.anyBatch, this.anySize), freeAxes(want, this.anyBatch, this.anySize))) throw new CremaError(`input '${name}' has shape ${shapeString(t.dims)}, the net takes [${freeAxes(want, this.anyBatch, this.anySize).map((d) => (d < 0 ? 'any' : d)).join(', ')}]`);
       feeds[sessionName(name)] = new this.ort.Tensor('float32', t.data, [...t.dims]);
     }
-    for (const name of given.keys())
-      if (!this.graph.inputs.includes(name)) throw new CremaError(`'${name}' is not an input of the net (inputs: ${this.graph.inputs.join(', ')})`);
+    checkInputNames(given.keys(), this.graph.inputs, 'run');
     const blobs = this.blobOrder(wanted);
     const fetches = blobs.filter((b) => !this.conversion.passthrough.includes(b)).map((b) => sessionName(this.conversion.outputs.get(b)!));
     const results = fetches.length ? await this.session.run(feeds, fetches).catch((err: unknown) => { throw this.explained(err); }) : {}; // ONNX Runtime refuses an empty fetch list

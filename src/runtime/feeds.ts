@@ -2,7 +2,7 @@
 // bare Float32Array for the input's current shape. Computation is float32: anything else is refused by name.
 import { type Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
 import { CremaError, kindOf } from '../util/errors.js';
-import { noBlobNamed } from '../util/options.js';
+import { checkInputNames, noBlobNamed } from '../util/options.js';
 
 /** A tensor as other libraries give one (onnxruntime's Tensor is one): float32 only. */
 export interface TensorLike {
@@ -60,7 +60,7 @@ export function checkFeeds(feeds: unknown, what: string, example = '{ data: tens
  */
 export function checkEveryInput(inputs: readonly string[], shapeOf: (name: string) => Shape, feeds: Record<string, unknown>): void {
   const missing = inputs.filter((n) => !Object.prototype.hasOwnProperty.call(feeds, n));
-  if (!missing.length) return;
+  if (!missing.length) return checkInputNames(Object.keys(feeds), inputs, 'run');
   // A misspelt name is said with the missing one: "no value for 'data'" alone hid that { date } was given.
   const strangers = Object.keys(feeds).filter((n) => !inputs.includes(n)).map((n) => `'${n}'`);
   const given = strangers.length ? `; ${strangers.join(', ')} ${strangers.length > 1 ? 'are not inputs' : 'is not an input'} of the net` : '';

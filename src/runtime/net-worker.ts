@@ -4,6 +4,7 @@
 import type { NetParameter } from '../caffe/types.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { useKernels } from '../kernels/wasm.js';
 import { wholeBuffers } from '../util/spare.js';
 import { checkLayerFiles, layerFileBlobs, writeLayerFiles } from './layer-files.js';
 import { Net } from './net.js';
@@ -15,7 +16,7 @@ export interface WireTensor {
 }
 
 export type ToWorker =
-  | { kind: 'init'; net: NetParameter; weights: [string, WireTensor[]][]; threads: number }
+  | { kind: 'init'; net: NetParameter; weights: [string, WireTensor[]][]; threads: number; memoryRefused: boolean }
   | { kind: 'run'; id: number; feeds: Record<string, WireTensor>; fetches?: string[]; backend?: 'native' | 'onnx' };
 
 export type FromWorker =
@@ -35,6 +36,7 @@ export function serveNet(post: (message: FromWorker, transfer: ArrayBuffer[]) =>
   let queue = Promise.resolve();
   const handle = async (message: ToWorker): Promise<void> => {
     if (message.kind === 'init') {
+      if (message.memoryRefused) useKernels('js'); // the thread that sent it said so on stderr already
       const weights = new Map(message.weights.map(([name, ts]) => [name, ts.map((t) => new Tensor(t.dims, t.data))]));
       net = Net.fromNetParameter(message.net, weights, [], { threads: message.threads });
       return;

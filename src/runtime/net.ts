@@ -13,7 +13,7 @@ import { type ConcatSlice, concatSlices } from './concat-views.js';
 import { platform } from '../platform.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf, viewOf, viewedShares } from '../tensor.js';
 import { CremaError, MemoryFullError } from '../util/errors.js';
-import { checkNames, checkOptionKeys } from '../util/options.js';
+import { checkInputNames, checkNames, checkOptionKeys } from '../util/options.js';
 import { listSome, nameRecord } from '../util/names.js';
 import { type Source, isBytes, kindOf } from '../util/source.js';
 
@@ -294,6 +294,7 @@ export class Net {
   reshape(inputShapes: Record<string, Shape>): void {
     this.usable();
     checkFeeds(inputShapes, 'reshape', '{ data: [1, 3, 224, 224] }');
+    checkInputNames(Object.keys(inputShapes), this.inputs, 'reshape');
     const before = this.currentInputShapes();
     this.materializeAll(); // the hidden blobs of the last forward, from the blobs as they were
     try {
@@ -415,9 +416,7 @@ export class Net {
   }
 
   private inputShape(name: string): Shape {
-    const shape = this.graph.blobShapes.get(name);
-    if (!this.inputs.includes(name) || !shape) throw new CremaError(`'${name}' is not an input of the net (inputs: ${this.inputs.join(', ') || 'none'})`);
-    return shape;
+    return this.graph.blobShapes.get(name)!; // a name among the inputs: run and forward refuse the others first
   }
 
   private forwardHere(inputs: Record<string, InputValue>, options: ForwardOptions): Record<string, Tensor> {
@@ -550,6 +549,7 @@ export class Net {
 
   private setInputs(inputs: Record<string, InputValue>): void {
     checkFeeds(inputs, 'forward');
+    checkInputNames(Object.keys(inputs), this.inputs, 'forward');
     const reshapeTo = nameRecord<Shape>();
     const tensors = new Map<string, Tensor>();
     for (const [name, value] of Object.entries(inputs)) {

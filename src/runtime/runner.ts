@@ -6,6 +6,7 @@ import { LayerError } from '../layers/layer.js';
 import { type NetWorker, platform } from '../platform.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
+import { memoryRefused } from '../kernels/wasm.js';
 import { SpareBuffers } from '../util/spare.js';
 import type { FromWorker, ToWorker, WireTensor } from './net-worker.js';
 
@@ -74,7 +75,7 @@ export class NetRunner {
     try {
       const net: NetParameter = { name: graph.name, layer: graph.layers.map((l) => l.def) };
       const weights: [string, WireTensor[]][] = graph.layers.filter((l) => l.weights.length).map((l) => [l.name, l.weights.map(wire)]);
-      this.post({ kind: 'init', net, weights, threads });
+      this.post({ kind: 'init', net, weights, threads, memoryRefused: memoryRefused() });
     } catch (err) {
       this.terminate().catch(() => undefined); // no runner is returned to end it (and count it out of `alive`)
       throw err;

@@ -69,6 +69,15 @@ export function noBlobNamed(name: string, blobs: Iterable<string>): string {
   return `no blob named '${quoteName(name)}'${didYouMean(name, known)}; the net's blobs: ${listSome(known.map(quoteName), 12)}`;
 }
 
+/**
+ * Refuses a name among `names` that is not one of the net's inputs, as every entry that takes inputs by name says it:
+ * `what` is the entry ('run', 'forward', 'reshape'), the prefix its other refusals carry.
+ */
+export function checkInputNames(names: Iterable<string>, inputs: readonly string[], what?: string): void {
+  for (const name of names)
+    if (!inputs.includes(name)) throw new CremaError(`${what ? `${what}: ` : ''}'${name}' is not an input of the net (inputs: ${inputs.join(', ') || 'none'})`);
+}
+
 /** Edits from a to b, a swap of two neighbouring letters one edit (the optimal string alignment distance). */
 function editDistance(a: string, b: string): number {
   if (Math.abs(a.length - b.length) > 2 || a.length > 64 || b.length > 64) return Infinity;
