@@ -7,7 +7,8 @@
 // A chunk is a run of output planes. 3x3 stride 2 reads x in place (inPlacePlanes), and 3x3 stride 1 with pads
 // 0-2 left and right (inPlace1Planes); other 3x3 planes go through a zero-padded copy (paddedPlanes); the rest row by row, four output columns at a time where the whole kernel row
 // is inside the image (stride 1 and 2 vectorized), scalar at the borders (depthwisePlane). Each output is
-// bias + sum over taps (ky, kx) in that order, as the TypeScript kernel (depthwisePlane) adds them.
+// bias + sum over taps (ky, kx) in that order, as the TypeScript kernel (depthwisePlane) adds them; every path
+// adds w * 0 for a tap in the padding, as Caffe's im2col zeros (an infinite or NaN weight gives NaN there).
 
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
@@ -51,7 +52,7 @@ export function depthwiseChunk(p: usize, chunk: i32, scratch: usize): void {
 // copy this replaces (paddedPlanes) wrote the whole padded input once more and read it back, and copied the
 // outputs out: four loads, four shuffles and five stores more every four outputs, most of the stride-2 time (its
 // planes, 112 x 112 in, are past L1). The columns whose window crosses the left or right edge (one or two a row)
-// go through tap, clipped. Same sums as the padded path: bias, then the taps (ky, kx) in order, rows outside the
+// go through tap (w * 0 for the columns past the edge). Same sums as the padded path: bias, then the taps (ky, kx) in order, rows outside the
 // image adding 0 * w as the padded copy's zeros did.
 
 /**
@@ -131,9 +132,8 @@ function inPlacePlanes(p: usize, first: i32, end: i32, scratch: usize): void {
         acc = taps3(acc, r2 + at, w6, w7, w8);
         v128.store(yRow + (<usize>ox << 2), activate(acc, mode, slope));
       }
-      // Columns whose window ends past the image (odd widths, right pads): clipped, one at a time.
-      const ky0 = iy0 >= 0 ? 0 : -iy0, ky1 = min(3, H - iy0);
-      for (let ox = hi; ox < outW; ox++) store<f32>(yRow + (<usize>ox << 2), tap(xPlane, w, b, H, W, 3, 3, 1, 1, iy0, 2 * ox - pw, ky0, ky1, mode != ACT_NONE, slope));
+      // Columns whose window ends past the image (odd widths, right pads): one at a time, w * 0 past the edge.
+      for (let ox = hi; ox < outW; ox++) store<f32>(yRow + (<usize>ox << 2), tap(xPlane, w, b, H, W, 3, 3, 1, 1, iy0, 2 * ox - pw, mode != ACT_NONE, slope));
     }
   }
 }
@@ -547,6 +547,8 @@ function depthwisePlane(p: usize, x: usize, w: usize, b: f32, y: usize): void {
     } else if (sw == 1 || sw == 2) {
       for (; ox + 4 <= hi; ox += 4) {
         let acc = bv;
+        // Kernel rows above or below the image add w * 0, as Caffe's im2col zeros (NaN for an infinite w).
+        for (let ky = 0; ky < ky0; ky++) acc = zeroTaps(acc, w + (<usize>(ky * kw) << 2), kw);
         for (let ky = ky0; ky < ky1; ky++) {
           const xRow = x + (<usize>((iy0 + ky * dh) * W + ox * sw - pw) << 2);
           const wRow = w + (<usize>(ky * kw) << 2);
@@ -558,13 +560,14 @@ function depthwisePlane(p: usize, x: usize, w: usize, b: f32, y: usize): void {
             acc = madd(acc, v128.load32_splat(wRow + (<usize>kx << 2)), v);
           }
         }
+        for (let ky = ky1; ky < kh; ky++) acc = zeroTaps(acc, w + (<usize>(ky * kw) << 2), kw);
         if (reluOn) acc = relu(acc, slope);
         v128.store(yRow + (<usize>ox << 2), acc);
       }
     }
-    for (; ox < hi; ox++) store<f32>(yRow + (<usize>ox << 2), tap(x, w, b, H, W, kh, kw, dh, dw, iy0, ox * sw - pw, ky0, ky1, reluOn, slope));
-    for (let bx = 0; bx < lo; bx++) store<f32>(yRow + (<usize>bx << 2), tap(x, w, b, H, W, kh, kw, dh, dw, iy0, bx * sw - pw, ky0, ky1, reluOn, slope));
-    for (let bx = hi; bx < outW; bx++) store<f32>(yRow + (<usize>bx << 2), tap(x, w, b, H, W, kh, kw, dh, dw, iy0, bx * sw - pw, ky0, ky1, reluOn, slope));
+    for (; ox < hi; ox++) store<f32>(yRow + (<usize>ox << 2), tap(x, w, b, H, W, kh, kw, dh, dw, iy0, ox * sw - pw, reluOn, slope));
+    for (let bx = 0; bx < lo; bx++) store<f32>(yRow + (<usize>bx << 2), tap(x, w, b, H, W, kh, kw, dh, dw, iy0, bx * sw - pw, reluOn, slope));
+    for (let bx = hi; bx < outW; bx++) store<f32>(yRow + (<usize>bx << 2), tap(x, w, b, H, W, kh, kw, dh, dw, iy0, bx * sw - pw, reluOn, slope));
   }
 }
 
@@ -606,14 +609,26 @@ function depthwisePlane(p: usize, x: usize, w: usize, b: f32, y: usize): void {
   return i32x4.shuffle(v128.load(p), v128.load(p, 16), 1, 3, 5, 7);
 }
 
-/** One output value with its window clipped to the image (borders, and what the vector loop leaves). */
-@inline function tap(x: usize, w: usize, b: f32, H: i32, W: i32, kh: i32, kw: i32, dh: i32, dw: i32, iy0: i32, ix0: i32, ky0: i32, ky1: i32, reluOn: bool, slope: f32): f32 {
+/** acc + w[kx] * 0 for the kw weights of one kernel row outside the image (Caffe's padded taps). */
+@inline function zeroTaps(acc: v128, wRow: usize, kw: i32): v128 {
+  const z = f32x4.splat(0);
+  for (let kx = 0; kx < kw; kx++) acc = madd(acc, v128.load32_splat(wRow + (<usize>kx << 2)), z);
+  return acc;
+}
+
+/**
+ * One output value (borders, and what the vector loop leaves): bias, then every tap (ky, kx) in order, a tap
+ * outside the image adding w * 0 as Caffe's im2col zeros do (NaN for an infinite or NaN weight, not a skip).
+ */
+@inline function tap(x: usize, w: usize, b: f32, H: i32, W: i32, kh: i32, kw: i32, dh: i32, dw: i32, iy0: i32, ix0: i32, reluOn: bool, slope: f32): f32 {
   let acc = b;
-  for (let ky = ky0; ky < ky1; ky++) {
-    const row = x + (<usize>((iy0 + ky * dh) * W) << 2);
+  for (let ky = 0; ky < kh; ky++) {
+    const iy = iy0 + ky * dh, inside = <u32>iy < <u32>H;
+    const row = x + (<usize>(iy * W) << 2);
     for (let kx = 0; kx < kw; kx++) {
       const ix = ix0 + kx * dw;
-      if (<u32>ix < <u32>W) acc = maddf(acc, load<f32>(w + (<usize>(ky * kw + kx) << 2)), load<f32>(row + (<usize>ix << 2)));
+      const v: f32 = inside && <u32>ix < <u32>W ? load<f32>(row + (<usize>ix << 2)) : 0;
+      acc = maddf(acc, load<f32>(w + (<usize>(ky * kw + kx) << 2)), v);
     }
   }
   if (reluOn) acc = reluf(acc, slope);

@@ -21,6 +21,7 @@ import { directFits } from '../src/kernels/direct.js';
 import { chunkStrips, convRowSplit, convSplit } from '../src/kernels/packed.js';
 import { type ConvGeometry, depthwisePlane } from '../src/kernels/im2col.js';
 import { depthwiseWasm, packDepthwiseWeights } from '../src/kernels/depthwise.js';
+import { depthwiseBoth } from './helpers/depthwise.js';
 import { CremaError } from '../src/util/errors.js';
 import { readNpy } from '../src/util/npy.js';
 import { layerDef, randomArray, randomInt, relDiff, rng, runLayer } from './helpers/compute.js';
@@ -29,28 +30,6 @@ import { layerDef, randomArray, randomInt, relDiff, rng, runLayer } from './help
 const f6Plane = (C: number, outH: number, outW: number): ConvGeometry => ({
   channels: C, height: outH + 2, width: outW + 2, kernelH: 3, kernelW: 3, padH: 0, padW: 0, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, outH, outW,
 });
-
-/**
- * depthwiseWasm of `x` (N x C planes, `mult` outputs each) into y between two guards of a sentinel in wasm memory,
- * the guards checked; with depthwisePlane's output on `xs` (x's numbers) and Caffe's ReLU: [y, want].
- */
-function depthwiseBoth(g: ConvGeometry, N: number, mult: number, x: Float32Array, xs: Float32Array, w: Float32Array, b: Float32Array | undefined, relu: number | undefined, label: string): [Float32Array, Float32Array] {
-  const e = wasmEngine()!, GUARD = 64, SENTINEL = -777.25, C = g.channels, cout = C * mult, plane = g.outH * g.outW, n = N * cout * plane;
-  const taps = g.kernelH * g.kernelW, inPlane = g.height * g.width;
-  const room = e.residentArray(GUARD + n + GUARD)!.fill(SENTINEL), y = room.subarray(GUARD, GUARD + n);
-  depthwiseWasm(e, packDepthwiseWeights(e, room, w, b), g, C, cout, N, x, y, relu);
-  expect(room.subarray(0, GUARD).filter((v) => v !== SENTINEL).length, `${label}, before y`).toBe(0);
-  expect(room.subarray(GUARD + n).filter((v) => v !== SENTINEL).length, `${label}, after y`).toBe(0);
-  const want = new Float32Array(n);
-  for (let i = 0; i < N; i++) {
-    for (let o = 0; o < cout; o++) {
-      const at = (i * cout + o) * plane;
-      depthwisePlane(g, xs, (i * C + Math.floor(o / mult)) * inPlane, w, o * taps, b ? b[o] : 0, want, at);
-      if (relu !== undefined) for (let j = at; j < at + plane; j++) want[j] = caffeRelu(want[j], relu);
-    }
-  }
-  return [y, want];
-}
 
 /** A module of the build (dist/), for code that runs in a worker thread or a child, outside vitest. */
 const dist = (file: string): string => path.resolve('dist', file);
@@ -647,9 +626,12 @@ for (const threads of [1, 2]) {
     });
 
     it('depthwise 3x3 on planes too large for the padded copy in thread scratch (the clipped-border path)', () => {
+      // Pad 3: over the in-place paths' 2 (at stride 1 and 2 alike), and 306 x 476 floats padded (stride 2: four
+      // blocks of 153 x 238 and 152 x 238 outputs) more than the 512 KB of thread scratch: depthwisePlane, its
+      // vector rows, its kernel rows above and below the image (w * 0) and its border columns (tap).
       const random = rng(29);
-      for (const [stride, pad, relu] of [[1, 1, 0], [2, 1, undefined], [1, 2, 0.3]] as const) {
-        const H = 300, W = 470; // 300 x 470 floats padded: more than the 512 KB of thread scratch
+      for (const [stride, pad, relu] of [[1, 3, 0], [2, 3, undefined], [2, 3, 0.3]] as const) {
+        const H = 300, W = 470;
         const x = new Tensor([1, 2, H, W], randomArray(2 * H * W, random));
         const w = new Tensor([2, 1, 3, 3], randomArray(18, random)), b = new Tensor([2], randomArray(2, random));
         const def = layerDef('Convolution', { convolution_param: { num_output: 2, group: 2, kernel_size: [3], pad: [pad], stride: [stride] } });

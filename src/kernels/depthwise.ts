@@ -19,7 +19,9 @@ export function packDepthwiseWeights(e: WasmEngine, owner: object, w: Float32Arr
   if (bias) {
     biasPtr = e.heap.alloc(bias.length * 4);
     e.own(owner, biasPtr);
-    e.f32.set(bias, biasPtr / 4);
+    // A -0 bias as +0: the kernels start each sum at the bias, Caffe adds it after the taps' sum (from +0), so a
+    // sum of zeros is +0 there whatever the bias's sign.
+    e.f32.set(bias.map((b) => b + 0), biasPtr / 4);
   }
   return { weights, bias: biasPtr };
 }

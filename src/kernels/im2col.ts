@@ -96,7 +96,9 @@ export function col2im(g: ConvGeometry, col: Float32Array, oy0: number, oy1: num
 /**
  * Direct convolution of one input plane with one kh x kw filter (depthwise convolution: one input channel per
  * output channel). Writes out (OH x OW at outOffset) = conv(x plane) + bias. Interior positions (whose whole
- * window is inside the image) run without bounds checks; the border clips the window.
+ * window is inside the image) run without bounds checks; a tap in the padding adds w * 0, as Caffe's im2col zeros.
+ * A -0 bias starts the sum at +0: Caffe adds the bias after the taps' sum (from +0), so its zero sums are +0.
+ * `skipPadded`: a fork's rule (ConvolutionDepthwise) that skips the taps in the padding instead.
  */
 export function depthwisePlane(
   g: ConvGeometry,
@@ -107,8 +109,10 @@ export function depthwisePlane(
   bias: number,
   out: Float32Array,
   outOffset: number,
+  skipPadded = false,
 ): void {
   const { height, width, kernelH, kernelW, padH, padW, strideH, strideW, dilationH, dilationW, outH, outW } = g;
+  const b0 = bias + 0;
   // Output columns whose every kernel column is inside the image: ox*s - p >= 0 and ox*s - p + (kw-1)d < W.
   const [lo, loHi] = validRange(-padW, strideW, width, outW);
   const [, hi] = validRange(-padW + (kernelW - 1) * dilationW, strideW, width, outW);
@@ -124,24 +128,38 @@ export function depthwisePlane(
   for (let oy = 0; oy < outH; oy++) {
     const iy0 = oy * strideH - padH;
     const dst = outOffset + oy * outW;
-    for (let ox = 0; ox < outW; ox++) out[dst + ox] = bias;
+    for (let ox = 0; ox < outW; ox++) out[dst + ox] = b0;
     for (let ky = 0; ky < kernelH; ky++) {
       const iy = iy0 + ky * dilationH;
-      if (iy < 0 || iy >= height) continue;
-      const row = xOffset + iy * width;
       const wRow = wOffset + ky * kernelW;
+      if (iy < 0 || iy >= height) {
+        // A row of padding: w * 0 for every tap, as Caffe's im2col zeros (NaN for an infinite or NaN weight).
+        if (!skipPadded) for (let kx = 0; kx < kernelW; kx++) addZeroTaps(out, dst, 0, outW, w[wRow + kx]);
+        continue;
+      }
+      const row = xOffset + iy * width;
       for (let kx = 0; kx < kernelW; kx++) {
         const wv = w[wRow + kx];
         const shift = kx * dilationW - padW;
         const a = rangeLo[kx], b = rangeHi[kx];
-        // Interior span first (valid for every kx), then the border bits this kx can reach.
+        // Interior span first (valid for every kx), then the border bits this kx can reach, then w * 0 where its
+        // column is in the padding.
         let src = row + interiorLo * strideW + shift;
         for (let ox = interiorLo; ox < interiorHi; ox++, src += strideW) out[dst + ox] += wv * x[src];
         for (let ox = a, end = Math.min(b, interiorLo); ox < end; ox++) out[dst + ox] += wv * x[row + ox * strideW + shift];
         for (let ox = Math.max(a, interiorHi); ox < b; ox++) out[dst + ox] += wv * x[row + ox * strideW + shift];
+        if (skipPadded) continue;
+        addZeroTaps(out, dst, 0, a, wv);
+        addZeroTaps(out, dst, b, outW, wv);
       }
     }
   }
+}
+
+/** out[dst + ox] += wv * 0 for ox in [from, to): a tap in the padding (wv * 0 is NaN for an infinite wv). */
+function addZeroTaps(out: Float32Array, dst: number, from: number, to: number, wv: number): void {
+  const z = wv * 0;
+  for (let ox = from; ox < to; ox++) out[dst + ox] += z;
 }
 
 const depthwiseScratch = { lo: new Int32Array(16), hi: new Int32Array(16) };

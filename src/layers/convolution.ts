@@ -214,6 +214,12 @@ const SUM_ONES = Float32Array.of(1, 1);
  * direct convolution), a few input channels (a first layer: kernels/direct.ts, no im2col), Winograd, and
  * chunked im2col when the column matrix would be large.
  */
+/**
+ * Definitions of depthwise layers whose fork skips the taps in the padding rather than adding w * 0 as Caffe's
+ * im2col does (ConvolutionDepthwise: farmingyard's conv_dw_layer.cpp).
+ */
+export const skipsPaddedTaps = new WeakSet<LayerParameter>();
+
 export const convolutionLayer: LayerType = {
   type: 'Convolution',
   onnx: (c) => convolutionToOnnx(c, false),
@@ -263,6 +269,7 @@ export function spatialSwitch(def: LayerParameter, weights: Tensor[], planar: (d
 /** Caffe's Convolution over 2 spatial axes (see convolutionLayer). */
 function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer {
     const s = readConvSettings(def);
+    const skipPadded = skipsPaddedTaps.has(def);
     let geometry: ConvGeometry | undefined;
     let phases: ConvGeometry | undefined; // a dilated layer's phases (phaseGeometry), when it can run on them
     let batch = 1; // images of the last reshape (the Winograd tile depends on it)
@@ -362,7 +369,9 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
      */
     function convolve(engine: WasmEngine | null, bottoms: Tensor[], tops: Tensor[], num: number, slope: number | undefined): void {
       const g = geometry!;
-      if (!engine) {
+      // A fork that skips padded taps differs only for a weight that is not finite (w * 0 is NaN there, else +-0
+      // added to a sum that starts at +0): then its rule, in the TypeScript kernel.
+      if (!engine || (skipPadded && !(finiteWeights ??= allFinite(source())))) {
         source();
         for (let i = 0; i < bottoms.length; i++) for (let n = 0; n < num; n++) convolveImage(g, n, bottoms[i].data, tops[i].data, slope);
         return;
@@ -514,7 +523,7 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
       const inPlane = g.height * g.width, outPlane = g.outH * g.outW, taps = g.kernelH * g.kernelW;
       for (let o = 0; o < s.numOutput; o++) {
         const c = Math.floor(o / coutG);
-        depthwisePlane(g, x, xBase + c * inPlane, w, o * taps, bias ? bias[o] : 0, y, yBase + o * outPlane);
+        depthwisePlane(g, x, xBase + c * inPlane, w, o * taps, bias ? bias[o] : 0, y, yBase + o * outPlane, skipPadded);
         if (slope !== undefined) reluRange(y, yBase + o * outPlane, yBase + (o + 1) * outPlane, slope);
       }
     }

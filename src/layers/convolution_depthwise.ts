@@ -1,14 +1,17 @@
 import type { LayerParameter } from '../caffe/types.js';
 import type { LayerContext } from '../onnx/context.js';
 import type { Shape } from '../tensor.js';
-import { type FusableLayer, convolutionLayer, convolutionToOnnx } from './convolution.js';
+import { type FusableLayer, convolutionLayer, convolutionToOnnx, skipsPaddedTaps } from './convolution.js';
 import { type LayerType, declaredWeights, need } from './layer.js';
 
 /**
  * The MobileNet forks' depthwise convolution layers, run as Caffe's Convolution (and so by its fast depthwise
  * kernel, src/kernels/depthwise.ts):
  * - ConvolutionDepthwise (farmingyard/caffe-mobilenet): one filter per input channel whatever num_output and group
- *   say (conv_dw_layer.cpp sizes weights (C, 1, kh, kw) and the top C channels from the bottom).
+ *   say (conv_dw_layer.cpp sizes weights (C, 1, kh, kw) and the top C channels from the bottom). Its loop skips
+ *   the taps in the padding (its sum starts at 0, the bias added after), where Convolution adds w * 0: the same
+ *   numbers but for a weight that is not finite, which runs the fork's rule (skipsPaddedTaps). ONNX Runtime's Conv
+ *   skips them too.
  * - DepthwiseConvolution (yonghenglh6/DepthwiseConvolution): Caffe's Convolution itself, group as written.
  */
 export const convolutionDepthwiseLayer: LayerType = {
@@ -26,6 +29,7 @@ export const convolutionDepthwiseLayer: LayerType = {
         if (bottoms[0][1] !== channels) {
           channels = bottoms[0][1];
           innerDef = depthwiseDef(def, channels);
+          skipsPaddedTaps.add(innerDef);
           inner = convolutionLayer.create(innerDef, weights) as FusableLayer;
           inner.fuseRelu(reluSlope);
         }
