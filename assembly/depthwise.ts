@@ -537,8 +537,9 @@ function depthwisePlane(p: usize, x: usize, w: usize, b: f32, y: usize): void {
   const bv = f32x4.splat(b);
   for (let oy = 0; oy < outH; oy++) {
     const iy0 = oy * sh - ph;
-    // Kernel rows inside the image for this output row.
-    const ky0 = iy0 >= 0 ? 0 : (-iy0 + dh - 1) / dh;
+    // Kernel rows inside the image for this output row: [ky0, ky1), ky0 at most kh (a pad past the kernel's reach
+    // leaves no row inside; the zero-tap loops below must not read another channel's weights then).
+    const ky0 = iy0 >= 0 ? 0 : min(kh, (-iy0 + dh - 1) / dh);
     const ky1 = min(kh, iy0 < H ? (H - 1 - iy0) / dh + 1 : 0);
     const yRow = y + (<usize>(oy * outW) << 2);
     let ox = lo;

@@ -7,7 +7,6 @@
 // fewer than four rows), 5x5, dilation 2 and stride 3 (the general kernel), fused ReLU and leaky ReLU, no bias;
 // on the TypeScript kernels, both wasm builds, and ONNX Runtime (which skips padded taps: documented in README).
 // Needs `npm run build` (dist/).
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +17,7 @@ import { forwardOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { readNpy } from '../src/util/npy.js';
 import { differences } from './helpers/depthwise.js';
+import { childDifferences } from './helpers/fixture-child.js';
 
 const dir = 'test/fixtures/nonfinite/dw_padded_taps';
 const { blobs: all } = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { blobs: string[] };
@@ -53,27 +53,7 @@ describe('depthwise convolution against real Caffe: padded taps add w * 0, zero 
   // The engine is process-wide, so each build runs in a child (from dist/).
   for (const fma of ['1', '0']) {
     it(`CREMA_FMA=${fma}: the ${fma === '1' ? 'relaxed-SIMD' : 'plain SIMD'} build, 1 and 2 threads`, () => {
-      const script = `
-        await import('./dist/platform/node.js');
-        const { Net } = await import('./dist/index.js');
-        const { wasmBuild } = await import('./dist/kernels/wasm.js');
-        const { readNpy } = await import('./dist/util/npy.js');
-        const dir = ${JSON.stringify(dir)}, differ = [];
-        for (const threads of [1, 2]) {
-          const net = await Net.load(dir + '/net.prototxt', dir + '/weights.caffemodel', { threads });
-          net.forward({ data: readNpy(dir + '/input.npy') });
-          for (const b of ${JSON.stringify(convs)}) {
-            const got = net.blobs.get(b).data, want = readNpy(dir + '/blobs/' + b + '.npy').data;
-            for (let i = 0; i < want.length; i++) {
-              const g = got[i], w = want[i];
-              const same = Number.isNaN(w) || w === 0 || !Number.isFinite(w) ? Object.is(g, w) : Math.abs(g - w) <= 2e-6 * Math.max(1, Math.abs(w));
-              if (!same) differ.push(threads + ' ' + b + '[' + i + '] ' + g + ' not ' + w);
-            }
-          }
-        }
-        console.log(JSON.stringify({ build: wasmBuild(), differ }));`;
-      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, CREMA_FMA: fma, CREMA_KERNELS: '' }, encoding: 'utf8' });
-      const { build, differ } = JSON.parse(out.trim().split('\n').pop()!) as { build: string; differ: string[] };
+      const { build, differ } = childDifferences(dir, convs, 2e-6, { CREMA_FMA: fma });
       expect(build).toBe(fma === '1' ? 'fma' : 'simd');
       expect(differ.slice(0, 5).join(', ')).toBe('');
     });
