@@ -79,12 +79,27 @@ describe('convert / upgrade outputs', () => {
     const missing = await cli('upgrade', lenet('deploy.prototxt'), path.join(dir, 'no/such.prototxt'));
     expect(missing.stderr).toBe(`crema: ${path.join(dir, 'no/such.prototxt')}: the directory ${path.join(dir, 'no')} does not exist`);
     const blocked = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', lenet('example-input.npy'), '--dump', path.join(dir, 'x.onnx', 'sub'));
+    expect(blocked.stderr).toBe(`crema: ${path.join(dir, 'x.onnx', 'sub')}: the directory ${path.join(dir, 'x.onnx')} does not exist`); // an output directory is made, not its parents
     fs.writeFileSync(path.join(dir, 'file'), '');
     const inFile = await cli('run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', lenet('example-input.npy'), '--dump', path.join(dir, 'file', 'sub'));
-    expect(blocked.code).toBe(0); // directories are created with their parents
+    expect(blocked.code).toBe(2);
     expect(inFile.code).toBe(2);
     expect(inFile.stderr).toBe(`crema: ${path.join(dir, 'file', 'sub')}: cannot create the directory: a file is in the way`);
     expect(leftovers(dir)).toEqual([]);
+  });
+
+  it('one rule: an output directory is created when its parent exists (run --dump, show -o), refused naming the missing parent otherwise', async () => {
+    const dir = tmp(), lenetRun = ['run', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', lenet('example-input.npy')];
+    const show = (out: string) => cli('show', lenet('deploy.prototxt'), lenet('weights.caffemodel'), '--input', lenet('example-input.npy'), '--blobs', 'conv1', '-o', out);
+    expect((await cli(...lenetRun, '--dump', path.join(dir, 'dump'))).code).toBe(0);
+    expect(fs.readdirSync(path.join(dir, 'dump'))).toContain('prob.npy');
+    expect((await show(path.join(dir, 'pictures'))).code).toBe(0);
+    expect(fs.readdirSync(path.join(dir, 'pictures')).length).toBeGreaterThan(0);
+    const dump = await cli(...lenetRun, '--dump', path.join(dir, 'nonexist', 'd'));
+    expect([dump.code, dump.stderr]).toEqual([2, `crema: ${path.join(dir, 'nonexist', 'd')}: the directory ${path.join(dir, 'nonexist')} does not exist`]);
+    const pictures = await show(path.join(dir, 'nonexist', 'p'));
+    expect([pictures.code, pictures.stderr]).toEqual([2, `crema: ${path.join(dir, 'nonexist', 'p')}: the directory ${path.join(dir, 'nonexist')} does not exist`]);
+    expect(fs.existsSync(path.join(dir, 'nonexist'))).toBe(false);
   });
 
   it('run --dump, show and draw write through the same writer (a symlinked output stays a link)', async () => {

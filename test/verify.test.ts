@@ -166,3 +166,41 @@ describe('compareIndices', () => {
     expect(compareIndices(t([0, 9]), t([1, 1]), t([1, 1, 2, 3]), 1e-4)).toMatchObject({ pass: false, mismatch: "2 of 2 indices differ, some outside the bottom's plane" });
   });
 });
+
+describe('crema verify: a failing blob whose input is too large for float32 to hold the tolerance says so', () => {
+  const dir = path.join(tmp, 'saturated');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'net.prototxt'), `name: "head"
+input: "data" input_shape { dim: 1 dim: 4 }
+layer { name: "logits" type: "Power" bottom: "data" top: "logits" power_param { scale: 1 } }
+layer { name: "prob" type: "Softmax" bottom: "logits" top: "prob" }`);
+  const softmax = (x: number[]) => {
+    const m = Math.max(...x), e = x.map((v) => Math.exp(v - m)), s = e.reduce((a, b) => a + b);
+    return e.map((v) => v / s);
+  };
+  /** A reference whose logits are the input plus `offset` and whose prob is `prob` of them. */
+  const verify = async (name: string, data: number[], offset: number[], prob: (logits: number[]) => number[]) => {
+    const ref = path.join(dir, name), logits = data.map((v, i) => v + offset[i]);
+    fs.mkdirSync(ref, { recursive: true });
+    writeNpy(path.join(ref, 'data.npy'), new Tensor([1, 4], Float32Array.from(data)));
+    writeNpy(path.join(ref, 'logits.npy'), new Tensor([1, 4], Float32Array.from(logits)));
+    writeNpy(path.join(ref, 'prob.npy'), new Tensor([1, 4], Float32Array.from(prob(logits))));
+    return cli('verify', path.join(dir, 'net.prototxt'), '--reference', ref, '--json');
+  };
+
+  it('logits of 1.2e7 that agree to 3.3e-7 relative (4 absolute): the note names the input and its magnitude', async () => {
+    const r = await verify('huge', [1.2e7, 1.2e7 + 2, 1e7, 0], [0, 4, 0, 0], softmax);
+    expect(r.code).toBe(1);
+    const json = JSON.parse(r.stdout);
+    expect(json.failed).toEqual(['prob']);
+    expect(json.notes).toContain("'prob': its input 'logits' reaches 1.2e+7 and agrees to 3.3e-7 relative but 4.0e+0 absolute: float32 keeps ~7 digits, so engines differ there; saturated or synthetic weights?");
+  });
+
+  it('a real mismatch on inputs of normal size: no such note', async () => {
+    const r = await verify('real', [1, 3, 0, 0], [0, 1e-5, 0, 0], (x) => softmax(x).map((v, i) => (i === 0 ? v + 0.01 : v)));
+    expect(r.code).toBe(1);
+    const json = JSON.parse(r.stdout);
+    expect(json.failed).toEqual(['prob']);
+    expect(json.notes.join('\n')).not.toContain('float32');
+  });
+});

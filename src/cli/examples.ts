@@ -15,10 +15,16 @@ function shippedModels(): string {
   return shipped('models');
 }
 
-/** A path inside the package (`models`, `examples/plugins/...`) as seen from the working directory, with `/` between names. */
-function shipped(inPackage: string): string {
-  const at = path.relative(process.cwd(), fileURLToPath(new URL(`../../${inPackage}`, import.meta.url))) || '.';
-  return at.split(path.sep).join('/');
+/**
+ * A path inside the package (`models`, `examples/plugins/...`) as seen from `cwd`, with `/` between names: relative
+ * when it lies under `cwd` (a checkout, or an app's node_modules), else the absolute path as installed, since a
+ * relative one would climb out of `cwd` (`../../work/wt-x/models/...`) and read as noise.
+ */
+export function shipped(inPackage: string, cwd = process.cwd()): string {
+  const installed = fileURLToPath(new URL(`../../${inPackage}`, import.meta.url));
+  const at = path.relative(cwd, installed) || '.';
+  const climbs = at === '..' || at.startsWith(`..${path.sep}`) || path.isAbsolute(at);
+  return (climbs ? installed : at).split(path.sep).join('/');
 }
 
 /**

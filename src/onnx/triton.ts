@@ -101,7 +101,7 @@ export async function writeTritonRepository(graph: Graph, reshape: ReshapeTo, di
     // The config in the model's set: a config that cannot be written leaves no version without it.
     const alongside = [{ file: path.join(modelDir, 'config.pbtxt'), content: tritonConfigText(config) }];
     return writeModelFile(conversion.model, path.join(modelDir, String(chosen), 'model.onnx'), { ...files, alongside });
-  });
+  }, dir);
   return { dir: modelDir, config, fixedBatchReason, version: chosen, kept: kept.filter((v) => v !== chosen), model };
 }
 

@@ -608,12 +608,12 @@ function privateDir(base: string): string {
 }
 
 /**
- * Writes into `dir`, created with its parents first; the directories made for it are removed again, where still
+ * Writes into `dir`, created first (as makeOutputDir: up to `owned`, whose parent must exist); the directories made for it are removed again, where still
  * empty, when the write fails or a signal interrupts it (a Triton version directory left empty is a version Triton
  * cannot load, and the next convert would count it as one).
  */
-export async function writeIntoDir<T>(dir: string, write: () => Promise<T>): Promise<T> {
-  const first = makeOutputDir(dir);
+export async function writeIntoDir<T>(dir: string, write: () => Promise<T>, owned = dir): Promise<T> {
+  const first = makeOutputDir(dir, owned);
   const made: string[] = [];
   if (first !== undefined) for (let d = path.resolve(dir); ; d = path.dirname(d)) {
     made.unshift(d);
@@ -631,13 +631,17 @@ export async function writeIntoDir<T>(dir: string, write: () => Promise<T>): Pro
 }
 
 /**
- * Creates a directory for outputs (with its parents), as a one-line error when it cannot be; returns the first one it
- * made. One level at a time, not `mkdirSync(dir, { recursive: true })`: Node 20's recursive form hangs under /proc
+ * Creates a directory for outputs, as a one-line error when it cannot be; returns the first one it made. The rule for
+ * every command that writes: a directory the command owns (`owned`: `dir` itself, or for `convert --triton` the
+ * repository it fills) is created with the levels between, but `owned`'s parent must exist, as an output file's
+ * directory must: a typo (`--dump /nonexist/d`) is refused naming the missing folder, not made into a tree. One level at a time, not `mkdirSync(dir, { recursive: true })`: Node 20's recursive form hangs under /proc
  * and reports ENOENT for a read-only file system, where each level's own mkdir says EROFS / EACCES / ENOTDIR.
  */
-export function makeOutputDir(dir: string): string | undefined {
+export function makeOutputDir(dir: string, owned = dir): string | undefined {
   const missing: string[] = [];
   for (let d = path.resolve(dir); !fs.existsSync(d) && d !== path.dirname(d); d = path.dirname(d)) missing.unshift(d);
+  const parent = path.dirname(path.resolve(owned));
+  if (missing.length && !fs.existsSync(parent)) throw new CremaError(`${owned}: the directory ${path.dirname(owned)} does not exist`);
   if (missing.length === 0 && !isDirectory(dir)) missing.push(path.resolve(dir)); // mkdir says EEXIST
   for (const level of missing) {
     try {

@@ -64,7 +64,7 @@ export function compareBlobs(net: Net, onnx: Map<string, Tensor>, reference: Map
     }
     blobs.push({ blob, shape: [...native.dims], pairs, pass: Object.values(pairs).every((p) => p.pass) });
   }
-  notes.push(...nonfiniteNotes(blobs));
+  notes.push(...nonfiniteNotes(blobs), ...precisionNotes(net, blobs, tolerance));
   return { blobs, failed: blobs.filter((b) => !b.pass).map((b) => b.blob), notes };
 }
 
@@ -76,6 +76,37 @@ function nonfiniteNotes(blobs: BlobVerdict[]): string[] {
     if (most > 0) notes.push(`'${b.blob}': ${most} value${most === 1 ? ' is' : 's are'} NaN or infinite on both sides, counted as equal`);
   }
   return notes;
+}
+
+/**
+ * Says, for a failing blob, when an input of its layer agrees within the tolerance relative to its scale but not in
+ * absolute terms because it is huge (an SSD head's softmax under synthetic weights takes logits of ~1e7 that two
+ * engines' float32 sums round apart by ~10): a layer that is not scale-invariant (Softmax, Sigmoid, Exp) turns that
+ * absolute difference into an output difference above the tolerance, which is float32's, not either engine's.
+ */
+function precisionNotes(net: Net, blobs: BlobVerdict[], tolerance: number): string[] {
+  const byBlob = new Map(blobs.map((b) => [b.blob, b]));
+  const notes: string[] = [];
+  for (const b of blobs) {
+    if (b.pass) continue;
+    const layer = net.layers.find((l) => l.tops.includes(b.blob) && !l.bottoms.includes(b.blob));
+    const failing = Object.keys(b.pairs).filter((p) => !b.pairs[p as PairName]!.pass) as PairName[];
+    for (const bottom of layer?.bottoms ?? []) {
+      const input = byBlob.get(bottom);
+      const pair = failing.map((p) => input?.pairs[p]).find((r) => r?.pass && r.abs > tolerance);
+      if (!pair) continue;
+      const reach = maxFinite(net.blobs.get(bottom)!.data);
+      notes.push(`'${b.blob}': its input '${bottom}' reaches ${reach.toExponential(1)} and agrees to ${pair.rel.toExponential(1)} relative but ${pair.abs.toExponential(1)} absolute: float32 keeps ~7 digits, so engines differ there; saturated or synthetic weights?`);
+      break;
+    }
+  }
+  return notes;
+}
+
+function maxFinite(data: ArrayLike<number>): number {
+  let most = 0;
+  for (let i = 0; i < data.length; i++) if (Math.abs(data[i]) > most && Math.abs(data[i]) < Infinity) most = Math.abs(data[i]);
+  return most;
 }
 
 /** Uniform values in [-1, 1) from a seeded generator (mulberry32), so a run can be repeated exactly. */
