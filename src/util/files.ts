@@ -422,7 +422,10 @@ async function writeTemporary(file: string, real: string, chunks: readonly Uint8
   const tmp = path.join(path.dirname(real), `.${path.basename(real)}.${process.pid}.${Date.now()}.tmp`);
   track(tmp);
   try {
-    const handle = await fs.promises.open(tmp, 'wx', mode ?? 0o666);
+    // Made here, synchronously: a signal handled at the first await finds the file there to remove. An async open
+    // ('wx') still in libuv's pool then made it after the handler's cleanup, as the process died (a flaky test).
+    fs.closeSync(fs.openSync(tmp, 'wx', mode ?? 0o666));
+    const handle = await fs.promises.open(tmp, 'r+');
     try {
       if (mode !== undefined) await handle.chmod(mode); // the replaced file's permissions, not the umask's
       await writeAll(handle, chunks);
