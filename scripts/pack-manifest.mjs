@@ -11,7 +11,8 @@
 // The checkout's file is kept as .package.json.packing until postpack; a pack that failed in between leaves it, and
 // the next strip or restore puts it back first, so the checkout never loses its scripts for good. The stripped file
 // has no prepack, postpack or prepare left to run, so `npm test` heals it (pretest, which the strip keeps): the strip
-// notes the pack's process (npm's) in .package.json.packing.pid, and a strip whose pack is gone is undone. It goes back
+// notes the pack's process (npm's pid and start time, before it keeps the copy) in .package.json.packing.pid, and a
+// strip whose pack is gone (a process reusing its pid is not it) is undone. It goes back
 // byte for byte and with its own modification time (scripts/prepare.mjs rebuilds dist/ when package.json is newer
 // than the build), and only over the file strip wrote: a package.json changed since (restored by git, a dependency
 // added) is kept, given back only the scripts it lacks.
@@ -59,17 +60,34 @@ function restore() {
   fs.rmSync(kept);
 }
 
+/** A process's start time (clock ticks since boot, /proc/PID/stat's 22nd field): with its pid, it names one process. */
+function started(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop().split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * The pid of the npm that runs this script (npm spawns `sh -c`, whose parent it is), where /proc tells; else 0.
+ * The npm that runs this script (npm spawns `sh -c`, whose parent it is) as "PID STARTTIME", where /proc tells;
+ * else "0". The start time tells the npm from a process given its pid after it exited.
  */
 function packer() {
   try {
     const parent = (pid) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop().split(' ')[1]);
     const shell = /^(sh|bash|dash)$/.test(fs.readFileSync(`/proc/${process.ppid}/comm`, 'utf8').trim());
-    return shell ? parent(process.ppid) : process.ppid;
+    const pid = shell ? parent(process.ppid) : process.ppid;
+    return `${pid} ${started(pid)}`;
   } catch {
-    return 0;
+    return '0';
   }
+}
+
+/** True when the pack a marker names still runs: its pid alive, and the same process where the marker has its start. */
+function packRuns(note) {
+  const [pid, start] = note.trim().split(' ');
+  return alive(Number(pid)) && (start === undefined || started(pid) === undefined || started(pid) === start);
 }
 
 /**
@@ -79,8 +97,8 @@ function packer() {
 function heal() {
   if (!fs.existsSync(kept)) return;
   if (fs.existsSync(marker)) {
-    const pid = Number(fs.readFileSync(marker, 'utf8'));
-    if (pid > 0 ? alive(pid) : Date.now() - fs.statSync(marker).mtimeMs < 10 * 60_000) return; // its pack still runs
+    const note = fs.readFileSync(marker, 'utf8');
+    if (Number.parseInt(note) > 0 ? packRuns(note) : Date.now() - fs.statSync(marker).mtimeMs < 10 * 60_000) return; // its pack still runs
   }
   restore();
   console.error(`${manifest}: restored from a pack that stopped between prepack and postpack`);
@@ -99,9 +117,9 @@ function strip() {
   }
   restore();
   const text = fs.readFileSync(manifest, 'utf8'), { atimeMs, mtimeMs } = fs.statSync(manifest);
+  fs.writeFileSync(marker, packer()); // before the copy: a heal (npm test in another shell) that sees the copy sees whose it is
   fs.copyFileSync(manifest, kept);
   fs.utimesSync(kept, atimeMs / 1000, mtimeMs / 1000); // seconds as a number: a Date would round to the millisecond
-  fs.writeFileSync(marker, String(packer()));
   writeManifest(stripped(text));
 }
 

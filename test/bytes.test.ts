@@ -64,6 +64,17 @@ describe('a prototxt that is not a prototxt', () => {
     await expect(Net.load({ prototxt: prototxtFile, weights: onnx })).rejects.toThrow(new CremaError(`weights (Uint8Array, 1.7 MB): ${said}, not a binary caffemodel`));
   });
 
+  it("real Caffe's .solverstate (iter, then learned_net: ONNX's first two tags) is named as one, not as an ONNX model", async () => {
+    // fixtures/solverstate: `caffe train --solver=solver.prototxt` by real Caffe 1.0, snapshot at iteration 3
+    const state = new Uint8Array(fs.readFileSync('test/fixtures/solverstate/snap_iter_3.solverstate'));
+    const said = 'this is a Caffe solver state (.solverstate: the state of a training; its weights are in /work/revapi2.zvkG/snap_iter_3.caffemodel)';
+    await expect(Net.load({ prototxt: prototxtFile, weights: state })).rejects.toThrow(new CremaError(`weights (Uint8Array, 82 bytes): ${said}, not a binary caffemodel`));
+    await expect(Net.load({ prototxt: state })).rejects.toThrow(new CremaError(`prototxt (Uint8Array, 82 bytes): ${said}, not a prototxt`));
+    // iteration 10000: a two-byte varint (0x90 0x4e) before learned_net
+    const later = new Uint8Array([0x08, 0x90, 0x4e, ...state.subarray(2)]);
+    await expect(Net.load({ prototxt: prototxtFile, weights: later })).rejects.toThrow(new CremaError(`weights (Uint8Array, 83 bytes): ${said}, not a binary caffemodel`));
+  });
+
   it('is refused by what it is: the caffemodel first (the order swapped), an image, UTF-16, nothing', async () => {
     const weights = new Uint8Array(fs.readFileSync(weightsFile));
     await expect(Net.load(weightsFile, prototxtFile)).rejects.toThrow(

@@ -304,6 +304,24 @@ describe('one-line errors', () => {
     await hed.dispose();
   });
 
+  it("a net whose every Crop lacks crop_param but whose coordinate maps align at 0, 0 runs without the dialect: the map is the same as HED's Caffe's", async () => {
+    // conv 3x3 pad 1 keeps the input's coordinates: BVLC's Crop (offset 0) and FCN's of 2015 cut at the same place
+    const text = `name: "aligned" layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 40 dim: 50 } } }
+      layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" convolution_param { num_output: 1 kernel_size: 3 pad: 1 } }
+      layer { name: "crop" type: "Crop" bottom: "conv" bottom: "data" top: "crop" }
+      layer { name: "fuse" type: "Sigmoid" bottom: "crop" top: "sigmoid-fuse" }`;
+    const weights = encodeCaffemodel({ name: 'aligned', layer: [{ name: 'conv', type: 'Convolution', blobs: [
+      { shape: { dim: [1, 3, 3, 3] }, data: Float32Array.from({ length: 27 }, (_, i) => Math.sin(i) / 10) },
+      { shape: { dim: [1] }, data: new Float32Array([0.5]) },
+    ] }] });
+    const [plain, hed] = [await Net.load(text, weights, { threads: 1 }), await Net.load(text, weights, { threads: 1, dialect: 'hed' })];
+    const [a, b] = [await edges(plain, image('a')), await edges(hed, image('a'))]; // was refused: "... as HED's net, but was loaded without its dialect"
+    expect([a.width, a.height]).toEqual([b.width, b.height]);
+    expect(a.data).toEqual(b.data);
+    await plain.dispose();
+    await hed.dispose();
+  });
+
   it("an edge map that is not one channel; bad options", async () => {
     const net = await load('fcn8s');
     await expect(edges(net, image('b'), { blob: 'score' })).rejects.toThrow("edges: blob 'score' is 1 x 21 x 75 x 97; an edge map is 1 x 1 x H x W (HED's and RCF's sigmoid-fuse, sigmoid-dsn1..5)");

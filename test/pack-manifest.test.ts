@@ -98,6 +98,21 @@ describe('pack-manifest: prepack strips, postpack restores', () => {
     run(root, 'restore');
     expect(fs.readFileSync(file, 'utf8')).toBe(text);
   });
+
+  it("a strip whose npm is gone is healed though its pid now names another process (the marker holds npm's start time too)", () => {
+    const root = checkout(), file = path.join(root, 'package.json'), text = fs.readFileSync(file, 'utf8');
+    const marker = path.join(root, '.package.json.packing.pid');
+    const heal = () => execFileSync('node', [path.join(root, 'scripts/pack-manifest.mjs'), 'heal'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const start = fs.readFileSync(`/proc/${process.pid}/stat`, 'utf8').split(') ').pop()!.split(' ')[19];
+    run(root, 'strip');
+    expect(fs.readFileSync(marker, 'utf8')).toMatch(/^\d+ \d+$/); // the pid and start time of this strip's parent
+    fs.writeFileSync(marker, `${process.pid} ${start}`); // the pack's npm, still running: left to its postpack
+    heal();
+    expect(Object.keys(manifestOf(root).scripts)).toEqual(['build', 'test', 'pretest']);
+    fs.writeFileSync(marker, `${process.pid} ${Number(start) - 1}`); // its pid, another process's: was left stripped for good
+    heal();
+    expect([fs.readFileSync(file, 'utf8'), fs.readdirSync(root).filter((f) => f.startsWith('.package.json'))]).toEqual([text, []]);
+  });
 });
 
 describe("pack-app's lock (one pack of the checkout at a time)", () => {

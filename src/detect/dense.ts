@@ -110,7 +110,10 @@ function hedCrops(layers: readonly LayerParameter[]): string | undefined {
  */
 function checkHedCrops(net: Net): void {
   const crops = net.graph.dialect === undefined ? hedCrops(net.graph.layers.map((l) => l.def)) : undefined;
-  if (crops !== undefined) {
+  // A Crop whose coordinate maps align at 0, 0 cuts where BVLC's does (its note, cropNote, says where they differ):
+  // such a net's map is the same in either Caffe, and runs.
+  const shifted = net.graph.layers.some((l) => l.type === 'Crop' && l.impl.notes?.length);
+  if (crops !== undefined && shifted) {
     throw new CremaError(`edges: net '${net.name || 'net'}' has ${crops}, as HED's net, but was loaded without its dialect: load it with { dialect: 'hed' } (in the browser { edgesDialect: true }), as crema edges does (FCN's Caffe of 2015 aligns such Crops by the layers' coordinate maps; BVLC's cuts at 0, 0 and shifts every edge), or give each Crop an empty crop_param { } for BVLC's`);
   }
 }

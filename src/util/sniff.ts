@@ -12,8 +12,11 @@ export function sniffNonProtobuf(head: Uint8Array): string | undefined {
   if (starts(0x50, 0x4b, 0x03, 0x04)) return 'a zip file';
   if (starts(0x42, 0x4d)) return 'a BMP image';
   if (starts(0x47, 0x49, 0x46, 0x38)) return 'a GIF image';
+  const state = solverStateNet(head);
+  if (state !== undefined) return `a Caffe solver state (.solverstate: the state of a training; its weights are in ${state})`;
   // ONNX's ModelProto: ir_version (field 1, a varint: a tag Caffe's messages never start with, their field 1 being a
-  // string or, in a BlobProto, followed by channels' 0x10), then producer_name (0x12) or the graph (0x3a).
+  // string or, in a BlobProto, followed by channels' 0x10; a SolverState's, told above, is followed by its learned_net),
+  // then producer_name (0x12) or the graph (0x3a).
   if (head[0] === 0x08 && head[1] < 0x80 && (head[2] === 0x12 || head[2] === 0x3a)) {
     return "an ONNX model (crema reads Caffe's .prototxt and .caffemodel; run a .onnx in ONNX Runtime, or the Caffe files with --backend onnx)";
   }
@@ -26,4 +29,30 @@ export function sniffNonProtobuf(head: Uint8Array): string | undefined {
 /** True when the first bytes hold a control character no text file has (protobuf text allows tab, newlines, \v, \f). */
 export function looksBinary(head: Uint8Array): boolean {
   return head.some((b) => b < 0x20 && (b < 9 || b > 13));
+}
+
+/** A protobuf varint at `at`: its value and the offset after it, or undefined where `head` ends first (or past 2^28). */
+function varint(head: Uint8Array, at: number): [number, number] | undefined {
+  let value = 0;
+  for (let shift = 0; at < head.length && shift < 28; shift += 7) {
+    const b = head[at++];
+    value |= (b & 0x7f) << shift;
+    if (b < 0x80) return [value, at];
+  }
+  return undefined;
+}
+
+/**
+ * The caffemodel a SolverState names, where the bytes are one: Caffe's Solver::Snapshot writes iter (field 1, a
+ * varint: 0x08) then learned_net (field 2, a string: 0x12), the .caffemodel or .caffemodel.h5 saved beside it. ONNX's
+ * ModelProto starts with the same two tags (ir_version, producer_name), whose name is no caffemodel's file name.
+ */
+function solverStateNet(head: Uint8Array): string | undefined {
+  if (head[0] !== 0x08) return undefined;
+  const iter = varint(head, 1);
+  if (iter === undefined || head[iter[1]] !== 0x12) return undefined;
+  const length = varint(head, iter[1] + 1);
+  if (length === undefined || length[1] + length[0] > head.length) return undefined;
+  const name = new TextDecoder().decode(head.subarray(length[1], length[1] + length[0]));
+  return /\.caffemodel(\.h5)?$/.test(name) ? name : undefined;
 }
