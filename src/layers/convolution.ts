@@ -208,18 +208,18 @@ function addResidual(y: Float32Array, r: Float32Array, slope: number | undefined
 const SUM_ONES = Float32Array.of(1, 1);
 
 /**
+ * Definitions of depthwise layers whose fork skips the taps in the padding rather than adding w * 0 as Caffe's
+ * im2col does (ConvolutionDepthwise: farmingyard's conv_dw_layer.cpp).
+ */
+export const skipsPaddedTaps = new WeakSet<LayerParameter>();
+
+/**
  * Caffe's Convolution: weights (Cout, Cin/group, kh, kw), bias (Cout), output
  * floor((H + 2p - (d(k-1)+1)) / s) + 1. Runs as im2col + GEMM per image and group, with special cases:
  * 1x1 / stride 1 / pad 0 (the input is already the column matrix), depthwise (one input channel per group:
  * direct convolution), a few input channels (a first layer: kernels/direct.ts, no im2col), Winograd, and
  * chunked im2col when the column matrix would be large.
  */
-/**
- * Definitions of depthwise layers whose fork skips the taps in the padding rather than adding w * 0 as Caffe's
- * im2col does (ConvolutionDepthwise: farmingyard's conv_dw_layer.cpp).
- */
-export const skipsPaddedTaps = new WeakSet<LayerParameter>();
-
 export const convolutionLayer: LayerType = {
   type: 'Convolution',
   onnx: (c) => convolutionToOnnx(c, false),
