@@ -874,7 +874,7 @@ export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void
       for (let rr = 0; rr < live; rr++) {
         const o = gi * rows + s * MR + rr;
         // Each function writes value xi of column k at stripAt(T, rr, k, k0) + xi * tFloats floats.
-        if (points == 64) filtersWhole(w, o, C, T, tFloats, rr, scratch, m == 6 ? 3 : m == 2 ? 7 : 5, k0, k1); // F(4x4, 5x5), F(6x6, 3x3), F(2x2, 7x7)
+        if (points == 64) filtersWhole(w, o, C, T, tFloats, rr, scratch, 9 - (m == 4 ? 4 : m), k0, k1); // F(4x4, 5x5), F(6x6, 3x3), F(5x5, 4x4), F(2x2, 7x7)
         else if (points == 80) filters27(w, o, C, T, tFloats, rr, scratch, k0, k1); // F(2x4, 7x7)
         else if (points == 10) filters7(w, o, C, T, tFloats, rr, scratch, k0, k1);
         else if (oneD) filters1(w, o, C, kh * kw, T, tFloats, rr, scratch, k0, k1);
