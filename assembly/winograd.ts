@@ -1,6 +1,7 @@
 // Winograd F(m x m, 3x3), m = 2 or 4, for 3x3 stride-1 convolutions (dilation 1, any pad, groups), and
 // F(3x3, 4x4) ("m = 3": the same 6 points, B^T and 36 GEMMs; G is 6 x 4, A^T 3 x 6) for the 4x4 kernels of
-// strided convolutions run on their space-to-depth (7x7 stride 2: src/kernels/winograd.ts): each m x m
+// strided convolutions run on their space-to-depth (7x7 stride 2 with CREMA_WINOGRAD=3; by default F(5x5, 4x4),
+// assembly/winograd5.ts, src/kernels/winograd.ts fourTile): each m x m
 // block of outputs ("tile") is computed from its (m + 2)^2 input patch d as Y = A^T [U . (B^T d B)] A, where
 // U = G g G^T is the filter transformed once (src/kernels/winograd.ts). The (m + 2)^2 elementwise products,
 // summed over input channels, are that many independent GEMMs (M x C) x (C x tiles): per output, 16 / 4 = 4

@@ -10,7 +10,10 @@
 // G 8 x 3 (filtersWhole with 3 taps) and A^T 6 x 8 (outputTile6): 64 / 36 = 1.78 multiply-adds per output and input channel
 // against F(4x4, 3x3)'s 2.25, and 64 transformed values per 36 outputs instead of 36 per 16. Float32 error
 // simulated (He-scaled weights, ReLU-like inputs): 4.9e-6 / 9.7e-6 / 1.1e-5 of the output's range at 32 / 64 /
-// 192 channels, F(4x4, 3x3) 3.2e-6 / 4.5e-6 / 7.7e-6 (docs/PERFORMANCE.md, round six).
+// 192 channels, F(4x4, 3x3) 3.2e-6 / 4.5e-6 / 7.7e-6 (docs/PERFORMANCE.md, round six). And F(5x5, 4x4) (m = 5, the
+// 4x4 kernel of a 7x7 stride 2 on its space-to-depth: ResNet-50's conv1): patches 5 apart, G 8 x 4, A^T 5 x 8 (F(6, 3)'s
+// rows 0..4, infinity in row 4): 64 values per 25 outputs against F(3x3, 4x4)'s 36 per 9 (docs/PERFORMANCE.md, round
+// fifty-three).
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
 import { NR, copyRow, madd, relu } from './simd';

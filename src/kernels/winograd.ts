@@ -34,7 +34,7 @@ export interface PackedWinograd extends PackedConv {
   dir: 0 | 1 | 2;
   /**
    * Values per tile where not points(tile) per block: 1-D 6 (F(4, 3) on 1 x 3 blocks) or 10 (F(4, 7), the whole
-   * 7-tap kernel); 64 for F(4x4, 5x5), the whole 5x5 kernel, F(6x6, 3x3) and F(2x2, 7x7); 80 for F(2x4, 7x7)
+   * 7-tap kernel); 64 for F(4x4, 5x5), the whole 5x5 kernel, F(6x6, 3x3), F(5x5, 4x4) and F(2x2, 7x7); 80 for F(2x4, 7x7)
    * (tile 4: 2 rows x 4 columns; subH = subW = 1 for the whole kernels); else 0.
    */
   values: number;
