@@ -1,6 +1,7 @@
 // Winograd F(m x m, 3x3), m = 2 or 4, for 3x3 stride-1 convolutions (dilation 1, any pad, groups), and
 // F(3x3, 4x4) ("m = 3": the same 6 points, B^T and 36 GEMMs; G is 6 x 4, A^T 3 x 6) for the 4x4 kernels of
-// strided convolutions run on their space-to-depth (7x7 stride 2: src/kernels/winograd.ts): each m x m
+// strided convolutions run on their space-to-depth (7x7 stride 2 with CREMA_WINOGRAD=3; by default F(5x5, 4x4),
+// assembly/winograd5.ts, src/kernels/winograd.ts fourTile): each m x m
 // block of outputs ("tile") is computed from its (m + 2)^2 input patch d as Y = A^T [U . (B^T d B)] A, where
 // U = G g G^T is the filter transformed once (src/kernels/winograd.ts). The (m + 2)^2 elementwise products,
 // summed over input channels, are that many independent GEMMs (M x C) x (C x tiles): per output, 16 / 4 = 4
@@ -874,7 +875,7 @@ export function winogradFiltersChunk(p: usize, chunk: i32, scratch: usize): void
       for (let rr = 0; rr < live; rr++) {
         const o = gi * rows + s * MR + rr;
         // Each function writes value xi of column k at stripAt(T, rr, k, k0) + xi * tFloats floats.
-        if (points == 64) filtersWhole(w, o, C, T, tFloats, rr, scratch, m == 6 ? 3 : m == 2 ? 7 : 5, k0, k1); // F(4x4, 5x5), F(6x6, 3x3), F(2x2, 7x7)
+        if (points == 64) filtersWhole(w, o, C, T, tFloats, rr, scratch, 9 - (m == 4 ? 4 : m), k0, k1); // F(4x4, 5x5), F(6x6, 3x3), F(5x5, 4x4), F(2x2, 7x7)
         else if (points == 80) filters27(w, o, C, T, tFloats, rr, scratch, k0, k1); // F(2x4, 7x7)
         else if (points == 10) filters7(w, o, C, T, tFloats, rr, scratch, k0, k1);
         else if (oneD) filters1(w, o, C, kh * kw, T, tFloats, rr, scratch, k0, k1);

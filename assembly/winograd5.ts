@@ -10,7 +10,10 @@
 // G 8 x 3 (filtersWhole with 3 taps) and A^T 6 x 8 (outputTile6): 64 / 36 = 1.78 multiply-adds per output and input channel
 // against F(4x4, 3x3)'s 2.25, and 64 transformed values per 36 outputs instead of 36 per 16. Float32 error
 // simulated (He-scaled weights, ReLU-like inputs): 4.9e-6 / 9.7e-6 / 1.1e-5 of the output's range at 32 / 64 /
-// 192 channels, F(4x4, 3x3) 3.2e-6 / 4.5e-6 / 7.7e-6 (docs/PERFORMANCE.md, round six).
+// 192 channels, F(4x4, 3x3) 3.2e-6 / 4.5e-6 / 7.7e-6 (docs/PERFORMANCE.md, round six). And F(5x5, 4x4) (m = 5, the
+// 4x4 kernel of a 7x7 stride 2 on its space-to-depth: ResNet-50's conv1): patches 5 apart, G 8 x 4, A^T 5 x 8 (F(6, 3)'s
+// rows 0..4, infinity in row 4): 64 values per 25 outputs against F(3x3, 4x4)'s 36 per 9 (docs/PERFORMANCE.md, round
+// fifty-three).
 // @ts-nocheck: AssemblyScript types (i32, f32, v128, usize) are not TypeScript's.
 
 import { NR, copyRow, madd, relu } from './simd';
@@ -82,9 +85,9 @@ export function inputTransform5(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
             v128.shuffle<f32>(o0, o1, 2, 3, 4, 5), v128.shuffle<f32>(e0, e1, 3, 4, 5, 6), v128.shuffle<f32>(o0, o1, 3, 4, 5, 6), tmp + (<usize>r << 4), 128);
           continue;
         }
-        if (m == 6) { // F(6x6, 3x3): each tile's 8 columns as two vectors (the last tile's end 26 floats on)
-          const a0 = v128.load(s), b0 = v128.load(s, 16), a1 = v128.load(s, 24), b1 = v128.load(s, 40);
-          const a2 = v128.load(s, 48), b2 = v128.load(s, 64), a3 = v128.load(s, 72), b3 = v128.load(s, 88);
+        if (m >= 5) { // F(6x6, 3x3), F(5x5, 4x4): each tile's 8 columns as two vectors (the last tile's end 3 m + 8 floats on)
+          const step = <usize>m << 2, a0 = v128.load(s), b0 = v128.load(s, 16), a1 = v128.load(s + step), b1 = v128.load(s + step + 16);
+          const a2 = v128.load(s + 2 * step), b2 = v128.load(s + 2 * step + 16), a3 = v128.load(s + 3 * step), b3 = v128.load(s + 3 * step + 16);
           lineB8(column(a0, a1, a2, a3, 0), column(a0, a1, a2, a3, 1), column(a0, a1, a2, a3, 2), column(a0, a1, a2, a3, 3),
             column(b0, b1, b2, b3, 0), column(b0, b1, b2, b3, 1), column(b0, b1, b2, b3, 2), column(b0, b1, b2, b3, 3), tmp + (<usize>r << 4), 128);
           continue;
@@ -160,7 +163,8 @@ export function outputWhole(Mb: usize, rows: i32, nt: i32, j0: i32, n: i32, tile
       }
       if (values == 80) outputTile27(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, bo, reluOn, slope, tmp);
       else if (values == 64 && m == 2) outputTile2(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
-      else if (values == 64 && m == 6) outputTile6(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
+      else if (values == 64 && m == 6) outputTile6(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp, false);
+      else if (values == 64 && m == 5) outputTile6(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp, true);
       else outputTile5(mo, xiBytes, plane, rowBytes, ty, tx, lanes, outH, outW, b, reluOn, slope, tmp);
       j += lanes;
     }
@@ -217,26 +221,36 @@ function outputTile2(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, t
   return madd(madd(f32x4.add(t1, m7), t2, f32x4.splat(32)), t3, f32x4.splat(0.03125));
 }
 
-/** The six outputs of F(6, 3)'s A^T over m0..m7 (lanes = tiles) to dst + i * ds. */
-@inline function lineA6All(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, m6: v128, m7: v128, dst: usize, ds: usize): void {
+/**
+ * Output i of F(6, 3)'s A^T, or with `five` of F(5, 4)'s (the same 8 points: A^T 5 x 8, rows 0..4 of F(6, 3)'s with
+ * infinity, m7, in the last row: row 4 plus m7).
+ */
+@inline function lineA65(m0: v128, m7: v128, s1: v128, s2: v128, s3: v128, t1: v128, t2: v128, t3: v128, i: i32, five: bool): v128 {
+  return five && i == 4 ? f32x4.add(lineA6(m0, m7, s1, s2, s3, t1, t2, t3, 4), m7) : lineA6(m0, m7, s1, s2, s3, t1, t2, t3, i);
+}
+
+/** The six outputs of F(6, 3)'s A^T (five of F(5, 4)'s) over m0..m7 (lanes = tiles) to dst + i * ds. */
+@inline function lineA6All(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, m6: v128, m7: v128, dst: usize, ds: usize, five: bool): void {
   const s1 = f32x4.add(m1, m2), s2 = f32x4.add(m3, m4), s3 = f32x4.add(m5, m6);
   const t1 = f32x4.sub(m1, m2), t2 = f32x4.sub(m3, m4), t3 = f32x4.sub(m5, m6);
-  for (let i = 0; i < 6; i++) v128.store(dst + <usize>i * ds, lineA6(m0, m7, s1, s2, s3, t1, t2, t3, i));
+  const outputs = five ? 5 : 6;
+  for (let i = 0; i < outputs; i++) v128.store(dst + <usize>i * ds, lineA65(m0, m7, s1, s2, s3, t1, t2, t3, i, five));
 }
 
 /**
- * F(6x6, 3x3): A^T m A + bias, leaky ReLU of the tiles at mo (lanes = tiles j.., the first `lanes` written) into
- * the plane. tmp: 54 vectors (A^T down the columns, then one output row's 24 values).
+ * F(6x6, 3x3), or with `five` F(5x5, 4x4) (a 7x7 stride 2 on its space-to-depth: ResNet-50's and GoogLeNet's conv1):
+ * A^T m A + bias, leaky ReLU of the tiles at mo (lanes = tiles j.., the first `lanes` written) into the plane. tmp:
+ * 54 vectors (A^T down the columns, then one output row's 24 values).
  */
-function outputTile6(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, ty: i32, tx: i32, lanes: i32, outH: i32, outW: i32, b: v128, reluOn: bool, slope: f32, tmp: usize): void {
-  const s: usize = 8 * xiBytes;
+@inline function outputTile6(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, ty: i32, tx: i32, lanes: i32, outH: i32, outW: i32, b: v128, reluOn: bool, slope: f32, tmp: usize, five: bool): void {
+  const s: usize = 8 * xiBytes, m = five ? 5 : 6;
   // A^T down each column c: output row a's value at tmp + (8 a + c) * 16.
   for (let c = 0; c < 8; c++) {
     const p = mo + <usize>c * xiBytes;
     lineA6All(v128.load(p), v128.load(p + s), v128.load(p + 2 * s), v128.load(p + 3 * s), v128.load(p + 4 * s), v128.load(p + 5 * s),
-      v128.load(p + 6 * s), v128.load(p + 7 * s), tmp + (<usize>c << 4), 128);
+      v128.load(p + 6 * s), v128.load(p + 7 * s), tmp + (<usize>c << 4), 128, five);
   }
-  const rowsIn = min(6, outH - 6 * ty), cols = min(6 * lanes, outW - 6 * tx), row = tmp + 768;
+  const rowsIn = min(m, outH - m * ty), cols = min(m * lanes, outW - m * tx), row = tmp + 768;
   for (let a = 0; a < rowsIn; a++) {
     const t = tmp + (<usize>a << 7);
     const m0 = v128.load(t), m7 = v128.load(t, 112);
@@ -244,23 +258,41 @@ function outputTile6(mo: usize, xiBytes: usize, plane: usize, rowBytes: usize, t
     const s1 = f32x4.add(q1, q2), s2 = f32x4.add(q3, q4), s3 = f32x4.add(q5, q6), t1 = f32x4.sub(q1, q2), t2 = f32x4.sub(q3, q4), t3 = f32x4.sub(q5, q6);
     let y0 = f32x4.add(lineA6(m0, m7, s1, s2, s3, t1, t2, t3, 0), b), y1 = f32x4.add(lineA6(m0, m7, s1, s2, s3, t1, t2, t3, 1), b);
     let y2 = f32x4.add(lineA6(m0, m7, s1, s2, s3, t1, t2, t3, 2), b), y3 = f32x4.add(lineA6(m0, m7, s1, s2, s3, t1, t2, t3, 3), b);
-    let y4 = f32x4.add(lineA6(m0, m7, s1, s2, s3, t1, t2, t3, 4), b), y5 = f32x4.add(lineA6(m0, m7, s1, s2, s3, t1, t2, t3, 5), b);
+    let y4 = f32x4.add(lineA65(m0, m7, s1, s2, s3, t1, t2, t3, 4, five), b);
     if (reluOn) {
-      y0 = relu(y0, slope); y1 = relu(y1, slope); y2 = relu(y2, slope); y3 = relu(y3, slope); y4 = relu(y4, slope); y5 = relu(y5, slope);
+      y0 = relu(y0, slope); y1 = relu(y1, slope); y2 = relu(y2, slope); y3 = relu(y3, slope); y4 = relu(y4, slope);
     }
-    // Lanes are tiles, vectors outputs: tile i's six outputs to floats 6 i .. 6 i + 5 (a 4x4 transpose of y0..y3,
-    // y4 and y5 paired in between).
-    const dst = cols == 24 ? plane + <usize>(6 * ty + a) * rowBytes + (<usize>(6 * tx) << 2) : row;
-    const p = v128.shuffle<f32>(y4, y5, 0, 4, 1, 5), q = v128.shuffle<f32>(y4, y5, 2, 6, 3, 7);
-    const c1 = column(y0, y1, y2, y3, 1), c3 = column(y0, y1, y2, y3, 3);
-    v128.store(dst, column(y0, y1, y2, y3, 0));
-    v128.store(dst, v128.shuffle<f32>(p, c1, 0, 1, 4, 5), 16);
-    v128.store(dst, v128.shuffle<f32>(c1, p, 2, 3, 6, 7), 32);
-    v128.store(dst, column(y0, y1, y2, y3, 2), 48);
-    v128.store(dst, v128.shuffle<f32>(q, c3, 0, 1, 4, 5), 64);
-    v128.store(dst, v128.shuffle<f32>(c3, q, 2, 3, 6, 7), 80);
-    if (cols != 24) copyRow(row, cols, plane + <usize>(6 * ty + a) * rowBytes + (<usize>(6 * tx) << 2));
+    const dst = cols == 4 * m ? plane + <usize>(m * ty + a) * rowBytes + (<usize>(m * tx) << 2) : row;
+    if (five) storeFive(dst, y0, y1, y2, y3, y4);
+    else {
+      let y5 = f32x4.add(lineA6(m0, m7, s1, s2, s3, t1, t2, t3, 5), b);
+      if (reluOn) y5 = relu(y5, slope);
+      storeSix(dst, y0, y1, y2, y3, y4, y5);
+    }
+    if (cols != 4 * m) copyRow(row, cols, plane + <usize>(m * ty + a) * rowBytes + (<usize>(m * tx) << 2));
   }
+}
+
+/** Lanes are tiles, vectors outputs: tile i's six outputs to floats 6 i .. 6 i + 5 (a 4x4 transpose of y0..y3, y4 and y5 paired in between). */
+@inline function storeSix(dst: usize, y0: v128, y1: v128, y2: v128, y3: v128, y4: v128, y5: v128): void {
+  const p = v128.shuffle<f32>(y4, y5, 0, 4, 1, 5), q = v128.shuffle<f32>(y4, y5, 2, 6, 3, 7);
+  const c1 = column(y0, y1, y2, y3, 1), c3 = column(y0, y1, y2, y3, 3);
+  v128.store(dst, column(y0, y1, y2, y3, 0));
+  v128.store(dst, v128.shuffle<f32>(p, c1, 0, 1, 4, 5), 16);
+  v128.store(dst, v128.shuffle<f32>(c1, p, 2, 3, 6, 7), 32);
+  v128.store(dst, column(y0, y1, y2, y3, 2), 48);
+  v128.store(dst, v128.shuffle<f32>(q, c3, 0, 1, 4, 5), 64);
+  v128.store(dst, v128.shuffle<f32>(c3, q, 2, 3, 6, 7), 80);
+}
+
+/** Lanes are tiles, vectors outputs: tile i's five outputs to floats 5 i .. 5 i + 4 (a 4x4 transpose of y0..y3, y4's lanes in between). */
+@inline function storeFive(dst: usize, y0: v128, y1: v128, y2: v128, y3: v128, y4: v128): void {
+  const c0 = column(y0, y1, y2, y3, 0), c1 = column(y0, y1, y2, y3, 1), c2 = column(y0, y1, y2, y3, 2), c3 = column(y0, y1, y2, y3, 3);
+  v128.store(dst, c0);
+  v128.store(dst, v128.shuffle<f32>(y4, c1, 0, 4, 5, 6), 16); // t0's 5th, t1's 1st..3rd
+  v128.store(dst, v128.shuffle<f32>(v128.shuffle<f32>(c1, y4, 3, 5, 3, 5), c2, 0, 1, 4, 5), 32); // t1's 4th, 5th, t2's 1st, 2nd
+  v128.store(dst, v128.shuffle<f32>(v128.shuffle<f32>(c2, y4, 2, 3, 6, 6), c3, 0, 1, 2, 4), 48); // t2's 3rd..5th, t3's 1st
+  v128.store(dst, v128.shuffle<f32>(c3, y4, 1, 2, 3, 7), 64); // t3's 2nd..5th
 }
 
 /** G[j][k] of F(m, taps), m + taps = 9: p_j^k / prod_(l != j) (p_j - p_l) over the 7 finite points; row 7 (infinity) is the last tap. */

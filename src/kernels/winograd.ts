@@ -1,6 +1,6 @@
 // Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution on the wasm engine (assembly/winograd.ts): 3x3, stride 1,
 // dilation 1, any pad, groups (larger kernels as sums of 3x3 blocks; strided ones on their space-to-depth, whose
-// 4x4 kernels take F(3x3, 4x4)). The filter is transformed once (U = G g G^T, (m + 2)^2 values per 3x3 filter) and
+// 4x4 kernels take F(5x5, 4x4) or F(3x3, 4x4)). The filter is transformed once (U = G g G^T, (m + 2)^2 values per 3x3 filter) and
 // packed as that many GEMM A matrices per group (on 13 x 13 planes, where a large U is not kept, made again in each
 // forward: uPerForward); a forward is two parallel jobs, a zero-bordered copy of the
 // input and then blocks of tiles (input transform, GEMMs, output transform with bias and ReLU). The im2col path
@@ -15,15 +15,16 @@ const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
 /**
  * Outputs a tile across: F(2x2, 3x3), F(4x4, 3x3), F(3x3, 4x4) (blocks of 4x4: the same 6 points as F(4x4, 3x3)),
- * or F(6x6, 3x3) (3x3 kernels only: F(4x4, 5x5)'s 8 points, assembly/winograd5.ts).
+ * F(6x6, 3x3) (3x3 kernels only: F(4x4, 5x5)'s 8 points, assembly/winograd5.ts) or F(5x5, 4x4) (a 4x4 kernel on a
+ * space-to-depth, the same 8 points).
  */
-export type WinogradTileSize = 2 | 3 | 4 | 6;
+export type WinogradTileSize = 2 | 3 | 4 | 5 | 6;
 
-/** Transformed values per tile and block, and the kernel blocks' size (3x3, or 4x4 for F(3x3, 4x4)). */
-const points = (m: WinogradTileSize): number => (m === 2 ? 16 : m === 6 ? 64 : 36);
-const blockSize = (m: WinogradTileSize): number => (m === 3 ? 4 : 3);
+/** Transformed values per tile and block, and the kernel blocks' size (3x3, or 4x4 for F(3x3, 4x4) and F(5x5, 4x4)). */
+const points = (m: WinogradTileSize): number => (m === 2 ? 16 : m >= 5 ? 64 : 36);
+const blockSize = (m: WinogradTileSize): number => (m === 3 || m === 5 ? 4 : 3);
 
-/** A convolution's weights transformed for Winograd F(tile x tile, 3x3) (F(3x3, 4x4) for tile 3). */
+/** A convolution's weights transformed for Winograd F(tile x tile, 3x3) (F(3x3, 4x4) for tile 3, F(5x5, 4x4) for 5 on a 4x4 kernel). */
 export interface PackedWinograd extends PackedConv {
   tile: WinogradTileSize;
   /** The kernel's 3x3 (4x4) blocks down and across (depth = input channels x both); 1 x 3 / 3 x 1 blocks for 1-D. */
@@ -33,7 +34,7 @@ export interface PackedWinograd extends PackedConv {
   dir: 0 | 1 | 2;
   /**
    * Values per tile where not points(tile) per block: 1-D 6 (F(4, 3) on 1 x 3 blocks) or 10 (F(4, 7), the whole
-   * 7-tap kernel); 64 for F(4x4, 5x5), the whole 5x5 kernel, F(6x6, 3x3) and F(2x2, 7x7); 80 for F(2x4, 7x7)
+   * 7-tap kernel); 64 for F(4x4, 5x5), the whole 5x5 kernel, F(6x6, 3x3), F(5x5, 4x4) and F(2x2, 7x7); 80 for F(2x4, 7x7)
    * (tile 4: 2 rows x 4 columns; subH = subW = 1 for the whole kernels); else 0.
    */
   values: number;
@@ -52,8 +53,8 @@ export interface PackedWinograd extends PackedConv {
  * 1-D F(4, 3) (oneD; F(4, 7) for 7 taps: oneDPoints), reported as 4; a 5x5 F(4x4, 5x5) (whole5); a 7x7 F(2x4, 7x7),
  * reported as 4 (whole7: '2' runs F(2x2, 7x7), and neither runs the 3x3 blocks); a 3x3 on a large plane F(6x6, 3x3)
  * (bigPlane). `setting` is CREMA_WINOGRAD: '0' none, '2', '4' or '6' F(2x2, 3x3), F(4x4, 3x3) or F(6x6, 3x3) only
- * (6: larger kernels F(4x4)); unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / MIN_F4_TILES_LARGE at
- * batch `num` > 1: by batchF4).
+ * (6: larger kernels F(4x4)), '3' F(3x3, 4x4) for a strided layer's 4x4 kernel (fourTile; else as unset); unset: the
+ * cheaper by tileCost (planes under MIN_F4_OUTPUTS / MIN_F4_TILES_LARGE at batch `num` > 1: by batchF4).
  */
 export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | WinogradTileSize {
   if (g.strideH > 1 || g.strideW > 1) return stridedTile(g, rows, setting, num);
@@ -91,20 +92,32 @@ export function spaceToDepth(g: ConvGeometry): ConvGeometry | undefined {
  * where Winograd's multiply-adds (points / m^2 per block of the new kernel, s^2 as many channels) are at most
  * winogradLimits.stridedMacs of the kernel's taps. AlexNet's conv1 (11x11, stride 4: 48 channels, 3x3 on
  * 57 x 57) takes F(4x4) at 0.30 of im2col's multiply-adds; a 7x7 stride 2 (ResNet-50's, GoogLeNet's conv1: 12
- * channels, a 4x4 kernel) F(3x3, 4x4) at 0.33 (as four 3x3 blocks it was 0.73 in F(4x4), 1.31 in F(2x2)); a 3x3
+ * channels, a 4x4 kernel) F(5x5, 4x4) at 0.21 (fourTile; F(3x3, 4x4) 0.33; as four 3x3 blocks it was 0.73 in F(4x4), 1.31 in F(2x2)); a 3x3
  * stride 2 has a 2x2 kernel, not Winograd's (docs/PERFORMANCE.md, round five).
  */
 function stridedTile(g: ConvGeometry, rows: number, setting: string | undefined, num: number): 0 | WinogradTileSize {
   const s = spaceToDepth(g);
   if (!s || s.kernelH < 3 || s.kernelW < 3 || !stridedWork(s.channels, rows)) return 0;
-  const f3 = s.kernelH === 4 && s.kernelW === 4 && setting !== '0' && s.channels >= MIN_F3_CHANNELS;
-  const stride1 = winogradTile(s, rows, setting, num), m = f3 ? 3 : stride1 === 6 ? 4 : stride1; // F(6x6) not measured there
+  const four = s.kernelH === 4 && s.kernelW === 4 && setting !== '0' && s.channels >= MIN_F3_CHANNELS;
+  const stride1 = winogradTile(s, rows, setting, num), m = four ? fourTile(s, setting) : stride1 === 6 ? 4 : stride1; // F(6x6) not measured there
   const macs = m && (g.strideH * g.strideW * points(m) * Math.ceil(s.kernelH / blockSize(m)) * Math.ceil(s.kernelW / blockSize(m))) / (m * m);
   return m && macs <= winogradLimits.stridedMacs * g.kernelH * g.kernelW ? m : 0;
 }
 
-/** F(3x3, 4x4) from 12 channels: a 3-channel 7x7 stride 2 (ResNet-50's conv1) has 12 on its space-to-depth. */
+/** F(5x5, 4x4) or F(3x3, 4x4) from 12 channels: a 3-channel 7x7 stride 2 (ResNet-50's conv1) has 12 on its space-to-depth. */
 const MIN_F3_CHANNELS = 12;
+
+/**
+ * The tile of a 4x4 kernel on a space-to-depth: F(5x5, 4x4) (the 8 points of F(6x6, 3x3), assembly/winograd5.ts:
+ * 64 values per 25 outputs, 2.56 multiply-adds an output and channel) where its tiles cover the plane in no more
+ * values than F(3x3, 4x4)'s (36 per 9: 4); CREMA_WINOGRAD=3 keeps F(3x3, 4x4), whose 6 points err less (Caffe's
+ * blobs: 5.4e-6 against 1.6e-6 of ResNet-50's pool1). On ResNet-50's conv1 (3 -> 64 at 224) F(5x5) took 0.81-0.82x
+ * F(3x3)'s CPU time, one layer, alternated (docs/PERFORMANCE.md, round fifty-three): the GEMMs of K = 12 and the
+ * output transform (64 output channels) both shrink with the values an output.
+ */
+function fourTile(s: ConvGeometry, setting: string | undefined): 3 | 5 {
+  return setting !== '3' && 64 * tiles(s, 5) <= 36 * tiles(s, 3) ? 5 : 3;
+}
 
 /**
  * Whether a strided convolution has the channels for Winograd on its space-to-depth: 12 or more in and 16 out, or
@@ -302,7 +315,7 @@ const MIN_LINE_CHANNELS = 16;
  */
 export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: WinogradTileSize): PackedWinograd | undefined {
   if (g.strideH > 1 || g.strideW > 1) [w, g] = [stridedWeights(w, g), spaceToDepth(g)!];
-  const dir = oneD(g), values = dir ? oneDPoints(g) : whole7(g, m) ? whole7Values(m) : whole5(g, m) || m === 6 ? 64 : 0, n = values || points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
+  const dir = oneD(g), values = dir ? oneDPoints(g) : whole7(g, m) ? whole7Values(m) : whole5(g, m) || m >= 5 ? 64 : 0, n = values || points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
   const whole = values === 10 || values === 64 || values === 80, subH = whole ? 1 : Math.ceil(kh / blockSize(m)), subW = whole ? 1 : Math.ceil(kw / blockSize(m));
   const K = C * subH * subW, rowsPad = roundUp(rows, MR);
   const ptr = e.heap.tryAlloc(groups * n * rowsPad * K * 4);
@@ -523,7 +536,7 @@ function inImageGroups(num: number, fit: number, x: Float32Array, y: Float32Arra
  * 56 x 56 took 1.8x the CPU time of one thread when it was cut into 2 row blocks x 7 tile blocks).
  */
 export function winogradSplit(threads: number, tiles: number, images: number, n: number, K: number, M: number, madeU = false, tile = 0): { nt: number; blocks: number; rowsPer: number } {
-  const small = tile === 6 && K <= STEM_CHANNELS ? STEM_BLOCK_BYTES : SMALL_U_BLOCK_BYTES;
+  const small = tile >= 5 && K <= STEM_CHANNELS ? STEM_BLOCK_BYTES : SMALL_U_BLOCK_BYTES;
   const budget = 4 * n * K * M <= SMALL_U_BLOCK_BYTES ? small : BLOCK_BYTES;
   if (madeU) return madeUSplit(threads, tiles, images, n, K, M, budget);
   const fit = blockFit(budget, n, K, M);
