@@ -7,6 +7,7 @@ import { compareDetections } from './detections.js';
 import { compareIndices } from './indices.js';
 import { DETECTION_TYPES } from '../layers/detection/types.js';
 import { CremaError } from '../util/errors.js';
+import { type Explained, explainFailures, explainedNote, maxFinite } from './causes.js';
 
 /** The comparisons verify makes: native vs ONNX Runtime always, each vs the reference when there is one. */
 export type PairName = 'native_onnx' | 'native_reference' | 'onnx_reference';
@@ -17,12 +18,16 @@ export interface BlobVerdict {
   shape: number[];
   pairs: Partial<Record<PairName, PairResult>>;
   pass: boolean;
+  /** A blob out of tolerance by its inputs only: its layer, run on each side's own inputs, gives that side's value. */
+  explained?: Explained;
 }
 
 export interface BlobComparison {
   blobs: BlobVerdict[];
   /** Blobs out of tolerance, in net order. */
   failed: string[];
+  /** Of those, the ones without `explained`: their own layer differs (or verify could not rerun it). */
+  unexplained: string[];
   notes: string[];
 }
 
@@ -64,8 +69,10 @@ export function compareBlobs(net: Net, onnx: Map<string, Tensor>, reference: Map
     }
     blobs.push({ blob, shape: [...native.dims], pairs, pass: Object.values(pairs).every((p) => p.pass) });
   }
-  notes.push(...nonfiniteNotes(blobs), ...precisionNotes(net, blobs, tolerance));
-  return { blobs, failed: blobs.filter((b) => !b.pass).map((b) => b.blob), notes };
+  notes.push(...nonfiniteNotes(blobs), ...explain(net, blobs, onnx, reference, new Set([...detections, ...masks.keys()]), tolerance));
+  const names = (list: BlobVerdict[]) => list.map((b) => b.blob);
+  const failed = blobs.filter((b) => !b.pass);
+  return { blobs, failed: names(failed), unexplained: names(failed.filter((b) => !b.explained)), notes };
 }
 
 /** Says which blobs have NaN or infinite values on both sides of a pair, which the comparison counts as equal. */
@@ -79,13 +86,13 @@ function nonfiniteNotes(blobs: BlobVerdict[]): string[] {
 }
 
 /**
- * Says, for a failing blob, when an input of its layer agrees within the tolerance relative to its scale but not in
- * absolute terms because it is huge (an SSD head's softmax under synthetic weights takes logits of ~1e7 that two
- * engines' float32 sums round apart by ~10): a layer that is not scale-invariant (Softmax, Sigmoid, Exp) turns that
- * absolute difference into an output difference above the tolerance, which is float32's, not either engine's.
+ * Says, for a failing blob whose layer verify could not rerun (a detection blob, a layer in place), when
+ * an input of that layer agrees within the tolerance relative to its scale but not in absolute terms because it is
+ * huge (an SSD head's DetectionOutput under synthetic weights takes box offsets of ~1e7 that two engines' float32
+ * sums round apart by ~10): a hint, not an explanation (the blob stays in `unexplained`).
  */
-function precisionNotes(net: Net, blobs: BlobVerdict[], tolerance: number): string[] {
-  const byBlob = new Map(blobs.map((b) => [b.blob, b]));
+function precisionNotes(net: Net, blobs: BlobVerdict[], tolerance: number, all = blobs): string[] {
+  const byBlob = new Map(all.map((b) => [b.blob, b]));
   const notes: string[] = [];
   for (const b of blobs) {
     if (b.pass) continue;
@@ -103,10 +110,17 @@ function precisionNotes(net: Net, blobs: BlobVerdict[], tolerance: number): stri
   return notes;
 }
 
-function maxFinite(data: ArrayLike<number>): number {
-  let most = 0;
-  for (let i = 0; i < data.length; i++) if (Math.abs(data[i]) > most && Math.abs(data[i]) < Infinity) most = Math.abs(data[i]);
-  return most;
+/** Explains the failing blobs whose layer, run on each side's own inputs, gives that side's value (causes.ts). */
+function explain(net: Net, blobs: BlobVerdict[], onnx: Map<string, Tensor>, reference: Map<string, Tensor> | undefined, special: ReadonlySet<string>, tolerance: number): string[] {
+  const { explained, rerun } = explainFailures(net, blobs, { onnx, reference }, special, tolerance);
+  const byBlob = new Map(blobs.map((b) => [b.blob, b]));
+  const notes = blobs.flatMap((b) => {
+    const e = explained.get(b.blob);
+    if (!e) return [];
+    b.explained = e;
+    return [explainedNote(b, e, byBlob, net)];
+  });
+  return [...notes, ...precisionNotes(net, blobs.filter((b) => !rerun.has(b.blob)), tolerance, blobs)];
 }
 
 /** Uniform values in [-1, 1) from a seeded generator (mulberry32), so a run can be repeated exactly. */
