@@ -10,6 +10,7 @@ import { comparePair } from '../src/verify/compare.js';
 import { verifyNet } from '../src/verify/verify.js';
 import { Net } from '../src/runtime/net.js';
 import { compareIndices } from '../src/verify/indices.js';
+import { compareDetections } from '../src/verify/detections.js';
 import { sharedDir, sharedMissing } from './helpers/shared.js';
 import { cli } from './helpers/cli.js';
 
@@ -34,6 +35,16 @@ describe('comparePair', () => {
     expect(comparePair(t(1, NaN), t(1, 2), 1e-4)).toMatchObject({ abs: Infinity, pass: false });
     expect(comparePair(t(1, 2), t(1, NaN), 1e-4).pass).toBe(false);
     expect(comparePair(t(1, 2), new Tensor([1, 2], Float32Array.of(1, 2)), 1e-4)).toMatchObject({ pass: false, mismatch: 'shape [2] vs [1, 2]' });
+  });
+});
+
+describe('compareDetections', () => {
+  const rows = (...r: number[][]) => new Tensor([1, 1, r.length, 7], Float32Array.from(r.flat()));
+  it('a row with infinite corners (boxes decoded from huge offsets) matches the same row; another infinity or a finite corner does not', () => {
+    const inf = [0, 1, 1, -182.5, -Infinity, -182.5, Infinity];
+    expect(compareDetections(rows(inf, [0, 2, 0.5, 0.1, 0.1, 0.2, 0.2]), rows([0, 2, 0.5, 0.1, 0.1, 0.2, 0.2], inf), 1e-4)).toEqual({ abs: 0, rel: 0, pass: true });
+    expect(compareDetections(rows([0, 1, 1, -182.5, Infinity, -182.5, Infinity]), rows(inf), 1e-4).pass).toBe(false);
+    expect(compareDetections(rows([0, 1, 1, -182.5, -1e30, -182.5, Infinity]), rows(inf), 1e-4).pass).toBe(false);
   });
 });
 

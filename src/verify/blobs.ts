@@ -7,7 +7,7 @@ import { compareDetections } from './detections.js';
 import { compareIndices } from './indices.js';
 import { DETECTION_TYPES } from '../layers/detection/types.js';
 import { CremaError } from '../util/errors.js';
-import { type Explained, explainFailures, explainedNote, maxFinite } from './causes.js';
+import { type CompareAs, type Explained, type Sides, explainFailures, explainedNote, maxFinite } from './causes.js';
 
 /** The comparisons verify makes: native vs ONNX Runtime always, each vs the reference when there is one. */
 export type PairName = 'native_onnx' | 'native_reference' | 'onnx_reference';
@@ -58,10 +58,11 @@ export function compareBlobs(net: Net, onnx: Map<string, Tensor>, reference: Map
   // A Pooling's second top (SegNet's pool*_mask) holds argmax indices: compared as indices (compareIndices), against its bottom.
   const masks = new Map(net.layers.filter((l) => l.type === 'Pooling' && l.tops.length > 1).map((l) => [l.tops[1], l.bottoms[0]]));
   if (masks.size) notes.push(`pooling masks (${[...masks.keys()].join(', ')}) compared as indices: a differing index agrees when the values both point at in the pooled blob are within the tolerance`);
+  const compareAs = (blob: string) => (detections.has(blob) ? compareDetections : comparePair);
   for (const [blob, native] of net.blobs) {
     const ref = reference?.get(blob), bottom = masks.get(blob);
     const compare = (ours: Tensor, theirs: Tensor) =>
-      bottom !== undefined ? compareIndices(ours, theirs, net.blobs.get(bottom)!, tolerance) : (detections.has(blob) ? compareDetections : comparePair)(ours, theirs, tolerance);
+      bottom !== undefined ? compareIndices(ours, theirs, net.blobs.get(bottom)!, tolerance) : compareAs(blob)(ours, theirs, tolerance);
     const pairs: BlobVerdict['pairs'] = { native_onnx: compare(onnx.get(blob)!, native) };
     if (ref) {
       pairs.native_reference = compare(native, ref);
@@ -69,7 +70,7 @@ export function compareBlobs(net: Net, onnx: Map<string, Tensor>, reference: Map
     }
     blobs.push({ blob, shape: [...native.dims], pairs, pass: Object.values(pairs).every((p) => p.pass) });
   }
-  notes.push(...nonfiniteNotes(blobs), ...explain(net, blobs, onnx, reference, new Set([...detections, ...masks.keys()]), tolerance));
+  notes.push(...nonfiniteNotes(blobs), ...explain(net, blobs, { onnx, reference }, (blob) => (masks.has(blob) ? undefined : compareAs(blob)), tolerance));
   const names = (list: BlobVerdict[]) => list.map((b) => b.blob);
   const failed = blobs.filter((b) => !b.pass);
   return { blobs, failed: names(failed), unexplained: names(failed.filter((b) => !b.explained)), notes };
@@ -86,7 +87,8 @@ function nonfiniteNotes(blobs: BlobVerdict[]): string[] {
 }
 
 /**
- * Says, for a failing blob whose layer verify could not rerun (a detection blob, a layer in place), when
+ * Says, for a failing blob whose layer verify could not rerun, or not conclusively (a layer in place, a
+ * DetectionOutput choosing among tied scores), when
  * an input of that layer agrees within the tolerance relative to its scale but not in absolute terms because it is
  * huge (an SSD head's DetectionOutput under synthetic weights takes box offsets of ~1e7 that two engines' float32
  * sums round apart by ~10): a hint, not an explanation (the blob stays in `unexplained`).
@@ -111,8 +113,8 @@ function precisionNotes(net: Net, blobs: BlobVerdict[], tolerance: number, all =
 }
 
 /** Explains the failing blobs whose layer, run on each side's own inputs, gives that side's value (causes.ts). */
-function explain(net: Net, blobs: BlobVerdict[], onnx: Map<string, Tensor>, reference: Map<string, Tensor> | undefined, special: ReadonlySet<string>, tolerance: number): string[] {
-  const { explained, rerun } = explainFailures(net, blobs, { onnx, reference }, special, tolerance);
+function explain(net: Net, blobs: BlobVerdict[], sides: Sides, compareAs: CompareAs, tolerance: number): string[] {
+  const { explained, differs } = explainFailures(net, blobs, sides, compareAs, tolerance);
   const byBlob = new Map(blobs.map((b) => [b.blob, b]));
   const notes = blobs.flatMap((b) => {
     const e = explained.get(b.blob);
@@ -120,7 +122,7 @@ function explain(net: Net, blobs: BlobVerdict[], onnx: Map<string, Tensor>, refe
     b.explained = e;
     return [explainedNote(b, e, byBlob, net)];
   });
-  return [...notes, ...precisionNotes(net, blobs.filter((b) => !rerun.has(b.blob)), tolerance, blobs)];
+  return [...notes, ...precisionNotes(net, blobs.filter((b) => !b.explained && !differs.has(b.blob)), tolerance, blobs)];
 }
 
 /** Uniform values in [-1, 1) from a seeded generator (mulberry32), so a run can be repeated exactly. */
