@@ -3,11 +3,11 @@
 import type { Net } from '../runtime/net.js';
 import { Tensor, sizeOf } from '../tensor.js';
 import { type PairResult, comparePair } from './compare.js';
-import { compareDetections } from './detections.js';
+import { compareDetections, tiedAtCut } from './detections.js';
 import { compareIndices } from './indices.js';
 import { DETECTION_TYPES } from '../layers/detection/types.js';
 import { CremaError } from '../util/errors.js';
-import { type CompareAs, type Explained, type Sides, explainFailures, explainedNote, maxFinite } from './causes.js';
+import { type CompareAs, ENGINE_NAMES, type Explained, PAIR_ENGINES, type Sides, explainFailures, explainedNote, maxFinite } from './causes.js';
 
 /** The comparisons verify makes: native vs ONNX Runtime always, each vs the reference when there is one. */
 export type PairName = 'native_onnx' | 'native_reference' | 'onnx_reference';
@@ -122,7 +122,26 @@ function explain(net: Net, blobs: BlobVerdict[], sides: Sides, compareAs: Compar
     b.explained = e;
     return [explainedNote(b, e, byBlob, net)];
   });
-  return [...notes, ...precisionNotes(net, blobs.filter((b) => !b.explained && !differs.has(b.blob)), tolerance, blobs)];
+  return [...notes, ...precisionNotes(net, blobs.filter((b) => !b.explained && !differs.has(b.blob)), tolerance, blobs), ...tieNotes(net, blobs, sides)];
+}
+
+/** Says which failing DetectionOutput blobs tie at keep_top_k's cut on a failing pair (tiedAtCut). */
+function tieNotes(net: Net, blobs: BlobVerdict[], sides: Sides): string[] {
+  const notes: string[] = [];
+  for (const layer of net.layers.filter((l) => l.type === 'DetectionOutput')) {
+    const b = blobs.find((v) => v.blob === layer.tops[0]);
+    const keep = (layer.def.detection_output_param as { keep_top_k?: number } | undefined)?.keep_top_k;
+    if (!b || b.pass || b.explained || !keep) continue;
+    for (const pair of (Object.keys(b.pairs) as PairName[]).filter((p) => !b.pairs[p]!.pass)) {
+      const [ours, theirs] = PAIR_ENGINES[pair].map((e) => (e === 'native' ? net.blobs : sides[e])?.get(b.blob));
+      const tie = ours && theirs ? tiedAtCut(ours, theirs, keep) : undefined;
+      if (!tie) continue;
+      const [x, y] = PAIR_ENGINES[pair].map((e) => ENGINE_NAMES[e]);
+      notes.push(`'${b.blob}': ${x} and ${y} each keep keep_top_k = ${keep} rows, ${tie.ours} and ${tie.theirs} of them at the lowest kept score ${tie.score}: which of the boxes tied there are kept is the sort's order, which the SSD fork's std::sort leaves unspecified (saturated or synthetic weights?)`);
+      break;
+    }
+  }
+  return notes;
 }
 
 /** Uniform values in [-1, 1) from a seeded generator (mulberry32), so a run can be repeated exactly. */

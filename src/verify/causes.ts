@@ -22,16 +22,19 @@ export interface Explained {
   gain?: number;
 }
 
-type Side = 'onnx' | 'reference';
-/** The other sides' blobs: ONNX Runtime's, the reference's (when there is one). */
+/** The engines a pair compares: crema's own (native), ONNX Runtime's, the reference's. */
+export type Engine = 'native' | 'onnx' | 'reference';
+type Side = Exclude<Engine, 'native'>;
+/** The other engines' blobs: ONNX Runtime's, the reference's (when there is one). */
 export type Sides = Record<Side, Map<string, Tensor> | undefined>;
 /** How verify compares a blob (comparePair, compareDetections), undefined for one a rerun cannot judge (a pooling mask). */
 export type CompareAs = (blob: string) => ((ours: Tensor, theirs: Tensor, tolerance: number) => PairResult) | undefined;
-const SIDES: Record<PairName, Side[]> = { native_onnx: ['onnx'], native_reference: ['reference'], onnx_reference: ['onnx', 'reference'] };
-const SIDE_WORDS: Record<Side, string> = { onnx: "ONNX Runtime's", reference: "the reference's" };
 
-/** The sides other than native that the failing pairs take in, ONNX Runtime first. */
-const sidesOf = (failing: PairName[]): Side[] => (['onnx', 'reference'] as const).filter((s) => failing.some((p) => SIDES[p].includes(s)));
+export const PAIR_ENGINES: Record<PairName, [Engine, Engine]> = { native_onnx: ['native', 'onnx'], native_reference: ['native', 'reference'], onnx_reference: ['onnx', 'reference'] };
+export const ENGINE_NAMES: Record<Engine, string> = { native: 'crema', onnx: 'ONNX Runtime', reference: 'the reference' };
+
+/** The engines other than crema's that the failing pairs take in, ONNX Runtime first. */
+const sidesOf = (failing: PairName[]): Side[] => (['onnx', 'reference'] as const).filter((s) => failing.some((p) => PAIR_ENGINES[p].includes(s)));
 
 /**
  * Explains the failing blobs that only inherit their difference (see Explained); `differs`: the failing blobs whose
@@ -119,7 +122,7 @@ function rerunLayer(net: Net, layer: GraphLayer, inputs: Tensor[], blob: string)
 /** The note saying why an explained blob differs. */
 export function explainedNote(b: BlobVerdict, e: Explained, byBlob: Map<string, BlobVerdict>, net: Net): string {
   const failing = (Object.keys(b.pairs) as PairName[]).filter((p) => !b.pairs[p]!.pass);
-  const sides = sidesOf(failing).map((s) => SIDE_WORDS[s]).join(' and ');
+  const sides = sidesOf(failing).map((s) => `${ENGINE_NAMES[s]}'s`).join(' and ');
   const inputs = net.layers.find((l) => l.name === e.layer)!.bottoms;
   const rerun = `its layer '${e.layer}' (${e.type}), run by crema on ${sides} own input${inputs.length > 1 ? 's' : ''}, gives ${sides.includes(' and ') ? 'their values' : 'its value'} within ${e.rerun.toExponential(1)} relative`;
   if (e.follows.length) return `'${b.blob}' follows from ${e.follows.map((f) => `'${f}'`).join(', ')} (out of tolerance): ${rerun}`;

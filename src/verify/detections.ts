@@ -71,3 +71,19 @@ export function compareDetections(ours: Tensor, ref: Tensor, tolerance: number):
     return { abs: Infinity, rel: Infinity, pass: false, mismatch: `detections: ${unmatched} of ${rowsOf(ref)} without a match (IoU >= ${MIN_IOU} or corners within 1e-4, ${width > 7 ? 'outline within 1e-4, ' : ''}score within ${tolerance}), ${extra} extra` };
   return { abs: worst, rel: worst, pass: true };
 }
+
+/**
+ * Whether both detection blobs were cut at `keep` rows (keep_top_k) with several rows of each at the same lowest
+ * score: then which of the tied boxes are kept is the sort's order, which the fork's std::sort leaves unspecified
+ * (an SSD under synthetic weights scores thousands of boxes 1.0), so two engines may keep different ones. Gives
+ * that score and how many rows of each side have it.
+ */
+export function tiedAtCut(ours: Tensor, theirs: Tensor, keep: number): { score: number; ours: number; theirs: number } | undefined {
+  const width = theirs.dims[3];
+  const scores = (t: Tensor) => Array.from({ length: t.data.length / width }, (_, r) => t.data[r * width + 2]);
+  const [a, b] = [scores(ours), scores(theirs)];
+  if (a.length !== keep || b.length !== keep) return undefined;
+  const score = Math.min(...a);
+  const [na, nb] = [a.filter((s) => s === score).length, b.filter((s) => s === score).length];
+  return score === Math.min(...b) && na > 1 && nb > 1 ? { score, ours: na, theirs: nb } : undefined;
+}
