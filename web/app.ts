@@ -1017,12 +1017,14 @@ async function verify(): Promise<void> {
 
 function showVerify(report: BrowserVerifyReport, input: string): void {
   $('verify-box').hidden = false;
-  const verdict = report.pass ? `every blob within ${report.tolerance}` : `${report.failed.length} blob(s) out of tolerance: ${report.failed.join(', ')}`;
+  const inherited = report.failed.filter((b) => !report.unexplained.includes(b));
+  const byInputs = inherited.length ? `; ${inherited.join(', ')} only by their inputs (their layers, run on the same inputs, agree)` : '';
+  const verdict = report.pass ? `every blob within ${report.tolerance}` : `${report.failed.length} blob(s) out of tolerance: ${report.failed.join(', ')}${byInputs}`;
   $('verify-summary').textContent = `${report.pass ? 'PASS' : 'FAIL'}: ${report.blobs.length} blobs on ${input}, ${verdict}. ${report.notes.join(' ')}`;
   const rows = report.blobs.map((b) => {
     const p = b.pairs.native_onnx!;
     const tr = document.createElement('tr');
-    for (const [text, num] of [[b.blob], [shape(b.shape)], [p.mismatch ?? p.abs.toExponential(2), true], [p.rel.toExponential(2), true], [p.pass ? 'yes' : 'NO']] as [string, boolean?][]) {
+    for (const [text, num] of [[b.blob], [shape(b.shape)], [p.mismatch ?? p.abs.toExponential(2), true], [p.rel.toExponential(2), true], [p.pass ? 'yes' : b.explained ? `no: ${b.explained.follows.length ? `follows ${b.explained.follows.join(', ')}` : 'its input, amplified'}` : 'NO']] as [string, boolean?][]) {
       const td = document.createElement('td');
       td.textContent = text;
       if (num) td.className = 'num';

@@ -3,10 +3,11 @@
 import type { Net } from '../runtime/net.js';
 import { Tensor, sizeOf } from '../tensor.js';
 import { type PairResult, comparePair } from './compare.js';
-import { compareDetections } from './detections.js';
+import { compareDetections, tiedAtCut } from './detections.js';
 import { compareIndices } from './indices.js';
 import { DETECTION_TYPES } from '../layers/detection/types.js';
 import { CremaError } from '../util/errors.js';
+import { type CompareAs, ENGINE_NAMES, type Explained, PAIR_ENGINES, type Sides, explainFailures, explainedNote, maxFinite } from './causes.js';
 
 /** The comparisons verify makes: native vs ONNX Runtime always, each vs the reference when there is one. */
 export type PairName = 'native_onnx' | 'native_reference' | 'onnx_reference';
@@ -17,12 +18,16 @@ export interface BlobVerdict {
   shape: number[];
   pairs: Partial<Record<PairName, PairResult>>;
   pass: boolean;
+  /** A blob out of tolerance by its inputs only: its layer, run on each side's own inputs, gives that side's value. */
+  explained?: Explained;
 }
 
 export interface BlobComparison {
   blobs: BlobVerdict[];
   /** Blobs out of tolerance, in net order. */
   failed: string[];
+  /** Of those, the ones without `explained`: their own layer differs (or verify could not rerun it). */
+  unexplained: string[];
   notes: string[];
 }
 
@@ -53,10 +58,11 @@ export function compareBlobs(net: Net, onnx: Map<string, Tensor>, reference: Map
   // A Pooling's second top (SegNet's pool*_mask) holds argmax indices: compared as indices (compareIndices), against its bottom.
   const masks = new Map(net.layers.filter((l) => l.type === 'Pooling' && l.tops.length > 1).map((l) => [l.tops[1], l.bottoms[0]]));
   if (masks.size) notes.push(`pooling masks (${[...masks.keys()].join(', ')}) compared as indices: a differing index agrees when the values both point at in the pooled blob are within the tolerance`);
+  const compareAs = (blob: string) => (detections.has(blob) ? compareDetections : comparePair);
   for (const [blob, native] of net.blobs) {
     const ref = reference?.get(blob), bottom = masks.get(blob);
     const compare = (ours: Tensor, theirs: Tensor) =>
-      bottom !== undefined ? compareIndices(ours, theirs, net.blobs.get(bottom)!, tolerance) : (detections.has(blob) ? compareDetections : comparePair)(ours, theirs, tolerance);
+      bottom !== undefined ? compareIndices(ours, theirs, net.blobs.get(bottom)!, tolerance) : compareAs(blob)(ours, theirs, tolerance);
     const pairs: BlobVerdict['pairs'] = { native_onnx: compare(onnx.get(blob)!, native) };
     if (ref) {
       pairs.native_reference = compare(native, ref);
@@ -64,8 +70,10 @@ export function compareBlobs(net: Net, onnx: Map<string, Tensor>, reference: Map
     }
     blobs.push({ blob, shape: [...native.dims], pairs, pass: Object.values(pairs).every((p) => p.pass) });
   }
-  notes.push(...nonfiniteNotes(blobs), ...precisionNotes(net, blobs, tolerance));
-  return { blobs, failed: blobs.filter((b) => !b.pass).map((b) => b.blob), notes };
+  notes.push(...nonfiniteNotes(blobs), ...explain(net, blobs, { onnx, reference }, (blob) => (masks.has(blob) ? undefined : compareAs(blob)), tolerance));
+  const names = (list: BlobVerdict[]) => list.map((b) => b.blob);
+  const failed = blobs.filter((b) => !b.pass);
+  return { blobs, failed: names(failed), unexplained: names(failed.filter((b) => !b.explained)), notes };
 }
 
 /** Says which blobs have NaN or infinite values on both sides of a pair, which the comparison counts as equal. */
@@ -79,13 +87,14 @@ function nonfiniteNotes(blobs: BlobVerdict[]): string[] {
 }
 
 /**
- * Says, for a failing blob, when an input of its layer agrees within the tolerance relative to its scale but not in
- * absolute terms because it is huge (an SSD head's softmax under synthetic weights takes logits of ~1e7 that two
- * engines' float32 sums round apart by ~10): a layer that is not scale-invariant (Softmax, Sigmoid, Exp) turns that
- * absolute difference into an output difference above the tolerance, which is float32's, not either engine's.
+ * Says, for a failing blob whose layer verify could not rerun, or not conclusively (a layer in place, a
+ * DetectionOutput choosing among tied scores), when
+ * an input of that layer agrees within the tolerance relative to its scale but not in absolute terms because it is
+ * huge (an SSD head's DetectionOutput under synthetic weights takes box offsets of ~1e7 that two engines' float32
+ * sums round apart by ~10): a hint, not an explanation (the blob stays in `unexplained`).
  */
-function precisionNotes(net: Net, blobs: BlobVerdict[], tolerance: number): string[] {
-  const byBlob = new Map(blobs.map((b) => [b.blob, b]));
+function precisionNotes(net: Net, blobs: BlobVerdict[], tolerance: number, all = blobs): string[] {
+  const byBlob = new Map(all.map((b) => [b.blob, b]));
   const notes: string[] = [];
   for (const b of blobs) {
     if (b.pass) continue;
@@ -103,10 +112,36 @@ function precisionNotes(net: Net, blobs: BlobVerdict[], tolerance: number): stri
   return notes;
 }
 
-function maxFinite(data: ArrayLike<number>): number {
-  let most = 0;
-  for (let i = 0; i < data.length; i++) if (Math.abs(data[i]) > most && Math.abs(data[i]) < Infinity) most = Math.abs(data[i]);
-  return most;
+/** Explains the failing blobs whose layer, run on each side's own inputs, gives that side's value (causes.ts). */
+function explain(net: Net, blobs: BlobVerdict[], sides: Sides, compareAs: CompareAs, tolerance: number): string[] {
+  const { explained, differs } = explainFailures(net, blobs, sides, compareAs, tolerance);
+  const byBlob = new Map(blobs.map((b) => [b.blob, b]));
+  const notes = blobs.flatMap((b) => {
+    const e = explained.get(b.blob);
+    if (!e) return [];
+    b.explained = e;
+    return [explainedNote(b, e, byBlob, net)];
+  });
+  return [...notes, ...precisionNotes(net, blobs.filter((b) => !b.explained && !differs.has(b.blob)), tolerance, blobs), ...tieNotes(net, blobs, sides)];
+}
+
+/** Says which failing DetectionOutput blobs tie at keep_top_k's cut on a failing pair (tiedAtCut). */
+function tieNotes(net: Net, blobs: BlobVerdict[], sides: Sides): string[] {
+  const notes: string[] = [];
+  for (const layer of net.layers.filter((l) => l.type === 'DetectionOutput')) {
+    const b = blobs.find((v) => v.blob === layer.tops[0]);
+    const keep = (layer.def.detection_output_param as { keep_top_k?: number } | undefined)?.keep_top_k;
+    if (!b || b.pass || b.explained || !keep) continue;
+    for (const pair of (Object.keys(b.pairs) as PairName[]).filter((p) => !b.pairs[p]!.pass)) {
+      const [ours, theirs] = PAIR_ENGINES[pair].map((e) => (e === 'native' ? net.blobs : sides[e])?.get(b.blob));
+      const tie = ours && theirs ? tiedAtCut(ours, theirs, keep) : undefined;
+      if (!tie) continue;
+      const [x, y] = PAIR_ENGINES[pair].map((e) => ENGINE_NAMES[e]);
+      notes.push(`'${b.blob}': ${x} and ${y} each keep keep_top_k = ${keep} rows, ${tie.ours} and ${tie.theirs} of them at the lowest kept score ${tie.score}: which of the boxes tied there are kept is the sort's order, which the SSD fork's std::sort leaves unspecified (saturated or synthetic weights?)`);
+      break;
+    }
+  }
+  return notes;
 }
 
 /** Uniform values in [-1, 1) from a seeded generator (mulberry32), so a run can be repeated exactly. */

@@ -4,6 +4,12 @@ import type { PairResult } from './compare.js';
 /** Boxes match when their IoU is at least this, or their corners agree within 1e-4 (with the same image and label, and scores within the tolerance). */
 export const MIN_IOU = 0.99;
 
+/**
+ * Two coordinates within 1e-4, or the same infinity (a box decoded from huge offsets under synthetic weights reaches
+ * +-Infinity: the same row on both sides must still match, as verify counts equal infinities equal elsewhere).
+ */
+const near = (x: number, y: number) => x === y || Math.abs(x - y) <= 1e-4;
+
 /** A row's box with its corners in order (the fork leaves inverted boxes inverted). */
 function corners(x: Float32Array, i: number): [number, number, number, number] {
   const [x1, y1, x2, y2] = [x[i + 3], x[i + 4], x[i + 5], x[i + 6]];
@@ -12,13 +18,13 @@ function corners(x: Float32Array, i: number): [number, number, number, number] {
 
 /**
  * Whether two rows' boxes (corners ordered) are the same box: IoU >= MIN_IOU, or every corner within 1e-4 (of the
- * normalized image: below a pixel). The second is what thin boxes need: a YOLO box of an exp(-15) anchor is a few
+ * normalized image: below a pixel; or the same infinity: near). The second is what thin boxes need: a YOLO box of an exp(-15) anchor is a few
  * hundred float ulps wide, where the engines' rounding moves its IoU by a percent; and boxes without area (the "no
  * detection" rows' [-1, -1, -1, -1]) have no IoU.
  */
 function sameBox(a: Float32Array, i: number, b: Float32Array, j: number): boolean {
   const p = corners(a, i), q = corners(b, j);
-  if (p.every((v, k) => Math.abs(v - q[k]) <= 1e-4)) return true;
+  if (p.every((v, k) => near(v, q[k]))) return true;
   const area = (r: number[]) => (r[2] - r[0]) * (r[3] - r[1]);
   const w = Math.min(p[2], q[2]) - Math.max(p[0], q[0]), h = Math.min(p[3], q[3]) - Math.max(p[1], q[1]);
   const inter = w > 0 && h > 0 ? w * h : 0;
@@ -27,7 +33,7 @@ function sameBox(a: Float32Array, i: number, b: Float32Array, j: number): boolea
 
 /** Whether the values after the box (TextBoxes++'s outline: normalized points, a normalized height) agree within 1e-4. */
 function sameOutline(a: Float32Array, i: number, b: Float32Array, j: number, width: number): boolean {
-  for (let k = 7; k < width; k++) if (!(Math.abs(a[i + k] - b[j + k]) <= 1e-4)) return false;
+  for (let k = 7; k < width; k++) if (!near(a[i + k], b[j + k])) return false;
   return true;
 }
 
@@ -64,4 +70,20 @@ export function compareDetections(ours: Tensor, ref: Tensor, tolerance: number):
   if (unmatched || extra)
     return { abs: Infinity, rel: Infinity, pass: false, mismatch: `detections: ${unmatched} of ${rowsOf(ref)} without a match (IoU >= ${MIN_IOU} or corners within 1e-4, ${width > 7 ? 'outline within 1e-4, ' : ''}score within ${tolerance}), ${extra} extra` };
   return { abs: worst, rel: worst, pass: true };
+}
+
+/**
+ * Whether both detection blobs were cut at `keep` rows (keep_top_k) with several rows of each at the same lowest
+ * score: then which of the tied boxes are kept is the sort's order, which the fork's std::sort leaves unspecified
+ * (an SSD under synthetic weights scores thousands of boxes 1.0), so two engines may keep different ones. Gives
+ * that score and how many rows of each side have it.
+ */
+export function tiedAtCut(ours: Tensor, theirs: Tensor, keep: number): { score: number; ours: number; theirs: number } | undefined {
+  const width = theirs.dims[3];
+  const scores = (t: Tensor) => Array.from({ length: t.data.length / width }, (_, r) => t.data[r * width + 2]);
+  const [a, b] = [scores(ours), scores(theirs)];
+  if (a.length !== keep || b.length !== keep) return undefined;
+  const score = Math.min(...a);
+  const [na, nb] = [a.filter((s) => s === score).length, b.filter((s) => s === score).length];
+  return score === Math.min(...b) && na > 1 && nb > 1 ? { score, ours: na, theirs: nb } : undefined;
 }

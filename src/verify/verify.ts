@@ -19,6 +19,8 @@ export interface VerifyReport {
   blobs: BlobVerdict[];
   /** Blobs out of tolerance, in net order. */
   failed: string[];
+  /** Of `failed`, the blobs whose own layer differs: the others (`explained`) only carry their inputs' difference. */
+  unexplained: string[];
   notes: string[];
 }
 
@@ -78,7 +80,7 @@ export async function verifyNet(net: Net, options: VerifyOptions = {}): Promise<
   const reference = refDir ? readReference(net, refDir, notes) : undefined;
   const compared = compareBlobs(net, onnx, reference, tolerance);
   notes.push(...compared.notes);
-  return { pass: compared.failed.length === 0, tolerance, input: source, reference: options.reference, blobs: compared.blobs, failed: compared.failed, notes };
+  return { pass: compared.failed.length === 0, tolerance, input: source, reference: options.reference, blobs: compared.blobs, failed: compared.failed, unexplained: compared.unexplained, notes };
 }
 
 /** The reference's blobs that the net has; other files are noted (Caffe's own *_split_* blobs silently skipped). */

@@ -36,7 +36,7 @@ export const verifyCommand = {
       .option('seed', { type: 'number', default: 1, describe: 'seed of the random input' })
       .option('lrn', { choices: ['native', 'decomposed'], default: 'native', describe: 'how the ONNX model writes ACROSS_CHANNELS LRN' })
       .option('opset', { type: 'number', describe: 'ONNX opset of the converted model' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the report as one JSON object: {"pass", "tolerance", "input", "blobs": [{"blob", "shape", "pairs", "pass"}], "failed", "notes"}' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the report as one JSON object: {"pass", "tolerance", "input", "blobs": [{"blob", "shape", "pairs", "pass", "explained"}], "failed", "unexplained", "notes"}' })
       .example(example('$0 verify models/cifar10_full/deploy.prototxt models/cifar10_full/weights.caffemodel'), 'native vs ONNX Runtime on a random input')
       .example(example('$0 verify models/lenet/deploy.prototxt models/lenet/weights.caffemodel --input models/lenet/example-input.npy --json'), 'a given input, the report as JSON (--reference DIR: also against Caffe\'s own blobs)'),
   handler: async (args: VerifyArgs) => {
@@ -70,12 +70,21 @@ function errorCell(p: PairResult | undefined): string {
   return p.indices.differing ? `${p.indices.differing} of ${p.indices.of} indices differ, values ${values}` : 'indices equal';
 }
 
+/** What the summary adds when some failing blobs only carry their inputs' difference (their `explained`). */
+function inheritedWords(report: VerifyReport): string {
+  const inherited = report.failed.filter((b) => !report.unexplained.includes(b));
+  if (inherited.length === 0) return '';
+  if (report.unexplained.length === 0) return `; none by crema's layers: each, run on the same inputs, agrees (see the notes)`;
+  return `; ${inherited.join(', ')} only by ${inherited.length === 1 ? 'its inputs' : 'their inputs'} (see the notes)`;
+}
+
 function printReport(report: VerifyReport): void {
   const pairs = PAIRS.filter((p) => report.blobs.some((b) => b.pairs[p]));
   const table = columnsTable(['blob', 'shape', ...pairs.map((p) => `${PAIR_TITLES[p]}\nmax abs / rel`), 'verdict'], 2);
   for (const b of report.blobs) {
     const failing = pairs.filter((p) => b.pairs[p] && !b.pairs[p]!.pass).map((p) => PAIR_TITLES[p]);
-    table.push([b.blob, shapeString(b.shape), ...pairs.map((p) => errorCell(b.pairs[p])), b.pass ? 'ok' : `FAIL (${failing.join(', ')})`]);
+    const by = b.explained ? (b.explained.follows.length ? `: follows ${b.explained.follows.join(', ')}` : ': its input, amplified') : '';
+    table.push([b.blob, shapeString(b.shape), ...pairs.map((p) => errorCell(b.pairs[p])), b.pass ? 'ok' : `FAIL (${failing.join(', ')})${by}`]);
   }
   console.log(`input: ${report.input}${report.reference ? `; reference: ${report.reference}` : ''}`);
   console.log(table.toString());
@@ -84,6 +93,6 @@ function printReport(report: VerifyReport): void {
   console.log(
     report.pass
       ? `verify: PASS: all ${report.blobs.length} blobs within tolerance ${report.tolerance} (${compared})`
-      : `verify: FAIL: ${report.failed.length} of ${report.blobs.length} blobs out of tolerance ${report.tolerance}: ${report.failed.join(', ')}`,
+      : `verify: FAIL: ${report.failed.length} of ${report.blobs.length} blobs out of tolerance ${report.tolerance}: ${report.failed.join(', ')}${inheritedWords(report)}`,
   );
 }
