@@ -15,12 +15,13 @@ const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
 /**
  * Outputs a tile across: F(2x2, 3x3), F(4x4, 3x3), F(3x3, 4x4) (blocks of 4x4: the same 6 points as F(4x4, 3x3)),
- * or F(6x6, 3x3) (3x3 kernels only: F(4x4, 5x5)'s 8 points, assembly/winograd5.ts).
+ * or F(6x6, 3x3) (3x3 kernels only: F(4x4, 5x5)'s 8 points, assembly/winograd5.ts); 24: F(2x4, 3x3), 2 rows x 4
+ * columns (3x3 kernels on small planes only: twoByFour).
  */
-export type WinogradTileSize = 2 | 3 | 4 | 6;
+export type WinogradTileSize = 2 | 3 | 4 | 6 | 24;
 
 /** Transformed values per tile and block, and the kernel blocks' size (3x3, or 4x4 for F(3x3, 4x4)). */
-const points = (m: WinogradTileSize): number => (m === 2 ? 16 : m === 6 ? 64 : 36);
+const points = (m: WinogradTileSize): number => (m === 2 ? 16 : m === 6 ? 64 : m === 24 ? 24 : 36);
 const blockSize = (m: WinogradTileSize): number => (m === 3 ? 4 : 3);
 
 /** A convolution's weights transformed for Winograd F(tile x tile, 3x3) (F(3x3, 4x4) for tile 3). */
@@ -63,9 +64,11 @@ export function winogradTile(g: ConvGeometry, rows: number, setting: string | un
   if (!fits || setting === '0') return 0;
   if (setting === '6') return f6(g) ? 6 : 4;
   if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
+  if (setting === '24') return g.kernelH === 3 && g.kernelW === 3 ? 24 : 4;
   if (whole5(g, 4)) return uFits(g, rows, 4) ? 4 : 0; // F(4x4, 5x5) on every plane: see whole5
   if (whole7(g, 2)) return uFits(g, rows, 4) ? 4 : uFits(g, rows, 2) ? 2 : 0; // F(2x4, 7x7) on every plane: see whole7
   if (f6(g) && bigPlane(g, rows) && uFits(g, rows, 6)) return 6;
+  if (twoByFour(g) && uFits(g, rows, 24)) return 24;
   const small = g.kernelH > 3 || g.kernelW > 3 ? tiles(g, 4) < MIN_F4_TILES_LARGE : g.outH * g.outW < MIN_F4_OUTPUTS;
   const f4 = (num > 1 && small ? batchF4(g) : small ? g.kernelH === 3 && g.kernelW === 3 && smallF4(g) : tileCost(g, 4) < tileCost(g, 2)) && uFits(g, rows, 4);
   return f4 ? 4 : uFits(g, rows, 2) ? 2 : 0;
@@ -98,7 +101,8 @@ function stridedTile(g: ConvGeometry, rows: number, setting: string | undefined,
   const s = spaceToDepth(g);
   if (!s || s.kernelH < 3 || s.kernelW < 3 || !stridedWork(s.channels, rows)) return 0;
   const f3 = s.kernelH === 4 && s.kernelW === 4 && setting !== '0' && s.channels >= MIN_F3_CHANNELS;
-  const stride1 = winogradTile(s, rows, setting, num), m = f3 ? 3 : stride1 === 6 ? 4 : stride1; // F(6x6) not measured there
+  // F(6x6) and F(2x4) not measured there (a strided layer's small plane kept F(2x2))
+  const stride1 = winogradTile(s, rows, setting, num), m = f3 ? 3 : stride1 === 6 ? 4 : stride1 === 24 ? 2 : stride1;
   const macs = m && (g.strideH * g.strideW * points(m) * Math.ceil(s.kernelH / blockSize(m)) * Math.ceil(s.kernelW / blockSize(m))) / (m * m);
   return m && macs <= winogradLimits.stridedMacs * g.kernelH * g.kernelW ? m : 0;
 }
@@ -244,6 +248,21 @@ function smallF4(g: ConvGeometry): boolean {
 }
 
 const SMALL_F4_GEMMS = 0.7;
+
+/**
+ * F(2x4, 3x3) (assembly/winograd24.ts) on a 3x3 layer's plane under MIN_F4_OUTPUTS that keeps F(2x2) (not smallF4,
+ * not batchF4), where its GEMMs (24 of columns(tiles of 2 x 4)) are at most TWO_BY_FOUR_GEMMS of F(2x2)'s (16 of
+ * columns(its tiles)): 7 x 7 and 8 x 8 (8 tiles, one strip: 192 against 256, 0.75), 11 x 11 and 12 x 12 below
+ * MIN_F4_BATCH_CHANNELS (0.75); not 9 x 9 and 10 x 10 (0.94). On 7 x 7 (ResNet-50's res5, GoogLeNet's inception_5a/5b)
+ * it took ~0.75x F(2x2)'s time (docs/PERFORMANCE.md, round fifty-three).
+ */
+function twoByFour(g: ConvGeometry): boolean {
+  if (g.kernelH !== 3 || g.kernelW !== 3 || g.outH * g.outW >= MIN_F4_OUTPUTS || smallF4(g) || batchF4(g)) return false;
+  const pairs = Math.ceil(g.outH / 2) * Math.ceil(g.outW / 4);
+  return 24 * columns(pairs) <= TWO_BY_FOUR_GEMMS * 16 * columns(tiles(g, 2));
+}
+
+const TWO_BY_FOUR_GEMMS = 0.8;
 /**
  * The same for kernels larger than 3x3, whose F(4x4) U is 5.8x (5x5) to 6.6x (7x7) the weights: from 7 x 7 tiles
  * of 4 x 4 outputs (25 x 25 to 28 x 28: GoogLeNet's and Inception-v3's 5x5, OpenPose's 7x7 stages, AlexNet's and
@@ -302,7 +321,7 @@ const MIN_LINE_CHANNELS = 16;
  */
 export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: WinogradTileSize): PackedWinograd | undefined {
   if (g.strideH > 1 || g.strideW > 1) [w, g] = [stridedWeights(w, g), spaceToDepth(g)!];
-  const dir = oneD(g), values = dir ? oneDPoints(g) : whole7(g, m) ? whole7Values(m) : whole5(g, m) || m === 6 ? 64 : 0, n = values || points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
+  const dir = oneD(g), values = dir ? oneDPoints(g) : whole7(g, m) ? whole7Values(m) : whole5(g, m) || m === 6 ? 64 : m === 24 ? 24 : 0, n = values || points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
   const whole = values === 10 || values === 64 || values === 80, subH = whole ? 1 : Math.ceil(kh / blockSize(m)), subW = whole ? 1 : Math.ceil(kw / blockSize(m));
   const K = C * subH * subW, rowsPad = roundUp(rows, MR);
   const ptr = e.heap.tryAlloc(groups * n * rowsPad * K * 4);
@@ -445,7 +464,7 @@ function winogradGrid(packed: PackedWinograd, source: ConvGeometry) {
   const g = source.strideH > 1 || source.strideW > 1 ? spaceToDepth(source)! : source; // the pad job gathers x's phases
   const m = packed.tile, dir = packed.dir;
   // Outputs per tile (F(2x4, 7x7): 2 down, 4 across).
-  const n = packed.values || points(m), down = dir === 2 ? 1 : packed.values === 80 ? 2 : m, across = dir === 1 ? 1 : m;
+  const n = packed.values || points(m), down = dir === 2 ? 1 : packed.values === 80 || m === 24 ? 2 : m, across = dir === 1 ? 1 : m === 24 ? 4 : m;
   const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), r = blockSize(m);
   // Room for every tile's patch at every block's offset (r per block down / across; F(4, 7)'s patch is 10 long,
   // F(4x4, 5x5)'s 8); a 1-D kernel's other axis is 1.
