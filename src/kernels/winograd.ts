@@ -52,9 +52,10 @@ export interface PackedWinograd extends PackedConv {
  * that the GEMMs beat one im2col GEMM (MIN_CHANNELS; any number of output channels); a K x 1 or 1 x K kernel takes
  * 1-D F(4, 3) (oneD; F(4, 7) for 7 taps: oneDPoints), reported as 4; a 5x5 F(4x4, 5x5) (whole5); a 7x7 F(2x4, 7x7),
  * reported as 4 (whole7: '2' runs F(2x2, 7x7), and neither runs the 3x3 blocks); a 3x3 on a large plane F(6x6, 3x3)
- * (bigPlane). `setting` is CREMA_WINOGRAD: '0' none, '2', '4' or '6' F(2x2, 3x3), F(4x4, 3x3) or F(6x6, 3x3) only
- * (6: larger kernels F(4x4)); unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / MIN_F4_TILES_LARGE at
- * batch `num` > 1: by batchF4).
+ * (bigPlane); a 3x3 on a small plane (7 x 7 to 12 x 12) F(2x4, 3x3), reported as 24 (twoByFour). `setting` is
+ * CREMA_WINOGRAD: '0' none, '2', '4', '6' or '24' F(2x2, 3x3), F(4x4, 3x3), F(6x6, 3x3) or F(2x4, 3x3) only (6, 24:
+ * larger kernels F(4x4)); unset: the cheaper by tileCost (planes under MIN_F4_OUTPUTS / MIN_F4_TILES_LARGE at batch
+ * `num` > 1: by batchF4).
  */
 export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | WinogradTileSize {
   if (g.strideH > 1 || g.strideW > 1) return stridedTile(g, rows, setting, num);
@@ -68,8 +69,8 @@ export function winogradTile(g: ConvGeometry, rows: number, setting: string | un
   if (whole5(g, 4)) return uFits(g, rows, 4) ? 4 : 0; // F(4x4, 5x5) on every plane: see whole5
   if (whole7(g, 2)) return uFits(g, rows, 4) ? 4 : uFits(g, rows, 2) ? 2 : 0; // F(2x4, 7x7) on every plane: see whole7
   if (f6(g) && bigPlane(g, rows) && uFits(g, rows, 6)) return 6;
-  if (twoByFour(g) && uFits(g, rows, 24)) return 24;
   const small = g.kernelH > 3 || g.kernelW > 3 ? tiles(g, 4) < MIN_F4_TILES_LARGE : g.outH * g.outW < MIN_F4_OUTPUTS;
+  if (small && twoByFour(g, num) && uFits(g, rows, 24)) return 24;
   const f4 = (num > 1 && small ? batchF4(g) : small ? g.kernelH === 3 && g.kernelW === 3 && smallF4(g) : tileCost(g, 4) < tileCost(g, 2)) && uFits(g, rows, 4);
   return f4 ? 4 : uFits(g, rows, 2) ? 2 : 0;
 }
@@ -250,19 +251,21 @@ function smallF4(g: ConvGeometry): boolean {
 const SMALL_F4_GEMMS = 0.7;
 
 /**
- * F(2x4, 3x3) (assembly/winograd24.ts) on a 3x3 layer's plane under MIN_F4_OUTPUTS that keeps F(2x2) (not smallF4,
- * not batchF4), where its GEMMs (24 of columns(tiles of 2 x 4)) are at most TWO_BY_FOUR_GEMMS of F(2x2)'s (16 of
- * columns(its tiles)): 7 x 7 and 8 x 8 (8 tiles, one strip: 192 against 256, 0.75), 11 x 11 and 12 x 12 below
- * MIN_F4_BATCH_CHANNELS (0.75); not 9 x 9 and 10 x 10 (0.94). On 7 x 7 (ResNet-50's res5, GoogLeNet's inception_5a/5b)
- * it took ~0.75x F(2x2)'s time (docs/PERFORMANCE.md, round fifty-three).
+ * F(2x4, 3x3) (assembly/winograd24.ts) on a 3x3 layer's plane under MIN_F4_OUTPUTS that would keep F(2x2) (not
+ * smallF4, nor batchF4 at batch > 1), where its GEMMs (24 of columns(tiles of 2 x 4)) are at most TWO_BY_FOUR_GEMMS of
+ * F(2x2)'s (16 of columns(its tiles)): 7 x 7 and 8 x 8 (8 tiles, one strip: 192 against 256, 0.75), 9 x 9 and 10 x 10
+ * (0.94), 11 x 11 and 12 x 12 (0.75); not 6 x 6 and smaller (1.26). One layer against F(2x2), one thread (round
+ * fifty-three, load 8): 512 -> 512 at 7 x 7 (ResNet-50's res5) 0.76-0.81x, GoogLeNet's inception_5a/5b 0.78-0.80x,
+ * 448 -> 384 at 8 x 8 (Inception-v3's c blocks) 0.63x, 128 channels at 9 x 9 and 10 x 10 0.88-0.93x, 12 x 12 0.87x
+ * (256) and 0.93-0.95x (64); 256 at 6 x 6 1.08x.
  */
-function twoByFour(g: ConvGeometry): boolean {
-  if (g.kernelH !== 3 || g.kernelW !== 3 || g.outH * g.outW >= MIN_F4_OUTPUTS || smallF4(g) || batchF4(g)) return false;
+function twoByFour(g: ConvGeometry, num: number): boolean {
+  if (g.kernelH !== 3 || g.kernelW !== 3 || smallF4(g) || (num > 1 && batchF4(g))) return false;
   const pairs = Math.ceil(g.outH / 2) * Math.ceil(g.outW / 4);
   return 24 * columns(pairs) <= TWO_BY_FOUR_GEMMS * 16 * columns(tiles(g, 2));
 }
 
-const TWO_BY_FOUR_GEMMS = 0.8;
+const TWO_BY_FOUR_GEMMS = 0.95;
 /**
  * The same for kernels larger than 3x3, whose F(4x4) U is 5.8x (5x5) to 6.6x (7x7) the weights: from 7 x 7 tiles
  * of 4 x 4 outputs (25 x 25 to 28 x 28: GoogLeNet's and Inception-v3's 5x5, OpenPose's 7x7 stages, AlexNet's and
