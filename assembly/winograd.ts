@@ -906,10 +906,10 @@ const FILTER_SCRATCH: usize = 8192;
 /**
  * Columns [from, to) (k = s C + c: 3x3 block s, 4x4 for m = 3, of input channel c) of filter o (zeros past the
  * kernel's edge) as G g G^T, its (m + 2)^2 values in column k of strip row ro of T (stripAt, values `stride` floats
- * apart), in float64 and rounded once (Lavin and Gray's G; lineG4 for F(3x3, 4x4)).
+ * apart), in float64 and rounded once (Lavin and Gray's G; lineG4 for F(3x3, 4x4)); m = 24: F(2x4, 3x3)'s 4 x 6,
+ * F(2x2)'s G down and F(4x4)'s across.
  */
 function filters3(w: usize, o: i32, C: i32, kh: i32, kw: i32, m: i32, subW: i32, T: usize, stride: usize, ro: i32, scratch: usize, from: i32, to: i32): void {
-  // m = 24: F(2x4, 3x3) (assembly/winograd24.ts), F(2x2)'s G down and F(4x4)'s across.
   const mDown = m == 24 ? 2 : m, mAcross = m == 24 ? 4 : m;
   const alpha = mDown == 2 ? 4 : 6, across = mAcross == 2 ? 4 : 6, r = m == 3 ? 4 : 3;
   for (let k = from; k < to; k++) {
