@@ -42,6 +42,7 @@ import { filtersWhole, inputTransform5, outputWhole } from './winograd5';
 import { column } from './winograd7';
 import { filters7, inputTransform7 } from './winograd7';
 import { filters27, inputTransform27 } from './winograd27';
+import { inputTransform24, outputTransform24 } from './winograd24';
 
 
 
@@ -228,6 +229,7 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
     if (points == 64) inputTransform5(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, V, tmp + 128, m);
     else if (points == 80) inputTransform27(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, V, tmp + 128);
     else if (points == 10) inputTransform7(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, dir, V);
+    else if (points == 24) inputTransform24(x, k0, kc, Hp, Wp, tilesX, j0, n, nt, V);
     else inputTransform(x, C, subW, k0, kc, Hp, Wp, tilesX, j0, n, nt, m, dir, V, tmp + 128);
     if (uRows != 0) {
       gemmsMadeU(U, C, g * M + row0, rows, uRows, k0, kc, K, nt, gemmN, strips, V, Mb, V + ((<usize>count * (kc * nt + SKEW)) << 2), tmp);
@@ -242,6 +244,7 @@ export function winogradChunk(p: usize, chunk: i32, scratch: usize): void {
   const yRows = y + ((<usize>(ig * M + row0) * outH * outW) << 2);
   const bRows: usize = bias == 0 ? 0 : bias + (<usize>(g * M + row0) << 2);
   if (points == 64 || points == 10 || points == 80) outputWhole(Mb, rows, nt, j0, n, tilesX, outH, outW, dir, points, yRows, bRows, reluOn, slope, tmp + 128, m);
+  else if (points == 24) outputTransform24(Mb, rows, nt, j0, n, tilesX, outH, outW, yRows, bRows, reluOn, slope, tmp + 128);
   else outputTransform(Mb, rows, nt, j0, n, tilesX, outH, outW, m, dir, yRows, bRows, reluOn, slope, tmp + 128);
 }
 
@@ -904,10 +907,12 @@ const FILTER_SCRATCH: usize = 8192;
 /**
  * Columns [from, to) (k = s C + c: 3x3 block s, 4x4 for m = 3, of input channel c) of filter o (zeros past the
  * kernel's edge) as G g G^T, its (m + 2)^2 values in column k of strip row ro of T (stripAt, values `stride` floats
- * apart), in float64 and rounded once (Lavin and Gray's G; lineG4 for F(3x3, 4x4)).
+ * apart), in float64 and rounded once (Lavin and Gray's G; lineG4 for F(3x3, 4x4)); m = 24: F(2x4, 3x3)'s 4 x 6,
+ * F(2x2)'s G down and F(4x4)'s across.
  */
 function filters3(w: usize, o: i32, C: i32, kh: i32, kw: i32, m: i32, subW: i32, T: usize, stride: usize, ro: i32, scratch: usize, from: i32, to: i32): void {
-  const alpha = m == 2 ? 4 : 6, r = m == 3 ? 4 : 3;
+  const mDown = m == 24 ? 2 : m, mAcross = m == 24 ? 4 : m;
+  const alpha = mDown == 2 ? 4 : 6, across = mAcross == 2 ? 4 : 6, r = m == 3 ? 4 : 3;
   for (let k = from; k < to; k++) {
     const s = k / C, c = k - s * C, y0 = r * (s / subW), x0 = r * (s - (s / subW) * subW);
     const f = w + ((<usize>(o * C + c) * kh * kw) << 2);
@@ -916,14 +921,14 @@ function filters3(w: usize, o: i32, C: i32, kh: i32, kw: i32, m: i32, subW: i32,
       const a = tap(f, kh, kw, y0, x), b = tap(f, kh, kw, y0 + 1, x), d = tap(f, kh, kw, y0 + 2, x);
       const out = scratch + (<usize>(j * alpha) << 3); // G g, by block column
       if (r == 4) lineG4(a, b, d, tap(f, kh, kw, y0 + 3, x), out, 8);
-      else lineG(m, a, b, d, out, 8);
+      else lineG(mDown, a, b, d, out, 8);
     }
     const at = stripAt(T, ro, k, from), row = scratch + 256;
     for (let i = 0; i < alpha; i++) {
       const g0 = load<f64>(scratch + (<usize>i << 3)), g1 = load<f64>(scratch + (<usize>(alpha + i) << 3)), g2 = load<f64>(scratch + (<usize>(2 * alpha + i) << 3));
       if (r == 4) lineG4(g0, g1, g2, load<f64>(scratch + (<usize>(3 * alpha + i) << 3)), row, 8); // row i of (G g) G^T
-      else lineG(m, g0, g1, g2, row, 8);
-      for (let x = 0; x < alpha; x++) store<f32>(at + ((<usize>(alpha * i + x) * stride) << 2), <f32>load<f64>(row + (<usize>x << 3)));
+      else lineG(mAcross, g0, g1, g2, row, 8);
+      for (let x = 0; x < across; x++) store<f32>(at + ((<usize>(across * i + x) * stride) << 2), <f32>load<f64>(row + (<usize>x << 3)));
     }
   }
 }

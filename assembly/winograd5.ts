@@ -85,7 +85,7 @@ export function inputTransform5(xp: usize, k0: i32, kc: i32, Hp: i32, Wp: i32, t
             v128.shuffle<f32>(o0, o1, 2, 3, 4, 5), v128.shuffle<f32>(e0, e1, 3, 4, 5, 6), v128.shuffle<f32>(o0, o1, 3, 4, 5, 6), tmp + (<usize>r << 4), 128);
           continue;
         }
-        if (m >= 5) { // F(6x6, 3x3), F(5x5, 4x4): each tile's 8 columns as two vectors (the last tile's end 3 m + 8 floats on)
+        if (m == 5 || m == 6) { // F(6x6, 3x3), F(5x5, 4x4): each tile's 8 columns as two vectors (the last tile's end 3 m + 8 floats on)
           const step = <usize>m << 2, a0 = v128.load(s), b0 = v128.load(s, 16), a1 = v128.load(s + step), b1 = v128.load(s + step + 16);
           const a2 = v128.load(s + 2 * step), b2 = v128.load(s + 2 * step + 16), a3 = v128.load(s + 3 * step), b3 = v128.load(s + 3 * step + 16);
           lineB8(column(a0, a1, a2, a3, 0), column(a0, a1, a2, a3, 1), column(a0, a1, a2, a3, 2), column(a0, a1, a2, a3, 3),

@@ -15,7 +15,8 @@ const all = [
   ['alex conv3', 256, 384, 13, 1], ['alex conv4', 192, 192, 13, 2], ['alex conv5', 192, 128, 13, 2],
   ['vgg conv1_2', 64, 64, 224, 1], ['vgg conv2_2', 128, 128, 112, 1], ['vgg conv3_2', 256, 256, 56, 1], ['vgg conv4_2', 512, 512, 28, 1], ['vgg conv5_2', 512, 512, 14, 1],
   ['res 3x3 s2', 64, 64, 56, 1], ['res 3x3 s3', 128, 128, 28, 1], ['res 3x3 s4', 256, 256, 14, 1], ['res 3x3 s5', 512, 512, 7, 1],
-  ['goog 3x3 a', 96, 128, 28, 1], ['goog 3x3 b', 32, 64, 28, 1], ['goog 3x3 4a', 96, 208, 14, 1], ['goog 3x3 5b', 192, 384, 7, 1],
+  ['goog 3x3 a', 96, 128, 28, 1], ['goog 3x3 b', 32, 64, 28, 1], ['goog 3x3 4a', 96, 208, 14, 1], ['goog 3x3 5a', 160, 320, 7, 1], ['goog 3x3 5b', 192, 384, 7, 1],
+  ['incv3 c 3x3', 448, 384, 8, 1], ['small 12', 64, 64, 12, 1], ['small 12 b', 256, 256, 12, 1], ['small 10', 128, 128, 10, 1], ['small 9', 128, 128, 9, 1], ['small 6', 256, 256, 6, 1],
   ['squeeze e3', 16, 64, 55, 1], ['squeeze e3 b', 64, 256, 13, 1], ['pose 128 46', 128, 128, 46, 1],
   ['5x5 alex conv2', 96, 256, 27, 2, 5], ['5x5 goog 3a', 16, 32, 28, 1, 5], ['5x5 goog 4e', 32, 128, 14, 1, 5], ['5x5 incv3', 48, 64, 35, 1, 5],
   ['5x5 goog 5b', 48, 128, 7, 1, 5], ['7x7 pose Mconv', 128, 128, 46, 1, 7], ['7x7 pose in', 185, 128, 46, 1, 7],
@@ -28,7 +29,7 @@ winogradLimits.stridedMacs = Infinity;
 const f = process.env.CASES; const pick = f ? all.filter((c) => f.split(',').some((n) => c[0].includes(n))) : all;
 const rand = (dims) => { const t = Tensor.zeros(dims); for (let i = 0; i < t.data.length; i++) t.data[i] = Math.random() - 0.5; return t; };
 const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
-const modes = (process.env.MODES ?? '0,2,4').split(','); // CREMA_WINOGRAD values; 6: F(6x6, 3x3) for 3x3 kernels
+const modes = (process.env.MODES ?? '0,2,4').split(','); // CREMA_WINOGRAD values; 6: F(6x6, 3x3) for 3x3 kernels, 24: F(2x4, 3x3)
 const sums = modes.map(() => 0);
 for (const [name, cin, cout, hw, group, k = 3, stride = 1, pad = (k - 1) / 2] of pick) {
   const def = { name, type: 'Convolution', bottom: ['x'], top: ['y'], convolution_param: { num_output: cout, kernel_size: [k], pad: [pad], stride: [stride], group } };

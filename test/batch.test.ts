@@ -29,10 +29,10 @@ describe('which Winograd tile a batch takes', () => {
     channels, height: size, width: size, kernelH: 3, kernelW: 3, padH: 1, padW: 1, strideH: 1, strideW: 1,
     dilationH: 1, dilationW: 1, outH: size, outW: size,
   });
-  it('F(4x4) on 12x12 and 13x13 planes with 96 or more input channels at batch > 1; batch 1 keeps F(2x2) on 12x12 (F(4x4) from 14x14 and on 13x13)', () => {
+  it('F(4x4) on 12x12 and 13x13 planes with 96 or more input channels at batch > 1; batch 1 takes F(2x4, 3x3) on 12x12 (F(4x4) from 14x14 and on 13x13), both below', () => {
     const sizes = [28, 16, 15, 14, 13, 12, 10, 8, 7];
-    expect(sizes.map((n) => winogradTile(plane(n, 128), 64, undefined, 8))).toEqual([4, 4, 4, 4, 4, 4, 2, 2, 2]);
-    expect(sizes.map((n) => winogradTile(plane(n, 128), 64, undefined, 1))).toEqual([4, 4, 4, 4, 4, 2, 2, 2, 2]);
+    expect(sizes.map((n) => winogradTile(plane(n, 128), 64, undefined, 8))).toEqual([4, 4, 4, 4, 4, 4, 24, 24, 24]);
+    expect(sizes.map((n) => winogradTile(plane(n, 128), 64, undefined, 1))).toEqual([4, 4, 4, 4, 4, 24, 24, 24, 24]);
     expect([64, 95, 96, 512].map((c) => winogradTile(plane(13, c), 64, undefined, 2))).toEqual([2, 2, 4, 4]);
     expect(['0', '2'].map((s) => winogradTile(plane(14, 128), 64, s, 8))).toEqual([0, 2]);
   });

@@ -25,6 +25,7 @@ import { depthwiseBoth } from './helpers/depthwise.js';
 import { CremaError } from '../src/util/errors.js';
 import { readNpy } from '../src/util/npy.js';
 import { layerDef, randomArray, randomInt, relDiff, rng, runLayer } from './helpers/compute.js';
+import { referenceBlob, referenceCases, relativeError, weightsOf } from './helpers/reference.js';
 
 /** A 3x3 stride-1 geometry with C input channels and an outH x outW output (no pad). */
 const f6Plane = (C: number, outH: number, outW: number): ConvGeometry => ({
@@ -271,8 +272,9 @@ for (const threads of [1, 2]) {
     // F(2x2)'s, measured up to 1.5e-5 of the output's range here (C = 283, weights uniform in +-1) and 2e-6 - 9e-6
     // on real layer shapes with trained-like weights (docs/PERFORMANCE.md); the project's tolerance is 1e-4.
     // F(6x6, 3x3) ('6': 3x3 kernels; the larger ones run F(4x4) blocks) multiplies by up to 32 (A^T) and 5.25 (B^T).
-    for (const [tile, tolerance] of [['2', 1e-5], ['4', 5e-5], ['6', 5e-5]] as const) {
-      it(`Winograd F(${tile}x${tile}, 3x3): random stride-1 shapes (kernels 3x3 to 7x7 and 3x5, odd sizes, pads 0-3, groups, batches, K over 256, ReLU) vs TypeScript and im2col`, () => {
+    // F(2x4, 3x3) ('24': F(2x2)'s points down, F(4x4)'s across; larger kernels as '4') within F(4x4)'s bound.
+    for (const [tile, tolerance] of [['2', 1e-5], ['4', 5e-5], ['6', 5e-5], ['24', 5e-5]] as const) {
+      it(`Winograd F(${tile === '24' ? '2x4' : `${tile}x${tile}`}, 3x3): random stride-1 shapes (kernels 3x3 to 7x7 and 3x5, odd sizes, pads 0-3, groups, batches, K over 256, ReLU) vs TypeScript and im2col`, () => {
         const random = rng(41 + threads);
         for (let t = 0; t < 24; t++) {
           const group = t % 5 === 3 ? 2 : 1;
@@ -596,6 +598,20 @@ for (const threads of [1, 2]) {
         const outW = 71 + (t % 6), H = 66 + 2 - 2 * ph, W = outW + 2 - 2 * pw;
         expect(winogradTile(f6Plane(cinG, 66, outW), coutG, undefined), `case ${t}`).toBe(6);
         lineCase(random, t, { kh: 3, kw: 3, group, cinG, coutG, N, ph, pw, H, W });
+      }
+    });
+
+    // F(2x4, 3x3) (assembly/winograd24.ts) is the choice on 3x3 planes of 7 x 7 to 12 x 12 (src/kernels/winograd.ts
+    // twoByFour): F(2x2)'s points down, F(4x4)'s across, within F(4x4)'s bound.
+    it('Winograd F(2x4, 3x3): 3x3 on 7 x 7 to 12 x 12 outputs (the choice, not forced), C over the 256 K block, groups, batches, pads, ReLU vs TypeScript and im2col', () => {
+      const random = rng(97 + threads);
+      const planes = [[7, 7], [7, 8], [8, 8], [8, 7], [11, 11], [12, 12], [7, 7], [9, 9], [10, 11]];
+      for (let t = 0; t < planes.length; t++) {
+        const [outH, outW] = planes[t];
+        const group = t % 4 === 3 ? 2 : 1, cinG = t === 6 ? randomInt(random, 257, 290) : randomInt(random, 16, 70);
+        const coutG = randomInt(random, 5, 40), N = t % 3 === 2 ? 2 : 1, ph = randomInt(random, 0, 2), pw = randomInt(random, 0, 2);
+        expect(winogradTile(f6Plane(cinG, outH, outW), coutG, undefined), `case ${t}`).toBe(24);
+        lineCase(random, t, { kh: 3, kw: 3, group, cinG, coutG, N, ph, pw, H: outH + 2 - 2 * ph, W: outW + 2 - 2 * pw });
       }
     });
 
@@ -1164,7 +1180,11 @@ describe('which convolutions run Winograd', () => {
     dilationH: dilation, dilationW: dilation, outH: size, outW: size,
   });
   it('3x3 to 9x9, stride 1, with 8 or more channels in and any out; F(4x4) on planes of 14x14 and more and on 13x13, F(2x2) below', () => {
-    expect([56, 28, 16, 14, 13, 12, 11, 7].map((n) => winogradTile(conv(n), 64, undefined))).toEqual([4, 4, 4, 4, 4, 2, 2, 2]);
+    // F(2x4, 3x3) (24) on 12 x 12 to 7 x 7, where its GEMMs are at most 0.95 of F(2x2)'s (twoByFour): not 6 x 6; at batch
+    // > 1 not 12 x 12 and 11 x 11 from 96 channels (F(4x4) there: batchF4).
+    expect([56, 28, 16, 14, 13, 12, 11, 10, 9, 8, 7, 6].map((n) => winogradTile(conv(n), 64, undefined))).toEqual([4, 4, 4, 4, 4, 24, 24, 24, 24, 24, 24, 2]);
+    expect([12, 11, 8, 7].map((n) => winogradTile(conv(n, 3, 1, 1, 96), 64, undefined))).toEqual([24, 24, 24, 24]);
+    expect([12, 11, 10, 8, 7].map((n) => winogradTile(conv(n, 3, 1, 1, 96), 64, undefined, 8))).toEqual([4, 4, 24, 24, 24]);
     // U within 7x the weights: F(4x4) of 9x9 is 4.0x; of a 4x4 kernel 9x, so that takes F(2x2). 7x7 takes
     // F(2x4, 7x7) (the whole kernel, U 1.6x the weights) on every plane, OpenPose's 46 x 46 as 7 x 7.
     expect([conv(28, 7), conv(28, 9), conv(28, 4), conv(46, 7), conv(24, 7), conv(7, 7)].map((g) => winogradTile(g, 64, undefined))).toEqual([4, 4, 2, 4, 4, 4]);
@@ -1340,10 +1360,10 @@ describe('which convolutions run Winograd', () => {
     // 6 x 6 tiles pad 80 x 80 and 92 x 92 with few channels (0.87 and 0.86 of F(4x4)'s values), 56 x 56 and 28 x 28 (0.91)
     // whatever the channels; 14 x 14 (1.0); 128 -> 128 at 64 x 64 (0.84: over 0.8 below 128 x 256 channels); 96 -> 160 at
     // 46 x 46 (below 128 x 128 channels); 40 x 40 and 38 x 38 (49 tiles, which two threads cannot share); 35 x 35 and
-    // 12 x 12 (below 64 x 64); a 5x5 kernel; strided.
+    // 12 x 12 (below 64 x 64: F(2x4, 3x3) there); a 5x5 kernel; strided.
     const kept = [[64, 64, 80], [128, 128, 92], [256, 256, 56], [512, 512, 28], [64, 64, 14], [128, 128, 64], [96, 160, 46], [128, 128, 40], [128, 256, 40],
       [256, 256, 40], [512, 512, 38], [64, 64, 35], [64, 64, 12]];
-    expect(kept.map(([c, m, n]) => winogradTile(f6Plane(c, n, n), m, undefined))).toEqual([4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2]);
+    expect(kept.map(([c, m, n]) => winogradTile(f6Plane(c, n, n), m, undefined))).toEqual([4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 24]);
     expect(winogradTile(conv(35, 5), 64, undefined)).toBe(4);
     expect(winogradTile({ ...conv(72, 3, 2), outH: 36, outW: 36 }, 64, undefined)).toBe(0);
   });
@@ -1862,5 +1882,30 @@ describe('Winograd with output rows cut at 2 threads', () => {
       const [, want] = bothKernels(def, [w, b], x, c.relu);
       expect(relDiff(two.data, want.data), JSON.stringify(c)).toBeLessThan(1e-4);
     }
+  });
+});
+
+// After the resident-array checks above: a Net's load and dispose move the heap's high-water mark they read.
+describe('Winograd F(2x4, 3x3) in a net', () => {
+  it('Winograd F(2x4, 3x3) against Caffe (test/fixtures/layers/small_planes: 7 x 7 with ReLU, 8 x 8 in groups, 11 x 11; batch 2), and not im2col', async () => {
+    const c = referenceCases('fixtures').find((r) => r.name === 'small_planes')!;
+    const input = readNpy(c.input);
+    const forward = async (): Promise<Net> => {
+      const net = await Net.load(c.prototxt, weightsOf(c));
+      net.forward({ [c.inputName]: input });
+      return net;
+    };
+    const net = await forward();
+    process.env.CREMA_WINOGRAD = '0';
+    const im2col = await forward().finally(() => delete process.env.CREMA_WINOGRAD);
+    try {
+      for (const b of c.blobs) {
+        expect(relativeError(net.blobs.get(b)!, referenceBlob(c, b)), `blob ${b}`).toBeLessThan(2e-6); // float32 rounding: the tolerance is 1e-4
+        expect(relDiff(net.blobs.get(b)!.data, im2col.blobs.get(b)!.data), `blob ${b}`).toBeGreaterThan(0); // Winograd ran
+      }
+    } finally {
+      await Promise.all([net.dispose(), im2col.dispose()]);
+    }
+    for (const [size, pad] of [[9, 0], [8, 1], [9, 2]]) expect(winogradTile({ ...f6Plane(72, size + 2 * pad - 2, size + 2 * pad - 2), height: size, width: size, padH: pad, padW: pad }, 20, undefined)).toBe(24);
   });
 });

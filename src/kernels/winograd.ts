@@ -15,13 +15,14 @@ const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
 /**
  * Outputs a tile across: F(2x2, 3x3), F(4x4, 3x3), F(3x3, 4x4) (blocks of 4x4: the same 6 points as F(4x4, 3x3)),
- * F(6x6, 3x3) (3x3 kernels only: F(4x4, 5x5)'s 8 points, assembly/winograd5.ts) or F(5x5, 4x4) (a 4x4 kernel on a
- * space-to-depth, the same 8 points).
+ * F(6x6, 3x3) (3x3 kernels only: F(4x4, 5x5)'s 8 points, assembly/winograd5.ts), F(5x5, 4x4) (a 4x4 kernel on a
+ * space-to-depth, the same 8 points); 24: F(2x4, 3x3), 2 rows x 4 columns (3x3 kernels on small planes only:
+ * twoByFour).
  */
-export type WinogradTileSize = 2 | 3 | 4 | 5 | 6;
+export type WinogradTileSize = 2 | 3 | 4 | 5 | 6 | 24;
 
 /** Transformed values per tile and block, and the kernel blocks' size (3x3, or 4x4 for F(3x3, 4x4) and F(5x5, 4x4)). */
-const points = (m: WinogradTileSize): number => (m === 2 ? 16 : m >= 5 ? 64 : 36);
+const points = (m: WinogradTileSize): number => (m === 2 ? 16 : m === 5 || m === 6 ? 64 : m === 24 ? 24 : 36);
 const blockSize = (m: WinogradTileSize): number => (m === 3 || m === 5 ? 4 : 3);
 
 /** A convolution's weights transformed for Winograd F(tile x tile, 3x3) (F(3x3, 4x4) for tile 3, F(5x5, 4x4) for 5 on a 4x4 kernel). */
@@ -52,8 +53,9 @@ export interface PackedWinograd extends PackedConv {
  * that the GEMMs beat one im2col GEMM (MIN_CHANNELS; any number of output channels); a K x 1 or 1 x K kernel takes
  * 1-D F(4, 3) (oneD; F(4, 7) for 7 taps: oneDPoints), reported as 4; a 5x5 F(4x4, 5x5) (whole5); a 7x7 F(2x4, 7x7),
  * reported as 4 (whole7: '2' runs F(2x2, 7x7), and neither runs the 3x3 blocks); a 3x3 on a large plane F(6x6, 3x3)
- * (bigPlane). `setting` is CREMA_WINOGRAD: '0' none, '2', '4' or '6' F(2x2, 3x3), F(4x4, 3x3) or F(6x6, 3x3) only
- * (6: larger kernels F(4x4)), '3' F(3x3, 4x4) for a strided layer's 4x4 kernel (fourTile; else as unset); unset: the
+ * (bigPlane); a 3x3 on a small plane (7 x 7 to 12 x 12) F(2x4, 3x3), reported as 24 (twoByFour). `setting` is
+ * CREMA_WINOGRAD: '0' none, '2', '4', '6' or '24' F(2x2, 3x3), F(4x4, 3x3), F(6x6, 3x3) or F(2x4, 3x3) only (6, 24:
+ * larger kernels F(4x4)), '3' F(3x3, 4x4) for a strided layer's 4x4 kernel (fourTile; else as unset); unset: the
  * cheaper by tileCost (planes under MIN_F4_OUTPUTS / MIN_F4_TILES_LARGE at batch `num` > 1: by batchF4).
  */
 export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | WinogradTileSize {
@@ -64,10 +66,12 @@ export function winogradTile(g: ConvGeometry, rows: number, setting: string | un
   if (!fits || setting === '0') return 0;
   if (setting === '6') return f6(g) ? 6 : 4;
   if (setting === '2' || setting === '4') return Number(setting) as 2 | 4;
+  if (setting === '24') return g.kernelH === 3 && g.kernelW === 3 ? 24 : 4;
   if (whole5(g, 4)) return uFits(g, rows, 4) ? 4 : 0; // F(4x4, 5x5) on every plane: see whole5
   if (whole7(g, 2)) return uFits(g, rows, 4) ? 4 : uFits(g, rows, 2) ? 2 : 0; // F(2x4, 7x7) on every plane: see whole7
   if (f6(g) && bigPlane(g, rows) && uFits(g, rows, 6)) return 6;
   const small = g.kernelH > 3 || g.kernelW > 3 ? tiles(g, 4) < MIN_F4_TILES_LARGE : g.outH * g.outW < MIN_F4_OUTPUTS;
+  if (small && twoByFour(g, num) && uFits(g, rows, 24)) return 24;
   const f4 = (num > 1 && small ? batchF4(g) : small ? g.kernelH === 3 && g.kernelW === 3 && smallF4(g) : tileCost(g, 4) < tileCost(g, 2)) && uFits(g, rows, 4);
   return f4 ? 4 : uFits(g, rows, 2) ? 2 : 0;
 }
@@ -99,7 +103,8 @@ function stridedTile(g: ConvGeometry, rows: number, setting: string | undefined,
   const s = spaceToDepth(g);
   if (!s || s.kernelH < 3 || s.kernelW < 3 || !stridedWork(s.channels, rows)) return 0;
   const four = s.kernelH === 4 && s.kernelW === 4 && setting !== '0' && s.channels >= MIN_F3_CHANNELS;
-  const stride1 = winogradTile(s, rows, setting, num), m = four ? fourTile(s, setting) : stride1 === 6 ? 4 : stride1; // F(6x6) not measured there
+  // F(6x6) and F(2x4) not measured there (a strided layer's small plane kept F(2x2))
+  const stride1 = winogradTile(s, rows, setting, num), m = four ? fourTile(s, setting) : stride1 === 6 ? 4 : stride1 === 24 ? 2 : stride1;
   const macs = m && (g.strideH * g.strideW * points(m) * Math.ceil(s.kernelH / blockSize(m)) * Math.ceil(s.kernelW / blockSize(m))) / (m * m);
   return m && macs <= winogradLimits.stridedMacs * g.kernelH * g.kernelW ? m : 0;
 }
@@ -257,6 +262,23 @@ function smallF4(g: ConvGeometry): boolean {
 }
 
 const SMALL_F4_GEMMS = 0.7;
+
+/**
+ * F(2x4, 3x3) (assembly/winograd24.ts) on a 3x3 layer's plane under MIN_F4_OUTPUTS that would keep F(2x2) (not
+ * smallF4, nor batchF4 at batch > 1), where its GEMMs (24 of columns(tiles of 2 x 4)) are at most TWO_BY_FOUR_GEMMS of
+ * F(2x2)'s (16 of columns(its tiles)): 7 x 7 and 8 x 8 (8 tiles, one strip: 192 against 256, 0.75), 9 x 9 and 10 x 10
+ * (0.94), 11 x 11 and 12 x 12 (0.75); not 6 x 6 and smaller (1.26). One layer against F(2x2), one thread (round
+ * fifty-three, load 8): 512 -> 512 at 7 x 7 (ResNet-50's res5) 0.76-0.81x, GoogLeNet's inception_5a/5b 0.78-0.80x,
+ * 448 -> 384 at 8 x 8 (Inception-v3's c blocks) 0.63x, 128 channels at 9 x 9 and 10 x 10 0.88-0.93x, 12 x 12 0.87x
+ * (256) and 0.93-0.95x (64); 256 at 6 x 6 1.08x.
+ */
+function twoByFour(g: ConvGeometry, num: number): boolean {
+  if (g.kernelH !== 3 || g.kernelW !== 3 || smallF4(g) || (num > 1 && batchF4(g))) return false;
+  const pairs = Math.ceil(g.outH / 2) * Math.ceil(g.outW / 4);
+  return 24 * columns(pairs) <= TWO_BY_FOUR_GEMMS * 16 * columns(tiles(g, 2));
+}
+
+const TWO_BY_FOUR_GEMMS = 0.95;
 /**
  * The same for kernels larger than 3x3, whose F(4x4) U is 5.8x (5x5) to 6.6x (7x7) the weights: from 7 x 7 tiles
  * of 4 x 4 outputs (25 x 25 to 28 x 28: GoogLeNet's and Inception-v3's 5x5, OpenPose's 7x7 stages, AlexNet's and
@@ -315,7 +337,7 @@ const MIN_LINE_CHANNELS = 16;
  */
 export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, g: ConvGeometry, m: WinogradTileSize): PackedWinograd | undefined {
   if (g.strideH > 1 || g.strideW > 1) [w, g] = [stridedWeights(w, g), spaceToDepth(g)!];
-  const dir = oneD(g), values = dir ? oneDPoints(g) : whole7(g, m) ? whole7Values(m) : whole5(g, m) || m >= 5 ? 64 : 0, n = values || points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
+  const dir = oneD(g), values = dir ? oneDPoints(g) : whole7(g, m) ? whole7Values(m) : whole5(g, m) || m === 5 || m === 6 ? 64 : m === 24 ? 24 : 0, n = values || points(m), { channels: C, kernelH: kh, kernelW: kw } = g;
   const whole = values === 10 || values === 64 || values === 80, subH = whole ? 1 : Math.ceil(kh / blockSize(m)), subW = whole ? 1 : Math.ceil(kw / blockSize(m));
   const K = C * subH * subW, rowsPad = roundUp(rows, MR);
   const ptr = e.heap.tryAlloc(groups * n * rowsPad * K * 4);
@@ -458,7 +480,7 @@ function winogradGrid(packed: PackedWinograd, source: ConvGeometry) {
   const g = source.strideH > 1 || source.strideW > 1 ? spaceToDepth(source)! : source; // the pad job gathers x's phases
   const m = packed.tile, dir = packed.dir;
   // Outputs per tile (F(2x4, 7x7): 2 down, 4 across).
-  const n = packed.values || points(m), down = dir === 2 ? 1 : packed.values === 80 ? 2 : m, across = dir === 1 ? 1 : m;
+  const n = packed.values || points(m), down = dir === 2 ? 1 : packed.values === 80 || m === 24 ? 2 : m, across = dir === 1 ? 1 : m === 24 ? 4 : m;
   const tilesY = Math.ceil(g.outH / down), tilesX = Math.ceil(g.outW / across), r = blockSize(m);
   // Room for every tile's patch at every block's offset (r per block down / across; F(4, 7)'s patch is 10 long,
   // F(4x4, 5x5)'s 8); a 1-D kernel's other axis is 1.
@@ -536,7 +558,7 @@ function inImageGroups(num: number, fit: number, x: Float32Array, y: Float32Arra
  * 56 x 56 took 1.8x the CPU time of one thread when it was cut into 2 row blocks x 7 tile blocks).
  */
 export function winogradSplit(threads: number, tiles: number, images: number, n: number, K: number, M: number, madeU = false, tile = 0): { nt: number; blocks: number; rowsPer: number } {
-  const small = tile >= 5 && K <= STEM_CHANNELS ? STEM_BLOCK_BYTES : SMALL_U_BLOCK_BYTES;
+  const small = (tile === 5 || tile === 6) && K <= STEM_CHANNELS ? STEM_BLOCK_BYTES : SMALL_U_BLOCK_BYTES;
   const budget = 4 * n * K * M <= SMALL_U_BLOCK_BYTES ? small : BLOCK_BYTES;
   if (madeU) return madeUSplit(threads, tiles, images, n, K, M, budget);
   const fit = blockFit(budget, n, K, M);

@@ -282,7 +282,7 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
     let packedDepthwise: PackedDepthwise | undefined;
     let rowMajor: RowMajorInnerProduct | undefined; // a 1x1 convolution of 1 x 1 planes: an inner product
     // By tile: a net run at batch 1 and at batch > 1 may take both (winogradTile), each made once.
-    let packedWinograd: { 2?: PackedWinograd; 3?: PackedWinograd; 4?: PackedWinograd; 5?: PackedWinograd; 6?: PackedWinograd; made?: PackedWinograd } = {};
+    let packedWinograd: { 2?: PackedWinograd; 3?: PackedWinograd; 4?: PackedWinograd; 5?: PackedWinograd; 6?: PackedWinograd; 24?: PackedWinograd; made?: PackedWinograd } = {};
     let finiteWeights: boolean | undefined; // Winograd only with finite weights (see allFinite)
     // ready's last answer and what it was for (the same geometry, batch, CREMA_WINOGRAD and engine give the same).
     let chosen: { g: ConvGeometry; num: number; setting: string | undefined; engine: WasmEngine; madeUBytes: number; stridedMacs: number; f6Work: number; kind: ReturnType<typeof ready> } | undefined;

@@ -189,7 +189,8 @@ function planarDeconvolution(def: LayerParameter, weights: Tensor[]): FusableLay
       if (!q || !deconvolutionPhases.on) return undefined;
       const rows = phase!.rows, [sh, sw] = s.stride, taps = q.kernelH * q.kernelW;
       // The tile Winograd would take, were U's size no limit (one filter: U made per forward has none).
-      const winograd = taps === 9 && q.kernelH === 3 && winogradTile(q, 1, e.setting('CREMA_WINOGRAD'), num) >= 4;
+      const tile = taps === 9 && q.kernelH === 3 ? winogradTile(q, 1, e.setting('CREMA_WINOGRAD'), num) : 0;
+      const winograd = tile === 4 || tile === 6;
       if (!winograd && (taps === 1 || taps * sh * sw !== s.kernel[0] * s.kernel[1])) return undefined;
       if (!winograd) return (madeGemm ??= packConvWeights(e, layer, phaseW(), phaseBias(), s.group, rows, cinG * taps));
       finite ??= allFinite(w);
