@@ -827,7 +827,7 @@ export class Net {
   /** The memory plan for the graph's present shapes and `keepBlobs` (undefined for 'all'). */
   private planFor(slices: ReadonlyMap<string, ConcatSlice>): MemoryPlan | undefined {
     const graph = this.graph, kept = this.kept;
-    return kept === 'all' ? undefined : new MemoryPlan(graph.layers, graph.blobShapes, slices, this.fusions, new Set([...graph.outputs, ...kept]));
+    return kept === 'all' ? undefined : new MemoryPlan(graph.layers, graph.blobShapes, slices, this.fusions, new Set([...graph.inputs, ...graph.outputs, ...kept]));
   }
 
   /** The Concat bottoms laid out in their tops at the graph's present shapes (concat-views.ts; none with CREMA_CONCAT=copy). */
