@@ -810,18 +810,16 @@ export class Net {
   }
 
   /**
-   * The memory plan for the blobs `keepBlobs` does not keep (none for 'all'), and its slots: the last plan's arrays
-   * reused where large enough, the others freed now (a planned blob's array is valid until the next reshape).
+   * The memory plan for the blobs `keepBlobs` does not keep (none for 'all'), and its slots: the last plan's freed
+   * first (a planned blob's array is valid until the next reshape), so that the new ones, larger at a larger image,
+   * take their room in the wasm memory, which never shrinks (FCN-8s on three photos of rising sizes peaked at 2.47 GB
+   * where the old slots were kept until the new ones were made, 0.4 GB above the largest photo's alone).
    */
   private planSlots(slices: ReadonlyMap<string, ConcatSlice>): void {
-    this.plan = this.planFor(slices);
-    const old = [...this.slots].sort((a, b) => a.length - b.length);
-    this.slots = (this.plan?.lengths ?? []).map((length) => {
-      const i = old.findIndex((a) => a.length >= length);
-      return i >= 0 ? old.splice(i, 1)[0] : blobData(length);
-    });
     const engine = wasmEngine();
-    for (const a of old) engine?.releaseArray(a);
+    for (const a of this.slots) engine?.releaseArray(a);
+    this.plan = this.planFor(slices);
+    this.slots = (this.plan?.lengths ?? []).map((length) => blobData(length));
   }
 
   /** The memory plan for the graph's present shapes and `keepBlobs` (undefined for 'all'). */
