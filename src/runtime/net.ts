@@ -197,7 +197,8 @@ export class Net {
    * the net's outputs and the blobs named; every other blob's storage is reused once the last layer reading it has
    * run (a memory plan: FCN-8s on a 500 x 375 image peaked at 2.0 GB with every blob kept, 1.6 GB without), and
    * reading one after the forward (net.blobs, a forward's `start` after it) throws a one-line CremaError naming it.
-   * A planned blob's data array is valid until the next forward or reshape. Setting it lays the blobs out again.
+   * A planned blob's data array is valid until the next forward or reshape. Setting it lays the blobs out again (the
+   * arrays of the blobs it plans are freed: read them before).
    * Nets with a layer that sizes its tops at run time (Proposal, Filter) keep every blob whatever it says.
    */
   get keepBlobs(): KeepBlobs {
@@ -816,9 +817,12 @@ export class Net {
    * where the old slots were kept until the new ones were made, 0.4 GB above the largest photo's alone).
    */
   private planSlots(slices: ReadonlyMap<string, ConcatSlice>): void {
-    const engine = wasmEngine();
+    const engine = wasmEngine(), last = this.plan;
     for (const a of this.slots) engine?.releaseArray(a);
     this.plan = this.planFor(slices);
+    // A blob planned now that had an array of its own (keepBlobs set after a forward, or after Net.load wrote every
+    // blob's pages): that array freed too, for the slots to take.
+    for (const [name, t] of this.store) if (this.plan?.has(name) && !last?.has(name)) engine?.releaseArray(t.data);
     this.slots = (this.plan?.lengths ?? []).map((length) => blobData(length));
   }
 
