@@ -1,7 +1,7 @@
 // crema's platform-neutral core: parse prototxt / caffemodel bytes -> upgrade -> phase -> graph -> forward -> ONNX.
 // Nothing here (or below) imports a `node:` module, Buffer or process (test/core.test.ts checks): an entry installs
 // a Platform (src/platform.ts) first, as src/index.ts does for Node and a browser entry does for the browser.
-export { Net, type ForwardOptions, type InputValue, type LoadOptions, type NetFiles, type NetOptions, type RunOptions, type TensorLike } from './runtime/net.js';
+export { Net, type ForwardOptions, type InputValue, type KeepBlobs, type LoadOptions, type NetFiles, type NetOptions, type RunOptions, type TensorLike } from './runtime/net.js';
 export { LayerError } from './layers/layer.js';
 export { Tensor, type Shape } from './tensor.js';
 export { CremaError } from './util/errors.js';

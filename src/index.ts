@@ -1,6 +1,6 @@
 // crema's library API, for Node: installs the Node platform (files, worker threads, HDF5) under the core.
 import './platform/node.js';
-export { Net, type ForwardOptions, type InputValue, type LoadOptions, type NetFiles, type NetOptions, type RunOptions, type TensorLike } from './runtime/net.js';
+export { Net, type ForwardOptions, type InputValue, type KeepBlobs, type LoadOptions, type NetFiles, type NetOptions, type RunOptions, type TensorLike } from './runtime/net.js';
 export { LayerError } from './layers/layer.js';
 export type { Bytes, Source } from './util/source.js';
 export { Tensor, type Shape } from './tensor.js';

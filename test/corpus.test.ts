@@ -5,12 +5,8 @@
 // Runtime, within 1e-4 · max(1, max|ref|). Referees: BVLC Caffe 1.0, OpenCV 4.5.1 dnn, the SSD fork (manifest).
 // Nets listed in cases.json's "pending" wait for a layer crema lacks: their test checks that they are refused by
 // name for that reason (so it fails, and says so, once the layer lands and the net should join the corpus).
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { freeSize, graphReshaper } from '../src/onnx/batch.js';
@@ -22,16 +18,8 @@ import { compareDetections } from '../src/verify/detections.js';
 import { readNpy } from '../src/util/npy.js';
 import { randomArray, rng } from './helpers/compute.js';
 import { TOLERANCE, relativeError } from './helpers/reference.js';
+import { dir, manifestOf, material } from './helpers/corpus.js';
 
-const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/corpus');
-const hashweights = path.join(dir, 'hashweights.mjs');
-
-interface Manifest {
-  input: { dims: number[]; seed: number; amp: number };
-  salt: string;
-  blobs: string[];
-  shapes: Record<string, number[]>;
-}
 interface Case {
   name: string;
   source: { repo: string; path: string; commit: string };
@@ -48,25 +36,6 @@ interface Case {
 }
 
 const cases = JSON.parse(fs.readFileSync(path.join(dir, 'cases.json'), 'utf8')) as Case[];
-const cache = path.join(os.tmpdir(), 'crema-corpus');
-
-/** The net's synthetic weights and input, regenerated once per machine (cached by the spec's and input's content). */
-function material(name: string, m: Manifest): { weights: string; input: string } {
-  fs.mkdirSync(cache, { recursive: true });
-  const spec = path.join(dir, name, 'spec.json');
-  const key = `${name}-${createHash('sha256').update(fs.readFileSync(spec)).digest('hex').slice(0, 12)}-${m.salt}`;
-  const weights = path.join(cache, `${key}.caffemodel`), input = path.join(cache, `${key}-${m.input.seed}-${m.input.dims.join('x')}.npy`);
-  const make = (out: string, args: string[]) => {
-    if (fs.existsSync(out)) return;
-    const tmp = `${out}.${process.pid}.tmp`;
-    execFileSync(process.execPath, [hashweights, ...args.map((a) => (a === '@' ? tmp : a))]);
-    fs.renameSync(tmp, out);
-  };
-  make(weights, ['model', spec, '@', '--salt', m.salt]);
-  make(input, ['input', String(m.input.seed), String(m.input.amp), '@', ...m.input.dims.map(String)]);
-  return { weights, input };
-}
-
 function corpusCase(c: Case) {
   const prototxt = path.join(dir, c.name, 'net.prototxt');
   const ref = (b: string) => readNpy(path.join(dir, c.name, 'blobs', `${b.replaceAll('/', '__')}.npy`));
@@ -78,7 +47,7 @@ function corpusCase(c: Case) {
     return;
   }
   it(`${title}: loads, shapes and blobs match the referee natively and through ONNX Runtime`, async () => {
-    const m = JSON.parse(fs.readFileSync(path.join(dir, c.name, 'manifest.json'), 'utf8')) as Manifest;
+    const m = manifestOf(c.name);
     const { weights, input } = material(c.name, m);
     const net = await Net.load(prototxt, weights);
     const x = readNpy(input);
@@ -102,7 +71,7 @@ function corpusCase(c: Case) {
 // CRF-RNN's fork keeps it (fixtures/corpus/hed/fork/make.sh).
 describe('HED in the hed dialect, against FCN\'s Caffe of 2015 (torrvision/caffe)', () => {
   it('notes the offsets BVLC\'s reading leaves out, and with the dialect matches that Caffe natively and through ONNX Runtime', async () => {
-    const m = JSON.parse(fs.readFileSync(path.join(dir, 'hed', 'manifest.json'), 'utf8')) as Manifest;
+    const m = manifestOf('hed');
     const { weights, input } = material('hed', m);
     const prototxt = path.join(dir, 'hed', 'net.prototxt');
     const bvlc = await Net.load(prototxt, weights, { threads: 1 });
@@ -141,7 +110,7 @@ function anySizeCase(c: Case) {
   const verdict = c.anySize !== true ? 'refused, naming the layer' : c.anySizeAt ? 'size-free, one model right at two other sizes' : 'size-free';
   it(`${c.name}: --any-size: ${verdict}`, async () => {
     expect(c.anySize, `cases.json: ${c.name}'s anySize`).toBeDefined();
-    const m = JSON.parse(fs.readFileSync(path.join(dir, c.name, 'manifest.json'), 'utf8')) as Manifest;
+    const m = manifestOf(c.name);
     const net = await Net.load(path.join(dir, c.name, 'net.prototxt'), material(c.name, m).weights, { threads: 1 });
     net.reshape({ [net.inputs[0]]: m.input.dims });
     const conversion = convertGraph(net.graph, { anySize: true });

@@ -24,7 +24,7 @@ async function message(fn: () => unknown): Promise<string> {
   throw new Error('did not throw');
 }
 
-const LOAD = 'the options are threads, plugins, phase, level, stages, lenient, dataShapes, dialect, warn, frcnnConfig';
+const LOAD = 'the options are threads, plugins, keepBlobs, phase, level, stages, lenient, dataShapes, dialect, warn, frcnnConfig';
 
 describe('Net.load', () => {
   it('refuses options it does not know, naming the known ones and the likeliest meant', async () => {
@@ -34,7 +34,7 @@ describe('Net.load', () => {
     expect(await message(() => Net.load(P, W, { dialectOf: () => undefined } as never))).toBe(`Net.load: unknown option 'dialectOf' (did you mean 'dialect'?): ${LOAD}`);
     expect(await message(() => Net.load({ prototxt: P, weights: W }, { Phase: 'TEST' } as never))).toBe(`Net.load: unknown option 'Phase' (did you mean 'phase'?): ${LOAD}`);
     expect(await message(() => Net.load({ prototxt: P, weight: W } as never))).toBe("Net.load({ prototxt, weights }): unknown option 'weight' (did you mean 'weights'?): the options are prototxt, weights");
-    expect(await message(() => Net.load(P, W, 2 as never))).toBe('Net.load: expected an options object ({ threads, plugins, phase, level, stages, lenient, dataShapes, dialect, warn, frcnnConfig }), got a number');
+    expect(await message(() => Net.load(P, W, 2 as never))).toBe('Net.load: expected an options object ({ threads, plugins, keepBlobs, phase, level, stages, lenient, dataShapes, dialect, warn, frcnnConfig }), got a number');
     // the weights after a files object were taken as options and dropped
     expect(await message(() => Net.load({ prototxt: P }, W as never))).toBe('Net.load({ prototxt, weights }, options): the second argument is the options, got a string (the weights go in the object)');
     // a file: URL there too (an object: it was taken as options, and the net loaded with no weights)

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { DIALECTS, DIALECT_WORDS, type Dialect } from '../caffe/dialects.js';
 import type { DialectOf } from '../caffe/load.js';
-import { type LoadOptions, Net, type NetOptions } from '../runtime/net.js';
+import { type KeepBlobs, type LoadOptions, Net, type NetOptions } from '../runtime/net.js';
 import { checkThreads } from '../bench/counts.js';
 import { sizeOf } from '../tensor.js';
 import { parseDataShape } from '../util/data-shape.js';
@@ -83,9 +83,9 @@ export function loadOptionsFrom(args: NetArgs): LoadOptions & NetOptions {
  * (edges'). `prepare` false: native, but nothing made for the prototxt's input shape, which the command replaces
  * with each image's (segment and edges: FCN-8s prepared at its 500 x 500 held 2.2 GB to run a 1 x 1 image).
  */
-export function loadNetFor(args: NetArgs, native: boolean, dialectOf?: DialectOf, prepare = native): Promise<Net> {
+export function loadNetFor(args: NetArgs, native: boolean, dialectOf?: DialectOf, prepare = native, keepBlobs?: KeepBlobs): Promise<Net> {
   const options = loadOptionsFrom(args);
-  return Net.open(args.net, args.weights, native ? options : { ...options, threads: 1 }, { prepare, dialectOf });
+  return Net.open(args.net, args.weights, native ? { ...options, keepBlobs } : { ...options, threads: 1 }, { prepare, dialectOf });
 }
 
 /**

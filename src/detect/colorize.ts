@@ -25,7 +25,8 @@ const GAMUT: [number, number, number][] = [
 export const AB_BINS: [number, number][] = GAMUT.flatMap(([a, lo, hi]) => Array.from({ length: (hi - lo) / 10 + 1 }, (_, i): [number, number] => [a, lo + 10 * i]));
 
 /** The blobs the demo reads: the 313 bins' probabilities, and the layer it writes the bins' centres into. */
-const PROBS = 'class8_313_rh', DECODER = 'class8_ab';
+export const PROBS = 'class8_313_rh';
+const DECODER = 'class8_ab';
 
 /** Whether the net is the colorization net: one input of 1 channel (L), and the 313 bins' probabilities. */
 export function isColorizer(net: Net): boolean {

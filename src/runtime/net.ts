@@ -10,6 +10,7 @@ import { type Fusion, chainMembers, computedByProducer, findFusions, fusedProduc
 import { NetRunner, runnersAlive, runnersStarted } from './runner.js';
 import { ForwardJudge } from './forward-judge.js';
 import { type ConcatSlice, concatSlices } from './concat-views.js';
+import { MemoryPlan, releasedBlob } from './memory-plan.js';
 import { platform } from '../platform.js';
 import { type Shape, Tensor, sameShape, shapeString, sizeOf, viewOf, viewedShares } from '../tensor.js';
 import { CremaError, MemoryFullError } from '../util/errors.js';
@@ -27,7 +28,7 @@ const SCRATCH_TABLES_BYTES = 256 * 1024;
 const PREPARED_COLLECT_BYTES = 64 * 2 ** 20;
 
 /** What Net.load's options may hold (LoadOptions and NetOptions): anything else is refused, naming these. */
-const NET_LOAD_OPTIONS = ['threads', 'plugins', 'phase', 'level', 'stages', 'lenient', 'dataShapes', 'dialect', 'warn', 'frcnnConfig'];
+const NET_LOAD_OPTIONS = ['threads', 'plugins', 'keepBlobs', 'phase', 'level', 'stages', 'lenient', 'dataShapes', 'dialect', 'warn', 'frcnnConfig'];
 
 export interface NetOptions {
   /**
@@ -37,7 +38,12 @@ export interface NetOptions {
   threads?: number;
   /** Plugin modules to import before loading (Net.load only): each exports layer types (see registerLayer). */
   plugins?: readonly string[];
+  /** The blobs that keep their values after a forward: see Net.keepBlobs (default 'all'). */
+  keepBlobs?: KeepBlobs;
 }
+
+/** 'all' (every blob, as pycaffe), or the blobs kept beside the net's outputs (the rest share storage: Net.keepBlobs). */
+export type KeepBlobs = 'all' | readonly string[];
 
 export type { InputValue, TensorLike } from './feeds.js';
 
@@ -182,8 +188,32 @@ export class Net {
     // Weights in wasm memory (decoded there by Net.load, or moved by another net's layers) are this net's to free
     // (dispose) too, not only the collector's: the last net using them frees them.
     for (const ts of this.paramMap.values()) for (const t of ts) adoptWeights(t.data, this.owned);
+    this.kept = checkedKeep(options.keepBlobs, graph.blobShapes);
     this.allocate();
   }
+
+  /**
+   * Which blobs keep their values after a forward. 'all' (the default): every blob, as pycaffe's net.blobs. A list:
+   * the net's outputs and the blobs named; every other blob's storage is reused once the last layer reading it has
+   * run (a memory plan: FCN-8s's blobs on a 500 x 375 image take 240 MB instead of 505, `crema segment`'s peak 1.82 GB
+   * instead of 2.09), and
+   * reading one after the forward (net.blobs, a forward's `start` after it) throws a one-line CremaError naming it.
+   * A planned blob's data array is valid until the next forward or reshape. Setting it lays the blobs out again (the
+   * arrays of the blobs it plans are freed: read them before).
+   * Nets with a layer that sizes its tops at run time (Proposal, Filter, DetectionOutput) keep every blob whatever it says.
+   */
+  get keepBlobs(): KeepBlobs {
+    return this.kept;
+  }
+  set keepBlobs(keep: KeepBlobs) {
+    this.usable();
+    this.kept = checkedKeep(keep, this.graph.blobShapes);
+    this.allocate();
+  }
+  private kept: KeepBlobs = 'all';
+  /** The memory plan for `kept` (undefined: every blob has its own storage), and its slots' arrays. */
+  private plan: MemoryPlan | undefined;
+  private slots: Float32Array[] = [];
 
   /**
    * Loads a net: `Net.load('deploy.prototxt', 'weights.caffemodel')`, or `Net.load({ prototxt, weights }, options)`
@@ -382,7 +412,9 @@ export class Net {
     for (const weights of this.paramMap.values()) for (const t of weights) refuseData(t, this.gone ?? 'this net was released');
     const engine = wasmEngine();
     engine?.releaseScope(this.owned);
-    if (this.freesBlobs && engine) for (const a of new Set([...[...this.store.values()].map((t) => t.data), ...this.rooms.values()])) engine.releaseArray(a);
+    if (this.freesBlobs && engine) for (const a of new Set([...[...this.store.values()].map((t) => t.data), ...this.rooms.values(), ...this.slots])) engine.releaseArray(a);
+    this.plan = undefined;
+    this.slots = [];
     for (const l of this.anyShapes.layers) l.weights = [];
     this.fusions.clear();
     this.fusedMembers.clear();
@@ -431,6 +463,7 @@ export class Net {
     // chain, so the hidden blobs of the last forward are computed first, from the blobs they came from.
     if (from === 0 && to === layers.length - 1) this.stale.clear();
     else this.materializeAll();
+    if (from === 0) this.plan?.startForward();
     this.useThreads();
     const pool = this.threads > 1 ? wasmEngine()?.pool : undefined;
     // A whole forward at several threads runs the way that was faster lately (ForwardJudge): in parallel, the
@@ -579,6 +612,7 @@ export class Net {
 
   private runLayerAsIs(l: GraphLayer, impl: Layer, top: string | undefined): void {
     const { bottoms, tops, aliased } = this.blobsOf(l, top);
+    if (this.plan) this.planWrites(l, top);
     if (bottoms.some((b) => b.data.length === 0) && skipsEmpty(l, impl, bottoms, tops, top === undefined ? l.tops : [top])) return;
     if (impl.inPlace || !aliased) {
       impl.forward(bottoms, tops);
@@ -588,6 +622,13 @@ export class Net {
     const scratch = tops.map((t, i) => (aliased[i] ? Tensor.zeros(t.dims) : t));
     impl.forward(bottoms, scratch);
     scratch.forEach((s, i) => aliased[i] && tops[i].data.set(s.data));
+  }
+
+  /** A layer of the plan about to run: its bottoms still hold their values (else refused), its tops take their slots. */
+  private planWrites(l: GraphLayer, top: string | undefined): void {
+    const plan = this.plan!, released = l.bottoms.find((b) => !plan.readable(b));
+    if (released !== undefined) throw releasedBlob(released, `forward: layer '${l.name}' reads a released blob: `);
+    plan.wrote(top === undefined ? l.tops : [top]);
   }
 
   /**
@@ -686,7 +727,8 @@ export class Net {
    * the last hidden blob run as the original layers (the chain's final blob, already written, is left alone).
    */
   private materialize(f: Fusion): void {
-    if (!this.stale.delete(f)) return;
+    // Planned, a chain's hidden blobs are released (memory-plan.ts keeps the chain whose hidden blob is kept).
+    if (!this.stale.delete(f) || this.plan?.has(f.hidden[0])) return;
     const layers = this.graph.layers, producer = layers[f.producer];
     unfuse(producer.impl);
     this.useThreads();
@@ -726,18 +768,21 @@ export class Net {
    */
   private allocate(sized = false, limit = Infinity): void {
     const shapes = this.graph.blobShapes;
-    const slices = platform().env('CREMA_CONCAT') === 'copy' ? new Map<string, ConcatSlice>() : concatSlices(this.graph.layers, shapes, this.fusions);
+    const slices = this.concatSlicesNow();
     if (!sized) this.unshapedFrom = Infinity;
     // Blobs first written after `limit` keep their arrays for now (allocateUnshaped), unless a Concat lays them out.
     const laidOut = new Set([...slices.keys(), ...[...slices.values()].map((v) => v.top), ...this.views]);
     const waits = (name: string) => limit < Infinity && this.store.has(name) && !laidOut.has(name) && this.firstWriter(name) > limit;
     const data = new Map<string, Float32Array>();
+    const wasPlanned = this.plan;
+    this.planSlots(slices);
     const dataOf = (name: string): Float32Array => {
       let d = data.get(name);
       if (d) return d;
-      const length = sizeOf(shapes.get(name)!), slice = slices.get(name), old = this.store.get(name);
+      const length = sizeOf(shapes.get(name)!), slice = slices.get(name), old = this.store.get(name), slot = this.plan?.slotFor(name);
       if (slice) d = viewOf(dataOf(slice.top), slice.offset, slice.offset + length);
-      else if (old && old.size === length && !this.views.has(name)) d = old.data;
+      else if (slot !== undefined) d = viewOf(this.slots[slot], 0, length);
+      else if (old && old.size === length && !this.views.has(name) && !wasPlanned?.has(name)) d = old.data;
       else if (sized) {
         // Shaped again after a layer sized its tops: the blob's data starts its room, the largest it has had.
         if (!this.rooms.has(name) && old && !this.views.has(name)) this.rooms.set(name, old.data);
@@ -767,16 +812,57 @@ export class Net {
   }
 
   /**
+   * The memory plan for the blobs `keepBlobs` does not keep (none for 'all'), and its slots: the last plan's freed
+   * first (a planned blob's array is valid until the next reshape), so that the new ones, larger at a larger image,
+   * may take their room in the wasm memory, which never shrinks.
+   */
+  private planSlots(slices: ReadonlyMap<string, ConcatSlice>): void {
+    const engine = wasmEngine(), last = this.plan;
+    for (const a of this.slots) engine?.releaseArray(a);
+    this.plan = this.planFor(slices);
+    // A blob planned now that had an array of its own (keepBlobs set after a forward, or after Net.load wrote every
+    // blob's pages): that array freed too, for the slots to take.
+    for (const [name, t] of this.store) if (this.plan?.has(name) && !last?.has(name)) engine?.releaseArray(t.data);
+    this.slots = (this.plan?.lengths ?? []).map((length) => blobData(length));
+  }
+
+  /** The memory plan for the graph's present shapes and `keepBlobs` (undefined for 'all'). */
+  private planFor(slices: ReadonlyMap<string, ConcatSlice>): MemoryPlan | undefined {
+    const graph = this.graph, kept = this.kept;
+    return kept === 'all' ? undefined : new MemoryPlan(graph.layers, graph.blobShapes, slices, this.fusions, new Set([...graph.inputs, ...graph.outputs, ...kept]));
+  }
+
+  /** The Concat bottoms laid out in their tops at the graph's present shapes (concat-views.ts; none with CREMA_CONCAT=copy). */
+  private concatSlicesNow(): Map<string, ConcatSlice> {
+    return platform().env('CREMA_CONCAT') === 'copy' ? new Map() : concatSlices(this.graph.layers, this.graph.blobShapes, this.fusions);
+  }
+
+  /**
+   * @internal The bytes the blobs take at the graph's present shapes (crema segment's room check): every blob's, or
+   * with a memory plan (keepBlobs) its slots' and the unplanned blobs' (a Concat's laid-out bottoms in its top).
+   */
+  blobBytes(): number {
+    const shapes = this.graph.blobShapes;
+    if (this.kept === 'all') return 4 * [...shapes.values()].reduce((sum, s) => sum + sizeOf(s), 0);
+    const slices = this.concatSlicesNow(), plan = this.planFor(slices)!;
+    let floats = plan.lengths.reduce((a, b) => a + b, 0);
+    for (const [name, s] of shapes) if (!plan.has(name) && !slices.has(name)) floats += sizeOf(s);
+    return 4 * floats;
+  }
+
+  /**
    * The tensor `blobs` shows for a stored one: the same object, or for a hidden blob (or a source a caller might
-   * write into) one whose `data`, when read, first computes what the last forward left hidden.
+   * write into) one whose `data`, when read, first computes what the last forward left hidden; for a planned blob
+   * one whose `data` refuses once its storage went to another blob.
    */
   private published(name: string, t: Tensor): Tensor {
-    const hidden = this.hiddenBy.get(name), sources = this.sourceOf.get(name);
-    if (!hidden && !sources) return t;
+    const hidden = this.hiddenBy.get(name), sources = this.sourceOf.get(name), plan = this.plan?.has(name) ? this.plan : undefined;
+    if (!hidden && !sources && !plan) return t;
     const view = new Tensor(t.dims, t.data);
     Object.defineProperty(view, 'data', {
       enumerable: true,
       get: () => {
+        if (plan && !plan.readable(name)) throw releasedBlob(name, 'net.blobs: ');
         if (hidden) this.materialize(hidden);
         for (const f of sources ?? []) this.materialize(f);
         return t.data;
@@ -818,6 +904,16 @@ function checkedThreads(threads: number | undefined): number | undefined {
  */
 function blobData(length: number): Float32Array {
   return wasmEngine()?.residentArray(length) ?? new Float32Array(length);
+}
+
+/** keepBlobs as given: 'all', or names of the net's blobs (a one-line refusal of anything else). */
+function checkedKeep(keep: unknown, shapes: ReadonlyMap<string, Shape>): KeepBlobs {
+  if (keep === undefined || keep === 'all') return 'all';
+  if (typeof keep === 'string') throw new CremaError(`keepBlobs: 'all' or an array of blob names, got '${keep}'`);
+  checkNames(keep, 'keepBlobs');
+  const names = keep as string[], unknown = names.find((n) => !shapes.has(n));
+  if (unknown !== undefined) throw new CremaError(`keepBlobs: no blob named '${unknown}' in the net`);
+  return [...names];
 }
 
 function isNetFiles(value: unknown): value is NetFiles {

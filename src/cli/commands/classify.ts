@@ -43,7 +43,7 @@ export const classifyCommand = {
     checkPositive('--top', args.top);
     const files = collectImages(args.images);
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
-    const net = await loadNetFor(args, args.backend === 'native');
+    const net = await loadNetFor(args, args.backend === 'native', undefined, undefined, []); // the output alone is read
     printNotes(net, args); // stderr: never mixed into --json output
     const input = net.inputs[0];
     if (!input) throw new CremaError(`${args.net}: the net has no input to feed images to`);

@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { colorizeImage } from '../../detect/colorize.js';
+import { PROBS, colorizeImage, isColorizer } from '../../detect/colorize.js';
 import { onnxForwardOf } from '../../detect/forward.js';
 import { IMAGE_EXTENSIONS } from '../../image/load.js';
 import { rgbPng } from '../../image/png.js';
@@ -27,6 +27,8 @@ export const colorizeCommand = {
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
     const net = await loadNetFor(args, args.backend === 'native');
     printNotes(net, args);
+    // The demo reads the bins' probabilities alone: the other blobs' storage reused (their arrays freed for it).
+    if (args.backend === 'native' && isColorizer(net)) net.keepBlobs = [PROBS];
     const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads }) : undefined;
     const forward = sessions ? onnxForwardOf(sessions) : undefined;
     await eachImage({

@@ -59,7 +59,8 @@ export const poseCommand = {
     checkPoseOptions(options);
     const files = collectImages(args.images);
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
-    const net = await loadNetFor(args, args.backend === 'native');
+    // OpenPose reads the outputs: the other blobs' storage reused as the forward goes.
+    const net = await loadNetFor(args, args.backend === 'native', undefined, undefined, []);
     printNotes(net, args);
     const model = poseModel(args.model ?? modelOf(net)); // refuses a net that is not OpenPose's before any image is read
     if (args.face) checkFaceModel(model);
@@ -90,7 +91,7 @@ async function partNet(args: PoseArgs, kind: 'hand' | 'face'): Promise<Net | und
   const files = args[kind];
   if (files === undefined) return undefined;
   if (files.length !== 2) throw new CremaError(`--${kind}: ${kind.toUpperCase()}.prototxt ${kind.toUpperCase()}.caffemodel, OpenPose's ${kind} net, got ${files.length} file(s)`);
-  const net = await loadNetFor({ ...args, net: files[0], weights: files[1] }, args.backend === 'native');
+  const net = await loadNetFor({ ...args, net: files[0], weights: files[1] }, args.backend === 'native', undefined, undefined, []);
   printNotes(net, args);
   checkPartNet(net, kind);
   return net;

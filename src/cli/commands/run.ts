@@ -42,7 +42,9 @@ export const runCommand = {
   handler: async (args: RunArgs) => {
     checkPositive('--top', args.top);
     if (args.blobs !== undefined && args.dump === undefined) throw new CremaError('--blobs names the blobs --dump writes: give --dump DIR too');
-    const net = await loadNetFor(args, args.backend === 'native');
+    // Without --dump only the outputs are read (and an HDF5Output's bottoms, which the plan keeps): the other blobs'
+    // storage is reused as the forward goes (planned from the load: a prepared net writes its blobs' pages there).
+    const net = await loadNetFor(args, args.backend === 'native', undefined, undefined, args.dump ? 'all' : []);
     if (net.layers.length === 0) throw new CremaError(`${args.net}: the net has no layers: nothing to run`);
     printNotes(net, args);
     // Before the forward: a bad --labels or --dump is found before the work.

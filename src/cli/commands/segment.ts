@@ -9,7 +9,6 @@ import { rgbPng } from '../../image/png.js';
 import { inferShapes } from '../../graph/graph.js';
 import { wasmEngine } from '../../kernels/wasm.js';
 import type { Net } from '../../runtime/net.js';
-import { sizeOf } from '../../tensor.js';
 import { CremaError } from '../../util/errors.js';
 import { eachImage, type ImageLoop } from '../image-loop.js';
 import { backendArg, commaNumbers, loadNetFor, netArgs, type NetArgs, printNotes, readLabels, threadsArg } from '../shared.js';
@@ -76,7 +75,8 @@ export async function denseLoop<T>(args: DenseArgs, kind: 'segment' | 'edges', m
   // weights, Winograd's U) goes unused; the first forward at each size makes what that size runs.
   const net = await loadNetFor(args, args.backend === 'native', kind === 'edges' ? edgesDialectOf('--dialect hed') : undefined, false);
   printNotes(net, args);
-  checkDenseNet(net, kind, args.blob); // before any image is read
+  const blob = checkDenseNet(net, kind, args.blob); // before any image is read
+  if (args.backend === 'native') net.keepBlobs = [blob]; // the other blobs' storage reused as the forward goes
   const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, anySize: true }) : undefined;
   const loop = make(net, options, sessions ? onnxForwardOf(sessions) : undefined);
   const check = sessions ? undefined : blobRoomCheck(net);
@@ -120,8 +120,8 @@ function tooLarge(image: FloatImage, need: number, fits: number): string {
   return `${image.width} x ${image.height}: the net's blobs at this size need ${gib(need)}, the wasm kernels' memory has room for ${gib(fits)}: use a smaller image (below about ${Math.floor(image.width * side)} x ${Math.floor(image.height * side)} the blobs fit, the kernels' scratch besides); ${js}`;
 }
 
-/** The bytes of the net's blobs at their present shapes. */
-const blobBytes = (net: Net): number => [...net.graph.blobShapes.values()].reduce((sum, s) => sum + 4 * sizeOf(s), 0);
+/** The bytes of the net's blobs at their present shapes (the memory plan's, as the dense commands keep one blob). */
+const blobBytes = (net: Net): number => net.blobBytes();
 
 /** The bytes of the net's blobs with the image as its input, the graph shaped back after (the graph's 16 GiB bound refuses there). */
 function blobBytesAt(net: Net, image: FloatImage): number {
