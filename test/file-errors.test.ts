@@ -114,7 +114,7 @@ describe("an output's directory", () => {
     expect(r.stderr).toBe(`crema: ${dir}: cannot create the directory${level && ` ${level}`}: the file system there does not take new directories\n`);
   });
 
-  it('run --dump: each level made on its own, so a read-only file system says so (recursive mkdir said ENOENT)', async () => {
+  it('run --dump: its own folder made without recursion, so a read-only file system says so (recursive mkdir said ENOENT)', async () => {
     // Tests run as root, where a chmod 0555 directory still takes writes: a read-only mount is simulated as Node 20
     // meets one, mkdir of a level inside it failing with EROFS and the recursive form with ENOENT.
     const mkdir = fs.mkdirSync;
