@@ -73,6 +73,17 @@ interface BrowserLib {
   };
   detectFaces(nets: Record<string, unknown>, image: unknown, options?: Record<string, unknown>): Promise<Face[]>;
 }
+/** The browser library's Net.load with a memory plan, and the calls its test makes. */
+interface PlannedLib {
+  Engine: BrowserLib['Engine'];
+  Net: {
+    load(files: { prototxt: string }, options: { engine: unknown; keepBlobs: 'all' | string[] }): Promise<{
+      run(feeds: unknown, options: { backend: string; fetches?: string[] }): Promise<Record<string, { data: Float32Array }>>;
+      verify(feeds: unknown): Promise<{ pass: boolean; blobs: { blob: string }[] }>;
+      dispose(): Promise<void>;
+    }>;
+  };
+}
 /** TinyFlow (test/fixtures/flownet/tiny): a FlowNet-shaped template whose committed weights are 12 kB, for flow() whole. */
 const tinyTemplate = path.join(flownetDir, 'tiny/TinyFlow.prototxt.template'), tinyWeights = path.join(flownetDir, 'tiny/TinyFlow.caffemodel');
 
@@ -816,6 +827,42 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
       expect(errors).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
+  it("keepBlobs as Node's: the outputs fetched, a released blob refused in Node's line, verify comparing every blob of a planned net", async () => {
+    // a -> b -> c -> d -> y: b's storage goes to d once p2 has read it.
+    const chain = 'input: "a" input_shape { dim: 1 dim: 3 } ' + [['p1', 'a', 'b', 'scale: 2'], ['p2', 'b', 'c', 'shift: 1'], ['p3', 'c', 'd', 'scale: 3'], ['p4', 'd', 'y', 'shift: -1']]
+      .map(([name, bottom, top, param]) => `layer { name: "${name}" type: "Power" bottom: "${bottom}" top: "${top}" power_param { ${param} } }`).join(' ');
+    const node = await Net.load(Buffer.from(chain), undefined, { keepBlobs: [] });
+    const y = Float32Array.from(node.forward({ a: Float32Array.of(1, 2, 3) }).y.data);
+    let released = '';
+    try {
+      void node.blobs.get('b')!.data;
+    } catch (err) {
+      released = `${(err as Error).name}: ${(err as Error).message}`;
+    }
+    await node.dispose();
+    expect(released).toMatch(/^CremaError: net\.blobs: blob 'b' holds no value: /);
+    const { page, errors } = await open(browser, `${server.url}?model=lenet`);
+    try {
+      expect(await waitLoaded(page)).toBe('');
+      const got = await page.evaluate(async (prototxt, onnxRuntime) => {
+        const { crema } = (globalThis as unknown as { cremaPage: { crema: PlannedLib } }).cremaPage;
+        const net = await crema.Net.load({ prototxt }, { engine: new crema.Engine(undefined, { onnxRuntime }), keepBlobs: [] });
+        const x = { dims: [1, 3], data: Float32Array.of(1, 2, 3) };
+        const said = (p: Promise<unknown>) => p.then(() => 'ran', (err: Error) => `${err.name}: ${err.message}`);
+        const y = [...(await net.run({ a: x }, { backend: 'native' })).y.data];
+        const b = await said(net.run({ a: x }, { backend: 'native', fetches: ['b'] }));
+        const report = await net.verify({ a: x });
+        const again = await said(net.run({ a: x }, { backend: 'native', fetches: ['b'] }));
+        await net.dispose();
+        return { y, b, pass: report.pass, blobs: report.blobs.map((v) => v.blob), again };
+      }, chain, `${server.url}ort/ort.wasm.bundle.min.mjs`);
+      expect(got).toEqual({ y: [...y], b: released, pass: true, blobs: ['a', 'b', 'c', 'd', 'y'], again: released });
+      expect(errors).toEqual([]);
+    } finally {
       await page.close();
     }
   });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { wasmEngine } from '../src/kernels/wasm.js';
+import { verify } from '../src/api.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor, sizeOf } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
@@ -97,6 +98,17 @@ describe('net.keepBlobs', () => {
     expect(() => (net.keepBlobs = 'outputs' as 'all')).toThrow("keepBlobs: 'all' or an array of blob names, got 'outputs'");
     await expect(Net.load(proto, weights, { keepBlobs: [3] as unknown as string[] })).rejects.toThrow('keepBlobs: expected an array of names, got a number in it');
     every.dispose();
+    net.dispose();
+  });
+
+  it('verify compares every blob of a planned net, its plan laid aside for the forward and put back', async () => {
+    const net = await Net.load(proto, weights, { threads: 1, keepBlobs: [] });
+    const report = await verify(net, { threads: 1 });
+    expect(report.pass).toBe(true);
+    expect(report.blobs.map((b) => b.blob).sort()).toEqual(['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'data', 'out', 'pool']);
+    expect(net.keepBlobs).toEqual([]);
+    net.forward({ data: input });
+    expect(() => net.blobs.get('c2')!.data).toThrow("net.blobs: blob 'c2' holds no value");
     net.dispose();
   });
 });

@@ -228,12 +228,14 @@ function poseModelOf(net: Net) {
 async function verify(net: Net, req: Extract<Request, { op: 'verify' }>): Promise<BrowserVerifyReport> {
   const tolerance = req.tolerance ?? 1e-4;
   if (!(tolerance > 0)) throw new CremaError(`tolerance must be a positive number, got ${tolerance}`);
-  const { compareBlobs, refuseSampledLayers } = await import('../verify/blobs.js');
+  const { compareBlobs, refuseSampledLayers, withEveryBlob } = await import('../verify/blobs.js');
   refuseSampledLayers(net);
   const onnx = (await forwardOrt(net, req.feeds, req.ort, 'all')).blobs;
-  net.forward(tensors(req.feeds));
-  const compared = compareBlobs(net, onnx, undefined, tolerance);
-  return { pass: compared.failed.length === 0, tolerance, ...compared };
+  return withEveryBlob(net, async () => {
+    net.forward(tensors(req.feeds));
+    const compared = compareBlobs(net, onnx, undefined, tolerance);
+    return { pass: compared.failed.length === 0, tolerance, ...compared };
+  });
 }
 
 /** Net.detect: the detections of detect.ts (the Node library's and the CLI's), by crema's engine or onnxruntime-web. */
@@ -263,7 +265,7 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
       setH5wasmUrl(req.h5wasm);
       // edgesDialect: HED's Crops in the hed dialect, as crema edges reads them, for a net edges runs (decided in this load)
       const dialectOf = req.edgesDialect ? edgesDialectOf(undefined, true) : undefined;
-      const options = { threads: req.threads, dialect: req.dialect, lenient: req.lenient, dataShapes: req.dataShapes, frcnnConfig: req.frcnnConfig, warn: (m: string) => warnings.push(namedIn(m, req)) };
+      const options = { threads: req.threads, dialect: req.dialect, lenient: req.lenient, dataShapes: req.dataShapes, frcnnConfig: req.frcnnConfig, keepBlobs: req.keepBlobs, warn: (m: string) => warnings.push(namedIn(m, req)) };
       // its blobs freed by dispose: the page gets copies of them (copies), never the blobs
       const load = (prototxt: Uint8Array | string) => Net.open(prototxt, req.weights, options, { prepare: true, dialectOf }).then((net) => Object.assign(net, { freesBlobs: true }));
       const id = nextId++;

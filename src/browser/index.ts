@@ -209,6 +209,8 @@ export class Net {
    * `dialect`, a net that Net.edges runs (info.dense 'edges') whose every Crop lacks crop_param, as HED's, is read in
    * the hed dialect, as `crema edges` reads it, a note saying so (the page's Find edges; by default BVLC's Crop).
    * `frcnnConfig`: makefile/frcnn's JSON config (its text), for FrcnnProposal layers and their detect (LoadOptions').
+   * `keepBlobs`: the Node library's memory plan (LoadOptions'): with a list, `run`'s `fetches` may name only the outputs
+   * and the blobs listed, the others' storage reused as the forward goes; `verify` lays it aside for its forward.
    */
   static async load(
     files: { prototxt: NetSource; weights?: NetSource },
@@ -222,20 +224,21 @@ export class Net {
       dataShapes?: Record<string, number[]>;
       warn?: (message: string) => void;
       frcnnConfig?: string;
+      keepBlobs?: 'all' | readonly string[];
     } = {},
   ): Promise<Net> {
     if (files === null || typeof files !== 'object' || !('prototxt' in files)) throw new CremaError(`Net.load: expected { prototxt, weights }, got ${kindOf(files)}${files && typeof files === 'object' ? " without 'prototxt'" : ''}`);
     checkOptionKeys(files, ['prototxt', 'weights'], 'Net.load({ prototxt, weights })');
-    checkOptionKeys(options, ['threads', 'engine', 'names', 'dialect', 'edgesDialect', 'lenient', 'dataShapes', 'warn', 'frcnnConfig'], 'Net.load');
+    checkOptionKeys(options, ['threads', 'engine', 'names', 'dialect', 'edgesDialect', 'lenient', 'dataShapes', 'warn', 'frcnnConfig', 'keepBlobs'], 'Net.load');
     const e = options.engine ?? engine();
     const nameOf = (s: NetSource | undefined) => (typeof File !== 'undefined' && s instanceof File ? s.name : undefined);
     const names = { prototxt: options.names?.prototxt ?? nameOf(files.prototxt), weights: options.names?.weights ?? nameOf(files.weights) };
     const prototxt = await bytesOf(files.prototxt, 'prototxt', names.prototxt);
     const weights = files.weights === undefined ? undefined : ((await bytesOf(files.weights, 'weights', names.weights)) as Uint8Array);
     const transfer = [prototxt, weights].filter((b): b is Uint8Array => b instanceof Uint8Array).map((b) => b.buffer as ArrayBuffer);
-    const { dialect, edgesDialect, lenient, dataShapes, frcnnConfig } = options;
+    const { dialect, edgesDialect, lenient, dataShapes, frcnnConfig, keepBlobs } = options;
     if (frcnnConfig !== undefined && typeof frcnnConfig !== 'string') throw new CremaError(`Net.load: options.frcnnConfig is the config's text, got ${kindOf(frcnnConfig)}`);
-    const info = await e.call<NetInfo>({ op: 'load', prototxt, weights, names, threads: options.threads ?? (await e.ready).threads, dialect, edgesDialect, lenient, dataShapes, frcnnConfig, h5wasm: e.h5wasm }, transfer);
+    const info = await e.call<NetInfo>({ op: 'load', prototxt, weights, names, threads: options.threads ?? (await e.ready).threads, dialect, edgesDialect, lenient, dataShapes, frcnnConfig, keepBlobs, h5wasm: e.h5wasm }, transfer);
     for (const w of info.warnings ?? []) options.warn?.(w);
     return new Net(e, info);
   }

@@ -32,6 +32,21 @@ export interface BlobComparison {
 }
 
 /**
+ * `run` with every blob of `net` kept: verify compares them all, so a net's memory plan (Net.keepBlobs) is laid aside
+ * for it and put back after (its planned blobs' arrays freed again).
+ */
+export async function withEveryBlob<T>(net: Net, run: () => Promise<T>): Promise<T> {
+  const kept = net.keepBlobs;
+  if (kept === 'all') return run();
+  net.keepBlobs = 'all';
+  try {
+    return await run();
+  } finally {
+    net.keepBlobs = kept;
+  }
+}
+
+/**
  * @internal
  * Refuses a net with a layer that draws random values at every forward (caffe-segnet's Dropout with
  * sample_weights_test): its blobs differ between any two runs, in one engine or two, so there is nothing to verify.
