@@ -1,5 +1,4 @@
 import type { Dialect } from '../caffe/dialects.js';
-import type { KeepBlobs } from '../runtime/net.js';
 import type { ColorizeOptions, DetectOptions, DetectorKind, FaceOptions } from '../detect/options.js';
 import type { PoseDetectOptions, PoseModelName, PosePartOptions } from '../detect/pose-models.js';
 import type { DenseDetectOptions, EdgeDetectOptions } from '../detect/options.js';
@@ -90,7 +89,7 @@ export interface BrowserVerifyReport extends BlobComparison {
 }
 
 export type Request =
-  | { op: 'load'; prototxt: Uint8Array | string; weights?: Uint8Array; threads?: number; names?: FileNames; dialect?: Dialect; edgesDialect?: boolean; lenient?: boolean; dataShapes?: Record<string, number[]>; frcnnConfig?: string; keepBlobs?: KeepBlobs; h5wasm?: string }
+  | { op: 'load'; prototxt: Uint8Array | string; weights?: Uint8Array; threads?: number; names?: FileNames; dialect?: Dialect; edgesDialect?: boolean; lenient?: boolean; dataShapes?: Record<string, number[]>; frcnnConfig?: string; keepBlobs?: 'all' | readonly string[]; h5wasm?: string }
   | { op: 'run'; net: number; feeds: Record<string, TensorData>; fetches?: string[]; backend?: Backend; ort?: string }
   /** `image.data` is transferred; the options' mean image, if any, comes as plain { dims, data }. */
   | { op: 'detect'; net: number; image: FloatImage; options: DetectOptions; ort?: string }
