@@ -7,7 +7,22 @@ import { compareDetections, tiedAtCut } from './detections.js';
 import { compareIndices } from './indices.js';
 import { DETECTION_TYPES } from '../layers/detection/types.js';
 import { CremaError } from '../util/errors.js';
-import { type CompareAs, ENGINE_NAMES, type Explained, PAIR_ENGINES, type Sides, explainFailures, explainedNote, maxFinite } from './causes.js';
+import { type CompareAs, ENGINE_NAMES, PAIR_ENGINES, type Sides, explainFailures, explainedNote, maxFinite } from './causes.js';
+
+/**
+ * Why a blob out of tolerance differs, when not by its own layer: that layer, run natively on each other side's
+ * own inputs (ONNX Runtime's, the reference's), gives that side's value within the tolerance.
+ */
+export interface Explained {
+  layer: string;
+  type: string;
+  /** The largest relative difference of those reruns from the sides' values (0: the same bits). */
+  rerun: number;
+  /** Its inputs out of tolerance it follows from; empty when every input is within the tolerance. */
+  follows: string[];
+  /** When every input is within it: the blob's relative difference over its inputs' largest (how much the layer amplifies it). */
+  gain?: number;
+}
 
 /** The comparisons verify makes: native vs ONNX Runtime always, each vs the reference when there is one. */
 export type PairName = 'native_onnx' | 'native_reference' | 'onnx_reference';
@@ -33,9 +48,10 @@ export interface BlobComparison {
 
 /**
  * `run` with every blob of `net` kept: verify compares them all, so a net's memory plan (Net.keepBlobs) is laid aside
- * for it and put back after (its planned blobs' arrays freed again).
+ * for it and put back after (its planned blobs' arrays freed again). (`net` by its one property: a Net in the signature
+ * would take the Node Net into the browser entry's public types.)
  */
-export async function withEveryBlob<T>(net: Net, run: () => Promise<T>): Promise<T> {
+export async function withEveryBlob<T>(net: { keepBlobs: 'all' | readonly string[] }, run: () => Promise<T>): Promise<T> {
   const kept = net.keepBlobs;
   if (kept === 'all') return run();
   net.keepBlobs = 'all';

@@ -5,22 +5,7 @@ import type { Net } from '../runtime/net.js';
 import type { GraphLayer } from '../graph/graph.js';
 import { Tensor } from '../tensor.js';
 import type { PairResult } from './compare.js';
-import type { BlobVerdict, PairName } from './blobs.js';
-
-/**
- * Why a blob out of tolerance differs, when not by its own layer: that layer, run natively on each other side's
- * own inputs (ONNX Runtime's, the reference's), gives that side's value within the tolerance.
- */
-export interface Explained {
-  layer: string;
-  type: string;
-  /** The largest relative difference of those reruns from the sides' values (0: the same bits). */
-  rerun: number;
-  /** Its inputs out of tolerance it follows from; empty when every input is within the tolerance. */
-  follows: string[];
-  /** When every input is within it: the blob's relative difference over its inputs' largest (how much the layer amplifies it). */
-  gain?: number;
-}
+import type { BlobVerdict, Explained, PairName } from './blobs.js';
 
 /** The engines a pair compares: crema's own (native), ONNX Runtime's, the reference's. */
 export type Engine = 'native' | 'onnx' | 'reference';
