@@ -421,8 +421,8 @@ for (const threads of [1, 2]) {
       winogradLimits.stridedMacs = Infinity;
       try {
         for (let t = 0; t < 24; t++) {
-          // Every fourth case a new kernel of 4x4 (7x7 or 8x8 stride 2, 10x10 or 11x11 stride 3): F(5x5, 4x4), every
-          // other one of them F(3x3, 4x4) (CREMA_WINOGRAD=3).
+          // Every fourth case a new kernel of 4x4 (7x7 or 8x8 stride 2, 10x10 or 11x11 stride 3): F(3x3, 4x4), every
+          // other one of them F(5x5, 4x4) (CREMA_WINOGRAD=5).
           const f3 = t % 4 === 0, sh = randomInt(random, 2, f3 ? 3 : 4), sw = f3 ? sh : t % 3 === 0 ? randomInt(random, 2, 4) : sh;
           // Kernels giving a new kernel of 3 to 4 each way (2 s + 1 .. 4 s, capped at 11): AlexNet's conv1 is 11 / 4 -> 3.
           const newKernel = (s: number): number => Math.min(11, f3 ? randomInt(random, 3 * s + 1, 4 * s) : randomInt(random, 2 * s + 1, 4 * s));
@@ -434,7 +434,7 @@ for (const threads of [1, 2]) {
           const x = new Tensor([N, cinG * group, H, W], randomArray(N * cinG * group * H * W, random).map((v) => 150 * v));
           const w = new Tensor([coutG * group, cinG, kh, kw], randomArray(coutG * group * cinG * kh * kw, random));
           const b = new Tensor([coutG * group], randomArray(coutG * group, random));
-          const bias = t % 4 !== 2, relu = t % 3 === 1 ? 0 : t % 3 === 2 ? 0.2 : undefined, tile = t % 8 === 4 ? '3' : t % 2 ? '2' : '4';
+          const bias = t % 4 !== 2, relu = t % 3 === 1 ? 0 : t % 3 === 2 ? 0.2 : undefined, tile = t % 8 === 4 ? '5' : t % 2 ? '2' : '4';
           const def = layerDef('Convolution', { convolution_param: { num_output: coutG * group, group, kernel_h: kh, kernel_w: kw, stride_h: sh, stride_w: sw, pad_h: ph, pad_w: pw, bias_term: bias } });
           const label = `case ${t}: F(${tile}) N ${N} group ${group} cin/g ${cinG} cout/g ${coutG} kernel ${kh}x${kw} stride ${sh}x${sw} pad ${ph}x${pw} ${H}x${W} relu ${relu}`;
           process.env.CREMA_WINOGRAD = tile;
@@ -1206,7 +1206,7 @@ describe('which convolutions run Winograd', () => {
     expect(winogradTile(line(1, 7), 8, undefined)).toBe(0);
   });
 
-  it("strided convolutions: Winograd on the space-to-depth where it needs at most half im2col's multiply-adds (AlexNet's 11x11 stride 4, F(5x5, 4x4) for 7x7 stride 2), not 3x3 stride 2", () => {
+  it("strided convolutions: Winograd on the space-to-depth where it needs at most half im2col's multiply-adds (AlexNet's 11x11 stride 4, F(3x3, 4x4) for 7x7 stride 2), not 3x3 stride 2", () => {
     const strided = (size: number, k: number, s: number, pad: number, channels = 3, dilation = 1): ConvGeometry => {
       const out = Math.floor((size + 2 * pad - (dilation * (k - 1) + 1)) / s) + 1;
       return { ...conv(size, k, s, dilation, channels), padH: pad, padW: pad, outH: out, outW: out };
@@ -1214,17 +1214,17 @@ describe('which convolutions run Winograd', () => {
     // AlexNet conv1: 48 channels, 3x3 on 57 x 57 -> 55 x 55, F(4x4): 0.30 of the 121 taps; 9x9 stride 3 and 5x5
     // stride 2 on planes of 14 x 14 and more the same, and on 13 x 13 outputs (F(4x4) as stride-1 13 x 13 planes: 0.36x).
     expect([strided(227, 11, 4, 0), strided(99, 9, 3, 0), strided(64, 5, 2, 2, 8), strided(27, 5, 2, 1, 8)].map((g) => winogradTile(g, 96, undefined))).toEqual([4, 4, 4, 4]);
-    // 7x7 stride 2 (ResNet-50's, GoogLeNet's, SqueezeNet 1.0's conv1: 12 channels, a 4x4 kernel): F(5x5, 4x4), 0.21x
-    // (CREMA_WINOGRAD=3: F(3x3, 4x4), 0.33x; test/stem-conv.test.ts).
-    expect([strided(224, 7, 2, 3), strided(227, 7, 2, 0), strided(64, 8, 2, 1)].map((g) => winogradTile(g, 64, undefined))).toEqual([5, 5, 5]);
+    // 7x7 stride 2 (ResNet-50's, GoogLeNet's, SqueezeNet 1.0's conv1: 12 channels, a 4x4 kernel): F(3x3, 4x4), 0.33x
+    // (CREMA_WINOGRAD=5: F(5x5, 4x4), 0.21x; test/stem-conv.test.ts).
+    expect([strided(224, 7, 2, 3), strided(227, 7, 2, 0), strided(64, 8, 2, 1)].map((g) => winogradTile(g, 64, undefined))).toEqual([3, 3, 3]);
     // 3x3 stride 2 (a 2x2 kernel), 5x5 stride 2 on 12 x 12 outputs (F(2x2): 0.64x), dilation, too few channels
-    // (1 x 2 x 2 = 4 < 8; 2 x 2 x 2 = 8 < 12 for a 4x4 kernel's F(5x5, 4x4)).
+    // (1 x 2 x 2 = 4 < 8; 2 x 2 x 2 = 8 < 12 for a 4x4 kernel's F(3x3, 4x4)).
     const refused = [strided(224, 3, 2, 1, 64), strided(25, 5, 2, 1, 8), strided(227, 11, 4, 0, 3, 2), strided(227, 11, 2, 0, 1), strided(224, 7, 2, 3, 2)];
     expect(refused.map((g) => winogradTile(g, 96, undefined))).toEqual([0, 0, 0, 0, 0]);
     // Few output channels where the space-to-depth's channels make up for them (channels x rows >= 256), not with
     // few of both: 7x7 stride 2 3 -> 8 (12 x 8) and 5x5 stride 2 3 -> 8 stay on im2col, 3 -> 16 does not.
     expect([[strided(224, 7, 2, 3), 8], [strided(112, 5, 2, 2), 8], [strided(224, 7, 2, 3), 16], [strided(112, 5, 2, 2), 16], [strided(227, 11, 4, 0), 8], [strided(56, 7, 2, 3, 64), 8]]
-      .map(([g, rows]) => winogradTile(g as ConvGeometry, rows as number, undefined))).toEqual([0, 0, 5, 4, 4, 5]);
+      .map(([g, rows]) => winogradTile(g as ConvGeometry, rows as number, undefined))).toEqual([0, 0, 3, 4, 4, 3]);
     expect(winogradTile(strided(227, 11, 4, 0), 96, '0')).toBe(0);
   });
   it('a NaN or infinity in the input or the weights takes the im2col path: non-finite outputs exactly where Caffe has them', () => {

@@ -55,7 +55,7 @@ export interface PackedWinograd extends PackedConv {
  * reported as 4 (whole7: '2' runs F(2x2, 7x7), and neither runs the 3x3 blocks); a 3x3 on a large plane F(6x6, 3x3)
  * (bigPlane); a 3x3 on a small plane (7 x 7 to 12 x 12) F(2x4, 3x3), reported as 24 (twoByFour). `setting` is
  * CREMA_WINOGRAD: '0' none, '2', '4', '6' or '24' F(2x2, 3x3), F(4x4, 3x3), F(6x6, 3x3) or F(2x4, 3x3) only (6, 24:
- * larger kernels F(4x4)), '3' F(3x3, 4x4) for a strided layer's 4x4 kernel (fourTile; else as unset); unset: the
+ * larger kernels F(4x4)), '5' F(5x5, 4x4) for a strided layer's 4x4 kernel (fourTile; else as unset); unset: the
  * cheaper by tileCost (planes under MIN_F4_OUTPUTS / MIN_F4_TILES_LARGE at batch `num` > 1: by batchF4).
  */
 export function winogradTile(g: ConvGeometry, rows: number, setting: string | undefined, num = 1): 0 | WinogradTileSize {
@@ -96,7 +96,7 @@ export function spaceToDepth(g: ConvGeometry): ConvGeometry | undefined {
  * where Winograd's multiply-adds (points / m^2 per block of the new kernel, s^2 as many channels) are at most
  * winogradLimits.stridedMacs of the kernel's taps. AlexNet's conv1 (11x11, stride 4: 48 channels, 3x3 on
  * 57 x 57) takes F(4x4) at 0.30 of im2col's multiply-adds; a 7x7 stride 2 (ResNet-50's, GoogLeNet's conv1: 12
- * channels, a 4x4 kernel) F(5x5, 4x4) at 0.21 (fourTile; F(3x3, 4x4) 0.33; as four 3x3 blocks it was 0.73 in F(4x4), 1.31 in F(2x2)); a 3x3
+ * channels, a 4x4 kernel) F(3x3, 4x4) at 0.33 (fourTile; F(5x5, 4x4) 0.21; as four 3x3 blocks it was 0.73 in F(4x4), 1.31 in F(2x2)); a 3x3
  * stride 2 has a 2x2 kernel, not Winograd's (docs/PERFORMANCE.md, round five).
  */
 function stridedTile(g: ConvGeometry, rows: number, setting: string | undefined, num: number): 0 | WinogradTileSize {
@@ -113,15 +113,16 @@ function stridedTile(g: ConvGeometry, rows: number, setting: string | undefined,
 const MIN_F3_CHANNELS = 12;
 
 /**
- * The tile of a 4x4 kernel on a space-to-depth: F(5x5, 4x4) (the 8 points of F(6x6, 3x3), assembly/winograd5.ts:
- * 64 values per 25 outputs, 2.56 multiply-adds an output and channel) where its tiles cover the plane in no more
- * values than F(3x3, 4x4)'s (36 per 9: 4); CREMA_WINOGRAD=3 keeps F(3x3, 4x4), whose 6 points err less (Caffe's
- * blobs: 5.4e-6 against 1.6e-6 of ResNet-50's pool1). On ResNet-50's conv1 (3 -> 64 at 224) F(5x5) took 0.81-0.82x
- * F(3x3)'s CPU time, one layer, alternated (docs/PERFORMANCE.md, round fifty-three): the GEMMs of K = 12 and the
- * output transform (64 output channels) both shrink with the values an output.
+ * The tile of a 4x4 kernel on a space-to-depth: F(3x3, 4x4); with CREMA_WINOGRAD=5, F(5x5, 4x4) (the 8 points of
+ * F(6x6, 3x3), assembly/winograd5.ts: 64 values per 25 outputs, 2.56 multiply-adds an output and channel) where its
+ * tiles cover the plane in no more values than F(3x3, 4x4)'s (36 per 9: 4). F(5x5) took 0.81-0.82x F(3x3)'s CPU time
+ * on ResNet-50's conv1 (3 -> 64 at 224; docs/PERFORMANCE.md, round fifty-three), but errs 3x more (Caffe's blobs:
+ * 5.4e-6 against 1.6e-6 of ResNet-50's pool1), and a net's first layer carries that error through every later one:
+ * FPN's cls_prob (test/fpn.test.ts, synthetic weights at 64 x 64) left the 1e-4 tolerance against ONNX Runtime
+ * (1.5e-4), so it is not the default.
  */
 function fourTile(s: ConvGeometry, setting: string | undefined): 3 | 5 {
-  return setting !== '3' && 64 * tiles(s, 5) <= 36 * tiles(s, 3) ? 5 : 3;
+  return setting === '5' && 64 * tiles(s, 5) <= 36 * tiles(s, 3) ? 5 : 3;
 }
 
 /**
