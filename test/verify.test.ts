@@ -8,6 +8,7 @@ import { Tensor } from '../src/tensor.js';
 import { readNpy, writeNpy } from '../src/util/npy.js';
 import { comparePair } from '../src/verify/compare.js';
 import { verifyNet } from '../src/verify/verify.js';
+import { compareBlobs } from '../src/verify/blobs.js';
 import { Net } from '../src/runtime/net.js';
 import { compareIndices } from '../src/verify/indices.js';
 import { compareDetections } from '../src/verify/detections.js';
@@ -290,6 +291,28 @@ describe("crema verify: a blob out of tolerance only by its inputs says so, and 
     expect(blobOf(json, 'flat').explained).toEqual({ layer: 'flat', type: 'Flatten', rerun: 0, follows: ['prob'] });
     const text = await verify('4', bad);
     expect(lastLine(text.stdout)).toBe('verify: FAIL: 2 of 4 blobs out of tolerance 0.0001: prob, flat; flat only by its inputs (see the notes)');
+  });
+
+  it("a blob crema's forward wrote otherwise than its layer computes on crema's own inputs (a fused chain's path) is not excused by the rerun's agreement with the reference", async () => {
+    // im2col (CREMA_WINOGRAD=0): every blob within 6e-8 of Caffe's; then crema's prob is put off by 1e-3 at one
+    // value, as a fused path that computed it wrongly would leave it. Softmax rerun on Caffe's logits still gives
+    // Caffe's prob, but on crema's own logits it does not give crema's prob: that rerun does not stand for the forward.
+    process.env.CREMA_WINOGRAD = '0';
+    try {
+      const loaded = await Net.load(net, weights);
+      loaded.forward({ data: readNpy(path.join(fixture, 'blobs/data.npy')) });
+      loaded.blobs.get('prob')!.data[100] += 1e-3;
+      const tampered = loaded.blobs.get('prob')!.data.slice();
+      const reference = new Map(['data', 'logits', 'prob', 'flat'].map((b) => [b, readNpy(path.join(fixture, 'blobs', `${b}.npy`))]));
+      const compared = compareBlobs(loaded, reference, reference, 1e-4);
+      expect(compared.failed).toEqual(['prob']);
+      expect(compared.unexplained).toEqual(['prob']);
+      expect(compared.blobs.find((b) => b.blob === 'prob')!.explained).toBeUndefined();
+      expect(compared.notes.filter((n) => n.startsWith("'prob'"))).toEqual([]);
+      expect(loaded.blobs.get('prob')!.data).toEqual(tampered); // the reruns put it back as it was
+    } finally {
+      delete process.env.CREMA_WINOGRAD;
+    }
   });
 
   it("the reruns leave the net's blobs as its forward left them", async () => {

@@ -55,11 +55,17 @@ export function explainFailures(net: Net, blobs: BlobVerdict[], sides: Sides, co
       // Conclusive only when the rerun gives crema's own value on crema's own inputs: a DetectionOutput whose
       // scores all saturate to 1 (synthetic weights) keeps 100 of more tied boxes, and a hidden blob recomputed
       // unfused moves the tie; then the layer neither passes nor fails the test (precisionNotes may still speak).
-      const own = layer.bottoms.map((n) => net.blobs.get(n)!);
-      if (compare!(rerunLayer(net, layer, own, b.blob), net.blobs.get(b.blob)!, tolerance).pass) differs.add(b.blob);
+      if (rerunGivesOwn(net, layer, b.blob, compare!, tolerance)) differs.add(b.blob);
       break;
     }
     if (!(rerun <= tolerance)) continue;
+    // The rerun stands for crema's forward only when it gives crema's own value on crema's own inputs: a blob the
+    // forward wrote otherwise (a fused chain's folded weights or fused ReLU, while the rerun of a chain's member runs
+    // the layer alone) is crema's own difference, not its inputs'.
+    if (!rerunGivesOwn(net, layer, b.blob, compare!, tolerance)) {
+      differs.add(b.blob);
+      continue;
+    }
     const follows = layer.bottoms.filter((n) => failing.some((p) => byBlob.get(n)?.pairs[p]?.pass === false));
     const inputRel = Math.max(...layer.bottoms.flatMap((n) => failing.map((p) => byBlob.get(n)?.pairs[p]?.rel ?? 0)));
     const outputRel = Math.max(...failing.map((p) => b.pairs[p]!.rel));
@@ -67,6 +73,12 @@ export function explainFailures(net: Net, blobs: BlobVerdict[], sides: Sides, co
     explained.set(b.blob, { layer: layer.name, type: layer.type, rerun, follows: [...new Set(follows)], ...gain });
   }
   return { explained, differs };
+}
+
+/** Whether `layer`, run on crema's own inputs, gives crema's own `blob` (as the forward left it) within the tolerance. */
+function rerunGivesOwn(net: Net, layer: GraphLayer, blob: string, compare: ReturnType<CompareAs> & {}, tolerance: number): boolean {
+  const own = layer.bottoms.map((n) => net.blobs.get(n)!);
+  return compare(rerunLayer(net, layer, own, blob), net.blobs.get(blob)!, tolerance).pass;
 }
 
 /**
