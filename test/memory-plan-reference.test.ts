@@ -72,6 +72,17 @@ describe('a memory plan over fused chains, partial forwards and reshapes (fold_c
     net.dispose();
   });
 
+  it('keepBlobs changed between forwards (a hidden blob of a chain kept, none, another): each forward gives Caffe\'s values for what it keeps', async () => {
+    const net = await Net.load(c.prototxt, weightsOf(c), { keepBlobs: ['dwise_bn'] });
+    for (const keep of [['dwise_bn'], [], ['linear', 'expand'], ['dwise_bn']]) {
+      net.keepBlobs = keep;
+      poison(net);
+      expect(relativeError(net.forward({ data: input }).block, caffe), `${keep}: block`).toBeLessThanOrEqual(TOLERANCE);
+      for (const b of keep) expect(relativeError(net.blobs.get(b)!, referenceBlob(c, b)), `${keep}: ${b}`).toBeLessThanOrEqual(TOLERANCE);
+    }
+    net.dispose();
+  });
+
   for (const threads of [1, 2])
     it(`batches of 1, 2, 3 and 1 in turn at ${threads} thread(s), the plan's storage poisoned before each: Caffe's block each time`, async () => {
       const net = await Net.load(c.prototxt, weightsOf(c), { keepBlobs: [], threads });
