@@ -94,3 +94,27 @@ describe('a memory plan over fused chains, partial forwards and reshapes (fold_c
       net.dispose();
     });
 });
+
+// Whole zoo nets (Concat views: GoogLeNet's inceptions; folded BatchNorm chains and fused residual sums: ResNet-50's,
+// MobileNet v2's) at several input shapes in turn: the plan laid out again at each reshape, its storage poisoned,
+// gives the bits of the same net keeping every blob (the referee at the reference's size, above: real Caffe).
+describe.skipIf(sharedMissing())('zoo nets at several input shapes: a poisoned plan gives the bits of every blob kept', () => {
+  // Each net's other size: one whose last plane stays 7 x 7 (the classifier's weights fix it).
+  for (const [name, delta] of [['googlenet', 4], ['resnet50', -8], ['mobilenet_v2', -8]] as const) {
+    it(`${name}: ${delta > 0 ? '+' : ''}${delta} pixels each way, a batch of 2, and back`, async () => {
+      const c = referenceCases('zoo').find((z) => z.name === name)!;
+      const [every, planned] = await Promise.all(['all' as const, []].map((keepBlobs) => Net.load(c.prototxt, weightsOf(c), { keepBlobs })));
+      const x = readNpy(c.input), [n, channels, h, w] = x.dims;
+      for (const [images, height, width] of [[n, h, w], [n, h + delta, w + delta], [2, h, w], [n, h, w]]) {
+        const image = new Tensor([images, channels, height, width], Float32Array.from({ length: images * channels * height * width }, (_, i) => x.data[i % x.data.length]));
+        const want = every.forward({ [c.inputName]: image });
+        planned.reshape({ [c.inputName]: image.dims });
+        expect(poison(planned)).toBeGreaterThan(0);
+        const got = planned.forward({ [c.inputName]: image });
+        for (const out of every.outputs) expect(got[out].data, `${out} at ${images} x ${height} x ${width}`).toEqual(want[out].data);
+      }
+      every.dispose();
+      planned.dispose();
+    }, 600_000);
+  }
+});
