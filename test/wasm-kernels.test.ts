@@ -1424,7 +1424,7 @@ describe('wasm memory', () => {
   // float of U. Each block the heap gives out here
   // comes full of NaN (memory a freed layer left); the outputs must be the TypeScript kernels' and, bit for bit,
   // what the same layer gives on clean memory. Filter counts not of 4, C over the 256 K block, every U layout.
-  it('Winograd U on dirtied memory: filters not of 4 per strip, every filter transform (3x3 F(2/4/6), 5x5, 7x7 F(2x4) and F(2x2), 1-D F(4, 3) and F(4, 7), strided) give the TypeScript kernels\' output', () => {
+  it('Winograd U on dirtied memory: filters not of 4 per strip, every filter transform (3x3 F(2/4/6) and F(2x4), 5x5, 7x7 F(2x4) and F(2x2), 1-D F(4, 3) and F(4, 7), strided, F(5x5) and F(3x3) of a 4x4 kernel) give the TypeScript kernels\' output', () => {
     const e = wasmEngine()!, random = rng(97), saved = winogradLimits.stridedMacs;
     const tryAlloc = e.heap.tryAlloc.bind(e.heap);
     const dirty = (bytes: number): number => {
@@ -1437,6 +1437,9 @@ describe('wasm memory', () => {
       ['2', 3, 3, 1, 300, 21, 14], ['4', 3, 3, 1, 40, 37, 30], ['6', 3, 3, 1, 24, 19, 40], [undefined, 5, 5, 1, 270, 23, 27],
       [undefined, 7, 7, 1, 20, 18, 30], ['2', 7, 7, 1, 20, 18, 30], [undefined, 1, 7, 1, 260, 17, 17], [undefined, 3, 1, 1, 30, 22, 17],
       ['4', 11, 11, 4, 3, 33, 63],
+      // F(2x4, 3x3) (24 values a tile: F(2x2)'s G down, F(4x4)'s across), F(5x5, 4x4) and F(3x3, 4x4) on a 7x7
+      // stride 2's space-to-depth (64 and 36 values of a 4x4 kernel).
+      ['24', 3, 3, 1, 40, 37, 9], [undefined, 7, 7, 2, 3, 33, 61], ['3', 7, 7, 2, 3, 33, 61],
     ];
     winogradLimits.stridedMacs = Infinity;
     try {
@@ -1464,6 +1467,7 @@ describe('wasm memory', () => {
         const g: ConvGeometry = { channels: cin, height: plane, width: plane, kernelH: kh, kernelW: kw, padH: pad, padW: (kw - 1) >> 1, strideH: stride, strideW: stride, dilationH: 1, dilationW: 1, outH: out, outW };
         const m = winogradTile(g, cout, tile, 1);
         expect(m, label).toBeGreaterThan(0);
+        if (tile === '24' || (kh === 7 && stride === 2)) expect(m, label).toBe(tile === '24' ? 24 : tile === '3' ? 3 : 5);
         e.heap.tryAlloc = dirty;
         let packed: ReturnType<typeof packWinogradWeights>;
         try {

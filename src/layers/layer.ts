@@ -52,6 +52,11 @@ export interface Layer {
    */
   readonly sizesTops?: boolean;
   /**
+   * The forward starts from a state the last forward left in the layer (LSTM and RNN without expose_hidden, as
+   * Caffe's): running it again is not running it as the forward did, and moves the state (verify's reruns skip it).
+   */
+  readonly carriesState?: boolean;
+  /**
    * For a layer that sizes its tops: the most rows each can get at these bottoms, when `reshape` gives fewer (the
    * fork's set-up shapes: a cascade's stages would otherwise each multiply the rows the layers after them are
    * shaped for when the net loads).

@@ -90,6 +90,7 @@ function recurrent(kind: Kind, def: LayerParameter, weights: Tensor[]): Layer {
   // The state a forward ends in, which the next starts from (without expose_hidden): zeros until the first.
   let state: Float32Array[] = [];
   const layer: Layer = {
+    carriesState: exposed === 0,
     reshape(bottoms) {
       weightShapes(kind, def, weights, bottoms);
       const x = bottoms[0];

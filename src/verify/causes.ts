@@ -29,8 +29,8 @@ const sidesOf = (failing: PairName[]): Side[] => (['onnx', 'reference'] as const
  * and Caffe's own values carry the same float32 rounding, so no tolerance on the blob alone tells the two apart.
  * The rerun does: it holds the layer to the full tolerance on identical inputs, so a layer that computes wrongly
  * still fails without an explanation. The blob stays out of tolerance (its values do differ by that much).
- * Pooling masks, in-place layers, blobs rewritten in place and a sizing layer's tops that later layers read are
- * left unexplained.
+ * Pooling masks, in-place layers, blobs rewritten in place, a sizing layer's tops that later layers read and a
+ * recurrent layer's that carries its state are left unexplained.
  */
 export function explainFailures(net: Net, blobs: BlobVerdict[], sides: Sides, compareAs: CompareAs, tolerance: number): { explained: Map<string, Explained>; differs: Set<string> } {
   const byBlob = new Map(blobs.map((b) => [b.blob, b]));
@@ -55,11 +55,17 @@ export function explainFailures(net: Net, blobs: BlobVerdict[], sides: Sides, co
       // Conclusive only when the rerun gives crema's own value on crema's own inputs: a DetectionOutput whose
       // scores all saturate to 1 (synthetic weights) keeps 100 of more tied boxes, and a hidden blob recomputed
       // unfused moves the tie; then the layer neither passes nor fails the test (precisionNotes may still speak).
-      const own = layer.bottoms.map((n) => net.blobs.get(n)!);
-      if (compare!(rerunLayer(net, layer, own, b.blob), net.blobs.get(b.blob)!, tolerance).pass) differs.add(b.blob);
+      if (rerunGivesOwn(net, layer, b.blob, compare!, tolerance)) differs.add(b.blob);
       break;
     }
     if (!(rerun <= tolerance)) continue;
+    // The rerun stands for crema's forward only when it gives crema's own value on crema's own inputs: a blob the
+    // forward wrote otherwise (a fused chain's folded weights or fused ReLU, while the rerun of a chain's member runs
+    // the layer alone) is crema's own difference, not its inputs'.
+    if (!rerunGivesOwn(net, layer, b.blob, compare!, tolerance)) {
+      differs.add(b.blob);
+      continue;
+    }
     const follows = layer.bottoms.filter((n) => failing.some((p) => byBlob.get(n)?.pairs[p]?.pass === false));
     const inputRel = Math.max(...layer.bottoms.flatMap((n) => failing.map((p) => byBlob.get(n)?.pairs[p]?.rel ?? 0)));
     const outputRel = Math.max(...failing.map((p) => b.pairs[p]!.rel));
@@ -69,17 +75,24 @@ export function explainFailures(net: Net, blobs: BlobVerdict[], sides: Sides, co
   return { explained, differs };
 }
 
+/** Whether `layer`, run on crema's own inputs, gives crema's own `blob` (as the forward left it) within the tolerance. */
+function rerunGivesOwn(net: Net, layer: GraphLayer, blob: string, compare: ReturnType<CompareAs> & {}, tolerance: number): boolean {
+  const own = layer.bottoms.map((n) => net.blobs.get(n)!);
+  return compare(rerunLayer(net, layer, own, blob), net.blobs.get(blob)!, tolerance).pass;
+}
+
 /**
  * The index of the one layer that writes `blob`, when a rerun of it alone recomputes the blob as the forward left
- * it: not in place, no later layer rewrites the blob or the layer's inputs in place, and its name is its own
- * (forward's start and end take a repeated name's first layer). -1 otherwise.
+ * it: not in place, no later layer rewrites the blob or the layer's inputs in place, no state carried from the last
+ * forward (Layer.carriesState: a recurrent layer's rerun would start from another and move the next forward's), and
+ * its name is its own (forward's start and end take a repeated name's first layer). -1 otherwise.
  */
 function producer(net: Net, blob: string): number {
   const layers = net.layers;
   const writers = layers.flatMap((l, i) => (l.tops.includes(blob) ? [i] : []));
   if (writers.length !== 1) return -1;
   const i = writers[0], layer = layers[i];
-  if (layer.bottoms.length === 0 || layer.bottoms.includes(blob) || layers.findIndex((l) => l.name === layer.name) !== i) return -1;
+  if (layer.bottoms.length === 0 || layer.bottoms.includes(blob) || layer.impl.carriesState || layers.findIndex((l) => l.name === layer.name) !== i) return -1;
   const later = layers.slice(i + 1);
   if (layer.impl.sizesTops && later.some((l) => l.bottoms.some((n) => layer.tops.includes(n)))) return -1; // its rerun would shape them again
   return later.some((l) => l.tops.some((t) => layer.bottoms.includes(t))) ? -1 : i;
