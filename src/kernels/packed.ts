@@ -26,6 +26,8 @@ export interface PackedConv {
   depth: number;
   /** The blocks packConvWeights took (weights, bias), for releasePacked. */
   blocks?: Owned[];
+  /** Packed in place (packConvWeightsInPlace): the decoded array whose block holds them, kept so it is not collected. */
+  keep?: Float32Array;
 }
 
 /**
@@ -33,23 +35,88 @@ export interface PackedConv {
  * group g at g * rowsPad * depth, K block k0 at k0 * rowsPad, strip s at s * MR * kc, (k, r) at k * MR + r.
  */
 export function packConvWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, depth: number): PackedConv {
-  const rowsPad = roundUp(rows, MR);
-  const ptr = e.heap.alloc(groups * rowsPad * depth * 4);
+  const ptr = e.heap.alloc(groups * roundUp(rows, MR) * depth * 4);
   const blocks = [e.own(owner, ptr)];
-  const out = e.f32;
-  let o = ptr / 4;
+  copyPacked(e.f32, ptr / 4, w, groups, rows, depth, true);
+  const biasAt = packBias(e, owner, bias, blocks);
+  return { weights: ptr, bias: biasAt, rows, depth, blocks };
+}
+
+/**
+ * Between Caffe's row-major weights `w` (groups * rows, depth) and packConvWeights' layout at `out[at]`: into it
+ * (`toPacked`, its padding rows written as zeros) or back out of it into `w`. The one reordering both ways.
+ */
+function copyPacked(out: Float32Array, at: number, w: Float32Array, groups: number, rows: number, depth: number, toPacked: boolean): void {
+  const rowsPad = roundUp(rows, MR);
+  let o = at;
   for (let g = 0; g < groups; g++) {
     for (let k0 = 0; k0 < depth; k0 += KC) {
       const kc = Math.min(KC, depth - k0);
       for (let s = 0; s < rowsPad; s += MR) {
         for (let k = k0; k < k0 + kc; k++) {
-          for (let r = s; r < s + MR; r++, o++) out[o] = r < rows ? w[(g * rows + r) * depth + k] : 0;
+          for (let r = s; r < s + MR; r++, o++) {
+            if (toPacked) out[o] = r < rows ? w[(g * rows + r) * depth + k] : 0;
+            else if (r < rows) w[(g * rows + r) * depth + k] = out[o];
+          }
         }
       }
     }
   }
+}
+
+/**
+ * @internal Convolution weights of at least this many bytes, in a block of the kernels' memory that only their net
+ * holds (decoded there by Net.load), are packed in place of themselves rather than beside (packConvWeightsInPlace):
+ * the layers whose second copy counts in a net's peak (FCN-8s's fc6, 411 MB, and fc7, 64 MiB), not the many small
+ * ones whose copy costs less than the in-place reordering's scattered moves. Tests set it lower.
+ */
+export const inPlacePacking = { minBytes: 16 * 2 ** 20 };
+
+/**
+ * packConvWeights' layout made in `view`'s own block (decoded weights, `block`), which must hold exactly the
+ * weights (groups * rows, depth) with `rows` a multiple of MR (no padding rows: the same size): the net keeps
+ * one copy. `view` reads scrambled after; unpackConvWeights gives the weights back. The block is freed with the
+ * packed weights (releasePacked), or with the net's scope as before.
+ */
+export function packConvWeightsInPlace(e: WasmEngine, owner: object, view: Float32Array, block: Owned, bias: Float32Array | undefined, groups: number, rows: number, depth: number): PackedConv {
+  const f32 = e.f32, strips = rows / MR, units = strips * depth; // a unit: MR floats, one k of a strip
+  const tmp = new Float32Array(MR * depth);
+  for (let g = 0; g < groups; g++) {
+    const base = block.ptr / 4 + g * rows * depth;
+    // 1. Each strip's MR rows (contiguous) turned to depth x MR: unit s * depth + k holds (k, rows s*MR...).
+    for (let s = 0; s < strips; s++) {
+      const at = base + s * MR * depth;
+      tmp.set(f32.subarray(at, at + MR * depth));
+      for (let k = 0, o = at; k < depth; k++) for (let r = 0; r < MR; r++, o++) f32[o] = tmp[r * depth + k];
+    }
+    // 2. The units moved to their K block's place (block k0 at k0 * strips, strip s at s * kc), by following each
+    // cycle of that permutation with one unit in hand: no second array of the weights' size.
+    const seen = new Uint8Array(units), hand = new Float32Array(MR), there = new Float32Array(MR);
+    for (let start = 0; start < units; start++) {
+      if (seen[start]) continue;
+      hand.set(f32.subarray(base + start * MR, base + start * MR + MR));
+      let u = start;
+      do {
+        const s = Math.floor(u / depth), k = u - s * depth, k0 = k - (k % KC), kc = Math.min(KC, depth - k0);
+        u = k0 * strips + s * kc + (k - k0);
+        const at = base + u * MR;
+        there.set(f32.subarray(at, at + MR));
+        f32.set(hand, at);
+        hand.set(there);
+        seen[u] = 1;
+      } while (u !== start);
+    }
+  }
+  const blocks = [block];
   const biasAt = packBias(e, owner, bias, blocks);
-  return { weights: ptr, bias: biasAt, rows, depth, blocks };
+  return { weights: block.ptr, bias: biasAt, rows, depth, blocks, keep: view };
+}
+
+/** The weights (groups * rows, depth) row-major again, a new array, from a convolution's packed ones. */
+export function unpackConvWeights(e: WasmEngine, packed: PackedConv, groups: number): Float32Array {
+  const w = new Float32Array(groups * packed.rows * packed.depth);
+  copyPacked(e.f32, packed.weights / 4, w, groups, packed.rows, packed.depth, false);
+  return w;
 }
 
 /** Frees a convolution's packed weights now, not when their owner is collected: it must not be used after. */

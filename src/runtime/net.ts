@@ -12,7 +12,7 @@ import { ForwardJudge } from './forward-judge.js';
 import { type ConcatSlice, concatSlices } from './concat-views.js';
 import { MemoryPlan, releasedBlob } from './memory-plan.js';
 import { platform } from '../platform.js';
-import { type Shape, Tensor, sameShape, shapeString, sizeOf, viewOf, viewedShares } from '../tensor.js';
+import { type Shape, Tensor, sameShape, shapeString, shownTensors, sizeOf, viewOf, viewedShares } from '../tensor.js';
 import { CremaError, MemoryFullError } from '../util/errors.js';
 import { checkInputNames, checkNames, checkOptionKeys } from '../util/options.js';
 import { listSome, nameRecord } from '../util/names.js';
@@ -101,8 +101,12 @@ export class Net {
   /** Layer name -> its weight tensors (read-only: see README). */
   get params(): Map<string, Tensor[]> {
     this.usable();
+    if (!this.paramsShown) for (const ts of this.paramMap.values()) for (const t of ts) shownTensors.add(t);
+    this.paramsShown = true;
     return this.paramMap;
   }
+  /** net.params was read: its caller may hold the weights' arrays (see shownTensors). */
+  private paramsShown = false;
   private readonly paramMap = new Map<string, Tensor[]>();
   /** What loading noticed (unused weights, layers without weights, dropped loss layers, ...). */
   readonly notes: string[];
