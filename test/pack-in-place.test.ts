@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
-import { inPlacePacking } from '../src/kernels/packed.js';
+import { inPlacePacking, packConvWeights, packConvWeightsInPlace, packsInPlace, unpackConvWeights } from '../src/kernels/packed.js';
 import { kernelsInUse, wasmEngine } from '../src/kernels/wasm.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
@@ -65,6 +65,26 @@ function want(): Float32Array {
 }
 
 describe.runIf(kernelsInUse() === 'wasm')('a large convolution packed in place (one copy of its weights)', () => {
+  it('packs in place to packConvWeights\' bits (K blocks with a tail, groups), and unpacks to the weights', () => {
+    const e = wasmEngine()!, owner = {};
+    // depth: 7x7 x 160 (30 K blocks and a tail of 160: runs of 32), 3x3 x 512 (18 whole blocks), 48 (one short block).
+    for (const [groups, rows, depth] of [[1, 8, 7840], [2, 12, 4608], [3, 4, 48], [1, 16, 256]]) {
+      const n = groups * rows * depth, w = randomArray(n, rng(depth));
+      expect(packsInPlace(Infinity, rows, depth), `${groups} x ${rows} x ${depth}`).toBe(true);
+      const copy = packConvWeights(e, owner, w, undefined, groups, rows, depth);
+      const ptr = e.heap.alloc(n * 4), view = new Float32Array(e.memory.buffer, ptr, n);
+      view.set(w);
+      const inPlace = packConvWeightsInPlace(e, owner, view, e.heap.own(view, ptr, undefined), undefined, groups, rows, depth);
+      expect(inPlace.weights).toBe(ptr);
+      expect(sameBits(e.f32.slice(ptr / 4, ptr / 4 + n), e.f32.slice(copy.weights / 4, copy.weights / 4 + n)), `${groups} x ${rows} x ${depth}`).toBe(true);
+      expect(sameBits(unpackConvWeights(e, inPlace, groups), w), `${groups} x ${rows} x ${depth} unpacked`).toBe(true);
+    }
+    // Rows in part of a strip (packConvWeights pads them: not the same size) and an odd depth (runs of one k) do not.
+    expect(packsInPlace(Infinity, 10, 4608)).toBe(false);
+    expect(packsInPlace(Infinity, 8, 4617)).toBe(false);
+    expect(packsInPlace(minBytes - 4, 8, 4608)).toBe(false);
+  });
+
   it('net.params reads the file\'s weights bit for bit after a forward packed them in place; the scores match the usual packing', async () => {
     const one = await Net.load(prototxtFile, weightsFile, { threads: 1 });
     inPlacePacking.minBytes = Infinity;

@@ -3,12 +3,12 @@ import type { LayerParameter } from '../caffe/types.js';
 import { gemm, matrix } from '../kernels/gemm.js';
 import { type ConvGeometry, depthwisePlane, im2col } from '../kernels/im2col.js';
 import { gatherPhases, phaseBuffers, phaseGeometry, scatterPhases } from '../kernels/phases.js';
-import { type PackedConv, type RowMajorInnerProduct, convolveWasm, inPlacePacking, innerProductWasm, moveInnerProductWeights, packConvWeights, packConvWeightsInPlace, releasePacked, unpackConvWeights } from '../kernels/packed.js';
+import { type PackedConv, type RowMajorInnerProduct, convolveWasm, innerProductWasm, moveInnerProductWeights, packConvWeights, packConvWeightsInPlace, packsInPlace, releasePacked, unpackConvWeights } from '../kernels/packed.js';
 import { type PackedDepthwise, depthwiseWasm, packDepthwiseWeights } from '../kernels/depthwise.js';
 import { convDirectWasm, directFits } from '../kernels/direct.js';
 import { eltwiseSumWasm } from '../kernels/eltwise.js';
 import { reluRange, sumRelu } from '../kernels/relu.js';
-import { MR, type WasmEngine, soleWeightsBlock, wasmEngine } from '../kernels/wasm.js';
+import { type WasmEngine, soleWeightsBlock, wasmEngine } from '../kernels/wasm.js';
 import { type PackedWinograd, allFinite, packWinogradWeights, uPerForward, winogradLimits, winogradMadeU, winogradScratchBytes, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { type Shape, type Tensor, shapeString, shownTensors, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
@@ -493,7 +493,7 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
      * and so does `source` for a route wanting them as Caffe lays them out (another plane, the TypeScript kernels).
      */
     function packOnce(engine: WasmEngine, rows: number, depth: number): PackedConv {
-      const t = weights[0], block = w.length * 4 >= inPlacePacking.minBytes && rows % MR === 0 && w.length === s.group * rows * depth && !shownTensors.has(t) ? soleWeightsBlock(engine, w) : undefined;
+      const t = weights[0], block = packsInPlace(w.length * 4, rows, depth) && w.length === s.group * rows * depth && !shownTensors.has(t) ? soleWeightsBlock(engine, w) : undefined;
       if (!block) return packConvWeights(engine, layer, source(), bias, s.group, rows, depth);
       const p = packConvWeightsInPlace(engine, layer, w, block, bias, s.group, rows, depth);
       refill = () => unpackConvWeights(engine, p, s.group);
