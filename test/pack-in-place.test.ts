@@ -10,6 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { encodeCaffemodel } from '../src/caffe/caffemodel.js';
 import { inPlacePacking, packConvWeights, packConvWeightsInPlace, packsInPlace, unpackConvWeights } from '../src/kernels/packed.js';
 import { kernelsInUse, wasmEngine } from '../src/kernels/wasm.js';
+import { convert } from '../src/api.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { randomArray, rng } from './helpers/compute.js';
@@ -128,6 +129,19 @@ describe.runIf(kernelsInUse() === 'wasm')('a large convolution packed in place (
     const beside = await grown();
     expect(beside - inPlace).toBeGreaterThan(0.95 * WEIGHT_BYTES);
     expect(beside - inPlace).toBeLessThan(1.05 * WEIGHT_BYTES);
+  });
+
+  it('the ONNX export of a net whose weights were packed in place is the usual one, byte for byte', async () => {
+    const one = await Net.load(prototxtFile, weightsFile, { threads: 1 });
+    inPlacePacking.minBytes = Infinity;
+    const two = await Net.load(prototxtFile, weightsFile, { threads: 1 });
+    const x = input(1, 9, 10);
+    score(one, x);
+    score(two, x);
+    const [a, b] = [await convert(one), await convert(two)];
+    expect(a.length).toBeGreaterThan(WEIGHT_BYTES);
+    expect(Buffer.compare(Buffer.from(a), Buffer.from(b))).toBe(0);
+    await Promise.all([one.dispose(), two.dispose()]);
   });
 
   it('not in place once net.params was read (a caller may hold the arrays): they keep the file\'s numbers', async () => {
