@@ -144,6 +144,27 @@ describe.runIf(kernelsInUse() === 'wasm')('a large convolution packed in place (
     await Promise.all([one.dispose(), two.dispose()]);
   });
 
+  it('not in place where two layers share the weights by name: both compute what the usual packing computes', async () => {
+    const shared = `name: "siamese"
+input: "a" input_shape { dim: 1 dim: ${C} dim: 9 dim: 9 }
+input: "b" input_shape { dim: 1 dim: ${C} dim: 9 dim: 9 }
+layer { name: "fc6" type: "Convolution" bottom: "a" top: "fa" param { name: "w" } param { name: "bias" } convolution_param { num_output: ${OUT} kernel_size: ${K} } }
+layer { name: "fc6b" type: "Convolution" bottom: "b" top: "fb" param { name: "w" } param { name: "bias" } convolution_param { num_output: ${OUT} kernel_size: ${K} } }
+`;
+    const file = path.join(tmp, 'siamese.prototxt');
+    fs.writeFileSync(file, shared);
+    const net = await Net.load(file, weightsFile, { threads: 1 });
+    inPlacePacking.minBytes = Infinity;
+    const ref = await Net.load(file, weightsFile, { threads: 1 });
+    for (const seed of [11, 13]) {
+      const feeds = { a: input(1, 9, seed), b: input(1, 9, seed + 1) };
+      const got = net.forward(feeds), fa = got.fa.data.slice(), fb = got.fb.data.slice();
+      const want = ref.forward(feeds);
+      expect(sameBits(fa, want.fa.data) && sameBits(fb, want.fb.data), `forward ${seed}`).toBe(true);
+    }
+    await Promise.all([net.dispose(), ref.dispose()]);
+  });
+
   it('not in place once net.params was read (a caller may hold the arrays): they keep the file\'s numbers', async () => {
     // Net.load packs at its prepare, before a caller can read net.params; a net loaded unprepared packs on its
     // first forward, after.

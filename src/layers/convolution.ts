@@ -10,7 +10,7 @@ import { eltwiseSumWasm } from '../kernels/eltwise.js';
 import { reluRange, sumRelu } from '../kernels/relu.js';
 import { type WasmEngine, soleWeightsBlock, wasmEngine } from '../kernels/wasm.js';
 import { type PackedWinograd, allFinite, packWinogradWeights, uPerForward, winogradLimits, winogradMadeU, winogradScratchBytes, winogradTile, winogradWasm } from '../kernels/winograd.js';
-import { type Shape, type Tensor, shapeString, shownTensors, sizeOf } from '../tensor.js';
+import { type Shape, type Tensor, heldTensors, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
 import { type LayerContext, fail } from '../onnx/context.js';
 import { convolutionNd } from './convolution_nd.js';
@@ -493,7 +493,7 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
      * and so does `source` for a route wanting them as Caffe lays them out (another plane, the TypeScript kernels).
      */
     function packOnce(engine: WasmEngine, rows: number, depth: number): PackedConv {
-      const t = weights[0], block = packsInPlace(w.length * 4, rows, depth) && w.length === s.group * rows * depth && !shownTensors.has(t) ? soleWeightsBlock(engine, w) : undefined;
+      const t = weights[0], block = packsInPlace(w.length * 4, rows, depth) && w.length === s.group * rows * depth && !heldTensors.has(t) ? soleWeightsBlock(engine, w) : undefined;
       if (!block) return packConvWeights(engine, layer, source(), bias, s.group, rows, depth);
       const p = packConvWeightsInPlace(engine, layer, w, block, bias, s.group, rows, depth);
       refill = () => unpackConvWeights(engine, p, s.group);
