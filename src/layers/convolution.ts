@@ -418,9 +418,9 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
         // ending in a 1x1 convolution (MobileNets' fc7), and FCN's fc6 (7x7, 512 -> 4096) and fc7 on a small image:
         // not 8-column GEMM strips of a packed copy (fc6: 411 MB more), nor Winograd's U for one pixel.
         if (!rowMajor) source();
+        dropPacked(engine); // first: weights packed in place are in `w` again, and the move may take their block
         rowMajor ??= moveInnerProductWeights(engine, layer, weights[0], bias, rows, g.channels * g.kernelH * g.kernelW);
         w = weights[0].data;
-        dropPacked(engine);
         return 'rows';
       }
       const q = phases;
