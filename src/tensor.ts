@@ -45,6 +45,12 @@ export function sameShape(a: Shape, b: Shape): boolean {
  */
 export const viewedShares = new WeakSet<Tensor>();
 
+/**
+ * A net's weight tensors whose arrays something else may hold: given out by net.params (a caller), or read by
+ * another layer too (a param shared by name). No layer packs one of them in place (packConvWeightsInPlace).
+ */
+export const heldTensors = new WeakSet<Tensor>();
+
 /** A view -> the whole array it is part of (see `viewOf`): kept alive, with its block, while the view is. */
 const wholes = new WeakMap<Float32Array, Float32Array>();
 

@@ -26,6 +26,8 @@ export interface PackedConv {
   depth: number;
   /** The blocks packConvWeights took (weights, bias), for releasePacked. */
   blocks?: Owned[];
+  /** Packed in place (packConvWeightsInPlace): the decoded array whose block holds them, kept so it is not collected. */
+  keep?: Float32Array;
 }
 
 /**
@@ -33,23 +35,105 @@ export interface PackedConv {
  * group g at g * rowsPad * depth, K block k0 at k0 * rowsPad, strip s at s * MR * kc, (k, r) at k * MR + r.
  */
 export function packConvWeights(e: WasmEngine, owner: object, w: Float32Array, bias: Float32Array | undefined, groups: number, rows: number, depth: number): PackedConv {
-  const rowsPad = roundUp(rows, MR);
-  const ptr = e.heap.alloc(groups * rowsPad * depth * 4);
+  const ptr = e.heap.alloc(groups * roundUp(rows, MR) * depth * 4);
   const blocks = [e.own(owner, ptr)];
-  const out = e.f32;
-  let o = ptr / 4;
+  copyPacked(e.f32, ptr / 4, w, groups, rows, depth, true);
+  const biasAt = packBias(e, owner, bias, blocks);
+  return { weights: ptr, bias: biasAt, rows, depth, blocks };
+}
+
+/**
+ * Between Caffe's row-major weights `w` (groups * rows, depth) and packConvWeights' layout at `out[at]`: into it
+ * (`toPacked`, its padding rows written as zeros) or back out of it into `w`. The one reordering both ways.
+ */
+function copyPacked(out: Float32Array, at: number, w: Float32Array, groups: number, rows: number, depth: number, toPacked: boolean): void {
+  const rowsPad = roundUp(rows, MR);
+  let o = at;
   for (let g = 0; g < groups; g++) {
     for (let k0 = 0; k0 < depth; k0 += KC) {
       const kc = Math.min(KC, depth - k0);
       for (let s = 0; s < rowsPad; s += MR) {
         for (let k = k0; k < k0 + kc; k++) {
-          for (let r = s; r < s + MR; r++, o++) out[o] = r < rows ? w[(g * rows + r) * depth + k] : 0;
+          for (let r = s; r < s + MR; r++, o++) {
+            if (toPacked) out[o] = r < rows ? w[(g * rows + r) * depth + k] : 0;
+            else if (r < rows) w[(g * rows + r) * depth + k] = out[o];
+          }
         }
       }
     }
   }
+}
+
+/**
+ * @internal Convolution weights of at least this many bytes, in a block of the kernels' memory that only their net
+ * holds (decoded there by Net.load), are packed in place of themselves rather than beside (packConvWeightsInPlace):
+ * the layers whose second copy counts in a net's peak (FCN-8s's fc6, 411 MB, and fc7, 64 MiB), not the many small
+ * ones whose copy costs less than the in-place reordering's scattered moves. Tests set it lower.
+ */
+export const inPlacePacking = { minBytes: 16 * 2 ** 20 };
+
+/**
+ * Whether a convolution's weights (groups * rows, depth) of `bytes` pack in place (packConvWeightsInPlace): large
+ * enough (inPlacePacking), no padding rows, and moved in runs of 16 k's or more (64 floats: an odd depth's runs
+ * of one k, 12.8 million moves of 16 bytes for fc6's size, took 9 s where the copy takes 0.7).
+ */
+export function packsInPlace(bytes: number, rows: number, depth: number): boolean {
+  return bytes >= inPlacePacking.minBytes && rows % MR === 0 && inPlaceRun(depth) >= 16;
+}
+
+/** The k's packConvWeightsInPlace moves as one run: gcd(KC, depth), the most that never straddles a K block. */
+function inPlaceRun(depth: number): number {
+  let [a, b] = [KC, depth];
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * packConvWeights' layout made in `view`'s own block (decoded weights, `block`), which must hold exactly the
+ * weights (groups * rows, depth) with `rows` a multiple of MR (no padding rows: the same size): the net keeps
+ * one copy. `view` reads scrambled after; unpackConvWeights gives the weights back. The block is freed with the
+ * packed weights (releasePacked), or with the net's scope as before.
+ */
+export function packConvWeightsInPlace(e: WasmEngine, owner: object, view: Float32Array, block: Owned, bias: Float32Array | undefined, groups: number, rows: number, depth: number): PackedConv {
+  const f32 = e.f32, strips = rows / MR, unit = inPlaceRun(depth);
+  const tmp = new Float32Array(MR * depth);
+  for (let g = 0; g < groups; g++) {
+    const base = block.ptr / 4 + g * rows * depth;
+    // 1. Each strip's MR rows (contiguous) turned to depth x MR: (k, r) of strip s at s * MR * depth + k * MR + r.
+    for (let s = 0; s < strips; s++) {
+      const at = base + s * MR * depth;
+      tmp.set(f32.subarray(at, at + MR * depth));
+      for (let k = 0, o = at; k < depth; k++) for (let r = 0; r < MR; r++, o++) f32[o] = tmp[r * depth + k];
+    }
+    // 2. Each run of `unit` k's of a strip moved to its K block's place (block k0 at k0 * strips, strip s at s * kc),
+    // by following each cycle of that permutation with one run in hand: no second array of the weights' size. Runs
+    // of gcd(KC, depth) k's (FCN's fc6 and fc7: 256, 4 KB) make it ~50,000 moves of 4 KB, not 12.8 million of 16 bytes.
+    const runs = depth / unit, floats = unit * MR, seen = new Uint8Array(strips * runs), hand = new Float32Array(floats);
+    for (let start = 0; start < strips * runs; start++) {
+      if (seen[start]) continue;
+      hand.set(f32.subarray(base + start * floats, base + (start + 1) * floats));
+      let u = start;
+      do {
+        const s = Math.floor(u / runs), k = (u - s * runs) * unit, k0 = k - (k % KC), kc = Math.min(KC, depth - k0);
+        u = (k0 * strips + s * kc + (k - k0)) / unit;
+        const at = base + u * floats;
+        tmp.set(f32.subarray(at, at + floats));
+        f32.set(hand, at);
+        hand.set(tmp.subarray(0, floats));
+        seen[u] = 1;
+      } while (u !== start);
+    }
+  }
+  const blocks = [block];
   const biasAt = packBias(e, owner, bias, blocks);
-  return { weights: ptr, bias: biasAt, rows, depth, blocks };
+  return { weights: block.ptr, bias: biasAt, rows, depth, blocks, keep: view };
+}
+
+/** The weights (groups * rows, depth) row-major again, a new array, from a convolution's packed ones. */
+export function unpackConvWeights(e: WasmEngine, packed: PackedConv, groups: number): Float32Array {
+  const w = new Float32Array(groups * packed.rows * packed.depth);
+  copyPacked(e.f32, packed.weights / 4, w, groups, packed.rows, packed.depth, false);
+  return w;
 }
 
 /** Frees a convolution's packed weights now, not when their owner is collected: it must not be used after. */

@@ -664,6 +664,12 @@ export function weightsBlock(e: WasmEngine, a: Float32Array): Owned | undefined 
   return d && d.heap === e.heap && d.block.ptr !== 0 ? d.block : undefined;
 }
 
+/** The block of a weight array in `e`'s memory that at most one net lists (none shares it), if it is one. */
+export function soleWeightsBlock(e: WasmEngine, a: Float32Array): Owned | undefined {
+  const block = weightsBlock(e, a);
+  return block && block.scopes.size <= 1 ? block : undefined;
+}
+
 /**
  * Lists a weight array's block (decoded or moved into wasm memory) in `scope`, a net's: its dispose frees it unless
  * another net that shares the weights lists it too. A no-op for other arrays.

@@ -3,14 +3,14 @@ import type { LayerParameter } from '../caffe/types.js';
 import { gemm, matrix } from '../kernels/gemm.js';
 import { type ConvGeometry, depthwisePlane, im2col } from '../kernels/im2col.js';
 import { gatherPhases, phaseBuffers, phaseGeometry, scatterPhases } from '../kernels/phases.js';
-import { type PackedConv, type RowMajorInnerProduct, convolveWasm, innerProductWasm, moveInnerProductWeights, packConvWeights, releasePacked } from '../kernels/packed.js';
+import { type PackedConv, type RowMajorInnerProduct, convolveWasm, innerProductWasm, moveInnerProductWeights, packConvWeights, packConvWeightsInPlace, packsInPlace, releasePacked, unpackConvWeights } from '../kernels/packed.js';
 import { type PackedDepthwise, depthwiseWasm, packDepthwiseWeights } from '../kernels/depthwise.js';
 import { convDirectWasm, directFits } from '../kernels/direct.js';
 import { eltwiseSumWasm } from '../kernels/eltwise.js';
 import { reluRange, sumRelu } from '../kernels/relu.js';
-import { type WasmEngine, wasmEngine } from '../kernels/wasm.js';
+import { type WasmEngine, soleWeightsBlock, wasmEngine } from '../kernels/wasm.js';
 import { type PackedWinograd, allFinite, packWinogradWeights, uPerForward, winogradLimits, winogradMadeU, winogradScratchBytes, winogradTile, winogradWasm } from '../kernels/winograd.js';
-import { type Shape, type Tensor, shapeString, sizeOf } from '../tensor.js';
+import { type Shape, type Tensor, heldTensors, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
 import { type LayerContext, fail } from '../onnx/context.js';
 import { convolutionNd } from './convolution_nd.js';
@@ -156,10 +156,12 @@ export function convBottom(def: LayerParameter, s: Pick<ConvSettings, 'axis' | '
 }
 
 /** Checks weight and bias blobs: count first (Caffe: 1 + bias_term), then shapes. */
-export function convWeights(def: LayerParameter, s: Pick<ConvSettings, 'numOutput' | 'biasTerm'>, weights: Tensor[], weightShape: Shape): { w: Float32Array; bias: Float32Array | undefined } {
+export function convWeights(def: LayerParameter, s: Pick<ConvSettings, 'numOutput' | 'biasTerm'>, weights: Tensor[], weightShape: Shape, held?: Float32Array): { w: Float32Array; bias: Float32Array | undefined } {
   const want = 1 + (s.biasTerm ? 1 : 0);
   need(def, weights.length === 0 || weights.length === want, () => `has ${weights.length} weight blobs but needs ${want} (${s.biasTerm ? 'weights and bias' : 'weights only: bias_term is false'})`);
-  const w = expectWeight(def, weights, 0, 'the weights', weightShape).data;
+  // `held`: the layer's dropped weights (the tensor's data then unpacks them when read: not here, for a shape check).
+  const w = held ?? expectWeight(def, weights, 0, 'the weights', weightShape).data;
+  if (held) expectWeight(def, weights, 0, 'the weights', weightShape);
   const bias = s.biasTerm ? expectWeight(def, weights, 1, 'the bias', [s.numOutput]).data : undefined;
   return { w, bias };
 }
@@ -311,7 +313,7 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
         // shape check reads the dims; a tensor of other rank would be viewed anew, which needs the data).
         if (weights[0]?.dims.length !== 4) source();
         const before = w;
-        ({ w, bias } = convWeights(def, s, weights, [s.numOutput, b.channels / s.group, kh, kw]));
+        ({ w, bias } = convWeights(def, s, weights, [s.numOutput, b.channels / s.group, kh, kw], refill && w.length === 0 ? w : undefined));
         if (w !== before) [packed, packedDepthwise, rowMajor, packedWinograd, finiteWeights] = [undefined, undefined, undefined, {}, undefined];
         chosen = undefined;
         batch = b.num;
@@ -416,9 +418,9 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
         // ending in a 1x1 convolution (MobileNets' fc7), and FCN's fc6 (7x7, 512 -> 4096) and fc7 on a small image:
         // not 8-column GEMM strips of a packed copy (fc6: 411 MB more), nor Winograd's U for one pixel.
         if (!rowMajor) source();
+        dropPacked(engine); // first: weights packed in place are in `w` again, and the move may take their block
         rowMajor ??= moveInnerProductWeights(engine, layer, weights[0], bias, rows, g.channels * g.kernelH * g.kernelW);
         w = weights[0].data;
-        dropPacked(engine);
         return 'rows';
       }
       const q = phases;
@@ -481,7 +483,23 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
 
     /** The weights packed for the im2col GEMM (made once; also the path of a Winograd layer whose input has a NaN). */
     function gemmWeights(engine: WasmEngine, g: ConvGeometry): PackedConv {
-      return (packed ??= packConvWeights(engine, layer, source(), bias, s.group, s.numOutput / s.group, g.channels * g.kernelH * g.kernelW));
+      return (packed ??= packOnce(engine, s.numOutput / s.group, g.channels * g.kernelH * g.kernelW));
+    }
+
+    /**
+     * Packs the weights for the GEMM: in place of the loaded array where it is large and only this net holds it
+     * (decoded into the kernels' memory by Net.load, net.params not yet read), so the net keeps one copy (FCN-8s's
+     * fc6: 411 MB, not twice). The tensor's data then unpacks them when read (net.params, ONNX export, verify),
+     * and so does `source` for a route wanting them as Caffe lays them out (another plane, the TypeScript kernels).
+     */
+    function packOnce(engine: WasmEngine, rows: number, depth: number): PackedConv {
+      const t = weights[0], block = packsInPlace(w.length * 4, rows, depth) && w.length === s.group * rows * depth && !heldTensors.has(t) ? soleWeightsBlock(engine, w) : undefined;
+      if (!block) return packConvWeights(engine, layer, source(), bias, s.group, rows, depth);
+      const p = packConvWeightsInPlace(engine, layer, w, block, bias, s.group, rows, depth);
+      refill = () => unpackConvWeights(engine, p, s.group);
+      w = new Float32Array(0);
+      unpackedWhenRead(t, source);
+      return p;
     }
 
     /** The weights, made again by `refill` if releaseWeights dropped them. */
@@ -527,6 +545,15 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
         if (slope !== undefined) reluRange(y, yBase + o * outPlane, yBase + (o + 1) * outPlane, slope);
       }
     }
+}
+
+/**
+ * `t.data` made by `make` when first read (then a plain property again); an assignment replaces it. A layer's
+ * weights packed in place: net.params reads them as loaded, the same bits.
+ */
+function unpackedWhenRead(t: Tensor, make: () => Float32Array): void {
+  const plain = (data: Float32Array): Float32Array => (Object.defineProperty(t, 'data', { value: data, writable: true, configurable: true, enumerable: true }), data);
+  Object.defineProperty(t, 'data', { get: () => plain(make()), set: plain, configurable: true, enumerable: true });
 }
 
 /** Conv, or ConvTranspose for Deconvolution (its weights are C x M/g x kh x kw). */

@@ -12,7 +12,7 @@ import { ForwardJudge } from './forward-judge.js';
 import { type ConcatSlice, concatSlices } from './concat-views.js';
 import { MemoryPlan, releasedBlob } from './memory-plan.js';
 import { platform } from '../platform.js';
-import { type Shape, Tensor, sameShape, shapeString, sizeOf, viewOf, viewedShares } from '../tensor.js';
+import { type Shape, Tensor, heldTensors, sameShape, shapeString, sizeOf, viewOf, viewedShares } from '../tensor.js';
 import { CremaError, MemoryFullError } from '../util/errors.js';
 import { checkInputNames, checkNames, checkOptionKeys } from '../util/options.js';
 import { listSome, nameRecord } from '../util/names.js';
@@ -101,8 +101,12 @@ export class Net {
   /** Layer name -> its weight tensors (read-only: see README). */
   get params(): Map<string, Tensor[]> {
     this.usable();
+    if (!this.paramsShown) for (const ts of this.paramMap.values()) for (const t of ts) heldTensors.add(t);
+    this.paramsShown = true;
     return this.paramMap;
   }
+  /** net.params was read: its caller may hold the weights' arrays (see heldTensors). */
+  private paramsShown = false;
   private readonly paramMap = new Map<string, Tensor[]>();
   /** What loading noticed (unused weights, layers without weights, dropped loss layers, ...). */
   readonly notes: string[];
@@ -185,6 +189,7 @@ export class Net {
     // Workers start in the background; Net.load awaits the same start and reports a failure there.
     setThreads(this.threads).catch(() => undefined);
     for (const l of graph.layers) if (l.weights.length) this.paramMap.set(l.name, l.weights);
+    holdShared(this.paramMap);
     // Weights in wasm memory (decoded there by Net.load, or moved by another net's layers) are this net's to free
     // (dispose) too, not only the collector's: the last net using them frees them.
     for (const ts of this.paramMap.values()) for (const t of ts) adoptWeights(t.data, this.owned);
@@ -979,6 +984,13 @@ function ownTensors(weights: Map<string, Tensor[]>): Map<string, Tensor[]> {
     return o;
   };
   return new Map([...weights].map(([name, ts]) => [name, ts.map(of)]));
+}
+
+/** The tensors over an array that several layers' weights hold (params shared by name): each layer reads it as it is. */
+function holdShared(params: Map<string, Tensor[]>): void {
+  const layers = new Map<Float32Array, number>();
+  for (const ts of params.values()) for (const a of new Set(ts.map((t) => t.data))) layers.set(a, (layers.get(a) ?? 0) + 1);
+  for (const ts of params.values()) for (const t of ts) if (layers.get(t.data)! > 1) heldTensors.add(t);
 }
 
 /** From now on `t.data` (and `t.size`) throws a CremaError saying why (a disposed net's weights). */
