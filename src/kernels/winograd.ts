@@ -1,6 +1,6 @@
 // Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution on the wasm engine (assembly/winograd.ts): 3x3, stride 1,
 // dilation 1, any pad, groups (larger kernels as sums of 3x3 blocks; strided ones on their space-to-depth, whose
-// 4x4 kernels take F(5x5, 4x4) or F(3x3, 4x4)). The filter is transformed once (U = G g G^T, (m + 2)^2 values per 3x3 filter) and
+// 4x4 kernels take F(3x3, 4x4), or F(5x5, 4x4) with CREMA_WINOGRAD=5). The filter is transformed once (U = G g G^T, (m + 2)^2 values per 3x3 filter) and
 // packed as that many GEMM A matrices per group (on 13 x 13 planes, where a large U is not kept, made again in each
 // forward: uPerForward); a forward is two parallel jobs, a zero-bordered copy of the
 // input and then blocks of tiles (input transform, GEMMs, output transform with bias and ReLU). The im2col path
