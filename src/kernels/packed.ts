@@ -53,12 +53,9 @@ function copyPacked(out: Float32Array, at: number, w: Float32Array, groups: numb
     for (let k0 = 0; k0 < depth; k0 += KC) {
       const kc = Math.min(KC, depth - k0);
       for (let s = 0; s < rowsPad; s += MR) {
-        for (let k = k0; k < k0 + kc; k++) {
-          for (let r = s; r < s + MR; r++, o++) {
-            if (toPacked) out[o] = r < rows ? w[(g * rows + r) * depth + k] : 0;
-            else if (r < rows) w[(g * rows + r) * depth + k] = out[o];
-          }
-        }
+        // The direction chosen outside the k loop: this runs over every float of every convolution a net loads.
+        if (toPacked) for (let k = k0; k < k0 + kc; k++) for (let r = s; r < s + MR; r++, o++) out[o] = r < rows ? w[(g * rows + r) * depth + k] : 0;
+        else for (let k = k0; k < k0 + kc; k++) for (let r = s; r < s + MR; r++, o++) if (r < rows) w[(g * rows + r) * depth + k] = out[o];
       }
     }
   }
@@ -108,7 +105,8 @@ export function packConvWeightsInPlace(e: WasmEngine, owner: object, view: Float
     // 2. Each run of `unit` k's of a strip moved to its K block's place (block k0 at k0 * strips, strip s at s * kc),
     // by following each cycle of that permutation with one run in hand: no second array of the weights' size. Runs
     // of gcd(KC, depth) k's (FCN's fc6 and fc7: 256, 4 KB) make it ~50,000 moves of 4 KB, not 12.8 million of 16 bytes.
-    const runs = depth / unit, floats = unit * MR, seen = new Uint8Array(strips * runs), hand = new Float32Array(floats);
+    const runs = depth / unit, floats = unit * MR, seen = new Uint8Array(strips * runs);
+    let hand = new Float32Array(floats), next = new Float32Array(floats);
     for (let start = 0; start < strips * runs; start++) {
       if (seen[start]) continue;
       hand.set(f32.subarray(base + start * floats, base + (start + 1) * floats));
@@ -117,9 +115,9 @@ export function packConvWeightsInPlace(e: WasmEngine, owner: object, view: Float
         const s = Math.floor(u / runs), k = (u - s * runs) * unit, k0 = k - (k % KC), kc = Math.min(KC, depth - k0);
         u = (k0 * strips + s * kc + (k - k0)) / unit;
         const at = base + u * floats;
-        tmp.set(f32.subarray(at, at + floats));
+        next.set(f32.subarray(at, at + floats)); // the run displaced, in hand next (the two buffers swap: no copy back)
         f32.set(hand, at);
-        hand.set(tmp.subarray(0, floats));
+        [hand, next] = [next, hand];
         seen[u] = 1;
       } while (u !== start);
     }
