@@ -369,10 +369,15 @@ class TextParser {
   private unknownField(type: protobuf.Type, name: string, at: Token): void {
     // The SSD fork's labelmap_voc.prototxt (item { name label display_name }) given where a net goes: no net to skip to.
     const labelMap = type.name === 'NetParameter' && name === 'item';
-    const outside = `${type.name} has unknown field '${name}'${labelMap ? ": this is a label map (the SSD fork's labelmap), not a net; crema detect takes it as --labels" : ''}`;
+    // A solver.prototxt given for the net (`net: "train_val.prototxt"`, `base_lr`): --lenient would skip every line
+    // of it into an empty net. A stray `type:` is no sign of one: a layer's, outside its braces.
+    const solver = type.name === 'NetParameter' && name !== 'type' && Object.hasOwn(messageType('SolverParameter').fields, name);
+    const why = labelMap ? ": this is a label map (the SSD fork's labelmap), not a net; crema detect takes it as --labels"
+      : solver ? `: this is a solver (its '${name}' is a SolverParameter field), not a net: give the net's prototxt (the solver's net: or train_net: names it)` : '';
+    const outside = `${type.name} has unknown field '${name}'${why}`;
     // A typo (num_ouput) is likelier than a fork's field within two edits of one of caffe.proto's.
-    const near = labelMap ? undefined : nearest(name, Object.keys(type.fields));
-    this.unknown(at, outside, `has unknown field '${name}'`, undefined, !labelMap, near && `did you mean '${near}'?`);
+    const near = labelMap || solver ? undefined : nearest(name, Object.keys(type.fields));
+    this.unknown(at, outside, `has unknown field '${name}'`, undefined, !labelMap && !solver, near && `did you mean '${near}'?`);
     this.skipValue();
   }
 
