@@ -5,7 +5,15 @@ if (process.argv.length === 3 && ['--version', '-v'].includes(process.argv[2])) 
   console.log(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
   process.exit(0);
 }
-const { main } = await import('../dist/cli/main.js');
+// A checkout installed with --ignore-scripts has no dist/ (npm install's prepare builds it): one line saying so, not
+// Node's stack trace of the missing module.
+const entry = new URL('../dist/cli/main.js', import.meta.url);
+const { main } = await import(entry.href).catch(async (err) => {
+  if (err?.code !== 'ERR_MODULE_NOT_FOUND' || err.url !== entry.href) throw err;
+  const { fileURLToPath } = await import('node:url');
+  console.error(`crema: ${fileURLToPath(new URL('../dist/', import.meta.url))} is not built: \`npm run build\` in ${fileURLToPath(new URL('..', import.meta.url))} builds it (npm install does, unless --ignore-scripts)`);
+  process.exit(2);
+});
 
 // `crema info big.prototxt | head`: a closed pipe ends the output, not the program with a stack trace.
 process.stdout.on('error', (err) => {

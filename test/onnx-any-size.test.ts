@@ -1117,6 +1117,20 @@ describe("the library's convert(net, { anySize, anyBatch })", () => {
     await expect(convert(flat, { anySize: true })).rejects.toThrow(`options.anySize: the net does not serve every input size: ${ARGMAX_REFUSAL}`);
     flat.dispose();
   });
+
+  it("names an output's height and width apart where the sizes tried gave them alike (colorization's class8_ab)", async () => {
+    // 16 x 16 pooled by 8 (ceil): 2 x 2, and at the sizes tried (19 x 21, 24 x 17, 32 x 32) 3 x 3, 3 x 3, 4 x 4
+    const net = netFrom(input([1, 1, 16, 16]) + 'layer { name: "p" type: "Pooling" bottom: "data" top: "p" pooling_param { pool: MAX kernel_size: 8 stride: 8 } }');
+    const model = decodeModel(await convert(net, { anySize: true }));
+    const dims = (v: ValueInfoObj) => v.type.tensor_type.shape!.dim.map((d) => ('dim_param' in d ? d.dim_param : d.dim_value));
+    expect(model.graph.output.map(dims)).toEqual([[1, 1, 'p_2', 'p_3']]);
+    // and runs so at a size that is not square: 40 x 24 pooled to 5 x 3
+    const session = await ort.InferenceSession.create(await convert(net, { anySize: true }));
+    const out = (await session.run({ data: new ort.Tensor('float32', new Float32Array(40 * 24), [1, 1, 40, 24]) })).p;
+    expect(out.dims).toEqual([1, 1, 5, 3]);
+    await session.release();
+    net.dispose();
+  });
 });
 
 describe('without anySize, the models are byte for byte what they were', () => {

@@ -268,6 +268,10 @@ describe('posesInImage, detectPoses and crema pose', () => {
     const r = await cli('pose', other, weights, photo);
     expect(r.code).toBe(2);
     expect(r.stderr.split('\n').at(-1)).toBe("crema: pose: the net's output 'p' has 3 channels; OpenPose's BODY_25 net gives 78, COCO's 57, MPI's 44, BODY_25B's 97, BODY_135's 439 (not an OpenPose body net?)");
+    // a classifier's output (LeNet's prob, [1, 10]) is named by its shape, not as "-1 channels"
+    fs.writeFileSync(other, 'name: "x" input: "image" input_dim: 1 input_dim: 3 input_dim: 16 input_dim: 16\nlayer { name: "p" type: "Pooling" bottom: "image" top: "p" pooling_param { pool: AVE global_pooling: true } }\nlayer { name: "f" type: "Flatten" bottom: "p" top: "f" }');
+    const flat = await cli('pose', other, weights, photo);
+    expect([flat.code, flat.stderr.split('\n').at(-1)]).toEqual([2, "crema: pose: the net's output 'f' is 1 x 3, not maps of N x C x H x W; OpenPose's BODY_25 net gives 78, COCO's 57, MPI's 44, BODY_25B's 97, BODY_135's 439 (not an OpenPose body net?)"]);
     // OpenPose's face detector needs a Neck (BODY_135's is the upper neck): refused before any net or image is read
     const faceless = "crema: pose: OpenPose's face detector places the face from the body's Neck, which BODY_135 does not have (OpenPose stops: \"String(s) could not be found.\"); its net finds the face itself";
     expect((await cli('pose', prototxt, weights, photo, '--model', 'BODY_135', '--face', 'no.prototxt', 'no.caffemodel')).stderr).toBe(faceless);

@@ -1,7 +1,7 @@
 // Startup: `crema --help`, `crema --version` and `crema info` import only what they use (the README's first
 // commands answer in well under 0.3 s). Not a timed test: it checks which modules each command loads, the cause of
 // the speed (each of onnxruntime-node, sharp, h5wasm, Graphviz, yargs' other commands costs tens of ms to import).
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +31,16 @@ function modulesLoadedByNode(...nodeArgs: string[]): Promise<{ code: number; pac
 const HEAVY = ['onnxruntime-node', 'onnxruntime-common', 'sharp', 'h5wasm', '@hpcc-js/wasm-graphviz', 'cli-progress', 'cli-table3'];
 
 describe('startup', () => {
+  it('a checkout without dist/ (npm install --ignore-scripts) says in one line how to build it, exit 2', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crema-nodist-'));
+    fs.mkdirSync(path.join(dir, 'bin'));
+    fs.copyFileSync(path.join(root, 'bin/crema.js'), path.join(dir, 'bin/crema.js'));
+    fs.writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }');
+    const r = spawnSync(process.execPath, [path.join(dir, 'bin/crema.js'), 'info', 'net.prototxt'], { encoding: 'utf8' });
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect([r.status, r.stdout, r.stderr]).toEqual([2, '', `crema: ${path.join(dir, 'dist')}/ is not built: \`npm run build\` in ${dir}/ builds it (npm install does, unless --ignore-scripts)\n`]);
+  });
+
   it('crema --version loads nothing of crema but package.json', async () => {
     const r = await modulesLoadedBy('--version');
     expect(r.code).toBe(0);

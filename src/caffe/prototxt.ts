@@ -4,6 +4,7 @@ import protobuf from 'protobufjs';
 import { CremaError, clip } from '../util/errors.js';
 import { messageType } from './schema.js';
 import { nearest } from '../util/options.js';
+import { listSome } from '../util/names.js';
 import type { Message } from './message.js';
 import { decodeUtf8, finishBlobArrays, isLayerType, toSafeNumber } from './wire.js';
 
@@ -368,10 +369,15 @@ class TextParser {
   private unknownField(type: protobuf.Type, name: string, at: Token): void {
     // The SSD fork's labelmap_voc.prototxt (item { name label display_name }) given where a net goes: no net to skip to.
     const labelMap = type.name === 'NetParameter' && name === 'item';
-    const outside = `${type.name} has unknown field '${name}'${labelMap ? ": this is a label map (the SSD fork's labelmap), not a net; crema detect takes it as --labels" : ''}`;
+    // A solver.prototxt given for the net (`net: "train_val.prototxt"`, `base_lr`): --lenient would skip every line
+    // of it into an empty net. A stray `type:` is no sign of one: a layer's, outside its braces.
+    const solver = type.name === 'NetParameter' && name !== 'type' && Object.hasOwn(messageType('SolverParameter').fields, name);
+    const why = labelMap ? ": this is a label map (the SSD fork's labelmap), not a net; crema detect takes it as --labels"
+      : solver ? `: this is a solver (its '${name}' is a SolverParameter field), not a net: give the net's prototxt (the solver's net: or train_net: names it)` : '';
+    const outside = `${type.name} has unknown field '${name}'${why}`;
     // A typo (num_ouput) is likelier than a fork's field within two edits of one of caffe.proto's.
-    const near = labelMap ? undefined : nearest(name, Object.keys(type.fields));
-    this.unknown(at, outside, `has unknown field '${name}'`, undefined, !labelMap, near && `did you mean '${near}'?`);
+    const near = labelMap || solver ? undefined : nearest(name, Object.keys(type.fields));
+    this.unknown(at, outside, `has unknown field '${name}'`, undefined, !labelMap && !solver, near && `did you mean '${near}'?`);
     this.skipValue();
   }
 
@@ -600,18 +606,20 @@ class TextParser {
   private parseEnum(field: protobuf.Field, en: protobuf.Enum): string | undefined {
     const t = this.peek();
     const names = Object.keys(en.values);
+    // V1's layer types are 49 values: all of them made a refusal of ~730 characters around its one guess.
+    const some = listSome(names, 12);
     let name: string | undefined;
     if (t.kind === 'ident') name = Object.hasOwn(en.values, t.text) ? t.text : undefined;
     else if (t.kind === 'number' || this.isPunct('-')) {
       const id = this.parseInteger('int32', field.name);
       name = en.valuesById[id];
-      if (name === undefined) this.fail(t, `${id} is not a value of ${en.name} for '${field.name}' (${names.join(', ')})`);
+      if (name === undefined) this.fail(t, `${id} is not a value of ${en.name} for '${field.name}' (${some})`);
       return name;
-    } else this.expected(`one of ${names.join(', ')}`);
+    } else this.expected(`one of ${some}`);
     this.advance();
     // A typo (CONVOLUTOIN, MAXX) is likelier than a fork's value within two edits of one of caffe.proto's.
     const near = name === undefined ? nearest(t.text, names) : undefined;
-    if (name === undefined) this.unknown(t, `unknown value '${t.text}' for '${field.name}'`, `has unknown value '${t.text}' for '${field.name}'`, `expected one of ${names.join(', ')}`, true, near && `did you mean '${near}'?`);
+    if (name === undefined) this.unknown(t, `unknown value '${t.text}' for '${field.name}'`, `has unknown value '${t.text}' for '${field.name}'`, `expected one of ${some}`, true, near && `did you mean '${near}'?`);
     return name;
   }
 }

@@ -55,8 +55,10 @@ export function modelOf(net: Net): PoseModelName {
   const dims = net.blobs.get(name)?.dims;
   const c = dims?.length === 4 ? dims[1] : -1;
   const found = POSE_MODELS.filter((m) => poseChannels(poseModel(m)) === c);
+  // A classifier's [1, 10] has no channels of maps: its shape, not "-1 channels".
+  const has = dims?.length === 4 ? `has ${c} channels` : `is ${dims ? dims.join(' x ') : 'missing'}, not maps of N x C x H x W`;
   if (found.length === 0)
-    throw new CremaError(`pose: the net's output '${name}' has ${c} channels; OpenPose's BODY_25 net gives 78, COCO's 57, MPI's 44, BODY_25B's 97, BODY_135's 439 (not an OpenPose body net?)`);
+    throw new CremaError(`pose: the net's output '${name}' ${has}; OpenPose's BODY_25 net gives 78, COCO's 57, MPI's 44, BODY_25B's 97, BODY_135's 439 (not an OpenPose body net?)`);
   if (found[0] !== 'MPI') return found[0];
   return net.layers.some((l) => /stage6/.test(l.name)) ? 'MPI' : 'MPI_4';
 }

@@ -220,10 +220,14 @@ export function freeSizeDimensions(model: ModelObj, varying: VaryingAxes): void 
     }
   }
   for (const v of model.graph.output) {
-    const dims = dimsOf(v), sizes = outputSizes.get(v);
+    const dims = dimsOf(v), sizes = outputSizes.get(v), own = new Set<string>();
     for (const axis of varying.get(v.name) ?? []) {
-      const key = sizes?.[axis], symbol = (key !== undefined && symbols.get(key)) || `${v.name}_${axis}`;
-      if (key !== undefined) symbols.set(key, symbol); // a later output of the same sizes shares it
+      const key = sizes?.[axis], shared = key !== undefined ? symbols.get(key) : undefined;
+      // Never one symbol for two axes of one output: its height and width can take the same sizes at every size
+      // tried (colorization's class8_ab, a quarter of 227 x 229 and of 232 x 225 alike) and differ at others.
+      const symbol = shared !== undefined && !own.has(shared) ? shared : `${v.name}_${axis}`;
+      if (key !== undefined && shared === undefined) symbols.set(key, symbol); // a later output of the same sizes shares it
+      own.add(symbol);
       dims[axis] = { dim_param: symbol };
     }
   }
