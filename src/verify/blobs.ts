@@ -63,6 +63,20 @@ export async function withEveryBlob<T>(net: { keepBlobs: 'all' | readonly string
 }
 
 /**
+ * `run` from the state a fresh net has: ONNX Runtime's graph starts every run from zeros, so a net whose recurrent
+ * layers carry a sequence from its last forward (Layer.carriesState) runs from zeros for verify too (not to compare
+ * step n against step 1), and gets its sequence's state back after (the user's next forward continues it).
+ */
+export async function fromFreshState<T>(net: { layers: readonly { impl: { freshState?(): () => void } }[] }, run: () => Promise<T>): Promise<T> {
+  const restore = net.layers.flatMap((l) => l.impl.freshState?.() ?? []);
+  try {
+    return await run();
+  } finally {
+    for (const put of restore) put();
+  }
+}
+
+/**
  * @internal
  * Refuses a net with a layer that draws random values at every forward (caffe-segnet's Dropout with
  * sample_weights_test): its blobs differ between any two runs, in one engine or two, so there is nothing to verify.

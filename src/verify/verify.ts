@@ -6,7 +6,7 @@ import type { Net } from '../runtime/net.js';
 import type { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { readNpy } from '../util/npy.js';
-import { type BlobVerdict, compareBlobs, refuseSampledLayers, seededInput, withEveryBlob } from './blobs.js';
+import { type BlobVerdict, compareBlobs, fromFreshState, refuseSampledLayers, seededInput, withEveryBlob } from './blobs.js';
 
 export { PAIRS, type BlobVerdict, type PairName, seededInput } from './blobs.js';
 
@@ -75,14 +75,14 @@ export async function verifyNet(net: Net, options: VerifyOptions = {}): Promise<
   refuseSampledLayers(net);
   const { inputs, source } = chooseInputs(net, options, refDir);
   const onnx = (await forwardOnnx(net, inputs, { threads: options.threads, lrn: options.lrn, opset: options.opset, blobs: 'all' })).blobs;
-  return withEveryBlob(net, async () => {
+  return withEveryBlob(net, () => fromFreshState(net, async () => {
     net.forward(inputs);
     const notes: string[] = [];
     const reference = refDir ? readReference(net, refDir, notes) : undefined;
     const compared = compareBlobs(net, onnx, reference, tolerance);
     notes.push(...compared.notes);
     return { pass: compared.failed.length === 0, tolerance, input: source, reference: options.reference, blobs: compared.blobs, failed: compared.failed, unexplained: compared.unexplained, notes };
-  });
+  }));
 }
 
 /** The reference's blobs that the net has; other files are noted (Caffe's own *_split_* blobs silently skipped). */
