@@ -22,6 +22,8 @@ export interface Explained {
   follows: string[];
   /** When every input is within it: the blob's relative difference over its inputs' largest (how much the layer amplifies it). */
   gain?: number;
+  /** The layers right after `layer` that rewrite the blob in place (its ReLU, an SE block's Sigmoid), rerun with it. */
+  through?: string[];
 }
 
 /** The comparisons verify makes: native vs ONNX Runtime always, each vs the reference when there is one. */
