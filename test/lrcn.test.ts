@@ -53,6 +53,12 @@ describe("LRCN's captioning net, a word a forward (synthetic weights) vs real Ca
     for (const b of m.blobs) expect(relativeError(net.blobs.get(b)!, step(2, b)), `step 2 after verify: ${b}`).toBeLessThanOrEqual(TOLERANCE);
   }, 120_000);
 
+  it("verify without inputs draws the words as indices below the Embed's input_dim (random values in [-1, 1) are refused as no index)", async () => {
+    const report = await verifyNet(await load(), { threads: 1 });
+    expect(report.input).toBe("cont_sentence random (seed 1), input_sentence random indices of Embed 'embedding' in [0, 8801) (seed 1), image_features random (seed 1)");
+    expect(report.failed).toEqual([]);
+  }, 120_000);
+
   it('step 2 from zeros (a fresh net) is off by far more than the tolerance: the steps above test the state', async () => {
     const fresh = await load();
     fresh.forward(feeds(2));
