@@ -453,6 +453,47 @@ describe.skipIf(!haveChromium)('the page in Chromium (crema ui)', () => {
     }
   });
 
+  it("verify at a tolerance the page's field sets tiny: FAIL, the failing blobs named and marked, a blob that only follows its input's difference saying so", async () => {
+    const { page, errors } = await open(browser, `${server.url}?model=cifar10_full`);
+    try {
+      expect(await waitLoaded(page)).toBe('');
+      await click(page, '#examples button');
+      await page.waitForFunction(() => (globalThis as unknown as { cremaPage: PageState }).cremaPage.top.length > 0);
+      const setTolerance = (text: string) => page.$eval('#verify-tolerance', (e, t) => void ((e as unknown as { value: string }).value = t), text);
+      // A tolerance that is not positive: one line, and no verify.
+      await setTolerance('-1');
+      await click(page, '#verify');
+      await page.waitForFunction("document.getElementById('error').textContent");
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe("Tolerance must be a positive number, got '-1'");
+      expect(await page.$eval('#verify-box', (e) => e.hasAttribute('hidden'))).toBe(true);
+
+      // 1e-6: below what two engines' float32 sums agree to on CIFAR-10's convolutions (~3e-6), above their other layers'.
+      await setTolerance('1e-6');
+      await click(page, '#verify');
+      await page.waitForSelector('#verify-box:not([hidden])');
+      expect(await page.$eval('#error', (e) => e.textContent)).toBe('');
+      const summary = await page.$eval('#verify-summary', (e) => e.textContent ?? '');
+      const rows = await page.$$eval('#verify-table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+      expect(rows.map((r) => r[0])).toEqual([...node.net.blobs.keys()]);
+      // Each row's verdict is its relative difference against the tolerance; the summary names the failing rows.
+      for (const [blob, , , rel, ok] of rows) expect(ok === 'yes', `${blob}: ${rel} ${ok}`).toBe(Number(rel) <= 1e-6);
+      const failed = rows.filter((r) => r[4] !== 'yes').map((r) => r[0]);
+      expect(failed.length).toBeGreaterThan(0);
+      expect(summary.startsWith(`FAIL: 11 blobs on the image cat.jpg, ${failed.length} blob(s) out of tolerance: ${failed.join(', ')}`), summary).toBe(true);
+      // A blob out of tolerance only by its input says which (its row and its note); another is the layer's own ('NO').
+      const follows = rows.flatMap(([blob, , , , ok]) => (/^no: follows /.test(ok) ? [[blob, ok.slice('no: follows '.length)]] : []));
+      expect(follows.length, summary).toBeGreaterThan(0);
+      expect(rows.some((r) => r[4] === 'NO'), summary).toBe(true);
+      for (const [blob, input] of follows) {
+        expect(failed).toContain(input);
+        expect(summary).toContain(`'${blob}' follows from '${input}' (out of tolerance): its layer '${blob}' (`);
+      }
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("refuses an unknown layer type in Node's line, pointing plugins to Node (the browser's engine takes none: it offered options.plugins)", async () => {
     const prototxt = 'input: "x" input_shape { dim: 1 dim: 2 } layer { name: "f" type: "Frobnicate" bottom: "x" top: "y" }';
     const inNode = await Net.load(Buffer.from(prototxt)).then(() => 'loaded', (err: Error) => err.message);

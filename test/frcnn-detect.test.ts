@@ -16,6 +16,7 @@ import { parsePrototxt } from '../src/caffe/prototxt.js';
 import { upgradeNet } from '../src/caffe/upgrade.js';
 import { Net } from '../src/runtime/net.js';
 import { readNpy } from '../src/util/npy.js';
+import { verifyNet } from '../src/verify/verify.js';
 import { FRCNN_FIXTURE, frcnnWeights, writeFrcnnWeights } from './helpers/frcnn.js';
 import { cli, spawnCli } from './helpers/cli.js';
 
@@ -102,6 +103,14 @@ describe("makefile/frcnn's predict_original (detect on FrcnnProposal nets)", () 
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("verify without inputs gives the FrcnnProposal's im_info the image input's size (a random one is no image's size and is refused)", async () => {
+    const net = await netOf('two-scales');
+    const report = await verifyNet(net, { threads: 1 });
+    expect(report.input).toBe("data random (seed 1), im_info the image input's height and width and scale 1 (im_info of 'proposal')");
+    expect([...net.blobs.get('im_info')!.data]).toEqual([32, 32, 1]);
+    expect(report.failed).toEqual([]);
+  }, 120_000);
 
   it("options in place of the config's: threshold, scale, maxSize, mean", () => {
     const net = netOf('two-scales');

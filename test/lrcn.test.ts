@@ -11,6 +11,7 @@ import { runOnnx } from '../src/onnx/run.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { readNpy } from '../src/util/npy.js';
+import { verifyNet } from '../src/verify/verify.js';
 import { hashWeightBlobs } from './helpers/hashweights.mjs';
 import { TOLERANCE, relativeError } from './helpers/reference.js';
 
@@ -37,6 +38,25 @@ describe("LRCN's captioning net, a word a forward (synthetic weights) vs real Ca
     // ONNX keeps no state between runs: its graph starts from zeros, as Caffe's first forward.
     const onnx = await runOnnx(net.graph, feeds(1), { outputs: m.blobs, threads: 1 });
     for (const b of m.blobs) expect(relativeError(onnx.get(b)!, step(1, b)), `onnx step 1: ${b}`).toBeLessThanOrEqual(TOLERANCE);
+  }, 120_000);
+
+  it('verify on a net one step in compares like with like (both engines from zeros) and leaves the net its sequence', async () => {
+    const net = await load();
+    net.forward(feeds(1));
+    // Natively from step 1's state, lstm2 is off from step 2-from-zeros by > 100x the tolerance (the test below):
+    // verify passes only if it ran the native net from zeros, as ONNX Runtime's graph runs.
+    const report = await verifyNet(net, { inputs: feeds(2), threads: 1 });
+    expect(report.failed).toEqual([]);
+    expect(report.pass).toBe(true);
+    // And the net goes on from step 1's end, as if verify had not run: its step 2 is Caffe's.
+    net.forward(feeds(2));
+    for (const b of m.blobs) expect(relativeError(net.blobs.get(b)!, step(2, b)), `step 2 after verify: ${b}`).toBeLessThanOrEqual(TOLERANCE);
+  }, 120_000);
+
+  it("verify without inputs draws the words as indices below the Embed's input_dim (random values in [-1, 1) are refused as no index)", async () => {
+    const report = await verifyNet(await load(), { threads: 1 });
+    expect(report.input).toBe("cont_sentence random (seed 1), input_sentence random indices of Embed 'embedding' in [0, 8801) (seed 1), image_features random (seed 1)");
+    expect(report.failed).toEqual([]);
   }, 120_000);
 
   it('step 2 from zeros (a fresh net) is off by far more than the tolerance: the steps above test the state', async () => {

@@ -230,6 +230,53 @@ layer { name: "prob" type: "Softmax" bottom: "logits" top: "prob" }`);
   });
 });
 
+describe('crema verify: a blob rewritten in place right after its layer is rerun with those layers (a reference written here)', () => {
+  // An SE block's gate: a layer whose top a Sigmoid rewrites in place. Here 'z' (Power, shift -1.2e7) of 'h' near
+  // 1.2e7, then 's' in place: h 4 apart of 1.2e7 (3.3e-7 relative) puts the sigmoid 0.12 apart.
+  const dir = path.join(tmp, 'inplace');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'net.prototxt'), `name: "gate"
+input: "data" input_shape { dim: 1 dim: 4 }
+layer { name: "h" type: "Power" bottom: "data" top: "h" power_param { scale: 1 } }
+layer { name: "z" type: "Power" bottom: "h" top: "z" power_param { shift: -12000000 } }
+layer { name: "s" type: "Sigmoid" bottom: "z" top: "z" }`);
+  const data = [1.2e7, 1.2e7 + 2, 1e7, 0], h = [1.2e7, 1.2e7 + 6, 1e7, 0];
+  const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+  /** A reference whose h is 4 off at one value and whose z is the gate of that h, moved by `off` at its value 1. */
+  const verify = async (name: string, off: number) => {
+    const ref = path.join(dir, name);
+    fs.mkdirSync(ref, { recursive: true });
+    writeNpy(path.join(ref, 'data.npy'), new Tensor([1, 4], Float32Array.from(data)));
+    writeNpy(path.join(ref, 'h.npy'), new Tensor([1, 4], Float32Array.from(h)));
+    writeNpy(path.join(ref, 'z.npy'), new Tensor([1, 4], Float32Array.from(h.map((v, i) => sigmoid(v - 1.2e7) + (i === 1 ? off : 0)))));
+    const r = await cli('verify', path.join(dir, 'net.prototxt'), '--reference', ref, '--json');
+    expect(r.code).toBe(1);
+    return JSON.parse(r.stdout);
+  };
+
+  it("explained through the in-place Sigmoid: the note names both layers, the input's difference and the gain", async () => {
+    const json = await verify('right', 0);
+    expect(json.failed).toEqual(['z']);
+    expect(json.unexplained).toEqual([]);
+    const z = json.blobs[2];
+    expect(z.pairs.native_onnx.pass).toBe(true);
+    expect(z.pairs.native_reference.abs).toBeGreaterThan(0.1);
+    expect(z.explained).toMatchObject({ layer: 'z', type: 'Power', follows: [], through: ['s'] });
+    expect(z.explained.rerun).toBeLessThan(1e-6);
+    expect(z.explained.gain).toBeGreaterThan(1e5);
+    expect(json.notes).toEqual([
+      `'z': its input 'h' (3.3e-7 relative, 4.0e+0 absolute at values up to 1.2e+7) is within tolerance, amplified ${z.explained.gain.toExponential(1)}x by Power + Sigmoid; its layers 'z' (Power) and in place 's' (Sigmoid), run by crema on ONNX Runtime's and the reference's own input, give their values within ${z.explained.rerun.toExponential(1)} relative: float32's rounding, not the layers`,
+    ]);
+  });
+
+  it('the same with the gate wrong by 1e-3 at one value: unexplained, no note excuses it', async () => {
+    const json = await verify('wrong', 1e-3);
+    expect(json.unexplained).toEqual(['z']);
+    expect(json.blobs[2].explained).toBeUndefined();
+    expect(json.notes.filter((n: string) => n.startsWith("'z'") && n.includes('amplified'))).toEqual([]);
+  });
+});
+
 describe("crema verify: a blob out of tolerance only by its inputs says so, and by how much its layer amplifies them (real Caffe's blobs)", () => {
   // test/fixtures/amplify: logits of ~1800 within 3e-6 of Caffe's (Winograd F(4x4)), a Softmax at a near tie that
   // turns that into ~8e-4, a Flatten of it. The Winograd tile is pinned: the fixture is about its rounding.
@@ -333,15 +380,17 @@ describe("crema verify: a blob out of tolerance only by its inputs says so, and 
 describe('crema verify on recurrent layers that carry their state from forward to forward (test/fixtures/layers/recurrent)', () => {
   // LSTM and RNN without expose_hidden start each forward from the state the last one ended in (Caffe's, which the
   // fixture's again/ checks): a rerun of one starts from another state than the forward did, so it cannot stand for
-  // it, and it moves the state the net's next forward starts from. verify leaves such a layer unexplained and unrun.
+  // it, and it moves the state the net's next forward starts from. verify leaves such a layer unexplained and unrun,
+  // and runs its own forward from a fresh net's state (ONNX Runtime's), putting the net's back after (fromFreshState).
   // The continuation markers all 1 here (the fixture's reset streams, forgetting the state, would hide a moved one).
   const fixture = path.join(repo, 'test/fixtures/layers/recurrent');
   const load = () => Net.load(path.join(fixture, 'net.prototxt'), path.join(fixture, 'weights.caffemodel'));
-  it("a wrong 'lstm' blob stays unexplained, and the net's next forward is its second forward, as a net never verified", async () => {
+  it("a wrong 'lstm' blob stays unexplained, and the net's next forwards are its first and second, as a net never verified", async () => {
     const data = readNpy(path.join(fixture, 'input.npy'));
     data.data.fill(1, 54); // cont_f
     const fresh = await load();
-    const first = new Tensor([...fresh.forward({ data }).lstm.dims], fresh.blobs.get('lstm')!.data.slice());
+    const firsts = Object.entries(fresh.forward({ data })).map(([b, t]) => [b, t.data.slice()] as const);
+    const first = new Tensor([...fresh.blobs.get('lstm')!.dims], fresh.blobs.get('lstm')!.data.slice());
     const ref = path.join(tmp, 'recurrent-ref');
     fs.mkdirSync(ref, { recursive: true });
     for (const blob of ['data', 'x', 'cont', 'lstm']) {
@@ -353,6 +402,8 @@ describe('crema verify on recurrent layers that carry their state from forward t
     const report = await verifyNet(net, { inputs: { data }, reference: ref });
     expect(report.failed).toEqual(['lstm']);
     expect(report.unexplained).toEqual(['lstm']);
+    const again = net.forward({ data });
+    for (const [blob, values] of firsts) expect(again[blob].data, blob).toEqual(values);
     const second = fresh.forward({ data }), got = net.forward({ data });
     expect(comparePair(second.lstm, first, 1e-4).pass).toBe(false); // the state does carry
     for (const blob of ['lstm', 'lstm_s', 'rnn']) expect(got[blob].data, blob).toEqual(second[blob].data);

@@ -1010,9 +1010,18 @@ async function verify(): Promise<void> {
   if (!net) return;
   const image = state.input && imageTarget(net);
   say('verifying: the net in crema\'s engine and in ONNX Runtime Web…');
-  const report = await net.verify(everyInput(net));
+  const report = await net.verify(everyInput(net), { tolerance: verifyTolerance() });
   showVerify(report, image ? `the image ${state.imageName}` : `random values (seed 1)`);
   say('');
+}
+
+/** The tolerance field's: empty is verify's own 1e-4; anything but a positive number is refused in one line. */
+function verifyTolerance(): number | undefined {
+  const text = $<HTMLInputElement>('verify-tolerance').value.trim();
+  if (text === '') return undefined;
+  const tolerance = Number(text);
+  if (!(tolerance > 0)) throw new Error(`Tolerance must be a positive number, got '${text}'`);
+  return tolerance;
 }
 
 function showVerify(report: BrowserVerifyReport, input: string): void {
@@ -1020,7 +1029,7 @@ function showVerify(report: BrowserVerifyReport, input: string): void {
   const inherited = report.failed.filter((b) => !report.unexplained.includes(b));
   const byInputs = inherited.length ? `; ${inherited.join(', ')} only by their inputs (their layers, run on the same inputs, agree)` : '';
   const verdict = report.pass ? `every blob within ${report.tolerance}` : `${report.failed.length} blob(s) out of tolerance: ${report.failed.join(', ')}${byInputs}`;
-  $('verify-summary').textContent = `${report.pass ? 'PASS' : 'FAIL'}: ${report.blobs.length} blobs on ${input}, ${verdict}. ${report.notes.join(' ')}`;
+  $('verify-summary').textContent = `${report.pass ? 'PASS' : 'FAIL'}: ${report.blobs.length} blobs on ${input}, ${verdict}. ${report.notes.join('; ')}`;
   const rows = report.blobs.map((b) => {
     const p = b.pairs.native_onnx!;
     const tr = document.createElement('tr');

@@ -228,14 +228,14 @@ function poseModelOf(net: Net) {
 async function verify(net: Net, req: Extract<Request, { op: 'verify' }>): Promise<BrowserVerifyReport> {
   const tolerance = req.tolerance ?? 1e-4;
   if (!(tolerance > 0)) throw new CremaError(`tolerance must be a positive number, got ${tolerance}`);
-  const { compareBlobs, refuseSampledLayers, withEveryBlob } = await import('../verify/blobs.js');
+  const { compareBlobs, fromFreshState, refuseSampledLayers, withEveryBlob } = await import('../verify/blobs.js');
   refuseSampledLayers(net);
   const onnx = (await forwardOrt(net, req.feeds, req.ort, 'all')).blobs;
-  return withEveryBlob(net, async () => {
+  return withEveryBlob(net, () => fromFreshState(net, async () => {
     net.forward(tensors(req.feeds));
     const compared = compareBlobs(net, onnx, undefined, tolerance);
     return { pass: compared.failed.length === 0, tolerance, ...compared };
-  });
+  }));
 }
 
 /** Net.detect: the detections of detect.ts (the Node library's and the CLI's), by crema's engine or onnxruntime-web. */

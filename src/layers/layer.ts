@@ -57,6 +57,12 @@ export interface Layer {
    */
   readonly carriesState?: boolean;
   /**
+   * For a layer that carriesState: starts the next forward from the state a fresh layer has (zeros), and gives back
+   * a function that puts the state it had back (verify runs a net as ONNX Runtime does, from zeros, and leaves the
+   * net's sequence where it was).
+   */
+  freshState?(): () => void;
+  /**
    * For a layer that sizes its tops: the most rows each can get at these bottoms, when `reshape` gives fewer (the
    * fork's set-up shapes: a cascade's stages would otherwise each multiply the rows the layers after them are
    * shaped for when the net loads).

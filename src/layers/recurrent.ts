@@ -94,7 +94,8 @@ function recurrent(kind: Kind, def: LayerParameter, weights: Tensor[]): Layer {
     reshape(bottoms) {
       weightShapes(kind, def, weights, bottoms);
       const x = bottoms[0];
-      if (x[1] !== N) state = kind.states.map(() => new Float32Array(x[1] * H));
+      // (By the state's size, not N: a state freshState put back keeps its streams' count until they change.)
+      if (state[0]?.length !== x[1] * H) state = kind.states.map(() => new Float32Array(x[1] * H));
       [T, N] = x;
       I = sizeOf(x.slice(2));
       ipX.reshape([x]);
@@ -140,6 +141,11 @@ function recurrent(kind: Kind, def: LayerParameter, weights: Tensor[]): Layer {
         state[0].set(h);
         if (c) state[1].set(c);
       }
+    },
+    freshState() {
+      const kept = state;
+      state = kind.states.map(() => new Float32Array(N * H));
+      return () => void (state = kept);
     },
     macs: () => T * N * G * (I + H) + N * G * S + (ipO ? T * N * H * H : 0),
     prepare() {

@@ -22,6 +22,8 @@ export interface Explained {
   follows: string[];
   /** When every input is within it: the blob's relative difference over its inputs' largest (how much the layer amplifies it). */
   gain?: number;
+  /** The layers right after `layer` that rewrite the blob in place (its ReLU, an SE block's Sigmoid), rerun with it. */
+  through?: string[];
 }
 
 /** The comparisons verify makes: native vs ONNX Runtime always, each vs the reference when there is one. */
@@ -59,6 +61,20 @@ export async function withEveryBlob<T>(net: { keepBlobs: 'all' | readonly string
     return await run();
   } finally {
     net.keepBlobs = kept;
+  }
+}
+
+/**
+ * `run` from the state a fresh net has: ONNX Runtime's graph starts every run from zeros, so a net whose recurrent
+ * layers carry a sequence from its last forward (Layer.carriesState) runs from zeros for verify too (not to compare
+ * step n against step 1), and gets its sequence's state back after (the user's next forward continues it).
+ */
+export async function fromFreshState<T>(net: { layers: readonly { impl: { freshState?(): () => void } }[] }, run: () => Promise<T>): Promise<T> {
+  const restore = net.layers.flatMap((l) => l.impl.freshState?.() ?? []);
+  try {
+    return await run();
+  } finally {
+    for (const put of restore) put();
   }
 }
 

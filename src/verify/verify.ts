@@ -6,7 +6,9 @@ import type { Net } from '../runtime/net.js';
 import type { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
 import { readNpy } from '../util/npy.js';
-import { type BlobVerdict, compareBlobs, refuseSampledLayers, seededInput, withEveryBlob } from './blobs.js';
+import { paramsOf } from '../caffe/schema.js';
+import { layerTypeOf } from '../layers/registry.js';
+import { type BlobVerdict, compareBlobs, fromFreshState, refuseSampledLayers, seededInput, withEveryBlob } from './blobs.js';
 
 export { PAIRS, type BlobVerdict, type PairName, seededInput } from './blobs.js';
 
@@ -57,11 +59,34 @@ function chooseInputs(net: Net, options: VerifyOptions, refDir: string | undefin
       inputs[name] = readNpy(file);
       sources.push(`${name} from the reference`);
     } else {
-      inputs[name] = seededInput(net.shapes.get(name)!, options.seed ?? 1);
-      sources.push(`${name} random (seed ${options.seed ?? 1})`);
+      const drawn = drawnInput(net, name, options.seed ?? 1);
+      inputs[name] = drawn.tensor;
+      sources.push(`${name} ${drawn.source}`);
     }
   }
   return { inputs, source: sources.join(', ') };
+}
+
+/**
+ * A seeded random input, in the domain its layer takes where that is narrower than [-1, 1): an Embed's indices
+ * (integers below input_dim), a Faster R-CNN Proposal's im_info (the image input's height and width, scale 1; a
+ * random one is refused as no image's size). Other inputs take any value alike in both engines.
+ */
+function drawnInput(net: Net, name: string, seed: number): { tensor: Tensor; source: string } {
+  const dims = net.shapes.get(name)!, tensor = seededInput(dims, seed);
+  const embed = net.layers.find((l) => l.type === 'Embed' && l.bottoms[0] === name);
+  const rows = embed ? paramsOf<{ input_dim: number }>(embed.def, 'embed_param').input_dim : 0;
+  if (embed && rows > 0) {
+    tensor.data.forEach((v, i) => (tensor.data[i] = Math.min(rows - 1, Math.floor(((v + 1) / 2) * rows))));
+    return { tensor, source: `random indices of Embed '${embed.name}' in [0, ${rows}) (seed ${seed})` };
+  }
+  const proposal = net.layers.find((l) => ['Proposal', 'FrcnnProposal'].includes(layerTypeOf(l.def).type) && l.bottoms[2] === name);
+  const image = net.inputs.map((i) => net.shapes.get(i)!).find((d) => d.length === 4);
+  if (proposal && image && dims.at(-1) === 3) {
+    for (let i = 0; i < tensor.data.length; i += 3) tensor.data.set([image[2], image[3], 1], i);
+    return { tensor, source: `the image input's height and width and scale 1 (im_info of '${proposal.name}')` };
+  }
+  return { tensor, source: `random (seed ${seed})` };
 }
 
 /**
@@ -75,14 +100,14 @@ export async function verifyNet(net: Net, options: VerifyOptions = {}): Promise<
   refuseSampledLayers(net);
   const { inputs, source } = chooseInputs(net, options, refDir);
   const onnx = (await forwardOnnx(net, inputs, { threads: options.threads, lrn: options.lrn, opset: options.opset, blobs: 'all' })).blobs;
-  return withEveryBlob(net, async () => {
+  return withEveryBlob(net, () => fromFreshState(net, async () => {
     net.forward(inputs);
     const notes: string[] = [];
     const reference = refDir ? readReference(net, refDir, notes) : undefined;
     const compared = compareBlobs(net, onnx, reference, tolerance);
     notes.push(...compared.notes);
     return { pass: compared.failed.length === 0, tolerance, input: source, reference: options.reference, blobs: compared.blobs, failed: compared.failed, unexplained: compared.unexplained, notes };
-  });
+  }));
 }
 
 /** The reference's blobs that the net has; other files are noted (Caffe's own *_split_* blobs silently skipped). */

@@ -30,7 +30,7 @@ const PAIR_TITLES: Record<PairName, string> = {
 export const verifyCommand = {
   builder: (y: Argv) =>
     threadsArg(netArgs(y))
-      .option('input', { alias: 'i', type: 'string', array: true, default: [], describe: 'input data, [NAME=]FILE.npy (default: the reference\'s own input, else seeded random)' })
+      .option('input', { alias: 'i', type: 'string', array: true, default: [], describe: 'input data, [NAME=]FILE.npy (default: the reference\'s own input, else seeded random: an Embed\'s indices below its input_dim, a Proposal\'s im_info the image input\'s size)' })
       .option('reference', { type: 'string', describe: 'a directory of <blob>.npy to compare against (a --dump, or Caffe\'s from caffe-ref forward)' })
       .option('tolerance', { type: 'number', default: 1e-4, describe: 'pass when max|a - b| <= tolerance * max(1, max|b|)' })
       .option('seed', { type: 'number', default: 1, describe: 'seed of the random input' })
