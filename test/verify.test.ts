@@ -47,6 +47,13 @@ describe('compareDetections', () => {
     expect(compareDetections(rows([0, 1, 1, -182.5, Infinity, -182.5, Infinity]), rows(inf), 1e-4).pass).toBe(false);
     expect(compareDetections(rows([0, 1, 1, -182.5, -1e30, -182.5, Infinity]), rows(inf), 1e-4).pass).toBe(false);
   });
+  it("far outside the image (MobileNet-SSD's synthetic boxes, no area, no IoU), corners within 1e-4 relative: float32's rounding there", () => {
+    // ONNX Runtime's and crema's decodings of offsets ~1e8 (within 1.2e-6 relative): 4.4e-7 relative apart.
+    const ours = [0, 1, 1, 3393.7915, -468.0903, 3393.7915, -468.0903], theirs = [0, 1, 1, 3393.793, -468.0929, 3393.793, -468.0929];
+    expect(compareDetections(rows(ours), rows(theirs), 1e-4).pass).toBe(true);
+    expect(compareDetections(rows([0, 1, 1, 3394.2, -468.0903, 3394.2, -468.0903]), rows(theirs), 1e-4).pass).toBe(false); // 1.2e-4 relative
+    expect(compareDetections(rows([0, 1, 1, 0.3, 0.5, 0.3, 0.5]), rows([0, 1, 1, 0.3002, 0.5, 0.3002, 0.5]), 1e-4).pass).toBe(false); // 2e-4 inside the image
+  });
 });
 
 describe('crema verify on LeNet (shipped with crema)', () => {

@@ -85,7 +85,7 @@ export function compareBlobs(net: Net, onnx: Map<string, Tensor>, reference: Map
   // Detection rows are compared as sets: ONNX's NonMaximumSuppression may order equal scores otherwise.
   const detections = new Set(net.layers.filter((l) => DETECTION_TYPES.has(l.type)).flatMap((l) => l.tops));
   const outlines = [...detections].some((b) => (net.blobs.get(b)?.dims[3] ?? 7) > 7);
-  if (detections.size) notes.push(`detections (${[...detections].join(', ')}) compared as sets: same image and label, IoU >= 0.99 or corners within 1e-4, ${outlines ? 'outlines within 1e-4, ' : ''}|score difference| <= ${tolerance}`);
+  if (detections.size) notes.push(`detections (${[...detections].join(', ')}) compared as sets: same image and label, IoU >= 0.99 or corners within 1e-4 (relative beyond 1), ${outlines ? 'outlines within 1e-4, ' : ''}|score difference| <= ${tolerance}`);
   // A Pooling's second top (SegNet's pool*_mask) holds argmax indices: compared as indices (compareIndices), against its bottom.
   const masks = new Map(net.layers.filter((l) => l.type === 'Pooling' && l.tops.length > 1).map((l) => [l.tops[1], l.bottoms[0]]));
   if (masks.size) notes.push(`pooling masks (${[...masks.keys()].join(', ')}) compared as indices: a differing index agrees when the values both point at in the pooled blob are within the tolerance`);
