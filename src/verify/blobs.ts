@@ -3,7 +3,7 @@
 import type { Net } from '../runtime/net.js';
 import { Tensor, sizeOf } from '../tensor.js';
 import { type PairResult, comparePair } from './compare.js';
-import { compareDetections, tiedAtCut } from './detections.js';
+import { compareDetections, imageRows, infiniteRows, tiedAtCut } from './detections.js';
 import { compareIndices } from './indices.js';
 import { DETECTION_TYPES } from '../layers/detection/types.js';
 import { CremaError } from '../util/errors.js';
@@ -82,7 +82,8 @@ export function refuseSampledLayers(net: Net): void {
 export function compareBlobs(net: Net, onnx: Map<string, Tensor>, reference: Map<string, Tensor> | undefined, tolerance: number): BlobComparison {
   const notes: string[] = [];
   const blobs: BlobVerdict[] = [];
-  // Detection rows are compared as sets: ONNX's NonMaximumSuppression may order equal scores otherwise.
+  // Detection rows are compared as sets: the fork's std::sort leaves equal scores' order unspecified (and OpenCV's
+  // detections come by score); ONNX Runtime's come in crema's order.
   const detections = new Set(net.layers.filter((l) => DETECTION_TYPES.has(l.type)).flatMap((l) => l.tops));
   const outlines = [...detections].some((b) => (net.blobs.get(b)?.dims[3] ?? 7) > 7);
   if (detections.size) notes.push(`detections (${[...detections].join(', ')}) compared as sets: same image and label, IoU >= 0.99 or corners within 1e-4 (relative beyond 1), ${outlines ? 'outlines within 1e-4, ' : ''}|score difference| <= ${tolerance}`);
@@ -153,23 +154,38 @@ function explain(net: Net, blobs: BlobVerdict[], sides: Sides, compareAs: Compar
     b.explained = e;
     return [explainedNote(b, e, byBlob, net)];
   });
-  return [...notes, ...precisionNotes(net, blobs.filter((b) => !b.explained && !differs.has(b.blob)), tolerance, blobs), ...tieNotes(net, blobs, sides)];
+  return [...notes, ...precisionNotes(net, blobs.filter((b) => !b.explained && !differs.has(b.blob)), tolerance, blobs), ...tieNotes(net, blobs, sides, tolerance)];
 }
 
-/** Says which failing DetectionOutput blobs tie at keep_top_k's cut on a failing pair (tiedAtCut). */
-function tieNotes(net: Net, blobs: BlobVerdict[], sides: Sides): string[] {
+/**
+ * Says why failing DetectionOutput blobs may differ: against the reference (real Caffe), the boxes tied at keep_top_k's
+ * cut of an image (tiedAtCut; the fork's std::sort orders them as it may); natively vs ONNX Runtime, which take
+ * equal scores in the same order, boxes of infinite extent (infiniteRows: a NaN overlap, dropped by the fork only).
+ */
+function tieNotes(net: Net, blobs: BlobVerdict[], sides: Sides, tolerance: number): string[] {
   const notes: string[] = [];
   for (const layer of net.layers.filter((l) => l.type === 'DetectionOutput')) {
     const b = blobs.find((v) => v.blob === layer.tops[0]);
     const keep = (layer.def.detection_output_param as { keep_top_k?: number } | undefined)?.keep_top_k;
-    if (!b || b.pass || b.explained || !keep) continue;
+    if (!b || b.pass || b.explained) continue;
+    const images = net.blobs.get(layer.bottoms[0])?.dims[0] ?? 1;
     for (const pair of (Object.keys(b.pairs) as PairName[]).filter((p) => !b.pairs[p]!.pass)) {
       const [ours, theirs] = PAIR_ENGINES[pair].map((e) => (e === 'native' ? net.blobs : sides[e])?.get(b.blob));
-      const tie = ours && theirs ? tiedAtCut(ours, theirs, keep) : undefined;
-      if (!tie) continue;
+      if (!ours || !theirs) continue;
       const [x, y] = PAIR_ENGINES[pair].map((e) => ENGINE_NAMES[e]);
-      notes.push(`'${b.blob}': ${x} and ${y} each keep keep_top_k = ${keep} rows, ${tie.ours} and ${tie.theirs} of them at the lowest kept score ${tie.score}: which of the boxes tied there are kept is the sort's order, which the SSD fork's std::sort leaves unspecified (saturated or synthetic weights?)`);
-      break;
+      if (pair === 'native_onnx') {
+        const [na, nb] = [infiniteRows(ours), infiniteRows(theirs)];
+        if (na + nb > 0)
+          notes.push(`'${b.blob}': ${na} of ${x}'s rows and ${nb} of ${y}'s have boxes of infinite extent (saturated or synthetic weights?): where two boxes' intersection overflows float, the SSD fork's overlap is NaN and drops the later box, ONNX's NonMaxSuppression keeps it (equal scores are not the cause: ${y} takes them in the fork's order)`);
+        continue;
+      }
+      if (!keep) continue;
+      // Each image cut alone, noted where its rows differ.
+      const differ = (n: number) => !compareDetections(imageRows(ours, n), imageRows(theirs, n), tolerance).pass;
+      const ties = Array.from({ length: images }, (_, n) => ({ n, tie: tiedAtCut(ours, theirs, keep, n) })).filter((t) => t.tie && differ(t.n));
+      for (const { n, tie } of ties)
+        notes.push(`'${b.blob}'${images > 1 ? ` image ${n}` : ''}: ${x} and ${y} each keep keep_top_k = ${keep} rows, ${tie!.ours} and ${tie!.theirs} of them at the lowest kept score ${tie!.score}: which of the boxes tied there are kept is the sort's order, which the SSD fork's std::sort leaves unspecified (saturated or synthetic weights?)`);
+      if (ties.length) break;
     }
   }
   return notes;

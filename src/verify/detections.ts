@@ -1,4 +1,4 @@
-import { type Tensor, shapeString } from '../tensor.js';
+import { Tensor, shapeString } from '../tensor.js';
 import type { PairResult } from './compare.js';
 
 /** Boxes match when their IoU is at least this, or their corners agree within 1e-4 (relative beyond 1: near) with the same image and label, and scores within the tolerance. */
@@ -45,8 +45,10 @@ function sameOutline(a: Float32Array, i: number, b: Float32Array, j: number, wid
  * Compares two detection blobs ([1, 1, N, 7] rows of image, label, score, xmin, ymin, xmax, ymax; TextBoxes++'s
  * rows carry their outline after the box, 15 or 12 values) as sets: every row of `ref` must pair with its own row of
  * `ours` of the same image and label, the same box (sameBox) and outline (within 1e-4) and |score difference| <=
- * `tolerance`, and the counts must be equal. ONNX's NonMaximumSuppression may order equal scores differently from
- * the SSD fork, so the order is not compared. `abs` and `rel` are the largest score difference.
+ * `tolerance`, and the counts must be equal. The order is not compared: the fork's std::sort leaves equal scores'
+ * order unspecified (real Caffe's may be another than crema's, which ONNX Runtime's follows), OpenCV's detections come
+ * by score, and other detection layers' (YOLO's, the two-stage nets') as their ONNX exports give them. `abs` and
+ * `rel` are the largest score difference.
  */
 export function compareDetections(ours: Tensor, ref: Tensor, tolerance: number): PairResult {
   const width = ref.dims[3];
@@ -77,17 +79,45 @@ export function compareDetections(ours: Tensor, ref: Tensor, tolerance: number):
 }
 
 /**
- * Whether both detection blobs were cut at `keep` rows (keep_top_k) with several rows of each at the same lowest
- * score: then which of the tied boxes are kept is the sort's order, which the fork's std::sort leaves unspecified
- * (an SSD under synthetic weights scores thousands of boxes 1.0), so two engines may keep different ones. Gives
- * that score and how many rows of each side have it.
+ * Whether both detection blobs were cut at `keep` rows (keep_top_k) for `image` with several rows of each at the same
+ * lowest score: then which of the tied boxes are kept is the sort's order, which the fork's std::sort leaves
+ * unspecified (an SSD under synthetic weights scores thousands of boxes 1.0), so real Caffe and crema may keep
+ * different ones (ONNX Runtime keeps crema's: its TopK and NonMaxSuppression take equal scores by index, as crema).
+ * Gives that score and how many rows of each side have it. keep_top_k applies per image: each image is cut alone.
  */
-export function tiedAtCut(ours: Tensor, theirs: Tensor, keep: number): { score: number; ours: number; theirs: number } | undefined {
-  const width = theirs.dims[3];
-  const scores = (t: Tensor) => Array.from({ length: t.data.length / width }, (_, r) => t.data[r * width + 2]);
+export function tiedAtCut(ours: Tensor, theirs: Tensor, keep: number, image = 0): { score: number; ours: number; theirs: number } | undefined {
+  const scores = (t: Tensor) => rowsOfImage(t, image).map((r) => t.data[r * t.dims[3] + 2]);
   const [a, b] = [scores(ours), scores(theirs)];
   if (a.length !== keep || b.length !== keep) return undefined;
   const score = Math.min(...a);
   const [na, nb] = [a.filter((s) => s === score).length, b.filter((s) => s === score).length];
   return score === Math.min(...b) && na > 1 && nb > 1 ? { score, ours: na, theirs: nb } : undefined;
+}
+
+/** The indices of the rows of `image` (column 0). */
+function rowsOfImage(t: Tensor, image: number): number[] {
+  const width = t.dims[3];
+  return Array.from({ length: t.data.length / width }, (_, r) => r).filter((r) => t.data[r * width] === image);
+}
+
+/** The rows of `image` alone, as a detection blob [1, 1, rows, width]. */
+export function imageRows(t: Tensor, image: number): Tensor {
+  const width = t.dims[3], rows = rowsOfImage(t, image);
+  return new Tensor([1, 1, rows.length, width], Float32Array.from(rows.flatMap((r) => Array.from(t.data.subarray(r * width, (r + 1) * width)))));
+}
+
+/**
+ * The rows whose box has infinite extent: a corner not finite, or an area that overflows float (as the fork's
+ * BBoxSize computes it). Two such boxes can have an intersection that overflows, where the fork's overlap is NaN
+ * (inf / (inf + inf - inf)) and its `overlap <= threshold` drops the later box, while ONNX Runtime's
+ * NonMaxSuppression (intersection / union > threshold) keeps it.
+ */
+export function infiniteRows(t: Tensor): number {
+  const width = t.dims[3], d = t.data;
+  let n = 0;
+  for (let i = 0; i + width <= d.length; i += width) {
+    const [x1, y1, x2, y2] = [d[i + 3], d[i + 4], d[i + 5], d[i + 6]];
+    if (!Number.isFinite(Math.fround(Math.fround(x2 - x1) * Math.fround(y2 - y1)))) n++;
+  }
+  return n;
 }

@@ -21,7 +21,9 @@ export function detectionOutputToOnnx(c: LayerContext): void {
   const locClasses = s.shareLocation ? 1 : s.numClasses, values = LOC_VALUES[outline], width = ROW_VALUES[outline] - 3;
   if (s.eta < 1 && s.nmsThreshold > 0.5)
     c.note(`adaptive NMS (eta ${formatFloat32(s.eta)}) is not reproduced: ONNX's NonMaximumSuppression keeps the threshold at ${formatFloat32(s.nmsThreshold)}, so detections may differ`);
-  c.note('ONNX NonMaximumSuppression may order equal scores otherwise than the fork; crema verify compares detections as sets (IoU >= 0.99, |score difference| <= its tolerance)');
+  // Equal scores need no note: ONNX's TopK and ONNX Runtime's NonMaxSuppression take them by index, as the fork's
+  // stable_sort, and keepTopK's sorts are stable (test/detection-ties.test.ts: the rows equal, in order).
+  c.note("a box whose overlap with a kept box is NaN (their intersection overflows float: boxes of infinite extent, under saturated or synthetic weights) is dropped by the fork, kept by ONNX's NonMaxSuppression");
   c.dynamicShape(0, [2]);
   // Size-free (ConvertOptions.anySize): the priors (and k) follow the image size, so the shapes infer them (-1, or
   // 1 where Expand broadcasts) and k comes from the priors' Shape; otherwise they are constants.
