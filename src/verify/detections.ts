@@ -105,19 +105,3 @@ export function imageRows(t: Tensor, image: number): Tensor {
   const width = t.dims[3], rows = rowsOfImage(t, image);
   return new Tensor([1, 1, rows.length, width], Float32Array.from(rows.flatMap((r) => Array.from(t.data.subarray(r * width, (r + 1) * width)))));
 }
-
-/**
- * The rows whose box has infinite extent: a corner not finite, or an area that overflows float (as the fork's
- * BBoxSize computes it). Two such boxes can have an intersection that overflows, where the fork's overlap is NaN
- * (inf / (inf + inf - inf)) and its `overlap <= threshold` drops the later box, while ONNX Runtime's
- * NonMaxSuppression (intersection / union > threshold) keeps it.
- */
-export function infiniteRows(t: Tensor): number {
-  const width = t.dims[3], d = t.data;
-  let n = 0;
-  for (let i = 0; i + width <= d.length; i += width) {
-    const [x1, y1, x2, y2] = [d[i + 3], d[i + 4], d[i + 5], d[i + 6]];
-    if (!Number.isFinite(Math.fround(Math.fround(x2 - x1) * Math.fround(y2 - y1)))) n++;
-  }
-  return n;
-}
