@@ -6,7 +6,7 @@
 // make-forknets.mjs says how, and regenerates the references); eric612/MobileNet-YOLO's YOLOv2 (darknet19: Reorg;
 // MobileNet) and YOLOv3 nets against that fork's own Caffe, FaceBoxes (its densified PriorBox), TextBoxes++ (denser
 // PriorBox, quadrilateral DetectionOutput), TextBoxes (the textboxes dialect) and RCF (AutoCrop) against their own. Natively and through ONNX Runtime; detections as sets
-// (same image and label, IoU >= 0.99 or corners within 1e-4, outlines within 1e-4, scores within the tolerance).
+// (same image and label, IoU >= 0.99 or corners within 1e-4 relative beyond 1, outlines within 1e-4, scores within the tolerance).
 // And each net's `crema convert --any-size` verdict (any-size.json): the size-free ones run at two other sizes.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -219,7 +219,7 @@ describe('compareDetections', () => {
   const a = [0, 1, 0.9, 0.1, 0.1, 0.5, 0.5], b = [0, 2, 0.8, 0.2, 0.2, 0.6, 0.7];
   it('matches rows in any order', () => expect(compareDetections(rows(b, a), rows(a, b), 1e-4).pass).toBe(true));
   it('refuses a moved box, another label, a changed score, a missing row', () => {
-    expect(compareDetections(rows(a, [0, 2, 0.8, 0.25, 0.2, 0.6, 0.7]), rows(a, b), 1e-4).mismatch).toBe('detections: 1 of 2 without a match (IoU >= 0.99 or corners within 1e-4, score within 0.0001), 1 extra');
+    expect(compareDetections(rows(a, [0, 2, 0.8, 0.25, 0.2, 0.6, 0.7]), rows(a, b), 1e-4).mismatch).toBe('detections: 1 of 2 without a match (IoU >= 0.99 or corners within 1e-4 (relative beyond 1), score within 0.0001), 1 extra');
     expect(compareDetections(rows(a, [0, 3, 0.8, 0.2, 0.2, 0.6, 0.7]), rows(a, b), 1e-4).pass).toBe(false);
     expect(compareDetections(rows(a, [0, 2, 0.8002, 0.2, 0.2, 0.6, 0.7]), rows(a, b), 1e-4).pass).toBe(false);
     expect(compareDetections(rows(a), rows(a, b), 1e-4).pass).toBe(false);

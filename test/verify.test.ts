@@ -47,6 +47,13 @@ describe('compareDetections', () => {
     expect(compareDetections(rows([0, 1, 1, -182.5, Infinity, -182.5, Infinity]), rows(inf), 1e-4).pass).toBe(false);
     expect(compareDetections(rows([0, 1, 1, -182.5, -1e30, -182.5, Infinity]), rows(inf), 1e-4).pass).toBe(false);
   });
+  it("far outside the image (MobileNet-SSD's synthetic boxes, no area, no IoU), corners within 1e-4 relative: float32's rounding there", () => {
+    // ONNX Runtime's and crema's decodings of offsets ~1e8 (within 1.2e-6 relative): 4.4e-7 relative apart.
+    const ours = [0, 1, 1, 3393.7915, -468.0903, 3393.7915, -468.0903], theirs = [0, 1, 1, 3393.793, -468.0929, 3393.793, -468.0929];
+    expect(compareDetections(rows(ours), rows(theirs), 1e-4).pass).toBe(true);
+    expect(compareDetections(rows([0, 1, 1, 3394.2, -468.0903, 3394.2, -468.0903]), rows(theirs), 1e-4).pass).toBe(false); // 1.2e-4 relative
+    expect(compareDetections(rows([0, 1, 1, 0.3, 0.5, 0.3, 0.5]), rows([0, 1, 1, 0.3002, 0.5, 0.3002, 0.5]), 1e-4).pass).toBe(false); // 2e-4 inside the image
+  });
 });
 
 describe('crema verify on LeNet (shipped with crema)', () => {
@@ -443,5 +450,34 @@ layer { name: "det" type: "DetectionOutput" bottom: "loc" bottom: "conf" bottom:
     const r = await cli('verify', path.join(dir, 'net.prototxt'), '--reference', dir, '--json');
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).notes.join('\n')).not.toContain('tied');
+  });
+});
+
+describe('crema verify: the keep_top_k tie note at batch 2, per image (keep_top_k cuts each image alone)', () => {
+  // The same four tied boxes in both images; the reference keeps crema's two in image 0 and the other two in image 1.
+  const dir = path.join(tmp, 'tie2');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'net.prototxt'), `name: "tie2"
+input: "loc" input_shape { dim: 2 dim: 16 }
+input: "conf" input_shape { dim: 2 dim: 8 }
+input: "prior" input_shape { dim: 1 dim: 2 dim: 16 }
+layer { name: "det" type: "DetectionOutput" bottom: "loc" bottom: "conf" bottom: "prior" top: "det"
+  detection_output_param { num_classes: 2 share_location: true background_label_id: 0 nms_param { nms_threshold: 0.45 top_k: 4 }
+    code_type: CENTER_SIZE keep_top_k: 2 confidence_threshold: 0.01 } }`);
+  const box = (k: number) => [0.2 * k, 0.1, 0.2 * k + 0.1, 0.2];
+  const write = (name: string, dims: number[], values: number[]) => writeNpy(path.join(dir, `${name}.npy`), new Tensor(dims, Float32Array.from(values)));
+  write('loc', [2, 16], new Array(32).fill(0));
+  write('conf', [2, 8], [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
+  write('prior', [1, 2, 16], [...[0, 1, 2, 3].flatMap(box), ...new Array(4).fill([0.1, 0.1, 0.2, 0.2]).flat()]);
+
+  it('image 1 differs among its tied boxes: a note on image 1 (keep_top_k rows of its own), none on image 0, native vs ONNX Runtime equal', async () => {
+    write('det', [1, 1, 4, 7], [[0, 0], [0, 1], [1, 2], [1, 3]].flatMap(([n, k]) => [n, 1, 1, ...box(k)]));
+    const r = await cli('verify', path.join(dir, 'net.prototxt'), '--reference', dir, '--json');
+    expect(r.code).toBe(1);
+    const json = JSON.parse(r.stdout);
+    expect(json.failed).toEqual(['det']);
+    expect(json.blobs.find((b: { blob: string }) => b.blob === 'det').pairs.native_onnx.pass).toBe(true);
+    const ties = json.notes.filter((n: string) => n.includes('keep_top_k'));
+    expect(ties).toEqual(["'det' image 1: crema and the reference each keep keep_top_k = 2 rows, 2 and 2 of them at the lowest kept score 1: which of the boxes tied there are kept is the sort's order, which the SSD fork's std::sort leaves unspecified (saturated or synthetic weights?)"]);
   });
 });

@@ -319,7 +319,7 @@ function proposalToOnnx(c: LayerContext, s: ProposalSettings): void {
   const [cls] = c.layer.bottomShapes; // (1, 2A, H, W): one image, as the layer's set-up checks
   const A = anchorsOf(s).length / 4, K = cls[2] * cls[3] * A;
   if (s.fork?.softNms) throw new LayerError(c.layer.def, `FrcnnProposal's soft-NMS (test_soft_nms ${s.fork.softNms.kind}) has no ONNX form (its scores change as it goes): convert with a config of test_soft_nms 0`);
-  if (s.fork) c.note("FrcnnProposal takes equal scores the later box first (std::sort of (score, index) pairs), ONNX's TopK and NonMaxSuppression the earlier first: with tied scores the proposals may differ; its exp is in double, ONNX Runtime's in float (a box may differ in the last bit)");
+  if (s.fork) c.note("FrcnnProposal's exp is in double, ONNX Runtime's in float (a box may differ in the last bit)");
   else c.note(TIES_NOTE);
   const o = proposalOps(c);
   // Size-free (ConvertOptions.anySize): the counts inferred, the anchors computed over the map's Shape.
@@ -408,8 +408,12 @@ export function selectToOnnx(c: LayerContext, o: ProposalOps, s: ProposalSetting
   const count = op('Shape', [kept.scores], 'kept_count');
   const k = s.preNms > 0 ? op('Min', [count, ints64('pre_nms', [s.preNms])], 'pre_nms_count') : count;
   const best = c.tmp('best'), order = c.tmp('order');
-  c.node('TopK', [kept.scores, k], [best, order], { axis: int(0), largest: int(1), sorted: int(1) });
-  const candidates = op('Gather', [kept.boxes, order], 'candidates', { axis: int(0) });
+  // FrcnnProposal's std::sort of (score, index) pairs takes equal scores the later box first: TopK (equal values, the
+  // lower index first) runs on the boxes reversed, and NonMaxSuppression takes its ties in TopK's order.
+  const reversed = (x: string, what: string) => op('Slice', [x, ints64('last', [-1]), ints64('before_first', [-(2 ** 63)]), axis0, ints64('back', [-1])], what);
+  const [scores, boxes] = s.fork ? [reversed(kept.scores, 'scores_reversed'), reversed(kept.boxes, 'boxes_reversed')] : [kept.scores, kept.boxes];
+  c.node('TopK', [scores, k], [best, order], { axis: int(0), largest: int(1), sorted: int(1) });
+  const candidates = op('Gather', [boxes, order], 'candidates', { axis: int(0) });
   if (!s.nms) return { rows: candidates, scores: best }; // SSH's: the TopK's boxes as they are
   // py_cpu_nms: areas and overlaps of (x2 - x1 + 1) sides, which ONNX's plain IoU gives for boxes one pixel larger.
   const grown = op('Add', [candidates, c.b.floats(`${c.layer.name}/one_pixel`, Float32Array.of(0, 0, 1, 1), [1, 4])], 'nms_boxes');

@@ -1,14 +1,18 @@
-import { type Tensor, shapeString } from '../tensor.js';
+import { Tensor, shapeString } from '../tensor.js';
 import type { PairResult } from './compare.js';
 
-/** Boxes match when their IoU is at least this, or their corners agree within 1e-4 (with the same image and label, and scores within the tolerance). */
+/** Boxes match when their IoU is at least this, or their corners agree within 1e-4 (relative beyond 1: near) with the same image and label, and scores within the tolerance. */
 export const MIN_IOU = 0.99;
 
 /**
- * Two coordinates within 1e-4, or the same infinity (a box decoded from huge offsets under synthetic weights reaches
- * +-Infinity: the same row on both sides must still match, as verify counts equal infinities equal elsewhere).
+ * Two coordinates within 1e-4 of max(1, the smaller |coordinate|), or the same infinity (a box decoded from huge offsets under
+ * synthetic weights reaches +-Infinity: the same row on both sides must still match, as verify counts equal
+ * infinities equal elsewhere). Relative beyond 1, as verify's tolerance: such a box lies thousands of images away
+ * (MobileNet-SSD's at x = 3393.79 and 3393.793, its offsets ~1e8 within 1.2e-6 relative on both sides), where
+ * float32 cannot hold 1e-4 absolute; and having no area it has no IoU either. The scale stays finite, so an infinity
+ * is near only itself.
  */
-const near = (x: number, y: number) => x === y || Math.abs(x - y) <= 1e-4;
+const near = (x: number, y: number) => x === y || Math.abs(x - y) <= 1e-4 * Math.max(1, Math.min(Math.abs(x), Math.abs(y), Number.MAX_VALUE));
 
 /** A row's box with its corners in order (the fork leaves inverted boxes inverted). */
 function corners(x: Float32Array, i: number): [number, number, number, number] {
@@ -41,8 +45,10 @@ function sameOutline(a: Float32Array, i: number, b: Float32Array, j: number, wid
  * Compares two detection blobs ([1, 1, N, 7] rows of image, label, score, xmin, ymin, xmax, ymax; TextBoxes++'s
  * rows carry their outline after the box, 15 or 12 values) as sets: every row of `ref` must pair with its own row of
  * `ours` of the same image and label, the same box (sameBox) and outline (within 1e-4) and |score difference| <=
- * `tolerance`, and the counts must be equal. ONNX's NonMaximumSuppression may order equal scores differently from
- * the SSD fork, so the order is not compared. `abs` and `rel` are the largest score difference.
+ * `tolerance`, and the counts must be equal. The order is not compared: the fork's std::sort leaves equal scores'
+ * order unspecified (real Caffe's may be another than crema's, which ONNX Runtime's follows), OpenCV's detections come
+ * by score, and other detection layers' (YOLO's, the two-stage nets') as their ONNX exports give them. `abs` and
+ * `rel` are the largest score difference.
  */
 export function compareDetections(ours: Tensor, ref: Tensor, tolerance: number): PairResult {
   const width = ref.dims[3];
@@ -68,22 +74,34 @@ export function compareDetections(ours: Tensor, ref: Tensor, tolerance: number):
   }
   const extra = used.length - used.reduce((n, u) => n + u, 0);
   if (unmatched || extra)
-    return { abs: Infinity, rel: Infinity, pass: false, mismatch: `detections: ${unmatched} of ${rowsOf(ref)} without a match (IoU >= ${MIN_IOU} or corners within 1e-4, ${width > 7 ? 'outline within 1e-4, ' : ''}score within ${tolerance}), ${extra} extra` };
+    return { abs: Infinity, rel: Infinity, pass: false, mismatch: `detections: ${unmatched} of ${rowsOf(ref)} without a match (IoU >= ${MIN_IOU} or corners within 1e-4 (relative beyond 1), ${width > 7 ? 'outline within 1e-4, ' : ''}score within ${tolerance}), ${extra} extra` };
   return { abs: worst, rel: worst, pass: true };
 }
 
 /**
- * Whether both detection blobs were cut at `keep` rows (keep_top_k) with several rows of each at the same lowest
- * score: then which of the tied boxes are kept is the sort's order, which the fork's std::sort leaves unspecified
- * (an SSD under synthetic weights scores thousands of boxes 1.0), so two engines may keep different ones. Gives
- * that score and how many rows of each side have it.
+ * Whether both detection blobs were cut at `keep` rows (keep_top_k) for `image` with several rows of each at the same
+ * lowest score: then which of the tied boxes are kept is the sort's order, which the fork's std::sort leaves
+ * unspecified (an SSD under synthetic weights scores thousands of boxes 1.0), so real Caffe and crema may keep
+ * different ones (ONNX Runtime keeps crema's: its TopK and NonMaxSuppression take equal scores by index, as crema).
+ * Gives that score and how many rows of each side have it. keep_top_k applies per image: each image is cut alone.
  */
-export function tiedAtCut(ours: Tensor, theirs: Tensor, keep: number): { score: number; ours: number; theirs: number } | undefined {
-  const width = theirs.dims[3];
-  const scores = (t: Tensor) => Array.from({ length: t.data.length / width }, (_, r) => t.data[r * width + 2]);
+export function tiedAtCut(ours: Tensor, theirs: Tensor, keep: number, image = 0): { score: number; ours: number; theirs: number } | undefined {
+  const scores = (t: Tensor) => rowsOfImage(t, image).map((r) => t.data[r * t.dims[3] + 2]);
   const [a, b] = [scores(ours), scores(theirs)];
   if (a.length !== keep || b.length !== keep) return undefined;
   const score = Math.min(...a);
   const [na, nb] = [a.filter((s) => s === score).length, b.filter((s) => s === score).length];
   return score === Math.min(...b) && na > 1 && nb > 1 ? { score, ours: na, theirs: nb } : undefined;
+}
+
+/** The indices of the rows of `image` (column 0). */
+function rowsOfImage(t: Tensor, image: number): number[] {
+  const width = t.dims[3];
+  return Array.from({ length: t.data.length / width }, (_, r) => r).filter((r) => t.data[r * width] === image);
+}
+
+/** The rows of `image` alone, as a detection blob [1, 1, rows, width]. */
+export function imageRows(t: Tensor, image: number): Tensor {
+  const width = t.dims[3], rows = rowsOfImage(t, image);
+  return new Tensor([1, 1, rows.length, width], Float32Array.from(rows.flatMap((r) => Array.from(t.data.subarray(r * width, (r + 1) * width)))));
 }

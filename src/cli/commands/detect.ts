@@ -67,7 +67,7 @@ export const detectCommand = {
     await eachImage(
       {
         label: 'detect', files, geo, json: args.json, output: args.output, key: 'detections',
-        found: async (image) => (sessions ? onnxNoted(await detectOnnx(sessions, net, image, options)) : detectImage(net, image, options)),
+        found: async (image) => (sessions ? detectOnnx(sessions, net, image, options) : detectImage(net, image, options)),
         text: (file, image, found) => describe(file, image, found, thresholdText(args, net, options)),
         draw: drawDetections,
       },
@@ -75,21 +75,6 @@ export const detectCommand = {
     );
   },
 };
-
-/**
- * ONNX Runtime's detections, said once when a box is not finite: Caffe's overlap of two such boxes is NaN and its NMS
- * (`keep = overlap <= threshold`) drops the later, ONNX Runtime's NonMaxSuppression keeps it (a saturated SSD: 16
- * detections where native gives 2). Not reproduced in the graph: which boxes a NaN drops depends on those kept before,
- * the greedy loop itself, beyond one NonMaxSuppression.
- */
-function onnxNoted(found: Detection[]): Detection[] {
-  if (!nonFiniteSaid && found.some((d) => d.reason?.startsWith('not finite'))) {
-    nonFiniteSaid = true;
-    console.error("warning: a box is not finite: ONNX Runtime's NonMaxSuppression keeps the boxes whose overlap with it is NaN, which Caffe's NMS drops, so --backend onnx may list more detections than native (--backend native gives Caffe's)");
-  }
-  return found;
-}
-let nonFiniteSaid = false;
 
 /** A net detect cannot run, refused from its prototxt before its weights are read; a prototxt that does not read is the load's to report. */
 function refuseEarly(prototxt: string): void {

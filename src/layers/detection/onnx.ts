@@ -1,5 +1,6 @@
 import { formatFloat32 } from '../../caffe/prototxt.js';
 import { int, ints } from '../../onnx/builder.js';
+import { DataType, type GraphObj } from '../../onnx/proto.js';
 import { type LayerContext, runtimeDims } from '../../onnx/context.js';
 import { armBottoms, priorCount, readDetectionSettings, type DetectionSettings } from '../detection_output.js';
 import { LOC_VALUES, ROW_VALUES, outlineToOnnx } from './textboxes.js';
@@ -21,7 +22,8 @@ export function detectionOutputToOnnx(c: LayerContext): void {
   const locClasses = s.shareLocation ? 1 : s.numClasses, values = LOC_VALUES[outline], width = ROW_VALUES[outline] - 3;
   if (s.eta < 1 && s.nmsThreshold > 0.5)
     c.note(`adaptive NMS (eta ${formatFloat32(s.eta)}) is not reproduced: ONNX's NonMaximumSuppression keeps the threshold at ${formatFloat32(s.nmsThreshold)}, so detections may differ`);
-  c.note('ONNX NonMaximumSuppression may order equal scores otherwise than the fork; crema verify compares detections as sets (IoU >= 0.99, |score difference| <= its tolerance)');
+  // Equal scores need no note: ONNX's TopK and ONNX Runtime's NonMaxSuppression take them by index, as the fork's
+  // stable_sort, and keepTopK's sorts are stable (test/detection-ties.test.ts: the rows equal, in order).
   c.dynamicShape(0, [2]);
   // Size-free (ConvertOptions.anySize): the priors (and k) follow the image size, so the shapes infer them (-1, or
   // 1 where Expand broadcasts) and k comes from the priors' Shape; otherwise they are constants.
@@ -43,7 +45,7 @@ export function detectionOutputToOnnx(c: LayerContext): void {
   const candidateBoxes = outline === 'none' ? candidates3 : lastAxis(c, candidates3, 0, 4, 'nms_boxes');
   const nmsScores = reshape(c, scores, [num * classes, 1, K], 'nms_scores');
   const selected = c.node('NonMaxSuppression', [apartIfInverted(c, candidateBoxes, kValue ?? k), nmsScores, kValue ?? c.b.int64s(`${c.layer.name}/max_out`, [k]), c.b.floats(`${c.layer.name}/iou`, Float32Array.of(s.nmsThreshold), [1]), c.b.floats(`${c.layer.name}/score_threshold`, Float32Array.of(s.confidenceThreshold), [1])], [c.tmp('selected')]);
-  let rows = detectionRows(c, selected, candidates3, reshape(c, scores, [num * classes, K], 'flat_scores'), classes);
+  let rows = detectionRows(c, dropNanOverlaps(c, selected, candidateBoxes), candidates3, reshape(c, scores, [num * classes, K], 'flat_scores'), classes);
   if (s.keepTopK > -1) rows = keepTopK(c, rows, s.keepTopK, num);
   // TextBoxes' Caffe writes the boxes clipped to [0, 1], and one row of -1 when nothing is found.
   if (s.oldSsd) rows = c.node('Concat', [lastAxis(c, rows, 0, 3, 'row_head'), c.node('Clip', [lastAxis(c, rows, 3, 7, 'row_box'), c.b.scalar(0), c.b.scalar(1)], [c.tmp('clipped_box')])], [c.tmp('clipped_rows')], { axis: int(-1) });
@@ -166,6 +168,67 @@ function detectionRows(c: LayerContext, selected: string, boxes: string, scores:
   const score = c.node('Unsqueeze', [c.node('GatherND', [scores, pairs], [c.tmp('score_1')]), c.b.int64s(`${n}/axis1`, [1])], [c.tmp('score')]);
   const box = c.node('GatherND', [boxes, pairs], [c.tmp('box')]);
   return c.node('Concat', [image, label, score, box], [c.tmp('rows')], { axis: int(1) });
+}
+
+/**
+ * The NMS selection ([S, 3]: batch, 0, candidate) less the boxes the fork drops for a NaN overlap: where two boxes'
+ * intersection overflows float (boxes of infinite extent: offsets whose exp overflows, under synthetic weights), the
+ * fork's overlap is inf / (inf + inf - inf) = NaN and its `overlap <= threshold` drops the later box; ONNX Runtime's
+ * `iou > threshold` keeps it. Such boxes have infinite areas, so they overlap every finite box by 0 in both (and
+ * every other by 0 or NaN): ONNX Runtime keeps all of them, and the fork's choice among them is redone here, in NMS
+ * order, on the M selected boxes of infinite area alone (none with trained weights: a Loop of 0 steps). `boxes` are
+ * the decoded candidates, [batches, k, 4].
+ */
+function dropNanOverlaps(c: LayerContext, selected: string, boxes: string): string {
+  const n = c.layer.name;
+  const col = (x: string, i: number, what: string) => c.node('Gather', [x, c.b.int64s(`${n}/${what}_col`, [i])], [c.tmp(what)], { axis: int(1) });
+  const box = c.node('GatherND', [boxes, c.node('Gather', [selected, c.b.int64s(`${n}/sel_cols`, [0, 2])], [c.tmp('sel_pairs')], { axis: int(1) })], [c.tmp('sel_box')]);
+  const [x1, y1, x2, y2] = [0, 1, 2, 3].map((i) => col(box, i, `sel_${'xyXY'[i]}`));
+  const sub = (a: string, b: string, what: string) => c.node('Sub', [a, b], [c.tmp(what)]);
+  const area = c.node('Mul', [sub(x2, x1, 'sel_w'), sub(y2, y1, 'sel_h')], [c.tmp('sel_area')]);
+  // Not finite: |area| < inf fails for inf and NaN. [S, 1] -> the indices of those rows, [M].
+  const finite = c.node('Less', [c.node('Abs', [area], [c.tmp('sel_abs_area')]), c.b.scalar(Infinity)], [c.tmp('sel_finite')]);
+  const huge = reshape(c, c.node('NonZero', [reshape(c, c.node('Not', [finite], [c.tmp('sel_huge_b')]), [-1], 'sel_huge_flat')], [c.tmp('sel_huge_nz')]), [-1], 'huge');
+  const pick = (x: string, what: string) => c.node('Gather', [x, huge], [c.tmp(what)], { axis: int(0) });
+  const [hx1, hy1, hx2, hy2] = [x1, y1, x2, y2].map((v, i) => pick(v, `huge_${'xyXY'[i]}`)); // [M, 1]
+  const row = (x: string, what: string) => reshape(c, x, [1, -1], what); // [1, M]
+  const side = (lo: string, hi: string, what: string) =>
+    sub(c.node('Min', [hi, row(hi, `${what}_hi_row`)], [c.tmp(`${what}_hi`)]), c.node('Max', [lo, row(lo, `${what}_lo_row`)], [c.tmp(`${what}_lo`)]), what);
+  const w = side(hx1, hx2, 'pair_w'), h = side(hy1, hy2, 'pair_h');
+  const positive = (x: string, what: string) => c.node('Greater', [x, c.b.scalar(0)], [c.tmp(what)]);
+  const overflows = c.node('Equal', [c.node('Mul', [w, h], [c.tmp('pair_inter')]), c.b.scalar(Infinity)], [c.tmp('pair_overflow')]);
+  const batch = pick(col(selected, 0, 'sel_batch'), 'huge_batch'); // [M, 1] int64
+  const sameBatch = c.node('Equal', [batch, row(batch, 'huge_batch_row')], [c.tmp('pair_same')]);
+  // Only a later box is dropped: i < j, from the rows' positions (the selection is in NMS order within a batch).
+  const count = c.node('Shape', [huge], [c.tmp('huge_count')]);
+  const m = c.node('Squeeze', [count, c.b.int64s(`${n}/sq0`, [0])], [c.tmp('huge_m')]);
+  const at = c.node('Range', [scalarInt(c, 0, 'range_start'), m, scalarInt(c, 1, 'range_step')], [c.tmp('huge_at')]);
+  const later = c.node('Less', [reshape(c, at, [-1, 1], 'huge_at_col'), row(at, 'huge_at_row')], [c.tmp('pair_later')]);
+  const and = (a: string, b: string, what: string) => c.node('And', [a, b], [c.tmp(what)]);
+  const drops = and(and(and(positive(w, 'pair_w_pos'), positive(h, 'pair_h_pos'), 'pair_pos'), and(overflows, sameBatch, 'pair_nan'), 'pair_nan_pos'), later, 'pair_drops'); // [M, M]
+  // The fork's greedy choice: box t, if still kept, drops the later boxes it overlaps by NaN.
+  const [step, cond, keep] = [c.tmp('nan_step'), c.tmp('nan_cond'), c.tmp('nan_keep')];
+  let condOut = '', keepOut = '';
+  const nodes = c.b.collect(() => {
+    const kept = c.node('Gather', [keep, step], [c.tmp('nan_kept_t')], { axis: int(0) });
+    const dropped = c.node('And', [c.node('Gather', [drops, step], [c.tmp('nan_drops_t')], { axis: int(0) }), kept], [c.tmp('nan_dropped')]);
+    keepOut = c.node('And', [keep, c.node('Not', [dropped], [c.tmp('nan_spared')])], [c.tmp('nan_keep_out')]);
+    condOut = c.node('Identity', [cond], [c.tmp('nan_cond_out')]);
+  });
+  const typed = (name: string, elem: number, rank: number) => ({ name, type: { tensor_type: { elem_type: elem, shape: { dim: new Array(rank).fill({}) } } } });
+  const body: GraphObj = { name: `${n}/nan_overlaps`, node: nodes, initializer: [], input: [typed(step, DataType.INT64, 0), typed(cond, DataType.BOOL, 0), typed(keep, DataType.BOOL, 1)], output: [typed(condOut, DataType.BOOL, 0), typed(keepOut, DataType.BOOL, 1)] };
+  const allKept = c.node('Equal', [at, at], [c.tmp('huge_all')]);
+  const finalKeep = c.tmp('huge_keep');
+  c.node('Loop', [m, c.b.bool(`${n}/nan_true`, true), allKept], [finalKeep], { body: { graph: body } });
+  // Back onto the S rows: kept unless a huge one the loop dropped.
+  const everyRow = reshape(c, finite, [-1], 'sel_every');
+  const ones = c.node('Or', [everyRow, c.node('Not', [everyRow], [c.tmp('sel_not_every')])], [c.tmp('sel_ones')]);
+  const mask = c.node('ScatterElements', [ones, huge, finalKeep], [c.tmp('sel_mask')], { axis: int(0) });
+  return c.node('Compress', [selected, mask], [c.tmp('selected_fork')], { axis: int(0) });
+}
+
+function scalarInt(c: LayerContext, v: number, what: string): string {
+  return c.node('Squeeze', [c.b.int64s(`${c.layer.name}/${what}`, [v]), c.b.int64s(`${c.layer.name}/${what}_axis`, [0])], [c.tmp(what)]);
 }
 
 /** The number of rows of a [K, ...] value, as a [1] int64. */
