@@ -205,7 +205,8 @@ export class Net {
    * reading one after the forward (net.blobs, a forward's `start` after it) throws a one-line CremaError naming it.
    * A planned blob's data array is valid until the next forward or reshape. Setting it lays the blobs out again (the
    * arrays of the blobs it plans are freed: read them before).
-   * Nets with a layer that sizes its tops at run time (Proposal, Filter, DetectionOutput) keep every blob whatever it says.
+   * In a net with a layer that sizes its tops at run time (Proposal, Filter, DetectionOutput), its tops and the blobs
+   * after them that follow their rows keep arrays of their own; the rest (the backbone, an SSD's heads) are planned.
    */
   get keepBlobs(): KeepBlobs {
     return this.kept;
@@ -780,7 +781,9 @@ export class Net {
     const waits = (name: string) => limit < Infinity && this.store.has(name) && !laidOut.has(name) && this.firstWriter(name) > limit;
     const data = new Map<string, Float32Array>();
     const wasPlanned = this.plan;
-    this.planSlots(slices);
+    // Shaped again after a layer sized its tops, mid-forward: the plan stays, its slots holding values the layers
+    // after it still read (the blobs it plans are none of the sized ones, so their shapes did not change).
+    if (!sized) this.planSlots(slices);
     const dataOf = (name: string): Float32Array => {
       let d = data.get(name);
       if (d) return d;
