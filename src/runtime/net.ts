@@ -371,12 +371,25 @@ export class Net {
     for (const [name, value] of Object.entries(feeds)) tensors[name] = inputTensor(name, value, this.inputShape(name));
     const fetches = options.fetches === undefined ? undefined : [...options.fetches];
     checkFetches(fetches, this.graph.blobShapes);
+    this.checkKept(fetches);
     if (!this.runner) {
       this.checkWeights();
       this.runner = this.handOver();
       droppedRunners.register(this, this.runner, this);
     }
     return this.runner.run(tensors, fetches, backend);
+  }
+
+  /**
+   * run's fetches with a memory plan (keepBlobs a list, handed to the worker with the net): the inputs, the outputs
+   * and the blobs listed, refused in one line before the run (another blob may hold a later one's values by then).
+   */
+  private checkKept(fetches: readonly string[] | undefined): void {
+    const kept = this.kept;
+    if (kept === 'all' || !fetches) return;
+    const ok = new Set([...this.graph.inputs, ...this.graph.outputs, ...kept]), name = fetches.find((f) => !ok.has(f));
+    if (name !== undefined)
+      throw new CremaError(`run: options.fetches names blob '${name}', which net.keepBlobs does not keep (it keeps the inputs, the outputs and the blobs it lists, the others' storage going to later blobs): list '${name}' in it, or set it to 'all', before the net's first run`);
   }
 
   /** Releases the net now: its worker thread, and its packed weights in the kernels' wasm memory. Idempotent. */
@@ -402,7 +415,7 @@ export class Net {
 
   /** Gives the net to a worker thread: the weights go with it and this thread's copies (and wasm blocks) are freed. */
   private handOver(): NetRunner {
-    const runner = new NetRunner(this.anyShapes, this.threads);
+    const runner = new NetRunner(this.anyShapes, this.threads, this.kept);
     this.gone = 'this net runs in its worker thread since its first run (net.run): use run, or load the net again for forward, reshape, convert or verify';
     this.releaseHere();
     this.releaseCompanions().catch(() => undefined); // nothing can use them any more: a failed release loses nothing
