@@ -128,3 +128,21 @@ export function sizedBlobs(layers: readonly GraphLayer[]): Set<string> {
 export function releasedBlob(name: string, where: string): CremaError {
   return new CremaError(`${where}blob '${name}' holds no value: net.keepBlobs keeps only the outputs and the blobs it lists, the others' storage going to later blobs once their last reader has run (set net.keepBlobs = 'all', or list '${name}' in it, before the forward to read it)`);
 }
+
+/**
+ * The first of a run's `fetches` that a plan keeping `kept` does not keep (it keeps the net's inputs and outputs too),
+ * or undefined: a run refuses it before the forward, as another blob may hold a later one's values by the time it is read.
+ */
+export function unkeptFetch(fetches: readonly string[] | undefined, inputs: readonly string[], outputs: readonly string[], kept: 'all' | readonly string[]): string | undefined {
+  if (kept === 'all' || !fetches) return undefined;
+  const ok = new Set([...inputs, ...outputs, ...kept]);
+  return fetches.find((f) => !ok.has(f));
+}
+
+/**
+ * run's one-line refusal of such a fetch: `keeper` names where keepBlobs lives and `advice` says what the caller can
+ * do, which differs: the Node library's net.keepBlobs is set before the first run, the browser's is a Net.load option.
+ */
+export function unkeptError(name: string, keeper: string, advice: string): CremaError {
+  return new CremaError(`run: options.fetches names blob '${name}', which ${keeper} does not keep (it keeps the inputs, the outputs and the blobs it lists, the others' storage going to later blobs): ${advice}`);
+}

@@ -10,7 +10,7 @@ import { type Fusion, chainMembers, computedByProducer, findFusions, fusedProduc
 import { NetRunner, runnersAlive, runnersStarted } from './runner.js';
 import { ForwardJudge } from './forward-judge.js';
 import { type ConcatSlice, concatSlices } from './concat-views.js';
-import { MemoryPlan, releasedBlob } from './memory-plan.js';
+import { MemoryPlan, releasedBlob, unkeptError, unkeptFetch } from './memory-plan.js';
 import { platform } from '../platform.js';
 import { type Shape, Tensor, heldTensors, sameShape, shapeString, sizeOf, viewOf, viewedShares } from '../tensor.js';
 import { CremaError, MemoryFullError } from '../util/errors.js';
@@ -371,7 +371,7 @@ export class Net {
     for (const [name, value] of Object.entries(feeds)) tensors[name] = inputTensor(name, value, this.inputShape(name));
     const fetches = options.fetches === undefined ? undefined : [...options.fetches];
     checkFetches(fetches, this.graph.blobShapes);
-    this.checkKept(fetches);
+    if (backend === 'native') this.checkKept(fetches); // ONNX Runtime's sessions compute what they are asked, plan or not
     if (!this.runner) {
       this.checkWeights();
       this.runner = this.handOver();
@@ -381,15 +381,12 @@ export class Net {
   }
 
   /**
-   * run's fetches with a memory plan (keepBlobs a list, handed to the worker with the net): the inputs, the outputs
-   * and the blobs listed, refused in one line before the run (another blob may hold a later one's values by then).
+   * run's native fetches with a memory plan (keepBlobs a list, handed to the worker with the net): the inputs, the
+   * outputs and the blobs listed; any other refused in one line before the run (unkeptFetch).
    */
   private checkKept(fetches: readonly string[] | undefined): void {
-    const kept = this.kept;
-    if (kept === 'all' || !fetches) return;
-    const ok = new Set([...this.graph.inputs, ...this.graph.outputs, ...kept]), name = fetches.find((f) => !ok.has(f));
-    if (name !== undefined)
-      throw new CremaError(`run: options.fetches names blob '${name}', which net.keepBlobs does not keep (it keeps the inputs, the outputs and the blobs it lists, the others' storage going to later blobs): list '${name}' in it, or set it to 'all', before the net's first run`);
+    const name = unkeptFetch(fetches, this.graph.inputs, this.graph.outputs, this.kept);
+    if (name !== undefined) throw unkeptError(name, 'net.keepBlobs', `list '${name}' in it, or set it to 'all', before the net's first run`);
   }
 
   /** Releases the net now: its worker thread, and its packed weights in the kernels' wasm memory. Idempotent. */
