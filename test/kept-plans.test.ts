@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NetParameter } from '../src/caffe/types.js';
 import { parsePrototxt } from '../src/caffe/prototxt.js';
-import { kernelsInUse, setThreads } from '../src/kernels/wasm.js';
+import { kernelsInUse, setThreads, wasmEngine } from '../src/kernels/wasm.js';
 import { Net } from '../src/runtime/net.js';
 import { Tensor } from '../src/tensor.js';
 import { expectBits, randomArray, rng } from './helpers/compute.js';
@@ -72,6 +72,30 @@ describe.skipIf(kernelsInUse() !== 'wasm')('what a forward keeps from the last o
     net.forward({ data: input(20) });
     expectSame(blobs(net), winograd, 'unset again');
     net.dispose();
+  });
+
+  it("another Winograd tile (CREMA_WINOGRAD 2, 4, 2, 4): each forward the fresh net's bits, the last tile's U freed when the next is made", () => {
+    const want = new Map<string, Map<string, Float32Array>>(), got: Map<string, Float32Array>[] = [], used: number[] = [];
+    try {
+      for (const tile of ['2', '4']) {
+        process.env.CREMA_WINOGRAD = tile;
+        want.set(tile, fresh(20));
+      }
+      const net = load(), heap = wasmEngine()!.heap; // the fresh nets first: their blocks are not counted in between
+      for (const tile of ['2', '4', '2', '4']) {
+        process.env.CREMA_WINOGRAD = tile;
+        net.forward({ data: input(20) });
+        used.push(heap.used);
+        got.push(blobs(net));
+      }
+      net.dispose();
+    } finally {
+      delete process.env.CREMA_WINOGRAD;
+    }
+    got.forEach((blobs, i) => expectSame(blobs, want.get(['2', '4'][i % 2])!, `forward ${i + 1}`));
+    // Back to F(2x2): its U (16 points a block) made again in place of F(4x4)'s (36), which kept both before.
+    expect(used[2]).toBeLessThan(used[1]);
+    expect(used[3]).toBe(used[1]);
   });
 
   it('another input shape (reshape by the data), and back: every layer runs for the shape it gets', () => {

@@ -45,10 +45,10 @@ describe("net.run's workers are counted out of runnersAlive (Net.load collects g
     const spy = vi.spyOn(nodePlatform, 'startNetWorker');
     try {
       spy.mockImplementation(() => fake(true));
-      expect(() => new NetRunner(graph, 1)).toThrow('could not be cloned');
+      expect(() => new NetRunner(graph, 1, 'all')).toThrow('could not be cloned');
       expect([runnersAlive() - before, terminated]).toEqual([0, 1]);
       spy.mockImplementation(() => fake(false));
-      const runner = new NetRunner(graph, 1);
+      const runner = new NetRunner(graph, 1, 'all');
       const pending = runner.run({ data: new Tensor([1], new Float32Array(1)) }, undefined);
       runner.retire(); // its net was collected: the worker ends once the run pending is answered
       expect(runnersAlive() - before).toBe(1);
@@ -471,5 +471,35 @@ describe('memory of nets loaded and dropped', () => {
     expect((await pending).prob.data).toEqual(want);
     // Its worker ended as the run was answered, with no collection since: its net was collected while it was pending.
     expect(runnersAlive()).toBe(during - 1);
+  });
+});
+
+// The net's memory plan goes to its worker with it: the worker's forward shares the storage of the blobs not kept,
+// as forward does here; the outputs and kept blobs are keepBlobs 'all''s, bit for bit.
+describe('net.run with keepBlobs', () => {
+  const bytesOf = (t: Tensor) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const plannedNet = () => Net.load(path.join(model, 'deploy.prototxt'), path.join(model, 'weights.caffemodel'), { threads: 1, keepBlobs: ['pool1'] });
+
+  it("gives keepBlobs 'all''s outputs and kept blobs bit for bit, and refuses a fetch of a blob it does not keep in one line", async () => {
+    const all = await load(1), planned = await plannedNet(), x = batchOf(2);
+    const a = await all.run({ data: x }, { fetches: ['prob', 'pool1'] }), b = await planned.run({ data: x }, { fetches: ['prob', 'pool1'] });
+    for (const name of ['prob', 'pool1']) expect(bytesOf(b[name]).equals(bytesOf(a[name])), name).toBe(true);
+    await expect(planned.run({ data: x }, { fetches: ['conv2'] })).rejects.toThrow(
+      "run: options.fetches names blob 'conv2', which net.keepBlobs does not keep (it keeps the inputs, the outputs and the blobs it lists, the others' storage going to later blobs): list 'conv2' in it, or set it to 'all', before the net's first run",
+    );
+    await Promise.all([all.dispose(), planned.dispose()]);
+  });
+
+  it("the worker's net is planned: a blob it released, fetched past run's check, is refused naming it", async () => {
+    const { serveNet } = await import('../src/runtime/net-worker.js');
+    const { net: parsed, weights: map } = await loadNet(path.join(model, 'deploy.prototxt'), path.join(model, 'weights.caffemodel'));
+    const replies: unknown[] = [];
+    const handle = serveNet((m) => void replies.push(m));
+    const weights = [...map].map(([name, ts]) => [name, ts.map((t) => ({ dims: [...t.dims], data: t.data }))] as [string, { dims: number[]; data: Float32Array }[]]);
+    const x = batchOf(1);
+    handle({ kind: 'init', net: parsed, weights, threads: 1, memoryRefused: false, keepBlobs: ['pool1'] });
+    handle({ kind: 'run', id: 1, feeds: { data: { dims: [...x.dims], data: x.data } }, fetches: ['prob', 'pool1', 'conv1'] });
+    await vi.waitFor(() => expect(replies.length).toBe(1));
+    expect(replies[0]).toMatchObject({ id: 1, error: { name: 'CremaError', message: expect.stringMatching(/^net\.blobs: blob 'conv1' holds no value: /) } });
   });
 });

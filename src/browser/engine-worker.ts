@@ -18,6 +18,7 @@ import { netToDot } from '../graph/dot.js';
 import { summarize } from '../graph/summary.js';
 import { canShareMemory, preloadKernels, setH5wasmUrl, setOnnxRuntimeUrl } from '../platform/browser.js';
 import type { LrnParams } from '../layers/lrn.js';
+import { unkeptError, unkeptFetch } from '../runtime/memory-plan.js';
 import { Net } from '../runtime/net.js';
 import { Tensor } from '../tensor.js';
 import { CremaError } from '../util/errors.js';
@@ -280,6 +281,9 @@ async function handle(req: Request): Promise<[unknown, Transferable[], ArrayBuff
     case 'run': {
       const net = netOf(req.net);
       const names = req.fetches ?? net.outputs;
+      // A blob the net's memory plan does not keep, refused in the browser's words: keepBlobs is a Net.load option here.
+      const unkept = unkeptFetch(req.fetches, net.inputs, net.outputs, net.keepBlobs);
+      if (unkept !== undefined && req.backend !== 'onnx') throw unkeptError(unkept, "the net's keepBlobs", `load the net with '${unkept}' in Net.load's keepBlobs, or with keepBlobs 'all', to fetch it`);
       if (req.backend === 'onnx') return copies(await sessionsOf(req.net, net, req.ort).then((s) => s.run(tensors(req.feeds), names)), names);
       const feeds = tensors(req.feeds), t0 = performance.now();
       net.forward(feeds);

@@ -209,8 +209,9 @@ export class Net {
    * `dialect`, a net that Net.edges runs (info.dense 'edges') whose every Crop lacks crop_param, as HED's, is read in
    * the hed dialect, as `crema edges` reads it, a note saying so (the page's Find edges; by default BVLC's Crop).
    * `frcnnConfig`: makefile/frcnn's JSON config (its text), for FrcnnProposal layers and their detect (LoadOptions').
-   * `keepBlobs`: the Node library's memory plan (LoadOptions'): with a list, `run`'s `fetches` may name only the outputs
-   * and the blobs listed, the others' storage reused as the forward goes; `verify` lays it aside for its forward.
+   * `keepBlobs`: the Node library's memory plan (LoadOptions'): with a list, `run`'s `fetches` may name only the inputs,
+   * the outputs and the blobs listed (another is refused in one line), the others' storage reused as the forward goes;
+   * `verify` lays it aside for its forward.
    */
   static async load(
     files: { prototxt: NetSource; weights?: NetSource },

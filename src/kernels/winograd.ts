@@ -352,7 +352,7 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
     e.heap.release(ptr);
     return undefined;
   }
-  e.own(owner, ptr);
+  const blocks = [e.own(owner, ptr)];
   e.f32.set(w, src / 4);
   // Chunks of whole strips of MR filters: each writes its strips' runs of U, the rows past `rows` as zeros.
   const strips = (groups * rowsPad) / MR, per = Math.ceil(strips / e.chunkCount(strips));
@@ -364,7 +364,7 @@ export function packWinogradWeights(e: WasmEngine, owner: object, w: Float32Arra
   } finally {
     e.heap.release(src);
   }
-  return { weights: ptr, bias: packBias(e, owner, bias), rows, depth: K, tile: m, subH, subW, dir, values, uRows: 0 };
+  return { weights: ptr, bias: packBias(e, owner, bias, blocks), rows, depth: K, tile: m, subH, subW, dir, values, uRows: 0, blocks };
 }
 
 /**

@@ -9,12 +9,15 @@ import { convDirectWasm, directFits } from '../kernels/direct.js';
 import { eltwiseSumWasm } from '../kernels/eltwise.js';
 import { reluRange, sumRelu } from '../kernels/relu.js';
 import { type WasmEngine, soleWeightsBlock, wasmEngine } from '../kernels/wasm.js';
-import { type PackedWinograd, allFinite, packWinogradWeights, uPerForward, winogradLimits, winogradMadeU, winogradScratchBytes, winogradTile, winogradWasm } from '../kernels/winograd.js';
+import { type PackedWinograd, type WinogradTileSize, allFinite, packWinogradWeights, uPerForward, winogradLimits, winogradMadeU, winogradScratchBytes, winogradTile, winogradWasm } from '../kernels/winograd.js';
 import { type Shape, type Tensor, heldTensors, shapeString, sizeOf } from '../tensor.js';
 import { type Layer, type LayerType, canonicalAxis, expectCounts, expectWeight, need } from './layer.js';
 import { type LayerContext, fail } from '../onnx/context.js';
 import { convolutionNd } from './convolution_nd.js';
 import { int, ints } from '../onnx/builder.js';
+
+/** The tiles a layer may keep a U for (packedWinograd's keys but `made`). */
+const WINOGRAD_TILES: readonly WinogradTileSize[] = [2, 3, 4, 5, 6, 24];
 
 /** ConvolutionParameter as Caffe reads it (also Deconvolution's). */
 interface ConvolutionParam {
@@ -427,7 +430,7 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
       if (q) {
         // Dilated: Winograd on the input's phases (see src/kernels/phases.ts) where it would run them undilated.
         const qTile = winogradTile(q, rows, setting, num * g.dilationH * g.dilationW);
-        const u = qTile && (finiteWeights ??= allFinite(source())) ? (packedWinograd[qTile] ??= packWinogradWeights(engine, layer, source(), bias, s.group, rows, q, qTile)) : undefined;
+        const u = qTile && (finiteWeights ??= allFinite(source())) ? (packedWinograd[qTile] ??= tileU(engine, qTile, () => packWinogradWeights(engine, layer, source(), bias, s.group, rows, q, qTile))) : undefined;
         if (u) return u;
       }
       const tile = winogradTile(g, rows, setting, num);
@@ -443,11 +446,27 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
         // U is up to 7x the weights (OpenPose's 7x7 stages: 1.15 GB): when the kernels' one 4 GiB memory cannot hold
         // it (big batches, or several large nets in one process), the layer runs im2col on its 1x packed weights
         // instead of failing; it tries again on the next forward (memory may have been freed meanwhile).
-        const u = (packedWinograd[tile] ??= packWinogradWeights(engine, layer, source(), bias, s.group, rows, g, tile));
+        const u = (packedWinograd[tile] ??= tileU(engine, tile, () => packWinogradWeights(engine, layer, source(), bias, s.group, rows, g, tile)));
         if (u) return u;
       }
       gemmWeights(engine, g); // the direct kernel walks them too
       return directFits(g, s.group) ? 'direct' : 'gemm';
+    }
+
+    /**
+     * A tile's U made (`make`), the other tiles' freed first: a folder of rising image sizes took another tile at a
+     * larger one and kept each U beside the next (FCN-8s: 0.22 GB above its largest image alone). Safe: a forward is
+     * synchronous and this layer's has not started (its kernels read U only inside it); a layer alternating tiles
+     * (batch 1 and 8, sizes back and forth) makes U again at each switch, as the first forward at that shape did.
+     */
+    function tileU(engine: WasmEngine, tile: WinogradTileSize, make: () => PackedWinograd | undefined): PackedWinograd | undefined {
+      for (const k of WINOGRAD_TILES) {
+        const other = packedWinograd[k];
+        if (k === tile || !other) continue;
+        releasePacked(engine, other);
+        packedWinograd[k] = undefined;
+      }
+      return make();
     }
 
     /**

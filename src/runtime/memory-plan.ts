@@ -10,7 +10,9 @@
 // share a slot: first fit, largest unit first, so a slot is the size of its largest unit and never grows.
 // Never planned: the net's inputs (fed before the forward), its outputs, the blobs kept, a sink's bottoms (HDF5Output
 // writes them after the forward), a chain's blobs when one it hides is kept (recomputed from its sources on read),
-// and any net with a layer that sizes its tops at run time (their blobs follow each forward's rows: Net.room).
+// and the blobs whose shapes follow a layer that sizes its tops at run time (sizedBlobs: its tops and every blob
+// downstream of them, which follow each forward's rows in room of their own, Net.room). The rest of such a net (a
+// Faster R-CNN's backbone, an SSD's heads) is planned as any net's: their shapes do not change as the rows do.
 //
 // Which unit a slot holds is tracked as layers run (`wrote`): a blob is readable while its unit holds its slot, so a
 // forward that starts midway over a released blob, and a read of one after the forward, say so rather than read
@@ -35,7 +37,6 @@ export class MemoryPlan {
   private owners: string[] = [];
 
   constructor(layers: readonly GraphLayer[], shapes: ReadonlyMap<string, Shape>, slices: ReadonlyMap<string, ConcatSlice>, fusions: ReadonlyMap<number, Fusion>, kept: ReadonlySet<string>) {
-    if (layers.some((l) => l.impl.sizesTops)) return;
     const rootOf = (name: string): string => {
       for (let s = slices.get(name); s; s = slices.get(name)) name = s.top;
       return name;
@@ -48,7 +49,7 @@ export class MemoryPlan {
       this.unitOf.set(name, root);
       return u;
     };
-    const keep = new Set(kept);
+    const keep = new Set([...kept, ...sizedBlobs(layers)]);
     for (const f of fusions.values()) {
       if (!f.hidden.some((b) => keep.has(b))) continue;
       for (const i of [f.producer, ...chainMembers(f)]) for (const b of [...layers[i].bottoms, ...layers[i].tops]) keep.add(b);
@@ -113,7 +114,35 @@ export class MemoryPlan {
   }
 }
 
+/**
+ * The blobs whose shapes a forward may change: the tops of each layer that sizes its tops (Proposal, Filter,
+ * DetectionOutput), and the tops of every layer reading one of them (layers run in order: one pass).
+ */
+export function sizedBlobs(layers: readonly GraphLayer[]): Set<string> {
+  const sized = new Set<string>();
+  for (const l of layers) if (l.impl.sizesTops || l.bottoms.some((b) => sized.has(b))) for (const t of l.tops) sized.add(t);
+  return sized;
+}
+
 /** The one-line refusal of a released blob's read: `where` says who read it. */
 export function releasedBlob(name: string, where: string): CremaError {
   return new CremaError(`${where}blob '${name}' holds no value: net.keepBlobs keeps only the outputs and the blobs it lists, the others' storage going to later blobs once their last reader has run (set net.keepBlobs = 'all', or list '${name}' in it, before the forward to read it)`);
+}
+
+/**
+ * The first of a run's `fetches` that a plan keeping `kept` does not keep (it keeps the net's inputs and outputs too),
+ * or undefined: a run refuses it before the forward, as another blob may hold a later one's values by the time it is read.
+ */
+export function unkeptFetch(fetches: readonly string[] | undefined, inputs: readonly string[], outputs: readonly string[], kept: 'all' | readonly string[]): string | undefined {
+  if (kept === 'all' || !fetches) return undefined;
+  const ok = new Set([...inputs, ...outputs, ...kept]);
+  return fetches.find((f) => !ok.has(f));
+}
+
+/**
+ * run's one-line refusal of such a fetch: `keeper` names where keepBlobs lives and `advice` says what the caller can
+ * do, which differs: the Node library's net.keepBlobs is set before the first run, the browser's is a Net.load option.
+ */
+export function unkeptError(name: string, keeper: string, advice: string): CremaError {
+  return new CremaError(`run: options.fetches names blob '${name}', which ${keeper} does not keep (it keeps the inputs, the outputs and the blobs it lists, the others' storage going to later blobs): ${advice}`);
 }

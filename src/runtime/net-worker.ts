@@ -7,7 +7,7 @@ import { CremaError } from '../util/errors.js';
 import { useKernels } from '../kernels/wasm.js';
 import { wholeBuffers } from '../util/spare.js';
 import { checkLayerFiles, layerFileBlobs, writeLayerFiles } from './layer-files.js';
-import { Net } from './net.js';
+import { type KeepBlobs, Net } from './net.js';
 
 /** A tensor as it crosses threads. */
 export interface WireTensor {
@@ -16,7 +16,7 @@ export interface WireTensor {
 }
 
 export type ToWorker =
-  | { kind: 'init'; net: NetParameter; weights: [string, WireTensor[]][]; threads: number; memoryRefused: boolean }
+  | { kind: 'init'; net: NetParameter; weights: [string, WireTensor[]][]; threads: number; memoryRefused: boolean; keepBlobs: KeepBlobs }
   | { kind: 'run'; id: number; feeds: Record<string, WireTensor>; fetches?: string[]; backend?: 'native' | 'onnx' };
 
 export type FromWorker =
@@ -38,7 +38,8 @@ export function serveNet(post: (message: FromWorker, transfer: ArrayBuffer[]) =>
     if (message.kind === 'init') {
       if (message.memoryRefused) useKernels('js'); // the thread that sent it said so on stderr already
       const weights = new Map(message.weights.map(([name, ts]) => [name, ts.map((t) => new Tensor(t.dims, t.data))]));
-      net = Net.fromNetParameter(message.net, weights, [], { threads: message.threads });
+      // The net's memory plan goes with it: run's fetches are among the blobs it keeps (Net.run checks them).
+      net = Net.fromNetParameter(message.net, weights, [], { threads: message.threads, keepBlobs: message.keepBlobs });
       return;
     }
     try {

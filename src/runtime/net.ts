@@ -10,7 +10,7 @@ import { type Fusion, chainMembers, computedByProducer, findFusions, fusedProduc
 import { NetRunner, runnersAlive, runnersStarted } from './runner.js';
 import { ForwardJudge } from './forward-judge.js';
 import { type ConcatSlice, concatSlices } from './concat-views.js';
-import { MemoryPlan, releasedBlob } from './memory-plan.js';
+import { MemoryPlan, releasedBlob, unkeptError, unkeptFetch } from './memory-plan.js';
 import { platform } from '../platform.js';
 import { type Shape, Tensor, heldTensors, sameShape, shapeString, sizeOf, viewOf, viewedShares } from '../tensor.js';
 import { CremaError, MemoryFullError } from '../util/errors.js';
@@ -205,7 +205,8 @@ export class Net {
    * reading one after the forward (net.blobs, a forward's `start` after it) throws a one-line CremaError naming it.
    * A planned blob's data array is valid until the next forward or reshape. Setting it lays the blobs out again (the
    * arrays of the blobs it plans are freed: read them before).
-   * Nets with a layer that sizes its tops at run time (Proposal, Filter, DetectionOutput) keep every blob whatever it says.
+   * In a net with a layer that sizes its tops at run time (Proposal, Filter, DetectionOutput), its tops and the blobs
+   * after them that follow their rows keep arrays of their own; the rest (the backbone, an SSD's heads) are planned.
    */
   get keepBlobs(): KeepBlobs {
     return this.kept;
@@ -370,12 +371,22 @@ export class Net {
     for (const [name, value] of Object.entries(feeds)) tensors[name] = inputTensor(name, value, this.inputShape(name));
     const fetches = options.fetches === undefined ? undefined : [...options.fetches];
     checkFetches(fetches, this.graph.blobShapes);
+    if (backend === 'native') this.checkKept(fetches); // ONNX Runtime's sessions compute what they are asked, plan or not
     if (!this.runner) {
       this.checkWeights();
       this.runner = this.handOver();
       droppedRunners.register(this, this.runner, this);
     }
     return this.runner.run(tensors, fetches, backend);
+  }
+
+  /**
+   * run's native fetches with a memory plan (keepBlobs a list, handed to the worker with the net): the inputs, the
+   * outputs and the blobs listed; any other refused in one line before the run (unkeptFetch).
+   */
+  private checkKept(fetches: readonly string[] | undefined): void {
+    const name = unkeptFetch(fetches, this.graph.inputs, this.graph.outputs, this.kept);
+    if (name !== undefined) throw unkeptError(name, 'net.keepBlobs', `list '${name}' in it, or set it to 'all', before the net's first run`);
   }
 
   /** Releases the net now: its worker thread, and its packed weights in the kernels' wasm memory. Idempotent. */
@@ -401,7 +412,7 @@ export class Net {
 
   /** Gives the net to a worker thread: the weights go with it and this thread's copies (and wasm blocks) are freed. */
   private handOver(): NetRunner {
-    const runner = new NetRunner(this.anyShapes, this.threads);
+    const runner = new NetRunner(this.anyShapes, this.threads, this.kept);
     this.gone = 'this net runs in its worker thread since its first run (net.run): use run, or load the net again for forward, reshape, convert or verify';
     this.releaseHere();
     this.releaseCompanions().catch(() => undefined); // nothing can use them any more: a failed release loses nothing
@@ -780,7 +791,9 @@ export class Net {
     const waits = (name: string) => limit < Infinity && this.store.has(name) && !laidOut.has(name) && this.firstWriter(name) > limit;
     const data = new Map<string, Float32Array>();
     const wasPlanned = this.plan;
-    this.planSlots(slices);
+    // Shaped again after a layer sized its tops, mid-forward: the plan stays, its slots holding values the layers
+    // after it still read (the blobs it plans are none of the sized ones, so their shapes did not change).
+    if (!sized) this.planSlots(slices);
     const dataOf = (name: string): Float32Array => {
       let d = data.get(name);
       if (d) return d;

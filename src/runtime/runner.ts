@@ -9,6 +9,7 @@ import { CremaError } from '../util/errors.js';
 import { memoryRefused } from '../kernels/wasm.js';
 import { SpareBuffers } from '../util/spare.js';
 import type { FromWorker, ToWorker, WireTensor } from './net-worker.js';
+import type { KeepBlobs } from './net.js';
 
 /** @internal Whether runs copy their inputs into buffers the worker gave back (benchmarks turn it off to compare). */
 export const runnerSpare = { on: true };
@@ -61,7 +62,7 @@ export class NetRunner {
   private readonly spare = new SpareBuffers();
 
   /** Starts the worker and hands it the net (its layers' definitions and weights, by structured clone). */
-  constructor(graph: Graph, threads: number) {
+  constructor(graph: Graph, threads: number, keepBlobs: KeepBlobs) {
     this.worker = platform().startNetWorker();
     alive++;
     started++;
@@ -75,7 +76,7 @@ export class NetRunner {
     try {
       const net: NetParameter = { name: graph.name, layer: graph.layers.map((l) => l.def) };
       const weights: [string, WireTensor[]][] = graph.layers.filter((l) => l.weights.length).map((l) => [l.name, l.weights.map(wire)]);
-      this.post({ kind: 'init', net, weights, threads, memoryRefused: memoryRefused() });
+      this.post({ kind: 'init', net, weights, threads, memoryRefused: memoryRefused(), keepBlobs });
     } catch (err) {
       this.terminate().catch(() => undefined); // no runner is returned to end it (and count it out of `alive`)
       throw err;

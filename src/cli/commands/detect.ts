@@ -58,11 +58,13 @@ export const detectCommand = {
     const files = collectImages(args.images);
     if (files.length === 0) throw new CremaError(`${args.images.join(', ')}: no image files in it (crema reads ${IMAGE_EXTENSIONS.join(' ')})`);
     refuseEarly(args.net);
-    const net = await loadNetFor(args, args.backend === 'native');
+    // Planned from the load (Net.load writes every blob's pages once), then widened to the blobs detect reads.
+    const net = await loadNetFor(args, args.backend === 'native', undefined, undefined, []);
     printNotes(net, args);
     const geo = geometryOf(net.shapes.get(net.inputs[0]) ?? [], net.inputs[0]);
     const options = { ...preprocessOptionsFrom(args, geo), threshold: args.threshold, labels: labelsOf(args, net), quadNms: args.quadNms, scale: args.scale, maxSize: args.maxSize, pyramid: pyramidOf(args.pyramid) };
     const read = detectionOutputs(net, options); // refuses a net without a detection or Proposal layer before any image is read
+    if (args.backend === 'native') net.keepBlobs = read; // the others' storage reused as the forward goes (the sized ones keep their own)
     const sessions = args.backend === 'onnx' ? new (await import('../../onnx/run.js')).OnnxSessions(net, { threads: args.threads, outputs: read, anySize: true }) : undefined;
     await eachImage(
       {
