@@ -417,23 +417,31 @@ describe('crema verify on recurrent layers that carry their state from forward t
   });
 });
 
-describe('crema verify: a DetectionOutput cut at keep_top_k among tied scores says so', () => {
-  // Four disjoint priors, all scored 1.0, keep_top_k 2: which two are kept is the sort's order (the fork's std::sort
-  // leaves it unspecified). crema keeps the first two; a reference that kept the last two differs only by that.
-  const dir = path.join(tmp, 'tie');
+/**
+ * A DetectionOutput over four disjoint priors, every one scored 1.0 in each of `batch` images, keep_top_k 2: which
+ * two are kept is the sort's order (the fork's std::sort leaves it unspecified). Its inputs written as a reference.
+ */
+function tiedBoxes(name: string, batch: number) {
+  const dir = path.join(tmp, name);
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'net.prototxt'), `name: "tie"
-input: "loc" input_shape { dim: 1 dim: 16 }
-input: "conf" input_shape { dim: 1 dim: 8 }
+  fs.writeFileSync(path.join(dir, 'net.prototxt'), `name: "${name}"
+input: "loc" input_shape { dim: ${batch} dim: 16 }
+input: "conf" input_shape { dim: ${batch} dim: 8 }
 input: "prior" input_shape { dim: 1 dim: 2 dim: 16 }
 layer { name: "det" type: "DetectionOutput" bottom: "loc" bottom: "conf" bottom: "prior" top: "det"
   detection_output_param { num_classes: 2 share_location: true background_label_id: 0 nms_param { nms_threshold: 0.45 top_k: 4 }
     code_type: CENTER_SIZE keep_top_k: 2 confidence_threshold: 0.01 } }`);
   const box = (k: number) => [0.2 * k, 0.1, 0.2 * k + 0.1, 0.2];
-  const write = (name: string, dims: number[], values: number[]) => writeNpy(path.join(dir, `${name}.npy`), new Tensor(dims, Float32Array.from(values)));
-  write('loc', [1, 16], new Array(16).fill(0));
-  write('conf', [1, 8], [0, 1, 0, 1, 0, 1, 0, 1]);
+  const write = (blob: string, dims: number[], values: number[]) => writeNpy(path.join(dir, `${blob}.npy`), new Tensor(dims, Float32Array.from(values)));
+  write('loc', [batch, 16], new Array(16 * batch).fill(0));
+  write('conf', [batch, 8], new Array(4 * batch).fill([0, 1]).flat());
   write('prior', [1, 2, 16], [...[0, 1, 2, 3].flatMap(box), ...new Array(4).fill([0.1, 0.1, 0.2, 0.2]).flat()]);
+  return { dir, box, write };
+}
+
+describe('crema verify: a DetectionOutput cut at keep_top_k among tied scores says so', () => {
+  // crema keeps the first two; a reference that kept the last two differs only by that.
+  const { dir, box, write } = tiedBoxes('tie', 1);
 
   it('crema keeps the first two of four boxes tied at 1.0, the reference the last two: a note on the tie, no excuse of the layer', async () => {
     write('det', [1, 1, 2, 7], [2, 3].flatMap((k) => [0, 1, 1, ...box(k)]));
@@ -455,20 +463,7 @@ layer { name: "det" type: "DetectionOutput" bottom: "loc" bottom: "conf" bottom:
 
 describe('crema verify: the keep_top_k tie note at batch 2, per image (keep_top_k cuts each image alone)', () => {
   // The same four tied boxes in both images; the reference keeps crema's two in image 0 and the other two in image 1.
-  const dir = path.join(tmp, 'tie2');
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'net.prototxt'), `name: "tie2"
-input: "loc" input_shape { dim: 2 dim: 16 }
-input: "conf" input_shape { dim: 2 dim: 8 }
-input: "prior" input_shape { dim: 1 dim: 2 dim: 16 }
-layer { name: "det" type: "DetectionOutput" bottom: "loc" bottom: "conf" bottom: "prior" top: "det"
-  detection_output_param { num_classes: 2 share_location: true background_label_id: 0 nms_param { nms_threshold: 0.45 top_k: 4 }
-    code_type: CENTER_SIZE keep_top_k: 2 confidence_threshold: 0.01 } }`);
-  const box = (k: number) => [0.2 * k, 0.1, 0.2 * k + 0.1, 0.2];
-  const write = (name: string, dims: number[], values: number[]) => writeNpy(path.join(dir, `${name}.npy`), new Tensor(dims, Float32Array.from(values)));
-  write('loc', [2, 16], new Array(32).fill(0));
-  write('conf', [2, 8], [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
-  write('prior', [1, 2, 16], [...[0, 1, 2, 3].flatMap(box), ...new Array(4).fill([0.1, 0.1, 0.2, 0.2]).flat()]);
+  const { dir, box, write } = tiedBoxes('tie2', 2);
 
   it('image 1 differs among its tied boxes: a note on image 1 (keep_top_k rows of its own), none on image 0, native vs ONNX Runtime equal', async () => {
     write('det', [1, 1, 4, 7], [[0, 0], [0, 1], [1, 2], [1, 3]].flatMap(([n, k]) => [n, 1, 1, ...box(k)]));
