@@ -188,10 +188,16 @@ describe('compareIndices', () => {
   });
 });
 
-describe('crema verify: a failing blob whose input is too large for float32 to hold the tolerance says so (a reference written here)', () => {
-  const dir = path.join(tmp, 'saturated');
+/** A folder under tmp holding `prototxt` as net.prototxt (and a reference's .npy files, written by the test). */
+function netDir(name: string, prototxt: string): string {
+  const dir = path.join(tmp, name);
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'net.prototxt'), `name: "head"
+  fs.writeFileSync(path.join(dir, 'net.prototxt'), prototxt);
+  return dir;
+}
+
+describe('crema verify: a failing blob whose input is too large for float32 to hold the tolerance says so (a reference written here)', () => {
+  const dir = netDir('saturated', `name: "head"
 input: "data" input_shape { dim: 1 dim: 4 }
 layer { name: "logits" type: "Power" bottom: "data" top: "logits" power_param { scale: 1 } }
 layer { name: "prob" type: "Softmax" bottom: "logits" top: "prob" }`);
@@ -240,9 +246,7 @@ layer { name: "prob" type: "Softmax" bottom: "logits" top: "prob" }`);
 describe('crema verify: a blob rewritten in place right after its layer is rerun with those layers (a reference written here)', () => {
   // An SE block's gate: a layer whose top a Sigmoid rewrites in place. Here 'z' (Power, shift -1.2e7) of 'h' near
   // 1.2e7, then 's' in place: h 4 apart of 1.2e7 (3.3e-7 relative) puts the sigmoid 0.12 apart.
-  const dir = path.join(tmp, 'inplace');
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'net.prototxt'), `name: "gate"
+  const dir = netDir('inplace', `name: "gate"
 input: "data" input_shape { dim: 1 dim: 4 }
 layer { name: "h" type: "Power" bottom: "data" top: "h" power_param { scale: 1 } }
 layer { name: "z" type: "Power" bottom: "h" top: "z" power_param { shift: -12000000 } }
@@ -422,9 +426,7 @@ describe('crema verify on recurrent layers that carry their state from forward t
  * two are kept is the sort's order (the fork's std::sort leaves it unspecified). Its inputs written as a reference.
  */
 function tiedBoxes(name: string, batch: number) {
-  const dir = path.join(tmp, name);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'net.prototxt'), `name: "${name}"
+  const dir = netDir(name, `name: "${name}"
 input: "loc" input_shape { dim: ${batch} dim: 16 }
 input: "conf" input_shape { dim: ${batch} dim: 8 }
 input: "prior" input_shape { dim: 1 dim: 2 dim: 16 }
