@@ -16,9 +16,6 @@ import { type LayerContext, fail } from '../onnx/context.js';
 import { convolutionNd } from './convolution_nd.js';
 import { int, ints } from '../onnx/builder.js';
 
-/** The tiles a layer may keep a U for (packedWinograd's keys but `made`). */
-const WINOGRAD_TILES: readonly WinogradTileSize[] = [2, 3, 4, 5, 6, 24];
-
 /** ConvolutionParameter as Caffe reads it (also Deconvolution's). */
 interface ConvolutionParam {
   num_output: number;
@@ -287,7 +284,7 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
     let packedDepthwise: PackedDepthwise | undefined;
     let rowMajor: RowMajorInnerProduct | undefined; // a 1x1 convolution of 1 x 1 planes: an inner product
     // By tile: a net run at batch 1 and at batch > 1 may take both (winogradTile), each made once.
-    let packedWinograd: { 2?: PackedWinograd; 3?: PackedWinograd; 4?: PackedWinograd; 5?: PackedWinograd; 6?: PackedWinograd; 24?: PackedWinograd; made?: PackedWinograd } = {};
+    let packedWinograd: Partial<Record<WinogradTileSize | 'made', PackedWinograd>> = {};
     let finiteWeights: boolean | undefined; // Winograd only with finite weights (see allFinite)
     // ready's last answer and what it was for (the same geometry, batch, CREMA_WINOGRAD and engine give the same).
     let chosen: { g: ConvGeometry; num: number; setting: string | undefined; engine: WasmEngine; madeUBytes: number; stridedMacs: number; f6Work: number; kind: ReturnType<typeof ready> } | undefined;
@@ -460,11 +457,10 @@ function planarConvolution(def: LayerParameter, weights: Tensor[]): FusableLayer
      * (batch 1 and 8, sizes back and forth) makes U again at each switch, as the first forward at that shape did.
      */
     function tileU(engine: WasmEngine, tile: WinogradTileSize, make: () => PackedWinograd | undefined): PackedWinograd | undefined {
-      for (const k of WINOGRAD_TILES) {
-        const other = packedWinograd[k];
-        if (k === tile || !other) continue;
+      for (const [k, other] of Object.entries(packedWinograd)) {
+        if (k === 'made' || k === String(tile) || !other) continue; // not `made` (winogradMadeU's, for a U made per forward), as before
         releasePacked(engine, other);
-        packedWinograd[k] = undefined;
+        delete packedWinograd[k as `${WinogradTileSize}`];
       }
       return make();
     }
